@@ -1,0 +1,111 @@
+"""dbt models as Dagster assets; dbt tests become asset checks.
+
+The evaluation models read the Monte Carlo rank intervals that a Python asset writes between the two dbt
+steps, so the project is split into two @dbt_assets by path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines import settings
+from pipelines.resources import Warehouse
+
+DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+EVALUATION_PATH = "path:models/marts/evaluation"
+
+
+def _newest_source_mtime(root: Path) -> float:
+    newest = 0.0
+    for sub in ("models", "seeds", "macros", "tests", "snapshots"):
+        for p in (root / sub).rglob("*"):
+            if p.is_file():
+                newest = max(newest, p.stat().st_mtime)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        if (root / name).exists():
+            newest = max(newest, (root / name).stat().st_mtime)
+    return newest
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing or older than its sources (fresh clone, edits)."""
+    manifest = DBT_PROJECT.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(settings.DBT_PROJECT_DIR):
+        from dbt.cli.main import dbtRunner
+
+        res = dbtRunner().invoke(
+            ["parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+        )
+        if not res.success:
+            raise RuntimeError(f"dbt parse failed: {res.exception}")
+    return manifest
+
+
+class IpcityTranslator(DagsterDbtTranslator):
+    """Sources map onto the raw assets (raw/<table>); models are keyed <schema>/<name>."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            if dbt_resource_props["source_name"] == "raw":
+                return dg.AssetKey(["raw", dbt_resource_props["name"]])
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("schema") or "marts"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "catalog"
+        return dbt_resource_props.get("schema") or "marts"
+
+
+TRANSLATOR = IpcityTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    # dbt runs as a subprocess and finds the warehouse through the one environment variable.
+    os.environ["IPCITY_WAREHOUSE"] = warehouse.file
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+ensure_manifest()
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=TRANSLATOR,
+    exclude=EVALUATION_PATH,
+    name="dbt_indicator_models",
+)
+def dbt_indicator_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    yield from _build(context, dbt, warehouse)
+
+
+def _has_evaluation_models() -> bool:
+    return any((settings.DBT_PROJECT_DIR / "models" / "marts" / "evaluation").glob("*.sql"))
+
+
+DBT_ASSETS = [dbt_indicator_models]
+
+if _has_evaluation_models():
+
+    @dbt_assets(
+        manifest=DBT_PROJECT.manifest_path,
+        project=DBT_PROJECT,
+        dagster_dbt_translator=TRANSLATOR,
+        select=EVALUATION_PATH,
+        name="dbt_evaluation_models",
+    )
+    def dbt_evaluation_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        yield from _build(context, dbt, warehouse)
+
+    DBT_ASSETS.append(dbt_evaluation_models)
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(settings.DBT_PROJECT_DIR))

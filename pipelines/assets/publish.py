@@ -1,0 +1,44 @@
+"""The last steps of a run: target alerts, then the dashboard snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.alerts import new_alerts, record_alerts
+from pipelines.publish import publish_snapshot
+from pipelines.resources import AlertNotifier, Warehouse
+
+
+def build_publish_assets(upstream: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=["marts", "fct_alerts"],
+        group_name="evaluation",
+        deps=upstream,
+        description="目标预警 — cities behind a construction-plan target; each alert is sent once through the notifier.",
+        kinds={"duckdb"},
+    )
+    def target_alerts(context: dg.AssetExecutionContext, warehouse: Warehouse, notifier: AlertNotifier) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            fresh = new_alerts(con)
+            alerts = record_alerts(con, fresh)
+            total = con.execute("SELECT count(*) FROM marts.fct_alerts").fetchall()[0][0]
+        sent = notifier.send(alerts) if alerts else 0
+        context.log.info(f"{sent} new target alert(s) sent; {total} in history")
+        return dg.MaterializeResult(metadata={"alerts_sent": sent, "alerts_in_history": total})
+
+    @dg.asset(
+        key=["published", "snapshot"],
+        group_name="publish",
+        deps=[*upstream, target_alerts],
+        description="Read-only snapshot for the dashboard, swapped in atomically after a successful run.",
+        kinds={"duckdb"},
+    )
+    def published_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        info = publish_snapshot(Path(warehouse.file), run_id=context.run_id)
+        return dg.MaterializeResult(
+            metadata={"published_at": info["published_at"], "tables": len(info["tables"])}
+        )
+
+    return [target_alerts, published_snapshot]

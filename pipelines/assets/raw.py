@@ -1,0 +1,99 @@
+"""Raw assets: one per source, loading new landing files into `raw.<source>`.
+
+Yearly sources are partitioned by calendar year; a partition loads the landing files of that year that the
+ledger has not seen. With `reload: true` a partition is rebuilt from scratch (delete-then-insert), which is
+what a backfill from the UI does when a year's files were corrected in place.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from pipelines import settings
+from pipelines.ingest.load import ensure_schema, ingest_file, landing_files, partition_of, pending_files
+from pipelines.ingest.readers import IngestError
+from pipelines.partitions import YEARLY
+from pipelines.resources import Warehouse
+from pipelines.sources import CITIES, SOURCES, Source
+
+
+class IngestConfig(dg.Config):
+    reload: bool = False  # re-ingest every file of the partition, not only new ones
+
+
+def files_for(source: Source, partition: int | None, landing=None) -> list:
+    files = landing_files(landing or settings.landing_dir(), source)
+    if not source.partitioned:
+        return files
+    return [f for f in files if partition_of(f, source) == partition]
+
+
+def _reset_partition(con, source: Source, year: int) -> None:
+    con.execute("BEGIN TRANSACTION")
+    con.execute(f"DELETE FROM {source.table} WHERE year = ?", [year])
+    con.execute('DELETE FROM raw.rejected_rows WHERE source = ? AND "partition" = ?', [source.name, str(year)])
+    con.execute('DELETE FROM raw.ingested_files WHERE source = ? AND "partition" = ?', [source.name, str(year)])
+    con.execute("COMMIT")
+
+
+def build_raw_asset(source: Source) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=source.name,
+        key_prefix="raw",
+        group_name="raw",
+        partitions_def=YEARLY if source.partitioned else None,
+        deps=[] if source is CITIES else [dg.AssetKey(["raw", "cities"])],
+        description=f"{source.title_zh} — {source.description} Loaded from landing/{source.name}/.",
+        kinds={"duckdb", "polars"},
+    )
+    def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse, config: IngestConfig) -> dg.MaterializeResult:
+        year = int(context.partition_key) if source.partitioned else None
+        results, failures = [], []
+        with warehouse.connect() as con:
+            ensure_schema(con)
+            if config.reload and year is not None:
+                _reset_partition(con, source, year)
+            candidates = files_for(source, year)
+            pending = set(pending_files(con, settings.landing_dir(), source))
+            for path in candidates:
+                if path not in pending:
+                    continue
+                try:
+                    r = ingest_file(con, source, path, partition=year, today=date.today(), run_id=context.run_id)
+                except IngestError as e:
+                    failures.append(str(e))
+                    context.log.error(f"{source.name}: {e}")
+                    continue
+                results.append(r)
+                context.log.info(
+                    f"{source.name}/{r.file_name}: read {r.rows_read}, loaded {r.rows_loaded}, quarantined {r.rows_rejected}"
+                    + (f" ({r.message})" if r.message else "")
+                )
+            where = "WHERE year = ?" if year is not None else ""
+            total = con.execute(f"SELECT count(*) FROM {source.table} {where}", [year] if year is not None else []).fetchall()[0][0]
+        if failures:
+            raise dg.Failure(
+                description=f"{len(failures)} file(s) of {source.name} could not be loaded (nothing of them was loaded): "
+                + " | ".join(failures),
+                metadata={"failed_files": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures))},
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "files_loaded": len(results),
+                "rows_read": sum(r.rows_read for r in results),
+                "rows_loaded": sum(r.rows_loaded for r in results),
+                "rows_quarantined": sum(r.rows_rejected for r in results),
+                "rows_in_table" if year is None else "rows_in_partition": total,
+                "files": dg.MetadataValue.md(
+                    "\n".join(f"- {r.file_name}: {r.rows_loaded} loaded, {r.rows_rejected} quarantined" for r in results)
+                    or "no new files"
+                ),
+            }
+        )
+
+    return _raw
+
+
+RAW_ASSETS = [build_raw_asset(s) for s in SOURCES.values()]

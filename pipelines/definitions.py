@@ -1,0 +1,62 @@
+"""The one Dagster entry point: `dagster dev -m pipelines.definitions` / `dagster definitions validate`."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.assets.checks import RAW_CHECKS
+from pipelines.assets.dbt import DBT_ASSETS, dbt_resource
+from pipelines.assets.evaluation import EVALUATION_ASSETS
+from pipelines.assets.publish import build_publish_assets
+from pipelines.assets.raw import RAW_ASSETS
+from pipelines.automation import (
+    PIPELINE_JOB,
+    PLEDGE_JOB,
+    annual_evaluation_schedule,
+    landing_sensor,
+    monthly_pledge_schedule,
+)
+from pipelines.partitions import YEARLY
+from pipelines.resources import AlertNotifier, Warehouse
+
+INGEST_JOB = "ingest_yearly"
+
+MODEL_ASSETS = [*DBT_ASSETS, *EVALUATION_ASSETS]
+PUBLISH_ASSETS = build_publish_assets(MODEL_ASSETS)
+ALL_ASSETS = [*RAW_ASSETS, *MODEL_ASSETS, *PUBLISH_ASSETS]
+
+pipeline_job = dg.define_asset_job(
+    PIPELINE_JOB,
+    selection=dg.AssetSelection.all(),
+    partitions_def=YEARLY,
+    description="Ingest a year's new files, build every mart, run every check, alert and publish.",
+)
+ingest_job = dg.define_asset_job(
+    INGEST_JOB,
+    selection=dg.AssetSelection.groups("raw"),
+    partitions_def=YEARLY,
+    description="Ingest only (raw layer and its checks) for one year; used to load history year by year.",
+)
+pledge_job = dg.define_asset_job(
+    PLEDGE_JOB,
+    selection=dg.AssetSelection.assets(["raw", "pledge_loans"]).downstream(),
+    partitions_def=YEARLY,
+    description="Monthly pledge-loan statistics and everything they feed.",
+)
+
+
+def resources(warehouse_path: str | None = None, notifier: AlertNotifier | None = None) -> dict:
+    wh = Warehouse(path=warehouse_path) if warehouse_path else Warehouse()
+    return {"warehouse": wh, "dbt": dbt_resource(), "notifier": notifier or AlertNotifier()}
+
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    asset_checks=RAW_CHECKS,
+    jobs=[pipeline_job, ingest_job, pledge_job],
+    sensors=[landing_sensor],
+    schedules=[annual_evaluation_schedule, monthly_pledge_schedule],
+    resources=resources(),
+    # One DuckDB writer at a time: steps run one after another in the run's own process.
+    executor=dg.in_process_executor,
+)

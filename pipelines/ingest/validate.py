@@ -1,0 +1,276 @@
+"""Turn an all-text frame into typed contract rows plus a reason for every row that cannot be loaded.
+
+Every rule is a vectorised Polars expression producing either null (row fine) or a reason text that names
+the column and the offending value. A row with any reason is quarantined with all its reasons; the others
+are loaded. Nothing is dropped silently: rows in = rows loaded + rows quarantined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from pipelines.ingest.readers import ROW_NUMBER, IngestError, RawFrame, header_names, normalise_header
+from pipelines.sources import Column, Source
+
+REASON = "__reason"
+_FORMULA_PREFIXES = ("=", "+", "@", "\t", "\r")
+
+# Offices often write enumerations in Chinese; map them to the contract's codes.
+ENUM_SYNONYMS: dict[str, str] = {
+    "发明": "invention", "发明专利": "invention", "实用新型": "utility_model", "外观设计": "design",
+    "企业": "enterprise", "大专院校": "university", "高校": "university", "科研单位": "research_institute",
+    "科研院所": "research_institute", "个人": "individual", "机关团体": "other", "其他": "other",
+    "专利侵权纠纷": "patent_infringement_dispute", "假冒专利": "counterfeit_patent", "商标": "trademark",
+    "商标违法": "trademark", "电子商务": "ecommerce", "电商": "ecommerce", "展会": "trade_fair",
+    "地理标志": "geographical_indication",
+    "行政裁决": "administrative_ruling", "调解": "mediation", "移送司法": "transferred_to_court",
+    "移送法院": "transferred_to_court", "撤回": "withdrawn", "撤案": "withdrawn", "行政处罚": "penalty",
+    "驳回": "dismissed",
+    "党政机关": "officials", "机关干部": "officials", "领导干部": "officials", "企业人员": "enterprises",
+    "服务机构": "service_agencies", "中小学": "schools", "学校": "schools", "社会公众": "public", "公众": "public",
+    "正常": "active", "在建": "active", "整改": "rectification", "撤销": "withdrawn",
+}
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d")
+_MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%Y年%m月", "%Y%m")
+_TRUE = ("1", "true", "t", "yes", "y", "是", "√")
+_FALSE = ("0", "false", "f", "no", "n", "否", "")
+
+
+@dataclass
+class Validated:
+    good: pl.DataFrame  # contract columns typed, + year (partitioned sources), + ROW_NUMBER
+    rejected: pl.DataFrame  # ROW_NUMBER, raw_values (JSON text), reason
+    notes: list[str]
+
+
+def map_columns(raw: RawFrame, source: Source, file_name: str) -> tuple[pl.DataFrame, list[str]]:
+    """Rename file headers to contract names; convert unit-alias columns; fail on missing required columns."""
+    known = header_names(source)
+    renames: dict[str, str] = {}
+    factors: dict[str, float] = {}
+    extra: list[str] = []
+    for col in raw.df.columns:
+        if col.startswith("__"):
+            continue
+        key = normalise_header(col)
+        target = known.get(key)
+        if target is None:
+            extra.append(col)
+            continue
+        if target in renames.values():
+            raise IngestError(file_name, f"column '{target}' appears twice (as '{col}' and another header)")
+        renames[col] = target
+        for alias, factor in source.column(target).unit_aliases.items():
+            if normalise_header(alias) == key:
+                factors[target] = factor
+    present = set(renames.values())
+    missing = [c for c in source.columns if c.required and c.name not in present]
+    if missing:
+        expected = "; ".join(f"{c.name} (or {' / '.join(c.aliases[:2])})" if c.aliases else c.name for c in missing)
+        raise IngestError(file_name, f"missing required column(s): {expected}")
+    notes = []
+    if extra:
+        notes.append("ignored extra column(s): " + ", ".join(extra))
+    for target, factor in factors.items():
+        notes.append(f"converted {target} from another unit (x{factor:g})")
+    df = raw.df.rename(renames).drop(extra)
+    for c in source.columns:
+        if c.name not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
+    return df, notes + [f"_factor:{k}={v}" for k, v in factors.items()]
+
+
+def _clean_text(col: str) -> pl.Expr:
+    s = pl.col(col).cast(pl.Utf8).str.strip_chars()
+    return pl.when(s == "").then(None).otherwise(s)
+
+
+def _parse(c: Column, factor: float | None) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, reason-if-unparseable) for one column."""
+    txt = _clean_text(c.name)
+    if c.dtype == "str":
+        value = txt.replace_strict(ENUM_SYNONYMS, default=txt) if c.allowed else txt
+        if c.name in ("city_code", "region_code", "province_code", "parent_code"):
+            # Excel turns codes into numbers ("320500.0"); codes are text of 6 digits.
+            value = txt.str.replace(r"\.0+$", "")
+        return value, pl.lit(None, pl.Utf8)
+    if c.dtype in ("int", "float"):
+        num_txt = txt.str.replace_all(",", "").str.replace_all("，", "")
+        num = num_txt.cast(pl.Float64, strict=False)
+        if factor:
+            num = num * factor
+        bad = txt.is_not_null() & num.is_null()
+        reason = pl.when(bad).then(pl.format("not a number in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))
+        if c.dtype == "int":
+            frac = num.is_not_null() & ((num - num.round(0)).abs() > 1e-9)
+            reason = reason.when(frac).then(pl.format("not a whole number in {}: {}", pl.lit(c.name), num))
+            return num.round(0).cast(pl.Int64, strict=False), reason.otherwise(None)
+        return num, reason.otherwise(None)
+    if c.dtype == "date":
+        base = txt.str.slice(0, 10).str.replace(r"[ T].*$", "")
+        fmts = _MONTH_FORMATS + _DATE_FORMATS if c.name == "month" else _DATE_FORMATS
+        candidates = []
+        for f in fmts:
+            src = base if "%d" in f else txt
+            if f in _MONTH_FORMATS:
+                candidates.append((src + "-01").str.to_date(f + "-%d", strict=False))
+            else:
+                candidates.append(src.str.to_date(f, strict=False))
+        # Excel serial day numbers (days since 1899-12-30) arrive when a date cell was formatted as a number.
+        serial = txt.cast(pl.Float64, strict=False)
+        candidates.append(
+            pl.when(serial.is_between(20000, 80000)).then(
+                pl.lit(date(1899, 12, 30)) + pl.duration(days=serial.cast(pl.Int64, strict=False))
+            )
+        )
+        value = pl.coalesce(candidates)
+        if c.name == "month":
+            value = value.dt.month_start()
+        bad = txt.is_not_null() & value.is_null()
+        return value, pl.when(bad).then(pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))
+    if c.dtype == "bool":
+        low = txt.str.to_lowercase()
+        value = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE) | low.is_null()).then(False)
+        bad = txt.is_not_null() & ~low.is_in(_TRUE + _FALSE)
+        return value.otherwise(None), pl.when(bad).then(
+            pl.format("not a yes/no value in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40))
+        )
+    raise ValueError(c.dtype)
+
+
+def _rules(c: Column, value: pl.Expr, raw_txt: pl.Expr, valid_codes: frozenset[str] | None) -> list[pl.Expr]:
+    r: list[pl.Expr] = []
+    if c.required:
+        r.append(pl.when(raw_txt.is_null()).then(pl.lit(f"missing value in {c.name}")))
+    if c.dtype == "str":
+        if c.max_length:
+            r.append(
+                pl.when(raw_txt.str.len_chars() > c.max_length).then(
+                    pl.format("text too long in {}: {} characters (max {})", pl.lit(c.name), raw_txt.str.len_chars(), pl.lit(c.max_length))
+                )
+            )
+        r.append(
+            pl.when(raw_txt.str.starts_with("=") | raw_txt.str.starts_with("+") | raw_txt.str.starts_with("@"))
+            .then(pl.format("formula-like text in {} (possible spreadsheet injection): '{}'", pl.lit(c.name), raw_txt.str.slice(0, 40)))
+        )
+        if c.allowed:
+            r.append(
+                pl.when(value.is_not_null() & ~value.is_in(c.allowed)).then(
+                    pl.format("unknown {} '{}' (allowed: {})", pl.lit(c.name), value.str.slice(0, 40), pl.lit(", ".join(c.allowed)))
+                )
+            )
+        if c.region_code and valid_codes is not None:
+            prefecture = value.str.slice(0, 4) + "00"
+            ok = value.str.contains(r"^\d{6}$") & (value.is_in(list(valid_codes)) | prefecture.is_in(list(valid_codes)))
+            r.append(pl.when(value.is_not_null() & ~ok).then(pl.format("unknown region code in {}: '{}'", pl.lit(c.name), value.str.slice(0, 20))))
+    if c.dtype in ("int", "float"):
+        if c.min_value is not None:
+            label = "negative value" if c.min_value == 0 else "value below minimum"
+            r.append(
+                pl.when(value < c.min_value).then(pl.format("{} in {}: {} (min {})", pl.lit(label), pl.lit(c.name), value, pl.lit(c.min_value)))
+            )
+        if c.max_value is not None:
+            r.append(
+                pl.when(value > c.max_value).then(pl.format("absurd value in {}: {} (max {})", pl.lit(c.name), value, pl.lit(c.max_value)))
+            )
+    return r
+
+
+def _cross_field_rules(source: Source) -> list[pl.Expr]:
+    cols = {c.name for c in source.columns}
+    r: list[pl.Expr] = []
+    if {"application_date", "grant_date"} <= cols:
+        r.append(pl.when(pl.col("grant_date") < pl.col("application_date")).then(pl.lit("grant_date before application_date")))
+    if {"grant_date", "lapse_date"} <= cols:
+        r.append(pl.when(pl.col("lapse_date") < pl.col("grant_date")).then(pl.lit("lapse_date before grant_date")))
+    if {"filed_date", "closed_date"} <= cols:
+        r.append(pl.when(pl.col("closed_date") < pl.col("filed_date")).then(pl.lit("closed_date before filed_date")))
+    if {"first_time_borrowers", "enterprises_served"} <= cols:
+        r.append(
+            pl.when(pl.col("first_time_borrowers") > pl.col("enterprises_served")).then(
+                pl.lit("first_time_borrowers exceed enterprises_served")
+            )
+        )
+    if {"patent_type", "kind_code"} <= cols:
+        kind_ok = (
+            ((pl.col("patent_type") == "invention") & pl.col("kind_code").is_in(["B", "C"]))
+            | ((pl.col("patent_type") == "utility_model") & pl.col("kind_code").is_in(["U", "Y"]))
+            | ((pl.col("patent_type") == "design") & pl.col("kind_code").is_in(["S", "D"]))
+        )
+        r.append(
+            pl.when(pl.col("patent_type").is_not_null() & pl.col("kind_code").is_not_null() & ~kind_ok).then(
+                pl.format("kind code {} does not match patent type {}", pl.col("kind_code"), pl.col("patent_type"))
+            )
+        )
+    if {"baseline_year", "target_year"} <= cols:
+        r.append(pl.when(pl.col("target_year") <= pl.col("baseline_year")).then(pl.lit("target_year not after baseline_year")))
+    return r
+
+
+def validate(
+    raw: RawFrame,
+    source: Source,
+    file_name: str,
+    *,
+    partition: int | None,
+    today: date,
+    valid_codes: frozenset[str] | None,
+) -> Validated:
+    df, notes = map_columns(raw, source, file_name)
+    factors = {n.split(":", 1)[1].split("=")[0]: float(n.split("=")[1]) for n in notes if n.startswith("_factor:")}
+    notes = [n for n in notes if not n.startswith("_factor:")] + raw.notes
+
+    raw_cols = [c.name for c in source.columns]
+    typed, reasons = [], []
+    for c in source.columns:
+        value, parse_reason = _parse(c, factors.get(c.name))
+        typed.append(value.alias(c.name))
+        reasons.append(parse_reason)
+        reasons.extend(_rules(c, value, _clean_text(c.name), valid_codes))
+    out = df.select(
+        pl.col(ROW_NUMBER),
+        pl.struct([pl.col(c) for c in raw_cols]).struct.json_encode().alias("raw_values"),
+        *(["__truncated"] if "__truncated" in df.columns else []),
+        *typed,
+        pl.concat_list([e for e in reasons]).alias("__reasons"),
+    )
+    post: list[pl.Expr] = _cross_field_rules(source)
+    for d in source.no_future:
+        post.append(pl.when(pl.col(d) > today).then(pl.format("future date in {}: {}", pl.lit(d), pl.col(d))))
+    if source.partitioned:
+        out = out.with_columns(pl.col(source.partition_date).dt.year().cast(pl.Int32).alias("year"))
+        if partition is not None:
+            post.append(
+                pl.when(pl.col("year") != partition).then(
+                    pl.format("{} {} outside partition year {}", pl.lit(source.partition_date), pl.col(source.partition_date), pl.lit(partition))
+                )
+            )
+    if "__truncated" in out.columns:
+        post.append(pl.col("__truncated"))
+    out = out.with_columns(pl.concat_list([pl.col("__reasons"), pl.concat_list(post) if post else pl.lit([], pl.List(pl.Utf8))]).alias("__reasons"))
+    out = out.with_columns(pl.col("__reasons").list.drop_nulls().list.join("; ").alias(REASON)).drop("__reasons")
+    out = out.with_columns(pl.when(pl.col(REASON) == "").then(None).otherwise(pl.col(REASON)).alias(REASON))
+    out = _flag_duplicates(out, source)
+
+    bad_mask = pl.col(REASON).is_not_null()
+    rejected = out.filter(bad_mask).select(ROW_NUMBER, "raw_values", pl.col(REASON).alias("reason"))
+    keep = raw_cols + (["year"] if source.partitioned else []) + [ROW_NUMBER]
+    good = out.filter(~bad_mask).select(keep)
+    return Validated(good=good, rejected=rejected, notes=notes)
+
+
+def _flag_duplicates(out: pl.DataFrame, source: Source) -> pl.DataFrame:
+    """Second and later occurrences of a key within the file are quarantined, naming the first row."""
+    key = list(source.key)
+    valid = out.filter(pl.col(REASON).is_null())
+    if valid.height == 0:
+        return out
+    first = valid.group_by(key).agg(pl.col(ROW_NUMBER).min().alias("__first"))
+    out = out.join(first, on=key, how="left", nulls_equal=False)
+    dup = pl.col(REASON).is_null() & pl.col("__first").is_not_null() & (pl.col(ROW_NUMBER) != pl.col("__first"))
+    key_txt = pl.format("duplicate record: {} same as row {}", pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"), pl.col("__first"))
+    return out.with_columns(pl.when(dup).then(key_txt).otherwise(pl.col(REASON)).alias(REASON)).drop("__first")

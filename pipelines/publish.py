@@ -1,0 +1,74 @@
+"""Publish a read-only snapshot of the warehouse for the dashboard, swapped in atomically.
+
+DuckDB allows one writing process or many readers. The dashboard must keep serving while the pipeline
+writes, so it never opens the warehouse: it reads a separate file that is built next to the snapshot and
+moved into place with os.replace (atomic on POSIX; open readers keep the old inode until they reconnect).
+Only what the dashboard needs is copied (marts, quality, the ledger), not the raw record tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines import settings
+
+# raw tables the dashboard shows (the ledger and the quarantine); record tables stay in the warehouse.
+PUBLISHED_RAW_TABLES = ("ingested_files", "rejected_rows")
+PUBLISHED_SCHEMAS = ("marts", "quality")
+
+
+def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = ? ORDER BY table_name",
+        [schema],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str = "") -> dict:
+    snapshot = snapshot or settings.snapshot_path(warehouse)
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    tmp = snapshot.with_name(f".{snapshot.name}.{os.getpid()}.tmp")
+    if tmp.exists():
+        tmp.unlink()
+    counts: dict[str, int] = {}
+    con = duckdb.connect(str(warehouse), read_only=False)
+    try:
+        con.execute(f"ATTACH '{tmp}' AS snap")
+        for schema in PUBLISHED_SCHEMAS:
+            tables = _tables(con, schema)
+            if tables:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS snap.{schema}")
+            for t in tables:
+                con.execute(f'CREATE TABLE snap.{schema}."{t}" AS SELECT * FROM {schema}."{t}"')
+                counts[f"{schema}.{t}"] = con.execute(f'SELECT count(*) FROM snap.{schema}."{t}"').fetchall()[0][0]
+        con.execute("CREATE SCHEMA IF NOT EXISTS snap.raw")
+        for t in PUBLISHED_RAW_TABLES:
+            if t in _tables(con, "raw"):
+                con.execute(f"CREATE TABLE snap.raw.{t} AS SELECT * FROM raw.{t}")
+                counts[f"raw.{t}"] = con.execute(f"SELECT count(*) FROM snap.raw.{t}").fetchall()[0][0]
+        info = {
+            "published_at": datetime.now().isoformat(timespec="seconds"),
+            "run_id": run_id,
+            "warehouse": str(warehouse),
+            "tables": counts,
+        }
+        con.execute("CREATE SCHEMA IF NOT EXISTS snap.meta")
+        con.execute("CREATE TABLE snap.meta.snapshot_info (key VARCHAR, value VARCHAR)")
+        con.execute(
+            "INSERT INTO snap.meta.snapshot_info VALUES (?, ?), (?, ?), (?, ?)",
+            ["published_at", info["published_at"], "run_id", run_id, "tables", json.dumps(counts)],
+        )
+        con.execute("DETACH snap")
+    except Exception:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.replace(tmp, snapshot)
+    return info

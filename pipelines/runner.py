@@ -1,0 +1,189 @@
+"""`ipcity run`: materialise everything in-process through Dagster, loading history year by year.
+
+New files are found first. Each year that has new files is ingested in its own partitioned run; the newest
+year's run is the full pipeline (ingest → dbt → checks → evaluation → alerts → publish). If any earlier
+ingest run failed a blocking check, the build does not start, so the published marts stay as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from pipelines import settings
+from pipelines.ingest.load import ensure_schema, pending_files, partition_of
+from pipelines.sources import SOURCES
+
+ProgressFn = Callable[[str, dict], None]
+_progress: list[ProgressFn] = []
+
+
+@dg.logger(description="Forwards Dagster step events to the `ipcity run` progress display.")
+def progress_logger(init_context):
+    class _Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            meta = getattr(record, "dagster_meta", None) or {}
+            event = meta.get("dagster_event")
+            if event is None or not _progress:
+                return
+            for fn in _progress:
+                fn(event.event_type_value, {"step": event.step_key, "message": event.message or ""})
+
+    log = logging.Logger("ipcity.progress", level=logging.DEBUG)
+    log.addHandler(_Forward())
+    return log
+
+
+@dataclass
+class RunSummary:
+    runs: list[dict] = field(default_factory=list)  # partition, job, success, run_id
+    ledger: pl.DataFrame | None = None
+    nothing_new: bool = False
+    blocked: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return not self.blocked and all(r["success"] for r in self.runs)
+
+
+def _instance() -> dg.DagsterInstance:
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        # One run at a time: DuckDB has a single writer. Telemetry off: the network is closed anyway.
+        cfg.write_text(
+            "telemetry:\n  enabled: false\n"
+            "concurrency:\n  runs:\n    max_concurrent_runs: 1\n"
+        )
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def plan(con: duckdb.DuckDBPyConnection) -> tuple[dict[int, list[str]], list[str]]:
+    """New yearly files by partition year, and new reference files."""
+    ensure_schema(con)
+    landing = settings.landing_dir()
+    yearly: dict[int, list[str]] = {}
+    reference: list[str] = []
+    for source in SOURCES.values():
+        for path in pending_files(con, landing, source):
+            if source.partitioned:
+                year = partition_of(path, source)
+                if year is None:
+                    # An unreadable file still gets a run, which fails with the reason.
+                    year = settings.DEFAULT_LAST_YEAR
+                yearly.setdefault(year, []).append(f"{source.name}/{path.name}")
+            else:
+                reference.append(f"{source.name}/{path.name}")
+    return yearly, reference
+
+
+def latest_loaded_year(con: duckdb.DuckDBPyConnection) -> int | None:
+    years = [con.execute(f"SELECT max(year) FROM raw.{s.name}").fetchall()[0][0] for s in SOURCES.values() if s.partitioned]
+    years = [y for y in years if y is not None]
+    return max(years) if years else None
+
+
+def run_pipeline(*, rebuild: bool = False, progress: ProgressFn | None = None, instance: dg.DagsterInstance | None = None) -> RunSummary:
+    from pipelines.definitions import INGEST_JOB, PIPELINE_JOB, defs
+
+    summary = RunSummary()
+    wh = settings.warehouse_path()
+    wh.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(wh)) as con:
+        yearly, reference = plan(con)
+        last = latest_loaded_year(con)
+    if not yearly and not reference and not rebuild:
+        summary.nothing_new = True
+        return summary
+    valid = set(defs.resolve_job_def(PIPELINE_JOB).partitions_def.get_partition_keys())
+    years = sorted(y for y in yearly if str(y) in valid)
+    skipped = sorted(y for y in yearly if str(y) not in valid)
+    final = years[-1] if years else (last or settings.DEFAULT_LAST_YEAR)
+    instance = instance or _instance()
+    if progress:
+        _progress.append(progress)
+    run_config = {"loggers": {"progress": {}}}
+    try:
+        for y in skipped:
+            summary.runs.append({"partition": str(y), "job": "none", "success": False,
+                                 "run_id": "", "error": f"year {y} is outside the partitions {min(valid)}–{max(valid)}: "
+                                 + ", ".join(yearly[y])})
+        for y in years[:-1]:
+            if progress:
+                progress("RUN_PLANNED", {"step": None, "message": f"ingest {y}"})
+            res = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+                partition_key=str(y), instance=instance, raise_on_error=False, run_config=run_config,
+                tags={"ipcity/trigger": "cli"},
+            )
+            summary.runs.append({"partition": str(y), "job": INGEST_JOB, "success": res.success, "run_id": res.run_id,
+                                 "error": _first_error(res)})
+        if not all(r["success"] for r in summary.runs):
+            summary.blocked = "ingestion of an earlier year failed or a blocking check failed; marts not rebuilt"
+        else:
+            if progress:
+                progress("RUN_PLANNED", {"step": None, "message": f"full pipeline {final}"})
+            res = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
+                partition_key=str(final), instance=instance, raise_on_error=False, run_config=run_config,
+                tags={"ipcity/trigger": "cli"},
+            )
+            summary.runs.append({"partition": str(final), "job": PIPELINE_JOB, "success": res.success,
+                                 "run_id": res.run_id, "error": _first_error(res)})
+    finally:
+        if progress:
+            _progress.remove(progress)
+    run_ids = [r["run_id"] for r in summary.runs if r["run_id"]]
+    with duckdb.connect(str(wh), read_only=True) as con:
+        summary.ledger = ledger_for_runs(con, run_ids)
+    return summary
+
+
+def _first_error(res) -> str | None:
+    if res.success:
+        return None
+    msgs = []
+    for ev in res.all_events:
+        if ev.event_type_value in ("STEP_FAILURE", "ASSET_CHECK_EVALUATION") :
+            data = ev.event_specific_data
+            if ev.event_type_value == "STEP_FAILURE":
+                err = getattr(data, "error", None)
+                msgs.append(f"{ev.step_key}: {err.message.strip() if err else ev.message}")
+            elif data is not None and not getattr(data.asset_check_evaluation if hasattr(data, "asset_check_evaluation") else data, "passed", True):
+                msgs.append(f"check failed: {ev.message}")
+    return " | ".join(msgs)[:4000] or "run failed"
+
+
+def ledger_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.DataFrame:
+    if not run_ids:
+        return pl.DataFrame()
+    return con.sql(
+        """
+        SELECT source, count(*) AS files, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded,
+               sum(rows_rejected) AS rows_quarantined, sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS files_failed
+        FROM raw.ingested_files WHERE list_contains($ids, run_id)
+        GROUP BY source ORDER BY source
+        """,
+        params={"ids": run_ids},
+    ).pl()
+
+
+def warehouse_status(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return con.sql(
+        """
+        SELECT table_schema || '.' || table_name AS "table", estimated_size AS rows
+        FROM duckdb_tables() WHERE database_name = current_database()
+        ORDER BY table_schema, table_name
+        """
+    ).pl()
+
+
+def check_today() -> date:
+    return date.today()

@@ -1,0 +1,298 @@
+"""The data contract: every source the pipeline ingests, its columns, types, keys and row rules.
+
+This module is the single source of truth for raw table schemas. Loaders, Dagster assets, Great
+Expectations suites, the sample generator and dbt sources all follow it. Header aliases let offices send
+the Chinese headers they actually use (and units such as 亿元 that are converted on the way in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Logical types: "str", "int", "float", "date", "bool". Stored in DuckDB as VARCHAR, BIGINT, DOUBLE,
+# DATE, BOOLEAN.
+DUCKDB_TYPES = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE", "bool": "BOOLEAN"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    required: bool = True  # a value must be present in every row
+    aliases: tuple[str, ...] = ()  # other headers accepted for this column (Chinese headers first)
+    min_value: float | None = None
+    max_value: float | None = None  # above this a value is "absurd" and the row is quarantined
+    allowed: tuple[str, ...] = ()  # enumerations
+    region_code: bool = False  # must exist in the administrative divisions
+    max_length: int | None = None
+    # A header alias that carries another unit: {alias: factor to multiply by}. e.g. 亿元 -> 万元 x 10000.
+    unit_aliases: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # landing folder and raw table name
+    title_zh: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # unique business key; duplicates are quarantined
+    partition_date: str | None = None  # date column whose year is the partition; None = unpartitioned
+    # date columns that must not lie after the date of ingestion
+    no_future: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partition_date is not None
+
+    @property
+    def table(self) -> str:
+        return f"raw.{self.name}"
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+PATENT_TYPES = ("invention", "utility_model", "design")
+APPLICANT_TYPES = ("enterprise", "university", "research_institute", "individual", "other")
+CASE_TYPES = (
+    "patent_infringement_dispute",
+    "counterfeit_patent",
+    "trademark",
+    "ecommerce",
+    "trade_fair",
+    "geographical_indication",
+    "other",
+)
+RESOLUTIONS = (
+    "administrative_ruling",
+    "mediation",
+    "transferred_to_court",
+    "withdrawn",
+    "penalty",
+    "dismissed",
+)
+AUDIENCES = ("officials", "enterprises", "service_agencies", "schools", "public")
+PROGRAMME_STATUSES = ("active", "rectification", "withdrawn")
+UNIT_LEVELS = (
+    "municipality",
+    "prefecture",
+    "direct_county_group",
+    "county_level_city",
+    "municipal_district",
+)
+
+_TEXT = 200  # longest free text we accept in a name cell; longer is a data error, not a name
+
+CITIES = Source(
+    name="cities",
+    title_zh="行政区划",
+    description="Prefecture-level units (GB/T 2260, 2023) plus the county-level programme units, real.",
+    key=("city_code",),
+    columns=(
+        Column("province_code", "str", aliases=("省级代码",), region_code=False),
+        Column("province_name", "str", aliases=("省份", "省级名称"), max_length=_TEXT),
+        Column("city_code", "str", aliases=("城市代码", "行政区划代码")),
+        Column("city_name", "str", aliases=("城市", "城市名称"), max_length=_TEXT),
+        Column("city_name_short", "str", aliases=("简称",), max_length=_TEXT),
+        Column("level", "str", aliases=("级别",), allowed=UNIT_LEVELS),
+        Column("parent_code", "str", required=False, aliases=("上级代码",)),
+        Column("pinyin", "str", required=False, aliases=("拼音",), max_length=_TEXT),
+        Column("lng", "float", required=False, aliases=("经度",), min_value=73, max_value=136),
+        Column("lat", "float", required=False, aliases=("纬度",), min_value=3, max_value=54),
+        Column("coord_note", "str", required=False, aliases=("坐标说明",), max_length=_TEXT),
+    ),
+)
+
+PROGRAMME_CITIES = Source(
+    name="programme_cities",
+    title_zh="示范/强市名单",
+    description="Programme roster: real 2012-2016 national IP demonstration cities; status events may be synthetic.",
+    key=("city_code", "programme"),
+    columns=(
+        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("unit_name", "str", aliases=("城市", "单位名称"), max_length=_TEXT),
+        Column("programme", "str", aliases=("项目",), max_length=_TEXT),
+        Column("cohort", "str", aliases=("批次",), max_length=20),
+        Column("cohort_year", "int", aliases=("批次年份",), min_value=2000, max_value=2100),
+        Column("status", "str", aliases=("状态",), allowed=PROGRAMME_STATUSES),
+        Column("status_since", "date", required=False, aliases=("状态起始日期",)),
+        Column("withdrawn_on", "date", required=False, aliases=("撤销日期",)),
+        Column("source", "str", required=False, aliases=("来源",), max_length=1000),
+    ),
+    no_future=("status_since", "withdrawn_on"),
+)
+
+POPULATION = Source(
+    name="population",
+    title_zh="人口与GDP",
+    description="Year-end resident population (万人) and GDP (亿元) per region and year.",
+    key=("region_code", "year"),
+    columns=(
+        Column("region_code", "str", aliases=("地区代码", "行政区划代码"), region_code=True),
+        Column("year", "int", aliases=("年份",), min_value=1949, max_value=2100),
+        Column("population_10k", "float", aliases=("年末常住人口(万人)", "常住人口"), min_value=0.01, max_value=20000),
+        Column("gdp_100m_yuan", "float", required=False, aliases=("地区生产总值(亿元)", "GDP"), min_value=0, max_value=300000,
+               unit_aliases={"gdp_10k_yuan": 0.0001, "地区生产总值(万元)": 0.0001}),
+        Column("source", "str", required=False, aliases=("来源",), max_length=1000),
+    ),
+)
+
+TARGETS = Source(
+    name="targets",
+    title_zh="建设目标",
+    description="Each programme city's construction-plan targets (indicator, baseline and target).",
+    key=("city_code", "plan_id", "indicator_code"),
+    columns=(
+        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("plan_id", "str", aliases=("方案",), max_length=60),
+        Column("indicator_code", "str", aliases=("指标代码",), max_length=20),
+        Column("baseline_year", "int", aliases=("基期年份",), min_value=2000, max_value=2100),
+        Column("baseline_value", "float", aliases=("基期值",), min_value=0),
+        Column("target_year", "int", aliases=("目标年份",), min_value=2000, max_value=2100),
+        Column("target_value", "float", aliases=("目标值",), min_value=0),
+    ),
+)
+
+_NONNEG = dict(min_value=0)
+
+PATENT_STATS = Source(
+    name="patent_stats",
+    title_zh="地区专利统计",
+    description="CNIPA-style region-year patent statistics (grants and patents in force by type).",
+    key=("region_code", "year"),
+    columns=(
+        Column("region_code", "str", aliases=("地区代码", "行政区划代码"), region_code=True),
+        Column("region_name", "str", required=False, aliases=("地区",), max_length=_TEXT),
+        Column("year", "int", aliases=("年份",), min_value=1985, max_value=2100),
+        Column("grants_invention", "int", required=False, aliases=("发明专利授权量",), max_value=5_000_000, **_NONNEG),
+        Column("grants_utility_model", "int", required=False, aliases=("实用新型专利授权量",), max_value=10_000_000, **_NONNEG),
+        Column("grants_design", "int", required=False, aliases=("外观设计专利授权量",), max_value=5_000_000, **_NONNEG),
+        Column("grants_total", "int", required=False, aliases=("专利授权总量",), max_value=20_000_000, **_NONNEG),
+        Column("in_force_invention", "int", required=False, aliases=("发明专利有效量",), max_value=50_000_000, **_NONNEG),
+        Column("in_force_utility_model", "int", required=False, aliases=("实用新型专利有效量",), max_value=100_000_000, **_NONNEG),
+        Column("in_force_design", "int", required=False, aliases=("外观设计专利有效量",), max_value=50_000_000, **_NONNEG),
+        Column("in_force_total", "int", required=False, aliases=("有效专利总量",), max_value=200_000_000, **_NONNEG),
+        Column("source", "str", required=False, aliases=("来源",), max_length=1000),
+    ),
+)
+
+PATENT_GRANTS = Source(
+    name="patent_grants",
+    title_zh="专利授权记录",
+    description="One row per granted patent (CNIPA bibliographic export).",
+    key=("publication_number",),
+    partition_date="grant_date",
+    no_future=("application_date", "grant_date", "lapse_date"),
+    columns=(
+        Column("publication_number", "str", aliases=("公告号", "授权公告号"), max_length=20),
+        Column("application_number", "str", aliases=("申请号",), max_length=20),
+        Column("patent_type", "str", aliases=("专利类型",), allowed=PATENT_TYPES),
+        Column("kind_code", "str", aliases=("文献类型",), allowed=("B", "U", "S", "C", "Y", "D")),
+        Column("application_date", "date", aliases=("申请日",)),
+        Column("grant_date", "date", aliases=("授权公告日",)),
+        Column("applicant_name", "str", aliases=("申请人", "第一申请人"), max_length=_TEXT),
+        Column("applicant_type", "str", aliases=("申请人类型",), allowed=APPLICANT_TYPES),
+        Column("region_code", "str", aliases=("地区代码", "申请人地址代码"), region_code=True),
+        Column("ipc_main", "str", required=False, aliases=("主分类号",), max_length=30),
+        Column("lapse_date", "date", required=False, aliases=("失效日",)),
+        Column("hv_strategic_industry", "bool", aliases=("战略性新兴产业",)),
+        Column("hv_overseas_family", "bool", aliases=("海外同族",)),
+        Column("hv_maintained_10y", "bool", aliases=("维持10年以上",)),
+        Column("hv_pledged", "bool", aliases=("质押融资",)),
+        Column("hv_award", "bool", aliases=("专利奖",)),
+        Column("is_high_value", "bool", aliases=("高价值专利",)),
+    ),
+)
+
+PLEDGE_LOANS = Source(
+    name="pledge_loans",
+    title_zh="知识产权质押融资",
+    description="Monthly IP pledge-loan statistics per city.",
+    key=("city_code", "month"),
+    partition_date="month",
+    no_future=("month",),
+    columns=(
+        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("month", "date", aliases=("月份", "统计月份")),
+        Column("registrations", "int", aliases=("登记笔数", "质押登记笔数"), max_value=100_000, **_NONNEG),
+        Column("amount_10k_yuan", "float", aliases=("质押金额(万元)", "融资金额(万元)", "金额(万元)"), max_value=50_000_000,
+               unit_aliases={"amount_100m_yuan": 10000.0, "质押金额(亿元)": 10000.0, "金额(亿元)": 10000.0,
+                             "amount_yuan": 0.0001, "质押金额(元)": 0.0001}, **_NONNEG),
+        Column("patents_pledged", "int", aliases=("质押专利数",), max_value=1_000_000, **_NONNEG),
+        Column("trademarks_pledged", "int", aliases=("质押商标数",), max_value=1_000_000, **_NONNEG),
+        Column("enterprises_served", "int", aliases=("服务企业数",), max_value=100_000, **_NONNEG),
+        Column("first_time_borrowers", "int", aliases=("首贷企业数",), max_value=100_000, **_NONNEG),
+    ),
+)
+
+ENFORCEMENT_CASES = Source(
+    name="enforcement_cases",
+    title_zh="行政执法案件",
+    description="Administrative IP enforcement case records.",
+    key=("case_id",),
+    partition_date="filed_date",
+    no_future=("filed_date", "closed_date"),
+    columns=(
+        Column("case_id", "str", aliases=("案件编号",), max_length=40),
+        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("case_type", "str", aliases=("案件类型",), allowed=CASE_TYPES),
+        Column("filed_date", "date", aliases=("立案日期",)),
+        Column("closed_date", "date", required=False, aliases=("结案日期",)),
+        Column("resolution", "str", required=False, aliases=("处理结果",), allowed=RESOLUTIONS),
+    ),
+)
+
+TRAINING_EVENTS = Source(
+    name="training_events",
+    title_zh="知识产权培训",
+    description="IP training events held in each city.",
+    key=("event_id",),
+    partition_date="event_date",
+    no_future=("event_date",),
+    columns=(
+        Column("event_id", "str", aliases=("活动编号",), max_length=40),
+        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("event_date", "date", aliases=("日期", "培训日期")),
+        Column("audience", "str", aliases=("对象", "培训对象"), allowed=AUDIENCES),
+        Column("participants", "int", aliases=("参训人数",), min_value=1, max_value=100_000),
+        Column("hours", "float", aliases=("学时",), min_value=0.5, max_value=200),
+        Column("title", "str", required=False, aliases=("主题",), max_length=_TEXT),
+    ),
+)
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        CITIES,
+        PROGRAMME_CITIES,
+        POPULATION,
+        TARGETS,
+        PATENT_STATS,
+        PATENT_GRANTS,
+        PLEDGE_LOANS,
+        ENFORCEMENT_CASES,
+        TRAINING_EVENTS,
+    )
+}
+
+REFERENCE_SOURCES = tuple(s for s in SOURCES.values() if not s.partitioned)
+YEARLY_SOURCES = tuple(s for s in SOURCES.values() if s.partitioned)
+
+# Columns every raw table carries besides the contract's, so each row can be traced to its file.
+LINEAGE_COLUMNS = {
+    "_source_file": "VARCHAR",
+    "_file_hash": "VARCHAR",
+    "_row_number": "BIGINT",
+    "_ingested_at": "TIMESTAMP",
+}
+
+
+def create_table_sql(source: Source) -> str:
+    cols = [f"{c.name} {DUCKDB_TYPES[c.dtype]}" for c in source.columns]
+    if source.partitioned:
+        cols.append("year INTEGER")
+    cols += [f"{k} {v}" for k, v in LINEAGE_COLUMNS.items()]
+    return f"CREATE TABLE IF NOT EXISTS {source.table} (\n  " + ",\n  ".join(cols) + "\n)"

@@ -1,0 +1,39 @@
+"""Shared fixtures: a temporary warehouse with the real administrative divisions loaded."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.settings import REFERENCE_DIR
+
+CITY_COLUMNS = ["province_code", "province_name", "city_code", "city_name", "city_name_short", "level",
+                "parent_code", "pinyin", "lng", "lat", "coord_note"]
+
+
+def write_cities_csv(path: Path) -> Path:
+    """The 341 real prefecture-level units in the contract's columns (parent = province)."""
+    rows = list(csv.DictReader(open(REFERENCE_DIR / "cities_prefecture_level_2023.csv", encoding="utf-8")))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(CITY_COLUMNS)
+        for r in rows:
+            w.writerow([r["province_code"], r["province_name"], r["city_code"], r["city_name"], r["city_name_short"],
+                        r["level"], r["province_code"], r["pinyin"], r["lng"], r["lat"], r["coord_note"]])
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    """A fresh DuckDB warehouse with raw.cities loaded."""
+    from pipelines.ingest.load import ingest_file
+    from pipelines.sources import SOURCES
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ingest_file(con, SOURCES["cities"], write_cities_csv(tmp_path / "ref" / "cities.csv"))
+    yield con
+    con.close()

@@ -1,0 +1,183 @@
+"""Each loader path: encodings, formats, the hash ledger, replacement, and the quarantine with accounting."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.ingest.load import ingest_file, partition_of
+from pipelines.ingest.readers import IngestError
+from pipelines.sources import SOURCES
+
+TODAY = date(2026, 1, 15)
+PLEDGE = SOURCES["pledge_loans"]
+HEADER_EN = "city_code,month,registrations,amount_10k_yuan,patents_pledged,trademarks_pledged,enterprises_served,first_time_borrowers"
+HEADER_ZH = "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+GOOD_ROWS = ["440300,2025-01,12,3500.5,30,4,10,3", "440100,2025-02,8,1200,11,2,7,2"]
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _accounting(con, file_name: str) -> tuple[int, int, int]:
+    read, loaded, rejected = con.execute(
+        "SELECT rows_read, rows_loaded, rows_rejected FROM raw.ingested_files WHERE file_name = ? AND status = 'loaded'",
+        [file_name],
+    ).fetchall()[0]
+    assert read == loaded + rejected
+    in_table = con.execute("SELECT count(*) FROM raw.pledge_loans WHERE _source_file = ?", [file_name]).fetchall()[0][0]
+    quarantined = con.execute("SELECT count(*) FROM raw.rejected_rows WHERE file_name = ?", [file_name]).fetchall()[0][0]
+    assert (in_table, quarantined) == (loaded, rejected)
+    return read, loaded, rejected
+
+
+@pytest.mark.parametrize(
+    "encoding,header,prefix",
+    [("utf-8", HEADER_EN, ""), ("utf-8", HEADER_ZH, "\ufeff"), ("gbk", HEADER_ZH, ""), ("utf-8", HEADER_ZH, "")],
+    ids=["utf8", "utf8-bom-chinese", "gbk-chinese", "utf8-chinese"],
+)
+def test_csv_encodings_and_chinese_headers_load_the_same_values(warehouse, tmp_path, encoding, header, prefix):
+    path = _write(tmp_path / "pledge_2025.csv", prefix + "\n".join([header, *GOOD_ROWS]) + "\n", encoding)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    got = warehouse.execute("SELECT city_code, month, amount_10k_yuan FROM raw.pledge_loans ORDER BY month").fetchall()
+    assert got == [("440300", date(2025, 1, 1), 3500.5), ("440100", date(2025, 2, 1), 1200.0)]
+    # Stored text is UTF-8 whatever the file's encoding was.
+    assert warehouse.execute("SELECT encoding FROM raw.ingested_files WHERE file_name = 'pledge_2025.csv'").fetchall()[0][0] in (
+        "utf-8", "utf-8-sig", "gbk")
+
+
+def test_parquet_and_xlsx_with_title_rows(warehouse, tmp_path):
+    frame = pl.DataFrame(
+        {"城市代码": ["440300", "440100"], "月份": ["2024-03", "2024-04"], "登记笔数": [5, 6], "质押金额(亿元)": [1.25, 0.5],
+         "质押专利数": [9, 3], "质押商标数": [1, 0], "服务企业数": [4, 2], "首贷企业数": [1, 1]}
+    )
+    xlsx = tmp_path / "质押融资_2024.xlsx"
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(xlsx)
+    ws = wb.add_worksheet()
+    ws.write(0, 0, "2024年知识产权质押融资统计表")
+    ws.write(1, 0, "填报单位：某省知识产权局")
+    for j, col in enumerate(frame.columns):
+        ws.write(3, j, col)
+        for i, v in enumerate(frame[col].to_list()):
+            ws.write(4 + i, j, v)
+    wb.close()
+    r = ingest_file(warehouse, PLEDGE, xlsx, partition=2024, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert any("title row" in n for n in r.notes)
+    # 亿元 header: converted to 万元 on the way in.
+    assert warehouse.execute("SELECT amount_10k_yuan FROM raw.pledge_loans ORDER BY month").fetchall() == [(12500.0,), (5000.0,)]
+
+    pq = tmp_path / "grants_2023.parquet"
+    grants = pl.DataFrame({
+        "publication_number": ["CN112345678B"], "application_number": ["CN202010123456.7"], "patent_type": ["invention"],
+        "kind_code": ["B"], "application_date": [date(2020, 3, 1)], "grant_date": [date(2023, 5, 9)],
+        "applicant_name": ["深圳某某科技有限公司"], "applicant_type": ["enterprise"], "region_code": ["440305"],
+        "ipc_main": ["H04L 9/40"], "lapse_date": [None], "hv_strategic_industry": [True], "hv_overseas_family": [False],
+        "hv_maintained_10y": [False], "hv_pledged": [False], "hv_award": [False], "is_high_value": [True],
+    })
+    grants.write_parquet(pq)
+    r = ingest_file(warehouse, SOURCES["patent_grants"], pq, partition=2023, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 0)
+    assert warehouse.execute("SELECT region_code, year, is_high_value FROM raw.patent_grants").fetchall() == [("440305", 2023, True)]
+
+
+def test_same_file_again_changes_nothing_and_a_new_version_replaces_the_old(warehouse, tmp_path):
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_EN, *GOOD_ROWS]) + "\n")
+    first = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    again = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert first.status == "loaded" and again.status == "skipped"
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall()[0][0] == 2
+    # Same name, corrected content: delete-then-insert of that file's rows.
+    _write(path, "\n".join([HEADER_EN, GOOD_ROWS[0].replace("3500.5", "3600")]) + "\n")
+    third = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert third.status == "loaded"
+    assert warehouse.execute("SELECT city_code, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [("440300", 3600.0)]
+    statuses = sorted(r[0] for r in warehouse.execute("SELECT status FROM raw.ingested_files WHERE source = 'pledge_loans'").fetchall())
+    assert statuses == ["loaded", "replaced"]
+
+
+BAD_ROWS = [
+    "440300,2025-01,12,3500.5,30,4,10,3",  # row 2: good
+    "440300,2025-01,12,3500.5,30,4,10,3",  # row 3: duplicate of row 2
+    "999999,2025-02,1,10,1,0,1,0",  # row 4: unknown region code
+    "440100,2025-03,-5,10,1,0,1,0",  # row 5: negative value
+    "440100,2030-03,5,10,1,0,1,0",  # row 6: future date
+    "440100,2025-04,5,1e12,1,0,1,0",  # row 7: absurd amount
+    "440100,2025-05,5,abc,1,0,1,0",  # row 8: not a number
+    "440100,2025-06,5,10,1,0,1,0",  # row 9: good
+    "440100,2025-07,5",  # row 10: truncated last row
+]
+
+
+def test_bad_rows_are_quarantined_with_reasons_and_the_rest_loads(warehouse, tmp_path):
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *BAD_ROWS]), "gbk")  # no final newline: cut off
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (9, 2, 7)
+    assert _accounting(warehouse, "pledge_2025.csv") == (9, 2, 7)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY row_number").fetchall())
+    assert reasons[3].startswith("duplicate record: 440300/2025-01-01 same as row 2")
+    assert reasons[4] == "unknown region code in city_code: '999999'"
+    assert reasons[5] == "negative value in registrations: -5 (min 0)"
+    assert reasons[6].startswith("future date in month: 2030-03-01")
+    assert reasons[7].startswith("absurd value in amount_10k_yuan")
+    assert reasons[8] == "not a number in amount_10k_yuan: 'abc'"
+    assert "truncated row" in reasons[10]
+    raw_values = json.loads(warehouse.execute("SELECT raw_values FROM raw.rejected_rows WHERE row_number = 5").fetchall()[0][0])
+    assert raw_values["registrations"] == "-5" and raw_values["city_code"] == "440100"
+
+
+def test_duplicate_against_a_file_loaded_before(warehouse, tmp_path):
+    ingest_file(warehouse, PLEDGE, _write(tmp_path / "a_2025.csv", "\n".join([HEADER_EN, GOOD_ROWS[0]]) + "\n"), partition=2025, today=TODAY)
+    r = ingest_file(warehouse, PLEDGE, _write(tmp_path / "b_2025.csv", "\n".join([HEADER_EN, *GOOD_ROWS]) + "\n"), partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 1)
+    assert warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0][0] == "duplicate record: key already loaded from file a_2025.csv"
+
+
+def test_missing_column_fails_the_file_by_name_and_loads_nothing(warehouse, tmp_path):
+    path = _write(tmp_path / "pledge_2025.csv", "city_code,month,registrations\n440300,2025-01,3\n")
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert str(e.value).startswith("pledge_2025.csv: missing required column(s): amount_10k_yuan")
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall()[0][0] == 0
+    assert warehouse.execute("SELECT status, message FROM raw.ingested_files WHERE file_name = 'pledge_2025.csv'").fetchall()[0][0] == "failed"
+
+
+def test_extra_column_is_ignored_and_said(warehouse, tmp_path):
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_EN + ",备注", GOOD_ROWS[0] + ",试点"]) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_loaded == 1 and "ignored extra column(s): 备注" in r.message
+
+
+def test_unreadable_files_fail_with_the_reason(warehouse, tmp_path):
+    empty = _write(tmp_path / "empty_2025.csv", "")
+    with pytest.raises(IngestError, match="empty_2025.csv: file is empty"):
+        ingest_file(warehouse, PLEDGE, empty, partition=2025, today=TODAY)
+    broken = tmp_path / "broken_2025.parquet"
+    pl.DataFrame({"city_code": ["440300"] * 1000}).write_parquet(broken)
+    broken.write_bytes(broken.read_bytes()[:200])
+    with pytest.raises(IngestError, match="broken_2025.parquet: unreadable Parquet file"):
+        ingest_file(warehouse, PLEDGE, broken, partition=2025, today=TODAY)
+
+
+def test_partition_year_from_name_or_content(tmp_path):
+    named = _write(tmp_path / "pledge_loans" / "质押_2023年.csv", "\n".join([HEADER_EN, *GOOD_ROWS]))
+    unnamed = _write(tmp_path / "pledge_loans" / "latest.csv", "\n".join([HEADER_EN, *GOOD_ROWS]))
+    assert partition_of(named, PLEDGE) == 2023
+    assert partition_of(unnamed, PLEDGE) == 2025
+
+
+def test_rows_outside_the_partition_year_are_quarantined(warehouse, tmp_path):
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_EN, GOOD_ROWS[0], "440100,2024-12,5,10,1,0,1,0"]) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 1)
+    assert warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0][0] == "month 2024-12-01 outside partition year 2025"
