@@ -53,7 +53,8 @@ class IpcityTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             if dbt_resource_props["source_name"] == "raw":
                 return dg.AssetKey(["raw", dbt_resource_props["name"]])
-            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+            # Tables written by Python assets between the dbt steps are keyed like models: <schema>/<table>.
+            return dg.AssetKey([dbt_resource_props.get("schema") or dbt_resource_props["source_name"], dbt_resource_props["name"]])
         schema = dbt_resource_props.get("schema") or "marts"
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 

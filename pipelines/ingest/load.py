@@ -131,6 +131,7 @@ def ingest_file(
         return result
     codes = None if source is CITIES else valid_region_codes(con)
     if codes is not None and not codes:
+        _record_failure(con, result, "administrative divisions (raw.cities) are not loaded yet; load cities first", run_id)
         raise IngestError(path.name, "administrative divisions (raw.cities) are not loaded yet; load cities first")
     try:
         raw = read_file(path, source)

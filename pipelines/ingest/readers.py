@@ -53,10 +53,24 @@ def normalise_header(h: str) -> str:
 def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
     if raw.startswith(b"\xef\xbb\xbf"):
         return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "utf-16"
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    utf8_lines, bad_line = [], None
+    for i, line in enumerate(raw.splitlines(), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8_lines.append(i)
+        except UnicodeDecodeError:
+            bad_line = bad_line or i
+    if utf8_lines and bad_line:
+        raise IngestError(file_name, f"mixed text encodings: line {utf8_lines[0]} is UTF-8 but line {bad_line} is not; "
+                          "save the whole file in one encoding")
     try:
         # GB18030 is a superset of GBK and GB2312; Windows Excel in China saves CSV as GBK.
         return raw.decode("gb18030"), "gbk"
@@ -160,21 +174,45 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
     if encoding != "utf-8":
         notes.append(f"decoded from {encoding}")
     truncated_last = not text.endswith(("\n", "\r"))
+    source_bytes = text.encode("utf-8") if encoding != "utf-8" else raw
+    ragged = False
     try:
-        df = pl.read_csv(
-            text.encode("utf-8") if encoding != "utf-8" else raw,
-            skip_rows=h,
-            infer_schema=False,
-            has_header=True,
-            missing_columns="insert",
-            truncate_ragged_lines=True,
-        )
-    except Exception as e:
-        raise IngestError(path.name, f"malformed CSV ({type(e).__name__}: {str(e)[:200]})") from e
-    df.columns = _dedupe([c.lstrip("\ufeff") for c in df.columns])
+        df = _polars_csv(source_bytes, h, ragged=False)
+    except pl.exceptions.ComputeError as e:
+        # Only a row with more fields than the header makes the strict read fail; read again leniently
+        # and count fields per row (slow path, taken only for such files).
+        if "more fields" not in str(e) and "found more fields" not in str(e):
+            df = None
+            err = e
+        else:
+            ragged = True
+            df = _polars_csv(source_bytes, h, ragged=True)
+    except Exception as e:  # noqa: BLE001 - any parser failure means the file cannot be read
+        df, err = None, e
+    if df is None:
+        if text.count('"') % 2:
+            raise IngestError(path.name, "the file ends inside a quoted field (\"...) - it was probably cut off") from err
+        raise IngestError(path.name, f"malformed CSV ({type(err).__name__}: {str(err)[:200]})") from err
+    header = [c.lstrip("\ufeff") for c in rows[h]]
+    df.columns = _dedupe(header if len(header) == df.width else [c.lstrip("\ufeff") for c in df.columns])
     if df.height == 0:
         raise IngestError(path.name, "file has a header but no data rows")
     df = df.with_row_index(ROW_NUMBER, offset=h + 2).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+    if ragged:
+        import io
+
+        counts = [len(r) for r in csv.reader(io.StringIO(text))][h + 1:]
+        if len(counts) == df.height:
+            df = df.with_columns(pl.Series("__nfields", counts))
+            df = df.with_columns(
+                pl.when(pl.col("__nfields") > n_header_fields)
+                .then(pl.format("too many fields: row has {} fields, header has {} (unquoted comma?)", pl.col("__nfields"), pl.lit(n_header_fields)))
+                .otherwise(None)
+                .alias("__ragged")
+            ).drop("__nfields")
+    # Blank lines are layout, not records (as in Excel).
+    data_cols = [c for c in df.columns if not c.startswith("__")]
+    df = df.filter(~pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]))
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         last_line = text[-65536:].rstrip("\r\n").rsplit("\n", 1)[-1]
@@ -189,3 +227,14 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
                 .alias("__truncated")
             )
     return RawFrame(df, encoding, notes)
+
+
+def _polars_csv(data: bytes, skip: int, *, ragged: bool) -> pl.DataFrame:
+    return pl.read_csv(
+        data,
+        skip_rows=skip,
+        infer_schema=False,
+        has_header=True,
+        missing_columns="insert",
+        truncate_ragged_lines=ragged,
+    )

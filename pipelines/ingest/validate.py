@@ -58,6 +58,8 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> tuple[pl.DataF
             continue
         key = normalise_header(col)
         target = known.get(key)
+        if target is None and "__dup" in col and known.get(normalise_header(col.split("__dup")[0])):
+            raise IngestError(file_name, f"column '{known[normalise_header(col.split('__dup')[0])]}' appears twice (header '{col.split('__dup')[0]}' repeated)")
         if target is None:
             extra.append(col)
             continue
@@ -116,7 +118,9 @@ def _parse(c: Column, factor: float | None) -> tuple[pl.Expr, pl.Expr]:
         candidates = []
         for f in fmts:
             src = base if "%d" in f else txt
-            if f in _MONTH_FORMATS:
+            if f == "%Y%m":
+                candidates.append(pl.when(src.str.contains(r"^\d{6}$")).then((src + "-01").str.to_date(f + "-%d", strict=False)))
+            elif f in _MONTH_FORMATS:
                 candidates.append((src + "-01").str.to_date(f + "-%d", strict=False))
             else:
                 candidates.append(src.str.to_date(f, strict=False))
@@ -154,7 +158,7 @@ def _rules(c: Column, value: pl.Expr, raw_txt: pl.Expr, valid_codes: frozenset[s
                 )
             )
         r.append(
-            pl.when(raw_txt.str.starts_with("=") | raw_txt.str.starts_with("+") | raw_txt.str.starts_with("@"))
+            pl.when(raw_txt.str.starts_with("=") | raw_txt.str.starts_with("+") | raw_txt.str.starts_with("@") | raw_txt.str.contains(r"^-[^0-9.\s]|^-[0-9.]+[-+*/=&|(]"))
             .then(pl.format("formula-like text in {} (possible spreadsheet injection): '{}'", pl.lit(c.name), raw_txt.str.slice(0, 40)))
         )
         if c.allowed:
@@ -249,6 +253,9 @@ def validate(
                     pl.format("{} {} outside partition year {}", pl.lit(source.partition_date), pl.col(source.partition_date), pl.lit(partition))
                 )
             )
+    if "__ragged" in df.columns:
+        out = out.with_columns(df["__ragged"])
+        post.append(pl.col("__ragged"))
     if "__truncated" in out.columns:
         post.append(pl.col("__truncated"))
     out = out.with_columns(pl.concat_list([pl.col("__reasons"), pl.concat_list(post) if post else pl.lit([], pl.List(pl.Utf8))]).alias("__reasons"))
