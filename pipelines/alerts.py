@@ -49,16 +49,20 @@ def new_alerts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return cand.join(sent, on=["unit_code", "plan_id", "indicator_code", "year", "status"], how="anti")
 
 
+def _num(x, fmt: str = ".4g") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
 def message_for(row: dict) -> tuple[str, str]:
     status_zh = STATUS_ZH.get(row["status"], row["status"])
     subject = f"【目标预警】{row['unit_name']} {row['indicator_name_zh'] or row['indicator_code']} {status_zh}"
     body = (
         f"{row['unit_name']}（{row['unit_code']}）建设方案 {row['plan_id']} 的指标 "
         f"{row['indicator_name_zh'] or ''}（{row['indicator_code']}）在 {row['year']} 年评价为“{status_zh}”：\n"
-        f"当前值 {row['current_value']:.4g}，{row['target_year']} 年目标值 {row['target_value']:.4g}，"
-        f"目标完成度指数 {row['progress_index']:.2f}。\n\n"
+        f"当前值 {_num(row['current_value'])}，{row['target_year']} 年目标值 {_num(row['target_value'])}，"
+        f"目标完成度指数 {_num(row['progress_index'], '.2f')}。\n\n"
         f"Target alert: {row['unit_code']} {row['indicator_code']} is '{row['status']}' in {row['year']} "
-        f"(current {row['current_value']:.4g}, target {row['target_value']:.4g} by {row['target_year']})."
+        f"(current {_num(row['current_value'])}, target {_num(row['target_value'])} by {row['target_year']})."
     )
     return subject, body
 

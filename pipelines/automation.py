@@ -1,7 +1,6 @@
 """Sensors and schedules: new landing files start ingestion; the annual evaluation and the monthly pledge
 statistics run on the calendar."""
 
-from __future__ import annotations
 
 import json
 from datetime import datetime

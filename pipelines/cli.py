@@ -15,7 +15,8 @@ from rich.table import Table
 
 from pipelines import settings
 
-console = Console()
+# Wide enough for the report tables when output goes to a file or CI log.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _years(text: str) -> tuple[int, int]:
@@ -83,7 +84,7 @@ def run(rebuild: bool) -> None:
                 bar.update(task, description=f"[bold]{current['run']}[/bold] · {info['step']}")
             elif kind == "STEP_FAILURE":
                 bar.console.print(f"[red]✗ {info['step']}[/red] {info['message'][:300]}")
-            elif kind == "STEP_SUCCESS" and current["run"].startswith("full"):
+            elif kind == "STEP_SUCCESS":
                 bar.console.print(f"[green]✓[/green] {info['step']}")
 
         summary = run_pipeline(rebuild=rebuild, progress=on_event)
@@ -144,6 +145,93 @@ def status() -> None:
     snap = settings.snapshot_path()
     console.print(f"published snapshot: {snap if snap.exists() else 'none yet'}"
                   + (f" ({time.ctime(snap.stat().st_mtime)})" if snap.exists() else ""))
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Show passed checks too, not only failures and warnings.")
+def quality(show_all: bool) -> None:
+    """The latest data-quality report: Great Expectations results and quarantined rows by reason."""
+    import duckdb
+
+    from pipelines.quality import latest_report
+
+    wh = settings.warehouse_path()
+    if not wh.exists():
+        console.print(f"[yellow]no warehouse at {wh}[/yellow]")
+        sys.exit(1)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        report = latest_report(con)
+        rej = con.sql(
+            "SELECT source, reason_code, sum(rows) AS rows FROM quality.rejections_summary "
+            "WHERE run_id = (SELECT run_id FROM quality.rejections_summary ORDER BY rowid DESC LIMIT 1) "
+            "GROUP BY ALL ORDER BY rows DESC"
+        ).pl() if _has_table(con, "quality", "rejections_summary") else None
+    if report.height == 0:
+        console.print("no check results yet — run `ipcity run`")
+        return
+    failed = report.filter(~report["passed"])
+    t = Table("asset", "partition", "check", "severity", "passed", "observed", title="latest check results"
+              + ("" if show_all else " (failures and warnings)"))
+    for r in (report if show_all else failed).iter_rows(named=True):
+        t.add_row(r["asset"], str(r["partition"] or ""), r["check_name"], r["severity"],
+                  "[green]yes[/green]" if r["passed"] else "[red]no[/red]", _observed(r["observed_value"]))
+    console.print(t)
+    n_err = failed.filter(failed["severity"] == "error").height
+    console.print(f"{report.height} checks: {report.height - failed.height} passed, "
+                  f"{n_err} blocking failures, {failed.height - n_err} warnings")
+    if rej is not None and rej.height:
+        t = Table("source", "reason", "rows", title="quarantined rows by reason (latest run)")
+        for r in rej.iter_rows(named=True):
+            t.add_row(r["source"], r["reason_code"], f"{r['rows']:,}")
+        console.print(t)
+
+
+def _observed(value) -> str:
+    import json
+
+    try:
+        v = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)[:60]
+    if isinstance(v, dict) and "unexpected_count" in v:
+        return f"{v['unexpected_count']} of {v.get('element_count', '?')} rows unexpected"
+    return json.dumps(v, ensure_ascii=False, default=str)[:60]
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchall()[0][0])
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True)
+def serve(host: str, port: int) -> None:
+    """The dashboard (简体中文 / English), reading the published snapshot, never the warehouse."""
+    from dashboards.app import serve as run_server
+
+    console.print(f"dashboard: http://{host}:{port}  (snapshot {settings.snapshot_path()})")
+    run_server(host=host, port=port)
+
+
+@main.command()
+@click.argument("city")
+@click.option("--year", type=int, required=True, help="Evaluation year.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default data/dossiers).")
+def dossier(city: str, year: int, out: Path | None) -> None:
+    """Evidence dossier for CITY (code such as 410700, or a name such as 新乡) in Markdown and HTML."""
+    import duckdb
+
+    from pipelines.evaluation.dossier import resolve_unit, write_dossier
+
+    snap = settings.snapshot_path()
+    source = snap if snap.exists() else settings.warehouse_path()
+    with duckdb.connect(str(source), read_only=True) as con:
+        unit = resolve_unit(con, city)
+    paths = write_dossier(source, unit, year, out or settings.dossier_dir())
+    for p in paths:
+        console.print(f"written: {p}")
 
 
 @main.command()

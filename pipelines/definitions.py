@@ -1,10 +1,9 @@
 """The one Dagster entry point: `dagster dev -m pipelines.definitions` / `dagster definitions validate`."""
 
-from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets.checks import RAW_CHECKS
+from pipelines.assets.checks import MART_CHECKS, RAW_CHECKS
 from pipelines.assets.dbt import DBT_ASSETS, dbt_resource
 from pipelines.assets.evaluation import EVALUATION_ASSETS
 from pipelines.assets.publish import build_publish_assets
@@ -18,11 +17,12 @@ from pipelines.automation import (
 )
 from pipelines.partitions import YEARLY
 from pipelines.resources import AlertNotifier, Warehouse
+from pipelines.runner import progress_logger
 
 INGEST_JOB = "ingest_yearly"
 
 MODEL_ASSETS = [*DBT_ASSETS, *EVALUATION_ASSETS]
-PUBLISH_ASSETS = build_publish_assets(MODEL_ASSETS)
+PUBLISH_ASSETS = build_publish_assets(MODEL_ASSETS, RAW_ASSETS)
 ALL_ASSETS = [*RAW_ASSETS, *MODEL_ASSETS, *PUBLISH_ASSETS]
 
 pipeline_job = dg.define_asset_job(
@@ -52,11 +52,13 @@ def resources(warehouse_path: str | None = None, notifier: AlertNotifier | None 
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    asset_checks=RAW_CHECKS,
+    asset_checks=[*RAW_CHECKS, *MART_CHECKS],
     jobs=[pipeline_job, ingest_job, pledge_job],
     sensors=[landing_sensor],
     schedules=[annual_evaluation_schedule, monthly_pledge_schedule],
     resources=resources(),
+    # `ipcity run` selects the progress logger in its run config; runs from the UI keep the console logger.
+    loggers={"console": dg.colored_console_logger, "progress": progress_logger},
     # One DuckDB writer at a time: steps run one after another in the run's own process.
     executor=dg.in_process_executor,
 )

@@ -1,8 +1,8 @@
 """`ipcity run`: materialise everything in-process through Dagster, loading history year by year.
 
-New files are found first. Each year that has new files is ingested in its own partitioned run; the newest
-year's run is the full pipeline (ingest → dbt → checks → evaluation → alerts → publish). If any earlier
-ingest run failed a blocking check, the build does not start, so the published marts stay as they were.
+New files are found first; one Dagster run then covers every year that has new files (ingest → dbt →
+checks → evaluation → alerts → publish). A failed blocking check on a raw asset stops everything below it,
+so the published marts stay as they were.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def latest_loaded_year(con: duckdb.DuckDBPyConnection) -> int | None:
 
 
 def run_pipeline(*, rebuild: bool = False, progress: ProgressFn | None = None, instance: dg.DagsterInstance | None = None) -> RunSummary:
-    from pipelines.definitions import INGEST_JOB, PIPELINE_JOB, defs
+    from pipelines.definitions import PIPELINE_JOB, defs
 
     summary = RunSummary()
     wh = settings.warehouse_path()
@@ -106,37 +106,30 @@ def run_pipeline(*, rebuild: bool = False, progress: ProgressFn | None = None, i
         return summary
     valid = set(defs.resolve_job_def(PIPELINE_JOB).partitions_def.get_partition_keys())
     years = sorted(y for y in yearly if str(y) in valid)
-    skipped = sorted(y for y in yearly if str(y) not in valid)
-    final = years[-1] if years else (last or settings.DEFAULT_LAST_YEAR)
+    for y in sorted(y for y in yearly if str(y) not in valid):
+        summary.blocked = (f"year {y} is outside the partitions {min(valid)}–{max(valid)}: " + ", ".join(yearly[y]))
+        return summary
+    first, last_year = (years[0], years[-1]) if years else (last or settings.DEFAULT_LAST_YEAR,) * 2
     instance = instance or _instance()
     if progress:
         _progress.append(progress)
-    run_config = {"loggers": {"progress": {}}}
+    # One run for every year with new files: the yearly raw assets take the whole range in one step
+    # (single-run backfill policy) and everything downstream is built once, behind the blocking checks.
+    tags = {"ipcity/trigger": "cli"}
+    if first == last_year:
+        kwargs = {"partition_key": str(first)}
+    else:
+        kwargs = {}
+        tags |= {"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last_year)}
+    label = f"{first}" if first == last_year else f"{first}–{last_year}"
     try:
-        for y in skipped:
-            summary.runs.append({"partition": str(y), "job": "none", "success": False,
-                                 "run_id": "", "error": f"year {y} is outside the partitions {min(valid)}–{max(valid)}: "
-                                 + ", ".join(yearly[y])})
-        for y in years[:-1]:
-            if progress:
-                progress("RUN_PLANNED", {"step": None, "message": f"ingest {y}"})
-            res = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-                partition_key=str(y), instance=instance, raise_on_error=False, run_config=run_config,
-                tags={"ipcity/trigger": "cli"},
-            )
-            summary.runs.append({"partition": str(y), "job": INGEST_JOB, "success": res.success, "run_id": res.run_id,
-                                 "error": _first_error(res)})
-        if not all(r["success"] for r in summary.runs):
-            summary.blocked = "ingestion of an earlier year failed or a blocking check failed; marts not rebuilt"
-        else:
-            if progress:
-                progress("RUN_PLANNED", {"step": None, "message": f"full pipeline {final}"})
-            res = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
-                partition_key=str(final), instance=instance, raise_on_error=False, run_config=run_config,
-                tags={"ipcity/trigger": "cli"},
-            )
-            summary.runs.append({"partition": str(final), "job": PIPELINE_JOB, "success": res.success,
-                                 "run_id": res.run_id, "error": _first_error(res)})
+        if progress:
+            progress("RUN_PLANNED", {"step": None, "message": f"pipeline {label}"})
+        res = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=tags, **kwargs
+        )
+        summary.runs.append({"partition": label, "job": PIPELINE_JOB, "success": res.success, "run_id": res.run_id,
+                             "error": _first_error(res)})
     finally:
         if progress:
             _progress.remove(progress)
@@ -155,7 +148,11 @@ def _first_error(res) -> str | None:
             data = ev.event_specific_data
             if ev.event_type_value == "STEP_FAILURE":
                 err = getattr(data, "error", None)
-                msgs.append(f"{ev.step_key}: {err.message.strip() if err else ev.message}")
+                text = err.message.strip() if err else ev.message
+                while err is not None and err.cause is not None:
+                    err = err.cause
+                    text += f" ← {err.message.strip()}"
+                msgs.append(f"{ev.step_key}: {text}")
             elif data is not None and not getattr(data.asset_check_evaluation if hasattr(data, "asset_check_evaluation") else data, "passed", True):
                 msgs.append(f"check failed: {ev.message}")
     return " | ".join(msgs)[:4000] or "run failed"
@@ -178,9 +175,9 @@ def ledger_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.Da
 def warehouse_status(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return con.sql(
         """
-        SELECT table_schema || '.' || table_name AS "table", estimated_size AS rows
+        SELECT schema_name || '.' || table_name AS "table", estimated_size AS rows
         FROM duckdb_tables() WHERE database_name = current_database()
-        ORDER BY table_schema, table_name
+        ORDER BY schema_name, table_name
         """
     ).pl()
 

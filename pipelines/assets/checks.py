@@ -1,3 +1,148 @@
-"""Great Expectations suites as Dagster asset checks (wired once pipelines/quality lands)."""
+"""Great Expectations suites (expectations/*.json) as Dagster asset checks.
 
-RAW_CHECKS: list = []
+Every raw asset gets two checks from its suite: `gx_errors` (blocking: a failed error-severity expectation
+stops every asset below it, so nothing built from the bad batch is published) and `gx_warnings` (recorded
+and shown, never blocking). The marts get the same pair, which guards the published snapshot. Frames are
+read out of DuckDB and validated with GX's pandas data source; every result lands in quality.check_results.
+"""
+
+import json
+
+import dagster as dg
+
+from pipelines.resources import Warehouse
+from pipelines.sources import SOURCES, Source
+
+MART_SUITES = {
+    "dim_city": False,
+    "dim_indicator": False,
+    "fct_city_indicator_year": True,  # True: validated per year (partition = year)
+    "fct_city_score_year": True,
+    "fct_target_status": False,
+}
+
+
+def run_years(context) -> list[int]:
+    """The years a run covers: its partition, its partition range, or none (unpartitioned run)."""
+    tags = context.run.tags
+    if "dagster/partition" in tags:
+        return [int(tags["dagster/partition"])]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    if start and end:
+        return list(range(int(start), int(end) + 1))
+    return []
+
+
+def _results(context, spec_key: dg.AssetKey, suite_results: list) -> list[dg.AssetCheckResult]:
+    from pipelines.quality import record_results
+
+    errors = [(p, f) for p, r in suite_results for f in r.failures(severity="error")]
+    warnings = [(p, f) for p, r in suite_results for f in r.failures(severity="warn")]
+
+    def _describe(items):
+        return dg.MetadataValue.md(
+            "\n".join(
+                f"- **{f.check_name}** ({f.expectation_type}{', ' + f.column if f.column else ''})"
+                f"{' · ' + str(p) if p is not None else ''}: observed {json.dumps(f.observed_value, ensure_ascii=False, default=str)[:200]}"
+                f"; failing sample {json.dumps(f.failing_sample[:3], ensure_ascii=False, default=str)[:400]}"
+                for p, f in items[:20]
+            )
+            or "all passed"
+        )
+
+    checked = sum(len(r.results) for _, r in suite_results)
+    rows = sum(r.row_count for _, r in suite_results)
+    return [
+        dg.AssetCheckResult(
+            asset_key=spec_key,
+            check_name="gx_errors",
+            passed=not errors,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"expectations_evaluated": checked, "rows_validated": rows, "failed": len(errors),
+                      "failures": _describe(errors)},
+        ),
+        dg.AssetCheckResult(
+            asset_key=spec_key,
+            check_name="gx_warnings",
+            passed=not warnings,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"failed": len(warnings), "warnings": _describe(warnings)},
+        ),
+    ]
+
+
+def _specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec("gx_errors", asset=key, blocking=True,
+                          description="Great Expectations suite, error-severity expectations (blocking)"),
+        dg.AssetCheckSpec("gx_warnings", asset=key, description="Great Expectations suite, warn-severity expectations"),
+    ]
+
+
+def build_raw_check(source: Source) -> dg.AssetChecksDefinition:
+    key = dg.AssetKey(["raw", source.name])
+
+    @dg.multi_asset_check(specs=_specs(key), name=f"gx_raw_{source.name}")
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+        from pipelines.quality import patent_grant_city_counts_from_db, record_results, valid_region_codes, validate
+
+        results = []
+        with warehouse.connect() as con:
+            codes = valid_region_codes(con)
+            if source.partitioned:
+                years = run_years(context) or [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {source.table}").fetchall()]
+                for y in years:
+                    frame = con.sql(f"SELECT * FROM {source.table} WHERE year = $y", params={"y": y}).pl()
+                    if frame.height == 0:
+                        continue
+                    prev = con.execute(f"SELECT count(*) FROM {source.table} WHERE year = ?", [y - 1]).fetchall()[0][0]
+                    ctx = {"valid_region_codes": codes, "previous_row_count": prev or None}
+                    r = validate(f"raw.{source.name}", frame, partition=y, context=ctx)
+                    record_results(con, context.run.run_id, f"raw.{source.name}", r)
+                    results.append((y, r))
+                    if source.name == "patent_grants":
+                        counts = patent_grant_city_counts_from_db(con, y)
+                        r2 = validate("raw.patent_grants.city_counts", counts, partition=y)
+                        record_results(con, context.run.run_id, "raw.patent_grants", r2)
+                        results.append((y, r2))
+            else:
+                frame = con.sql(f"SELECT * FROM {source.table}").pl()
+                ctx = {"valid_region_codes": codes}
+                if source.name in ("population", "patent_stats") and frame.height:
+                    ctx["evaluation_year"] = int(frame["year"].max())
+                r = validate(f"raw.{source.name}", frame, context=ctx)
+                record_results(con, context.run.run_id, f"raw.{source.name}", r)
+                results.append((None, r))
+        yield from _results(context, key, results)
+
+    return _check
+
+
+def build_mart_check(table: str, per_year: bool) -> dg.AssetChecksDefinition:
+    key = dg.AssetKey(["marts", table])
+
+    @dg.multi_asset_check(specs=_specs(key), name=f"gx_marts_{table}")
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+        from pipelines.quality import record_results, valid_region_codes, validate
+
+        results = []
+        with warehouse.connect() as con:
+            codes = valid_region_codes(con)
+            if per_year:
+                for (y,) in con.execute(f"SELECT DISTINCT year FROM marts.{table} ORDER BY year").fetchall():
+                    frame = con.sql(f"SELECT * FROM marts.{table} WHERE year = $y", params={"y": y}).pl()
+                    r = validate(f"marts.{table}", frame, partition=y, context={"valid_region_codes": codes})
+                    record_results(con, context.run.run_id, f"marts.{table}", r)
+                    results.append((y, r))
+            else:
+                frame = con.sql(f"SELECT * FROM marts.{table}").pl()
+                r = validate(f"marts.{table}", frame, context={"valid_region_codes": codes})
+                record_results(con, context.run.run_id, f"marts.{table}", r)
+                results.append((None, r))
+        yield from _results(context, key, results)
+
+    return _check
+
+
+RAW_CHECKS = [build_raw_check(s) for s in SOURCES.values()]
+MART_CHECKS = [build_mart_check(t, per_year) for t, per_year in MART_SUITES.items()]

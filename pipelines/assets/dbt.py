@@ -4,9 +4,9 @@ The evaluation models read the Monte Carlo rank intervals that a Python asset wr
 steps, so the project is split into two @dbt_assets by path.
 """
 
-from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -109,4 +109,7 @@ if _has_evaluation_models():
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(settings.DBT_PROJECT_DIR))
+    # The venv's dbt, whether or not the venv is activated (the README runs .venv/bin/ipcity directly).
+    exe = Path(sys.executable).with_name("dbt")
+    return DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(settings.DBT_PROJECT_DIR),
+                          dbt_executable=str(exe) if exe.exists() else "dbt")

@@ -1,6 +1,5 @@
 """The last steps of a run: target alerts, then the dashboard snapshot."""
 
-from __future__ import annotations
 
 from pathlib import Path
 
@@ -11,7 +10,21 @@ from pipelines.publish import publish_snapshot
 from pipelines.resources import AlertNotifier, Warehouse
 
 
-def build_publish_assets(upstream: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=["quality", "rejections_summary"],
+        group_name="quality",
+        deps=raw,
+        description="Quarantined rows by source and reason, for the data-quality page.",
+        kinds={"duckdb"},
+    )
+    def rejections_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        from pipelines.quality import summarise_rejections
+
+        with warehouse.connect() as con:
+            summary = summarise_rejections(con, context.run_id)
+        return dg.MaterializeResult(metadata={"reasons": summary.height, "rows": int(summary["rows"].sum()) if summary.height else 0})
+
     @dg.asset(
         key=["marts", "fct_alerts"],
         group_name="evaluation",
@@ -31,7 +44,7 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition]) -> list[dg.AssetsD
     @dg.asset(
         key=["published", "snapshot"],
         group_name="publish",
-        deps=[*upstream, target_alerts],
+        deps=[*upstream, target_alerts, rejections_summary],
         description="Read-only snapshot for the dashboard, swapped in atomically after a successful run.",
         kinds={"duckdb"},
     )
@@ -41,4 +54,4 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition]) -> list[dg.AssetsD
             metadata={"published_at": info["published_at"], "tables": len(info["tables"])}
         )
 
-    return [target_alerts, published_snapshot]
+    return [rejections_summary, target_alerts, published_snapshot]

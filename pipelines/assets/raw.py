@@ -1,11 +1,12 @@
 """Raw assets: one per source, loading new landing files into `raw.<source>`.
 
 Yearly sources are partitioned by calendar year; a partition loads the landing files of that year that the
-ledger has not seen. With `reload: true` a partition is rebuilt from scratch (delete-then-insert), which is
-what a backfill from the UI does when a year's files were corrected in place.
+ledger has not seen. A run may cover a range of years in one step (single-run backfill), which is how
+`ipcity run` loads history without one Dagster run per year. With `reload: true` a partition is rebuilt
+from scratch (delete-then-insert), which is what a backfill from the UI does when a year's files were
+corrected in place.
 """
 
-from __future__ import annotations
 
 from datetime import date
 
@@ -23,11 +24,11 @@ class IngestConfig(dg.Config):
     reload: bool = False  # re-ingest every file of the partition, not only new ones
 
 
-def files_for(source: Source, partition: int | None, landing=None) -> list:
-    files = landing_files(landing or settings.landing_dir(), source)
-    if not source.partitioned:
-        return files
-    return [f for f in files if partition_of(f, source) == partition]
+def files_by_partition(source: Source, landing=None) -> dict[int | None, list]:
+    out: dict[int | None, list] = {}
+    for f in landing_files(landing or settings.landing_dir(), source):
+        out.setdefault(partition_of(f, source) if source.partitioned else None, []).append(f)
+    return out
 
 
 def _reset_partition(con, source: Source, year: int) -> None:
@@ -44,35 +45,42 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         key_prefix="raw",
         group_name="raw",
         partitions_def=YEARLY if source.partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if source.partitioned else None,
         deps=[] if source is CITIES else [dg.AssetKey(["raw", "cities"])],
         description=f"{source.title_zh} — {source.description} Loaded from landing/{source.name}/.",
         kinds={"duckdb", "polars"},
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse, config: IngestConfig) -> dg.MaterializeResult:
-        year = int(context.partition_key) if source.partitioned else None
+        years: list[int | None] = [int(k) for k in context.partition_keys] if source.partitioned else [None]
         results, failures = [], []
         with warehouse.connect() as con:
             ensure_schema(con)
-            if config.reload and year is not None:
-                _reset_partition(con, source, year)
-            candidates = files_for(source, year)
             pending = set(pending_files(con, settings.landing_dir(), source))
-            for path in candidates:
-                if path not in pending:
-                    continue
-                try:
-                    r = ingest_file(con, source, path, partition=year, today=date.today(), run_id=context.run_id)
-                except IngestError as e:
-                    failures.append(str(e))
-                    context.log.error(f"{source.name}: {e}")
-                    continue
-                results.append(r)
-                context.log.info(
-                    f"{source.name}/{r.file_name}: read {r.rows_read}, loaded {r.rows_loaded}, quarantined {r.rows_rejected}"
-                    + (f" ({r.message})" if r.message else "")
-                )
-            where = "WHERE year = ?" if year is not None else ""
-            total = con.execute(f"SELECT count(*) FROM {source.table} {where}", [year] if year is not None else []).fetchall()[0][0]
+            by_year = files_by_partition(source)
+            for year in years:
+                if config.reload and year is not None:
+                    _reset_partition(con, source, year)
+                    pending = set(pending_files(con, settings.landing_dir(), source))
+                for path in by_year.get(year, []):
+                    if path not in pending:
+                        continue
+                    try:
+                        r = ingest_file(con, source, path, partition=year, today=date.today(), run_id=context.run_id)
+                    except IngestError as e:
+                        failures.append(str(e))
+                        context.log.error(f"{source.name}: {e}")
+                        continue
+                    results.append(r)
+                    context.log.info(
+                        f"{source.name}/{r.file_name}: read {r.rows_read}, loaded {r.rows_loaded}, quarantined {r.rows_rejected}"
+                        + (f" ({r.message})" if r.message else "")
+                    )
+            if source.partitioned:
+                total = con.execute(
+                    f"SELECT count(*) FROM {source.table} WHERE year BETWEEN ? AND ?", [min(years), max(years)]
+                ).fetchall()[0][0]
+            else:
+                total = con.execute(f"SELECT count(*) FROM {source.table}").fetchall()[0][0]
         if failures:
             raise dg.Failure(
                 description=f"{len(failures)} file(s) of {source.name} could not be loaded (nothing of them was loaded): "
@@ -85,7 +93,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
                 "rows_read": sum(r.rows_read for r in results),
                 "rows_loaded": sum(r.rows_loaded for r in results),
                 "rows_quarantined": sum(r.rows_rejected for r in results),
-                "rows_in_table" if year is None else "rows_in_partition": total,
+                "rows_in_partitions" if source.partitioned else "rows_in_table": total,
                 "files": dg.MetadataValue.md(
                     "\n".join(f"- {r.file_name}: {r.rows_loaded} loaded, {r.rows_rejected} quarantined" for r in results)
                     or "no new files"

@@ -1,0 +1,127 @@
+"""Server-side callback times of every dashboard page, against the 341-city × 10-year fixture snapshot.
+
+Each callback is called the way the browser calls it (POST /_dash-update-component through the Flask test client),
+so the time includes Dash's dispatch and JSON encoding of figures and grid rows. Two regimes:
+  cold — the snapshot's query cache is emptied before every call (first visitor after a new publish);
+  warm — cached query results for this snapshot version (everyone after that).
+Target: p95 ≤ 150 ms. Prints only; never asserts.
+
+    .venv/bin/python bench/bench_dashboard.py [--runs 30] [--snapshot path]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from dashboard_fixtures import build_snapshot  # noqa: E402
+from dashboard_http import callback_body, page_body, rankings_body  # noqa: E402
+from dashboards import queries  # noqa: E402
+from dashboards.app import create_app  # noqa: E402
+from dashboards.components import SNAPSHOT_KEY  # noqa: E402
+
+TARGET_MS = 150
+
+
+def cases(snap, years: list[int]) -> dict[str, callable]:
+    last = years[-1]
+    prog = queries.rankings(snap, last)["unit_code"].to_list()
+    units = [prog[i % len(prog)] for i in range(0, 60, 7)]
+
+    def pick(seq, k):
+        return seq[k % len(seq)]
+
+    return {
+        "page layout /": lambda k: page_body("/", "?lang=zh"),
+        "page layout /compare": lambda k: page_body("/compare", "?lang=zh"),
+        "page layout /profile": lambda k: page_body("/profile", f"?lang=en&unit={pick(units, k)}"),
+        "overview": lambda k: callback_body(
+            [("ov-cards", "children"), ("ov-map", "figure"), ("ov-dist", "figure"), ("ov-movers", "figure")],
+            [("ov-year", "value", pick(years, k))], [("ov-lang", "data", "zh")]),
+        "rankings": lambda k: rankings_body(pick(years, k), "zh"),
+        "compare": lambda k: callback_body(
+            [("cmp-radar", "figure"), ("cmp-table", "columnDefs"), ("cmp-table", "rowData"),
+             ("cmp-heatmap", "figure"), ("cmp-sw", "children"), ("cmp-message", "children")],
+            [("cmp-year", "value", pick(years, k)), ("cmp-units", "value", prog[k % 20: k % 20 + 4])],
+            [("cmp-lang", "data", "zh")]),
+        "compare trend": lambda k: callback_body(
+            [("cmp-trend", "figure")], [("cmp-units", "value", prog[k % 20: k % 20 + 4]),
+                                        ("cmp-indicator", "value", "QLT01")], [("cmp-lang", "data", "en")]),
+        "profile": lambda k: callback_body(
+            [("pf-summary", "children"), ("pf-indicators", "figure"), ("pf-targets", "children"),
+             ("pf-stage-fig", "figure"), ("pf-cycles", "children"), ("pf-stages", "children"),
+             ("pf-alerts", "children")], [("pf-unit", "value", pick(units, k))], [("pf-lang", "data", "zh")]),
+        "watchlist": lambda k: callback_body([("wl-cards", "children"), ("wl-body", "children")],
+                                             [("wl-year", "value", pick(years, k))], [("wl-lang", "data", "zh")]),
+        "quality": lambda k: callback_body(
+            [("dq-checks", "children"), ("dq-rej-fig", "figure"), ("dq-rejections", "children")],
+            [("dq-run", "value", None)], [("dq-lang", "data", "zh")]),
+        "downloads preview": lambda k: callback_body(
+            [("dl-preview", "columnDefs"), ("dl-preview", "rowData"), ("dl-count", "children"), ("dl-link", "href")],
+            [("dl-year", "value", pick(years, k)), ("dl-province", "value", "__all__"), ("dl-format", "value", "csv")],
+            [("dl-lang", "data", "zh")]),
+        "download all cities xlsx": lambda k: callback_body(
+            [("dl-download", "data"), ("dl-status", "children")], [("dl-button", "n_clicks", k + 1)],
+            [("dl-year", "value", pick(years, k)), ("dl-province", "value", "__all__"),
+             ("dl-format", "value", "xlsx"), ("dl-lang", "data", "zh")]),
+    }
+
+
+def p95(values: list[float]) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--snapshot", type=Path, default=None)
+    args = ap.parse_args()
+
+    path = args.snapshot
+    if path is None:
+        path = REPO / "bench" / "work" / "dashboard.snapshot.duckdb"
+        t0 = time.perf_counter()
+        build_snapshot(path)
+        print(f"fixture snapshot built in {time.perf_counter() - t0:.1f} s: {path}")
+    app = create_app(path)
+    client = app.server.test_client()
+    client.get("/")  # registers the pages router
+    snap = app.server.config[SNAPSHOT_KEY]
+    years = queries.years(snap)
+    n_units = queries.rankings(snap, years[-1], programme_only=False).height
+    print(f"snapshot: {n_units} ranked units × {len(years)} years ({years[0]}–{years[-1]}), {args.runs} runs each\n")
+
+    print(f"{'callback':28s} {'cold median':>12s} {'cold p95':>10s} {'warm median':>12s} {'warm p95':>10s}  "
+          f"{'bytes':>9s}  p95≤{TARGET_MS}ms")
+    for name, body_for in cases(snap, years).items():
+        timings = {"cold": [], "warm": []}
+        size = 0
+        for regime in ("cold", "warm"):
+            for k in range(args.runs):
+                body = json.dumps(body_for(k))
+                if regime == "cold":
+                    snap._cache.clear()
+                else:
+                    client.post("/_dash-update-component", data=body, content_type="application/json")
+                t0 = time.perf_counter()
+                r = client.post("/_dash-update-component", data=body, content_type="application/json")
+                timings[regime].append((time.perf_counter() - t0) * 1000)
+                if r.status_code not in (200, 204):
+                    print(f"  {name}: HTTP {r.status_code} {r.data[:200]!r}")
+                size = max(size, len(r.data))
+        c, w = timings["cold"], timings["warm"]
+        ok = "yes" if p95(c) <= TARGET_MS else ("warm only" if p95(w) <= TARGET_MS else "NO")
+        print(f"{name:28s} {statistics.median(c):10.1f}ms {p95(c):8.1f}ms {statistics.median(w):10.1f}ms "
+              f"{p95(w):8.1f}ms  {size:9d}  {ok}")
+
+
+if __name__ == "__main__":
+    main()

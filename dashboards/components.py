@@ -1,0 +1,149 @@
+"""Layout pieces shared by the pages, and access to the app's snapshot from inside a request."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from urllib.parse import urlencode
+
+import dash_ag_grid as dag
+import flask
+import polars as pl
+from dash import dcc, html
+
+from .i18n import name_col, norm_lang, province_col, t
+from .snapshot import Snapshot, SnapshotUnavailable
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_KEY = "IPCITY_SNAPSHOT"
+DOSSIER_KEY = "IPCITY_DOSSIER_DIR"
+
+# The strings of AG Grid's own menus that an official meets when sorting and filtering.
+AG_GRID_LOCALE_ZH = {
+    "filterOoo": "筛选…", "equals": "等于", "notEqual": "不等于", "contains": "包含", "notContains": "不包含",
+    "startsWith": "开头是", "endsWith": "结尾是", "lessThan": "小于", "lessThanOrEqual": "小于等于",
+    "greaterThan": "大于", "greaterThanOrEqual": "大于等于", "inRange": "介于", "inRangeStart": "从",
+    "inRangeEnd": "到", "blank": "为空", "notBlank": "不为空", "andCondition": "且", "orCondition": "或",
+    "applyFilter": "应用", "resetFilter": "重置", "clearFilter": "清除", "cancelFilter": "取消",
+    "noRowsToShow": "无数据", "loadingOoo": "加载中…", "page": "页", "of": "/", "to": "至", "more": "更多",
+    "next": "下一页", "previous": "上一页", "first": "首页", "last": "末页", "pageSizeSelectorLabel": "每页行数：",
+    "searchOoo": "搜索…", "selectAll": "全选", "columns": "列", "pinColumn": "固定列", "autosizeThisColumn":
+    "自动调整此列", "autosizeAllColumns": "自动调整所有列", "resetColumns": "重置列", "sortAscending": "升序",
+    "sortDescending": "降序", "sortUnSort": "取消排序",
+}
+
+
+def snapshot() -> Snapshot:
+    return flask.current_app.config[SNAPSHOT_KEY]
+
+
+def dossier_dir() -> Path:
+    return Path(flask.current_app.config[DOSSIER_KEY])
+
+
+def current_user() -> str | None:
+    """Who is asking, as far as the web server knows (reverse-proxy header or WSGI REMOTE_USER)."""
+    if not flask.has_request_context():
+        return None
+    return flask.request.headers.get("X-Remote-User") or flask.request.remote_user
+
+
+def href(path: str, lang: str, **params) -> str:
+    query = {"lang": norm_lang(lang), **{k: v for k, v in params.items() if v not in (None, "", [])}}
+    return f"{path}?{urlencode(query)}"
+
+
+def unit_options(units: pl.DataFrame, lang: str) -> list[dict]:
+    """Dropdown options 'City (Province)'; searchable by either name."""
+    name, prov = name_col(lang), province_col(lang)
+    open_, close = ("（", "）") if norm_lang(lang) == "zh" else (" (", ")")
+    return [{"label": f"{r[name]}{open_}{r[prov]}{close}", "value": r["unit_code"],
+             "search": f"{r['unit_name']} {r['unit_name_en']} {r['unit_code']}"}
+            for r in units.iter_rows(named=True)]
+
+
+def page_title(key: str, lang: str, subtitle: str | None = None) -> html.Div:
+    children = [html.H1(t(key, lang), className="ipc-page-title")]
+    if subtitle:
+        children.append(html.P(subtitle, className="ipc-page-subtitle"))
+    return html.Div(children, className="ipc-page-head")
+
+
+def unavailable(lang: str, key: str = "not_available") -> html.Div:
+    return html.Div(t(key, lang), className="ipc-unavailable")
+
+
+def control(label_text: str, component) -> html.Div:
+    return html.Div([html.Label(label_text, className="ipc-label"), component], className="ipc-control")
+
+
+def year_dropdown(component_id: str, years: list[int], value: int | None, lang: str) -> html.Div:
+    return control(t("year", lang), dcc.Dropdown(
+        id=component_id, options=[{"label": str(y), "value": y} for y in reversed(years)], value=value,
+        clearable=False, searchable=False, className="ipc-dropdown ipc-year"))
+
+
+def card(title: str, value: str, element_id: str | None = None) -> html.Div:
+    kwargs = {"id": element_id} if element_id else {}
+    return html.Div([html.Div(value, className="ipc-card-value"), html.Div(title, className="ipc-card-title")],
+                    className="ipc-card", **kwargs)
+
+
+def section(title: str, *children, className: str = "") -> html.Section:
+    return html.Section([html.H2(title, className="ipc-section-title"), *children],
+                        className=f"ipc-section {className}".strip())
+
+
+def graph(component_id: str, height: int | None = None) -> dcc.Graph:
+    # Passing style=None would send null to the client, which dcc.Graph cannot render.
+    extra = {"style": {"height": f"{height}px"}} if height else {}
+    return dcc.Graph(id=component_id, config={"displaylogo": False}, className="ipc-graph",
+                     **extra)
+
+
+def grid(component_id: str, lang: str, column_defs: list[dict] | None = None, row_data: list[dict] | None = None,
+         height: int | None = 520, pagination: bool = True, **grid_options) -> dag.AgGrid:
+    """An AG Grid with the app's defaults; ``height=None`` sizes it to its rows (small tables)."""
+    options = {"pagination": pagination, "paginationPageSize": 50, "animateRows": False,
+               "enableCellTextSelection": True, **grid_options}
+    if height is None:
+        options["domLayout"] = "autoHeight"
+    if norm_lang(lang) == "zh":
+        options["localeText"] = AG_GRID_LOCALE_ZH
+    return dag.AgGrid(
+        id=component_id, columnDefs=column_defs or [], rowData=row_data or [],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
+                       "minWidth": 100, "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions=options, columnSize="responsiveSizeToFit",
+        style={"height": f"{height}px"} if height else {"width": "100%"},
+        className="ipc-grid")
+
+
+def records(df: pl.DataFrame, float_digits: int = 1) -> list[dict]:
+    """Grid rows: floats rounded for display, dates as strings (JSON-safe)."""
+    exprs = []
+    for name, dtype in df.schema.items():
+        if dtype.is_float():
+            exprs.append(pl.col(name).round(float_digits))
+        elif dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d %H:%M"))
+        elif dtype.is_temporal():
+            exprs.append(pl.col(name).cast(pl.String))
+    return (df.with_columns(exprs) if exprs else df).to_dicts()
+
+
+def guarded(view):
+    """Render a page layout, or a notice instead of a traceback when no snapshot has been published yet."""
+
+    @functools.wraps(view)
+    def wrapper(lang: str | None = None, **kwargs):
+        lang = norm_lang(lang)
+        try:
+            return html.Div(view(lang=lang, **kwargs), className="ipc-page", lang="en" if lang == "en" else "zh-CN")
+        except SnapshotUnavailable:
+            log.warning("no snapshot at %s", snapshot().path)
+            return html.Div(unavailable(lang, "no_snapshot"), className="ipc-page")
+
+    return wrapper

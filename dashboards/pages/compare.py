@@ -1,0 +1,148 @@
+"""城市对比 City comparison: radar of pillar scores, indicator trends, side-by-side table, strengths/weaknesses."""
+
+from __future__ import annotations
+
+import polars as pl
+from dash import Input, Output, State, dcc, html
+
+from .. import figures, queries
+from ..components import unit_options, control, graph, grid, guarded, page_title, records, section, snapshot, year_dropdown
+from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, t
+from ..snapshot import SnapshotUnavailable
+from ..theme import empty_figure
+
+PATH = "/compare"
+NAV_KEY = "nav_compare"
+MAX_UNITS = 6
+
+
+def parse_units(value) -> list[str]:
+    if not value:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = []
+    for v in items:
+        v = str(v).strip()
+        if v and v not in out:
+            out.append(v)
+    return out[:MAX_UNITS]
+
+
+def default_units(snap, year: int, n: int = 3) -> list[str]:
+    return queries.rankings(snap, year)["unit_code"].head(n).to_list()
+
+
+def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[dict]]:
+    """Transpose: one row per measure, one column per city (how officials read a comparison)."""
+    name = name_col(lang)
+    measures = [("composite_index", t("composite_index", lang)), ("composite", t("composite", lang))]
+    measures += [(col, label(PILLAR_NAMES, code, lang)) for code, col in PILLAR_COLUMNS.items()]
+    measures += [("rank", t("rank", lang)), ("rank_change", t("rank_change", lang))]
+    rows = []
+    for col, title in measures:
+        row = {"measure": title}
+        for r in df.iter_rows(named=True):
+            v = r[col]
+            row[r["unit_code"]] = round(v, 1) if isinstance(v, float) else v
+        rows.append(row)
+    for col, mapping, title in (("performance_group", GROUPS, t("group", lang)), ("stage", STAGES, t("stage", lang))):
+        row = {"measure": title}
+        for r in df.iter_rows(named=True):
+            row[r["unit_code"]] = label(mapping, r[col], lang)
+        rows.append(row)
+    cols = [{"field": "measure", "headerName": "", "pinned": "left", "minWidth": 150, "sortable": False}]
+    cols += [{"field": r["unit_code"], "headerName": r[name], "sortable": False} for r in df.iter_rows(named=True)]
+    return cols, rows
+
+
+def strengths_list(sw: pl.DataFrame, names: dict[str, str], unit_codes: list[str], lang: str) -> list:
+    ind = "name_en" if lang == "en" else "name_zh"
+    blocks = []
+    for code in unit_codes:
+        u = sw.filter(pl.col("unit_code") == code)
+
+        def items(kind):
+            return [html.Li(f"{r[ind] or r['indicator_code']} ({r['diff']:+.1f})")
+                    for r in u.filter(pl.col("kind") == kind).iter_rows(named=True)] or [html.Li("—")]
+
+        blocks.append(html.Div([
+            html.H3(names.get(code, code)),
+            html.Div([html.Strong(t("strengths", lang)), html.Ul(items("strength"), className="ipc-good")]),
+            html.Div([html.Strong(t("weaknesses", lang)), html.Ul(items("weakness"), className="ipc-bad")]),
+        ], className="ipc-sw-card"))
+    return blocks
+
+
+@guarded
+def layout(lang: str, year=None, units=None, indicator=None, **_):
+    snap = snapshot()
+    year = queries.resolve_year(snap, year)
+    all_units = queries.units(snap)
+    name = name_col(lang)
+    options = unit_options(all_units, lang)
+    chosen = parse_units(units) or default_units(snap, year)
+    catalog = queries.indicator_catalog(snap)
+    ind_col = "name_en" if lang == "en" else "name_zh"
+    ind_opts = [{"label": f"{c} {n}", "value": c} for c, n in catalog.select("indicator_code", ind_col).iter_rows()]
+    codes = catalog["indicator_code"].to_list()
+    indicator = indicator if indicator in codes else ("QLT01" if "QLT01" in codes else (codes[0] if codes else None))
+    return [
+        dcc.Store(id="cmp-lang", data=lang),
+        page_title(NAV_KEY, lang),
+        html.Div([
+            year_dropdown("cmp-year", queries.years(snap), year, lang),
+            html.Div(control(t("cmp_pick", lang), dcc.Dropdown(id="cmp-units", options=options, value=chosen,
+                                                                multi=True)), className="ipc-grow"),
+        ], className="ipc-controls"),
+        html.Div(id="cmp-message", className="ipc-muted"),
+        html.Div([html.Div(graph("cmp-radar"), className="ipc-col"),
+                  html.Div([control(t("indicator", lang), dcc.Dropdown(id="cmp-indicator", options=ind_opts,
+                                                                       value=indicator, clearable=False)),
+                            graph("cmp-trend")], className="ipc-col")], className="ipc-row ipc-two"),
+        section(t("cmp_table", lang), grid("cmp-table", lang, height=420, pagination=False)),
+        html.Div(graph("cmp-heatmap"), className="ipc-row"),
+        section(t("cmp_sw", lang), html.Div(id="cmp-sw", className="ipc-sw")),
+    ]
+
+
+def register_callbacks(app) -> None:
+    @app.callback(Output("cmp-radar", "figure"), Output("cmp-table", "columnDefs"), Output("cmp-table", "rowData"),
+                  Output("cmp-heatmap", "figure"), Output("cmp-sw", "children"), Output("cmp-message", "children"),
+                  Input("cmp-year", "value"), Input("cmp-units", "value"), State("cmp-lang", "data"))
+    def update(year, unit_codes, lang):
+        chosen = parse_units(unit_codes)
+        if len(chosen) < 2:
+            blank = empty_figure(t("cmp_need_two", lang))
+            return blank, [], [], blank, [], t("cmp_need_two", lang)
+        try:
+            snap = snapshot()
+            year = int(year)
+            radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang)
+            cols, rows = side_by_side_table(queries.side_by_side(snap, year, chosen), lang)
+            units = queries.units(snap)
+            heat = figures.strength_heatmap(queries.score_matrix(snap, year, chosen), units,
+                                            queries.indicator_catalog(snap), chosen, lang)
+            names = dict(zip(units["unit_code"].to_list(), units[name_col(lang)].to_list()))
+            sw = strengths_list(queries.strengths_weaknesses(snap, year, chosen), names, chosen, lang)
+        except SnapshotUnavailable:
+            blank = empty_figure(t("no_snapshot", lang))
+            return blank, [], [], blank, [], t("no_snapshot", lang)
+        note = "" if not unit_codes or len(unit_codes) <= MAX_UNITS else f"≤ {MAX_UNITS}"
+        return radar, cols, rows, heat, sw, note
+
+    @app.callback(Output("cmp-trend", "figure"), Input("cmp-units", "value"), Input("cmp-indicator", "value"),
+                  State("cmp-lang", "data"))
+    def update_trend(unit_codes, indicator, lang):
+        chosen = parse_units(unit_codes)
+        if len(chosen) < 2 or not indicator:
+            return empty_figure(t("cmp_need_two", lang))
+        try:
+            snap = snapshot()
+            catalog = queries.indicator_catalog(snap)
+            row = catalog.filter(pl.col("indicator_code") == indicator)
+            title = indicator
+            if row.height:
+                title = f"{indicator} {row['name_en' if lang == 'en' else 'name_zh'][0]}"
+            return figures.trend_lines(queries.indicator_trend(snap, chosen, indicator), chosen, lang, title)
+        except SnapshotUnavailable:
+            return empty_figure(t("no_snapshot", lang))

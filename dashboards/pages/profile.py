@@ -1,0 +1,149 @@
+"""城市画像 City profile: every indicator with trend and target, target statuses, stage history, alerts."""
+
+from __future__ import annotations
+
+import polars as pl
+from dash import Input, Output, State, dcc, html
+
+from .. import figures, queries
+from ..components import unit_options, control, graph, grid, guarded, href, page_title, records, section, snapshot, unavailable
+from ..i18n import GROUPS, STAGES, TARGET_STATUS, label, name_col, province_col, t
+from ..snapshot import SnapshotUnavailable
+from ..theme import empty_figure
+
+PATH = "/profile"
+NAV_KEY = "nav_profile"
+
+
+def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
+    ind = "name_en" if lang == "en" else "name_zh"
+    df = targets.join(catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code",
+                      how="left").with_columns(
+        status_label=pl.col("status").replace_strict({k: label(TARGET_STATUS, k, lang) for k in TARGET_STATUS},
+                                                     default=pl.col("status")))
+    return records(df, 2)
+
+
+def target_columns(lang: str) -> list[dict]:
+    num = {"type": "numericColumn"}
+    return [
+        {"field": "plan_id", "headerName": t("plan", lang)},
+        {"field": "indicator_code", "headerName": "", "maxWidth": 100},
+        {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
+        {"field": "baseline_value", "headerName": t("baseline", lang), **num},
+        {"field": "target_value", "headerName": t("target", lang), **num},
+        {"field": "current_year", "headerName": t("year", lang), **num},
+        {"field": "current_value", "headerName": t("current", lang), **num},
+        {"field": "progress_index", "headerName": t("progress", lang), **num},
+        {"field": "status_label", "headerName": t("status", lang),
+         "cellClassRules": {"ipc-status-bad": "['deteriorating','limited_progress'].includes(data.status)",
+                            "ipc-status-good": "['achieved','on_track'].includes(data.status)"}},
+    ]
+
+
+def stage_rows(stages: pl.DataFrame, lang: str) -> list[dict]:
+    return records(stages.with_columns(
+        stage_label=pl.col("stage").replace_strict({k: label(STAGES, k, lang) for k in STAGES},
+                                                   default=pl.col("stage")),
+        robust_label=pl.when(pl.col("is_robust")).then(pl.lit(t("robust", lang)))
+        .otherwise(pl.lit(t("not_robust", lang)))), 2)
+
+
+def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang: str) -> html.Div:
+    last = scores.sort("year").tail(1).to_dicts()
+    items = [html.H2(info[name_col(lang)], className="ipc-profile-name"),
+             html.Span(info[province_col(lang)], className="ipc-chip")]
+    if info.get("is_programme"):
+        items.append(html.Span(f"{t('ov_programme_units', lang)} · {info.get('programme_cohort_year') or ''}",
+                               className="ipc-chip"))
+    if last:
+        r = last[0]
+        items.append(html.Span(f"{r['year']} {t('rank', lang)} {r['rank']} / {r['n_ranked']}", className="ipc-chip"))
+        items.append(html.Span(label(GROUPS, r["performance_group"], lang), className="ipc-chip"))
+    if stages is not None and stages.height:
+        items.append(html.Span(label(STAGES, stages["stage"][0], lang), className="ipc-chip ipc-chip-stage"))
+    return html.Div(items, className="ipc-profile-summary")
+
+
+@guarded
+def layout(lang: str, unit=None, **_):
+    snap = snapshot()
+    all_units = queries.units(snap)
+    name = name_col(lang)
+    options = unit_options(all_units, lang)
+    codes = set(all_units["unit_code"].to_list())
+    if unit not in codes:
+        year = queries.resolve_year(snap, None)
+        top = queries.rankings(snap, year)["unit_code"].head(1).to_list() if year else []
+        unit = top[0] if top else (all_units["unit_code"][0] if all_units.height else None)
+    return [
+        dcc.Store(id="pf-lang", data=lang),
+        page_title(NAV_KEY, lang),
+        html.Div([html.Div(control(t("pf_pick", lang), dcc.Dropdown(id="pf-unit", options=options, value=unit,
+                                                                     clearable=False)), className="ipc-grow")],
+                 className="ipc-controls"),
+        html.Div(id="pf-summary"),
+        section(t("pf_indicators", lang), graph("pf-indicators")),
+        section(t("pf_targets", lang), html.Div(id="pf-targets")),
+        html.Div([html.Div(graph("pf-stage-fig"), className="ipc-col"),
+                  html.Div(section(t("pf_cycles", lang), html.Div(id="pf-cycles")), className="ipc-col")],
+                 className="ipc-row ipc-two"),
+        section(t("pf_stages", lang), html.Div(id="pf-stages")),
+        section(t("pf_alerts", lang), html.Div(id="pf-alerts")),
+    ]
+
+
+def register_callbacks(app) -> None:
+    @app.callback(Output("pf-summary", "children"), Output("pf-indicators", "figure"),
+                  Output("pf-targets", "children"), Output("pf-stage-fig", "figure"), Output("pf-cycles", "children"),
+                  Output("pf-stages", "children"), Output("pf-alerts", "children"),
+                  Input("pf-unit", "value"), State("pf-lang", "data"))
+    def update(unit, lang):
+        blank = empty_figure(t("not_available", lang))
+        try:
+            snap = snapshot()
+            info = queries.unit_info(snap, unit) if unit else None
+            if info is None:
+                return unavailable(lang), blank, None, blank, None, None, None
+            catalog = queries.indicator_catalog(snap)
+            targets = queries.profile_targets(snap, unit)
+            stages = queries.profile_stages(snap, unit)
+            cycles = queries.profile_cycles(snap, unit)
+            alerts = queries.profile_alerts(snap, unit)
+            head = summary(info, queries.profile_scores(snap, unit), stages, lang)
+            ind_fig = figures.indicator_small_multiples(queries.profile_indicators(snap, unit), targets, catalog, lang)
+        except SnapshotUnavailable:
+            return unavailable(lang, "no_snapshot"), blank, None, blank, None, None, None
+
+        target_view = (unavailable(lang) if targets is None else
+                       grid("pf-target-grid", lang, target_columns(lang), target_rows(targets, catalog, lang),
+                            height=380))
+        if stages is None:
+            stage_fig, stage_view = blank, unavailable(lang)
+        else:
+            stage_fig = figures.stage_timeline(stages, lang)
+            stage_view = grid("pf-stage-grid", lang, [
+                {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
+                {"field": "stage_label", "headerName": t("stage", lang), "maxWidth": 160},
+                {"field": "robust_label", "headerName": t("robustness", lang), "maxWidth": 130},
+                {"field": "flag_share", "headerName": t("flag_share", lang), "maxWidth": 130},
+                {"field": "rules_fired", "headerName": t("rules_fired", lang), "minWidth": 360, "wrapText": True,
+                 "autoHeight": True},
+            ], stage_rows(stages, lang), height=380, pagination=False)
+        cycle_view = unavailable(lang) if cycles is None else grid("pf-cycle-grid", lang, [
+            {"field": "cycle", "headerName": t("cycle", lang)},
+            {"field": "verdict", "headerName": t("verdict", lang)},
+            {"field": "evidence", "headerName": t("evidence", lang), "minWidth": 220},
+        ], records(cycles), height=200, pagination=False)
+        if alerts is None:
+            alert_view = unavailable(lang)
+        elif not alerts.height:
+            alert_view = html.P(t("pf_no_alerts", lang), className="ipc-muted")
+        else:
+            alert_view = grid("pf-alert-grid", lang, [
+                {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
+                {"field": "alert_type", "headerName": t("alert_type", lang)},
+                {"field": "message", "headerName": t("message", lang), "minWidth": 260},
+                {"field": "created_at", "headerName": t("created_at", lang)},
+            ], records(alerts), height=260, pagination=False)
+        return head, ind_fig, target_view, stage_fig, cycle_view, stage_view, alert_view

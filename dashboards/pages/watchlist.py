@@ -1,0 +1,81 @@
+"""退出预警 Watchlist: units on watch, in rectification and exit candidates, with robustness and dossiers."""
+
+from __future__ import annotations
+
+import polars as pl
+from dash import Input, Output, State, dcc, html
+
+from .. import queries
+from ..components import card, dossier_dir, grid, guarded, href, page_title, records, snapshot, unavailable, \
+    year_dropdown
+from ..i18n import STAGES, label, name_col, province_col, t
+
+PATH = "/watchlist"
+NAV_KEY = "nav_watchlist"
+DOSSIER_ROUTE = "/dossiers/"
+
+
+def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+    rows = []
+    for r in records(df, 2):
+        profile = href("/profile", lang, unit=r["unit_code"])
+        dossiers = [f"[HTML]({DOSSIER_ROUTE}{r['dossier_html']})" if r["dossier_html"] else None,
+                    f"[MD]({DOSSIER_ROUTE}{r['dossier_md']})" if r["dossier_md"] else None]
+        dossiers = [d for d in dossiers if d]
+        robust = r["is_robust"]
+        rows.append({
+            **r,
+            "city_link": f"[{r[name_col(lang)]}]({profile})",
+            "stage_label": label(STAGES, r["stage"], lang),
+            "robust_label": ("✔ " + t("robust", lang)) if robust else ("⚠ " + t("not_robust", lang)),
+            "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "",
+            "dossier_link": " · ".join(dossiers) if dossiers else t("dossier_missing", lang),
+        })
+    return rows
+
+
+def columns(lang: str) -> list[dict]:
+    return [
+        {"field": "stage_label", "headerName": t("stage", lang), "maxWidth": 150,
+         "cellClassRules": {"ipc-stage-exit": "data.stage == 'exit_candidate'",
+                            "ipc-stage-rect": "data.stage == 'rectification'",
+                            "ipc-stage-watch": "data.stage == 'watch'"}},
+        {"field": "city_link", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 130},
+        {"field": province_col(lang), "headerName": t("province", lang), "maxWidth": 150},
+        {"field": "robust_label", "headerName": t("robustness", lang), "maxWidth": 140},
+        {"field": "flag_share", "headerName": t("flag_share", lang), "type": "numericColumn", "maxWidth": 120},
+        {"field": "composite_index", "headerName": t("composite_index", lang), "type": "numericColumn",
+         "maxWidth": 130},
+        {"field": "rank", "headerName": t("rank", lang), "type": "numericColumn", "maxWidth": 100},
+        {"field": "rank_interval", "headerName": t("rank_interval", lang), "maxWidth": 160},
+        {"field": "rules_fired", "headerName": t("rules_fired", lang), "minWidth": 320, "wrapText": True,
+         "autoHeight": True},
+        {"field": "dossier_link", "headerName": t("dossier", lang), "cellRenderer": "markdown", "maxWidth": 140},
+    ]
+
+
+@guarded
+def layout(lang: str, year=None, **_):
+    snap = snapshot()
+    year = queries.resolve_year(snap, year)
+    return [
+        dcc.Store(id="wl-lang", data=lang),
+        page_title(NAV_KEY, lang, t("wl_title", lang)),
+        html.Div([year_dropdown("wl-year", queries.years(snap), year, lang)], className="ipc-controls"),
+        html.Div(id="wl-cards", className="ipc-cards"),
+        html.Div(id="wl-body"),
+    ]
+
+
+def register_callbacks(app) -> None:
+    @app.callback(Output("wl-cards", "children"), Output("wl-body", "children"), Input("wl-year", "value"),
+                  State("wl-lang", "data"))
+    def update(year, lang):
+        df = queries.watchlist(snapshot(), int(year), dossier_dir())
+        if df is None:
+            return [], unavailable(lang)
+        counts = {s: int((df["stage"] == s).sum()) for s in queries.WATCH_STAGES}
+        cards = [card(label(STAGES, s, lang), str(counts[s]), f"wl-card-{s}") for s in queries.WATCH_STAGES]
+        if not df.height:
+            return cards, html.P(t("wl_empty", lang), className="ipc-muted")
+        return cards, grid("wl-grid", lang, columns(lang), watch_rows(df, lang), height=620)

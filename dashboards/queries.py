@@ -1,0 +1,321 @@
+"""Pure data functions over the snapshot: each takes a ``Snapshot`` (or anything with ``query``/``has``/
+``cached``) and returns polars frames or plain dicts. ``None`` means the table this needs is not in the snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from .i18n import PILLAR_COLUMNS, PROVINCE_EN
+
+SCORES = "marts.fct_city_score_year"
+DIM = "marts.dim_city"
+IND = "marts.fct_city_indicator_year"
+DIM_IND = "marts.dim_indicator"
+EVAL = "marts.fct_evaluation_year"
+CYCLE = "marts.fct_evaluation_cycle"
+UNCERT = "marts.fct_rank_uncertainty"
+TARGETS = "marts.fct_target_status"
+ALERTS = "marts.fct_alerts"
+CHECKS = "quality.check_results"
+REJECTIONS = "quality.rejections_summary"
+FILES = "raw.ingested_files"
+
+WATCH_STAGES = ("watch", "rectification", "exit_candidate")
+PILLARS = list(PILLAR_COLUMNS)
+
+# What is real and what is generated sample data, per raw source (docs/contracts.md, reference README).
+SOURCE_NATURE: list[tuple[str, bool, str, str]] = [
+    ("cities", True, "行政区划（GB/T 2260）", "Administrative divisions (GB/T 2260)"),
+    ("programme_cities", True, "国家知识产权示范城市名单", "National IP demonstration city roster"),
+    ("population (provinces)", True, "省级人口与GDP面板", "Province population and GDP panel"),
+    ("patent_stats (provinces)", True, "省级专利统计面板", "Province patent statistics panel"),
+    ("population (cities)", False, "城市人口与GDP", "City population and GDP"),
+    ("patent_grants", False, "专利授权记录", "Patent grant records"),
+    ("pledge_loans", False, "知识产权质押融资", "IP pledge loans"),
+    ("enforcement_cases", False, "执法案件", "Enforcement cases"),
+    ("training_events", False, "培训活动", "Training events"),
+    ("targets", False, "城市规划目标", "City plan targets"),
+]
+
+
+def years(snap) -> list[int]:
+    if not snap.has(SCORES):
+        return []
+    return snap.query(f"select distinct year from {SCORES} order by year")["year"].to_list()
+
+
+def resolve_year(snap, year) -> int | None:
+    """The requested year if the snapshot has it, else the latest one."""
+    ys = years(snap)
+    if not ys:
+        return None
+    try:
+        y = int(year) if year not in (None, "") else None
+    except (TypeError, ValueError):
+        y = None
+    return y if y in ys else ys[-1]
+
+
+def with_province_en(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(province_name_en=pl.col("province_code").str.slice(0, 2).replace_strict(
+        PROVINCE_EN, default=pl.col("province_name"), return_dtype=pl.String))
+
+
+def units(snap) -> pl.DataFrame:
+    """Every unit except provinces, with a programme flag and the province's English name."""
+    return snap.cached(("units",), lambda: with_province_en(
+        snap.query(f"select * from {DIM} where level <> 'province' order by unit_code")))
+
+
+def programme_units(snap) -> pl.DataFrame:
+    return units(snap).filter(pl.col("is_programme").fill_null(False))
+
+
+def provinces(snap) -> pl.DataFrame:
+    return with_province_en(snap.query(f"select distinct province_code, province_name from {DIM} "
+                                       "where province_code is not null order by province_code"))
+
+
+def indicator_catalog(snap) -> pl.DataFrame:
+    return snap.query(f"select * from {DIM_IND} order by pillar_code, indicator_code")
+
+
+def scores_year(snap, year: int) -> pl.DataFrame:
+    """Scores of every ranked unit for ``year`` with names, province, stage and rank interval attached."""
+
+    def compute() -> pl.DataFrame:
+        df = snap.query(
+            f"select s.*, d.unit_name, d.unit_name_en, d.province_code, d.province_name, d.level, d.lng, d.lat, "
+            f"d.is_programme as dim_is_programme from {SCORES} s join {DIM} d on s.unit_code = d.unit_code "
+            "where s.year = ? and d.level <> 'province'", (year,))
+        if "is_programme" not in df.columns:
+            df = df.with_columns(is_programme=pl.col("dim_is_programme"))
+        df = df.with_columns(pl.col("is_programme").fill_null(pl.col("dim_is_programme")).fill_null(False))
+        if snap.has(EVAL):
+            ev = snap.query(f"select unit_code, stage, rules_fired, is_robust, flag_share from {EVAL} "
+                            "where year = ?", (year,))
+            df = df.join(ev, on="unit_code", how="left")
+        else:
+            df = df.with_columns(stage=pl.lit(None, pl.String), rules_fired=pl.lit(None, pl.String),
+                                 is_robust=pl.lit(None, pl.Boolean), flag_share=pl.lit(None, pl.Float64))
+        if snap.has(UNCERT):
+            un = snap.query(f"select unit_code, median_rank, p05_rank, p95_rank from {UNCERT} where year = ?",
+                            (year,))
+            df = df.join(un, on="unit_code", how="left")
+        else:
+            df = df.with_columns(median_rank=pl.lit(None, pl.Int32), p05_rank=pl.lit(None, pl.Int32),
+                                 p95_rank=pl.lit(None, pl.Int32))
+        return with_province_en(df).sort("rank", nulls_last=True)
+
+    return snap.cached(("scores_year", year), compute)
+
+
+def overview_headlines(snap, year: int) -> dict:
+    df = scores_year(snap, year)
+    prog = df.filter(pl.col("is_programme"))
+    stages = prog["stage"].value_counts() if "stage" in prog.columns else None
+    counts = dict(zip(stages["stage"].to_list(), stages["count"].to_list())) if stages is not None else {}
+    has_eval = snap.has(EVAL)
+    return {
+        "year": year,
+        "programme_units": prog.height,
+        "ranked_units": df.height,
+        "median_index": float(prog["composite_index"].median()) if prog.height else None,
+        "leaders": int((prog["performance_group"] == "leader").sum()),
+        "on_watch": (counts.get("watch", 0) + counts.get("rectification", 0)) if has_eval else None,
+        "exit_candidates": counts.get("exit_candidate", 0) if has_eval else None,
+        "moved_up": int((prog["rank_change"].fill_null(0) > 0).sum()),
+    }
+
+
+def map_points(snap, year: int) -> pl.DataFrame:
+    """Units with coordinates; non-programme units get group ``None`` (drawn grey)."""
+    return scores_year(snap, year).filter(pl.col("lng").is_not_null() & pl.col("lat").is_not_null()).select(
+        "unit_code", "unit_name", "unit_name_en", "province_name", "lng", "lat", "composite_index", "rank",
+        "is_programme",
+        group=pl.when(pl.col("is_programme")).then(pl.col("performance_group")).otherwise(pl.lit(None)))
+
+
+def composite_distribution(snap, year: int) -> pl.DataFrame:
+    return scores_year(snap, year).filter(pl.col("is_programme")).select(
+        "unit_code", "unit_name", "unit_name_en", "composite_index", "performance_group")
+
+
+def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
+    """The ``n`` programme units that climbed most and the ``n`` that fell most (positive = moved up)."""
+    df = scores_year(snap, year).filter(pl.col("is_programme") & pl.col("rank_change").is_not_null())
+    up = df.filter(pl.col("rank_change") > 0).sort("rank_change", descending=True).head(n)
+    down = df.filter(pl.col("rank_change") < 0).sort("rank_change").head(n)
+    return pl.concat([up, down]).select("unit_code", "unit_name", "unit_name_en", "rank", "rank_change",
+                                        "index_change").sort("rank_change")
+
+
+def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
+    df = scores_year(snap, year)
+    if programme_only:
+        df = df.filter(pl.col("is_programme"))
+    return df.select(
+        "unit_code", "unit_name", "unit_name_en", "province_code", "province_name", "province_name_en",
+        "performance_group", "stage",
+        "is_robust", "composite", "composite_index", *PILLAR_COLUMNS.values(), "rank", "n_ranked", "median_rank",
+        "p05_rank", "p95_rank", "rank_change", "index_change")
+
+
+def pillar_scores(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
+    """Pillar scores of the chosen units plus the programme average as unit_code ``None``."""
+    df = scores_year(snap, year)
+    cols = list(PILLAR_COLUMNS.values())
+    chosen = df.filter(pl.col("unit_code").is_in(unit_codes)).select(
+        "unit_code", "unit_name", "unit_name_en", *cols)
+    avg = df.filter(pl.col("is_programme")).select([pl.col(c).mean() for c in cols]).with_columns(
+        unit_code=pl.lit(None, pl.String), unit_name=pl.lit("示范城市平均"), unit_name_en=pl.lit("Programme average"))
+    return pl.concat([chosen, avg.select(chosen.columns)], how="vertical_relaxed")
+
+
+def indicator_trend(snap, unit_codes: list[str], indicator_code: str) -> pl.DataFrame:
+    ind = snap.query(f"select unit_code, year, value, raw_value, is_imputed, normalised_score from {IND} "
+                     "where indicator_code = ?", (indicator_code,))
+    names = units(snap).select("unit_code", "unit_name", "unit_name_en")
+    return ind.filter(pl.col("unit_code").is_in(unit_codes)).join(names, on="unit_code").sort("unit_code", "year")
+
+
+def indicator_year(snap, year: int) -> pl.DataFrame:
+    return snap.query(f"select unit_code, indicator_code, value, raw_value, is_imputed, is_missing, "
+                      f"normalised_score from {IND} where year = ?", (year,))
+
+
+def strengths_weaknesses(snap, year: int, unit_codes: list[str], k: int = 3) -> pl.DataFrame:
+    """Per unit, the ``k`` indicators furthest above and below the programme average of normalised scores."""
+    ind = indicator_year(snap, year)
+    prog = programme_units(snap)["unit_code"]
+    avg = ind.filter(pl.col("unit_code").is_in(prog.implode())).group_by("indicator_code").agg(
+        programme_avg=pl.col("normalised_score").mean())
+    diff = ind.filter(pl.col("unit_code").is_in(unit_codes)).join(avg, on="indicator_code").with_columns(
+        diff=pl.col("normalised_score") - pl.col("programme_avg")).drop_nulls("diff")
+    # A strength is above the average and a weakness below it: a leading city may have no weaknesses.
+    top = diff.filter(pl.col("diff") > 0).sort("diff", descending=True).group_by("unit_code", maintain_order=True).head(k).with_columns(
+        kind=pl.lit("strength"))
+    bottom = diff.filter(pl.col("diff") < 0).sort("diff").group_by("unit_code", maintain_order=True).head(k).with_columns(
+        kind=pl.lit("weakness"))
+    cat = indicator_catalog(snap).select("indicator_code", "name_zh", "name_en", "pillar_code")
+    return pl.concat([top, bottom]).join(cat, on="indicator_code", how="left").select(
+        "unit_code", "kind", "indicator_code", "name_zh", "name_en", "pillar_code", "normalised_score",
+        "programme_avg", "diff")
+
+
+def score_matrix(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
+    """Normalised score minus programme average, unit × indicator (for a heatmap)."""
+    ind = indicator_year(snap, year)
+    prog = programme_units(snap)["unit_code"]
+    avg = ind.filter(pl.col("unit_code").is_in(prog.implode())).group_by("indicator_code").agg(
+        programme_avg=pl.col("normalised_score").mean())
+    return ind.filter(pl.col("unit_code").is_in(unit_codes)).join(avg, on="indicator_code").with_columns(
+        diff=pl.col("normalised_score") - pl.col("programme_avg")).select("unit_code", "indicator_code", "diff")
+
+
+def side_by_side(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
+    """One row per unit with composite, pillars, rank, group and stage, in the order the units were picked."""
+    order = {c: i for i, c in enumerate(unit_codes)}
+    return rankings(snap, year, programme_only=False).filter(pl.col("unit_code").is_in(unit_codes)).with_columns(
+        _order=pl.col("unit_code").replace_strict(order, default=len(order))).sort("_order").drop("_order")
+
+
+def profile_indicators(snap, unit_code: str) -> pl.DataFrame:
+    return snap.query(f"select year, indicator_code, value, raw_value, is_imputed, is_missing, normalised_score "
+                      f"from {IND} where unit_code = ? order by indicator_code, year", (unit_code,))
+
+
+def profile_targets(snap, unit_code: str) -> pl.DataFrame | None:
+    if not snap.has(TARGETS):
+        return None
+    return snap.query(f"select * from {TARGETS} where unit_code = ? order by plan_id, indicator_code",
+                      (unit_code,))
+
+
+def profile_scores(snap, unit_code: str) -> pl.DataFrame:
+    return snap.query(f"select * from {SCORES} where unit_code = ? order by year", (unit_code,))
+
+
+def profile_stages(snap, unit_code: str) -> pl.DataFrame | None:
+    if not snap.has(EVAL):
+        return None
+    return snap.query(f"select year, stage, rules_fired, is_robust, flag_share from {EVAL} where unit_code = ? "
+                      "order by year desc", (unit_code,))
+
+
+def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
+    if not snap.has(CYCLE):
+        return None
+    return snap.query(f"select cycle, cycle_start, cycle_end, verdict, evidence from {CYCLE} where unit_code = ? "
+                      "order by cycle_start", (unit_code,))
+
+
+def profile_alerts(snap, unit_code: str) -> pl.DataFrame | None:
+    if not snap.has(ALERTS):
+        return None
+    return snap.query(f"select year, alert_type, message, created_at from {ALERTS} where unit_code = ? "
+                      "order by year desc, created_at desc", (unit_code,))
+
+
+def unit_info(snap, unit_code: str) -> dict | None:
+    row = units(snap).filter(pl.col("unit_code") == unit_code)
+    return row.to_dicts()[0] if row.height else None
+
+
+def watchlist(snap, year: int, dossier_dir: Path | None = None) -> pl.DataFrame | None:
+    """Programme units on watch, in rectification or exit candidates, worst stage first, with dossier files."""
+    if not snap.has(EVAL):
+        return None
+    severity = {"exit_candidate": 0, "rectification": 1, "watch": 2}
+    df = scores_year(snap, year).filter(pl.col("stage").is_in(WATCH_STAGES)).with_columns(
+        _sev=pl.col("stage").replace_strict(severity, default=9)).sort("_sev", "rank").drop("_sev")
+
+    def dossier(code: str, ext: str) -> str | None:
+        name = f"{code}_{year}.{ext}"
+        return name if dossier_dir is not None and (Path(dossier_dir) / name).is_file() else None
+
+    codes = df["unit_code"].to_list()
+    return df.select("unit_code", "unit_name", "unit_name_en", "province_name", "province_name_en", "stage",
+                     "rules_fired",
+                     "is_robust", "flag_share", "composite_index", "rank", "p05_rank", "p95_rank").with_columns(
+        dossier_html=pl.Series([dossier(c, "html") for c in codes], dtype=pl.String),
+        dossier_md=pl.Series([dossier(c, "md") for c in codes], dtype=pl.String),
+    )
+
+
+def quality_runs(snap) -> pl.DataFrame | None:
+    if not snap.has(FILES):
+        return None
+    return snap.query(
+        f"select run_id, min(ingested_at) as started, count(*) as files, sum(rows_read) as rows_read, "
+        f"sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected from {FILES} "
+        "group by run_id order by started desc nulls last limit 10")
+
+
+def latest_run_id(snap) -> str | None:
+    for table, col in ((CHECKS, "checked_at"), (FILES, "ingested_at")):
+        if snap.has(table):
+            df = snap.query(f"select run_id from {table} order by {col} desc nulls last limit 1")
+            if df.height:
+                return df["run_id"][0]
+    return None
+
+
+def quality_checks(snap, run_id: str | None = None) -> pl.DataFrame | None:
+    if not snap.has(CHECKS):
+        return None
+    run_id = run_id or latest_run_id(snap)
+    return snap.query(f"select check_name, asset, partition, severity, passed, observed_value, expectation, "
+                      f"checked_at from {CHECKS} where run_id = ? order by passed, severity, check_name", (run_id,))
+
+
+def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:
+    if not snap.has(REJECTIONS):
+        return None
+    run_id = run_id or latest_run_id(snap)
+    cols = snap.columns(REJECTIONS)
+    code = "reason_code, " if "reason_code" in cols else ""
+    return snap.query(f"select source, {code}reason, sum(rows) as rows from {REJECTIONS} where run_id = ? "
+                      f"group by source, {code}reason order by rows desc nulls last", (run_id,))

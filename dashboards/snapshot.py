@@ -1,0 +1,155 @@
+"""Read-only access to the published snapshot, following the pipeline's atomic swaps.
+
+The pipeline publishes by writing a new file and ``os.replace``-ing it over the snapshot path, so the path's
+inode/mtime changes and any open connection still sees the old file. Each query stats the path; on a change the
+store waits for in-flight queries, closes the old connection and opens the new file.
+
+Closing before reopening is required, not tidy-up: DuckDB caches database instances by path within a process, so
+``duckdb.connect(path)`` while the old connection is alive silently returns the OLD file's database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+Version = tuple[int, int, int, int]
+
+
+class SnapshotUnavailable(RuntimeError):
+    """No published snapshot at the configured path yet."""
+
+
+class Snapshot:
+    def __init__(self, path: Path | str, cache_size: int = 512):
+        self.path = Path(path)
+        self._cond = threading.Condition()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._version: Version | None = None
+        self._readers = 0
+        self._cache: OrderedDict[tuple, Any] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- version handling -------------------------------------------------------------------------------------
+    def _stat(self) -> Version | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def version(self) -> Version:
+        """Version of the file currently on disk (opening it if it changed)."""
+        with self._cond:
+            self._refresh_locked()
+            assert self._version is not None
+            return self._version
+
+    @property
+    def available(self) -> bool:
+        return self._stat() is not None
+
+    def _refresh_locked(self) -> None:
+        on_disk = self._stat()
+        if on_disk is None:
+            if self._con is None:
+                raise SnapshotUnavailable(str(self.path))
+            return  # keep serving the open file if the path briefly disappears
+        if on_disk == self._version:
+            return
+        while self._readers:
+            self._cond.wait()
+        on_disk = self._stat() or on_disk
+        if on_disk == self._version:
+            return
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        self._con = duckdb.connect(str(self.path), read_only=True)
+        self._version = on_disk
+        self._cache.clear()
+        log.info("opened snapshot %s version %s", self.path, on_disk)
+
+    def _acquire(self) -> tuple[Version, duckdb.DuckDBPyConnection]:
+        with self._cond:
+            self._refresh_locked()
+            assert self._con is not None and self._version is not None
+            self._readers += 1
+            try:
+                return self._version, self._con.cursor()
+            except BaseException:
+                self._readers -= 1
+                self._cond.notify_all()
+                raise
+
+    def _release(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        try:
+            cursor.close()
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    # -- queries ----------------------------------------------------------------------------------------------
+    def cached(self, key: tuple, compute) -> Any:
+        """Memoise ``compute(self)`` for the current snapshot version (derived results, figures' inputs)."""
+        version = self.version()
+        full_key = (version, *key)
+        with self._cond:
+            if full_key in self._cache:
+                self._cache.move_to_end(full_key)
+                return self._cache[full_key]
+        value = compute()
+        with self._cond:
+            if self._version == version:
+                self._cache[full_key] = value
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return value
+
+    def query(self, sql: str, params: tuple | list = ()) -> pl.DataFrame:
+        """Run ``sql`` against the snapshot; results are cached per snapshot version."""
+        params = tuple(params)
+
+        def run() -> pl.DataFrame:
+            _, cur = self._acquire()
+            try:
+                return cur.sql(sql, params=list(params) or None).pl()
+            finally:
+                self._release(cur)
+
+        return self.cached(("sql", sql, params), run)
+
+    def tables(self) -> frozenset[str]:
+        """``schema.table`` names present in the snapshot."""
+        df = self.query("select table_schema || '.' || table_name as t from information_schema.tables")
+        return frozenset(df["t"].to_list())
+
+    def has(self, *names: str) -> bool:
+        present = self.tables()
+        return all(n in present for n in names)
+
+    def columns(self, table: str) -> frozenset[str]:
+        schema, name = table.split(".")
+        df = self.query("select column_name from information_schema.columns where table_schema = ? and "
+                        "table_name = ?", (schema, name))
+        return frozenset(df["column_name"].to_list())
+
+    def close(self) -> None:
+        with self._cond:
+            while self._readers:
+                self._cond.wait()
+            if self._con is not None:
+                self._con.close()
+            self._con = None
+            self._version = None
+            self._cache.clear()

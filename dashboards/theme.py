@@ -1,0 +1,50 @@
+"""One theme for every chart: Okabe-Ito colours (safe for colour-blind viewers) and projector-sized type."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+# Okabe & Ito (2008) palette.
+OKABE_ITO = {
+    "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73", "yellow": "#F0E442",
+    "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7", "black": "#000000",
+}
+GROUP_ORDER = ["leader", "strong", "moderate", "emerging"]
+GROUP_COLORS = {
+    "leader": OKABE_ITO["blue"], "strong": OKABE_ITO["sky_blue"], "moderate": OKABE_ITO["orange"],
+    "emerging": OKABE_ITO["vermillion"],
+}
+NON_PROGRAMME_COLOR = "#B8B8B8"
+STAGE_COLORS = {
+    "normal": OKABE_ITO["bluish_green"], "exemplary": OKABE_ITO["blue"], "watch": OKABE_ITO["orange"],
+    "rectification": OKABE_ITO["vermillion"], "exit_candidate": OKABE_ITO["reddish_purple"],
+    "withdrawn": OKABE_ITO["black"],
+}
+# Series colours for up to six compared cities plus the average (black, dashed).
+SERIES = [OKABE_ITO[k] for k in ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue")]
+DIVERGING = "PuOr"  # readable for the common colour-vision deficiencies, unlike red-green
+
+FONT_FAMILY = "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
+
+
+def base_layout(fig: go.Figure, title: str | None = None, height: int = 440) -> go.Figure:
+    # One update_layout call: update_xaxes/update_yaxes walk every axis with selectors and cost ~30 ms per figure.
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 20}} if title else None,
+        font={"family": FONT_FAMILY, "size": 15, "color": "#1f2933"},
+        paper_bgcolor="white", plot_bgcolor="white", height=height,
+        margin={"l": 60, "r": 20, "t": 60 if title else 20, "b": 50},
+        legend={"font": {"size": 14}},
+        hoverlabel={"font": {"family": FONT_FAMILY, "size": 14}},
+        xaxis={"gridcolor": "#e5e7eb", "zerolinecolor": "#9ca3af"},
+        yaxis={"gridcolor": "#e5e7eb", "zerolinecolor": "#9ca3af"},
+    )
+    return fig
+
+
+def empty_figure(message: str, height: int = 300) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font={"size": 18}, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return base_layout(fig, height=height)

@@ -1,0 +1,60 @@
+{#- Engine-specific SQL lives here, behind adapter.dispatch, so models stay portable (DuckDB now, Spark later). -#}
+
+{#- Median of a numeric expression, as an aggregate. -#}
+{% macro median_of(expr) -%}
+    {{ return(adapter.dispatch('median_of', 'ipcity')(expr)) }}
+{%- endmacro %}
+
+{% macro default__median_of(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__median_of(expr) -%}
+    median({{ expr }})
+{%- endmacro %}
+
+{% macro spark__median_of(expr) -%}
+    percentile({{ expr }}, 0.5)
+{%- endmacro %}
+
+{#- Division that yields null instead of an error or infinity when the denominator is 0 or null: an
+    indicator with no denominator is missing, never zero. -#}
+{% macro safe_divide(numerator, denominator) -%}
+    case when {{ denominator }} is null or {{ denominator }} = 0 then null
+         else cast({{ numerator }} as double) / cast({{ denominator }} as double) end
+{%- endmacro %}
+
+{#- Calendar year of a date column as an integer. -#}
+{% macro year_of(date_expr) -%}
+    cast(extract(year from {{ date_expr }}) as integer)
+{%- endmacro %}
+
+{#- Square root that keeps the sign, so the skewness transform is defined for negative values
+    (year-on-year growth can be negative). -#}
+{% macro signed_sqrt(expr) -%}
+    (case when {{ expr }} < 0 then -1.0 else 1.0 end) * sqrt(abs({{ expr }}))
+{%- endmacro %}
+
+{#- The prefecture-level code of a 6-digit region code: code[:4] || '00'. -#}
+{% macro prefecture_of(code_expr) -%}
+    {{ dbt.concat(["substr(" ~ code_expr ~ ", 1, 4)", "'00'"]) }}
+{%- endmacro %}
+
+{#- The province code of a 6-digit region code: code[:2] || '0000'. -#}
+{% macro province_of(code_expr) -%}
+    {{ dbt.concat(["substr(" ~ code_expr ~ ", 1, 2)", "'0000'"]) }}
+{%- endmacro %}
+
+{#- Keep the most recently ingested row per business key: a corrected file re-sent later wins. -#}
+{% macro latest_per_key(relation, key_columns) -%}
+    select * from (
+        select
+            r.*,
+            row_number() over (
+                partition by {{ key_columns | join(', ') }}
+                order by _ingested_at desc nulls last, _row_number desc nulls last
+            ) as _key_rank
+        from {{ relation }} as r
+    ) as ranked
+    where _key_rank = 1
+{%- endmacro %}

@@ -1,0 +1,137 @@
+{{ config(materialized='table') }}
+-- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
+-- withdrawn > exit_candidate > rectification > watch > exemplary > normal. A city that withdrew during the
+-- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
+with params as (
+  select * from {{ ref('int_evaluation_params') }}
+),
+
+years as (
+  select * from {{ ref('fct_evaluation_year') }}
+  where cycle_start is not null
+),
+
+chain as (
+  select * from {{ ref('int_evaluation_cycle_chain') }}
+),
+
+bounds as (
+  select unit_code, cycle_start, max(year) as last_year, min(year) as first_year
+  from years
+  group by unit_code, cycle_start
+),
+
+per_cycle as (
+  select
+    y.unit_code,
+    max(y.unit_name) as unit_name,
+    y.cycle_start,
+    max(y.cycle_end) as cycle_end,
+    max(y.cycle) as cycle,
+    max(y.withdrawn_year) as withdrawn_year,
+    cast(count(*) as integer) as years_evaluated,
+    min(b.first_year) as first_year,
+    min(b.last_year) as last_year,
+    max(case when y.year = b.last_year then y.baseline_index end) as baseline_index,
+    max(case when y.year = b.last_year then y.composite_index end) as end_index,
+    max(case when y.year = b.last_year then y.index_change_cycle end) as index_change,
+    max(case when y.year = b.last_year then y.rank end) as end_rank,
+    max(case when y.year = b.last_year then y.n_ranked end) as end_n_ranked,
+    max(case when y.year = b.last_year then y.performance_group end) as end_group,
+    max(case when y.year = b.last_year then y.median_rank end) as end_median_rank,
+    max(case when y.year = b.last_year then y.p05_rank end) as end_p05_rank,
+    max(case when y.year = b.last_year then y.p95_rank end) as end_p95_rank,
+    max(case when y.year = b.last_year then y.share_bottom end) as end_share_bottom,
+        max(case when y.year = b.last_year and y.exit_robust then 1 else 0 end) = 1 as x1_robust_at_end,
+    max(case when y.year = b.last_year and y.fired_ex1 then 1 else 0 end) = 1 as ex1_at_end,
+    max(case when y.year = b.last_year and y.exemplary_robust then 1 else 0 end) = 1 as ex1_robust_at_end,
+    cast(sum(case when y.fired_w1 or y.fired_w2 then 1 else 0 end) as integer) as watch_years,
+    cast(sum(case when y.fired_r1 or y.fired_r2 then 1 else 0 end) as integer) as rectification_years,
+    sum(case when y.fired_w1 then 1 else 0 end) as w1_years,
+    min(case when y.fired_w1 then y.year end) as w1_first, max(case when y.fired_w1 then y.year end) as w1_last,
+    sum(case when y.fired_w2 then 1 else 0 end) as w2_years,
+    min(case when y.fired_w2 then y.year end) as w2_first, max(case when y.fired_w2 then y.year end) as w2_last,
+    sum(case when y.fired_r1 then 1 else 0 end) as r1_years,
+    min(case when y.fired_r1 then y.year end) as r1_first, max(case when y.fired_r1 then y.year end) as r1_last,
+    max(case when y.fired_r2 then 1 else 0 end) = 1 as r2_fired,
+    max(case when y.rectification_robust then 1 else 0 end) = 1 as rect_robust_any,
+    max(case when y.watch_robust then 1 else 0 end) = 1 as watch_robust_any,
+    max(case when y.rectification_robust is not null then 1 else 0 end) = 1 as has_uncertainty,
+    max(y.catalog_version) as catalog_version,
+    max(y.rules_version) as rules_version
+  from years y
+  join bounds b on b.unit_code = y.unit_code and b.cycle_start = y.cycle_start
+  group by y.unit_code, y.cycle_start
+),
+
+verdicts as (
+  select
+    c.*,
+    ch.prev_rect_or_worse,
+    ch.rect_or_worse,
+    c.last_year >= c.cycle_end as is_complete,
+    case
+      when c.withdrawn_year is not null and c.withdrawn_year <= c.cycle_end then 'withdrawn'
+      when p.x1_enabled = 1 and ch.prev_rect_or_worse and not coalesce(ch.improved, false) then 'exit_candidate'
+      when ch.rect_signal then 'rectification'
+      when c.watch_years > 0 then 'watch'
+      when c.ex1_at_end then 'exemplary'
+      else 'normal'
+    end as verdict
+  from per_cycle c
+  cross join params p
+  join chain ch on ch.unit_code = c.unit_code and ch.cycle_start = c.cycle_start
+)
+
+select
+  v.unit_code,
+  v.unit_name,
+  v.cycle,
+  v.cycle_start,
+  v.cycle_end,
+  v.cycle_start - 1 as baseline_year,
+  v.verdict,
+  lag(v.verdict) over (partition by v.unit_code order by v.cycle_start nulls last) as previous_verdict,
+  concat_ws('; ',
+    case when v.verdict = 'withdrawn' then concat('withdrawn in ', cast(v.withdrawn_year as string)) end,
+    case when v.verdict = 'exit_candidate' then concat('X1 previous cycle in rectification, index change ',
+      cast(round(v.index_change, 1) as string)) end,
+    case when v.r1_years > 0 then concat('R1 in ', cast(v.r1_first as string),
+      case when v.r1_last > v.r1_first then concat('-', cast(v.r1_last as string)) else '' end) end,
+    case when v.r2_fired then concat('R2 index change over cycle ', cast(round(v.index_change, 1) as string)) end,
+    case when v.w1_years > 0 then concat('W1 bottom group in ', cast(v.w1_years as string), ' year(s) ',
+      cast(v.w1_first as string), case when v.w1_last > v.w1_first then concat('-', cast(v.w1_last as string))
+      else '' end) end,
+    case when v.w2_years > 0 then concat('W2 targets lagging in ', cast(v.w2_years as string), ' year(s) ',
+      cast(v.w2_first as string), case when v.w2_last > v.w2_first then concat('-', cast(v.w2_last as string))
+      else '' end) end,
+    case when v.verdict = 'exemplary' then concat('EX1 ', v.end_group, ' in ', cast(v.last_year as string),
+      ', index change +', cast(round(v.index_change, 1) as string)) end
+  ) as evidence,
+  v.years_evaluated,
+  v.is_complete,
+  v.baseline_index,
+  v.end_index,
+  v.index_change,
+  v.end_rank,
+  v.end_n_ranked,
+  v.end_group,
+  v.end_median_rank,
+  v.end_p05_rank,
+  v.end_p95_rank,
+  v.end_share_bottom,
+  v.watch_years,
+  v.rectification_years,
+  v.prev_rect_or_worse,
+  case when v.has_uncertainty then
+    case v.verdict
+      when 'exit_candidate' then v.x1_robust_at_end
+      when 'rectification' then v.rect_robust_any
+      when 'watch' then v.watch_robust_any
+      when 'exemplary' then v.ex1_robust_at_end
+    end
+  end as is_robust,
+  v.withdrawn_year,
+  v.catalog_version,
+  v.rules_version
+from verdicts v

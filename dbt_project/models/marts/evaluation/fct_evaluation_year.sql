@@ -1,0 +1,119 @@
+{{ config(materialized='table') }}
+-- Evaluation stage of every programme unit in every evaluated year, with the rules that fired and the values
+-- that made them fire. Stage precedence: exit_candidate > rectification > watch > exemplary > normal.
+with params as (
+  select * from {{ ref('int_evaluation_params') }}
+),
+
+signals as (
+  select * from {{ ref('int_evaluation_signals_year') }}
+),
+
+chain as (
+  select * from {{ ref('int_evaluation_cycle_chain') }}
+),
+
+fired as (
+  select
+    s.*,
+    coalesce(ch.prev_rect_or_worse, false) as prev_cycle_rect_or_worse,
+    p.x1_enabled = 1 and coalesce(ch.prev_rect_or_worse, false)
+      and coalesce(s.index_change_cycle <= p.x1_improve_min_points, false)
+      and (p.x1_require_still_flagged = 0 or s.is_watch) as x1
+  from signals s
+  cross join params p
+  left join chain ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
+),
+
+staged as (
+  select
+    f.*,
+    case
+      when f.x1 then 'exit_candidate'
+      when f.r1 or f.r2 then 'rectification'
+      when f.is_watch then 'watch'
+      when f.ex1 then 'exemplary'
+      else 'normal'
+    end as stage,
+    -- Robustness per rule family, from the uncertainty runs (null when they have not been run). A
+    -- rectification or exit flag is robust only if the city is also in the flagging condition (bottom
+    -- group) in >= robust_share of runs.
+    case when f.has_uncertainty then
+      (f.r1 and f.robust_watch_run_years >= p.r1_watch_years)
+      or (f.r2 and f.share_regressing >= p.robust_share and f.is_watch_robust)
+    end as rectification_robust,
+    case when f.has_uncertainty then
+      f.x1 and (1 - f.share_improved) >= p.robust_share and (p.x1_require_still_flagged = 0 or f.is_watch_robust)
+    end as exit_robust,
+    case when f.has_uncertainty then f.is_watch_robust end as watch_robust,
+    case when f.has_uncertainty then
+      f.ex1 and f.share_leader >= p.robust_share and f.share_improved >= p.robust_share
+    end as exemplary_robust
+  from fired f
+  cross join params p
+)
+
+select
+  s.unit_code,
+  s.unit_name,
+  s.year,
+  s.cycle,
+  s.cycle_start,
+  s.cycle_end,
+  s.stage,
+  lag(s.stage) over (partition by s.unit_code order by s.year nulls last) as previous_stage,
+  concat_ws('; ',
+    case when s.x1 then concat('X1 exit candidate (previous cycle in rectification; index change since ',
+      cast(s.cycle_start - 1 as string), ' ', cast(round(s.index_change_cycle, 1) as string), ')') end,
+    case when s.r1 then concat('R1 rectification (', cast(s.watch_run_years as string),
+      ' consecutive watch years)') end,
+    case when s.r2 then concat('R2 rectification (index change over cycle ',
+      cast(round(s.index_change_cycle, 1) as string), ')') end,
+    case when s.w1 then concat('W1 watch (group ', s.performance_group, ', rank ',
+      cast(s.rank as string), '/', cast(s.n_ranked as string), ')') end,
+    case when s.w2 then concat('W2 watch (', cast(s.targets_lagging as string), ' of ',
+      cast(s.targets_evaluable as string), ' targets lagging)') end,
+    case when s.ex1 then concat('EX1 exemplary (group ', s.performance_group, ', index change since ',
+      cast(s.cycle_start - 1 as string), ' +', cast(round(s.index_change_cycle, 1) as string), ')') end
+  ) as rules_fired,
+  s.x1 as fired_x1,
+  s.r1 as fired_r1,
+  s.r2 as fired_r2,
+  s.w1 as fired_w1,
+  s.w2 as fired_w2,
+  s.ex1 as fired_ex1,
+  s.composite,
+  s.composite_index,
+  s.baseline_index,
+  s.index_change_cycle,
+  s.rank,
+  s.n_ranked,
+  s.performance_group,
+  s.targets_evaluable,
+  s.targets_lagging,
+  s.targets_lagging_share,
+  s.watch_run_years,
+  s.robust_watch_run_years,
+  s.prev_cycle_rect_or_worse,
+  s.median_rank,
+  s.p05_rank,
+  s.p95_rank,
+  s.share_bottom,
+  s.share_leader,
+  s.share_regressing,
+  s.share_improved,
+  s.rectification_robust,
+  s.exit_robust,
+  s.watch_robust,
+  s.exemplary_robust,
+  case s.stage
+    when 'exit_candidate' then s.exit_robust
+    when 'rectification' then s.rectification_robust
+    when 'watch' then s.watch_robust
+    when 'exemplary' then s.exemplary_robust
+  end as is_robust,
+  s.withdrawn_year,
+  s.catalog_version,
+  p.rules_version
+from staged s
+cross join params p

@@ -1,0 +1,168 @@
+{{ config(materialized='ephemeral') }}
+-- Per programme unit and evaluated year: the evidence each rule looks at, and which year-level rules fire.
+-- Cycle-chained rules (exit) are resolved in int_evaluation_cycle_chain / fct_evaluation_year.
+{%- set unc_src = source('evaluation_inputs', 'fct_rank_uncertainty') %}
+{%- set unc_rel = adapter.get_relation(database=unc_src.database, schema=unc_src.schema,
+                                       identifier=unc_src.identifier) if execute else none %}
+{%- if execute and unc_rel is none %}
+  {{ log("fct_rank_uncertainty not found: evaluation robustness columns will be null. Run the uncertainty step first.", info=true) }}
+{%- endif %}
+with params as (
+  select * from {{ ref('int_evaluation_params') }}
+),
+
+roster as (
+  select unit_code, unit_name, withdrawn_year
+  from {{ ref('dim_city') }}
+  where is_programme
+),
+
+-- A withdrawn city keeps its earlier years; from its withdrawal year on it is no longer evaluated.
+evaluated as (
+  select
+    s.unit_code, r.unit_name, r.withdrawn_year, s.year, s.catalog_version,
+    s.composite, s.composite_index, s.rank, s.n_ranked, s.performance_group
+  from {{ ref('fct_city_score_year') }} s
+  join roster r on r.unit_code = s.unit_code
+  where s.rank is not null
+    and (r.withdrawn_year is null or s.year < r.withdrawn_year)
+),
+
+with_cycle as (
+  select
+    e.*,
+    case when e.year >= p.cycle_anchor_year
+         then p.cycle_anchor_year
+              + p.cycle_length * cast(floor((e.year - p.cycle_anchor_year) / (p.cycle_length * 1.0)) as integer)
+    end as cycle_start
+  from evaluated e
+  cross join params p
+),
+
+target_counts as (
+  select
+    unit_code,
+    year,
+    cast(sum(case when status <> 'insufficient_data' then 1 else 0 end) as integer) as targets_evaluable,
+    cast(sum(case when status in ('limited_progress', 'deteriorating') then 1 else 0 end) as integer)
+      as targets_lagging
+  from {{ ref('fct_target_status_year') }}
+  where is_key_target
+  group by unit_code, year
+),
+
+uncertainty as (
+  {%- if unc_rel is not none %}
+  select unit_code, year, median_rank, p05_rank, p95_rank, share_bottom, share_leader,
+         share_regressing, share_improved, cast(1 as integer) as has_uncertainty
+  from {{ unc_src }}
+  {%- else %}
+  select
+    cast(null as string) as unit_code, cast(null as integer) as year,
+    cast(null as double) as median_rank, cast(null as double) as p05_rank, cast(null as double) as p95_rank,
+    cast(null as double) as share_bottom, cast(null as double) as share_leader,
+    cast(null as double) as share_regressing, cast(null as double) as share_improved,
+    cast(0 as integer) as has_uncertainty
+  from params where 1 = 0
+  {%- endif %}
+),
+
+joined as (
+  select
+    c.*,
+    c.cycle_start + p.cycle_length - 1 as cycle_end,
+    b.composite_index as baseline_index,
+    c.composite_index - b.composite_index as index_change_cycle,
+    coalesce(tc.targets_evaluable, 0) as targets_evaluable,
+    coalesce(tc.targets_lagging, 0) as targets_lagging,
+    case when tc.targets_evaluable > 0 then cast(tc.targets_lagging as double) / tc.targets_evaluable end
+      as targets_lagging_share,
+    u.median_rank, u.p05_rank, u.p95_rank, u.share_bottom, u.share_leader, u.share_regressing,
+    u.share_improved,
+    case when u.has_uncertainty = 1 then true else false end as has_uncertainty
+  from with_cycle c
+  cross join params p
+  left join {{ ref('fct_city_score_year') }} b
+    on b.unit_code = c.unit_code and b.year = c.cycle_start - 1
+  left join target_counts tc on tc.unit_code = c.unit_code and tc.year = c.year
+  left join uncertainty u on u.unit_code = c.unit_code and u.year = c.year
+),
+
+flags as (
+  select
+    j.*,
+    p.w1_enabled = 1 and j.performance_group = p.w1_bottom_group as w1,
+    p.w2_enabled = 1 and j.targets_evaluable >= p.w2_min_targets
+      and j.targets_lagging_share > p.w2_lagging_share as w2,
+    p.r2_enabled = 1 and j.year = j.cycle_end and j.index_change_cycle <= -p.r2_regress_points
+      and j.composite_index < p.r2_below_index as r2,
+    p.ex1_enabled = 1 and j.performance_group = p.ex1_leader_group
+      and j.index_change_cycle > p.ex1_improve_min_points as ex1,
+    -- year - lag(year) > 1 means a year was not evaluated, which breaks a run of consecutive watch years
+    coalesce(j.year - lag(j.year) over (partition by j.unit_code order by j.year nulls last), 1) > 1 as year_gap
+  from joined j
+  cross join params p
+),
+
+watch as (
+  select
+    f.*,
+    coalesce(f.w1, false) or coalesce(f.w2, false) as is_watch,
+    -- The flagging condition of the robustness check is the bottom group (issue 5): a flag is robust only when
+    -- the city is in it in at least robust_share of the uncertainty runs. Target-only (W2) flags therefore
+    -- count as not robust: the composite does not confirm them, whatever the method.
+    coalesce(f.w1, false) and f.share_bottom >= p.robust_share as is_watch_robust
+  from flags f
+  cross join params p
+),
+
+-- Consecutive-year runs as gaps-and-islands: a non-watch year or a missing year opens a new island, so
+-- within an island only its first row can be a non-watch row.
+islands as (
+  select
+    w.*,
+    row_number() over (partition by w.unit_code order by w.year nulls last) as rn,
+    sum(case when not w.is_watch or w.year_gap then 1 else 0 end)
+      over (partition by w.unit_code order by w.year nulls last rows between unbounded preceding and current row)
+      as watch_island,
+    sum(case when not w.is_watch_robust or w.year_gap then 1 else 0 end)
+      over (partition by w.unit_code order by w.year nulls last rows between unbounded preceding and current row)
+      as robust_island
+  from watch w
+),
+
+runs as (
+  select
+    i.*,
+    cast(case when i.is_watch then
+      row_number() over (partition by i.unit_code, i.watch_island order by i.year nulls last)
+      - sum(case when i.is_watch then 0 else 1 end) over (partition by i.unit_code, i.watch_island)
+    else 0 end as integer) as watch_run_years,
+    cast(case when i.is_watch_robust then
+      row_number() over (partition by i.unit_code, i.robust_island order by i.year nulls last)
+      - sum(case when i.is_watch_robust then 0 else 1 end) over (partition by i.unit_code, i.robust_island)
+    else 0 end as integer) as robust_watch_run_years
+  from islands i
+)
+
+select
+  r.unit_code, r.unit_name, r.withdrawn_year, r.year, r.catalog_version,
+  r.cycle_start, r.cycle_end,
+  case when r.cycle_start is not null
+       then concat(cast(r.cycle_start as string), '-', cast(r.cycle_end as string)) end as cycle,
+  r.composite, r.composite_index, r.rank, r.n_ranked, r.performance_group,
+  r.baseline_index, r.index_change_cycle,
+  r.targets_evaluable, r.targets_lagging, r.targets_lagging_share,
+  r.median_rank, r.p05_rank, r.p95_rank, r.share_bottom, r.share_leader, r.share_regressing, r.share_improved,
+  r.has_uncertainty,
+  coalesce(r.w1, false) as w1,
+  coalesce(r.w2, false) as w2,
+  r.is_watch,
+  r.is_watch_robust,
+  r.watch_run_years,
+  r.robust_watch_run_years,
+  p.r1_enabled = 1 and r.watch_run_years >= p.r1_watch_years as r1,
+  coalesce(r.r2, false) as r2,
+  coalesce(r.ex1, false) as ex1
+from runs r
+cross join params p

@@ -1,0 +1,333 @@
+"""Validate a dataframe against a suite with Great Expectations and hand back plain, JSON-ready results.
+
+Dataframes go through GX's pandas data source. On DuckDB we never use GX's SQL path: it fails every
+expectation there without saying why; reading the table into polars and validating the pandas copy is
+exact and fast enough (see bench/). GX takes seconds to import, so it is imported on first use only, and
+one ephemeral context (with its data source and batch definition) serves the whole process.
+
+Typical use (from a Dagster asset check):
+
+    result = validate("raw.patent_grants", df, partition="2020",
+                      context={"valid_region_codes": codes, "previous_row_count": 41_000})
+    record_results(con, run_id, result.asset, result)
+    passed = result.passed_blocking       # only severity "error" blocks
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import polars as pl
+
+from pipelines.quality.suites import (
+    MissingParameter,
+    SuiteDefinition,
+    add_derived,
+    available_inputs,
+    build_parameters,
+    load_config,
+    load_suite,
+    needed_parameters,
+    resolve,
+    suite_sample_columns,
+)
+
+_LOCK = threading.Lock()
+_GX: dict[str, Any] = {}
+
+_GX_SEVERITY = {"error": "critical", "warn": "warning"}
+
+
+@dataclass
+class ExpectationResult:
+    check_name: str
+    expectation_type: str
+    column: str | None
+    severity: str  # "error" blocks, "warn" is recorded and shown
+    passed: bool
+    observed_value: Any  # JSON-ready
+    failing_sample: list | dict | None  # up to config samples.max_failing_rows rows/values, JSON-ready
+    unexpected_count: int | None = None
+    element_count: int | None = None
+    exception: str | None = None
+    expectation: dict = field(default_factory=dict)  # the definition as written in the suite file
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SuiteResult:
+    suite_name: str
+    asset: str
+    partition: str | None
+    results: list[ExpectationResult]
+    skipped: list[str]  # checks not run because their input (partition, previous_row_count...) was not given
+    row_count: int
+    checked_at: datetime
+    seconds: float
+
+    @property
+    def passed_blocking(self) -> bool:
+        return all(r.passed for r in self.results if r.severity == "error")
+
+    @property
+    def passed_all(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def success(self) -> bool:
+        return self.passed_all
+
+    def failures(self, severity: str | None = None) -> list[ExpectationResult]:
+        return [r for r in self.results if not r.passed and (severity is None or r.severity == severity)]
+
+    def by_check(self) -> dict[str, ExpectationResult]:
+        return {r.check_name: r for r in self.results}
+
+    def to_dict(self) -> dict:
+        return {
+            "suite_name": self.suite_name,
+            "asset": self.asset,
+            "partition": self.partition,
+            "row_count": self.row_count,
+            "checked_at": self.checked_at.isoformat(),
+            "seconds": self.seconds,
+            "passed_blocking": self.passed_blocking,
+            "passed_all": self.passed_all,
+            "skipped": list(self.skipped),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+def _gx():
+    """The process-wide GX objects, created on first use (analytics off before the import)."""
+    if _GX:
+        return _GX
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"  # no usage events from officials' machines
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.enable_analytics(False)
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = ctx.data_sources.add_pandas("ipcity_quality")
+    asset = source.add_dataframe_asset("frame")
+    _GX.update(
+        gx=gx,
+        gxe=gxe,
+        context=ctx,
+        batch_definition=asset.add_batch_definition_whole_dataframe("whole_frame"),
+    )
+    return _GX
+
+
+def _expectation_class(gxe, type_name: str):
+    camel = "".join(part.capitalize() for part in type_name.split("_"))
+    try:
+        return getattr(gxe, camel)
+    except AttributeError:
+        raise ValueError(f"unknown expectation type {type_name!r}") from None
+
+
+def _to_polars(df) -> pl.DataFrame:
+    if isinstance(df, pl.DataFrame):
+        return df
+    if isinstance(df, pl.LazyFrame):
+        return df.collect()
+    return pl.from_pandas(df)
+
+
+def _to_pandas(df: pl.DataFrame):
+    """A pandas copy whose dtypes GX judges correctly.
+
+    Integers with nulls must not turn into float64 (types would pass as float), pandas 3's "str" dtype is
+    not recognised by GX's type check (strings go in as object), and DECIMAL or HUGEINT results of SQL
+    aggregates are validated as the floats and 64-bit integers they stand for.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    casts = []
+    for name, dtype in df.schema.items():
+        if isinstance(dtype, pl.Decimal):
+            casts.append(pl.col(name).cast(pl.Float64))
+        elif dtype.is_integer() and dtype not in (pl.Int64, pl.Int32):
+            casts.append(pl.col(name).cast(pl.Int64))
+        elif dtype == pl.Null:
+            casts.append(pl.col(name).cast(pl.String))  # an all-null column: still a column of nothing
+    if casts:
+        df = df.with_columns(casts)
+
+    def mapper(t):
+        if pa.types.is_int64(t):
+            return pd.Int64Dtype()
+        if pa.types.is_int32(t):
+            return pd.Int32Dtype()
+        if pa.types.is_boolean(t):
+            return pd.BooleanDtype()
+        return None
+
+    out = df.to_pandas(types_mapper=mapper)
+    for name, dtype in df.schema.items():
+        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    """Turn numpy/pandas scalars, timestamps, NaN and sets into plain JSON values."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    return str(value)
+
+
+def _column_of(kwargs: dict) -> str | None:
+    if "column" in kwargs:
+        return kwargs["column"]
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']},{kwargs['column_B']}"
+    if "column_list" in kwargs:
+        return ",".join(kwargs["column_list"])
+    return None
+
+
+def _translate(defn: dict, vr, max_rows: int) -> ExpectationResult:
+    res = dict(vr.result or {})
+    exc = vr.exception_info or {}
+    exception = exc.get("exception_message") if exc.get("raised_exception") else None
+    sample: list | dict | None = None
+    unexpected = res.get("unexpected_count")
+    if "observed_value" in res:
+        observed = jsonable(res["observed_value"])
+        details = res.get("details") or {}
+        mismatched = details.get("mismatched") or {}
+        if not vr.success and mismatched.get("missing"):
+            # extra columns are allowed (lineage, derived); the missing ones are the finding
+            sample = {"missing": jsonable(mismatched["missing"])}
+    elif unexpected is not None:
+        observed = {
+            "unexpected_count": int(unexpected),
+            "element_count": int(res.get("element_count") or 0),
+            "unexpected_percent": jsonable(res.get("unexpected_percent")),
+        }
+    else:
+        observed = None
+    if exception:
+        observed = {"exception": exception}
+    if not vr.success and sample is None:
+        rows = res.get("partial_unexpected_index_list")
+        values = res.get("partial_unexpected_list")
+        if rows:
+            sample = jsonable(rows[:max_rows])
+        elif values:
+            sample = jsonable(values[:max_rows])
+    return ExpectationResult(
+        check_name=defn["check"],
+        expectation_type=defn["type"],
+        column=_column_of(defn.get("kwargs", {})),
+        severity=defn["severity"],
+        passed=bool(vr.success),
+        observed_value=observed,
+        failing_sample=sample,
+        unexpected_count=None if unexpected is None else int(unexpected),
+        element_count=None if res.get("element_count") is None else int(res["element_count"]),
+        exception=exception,
+        expectation={k: defn[k] for k in ("type", "kwargs", "severity") if k in defn},
+    )
+
+
+def build_suite(suite: SuiteDefinition, params: dict, inputs: set[str], config: dict):
+    """(GX ExpectationSuite, definitions run in order, checks skipped) for one validation."""
+    g = _gx()
+    gx_suite = g["gx"].ExpectationSuite(name=suite.name)
+    run, skipped = [], []
+    for defn in suite.expectations:
+        if not needed_parameters(defn) <= inputs:
+            skipped.append(defn["check"])
+            continue
+        try:
+            kwargs = resolve(defn.get("kwargs", {}), params, config)
+        except MissingParameter as exc:
+            raise MissingParameter(
+                f"suite {suite.name}: check {defn['check']} needs parameter {exc.args[0]!r} "
+                f"(pass it in context=...)"
+            ) from None
+        cls = _expectation_class(g["gxe"], defn["type"])
+        gx_suite.add_expectation(
+            cls(**kwargs, severity=_GX_SEVERITY[defn["severity"]], meta={"check": defn["check"]})
+        )
+        run.append(defn)
+    return gx_suite, run, skipped
+
+
+def validate(suite_name: str, df, *, partition: str | int | None = None, context: dict | None = None) -> SuiteResult:
+    """Validate a polars or pandas dataframe against the suite ``expectations/<suite_name>.json``.
+
+    ``partition``: the partition year ("2020") for yearly sources and year-keyed marts; enables the
+    partition-window checks. ``context``: ``valid_region_codes`` (required by suites with region checks),
+    ``today``, ``evaluation_year``, ``previous_row_count`` — see `suites.build_parameters`.
+    Raises `MissingParameter` when a check that must run lacks its parameter.
+    """
+    started = time.perf_counter()
+    checked_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    suite = load_suite(suite_name)
+    config = load_config()
+    max_rows = int((config.get("samples") or {}).get("max_failing_rows", 10))
+    params = build_parameters(suite, partition, context, config)
+    frame = add_derived(_to_polars(df), suite, params)
+    pdf = _to_pandas(frame)
+    with _LOCK:
+        gx_suite, run, skipped = build_suite(suite, params, available_inputs(partition, params), config)
+        batch = _gx()["batch_definition"].get_batch(batch_parameters={"dataframe": pdf})
+        result_format = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": max_rows,
+            "unexpected_index_column_names": suite_sample_columns(suite, pdf.columns),
+        }
+        validation = batch.validate(gx_suite, result_format=result_format)
+    by_check = {vr.expectation_config.meta.get("check"): vr for vr in validation.results}
+    results = [_translate(defn, by_check[defn["check"]], max_rows) for defn in run]
+    return SuiteResult(
+        suite_name=suite.name,
+        asset=suite.asset,
+        partition=None if partition is None else str(partition),
+        results=results,
+        skipped=skipped,
+        row_count=frame.height,
+        checked_at=checked_at,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+# The DuckDB side lives in store.py; re-exported so the lead has one import for the whole API.
+from pipelines.quality.store import latest_report, record_results, summarise_rejections  # noqa: E402,F401

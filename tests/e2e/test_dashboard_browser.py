@@ -1,0 +1,175 @@
+"""Headless Chromium through every page in both languages: no console or callback errors, figures drawn with
+data, grid rows present, the right language on screen; a screenshot of each page under tests/artifacts/."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from dashboards import queries
+from dashboards.snapshot import Snapshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# page path -> graphs that must hold data, grids that must hold rows, label per language
+PAGES = {
+    "/": {"graphs": ["ov-map", "ov-dist", "ov-movers"], "grids": [],
+          "zh": ["年度总览", "城市分布（按绩效分组着色）", "示范/试点城市数"],
+          "en": ["Overview", "Cities by performance group", "Programme units"]},
+    "/rankings": {"graphs": [], "grids": ["rk-grid"], "zh": ["排名", "综合指数", "绩效分组"],
+                  "en": ["Rankings", "Composite index", "Performance group"]},
+    "/compare": {"graphs": ["cmp-radar", "cmp-trend", "cmp-heatmap"], "grids": ["cmp-table"],
+                 "zh": ["城市对比", "分项得分雷达图", "优势"], "en": ["City comparison", "Pillar scores", "Strengths"]},
+    "/profile": {"graphs": ["pf-indicators", "pf-stage-fig"], "grids": ["pf-target-grid", "pf-stage-grid"],
+                 "zh": ["城市画像", "目标完成情况", "评价阶段历史"],
+                 "en": ["City profile", "Target status", "Evaluation stage history"]},
+    "/watchlist": {"graphs": [], "grids": ["wl-grid"], "zh": ["退出预警", "退出候选", "触发规则"],
+                   "en": ["Watchlist", "Exit candidate", "Rules fired"]},
+    "/quality": {"graphs": ["dq-rej-fig"], "grids": ["dq-sources", "dq-runs", "dq-check-grid"],
+                 "zh": ["数据质量", "合成示例数据", "校验结果"], "en": ["Data quality", "Synthetic sample", "Check results"]},
+    "/downloads": {"graphs": [], "grids": ["dl-preview"], "zh": ["数据下载", "全部城市", "指标名称"],
+                   "en": ["Downloads", "All cities", "指标名称"]},  # extract headers stay Chinese by design
+}
+
+GRAPH_POINTS_JS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+if (!gd || !gd.data) return 0;
+return gd.data.reduce((n, t) => n + ((t.x || t.r || t.z || []).length), 0);
+"""
+GRID_ROWS_JS = "return document.querySelectorAll('#' + arguments[0] + ' .ag-center-cols-container .ag-row').length;"
+ERRORS_JS = """
+return Array.from(document.querySelectorAll('.dash-fe-error__title, .dash-fe-error-item, .dash-callback-error'))
+  .map(e => e.innerText);
+"""
+
+
+def wait_for(predicate, timeout: float = 40, interval: float = 0.25):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    return last
+
+
+def title_text(driver) -> str:
+    """The page title, tolerating the moment the router swaps the page (element gone or stale)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    try:
+        return driver.find_element("css selector", ".ipc-page-title").text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def page_ready(driver, spec) -> bool:
+    if driver.execute_script("return document.querySelector('[data-dash-is-loading=\"true\"]') !== null"):
+        return False
+    graphs_ok = all(driver.execute_script(GRAPH_POINTS_JS, g) > 0 for g in spec["graphs"])
+    grids_ok = all(driver.execute_script(GRID_ROWS_JS, g) > 0 for g in spec["grids"])
+    return graphs_ok and grids_ok
+
+
+def severe_logs(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+
+
+def full_page_screenshot(driver, path) -> None:
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1600, min(max(height, 900), 8000))
+    time.sleep(0.8)
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1600, 1100)
+
+
+@pytest.fixture(scope="module")
+def watch_dossier(e2e_snapshot, dossier_dir):
+    """A dossier for the first unit on the watchlist, as the evaluation step would write it."""
+    s = Snapshot(e2e_snapshot)
+    try:
+        year = queries.resolve_year(s, None)
+        wl = queries.watchlist(s, year)
+    finally:
+        s.close()
+    if wl is None or not wl.height:
+        return None
+    name = f"{wl['unit_code'][0]}_{year}.html"
+    (dossier_dir / name).write_text("<html><body><h1>评价档案 dossier</h1></body></html>", encoding="utf-8")
+    return name
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page(browser, dash_server, artifacts, watch_dossier, path, lang):
+    spec = PAGES[path]
+    browser.get_log("browser")  # drop what earlier pages logged
+    browser.get(f"{dash_server.url}{path}?lang={lang}")
+    ready = wait_for(lambda: page_ready(browser, spec))
+    name = (path.strip("/") or "overview") + f"_{lang}"
+    full_page_screenshot(browser, artifacts / f"{name}.png")
+    assert ready, f"{path} ({lang}) did not render its figures and grids; screenshot {name}.png"
+
+    body = browser.find_element("tag name", "body").text
+    for word in spec[lang]:
+        assert word in body or word in browser.page_source, f"{word!r} missing on {path} ({lang})"
+    other = "en" if lang == "zh" else "zh"
+    assert spec[other][0] not in browser.find_element("css selector", ".ipc-page-title").text
+    banner = browser.find_element("id", "ipc-banner").text
+    assert ("合成示例数据" if lang == "zh" else "synthetic sample data") in banner
+    assert not browser.find_elements("css selector", ".ipc-unavailable"), "a 'not yet available' notice showed"
+    errors = browser.execute_script(ERRORS_JS)
+    assert not errors, errors
+    logs = severe_logs(browser)
+    assert not logs, logs
+    assert "Traceback" not in dash_server.log(), dash_server.log()[-3000:]
+
+    if path == "/watchlist" and watch_dossier:
+        links = [a.get_attribute("href") for a in browser.find_elements("css selector", "#wl-grid a")
+                 if "/dossiers/" in (a.get_attribute("href") or "")]
+        assert any(link.endswith(watch_dossier) for link in links)
+        r = requests.get(dash_server.url + "/dossiers/" + watch_dossier, timeout=10)
+        assert r.status_code == 200 and "评价档案" in r.text
+    if path == "/downloads":
+        href = browser.find_element("id", "dl-link").get_attribute("href")
+        r = requests.get(href, timeout=30)
+        assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf" if "fmt=csv" in href else b"PK")
+
+
+def test_navigation_and_language_toggle(browser, dash_server, artifacts):
+    browser.get(dash_server.url + "/?lang=zh")
+    assert wait_for(lambda: page_ready(browser, PAGES["/"]))
+    browser.find_element("id", "lang-en").click()
+    assert wait_for(lambda: "Overview" in title_text(browser))
+    assert wait_for(lambda: page_ready(browser, PAGES["/"]))
+    browser.find_element("id", "nav-rankings").click()
+    assert wait_for(lambda: page_ready(browser, PAGES["/rankings"]))
+    assert "lang=en" in browser.current_url and "/rankings" in browser.current_url
+    assert wait_for(lambda: "Rankings" in title_text(browser))
+    browser.find_element("id", "lang-zh").click()
+    assert wait_for(lambda: "排名" in title_text(browser))
+    assert not severe_logs(browser)
+
+
+def test_year_selector_changes_overview(browser, dash_server, e2e_snapshot):
+    s = Snapshot(e2e_snapshot)
+    try:
+        years = queries.years(s)
+    finally:
+        s.close()
+    if len(years) < 2:
+        pytest.skip("snapshot has a single year")
+    browser.get(dash_server.url + "/?lang=en")
+    assert wait_for(lambda: page_ready(browser, PAGES["/"]))
+    before = browser.find_element("id", "ov-card-up").text
+    browser.find_element("css selector", "#ov-year").click()
+    target = wait_for(lambda: [o for o in browser.find_elements("css selector", "[role='option']")
+                               if o.text.strip() == str(years[0])])
+    assert target, "year options did not open"
+    target[0].click()
+    # The first year has no previous year, so no unit can have moved up: the card must drop to 0.
+    assert wait_for(lambda: browser.find_element("id", "ov-card-up").text.startswith("0"), timeout=20), \
+        f"changing the year did not update the headline figures (was {before!r})"
+    assert not severe_logs(browser)

@@ -1,0 +1,326 @@
+"""Small DuckDB marts shaped per docs/contracts.md, for the evaluation tests, and a throwaway dbt project that
+runs only the evaluation models (plus the real macros and generic tests) on top of them.
+
+Two kinds of fixtures:
+- ``rule_cases``: hand-built score rows, one unit per rule, so each rule's effect can be asserted exactly;
+- ``synthetic_programme``: indicator-level data with known lagging / leading / borderline units, scored with
+  the same arithmetic as the dbt marts, for the uncertainty step and the dossier.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipelines.settings import DBT_PROJECT_DIR
+
+YEARS = list(range(2016, 2026))
+
+DDL = {
+    "dim_city": """unit_code VARCHAR, unit_name VARCHAR, unit_name_en VARCHAR, province_code VARCHAR,
+        province_name VARCHAR, level VARCHAR, parent_code VARCHAR, lng DOUBLE, lat DOUBLE, peer_group VARCHAR,
+        is_programme BOOLEAN, programme_cohort_year INTEGER, programme_status VARCHAR, withdrawn_year INTEGER""",
+    "dim_indicator": """catalog_version VARCHAR, indicator_code VARCHAR, pillar_code VARCHAR,
+        pillar_name_zh VARCHAR, pillar_name_en VARCHAR, name_zh VARCHAR, name_en VARCHAR, definition VARCHAR,
+        formula VARCHAR, unit VARCHAR, source_table VARCHAR, direction VARCHAR, weight DOUBLE,
+        pillar_weight DOUBLE, is_key_indicator BOOLEAN""",
+    "fct_city_indicator_year": """unit_code VARCHAR, year INTEGER, indicator_code VARCHAR,
+        catalog_version VARCHAR, raw_value DOUBLE, value DOUBLE, is_imputed BOOLEAN, is_outlier BOOLEAN,
+        is_missing BOOLEAN, normalised_score DOUBLE, peer_group VARCHAR""",
+    "fct_city_score_year": """unit_code VARCHAR, year INTEGER, catalog_version VARCHAR, score_mgt DOUBLE,
+        score_pro DOUBLE, score_utl DOUBLE, score_qlt DOUBLE, score_env DOUBLE, composite DOUBLE,
+        composite_index DOUBLE, rank INTEGER, n_ranked INTEGER, performance_group VARCHAR, group_third VARCHAR,
+        index_change DOUBLE, rank_change INTEGER, is_programme BOOLEAN, is_ranked BOOLEAN""",
+    "fct_target_status": """unit_code VARCHAR, plan_id VARCHAR, indicator_code VARCHAR, baseline_year INTEGER,
+        baseline_value DOUBLE, target_year INTEGER, target_value DOUBLE, current_year INTEGER,
+        current_value DOUBLE, progress_index DOUBLE, growth_ratio DOUBLE, status VARCHAR,
+        projected_value DOUBLE""",
+}
+
+
+def create_marts(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists marts")
+    for name, cols in DDL.items():
+        con.execute(f"create or replace table marts.{name} ({cols})")
+    con.execute("create schema if not exists raw")
+    con.execute(
+        """create or replace table raw.ingested_files (source VARCHAR, file_hash VARCHAR, file_name VARCHAR,
+           partition VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, status VARCHAR,
+           message VARCHAR, ingested_at TIMESTAMP)"""
+    )
+
+
+def group_of(index: float | None) -> str | None:
+    if index is None:
+        return None
+    return "leader" if index > 125 else "strong" if index >= 100 else "moderate" if index >= 70 else "emerging"
+
+
+def _catalog() -> pl.DataFrame:
+    seeds = DBT_PROJECT_DIR / "seeds"
+    ind = pl.read_csv(seeds / "indicator_catalog.csv", infer_schema=False)
+    pil = pl.read_csv(seeds / "pillars.csv", infer_schema=False)
+    return ind.join(pil.select("catalog_version", "pillar_code", pl.col("name_zh").alias("pillar_name_zh"),
+                               pl.col("name_en").alias("pillar_name_en"), "pillar_weight"),
+                    on=["catalog_version", "pillar_code"]).select(
+        "catalog_version", "indicator_code", "pillar_code", "pillar_name_zh", "pillar_name_en", "name_zh",
+        "name_en", "definition", "formula", "unit", "source_table", "direction",
+        pl.col("weight").cast(pl.Float64), pl.col("pillar_weight").cast(pl.Float64),
+        (pl.col("is_key_indicator") == "true").alias("is_key_indicator"))
+
+
+def catalog_version_of(year: int) -> str:
+    versions = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "catalog_versions.csv", infer_schema=False)
+    return versions.filter(pl.col("evaluation_year") == str(year))["catalog_version"][0]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> None:
+    cols = [c.split()[0] for c in DDL[table].replace("\n", " ").split(",")]
+    frame = df.select([pl.col(c) if c in df.columns else pl.lit(None).alias(c) for c in cols])  # noqa: F841
+    con.execute(f"insert into marts.{table} select * from frame")
+
+
+def _city_rows(codes: list[str], names: list[str], withdrawn: dict[str, int] | None = None) -> pl.DataFrame:
+    withdrawn = withdrawn or {}
+    return pl.DataFrame({
+        "unit_code": codes, "unit_name": names, "unit_name_en": [f"City {c}" for c in codes],
+        "province_code": [c[:2] + "0000" for c in codes], "province_name": ["测试省"] * len(codes),
+        "level": ["prefecture"] * len(codes), "peer_group": ["city"] * len(codes),
+        "is_programme": [True] * len(codes), "programme_cohort_year": [2012] * len(codes),
+        "programme_status": ["withdrawn" if c in withdrawn else "active" for c in codes],
+        "withdrawn_year": [withdrawn.get(c) for c in codes],
+    }, schema_overrides={"withdrawn_year": pl.Int32, "programme_cohort_year": pl.Int32})
+
+
+def _score_rows(indexes: dict[str, dict[int, float]]) -> pl.DataFrame:
+    """fct_city_score_year rows from composite indexes; rank, n_ranked and group follow the dbt rules."""
+    rows = []
+    for year in YEARS:
+        ranked = sorted(((idx[year], u) for u, idx in indexes.items() if year in idx), key=lambda t: (-t[0], t[1]))
+        for r, (value, unit) in enumerate(ranked, start=1):
+            rows.append({"unit_code": unit, "year": year, "catalog_version": catalog_version_of(year),
+                         "composite": value / 2, "composite_index": value, "rank": r, "n_ranked": len(ranked),
+                         "performance_group": group_of(value), "is_programme": True, "is_ranked": True})
+    return pl.DataFrame(rows, schema_overrides={"year": pl.Int32, "rank": pl.Int32, "n_ranked": pl.Int32})
+
+
+# --- hand-built rule cases -------------------------------------------------------------------------------
+
+FLAT = {y: 95.0 for y in YEARS}
+RULE_UNITS = {
+    # code: (name, composite index by year)
+    "110100": ("稳定市", FLAT),
+    "120100": ("领先市", {y: 130.0 + 3 * (y - 2016) for y in YEARS}),
+    "130100": ("一年末位市", {**FLAT, 2018: 65.0}),
+    "130200": ("两年末位市", {**FLAT, 2016: 90.0, 2018: 65.0, 2019: 66.0, 2020: 64.0, 2021: 66.0, 2022: 65.0,
+                          2023: 95.0, 2024: 96.0, 2025: 97.0}),
+    "130300": ("倒退市", {**FLAT, 2019: 96.0, 2020: 93.0, 2021: 90.0, 2022: 88.0}),
+    "130400": ("目标滞后市", FLAT),
+    "130500": ("撤销市", {**{y: 66.0 for y in YEARS}}),
+    "130600": ("整改后改善市", {**FLAT, 2017: 65.0, 2018: 66.0, 2019: 80.0, 2022: 92.0}),
+    "130700": ("跨周期市", {**FLAT, 2019: 60.0, 2020: 61.0}),
+}
+WITHDRAWN = {"130500": 2021}
+
+
+def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
+    """One unit per rule; see RULE_UNITS. 130400 has two key targets that lag in 2021 and 2022 only."""
+    create_marts(con)
+    codes = list(RULE_UNITS)
+    _insert(con, "dim_city", _city_rows(codes, [RULE_UNITS[c][0] for c in codes], WITHDRAWN))
+    _insert(con, "dim_indicator", _catalog())
+    indexes = {c: dict(v[1]) for c, v in RULE_UNITS.items()}
+    # the withdrawn city still has scores after withdrawal in the fixture: the evaluation must ignore them
+    _insert(con, "fct_city_score_year", _score_rows(indexes))
+    # Targets of 130400 (plan 2021-2025, baseline 100 -> target 200). 2021: 101 is limited progress (elapsed
+    # 0.2, progress 0.01); 2022: 99 deteriorates; 2023 on: on track.
+    values = {2021: (101.0, 99.0), 2022: (99.0, 98.0), 2023: (170.0, 170.0), 2024: (190.0, 190.0),
+              2025: (200.0, 200.0)}
+    ind_rows, target_rows = [], []
+    for k, code in enumerate(("QLT01", "PRO01")):
+        target_rows.append({"unit_code": "130400", "plan_id": "plan_2021_2025", "indicator_code": code,
+                            "baseline_year": 2020, "baseline_value": 100.0, "target_year": 2025,
+                            "target_value": 200.0, "current_year": 2025, "current_value": 200.0,
+                            "status": "achieved"})
+        for year, pair in values.items():
+            ind_rows.append({"unit_code": "130400", "year": year, "indicator_code": code,
+                             "catalog_version": catalog_version_of(year), "raw_value": pair[k],
+                             "value": pair[k], "is_imputed": False, "is_outlier": False, "is_missing": False,
+                             "normalised_score": 50.0, "peer_group": "city"})
+    # a non-key indicator lagging all along must not count
+    target_rows.append({"unit_code": "130400", "plan_id": "plan_2021_2025", "indicator_code": "MGT01",
+                        "baseline_year": 2020, "baseline_value": 100.0, "target_year": 2025,
+                        "target_value": 200.0, "current_year": 2025, "current_value": 90.0,
+                        "status": "deteriorating"})
+    for year in range(2021, 2026):
+        ind_rows.append({"unit_code": "130400", "year": year, "indicator_code": "MGT01",
+                         "catalog_version": catalog_version_of(year), "raw_value": 90.0, "value": 90.0,
+                         "is_imputed": False, "is_outlier": False, "is_missing": False,
+                         "normalised_score": 10.0, "peer_group": "city"})
+    _insert(con, "fct_target_status", pl.DataFrame(target_rows, schema_overrides={
+        "baseline_year": pl.Int32, "target_year": pl.Int32, "current_year": pl.Int32}))
+    _insert(con, "fct_city_indicator_year", pl.DataFrame(ind_rows, schema_overrides={"year": pl.Int32}))
+
+
+# --- synthetic programme with known truth ----------------------------------------------------------------
+
+def _nominal_composite(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Composite exactly as int_pillar_scores / int_composite compute it (all values present)."""
+    return con.sql(
+        """
+        with p as (
+          select v.unit_code, v.year, i.pillar_code, max(i.pillar_weight) as pw,
+                 sum(i.weight * v.normalised_score) / sum(i.weight) as pillar_score
+          from marts.fct_city_indicator_year v
+          join marts.dim_indicator i on i.catalog_version = v.catalog_version and i.indicator_code = v.indicator_code
+          group by all)
+        select unit_code, year, sum(pw * pillar_score) / sum(pw) as composite from p group by all order by all
+        """
+    ).pl()
+
+
+def synthetic_programme(con: duckdb.DuckDBPyConnection, seed: int = 7, n_units: int = 40,
+                        imputed_share: float = 0.05) -> dict[str, list[str]]:
+    """Indicator scores for ``n_units`` programme cities, scored like the dbt marts (weighted arithmetic
+    means, index = 100 x composite / programme mean). Returns the truth: lagging, leading, borderline."""
+    create_marts(con)
+    rng = np.random.default_rng(seed)
+    cat = _catalog()
+    codes = [f"{320100 + 100 * i:06d}" for i in range(n_units)]
+    truth = {"lagging": codes[:3], "leading": codes[3:6], "borderline": codes[6:9]}
+    _insert(con, "dim_city", _city_rows(codes, [f"测试{i}市" for i in range(n_units)]))
+    _insert(con, "dim_indicator", cat)
+    indicators = sorted(cat["indicator_code"].unique().to_list())
+    n_ind = len(indicators)
+    strength = rng.normal(55, 8, n_units)
+    strength[:3] = 22.0  # lagging: far below
+    strength[3:6] = 85.0
+    # borderline: near the emerging boundary (index 70) on average, but very uneven across indicators so
+    # that weights and aggregation move them across it
+    strength[6:9] = 35.0
+    profile = rng.normal(0, 6, (n_units, n_ind))
+    pillar_of = dict(zip(cat["indicator_code"].to_list(), cat["pillar_code"].to_list()))
+    uneven = np.array([12.0 if pillar_of[c] in ("MGT", "UTL", "ENV") else -12.0 for c in indicators])
+    profile[6:9] = uneven[None, :] * np.array([1.0, -1.0, 1.0])[:, None]
+    ind_rows = []
+    score = np.zeros((len(YEARS), n_units, n_ind))
+    for t, year in enumerate(YEARS):
+        trend = np.zeros(n_units)
+        trend[:3] = -2.5 * t
+        trend[3:6] = 1.5 * t
+        s = strength[:, None] + trend[:, None] + profile + rng.normal(0, 3, (n_units, n_ind))
+        score[t] = np.clip(s, 0, 100)
+    imputed = rng.random(score.shape) < imputed_share
+    imputed[0] = False
+    for t, year in enumerate(YEARS):
+        version = catalog_version_of(year)
+        for c, unit in enumerate(codes):
+            for i, code in enumerate(indicators):
+                ind_rows.append((unit, year, code, version, float(score[t, c, i]), float(score[t, c, i]),
+                                 bool(imputed[t, c, i]), False, False, float(score[t, c, i]), "city"))
+    frame = pl.DataFrame(ind_rows, orient="row", schema=[
+        ("unit_code", pl.String), ("year", pl.Int32), ("indicator_code", pl.String),
+        ("catalog_version", pl.String), ("raw_value", pl.Float64), ("value", pl.Float64),
+        ("is_imputed", pl.Boolean), ("is_outlier", pl.Boolean), ("is_missing", pl.Boolean),
+        ("normalised_score", pl.Float64), ("peer_group", pl.String)])
+    _insert(con, "fct_city_indicator_year", frame)
+    # Borderline units: rescale their scores until their nominal index sits at 69.5 (just inside the bottom
+    # group) every year, so the nominal method flags them while their uneven profile lets weights and
+    # aggregation move them across the 70 boundary.
+    for _ in range(6):
+        comp = _nominal_composite(con)
+        idx = comp.with_columns((100 * pl.col("composite") / pl.col("composite").mean().over("year")).alias("i"))
+        factors = idx.filter(pl.col("unit_code").is_in(truth["borderline"])).select(
+            "unit_code", pl.col("year").cast(pl.Int32), (69.5 / pl.col("i")).alias("f"))
+        con.execute("""update marts.fct_city_indicator_year v set normalised_score = normalised_score * f.f,
+                       value = value * f.f, raw_value = raw_value * f.f
+                       from factors f where f.unit_code = v.unit_code and f.year = v.year""")
+    comp = _nominal_composite(con)
+    comp = comp.with_columns((100 * pl.col("composite") / pl.col("composite").mean().over("year"))
+                             .alias("composite_index"))
+    indexes: dict[str, dict[int, float]] = {}
+    for unit, year, _, idx in comp.iter_rows():
+        indexes.setdefault(unit, {})[year] = idx
+    scores = _score_rows(indexes).drop("composite").join(comp.select("unit_code", "year", "composite")
+                                                         .with_columns(pl.col("year").cast(pl.Int32)),
+                                                         on=["unit_code", "year"])
+    _insert(con, "fct_city_score_year", scores)
+    con.execute("""insert into raw.ingested_files values
+        ('patent_grants', 'abc123', 'grants_2025.csv', '2025', 10, 10, 0, 'loaded', null, timestamp '2026-01-02 00:00:00')""")
+    return truth
+
+
+# --- a dbt project holding only the evaluation models ----------------------------------------------------
+
+HARNESS_PROJECT = """name: ipcity
+version: "1.0.0"
+config-version: 2
+profile: eval_harness
+model-paths: ["models"]
+seed-paths: ["seeds"]
+test-paths: ["tests"]
+macro-paths: ["macros"]
+flags:
+  require_generic_test_arguments_property: true
+models:
+  ipcity:
+    +schema: marts
+    +materialized: table
+    upstream:
+      +materialized: view
+      +schema: fixture_views
+seeds:
+  ipcity:
+    +schema: marts
+"""
+
+UPSTREAM = ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year", "fct_target_status")
+
+
+def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = None) -> None:
+    """Build the evaluation models on ``warehouse`` whose marts schema already holds the upstream marts.
+
+    Upstream refs become views (schema fixture_views) over the fixture tables, so only our SQL runs."""
+    proj = work_dir / "eval_dbt"
+    if proj.exists():
+        shutil.rmtree(proj)
+    (proj / "models" / "upstream").mkdir(parents=True)
+    (proj / "seeds").mkdir()
+    (proj / "dbt_project.yml").write_text(HARNESS_PROJECT, encoding="utf-8")
+    (proj / "profiles.yml").write_text(
+        f"eval_harness:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{warehouse}'\n"
+        "      threads: 1\n", encoding="utf-8")
+    shutil.copytree(DBT_PROJECT_DIR / "macros", proj / "macros")
+    if (DBT_PROJECT_DIR / "tests" / "generic").exists():
+        shutil.copytree(DBT_PROJECT_DIR / "tests" / "generic", proj / "tests" / "generic")
+    shutil.copytree(DBT_PROJECT_DIR / "models" / "marts" / "evaluation", proj / "models" / "evaluation")
+    for name in UPSTREAM:
+        (proj / "models" / "upstream" / f"{name}.sql").write_text(
+            f"select * from marts.{name}", encoding="utf-8")
+    for f in (DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"):
+        shutil.copy(f, proj / "seeds" / f.name)
+    if rules_csv is not None:
+        (proj / "seeds" / "evaluation_rules.csv").write_text(rules_csv, encoding="utf-8")
+
+    # a separate process, so no DuckDB handle of dbt's stays open in the test process
+    dbt = Path(sys.executable).parent / "dbt"
+    res = subprocess.run([str(dbt), "build", "--project-dir", str(proj), "--profiles-dir", str(proj)],
+                         capture_output=True, text=True, cwd=proj)
+    if res.returncode != 0:
+        raise RuntimeError(f"dbt build failed:\n{res.stdout[-6000:]}\n{res.stderr[-2000:]}")
+
+
+def rules_with(changes: dict[tuple[str, str], str]) -> str:
+    """The rules seed text with some (rule_code, param) values replaced."""
+    df = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
+    for (rule, param), value in changes.items():
+        hit = (pl.col("rule_code") == rule) & (pl.col("param") == param)
+        assert df.filter(hit).height == 1, (rule, param)
+        df = df.with_columns(pl.when(hit).then(pl.lit(value)).otherwise(pl.col("value")).alias("value"))
+    return df.write_csv()

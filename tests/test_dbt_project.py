@@ -1,0 +1,82 @@
+"""Static checks of the dbt project that need no warehouse: the catalog seeds and the raw source declarations
+agree with the shared contract (docs/contracts.md, pipelines/sources.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from pipelines.settings import DBT_PROJECT_DIR, DEFAULT_FIRST_YEAR, DEFAULT_LAST_YEAR, PROJECT_ROOT
+from pipelines.sources import SOURCES
+
+SEEDS = DBT_PROJECT_DIR / "seeds"
+
+
+def _csv(name: str) -> pl.DataFrame:
+    return pl.read_csv(SEEDS / f"{name}.csv", infer_schema=False)
+
+
+def contract_codes() -> set[str]:
+    text = (PROJECT_ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| ((?:MGT|PRO|UTL|QLT|ENV)\d\d) \|", text, flags=re.M))
+
+
+def test_every_catalog_version_has_the_contract_indicators_and_weights_sum_to_one():
+    cat, pillars, versions = _csv("indicator_catalog"), _csv("pillars"), _csv("catalog_versions")
+    codes = contract_codes()
+    assert len(codes) == 19
+    assert set(versions["catalog_version"]) == set(cat["catalog_version"]) == set(pillars["catalog_version"])
+    assert len(set(cat["catalog_version"])) >= 2
+    for (version,), g in cat.group_by(["catalog_version"]):
+        assert set(g["indicator_code"]) == codes, version
+        assert set(g["direction"]) <= {"higher", "lower"}
+        assert (g["indicator_code"].str.slice(0, 3) == g["pillar_code"]).all()
+        for (pillar,), gp in g.group_by(["pillar_code"]):
+            assert gp["weight"].cast(pl.Float64).sum() == pytest.approx(1.0), (version, pillar)
+        pv = pillars.filter(pl.col("catalog_version") == version)
+        assert set(pv["pillar_code"]) == {"MGT", "PRO", "UTL", "QLT", "ENV"}
+        assert pv["pillar_weight"].cast(pl.Float64).sum() == pytest.approx(1.0)
+    # the versions differ somewhere, or versioning would prove nothing
+    a, b = (cat.filter(pl.col("catalog_version") == v).sort("indicator_code")["weight"] for v in sorted(set(cat["catalog_version"])))
+    assert a.to_list() != b.to_list()
+    # each indicator keeps its direction across versions (a changed definition needs a new code)
+    assert cat.group_by("indicator_code").agg(pl.col("direction").n_unique())["direction"].max() == 1
+
+
+def test_every_default_evaluation_year_has_one_catalog_version():
+    versions = _csv("catalog_versions")
+    years = versions["evaluation_year"].cast(pl.Int32).to_list()
+    assert len(years) == len(set(years))
+    assert set(range(DEFAULT_FIRST_YEAR, DEFAULT_LAST_YEAR + 1)) <= set(years)
+
+
+def test_dbt_sources_declare_every_raw_table_and_column():
+    spec = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_raw__sources.yml").read_text(encoding="utf-8"))
+    (raw,) = [s for s in spec["sources"] if s["name"] == "raw"]
+    tables = {t["name"]: t for t in raw["tables"]}
+    assert set(tables) == set(SOURCES)
+    for name, source in SOURCES.items():
+        declared = [c["name"] for c in tables[name]["columns"]]
+        expected = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
+        assert declared == expected, name
+        assert tables[name]["config"]["meta"]["dagster"]["asset_key"] == ["raw", name]
+
+
+def test_one_staging_model_per_raw_table():
+    staged = {p.stem.removeprefix("stg_raw__") for p in (DBT_PROJECT_DIR / "models" / "staging").glob("stg_raw__*.sql")}
+    assert staged == set(SOURCES)
+
+
+def test_models_avoid_non_portable_sql():
+    """docs: portable SQL (Spark later) - engine-specific bits only in macros/portable.sql."""
+    bad = re.compile(r"\bvarchar\b|\bexclude\s*\(|//|\bqualify\b|::|\[\s*'", re.I)
+    for path in (DBT_PROJECT_DIR / "models").rglob("*.sql"):
+        if "evaluation" in path.parts:  # owned by the evaluation models
+            continue
+        text = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
+        text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", "", text, flags=re.S)  # Jinja is not SQL
+        assert not bad.search(text), (path.name, bad.search(text).group(0))

@@ -1,0 +1,182 @@
+"""Each evaluation rule on hand-built cases (tests/evaluation_fixtures.RULE_UNITS), run through the real dbt
+models, and the rules seed steering them: changing a threshold changes the stages exactly as that rule says."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+import evaluation_fixtures as F
+
+
+def _build(tmp_path_factory, name: str, rules_csv: str | None = None) -> dict[str, pl.DataFrame]:
+    work = tmp_path_factory.mktemp(name)
+    wh = work / "wh.duckdb"
+    with duckdb.connect(str(wh)) as con:
+        F.rule_cases(con)
+    F.run_evaluation_dbt(wh, work, rules_csv)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return {t: con.sql(f"select * from marts.{t}").pl()
+                for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_target_status_year")}
+
+
+@pytest.fixture(scope="module")
+def default(tmp_path_factory):
+    return _build(tmp_path_factory, "default")
+
+
+def stage(marts, unit: str, year: int) -> str | None:
+    rows = marts["fct_evaluation_year"].filter((pl.col("unit_code") == unit) & (pl.col("year") == year))
+    return rows["stage"][0] if rows.height else None
+
+
+def stages(marts, unit: str) -> dict[int, str]:
+    df = marts["fct_evaluation_year"].filter(pl.col("unit_code") == unit).sort("year")
+    return dict(zip(df["year"].to_list(), df["stage"].to_list()))
+
+
+def verdict(marts, unit: str, cycle: str) -> str | None:
+    rows = marts["fct_evaluation_cycle"].filter((pl.col("unit_code") == unit) & (pl.col("cycle") == cycle))
+    return rows["verdict"][0] if rows.height else None
+
+
+def test_stable_city_stays_normal(default):
+    assert set(stages(default, "110100").values()) == {"normal"}
+    assert [verdict(default, "110100", c) for c in ("2017-2019", "2020-2022", "2023-2025")] == ["normal"] * 3
+
+
+def test_ex1_leader_that_improves_is_exemplary(default):
+    s = stages(default, "120100")
+    assert s[2016] == "normal"  # baseline year: no cycle, so no improvement to judge
+    assert all(s[y] == "exemplary" for y in range(2017, 2026))
+    assert verdict(default, "120100", "2020-2022") == "exemplary"
+    row = default["fct_evaluation_cycle"].filter((pl.col("unit_code") == "120100") & (pl.col("cycle") == "2020-2022"))
+    assert row["index_change"][0] == pytest.approx(9.0)  # 148 in 2022 vs 139 in 2019
+
+
+def test_w1_one_bottom_year_is_watch_only(default):
+    s = stages(default, "130100")
+    assert s[2018] == "watch" and s[2017] == "normal" and s[2019] == "normal"
+    row = default["fct_evaluation_year"].filter((pl.col("unit_code") == "130100") & (pl.col("year") == 2018))
+    assert row["fired_w1"][0] and "W1" in row["rules_fired"][0] and "emerging" in row["rules_fired"][0]
+    assert verdict(default, "130100", "2017-2019") == "watch"
+
+
+def test_r1_two_consecutive_watch_years_then_x1_exit(default):
+    s = stages(default, "130200")
+    assert s[2018] == "watch" and s[2019] == "rectification"
+    assert verdict(default, "130200", "2017-2019") == "rectification"
+    # rectification in 2017-2019, still emerging and no better in 2020-2022: exit candidate
+    assert [s[y] for y in (2020, 2021, 2022)] == ["exit_candidate"] * 3
+    assert verdict(default, "130200", "2020-2022") == "exit_candidate"
+    # recovers in 2023-2025: back to normal, the exit candidacy does not stick
+    assert verdict(default, "130200", "2023-2025") == "normal"
+    row = default["fct_evaluation_year"].filter((pl.col("unit_code") == "130200") & (pl.col("year") == 2019))
+    assert row["watch_run_years"][0] == 2
+
+
+def test_r2_regressing_composite_over_the_cycle(default):
+    s = stages(default, "130300")
+    assert s[2020] == "normal" and s[2021] == "normal"  # judged over the whole cycle, in its last year
+    assert s[2022] == "rectification"
+    row = default["fct_evaluation_year"].filter((pl.col("unit_code") == "130300") & (pl.col("year") == 2022))
+    assert row["fired_r2"][0] and row["index_change_cycle"][0] == pytest.approx(-8.0)
+    assert verdict(default, "130300", "2020-2022") == "rectification"
+
+
+def test_w2_majority_of_key_targets_lagging(default):
+    s = stages(default, "130400")
+    assert s[2021] == "watch" and s[2022] == "rectification" and s[2023] == "normal"
+    row = default["fct_evaluation_year"].filter((pl.col("unit_code") == "130400") & (pl.col("year") == 2021))
+    # the non-key MGT01 target deteriorates too but does not count
+    assert (row["targets_lagging"][0], row["targets_evaluable"][0]) == (2, 2)
+    ts = default["fct_target_status_year"].filter(pl.col("unit_code") == "130400")
+    by = {(r["indicator_code"], r["year"]): r["status"] for r in ts.iter_rows(named=True)}
+    assert by[("QLT01", 2021)] == "limited_progress" and by[("QLT01", 2022)] == "deteriorating"
+    assert by[("QLT01", 2023)] == "on_track" and by[("QLT01", 2025)] == "achieved"
+    # recovered (no watch rule fires) in 2023-2025: not an exit candidate although the index is flat
+    assert verdict(default, "130400", "2023-2025") == "normal"
+
+
+def test_withdrawn_city_keeps_history_and_stops(default):
+    years = sorted(stages(default, "130500"))
+    assert years == list(range(2016, 2021))  # withdrawn in 2021
+    assert verdict(default, "130500", "2017-2019") == "rectification"
+    assert verdict(default, "130500", "2020-2022") == "withdrawn"
+    assert verdict(default, "130500", "2023-2025") is None
+
+
+def test_rectified_city_that_improves_is_not_exit_candidate(default):
+    assert verdict(default, "130600", "2017-2019") == "rectification"
+    assert verdict(default, "130600", "2020-2022") == "normal"
+
+
+def test_watch_years_count_across_cycle_boundaries(default):
+    s = stages(default, "130700")
+    assert s[2019] == "rectification"  # R2: 60 in 2019 vs 95 in 2016
+    assert s[2020] == "rectification"  # R1: 2019 and 2020 both in the bottom group
+    row = default["fct_evaluation_year"].filter((pl.col("unit_code") == "130700") & (pl.col("year") == 2020))
+    assert row["fired_r1"][0] and not row["fired_x1"][0]  # index up 1 point since 2019: improved
+
+
+def test_robustness_is_null_without_uncertainty(default):
+    assert default["fct_evaluation_year"]["is_robust"].null_count() == default["fct_evaluation_year"].height
+
+
+# --- the rules file steers the stages ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stricter(tmp_path_factory):
+    return _build(tmp_path_factory, "stricter", F.rules_with({
+        ("R1", "watch_years"): "3", ("R2", "regress_points"): "10", ("X1", "enabled"): "0"}))
+
+
+def test_rules_file_changes_stages(default, stricter):
+    # R1 at 3 years: two lagging-target years are watch, not rectification
+    assert stages(default, "130400")[2022] == "rectification"
+    assert stages(stricter, "130400")[2022] == "watch"
+    # ... and the 2018-2022 bottom-group run of 130200 reaches rectification in its third year
+    assert stages(stricter, "130200")[2018] == "watch"
+    assert stages(stricter, "130200")[2020] == "rectification"
+    # R2 at 10 points: an 8-point fall no longer regresses, a 24-point fall still does
+    assert stages(default, "130300")[2022] == "rectification"
+    assert stages(stricter, "130300")[2022] == "normal"
+    assert stages(stricter, "130200")[2019] == "rectification"
+    # X1 disabled: no exit candidates anywhere
+    assert "exit_candidate" not in stricter["fct_evaluation_year"]["stage"].to_list()
+    assert "exit_candidate" not in stricter["fct_evaluation_cycle"]["verdict"].to_list()
+    assert set(stricter["fct_evaluation_year"]["rules_version"].to_list()) == {"2024.1"}
+
+
+@pytest.fixture(scope="module")
+def moderate_bottom(tmp_path_factory):
+    return _build(tmp_path_factory, "moderate_bottom", F.rules_with({("W1", "bottom_group"): "moderate"}))
+
+
+def test_bottom_group_comes_from_the_rules_file(moderate_bottom):
+    # the emerging-only city is no longer watched ...
+    assert stages(moderate_bottom, "130100")[2018] == "normal"
+    # ... and the stable city (index 95: moderate) is watched, then rectified in its second year
+    s = stages(moderate_bottom, "110100")
+    assert s[2016] == "watch" and s[2017] == "rectification"
+
+
+@pytest.fixture(scope="module")
+def no_watch(tmp_path_factory):
+    return _build(tmp_path_factory, "no_watch", F.rules_with({("W1", "enabled"): "0", ("W2", "enabled"): "0"}))
+
+
+def test_disabling_watch_rules_removes_watch_and_consecutive_rectification(no_watch):
+    df = no_watch["fct_evaluation_year"]
+    assert not df["fired_w1"].any() and not df["fired_w2"].any() and not df["fired_r1"].any()
+    assert set(df["stage"].unique().to_list()) <= {"normal", "exemplary", "rectification", "exit_candidate"}
+    # R2 does not depend on the watch rules
+    assert stages(no_watch, "130300")[2022] == "rectification"
+
+
+def test_same_input_gives_identical_marts(default, tmp_path_factory):
+    again = _build(tmp_path_factory, "again")
+    for name in ("fct_evaluation_year", "fct_evaluation_cycle"):
+        key = ["unit_code", "year"] if name.endswith("year") else ["unit_code", "cycle"]
+        assert again[name].sort(key).equals(default[name].sort(key))

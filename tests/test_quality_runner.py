@@ -1,0 +1,190 @@
+"""The pandas path end to end from a real DuckDB file, the results store, and generated sample data."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.quality import (
+    latest_report,
+    patent_grant_city_counts_from_db,
+    record_results,
+    summarise_rejections,
+    valid_region_codes,
+    validate,
+)
+from pipelines.sources import SOURCES, create_table_sql
+
+
+def _events(n: int = 8, bad_participants_row: int | None = None) -> pl.DataFrame:
+    rows = []
+    for i in range(n):
+        rows.append(dict(event_id=f"E{i:03d}", city_code=["130100", "320500", "440300", "320581"][i % 4],
+                         event_date=date(2021, 1 + i % 12, 5), audience="officials", participants=20 + i, hours=2.5,
+                         title="专利运营", year=2021, _source_file="training_2021.csv", _file_hash="h",
+                         _row_number=i + 2, _ingested_at=None))
+    if bad_participants_row is not None:
+        rows[bad_participants_row]["participants"] = 0
+    return pl.DataFrame(rows, schema_overrides={"year": pl.Int32, "_ingested_at": pl.Datetime})
+
+
+def _write_events(path, df: pl.DataFrame) -> None:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(create_table_sql(SOURCES["training_events"]))
+    con.register("incoming", df.to_arrow())
+    con.execute("INSERT INTO raw.training_events BY NAME SELECT * FROM incoming")
+    con.close()
+
+
+def test_pandas_path_end_to_end_from_a_duckdb_file(warehouse, tmp_path):
+    codes = valid_region_codes(warehouse)  # the real 341 prefecture-level units and 31 provinces
+    assert "440300" in codes and "440000" in codes and len(codes) >= 341 + 31
+    db = tmp_path / "events.duckdb"
+    _write_events(db, _events(8, bad_participants_row=5))
+    con = duckdb.connect(str(db), read_only=True)
+    df = con.sql("SELECT * FROM raw.training_events WHERE year = 2021").pl()
+    con.close()
+    assert df.schema["event_date"] == pl.Date and df.schema["participants"] == pl.Int64
+
+    result = validate("raw.training_events", df, partition="2021", context={"valid_region_codes": codes})
+    assert {r.check_name for r in result.failures()} == {"participants__in_range"}
+    (sample,) = result.by_check()["participants__in_range"].failing_sample
+    assert sample == {"participants": 0, "event_id": "E005", "city_code": "320500",
+                      "_source_file": "training_2021.csv", "_row_number": 7}
+    clean = validate("raw.training_events", df.filter(pl.col("participants") > 0), partition="2021",
+                     context={"valid_region_codes": codes})
+    assert clean.passed_all and not clean.skipped[1:]  # only the row-count check lacks its input
+    assert clean.skipped == ["row_count__vs_previous_year"]
+
+
+def test_record_results_and_latest_report(tmp_path):
+    codes = ["130100", "320500", "440300", "320581", "130000", "320000", "440000"]
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    bad = validate("raw.training_events", _events(8, bad_participants_row=3), partition="2021",
+                   context={"valid_region_codes": codes})
+    good = validate("raw.training_events", _events(8), partition="2021", context={"valid_region_codes": codes})
+    assert record_results(con, "run-1", "raw.training_events", bad) == len(bad.results)
+    record_results(con, "run-2", "raw.training_events", good)
+    record_results(con, "run-2", "raw.training_events", good)  # a retried step replaces, not duplicates
+    counts = dict(con.execute("SELECT run_id, count(*) FROM quality.check_results GROUP BY run_id").fetchall())
+    assert counts == {"run-1": len(bad.results), "run-2": len(good.results)}
+
+    stored = con.execute(
+        "SELECT severity, passed, \"partition\", failing_sample, observed_value, expectation FROM quality.check_results "
+        "WHERE run_id = 'run-1' AND check_name = 'participants__in_range'").fetchall()
+    (severity, passed, partition, sample, observed, expectation) = stored[0]
+    assert (severity, passed, partition) == ("error", False, "2021")
+    assert json.loads(sample)[0]["event_id"] == "E003"
+    assert json.loads(observed)["unexpected_count"] == 1
+    assert json.loads(expectation)["type"] == "expect_column_values_to_be_between"
+
+    report = latest_report(con)
+    assert report.height == len(good.results)
+    assert set(report["run_id"]) == {"run-2"} and report["passed"].all()
+    # the next run fails again: the report shows that failure first
+    again = validate("raw.training_events", _events(8, bad_participants_row=3), partition="2021",
+                     context={"valid_region_codes": codes})
+    record_results(con, "run-3", "raw.training_events", again)
+    report = latest_report(con)
+    assert report.row(0, named=True)["check_name"] == "participants__in_range"
+    assert report.row(0, named=True)["run_id"] == "run-3" and report.height == len(bad.results)
+    con.close()
+
+
+def test_summarise_rejections_by_reason_code(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert summarise_rejections(con, "run-0").height == 0  # nothing ingested yet: empty, not an error
+    con.execute("CREATE SCHEMA raw")
+    con.execute("CREATE TABLE raw.rejected_rows (source VARCHAR, file_name VARCHAR, file_hash VARCHAR, row_number BIGINT, "
+                "raw_values VARCHAR, reason VARCHAR, \"partition\" VARCHAR)")
+    reasons = [
+        ("pledge_loans", "negative value in registrations: -5"),
+        ("pledge_loans", "negative value in registrations: -12"),
+        ("pledge_loans", "negative value in registrations: -1; unknown region code in city_code: '999999'"),
+        ("training_events", "unknown region code in city_code: '990000'"),
+        ("targets", "duplicate record: 320281/plan_2021_2025/ENV01 same as row 43"),
+    ]
+    con.executemany("INSERT INTO raw.rejected_rows VALUES (?, 'f.csv', 'h', 2, '{}', ?, '2021')", reasons)
+    out = summarise_rejections(con, "run-1")
+    got = {(r["source"], r["reason_code"]): r["rows"] for r in out.iter_rows(named=True)}
+    assert got == {
+        ("pledge_loans", "negative value in registrations"): 3,
+        ("pledge_loans", "unknown region code in city_code"): 1,
+        ("training_events", "unknown region code in city_code"): 1,
+        ("targets", "duplicate record"): 1,
+    }
+    example = out.filter(pl.col("reason_code") == "duplicate record")["reason"][0]
+    assert example.startswith("duplicate record: 320281")
+    summarise_rejections(con, "run-1")
+    assert con.execute("SELECT count(*) FROM quality.rejections_summary WHERE run_id = 'run-1'").fetchall()[0][0] == 4
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def generated_warehouse(tmp_path_factory):
+    pytest.importorskip("pipelines.generate")
+    from pipelines.generate import generate
+    from pipelines.ingest.load import ingest_file, landing_files
+
+    root = tmp_path_factory.mktemp("generated")
+    generate(root / "landing", seed=5, scale=0.005, first_year=2019, last_year=2020, history_first_year=2019)
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    for source in SOURCES.values():  # cities first: SOURCES is in load order
+        for path in landing_files(root / "landing", source):
+            ingest_file(con, source, path)
+    con.close()
+    return root / "warehouse.duckdb"
+
+
+def test_raw_suites_pass_on_generated_sample_data(generated_warehouse):
+    con = duckdb.connect(str(generated_warehouse), read_only=True)
+    codes = valid_region_codes(con)
+    outcomes = {}
+    for source in SOURCES.values():
+        years = [None]
+        if source.partitioned:
+            years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {source.table} ORDER BY 1").fetchall()]
+            assert years == [2019, 2020], source.name
+        for year in years:
+            where = "" if year is None else f" WHERE year = {year}"
+            df = con.sql(f"SELECT * FROM {source.table}{where}").pl()
+            assert df.height > 0, source.name
+            ctx = {"valid_region_codes": codes, "evaluation_year": 2020}
+            if year == 2020:
+                ctx["previous_row_count"] = con.execute(f"SELECT count(*) FROM {source.table} WHERE year = 2019").fetchall()[0][0]
+            result = validate(f"raw.{source.name}", df, partition=year, context=ctx)
+            outcomes[(source.name, year)] = [(r.check_name, r.observed_value, r.failing_sample) for r in result.failures()]
+            assert all(r.exception is None for r in result.results)
+    assert outcomes == {k: [] for k in outcomes}
+    assert len(outcomes) == 5 + 2 * 4
+
+    # grants per city, 2020 against 2019: flagged exactly where the factor is exceeded (checked by SQL here)
+    counts = patent_grant_city_counts_from_db(con, 2020)
+    result = validate("raw.patent_grants.city_counts", counts, partition="2020")
+    assert result.passed_blocking
+    expected = {r[0] for r in con.execute("""
+        WITH g AS (SELECT substr(region_code, 1, 4) || '00' AS unit, year, count(*) AS n
+                   FROM raw.patent_grants GROUP BY ALL),
+             p AS (SELECT coalesce(a.unit, b.unit) AS unit, coalesce(a.n, 0) AS cur, coalesce(b.n, 0) AS prev
+                   FROM (SELECT * FROM g WHERE year = 2020) a FULL JOIN (SELECT * FROM g WHERE year = 2019) b ON a.unit = b.unit)
+        SELECT unit FROM p WHERE greatest(cur, prev) >= 20 AND greatest(cur, prev) / greatest(least(cur, prev), 1) > 3
+    """).fetchall()}
+    county_units = {c for c in codes if c[4:] != "00"}
+    flagged = {row["unit_code"] for row in (result.by_check()["city_grants__change_vs_previous_year"].failing_sample or [])}
+    assert flagged - county_units == expected
+    con.close()
+
+
+def test_pandas_input_is_accepted_like_polars():
+    codes = ["130100", "320500", "440300", "320581"]
+    df = _events(8, bad_participants_row=2)
+    from_polars = validate("raw.training_events", df, partition=2021, context={"valid_region_codes": codes})
+    from_pandas = validate("raw.training_events", df.to_pandas(), partition=2021, context={"valid_region_codes": codes})
+    assert [(r.check_name, r.passed, r.failing_sample) for r in from_pandas.results] == \
+        [(r.check_name, r.passed, r.failing_sample) for r in from_polars.results]
+    assert [r.check_name for r in from_pandas.failures()] == ["participants__in_range"]
