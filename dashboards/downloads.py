@@ -54,7 +54,7 @@ def indicator_extract(snap, year: int, province_code: str | None = None) -> pl.D
     units = queries.units(snap)
     if province_code:
         units = units.filter(pl.col("province_code") == province_code)
-    cat = queries.indicator_catalog(snap).select("indicator_code", "pillar_code", "pillar_name_zh", "name_zh",
+    cat = queries.indicator_catalog(snap, year).select("indicator_code", "pillar_code", "pillar_name_zh", "name_zh",
                                                  "unit")
     ind = queries.indicator_year(snap, year).join(units.select("unit_code", "unit_name", "province_name"),
                                                   on="unit_code")

@@ -37,7 +37,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov_programme_units": ("示范/试点城市数", "Programme units"),
     "ov_mean_index": ("综合指数中位数", "Median composite index"),
     "ov_leaders": ("领先组城市", "Leader-group units"),
-    "ov_on_watch": ("预警及整改城市", "On watch / in rectification"),
+    "ov_on_watch": ("关注及整改城市", "On watch / in rectification"),
     "ov_exit": ("退出候选", "Exit candidates"),
     "ov_improved": ("排名上升城市", "Units that moved up"),
     "ov_map_title": ("城市分布（按绩效分组着色）", "Cities by performance group"),
@@ -82,7 +82,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "rules_fired": ("触发规则", "Rules fired"),
     "robust": ("稳健", "Robust"),
     "not_robust": ("不稳健", "Not robust"),
-    "flag_share": ("预警比例", "Flag share"),
+    "share_bottom": ("末位组概率", "Bottom-group share"),
+    "share_bottom_hint": ("1000次权重与方法扰动中处于末位绩效组的比例",
+                          "Share of 1,000 weight and method perturbations placing the city in the bottom group"),
+    "targets_lagging": ("滞后目标", "Lagging targets"),
+    "not_assessed": ("未评估", "Not assessed"),
+    "rank_all": ("全部城市排名", "Rank among all cities"),
+    "programme_status": ("示范城市", "Programme"),
+    "programme_member": ("参评示范城市", "Ranked programme unit"),
+    "not_ranked_member": ("名单内未参评", "On roster, not ranked"),
+    "complete": ("已完成", "Complete"),
+    "in_progress": ("进行中", "In progress"),
     "plan": ("规划", "Plan"),
     "baseline": ("基期值", "Baseline"),
     "current": ("当前值", "Current"),
@@ -95,8 +105,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "message": ("说明", "Message"),
     "created_at": ("时间", "Created"),
     # watchlist
-    "wl_title": ("预警、整改与退出候选城市", "Cities on watch, in rectification and exit candidates"),
-    "wl_empty": ("本年度没有预警城市。", "No cities on the watchlist this year."),
+    "wl_title": ("关注、整改与退出候选城市", "Cities on watch, in rectification and exit candidates"),
+    "wl_empty": ("本年度没有关注、整改或退出候选城市。", "No cities on the watchlist this year."),
     "dossier": ("评价档案", "Dossier"),
     "dossier_missing": ("未生成", "not generated"),
     "profile_link": ("城市画像", "Profile"),
@@ -121,6 +131,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "passed": ("通过", "Passed"),
     "failed": ("未通过", "Failed"),
     "observed": ("观测值", "Observed"),
+    "expectation": ("校验规则", "Expectation"),
+    "partition": ("分区", "Partition"),
+    "dq_checks_run": ("校验项次", "Checks run"),
+    "dq_failed_error": ("未通过（错误级）", "Failed (error)"),
+    "dq_failed_warn": ("未通过（警告级）", "Failed (warning)"),
+    "dq_rows_loaded": ("入库行数", "Rows loaded"),
+    "dq_rows_rejected": ("隔离行数", "Rows quarantined"),
+    "dq_by_source": ("各来源入库与隔离行数", "Rows loaded and quarantined by source"),
+    "dq_no_rejections": ("本次运行没有被隔离的数据行。", "No rows were quarantined in this run."),
     "nature": ("性质", "Nature"),
     "real": ("真实数据", "Real"),
     "synthetic": ("合成示例数据", "Synthetic sample"),
@@ -139,13 +158,13 @@ GROUPS = {
     "leader": ("领先", "Leader"),
     "strong": ("较强", "Strong"),
     "moderate": ("中等", "Moderate"),
-    "emerging": ("追赶", "Emerging"),
+    "emerging": ("起步", "Emerging"),
 }
 STAGES = {
     "normal": ("正常", "Normal"),
-    "exemplary": ("示范标杆", "Exemplary"),
-    "watch": ("预警观察", "On watch"),
-    "rectification": ("限期整改", "Rectification"),
+    "exemplary": ("示范", "Exemplary"),
+    "watch": ("关注", "Watch"),
+    "rectification": ("整改", "Rectification"),
     "exit_candidate": ("退出候选", "Exit candidate"),
     "withdrawn": ("已退出", "Withdrawn"),
 }
@@ -156,6 +175,13 @@ TARGET_STATUS = {
     "limited_progress": ("进展有限", "Limited progress"),
     "deteriorating": ("恶化", "Deteriorating"),
     "insufficient_data": ("数据不足", "Insufficient data"),
+}
+ALERT_TYPES = {
+    "behind_target": ("目标滞后", "Behind target"),
+}
+PLANS = {
+    "plan_2016_2020": ("2016–2020年规划", "Plan 2016–2020"),
+    "plan_2021_2025": ("2021–2025年规划", "Plan 2021–2025"),
 }
 PILLAR_COLUMNS = {"MGT": "score_mgt", "PRO": "score_pro", "UTL": "score_utl", "QLT": "score_qlt", "ENV": "score_env"}
 PILLAR_NAMES = {

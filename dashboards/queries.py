@@ -18,6 +18,7 @@ CYCLE = "marts.fct_evaluation_cycle"
 UNCERT = "marts.fct_rank_uncertainty"
 TARGETS = "marts.fct_target_status"
 ALERTS = "marts.fct_alerts"
+CATALOG_VERSIONS = "marts.catalog_versions"
 CHECKS = "quality.check_results"
 REJECTIONS = "quality.rejections_summary"
 FILES = "raw.ingested_files"
@@ -70,7 +71,13 @@ def units(snap) -> pl.DataFrame:
 
 
 def programme_units(snap) -> pl.DataFrame:
+    """Units on the programme roster (any year, withdrawn ones included)."""
     return units(snap).filter(pl.col("is_programme").fill_null(False))
+
+
+def ranked_codes(snap, year: int) -> pl.Series:
+    """Programme units ranked in ``year``: the population of the programme average (index = 100)."""
+    return scores_year(snap, year).filter(pl.col("is_programme"))["unit_code"]
 
 
 def provinces(snap) -> pl.DataFrame:
@@ -78,36 +85,71 @@ def provinces(snap) -> pl.DataFrame:
                                        "where province_code is not null order by province_code"))
 
 
-def indicator_catalog(snap) -> pl.DataFrame:
-    return snap.query(f"select * from {DIM_IND} order by pillar_code, indicator_code")
+def catalog_version(snap, year: int | None = None) -> str | None:
+    """The indicator-catalog version in force in ``year`` (latest version when no year or no mapping)."""
+    if year is not None and snap.has(CATALOG_VERSIONS):
+        df = snap.query(f"select catalog_version from {CATALOG_VERSIONS} where evaluation_year = ?", (int(year),))
+        if df.height:
+            return df["catalog_version"][0]
+    df = snap.query(f"select max(catalog_version) as v from {DIM_IND}")
+    return df["v"][0] if df.height else None
+
+
+def indicator_catalog(snap, year: int | None = None) -> pl.DataFrame:
+    """One row per indicator: the catalog version of ``year`` (the snapshot holds every version)."""
+    version = catalog_version(snap, year)
+    return snap.query(f"select * from {DIM_IND} where catalog_version = ? order by pillar_code, indicator_code",
+                      (version,))
+
+
+# Evaluation columns the pages show, with their type when the mart (or the column) is not there yet.
+EVAL_COLUMNS: dict[str, pl.DataType] = {
+    "stage": pl.String, "rules_fired": pl.String, "is_robust": pl.Boolean, "fired_x1": pl.Boolean,
+    "fired_r1": pl.Boolean, "fired_r2": pl.Boolean, "fired_w1": pl.Boolean, "fired_w2": pl.Boolean,
+    "fired_ex1": pl.Boolean, "cycle": pl.String, "cycle_start": pl.Int32, "index_change_cycle": pl.Float64,
+    "targets_evaluable": pl.Int32, "targets_lagging": pl.Int32, "watch_run_years": pl.Int32,
+}
+UNCERT_COLUMNS: dict[str, pl.DataType] = {
+    "median_rank": pl.Float64, "p05_rank": pl.Float64, "p95_rank": pl.Float64, "share_bottom": pl.Float64,
+    "share_leader": pl.Float64, "share_lower_third": pl.Float64,
+}
+
+
+def _year_columns(snap, table: str, wanted: dict[str, pl.DataType], year: int) -> pl.DataFrame:
+    """``unit_code`` plus the wanted columns of ``table`` for ``year``; absent ones as typed nulls."""
+    have = snap.columns(table) if snap.has(table) else frozenset()
+    present = [c for c in wanted if c in have]
+    if have:
+        df = snap.query(f"select unit_code{''.join(', ' + c for c in present)} from {table} where year = ?", (year,))
+    else:
+        df = pl.DataFrame(schema={"unit_code": pl.String})
+    return df.with_columns([pl.lit(None, dtype).alias(c) for c, dtype in wanted.items() if c not in present])
 
 
 def scores_year(snap, year: int) -> pl.DataFrame:
-    """Scores of every ranked unit for ``year`` with names, province, stage and rank interval attached."""
+    """Every city unit's scores for ``year`` with names, province, stage and rank interval attached.
+
+    ``is_programme`` means ranked among the programme units that year (``is_ranked`` in the mart: on the roster,
+    not withdrawn, with a composite); units outside it keep their index and ``rank_all`` for the national map.
+    """
 
     def compute() -> pl.DataFrame:
         df = snap.query(
             f"select s.*, d.unit_name, d.unit_name_en, d.province_code, d.province_name, d.level, d.lng, d.lat, "
-            f"d.is_programme as dim_is_programme from {SCORES} s join {DIM} d on s.unit_code = d.unit_code "
+            f"coalesce(d.is_programme, false) as on_roster from {SCORES} s join {DIM} d on s.unit_code = d.unit_code "
             "where s.year = ? and d.level <> 'province'", (year,))
-        if "is_programme" not in df.columns:
-            df = df.with_columns(is_programme=pl.col("dim_is_programme"))
-        df = df.with_columns(pl.col("is_programme").fill_null(pl.col("dim_is_programme")).fill_null(False))
-        if snap.has(EVAL):
-            ev = snap.query(f"select unit_code, stage, rules_fired, is_robust, flag_share from {EVAL} "
-                            "where year = ?", (year,))
-            df = df.join(ev, on="unit_code", how="left")
-        else:
-            df = df.with_columns(stage=pl.lit(None, pl.String), rules_fired=pl.lit(None, pl.String),
-                                 is_robust=pl.lit(None, pl.Boolean), flag_share=pl.lit(None, pl.Float64))
-        if snap.has(UNCERT):
-            un = snap.query(f"select unit_code, median_rank, p05_rank, p95_rank from {UNCERT} where year = ?",
-                            (year,))
-            df = df.join(un, on="unit_code", how="left")
-        else:
-            df = df.with_columns(median_rank=pl.lit(None, pl.Int32), p05_rank=pl.lit(None, pl.Int32),
-                                 p95_rank=pl.lit(None, pl.Int32))
-        return with_province_en(df).sort("rank", nulls_last=True)
+        ranked = pl.col("is_ranked") if "is_ranked" in df.columns else pl.col("rank").is_not_null()
+        df = df.with_columns(is_programme=ranked.fill_null(False))
+        if "rank_all" not in df.columns:
+            df = df.with_columns(rank_all=pl.lit(None, pl.Int64))
+        if "performance_group_all" not in df.columns:
+            df = df.with_columns(performance_group_all=pl.col("performance_group"))
+        df = df.join(_year_columns(snap, EVAL, EVAL_COLUMNS, year), on="unit_code", how="left")
+        un = _year_columns(snap, UNCERT, UNCERT_COLUMNS, year)
+        # Quantiles of ranks are reals; officials read ranks as whole numbers.
+        un = un.with_columns(pl.col("median_rank", "p05_rank", "p95_rank").round(0).cast(pl.Int32))
+        df = df.join(un, on="unit_code", how="left")
+        return with_province_en(df).sort("rank", "rank_all", nulls_last=True)
 
     return snap.cached(("scores_year", year), compute)
 
@@ -153,14 +195,17 @@ def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
 
 
 def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
+    """Ranked programme units (or every city with a score when ``programme_only`` is false), best first."""
     df = scores_year(snap, year)
     if programme_only:
         df = df.filter(pl.col("is_programme"))
+    else:
+        df = df.filter(pl.col("composite").is_not_null())
     return df.select(
         "unit_code", "unit_name", "unit_name_en", "province_code", "province_name", "province_name_en",
-        "performance_group", "stage",
-        "is_robust", "composite", "composite_index", *PILLAR_COLUMNS.values(), "rank", "n_ranked", "median_rank",
-        "p05_rank", "p95_rank", "rank_change", "index_change")
+        "performance_group", "performance_group_all", "is_programme", "on_roster", "stage",
+        "is_robust", "composite", "composite_index", *PILLAR_COLUMNS.values(), "rank", "n_ranked", "rank_all",
+        "median_rank", "p05_rank", "p95_rank", "share_bottom", "rank_change", "index_change")
 
 
 def pillar_scores(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
@@ -186,12 +231,20 @@ def indicator_year(snap, year: int) -> pl.DataFrame:
                       f"normalised_score from {IND} where year = ?", (year,))
 
 
+def programme_indicator_average(snap, year: int) -> pl.DataFrame:
+    """Mean normalised score per indicator over the units ranked in ``year``."""
+    def compute() -> pl.DataFrame:
+        prog = ranked_codes(snap, year)
+        return indicator_year(snap, year).filter(pl.col("unit_code").is_in(prog.implode())).group_by(
+            "indicator_code").agg(programme_avg=pl.col("normalised_score").mean())
+
+    return snap.cached(("programme_indicator_average", year), compute)
+
+
 def strengths_weaknesses(snap, year: int, unit_codes: list[str], k: int = 3) -> pl.DataFrame:
     """Per unit, the ``k`` indicators furthest above and below the programme average of normalised scores."""
     ind = indicator_year(snap, year)
-    prog = programme_units(snap)["unit_code"]
-    avg = ind.filter(pl.col("unit_code").is_in(prog.implode())).group_by("indicator_code").agg(
-        programme_avg=pl.col("normalised_score").mean())
+    avg = programme_indicator_average(snap, year)
     diff = ind.filter(pl.col("unit_code").is_in(unit_codes)).join(avg, on="indicator_code").with_columns(
         diff=pl.col("normalised_score") - pl.col("programme_avg")).drop_nulls("diff")
     # A strength is above the average and a weakness below it: a leading city may have no weaknesses.
@@ -199,7 +252,7 @@ def strengths_weaknesses(snap, year: int, unit_codes: list[str], k: int = 3) -> 
         kind=pl.lit("strength"))
     bottom = diff.filter(pl.col("diff") < 0).sort("diff").group_by("unit_code", maintain_order=True).head(k).with_columns(
         kind=pl.lit("weakness"))
-    cat = indicator_catalog(snap).select("indicator_code", "name_zh", "name_en", "pillar_code")
+    cat = indicator_catalog(snap, year).select("indicator_code", "name_zh", "name_en", "pillar_code")
     return pl.concat([top, bottom]).join(cat, on="indicator_code", how="left").select(
         "unit_code", "kind", "indicator_code", "name_zh", "name_en", "pillar_code", "normalised_score",
         "programme_avg", "diff")
@@ -208,9 +261,7 @@ def strengths_weaknesses(snap, year: int, unit_codes: list[str], k: int = 3) -> 
 def score_matrix(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     """Normalised score minus programme average, unit × indicator (for a heatmap)."""
     ind = indicator_year(snap, year)
-    prog = programme_units(snap)["unit_code"]
-    avg = ind.filter(pl.col("unit_code").is_in(prog.implode())).group_by("indicator_code").agg(
-        programme_avg=pl.col("normalised_score").mean())
+    avg = programme_indicator_average(snap, year)
     return ind.filter(pl.col("unit_code").is_in(unit_codes)).join(avg, on="indicator_code").with_columns(
         diff=pl.col("normalised_score") - pl.col("programme_avg")).select("unit_code", "indicator_code", "diff")
 
@@ -238,25 +289,36 @@ def profile_scores(snap, unit_code: str) -> pl.DataFrame:
     return snap.query(f"select * from {SCORES} where unit_code = ? order by year", (unit_code,))
 
 
+def _present(snap, table: str, wanted: list[str]) -> str:
+    have = snap.columns(table)
+    return ", ".join(c for c in wanted if c in have)
+
+
 def profile_stages(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(EVAL):
         return None
-    return snap.query(f"select year, stage, rules_fired, is_robust, flag_share from {EVAL} where unit_code = ? "
-                      "order by year desc", (unit_code,))
+    cols = _present(snap, EVAL, ["year", "stage", "rules_fired", "is_robust", *[c for c in EVAL_COLUMNS if
+                                 c.startswith("fired_")], "performance_group", "rank", "n_ranked", "cycle_start",
+                                 "index_change_cycle", "targets_evaluable", "targets_lagging", "watch_run_years",
+                                 "median_rank", "p05_rank", "p95_rank", "share_bottom"])
+    return snap.query(f"select {cols} from {EVAL} where unit_code = ? order by year desc", (unit_code,))
 
 
 def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(CYCLE):
         return None
-    return snap.query(f"select cycle, cycle_start, cycle_end, verdict, evidence from {CYCLE} where unit_code = ? "
-                      "order by cycle_start", (unit_code,))
+    cols = _present(snap, CYCLE, ["cycle", "cycle_start", "cycle_end", "verdict", "evidence", "is_robust",
+                                  "is_complete", "index_change"])
+    return snap.query(f"select {cols} from {CYCLE} where unit_code = ? order by cycle_start", (unit_code,))
 
 
 def profile_alerts(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(ALERTS):
         return None
-    return snap.query(f"select year, alert_type, message, created_at from {ALERTS} where unit_code = ? "
-                      "order by year desc, created_at desc", (unit_code,))
+    cols = _present(snap, ALERTS, ["year", "alert_type", "status", "plan_id", "indicator_code", "progress_index",
+                                   "message", "created_at"])
+    return snap.query(f"select {cols} from {ALERTS} where unit_code = ? order by year desc, created_at desc",
+                      (unit_code,))
 
 
 def unit_info(snap, unit_code: str) -> dict | None:
@@ -277,9 +339,11 @@ def watchlist(snap, year: int, dossier_dir: Path | None = None) -> pl.DataFrame 
         return name if dossier_dir is not None and (Path(dossier_dir) / name).is_file() else None
 
     codes = df["unit_code"].to_list()
-    return df.select("unit_code", "unit_name", "unit_name_en", "province_name", "province_name_en", "stage",
-                     "rules_fired",
-                     "is_robust", "flag_share", "composite_index", "rank", "p05_rank", "p95_rank").with_columns(
+    return df.select(
+        "unit_code", "unit_name", "unit_name_en", "province_name", "province_name_en", "stage", "rules_fired",
+        *[c for c in EVAL_COLUMNS if c.startswith("fired_")], "is_robust", "share_bottom", "targets_evaluable",
+        "targets_lagging", "watch_run_years", "cycle_start", "index_change_cycle", "performance_group",
+        "composite_index", "rank", "n_ranked", "p05_rank", "p95_rank").with_columns(
         dossier_html=pl.Series([dossier(c, "html") for c in codes], dtype=pl.String),
         dossier_md=pl.Series([dossier(c, "md") for c in codes], dtype=pl.String),
     )
@@ -319,3 +383,26 @@ def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:
     code = "reason_code, " if "reason_code" in cols else ""
     return snap.query(f"select source, {code}reason, sum(rows) as rows from {REJECTIONS} where run_id = ? "
                       f"group by source, {code}reason order by rows desc nulls last", (run_id,))
+
+
+def quality_sources(snap, run_id: str | None = None) -> pl.DataFrame | None:
+    """Per source in a run: files, rows read, loaded and quarantined (from the ingestion ledger)."""
+    if not snap.has(FILES):
+        return None
+    run_id = run_id or latest_run_id(snap)
+    return snap.query(f"select source, count(*) as files, sum(rows_read) as rows_read, sum(rows_loaded) as "
+                      f"rows_loaded, sum(rows_rejected) as rows_rejected from {FILES} where run_id = ? "
+                      "group by source order by source", (run_id,))
+
+
+def quality_summary(checks: pl.DataFrame | None, sources: pl.DataFrame | None) -> dict:
+    """Headline counts of a run: checks run and failed by severity, rows loaded and quarantined."""
+    out = {"checks": None, "failed_error": None, "failed_warn": None, "rows_loaded": None, "rows_rejected": None}
+    if checks is not None:
+        failed = checks.filter(~pl.col("passed").fill_null(False))
+        out |= {"checks": checks.height, "failed_error": int((failed["severity"] == "error").sum()),
+                "failed_warn": int((failed["severity"] != "error").sum())}
+    if sources is not None:
+        out |= {"rows_loaded": int(sources["rows_loaded"].sum() or 0),
+                "rows_rejected": int(sources["rows_rejected"].sum() or 0)}
+    return out

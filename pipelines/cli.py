@@ -256,11 +256,17 @@ def dev(port: int, background: bool, stop: bool) -> None:
     cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)]
     # Its own session: `dagster dev` ignores SIGINT/SIGTERM when started from a script, so it is stopped by
     # signalling the whole process group.
-    proc = subprocess.Popen(cmd, cwd=settings.PROJECT_ROOT, start_new_session=True, env={**os.environ})
+    log = None
+    if background:
+        # Detached: its output goes to a log file, so whoever started us is not tied to its pipes.
+        log = open(settings.data_dir() / "dagster_dev.log", "ab")
+    proc = subprocess.Popen(cmd, cwd=settings.PROJECT_ROOT, start_new_session=True, env={**os.environ},
+                            stdin=subprocess.DEVNULL if background else None, stdout=log, stderr=log)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(proc.pid))
     console.print(f"Dagster UI: http://127.0.0.1:{port}  (pid {proc.pid}; stop with `ipcity dev --stop` or kill -- -{proc.pid})")
     if background:
+        console.print(f"log: {settings.data_dir() / 'dagster_dev.log'}")
         return
     try:
         proc.wait()
@@ -268,6 +274,14 @@ def dev(port: int, background: bool, stop: bool) -> None:
         _stop_group(proc.pid)
     finally:
         pid_file.unlink(missing_ok=True)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Benchmarks at national scale (bench/run.py; `ipcity bench --help` for its options). Prints figures."""
+    script = settings.PROJECT_ROOT / "bench" / "run.py"
+    sys.exit(subprocess.call([sys.executable, str(script), *ctx.args], cwd=settings.PROJECT_ROOT))
 
 
 def _stop_group(pid: int, timeout: float = 15) -> None:

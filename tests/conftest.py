@@ -37,3 +37,19 @@ def warehouse(tmp_path):
     ingest_file(con, SOURCES["cities"], write_cities_csv(tmp_path / "ref" / "cities.csv"))
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def sample_snapshot(tmp_path_factory):
+    """A real published snapshot: sample data generated and run through the whole pipeline once per session
+    (~1.5 min). Yields ``SampleRun(snapshot, dossier_dir, truth, dossiers)``; one dossier is written for a
+    flagged city. ``IPCITY_TEST_SNAPSHOT=<dir>/published/x.snapshot.duckdb`` reuses an earlier run instead."""
+    import os
+
+    from dashboard_fixtures import build_sample_run, sample_run_from
+
+    override = os.environ.get("IPCITY_TEST_SNAPSHOT")
+    if override:
+        yield sample_run_from(Path(override))
+        return
+    yield build_sample_run(tmp_path_factory.mktemp("sample_run"))

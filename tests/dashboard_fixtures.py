@@ -1,10 +1,13 @@
-"""Builds a realistic published snapshot for the dashboard tests and benchmark.
+"""Snapshots for the dashboard tests and benchmark.
 
-The marts are produced by other parts of the pipeline; until a real sample run exists, the dashboard is tested
-against this builder, which follows the column contract in docs/contracts.md. Units and coordinates are real
-(reference data); every score, status and quality record is invented with a fixed seed.
+``build_sample_run`` is the real thing: generate the sample landing files and run the whole pipeline
+(ingest → quality → dbt → evaluation → publish) into a temp folder; the browser tests, the HTTP tests and the
+benchmark use it. ``build_snapshot`` hand-makes a snapshot in the marts' shape for the unit tests that need
+edge cases the pipeline never publishes (tables missing, two publishes with known different rankings).
+Units and coordinates are real (reference data); its scores, statuses and quality records are invented.
 
-Point the tests at a real snapshot instead with ``IPCITY_TEST_SNAPSHOT=/path/to/x.snapshot.duckdb``.
+Reuse an existing real snapshot instead of running the pipeline with
+``IPCITY_TEST_SNAPSHOT=/path/to/x.snapshot.duckdb``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -362,6 +366,75 @@ def publish_snapshot(target: Path, **kwargs) -> Path:
     build_snapshot(tmp, **kwargs)
     os.replace(tmp, target)
     return target
+
+
+class SampleRun(NamedTuple):
+    snapshot: Path
+    dossier_dir: Path
+    truth: dict
+    dossiers: tuple[str, ...]  # file names in dossier_dir
+
+
+def build_sample_run(base: Path, *, seed: int = 42, scale: float = 0.002, first_year: int = 2016,
+                     last_year: int = 2025) -> SampleRun:
+    """Generate sample landing files and run the real pipeline in ``base``; return the published snapshot.
+
+    The pipeline resolves every path from IPCITY_WAREHOUSE and DAGSTER_HOME, so both point into ``base`` for
+    the duration and are restored afterwards.
+    """
+    from pipelines import settings as ps
+    from pipelines.generate import generate
+    from pipelines.runner import run_pipeline
+
+    base = Path(base)
+    saved = {k: os.environ.get(k) for k in ("IPCITY_WAREHOUSE", "DAGSTER_HOME", "IPCITY_LANDING")}
+    os.environ["IPCITY_WAREHOUSE"] = str(base / "warehouse.duckdb")
+    os.environ["DAGSTER_HOME"] = str(base / "dagster_home")
+    os.environ.pop("IPCITY_LANDING", None)
+    try:
+        generate(base / "landing", seed=seed, scale=scale, first_year=first_year, last_year=last_year)
+        summary = run_pipeline()
+        assert summary.success, summary.runs
+        snapshot = ps.snapshot_path()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert snapshot.is_file(), f"the pipeline published nothing at {snapshot}"
+    return sample_run_from(snapshot)
+
+
+def sample_run_from(snapshot: Path) -> SampleRun:
+    """A published sample run's snapshot with its truth file and one dossier (the pipeline's folder layout:
+    ``<dir>/published/<x>.snapshot.duckdb``, ``<dir>/dossiers``, ``<dir>/sample_truth.json``).
+
+    The dossier is written, with the evaluation step's own writer, for the worst-flagged unit of the last year,
+    a known-lagging sample city when one is flagged, so the watchlist's dossier links lead somewhere.
+    """
+    from pipelines.evaluation.dossier import write_dossier
+
+    snapshot = Path(snapshot)
+    data = snapshot.parent.parent
+    dossier_dir = data / "dossiers"
+    truth_file = data / "sample_truth.json"
+    truth = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.is_file() else {}
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        year = con.execute("select max(year) from marts.fct_evaluation_year").fetchall()[0][0]
+        flagged = [r[0] for r in con.execute(
+            "select unit_code from marts.fct_evaluation_year where year = ? and stage in "
+            "('exit_candidate', 'rectification', 'watch') order by case stage when 'exit_candidate' then 0 "
+            "when 'rectification' then 1 else 2 end, rank nulls last, unit_code", [year]).fetchall()]
+    finally:
+        con.close()
+    lagging = set(truth.get("lagging", []))
+    flagged.sort(key=lambda c: c not in lagging)  # stable: keeps the severity order within each part
+    if flagged and not (dossier_dir / f"{flagged[0]}_{year}.html").is_file():
+        write_dossier(snapshot, flagged[0], year, dossier_dir)
+    written = tuple(sorted(p.name for p in dossier_dir.glob("*_*.*"))) if dossier_dir.is_dir() else ()
+    return SampleRun(snapshot, dossier_dir, truth, written)
 
 
 def test_snapshot_override() -> Path | None:

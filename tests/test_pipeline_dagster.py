@@ -127,6 +127,7 @@ def test_malformed_pledge_file_is_quarantined_and_good_rows_load(sample_run):
     bad.write_bytes(
         "\n".join([
             "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数",
+            "440305,2024-12,3,100,2,0,2,1",  # good: a district of Shenzhen reporting on its own
             "999999,2024-12,3,100,2,0,2,1",  # unknown city
             "440300,2024-12,-4,100,2,0,2,1",  # negative registrations (and a duplicate month of the sample)
             "441900,2024-13,3,100,2,0,2,1",  # no such month
@@ -138,9 +139,45 @@ def test_malformed_pledge_file_is_quarantined_and_good_rows_load(sample_run):
     read, loaded, rejected = con.execute(
         "SELECT rows_read, rows_loaded, rows_rejected FROM raw.ingested_files WHERE file_name = ? AND status = 'loaded'", [bad.name]
     ).fetchall()[0]
-    assert (read, loaded, rejected) == (3, 0, 3)
+    assert (read, loaded, rejected) == (4, 1, 3)
+    assert con.execute("SELECT amount_10k_yuan FROM raw.pledge_loans WHERE _source_file = ?", [bad.name]).fetchall() == [(100.0,)]
     reasons = [r[0] for r in con.execute("SELECT reason FROM raw.rejected_rows WHERE file_name = ? ORDER BY row_number", [bad.name]).fetchall()]
     assert reasons[0] == "unknown region code in city_code: '999999'"
     assert reasons[1].startswith("negative value in registrations: -4")
     assert reasons[2] == "not a date in month: '2024-13'"
     con.close()
+
+
+@pytest.mark.slow
+def test_blocking_check_failure_leaves_published_marts_as_they_were(sample_run):
+    """A batch that loads (no row is malformed) but violates a blocking expectation stops the build."""
+    import hashlib
+
+    from pipelines.runner import run_pipeline
+
+    base, _ = sample_run
+    snap = base / "published" / "warehouse.snapshot.duckdb"
+    before = hashlib.sha256(snap.read_bytes()).hexdigest()
+    wh = base / "warehouse.duckdb"
+    con = duckdb.connect(str(wh), read_only=True)
+    marts_before = con.execute("SELECT count(*), sum(composite) FROM marts.fct_city_score_year").fetchall()
+    con.close()
+    # A target on an indicator that is not in the catalog: every row is well-formed, so the loader takes it,
+    # but the targets suite's blocking expectation indicator_code__in_catalog fails.
+    (base / "landing" / "targets" / "补充目标.csv").write_text(
+        "city_code,plan_id,indicator_code,baseline_year,baseline_value,target_year,target_value\n"
+        "440300,plan_2021_2025,QLT99,2020,1.0,2025,2.0\n",
+        encoding="utf-8",
+    )
+    summary = run_pipeline()
+    assert not summary.success
+    assert "gx_raw_targets" in (summary.runs[-1]["error"] or "") or summary.runs[-1]["error"]
+    assert hashlib.sha256(snap.read_bytes()).hexdigest() == before
+    con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute("SELECT count(*), sum(composite) FROM marts.fct_city_score_year").fetchall() == marts_before
+    failed = con.execute(
+        "SELECT check_name, failing_sample FROM quality.check_results WHERE asset = 'raw.targets' AND NOT passed"
+    ).fetchall()
+    con.close()
+    assert [f[0] for f in failed] == ["indicator_code__in_catalog"]
+    assert "QLT99" in str(failed[0][1]) and "440300" in str(failed[0][1])

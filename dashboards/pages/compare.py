@@ -121,7 +121,7 @@ def register_callbacks(app) -> None:
             cols, rows = side_by_side_table(queries.side_by_side(snap, year, chosen), lang)
             units = queries.units(snap)
             heat = figures.strength_heatmap(queries.score_matrix(snap, year, chosen), units,
-                                            queries.indicator_catalog(snap), chosen, lang)
+                                            queries.indicator_catalog(snap, year), chosen, lang)
             names = dict(zip(units["unit_code"].to_list(), units[name_col(lang)].to_list()))
             sw = strengths_list(queries.strengths_weaknesses(snap, year, chosen), names, chosen, lang)
         except SnapshotUnavailable:

@@ -7,7 +7,9 @@ from dash import Input, Output, State, dcc, html
 
 from .. import figures, queries
 from ..components import unit_options, control, graph, grid, guarded, href, page_title, records, section, snapshot, unavailable
-from ..i18n import GROUPS, STAGES, TARGET_STATUS, label, name_col, province_col, t
+from ..evaluation_text import rules_text
+from ..i18n import ALERT_TYPES, GROUPS, PLANS, STAGES, TARGET_STATUS, label, name_col, province_col, t
+from .watchlist import robust_label
 from ..snapshot import SnapshotUnavailable
 from ..theme import empty_figure
 
@@ -20,14 +22,16 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
     df = targets.join(catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code",
                       how="left").with_columns(
         status_label=pl.col("status").replace_strict({k: label(TARGET_STATUS, k, lang) for k in TARGET_STATUS},
-                                                     default=pl.col("status")))
+                                                     default=pl.col("status")),
+        plan_label=pl.col("plan_id").replace_strict({k: label(PLANS, k, lang) for k in PLANS},
+                                                    default=pl.col("plan_id")))
     return records(df, 2)
 
 
 def target_columns(lang: str) -> list[dict]:
     num = {"type": "numericColumn"}
     return [
-        {"field": "plan_id", "headerName": t("plan", lang)},
+        {"field": "plan_label", "headerName": t("plan", lang)},
         {"field": "indicator_code", "headerName": "", "maxWidth": 100},
         {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
         {"field": "baseline_value", "headerName": t("baseline", lang), **num},
@@ -42,11 +46,30 @@ def target_columns(lang: str) -> list[dict]:
 
 
 def stage_rows(stages: pl.DataFrame, lang: str) -> list[dict]:
-    return records(stages.with_columns(
-        stage_label=pl.col("stage").replace_strict({k: label(STAGES, k, lang) for k in STAGES},
-                                                   default=pl.col("stage")),
-        robust_label=pl.when(pl.col("is_robust")).then(pl.lit(t("robust", lang)))
-        .otherwise(pl.lit(t("not_robust", lang)))), 2)
+    rows = []
+    for r in records(stages, 2):
+        share = r.get("share_bottom")
+        rows.append({**r, "stage_label": label(STAGES, r["stage"], lang),
+                     # normal years carry no flag, so there is nothing to be robust about
+                     "robust_label": "" if r["stage"] == "normal" else robust_label(r.get("is_robust"), lang),
+                     "share_bottom_pct": None if share is None else round(100 * share),
+                     "rules_text": rules_text(r, lang)})
+    return rows
+
+
+def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
+    return [{**r, "verdict_label": label(STAGES, r["verdict"], lang),
+             "state": t("complete", lang) if r.get("is_complete") in (True, None) else t("in_progress", lang)}
+            for r in records(cycles, 1)]
+
+
+def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
+    ind = "name_en" if lang == "en" else "name_zh"
+    names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
+    return [{**r, "type_label": label(ALERT_TYPES, r.get("alert_type"), lang),
+             "status_label": label(TARGET_STATUS, r.get("status"), lang),
+             "indicator_name": names.get(r.get("indicator_code"), r.get("indicator_code") or "")}
+            for r in records(alerts, 2)]
 
 
 def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang: str) -> html.Div:
@@ -54,12 +77,23 @@ def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang:
     items = [html.H2(info[name_col(lang)], className="ipc-profile-name"),
              html.Span(info[province_col(lang)], className="ipc-chip")]
     if info.get("is_programme"):
-        items.append(html.Span(f"{t('ov_programme_units', lang)} · {info.get('programme_cohort_year') or ''}",
-                               className="ipc-chip"))
+        cohort = info.get("programme_cohort_year")
+        items.append(html.Span(t("programme_status", lang) + (f" · {cohort}" if cohort else ""), className="ipc-chip"))
+        if info.get("withdrawn_year"):
+            items.append(html.Span(f"{label(STAGES, 'withdrawn', lang)} · {info['withdrawn_year']}",
+                                   className="ipc-chip ipc-chip-stage"))
     if last:
         r = last[0]
-        items.append(html.Span(f"{r['year']} {t('rank', lang)} {r['rank']} / {r['n_ranked']}", className="ipc-chip"))
-        items.append(html.Span(label(GROUPS, r["performance_group"], lang), className="ipc-chip"))
+        if r.get("rank") is not None:
+            items.append(html.Span(f"{r['year']} {t('rank', lang)} {r['rank']} / {r['n_ranked']}",
+                                   className="ipc-chip"))
+        elif r.get("rank_all") is not None:
+            items.append(html.Span(f"{r['year']} {t('rank_all', lang)} {r['rank_all']}", className="ipc-chip"))
+        if r.get("composite_index") is not None:
+            items.append(html.Span(f"{t('composite_index', lang)} {r['composite_index']:.1f}", className="ipc-chip"))
+        group = r.get("performance_group") or r.get("performance_group_all")
+        if group:
+            items.append(html.Span(label(GROUPS, group, lang), className="ipc-chip"))
     if stages is not None and stages.height:
         items.append(html.Span(label(STAGES, stages["stage"][0], lang), className="ipc-chip ipc-chip-stage"))
     return html.Div(items, className="ipc-profile-summary")
@@ -126,15 +160,18 @@ def register_callbacks(app) -> None:
                 {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
                 {"field": "stage_label", "headerName": t("stage", lang), "maxWidth": 160},
                 {"field": "robust_label", "headerName": t("robustness", lang), "maxWidth": 130},
-                {"field": "flag_share", "headerName": t("flag_share", lang), "maxWidth": 130},
-                {"field": "rules_fired", "headerName": t("rules_fired", lang), "minWidth": 360, "wrapText": True,
+                {"field": "share_bottom_pct", "headerName": t("share_bottom", lang) + " %", "maxWidth": 130,
+                 "headerTooltip": t("share_bottom_hint", lang)},
+                {"field": "rules_text", "headerName": t("rules_fired", lang), "minWidth": 360, "wrapText": True,
                  "autoHeight": True},
             ], stage_rows(stages, lang), height=380, pagination=False)
         cycle_view = unavailable(lang) if cycles is None else grid("pf-cycle-grid", lang, [
-            {"field": "cycle", "headerName": t("cycle", lang)},
-            {"field": "verdict", "headerName": t("verdict", lang)},
-            {"field": "evidence", "headerName": t("evidence", lang), "minWidth": 220},
-        ], records(cycles), height=200, pagination=False)
+            {"field": "cycle", "headerName": t("cycle", lang), "maxWidth": 120},
+            {"field": "verdict_label", "headerName": t("verdict", lang), "maxWidth": 120},
+            {"field": "state", "headerName": t("status", lang), "maxWidth": 100},
+            {"field": "evidence", "headerName": t("evidence", lang), "minWidth": 260, "wrapText": True,
+             "autoHeight": True},
+        ], cycle_rows(cycles, lang), height=None, pagination=False)
         if alerts is None:
             alert_view = unavailable(lang)
         elif not alerts.height:
@@ -142,8 +179,10 @@ def register_callbacks(app) -> None:
         else:
             alert_view = grid("pf-alert-grid", lang, [
                 {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
-                {"field": "alert_type", "headerName": t("alert_type", lang)},
-                {"field": "message", "headerName": t("message", lang), "minWidth": 260},
-                {"field": "created_at", "headerName": t("created_at", lang)},
-            ], records(alerts), height=260, pagination=False)
+                {"field": "type_label", "headerName": t("alert_type", lang), "maxWidth": 120},
+                {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
+                {"field": "status_label", "headerName": t("status", lang), "maxWidth": 130},
+                {"field": "message", "headerName": t("message", lang), "minWidth": 300},
+                {"field": "created_at", "headerName": t("created_at", lang), "maxWidth": 160},
+            ], alert_rows(alerts, catalog, lang), height=260, pagination=False)
         return head, ind_fig, target_view, stage_fig, cycle_view, stage_view, alert_view

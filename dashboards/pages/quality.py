@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import plotly.graph_objects as go
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import queries
-from ..components import control, graph, grid, guarded, page_title, records, section, snapshot, unavailable
+from ..components import card, control, graph, grid, guarded, page_title, records, section, snapshot, unavailable
 from ..i18n import t
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
@@ -15,20 +17,63 @@ PATH = "/quality"
 NAV_KEY = "nav_quality"
 
 
-def rejections_figure(rej: pl.DataFrame | None, lang: str) -> go.Figure:
-    if rej is None or not rej.height:
-        return empty_figure(t("not_available", lang) if rej is None else "0", height=260)
-    by_source = rej.group_by("source").agg(pl.col("rows").sum()).sort("rows")
-    fig = go.Figure(go.Bar(x=by_source["rows"].to_list(), y=by_source["source"].to_list(), orientation="h",
-                           marker_color=OKABE_ITO["vermillion"]))
-    fig.update_xaxes(title=t("rows", lang))
-    return base_layout(fig, t("dq_rejections", lang), height=max(260, 40 * by_source.height + 120))
+def sources_figure(sources: pl.DataFrame | None, lang: str) -> go.Figure:
+    """Rows loaded per source, each bar labelled with what was quarantined (0 is worth seeing too)."""
+    if sources is None or not sources.height:
+        return empty_figure(t("not_available", lang), height=260)
+    df = sources.sort("rows_loaded")
+    loaded, rejected = t("dq_rows_loaded", lang), t("dq_rows_rejected", lang)
+    text = [f"{loaded} {a:,} · {rejected} {b:,}" for a, b in zip(df["rows_loaded"].to_list(),
+                                                                  df["rows_rejected"].to_list())]
+    colors = [OKABE_ITO["vermillion"] if b else OKABE_ITO["bluish_green"] for b in df["rows_rejected"].to_list()]
+    fig = go.Figure(go.Bar(x=df["rows_loaded"].to_list(), y=df["source"].to_list(), orientation="h",
+                           marker_color=colors, text=text, textposition="auto", cliponaxis=False,
+                           hovertemplate="%{y}: %{text}<extra></extra>"))
+    fig.update_layout(xaxis={"title": t("dq_rows_loaded", lang)}, yaxis={"automargin": True})
+    return base_layout(fig, t("dq_by_source", lang), height=max(300, 36 * df.height + 120))
+
+
+def _observed(value) -> str:
+    """GX's result JSON as 'unexpected / total (share)'; plain values as they are."""
+    if value is None:
+        return ""
+    try:
+        v = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
+    if isinstance(v, dict) and "unexpected_count" in v:
+        total = v.get("element_count")
+        pct = v.get("unexpected_percent")
+        out = f"{v['unexpected_count']:,}" + (f" / {total:,}" if total is not None else "")
+        return out + (f" ({pct:.1f}%)" if pct is not None else "")
+    return str(v)
+
+
+def _expectation(value) -> str:
+    try:
+        v = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value or "")
+    if isinstance(v, dict) and "type" in v:
+        column = (v.get("kwargs") or {}).get("column")
+        return v["type"] + (f"({column})" if column else "")
+    return str(v or "")
 
 
 def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
-    return records(checks.with_columns(
+    rows = records(checks.with_columns(
         passed_label=pl.when(pl.col("passed")).then(pl.lit("✔ " + t("passed", lang)))
         .otherwise(pl.lit("✘ " + t("failed", lang)))), 2)
+    for r in rows:
+        r["observed_text"] = _observed(r.get("observed_value"))
+        r["expectation_text"] = _expectation(r.get("expectation"))
+    return rows
+
+
+def summary_cards(summary: dict) -> dict:
+    def fmt(v):
+        return "–" if v is None else f"{v:,}"
+    return {k: fmt(v) for k, v in summary.items()}
 
 
 def source_rows(lang: str) -> list[dict]:
@@ -44,53 +89,71 @@ def layout(lang: str, run=None, **_):
     run_ids = runs["run_id"].to_list() if runs is not None else []
     latest = queries.latest_run_id(snap)
     value = run if run in run_ids else latest
-    options = [{"label": r, "value": r} for r in run_ids] or ([{"label": latest, "value": latest}] if latest else [])
+    labels = ({r["run_id"]: f"{r['started']:%Y-%m-%d %H:%M} · {r['run_id'][:8]}" if r["started"] else r["run_id"]
+               for r in runs.iter_rows(named=True)} if runs is not None else {})
+    options = ([{"label": labels[r], "value": r} for r in run_ids]
+               or ([{"label": latest, "value": latest}] if latest else []))
     runs_view = unavailable(lang) if runs is None else grid("dq-runs", lang, [
-        {"field": "run_id", "headerName": t("run_id", lang)},
-        {"field": "started", "headerName": t("started", lang), "minWidth": 180},
+        {"field": "run_id", "headerName": t("run_id", lang), "minWidth": 280},
+        {"field": "started", "headerName": t("started", lang), "minWidth": 160},
         {"field": "files", "headerName": t("files", lang), "type": "numericColumn"},
         {"field": "rows_read", "headerName": t("rows_read", lang), "type": "numericColumn"},
         {"field": "rows_loaded", "headerName": t("rows_loaded", lang), "type": "numericColumn"},
         {"field": "rows_rejected", "headerName": t("rows_rejected", lang), "type": "numericColumn"},
-    ], records(runs), height=260, pagination=False)
+    ], records(runs), height=None, pagination=False)
     return [
         dcc.Store(id="dq-lang", data=lang),
         page_title(NAV_KEY, lang),
+        html.Div([control(t("run_id", lang), dcc.Dropdown(id="dq-run", options=options, value=value,
+                                                          clearable=False, className="ipc-dropdown-wide"))],
+                 className="ipc-controls"),
+        html.Div(id="dq-cards", className="ipc-cards"),
+        html.Div([html.Div(graph("dq-rej-fig"), className="ipc-col"),
+                  html.Div(section(t("dq_rejections", lang), html.Div(id="dq-rejections")), className="ipc-col")],
+                 className="ipc-row ipc-two"),
+        section(t("dq_checks", lang), html.Div(id="dq-checks")),
+        section(t("dq_runs", lang), runs_view),
         section(t("dq_sources", lang), grid("dq-sources", lang, [
             {"field": "source", "headerName": t("source", lang)},
             {"field": "name", "headerName": "", "minWidth": 220},
             {"field": "nature", "headerName": t("nature", lang),
              "cellClassRules": {"ipc-synthetic": "!data.is_real"}},
-        ], source_rows(lang), height=430, pagination=False)),
-        section(t("dq_runs", lang), runs_view),
-        html.Div([control(t("run_id", lang), dcc.Dropdown(id="dq-run", options=options, value=value,
-                                                          clearable=False))], className="ipc-controls"),
-        section(t("dq_checks", lang), html.Div(id="dq-checks")),
-        html.Div([html.Div(graph("dq-rej-fig"), className="ipc-col"),
-                  html.Div(html.Div(id="dq-rejections"), className="ipc-col")], className="ipc-row ipc-two"),
+        ], source_rows(lang), height=None, pagination=False)),
     ]
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output("dq-checks", "children"), Output("dq-rej-fig", "figure"), Output("dq-rejections", "children"),
-                  Input("dq-run", "value"), State("dq-lang", "data"))
+    @app.callback(Output("dq-cards", "children"), Output("dq-checks", "children"), Output("dq-rej-fig", "figure"),
+                  Output("dq-rejections", "children"), Input("dq-run", "value"), State("dq-lang", "data"))
     def update(run_id, lang):
         snap = snapshot()
         checks = queries.quality_checks(snap, run_id)
+        sources = queries.quality_sources(snap, run_id)
         rej = queries.quality_rejections(snap, run_id)
+        s = summary_cards(queries.quality_summary(checks, sources))
+        cards = [card(t("dq_checks_run", lang), s["checks"], "dq-card-checks"),
+                 card(t("dq_failed_error", lang), s["failed_error"], "dq-card-error"),
+                 card(t("dq_failed_warn", lang), s["failed_warn"], "dq-card-warn"),
+                 card(t("dq_rows_loaded", lang), s["rows_loaded"], "dq-card-loaded"),
+                 card(t("dq_rows_rejected", lang), s["rows_rejected"], "dq-card-rejected")]
         checks_view = unavailable(lang) if checks is None else grid("dq-check-grid", lang, [
-            {"field": "passed_label", "headerName": t("status", lang), "maxWidth": 130,
+            {"field": "passed_label", "headerName": t("status", lang), "maxWidth": 110,
              "cellClassRules": {"ipc-status-bad": "!data.passed", "ipc-status-good": "data.passed"}},
-            {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 220},
-            {"field": "asset", "headerName": t("asset", lang), "minWidth": 200},
-            {"field": "severity", "headerName": t("severity", lang), "maxWidth": 110},
-            {"field": "partition", "headerName": "partition", "maxWidth": 120},
-            {"field": "observed_value", "headerName": t("observed", lang), "type": "numericColumn"},
-            {"field": "expectation", "headerName": "expectation", "minWidth": 200},
-        ], check_rows(checks, lang), height=400)
-        rej_view = unavailable(lang) if rej is None else grid("dq-rej-grid", lang, [
-            {"field": "source", "headerName": t("source", lang)},
-            {"field": "reason", "headerName": t("reason", lang), "minWidth": 240},
-            {"field": "rows", "headerName": t("rows", lang), "type": "numericColumn"},
-        ], records(rej), height=320, pagination=False)
-        return checks_view, rejections_figure(rej, lang), rej_view
+            {"field": "severity", "headerName": t("severity", lang), "maxWidth": 90},
+            {"field": "asset", "headerName": t("asset", lang), "minWidth": 180},
+            {"field": "partition", "headerName": t("partition", lang), "maxWidth": 90},
+            {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 240},
+            {"field": "observed_text", "headerName": t("observed", lang), "minWidth": 150},
+            {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 260},
+        ], check_rows(checks, lang), height=520)
+        if rej is None:
+            rej_view = unavailable(lang)
+        elif not rej.height:
+            rej_view = html.P(t("dq_no_rejections", lang), className="ipc-muted", id="dq-no-rejections")
+        else:
+            rej_view = grid("dq-rej-grid", lang, [
+                {"field": "source", "headerName": t("source", lang)},
+                {"field": "reason", "headerName": t("reason", lang), "minWidth": 240},
+                {"field": "rows", "headerName": t("rows", lang), "type": "numericColumn"},
+            ], records(rej), height=320, pagination=False)
+        return cards, checks_view, sources_figure(sources, lang), rej_view

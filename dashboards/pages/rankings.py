@@ -30,12 +30,15 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
     """Grid rows with translated labels and the rank interval as text (sortable on the numeric columns)."""
     out = df.with_columns(
         name=pl.col(name_col(lang)),
-        group_label=pl.col("performance_group").replace_strict(
-            {k: label(GROUPS, k, lang) for k in GROUPS}, default=pl.col("performance_group")),
+        # Cities outside the ranking get their band on the same index scale (grey on the map).
+        group_label=pl.coalesce("performance_group", "performance_group_all").replace_strict(
+            {k: label(GROUPS, k, lang) for k in GROUPS}, default=None),
         stage_label=pl.col("stage").replace_strict({k: label(STAGES, k, lang) for k in STAGES},
                                                    default=pl.col("stage")),
         rank_interval=pl.when(pl.col("p05_rank").is_not_null()).then(
             pl.format("{}–{}", pl.col("p05_rank"), pl.col("p95_rank"))).otherwise(pl.lit("")),
+        roster_label=pl.when(pl.col("is_programme")).then(pl.lit(t("programme_member", lang)))
+        .when(pl.col("on_roster")).then(pl.lit(t("not_ranked_member", lang))).otherwise(pl.lit("")),
     )
     return records(out)
 
@@ -58,6 +61,8 @@ def column_defs(lang: str) -> list[dict]:
         {"field": "median_rank", "headerName": t("median_rank", lang), **num},
         {"field": "rank_change", "headerName": t("rank_change", lang), **num},
         {"field": "index_change", "headerName": t("index_change", lang), **num},
+        {"field": "rank_all", "headerName": t("rank_all", lang), **num},
+        {"field": "roster_label", "headerName": t("programme_status", lang)},
     ]
     return cols
 

@@ -8,11 +8,19 @@ from dash import Input, Output, State, dcc, html
 from .. import queries
 from ..components import card, dossier_dir, grid, guarded, href, page_title, records, snapshot, unavailable, \
     year_dropdown
+from ..evaluation_text import rules_text
 from ..i18n import STAGES, label, name_col, province_col, t
 
 PATH = "/watchlist"
 NAV_KEY = "nav_watchlist"
 DOSSIER_ROUTE = "/dossiers/"
+
+
+def robust_label(value: bool | None, lang: str) -> str:
+    """Three states: a flag can be robust, not robust, or not assessed (no uncertainty run for the unit)."""
+    if value is None:
+        return "– " + t("not_assessed", lang)
+    return ("✔ " + t("robust", lang)) if value else ("⚠ " + t("not_robust", lang))
 
 
 def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
@@ -22,13 +30,18 @@ def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         dossiers = [f"[HTML]({DOSSIER_ROUTE}{r['dossier_html']})" if r["dossier_html"] else None,
                     f"[MD]({DOSSIER_ROUTE}{r['dossier_md']})" if r["dossier_md"] else None]
         dossiers = [d for d in dossiers if d]
-        robust = r["is_robust"]
+        share = r.get("share_bottom")
         rows.append({
             **r,
             "city_link": f"[{r[name_col(lang)]}]({profile})",
             "stage_label": label(STAGES, r["stage"], lang),
-            "robust_label": ("✔ " + t("robust", lang)) if robust else ("⚠ " + t("not_robust", lang)),
-            "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "",
+            "robust_label": robust_label(r["is_robust"], lang),
+            "share_bottom_pct": None if share is None else round(100 * share),
+            "targets_label": (f"{r['targets_lagging']}/{r['targets_evaluable']}"
+                              if r.get("targets_evaluable") else "–"),
+            "rank_label": f"{r['rank']}/{r['n_ranked']}" if r.get("rank") is not None else "–",
+            "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "–",
+            "rules_text": rules_text(r, lang),
             "dossier_link": " · ".join(dossiers) if dossiers else t("dossier_missing", lang),
         })
     return rows
@@ -36,21 +49,25 @@ def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
 
 def columns(lang: str) -> list[dict]:
     return [
-        {"field": "stage_label", "headerName": t("stage", lang), "maxWidth": 150,
+        {"field": "stage_label", "headerName": t("stage", lang), "maxWidth": 130,
          "cellClassRules": {"ipc-stage-exit": "data.stage == 'exit_candidate'",
                             "ipc-stage-rect": "data.stage == 'rectification'",
                             "ipc-stage-watch": "data.stage == 'watch'"}},
-        {"field": "city_link", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 130},
-        {"field": province_col(lang), "headerName": t("province", lang), "maxWidth": 150},
-        {"field": "robust_label", "headerName": t("robustness", lang), "maxWidth": 140},
-        {"field": "flag_share", "headerName": t("flag_share", lang), "type": "numericColumn", "maxWidth": 120},
+        {"field": "city_link", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 120},
+        {"field": province_col(lang), "headerName": t("province", lang), "maxWidth": 130},
+        {"field": "robust_label", "headerName": t("robustness", lang), "maxWidth": 130,
+         "cellClassRules": {"ipc-status-good": "data.is_robust === true", "ipc-status-bad": "data.is_robust === false"}},
+        {"field": "share_bottom_pct", "headerName": t("share_bottom", lang) + " %", "type": "numericColumn",
+         "maxWidth": 120, "headerTooltip": t("share_bottom_hint", lang)},
+        {"field": "targets_label", "headerName": t("targets_lagging", lang), "maxWidth": 110},
         {"field": "composite_index", "headerName": t("composite_index", lang), "type": "numericColumn",
-         "maxWidth": 130},
-        {"field": "rank", "headerName": t("rank", lang), "type": "numericColumn", "maxWidth": 100},
-        {"field": "rank_interval", "headerName": t("rank_interval", lang), "maxWidth": 160},
-        {"field": "rules_fired", "headerName": t("rules_fired", lang), "minWidth": 320, "wrapText": True,
+         "maxWidth": 120},
+        {"field": "rank_label", "headerName": t("rank", lang), "maxWidth": 100,
+         "comparator": {"function": "Number(valueA.split('/')[0]) - Number(valueB.split('/')[0])"}},
+        {"field": "rank_interval", "headerName": t("rank_interval", lang), "maxWidth": 140},
+        {"field": "rules_text", "headerName": t("rules_fired", lang), "minWidth": 360, "wrapText": True,
          "autoHeight": True},
-        {"field": "dossier_link", "headerName": t("dossier", lang), "cellRenderer": "markdown", "maxWidth": 140},
+        {"field": "dossier_link", "headerName": t("dossier", lang), "cellRenderer": "markdown", "maxWidth": 130},
     ]
 
 

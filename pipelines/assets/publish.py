@@ -22,7 +22,7 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.Asset
         from pipelines.quality import summarise_rejections
 
         with warehouse.connect() as con:
-            summary = summarise_rejections(con, context.run_id)
+            summary = summarise_rejections(con, context.run.run_id)
         return dg.MaterializeResult(metadata={"reasons": summary.height, "rows": int(summary["rows"].sum()) if summary.height else 0})
 
     @dg.asset(
@@ -49,7 +49,7 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.Asset
         kinds={"duckdb"},
     )
     def published_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        info = publish_snapshot(Path(warehouse.file), run_id=context.run_id)
+        info = publish_snapshot(Path(warehouse.file), run_id=context.run.run_id)
         return dg.MaterializeResult(
             metadata={"published_at": info["published_at"], "tables": len(info["tables"])}
         )

@@ -65,7 +65,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
                     if path not in pending:
                         continue
                     try:
-                        r = ingest_file(con, source, path, partition=year, today=date.today(), run_id=context.run_id)
+                        r = ingest_file(con, source, path, partition=year, today=date.today(), run_id=context.run.run_id)
                     except IngestError as e:
                         failures.append(str(e))
                         context.log.error(f"{source.name}: {e}")

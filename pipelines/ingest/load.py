@@ -61,12 +61,23 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(REJECTED_DDL)
 
 
+# sha256 of a file by (path, size, mtime): `ipcity run` asks for the hash of every landing file several times
+# (planning, the asset's pending list, the ingest itself); hashing 500 MB costs seconds each time. A file that
+# is rewritten changes its size or mtime, so the cache never hands back a stale hash.
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
 def file_hash(path: Path) -> str:
+    st = path.stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key in _HASHES:
+        return _HASHES[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
 
 
 def landing_files(landing: Path, source: Source) -> list[Path]:

@@ -7,6 +7,7 @@ column names and aliases, which skips the title rows offices put above Excel tab
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,25 +160,65 @@ def _dedupe(header: list[str]) -> list[str]:
     return out
 
 
+# Files at least this big skip the separate whole-file UTF-8 decode: Polars validates UTF-8 in every field it
+# reads, so only the rows above the header need a check of their own (done on the head). Small files take
+# the decode path, whose error messages name the offending line.
+FAST_UTF8_MIN_BYTES = 1 << 20
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+class _NotUtf8(Exception):
+    """Raised on the fast path when the body turns out not to be UTF-8: take the decode path instead."""
+
+
+def _head_text(raw: bytes) -> str | None:
+    """The first 64 KiB as text when they are valid UTF-8 (a character cut at the end is fine), else None."""
+    try:
+        return codecs.getincrementaldecoder("utf-8")().decode(raw[:65536], final=False)
+    except UnicodeDecodeError:
+        return None
+
+
 def _read_csv(path: Path, source: Source) -> RawFrame:
     raw = path.read_bytes()
+    if len(raw) >= FAST_UTF8_MIN_BYTES and not raw.startswith(_BOMS) and raw.strip():
+        head = _head_text(raw)
+        if head is not None:
+            try:
+                return _parse_csv(path, source, raw, head, None, "utf-8")
+            except _NotUtf8:
+                pass
     text, encoding = _decode(raw, path.name)
     if not text.strip():
         raise IngestError(path.name, "file is empty")
-    head_lines = text[:65536].splitlines()[:HEADER_SCAN_ROWS]
+    source_bytes = text.encode("utf-8") if encoding != "utf-8" else raw
+    return _parse_csv(path, source, source_bytes, text[:65536], text, encoding)
+
+
+def _parse_csv(path: Path, source: Source, source_bytes: bytes, head: str, text: str | None, encoding: str) -> RawFrame:
+    """Parse UTF-8 bytes. ``text`` is the decoded file, or None on the fast path (decoded only if needed)."""
     import csv
 
+    head_lines = head.splitlines()[:HEADER_SCAN_ROWS]
     rows = list(csv.reader(head_lines))
     h = _find_header(rows, source, path.name)
     notes = [f"skipped {h} title row(s) above the header"] if h else []
     n_header_fields = len(rows[h])
     if encoding != "utf-8":
         notes.append(f"decoded from {encoding}")
-    truncated_last = not text.endswith(("\n", "\r"))
-    source_bytes = text.encode("utf-8") if encoding != "utf-8" else raw
+    truncated_last = not source_bytes.endswith((b"\n", b"\r"))
     ragged = False
+
+    def polars_csv(ragged_: bool) -> pl.DataFrame:
+        try:
+            return _polars_csv(source_bytes, h, ragged=ragged_)
+        except pl.exceptions.ComputeError as e:
+            if text is None and "utf-8" in str(e).lower():
+                raise _NotUtf8 from e
+            raise
+
     try:
-        df = _polars_csv(source_bytes, h, ragged=False)
+        df = polars_csv(False)
     except pl.exceptions.ComputeError as e:
         # Only a row with more fields than the header makes the strict read fail; read again leniently
         # and count fields per row (slow path, taken only for such files).
@@ -186,11 +227,13 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
             err = e
         else:
             ragged = True
-            df = _polars_csv(source_bytes, h, ragged=True)
+            df = polars_csv(True)
+    except _NotUtf8:
+        raise
     except Exception as e:  # noqa: BLE001 - any parser failure means the file cannot be read
         df, err = None, e
     if df is None:
-        if text.count('"') % 2:
+        if source_bytes.count(b'"') % 2:
             raise IngestError(path.name, "the file ends inside a quoted field (\"...) - it was probably cut off") from err
         raise IngestError(path.name, f"malformed CSV ({type(err).__name__}: {str(err)[:200]})") from err
     header = [c.lstrip("\ufeff") for c in rows[h]]
@@ -201,7 +244,8 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
     if ragged:
         import io
 
-        counts = [len(r) for r in csv.reader(io.StringIO(text))][h + 1:]
+        full = text if text is not None else source_bytes.decode("utf-8")
+        counts = [len(r) for r in csv.reader(io.StringIO(full))][h + 1:]
         if len(counts) == df.height:
             df = df.with_columns(pl.Series("__nfields", counts))
             df = df.with_columns(
@@ -210,12 +254,11 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    # Blank lines are layout, not records (as in Excel).
-    data_cols = [c for c in df.columns if not c.startswith("__")]
-    df = df.filter(~pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]))
+    df = _drop_blank_rows(df)
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
-        last_line = text[-65536:].rstrip("\r\n").rsplit("\n", 1)[-1]
+        tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
+        last_line = tail.rstrip("\r\n").rsplit("\n", 1)[-1]
         n_fields = len(next(csv.reader([last_line]), []))
         if n_fields < n_header_fields:
             notes.append(f"truncated last row ({n_fields} of {n_header_fields} fields)")
@@ -227,6 +270,19 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
                 .alias("__truncated")
             )
     return RawFrame(df, encoding, notes)
+
+
+def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
+    """Blank lines are layout, not records (as in Excel). A blank row has a blank first column, so only the
+    rows with one are looked at across every column."""
+    data_cols = [c for c in df.columns if not c.startswith("__")]
+    if not data_cols:
+        return df
+    blank = [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]
+    candidates = df.select(blank[0].alias("__b"))["__b"]
+    if not candidates.any():
+        return df
+    return df.filter(~(blank[0] & pl.all_horizontal(blank[1:] or [pl.lit(True)])))
 
 
 def _polars_csv(data: bytes, skip: int, *, ragged: bool) -> pl.DataFrame:

@@ -91,127 +91,142 @@ def _clean_text(col: str) -> pl.Expr:
     return pl.when(s == "").then(None).otherwise(s)
 
 
-def _parse(c: Column, factor: float | None) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, reason-if-unparseable) for one column."""
-    txt = _clean_text(c.name)
+_TXT = "__txt:"  # column prefix of the cleaned text while typed values and text sit side by side
+
+
+def _txt(name: str) -> pl.Expr:
+    return pl.col(_TXT + name)
+
+
+def _parse_date(c: Column, txt: pl.Expr, *, first_format_only: bool) -> pl.Expr:
+    if first_format_only:
+        # The whole column is in the first format (checked by the caller): one parse instead of seven.
+        return txt.str.to_date(_DATE_FORMATS[0], strict=False)
+    base = txt.str.slice(0, 10).str.replace(r"[ T].*$", "")
+    fmts = _MONTH_FORMATS + _DATE_FORMATS if c.name == "month" else _DATE_FORMATS
+    candidates = []
+    for f in fmts:
+        src = base if "%d" in f else txt
+        if f == "%Y%m":
+            candidates.append(pl.when(src.str.contains(r"^\d{6}$")).then((src + "-01").str.to_date(f + "-%d", strict=False)))
+        elif f in _MONTH_FORMATS:
+            candidates.append((src + "-01").str.to_date(f + "-%d", strict=False))
+        else:
+            candidates.append(src.str.to_date(f, strict=False))
+    # Excel serial day numbers (days since 1899-12-30) arrive when a date cell was formatted as a number.
+    serial = txt.cast(pl.Float64, strict=False)
+    candidates.append(
+        pl.when(serial.is_between(20000, 80000)).then(
+            pl.lit(date(1899, 12, 30)) + pl.duration(days=serial.cast(pl.Int64, strict=False))
+        )
+    )
+    value = pl.coalesce(candidates)
+    if c.name == "month":
+        value = value.dt.month_start()
+    return value
+
+
+def _parse(c: Column, factor: float | None, txt: pl.Expr, *, first_format_only: bool = False) -> pl.Expr:
+    """The typed value of one column, from its cleaned text (null where the text cannot be read)."""
     if c.dtype == "str":
         value = txt.replace_strict(ENUM_SYNONYMS, default=txt) if c.allowed else txt
         if c.name in ("city_code", "region_code", "province_code", "parent_code"):
             # Excel turns codes into numbers ("320500.0"); codes are text of 6 digits.
             value = txt.str.replace(r"\.0+$", "")
-        return value, pl.lit(None, pl.Utf8)
+        return value
     if c.dtype in ("int", "float"):
-        num_txt = txt.str.replace_all(",", "").str.replace_all("，", "")
-        num = num_txt.cast(pl.Float64, strict=False)
+        num = txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
         if factor:
             num = num * factor
-        bad = txt.is_not_null() & num.is_null()
-        reason = pl.when(bad).then(pl.format("not a number in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))
-        if c.dtype == "int":
-            frac = num.is_not_null() & ((num - num.round(0)).abs() > 1e-9)
-            reason = reason.when(frac).then(pl.format("not a whole number in {}: {}", pl.lit(c.name), num))
-            return num.round(0).cast(pl.Int64, strict=False), reason.otherwise(None)
-        return num, reason.otherwise(None)
+        return num.round(0).cast(pl.Int64, strict=False) if c.dtype == "int" else num
     if c.dtype == "date":
-        base = txt.str.slice(0, 10).str.replace(r"[ T].*$", "")
-        fmts = _MONTH_FORMATS + _DATE_FORMATS if c.name == "month" else _DATE_FORMATS
-        candidates = []
-        for f in fmts:
-            src = base if "%d" in f else txt
-            if f == "%Y%m":
-                candidates.append(pl.when(src.str.contains(r"^\d{6}$")).then((src + "-01").str.to_date(f + "-%d", strict=False)))
-            elif f in _MONTH_FORMATS:
-                candidates.append((src + "-01").str.to_date(f + "-%d", strict=False))
-            else:
-                candidates.append(src.str.to_date(f, strict=False))
-        # Excel serial day numbers (days since 1899-12-30) arrive when a date cell was formatted as a number.
-        serial = txt.cast(pl.Float64, strict=False)
-        candidates.append(
-            pl.when(serial.is_between(20000, 80000)).then(
-                pl.lit(date(1899, 12, 30)) + pl.duration(days=serial.cast(pl.Int64, strict=False))
-            )
-        )
-        value = pl.coalesce(candidates)
-        if c.name == "month":
-            value = value.dt.month_start()
-        bad = txt.is_not_null() & value.is_null()
-        return value, pl.when(bad).then(pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))
+        return _parse_date(c, txt, first_format_only=first_format_only)
     if c.dtype == "bool":
         low = txt.str.to_lowercase()
-        value = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE) | low.is_null()).then(False)
-        bad = txt.is_not_null() & ~low.is_in(_TRUE + _FALSE)
-        return value.otherwise(None), pl.when(bad).then(
-            pl.format("not a yes/no value in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40))
-        )
+        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE) | low.is_null()).then(False).otherwise(None)
     raise ValueError(c.dtype)
 
 
-def _rules(c: Column, value: pl.Expr, raw_txt: pl.Expr, valid_codes: frozenset[str] | None) -> list[pl.Expr]:
-    r: list[pl.Expr] = []
+Check = tuple[pl.Expr, pl.Expr]  # (row is bad, reason text); the text is only computed for bad rows
+
+
+def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr) -> list[Check]:
+    if c.dtype in ("int", "float"):
+        checks = [(txt.is_not_null() & value.is_null(),
+                   pl.format("not a number in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
+        if c.dtype == "int":
+            # the unrounded number, as the reason shows it
+            num = txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+            if factor:
+                num = num * factor
+            frac = num.is_not_null() & ((num - num.round(0)).abs() > 1e-9)
+            checks = [(txt.is_not_null() & num.is_null(), checks[0][1]),
+                      (frac, pl.format("not a whole number in {}: {}", pl.lit(c.name), num))]
+        return checks
+    if c.dtype == "date":
+        return [(txt.is_not_null() & value.is_null(), pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
+    if c.dtype == "bool":
+        low = txt.str.to_lowercase()
+        return [(txt.is_not_null() & ~low.is_in(_TRUE + _FALSE),
+                 pl.format("not a yes/no value in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
+    return []
+
+
+def _rules(c: Column, value: pl.Expr, raw_txt: pl.Expr, valid_codes: list[str] | None) -> list[Check]:
+    r: list[Check] = []
     if c.required:
-        r.append(pl.when(raw_txt.is_null()).then(pl.lit(f"missing value in {c.name}")))
+        r.append((raw_txt.is_null(), pl.lit(f"missing value in {c.name}")))
     if c.dtype == "str":
         if c.max_length:
-            r.append(
-                pl.when(raw_txt.str.len_chars() > c.max_length).then(
-                    pl.format("text too long in {}: {} characters (max {})", pl.lit(c.name), raw_txt.str.len_chars(), pl.lit(c.max_length))
-                )
-            )
-        r.append(
-            pl.when(raw_txt.str.starts_with("=") | raw_txt.str.starts_with("+") | raw_txt.str.starts_with("@") | raw_txt.str.contains(r"^-[^0-9.\s]|^-[0-9.]+[-+*/=&|(]"))
-            .then(pl.format("formula-like text in {} (possible spreadsheet injection): '{}'", pl.lit(c.name), raw_txt.str.slice(0, 40)))
-        )
+            r.append((
+                raw_txt.str.len_chars() > c.max_length,
+                pl.format("text too long in {}: {} characters (max {})", pl.lit(c.name), raw_txt.str.len_chars(), pl.lit(c.max_length)),
+            ))
+        r.append((
+            raw_txt.str.starts_with("=") | raw_txt.str.starts_with("+") | raw_txt.str.starts_with("@") | raw_txt.str.contains(r"^-[^0-9.\s]|^-[0-9.]+[-+*/=&|(]"),
+            pl.format("formula-like text in {} (possible spreadsheet injection): '{}'", pl.lit(c.name), raw_txt.str.slice(0, 40)),
+        ))
         if c.allowed:
-            r.append(
-                pl.when(value.is_not_null() & ~value.is_in(c.allowed)).then(
-                    pl.format("unknown {} '{}' (allowed: {})", pl.lit(c.name), value.str.slice(0, 40), pl.lit(", ".join(c.allowed)))
-                )
-            )
+            r.append((
+                value.is_not_null() & ~value.is_in(c.allowed),
+                pl.format("unknown {} '{}' (allowed: {})", pl.lit(c.name), value.str.slice(0, 40), pl.lit(", ".join(c.allowed))),
+            ))
         if c.region_code and valid_codes is not None:
             prefecture = value.str.slice(0, 4) + "00"
-            ok = value.str.contains(r"^\d{6}$") & (value.is_in(list(valid_codes)) | prefecture.is_in(list(valid_codes)))
-            r.append(pl.when(value.is_not_null() & ~ok).then(pl.format("unknown region code in {}: '{}'", pl.lit(c.name), value.str.slice(0, 20))))
+            ok = value.str.contains(r"^\d{6}$") & (value.is_in(valid_codes) | prefecture.is_in(valid_codes))
+            r.append((value.is_not_null() & ~ok, pl.format("unknown region code in {}: '{}'", pl.lit(c.name), value.str.slice(0, 20))))
     if c.dtype in ("int", "float"):
         if c.min_value is not None:
             label = "negative value" if c.min_value == 0 else "value below minimum"
-            r.append(
-                pl.when(value < c.min_value).then(pl.format("{} in {}: {} (min {})", pl.lit(label), pl.lit(c.name), value, pl.lit(c.min_value)))
-            )
+            r.append((value < c.min_value, pl.format("{} in {}: {} (min {})", pl.lit(label), pl.lit(c.name), value, pl.lit(c.min_value))))
         if c.max_value is not None:
-            r.append(
-                pl.when(value > c.max_value).then(pl.format("absurd value in {}: {} (max {})", pl.lit(c.name), value, pl.lit(c.max_value)))
-            )
+            r.append((value > c.max_value, pl.format("absurd value in {}: {} (max {})", pl.lit(c.name), value, pl.lit(c.max_value))))
     return r
 
 
-def _cross_field_rules(source: Source) -> list[pl.Expr]:
+def _cross_field_rules(source: Source) -> list[Check]:
     cols = {c.name for c in source.columns}
-    r: list[pl.Expr] = []
+    r: list[Check] = []
     if {"application_date", "grant_date"} <= cols:
-        r.append(pl.when(pl.col("grant_date") < pl.col("application_date")).then(pl.lit("grant_date before application_date")))
+        r.append((pl.col("grant_date") < pl.col("application_date"), pl.lit("grant_date before application_date")))
     if {"grant_date", "lapse_date"} <= cols:
-        r.append(pl.when(pl.col("lapse_date") < pl.col("grant_date")).then(pl.lit("lapse_date before grant_date")))
+        r.append((pl.col("lapse_date") < pl.col("grant_date"), pl.lit("lapse_date before grant_date")))
     if {"filed_date", "closed_date"} <= cols:
-        r.append(pl.when(pl.col("closed_date") < pl.col("filed_date")).then(pl.lit("closed_date before filed_date")))
+        r.append((pl.col("closed_date") < pl.col("filed_date"), pl.lit("closed_date before filed_date")))
     if {"first_time_borrowers", "enterprises_served"} <= cols:
-        r.append(
-            pl.when(pl.col("first_time_borrowers") > pl.col("enterprises_served")).then(
-                pl.lit("first_time_borrowers exceed enterprises_served")
-            )
-        )
+        r.append((pl.col("first_time_borrowers") > pl.col("enterprises_served"), pl.lit("first_time_borrowers exceed enterprises_served")))
     if {"patent_type", "kind_code"} <= cols:
         kind_ok = (
             ((pl.col("patent_type") == "invention") & pl.col("kind_code").is_in(["B", "C"]))
             | ((pl.col("patent_type") == "utility_model") & pl.col("kind_code").is_in(["U", "Y"]))
             | ((pl.col("patent_type") == "design") & pl.col("kind_code").is_in(["S", "D"]))
         )
-        r.append(
-            pl.when(pl.col("patent_type").is_not_null() & pl.col("kind_code").is_not_null() & ~kind_ok).then(
-                pl.format("kind code {} does not match patent type {}", pl.col("kind_code"), pl.col("patent_type"))
-            )
-        )
+        r.append((
+            pl.col("patent_type").is_not_null() & pl.col("kind_code").is_not_null() & ~kind_ok,
+            pl.format("kind code {} does not match patent type {}", pl.col("kind_code"), pl.col("patent_type")),
+        ))
     if {"baseline_year", "target_year"} <= cols:
-        r.append(pl.when(pl.col("target_year") <= pl.col("baseline_year")).then(pl.lit("target_year not after baseline_year")))
+        r.append((pl.col("target_year") <= pl.col("baseline_year"), pl.lit("target_year not after baseline_year")))
     return r
 
 
@@ -224,60 +239,86 @@ def validate(
     today: date,
     valid_codes: frozenset[str] | None,
 ) -> Validated:
+    """Typed good rows and quarantined rows with every reason.
+
+    Large files are mostly clean, so the work is split: first every rule is evaluated as a cheap boolean over
+    materialised text and typed columns (no reason strings, each column cleaned and parsed once); then the
+    reason texts are built only for the rows that failed a rule.
+    """
     df, notes = map_columns(raw, source, file_name)
     factors = {n.split(":", 1)[1].split("=")[0]: float(n.split("=")[1]) for n in notes if n.startswith("_factor:")}
     notes = [n for n in notes if not n.startswith("_factor:")] + raw.notes
+    codes = sorted(valid_codes) if valid_codes is not None else None
 
     raw_cols = [c.name for c in source.columns]
-    typed, reasons = [], []
-    for c in source.columns:
-        value, parse_reason = _parse(c, factors.get(c.name))
-        typed.append(value.alias(c.name))
-        reasons.append(parse_reason)
-        reasons.extend(_rules(c, value, _clean_text(c.name), valid_codes))
-    out = df.select(
-        pl.col(ROW_NUMBER),
-        pl.struct([pl.col(c) for c in raw_cols]).struct.json_encode().alias("raw_values"),
-        *(["__truncated"] if "__truncated" in df.columns else []),
-        *typed,
-        pl.concat_list([e for e in reasons]).alias("__reasons"),
-    )
-    post: list[pl.Expr] = _cross_field_rules(source)
-    for d in source.no_future:
-        post.append(pl.when(pl.col(d) > today).then(pl.format("future date in {}: {}", pl.lit(d), pl.col(d))))
+    flags = [f for f in ("__ragged", "__truncated") if f in df.columns]
+    work = df.select(pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags)
+
+    # Typed values; a date column entirely in the first format is parsed once, others try every format.
+    fast = {c.name for c in source.columns if c.dtype == "date" and c.name != "month"}
+    typed = work.select(*[_parse(c, factors.get(c.name), _txt(c.name), first_format_only=c.name in fast).alias(c.name)
+                          for c in source.columns])
+    for name in sorted(fast):
+        if (work[_TXT + name].is_not_null() & typed[name].is_null()).any():
+            c = source.column(name)
+            typed = typed.with_columns(work.select(_parse(c, None, _txt(name)).alias(name)))
+    work = pl.concat([work, typed], how="horizontal")
     if source.partitioned:
-        out = out.with_columns(pl.col(source.partition_date).dt.year().cast(pl.Int32).alias("year"))
-        if partition is not None:
-            post.append(
-                pl.when(pl.col("year") != partition).then(
-                    pl.format("{} {} outside partition year {}", pl.lit(source.partition_date), pl.col(source.partition_date), pl.lit(partition))
-                )
-            )
-    if "__ragged" in df.columns:
-        out = out.with_columns(df["__ragged"])
-        post.append(pl.col("__ragged"))
-    if "__truncated" in out.columns:
-        post.append(pl.col("__truncated"))
-    out = out.with_columns(pl.concat_list([pl.col("__reasons"), pl.concat_list(post) if post else pl.lit([], pl.List(pl.Utf8))]).alias("__reasons"))
-    out = out.with_columns(pl.col("__reasons").list.drop_nulls().list.join("; ").alias(REASON)).drop("__reasons")
-    out = out.with_columns(pl.when(pl.col(REASON) == "").then(None).otherwise(pl.col(REASON)).alias(REASON))
-    out = _flag_duplicates(out, source)
+        work = work.with_columns(pl.col(source.partition_date).dt.year().cast(pl.Int32).alias("year"))
 
-    bad_mask = pl.col(REASON).is_not_null()
-    rejected = out.filter(bad_mask).select(ROW_NUMBER, "raw_values", pl.col(REASON).alias("reason"))
+    checks: list[Check] = []
+    for c in source.columns:
+        checks += _parse_checks(c, factors.get(c.name), pl.col(c.name), _txt(c.name))
+        checks += _rules(c, pl.col(c.name), _txt(c.name), codes)
+    checks += _cross_field_rules(source)
+    for d in source.no_future:
+        checks.append((pl.col(d) > today, pl.format("future date in {}: {}", pl.lit(d), pl.col(d))))
+    if source.partitioned and partition is not None:
+        checks.append((
+            pl.col("year") != partition,
+            pl.format("{} {} outside partition year {}", pl.lit(source.partition_date), pl.col(source.partition_date), pl.lit(partition)),
+        ))
+    for f in flags:
+        checks.append((pl.col(f).is_not_null(), pl.col(f)))
+
+    bad = work.select(pl.any_horizontal([cond.fill_null(False) for cond, _ in checks]).alias("__bad"))["__bad"]
+    reasons = _reasons(work.filter(bad), checks)
+    dup = _duplicates(work.filter(~bad), source)
+    if dup.height:
+        reasons = pl.concat([reasons, dup]).sort(ROW_NUMBER)
+
     keep = raw_cols + (["year"] if source.partitioned else []) + [ROW_NUMBER]
-    good = out.filter(~bad_mask).select(keep)
-    return Validated(good=good, rejected=rejected, notes=notes)
+    good = work.filter(~bad).select(keep)
+    if dup.height:
+        good = good.join(dup.select(ROW_NUMBER), on=ROW_NUMBER, how="anti", maintain_order="left")
+    rejected = (
+        df.select(ROW_NUMBER, pl.struct([pl.col(c) for c in raw_cols]).struct.json_encode().alias("raw_values"))
+        .join(reasons, on=ROW_NUMBER, how="inner", maintain_order="right")
+        if reasons.height
+        else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
+    )
+    return Validated(good=good, rejected=rejected.select(ROW_NUMBER, "raw_values", "reason"), notes=notes)
 
 
-def _flag_duplicates(out: pl.DataFrame, source: Source) -> pl.DataFrame:
-    """Second and later occurrences of a key within the file are quarantined, naming the first row."""
+def _reasons(failed: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
+    """ROW_NUMBER and the joined reason text of every failed rule, for the rows that failed at least one."""
+    if failed.height == 0:
+        return pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "reason": pl.Utf8})
+    texts = [pl.when(cond.fill_null(False)).then(text) for cond, text in checks]
+    return failed.select(pl.col(ROW_NUMBER), pl.concat_str(texts, separator="; ", ignore_nulls=True).alias("reason"))
+
+
+def _duplicates(good: pl.DataFrame, source: Source) -> pl.DataFrame:
+    """Second and later occurrences of a key within the file, naming the first row (ROW_NUMBER, reason)."""
     key = list(source.key)
-    valid = out.filter(pl.col(REASON).is_null())
-    if valid.height == 0:
-        return out
-    first = valid.group_by(key).agg(pl.col(ROW_NUMBER).min().alias("__first"))
-    out = out.join(first, on=key, how="left", nulls_equal=False)
-    dup = pl.col(REASON).is_null() & pl.col("__first").is_not_null() & (pl.col(ROW_NUMBER) != pl.col("__first"))
+    empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "reason": pl.Utf8})
+    if good.height == 0:
+        return empty
+    keyed = good.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key]))
+    is_dup = (keyed[key[0]].is_duplicated() if len(key) == 1 else keyed.select(key).is_duplicated())
+    if not is_dup.any():
+        return empty
+    first = keyed.group_by(key).agg(pl.col(ROW_NUMBER).min().alias("__first"))
+    later = keyed.join(first, on=key, how="inner").filter(pl.col(ROW_NUMBER) != pl.col("__first"))
     key_txt = pl.format("duplicate record: {} same as row {}", pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"), pl.col("__first"))
-    return out.with_columns(pl.when(dup).then(key_txt).otherwise(pl.col(REASON)).alias(REASON)).drop("__first")
+    return later.select(pl.col(ROW_NUMBER), key_txt.alias("reason")).sort(ROW_NUMBER)

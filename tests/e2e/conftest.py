@@ -1,4 +1,5 @@
-"""Fixtures for browser tests: a snapshot, the dashboard in a subprocess on a free port, headless Chromium."""
+"""Fixtures for browser tests: the real sample-run snapshot, the dashboard in a subprocess on a free port,
+headless Chromium."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboard_fixtures import build_snapshot, test_snapshot_override
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -29,12 +29,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def e2e_snapshot(tmp_path_factory) -> Path:
-    """The real sample-run snapshot when IPCITY_TEST_SNAPSHOT is set, else the fixture builder's."""
-    override = test_snapshot_override()
-    if override is not None:
-        return override
-    return build_snapshot(tmp_path_factory.mktemp("published") / "warehouse.snapshot.duckdb")
+def e2e_snapshot(sample_snapshot) -> Path:
+    """The real sample run's published snapshot (see ``sample_snapshot`` in tests/conftest.py)."""
+    return sample_snapshot.snapshot
 
 
 class Server:
@@ -69,9 +66,8 @@ def start_server(snapshot: Path, dossier_dir: Path | None, log_path: Path) -> Se
 
 
 @pytest.fixture(scope="session")
-def dossier_dir(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("dossiers")
-    return d
+def dossier_dir(sample_snapshot) -> Path:
+    return sample_snapshot.dossier_dir
 
 
 @pytest.fixture(scope="session")
