@@ -26,6 +26,7 @@ EXTRACT_HEADERS: dict[str, str] = {
     "value": "采用值",
     "is_imputed": "是否补值",
     "normalised_score": "标准化得分",
+    "catalog_version": "指标体系版本",
 }
 
 

@@ -176,6 +176,14 @@ TARGET_STATUS = {
     "deteriorating": ("恶化", "Deteriorating"),
     "insufficient_data": ("数据不足", "Insufficient data"),
 }
+SEVERITY = {"error": ("错误", "Error"), "warn": ("警告", "Warning")}
+SOURCE_NAMES = {
+    "cities": ("行政区划", "cities"), "programme_cities": ("示范城市名单", "programme_cities"),
+    "population": ("人口与GDP", "population"), "targets": ("规划目标", "targets"),
+    "patent_stats": ("省级专利统计", "patent_stats"), "patent_grants": ("专利授权记录", "patent_grants"),
+    "pledge_loans": ("质押融资", "pledge_loans"), "enforcement_cases": ("执法案件", "enforcement_cases"),
+    "training_events": ("培训活动", "training_events"),
+}
 ALERT_TYPES = {
     "behind_target": ("目标滞后", "Behind target"),
 }

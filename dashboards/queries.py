@@ -227,8 +227,8 @@ def indicator_trend(snap, unit_codes: list[str], indicator_code: str) -> pl.Data
 
 
 def indicator_year(snap, year: int) -> pl.DataFrame:
-    return snap.query(f"select unit_code, indicator_code, value, raw_value, is_imputed, is_missing, "
-                      f"normalised_score from {IND} where year = ?", (year,))
+    return snap.query(f"select unit_code, indicator_code, catalog_version, value, raw_value, is_imputed, "
+                      f"is_missing, normalised_score from {IND} where year = ?", (year,))
 
 
 def programme_indicator_average(snap, year: int) -> pl.DataFrame:

@@ -192,13 +192,19 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
             **{f"score_{p.lower()}": pillar_scores[p][:, k] for p in PILLARS},
             "composite": c, "composite_index": c / prog_mean * 100, "is_programme": is_prog,
         }))
+    # As the mart: rank and n_ranked among programme units only, rank_all among every city.
     scores = pl.concat(frames).with_columns(
-        rank=pl.col("composite").rank("ordinal", descending=True).over("year").cast(pl.Int32),
-        n_ranked=pl.len().over("year").cast(pl.Int32),
+        rank_all=pl.col("composite").rank("ordinal", descending=True).over("year").cast(pl.Int64),
+        rank=pl.when(pl.col("is_programme")).then(
+            pl.col("composite").rank("ordinal", descending=True).over("year", "is_programme")).cast(pl.Int64),
+        n_ranked=pl.when(pl.col("is_programme")).then(pl.len().over("year", "is_programme")).cast(pl.Int64),
+        is_ranked=pl.col("is_programme"),
     ).with_columns(
-        performance_group=pl.when(pl.col("composite_index") >= 120).then(pl.lit("leader"))
+        performance_group_all=pl.when(pl.col("composite_index") > 125).then(pl.lit("leader"))
         .when(pl.col("composite_index") >= 100).then(pl.lit("strong"))
-        .when(pl.col("composite_index") >= 85).then(pl.lit("moderate")).otherwise(pl.lit("emerging")),
+        .when(pl.col("composite_index") >= 70).then(pl.lit("moderate")).otherwise(pl.lit("emerging")),
+    ).with_columns(
+        performance_group=pl.when(pl.col("is_ranked")).then(pl.col("performance_group_all")),
         group_third=pl.when(pl.col("rank") <= pl.col("n_ranked") / 3).then(pl.lit("upper"))
         .when(pl.col("rank") <= 2 * pl.col("n_ranked") / 3).then(pl.lit("middle")).otherwise(pl.lit("lower")),
     ).sort("unit_code", "year").with_columns(
@@ -208,10 +214,10 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
 
     width = (8 + 30 * rng.random(len(scores))).astype(int)
     uncertainty = scores.select("unit_code", "year", nominal_rank=pl.col("rank")).with_columns(
-        median_rank=pl.col("nominal_rank"),
-        p05_rank=pl.max_horizontal(pl.lit(1), pl.col("nominal_rank") - pl.Series(width // 2)).cast(pl.Int32),
-        p95_rank=(pl.col("nominal_rank") + pl.Series(width - width // 2)).cast(pl.Int32),
-    )
+        median_rank=pl.col("nominal_rank").cast(pl.Float64),
+        p05_rank=pl.max_horizontal(pl.lit(1), pl.col("nominal_rank") - pl.Series(width // 2)).cast(pl.Float64),
+        p95_rank=(pl.col("nominal_rank") + pl.Series(width - width // 2)).cast(pl.Float64),
+    ).filter(pl.col("nominal_rank").is_not_null())
 
     programme = scores.filter(pl.col("is_programme"))
     prog_rows = programme.sort("unit_code", "year").to_dicts()
@@ -222,25 +228,31 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
         streak = low_streak.get(r["unit_code"], 0) + 1 if idx < 80 else 0
         low_streak[r["unit_code"]] = streak
         rules = []
-        if idx >= 125:
-            stage, rules = "exemplary", ["E1: composite index ≥ 125 / 综合指数≥125"]
+        fired = dict.fromkeys(("x1", "r1", "r2", "w1", "w2", "ex1"), False)
+        if idx > 125:
+            stage, fired["ex1"] = "exemplary", True
         elif streak >= 3:
-            stage, rules = "exit_candidate", ["X1: index < 80 for 3 years / 连续三年指数低于80"]
+            stage, fired["x1"], fired["w1"] = "exit_candidate", True, True
         elif streak == 2:
-            stage, rules = "rectification", ["R1: index < 80 for 2 years / 连续两年指数低于80"]
+            stage, fired["r1"], fired["w1"] = "rectification", True, True
         elif streak == 1:
-            stage, rules = "watch", ["W1: index < 80 / 指数低于80"]
+            stage, fired["w1"] = "watch", True
         else:
             stage = "normal"
-        if stage != "normal" and rng.random() < 0.3:
-            rules.append("W3: 2+ targets deteriorating / 两项以上目标恶化")
         share = float(rng.uniform(0.4, 1.0)) if stage != "normal" else float(rng.uniform(0, 0.2))
+        text = {"x1": "X1 exit candidate (previous cycle in rectification; index change since 2022 -3.0)",
+                "r1": f"R1 rectification ({streak} consecutive watch years)",
+                "w1": f"W1 watch (group {r['performance_group']}, rank {r['rank']}/{r['n_ranked']})",
+                "ex1": "EX1 exemplary (group leader, index change since 2022 +2.0)"}
         eval_rows.append({"unit_code": r["unit_code"], "year": r["year"], "stage": stage,
-                          "rules_fired": "; ".join(rules) if rules else None,
-                          "is_robust": share >= 0.7 or stage == "normal", "flag_share": share})
-    evaluation = pl.DataFrame(eval_rows, schema={"unit_code": pl.String, "year": pl.Int32, "stage": pl.String,
-                                                 "rules_fired": pl.String, "is_robust": pl.Boolean,
-                                                 "flag_share": pl.Float64})
+                          "rules_fired": "; ".join(text[k] for k in text if fired[k]),
+                          **{f"fired_{k}": v for k, v in fired.items()},
+                          "performance_group": r["performance_group"], "rank": r["rank"], "n_ranked": r["n_ranked"],
+                          "cycle_start": 2023, "index_change_cycle": -3.0, "watch_run_years": streak,
+                          "targets_evaluable": 3, "targets_lagging": 1,
+                          "is_robust": None if stage == "normal" else share >= 0.8, "share_bottom": share})
+    evaluation = pl.DataFrame(eval_rows, infer_schema_length=None).with_columns(
+        pl.col("year", "cycle_start", "watch_run_years", "targets_evaluable", "targets_lagging").cast(pl.Int32))
     cycles = []
     for code in programme["unit_code"].unique().sort().to_list():
         for cycle, start, end in (("2016-2020", 2016, 2020), ("2021-2025", 2021, 2025)):
@@ -299,7 +311,8 @@ def build_quality(years: list[int], rng: np.random.Generator, runs: int = 3) -> 
             passed = bool(rng.random() > 0.15)
             checks.append({"run_id": run_id, "checked_at": at, "check_name": name, "asset": asset,
                            "partition": str(years[-1]), "severity": "error" if "unique" in name else "warn",
-                           "passed": passed, "observed_value": float(rng.integers(0, 40)) if not passed else 0.0,
+                           "passed": passed, "observed_value": json.dumps(
+                               {"unexpected_count": 0 if passed else int(rng.integers(1, 40)), "element_count": 400}),
                            "failing_sample": None if passed else json.dumps([{"unit_code": "110100"}]),
                            "expectation": name.replace("_", " ")})
         for src in SOURCES:

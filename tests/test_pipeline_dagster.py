@@ -102,6 +102,12 @@ def test_full_run_loads_every_source_builds_marts_and_publishes(sample_run):
         in_table = con.execute(f"SELECT count(*) FROM raw.{source} WHERE _source_file = ?", [file_name]).fetchall()[0][0]
         assert in_table == loaded, file_name
     assert con.execute("SELECT count(*) FROM marts.fct_city_score_year").fetchall()[0][0] > 0
+    # A clean sample run passes every check: blocking and warning, raw and marts.
+    n_checks, n_failed = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT passed) FROM quality.check_results").fetchall()[0]
+    assert n_checks > 100 and n_failed == 0, con.execute(
+        "SELECT asset, \"partition\", check_name, observed_value FROM quality.check_results WHERE NOT passed").fetchall()
+    assets = {r[0] for r in con.execute("SELECT DISTINCT asset FROM quality.check_results").fetchall()}
+    assert {f"raw.{s}" for s in SOURCES} | {"marts.fct_city_score_year", "marts.dim_city"} <= assets
     con.close()
     snap = base / "published" / "warehouse.snapshot.duckdb"
     assert snap.exists()

@@ -28,8 +28,11 @@ def parse_units(value) -> list[str]:
     return out[:MAX_UNITS]
 
 
-def default_units(snap, year: int, n: int = 3) -> list[str]:
-    return queries.rankings(snap, year)["unit_code"].head(n).to_list()
+def default_units(snap, year: int) -> list[str]:
+    """The first, the middle and the last ranked unit: a comparison worth looking at before any choice."""
+    codes = queries.rankings(snap, year)["unit_code"].to_list()
+    picks = [codes[0], codes[len(codes) // 2], codes[-1]] if len(codes) >= 3 else codes
+    return list(dict.fromkeys(picks))
 
 
 def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[dict]]:
@@ -99,7 +102,7 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
                   html.Div([control(t("indicator", lang), dcc.Dropdown(id="cmp-indicator", options=ind_opts,
                                                                        value=indicator, clearable=False)),
                             graph("cmp-trend")], className="ipc-col")], className="ipc-row ipc-two"),
-        section(t("cmp_table", lang), grid("cmp-table", lang, height=420, pagination=False)),
+        section(t("cmp_table", lang), grid("cmp-table", lang, height=None, pagination=False)),
         html.Div(graph("cmp-heatmap"), className="ipc-row"),
         section(t("cmp_sw", lang), html.Div(id="cmp-sw", className="ipc-sw")),
     ]

@@ -53,7 +53,8 @@ def register_callbacks(app) -> None:
                   Input("dl-format", "value"), State("dl-lang", "data"))
     def preview(year, province, fmt, lang):
         df = indicator_extract(snapshot(), int(year), None if province == ALL else province)
-        cols = [{"field": c, "headerName": c} for c in df.columns]
+        wide = {"指标名称": 260, "一级指标": 110, "城市": 120}
+        cols = [{"field": c, "headerName": c, **({"minWidth": wide[c]} if c in wide else {})} for c in df.columns]
         return cols, records(df.head(200), 4), t("dl_rows", lang).format(n=df.height), download_url(year, province,
                                                                                                      fmt)
 

@@ -31,8 +31,8 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
 def target_columns(lang: str) -> list[dict]:
     num = {"type": "numericColumn"}
     return [
-        {"field": "plan_label", "headerName": t("plan", lang)},
-        {"field": "indicator_code", "headerName": "", "maxWidth": 100},
+        {"field": "plan_label", "headerName": t("plan", lang), "minWidth": 160},
+        {"field": "indicator_code", "headerName": "", "maxWidth": 90},
         {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
         {"field": "baseline_value", "headerName": t("baseline", lang), **num},
         {"field": "target_value", "headerName": t("target", lang), **num},
@@ -151,7 +151,7 @@ def register_callbacks(app) -> None:
 
         target_view = (unavailable(lang) if targets is None else
                        grid("pf-target-grid", lang, target_columns(lang), target_rows(targets, catalog, lang),
-                            height=380))
+                            height=None, pagination=False))
         if stages is None:
             stage_fig, stage_view = blank, unavailable(lang)
         else:
@@ -164,7 +164,7 @@ def register_callbacks(app) -> None:
                  "headerTooltip": t("share_bottom_hint", lang)},
                 {"field": "rules_text", "headerName": t("rules_fired", lang), "minWidth": 360, "wrapText": True,
                  "autoHeight": True},
-            ], stage_rows(stages, lang), height=380, pagination=False)
+            ], stage_rows(stages, lang), height=None, pagination=False)
         cycle_view = unavailable(lang) if cycles is None else grid("pf-cycle-grid", lang, [
             {"field": "cycle", "headerName": t("cycle", lang), "maxWidth": 120},
             {"field": "verdict_label", "headerName": t("verdict", lang), "maxWidth": 120},

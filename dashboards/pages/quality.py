@@ -10,7 +10,7 @@ from dash import Input, Output, State, dcc, html
 
 from .. import queries
 from ..components import card, control, graph, grid, guarded, page_title, records, section, snapshot, unavailable
-from ..i18n import t
+from ..i18n import SEVERITY, SOURCE_NAMES, label, t
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
 PATH = "/quality"
@@ -21,12 +21,14 @@ def sources_figure(sources: pl.DataFrame | None, lang: str) -> go.Figure:
     """Rows loaded per source, each bar labelled with what was quarantined (0 is worth seeing too)."""
     if sources is None or not sources.height:
         return empty_figure(t("not_available", lang), height=260)
-    df = sources.sort("rows_loaded")
+    df = sources.sort("rows_loaded").with_columns(
+        source_label=pl.col("source").replace_strict({k: label(SOURCE_NAMES, k, lang) for k in SOURCE_NAMES},
+                                                     default=pl.col("source")))
     loaded, rejected = t("dq_rows_loaded", lang), t("dq_rows_rejected", lang)
     text = [f"{loaded} {a:,} · {rejected} {b:,}" for a, b in zip(df["rows_loaded"].to_list(),
                                                                   df["rows_rejected"].to_list())]
     colors = [OKABE_ITO["vermillion"] if b else OKABE_ITO["bluish_green"] for b in df["rows_rejected"].to_list()]
-    fig = go.Figure(go.Bar(x=df["rows_loaded"].to_list(), y=df["source"].to_list(), orientation="h",
+    fig = go.Figure(go.Bar(x=df["rows_loaded"].to_list(), y=df["source_label"].to_list(), orientation="h",
                            marker_color=colors, text=text, textposition="auto", cliponaxis=False,
                            hovertemplate="%{y}: %{text}<extra></extra>"))
     fig.update_layout(xaxis={"title": t("dq_rows_loaded", lang)}, yaxis={"automargin": True})
@@ -43,9 +45,9 @@ def _observed(value) -> str:
         return str(value)
     if isinstance(v, dict) and "unexpected_count" in v:
         total = v.get("element_count")
-        pct = v.get("unexpected_percent")
         out = f"{v['unexpected_count']:,}" + (f" / {total:,}" if total is not None else "")
-        return out + (f" ({pct:.1f}%)" if pct is not None else "")
+        # GX's unexpected_percent is of the non-null values, which reads as a contradiction next to the total.
+        return out
     return str(v)
 
 
@@ -65,6 +67,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
         passed_label=pl.when(pl.col("passed")).then(pl.lit("✔ " + t("passed", lang)))
         .otherwise(pl.lit("✘ " + t("failed", lang)))), 2)
     for r in rows:
+        r["severity_label"] = label(SEVERITY, r.get("severity"), lang)
         r["observed_text"] = _observed(r.get("observed_value"))
         r["expectation_text"] = _expectation(r.get("expectation"))
     return rows
@@ -139,7 +142,7 @@ def register_callbacks(app) -> None:
         checks_view = unavailable(lang) if checks is None else grid("dq-check-grid", lang, [
             {"field": "passed_label", "headerName": t("status", lang), "maxWidth": 110,
              "cellClassRules": {"ipc-status-bad": "!data.passed", "ipc-status-good": "data.passed"}},
-            {"field": "severity", "headerName": t("severity", lang), "maxWidth": 90},
+            {"field": "severity_label", "headerName": t("severity", lang), "maxWidth": 90},
             {"field": "asset", "headerName": t("asset", lang), "minWidth": 180},
             {"field": "partition", "headerName": t("partition", lang), "maxWidth": 90},
             {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 240},

@@ -45,22 +45,24 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
 
 def column_defs(lang: str) -> list[dict]:
     num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    # One decimal everywhere, so 90 and 90.4 line up in a column.
+    real = {**num, "valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
     cols = [
         {"field": "rank", "headerName": t("rank", lang), "pinned": "left", "width": 90, **num, "sort": "asc"},
         {"field": "name", "headerName": t("city", lang), "pinned": "left", "minWidth": 130},
         {"field": province_col(lang), "headerName": t("province", lang), "minWidth": 120},
         {"field": "group_label", "headerName": t("group", lang)},
         {"field": "stage_label", "headerName": t("stage", lang)},
-        {"field": "composite_index", "headerName": t("composite_index", lang), **num},
-        {"field": "composite", "headerName": t("composite", lang), **num},
+        {"field": "composite_index", "headerName": t("composite_index", lang), **real},
+        {"field": "composite", "headerName": t("composite", lang), **real},
     ]
-    cols += [{"field": col, "headerName": label(PILLAR_NAMES, code, lang), **num}
+    cols += [{"field": col, "headerName": label(PILLAR_NAMES, code, lang), **real}
              for code, col in PILLAR_COLUMNS.items()]
     cols += [
         {"field": "rank_interval", "headerName": t("rank_interval", lang), "sortable": False},
         {"field": "median_rank", "headerName": t("median_rank", lang), **num},
         {"field": "rank_change", "headerName": t("rank_change", lang), **num},
-        {"field": "index_change", "headerName": t("index_change", lang), **num},
+        {"field": "index_change", "headerName": t("index_change", lang), **real},
         {"field": "rank_all", "headerName": t("rank_all", lang), **num},
         {"field": "roster_label", "headerName": t("programme_status", lang)},
     ]

@@ -25,7 +25,7 @@ def robust_label(value: bool | None, lang: str) -> str:
 
 def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
     rows = []
-    for r in records(df, 2):
+    for r in records(df, 3):
         profile = href("/profile", lang, unit=r["unit_code"])
         dossiers = [f"[HTML]({DOSSIER_ROUTE}{r['dossier_html']})" if r["dossier_html"] else None,
                     f"[MD]({DOSSIER_ROUTE}{r['dossier_md']})" if r["dossier_md"] else None]
@@ -37,6 +37,7 @@ def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
             "stage_label": label(STAGES, r["stage"], lang),
             "robust_label": robust_label(r["is_robust"], lang),
             "share_bottom_pct": None if share is None else round(100 * share),
+            "composite_index": None if r["composite_index"] is None else round(r["composite_index"], 1),
             "targets_label": (f"{r['targets_lagging']}/{r['targets_evaluable']}"
                               if r.get("targets_evaluable") else "–"),
             "rank_label": f"{r['rank']}/{r['n_ranked']}" if r.get("rank") is not None else "–",
@@ -95,4 +96,5 @@ def register_callbacks(app) -> None:
         cards = [card(label(STAGES, s, lang), str(counts[s]), f"wl-card-{s}") for s in queries.WATCH_STAGES]
         if not df.height:
             return cards, html.P(t("wl_empty", lang), className="ipc-muted")
-        return cards, grid("wl-grid", lang, columns(lang), watch_rows(df, lang), height=620)
+        # Sized to its rows: a watchlist is a few dozen cities at most and should read like a list, not a box.
+        return cards, grid("wl-grid", lang, columns(lang), watch_rows(df, lang), height=None, pagination=False)

@@ -61,6 +61,13 @@ def patent_grant_city_counts(
     if len(years) > 1:
         raise ValueError(f"current grants span several years: {sorted(years)}")
     year = years[0] if years else (prev["year"].max() + 1 if prev.height else None)
+    if prev.height == 0:
+        # No previous year loaded (the first year of history): there is nothing to compare against.
+        return (
+            cur.select("unit_code", pl.lit(year, pl.Int64).alias("year"), "grants")
+            .with_columns(pl.lit(None, pl.Int64).alias("prev_grants"), pl.lit(None, pl.Float64).alias("change_factor"))
+            .sort("unit_code", nulls_last=True)
+        )
     joined = cur.select("unit_code", "grants").join(
         prev.select("unit_code", pl.col("grants").alias("prev_grants")), on="unit_code", how="full", coalesce=True
     )
