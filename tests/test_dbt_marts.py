@@ -319,13 +319,14 @@ def test_pledge_loans_move_only_the_utilisation_pillar(warehouse, perturbed):
 
     ind = "select unit_code, year, indicator_code, raw_value from marts.fct_city_indicator_year where indicator_code like 'UTL%' order by all"
     ib, ia = q(warehouse, ind), q(changed, ind)
-    # DuckDB sums in parallel, so a rebuild may differ in the last bits: compare to 1e-12 relative
+    # DuckDB sums in parallel, so a rebuild may differ in the last bits
     joined = ib.join(ia, on=["unit_code", "year", "indicator_code"], suffix="_after")
     assert joined.height == ib.height == ia.height
     diff = joined.filter(
         (pl.col("raw_value").is_null() != pl.col("raw_value_after").is_null())
         | ((pl.col("raw_value") - pl.col("raw_value_after")).abs()
-           > 1e-12 * pl.max_horizontal(pl.col("raw_value").abs(), pl.col("raw_value_after").abs(), pl.lit(1e-300))))
+           # a floor of 1: growth rates near zero are differences of large sums, so their last bits vary
+           > 1e-9 * pl.max_horizontal(pl.col("raw_value").abs(), pl.col("raw_value_after").abs(), pl.lit(1.0))))
     assert set(diff["unit_code"]) == {unit}
     assert {"UTL01", "UTL04"} <= set(diff["indicator_code"])
     assert set(diff["year"]) == {year}
