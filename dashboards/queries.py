@@ -200,7 +200,7 @@ def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
     if programme_only:
         df = df.filter(pl.col("is_programme"))
     else:
-        df = df.filter(pl.col("composite").is_not_null())
+        df = df.filter(pl.col("composite").is_not_null()).sort("rank_all", nulls_last=True)
     return df.select(
         "unit_code", "unit_name", "unit_name_en", "province_code", "province_name", "province_name_en",
         "performance_group", "performance_group_all", "is_programme", "on_roster", "stage",

@@ -11,7 +11,6 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 
 import dagster as dg
 import duckdb
@@ -180,7 +179,3 @@ def warehouse_status(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         ORDER BY schema_name, table_name
         """
     ).pl()
-
-
-def check_today() -> date:
-    return date.today()

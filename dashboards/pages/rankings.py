@@ -48,7 +48,7 @@ def column_defs(lang: str) -> list[dict]:
     # One decimal everywhere, so 90 and 90.4 line up in a column.
     real = {**num, "valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
     cols = [
-        {"field": "rank", "headerName": t("rank", lang), "pinned": "left", "width": 90, **num, "sort": "asc"},
+        {"field": "rank", "headerName": t("rank", lang), "pinned": "left", "width": 90, **num},  # rows arrive best first
         {"field": "name", "headerName": t("city", lang), "pinned": "left", "minWidth": 130},
         {"field": province_col(lang), "headerName": t("province", lang), "minWidth": 120},
         {"field": "group_label", "headerName": t("group", lang)},

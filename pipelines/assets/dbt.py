@@ -87,25 +87,18 @@ def dbt_indicator_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     yield from _build(context, dbt, warehouse)
 
 
-def _has_evaluation_models() -> bool:
-    return any((settings.DBT_PROJECT_DIR / "models" / "marts" / "evaluation").glob("*.sql"))
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=TRANSLATOR,
+    select=EVALUATION_PATH,
+    name="dbt_evaluation_models",
+)
+def dbt_evaluation_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    yield from _build(context, dbt, warehouse)
 
 
-DBT_ASSETS = [dbt_indicator_models]
-
-if _has_evaluation_models():
-
-    @dbt_assets(
-        manifest=DBT_PROJECT.manifest_path,
-        project=DBT_PROJECT,
-        dagster_dbt_translator=TRANSLATOR,
-        select=EVALUATION_PATH,
-        name="dbt_evaluation_models",
-    )
-    def dbt_evaluation_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        yield from _build(context, dbt, warehouse)
-
-    DBT_ASSETS.append(dbt_evaluation_models)
+DBT_ASSETS = [dbt_indicator_models, dbt_evaluation_models]
 
 
 def dbt_resource() -> DbtCliResource:
