@@ -103,6 +103,19 @@ def ensure_data(work: Path, scale: float, first: int, last: int, fmt: str) -> Pa
     return landing
 
 
+def ensure_data_default(work: Path) -> Path:
+    """The bundled sample as `ipcity generate` writes it by default."""
+    landing = work / "landing"
+    if (work / "generated.json").exists() and landing.exists():
+        return landing
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    code = f"from pathlib import Path; from pipelines.generate import generate; generate(Path({str(landing)!r}))"
+    run_proc([PY, "-c", code], log=work / "generate.log")
+    (work / "generated.json").write_text("{}")
+    return landing
+
+
 def grants_files(landing: Path) -> list[Path]:
     return sorted((landing / "patent_grants").iterdir())
 
@@ -238,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pandas-repeats", type=int, default=1)
     ap.add_argument("--growth", action="store_true", help="also the ten-year growth benchmark (long)")
     ap.add_argument("--growth-years", type=int, default=10)
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: limit,pandas,pipeline,startup,existing")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: limit,pandas,pipeline,sample,startup,existing")
     ap.add_argument("--work", type=Path, default=BENCH / "work")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -312,6 +325,22 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{r['stage']:40s} {fmt_s(r['seconds']):>10s} {fmt_rate(r.get('rows_per_s')):>12s} {peak:>10s}")
         say("slowest steps: " + ", ".join(f"{k} {v['seconds']:.1f} s" for k, v in
                                            sorted(run["steps"].items(), key=lambda kv: -kv[1]["seconds"])[:8]))
+
+    if "sample" not in skip:
+        say("\n== 6. the default sample (`ipcity generate` defaults: scale 0.02, 2016-2025, grants from 2010): where `ipcity run` spends its time ==")
+        sdir = work / "sample_default"
+        slanding = ensure_data_default(sdir)
+        run = pipeline_run(slanding, sdir / "run")
+        steps = run["steps"]
+        in_steps = sum(v["seconds"] for v in steps.values())
+        results["sample"] = {"run_s": run["run_s"], "process_s": run["process_wall_s"], "steps_s": in_steps,
+                             "peak_rss_mb": run["peak_rss_mb"], "stages": stage_table(run, 0, 1), "success": run["success"]}
+        say(f"success={run['success']} run {run['run_s']:.1f} s (process {run['process_wall_s']:.1f} s); inside steps "
+            f"{in_steps:.1f} s; Dagster orchestration between steps {run['run_s'] - in_steps:.1f} s")
+        for r in results["sample"]["stages"]:
+            say(f"  {r['stage']:40s} {fmt_s(r['seconds']):>10s}")
+        say("  slowest steps: " + ", ".join(f"{k} {v['seconds']:.1f} s" for k, v in
+                                             sorted(steps.items(), key=lambda kv: -kv[1]["seconds"])[:10]))
 
     if "startup" not in skip:
         say("\n== 5. start-up ==")

@@ -35,6 +35,10 @@ AG_GRID_LOCALE_ZH = {
 }
 
 
+# Grid column option: one decimal, so 90 and 90.4 line up in a column (d3-format ships with dash-ag-grid).
+ONE_DECIMAL = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
+
+
 def snapshot() -> Snapshot:
     return flask.current_app.config[SNAPSHOT_KEY]
 

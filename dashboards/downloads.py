@@ -85,6 +85,11 @@ def prepare_download(snap, user: str | None, year: int, province_code: str | Non
         raise DownloadDenied(f"{user!r} may not download {province_code or 'all'}")
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
+    return snap.cached(("download", year, province_code, fmt), lambda: _encode(snap, year, province_code, fmt))
+
+
+def _encode(snap, year: int, province_code: str | None, fmt: str) -> DownloadFile:
+    # Cached per snapshot version by the caller: an all-cities XLSX takes ~0.5 s to write (xlsxwriter, cell by cell).
     df = indicator_extract(snap, year, province_code)
     scope = province_code or "all"
     name = f"ipcity_indicators_{year}_{scope}.{fmt}"

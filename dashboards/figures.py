@@ -65,12 +65,15 @@ def movers_bar(movers: pl.DataFrame, lang: str) -> go.Figure:
         return empty_figure(t("not_available", lang))
     name = name_col(lang)
     colors = [OKABE_ITO["blue"] if v > 0 else OKABE_ITO["vermillion"] for v in movers["rank_change"].to_list()]
+    # Categories are unit codes, labelled with names: two units with one name must not share a bar.
+    codes = movers["unit_code"].to_list()
     fig = go.Figure(go.Bar(
-        x=movers["rank_change"].to_list(), y=movers[name].to_list(), orientation="h", marker_color=colors,
-        customdata=movers.select("rank").rows(),
-        hovertemplate="%{y}: %{x:+d}<br>" + t("rank", lang) + " %{customdata[0]}<extra></extra>"))
+        x=movers["rank_change"].to_list(), y=codes, orientation="h", marker_color=colors,
+        customdata=movers.select(name, "rank").rows(),
+        hovertemplate="%{customdata[0]}: %{x:+d}<br>" + t("rank", lang) + " %{customdata[1]}<extra></extra>"))
     fig.update_xaxes(title=t("rank_change", lang))
-    fig.update_yaxes(automargin=True)
+    fig.update_yaxes(automargin=True, type="category", tickmode="array", tickvals=codes,
+                     ticktext=movers[name].to_list())
     return base_layout(fig, t("ov_movers_title", lang), height=max(360, 28 * movers.height + 100))
 
 
@@ -121,12 +124,14 @@ def strength_heatmap(matrix: pl.DataFrame, units: pl.DataFrame, catalog: pl.Data
     lookup = {(r[0], r[1]): r[2] for r in matrix.iter_rows()}
     z = [[lookup.get((u, c)) for c in codes] for u in unit_codes]
     fig = go.Figure(go.Heatmap(
-        z=z, x=[f"{c} {ind_names.get(c, '')}" for c in codes], y=[unit_names.get(u, u) for u in unit_codes],
+        z=z, x=[f"{c} {ind_names.get(c, '')}" for c in codes], y=unit_codes,
         colorscale=DIVERGING, zmid=0, zmin=-40, zmax=40, colorbar={"title": {"text": t("diff_vs_avg", lang)}},
         hovertemplate="%{y}<br>%{x}<br>%{z:+.1f}<extra></extra>"))
     fig.update_xaxes(tickangle=-40, automargin=True)
-    fig.update_yaxes(automargin=True, autorange="reversed")
-    return base_layout(fig, t("cmp_sw", lang), height=260 + 45 * len(unit_codes))
+    fig.update_yaxes(automargin=True, autorange="reversed", type="category", tickmode="array", tickvals=unit_codes,
+                     ticktext=[unit_names.get(u, u) for u in unit_codes])
+    # The rotated indicator names take ~250 px below the cells; the cells need room of their own.
+    return base_layout(fig, t("cmp_sw", lang), height=420 + 50 * len(unit_codes))
 
 
 def indicator_small_multiples(values: pl.DataFrame, targets: pl.DataFrame | None, catalog: pl.DataFrame,

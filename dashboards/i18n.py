@@ -74,6 +74,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "pf_indicators": ("各项指标趋势与目标", "Indicators: trend and target"),
     "pf_targets": ("目标完成情况", "Target status"),
     "pf_stages": ("评价阶段历史", "Evaluation stage history"),
+    "pf_stage_rows": ("各年评价明细", "Evaluation by year"),
     "pf_cycles": ("周期评价结论", "Cycle verdicts"),
     "pf_alerts": ("预警记录", "Alert history"),
     "pf_no_alerts": ("无预警记录。", "No alerts."),

@@ -64,10 +64,18 @@ def with_province_en(df: pl.DataFrame) -> pl.DataFrame:
         PROVINCE_EN, default=pl.col("province_name"), return_dtype=pl.String))
 
 
+def with_english_names(df: pl.DataFrame) -> pl.DataFrame:
+    """``unit_name_en`` readable and unique: the Chinese name where the dimension has no English one (county-level
+    units), and the province added where two cities share a romanisation (苏州/宿州 are both Suzhou)."""
+    en = pl.coalesce("unit_name_en", "unit_name")
+    return df.with_columns(unit_name_en=pl.when(en.is_duplicated()).then(
+        pl.format("{} ({})", en, pl.col("province_name_en"))).otherwise(en))
+
+
 def units(snap) -> pl.DataFrame:
-    """Every unit except provinces, with a programme flag and the province's English name."""
-    return snap.cached(("units",), lambda: with_province_en(
-        snap.query(f"select * from {DIM} where level <> 'province' order by unit_code")))
+    """Every unit except provinces, with a programme flag, the province's English name and usable English names."""
+    return snap.cached(("units",), lambda: with_english_names(with_province_en(
+        snap.query(f"select * from {DIM} where level <> 'province' order by unit_code"))))
 
 
 def programme_units(snap) -> pl.DataFrame:
@@ -135,9 +143,10 @@ def scores_year(snap, year: int) -> pl.DataFrame:
 
     def compute() -> pl.DataFrame:
         df = snap.query(
-            f"select s.*, d.unit_name, d.unit_name_en, d.province_code, d.province_name, d.level, d.lng, d.lat, "
-            f"coalesce(d.is_programme, false) as on_roster from {SCORES} s join {DIM} d on s.unit_code = d.unit_code "
-            "where s.year = ? and d.level <> 'province'", (year,))
+            f"select s.*, d.province_code, d.level, d.lng, d.lat, coalesce(d.is_programme, false) as on_roster "
+            f"from {SCORES} s join {DIM} d on s.unit_code = d.unit_code where s.year = ? and d.level <> 'province'",
+            (year,)).join(units(snap).select("unit_code", "unit_name", "unit_name_en", "province_name"),
+                          on="unit_code")
         ranked = pl.col("is_ranked") if "is_ranked" in df.columns else pl.col("rank").is_not_null()
         df = df.with_columns(is_programme=ranked.fill_null(False))
         if "rank_all" not in df.columns:

@@ -5,6 +5,7 @@ hand-made snapshots."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import statistics
 
@@ -293,9 +294,12 @@ def test_quality_of_the_latest_run(snap, snap_path):
     summary = queries.quality_summary(checks, sources)
     assert (summary["rows_loaded"], summary["rows_rejected"], summary["checks"]) == (loaded, rejected, n)
     rows = quality.check_rows(checks, "zh")
-    failing = [r for r in rows if not r["passed"]]
-    assert all(" / " in r["observed_text"] for r in failing if r["observed_value"].startswith("{"))
+    observed = checks["observed_value"].to_list()
+    for r, raw in zip(rows, observed):
+        if raw and raw.startswith("{") and "unexpected_count" in raw:
+            assert r["observed_text"].split(" / ")[0] == f"{json.loads(raw)['unexpected_count']:,}"
     assert all(r["expectation_text"].startswith("expect_") for r in rows)
+    assert {r["severity_label"] for r in rows} <= {"错误", "警告"}
     fig = quality.sources_figure(sources, "zh")
     assert "专利授权记录" in fig.data[0].y and sum(fig.data[0].x) == loaded
 

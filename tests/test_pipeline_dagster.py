@@ -106,6 +106,12 @@ def test_full_run_loads_every_source_builds_marts_and_publishes(sample_run):
     n_checks, n_failed = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT passed) FROM quality.check_results").fetchall()[0]
     assert n_checks > 100 and n_failed == 0, con.execute(
         "SELECT asset, \"partition\", check_name, observed_value FROM quality.check_results WHERE NOT passed").fetchall()
+    # Every ranked unit-year has its Monte Carlo rank interval (same coverage rule as the dbt composite).
+    missing = con.execute(
+        "SELECT s.unit_code, s.year FROM marts.fct_city_score_year s LEFT JOIN marts.fct_rank_uncertainty u "
+        "USING (unit_code, year) WHERE s.is_ranked AND u.unit_code IS NULL"
+    ).fetchall()
+    assert missing == []
     assets = {r[0] for r in con.execute("SELECT DISTINCT asset FROM quality.check_results").fetchall()}
     assert {f"raw.{s}" for s in SOURCES} | {"marts.fct_city_score_year", "marts.dim_city"} <= assets
     con.close()

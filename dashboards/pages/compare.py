@@ -53,8 +53,10 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
         for r in df.iter_rows(named=True):
             row[r["unit_code"]] = label(mapping, r[col], lang)
         rows.append(row)
+    # Numbers and labels share a column here, so AG Grid must not infer a number type from the first row.
     cols = [{"field": "measure", "headerName": "", "pinned": "left", "minWidth": 150, "sortable": False}]
-    cols += [{"field": r["unit_code"], "headerName": r[name], "sortable": False} for r in df.iter_rows(named=True)]
+    cols += [{"field": r["unit_code"], "headerName": r[name], "sortable": False, "cellDataType": False}
+             for r in df.iter_rows(named=True)]
     return cols, rows
 
 

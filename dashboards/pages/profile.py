@@ -122,7 +122,7 @@ def layout(lang: str, unit=None, **_):
         html.Div([html.Div(graph("pf-stage-fig"), className="ipc-col"),
                   html.Div(section(t("pf_cycles", lang), html.Div(id="pf-cycles")), className="ipc-col")],
                  className="ipc-row ipc-two"),
-        section(t("pf_stages", lang), html.Div(id="pf-stages")),
+        section(t("pf_stage_rows", lang), html.Div(id="pf-stages")),
         section(t("pf_alerts", lang), html.Div(id="pf-alerts")),
     ]
 

@@ -6,7 +6,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import queries
-from ..components import control, grid, guarded, page_title, records, snapshot, year_dropdown
+from ..components import ONE_DECIMAL, control, grid, guarded, page_title, records, snapshot, year_dropdown
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, province_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import GROUP_ORDER
@@ -45,8 +45,7 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
 
 def column_defs(lang: str) -> list[dict]:
     num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
-    # One decimal everywhere, so 90 and 90.4 line up in a column.
-    real = {**num, "valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
+    real = {**num, **ONE_DECIMAL}
     cols = [
         {"field": "rank", "headerName": t("rank", lang), "pinned": "left", "width": 90, **num},  # rows arrive best first
         {"field": "name", "headerName": t("city", lang), "pinned": "left", "minWidth": 130},

@@ -6,7 +6,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import queries
-from ..components import card, dossier_dir, grid, guarded, href, page_title, records, snapshot, unavailable, \
+from ..components import ONE_DECIMAL, card, dossier_dir, grid, guarded, href, page_title, records, snapshot, unavailable, \
     year_dropdown
 from ..evaluation_text import rules_text
 from ..i18n import STAGES, label, name_col, province_col, t
@@ -62,7 +62,7 @@ def columns(lang: str) -> list[dict]:
          "maxWidth": 120, "headerTooltip": t("share_bottom_hint", lang)},
         {"field": "targets_label", "headerName": t("targets_lagging", lang), "maxWidth": 110},
         {"field": "composite_index", "headerName": t("composite_index", lang), "type": "numericColumn",
-         "maxWidth": 120},
+         "maxWidth": 120, **ONE_DECIMAL},
         {"field": "rank_label", "headerName": t("rank", lang), "maxWidth": 100,
          "comparator": {"function": "Number(valueA.split('/')[0]) - Number(valueB.split('/')[0])"}},
         {"field": "rank_interval", "headerName": t("rank_interval", lang), "maxWidth": 140},

@@ -28,7 +28,17 @@ from pipelines.evaluation.rules import cycle_start, load_rules
 # 0, which would zero (or, floored at 1, nearly zero) a whole pillar for one weak indicator. The geometric
 # variant is meant to test partial compensability, not that artefact, so it averages logs of (score + 10).
 GEOMETRIC_OFFSET = 10.0
-DEFAULT_MIN_PILLAR_COVERAGE = 0.5
+def _dbt_var(name: str) -> float:
+    # The same threshold as the dbt models (one place: dbt_project.yml vars), so every unit that dbt
+    # gives a composite also gets a rank interval.
+    import yaml
+
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    return float(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"][name])
+
+
+DEFAULT_MIN_PILLAR_COVERAGE = _dbt_var("min_pillar_coverage")
 
 
 def performance_group_codes(index: np.ndarray) -> np.ndarray:

@@ -150,16 +150,17 @@ def ingest_file(
     except IngestError as e:
         _record_failure(con, result, e.reason, run_id)
         raise
+    result.rows_read, encoding = raw.df.height, raw.encoding
+    del raw  # the all-text frame is not needed any more: free it before the load
     good = _drop_already_loaded(con, source, checked, path.name)
     rejected = checked.rejected
-    result.rows_read = raw.df.height
     result.rows_loaded = good.height
     result.rows_rejected = rejected.height
     result.notes = checked.notes
     result.message = "; ".join(checked.notes)
     if result.rows_read != result.rows_loaded + result.rows_rejected:  # pragma: no cover - invariant
         raise AssertionError(f"{path.name}: row accounting broken {result}")
-    _write(con, source, path.name, digest, part, good, rejected, result, raw.encoding, run_id)
+    _write(con, source, path.name, digest, part, good, rejected, result, encoding, run_id)
     return result
 
 

@@ -180,14 +180,17 @@ def _head_text(raw: bytes) -> str | None:
 
 
 def _read_csv(path: Path, source: Source) -> RawFrame:
-    raw = path.read_bytes()
-    if len(raw) >= FAST_UTF8_MIN_BYTES and not raw.startswith(_BOMS) and raw.strip():
-        head = _head_text(raw)
+    if path.stat().st_size >= FAST_UTF8_MIN_BYTES:
+        # Polars reads (memory-maps) the file itself; only its head is read here.
+        with open(path, "rb") as f:
+            first = f.read(65536)
+        head = _head_text(first) if not first.startswith(_BOMS) and first.strip() else None
         if head is not None:
             try:
-                return _parse_csv(path, source, raw, head, None, "utf-8")
+                return _parse_csv(path, source, _FileBytes(path), head, None, "utf-8")
             except _NotUtf8:
                 pass
+    raw = path.read_bytes()
     text, encoding = _decode(raw, path.name)
     if not text.strip():
         raise IngestError(path.name, "file is empty")
@@ -195,7 +198,29 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
     return _parse_csv(path, source, source_bytes, text[:65536], text, encoding)
 
 
-def _parse_csv(path: Path, source: Source, source_bytes: bytes, head: str, text: str | None, encoding: str) -> RawFrame:
+class _FileBytes:
+    """The few byte-level questions _parse_csv asks of a file it does not hold in memory."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def endswith(self, suffixes: tuple[bytes, ...]) -> bool:
+        return self[-65536:].endswith(suffixes)
+
+    def count(self, sub: bytes) -> int:
+        return self.path.read_bytes().count(sub)
+
+    def decode(self, *args, **kwargs) -> str:
+        return self.path.read_bytes().decode(*args, **kwargs)
+
+    def __getitem__(self, key: slice) -> bytes:
+        assert key.stop is None and key.start is not None and key.start < 0, "only tails are read"
+        with open(self.path, "rb") as f:
+            f.seek(max(0, self.path.stat().st_size + key.start))
+            return f.read()
+
+
+def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | None, encoding: str) -> RawFrame:
     """Parse UTF-8 bytes. ``text`` is the decoded file, or None on the fast path (decoded only if needed)."""
     import csv
 
@@ -285,9 +310,9 @@ def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     return df.filter(~(blank[0] & pl.all_horizontal(blank[1:] or [pl.lit(True)])))
 
 
-def _polars_csv(data: bytes, skip: int, *, ragged: bool) -> pl.DataFrame:
+def _polars_csv(data, skip: int, *, ragged: bool) -> pl.DataFrame:
     return pl.read_csv(
-        data,
+        data.path if isinstance(data, _FileBytes) else data,
         skip_rows=skip,
         infer_schema=False,
         has_header=True,

@@ -38,6 +38,8 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d"
 _MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%Y年%m月", "%Y%m")
 _TRUE = ("1", "true", "t", "yes", "y", "是", "√")
 _FALSE = ("0", "false", "f", "no", "n", "否", "")
+_TRUE_CASED = tuple({v for t in _TRUE for v in (t, t.upper(), t.capitalize())})
+_FALSE_CASED = tuple({v for t in _FALSE for v in (t, t.upper(), t.capitalize())})
 
 
 @dataclass
@@ -87,8 +89,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> tuple[pl.DataF
 
 
 def _clean_text(col: str) -> pl.Expr:
-    s = pl.col(col).cast(pl.Utf8).str.strip_chars()
-    return pl.when(s == "").then(None).otherwise(s)
+    return pl.col(col).cast(pl.Utf8).str.strip_chars().replace("", None)
 
 
 _TXT = "__txt:"  # column prefix of the cleaned text while typed values and text sit side by side
@@ -98,8 +99,8 @@ def _txt(name: str) -> pl.Expr:
     return pl.col(_TXT + name)
 
 
-def _parse_date(c: Column, txt: pl.Expr, *, first_format_only: bool) -> pl.Expr:
-    if first_format_only:
+def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
+    if fast:
         # The whole column is in the first format (checked by the caller): one parse instead of seven.
         return txt.str.to_date(_DATE_FORMATS[0], strict=False)
     base = txt.str.slice(0, 10).str.replace(r"[ T].*$", "")
@@ -126,7 +127,7 @@ def _parse_date(c: Column, txt: pl.Expr, *, first_format_only: bool) -> pl.Expr:
     return value
 
 
-def _parse(c: Column, factor: float | None, txt: pl.Expr, *, first_format_only: bool = False) -> pl.Expr:
+def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False) -> pl.Expr:
     """The typed value of one column, from its cleaned text (null where the text cannot be read)."""
     if c.dtype == "str":
         value = txt.replace_strict(ENUM_SYNONYMS, default=txt) if c.allowed else txt
@@ -140,10 +141,12 @@ def _parse(c: Column, factor: float | None, txt: pl.Expr, *, first_format_only: 
             num = num * factor
         return num.round(0).cast(pl.Int64, strict=False) if c.dtype == "int" else num
     if c.dtype == "date":
-        return _parse_date(c, txt, first_format_only=first_format_only)
+        return _parse_date(c, txt, fast=fast)
     if c.dtype == "bool":
-        low = txt.str.to_lowercase()
-        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE) | low.is_null()).then(False).otherwise(None)
+        # Without lower-casing when every cell is one of the usual spellings (checked by the caller).
+        low = txt if fast else txt.str.to_lowercase()
+        true, false = (_TRUE_CASED, _FALSE_CASED) if fast else (_TRUE, _FALSE)
+        return pl.when(low.is_in(true)).then(True).when(low.is_in(false) | low.is_null()).then(False).otherwise(None)
     raise ValueError(c.dtype)
 
 
@@ -166,8 +169,8 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
     if c.dtype == "date":
         return [(txt.is_not_null() & value.is_null(), pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
     if c.dtype == "bool":
-        low = txt.str.to_lowercase()
-        return [(txt.is_not_null() & ~low.is_in(_TRUE + _FALSE),
+        # the value is null exactly when the lower-cased text is neither a yes nor a no spelling
+        return [(txt.is_not_null() & value.is_null(),
                  pl.format("not a yes/no value in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
     return []
 
@@ -192,9 +195,9 @@ def _rules(c: Column, value: pl.Expr, raw_txt: pl.Expr, valid_codes: list[str] |
                 pl.format("unknown {} '{}' (allowed: {})", pl.lit(c.name), value.str.slice(0, 40), pl.lit(", ".join(c.allowed))),
             ))
         if c.region_code and valid_codes is not None:
-            prefecture = value.str.slice(0, 4) + "00"
-            ok = value.str.contains(r"^\d{6}$") & (value.is_in(valid_codes) | prefecture.is_in(valid_codes))
-            r.append((value.is_not_null() & ~ok, pl.format("unknown region code in {}: '{}'", pl.lit(c.name), value.str.slice(0, 20))))
+            # valid_codes: the distinct codes of this column that are valid (see _known_codes)
+            r.append((value.is_not_null() & ~value.is_in(valid_codes),
+                      pl.format("unknown region code in {}: '{}'", pl.lit(c.name), value.str.slice(0, 20))))
     if c.dtype in ("int", "float"):
         if c.min_value is not None:
             label = "negative value" if c.min_value == 0 else "value below minimum"
@@ -254,9 +257,10 @@ def validate(
     flags = [f for f in ("__ragged", "__truncated") if f in df.columns]
     work = df.select(pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags)
 
-    # Typed values; a date column entirely in the first format is parsed once, others try every format.
-    fast = {c.name for c in source.columns if c.dtype == "date" and c.name != "month"}
-    typed = work.select(*[_parse(c, factors.get(c.name), _txt(c.name), first_format_only=c.name in fast).alias(c.name)
+    # Typed values on a fast path (dates in the first format: one parse; yes/no in the usual spellings: no
+    # lower-casing); a column with any cell the fast path cannot read is typed again the general way.
+    fast = {c.name for c in source.columns if (c.dtype == "date" and c.name != "month") or c.dtype == "bool"}
+    typed = work.select(*[_parse(c, factors.get(c.name), _txt(c.name), fast=c.name in fast).alias(c.name)
                           for c in source.columns])
     for name in sorted(fast):
         if (work[_TXT + name].is_not_null() & typed[name].is_null()).any():
@@ -269,7 +273,8 @@ def validate(
     checks: list[Check] = []
     for c in source.columns:
         checks += _parse_checks(c, factors.get(c.name), pl.col(c.name), _txt(c.name))
-        checks += _rules(c, pl.col(c.name), _txt(c.name), codes)
+        known = _known_codes(work[c.name], codes) if c.region_code and codes is not None else codes
+        checks += _rules(c, pl.col(c.name), _txt(c.name), known)
     checks += _cross_field_rules(source)
     for d in source.no_future:
         checks.append((pl.col(d) > today, pl.format("future date in {}: {}", pl.lit(d), pl.col(d))))
@@ -282,13 +287,14 @@ def validate(
         checks.append((pl.col(f).is_not_null(), pl.col(f)))
 
     bad = work.select(pl.any_horizontal([cond.fill_null(False) for cond, _ in checks]).alias("__bad"))["__bad"]
+    any_bad = bad.any()
     reasons = _reasons(work.filter(bad), checks)
-    dup = _duplicates(work.filter(~bad), source)
+    dup = _duplicates(work.filter(~bad) if any_bad else work, source)
     if dup.height:
         reasons = pl.concat([reasons, dup]).sort(ROW_NUMBER)
 
     keep = raw_cols + (["year"] if source.partitioned else []) + [ROW_NUMBER]
-    good = work.filter(~bad).select(keep)
+    good = work.filter(~bad).select(keep) if any_bad else work.select(keep)  # select alone copies nothing
     if dup.height:
         good = good.join(dup.select(ROW_NUMBER), on=ROW_NUMBER, how="anti", maintain_order="left")
     rejected = (
@@ -298,6 +304,17 @@ def validate(
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
     )
     return Validated(good=good, rejected=rejected.select(ROW_NUMBER, "raw_values", "reason"), notes=notes)
+
+
+def _known_codes(values: pl.Series, valid_codes: list[str]) -> list[str]:
+    """The distinct codes in ``values`` that are valid: six digits, and the code or its prefecture
+    (code[:4] + "00") is a known division. A few hundred distinct codes instead of millions of rows."""
+    uniq = values.drop_nulls().unique().to_frame("v")
+    ok = uniq.filter(
+        pl.col("v").str.contains(r"^\d{6}$")
+        & (pl.col("v").is_in(valid_codes) | (pl.col("v").str.slice(0, 4) + "00").is_in(valid_codes))
+    )
+    return ok["v"].to_list()
 
 
 def _reasons(failed: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
@@ -315,6 +332,10 @@ def _duplicates(good: pl.DataFrame, source: Source) -> pl.DataFrame:
     if good.height == 0:
         return empty
     keyed = good.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key]))
+    # Distinct hashes prove distinct keys; only when some hashes collide are the keys compared exactly.
+    hashes = keyed[key[0]].hash() if len(key) == 1 else keyed.select(key).hash_rows()
+    if hashes.n_unique() == keyed.height:
+        return empty
     is_dup = (keyed[key[0]].is_duplicated() if len(key) == 1 else keyed.select(key).is_duplicated())
     if not is_dup.any():
         return empty
