@@ -37,19 +37,32 @@ def test_definitions_load_with_jobs_sensor_schedules():
 def test_landing_sensor_requests_one_run_per_year_and_remembers_files(tmp_path, monkeypatch):
     from pipelines.automation import landing_sensor
 
+    from pipelines.ingest.load import ensure_schema, file_hash
+
     monkeypatch.setenv("IPCITY_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     pledge = tmp_path / "landing" / "pledge_loans"
     pledge.mkdir(parents=True)
     (pledge / "pledge_2024.csv").write_text("city_code,month\n440300,2024-01\n")
     (pledge / "pledge_2025.csv").write_text("city_code,month\n440300,2025-01\n")
     (tmp_path / "landing" / "targets").mkdir()
     (tmp_path / "landing" / "targets" / "targets.csv").write_text("city_code\n440300\n")
+    # A file whose bytes the ledger already holds (loaded before the sensor first looked) starts nothing.
+    (tmp_path / "landing" / "targets" / "old_targets.csv").write_text("city_code\n110100\n")
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_schema(con)
+    con.execute("INSERT INTO raw.ingested_files (source, file_name, file_hash, status) VALUES ('targets', 'old_targets.csv', ?, 'loaded')",
+                [file_hash(tmp_path / "landing" / "targets" / "old_targets.csv")])
+    con.close()
 
     ctx = dg.build_sensor_context(cursor=None)
     requests = list(landing_sensor(ctx))
-    assert sorted(r.partition_key for r in requests) == ["2024", "2025"] or len(requests) == 3
+    # One run per year; a reference file goes with the evaluation year (last year: 2025 in 2026).
+    assert sorted(r.partition_key for r in requests) == ["2024", "2025"]
+    assert not any("old_targets.csv" in r.run_key for r in requests)
     by_key = {r.partition_key: r for r in requests}
     assert "pledge_loans/pledge_2024.csv" in by_key["2024"].run_key
+    assert "targets/targets.csv" in by_key["2025"].run_key
     assert all(r.run_key for r in requests)
     cursor = json.loads(ctx.cursor)
     assert "pledge_loans/pledge_2025.csv" in cursor and "targets/targets.csv" in cursor
