@@ -42,7 +42,10 @@ def main() -> None:
 @click.option("--grants-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--landing", type=click.Path(path_type=Path), default=None, help="Landing folder (default data/landing).")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the landing folder already holds files.")
-def generate(seed: int, scale: float, years: str, grants_format: str, landing: Path | None, if_empty: bool) -> None:
+@click.option("--resubmission/--clean", default=True, show_default=True,
+              help="Add a late pledge-loan file (补报) with typical mistakes, so the quarantine has something to show.")
+def generate(seed: int, scale: float, years: str, grants_format: str, landing: Path | None, if_empty: bool,
+             resubmission: bool) -> None:
     """Write sample data (real reference data + seeded synthetic records) into the landing folder."""
     from pipelines.generate import generate as gen
 
@@ -53,7 +56,7 @@ def generate(seed: int, scale: float, years: str, grants_format: str, landing: P
     first, last = _years(years)
     t0 = time.perf_counter()
     summary = gen(landing, seed=seed, scale=scale, first_year=first, last_year=last, grants_format=grants_format,
-                  progress=lambda m: console.print(f"  {m}"))
+                  progress=lambda m: console.print(f"  {m}"), resubmission=resubmission)
     console.print(f"[green]sample data written to {landing}[/green] in {time.perf_counter() - t0:.1f} s")
     rows = summary.get("rows", {}) if isinstance(summary, dict) else {}
     if rows:

@@ -181,3 +181,22 @@ def test_rows_outside_the_partition_year_are_quarantined(warehouse, tmp_path):
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_loaded, r.rows_rejected) == (1, 1)
     assert warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0][0] == "month 2024-12-01 outside partition year 2025"
+
+
+def test_sample_resubmission_file_quarantines_its_five_mistakes(warehouse, tmp_path):
+    from pipelines.generate.resubmission import write_resubmission
+
+    monthly = _write(tmp_path / "pledge_loans" / "pledge_loans_2025.csv", "\n".join([HEADER_EN, "440300,2025-06,9,2100,12,2,8,3"]) + "\n")
+    ingest_file(warehouse, PLEDGE, monthly, partition=2025, today=TODAY)
+    path, n = write_resubmission(tmp_path, 2025)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (n, 2, 5) == (7, 2, 5)
+    reasons = [x[0] for x in warehouse.execute(
+        "SELECT reason FROM raw.rejected_rows WHERE file_name = ? ORDER BY row_number", [path.name]).fetchall()]
+    assert reasons == [
+        "duplicate record: key already loaded from file pledge_loans_2025.csv",
+        "unknown region code in city_code: '999999'",
+        "negative value in registrations: -2 (min 0)",
+        "not a number in amount_10k_yuan: '12,5O0'",
+        "not a date in month: '2025-13'",
+    ]

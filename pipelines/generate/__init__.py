@@ -23,6 +23,7 @@ from pipelines.generate import landing, writers
 from pipelines.generate.activity import ActivityModel
 from pipelines.generate.grants import GrantModel, in_force_summary
 from pipelines.generate.profiles import BASE_YEAR, YEAR0, build_profiles
+from pipelines.generate.resubmission import write_resubmission
 from pipelines.generate.targets import build_targets, unit_values
 from pipelines.generate.units import build_population, population_landing
 
@@ -67,9 +68,10 @@ def build_models(seed: int, scale: float, history_first_year: int, last_year: in
 
 def generate(landing_dir: Path, seed: int = 42, scale: float = 0.02, first_year: int = 2016, last_year: int = 2025,
              history_first_year: int = 2010, grants_format: str = "parquet",
-             progress: Callable[[str], None] | None = None) -> dict:
+             progress: Callable[[str], None] | None = None, resubmission: bool = False) -> dict:
     """Write landing files for all nine sources under ``landing_dir/<source>/`` and the known truth to
-    ``landing_dir.parent / "sample_truth.json"``. Returns {"files": {source: [paths]}, "rows": {source: n},
+    ``landing_dir.parent / "sample_truth.json"``. With ``resubmission`` a late pledge-loan file with typical
+    mistakes is added (see resubmission.py), so the quarantine has something to show. Returns {"files": {source: [paths]}, "rows": {source: n},
     "truth": path, "seconds": {...}}. Deterministic for a seed."""
     if grants_format not in ("parquet", "csv"):
         raise ValueError("grants_format must be 'parquet' or 'csv'")
@@ -150,6 +152,8 @@ def generate(landing_dir: Path, seed: int = 42, scale: float = 0.02, first_year:
                          pl.concat(cases_all), pl.concat(trainings), list(range(first_year, last_year + 1)))
     targets = build_targets(values, seed, first_year, last_year)
     record("targets", writers.write_csv(targets, landing_dir / "targets" / "targets.csv"), targets.height)
+    if resubmission:
+        record("pledge_loans", *write_resubmission(landing_dir, last_year))
 
     truth_path = landing_dir.parent / "sample_truth.json"
     truth = {
