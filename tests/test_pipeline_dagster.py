@@ -136,6 +136,28 @@ def test_full_run_loads_every_source_builds_marts_and_publishes(sample_run):
 
 
 @pytest.mark.slow
+def test_quality_and_dossier_commands_on_the_run(sample_run):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    base, _ = sample_run
+    out = CliRunner().invoke(main, ["quality", "--all"])
+    assert out.exit_code == 0, out.output
+    assert "raw.patent_grants" in out.output and "0 blocking failures" in out.output
+
+    con = duckdb.connect(str(base / "published" / "warehouse.snapshot.duckdb"), read_only=True)
+    unit, name, year = con.execute(
+        "SELECT e.unit_code, c.unit_name, e.year FROM marts.fct_evaluation_year e JOIN marts.dim_city c USING (unit_code) "
+        "WHERE e.stage IN ('watch', 'rectification', 'exit_candidate') ORDER BY e.year DESC, e.unit_code LIMIT 1").fetchall()[0]
+    con.close()
+    out = CliRunner().invoke(main, ["dossier", name, "--year", str(year), "--out", str(base / "dossiers")])
+    assert out.exit_code == 0, out.output
+    written = sorted(p.suffix for p in (base / "dossiers").iterdir() if p.name.startswith(f"{unit}_{year}"))
+    assert written == [".html", ".md"]
+
+
+@pytest.mark.slow
 def test_second_run_loads_nothing_new(sample_run):
     from pipelines.runner import run_pipeline
 
