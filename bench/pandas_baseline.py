@@ -19,7 +19,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 PATENT_TYPES = {"invention", "utility_model", "design"}
@@ -99,7 +98,7 @@ def validate_grants(df: pd.DataFrame, year: int | None, codes: set[str], today: 
     return df[~bad], int(bad.sum())
 
 
-def attribution(cities: pd.DataFrame) -> pd.DataFrame:
+def attribution(cities: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """region code -> unit codes: the prefecture-level unit always, the county-level unit itself as well."""
     county = cities["level"].isin(["county_level_city", "municipal_district"])
     pref = cities.loc[~county, ["city_code"]].rename(columns={"city_code": "unit_code"})

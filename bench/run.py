@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--year", type=int, default=2020, help="the one year generated (2016 or 2020 give targets)")
     ap.add_argument("--format", choices=("csv", "parquet"), default="csv", help="grants landing file format")
     ap.add_argument("--repeats", type=int, default=3, help="runs per whole-process timing (median reported)")
-    ap.add_argument("--pandas-repeats", type=int, default=1)
+    ap.add_argument("--pandas-repeats", type=int, default=3, help="runs of the pandas comparison (median)")
     ap.add_argument("--growth", action="store_true", help="also the ten-year growth benchmark (long)")
     ap.add_argument("--growth-years", type=int, default=10)
     ap.add_argument("--skip", default="", help="comma list of parts to skip: limit,pandas,pipeline,sample,startup,existing")

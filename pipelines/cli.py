@@ -279,7 +279,7 @@ def dev(port: int, background: bool, stop: bool) -> None:
         pid_file.unlink(missing_ok=True)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)
 @click.pass_context
 def bench(ctx: click.Context) -> None:
     """Benchmarks at national scale (bench/run.py; `ipcity bench --help` for its options). Prints figures."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from datetime import datetime
 from email.message import EmailMessage
@@ -27,7 +28,9 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self):
         Path(self.file).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.file)
+        # DuckDB keeps written blocks cached up to 80 % of RAM by default; cap it so ten years of national
+        # data stay within a few GB (it spills to disk beyond the cap). IPCITY_DUCKDB_MEMORY overrides.
+        con = duckdb.connect(self.file, config={"memory_limit": os.environ.get("IPCITY_DUCKDB_MEMORY", "2GB")})
         try:
             yield con
         finally:

@@ -15,7 +15,6 @@ import polars as pl
 from pipelines.ingest.readers import ROW_NUMBER, IngestError, RawFrame, header_names, normalise_header
 from pipelines.sources import Column, Source
 
-REASON = "__reason"
 _FORMULA_PREFIXES = ("=", "+", "@", "\t", "\r")
 
 # Offices often write enumerations in Chinese; map them to the contract's codes.
