@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import polars as pl
 
 from . import queries
+from .xlsx import xlsx_bytes
 
 FORMATS = ("csv", "xlsx")
 
@@ -74,9 +74,7 @@ def to_csv_bytes(df: pl.DataFrame) -> bytes:
 
 
 def to_xlsx_bytes(df: pl.DataFrame, sheet: str = "指标数据") -> bytes:
-    buf = io.BytesIO()
-    df.write_excel(buf, worksheet=sheet, autofit=True, header_format={"bold": True})
-    return buf.getvalue()
+    return xlsx_bytes(df, sheet)
 
 
 def prepare_download(snap, user: str | None, year: int, province_code: str | None, fmt: str) -> DownloadFile:
@@ -89,7 +87,7 @@ def prepare_download(snap, user: str | None, year: int, province_code: str | Non
 
 
 def _encode(snap, year: int, province_code: str | None, fmt: str) -> DownloadFile:
-    # Cached per snapshot version by the caller: an all-cities XLSX takes ~0.5 s to write (xlsxwriter, cell by cell).
+    # Cached per snapshot version by the caller.
     df = indicator_extract(snap, year, province_code)
     scope = province_code or "all"
     name = f"ipcity_indicators_{year}_{scope}.{fmt}"

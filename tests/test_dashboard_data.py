@@ -392,3 +392,23 @@ def test_language_toggle_keeps_other_parameters():
     title_zh, nav_zh, _, banner_zh = shell_content("/", "")
     assert title_zh == "知识产权强市建设监测评价平台" and "合成示例数据" in banner_zh
     assert "active" in nav_zh[0].className
+
+
+def test_fast_xlsx_writer_round_trips_and_keeps_text_as_text():
+    import io
+
+    import openpyxl
+    import polars as pl
+
+    from dashboards.xlsx import xlsx_bytes
+
+    df = pl.DataFrame({"城市代码": ["440300", "110100"], "城市": ["深圳市", "=HYPERLINK(\"x\")"],
+                       "数值": [1.5, None], "年份": [2024, 2024], "达标": [True, False]})
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(df, "指标数据")))
+    ws = book["指标数据"]
+    assert [c.value for c in ws[1]] == df.columns and ws["A1"].font.b
+    assert [c.value for c in ws[2]] == ["440300", "深圳市", 1.5, 2024, True]
+    assert ws["B3"].value == '=HYPERLINK("x")' and ws["B3"].data_type == "s"  # text, not a formula
+    assert ws["C3"].value is None
+    back = pl.read_excel(io.BytesIO(xlsx_bytes(df)))
+    assert back["城市代码"].to_list() == ["440300", "110100"]
