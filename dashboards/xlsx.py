@@ -71,6 +71,33 @@ def _cell(ref: str, v, style: str = "") -> str:
     return f'<c r="{ref}"{style} t="inlineStr"><is><t>{escape(str(v))}</t></is></c>'
 
 
+def _escape_expr(e: pl.Expr) -> pl.Expr:
+    return e.str.replace_all("&", "&amp;", literal=True).str.replace_all("<", "&lt;", literal=True).str.replace_all(
+        ">", "&gt;", literal=True)
+
+
+def _body(df: pl.DataFrame, cols: list[str]) -> str:
+    """All data rows as sheet XML, built column-wise by Polars (no Python loop over cells)."""
+    if df.height == 0:
+        return ""
+    r = pl.int_range(2, df.height + 2, eager=False).cast(pl.Utf8)
+    cells = []
+    for c, name in zip(cols, df.columns):
+        dtype = df.schema[name]
+        x = pl.col(name)
+        ref = pl.lit(f'<c r="{c}') + r
+        if dtype == pl.Boolean:
+            cell = ref + pl.lit('" t="b"><v>') + x.cast(pl.Int8).cast(pl.Utf8) + pl.lit("</v></c>")
+        elif dtype.is_numeric():
+            ok = x.is_not_null() & (x.cast(pl.Float64).is_finite() if dtype.is_float() else pl.lit(True))
+            cell = pl.when(ok).then(ref + pl.lit('"><v>') + x.cast(pl.Utf8) + pl.lit("</v></c>"))
+        else:
+            cell = ref + pl.lit('" t="inlineStr"><is><t>') + _escape_expr(x.cast(pl.Utf8)) + pl.lit("</t></is></c>")
+        cells.append(cell.fill_null(""))
+    rows = df.lazy().select((pl.lit('<row r="') + r + pl.lit('">') + pl.concat_str(cells) + pl.lit("</row>")).alias("x"))
+    return "".join(rows.collect()["x"].to_list())
+
+
 def xlsx_bytes(df: pl.DataFrame, sheet: str = "Sheet1") -> bytes:
     cols = [_col(i) for i in range(df.width)]
     widths = []
@@ -85,8 +112,7 @@ def xlsx_bytes(df: pl.DataFrame, sheet: str = "Sheet1") -> bytes:
     parts += [f'<col min="{i + 1}" max="{i + 1}" width="{w}" customWidth="1"/>' for i, w in enumerate(widths)]
     parts.append("</cols><sheetData>")
     parts.append('<row r="1">' + "".join(_cell(f"{c}1", n, ' s="1"') for c, n in zip(cols, df.columns)) + "</row>")
-    for r, row in enumerate(df.iter_rows(), start=2):
-        parts.append(f'<row r="{r}">' + "".join(_cell(f"{c}{r}", v) for c, v in zip(cols, row)) + "</row>")
+    parts.append(_body(df, cols))
     parts.append("</sheetData></worksheet>")
     workbook = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
