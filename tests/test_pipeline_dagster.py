@@ -132,7 +132,11 @@ def test_full_run_loads_every_source_builds_marts_and_publishes(sample_run):
     assert snap.exists()
     s = duckdb.connect(str(snap), read_only=True)
     assert s.execute("SELECT count(*) FROM marts.fct_city_score_year").fetchall()[0][0] > 0
+    flagged = s.execute("SELECT unit_code, year FROM marts.fct_evaluation_year "
+                        "WHERE stage IN ('watch', 'rectification', 'exit_candidate')").fetchall()
     s.close()
+    # Every flagged city-year has its evidence dossier, for the watchlist's links.
+    assert flagged and all((base / "dossiers" / f"{u}_{y}.html").exists() for u, y in flagged)
 
 
 @pytest.mark.slow

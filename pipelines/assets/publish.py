@@ -54,4 +54,29 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.Asset
             metadata={"published_at": info["published_at"], "tables": len(info["tables"])}
         )
 
-    return [rejections_summary, target_alerts, published_snapshot]
+    @dg.asset(
+        key=["published", "dossiers"],
+        group_name="publish",
+        deps=[published_snapshot],
+        description="证据档案 — an evidence dossier (Markdown + HTML) for every city flagged in any evaluated year, "
+        "written from the published snapshot so it shows exactly what the dashboard shows.",
+        kinds={"html"},
+    )
+    def evaluation_dossiers(warehouse: Warehouse) -> dg.MaterializeResult:
+        import duckdb
+
+        from pipelines.evaluation.dossier import write_dossier
+        from pipelines.settings import snapshot_path
+
+        snap = snapshot_path(Path(warehouse.file))
+        out = Path(warehouse.file).parent / "dossiers"
+        with duckdb.connect(str(snap), read_only=True) as con:
+            flagged = con.execute(
+                "SELECT unit_code, year FROM marts.fct_evaluation_year "
+                "WHERE stage IN ('watch', 'rectification', 'exit_candidate') ORDER BY year, unit_code"
+            ).fetchall()
+        for unit, year in flagged:
+            write_dossier(snap, unit, year, out)
+        return dg.MaterializeResult(metadata={"dossiers": len(flagged), "folder": str(out)})
+
+    return [rejections_summary, target_alerts, published_snapshot, evaluation_dossiers]
