@@ -27,24 +27,7 @@ import duckdb  # noqa: E402
 import pipelines.ingest.load as load  # noqa: E402
 from pipelines.sources import SOURCES  # noqa: E402
 
-PHASES: dict[str, float] = {}
-
-
-def _timed(name, fn):
-    def wrapper(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            PHASES[name] = PHASES.get(name, 0.0) + time.perf_counter() - t
-
-    return wrapper
-
-
-# ingest_file looks these up in its module at call time, so timing wrappers split its work without changing it.
-load.read_file = _timed("read", load.read_file)
-load.validate = _timed("validate", load.validate)
-load.file_hash = _timed("hash", load.file_hash)
+from bench.ingest_timing import PHASES  # noqa: E402  (installs the timing wrappers)
 
 INDICATOR_SQL = """
 WITH units AS (SELECT city_code AS unit_code, level FROM raw.cities),

@@ -19,25 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pipelines.ingest.load as load  # noqa: E402
 
-PHASES: dict[str, float] = {}
-
-
-def _timed(name, fn):
-    def wrapper(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            PHASES[name] = PHASES.get(name, 0.0) + time.perf_counter() - t
-
-    return wrapper
-
-
-load.read_file = _timed("read", load.read_file)
-load.validate = _timed("validate", load.validate)
-load.file_hash = _timed("hash", load.file_hash)
+from bench.ingest_timing import PHASES  # noqa: E402  (installs the timing wrappers)
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 

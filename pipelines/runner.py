@@ -139,21 +139,20 @@ def run_pipeline(*, rebuild: bool = False, progress: ProgressFn | None = None, i
 
 
 def _first_error(res) -> str | None:
+    """Failed steps (with their causes) and failed asset checks of a run, for the CLI's summary."""
     if res.success:
         return None
     msgs = []
     for ev in res.all_events:
-        if ev.event_type_value in ("STEP_FAILURE", "ASSET_CHECK_EVALUATION") :
-            data = ev.event_specific_data
-            if ev.event_type_value == "STEP_FAILURE":
-                err = getattr(data, "error", None)
-                text = err.message.strip() if err else ev.message
-                while err is not None and err.cause is not None:
-                    err = err.cause
-                    text += f" ← {err.message.strip()}"
-                msgs.append(f"{ev.step_key}: {text}")
-            elif data is not None and not getattr(data.asset_check_evaluation if hasattr(data, "asset_check_evaluation") else data, "passed", True):
-                msgs.append(f"check failed: {ev.message}")
+        if ev.event_type_value == "STEP_FAILURE":
+            err = ev.event_specific_data.error
+            text = err.message.strip() if err else ev.message
+            while err is not None and err.cause is not None:
+                err = err.cause
+                text += f" ← {err.message.strip()}"
+            msgs.append(f"{ev.step_key}: {text}")
+        elif ev.event_type_value == "ASSET_CHECK_EVALUATION" and not ev.event_specific_data.passed:
+            msgs.append(f"check failed: {ev.message}")
     return " | ".join(msgs)[:4000] or "run failed"
 
 

@@ -47,14 +47,9 @@ def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", data_dir() / "dagster_home")).resolve()
 
 
-def dossier_dir() -> Path:
-    return data_dir() / "dossiers"
+def dossier_dir(warehouse: Path | None = None) -> Path:
+    return (Path(warehouse).parent if warehouse else data_dir()) / "dossiers"
 
 
 def alerts_dir() -> Path:
     return data_dir() / "alerts"
-
-
-def truth_path() -> Path:
-    """The generator's known truth (which sample cities lag, lead or sit on the border)."""
-    return data_dir() / "sample_truth.json"

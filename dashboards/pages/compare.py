@@ -6,7 +6,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import figures, queries
-from ..components import unit_options, control, graph, grid, guarded, page_title, records, section, snapshot, year_dropdown
+from ..components import unit_options, control, graph, grid, guarded, page_title, section, snapshot, year_dropdown
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import empty_figure
@@ -83,7 +83,6 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
     snap = snapshot()
     year = queries.resolve_year(snap, year)
     all_units = queries.units(snap)
-    name = name_col(lang)
     options = unit_options(all_units, lang)
     chosen = parse_units(units) or default_units(snap, year)
     catalog = queries.indicator_catalog(snap)

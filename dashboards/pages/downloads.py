@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import Input, Output, State, dcc, html, no_update
 
 from .. import queries
-from ..components import control, current_user, grid, guarded, href, page_title, records, snapshot, year_dropdown
+from ..components import control, current_user, grid, guarded, page_title, records, snapshot, year_dropdown
 from ..downloads import DownloadDenied, indicator_extract, prepare_download
 from ..i18n import province_col, t
 

@@ -6,7 +6,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import figures, queries
-from ..components import unit_options, control, graph, grid, guarded, href, page_title, records, section, snapshot, unavailable
+from ..components import unit_options, control, graph, grid, guarded, page_title, records, section, snapshot, unavailable
 from ..evaluation_text import rules_text
 from ..i18n import ALERT_TYPES, GROUPS, PLANS, STAGES, TARGET_STATUS, label, name_col, province_col, t
 from .watchlist import robust_label
@@ -103,7 +103,6 @@ def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang:
 def layout(lang: str, unit=None, **_):
     snap = snapshot()
     all_units = queries.units(snap)
-    name = name_col(lang)
     options = unit_options(all_units, lang)
     codes = set(all_units["unit_code"].to_list())
     if unit not in codes:

@@ -34,8 +34,6 @@ def run_years(context) -> list[int]:
 
 
 def _results(context, spec_key: dg.AssetKey, suite_results: list) -> list[dg.AssetCheckResult]:
-    from pipelines.quality import record_results
-
     errors = [(p, f) for p, r in suite_results for f in r.failures(severity="error")]
     warnings = [(p, f) for p, r in suite_results for f in r.failures(severity="warn")]
 

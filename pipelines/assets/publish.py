@@ -66,10 +66,10 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.Asset
         import duckdb
 
         from pipelines.evaluation.dossier import write_dossier
-        from pipelines.settings import snapshot_path
+        from pipelines.settings import dossier_dir, snapshot_path
 
         snap = snapshot_path(Path(warehouse.file))
-        out = Path(warehouse.file).parent / "dossiers"
+        out = dossier_dir(Path(warehouse.file))
         with duckdb.connect(str(snap), read_only=True) as con:
             flagged = con.execute(
                 "SELECT unit_code, year FROM marts.fct_evaluation_year "

@@ -12,6 +12,8 @@ from typing import Iterable
 
 import polars as pl
 
+from pipelines.ingest.load import valid_region_codes  # noqa: F401 - the loader's rule, re-exported
+
 from pipelines.quality.suites import load_config
 
 
@@ -96,9 +98,3 @@ def patent_grant_city_counts_from_db(con, year: int, *, min_base_count: int | No
     cur, prev = query_pl(con, sql, [int(year)]), query_pl(con, sql, [int(year) - 1])
     out = patent_grant_city_counts(cur, prev, unit_codes=codes, min_base_count=min_base_count)
     return out.with_columns(pl.lit(int(year), pl.Int64).alias("year"))
-
-
-def valid_region_codes(con) -> frozenset[str]:
-    """Codes a region column may hold directly: raw.cities units and their provinces (same set as ingest)."""
-    rows = con.execute("SELECT city_code FROM raw.cities UNION SELECT province_code FROM raw.cities").fetchall()
-    return frozenset(r[0] for r in rows if r[0] is not None)
