@@ -4,8 +4,10 @@ The pipeline publishes by writing a new file and ``os.replace``-ing it over the 
 inode/mtime changes and any open connection still sees the old file. Each query stats the path; on a change the
 store waits for in-flight queries, closes the old connection and opens the new file.
 
-Closing before reopening is required, not tidy-up: DuckDB caches database instances by path within a process, so
-``duckdb.connect(path)`` while the old connection is alive silently returns the OLD file's database.
+DuckDB caches database instances by path within a process, so ``duckdb.connect(path)`` while any other
+connection to that path is alive — ours, or e.g. the pipeline's dossier step when both run in one process —
+silently returns the OLD file's database. So each version is opened under a private hard link of the file
+(a name nobody else ever used), which is removed once DuckDB has the file open.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ Version = tuple[int, int, int, int]
 
 class SnapshotUnavailable(RuntimeError):
     """No published snapshot at the configured path yet."""
+
+
+_OPEN_COUNTER = [0]
 
 
 class Snapshot:
@@ -74,8 +79,8 @@ class Snapshot:
         if self._con is not None:
             self._con.close()
             self._con = None
-        self._con = duckdb.connect(str(self.path), read_only=True)
-        self._version = on_disk
+        self._con = self._open()
+        self._version = self._opened or on_disk
         self._cache.clear()
         log.info("opened snapshot %s version %s", self.path, on_disk)
 
@@ -143,6 +148,23 @@ class Snapshot:
         df = self.query("select column_name from information_schema.columns where table_schema = ? and "
                         "table_name = ?", (schema, name))
         return frozenset(df["column_name"].to_list())
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """Open the file now at ``path`` under a private hard-linked name (see the module doc), then drop the name:
+        DuckDB keeps the file open, and the name was never shared with any other connection."""
+        self._opened = None
+        _OPEN_COUNTER[0] += 1
+        private = self.path.with_name(f".{self.path.name}.reader-{os.getpid()}-{_OPEN_COUNTER[0]}")
+        try:
+            os.link(self.path, private)
+        except OSError:  # e.g. a read-only folder: fall back to the shared name
+            return duckdb.connect(str(self.path), read_only=True)
+        try:
+            st = os.stat(private)  # the version of what we actually opened, even if a swap just happened
+            self._opened = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+            return duckdb.connect(str(private), read_only=True)
+        finally:
+            os.unlink(private)
 
     def close(self) -> None:
         with self._cond:
