@@ -1,6 +1,6 @@
 """The least work DuckDB can do on a grants file: read it and count grants by region code and type.
 
-    python bench/bare_duckdb.py FILE.csv|FILE.parquet
+python bench/bare_duckdb.py FILE.csv|FILE.parquet
 """
 
 import sys

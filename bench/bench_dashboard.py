@@ -26,6 +26,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from dashboard_fixtures import build_sample_run, build_snapshot  # noqa: E402
 from dashboard_http import callback_body, page_body, rankings_body  # noqa: E402
+
 from dashboards import queries  # noqa: E402
 from dashboards.app import create_app  # noqa: E402
 from dashboards.components import SNAPSHOT_KEY  # noqa: E402
@@ -47,34 +48,70 @@ def cases(snap, years: list[int]) -> dict[str, callable]:
         "page layout /profile": lambda k: page_body("/profile", f"?lang=en&unit={pick(units, k)}"),
         "overview": lambda k: callback_body(
             [("ov-cards", "children"), ("ov-map", "figure"), ("ov-dist", "figure"), ("ov-movers", "figure")],
-            [("ov-year", "value", pick(years, k))], [("ov-lang", "data", "zh")]),
+            [("ov-year", "value", pick(years, k))],
+            [("ov-lang", "data", "zh")],
+        ),
         "rankings": lambda k: rankings_body(pick(years, k), "zh"),
         "compare": lambda k: callback_body(
-            [("cmp-radar", "figure"), ("cmp-table", "columnDefs"), ("cmp-table", "rowData"),
-             ("cmp-heatmap", "figure"), ("cmp-sw", "children"), ("cmp-message", "children")],
-            [("cmp-year", "value", pick(years, k)), ("cmp-units", "value", prog[k % 20: k % 20 + 4])],
-            [("cmp-lang", "data", "zh")]),
+            [
+                ("cmp-radar", "figure"),
+                ("cmp-table", "columnDefs"),
+                ("cmp-table", "rowData"),
+                ("cmp-heatmap", "figure"),
+                ("cmp-sw", "children"),
+                ("cmp-message", "children"),
+            ],
+            [("cmp-year", "value", pick(years, k)), ("cmp-units", "value", prog[k % 20 : k % 20 + 4])],
+            [("cmp-lang", "data", "zh")],
+        ),
         "compare trend": lambda k: callback_body(
-            [("cmp-trend", "figure")], [("cmp-units", "value", prog[k % 20: k % 20 + 4]),
-                                        ("cmp-indicator", "value", "QLT01")], [("cmp-lang", "data", "en")]),
+            [("cmp-trend", "figure")],
+            [("cmp-units", "value", prog[k % 20 : k % 20 + 4]), ("cmp-indicator", "value", "QLT01")],
+            [("cmp-lang", "data", "en")],
+        ),
         "profile": lambda k: callback_body(
-            [("pf-summary", "children"), ("pf-indicators", "figure"), ("pf-targets", "children"),
-             ("pf-stage-fig", "figure"), ("pf-cycles", "children"), ("pf-stages", "children"),
-             ("pf-alerts", "children")], [("pf-unit", "value", pick(units, k))], [("pf-lang", "data", "zh")]),
-        "watchlist": lambda k: callback_body([("wl-cards", "children"), ("wl-body", "children")],
-                                             [("wl-year", "value", pick(years, k))], [("wl-lang", "data", "zh")]),
+            [
+                ("pf-summary", "children"),
+                ("pf-indicators", "figure"),
+                ("pf-targets", "children"),
+                ("pf-stage-fig", "figure"),
+                ("pf-cycles", "children"),
+                ("pf-stages", "children"),
+                ("pf-alerts", "children"),
+            ],
+            [("pf-unit", "value", pick(units, k))],
+            [("pf-lang", "data", "zh")],
+        ),
+        "watchlist": lambda k: callback_body(
+            [("wl-cards", "children"), ("wl-body", "children")],
+            [("wl-year", "value", pick(years, k))],
+            [("wl-lang", "data", "zh")],
+        ),
         "quality": lambda k: callback_body(
-            [("dq-cards", "children"), ("dq-checks", "children"), ("dq-rej-fig", "figure"),
-             ("dq-rejections", "children")],
-            [("dq-run", "value", None)], [("dq-lang", "data", "zh")]),
+            [
+                ("dq-cards", "children"),
+                ("dq-checks", "children"),
+                ("dq-rej-fig", "figure"),
+                ("dq-rejections", "children"),
+            ],
+            [("dq-run", "value", None)],
+            [("dq-lang", "data", "zh")],
+        ),
         "downloads preview": lambda k: callback_body(
             [("dl-preview", "columnDefs"), ("dl-preview", "rowData"), ("dl-count", "children"), ("dl-link", "href")],
             [("dl-year", "value", pick(years, k)), ("dl-province", "value", "__all__"), ("dl-format", "value", "csv")],
-            [("dl-lang", "data", "zh")]),
+            [("dl-lang", "data", "zh")],
+        ),
         "download all cities xlsx": lambda k: callback_body(
-            [("dl-download", "data"), ("dl-status", "children")], [("dl-button", "n_clicks", k + 1)],
-            [("dl-year", "value", pick(years, k)), ("dl-province", "value", "__all__"),
-             ("dl-format", "value", "xlsx"), ("dl-lang", "data", "zh")]),
+            [("dl-download", "data"), ("dl-status", "children")],
+            [("dl-button", "n_clicks", k + 1)],
+            [
+                ("dl-year", "value", pick(years, k)),
+                ("dl-province", "value", "__all__"),
+                ("dl-format", "value", "xlsx"),
+                ("dl-lang", "data", "zh"),
+            ],
+        ),
     }
 
 
@@ -115,11 +152,15 @@ def main() -> None:
     n_scored = queries.rankings(snap, years[-1], programme_only=False).height
     n_ranked = queries.rankings(snap, years[-1]).height
     n_units = queries.units(snap).height
-    print(f"snapshot: {n_units} city units ({n_scored} with a composite, {n_ranked} ranked programme units) × "
-          f"{len(years)} years ({years[0]}–{years[-1]}), {args.runs} runs each\n")
+    print(
+        f"snapshot: {n_units} city units ({n_scored} with a composite, {n_ranked} ranked programme units) × "
+        f"{len(years)} years ({years[0]}–{years[-1]}), {args.runs} runs each\n"
+    )
 
-    print(f"{'callback':28s} {'cold median':>12s} {'cold p95':>10s} {'warm median':>12s} {'warm p95':>10s}  "
-          f"{'bytes':>9s}  p95≤{TARGET_MS}ms")
+    print(
+        f"{'callback':28s} {'cold median':>12s} {'cold p95':>10s} {'warm median':>12s} {'warm p95':>10s}  "
+        f"{'bytes':>9s}  p95≤{TARGET_MS}ms"
+    )
     for name, body_for in cases(snap, years).items():
         timings = {"cold": [], "warm": []}
         size = 0
@@ -138,8 +179,10 @@ def main() -> None:
                 size = max(size, len(r.data))
         c, w = timings["cold"], timings["warm"]
         ok = "yes" if p95(c) <= TARGET_MS else ("warm only" if p95(w) <= TARGET_MS else "NO")
-        print(f"{name:28s} {statistics.median(c):10.1f}ms {p95(c):8.1f}ms {statistics.median(w):10.1f}ms "
-              f"{p95(w):8.1f}ms  {size:9d}  {ok}")
+        print(
+            f"{name:28s} {statistics.median(c):10.1f}ms {p95(c):8.1f}ms {statistics.median(w):10.1f}ms "
+            f"{p95(w):8.1f}ms  {size:9d}  {ok}"
+        )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ def sample_grants(rows: int) -> tuple[pl.DataFrame, frozenset[str]]:
     copies = -(-rows // grants.height)
     tiled = pl.concat([grants] * copies).head(rows)
     # keep the business key unique across copies
-    tiled = tiled.with_columns((pl.col("publication_number") + "-" + pl.int_range(pl.len()).cast(pl.String)).alias("publication_number"))
+    tiled = tiled.with_columns(
+        (pl.col("publication_number") + "-" + pl.int_range(pl.len()).cast(pl.String)).alias("publication_number")
+    )
     return tiled, codes
 
 
@@ -55,8 +57,12 @@ def main() -> None:
 
     df, codes = sample_grants(args.rows)
     if args.bad_rows:
-        df = df.with_columns(pl.when(pl.int_range(pl.len()) < args.bad_rows).then(pl.date(2019, 6, 1))
-                             .otherwise(pl.col("grant_date")).alias("grant_date"))
+        df = df.with_columns(
+            pl.when(pl.int_range(pl.len()) < args.bad_rows)
+            .then(pl.date(2019, 6, 1))
+            .otherwise(pl.col("grant_date"))
+            .alias("grant_date")
+        )
     ctx = {"valid_region_codes": codes}
     t = time.perf_counter()
     validate("raw.cities", pl.DataFrame({"city_code": ["110100"]}), context=ctx)  # GX import + context, once
@@ -66,9 +72,11 @@ def main() -> None:
         t = time.perf_counter()
         result = validate("raw.patent_grants", df, partition="2020", context=ctx)
         times.append(time.perf_counter() - t)
-    print(f"rows={df.height:,} expectations={len(result.results)} first_call_overhead={first:.1f}s "
-          f"validate: best={min(times):.2f}s worst={max(times):.2f}s passed_all={result.passed_all} "
-          f"failed={[r.check_name for r in result.failures()]}")
+    print(
+        f"rows={df.height:,} expectations={len(result.results)} first_call_overhead={first:.1f}s "
+        f"validate: best={min(times):.2f}s worst={max(times):.2f}s passed_all={result.passed_all} "
+        f"failed={[r.check_name for r in result.failures()]}"
+    )
 
 
 if __name__ == "__main__":

@@ -94,9 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     out["ratio_grants_ingest"] = inc_s["grants_ingest_s"] / alone_s["grants_ingest_s"]
     out["ratio_run"] = inc_s["run_s"] / alone_s["run_s"]
     (work / "growth.json").write_text(json.dumps(out, indent=1, default=str))
-    print(f"history peak RSS {out['history']['peak_rss_mb']:,.0f} MB (goal < 4096 MB); "
-          f"increment/alone: grants ingest {out['ratio_grants_ingest']:.2f}x, whole run {out['ratio_run']:.2f}x "
-          f"(goal ~1.2x)", flush=True)
+    print(
+        f"history peak RSS {out['history']['peak_rss_mb']:,.0f} MB (goal < 4096 MB); "
+        f"increment/alone: grants ingest {out['ratio_grants_ingest']:.2f}x, whole run {out['ratio_run']:.2f}x "
+        f"(goal ~1.2x)",
+        flush=True,
+    )
     return 0
 
 
@@ -106,9 +109,14 @@ def _rerun(landing: Path, run_dir: Path) -> dict:
     from run import PY, run_proc
 
     out = run_dir / "run_increment.json"
-    env = {"IPCITY_WAREHOUSE": str(run_dir / "warehouse.duckdb"), "IPCITY_LANDING": str(landing),
-           "DAGSTER_HOME": str(run_dir / "dagster_home")}
-    res = run_proc([PY, str(BENCH / "pipeline_run.py"), str(out)], env={**os.environ, **env}, log=run_dir / "run_increment.log")
+    env = {
+        "IPCITY_WAREHOUSE": str(run_dir / "warehouse.duckdb"),
+        "IPCITY_LANDING": str(landing),
+        "DAGSTER_HOME": str(run_dir / "dagster_home"),
+    }
+    res = run_proc(
+        [PY, str(BENCH / "pipeline_run.py"), str(out)], env={**os.environ, **env}, log=run_dir / "run_increment.log"
+    )
     data = json.loads(out.read_text())
     data["process_wall_s"] = res["wall_s"]
     return data

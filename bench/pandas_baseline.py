@@ -25,17 +25,50 @@ PATENT_TYPES = {"invention", "utility_model", "design"}
 KINDS = {"B", "U", "S", "C", "Y", "D"}
 APPLICANT_TYPES = {"enterprise", "university", "research_institute", "individual", "other"}
 KIND_OF_TYPE = {"invention": {"B", "C"}, "utility_model": {"U", "Y"}, "design": {"S", "D"}}
-SYNONYMS = {"发明": "invention", "发明专利": "invention", "实用新型": "utility_model", "外观设计": "design",
-            "企业": "enterprise", "大专院校": "university", "高校": "university", "科研单位": "research_institute",
-            "科研院所": "research_institute", "个人": "individual", "机关团体": "other", "其他": "other"}
+SYNONYMS = {
+    "发明": "invention",
+    "发明专利": "invention",
+    "实用新型": "utility_model",
+    "外观设计": "design",
+    "企业": "enterprise",
+    "大专院校": "university",
+    "高校": "university",
+    "科研单位": "research_institute",
+    "科研院所": "research_institute",
+    "个人": "individual",
+    "机关团体": "other",
+    "其他": "other",
+}
 TRUE = {"1", "true", "t", "yes", "y", "是", "√"}
 FALSE = {"0", "false", "f", "no", "n", "否"}
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d")
-REQUIRED = ("publication_number", "application_number", "patent_type", "kind_code", "application_date", "grant_date",
-            "applicant_name", "applicant_type", "region_code", "hv_strategic_industry", "hv_overseas_family",
-            "hv_maintained_10y", "hv_pledged", "hv_award", "is_high_value")
-TEXT = ("publication_number", "application_number", "patent_type", "kind_code", "applicant_name", "applicant_type",
-        "region_code", "ipc_main")
+REQUIRED = (
+    "publication_number",
+    "application_number",
+    "patent_type",
+    "kind_code",
+    "application_date",
+    "grant_date",
+    "applicant_name",
+    "applicant_type",
+    "region_code",
+    "hv_strategic_industry",
+    "hv_overseas_family",
+    "hv_maintained_10y",
+    "hv_pledged",
+    "hv_award",
+    "is_high_value",
+)
+TEXT = (
+    "publication_number",
+    "application_number",
+    "patent_type",
+    "kind_code",
+    "applicant_name",
+    "applicant_type",
+    "region_code",
+    "ipc_main",
+)
 MAX_LEN = {"publication_number": 20, "application_number": 20, "applicant_name": 200, "ipc_main": 30}
 BOOLS = ("hv_strategic_industry", "hv_overseas_family", "hv_maintained_10y", "hv_pledged", "hv_award", "is_high_value")
 DATES = ("application_date", "grant_date", "lapse_date")
@@ -107,37 +140,52 @@ def attribution(cities: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def indicators(grants: pd.DataFrame, cities: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
-    g = pd.DataFrame({
-        "region_code": grants["region_code"],
-        "grant_year": grants["grant_date"].dt.year.astype("int64"),
-        "lapse_year": grants["lapse_date"].dt.year.astype("Int64"),
-        "invention": grants["patent_type"] == "invention",
-        "enterprise": grants["applicant_type"] == "enterprise",
-        "high_value": grants["is_high_value"],
-    })
+    g = pd.DataFrame(
+        {
+            "region_code": grants["region_code"],
+            "grant_year": grants["grant_date"].dt.year.astype("int64"),
+            "lapse_year": grants["lapse_date"].dt.year.astype("Int64"),
+            "invention": grants["patent_type"] == "invention",
+            "enterprise": grants["applicant_type"] == "enterprise",
+            "high_value": grants["is_high_value"],
+        }
+    )
     # Aggregate to the few distinct combinations first: the in-force join then runs on thousands of rows.
-    small = g.groupby(["region_code", "grant_year", "lapse_year", "invention", "enterprise", "high_value"],
-                      dropna=False, observed=True).size().rename("n").reset_index()
+    small = (
+        g.groupby(
+            ["region_code", "grant_year", "lapse_year", "invention", "enterprise", "high_value"],
+            dropna=False,
+            observed=True,
+        )
+        .size()
+        .rename("n")
+        .reset_index()
+    )
     small["pref"] = small["region_code"].str[:4] + "00"
     pref, own = attribution(cities)
-    by_unit = pd.concat([
-        small.merge(pref, left_on="pref", right_on="unit_code"),
-        small.merge(own, left_on="region_code", right_on="unit_code"),
-    ], ignore_index=True)
+    by_unit = pd.concat(
+        [
+            small.merge(pref, left_on="pref", right_on="unit_code"),
+            small.merge(own, left_on="region_code", right_on="unit_code"),
+        ],
+        ignore_index=True,
+    )
     years = sorted(g["grant_year"].unique())
     rows = []
     for y in years:
         upto = by_unit[by_unit["grant_year"] <= y]
         alive = upto["lapse_year"].isna() | (upto["lapse_year"] > y)
         this = upto["grant_year"] == y
-        frame = pd.DataFrame({
-            "unit_code": upto["unit_code"],
-            "grants_total": upto["n"].where(this, 0),
-            "grants_invention": upto["n"].where(this & upto["invention"], 0),
-            "grants_invention_enterprise": upto["n"].where(this & upto["invention"] & upto["enterprise"], 0),
-            "in_force_invention": upto["n"].where(alive & upto["invention"], 0),
-            "in_force_invention_high_value": upto["n"].where(alive & upto["invention"] & upto["high_value"], 0),
-        })
+        frame = pd.DataFrame(
+            {
+                "unit_code": upto["unit_code"],
+                "grants_total": upto["n"].where(this, 0),
+                "grants_invention": upto["n"].where(this & upto["invention"], 0),
+                "grants_invention_enterprise": upto["n"].where(this & upto["invention"] & upto["enterprise"], 0),
+                "in_force_invention": upto["n"].where(alive & upto["invention"], 0),
+                "in_force_invention_high_value": upto["n"].where(alive & upto["invention"] & upto["high_value"], 0),
+            }
+        )
         agg = frame.groupby("unit_code").sum().reset_index()
         agg.insert(1, "year", y)
         rows.append(agg)
@@ -162,8 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     t = {"start": time.perf_counter()}
     cities = pd.read_csv(args.landing / "cities" / "cities.csv", dtype="str")
     codes = set(cities["city_code"]) | set(cities["province_code"])
-    population = pd.read_csv(args.landing / "population" / "population.csv",
-                             dtype={"region_code": "str", "year": "int64", "population_10k": "float64"})
+    population = pd.read_csv(
+        args.landing / "population" / "population.csv",
+        dtype={"region_code": "str", "year": "int64", "population_10k": "float64"},
+    )
     population = population[population["population_10k"].between(0.01, 20000)]
     t["reference"] = time.perf_counter()
     good, rejected, read_rows = [], 0, 0
@@ -183,9 +233,11 @@ def main(argv: list[str] | None = None) -> None:
     out = indicators(grants, cities, population)
     t["indicators"] = time.perf_counter()
     out.to_parquet(args.out, index=False)
-    print(f"rows_read={read_rows} rows_rejected={rejected} unit_years={len(out)} "
-          f"reference_s={t['reference'] - t['start']:.2f} grants_read_validate_s={t['grants'] - t['reference']:.2f} "
-          f"indicators_s={t['indicators'] - t['grants']:.2f}")
+    print(
+        f"rows_read={read_rows} rows_rejected={rejected} unit_years={len(out)} "
+        f"reference_s={t['reference'] - t['start']:.2f} grants_read_validate_s={t['grants'] - t['reference']:.2f} "
+        f"indicators_s={t['indicators'] - t['grants']:.2f}"
+    )
 
 
 if __name__ == "__main__":

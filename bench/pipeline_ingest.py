@@ -25,9 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import duckdb  # noqa: E402
 
 import pipelines.ingest.load as load  # noqa: E402
-from pipelines.sources import SOURCES  # noqa: E402
-
 from bench.ingest_timing import PHASES  # noqa: E402  (installs the timing wrappers)
+from pipelines.sources import SOURCES  # noqa: E402
 
 INDICATOR_SQL = """
 WITH units AS (SELECT city_code AS unit_code, level FROM raw.cities),
@@ -92,7 +91,9 @@ def main(argv: list[str] | None = None) -> None:
                 rows["rejected"] += r.rows_rejected
     t1 = time.perf_counter()
     if args.mode == "count":
-        groups = con.sql("SELECT region_code, patent_type, count(*) AS n FROM raw.patent_grants GROUP BY ALL").fetchall()
+        groups = con.sql(
+            "SELECT region_code, patent_type, count(*) AS n FROM raw.patent_grants GROUP BY ALL"
+        ).fetchall()
         result = {"groups": len(groups), "rows": sum(g[2] for g in groups)}
     else:
         out = con.sql(INDICATOR_SQL).pl()
@@ -102,18 +103,22 @@ def main(argv: list[str] | None = None) -> None:
     t2 = time.perf_counter()
     con.close()
     ingest = t1 - t0
-    print(json.dumps({
-        "mode": args.mode,
-        "ingest_s": ingest,
-        "ingest_by_source_s": ingest_t,
-        "read_s": PHASES.get("read", 0.0),
-        "validate_s": PHASES.get("validate", 0.0),
-        "hash_s": PHASES.get("hash", 0.0),
-        "load_s": ingest - sum(PHASES.values()),
-        "aggregate_s": t2 - t1,
-        "grants": rows,
-        **result,
-    }))
+    print(
+        json.dumps(
+            {
+                "mode": args.mode,
+                "ingest_s": ingest,
+                "ingest_by_source_s": ingest_t,
+                "read_s": PHASES.get("read", 0.0),
+                "validate_s": PHASES.get("validate", 0.0),
+                "hash_s": PHASES.get("hash", 0.0),
+                "load_s": ingest - sum(PHASES.values()),
+                "aggregate_s": t2 - t1,
+                "grants": rows,
+                **result,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 from bench.ingest_timing import PHASES  # noqa: E402  (installs the timing wrappers)
+
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
@@ -95,17 +96,23 @@ def main(out: Path) -> None:
                 "peak_rss_mb": sampler.peaks.get(s.step_key),
             }
     ledger = summary.ledger.to_dicts() if summary.ledger is not None and summary.ledger.height else []
-    out.write_text(json.dumps({
-        "success": summary.success,
-        "error": summary.runs[0].get("error") if summary.runs else summary.blocked,
-        "import_s": t_import,
-        "run_s": wall,
-        "peak_rss_mb": sampler.peak,
-        "steps": steps,
-        "ingest_phases_s": PHASES,
-        "ledger": ledger,
-        "run_id": run_id,
-    }, default=str, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "success": summary.success,
+                "error": summary.runs[0].get("error") if summary.runs else summary.blocked,
+                "import_s": t_import,
+                "run_s": wall,
+                "peak_rss_mb": sampler.peak,
+                "steps": steps,
+                "ingest_phases_s": PHASES,
+                "ledger": ledger,
+                "run_id": run_id,
+            },
+            default=str,
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -31,21 +31,28 @@ LOCATION_ID = "_pages_location"  # the dcc.Location inside dash.page_container
 def _register_pages() -> None:
     for order, page in enumerate(PAGES):
         zh, en = t(page.NAV_KEY, "zh"), t(page.NAV_KEY, "en")
-        dash.register_page(page.__name__, path=page.PATH, name=en, title=f"{zh} · {en}", order=order,
-                           layout=page.layout)
+        dash.register_page(
+            page.__name__, path=page.PATH, name=en, title=f"{zh} · {en}", order=order, layout=page.layout
+        )
 
 
 def shell() -> html.Div:
-    return html.Div([
-        html.Header([
-            html.Div(id="ipc-title", className="ipc-brand"),
-            html.Nav(id="ipc-nav", className="ipc-nav"),
-            html.Div(id="ipc-lang", className="ipc-lang"),
-        ], className="ipc-header"),
-        html.Div(id="ipc-banner", className="ipc-banner", role="note"),
-        html.Main(dash.page_container, className="ipc-main"),
-        html.Footer(id="ipc-footer", className="ipc-footer"),
-    ], className="ipc-app")
+    return html.Div(
+        [
+            html.Header(
+                [
+                    html.Div(id="ipc-title", className="ipc-brand"),
+                    html.Nav(id="ipc-nav", className="ipc-nav"),
+                    html.Div(id="ipc-lang", className="ipc-lang"),
+                ],
+                className="ipc-header",
+            ),
+            html.Div(id="ipc-banner", className="ipc-banner", role="note"),
+            html.Main(dash.page_container, className="ipc-main"),
+            html.Footer(id="ipc-footer", className="ipc-footer"),
+        ],
+        className="ipc-app",
+    )
 
 
 def _lang_from_search(search: str | None) -> tuple[str, dict]:
@@ -57,14 +64,23 @@ def shell_content(pathname: str | None, search: str | None):
     """Header, navigation, language toggle and banner for the current URL (pure: used by the shell callback)."""
     lang, params = _lang_from_search(search)
     pathname = pathname or "/"
-    nav = [dcc.Link(t(p.NAV_KEY, lang), href=href(p.PATH, lang),
-                    className="ipc-nav-link" + (" active" if p.PATH == pathname else ""), id=f"nav-{p.__name__.rsplit('.', 1)[-1]}")
-           for p in PAGES]
+    nav = [
+        dcc.Link(
+            t(p.NAV_KEY, lang),
+            href=href(p.PATH, lang),
+            className="ipc-nav-link" + (" active" if p.PATH == pathname else ""),
+            id=f"nav-{p.__name__.rsplit('.', 1)[-1]}",
+        )
+        for p in PAGES
+    ]
     toggles = []
     for code, text in (("zh", "中文"), ("en", "English")):
         target = f"{pathname}?{urlencode({**params, 'lang': code})}"
-        toggles.append(dcc.Link(text, href=target, id=f"lang-{code}",
-                                className="ipc-lang-link" + (" active" if code == lang else "")))
+        toggles.append(
+            dcc.Link(
+                text, href=target, id=f"lang-{code}", className="ipc-lang-link" + (" active" if code == lang else "")
+            )
+        )
     return t("app_title", lang), nav, toggles, t("synthetic_banner", lang)
 
 
@@ -72,16 +88,28 @@ def create_app(snapshot_path: Path | None = None, *, dossier_dir: Path | None = 
     """Build the app over the snapshot at ``snapshot_path`` (default: the pipeline's published snapshot)."""
     snap = Snapshot(Path(snapshot_path) if snapshot_path else settings.snapshot_path())
     app = dash.Dash(
-        __name__, use_pages=True, pages_folder="", serve_locally=True, assets_folder=str(HERE / "assets"),
-        suppress_callback_exceptions=True, title=t("app_title", "zh"), update_title=None,
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        serve_locally=True,
+        assets_folder=str(HERE / "assets"),
+        suppress_callback_exceptions=True,
+        title=t("app_title", "zh"),
+        update_title=None,
     )
     app.server.config[SNAPSHOT_KEY] = snap
     app.server.config[DOSSIER_KEY] = str(Path(dossier_dir) if dossier_dir else settings.dossier_dir())
     _register_pages()
     app.layout = shell
 
-    @app.callback(Output("ipc-title", "children"), Output("ipc-nav", "children"), Output("ipc-lang", "children"),
-                  Output("ipc-banner", "children"), Input(LOCATION_ID, "pathname"), Input(LOCATION_ID, "search"))
+    @app.callback(
+        Output("ipc-title", "children"),
+        Output("ipc-nav", "children"),
+        Output("ipc-lang", "children"),
+        Output("ipc-banner", "children"),
+        Input(LOCATION_ID, "pathname"),
+        Input(LOCATION_ID, "search"),
+    )
     def update_shell(pathname, search):
         return shell_content(pathname, search)
 
@@ -125,8 +153,9 @@ def _register_routes(server: flask.Flask) -> None:
             flask.abort(403)
         except SnapshotUnavailable:
             flask.abort(503)
-        return flask.Response(f.content, mimetype=f.mimetype,
-                              headers={"Content-Disposition": f'attachment; filename="{f.filename}"'})
+        return flask.Response(
+            f.content, mimetype=f.mimetype, headers={"Content-Disposition": f'attachment; filename="{f.filename}"'}
+        )
 
     @server.route("/healthz")
     def healthz():
@@ -142,4 +171,12 @@ def serve(host: str = "127.0.0.1", port: int = 8050, snapshot_path: Path | None 
     """Run the dashboard with Flask's threaded server (fine for an office's handful of users)."""
     logging.basicConfig(level=logging.INFO)
     app = create_app(snapshot_path)
-    app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True, dev_tools_hot_reload=False, dev_tools_disable_version_check=True)
+    app.run(
+        host=host,
+        port=port,
+        debug=debug,
+        use_reloader=False,
+        threaded=True,
+        dev_tools_hot_reload=False,
+        dev_tools_disable_version_check=True,
+    )

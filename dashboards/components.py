@@ -22,16 +22,49 @@ DOSSIER_KEY = "IPCITY_DOSSIER_DIR"
 
 # The strings of AG Grid's own menus that an official meets when sorting and filtering.
 AG_GRID_LOCALE_ZH = {
-    "filterOoo": "筛选…", "equals": "等于", "notEqual": "不等于", "contains": "包含", "notContains": "不包含",
-    "startsWith": "开头是", "endsWith": "结尾是", "lessThan": "小于", "lessThanOrEqual": "小于等于",
-    "greaterThan": "大于", "greaterThanOrEqual": "大于等于", "inRange": "介于", "inRangeStart": "从",
-    "inRangeEnd": "到", "blank": "为空", "notBlank": "不为空", "andCondition": "且", "orCondition": "或",
-    "applyFilter": "应用", "resetFilter": "重置", "clearFilter": "清除", "cancelFilter": "取消",
-    "noRowsToShow": "无数据", "loadingOoo": "加载中…", "page": "页", "of": "/", "to": "至", "more": "更多",
-    "next": "下一页", "previous": "上一页", "first": "首页", "last": "末页", "pageSizeSelectorLabel": "每页行数：",
-    "searchOoo": "搜索…", "selectAll": "全选", "columns": "列", "pinColumn": "固定列", "autosizeThisColumn":
-    "自动调整此列", "autosizeAllColumns": "自动调整所有列", "resetColumns": "重置列", "sortAscending": "升序",
-    "sortDescending": "降序", "sortUnSort": "取消排序",
+    "filterOoo": "筛选…",
+    "equals": "等于",
+    "notEqual": "不等于",
+    "contains": "包含",
+    "notContains": "不包含",
+    "startsWith": "开头是",
+    "endsWith": "结尾是",
+    "lessThan": "小于",
+    "lessThanOrEqual": "小于等于",
+    "greaterThan": "大于",
+    "greaterThanOrEqual": "大于等于",
+    "inRange": "介于",
+    "inRangeStart": "从",
+    "inRangeEnd": "到",
+    "blank": "为空",
+    "notBlank": "不为空",
+    "andCondition": "且",
+    "orCondition": "或",
+    "applyFilter": "应用",
+    "resetFilter": "重置",
+    "clearFilter": "清除",
+    "cancelFilter": "取消",
+    "noRowsToShow": "无数据",
+    "loadingOoo": "加载中…",
+    "page": "页",
+    "of": "/",
+    "to": "至",
+    "more": "更多",
+    "next": "下一页",
+    "previous": "上一页",
+    "first": "首页",
+    "last": "末页",
+    "pageSizeSelectorLabel": "每页行数：",
+    "searchOoo": "搜索…",
+    "selectAll": "全选",
+    "columns": "列",
+    "pinColumn": "固定列",
+    "autosizeThisColumn": "自动调整此列",
+    "autosizeAllColumns": "自动调整所有列",
+    "resetColumns": "重置列",
+    "sortAscending": "升序",
+    "sortDescending": "降序",
+    "sortUnSort": "取消排序",
 }
 
 
@@ -63,9 +96,14 @@ def unit_options(units: pl.DataFrame, lang: str) -> list[dict]:
     """Dropdown options 'City (Province)'; searchable by either name."""
     name, prov = name_col(lang), province_col(lang)
     open_, close = ("（", "）") if norm_lang(lang) == "zh" else (" (", ")")
-    return [{"label": f"{r[name]}{open_}{r[prov]}{close}", "value": r["unit_code"],
-             "search": f"{r['unit_name']} {r['unit_name_en']} {r['unit_code']}"}
-            for r in units.iter_rows(named=True)]
+    return [
+        {
+            "label": f"{r[name]}{open_}{r[prov]}{close}",
+            "value": r["unit_code"],
+            "search": f"{r['unit_name']} {r['unit_name_en']} {r['unit_code']}",
+        }
+        for r in units.iter_rows(named=True)
+    ]
 
 
 def page_title(key: str, lang: str, subtitle: str | None = None) -> html.Div:
@@ -84,45 +122,79 @@ def control(label_text: str, component) -> html.Div:
 
 
 def year_dropdown(component_id: str, years: list[int], value: int | None, lang: str) -> html.Div:
-    return control(t("year", lang), dcc.Dropdown(
-        id=component_id, options=[{"label": str(y), "value": y} for y in reversed(years)], value=value,
-        clearable=False, searchable=False, className="ipc-dropdown ipc-year"))
+    return control(
+        t("year", lang),
+        dcc.Dropdown(
+            id=component_id,
+            options=[{"label": str(y), "value": y} for y in reversed(years)],
+            value=value,
+            clearable=False,
+            searchable=False,
+            className="ipc-dropdown ipc-year",
+        ),
+    )
 
 
 def card(title: str, value: str, element_id: str | None = None) -> html.Div:
     kwargs = {"id": element_id} if element_id else {}
-    return html.Div([html.Div(value, className="ipc-card-value"), html.Div(title, className="ipc-card-title")],
-                    className="ipc-card", **kwargs)
+    return html.Div(
+        [html.Div(value, className="ipc-card-value"), html.Div(title, className="ipc-card-title")],
+        className="ipc-card",
+        **kwargs,
+    )
 
 
 def section(title: str, *children, className: str = "") -> html.Section:
-    return html.Section([html.H2(title, className="ipc-section-title"), *children],
-                        className=f"ipc-section {className}".strip())
+    return html.Section(
+        [html.H2(title, className="ipc-section-title"), *children], className=f"ipc-section {className}".strip()
+    )
 
 
 def graph(component_id: str, height: int | None = None) -> dcc.Graph:
     # Passing style=None would send null to the client, which dcc.Graph cannot render.
     extra = {"style": {"height": f"{height}px"}} if height else {}
-    return dcc.Graph(id=component_id, config={"displaylogo": False}, className="ipc-graph",
-                     **extra)
+    return dcc.Graph(id=component_id, config={"displaylogo": False}, className="ipc-graph", **extra)
 
 
-def grid(component_id: str, lang: str, column_defs: list[dict] | None = None, row_data: list[dict] | None = None,
-         height: int | None = 520, pagination: bool = True, **grid_options) -> dag.AgGrid:
+def grid(
+    component_id: str,
+    lang: str,
+    column_defs: list[dict] | None = None,
+    row_data: list[dict] | None = None,
+    height: int | None = 520,
+    pagination: bool = True,
+    **grid_options,
+) -> dag.AgGrid:
     """An AG Grid with the app's defaults; ``height=None`` sizes it to its rows (small tables)."""
-    options = {"pagination": pagination, "paginationPageSize": 50, "animateRows": False,
-               "enableCellTextSelection": True, **grid_options}
+    options = {
+        "pagination": pagination,
+        "paginationPageSize": 50,
+        "animateRows": False,
+        "enableCellTextSelection": True,
+        **grid_options,
+    }
     if height is None:
         options["domLayout"] = "autoHeight"
     if norm_lang(lang) == "zh":
         options["localeText"] = AG_GRID_LOCALE_ZH
     return dag.AgGrid(
-        id=component_id, columnDefs=column_defs or [], rowData=row_data or [],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False,
-                       "minWidth": 100, "wrapHeaderText": True, "autoHeaderHeight": True},
-        dashGridOptions=options, columnSize="responsiveSizeToFit",
+        id=component_id,
+        columnDefs=column_defs or [],
+        rowData=row_data or [],
+        defaultColDef={
+            "sortable": True,
+            "filter": True,
+            "resizable": True,
+            "floatingFilter": False,
+            "minWidth": 100,
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
+        },
+        dashGridOptions=options,
+        columnSize="responsiveSizeToFit",
         style={"height": f"{height}px"} if height else {"width": "100%"},
-        className="ipc-grid")
+        className="ipc-grid",
+    )
 
 
 def records(df: pl.DataFrame, float_digits: int = 1) -> list[dict]:

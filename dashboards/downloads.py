@@ -55,16 +55,23 @@ def indicator_extract(snap, year: int, province_code: str | None = None) -> pl.D
     units = queries.units(snap)
     if province_code:
         units = units.filter(pl.col("province_code") == province_code)
-    cat = queries.indicator_catalog(snap, year).select("indicator_code", "pillar_code", "pillar_name_zh", "name_zh",
-                                                 "unit")
-    ind = queries.indicator_year(snap, year).join(units.select("unit_code", "unit_name", "province_name"),
-                                                  on="unit_code")
-    df = ind.join(cat, on="indicator_code", how="left").with_columns(
-        year=pl.lit(year, pl.Int32),
-        is_imputed=pl.when(pl.col("is_imputed")).then(pl.lit("是")).otherwise(pl.lit("否")),
-        raw_value=pl.col("raw_value").round(4), value=pl.col("value").round(4),
-        normalised_score=pl.col("normalised_score").round(2),
-    ).sort("unit_code", "pillar_code", "indicator_code")
+    cat = queries.indicator_catalog(snap, year).select(
+        "indicator_code", "pillar_code", "pillar_name_zh", "name_zh", "unit"
+    )
+    ind = queries.indicator_year(snap, year).join(
+        units.select("unit_code", "unit_name", "province_name"), on="unit_code"
+    )
+    df = (
+        ind.join(cat, on="indicator_code", how="left")
+        .with_columns(
+            year=pl.lit(year, pl.Int32),
+            is_imputed=pl.when(pl.col("is_imputed")).then(pl.lit("是")).otherwise(pl.lit("否")),
+            raw_value=pl.col("raw_value").round(4),
+            value=pl.col("value").round(4),
+            normalised_score=pl.col("normalised_score").round(2),
+        )
+        .sort("unit_code", "pillar_code", "indicator_code")
+    )
     return df.select(list(EXTRACT_HEADERS)).rename(EXTRACT_HEADERS)
 
 
@@ -93,5 +100,6 @@ def _encode(snap, year: int, province_code: str | None, fmt: str) -> DownloadFil
     name = f"ipcity_indicators_{year}_{scope}.{fmt}"
     if fmt == "csv":
         return DownloadFile(name, to_csv_bytes(df), "text/csv; charset=utf-8", df.height)
-    return DownloadFile(name, to_xlsx_bytes(df),
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", df.height)
+    return DownloadFile(
+        name, to_xlsx_bytes(df), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", df.height
+    )

@@ -36,8 +36,7 @@ def _zh(rule: str, r: dict) -> str:
     if rule == "w1":
         return f"W1 关注：处于“{group}”组，排名 {r.get('rank') or '–'}/{r.get('n_ranked') or '–'}"
     if rule == "w2":
-        return (f"W2 关注：{r.get('targets_lagging') or 0}/{r.get('targets_evaluable') or 0}"
-                "项关键目标进展有限或倒退")
+        return f"W2 关注：{r.get('targets_lagging') or 0}/{r.get('targets_evaluable') or 0}项关键目标进展有限或倒退"
     return f"EX1 示范：处于“{group}”组，综合指数{since}变化 {_signed(r.get('index_change_cycle'))}"
 
 

@@ -25,13 +25,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "indicator": ("指标", "Indicator"),
     "programme_only": ("仅示范/试点城市", "Programme cities only"),
     "not_available": ("暂无数据（该数据表尚未生成）", "Not yet available (this table has not been built yet)"),
-    "no_snapshot": ("尚未发布数据快照，请先运行数据流水线。", "No published data snapshot yet — run the pipeline first."),
+    "no_snapshot": (
+        "尚未发布数据快照，请先运行数据流水线。",
+        "No published data snapshot yet — run the pipeline first.",
+    ),
     "synthetic_banner": (
         "数据说明：质押融资、执法案件、培训活动、城市人口与GDP、专利授权记录为合成示例数据；"
         "省级面板、行政区划与示范城市名单为真实数据。",
         "About the data: pledge loans, enforcement cases, training events, city population/GDP and patent grant "
         "records are synthetic sample data; the province panel, administrative divisions and the programme "
-        "roster are real."),
+        "roster are real.",
+    ),
     "snapshot_version": ("数据快照", "Snapshot"),
     # overview
     "ov_programme_units": ("示范/试点城市数", "Programme units"),
@@ -56,8 +60,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "units_count": ("城市数", "Units"),
     # rankings
     "rk_title": ("城市综合排名", "City rankings"),
-    "rk_hint": ("点击列标题排序，使用列筛选器按省份、分组、阶段筛选。",
-                "Click a column header to sort; use the column filters for province, group and stage."),
+    "rk_hint": (
+        "点击列标题排序，使用列筛选器按省份、分组、阶段筛选。",
+        "Click a column header to sort; use the column filters for province, group and stage.",
+    ),
     # compare
     "cmp_pick": ("选择2–6个城市", "Pick 2–6 cities"),
     "cmp_need_two": ("请至少选择两个城市。", "Select at least two cities."),
@@ -84,8 +90,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "robust": ("稳健", "Robust"),
     "not_robust": ("不稳健", "Not robust"),
     "share_bottom": ("末位组概率", "Bottom-group share"),
-    "share_bottom_hint": ("1000次权重与方法扰动中处于末位绩效组的比例",
-                          "Share of 1,000 weight and method perturbations placing the city in the bottom group"),
+    "share_bottom_hint": (
+        "1000次权重与方法扰动中处于末位绩效组的比例",
+        "Share of 1,000 weight and method perturbations placing the city in the bottom group",
+    ),
     "targets_lagging": ("滞后目标", "Lagging targets"),
     "not_assessed": ("未评估", "Not assessed"),
     "rank_all": ("全部城市排名", "Rank among all cities"),
@@ -150,8 +158,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "dl_format": ("格式", "Format"),
     "dl_button": ("下载", "Download"),
     "dl_rows": ("共 {n} 行", "{n} rows"),
-    "dl_note": ("CSV为带BOM的UTF-8编码，可直接用Excel打开；表头为中文。",
-                "CSV is UTF-8 with BOM so Excel opens it directly; headers are in Chinese."),
+    "dl_note": (
+        "CSV为带BOM的UTF-8编码，可直接用Excel打开；表头为中文。",
+        "CSV is UTF-8 with BOM so Excel opens it directly; headers are in Chinese.",
+    ),
     "dl_denied": ("无权下载该范围的数据。", "You are not allowed to download this scope."),
 }
 
@@ -179,10 +189,14 @@ TARGET_STATUS = {
 }
 SEVERITY = {"error": ("错误", "Error"), "warn": ("警告", "Warning")}
 SOURCE_NAMES = {
-    "cities": ("行政区划", "cities"), "programme_cities": ("示范城市名单", "programme_cities"),
-    "population": ("人口与GDP", "population"), "targets": ("规划目标", "targets"),
-    "patent_stats": ("省级专利统计", "patent_stats"), "patent_grants": ("专利授权记录", "patent_grants"),
-    "pledge_loans": ("质押融资", "pledge_loans"), "enforcement_cases": ("执法案件", "enforcement_cases"),
+    "cities": ("行政区划", "cities"),
+    "programme_cities": ("示范城市名单", "programme_cities"),
+    "population": ("人口与GDP", "population"),
+    "targets": ("规划目标", "targets"),
+    "patent_stats": ("省级专利统计", "patent_stats"),
+    "patent_grants": ("专利授权记录", "patent_grants"),
+    "pledge_loans": ("质押融资", "pledge_loans"),
+    "enforcement_cases": ("执法案件", "enforcement_cases"),
     "training_events": ("培训活动", "training_events"),
 }
 ALERT_TYPES = {
@@ -204,11 +218,36 @@ PILLAR_NAMES = {
 
 # Official English names of the provincial-level divisions, by the first two digits of the code.
 PROVINCE_EN = {
-    "11": "Beijing", "12": "Tianjin", "13": "Hebei", "14": "Shanxi", "15": "Inner Mongolia", "21": "Liaoning",
-    "22": "Jilin", "23": "Heilongjiang", "31": "Shanghai", "32": "Jiangsu", "33": "Zhejiang", "34": "Anhui",
-    "35": "Fujian", "36": "Jiangxi", "37": "Shandong", "41": "Henan", "42": "Hubei", "43": "Hunan",
-    "44": "Guangdong", "45": "Guangxi", "46": "Hainan", "50": "Chongqing", "51": "Sichuan", "52": "Guizhou",
-    "53": "Yunnan", "54": "Tibet", "61": "Shaanxi", "62": "Gansu", "63": "Qinghai", "64": "Ningxia",
+    "11": "Beijing",
+    "12": "Tianjin",
+    "13": "Hebei",
+    "14": "Shanxi",
+    "15": "Inner Mongolia",
+    "21": "Liaoning",
+    "22": "Jilin",
+    "23": "Heilongjiang",
+    "31": "Shanghai",
+    "32": "Jiangsu",
+    "33": "Zhejiang",
+    "34": "Anhui",
+    "35": "Fujian",
+    "36": "Jiangxi",
+    "37": "Shandong",
+    "41": "Henan",
+    "42": "Hubei",
+    "43": "Hunan",
+    "44": "Guangdong",
+    "45": "Guangxi",
+    "46": "Hainan",
+    "50": "Chongqing",
+    "51": "Sichuan",
+    "52": "Guizhou",
+    "53": "Yunnan",
+    "54": "Tibet",
+    "61": "Shaanxi",
+    "62": "Gansu",
+    "63": "Qinghai",
+    "64": "Ningxia",
     "65": "Xinjiang",
 }
 

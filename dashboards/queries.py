@@ -60,22 +60,32 @@ def resolve_year(snap, year) -> int | None:
 
 
 def with_province_en(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_columns(province_name_en=pl.col("province_code").str.slice(0, 2).replace_strict(
-        PROVINCE_EN, default=pl.col("province_name"), return_dtype=pl.String))
+    return df.with_columns(
+        province_name_en=pl.col("province_code")
+        .str.slice(0, 2)
+        .replace_strict(PROVINCE_EN, default=pl.col("province_name"), return_dtype=pl.String)
+    )
 
 
 def with_english_names(df: pl.DataFrame) -> pl.DataFrame:
     """``unit_name_en`` readable and unique: the Chinese name where the dimension has no English one (county-level
     units), and the province added where two cities share a romanisation (苏州/宿州 are both Suzhou)."""
     en = pl.coalesce("unit_name_en", "unit_name")
-    return df.with_columns(unit_name_en=pl.when(en.is_duplicated()).then(
-        pl.format("{} ({})", en, pl.col("province_name_en"))).otherwise(en))
+    return df.with_columns(
+        unit_name_en=pl.when(en.is_duplicated())
+        .then(pl.format("{} ({})", en, pl.col("province_name_en")))
+        .otherwise(en)
+    )
 
 
 def units(snap) -> pl.DataFrame:
     """Every unit except provinces, with a programme flag, the province's English name and usable English names."""
-    return snap.cached(("units",), lambda: with_english_names(with_province_en(
-        snap.query(f"select * from {DIM} where level <> 'province' order by unit_code"))))
+    return snap.cached(
+        ("units",),
+        lambda: with_english_names(
+            with_province_en(snap.query(f"select * from {DIM} where level <> 'province' order by unit_code"))
+        ),
+    )
 
 
 def programme_units(snap) -> pl.DataFrame:
@@ -89,8 +99,12 @@ def ranked_codes(snap, year: int) -> pl.Series:
 
 
 def provinces(snap) -> pl.DataFrame:
-    return with_province_en(snap.query(f"select distinct province_code, province_name from {DIM} "
-                                       "where province_code is not null order by province_code"))
+    return with_province_en(
+        snap.query(
+            f"select distinct province_code, province_name from {DIM} "
+            "where province_code is not null order by province_code"
+        )
+    )
 
 
 def catalog_version(snap, year: int | None = None) -> str | None:
@@ -106,20 +120,36 @@ def catalog_version(snap, year: int | None = None) -> str | None:
 def indicator_catalog(snap, year: int | None = None) -> pl.DataFrame:
     """One row per indicator: the catalog version of ``year`` (the snapshot holds every version)."""
     version = catalog_version(snap, year)
-    return snap.query(f"select * from {DIM_IND} where catalog_version = ? order by pillar_code, indicator_code",
-                      (version,))
+    return snap.query(
+        f"select * from {DIM_IND} where catalog_version = ? order by pillar_code, indicator_code", (version,)
+    )
 
 
 # Evaluation columns the pages show, with their type when the mart (or the column) is not there yet.
 EVAL_COLUMNS: dict[str, pl.DataType] = {
-    "stage": pl.String, "rules_fired": pl.String, "is_robust": pl.Boolean, "fired_x1": pl.Boolean,
-    "fired_r1": pl.Boolean, "fired_r2": pl.Boolean, "fired_w1": pl.Boolean, "fired_w2": pl.Boolean,
-    "fired_ex1": pl.Boolean, "cycle": pl.String, "cycle_start": pl.Int32, "index_change_cycle": pl.Float64,
-    "targets_evaluable": pl.Int32, "targets_lagging": pl.Int32, "watch_run_years": pl.Int32,
+    "stage": pl.String,
+    "rules_fired": pl.String,
+    "is_robust": pl.Boolean,
+    "fired_x1": pl.Boolean,
+    "fired_r1": pl.Boolean,
+    "fired_r2": pl.Boolean,
+    "fired_w1": pl.Boolean,
+    "fired_w2": pl.Boolean,
+    "fired_ex1": pl.Boolean,
+    "cycle": pl.String,
+    "cycle_start": pl.Int32,
+    "index_change_cycle": pl.Float64,
+    "targets_evaluable": pl.Int32,
+    "targets_lagging": pl.Int32,
+    "watch_run_years": pl.Int32,
 }
 UNCERT_COLUMNS: dict[str, pl.DataType] = {
-    "median_rank": pl.Float64, "p05_rank": pl.Float64, "p95_rank": pl.Float64, "share_bottom": pl.Float64,
-    "share_leader": pl.Float64, "share_lower_third": pl.Float64,
+    "median_rank": pl.Float64,
+    "p05_rank": pl.Float64,
+    "p95_rank": pl.Float64,
+    "share_bottom": pl.Float64,
+    "share_leader": pl.Float64,
+    "share_lower_third": pl.Float64,
 }
 
 
@@ -145,8 +175,8 @@ def scores_year(snap, year: int) -> pl.DataFrame:
         df = snap.query(
             f"select s.*, d.province_code, d.level, d.lng, d.lat, coalesce(d.is_programme, false) as on_roster "
             f"from {SCORES} s join {DIM} d on s.unit_code = d.unit_code where s.year = ? and d.level <> 'province'",
-            (year,)).join(units(snap).select("unit_code", "unit_name", "unit_name_en", "province_name"),
-                          on="unit_code")
+            (year,),
+        ).join(units(snap).select("unit_code", "unit_name", "unit_name_en", "province_name"), on="unit_code")
         ranked = pl.col("is_ranked") if "is_ranked" in df.columns else pl.col("rank").is_not_null()
         df = df.with_columns(is_programme=ranked.fill_null(False))
         if "rank_all" not in df.columns:
@@ -183,15 +213,30 @@ def overview_headlines(snap, year: int) -> dict:
 
 def map_points(snap, year: int) -> pl.DataFrame:
     """Units with coordinates; non-programme units get group ``None`` (drawn grey)."""
-    return scores_year(snap, year).filter(pl.col("lng").is_not_null() & pl.col("lat").is_not_null()).select(
-        "unit_code", "unit_name", "unit_name_en", "province_name", "lng", "lat", "composite_index", "rank",
-        "is_programme",
-        group=pl.when(pl.col("is_programme")).then(pl.col("performance_group")).otherwise(pl.lit(None)))
+    return (
+        scores_year(snap, year)
+        .filter(pl.col("lng").is_not_null() & pl.col("lat").is_not_null())
+        .select(
+            "unit_code",
+            "unit_name",
+            "unit_name_en",
+            "province_name",
+            "lng",
+            "lat",
+            "composite_index",
+            "rank",
+            "is_programme",
+            group=pl.when(pl.col("is_programme")).then(pl.col("performance_group")).otherwise(pl.lit(None)),
+        )
+    )
 
 
 def composite_distribution(snap, year: int) -> pl.DataFrame:
-    return scores_year(snap, year).filter(pl.col("is_programme")).select(
-        "unit_code", "unit_name", "unit_name_en", "composite_index", "performance_group")
+    return (
+        scores_year(snap, year)
+        .filter(pl.col("is_programme"))
+        .select("unit_code", "unit_name", "unit_name_en", "composite_index", "performance_group")
+    )
 
 
 def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
@@ -199,8 +244,11 @@ def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
     df = scores_year(snap, year).filter(pl.col("is_programme") & pl.col("rank_change").is_not_null())
     up = df.filter(pl.col("rank_change") > 0).sort("rank_change", descending=True).head(n)
     down = df.filter(pl.col("rank_change") < 0).sort("rank_change").head(n)
-    return pl.concat([up, down]).select("unit_code", "unit_name", "unit_name_en", "rank", "rank_change",
-                                        "index_change").sort("rank_change")
+    return (
+        pl.concat([up, down])
+        .select("unit_code", "unit_name", "unit_name_en", "rank", "rank_change", "index_change")
+        .sort("rank_change")
+    )
 
 
 def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
@@ -211,41 +259,78 @@ def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
     else:
         df = df.filter(pl.col("composite").is_not_null()).sort("rank_all", nulls_last=True)
     return df.select(
-        "unit_code", "unit_name", "unit_name_en", "province_code", "province_name", "province_name_en",
-        "performance_group", "performance_group_all", "is_programme", "on_roster", "stage",
-        "is_robust", "composite", "composite_index", *PILLAR_COLUMNS.values(), "rank", "n_ranked", "rank_all",
-        "median_rank", "p05_rank", "p95_rank", "share_bottom", "rank_change", "index_change")
+        "unit_code",
+        "unit_name",
+        "unit_name_en",
+        "province_code",
+        "province_name",
+        "province_name_en",
+        "performance_group",
+        "performance_group_all",
+        "is_programme",
+        "on_roster",
+        "stage",
+        "is_robust",
+        "composite",
+        "composite_index",
+        *PILLAR_COLUMNS.values(),
+        "rank",
+        "n_ranked",
+        "rank_all",
+        "median_rank",
+        "p05_rank",
+        "p95_rank",
+        "share_bottom",
+        "rank_change",
+        "index_change",
+    )
 
 
 def pillar_scores(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     """Pillar scores of the chosen units plus the programme average as unit_code ``None``."""
     df = scores_year(snap, year)
     cols = list(PILLAR_COLUMNS.values())
-    chosen = df.filter(pl.col("unit_code").is_in(unit_codes)).select(
-        "unit_code", "unit_name", "unit_name_en", *cols)
-    avg = df.filter(pl.col("is_programme")).select([pl.col(c).mean() for c in cols]).with_columns(
-        unit_code=pl.lit(None, pl.String), unit_name=pl.lit("示范城市平均"), unit_name_en=pl.lit("Programme average"))
+    chosen = df.filter(pl.col("unit_code").is_in(unit_codes)).select("unit_code", "unit_name", "unit_name_en", *cols)
+    avg = (
+        df.filter(pl.col("is_programme"))
+        .select([pl.col(c).mean() for c in cols])
+        .with_columns(
+            unit_code=pl.lit(None, pl.String),
+            unit_name=pl.lit("示范城市平均"),
+            unit_name_en=pl.lit("Programme average"),
+        )
+    )
     return pl.concat([chosen, avg.select(chosen.columns)], how="vertical_relaxed")
 
 
 def indicator_trend(snap, unit_codes: list[str], indicator_code: str) -> pl.DataFrame:
-    ind = snap.query(f"select unit_code, year, value, raw_value, is_imputed, normalised_score from {IND} "
-                     "where indicator_code = ?", (indicator_code,))
+    ind = snap.query(
+        f"select unit_code, year, value, raw_value, is_imputed, normalised_score from {IND} where indicator_code = ?",
+        (indicator_code,),
+    )
     names = units(snap).select("unit_code", "unit_name", "unit_name_en")
     return ind.filter(pl.col("unit_code").is_in(unit_codes)).join(names, on="unit_code").sort("unit_code", "year")
 
 
 def indicator_year(snap, year: int) -> pl.DataFrame:
-    return snap.query(f"select unit_code, indicator_code, catalog_version, value, raw_value, is_imputed, "
-                      f"is_missing, normalised_score from {IND} where year = ?", (year,))
+    return snap.query(
+        f"select unit_code, indicator_code, catalog_version, value, raw_value, is_imputed, "
+        f"is_missing, normalised_score from {IND} where year = ?",
+        (year,),
+    )
 
 
 def programme_indicator_average(snap, year: int) -> pl.DataFrame:
     """Mean normalised score per indicator over the units ranked in ``year``."""
+
     def compute() -> pl.DataFrame:
         prog = ranked_codes(snap, year)
-        return indicator_year(snap, year).filter(pl.col("unit_code").is_in(prog.implode())).group_by(
-            "indicator_code").agg(programme_avg=pl.col("normalised_score").mean())
+        return (
+            indicator_year(snap, year)
+            .filter(pl.col("unit_code").is_in(prog.implode()))
+            .group_by("indicator_code")
+            .agg(programme_avg=pl.col("normalised_score").mean())
+        )
 
     return snap.cached(("programme_indicator_average", year), compute)
 
@@ -254,44 +339,81 @@ def strengths_weaknesses(snap, year: int, unit_codes: list[str], k: int = 3) -> 
     """Per unit, the ``k`` indicators furthest above and below the programme average of normalised scores."""
     ind = indicator_year(snap, year)
     avg = programme_indicator_average(snap, year)
-    diff = ind.filter(pl.col("unit_code").is_in(unit_codes)).join(avg, on="indicator_code").with_columns(
-        diff=pl.col("normalised_score") - pl.col("programme_avg")).drop_nulls("diff")
+    diff = (
+        ind.filter(pl.col("unit_code").is_in(unit_codes))
+        .join(avg, on="indicator_code")
+        .with_columns(diff=pl.col("normalised_score") - pl.col("programme_avg"))
+        .drop_nulls("diff")
+    )
     # A strength is above the average and a weakness below it: a leading city may have no weaknesses.
-    top = diff.filter(pl.col("diff") > 0).sort("diff", descending=True).group_by("unit_code", maintain_order=True).head(k).with_columns(
-        kind=pl.lit("strength"))
-    bottom = diff.filter(pl.col("diff") < 0).sort("diff").group_by("unit_code", maintain_order=True).head(k).with_columns(
-        kind=pl.lit("weakness"))
+    top = (
+        diff.filter(pl.col("diff") > 0)
+        .sort("diff", descending=True)
+        .group_by("unit_code", maintain_order=True)
+        .head(k)
+        .with_columns(kind=pl.lit("strength"))
+    )
+    bottom = (
+        diff.filter(pl.col("diff") < 0)
+        .sort("diff")
+        .group_by("unit_code", maintain_order=True)
+        .head(k)
+        .with_columns(kind=pl.lit("weakness"))
+    )
     cat = indicator_catalog(snap, year).select("indicator_code", "name_zh", "name_en", "pillar_code")
-    return pl.concat([top, bottom]).join(cat, on="indicator_code", how="left").select(
-        "unit_code", "kind", "indicator_code", "name_zh", "name_en", "pillar_code", "normalised_score",
-        "programme_avg", "diff")
+    return (
+        pl.concat([top, bottom])
+        .join(cat, on="indicator_code", how="left")
+        .select(
+            "unit_code",
+            "kind",
+            "indicator_code",
+            "name_zh",
+            "name_en",
+            "pillar_code",
+            "normalised_score",
+            "programme_avg",
+            "diff",
+        )
+    )
 
 
 def score_matrix(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     """Normalised score minus programme average, unit × indicator (for a heatmap)."""
     ind = indicator_year(snap, year)
     avg = programme_indicator_average(snap, year)
-    return ind.filter(pl.col("unit_code").is_in(unit_codes)).join(avg, on="indicator_code").with_columns(
-        diff=pl.col("normalised_score") - pl.col("programme_avg")).select("unit_code", "indicator_code", "diff")
+    return (
+        ind.filter(pl.col("unit_code").is_in(unit_codes))
+        .join(avg, on="indicator_code")
+        .with_columns(diff=pl.col("normalised_score") - pl.col("programme_avg"))
+        .select("unit_code", "indicator_code", "diff")
+    )
 
 
 def side_by_side(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     """One row per unit with composite, pillars, rank, group and stage, in the order the units were picked."""
     order = {c: i for i, c in enumerate(unit_codes)}
-    return rankings(snap, year, programme_only=False).filter(pl.col("unit_code").is_in(unit_codes)).with_columns(
-        _order=pl.col("unit_code").replace_strict(order, default=len(order))).sort("_order").drop("_order")
+    return (
+        rankings(snap, year, programme_only=False)
+        .filter(pl.col("unit_code").is_in(unit_codes))
+        .with_columns(_order=pl.col("unit_code").replace_strict(order, default=len(order)))
+        .sort("_order")
+        .drop("_order")
+    )
 
 
 def profile_indicators(snap, unit_code: str) -> pl.DataFrame:
-    return snap.query(f"select year, indicator_code, value, raw_value, is_imputed, is_missing, normalised_score "
-                      f"from {IND} where unit_code = ? order by indicator_code, year", (unit_code,))
+    return snap.query(
+        f"select year, indicator_code, value, raw_value, is_imputed, is_missing, normalised_score "
+        f"from {IND} where unit_code = ? order by indicator_code, year",
+        (unit_code,),
+    )
 
 
 def profile_targets(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(TARGETS):
         return None
-    return snap.query(f"select * from {TARGETS} where unit_code = ? order by plan_id, indicator_code",
-                      (unit_code,))
+    return snap.query(f"select * from {TARGETS} where unit_code = ? order by plan_id, indicator_code", (unit_code,))
 
 
 def profile_scores(snap, unit_code: str) -> pl.DataFrame:
@@ -306,28 +428,54 @@ def _present(snap, table: str, wanted: list[str]) -> str:
 def profile_stages(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(EVAL):
         return None
-    cols = _present(snap, EVAL, ["year", "stage", "rules_fired", "is_robust", *[c for c in EVAL_COLUMNS if
-                                 c.startswith("fired_")], "performance_group", "rank", "n_ranked", "cycle_start",
-                                 "index_change_cycle", "targets_evaluable", "targets_lagging", "watch_run_years",
-                                 "median_rank", "p05_rank", "p95_rank", "share_bottom"])
+    cols = _present(
+        snap,
+        EVAL,
+        [
+            "year",
+            "stage",
+            "rules_fired",
+            "is_robust",
+            *[c for c in EVAL_COLUMNS if c.startswith("fired_")],
+            "performance_group",
+            "rank",
+            "n_ranked",
+            "cycle_start",
+            "index_change_cycle",
+            "targets_evaluable",
+            "targets_lagging",
+            "watch_run_years",
+            "median_rank",
+            "p05_rank",
+            "p95_rank",
+            "share_bottom",
+        ],
+    )
     return snap.query(f"select {cols} from {EVAL} where unit_code = ? order by year desc", (unit_code,))
 
 
 def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(CYCLE):
         return None
-    cols = _present(snap, CYCLE, ["cycle", "cycle_start", "cycle_end", "verdict", "evidence", "is_robust",
-                                  "is_complete", "index_change"])
+    cols = _present(
+        snap,
+        CYCLE,
+        ["cycle", "cycle_start", "cycle_end", "verdict", "evidence", "is_robust", "is_complete", "index_change"],
+    )
     return snap.query(f"select {cols} from {CYCLE} where unit_code = ? order by cycle_start", (unit_code,))
 
 
 def profile_alerts(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(ALERTS):
         return None
-    cols = _present(snap, ALERTS, ["year", "alert_type", "status", "plan_id", "indicator_code", "progress_index",
-                                   "message", "created_at"])
-    return snap.query(f"select {cols} from {ALERTS} where unit_code = ? order by year desc, created_at desc",
-                      (unit_code,))
+    cols = _present(
+        snap,
+        ALERTS,
+        ["year", "alert_type", "status", "plan_id", "indicator_code", "progress_index", "message", "created_at"],
+    )
+    return snap.query(
+        f"select {cols} from {ALERTS} where unit_code = ? order by year desc, created_at desc", (unit_code,)
+    )
 
 
 def unit_info(snap, unit_code: str) -> dict | None:
@@ -340,8 +488,13 @@ def watchlist(snap, year: int, dossier_dir: Path | None = None) -> pl.DataFrame 
     if not snap.has(EVAL):
         return None
     severity = {"exit_candidate": 0, "rectification": 1, "watch": 2}
-    df = scores_year(snap, year).filter(pl.col("stage").is_in(WATCH_STAGES)).with_columns(
-        _sev=pl.col("stage").replace_strict(severity, default=9)).sort("_sev", "rank").drop("_sev")
+    df = (
+        scores_year(snap, year)
+        .filter(pl.col("stage").is_in(WATCH_STAGES))
+        .with_columns(_sev=pl.col("stage").replace_strict(severity, default=9))
+        .sort("_sev", "rank")
+        .drop("_sev")
+    )
 
     def dossier(code: str, ext: str) -> str | None:
         name = f"{code}_{year}.{ext}"
@@ -349,10 +502,28 @@ def watchlist(snap, year: int, dossier_dir: Path | None = None) -> pl.DataFrame 
 
     codes = df["unit_code"].to_list()
     return df.select(
-        "unit_code", "unit_name", "unit_name_en", "province_name", "province_name_en", "stage", "rules_fired",
-        *[c for c in EVAL_COLUMNS if c.startswith("fired_")], "is_robust", "share_bottom", "targets_evaluable",
-        "targets_lagging", "watch_run_years", "cycle_start", "index_change_cycle", "performance_group",
-        "composite_index", "rank", "n_ranked", "p05_rank", "p95_rank").with_columns(
+        "unit_code",
+        "unit_name",
+        "unit_name_en",
+        "province_name",
+        "province_name_en",
+        "stage",
+        "rules_fired",
+        *[c for c in EVAL_COLUMNS if c.startswith("fired_")],
+        "is_robust",
+        "share_bottom",
+        "targets_evaluable",
+        "targets_lagging",
+        "watch_run_years",
+        "cycle_start",
+        "index_change_cycle",
+        "performance_group",
+        "composite_index",
+        "rank",
+        "n_ranked",
+        "p05_rank",
+        "p95_rank",
+    ).with_columns(
         dossier_html=pl.Series([dossier(c, "html") for c in codes], dtype=pl.String),
         dossier_md=pl.Series([dossier(c, "md") for c in codes], dtype=pl.String),
     )
@@ -364,7 +535,8 @@ def quality_runs(snap) -> pl.DataFrame | None:
     return snap.query(
         f"select run_id, min(ingested_at) as started, count(*) as files, sum(rows_read) as rows_read, "
         f"sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected from {FILES} "
-        "group by run_id order by started desc nulls last limit 10")
+        "group by run_id order by started desc nulls last limit 10"
+    )
 
 
 def latest_run_id(snap) -> str | None:
@@ -380,8 +552,11 @@ def quality_checks(snap, run_id: str | None = None) -> pl.DataFrame | None:
     if not snap.has(CHECKS):
         return None
     run_id = run_id or latest_run_id(snap)
-    return snap.query(f"select check_name, asset, partition, severity, passed, observed_value, expectation, "
-                      f"checked_at from {CHECKS} where run_id = ? order by passed, severity, check_name", (run_id,))
+    return snap.query(
+        f"select check_name, asset, partition, severity, passed, observed_value, expectation, "
+        f"checked_at from {CHECKS} where run_id = ? order by passed, severity, check_name",
+        (run_id,),
+    )
 
 
 def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:
@@ -390,8 +565,11 @@ def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:
     run_id = run_id or latest_run_id(snap)
     cols = snap.columns(REJECTIONS)
     code = "reason_code, " if "reason_code" in cols else ""
-    return snap.query(f"select source, {code}reason, sum(rows) as rows from {REJECTIONS} where run_id = ? "
-                      f"group by source, {code}reason order by rows desc nulls last", (run_id,))
+    return snap.query(
+        f"select source, {code}reason, sum(rows) as rows from {REJECTIONS} where run_id = ? "
+        f"group by source, {code}reason order by rows desc nulls last",
+        (run_id,),
+    )
 
 
 def quality_sources(snap, run_id: str | None = None) -> pl.DataFrame | None:
@@ -399,9 +577,12 @@ def quality_sources(snap, run_id: str | None = None) -> pl.DataFrame | None:
     if not snap.has(FILES):
         return None
     run_id = run_id or latest_run_id(snap)
-    return snap.query(f"select source, count(*) as files, sum(rows_read) as rows_read, sum(rows_loaded) as "
-                      f"rows_loaded, sum(rows_rejected) as rows_rejected from {FILES} where run_id = ? "
-                      "group by source order by source", (run_id,))
+    return snap.query(
+        f"select source, count(*) as files, sum(rows_read) as rows_read, sum(rows_loaded) as "
+        f"rows_loaded, sum(rows_rejected) as rows_rejected from {FILES} where run_id = ? "
+        "group by source order by source",
+        (run_id,),
+    )
 
 
 def quality_summary(checks: pl.DataFrame | None, sources: pl.DataFrame | None) -> dict:
@@ -409,9 +590,14 @@ def quality_summary(checks: pl.DataFrame | None, sources: pl.DataFrame | None) -
     out = {"checks": None, "failed_error": None, "failed_warn": None, "rows_loaded": None, "rows_rejected": None}
     if checks is not None:
         failed = checks.filter(~pl.col("passed").fill_null(False))
-        out |= {"checks": checks.height, "failed_error": int((failed["severity"] == "error").sum()),
-                "failed_warn": int((failed["severity"] != "error").sum())}
+        out |= {
+            "checks": checks.height,
+            "failed_error": int((failed["severity"] == "error").sum()),
+            "failed_warn": int((failed["severity"] != "error").sum()),
+        }
     if sources is not None:
-        out |= {"rows_loaded": int(sources["rows_loaded"].sum() or 0),
-                "rows_rejected": int(sources["rows_rejected"].sum() or 0)}
+        out |= {
+            "rows_loaded": int(sources["rows_loaded"].sum() or 0),
+            "rows_rejected": int(sources["rows_rejected"].sum() or 0),
+        }
     return out

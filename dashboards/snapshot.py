@@ -145,8 +145,10 @@ class Snapshot:
 
     def columns(self, table: str) -> frozenset[str]:
         schema, name = table.split(".")
-        df = self.query("select column_name from information_schema.columns where table_schema = ? and "
-                        "table_name = ?", (schema, name))
+        df = self.query(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            (schema, name),
+        )
         return frozenset(df["column_name"].to_list())
 
     def _open(self) -> duckdb.DuckDBPyConnection:

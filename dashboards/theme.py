@@ -6,18 +6,29 @@ import plotly.graph_objects as go
 
 # Okabe & Ito (2008) palette.
 OKABE_ITO = {
-    "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73", "yellow": "#F0E442",
-    "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7", "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "black": "#000000",
 }
 GROUP_ORDER = ["leader", "strong", "moderate", "emerging"]
 GROUP_COLORS = {
-    "leader": OKABE_ITO["blue"], "strong": OKABE_ITO["sky_blue"], "moderate": OKABE_ITO["orange"],
+    "leader": OKABE_ITO["blue"],
+    "strong": OKABE_ITO["sky_blue"],
+    "moderate": OKABE_ITO["orange"],
     "emerging": OKABE_ITO["vermillion"],
 }
 NON_PROGRAMME_COLOR = "#B8B8B8"
 STAGE_COLORS = {
-    "normal": OKABE_ITO["bluish_green"], "exemplary": OKABE_ITO["blue"], "watch": OKABE_ITO["orange"],
-    "rectification": OKABE_ITO["vermillion"], "exit_candidate": OKABE_ITO["reddish_purple"],
+    "normal": OKABE_ITO["bluish_green"],
+    "exemplary": OKABE_ITO["blue"],
+    "watch": OKABE_ITO["orange"],
+    "rectification": OKABE_ITO["vermillion"],
+    "exit_candidate": OKABE_ITO["reddish_purple"],
     "withdrawn": OKABE_ITO["black"],
 }
 # Series colours for up to six compared cities plus the average (black, dashed).
@@ -32,7 +43,9 @@ def base_layout(fig: go.Figure, title: str | None = None, height: int = 440) -> 
     fig.update_layout(
         title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 20}} if title else None,
         font={"family": FONT_FAMILY, "size": 15, "color": "#1f2933"},
-        paper_bgcolor="white", plot_bgcolor="white", height=height,
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        height=height,
         margin={"l": 60, "r": 20, "t": 60 if title else 20, "b": 50},
         legend={"font": {"size": 14}},
         hoverlabel={"font": {"family": FONT_FAMILY, "size": 14}},

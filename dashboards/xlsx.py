@@ -72,8 +72,11 @@ def _cell(ref: str, v, style: str = "") -> str:
 
 
 def _escape_expr(e: pl.Expr) -> pl.Expr:
-    return e.str.replace_all("&", "&amp;", literal=True).str.replace_all("<", "&lt;", literal=True).str.replace_all(
-        ">", "&gt;", literal=True)
+    return (
+        e.str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+    )
 
 
 def _body(df: pl.DataFrame, cols: list[str]) -> str:
@@ -94,7 +97,9 @@ def _body(df: pl.DataFrame, cols: list[str]) -> str:
         else:
             cell = ref + pl.lit('" t="inlineStr"><is><t>') + _escape_expr(x.cast(pl.Utf8)) + pl.lit("</t></is></c>")
         cells.append(cell.fill_null(""))
-    rows = df.lazy().select((pl.lit('<row r="') + r + pl.lit('">') + pl.concat_str(cells) + pl.lit("</row>")).alias("x"))
+    rows = df.lazy().select(
+        (pl.lit('<row r="') + r + pl.lit('">') + pl.concat_str(cells) + pl.lit("</row>")).alias("x")
+    )
     return "".join(rows.collect()["x"].to_list())
 
 
@@ -105,10 +110,12 @@ def xlsx_bytes(df: pl.DataFrame, sheet: str = "Sheet1") -> bytes:
         s = df[name]
         longest = max([len(str(name))] + [len(str(x)) for x in s.head(200).to_list() if x is not None])
         widths.append(min(60, max(8, 2 * longest + 2)))  # CJK characters are about two columns wide
-    parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-             '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
-             "<cols>"]
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
+        "<cols>"
+    ]
     parts += [f'<col min="{i + 1}" max="{i + 1}" width="{w}" customWidth="1"/>' for i, w in enumerate(widths)]
     parts.append("</cols><sheetData>")
     parts.append('<row r="1">' + "".join(_cell(f"{c}1", n, ' s="1"') for c, n in zip(cols, df.columns)) + "</row>")

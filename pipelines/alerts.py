@@ -75,9 +75,17 @@ def record_alerts(con: duckdb.DuckDBPyConnection, alerts: pl.DataFrame) -> list[
         out.append({**row, "subject": subject, "body": body})
     if out:
         frame = alerts.select(
-            "unit_code", "unit_name", "province_code", pl.col("year").cast(pl.Int32), "plan_id", "indicator_code",
-            "alert_type", "status", "progress_index",
-            pl.Series("message", [a["subject"] for a in out]), pl.lit(now).alias("created_at"),
+            "unit_code",
+            "unit_name",
+            "province_code",
+            pl.col("year").cast(pl.Int32),
+            "plan_id",
+            "indicator_code",
+            "alert_type",
+            "status",
+            "progress_index",
+            pl.Series("message", [a["subject"] for a in out]),
+            pl.lit(now).alias("created_at"),
         )
         con.register("__alerts", frame.to_arrow())
         con.execute("INSERT INTO marts.fct_alerts BY NAME SELECT * FROM __alerts")

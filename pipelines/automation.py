@@ -30,11 +30,20 @@ def _loaded_hashes() -> set[tuple[str, str]]:
         ).fetchall()[0][0]
         if not has:
             return set()
-        return {(s, h) for s, h in con.execute("SELECT source, file_hash FROM raw.ingested_files WHERE status = 'loaded'").fetchall()}
+        return {
+            (s, h)
+            for s, h in con.execute(
+                "SELECT source, file_hash FROM raw.ingested_files WHERE status = 'loaded'"
+            ).fetchall()
+        }
 
 
-@dg.sensor(job_name=PIPELINE_JOB, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Starts ingestion (and the build) when a new or changed file lands in data/landing/<source>/.")
+@dg.sensor(
+    job_name=PIPELINE_JOB,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts ingestion (and the build) when a new or changed file lands in data/landing/<source>/.",
+)
 def landing_sensor(context: dg.SensorEvaluationContext):
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     landing = settings.landing_dir()
@@ -68,15 +77,23 @@ def landing_sensor(context: dg.SensorEvaluationContext):
         )
 
 
-@dg.schedule(job_name=PIPELINE_JOB, cron_schedule="0 6 1 3 *", execution_timezone="Asia/Shanghai",
-             description="Annual evaluation on 1 March for the previous year.")
+@dg.schedule(
+    job_name=PIPELINE_JOB,
+    cron_schedule="0 6 1 3 *",
+    execution_timezone="Asia/Shanghai",
+    description="Annual evaluation on 1 March for the previous year.",
+)
 def annual_evaluation_schedule(context: dg.ScheduleEvaluationContext):
     year = _evaluation_year(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"annual-{year}", partition_key=str(year), tags={"ipcity/trigger": "annual"})
 
 
-@dg.schedule(job_name=PLEDGE_JOB, cron_schedule="0 6 5 * *", execution_timezone="Asia/Shanghai",
-             description="Monthly pledge-loan statistics on the 5th, into the current year's partition.")
+@dg.schedule(
+    job_name=PLEDGE_JOB,
+    cron_schedule="0 6 5 * *",
+    execution_timezone="Asia/Shanghai",
+    description="Monthly pledge-loan statistics on the 5th, into the current year's partition.",
+)
 def monthly_pledge_schedule(context: dg.ScheduleEvaluationContext):
     t = context.scheduled_execution_time
     # On 5 January the statistics that arrive are December's: they belong to the previous year.

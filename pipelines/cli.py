@@ -35,17 +35,31 @@ def main() -> None:
 
 @main.command()
 @click.option("--seed", default=42, show_default=True, help="Random seed; the same seed gives byte-identical files.")
-@click.option("--scale", default=0.02, show_default=True, type=float,
-              help="Share of the national record volume (1 = about 3.6 million patent grants a year).")
-@click.option("--years", default=f"{settings.DEFAULT_FIRST_YEAR}-{settings.DEFAULT_LAST_YEAR}", show_default=True,
-              help="Evaluation window; patent grants also get history back to 2010 so stocks are right.")
+@click.option(
+    "--scale",
+    default=0.02,
+    show_default=True,
+    type=float,
+    help="Share of the national record volume (1 = about 3.6 million patent grants a year).",
+)
+@click.option(
+    "--years",
+    default=f"{settings.DEFAULT_FIRST_YEAR}-{settings.DEFAULT_LAST_YEAR}",
+    show_default=True,
+    help="Evaluation window; patent grants also get history back to 2010 so stocks are right.",
+)
 @click.option("--grants-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--landing", type=click.Path(path_type=Path), default=None, help="Landing folder (default data/landing).")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the landing folder already holds files.")
-@click.option("--resubmission/--clean", default=True, show_default=True,
-              help="Add a late pledge-loan file (补报) with typical mistakes, so the quarantine has something to show.")
-def generate(seed: int, scale: float, years: str, grants_format: str, landing: Path | None, if_empty: bool,
-             resubmission: bool) -> None:
+@click.option(
+    "--resubmission/--clean",
+    default=True,
+    show_default=True,
+    help="Add a late pledge-loan file (补报) with typical mistakes, so the quarantine has something to show.",
+)
+def generate(
+    seed: int, scale: float, years: str, grants_format: str, landing: Path | None, if_empty: bool, resubmission: bool
+) -> None:
     """Write sample data (real reference data + seeded synthetic records) into the landing folder."""
     from pipelines.generate import generate as gen
 
@@ -55,8 +69,16 @@ def generate(seed: int, scale: float, years: str, grants_format: str, landing: P
         return
     first, last = _years(years)
     t0 = time.perf_counter()
-    summary = gen(landing, seed=seed, scale=scale, first_year=first, last_year=last, grants_format=grants_format,
-                  progress=lambda m: console.print(f"  {m}"), resubmission=resubmission)
+    summary = gen(
+        landing,
+        seed=seed,
+        scale=scale,
+        first_year=first,
+        last_year=last,
+        grants_format=grants_format,
+        progress=lambda m: console.print(f"  {m}"),
+        resubmission=resubmission,
+    )
     console.print(f"[green]sample data written to {landing}[/green] in {time.perf_counter() - t0:.1f} s")
     rows = summary.get("rows", {}) if isinstance(summary, dict) else {}
     if rows:
@@ -92,15 +114,23 @@ def run(rebuild: bool) -> None:
 
         summary = run_pipeline(rebuild=rebuild, progress=on_event)
     if summary.nothing_new:
-        console.print("[yellow]Nothing new to load:[/yellow] every landing file is already in the warehouse "
-                      "(use --rebuild to rebuild the marts anyway).")
+        console.print(
+            "[yellow]Nothing new to load:[/yellow] every landing file is already in the warehouse "
+            "(use --rebuild to rebuild the marts anyway)."
+        )
         _print_where()
         return
     if summary.ledger is not None and summary.ledger.height:
         t = Table("source", "files", "rows read", "loaded", "quarantined", "failed files", title="ingested in this run")
         for r in summary.ledger.iter_rows(named=True):
-            t.add_row(r["source"], str(r["files"]), f"{r['rows_read']:,}", f"{r['rows_loaded']:,}",
-                      f"{r['rows_quarantined']:,}", str(r["files_failed"]))
+            t.add_row(
+                r["source"],
+                str(r["files"]),
+                f"{r['rows_read']:,}",
+                f"{r['rows_loaded']:,}",
+                f"{r['rows_quarantined']:,}",
+                str(r["files_failed"]),
+            )
         console.print(t)
     for r in summary.runs:
         if not r["success"]:
@@ -117,7 +147,9 @@ def _print_where() -> None:
     snap = settings.snapshot_path()
     if snap.exists():
         console.print(f"published snapshot: {snap}")
-    console.print("dashboard: `ipcity serve` → http://127.0.0.1:8050   ·   Dagster UI: `ipcity dev` → http://127.0.0.1:3000")
+    console.print(
+        "dashboard: `ipcity serve` → http://127.0.0.1:8050   ·   Dagster UI: `ipcity dev` → http://127.0.0.1:3000"
+    )
 
 
 @main.command()
@@ -141,13 +173,17 @@ def status() -> None:
             "sum(rows_rejected) AS quarantined, count(*) FILTER (WHERE status = 'failed') AS failed, max(ingested_at) AS last "
             "FROM raw.ingested_files GROUP BY source ORDER BY source"
         ).fetchall()
-        t = Table("source", "files", "rows loaded", "quarantined", "failed files", "last ingest", title="ingestion ledger")
-        for s, f, l, q, fl, last in led:
-            t.add_row(s, str(f), f"{l or 0:,}", f"{q or 0:,}", str(fl), str(last)[:19])
+        t = Table(
+            "source", "files", "rows loaded", "quarantined", "failed files", "last ingest", title="ingestion ledger"
+        )
+        for s, f, loaded, q, fl, last in led:
+            t.add_row(s, str(f), f"{loaded or 0:,}", f"{q or 0:,}", str(fl), str(last)[:19])
         console.print(t)
     snap = settings.snapshot_path()
-    console.print(f"published snapshot: {snap if snap.exists() else 'none yet'}"
-                  + (f" ({time.ctime(snap.stat().st_mtime)})" if snap.exists() else ""))
+    console.print(
+        f"published snapshot: {snap if snap.exists() else 'none yet'}"
+        + (f" ({time.ctime(snap.stat().st_mtime)})" if snap.exists() else "")
+    )
 
 
 @main.command()
@@ -164,24 +200,43 @@ def quality(show_all: bool) -> None:
         sys.exit(1)
     with duckdb.connect(str(wh), read_only=True) as con:
         report = latest_report(con)
-        rej = con.sql(
-            "SELECT source, reason_code, sum(rows) AS rows FROM quality.rejections_summary "
-            "WHERE run_id = (SELECT run_id FROM quality.rejections_summary ORDER BY rowid DESC LIMIT 1) "
-            "GROUP BY ALL ORDER BY rows DESC"
-        ).pl() if _has_table(con, "quality", "rejections_summary") else None
+        rej = (
+            con.sql(
+                "SELECT source, reason_code, sum(rows) AS rows FROM quality.rejections_summary "
+                "WHERE run_id = (SELECT run_id FROM quality.rejections_summary ORDER BY rowid DESC LIMIT 1) "
+                "GROUP BY ALL ORDER BY rows DESC"
+            ).pl()
+            if _has_table(con, "quality", "rejections_summary")
+            else None
+        )
     if report.height == 0:
         console.print("no check results yet — run `ipcity run`")
         return
     failed = report.filter(~report["passed"])
-    t = Table("asset", "partition", "check", "severity", "passed", "observed", title="latest check results"
-              + ("" if show_all else " (failures and warnings)"))
+    t = Table(
+        "asset",
+        "partition",
+        "check",
+        "severity",
+        "passed",
+        "observed",
+        title="latest check results" + ("" if show_all else " (failures and warnings)"),
+    )
     for r in (report if show_all else failed).iter_rows(named=True):
-        t.add_row(r["asset"], str(r["partition"] or ""), r["check_name"], r["severity"],
-                  "[green]yes[/green]" if r["passed"] else "[red]no[/red]", _observed(r["observed_value"]))
+        t.add_row(
+            r["asset"],
+            str(r["partition"] or ""),
+            r["check_name"],
+            r["severity"],
+            "[green]yes[/green]" if r["passed"] else "[red]no[/red]",
+            _observed(r["observed_value"]),
+        )
     console.print(t)
     n_err = failed.filter(failed["severity"] == "error").height
-    console.print(f"{report.height} checks: {report.height - failed.height} passed, "
-                  f"{n_err} blocking failures, {failed.height - n_err} warnings")
+    console.print(
+        f"{report.height} checks: {report.height - failed.height} passed, "
+        f"{n_err} blocking failures, {failed.height - n_err} warnings"
+    )
     if rej is not None and rej.height:
         t = Table("source", "reason", "rows", title="quarantined rows by reason (latest run)")
         for r in rej.iter_rows(named=True):
@@ -202,9 +257,11 @@ def _observed(value) -> str:
 
 
 def _has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
-    ).fetchall()[0][0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+        ).fetchall()[0][0]
+    )
 
 
 @main.command()
@@ -263,11 +320,20 @@ def dev(port: int, background: bool, stop: bool) -> None:
     if background:
         # Detached: its output goes to a log file, so whoever started us is not tied to its pipes.
         log = open(settings.data_dir() / "dagster_dev.log", "ab")
-    proc = subprocess.Popen(cmd, cwd=settings.PROJECT_ROOT, start_new_session=True, env={**os.environ},
-                            stdin=subprocess.DEVNULL if background else None, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=settings.PROJECT_ROOT,
+        start_new_session=True,
+        env={**os.environ},
+        stdin=subprocess.DEVNULL if background else None,
+        stdout=log,
+        stderr=log,
+    )
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(proc.pid))
-    console.print(f"Dagster UI: http://127.0.0.1:{port}  (pid {proc.pid}; stop with `ipcity dev --stop` or kill -- -{proc.pid})")
+    console.print(
+        f"Dagster UI: http://127.0.0.1:{port}  (pid {proc.pid}; stop with `ipcity dev --stop` or kill -- -{proc.pid})"
+    )
     if background:
         console.print(f"log: {settings.data_dir() / 'dagster_dev.log'}")
         return

@@ -1,6 +1,5 @@
 """The one Dagster entry point: `dagster dev -m pipelines.definitions` / `dagster definitions validate`."""
 
-
 import dagster as dg
 
 from pipelines.assets.checks import MART_CHECKS, RAW_CHECKS

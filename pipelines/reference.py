@@ -47,9 +47,7 @@ def prefectures(reference_dir: Path | None = None) -> pl.DataFrame:
 
 @lru_cache(maxsize=4)
 def provinces(reference_dir: Path | None = None) -> pl.DataFrame:
-    return _read(PROVINCES_FILE, reference_dir).with_columns(
-        province_code=pl.col("code") + "0000"
-    )
+    return _read(PROVINCES_FILE, reference_dir).with_columns(province_code=pl.col("code") + "0000")
 
 
 @lru_cache(maxsize=4)

@@ -58,7 +58,10 @@ class AlertNotifier(dg.ConfigurableResource):
                 msg.set_content(a["body"])
                 name = f"{a['unit_code']}_{a['year']}_{a['alert_type']}_{a.get('indicator_code', 'all')}.eml"
                 (out / name).write_bytes(bytes(msg))
-                f.write(json.dumps({**a, "sent_at": datetime.now().isoformat(timespec="seconds")}, ensure_ascii=False) + "\n")
+                f.write(
+                    json.dumps({**a, "sent_at": datetime.now().isoformat(timespec="seconds")}, ensure_ascii=False)
+                    + "\n"
+                )
         return len(alerts)
 
 

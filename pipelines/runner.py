@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from pipelines import settings
-from pipelines.ingest.load import ensure_schema, pending_files, partition_of
+from pipelines.ingest.load import ensure_schema, partition_of, pending_files
 from pipelines.sources import SOURCES
 
 ProgressFn = Callable[[str, dict], None]
@@ -58,10 +58,7 @@ def _instance() -> dg.DagsterInstance:
     cfg = home / "dagster.yaml"
     if not cfg.exists():
         # One run at a time: DuckDB has a single writer. Telemetry off: the network is closed anyway.
-        cfg.write_text(
-            "telemetry:\n  enabled: false\n"
-            "concurrency:\n  runs:\n    max_concurrent_runs: 1\n"
-        )
+        cfg.write_text("telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -86,12 +83,16 @@ def plan(con: duckdb.DuckDBPyConnection) -> tuple[dict[int, list[str]], list[str
 
 
 def latest_loaded_year(con: duckdb.DuckDBPyConnection) -> int | None:
-    years = [con.execute(f"SELECT max(year) FROM raw.{s.name}").fetchall()[0][0] for s in SOURCES.values() if s.partitioned]
+    years = [
+        con.execute(f"SELECT max(year) FROM raw.{s.name}").fetchall()[0][0] for s in SOURCES.values() if s.partitioned
+    ]
     years = [y for y in years if y is not None]
     return max(years) if years else None
 
 
-def run_pipeline(*, rebuild: bool = False, progress: ProgressFn | None = None, instance: dg.DagsterInstance | None = None) -> RunSummary:
+def run_pipeline(
+    *, rebuild: bool = False, progress: ProgressFn | None = None, instance: dg.DagsterInstance | None = None
+) -> RunSummary:
     from pipelines.definitions import PIPELINE_JOB, defs
 
     summary = RunSummary()
@@ -106,7 +107,7 @@ def run_pipeline(*, rebuild: bool = False, progress: ProgressFn | None = None, i
     valid = set(defs.resolve_job_def(PIPELINE_JOB).partitions_def.get_partition_keys())
     years = sorted(y for y in yearly if str(y) in valid)
     for y in sorted(y for y in yearly if str(y) not in valid):
-        summary.blocked = (f"year {y} is outside the partitions {min(valid)}–{max(valid)}: " + ", ".join(yearly[y]))
+        summary.blocked = f"year {y} is outside the partitions {min(valid)}–{max(valid)}: " + ", ".join(yearly[y])
         return summary
     first, last_year = (years[0], years[-1]) if years else (last or settings.DEFAULT_LAST_YEAR,) * 2
     instance = instance or _instance()
@@ -127,8 +128,15 @@ def run_pipeline(*, rebuild: bool = False, progress: ProgressFn | None = None, i
         res = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
             instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=tags, **kwargs
         )
-        summary.runs.append({"partition": label, "job": PIPELINE_JOB, "success": res.success, "run_id": res.run_id,
-                             "error": _first_error(res)})
+        summary.runs.append(
+            {
+                "partition": label,
+                "job": PIPELINE_JOB,
+                "success": res.success,
+                "run_id": res.run_id,
+                "error": _first_error(res),
+            }
+        )
     finally:
         if progress:
             _progress.remove(progress)

@@ -10,8 +10,19 @@ import pytest
 
 from pipelines.settings import REFERENCE_DIR
 
-CITY_COLUMNS = ["province_code", "province_name", "city_code", "city_name", "city_name_short", "level",
-                "parent_code", "pinyin", "lng", "lat", "coord_note"]
+CITY_COLUMNS = [
+    "province_code",
+    "province_name",
+    "city_code",
+    "city_name",
+    "city_name_short",
+    "level",
+    "parent_code",
+    "pinyin",
+    "lng",
+    "lat",
+    "coord_note",
+]
 
 
 def write_cities_csv(path: Path) -> Path:
@@ -22,8 +33,21 @@ def write_cities_csv(path: Path) -> Path:
         w = csv.writer(f)
         w.writerow(CITY_COLUMNS)
         for r in rows:
-            w.writerow([r["province_code"], r["province_name"], r["city_code"], r["city_name"], r["city_name_short"],
-                        r["level"], r["province_code"], r["pinyin"], r["lng"], r["lat"], r["coord_note"]])
+            w.writerow(
+                [
+                    r["province_code"],
+                    r["province_name"],
+                    r["city_code"],
+                    r["city_name"],
+                    r["city_name_short"],
+                    r["level"],
+                    r["province_code"],
+                    r["pinyin"],
+                    r["lng"],
+                    r["lat"],
+                    r["coord_note"],
+                ]
+            )
     return path
 
 

@@ -29,19 +29,47 @@ SHARED_REFERENCE = Path("/work/shared/reference")
 INDICATORS = [
     # code, pillar, name_zh, name_en, unit, direction
     ("MGT01", "MGT", "每万人培训党政干部人次", "Officials trained per 10k people", "人次/万人", "higher"),
-    ("MGT02", "MGT", "每万人培训服务机构人员人次", "Service-agency staff trained per 10k people", "人次/万人", "higher"),
+    (
+        "MGT02",
+        "MGT",
+        "每万人培训服务机构人员人次",
+        "Service-agency staff trained per 10k people",
+        "人次/万人",
+        "higher",
+    ),
     ("MGT03", "MGT", "每百万人培训活动场次", "Training events per million people", "场/百万人", "higher"),
     ("PRO01", "PRO", "案件结案率", "Case closure rate", "%", "higher"),
     ("PRO02", "PRO", "结案天数中位数", "Median days to close", "天", "lower"),
     ("PRO03", "PRO", "调解结案占比", "Share of closed cases resolved by mediation", "%", "higher"),
     ("PRO04", "PRO", "每万人行政案件办理量", "Administrative cases handled per 10k people", "件/万人", "higher"),
     ("UTL01", "UTL", "质押融资额占GDP比", "Pledge financing per GDP", "万元/亿元", "higher"),
-    ("UTL02", "UTL", "每百万人质押融资服务企业数", "Enterprises served by pledge financing per million people", "家/百万人", "higher"),
+    (
+        "UTL02",
+        "UTL",
+        "每百万人质押融资服务企业数",
+        "Enterprises served by pledge financing per million people",
+        "家/百万人",
+        "higher",
+    ),
     ("UTL03", "UTL", "首贷企业占比", "Share of first-time borrowers", "%", "higher"),
     ("UTL04", "UTL", "质押金额同比增长", "Pledge amount growth, year on year", "%", "higher"),
-    ("UTL05", "UTL", "每千件有效发明专利质押数", "Patents pledged per 1,000 invention patents in force", "件/千件", "higher"),
+    (
+        "UTL05",
+        "UTL",
+        "每千件有效发明专利质押数",
+        "Patents pledged per 1,000 invention patents in force",
+        "件/千件",
+        "higher",
+    ),
     ("QLT01", "QLT", "每万人口发明专利拥有量", "Invention patents in force per 10k people", "件/万人", "higher"),
-    ("QLT02", "QLT", "每万人口高价值发明专利拥有量", "High-value invention patents in force per 10k people", "件/万人", "higher"),
+    (
+        "QLT02",
+        "QLT",
+        "每万人口高价值发明专利拥有量",
+        "High-value invention patents in force per 10k people",
+        "件/万人",
+        "higher",
+    ),
     ("QLT03", "QLT", "发明专利授权占比", "Invention share of grants", "%", "higher"),
     ("QLT04", "QLT", "企业发明专利授权占比", "Enterprises' share of invention grants", "%", "higher"),
     ("ENV01", "ENV", "每万人培训参与人次", "Training participants per 10k people", "人次/万人", "higher"),
@@ -56,10 +84,25 @@ PILLARS = {
     "ENV": ("发展环境", "Development environment"),
 }
 TARGET_INDICATORS = ["QLT01", "QLT02", "UTL01", "PRO01", "ENV03", "MGT01"]
-TARGET_STATUSES = ["achieved", "on_track", "acceleration_needed", "limited_progress", "deteriorating",
-                   "insufficient_data"]
-SOURCES = ["cities", "programme_cities", "population", "targets", "patent_stats", "patent_grants",
-           "pledge_loans", "enforcement_cases", "training_events"]
+TARGET_STATUSES = [
+    "achieved",
+    "on_track",
+    "acceleration_needed",
+    "limited_progress",
+    "deteriorating",
+    "insufficient_data",
+]
+SOURCES = [
+    "cities",
+    "programme_cities",
+    "population",
+    "targets",
+    "patent_stats",
+    "patent_grants",
+    "pledge_loans",
+    "enforcement_cases",
+    "training_events",
+]
 
 
 def reference_dir() -> Path:
@@ -75,17 +118,21 @@ def _english_name(pinyin: str, level: str) -> str:
 
 def build_dim_city(rng: np.random.Generator, n_extra_programme: int = 40) -> pl.DataFrame:
     ref = reference_dir()
-    cities = pl.read_csv(ref / "cities_prefecture_level_2023.csv", schema_overrides={
-        "province_code": pl.String, "city_code": pl.String})
-    roster = pl.read_csv(ref / "national_ip_demonstration_cities_2012_2016.csv", schema_overrides={
-        "prefecture_code": pl.String, "county_or_district_code_2023": pl.String})
+    cities = pl.read_csv(
+        ref / "cities_prefecture_level_2023.csv", schema_overrides={"province_code": pl.String, "city_code": pl.String}
+    )
+    roster = pl.read_csv(
+        ref / "national_ip_demonstration_cities_2012_2016.csv",
+        schema_overrides={"prefecture_code": pl.String, "county_or_district_code_2023": pl.String},
+    )
     provinces = pl.read_csv(ref / "modood_provinces.csv", schema_overrides={"code": pl.String})
 
     prefectures = cities.select(
         unit_code=pl.col("city_code"),
         unit_name=pl.col("city_name"),
         unit_name_en=pl.struct("pinyin", "level").map_elements(
-            lambda r: _english_name(r["pinyin"], r["level"]), return_dtype=pl.String),
+            lambda r: _english_name(r["pinyin"], r["level"]), return_dtype=pl.String
+        ),
         province_code=pl.col("province_code"),
         province_name=pl.col("province_name"),
         level=pl.col("level"),
@@ -103,15 +150,20 @@ def build_dim_city(rng: np.random.Generator, n_extra_programme: int = 40) -> pl.
         if r["county_or_district_code_2023"]:
             parent = pref_rows[r["prefecture_code"]]
             suffix = "市" if r["admin_level"] == "county_level_city" else ""
-            county_rows.append({
-                "unit_code": code, "unit_name": r["unit_name"] + suffix,
-                "unit_name_en": r["unit_name"] + suffix,  # no pinyin source for counties; keep the real name
-                "province_code": parent["province_code"], "province_name": parent["province_name"],
-                "level": r["admin_level"], "parent_code": r["prefecture_code"],
-                # Counties sit near their prefecture's seat; the fixture nudges them so points do not overlap.
-                "lng": (parent["lng"] or 0) + float(rng.uniform(-0.35, 0.35)),
-                "lat": (parent["lat"] or 0) + float(rng.uniform(-0.25, 0.25)),
-            })
+            county_rows.append(
+                {
+                    "unit_code": code,
+                    "unit_name": r["unit_name"] + suffix,
+                    "unit_name_en": r["unit_name"] + suffix,  # no pinyin source for counties; keep the real name
+                    "province_code": parent["province_code"],
+                    "province_name": parent["province_name"],
+                    "level": r["admin_level"],
+                    "parent_code": r["prefecture_code"],
+                    # Counties sit near their prefecture's seat; the fixture nudges them so points do not overlap.
+                    "lng": (parent["lng"] or 0) + float(rng.uniform(-0.35, 0.35)),
+                    "lat": (parent["lat"] or 0) + float(rng.uniform(-0.25, 0.25)),
+                }
+            )
     counties = pl.DataFrame(county_rows, schema=prefectures.schema)
 
     others = [c for c in pref_rows if c not in cohort and pref_rows[c]["lng"] is not None]
@@ -119,11 +171,18 @@ def build_dim_city(rng: np.random.Generator, n_extra_programme: int = 40) -> pl.
         cohort[str(code)] = 2022
 
     prov = provinces.select(
-        unit_code=pl.col("code") + "0000", unit_name=pl.col("name"), unit_name_en=pl.col("name"),
-        province_code=pl.col("code") + "0000", province_name=pl.col("name"), level=pl.lit("province"),
+        unit_code=pl.col("code") + "0000",
+        unit_name=pl.col("name"),
+        unit_name_en=pl.col("name"),
+        province_code=pl.col("code") + "0000",
+        province_name=pl.col("name"),
+        level=pl.lit("province"),
         parent_code=pl.lit(None, pl.String),
-    ).join(prefectures.group_by("province_code").agg(pl.col("lng").mean(), pl.col("lat").mean()),
-           on="province_code", how="left")
+    ).join(
+        prefectures.group_by("province_code").agg(pl.col("lng").mean(), pl.col("lat").mean()),
+        on="province_code",
+        how="left",
+    )
 
     dim = pl.concat([prov, prefectures, counties], how="vertical_relaxed")
     codes = dim["unit_code"].to_list()
@@ -143,12 +202,27 @@ def build_dim_city(rng: np.random.Generator, n_extra_programme: int = 40) -> pl.
 
 def build_dim_indicator() -> pl.DataFrame:
     counts = {p: sum(1 for i in INDICATORS if i[1] == p) for p in PILLARS}
-    return pl.DataFrame([{
-        "catalog_version": "v1", "indicator_code": code, "pillar_code": pillar,
-        "pillar_name_zh": PILLARS[pillar][0], "pillar_name_en": PILLARS[pillar][1],
-        "name_zh": zh, "name_en": en, "definition": en, "formula": "", "unit": unit,
-        "source_table": "", "direction": direction, "weight": 1 / counts[pillar], "pillar_weight": 0.2,
-    } for code, pillar, zh, en, unit, direction in INDICATORS])
+    return pl.DataFrame(
+        [
+            {
+                "catalog_version": "v1",
+                "indicator_code": code,
+                "pillar_code": pillar,
+                "pillar_name_zh": PILLARS[pillar][0],
+                "pillar_name_en": PILLARS[pillar][1],
+                "name_zh": zh,
+                "name_en": en,
+                "definition": en,
+                "formula": "",
+                "unit": unit,
+                "source_table": "",
+                "direction": direction,
+                "weight": 1 / counts[pillar],
+                "pillar_weight": 0.2,
+            }
+            for code, pillar, zh, en, unit, direction in INDICATORS
+        ]
+    )
 
 
 def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -> dict[str, pl.DataFrame]:
@@ -160,25 +234,32 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
     momentum = rng.normal(0.6, 0.5, n_u)
     ind_bias = rng.normal(0, 0.6, (n_u, n_i))
     t = np.arange(n_y)
-    score = (50 + 12 * strength[:, None, None] + momentum[:, None, None] * t[None, :, None]
-             + 8 * ind_bias[:, None, :] + rng.normal(0, 4, (n_u, n_y, n_i)))
+    score = (
+        50
+        + 12 * strength[:, None, None]
+        + momentum[:, None, None] * t[None, :, None]
+        + 8 * ind_bias[:, None, :]
+        + rng.normal(0, 4, (n_u, n_y, n_i))
+    )
     score = np.clip(score, 0, 100)
     base = np.array([5, 3, 20, 80, 120, 30, 2, 40, 15, 35, 8, 6, 10, 3, 25, 70, 50, 30, 18], dtype=float)
     raw = base[None, None, :] * np.exp((score - 50) / 60)
     missing = rng.random((n_u, n_y, n_i)) < 0.02
 
-    ind_rows = pl.DataFrame({
-        "unit_code": np.repeat(codes, n_y * n_i),
-        "year": np.tile(np.repeat(np.array(years, dtype=np.int32), n_i), n_u),
-        "indicator_code": np.tile([i[0] for i in INDICATORS], n_u * n_y),
-        "catalog_version": "v1",
-        "raw_value": np.where(missing, np.nan, raw).ravel(),
-        "value": raw.ravel(),
-        "is_imputed": missing.ravel(),
-        "is_outlier": (rng.random(n_u * n_y * n_i) < 0.005),
-        "is_missing": missing.ravel(),
-        "normalised_score": score.ravel(),
-    }).with_columns(pl.col("raw_value").fill_nan(None))
+    ind_rows = pl.DataFrame(
+        {
+            "unit_code": np.repeat(codes, n_y * n_i),
+            "year": np.tile(np.repeat(np.array(years, dtype=np.int32), n_i), n_u),
+            "indicator_code": np.tile([i[0] for i in INDICATORS], n_u * n_y),
+            "catalog_version": "v1",
+            "raw_value": np.where(missing, np.nan, raw).ravel(),
+            "value": raw.ravel(),
+            "is_imputed": missing.ravel(),
+            "is_outlier": (rng.random(n_u * n_y * n_i) < 0.005),
+            "is_missing": missing.ravel(),
+            "normalised_score": score.ravel(),
+        }
+    ).with_columns(pl.col("raw_value").fill_nan(None))
 
     pillar_idx = {p: [k for k, i in enumerate(INDICATORS) if i[1] == p] for p in PILLARS}
     pillar_scores = {p: score[:, :, idx].mean(axis=2) for p, idx in pillar_idx.items()}
@@ -187,37 +268,64 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
     for k, year in enumerate(years):
         c = composite[:, k]
         prog_mean = c[is_prog].mean()
-        frames.append(pl.DataFrame({
-            "unit_code": codes, "year": np.int32(year), "catalog_version": "v1",
-            **{f"score_{p.lower()}": pillar_scores[p][:, k] for p in PILLARS},
-            "composite": c, "composite_index": c / prog_mean * 100, "is_programme": is_prog,
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "unit_code": codes,
+                    "year": np.int32(year),
+                    "catalog_version": "v1",
+                    **{f"score_{p.lower()}": pillar_scores[p][:, k] for p in PILLARS},
+                    "composite": c,
+                    "composite_index": c / prog_mean * 100,
+                    "is_programme": is_prog,
+                }
+            )
+        )
     # As the mart: rank and n_ranked among programme units only, rank_all among every city.
-    scores = pl.concat(frames).with_columns(
-        rank_all=pl.col("composite").rank("ordinal", descending=True).over("year").cast(pl.Int64),
-        rank=pl.when(pl.col("is_programme")).then(
-            pl.col("composite").rank("ordinal", descending=True).over("year", "is_programme")).cast(pl.Int64),
-        n_ranked=pl.when(pl.col("is_programme")).then(pl.len().over("year", "is_programme")).cast(pl.Int64),
-        is_ranked=pl.col("is_programme"),
-    ).with_columns(
-        performance_group_all=pl.when(pl.col("composite_index") > 125).then(pl.lit("leader"))
-        .when(pl.col("composite_index") >= 100).then(pl.lit("strong"))
-        .when(pl.col("composite_index") >= 70).then(pl.lit("moderate")).otherwise(pl.lit("emerging")),
-    ).with_columns(
-        performance_group=pl.when(pl.col("is_ranked")).then(pl.col("performance_group_all")),
-        group_third=pl.when(pl.col("rank") <= pl.col("n_ranked") / 3).then(pl.lit("upper"))
-        .when(pl.col("rank") <= 2 * pl.col("n_ranked") / 3).then(pl.lit("middle")).otherwise(pl.lit("lower")),
-    ).sort("unit_code", "year").with_columns(
-        index_change=pl.col("composite_index") - pl.col("composite_index").shift(1).over("unit_code"),
-        rank_change=(pl.col("rank").shift(1).over("unit_code") - pl.col("rank")).cast(pl.Int32),
+    scores = (
+        pl.concat(frames)
+        .with_columns(
+            rank_all=pl.col("composite").rank("ordinal", descending=True).over("year").cast(pl.Int64),
+            rank=pl.when(pl.col("is_programme"))
+            .then(pl.col("composite").rank("ordinal", descending=True).over("year", "is_programme"))
+            .cast(pl.Int64),
+            n_ranked=pl.when(pl.col("is_programme")).then(pl.len().over("year", "is_programme")).cast(pl.Int64),
+            is_ranked=pl.col("is_programme"),
+        )
+        .with_columns(
+            performance_group_all=pl.when(pl.col("composite_index") > 125)
+            .then(pl.lit("leader"))
+            .when(pl.col("composite_index") >= 100)
+            .then(pl.lit("strong"))
+            .when(pl.col("composite_index") >= 70)
+            .then(pl.lit("moderate"))
+            .otherwise(pl.lit("emerging")),
+        )
+        .with_columns(
+            performance_group=pl.when(pl.col("is_ranked")).then(pl.col("performance_group_all")),
+            group_third=pl.when(pl.col("rank") <= pl.col("n_ranked") / 3)
+            .then(pl.lit("upper"))
+            .when(pl.col("rank") <= 2 * pl.col("n_ranked") / 3)
+            .then(pl.lit("middle"))
+            .otherwise(pl.lit("lower")),
+        )
+        .sort("unit_code", "year")
+        .with_columns(
+            index_change=pl.col("composite_index") - pl.col("composite_index").shift(1).over("unit_code"),
+            rank_change=(pl.col("rank").shift(1).over("unit_code") - pl.col("rank")).cast(pl.Int32),
+        )
     )
 
     width = (8 + 30 * rng.random(len(scores))).astype(int)
-    uncertainty = scores.select("unit_code", "year", nominal_rank=pl.col("rank")).with_columns(
-        median_rank=pl.col("nominal_rank").cast(pl.Float64),
-        p05_rank=pl.max_horizontal(pl.lit(1), pl.col("nominal_rank") - pl.Series(width // 2)).cast(pl.Float64),
-        p95_rank=(pl.col("nominal_rank") + pl.Series(width - width // 2)).cast(pl.Float64),
-    ).filter(pl.col("nominal_rank").is_not_null())
+    uncertainty = (
+        scores.select("unit_code", "year", nominal_rank=pl.col("rank"))
+        .with_columns(
+            median_rank=pl.col("nominal_rank").cast(pl.Float64),
+            p05_rank=pl.max_horizontal(pl.lit(1), pl.col("nominal_rank") - pl.Series(width // 2)).cast(pl.Float64),
+            p95_rank=(pl.col("nominal_rank") + pl.Series(width - width // 2)).cast(pl.Float64),
+        )
+        .filter(pl.col("nominal_rank").is_not_null())
+    )
 
     programme = scores.filter(pl.col("is_programme"))
     prog_rows = programme.sort("unit_code", "year").to_dicts()
@@ -227,7 +335,6 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
         idx = r["composite_index"]
         streak = low_streak.get(r["unit_code"], 0) + 1 if idx < 80 else 0
         low_streak[r["unit_code"]] = streak
-        rules = []
         fired = dict.fromkeys(("x1", "r1", "r2", "w1", "w2", "ex1"), False)
         if idx > 125:
             stage, fired["ex1"] = "exemplary", True
@@ -240,27 +347,50 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
         else:
             stage = "normal"
         share = float(rng.uniform(0.4, 1.0)) if stage != "normal" else float(rng.uniform(0, 0.2))
-        text = {"x1": "X1 exit candidate (previous cycle in rectification; index change since 2022 -3.0)",
-                "r1": f"R1 rectification ({streak} consecutive watch years)",
-                "w1": f"W1 watch (group {r['performance_group']}, rank {r['rank']}/{r['n_ranked']})",
-                "ex1": "EX1 exemplary (group leader, index change since 2022 +2.0)"}
-        eval_rows.append({"unit_code": r["unit_code"], "year": r["year"], "stage": stage,
-                          "rules_fired": "; ".join(text[k] for k in text if fired[k]),
-                          **{f"fired_{k}": v for k, v in fired.items()},
-                          "performance_group": r["performance_group"], "rank": r["rank"], "n_ranked": r["n_ranked"],
-                          "cycle_start": 2023, "index_change_cycle": -3.0, "watch_run_years": streak,
-                          "targets_evaluable": 3, "targets_lagging": 1,
-                          "is_robust": None if stage == "normal" else share >= 0.8, "share_bottom": share})
+        text = {
+            "x1": "X1 exit candidate (previous cycle in rectification; index change since 2022 -3.0)",
+            "r1": f"R1 rectification ({streak} consecutive watch years)",
+            "w1": f"W1 watch (group {r['performance_group']}, rank {r['rank']}/{r['n_ranked']})",
+            "ex1": "EX1 exemplary (group leader, index change since 2022 +2.0)",
+        }
+        eval_rows.append(
+            {
+                "unit_code": r["unit_code"],
+                "year": r["year"],
+                "stage": stage,
+                "rules_fired": "; ".join(text[k] for k in text if fired[k]),
+                **{f"fired_{k}": v for k, v in fired.items()},
+                "performance_group": r["performance_group"],
+                "rank": r["rank"],
+                "n_ranked": r["n_ranked"],
+                "cycle_start": 2023,
+                "index_change_cycle": -3.0,
+                "watch_run_years": streak,
+                "targets_evaluable": 3,
+                "targets_lagging": 1,
+                "is_robust": None if stage == "normal" else share >= 0.8,
+                "share_bottom": share,
+            }
+        )
     evaluation = pl.DataFrame(eval_rows, infer_schema_length=None).with_columns(
-        pl.col("year", "cycle_start", "watch_run_years", "targets_evaluable", "targets_lagging").cast(pl.Int32))
+        pl.col("year", "cycle_start", "watch_run_years", "targets_evaluable", "targets_lagging").cast(pl.Int32)
+    )
     cycles = []
     for code in programme["unit_code"].unique().sort().to_list():
         for cycle, start, end in (("2016-2020", 2016, 2020), ("2021-2025", 2021, 2025)):
             if end > max(years) + 5:
                 continue
             verdict = str(rng.choice(["passed", "passed", "passed", "conditional", "failed"]))
-            cycles.append({"unit_code": code, "cycle": cycle, "cycle_start": start, "cycle_end": end,
-                           "verdict": verdict, "evidence": f"{verdict}: targets met {rng.integers(2, 7)}/6"})
+            cycles.append(
+                {
+                    "unit_code": code,
+                    "cycle": cycle,
+                    "cycle_start": start,
+                    "cycle_end": end,
+                    "verdict": verdict,
+                    "evidence": f"{verdict}: targets met {rng.integers(2, 7)}/6",
+                }
+            )
     cycle_df = pl.DataFrame(cycles).with_columns(pl.col("cycle_start", "cycle_end").cast(pl.Int32))
 
     target_rows = []
@@ -277,62 +407,114 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
                 tv = bv * float(rng.uniform(1.1, 1.6))
                 cur_year = min(tgt, last)
                 cv = float(raw[unit_idx[code], years.index(cur_year), ind_idx[ind]])
-                target_rows.append({
-                    "unit_code": code, "plan_id": plan, "indicator_code": ind, "baseline_year": b,
-                    "baseline_value": bv, "target_year": tgt, "target_value": tv, "current_year": cur_year,
-                    "current_value": cv, "progress_index": (cv - bv) / (tv - bv) * 100,
-                    "growth_ratio": cv / bv, "status": str(rng.choice(TARGET_STATUSES)),
-                    "projected_value": cv * float(rng.uniform(0.95, 1.2)),
-                })
+                target_rows.append(
+                    {
+                        "unit_code": code,
+                        "plan_id": plan,
+                        "indicator_code": ind,
+                        "baseline_year": b,
+                        "baseline_value": bv,
+                        "target_year": tgt,
+                        "target_value": tv,
+                        "current_year": cur_year,
+                        "current_value": cv,
+                        "progress_index": (cv - bv) / (tv - bv) * 100,
+                        "growth_ratio": cv / bv,
+                        "status": str(rng.choice(TARGET_STATUSES)),
+                        "projected_value": cv * float(rng.uniform(0.95, 1.2)),
+                    }
+                )
     targets = pl.DataFrame(target_rows).with_columns(
-        pl.col("baseline_year", "target_year", "current_year").cast(pl.Int32))
+        pl.col("baseline_year", "target_year", "current_year").cast(pl.Int32)
+    )
 
-    return {"fct_city_indicator_year": ind_rows, "fct_city_score_year": scores,
-            "fct_rank_uncertainty": uncertainty, "fct_evaluation_year": evaluation,
-            "fct_evaluation_cycle": cycle_df, "fct_target_status": targets}
+    return {
+        "fct_city_indicator_year": ind_rows,
+        "fct_city_score_year": scores,
+        "fct_rank_uncertainty": uncertainty,
+        "fct_evaluation_year": evaluation,
+        "fct_evaluation_cycle": cycle_df,
+        "fct_target_status": targets,
+    }
 
 
 def build_quality(years: list[int], rng: np.random.Generator, runs: int = 3) -> dict[str, pl.DataFrame]:
     start = datetime(2026, 3, 1, 2, 0, 0)
     checks, rejections, files = [], [], []
-    reasons = [("R01", "unknown region code / 未知行政区划代码"), ("R02", "date outside partition / 日期不在分区内"),
-               ("R03", "negative amount / 金额为负"), ("R04", "duplicate key / 主键重复")]
+    reasons = [
+        ("R01", "unknown region code / 未知行政区划代码"),
+        ("R02", "date outside partition / 日期不在分区内"),
+        ("R03", "negative amount / 金额为负"),
+        ("R04", "duplicate key / 主键重复"),
+    ]
     for k in range(runs):
         run_id = f"run-{k + 1:04d}"
         at = start + timedelta(days=k)
-        for name, asset in (("not_null_unit_code", "marts.fct_city_score_year"),
-                            ("composite_between_0_100", "marts.fct_city_score_year"),
-                            ("unique_unit_year", "marts.fct_city_indicator_year"),
-                            ("pledge_amount_non_negative", "raw.pledge_loans"),
-                            ("case_dates_ordered", "raw.enforcement_cases"),
-                            ("grant_kind_code_valid", "raw.patent_grants"),
-                            ("population_positive", "raw.population"),
-                            ("row_count_vs_previous", "raw.training_events")):
+        for name, asset in (
+            ("not_null_unit_code", "marts.fct_city_score_year"),
+            ("composite_between_0_100", "marts.fct_city_score_year"),
+            ("unique_unit_year", "marts.fct_city_indicator_year"),
+            ("pledge_amount_non_negative", "raw.pledge_loans"),
+            ("case_dates_ordered", "raw.enforcement_cases"),
+            ("grant_kind_code_valid", "raw.patent_grants"),
+            ("population_positive", "raw.population"),
+            ("row_count_vs_previous", "raw.training_events"),
+        ):
             passed = bool(rng.random() > 0.15)
-            checks.append({"run_id": run_id, "checked_at": at, "check_name": name, "asset": asset,
-                           "partition": str(years[-1]), "severity": "error" if "unique" in name else "warn",
-                           "passed": passed, "observed_value": json.dumps(
-                               {"unexpected_count": 0 if passed else int(rng.integers(1, 40)), "element_count": 400}),
-                           "failing_sample": None if passed else json.dumps([{"unit_code": "110100"}]),
-                           "expectation": name.replace("_", " ")})
+            checks.append(
+                {
+                    "run_id": run_id,
+                    "checked_at": at,
+                    "check_name": name,
+                    "asset": asset,
+                    "partition": str(years[-1]),
+                    "severity": "error" if "unique" in name else "warn",
+                    "passed": passed,
+                    "observed_value": json.dumps(
+                        {"unexpected_count": 0 if passed else int(rng.integers(1, 40)), "element_count": 400}
+                    ),
+                    "failing_sample": None if passed else json.dumps([{"unit_code": "110100"}]),
+                    "expectation": name.replace("_", " "),
+                }
+            )
         for src in SOURCES:
             n_read = int(rng.integers(300, 50000))
             rej = int(rng.integers(0, 60)) if src in ("pledge_loans", "enforcement_cases", "patent_grants") else 0
-            files.append({"source": src, "file_name": f"{src}_{years[-1]}.csv", "file_hash": f"{k}{src}",
-                          "partition": str(years[-1]), "rows_read": n_read, "rows_loaded": n_read - rej,
-                          "rows_rejected": rej, "status": "loaded", "message": None,
-                          "ingested_at": at, "run_id": run_id})
+            files.append(
+                {
+                    "source": src,
+                    "file_name": f"{src}_{years[-1]}.csv",
+                    "file_hash": f"{k}{src}",
+                    "partition": str(years[-1]),
+                    "rows_read": n_read,
+                    "rows_loaded": n_read - rej,
+                    "rows_rejected": rej,
+                    "status": "loaded",
+                    "message": None,
+                    "ingested_at": at,
+                    "run_id": run_id,
+                }
+            )
             if rej:
                 code, reason = reasons[int(rng.integers(0, len(reasons)))]
-                rejections.append({"run_id": run_id, "source": src, "reason_code": code, "reason": reason,
-                                   "rows": rej})
-    return {"check_results": pl.DataFrame(checks), "rejections_summary": pl.DataFrame(rejections),
-            "ingested_files": pl.DataFrame(files)}
+                rejections.append({"run_id": run_id, "source": src, "reason_code": code, "reason": reason, "rows": rej})
+    return {
+        "check_results": pl.DataFrame(checks),
+        "rejections_summary": pl.DataFrame(rejections),
+        "ingested_files": pl.DataFrame(files),
+    }
 
 
-def build_snapshot(path: Path, *, first_year: int = 2016, last_year: int = 2025, seed: int = 7,
-                   include_alerts: bool = True, include_quality: bool = True,
-                   include_evaluation: bool = True) -> Path:
+def build_snapshot(
+    path: Path,
+    *,
+    first_year: int = 2016,
+    last_year: int = 2025,
+    seed: int = 7,
+    include_alerts: bool = True,
+    include_quality: bool = True,
+    include_evaluation: bool = True,
+) -> Path:
     """Write a snapshot DuckDB file at ``path`` (overwritten) and return the path."""
     rng = np.random.default_rng(seed)
     years = list(range(first_year, last_year + 1))
@@ -341,8 +523,11 @@ def build_snapshot(path: Path, *, first_year: int = 2016, last_year: int = 2025,
     if not include_evaluation:
         for name in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_rank_uncertainty"):
             facts.pop(name)
-    tables = {("marts", "dim_city"): dim, ("marts", "dim_indicator"): build_dim_indicator(),
-              **{("marts", k): v for k, v in facts.items()}}
+    tables = {
+        ("marts", "dim_city"): dim,
+        ("marts", "dim_indicator"): build_dim_indicator(),
+        **{("marts", k): v for k, v in facts.items()},
+    }
     if include_quality:
         q = build_quality(years, rng)
         tables[("quality", "check_results")] = q["check_results"]
@@ -351,9 +536,12 @@ def build_snapshot(path: Path, *, first_year: int = 2016, last_year: int = 2025,
     if include_alerts and include_evaluation:
         ev = facts["fct_evaluation_year"].filter(pl.col("stage").is_in(["watch", "rectification", "exit_candidate"]))
         tables[("marts", "fct_alerts")] = ev.select(
-            "unit_code", "year", alert_type=pl.col("stage"),
+            "unit_code",
+            "year",
+            alert_type=pl.col("stage"),
             message=pl.format("{} → {}", pl.col("year"), pl.col("stage")),
-            created_at=pl.lit(datetime(2026, 3, 3, 8, 0)))
+            created_at=pl.lit(datetime(2026, 3, 3, 8, 0)),
+        )
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -388,8 +576,9 @@ class SampleRun(NamedTuple):
     dossiers: tuple[str, ...]  # file names in dossier_dir
 
 
-def build_sample_run(base: Path, *, seed: int = 42, scale: float = 0.002, first_year: int = 2016,
-                     last_year: int = 2025) -> SampleRun:
+def build_sample_run(
+    base: Path, *, seed: int = 42, scale: float = 0.002, first_year: int = 2016, last_year: int = 2025
+) -> SampleRun:
     """Generate sample landing files and run the real pipeline in ``base``; return the published snapshot.
 
     The pipeline resolves every path from IPCITY_WAREHOUSE and DAGSTER_HOME, so both point into ``base`` for
@@ -436,10 +625,15 @@ def sample_run_from(snapshot: Path) -> SampleRun:
     con = duckdb.connect(str(snapshot), read_only=True)
     try:
         year = con.execute("select max(year) from marts.fct_evaluation_year").fetchall()[0][0]
-        flagged = [r[0] for r in con.execute(
-            "select unit_code from marts.fct_evaluation_year where year = ? and stage in "
-            "('exit_candidate', 'rectification', 'watch') order by case stage when 'exit_candidate' then 0 "
-            "when 'rectification' then 1 else 2 end, rank nulls last, unit_code", [year]).fetchall()]
+        flagged = [
+            r[0]
+            for r in con.execute(
+                "select unit_code from marts.fct_evaluation_year where year = ? and stage in "
+                "('exit_candidate', 'rectification', 'watch') order by case stage when 'exit_candidate' then 0 "
+                "when 'rectification' then 1 else 2 end, rank nulls last, unit_code",
+                [year],
+            ).fetchall()
+        ]
     finally:
         con.close()
     lagging = set(truth.get("lagging", []))

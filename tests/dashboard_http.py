@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
-                  state: list[tuple[str, str, object]] = ()) -> dict:
+def callback_body(
+    outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]], state: list[tuple[str, str, object]] = ()
+) -> dict:
     if len(outputs) == 1:
         output = f"{outputs[0][0]}.{outputs[0][1]}"
         outputs_list = {"id": outputs[0][0], "property": outputs[0][1]}
@@ -23,12 +24,20 @@ def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, o
 def rankings_body(year: int, lang: str = "zh") -> dict:
     return callback_body(
         [("rk-grid", "rowData"), ("rk-count", "children")],
-        [("rk-year", "value", year), ("rk-province", "value", None), ("rk-group", "value", None),
-         ("rk-stage", "value", None), ("rk-programme", "value", ["programme"])],
-        [("rk-lang", "data", lang)])
+        [
+            ("rk-year", "value", year),
+            ("rk-province", "value", None),
+            ("rk-group", "value", None),
+            ("rk-stage", "value", None),
+            ("rk-programme", "value", ["programme"]),
+        ],
+        [("rk-lang", "data", lang)],
+    )
 
 
 def page_body(pathname: str, search: str = "") -> dict:
     """The pages router: returns the page layout for a URL."""
-    return callback_body([("_pages_content", "children"), ("_pages_store", "data")],
-                         [("_pages_location", "pathname", pathname), ("_pages_location", "search", search)])
+    return callback_body(
+        [("_pages_content", "children"), ("_pages_store", "data")],
+        [("_pages_location", "pathname", pathname), ("_pages_location", "search", search)],
+    )

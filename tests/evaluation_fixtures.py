@@ -66,13 +66,32 @@ def _catalog() -> pl.DataFrame:
     seeds = DBT_PROJECT_DIR / "seeds"
     ind = pl.read_csv(seeds / "indicator_catalog.csv", infer_schema=False)
     pil = pl.read_csv(seeds / "pillars.csv", infer_schema=False)
-    return ind.join(pil.select("catalog_version", "pillar_code", pl.col("name_zh").alias("pillar_name_zh"),
-                               pl.col("name_en").alias("pillar_name_en"), "pillar_weight"),
-                    on=["catalog_version", "pillar_code"]).select(
-        "catalog_version", "indicator_code", "pillar_code", "pillar_name_zh", "pillar_name_en", "name_zh",
-        "name_en", "definition", "formula", "unit", "source_table", "direction",
-        pl.col("weight").cast(pl.Float64), pl.col("pillar_weight").cast(pl.Float64),
-        (pl.col("is_key_indicator") == "true").alias("is_key_indicator"))
+    return ind.join(
+        pil.select(
+            "catalog_version",
+            "pillar_code",
+            pl.col("name_zh").alias("pillar_name_zh"),
+            pl.col("name_en").alias("pillar_name_en"),
+            "pillar_weight",
+        ),
+        on=["catalog_version", "pillar_code"],
+    ).select(
+        "catalog_version",
+        "indicator_code",
+        "pillar_code",
+        "pillar_name_zh",
+        "pillar_name_en",
+        "name_zh",
+        "name_en",
+        "definition",
+        "formula",
+        "unit",
+        "source_table",
+        "direction",
+        pl.col("weight").cast(pl.Float64),
+        pl.col("pillar_weight").cast(pl.Float64),
+        (pl.col("is_key_indicator") == "true").alias("is_key_indicator"),
+    )
 
 
 def catalog_version_of(year: int) -> str:
@@ -88,14 +107,22 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> Non
 
 def _city_rows(codes: list[str], names: list[str], withdrawn: dict[str, int] | None = None) -> pl.DataFrame:
     withdrawn = withdrawn or {}
-    return pl.DataFrame({
-        "unit_code": codes, "unit_name": names, "unit_name_en": [f"City {c}" for c in codes],
-        "province_code": [c[:2] + "0000" for c in codes], "province_name": ["测试省"] * len(codes),
-        "level": ["prefecture"] * len(codes), "peer_group": ["city"] * len(codes),
-        "is_programme": [True] * len(codes), "programme_cohort_year": [2012] * len(codes),
-        "programme_status": ["withdrawn" if c in withdrawn else "active" for c in codes],
-        "withdrawn_year": [withdrawn.get(c) for c in codes],
-    }, schema_overrides={"withdrawn_year": pl.Int32, "programme_cohort_year": pl.Int32})
+    return pl.DataFrame(
+        {
+            "unit_code": codes,
+            "unit_name": names,
+            "unit_name_en": [f"City {c}" for c in codes],
+            "province_code": [c[:2] + "0000" for c in codes],
+            "province_name": ["测试省"] * len(codes),
+            "level": ["prefecture"] * len(codes),
+            "peer_group": ["city"] * len(codes),
+            "is_programme": [True] * len(codes),
+            "programme_cohort_year": [2012] * len(codes),
+            "programme_status": ["withdrawn" if c in withdrawn else "active" for c in codes],
+            "withdrawn_year": [withdrawn.get(c) for c in codes],
+        },
+        schema_overrides={"withdrawn_year": pl.Int32, "programme_cohort_year": pl.Int32},
+    )
 
 
 def _score_rows(indexes: dict[str, dict[int, float]]) -> pl.DataFrame:
@@ -104,9 +131,20 @@ def _score_rows(indexes: dict[str, dict[int, float]]) -> pl.DataFrame:
     for year in YEARS:
         ranked = sorted(((idx[year], u) for u, idx in indexes.items() if year in idx), key=lambda t: (-t[0], t[1]))
         for r, (value, unit) in enumerate(ranked, start=1):
-            rows.append({"unit_code": unit, "year": year, "catalog_version": catalog_version_of(year),
-                         "composite": value / 2, "composite_index": value, "rank": r, "n_ranked": len(ranked),
-                         "performance_group": group_of(value), "is_programme": True, "is_ranked": True})
+            rows.append(
+                {
+                    "unit_code": unit,
+                    "year": year,
+                    "catalog_version": catalog_version_of(year),
+                    "composite": value / 2,
+                    "composite_index": value,
+                    "rank": r,
+                    "n_ranked": len(ranked),
+                    "performance_group": group_of(value),
+                    "is_programme": True,
+                    "is_ranked": True,
+                }
+            )
     return pl.DataFrame(rows, schema_overrides={"year": pl.Int32, "rank": pl.Int32, "n_ranked": pl.Int32})
 
 
@@ -118,8 +156,21 @@ RULE_UNITS = {
     "110100": ("稳定市", FLAT),
     "120100": ("领先市", {y: 130.0 + 3 * (y - 2016) for y in YEARS}),
     "130100": ("一年末位市", {**FLAT, 2018: 65.0}),
-    "130200": ("两年末位市", {**FLAT, 2016: 90.0, 2018: 65.0, 2019: 66.0, 2020: 64.0, 2021: 66.0, 2022: 65.0,
-                          2023: 95.0, 2024: 96.0, 2025: 97.0}),
+    "130200": (
+        "两年末位市",
+        {
+            **FLAT,
+            2016: 90.0,
+            2018: 65.0,
+            2019: 66.0,
+            2020: 64.0,
+            2021: 66.0,
+            2022: 65.0,
+            2023: 95.0,
+            2024: 96.0,
+            2025: 97.0,
+        },
+    ),
     "130300": ("倒退市", {**FLAT, 2019: 96.0, 2020: 93.0, 2021: 90.0, 2022: 88.0}),
     "130400": ("目标滞后市", FLAT),
     "130500": ("撤销市", {**{y: 66.0 for y in YEARS}}),
@@ -140,35 +191,82 @@ def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
     _insert(con, "fct_city_score_year", _score_rows(indexes))
     # Targets of 130400 (plan 2021-2025, baseline 100 -> target 200). 2021: 101 is limited progress (elapsed
     # 0.2, progress 0.01); 2022: 99 deteriorates; 2023 on: on track.
-    values = {2021: (101.0, 99.0), 2022: (99.0, 98.0), 2023: (170.0, 170.0), 2024: (190.0, 190.0),
-              2025: (200.0, 200.0)}
+    values = {2021: (101.0, 99.0), 2022: (99.0, 98.0), 2023: (170.0, 170.0), 2024: (190.0, 190.0), 2025: (200.0, 200.0)}
     ind_rows, target_rows = [], []
     for k, code in enumerate(("QLT01", "PRO01")):
-        target_rows.append({"unit_code": "130400", "plan_id": "plan_2021_2025", "indicator_code": code,
-                            "baseline_year": 2020, "baseline_value": 100.0, "target_year": 2025,
-                            "target_value": 200.0, "current_year": 2025, "current_value": 200.0,
-                            "status": "achieved"})
+        target_rows.append(
+            {
+                "unit_code": "130400",
+                "plan_id": "plan_2021_2025",
+                "indicator_code": code,
+                "baseline_year": 2020,
+                "baseline_value": 100.0,
+                "target_year": 2025,
+                "target_value": 200.0,
+                "current_year": 2025,
+                "current_value": 200.0,
+                "status": "achieved",
+            }
+        )
         for year, pair in values.items():
-            ind_rows.append({"unit_code": "130400", "year": year, "indicator_code": code,
-                             "catalog_version": catalog_version_of(year), "raw_value": pair[k],
-                             "value": pair[k], "is_imputed": False, "is_outlier": False, "is_missing": False,
-                             "normalised_score": 50.0, "peer_group": "city"})
+            ind_rows.append(
+                {
+                    "unit_code": "130400",
+                    "year": year,
+                    "indicator_code": code,
+                    "catalog_version": catalog_version_of(year),
+                    "raw_value": pair[k],
+                    "value": pair[k],
+                    "is_imputed": False,
+                    "is_outlier": False,
+                    "is_missing": False,
+                    "normalised_score": 50.0,
+                    "peer_group": "city",
+                }
+            )
     # a non-key indicator lagging all along must not count
-    target_rows.append({"unit_code": "130400", "plan_id": "plan_2021_2025", "indicator_code": "MGT01",
-                        "baseline_year": 2020, "baseline_value": 100.0, "target_year": 2025,
-                        "target_value": 200.0, "current_year": 2025, "current_value": 90.0,
-                        "status": "deteriorating"})
+    target_rows.append(
+        {
+            "unit_code": "130400",
+            "plan_id": "plan_2021_2025",
+            "indicator_code": "MGT01",
+            "baseline_year": 2020,
+            "baseline_value": 100.0,
+            "target_year": 2025,
+            "target_value": 200.0,
+            "current_year": 2025,
+            "current_value": 90.0,
+            "status": "deteriorating",
+        }
+    )
     for year in range(2021, 2026):
-        ind_rows.append({"unit_code": "130400", "year": year, "indicator_code": "MGT01",
-                         "catalog_version": catalog_version_of(year), "raw_value": 90.0, "value": 90.0,
-                         "is_imputed": False, "is_outlier": False, "is_missing": False,
-                         "normalised_score": 10.0, "peer_group": "city"})
-    _insert(con, "fct_target_status", pl.DataFrame(target_rows, schema_overrides={
-        "baseline_year": pl.Int32, "target_year": pl.Int32, "current_year": pl.Int32}))
+        ind_rows.append(
+            {
+                "unit_code": "130400",
+                "year": year,
+                "indicator_code": "MGT01",
+                "catalog_version": catalog_version_of(year),
+                "raw_value": 90.0,
+                "value": 90.0,
+                "is_imputed": False,
+                "is_outlier": False,
+                "is_missing": False,
+                "normalised_score": 10.0,
+                "peer_group": "city",
+            }
+        )
+    _insert(
+        con,
+        "fct_target_status",
+        pl.DataFrame(
+            target_rows, schema_overrides={"baseline_year": pl.Int32, "target_year": pl.Int32, "current_year": pl.Int32}
+        ),
+    )
     _insert(con, "fct_city_indicator_year", pl.DataFrame(ind_rows, schema_overrides={"year": pl.Int32}))
 
 
 # --- synthetic programme with known truth ----------------------------------------------------------------
+
 
 def _nominal_composite(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Composite exactly as int_pillar_scores / int_composite compute it (all values present)."""
@@ -185,8 +283,9 @@ def _nominal_composite(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     ).pl()
 
 
-def synthetic_programme(con: duckdb.DuckDBPyConnection, seed: int = 7, n_units: int = 40,
-                        imputed_share: float = 0.05) -> dict[str, list[str]]:
+def synthetic_programme(
+    con: duckdb.DuckDBPyConnection, seed: int = 7, n_units: int = 40, imputed_share: float = 0.05
+) -> dict[str, list[str]]:
     """Indicator scores for ``n_units`` programme cities, scored like the dbt marts (weighted arithmetic
     means, index = 100 x composite / programme mean). Returns the truth: lagging, leading, borderline."""
     create_marts(con)
@@ -210,7 +309,7 @@ def synthetic_programme(con: duckdb.DuckDBPyConnection, seed: int = 7, n_units: 
     profile[6:9] = uneven[None, :] * np.array([1.0, -1.0, 1.0])[:, None]
     ind_rows = []
     score = np.zeros((len(YEARS), n_units, n_ind))
-    for t, year in enumerate(YEARS):
+    for t, _year in enumerate(YEARS):
         trend = np.zeros(n_units)
         trend[:3] = -2.5 * t
         trend[3:6] = 1.5 * t
@@ -222,13 +321,38 @@ def synthetic_programme(con: duckdb.DuckDBPyConnection, seed: int = 7, n_units: 
         version = catalog_version_of(year)
         for c, unit in enumerate(codes):
             for i, code in enumerate(indicators):
-                ind_rows.append((unit, year, code, version, float(score[t, c, i]), float(score[t, c, i]),
-                                 bool(imputed[t, c, i]), False, False, float(score[t, c, i]), "city"))
-    frame = pl.DataFrame(ind_rows, orient="row", schema=[
-        ("unit_code", pl.String), ("year", pl.Int32), ("indicator_code", pl.String),
-        ("catalog_version", pl.String), ("raw_value", pl.Float64), ("value", pl.Float64),
-        ("is_imputed", pl.Boolean), ("is_outlier", pl.Boolean), ("is_missing", pl.Boolean),
-        ("normalised_score", pl.Float64), ("peer_group", pl.String)])
+                ind_rows.append(
+                    (
+                        unit,
+                        year,
+                        code,
+                        version,
+                        float(score[t, c, i]),
+                        float(score[t, c, i]),
+                        bool(imputed[t, c, i]),
+                        False,
+                        False,
+                        float(score[t, c, i]),
+                        "city",
+                    )
+                )
+    frame = pl.DataFrame(
+        ind_rows,
+        orient="row",
+        schema=[
+            ("unit_code", pl.String),
+            ("year", pl.Int32),
+            ("indicator_code", pl.String),
+            ("catalog_version", pl.String),
+            ("raw_value", pl.Float64),
+            ("value", pl.Float64),
+            ("is_imputed", pl.Boolean),
+            ("is_outlier", pl.Boolean),
+            ("is_missing", pl.Boolean),
+            ("normalised_score", pl.Float64),
+            ("peer_group", pl.String),
+        ],
+    )
     _insert(con, "fct_city_indicator_year", frame)
     # Borderline units: rescale their scores until their nominal index sits at 69.5 (just inside the bottom
     # group) every year, so the nominal method flags them while their uneven profile lets weights and
@@ -236,20 +360,27 @@ def synthetic_programme(con: duckdb.DuckDBPyConnection, seed: int = 7, n_units: 
     for _ in range(6):
         comp = _nominal_composite(con)
         idx = comp.with_columns((100 * pl.col("composite") / pl.col("composite").mean().over("year")).alias("i"))
-        factors = idx.filter(pl.col("unit_code").is_in(truth["borderline"])).select(
-            "unit_code", pl.col("year").cast(pl.Int32), (69.5 / pl.col("i")).alias("f"))
+        factors = idx.filter(pl.col("unit_code").is_in(truth["borderline"])).select(  # noqa: F841 - DuckDB reads it
+            "unit_code", pl.col("year").cast(pl.Int32), (69.5 / pl.col("i")).alias("f")
+        )
         con.execute("""update marts.fct_city_indicator_year v set normalised_score = normalised_score * f.f,
                        value = value * f.f, raw_value = raw_value * f.f
                        from factors f where f.unit_code = v.unit_code and f.year = v.year""")
     comp = _nominal_composite(con)
-    comp = comp.with_columns((100 * pl.col("composite") / pl.col("composite").mean().over("year"))
-                             .alias("composite_index"))
+    comp = comp.with_columns(
+        (100 * pl.col("composite") / pl.col("composite").mean().over("year")).alias("composite_index")
+    )
     indexes: dict[str, dict[int, float]] = {}
     for unit, year, _, idx in comp.iter_rows():
         indexes.setdefault(unit, {})[year] = idx
-    scores = _score_rows(indexes).drop("composite").join(comp.select("unit_code", "year", "composite")
-                                                         .with_columns(pl.col("year").cast(pl.Int32)),
-                                                         on=["unit_code", "year"])
+    scores = (
+        _score_rows(indexes)
+        .drop("composite")
+        .join(
+            comp.select("unit_code", "year", "composite").with_columns(pl.col("year").cast(pl.Int32)),
+            on=["unit_code", "year"],
+        )
+    )
     _insert(con, "fct_city_score_year", scores)
     con.execute("""insert into raw.ingested_files values
         ('patent_grants', 'abc123', 'grants_2025.csv', '2025', 10, 10, 0, 'loaded', null, timestamp '2026-01-02 00:00:00')""")
@@ -295,14 +426,15 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     (proj / "dbt_project.yml").write_text(HARNESS_PROJECT, encoding="utf-8")
     (proj / "profiles.yml").write_text(
         f"eval_harness:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{warehouse}'\n"
-        "      threads: 1\n", encoding="utf-8")
+        "      threads: 1\n",
+        encoding="utf-8",
+    )
     shutil.copytree(DBT_PROJECT_DIR / "macros", proj / "macros")
     if (DBT_PROJECT_DIR / "tests" / "generic").exists():
         shutil.copytree(DBT_PROJECT_DIR / "tests" / "generic", proj / "tests" / "generic")
     shutil.copytree(DBT_PROJECT_DIR / "models" / "marts" / "evaluation", proj / "models" / "evaluation")
     for name in UPSTREAM:
-        (proj / "models" / "upstream" / f"{name}.sql").write_text(
-            f"select * from marts.{name}", encoding="utf-8")
+        (proj / "models" / "upstream" / f"{name}.sql").write_text(f"select * from marts.{name}", encoding="utf-8")
     for f in (DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"):
         shutil.copy(f, proj / "seeds" / f.name)
     if rules_csv is not None:
@@ -310,8 +442,12 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
 
     # a separate process, so no DuckDB handle of dbt's stays open in the test process
     dbt = Path(sys.executable).parent / "dbt"
-    res = subprocess.run([str(dbt), "build", "--project-dir", str(proj), "--profiles-dir", str(proj)],
-                         capture_output=True, text=True, cwd=proj)
+    res = subprocess.run(
+        [str(dbt), "build", "--project-dir", str(proj), "--profiles-dir", str(proj)],
+        capture_output=True,
+        text=True,
+        cwd=proj,
+    )
     if res.returncode != 0:
         raise RuntimeError(f"dbt build failed:\n{res.stdout[-6000:]}\n{res.stderr[-2000:]}")
 

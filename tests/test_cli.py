@@ -27,8 +27,12 @@ def test_help_documents_every_command():
 
 
 def test_dagster_definitions_validate():
-    res = subprocess.run([str(VENV_BIN / "dagster"), "definitions", "validate", "-m", "pipelines.definitions"],
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [str(VENV_BIN / "dagster"), "definitions", "validate", "-m", "pipelines.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Validation successful" in res.stdout + res.stderr
 
@@ -54,8 +58,9 @@ def test_dev_starts_on_localhost_and_stops_by_pid(tmp_path):
     env = {**os.environ, "IPCITY_WAREHOUSE": str(tmp_path / "warehouse.duckdb"), "DAGSTER_HOME": str(tmp_path / "dh")}
     port = _free_port()
     ipcity = str(VENV_BIN / "ipcity")
-    started = subprocess.run([ipcity, "dev", "--background", "--port", str(port)], env=env, capture_output=True,
-                             text=True, timeout=120)
+    started = subprocess.run(
+        [ipcity, "dev", "--background", "--port", str(port)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert started.returncode == 0, started.stderr
     pid = int((tmp_path / "dagster_dev.pid").read_text())
     try:

@@ -8,12 +8,11 @@ import shutil
 
 import duckdb
 import pytest
-
 from dashboard_fixtures import build_snapshot
 from dashboard_http import callback_body, page_body, rankings_body
+
 from dashboards import downloads
 from dashboards.app import create_app
-
 
 pytestmark = pytest.mark.slow  # the session builds the sample run once
 
@@ -79,8 +78,11 @@ def test_rankings_callback_returns_rows(client, year):
 
 
 def test_overview_callback_builds_four_outputs(client, year):
-    body = callback_body([("ov-cards", "children"), ("ov-map", "figure"), ("ov-dist", "figure"),
-                          ("ov-movers", "figure")], [("ov-year", "value", year - 1)], [("ov-lang", "data", "zh")])
+    body = callback_body(
+        [("ov-cards", "children"), ("ov-map", "figure"), ("ov-dist", "figure"), ("ov-movers", "figure")],
+        [("ov-year", "value", year - 1)],
+        [("ov-lang", "data", "zh")],
+    )
     resp = post(client, body)
     assert len(resp["ov-cards"]["children"]) == 6
     assert sum(len(tr["x"]) for tr in resp["ov-map"]["figure"]["data"]) > 300
@@ -105,20 +107,40 @@ def test_download_route_and_permission_gate(client, monkeypatch, year):
     assert "attachment" in r.headers["Content-Disposition"]
     assert client.get(f"/download/extract?year={year}&fmt=pdf").status_code == 400
     monkeypatch.setattr(downloads, "authorize_download", lambda user, province: province != "440000")
-    assert client.get(f"/download/extract?year={year}&province=440000&fmt=csv",
-                      headers={"X-Remote-User": "bob"}).status_code == 403
+    assert (
+        client.get(
+            f"/download/extract?year={year}&province=440000&fmt=csv", headers={"X-Remote-User": "bob"}
+        ).status_code
+        == 403
+    )
     assert client.get(f"/download/extract?year={year}&province=320000&fmt=csv").status_code == 200
 
 
 def test_watchlist_and_quality_callbacks(client, year, sample_snapshot):
-    wl = post(client, callback_body([("wl-cards", "children"), ("wl-body", "children")],
-                                    [("wl-year", "value", year)], [("wl-lang", "data", "zh")]))
+    wl = post(
+        client,
+        callback_body(
+            [("wl-cards", "children"), ("wl-body", "children")],
+            [("wl-year", "value", year)],
+            [("wl-lang", "data", "zh")],
+        ),
+    )
     text = json.dumps(wl, ensure_ascii=False)
     html = [n for n in sample_snapshot.dossiers if n.endswith(".html")][0]
     assert f"/dossiers/{html}" in text and "退出候选" in text
-    dq = post(client, callback_body([("dq-cards", "children"), ("dq-checks", "children"), ("dq-rej-fig", "figure"),
-                                     ("dq-rejections", "children")], [("dq-run", "value", None)],
-                                    [("dq-lang", "data", "en")]))
+    dq = post(
+        client,
+        callback_body(
+            [
+                ("dq-cards", "children"),
+                ("dq-checks", "children"),
+                ("dq-rej-fig", "figure"),
+                ("dq-rejections", "children"),
+            ],
+            [("dq-run", "value", None)],
+            [("dq-lang", "data", "en")],
+        ),
+    )
     assert len(dq["dq-cards"]["children"]) == 5
     assert sum(dq["dq-rej-fig"]["figure"]["data"][0]["x"]) > 0
 
@@ -132,16 +154,35 @@ def test_missing_snapshot_shows_notice_not_error(tmp_path):
 
 
 def test_missing_tables_show_not_yet_available(tmp_path):
-    path = build_snapshot(tmp_path / "bare.duckdb", include_evaluation=False, include_quality=False,
-                          include_alerts=False)
+    path = build_snapshot(
+        tmp_path / "bare.duckdb", include_evaluation=False, include_quality=False, include_alerts=False
+    )
     client = create_app(path).server.test_client()
-    wl = post(client, callback_body([("wl-cards", "children"), ("wl-body", "children")],
-                                    [("wl-year", "value", 2025)], [("wl-lang", "data", "en")]))
+    wl = post(
+        client,
+        callback_body(
+            [("wl-cards", "children"), ("wl-body", "children")],
+            [("wl-year", "value", 2025)],
+            [("wl-lang", "data", "en")],
+        ),
+    )
     assert "Not yet available" in json.dumps(wl["wl-body"]["children"])
-    pf = post(client, callback_body(
-        [("pf-summary", "children"), ("pf-indicators", "figure"), ("pf-targets", "children"),
-         ("pf-stage-fig", "figure"), ("pf-cycles", "children"), ("pf-stages", "children"), ("pf-alerts", "children")],
-        [("pf-unit", "value", "320500")], [("pf-lang", "data", "zh")]))
+    pf = post(
+        client,
+        callback_body(
+            [
+                ("pf-summary", "children"),
+                ("pf-indicators", "figure"),
+                ("pf-targets", "children"),
+                ("pf-stage-fig", "figure"),
+                ("pf-cycles", "children"),
+                ("pf-stages", "children"),
+                ("pf-alerts", "children"),
+            ],
+            [("pf-unit", "value", "320500")],
+            [("pf-lang", "data", "zh")],
+        ),
+    )
     assert "暂无数据" in json.dumps(pf["pf-alerts"]["children"], ensure_ascii=False)
     assert len(pf["pf-indicators"]["figure"]["data"]) >= 19  # the indicator marts are there, so this still works
     page = post(client, page_body("/quality", "?lang=en"))

@@ -13,8 +13,8 @@ import duckdb
 import openpyxl
 import polars as pl
 import pytest
-
 from dashboard_fixtures import build_snapshot, publish_snapshot
+
 from dashboards import downloads, figures, queries
 from dashboards.app import shell_content
 from dashboards.evaluation_text import rules_text
@@ -45,8 +45,12 @@ def last_year(snap_path):
 @pytest.fixture(scope="module")
 def bare_snap(tmp_path_factory):
     """A snapshot from before the evaluation and quality work landed: those tables are absent."""
-    path = build_snapshot(tmp_path_factory.mktemp("bare") / "w.snapshot.duckdb", include_evaluation=False,
-                          include_quality=False, include_alerts=False)
+    path = build_snapshot(
+        tmp_path_factory.mktemp("bare") / "w.snapshot.duckdb",
+        include_evaluation=False,
+        include_quality=False,
+        include_alerts=False,
+    )
     s = Snapshot(path)
     yield s
     s.close()
@@ -61,6 +65,7 @@ def direct(path, sql, params=()):
 
 
 # -- snapshot reader ---------------------------------------------------------------------------------------------
+
 
 def test_snapshot_follows_atomic_replace(tmp_path):
     path = publish_snapshot(tmp_path / "x.snapshot.duckdb", last_year=2024)
@@ -101,6 +106,7 @@ def test_has_reports_missing_tables(snap, bare_snap):
 
 # -- queries on the real marts -----------------------------------------------------------------------------------
 
+
 def test_resolve_year_falls_back_to_latest(snap, snap_path, last_year):
     first = direct(snap_path, "select min(year) from marts.fct_city_score_year")[0][0]
     assert queries.resolve_year(snap, str(first)) == first
@@ -111,8 +117,10 @@ def test_resolve_year_falls_back_to_latest(snap, snap_path, last_year):
 
 def test_indicator_catalog_is_the_version_in_force(snap, snap_path):
     """The snapshot holds every catalog version; each year gets one row per indicator, of its own version."""
-    for year, version in direct(snap_path, "select evaluation_year, catalog_version from marts.catalog_versions "
-                                           "where evaluation_year in (2016, 2025)"):
+    for year, version in direct(
+        snap_path,
+        "select evaluation_year, catalog_version from marts.catalog_versions where evaluation_year in (2016, 2025)",
+    ):
         cat = queries.indicator_catalog(snap, year)
         n = direct(snap_path, "select count(*) from marts.dim_indicator where catalog_version = ?", [version])[0][0]
         assert cat.height == n == cat["indicator_code"].n_unique()
@@ -121,13 +129,26 @@ def test_indicator_catalog_is_the_version_in_force(snap, snap_path):
 
 def test_overview_headlines_match_sql(snap, snap_path, last_year):
     h = queries.overview_headlines(snap, last_year)
-    [(n_ranked, leaders, up)] = direct(snap_path, """
+    [(n_ranked, leaders, up)] = direct(
+        snap_path,
+        """
         select count(*), count(*) filter (where performance_group = 'leader'), count(*) filter (where rank_change > 0)
-        from marts.fct_city_score_year where year = ? and is_ranked""", [last_year])
-    stages = dict(direct(snap_path, "select stage, count(*) from marts.fct_evaluation_year where year = ? "
-                                    "group by stage", [last_year]))
-    indices = [r[0] for r in direct(snap_path, "select composite_index from marts.fct_city_score_year "
-                                               "where year = ? and is_ranked", [last_year])]
+        from marts.fct_city_score_year where year = ? and is_ranked""",
+        [last_year],
+    )
+    stages = dict(
+        direct(
+            snap_path,
+            "select stage, count(*) from marts.fct_evaluation_year where year = ? group by stage",
+            [last_year],
+        )
+    )
+    indices = [
+        r[0]
+        for r in direct(
+            snap_path, "select composite_index from marts.fct_city_score_year where year = ? and is_ranked", [last_year]
+        )
+    ]
     assert (h["programme_units"], h["leaders"], h["moved_up"]) == (n_ranked, leaders, up)
     assert h["exit_candidates"] == stages.get("exit_candidate", 0)
     assert h["on_watch"] == stages.get("watch", 0) + stages.get("rectification", 0)
@@ -136,9 +157,13 @@ def test_overview_headlines_match_sql(snap, snap_path, last_year):
 
 def test_map_points_have_coordinates_and_grey_outside_the_ranking(snap, snap_path, last_year):
     pts = queries.map_points(snap, last_year)
-    [(n,)] = direct(snap_path, "select count(*) from marts.fct_city_score_year s join marts.dim_city d using "
-                               "(unit_code) where s.year = ? and d.level <> 'province' and d.lng is not null "
-                               "and d.lat is not null", [last_year])
+    [(n,)] = direct(
+        snap_path,
+        "select count(*) from marts.fct_city_score_year s join marts.dim_city d using "
+        "(unit_code) where s.year = ? and d.level <> 'province' and d.lng is not null "
+        "and d.lat is not null",
+        [last_year],
+    )
     assert pts.height == n
     outside = pts.filter(~pl.col("is_programme"))
     assert outside.height > 200 and outside["group"].null_count() == outside.height
@@ -150,8 +175,11 @@ def test_biggest_movers_climbers_are_positive(snap, snap_path, last_year):
     """rank_change = previous rank - rank (fct_city_score_year): a climber's rank number went down."""
     movers = queries.biggest_movers(snap, last_year, n=5)
     top = movers.sort("rank_change", descending=True).row(0, named=True)
-    [(prev_rank,)] = direct(snap_path, "select rank from marts.fct_city_score_year where unit_code = ? and year = ?",
-                            [top["unit_code"], last_year - 1])
+    [(prev_rank,)] = direct(
+        snap_path,
+        "select rank from marts.fct_city_score_year where unit_code = ? and year = ?",
+        [top["unit_code"], last_year - 1],
+    )
     assert top["rank_change"] > 0 and top["rank"] < prev_rank
     assert top["rank_change"] == prev_rank - top["rank"]
     prog = queries.rankings(snap, last_year)
@@ -164,13 +192,22 @@ def test_biggest_movers_climbers_are_positive(snap, snap_path, last_year):
 
 def test_rankings_are_the_ranked_programme_units(snap, snap_path, last_year):
     prog = queries.rankings(snap, last_year, programme_only=True)
-    expected = [r[0] for r in direct(snap_path, "select unit_code from marts.fct_city_score_year where year = ? "
-                                                "and is_ranked order by rank", [last_year])]
+    expected = [
+        r[0]
+        for r in direct(
+            snap_path,
+            "select unit_code from marts.fct_city_score_year where year = ? and is_ranked order by rank",
+            [last_year],
+        )
+    ]
     assert prog["unit_code"].to_list() == expected
     everything = queries.rankings(snap, last_year, programme_only=False)
-    [(n_scored,)] = direct(snap_path, "select count(composite) from marts.fct_city_score_year s join "
-                                      "marts.dim_city d using (unit_code) where year = ? and d.level <> 'province'",
-                           [last_year])
+    [(n_scored,)] = direct(
+        snap_path,
+        "select count(composite) from marts.fct_city_score_year s join "
+        "marts.dim_city d using (unit_code) where year = ? and d.level <> 'province'",
+        [last_year],
+    )
     assert everything.height == n_scored > prog.height
     assert everything["rank_all"].to_list() == sorted(everything["rank_all"].to_list())
     js = rankings.filter_rankings(prog, province="320000", group=None, stage=None)
@@ -183,9 +220,14 @@ def test_ranking_rows_translate_labels_and_show_whole_rank_intervals(snap, snap_
     en = rankings.ranking_rows(df, "en")
     assert {r["group_label"] for r in zh} <= {"领先", "较强", "中等", "起步"}
     assert {r["group_label"] for r in en} <= {"Leader", "Strong", "Moderate", "Emerging"}
-    intervals = dict(direct(snap_path, "select unit_code, cast(round(p05_rank) as int) || '–' || "
-                                       "cast(round(p95_rank) as int) from marts.fct_rank_uncertainty where year = ?",
-                            [last_year]))
+    intervals = dict(
+        direct(
+            snap_path,
+            "select unit_code, cast(round(p05_rank) as int) || '–' || "
+            "cast(round(p95_rank) as int) from marts.fct_rank_uncertainty where year = ?",
+            [last_year],
+        )
+    )
     assert intervals
     for r in zh:
         assert r["rank_interval"] == intervals.get(r["unit_code"], "")
@@ -195,8 +237,9 @@ def test_pillar_scores_include_programme_average(snap, snap_path, last_year):
     codes = queries.rankings(snap, last_year)["unit_code"].head(2).to_list()
     df = queries.pillar_scores(snap, last_year, codes)
     assert df.height == 3
-    [(expected,)] = direct(snap_path, "select avg(score_qlt) from marts.fct_city_score_year where year = ? "
-                                      "and is_ranked", [last_year])
+    [(expected,)] = direct(
+        snap_path, "select avg(score_qlt) from marts.fct_city_score_year where year = ? and is_ranked", [last_year]
+    )
     assert df.filter(pl.col("unit_code").is_null())["score_qlt"][0] == pytest.approx(expected)
 
 
@@ -208,10 +251,14 @@ def test_strengths_are_above_and_weaknesses_below_average(snap, snap_path, last_
     assert (sw.filter(pl.col("kind") == "weakness")["diff"] < 0).all()
     assert sw.group_by("unit_code", "kind").len()["len"].max() <= 3
     row = sw.row(0, named=True)
-    [(avg,)] = direct(snap_path, """
+    [(avg,)] = direct(
+        snap_path,
+        """
         select avg(i.normalised_score) from marts.fct_city_indicator_year i join marts.fct_city_score_year s
           on s.unit_code = i.unit_code and s.year = i.year
-        where i.year = ? and s.is_ranked and i.indicator_code = ?""", [last_year, row["indicator_code"]])
+        where i.year = ? and s.is_ranked and i.indicator_code = ?""",
+        [last_year, row["indicator_code"]],
+    )
     assert row["programme_avg"] == pytest.approx(avg)
     assert sw["name_zh"].null_count() == 0
 
@@ -234,14 +281,21 @@ def test_parse_units_limits_to_six():
 
 def test_watchlist_is_the_flagged_units_with_the_lagging_sample_cities(snap, snap_path, sample_snapshot, last_year):
     wl = queries.watchlist(snap, last_year, sample_snapshot.dossier_dir)
-    flagged = dict((c, (s, r)) for c, s, r in direct(
-        snap_path, "select unit_code, stage, is_robust from marts.fct_evaluation_year where year = ? and stage in "
-                   "('watch', 'rectification', 'exit_candidate')", [last_year]))
+    flagged = dict(
+        (c, (s, r))
+        for c, s, r in direct(
+            snap_path,
+            "select unit_code, stage, is_robust from marts.fct_evaluation_year where year = ? and stage in "
+            "('watch', 'rectification', 'exit_candidate')",
+            [last_year],
+        )
+    )
     assert set(wl["unit_code"]) == set(flagged)
     severity = {"exit_candidate": 0, "rectification": 1, "watch": 2}
     assert [severity[s] for s in wl["stage"]] == sorted(severity[s] for s in wl["stage"])
-    evaluated = {c for (c,) in direct(snap_path, "select unit_code from marts.fct_evaluation_year where year = ?",
-                                      [last_year])}
+    evaluated = {
+        c for (c,) in direct(snap_path, "select unit_code from marts.fct_evaluation_year where year = ?", [last_year])
+    }
     lagging = set(sample_snapshot.truth["lagging"]) & evaluated
     assert lagging and lagging <= set(wl["unit_code"])
 
@@ -284,13 +338,17 @@ def test_quality_of_the_latest_run(snap, snap_path):
     [(run_id,)] = direct(snap_path, "select run_id from quality.check_results order by checked_at desc limit 1")
     assert queries.latest_run_id(snap) == run_id
     checks = queries.quality_checks(snap)
-    [(n, failed)] = direct(snap_path, "select count(*), count(*) filter (where not passed) from "
-                                      "quality.check_results where run_id = ?", [run_id])
+    [(n, failed)] = direct(
+        snap_path,
+        "select count(*), count(*) filter (where not passed) from quality.check_results where run_id = ?",
+        [run_id],
+    )
     assert checks.height == n and (~checks["passed"]).sum() == failed
     assert checks["passed"].to_list()[:failed] == [False] * failed  # failures first
     sources = queries.quality_sources(snap)
-    [(loaded, rejected)] = direct(snap_path, "select sum(rows_loaded), sum(rows_rejected) from raw.ingested_files "
-                                             "where run_id = ?", [run_id])
+    [(loaded, rejected)] = direct(
+        snap_path, "select sum(rows_loaded), sum(rows_rejected) from raw.ingested_files where run_id = ?", [run_id]
+    )
     summary = queries.quality_summary(checks, sources)
     assert (summary["rows_loaded"], summary["rows_rejected"], summary["checks"]) == (loaded, rejected, n)
     rows = quality.check_rows(checks, "zh")
@@ -305,6 +363,7 @@ def test_quality_of_the_latest_run(snap, snap_path):
 
 
 # -- figures -----------------------------------------------------------------------------------------------------
+
 
 def test_city_map_traces_use_group_palette(snap, last_year):
     pts = queries.map_points(snap, last_year)
@@ -331,8 +390,10 @@ def test_radar_has_one_trace_per_city_plus_average(snap, last_year):
 
 
 def test_small_multiples_cover_every_indicator_once_with_targets(snap, snap_path):
-    [(unit,)] = direct(snap_path, "select unit_code from marts.fct_target_status group by unit_code "
-                                  "order by count(*) desc, unit_code limit 1")
+    [(unit,)] = direct(
+        snap_path,
+        "select unit_code from marts.fct_target_status group by unit_code order by count(*) desc, unit_code limit 1",
+    )
     cat = queries.indicator_catalog(snap)
     targets = queries.profile_targets(snap, unit)
     fig = figures.indicator_small_multiples(queries.profile_indicators(snap, unit), targets, cat, "zh")
@@ -344,6 +405,7 @@ def test_small_multiples_cover_every_indicator_once_with_targets(snap, snap_path
 
 # -- downloads ---------------------------------------------------------------------------------------------------
 
+
 def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
     f = downloads.prepare_download(snap, None, last_year, "320000", "csv")
     assert f.content.startswith(b"\xef\xbb\xbf")
@@ -352,9 +414,12 @@ def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
     assert header[:4] == ["年份", "省份", "行政区划代码", "城市"]
     df = pl.read_csv(io.BytesIO(f.content[3:]), schema_overrides={"行政区划代码": pl.String})
     assert set(df["省份"]) == {"江苏省"}
-    [(n,)] = direct(snap_path, "select count(*) from marts.fct_city_indicator_year i join marts.dim_city d using "
-                               "(unit_code) where i.year = ? and d.province_code = '320000' and d.level <> 'province'",
-                    [last_year])
+    [(n,)] = direct(
+        snap_path,
+        "select count(*) from marts.fct_city_indicator_year i join marts.dim_city d using "
+        "(unit_code) where i.year = ? and d.province_code = '320000' and d.level <> 'province'",
+        [last_year],
+    )
     assert df.height == f.rows == n
     assert df["指标名称"].null_count() == 0
 
@@ -382,6 +447,7 @@ def test_every_download_passes_the_permission_check(snap, monkeypatch, last_year
 
 # -- shell -------------------------------------------------------------------------------------------------------
 
+
 def test_language_toggle_keeps_other_parameters():
     title, nav, toggles, banner = shell_content("/profile", "?lang=en&unit=320500")
     assert title == "IP Strong-City Monitor"
@@ -402,8 +468,15 @@ def test_fast_xlsx_writer_round_trips_and_keeps_text_as_text():
 
     from dashboards.xlsx import xlsx_bytes
 
-    df = pl.DataFrame({"城市代码": ["440300", "110100"], "城市": ["深圳市", "=HYPERLINK(\"x\")"],
-                       "数值": [1.5, None], "年份": [2024, 2024], "达标": [True, False]})
+    df = pl.DataFrame(
+        {
+            "城市代码": ["440300", "110100"],
+            "城市": ["深圳市", '=HYPERLINK("x")'],
+            "数值": [1.5, None],
+            "年份": [2024, 2024],
+            "达标": [True, False],
+        }
+    )
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(df, "指标数据")))
     ws = book["指标数据"]
     assert [c.value for c in ws[1]] == df.columns and ws["A1"].font.b

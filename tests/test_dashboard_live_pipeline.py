@@ -9,9 +9,8 @@ import time
 
 import pytest
 import requests
-from werkzeug.serving import make_server
-
 from dashboard_http import callback_body, page_body, rankings_body
+from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.slow
 
@@ -77,10 +76,20 @@ def test_app_keeps_serving_through_a_pipeline_run_and_shows_the_new_data(pipelin
         assert os.stat(snap).st_ino != inode_before  # a new snapshot was swapped in
 
         new_run = second.runs[-1]["run_id"]
-        quality_page = requests.post(url + "/_dash-update-component", json=page_body("/quality", "?lang=zh"), timeout=60)
+        quality_page = requests.post(
+            url + "/_dash-update-component", json=page_body("/quality", "?lang=zh"), timeout=60
+        )
         assert new_run in quality_page.text
-        body = callback_body([("dq-cards", "children"), ("dq-checks", "children"), ("dq-rej-fig", "figure"),
-                              ("dq-rejections", "children")], [("dq-run", "value", new_run)], [("dq-lang", "data", "zh")])
+        body = callback_body(
+            [
+                ("dq-cards", "children"),
+                ("dq-checks", "children"),
+                ("dq-rej-fig", "figure"),
+                ("dq-rejections", "children"),
+            ],
+            [("dq-run", "value", new_run)],
+            [("dq-lang", "data", "zh")],
+        )
         detail = requests.post(url + "/_dash-update-component", json=body, timeout=60)
         assert detail.status_code == 200
         assert "unknown region code in city_code" in detail.text  # the late file's quarantined rows

@@ -15,9 +15,9 @@ import time
 import duckdb
 import pytest
 import requests
+from dashboard_http import page_body, rankings_body
 from werkzeug.serving import make_server
 
-from dashboard_http import page_body, rankings_body
 from dashboards import queries
 from dashboards.app import create_app
 from dashboards.snapshot import Snapshot
@@ -43,13 +43,16 @@ def altered_source(real_snapshot, path, *, reverse: bool, drop_first_year: bool 
     con = duckdb.connect(str(path))
     try:
         if reverse:
-            con.execute("update marts.fct_city_score_year set rank = n_ranked + 1 - rank, "
-                        "composite_index = 200 - composite_index, composite = 100 - composite where is_ranked")
+            con.execute(
+                "update marts.fct_city_score_year set rank = n_ranked + 1 - rank, "
+                "composite_index = 200 - composite_index, composite = 100 - composite where is_ranked"
+            )
         else:
             con.execute("update marts.fct_city_score_year set composite_index = composite_index + 1")
         if drop_first_year:
-            con.execute("delete from marts.fct_city_score_year where year = "
-                        "(select min(year) from marts.fct_city_score_year)")
+            con.execute(
+                "delete from marts.fct_city_score_year where year = (select min(year) from marts.fct_city_score_year)"
+            )
         con.execute("checkpoint")
     finally:
         con.close()
@@ -75,8 +78,9 @@ def test_swap_while_serving(served):
     url, target, tmp_path, real = served
     con = duckdb.connect(str(real), read_only=True)
     try:
-        years = [y for (y,) in con.execute("select distinct year from marts.fct_city_score_year order by year")
-                 .fetchall()]
+        years = [
+            y for (y,) in con.execute("select distinct year from marts.fct_city_score_year order by year").fetchall()
+        ]
     finally:
         con.close()
     year = years[-1]
@@ -131,9 +135,11 @@ def test_swap_while_serving(served):
     assert all(a in (old_top, mid_top, new_top) for a in ranking_answers)
     assert ranking_answers[0] == old_top
     assert new_top in ranking_answers  # the new publish was picked up while the traffic was running
-    print(f"{len(results)} requests, {len(ranking_answers)} ranking answers, "
-          f"{sum(a == old_top for a in ranking_answers)} old / {sum(a == mid_top for a in ranking_answers)} mid / "
-          f"{sum(a == new_top for a in ranking_answers)} new")
+    print(
+        f"{len(results)} requests, {len(ranking_answers)} ranking answers, "
+        f"{sum(a == old_top for a in ranking_answers)} old / {sum(a == mid_top for a in ranking_answers)} mid / "
+        f"{sum(a == new_top for a in ranking_answers)} new"
+    )
 
     after = requests.post(url + "/_dash-update-component", json=rankings_body(year), timeout=30).json()
     rows = after["response"]["rk-grid"]["rowData"][:5]

@@ -29,8 +29,18 @@ def dbt_build(warehouse: Path, work: Path) -> None:
     from dbt.cli.main import dbtRunner
 
     os.environ["IPCITY_WAREHOUSE"] = str(warehouse)
-    args = ["build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet"]
+    args = [
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+        "--quiet",
+    ]
     res = dbtRunner().invoke(args)
     # dbt-duckdb keeps its DuckDB handle open in-process after the run; release it so the file can be reopened
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
@@ -39,8 +49,11 @@ def dbt_build(warehouse: Path, work: Path) -> None:
         DuckDBConnectionManager._ENV.close()
     DuckDBConnectionManager.close_all_connections()
     if not res.success:
-        failed = [f"{r.node.unique_id}: {r.status} {r.message}" for r in (res.result or [])
-                  if str(r.status) not in ("success", "pass")]
+        failed = [
+            f"{r.node.unique_id}: {r.status} {r.message}"
+            for r in (res.result or [])
+            if str(r.status) not in ("success", "pass")
+        ]
         raise AssertionError(f"dbt build failed: {res.exception}\n" + "\n".join(failed))
 
 
@@ -95,17 +108,17 @@ def q(path: Path, sql: str) -> pl.DataFrame:
 def test_marts_exist_with_contract_columns(warehouse):
     expected = {
         "dim_city": "unit_code unit_name unit_name_en province_code province_name level parent_code lng lat "
-                    "is_programme programme_cohort_year programme_status withdrawn_year",
+        "is_programme programme_cohort_year programme_status withdrawn_year",
         "dim_indicator": "catalog_version indicator_code pillar_code pillar_name_zh pillar_name_en name_zh name_en "
-                         "definition formula unit source_table direction weight pillar_weight",
+        "definition formula unit source_table direction weight pillar_weight",
         "fct_city_indicator_year": "unit_code year indicator_code catalog_version raw_value value is_imputed "
-                                   "is_outlier is_missing normalised_score",
+        "is_outlier is_missing normalised_score",
         "fct_city_score_year": "unit_code year catalog_version score_mgt score_pro score_utl score_qlt score_env "
-                               "composite composite_index rank n_ranked performance_group group_third "
-                               "index_change rank_change is_programme",
+        "composite composite_index rank n_ranked performance_group group_third "
+        "index_change rank_change is_programme",
         "fct_target_status": "unit_code plan_id indicator_code baseline_year baseline_value target_year "
-                             "target_value current_year current_value progress_index growth_ratio status "
-                             "projected_value",
+        "target_value current_year current_value progress_index growth_ratio status "
+        "projected_value",
     }
     for table, cols in expected.items():
         have = set(q(warehouse, f"select * from marts.{table} limit 0").columns)
@@ -125,7 +138,9 @@ def _evaluated_from_raw(warehouse: Path, years: list[int]) -> set[tuple[str, int
 
 
 def test_every_evaluated_programme_city_has_a_score_row_each_year(warehouse):
-    years = q(warehouse, "select year from intermediate.int_evaluation_years where peer_group = 'city'")["year"].to_list()
+    years = q(warehouse, "select year from intermediate.int_evaluation_years where peer_group = 'city'")[
+        "year"
+    ].to_list()
     assert len(years) >= 5
     evaluated = _evaluated_from_raw(warehouse, years)
     assert evaluated
@@ -140,7 +155,10 @@ def test_every_evaluated_programme_city_has_a_score_row_each_year(warehouse):
 
 
 def test_ranks_are_contiguous_and_index_averages_100(warehouse):
-    s = q(warehouse, "select year, rank, n_ranked, composite, composite_index from marts.fct_city_score_year where is_ranked")
+    s = q(
+        warehouse,
+        "select year, rank, n_ranked, composite, composite_index from marts.fct_city_score_year where is_ranked",
+    )
     for (year,), g in s.group_by(["year"]):
         n = g.height
         assert sorted(g["rank"].to_list()) == list(range(1, n + 1)), year
@@ -150,8 +168,11 @@ def test_ranks_are_contiguous_and_index_averages_100(warehouse):
         ordered = g.sort("rank")["composite"].to_list()
         assert ordered == sorted(ordered, reverse=True)
     # most of the programme is ranked each year (a city is left out only when a whole pillar is missing)
-    share = q(warehouse, """select year, avg(case when is_ranked then 1.0 else 0.0 end) as share
-                            from marts.fct_city_score_year where is_programme group by year""")
+    share = q(
+        warehouse,
+        """select year, avg(case when is_ranked then 1.0 else 0.0 end) as share
+                            from marts.fct_city_score_year where is_programme group by year""",
+    )
     assert share["share"].min() > 0.5
 
 
@@ -165,8 +186,11 @@ def _pillar_and_composite(rows: pl.DataFrame) -> tuple[dict[str, float | None], 
         total = g["weight"].sum()
         obs = g.filter(pl.col("normalised_score").is_not_null())
         w = obs["weight"].sum() if obs.height else 0.0
-        pillars[pillar] = (sum(a * b for a, b in zip(obs["weight"], obs["normalised_score"])) / w
-                           if w > 0 and w >= MIN_PILLAR_COVERAGE * total else None)
+        pillars[pillar] = (
+            sum(a * b for a, b in zip(obs["weight"], obs["normalised_score"])) / w
+            if w > 0 and w >= MIN_PILLAR_COVERAGE * total
+            else None
+        )
         pillar_weight[pillar] = g["pillar_weight"][0]
     if any(pillars.get(p) is None for p in PILLARS):
         return pillars, None
@@ -178,32 +202,50 @@ def test_composite_index_recomputed_by_hand(warehouse, pick):
     years = q(warehouse, "select distinct year, catalog_version from marts.fct_city_score_year order by year")
     # one year of each catalog version, so both weight sets are exercised
     year = years.filter(pl.col("catalog_version") == years["catalog_version"].unique().sort()[pick])["year"].max()
-    ranked = q(warehouse, f"select unit_code, composite from marts.fct_city_score_year where is_ranked and year = {year} order by unit_code")
+    ranked = q(
+        warehouse,
+        f"select unit_code, composite from marts.fct_city_score_year where is_ranked and year = {year} order by unit_code",
+    )
     unit = ranked["unit_code"][len(ranked) // 2]
-    rows = q(warehouse, f"""
+    rows = q(
+        warehouse,
+        f"""
         select f.indicator_code, f.normalised_score, d.pillar_code, d.weight, d.pillar_weight
         from marts.fct_city_indicator_year f
         join marts.dim_indicator d using (catalog_version, indicator_code)
-        where f.unit_code = '{unit}' and f.year = {year}""")
+        where f.unit_code = '{unit}' and f.year = {year}""",
+    )
     assert rows.height == 19
     pillars, composite = _pillar_and_composite(rows)
-    got = q(warehouse, f"select * from marts.fct_city_score_year where unit_code = '{unit}' and year = {year}").row(0, named=True)
+    got = q(warehouse, f"select * from marts.fct_city_score_year where unit_code = '{unit}' and year = {year}").row(
+        0, named=True
+    )
     for p in PILLARS:
         assert got[f"score_{p.lower()}"] == pytest.approx(pillars[p], rel=1e-12)
     assert got["composite"] == pytest.approx(composite, rel=1e-12)
     average = ranked["composite"].mean()
     assert got["composite_index"] == pytest.approx(100 * composite / average, rel=1e-12)
-    band = "leader" if got["composite_index"] > 125 else "strong" if got["composite_index"] >= 100 else \
-        "moderate" if got["composite_index"] >= 70 else "emerging"
+    band = (
+        "leader"
+        if got["composite_index"] > 125
+        else "strong"
+        if got["composite_index"] >= 100
+        else "moderate"
+        if got["composite_index"] >= 70
+        else "emerging"
+    )
     assert got["performance_group"] == band
 
 
 def test_normalised_scores_recomputed_by_hand(warehouse):
     """Outlier capping per year (mean +/- 2 SD), sqrt when window skewness > 1, min-max over the window."""
-    d = q(warehouse, """select f.unit_code, f.year, f.indicator_code, f.value, f.is_outlier, f.is_sqrt_transformed,
+    d = q(
+        warehouse,
+        """select f.unit_code, f.year, f.indicator_code, f.value, f.is_outlier, f.is_sqrt_transformed,
                                f.normalised_score, i.direction
                         from marts.fct_city_indicator_year f join marts.dim_indicator i using (catalog_version, indicator_code)
-                        where f.peer_group = 'city' and f.indicator_code in ('UTL01', 'PRO02', 'QLT03')""")
+                        where f.peer_group = 'city' and f.indicator_code in ('UTL01', 'PRO02', 'QLT03')""",
+    )
     for (code,), g in d.group_by(["indicator_code"]):
         capped, flags = {}, {}
         for (year,), gy in g.filter(pl.col("value").is_not_null()).group_by(["year"]):
@@ -217,7 +259,7 @@ def test_normalised_scores_recomputed_by_hand(warehouse):
         xs = list(capped.values())
         m = sum(xs) / len(xs)
         m2 = sum((x - m) ** 2 for x in xs) / len(xs)
-        skew = sum((x - m) ** 3 for x in xs) / len(xs) / m2 ** 1.5
+        skew = sum((x - m) ** 3 for x in xs) / len(xs) / m2**1.5
         t = {k: (math.copysign(math.sqrt(abs(v)), v) if skew > 1 else v) for k, v in capped.items()}
         lo, hi = min(t.values()), max(t.values())
         lower = g["direction"][0] == "lower"
@@ -233,27 +275,47 @@ def test_normalised_scores_recomputed_by_hand(warehouse):
 
 
 def test_province_qlt01_is_in_force_inventions_per_10k_people(warehouse):
-    raw = q(warehouse, """select s.region_code as unit_code, s.year, s.in_force_invention / p.population_10k as expected
+    raw = q(
+        warehouse,
+        """select s.region_code as unit_code, s.year, s.in_force_invention / p.population_10k as expected
                           from raw.patent_stats s join raw.population p on p.region_code = s.region_code and p.year = s.year
-                          where s.region_code like '__0000' and s.in_force_invention is not null""")
-    got = q(warehouse, """select unit_code, year, raw_value from marts.fct_city_indicator_year
-                          where peer_group = 'province' and indicator_code = 'QLT01'""")
-    window = set(q(warehouse, "select year from intermediate.int_evaluation_years where peer_group = 'province'")["year"])
+                          where s.region_code like '__0000' and s.in_force_invention is not null""",
+    )
+    got = q(
+        warehouse,
+        """select unit_code, year, raw_value from marts.fct_city_indicator_year
+                          where peer_group = 'province' and indicator_code = 'QLT01'""",
+    )
+    window = set(
+        q(warehouse, "select year from intermediate.int_evaluation_years where peer_group = 'province'")["year"]
+    )
     raw = raw.filter(pl.col("year").is_in(list(window)))
     assert raw.height > 300  # 31 provinces x the statistics years
     joined = raw.join(got, on=["unit_code", "year"], how="left")
     assert joined["raw_value"].null_count() == 0
     assert (joined["raw_value"] == joined["expected"]).all()
     # provinces are never ranked with cities
-    assert q(warehouse, """select count(*) as n from marts.fct_city_score_year s join marts.dim_city d using (unit_code)
-                           where d.level = 'province'""")["n"][0] == 0
+    assert (
+        q(
+            warehouse,
+            """select count(*) as n from marts.fct_city_score_year s join marts.dim_city d using (unit_code)
+                           where d.level = 'province'""",
+        )["n"][0]
+        == 0
+    )
 
 
 def test_target_status_matches_its_definition(warehouse):
     t = q(warehouse, "select * from marts.fct_target_status")
     assert t.height > 100
-    assert set(t["status"]) <= {"achieved", "on_track", "acceleration_needed", "limited_progress", "deteriorating",
-                                "insufficient_data"}
+    assert set(t["status"]) <= {
+        "achieved",
+        "on_track",
+        "acceleration_needed",
+        "limited_progress",
+        "deteriorating",
+        "insufficient_data",
+    }
     assert len(set(t["status"])) >= 4
     for r in t.filter(pl.col("status") != "insufficient_data").iter_rows(named=True):
         if r["status"] == "achieved":
@@ -262,8 +324,15 @@ def test_target_status_matches_its_definition(warehouse):
         if g is None:  # the baseline already met the target and the city has fallen short of it since
             assert r["status"] == "deteriorating" and r["progress_index"] is None, r
             continue
-        want = "on_track" if g >= 0.95 else "acceleration_needed" if g >= 0.6 else \
-            "limited_progress" if g >= 0 else "deteriorating"
+        want = (
+            "on_track"
+            if g >= 0.95
+            else "acceleration_needed"
+            if g >= 0.6
+            else "limited_progress"
+            if g >= 0
+            else "deteriorating"
+        )
         if r["target_value"] != r["baseline_value"]:
             assert r["status"] == want, r
         assert r["progress_index"] is None or r["progress_index"] <= 1
@@ -274,21 +343,26 @@ def perturbed(raw_warehouse, warehouse, tmp_path_factory):
     """The same raw data with one ranked city's last-year pledge amounts multiplied by 5."""
     year = q(warehouse, "select max(year) as y from marts.fct_city_score_year")["y"][0]
     # a ranked prefecture with no county-level unit of its own, in the lower half on UTL01
-    cand = q(warehouse, f"""
+    cand = q(
+        warehouse,
+        f"""
         select s.unit_code from marts.fct_city_score_year s
         join marts.dim_city d using (unit_code)
         join marts.fct_city_indicator_year f on f.unit_code = s.unit_code and f.year = s.year and f.indicator_code = 'UTL01'
         where s.is_ranked and s.year = {year} and d.level = 'prefecture' and not f.is_outlier
           and not exists (select 1 from marts.dim_city c where c.parent_code = s.unit_code
                           or (c.level in ('county_level_city', 'municipal_district') and substr(c.unit_code, 1, 4) = substr(s.unit_code, 1, 4)))
-        order by f.raw_value""")
+        order by f.raw_value""",
+    )
     unit = cand["unit_code"][cand.height // 4]
     work = tmp_path_factory.mktemp("dbt_perturbed")
     path = work / "warehouse.duckdb"
     shutil.copy(raw_warehouse, path)
     con = duckdb.connect(str(path))
-    con.execute(f"update raw.pledge_loans set amount_10k_yuan = amount_10k_yuan * 5 "
-                f"where city_code = '{unit}' and extract(year from month) = {year}")
+    con.execute(
+        f"update raw.pledge_loans set amount_10k_yuan = amount_10k_yuan * 5 "
+        f"where city_code = '{unit}' and extract(year from month) = {year}"
+    )
     con.close()
     old = os.environ.get("IPCITY_WAREHOUSE")
     try:
@@ -324,17 +398,23 @@ def test_pledge_loans_move_only_the_utilisation_pillar(warehouse, perturbed):
     assert joined.height == ib.height == ia.height
     diff = joined.filter(
         (pl.col("raw_value").is_null() != pl.col("raw_value_after").is_null())
-        | ((pl.col("raw_value") - pl.col("raw_value_after")).abs()
-           # a floor of 1: growth rates near zero are differences of large sums, so their last bits vary
-           > 1e-9 * pl.max_horizontal(pl.col("raw_value").abs(), pl.col("raw_value_after").abs(), pl.lit(1.0))))
+        | (
+            (pl.col("raw_value") - pl.col("raw_value_after")).abs()
+            # a floor of 1: growth rates near zero are differences of large sums, so their last bits vary
+            > 1e-9 * pl.max_horizontal(pl.col("raw_value").abs(), pl.col("raw_value_after").abs(), pl.lit(1.0))
+        )
+    )
     assert set(diff["unit_code"]) == {unit}
     assert {"UTL01", "UTL04"} <= set(diff["indicator_code"])
     assert set(diff["year"]) == {year}
     # other pillars of every city: same scores
-    other = "select unit_code, year, score_mgt, score_pro, score_qlt, score_env from marts.fct_city_score_year order by all"
+    other = (
+        "select unit_code, year, score_mgt, score_pro, score_qlt, score_env from marts.fct_city_score_year order by all"
+    )
     ob, oa = q(warehouse, other), q(changed, other)
     assert ob.select("unit_code", "year").equals(oa.select("unit_code", "year"))
     for col in ("score_mgt", "score_pro", "score_qlt", "score_env"):
         x, y = ob[col].to_list(), oa[col].to_list()
-        assert all((u is None and v is None) or (u is not None and v is not None and abs(u - v) <= 1e-9)
-                   for u, v in zip(x, y)), col
+        assert all(
+            (u is None and v is None) or (u is not None and v is not None and abs(u - v) <= 1e-9) for u, v in zip(x, y)
+        ), col

@@ -4,7 +4,6 @@ agree with the shared contract (docs/contracts.md, pipelines/sources.py)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -41,7 +40,10 @@ def test_every_catalog_version_has_the_contract_indicators_and_weights_sum_to_on
         assert set(pv["pillar_code"]) == {"MGT", "PRO", "UTL", "QLT", "ENV"}
         assert pv["pillar_weight"].cast(pl.Float64).sum() == pytest.approx(1.0)
     # the versions differ somewhere, or versioning would prove nothing
-    a, b = (cat.filter(pl.col("catalog_version") == v).sort("indicator_code")["weight"] for v in sorted(set(cat["catalog_version"])))
+    a, b = (
+        cat.filter(pl.col("catalog_version") == v).sort("indicator_code")["weight"]
+        for v in sorted(set(cat["catalog_version"]))
+    )
     assert a.to_list() != b.to_list()
     # each indicator keeps its direction across versions (a changed definition needs a new code)
     assert cat.group_by("indicator_code").agg(pl.col("direction").n_unique())["direction"].max() == 1

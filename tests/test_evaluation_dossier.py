@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import duckdb
-import polars as pl
+import evaluation_fixtures as F
 import pytest
 
-import evaluation_fixtures as F
 from pipelines.evaluation import uncertainty as U
 from pipelines.evaluation.dossier import resolve_unit, write_dossier
 
@@ -42,9 +41,21 @@ def test_dossier_of_flagged_city_matches_marts(warehouse, tmp_path):
     wh, truth = warehouse
     code, year = truth["lagging"][0], 2022
     with duckdb.connect(str(wh), read_only=True) as con:
-        ev = con.sql("select * from marts.fct_evaluation_year where unit_code = ? and year = ?", params=[code, year]).pl().row(0, named=True)
-        sc = con.sql("select * from marts.fct_city_score_year where unit_code = ? and year = ?", params=[code, year]).pl().row(0, named=True)
-        un = con.sql("select * from marts.fct_rank_uncertainty where unit_code = ? and year = ?", params=[code, year]).pl().row(0, named=True)
+        ev = (
+            con.sql("select * from marts.fct_evaluation_year where unit_code = ? and year = ?", params=[code, year])
+            .pl()
+            .row(0, named=True)
+        )
+        sc = (
+            con.sql("select * from marts.fct_city_score_year where unit_code = ? and year = ?", params=[code, year])
+            .pl()
+            .row(0, named=True)
+        )
+        un = (
+            con.sql("select * from marts.fct_rank_uncertainty where unit_code = ? and year = ?", params=[code, year])
+            .pl()
+            .row(0, named=True)
+        )
         cyc = con.sql("select * from marts.fct_evaluation_cycle where unit_code = ?", params=[code]).pl()
         name = con.execute("select unit_name from marts.dim_city where unit_code = ?", [code]).fetchall()[0][0]
     assert ev["stage"] in ("rectification", "exit_candidate")
@@ -70,8 +81,11 @@ def test_dossier_of_flagged_city_matches_marts(warehouse, tmp_path):
     assert not re.search(r"(src|href)=\"https?://", page)
     # the trend table holds every year's index up to the dossier year
     with duckdb.connect(str(wh), read_only=True) as con:
-        hist = con.sql("select year, composite_index from marts.fct_city_score_year where unit_code = ? "
-                           "and year <= ? order by year", params=[code, year]).pl()
+        hist = con.sql(
+            "select year, composite_index from marts.fct_city_score_year where unit_code = ? "
+            "and year <= ? order by year",
+            params=[code, year],
+        ).pl()
     for y, idx in hist.iter_rows():
         assert re.search(rf"\| {y} \| {idx:.1f} \|", md)
 

@@ -4,10 +4,9 @@ models, and the rules seed steering them: changing a threshold changes the stage
 from __future__ import annotations
 
 import duckdb
+import evaluation_fixtures as F
 import polars as pl
 import pytest
-
-import evaluation_fixtures as F
 
 
 def _build(tmp_path_factory, name: str, rules_csv: str | None = None) -> dict[str, pl.DataFrame]:
@@ -17,8 +16,10 @@ def _build(tmp_path_factory, name: str, rules_csv: str | None = None) -> dict[st
         F.rule_cases(con)
     F.run_evaluation_dbt(wh, work, rules_csv)
     with duckdb.connect(str(wh), read_only=True) as con:
-        return {t: con.sql(f"select * from marts.{t}").pl()
-                for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_target_status_year")}
+        return {
+            t: con.sql(f"select * from marts.{t}").pl()
+            for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_target_status_year")
+        }
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +127,14 @@ def test_robustness_is_null_without_uncertainty(default):
 
 # --- the rules file steers the stages ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def stricter(tmp_path_factory):
-    return _build(tmp_path_factory, "stricter", F.rules_with({
-        ("R1", "watch_years"): "3", ("R2", "regress_points"): "10", ("X1", "enabled"): "0"}))
+    return _build(
+        tmp_path_factory,
+        "stricter",
+        F.rules_with({("R1", "watch_years"): "3", ("R2", "regress_points"): "10", ("X1", "enabled"): "0"}),
+    )
 
 
 def test_rules_file_changes_stages(default, stricter):

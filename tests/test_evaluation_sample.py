@@ -29,10 +29,24 @@ FLAGS = ("watch", "rectification", "exit_candidate")
 
 def _dbt(args: list[str], wh: Path, work: Path) -> None:
     dbt = Path(sys.executable).parent / "dbt"
-    res = subprocess.run([str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-                          str(DBT_PROJECT_DIR), "--target-path", str(work / "target"), "--log-path",
-                          str(work / "logs")], capture_output=True, text=True, cwd=DBT_PROJECT_DIR,
-                         env={**os.environ, "IPCITY_WAREHOUSE": str(wh)})
+    res = subprocess.run(
+        [
+            str(dbt),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "IPCITY_WAREHOUSE": str(wh)},
+    )
     assert res.returncode == 0, res.stdout[-5000:]
 
 
@@ -42,8 +56,11 @@ def _evaluate(wh: Path, work: Path) -> dict[str, bytes]:
     _dbt(["build", "--select", "evaluation_rules", "path:models/marts/evaluation"], wh, work)
     out = {}
     with duckdb.connect(str(wh)) as con:
-        for t, key in (("fct_rank_uncertainty", "unit_code, year"), ("fct_evaluation_year", "unit_code, year"),
-                       ("fct_evaluation_cycle", "unit_code, cycle")):
+        for t, key in (
+            ("fct_rank_uncertainty", "unit_code, year"),
+            ("fct_evaluation_year", "unit_code, year"),
+            ("fct_evaluation_cycle", "unit_code, cycle"),
+        ):
             path = work / f"{t}.parquet"
             con.sql(f"select * from marts.{t} order by {key}").pl().write_parquet(path)
             out[t] = path.read_bytes()
@@ -68,8 +85,10 @@ def sample(tmp_path_factory):
     first = _evaluate(wh, work)
     truth = json.loads((work / "sample_truth.json").read_text(encoding="utf-8"))
     with duckdb.connect(str(wh)) as con:
-        marts = {t: con.sql(f"select * from marts.{t}").pl()
-                 for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_rank_uncertainty", "dim_city")}
+        marts = {
+            t: con.sql(f"select * from marts.{t}").pl()
+            for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_rank_uncertainty", "dim_city")
+        }
     return {"wh": wh, "work": work, "truth": truth, "first": first, **marts}
 
 
@@ -88,8 +107,9 @@ def test_lagging_units_are_flagged_robustly(sample):
 def test_leading_units_are_exemplary(sample):
     ev, cy = sample["fct_evaluation_year"], sample["fct_evaluation_cycle"]
     for unit in sample["truth"]["leading"]:
-        assert cy.filter((pl.col("unit_code") == unit) & (pl.col("cycle") == "2023-2025"))["verdict"].to_list() \
-            == ["exemplary"], unit
+        assert cy.filter((pl.col("unit_code") == unit) & (pl.col("cycle") == "2023-2025"))["verdict"].to_list() == [
+            "exemplary"
+        ], unit
         rows = ev.filter(pl.col("unit_code") == unit)
         assert not rows["stage"].is_in(list(FLAGS[1:])).any(), unit
         assert (rows["stage"] == "exemplary").mean() >= 0.6, unit
@@ -97,14 +117,18 @@ def test_leading_units_are_exemplary(sample):
 
 def test_borderline_units_are_never_robustly_flagged(sample):
     ev, unc = sample["fct_evaluation_year"], sample["fct_rank_uncertainty"]
-    border = ev.filter(pl.col("unit_code").is_in(sample["truth"]["borderline"])
-                       & pl.col("stage").is_in(["rectification", "exit_candidate"]))
+    border = ev.filter(
+        pl.col("unit_code").is_in(sample["truth"]["borderline"])
+        & pl.col("stage").is_in(["rectification", "exit_candidate"])
+    )
     # the rules do flag them (noise and targets), but no method-independent evidence backs the flag
     assert border.height > 0
     assert not border["is_robust"].any(), border.select("unit_code", "year", "stage", "rules_fired")
     # most of them move across the lower-third boundary with the method choice in some year
-    flips = [unc.filter(pl.col("unit_code") == unit)["share_lower_third"].is_between(0.1, 0.9).any()
-             for unit in sample["truth"]["borderline"]]
+    flips = [
+        unc.filter(pl.col("unit_code") == unit)["share_lower_third"].is_between(0.1, 0.9).any()
+        for unit in sample["truth"]["borderline"]
+    ]
     assert sum(flips) >= len(flips) / 2, flips
     lag = unc.filter(pl.col("unit_code").is_in(sample["truth"]["lagging"]) & (pl.col("year") >= 2018))
     assert (lag["share_bottom"] >= 0.8).mean() > 0.9
@@ -125,8 +149,11 @@ def test_rerun_is_byte_identical(sample):
 
 def test_dossier_for_a_flagged_sample_city(sample, tmp_path):
     unit = sample["truth"]["rectification_city"]
-    row = sample["fct_evaluation_year"].filter((pl.col("unit_code") == unit) & (pl.col("year") == 2022)).row(
-        0, named=True)
+    row = (
+        sample["fct_evaluation_year"]
+        .filter((pl.col("unit_code") == unit) & (pl.col("year") == 2022))
+        .row(0, named=True)
+    )
     md, page = (p.read_text(encoding="utf-8") for p in write_dossier(sample["wh"], unit, 2022, tmp_path))
     for text in (md, page):
         assert row["stage"] in text and f"{row['composite_index']:.1f}" in text

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import duckdb
+import evaluation_fixtures as F
 import numpy as np
 import polars as pl
 import pytest
 
-import evaluation_fixtures as F
 from pipelines.evaluation import uncertainty as U
 from pipelines.evaluation.coherence import cronbach_alpha, run_coherence, write_catalog_coherence
 from pipelines.settings import DBT_PROJECT_DIR
@@ -87,8 +87,7 @@ def test_robustness_flows_into_the_evaluation_marts(programme, tmp_path):
     wh = tmp_path / "wh.duckdb"
     with duckdb.connect(str(wh)) as out:
         out.execute("create schema marts; create schema raw")
-        for t in ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year",
-                  "fct_target_status"):
+        for t in ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year", "fct_target_status"):
             frame = con.sql(f"select * from marts.{t}").arrow()  # noqa: F841
             out.execute(f"create table marts.{t} as select * from frame")
         U.write_rank_uncertainty(out, U.run_uncertainty(out, n_runs=500, seed=5))
@@ -100,8 +99,9 @@ def test_robustness_flows_into_the_evaluation_marts(programme, tmp_path):
     assert set(lag["stage"].to_list()) <= {"rectification", "exit_candidate"}
     assert lag["is_robust"].all()
     # the borderline city's flags, where it is flagged, rest on a minority-or-slim share of runs
-    border = ev.filter(pl.col("unit_code").is_in(truth["borderline"]) & pl.col("fired_w1")
-                       & (pl.col("share_bottom") < 0.8))
+    border = ev.filter(
+        pl.col("unit_code").is_in(truth["borderline"]) & pl.col("fired_w1") & (pl.col("share_bottom") < 0.8)
+    )
     assert border.height > 0
     assert not border["watch_robust"].any()
     assert not border.filter(pl.col("stage") != "watch")["is_robust"].any()

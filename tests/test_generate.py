@@ -57,8 +57,13 @@ def read_landing(path: Path) -> pl.DataFrame:
             continue
         e = pl.col(c.name)
         if frame.schema[c.name] == pl.String:
-            e = {"int": e.cast(pl.Int64), "float": e.cast(pl.Float64), "date": e.str.to_date(),
-                 "bool": e == "true", "str": e}[c.dtype]
+            e = {
+                "int": e.cast(pl.Int64),
+                "float": e.cast(pl.Float64),
+                "date": e.str.to_date(),
+                "bool": e == "true",
+                "str": e,
+            }[c.dtype]
         elif c.dtype == "str":
             e = e.cast(pl.String)
         if factors.get(c.name, 1.0) != 1.0:
@@ -83,8 +88,9 @@ def read_source(landing: Path, source: str) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("sample")
-    summary = generate(root / "landing", seed=42, scale=SCALE, first_year=FIRST, last_year=LAST,
-                       history_first_year=HISTORY)
+    summary = generate(
+        root / "landing", seed=42, scale=SCALE, first_year=FIRST, last_year=LAST, history_first_year=HISTORY
+    )
     return root, summary
 
 
@@ -172,9 +178,14 @@ def test_region_codes_valid_against_cities(landing, cities):
     def valid(code: str) -> bool:
         return code in known or code[:4] + "00" in known
 
-    for source, col in (("patent_grants", "region_code"), ("pledge_loans", "city_code"),
-                        ("enforcement_cases", "city_code"), ("training_events", "city_code"),
-                        ("programme_cities", "city_code"), ("targets", "city_code")):
+    for source, col in (
+        ("patent_grants", "region_code"),
+        ("pledge_loans", "city_code"),
+        ("enforcement_cases", "city_code"),
+        ("training_events", "city_code"),
+        ("programme_cities", "city_code"),
+        ("targets", "city_code"),
+    ):
         codes = set(read_source(landing, source)[col].unique())
         assert {c for c in codes if not valid(c)} == set(), source
     pop_codes = set(read_source(landing, "population")["region_code"].unique())
@@ -227,7 +238,9 @@ def test_grant_dates_numbers_and_flags(landing):
     flags = ["hv_strategic_industry", "hv_overseas_family", "hv_maintained_10y", "hv_pledged", "hv_award"]
     other = g.filter(pl.col("patent_type") != "invention")
     assert not other.select(pl.any_horizontal(flags + ["is_high_value"])).to_series().any()
-    assert (g["is_high_value"] == ((g["patent_type"] == "invention") & pl.Series(g.select(pl.any_horizontal(flags))))).all()
+    assert (
+        g["is_high_value"] == ((g["patent_type"] == "invention") & pl.Series(g.select(pl.any_horizontal(flags))))
+    ).all()
     ent = g.filter(pl.col("patent_type") == "invention")["applicant_type"].value_counts(normalize=True)
     share = dict(ent.iter_rows())
     assert 0.6 < share["enterprise"] < 0.75 and 0.14 < share["university"] < 0.26
@@ -259,15 +272,28 @@ def test_case_and_training_dates(landing):
 # -- plausibility against the real data ---------------------------------------------------------------------
 def test_province_grant_volumes_are_real_times_scale(landing):
     g = read_source(landing, "patent_grants")
-    generated = g.group_by(province=pl.col("region_code").str.slice(0, 2) + "0000",
-                           year=pl.col("grant_date").dt.year().cast(pl.Int64), patent_type="patent_type").len()
-    panel = reference.province_panel().filter(pl.col("province_code") != reference.NATIONAL_CODE,
-                                              pl.col("year").is_between(HISTORY, 2023))
-    real = panel.unpivot(index=["province_code", "year"], on=["grants_invention", "grants_utility_model", "grants_design"],
-                         variable_name="patent_type", value_name="real").with_columns(
-        pl.col("patent_type").str.strip_prefix("grants_"), expected=(pl.col("real") * SCALE).round(0).cast(pl.Int64))
-    both = real.join(generated, left_on=["province_code", "year", "patent_type"],
-                     right_on=["province", "year", "patent_type"], how="left").with_columns(pl.col("len").fill_null(0))
+    generated = g.group_by(
+        province=pl.col("region_code").str.slice(0, 2) + "0000",
+        year=pl.col("grant_date").dt.year().cast(pl.Int64),
+        patent_type="patent_type",
+    ).len()
+    panel = reference.province_panel().filter(
+        pl.col("province_code") != reference.NATIONAL_CODE, pl.col("year").is_between(HISTORY, 2023)
+    )
+    real = panel.unpivot(
+        index=["province_code", "year"],
+        on=["grants_invention", "grants_utility_model", "grants_design"],
+        variable_name="patent_type",
+        value_name="real",
+    ).with_columns(
+        pl.col("patent_type").str.strip_prefix("grants_"), expected=(pl.col("real") * SCALE).round(0).cast(pl.Int64)
+    )
+    both = real.join(
+        generated,
+        left_on=["province_code", "year", "patent_type"],
+        right_on=["province", "year", "patent_type"],
+        how="left",
+    ).with_columns(pl.col("len").fill_null(0))
     assert both.height == 31 * (2023 - HISTORY + 1) * 3
     assert (both["len"] == both["expected"]).all()
 
@@ -278,25 +304,34 @@ def test_in_force_stock_matches_real_panel_in_ballpark():
     ~0.8 and utility models ~0.9 in 2023 (term expiry); 2016 inventions ~0.95 (pre-2010 stock not generated)."""
     scale = 0.01
     _, model, _, _ = build_models(42, scale, 2010, 2023)
-    frames = [model.year_frame(y).select("region_code", "patent_type", "grant_date", "lapse_date") for y in range(2010, 2024)]
+    frames = [
+        model.year_frame(y).select("region_code", "patent_type", "grant_date", "lapse_date") for y in range(2010, 2024)
+    ]
     g = pl.concat(frames).with_columns(prov=pl.col("region_code").str.slice(0, 2) + "0000")
     panel = reference.province_panel().filter(pl.col("province_code") != reference.NATIONAL_CODE)
     for year in (2018, 2020, 2023):
-        alive = g.filter(pl.col("grant_date").dt.year() <= year,
-                         pl.col("lapse_date").is_null() | (pl.col("lapse_date").dt.year() > year))
+        alive = g.filter(
+            pl.col("grant_date").dt.year() <= year,
+            pl.col("lapse_date").is_null() | (pl.col("lapse_date").dt.year() > year),
+        )
         for ptype in ("invention", "utility_model", "design"):
             real = panel.filter(pl.col("year") == year)[f"in_force_{ptype}"].sum() * scale
             ratio = alive.filter(pl.col("patent_type") == ptype).height / real
             assert 0.7 < ratio < 1.3, (year, ptype, ratio)
         # big provinces individually
         for prov in ("440000", "320000", "330000", "110000"):
-            real = panel.filter(pl.col("year") == year, pl.col("province_code") == prov)["in_force_invention"].item() * scale
+            real = (
+                panel.filter(pl.col("year") == year, pl.col("province_code") == prov)["in_force_invention"].item()
+                * scale
+            )
             got = alive.filter(pl.col("prov") == prov, pl.col("patent_type") == "invention").height
             assert 0.65 < got / real < 1.35, (year, prov, got / real)
 
 
 def test_high_value_share_of_in_force_inventions_near_real(landing):
-    g = read_source(landing, "patent_grants").filter(pl.col("patent_type") == "invention", pl.col("lapse_date").is_null())
+    g = read_source(landing, "patent_grants").filter(
+        pl.col("patent_type") == "invention", pl.col("lapse_date").is_null()
+    )
     share = g["is_high_value"].mean()
     assert 0.3 < share < 0.55  # real 2023: 41.5 % of domestic in-force inventions (reference file)
 
@@ -304,10 +339,14 @@ def test_high_value_share_of_in_force_inventions_near_real(landing):
 def test_population_sums_exactly_to_real_province_totals(landing, cities):
     pop = read_source(landing, "population")
     prefectures = cities.filter(~pl.col("level").is_in(["county_level_city", "municipal_district"]))
-    sums = pop.join(prefectures.select(region_code="city_code", province="province_code"), on="region_code").group_by(
-        "province", "year").agg(pl.col("population_10k").sum(), pl.col("gdp_100m_yuan").sum())
-    panel = reference.province_panel().filter(pl.col("province_code") != reference.NATIONAL_CODE,
-                                              pl.col("year").is_between(2005, 2024))
+    sums = (
+        pop.join(prefectures.select(region_code="city_code", province="province_code"), on="region_code")
+        .group_by("province", "year")
+        .agg(pl.col("population_10k").sum(), pl.col("gdp_100m_yuan").sum())
+    )
+    panel = reference.province_panel().filter(
+        pl.col("province_code") != reference.NATIONAL_CODE, pl.col("year").is_between(2005, 2024)
+    )
     both = panel.join(sums, left_on=["province_code", "year"], right_on=["province", "year"])
     assert both.height == 31 * 20
     assert (both["population_10k"] - both["population_yearend_10k"]).abs().max() < 1e-6
@@ -316,10 +355,15 @@ def test_population_sums_exactly_to_real_province_totals(landing, cities):
     real = provinces.join(panel, left_on=["region_code", "year"], right_on=["province_code", "year"])
     assert (real["population_10k"] == real["population_yearend_10k"]).all()
     assert pop.filter(pl.col("year") > 2024)["source"].str.contains("SYNTHETIC").all()
-    beijing = pop.filter(pl.col("region_code").is_in(["110000", "110100"])).group_by("year").agg(pl.col("population_10k").n_unique())
+    beijing = (
+        pop.filter(pl.col("region_code").is_in(["110000", "110100"]))
+        .group_by("year")
+        .agg(pl.col("population_10k").n_unique())
+    )
     assert (beijing["population_10k"] == 1).all()
     county = pop.filter(pl.col("region_code") == "320581").join(
-        pop.filter(pl.col("region_code") == "320500"), on="year")
+        pop.filter(pl.col("region_code") == "320500"), on="year"
+    )
     assert ((county["population_10k"] / county["population_10k_right"]).is_between(0.05, 0.35)).all()
 
 
@@ -372,17 +416,30 @@ def _per_unit(frame: pl.DataFrame, code: str, value: pl.Expr, year: pl.Expr) -> 
 def test_truth_groups_really_differ(truth, landing):
     """Lagging units sit below the programme median in every source and year; leading above; lagging units'
     grants fall from 2020 while the programme median rises."""
-    pop = read_source(landing, "population").select(unit="region_code", year="year", pop="population_10k",
-                                                     gdp="gdp_100m_yuan")
+    pop = read_source(landing, "population").select(
+        unit="region_code", year="year", pop="population_10k", gdp="gdp_100m_yuan"
+    )
     prog = reference.roster().filter(pl.col("admin_level") == "prefecture")["unit_code"]
     g = read_source(landing, "patent_grants")
     measures = {
-        "grants": _per_unit(g, "region_code", pl.len(), pl.col("grant_date").dt.year()).join(pop, on=["unit", "year"])
+        "grants": _per_unit(g, "region_code", pl.len(), pl.col("grant_date").dt.year())
+        .join(pop, on=["unit", "year"])
         .with_columns(x=pl.col("v") / pl.col("pop")),
-        "pledge": _per_unit(read_source(landing, "pledge_loans"), "city_code", pl.col("amount_10k_yuan").sum(),
-                            pl.col("month").dt.year()).join(pop, on=["unit", "year"]).with_columns(x=pl.col("v") / pl.col("gdp")),
-        "training": _per_unit(read_source(landing, "training_events"), "city_code", pl.col("participants").sum(),
-                              pl.col("event_date").dt.year()).join(pop, on=["unit", "year"])
+        "pledge": _per_unit(
+            read_source(landing, "pledge_loans"),
+            "city_code",
+            pl.col("amount_10k_yuan").sum(),
+            pl.col("month").dt.year(),
+        )
+        .join(pop, on=["unit", "year"])
+        .with_columns(x=pl.col("v") / pl.col("gdp")),
+        "training": _per_unit(
+            read_source(landing, "training_events"),
+            "city_code",
+            pl.col("participants").sum(),
+            pl.col("event_date").dt.year(),
+        )
+        .join(pop, on=["unit", "year"])
         .with_columns(x=pl.col("v") / pl.col("pop")),
     }
     for name, m in measures.items():
@@ -411,7 +468,8 @@ def test_lagging_units_decline_and_handle_cases_worse():
     assert count(2023, prog) > count(2019, prog)
     cases = pl.concat([activity.cases_year(y) for y in (2020, 2021, 2022)])
     rate = cases.group_by(lagging=pl.col("city_code").is_in(profiles.lagging)).agg(
-        closed=pl.col("closed_date").is_not_null().mean(), n=pl.len())
+        closed=pl.col("closed_date").is_not_null().mean(), n=pl.len()
+    )
     rates = {r["lagging"]: r for r in rate.iter_rows(named=True)}
     assert rates[True]["n"] >= 30
     assert rates[True]["closed"] < rates[False]["closed"] - 0.05
@@ -447,20 +505,30 @@ def test_patent_stats_round_trips_to_real_panel(landing):
         raw.decode("utf-8")  # GBK, as offices send it
     assert raw.decode("gbk").startswith("地区代码,地区,年份,发明专利授权量")
     stats = read_landing(path)
-    panel = reference.province_panel().filter(pl.col("province_code") != reference.NATIONAL_CODE,
-                                              pl.col("grants_total").is_not_null())
+    panel = reference.province_panel().filter(
+        pl.col("province_code") != reference.NATIONAL_CODE, pl.col("grants_total").is_not_null()
+    )
     assert stats.height == panel.height == 31 * 14
     both = stats.join(panel, left_on=["region_code", "year"], right_on=["province_code", "year"], suffix="_real")
     assert both.height == stats.height
     for col in reference.PANEL_PATENT_COLUMNS:
         assert both[col].dtype == pl.Int64
         assert (both[col].cast(pl.Float64) == both[f"{col}_real"]).all(), col
-    assert stats.filter(pl.col("region_code") == "440000", pl.col("year") == 2023)["in_force_invention"].item() == 665592
+    assert (
+        stats.filter(pl.col("region_code") == "440000", pl.col("year") == 2023)["in_force_invention"].item() == 665592
+    )
 
 
 def test_grants_csv_format(tmp_path):
-    summary = generate(tmp_path / "landing", seed=1, scale=0.0005, first_year=2023, last_year=2023,
-                       history_first_year=2023, grants_format="csv")
+    summary = generate(
+        tmp_path / "landing",
+        seed=1,
+        scale=0.0005,
+        first_year=2023,
+        last_year=2023,
+        history_first_year=2023,
+        grants_format="csv",
+    )
     [path] = summary["files"]["patent_grants"]
     assert path.endswith("patent_grants_2023.csv")
     frame = read_landing(Path(path))
@@ -477,6 +545,12 @@ def test_rejects_bad_arguments(tmp_path):
 
 def test_progress_messages(tmp_path):
     messages = []
-    generate(tmp_path / "landing", scale=0.0005, first_year=2023, last_year=2023, history_first_year=2023,
-             progress=messages.append)
+    generate(
+        tmp_path / "landing",
+        scale=0.0005,
+        first_year=2023,
+        last_year=2023,
+        history_first_year=2023,
+        progress=messages.append,
+    )
     assert any("patent_grants 2023" in m for m in messages) and messages[-1].startswith("done")

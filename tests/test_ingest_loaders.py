@@ -33,7 +33,9 @@ def _accounting(con, file_name: str) -> tuple[int, int, int]:
     ).fetchall()[0]
     assert read == loaded + rejected
     in_table = con.execute("SELECT count(*) FROM raw.pledge_loans WHERE _source_file = ?", [file_name]).fetchall()[0][0]
-    quarantined = con.execute("SELECT count(*) FROM raw.rejected_rows WHERE file_name = ?", [file_name]).fetchall()[0][0]
+    quarantined = con.execute("SELECT count(*) FROM raw.rejected_rows WHERE file_name = ?", [file_name]).fetchall()[0][
+        0
+    ]
     assert (in_table, quarantined) == (loaded, rejected)
     return read, loaded, rejected
 
@@ -50,14 +52,23 @@ def test_csv_encodings_and_chinese_headers_load_the_same_values(warehouse, tmp_p
     got = warehouse.execute("SELECT city_code, month, amount_10k_yuan FROM raw.pledge_loans ORDER BY month").fetchall()
     assert got == [("440300", date(2025, 1, 1), 3500.5), ("440100", date(2025, 2, 1), 1200.0)]
     # Stored text is UTF-8 whatever the file's encoding was.
-    assert warehouse.execute("SELECT encoding FROM raw.ingested_files WHERE file_name = 'pledge_2025.csv'").fetchall()[0][0] in (
-        "utf-8", "utf-8-sig", "gbk")
+    assert warehouse.execute("SELECT encoding FROM raw.ingested_files WHERE file_name = 'pledge_2025.csv'").fetchall()[
+        0
+    ][0] in ("utf-8", "utf-8-sig", "gbk")
 
 
 def test_parquet_and_xlsx_with_title_rows(warehouse, tmp_path):
     frame = pl.DataFrame(
-        {"城市代码": ["440300", "440100"], "月份": ["2024-03", "2024-04"], "登记笔数": [5, 6], "质押金额(亿元)": [1.25, 0.5],
-         "质押专利数": [9, 3], "质押商标数": [1, 0], "服务企业数": [4, 2], "首贷企业数": [1, 1]}
+        {
+            "城市代码": ["440300", "440100"],
+            "月份": ["2024-03", "2024-04"],
+            "登记笔数": [5, 6],
+            "质押金额(亿元)": [1.25, 0.5],
+            "质押专利数": [9, 3],
+            "质押商标数": [1, 0],
+            "服务企业数": [4, 2],
+            "首贷企业数": [1, 1],
+        }
     )
     xlsx = tmp_path / "质押融资_2024.xlsx"
     import xlsxwriter
@@ -75,20 +86,39 @@ def test_parquet_and_xlsx_with_title_rows(warehouse, tmp_path):
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
     assert any("title row" in n for n in r.notes)
     # 亿元 header: converted to 万元 on the way in.
-    assert warehouse.execute("SELECT amount_10k_yuan FROM raw.pledge_loans ORDER BY month").fetchall() == [(12500.0,), (5000.0,)]
+    assert warehouse.execute("SELECT amount_10k_yuan FROM raw.pledge_loans ORDER BY month").fetchall() == [
+        (12500.0,),
+        (5000.0,),
+    ]
 
     pq = tmp_path / "grants_2023.parquet"
-    grants = pl.DataFrame({
-        "publication_number": ["CN112345678B"], "application_number": ["CN202010123456.7"], "patent_type": ["invention"],
-        "kind_code": ["B"], "application_date": [date(2020, 3, 1)], "grant_date": [date(2023, 5, 9)],
-        "applicant_name": ["深圳某某科技有限公司"], "applicant_type": ["enterprise"], "region_code": ["440305"],
-        "ipc_main": ["H04L 9/40"], "lapse_date": [None], "hv_strategic_industry": [True], "hv_overseas_family": [False],
-        "hv_maintained_10y": [False], "hv_pledged": [False], "hv_award": [False], "is_high_value": [True],
-    })
+    grants = pl.DataFrame(
+        {
+            "publication_number": ["CN112345678B"],
+            "application_number": ["CN202010123456.7"],
+            "patent_type": ["invention"],
+            "kind_code": ["B"],
+            "application_date": [date(2020, 3, 1)],
+            "grant_date": [date(2023, 5, 9)],
+            "applicant_name": ["深圳某某科技有限公司"],
+            "applicant_type": ["enterprise"],
+            "region_code": ["440305"],
+            "ipc_main": ["H04L 9/40"],
+            "lapse_date": [None],
+            "hv_strategic_industry": [True],
+            "hv_overseas_family": [False],
+            "hv_maintained_10y": [False],
+            "hv_pledged": [False],
+            "hv_award": [False],
+            "is_high_value": [True],
+        }
+    )
     grants.write_parquet(pq)
     r = ingest_file(warehouse, SOURCES["patent_grants"], pq, partition=2023, today=TODAY)
     assert (r.rows_loaded, r.rows_rejected) == (1, 0)
-    assert warehouse.execute("SELECT region_code, year, is_high_value FROM raw.patent_grants").fetchall() == [("440305", 2023, True)]
+    assert warehouse.execute("SELECT region_code, year, is_high_value FROM raw.patent_grants").fetchall() == [
+        ("440305", 2023, True)
+    ]
 
 
 def test_same_file_again_changes_nothing_and_a_new_version_replaces_the_old(warehouse, tmp_path):
@@ -101,8 +131,13 @@ def test_same_file_again_changes_nothing_and_a_new_version_replaces_the_old(ware
     _write(path, "\n".join([HEADER_EN, GOOD_ROWS[0].replace("3500.5", "3600")]) + "\n")
     third = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert third.status == "loaded"
-    assert warehouse.execute("SELECT city_code, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [("440300", 3600.0)]
-    statuses = sorted(r[0] for r in warehouse.execute("SELECT status FROM raw.ingested_files WHERE source = 'pledge_loans'").fetchall())
+    assert warehouse.execute("SELECT city_code, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [
+        ("440300", 3600.0)
+    ]
+    statuses = sorted(
+        r[0]
+        for r in warehouse.execute("SELECT status FROM raw.ingested_files WHERE source = 'pledge_loans'").fetchall()
+    )
     assert statuses == ["loaded", "replaced"]
 
 
@@ -132,15 +167,32 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_loads(warehouse, tmp
     assert reasons[7].startswith("absurd value in amount_10k_yuan")
     assert reasons[8] == "not a number in amount_10k_yuan: 'abc'"
     assert "truncated row" in reasons[10]
-    raw_values = json.loads(warehouse.execute("SELECT raw_values FROM raw.rejected_rows WHERE row_number = 5").fetchall()[0][0])
+    raw_values = json.loads(
+        warehouse.execute("SELECT raw_values FROM raw.rejected_rows WHERE row_number = 5").fetchall()[0][0]
+    )
     assert raw_values["registrations"] == "-5" and raw_values["city_code"] == "440100"
 
 
 def test_duplicate_against_a_file_loaded_before(warehouse, tmp_path):
-    ingest_file(warehouse, PLEDGE, _write(tmp_path / "a_2025.csv", "\n".join([HEADER_EN, GOOD_ROWS[0]]) + "\n"), partition=2025, today=TODAY)
-    r = ingest_file(warehouse, PLEDGE, _write(tmp_path / "b_2025.csv", "\n".join([HEADER_EN, *GOOD_ROWS]) + "\n"), partition=2025, today=TODAY)
+    ingest_file(
+        warehouse,
+        PLEDGE,
+        _write(tmp_path / "a_2025.csv", "\n".join([HEADER_EN, GOOD_ROWS[0]]) + "\n"),
+        partition=2025,
+        today=TODAY,
+    )
+    r = ingest_file(
+        warehouse,
+        PLEDGE,
+        _write(tmp_path / "b_2025.csv", "\n".join([HEADER_EN, *GOOD_ROWS]) + "\n"),
+        partition=2025,
+        today=TODAY,
+    )
     assert (r.rows_loaded, r.rows_rejected) == (1, 1)
-    assert warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0][0] == "duplicate record: key already loaded from file a_2025.csv"
+    assert (
+        warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0][0]
+        == "duplicate record: key already loaded from file a_2025.csv"
+    )
 
 
 def test_missing_column_fails_the_file_by_name_and_loads_nothing(warehouse, tmp_path):
@@ -149,7 +201,12 @@ def test_missing_column_fails_the_file_by_name_and_loads_nothing(warehouse, tmp_
         ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert str(e.value).startswith("pledge_2025.csv: missing required column(s): amount_10k_yuan")
     assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall()[0][0] == 0
-    assert warehouse.execute("SELECT status, message FROM raw.ingested_files WHERE file_name = 'pledge_2025.csv'").fetchall()[0][0] == "failed"
+    assert (
+        warehouse.execute(
+            "SELECT status, message FROM raw.ingested_files WHERE file_name = 'pledge_2025.csv'"
+        ).fetchall()[0][0]
+        == "failed"
+    )
 
 
 def test_extra_column_is_ignored_and_said(warehouse, tmp_path):
@@ -177,22 +234,34 @@ def test_partition_year_from_name_or_content(tmp_path):
 
 
 def test_rows_outside_the_partition_year_are_quarantined(warehouse, tmp_path):
-    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_EN, GOOD_ROWS[0], "440100,2024-12,5,10,1,0,1,0"]) + "\n")
+    path = _write(
+        tmp_path / "pledge_2025.csv", "\n".join([HEADER_EN, GOOD_ROWS[0], "440100,2024-12,5,10,1,0,1,0"]) + "\n"
+    )
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_loaded, r.rows_rejected) == (1, 1)
-    assert warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0][0] == "month 2024-12-01 outside partition year 2025"
+    assert (
+        warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0][0]
+        == "month 2024-12-01 outside partition year 2025"
+    )
 
 
 def test_sample_resubmission_file_quarantines_its_five_mistakes(warehouse, tmp_path):
     from pipelines.generate.resubmission import write_resubmission
 
-    monthly = _write(tmp_path / "pledge_loans" / "pledge_loans_2025.csv", "\n".join([HEADER_EN, "440300,2025-06,9,2100,12,2,8,3"]) + "\n")
+    monthly = _write(
+        tmp_path / "pledge_loans" / "pledge_loans_2025.csv",
+        "\n".join([HEADER_EN, "440300,2025-06,9,2100,12,2,8,3"]) + "\n",
+    )
     ingest_file(warehouse, PLEDGE, monthly, partition=2025, today=TODAY)
     path, n = write_resubmission(tmp_path, 2025)
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (n, 2, 5) == (7, 2, 5)
-    reasons = [x[0] for x in warehouse.execute(
-        "SELECT reason FROM raw.rejected_rows WHERE file_name = ? ORDER BY row_number", [path.name]).fetchall()]
+    reasons = [
+        x[0]
+        for x in warehouse.execute(
+            "SELECT reason FROM raw.rejected_rows WHERE file_name = ? ORDER BY row_number", [path.name]
+        ).fetchall()
+    ]
     assert reasons == [
         "duplicate record: key already loaded from file pledge_loans_2025.csv",
         "unknown region code in city_code: '999999'",

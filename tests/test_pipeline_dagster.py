@@ -34,7 +34,6 @@ def test_definitions_load_with_jobs_sensor_schedules():
 
 def test_landing_sensor_requests_one_run_per_year_and_remembers_files(tmp_path, monkeypatch):
     from pipelines.automation import landing_sensor
-
     from pipelines.ingest.load import ensure_schema, file_hash
 
     monkeypatch.setenv("IPCITY_LANDING", str(tmp_path / "landing"))
@@ -49,8 +48,10 @@ def test_landing_sensor_requests_one_run_per_year_and_remembers_files(tmp_path, 
     (tmp_path / "landing" / "targets" / "old_targets.csv").write_text("city_code\n110100\n")
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     ensure_schema(con)
-    con.execute("INSERT INTO raw.ingested_files (source, file_name, file_hash, status) VALUES ('targets', 'old_targets.csv', ?, 'loaded')",
-                [file_hash(tmp_path / "landing" / "targets" / "old_targets.csv")])
+    con.execute(
+        "INSERT INTO raw.ingested_files (source, file_name, file_hash, status) VALUES ('targets', 'old_targets.csv', ?, 'loaded')",
+        [file_hash(tmp_path / "landing" / "targets" / "old_targets.csv")],
+    )
     con.close()
 
     ctx = dg.build_sensor_context(cursor=None)
@@ -110,13 +111,18 @@ def test_full_run_loads_every_source_builds_marts_and_publishes(sample_run):
         "SELECT source, file_name, rows_read, rows_loaded, rows_rejected FROM raw.ingested_files WHERE status = 'loaded'"
     ).fetchall():
         assert read == loaded + rejected
-        in_table = con.execute(f"SELECT count(*) FROM raw.{source} WHERE _source_file = ?", [file_name]).fetchall()[0][0]
+        in_table = con.execute(f"SELECT count(*) FROM raw.{source} WHERE _source_file = ?", [file_name]).fetchall()[0][
+            0
+        ]
         assert in_table == loaded, file_name
     assert con.execute("SELECT count(*) FROM marts.fct_city_score_year").fetchall()[0][0] > 0
     # A clean sample run passes every check: blocking and warning, raw and marts.
-    n_checks, n_failed = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT passed) FROM quality.check_results").fetchall()[0]
+    n_checks, n_failed = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT passed) FROM quality.check_results"
+    ).fetchall()[0]
     assert n_checks > 100 and n_failed == 0, con.execute(
-        "SELECT asset, \"partition\", check_name, observed_value FROM quality.check_results WHERE NOT passed").fetchall()
+        'SELECT asset, "partition", check_name, observed_value FROM quality.check_results WHERE NOT passed'
+    ).fetchall()
     # Every ranked unit-year has its Monte Carlo rank interval (same coverage rule as the dbt composite).
     missing = con.execute(
         "SELECT s.unit_code, s.year FROM marts.fct_city_score_year s LEFT JOIN marts.fct_rank_uncertainty u "
@@ -130,8 +136,10 @@ def test_full_run_loads_every_source_builds_marts_and_publishes(sample_run):
     assert snap.exists()
     s = duckdb.connect(str(snap), read_only=True)
     assert s.execute("SELECT count(*) FROM marts.fct_city_score_year").fetchall()[0][0] > 0
-    flagged = s.execute("SELECT unit_code, year FROM marts.fct_evaluation_year "
-                        "WHERE stage IN ('watch', 'rectification', 'exit_candidate')").fetchall()
+    flagged = s.execute(
+        "SELECT unit_code, year FROM marts.fct_evaluation_year "
+        "WHERE stage IN ('watch', 'rectification', 'exit_candidate')"
+    ).fetchall()
     s.close()
     # Every flagged city-year has its evidence dossier, for the watchlist's links.
     assert flagged and all((base / "dossiers" / f"{u}_{y}.html").exists() for u, y in flagged)
@@ -151,7 +159,8 @@ def test_quality_and_dossier_commands_on_the_run(sample_run):
     con = duckdb.connect(str(base / "published" / "warehouse.snapshot.duckdb"), read_only=True)
     unit, name, year = con.execute(
         "SELECT e.unit_code, c.unit_name, e.year FROM marts.fct_evaluation_year e JOIN marts.dim_city c USING (unit_code) "
-        "WHERE e.stage IN ('watch', 'rectification', 'exit_candidate') ORDER BY e.year DESC, e.unit_code LIMIT 1").fetchall()[0]
+        "WHERE e.stage IN ('watch', 'rectification', 'exit_candidate') ORDER BY e.year DESC, e.unit_code LIMIT 1"
+    ).fetchall()[0]
     con.close()
     out = CliRunner().invoke(main, ["dossier", name, "--year", str(year), "--out", str(base / "dossiers")])
     assert out.exit_code == 0, out.output
@@ -174,23 +183,33 @@ def test_malformed_pledge_file_is_quarantined_and_good_rows_load(sample_run):
     base, _ = sample_run
     bad = base / "landing" / "pledge_loans" / "补报_2024.csv"
     bad.write_bytes(
-        "\n".join([
-            "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数",
-            "440305,2024-12,3,100,2,0,2,1",  # good: a district of Shenzhen reporting on its own
-            "999999,2024-12,3,100,2,0,2,1",  # unknown city
-            "440300,2024-12,-4,100,2,0,2,1",  # negative registrations (and a duplicate month of the sample)
-            "441900,2024-13,3,100,2,0,2,1",  # no such month
-        ]).encode("gbk")
+        "\n".join(
+            [
+                "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数",
+                "440305,2024-12,3,100,2,0,2,1",  # good: a district of Shenzhen reporting on its own
+                "999999,2024-12,3,100,2,0,2,1",  # unknown city
+                "440300,2024-12,-4,100,2,0,2,1",  # negative registrations (and a duplicate month of the sample)
+                "441900,2024-13,3,100,2,0,2,1",  # no such month
+            ]
+        ).encode("gbk")
     )
     summary = run_pipeline()
     assert summary.success, summary.runs
     con = duckdb.connect(str(base / "warehouse.duckdb"), read_only=True)
     read, loaded, rejected = con.execute(
-        "SELECT rows_read, rows_loaded, rows_rejected FROM raw.ingested_files WHERE file_name = ? AND status = 'loaded'", [bad.name]
+        "SELECT rows_read, rows_loaded, rows_rejected FROM raw.ingested_files WHERE file_name = ? AND status = 'loaded'",
+        [bad.name],
     ).fetchall()[0]
     assert (read, loaded, rejected) == (4, 1, 3)
-    assert con.execute("SELECT amount_10k_yuan FROM raw.pledge_loans WHERE _source_file = ?", [bad.name]).fetchall() == [(100.0,)]
-    reasons = [r[0] for r in con.execute("SELECT reason FROM raw.rejected_rows WHERE file_name = ? ORDER BY row_number", [bad.name]).fetchall()]
+    assert con.execute(
+        "SELECT amount_10k_yuan FROM raw.pledge_loans WHERE _source_file = ?", [bad.name]
+    ).fetchall() == [(100.0,)]
+    reasons = [
+        r[0]
+        for r in con.execute(
+            "SELECT reason FROM raw.rejected_rows WHERE file_name = ? ORDER BY row_number", [bad.name]
+        ).fetchall()
+    ]
     assert reasons[0] == "unknown region code in city_code: '999999'"
     assert reasons[1].startswith("negative value in registrations: -4")
     assert reasons[2] == "not a date in month: '2024-13'"

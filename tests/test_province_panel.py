@@ -9,8 +9,16 @@ from pipelines.ingest.load import ingest_file, landing_files
 from pipelines.settings import REFERENCE_DIR
 from pipelines.sources import SOURCES
 
-COLUMNS = ["grants_invention", "grants_utility_model", "grants_design", "grants_total",
-           "in_force_invention", "in_force_utility_model", "in_force_design", "in_force_total"]
+COLUMNS = [
+    "grants_invention",
+    "grants_utility_model",
+    "grants_design",
+    "grants_total",
+    "in_force_invention",
+    "in_force_utility_model",
+    "in_force_design",
+    "in_force_total",
+]
 
 
 def test_real_province_panel_round_trips_through_patent_stats(tmp_path):
@@ -27,9 +35,16 @@ def test_real_province_panel_round_trips_through_patent_stats(tmp_path):
     loaded = con.sql(f"SELECT region_code, year, {', '.join(COLUMNS)} FROM raw.patent_stats").pl()
     real = (
         pl.read_csv(REFERENCE_DIR / "province_ip_socioeconomic_panel_2005_2024.csv", infer_schema_length=0)
-        .filter((pl.col("province_code") != "000000") & pl.col("grants_total").is_not_null() & (pl.col("grants_total") != ""))
-        .select(pl.col("province_code").alias("region_code"), pl.col("year").cast(pl.Int64),
-                *[pl.col(c).cast(pl.Float64).cast(pl.Int64) for c in COLUMNS])
+        .filter(
+            (pl.col("province_code") != "000000")
+            & pl.col("grants_total").is_not_null()
+            & (pl.col("grants_total") != "")
+        )
+        .select(
+            pl.col("province_code").alias("region_code"),
+            pl.col("year").cast(pl.Int64),
+            *[pl.col(c).cast(pl.Float64).cast(pl.Int64) for c in COLUMNS],
+        )
         .unique()
     )
     assert real.height == 31 * 14  # 31 provinces, 2010-2023
@@ -38,4 +53,6 @@ def test_real_province_panel_round_trips_through_patent_stats(tmp_path):
     for c in COLUMNS:
         assert joined[c].to_list() == joined[f"{c}_loaded"].to_list(), c
     # The encoding path is the office's: a GBK file with Chinese headers.
-    assert con.execute("SELECT encoding FROM raw.ingested_files WHERE source = 'patent_stats'").fetchall()[0][0] == "gbk"
+    assert (
+        con.execute("SELECT encoding FROM raw.ingested_files WHERE source = 'patent_stats'").fetchall()[0][0] == "gbk"
+    )

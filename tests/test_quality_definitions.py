@@ -22,29 +22,56 @@ def test_raw_suite_covers_the_contract(source):
     suite = load_suite(f"raw.{source}")
     assert suite.asset == src.table and suite.source == source
     (present,) = _by_type(suite, "expect_table_columns_to_match_set")
-    assert set(present["kwargs"]["column_set"]) == {c.name for c in src.columns} | ({"year"} if src.partitioned else set())
+    assert set(present["kwargs"]["column_set"]) == {c.name for c in src.columns} | (
+        {"year"} if src.partitioned else set()
+    )
 
-    types = {e["kwargs"]["column"]: e["kwargs"]["type_list"]["$types"] for e in _by_type(suite, "expect_column_values_to_be_in_type_list")}
+    types = {
+        e["kwargs"]["column"]: e["kwargs"]["type_list"]["$types"]
+        for e in _by_type(suite, "expect_column_values_to_be_in_type_list")
+    }
     assert types == {c.name: c.dtype for c in src.columns} | ({"year": "int"} if src.partitioned else {})
 
-    not_null = {e["kwargs"]["column"] for e in _by_type(suite, "expect_column_values_to_not_be_null") if "row_condition" not in e["kwargs"]}
+    not_null = {
+        e["kwargs"]["column"]
+        for e in _by_type(suite, "expect_column_values_to_not_be_null")
+        if "row_condition" not in e["kwargs"]
+    }
     assert not_null == {c.name for c in src.columns if c.required} | ({"year"} if src.partitioned else set())
 
-    unique = [e["kwargs"].get("column_list") or [e["kwargs"]["column"]] for e in suite.expectations
-              if e["type"] in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")]
+    unique = [
+        e["kwargs"].get("column_list") or [e["kwargs"]["column"]]
+        for e in suite.expectations
+        if e["type"] in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+    ]
     assert unique == [list(src.key)]
 
-    ranges = {e["kwargs"]["column"]: (e["kwargs"].get("min_value"), e["kwargs"].get("max_value"))
-              for e in _by_type(suite, "expect_column_values_to_be_between") if e["check"].endswith(("__non_negative", "__in_range"))}
-    assert ranges == {c.name: (c.min_value, c.max_value) for c in src.columns if c.min_value is not None or c.max_value is not None}
-    assert all(e["severity"] == "error" for e in _by_type(suite, "expect_column_values_to_be_between")
-               if e["check"].endswith(("__non_negative", "__in_range")))
+    ranges = {
+        e["kwargs"]["column"]: (e["kwargs"].get("min_value"), e["kwargs"].get("max_value"))
+        for e in _by_type(suite, "expect_column_values_to_be_between")
+        if e["check"].endswith(("__non_negative", "__in_range"))
+    }
+    assert ranges == {
+        c.name: (c.min_value, c.max_value) for c in src.columns if c.min_value is not None or c.max_value is not None
+    }
+    assert all(
+        e["severity"] == "error"
+        for e in _by_type(suite, "expect_column_values_to_be_between")
+        if e["check"].endswith(("__non_negative", "__in_range"))
+    )
 
-    allowed = {e["kwargs"]["column"]: set(e["kwargs"]["value_set"]) for e in _by_type(suite, "expect_column_values_to_be_in_set")
-               if e["check"].endswith("__allowed")}
+    allowed = {
+        e["kwargs"]["column"]: set(e["kwargs"]["value_set"])
+        for e in _by_type(suite, "expect_column_values_to_be_in_set")
+        if e["check"].endswith("__allowed")
+    }
     assert allowed == {c.name: set(c.allowed) for c in src.columns if c.allowed}
 
-    known = {e["kwargs"]["column"] for e in _by_type(suite, "expect_column_values_to_be_in_set") if e["check"].endswith("__known_region")}
+    known = {
+        e["kwargs"]["column"]
+        for e in _by_type(suite, "expect_column_values_to_be_in_set")
+        if e["check"].endswith("__known_region")
+    }
     assert {f"{c.name}__unit" for c in src.columns if c.region_code} <= known
 
     future = {e["kwargs"]["column"] for e in suite.expectations if e["check"].endswith("__not_in_future")}

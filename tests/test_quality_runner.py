@@ -23,10 +23,22 @@ from pipelines.sources import SOURCES, create_table_sql
 def _events(n: int = 8, bad_participants_row: int | None = None) -> pl.DataFrame:
     rows = []
     for i in range(n):
-        rows.append(dict(event_id=f"E{i:03d}", city_code=["130100", "320500", "440300", "320581"][i % 4],
-                         event_date=date(2021, 1 + i % 12, 5), audience="officials", participants=20 + i, hours=2.5,
-                         title="专利运营", year=2021, _source_file="training_2021.csv", _file_hash="h",
-                         _row_number=i + 2, _ingested_at=None))
+        rows.append(
+            dict(
+                event_id=f"E{i:03d}",
+                city_code=["130100", "320500", "440300", "320581"][i % 4],
+                event_date=date(2021, 1 + i % 12, 5),
+                audience="officials",
+                participants=20 + i,
+                hours=2.5,
+                title="专利运营",
+                year=2021,
+                _source_file="training_2021.csv",
+                _file_hash="h",
+                _row_number=i + 2,
+                _ingested_at=None,
+            )
+        )
     if bad_participants_row is not None:
         rows[bad_participants_row]["participants"] = 0
     return pl.DataFrame(rows, schema_overrides={"year": pl.Int32, "_ingested_at": pl.Datetime})
@@ -54,10 +66,19 @@ def test_pandas_path_end_to_end_from_a_duckdb_file(warehouse, tmp_path):
     result = validate("raw.training_events", df, partition="2021", context={"valid_region_codes": codes})
     assert {r.check_name for r in result.failures()} == {"participants__in_range"}
     (sample,) = result.by_check()["participants__in_range"].failing_sample
-    assert sample == {"participants": 0, "event_id": "E005", "city_code": "320500",
-                      "_source_file": "training_2021.csv", "_row_number": 7}
-    clean = validate("raw.training_events", df.filter(pl.col("participants") > 0), partition="2021",
-                     context={"valid_region_codes": codes})
+    assert sample == {
+        "participants": 0,
+        "event_id": "E005",
+        "city_code": "320500",
+        "_source_file": "training_2021.csv",
+        "_row_number": 7,
+    }
+    clean = validate(
+        "raw.training_events",
+        df.filter(pl.col("participants") > 0),
+        partition="2021",
+        context={"valid_region_codes": codes},
+    )
     assert clean.passed_all and not clean.skipped[1:]  # only the row-count check lacks its input
     assert clean.skipped == ["row_count__vs_previous_year"]
 
@@ -65,8 +86,12 @@ def test_pandas_path_end_to_end_from_a_duckdb_file(warehouse, tmp_path):
 def test_record_results_and_latest_report(tmp_path):
     codes = ["130100", "320500", "440300", "320581", "130000", "320000", "440000"]
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    bad = validate("raw.training_events", _events(8, bad_participants_row=3), partition="2021",
-                   context={"valid_region_codes": codes})
+    bad = validate(
+        "raw.training_events",
+        _events(8, bad_participants_row=3),
+        partition="2021",
+        context={"valid_region_codes": codes},
+    )
     good = validate("raw.training_events", _events(8), partition="2021", context={"valid_region_codes": codes})
     assert record_results(con, "run-1", "raw.training_events", bad) == len(bad.results)
     record_results(con, "run-2", "raw.training_events", good)
@@ -75,8 +100,9 @@ def test_record_results_and_latest_report(tmp_path):
     assert counts == {"run-1": len(bad.results), "run-2": len(good.results)}
 
     stored = con.execute(
-        "SELECT severity, passed, \"partition\", failing_sample, observed_value, expectation FROM quality.check_results "
-        "WHERE run_id = 'run-1' AND check_name = 'participants__in_range'").fetchall()
+        'SELECT severity, passed, "partition", failing_sample, observed_value, expectation FROM quality.check_results '
+        "WHERE run_id = 'run-1' AND check_name = 'participants__in_range'"
+    ).fetchall()
     (severity, passed, partition, sample, observed, expectation) = stored[0]
     assert (severity, passed, partition) == ("error", False, "2021")
     assert json.loads(sample)[0]["event_id"] == "E003"
@@ -87,8 +113,12 @@ def test_record_results_and_latest_report(tmp_path):
     assert report.height == len(good.results)
     assert set(report["run_id"]) == {"run-2"} and report["passed"].all()
     # the next run fails again: the report shows that failure first
-    again = validate("raw.training_events", _events(8, bad_participants_row=3), partition="2021",
-                     context={"valid_region_codes": codes})
+    again = validate(
+        "raw.training_events",
+        _events(8, bad_participants_row=3),
+        partition="2021",
+        context={"valid_region_codes": codes},
+    )
     record_results(con, "run-3", "raw.training_events", again)
     report = latest_report(con)
     assert report.row(0, named=True)["check_name"] == "participants__in_range"
@@ -100,8 +130,10 @@ def test_summarise_rejections_by_reason_code(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     assert summarise_rejections(con, "run-0").height == 0  # nothing ingested yet: empty, not an error
     con.execute("CREATE SCHEMA raw")
-    con.execute("CREATE TABLE raw.rejected_rows (source VARCHAR, file_name VARCHAR, file_hash VARCHAR, row_number BIGINT, "
-                "raw_values VARCHAR, reason VARCHAR, \"partition\" VARCHAR)")
+    con.execute(
+        "CREATE TABLE raw.rejected_rows (source VARCHAR, file_name VARCHAR, file_hash VARCHAR, row_number BIGINT, "
+        'raw_values VARCHAR, reason VARCHAR, "partition" VARCHAR)'
+    )
     reasons = [
         ("pledge_loans", "negative value in registrations: -5"),
         ("pledge_loans", "negative value in registrations: -12"),
@@ -156,9 +188,13 @@ def test_raw_suites_pass_on_generated_sample_data(generated_warehouse):
             assert df.height > 0, source.name
             ctx = {"valid_region_codes": codes, "evaluation_year": 2020}
             if year == 2020:
-                ctx["previous_row_count"] = con.execute(f"SELECT count(*) FROM {source.table} WHERE year = 2019").fetchall()[0][0]
+                ctx["previous_row_count"] = con.execute(
+                    f"SELECT count(*) FROM {source.table} WHERE year = 2019"
+                ).fetchall()[0][0]
             result = validate(f"raw.{source.name}", df, partition=year, context=ctx)
-            outcomes[(source.name, year)] = [(r.check_name, r.observed_value, r.failing_sample) for r in result.failures()]
+            outcomes[(source.name, year)] = [
+                (r.check_name, r.observed_value, r.failing_sample) for r in result.failures()
+            ]
             assert all(r.exception is None for r in result.results)
     assert outcomes == {k: [] for k in outcomes}
     assert len(outcomes) == 5 + 2 * 4
@@ -168,15 +204,20 @@ def test_raw_suites_pass_on_generated_sample_data(generated_warehouse):
     counts = patent_grant_city_counts_from_db(con, 2020, min_base_count=20)
     result = validate("raw.patent_grants.city_counts", counts, partition="2020")
     assert result.passed_blocking
-    expected = {r[0] for r in con.execute("""
+    expected = {
+        r[0]
+        for r in con.execute("""
         WITH g AS (SELECT substr(region_code, 1, 4) || '00' AS unit, year, count(*) AS n
                    FROM raw.patent_grants GROUP BY ALL),
              p AS (SELECT coalesce(a.unit, b.unit) AS unit, coalesce(a.n, 0) AS cur, coalesce(b.n, 0) AS prev
                    FROM (SELECT * FROM g WHERE year = 2020) a FULL JOIN (SELECT * FROM g WHERE year = 2019) b ON a.unit = b.unit)
         SELECT unit FROM p WHERE greatest(cur, prev) >= 20 AND greatest(cur, prev) / greatest(least(cur, prev), 1) > 3
-    """).fetchall()}
+    """).fetchall()
+    }
     county_units = {c for c in codes if c[4:] != "00"}
-    flagged = {row["unit_code"] for row in (result.by_check()["city_grants__change_vs_previous_year"].failing_sample or [])}
+    flagged = {
+        row["unit_code"] for row in (result.by_check()["city_grants__change_vs_previous_year"].failing_sample or [])
+    }
     assert flagged - county_units == expected
     con.close()
 
@@ -186,6 +227,7 @@ def test_pandas_input_is_accepted_like_polars():
     df = _events(8, bad_participants_row=2)
     from_polars = validate("raw.training_events", df, partition=2021, context={"valid_region_codes": codes})
     from_pandas = validate("raw.training_events", df.to_pandas(), partition=2021, context={"valid_region_codes": codes})
-    assert [(r.check_name, r.passed, r.failing_sample) for r in from_pandas.results] == \
-        [(r.check_name, r.passed, r.failing_sample) for r in from_polars.results]
+    assert [(r.check_name, r.passed, r.failing_sample) for r in from_pandas.results] == [
+        (r.check_name, r.passed, r.failing_sample) for r in from_polars.results
+    ]
     assert [r.check_name for r in from_pandas.failures()] == ["participants__in_range"]

@@ -25,7 +25,9 @@ def _warehouse(tmp_path, n_units: int, duplicate: bool) -> duckdb.DuckDBPyConnec
         FROM range(1, {n_units + 1}) t(u), range(1, 13) s(m)
     """)
     if duplicate:
-        con.execute("INSERT INTO raw.pledge_loans SELECT * FROM raw.pledge_loans WHERE city_code = '440301' AND month = DATE '2024-03-01'")
+        con.execute(
+            "INSERT INTO raw.pledge_loans SELECT * FROM raw.pledge_loans WHERE city_code = '440301' AND month = DATE '2024-03-01'"
+        )
     return con
 
 
@@ -43,14 +45,25 @@ def test_duplicate_outside_the_sample_still_fails_the_blocking_check(tmp_path):
     con = _warehouse(tmp_path, n_units=50, duplicate=True)
     frame, n = partition_frame(con, PLEDGE, 2024, limit=50, seed=1)
     codes = frozenset(["440300", "440000"])
-    r = validate("raw.pledge_loans", frame, partition=2024, context={"valid_region_codes": codes, "today": date(2026, 1, 1)})
+    r = validate(
+        "raw.pledge_loans", frame, partition=2024, context={"valid_region_codes": codes, "today": date(2026, 1, 1)}
+    )
     r = with_full_key_check(con, PLEDGE, 2024, r, n)
     key = [x for x in r.results if x.check_name == "key__unique_full_partition"][0]
     assert not key.passed and key.severity == "error" and not r.passed_blocking
     assert key.failing_sample == [{"city_code": "440301", "month": date(2024, 3, 1), "n": 2}]
 
-    clean = _warehouse(tmp_path / "clean", n_units=50, duplicate=False) if (tmp_path / "clean").mkdir() is None else None
+    clean = (
+        _warehouse(tmp_path / "clean", n_units=50, duplicate=False) if (tmp_path / "clean").mkdir() is None else None
+    )
     frame, n = partition_frame(clean, PLEDGE, 2024, limit=50, seed=1)
-    r = with_full_key_check(clean, PLEDGE, 2024, validate("raw.pledge_loans", frame, partition=2024,
-                            context={"valid_region_codes": codes, "today": date(2026, 1, 1)}), n)
+    r = with_full_key_check(
+        clean,
+        PLEDGE,
+        2024,
+        validate(
+            "raw.pledge_loans", frame, partition=2024, context={"valid_region_codes": codes, "today": date(2026, 1, 1)}
+        ),
+        n,
+    )
     assert r.passed_blocking, [f.check_name for f in r.failures()]

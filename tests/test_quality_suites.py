@@ -47,19 +47,61 @@ def raw_frame(source_name: str, rows: list[dict]) -> pl.DataFrame:
 
 
 def cities() -> pl.DataFrame:
-    keys = ("province_code", "province_name", "city_code", "city_name", "city_name_short", "level", "parent_code", "lng", "lat")
+    keys = (
+        "province_code",
+        "province_name",
+        "city_code",
+        "city_name",
+        "city_name_short",
+        "level",
+        "parent_code",
+        "lng",
+        "lat",
+    )
     return raw_frame("cities", [dict(zip(keys, r)) | {"pinyin": "x"} for r in CITIES_ROWS])
 
 
 def programme_cities() -> pl.DataFrame:
-    return raw_frame("programme_cities", [
-        dict(city_code="130100", unit_name="石家庄市", programme="ip_demonstration_city", cohort="2012", cohort_year=2012, status="active"),
-        dict(city_code="320500", unit_name="苏州市", programme="ip_demonstration_city", cohort="2012", cohort_year=2012, status="active"),
-        dict(city_code="320581", unit_name="常熟市", programme="ip_strong_county", cohort="2022", cohort_year=2022, status="rectification",
-             status_since=date(2024, 5, 1)),
-        dict(city_code="440300", unit_name="深圳市", programme="ip_demonstration_city", cohort="2012", cohort_year=2012, status="withdrawn",
-             status_since=date(2023, 1, 1), withdrawn_on=date(2023, 1, 1)),
-    ])
+    return raw_frame(
+        "programme_cities",
+        [
+            dict(
+                city_code="130100",
+                unit_name="石家庄市",
+                programme="ip_demonstration_city",
+                cohort="2012",
+                cohort_year=2012,
+                status="active",
+            ),
+            dict(
+                city_code="320500",
+                unit_name="苏州市",
+                programme="ip_demonstration_city",
+                cohort="2012",
+                cohort_year=2012,
+                status="active",
+            ),
+            dict(
+                city_code="320581",
+                unit_name="常熟市",
+                programme="ip_strong_county",
+                cohort="2022",
+                cohort_year=2022,
+                status="rectification",
+                status_since=date(2024, 5, 1),
+            ),
+            dict(
+                city_code="440300",
+                unit_name="深圳市",
+                programme="ip_demonstration_city",
+                cohort="2012",
+                cohort_year=2012,
+                status="withdrawn",
+                status_since=date(2023, 1, 1),
+                withdrawn_on=date(2023, 1, 1),
+            ),
+        ],
+    )
 
 
 def population() -> pl.DataFrame:
@@ -71,14 +113,38 @@ def population() -> pl.DataFrame:
 
 
 def targets() -> pl.DataFrame:
-    return raw_frame("targets", [
-        dict(city_code="130100", plan_id="plan_2021_2025", indicator_code="QLT01", baseline_year=2020, baseline_value=8.1,
-             target_year=2025, target_value=14.0),
-        dict(city_code="130100", plan_id="plan_2021_2025", indicator_code="UTL01", baseline_year=2020, baseline_value=20.0,
-             target_year=2025, target_value=40.0),
-        dict(city_code="320500", plan_id="plan_2016_2020", indicator_code="QLT01", baseline_year=2016, baseline_value=30.0,
-             target_year=2020, target_value=45.0),
-    ])
+    return raw_frame(
+        "targets",
+        [
+            dict(
+                city_code="130100",
+                plan_id="plan_2021_2025",
+                indicator_code="QLT01",
+                baseline_year=2020,
+                baseline_value=8.1,
+                target_year=2025,
+                target_value=14.0,
+            ),
+            dict(
+                city_code="130100",
+                plan_id="plan_2021_2025",
+                indicator_code="UTL01",
+                baseline_year=2020,
+                baseline_value=20.0,
+                target_year=2025,
+                target_value=40.0,
+            ),
+            dict(
+                city_code="320500",
+                plan_id="plan_2016_2020",
+                indicator_code="QLT01",
+                baseline_year=2016,
+                baseline_value=30.0,
+                target_year=2020,
+                target_value=45.0,
+            ),
+        ],
+    )
 
 
 def patent_stats() -> pl.DataFrame:
@@ -87,54 +153,140 @@ def patent_stats() -> pl.DataFrame:
         for year in (2023, 2024):
             g = dict(grants_invention=inv, grants_utility_model=inv * 4, grants_design=inv // 2)
             f = dict(in_force_invention=inv * 6, in_force_utility_model=inv * 12, in_force_design=inv * 2)
-            rows.append(dict(region_code=code, region_name="x", year=year, **g, grants_total=sum(g.values()),
-                             **f, in_force_total=sum(f.values())))
+            rows.append(
+                dict(
+                    region_code=code,
+                    region_name="x",
+                    year=year,
+                    **g,
+                    grants_total=sum(g.values()),
+                    **f,
+                    in_force_total=sum(f.values()),
+                )
+            )
     return raw_frame("patent_stats", rows)
 
 
 def _grant(n: int, region: str, grant_date: date, **over) -> dict:
-    row = dict(publication_number=f"CN{112000000 + n}B", application_number=f"2019{n:08d}.1", patent_type="invention",
-               kind_code="B", application_date=date(2019, 3, 1), grant_date=grant_date, applicant_name="某公司",
-               applicant_type="enterprise", region_code=region, ipc_main="G06F", lapse_date=None,
-               hv_strategic_industry=True, hv_overseas_family=False, hv_maintained_10y=False, hv_pledged=False,
-               hv_award=False, is_high_value=True)
+    row = dict(
+        publication_number=f"CN{112000000 + n}B",
+        application_number=f"2019{n:08d}.1",
+        patent_type="invention",
+        kind_code="B",
+        application_date=date(2019, 3, 1),
+        grant_date=grant_date,
+        applicant_name="某公司",
+        applicant_type="enterprise",
+        region_code=region,
+        ipc_main="G06F",
+        lapse_date=None,
+        hv_strategic_industry=True,
+        hv_overseas_family=False,
+        hv_maintained_10y=False,
+        hv_pledged=False,
+        hv_award=False,
+        is_high_value=True,
+    )
     row.update(over)
     return row
 
 
 def patent_grants() -> pl.DataFrame:
-    rows = [_grant(i, code, date(2020, 1 + i % 12, 1 + i % 28)) for i, code in
-            enumerate(["130102", "130100", "320581", "320506", "440305", "110105", "130203"])]
+    rows = [
+        _grant(i, code, date(2020, 1 + i % 12, 1 + i % 28))
+        for i, code in enumerate(["130102", "130100", "320581", "320506", "440305", "110105", "130203"])
+    ]
     rows.append(_grant(50, "320500", date(2020, 12, 28), patent_type="utility_model", kind_code="U"))
-    rows.append(_grant(51, "440300", date(2020, 12, 30), patent_type="design", kind_code="S", lapse_date=date(2022, 1, 1)))
+    rows.append(
+        _grant(51, "440300", date(2020, 12, 30), patent_type="design", kind_code="S", lapse_date=date(2022, 1, 1))
+    )
     return raw_frame("patent_grants", rows)
 
 
 def pledge_loans() -> pl.DataFrame:
-    rows = [dict(city_code=code, month=date(2020, m, 1), registrations=10 + m, amount_10k_yuan=1500.0 * m,
-                 patents_pledged=30 + m, trademarks_pledged=5, enterprises_served=8 + m, first_time_borrowers=3)
-            for code in ("130100", "320500") for m in range(1, 13)]
+    rows = [
+        dict(
+            city_code=code,
+            month=date(2020, m, 1),
+            registrations=10 + m,
+            amount_10k_yuan=1500.0 * m,
+            patents_pledged=30 + m,
+            trademarks_pledged=5,
+            enterprises_served=8 + m,
+            first_time_borrowers=3,
+        )
+        for code in ("130100", "320500")
+        for m in range(1, 13)
+    ]
     return raw_frame("pledge_loans", rows)
 
 
 def enforcement_cases() -> pl.DataFrame:
-    return raw_frame("enforcement_cases", [
-        dict(case_id="SZ-2020-001", city_code="320500", case_type="patent_infringement_dispute", filed_date=date(2020, 2, 3),
-             closed_date=date(2020, 5, 1), resolution="mediation"),
-        dict(case_id="SZ-2020-002", city_code="320581", case_type="trademark", filed_date=date(2020, 6, 3),
-             closed_date=None, resolution=None),
-        dict(case_id="SJZ-2020-001", city_code="130100", case_type="counterfeit_patent", filed_date=date(2020, 12, 20),
-             closed_date=date(2021, 1, 15), resolution="penalty"),
-    ])
+    return raw_frame(
+        "enforcement_cases",
+        [
+            dict(
+                case_id="SZ-2020-001",
+                city_code="320500",
+                case_type="patent_infringement_dispute",
+                filed_date=date(2020, 2, 3),
+                closed_date=date(2020, 5, 1),
+                resolution="mediation",
+            ),
+            dict(
+                case_id="SZ-2020-002",
+                city_code="320581",
+                case_type="trademark",
+                filed_date=date(2020, 6, 3),
+                closed_date=None,
+                resolution=None,
+            ),
+            dict(
+                case_id="SJZ-2020-001",
+                city_code="130100",
+                case_type="counterfeit_patent",
+                filed_date=date(2020, 12, 20),
+                closed_date=date(2021, 1, 15),
+                resolution="penalty",
+            ),
+        ],
+    )
 
 
 def training_events() -> pl.DataFrame:
-    return raw_frame("training_events", [
-        dict(event_id=f"T{i:03d}", city_code=code, event_date=date(2020, 1 + i, 10), audience=aud, participants=30 + i,
-             hours=3.5, title="专利导航")
-        for i, (code, aud) in enumerate([("130100", "officials"), ("320500", "enterprises"), ("320581", "schools"),
-                                         ("440300", "service_agencies"), ("110100", "public")])
-    ] + [dict(event_id="T999", city_code="320500", event_date=date(2020, 11, 5), audience="officials", participants=12, hours=2.0)])
+    return raw_frame(
+        "training_events",
+        [
+            dict(
+                event_id=f"T{i:03d}",
+                city_code=code,
+                event_date=date(2020, 1 + i, 10),
+                audience=aud,
+                participants=30 + i,
+                hours=3.5,
+                title="专利导航",
+            )
+            for i, (code, aud) in enumerate(
+                [
+                    ("130100", "officials"),
+                    ("320500", "enterprises"),
+                    ("320581", "schools"),
+                    ("440300", "service_agencies"),
+                    ("110100", "public"),
+                ]
+            )
+        ]
+        + [
+            dict(
+                event_id="T999",
+                city_code="320500",
+                event_date=date(2020, 11, 5),
+                audience="officials",
+                participants=12,
+                hours=2.0,
+            )
+        ],
+    )
 
 
 def city_counts() -> pl.DataFrame:
@@ -144,26 +296,76 @@ def city_counts() -> pl.DataFrame:
 
 
 def dim_city() -> pl.DataFrame:
-    rows = [dict(unit_code=r[2], unit_name=r[3], unit_name_en="x", province_code=r[0], province_name=r[1], level=r[5],
-                 parent_code=r[6], lng=r[7], lat=r[8], is_programme=r[2] in ("130100", "320500", "320581"),
-                 programme_cohort_year=2012 if r[2] in ("130100", "320500") else (2022 if r[2] == "320581" else None),
-                 programme_status="active" if r[2] in ("130100", "320500", "320581") else None, withdrawn_year=None)
-            for r in CITIES_ROWS]
-    rows.append(dict(unit_code="130000", unit_name="河北省", unit_name_en="Hebei", province_code="130000", province_name="河北省",
-                     level="province", parent_code=None, lng=114.5, lat=38.0, is_programme=False, programme_cohort_year=None,
-                     programme_status=None, withdrawn_year=None))
-    return pl.DataFrame(rows, schema_overrides={"programme_cohort_year": pl.Int64, "withdrawn_year": pl.Int64,
-                                                "parent_code": pl.String, "programme_status": pl.String})
+    rows = [
+        dict(
+            unit_code=r[2],
+            unit_name=r[3],
+            unit_name_en="x",
+            province_code=r[0],
+            province_name=r[1],
+            level=r[5],
+            parent_code=r[6],
+            lng=r[7],
+            lat=r[8],
+            is_programme=r[2] in ("130100", "320500", "320581"),
+            programme_cohort_year=2012 if r[2] in ("130100", "320500") else (2022 if r[2] == "320581" else None),
+            programme_status="active" if r[2] in ("130100", "320500", "320581") else None,
+            withdrawn_year=None,
+        )
+        for r in CITIES_ROWS
+    ]
+    rows.append(
+        dict(
+            unit_code="130000",
+            unit_name="河北省",
+            unit_name_en="Hebei",
+            province_code="130000",
+            province_name="河北省",
+            level="province",
+            parent_code=None,
+            lng=114.5,
+            lat=38.0,
+            is_programme=False,
+            programme_cohort_year=None,
+            programme_status=None,
+            withdrawn_year=None,
+        )
+    )
+    return pl.DataFrame(
+        rows,
+        schema_overrides={
+            "programme_cohort_year": pl.Int64,
+            "withdrawn_year": pl.Int64,
+            "parent_code": pl.String,
+            "programme_status": pl.String,
+        },
+    )
 
 
 PILLARS = {"MGT": 3, "PRO": 4, "UTL": 5, "QLT": 4, "ENV": 3}
 
 
 def dim_indicator() -> pl.DataFrame:
-    rows = [dict(catalog_version="2016", indicator_code=f"{p}{i:02d}", pillar_code=p, pillar_name_zh="管理能力", pillar_name_en="x",
-                 name_zh="指标", name_en="indicator", definition="d", formula="a / b", unit="per 10k", source_table="raw.x",
-                 direction="lower" if f"{p}{i:02d}" == "PRO02" else "higher", weight=1 / n, pillar_weight=0.2)
-            for p, n in PILLARS.items() for i in range(1, n + 1)]
+    rows = [
+        dict(
+            catalog_version="2016",
+            indicator_code=f"{p}{i:02d}",
+            pillar_code=p,
+            pillar_name_zh="管理能力",
+            pillar_name_en="x",
+            name_zh="指标",
+            name_en="indicator",
+            definition="d",
+            formula="a / b",
+            unit="per 10k",
+            source_table="raw.x",
+            direction="lower" if f"{p}{i:02d}" == "PRO02" else "higher",
+            weight=1 / n,
+            pillar_weight=0.2,
+        )
+        for p, n in PILLARS.items()
+        for i in range(1, n + 1)
+    ]
     return pl.DataFrame(rows)
 
 
@@ -171,41 +373,172 @@ def fct_city_indicator_year() -> pl.DataFrame:
     rows = []
     for unit in ("130100", "320500", "320581"):
         for code, raw_value in (("PRO01", 0.82), ("QLT01", 12.5), ("UTL04", -0.15), ("PRO03", 0.4)):
-            rows.append(dict(unit_code=unit, year=2020, indicator_code=code, catalog_version="2016", raw_value=raw_value,
-                             value=raw_value, is_imputed=False, is_outlier=False, is_missing=False, normalised_score=55.0))
-    rows.append(dict(unit_code="440300", year=2020, indicator_code="QLT01", catalog_version="2016", raw_value=None,
-                     value=80.1, is_imputed=True, is_outlier=False, is_missing=False, normalised_score=99.0))
+            rows.append(
+                dict(
+                    unit_code=unit,
+                    year=2020,
+                    indicator_code=code,
+                    catalog_version="2016",
+                    raw_value=raw_value,
+                    value=raw_value,
+                    is_imputed=False,
+                    is_outlier=False,
+                    is_missing=False,
+                    normalised_score=55.0,
+                )
+            )
+    rows.append(
+        dict(
+            unit_code="440300",
+            year=2020,
+            indicator_code="QLT01",
+            catalog_version="2016",
+            raw_value=None,
+            value=80.1,
+            is_imputed=True,
+            is_outlier=False,
+            is_missing=False,
+            normalised_score=99.0,
+        )
+    )
     return pl.DataFrame(rows, schema_overrides={"raw_value": pl.Float64})
 
 
 def fct_city_score_year() -> pl.DataFrame:
-    rows = [dict(unit_code=u, year=2020, catalog_version="2016", score_mgt=s, score_pro=s, score_utl=s, score_qlt=s, score_env=s,
-                 composite=s, composite_index=s / 50 * 100, rank=r, n_ranked=3, performance_group=g, group_third=t,
-                 index_change=1.5, rank_change=0, is_programme=True)
-            for r, (u, s, g, t) in enumerate([("320500", 80.0, "leader", "upper"), ("130100", 50.0, "moderate", "middle"),
-                                               ("320581", 20.0, "emerging", "lower")], start=1)]
-    rows.append(dict(unit_code="440300", year=2020, catalog_version="2016", score_mgt=None, score_pro=None, score_utl=None,
-                     score_qlt=None, score_env=None, composite=None, composite_index=None, rank=None, n_ranked=None,
-                     performance_group=None, group_third=None, index_change=None, rank_change=None, is_programme=False))
-    return pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in ("score_mgt", "score_pro", "score_utl", "score_qlt",
-                                                                      "score_env", "composite", "composite_index", "index_change")}
-                        | {"rank": pl.Int64, "n_ranked": pl.Int64, "rank_change": pl.Int64, "performance_group": pl.String,
-                           "group_third": pl.String})
+    rows = [
+        dict(
+            unit_code=u,
+            year=2020,
+            catalog_version="2016",
+            score_mgt=s,
+            score_pro=s,
+            score_utl=s,
+            score_qlt=s,
+            score_env=s,
+            composite=s,
+            composite_index=s / 50 * 100,
+            rank=r,
+            n_ranked=3,
+            performance_group=g,
+            group_third=t,
+            index_change=1.5,
+            rank_change=0,
+            is_programme=True,
+        )
+        for r, (u, s, g, t) in enumerate(
+            [
+                ("320500", 80.0, "leader", "upper"),
+                ("130100", 50.0, "moderate", "middle"),
+                ("320581", 20.0, "emerging", "lower"),
+            ],
+            start=1,
+        )
+    ]
+    rows.append(
+        dict(
+            unit_code="440300",
+            year=2020,
+            catalog_version="2016",
+            score_mgt=None,
+            score_pro=None,
+            score_utl=None,
+            score_qlt=None,
+            score_env=None,
+            composite=None,
+            composite_index=None,
+            rank=None,
+            n_ranked=None,
+            performance_group=None,
+            group_third=None,
+            index_change=None,
+            rank_change=None,
+            is_programme=False,
+        )
+    )
+    return pl.DataFrame(
+        rows,
+        schema_overrides={
+            c: pl.Float64
+            for c in (
+                "score_mgt",
+                "score_pro",
+                "score_utl",
+                "score_qlt",
+                "score_env",
+                "composite",
+                "composite_index",
+                "index_change",
+            )
+        }
+        | {
+            "rank": pl.Int64,
+            "n_ranked": pl.Int64,
+            "rank_change": pl.Int64,
+            "performance_group": pl.String,
+            "group_third": pl.String,
+        },
+    )
 
 
 def fct_target_status() -> pl.DataFrame:
-    rows = [dict(unit_code="130100", plan_id="plan_2021_2025", indicator_code="QLT01", baseline_year=2020, baseline_value=8.1,
-                 target_year=2025, target_value=14.0, current_year=2024, current_value=12.0, progress_index=0.66,
-                 growth_ratio=1.48, status="on_track", projected_value=14.5),
-            dict(unit_code="320500", plan_id="plan_2016_2020", indicator_code="QLT01", baseline_year=2016, baseline_value=30.0,
-                 target_year=2020, target_value=45.0, current_year=2020, current_value=47.0, progress_index=1.1,
-                 growth_ratio=1.56, status="achieved", projected_value=None),
-            dict(unit_code="320581", plan_id="plan_2021_2025", indicator_code="UTL01", baseline_year=2020, baseline_value=None,
-                 target_year=2025, target_value=40.0, current_year=None, current_value=None, progress_index=None,
-                 growth_ratio=None, status="insufficient_data", projected_value=None)]
-    return pl.DataFrame(rows, schema_overrides={"baseline_value": pl.Float64, "current_year": pl.Int64, "current_value": pl.Float64,
-                                                "progress_index": pl.Float64, "growth_ratio": pl.Float64,
-                                                "projected_value": pl.Float64})
+    rows = [
+        dict(
+            unit_code="130100",
+            plan_id="plan_2021_2025",
+            indicator_code="QLT01",
+            baseline_year=2020,
+            baseline_value=8.1,
+            target_year=2025,
+            target_value=14.0,
+            current_year=2024,
+            current_value=12.0,
+            progress_index=0.66,
+            growth_ratio=1.48,
+            status="on_track",
+            projected_value=14.5,
+        ),
+        dict(
+            unit_code="320500",
+            plan_id="plan_2016_2020",
+            indicator_code="QLT01",
+            baseline_year=2016,
+            baseline_value=30.0,
+            target_year=2020,
+            target_value=45.0,
+            current_year=2020,
+            current_value=47.0,
+            progress_index=1.1,
+            growth_ratio=1.56,
+            status="achieved",
+            projected_value=None,
+        ),
+        dict(
+            unit_code="320581",
+            plan_id="plan_2021_2025",
+            indicator_code="UTL01",
+            baseline_year=2020,
+            baseline_value=None,
+            target_year=2025,
+            target_value=40.0,
+            current_year=None,
+            current_value=None,
+            progress_index=None,
+            growth_ratio=None,
+            status="insufficient_data",
+            projected_value=None,
+        ),
+    ]
+    return pl.DataFrame(
+        rows,
+        schema_overrides={
+            "baseline_value": pl.Float64,
+            "current_year": pl.Int64,
+            "current_value": pl.Float64,
+            "progress_index": pl.Float64,
+            "growth_ratio": pl.Float64,
+            "projected_value": pl.Float64,
+        },
+    )
 
 
 # suite name -> (clean frame builder, partition, extra context)
@@ -261,48 +594,95 @@ def _sample_values(result, check: str, column: str) -> list:
 
 
 def _replace(df: pl.DataFrame, mask: pl.Expr, **values) -> pl.DataFrame:
-    return df.with_columns([pl.when(mask).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
-                            for c, v in values.items()])
+    return df.with_columns(
+        [pl.when(mask).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c) for c, v in values.items()]
+    )
 
 
 # suite -> (make bad frame from clean, checks expected to fail, (check, sample column, values expected in sample))
 BAD = {
-    "raw.cities": (lambda df: _replace(df, pl.col("city_code") == "130200", lat=99.0, parent_code="990100"),
-                   {"lat__in_range", "parent_code__known_region"}, ("lat__in_range", "city_code", ["130200"])),
-    "raw.programme_cities": (lambda df: _replace(df, pl.col("city_code") == "320581", status="dissolved"),
-                             {"status__allowed"}, ("status__allowed", "city_code", ["320581"])),
-    "raw.population": (lambda df: _replace(df, (pl.col("region_code") == "320500") & (pl.col("year") == 2024), population_10k=-3.0),
-                       {"population_10k__in_range"}, ("population_10k__in_range", "region_code", ["320500"])),
-    "raw.targets": (lambda df: _replace(df, pl.col("indicator_code") == "UTL01", target_year=2019),
-                    {"target_year__after_baseline_year"}, ("target_year__after_baseline_year", "indicator_code", ["UTL01"])),
-    "raw.patent_stats": (lambda df: _replace(df, (pl.col("region_code") == "440000") & (pl.col("year") == 2023), grants_design=-1),
-                         {"grants_design__non_negative", "grants_total__sum_of_types"},
-                         ("grants_design__non_negative", "region_code", ["440000"])),
-    "raw.patent_grants": (lambda df: _replace(df, pl.col("publication_number") == "CN112000003B", grant_date=date(2021, 1, 4)),
-                          {"grant_date__in_partition_year", "year__matches_grant_date"},
-                          ("grant_date__in_partition_year", "publication_number", ["CN112000003B"])),
-    "raw.patent_grants.city_counts": (lambda df: _replace(df, pl.col("unit_code") == "320500", grants=400, change_factor=10.0),
-                                      {"city_grants__change_vs_previous_year"},
-                                      ("city_grants__change_vs_previous_year", "unit_code", ["320500"])),
-    "raw.pledge_loans": (lambda df: _replace(df, (pl.col("city_code") == "320500") & (pl.col("month") == date(2020, 7, 1)), registrations=-5),
-                         {"registrations__non_negative"}, ("registrations__non_negative", "city_code", ["320500"])),
-    "raw.enforcement_cases": (lambda df: _replace(df, pl.col("case_id") == "SZ-2020-002", city_code="990101"),
-                              {"city_code__known_region"}, ("city_code__known_region", "case_id", ["SZ-2020-002"])),
-    "raw.training_events": (lambda df: _replace(df, pl.col("event_id") == "T999", event_id="T001"),
-                            {"event_id__unique"}, ("event_id__unique", "event_id", ["T001", "T001"])),
-    "marts.dim_city": (lambda df: _replace(df, pl.col("unit_code") == "130200", level="city"),
-                       {"level__allowed"}, ("level__allowed", "unit_code", ["130200"])),
-    "marts.dim_indicator": (lambda df: _replace(df, pl.col("indicator_code") == "UTL02", weight=1.5),
-                            {"weight__share"}, ("weight__share", "indicator_code", ["UTL02"])),
+    "raw.cities": (
+        lambda df: _replace(df, pl.col("city_code") == "130200", lat=99.0, parent_code="990100"),
+        {"lat__in_range", "parent_code__known_region"},
+        ("lat__in_range", "city_code", ["130200"]),
+    ),
+    "raw.programme_cities": (
+        lambda df: _replace(df, pl.col("city_code") == "320581", status="dissolved"),
+        {"status__allowed"},
+        ("status__allowed", "city_code", ["320581"]),
+    ),
+    "raw.population": (
+        lambda df: _replace(df, (pl.col("region_code") == "320500") & (pl.col("year") == 2024), population_10k=-3.0),
+        {"population_10k__in_range"},
+        ("population_10k__in_range", "region_code", ["320500"]),
+    ),
+    "raw.targets": (
+        lambda df: _replace(df, pl.col("indicator_code") == "UTL01", target_year=2019),
+        {"target_year__after_baseline_year"},
+        ("target_year__after_baseline_year", "indicator_code", ["UTL01"]),
+    ),
+    "raw.patent_stats": (
+        lambda df: _replace(df, (pl.col("region_code") == "440000") & (pl.col("year") == 2023), grants_design=-1),
+        {"grants_design__non_negative", "grants_total__sum_of_types"},
+        ("grants_design__non_negative", "region_code", ["440000"]),
+    ),
+    "raw.patent_grants": (
+        lambda df: _replace(df, pl.col("publication_number") == "CN112000003B", grant_date=date(2021, 1, 4)),
+        {"grant_date__in_partition_year", "year__matches_grant_date"},
+        ("grant_date__in_partition_year", "publication_number", ["CN112000003B"]),
+    ),
+    "raw.patent_grants.city_counts": (
+        lambda df: _replace(df, pl.col("unit_code") == "320500", grants=400, change_factor=10.0),
+        {"city_grants__change_vs_previous_year"},
+        ("city_grants__change_vs_previous_year", "unit_code", ["320500"]),
+    ),
+    "raw.pledge_loans": (
+        lambda df: _replace(
+            df, (pl.col("city_code") == "320500") & (pl.col("month") == date(2020, 7, 1)), registrations=-5
+        ),
+        {"registrations__non_negative"},
+        ("registrations__non_negative", "city_code", ["320500"]),
+    ),
+    "raw.enforcement_cases": (
+        lambda df: _replace(df, pl.col("case_id") == "SZ-2020-002", city_code="990101"),
+        {"city_code__known_region"},
+        ("city_code__known_region", "case_id", ["SZ-2020-002"]),
+    ),
+    "raw.training_events": (
+        lambda df: _replace(df, pl.col("event_id") == "T999", event_id="T001"),
+        {"event_id__unique"},
+        ("event_id__unique", "event_id", ["T001", "T001"]),
+    ),
+    "marts.dim_city": (
+        lambda df: _replace(df, pl.col("unit_code") == "130200", level="city"),
+        {"level__allowed"},
+        ("level__allowed", "unit_code", ["130200"]),
+    ),
+    "marts.dim_indicator": (
+        lambda df: _replace(df, pl.col("indicator_code") == "UTL02", weight=1.5),
+        {"weight__share"},
+        ("weight__share", "indicator_code", ["UTL02"]),
+    ),
     # 1.3 is a fine value for QLT01 (per 10k people) but not for a share: only the share rule may fire
     "marts.fct_city_indicator_year": (
-        lambda df: _replace(df, (pl.col("unit_code").is_in(["320500", "320581"])) & pl.col("indicator_code").is_in(["PRO03", "QLT01"]),
-                            raw_value=1.3),
-        {"raw_value__share_indicators_within_0_1"}, ("raw_value__share_indicators_within_0_1", "unit_code", ["320500", "320581"])),
-    "marts.fct_city_score_year": (lambda df: _replace(df, pl.col("unit_code") == "130100", score_qlt=120.0),
-                                  {"score_qlt__score_range"}, ("score_qlt__score_range", "unit_code", ["130100"])),
-    "marts.fct_target_status": (lambda df: _replace(df, pl.col("unit_code") == "320500", status="done"),
-                                {"status__allowed"}, ("status__allowed", "unit_code", ["320500"])),
+        lambda df: _replace(
+            df,
+            (pl.col("unit_code").is_in(["320500", "320581"])) & pl.col("indicator_code").is_in(["PRO03", "QLT01"]),
+            raw_value=1.3,
+        ),
+        {"raw_value__share_indicators_within_0_1"},
+        ("raw_value__share_indicators_within_0_1", "unit_code", ["320500", "320581"]),
+    ),
+    "marts.fct_city_score_year": (
+        lambda df: _replace(df, pl.col("unit_code") == "130100", score_qlt=120.0),
+        {"score_qlt__score_range"},
+        ("score_qlt__score_range", "unit_code", ["130100"]),
+    ),
+    "marts.fct_target_status": (
+        lambda df: _replace(df, pl.col("unit_code") == "320500", status="done"),
+        {"status__allowed"},
+        ("status__allowed", "unit_code", ["320500"]),
+    ),
 }
 
 
@@ -345,7 +725,12 @@ def test_missing_column_and_wrong_type_are_blocking():
 
 def test_integer_column_with_nulls_keeps_its_type():
     # programme_cities has no nullable int; population.year with a null must fail not_null but pass the type check
-    df = population().with_columns(pl.when((pl.col("region_code") == "320581") & (pl.col("year") == 2023)).then(None).otherwise(pl.col("year")).alias("year"))
+    df = population().with_columns(
+        pl.when((pl.col("region_code") == "320581") & (pl.col("year") == 2023))
+        .then(None)
+        .otherwise(pl.col("year"))
+        .alias("year")
+    )
     result = run("raw.population", df, evaluation_year=2024)
     assert result.by_check()["year__type"].passed
     assert failed_checks(result) == {"year__not_null"}
@@ -401,7 +786,12 @@ def test_row_count_against_previous_year():
 
 def test_checks_needing_run_inputs_are_skipped_and_listed():
     result = validate("raw.patent_grants", patent_grants(), context={"valid_region_codes": VALID_CODES})
-    assert set(result.skipped) == {"grant_date__in_partition_year", "year__is_partition", "row_count__vs_previous_year", "freshness"}
+    assert set(result.skipped) == {
+        "grant_date__in_partition_year",
+        "year__is_partition",
+        "row_count__vs_previous_year",
+        "freshness",
+    }
     assert result.passed_all
     assert "grant_date__in_partition_year" not in result.by_check()
 
@@ -412,10 +802,12 @@ def test_region_codes_are_required_not_silently_skipped():
 
 
 def test_city_counts_flag_jumps_and_falls_above_the_factor():
-    prev = pl.DataFrame({"region_code": ["130102"] * 100 + ["320581"] * 40 + ["440305"] * 90 + ["110105"] * 5,
-                         "year": [2019] * 235})
-    cur = pl.DataFrame({"region_code": ["130102"] * 301 + ["320581"] * 40 + ["440305"] * 29 + ["110105"] * 19,
-                        "year": [2020] * 389})
+    prev = pl.DataFrame(
+        {"region_code": ["130102"] * 100 + ["320581"] * 40 + ["440305"] * 90 + ["110105"] * 5, "year": [2019] * 235}
+    )
+    cur = pl.DataFrame(
+        {"region_code": ["130102"] * 301 + ["320581"] * 40 + ["440305"] * 29 + ["110105"] * 19, "year": [2020] * 389}
+    )
     counts = patent_grant_city_counts(cur, prev, unit_codes=VALID_CODES, min_base_count=20)
     by_unit = {r["unit_code"]: r for r in counts.iter_rows(named=True)}
     # 320581 is a county-level unit: counted under itself and under its prefecture 320500

@@ -13,9 +13,13 @@ from pipelines.settings import REFERENCE_DIR
 
 SHARED = Path("/work/shared/reference")
 FILES = (
-    "cities_prefecture_level_2023.csv", "modood_provinces.csv", "national_ip_demonstration_cities_2012_2016.csv",
-    "province_ip_socioeconomic_panel_2005_2024.csv", "national_ip_power_targets_and_actuals.csv",
-    "cn_kind_codes.csv", "cn_number_formats.md",
+    "cities_prefecture_level_2023.csv",
+    "modood_provinces.csv",
+    "national_ip_demonstration_cities_2012_2016.csv",
+    "province_ip_socioeconomic_panel_2005_2024.csv",
+    "national_ip_power_targets_and_actuals.csv",
+    "cn_kind_codes.csv",
+    "cn_number_formats.md",
 )
 
 
@@ -36,8 +40,13 @@ def test_copy_is_unchanged(name):
 
 def test_licences_shipped():
     licences = {p.name for p in REFERENCE_DIR.iterdir() if "LICENSE" in p.name}
-    assert {"areacity_LICENSE.txt", "modood_LICENSE.txt", "pyecharts_LICENSE_MIT.txt",
-            "pypsa_china_pik_LICENSE_MIT.txt", "techme_LICENSE_MIT.md"} <= licences
+    assert {
+        "areacity_LICENSE.txt",
+        "modood_LICENSE.txt",
+        "pyecharts_LICENSE_MIT.txt",
+        "pypsa_china_pik_LICENSE_MIT.txt",
+        "techme_LICENSE_MIT.md",
+    } <= licences
 
 
 def test_prefectures():

@@ -6,7 +6,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import figures, queries
-from ..components import unit_options, control, graph, grid, guarded, page_title, section, snapshot, year_dropdown
+from ..components import control, graph, grid, guarded, page_title, section, snapshot, unit_options, year_dropdown
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import empty_figure
@@ -55,8 +55,10 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
         rows.append(row)
     # Numbers and labels share a column here, so AG Grid must not infer a number type from the first row.
     cols = [{"field": "measure", "headerName": "", "pinned": "left", "minWidth": 150, "sortable": False}]
-    cols += [{"field": r["unit_code"], "headerName": r[name], "sortable": False, "cellDataType": False}
-             for r in df.iter_rows(named=True)]
+    cols += [
+        {"field": r["unit_code"], "headerName": r[name], "sortable": False, "cellDataType": False}
+        for r in df.iter_rows(named=True)
+    ]
     return cols, rows
 
 
@@ -66,15 +68,22 @@ def strengths_list(sw: pl.DataFrame, names: dict[str, str], unit_codes: list[str
     for code in unit_codes:
         u = sw.filter(pl.col("unit_code") == code)
 
-        def items(kind):
-            return [html.Li(f"{r[ind] or r['indicator_code']} ({r['diff']:+.1f})")
-                    for r in u.filter(pl.col("kind") == kind).iter_rows(named=True)] or [html.Li("—")]
+        def items(kind, u=u):
+            return [
+                html.Li(f"{r[ind] or r['indicator_code']} ({r['diff']:+.1f})")
+                for r in u.filter(pl.col("kind") == kind).iter_rows(named=True)
+            ] or [html.Li("—")]
 
-        blocks.append(html.Div([
-            html.H3(names.get(code, code)),
-            html.Div([html.Strong(t("strengths", lang)), html.Ul(items("strength"), className="ipc-good")]),
-            html.Div([html.Strong(t("weaknesses", lang)), html.Ul(items("weakness"), className="ipc-bad")]),
-        ], className="ipc-sw-card"))
+        blocks.append(
+            html.Div(
+                [
+                    html.H3(names.get(code, code)),
+                    html.Div([html.Strong(t("strengths", lang)), html.Ul(items("strength"), className="ipc-good")]),
+                    html.Div([html.Strong(t("weaknesses", lang)), html.Ul(items("weakness"), className="ipc-bad")]),
+                ],
+                className="ipc-sw-card",
+            )
+        )
     return blocks
 
 
@@ -93,16 +102,35 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
     return [
         dcc.Store(id="cmp-lang", data=lang),
         page_title(NAV_KEY, lang),
-        html.Div([
-            year_dropdown("cmp-year", queries.years(snap), year, lang),
-            html.Div(control(t("cmp_pick", lang), dcc.Dropdown(id="cmp-units", options=options, value=chosen,
-                                                                multi=True)), className="ipc-grow"),
-        ], className="ipc-controls"),
+        html.Div(
+            [
+                year_dropdown("cmp-year", queries.years(snap), year, lang),
+                html.Div(
+                    control(
+                        t("cmp_pick", lang), dcc.Dropdown(id="cmp-units", options=options, value=chosen, multi=True)
+                    ),
+                    className="ipc-grow",
+                ),
+            ],
+            className="ipc-controls",
+        ),
         html.Div(id="cmp-message", className="ipc-muted"),
-        html.Div([html.Div(graph("cmp-radar"), className="ipc-col"),
-                  html.Div([control(t("indicator", lang), dcc.Dropdown(id="cmp-indicator", options=ind_opts,
-                                                                       value=indicator, clearable=False)),
-                            graph("cmp-trend")], className="ipc-col")], className="ipc-row ipc-two"),
+        html.Div(
+            [
+                html.Div(graph("cmp-radar"), className="ipc-col"),
+                html.Div(
+                    [
+                        control(
+                            t("indicator", lang),
+                            dcc.Dropdown(id="cmp-indicator", options=ind_opts, value=indicator, clearable=False),
+                        ),
+                        graph("cmp-trend"),
+                    ],
+                    className="ipc-col",
+                ),
+            ],
+            className="ipc-row ipc-two",
+        ),
         section(t("cmp_table", lang), grid("cmp-table", lang, height=None, pagination=False)),
         html.Div(graph("cmp-heatmap"), className="ipc-row"),
         section(t("cmp_sw", lang), html.Div(id="cmp-sw", className="ipc-sw")),
@@ -110,9 +138,17 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output("cmp-radar", "figure"), Output("cmp-table", "columnDefs"), Output("cmp-table", "rowData"),
-                  Output("cmp-heatmap", "figure"), Output("cmp-sw", "children"), Output("cmp-message", "children"),
-                  Input("cmp-year", "value"), Input("cmp-units", "value"), State("cmp-lang", "data"))
+    @app.callback(
+        Output("cmp-radar", "figure"),
+        Output("cmp-table", "columnDefs"),
+        Output("cmp-table", "rowData"),
+        Output("cmp-heatmap", "figure"),
+        Output("cmp-sw", "children"),
+        Output("cmp-message", "children"),
+        Input("cmp-year", "value"),
+        Input("cmp-units", "value"),
+        State("cmp-lang", "data"),
+    )
     def update(year, unit_codes, lang):
         chosen = parse_units(unit_codes)
         if len(chosen) < 2:
@@ -124,8 +160,9 @@ def register_callbacks(app) -> None:
             radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang)
             cols, rows = side_by_side_table(queries.side_by_side(snap, year, chosen), lang)
             units = queries.units(snap)
-            heat = figures.strength_heatmap(queries.score_matrix(snap, year, chosen), units,
-                                            queries.indicator_catalog(snap, year), chosen, lang)
+            heat = figures.strength_heatmap(
+                queries.score_matrix(snap, year, chosen), units, queries.indicator_catalog(snap, year), chosen, lang
+            )
             names = dict(zip(units["unit_code"].to_list(), units[name_col(lang)].to_list()))
             sw = strengths_list(queries.strengths_weaknesses(snap, year, chosen), names, chosen, lang)
         except SnapshotUnavailable:
@@ -134,8 +171,12 @@ def register_callbacks(app) -> None:
         note = "" if not unit_codes or len(unit_codes) <= MAX_UNITS else f"≤ {MAX_UNITS}"
         return radar, cols, rows, heat, sw, note
 
-    @app.callback(Output("cmp-trend", "figure"), Input("cmp-units", "value"), Input("cmp-indicator", "value"),
-                  State("cmp-lang", "data"))
+    @app.callback(
+        Output("cmp-trend", "figure"),
+        Input("cmp-units", "value"),
+        Input("cmp-indicator", "value"),
+        State("cmp-lang", "data"),
+    )
     def update_trend(unit_codes, indicator, lang):
         chosen = parse_units(unit_codes)
         if len(chosen) < 2 or not indicator:

@@ -38,22 +38,32 @@ def layout(lang: str, year=None, **_):
         html.Div([year_dropdown("ov-year", queries.years(snap), year, lang)], className="ipc-controls"),
         html.Div(id="ov-cards", className="ipc-cards"),
         html.Div([graph("ov-map")], className="ipc-row"),
-        html.Div([html.Div(graph("ov-dist"), className="ipc-col"), html.Div(graph("ov-movers"), className="ipc-col")],
-                 className="ipc-row ipc-two"),
+        html.Div(
+            [html.Div(graph("ov-dist"), className="ipc-col"), html.Div(graph("ov-movers"), className="ipc-col")],
+            className="ipc-row ipc-two",
+        ),
     ]
 
 
 def render(year: int, lang: str):
     snap = snapshot()
-    return (headline_cards(queries.overview_headlines(snap, year), lang),
-            figures.city_map(queries.map_points(snap, year), lang),
-            figures.composite_histogram(queries.composite_distribution(snap, year), lang),
-            figures.movers_bar(queries.biggest_movers(snap, year), lang))
+    return (
+        headline_cards(queries.overview_headlines(snap, year), lang),
+        figures.city_map(queries.map_points(snap, year), lang),
+        figures.composite_histogram(queries.composite_distribution(snap, year), lang),
+        figures.movers_bar(queries.biggest_movers(snap, year), lang),
+    )
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output("ov-cards", "children"), Output("ov-map", "figure"), Output("ov-dist", "figure"),
-                  Output("ov-movers", "figure"), Input("ov-year", "value"), State("ov-lang", "data"))
+    @app.callback(
+        Output("ov-cards", "children"),
+        Output("ov-map", "figure"),
+        Output("ov-dist", "figure"),
+        Output("ov-movers", "figure"),
+        Input("ov-year", "value"),
+        State("ov-lang", "data"),
+    )
     def update(year, lang):
         try:
             return render(int(year), lang)

@@ -6,12 +6,23 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import figures, queries
-from ..components import unit_options, control, graph, grid, guarded, page_title, records, section, snapshot, unavailable
+from ..components import (
+    control,
+    graph,
+    grid,
+    guarded,
+    page_title,
+    records,
+    section,
+    snapshot,
+    unavailable,
+    unit_options,
+)
 from ..evaluation_text import rules_text
 from ..i18n import ALERT_TYPES, GROUPS, PLANS, STAGES, TARGET_STATUS, label, name_col, province_col, t
-from .watchlist import robust_label
 from ..snapshot import SnapshotUnavailable
 from ..theme import empty_figure
+from .watchlist import robust_label
 
 PATH = "/profile"
 NAV_KEY = "nav_profile"
@@ -19,12 +30,16 @@ NAV_KEY = "nav_profile"
 
 def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
     ind = "name_en" if lang == "en" else "name_zh"
-    df = targets.join(catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code",
-                      how="left").with_columns(
-        status_label=pl.col("status").replace_strict({k: label(TARGET_STATUS, k, lang) for k in TARGET_STATUS},
-                                                     default=pl.col("status")),
-        plan_label=pl.col("plan_id").replace_strict({k: label(PLANS, k, lang) for k in PLANS},
-                                                    default=pl.col("plan_id")))
+    df = targets.join(
+        catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code", how="left"
+    ).with_columns(
+        status_label=pl.col("status").replace_strict(
+            {k: label(TARGET_STATUS, k, lang) for k in TARGET_STATUS}, default=pl.col("status")
+        ),
+        plan_label=pl.col("plan_id").replace_strict(
+            {k: label(PLANS, k, lang) for k in PLANS}, default=pl.col("plan_id")
+        ),
+    )
     return records(df, 2)
 
 
@@ -39,9 +54,14 @@ def target_columns(lang: str) -> list[dict]:
         {"field": "current_year", "headerName": t("year", lang), **num},
         {"field": "current_value", "headerName": t("current", lang), **num},
         {"field": "progress_index", "headerName": t("progress", lang), **num},
-        {"field": "status_label", "headerName": t("status", lang),
-         "cellClassRules": {"ipc-status-bad": "['deteriorating','limited_progress'].includes(data.status)",
-                            "ipc-status-good": "['achieved','on_track'].includes(data.status)"}},
+        {
+            "field": "status_label",
+            "headerName": t("status", lang),
+            "cellClassRules": {
+                "ipc-status-bad": "['deteriorating','limited_progress'].includes(data.status)",
+                "ipc-status-good": "['achieved','on_track'].includes(data.status)",
+            },
+        },
     ]
 
 
@@ -49,44 +69,66 @@ def stage_rows(stages: pl.DataFrame, lang: str) -> list[dict]:
     rows = []
     for r in records(stages, 2):
         share = r.get("share_bottom")
-        rows.append({**r, "stage_label": label(STAGES, r["stage"], lang),
-                     # normal years carry no flag, so there is nothing to be robust about
-                     "robust_label": "" if r["stage"] == "normal" else robust_label(r.get("is_robust"), lang),
-                     "share_bottom_pct": None if share is None else round(100 * share),
-                     "rules_text": rules_text(r, lang)})
+        rows.append(
+            {
+                **r,
+                "stage_label": label(STAGES, r["stage"], lang),
+                # normal years carry no flag, so there is nothing to be robust about
+                "robust_label": "" if r["stage"] == "normal" else robust_label(r.get("is_robust"), lang),
+                "share_bottom_pct": None if share is None else round(100 * share),
+                "rules_text": rules_text(r, lang),
+            }
+        )
     return rows
 
 
 def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
-    return [{**r, "verdict_label": label(STAGES, r["verdict"], lang),
-             "state": t("complete", lang) if r.get("is_complete") in (True, None) else t("in_progress", lang)}
-            for r in records(cycles, 1)]
+    return [
+        {
+            **r,
+            "verdict_label": label(STAGES, r["verdict"], lang),
+            "state": t("complete", lang) if r.get("is_complete") in (True, None) else t("in_progress", lang),
+        }
+        for r in records(cycles, 1)
+    ]
 
 
 def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
     ind = "name_en" if lang == "en" else "name_zh"
     names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
-    return [{**r, "type_label": label(ALERT_TYPES, r.get("alert_type"), lang),
-             "status_label": label(TARGET_STATUS, r.get("status"), lang),
-             "indicator_name": names.get(r.get("indicator_code"), r.get("indicator_code") or "")}
-            for r in records(alerts, 2)]
+    return [
+        {
+            **r,
+            "type_label": label(ALERT_TYPES, r.get("alert_type"), lang),
+            "status_label": label(TARGET_STATUS, r.get("status"), lang),
+            "indicator_name": names.get(r.get("indicator_code"), r.get("indicator_code") or ""),
+        }
+        for r in records(alerts, 2)
+    ]
 
 
 def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang: str) -> html.Div:
     last = scores.sort("year").tail(1).to_dicts()
-    items = [html.H2(info[name_col(lang)], className="ipc-profile-name"),
-             html.Span(info[province_col(lang)], className="ipc-chip")]
+    items = [
+        html.H2(info[name_col(lang)], className="ipc-profile-name"),
+        html.Span(info[province_col(lang)], className="ipc-chip"),
+    ]
     if info.get("is_programme"):
         cohort = info.get("programme_cohort_year")
         items.append(html.Span(t("programme_status", lang) + (f" · {cohort}" if cohort else ""), className="ipc-chip"))
         if info.get("withdrawn_year"):
-            items.append(html.Span(f"{label(STAGES, 'withdrawn', lang)} · {info['withdrawn_year']}",
-                                   className="ipc-chip ipc-chip-stage"))
+            items.append(
+                html.Span(
+                    f"{label(STAGES, 'withdrawn', lang)} · {info['withdrawn_year']}",
+                    className="ipc-chip ipc-chip-stage",
+                )
+            )
     if last:
         r = last[0]
         if r.get("rank") is not None:
-            items.append(html.Span(f"{r['year']} {t('rank', lang)} {r['rank']} / {r['n_ranked']}",
-                                   className="ipc-chip"))
+            items.append(
+                html.Span(f"{r['year']} {t('rank', lang)} {r['rank']} / {r['n_ranked']}", className="ipc-chip")
+            )
         elif r.get("rank_all") is not None:
             items.append(html.Span(f"{r['year']} {t('rank_all', lang)} {r['rank_all']}", className="ipc-chip"))
         if r.get("composite_index") is not None:
@@ -112,25 +154,44 @@ def layout(lang: str, unit=None, **_):
     return [
         dcc.Store(id="pf-lang", data=lang),
         page_title(NAV_KEY, lang),
-        html.Div([html.Div(control(t("pf_pick", lang), dcc.Dropdown(id="pf-unit", options=options, value=unit,
-                                                                     clearable=False)), className="ipc-grow")],
-                 className="ipc-controls"),
+        html.Div(
+            [
+                html.Div(
+                    control(
+                        t("pf_pick", lang), dcc.Dropdown(id="pf-unit", options=options, value=unit, clearable=False)
+                    ),
+                    className="ipc-grow",
+                )
+            ],
+            className="ipc-controls",
+        ),
         html.Div(id="pf-summary"),
         section(t("pf_indicators", lang), graph("pf-indicators")),
         section(t("pf_targets", lang), html.Div(id="pf-targets")),
-        html.Div([html.Div(graph("pf-stage-fig"), className="ipc-col"),
-                  html.Div(section(t("pf_cycles", lang), html.Div(id="pf-cycles")), className="ipc-col")],
-                 className="ipc-row ipc-two"),
+        html.Div(
+            [
+                html.Div(graph("pf-stage-fig"), className="ipc-col"),
+                html.Div(section(t("pf_cycles", lang), html.Div(id="pf-cycles")), className="ipc-col"),
+            ],
+            className="ipc-row ipc-two",
+        ),
         section(t("pf_stage_rows", lang), html.Div(id="pf-stages")),
         section(t("pf_alerts", lang), html.Div(id="pf-alerts")),
     ]
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output("pf-summary", "children"), Output("pf-indicators", "figure"),
-                  Output("pf-targets", "children"), Output("pf-stage-fig", "figure"), Output("pf-cycles", "children"),
-                  Output("pf-stages", "children"), Output("pf-alerts", "children"),
-                  Input("pf-unit", "value"), State("pf-lang", "data"))
+    @app.callback(
+        Output("pf-summary", "children"),
+        Output("pf-indicators", "figure"),
+        Output("pf-targets", "children"),
+        Output("pf-stage-fig", "figure"),
+        Output("pf-cycles", "children"),
+        Output("pf-stages", "children"),
+        Output("pf-alerts", "children"),
+        Input("pf-unit", "value"),
+        State("pf-lang", "data"),
+    )
     def update(unit, lang):
         blank = empty_figure(t("not_available", lang))
         try:
@@ -148,40 +209,88 @@ def register_callbacks(app) -> None:
         except SnapshotUnavailable:
             return unavailable(lang, "no_snapshot"), blank, None, blank, None, None, None
 
-        target_view = (unavailable(lang) if targets is None else
-                       grid("pf-target-grid", lang, target_columns(lang), target_rows(targets, catalog, lang),
-                            height=None, pagination=False))
+        target_view = (
+            unavailable(lang)
+            if targets is None
+            else grid(
+                "pf-target-grid",
+                lang,
+                target_columns(lang),
+                target_rows(targets, catalog, lang),
+                height=None,
+                pagination=False,
+            )
+        )
         if stages is None:
             stage_fig, stage_view = blank, unavailable(lang)
         else:
             stage_fig = figures.stage_timeline(stages, lang)
-            stage_view = grid("pf-stage-grid", lang, [
-                {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
-                {"field": "stage_label", "headerName": t("stage", lang), "maxWidth": 160},
-                {"field": "robust_label", "headerName": t("robustness", lang), "maxWidth": 130},
-                {"field": "share_bottom_pct", "headerName": t("share_bottom", lang) + " %", "maxWidth": 130,
-                 "headerTooltip": t("share_bottom_hint", lang)},
-                {"field": "rules_text", "headerName": t("rules_fired", lang), "minWidth": 360, "wrapText": True,
-                 "autoHeight": True},
-            ], stage_rows(stages, lang), height=None, pagination=False)
-        cycle_view = unavailable(lang) if cycles is None else grid("pf-cycle-grid", lang, [
-            {"field": "cycle", "headerName": t("cycle", lang), "maxWidth": 120},
-            {"field": "verdict_label", "headerName": t("verdict", lang), "maxWidth": 120},
-            {"field": "state", "headerName": t("status", lang), "maxWidth": 100},
-            {"field": "evidence", "headerName": t("evidence", lang), "minWidth": 260, "wrapText": True,
-             "autoHeight": True},
-        ], cycle_rows(cycles, lang), height=None, pagination=False)
+            stage_view = grid(
+                "pf-stage-grid",
+                lang,
+                [
+                    {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
+                    {"field": "stage_label", "headerName": t("stage", lang), "maxWidth": 160},
+                    {"field": "robust_label", "headerName": t("robustness", lang), "maxWidth": 130},
+                    {
+                        "field": "share_bottom_pct",
+                        "headerName": t("share_bottom", lang) + " %",
+                        "maxWidth": 130,
+                        "headerTooltip": t("share_bottom_hint", lang),
+                    },
+                    {
+                        "field": "rules_text",
+                        "headerName": t("rules_fired", lang),
+                        "minWidth": 360,
+                        "wrapText": True,
+                        "autoHeight": True,
+                    },
+                ],
+                stage_rows(stages, lang),
+                height=None,
+                pagination=False,
+            )
+        cycle_view = (
+            unavailable(lang)
+            if cycles is None
+            else grid(
+                "pf-cycle-grid",
+                lang,
+                [
+                    {"field": "cycle", "headerName": t("cycle", lang), "maxWidth": 120},
+                    {"field": "verdict_label", "headerName": t("verdict", lang), "maxWidth": 120},
+                    {"field": "state", "headerName": t("status", lang), "maxWidth": 100},
+                    {
+                        "field": "evidence",
+                        "headerName": t("evidence", lang),
+                        "minWidth": 260,
+                        "wrapText": True,
+                        "autoHeight": True,
+                    },
+                ],
+                cycle_rows(cycles, lang),
+                height=None,
+                pagination=False,
+            )
+        )
         if alerts is None:
             alert_view = unavailable(lang)
         elif not alerts.height:
             alert_view = html.P(t("pf_no_alerts", lang), className="ipc-muted")
         else:
-            alert_view = grid("pf-alert-grid", lang, [
-                {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
-                {"field": "type_label", "headerName": t("alert_type", lang), "maxWidth": 120},
-                {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
-                {"field": "status_label", "headerName": t("status", lang), "maxWidth": 130},
-                {"field": "message", "headerName": t("message", lang), "minWidth": 300},
-                {"field": "created_at", "headerName": t("created_at", lang), "maxWidth": 160},
-            ], alert_rows(alerts, catalog, lang), height=260, pagination=False)
+            alert_view = grid(
+                "pf-alert-grid",
+                lang,
+                [
+                    {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
+                    {"field": "type_label", "headerName": t("alert_type", lang), "maxWidth": 120},
+                    {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
+                    {"field": "status_label", "headerName": t("status", lang), "maxWidth": 130},
+                    {"field": "message", "headerName": t("message", lang), "minWidth": 300},
+                    {"field": "created_at", "headerName": t("created_at", lang), "maxWidth": 160},
+                ],
+                alert_rows(alerts, catalog, lang),
+                height=260,
+                pagination=False,
+            )
         return head, ind_fig, target_view, stage_fig, cycle_view, stage_view, alert_view

@@ -22,15 +22,27 @@ def sources_figure(sources: pl.DataFrame | None, lang: str) -> go.Figure:
     if sources is None or not sources.height:
         return empty_figure(t("not_available", lang), height=260)
     df = sources.sort("rows_loaded").with_columns(
-        source_label=pl.col("source").replace_strict({k: label(SOURCE_NAMES, k, lang) for k in SOURCE_NAMES},
-                                                     default=pl.col("source")))
+        source_label=pl.col("source").replace_strict(
+            {k: label(SOURCE_NAMES, k, lang) for k in SOURCE_NAMES}, default=pl.col("source")
+        )
+    )
     loaded, rejected = t("dq_rows_loaded", lang), t("dq_rows_rejected", lang)
-    text = [f"{loaded} {a:,} · {rejected} {b:,}" for a, b in zip(df["rows_loaded"].to_list(),
-                                                                  df["rows_rejected"].to_list())]
+    text = [
+        f"{loaded} {a:,} · {rejected} {b:,}" for a, b in zip(df["rows_loaded"].to_list(), df["rows_rejected"].to_list())
+    ]
     colors = [OKABE_ITO["vermillion"] if b else OKABE_ITO["bluish_green"] for b in df["rows_rejected"].to_list()]
-    fig = go.Figure(go.Bar(x=df["rows_loaded"].to_list(), y=df["source_label"].to_list(), orientation="h",
-                           marker_color=colors, text=text, textposition="auto", cliponaxis=False,
-                           hovertemplate="%{y}: %{text}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=df["rows_loaded"].to_list(),
+            y=df["source_label"].to_list(),
+            orientation="h",
+            marker_color=colors,
+            text=text,
+            textposition="auto",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{text}<extra></extra>",
+        )
+    )
     fig.update_layout(xaxis={"title": t("dq_rows_loaded", lang)}, yaxis={"automargin": True})
     return base_layout(fig, t("dq_by_source", lang), height=max(300, 36 * df.height + 120))
 
@@ -63,27 +75,47 @@ def _expectation(value) -> str:
 
 
 def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
-    rows = records(checks.with_columns(
-        passed_label=pl.when(pl.col("passed")).then(pl.lit("✔ " + t("passed", lang)))
-        .otherwise(pl.lit("✘ " + t("failed", lang)))), 2)
+    rows = records(
+        checks.with_columns(
+            passed_label=pl.when(pl.col("passed"))
+            .then(pl.lit("✔ " + t("passed", lang)))
+            .otherwise(pl.lit("✘ " + t("failed", lang)))
+        ),
+        2,
+    )
     # Only what the grid shows: a run has thousands of checks and the raw JSON would triple the payload.
-    return [{"passed": r["passed"], "passed_label": r["passed_label"],
-             "severity_label": label(SEVERITY, r.get("severity"), lang), "asset": r["asset"],
-             "partition": r["partition"], "check_name": r["check_name"],
-             "observed_text": _observed(r.get("observed_value")), "expectation_text": _expectation(r.get("expectation"))}
-            for r in rows]
+    return [
+        {
+            "passed": r["passed"],
+            "passed_label": r["passed_label"],
+            "severity_label": label(SEVERITY, r.get("severity"), lang),
+            "asset": r["asset"],
+            "partition": r["partition"],
+            "check_name": r["check_name"],
+            "observed_text": _observed(r.get("observed_value")),
+            "expectation_text": _expectation(r.get("expectation")),
+        }
+        for r in rows
+    ]
 
 
 def summary_cards(summary: dict) -> dict:
     def fmt(v):
         return "–" if v is None else f"{v:,}"
+
     return {k: fmt(v) for k, v in summary.items()}
 
 
 def source_rows(lang: str) -> list[dict]:
-    return [{"source": s, "name": en if lang == "en" else zh,
-             "nature": t("real", lang) if real else t("synthetic", lang), "is_real": real}
-            for s, real, zh, en in queries.SOURCE_NATURE]
+    return [
+        {
+            "source": s,
+            "name": en if lang == "en" else zh,
+            "nature": t("real", lang) if real else t("synthetic", lang),
+            "is_real": real,
+        }
+        for s, real, zh, en in queries.SOURCE_NATURE
+    ]
 
 
 @guarded
@@ -93,71 +125,143 @@ def layout(lang: str, run=None, **_):
     run_ids = runs["run_id"].to_list() if runs is not None else []
     latest = queries.latest_run_id(snap)
     value = run if run in run_ids else latest
-    labels = ({r["run_id"]: f"{r['started']:%Y-%m-%d %H:%M} · {r['run_id'][:8]}" if r["started"] else r["run_id"]
-               for r in runs.iter_rows(named=True)} if runs is not None else {})
-    options = ([{"label": labels[r], "value": r} for r in run_ids]
-               or ([{"label": latest, "value": latest}] if latest else []))
-    runs_view = unavailable(lang) if runs is None else grid("dq-runs", lang, [
-        {"field": "run_id", "headerName": t("run_id", lang), "minWidth": 280},
-        {"field": "started", "headerName": t("started", lang), "minWidth": 160},
-        {"field": "files", "headerName": t("files", lang), "type": "numericColumn"},
-        {"field": "rows_read", "headerName": t("rows_read", lang), "type": "numericColumn"},
-        {"field": "rows_loaded", "headerName": t("rows_loaded", lang), "type": "numericColumn"},
-        {"field": "rows_rejected", "headerName": t("rows_rejected", lang), "type": "numericColumn"},
-    ], records(runs), height=None, pagination=False)
+    labels = (
+        {
+            r["run_id"]: f"{r['started']:%Y-%m-%d %H:%M} · {r['run_id'][:8]}" if r["started"] else r["run_id"]
+            for r in runs.iter_rows(named=True)
+        }
+        if runs is not None
+        else {}
+    )
+    options = [{"label": labels[r], "value": r} for r in run_ids] or (
+        [{"label": latest, "value": latest}] if latest else []
+    )
+    runs_view = (
+        unavailable(lang)
+        if runs is None
+        else grid(
+            "dq-runs",
+            lang,
+            [
+                {"field": "run_id", "headerName": t("run_id", lang), "minWidth": 280},
+                {"field": "started", "headerName": t("started", lang), "minWidth": 160},
+                {"field": "files", "headerName": t("files", lang), "type": "numericColumn"},
+                {"field": "rows_read", "headerName": t("rows_read", lang), "type": "numericColumn"},
+                {"field": "rows_loaded", "headerName": t("rows_loaded", lang), "type": "numericColumn"},
+                {"field": "rows_rejected", "headerName": t("rows_rejected", lang), "type": "numericColumn"},
+            ],
+            records(runs),
+            height=None,
+            pagination=False,
+        )
+    )
     return [
         dcc.Store(id="dq-lang", data=lang),
         page_title(NAV_KEY, lang),
-        html.Div([control(t("run_id", lang), dcc.Dropdown(id="dq-run", options=options, value=value,
-                                                          clearable=False, className="ipc-dropdown-wide"))],
-                 className="ipc-controls"),
+        html.Div(
+            [
+                control(
+                    t("run_id", lang),
+                    dcc.Dropdown(
+                        id="dq-run", options=options, value=value, clearable=False, className="ipc-dropdown-wide"
+                    ),
+                )
+            ],
+            className="ipc-controls",
+        ),
         html.Div(id="dq-cards", className="ipc-cards"),
-        html.Div([html.Div(graph("dq-rej-fig"), className="ipc-col"),
-                  html.Div(section(t("dq_rejections", lang), html.Div(id="dq-rejections")), className="ipc-col")],
-                 className="ipc-row ipc-two"),
+        html.Div(
+            [
+                html.Div(graph("dq-rej-fig"), className="ipc-col"),
+                html.Div(section(t("dq_rejections", lang), html.Div(id="dq-rejections")), className="ipc-col"),
+            ],
+            className="ipc-row ipc-two",
+        ),
         section(t("dq_checks", lang), html.Div(id="dq-checks")),
         section(t("dq_runs", lang), runs_view),
-        section(t("dq_sources", lang), grid("dq-sources", lang, [
-            {"field": "source", "headerName": t("source", lang)},
-            {"field": "name", "headerName": "", "minWidth": 220},
-            {"field": "nature", "headerName": t("nature", lang),
-             "cellClassRules": {"ipc-synthetic": "!data.is_real"}},
-        ], source_rows(lang), height=None, pagination=False)),
+        section(
+            t("dq_sources", lang),
+            grid(
+                "dq-sources",
+                lang,
+                [
+                    {"field": "source", "headerName": t("source", lang)},
+                    {"field": "name", "headerName": "", "minWidth": 220},
+                    {
+                        "field": "nature",
+                        "headerName": t("nature", lang),
+                        "cellClassRules": {"ipc-synthetic": "!data.is_real"},
+                    },
+                ],
+                source_rows(lang),
+                height=None,
+                pagination=False,
+            ),
+        ),
     ]
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output("dq-cards", "children"), Output("dq-checks", "children"), Output("dq-rej-fig", "figure"),
-                  Output("dq-rejections", "children"), Input("dq-run", "value"), State("dq-lang", "data"))
+    @app.callback(
+        Output("dq-cards", "children"),
+        Output("dq-checks", "children"),
+        Output("dq-rej-fig", "figure"),
+        Output("dq-rejections", "children"),
+        Input("dq-run", "value"),
+        State("dq-lang", "data"),
+    )
     def update(run_id, lang):
         snap = snapshot()
         checks = queries.quality_checks(snap, run_id)
         sources = queries.quality_sources(snap, run_id)
         rej = queries.quality_rejections(snap, run_id)
         s = summary_cards(queries.quality_summary(checks, sources))
-        cards = [card(t("dq_checks_run", lang), s["checks"], "dq-card-checks"),
-                 card(t("dq_failed_error", lang), s["failed_error"], "dq-card-error"),
-                 card(t("dq_failed_warn", lang), s["failed_warn"], "dq-card-warn"),
-                 card(t("dq_rows_loaded", lang), s["rows_loaded"], "dq-card-loaded"),
-                 card(t("dq_rows_rejected", lang), s["rows_rejected"], "dq-card-rejected")]
-        checks_view = unavailable(lang) if checks is None else grid("dq-check-grid", lang, [
-            {"field": "passed_label", "headerName": t("status", lang), "maxWidth": 110,
-             "cellClassRules": {"ipc-status-bad": "!data.passed", "ipc-status-good": "data.passed"}},
-            {"field": "severity_label", "headerName": t("severity", lang), "maxWidth": 90},
-            {"field": "asset", "headerName": t("asset", lang), "minWidth": 180},
-            {"field": "partition", "headerName": t("partition", lang), "maxWidth": 90},
-            {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 240},
-            {"field": "observed_text", "headerName": t("observed", lang), "minWidth": 150},
-            {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 260},
-        ], check_rows(checks, lang), height=520)
+        cards = [
+            card(t("dq_checks_run", lang), s["checks"], "dq-card-checks"),
+            card(t("dq_failed_error", lang), s["failed_error"], "dq-card-error"),
+            card(t("dq_failed_warn", lang), s["failed_warn"], "dq-card-warn"),
+            card(t("dq_rows_loaded", lang), s["rows_loaded"], "dq-card-loaded"),
+            card(t("dq_rows_rejected", lang), s["rows_rejected"], "dq-card-rejected"),
+        ]
+        checks_view = (
+            unavailable(lang)
+            if checks is None
+            else grid(
+                "dq-check-grid",
+                lang,
+                [
+                    {
+                        "field": "passed_label",
+                        "headerName": t("status", lang),
+                        "maxWidth": 110,
+                        "cellClassRules": {"ipc-status-bad": "!data.passed", "ipc-status-good": "data.passed"},
+                    },
+                    {"field": "severity_label", "headerName": t("severity", lang), "maxWidth": 90},
+                    {"field": "asset", "headerName": t("asset", lang), "minWidth": 180},
+                    {"field": "partition", "headerName": t("partition", lang), "maxWidth": 90},
+                    {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 240},
+                    {"field": "observed_text", "headerName": t("observed", lang), "minWidth": 150},
+                    {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 260},
+                ],
+                check_rows(checks, lang),
+                height=520,
+            )
+        )
         if rej is None:
             rej_view = unavailable(lang)
         elif not rej.height:
             rej_view = html.P(t("dq_no_rejections", lang), className="ipc-muted", id="dq-no-rejections")
         else:
-            rej_view = grid("dq-rej-grid", lang, [
-                {"field": "source", "headerName": t("source", lang)},
-                {"field": "reason", "headerName": t("reason", lang), "minWidth": 240},
-                {"field": "rows", "headerName": t("rows", lang), "type": "numericColumn"},
-            ], records(rej), height=320, pagination=False)
+            rej_view = grid(
+                "dq-rej-grid",
+                lang,
+                [
+                    {"field": "source", "headerName": t("source", lang)},
+                    {"field": "reason", "headerName": t("reason", lang), "minWidth": 240},
+                    {"field": "rows", "headerName": t("rows", lang), "type": "numericColumn"},
+                ],
+                records(rej),
+                height=320,
+                pagination=False,
+            )
         return cards, checks_view, sources_figure(sources, lang), rej_view

@@ -15,8 +15,9 @@ PATH = "/rankings"
 NAV_KEY = "nav_rankings"
 
 
-def filter_rankings(df: pl.DataFrame, province: str | None = None, group: str | None = None,
-                    stage: str | None = None) -> pl.DataFrame:
+def filter_rankings(
+    df: pl.DataFrame, province: str | None = None, group: str | None = None, stage: str | None = None
+) -> pl.DataFrame:
     if province:
         df = df.filter(pl.col("province_code") == province)
     if group:
@@ -32,13 +33,19 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         name=pl.col(name_col(lang)),
         # Cities outside the ranking get their band on the same index scale (grey on the map).
         group_label=pl.coalesce("performance_group", "performance_group_all").replace_strict(
-            {k: label(GROUPS, k, lang) for k in GROUPS}, default=None),
-        stage_label=pl.col("stage").replace_strict({k: label(STAGES, k, lang) for k in STAGES},
-                                                   default=pl.col("stage")),
-        rank_interval=pl.when(pl.col("p05_rank").is_not_null()).then(
-            pl.format("{}–{}", pl.col("p05_rank"), pl.col("p95_rank"))).otherwise(pl.lit("")),
-        roster_label=pl.when(pl.col("is_programme")).then(pl.lit(t("programme_member", lang)))
-        .when(pl.col("on_roster")).then(pl.lit(t("not_ranked_member", lang))).otherwise(pl.lit("")),
+            {k: label(GROUPS, k, lang) for k in GROUPS}, default=None
+        ),
+        stage_label=pl.col("stage").replace_strict(
+            {k: label(STAGES, k, lang) for k in STAGES}, default=pl.col("stage")
+        ),
+        rank_interval=pl.when(pl.col("p05_rank").is_not_null())
+        .then(pl.format("{}–{}", pl.col("p05_rank"), pl.col("p95_rank")))
+        .otherwise(pl.lit("")),
+        roster_label=pl.when(pl.col("is_programme"))
+        .then(pl.lit(t("programme_member", lang)))
+        .when(pl.col("on_roster"))
+        .then(pl.lit(t("not_ranked_member", lang)))
+        .otherwise(pl.lit("")),
     )
     return records(out)
 
@@ -47,7 +54,13 @@ def column_defs(lang: str) -> list[dict]:
     num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
     real = {**num, **ONE_DECIMAL}
     cols = [
-        {"field": "rank", "headerName": t("rank", lang), "pinned": "left", "width": 90, **num},  # rows arrive best first
+        {
+            "field": "rank",
+            "headerName": t("rank", lang),
+            "pinned": "left",
+            "width": 90,
+            **num,
+        },  # rows arrive best first
         {"field": "name", "headerName": t("city", lang), "pinned": "left", "minWidth": 130},
         {"field": province_col(lang), "headerName": t("province", lang), "minWidth": 120},
         {"field": "group_label", "headerName": t("group", lang)},
@@ -55,8 +68,9 @@ def column_defs(lang: str) -> list[dict]:
         {"field": "composite_index", "headerName": t("composite_index", lang), **real},
         {"field": "composite", "headerName": t("composite", lang), **real},
     ]
-    cols += [{"field": col, "headerName": label(PILLAR_NAMES, code, lang), **real}
-             for code, col in PILLAR_COLUMNS.items()]
+    cols += [
+        {"field": col, "headerName": label(PILLAR_NAMES, code, lang), **real} for code, col in PILLAR_COLUMNS.items()
+    ]
     cols += [
         {"field": "rank_interval", "headerName": t("rank_interval", lang), "sortable": False},
         {"field": "median_rank", "headerName": t("median_rank", lang), **num},
@@ -79,25 +93,43 @@ def layout(lang: str, year=None, **_):
     return [
         dcc.Store(id="rk-lang", data=lang),
         page_title(NAV_KEY, lang, t("rk_hint", lang)),
-        html.Div([
-            year_dropdown("rk-year", queries.years(snap), year, lang),
-            control(t("province", lang), dcc.Dropdown(id="rk-province", options=prov_opts,
-                                                      placeholder=t("all_provinces", lang))),
-            control(t("group", lang), dcc.Dropdown(id="rk-group", options=group_opts)),
-            control(t("stage", lang), dcc.Dropdown(id="rk-stage", options=stage_opts)),
-            control(" ", dcc.Checklist(id="rk-programme", options=[{"label": t("programme_only", lang),
-                                                                      "value": "programme"}],
-                                       value=["programme"], className="ipc-check")),
-        ], className="ipc-controls"),
+        html.Div(
+            [
+                year_dropdown("rk-year", queries.years(snap), year, lang),
+                control(
+                    t("province", lang),
+                    dcc.Dropdown(id="rk-province", options=prov_opts, placeholder=t("all_provinces", lang)),
+                ),
+                control(t("group", lang), dcc.Dropdown(id="rk-group", options=group_opts)),
+                control(t("stage", lang), dcc.Dropdown(id="rk-stage", options=stage_opts)),
+                control(
+                    " ",
+                    dcc.Checklist(
+                        id="rk-programme",
+                        options=[{"label": t("programme_only", lang), "value": "programme"}],
+                        value=["programme"],
+                        className="ipc-check",
+                    ),
+                ),
+            ],
+            className="ipc-controls",
+        ),
         html.Div(id="rk-count", className="ipc-muted"),
         grid("rk-grid", lang, column_defs(lang), height=640),
     ]
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output("rk-grid", "rowData"), Output("rk-count", "children"),
-                  Input("rk-year", "value"), Input("rk-province", "value"), Input("rk-group", "value"),
-                  Input("rk-stage", "value"), Input("rk-programme", "value"), State("rk-lang", "data"))
+    @app.callback(
+        Output("rk-grid", "rowData"),
+        Output("rk-count", "children"),
+        Input("rk-year", "value"),
+        Input("rk-province", "value"),
+        Input("rk-group", "value"),
+        Input("rk-stage", "value"),
+        Input("rk-programme", "value"),
+        State("rk-lang", "data"),
+    )
     def update(year, province, group, stage, programme, lang):
         try:
             df = queries.rankings(snapshot(), int(year), programme_only=bool(programme))

@@ -6,8 +6,19 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import queries
-from ..components import ONE_DECIMAL, card, dossier_dir, grid, guarded, href, page_title, records, snapshot, unavailable, \
-    year_dropdown
+from ..components import (
+    ONE_DECIMAL,
+    card,
+    dossier_dir,
+    grid,
+    guarded,
+    href,
+    page_title,
+    records,
+    snapshot,
+    unavailable,
+    year_dropdown,
+)
 from ..evaluation_text import rules_text
 from ..i18n import STAGES, label, name_col, province_col, t
 
@@ -27,47 +38,84 @@ def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
     rows = []
     for r in records(df, 3):
         profile = href("/profile", lang, unit=r["unit_code"])
-        dossiers = [f"[HTML]({DOSSIER_ROUTE}{r['dossier_html']})" if r["dossier_html"] else None,
-                    f"[MD]({DOSSIER_ROUTE}{r['dossier_md']})" if r["dossier_md"] else None]
+        dossiers = [
+            f"[HTML]({DOSSIER_ROUTE}{r['dossier_html']})" if r["dossier_html"] else None,
+            f"[MD]({DOSSIER_ROUTE}{r['dossier_md']})" if r["dossier_md"] else None,
+        ]
         dossiers = [d for d in dossiers if d]
         share = r.get("share_bottom")
-        rows.append({
-            **r,
-            "city_link": f"[{r[name_col(lang)]}]({profile})",
-            "stage_label": label(STAGES, r["stage"], lang),
-            "robust_label": robust_label(r["is_robust"], lang),
-            "share_bottom_pct": None if share is None else round(100 * share),
-            "composite_index": None if r["composite_index"] is None else round(r["composite_index"], 1),
-            "targets_label": (f"{r['targets_lagging']}/{r['targets_evaluable']}"
-                              if r.get("targets_evaluable") else "–"),
-            "rank_label": f"{r['rank']}/{r['n_ranked']}" if r.get("rank") is not None else "–",
-            "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "–",
-            "rules_text": rules_text(r, lang),
-            "dossier_link": " · ".join(dossiers) if dossiers else t("dossier_missing", lang),
-        })
+        rows.append(
+            {
+                **r,
+                "city_link": f"[{r[name_col(lang)]}]({profile})",
+                "stage_label": label(STAGES, r["stage"], lang),
+                "robust_label": robust_label(r["is_robust"], lang),
+                "share_bottom_pct": None if share is None else round(100 * share),
+                "composite_index": None if r["composite_index"] is None else round(r["composite_index"], 1),
+                "targets_label": (
+                    f"{r['targets_lagging']}/{r['targets_evaluable']}" if r.get("targets_evaluable") else "–"
+                ),
+                "rank_label": f"{r['rank']}/{r['n_ranked']}" if r.get("rank") is not None else "–",
+                "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "–",
+                "rules_text": rules_text(r, lang),
+                "dossier_link": " · ".join(dossiers) if dossiers else t("dossier_missing", lang),
+            }
+        )
     return rows
 
 
 def columns(lang: str) -> list[dict]:
     return [
-        {"field": "stage_label", "headerName": t("stage", lang), "maxWidth": 130,
-         "cellClassRules": {"ipc-stage-exit": "data.stage == 'exit_candidate'",
-                            "ipc-stage-rect": "data.stage == 'rectification'",
-                            "ipc-stage-watch": "data.stage == 'watch'"}},
+        {
+            "field": "stage_label",
+            "headerName": t("stage", lang),
+            "maxWidth": 130,
+            "cellClassRules": {
+                "ipc-stage-exit": "data.stage == 'exit_candidate'",
+                "ipc-stage-rect": "data.stage == 'rectification'",
+                "ipc-stage-watch": "data.stage == 'watch'",
+            },
+        },
         {"field": "city_link", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 120},
         {"field": province_col(lang), "headerName": t("province", lang), "maxWidth": 130},
-        {"field": "robust_label", "headerName": t("robustness", lang), "maxWidth": 130,
-         "cellClassRules": {"ipc-status-good": "data.is_robust === true", "ipc-status-bad": "data.is_robust === false"}},
-        {"field": "share_bottom_pct", "headerName": t("share_bottom", lang) + " %", "type": "numericColumn",
-         "maxWidth": 120, "headerTooltip": t("share_bottom_hint", lang)},
+        {
+            "field": "robust_label",
+            "headerName": t("robustness", lang),
+            "maxWidth": 130,
+            "cellClassRules": {
+                "ipc-status-good": "data.is_robust === true",
+                "ipc-status-bad": "data.is_robust === false",
+            },
+        },
+        {
+            "field": "share_bottom_pct",
+            "headerName": t("share_bottom", lang) + " %",
+            "type": "numericColumn",
+            "maxWidth": 120,
+            "headerTooltip": t("share_bottom_hint", lang),
+        },
         {"field": "targets_label", "headerName": t("targets_lagging", lang), "maxWidth": 110},
-        {"field": "composite_index", "headerName": t("composite_index", lang), "type": "numericColumn",
-         "maxWidth": 120, **ONE_DECIMAL},
-        {"field": "rank_label", "headerName": t("rank", lang), "maxWidth": 100,
-         "comparator": {"function": "Number(valueA.split('/')[0]) - Number(valueB.split('/')[0])"}},
+        {
+            "field": "composite_index",
+            "headerName": t("composite_index", lang),
+            "type": "numericColumn",
+            "maxWidth": 120,
+            **ONE_DECIMAL,
+        },
+        {
+            "field": "rank_label",
+            "headerName": t("rank", lang),
+            "maxWidth": 100,
+            "comparator": {"function": "Number(valueA.split('/')[0]) - Number(valueB.split('/')[0])"},
+        },
         {"field": "rank_interval", "headerName": t("rank_interval", lang), "maxWidth": 140},
-        {"field": "rules_text", "headerName": t("rules_fired", lang), "minWidth": 360, "wrapText": True,
-         "autoHeight": True},
+        {
+            "field": "rules_text",
+            "headerName": t("rules_fired", lang),
+            "minWidth": 360,
+            "wrapText": True,
+            "autoHeight": True,
+        },
         {"field": "dossier_link", "headerName": t("dossier", lang), "cellRenderer": "markdown", "maxWidth": 130},
     ]
 
@@ -86,8 +134,12 @@ def layout(lang: str, year=None, **_):
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output("wl-cards", "children"), Output("wl-body", "children"), Input("wl-year", "value"),
-                  State("wl-lang", "data"))
+    @app.callback(
+        Output("wl-cards", "children"),
+        Output("wl-body", "children"),
+        Input("wl-year", "value"),
+        State("wl-lang", "data"),
+    )
     def update(year, lang):
         df = queries.watchlist(snapshot(), int(year), dossier_dir())
         if df is None:

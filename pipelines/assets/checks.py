@@ -56,8 +56,12 @@ def _results(context, spec_key: dg.AssetKey, suite_results: list) -> list[dg.Ass
             check_name="gx_errors",
             passed=not errors,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"expectations_evaluated": checked, "rows_validated": rows, "failed": len(errors),
-                      "failures": _describe(errors)},
+            metadata={
+                "expectations_evaluated": checked,
+                "rows_validated": rows,
+                "failed": len(errors),
+                "failures": _describe(errors),
+            },
         ),
         dg.AssetCheckResult(
             asset_key=spec_key,
@@ -71,8 +75,12 @@ def _results(context, spec_key: dg.AssetKey, suite_results: list) -> list[dg.Ass
 
 def _specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     return [
-        dg.AssetCheckSpec("gx_errors", asset=key, blocking=True,
-                          description="Great Expectations suite, error-severity expectations (blocking)"),
+        dg.AssetCheckSpec(
+            "gx_errors",
+            asset=key,
+            blocking=True,
+            description="Great Expectations suite, error-severity expectations (blocking)",
+        ),
         dg.AssetCheckSpec("gx_warnings", asset=key, description="Great Expectations suite, warn-severity expectations"),
     ]
 
@@ -105,19 +113,25 @@ def with_full_key_check(con, source: Source, year: int, result, full_rows: int):
         f"ORDER BY n DESC NULLS LAST LIMIT 10",
         params={"y": year},
     ).pl()
-    result.results.append(ExpectationResult(
-        check_name="key__unique_full_partition",
-        expectation_type="sql_unique_key",
-        column=key,
-        severity="error",
-        passed=dups.height == 0,
-        observed_value={"rows": full_rows, "rows_validated_by_suite": result.row_count, "duplicate_keys": dups.height},
-        failing_sample=dups.to_dicts(),
-        unexpected_count=dups.height,
-        element_count=full_rows,
-        exception=None,
-        expectation={"kind": "unique key over the whole partition (SQL)", "key": list(source.key)},
-    ))
+    result.results.append(
+        ExpectationResult(
+            check_name="key__unique_full_partition",
+            expectation_type="sql_unique_key",
+            column=key,
+            severity="error",
+            passed=dups.height == 0,
+            observed_value={
+                "rows": full_rows,
+                "rows_validated_by_suite": result.row_count,
+                "duplicate_keys": dups.height,
+            },
+            failing_sample=dups.to_dicts(),
+            unexpected_count=dups.height,
+            element_count=full_rows,
+            exception=None,
+            expectation={"kind": "unique key over the whole partition (SQL)", "key": list(source.key)},
+        )
+    )
     return result
 
 
@@ -132,7 +146,9 @@ def build_raw_check(source: Source) -> dg.AssetChecksDefinition:
         with warehouse.connect() as con:
             codes = valid_region_codes(con)
             if source.partitioned:
-                years = run_years(context) or [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {source.table}").fetchall()]
+                years = run_years(context) or [
+                    r[0] for r in con.execute(f"SELECT DISTINCT year FROM {source.table}").fetchall()
+                ]
                 for y in years:
                     frame, full_rows = partition_frame(con, source, y)
                     if frame.height == 0:

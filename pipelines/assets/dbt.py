@@ -4,11 +4,11 @@ The evaluation models read the Monte Carlo rank intervals that a Python asset wr
 steps, so the project is split into two @dbt_assets by path.
 """
 
-
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
@@ -39,7 +39,14 @@ def ensure_manifest() -> Path:
         from dbt.cli.main import dbtRunner
 
         res = dbtRunner().invoke(
-            ["parse", "--quiet", "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+            [
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+            ]
         )
         if not res.success:
             raise RuntimeError(f"dbt parse failed: {res.exception}")
@@ -54,7 +61,9 @@ class IpcityTranslator(DagsterDbtTranslator):
             if dbt_resource_props["source_name"] == "raw":
                 return dg.AssetKey(["raw", dbt_resource_props["name"]])
             # Tables written by Python assets between the dbt steps are keyed like models: <schema>/<table>.
-            return dg.AssetKey([dbt_resource_props.get("schema") or dbt_resource_props["source_name"], dbt_resource_props["name"]])
+            return dg.AssetKey(
+                [dbt_resource_props.get("schema") or dbt_resource_props["source_name"], dbt_resource_props["name"]]
+            )
         schema = dbt_resource_props.get("schema") or "marts"
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
@@ -104,5 +113,8 @@ DBT_ASSETS = [dbt_indicator_models, dbt_evaluation_models]
 def dbt_resource() -> DbtCliResource:
     # The venv's dbt, whether or not the venv is activated (the README runs .venv/bin/ipcity directly).
     exe = Path(sys.executable).with_name("dbt")
-    return DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(settings.DBT_PROJECT_DIR),
-                          dbt_executable=str(exe) if exe.exists() else "dbt")
+    return DbtCliResource(
+        project_dir=DBT_PROJECT,
+        profiles_dir=str(settings.DBT_PROJECT_DIR),
+        dbt_executable=str(exe) if exe.exists() else "dbt",
+    )

@@ -1,6 +1,5 @@
 """Python steps between the indicator marts and the evaluation marts: rank uncertainty and coherence."""
 
-
 import dagster as dg
 
 from pipelines.assets.dbt import dbt_indicator_models
@@ -21,7 +20,9 @@ class UncertaintyConfig(dg.Config):
     "a flag is robust only when it holds in at least the rules' robust share of runs.",
     kinds={"duckdb", "numpy"},
 )
-def fct_rank_uncertainty(context: dg.AssetExecutionContext, warehouse: Warehouse, config: UncertaintyConfig) -> dg.MaterializeResult:
+def fct_rank_uncertainty(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, config: UncertaintyConfig
+) -> dg.MaterializeResult:
     from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
 
     with warehouse.connect() as con:

@@ -1,6 +1,5 @@
 """The last steps of a run: target alerts, then the dashboard snapshot."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +9,9 @@ from pipelines.publish import publish_snapshot
 from pipelines.resources import AlertNotifier, Warehouse
 
 
-def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+def build_publish_assets(
+    upstream: list[dg.AssetsDefinition], raw: list[dg.AssetsDefinition]
+) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=["quality", "rejections_summary"],
         group_name="quality",
@@ -23,7 +24,9 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.Asset
 
         with warehouse.connect() as con:
             summary = summarise_rejections(con, context.run.run_id)
-        return dg.MaterializeResult(metadata={"reasons": summary.height, "rows": int(summary["rows"].sum()) if summary.height else 0})
+        return dg.MaterializeResult(
+            metadata={"reasons": summary.height, "rows": int(summary["rows"].sum()) if summary.height else 0}
+        )
 
     @dg.asset(
         key=["marts", "fct_alerts"],
@@ -32,7 +35,9 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.Asset
         description="目标预警 — cities behind a construction-plan target; each alert is sent once through the notifier.",
         kinds={"duckdb"},
     )
-    def target_alerts(context: dg.AssetExecutionContext, warehouse: Warehouse, notifier: AlertNotifier) -> dg.MaterializeResult:
+    def target_alerts(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, notifier: AlertNotifier
+    ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             fresh = new_alerts(con)
             alerts = record_alerts(con, fresh)
@@ -50,9 +55,7 @@ def build_publish_assets(upstream: list[dg.AssetsDefinition], raw: list[dg.Asset
     )
     def published_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         info = publish_snapshot(Path(warehouse.file), run_id=context.run.run_id)
-        return dg.MaterializeResult(
-            metadata={"published_at": info["published_at"], "tables": len(info["tables"])}
-        )
+        return dg.MaterializeResult(metadata={"published_at": info["published_at"], "tables": len(info["tables"])})
 
     @dg.asset(
         key=["published", "dossiers"],

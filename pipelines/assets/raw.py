@@ -7,7 +7,6 @@ from scratch (delete-then-insert), which is what a backfill from the UI does whe
 corrected in place.
 """
 
-
 import warnings
 from datetime import date
 
@@ -73,7 +72,9 @@ def _define(source: Source) -> dg.AssetsDefinition:
                     if path not in pending:
                         continue
                     try:
-                        r = ingest_file(con, source, path, partition=year, today=date.today(), run_id=context.run.run_id)
+                        r = ingest_file(
+                            con, source, path, partition=year, today=date.today(), run_id=context.run.run_id
+                        )
                     except IngestError as e:
                         failures.append(str(e))
                         context.log.error(f"{source.name}: {e}")
@@ -103,7 +104,9 @@ def _define(source: Source) -> dg.AssetsDefinition:
                 "rows_quarantined": sum(r.rows_rejected for r in results),
                 "rows_in_partitions" if source.partitioned else "rows_in_table": total,
                 "files": dg.MetadataValue.md(
-                    "\n".join(f"- {r.file_name}: {r.rows_loaded} loaded, {r.rows_rejected} quarantined" for r in results)
+                    "\n".join(
+                        f"- {r.file_name}: {r.rows_loaded} loaded, {r.rows_rejected} quarantined" for r in results
+                    )
                     or "no new files"
                 ),
             }

@@ -57,8 +57,9 @@ def run_coherence(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         """
     ).pl()
     rows: list[dict] = []
-    for (year, version, pillar), part in sorted(data.group_by("year", "catalog_version", "pillar_code"),
-                                                key=lambda g: g[0]):
+    for (year, version, pillar), part in sorted(
+        data.group_by("year", "catalog_version", "pillar_code"), key=lambda g: g[0]
+    ):
         wide = part.pivot(on="indicator_code", index="unit_code", values="normalised_score").sort("unit_code")
         codes = sorted(c for c in wide.columns if c != "unit_code")
         m = wide.select(codes).cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -66,19 +67,51 @@ def run_coherence(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         for a in range(len(codes)):
             for b in range(a + 1, len(codes)):
                 rho, n = _spearman(m[:, a], m[:, b])
-                flag = None if rho is None else (
-                    "collinear" if rho > COLLINEAR_ABOVE else "silent" if rho < SILENT_BELOW else "ok")
-                rows.append({**base, "row_type": "pair", "indicator_a": codes[a], "indicator_b": codes[b],
-                             "n_units": n, "spearman": rho, "cronbach_alpha": None, "flag": flag})
+                flag = (
+                    None
+                    if rho is None
+                    else ("collinear" if rho > COLLINEAR_ABOVE else "silent" if rho < SILENT_BELOW else "ok")
+                )
+                rows.append(
+                    {
+                        **base,
+                        "row_type": "pair",
+                        "indicator_a": codes[a],
+                        "indicator_b": codes[b],
+                        "n_units": n,
+                        "spearman": rho,
+                        "cronbach_alpha": None,
+                        "flag": flag,
+                    }
+                )
         alpha, n = cronbach_alpha(m)
-        rows.append({**base, "row_type": "pillar", "indicator_a": None, "indicator_b": None, "n_units": n,
-                     "spearman": None, "cronbach_alpha": alpha,
-                     "flag": None if alpha is None else ("low_alpha" if alpha < ALPHA_BELOW else "ok")})
-    schema = {"year": pl.Int32, "catalog_version": pl.String, "pillar_code": pl.String, "row_type": pl.String,
-              "indicator_a": pl.String, "indicator_b": pl.String, "n_units": pl.Int32, "spearman": pl.Float64,
-              "cronbach_alpha": pl.Float64, "flag": pl.String}
-    return pl.DataFrame(rows, schema=schema).sort("year", "pillar_code", "row_type", "indicator_a", "indicator_b",
-                                                  nulls_last=True)
+        rows.append(
+            {
+                **base,
+                "row_type": "pillar",
+                "indicator_a": None,
+                "indicator_b": None,
+                "n_units": n,
+                "spearman": None,
+                "cronbach_alpha": alpha,
+                "flag": None if alpha is None else ("low_alpha" if alpha < ALPHA_BELOW else "ok"),
+            }
+        )
+    schema = {
+        "year": pl.Int32,
+        "catalog_version": pl.String,
+        "pillar_code": pl.String,
+        "row_type": pl.String,
+        "indicator_a": pl.String,
+        "indicator_b": pl.String,
+        "n_units": pl.Int32,
+        "spearman": pl.Float64,
+        "cronbach_alpha": pl.Float64,
+        "flag": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema).sort(
+        "year", "pillar_code", "row_type", "indicator_a", "indicator_b", nulls_last=True
+    )
 
 
 def write_catalog_coherence(con: duckdb.DuckDBPyConnection, df: pl.DataFrame) -> int:

@@ -15,10 +15,22 @@ import duckdb
 import markdown as md_lib
 import polars as pl
 
-STAGE_ZH = {"exemplary": "示范", "normal": "正常", "watch": "关注", "rectification": "整改",
-            "exit_candidate": "退出候选", "withdrawn": "已撤销"}
-STATUS_ZH = {"achieved": "已实现", "on_track": "按计划推进", "acceleration_needed": "需加快",
-             "limited_progress": "进展有限", "deteriorating": "倒退", "insufficient_data": "数据不足"}
+STAGE_ZH = {
+    "exemplary": "示范",
+    "normal": "正常",
+    "watch": "关注",
+    "rectification": "整改",
+    "exit_candidate": "退出候选",
+    "withdrawn": "已撤销",
+}
+STATUS_ZH = {
+    "achieved": "已实现",
+    "on_track": "按计划推进",
+    "acceleration_needed": "需加快",
+    "limited_progress": "进展有限",
+    "deteriorating": "倒退",
+    "insufficient_data": "数据不足",
+}
 GROUP_ZH = {"leader": "领先", "strong": "较强", "moderate": "中等", "emerging": "起步"}
 
 
@@ -29,12 +41,16 @@ def resolve_unit(con: duckdb.DuckDBPyConnection, text: str) -> str:
         if con.execute("select count(*) from marts.dim_city where unit_code = ?", [t]).fetchall()[0][0]:
             return t
         raise ValueError(f"unknown unit code {t}")
-    for where in ("unit_name = ? or lower(unit_name_en) = lower(?)",
-                  "starts_with(unit_name, ?) or starts_with(?, unit_name)",
-                  "contains(unit_name, ?) or contains(lower(unit_name_en), lower(?))"):
+    for where in (
+        "unit_name = ? or lower(unit_name_en) = lower(?)",
+        "starts_with(unit_name, ?) or starts_with(?, unit_name)",
+        "contains(unit_name, ?) or contains(lower(unit_name_en), lower(?))",
+    ):
         hits = con.execute(
             f"select unit_code, unit_name, is_programme from marts.dim_city where {where} "
-            "order by is_programme desc, unit_code", [t, t]).fetchall()
+            "order by is_programme desc, unit_code",
+            [t, t],
+        ).fetchall()
         programme = [h for h in hits if h[2]]
         pick = programme or hits
         if len(pick) == 1:
@@ -59,9 +75,17 @@ def _table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
-def svg_line_chart(xs: list[int], series: list[tuple[str, list, str]], *, band: tuple[list, list] | None = None,
-                   ref_lines: tuple[tuple[float, str], ...] = (), invert: bool = False, title: str = "",
-                   width: int = 640, height: int = 260) -> str:
+def svg_line_chart(
+    xs: list[int],
+    series: list[tuple[str, list, str]],
+    *,
+    band: tuple[list, list] | None = None,
+    ref_lines: tuple[tuple[float, str], ...] = (),
+    invert: bool = False,
+    title: str = "",
+    width: int = 640,
+    height: int = 260,
+) -> str:
     """A small inline SVG line chart; ``band`` draws a shaded interval (e.g. 5th-95th percentile rank)."""
     left, right, top, bottom = 48, 16, 28, 32
     values = [v for _, ys, _ in series for v in ys if v is not None]
@@ -84,37 +108,51 @@ def svg_line_chart(xs: list[int], series: list[tuple[str, list, str]], *, band: 
         f = (y - lo) / (hi - lo)
         return top + (f if invert else 1 - f) * (height - top - bottom)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
-             f'<text x="{left}" y="16" font-size="13" font-family="sans-serif">{html.escape(title)}</text>',
-             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
+        f'<text x="{left}" y="16" font-size="13" font-family="sans-serif">{html.escape(title)}</text>',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>',
+    ]
     for x in xs:
-        parts.append(f'<text x="{px(x):.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle" '
-                     f'font-family="sans-serif">{x}</text>')
+        parts.append(
+            f'<text x="{px(x):.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle" '
+            f'font-family="sans-serif">{x}</text>'
+        )
     for k in range(5):
         y = lo + (hi - lo) * k / 4
-        parts.append(f'<text x="{left - 6}" y="{py(y) + 4:.1f}" font-size="10" text-anchor="end" '
-                     f'font-family="sans-serif">{y:.0f}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{py(y) + 4:.1f}" font-size="10" text-anchor="end" '
+            f'font-family="sans-serif">{y:.0f}</text>'
+        )
     for value, label in ref_lines:
-        parts.append(f'<line x1="{left}" y1="{py(value):.1f}" x2="{width - right}" y2="{py(value):.1f}" '
-                     f'stroke="#bbb" stroke-dasharray="4 3"/><text x="{width - right}" y="{py(value) - 3:.1f}" '
-                     f'font-size="10" text-anchor="end" fill="#777" font-family="sans-serif">'
-                     f'{html.escape(label)}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{py(value):.1f}" x2="{width - right}" y2="{py(value):.1f}" '
+            f'stroke="#bbb" stroke-dasharray="4 3"/><text x="{width - right}" y="{py(value) - 3:.1f}" '
+            f'font-size="10" text-anchor="end" fill="#777" font-family="sans-serif">'
+            f"{html.escape(label)}</text>"
+        )
     if band:
         pts = [(x, a, b) for x, a, b in zip(xs, band[0], band[1]) if a is not None and b is not None]
         if pts:
-            poly = [f"{px(x):.1f},{py(a):.1f}" for x, a, _ in pts] + \
-                   [f"{px(x):.1f},{py(b):.1f}" for x, _, b in reversed(pts)]
+            poly = [f"{px(x):.1f},{py(a):.1f}" for x, a, _ in pts] + [
+                f"{px(x):.1f},{py(b):.1f}" for x, _, b in reversed(pts)
+            ]
             parts.append(f'<polygon points="{" ".join(poly)}" fill="#9ecae1" fill-opacity="0.45"/>')
     for i, (label, ys, color) in enumerate(series):
         pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
         if pts:
-            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
-                         + " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts) + '"/>')
+            parts.append(
+                f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+                + " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+                + '"/>'
+            )
             parts += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>' for x, y in pts]
-        parts.append(f'<text x="{left + 10 + 150 * i}" y="{height - 4}" font-size="11" fill="{color}" '
-                     f'font-family="sans-serif">— {html.escape(label)}</text>')
+        parts.append(
+            f'<text x="{left + 10 + 150 * i}" y="{height - 4}" font-size="11" fill="{color}" '
+            f'font-family="sans-serif">— {html.escape(label)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -125,8 +163,11 @@ def _one(con, sql: str, params: list) -> dict | None:
 
 
 def _has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, table]).fetchall()[0][0])
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchall()[0][0]
+    )
 
 
 def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> dict:
@@ -135,19 +176,25 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
     if city is None:
         raise ValueError(f"unknown unit {unit_code}")
     score = _one(con, "select * from marts.fct_city_score_year where unit_code = ? and year = ?", [unit_code, year])
-    evaluation = _one(con, "select * from marts.fct_evaluation_year where unit_code = ? and year = ?",
-                      [unit_code, year])
-    cycles = con.sql("select * from marts.fct_evaluation_cycle where unit_code = ? order by cycle_start", params=[unit_code]).pl()
+    evaluation = _one(
+        con, "select * from marts.fct_evaluation_year where unit_code = ? and year = ?", [unit_code, year]
+    )
+    cycles = con.sql(
+        "select * from marts.fct_evaluation_cycle where unit_code = ? order by cycle_start", params=[unit_code]
+    ).pl()
     history = con.sql(
         """select s.year, s.composite_index, s.rank, s.n_ranked, s.performance_group, e.stage, e.p05_rank,
                   e.p95_rank, e.median_rank
            from marts.fct_city_score_year s
            left join marts.fct_evaluation_year e on e.unit_code = s.unit_code and e.year = s.year
-           where s.unit_code = ? and s.year <= ? order by s.year""", params=[unit_code, year]).pl()
+           where s.unit_code = ? and s.year <= ? order by s.year""",
+        params=[unit_code, year],
+    ).pl()
     uncertainty = None
     if _has_table(con, "marts", "fct_rank_uncertainty"):
-        uncertainty = _one(con, "select * from marts.fct_rank_uncertainty where unit_code = ? and year = ?",
-                           [unit_code, year])
+        uncertainty = _one(
+            con, "select * from marts.fct_rank_uncertainty where unit_code = ? and year = ?", [unit_code, year]
+        )
     targets = pl.DataFrame()
     if _has_table(con, "marts", "fct_target_status_year"):
         targets = con.sql(
@@ -158,13 +205,24 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
                           where catalog_version = (select max(catalog_version) from marts.dim_indicator)) i
                  on i.indicator_code = t.indicator_code
                where t.unit_code = ? and t.year = ? order by t.plan_id, t.indicator_code""",
-            params=[unit_code, year]).pl()
+            params=[unit_code, year],
+        ).pl()
     files = pl.DataFrame()
     if _has_table(con, "raw", "ingested_files"):
-        files = con.sql("select source, file_name, file_hash, status from raw.ingested_files "
-                            "order by source, file_name, file_hash").pl()
-    return {"city": city, "year": year, "score": score, "evaluation": evaluation, "cycles": cycles,
-            "history": history, "uncertainty": uncertainty, "targets": targets, "files": files}
+        files = con.sql(
+            "select source, file_name, file_hash, status from raw.ingested_files order by source, file_name, file_hash"
+        ).pl()
+    return {
+        "city": city,
+        "year": year,
+        "score": score,
+        "evaluation": evaluation,
+        "cycles": cycles,
+        "history": history,
+        "uncertainty": uncertainty,
+        "targets": targets,
+        "files": files,
+    }
 
 
 def _render(d: dict) -> tuple[str, str]:
@@ -177,62 +235,127 @@ def _render(d: dict) -> tuple[str, str]:
     lines = ["## 评估结论 / Evaluation stage", ""]
     if e:
         robust = {True: "稳健 robust", False: "不稳健 not robust", None: "–"}[e["is_robust"]]
-        lines += [f"- 阶段 / Stage: **{STAGE_ZH[e['stage']]} {e['stage']}**",
-                  f"- 触发规则 / Rules fired: {e['rules_fired'] or '无 none'}",
-                  f"- 稳健性 / Robustness: {robust}",
-                  f"- 评估周期 / Cycle: {e['cycle'] or '基期 baseline year'}",
-                  f"- 规则版本 / Rules version: {e['rules_version']}"]
+        lines += [
+            f"- 阶段 / Stage: **{STAGE_ZH[e['stage']]} {e['stage']}**",
+            f"- 触发规则 / Rules fired: {e['rules_fired'] or '无 none'}",
+            f"- 稳健性 / Robustness: {robust}",
+            f"- 评估周期 / Cycle: {e['cycle'] or '基期 baseline year'}",
+            f"- 规则版本 / Rules version: {e['rules_version']}",
+        ]
     else:
         lines.append("- 本年度未参加评估 / Not evaluated this year (not in the programme, withdrawn or not ranked)")
     blocks.append(("\n".join(lines), None))
 
     lines = ["## 得分与排名 / Scores and rank", ""]
     if s:
-        lines.append(_table(
-            ["指标 / Measure", "数值 / Value"],
-            [["综合得分 / Composite", s["composite"]], ["综合指数 / Composite index", s["composite_index"]],
-             ["排名 / Rank", f"{s['rank']}/{s['n_ranked']}" if s["rank"] is not None else "–"],
-             ["绩效分组 / Group", f"{GROUP_ZH.get(s['performance_group'], '–')} {s['performance_group'] or ''}"],
-             ["管理能力 / MGT", s["score_mgt"]], ["大保护 / PRO", s["score_pro"]], ["运用 / UTL", s["score_utl"]],
-             ["质量 / QLT", s["score_qlt"]], ["发展环境 / ENV", s["score_env"]],
-             ["目录版本 / Catalog version", s["catalog_version"]]]))
+        lines.append(
+            _table(
+                ["指标 / Measure", "数值 / Value"],
+                [
+                    ["综合得分 / Composite", s["composite"]],
+                    ["综合指数 / Composite index", s["composite_index"]],
+                    ["排名 / Rank", f"{s['rank']}/{s['n_ranked']}" if s["rank"] is not None else "–"],
+                    ["绩效分组 / Group", f"{GROUP_ZH.get(s['performance_group'], '–')} {s['performance_group'] or ''}"],
+                    ["管理能力 / MGT", s["score_mgt"]],
+                    ["大保护 / PRO", s["score_pro"]],
+                    ["运用 / UTL", s["score_utl"]],
+                    ["质量 / QLT", s["score_qlt"]],
+                    ["发展环境 / ENV", s["score_env"]],
+                    ["目录版本 / Catalog version", s["catalog_version"]],
+                ],
+            )
+        )
     if u:
-        lines += ["", "### 排名区间 / Rank interval (methodology uncertainty)", "",
-                  _table(["名义排名 / Nominal", "中位 / Median", "5%–95%", "末位组概率 / Share bottom group",
-                          "模拟次数 / Runs"],
-                         [[u["nominal_rank"], u["median_rank"], f"{_fmt(u['p05_rank'])}–{_fmt(u['p95_rank'])}",
-                           f"{u['share_bottom']:.1%}", u["n_runs"]]])]
+        lines += [
+            "",
+            "### 排名区间 / Rank interval (methodology uncertainty)",
+            "",
+            _table(
+                ["名义排名 / Nominal", "中位 / Median", "5%–95%", "末位组概率 / Share bottom group", "模拟次数 / Runs"],
+                [
+                    [
+                        u["nominal_rank"],
+                        u["median_rank"],
+                        f"{_fmt(u['p05_rank'])}–{_fmt(u['p95_rank'])}",
+                        f"{u['share_bottom']:.1%}",
+                        u["n_runs"],
+                    ]
+                ],
+            ),
+        ]
     blocks.append(("\n".join(lines), None))
 
     h = d["history"]
     xs = h["year"].to_list()
-    trend_md = ["## 趋势 / Trends", "",
-                _table(["年份 / Year", "综合指数 / Index", "排名 / Rank", "5%–95%", "阶段 / Stage"],
-                       [[r["year"], r["composite_index"], f"{r['rank']}/{r['n_ranked']}" if r["rank"] else "–",
-                         f"{_fmt(r['p05_rank'])}–{_fmt(r['p95_rank'])}",
-                         STAGE_ZH.get(r["stage"], "–")] for r in h.iter_rows(named=True)])]
-    chart1 = svg_line_chart(xs, [("综合指数 Index", h["composite_index"].to_list(), "#1f77b4")],
-                            ref_lines=((100.0, "项目均值 100"), (70.0, "起步组 70")),
-                            title="综合指数 / Composite index (programme mean = 100)")
-    chart2 = svg_line_chart(xs, [("排名 Rank", [float(r) if r is not None else None for r in h["rank"].to_list()],
-                                  "#d62728")],
-                            band=(h["p05_rank"].to_list(), h["p95_rank"].to_list()), invert=True,
-                            title="排名及5%–95%区间 / Rank with 5th–95th percentile band")
+    trend_md = [
+        "## 趋势 / Trends",
+        "",
+        _table(
+            ["年份 / Year", "综合指数 / Index", "排名 / Rank", "5%–95%", "阶段 / Stage"],
+            [
+                [
+                    r["year"],
+                    r["composite_index"],
+                    f"{r['rank']}/{r['n_ranked']}" if r["rank"] else "–",
+                    f"{_fmt(r['p05_rank'])}–{_fmt(r['p95_rank'])}",
+                    STAGE_ZH.get(r["stage"], "–"),
+                ]
+                for r in h.iter_rows(named=True)
+            ],
+        ),
+    ]
+    chart1 = svg_line_chart(
+        xs,
+        [("综合指数 Index", h["composite_index"].to_list(), "#1f77b4")],
+        ref_lines=((100.0, "项目均值 100"), (70.0, "起步组 70")),
+        title="综合指数 / Composite index (programme mean = 100)",
+    )
+    chart2 = svg_line_chart(
+        xs,
+        [("排名 Rank", [float(r) if r is not None else None for r in h["rank"].to_list()], "#d62728")],
+        band=(h["p05_rank"].to_list(), h["p95_rank"].to_list()),
+        invert=True,
+        title="排名及5%–95%区间 / Rank with 5th–95th percentile band",
+    )
     trend_md_text = "\n".join(trend_md)
-    blocks.append((trend_md_text, f"<h2>趋势 / Trends</h2>\n<figure>{chart1}</figure>\n<figure>{chart2}</figure>\n"
-                   + md_lib.markdown("\n".join(trend_md[2:]), extensions=["tables"])))
+    blocks.append(
+        (
+            trend_md_text,
+            f"<h2>趋势 / Trends</h2>\n<figure>{chart1}</figure>\n<figure>{chart2}</figure>\n"
+            + md_lib.markdown("\n".join(trend_md[2:]), extensions=["tables"]),
+        )
+    )
 
     t = d["targets"]
     lines = ["## 建设目标 / Targets and statuses", ""]
     if t.height:
-        lines.append(_table(
-            ["方案 / Plan", "指标 / Indicator", "基期 / Baseline", "目标 / Target", "当年值 / Current",
-             "增速比 / Growth ratio", "状态 / Status", "关键 / Key"],
-            [[r["plan_id"], f"{r['indicator_code']} {r['name_zh'] or ''}",
-              f"{_fmt(r['baseline_value'], 2)} ({r['baseline_year']})",
-              f"{_fmt(r['target_value'], 2)} ({r['target_year']})", _fmt(r["current_value"], 2),
-              _fmt(r["growth_ratio"], 2), f"{STATUS_ZH.get(r['status'], r['status'])} {r['status']}",
-              "是" if r["is_key_target"] else "否"] for r in t.iter_rows(named=True)]))
+        lines.append(
+            _table(
+                [
+                    "方案 / Plan",
+                    "指标 / Indicator",
+                    "基期 / Baseline",
+                    "目标 / Target",
+                    "当年值 / Current",
+                    "增速比 / Growth ratio",
+                    "状态 / Status",
+                    "关键 / Key",
+                ],
+                [
+                    [
+                        r["plan_id"],
+                        f"{r['indicator_code']} {r['name_zh'] or ''}",
+                        f"{_fmt(r['baseline_value'], 2)} ({r['baseline_year']})",
+                        f"{_fmt(r['target_value'], 2)} ({r['target_year']})",
+                        _fmt(r["current_value"], 2),
+                        _fmt(r["growth_ratio"], 2),
+                        f"{STATUS_ZH.get(r['status'], r['status'])} {r['status']}",
+                        "是" if r["is_key_target"] else "否",
+                    ]
+                    for r in t.iter_rows(named=True)
+                ],
+            )
+        )
     else:
         lines.append("本年度无可评估的建设目标 / No targets in force this year.")
     blocks.append(("\n".join(lines), None))
@@ -240,37 +363,67 @@ def _render(d: dict) -> tuple[str, str]:
     c = d["cycles"]
     lines = ["## 周期结论 / Cycle verdicts", ""]
     if c.height:
-        lines.append(_table(
-            ["周期 / Cycle", "结论 / Verdict", "依据 / Evidence", "指数变化 / Index change", "稳健 / Robust",
-             "完整 / Complete"],
-            [[r["cycle"], f"{STAGE_ZH.get(r['verdict'], r['verdict'])} {r['verdict']}", r["evidence"] or "–",
-              r["index_change"], {True: "是", False: "否", None: "–"}[r["is_robust"]],
-              "是" if r["is_complete"] else "否"] for r in c.iter_rows(named=True)]))
+        lines.append(
+            _table(
+                [
+                    "周期 / Cycle",
+                    "结论 / Verdict",
+                    "依据 / Evidence",
+                    "指数变化 / Index change",
+                    "稳健 / Robust",
+                    "完整 / Complete",
+                ],
+                [
+                    [
+                        r["cycle"],
+                        f"{STAGE_ZH.get(r['verdict'], r['verdict'])} {r['verdict']}",
+                        r["evidence"] or "–",
+                        r["index_change"],
+                        {True: "是", False: "否", None: "–"}[r["is_robust"]],
+                        "是" if r["is_complete"] else "否",
+                    ]
+                    for r in c.iter_rows(named=True)
+                ],
+            )
+        )
     else:
         lines.append("无周期结论 / No cycle verdicts.")
     blocks.append(("\n".join(lines), None))
 
     f = d["files"]
-    lines = ["## 数据与版本 / Data and versions", "",
-             f"- 指标目录版本 / Catalog version: {s['catalog_version'] if s else '–'}",
-             f"- 评估规则版本 / Rules version: {e['rules_version'] if e else '–'}"]
+    lines = [
+        "## 数据与版本 / Data and versions",
+        "",
+        f"- 指标目录版本 / Catalog version: {s['catalog_version'] if s else '–'}",
+        f"- 评估规则版本 / Rules version: {e['rules_version'] if e else '–'}",
+    ]
     if u:
-        lines.append(f"- 不确定性模拟 / Uncertainty: {u['n_runs']} runs, seed {u['seed']}, "
-                     f"weight jitter ±{u['weight_jitter']:.0%}")
+        lines.append(
+            f"- 不确定性模拟 / Uncertainty: {u['n_runs']} runs, seed {u['seed']}, "
+            f"weight jitter ±{u['weight_jitter']:.0%}"
+        )
     if f.height:
-        lines += ["", "### 入库文件 / Ingested files", "",
-                  _table(["来源 / Source", "文件 / File", "SHA-256", "状态 / Status"],
-                         [[r["source"], r["file_name"], r["file_hash"], r["status"]] for r in f.iter_rows(named=True)])]
+        lines += [
+            "",
+            "### 入库文件 / Ingested files",
+            "",
+            _table(
+                ["来源 / Source", "文件 / File", "SHA-256", "状态 / Status"],
+                [[r["source"], r["file_name"], r["file_hash"], r["status"]] for r in f.iter_rows(named=True)],
+            ),
+        ]
     blocks.append(("\n".join(lines), None))
 
     markdown_text = "\n\n".join(b[0] for b in blocks) + "\n"
     body = "\n".join(b[1] if b[1] is not None else md_lib.markdown(b[0], extensions=["tables"]) for b in blocks)
-    page = ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(name)} {year} 评估证据档案</title><style>"
-            "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;max-width:960px;margin:2em auto;"
-            "padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px}th{background:#f3f3f3}"
-            "figure{margin:1em 0}</style></head><body>\n" + body + "\n</body></html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{html.escape(name)} {year} 评估证据档案</title><style>"
+        "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;max-width:960px;margin:2em auto;"
+        "padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px}th{background:#f3f3f3}"
+        "figure{margin:1em 0}</style></head><body>\n" + body + "\n</body></html>\n"
+    )
     return markdown_text, page
 
 

@@ -28,6 +28,8 @@ from pipelines.evaluation.rules import cycle_start, load_rules
 # 0, which would zero (or, floored at 1, nearly zero) a whole pillar for one weak indicator. The geometric
 # variant is meant to test partial compensability, not that artefact, so it averages logs of (score + 10).
 GEOMETRIC_OFFSET = 10.0
+
+
 def _dbt_var(name: str) -> float:
     # The same threshold as the dbt models (one place: dbt_project.yml vars), so every unit that dbt
     # gives a composite also gets a rank interval.
@@ -99,8 +101,9 @@ def _nominal_arrays(scores: pl.DataFrame, values: pl.DataFrame, catalog: pl.Data
 
     score = np.full((nY, nC, nI), np.nan)
     imputed = np.zeros((nY, nC, nI), dtype=bool)
-    v = values.filter(pl.col("unit_code").is_in(units) & pl.col("year").is_in(years)
-                      & pl.col("indicator_code").is_in(indicators))
+    v = values.filter(
+        pl.col("unit_code").is_in(units) & pl.col("year").is_in(years) & pl.col("indicator_code").is_in(indicators)
+    )
     yi = np.array([y_ix[y] for y in v["year"].to_list()], dtype=np.int64)
     ci = np.array([u_ix[u] for u in v["unit_code"].to_list()], dtype=np.int64)
     ii = np.array([i_ix[c] for c in v["indicator_code"].to_list()], dtype=np.int64)
@@ -117,14 +120,26 @@ def _nominal_arrays(scores: pl.DataFrame, values: pl.DataFrame, catalog: pl.Data
             if yv == version:
                 weight[y_ix[y], i_ix[code]] = w or 0.0
                 pillar_weight[y_ix[y], p_ix[pillar]] = pw or 0.0
-    return dict(units=units, years=years, indicators=indicators, pillars=pillars, ranked=ranked,
-                nominal_rank=nominal_rank, nominal_index=nominal_index, score=score, imputed=imputed,
-                weight=weight, pillar_weight=pillar_weight, membership=membership,
-                version_of_year=version_of_year)
+    return dict(
+        units=units,
+        years=years,
+        indicators=indicators,
+        pillars=pillars,
+        ranked=ranked,
+        nominal_rank=nominal_rank,
+        nominal_index=nominal_index,
+        score=score,
+        imputed=imputed,
+        weight=weight,
+        pillar_weight=pillar_weight,
+        membership=membership,
+        version_of_year=version_of_year,
+    )
 
 
-def _composites(a: dict, ind_mult: np.ndarray, pil_mult: np.ndarray, geometric: bool, drop_imputed: bool,
-                min_coverage: float) -> np.ndarray:
+def _composites(
+    a: dict, ind_mult: np.ndarray, pil_mult: np.ndarray, geometric: bool, drop_imputed: bool, min_coverage: float
+) -> np.ndarray:
     """Composite [run, year, unit] for one (aggregation, imputation) variant and all runs' weights."""
     score, membership = a["score"], a["membership"]
     avail = ~np.isnan(score)
@@ -170,10 +185,15 @@ def _rank_desc(values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(keyed), np.nan, ranks.astype(float))
 
 
-def run_uncertainty(con: duckdb.DuckDBPyConnection, n_runs: int = 1000, seed: int = 20160086,
-                    weight_jitter: float = 0.25, robust_share: float | None = None,
-                    rules_path: Path | str | None = None,
-                    min_pillar_coverage: float = DEFAULT_MIN_PILLAR_COVERAGE) -> pl.DataFrame:
+def run_uncertainty(
+    con: duckdb.DuckDBPyConnection,
+    n_runs: int = 1000,
+    seed: int = 20160086,
+    weight_jitter: float = 0.25,
+    robust_share: float | None = None,
+    rules_path: Path | str | None = None,
+    min_pillar_coverage: float = DEFAULT_MIN_PILLAR_COVERAGE,
+) -> pl.DataFrame:
     """Per ranked programme unit and year: nominal / median / 5th / 95th percentile rank and index over the
     runs, and the share of runs in which the unit is in the bottom group, the leader group, regressing or
     improved since its cycle's baseline year (thresholds from the rules seed). ``robust_share`` defaults to
@@ -239,34 +259,40 @@ def run_uncertainty(con: duckdb.DuckDBPyConnection, n_runs: int = 1000, seed: in
         q_index = np.nanquantile(np.where(evaluated, index, np.nan), [0.05, 0.5, 0.95], axis=0)
 
     rows_y, rows_c = np.nonzero(ranked & (n_eval > 0))
-    df = pl.DataFrame({
-        "unit_code": [units[c] for c in rows_c],
-        "year": np.array([years[y] for y in rows_y], dtype=np.int32),
-        "catalog_version": [a["version_of_year"][years[y]] for y in rows_y],
-        "n_runs": np.full(len(rows_y), n_runs, dtype=np.int32),
-        "nominal_rank": a["nominal_rank"][rows_y, rows_c],
-        "median_rank": q_rank[1][rows_y, rows_c],
-        "p05_rank": q_rank[0][rows_y, rows_c],
-        "p95_rank": q_rank[2][rows_y, rows_c],
-        "nominal_index": a["nominal_index"][rows_y, rows_c],
-        "median_index": q_index[1][rows_y, rows_c],
-        "p05_index": q_index[0][rows_y, rows_c],
-        "p95_index": q_index[2][rows_y, rows_c],
-        "share_bottom": share_bottom[rows_y, rows_c],
-        "share_leader": share_leader[rows_y, rows_c],
-        "share_lower_third": share_lower_third[rows_y, rows_c],
-        "share_regressing": share_regressing[rows_y, rows_c],
-        "share_improved": share_improved[rows_y, rows_c],
-    }).with_columns(
-        pl.col("nominal_rank").cast(pl.Int32),
-        (pl.col("share_bottom") >= robust_share).alias("is_robust_bottom"),
-        pl.lit(robust_share).alias("robust_share"),
-        pl.lit(weight_jitter).alias("weight_jitter"),
-        pl.lit(seed, dtype=pl.Int64).alias("seed"),
-        pl.lit(str(rules["rules_version"])).alias("rules_version"),
-    ).with_columns(
-        # nan (no cycle baseline) is stored as null so SQL comparisons treat it as unknown
-        pl.col(pl.Float64).fill_nan(None)
+    df = (
+        pl.DataFrame(
+            {
+                "unit_code": [units[c] for c in rows_c],
+                "year": np.array([years[y] for y in rows_y], dtype=np.int32),
+                "catalog_version": [a["version_of_year"][years[y]] for y in rows_y],
+                "n_runs": np.full(len(rows_y), n_runs, dtype=np.int32),
+                "nominal_rank": a["nominal_rank"][rows_y, rows_c],
+                "median_rank": q_rank[1][rows_y, rows_c],
+                "p05_rank": q_rank[0][rows_y, rows_c],
+                "p95_rank": q_rank[2][rows_y, rows_c],
+                "nominal_index": a["nominal_index"][rows_y, rows_c],
+                "median_index": q_index[1][rows_y, rows_c],
+                "p05_index": q_index[0][rows_y, rows_c],
+                "p95_index": q_index[2][rows_y, rows_c],
+                "share_bottom": share_bottom[rows_y, rows_c],
+                "share_leader": share_leader[rows_y, rows_c],
+                "share_lower_third": share_lower_third[rows_y, rows_c],
+                "share_regressing": share_regressing[rows_y, rows_c],
+                "share_improved": share_improved[rows_y, rows_c],
+            }
+        )
+        .with_columns(
+            pl.col("nominal_rank").cast(pl.Int32),
+            (pl.col("share_bottom") >= robust_share).alias("is_robust_bottom"),
+            pl.lit(robust_share).alias("robust_share"),
+            pl.lit(weight_jitter).alias("weight_jitter"),
+            pl.lit(seed, dtype=pl.Int64).alias("seed"),
+            pl.lit(str(rules["rules_version"])).alias("rules_version"),
+        )
+        .with_columns(
+            # nan (no cycle baseline) is stored as null so SQL comparisons treat it as unknown
+            pl.col(pl.Float64).fill_nan(None)
+        )
     )
     return df.sort("unit_code", "year")
 

@@ -66,9 +66,17 @@ def build_models(seed: int, scale: float, history_first_year: int, last_year: in
     return units, grant_model, activity, profiles
 
 
-def generate(landing_dir: Path, seed: int = 42, scale: float = 0.02, first_year: int = 2016, last_year: int = 2025,
-             history_first_year: int = 2010, grants_format: str = "parquet",
-             progress: Callable[[str], None] | None = None, resubmission: bool = False) -> dict:
+def generate(
+    landing_dir: Path,
+    seed: int = 42,
+    scale: float = 0.02,
+    first_year: int = 2016,
+    last_year: int = 2025,
+    history_first_year: int = 2010,
+    grants_format: str = "parquet",
+    progress: Callable[[str], None] | None = None,
+    resubmission: bool = False,
+) -> dict:
     """Write landing files for all nine sources under ``landing_dir/<source>/`` and the known truth to
     ``landing_dir.parent / "sample_truth.json"``. With ``resubmission`` a late pledge-loan file with typical
     mistakes is added (see resubmission.py), so the quarantine has something to show. Returns {"files": {source: [paths]}, "rows": {source: n},
@@ -94,14 +102,31 @@ def generate(landing_dir: Path, seed: int = 42, scale: float = 0.02, first_year:
     cities = landing.cities_landing(units)
     record("cities", writers.write_csv(cities, landing_dir / "cities" / "cities.csv"), cities.height)
     programme = landing.programme_landing(units, profiles, last_year)
-    record("programme_cities", writers.write_csv(programme, landing_dir / "programme_cities" / "programme_cities.csv",
-                                                 encoding="utf-8-sig", headers=writers.chinese_headers("programme_cities")),
-           programme.height)
+    record(
+        "programme_cities",
+        writers.write_csv(
+            programme,
+            landing_dir / "programme_cities" / "programme_cities.csv",
+            encoding="utf-8-sig",
+            headers=writers.chinese_headers("programme_cities"),
+        ),
+        programme.height,
+    )
     population = population_landing(units)
-    record("population", writers.write_csv(population, landing_dir / "population" / "population.csv"), population.height)
+    record(
+        "population", writers.write_csv(population, landing_dir / "population" / "population.csv"), population.height
+    )
     stats = landing.patent_stats_landing()
-    record("patent_stats", writers.write_csv(stats, landing_dir / "patent_stats" / "patent_stats_province_2010_2023.csv",
-                                             encoding="gbk", headers=writers.chinese_headers("patent_stats")), stats.height)
+    record(
+        "patent_stats",
+        writers.write_csv(
+            stats,
+            landing_dir / "patent_stats" / "patent_stats_province_2010_2023.csv",
+            encoding="gbk",
+            headers=writers.chinese_headers("patent_stats"),
+        ),
+        stats.height,
+    )
     seconds["reference"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -127,29 +152,59 @@ def generate(landing_dir: Path, seed: int = 42, scale: float = 0.02, first_year:
         pledges.append(pledge)
         if year < PLEDGE_CSV_YEARS_BEFORE:
             in_100m = pledge.with_columns((pl.col("amount_10k_yuan") / 10_000).round(6)).rename(
-                {"amount_10k_yuan": "质押金额(亿元)"})
-            path = writers.write_csv(in_100m, landing_dir / "pledge_loans" / f"pledge_loans_{year}.csv",
-                                     encoding="utf-8-sig", headers=plg_headers)
+                {"amount_10k_yuan": "质押金额(亿元)"}
+            )
+            path = writers.write_csv(
+                in_100m,
+                landing_dir / "pledge_loans" / f"pledge_loans_{year}.csv",
+                encoding="utf-8-sig",
+                headers=plg_headers,
+            )
         else:
-            path = writers.write_xlsx_with_title(pledge, landing_dir / "pledge_loans" / f"pledge_loans_{year}.xlsx",
-                                                 f"{year}年知识产权质押融资统计", plg_headers)
+            path = writers.write_xlsx_with_title(
+                pledge,
+                landing_dir / "pledge_loans" / f"pledge_loans_{year}.xlsx",
+                f"{year}年知识产权质押融资统计",
+                plg_headers,
+            )
         record("pledge_loans", path, pledge.height)
 
         cases = activity.cases_year(year)
         cases_all.append(cases)
-        record("enforcement_cases", writers.write_csv(cases, landing_dir / "enforcement_cases" / f"cases_{year}.csv",
-                                                      encoding="gbk", headers=writers.chinese_headers("enforcement_cases")),
-               cases.height)
+        record(
+            "enforcement_cases",
+            writers.write_csv(
+                cases,
+                landing_dir / "enforcement_cases" / f"cases_{year}.csv",
+                encoding="gbk",
+                headers=writers.chinese_headers("enforcement_cases"),
+            ),
+            cases.height,
+        )
         training = activity.training_year(year)
         trainings.append(training)
-        record("training_events", writers.write_csv(training, landing_dir / "training_events" / f"training_{year}.csv",
-                                                    encoding="utf-8-sig", headers=writers.chinese_headers("training_events")),
-               training.height)
+        record(
+            "training_events",
+            writers.write_csv(
+                training,
+                landing_dir / "training_events" / f"training_{year}.csv",
+                encoding="utf-8-sig",
+                headers=writers.chinese_headers("training_events"),
+            ),
+            training.height,
+        )
         say(f"pledge/cases/training {year}: {pledge.height:,} / {cases.height:,} / {training.height:,} rows")
     seconds["activity"] = time.perf_counter() - t2
 
-    values = unit_values(units.frame.filter(pl.col("is_programme")), population, in_force, pl.concat(pledges),
-                         pl.concat(cases_all), pl.concat(trainings), list(range(first_year, last_year + 1)))
+    values = unit_values(
+        units.frame.filter(pl.col("is_programme")),
+        population,
+        in_force,
+        pl.concat(pledges),
+        pl.concat(cases_all),
+        pl.concat(trainings),
+        list(range(first_year, last_year + 1)),
+    )
     targets = build_targets(values, seed, first_year, last_year)
     record("targets", writers.write_csv(targets, landing_dir / "targets" / "targets.csv"), targets.height)
     if resubmission:

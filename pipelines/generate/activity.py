@@ -79,23 +79,25 @@ class ActivityModel:
         lam = (annual_amount / avg)[:, None] * season[None, :] * rng.lognormal(0, 0.15, (n, 12))
         reg = rng.poisson(lam)
         sigma = 0.5
-        amount = reg * avg * rng.lognormal(-sigma**2 / 2, sigma, reg.shape)
+        amount = reg * avg * rng.lognormal(-(sigma**2) / 2, sigma, reg.shape)
         q = np.repeat(self.profiles.q(year)[:, None], 12, axis=1)
         patents = rng.poisson(reg * 2.0) + (reg > 0)
         trademarks = rng.poisson(reg * 0.9)
         firms = np.minimum(reg, rng.binomial(reg, 0.9) + (reg > 0))
         first = rng.binomial(firms, np.clip(0.42 + 0.12 * q, 0.1, 0.8))
         months = np.array([np.datetime64(f"{year}-{m:02d}-01") for m in range(1, 13)])
-        return pl.DataFrame({
-            "city_code": np.repeat(self.units.codes, 12),
-            "month": np.tile(months, n),
-            "registrations": reg.reshape(-1),
-            "amount_10k_yuan": np.round(amount.reshape(-1), 2),
-            "patents_pledged": patents.reshape(-1),
-            "trademarks_pledged": trademarks.reshape(-1),
-            "enterprises_served": firms.reshape(-1),
-            "first_time_borrowers": first.reshape(-1),
-        }).with_columns(pl.col("month").cast(pl.Date))
+        return pl.DataFrame(
+            {
+                "city_code": np.repeat(self.units.codes, 12),
+                "month": np.tile(months, n),
+                "registrations": reg.reshape(-1),
+                "amount_10k_yuan": np.round(amount.reshape(-1), 2),
+                "patents_pledged": patents.reshape(-1),
+                "trademarks_pledged": trademarks.reshape(-1),
+                "enterprises_served": firms.reshape(-1),
+                "first_time_borrowers": first.reshape(-1),
+            }
+        ).with_columns(pl.col("month").cast(pl.Date))
 
     # -- enforcement cases -------------------------------------------------------------------------------
     def cases_year(self, year: int) -> pl.DataFrame:
@@ -123,19 +125,39 @@ class ActivityModel:
         # columns follow RESOLUTIONS: ruling, mediation, court, withdrawn, penalty, dismissed
         p = np.where(
             dispute[:, None],
-            np.stack([0.42 - mediation / 2, mediation, np.full(n, 0.08), np.full(n, 0.12), np.zeros(n), np.full(n, 0.05)], 1),
-            np.stack([np.full(n, 0.05), mediation / 3, np.full(n, 0.05), np.full(n, 0.05), np.full(n, 0.72), np.full(n, 0.08)], 1),
+            np.stack(
+                [0.42 - mediation / 2, mediation, np.full(n, 0.08), np.full(n, 0.12), np.zeros(n), np.full(n, 0.05)], 1
+            ),
+            np.stack(
+                [
+                    np.full(n, 0.05),
+                    mediation / 3,
+                    np.full(n, 0.05),
+                    np.full(n, 0.05),
+                    np.full(n, 0.72),
+                    np.full(n, 0.08),
+                ],
+                1,
+            ),
         )
         p = np.clip(p, 0.0, None)
         p /= p.sum(axis=1, keepdims=True)
         resolution = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
-        frame = pl.DataFrame({
-            "unit": self.units.codes[unit], "seq": seq, "city_code": self.units.codes[unit],
-            "ctype": ctype, "filed_date": filed, "closed": np.where(is_closed, closed, np.datetime64("NaT")),
-            "res": np.where(is_closed, resolution, -1),
-        })
+        frame = pl.DataFrame(
+            {
+                "unit": self.units.codes[unit],
+                "seq": seq,
+                "city_code": self.units.codes[unit],
+                "ctype": ctype,
+                "filed_date": filed,
+                "closed": np.where(is_closed, closed, np.datetime64("NaT")),
+                "res": np.where(is_closed, resolution, -1),
+            }
+        )
         return frame.select(
-            case_id=pl.concat_str(pl.lit("AJ"), pl.col("unit"), pl.lit(f"-{year}-"), pl.col("seq").cast(pl.String).str.zfill(5)),
+            case_id=pl.concat_str(
+                pl.lit("AJ"), pl.col("unit"), pl.lit(f"-{year}-"), pl.col("seq").cast(pl.String).str.zfill(5)
+            ),
             city_code="city_code",
             case_type=pl.col("ctype").replace_strict(dict(enumerate(CASE_TYPES)), return_dtype=pl.String),
             filed_date=pl.col("filed_date").cast(pl.Date),
@@ -171,10 +193,21 @@ class ActivityModel:
             m = aud == a
             opts = vocab.TRAINING_TITLES[name]
             titles[m] = np.array(opts, dtype=object)[title_idx[m] % len(opts)]
-        frame = pl.DataFrame({"unit": self.units.codes[unit], "seq": seq, "event_date": date, "aud": aud,
-                              "participants": participants, "hours": hours, "title": titles})
+        frame = pl.DataFrame(
+            {
+                "unit": self.units.codes[unit],
+                "seq": seq,
+                "event_date": date,
+                "aud": aud,
+                "participants": participants,
+                "hours": hours,
+                "title": titles,
+            }
+        )
         return frame.select(
-            event_id=pl.concat_str(pl.lit("PX"), pl.col("unit"), pl.lit(f"-{year}-"), pl.col("seq").cast(pl.String).str.zfill(4)),
+            event_id=pl.concat_str(
+                pl.lit("PX"), pl.col("unit"), pl.lit(f"-{year}-"), pl.col("seq").cast(pl.String).str.zfill(4)
+            ),
             city_code="unit",
             event_date=pl.col("event_date").cast(pl.Date),
             audience=pl.col("aud").replace_strict(dict(enumerate(AUDIENCES)), return_dtype=pl.String),

@@ -23,8 +23,15 @@ DESIGN_TERM_15_FROM = np.datetime64("2021-06-01")
 # IP pledge financing, patents + trademarks, national, 亿元. 2023 is REAL (8539.9, reference file);
 # 2021 3098 and 2022 ">4000" and 2020 2180 are from the same file's source note (2020 marked unverified);
 # 2016-2019 are an ASSUMED ramp from roughly 1,000亿 in 2016; 2024+ ASSUMED +25 %/year then +20 %/year.
-PLEDGE_NATIONAL_100M = {2016: 1000.0, 2017: 1200.0, 2018: 1450.0, 2019: 1700.0, 2020: 2180.0, 2021: 3098.0,
-                        2022: 4300.0}
+PLEDGE_NATIONAL_100M = {
+    2016: 1000.0,
+    2017: 1200.0,
+    2018: 1450.0,
+    2019: 1700.0,
+    2020: 2180.0,
+    2021: 3098.0,
+    2022: 4300.0,
+}
 PLEDGE_GROWTH_AFTER_2023 = (1.25, 1.20)
 # Average registered loan, 万元: 2023 REAL ratio 8539.9亿 / 4.2万笔 ≈ 2,033万; earlier years ASSUMED smaller.
 AVG_LOAN_10K = {2016: 1500.0, 2023: 2033.0}
@@ -32,8 +39,16 @@ AVG_LOAN_10K = {2016: 1500.0, 2023: 2033.0}
 # Administrative enforcement cases, national, at scale 1. REAL anchors: 2017 66,649 patent administrative
 # cases; 2023 68,000 patent-infringement disputes + 44,000 patent/trademark violation cases = 112,000.
 # Other years ASSUMED by interpolation; 2024+ flat +3 %/year.
-CASES_NATIONAL = {2016: 60000, 2017: 66649, 2018: 72000, 2019: 78000, 2020: 84000, 2021: 92000, 2022: 102000,
-                  2023: 112000}
+CASES_NATIONAL = {
+    2016: 60000,
+    2017: 66649,
+    2018: 72000,
+    2019: 78000,
+    2020: 84000,
+    2021: 92000,
+    2022: 102000,
+    2023: 112000,
+}
 
 
 def province_grants(first_year: int, last_year: int) -> pl.DataFrame:
@@ -45,7 +60,9 @@ def province_grants(first_year: int, last_year: int) -> pl.DataFrame:
         pl.col("year").is_between(PANEL_FIRST_PATENT_YEAR, PANEL_LAST_PATENT_YEAR),
     )
     long = panel.unpivot(
-        index=["province_code", "year"], on=[f"grants_{t}" for t in PATENT_TYPES], variable_name="patent_type",
+        index=["province_code", "year"],
+        on=[f"grants_{t}" for t in PATENT_TYPES],
+        variable_name="patent_type",
         value_name="grants",
     ).with_columns(pl.col("patent_type").str.strip_prefix("grants_"), is_real=pl.lit(True))
     frames = [long.filter(pl.col("year").is_between(first_year, last_year))]
@@ -58,13 +75,27 @@ def province_grants(first_year: int, last_year: int) -> pl.DataFrame:
     )
     for year in range(PANEL_LAST_PATENT_YEAR + 1, last_year + 1):
         k = year - PANEL_LAST_PATENT_YEAR
-        frames.append(trend.select("province_code", "patent_type", year=pl.lit(year, pl.Int64),
-                                   grants=(pl.col("grants") * pl.col("growth") ** k).round(0), is_real=pl.lit(False)))
+        frames.append(
+            trend.select(
+                "province_code",
+                "patent_type",
+                year=pl.lit(year, pl.Int64),
+                grants=(pl.col("grants") * pl.col("growth") ** k).round(0),
+                is_real=pl.lit(False),
+            )
+        )
     first = long.filter(pl.col("year") == PANEL_FIRST_PATENT_YEAR)
     for year in range(first_year, min(PANEL_FIRST_PATENT_YEAR, last_year + 1)):
         k = PANEL_FIRST_PATENT_YEAR - year
-        frames.append(first.select("province_code", "patent_type", year=pl.lit(year, pl.Int64),
-                                   grants=(pl.col("grants") * 0.88 ** k).round(0), is_real=pl.lit(False)))
+        frames.append(
+            first.select(
+                "province_code",
+                "patent_type",
+                year=pl.lit(year, pl.Int64),
+                grants=(pl.col("grants") * 0.88**k).round(0),
+                is_real=pl.lit(False),
+            )
+        )
     cols = ["province_code", "year", "patent_type", "grants", "is_real"]
     return pl.concat([f.select(cols) for f in frames]).sort("province_code", "year", "patent_type")
 

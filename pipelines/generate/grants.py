@@ -36,9 +36,23 @@ COUNTY_OWN_CODE_SHARE = 0.85  # the rest of a county unit's grants carry the pre
 CHECK_WEIGHTS = np.array([2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5], dtype=np.int64)
 
 GRANT_COLUMNS = (
-    "publication_number", "application_number", "patent_type", "kind_code", "application_date", "grant_date",
-    "applicant_name", "applicant_type", "region_code", "ipc_main", "lapse_date", "hv_strategic_industry",
-    "hv_overseas_family", "hv_maintained_10y", "hv_pledged", "hv_award", "is_high_value",
+    "publication_number",
+    "application_number",
+    "patent_type",
+    "kind_code",
+    "application_date",
+    "grant_date",
+    "applicant_name",
+    "applicant_type",
+    "region_code",
+    "ipc_main",
+    "lapse_date",
+    "hv_strategic_industry",
+    "hv_overseas_family",
+    "hv_maintained_10y",
+    "hv_pledged",
+    "hv_award",
+    "is_high_value",
 )
 
 
@@ -75,8 +89,9 @@ class GrantModel:
         self.pub_start = self._publication_blocks()
         codes = list(self.units.codes)
         self.code_series = pl.Series(codes, dtype=pl.String)
-        self.parent_index = np.array([codes.index(p) if p in codes else i
-                                      for i, p in enumerate(self.units.col("parent_code"))])
+        self.parent_index = np.array(
+            [codes.index(p) if p in codes else i for i, p in enumerate(self.units.col("parent_code"))]
+        )
 
     def count(self, province: str, year: int, ptype: str) -> int:
         return self._counts.get((province, year, ptype), 0)
@@ -173,16 +188,27 @@ class GrantModel:
             hv["hv_strategic_industry"] = strategic & (rng.random(n) < 0.38) | (~strategic & (rng.random(n) < 0.03))
 
         names = self._names(unit, atype, rng)
-        frame = pl.DataFrame({
-            "pub": pub, "number12": number12, "check": check, "application_date": app, "grant_date": grant,
-            "applicant_name": names, "atype": atype, "region_code": self.code_series.gather(pl.Series(region)),
-            "ipc_main": ipc, "lapse_date": lapse,
-            **hv,
-        })
+        frame = pl.DataFrame(
+            {
+                "pub": pub,
+                "number12": number12,
+                "check": check,
+                "application_date": app,
+                "grant_date": grant,
+                "applicant_name": names,
+                "atype": atype,
+                "region_code": self.code_series.gather(pl.Series(region)),
+                "ipc_main": ipc,
+                "lapse_date": lapse,
+                **hv,
+            }
+        )
         return frame.select(
             publication_number=pl.concat_str(pl.lit("CN"), pl.col("pub").cast(pl.String), pl.lit(KIND[ptype])),
             application_number=pl.concat_str(
-                pl.lit("CN"), pl.col("number12").cast(pl.String), pl.lit("."),
+                pl.lit("CN"),
+                pl.col("number12").cast(pl.String),
+                pl.lit("."),
                 pl.when(pl.col("check") == 10).then(pl.lit("X")).otherwise(pl.col("check").cast(pl.String)),
             ),
             patent_type=pl.lit(ptype),
@@ -199,8 +225,9 @@ class GrantModel:
             hv_maintained_10y="hv_maintained_10y",
             hv_pledged="hv_pledged",
             hv_award="hv_award",
-            is_high_value=pl.any_horizontal("hv_strategic_industry", "hv_overseas_family", "hv_maintained_10y",
-                                            "hv_pledged", "hv_award"),
+            is_high_value=pl.any_horizontal(
+                "hv_strategic_industry", "hv_overseas_family", "hv_maintained_10y", "hv_pledged", "hv_award"
+            ),
         )
 
     def _lapse(self, ptype, grant, app, group, rng):
@@ -212,7 +239,7 @@ class GrantModel:
         term = cal.TERM_YEARS[ptype]
         if ptype == "design":
             term = np.where(app >= cal.DESIGN_TERM_15_FROM, 15, term)
-        expiry = (app.astype("datetime64[D]").astype("datetime64[Y]") + np.asarray(term).astype("timedelta64[Y]"))
+        expiry = app.astype("datetime64[D]").astype("datetime64[Y]") + np.asarray(term).astype("timedelta64[Y]")
         # Keep month/day of the filing date: expiry = filing date + term years.
         expiry = expiry.astype("datetime64[D]") + (app - app.astype("datetime64[Y]").astype("datetime64[D]"))
         lapse = np.minimum(lapse, expiry)
@@ -221,8 +248,10 @@ class GrantModel:
     def _high_value(self, ptype, n, atype, quality, app, lapse, rng):
         if ptype != "invention":
             false = np.zeros(n, dtype=bool)
-            return {k: false for k in ("hv_strategic_industry", "hv_overseas_family", "hv_maintained_10y",
-                                       "hv_pledged", "hv_award")}
+            return {
+                k: false
+                for k in ("hv_strategic_industry", "hv_overseas_family", "hv_maintained_10y", "hv_pledged", "hv_award")
+            }
         q = np.exp(0.5 * quality)
         held_until = np.where(np.isnat(lapse), self.end, lapse)
         return {
@@ -245,11 +274,13 @@ class GrantModel:
         w = np.array([x for _, x, _ in vocab.IPC_SUBCLASSES], dtype=float)
         strategic_of = np.array([s for _, _, s in vocab.IPC_SUBCLASSES])
         idx = rng.choice(len(sub), n, p=w / w.sum())
-        frame = pl.DataFrame({
-            "s": pl.Series(sub).gather(pl.Series(idx)),
-            "g": pl.Series(vocab.IPC_GROUPS).gather(pl.Series(rng.integers(0, len(vocab.IPC_GROUPS), n))),
-            "d": pl.Series(vocab.IPC_SUBGROUPS).gather(pl.Series(rng.integers(0, len(vocab.IPC_SUBGROUPS), n))),
-        })
+        frame = pl.DataFrame(
+            {
+                "s": pl.Series(sub).gather(pl.Series(idx)),
+                "g": pl.Series(vocab.IPC_GROUPS).gather(pl.Series(rng.integers(0, len(vocab.IPC_GROUPS), n))),
+                "d": pl.Series(vocab.IPC_SUBGROUPS).gather(pl.Series(rng.integers(0, len(vocab.IPC_SUBGROUPS), n))),
+            }
+        )
         ipc = frame.select(pl.concat_str("s", pl.lit(" "), "g", pl.lit("/"), "d"))["s"]
         return ipc, strategic_of[idx]
 
@@ -262,21 +293,31 @@ class GrantModel:
         def pick(words, idx):
             return pl.Series(words).gather(pl.Series(np.asarray(idx) % len(words)))
 
-        frame = pl.DataFrame({
-            "short": short, "atype": atype,
-            "brand": pick(vocab.BRANDS, firm), "industry": pick(vocab.INDUSTRIES, firm // nb),
-            "suffix": pick(vocab.COMPANY_SUFFIXES, firm // (nb * ni)),
-            "uni": pick(vocab.UNIVERSITY_SUFFIXES, np.minimum(firm, 7)),
-            "inst": pick(vocab.INSTITUTE_SUFFIXES, firm), "other": pick(vocab.OTHER_SUFFIXES, firm),
-            "sur": pick(vocab.SURNAMES, rng.integers(0, 10_000, n)),
-            "given": pick(vocab.GIVEN_NAMES, rng.integers(0, 10_000, n)),
-        })
+        frame = pl.DataFrame(
+            {
+                "short": short,
+                "atype": atype,
+                "brand": pick(vocab.BRANDS, firm),
+                "industry": pick(vocab.INDUSTRIES, firm // nb),
+                "suffix": pick(vocab.COMPANY_SUFFIXES, firm // (nb * ni)),
+                "uni": pick(vocab.UNIVERSITY_SUFFIXES, np.minimum(firm, 7)),
+                "inst": pick(vocab.INSTITUTE_SUFFIXES, firm),
+                "other": pick(vocab.OTHER_SUFFIXES, firm),
+                "sur": pick(vocab.SURNAMES, rng.integers(0, 10_000, n)),
+                "given": pick(vocab.GIVEN_NAMES, rng.integers(0, 10_000, n)),
+            }
+        )
         return frame.select(
-            pl.when(pl.col("atype") == 0).then(pl.concat_str("short", "brand", "industry", "suffix"))
-            .when(pl.col("atype") == 1).then(pl.concat_str("short", "uni"))
-            .when(pl.col("atype") == 2).then(pl.concat_str("short", "inst"))
-            .when(pl.col("atype") == 3).then(pl.concat_str("sur", "given"))
-            .otherwise(pl.concat_str("short", "other")).alias("name")
+            pl.when(pl.col("atype") == 0)
+            .then(pl.concat_str("short", "brand", "industry", "suffix"))
+            .when(pl.col("atype") == 1)
+            .then(pl.concat_str("short", "uni"))
+            .when(pl.col("atype") == 2)
+            .then(pl.concat_str("short", "inst"))
+            .when(pl.col("atype") == 3)
+            .then(pl.concat_str("sur", "given"))
+            .otherwise(pl.concat_str("short", "other"))
+            .alias("name")
         )["name"]
 
 
@@ -291,6 +332,9 @@ def in_force_summary(frame: pl.DataFrame) -> pl.DataFrame:
     """Counts per region, type, high-value flag, grant year and lapse year (null = still in force): enough to
     rebuild in-force stocks at any year end without keeping the records."""
     return frame.group_by(
-        "region_code", "patent_type", "is_high_value",
-        grant_year=pl.col("grant_date").dt.year(), lapse_year=pl.col("lapse_date").dt.year(),
+        "region_code",
+        "patent_type",
+        "is_high_value",
+        grant_year=pl.col("grant_date").dt.year(),
+        lapse_year=pl.col("lapse_date").dt.year(),
     ).len("n")

@@ -30,11 +30,15 @@ def programme_landing(units: Units, profiles: Profiles, last_year: int) -> pl.Da
         programme=pl.lit(PROGRAMME),
         cohort="cohort",
         cohort_year="first_designation_year",
-        status=pl.when(pl.col("unit_code") == profiles.rectification).then(pl.lit("rectification"))
-        .when(pl.col("unit_code") == profiles.withdrawn).then(pl.lit("withdrawn"))
+        status=pl.when(pl.col("unit_code") == profiles.rectification)
+        .then(pl.lit("rectification"))
+        .when(pl.col("unit_code") == profiles.withdrawn)
+        .then(pl.lit("withdrawn"))
         .otherwise(pl.lit("active")),
-        status_since=pl.when(pl.col("unit_code") == profiles.rectification).then(pl.lit(rect_since))
-        .when(pl.col("unit_code") == profiles.withdrawn).then(pl.lit(withdrawn_on))
+        status_since=pl.when(pl.col("unit_code") == profiles.rectification)
+        .then(pl.lit(rect_since))
+        .when(pl.col("unit_code") == profiles.withdrawn)
+        .then(pl.lit(withdrawn_on))
         .str.to_date(),
         withdrawn_on=pl.when(pl.col("unit_code") == profiles.withdrawn).then(pl.lit(withdrawn_on)).str.to_date(),
         source=pl.when(pl.col("unit_code").is_in([profiles.rectification, profiles.withdrawn]))
@@ -53,7 +57,9 @@ def patent_stats_landing() -> pl.DataFrame:
     return (
         panel.join(names, on="province_code", how="left")
         .select(
-            region_code="province_code", region_name="region_name", year="year",
+            pl.col("province_code").alias("region_code"),
+            pl.col("region_name"),
+            pl.col("year"),
             *[pl.col(c).round(0).cast(pl.Int64) for c in value_cols],
             source=pl.lit(reference.PATENT_STATS_SOURCE),
         )

@@ -59,7 +59,9 @@ def choose_truth(units: Units, seed: int, can_reach=None) -> tuple[list[str], li
     # A prefecture's records include its programme counties' (contract: code[:4] || '00'), whose own
     # trajectories would blur a lagging or borderline parent: those parents are not eligible.
     with_counties = set(f.filter(f["is_programme"] & f["is_county"])["parent_code"].to_list())
-    non_capital = [c for c in pref_prog.filter(~pref_prog["is_capital"])["city_code"].to_list() if c not in with_counties]
+    non_capital = [
+        c for c in pref_prog.filter(~pref_prog["is_capital"])["city_code"].to_list() if c not in with_counties
+    ]
     # Grants are shared out within a province: a unit in a province with few patents cannot reach a high
     # per-capita level however large its share, so leading/borderline units must be able to get there.
     can_reach = can_reach or (lambda _code, _quantile: True)
@@ -69,16 +71,18 @@ def choose_truth(units: Units, seed: int, can_reach=None) -> tuple[list[str], li
     # lagging units come from the programme units below the median GDP.
     gdp = dict(zip(units.codes, units.gdp[:, units.year_index(BASE_YEAR)]))
     median_gdp = np.median([gdp[c] for c in pref_prog["city_code"].to_list()])
-    lagging = sorted([c for c in order if c not in borderline and c not in MAJOR_CITIES and gdp[c] < median_gdp]
-                     [:N_LAGGING])
+    lagging = sorted(
+        [c for c in order if c not in borderline and c not in MAJOR_CITIES and gdp[c] < median_gdp][:N_LAGGING]
+    )
     eligible = [c for c in pref_prog["city_code"].to_list() if c not in with_counties]
     rest = [str(c) for c in rng.permutation(eligible) if c not in lagging + borderline]
     leading = sorted([c for c in rest if can_reach(c, 0.85)][:N_LEADING])
     return [str(c) for c in lagging], [str(c) for c in leading], [str(c) for c in borderline]
 
 
-def build_profiles(units: Units, seed: int, last_year: int, national_index: dict[str, np.ndarray],
-                   intensity: dict[str, callable]) -> Profiles:
+def build_profiles(
+    units: Units, seed: int, last_year: int, national_index: dict[str, np.ndarray], intensity: dict[str, callable]
+) -> Profiles:
     """national_index[source]: growth index of the national total for years YEAR0.. (1 at BASE_YEAR);
     intensity[source](level) -> per-unit intensity in BASE_YEAR for the given level vector (what the
     evaluation sees: grants per capita, pledge per GDP, ...)."""
@@ -120,7 +124,9 @@ def build_profiles(units: Units, seed: int, last_year: int, national_index: dict
             traj[i] = stag * decline * np.exp(rng.normal(0.0, 0.02, len(years)))
         for c in leading:
             i = index[c]
-            traj[i] = np.where(years > BASE_YEAR, 1.10 ** (years - BASE_YEAR), 1.0) * np.exp(rng.normal(0.0, 0.02, len(years)))
+            traj[i] = np.where(years > BASE_YEAR, 1.10 ** (years - BASE_YEAR), 1.0) * np.exp(
+                rng.normal(0.0, 0.02, len(years))
+            )
         for c in borderline:
             traj[index[c]] = np.exp(rng.normal(0.0, 0.08, len(years)))
         prof.trajectory[source] = traj

@@ -20,7 +20,7 @@ def resubmission_rows(year: int) -> list[str]:
         f"440300,{year}-06,9,2100,12,2,8,3",  # already in the monthly file: duplicate
         f"999999,{year}-11,4,300,4,0,3,1",  # no such region code
         f"440100,{year}-11,-2,300,4,0,3,1",  # negative count
-        f"320500,{year}-11,4,\"12,5O0\",4,0,3,1",  # letter O typed for a zero
+        f'320500,{year}-11,4,"12,5O0",4,0,3,1',  # letter O typed for a zero
         f"420100,{year}-13,4,300,4,0,3,1",  # month 13
     ]
 

@@ -25,22 +25,50 @@ def _by_unit(frame: pl.DataFrame, code_col: str, aggs: list[pl.Expr], units: pl.
     return pl.concat([a, b], how="vertical_relaxed").rename({"unit_code": "city_code"})
 
 
-def unit_values(programme: pl.DataFrame, population: pl.DataFrame, in_force: pl.DataFrame, pledge: pl.DataFrame,
-                cases: pl.DataFrame, training: pl.DataFrame, years: list[int]) -> pl.DataFrame:
+def unit_values(
+    programme: pl.DataFrame,
+    population: pl.DataFrame,
+    in_force: pl.DataFrame,
+    pledge: pl.DataFrame,
+    cases: pl.DataFrame,
+    training: pl.DataFrame,
+    years: list[int],
+) -> pl.DataFrame:
     """Indicator values per programme unit and year: city_code, year, indicator_code, value."""
-    stock = pl.concat([
-        in_force.filter(pl.col("patent_type") == "invention", pl.col("grant_year") <= y,
-                        pl.col("lapse_year").is_null() | (pl.col("lapse_year") > y)).with_columns(year=pl.lit(y, pl.Int64))
-        for y in years
-    ])
-    stock = _by_unit(stock, "region_code", [pl.col("n").sum().alias("inv"),
-                                            pl.col("n").filter(pl.col("is_high_value")).sum().alias("hv")], programme)
-    pledge = _by_unit(pledge.with_columns(year=pl.col("month").dt.year().cast(pl.Int64)), "city_code",
-                      [pl.col("amount_10k_yuan").sum().alias("amount")], programme)
-    cases = _by_unit(cases.with_columns(year=pl.col("filed_date").dt.year().cast(pl.Int64)), "city_code",
-                     [pl.len().alias("filed"), pl.col("closed_date").is_not_null().sum().alias("closed")], programme)
-    training = _by_unit(training.with_columns(year=pl.col("event_date").dt.year().cast(pl.Int64)), "city_code",
-                        [pl.col("participants").sum().alias("participants")], programme)
+    stock = pl.concat(
+        [
+            in_force.filter(
+                pl.col("patent_type") == "invention",
+                pl.col("grant_year") <= y,
+                pl.col("lapse_year").is_null() | (pl.col("lapse_year") > y),
+            ).with_columns(year=pl.lit(y, pl.Int64))
+            for y in years
+        ]
+    )
+    stock = _by_unit(
+        stock,
+        "region_code",
+        [pl.col("n").sum().alias("inv"), pl.col("n").filter(pl.col("is_high_value")).sum().alias("hv")],
+        programme,
+    )
+    pledge = _by_unit(
+        pledge.with_columns(year=pl.col("month").dt.year().cast(pl.Int64)),
+        "city_code",
+        [pl.col("amount_10k_yuan").sum().alias("amount")],
+        programme,
+    )
+    cases = _by_unit(
+        cases.with_columns(year=pl.col("filed_date").dt.year().cast(pl.Int64)),
+        "city_code",
+        [pl.len().alias("filed"), pl.col("closed_date").is_not_null().sum().alias("closed")],
+        programme,
+    )
+    training = _by_unit(
+        training.with_columns(year=pl.col("event_date").dt.year().cast(pl.Int64)),
+        "city_code",
+        [pl.col("participants").sum().alias("participants")],
+        programme,
+    )
     base = programme.select("city_code").join(pl.DataFrame({"year": years}, schema={"year": pl.Int64}), how="cross")
     pop = population.select(city_code="region_code", year="year", pop="population_10k", gdp="gdp_100m_yuan")
     wide = base.join(pop, on=["city_code", "year"], how="left")
@@ -48,7 +76,8 @@ def unit_values(programme: pl.DataFrame, population: pl.DataFrame, in_force: pl.
         wide = wide.join(part, on=["city_code", "year"], how="left")
     wide = wide.fill_null(0)
     return wide.select(
-        "city_code", "year",
+        "city_code",
+        "year",
         QLT01=pl.col("inv") / pl.col("pop"),
         QLT02=pl.col("hv") / pl.col("pop"),
         UTL01=pl.col("amount") / pl.col("gdp"),
@@ -63,10 +92,14 @@ def build_targets(values: pl.DataFrame, seed: int, first_year: int, last_year: i
     for plan_id, base_year, target_year in PLANS:
         if not first_year <= base_year <= last_year:
             continue
-        part = values.filter(pl.col("year") == base_year, pl.col("value").is_not_null()).sort("city_code", "indicator_code")
+        part = values.filter(pl.col("year") == base_year, pl.col("value").is_not_null()).sort(
+            "city_code", "indicator_code"
+        )
         n = part.height
         factor = {
-            "QLT01": rng.uniform(1.6, 2.0, n), "QLT02": rng.uniform(1.8, 2.4, n), "UTL01": rng.uniform(1.5, 2.5, n),
+            "QLT01": rng.uniform(1.6, 2.0, n),
+            "QLT02": rng.uniform(1.8, 2.4, n),
+            "UTL01": rng.uniform(1.5, 2.5, n),
             "ENV01": rng.uniform(1.3, 1.8, n),
         }
         uplift = rng.uniform(0.03, 0.10, n)
@@ -76,12 +109,26 @@ def build_targets(values: pl.DataFrame, seed: int, first_year: int, last_year: i
         for ind, f in factor.items():
             target = np.where(code == ind, value * f, target)
         target = np.where(code == "PRO01", np.minimum(value + uplift, 0.99), target)
-        rows.append(part.select(
-            "city_code", plan_id=pl.lit(plan_id), indicator_code="indicator_code", baseline_year=pl.lit(base_year, pl.Int64),
-            baseline_value=pl.col("value").round(4), target_year=pl.lit(target_year, pl.Int64),
-        ).with_columns(target_value=pl.Series(np.round(np.maximum(target, value), 4))))
+        rows.append(
+            part.select(
+                "city_code",
+                plan_id=pl.lit(plan_id),
+                indicator_code="indicator_code",
+                baseline_year=pl.lit(base_year, pl.Int64),
+                baseline_value=pl.col("value").round(4),
+                target_year=pl.lit(target_year, pl.Int64),
+            ).with_columns(target_value=pl.Series(np.round(np.maximum(target, value), 4)))
+        )
     if not rows:
-        return pl.DataFrame(schema={"city_code": pl.String, "plan_id": pl.String, "indicator_code": pl.String,
-                                    "baseline_year": pl.Int64, "baseline_value": pl.Float64, "target_year": pl.Int64,
-                                    "target_value": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "city_code": pl.String,
+                "plan_id": pl.String,
+                "indicator_code": pl.String,
+                "baseline_year": pl.Int64,
+                "baseline_value": pl.Float64,
+                "target_year": pl.Int64,
+                "target_value": pl.Float64,
+            }
+        )
     return pl.concat(rows)

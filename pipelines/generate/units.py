@@ -22,18 +22,45 @@ EXTRAPOLATED_SOURCE = "SYNTHETIC: extrapolated from the real 2023-2024 province 
 # Rough population share of their parent for the county-level programme units (approximate 2020 census
 # magnitudes, used only to make the synthetic shares plausible; jittered ±10 % by the seed).
 COUNTY_POP_SHARE = {
-    "320581": 0.13, "320583": 0.16, "320281": 0.24, "321181": 0.30, "320582": 0.11, "110105": 0.16,
-    "110108": 0.14, "310112": 0.11, "120111": 0.08, "500105": 0.03, "370215": 0.13, "320614": 0.13,
-    "341881": 0.15, "330782": 0.26,
+    "320581": 0.13,
+    "320583": 0.16,
+    "320281": 0.24,
+    "321181": 0.30,
+    "320582": 0.11,
+    "110105": 0.16,
+    "110108": 0.14,
+    "310112": 0.11,
+    "120111": 0.08,
+    "500105": 0.03,
+    "370215": 0.13,
+    "320614": 0.13,
+    "341881": 0.15,
+    "330782": 0.26,
 }
 
 
 # Large non-capital economies (sub-provincial cities and the biggest manufacturing centres): their synthetic
 # size and productivity get a boost so the sample does not make, say, Shenzhen a small city.
-MAJOR_CITIES = frozenset({
-    "440300", "320500", "330200", "370200", "210200", "350200", "320200", "440600", "441900", "350500",
-    "130200", "370600", "320600", "330300", "320400", "440400",
-})
+MAJOR_CITIES = frozenset(
+    {
+        "440300",
+        "320500",
+        "330200",
+        "370200",
+        "210200",
+        "350200",
+        "320200",
+        "440600",
+        "441900",
+        "350500",
+        "130200",
+        "370600",
+        "320600",
+        "330300",
+        "320400",
+        "440400",
+    }
+)
 
 
 @dataclass
@@ -64,56 +91,96 @@ def build_units() -> pl.DataFrame:
     pref = reference.prefectures()
     roster = reference.roster()
     prog = roster.select(
-        "unit_code", "unit_name", "cohort", cohort_year="first_designation_year", source_url="source_url",
-        roster_level="admin_level", roster_parent="prefecture_code",
+        "unit_code",
+        "unit_name",
+        "cohort",
+        cohort_year="first_designation_year",
+        source_url="source_url",
+        roster_level="admin_level",
+        roster_parent="prefecture_code",
     )
     base = pref.select(
-        "province_code", "province_name", "city_code", "city_name", "city_name_short", "level",
-        parent_code=pl.col("province_code"), pinyin="pinyin", lng="lng", lat="lat",
+        "province_code",
+        "province_name",
+        "city_code",
+        "city_name",
+        "city_name_short",
+        "level",
+        parent_code=pl.col("province_code"),
+        pinyin="pinyin",
+        lng="lng",
+        lat="lat",
         coord_note=pl.when(pl.col("coord_note") != "").then(pl.col("coord_note")),
     )
     counties = (
         prog.filter(pl.col("roster_level") != "prefecture")
-        .join(pref.select("city_code", "province_code", "province_name", "lng", "lat"),
-              left_on="roster_parent", right_on="city_code")
+        .join(
+            pref.select("city_code", "province_code", "province_name", "lng", "lat"),
+            left_on="roster_parent",
+            right_on="city_code",
+        )
         .select(
-            "province_code", "province_name", city_code="unit_code",
+            "province_code",
+            "province_name",
+            city_code="unit_code",
             city_name=pl.when(pl.col("unit_name").str.ends_with("区") | pl.col("unit_name").str.ends_with("市"))
-            .then(pl.col("unit_name")).otherwise(pl.col("unit_name") + "市"),
-            city_name_short=pl.col("unit_name").str.strip_suffix("区"), level="roster_level",
-            parent_code="roster_parent", pinyin=pl.lit(None, pl.String), lng="lng", lat="lat",
+            .then(pl.col("unit_name"))
+            .otherwise(pl.col("unit_name") + "市"),
+            city_name_short=pl.col("unit_name").str.strip_suffix("区"),
+            level="roster_level",
+            parent_code="roster_parent",
+            pinyin=pl.lit(None, pl.String),
+            lng="lng",
+            lat="lat",
             coord_note=pl.lit("coordinates of the parent prefecture (county-level unit)"),
         )
     )
     units = pl.concat([base, counties], how="vertical_relaxed")
-    return units.join(prog.select("unit_code", "cohort", "cohort_year", "source_url"), left_on="city_code",
-                      right_on="unit_code", how="left", maintain_order="left").with_columns(
+    return units.join(
+        prog.select("unit_code", "cohort", "cohort_year", "source_url"),
+        left_on="city_code",
+        right_on="unit_code",
+        how="left",
+        maintain_order="left",
+    ).with_columns(
         is_programme=pl.col("cohort").is_not_null(),
         is_county=pl.col("level").is_in(["county_level_city", "municipal_district"]),
         is_capital=pl.col("city_code").str.ends_with("0100") & (pl.col("level") != "municipality"),
         prefecture_code=pl.when(pl.col("level").is_in(["county_level_city", "municipal_district"]))
-        .then(pl.col("parent_code")).otherwise(pl.col("city_code")),
+        .then(pl.col("parent_code"))
+        .otherwise(pl.col("city_code")),
     )
 
 
 def province_population(last_year: int) -> pl.DataFrame:
     """REAL province population/GDP 2005-2024 (+ extrapolated later years, marked synthetic)."""
-    panel = reference.province_panel().filter(
-        pl.col("province_code") != reference.NATIONAL_CODE, pl.col("year").is_between(POP_FIRST_YEAR, POP_LAST_REAL_YEAR)
-    ).select("province_code", "year", population_10k="population_yearend_10k", gdp_100m_yuan="gdp_100m_yuan")
+    panel = (
+        reference.province_panel()
+        .filter(
+            pl.col("province_code") != reference.NATIONAL_CODE,
+            pl.col("year").is_between(POP_FIRST_YEAR, POP_LAST_REAL_YEAR),
+        )
+        .select("province_code", "year", population_10k="population_yearend_10k", gdp_100m_yuan="gdp_100m_yuan")
+    )
     frames = [panel.with_columns(source=pl.lit(reference.PANEL_SOURCE))]
     last = panel.filter(pl.col("year") == POP_LAST_REAL_YEAR)
     prev = panel.filter(pl.col("year") == POP_LAST_REAL_YEAR - 1).select(
-        "province_code", p0="population_10k", g0="gdp_100m_yuan")
+        "province_code", p0="population_10k", g0="gdp_100m_yuan"
+    )
     trend = last.join(prev, on="province_code")
     for year in range(POP_LAST_REAL_YEAR + 1, last_year + 1):
         k = year - POP_LAST_REAL_YEAR
-        frames.append(trend.select(
-            "province_code", year=pl.lit(year, pl.Int64),
-            population_10k=(pl.col("population_10k") * (pl.col("population_10k") / pl.col("p0")) ** k).round(0),
-            gdp_100m_yuan=(pl.col("gdp_100m_yuan") * (pl.col("gdp_100m_yuan") / pl.col("g0")).clip(1.0, 1.08) ** k).round(1),
-            source=pl.lit(EXTRAPOLATED_SOURCE),
-        ))
+        frames.append(
+            trend.select(
+                "province_code",
+                year=pl.lit(year, pl.Int64),
+                population_10k=(pl.col("population_10k") * (pl.col("population_10k") / pl.col("p0")) ** k).round(0),
+                gdp_100m_yuan=(
+                    pl.col("gdp_100m_yuan") * (pl.col("gdp_100m_yuan") / pl.col("g0")).clip(1.0, 1.08) ** k
+                ).round(1),
+                source=pl.lit(EXTRAPOLATED_SOURCE),
+            )
+        )
     return pl.concat(frames).sort("province_code", "year")
 
 
@@ -151,8 +218,12 @@ def build_population(seed: int, last_year: int) -> Units:
     size = np.where(level == "direct_county_group", size * 0.8, size)
     size = np.where(codes == "460300", 0.0004, size)
     drift = rng.normal(0.0, 0.006, n) + np.where(capital, 0.006, 0.0) + np.where(programme, 0.003, 0.0)
-    productivity = (rng.lognormal(0.0, 0.3, n) * np.where(capital, 1.5, 1.0) * np.where(programme, 1.35, 1.0)
-                    * np.where(major, 1.5, 1.0))
+    productivity = (
+        rng.lognormal(0.0, 0.3, n)
+        * np.where(capital, 1.5, 1.0)
+        * np.where(programme, 1.35, 1.0)
+        * np.where(major, 1.5, 1.0)
+    )
     prod_drift = rng.normal(0.0, 0.008, n) + np.where(programme, 0.004, 0.0)
     pop_w = size[:, None] * np.exp(drift[:, None] * t)
     gdp_w = pop_w * productivity[:, None] * np.exp(prod_drift[:, None] * t)
@@ -160,7 +231,9 @@ def build_population(seed: int, last_year: int) -> Units:
     pop = np.zeros((n, len(years)))
     gdp = np.zeros((n, len(years)))
     province = frame["province_code"].to_numpy()
-    prov_vals = {(r["province_code"], r["year"]): (r["population_10k"], r["gdp_100m_yuan"]) for r in prov.iter_rows(named=True)}
+    prov_vals = {
+        (r["province_code"], r["year"]): (r["population_10k"], r["gdp_100m_yuan"]) for r in prov.iter_rows(named=True)
+    }
     for p in np.unique(province):
         members = np.flatnonzero((province == p) & ~county)
         for j, year in enumerate(years):
@@ -182,23 +255,31 @@ def build_population(seed: int, last_year: int) -> Units:
         alloc_pop[pi] -= pop[i]
         alloc_gdp[pi] -= gdp[i]
         alloc_pop[i], alloc_gdp[i] = pop[i], gdp[i]
-    return Units(frame=frame, years=years, pop=pop, gdp=gdp, alloc_pop=alloc_pop, alloc_gdp=alloc_gdp,
-                 province_pop=prov)
+    return Units(
+        frame=frame, years=years, pop=pop, gdp=gdp, alloc_pop=alloc_pop, alloc_gdp=alloc_gdp, province_pop=prov
+    )
 
 
 def population_landing(units: Units) -> pl.DataFrame:
     """Landing rows: provinces REAL (extrapolated years marked), cities and county units SYNTHETIC."""
     prov = units.province_pop.select(
-        region_code="province_code", year="year", population_10k="population_10k", gdp_100m_yuan="gdp_100m_yuan",
+        region_code="province_code",
+        year="year",
+        population_10k="population_10k",
+        gdp_100m_yuan="gdp_100m_yuan",
         source="source",
     )
     n, m = units.pop.shape
-    cities = pl.DataFrame({
-        "region_code": np.repeat(units.codes, m),
-        "year": np.tile(units.years, n).astype(np.int64),
-        "population_10k": units.pop.reshape(-1),
-        "gdp_100m_yuan": units.gdp.reshape(-1),
-    }).with_columns(source=pl.when(pl.col("year") > POP_LAST_REAL_YEAR)
-                    .then(pl.lit(SYNTHETIC_POP_SOURCE + "; province total extrapolated"))
-                    .otherwise(pl.lit(SYNTHETIC_POP_SOURCE)))
+    cities = pl.DataFrame(
+        {
+            "region_code": np.repeat(units.codes, m),
+            "year": np.tile(units.years, n).astype(np.int64),
+            "population_10k": units.pop.reshape(-1),
+            "gdp_100m_yuan": units.gdp.reshape(-1),
+        }
+    ).with_columns(
+        source=pl.when(pl.col("year") > POP_LAST_REAL_YEAR)
+        .then(pl.lit(SYNTHETIC_POP_SOURCE + "; province total extrapolated"))
+        .otherwise(pl.lit(SYNTHETIC_POP_SOURCE))
+    )
     return pl.concat([prov, cities]).sort("region_code", "year")

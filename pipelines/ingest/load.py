@@ -142,7 +142,9 @@ def ingest_file(
         return result
     codes = None if source is CITIES else valid_region_codes(con)
     if codes is not None and not codes:
-        _record_failure(con, result, "administrative divisions (raw.cities) are not loaded yet; load cities first", run_id)
+        _record_failure(
+            con, result, "administrative divisions (raw.cities) are not loaded yet; load cities first", run_id
+        )
         raise IngestError(path.name, "administrative divisions (raw.cities) are not loaded yet; load cities first")
     try:
         raw = read_file(path, source)
@@ -196,7 +198,9 @@ def _drop_already_loaded(con: duckdb.DuckDBPyConnection, source: Source, checked
     return good.join(dup.select(ROW_NUMBER), on=ROW_NUMBER, how="anti")
 
 
-def _write(con, source: Source, file_name, digest, part, good: pl.DataFrame, rejected: pl.DataFrame, result, encoding, run_id):
+def _write(
+    con, source: Source, file_name, digest, part, good: pl.DataFrame, rejected: pl.DataFrame, result, encoding, run_id
+):
     now = datetime.now()
     cols = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
     # The constant lineage columns are added by DuckDB in the INSERT: constant vectors cost nothing there,
@@ -235,8 +239,19 @@ def _write(con, source: Source, file_name, digest, part, good: pl.DataFrame, rej
             con.unregister("__quarantine")
         con.execute(
             "INSERT INTO raw.ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?)",
-            [source.name, file_name, digest, part, result.rows_read, result.rows_loaded, result.rows_rejected,
-             result.message, encoding, now, run_id],
+            [
+                source.name,
+                file_name,
+                digest,
+                part,
+                result.rows_read,
+                result.rows_loaded,
+                result.rows_rejected,
+                result.message,
+                encoding,
+                now,
+                run_id,
+            ],
         )
         con.execute("COMMIT")
     except Exception:
@@ -260,7 +275,10 @@ def _record_failure(con, result: IngestResult, reason: str, run_id: str) -> None
 def pending_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source) -> list[Path]:
     """Landing files whose bytes have not been loaded yet."""
     ensure_schema(con)
-    loaded = {r[0] for r in con.execute(
-        "SELECT file_hash FROM raw.ingested_files WHERE source = ? AND status = 'loaded'", [source.name]
-    ).fetchall()}
+    loaded = {
+        r[0]
+        for r in con.execute(
+            "SELECT file_hash FROM raw.ingested_files WHERE source = ? AND status = 'loaded'", [source.name]
+        ).fetchall()
+    }
     return [p for p in landing_files(landing, source) if file_hash(p) not in loaded]

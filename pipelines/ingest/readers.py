@@ -46,9 +46,7 @@ def header_names(source: Source) -> dict[str, str]:
 
 
 def normalise_header(h: str) -> str:
-    return (
-        str(h).strip().lstrip("\ufeff").replace("（", "(").replace("）", ")").replace(" ", "").lower()
-    )
+    return str(h).strip().lstrip("\ufeff").replace("（", "(").replace("）", ")").replace(" ", "").lower()
 
 
 def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
@@ -70,8 +68,11 @@ def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
         except UnicodeDecodeError:
             bad_line = bad_line or i
     if utf8_lines and bad_line:
-        raise IngestError(file_name, f"mixed text encodings: line {utf8_lines[0]} is UTF-8 but line {bad_line} is not; "
-                          "save the whole file in one encoding")
+        raise IngestError(
+            file_name,
+            f"mixed text encodings: line {utf8_lines[0]} is UTF-8 but line {bad_line} is not; "
+            "save the whole file in one encoding",
+        )
     try:
         # GB18030 is a superset of GBK and GB2312; Windows Excel in China saves CSV as GBK.
         return raw.decode("gb18030"), "gbk"
@@ -140,7 +141,9 @@ def _read_xlsx(path: Path, source: Source) -> RawFrame:
     body = body.with_row_index(ROW_NUMBER, offset=h + 2).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
     # Fully blank rows at the end of a sheet are formatting, not data.
     data_cols = [c for c in body.columns if c != ROW_NUMBER]
-    body = body.filter(~pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]))
+    body = body.filter(
+        ~pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
+    )
     notes = [f"skipped {h} title row(s) above the header"] if h else []
     if body.height == 0:
         raise IngestError(path.name, "file has a header but no data rows")
@@ -259,7 +262,9 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
         df, err = None, e
     if df is None:
         if source_bytes.count(b'"') % 2:
-            raise IngestError(path.name, "the file ends inside a quoted field (\"...) - it was probably cut off") from err
+            raise IngestError(
+                path.name, 'the file ends inside a quoted field ("...) - it was probably cut off'
+            ) from err
         raise IngestError(path.name, f"malformed CSV ({type(err).__name__}: {str(err)[:200]})") from err
     header = [c.lstrip("\ufeff") for c in rows[h]]
     df.columns = _dedupe(header if len(header) == df.width else [c.lstrip("\ufeff") for c in df.columns])
@@ -270,12 +275,18 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
         import io
 
         full = text if text is not None else source_bytes.decode("utf-8")
-        counts = [len(r) for r in csv.reader(io.StringIO(full))][h + 1:]
+        counts = [len(r) for r in csv.reader(io.StringIO(full))][h + 1 :]
         if len(counts) == df.height:
             df = df.with_columns(pl.Series("__nfields", counts))
             df = df.with_columns(
                 pl.when(pl.col("__nfields") > n_header_fields)
-                .then(pl.format("too many fields: row has {} fields, header has {} (unquoted comma?)", pl.col("__nfields"), pl.lit(n_header_fields)))
+                .then(
+                    pl.format(
+                        "too many fields: row has {} fields, header has {} (unquoted comma?)",
+                        pl.col("__nfields"),
+                        pl.lit(n_header_fields),
+                    )
+                )
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")

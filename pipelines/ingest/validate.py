@@ -19,18 +19,47 @@ _FORMULA_PREFIXES = ("=", "+", "@", "\t", "\r")
 
 # Offices often write enumerations in Chinese; map them to the contract's codes.
 ENUM_SYNONYMS: dict[str, str] = {
-    "发明": "invention", "发明专利": "invention", "实用新型": "utility_model", "外观设计": "design",
-    "企业": "enterprise", "大专院校": "university", "高校": "university", "科研单位": "research_institute",
-    "科研院所": "research_institute", "个人": "individual", "机关团体": "other", "其他": "other",
-    "专利侵权纠纷": "patent_infringement_dispute", "假冒专利": "counterfeit_patent", "商标": "trademark",
-    "商标违法": "trademark", "电子商务": "ecommerce", "电商": "ecommerce", "展会": "trade_fair",
+    "发明": "invention",
+    "发明专利": "invention",
+    "实用新型": "utility_model",
+    "外观设计": "design",
+    "企业": "enterprise",
+    "大专院校": "university",
+    "高校": "university",
+    "科研单位": "research_institute",
+    "科研院所": "research_institute",
+    "个人": "individual",
+    "机关团体": "other",
+    "其他": "other",
+    "专利侵权纠纷": "patent_infringement_dispute",
+    "假冒专利": "counterfeit_patent",
+    "商标": "trademark",
+    "商标违法": "trademark",
+    "电子商务": "ecommerce",
+    "电商": "ecommerce",
+    "展会": "trade_fair",
     "地理标志": "geographical_indication",
-    "行政裁决": "administrative_ruling", "调解": "mediation", "移送司法": "transferred_to_court",
-    "移送法院": "transferred_to_court", "撤回": "withdrawn", "撤案": "withdrawn", "行政处罚": "penalty",
+    "行政裁决": "administrative_ruling",
+    "调解": "mediation",
+    "移送司法": "transferred_to_court",
+    "移送法院": "transferred_to_court",
+    "撤回": "withdrawn",
+    "撤案": "withdrawn",
+    "行政处罚": "penalty",
     "驳回": "dismissed",
-    "党政机关": "officials", "机关干部": "officials", "领导干部": "officials", "企业人员": "enterprises",
-    "服务机构": "service_agencies", "中小学": "schools", "学校": "schools", "社会公众": "public", "公众": "public",
-    "正常": "active", "在建": "active", "整改": "rectification", "撤销": "withdrawn",
+    "党政机关": "officials",
+    "机关干部": "officials",
+    "领导干部": "officials",
+    "企业人员": "enterprises",
+    "服务机构": "service_agencies",
+    "中小学": "schools",
+    "学校": "schools",
+    "社会公众": "public",
+    "公众": "public",
+    "正常": "active",
+    "在建": "active",
+    "整改": "rectification",
+    "撤销": "withdrawn",
 }
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d")
@@ -60,7 +89,10 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> tuple[pl.DataF
         key = normalise_header(col)
         target = known.get(key)
         if target is None and "__dup" in col and known.get(normalise_header(col.split("__dup")[0])):
-            raise IngestError(file_name, f"column '{known[normalise_header(col.split('__dup')[0])]}' appears twice (header '{col.split('__dup')[0]}' repeated)")
+            raise IngestError(
+                file_name,
+                f"column '{known[normalise_header(col.split('__dup')[0])]}' appears twice (header '{col.split('__dup')[0]}' repeated)",
+            )
         if target is None:
             extra.append(col)
             continue
@@ -108,7 +140,9 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
     for f in fmts:
         src = base if "%d" in f else txt
         if f == "%Y%m":
-            candidates.append(pl.when(src.str.contains(r"^\d{6}$")).then((src + "-01").str.to_date(f + "-%d", strict=False)))
+            candidates.append(
+                pl.when(src.str.contains(r"^\d{6}$")).then((src + "-01").str.to_date(f + "-%d", strict=False))
+            )
         elif f in _MONTH_FORMATS:
             candidates.append((src + "-01").str.to_date(f + "-%d", strict=False))
         else:
@@ -154,23 +188,38 @@ Check = tuple[pl.Expr, pl.Expr]  # (row is bad, reason text); the text is only c
 
 def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr) -> list[Check]:
     if c.dtype in ("int", "float"):
-        checks = [(txt.is_not_null() & value.is_null(),
-                   pl.format("not a number in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
+        checks = [
+            (
+                txt.is_not_null() & value.is_null(),
+                pl.format("not a number in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
+            )
+        ]
         if c.dtype == "int":
             # the unrounded number, as the reason shows it
             num = txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
             if factor:
                 num = num * factor
             frac = num.is_not_null() & ((num - num.round(0)).abs() > 1e-9)
-            checks = [(txt.is_not_null() & num.is_null(), checks[0][1]),
-                      (frac, pl.format("not a whole number in {}: {}", pl.lit(c.name), num))]
+            checks = [
+                (txt.is_not_null() & num.is_null(), checks[0][1]),
+                (frac, pl.format("not a whole number in {}: {}", pl.lit(c.name), num)),
+            ]
         return checks
     if c.dtype == "date":
-        return [(txt.is_not_null() & value.is_null(), pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
+        return [
+            (
+                txt.is_not_null() & value.is_null(),
+                pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
+            )
+        ]
     if c.dtype == "bool":
         # the value is null exactly when the lower-cased text is neither a yes nor a no spelling
-        return [(txt.is_not_null() & value.is_null(),
-                 pl.format("not a yes/no value in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
+        return [
+            (
+                txt.is_not_null() & value.is_null(),
+                pl.format("not a yes/no value in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
+            )
+        ]
     return []
 
 
@@ -180,29 +229,66 @@ def _rules(c: Column, value: pl.Expr, raw_txt: pl.Expr, valid_codes: list[str] |
         r.append((raw_txt.is_null(), pl.lit(f"missing value in {c.name}")))
     if c.dtype == "str":
         if c.max_length:
-            r.append((
-                raw_txt.str.len_chars() > c.max_length,
-                pl.format("text too long in {}: {} characters (max {})", pl.lit(c.name), raw_txt.str.len_chars(), pl.lit(c.max_length)),
-            ))
-        r.append((
-            raw_txt.str.starts_with("=") | raw_txt.str.starts_with("+") | raw_txt.str.starts_with("@") | raw_txt.str.contains(r"^-[^0-9.\s]|^-[0-9.]+[-+*/=&|(]"),
-            pl.format("formula-like text in {} (possible spreadsheet injection): '{}'", pl.lit(c.name), raw_txt.str.slice(0, 40)),
-        ))
+            r.append(
+                (
+                    raw_txt.str.len_chars() > c.max_length,
+                    pl.format(
+                        "text too long in {}: {} characters (max {})",
+                        pl.lit(c.name),
+                        raw_txt.str.len_chars(),
+                        pl.lit(c.max_length),
+                    ),
+                )
+            )
+        r.append(
+            (
+                raw_txt.str.starts_with("=")
+                | raw_txt.str.starts_with("+")
+                | raw_txt.str.starts_with("@")
+                | raw_txt.str.contains(r"^-[^0-9.\s]|^-[0-9.]+[-+*/=&|(]"),
+                pl.format(
+                    "formula-like text in {} (possible spreadsheet injection): '{}'",
+                    pl.lit(c.name),
+                    raw_txt.str.slice(0, 40),
+                ),
+            )
+        )
         if c.allowed:
-            r.append((
-                value.is_not_null() & ~value.is_in(c.allowed),
-                pl.format("unknown {} '{}' (allowed: {})", pl.lit(c.name), value.str.slice(0, 40), pl.lit(", ".join(c.allowed))),
-            ))
+            r.append(
+                (
+                    value.is_not_null() & ~value.is_in(c.allowed),
+                    pl.format(
+                        "unknown {} '{}' (allowed: {})",
+                        pl.lit(c.name),
+                        value.str.slice(0, 40),
+                        pl.lit(", ".join(c.allowed)),
+                    ),
+                )
+            )
         if c.region_code and valid_codes is not None:
             # valid_codes: the distinct codes of this column that are valid (see _known_codes)
-            r.append((value.is_not_null() & ~value.is_in(valid_codes),
-                      pl.format("unknown region code in {}: '{}'", pl.lit(c.name), value.str.slice(0, 20))))
+            r.append(
+                (
+                    value.is_not_null() & ~value.is_in(valid_codes),
+                    pl.format("unknown region code in {}: '{}'", pl.lit(c.name), value.str.slice(0, 20)),
+                )
+            )
     if c.dtype in ("int", "float"):
         if c.min_value is not None:
             label = "negative value" if c.min_value == 0 else "value below minimum"
-            r.append((value < c.min_value, pl.format("{} in {}: {} (min {})", pl.lit(label), pl.lit(c.name), value, pl.lit(c.min_value))))
+            r.append(
+                (
+                    value < c.min_value,
+                    pl.format("{} in {}: {} (min {})", pl.lit(label), pl.lit(c.name), value, pl.lit(c.min_value)),
+                )
+            )
         if c.max_value is not None:
-            r.append((value > c.max_value, pl.format("absurd value in {}: {} (max {})", pl.lit(c.name), value, pl.lit(c.max_value))))
+            r.append(
+                (
+                    value > c.max_value,
+                    pl.format("absurd value in {}: {} (max {})", pl.lit(c.name), value, pl.lit(c.max_value)),
+                )
+            )
     return r
 
 
@@ -216,17 +302,24 @@ def _cross_field_rules(source: Source) -> list[Check]:
     if {"filed_date", "closed_date"} <= cols:
         r.append((pl.col("closed_date") < pl.col("filed_date"), pl.lit("closed_date before filed_date")))
     if {"first_time_borrowers", "enterprises_served"} <= cols:
-        r.append((pl.col("first_time_borrowers") > pl.col("enterprises_served"), pl.lit("first_time_borrowers exceed enterprises_served")))
+        r.append(
+            (
+                pl.col("first_time_borrowers") > pl.col("enterprises_served"),
+                pl.lit("first_time_borrowers exceed enterprises_served"),
+            )
+        )
     if {"patent_type", "kind_code"} <= cols:
         kind_ok = (
             ((pl.col("patent_type") == "invention") & pl.col("kind_code").is_in(["B", "C"]))
             | ((pl.col("patent_type") == "utility_model") & pl.col("kind_code").is_in(["U", "Y"]))
             | ((pl.col("patent_type") == "design") & pl.col("kind_code").is_in(["S", "D"]))
         )
-        r.append((
-            pl.col("patent_type").is_not_null() & pl.col("kind_code").is_not_null() & ~kind_ok,
-            pl.format("kind code {} does not match patent type {}", pl.col("kind_code"), pl.col("patent_type")),
-        ))
+        r.append(
+            (
+                pl.col("patent_type").is_not_null() & pl.col("kind_code").is_not_null() & ~kind_ok,
+                pl.format("kind code {} does not match patent type {}", pl.col("kind_code"), pl.col("patent_type")),
+            )
+        )
     if {"baseline_year", "target_year"} <= cols:
         r.append((pl.col("target_year") <= pl.col("baseline_year"), pl.lit("target_year not after baseline_year")))
     return r
@@ -259,8 +352,9 @@ def validate(
     # Typed values on a fast path (dates in the first format: one parse; yes/no in the usual spellings: no
     # lower-casing); a column with any cell the fast path cannot read is typed again the general way.
     fast = {c.name for c in source.columns if (c.dtype == "date" and c.name != "month") or c.dtype == "bool"}
-    typed = work.select(*[_parse(c, factors.get(c.name), _txt(c.name), fast=c.name in fast).alias(c.name)
-                          for c in source.columns])
+    typed = work.select(
+        *[_parse(c, factors.get(c.name), _txt(c.name), fast=c.name in fast).alias(c.name) for c in source.columns]
+    )
     for name in sorted(fast):
         if (work[_TXT + name].is_not_null() & typed[name].is_null()).any():
             c = source.column(name)
@@ -278,10 +372,17 @@ def validate(
     for d in source.no_future:
         checks.append((pl.col(d) > today, pl.format("future date in {}: {}", pl.lit(d), pl.col(d))))
     if source.partitioned and partition is not None:
-        checks.append((
-            pl.col("year") != partition,
-            pl.format("{} {} outside partition year {}", pl.lit(source.partition_date), pl.col(source.partition_date), pl.lit(partition)),
-        ))
+        checks.append(
+            (
+                pl.col("year") != partition,
+                pl.format(
+                    "{} {} outside partition year {}",
+                    pl.lit(source.partition_date),
+                    pl.col(source.partition_date),
+                    pl.lit(partition),
+                ),
+            )
+        )
     for f in flags:
         checks.append((pl.col(f).is_not_null(), pl.col(f)))
 
@@ -297,8 +398,9 @@ def validate(
     if dup.height:
         good = good.join(dup.select(ROW_NUMBER), on=ROW_NUMBER, how="anti", maintain_order="left")
     rejected = (
-        df.select(ROW_NUMBER, pl.struct([pl.col(c) for c in raw_cols]).struct.json_encode().alias("raw_values"))
-        .join(reasons, on=ROW_NUMBER, how="inner", maintain_order="right")
+        df.select(ROW_NUMBER, pl.struct([pl.col(c) for c in raw_cols]).struct.json_encode().alias("raw_values")).join(
+            reasons, on=ROW_NUMBER, how="inner", maintain_order="right"
+        )
         if reasons.height
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
     )
@@ -335,10 +437,14 @@ def _duplicates(good: pl.DataFrame, source: Source) -> pl.DataFrame:
     hashes = keyed[key[0]].hash() if len(key) == 1 else keyed.select(key).hash_rows()
     if hashes.n_unique() == keyed.height:
         return empty
-    is_dup = (keyed[key[0]].is_duplicated() if len(key) == 1 else keyed.select(key).is_duplicated())
+    is_dup = keyed[key[0]].is_duplicated() if len(key) == 1 else keyed.select(key).is_duplicated()
     if not is_dup.any():
         return empty
     first = keyed.group_by(key).agg(pl.col(ROW_NUMBER).min().alias("__first"))
     later = keyed.join(first, on=key, how="inner").filter(pl.col(ROW_NUMBER) != pl.col("__first"))
-    key_txt = pl.format("duplicate record: {} same as row {}", pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"), pl.col("__first"))
+    key_txt = pl.format(
+        "duplicate record: {} same as row {}",
+        pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"),
+        pl.col("__first"),
+    )
     return later.select(pl.col(ROW_NUMBER), key_txt.alias("reason")).sort(ROW_NUMBER)

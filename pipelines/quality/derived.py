@@ -8,12 +8,11 @@ also under its own code — the same attribution the marts use.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import polars as pl
 
 from pipelines.ingest.load import valid_region_codes  # noqa: F401 - the loader's rule, re-exported
-
 from pipelines.quality.suites import load_config
 
 

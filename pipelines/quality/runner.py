@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -279,13 +279,10 @@ def build_suite(suite: SuiteDefinition, params: dict, inputs: set[str], config: 
             kwargs = resolve(defn.get("kwargs", {}), params, config)
         except MissingParameter as exc:
             raise MissingParameter(
-                f"suite {suite.name}: check {defn['check']} needs parameter {exc.args[0]!r} "
-                f"(pass it in context=...)"
+                f"suite {suite.name}: check {defn['check']} needs parameter {exc.args[0]!r} (pass it in context=...)"
             ) from None
         cls = _expectation_class(g["gxe"], defn["type"])
-        gx_suite.add_expectation(
-            cls(**kwargs, severity=_GX_SEVERITY[defn["severity"]], meta={"check": defn["check"]})
-        )
+        gx_suite.add_expectation(cls(**kwargs, severity=_GX_SEVERITY[defn["severity"]], meta={"check": defn["check"]}))
         run.append(defn)
     return gx_suite, run, skipped
 
@@ -299,7 +296,7 @@ def validate(suite_name: str, df, *, partition: str | int | None = None, context
     Raises `MissingParameter` when a check that must run lacks its parameter.
     """
     started = time.perf_counter()
-    checked_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    checked_at = datetime.now(UTC).replace(tzinfo=None)
     suite = load_suite(suite_name)
     config = load_config()
     max_rows = int((config.get("samples") or {}).get("max_failing_rows", 10))

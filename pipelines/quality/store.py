@@ -36,12 +36,12 @@ CREATE TABLE IF NOT EXISTS quality.rejections_summary (
 )"""
 
 
-def query_pl(con: "duckdb.DuckDBPyConnection", sql: str, params: list | None = None) -> pl.DataFrame:
+def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
     """A query result as polars (DuckDB 2 offers .pl() on relations only, not on executed statements)."""
     return con.sql(sql, params=params or None).pl()
 
 
-def ensure_schema(con: "duckdb.DuckDBPyConnection") -> None:
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS quality")
     con.execute(CHECK_RESULTS_DDL)
     con.execute(REJECTIONS_SUMMARY_DDL)
@@ -51,7 +51,7 @@ def _dumps(value) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def record_results(con: "duckdb.DuckDBPyConnection", run_id: str, asset: str, result: "SuiteResult") -> int:
+def record_results(con: duckdb.DuckDBPyConnection, run_id: str, asset: str, result: SuiteResult) -> int:
     """Append one row per expectation of ``result`` to quality.check_results; returns rows written.
 
     Writing the same run, asset, partition and suite again replaces the earlier rows (a retried step
@@ -77,7 +77,7 @@ def record_results(con: "duckdb.DuckDBPyConnection", run_id: str, asset: str, re
     try:
         if rows:
             con.execute(
-                'DELETE FROM quality.check_results WHERE run_id = ? AND asset = ? '
+                "DELETE FROM quality.check_results WHERE run_id = ? AND asset = ? "
                 'AND "partition" IS NOT DISTINCT FROM ? AND check_name IN (SELECT unnest(?))',
                 [run_id, asset, result.partition, [r[2] for r in rows]],
             )
@@ -89,7 +89,7 @@ def record_results(con: "duckdb.DuckDBPyConnection", run_id: str, asset: str, re
     return len(rows)
 
 
-def summarise_rejections(con: "duckdb.DuckDBPyConnection", run_id: str) -> pl.DataFrame:
+def summarise_rejections(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """Count raw.rejected_rows by source and reason code into quality.rejections_summary for ``run_id``.
 
     A rejected row may carry several reasons joined by "; " ("negative value in registrations: -5;
@@ -135,7 +135,7 @@ def summarise_rejections(con: "duckdb.DuckDBPyConnection", run_id: str) -> pl.Da
     )
 
 
-def latest_report(con: "duckdb.DuckDBPyConnection") -> pl.DataFrame:
+def latest_report(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The latest result of every check per asset and partition (what `ipcity quality` prints).
 
     Ordered blocking failures first, then warnings, then passes. Works on a read-only connection (the

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import polars as pl
 import yaml
@@ -63,7 +64,7 @@ def suites_dir() -> Path:
     return EXPECTATIONS_DIR
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_config(directory: str | None = None) -> dict:
     path = Path(directory or suites_dir()) / "config.yml"
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -74,7 +75,7 @@ def suite_names(directory: Path | None = None) -> list[str]:
     return sorted(p.name[: -len(".json")] for p in d.glob("*.json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: str) -> SuiteDefinition:
     p = Path(path)
     raw = json.loads(p.read_text(encoding="utf-8"))

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import requests
 
-
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,13 +43,20 @@ class Server:
 
 def start_server(snapshot: Path, dossier_dir: Path | None, log_path: Path) -> Server:
     port = free_port()
-    code = ("import sys; from pathlib import Path; from dashboards.app import create_app; "
-            "app = create_app(Path(sys.argv[1]), dossier_dir=Path(sys.argv[2]) if sys.argv[2] else None); "
-            "app.run(host='127.0.0.1', port=int(sys.argv[3]), debug=True, use_reloader=False, threaded=True, "
-            "dev_tools_hot_reload=False, dev_tools_disable_version_check=True)")
+    code = (
+        "import sys; from pathlib import Path; from dashboards.app import create_app; "
+        "app = create_app(Path(sys.argv[1]), dossier_dir=Path(sys.argv[2]) if sys.argv[2] else None); "
+        "app.run(host='127.0.0.1', port=int(sys.argv[3]), debug=True, use_reloader=False, threaded=True, "
+        "dev_tools_hot_reload=False, dev_tools_disable_version_check=True)"
+    )
     log = open(log_path, "w", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(snapshot), str(dossier_dir or ""), str(port)],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(snapshot), str(dossier_dir or ""), str(port)],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -91,9 +97,19 @@ def browser():
     profile = tempfile.mkdtemp(prefix="ipcity-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                f"--user-data-dir={profile}", "--window-size=1600,1100", "--lang=zh-CN"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1600,1100",
+        "--lang=zh-CN",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)

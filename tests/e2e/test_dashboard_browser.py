@@ -19,23 +19,48 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # page path -> graphs that must hold data, grids that must hold rows, label per language
 PAGES = {
-    "/": {"graphs": ["ov-map", "ov-dist", "ov-movers"], "grids": [],
-          "zh": ["年度总览", "城市分布（按绩效分组着色）", "示范/试点城市数"],
-          "en": ["Overview", "Cities by performance group", "Programme units"]},
-    "/rankings": {"graphs": [], "grids": ["rk-grid"], "zh": ["排名", "综合指数", "绩效分组"],
-                  "en": ["Rankings", "Composite index", "Performance group"]},
-    "/compare": {"graphs": ["cmp-radar", "cmp-trend", "cmp-heatmap"], "grids": ["cmp-table"],
-                 "zh": ["城市对比", "分项得分雷达图", "优势"], "en": ["City comparison", "Pillar scores", "Strengths"]},
-    "/profile": {"graphs": ["pf-indicators", "pf-stage-fig"], "grids": ["pf-target-grid", "pf-stage-grid"],
-                 "zh": ["城市画像", "目标完成情况", "评价阶段历史"],
-                 "en": ["City profile", "Target status", "Evaluation stage history"]},
-    "/watchlist": {"graphs": [], "grids": ["wl-grid"], "zh": ["退出预警", "退出候选", "触发规则"],
-                   "en": ["Watchlist", "Exit candidate", "Rules fired"]},
-    "/quality": {"graphs": ["dq-rej-fig"], "grids": ["dq-sources", "dq-runs", "dq-check-grid"],
-                 "zh": ["数据质量", "合成示例数据", "校验结果", "隔离行数"],
-                 "en": ["Data quality", "Synthetic sample", "Check results", "Rows quarantined"]},
-    "/downloads": {"graphs": [], "grids": ["dl-preview"], "zh": ["数据下载", "全部城市", "指标名称"],
-                   "en": ["Downloads", "All cities", "指标名称"]},  # extract headers stay Chinese by design
+    "/": {
+        "graphs": ["ov-map", "ov-dist", "ov-movers"],
+        "grids": [],
+        "zh": ["年度总览", "城市分布（按绩效分组着色）", "示范/试点城市数"],
+        "en": ["Overview", "Cities by performance group", "Programme units"],
+    },
+    "/rankings": {
+        "graphs": [],
+        "grids": ["rk-grid"],
+        "zh": ["排名", "综合指数", "绩效分组"],
+        "en": ["Rankings", "Composite index", "Performance group"],
+    },
+    "/compare": {
+        "graphs": ["cmp-radar", "cmp-trend", "cmp-heatmap"],
+        "grids": ["cmp-table"],
+        "zh": ["城市对比", "分项得分雷达图", "优势"],
+        "en": ["City comparison", "Pillar scores", "Strengths"],
+    },
+    "/profile": {
+        "graphs": ["pf-indicators", "pf-stage-fig"],
+        "grids": ["pf-target-grid", "pf-stage-grid"],
+        "zh": ["城市画像", "目标完成情况", "评价阶段历史"],
+        "en": ["City profile", "Target status", "Evaluation stage history"],
+    },
+    "/watchlist": {
+        "graphs": [],
+        "grids": ["wl-grid"],
+        "zh": ["退出预警", "退出候选", "触发规则"],
+        "en": ["Watchlist", "Exit candidate", "Rules fired"],
+    },
+    "/quality": {
+        "graphs": ["dq-rej-fig"],
+        "grids": ["dq-sources", "dq-runs", "dq-check-grid"],
+        "zh": ["数据质量", "合成示例数据", "校验结果", "隔离行数"],
+        "en": ["Data quality", "Synthetic sample", "Check results", "Rows quarantined"],
+    },
+    "/downloads": {
+        "graphs": [],
+        "grids": ["dl-preview"],
+        "zh": ["数据下载", "全部城市", "指标名称"],
+        "en": ["Downloads", "All cities", "指标名称"],
+    },  # extract headers stay Chinese by design
 }
 
 GRAPH_POINTS_JS = """
@@ -72,6 +97,7 @@ def wait_for(predicate, timeout: float = 40, interval: float = 0.25):
 def title_text(driver) -> str:
     """The page title, tolerating the moment the router swaps the page (element gone or stale)."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     try:
         return driver.find_element("css selector", ".ipc-page-title").text
     except (NoSuchElementException, StaleElementReferenceException):
@@ -139,8 +165,11 @@ def test_page(browser, dash_server, artifacts, watch_dossier, path, lang):
     assert "Traceback" not in dash_server.log(), dash_server.log()[-3000:]
 
     if path == "/watchlist" and watch_dossier:
-        links = [a.get_attribute("href") for a in browser.find_elements("css selector", "#wl-grid a")
-                 if "/dossiers/" in (a.get_attribute("href") or "")]
+        links = [
+            a.get_attribute("href")
+            for a in browser.find_elements("css selector", "#wl-grid a")
+            if "/dossiers/" in (a.get_attribute("href") or "")
+        ]
         assert any(link.endswith(watch_dossier) for link in links)
         r = requests.get(dash_server.url + "/dossiers/" + watch_dossier, timeout=10)
         assert r.status_code == 200 and "证据档案" in r.text and watch_dossier.split("_")[0] in r.text
@@ -177,13 +206,15 @@ def test_year_selector_changes_overview(browser, dash_server, e2e_snapshot):
     assert wait_for(lambda: page_ready(browser, PAGES["/"]))
     before = browser.find_element("id", "ov-card-up").text
     browser.find_element("css selector", "#ov-year").click()
-    target = wait_for(lambda: [o for o in browser.find_elements("css selector", "[role='option']")
-                               if o.text.strip() == str(years[0])])
+    target = wait_for(
+        lambda: [o for o in browser.find_elements("css selector", "[role='option']") if o.text.strip() == str(years[0])]
+    )
     assert target, "year options did not open"
     target[0].click()
     # The first year has no previous year, so no unit can have moved up: the card must drop to 0.
-    assert wait_for(lambda: browser.find_element("id", "ov-card-up").text.startswith("0"), timeout=20), \
+    assert wait_for(lambda: browser.find_element("id", "ov-card-up").text.startswith("0"), timeout=20), (
         f"changing the year did not update the headline figures (was {before!r})"
+    )
     assert not severe_logs(browser)
 
 
@@ -198,17 +229,24 @@ def test_watchlist_matches_the_evaluation_mart(browser, dash_server, e2e_snapsho
     assert wait_for(lambda: page_ready(browser, PAGES["/watchlist"]))
     shown = {r["unit_code"]: r for r in grid_data(browser, "wl-grid")}
     [(year,)] = sql(e2e_snapshot, "select max(year) from marts.fct_evaluation_year")
-    expected = dict((code, (stage, robust)) for code, stage, robust in sql(
-        e2e_snapshot, "select unit_code, stage, is_robust from marts.fct_evaluation_year where year = ? "
-                      "and stage in ('watch', 'rectification', 'exit_candidate')", [year]))
+    expected = dict(
+        (code, (stage, robust))
+        for code, stage, robust in sql(
+            e2e_snapshot,
+            "select unit_code, stage, is_robust from marts.fct_evaluation_year where year = ? "
+            "and stage in ('watch', 'rectification', 'exit_candidate')",
+            [year],
+        )
+    )
     assert set(shown) == set(expected)
     marks = {True: "✔ 稳健", False: "⚠ 不稳健", None: "– 未评估"}
     for code, (stage, robust) in expected.items():
         assert shown[code]["stage"] == stage
         assert shown[code]["robust_label"] == marks[robust], code
         assert shown[code]["rules_text"], code  # the Chinese rendering of the fired rules
-    evaluated = {c for (c,) in sql(e2e_snapshot, "select unit_code from marts.fct_evaluation_year where year = ?",
-                                   [year])}
+    evaluated = {
+        c for (c,) in sql(e2e_snapshot, "select unit_code from marts.fct_evaluation_year where year = ?", [year])
+    }
     lagging = set(sample_snapshot.truth.get("lagging", [])) & evaluated
     assert lagging and lagging <= set(shown), (lagging, set(shown))
     # the rows the eye sees: the lagging cities' names are on the page
@@ -222,11 +260,15 @@ def test_quality_page_shows_the_run(browser, dash_server, e2e_snapshot):
     browser.get(dash_server.url + "/quality?lang=zh")
     assert wait_for(lambda: page_ready(browser, PAGES["/quality"]))
     [(run_id,)] = sql(e2e_snapshot, "select run_id from quality.check_results order by checked_at desc limit 1")
-    [(n_checks, n_error)] = sql(e2e_snapshot, "select count(*), count(*) filter (where not passed and "
-                                              "severity = 'error') from quality.check_results where run_id = ?",
-                                [run_id])
-    [(rejected,)] = sql(e2e_snapshot, "select coalesce(sum(rows_rejected), 0) from raw.ingested_files "
-                                      "where run_id = ?", [run_id])
+    [(n_checks, n_error)] = sql(
+        e2e_snapshot,
+        "select count(*), count(*) filter (where not passed and "
+        "severity = 'error') from quality.check_results where run_id = ?",
+        [run_id],
+    )
+    [(rejected,)] = sql(
+        e2e_snapshot, "select coalesce(sum(rows_rejected), 0) from raw.ingested_files where run_id = ?", [run_id]
+    )
     assert wait_for(lambda: browser.find_element("id", "dq-card-checks").text.startswith(f"{n_checks:,}"))
     assert browser.find_element("id", "dq-card-error").text.startswith(f"{n_error:,}")
     assert browser.find_element("id", "dq-card-rejected").text.startswith(f"{rejected:,}")
@@ -240,10 +282,13 @@ def test_downloads_open_with_chinese_headers(dash_server, e2e_snapshot, fmt, pro
     url = f"{dash_server.url}/download/extract?year={year}&fmt={fmt}" + (f"&province={province}" if province else "")
     r = requests.get(url, timeout=60)
     assert r.status_code == 200
-    [(expected,)] = sql(e2e_snapshot, "select count(*) from marts.fct_city_indicator_year i join marts.dim_city d "
-                                      "using (unit_code) where i.year = ? and d.level <> 'province'"
-                                      + (" and d.province_code = ?" if province else ""),
-                        [year, province] if province else [year])
+    [(expected,)] = sql(
+        e2e_snapshot,
+        "select count(*) from marts.fct_city_indicator_year i join marts.dim_city d "
+        "using (unit_code) where i.year = ? and d.level <> 'province'"
+        + (" and d.province_code = ?" if province else ""),
+        [year, province] if province else [year],
+    )
     if fmt == "csv":
         assert r.content.startswith(b"\xef\xbb\xbf")
         lines = r.content.decode("utf-8-sig").splitlines()
