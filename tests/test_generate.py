@@ -126,10 +126,14 @@ def test_other_seed_gives_other_data(run, tmp_path):
     root, _ = run
     generate(tmp_path / "landing", seed=7, scale=SCALE, first_year=FIRST, last_year=LAST, history_first_year=HISTORY)
     first, second = _file_bytes(root), _file_bytes(tmp_path)
-    changed = {k.split("/")[1] for k in first if k.startswith("landing/") and first[k] != second.get(k)}
+    changed_files = {k for k in first if k.startswith("landing/") and first[k] != second.get(k)}
+    changed = {k.split("/")[1] for k in changed_files}
     # Synthetic sources change with the seed; the real reference-derived files must not.
     assert {"patent_grants", "pledge_loans", "enforcement_cases", "training_events", "population", "targets"} <= changed
-    assert "cities" not in changed and "patent_stats" not in changed
+    assert "cities" not in changed
+    # the synthetic city-level statistics change, the real province panel does not
+    assert f"landing/patent_stats/patent_stats_city_{HISTORY}_{LAST}.csv" in changed_files
+    assert "landing/patent_stats/patent_stats_province_2010_2023.csv" not in changed_files
 
 
 # -- contract shape ----------------------------------------------------------------------------------------
@@ -270,32 +274,76 @@ def test_case_and_training_dates(landing):
 
 
 # -- plausibility against the real data ---------------------------------------------------------------------
-def test_province_grant_volumes_are_real_times_scale(landing):
+def _real_grants_long() -> pl.DataFrame:
+    panel = reference.province_panel().filter(
+        pl.col("province_code") != reference.NATIONAL_CODE, pl.col("year").is_between(HISTORY, 2023)
+    )
+    return panel.unpivot(
+        index=["province_code", "year"],
+        on=["grants_invention", "grants_utility_model", "grants_design"],
+        variable_name="patent_type",
+        value_name="real",
+    ).with_columns(pl.col("patent_type").str.strip_prefix("grants_"))
+
+
+def test_province_grant_volumes_are_a_scale_sample_of_the_real_ones(landing):
+    """Records are a binomial sample (rate SCALE) of the full real volumes: per province, type and year the
+    count is within 6 binomial standard deviations of real x SCALE."""
     g = read_source(landing, "patent_grants")
     generated = g.group_by(
         province=pl.col("region_code").str.slice(0, 2) + "0000",
         year=pl.col("grant_date").dt.year().cast(pl.Int64),
         patent_type="patent_type",
     ).len()
-    panel = reference.province_panel().filter(
-        pl.col("province_code") != reference.NATIONAL_CODE, pl.col("year").is_between(HISTORY, 2023)
+    both = (
+        _real_grants_long()
+        .join(
+            generated,
+            left_on=["province_code", "year", "patent_type"],
+            right_on=["province", "year", "patent_type"],
+            how="left",
+        )
+        .with_columns(pl.col("len").fill_null(0), expected=pl.col("real") * SCALE)
     )
-    real = panel.unpivot(
-        index=["province_code", "year"],
-        on=["grants_invention", "grants_utility_model", "grants_design"],
-        variable_name="patent_type",
-        value_name="real",
-    ).with_columns(
-        pl.col("patent_type").str.strip_prefix("grants_"), expected=(pl.col("real") * SCALE).round(0).cast(pl.Int64)
-    )
-    both = real.join(
-        generated,
-        left_on=["province_code", "year", "patent_type"],
-        right_on=["province", "year", "patent_type"],
-        how="left",
-    ).with_columns(pl.col("len").fill_null(0))
     assert both.height == 31 * (2023 - HISTORY + 1) * 3
-    assert (both["len"] == both["expected"]).all()
+    tolerance = 6 * (both["expected"] * (1 - SCALE)).sqrt() + 2
+    assert ((both["len"] - both["expected"]).abs() <= tolerance).all()
+    national = both.group_by("year").agg(pl.col("len").sum(), pl.col("expected").sum())
+    assert ((national["len"] - national["expected"]).abs() <= 6 * national["expected"].sqrt()).all()
+
+
+def test_city_statistics_are_full_volume_and_add_up_to_the_real_provinces(landing, cities):
+    stats = read_landing(landing / "patent_stats" / f"patent_stats_city_{HISTORY}_{LAST}.csv")
+    county = cities.filter(pl.col("level").is_in(["county_level_city", "municipal_district"]))["city_code"]
+    units = stats.filter(~pl.col("region_code").is_in(county.to_list()))
+    assert units["region_code"].n_unique() == 341 and set(units["year"]) == set(range(HISTORY, LAST + 1))
+    sums = units.group_by(province_code=pl.col("region_code").str.slice(0, 2) + "0000", year="year").agg(
+        pl.col("grants_invention", "grants_utility_model", "grants_design", "in_force_invention").sum()
+    )
+    panel = reference.province_panel().filter(pl.col("province_code") != reference.NATIONAL_CODE)
+    both = sums.join(panel, on=["province_code", "year"], suffix="_real")
+    assert both.height == 31 * (2023 - HISTORY + 1)
+    for t in ("invention", "utility_model", "design"):
+        assert (both[f"grants_{t}"] == both[f"grants_{t}_real"]).all(), t  # exact
+    # in force: the survival model rescaled to the real province stock (rounding only)
+    assert ((both["in_force_invention"] - both["in_force_invention_real"]).abs() <= 40).all()
+    pop = read_source(landing, "population")
+    per_10k = stats.join(pop, on=["region_code", "year"]).with_columns(
+        q=pl.col("in_force_invention") / pl.col("population_10k")
+    )
+
+    def q(code, year):
+        return per_10k.filter(pl.col("region_code") == code, pl.col("year") == year)["q"].item()
+
+    # real published: Beijing 2023 262.9, Shenzhen 2022 137.9, Shanghai 2022 ~81
+    assert q("110100", 2023) == pytest.approx(262.9, rel=0.02)
+    assert q("440300", 2022) == pytest.approx(137.9, rel=0.1)
+    assert 60 < q("310100", 2022) < 100
+    # the sample records reconcile with the statistics: records / statistics ~ SCALE for a big city
+    g = read_source(landing, "patent_grants").filter(pl.col("region_code").str.starts_with("4403"))
+    by_year = g.group_by(year=pl.col("grant_date").dt.year().cast(pl.Int64)).len()
+    sz = by_year.join(stats.filter(pl.col("region_code") == "440300"), on="year")
+    assert ((sz["len"] / sz["grants_total"] / SCALE - 1).abs() < 0.15).all()
 
 
 def test_in_force_stock_matches_real_panel_in_ballpark():

@@ -21,6 +21,7 @@ import polars as pl
 from pipelines.generate import calibration as cal
 from pipelines.generate import landing, writers
 from pipelines.generate.activity import ActivityModel
+from pipelines.generate.city_stats import city_patent_stats
 from pipelines.generate.grants import GrantModel, in_force_summary
 from pipelines.generate.profiles import BASE_YEAR, YEAR0, build_profiles
 from pipelines.generate.resubmission import write_resubmission
@@ -51,18 +52,18 @@ def build_models(seed: int, scale: float, history_first_year: int, last_year: in
     """Units, the grant and activity models and the truth profiles, wired together (no files written)."""
     units = build_population(seed, last_year)
     real_volumes = cal.province_grants(min(history_first_year, BASE_YEAR), max(last_year, BASE_YEAR))
-    grant_model = GrantModel(units, None, real_volumes.with_columns(pl.col("grants") * scale), seed, last_year)
+    # Full (real) volumes: the city statistics report them; the records are a sample at rate `scale`.
+    grant_model = GrantModel(units, None, real_volumes, seed, last_year, scale=scale)
     activity = ActivityModel(units, None, seed, scale, last_year)
-    # Placement of the truth units uses unscaled volumes: at small scales rounding would leave zeros.
-    real_counts = GrantModel(units, None, real_volumes, seed, last_year)
     intensity = {
-        "grants": lambda lv: real_counts.expected_per_capita(BASE_YEAR, lv),
+        "grants": lambda lv: grant_model.expected_per_capita(BASE_YEAR, lv),
         "pledge": lambda lv: activity.pledge_intensity(BASE_YEAR, lv),
         "cases": lambda lv: activity.case_intensity(BASE_YEAR, lv),
         "training": lambda lv: activity.training_intensity(BASE_YEAR, lv),
     }
     profiles = build_profiles(units, seed, last_year, _national_indices(real_volumes, last_year), intensity)
     grant_model.profiles = activity.profiles = profiles
+    grant_model.anchor_to_published(cal.CITY_IN_FORCE_ANCHORS)
     return units, grant_model, activity, profiles
 
 
@@ -144,6 +145,20 @@ def generate(
     in_force = pl.concat(summaries)
     seconds["patent_grants"] = time.perf_counter() - t1
 
+    # City-level statistics at full volume: the count source of QLT01/QLT03/ENV03 (city_stats.py).
+    city_stats = city_patent_stats(grant_model, history_first_year, last_year)
+    record(
+        "patent_stats",
+        writers.write_csv(
+            city_stats,
+            landing_dir / "patent_stats" / f"patent_stats_city_{history_first_year}_{last_year}.csv",
+            encoding="gbk",
+            headers=writers.chinese_headers("patent_stats"),
+        ),
+        city_stats.height,
+    )
+    say(f"patent_stats (cities, full volume): {city_stats.height:,} rows")
+
     t2 = time.perf_counter()
     pledges, cases_all, trainings = [], [], []
     plg_headers = writers.chinese_headers("pledge_loans")
@@ -196,10 +211,11 @@ def generate(
         say(f"pledge/cases/training {year}: {pledge.height:,} / {cases.height:,} / {training.height:,} rows")
     seconds["activity"] = time.perf_counter() - t2
 
+    # Baselines at full volume: the sampled record counts scaled back up (≈ the city statistics).
     values = unit_values(
         units.frame.filter(pl.col("is_programme")),
         population,
-        in_force,
+        in_force.with_columns(pl.col("n") / scale),
         pl.concat(pledges),
         pl.concat(cases_all),
         pl.concat(trainings),

@@ -125,3 +125,10 @@ def cases_national(year: int) -> float:
     if year < min(CASES_NATIONAL):
         return CASES_NATIONAL[min(CASES_NATIONAL)] * 0.92 ** (min(CASES_NATIONAL) - year)
     return CASES_NATIONAL[max(CASES_NATIONAL)] * 1.03 ** (year - max(CASES_NATIONAL))
+
+
+# REAL published city figures the sample is anchored to: invention patents in force per 10k residents
+# (每万人口发明专利拥有量). Shenzhen 2022: 137.9, "about 5.8 times the national 23.7" (Shenzhen municipal
+# statistical communiqué / market-regulation bureau, 2023). Beijing (2023: 262.9) and Shanghai are whole
+# provinces in the panel, so they need no anchor: their city statistics are the real province figures.
+CITY_IN_FORCE_ANCHORS = {"440300": (2022, 137.9)}

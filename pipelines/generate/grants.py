@@ -1,8 +1,10 @@
 """SYNTHETIC patent grant records, one row per grant, vectorised (numpy + polars; no per-row Python).
 
-Volumes are REAL: each province's grants by type and year (2010-2023, CNIPA via the yearbook) x scale,
-spread over the province's units by a seeded weight (GDP share to a superlinear power, times the unit's
-profile). Everything about a single record (numbers, dates, names, classes, lapse, high-value flags) is
+Volumes are REAL: each province's grants by type and year (2010-2023, CNIPA via the yearbook) are spread
+over the province's units at FULL volume by a seeded weight (GDP share to a superlinear power, times the unit's
+profile) -- these full counts are also what the city-level patent statistics report (city_stats.py). The
+records are a binomial sample of each unit's full count at rate ``scale``, so records and statistics
+reconcile. Everything about a single record (numbers, dates, names, classes, lapse, high-value flags) is
 synthetic but follows the real formats and rough real proportions.
 """
 
@@ -70,9 +72,10 @@ def check_remainder(number12: np.ndarray) -> np.ndarray:
 class GrantModel:
     units: Units
     profiles: Profiles
-    volumes: pl.DataFrame  # province_code, year, patent_type, grants (real x scale, rounded)
+    volumes: pl.DataFrame  # province_code, year, patent_type, grants (REAL, full volume)
     seed: int
     last_year: int
+    scale: float = 1.0  # share of the full volume written as records
     propensity: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -92,6 +95,7 @@ class GrantModel:
         self.parent_index = np.array(
             [codes.index(p) if p in codes else i for i, p in enumerate(self.units.col("parent_code"))]
         )
+        self._full: dict[tuple[int, str], np.ndarray] = {}
 
     def count(self, province: str, year: int, ptype: str) -> int:
         return self._counts.get((province, year, ptype), 0)
@@ -105,7 +109,7 @@ class GrantModel:
             pos = PUB_BASE[ptype]
             for year in years:
                 starts[(ptype, year)] = pos
-                n = sum(self.count(p, year, ptype) for p in self.provinces)
+                n = sum(self.count(p, year, ptype) for p in self.provinces) * self.scale
                 pos += int(n * 1.3 + 5 * np.sqrt(n) + 10)
         return starts
 
@@ -121,15 +125,48 @@ class GrantModel:
         level = self.profiles.level["grants"] if level is None else level
         return gdp ** GDP_EXPONENT[ptype] * self.propensity * level * self.profiles.traj("grants", year)
 
+    def anchor_to_published(self, anchors: dict[str, tuple[int, float]]) -> None:
+        """Rescale an anchored unit's propensity so that its share of the province's invention grants equals
+        the share of the province's real stock in force its published per-capita figure implies (the stock of
+        a unit with stable shares follows its grant share). Call once the profiles are set."""
+        panel = cal.reference.province_panel()
+        codes = list(self.units.codes)
+        for code, (year, per_10k) in anchors.items():
+            if code not in codes:
+                continue
+            u = codes.index(code)
+            p = self.province[u]
+            real = panel.filter(pl.col("province_code") == p, pl.col("year") == year)["in_force_invention"]
+            if real.len() == 0 or real[0] is None:
+                continue
+            pop = self.units.pop[u, self.units.year_index(year)]
+            target = min(per_10k * pop / real[0], 0.95)
+            members = self.province == p
+            w = self.weights(year, "invention")
+            current = w[u] / w[members].sum()
+            self.propensity[u] *= (target / (1 - target)) / (current / (1 - current))
+        self._full.clear()
+
+    def full_counts(self, year: int, ptype: str) -> np.ndarray:
+        """Each unit's grants of the type in the year at FULL volume: the real province count spread by the
+        weights (multinomial, own random stream so it does not depend on the sampling scale)."""
+        key = (year, ptype)
+        if key not in self._full:
+            rng = np.random.default_rng([self.seed, 12, year, TYPES.index(ptype)])
+            w = self.weights(year, ptype)
+            counts = np.zeros(len(w), dtype=np.int64)
+            for p in self.provinces:
+                members = np.flatnonzero(self.province == p)
+                n = self.count(p, year, ptype)
+                if n:
+                    counts[members] = rng.multinomial(n, w[members] / w[members].sum())
+            self._full[key] = counts
+        return self._full[key]
+
     def unit_counts(self, year: int, ptype: str, rng: np.random.Generator) -> np.ndarray:
-        w = self.weights(year, ptype)
-        counts = np.zeros(len(w), dtype=np.int64)
-        for p in self.provinces:
-            members = np.flatnonzero(self.province == p)
-            n = self.count(p, year, ptype)
-            if n:
-                counts[members] = rng.multinomial(n, w[members] / w[members].sum())
-        return counts
+        """Records written per unit: a binomial sample of the full count at rate ``scale``."""
+        full = self.full_counts(year, ptype)
+        return full if self.scale >= 1 else rng.binomial(full, self.scale)
 
     def expected_per_capita(self, year: int, level_with_traj: np.ndarray) -> np.ndarray:
         """Expected grants (all types) per 10k people of each unit, for placing the truth units."""

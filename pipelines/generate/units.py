@@ -38,6 +38,25 @@ COUNTY_POP_SHARE = {
     "330782": 0.26,
 }
 
+# Hanyu pinyin of the county-level programme units (the prefecture file has pinyin, the roster does not), so
+# every unit has an English name.
+COUNTY_PINYIN = {
+    "320581": "chang shu",
+    "320583": "kun shan",
+    "320281": "jiang yin",
+    "321181": "dan yang",
+    "320582": "zhang jia gang",
+    "110105": "chao yang",
+    "110108": "hai dian",
+    "310112": "min hang",
+    "120111": "xi qing",
+    "500105": "jiang bei",
+    "370215": "ji mo",
+    "320614": "hai men",
+    "341881": "ning guo",
+    "330782": "yi wu",
+}
+
 
 # Large non-capital economies (sub-provincial cities and the biggest manufacturing centres): their synthetic
 # size and productivity get a boost so the sample does not make, say, Shenzhen a small city.
@@ -129,7 +148,7 @@ def build_units() -> pl.DataFrame:
             city_name_short=pl.col("unit_name").str.strip_suffix("区"),
             level="roster_level",
             parent_code="roster_parent",
-            pinyin=pl.lit(None, pl.String),
+            pinyin=pl.col("unit_code").replace_strict(COUNTY_PINYIN, default=None, return_dtype=pl.String),
             lng="lng",
             lat="lat",
             coord_note=pl.lit("coordinates of the parent prefecture (county-level unit)"),

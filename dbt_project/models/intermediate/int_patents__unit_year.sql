@@ -1,8 +1,12 @@
 -- Patent grants and patents in force per unit and year.
 -- Records path (patent_grants): a patent is in force on 31 Dec of year Y when it was granted by then and has
 -- not lapsed by then: grant_year <= Y and (lapse_date is null or lapse_date > Y-12-31, i.e. lapse_year > Y).
--- Statistics path (patent_stats): for units that only have published totals (the provinces).
--- Counts are zero-filled only for units that appear in the records and for years the records cover.
+-- Statistics path (patent_stats): the published counts of the unit (provinces; cities as offices receive them).
+-- Where a unit-year has both, the COUNTS come from the statistics (full volume; the records may be a sample
+-- or incomplete) and the record-level SHARES (enterprise share of invention grants, high-value share of the
+-- inventions in force) from the records, applied to the statistics' counts. int_patents__records_vs_statistics
+-- checks that the two agree. patent_basis says which path each row took.
+-- Record counts are zero-filled only for units that appear in the records and for years the records cover.
 with grants as (
     select
         a.unit_code,
@@ -59,17 +63,36 @@ statistics as (
     select
         p.region_code as unit_code,
         p.year,
-        'statistics' as patent_basis,
         coalesce(p.grants_total, p.grants_invention + p.grants_utility_model + p.grants_design) as grants_total,
         p.grants_invention,
-        cast(null as bigint) as grants_invention_enterprise,
-        p.in_force_invention,
-        cast(null as bigint) as in_force_invention_high_value
+        p.in_force_invention
     from {{ ref('stg_raw__patent_stats') }} as p
     inner join {{ ref('int_units') }} as u on u.unit_code = p.region_code
-    where p.region_code not in (select unit_code from recorded_units)
 )
 
-select * from records
-union all
-select * from statistics
+select
+    coalesce(s.unit_code, r.unit_code) as unit_code,
+    coalesce(s.year, r.year) as year,
+    case
+        when s.unit_code is null then 'records'
+        when r.unit_code is null then 'statistics'
+        else 'statistics_with_record_shares'
+    end as patent_basis,
+    case when s.unit_code is null then r.grants_total else s.grants_total end as grants_total,
+    case when s.unit_code is null then r.grants_invention else s.grants_invention end as grants_invention,
+    case
+        when s.unit_code is null then r.grants_invention_enterprise
+        when r.unit_code is null or r.grants_invention = 0 then cast(null as bigint)
+        else cast(round(s.grants_invention * r.grants_invention_enterprise * 1.0 / r.grants_invention, 0) as bigint)
+    end as grants_invention_enterprise,
+    case when s.unit_code is null then r.in_force_invention else s.in_force_invention end as in_force_invention,
+    case
+        when s.unit_code is null then r.in_force_invention_high_value
+        when r.unit_code is null or r.in_force_invention = 0 then cast(null as bigint)
+        else cast(round(s.in_force_invention * r.in_force_invention_high_value * 1.0 / r.in_force_invention, 0)
+            as bigint)
+    end as in_force_invention_high_value
+from statistics as s
+full outer join records as r
+    on r.unit_code = s.unit_code
+    and r.year = s.year
