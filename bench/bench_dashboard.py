@@ -47,8 +47,14 @@ def cases(snap, years: list[int]) -> dict[str, callable]:
         "page layout /compare": lambda k: page_body("/compare", "?lang=zh"),
         "page layout /profile": lambda k: page_body("/profile", f"?lang=en&unit={pick(units, k)}"),
         "overview": lambda k: callback_body(
-            [("ov-cards", "children"), ("ov-map", "figure"), ("ov-dist", "figure"), ("ov-movers", "figure")],
-            [("ov-year", "value", pick(years, k))],
+            [
+                ("ov-cards", "children"),
+                ("ov-map", "figure"),
+                ("ov-provinces", "rowData"),
+                ("ov-dist", "figure"),
+                ("ov-movers", "figure"),
+            ],
+            [("ov-year", "value", pick(years, k)), ("ov-map-mode", "value", "group")],
             [("ov-lang", "data", "zh")],
         ),
         "rankings": lambda k: rankings_body(pick(years, k), "zh"),

@@ -13,11 +13,11 @@ from dash import Input, Output, dcc, html
 
 from pipelines import settings
 
-from . import components
+from . import components, geo
 from .components import DOSSIER_KEY, SNAPSHOT_KEY, current_user, href
 from .downloads import FORMATS, DownloadDenied, prepare_download
 from .i18n import norm_lang, t
-from .pages import compare, downloads, overview, profile, quality, rankings, watchlist
+from .pages import compare, downloads, not_found, overview, profile, quality, rankings, watchlist
 from .snapshot import Snapshot, SnapshotUnavailable
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def _register_pages() -> None:
         dash.register_page(
             page.__name__, path=page.PATH, name=en, title=f"{zh} · {en}", order=order, layout=page.layout
         )
+    dash.register_page(not_found.MODULE, path="/404", name="404", title="404", layout=not_found.layout)
 
 
 def shell() -> html.Div:
@@ -76,9 +77,14 @@ def shell_content(pathname: str | None, search: str | None):
     toggles = []
     for code, text in (("zh", "中文"), ("en", "English")):
         target = f"{pathname}?{urlencode({**params, 'lang': code})}"
+        # A plain link: assets/url_state.js rewrites its query at click time from the page's current state.
         toggles.append(
-            dcc.Link(
-                text, href=target, id=f"lang-{code}", className="ipc-lang-link" + (" active" if code == lang else "")
+            html.A(
+                text,
+                href=target,
+                id=f"lang-{code}",
+                className="ipc-lang-link" + (" active" if code == lang else ""),
+                **{"data-lang": code},
             )
         )
     return t("app_title", lang), nav, toggles, t("synthetic_banner", lang)
@@ -125,6 +131,7 @@ def create_app(snapshot_path: Path | None = None, *, dossier_dir: Path | None = 
     for page in PAGES:
         page.register_callbacks(app)
     _register_routes(app.server)
+    geo.register_route(app.server)
     return app
 
 

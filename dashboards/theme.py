@@ -16,11 +16,13 @@ OKABE_ITO = {
     "black": "#000000",
 }
 GROUP_ORDER = ["leader", "strong", "moderate", "emerging"]
+# Four groups told apart by hue AND lightness under the common colour-vision deficiencies (orange next to
+# vermillion was not): dark blue, bluish green, orange, reddish purple.
 GROUP_COLORS = {
     "leader": OKABE_ITO["blue"],
-    "strong": OKABE_ITO["sky_blue"],
+    "strong": OKABE_ITO["bluish_green"],
     "moderate": OKABE_ITO["orange"],
-    "emerging": OKABE_ITO["vermillion"],
+    "emerging": OKABE_ITO["reddish_purple"],
 }
 NON_PROGRAMME_COLOR = "#B8B8B8"
 STAGE_COLORS = {

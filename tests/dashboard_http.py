@@ -23,7 +23,7 @@ def callback_body(
 
 def rankings_body(year: int, lang: str = "zh") -> dict:
     return callback_body(
-        [("rk-grid", "rowData"), ("rk-count", "children")],
+        [("rk-grid", "rowData"), ("rk-total", "data")],
         [
             ("rk-year", "value", year),
             ("rk-province", "value", None),

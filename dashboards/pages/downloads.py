@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import Input, Output, State, dcc, html, no_update
 
 from .. import queries
-from ..components import control, current_user, grid, guarded, page_title, records, snapshot, year_dropdown
+from ..components import control, current_user, dropdown, grid, guarded, page_title, records, snapshot, year_dropdown
 from ..downloads import DownloadDenied, indicator_extract, prepare_download
 from ..i18n import province_col, t
 
@@ -36,7 +36,7 @@ def layout(lang: str, year=None, **_):
             [
                 year_dropdown("dl-year", queries.years(snap), year, lang),
                 control(
-                    t("dl_scope", lang), dcc.Dropdown(id="dl-province", options=prov_opts, value=ALL, clearable=False)
+                    t("dl_scope", lang), dropdown("dl-province", lang, options=prov_opts, value=ALL, clearable=False)
                 ),
                 control(
                     t("dl_format", lang),
@@ -60,6 +60,9 @@ def layout(lang: str, year=None, **_):
     ]
 
 
+PREVIEW_ROWS = 200  # the preview shows this many rows and says so; the download has them all
+
+
 def register_callbacks(app) -> None:
     @app.callback(
         Output("dl-preview", "columnDefs"),
@@ -75,7 +78,8 @@ def register_callbacks(app) -> None:
         df = indicator_extract(snapshot(), int(year), None if province == ALL else province)
         wide = {"指标名称": 260, "一级指标": 110, "城市": 120}
         cols = [{"field": c, "headerName": c, **({"minWidth": wide[c]} if c in wide else {})} for c in df.columns]
-        return cols, records(df.head(200), 4), t("dl_rows", lang).format(n=df.height), download_url(year, province, fmt)
+        shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
+        return cols, records(df.head(PREVIEW_ROWS), 4), shown, download_url(year, province, fmt)
 
     @app.callback(
         Output("dl-download", "data"),

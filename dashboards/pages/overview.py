@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import figures, queries
-from ..components import card, graph, guarded, page_title, snapshot, year_dropdown
-from ..i18n import t
+from ..components import (
+    INTEGER,
+    ONE_DECIMAL,
+    card,
+    control,
+    graph,
+    grid,
+    guarded,
+    page_title,
+    records,
+    section,
+    snapshot,
+    url_stores,
+    url_sync,
+    year_dropdown,
+)
+from ..i18n import GROUPS, label, province_col, t
 from ..snapshot import SnapshotUnavailable
-from ..theme import empty_figure
+from ..theme import GROUP_ORDER, empty_figure
 
 PATH = "/"
 NAV_KEY = "nav_overview"
@@ -17,6 +33,9 @@ NAV_KEY = "nav_overview"
 def headline_cards(h: dict, lang: str) -> list:
     def fmt(v, digits=0):
         return "–" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+
+    if h.get("first_year"):
+        h = {**h, "moved_up": t("na_short", lang)}  # no previous ranking: not applicable, not zero
 
     return [
         card(t("ov_programme_units", lang), fmt(h["programme_units"]), "ov-card-units"),
@@ -28,16 +47,66 @@ def headline_cards(h: dict, lang: str) -> list:
     ]
 
 
+MAP_MODES = ("group", "index")
+
+
+def province_summary(ranked: pl.DataFrame, lang: str) -> list[dict]:
+    """Per province: programme units ranked, median composite index, units per performance group."""
+    if not ranked.height:
+        return []
+    prov = province_col(lang)
+    aggs = [
+        pl.len().alias("units"),
+        pl.col("composite_index").median().alias("median_index"),
+        *[(pl.col("performance_group") == g).sum().alias(f"n_{g}") for g in GROUP_ORDER],
+    ]
+    df = ranked.group_by("province_code", prov).agg(aggs).sort("median_index", descending=True, nulls_last=True)
+    return records(df.rename({prov: "province"}), 1)
+
+
+def province_columns(lang: str) -> list[dict]:
+    num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    cols = [
+        {"field": "province", "headerName": t("province", lang), "minWidth": 120, "pinned": "left"},
+        {"field": "units", "headerName": t("ov_prog_units", lang), **num, **INTEGER},
+        {"field": "median_index", "headerName": t("ov_median_index", lang), **num, **ONE_DECIMAL},
+    ]
+    cols += [{"field": f"n_{g}", "headerName": label(GROUPS, g, lang), **num, **INTEGER} for g in GROUP_ORDER]
+    return cols
+
+
 @guarded
-def layout(lang: str, year=None, **_):
+def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL parameter is called map
     snap = snapshot()
     year = queries.resolve_year(snap, year)
+    mode = map if map in MAP_MODES else "group"
+    mode_opts = [{"label": t("group", lang), "value": "group"}, {"label": t("composite_index", lang), "value": "index"}]
     return [
         dcc.Store(id="ov-lang", data=lang),
+        *url_stores("ov", ["year", "map"]),
+        dcc.Store(id="ov-nav"),
         page_title(NAV_KEY, lang),
-        html.Div([year_dropdown("ov-year", queries.years(snap), year, lang)], className="ipc-controls"),
+        html.Div(
+            [
+                year_dropdown("ov-year", queries.years(snap), year, lang),
+                control(
+                    t("ov_map_mode", lang),
+                    dcc.RadioItems(id="ov-map-mode", options=mode_opts, value=mode, inline=True, className="ipc-radio"),
+                ),
+            ],
+            className="ipc-controls",
+        ),
         html.Div(id="ov-cards", className="ipc-cards"),
-        html.Div([graph("ov-map")], className="ipc-row"),
+        html.Div(
+            [
+                html.Div(graph("ov-map"), className="ipc-col ipc-map-col"),
+                html.Div(
+                    section(t("ov_provinces", lang), grid("ov-provinces", lang, province_columns(lang), height=600)),
+                    className="ipc-col",
+                ),
+            ],
+            className="ipc-row ipc-two ipc-map-row",
+        ),
         html.Div(
             [html.Div(graph("ov-dist"), className="ipc-col"), html.Div(graph("ov-movers"), className="ipc-col")],
             className="ipc-row ipc-two",
@@ -45,28 +114,49 @@ def layout(lang: str, year=None, **_):
     ]
 
 
-def render(year: int, lang: str):
+def render(year: int, lang: str, mode: str = "group"):
     snap = snapshot()
+    first_year = year == min(queries.years(snap))
+    headlines = {**queries.overview_headlines(snap, year), "first_year": first_year}
     return (
-        headline_cards(queries.overview_headlines(snap, year), lang),
-        figures.city_map(queries.map_points(snap, year), lang),
+        headline_cards(headlines, lang),
+        figures.city_map(queries.map_points(snap, year), lang, mode if mode in MAP_MODES else "group"),
+        province_summary(queries.rankings(snap, year), lang),
         figures.composite_histogram(queries.composite_distribution(snap, year), lang),
-        figures.movers_bar(queries.biggest_movers(snap, year), lang),
+        figures.movers_bar(queries.biggest_movers(snap, year), lang, first_year=first_year),
     )
 
 
 def register_callbacks(app) -> None:
+    url_sync(app, "ov", [("ov-year", "value"), ("ov-map-mode", "value")])
+    # A click on a city opens its profile (clientside: no server round trip, the language is kept).
+    app.clientside_callback(
+        """function(click, lang) {
+            if (!click || !click.points || !click.points.length) { return window.dash_clientside.no_update; }
+            var p = click.points[0];
+            var code = p.location || (p.customdata && p.customdata[0]);
+            if (!code) { return window.dash_clientside.no_update; }
+            window.location.href = "/profile?" + new URLSearchParams({lang: lang || "zh", unit: code}).toString();
+            return code;
+        }""",
+        Output("ov-nav", "data"),
+        Input("ov-map", "clickData"),
+        State("ov-lang", "data"),
+    )
+
     @app.callback(
         Output("ov-cards", "children"),
         Output("ov-map", "figure"),
+        Output("ov-provinces", "rowData"),
         Output("ov-dist", "figure"),
         Output("ov-movers", "figure"),
         Input("ov-year", "value"),
+        Input("ov-map-mode", "value"),
         State("ov-lang", "data"),
     )
-    def update(year, lang):
+    def update(year, mode, lang):
         try:
-            return render(int(year), lang)
+            return render(int(year), lang, mode)
         except SnapshotUnavailable:
             blank = empty_figure(t("no_snapshot", lang))
-            return [], blank, blank, blank
+            return [], blank, [], blank, blank

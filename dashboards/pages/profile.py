@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import figures, queries
 from ..components import (
+    INTEGER,
     control,
+    dropdown,
     graph,
     grid,
     guarded,
@@ -17,8 +21,11 @@ from ..components import (
     snapshot,
     unavailable,
     unit_options,
+    url_stores,
+    url_sync,
 )
 from ..evaluation_text import rules_text
+from ..formatting import digits_for, fmt_value, unit_label
 from ..i18n import ALERT_TYPES, GROUPS, PLANS, STAGES, TARGET_STATUS, label, name_col, province_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import empty_figure
@@ -28,37 +35,78 @@ PATH = "/profile"
 NAV_KEY = "nav_profile"
 
 
+def target_is_invalid(baseline, target) -> bool:
+    """A target of 0 (or none, or equal to its baseline) sets no direction: it is invalid, never 'achieved'."""
+    return target is None or target <= 0 or (baseline is not None and target == baseline)
+
+
+def _distinct_digits(values: list, unit: str | None, digits: int) -> int:
+    """More decimals until the values that differ also read differently (current 0.031 vs target 0.034)."""
+    present = [v for v in values if v is not None]
+    while digits < 4:
+        shown = {fmt_value(v, unit, digits) for v in present}
+        if len(shown) == len(set(present)):
+            break
+        digits += 1
+    return digits
+
+
 def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
+    """Rows of the target table: values formatted in the indicator's unit and precision, ratios in %,
+    the progress index as a whole number, invalid targets marked as such."""
     ind = "name_en" if lang == "en" else "name_zh"
-    df = targets.join(
-        catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code", how="left"
-    ).with_columns(
-        status_label=pl.col("status").replace_strict(
-            {k: label(TARGET_STATUS, k, lang) for k in TARGET_STATUS}, default=pl.col("status")
-        ),
-        plan_label=pl.col("plan_id").replace_strict(
-            {k: label(PLANS, k, lang) for k in PLANS}, default=pl.col("plan_id")
-        ),
-    )
-    return records(df, 2)
+    units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
+    names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
+    rows = []
+    for r in targets.to_dicts():
+        unit = units.get(r["indicator_code"])
+        values = [r.get("baseline_value"), r.get("target_value"), r.get("current_value")]
+        digits = _distinct_digits(values, unit, digits_for(values, unit))
+        invalid = target_is_invalid(r.get("baseline_value"), r.get("target_value"))
+        progress = r.get("progress_index")
+        rows.append(
+            {
+                "plan_label": label(PLANS, r.get("plan_id"), lang),
+                "indicator_code": r["indicator_code"],
+                "indicator_name": names.get(r["indicator_code"], r["indicator_code"]),
+                "unit_label": unit_label(unit, lang),
+                "baseline_value": fmt_value(r.get("baseline_value"), unit, digits),
+                "target_value": fmt_value(r.get("target_value"), unit, digits),
+                "current_year": r.get("current_year"),
+                "current_value": fmt_value(r.get("current_value"), unit, digits),
+                "progress_index": None if invalid or progress is None else round(progress),
+                "status": "invalid_target" if invalid else r.get("status"),
+                "status_label": t("target_invalid", lang) if invalid else label(TARGET_STATUS, r.get("status"), lang),
+            }
+        )
+    return rows
 
 
 def target_columns(lang: str) -> list[dict]:
     num = {"type": "numericColumn"}
+    hint = t("progress_hint", lang)
     return [
         {"field": "plan_label", "headerName": t("plan", lang), "minWidth": 160},
         {"field": "indicator_code", "headerName": "", "maxWidth": 90},
         {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
+        {"field": "unit_label", "headerName": t("unit", lang), "minWidth": 110},
         {"field": "baseline_value", "headerName": t("baseline", lang), **num},
         {"field": "target_value", "headerName": t("target", lang), **num},
         {"field": "current_year", "headerName": t("year", lang), **num},
         {"field": "current_value", "headerName": t("current", lang), **num},
-        {"field": "progress_index", "headerName": t("progress", lang), **num},
+        {
+            "field": "progress_index",
+            "headerName": t("progress", lang) + " ⓘ",
+            "headerTooltip": hint,
+            "tooltipValueGetter": {"function": json.dumps(hint, ensure_ascii=False)},
+            **num,
+            **INTEGER,
+        },
         {
             "field": "status_label",
             "headerName": t("status", lang),
             "cellClassRules": {
-                "ipc-status-bad": "['deteriorating','limited_progress'].includes(data.status)",
+                "ipc-status-bad": "['deteriorating','limited_progress','invalid_target'].includes(data.status)",
                 "ipc-status-good": "['achieved','on_track'].includes(data.status)",
             },
         },
@@ -153,12 +201,13 @@ def layout(lang: str, unit=None, **_):
         unit = top[0] if top else (all_units["unit_code"][0] if all_units.height else None)
     return [
         dcc.Store(id="pf-lang", data=lang),
+        *url_stores("pf", ["unit"]),
         page_title(NAV_KEY, lang),
         html.Div(
             [
                 html.Div(
                     control(
-                        t("pf_pick", lang), dcc.Dropdown(id="pf-unit", options=options, value=unit, clearable=False)
+                        t("pf_pick", lang), dropdown("pf-unit", lang, options=options, value=unit, clearable=False)
                     ),
                     className="ipc-grow",
                 )
@@ -181,6 +230,8 @@ def layout(lang: str, unit=None, **_):
 
 
 def register_callbacks(app) -> None:
+    url_sync(app, "pf", [("pf-unit", "value")])
+
     @app.callback(
         Output("pf-summary", "children"),
         Output("pf-indicators", "figure"),
@@ -221,8 +272,12 @@ def register_callbacks(app) -> None:
                 pagination=False,
             )
         )
+        applicable = bool(info.get("is_programme") or info.get("on_roster"))
         if stages is None:
             stage_fig, stage_view = blank, unavailable(lang)
+        elif not applicable or not stages.height:
+            stage_fig = figures.stage_timeline(stages, lang, applicable=applicable)
+            stage_view = html.P(t("na_not_programme" if not applicable else "no_data", lang), className="ipc-muted")
         else:
             stage_fig = figures.stage_timeline(stages, lang)
             stage_view = grid(

