@@ -17,13 +17,13 @@ from . import components, geo
 from .components import DOSSIER_KEY, SNAPSHOT_KEY, current_user, href
 from .downloads import FORMATS, DownloadDenied, prepare_download
 from .i18n import norm_lang, t
-from .pages import compare, downloads, not_found, overview, profile, quality, rankings, watchlist
+from .pages import compare, downloads, flag, not_found, overview, profile, quality, rankings, targets, watchlist
 from .snapshot import Snapshot, SnapshotUnavailable
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-PAGES = [overview, rankings, compare, profile, watchlist, quality, downloads]
+PAGES = [overview, rankings, compare, profile, watchlist, targets, quality, downloads]
 DOSSIER_SUFFIXES = {".html", ".md"}
 LOCATION_ID = "_pages_location"  # the dcc.Location inside dash.page_container
 
@@ -35,6 +35,14 @@ def _register_pages() -> None:
             page.__name__, path=page.PATH, name=en, title=f"{zh} · {en}", order=order, layout=page.layout
         )
     dash.register_page(not_found.MODULE, path="/404", name="404", title="404", layout=not_found.layout)
+    # Reached from the watchlist and the profile, not from the navigation bar.
+    dash.register_page(
+        flag.__name__,
+        path=flag.PATH,
+        name="flag",
+        title=f"{t(flag.NAV_KEY, 'zh')} · {t(flag.NAV_KEY, 'en')}",
+        layout=flag.layout,
+    )
 
 
 def shell() -> html.Div:

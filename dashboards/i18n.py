@@ -14,6 +14,40 @@ TEXT: dict[str, tuple[str, str]] = {
     "nav_watchlist": ("退出预警", "Watchlist"),
     "nav_quality": ("数据质量", "Data quality"),
     "nav_downloads": ("数据下载", "Downloads"),
+    "nav_targets": ("目标进展", "Target progress"),
+    "nav_flag": ("为何被标记", "Why this city is flagged"),
+    "fl_why": ("触发的规则与阈值", "Rules that fired and their thresholds"),
+    "fl_no_rules": ("本年度未触发任何规则。", "No rule fired this year."),
+    "fl_next": ("下一步及时间", "What happens next, and by when"),
+    "fl_history": ("历年综合指数与排名（阴影为5%–95%排名区间）", "Index and rank by year (band: 5–95% rank interval)"),
+    "fl_robust_rule": (
+        "只有在至少 {share} 比例的权重与方法扰动中仍满足条件，结论才视为稳健；不稳健的结论转人工复核。",
+        "A flag is robust only when the condition holds in at least {share} of the weight and method "
+        "perturbations; a non-robust flag goes to manual review.",
+    ),
+    "fl_pick_from_watchlist": (
+        "请从退出预警或城市画像页面进入，查看某城市被标记的原因。",
+        "Open this page from the watchlist or a city profile to see why a city is flagged.",
+    ),
+    "fl_link": ("为何被标记", "Why flagged"),
+    "rank_axis": ("排名（1=最好）", "Rank (1 = best)"),
+    "tg_hint": (
+        "示范/试点城市建设方案目标的完成情况（最新数据年份）。",
+        "Progress of the programme cities' construction-plan targets (latest data year).",
+    ),
+    "tg_all_plans": ("全部规划", "All plans"),
+    "tg_by_plan": ("按规划：目标状态占比", "Target status by plan"),
+    "tg_by_province": ("按省份", "By province"),
+    "tg_by_city": ("按城市", "By city"),
+    "tg_most_lagging": ("进展最滞后的目标", "Most-lagging targets"),
+    "tg_lagging": ("滞后（进展有限或恶化）", "Lagging (limited progress or deteriorating)"),
+    "tg_targets": ("目标数", "Targets"),
+    "tg_share_axis": ("目标占比（%）", "Share of targets (%)"),
+    "tg_summary": (
+        "共 {total} 项目标：已实现 {achieved} 项，按计划推进 {on_track} 项，滞后 {lagging} 项，无效目标 {invalid} 项。",
+        "{total} targets: {achieved} achieved, {on_track} on track, {lagging} lagging, {invalid} invalid.",
+    ),
+    "target_invalid_short": ("无效目标", "Invalid target"),
     "year": ("年份", "Year"),
     "province": ("省份", "Province"),
     "all_provinces": ("全部省份", "All provinces"),
@@ -43,13 +77,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "composite_index_axis": ("综合指数（示范城市均值=100）", "Composite index (programme average = 100)"),
     "units_count_axis": ("城市数（个）", "Units (count)"),
     "progress_hint": (
-        "进度指数 = (当前值 − 基期值) ÷ (目标值 − 基期值) × 100，按已用规划期比例折算后比较：100 表示已达目标，"
-        "与时间进度相当即为按计划推进；负数表示较基期倒退。",
-        "Progress index = (current − baseline) ÷ (target − baseline) × 100, compared with the share of the plan "
-        "period elapsed: 100 = target reached; about the elapsed share = on track; negative = worse than the "
-        "baseline.",
+        "进度指数 =（当前值 − 基期值）÷（目标值 − 基期值），以百分数表示：100 表示已达到目标，50 表示完成了一半，"
+        "负数表示较基期倒退。状态另按实际增速与按期完成所需增速之比判定。",
+        "Progress index = (current − baseline) ÷ (target − baseline), in per cent: 100 = target reached, 50 = half "
+        "way, negative = worse than the baseline. The status also compares the growth achieved with the growth "
+        "needed to reach the target on time.",
     ),
-    "target_invalid": ("目标无效（目标值为0或不高于基期）", "Invalid target (zero, or not above the baseline)"),
+    "target_invalid": ("目标无效（目标值为0或缺失）", "Invalid target (zero or missing)"),
     "rows_shown": ("显示 {shown} / 共 {total} 行", "Showing {shown} of {total} rows"),
     "units_shown": ("城市数：{shown} / {total}", "Units: {shown} of {total}"),
     "page_not_found": ("页面不存在（404）", "Page not found (404)"),
@@ -147,7 +181,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "plan": ("规划", "Plan"),
     "baseline": ("基期值", "Baseline"),
     "current": ("当前值", "Current"),
-    "progress": ("进度指数", "Progress index"),
+    "progress": ("进度指数(%)", "Progress index (%)"),
     "status": ("状态", "Status"),
     "cycle": ("周期", "Cycle"),
     "verdict": ("结论", "Verdict"),

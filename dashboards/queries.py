@@ -422,6 +422,20 @@ def profile_targets(snap, unit_code: str) -> pl.DataFrame | None:
     return snap.query(f"select * from {TARGETS} where unit_code = ? order by plan_id, indicator_code", (unit_code,))
 
 
+def programme_target_status(snap) -> pl.DataFrame | None:
+    """Every construction-plan target of the roster's units with its latest status (programme-wide view)."""
+    if not snap.has(TARGETS):
+        return None
+    return snap.cached(
+        ("programme_target_status",),
+        lambda: snap.query(
+            f"select t.unit_code, t.plan_id, t.indicator_code, t.baseline_value, t.target_value, t.current_year, "
+            f"t.current_value, t.progress_index, t.status from {TARGETS} t join {DIM} d on d.unit_code = t.unit_code "
+            "where coalesce(d.is_programme, false) order by t.unit_code, t.plan_id, t.indicator_code"
+        ),
+    )
+
+
 def profile_scores(snap, unit_code: str) -> pl.DataFrame:
     return snap.query(f"select * from {SCORES} where unit_code = ? order by year", (unit_code,))
 

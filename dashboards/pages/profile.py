@@ -15,6 +15,7 @@ from ..components import (
     graph,
     grid,
     guarded,
+    href,
     page_title,
     records,
     section,
@@ -36,8 +37,8 @@ NAV_KEY = "nav_profile"
 
 
 def target_is_invalid(baseline, target) -> bool:
-    """A target of 0 (or none, or equal to its baseline) sets no direction: it is invalid, never 'achieved'."""
-    return target is None or target <= 0 or (baseline is not None and target == baseline)
+    """A target of 0 (or none, or negative) is not a target: it is invalid, never 'achieved'."""
+    return target is None or target <= 0
 
 
 def _distinct_digits(values: list, unit: str | None, digits: int) -> int:
@@ -74,7 +75,8 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
                 "target_value": fmt_value(r.get("target_value"), unit, digits),
                 "current_year": r.get("current_year"),
                 "current_value": fmt_value(r.get("current_value"), unit, digits),
-                "progress_index": None if invalid or progress is None else round(progress),
+                # a share of the way from baseline to target, in %: 100 = reached, negative = behind the baseline
+                "progress_index": None if invalid or progress is None else round(100 * progress),
                 "status": "invalid_target" if invalid else r.get("status"),
                 "status_label": t("target_invalid", lang) if invalid else label(TARGET_STATUS, r.get("status"), lang),
             }
@@ -185,7 +187,19 @@ def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang:
         if group:
             items.append(html.Span(label(GROUPS, group, lang), className="ipc-chip"))
     if stages is not None and stages.height:
-        items.append(html.Span(label(STAGES, stages["stage"][0], lang), className="ipc-chip ipc-chip-stage"))
+        latest = stages.sort("year").tail(1).to_dicts()[0]
+        items.append(html.Span(label(STAGES, latest["stage"], lang), className="ipc-chip ipc-chip-stage"))
+        flagged = stages.filter(pl.col("stage").is_in(["watch", "rectification", "exit_candidate", "exemplary"]))
+        if flagged.height:
+            year = flagged["year"].max()
+            items.append(
+                dcc.Link(
+                    f"{t('fl_link', lang)} ({year})",
+                    href=href("/flag", lang, unit=info["unit_code"], year=year),
+                    id="pf-flag-link",
+                    className="ipc-chip",
+                )
+            )
     return html.Div(items, className="ipc-profile-summary")
 
 

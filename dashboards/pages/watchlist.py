@@ -17,6 +17,8 @@ from ..components import (
     records,
     snapshot,
     unavailable,
+    url_stores,
+    url_sync,
     year_dropdown,
 )
 from ..evaluation_text import rules_text
@@ -58,6 +60,7 @@ def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
                 "rank_label": f"{r['rank']}/{r['n_ranked']}" if r.get("rank") is not None else "–",
                 "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "–",
                 "rules_text": rules_text(r, lang),
+                "why_link": f"[{t('fl_link', lang)}]({href('/flag', lang, unit=r['unit_code'], year=r.get('year'))})",
                 "dossier_link": " · ".join(dossiers) if dossiers else t("dossier_missing", lang),
             }
         )
@@ -116,7 +119,14 @@ def columns(lang: str) -> list[dict]:
             "wrapText": True,
             "autoHeight": True,
         },
-        {"field": "dossier_link", "headerName": t("dossier", lang), "cellRenderer": "markdown", "maxWidth": 130},
+        {"field": "why_link", "headerName": t("fl_link", lang), "cellRenderer": "markdown", "maxWidth": 130},
+        {
+            "field": "dossier_link",
+            "headerName": t("dossier", lang),
+            "cellRenderer": "markdown",
+            "cellRendererParams": {"linkTarget": "_blank"},  # the list stays open behind the dossier
+            "maxWidth": 130,
+        },
     ]
 
 
@@ -126,6 +136,7 @@ def layout(lang: str, year=None, **_):
     year = queries.resolve_year(snap, year)
     return [
         dcc.Store(id="wl-lang", data=lang),
+        *url_stores("wl", ["year"]),
         page_title(NAV_KEY, lang, t("wl_title", lang)),
         html.Div([year_dropdown("wl-year", queries.years(snap), year, lang)], className="ipc-controls"),
         html.Div(id="wl-cards", className="ipc-cards"),
@@ -134,6 +145,8 @@ def layout(lang: str, year=None, **_):
 
 
 def register_callbacks(app) -> None:
+    url_sync(app, "wl", [("wl-year", "value")])
+
     @app.callback(
         Output("wl-cards", "children"),
         Output("wl-body", "children"),

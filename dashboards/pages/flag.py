@@ -1,0 +1,290 @@
+"""为何被标记 Why this city is flagged: the rules that fired with their thresholds, how robust the flag is, what
+happens next and by when, and the multi-year index and rank with the rank-interval band.
+
+Linked from the watchlist (every row), the profile (its summary) and, through the profile, from the dossier's city.
+Thresholds are read from the rules seed as published (``marts.evaluation_rules``), never restated here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import plotly.graph_objects as go
+import polars as pl
+from dash import dcc, html
+
+from .. import queries
+from ..components import guarded, href, page_title, section, snapshot
+from ..evaluation_text import RULE_ORDER, rules_text
+from ..i18n import STAGES, label, name_col, norm_lang, t
+from ..theme import OKABE_ITO, base_layout, empty_figure
+from .watchlist import robust_label
+
+PATH = "/flag"
+NAV_KEY = "nav_flag"
+FLAG_STAGES = ("watch", "rectification", "exit_candidate", "exemplary")
+EVALUATION_DAY = (3, 1)  # the annual evaluation runs on 1 March for the previous year (automation schedule)
+REPORT_MONTHS = 6  # management measures: not reporting within six months counts as exit
+
+
+def _date(year: int, month: int, day: int) -> str:
+    return dt.date(year, month, day).isoformat()
+
+
+def next_steps(stage: str, year: int, cycle_end: int | None, rules: dict, lang: str) -> list[str]:
+    """What happens next and by when, for a unit at ``stage`` in evaluation year ``year``."""
+    zh = norm_lang(lang) == "zh"
+    next_eval = _date(year + 2, *EVALUATION_DAY)  # year+1's data is evaluated on 1 March of year+2
+    published = dt.date(year + 1, *EVALUATION_DAY)
+    report_by = _date(published.year, published.month + REPORT_MONTHS, published.day)
+    cycle_eval = _date((cycle_end or year) + 1, *EVALUATION_DAY)
+    watch_years = rules.get(("R1", "watch_years"), "2")
+    if stage == "watch":
+        return (
+            [
+                f"下一次年度评价：{next_eval}（评价{year + 1}年数据）。",
+                f"若连续{watch_years}年处于关注，将进入整改（规则R1）。",
+                f"本周期（至{cycle_end}年）末综合指数倒退的，将进入整改（规则R2，{cycle_eval}判定）。",
+            ]
+            if zh
+            else [
+                f"Next annual evaluation: {next_eval} (data of {year + 1}).",
+                f"Watch in {watch_years} consecutive years puts the city in rectification (rule R1).",
+                f"A composite index that regresses over the cycle (to {cycle_end}) also does (rule R2, judged {cycle_eval}).",
+            ]
+        )
+    if stage == "rectification":
+        return (
+            [
+                f"整改报告须在评价结果公布后{REPORT_MONTHS}个月内报送（{report_by}前），逾期未报送视为退出。",
+                f"下一次年度评价：{next_eval}；周期末（{cycle_eval}）仍未改善的，列为退出候选（规则X1）。",
+            ]
+            if zh
+            else [
+                f"A rectification report is due within {REPORT_MONTHS} months of the published result "
+                f"(by {report_by}); not reporting counts as exit.",
+                f"Next annual evaluation: {next_eval}; not improved by the cycle verdict ({cycle_eval}) makes it "
+                "an exit candidate (rule X1).",
+            ]
+        )
+    if stage == "exit_candidate":
+        return (
+            [
+                f"须在{report_by}前报送整改情况；国家知识产权局据验收评分作出决定："
+                "低于60分撤销称号，60–70分新一轮试点，70分及以上进入示范培育。",
+                f"下一次年度评价：{next_eval}。",
+            ]
+            if zh
+            else [
+                f"The city must report by {report_by}; CNIPA decides by the acceptance score: below 60 the title "
+                "is withdrawn, 60–70 a new pilot round, 70 or more demonstration cultivation.",
+                f"Next annual evaluation: {next_eval}.",
+            ]
+        )
+    if stage == "exemplary":
+        return (
+            [f"作为示范城市推广经验；下一次年度评价：{next_eval}。"]
+            if zh
+            else [f"Its practice is promoted as exemplary; next annual evaluation: {next_eval}."]
+        )
+    return [f"下一次年度评价：{next_eval}。" if zh else f"Next annual evaluation: {next_eval}."]
+
+
+def rule_thresholds(rules: pl.DataFrame, fired: list[str], lang: str) -> list:
+    """For each fired rule: its parameters as published (value and description in the reader's language)."""
+    desc = "description_en" if norm_lang(lang) == "en" else "description_zh"
+    items = []
+    for code in [*fired, "GEN"]:
+        part = rules.filter(pl.col("rule_code") == code.upper())
+        if not part.height:
+            continue
+        rows = [
+            html.Li([html.Code(f"{r['param']} = {r['value']}"), " — ", r[desc]])
+            for r in part.iter_rows(named=True)
+            if r["param"] != "enabled" and (code != "GEN" or r["param"] == "robust_share")
+        ]
+        items.append(html.Div([html.Strong(code.upper()), html.Ul(rows)], className="ipc-rule"))
+    return items
+
+
+def history_figure(history: pl.DataFrame, lang: str) -> go.Figure:
+    """Composite index (left) and rank with its 5–95 % interval band (right, 1 = best) per year."""
+    if not history.height:
+        return empty_figure(t("no_data", lang))
+    h = history.sort("year")
+    years = h["year"].to_list()
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=years,
+            y=h["composite_index"].to_list(),
+            mode="lines+markers",
+            name=t("composite_index", lang),
+            line={"color": OKABE_ITO["blue"], "width": 3},
+            xaxis="x",
+            yaxis="y",
+            hovertemplate="%{x}: %{y:.1f}<extra></extra>",
+        )
+    )
+    band = h.filter(pl.col("p05_rank").is_not_null())
+    if band.height:
+        fig.add_trace(
+            go.Scatter(
+                x=band["year"].to_list() + band["year"].to_list()[::-1],
+                y=band["p95_rank"].to_list() + band["p05_rank"].to_list()[::-1],
+                fill="toself",
+                fillcolor="rgba(230,159,0,0.25)",
+                line={"width": 0},
+                name=t("rank_interval", lang),
+                hoverinfo="skip",
+                xaxis="x2",
+                yaxis="y2",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=years,
+            y=h["rank"].to_list(),
+            mode="lines+markers",
+            name=t("rank", lang),
+            line={"color": OKABE_ITO["vermillion"], "width": 3},
+            xaxis="x2",
+            yaxis="y2",
+            hovertemplate="%{x}: %{y:d}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={"domain": [0, 0.46], "dtick": 1, "title": {"text": t("year", lang)}},
+        yaxis={"title": {"text": t("composite_index_axis", lang)}},
+        xaxis2={"domain": [0.56, 1], "dtick": 1, "anchor": "y2", "title": {"text": t("year", lang)}},
+        yaxis2={
+            "anchor": "x2",
+            "autorange": "reversed",
+            "title": {"text": t("rank_axis", lang)},
+            "tickformat": "d",
+        },
+    )
+    base_layout(fig, t("fl_history", lang), height=420)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def flag_history(snap, unit: str) -> pl.DataFrame:
+    if not snap.has(queries.EVAL):
+        return pl.DataFrame()
+    return snap.query(
+        f"select year, stage, composite_index, rank, n_ranked, p05_rank, p95_rank, is_robust "
+        f"from {queries.EVAL} where unit_code = ? order by year",
+        (unit,),
+    ).with_columns(pl.col("p05_rank", "p95_rank").round(0))
+
+
+def evaluation_row(snap, unit: str, year: int) -> dict | None:
+    if not snap.has(queries.EVAL):
+        return None
+    rows = snap.query(f"select * from {queries.EVAL} where unit_code = ? and year = ?", (unit, year)).to_dicts()
+    return rows[0] if rows else None
+
+
+def rules_table(snap, version: str | None) -> pl.DataFrame:
+    if not snap.has("marts.evaluation_rules"):
+        return pl.DataFrame(schema={"rule_code": pl.String, "param": pl.String, "value": pl.String})
+    df = snap.query("select * from marts.evaluation_rules")
+    df = df.with_columns(pl.col(c).cast(pl.String) for c in ("rules_version", "rule_code", "param", "value"))
+    if version is not None:
+        df = df.filter(pl.col("rules_version") == str(version))
+    return df
+
+
+def flagged_year(snap, unit: str, year=None) -> int | None:
+    """The requested year, else the latest year in which the unit carried a flag, else the latest year."""
+    history = flag_history(snap, unit)
+    if not history.height:
+        return None
+    years = history["year"].to_list()
+    try:
+        if year is not None and int(year) in years:
+            return int(year)
+    except (TypeError, ValueError):
+        pass
+    flagged = history.filter(pl.col("stage").is_in(FLAG_STAGES))["year"].to_list()
+    return (flagged or years)[-1]
+
+
+def flag_href(unit: str, year: int | None, lang: str) -> str:
+    return href(PATH, lang, unit=unit, year=year)
+
+
+@guarded
+def layout(lang: str, unit=None, year=None, **_):
+    snap = snapshot()
+    info = queries.unit_info(snap, unit) if unit else None
+    if info is None:
+        return [page_title(NAV_KEY, lang), html.P(t("fl_pick_from_watchlist", lang), className="ipc-muted")]
+    year = flagged_year(snap, unit, year)
+    row = evaluation_row(snap, unit, year) if year else None
+    name = info[name_col(lang)]
+    head = page_title(NAV_KEY, lang, f"{name} · {year or '–'}")
+    links = html.P(
+        [
+            dcc.Link(t("profile_link", lang), href=href("/profile", lang, unit=unit)),
+            " · ",
+            dcc.Link(t("nav_watchlist", lang), href=href("/watchlist", lang, year=year)),
+        ]
+    )
+    if row is None:
+        return [head, links, html.P(t("na_not_programme", lang), className="ipc-muted")]
+    fired = [rule for rule in RULE_ORDER if row.get(f"fired_{rule}")]
+    rules = rules_table(snap, row.get("rules_version"))
+    rule_values = {(r["rule_code"], r["param"]): r["value"] for r in rules.iter_rows(named=True)}
+    stage = row.get("stage") or "normal"
+    robust = row.get("is_robust")
+    share = row.get("share_bottom")
+    p05, p95 = row.get("p05_rank"), row.get("p95_rank")
+    robust_share = rule_values.get(("GEN", "robust_share"))
+    robust_text = [
+        html.P(robust_label(robust, lang) if stage != "normal" else "–", className="ipc-robust-mark"),
+        html.Ul(
+            [
+                html.Li(f"{t('share_bottom', lang)}: {'–' if share is None else f'{100 * share:.0f}%'}"),
+                html.Li(
+                    f"{t('rank', lang)}: {row.get('rank') or '–'} / {row.get('n_ranked') or '–'} · "
+                    f"{t('rank_interval', lang)}: " + ("–" if p05 is None else f"{round(p05)}–{round(p95)}")
+                ),
+                html.Li(t("fl_robust_rule", lang).format(share=robust_share or "–")),
+            ]
+        ),
+    ]
+    return [
+        head,
+        links,
+        html.Div(
+            [
+                html.Span(label(STAGES, stage, lang), className="ipc-chip ipc-chip-stage", id="fl-stage"),
+                html.Span(f"{t('composite_index', lang)} {row.get('composite_index') or 0:.1f}", className="ipc-chip"),
+            ],
+            className="ipc-profile-summary",
+        ),
+        section(
+            t("fl_why", lang),
+            html.P(rules_text(row, lang) or t("fl_no_rules", lang), id="fl-rules"),
+            *rule_thresholds(rules, fired, lang),
+        ),
+        section(t("robustness", lang), *robust_text),
+        section(
+            t("fl_next", lang),
+            html.Ul(
+                [html.Li(s) for s in next_steps(stage, year, row.get("cycle_end"), rule_values, lang)], id="fl-next"
+            ),
+        ),
+        html.Div(
+            dcc.Graph(
+                id="fl-history", figure=history_figure(flag_history(snap, unit), lang), config={"displaylogo": False}
+            ),
+            className="ipc-row",
+        ),
+    ]
+
+
+def register_callbacks(app) -> None:  # static page: everything comes from the URL
+    return None

@@ -1,0 +1,253 @@
+"""目标进展 Programme-wide target progress: the share of the programme cities' key targets achieved, on track or
+lagging, by plan, province and city, and the most-lagging targets.
+
+Reads ``marts.fct_target_status`` (one row per unit, plan and indicator, status as of the latest data year).
+Targets of zero (or none) are invalid and counted apart, never as achieved.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from dash import Input, Output, State, dcc, html
+
+from .. import queries
+from ..components import (
+    INTEGER,
+    ONE_DECIMAL,
+    dropdown,
+    graph,
+    grid,
+    guarded,
+    href,
+    page_title,
+    records,
+    section,
+    snapshot,
+    unavailable,
+    url_stores,
+    url_sync,
+)
+from ..formatting import digits_for, fmt_value
+from ..i18n import PLANS, TARGET_STATUS, label, name_col, province_col, t
+from ..theme import OKABE_ITO, base_layout, empty_figure
+
+PATH = "/targets"
+NAV_KEY = "nav_targets"
+# Status -> bucket shown to officials; colours colour-blind safe, "lagging" the attention colour.
+BUCKETS = {
+    "achieved": "achieved",
+    "on_track": "on_track",
+    "acceleration_needed": "acceleration_needed",
+    "limited_progress": "lagging",
+    "deteriorating": "lagging",
+    "insufficient_data": "insufficient_data",
+    "invalid_target": "invalid_target",
+}
+BUCKET_ORDER = ["achieved", "on_track", "acceleration_needed", "lagging", "insufficient_data", "invalid_target"]
+BUCKET_COLORS = {
+    "achieved": OKABE_ITO["blue"],
+    "on_track": OKABE_ITO["bluish_green"],
+    "acceleration_needed": OKABE_ITO["orange"],
+    "lagging": OKABE_ITO["reddish_purple"],
+    "insufficient_data": "#B8B8B8",
+    "invalid_target": "#6b7280",
+}
+
+
+def bucket_label(bucket: str, lang: str) -> str:
+    if bucket == "lagging":
+        return t("tg_lagging", lang)
+    if bucket == "invalid_target":
+        return t("target_invalid_short", lang)
+    return label(TARGET_STATUS, bucket, lang)
+
+
+def with_buckets(status: pl.DataFrame) -> pl.DataFrame:
+    invalid = pl.col("target_value").is_null() | (pl.col("target_value") <= 0)
+    return status.with_columns(
+        bucket=pl.when(invalid)
+        .then(pl.lit("invalid_target"))
+        .otherwise(pl.col("status").replace_strict(BUCKETS, default="insufficient_data"))
+    )
+
+
+def shares(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Per group: number of targets and the share (%) in each bucket."""
+    counts = df.group_by(*by).agg(
+        pl.len().alias("targets"), *[(pl.col("bucket") == b).sum().alias(f"n_{b}") for b in BUCKET_ORDER]
+    )
+    return counts.with_columns(
+        *[(100 * pl.col(f"n_{b}") / pl.col("targets")).alias(f"pct_{b}") for b in BUCKET_ORDER]
+    ).sort("pct_lagging", descending=True)
+
+
+def plan_figure(by_plan: pl.DataFrame, lang: str) -> go.Figure:
+    if not by_plan.height:
+        return empty_figure(t("no_data", lang))
+    plans = [label(PLANS, p, lang) for p in by_plan["plan_id"].to_list()]
+    fig = go.Figure()
+    for b in BUCKET_ORDER:
+        fig.add_trace(
+            go.Bar(
+                y=plans,
+                x=by_plan[f"pct_{b}"].to_list(),
+                orientation="h",
+                name=bucket_label(b, lang),
+                marker_color=BUCKET_COLORS[b],
+                customdata=by_plan[f"n_{b}"].to_list(),
+                hovertemplate="%{y}: %{x:.0f}% (%{customdata})<extra>" + bucket_label(b, lang) + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title=t("tg_share_axis", lang), range=[0, 100], ticksuffix="%")
+    base_layout(fig, t("tg_by_plan", lang), height=300)
+    fig.update_layout(legend={"orientation": "h", "y": -0.35})
+    return fig
+
+
+def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, lang: str, n: int = 25) -> list[dict]:
+    """The ``n`` lagging targets furthest behind (lowest progress index), values in the indicator's unit."""
+    ind = "name_en" if lang == "en" else "name_zh"
+    names = dict(zip(units["unit_code"].to_list(), units[name_col(lang)].to_list()))
+    ind_names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
+    ind_units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
+    worst = df.filter(pl.col("bucket") == "lagging").sort("progress_index", nulls_last=True).head(n)
+    rows = []
+    for r in worst.to_dicts():
+        unit = ind_units.get(r["indicator_code"])
+        values = [r["baseline_value"], r["target_value"], r["current_value"]]
+        d = digits_for(values, unit)
+        rows.append(
+            {
+                "city": f"[{names.get(r['unit_code'], r['unit_code'])}]({href('/profile', lang, unit=r['unit_code'])})",
+                "plan": label(PLANS, r["plan_id"], lang),
+                "indicator": f"{r['indicator_code']} {ind_names.get(r['indicator_code'], '')}",
+                "baseline": fmt_value(r["baseline_value"], unit, d, lang, with_unit=True),
+                "target": fmt_value(r["target_value"], unit, d, lang, with_unit=True),
+                "current": fmt_value(r["current_value"], unit, d, lang, with_unit=True),
+                "progress_index": None if r["progress_index"] is None else round(100 * r["progress_index"]),
+                "status": label(TARGET_STATUS, r["status"], lang),
+            }
+        )
+    return rows
+
+
+def share_columns(first: dict, lang: str) -> list[dict]:
+    num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    pct = {**num, **ONE_DECIMAL}
+    return [
+        first,
+        {"field": "targets", "headerName": t("tg_targets", lang), **num, **INTEGER},
+        *[
+            {"field": f"pct_{b}", "headerName": bucket_label(b, lang) + " %", **pct}
+            for b in ("achieved", "on_track", "acceleration_needed", "lagging")
+        ],
+    ]
+
+
+@guarded
+def layout(lang: str, plan=None, **_):
+    snap = snapshot()
+    plans = [{"label": label(PLANS, p, lang), "value": p} for p in PLANS]
+    plan = plan if plan in PLANS else None
+    return [
+        dcc.Store(id="tg-lang", data=lang),
+        *url_stores("tg", ["plan"]),
+        page_title(NAV_KEY, lang, t("tg_hint", lang)),
+        html.Div(
+            [html.Div(dropdown("tg-plan", lang, options=plans, value=plan, placeholder=t("tg_all_plans", lang)))],
+            className="ipc-controls",
+        ),
+        html.Div(id="tg-summary", className="ipc-muted"),
+        html.Div(graph("tg-plan-fig"), className="ipc-row"),
+        html.Div(
+            [
+                html.Div(
+                    section(t("tg_by_province", lang), grid("tg-province", lang, height=420)), className="ipc-col"
+                ),
+                html.Div(section(t("tg_by_city", lang), grid("tg-city", lang, height=420)), className="ipc-col"),
+            ],
+            className="ipc-row ipc-two",
+        ),
+        section(t("tg_most_lagging", lang), grid("tg-lagging", lang, height=None, pagination=False)),
+        html.Div(id="tg-unavailable"),
+        html.Span(str(snap.path.name), hidden=True),
+    ]
+
+
+def render(plan: str | None, lang: str):
+    snap = snapshot()
+    status = queries.programme_target_status(snap)
+    if status is None:
+        blank = empty_figure(t("not_available", lang))
+        return "", blank, [], [], [], [], [], [], unavailable(lang)
+    df = with_buckets(status)
+    by_plan = shares(df, ["plan_id"]).sort("plan_id")
+    if plan:
+        df = df.filter(pl.col("plan_id") == plan)
+    units = queries.units(snap)
+    prov = province_col(lang)
+    with_names = df.join(units.select("unit_code", "province_code", prov, name_col(lang)), on="unit_code", how="left")
+    by_province = shares(with_names, ["province_code", prov]).rename({prov: "name"})
+    by_city = shares(with_names, ["unit_code", name_col(lang)]).rename({name_col(lang): "name"})
+    catalog = queries.indicator_catalog(snap)
+    lagging = lagging_rows(df, units, catalog, lang)
+    total = df.height
+    n_lag = int((df["bucket"] == "lagging").sum())
+    summary = t("tg_summary", lang).format(
+        total=total,
+        achieved=int((df["bucket"] == "achieved").sum()),
+        on_track=int((df["bucket"] == "on_track").sum()),
+        lagging=n_lag,
+        invalid=int((df["bucket"] == "invalid_target").sum()),
+    )
+    name_col_def = {"field": "name", "headerName": t("province", lang), "pinned": "left", "minWidth": 120}
+    city_col_def = {**name_col_def, "headerName": t("city", lang)}
+    lag_cols = [
+        {"field": "city", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 110},
+        {"field": "plan", "headerName": t("plan", lang), "minWidth": 130},
+        {"field": "indicator", "headerName": t("indicator", lang), "minWidth": 220},
+        {"field": "baseline", "headerName": t("baseline", lang)},
+        {"field": "target", "headerName": t("target", lang)},
+        {"field": "current", "headerName": t("current", lang)},
+        {
+            "field": "progress_index",
+            "headerName": t("progress", lang) + " ⓘ",
+            "headerTooltip": t("progress_hint", lang),
+            "type": "numericColumn",
+            **INTEGER,
+        },
+        {"field": "status", "headerName": t("status", lang)},
+    ]
+    return (
+        summary,
+        plan_figure(by_plan, lang),
+        share_columns(name_col_def, lang),
+        records(by_province, 1),
+        share_columns(city_col_def, lang),
+        records(by_city, 1),
+        lag_cols,
+        lagging,
+        None,
+    )
+
+
+def register_callbacks(app) -> None:
+    url_sync(app, "tg", [("tg-plan", "value")])
+
+    @app.callback(
+        Output("tg-summary", "children"),
+        Output("tg-plan-fig", "figure"),
+        Output("tg-province", "columnDefs"),
+        Output("tg-province", "rowData"),
+        Output("tg-city", "columnDefs"),
+        Output("tg-city", "rowData"),
+        Output("tg-lagging", "columnDefs"),
+        Output("tg-lagging", "rowData"),
+        Output("tg-unavailable", "children"),
+        Input("tg-plan", "value"),
+        State("tg-lang", "data"),
+    )
+    def update(plan, lang):
+        return render(plan, lang)

@@ -1,0 +1,195 @@
+"""Headless Chromium, both languages: state in the URL (a bookmarked profile, a comparison that survives the
+language switch), the map (a click on a city opens its profile), the Chinese 404 page, localised Dash strings,
+one colour per compared city, and real-order magnitudes on screen."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import duckdb
+import pytest
+
+from e2e.test_dashboard_browser import PAGES, full_page_screenshot, page_ready, severe_logs, title_text, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def sql(path, query, params=()):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(query, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def query_of(url: str) -> dict:
+    return {k: v[-1] for k, v in parse_qs(urlparse(url).query).items()}
+
+
+def ranked(snapshot, n: int = 3) -> tuple[int, list[str]]:
+    [(year,)] = sql(snapshot, "select max(year) from marts.fct_city_score_year")
+    codes = [
+        c
+        for (c,) in sql(
+            snapshot,
+            "select unit_code from marts.fct_city_score_year where year = ? and rank is not null order by rank",
+            [year],
+        )
+    ]
+    return year, [codes[0], codes[len(codes) // 2], codes[-1]][:n]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_bookmarked_profile_url_opens_that_city_and_choices_update_the_url(
+    browser, dash_server, e2e_snapshot, artifacts, lang
+):
+    [(name_zh, name_en)] = sql(
+        e2e_snapshot, "select unit_name, unit_name_en from marts.dim_city where unit_code = '440300'"
+    )
+    browser.get(f"{dash_server.url}/profile?lang={lang}&unit=440300")
+    assert wait_for(lambda: page_ready(browser, PAGES["/profile"]))
+    summary = browser.find_element("id", "pf-summary").text
+    assert (name_zh if lang == "zh" else name_en) in summary
+    # the number that makes an official trust the tool: Shenzhen's invention patents in force per 10k people
+    [(qlt01,)] = sql(
+        e2e_snapshot,
+        "select raw_value from marts.fct_city_indicator_year where unit_code = '440300' and indicator_code = 'QLT01' "
+        "and year = (select max(year) from marts.fct_city_indicator_year where raw_value is not null "
+        "and indicator_code = 'QLT01')",
+    )
+    assert qlt01 > 80, f"Shenzhen QLT01 {qlt01} is not of the real order (2022 published: 137.9)"
+    unit_word = "件/万人" if lang == "zh" else "per 10k people"
+    assert unit_word in browser.find_element("id", "pf-indicators").text  # axis titles carry units
+    browser.save_screenshot(str(artifacts / f"state_profile_bookmark_{lang}.png"))
+    # pick another city: the address bar follows, so it can be bookmarked and sent
+    browser.find_element("css selector", "#pf-unit").click()
+    search = browser.find_element("css selector", "#pf-unit input, .dash-dropdown-search input, input[type=search]")
+    search.send_keys("110100")
+    option = wait_for(lambda: browser.find_elements("css selector", "[role='option']"))
+    option[0].click()
+    assert wait_for(lambda: query_of(browser.current_url).get("unit") == "110100", timeout=20), browser.current_url
+    assert query_of(browser.current_url)["lang"] == lang
+    assert not severe_logs(browser)
+
+
+@pytest.mark.parametrize("start", ["zh", "en"])
+def test_language_switch_keeps_the_comparison_and_colours(browser, dash_server, e2e_snapshot, artifacts, start):
+    year, codes = ranked(e2e_snapshot)
+    browser.get(f"{dash_server.url}/compare?lang={start}&year={year}&units={','.join(codes)}&indicator=QLT03")
+    assert wait_for(lambda: page_ready(browser, PAGES["/compare"]))
+    other = "en" if start == "zh" else "zh"
+    browser.find_element("id", f"lang-{other}").click()
+    assert wait_for(lambda: ("City comparison" if other == "en" else "城市对比") in title_text(browser))
+    assert wait_for(lambda: page_ready(browser, PAGES["/compare"]))
+    q = query_of(browser.current_url)
+    assert q["lang"] == other and q["units"] == ",".join(codes) and q["year"] == str(year)
+    assert q["indicator"] == "QLT03"
+    value = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#cmp-trend .legendtext')).map(e => e.textContent);"
+    )
+    assert len(value) == len(codes)
+    # one colour per city in the radar and the trend chart
+    colours = browser.execute_script(
+        """
+        const get = id => document.querySelector('#' + id + ' .js-plotly-plot').data;
+        const radar = {}; get('cmp-radar').forEach(t => { if (t.line) radar[t.name] = t.line.color; });
+        const trend = {}; get('cmp-trend').forEach(t => { trend[t.name] = t.line.color; });
+        return [radar, trend];
+        """
+    )
+    radar, trend = colours
+    assert trend and all(radar[name] == color for name, color in trend.items()), colours
+    # QLT03 is a ratio: shown in %, the axis says so
+    assert "%" in browser.find_element("id", "cmp-trend").text
+    # the heatmap's colour scale covers the data symmetrically
+    extent = browser.execute_script(
+        """const t = document.querySelector('#cmp-heatmap .js-plotly-plot').data[0];
+           const zs = t.z.flat().filter(v => v !== null);
+           return [t.zmin, t.zmax, Math.max(...zs.map(Math.abs))];"""
+    )
+    assert extent[0] == -extent[1] and extent[1] >= extent[2]
+    browser.save_screenshot(str(artifacts / f"state_compare_switched_to_{other}.png"))
+    assert not severe_logs(browser)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_map_click_opens_the_city_profile(browser, dash_server, artifacts, lang):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    browser.get(f"{dash_server.url}/?lang={lang}")
+    assert wait_for(lambda: page_ready(browser, PAGES["/"]))
+    # real boundaries drawn: the prefecture polygons are SVG paths of the geo layer
+    assert wait_for(
+        lambda: browser.execute_script("return document.querySelectorAll('#ov-map .choroplethlocation').length") > 300
+    )
+    browser.save_screenshot(str(artifacts / f"state_map_{lang}.png"))
+    plot = browser.find_element("css selector", "#ov-map .nsewdrag, #ov-map .geo .bg")
+    size = plot.size
+    # click across the eastern half of the country until a city polygon takes the click
+    for fx, fy in ((0.62, 0.45), (0.66, 0.5), (0.7, 0.42), (0.6, 0.55), (0.68, 0.6), (0.55, 0.5)):
+        ActionChains(browser).move_to_element_with_offset(
+            plot, int(size["width"] * (fx - 0.5)), int(size["height"] * (fy - 0.5))
+        ).click().perform()
+        if wait_for(lambda: "/profile" in browser.current_url, timeout=6):
+            break
+    assert "/profile" in browser.current_url, "a click on the map did not open a profile"
+    q = query_of(browser.current_url)
+    assert q["lang"] == lang and len(q["unit"]) == 6
+    assert wait_for(lambda: page_ready(browser, PAGES["/profile"]))
+    assert wait_for(lambda: browser.find_element("id", "pf-summary").text.strip())
+    assert not severe_logs(browser)
+
+
+def test_404_and_dash_strings_are_chinese(browser, dash_server):
+    browser.get(f"{dash_server.url}/no-such-page?lang=zh")
+    assert wait_for(lambda: "页面不存在" in browser.find_element("tag name", "body").text)
+    assert "Page not found" not in browser.find_element("tag name", "body").text
+    browser.get(f"{dash_server.url}/no-such-page?lang=en")
+    assert wait_for(lambda: "Page not found (404)" in browser.find_element("tag name", "body").text)
+    browser.get(f"{dash_server.url}/compare?lang=zh")
+    assert wait_for(lambda: page_ready(browser, PAGES["/compare"]))
+    text = browser.find_element("id", "cmp-units").text
+    assert "selected" not in text and "Select" not in text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_flag_panel_explains_a_flag_from_the_watchlist(browser, dash_server, e2e_snapshot, artifacts, lang):
+    [(year,)] = sql(e2e_snapshot, "select max(year) from marts.fct_evaluation_year")
+    browser.get(f"{dash_server.url}/watchlist?lang={lang}&year={year}")
+    assert wait_for(lambda: page_ready(browser, PAGES["/watchlist"]))
+    link = wait_for(lambda: browser.find_elements("css selector", "#wl-grid a[href*='/flag']"))
+    assert link, "no 'why flagged' link on the watchlist"
+    link[0].click()
+    assert wait_for(lambda: "/flag" in browser.current_url)
+    q = query_of(browser.current_url)
+    assert q["lang"] == lang and q["year"] == str(year)
+    assert wait_for(lambda: browser.find_elements("id", "fl-next"))
+    [(stage, robust_share)] = sql(
+        e2e_snapshot,
+        "select e.stage, (select value from marts.evaluation_rules r where r.rule_code = 'GEN' "
+        "and r.param = 'robust_share' and r.rules_version = e.rules_version) "
+        "from marts.fct_evaluation_year e where e.unit_code = ? and e.year = ?",
+        [q["unit"], year],
+    )
+    body = browser.find_element("tag name", "body").text
+    assert str(robust_share) in body  # the threshold as published in the rules seed
+    assert (f"{int(year) + 2}-03-01") in browser.find_element("id", "fl-next").text  # the next evaluation date
+    assert wait_for(
+        lambda: browser.execute_script("return document.querySelector('#fl-history .js-plotly-plot').data.length") >= 2
+    )
+    full_page_screenshot(browser, artifacts / f"flag_{lang}.png")
+    assert not severe_logs(browser)
+
+
+def test_rankings_filters_are_in_the_url(browser, dash_server, e2e_snapshot):
+    [(year,)] = sql(e2e_snapshot, "select max(year) from marts.fct_city_score_year")
+    browser.get(f"{dash_server.url}/rankings?lang=en&year={year}&group=leader")
+    assert wait_for(lambda: page_ready(browser, PAGES["/rankings"]))
+    [(n_leaders,)] = sql(
+        e2e_snapshot,
+        "select count(*) from marts.fct_city_score_year s join marts.dim_city d using (unit_code) "
+        "where s.year = ? and s.performance_group = 'leader' and d.is_programme",
+        [year],
+    )
+    assert wait_for(lambda: browser.find_element("id", "rk-count").text == f"Units: {n_leaders} of {n_leaders}")
+    assert query_of(browser.current_url)["group"] == "leader"
