@@ -13,7 +13,7 @@ from dash import Input, Output, dcc, html
 
 from pipelines import settings
 
-from . import components, geo
+from . import components, geo, report
 from .components import DOSSIER_KEY, SNAPSHOT_KEY, current_user, href
 from .downloads import FORMATS, DownloadDenied, prepare_download
 from .i18n import norm_lang, t
@@ -140,6 +140,7 @@ def create_app(snapshot_path: Path | None = None, *, dossier_dir: Path | None = 
         page.register_callbacks(app)
     _register_routes(app.server)
     geo.register_route(app.server)
+    report.register_route(app.server)
     return app
 
 

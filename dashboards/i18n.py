@@ -15,6 +15,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "nav_quality": ("数据质量", "Data quality"),
     "nav_downloads": ("数据下载", "Downloads"),
     "nav_targets": ("目标进展", "Target progress"),
+    "report_button": ("下载年度报告（PDF）", "Annual report (PDF)"),
+    "report_city_button": ("下载城市评价报告（PDF）", "City report (PDF)"),
     "nav_flag": ("为何被标记", "Why this city is flagged"),
     "fl_why": ("触发的规则与阈值", "Rules that fired and their thresholds"),
     "fl_no_rules": ("本年度未触发任何规则。", "No rule fired this year."),

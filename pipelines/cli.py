@@ -276,6 +276,35 @@ def serve(host: str, port: int) -> None:
 
 
 @main.command()
+@click.option("--year", type=int, required=True, help="Evaluation year.")
+@click.option("--city", default=None, help="A city's one-pager (code such as 440300, or a name such as 深圳).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="PDF file (default data/reports/...).")
+def report(year: int, city: str | None, lang: str, out: Path | None) -> None:
+    """Printable annual report (PDF): the national report of YEAR, or --city's one-pager."""
+    import duckdb
+
+    from dashboards.report import write_report
+
+    snap = settings.snapshot_path()
+    if not snap.exists():
+        raise click.ClickException(f"no published snapshot at {snap}: run `ipcity run` first")
+    unit = None
+    if city:
+        from pipelines.evaluation.dossier import resolve_unit
+
+        with duckdb.connect(str(snap), read_only=True) as con:
+            unit = resolve_unit(con, city)
+    name = f"report_{year}" + (f"_{unit}" if unit else "") + f"_{lang}.pdf"
+    target = out or settings.warehouse_path().parent / "reports" / name
+    try:
+        path = write_report(snap, year, unit, target, lang)
+    except KeyError as exc:
+        raise click.ClickException(f"no such city in the snapshot: {exc}") from exc
+    console.print(f"written: {path}")
+
+
+@main.command()
 @click.argument("city")
 @click.option("--year", type=int, required=True, help="Evaluation year.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default data/dossiers).")

@@ -90,6 +90,16 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
             [
                 year_dropdown("ov-year", queries.years(snap), year, lang),
                 control(
+                    " ",
+                    html.A(
+                        t("report_button", lang),
+                        id="ov-report",
+                        href=f"/report.pdf?year={year}&lang={lang}",
+                        className="ipc-button",
+                        target="_blank",
+                    ),
+                ),
+                control(
                     t("ov_map_mode", lang),
                     dcc.RadioItems(id="ov-map-mode", options=mode_opts, value=mode, inline=True, className="ipc-radio"),
                 ),
@@ -129,6 +139,12 @@ def render(year: int, lang: str, mode: str = "group"):
 
 def register_callbacks(app) -> None:
     url_sync(app, "ov", [("ov-year", "value"), ("ov-map-mode", "value")])
+    app.clientside_callback(
+        "function(year, lang) { return '/report.pdf?' + new URLSearchParams({year: year, lang: lang}).toString(); }",
+        Output("ov-report", "href"),
+        Input("ov-year", "value"),
+        State("ov-lang", "data"),
+    )
     # A click on a city opens its profile (clientside: no server round trip, the language is kept).
     app.clientside_callback(
         """function(click, lang) {

@@ -213,8 +213,10 @@ def layout(lang: str, unit=None, **_):
         year = queries.resolve_year(snap, None)
         top = queries.rankings(snap, year)["unit_code"].head(1).to_list() if year else []
         unit = top[0] if top else (all_units["unit_code"][0] if all_units.height else None)
+    last_year = queries.resolve_year(snap, None)
     return [
         dcc.Store(id="pf-lang", data=lang),
+        dcc.Store(id="pf-year", data=last_year),
         *url_stores("pf", ["unit"]),
         page_title(NAV_KEY, lang),
         html.Div(
@@ -224,7 +226,17 @@ def layout(lang: str, unit=None, **_):
                         t("pf_pick", lang), dropdown("pf-unit", lang, options=options, value=unit, clearable=False)
                     ),
                     className="ipc-grow",
-                )
+                ),
+                control(
+                    " ",
+                    html.A(
+                        t("report_city_button", lang),
+                        id="pf-report",
+                        href=f"/report.pdf?year={last_year}&city={unit}&lang={lang}",
+                        className="ipc-button",
+                        target="_blank",
+                    ),
+                ),
             ],
             className="ipc-controls",
         ),
@@ -245,6 +257,15 @@ def layout(lang: str, unit=None, **_):
 
 def register_callbacks(app) -> None:
     url_sync(app, "pf", [("pf-unit", "value")])
+    app.clientside_callback(
+        """function(unit, year, lang) {
+            return '/report.pdf?' + new URLSearchParams({year: year, city: unit || '', lang: lang}).toString();
+        }""",
+        Output("pf-report", "href"),
+        Input("pf-unit", "value"),
+        State("pf-year", "data"),
+        State("pf-lang", "data"),
+    )
 
     @app.callback(
         Output("pf-summary", "children"),
