@@ -144,9 +144,32 @@ def outline_lines(layer_name: str) -> tuple[list, list]:
     return lons, lats
 
 
+# Plotly's geo subplots always fetch a base-map topojson (from cdn.plot.ly unless told otherwise). The app
+# serves an EMPTY one instead: no network, and no base-map boundary that is not China's official one.
+TOPOJSON_ROUTE = GEO_ROUTE + "topojson/"
+EMPTY_TOPOJSON = json.dumps(
+    {
+        "type": "Topology",
+        "arcs": [],
+        "transform": {"scale": [1, 1], "translate": [0, 0]},
+        "objects": {
+            name: {"type": "GeometryCollection", "geometries": []}
+            for name in ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
+        },
+    }
+).encode()
+
+
 def register_route(server) -> None:
-    """``/geo/<layer>.json``: the layer's GeoJSON, cacheable by the browser for a day."""
+    """``/geo/<layer>.json``: the layer's GeoJSON, cacheable by the browser for a day; ``/geo/topojson/*.json``:
+    the empty base map."""
     import flask
+
+    @server.route(f"{TOPOJSON_ROUTE}<name>.json")
+    def geo_topojson(name: str):
+        response = flask.Response(EMPTY_TOPOJSON, mimetype="application/json")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
 
     @server.route(f"{GEO_ROUTE}<name>.json")
     def geo_layer(name: str):

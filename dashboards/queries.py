@@ -33,6 +33,12 @@ SOURCE_NATURE: list[tuple[str, bool, str, str]] = [
     ("population (provinces)", True, "省级人口与GDP面板", "Province population and GDP panel"),
     ("patent_stats (provinces)", True, "省级专利统计面板", "Province patent statistics panel"),
     ("population (cities)", False, "城市人口与GDP", "City population and GDP"),
+    (
+        "patent_stats (cities)",
+        False,
+        "城市专利统计（全量，按真实省级总量校准）",
+        "City patent statistics (full volume, calibrated to the real province totals)",
+    ),
     ("patent_grants", False, "专利授权记录", "Patent grant records"),
     ("pledge_loans", False, "知识产权质押融资", "IP pledge loans"),
     ("enforcement_cases", False, "执法案件", "Enforcement cases"),

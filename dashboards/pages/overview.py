@@ -22,6 +22,7 @@ from ..components import (
     url_sync,
     year_dropdown,
 )
+from ..geo import TOPOJSON_ROUTE
 from ..i18n import GROUPS, label, province_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import GROUP_ORDER, empty_figure
@@ -109,7 +110,15 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
         html.Div(id="ov-cards", className="ipc-cards"),
         html.Div(
             [
-                html.Div(graph("ov-map"), className="ipc-col ipc-map-col"),
+                html.Div(
+                    dcc.Graph(
+                        id="ov-map",
+                        className="ipc-graph",
+                        # plotly's geo base map from the app (empty), never from cdn.plot.ly
+                        config={"displaylogo": False, "topojsonURL": TOPOJSON_ROUTE},
+                    ),
+                    className="ipc-col ipc-map-col",
+                ),
                 html.Div(
                     section(t("ov_provinces", lang), grid("ov-provinces", lang, province_columns(lang), height=600)),
                     className="ipc-col",

@@ -36,7 +36,7 @@ def robust_label(value: bool | None, lang: str) -> str:
     return ("✔ " + t("robust", lang)) if value else ("⚠ " + t("not_robust", lang))
 
 
-def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dict]:
     rows = []
     for r in records(df, 3):
         profile = href("/profile", lang, unit=r["unit_code"])
@@ -60,7 +60,7 @@ def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
                 "rank_label": f"{r['rank']}/{r['n_ranked']}" if r.get("rank") is not None else "–",
                 "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "–",
                 "rules_text": rules_text(r, lang),
-                "why_link": f"[{t('fl_link', lang)}]({href('/flag', lang, unit=r['unit_code'], year=r.get('year'))})",
+                "why_link": f"[{t('fl_link', lang)}]({href('/flag', lang, unit=r['unit_code'], year=year or r.get('year'))})",
                 "dossier_link": " · ".join(dossiers) if dossiers else t("dossier_missing", lang),
             }
         )
@@ -162,4 +162,6 @@ def register_callbacks(app) -> None:
         if not df.height:
             return cards, html.P(t("wl_empty", lang), className="ipc-muted")
         # Sized to its rows: a watchlist is a few dozen cities at most and should read like a list, not a box.
-        return cards, grid("wl-grid", lang, columns(lang), watch_rows(df, lang), height=None, pagination=False)
+        return cards, grid(
+            "wl-grid", lang, columns(lang), watch_rows(df, lang, int(year)), height=None, pagination=False
+        )
