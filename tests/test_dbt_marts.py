@@ -305,6 +305,50 @@ def test_province_qlt01_is_in_force_inventions_per_10k_people(warehouse):
     )
 
 
+def test_city_patent_counts_come_from_the_statistics_and_shares_from_the_records(warehouse):
+    """Cities have both sources: QLT01/ENV03 are the city statistics' counts per 10k people (full volume, real
+    order), QLT02 is the statistics' stock times the records' high-value share, and the reconciliation check
+    finds the records a consistent sample of the statistics."""
+    stats = q(
+        warehouse,
+        """select s.region_code as unit_code, s.year, s.in_force_invention, s.grants_total, p.population_10k
+           from raw.patent_stats s join raw.population p on p.region_code = s.region_code and p.year = s.year
+           where s.region_code in ('110100', '440300', '330200') and s.year in (2020, 2023)""",
+    )
+    got = q(
+        warehouse,
+        """select unit_code, year, indicator_code, raw_value from marts.fct_city_indicator_year
+           where unit_code in ('110100', '440300', '330200') and year in (2020, 2023)
+             and indicator_code in ('QLT01', 'ENV03', 'QLT02')""",
+    ).pivot(on="indicator_code", index=["unit_code", "year"], values="raw_value")
+    both = stats.join(got, on=["unit_code", "year"])
+    assert both.height == 6
+    assert ((both["QLT01"] - both["in_force_invention"] / both["population_10k"]).abs() < 1e-9).all()
+    assert ((both["ENV03"] - both["grants_total"] / both["population_10k"]).abs() < 1e-9).all()
+    beijing_2023 = both.filter(pl.col("unit_code") == "110100", pl.col("year") == 2023)["QLT01"].item()
+    assert 240 < beijing_2023 < 290  # real 2023: 262.9
+    # QLT02: the records' high-value share of Beijing's inventions in force at the end of 2023, applied to the stock
+    rec = q(
+        warehouse,
+        """select count(*) filter (where is_high_value) * 1.0 / count(*) as share
+           from raw.patent_grants where region_code like '1101%' and patent_type = 'invention'
+             and year(grant_date) <= 2023 and (lapse_date is null or year(lapse_date) > 2023)""",
+    )["share"][0]
+    row = both.filter(pl.col("unit_code") == "110100", pl.col("year") == 2023).to_dicts()[0]
+    expected = round(row["in_force_invention"] * rec) / row["population_10k"]
+    assert row["QLT02"] == pytest.approx(expected, rel=1e-6)
+    basis = q(
+        warehouse,
+        "select distinct patent_basis from intermediate.int_patents__unit_year where unit_code = '440300'",
+    )["patent_basis"].to_list()
+    assert basis == ["statistics_with_record_shares"]
+    rec = q(
+        warehouse,
+        "select reconciliation_status, count(*) as n from intermediate.int_patents__records_vs_statistics group by 1",
+    )
+    assert dict(rec.iter_rows()).keys() == {"ok"} and rec["n"].sum() > 300
+
+
 def test_target_status_matches_its_definition(warehouse):
     t = q(warehouse, "select * from marts.fct_target_status")
     assert t.height > 100
