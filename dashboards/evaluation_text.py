@@ -8,6 +8,7 @@ two languages can never disagree on a number.
 from __future__ import annotations
 
 import math
+import re
 
 from .i18n import GROUPS, label, norm_lang
 
@@ -48,3 +49,37 @@ def rules_text(row: dict, lang: str | None) -> str:
     if norm_lang(lang) == "en" or all(row.get(f"fired_{rule}") is None for rule in RULE_ORDER):
         return english
     return "；".join(_zh(rule, row) for rule in fired)
+
+
+# The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its
+# numbers; a clause of unknown shape is shown as it is (never dropped).
+_NUM = r"([-+]?\d+(?:\.\d+)?)"
+_SPAN = r"(\d{4}(?:-\d{4})?)"
+_EVIDENCE_ZH = [
+    (re.compile(rf"^EX1 leader in (\d{{4}}), index change {_NUM}$"), "EX1 示范：{0}年处于领先组，综合指数变化 {1}"),
+    (
+        re.compile(rf"^X1 previous cycle in rectification, index change {_NUM}$"),
+        "X1 退出候选：上一周期处于整改，综合指数变化 {0}",
+    ),
+    (re.compile(rf"^R1 in {_SPAN}$"), "R1 整改：{0}年连续处于关注"),
+    (re.compile(rf"^R2 index change over cycle {_NUM}$"), "R2 整改：本周期综合指数变化 {0}"),
+    (re.compile(rf"^W1 bottom group in (\d+) year\(s\) {_SPAN}$"), "W1 关注：{0}年处于末位组（{1}）"),
+    (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
+    (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
+]
+
+
+def evidence_text(evidence: str | None, lang: str | None) -> str:
+    """A cycle verdict's evidence in the reader's language (the mart stores English)."""
+    if not evidence or norm_lang(lang) == "en":
+        return evidence or ""
+    out = []
+    for clause in evidence.split("; "):
+        for pattern, template in _EVIDENCE_ZH:
+            m = pattern.match(clause.strip())
+            if m:
+                out.append(template.format(*m.groups()))
+                break
+        else:
+            out.append(clause)
+    return "；".join(out)

@@ -7,7 +7,7 @@ import math
 import plotly.graph_objects as go
 import polars as pl
 
-from .formatting import axis_title, digits_for, display_scale, unit_label
+from .formatting import axis_title, digits_for, display_scale, strip_unit_suffix, unit_label
 from .i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, label, name_col, t
 from .theme import (
     DIVERGING,
@@ -350,7 +350,9 @@ def indicator_small_multiples(
             "gridcolor": "#e5e7eb",
         }
         unit = units.get(code)
-        title = f"{code} " + axis_title(names[code], unit, lang)
+        # name on one line, unit on the next: long English names must not run into the next panel
+        u_text = unit_label(unit, lang)
+        title = f"{code} {strip_unit_suffix(names[code], unit)}" + (f"<br>({u_text})" if u_text else "")
         scale = display_scale(unit)
         v = by_code.get(code)
         digits = digits_for(v["value"].to_list() if v is not None else [], unit)
@@ -367,7 +369,7 @@ def indicator_small_multiples(
                 "xanchor": "center",
                 "yanchor": "bottom",
                 "showarrow": False,
-                "font": {"size": 12},
+                "font": {"size": 11},
             }
         )
         if v is not None:

@@ -25,7 +25,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..evaluation_text import rules_text
+from ..evaluation_text import evidence_text, rules_text
 from ..formatting import digits_for, fmt_value, unit_label
 from ..i18n import ALERT_TYPES, GROUPS, PLANS, STAGES, TARGET_STATUS, label, name_col, province_col, t
 from ..snapshot import SnapshotUnavailable
@@ -138,6 +138,7 @@ def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
             **r,
             "verdict_label": label(STAGES, r["verdict"], lang),
             "state": t("complete", lang) if r.get("is_complete") in (True, None) else t("in_progress", lang),
+            "evidence": evidence_text(r.get("evidence"), lang),
         }
         for r in records(cycles, 1)
     ]
@@ -152,6 +153,12 @@ def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[d
             "type_label": label(ALERT_TYPES, r.get("alert_type"), lang),
             "status_label": label(TARGET_STATUS, r.get("status"), lang),
             "indicator_name": names.get(r.get("indicator_code"), r.get("indicator_code") or ""),
+            # the stored message is the Chinese e-mail subject; the grid says the same in the reader's language
+            "message": r.get("message")
+            if lang != "en"
+            else f"{label(ALERT_TYPES, r.get('alert_type'), lang)}: "
+            f"{names.get(r.get('indicator_code'), r.get('indicator_code') or '')} — "
+            f"{label(TARGET_STATUS, r.get('status'), lang)}",
         }
         for r in records(alerts, 2)
     ]
