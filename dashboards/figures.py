@@ -69,6 +69,22 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
             )
         )
 
+    # Base: every province filled light grey, so areas without prefecture polygons or data (Taiwan, Hong Kong,
+    # Macao) are part of the map, not holes.
+    prov_codes = [f["id"] for f in geo.layer("provinces")["features"]]
+    fig.add_trace(
+        go.Choropleth(
+            geojson=f"{geo_url}provinces.json",
+            featureidkey="properties.code",
+            locations=prov_codes,
+            z=[0] * len(prov_codes),
+            colorscale=_constant_scale("#e5e7eb"),
+            showscale=False,
+            marker={"line": {"width": 0}},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
     others = pts.filter(pl.col("group").is_null())
     add(others, [0] * others.height, _constant_scale(NON_PROGRAMME_COLOR), t("non_programme", lang))
     ranked = pts.filter(pl.col("group").is_not_null())
@@ -86,7 +102,6 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
             g = ranked.filter(pl.col("group") == group)
             add(g, [1] * g.height, _constant_scale(GROUP_COLORS[group]), label(GROUPS, group, lang))
     # Province outlines: a transparent choropleth of the province layer (lines only, no hover).
-    prov_codes = [f["id"] for f in geo.layer("provinces")["features"]]
     fig.add_trace(
         go.Choropleth(
             geojson=f"{geo_url}provinces.json",
