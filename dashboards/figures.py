@@ -464,3 +464,9 @@ def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = Tr
     fig.update_yaxes(categoryorder="array", categoryarray=[label(STAGES, v, lang) for v in order][::-1])
     fig.update_xaxes(dtick=1, title=t("year", lang))
     return base_layout(fig, t("pf_stages", lang), height=340)
+
+
+# Plotly imports numpy (and its validators) lazily on the first figure. Under a threaded server that first use
+# can happen in several threads at once and fail ("partially initialized module 'numpy'"), so it happens here,
+# once, at import time.
+empty_figure("").to_plotly_json()
