@@ -277,3 +277,30 @@ def url_sync(app, prefix: str, inputs: list[tuple[str, str]]) -> None:
         *[Input(cid, prop) for cid, prop in inputs],
         State(f"{prefix}-url-keys", "data"),
     )
+
+
+def _hashable(value):
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
+
+
+def memoised(name: str):
+    """Memoise a heavy callback's outputs per snapshot version and inputs (the snapshot's LRU cache): fifty
+    officials opening the same year or city cost one computation, and a new publish invalidates everything.
+    Outputs are built fresh for new inputs; cached ones are only read (serialised) afterwards."""
+
+    def decorate(callback):
+        @functools.wraps(callback)
+        def wrapper(*args):
+            try:
+                snap = snapshot()
+                return snap.cached(("callback", name, *map(_hashable, args)), lambda: callback(*args))
+            except SnapshotUnavailable:
+                return callback(*args)  # the callback says so in the page's language
+
+        return wrapper
+
+    return decorate

@@ -12,6 +12,7 @@ from ..components import (
     graph,
     grid,
     guarded,
+    memoised,
     page_title,
     section,
     snapshot,
@@ -167,6 +168,7 @@ def register_callbacks(app) -> None:
         Input("cmp-units", "value"),
         State("cmp-lang", "data"),
     )
+    @memoised("cmp")
     def update(year, unit_codes, lang):
         chosen = parse_units(unit_codes)
         if len(chosen) < 2:
@@ -195,6 +197,7 @@ def register_callbacks(app) -> None:
         Input("cmp-indicator", "value"),
         State("cmp-lang", "data"),
     )
+    @memoised("cmp-trend")
     def update_trend(unit_codes, indicator, lang):
         chosen = parse_units(unit_codes)
         if len(chosen) < 2 or not indicator:

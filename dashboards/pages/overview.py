@@ -14,6 +14,7 @@ from ..components import (
     graph,
     grid,
     guarded,
+    memoised,
     page_title,
     records,
     section,
@@ -179,6 +180,7 @@ def register_callbacks(app) -> None:
         Input("ov-map-mode", "value"),
         State("ov-lang", "data"),
     )
+    @memoised("ov")
     def update(year, mode, lang):
         try:
             return render(int(year), lang, mode)

@@ -16,6 +16,7 @@ from ..components import (
     grid,
     guarded,
     href,
+    memoised,
     page_title,
     records,
     section,
@@ -285,6 +286,7 @@ def register_callbacks(app) -> None:
         Input("pf-unit", "value"),
         State("pf-lang", "data"),
     )
+    @memoised("pf")
     def update(unit, lang):
         blank = empty_figure(t("not_available", lang))
         try:

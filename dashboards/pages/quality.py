@@ -16,6 +16,7 @@ from ..components import (
     graph,
     grid,
     guarded,
+    memoised,
     page_title,
     records,
     section,
@@ -250,6 +251,7 @@ def register_callbacks(app) -> None:
         Input("dq-run", "value"),
         State("dq-lang", "data"),
     )
+    @memoised("dq")
     def update(run_id, lang):
         snap = snapshot()
         checks = queries.quality_checks(snap, run_id)
