@@ -236,8 +236,9 @@ def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None 
                     hovertemplate="%{theta}: %{r:.1f}<extra>%{fullData.name}</extra>",
                 )
             )
-    fig.update_layout(polar={"radialaxis": {"range": [0, 100], "title": {"text": t("score_0_100", lang)}}})
-    return base_layout(fig, t("cmp_radar", lang), height=460)
+    # the scale is said in the title (a radial-axis title would sit on top of the polygons)
+    fig.update_layout(polar={"radialaxis": {"range": [0, 100]}})
+    return base_layout(fig, f"{t('cmp_radar', lang)} · {t('score_0_100', lang)}", height=460)
 
 
 def trend_lines(
