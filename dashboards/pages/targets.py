@@ -112,7 +112,18 @@ def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, l
     names = dict(zip(units["unit_code"].to_list(), units[name_col(lang)].to_list()))
     ind_names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
     ind_units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
-    worst = df.filter(pl.col("bucket") == "lagging").sort("progress_index", nulls_last=True).head(n)
+    # Furthest from the target relative to the target itself (current ÷ target): the progress index explodes when
+    # baseline and target are close (a closure rate from 98 % to 99 %), so it would list those first.
+    directions = dict(zip(catalog["indicator_code"].to_list(), catalog["direction"].to_list()))
+    lag = df.filter(pl.col("bucket") == "lagging").with_columns(
+        lower_is_better=pl.col("indicator_code").replace_strict(directions, default="higher") == "lower"
+    )
+    attainment = (
+        pl.when(pl.col("lower_is_better"))
+        .then(pl.col("target_value") / pl.col("current_value"))
+        .otherwise(pl.col("current_value") / pl.col("target_value"))
+    )
+    worst = lag.with_columns(attainment=attainment).sort("attainment", "progress_index", nulls_last=True).head(n)
     rows = []
     for r in worst.to_dicts():
         unit = ind_units.get(r["indicator_code"])
@@ -140,7 +151,7 @@ def share_columns(first: dict, lang: str) -> list[dict]:
         first,
         {"field": "targets", "headerName": t("tg_targets", lang), **num, **INTEGER},
         *[
-            {"field": f"pct_{b}", "headerName": bucket_label(b, lang) + " %", **pct}
+            {"field": f"pct_{b}", "headerName": bucket_label(b, lang) + " %", "minWidth": 130, **pct}
             for b in ("achieved", "on_track", "acceleration_needed", "lagging")
         ],
     ]
