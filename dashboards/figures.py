@@ -197,9 +197,15 @@ def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.
         )
     )
     fig.update_xaxes(title=t("rank_change_axis", lang), tickformat="+d")
-    fig.update_yaxes(
-        automargin=True, type="category", tickmode="array", tickvals=codes, ticktext=movers[name].to_list()
-    )
+    # A riser that is still flagged says so next to its name (rising in rank does not lift a rectification).
+    from .i18n import STAGES
+
+    stages = movers["stage"].to_list() if "stage" in movers.columns else [None] * movers.height
+    ticktext = [
+        f"{n} [{label(STAGES, st, lang)}]" if st in ("watch", "rectification", "exit_candidate") else n
+        for n, st in zip(movers[name].to_list(), stages)
+    ]
+    fig.update_yaxes(automargin=True, type="category", tickmode="array", tickvals=codes, ticktext=ticktext)
     return base_layout(fig, t("ov_movers_title", lang), height=max(360, 28 * movers.height + 100))
 
 

@@ -258,7 +258,7 @@ def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
     down = df.filter(pl.col("rank_change") < 0).sort("rank_change").head(n)
     return (
         pl.concat([up, down])
-        .select("unit_code", "unit_name", "unit_name_en", "rank", "rank_change", "index_change")
+        .select("unit_code", "unit_name", "unit_name_en", "rank", "rank_change", "index_change", "stage")
         .sort("rank_change")
     )
 
