@@ -70,7 +70,7 @@ def province_columns(lang: str) -> list[dict]:
     num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
     cols = [
         {"field": "province", "headerName": t("province", lang), "minWidth": 120, "pinned": "left"},
-        {"field": "units", "headerName": t("ov_prog_units", lang), **num, **INTEGER},
+        {"field": "units", "headerName": t("ov_prog_units", lang), "minWidth": 130, **num, **INTEGER},
         {"field": "median_index", "headerName": t("ov_median_index", lang), **num, **ONE_DECIMAL},
     ]
     cols += [{"field": f"n_{g}", "headerName": label(GROUPS, g, lang), **num, **INTEGER} for g in GROUP_ORDER]
