@@ -241,6 +241,10 @@ def _render(d: dict) -> tuple[str, str]:
             f"- 稳健性 / Robustness: {robust}",
             f"- 评估周期 / Cycle: {e['cycle'] or '基期 baseline year'}",
             f"- 规则版本 / Rules version: {e['rules_version']}",
+            # the dashboard's explanation of the flag, and the way back to the list (dossiers open in a new tab)
+            f"- 为何被标记 / Why flagged: [/flag?unit={city['unit_code']}&year={year}]"
+            f"(/flag?unit={city['unit_code']}&year={year})",
+            f"- [返回退出预警 / Back to the watchlist](/watchlist?year={year})",
         ]
     else:
         lines.append("- 本年度未参加评估 / Not evaluated this year (not in the programme, withdrawn or not ranked)")
