@@ -156,7 +156,12 @@ def run_pipeline(
             # No daemon watches an in-process run: alert the data engineers here, as the sensor would.
             from pipelines.alerts import notify_run_failure
 
-            notify_run_failure(instance, instance.get_run_by_id(res.run_id), summary.runs[-1]["error"] or "run failed")
+            try:
+                notify_run_failure(
+                    instance, instance.get_run_by_id(res.run_id), summary.runs[-1]["error"] or "run failed"
+                )
+            except Exception as e:  # noqa: BLE001 - the run's own failure is what the user must see
+                summary.runs[-1]["error"] = f"{summary.runs[-1]['error']} | alerting the data engineers failed: {e}"
     finally:
         if progress:
             _progress.remove(progress)

@@ -123,9 +123,14 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
         join ({CITIES}) c on c.unit_code = t.unit_code
         {names}
         where list_contains(?, t.status) {"and coalesce(t.is_key_target, false)" if key_only else ""}
+          -- plans still running: a finished plan's last status is history, not something to act on
+          and t.target_year >= coalesce(?, t.target_year)
         order by c.unit_code, t.plan_id, t.indicator_code
         """,
-        [statuses],
+        [
+            statuses,
+            _latest_year(con, "fct_target_status_year") if has_table(con, "marts", "fct_target_status_year") else None,
+        ],
     )
     out = []
     for r in rows:
@@ -137,8 +142,8 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
                 rules,
                 subject_key=f"{r['plan_id']}/{r['indicator_code']}",
                 year=r["year"],
-                title_zh=f"{r['unit_name']}：目标“{r['name_zh'] or r['indicator_code']}”{zh}",
-                title_en=f"{r['unit_code']}: target {r['name_en'] or r['indicator_code']} is {r['status']}",
+                title_zh=f"{r['unit_name']}：{r['target_year']} 年目标“{r['name_zh'] or r['indicator_code']}”{zh}",
+                title_en=f"{r['unit_code']}: {r['target_year']} target {r['name_en'] or r['indicator_code']} is {r['status']}",
                 detail={
                     k: r[k]
                     for k in (
@@ -338,8 +343,8 @@ def pledge_freshness(con, rules: Rules, today: date | None = None) -> list[Condi
                 audience="engineering",
                 severity=rules.severity("pledge_freshness"),
                 subject_key=f"pledge_loans:{month}",
-                title_zh=f"质押融资月度数据：截至 {today:%m} 月 {rule.get('due_day', 10)} 日，无任何省份报送 {month} 数据（最新 {latest}）",
-                title_en=f"pledge_loans: no province has delivered {month} by day {rule.get('due_day', 10)} (latest {latest})",
+                title_zh=f"质押融资月度数据：{month} 数据应于次月 {rule.get('due_day', 10)} 日前报送，至今无任何省份报送（最新月份 {latest}）",
+                title_en=f"pledge_loans: no province has delivered {month}, due by day {rule.get('due_day', 10)} of the next month (latest {latest})",
                 detail={"due_month": month, "latest_month": str(latest), "as_of": str(today)},
             )
         ]

@@ -46,6 +46,7 @@ class Route:
     recipients: dict[str, list[str]]  # channel name -> recipient templates
     per_province: bool = False
     rules: tuple[str, ...] = ()  # empty = every rule of the audience
+    detail: str = "full"  # full: every alert listed; summary: one line per city (national overview)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ def load_routing(path: Path | str | None = None) -> Routing:
         name = r.get("name") or f"route{i + 1}"
         if r.get("audience") not in AUDIENCES:
             raise AlertConfigError(f"{path}: route {name}: audience must be one of {sorted(AUDIENCES)}")
+        if r.get("detail", "full") not in ("full", "summary"):
+            raise AlertConfigError(f"{path}: route {name}: detail must be full or summary")
         recipients = {}
         for ch, who in (r.get("recipients") or {}).items():
             if ch not in channels:
@@ -119,6 +122,7 @@ def load_routing(path: Path | str | None = None) -> Routing:
                 recipients=recipients,
                 per_province=r.get("per") == "province",
                 rules=tuple(r.get("rules") or ()),
+                detail=r.get("detail", "full"),
             )
         )
     d = data.get("delivery") or {}

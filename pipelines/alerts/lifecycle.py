@@ -142,12 +142,66 @@ def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]
 
 
 # ----------------------------------------------------------------------------------------------- digest
-def _line(a: dict, lang: str) -> str:
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+RULE_NAMES = {
+    "target_behind": ("目标滞后", "behind target"),
+    "bottom_group": ("末位分组", "bottom group"),
+    "rank_drop": ("排名下降", "rank drop"),
+    "stage": ("评价阶段", "evaluation stage"),
+    "source_reporting": ("数据报送", "reporting"),
+    "pledge_freshness": ("月度数据逾期", "monthly data late"),
+    "landing_file_refused": ("落地文件被拒", "landing file refused"),
+    "run_failed": ("运行失败", "run failed"),
+    "blocking_check_failed": ("阻断性检查失败", "blocking check failed"),
+    "dead_run": ("运行进程消失", "dead run"),
+}
+
+
+def _line(a: dict, lang: str, under_city: bool = False) -> str:
     title = a["title_zh"] if lang == "zh" else a["title_en"]
-    return f"  [{a['fingerprint'][:8]}] {title}"
+    # Under the city's heading the title's own "City：" / "code: " prefix is noise: drop it.
+    for prefix in (f"{a.get('unit_name')}：", f"{a.get('unit_code')}: "):
+        if under_city and a.get("unit_code") and title.startswith(prefix):
+            title = title[len(prefix) :]
+    mark = "‼ " if a.get("severity") == "critical" else ""
+    return f"  [{a['fingerprint'][:8]}] {mark}{title}"
 
 
-def compose(route: str, channel: str, recipient: str, items: list[tuple[dict, str]], run_id: str | None) -> dict:
+def _counts_line(alerts: list[dict], lang: str) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for a in alerts:
+        key = f"{a['rule_id']}:{a['kind']}" if a["rule_id"] == "stage" else a["rule_id"]
+        counts[key] += 1
+    parts = []
+    for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        rule, _, kind = key.partition(":")
+        name = RULE_NAMES.get(rule, (rule, rule))[0 if lang == "zh" else 1]
+        if kind:
+            name += ("（复核）" if kind == "review" else "（处置）") if lang == "zh" else f" ({kind})"
+        parts.append(f"{name} {n}")
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def _city_summary(alerts: list[dict], lang: str) -> str:
+    """One line for a city in a summary digest: its alerts by rule, the severe ones named."""
+    parts = []
+    for a in sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"])):
+        if a["rule_id"] == "stage" or a["severity"] == "critical":
+            parts.append(_line(a, lang, under_city=True).split("] ", 1)[1])
+    rest = [a for a in alerts if not (a["rule_id"] == "stage" or a["severity"] == "critical")]
+    if rest:
+        parts.append(_counts_line(rest, lang))
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def compose(
+    route: str,
+    channel: str,
+    recipient: str,
+    items: list[tuple[dict, str]],
+    run_id: str | None,
+    detail: str = "full",
+) -> dict:
     firing = [a for a, tr in items if tr == "firing"]
     resolved = [a for a, tr in items if tr == "resolved"]
     key_src = "|".join(
@@ -168,12 +222,32 @@ def compose(route: str, channel: str, recipient: str, items: list[tuple[dict, st
                 a.get("unit_name") or a.get("unit_code") or ("数据工程" if lang == "zh" else "data engineering")
             ].append(a)
         if firing:
-            lines.append("新预警：" if lang == "zh" else "Firing:")
-            for city in sorted(by_city):
+            n_cities = len([c for c in by_city if any(a.get("unit_code") for a in by_city[c])])
+            lines.append(
+                (
+                    f"新预警 {len(firing)} 条，涉及 {n_cities} 个地区："
+                    if lang == "zh"
+                    else f"Firing: {len(firing)} alert(s) in {n_cities} area(s): "
+                )
+                + _counts_line(firing, lang)
+            )
+            # the most severe cities first, then by name
+            order = sorted(by_city, key=lambda c: (min(SEVERITY_ORDER.get(a["severity"], 3) for a in by_city[c]), c))
+            for city in order:
+                if detail == "summary":
+                    lines.append(
+                        f" {city}：{_city_summary(by_city[city], lang)}"
+                        if lang == "zh"
+                        else f" {city}: {_city_summary(by_city[city], lang)}"
+                    )
+                    continue
                 lines.append(f" {city}")
-                lines.extend(_line(a, lang) for a in by_city[city])
+                items = sorted(
+                    by_city[city], key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"], a["subject_key"])
+                )
+                lines.extend(_line(a, lang, under_city=True) for a in items)
         if resolved:
-            lines.append("已解除：" if lang == "zh" else "Resolved:")
+            lines.append(("已解除：" if lang == "zh" else "Resolved: ") + _counts_line(resolved, lang))
             lines.extend(_line(a, lang) for a in resolved)
         return lines
 
@@ -247,7 +321,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     for r in con.execute("SELECT * FROM alerts.alerts WHERE state = 'firing' AND suppressed = 0").fetchall():
         if active_silence(con, dict(r), at) and r["fingerprint"] not in {x["fingerprint"] for x in rows}:
             con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (r["fingerprint"],))
-    groups: dict[tuple[str, str, str], list[tuple[dict, str]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], list[tuple[dict, str]]] = defaultdict(list)
     for a in rows:
         if active_silence(con, a, at):
             if a["state"] == "firing":
@@ -255,7 +329,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             continue
         transition = a["state"]
         for route, channel, recipient in recipients_for(a, routing):
-            groups[(route.name, channel, recipient)].append((a, transition))
+            groups[(route.name, channel, recipient, route.detail)].append((a, transition))
         con.execute(
             "UPDATE alerts.alerts SET notified_state = ?, notified_episode = episode, suppressed = 0, "
             "notifications = notifications + 1 WHERE fingerprint = ?",
@@ -263,8 +337,8 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
         )
     t = iso(at)
     messages = []
-    for (route, channel, recipient), items in sorted(groups.items()):
-        m = compose(route, channel, recipient, items, run_id)
+    for (route, channel, recipient, detail), items in sorted(groups.items()):
+        m = compose(route, channel, recipient, items, run_id, detail)
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
                body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)

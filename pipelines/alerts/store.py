@@ -63,6 +63,18 @@ CREATE TABLE IF NOT EXISTS alerts.dispatches (
 """
 
 
+# Columns added after a table was first created: added in place to an older store (SQLite ALTER TABLE).
+ADDED_COLUMNS = {"alerts": {"notifications": "INTEGER NOT NULL DEFAULT 0"}}
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    for table, cols in ADDED_COLUMNS.items():
+        have = {r[1] for r in con.execute(f"PRAGMA alerts.table_info({table})").fetchall()}
+        for name, decl in cols.items():
+            if name not in have:
+                con.execute(f"ALTER TABLE alerts.{table} ADD COLUMN {name} {decl}")
+
+
 def store_path() -> Path:
     return Path(os.environ.get("IPCITY_ALERT_STORE") or settings.alerts_dir() / "alerts.sqlite").resolve()
 
@@ -96,6 +108,7 @@ def connect(path: Path | str | None = None, *, read_only: bool = False):
     try:
         if not read_only:
             con.executescript(SCHEMA)
+            _migrate(con)
         con.execute("BEGIN IMMEDIATE" if not read_only else "BEGIN")
         yield con
         con.execute("COMMIT")
