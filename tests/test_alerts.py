@@ -271,6 +271,18 @@ def test_routing_refuses_secrets_in_clear_text(tmp_path):
         load_routing(bad)
 
 
+def test_secret_files_must_live_outside_the_repository(tmp_path):
+    from pipelines.alerts.config import REPO_ROOT, secret
+
+    outside = tmp_path / "dt_secret"
+    outside.write_text("SECabc\n", encoding="utf-8")
+    assert secret({"secret_file": str(outside)}, "secret") == "SECabc"
+    with pytest.raises(AlertConfigError, match="inside the repository"):
+        secret({"secret_file": str(REPO_ROOT / "pyproject.toml")}, "secret")
+    with pytest.raises(AlertConfigError, match="IPCITY_NOT_SET"):
+        secret({"secret_env": "IPCITY_NOT_SET"}, "secret")
+
+
 def test_smtp_login_secret_from_the_environment(tmp_path, monkeypatch):
     """SMTP AUTH against a real aiosmtpd server, the password read from an environment variable."""
     from aiosmtpd.controller import Controller

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
 DEFAULT_RULES = HERE / "rules.yaml"
 DEFAULT_ROUTING = HERE / "routing.yaml"
 CHANNEL_TYPES = {"file", "smtp", "webhook", "dingtalk", "wecom"}
@@ -144,7 +145,9 @@ def secret(channel: dict, key: str, *, required: bool = True) -> str | None:
         return os.environ[env]
     file = channel.get(f"{key}_file")
     if file:
-        p = Path(os.path.expanduser(file))
+        p = Path(os.path.expanduser(file)).resolve()
+        if p.is_relative_to(REPO_ROOT):
+            raise AlertConfigError(f"secret {key}: {p} is inside the repository; keep secret files outside it")
         if p.exists():
             return p.read_text(encoding="utf-8").strip()
     if required and (env or file):
