@@ -324,3 +324,22 @@ def test_smtp_login_secret_from_the_environment(tmp_path, monkeypatch):
         raise
     finally:
         ctl.stop()
+
+
+def test_monthly_pledge_file_late_by_the_10th(env, smtp):
+    """A province whose previous-month pledge statistics are missing after the 10th, while others reported."""
+    from datetime import date
+
+    from pipelines.alerts.conditions import pledge_freshness
+    from pipelines.alerts.config import load_rules
+
+    with duckdb.connect(str(env["warehouse"])) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.pledge_loans (city_code varchar, month date, registrations integer)")
+        con.execute("insert into raw.pledge_loans values ('320500', '2025-01-01', 3), ('410100', '2025-01-01', 2)")
+        con.execute("insert into raw.pledge_loans values ('320500', '2025-02-01', 4)")  # Henan's February missing
+        rules = load_rules()
+        assert [c.unit_code for c in pledge_freshness(con, rules, date(2025, 3, 11))] == ["410000"]
+        assert pledge_freshness(con, rules, date(2025, 3, 10)) == []  # January is what is due until the 10th
+        late = pledge_freshness(con, rules, date(2025, 4, 11))  # nobody delivered March: the source is late
+        assert len(late) == 1 and late[0].audience == "engineering" and late[0].subject_key == "pledge_loans:2025-03"
