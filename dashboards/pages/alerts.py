@@ -13,7 +13,7 @@ from datetime import timedelta
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from ..components import card, control, current_user, grid, guarded, page_title, section
+from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
 from ..i18n import norm_lang, t
 
 PATH = "/alerts"
@@ -99,9 +99,28 @@ def lbl(mapping: dict, code: str | None, lang: str) -> str:
     return (pair[1] if norm_lang(lang) == "en" else pair[0]) if pair else (code or "")
 
 
+def store_file():
+    """The alert store: IPCITY_ALERT_STORE, else beside the published snapshot's data folder
+    (<data>/published/x.snapshot.duckdb → <data>/alerts/alerts.sqlite), the pipeline's own layout."""
+    import os
+    from pathlib import Path
+
+    import flask
+
+    if os.environ.get("IPCITY_ALERT_STORE"):
+        return Path(os.environ["IPCITY_ALERT_STORE"])
+    if flask.has_app_context():
+        return snapshot().path.parent.parent / "alerts" / "alerts.sqlite"
+    from pipelines.alerts.store import store_path
+
+    return store_path()
+
+
 def load_alerts(state: str = "firing", unit_code: str | None = None, path=None) -> tuple[pl.DataFrame, dict]:
     """Alerts (filtered) with their active silence, and counts for the cards; empty when there is no store."""
     from pipelines.alerts.store import active_silence, connect, now_utc
+
+    path = path or store_file()
 
     try:
         with connect(path, read_only=True) as con:
@@ -190,6 +209,7 @@ def act(action: str, fingerprints: list[str], user: str | None, period: str, lan
     """Acknowledge or silence the selected alerts in the alert store; returns the feedback text."""
     from pipelines.alerts.store import acknowledge, silence
 
+    path = path or store_file()
     if not fingerprints:
         return tx("al_select_first", lang)
     who = user or "dashboard"
