@@ -132,7 +132,14 @@ def load_alerts(state: str = "firing", unit_code: str | None = None, path=None) 
                 where.append("unit_code = ?")
                 params.append(unit_code)
             sql = "SELECT * FROM alerts.alerts" + (" WHERE " + " AND ".join(where) if where else "")
-            rows = [dict(r) for r in con.execute(sql + " ORDER BY state, last_fired_at DESC", params).fetchall()]
+            rows = [
+                dict(r)
+                for r in con.execute(
+                    sql + " ORDER BY state, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,"
+                    " kind <> 'sanction', last_fired_at DESC, unit_code",
+                    params,
+                ).fetchall()
+            ]
             now = now_utc()
             for r in rows:
                 s = active_silence(con, r, now)
@@ -183,8 +190,6 @@ def columns(lang: str) -> list[dict]:
         {
             "field": "id",
             "headerName": tx("al_id", lang),
-            "checkboxSelection": True,
-            "headerCheckboxSelection": True,
             "maxWidth": 130,
         },
         {"field": "state", "headerName": tx("al_state", lang), "maxWidth": 110},
@@ -246,8 +251,8 @@ def body(state: str, city: str | None, lang: str):
         columns(lang),
         alert_rows(df, lang),
         height=560,
-        rowSelection="multiple",
-        suppressRowClickSelection=True,
+        # AG Grid 32.2+ selection API: a checkbox column, select-all in the header, no select-on-click
+        rowSelection={"mode": "multiRow", "checkboxes": True, "headerCheckbox": True, "enableClickSelection": False},
         getRowId="params.data.fingerprint",
     )
 
