@@ -343,3 +343,39 @@ def test_monthly_pledge_file_late_by_the_10th(env, smtp):
         assert pledge_freshness(con, rules, date(2025, 3, 10)) == []  # January is what is due until the 10th
         late = pledge_freshness(con, rules, date(2025, 4, 11))  # nobody delivered March: the source is late
         assert len(late) == 1 and late[0].audience == "engineering" and late[0].subject_key == "pledge_loans:2025-03"
+
+
+def test_mail_server_down_loses_nothing_and_each_digest_arrives_once(env, monkeypatch):
+    """Several digests on a channel that is down: one is tried (the others wait without another timeout);
+    when the server is back every digest arrives exactly once."""
+    port = free_port()
+    routing_yaml(env["routing"], port, env["http_port"])  # nobody listens on the mail port yet
+    for code in ("410100", "410700", "320500"):
+        set_status(env["warehouse"], code, "limited_progress")
+    t0 = time.time()
+    out = run_alerts(env["warehouse"], "run-1")
+    assert time.time() - t0 < 30
+    mail = [m for m in out["messages"] if m["channel"] == "mail"]
+    assert len(mail) == 3 and {m["status"] for m in mail} == {"retry"}
+    with connect(read_only=True) as con:
+        attempts = dict(
+            con.execute("select recipient, attempts from alerts.messages where channel = 'mail'").fetchall()
+        )
+    assert sorted(attempts.values()) == [0, 0, 2]  # only the first digest spent its attempts
+
+    sink = SmtpSink(port).start()
+    try:
+        time.sleep(0.5)
+        assert wait_for(lambda: (deliver_due(load_routing()) or True) and len(sink.messages) == 3, timeout=15)
+        time.sleep(0.5)
+        deliver_due(load_routing())
+        assert len(sink.messages) == 3
+        keys = [m["X-Idempotency-Key"] for m in sink.messages]
+        assert len(set(keys)) == 3
+        assert sorted(m["X-Envelope-To"] for m in sink.messages) == [
+            "ipo-320000@test.local",
+            "ipo-410000@test.local",
+            "national@test.local",
+        ]
+    finally:
+        sink.stop()

@@ -398,10 +398,23 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep) -> list[dict]:
             ).fetchall()
         ]
     results = []
+    down: set[str] = set()  # channels that failed every attempt in this call
     for key in due:
         msg = _claim(path, key, now_utc())
         if msg is None:
             continue  # another dispatcher holds it
+        if msg["channel"] in down:
+            # The channel is down: do not spend another timeout on it now; the message waits its turn.
+            wait = routing.backoff(max(1, msg["attempts"]))
+            with connect(path) as con:
+                con.execute(
+                    "UPDATE alerts.messages SET next_retry_at = ? WHERE idempotency_key = ?",
+                    (iso(now_utc() + timedelta(seconds=wait)), key),
+                )
+            results.append(
+                {"idempotency_key": key, "recipient": msg["recipient"], "status": "retry", "attempts": msg["attempts"]}
+            )
+            continue
         ch = routing.channels.get(msg["channel"])
         for i in range(max(1, routing.immediate_attempts)):
             attempt = msg["attempts"] + 1
@@ -440,6 +453,8 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep) -> list[dict]:
             if i + 1 >= routing.immediate_attempts or wait > 10:
                 break  # a longer outage: the next dispatch (run, sensor tick, `ipcity alerts deliver`) retries
             sleep(wait)
+        if status != "delivered":
+            down.add(msg["channel"])
         results.append({"idempotency_key": key, "recipient": msg["recipient"], "status": status, "attempts": attempt})
     return results
 
