@@ -87,6 +87,18 @@ def test_failed_run_and_its_blocking_check_reach_the_data_engineers(routed, smtp
     time.sleep(0.3)
     assert len(smtp.messages) == 1 and len(routed.requests) == 1
 
+    # An engineer acknowledges the run failure: a one-off event is closed by that, silently.
+    from pipelines.alerts import alert_history
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import dispatch
+    from pipelines.alerts.store import acknowledge
+
+    fp = next(a["fingerprint"] for a in routed.requests[0]["json"]["firing"] if a["rule"] == "run_failed")
+    assert acknowledge(fp, "de-oncall") == 1
+    row = alert_history().filter(alert_history()["fingerprint"] == fp).row(0, named=True)
+    assert row["state"] == "resolved" and row["acked_by"] == "de-oncall"
+    assert dispatch(load_routing(), run_id="later")["messages"] == []
+
 
 PLEDGE_HEADER = "城市代码,月份,登记笔数,质押金额(亿元),质押专利数,质押商标数,服务企业数,首贷企业数\n"
 

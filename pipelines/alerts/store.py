@@ -143,10 +143,18 @@ def resolve_target(con: sqlite3.Connection, target: str) -> list[str]:
 def acknowledge(fingerprint: str, by: str, comment: str = "", *, path: Path | None = None) -> int:
     with connect(path) as con:
         fps = resolve_target(con, fingerprint)
+        t = iso(now_utc())
         for fp in fps:
             con.execute(
                 "UPDATE alerts.alerts SET acked_at = ?, acked_by = ?, ack_comment = ? WHERE fingerprint = ?",
-                (iso(now_utc()), by, comment, fp),
+                (t, by, comment, fp),
+            )
+            # A one-off event (failed run, dead run) has no condition that could clear it: acknowledging it closes
+            # it, without a resolution notice (whoever acknowledged it is the one who dealt with it).
+            con.execute(
+                """UPDATE alerts.alerts SET state = 'resolved', resolved_at = ?, notified_state = 'resolved',
+                   notified_episode = episode WHERE fingerprint = ? AND kind = 'event' AND state = 'firing'""",
+                (t, fp),
             )
         return len(fps)
 
