@@ -17,13 +17,25 @@ from . import components, geo, report
 from .components import DOSSIER_KEY, SNAPSHOT_KEY, current_user, href
 from .downloads import FORMATS, DownloadDenied, prepare_download
 from .i18n import norm_lang, t
-from .pages import compare, downloads, flag, not_found, overview, profile, quality, rankings, targets, watchlist
+from .pages import (
+    alerts,
+    compare,
+    downloads,
+    flag,
+    not_found,
+    overview,
+    profile,
+    quality,
+    rankings,
+    targets,
+    watchlist,
+)
 from .snapshot import Snapshot, SnapshotUnavailable
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-PAGES = [overview, rankings, compare, profile, watchlist, targets, quality, downloads]
+PAGES = [overview, rankings, compare, profile, watchlist, targets, alerts, quality, downloads]
 DOSSIER_SUFFIXES = {".html", ".md"}
 LOCATION_ID = "_pages_location"  # the dcc.Location inside dash.page_container
 

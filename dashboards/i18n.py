@@ -12,6 +12,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "nav_compare": ("城市对比", "City comparison"),
     "nav_profile": ("城市画像", "City profile"),
     "nav_watchlist": ("退出预警", "Watchlist"),
+    "nav_alerts": ("预警", "Alerts"),
     "nav_quality": ("数据质量", "Data quality"),
     "nav_downloads": ("数据下载", "Downloads"),
     "nav_targets": ("目标进展", "Target progress"),

@@ -9,6 +9,7 @@ import duckdb
 
 from pipelines import settings
 from pipelines.ingest.load import file_hash, landing_files, partition_of
+from pipelines.resources import Warehouse
 from pipelines.sources import SOURCES
 
 PIPELINE_JOB = "ipcity_pipeline"
@@ -45,6 +46,7 @@ def _loaded_hashes() -> set[tuple[str, str]]:
     description="Starts ingestion (and the build) when a new or changed file lands in data/landing/<source>/.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext):
+    _reap(context)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     landing = settings.landing_dir()
     try:
@@ -99,3 +101,111 @@ def monthly_pledge_schedule(context: dg.ScheduleEvaluationContext):
     # On 5 January the statistics that arrive are December's: they belong to the previous year.
     year = t.year - 1 if t.month == 1 else t.year
     return dg.RunRequest(run_key=f"pledge-{t:%Y-%m}", partition_key=str(year), tags={"ipcity/trigger": "monthly"})
+
+
+# ------------------------------------------------------------------------------------------ alerting
+# The sensors below are how alerts reach the data engineers between (and around) runs. They open the
+# warehouse read-only at most, and only the alert store (SQLite, beside it) for writing.
+
+
+@dg.run_failure_sensor(
+    name="alert_run_failure_sensor",
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="A failed run (and its failed blocking checks, and any refused landing file) alerts the data "
+    "engineers through the alert routing.",
+)
+def alert_run_failure_sensor(context: dg.RunFailureSensorContext):
+    from pipelines.alerts import notify_run_failure
+    from pipelines.alerts.runs import DEAD_TAG
+
+    run = context.dagster_run
+    if DEAD_TAG in run.tags:
+        return dg.SkipReason(f"run {run.run_id} was reaped as dead; the reaper alerted already")
+    message = (context.failure_event.message or "run failed") if context.failure_event else "run failed"
+    out = notify_run_failure(context.instance, run, message)
+    context.log.info(f"run {run.run_id} failed: {len(out['messages'])} digest(s) sent")
+
+
+@dg.sensor(
+    name="dead_run_sensor",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks runs whose process is gone (SIGKILL, crash) as failed and alerts the data engineers, so "
+    "the one-run-at-a-time queue moves on.",
+)
+def dead_run_sensor(context: dg.SensorEvaluationContext):
+    from pipelines.alerts.runs import reap_dead_runs
+
+    reaped = reap_dead_runs(context.instance)
+    return dg.SkipReason(f"marked dead runs failed: {', '.join(reaped)}" if reaped else "no dead runs")
+
+
+@dg.sensor(
+    name="alert_delivery_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Retries alert deliveries that are due (a channel that was down receives each message once "
+    "when it is back).",
+)
+def alert_delivery_sensor(context: dg.SensorEvaluationContext):
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+
+    out = deliver_due(load_routing())
+    done = sum(1 for d in out if d["status"] == "delivered")
+    return dg.SkipReason(f"{len(out)} due deliveries attempted, {done} delivered")
+
+
+@dg.sensor(
+    name="landing_freshness_sensor",
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Monthly pledge-loan statistics must arrive by the 10th: a province whose file is late (or the "
+    "whole source, when none arrived) raises an alert; it resolves when the file is loaded.",
+)
+def landing_freshness_sensor(context: dg.SensorEvaluationContext):
+    from pipelines.alerts import evaluate_freshness
+
+    try:
+        out = evaluate_freshness()
+    except duckdb.IOException:
+        return dg.SkipReason("warehouse busy")
+    return dg.SkipReason(f"freshness: {out['transitions']}; {len(out['messages'])} digest(s)")
+
+
+def _pledge_freshness_check(context, warehouse) -> dg.AssetCheckResult:
+    from pipelines.alerts.conditions import pledge_freshness
+    from pipelines.alerts.config import load_rules
+
+    with warehouse.connect() as con:
+        late = pledge_freshness(con, load_rules()) or []
+    return dg.AssetCheckResult(
+        passed=not late,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "late": dg.MetadataValue.md("\n".join(f"- {c.title_en}" for c in late) or "none"),
+            "late_count": len(late),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["raw", "pledge_loans"]),
+    name="pledge_monthly_freshness",
+    description="Every province's monthly pledge-loan statistics for the previous month have arrived by the due "
+    "day (rules.yaml pledge_freshness.due_day). Warning only: a late province never blocks the others.",
+)
+def pledge_monthly_freshness(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    return _pledge_freshness_check(context, warehouse)
+
+
+def _reap(context) -> None:
+    """Dead runs must not hold the one-run queue: the landing sensor clears them before requesting a run."""
+    from pipelines.alerts.runs import reap_dead_runs
+
+    try:
+        reap_dead_runs(context.instance)
+    except Exception as e:  # noqa: BLE001 - a reaper problem must never stop ingestion
+        context.log.warning(f"dead-run check failed: {e}")

@@ -132,6 +132,23 @@ def run(rebuild: bool) -> None:
                 str(r["files_failed"]),
             )
         console.print(t)
+    if summary.dead_runs:
+        console.print(f"[yellow]marked dead runs failed (process gone):[/yellow] {', '.join(summary.dead_runs)}")
+    if summary.alert_digests:
+        t = Table("route", "channel", "recipient", "messages", "firing", "resolved", "delivery", title="alerts sent")
+        for r in summary.alert_digests:
+            t.add_row(
+                r["route"],
+                r["channel"],
+                r["recipient"],
+                str(r["messages"]),
+                str(r["firing"]),
+                str(r["resolved"]),
+                r["status"],
+            )
+        console.print(t)
+    elif summary.runs:
+        console.print("alerts: nothing new to send (ongoing alerts are not re-sent)")
     for r in summary.runs:
         if not r["success"]:
             console.print(f"[red]run {r['job']} {r['partition']} failed:[/red] {r.get('error')}")
@@ -380,6 +397,185 @@ def bench(ctx: click.Context) -> None:
     """Benchmarks at national scale (bench/run.py; `ipcity bench --help` for its options). Prints figures."""
     script = settings.PROJECT_ROOT / "bench" / "run.py"
     sys.exit(subprocess.call([sys.executable, str(script), *ctx.args], cwd=settings.PROJECT_ROOT))
+
+
+# ------------------------------------------------------------------------------------------------ alerts
+def _duration(text: str):
+    from datetime import timedelta
+
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 604800, "s": 1}
+    text = text.strip().lower()
+    if not text or text[-1] not in units or not text[:-1].replace(".", "", 1).isdigit():
+        raise click.BadParameter(f"{text!r}: use a number and a unit, e.g. 30m, 12h, 7d, 2w")
+    return timedelta(seconds=float(text[:-1]) * units[text[-1]])
+
+
+@main.group()
+def alerts() -> None:
+    """Alerts: list, acknowledge, silence, test the routes, deliver what is due."""
+
+
+@alerts.command("list")
+@click.option("--state", type=click.Choice(["firing", "resolved", "all"]), default="firing", show_default=True)
+@click.option("--city", default=None, help="City code, e.g. 410700.")
+@click.option("--deliveries", is_flag=True, help="Show the delivery ledger (messages and attempts) instead.")
+def alerts_list(state: str, city: str | None, deliveries: bool) -> None:
+    """Alerts in the store (fingerprint, rule, city, state, acknowledged/silenced), or the delivery ledger."""
+    from pipelines.alerts import alert_history
+    from pipelines.alerts.store import active_silence, connect, now_utc, store_path
+
+    if deliveries:
+        try:
+            with connect(read_only=True) as con:
+                rows = con.execute(
+                    "SELECT idempotency_key, created_at, route, channel, recipient, n_firing, n_resolved, status, "
+                    "attempts, next_retry_at, last_response FROM alerts.messages ORDER BY created_at DESC LIMIT 200"
+                ).fetchall()
+        except FileNotFoundError:
+            rows = []
+        t = Table(
+            "key",
+            "created",
+            "route",
+            "channel",
+            "recipient",
+            "firing",
+            "resolved",
+            "status",
+            "attempts",
+            "next retry",
+            "response",
+            title=f"messages ({store_path()})",
+        )
+        for r in rows:
+            t.add_row(
+                r[0][:12], r[1], r[2], r[3], r[4], str(r[5]), str(r[6]), r[7], str(r[8]), r[9] or "", (r[10] or "")[:60]
+            )
+        console.print(t)
+        return
+    hist = alert_history(unit_code=city, state=None if state == "all" else state)
+    if not hist.height:
+        console.print(f"no {state if state != 'all' else ''} alerts in {store_path()}")
+        return
+    now = now_utc()
+    with connect() as con:
+        silenced = {r["fingerprint"]: active_silence(con, r, now) for r in hist.iter_rows(named=True)}
+    t = Table(
+        "id",
+        "rule",
+        "kind",
+        "severity",
+        "city",
+        "subject",
+        "state",
+        "since",
+        "ack",
+        "silenced until",
+        "title",
+        title=f"alerts ({state})",
+    )
+    for r in hist.iter_rows(named=True):
+        s_ = silenced.get(r["fingerprint"])
+        t.add_row(
+            r["fingerprint"][:8],
+            r["rule_id"],
+            r["kind"],
+            r["severity"],
+            r["unit_code"] or "",
+            r["subject_key"],
+            r["state"],
+            (r["last_fired_at"] or "")[:16],
+            (r["acked_by"] or "") if r["acked_at"] else "",
+            s_["ends_at"] if s_ else "",
+            r["title_zh"][:60],
+        )
+    console.print(t)
+
+
+@alerts.command("ack")
+@click.argument("alert_id")
+@click.option("--by", "by", default=lambda: os.environ.get("USER", "cli"), help="Who acknowledges.")
+@click.option("--comment", default="")
+def alerts_ack(alert_id: str, by: str, comment: str) -> None:
+    """Acknowledge an alert (its id: the first 8+ characters of the fingerprint)."""
+    from pipelines.alerts.store import acknowledge
+
+    try:
+        n = acknowledge(alert_id, by, comment)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+    if not n:
+        console.print(f"[red]no alert {alert_id}[/red]")
+        sys.exit(1)
+    console.print(f"acknowledged {n} alert(s) as {by}")
+
+
+@alerts.command("silence")
+@click.argument("alert_id", required=False)
+@click.option("--for", "period", required=True, help="How long, e.g. 30m, 12h, 7d.")
+@click.option("--rule", default=None, help="Silence every alert of this rule (with --city/--province: theirs).")
+@click.option("--city", default=None)
+@click.option("--province", default=None)
+@click.option("--by", "by", default=lambda: os.environ.get("USER", "cli"))
+@click.option("--comment", default="")
+def alerts_silence(alert_id, period, rule, city, province, by, comment) -> None:
+    """Silence an alert (or all alerts of a rule / city / province) for a period: nothing is sent meanwhile;
+    an alert still firing when the silence ends is sent again."""
+    from pipelines.alerts.store import silence
+
+    try:
+        sid = silence(
+            by=by,
+            duration=_duration(period),
+            fingerprint=alert_id,
+            rule_id=rule,
+            unit_code=city,
+            province_code=province,
+            comment=comment,
+        )
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+    console.print(f"silence {sid} for {period}")
+
+
+@alerts.command("unsilence")
+@click.argument("silence_id", type=int)
+def alerts_unsilence(silence_id: int) -> None:
+    """End a silence now."""
+    from pipelines.alerts.store import expire_silence
+
+    expire_silence(silence_id)
+    console.print(f"silence {silence_id} ended")
+
+
+@alerts.command("test")
+@click.option("--route", default=None, help="Only this route (default: every route).")
+def alerts_test(route: str | None) -> None:
+    """Send a test message over every configured route and channel, through the same ledger."""
+    from pipelines.alerts import send_test
+
+    out = send_test(route=route)
+    t = Table("route", "channel", "recipient", "status", "response", title="test messages")
+    for r in out:
+        t.add_row(r["route"], r["channel"], r["recipient"], r["status"], (r.get("response") or "")[:80])
+    console.print(t)
+    if any(r["status"] != "delivered" for r in out):
+        sys.exit(1)
+
+
+@alerts.command("deliver")
+@click.option("--retry-failed", is_flag=True, help="Requeue messages parked as failed first.")
+def alerts_deliver(retry_failed: bool) -> None:
+    """Deliver messages whose retry time has come (the delivery sensor does this every minute under `ipcity dev`)."""
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+    from pipelines.alerts.store import connect
+
+    if retry_failed:
+        with connect() as con:
+            con.execute("UPDATE alerts.messages SET status = 'pending', next_retry_at = NULL WHERE status = 'failed'")
+    out = deliver_due(load_routing())
+    console.print(f"{len(out)} due message(s): {sum(d['status'] == 'delivered' for d in out)} delivered")
 
 
 def _stop_group(pid: int, timeout: float = 15) -> None:

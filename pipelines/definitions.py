@@ -10,12 +10,17 @@ from pipelines.assets.raw import RAW_ASSETS
 from pipelines.automation import (
     PIPELINE_JOB,
     PLEDGE_JOB,
+    alert_delivery_sensor,
+    alert_run_failure_sensor,
     annual_evaluation_schedule,
+    dead_run_sensor,
+    landing_freshness_sensor,
     landing_sensor,
     monthly_pledge_schedule,
+    pledge_monthly_freshness,
 )
 from pipelines.partitions import YEARLY
-from pipelines.resources import AlertNotifier, Warehouse
+from pipelines.resources import Alerting, Warehouse
 from pipelines.runner import progress_logger
 
 INGEST_JOB = "ingest_yearly"
@@ -44,16 +49,22 @@ pledge_job = dg.define_asset_job(
 )
 
 
-def resources(warehouse_path: str | None = None, notifier: AlertNotifier | None = None) -> dict:
+def resources(warehouse_path: str | None = None, alerting: Alerting | None = None) -> dict:
     wh = Warehouse(path=warehouse_path) if warehouse_path else Warehouse()
-    return {"warehouse": wh, "dbt": dbt_resource(), "notifier": notifier or AlertNotifier()}
+    return {"warehouse": wh, "dbt": dbt_resource(), "alerting": alerting or Alerting()}
 
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    asset_checks=[*RAW_CHECKS, *MART_CHECKS],
+    asset_checks=[*RAW_CHECKS, *MART_CHECKS, pledge_monthly_freshness],
     jobs=[pipeline_job, ingest_job, pledge_job],
-    sensors=[landing_sensor],
+    sensors=[
+        landing_sensor,
+        alert_run_failure_sensor,
+        dead_run_sensor,
+        alert_delivery_sensor,
+        landing_freshness_sensor,
+    ],
     schedules=[annual_evaluation_schedule, monthly_pledge_schedule],
     resources=resources(),
     # `ipcity run` selects the progress logger in its run config; runs from the UI keep the console logger.

@@ -1,12 +1,9 @@
-"""Resources: the warehouse connection and where alerts go."""
+"""Resources: the warehouse connection and the alert store."""
 
 from __future__ import annotations
 
-import json
 import os
 from contextlib import contextmanager
-from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 import dagster as dg
@@ -37,44 +34,14 @@ class Warehouse(dg.ConfigurableResource):
             con.close()
 
 
-class AlertNotifier(dg.ConfigurableResource):
-    """Sends target alerts. Writes each alert as an e-mail message into an outbox folder that the office's
-    mail relay picks up (no mail server is reachable from the pipeline host), plus a JSON-lines log.
-    """
+class Alerting(dg.ConfigurableResource):
+    """Where alert state and the delivery ledger live (pipelines/alerts/store.py). Rules and routing come from
+    pipelines/alerts/{rules,routing}.yaml or IPCITY_ALERT_RULES / IPCITY_ALERT_ROUTING."""
 
-    outbox_dir: str = Field(default="", description="folder for outgoing messages; empty = <data>/alerts/outbox")
-    sender: str = "ipcity-monitor@localhost"
+    store: str = Field(
+        default="", description="SQLite alert store; empty = IPCITY_ALERT_STORE or <data>/alerts/alerts.sqlite"
+    )
 
-    def send(self, alerts: list[dict]) -> int:
-        out = Path(self.outbox_dir or settings.alerts_dir() / "outbox")
-        out.mkdir(parents=True, exist_ok=True)
-        log = out.parent / "alerts.jsonl"
-        with open(log, "a", encoding="utf-8") as f:
-            for a in alerts:
-                msg = EmailMessage()
-                msg["From"] = self.sender
-                msg["To"] = a.get("recipient", "province-office@localhost")
-                msg["Subject"] = a["subject"]
-                msg.set_content(a["body"])
-                name = f"{a['unit_code']}_{a['year']}_{a['alert_type']}_{a.get('indicator_code', 'all')}.eml"
-                (out / name).write_bytes(bytes(msg))
-                f.write(
-                    json.dumps({**a, "sent_at": datetime.now().isoformat(timespec="seconds")}, ensure_ascii=False)
-                    + "\n"
-                )
-        return len(alerts)
-
-
-class RecordingAlertNotifier(AlertNotifier):
-    """Test double: keeps alerts in memory instead of writing to the outbox."""
-
-    def send(self, alerts: list[dict]) -> int:
-        _RECORDED.extend(alerts)
-        return len(alerts)
-
-
-_RECORDED: list[dict] = []
-
-
-def recorded_alerts() -> list[dict]:
-    return _RECORDED
+    @property
+    def store_file(self) -> str | None:
+        return self.store or None

@@ -46,6 +46,9 @@ class RunSummary:
     ledger: pl.DataFrame | None = None
     nothing_new: bool = False
     blocked: str | None = None
+    # one row per digest sent by this invocation: route, channel, recipient, firing, resolved, status
+    alert_digests: list[dict] = field(default_factory=list)
+    dead_runs: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -59,6 +62,14 @@ def _instance() -> dg.DagsterInstance:
     if not cfg.exists():
         # One run at a time: DuckDB has a single writer. Telemetry off: the network is closed anyway.
         cfg.write_text("telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n")
+    if "run_monitoring" not in cfg.read_text():
+        # Dagster's run monitoring (daemon, under `ipcity dev`) fails runs stuck while starting; runs whose
+        # process died after starting are caught by pipelines.alerts.runs.reap_dead_runs.
+        with open(cfg, "a") as f:
+            f.write(
+                "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 300\n  poll_interval_seconds: 30\n"
+                "  max_resume_run_attempts: 0\n"
+            )
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -111,6 +122,10 @@ def run_pipeline(
         return summary
     first, last_year = (years[0], years[-1]) if years else (last or settings.DEFAULT_LAST_YEAR,) * 2
     instance = instance or _instance()
+    # A run killed earlier (SIGKILL) is still STARTED in Dagster: mark it failed and alert before starting.
+    from pipelines.alerts.runs import reap_dead_runs
+
+    summary.dead_runs = reap_dead_runs(instance)
     if progress:
         _progress.append(progress)
     # One run for every year with new files: the yearly raw assets take the whole range in one step
@@ -137,13 +152,47 @@ def run_pipeline(
                 "error": _first_error(res),
             }
         )
+        if not res.success:
+            # No daemon watches an in-process run: alert the data engineers here, as the sensor would.
+            from pipelines.alerts import notify_run_failure
+
+            try:
+                notify_run_failure(
+                    instance, instance.get_run_by_id(res.run_id), summary.runs[-1]["error"] or "run failed"
+                )
+            except Exception as e:  # noqa: BLE001 - the run's own failure is what the user must see
+                summary.runs[-1]["error"] = f"{summary.runs[-1]['error']} | alerting the data engineers failed: {e}"
     finally:
         if progress:
             _progress.remove(progress)
     run_ids = [r["run_id"] for r in summary.runs if r["run_id"]]
     with duckdb.connect(str(wh), read_only=True) as con:
         summary.ledger = ledger_for_runs(con, run_ids)
+    summary.alert_digests = digests_for_runs(run_ids + summary.dead_runs)
     return summary
+
+
+def digests_for_runs(run_ids: list[str]) -> list[dict]:
+    """Digests the alert dispatches of these runs created, one row per recipient, with delivery status."""
+    from pipelines.alerts.store import connect
+
+    if not run_ids:
+        return []
+    try:
+        with connect(read_only=True) as con:
+            marks = ", ".join("?" * len(run_ids))
+            return [
+                dict(r)
+                for r in con.execute(
+                    f"""SELECT route, channel, recipient, count(*) AS messages, sum(n_firing) AS firing,
+                        sum(n_resolved) AS resolved, group_concat(DISTINCT status) AS status
+                        FROM alerts.messages WHERE run_id IN ({marks})
+                        GROUP BY route, channel, recipient ORDER BY route, recipient""",
+                    run_ids,
+                ).fetchall()
+            ]
+    except FileNotFoundError:
+        return []
 
 
 def _first_error(res) -> str | None:

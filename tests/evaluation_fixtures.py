@@ -435,6 +435,14 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     shutil.copytree(DBT_PROJECT_DIR / "models" / "marts" / "evaluation", proj / "models" / "evaluation")
     for name in UPSTREAM:
         (proj / "models" / "upstream" / f"{name}.sql").write_text(f"select * from marts.{name}", encoding="utf-8")
+    # The evaluation reads the one target-status method, fct_target_status_year (built in the indicator step, in
+    # models/marts/): build it here too, from the fixture's targets.
+    shutil.copy(DBT_PROJECT_DIR / "models" / "marts" / "fct_target_status_year.sql", proj / "models" / "evaluation")
+    (proj / "models" / "upstream" / "stg_raw__targets.sql").write_text(
+        "select distinct unit_code, plan_id, indicator_code, baseline_year, baseline_value, target_year, target_value "
+        "from marts.fct_target_status",
+        encoding="utf-8",
+    )
     for f in (DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"):
         shutil.copy(f, proj / "seeds" / f.name)
     if rules_csv is not None:

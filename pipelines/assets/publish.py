@@ -1,12 +1,11 @@
-"""The last steps of a run: target alerts, then the dashboard snapshot."""
+"""The last steps of a run: alerts, then the dashboard snapshot."""
 
 from pathlib import Path
 
 import dagster as dg
 
-from pipelines.alerts import new_alerts, record_alerts
 from pipelines.publish import publish_snapshot
-from pipelines.resources import AlertNotifier, Warehouse
+from pipelines.resources import Alerting, Warehouse
 
 
 def build_publish_assets(
@@ -32,19 +31,36 @@ def build_publish_assets(
         key=["marts", "fct_alerts"],
         group_name="evaluation",
         deps=upstream,
-        description="目标预警 — cities behind a construction-plan target; each alert is sent once through the notifier.",
+        description="预警 — alert rules (pipelines/alerts/rules.yaml) evaluated after the evaluation build: new "
+        "alerts fire, ongoing ones are not re-sent, cleared ones resolve; one digest per recipient (routing.yaml), "
+        "delivered with a ledger in the alert store; the history is mirrored here for the snapshot.",
         kinds={"duckdb"},
     )
     def target_alerts(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, notifier: AlertNotifier
+        context: dg.AssetExecutionContext, warehouse: Warehouse, alerting: Alerting
     ) -> dg.MaterializeResult:
+        from pipelines.alerts import evaluate_and_notify, mirror_to_warehouse
+
         with warehouse.connect() as con:
-            fresh = new_alerts(con)
-            alerts = record_alerts(con, fresh)
-            total = con.execute("SELECT count(*) FROM marts.fct_alerts").fetchall()[0][0]
-        sent = notifier.send(alerts) if alerts else 0
-        context.log.info(f"{sent} new target alert(s) sent; {total} in history")
-        return dg.MaterializeResult(metadata={"alerts_sent": sent, "alerts_in_history": total})
+            out = evaluate_and_notify(con, run_id=context.run.run_id, path=alerting.store_file)
+            total = mirror_to_warehouse(con, path=alerting.store_file)
+        per_recipient = {
+            f"{m['route']} · {m['channel']} · {m['recipient']}": f"1 digest ({m['firing']} firing, {m['resolved']} resolved) {m['status']}"
+            for m in out["messages"]
+        }
+        context.log.info(
+            f"alerts: {out['transitions']}; {len(out['messages'])} digest(s) to {len(per_recipient)} recipient(s); "
+            f"{total} in history"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "transitions": out["transitions"],
+                "digests": len(out["messages"]),
+                "digests_per_recipient": dg.MetadataValue.json(per_recipient),
+                "evaluated_rules": out["evaluated_rules"],
+                "alerts_in_history": total,
+            }
+        )
 
     @dg.asset(
         key=["published", "snapshot"],

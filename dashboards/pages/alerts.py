@@ -1,0 +1,338 @@
+"""预警 Alerts: current firing alerts and the alert history per city, with acknowledge and silence.
+
+The alert state lives in the alert store (pipelines/alerts/store.py, a SQLite file beside the warehouse), not in
+the published snapshot: it changes between runs (acknowledgements, silences, deliveries), and the dashboard may
+write it — never the warehouse, which has one writer (the pipeline). Callbacks are thin; the row shaping and the
+actions are pure functions tested without a browser.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+from dash import Input, Output, State, dcc, html
+
+from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
+from ..i18n import norm_lang, t
+
+PATH = "/alerts"
+NAV_KEY = "nav_alerts"
+
+# component ids
+LANG_ID = "al-lang"
+STATE_ID = "al-state"
+CITY_ID = "al-city"
+CARDS_ID = "al-cards"
+GRID_ID = "al-grid"
+BODY_ID = "al-body"
+ACK_ID = "al-ack"
+SILENCE_ID = "al-silence"
+PERIOD_ID = "al-period"
+FEEDBACK_ID = "al-feedback"
+REFRESH_ID = "al-refresh"
+
+TEXT = {
+    "al_title": ("当前预警与预警历史（每城市）", "Current alerts and alert history per city"),
+    "al_state": ("状态", "State"),
+    "al_firing": ("预警中", "Firing"),
+    "al_resolved": ("已解除", "Resolved"),
+    "al_all": ("全部", "All"),
+    "al_city_code": ("城市代码", "City code"),
+    "al_rule": ("规则", "Rule"),
+    "al_kind": ("类型", "Kind"),
+    "al_severity": ("级别", "Severity"),
+    "al_alert": ("预警内容", "Alert"),
+    "al_since": ("开始时间", "Since"),
+    "al_resolved_at": ("解除时间", "Resolved at"),
+    "al_ack": ("确认人", "Acknowledged by"),
+    "al_silenced": ("静默至", "Silenced until"),
+    "al_id": ("编号", "ID"),
+    "al_ack_button": ("确认所选预警", "Acknowledge selected"),
+    "al_silence_button": ("静默所选预警", "Silence selected"),
+    "al_period": ("静默时长", "Silence for"),
+    "al_none": ("暂无预警。", "No alerts."),
+    "al_no_store": (
+        "尚无预警记录（流水线尚未评估预警规则）。",
+        "No alert store yet (the pipeline has not evaluated the alert rules).",
+    ),
+    "al_select_first": ("请先在表格中勾选预警。", "Select alerts in the table first."),
+    "al_acked": ("已确认 {n} 条预警。", "Acknowledged {n} alert(s)."),
+    "al_silenced_n": ("已静默 {n} 条预警，至 {until}。", "Silenced {n} alert(s) until {until}."),
+    "al_card_firing": ("预警中", "Firing"),
+    "al_card_acked": ("预警中且已确认", "Firing, acknowledged"),
+    "al_card_silenced": ("静默中", "Silenced"),
+    "al_card_pending": ("待投递消息", "Messages awaiting delivery"),
+    "al_engineering": ("数据工程", "Data engineering"),
+}
+RULES = {
+    "target_behind": ("目标滞后", "Behind target"),
+    "bottom_group": ("末位分组", "Bottom group"),
+    "rank_drop": ("排名大幅下降", "Rank drop"),
+    "stage": ("评价阶段", "Evaluation stage"),
+    "source_reporting": ("数据报送", "Reporting"),
+    "pledge_freshness": ("月度数据逾期", "Monthly data late"),
+    "run_failed": ("运行失败", "Run failed"),
+    "blocking_check_failed": ("阻断性检查失败", "Blocking check failed"),
+    "landing_file_refused": ("落地文件被拒", "Landing file refused"),
+    "dead_run": ("运行进程消失", "Dead run"),
+}
+KINDS = {
+    "sanction": ("处置", "Sanction"),
+    "review": ("人工复核", "Review"),
+    "condition": ("状况", "Condition"),
+    "event": ("事件", "Event"),
+}
+STATES = {"firing": ("预警中", "Firing"), "resolved": ("已解除", "Resolved")}
+SEVERITIES = {"critical": ("严重", "Critical"), "warning": ("警告", "Warning"), "info": ("提示", "Info")}
+PERIODS = {"1d": ("1 天", "1 day"), "7d": ("7 天", "7 days"), "30d": ("30 天", "30 days")}
+PERIOD_DELTA = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+def tx(key: str, lang: str, **kw) -> str:
+    zh, en = TEXT[key]
+    return (en if norm_lang(lang) == "en" else zh).format(**kw)
+
+
+def lbl(mapping: dict, code: str | None, lang: str) -> str:
+    pair = mapping.get(code or "")
+    return (pair[1] if norm_lang(lang) == "en" else pair[0]) if pair else (code or "")
+
+
+def store_file():
+    """The alert store: IPCITY_ALERT_STORE, else beside the published snapshot's data folder
+    (<data>/published/x.snapshot.duckdb → <data>/alerts/alerts.sqlite), the pipeline's own layout."""
+    import os
+    from pathlib import Path
+
+    import flask
+
+    if os.environ.get("IPCITY_ALERT_STORE"):
+        return Path(os.environ["IPCITY_ALERT_STORE"])
+    if flask.has_app_context():
+        return snapshot().path.parent.parent / "alerts" / "alerts.sqlite"
+    from pipelines.alerts.store import store_path
+
+    return store_path()
+
+
+def load_alerts(state: str = "firing", unit_code: str | None = None, path=None) -> tuple[pl.DataFrame, dict]:
+    """Alerts (filtered) with their active silence, and counts for the cards; empty when there is no store."""
+    from pipelines.alerts.store import active_silence, connect, now_utc
+
+    path = path or store_file()
+
+    try:
+        with connect(path, read_only=True) as con:
+            where, params = [], []
+            if state in ("firing", "resolved"):
+                where.append("state = ?")
+                params.append(state)
+            if unit_code:
+                where.append("unit_code = ?")
+                params.append(unit_code)
+            sql = "SELECT * FROM alerts.alerts" + (" WHERE " + " AND ".join(where) if where else "")
+            rows = [
+                dict(r)
+                for r in con.execute(
+                    sql + " ORDER BY state, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,"
+                    " kind <> 'sanction', last_fired_at DESC, unit_code",
+                    params,
+                ).fetchall()
+            ]
+            now = now_utc()
+            for r in rows:
+                s = active_silence(con, r, now)
+                r["silenced_until"] = s["ends_at"] if s else None
+            firing = [dict(r) for r in con.execute("SELECT * FROM alerts.alerts WHERE state = 'firing'").fetchall()]
+            counts = {
+                "firing": len(firing),
+                "acked": sum(1 for r in firing if r["acked_at"]),
+                "silenced": sum(1 for r in firing if active_silence(con, r, now)),
+                "pending": con.execute("SELECT count(*) FROM alerts.messages WHERE status <> 'delivered'").fetchone()[
+                    0
+                ],
+            }
+    except FileNotFoundError:
+        return pl.DataFrame(), {}
+    return (pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()), counts
+
+
+def alert_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+    """Grid rows: labels in the user's language; values from data are passed as text (the grid escapes them)."""
+    if not df.height:
+        return []
+    out = []
+    for r in df.iter_rows(named=True):
+        out.append(
+            {
+                "fingerprint": r["fingerprint"],
+                "id": r["fingerprint"][:8],
+                "rule": lbl(RULES, r["rule_id"], lang),
+                "kind": lbl(KINDS, r["kind"], lang),
+                "severity": lbl(SEVERITIES, r["severity"], lang),
+                "city": r.get("unit_name") or tx("al_engineering", lang),
+                "unit_code": r.get("unit_code") or "",
+                "title": r["title_en"] if norm_lang(lang) == "en" else r["title_zh"],
+                "state": lbl(STATES, r["state"], lang),
+                "since": (r.get("last_fired_at") or "").replace("T", " ")[:16],
+                "resolved_at": (r.get("resolved_at") or "").replace("T", " ")[:16] if r["state"] == "resolved" else "",
+                "acked_by": r.get("acked_by") or "" if r.get("acked_at") else "",
+                "silenced_until": (r.get("silenced_until") or "").replace("T", " ")[:16],
+                "is_critical": r["severity"] == "critical" and r["state"] == "firing",
+            }
+        )
+    return out
+
+
+def columns(lang: str) -> list[dict]:
+    return [
+        {
+            "field": "id",
+            "headerName": tx("al_id", lang),
+            "maxWidth": 130,
+        },
+        {"field": "state", "headerName": tx("al_state", lang), "maxWidth": 110},
+        {
+            "field": "severity",
+            "headerName": tx("al_severity", lang),
+            "maxWidth": 100,
+            "cellClassRules": {"ipc-critical": "data.is_critical"},
+        },
+        {"field": "city", "headerName": t("city", lang), "maxWidth": 140},
+        {"field": "rule", "headerName": tx("al_rule", lang), "maxWidth": 150},
+        {"field": "kind", "headerName": tx("al_kind", lang), "maxWidth": 110},
+        {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 320, "wrapText": True, "autoHeight": True},
+        {"field": "since", "headerName": tx("al_since", lang), "maxWidth": 150},
+        {"field": "resolved_at", "headerName": tx("al_resolved_at", lang), "maxWidth": 150},
+        {"field": "acked_by", "headerName": tx("al_ack", lang), "maxWidth": 130},
+        {"field": "silenced_until", "headerName": tx("al_silenced", lang), "maxWidth": 150},
+    ]
+
+
+def act(action: str, fingerprints: list[str], user: str | None, period: str, lang: str, path=None) -> str:
+    """Acknowledge or silence the selected alerts in the alert store; returns the feedback text."""
+    from pipelines.alerts.store import acknowledge, silence
+
+    path = path or store_file()
+    if not fingerprints:
+        return tx("al_select_first", lang)
+    who = user or "dashboard"
+    if action == ACK_ID:
+        n = sum(acknowledge(fp, who, "dashboard", path=path) for fp in fingerprints)
+        return tx("al_acked", lang, n=n)
+    delta = PERIOD_DELTA.get(period)
+    if delta is None:
+        raise ValueError(f"unknown silence period {period!r}")
+    for fp in fingerprints:
+        silence(by=who, duration=delta, fingerprint=fp, comment="dashboard", path=path)
+    from pipelines.alerts.store import now_utc
+
+    until = (now_utc() + delta).strftime("%Y-%m-%d %H:%M")
+    return tx("al_silenced_n", lang, n=len(fingerprints), until=until)
+
+
+def cards(counts: dict, lang: str) -> list:
+    return [
+        card(tx(f"al_card_{k}", lang), str(counts.get(k, 0)), f"al-card-{k}")
+        for k in ("firing", "acked", "silenced", "pending")
+    ]
+
+
+def body(state: str, city: str | None, lang: str):
+    df, counts = load_alerts(state, city or None)
+    if not counts:
+        return [], html.P(tx("al_no_store", lang), className="ipc-muted")
+    if not df.height:
+        return cards(counts, lang), html.P(tx("al_none", lang), className="ipc-muted")
+    return cards(counts, lang), grid(
+        GRID_ID,
+        lang,
+        columns(lang),
+        alert_rows(df, lang),
+        height=560,
+        # AG Grid 32.2+ selection API: a checkbox column, select-all in the header, no select-on-click
+        rowSelection={"mode": "multiRow", "checkboxes": True, "headerCheckbox": True, "enableClickSelection": False},
+        getRowId="params.data.fingerprint",
+    )
+
+
+@guarded
+def layout(lang: str, state=None, city=None, **_):
+    state = state if state in ("firing", "resolved", "all") else "firing"
+    return [
+        dcc.Store(id=LANG_ID, data=lang),
+        dcc.Store(id=REFRESH_ID, data=0),
+        page_title(NAV_KEY, lang, tx("al_title", lang)),
+        html.Div(
+            [
+                control(
+                    tx("al_state", lang),
+                    dcc.RadioItems(
+                        id=STATE_ID,
+                        options=[{"label": tx(f"al_{s}", lang), "value": s} for s in ("firing", "resolved", "all")],
+                        value=state,
+                        inline=True,
+                    ),
+                ),
+                control(
+                    tx("al_city_code", lang),
+                    dcc.Input(
+                        id=CITY_ID,
+                        value=city or "",
+                        debounce=True,
+                        maxLength=6,
+                        pattern="[0-9]{0,6}",
+                        className="ipc-input",
+                    ),
+                ),
+                control(
+                    tx("al_period", lang),
+                    dcc.Dropdown(
+                        id=PERIOD_ID,
+                        options=[{"label": lbl(PERIODS, k, lang), "value": k} for k in PERIODS],
+                        value="7d",
+                        clearable=False,
+                        searchable=False,
+                    ),
+                ),
+                html.Button(tx("al_ack_button", lang), id=ACK_ID, className="ipc-button"),
+                html.Button(tx("al_silence_button", lang), id=SILENCE_ID, className="ipc-button"),
+            ],
+            className="ipc-controls",
+        ),
+        html.Div(id=FEEDBACK_ID, className="ipc-muted", role="status"),
+        html.Div(id=CARDS_ID, className="ipc-cards"),
+        section(tx("al_title", lang), html.Div(id=BODY_ID)),
+    ]
+
+
+def register_callbacks(app) -> None:
+    from dash import ctx
+
+    @app.callback(
+        Output(CARDS_ID, "children"),
+        Output(BODY_ID, "children"),
+        Input(STATE_ID, "value"),
+        Input(CITY_ID, "value"),
+        Input(REFRESH_ID, "data"),
+        State(LANG_ID, "data"),
+    )
+    def update(state, city, _refresh, lang):
+        city = (city or "").strip()
+        return body(state or "firing", city if city.isdigit() and len(city) == 6 else None, lang)
+
+    @app.callback(
+        Output(FEEDBACK_ID, "children"),
+        Output(REFRESH_ID, "data"),
+        Input(ACK_ID, "n_clicks"),
+        Input(SILENCE_ID, "n_clicks"),
+        State(GRID_ID, "selectedRows"),
+        State(PERIOD_ID, "value"),
+        State(REFRESH_ID, "data"),
+        State(LANG_ID, "data"),
+        prevent_initial_call=True,
+    )
+    def on_action(_ack, _silence, selected, period, refresh, lang):
+        fps = [r["fingerprint"] for r in (selected or []) if isinstance(r, dict) and "fingerprint" in r]
+        return act(ctx.triggered_id, fps, current_user(), period, lang), (refresh or 0) + 1

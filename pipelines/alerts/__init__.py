@@ -1,0 +1,277 @@
+"""Alerts that reach people: rules (rules.yaml) → conditions → lifecycle → digests → channels.
+
+- `evaluate_and_notify`: after each successful evaluation build (the `marts/fct_alerts` asset).
+- `notify_run_failure`: from the run-failure sensor and from `ipcity run` (a failed run, its failed blocking
+  checks and refused landing files reach the data-engineer route).
+- the store (alerts.alerts, alerts.deliveries, ...) lives beside the warehouse, see store.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from pipelines.alerts import conditions as cond
+from pipelines.alerts.conditions import Condition
+from pipelines.alerts.config import AlertConfigError, load_routing, load_rules
+from pipelines.alerts.lifecycle import dispatch, record_and_dispatch
+from pipelines.alerts.store import connect, store_path
+
+__all__ = [
+    "AlertConfigError",
+    "evaluate_and_notify",
+    "notify_run_failure",
+    "notify_events",
+    "mirror_to_warehouse",
+    "alert_history",
+    "dispatch",
+    "store_path",
+]
+
+
+def evaluate_and_notify(
+    con: duckdb.DuckDBPyConnection, *, run_id: str | None, today: date | None = None, path=None
+) -> dict:
+    rules, routing = load_rules(), load_routing()
+    found, evaluated = cond.evaluate(con, rules, today)
+    out = record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=run_id, path=path)
+    out["evaluated_rules"] = sorted(evaluated)
+    return out
+
+
+def notify_events(events: list[Condition], *, run_id: str | None, path=None) -> dict:
+    rules, routing = load_rules(), load_routing()
+    events = [e for e in events if rules.get(e.rule_id)]
+    return record_and_dispatch(
+        events, evaluated=set(), rules=rules, routing=routing, run_id=run_id, path=path, events=True
+    )
+
+
+def run_failure_events(run_id: str, job: str, message: str, failed_checks: list[dict], tags: dict) -> list[Condition]:
+    rules = load_rules()
+    partition = tags.get("dagster/partition") or (
+        f"{tags.get('dagster/asset_partition_range_start', '')}-{tags.get('dagster/asset_partition_range_end', '')}"
+        if tags.get("dagster/asset_partition_range_start")
+        else ""
+    )
+    events = [
+        Condition(
+            rule_id="run_failed",
+            audience="engineering",
+            kind="event",
+            severity=rules.severity("run_failed"),
+            subject_key=f"run:{run_id}",
+            title_zh=f"运行失败：{job} {partition} ({run_id[:8]}) — {message[:300]}",
+            title_en=f"run failed: {job} {partition} ({run_id[:8]}) — {message[:300]}",
+            detail={"run_id": run_id, "job": job, "partition": partition, "message": message[:2000]},
+        )
+    ]
+    for c in failed_checks:
+        events.append(
+            Condition(
+                rule_id="blocking_check_failed",
+                audience="engineering",
+                kind="event",
+                severity=rules.severity("blocking_check_failed"),
+                subject_key=f"check:{run_id}:{c['asset']}:{c['check']}",
+                title_zh=f"阻断性检查未通过：{c['asset']} · {c['check']}（运行 {run_id[:8]}）",
+                title_en=f"blocking check failed: {c['asset']} · {c['check']} (run {run_id[:8]})",
+                detail={"run_id": run_id, **c},
+            )
+        )
+    return events
+
+
+def failed_blocking_checks(instance, run_id: str) -> list[dict]:
+    import dagster as dg
+
+    out = []
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=10_000
+    ).records
+    for rec in records:
+        ev = rec.event_log_entry.dagster_event
+        data = ev.event_specific_data if ev else None
+        if data is None or data.passed or data.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        out.append({"asset": data.asset_key.to_user_string(), "check": data.check_name})
+    return out
+
+
+def notify_run_failure(instance, run, message: str, *, path=None) -> dict:
+    """A failed (or dead) Dagster run: alert the data engineers about it, its failed blocking checks and any
+    landing file the warehouse refused (the warehouse is read only if no other run holds it)."""
+    events = run_failure_events(
+        run.run_id, run.job_name, message, failed_blocking_checks(instance, run.run_id), run.tags
+    )
+    out = notify_events(events, run_id=run.run_id, path=path)
+    try:
+        from pipelines import settings
+
+        wh = settings.warehouse_path()
+        if wh.exists():
+            with duckdb.connect(str(wh), read_only=True) as con:
+                rules, routing = load_rules(), load_routing()
+                found, evaluated = cond.evaluate(con, rules, only=(cond.landing_file_refused,))
+                more = record_and_dispatch(
+                    found, evaluated=evaluated, rules=rules, routing=routing, run_id=run.run_id, path=path
+                )
+                out["messages"] += more["messages"]
+    except duckdb.IOException:
+        pass  # another run holds the warehouse; its own alert step evaluates the refused files
+    return out
+
+
+def alert_history(path=None, unit_code: str | None = None, state: str | None = None) -> pl.DataFrame:
+    """Alerts from the store (newest first) for the CLI and the dashboard; empty when there is no store."""
+    try:
+        with connect(path, read_only=True) as con:
+            where, params = [], []
+            if unit_code:
+                where.append("unit_code = ?")
+                params.append(unit_code)
+            if state:
+                where.append("state = ?")
+                params.append(state)
+            sql = "SELECT * FROM alerts.alerts" + (" WHERE " + " AND ".join(where) if where else "")
+            rows = [dict(r) for r in con.execute(sql + " ORDER BY last_fired_at DESC, fingerprint", params).fetchall()]
+    except FileNotFoundError:
+        rows = []
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+MIRROR_COLUMNS = {
+    "fingerprint": pl.String,
+    "rule_id": pl.String,
+    "kind": pl.String,
+    "severity": pl.String,
+    "unit_code": pl.String,
+    "unit_name": pl.String,
+    "province_code": pl.String,
+    "year": pl.Int32,
+    "alert_type": pl.String,
+    "status": pl.String,
+    "state": pl.String,
+    "plan_id": pl.String,
+    "indicator_code": pl.String,
+    "progress_index": pl.Float64,
+    "message": pl.String,
+    "title_en": pl.String,
+    "created_at": pl.Datetime,
+    "resolved_at": pl.Datetime,
+}
+
+
+def mirror_to_warehouse(con: duckdb.DuckDBPyConnection, path=None) -> int:
+    """marts.fct_alerts: the alert history copied into the warehouse so the published snapshot (profile page)
+    carries it. The store stays the system of record."""
+    import json
+
+    hist = alert_history(path)
+    rows = []
+    for r in hist.iter_rows(named=True) if hist.height else []:
+        d = json.loads(r.get("detail_json") or "{}")
+        rows.append(
+            {
+                "fingerprint": r["fingerprint"],
+                "rule_id": r["rule_id"],
+                "kind": r["kind"],
+                "severity": r["severity"],
+                "unit_code": r["unit_code"],
+                "unit_name": r["unit_name"],
+                "province_code": r["province_code"],
+                "year": r["year"],
+                "alert_type": "behind_target" if r["rule_id"] == "target_behind" else r["rule_id"],
+                "status": d.get("status") or d.get("stage") or r["state"],
+                "state": r["state"],
+                "plan_id": d.get("plan_id"),
+                "indicator_code": d.get("indicator_code"),
+                "progress_index": d.get("progress_index"),
+                "message": r["title_zh"],
+                "title_en": r["title_en"],
+                "created_at": _ts(r["first_fired_at"]),
+                "resolved_at": _ts(r["resolved_at"]) if r["state"] == "resolved" else None,
+            }
+        )
+    frame = pl.DataFrame(rows, schema=MIRROR_COLUMNS)
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.register("__alerts_mirror", frame.to_arrow())
+    con.execute("CREATE OR REPLACE TABLE marts.fct_alerts AS SELECT * FROM __alerts_mirror")
+    con.unregister("__alerts_mirror")
+    return frame.height
+
+
+def _ts(text: str | None):
+    from datetime import datetime
+
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ") if text else None
+
+
+def evaluate_freshness(today: date | None = None, path=None) -> dict:
+    """The landing-freshness rule alone, from a read-only look at the warehouse (sensor)."""
+    from pipelines import settings
+
+    rules, routing = load_rules(), load_routing()
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        found, evaluated = cond.evaluate(con, rules, today, only=(cond.pledge_freshness,))
+    return record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=None, path=path)
+
+
+def send_test(route: str | None = None, path=None) -> list[dict]:
+    """One test message per (route, channel, recipient), through the ledger like any digest."""
+    import hashlib
+    import json
+
+    from pipelines.alerts.lifecycle import deliver_due
+    from pipelines.alerts.store import iso, now_utc
+
+    routing = load_routing()
+    at = now_utc()
+    keys = []
+    with connect(path) as con:
+        for r in routing.routes:
+            if route and r.name != route:
+                continue
+            for channel, templates in r.recipients.items():
+                for tpl in templates:
+                    recipient = tpl.format(province_code="110000", province_name="北京市") if r.per_province else tpl
+                    key = hashlib.sha256(f"test|{r.name}|{channel}|{recipient}|{iso(at)}".encode()).hexdigest()[:32]
+                    subject = "【知识产权强市监测】测试消息 · IP strong-city monitor: test message"
+                    body = f"测试消息：路由 {r.name}，通道 {channel}。\nTest message: route {r.name}, channel {channel}.\n消息编号 / idempotency key: {key}"
+                    payload = {
+                        "idempotency_key": key,
+                        "route": r.name,
+                        "recipient": recipient,
+                        "test": True,
+                        "firing": [],
+                        "resolved": [],
+                    }
+                    con.execute(
+                        """INSERT INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
+                           body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)
+                           VALUES (?, 'test', ?, ?, ?, ?, ?, ?, 0, 0, 'pending', 0, ?, ?)""",
+                        (
+                            key,
+                            r.name,
+                            channel,
+                            recipient,
+                            subject,
+                            body,
+                            json.dumps(payload, ensure_ascii=False),
+                            iso(at),
+                            iso(at),
+                        ),
+                    )
+                    keys.append(key)
+    deliver_due(routing, path=path)
+    with connect(path) as con:
+        marks = ", ".join("?" * len(keys)) or "''"
+        return [
+            {"route": r[0], "channel": r[1], "recipient": r[2], "status": r[3], "response": r[4]}
+            for r in con.execute(
+                f"SELECT route, channel, recipient, status, last_response FROM alerts.messages WHERE idempotency_key IN ({marks})",
+                keys,
+            ).fetchall()
+        ]

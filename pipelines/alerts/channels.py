@@ -1,0 +1,144 @@
+"""Delivery channels: local outbox folder, e-mail over SMTP, HTTP webhook (JSON), DingTalk and WeCom robots.
+
+Each `send_*` delivers one digest message and returns (ok, response text) for the delivery ledger; an
+exception means "not delivered" and is recorded the same way. Every message carries its idempotency key
+(Message-ID and X-Idempotency-Key for mail, a header and a body field for webhooks, a line in robot texts),
+so a receiver can drop a repeat when an acknowledgement was lost after it had accepted the message.
+
+SMTP uses the standard library's smtplib (the exact server replies go into the ledger); the webhook and the
+group robots (DingTalk signed requests with 加签, WeCom) use apprise's maintained plugins. `endpoint` on a
+robot channel points it at an on-premise gateway (or a loopback receiver in tests) instead of the public API.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from pipelines import settings
+from pipelines.alerts.config import secret
+
+SENDER_DEFAULT = "ipcity-monitor@localhost"
+ROBOT_TEXT_LIMIT = 18000  # DingTalk accepts 20,000 bytes of text; WeCom 4,096 for markdown
+
+
+def email_message(msg: dict, sender: str) -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = msg["recipient"]
+    m["Subject"] = msg["subject"]
+    m["Date"] = formatdate(localtime=False)
+    m["Message-ID"] = f"<{msg['idempotency_key']}@ipcity.monitor>"
+    m["X-Idempotency-Key"] = msg["idempotency_key"]
+    m["X-Ipcity-Route"] = msg["route"]
+    m.set_content(msg["body"])
+    return m
+
+
+def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
+    """The outbox folder a mail relay (or a person) picks up. The file name is the idempotency key: writing
+    the same message twice leaves one file."""
+    out = Path(ch.get("dir") or settings.alerts_dir() / "outbox")
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{msg['idempotency_key']}.eml"
+    if target.exists():
+        return True, f"already in outbox: {target.name}"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(bytes(email_message(msg, ch.get("sender", SENDER_DEFAULT))))
+    os.replace(tmp, target)
+    return True, f"written {target}"
+
+
+def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
+    host, port = ch.get("host", "127.0.0.1"), int(ch.get("port", 25))
+    timeout = float(ch.get("timeout", 20))
+    mail = email_message(msg, ch.get("sender", SENDER_DEFAULT))
+    cls = smtplib.SMTP_SSL if ch.get("ssl") else smtplib.SMTP
+    with cls(host, port, timeout=timeout) as smtp:
+        smtp.ehlo()
+        if ch.get("starttls"):
+            ctx = ssl.create_default_context(cafile=ch.get("cafile") or None)
+            smtp.starttls(context=ctx)
+            smtp.ehlo()
+        if ch.get("username"):
+            smtp.login(ch["username"], secret(ch, "password") or "")
+        refused = smtp.send_message(mail, from_addr=ch.get("sender", SENDER_DEFAULT), to_addrs=[msg["recipient"]])
+        code, reply = smtp.noop()
+    if refused:
+        return False, f"refused: {refused}"
+    return True, f"accepted by {host}:{port} (noop {code} {reply.decode(errors='replace')[:80]})"
+
+
+def _apprise_send(url: str, msg: dict, tune) -> tuple[bool, str]:
+    import apprise
+
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=False)
+    tune(plugin)
+    with apprise.LogCapture(level=logging.INFO) as log:
+        ok = plugin.send(body=msg["text"], title=msg["subject"])
+    text = " ".join(line.strip() for line in log.getvalue().splitlines() if line.strip())
+    return bool(ok), (text or ("sent" if ok else "failed"))[-500:]
+
+
+def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
+    """POST a JSON body: apprise's JSON fields (version, title, message, type) plus the structured digest."""
+    url = urlsplit(ch["url"])
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"webhook url must be http(s): {ch['url']}")
+    scheme = "jsons" if url.scheme == "https" else "json"
+    auth = ""
+    if ch.get("username"):
+        auth = quote(ch["username"], safe="") + ":" + quote(secret(ch, "password", required=False) or "", safe="") + "@"
+    timeout = float(ch.get("timeout", 10))
+    apprise_url = f"{scheme}://{auth}{url.netloc}{url.path or '/'}?cto={timeout}&rto={timeout}"
+
+    def tune(plugin):
+        plugin.headers.update(ch.get("headers") or {})
+        plugin.headers["X-Idempotency-Key"] = msg["idempotency_key"]
+        plugin.payload_extras.update(msg["payload"])
+
+    return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune)
+
+
+def send_dingtalk(msg: dict, ch: dict) -> tuple[bool, str]:
+    token = secret(ch, "access_token")
+    sign = secret(ch, "secret", required=False)
+    url = f"dingtalk://{quote(sign, safe='')}@{token}/" if sign else f"dingtalk://{token}/"
+
+    def tune(plugin):
+        if ch.get("endpoint"):
+            plugin.notify_url = ch["endpoint"].rstrip("?") + "?access_token={token}"
+
+    return _apprise_send(url, {**msg, "text": msg["body"][:ROBOT_TEXT_LIMIT]}, tune)
+
+
+def send_wecom(msg: dict, ch: dict) -> tuple[bool, str]:
+    key = secret(ch, "key")
+
+    def tune(plugin):
+        if ch.get("endpoint"):
+            plugin.api_url = ch["endpoint"].rstrip("?") + f"?key={key}"
+
+    return _apprise_send(f"wecombot://{key}", {**msg, "text": msg["body"][:4000]}, tune)
+
+
+SENDERS = {
+    "file": send_file,
+    "smtp": send_smtp,
+    "webhook": send_webhook,
+    "dingtalk": send_dingtalk,
+    "wecom": send_wecom,
+}
+
+
+def send(msg: dict, ch: dict) -> tuple[bool, str]:
+    try:
+        return SENDERS[ch["type"]](msg, ch)
+    except Exception as e:  # noqa: BLE001 - every failure is a ledger entry, never a crash of the run
+        return False, f"{type(e).__name__}: {e}"[:500]

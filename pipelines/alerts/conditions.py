@@ -1,0 +1,412 @@
+"""Alert conditions: what is true now, read from the warehouse with the rules of rules.yaml.
+
+Each function returns the conditions that currently hold; the lifecycle (pipelines/alerts/lifecycle.py) turns
+a condition that appears into a firing alert, one that stays into an ongoing alert (never re-sent) and one
+that disappears into a resolved alert. The subject of a condition never contains the evaluated year, so the
+same lagging target is one alert across years, not a new one every year.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from pipelines.alerts.config import Rules
+
+TARGET_STATUS_ZH = {"limited_progress": "进展有限", "deteriorating": "不进反退"}
+STAGE_ZH = {
+    "watch": "关注",
+    "review": "人工复核",
+    "rectification": "整改",
+    "exit_candidate": "退出候选",
+}
+REPORTING_ZH = {"missing": "未报送", "late": "逾期报送", "not_reported": "六个月未报送"}
+
+
+@dataclass
+class Condition:
+    rule_id: str
+    subject_key: str
+    title_zh: str
+    title_en: str
+    unit_code: str | None = None
+    unit_name: str | None = None
+    province_code: str | None = None
+    province_name: str | None = None
+    year: int | None = None
+    kind: str = "condition"  # condition | sanction | review | event
+    severity: str = "warning"
+    audience: str = "city"
+    detail: dict = field(default_factory=dict)
+
+    def detail_json(self) -> str:
+        return json.dumps(self.detail, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
+def _columns(con, schema: str, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+
+
+def _rows(con, sql: str, params=None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+# Active programme cities with their province: every city rule is limited to them.
+CITIES = """
+select c.unit_code, c.unit_name, c.province_code, coalesce(c.province_name, c.province_code) as province_name
+from marts.dim_city c
+where c.is_programme and coalesce(c.programme_status, 'active') <> 'withdrawn'
+"""
+
+
+def _seed_param(con, rule_code: str, param: str, default: str) -> str:
+    if not has_table(con, "marts", "evaluation_rules"):
+        return default
+    row = con.execute(
+        "select cast(value as varchar) from marts.evaluation_rules where rule_code = ? and param = ?",
+        [rule_code, param],
+    ).fetchall()
+    return row[0][0] if row else default
+
+
+def _city(rule_id: str, r: dict, rules: Rules, **kw) -> Condition:
+    return Condition(
+        rule_id=rule_id,
+        unit_code=r["unit_code"],
+        unit_name=r["unit_name"],
+        province_code=r["province_code"],
+        province_name=r["province_name"],
+        severity=kw.pop("severity", None) or rules.severity(rule_id),
+        audience=rules.audience(rule_id),
+        **kw,
+    )
+
+
+def target_behind(con, rules: Rules) -> list[Condition] | None:
+    rule = rules.get("target_behind")
+    if not rule or not has_table(con, "marts", "fct_target_status"):
+        return None
+    statuses = list(rule.get("statuses") or ["limited_progress", "deteriorating"])
+    key_only = bool(rule.get("key_targets_only", True)) and "is_key_target" in _columns(
+        con, "marts", "fct_target_status"
+    )
+    names = (
+        "left join (select indicator_code, max(name_zh) as name_zh, max(name_en) as name_en "
+        "from marts.dim_indicator group by indicator_code) i on i.indicator_code = t.indicator_code"
+    )
+    rows = _rows(
+        con,
+        f"""
+        select c.*, t.plan_id, t.indicator_code, t.status, t.status_year as year, t.current_value,
+               t.target_value, t.target_year, t.progress_index, t.growth_ratio, i.name_zh, i.name_en
+        from marts.fct_target_status t
+        join ({CITIES}) c on c.unit_code = t.unit_code
+        {names}
+        where list_contains(?, t.status) {"and coalesce(t.is_key_target, false)" if key_only else ""}
+          -- plans still running: a finished plan's last status is history, not something to act on
+          and t.target_year >= coalesce(?, t.target_year)
+        order by c.unit_code, t.plan_id, t.indicator_code
+        """,
+        [
+            statuses,
+            _latest_year(con, "fct_target_status_year") if has_table(con, "marts", "fct_target_status_year") else None,
+        ],
+    )
+    out = []
+    for r in rows:
+        zh = TARGET_STATUS_ZH.get(r["status"], r["status"])
+        out.append(
+            _city(
+                "target_behind",
+                r,
+                rules,
+                subject_key=f"{r['plan_id']}/{r['indicator_code']}",
+                year=r["year"],
+                title_zh=f"{r['unit_name']}：{r['target_year']} 年目标“{r['name_zh'] or r['indicator_code']}”{zh}",
+                title_en=f"{r['unit_code']}: {r['target_year']} target {r['name_en'] or r['indicator_code']} is {r['status']}",
+                detail={
+                    k: r[k]
+                    for k in (
+                        "plan_id",
+                        "indicator_code",
+                        "status",
+                        "current_value",
+                        "target_value",
+                        "target_year",
+                        "progress_index",
+                        "growth_ratio",
+                    )
+                },
+            )
+        )
+    return out
+
+
+def _latest_year(con, table: str) -> int | None:
+    return con.execute(f"select max(year) from marts.{table}").fetchall()[0][0]
+
+
+def bottom_group(con, rules: Rules) -> list[Condition] | None:
+    if not rules.get("bottom_group") or not has_table(con, "marts", "fct_city_score_year"):
+        return None
+    group = _seed_param(con, "W1", "bottom_group", "emerging")
+    year = _latest_year(con, "fct_city_score_year")
+    rows = _rows(
+        con,
+        f"""select c.*, s.year, s.rank, s.n_ranked, s.performance_group, s.composite_index
+            from marts.fct_city_score_year s join ({CITIES}) c on c.unit_code = s.unit_code
+            where s.year = ? and s.performance_group = ? order by c.unit_code""",
+        [year, group],
+    )
+    return [
+        _city(
+            "bottom_group",
+            r,
+            rules,
+            subject_key=f"group:{group}",
+            year=r["year"],
+            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名）",
+            title_en=f"{r['unit_code']}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']})",
+            detail={k: r[k] for k in ("year", "rank", "n_ranked", "performance_group", "composite_index")},
+        )
+        for r in rows
+    ]
+
+
+def rank_drop(con, rules: Rules) -> list[Condition] | None:
+    rule = rules.get("rank_drop")
+    if not rule or not has_table(con, "marts", "fct_city_score_year"):
+        return None
+    k = int(rule.get("max_rank_loss", 10))
+    year = _latest_year(con, "fct_city_score_year")
+    rows = _rows(
+        con,
+        f"""select c.*, s.year, s.rank, s.n_ranked, s.rank_change
+            from marts.fct_city_score_year s join ({CITIES}) c on c.unit_code = s.unit_code
+            where s.year = ? and s.rank_change < ? order by c.unit_code""",
+        [year, -k],
+    )
+    return [
+        _city(
+            "rank_drop",
+            r,
+            rules,
+            subject_key="rank",
+            year=r["year"],
+            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名）",
+            title_en=f"{r['unit_code']}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']})",
+            detail={k2: r[k2] for k2 in ("year", "rank", "n_ranked", "rank_change")} | {"max_rank_loss": k},
+        )
+        for r in rows
+    ]
+
+
+def stage(con, rules: Rules) -> list[Condition] | None:
+    rule = rules.get("stage")
+    if not rule or not has_table(con, "marts", "fct_evaluation_year"):
+        return None
+    stages = set(rule.get("stages") or ["watch", "review", "rectification", "exit_candidate"])
+    cols = _columns(con, "marts", "fct_evaluation_year")
+    robust = "e.is_robust" if "is_robust" in cols else "cast(null as boolean)"
+    fired = "e.rules_fired" if "rules_fired" in cols else "cast(null as varchar)"
+    year = _latest_year(con, "fct_evaluation_year")
+    rows = _rows(
+        con,
+        f"""select c.*, e.year, e.stage, {robust} as is_robust, {fired} as rules_fired
+            from marts.fct_evaluation_year e join ({CITIES}) c on c.unit_code = e.unit_code
+            where e.year = ? order by c.unit_code""",
+        [year],
+    )
+    out = []
+    for r in rows:
+        st = r["stage"]
+        # Only robust evidence raises a sanction alert; a flag on non-robust (or unassessed) evidence, or
+        # the evaluation's own `review` stage, asks for a human review (人工复核) instead.
+        if st == "review" or (st in STAGE_ZH and r["is_robust"] is not True):
+            kind, shown = "review", "review"
+        elif st in STAGE_ZH:
+            kind, shown = "sanction", st
+        else:
+            continue
+        if shown not in stages:
+            continue
+        flagged = STAGE_ZH.get(st, st)
+        title_zh = (
+            f"{r['unit_name']}：{r['year']} 年评价为“{flagged}”"
+            if kind == "sanction"
+            else f"{r['unit_name']}：{r['year']} 年“{flagged}”结论证据不稳健，需人工复核"
+        )
+        title_en = (
+            f"{r['unit_code']}: stage {st} in {r['year']}"
+            if kind == "sanction"
+            else f"{r['unit_code']}: {st} in {r['year']} on non-robust evidence, needs review"
+        )
+        out.append(
+            _city(
+                "stage",
+                r,
+                rules,
+                severity=rules.severity("stage", shown),
+                kind=kind,
+                subject_key=f"{kind}:{st}",
+                year=r["year"],
+                title_zh=title_zh,
+                title_en=title_en,
+                detail={"year": r["year"], "stage": st, "is_robust": r["is_robust"], "rules_fired": r["rules_fired"]},
+            )
+        )
+    return out
+
+
+def source_reporting(con, rules: Rules) -> list[Condition] | None:
+    """Missing / late sources from marts.fct_reporting_status (issue 10). No table yet: nothing to evaluate."""
+    rule = rules.get("source_reporting")
+    if not rule or not has_table(con, "marts", "fct_reporting_status"):
+        return None
+    statuses = list(rule.get("statuses") or ["missing", "late", "not_reported"])
+    n_years = int(rule.get("latest_years", 1))
+    rows = _rows(
+        con,
+        f"""select c.*, r.source, r.year, r.status, cast(r.due_date as varchar) as due_date,
+                   cast(r.received_date as varchar) as received_date
+            from marts.fct_reporting_status r join ({CITIES}) c on c.unit_code = r.unit_code
+            where list_contains(?, r.status)
+              and r.year > (select max(year) from marts.fct_reporting_status) - ?
+            order by c.unit_code, r.source, r.year""",
+        [statuses, n_years],
+    )
+    return [
+        _city(
+            "source_reporting",
+            r,
+            rules,
+            subject_key=f"{r['source']}:{r['year']}",
+            year=r["year"],
+            title_zh=f"{r['unit_name']}：{r['year']} 年 {r['source']} 数据{REPORTING_ZH.get(r['status'], r['status'])}",
+            title_en=f"{r['unit_code']}: {r['source']} {r['year']} is {r['status']} (due {r['due_date']})",
+            detail={k: r[k] for k in ("source", "year", "status", "due_date", "received_date")},
+        )
+        for r in rows
+    ]
+
+
+def pledge_freshness(con, rules: Rules, today: date | None = None) -> list[Condition] | None:
+    """A province whose monthly pledge-loan statistics for the previous month have not arrived by the due day,
+    while other provinces' have (when none have, the whole source is late: one data-engineer alert)."""
+    rule = rules.get("pledge_freshness")
+    if not rule or not has_table(con, "raw", "pledge_loans") or not has_table(con, "marts", "dim_city"):
+        return None
+    today = today or date.today()
+    # The latest month whose statistics are due: the previous month after the due day, else the one before.
+    back = 1 if today.day > int(rule.get("due_day", 10)) else 2
+    m = today.year * 12 + today.month - 1 - back
+    due_month = date(m // 12, m % 12 + 1, 1)
+    rows = _rows(
+        con,
+        f"""with provinces as (select distinct province_code, province_name from ({CITIES}))
+            select p.province_code, p.province_name,
+                   max(cast(l.month as date)) as latest_month,
+                   count(*) filter (where cast(l.month as date) = ?) as due_rows
+            from provinces p
+            left join marts.dim_city c on c.province_code = p.province_code
+            left join raw.pledge_loans l on l.city_code = c.unit_code
+            group by all order by p.province_code""",
+        [due_month],
+    )
+    reported = [r for r in rows if r["due_rows"]]
+    month = due_month.strftime("%Y-%m")
+    if not reported:
+        latest = max((r["latest_month"] for r in rows if r["latest_month"]), default=None)
+        return [
+            Condition(
+                rule_id="pledge_freshness",
+                audience="engineering",
+                severity=rules.severity("pledge_freshness"),
+                subject_key=f"pledge_loans:{month}",
+                title_zh=f"质押融资月度数据：{month} 数据应于次月 {rule.get('due_day', 10)} 日前报送，至今无任何省份报送（最新月份 {latest}）",
+                title_en=f"pledge_loans: no province has delivered {month}, due by day {rule.get('due_day', 10)} of the next month (latest {latest})",
+                detail={"due_month": month, "latest_month": str(latest), "as_of": str(today)},
+            )
+        ]
+    return [
+        Condition(
+            rule_id="pledge_freshness",
+            audience=rules.audience("pledge_freshness"),
+            severity=rules.severity("pledge_freshness"),
+            unit_code=r["province_code"],
+            unit_name=r["province_name"],
+            province_code=r["province_code"],
+            province_name=r["province_name"],
+            subject_key=f"pledge_loans:{month}",
+            title_zh=f"{r['province_name']}：{month} 质押融资月度数据未按期（每月 {rule.get('due_day', 10)} 日前）报送",
+            title_en=f"{r['province_code']}: pledge-loan statistics for {month} not received by day {rule.get('due_day', 10)}",
+            detail={"due_month": month, "latest_month": str(r["latest_month"]), "as_of": str(today)},
+        )
+        for r in rows
+        if not r["due_rows"]
+    ]
+
+
+def landing_file_refused(con, rules: Rules) -> list[Condition] | None:
+    """Landing files whose latest attempt was refused (status failed); resolved once a later version loads."""
+    if not rules.get("landing_file_refused") or not has_table(con, "raw", "ingested_files"):
+        return None
+    rows = _rows(
+        con,
+        """select source, file_name, file_hash, status, message, cast(ingested_at as varchar) as ingested_at, run_id
+           from (select *, row_number() over (partition by source, file_name order by ingested_at desc nulls last)
+                 as recency from raw.ingested_files) where recency = 1 and status = 'failed'
+           order by source, file_name""",
+    )
+    return [
+        Condition(
+            rule_id="landing_file_refused",
+            audience="engineering",
+            severity=rules.severity("landing_file_refused"),
+            subject_key=f"{r['source']}/{r['file_name']}",
+            title_zh=f"落地文件被拒收：{r['source']}/{r['file_name']} — {(r['message'] or '')[:200]}",
+            title_en=f"landing file refused: {r['source']}/{r['file_name']} — {(r['message'] or '')[:200]}",
+            detail={k: r[k] for k in ("source", "file_name", "file_hash", "message", "ingested_at", "run_id")},
+        )
+        for r in rows
+    ]
+
+
+CITY_RULES = (target_behind, bottom_group, rank_drop, stage, source_reporting)
+WAREHOUSE_RULES = (*CITY_RULES, pledge_freshness, landing_file_refused)
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection, rules: Rules, today: date | None = None, only: tuple = WAREHOUSE_RULES
+) -> tuple[list[Condition], set[str]]:
+    """Every warehouse-derived condition that holds now, and the rules that could be evaluated (enabled and
+    their table present). Only for those does a missing condition mean resolved; events such as failed runs
+    come from the sensors and never resolve by absence."""
+    out: list[Condition] = []
+    evaluated: set[str] = set()
+    for fn in only:
+        found = fn(con, rules, today) if fn is pledge_freshness else fn(con, rules)
+        if found is not None:
+            evaluated.add(fn.__name__)
+            out.extend(found)
+    return out, evaluated

@@ -1,0 +1,506 @@
+"""Alert lifecycle as Alertmanager does it, grouping, routing and delivery with a ledger.
+
+firing → ongoing (never re-sent) → resolved (one resolution notice). A fingerprint per (rule, city, subject)
+identifies an alert across runs; a condition that comes back after it resolved is a new episode of the same
+alert and is sent again. A silence holds notifications back; an alert that was still firing while silenced is
+sent again once the silence ends (as Alertmanager re-notifies after a silence). All notifications of one
+dispatch are grouped into ONE digest per (route, channel, recipient): a province office gets one message
+listing its cities.
+
+Delivery is at-least-once with an exactly-once effect: the digests are written to alerts.messages in the same
+transaction that marks the alerts as notified (an outbox), then delivered; every attempt is a row in
+alerts.deliveries (attempt, status, response, next retry), retried with backoff until delivered. The
+idempotency key is derived from the message content, so the same digest is never created twice, and every
+receiver sees it (Message-ID / X-Idempotency-Key) to drop a repeat. A message is leased while being sent so
+two dispatchers (the pipeline and the delivery sensor) never send it at the same time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from pipelines.alerts import channels
+from pipelines.alerts.conditions import Condition
+from pipelines.alerts.config import Route, Routing, Rules
+from pipelines.alerts.store import active_silence, connect, iso, now_utc
+
+LEASE_SECONDS = 120
+SUBJECT_PREFIX = "【知识产权强市监测】"
+
+
+def fingerprint(rule_id: str, unit_code: str | None, subject_key: str) -> str:
+    return hashlib.sha256(f"{rule_id}|{unit_code or ''}|{subject_key}".encode()).hexdigest()[:24]
+
+
+# --------------------------------------------------------------------------------------------- lifecycle
+def apply_conditions(
+    con: sqlite3.Connection,
+    conditions: list[Condition],
+    *,
+    evaluated: set[str],
+    rules_version: str,
+    run_id: str | None,
+    at: datetime,
+) -> dict:
+    """Record what holds now: new alerts fire, known ones stay firing, alerts of an evaluated rule whose
+    condition is gone resolve. Returns counts by transition."""
+    t = iso(at)
+    counts = {"new": 0, "refired": 0, "ongoing": 0, "resolved": 0}
+    seen = set()
+    for c in conditions:
+        fp = fingerprint(c.rule_id, c.unit_code, c.subject_key)
+        if fp in seen:
+            continue
+        seen.add(fp)
+        row = con.execute("SELECT state, episode FROM alerts.alerts WHERE fingerprint = ?", (fp,)).fetchone()
+        values = (
+            c.rules_version if hasattr(c, "rules_version") else rules_version,
+            c.audience,
+            c.kind,
+            c.severity,
+            c.unit_name,
+            c.province_code,
+            c.province_name,
+            c.year,
+            c.title_zh,
+            c.title_en,
+            c.detail_json(),
+            t,
+            run_id,
+        )
+        common = (
+            "rules_version = ?, audience = ?, kind = ?, severity = ?, unit_name = ?, province_code = ?, "
+            "province_name = ?, year = ?, title_zh = ?, title_en = ?, detail_json = ?, last_seen_at = ?, "
+            "last_run_id = ?"
+        )
+        if row is None:
+            con.execute(
+                f"""INSERT INTO alerts.alerts (fingerprint, rule_id, unit_code, subject_key, state, episode,
+                    first_fired_at, last_fired_at, rules_version, audience, kind, severity, unit_name,
+                    province_code, province_name, year, title_zh, title_en, detail_json, last_seen_at, last_run_id)
+                    VALUES (?, ?, ?, ?, 'firing', 1, ?, ?, {", ".join("?" * 13)})""",
+                (fp, c.rule_id, c.unit_code, c.subject_key, t, t, *values),
+            )
+            counts["new"] += 1
+        elif row["state"] == "resolved":
+            con.execute(
+                f"""UPDATE alerts.alerts SET state = 'firing', episode = episode + 1, last_fired_at = ?,
+                    resolved_at = NULL, suppressed = 0, acked_at = NULL, acked_by = NULL, ack_comment = NULL,
+                    {common} WHERE fingerprint = ?""",
+                (t, *values, fp),
+            )
+            counts["refired"] += 1
+        else:
+            con.execute(f"UPDATE alerts.alerts SET {common} WHERE fingerprint = ?", (*values, fp))
+            counts["ongoing"] += 1
+    if evaluated:
+        marks = ", ".join("?" * len(evaluated))
+        firing = con.execute(
+            f"SELECT fingerprint FROM alerts.alerts WHERE state = 'firing' AND rule_id IN ({marks})",
+            tuple(sorted(evaluated)),
+        ).fetchall()
+        for (fp,) in firing:
+            if fp not in seen:
+                con.execute(
+                    "UPDATE alerts.alerts SET state = 'resolved', resolved_at = ?, last_run_id = ? WHERE fingerprint = ?",
+                    (t, run_id, fp),
+                )
+                counts["resolved"] += 1
+    return counts
+
+
+def fire_events(con: sqlite3.Connection, events: list[Condition], *, rules_version: str, run_id: str | None, at):
+    """One-off events (a failed run, a failed blocking check, a dead run): they fire once and never resolve
+    by absence; acknowledging one closes it."""
+    return apply_conditions(con, events, evaluated=set(), rules_version=rules_version, run_id=run_id, at=at)
+
+
+# ---------------------------------------------------------------------------------------------- routing
+def _expand(template: str, alert: dict) -> str:
+    return template.format(
+        province_code=alert.get("province_code") or "", province_name=alert.get("province_name") or ""
+    )
+
+
+def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]]:
+    """(route, channel, recipient) for one alert."""
+    out = []
+    for route in routing.routes:
+        if route.audience != alert["audience"] or (route.rules and alert["rule_id"] not in route.rules):
+            continue
+        if route.per_province and not alert.get("province_code"):
+            continue
+        for channel, templates in route.recipients.items():
+            for tpl in templates:
+                out.append((route, channel, _expand(tpl, alert)))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- digest
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+RULE_NAMES = {
+    "target_behind": ("目标滞后", "behind target"),
+    "bottom_group": ("末位分组", "bottom group"),
+    "rank_drop": ("排名下降", "rank drop"),
+    "stage": ("评价阶段", "evaluation stage"),
+    "source_reporting": ("数据报送", "reporting"),
+    "pledge_freshness": ("月度数据逾期", "monthly data late"),
+    "landing_file_refused": ("落地文件被拒", "landing file refused"),
+    "run_failed": ("运行失败", "run failed"),
+    "blocking_check_failed": ("阻断性检查失败", "blocking check failed"),
+    "dead_run": ("运行进程消失", "dead run"),
+}
+
+
+def _line(a: dict, lang: str, under_city: bool = False) -> str:
+    title = a["title_zh"] if lang == "zh" else a["title_en"]
+    # Under the city's heading the title's own "City：" / "code: " prefix is noise: drop it.
+    for prefix in (f"{a.get('unit_name')}：", f"{a.get('unit_code')}: "):
+        if under_city and a.get("unit_code") and title.startswith(prefix):
+            title = title[len(prefix) :]
+    mark = "‼ " if a.get("severity") == "critical" else ""
+    return f"  [{a['fingerprint'][:8]}] {mark}{title}"
+
+
+def _counts_line(alerts: list[dict], lang: str) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for a in alerts:
+        key = f"{a['rule_id']}:{a['kind']}" if a["rule_id"] == "stage" else a["rule_id"]
+        counts[key] += 1
+    parts = []
+    for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        rule, _, kind = key.partition(":")
+        name = RULE_NAMES.get(rule, (rule, rule))[0 if lang == "zh" else 1]
+        if kind:
+            name += ("（复核）" if kind == "review" else "（处置）") if lang == "zh" else f" ({kind})"
+        parts.append(f"{name} {n}")
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def _city_summary(alerts: list[dict], lang: str) -> str:
+    """One line for a city in a summary digest: its alerts by rule, the severe ones named."""
+    parts = []
+    for a in sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"])):
+        if a["rule_id"] == "stage" or a["severity"] == "critical":
+            parts.append(_line(a, lang, under_city=True).split("] ", 1)[1])
+    rest = [a for a in alerts if not (a["rule_id"] == "stage" or a["severity"] == "critical")]
+    if rest:
+        parts.append(_counts_line(rest, lang))
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def compose(
+    route: str,
+    channel: str,
+    recipient: str,
+    items: list[tuple[dict, str]],
+    run_id: str | None,
+    detail: str = "full",
+) -> dict:
+    firing = [a for a, tr in items if tr == "firing"]
+    resolved = [a for a, tr in items if tr == "resolved"]
+    key_src = "|".join(
+        [route, channel, recipient]
+        + sorted(f"{a['fingerprint']}:{tr}:{a['episode']}:{a['notifications']}" for a, tr in items)
+    )
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
+    subject = (
+        f"{SUBJECT_PREFIX}新预警 {len(firing)} 条、解除 {len(resolved)} 条 · "
+        f"IP strong-city monitor: {len(firing)} firing, {len(resolved)} resolved"
+    )
+
+    def section(lang: str) -> list[str]:
+        lines = []
+        by_city: dict[str, list[dict]] = defaultdict(list)
+        for a in firing:
+            by_city[
+                a.get("unit_name") or a.get("unit_code") or ("数据工程" if lang == "zh" else "data engineering")
+            ].append(a)
+        if firing:
+            n_cities = len([c for c in by_city if any(a.get("unit_code") for a in by_city[c])])
+            lines.append(
+                (
+                    f"新预警 {len(firing)} 条，涉及 {n_cities} 个地区："
+                    if lang == "zh"
+                    else f"Firing: {len(firing)} alert(s) in {n_cities} area(s): "
+                )
+                + _counts_line(firing, lang)
+            )
+            # the most severe cities first, then by name
+            order = sorted(by_city, key=lambda c: (min(SEVERITY_ORDER.get(a["severity"], 3) for a in by_city[c]), c))
+            for city in order:
+                if detail == "summary":
+                    lines.append(
+                        f" {city}：{_city_summary(by_city[city], lang)}"
+                        if lang == "zh"
+                        else f" {city}: {_city_summary(by_city[city], lang)}"
+                    )
+                    continue
+                lines.append(f" {city}")
+                items = sorted(
+                    by_city[city], key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"], a["subject_key"])
+                )
+                lines.extend(_line(a, lang, under_city=True) for a in items)
+        if resolved:
+            lines.append(("已解除：" if lang == "zh" else "Resolved: ") + _counts_line(resolved, lang))
+            lines.extend(_line(a, lang) for a in resolved)
+        return lines
+
+    body = "\n".join(
+        [
+            f"收件人 {recipient}（{route}）：",
+            *section("zh"),
+            "",
+            "确认：ipcity alerts ack <编号>；静默：ipcity alerts silence <编号> --for 7d；或在监测平台“预警”页面操作。",
+            "",
+            f"To {recipient} ({route}):",
+            *section("en"),
+            "",
+            "Acknowledge: ipcity alerts ack <id>; silence: ipcity alerts silence <id> --for 7d; or on the dashboard's Alerts page.",
+            "",
+            f"消息编号 / idempotency key: {key}" + (f"   run: {run_id}" if run_id else ""),
+        ]
+    )
+
+    def brief(a: dict, tr: str) -> dict:
+        return {
+            "fingerprint": a["fingerprint"],
+            "transition": tr,
+            "rule": a["rule_id"],
+            "kind": a["kind"],
+            "severity": a["severity"],
+            "unit_code": a.get("unit_code"),
+            "unit_name": a.get("unit_name"),
+            "province_code": a.get("province_code"),
+            "subject": a["subject_key"],
+            "year": a.get("year"),
+            "title_zh": a["title_zh"],
+            "title_en": a["title_en"],
+            "detail": json.loads(a.get("detail_json") or "{}"),
+        }
+
+    payload = {
+        "idempotency_key": key,
+        "run_id": run_id,
+        "route": route,
+        "recipient": recipient,
+        "firing": [brief(a, "firing") for a in firing],
+        "resolved": [brief(a, "resolved") for a in resolved],
+    }
+    return {
+        "idempotency_key": key,
+        "route": route,
+        "channel": channel,
+        "recipient": recipient,
+        "subject": subject,
+        "body": body,
+        "payload": payload,
+        "n_firing": len(firing),
+        "n_resolved": len(resolved),
+    }
+
+
+def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str | None, at: datetime) -> list[dict]:
+    """Turn pending transitions into digests in the outbox (same transaction): returns the new messages."""
+    rows = [
+        dict(r)
+        for r in con.execute(
+            """SELECT * FROM alerts.alerts WHERE
+                 (state = 'firing' AND (notified_state IS NULL OR notified_state = 'resolved'
+                                        OR notified_episode IS NOT episode OR suppressed = 1))
+              OR (state = 'resolved' AND notified_state = 'firing' AND notified_episode = episode)
+               ORDER BY province_code, unit_code, rule_id, subject_key"""
+        ).fetchall()
+    ]
+    # A silenced firing alert that has been sent before is held back and re-sent once the silence ends.
+    for r in con.execute("SELECT * FROM alerts.alerts WHERE state = 'firing' AND suppressed = 0").fetchall():
+        if active_silence(con, dict(r), at) and r["fingerprint"] not in {x["fingerprint"] for x in rows}:
+            con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (r["fingerprint"],))
+    groups: dict[tuple[str, str, str, str], list[tuple[dict, str]]] = defaultdict(list)
+    for a in rows:
+        if active_silence(con, a, at):
+            if a["state"] == "firing":
+                con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (a["fingerprint"],))
+            continue
+        transition = a["state"]
+        for route, channel, recipient in recipients_for(a, routing):
+            groups[(route.name, channel, recipient, route.detail)].append((a, transition))
+        con.execute(
+            "UPDATE alerts.alerts SET notified_state = ?, notified_episode = episode, suppressed = 0, "
+            "notifications = notifications + 1 WHERE fingerprint = ?",
+            (transition, a["fingerprint"]),
+        )
+    t = iso(at)
+    messages = []
+    for (route, channel, recipient, detail), items in sorted(groups.items()):
+        m = compose(route, channel, recipient, items, run_id, detail)
+        cur = con.execute(
+            """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
+               body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)""",
+            (
+                m["idempotency_key"],
+                run_id,
+                route,
+                channel,
+                recipient,
+                m["subject"],
+                m["body"],
+                json.dumps(m["payload"], ensure_ascii=False, default=str),
+                m["n_firing"],
+                m["n_resolved"],
+                t,
+                t,
+            ),
+        )
+        if cur.rowcount:
+            con.executemany(
+                "INSERT OR IGNORE INTO alerts.message_items VALUES (?, ?, ?, ?)",
+                [(m["idempotency_key"], a["fingerprint"], tr, a["episode"]) for a, tr in items],
+            )
+            con.execute(
+                "INSERT INTO alerts.dispatches VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                (run_id, t, route, channel, recipient, m["n_firing"], m["n_resolved"]),
+            )
+            messages.append(m)
+    return messages
+
+
+# --------------------------------------------------------------------------------------------- delivery
+def _claim(path, key: str, at: datetime) -> dict | None:
+    with connect(path) as con:
+        cur = con.execute(
+            """UPDATE alerts.messages SET next_retry_at = ? WHERE idempotency_key = ? AND status = 'pending'
+               AND (next_retry_at IS NULL OR next_retry_at <= ?)""",
+            (iso(at + timedelta(seconds=LEASE_SECONDS)), key, iso(at)),
+        )
+        if not cur.rowcount:
+            return None
+        return dict(con.execute("SELECT * FROM alerts.messages WHERE idempotency_key = ?", (key,)).fetchone())
+
+
+def deliver_due(routing: Routing, *, path=None, sleep=time.sleep) -> list[dict]:
+    """Deliver every pending message whose retry time has come; up to `immediate_attempts` attempts each in
+    this call (with the backoff between them when it is short), then it waits for the next dispatch."""
+    now = now_utc()
+    with connect(path) as con:
+        due = [
+            r[0]
+            for r in con.execute(
+                """SELECT idempotency_key FROM alerts.messages WHERE status = 'pending'
+                   AND (next_retry_at IS NULL OR next_retry_at <= ?) ORDER BY created_at, idempotency_key""",
+                (iso(now),),
+            ).fetchall()
+        ]
+    results = []
+    down: set[str] = set()  # channels that failed every attempt in this call
+    for key in due:
+        msg = _claim(path, key, now_utc())
+        if msg is None:
+            continue  # another dispatcher holds it
+        if msg["channel"] in down:
+            # The channel is down: do not spend another timeout on it now; the message waits its turn.
+            wait = routing.backoff(max(1, msg["attempts"]))
+            with connect(path) as con:
+                con.execute(
+                    "UPDATE alerts.messages SET next_retry_at = ? WHERE idempotency_key = ?",
+                    (iso(now_utc() + timedelta(seconds=wait)), key),
+                )
+            results.append(
+                {"idempotency_key": key, "recipient": msg["recipient"], "status": "retry", "attempts": msg["attempts"]}
+            )
+            continue
+        ch = routing.channels.get(msg["channel"])
+        for i in range(max(1, routing.immediate_attempts)):
+            attempt = msg["attempts"] + 1
+            if ch is None:
+                ok, response = False, f"channel {msg['channel']} is not configured in {routing.path}"
+            else:
+                ok, response = channels.send({**msg, "payload": json.loads(msg["payload_json"] or "{}")}, ch)
+            t = now_utc()
+            if ok:
+                status, next_retry = "delivered", None
+            elif attempt >= routing.max_attempts:
+                status, next_retry = "failed", None
+            else:
+                status, next_retry = "retry", t + timedelta(seconds=routing.backoff(attempt))
+            with connect(path) as con:
+                con.execute(
+                    "INSERT INTO alerts.deliveries VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, attempt, iso(t), status, response, iso(next_retry) if next_retry else None),
+                )
+                con.execute(
+                    """UPDATE alerts.messages SET attempts = ?, status = ?, next_retry_at = ?, last_response = ?,
+                       delivered_at = ? WHERE idempotency_key = ?""",
+                    (
+                        attempt,
+                        "pending" if status == "retry" else status,
+                        iso(next_retry) if next_retry else None,
+                        response,
+                        iso(t) if ok else None,
+                        key,
+                    ),
+                )
+            msg["attempts"] = attempt
+            if status != "retry":
+                break
+            wait = routing.backoff(attempt)
+            if i + 1 >= routing.immediate_attempts or wait > 10:
+                break  # a longer outage: the next dispatch (run, sensor tick, `ipcity alerts deliver`) retries
+            sleep(wait)
+        if status != "delivered":
+            down.add(msg["channel"])
+        results.append({"idempotency_key": key, "recipient": msg["recipient"], "status": status, "attempts": attempt})
+    return results
+
+
+def dispatch(routing: Routing, *, run_id: str | None, path=None, at: datetime | None = None) -> dict:
+    """Plan digests for pending transitions and deliver everything due; returns the run's digest summary."""
+    at = at or now_utc()
+    with connect(path) as con:
+        messages = plan_notifications(con, routing, run_id=run_id, at=at)
+    delivered = deliver_due(routing, path=path)
+    status = {d["idempotency_key"]: d["status"] for d in delivered}
+    return {
+        "messages": [
+            {
+                "route": m["route"],
+                "channel": m["channel"],
+                "recipient": m["recipient"],
+                "firing": m["n_firing"],
+                "resolved": m["n_resolved"],
+                "status": status.get(m["idempotency_key"], "pending"),
+            }
+            for m in messages
+        ],
+        "deliveries": delivered,
+    }
+
+
+def record_and_dispatch(
+    conditions: list[Condition],
+    *,
+    evaluated: set[str],
+    rules: Rules,
+    routing: Routing,
+    run_id: str | None,
+    path=None,
+    events: bool = False,
+) -> dict:
+    at = now_utc()
+    with connect(path) as con:
+        counts = apply_conditions(
+            con,
+            conditions,
+            evaluated=set() if events else evaluated,
+            rules_version=rules.version,
+            run_id=run_id,
+            at=at,
+        )
+    out = dispatch(routing, run_id=run_id, path=path, at=at)
+    return {"transitions": counts, **out}

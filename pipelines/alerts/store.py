@@ -1,0 +1,206 @@
+"""The alert store: alert state, silences, messages and the delivery ledger.
+
+A SQLite file beside the warehouse (``<data>/alerts/alerts.sqlite``), attached as schema ``alerts`` so the
+tables read ``alerts.alerts``, ``alerts.deliveries``... It is separate from the DuckDB warehouse on purpose:
+DuckDB allows one writer, and the dashboard (which never opens the warehouse) must be able to acknowledge and
+silence alerts while a pipeline run holds the warehouse. SQLite serialises the few small writes (WAL mode,
+busy timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pipelines import settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts.alerts (
+  fingerprint TEXT PRIMARY KEY,      -- sha256 of (rule_id, unit_code, subject_key)
+  rule_id TEXT NOT NULL, rules_version TEXT, audience TEXT NOT NULL, kind TEXT NOT NULL,
+  severity TEXT NOT NULL, unit_code TEXT, unit_name TEXT, province_code TEXT, province_name TEXT,
+  subject_key TEXT NOT NULL, year INTEGER, title_zh TEXT, title_en TEXT, detail_json TEXT,
+  state TEXT NOT NULL,               -- firing | resolved
+  episode INTEGER NOT NULL DEFAULT 1,-- +1 each time a resolved alert fires again
+  first_fired_at TEXT, last_fired_at TEXT, last_seen_at TEXT, resolved_at TEXT,
+  notified_state TEXT,               -- what recipients last heard: NULL | firing | resolved
+  notified_episode INTEGER,
+  suppressed INTEGER NOT NULL DEFAULT 0,  -- a notification was held back by a silence
+  notifications INTEGER NOT NULL DEFAULT 0,  -- notifications planned so far (part of the idempotency key)
+  acked_at TEXT, acked_by TEXT, ack_comment TEXT,
+  last_run_id TEXT
+);
+CREATE TABLE IF NOT EXISTS alerts.silences (
+  silence_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  fingerprint TEXT, rule_id TEXT, unit_code TEXT, province_code TEXT,  -- NULL = any
+  starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, created_by TEXT, comment TEXT, created_at TEXT
+);
+CREATE TABLE IF NOT EXISTS alerts.messages (
+  idempotency_key TEXT PRIMARY KEY,  -- also the Message-ID / X-Idempotency-Key the receiver sees
+  run_id TEXT, route TEXT NOT NULL, channel TEXT NOT NULL, recipient TEXT NOT NULL,
+  subject TEXT, body TEXT, payload_json TEXT, n_firing INTEGER, n_resolved INTEGER,
+  status TEXT NOT NULL,              -- pending | delivered | failed
+  attempts INTEGER NOT NULL DEFAULT 0, next_retry_at TEXT, delivered_at TEXT, last_response TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts.message_items (
+  idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL, transition TEXT NOT NULL, episode INTEGER,
+  PRIMARY KEY (idempotency_key, fingerprint, transition)
+);
+CREATE TABLE IF NOT EXISTS alerts.deliveries (
+  idempotency_key TEXT NOT NULL, attempt INTEGER NOT NULL, attempted_at TEXT NOT NULL,
+  status TEXT NOT NULL,              -- delivered | retry | failed
+  response TEXT, next_retry_at TEXT,
+  PRIMARY KEY (idempotency_key, attempt)
+);
+CREATE TABLE IF NOT EXISTS alerts.dispatches (
+  run_id TEXT, dispatched_at TEXT, route TEXT, channel TEXT, recipient TEXT, messages INTEGER,
+  n_firing INTEGER, n_resolved INTEGER
+);
+"""
+
+
+# Columns added after a table was first created: added in place to an older store (SQLite ALTER TABLE).
+ADDED_COLUMNS = {"alerts": {"notifications": "INTEGER NOT NULL DEFAULT 0"}}
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    for table, cols in ADDED_COLUMNS.items():
+        have = {r[1] for r in con.execute(f"PRAGMA alerts.table_info({table})").fetchall()}
+        for name, decl in cols.items():
+            if name not in have:
+                con.execute(f"ALTER TABLE alerts.{table} ADD COLUMN {name} {decl}")
+
+
+def store_path() -> Path:
+    return Path(os.environ.get("IPCITY_ALERT_STORE") or settings.alerts_dir() / "alerts.sqlite").resolve()
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse(text: str | None) -> datetime | None:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if text else None
+
+
+@contextmanager
+def connect(path: Path | str | None = None, *, read_only: bool = False):
+    """A connection with the store attached as schema `alerts`; one transaction, committed on success."""
+    p = Path(path) if path else store_path()
+    if read_only and not p.exists():
+        raise FileNotFoundError(p)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    # An in-memory main database with the store file attached as `alerts`: queries read alerts.<table>.
+    con = sqlite3.connect("file::memory:", uri=True, timeout=30, isolation_level=None)
+    con.row_factory = sqlite3.Row
+    con.execute("PRAGMA busy_timeout = 30000")
+    con.execute("ATTACH DATABASE ? AS alerts", (f"file:{p}?mode=ro" if read_only else f"file:{p}",))
+    if not read_only:
+        con.execute("PRAGMA alerts.journal_mode = WAL")
+    try:
+        if not read_only:
+            con.executescript(SCHEMA)
+            _migrate(con)
+        con.execute("BEGIN IMMEDIATE" if not read_only else "BEGIN")
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+def active_silence(con: sqlite3.Connection, alert: dict, at: datetime) -> dict | None:
+    t = iso(at)
+    row = con.execute(
+        """SELECT * FROM alerts.silences WHERE starts_at <= ? AND ends_at > ?
+           AND (fingerprint IS NULL OR fingerprint = ?) AND (rule_id IS NULL OR rule_id = ?)
+           AND (unit_code IS NULL OR unit_code = ?) AND (province_code IS NULL OR province_code = ?)
+           ORDER BY ends_at DESC LIMIT 1""",
+        (t, t, alert["fingerprint"], alert["rule_id"], alert.get("unit_code"), alert.get("province_code")),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def resolve_target(con: sqlite3.Connection, target: str) -> list[str]:
+    """Fingerprints for a user-typed target: a fingerprint (or its first 8+ characters)."""
+    if len(target) < 8:
+        raise ValueError("give at least the first 8 characters of the fingerprint")
+    rows = con.execute("SELECT fingerprint FROM alerts.alerts WHERE fingerprint LIKE ?", (target + "%",)).fetchall()
+    return [r[0] for r in rows]
+
+
+def acknowledge(fingerprint: str, by: str, comment: str = "", *, path: Path | None = None) -> int:
+    with connect(path) as con:
+        fps = resolve_target(con, fingerprint)
+        t = iso(now_utc())
+        for fp in fps:
+            con.execute(
+                "UPDATE alerts.alerts SET acked_at = ?, acked_by = ?, ack_comment = ? WHERE fingerprint = ?",
+                (t, by, comment, fp),
+            )
+            # A one-off event (failed run, dead run) has no condition that could clear it: acknowledging it closes
+            # it, without a resolution notice (whoever acknowledged it is the one who dealt with it).
+            con.execute(
+                """UPDATE alerts.alerts SET state = 'resolved', resolved_at = ?, notified_state = 'resolved',
+                   notified_episode = episode WHERE fingerprint = ? AND kind = 'event' AND state = 'firing'""",
+                (t, fp),
+            )
+        return len(fps)
+
+
+def silence(
+    *,
+    by: str,
+    duration: timedelta,
+    fingerprint: str | None = None,
+    rule_id: str | None = None,
+    unit_code: str | None = None,
+    province_code: str | None = None,
+    comment: str = "",
+    path: Path | None = None,
+    start: datetime | None = None,
+) -> int:
+    """Silence matching alerts for a period; returns the silence id. At least one matcher is required."""
+    if not any((fingerprint, rule_id, unit_code, province_code)):
+        raise ValueError("a silence needs a fingerprint, rule, city or province")
+    if duration.total_seconds() <= 0:
+        raise ValueError("a silence needs a positive duration")
+    t0 = start or now_utc()
+    with connect(path) as con:
+        if fingerprint:
+            fps = resolve_target(con, fingerprint)
+            if len(fps) != 1:
+                raise ValueError(f"{fingerprint}: {len(fps)} alerts match")
+            fingerprint = fps[0]
+        cur = con.execute(
+            """INSERT INTO alerts.silences (fingerprint, rule_id, unit_code, province_code, starts_at, ends_at,
+               created_by, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                fingerprint,
+                rule_id,
+                unit_code,
+                province_code,
+                iso(t0),
+                iso(t0 + duration),
+                by,
+                comment,
+                iso(now_utc()),
+            ),
+        )
+        return int(cur.lastrowid)
+
+
+def expire_silence(silence_id: int, *, path: Path | None = None) -> None:
+    with connect(path) as con:
+        con.execute("UPDATE alerts.silences SET ends_at = ? WHERE silence_id = ?", (iso(now_utc()), silence_id))

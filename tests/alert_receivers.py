@@ -1,0 +1,91 @@
+"""Real loopback receivers for the alert tests: an SMTP server (aiosmtpd) and an HTTP JSON receiver.
+
+Both listen on 127.0.0.1 only, record what arrives, and are stopped by the test that started them.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+import threading
+from email import policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    """aiosmtpd on 127.0.0.1: every accepted message, parsed, in `messages`."""
+
+    def __init__(self, port: int | None = None):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[email.message.EmailMessage] = []
+        self.port = port or free_port()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+                msg = email.message_from_bytes(envelope.content, policy=policy.default)
+                msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
+                sink.messages.append(msg)
+                return "250 Message accepted for delivery"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address in m["X-Envelope-To"]]
+
+    @staticmethod
+    def text(msg) -> str:
+        return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+class HttpSink:
+    """A JSON webhook receiver on 127.0.0.1 (ThreadingHTTPServer): bodies and headers in `requests`."""
+
+    def __init__(self, port: int | None = None, status: int = 200):
+        self.port = port or free_port()
+        self.requests: list[dict] = []
+        self.status = status
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's hook name
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"raw": raw.decode(errors="replace")}
+                sink.requests.append({"path": self.path, "headers": dict(self.headers), "json": body})
+                self.send_response(sink.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"errcode": 0, "errmsg": "ok"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
