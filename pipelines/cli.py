@@ -137,6 +137,10 @@ def run(rebuild: bool) -> None:
             console.print(f"[red]run {r['job']} {r['partition']} failed:[/red] {r.get('error')}")
     if summary.blocked:
         console.print(f"[red]{summary.blocked}[/red]")
+    for line in summary.refused:
+        console.print(f"[red]refused:[/red] {line}")
+    if summary.ledger is not None and summary.ledger.height and summary.ledger["files_failed"].sum():
+        console.print("[red]some files were refused[/red] — see `raw.ingested_files` (status failed) for each reason")
     _print_where()
     if not summary.success:
         sys.exit(1)

@@ -46,6 +46,7 @@ class RunSummary:
     ledger: pl.DataFrame | None = None
     nothing_new: bool = False
     blocked: str | None = None
+    refused: list[str] = field(default_factory=list)  # files refused while planning (file: reason)
 
     @property
     def success(self) -> bool:
@@ -105,10 +106,20 @@ def run_pipeline(
         summary.nothing_new = True
         return summary
     valid = set(defs.resolve_job_def(PIPELINE_JOB).partitions_def.get_partition_keys())
+    # A file whose data year lies outside the partitions fails alone, by name; the other years still run.
+    outside = sorted(y for y in yearly if str(y) not in valid)
+    if outside:
+        from pipelines.ingest.load import record_failure_of
+
+        with duckdb.connect(str(wh)) as con:
+            for y in outside:
+                for rel in yearly.pop(y):
+                    reason = f"data year {y} is outside the years the pipeline holds ({min(valid)}–{max(valid)})"
+                    record_failure_of(con, SOURCES[rel.split("/")[0]], settings.landing_dir() / rel, reason)
+                    summary.refused.append(f"{rel}: {reason}")
+        if not yearly and not reference and not rebuild:
+            return summary
     years = sorted(y for y in yearly if str(y) in valid)
-    for y in sorted(y for y in yearly if str(y) not in valid):
-        summary.blocked = f"year {y} is outside the partitions {min(valid)}–{max(valid)}: " + ", ".join(yearly[y])
-        return summary
     first, last_year = (years[0], years[-1]) if years else (last or settings.DEFAULT_LAST_YEAR,) * 2
     instance = instance or _instance()
     if progress:

@@ -256,7 +256,9 @@ PATENT_STATS = Source(
         Column("in_force_total", "int", required=False, aliases=("有效专利总量",), max_value=200_000_000, **_NONNEG),
         Column("source", "str", required=False, aliases=("来源",), max_length=1000),
     ),
-    record_rules=(RecordRule("patent_grants_per_capita", "grants_total", "population_10k", "grants per 10k residents"),),
+    record_rules=(
+        RecordRule("patent_grants_per_capita", "grants_total", "population_10k", "grants per 10k residents"),
+    ),
 )
 
 PATENT_GRANTS = Source(
@@ -410,8 +412,9 @@ UNIT_SCALES: dict[str, float] = {
     "人": 1.0,
     "万人": 1e4,
 }
+# Family members in the order a mistaken unit is suspected: 元 and 亿元 are the usual slips for 万元.
 UNIT_FAMILIES: dict[str, tuple[str, ...]] = {
-    "money": ("元", "千元", "万元", "百万元", "亿元"),
+    "money": ("元", "亿元", "千元", "万元", "百万元"),
     "people": ("人", "万人"),
 }
 # Units that may stand in brackets after a count header (登记笔数(笔)): they say what is counted, not a scale.
@@ -420,7 +423,7 @@ COUNT_UNITS = ("笔", "件", "个", "家", "户", "人", "次", "人次", "项",
 UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人)"
 
 # Rows that sum other rows. A label cell like these, or a province/national code in a city-level column.
-TOTAL_LABEL_PATTERN = r"^(?:全省|全市|全国|全区|本省|本市|各市|总|本月|本年|累计|年度)?\s*(?:合\s*计|小\s*计|总\s*计)"
+TOTAL_LABEL_PATTERN = r"^.{0,16}?(?:合计|小计|总计)(?:[:：()（）]|$)"
 NATIONAL_CODES = ("000000", "100000")
 
 # Excel error values (a formula that failed): the cell has no value; the row is quarantined, never nulled.

@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS raw.rejected_rows (
 )"""
 
 # A year in a file name, with the month/day that may follow it (2025年12月, 2025-12, 2025.12.31).
-_YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)((?:\s*[年\-_.]\s*\d{1,2}\s*月?(?:\s*[\-_.]?\s*\d{1,2}\s*日?)?)?)")
+_YEAR_IN_NAME = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)(?!\d)((?:\s*[年\-_.]\s*\d{1,2}\s*月?(?:\s*[\-_.]?\s*\d{1,2}\s*日?)?)?)"
+)
 # Files at most this big have their data year read from their data (dates, a year column); bigger files (a
 # national grant export) trust a data year in their name and fall back to their data.
 PARTITION_FROM_DATA_MAX_BYTES = 16 << 20
@@ -471,9 +473,7 @@ def _write(
             ).with_columns([pl.col(k).cast(good.schema[k]) for k in key])
             con.register("__old_keys", old_keys.to_arrow())
             on = " AND ".join(f"t.{k} = o.{k}" for k in key)
-            con.execute(
-                f"DELETE FROM {source.table} t USING __old_keys o WHERE {on} AND t._source_file = o._f"
-            )
+            con.execute(f"DELETE FROM {source.table} t USING __old_keys o WHERE {on} AND t._source_file = o._f")
             con.unregister("__old_keys")
         con.register("__to_load", to_load.to_arrow())
         con.execute(
@@ -487,7 +487,7 @@ def _write(
             con.execute("INSERT INTO raw.rejected_rows BY NAME SELECT * FROM __quarantine")
             con.unregister("__quarantine")
         con.execute(
-            "INSERT INTO raw.ingested_files (source, file_name, file_hash, \"partition\", rows_read, rows_loaded,"
+            'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", rows_read, rows_loaded,'
             " rows_rejected, status, message, encoding, ingested_at, run_id, sheets, rows_corrected)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?, ?)",
             [
@@ -520,11 +520,18 @@ def _record_failure(con, result: IngestResult, reason: str, run_id: str) -> None
         [result.source, result.file_hash],
     )
     con.execute(
-        "INSERT INTO raw.ingested_files (source, file_name, file_hash, \"partition\", rows_read, rows_loaded,"
+        'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", rows_read, rows_loaded,'
         " rows_rejected, status, message, encoding, ingested_at, run_id)"
         " VALUES (?, ?, ?, ?, 0, 0, 0, 'failed', ?, NULL, ?, ?)",
         [result.source, result.file_name, result.file_hash, result.partition, reason, datetime.now(), run_id],
     )
+
+
+def record_failure_of(con, source: Source, path: Path, reason: str, run_id: str = "") -> IngestError:
+    """Record a file that fails before it is read (its year cannot be used): a 'failed' ledger row."""
+    ensure_schema(con)
+    _record_failure(con, IngestResult(source.name, path.name, file_hash(path), None), reason, run_id)
+    return IngestError(path.name, reason)
 
 
 def record_unreadable_year(con, source: Source, path: Path, run_id: str = "") -> IngestError:

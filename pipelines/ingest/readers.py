@@ -163,10 +163,12 @@ def _unit_match(source: Source, column: str, unit: str, header: str) -> HeaderMa
             return HeaderMatch(column, None if factor == 1 else factor, unit)
     if c.unit is None and (unit in COUNT_UNITS or unit == ""):
         return HeaderMatch(column)
-    expected = f"{c.unit} or " + ", ".join(u for f in UNIT_FAMILIES.values() if c.unit in f for u in f) if c.unit else "a count"
-    raise HeaderUnitError(
-        f"header '{header}': unit '{unit}' cannot be converted into {column} (expected {expected})"
+    expected = (
+        f"{c.unit} or " + ", ".join(u for f in UNIT_FAMILIES.values() if c.unit in f for u in f)
+        if c.unit
+        else "a count"
     )
+    raise HeaderUnitError(f"header '{header}': unit '{unit}' cannot be converted into {column} (expected {expected})")
 
 
 def _cell_text(v) -> str:
@@ -199,7 +201,11 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
     out = []
     for j in range(n):
         u, lo, f = _cell_text(upper[j]).strip(), _cell_text(lower[j]).strip(), _cell_text(filled[j]).strip()
-        candidates = [lo, u, u + lo, f + lo, f"{u}({lo})" if lo else "", u + lo.strip("()（）")]
+        if lo and _is_unit_row([lo]):
+            # a unit under its column's name: 质押金额 over 元 is 质押金额(元)
+            candidates = [f"{u}({normalise_header(lo).strip('()')})", u]
+        else:
+            candidates = [lo, u, u + lo, f + lo, f"{u}({lo})" if lo else "", u + lo.strip("()（）")]
         chosen = None
         for cand in candidates:
             if not cand:
@@ -213,6 +219,11 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
                 break
         out.append(chosen if chosen is not None else (lo or u or None))
     return out
+
+
+def _is_unit_row(row: list) -> bool:
+    cells = [normalise_header(c).strip("()") for c in row if c not in (None, "") and str(c).strip()]
+    return bool(cells) and all(c in UNIT_SCALES or c in COUNT_UNITS or c == "%" for c in cells)
 
 
 def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, int, list]:
@@ -229,6 +240,9 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
             pair_hits, _ = _row_hits(pair, source)
             if pair_hits > max(hits, best[3]) and pair_hits > _row_hits(rows[i + 1], source)[0]:
                 best = (i, 2, pair, pair_hits)
+            elif hits >= 2 and hits >= best[3] and _is_unit_row(rows[i + 1]):
+                # a row of units under the header (笔 / 万元 / 件): part of the header
+                best = (i, 2, pair, max(hits, pair_hits))
     if best[0] < 0 or best[3] < 2:
         raise IngestError(
             file_name,
@@ -329,11 +343,31 @@ def _xlsx_text(cell) -> tuple[str | None, float]:
         if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
             return str(int(v)), f
         return (repr(v) if isinstance(v, float) else str(v)), f
-    return str(v), 1.0
+    text = str(v)
+    if "_x" in text:
+        # OOXML escapes control characters in strings (_x000D_ for the CR of an Alt+Enter line break)
+        text = _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return text, 1.0
+
+
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 _MONTH_SHEET = re.compile(r"^(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?(?:数据|统计)?$|^(\d{4})[-./](\d{1,2})$")
-_CN_MONTHS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
+_CN_MONTHS = {
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+    "十一": 11,
+    "十二": 12,
+}
 
 
 def sheet_month(name: str) -> tuple[int | None, int] | None:
@@ -443,7 +477,9 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
         frames.append(df)
         ordinal += 1
         if h:
-            notes.append(f"skipped {h} title row(s) above the header" + (f" (sheet {name})" if len(wb.worksheets) > 1 else ""))
+            notes.append(
+                f"skipped {h} title row(s) above the header" + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+            )
     if unmappable:
         raise IngestError(
             path.name,
@@ -456,7 +492,9 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
     if not frames:
         if any(s["status"] == "read" for s in sheets) or not sheets:
             raise IngestError(path.name, "workbook's first sheet is empty")
-        raise IngestError(path.name, "workbook has no data sheet (" + ", ".join(f"{s['sheet']}: {s['status']}" for s in sheets) + ")")
+        raise IngestError(
+            path.name, "workbook has no data sheet (" + ", ".join(f"{s['sheet']}: {s['status']}" for s in sheets) + ")"
+        )
     stated = {u for u in units.values() if u}
     if len(stated) > 1:
         raise IngestError(
@@ -468,9 +506,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
         raise IngestError(path.name, "file has a header but no data rows")
     read = [s for s in sheets if s["status"] == "read"]
     if len(wb.worksheets) > 1:
-        notes.append(
-            f"read {len(read)} sheet(s): " + ", ".join(f"{s['sheet']} ({s['rows']} rows)" for s in read)
-        )
+        notes.append(f"read {len(read)} sheet(s): " + ", ".join(f"{s['sheet']} ({s['rows']} rows)" for s in read))
         skipped = [s for s in sheets if s["status"] != "read"]
         if skipped:
             notes.append("skipped sheet(s): " + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped))
@@ -543,8 +579,10 @@ def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
             return raw.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as e:
             raise IngestError(file_name, f"not valid UTF-16 text (byte {e.start}): cannot decode") from e
-    head = raw[:400]
-    if len(head) >= 4 and head.count(b"\x00") >= len(head) // 3:
+    head = raw[:4096]
+    if b"\x00" in head:
+        # NUL bytes never occur in UTF-8 or GBK text: UTF-16 without a byte-order mark (ASCII characters, tabs
+        # and line breaks have their zero byte second in little-endian, first in big-endian).
         # UTF-16 without a byte-order mark: every other byte of ASCII text is zero.
         enc = "utf-16-le" if head[1::2].count(b"\x00") > head[0::2].count(b"\x00") else "utf-16-be"
         try:

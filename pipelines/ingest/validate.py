@@ -93,7 +93,9 @@ class Mapped:
     percent: set[str]  # columns under a (%) header
 
 
-_NOTE_ROW = r"^(注|注：|注:|说明|备注|填表人|填报人|审核人|联系人|联系电话|制表|制表人|负责人|单位负责人|统计负责人|数据来源)"
+_NOTE_ROW = (
+    r"^(注|注：|注:|说明|备注|填表人|填报人|审核人|联系人|联系电话|制表|制表人|负责人|单位负责人|统计负责人|数据来源)"
+)
 
 
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
@@ -162,24 +164,21 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null. Only the columns that hold
     such a character at all are searched cell by cell."""
     hits = [
-        c
-        for c in cols
-        if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains(r"[合小总]\s*计").any()).item()
+        c for c in cols if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains(r"[合小总]\s*计").any()).item()
     ]
     if not hits:
         return pl.lit(None, pl.Utf8).alias("__total")
     label = pl.coalesce(
-        [
-            pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(TOTAL_LABEL_PATTERN)).then(pl.col(c))
-            for c in hits
-        ]
+        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(TOTAL_LABEL_PATTERN)).then(pl.col(c)) for c in hits]
     )
     return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
 
 
 def _note_row(cols: list[str]) -> pl.Expr:
     """A line of notes under the table (填表人：… / 注：…): one filled cell holding a note, not a record."""
-    filled = pl.sum_horizontal([(pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "")).cast(pl.Int32) for c in cols])
+    filled = pl.sum_horizontal(
+        [(pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "")).cast(pl.Int32) for c in cols]
+    )
     first = pl.coalesce([pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()) for c in cols])
     return (
         pl.when((filled == 1) & first.str.contains(_NOTE_ROW))
@@ -470,7 +469,9 @@ def validate(
 
     raw_cols = [c.name for c in source.columns]
     flags = [f for f in ("__ragged", "__truncated") if f in df.columns]
-    work = df.select(pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags, "__total", "__note")
+    work = df.select(
+        pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags, "__total", "__note"
+    )
     work = work.with_columns(
         [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
     )
@@ -481,7 +482,8 @@ def validate(
     for c in error_cols:
         is_err = _txt(c).str.to_uppercase().is_in(EXCEL_ERRORS)
         work = work.with_columns(
-            pl.when(is_err).then(_txt(c)).alias("__err:" + c), pl.when(is_err).then(None).otherwise(_txt(c)).alias(_TXT + c)
+            pl.when(is_err).then(_txt(c)).alias("__err:" + c),
+            pl.when(is_err).then(None).otherwise(_txt(c)).alias(_TXT + c),
         )
 
     # Shares: per cent written with % (or under a (%) header) is divided by 100 where a share is expected.
@@ -517,7 +519,9 @@ def validate(
     for c in source.columns:
         checks += _parse_checks(c, factors.get(c.name), pl.col(c.name), _txt(c.name))
         known = _known_codes(work[c.name], codes) if c.region_code and codes is not None else codes
-        present = _txt(c.name).is_not_null() | (pl.col("__err:" + c.name).is_not_null() if c.name in error_cols else False)
+        present = _txt(c.name).is_not_null() | (
+            pl.col("__err:" + c.name).is_not_null() if c.name in error_cols else False
+        )
         checks += _rules(c, pl.col(c.name), _txt(c.name), known, present=present)
     checks += _cross_field_rules(source)
     for d in source.no_future:
@@ -540,7 +544,11 @@ def validate(
         checks.append(
             (
                 pl.col("__err:" + c).is_not_null(),
-                pl.format("Excel error cell in {}: '{}' (the formula failed; fix it in the workbook)", pl.lit(c), pl.col("__err:" + c)),
+                pl.format(
+                    "Excel error cell in {}: '{}' (the formula failed; fix it in the workbook)",
+                    pl.lit(c),
+                    pl.col("__err:" + c),
+                ),
             )
         )
     checks += ratio_checks
@@ -548,7 +556,9 @@ def validate(
     cells_ok = ~pl.any_horizontal([cond.fill_null(False) for cond, _ in checks]) if checks else pl.lit(True)
     checks += [(cells_ok & cond, text) for cond, text in _record_rules(source, work, population)]
     # A total row is refused for being one, whatever else is wrong with it: its reason stands alone.
-    work = work.with_columns(pl.coalesce(pl.col("__total"), _city_level_total(source), pl.col("__note")).alias("__whole"))
+    work = work.with_columns(
+        pl.coalesce(pl.col("__total"), _city_level_total(source), pl.col("__note")).alias("__whole")
+    )
     checks = [(cond & pl.col("__whole").is_null(), text) for cond, text in checks]
     checks.append((pl.col("__whole").is_not_null(), pl.col("__whole")))
 
@@ -604,9 +614,10 @@ def _shares(work: pl.DataFrame, source: Source, pct_cols: list[str]) -> tuple[pl
         pct = pl.col("__pct:" + c)
         updates.append(pl.when(is_share & pct).then(pl.col(c) / 100).otherwise(pl.col(c)).alias(c))
         label = pl.col(source.ratio_by_indicator[0]) if source.ratio_by_indicator else pl.lit(c)
+        out_of_range = is_share & ((pl.col(c) < 0) | (pl.col(c) > 1))
         checks.append(
             (
-                is_share & ((pl.col(c) < 0) | (pl.col(c) > 1)) & ~pct,
+                out_of_range & ~pct,
                 pl.format(
                     "not a share in {} for {}: {} (a share is 0–1: write 0.941, 94.1% or use a (%) header)",
                     pl.lit(c),
@@ -617,8 +628,8 @@ def _shares(work: pl.DataFrame, source: Source, pct_cols: list[str]) -> tuple[pl
         )
         checks.append(
             (
-                is_share & pct & ((pl.col(c) < 0) | (pl.col(c) > 100)),
-                pl.format("per cent out of range in {} for {}: {}%", pl.lit(c), label, pl.col(c)),
+                out_of_range & pct,
+                pl.format("per cent out of range in {} for {}: {}%", pl.lit(c), label, (pl.col(c) * 100).round(4)),
             )
         )
         checks.append(
@@ -636,7 +647,7 @@ def _unit_hint(c: Column, ratio: pl.Expr, low: float | None, high: float | None)
         return pl.lit("")
     family = next(f for f in UNIT_FAMILIES.values() if c.unit in f)
     hint = pl.lit("")
-    for u in sorted(family, key=lambda u: abs(UNIT_SCALES[u] - UNIT_SCALES[c.unit]), reverse=True):
+    for u in reversed(family):  # the first plausible unit of the family's order wins
         if u == c.unit:
             continue
         conv = ratio * UNIT_SCALES[u] / UNIT_SCALES[c.unit]
