@@ -375,6 +375,7 @@ def _drop_already_loaded(
             {
                 "key": "/".join(str(r[k]) for k in key),
                 "key_values": {k: _jsonable(r[k]) for k in key},
+                "key_raw": {k: r[k] for k in key},
                 "old_file": o["_source_file"],
                 "old_row_number": o["_row_number"],
                 "old_values": {c: _jsonable(o[c]) for c in value_cols},
@@ -469,8 +470,14 @@ def _write(
             )
             con.unregister("__corr")
             old_keys = pl.DataFrame(
-                [{**{k: c["key_values"][k] for k in key}, "_f": c["old_file"]} for c in result.corrections]
-            ).with_columns([pl.col(k).cast(good.schema[k]) for k in key])
+                {
+                    **{
+                        k: pl.Series(k, [c["key_raw"][k] for c in result.corrections], dtype=good.schema[k])
+                        for k in key
+                    },
+                    "_f": [c["old_file"] for c in result.corrections],
+                }
+            )
             con.register("__old_keys", old_keys.to_arrow())
             on = " AND ".join(f"t.{k} = o.{k}" for k in key)
             con.execute(f"DELETE FROM {source.table} t USING __old_keys o WHERE {on} AND t._source_file = o._f")
@@ -535,13 +542,22 @@ def record_failure_of(con, source: Source, path: Path, reason: str, run_id: str 
 
 
 def record_unreadable_year(con, source: Source, path: Path, run_id: str = "") -> IngestError:
-    """A yearly file whose data year cannot be told fails alone, by name, in the ledger."""
+    """A yearly file whose data year cannot be told fails alone, by name, in the ledger. A file that cannot
+    even be read is recorded with the reason it cannot be read."""
     ensure_schema(con)
     result = IngestResult(source.name, path.name, file_hash(path), None)
     reason = (
         f"cannot tell the data year: no readable {source.partition_date} dates in the file and no single data "
         "year in its name (name it like 2025年12月_..., or fill the dates)"
     )
+    try:
+        from pipelines.ingest.validate import map_columns
+
+        map_columns(read_file(path, source), source, path.name)
+    except IngestError as e:
+        reason = e.reason
+    except Exception as e:  # noqa: BLE001 - recorded in words like any other read failure
+        reason = _plain(e)
     _record_failure(con, result, reason, run_id)
     return IngestError(path.name, reason)
 

@@ -164,7 +164,7 @@ def _unit_match(source: Source, column: str, unit: str, header: str) -> HeaderMa
     if c.unit is None and (unit in COUNT_UNITS or unit == ""):
         return HeaderMatch(column)
     expected = (
-        f"{c.unit} or " + ", ".join(u for f in UNIT_FAMILIES.values() if c.unit in f for u in f)
+        "one of " + ", ".join(u for f in UNIT_FAMILIES.values() if c.unit in f for u in f)
         if c.unit
         else "a count"
     )
