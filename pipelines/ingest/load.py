@@ -361,27 +361,35 @@ def _drop_already_loaded(
         con.unregister("__batch_keys")
     if old.height == 0:
         return good, []
-    old = old.unique(subset=["__rn"], keep="last", maintain_order=True)
-    new = good.join(old.select(pl.col("__rn").alias(ROW_NUMBER)), on=ROW_NUMBER, how="inner", maintain_order="left")
-    old_by_rn = {r["__rn"]: r for r in old.iter_rows(named=True)}
-    same, corrections = [], []
-    for r in new.iter_rows(named=True):  # only rows whose key clashes: a handful per corrected file
-        o = old_by_rn[r[ROW_NUMBER]]
-        changed = [c for c in value_cols if not _equal(r[c], o[c])]
-        if not changed:
-            same.append({ROW_NUMBER: r[ROW_NUMBER], "other": o["_source_file"]})
-            continue
+    old = old.unique(subset=["__rn"], keep="last", maintain_order=True).rename({"__rn": ROW_NUMBER})
+    pair = good.select(ROW_NUMBER, *key, *value_cols).join(
+        old.select(ROW_NUMBER, "_source_file", "_row_number", *[pl.col(c).alias("__old:" + c) for c in value_cols]),
+        on=ROW_NUMBER,
+        how="inner",
+    )
+    # Which values differ, column by column (vectorised: a re-sent national file may clash on every key).
+    diff = pair.select(
+        ROW_NUMBER,
+        *[(~_same_value(pl.col(c), pl.col("__old:" + c), good.schema[c])).alias("__d:" + c) for c in value_cols],
+    )
+    changed_any = diff.select(pl.any_horizontal([pl.col("__d:" + c) for c in value_cols]).alias("x"))["x"]
+    same = pair.filter(~changed_any).select(ROW_NUMBER, pl.col("_source_file").alias("other")).to_dicts()
+    corrections = []
+    for r, d in zip(
+        pair.filter(changed_any).iter_rows(named=True), diff.filter(changed_any).iter_rows(named=True), strict=True
+    ):
+        changed = [c for c in value_cols if d["__d:" + c]]
         corrections.append(
             {
                 "key": "/".join(str(r[k]) for k in key),
                 "key_values": {k: _jsonable(r[k]) for k in key},
                 "key_raw": {k: r[k] for k in key},
-                "old_file": o["_source_file"],
-                "old_row_number": o["_row_number"],
-                "old_values": {c: _jsonable(o[c]) for c in value_cols},
+                "old_file": r["_source_file"],
+                "old_row_number": r["_row_number"],
+                "old_values": {c: _jsonable(r["__old:" + c]) for c in value_cols},
                 "new_row_number": r[ROW_NUMBER],
                 "new_values": {c: _jsonable(r[c]) for c in value_cols},
-                "changed": ", ".join(f"{c} {_jsonable(o[c])} → {_jsonable(r[c])}" for c in changed),
+                "changed": ", ".join(f"{c} {_jsonable(r['__old:' + c])} → {_jsonable(r[c])}" for c in changed),
                 "changed_columns": changed,
             }
         )
@@ -398,10 +406,12 @@ def _drop_already_loaded(
     return checked.good, corrections
 
 
-def _equal(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-    return a == b
+def _same_value(a: pl.Expr, b: pl.Expr, dtype) -> pl.Expr:
+    """Equal values (nulls equal each other; floats within a relative 1e-9)."""
+    if dtype.is_float():
+        close = (a - b).abs() <= pl.max_horizontal(pl.lit(1.0), a.abs(), b.abs()) * 1e-9
+        return (a.is_null() & b.is_null()) | (a.is_not_null() & b.is_not_null() & close.fill_null(False))
+    return a.eq_missing(b)
 
 
 def _jsonable(v):
