@@ -47,6 +47,7 @@ class RunSummary:
     nothing_new: bool = False
     blocked: str | None = None
     refused: list[str] = field(default_factory=list)  # files refused while planning (file: reason)
+    corrections: pl.DataFrame | None = None  # rows a re-sent file corrected in this run (both versions)
 
     @property
     def success(self) -> bool:
@@ -154,6 +155,7 @@ def run_pipeline(
     run_ids = [r["run_id"] for r in summary.runs if r["run_id"]]
     with duckdb.connect(str(wh), read_only=True) as con:
         summary.ledger = ledger_for_runs(con, run_ids)
+        summary.corrections = corrections_for_runs(con, run_ids)
     return summary
 
 
@@ -184,6 +186,19 @@ def ledger_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.Da
                sum(rows_rejected) AS rows_quarantined, sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS files_failed
         FROM raw.ingested_files WHERE list_contains($ids, run_id)
         GROUP BY source ORDER BY source
+        """,
+        params={"ids": run_ids},
+    ).pl()
+
+
+def corrections_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.DataFrame:
+    """Rows corrected by re-sent files in these runs: which key, which file replaced which, what changed."""
+    if not run_ids:
+        return pl.DataFrame()
+    return con.sql(
+        """
+        SELECT source, key_values, old_file, new_file, changed_columns, old_values, new_values
+        FROM raw.corrections WHERE list_contains($ids, run_id) ORDER BY source, new_file, key_values
         """,
         params={"ids": run_ids},
     ).pl()

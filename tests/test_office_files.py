@@ -559,3 +559,26 @@ def test_any_exception_while_reading_is_a_named_ledger_failure(warehouse, tmp_pa
     assert warehouse.execute(
         "SELECT status, message FROM raw.ingested_files WHERE file_name = 'total_rows.csv'"
     ).fetchall() == [("failed", info.value.reason)]
+
+
+def test_run_summary_lists_the_corrected_rows(warehouse, tmp_path):
+    """`ipcity run` prints the rows re-sent files corrected in the run, from raw.corrections."""
+    from pipelines.runner import corrections_for_runs
+
+    for rel, run in (
+        ("pledge_loans/2025年3月_质押融资.csv", "r1"),
+        ("pledge_loans/2025年3月_质押融资_更正版.csv", "r2"),
+    ):
+        path = _copy(tmp_path, rel)
+        ingest_file(warehouse, SOURCES["pledge_loans"], path, partition=2025, today=TODAY, run_id=run)
+    got = corrections_for_runs(warehouse, ["r2"])
+    assert got.select("source", "key_values", "old_file", "new_file", "changed_columns").rows() == [
+        (
+            "pledge_loans",
+            '{"city_code": "320500", "month": "2025-03-01"}',
+            "2025年3月_质押融资.csv",
+            "2025年3月_质押融资_更正版.csv",
+            "registrations, amount_10k_yuan, patents_pledged, enterprises_served",
+        )
+    ]
+    assert corrections_for_runs(warehouse, ["r1"]).height == 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,16 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-PLEDGE_ZH = ["城市代码", "统计月份", "质押登记笔数", "质押金额(万元)", "质押专利数", "质押商标数", "服务企业数", "首贷企业数"]
+PLEDGE_ZH = [
+    "城市代码",
+    "统计月份",
+    "质押登记笔数",
+    "质押金额(万元)",
+    "质押专利数",
+    "质押商标数",
+    "服务企业数",
+    "首贷企业数",
+]
 
 
 @contextmanager
@@ -175,7 +183,9 @@ def test_twelve_sheet_workbook_and_corrected_resend_change_the_marts(sample):
         "SELECT count(DISTINCT month) FROM raw.pledge_loans WHERE _source_file = '2026年1月报送_质押融资月报_2025年.xlsx'",
     )
     assert months == [(12,)]
-    sheets = _query(sample, "SELECT sheets, rows_read, rows_loaded FROM raw.ingested_files WHERE file_name LIKE '2026年1月报送%'")
+    sheets = _query(
+        sample, "SELECT sheets, rows_read, rows_loaded FROM raw.ingested_files WHERE file_name LIKE '2026年1月报送%'"
+    )
     assert sheets[0][1:] == (12, 12) and '"填报说明"' in sheets[0][0]
     assert _utl01(sample, wb_city, 2025) > utl_wb
 
@@ -184,9 +194,9 @@ def test_twelve_sheet_workbook_and_corrected_resend_change_the_marts(sample):
         f"SELECT amount_10k_yuan, _source_file FROM raw.pledge_loans WHERE city_code = '{corrected_city}' "
         "AND month = DATE '2025-03-01'",
     ) == [(corrected[3], "质押融资_2025年3月_更正.csv")]
-    assert _query(sample, "SELECT old_file, changed_columns FROM raw.corrections WHERE new_file = '质押融资_2025年3月_更正.csv'") == [
-        (row["_source_file"], "amount_10k_yuan")
-    ]
+    assert _query(
+        sample, "SELECT old_file, changed_columns FROM raw.corrections WHERE new_file = '质押融资_2025年3月_更正.csv'"
+    ) == [(row["_source_file"], "amount_10k_yuan")]
     assert _utl01(sample, corrected_city, 2025) > utl_corr
 
     failed = dict(_query(sample, "SELECT file_name, message FROM raw.ingested_files WHERE status = 'failed'"))
