@@ -104,9 +104,10 @@ def _time(code_dir: Path, tmp: Path, rel: str, tag: str) -> float:
         [sys.executable, "-c", _RUN, str(code_dir), str(ROOT / "tests"), str(tmp), rel, tag],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout.split()
-    return float(out[0])
+    )
+    if out.returncode:
+        raise SystemExit(f"{tag} failed:\n{out.stderr[-3000:]}")
+    return float(out.stdout.strip().splitlines()[-1].split()[0])
 
 
 def main() -> None:
@@ -120,7 +121,7 @@ def main() -> None:
         base = tmp / "baseline"
         base.mkdir()
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.baseline_commit, "pipelines", "dbt_project/seeds"],
+            ["git", "-C", str(ROOT), "archive", args.baseline_commit, "pipelines", "dbt_project/seeds", "data/reference"],
             capture_output=True,
             check=True,
         ).stdout

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -164,9 +165,7 @@ def _unit_match(source: Source, column: str, unit: str, header: str) -> HeaderMa
     if c.unit is None and (unit in COUNT_UNITS or unit == ""):
         return HeaderMatch(column)
     expected = (
-        "one of " + ", ".join(u for f in UNIT_FAMILIES.values() if c.unit in f for u in f)
-        if c.unit
-        else "a count"
+        "one of " + ", ".join(u for f in UNIT_FAMILIES.values() if c.unit in f for u in f) if c.unit else "a count"
     )
     raise HeaderUnitError(f"header '{header}': unit '{unit}' cannot be converted into {column} (expected {expected})")
 
@@ -302,6 +301,7 @@ def _read_parquet(path: Path) -> RawFrame:
 _LITERAL = re.compile(r'"[^"]*"|\\.')
 
 
+@lru_cache(maxsize=512)
 def display_factor(fmt: str | None) -> float:
     """Factor from the stored number to the number a cell's format shows (1 when it shows it as stored)."""
     if not fmt or fmt == "General":

@@ -153,7 +153,12 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     if extra:
         notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
     text_cols = [col for col in raw.df.columns if not col.startswith("__")]
-    df = raw.df.with_columns(_total_label(raw.df, text_cols), _note_row(text_cols)).rename(renames).drop(extra)
+    # A total's label sits in a text, code or date column (城市 合计, 月份 合计) or an extra column (地区), never
+    # in a number or yes/no column: only those are searched.
+    label_cols = [
+        col for col in text_cols if col not in renames or source.column(renames[col]).dtype in ("str", "date")
+    ]
+    df = raw.df.with_columns(_total_label(raw.df, label_cols), _note_row(raw.df, text_cols)).rename(renames).drop(extra)
     for c in source.columns:
         if c.name not in df.columns:
             df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
@@ -164,7 +169,9 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null. Only the columns that hold
     such a character at all are searched cell by cell."""
     hits = [
-        c for c in cols if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains(r"[合小总]\s*计").any()).item()
+        c
+        for c in cols
+        if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains("计", literal=True).any()).item()
     ]
     if not hits:
         return pl.lit(None, pl.Utf8).alias("__total")
@@ -174,8 +181,11 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
 
 
-def _note_row(cols: list[str]) -> pl.Expr:
-    """A line of notes under the table (填表人：… / 注：…): one filled cell holding a note, not a record."""
+def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+    """A line of notes under the table (填表人：… / 注：…): one filled cell holding a note, not a record. Only
+    files with such a text in their first columns pay for the row-wise test."""
+    if not any(df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains(_NOTE_ROW).any()).item() for c in cols[:2]):
+        return pl.lit(None, pl.Utf8).alias("__note")
     filled = pl.sum_horizontal(
         [(pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "")).cast(pl.Int32) for c in cols]
     )
