@@ -19,6 +19,7 @@ from pipelines.ingest.load import (
     landing_files,
     partition_of,
     pending_files,
+    record_failure_of,
     record_unreadable_year,
 )
 from pipelines.ingest.readers import IngestError
@@ -88,6 +89,13 @@ def _define(source: Source) -> dg.AssetsDefinition:
                     except IngestError as e:
                         failures.append(str(e))
                         context.log.error(f"{source.name}: {e}")
+                        continue
+                    except Exception as e:  # noqa: BLE001 - a failed write too is a named failure of that file
+                        err = record_failure_of(
+                            con, source, path, f"could not load the file ({type(e).__name__}: {e})"[:500]
+                        )
+                        failures.append(str(err))
+                        context.log.error(f"{source.name}: {err}")
                         continue
                     results.append(r)
                     context.log.info(
