@@ -582,3 +582,26 @@ def test_run_summary_lists_the_corrected_rows(warehouse, tmp_path):
         )
     ]
     assert corrections_for_runs(warehouse, ["r1"]).height == 0
+
+
+def test_quality_suite_guards_the_magnitude_rules_too(warehouse, tmp_path):
+    """Defence in depth: the raw.pledge_loans GX suite checks amount per registration and per pledged patent
+    against the same seed thresholds, so a row in 元 that reached the raw table by any other way fails it."""
+    import polars as pl
+
+    from pipelines.quality.runner import validate as gx_validate
+
+    _ingest(warehouse, tmp_path, "pledge_loans/history_jan_jun.csv")
+    df = warehouse.sql("SELECT * FROM raw.pledge_loans").pl()
+    ctx = {"valid_region_codes": [r[0] for r in warehouse.execute("SELECT city_code FROM raw.cities").fetchall()]}
+    clean = gx_validate("raw.pledge_loans", df, partition="2025", context=ctx)
+    checks = clean.by_check()
+    assert checks["amount_per_registration__plausible"].passed and checks["amount_per_patent__plausible"].passed
+    in_yuan = df.with_columns(
+        pl.when(pl.col("month") == date(2025, 3, 1))
+        .then(pl.col("amount_10k_yuan") * 10_000)
+        .otherwise(pl.col("amount_10k_yuan"))
+    )
+    bad = gx_validate("raw.pledge_loans", in_yuan, partition="2025", context=ctx).by_check()
+    assert not bad["amount_per_registration__plausible"].passed
+    assert bad["amount_per_registration__plausible"].severity == "error"
