@@ -399,6 +399,21 @@ CASES = [
         "pledge_loans/2026年1月报送_深圳市质押融资统计_2025年12月.xlsx",
         loaded={2: {"month": date(2025, 12, 1), "year": 2025}},
     ),
+    Case(
+        "month-cells-without-year-name-gives-it",
+        "pledge_loans/2026年1月报送_苏州市质押融资_2025年12月.csv",
+        loaded={2: {"city_code": "320500", "month": date(2025, 12, 1), "year": 2025}},
+        notes=("month cells without a year read in 2025 (stated by the file)",),
+    ),
+    Case(
+        "month-cells-without-year-title-gives-it",
+        "pledge_loans/months_without_year_title.xlsx",
+        loaded={3: {"month": date(2025, 1, 1)}, 4: {"month": date(2025, 2, 1)}},
+        notes=(
+            "skipped 1 title row(s) above the header",
+            "month cells without a year read in 2025 (stated by the file)",
+        ),
+    ),
     Case("no-year-anywhere", "pledge_loans/no_year_anywhere.csv", year=None),
     Case(
         "name-year-loses-to-data",

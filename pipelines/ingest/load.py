@@ -146,6 +146,9 @@ def data_years(raw: RawFrame, source: Source, file_name: str) -> list[int]:
     mapped = map_columns(raw, source, file_name)
     c = source.column(source.partition_date)
     txt = pl.col(c.name).cast(pl.Utf8).str.strip_chars().str.normalize("NFKC")
+    if raw.context_year and c.name == "month":  # 12月 in a file that states its year (as validate reads it)
+        bare = txt.str.contains(r"^\d{1,2}\s*月(?:份)?$")
+        txt = pl.when(bare).then(pl.lit(f"{raw.context_year}年") + txt).otherwise(txt)
     years = (
         mapped.df.select(_parse(c, None, txt).dt.year().alias("y"))
         .drop_nulls()

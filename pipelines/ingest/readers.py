@@ -57,6 +57,9 @@ class RawFrame:
     # one entry per sheet of a workbook: {"sheet", "status" (read | skipped: why), "rows"}; [] for text files
     sheets: list[dict] = field(default_factory=list)
     unit_line: str | None = None  # the unit a "单位：元" line above the table states, if any
+    # the data year the file states outside its rows (a 2025年 title line, a 2025年12月 in the file name): completes
+    # month cells written without a year (12月)
+    context_year: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -405,6 +408,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
     units: dict[str, str | None] = {}
     canonical_header: dict[tuple, str] = {}  # (column, factor, percent) -> header text used for it
     scaled: dict[str, float] = {}
+    titles: list[list] = []
     ordinal = 0
     for ws in wb.worksheets:
         name = ws.title
@@ -437,6 +441,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             unmappable.append(name)
             continue
         units[name] = unit_line(grid[:h])
+        titles.extend(grid[:h])
         header = [str(c) if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
         body_rows = grid[h + n_header :]
         first_row = h + n_header + 1  # Excel rows are 1-based
@@ -512,7 +517,19 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             notes.append("skipped sheet(s): " + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped))
     for hd, f in scaled.items():
         notes.append(f"column {hd}: number format shows the stored value x{f:g}; read as shown")
-    return RawFrame(body, "xlsx", notes, sheets, stated.pop() if stated else None)
+    return RawFrame(body, "xlsx", notes, sheets, stated.pop() if stated else None, context_year(titles, path))
+
+
+def context_year(title_rows: list, path: Path) -> int | None:
+    """A single data year stated by the title rows (2025年…统计表), else by the file name (not a sending date)."""
+    text = unicodedata.normalize("NFKC", " ".join(str(c) for r in title_rows for c in r if c is not None))
+    years = {int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)\s*年", text)}
+    if len(years) == 1:
+        return years.pop()
+    from pipelines.ingest.load import data_years_in_name
+
+    named = data_years_in_name(path.stem)
+    return named[0] if len(named) == 1 else None
 
 
 def _month_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str, title_rows: list, path: Path) -> pl.DataFrame:
@@ -781,7 +798,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__truncated")
             )
-    return RawFrame(df, encoding, notes, [], unit_line(rows[:h]))
+    return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
 
 
 def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:

@@ -486,6 +486,19 @@ def validate(
         [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
     )
 
+    # Month cells without a year (12月) take the year the file states (title line, file name); without one they
+    # stay unreadable and are refused.
+    if raw.context_year and source.partition_date == "month" and "month" in raw_cols:
+        bare = _txt("month").str.contains(r"^\d{1,2}\s*月(?:份)?$")
+        if work.select(bare.any()).item():
+            work = work.with_columns(
+                pl.when(bare)
+                .then(pl.lit(f"{raw.context_year}年") + _txt("month"))
+                .otherwise(_txt("month"))
+                .alias(_TXT + "month")
+            )
+            notes.append(f"month cells without a year read in {raw.context_year} (stated by the file)")
+
     # Excel error cells (#N/A, #DIV/0! ...): the formula failed, the cell has no value. The row is quarantined
     # with its own reason (never loaded as a blank that a later step would carry forward).
     error_cols = [c for c in raw_cols if work[_TXT + c].str.starts_with("#").any()]
