@@ -154,6 +154,15 @@ def run(rebuild: bool) -> None:
             console.print(f"[red]run {r['job']} {r['partition']} failed:[/red] {r.get('error')}")
     if summary.blocked:
         console.print(f"[red]{summary.blocked}[/red]")
+    if summary.corrections is not None and summary.corrections.height:
+        t = Table("source", "key", "corrected by", "replaces", "changed", title="rows corrected by re-sent files")
+        for r in summary.corrections.iter_rows(named=True):
+            t.add_row(r["source"], r["key_values"], r["new_file"], r["old_file"], r["changed_columns"])
+        console.print(t)
+    for line in summary.refused:
+        console.print(f"[red]refused:[/red] {line}")
+    if summary.ledger is not None and summary.ledger.height and summary.ledger["files_failed"].sum():
+        console.print("[red]some files were refused[/red] — see `raw.ingested_files` (status failed) for each reason")
     _print_where()
     if not summary.success:
         sys.exit(1)

@@ -49,6 +49,8 @@ class RunSummary:
     # one row per digest sent by this invocation: route, channel, recipient, firing, resolved, status
     alert_digests: list[dict] = field(default_factory=list)
     dead_runs: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # files refused while planning (file: reason)
+    corrections: pl.DataFrame | None = None  # rows a re-sent file corrected in this run (both versions)
 
     @property
     def success(self) -> bool:
@@ -116,10 +118,20 @@ def run_pipeline(
         summary.nothing_new = True
         return summary
     valid = set(defs.resolve_job_def(PIPELINE_JOB).partitions_def.get_partition_keys())
+    # A file whose data year lies outside the partitions fails alone, by name; the other years still run.
+    outside = sorted(y for y in yearly if str(y) not in valid)
+    if outside:
+        from pipelines.ingest.load import record_failure_of
+
+        with duckdb.connect(str(wh)) as con:
+            for y in outside:
+                for rel in yearly.pop(y):
+                    reason = f"data year {y} is outside the years the pipeline holds ({min(valid)}–{max(valid)})"
+                    record_failure_of(con, SOURCES[rel.split("/")[0]], settings.landing_dir() / rel, reason)
+                    summary.refused.append(f"{rel}: {reason}")
+        if not yearly and not reference and not rebuild:
+            return summary
     years = sorted(y for y in yearly if str(y) in valid)
-    for y in sorted(y for y in yearly if str(y) not in valid):
-        summary.blocked = f"year {y} is outside the partitions {min(valid)}–{max(valid)}: " + ", ".join(yearly[y])
-        return summary
     first, last_year = (years[0], years[-1]) if years else (last or settings.DEFAULT_LAST_YEAR,) * 2
     instance = instance or _instance()
     # A run killed earlier (SIGKILL) is still STARTED in Dagster: mark it failed and alert before starting.
@@ -168,6 +180,7 @@ def run_pipeline(
     run_ids = [r["run_id"] for r in summary.runs if r["run_id"]]
     with duckdb.connect(str(wh), read_only=True) as con:
         summary.ledger = ledger_for_runs(con, run_ids)
+        summary.corrections = corrections_for_runs(con, run_ids)
     summary.alert_digests = digests_for_runs(run_ids + summary.dead_runs)
     return summary
 
@@ -222,6 +235,19 @@ def ledger_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.Da
                sum(rows_rejected) AS rows_quarantined, sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS files_failed
         FROM raw.ingested_files WHERE list_contains($ids, run_id)
         GROUP BY source ORDER BY source
+        """,
+        params={"ids": run_ids},
+    ).pl()
+
+
+def corrections_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.DataFrame:
+    """Rows corrected by re-sent files in these runs: which key, which file replaced which, what changed."""
+    if not run_ids:
+        return pl.DataFrame()
+    return con.sql(
+        """
+        SELECT source, key_values, old_file, new_file, changed_columns, old_values, new_values
+        FROM raw.corrections WHERE list_contains($ids, run_id) ORDER BY source, new_file, key_values
         """,
         params={"ids": run_ids},
     ).pl()

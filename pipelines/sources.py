@@ -8,6 +8,8 @@ the Chinese headers they actually use (and units such as 亿元 that are convert
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 # Logical types: "str", "int", "float", "date", "bool". Stored in DuckDB as VARCHAR, BIGINT, DOUBLE,
 # DATE, BOOLEAN.
@@ -27,6 +29,42 @@ class Column:
     max_length: int | None = None
     # A header alias that carries another unit: {alias: factor to multiply by}. e.g. 亿元 -> 万元 x 10000.
     unit_aliases: dict[str, float] = field(default_factory=dict)
+    # The unit the column is stored in (a key of UNIT_SCALES, or "%" for ratios). A header that names another
+    # unit of the same family in brackets (金额(元)), or a "单位：元" line above the table, is converted.
+    unit: str | None = None
+    # Text identifiers (case numbers, event ids): full/half width, bracket styles and spaces are normalised
+    # before keys are compared, so 〔2025〕 and [2025] are the same case.
+    identifier: bool = False
+    # A column holding a share: 0–1 stored; per cent accepted only when written with % or under a (%) header.
+    ratio: bool = False
+    # A code column that must hold a city-level unit: a province (xx0000) or national (000000/100000) code
+    # there is a total row, not a region.
+    city_level: bool = False
+
+
+@dataclass(frozen=True)
+class RecordRule:
+    """numerator / denominator must lie within the seed's [low, high] for ``rule_id``. ``denominator`` is a
+    column, or "population_10k" (the unit's year-end residents from raw.population, per capita)."""
+
+    rule_id: str
+    numerator: str
+    denominator: str
+    label: str  # what the ratio is, in the reason text
+
+
+@dataclass(frozen=True)
+class HistoryRule:
+    """``column`` against the median of the same ``unit_column``'s values in the previous ``window`` periods
+    (``period_column``) already loaded from other files; a ratio beyond the seed's ``high`` (or below its
+    ``low``) quarantines the row."""
+
+    rule_id: str
+    column: str
+    unit_column: str
+    period_column: str
+    window_months: int = 24
+    min_history: int = 3
 
 
 @dataclass(frozen=True)
@@ -39,6 +77,13 @@ class Source:
     # date columns that must not lie after the date of ingestion
     no_future: tuple[str, ...] = ()
     description: str = ""
+    # Plausibility of a record (thresholds in seeds/ingest_plausibility.csv, by rule id).
+    record_rules: tuple[RecordRule, ...] = ()
+    # Jump of a value against the same unit's own earlier periods already in the warehouse.
+    history_rules: tuple[HistoryRule, ...] = ()
+    # value columns whose ratio-ness depends on the row's indicator (targets of ratio indicators): the
+    # indicator column, and the value columns it governs.
+    ratio_by_indicator: tuple[str, tuple[str, ...]] | None = None
 
     @property
     def partitioned(self) -> bool:
@@ -133,7 +178,14 @@ POPULATION = Source(
     columns=(
         Column("region_code", "str", aliases=("地区代码", "行政区划代码"), region_code=True),
         Column("year", "int", aliases=("年份",), min_value=1949, max_value=2100),
-        Column("population_10k", "float", aliases=("年末常住人口(万人)", "常住人口"), min_value=0.01, max_value=20000),
+        Column(
+            "population_10k",
+            "float",
+            aliases=("年末常住人口(万人)", "常住人口"),
+            min_value=0.01,
+            max_value=20000,
+            unit="万人",
+        ),
         Column(
             "gdp_100m_yuan",
             "float",
@@ -142,6 +194,7 @@ POPULATION = Source(
             min_value=0,
             max_value=300000,
             unit_aliases={"gdp_10k_yuan": 0.0001, "地区生产总值(万元)": 0.0001},
+            unit="亿元",
         ),
         Column("source", "str", required=False, aliases=("来源",), max_length=1000),
     ),
@@ -153,14 +206,15 @@ TARGETS = Source(
     description="Each programme city's construction-plan targets (indicator, baseline and target).",
     key=("city_code", "plan_id", "indicator_code"),
     columns=(
-        Column("city_code", "str", aliases=("城市代码",), region_code=True),
-        Column("plan_id", "str", aliases=("方案",), max_length=60),
-        Column("indicator_code", "str", aliases=("指标代码",), max_length=20),
+        Column("city_code", "str", aliases=("城市代码",), region_code=True, city_level=True),
+        Column("plan_id", "str", aliases=("方案",), max_length=60, identifier=True),
+        Column("indicator_code", "str", aliases=("指标代码",), max_length=20, identifier=True),
         Column("baseline_year", "int", aliases=("基期年份",), min_value=2000, max_value=2100),
         Column("baseline_value", "float", aliases=("基期值",), min_value=0),
         Column("target_year", "int", aliases=("目标年份",), min_value=2000, max_value=2100),
         Column("target_value", "float", aliases=("目标值",), min_value=0),
     ),
+    ratio_by_indicator=("indicator_code", ("baseline_value", "target_value")),
 )
 
 _NONNEG = dict(min_value=0)
@@ -202,6 +256,9 @@ PATENT_STATS = Source(
         Column("in_force_total", "int", required=False, aliases=("有效专利总量",), max_value=200_000_000, **_NONNEG),
         Column("source", "str", required=False, aliases=("来源",), max_length=1000),
     ),
+    record_rules=(
+        RecordRule("patent_grants_per_capita", "grants_total", "population_10k", "grants per 10k residents"),
+    ),
 )
 
 PATENT_GRANTS = Source(
@@ -212,8 +269,8 @@ PATENT_GRANTS = Source(
     partition_date="grant_date",
     no_future=("application_date", "grant_date", "lapse_date"),
     columns=(
-        Column("publication_number", "str", aliases=("公告号", "授权公告号"), max_length=20),
-        Column("application_number", "str", aliases=("申请号",), max_length=20),
+        Column("publication_number", "str", aliases=("公告号", "授权公告号"), max_length=20, identifier=True),
+        Column("application_number", "str", aliases=("申请号",), max_length=20, identifier=True),
         Column("patent_type", "str", aliases=("专利类型",), allowed=PATENT_TYPES),
         Column("kind_code", "str", aliases=("文献类型",), allowed=("B", "U", "S", "C", "Y", "D")),
         Column("application_date", "date", aliases=("申请日",)),
@@ -240,14 +297,15 @@ PLEDGE_LOANS = Source(
     partition_date="month",
     no_future=("month",),
     columns=(
-        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("city_code", "str", aliases=("城市代码", "行政区划代码"), region_code=True, city_level=True),
         Column("month", "date", aliases=("月份", "统计月份")),
         Column("registrations", "int", aliases=("登记笔数", "质押登记笔数"), max_value=100_000, **_NONNEG),
         Column(
             "amount_10k_yuan",
             "float",
-            aliases=("质押金额(万元)", "融资金额(万元)", "金额(万元)"),
+            aliases=("质押金额(万元)", "融资金额(万元)", "金额(万元)", "质押融资金额(万元)", "质押融资额(万元)"),
             max_value=50_000_000,
+            unit="万元",
             unit_aliases={
                 "amount_100m_yuan": 10000.0,
                 "质押金额(亿元)": 10000.0,
@@ -262,6 +320,12 @@ PLEDGE_LOANS = Source(
         Column("enterprises_served", "int", aliases=("服务企业数",), max_value=100_000, **_NONNEG),
         Column("first_time_borrowers", "int", aliases=("首贷企业数",), max_value=100_000, **_NONNEG),
     ),
+    record_rules=(
+        RecordRule("pledge_amount_per_registration", "amount_10k_yuan", "registrations", "万元 per registration"),
+        RecordRule("pledge_amount_per_patent", "amount_10k_yuan", "patents_pledged", "万元 per pledged patent"),
+        RecordRule("pledge_amount_per_capita", "amount_10k_yuan", "population_10k", "万元 per 10k residents"),
+    ),
+    history_rules=(HistoryRule("pledge_amount_jump", "amount_10k_yuan", "city_code", "month"),),
 )
 
 ENFORCEMENT_CASES = Source(
@@ -272,7 +336,7 @@ ENFORCEMENT_CASES = Source(
     partition_date="filed_date",
     no_future=("filed_date", "closed_date"),
     columns=(
-        Column("case_id", "str", aliases=("案件编号",), max_length=40),
+        Column("case_id", "str", aliases=("案件编号", "案号", "立案编号"), max_length=40, identifier=True),
         Column("city_code", "str", aliases=("城市代码",), region_code=True),
         Column("case_type", "str", aliases=("案件类型",), allowed=CASE_TYPES),
         Column("filed_date", "date", aliases=("立案日期",)),
@@ -289,7 +353,7 @@ TRAINING_EVENTS = Source(
     partition_date="event_date",
     no_future=("event_date",),
     columns=(
-        Column("event_id", "str", aliases=("活动编号",), max_length=40),
+        Column("event_id", "str", aliases=("活动编号",), max_length=40, identifier=True),
         Column("city_code", "str", aliases=("城市代码",), region_code=True),
         Column("event_date", "date", aliases=("日期", "培训日期")),
         Column("audience", "str", aliases=("对象", "培训对象"), allowed=AUDIENCES),
@@ -332,3 +396,85 @@ def create_table_sql(source: Source) -> str:
         cols.append("year INTEGER")
     cols += [f"{k} {v}" for k, v in LINEAGE_COLUMNS.items()]
     return f"CREATE TABLE IF NOT EXISTS {source.table} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# How offices draw their tables: the spellings the readers accept and the rows and cells they refuse.
+# (docs/contracts.md lists every one; thresholds live in dbt_project/seeds/ingest_plausibility.csv.)
+
+# Units of one family convert into each other by their scale (1 = the family's base unit).
+UNIT_SCALES: dict[str, float] = {
+    "元": 1.0,
+    "千元": 1e3,
+    "万元": 1e4,
+    "百万元": 1e6,
+    "亿元": 1e8,
+    "人": 1.0,
+    "万人": 1e4,
+}
+# Family members in the order a mistaken unit is suspected: 元 and 亿元 are the usual slips for 万元.
+UNIT_FAMILIES: dict[str, tuple[str, ...]] = {
+    "money": ("元", "亿元", "千元", "万元", "百万元"),
+    "people": ("人", "万人"),
+}
+# Units that may stand in brackets after a count header (登记笔数(笔)): they say what is counted, not a scale.
+COUNT_UNITS = ("笔", "件", "个", "家", "户", "人", "次", "人次", "项", "场", "场次", "小时", "学时", "h", "天", "年")
+# A line above the table that states the unit of every money column without one in its header.
+UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人)"
+
+# Rows that sum other rows. A label cell like these, or a province/national code in a city-level column.
+TOTAL_LABEL_PATTERN = r"^.{0,16}?(?:合计|小计|总计)(?:[:：()（）]|$)"
+NATIONAL_CODES = ("000000", "100000")
+
+# Excel error values (a formula that failed): the cell has no value; the row is quarantined, never nulled.
+EXCEL_ERRORS = (
+    "#N/A",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#NULL!",
+    "#SPILL!",
+    "#CALC!",
+    "#GETTING_DATA",
+    "#FIELD!",
+    "#BLOCKED!",
+    "#CONNECT!",
+    "#BUSY!",
+    "#UNKNOWN!",
+)
+
+# Workbook sheets that explain how to fill the form: skipped by name. Every other sheet is read, or the file
+# is refused naming the sheets that cannot be mapped.
+INSTRUCTION_SHEET_PATTERN = r"(填报说明|填表说明|填写说明|说明|指标解释|指标说明|目录|封面|readme|instructions?|notes?)"
+
+# A year in a file name followed by one of these words is when the file was sent, not what it holds.
+SENDING_WORDS = r"(?:报送|上报|填报|报出|提交|发送|印发|收到|报)"
+
+PLAUSIBILITY_SEED = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds" / "ingest_plausibility.csv"
+
+
+@lru_cache(maxsize=1)
+def plausibility_thresholds() -> dict[str, tuple[float | None, float | None]]:
+    """rule_id -> (low, high) from the seed dbt also loads (one place for every ingestion threshold)."""
+    import csv
+
+    out: dict[str, tuple[float | None, float | None]] = {}
+    with open(PLAUSIBILITY_SEED, encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            out[row["rule_id"]] = (
+                float(row["low"]) if row["low"] not in ("", None) else None,
+                float(row["high"]) if row["high"] not in ("", None) else None,
+            )
+    return out
+
+
+@lru_cache(maxsize=1)
+def ratio_indicators() -> frozenset[str]:
+    """Indicator codes whose values are shares (unit 比率 in the catalog seed): targets for them are 0–1."""
+    import csv
+
+    catalog = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds" / "indicator_catalog.csv"
+    with open(catalog, encoding="utf-8") as f:
+        return frozenset(r["indicator_code"] for r in csv.DictReader(f) if r["unit"] == "比率")

@@ -141,7 +141,8 @@ CASES = [
             2: {"city_code": "440300", "month": date(2025, 1, 1), "registrations": 12, "amount_10k_yuan": 5600.5},
             3: {"city_code": "320500", "month": date(2025, 2, 1), "registrations": 8, "amount_10k_yuan": 3100.0},
         },
-        rejected={4: "unknown region code in city_code: '合计'; missing value in month"},
+        # issue 12: a total row is refused for being one (its own reason, not the symptoms of it)
+        rejected={4: "total row ('合计'): a sum of other rows, not a record"},
         raw_values={4: {"city_code": "合计", "registrations": "20"}},
         notes=("decoded from gbk",),
     ),
@@ -208,7 +209,7 @@ CASES = [
         },
         rejected={
             5: "negative value in registrations: -5 (min 0)",
-            7: "unknown region code in city_code: '合计'; missing value in month",
+            7: "total row ('合计'): a sum of other rows, not a record",
         },
         notes=("skipped 2 title row(s) above the header",),
     ),
@@ -412,8 +413,13 @@ CASES = [
         "duplicate-of-earlier-file",
         "enforcement_cases/second_batch.csv",
         before=("enforcement_cases/first_batch.csv",),
-        loaded={3: {"case_id": "C003", "case_type": "trade_fair", "resolution": "withdrawn"}},
-        rejected={2: "duplicate record: key already loaded from file first_batch.csv"},
+        # issue 12: C002 comes again with another filing date: a correction, and the latest received file wins
+        # (it was quarantined as a duplicate before; an identical re-send still is, see office_files cases).
+        loaded={
+            2: {"case_id": "C002", "filed_date": date(2025, 5, 2)},
+            3: {"case_id": "C003", "case_type": "trade_fair", "resolution": "withdrawn"},
+        },
+        notes=("corrected 1 row(s) loaded earlier from first_batch.csv: C002 (filed_date 2025-03-02 → 2025-05-02)",),
     ),
     # ---------------------------------------------------------------- injection and long text
     Case(

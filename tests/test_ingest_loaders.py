@@ -229,8 +229,11 @@ def test_unreadable_files_fail_with_the_reason(warehouse, tmp_path):
 def test_partition_year_from_name_or_content(tmp_path):
     named = _write(tmp_path / "pledge_loans" / "质押_2023年.csv", "\n".join([HEADER_EN, *GOOD_ROWS]))
     unnamed = _write(tmp_path / "pledge_loans" / "latest.csv", "\n".join([HEADER_EN, *GOOD_ROWS]))
-    assert partition_of(named, PLEDGE) == 2023
+    # issue 12: the data year comes from the data; a year in the name is the fallback for undated rows
+    assert partition_of(named, PLEDGE) == 2025
     assert partition_of(unnamed, PLEDGE) == 2025
+    undated = _write(tmp_path / "pledge_loans" / "质押_2023年_无日期.csv", HEADER_EN + "\n440300,,1,1,1,0,1,0\n")
+    assert partition_of(undated, PLEDGE) == 2023
 
 
 def test_rows_outside_the_partition_year_are_quarantined(warehouse, tmp_path):

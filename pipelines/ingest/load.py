@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,9 +16,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.ingest.readers import ROW_NUMBER, IngestError, read_file
+from pipelines.ingest.readers import ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
 from pipelines.ingest.validate import validate
-from pipelines.sources import CITIES, SOURCES, Source, create_table_sql
+from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
 
 LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS raw.ingested_files (
@@ -33,7 +32,22 @@ CREATE TABLE IF NOT EXISTS raw.rejected_rows (
   raw_values VARCHAR, reason VARCHAR, "partition" VARCHAR, rejected_at TIMESTAMP, run_id VARCHAR
 )"""
 
-_YEAR_IN_NAME = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+# A year in a file name, with the month/day that may follow it (2025年12月, 2025-12, 2025.12.31).
+_YEAR_IN_NAME = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)(?!\d)((?:\s*[年\-_.]\s*\d{1,2}\s*月?(?:\s*[\-_.]?\s*\d{1,2}\s*日?)?)?)"
+)
+# Files at most this big have their data year read from their data (dates, a year column); bigger files (a
+# national grant export) trust a data year in their name and fall back to their data.
+PARTITION_FROM_DATA_MAX_BYTES = 16 << 20
+# Data years outside this range are misread serials or typos, never a partition.
+PLAUSIBLE_YEARS = (1985, 2100)
+
+CORRECTIONS_DDL = """
+CREATE TABLE IF NOT EXISTS raw.corrections (
+  source VARCHAR, key_values VARCHAR, old_file VARCHAR, old_row_number BIGINT, old_values VARCHAR,
+  new_file VARCHAR, new_row_number BIGINT, new_values VARCHAR, changed_columns VARCHAR,
+  corrected_at TIMESTAMP, run_id VARCHAR
+)"""
 
 
 @dataclass
@@ -48,6 +62,8 @@ class IngestResult:
     status: str = "loaded"  # loaded | skipped | failed
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    sheets: list[dict] = field(default_factory=list)  # workbooks: every sheet, read or skipped, rows per sheet
+    corrections: list[dict] = field(default_factory=list)  # rows of earlier files this file corrected
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +75,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(create_table_sql(s))
     con.execute(LEDGER_DDL)
     con.execute(REJECTED_DDL)
+    con.execute(CORRECTIONS_DDL)
+    # Added by issue 12: sheets read per workbook (JSON), the sheet of a quarantined row, rows corrected.
+    con.execute("ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS sheets VARCHAR")
+    con.execute("ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS rows_corrected BIGINT")
+    con.execute("ALTER TABLE raw.rejected_rows ADD COLUMN IF NOT EXISTS sheet VARCHAR")
 
 
 # sha256 of a file by (path, size, mtime): `ipcity run` asks for the hash of every landing file several times
@@ -87,23 +108,56 @@ def landing_files(landing: Path, source: Source) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
 
 
+def data_years_in_name(stem: str) -> list[int]:
+    """Distinct years a file name gives for its data: every year in it except one followed by a sending word
+    (2026年1月报送 is when the file was sent; ..._2025年12月 is what it holds)."""
+    years = []
+    for m in _YEAR_IN_NAME.finditer(stem):
+        after = stem[m.end() : m.end() + 4]
+        if re.match(r"\s*[_\-]?\s*" + SENDING_WORDS, after):
+            continue
+        years.append(int(m.group(1)))
+    return sorted(set(years))
+
+
 def partition_of(path: Path, source: Source) -> int | None:
-    """The year a yearly file belongs to: from its name, else the most common year in its date column."""
+    """The year a yearly file belongs to, from its data: the most common year of its partition dates. A file
+    whose dates cannot be read falls back to the data year its name gives (a sending date does not count);
+    a file that gives no year at all has none (None: it fails by name when loaded). Files bigger than
+    PARTITION_FROM_DATA_MAX_BYTES trust a single data year in their name to avoid reading them twice."""
     if not source.partitioned:
         return None
-    m = _YEAR_IN_NAME.search(path.stem)
-    if m:
-        return int(m.group(1))
+    named = data_years_in_name(path.stem)
+    if len(named) == 1 and path.stat().st_size > PARTITION_FROM_DATA_MAX_BYTES:
+        return named[0]
     try:
-        raw = read_file(path, source)
-        from pipelines.ingest.validate import map_columns
+        years = data_years(read_file(path, source), source, path.name)
+    except Exception:  # noqa: BLE001 - an unreadable file has no year; loading it names the reason
+        years = []
+    if years:
+        return years[0]
+    return named[0] if len(named) == 1 else None
 
-        df, _ = map_columns(raw, source, path.name)
-        years = [str(v)[:4] for v in df[source.partition_date].drop_nulls().to_list()]
-        years = [int(y) for y in years if y.isdigit()]
-    except IngestError:
-        return None
-    return Counter(years).most_common(1)[0][0] if years else None
+
+def data_years(raw: RawFrame, source: Source, file_name: str) -> list[int]:
+    """Years of a file's partition dates, most common first (dates read by the same parser as the load)."""
+    from pipelines.ingest.validate import _parse, map_columns
+
+    mapped = map_columns(raw, source, file_name)
+    c = source.column(source.partition_date)
+    txt = pl.col(c.name).cast(pl.Utf8).str.strip_chars().str.normalize("NFKC")
+    if raw.context_year and c.name == "month":  # 12月 in a file that states its year (as validate reads it)
+        bare = txt.str.contains(r"^\d{1,2}\s*月(?:份)?$")
+        txt = pl.when(bare).then(pl.lit(f"{raw.context_year}年") + txt).otherwise(txt)
+    years = (
+        mapped.df.select(_parse(c, None, txt).dt.year().alias("y"))
+        .drop_nulls()
+        .filter(pl.col("y").is_between(*PLAUSIBLE_YEARS))
+        .group_by("y")
+        .len()
+        .sort(["len", "y"], descending=[True, True])
+    )
+    return years["y"].to_list()
 
 
 def valid_region_codes(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
@@ -121,6 +175,25 @@ def already_ingested(con: duckdb.DuckDBPyConnection, source: Source, digest: str
     return (row[0][0], row[0][1]) if row else None
 
 
+def _population(con: duckdb.DuckDBPyConnection, source: Source) -> pl.DataFrame | None:
+    """Latest year-end population per region, for the per-capita plausibility rules (None when unused)."""
+    if not any(r.denominator == "population_10k" for r in source.record_rules):
+        return None
+    return con.sql(
+        "SELECT region_code, arg_max(population_10k, year) AS population_10k FROM raw.population "
+        "WHERE population_10k > 0 GROUP BY region_code"
+    ).pl()
+
+
+def _plain(e: BaseException) -> str:
+    """An unexpected exception while reading a file, in words an office can act on."""
+    if isinstance(e, UnicodeDecodeError):
+        return f"cannot decode the text (byte {e.start}, {e.encoding}): save the file as UTF-8 or GBK"
+    if isinstance(e, MemoryError):
+        return "the file is too large to read in memory"
+    return f"could not read the file ({type(e).__name__}: {str(e)[:200]})"
+
+
 def ingest_file(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -130,7 +203,8 @@ def ingest_file(
     today: date | None = None,
     run_id: str = "",
 ) -> IngestResult:
-    """Ingest one file. Raises IngestError (after recording it in the ledger) when the file cannot be loaded."""
+    """Ingest one file. Raises IngestError (after recording it in the ledger) when the file cannot be loaded:
+    any exception while reading or checking it becomes such a failure, named and in plain words."""
     ensure_schema(con)
     digest = file_hash(path)
     part = str(partition) if partition is not None else None
@@ -148,75 +222,234 @@ def ingest_file(
         raise IngestError(path.name, "administrative divisions (raw.cities) are not loaded yet; load cities first")
     try:
         raw = read_file(path, source)
-        checked = validate(raw, source, path.name, partition=partition, today=today or date.today(), valid_codes=codes)
+        result.sheets = raw.sheets
+        checked = validate(
+            raw,
+            source,
+            path.name,
+            partition=partition,
+            today=today or date.today(),
+            valid_codes=codes,
+            population=_population(con, source),
+        )
+        result.rows_read, encoding = raw.df.height, raw.encoding
+        del raw  # the all-text frame is not needed any more: free it before the load
+        _check_history(con, source, checked, path.name)
+        good, corrections = _drop_already_loaded(con, source, checked, path.name)
     except IngestError as e:
         _record_failure(con, result, e.reason, run_id)
         raise
-    result.rows_read, encoding = raw.df.height, raw.encoding
-    del raw  # the all-text frame is not needed any more: free it before the load
-    good = _drop_already_loaded(con, source, checked, path.name)
+    except Exception as e:  # noqa: BLE001 - every failure is a named, recorded failure; other files go on
+        reason = _plain(e)
+        _record_failure(con, result, reason, run_id)
+        raise IngestError(path.name, reason) from e
     rejected = checked.rejected
     result.rows_loaded = good.height
     result.rows_rejected = rejected.height
-    result.notes = checked.notes
-    result.message = "; ".join(checked.notes)
+    result.notes = list(checked.notes)
+    result.corrections = corrections
+    if corrections:
+        files = sorted({c["old_file"] for c in corrections})
+        result.notes.append(
+            f"corrected {len(corrections)} row(s) loaded earlier from {', '.join(files)}: "
+            + ", ".join(f"{c['key']} ({c['changed']})" for c in corrections[:20])
+            + (" ..." if len(corrections) > 20 else "")
+        )
+    result.message = "; ".join(result.notes)
     if result.rows_read != result.rows_loaded + result.rows_rejected:  # pragma: no cover - invariant
         raise AssertionError(f"{path.name}: row accounting broken {result}")
     _write(con, source, path.name, digest, part, good, rejected, result, encoding, run_id)
     return result
 
 
-def _drop_already_loaded(con: duckdb.DuckDBPyConnection, source: Source, checked, file_name: str) -> pl.DataFrame:
-    """Rows whose key was loaded from another file are duplicates: move them to the quarantine."""
+def _check_history(con: duckdb.DuckDBPyConnection, source: Source, checked, file_name: str) -> None:
+    """A value against the same unit's own earlier periods already in the warehouse (other files): a jump by
+    more than the seed allows quarantines the row, saying which unit the value looks like."""
+    good = checked.good
+    if good.height == 0 or not source.history_rules:
+        return
+    thresholds = plausibility_thresholds()
+    for rule in source.history_rules:
+        low, high = thresholds.get(rule.rule_id, (None, None))
+        if low is None and high is None:
+            continue
+        batch = good.select(rule.unit_column, rule.period_column, rule.column, ROW_NUMBER).filter(
+            pl.col(rule.column) > 0
+        )
+        if batch.height == 0:
+            continue
+        con.register("__hist_batch", batch.to_arrow())
+        try:
+            med = con.sql(
+                f"""
+                SELECT b.{ROW_NUMBER} AS rn, median(t.{rule.column}) AS med, count(*) AS n
+                FROM __hist_batch b JOIN {source.table} t
+                  ON t.{rule.unit_column} = b.{rule.unit_column}
+                 AND t.{rule.period_column} < b.{rule.period_column}
+                 AND t.{rule.period_column} >= b.{rule.period_column} - INTERVAL {int(rule.window_months)} MONTH
+                WHERE t.{rule.column} > 0 AND t._source_file <> $file
+                GROUP BY b.{ROW_NUMBER} HAVING count(*) >= {int(rule.min_history)}
+                """,
+                params={"file": file_name},
+            ).pl()
+        finally:
+            con.unregister("__hist_batch")
+        if med.height == 0:
+            continue
+        j = batch.join(med.rename({"rn": ROW_NUMBER}), on=ROW_NUMBER).with_columns(
+            (pl.col(rule.column) / pl.col("med")).alias("__ratio")
+        )
+        out = pl.lit(False)
+        if high is not None:
+            out = out | (pl.col("__ratio") > high)
+        if low is not None:
+            out = out | (pl.col("__ratio") < low)
+        jumps = j.filter(out)
+        if jumps.height == 0:
+            continue
+        c = source.column(rule.column)
+        from pipelines.ingest.validate import _unit_hint
+
+        lo = low if low is not None else 0.0
+        hint = _unit_hint(c, pl.col("__ratio"), lo, high)
+        reasons = jumps.select(
+            pl.col(ROW_NUMBER),
+            pl.format(
+                "implausible jump in {}: {} is {}x this unit's median of its previous {} months ({}){}",
+                pl.lit(rule.column),
+                pl.col(rule.column),
+                pl.col("__ratio").round(1),
+                pl.lit(rule.window_months),
+                pl.col("med").round(2),
+                hint,
+            ).alias("reason"),
+        )
+        _move_to_rejected(checked, source, reasons)
+
+
+def _move_to_rejected(checked, source: Source, reasons: pl.DataFrame) -> None:
+    rows = checked.good.join(reasons, on=ROW_NUMBER, how="inner")
+    extra = rows.select(
+        pl.col(ROW_NUMBER),
+        pl.struct([pl.col(c.name).cast(pl.Utf8) for c in source.columns]).struct.json_encode().alias("raw_values"),
+        pl.col("reason"),
+    )
+    checked.rejected = pl.concat([checked.rejected, extra.cast(checked.rejected.schema)]).sort(ROW_NUMBER)
+    checked.good = checked.good.join(reasons.select(ROW_NUMBER), on=ROW_NUMBER, how="anti", maintain_order="left")
+
+
+def _drop_already_loaded(
+    con: duckdb.DuckDBPyConnection, source: Source, checked, file_name: str
+) -> tuple[pl.DataFrame, list[dict]]:
+    """Rows whose key was loaded from another file: the same values again are duplicates (quarantined); other
+    values are a correction, and the latest received file wins — the earlier row leaves the raw table for
+    raw.corrections, which keeps both versions. Returns the rows to load and the corrections."""
     good = checked.good
     if good.height == 0:
-        return good
+        return good, []
     key = list(source.key)
     # Nothing loaded from other files yet (a first load, a fresh partition): no key can clash.
     if not con.execute(f"SELECT 1 FROM {source.table} WHERE _source_file <> ? LIMIT 1", [file_name]).fetchall():
-        return good
+        return good, []
+    value_cols = [c.name for c in source.columns if c.name not in key]
     con.register("__batch_keys", good.select(key + [ROW_NUMBER]).to_arrow())
     try:
         on = " AND ".join(f"b.{k} = t.{k}" for k in key)
-        dup = con.sql(
-            f"SELECT b.{ROW_NUMBER} AS rn, any_value(t._source_file) AS other FROM __batch_keys b "
-            f"JOIN {source.table} t ON {on} WHERE t._source_file <> $file GROUP BY b.{ROW_NUMBER}",
+        old = con.sql(
+            f"SELECT b.{ROW_NUMBER} AS __rn, t.* FROM __batch_keys b "
+            f"JOIN {source.table} t ON {on} WHERE t._source_file <> $file",
             params={"file": file_name},
         ).pl()
     finally:
         con.unregister("__batch_keys")
-    if dup.height == 0:
-        return good
-    dup = dup.rename({"rn": ROW_NUMBER})
-    dup_rows = good.join(dup, on=ROW_NUMBER, how="inner")
-    extra_rejected = dup_rows.select(
-        pl.col(ROW_NUMBER),
-        pl.struct([c.name for c in source.columns]).struct.json_encode().alias("raw_values"),
-        pl.format("duplicate record: key already loaded from file {}", pl.col("other")).alias("reason"),
+    if old.height == 0:
+        return good, []
+    old = old.unique(subset=["__rn"], keep="last", maintain_order=True).rename({"__rn": ROW_NUMBER})
+    pair = good.select(ROW_NUMBER, *key, *value_cols).join(
+        old.select(ROW_NUMBER, "_source_file", "_row_number", *[pl.col(c).alias("__old:" + c) for c in value_cols]),
+        on=ROW_NUMBER,
+        how="inner",
     )
-    checked.rejected = pl.concat([checked.rejected, extra_rejected.cast(checked.rejected.schema)])
-    return good.join(dup.select(ROW_NUMBER), on=ROW_NUMBER, how="anti")
+    # Which values differ, column by column (vectorised: a re-sent national file may clash on every key).
+    diff = pair.select(
+        ROW_NUMBER,
+        *[(~_same_value(pl.col(c), pl.col("__old:" + c), good.schema[c])).alias("__d:" + c) for c in value_cols],
+    )
+    changed_any = diff.select(pl.any_horizontal([pl.col("__d:" + c) for c in value_cols]).alias("x"))["x"]
+    same = pair.filter(~changed_any).select(ROW_NUMBER, pl.col("_source_file").alias("other")).to_dicts()
+    corrections = []
+    for r, d in zip(
+        pair.filter(changed_any).iter_rows(named=True), diff.filter(changed_any).iter_rows(named=True), strict=True
+    ):
+        changed = [c for c in value_cols if d["__d:" + c]]
+        corrections.append(
+            {
+                "key": "/".join(str(r[k]) for k in key),
+                "key_values": {k: _jsonable(r[k]) for k in key},
+                "key_raw": {k: r[k] for k in key},
+                "old_file": r["_source_file"],
+                "old_row_number": r["_row_number"],
+                "old_values": {c: _jsonable(r["__old:" + c]) for c in value_cols},
+                "new_row_number": r[ROW_NUMBER],
+                "new_values": {c: _jsonable(r[c]) for c in value_cols},
+                "changed": ", ".join(f"{c} {_jsonable(r['__old:' + c])} → {_jsonable(r[c])}" for c in changed),
+                "changed_columns": changed,
+            }
+        )
+    if same:
+        dup = pl.DataFrame(same, schema={ROW_NUMBER: pl.Int64, "other": pl.Utf8})
+        _move_to_rejected(
+            checked,
+            source,
+            dup.select(
+                pl.col(ROW_NUMBER),
+                pl.format("duplicate record: key already loaded from file {}", pl.col("other")).alias("reason"),
+            ),
+        )
+    return checked.good, corrections
+
+
+def _same_value(a: pl.Expr, b: pl.Expr, dtype) -> pl.Expr:
+    """Equal values (nulls equal each other; floats within a relative 1e-9)."""
+    if dtype.is_float():
+        close = (a - b).abs() <= pl.max_horizontal(pl.lit(1.0), a.abs(), b.abs()) * 1e-9
+        return (a.is_null() & b.is_null()) | (a.is_not_null() & b.is_not_null() & close.fill_null(False))
+    return a.eq_missing(b)
+
+
+def _jsonable(v):
+    return v.isoformat() if isinstance(v, (date, datetime)) else v
 
 
 def _write(
     con, source: Source, file_name, digest, part, good: pl.DataFrame, rejected: pl.DataFrame, result, encoding, run_id
 ):
+    import json
+
     now = datetime.now()
     cols = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
     # The constant lineage columns are added by DuckDB in the INSERT: constant vectors cost nothing there,
     # whereas millions of copies of a 64-character hash are converted row by row on the way in.
     to_load = good.select(*cols, pl.col(ROW_NUMBER).alias("_row_number"))
+    sheets = result.sheets
+    if len([s for s in sheets if s.get("status") == "read"]) > 1:
+        located = [sheet_and_row(n, sheets) for n in rejected[ROW_NUMBER].to_list()]
+        sheet_col = pl.Series("sheet", [s for s, _ in located], dtype=pl.Utf8)
+        row_col = pl.Series("row_number", [r for _, r in located], dtype=pl.Int64)
+    else:
+        sheet_col = pl.Series("sheet", [sheets[0]["sheet"] if sheets else None] * rejected.height, dtype=pl.Utf8)
+        row_col = rejected[ROW_NUMBER].alias("row_number")
     quarantine = rejected.select(
         pl.lit(source.name).alias("source"),
         pl.lit(file_name).alias("file_name"),
         pl.lit(digest).alias("file_hash"),
-        pl.col(ROW_NUMBER).alias("row_number"),
         pl.col("raw_values"),
         pl.col("reason"),
         pl.lit(part, pl.Utf8).alias("partition"),
         pl.lit(now).alias("rejected_at"),
         pl.lit(run_id).alias("run_id"),
-    )
+    ).with_columns(row_col, sheet_col)
+    key = list(source.key)
     con.execute("BEGIN TRANSACTION")
     try:
         # A new version of a file replaces the rows of the old version (same name, different bytes).
@@ -226,6 +459,42 @@ def _write(
             "UPDATE raw.ingested_files SET status = 'replaced' WHERE source = ? AND file_name = ? AND status IN ('loaded', 'failed')",
             [source.name, file_name],
         )
+        if result.corrections:
+            # Latest received wins: the corrected rows of earlier files leave the raw table; raw.corrections
+            # keeps both versions.
+            corr = pl.DataFrame(
+                {
+                    "source": [source.name] * len(result.corrections),
+                    "key_values": [json.dumps(c["key_values"], ensure_ascii=False) for c in result.corrections],
+                    "old_file": [c["old_file"] for c in result.corrections],
+                    "old_row_number": [c["old_row_number"] for c in result.corrections],
+                    "old_values": [json.dumps(c["old_values"], ensure_ascii=False) for c in result.corrections],
+                    "new_file": [file_name] * len(result.corrections),
+                    "new_row_number": [c["new_row_number"] for c in result.corrections],
+                    "new_values": [json.dumps(c["new_values"], ensure_ascii=False) for c in result.corrections],
+                    "changed_columns": [", ".join(c["changed_columns"]) for c in result.corrections],
+                },
+                schema_overrides={"old_row_number": pl.Int64, "new_row_number": pl.Int64},
+            )
+            con.register("__corr", corr.to_arrow())
+            con.execute(
+                "INSERT INTO raw.corrections BY NAME SELECT *, $now AS corrected_at, $run AS run_id FROM __corr",
+                {"now": now, "run": run_id},
+            )
+            con.unregister("__corr")
+            old_keys = pl.DataFrame(
+                {
+                    **{
+                        k: pl.Series(k, [c["key_raw"][k] for c in result.corrections], dtype=good.schema[k])
+                        for k in key
+                    },
+                    "_f": [c["old_file"] for c in result.corrections],
+                }
+            )
+            con.register("__old_keys", old_keys.to_arrow())
+            on = " AND ".join(f"t.{k} = o.{k}" for k in key)
+            con.execute(f"DELETE FROM {source.table} t USING __old_keys o WHERE {on} AND t._source_file = o._f")
+            con.unregister("__old_keys")
         con.register("__to_load", to_load.to_arrow())
         con.execute(
             f"INSERT INTO {source.table} BY NAME SELECT *, $file AS _source_file, $hash AS _file_hash,"
@@ -238,7 +507,9 @@ def _write(
             con.execute("INSERT INTO raw.rejected_rows BY NAME SELECT * FROM __quarantine")
             con.unregister("__quarantine")
         con.execute(
-            "INSERT INTO raw.ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?)",
+            'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", rows_read, rows_loaded,'
+            " rows_rejected, status, message, encoding, ingested_at, run_id, sheets, rows_corrected)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?, ?)",
             [
                 source.name,
                 file_name,
@@ -251,6 +522,8 @@ def _write(
                 encoding,
                 now,
                 run_id,
+                json.dumps(sheets, ensure_ascii=False) if sheets else None,
+                len(result.corrections),
             ],
         )
         con.execute("COMMIT")
@@ -267,9 +540,39 @@ def _record_failure(con, result: IngestResult, reason: str, run_id: str) -> None
         [result.source, result.file_hash],
     )
     con.execute(
-        "INSERT INTO raw.ingested_files VALUES (?, ?, ?, ?, 0, 0, 0, 'failed', ?, NULL, ?, ?)",
+        'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", rows_read, rows_loaded,'
+        " rows_rejected, status, message, encoding, ingested_at, run_id)"
+        " VALUES (?, ?, ?, ?, 0, 0, 0, 'failed', ?, NULL, ?, ?)",
         [result.source, result.file_name, result.file_hash, result.partition, reason, datetime.now(), run_id],
     )
+
+
+def record_failure_of(con, source: Source, path: Path, reason: str, run_id: str = "") -> IngestError:
+    """Record a file that fails before it is read (its year cannot be used): a 'failed' ledger row."""
+    ensure_schema(con)
+    _record_failure(con, IngestResult(source.name, path.name, file_hash(path), None), reason, run_id)
+    return IngestError(path.name, reason)
+
+
+def record_unreadable_year(con, source: Source, path: Path, run_id: str = "") -> IngestError:
+    """A yearly file whose data year cannot be told fails alone, by name, in the ledger. A file that cannot
+    even be read is recorded with the reason it cannot be read."""
+    ensure_schema(con)
+    result = IngestResult(source.name, path.name, file_hash(path), None)
+    reason = (
+        f"cannot tell the data year: no readable {source.partition_date} dates in the file and no single data "
+        "year in its name (name it like 2025年12月_..., or fill the dates)"
+    )
+    try:
+        from pipelines.ingest.validate import map_columns
+
+        map_columns(read_file(path, source), source, path.name)
+    except IngestError as e:
+        reason = e.reason
+    except Exception as e:  # noqa: BLE001 - recorded in words like any other read failure
+        reason = _plain(e)
+    _record_failure(con, result, reason, run_id)
+    return IngestError(path.name, reason)
 
 
 def pending_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source) -> list[Path]:

@@ -1,23 +1,43 @@
-"""Read a landing file (CSV in any of the encodings offices send, Parquet, XLSX) into an all-text frame.
+"""Read a landing file (CSV/TSV in any of the encodings offices send, Parquet, XLSX) into an all-text frame.
 
 Everything is read as text first: typing happens in `validate`, row by row, so that one bad cell
 quarantines one row instead of failing the whole file. The header row is found by matching the contract's
-column names and aliases, which skips the title rows offices put above Excel tables.
+column names and aliases (normalised: line breaks, full-width spaces and brackets, units in brackets), which
+skips the title rows offices put above their tables and joins two-row (merged) headers. A workbook is read
+whole: every sheet is read, instruction sheets are skipped by name, and a sheet that cannot be mapped refuses
+the file by name.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
+import io
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.sources import Source
+from pipelines.sources import (
+    COUNT_UNITS,
+    INSTRUCTION_SHEET_PATTERN,
+    UNIT_FAMILIES,
+    UNIT_LINE_PATTERN,
+    UNIT_SCALES,
+    Source,
+)
 
-SUPPORTED_SUFFIXES = (".csv", ".txt", ".parquet", ".xlsx")
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm")
 HEADER_SCAN_ROWS = 15
 ROW_NUMBER = "__row"
+# Rows of the second and later sheets of a workbook are numbered sheet ordinal x this + their Excel row, so a
+# row number stays unique in the file and says which sheet it came from (see `sheet_and_row`).
+SHEET_ROW_BLOCK = 1_000_000
+_DELIMITERS = (",", "\t", ";", "|")
 
 
 class IngestError(Exception):
@@ -34,26 +54,558 @@ class RawFrame:
     df: pl.DataFrame  # all Utf8 columns, headers as found in the file, plus ROW_NUMBER (1-based file row)
     encoding: str
     notes: list[str] = field(default_factory=list)
+    # one entry per sheet of a workbook: {"sheet", "status" (read | skipped: why), "rows"}; [] for text files
+    sheets: list[dict] = field(default_factory=list)
+    unit_line: str | None = None  # the unit a "单位：元" line above the table states, if any
+    # the data year the file states outside its rows (a 2025年 title line, a 2025年12月 in the file name): completes
+    # month cells written without a year (12月)
+    context_year: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------- headers
+
+_BRACKETS = str.maketrans({"[": "(", "]": ")", "【": "(", "】": ")", "〔": "(", "〕": ")", "〈": "(", "〉": ")"})
+
+
+def normalise_header(h: str) -> str:
+    """Full-width to half-width (NFKC), no whitespace at all (Alt+Enter line breaks, full-width spaces),
+    one bracket style, no required-field stars, lower case."""
+    s = unicodedata.normalize("NFKC", str(h)).replace("\ufeff", "")
+    s = re.sub(r"\s+", "", s).translate(_BRACKETS)
+    return s.strip("*※:").lower()
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    column: str
+    factor: float | None = None  # multiply values by this to get the contract's unit
+    unit: str | None = None  # the unit the header states; None = not stated (a bare 金额)
+    percent: bool = False  # a (%) header: values are per cent
+
+
+class HeaderUnitError(ValueError):
+    """A known column under a header naming a unit that cannot be converted into the contract's."""
 
 
 def header_names(source: Source) -> dict[str, str]:
     """Every accepted header (normalised) -> canonical column name."""
-    names: dict[str, str] = {}
+    return {k: v[0] for k, v in _exact_headers(source).items()}
+
+
+_CACHE: dict[tuple[str, str], dict] = {}  # (kind, source name) -> header lookup (sources are module constants)
+
+
+def _exact_headers(source: Source) -> dict[str, tuple[str, float | None, str | None]]:
+    if ("exact", source.name) in _CACHE:
+        return _CACHE[("exact", source.name)]
+    names: dict[str, tuple[str, float | None, str | None]] = {}
     for c in source.columns:
-        for h in (c.name, *c.aliases, *c.unit_aliases.keys()):
-            names[normalise_header(h)] = c.name
+        for h in (c.name, *c.aliases):
+            key = normalise_header(h)
+            m = re.fullmatch(r".+\(([^()]*)\)", key)
+            stated = m.group(1) if m and m.group(1) in UNIT_SCALES else (c.unit if h == c.name else None)
+            names[key] = (c.name, None, stated)
+        for h, factor in c.unit_aliases.items():
+            key = normalise_header(h)
+            m = re.fullmatch(r".+\(([^()]*)\)", key)
+            stated = m.group(1) if m and m.group(1) in UNIT_SCALES else "(alias)"
+            names[key] = (c.name, factor, stated)
+    _CACHE[("exact", source.name)] = names
     return names
 
 
-def normalise_header(h: str) -> str:
-    return str(h).strip().lstrip("\ufeff").replace("（", "(").replace("）", ")").replace(" ", "").lower()
+def _header_bases(source: Source) -> dict[str, str]:
+    """Headers without their bracketed unit (质押金额 of 质押金额(万元)) -> column."""
+    if ("bases", source.name) in _CACHE:
+        return _CACHE[("bases", source.name)]
+    bases: dict[str, str] = {}
+    for c in source.columns:
+        for h in (c.name, *c.aliases, *c.unit_aliases):
+            key = normalise_header(h)
+            bases.setdefault(re.sub(r"\([^()]*\)$", "", key), c.name)
+    _CACHE[("bases", source.name)] = bases
+    return bases
+
+
+def _percent_capable(source: Source, column: str) -> bool:
+    col = source.column(column)
+    return col.ratio or (source.ratio_by_indicator is not None and column in source.ratio_by_indicator[1])
+
+
+def match_header(h, source: Source) -> HeaderMatch | None:
+    """The contract column a header means, with the unit it states. Raises HeaderUnitError for a known column
+    under a unit that cannot be converted (金额(美元))."""
+    if h is None:
+        return None
+    key = normalise_header(h)
+    if not key:
+        return None
+    exact = _exact_headers(source)
+    if key in exact:
+        col, factor, stated = exact[key]
+        return HeaderMatch(col, factor, stated)
+    bases = _header_bases(source)
+    m = re.fullmatch(r"(.+?)\(([^()]*)\)", key)
+    if m and m.group(1) in bases:
+        col, unit = bases[m.group(1)], m.group(2)
+        return _unit_match(source, col, unit, str(h))
+    if key in bases:
+        return HeaderMatch(bases[key])
+    return None
+
+
+def _unit_match(source: Source, column: str, unit: str, header: str) -> HeaderMatch:
+    c = source.column(column)
+    if unit in ("%", "百分比", "百分数"):
+        if _percent_capable(source, column):
+            return HeaderMatch(column, percent=True, unit="%")
+        raise HeaderUnitError(f"header '{header}': per cent given for {column}, which is not a share")
+    if c.unit and unit in UNIT_SCALES:
+        family = next(f for f in UNIT_FAMILIES.values() if c.unit in f)
+        if unit in family:
+            factor = UNIT_SCALES[unit] / UNIT_SCALES[c.unit]
+            return HeaderMatch(column, None if factor == 1 else factor, unit)
+    if c.unit is None and (unit in COUNT_UNITS or unit == ""):
+        return HeaderMatch(column)
+    expected = (
+        "one of " + ", ".join(u for f in UNIT_FAMILIES.values() if c.unit in f for u in f) if c.unit else "a count"
+    )
+    raise HeaderUnitError(f"header '{header}': unit '{unit}' cannot be converted into {column} (expected {expected})")
+
+
+def _cell_text(v) -> str:
+    return "" if v is None else str(v)
+
+
+def _row_hits(row: list, source: Source) -> tuple[int, list]:
+    """How many distinct contract columns a row's cells name, and the cells as header texts."""
+    cols = set()
+    for cell in row:
+        try:
+            m = match_header(cell, source)
+        except HeaderUnitError:
+            m = HeaderMatch("__unit_error__" + _cell_text(cell))
+        if m is not None:
+            cols.add(m.column)
+    return len(cols), row
+
+
+def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
+    """The header of a two-row (merged) header: per column the lower cell, the upper cell, or both joined
+    (a group title over its sub-columns, a name over its unit) — whichever names a contract column."""
+    n = max(len(upper), len(lower))
+    upper = list(upper) + [None] * (n - len(upper))
+    lower = list(lower) + [None] * (n - len(lower))
+    filled, last = [], None  # a merged group title spans the empty cells to its right
+    for u in upper:
+        last = u if u not in (None, "") else last
+        filled.append(last)
+    out = []
+    for j in range(n):
+        u, lo, f = _cell_text(upper[j]).strip(), _cell_text(lower[j]).strip(), _cell_text(filled[j]).strip()
+        if lo and _is_unit_row([lo]):
+            # a unit under its column's name: 质押金额 over 元 is 质押金额(元)
+            candidates = [f"{u}({normalise_header(lo).strip('()')})", u]
+        else:
+            candidates = [lo, u, u + lo, f + lo, f"{u}({lo})" if lo else "", u + lo.strip("()（）")]
+        chosen = None
+        for cand in candidates:
+            if not cand:
+                continue
+            try:
+                if match_header(cand, source) is not None:
+                    chosen = cand
+                    break
+            except HeaderUnitError:
+                chosen = cand
+                break
+        out.append(chosen if chosen is not None else (lo or u or None))
+    return out
+
+
+def _is_unit_row(row: list) -> bool:
+    cells = [normalise_header(c).strip("()") for c in row if c not in (None, "") and str(c).strip()]
+    return bool(cells) and all(c in UNIT_SCALES or c in COUNT_UNITS or c == "%" for c in cells)
+
+
+def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, int, list]:
+    """(first header row index, header rows (1 or 2), header cells). Two known headers on one row identify the
+    header; data rows never look like that."""
+    best = (-1, 1, [], 0)
+    scan = rows[:HEADER_SCAN_ROWS]
+    for i, row in enumerate(scan):
+        hits, _ = _row_hits(row, source)
+        if hits > best[3]:
+            best = (i, 1, row, hits)
+        if i + 1 < len(rows):
+            pair = _combine_two_rows(row, rows[i + 1], source)
+            pair_hits, _ = _row_hits(pair, source)
+            if pair_hits > max(hits, best[3]) and pair_hits > _row_hits(rows[i + 1], source)[0]:
+                best = (i, 2, pair, pair_hits)
+            elif hits >= 2 and hits >= best[3] and _is_unit_row(rows[i + 1]):
+                # a row of units under the header (笔 / 万元 / 件): part of the header
+                best = (i, 2, pair, max(hits, pair_hits))
+    if best[0] < 0 or best[3] < 2:
+        raise IngestError(
+            file_name,
+            f"no header row found in the first {HEADER_SCAN_ROWS} rows: expected columns such as "
+            + ", ".join(c.name for c in source.columns[:5]),
+        )
+    return best[0], best[1], best[2]
+
+
+def unit_line(rows: list[list]) -> str | None:
+    """The unit stated by a "单位：元" line (or cell) above the table."""
+    for row in rows:
+        for cell in row:
+            if cell is None:
+                continue
+            m = re.search(UNIT_LINE_PATTERN, unicodedata.normalize("NFKC", str(cell)))
+            if m:
+                return m.group(1)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def read_file(path: Path, source: Source) -> RawFrame:
+    name = path.name
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise IngestError(name, f"unsupported file type '{suffix}' (use CSV, Parquet or XLSX)")
+    if path.stat().st_size == 0:
+        raise IngestError(name, "file is empty")
+    if suffix == ".parquet":
+        return _read_parquet(path)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path, source)
+    return _read_csv(path, source)
+
+
+def _read_parquet(path: Path) -> RawFrame:
+    try:
+        df = pl.read_parquet(path)
+    except Exception as e:  # polars raises several types for corrupt/truncated files
+        raise IngestError(path.name, f"unreadable Parquet file ({type(e).__name__}: {str(e)[:200]})") from e
+    if df.height == 0:
+        raise IngestError(path.name, "file has a header but no data rows")
+    df = df.with_columns(
+        [pl.col(c).cast(pl.Utf8) if df.schema[c] != pl.Date else pl.col(c).dt.to_string("%Y-%m-%d") for c in df.columns]
+    )
+    # Parquet has no header row: row 1 is the first record.
+    return RawFrame(df.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64)), "parquet")
+
+
+# -- XLSX ------------------------------------------------------------------------------------------------
+
+# A number format that shows a scaled value: "0!.0000" or '0.00,,"百万"' style thousands scaling. The cell holds
+# one unit, the office sees (and means) another: the shown value is what the file says.
+_LITERAL = re.compile(r'"[^"]*"|\\.')
+
+
+@lru_cache(maxsize=512)
+def display_factor(fmt: str | None) -> float:
+    """Factor from the stored number to the number a cell's format shows (1 when it shows it as stored)."""
+    if not fmt or fmt == "General":
+        return 1.0
+    section = fmt.split(";")[0]
+    bare = _LITERAL.sub(lambda m: "" if m.group(0).startswith('"') else ("!" if m.group(0) == "\\." else ""), section)
+    if "%" in bare:
+        return 1.0  # a percentage format shows 0.94 as 94%: the stored share is the value
+    factor = 1.0
+    m = re.search(r"[0#?]!?\.((?:[0#?]|!?[0#?])+)", section) if "!." in section or "\\." in section else None
+    if m:
+        # "0!.0000": a literal decimal point inserted four digits from the right: shows value / 10^4
+        digits = len(re.findall(r"[0#?]", m.group(1)))
+        factor /= 10**digits
+    m = re.search(r"[0#?](,+)(?:[^0#?,]|$)", bare)
+    if m:
+        factor /= 1000 ** len(m.group(1))
+    return factor
+
+
+def _xlsx_text(cell) -> tuple[str | None, float]:
+    """The text of a cell and the factor its number format applies (1 for everything but scaled numbers)."""
+    v = cell.value
+    if v is None:
+        return None, 1.0
+    if isinstance(v, bool):
+        return ("true" if v else "false"), 1.0
+    if isinstance(v, datetime):
+        return (v.strftime("%Y-%m-%d") if v.time() == time(0) else v.strftime("%Y-%m-%d %H:%M:%S")), 1.0
+    if isinstance(v, date):
+        return v.isoformat(), 1.0
+    if isinstance(v, time):
+        return v.isoformat(), 1.0
+    if isinstance(v, (int, float)):
+        f = display_factor(getattr(cell, "number_format", None))
+        if f != 1.0:
+            v = v * f
+            v = round(v, 10)
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+            return str(int(v)), f
+        return (repr(v) if isinstance(v, float) else str(v)), f
+    text = str(v)
+    if "_x" in text:
+        # OOXML escapes control characters in strings (_x000D_ for the CR of an Alt+Enter line break)
+        text = _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return text, 1.0
+
+
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+_MONTH_SHEET = re.compile(r"^(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?(?:数据|统计)?$|^(\d{4})[-./](\d{1,2})$")
+_CN_MONTHS = {
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+    "十一": 11,
+    "十二": 12,
+}
+
+
+def sheet_month(name: str) -> tuple[int | None, int] | None:
+    """(year or None, month) when a sheet is named for a month (1月, 2025年3月, 2025-03, 三月)."""
+    s = unicodedata.normalize("NFKC", name).strip()
+    m = _MONTH_SHEET.match(s)
+    if m:
+        year, month = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
+        if 1 <= int(month) <= 12:
+            return (int(year) if year else None, int(month))
+    m = re.match(r"^(十一|十二|[一二三四五六七八九十])月(?:份)?$", s)
+    if m:
+        return (None, _CN_MONTHS[m.group(1)])
+    return None
+
+
+def _read_xlsx(path: Path, source: Source) -> RawFrame:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:
+        raise IngestError(path.name, f"unreadable Excel file ({type(e).__name__}: {str(e)[:200]})") from e
+    try:
+        return _read_workbook(wb, path, source)
+    finally:
+        wb.close()
+
+
+def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
+    frames: list[pl.DataFrame] = []
+    sheets: list[dict] = []
+    notes: list[str] = []
+    unmappable: list[str] = []
+    units: dict[str, str | None] = {}
+    canonical_header: dict[tuple, str] = {}  # (column, factor, percent) -> header text used for it
+    scaled: dict[str, float] = {}
+    titles: list[list] = []
+    ordinal = 0
+    for ws in wb.worksheets:
+        name = ws.title
+        if re.search(INSTRUCTION_SHEET_PATTERN, unicodedata.normalize("NFKC", name), re.IGNORECASE):
+            sheets.append({"sheet": name, "status": "skipped: instructions", "rows": 0})
+            continue
+        try:
+            ws.reset_dimensions()
+        except AttributeError:  # a chartsheet has no cells
+            sheets.append({"sheet": name, "status": "skipped: no cells", "rows": 0})
+            continue
+        grid: list[list] = []
+        factors: list[list[float]] = []
+        for row in ws.iter_rows(min_row=1):
+            cells = [_xlsx_text(c) for c in row]
+            grid.append([t for t, _ in cells])
+            factors.append([f for _, f in cells])
+        width = max((len(r) for r in grid), default=0)
+        grid = [r + [None] * (width - len(r)) for r in grid]
+        factors = [r + [1.0] * (width - len(r)) for r in factors]
+        if not any(v not in (None, "") for r in grid for v in r):
+            sheets.append({"sheet": name, "status": "skipped: empty", "rows": 0})
+            continue
+        try:
+            h, n_header, header = find_header(grid, source, path.name)
+        except IngestError:
+            if getattr(ws, "sheet_state", "visible") != "visible":
+                sheets.append({"sheet": name, "status": "skipped: hidden sheet without a header", "rows": 0})
+                continue
+            unmappable.append(name)
+            continue
+        units[name] = unit_line(grid[:h])
+        titles.extend(grid[:h])
+        header = [str(c) if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
+        body_rows = grid[h + n_header :]
+        first_row = h + n_header + 1  # Excel rows are 1-based
+        # Columns shown in another unit by their number format: noted, values taken as shown.
+        for j, hd in enumerate(header):
+            fs = {factors[i][j] for i in range(h + n_header, len(grid))} - {1.0}
+            if fs:
+                scaled[f"{hd} (sheet {name})" if len(wb.worksheets) > 1 else hd] = fs.pop()
+        # Unify header spellings across sheets: the same contract column gets the first sheet's header text.
+        renamed = []
+        for hd in header:
+            try:
+                m = match_header(hd, source)
+            except HeaderUnitError:
+                m = None
+            if m is None:
+                renamed.append(hd)
+                continue
+            key = (m.column, m.factor, m.percent)
+            other = [k for k in canonical_header if k[0] == m.column and k != key]
+            if other:
+                raise IngestError(
+                    path.name,
+                    f"sheets use different units for {m.column}: sheet '{name}' header '{hd}' differs from "
+                    f"'{canonical_header[other[0]]}' on an earlier sheet; send one unit per file",
+                )
+            renamed.append(canonical_header.setdefault(key, hd))
+        df = pl.DataFrame(
+            [pl.Series(c, [r[j] for r in body_rows], dtype=pl.Utf8) for j, c in enumerate(_dedupe(renamed))]
+        )
+        offset = ordinal * SHEET_ROW_BLOCK
+        df = df.with_columns(
+            pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
+        )
+        df = _drop_blank_rows(df)
+        df = _month_from_sheet_name(df, source, name, grid[:h], path)
+        sheets.append({"sheet": name, "status": "read", "rows": df.height})
+        frames.append(df)
+        ordinal += 1
+        if h:
+            notes.append(
+                f"skipped {h} title row(s) above the header" + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+            )
+    if unmappable:
+        raise IngestError(
+            path.name,
+            "sheet(s) "
+            + ", ".join(f"'{s}'" for s in unmappable)
+            + f" cannot be mapped: no header row in the first {HEADER_SCAN_ROWS} rows (expected columns such as "
+            + ", ".join(c.name for c in source.columns[:5])
+            + "); remove them or move them to their own file",
+        )
+    if not frames:
+        if any(s["status"] == "read" for s in sheets) or not sheets:
+            raise IngestError(path.name, "workbook's first sheet is empty")
+        raise IngestError(
+            path.name, "workbook has no data sheet (" + ", ".join(f"{s['sheet']}: {s['status']}" for s in sheets) + ")"
+        )
+    stated = {u for u in units.values() if u}
+    if len(stated) > 1:
+        raise IngestError(
+            path.name,
+            "sheets state different units: " + ", ".join(f"'{s}' 单位：{u}" for s, u in units.items() if u),
+        )
+    body = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
+    if body.height == 0:
+        raise IngestError(path.name, "file has a header but no data rows")
+    read = [s for s in sheets if s["status"] == "read"]
+    if len(wb.worksheets) > 1:
+        notes.append(f"read {len(read)} sheet(s): " + ", ".join(f"{s['sheet']} ({s['rows']} rows)" for s in read))
+        skipped = [s for s in sheets if s["status"] != "read"]
+        if skipped:
+            notes.append("skipped sheet(s): " + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped))
+    for hd, f in scaled.items():
+        notes.append(f"column {hd}: number format shows the stored value x{f:g}; read as shown")
+    return RawFrame(body, "xlsx", notes, sheets, stated.pop() if stated else None, context_year(titles, path))
+
+
+def context_year(title_rows: list, path: Path) -> int | None:
+    """A single data year stated by the title rows (2025年…统计表), else by the file name (not a sending date)."""
+    text = unicodedata.normalize("NFKC", " ".join(str(c) for r in title_rows for c in r if c is not None))
+    years = {int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)\s*年", text)}
+    if len(years) == 1:
+        return years.pop()
+    from pipelines.ingest.load import data_years_in_name
+
+    named = data_years_in_name(path.stem)
+    return named[0] if len(named) == 1 else None
+
+
+def _month_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str, title_rows: list, path: Path) -> pl.DataFrame:
+    """A month-per-sheet workbook often has no month column: the sheet name (1月) and the year (sheet name,
+    title line or file name) give it."""
+    if source.partition_date != "month":
+        return df
+    if any(_safe_match(c, source) == "month" for c in df.columns):
+        return df
+    sm = sheet_month(sheet)
+    if sm is None:
+        return df  # the missing column is reported by map_columns
+    year = sm[0]
+    if year is None:
+        text = " ".join(str(c) for r in title_rows for c in r if c is not None)
+        m = re.search(r"(?<!\d)((?:19|20)\d\d)\s*年", unicodedata.normalize("NFKC", text))
+        year = int(m.group(1)) if m else None
+    if year is None:
+        from pipelines.ingest.load import data_years_in_name
+
+        years = data_years_in_name(path.stem)
+        year = years[0] if len(years) == 1 else None
+    if year is None:
+        raise IngestError(
+            path.name, f"sheet '{sheet}' has no month column and its year cannot be told (name the sheet 2025年1月)"
+        )
+    return df.with_columns(pl.lit(f"{year}-{sm[1]:02d}").alias("月份"))
+
+
+def _safe_match(h: str, source: Source) -> str | None:
+    try:
+        m = match_header(h, source)
+    except HeaderUnitError:
+        return None
+    return m.column if m else None
+
+
+def _dedupe(header: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for h in header:
+        if h in seen:
+            seen[h] += 1
+            out.append(f"{h}__dup{seen[h]}")
+        else:
+            seen[h] = 0
+            out.append(h)
+    return out
+
+
+# -- CSV / TSV -------------------------------------------------------------------------------------------
 
 
 def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
     if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        except UnicodeDecodeError:
+            # A UTF-8 byte-order mark in front of GBK text (a tool added the mark, Excel saved the text).
+            text, enc = _decode(raw[3:], file_name)
+            return text, f"{enc} (behind a UTF-8 byte-order mark)"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "utf-16"
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as e:
+            raise IngestError(file_name, f"not valid UTF-16 text (byte {e.start}): cannot decode") from e
+    head = raw[:4096]
+    if b"\x00" in head:
+        # NUL bytes never occur in UTF-8 or GBK text: UTF-16 without a byte-order mark (ASCII characters, tabs
+        # and line breaks have their zero byte second in little-endian, first in big-endian).
+        # UTF-16 without a byte-order mark: every other byte of ASCII text is zero.
+        enc = "utf-16-le" if head[1::2].count(b"\x00") > head[0::2].count(b"\x00") else "utf-16-be"
+        try:
+            return raw.decode(enc), enc
+        except UnicodeDecodeError as e:
+            raise IngestError(file_name, f"not valid UTF-16 text (byte {e.start}): cannot decode") from e
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -80,89 +632,6 @@ def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
         raise IngestError(file_name, f"not valid UTF-8 or GBK text (byte {e.start}): cannot decode") from e
 
 
-def _find_header(rows: list[list[str]], source: Source, file_name: str) -> int:
-    known = header_names(source)
-    best, best_hits = -1, 0
-    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        hits = sum(1 for cell in row if cell is not None and normalise_header(cell) in known)
-        if hits > best_hits:
-            best, best_hits = i, hits
-    # Two known headers on one row identify the header; data rows never look like that.
-    if best < 0 or best_hits < 2:
-        raise IngestError(
-            file_name,
-            f"no header row found in the first {HEADER_SCAN_ROWS} rows: expected columns such as "
-            + ", ".join(c.name for c in source.columns[:5]),
-        )
-    return best
-
-
-def read_file(path: Path, source: Source) -> RawFrame:
-    name = path.name
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise IngestError(name, f"unsupported file type '{suffix}' (use CSV, Parquet or XLSX)")
-    if path.stat().st_size == 0:
-        raise IngestError(name, "file is empty")
-    if suffix == ".parquet":
-        return _read_parquet(path)
-    if suffix == ".xlsx":
-        return _read_xlsx(path, source)
-    return _read_csv(path, source)
-
-
-def _read_parquet(path: Path) -> RawFrame:
-    try:
-        df = pl.read_parquet(path)
-    except Exception as e:  # polars raises several types for corrupt/truncated files
-        raise IngestError(path.name, f"unreadable Parquet file ({type(e).__name__}: {str(e)[:200]})") from e
-    if df.height == 0:
-        raise IngestError(path.name, "file has a header but no data rows")
-    df = df.with_columns(
-        [pl.col(c).cast(pl.Utf8) if df.schema[c] != pl.Date else pl.col(c).dt.to_string("%Y-%m-%d") for c in df.columns]
-    )
-    # Parquet has no header row: row 1 is the first record.
-    return RawFrame(df.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64)), "parquet")
-
-
-def _read_xlsx(path: Path, source: Source) -> RawFrame:
-    try:
-        grid = pl.read_excel(path, has_header=False, infer_schema_length=0, raise_if_empty=False)
-    except Exception as e:
-        raise IngestError(path.name, f"unreadable Excel file ({type(e).__name__}: {str(e)[:200]})") from e
-    if grid.height == 0:
-        raise IngestError(path.name, "workbook's first sheet is empty")
-    rows = [list(r) for r in grid.head(HEADER_SCAN_ROWS).iter_rows()]
-    h = _find_header(rows, source, path.name)
-    header = [str(c) if c is not None else f"__blank{i}" for i, c in enumerate(rows[h])]
-    body = grid.slice(h + 1)
-    body.columns = _dedupe(header)
-    # Excel rows are 1-based and the header is on row h+1.
-    body = body.with_row_index(ROW_NUMBER, offset=h + 2).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
-    # Fully blank rows at the end of a sheet are formatting, not data.
-    data_cols = [c for c in body.columns if c != ROW_NUMBER]
-    body = body.filter(
-        ~pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols])
-    )
-    notes = [f"skipped {h} title row(s) above the header"] if h else []
-    if body.height == 0:
-        raise IngestError(path.name, "file has a header but no data rows")
-    return RawFrame(body, "xlsx", notes)
-
-
-def _dedupe(header: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for h in header:
-        if h in seen:
-            seen[h] += 1
-            out.append(f"{h}__dup{seen[h]}")
-        else:
-            seen[h] = 0
-            out.append(h)
-    return out
-
-
 # Files at least this big skip the separate whole-file UTF-8 decode: Polars validates UTF-8 in every field it
 # reads, so only the rows above the header need a check of their own (done on the head). Small files take
 # the decode path, whose error messages name the offending line.
@@ -187,7 +656,7 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
         # Polars reads (memory-maps) the file itself; only its head is read here.
         with open(path, "rb") as f:
             first = f.read(65536)
-        head = _head_text(first) if not first.startswith(_BOMS) and first.strip() else None
+        head = _head_text(first) if not first.startswith(_BOMS) and first.strip() and b"\x00" not in first else None
         if head is not None:
             try:
                 return _parse_csv(path, source, _FileBytes(path), head, None, "utf-8")
@@ -223,23 +692,48 @@ class _FileBytes:
             return f.read()
 
 
+def _sniff(head_lines: list[str], source: Source, file_name: str) -> tuple[str, list[list[str]], int, int, list]:
+    """The delimiter whose split of the head finds the best header (comma, tab, semicolon, bar)."""
+    best = None
+    for d in _DELIMITERS:
+        if d != "," and not any(d in line for line in head_lines):
+            continue
+        rows = list(csv.reader(head_lines, delimiter=d))
+        try:
+            h, n, header = find_header(rows, source, file_name)
+        except IngestError:
+            continue
+        hits = _row_hits(header, source)[0]
+        if best is None or hits > best[0]:
+            best = (hits, d, rows, h, n, header)
+    if best is None:
+        raise IngestError(
+            file_name,
+            f"no header row found in the first {HEADER_SCAN_ROWS} rows: expected columns such as "
+            + ", ".join(c.name for c in source.columns[:5]),
+        )
+    return best[1], best[2], best[3], best[4], best[5]
+
+
 def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | None, encoding: str) -> RawFrame:
     """Parse UTF-8 bytes. ``text`` is the decoded file, or None on the fast path (decoded only if needed)."""
-    import csv
-
-    head_lines = head.splitlines()[:HEADER_SCAN_ROWS]
-    rows = list(csv.reader(head_lines))
-    h = _find_header(rows, source, path.name)
+    head_lines = head.splitlines()[: HEADER_SCAN_ROWS + 1]
+    delimiter, rows, h, n_header, header = _sniff(head_lines, source, path.name)
     notes = [f"skipped {h} title row(s) above the header"] if h else []
-    n_header_fields = len(rows[h])
+    if n_header == 2:
+        notes.append("joined a two-row header")
+    if delimiter != ",":
+        notes.append({"\t": "tab-separated", ";": "semicolon-separated", "|": "bar-separated"}[delimiter])
+    n_header_fields = len(rows[h + n_header - 1])
     if encoding != "utf-8":
         notes.append(f"decoded from {encoding}")
     truncated_last = not source_bytes.endswith((b"\n", b"\r"))
     ragged = False
+    skip = h + n_header - 1
 
     def polars_csv(ragged_: bool) -> pl.DataFrame:
         try:
-            return _polars_csv(source_bytes, h, ragged=ragged_)
+            return _polars_csv(source_bytes, skip, ragged=ragged_, separator=delimiter)
         except pl.exceptions.ComputeError as e:
             if text is None and "utf-8" in str(e).lower():
                 raise _NotUtf8 from e
@@ -266,16 +760,15 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 path.name, 'the file ends inside a quoted field ("...) - it was probably cut off'
             ) from err
         raise IngestError(path.name, f"malformed CSV ({type(err).__name__}: {str(err)[:200]})") from err
-    header = [c.lstrip("\ufeff") for c in rows[h]]
-    df.columns = _dedupe(header if len(header) == df.width else [c.lstrip("\ufeff") for c in df.columns])
+    header = [str(c).lstrip("\ufeff") if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
+    header = header + [f"__blank{i}" for i in range(len(header), df.width)]
+    df.columns = _dedupe(header[: df.width] if len(header) >= df.width else [c.lstrip("\ufeff") for c in df.columns])
     if df.height == 0:
         raise IngestError(path.name, "file has a header but no data rows")
-    df = df.with_row_index(ROW_NUMBER, offset=h + 2).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+    df = df.with_row_index(ROW_NUMBER, offset=h + n_header + 1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
     if ragged:
-        import io
-
         full = text if text is not None else source_bytes.decode("utf-8")
-        counts = [len(r) for r in csv.reader(io.StringIO(full))][h + 1 :]
+        counts = [len(r) for r in csv.reader(io.StringIO(full), delimiter=delimiter)][h + n_header :]
         if len(counts) == df.height:
             df = df.with_columns(pl.Series("__nfields", counts))
             df = df.with_columns(
@@ -295,7 +788,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
         last_line = tail.rstrip("\r\n").rsplit("\n", 1)[-1]
-        n_fields = len(next(csv.reader([last_line]), []))
+        n_fields = len(next(csv.reader([last_line], delimiter=delimiter), []))
         if n_fields < n_header_fields:
             notes.append(f"truncated last row ({n_fields} of {n_header_fields} fields)")
             df = df.with_columns(pl.lit(None, pl.Utf8).alias("__truncated"))
@@ -305,14 +798,14 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__truncated")
             )
-    return RawFrame(df, encoding, notes)
+    return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
 
 
 def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     """Blank lines are layout, not records (as in Excel). A blank row has a blank first column, so only the
     rows with one are looked at across every column."""
     data_cols = [c for c in df.columns if not c.startswith("__")]
-    if not data_cols:
+    if not data_cols or df.height == 0:
         return df
     blank = [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_cols]
     candidates = df.select(blank[0].alias("__b"))["__b"]
@@ -321,7 +814,7 @@ def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     return df.filter(~(blank[0] & pl.all_horizontal(blank[1:] or [pl.lit(True)])))
 
 
-def _polars_csv(data, skip: int, *, ragged: bool) -> pl.DataFrame:
+def _polars_csv(data, skip: int, *, ragged: bool, separator: str = ",") -> pl.DataFrame:
     return pl.read_csv(
         data.path if isinstance(data, _FileBytes) else data,
         skip_rows=skip,
@@ -329,4 +822,15 @@ def _polars_csv(data, skip: int, *, ragged: bool) -> pl.DataFrame:
         has_header=True,
         missing_columns="insert",
         truncate_ragged_lines=ragged,
+        separator=separator,
+        quote_char='"',
     )
+
+
+def sheet_and_row(row_number: int, sheets: list[dict]) -> tuple[str | None, int]:
+    """The sheet name and Excel row of a row number (see SHEET_ROW_BLOCK)."""
+    read = [s["sheet"] for s in sheets if s.get("status") == "read"]
+    if not read:
+        return None, row_number
+    k = row_number // SHEET_ROW_BLOCK
+    return (read[k] if k < len(read) else None), row_number % SHEET_ROW_BLOCK

@@ -12,8 +12,18 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.ingest.readers import ROW_NUMBER, IngestError, RawFrame, header_names, normalise_header
-from pipelines.sources import Column, Source
+from pipelines.ingest.readers import ROW_NUMBER, HeaderUnitError, IngestError, RawFrame, match_header
+from pipelines.sources import (
+    EXCEL_ERRORS,
+    NATIONAL_CODES,
+    TOTAL_LABEL_PATTERN,
+    UNIT_FAMILIES,
+    UNIT_SCALES,
+    Column,
+    Source,
+    plausibility_thresholds,
+    ratio_indicators,
+)
 
 _FORMULA_PREFIXES = ("=", "+", "@", "\t", "\r")
 
@@ -62,8 +72,6 @@ ENUM_SYNONYMS: dict[str, str] = {
     "撤销": "withdrawn",
 }
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d")
-_MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%Y年%m月", "%Y%m")
 _TRUE = ("1", "true", "t", "yes", "y", "是", "√")
 _FALSE = ("0", "false", "f", "no", "n", "否", "")
 _TRUE_CASED = tuple({v for t in _TRUE for v in (t, t.upper(), t.capitalize())})
@@ -77,46 +85,117 @@ class Validated:
     notes: list[str]
 
 
-def map_columns(raw: RawFrame, source: Source, file_name: str) -> tuple[pl.DataFrame, list[str]]:
-    """Rename file headers to contract names; convert unit-alias columns; fail on missing required columns."""
-    known = header_names(source)
+@dataclass
+class Mapped:
+    df: pl.DataFrame  # contract columns (text), ROW_NUMBER, flags (__ragged, __truncated, __total, __note)
+    notes: list[str]
+    factors: dict[str, float]  # column -> multiply by (unit conversion)
+    percent: set[str]  # columns under a (%) header
+
+
+_NOTE_ROW = (
+    r"^(注|注：|注:|说明|备注|填表人|填报人|审核人|联系人|联系电话|制表|制表人|负责人|单位负责人|统计负责人|数据来源)"
+)
+
+
+def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
+    """Rename file headers to contract names; work out unit conversions (a unit alias, a unit in brackets,
+    a 单位：元 line above the table); fail on missing required columns. Total and note rows are flagged here,
+    while the file's extra columns (a 地区 name column saying 全省合计) are still present."""
     renames: dict[str, str] = {}
     factors: dict[str, float] = {}
+    percent: set[str] = set()
     extra: list[str] = []
+    notes: list[str] = []
     for col in raw.df.columns:
         if col.startswith("__"):
             continue
-        key = normalise_header(col)
-        target = known.get(key)
-        if target is None and "__dup" in col and known.get(normalise_header(col.split("__dup")[0])):
-            raise IngestError(
-                file_name,
-                f"column '{known[normalise_header(col.split('__dup')[0])]}' appears twice (header '{col.split('__dup')[0]}' repeated)",
-            )
-        if target is None:
+        base_header = col.split("__dup")[0] if "__dup" in col else None
+        try:
+            m = match_header(col, source) if base_header is None else None
+            if base_header is not None and match_header(base_header, source) is not None:
+                target = match_header(base_header, source).column
+                raise IngestError(file_name, f"column '{target}' appears twice (header '{base_header}' repeated)")
+        except HeaderUnitError as e:
+            raise IngestError(file_name, str(e)) from e
+        if m is None:
             extra.append(col)
             continue
+        target = m.column
         if target in renames.values():
             raise IngestError(file_name, f"column '{target}' appears twice (as '{col}' and another header)")
         renames[col] = target
-        for alias, factor in source.column(target).unit_aliases.items():
-            if normalise_header(alias) == key:
-                factors[target] = factor
+        c = source.column(target)
+        if m.percent:
+            percent.add(target)
+        line = raw.unit_line
+        family = next((f for f in UNIT_FAMILIES.values() if c.unit in f), ()) if c.unit else ()
+        if line and line in family:
+            if m.unit is None:
+                factor = UNIT_SCALES[line] / UNIT_SCALES[c.unit]
+                if factor != 1:
+                    factors[target] = factor
+                    notes.append(f"converted {target} from {line} (单位：{line} above the table) (x{factor:g})")
+                continue
+            if m.unit in family and m.unit != line:
+                raise IngestError(
+                    file_name,
+                    f"unit conflict: header '{col}' says {m.unit} but the line above the table says 单位：{line}",
+                )
+        if m.factor:
+            factors[target] = m.factor
+            notes.append(f"converted {target} from another unit (x{m.factor:g})")
     present = set(renames.values())
     missing = [c for c in source.columns if c.required and c.name not in present]
     if missing:
         expected = "; ".join(f"{c.name} (or {' / '.join(c.aliases[:2])})" if c.aliases else c.name for c in missing)
         raise IngestError(file_name, f"missing required column(s): {expected}")
-    notes = []
     if extra:
-        notes.append("ignored extra column(s): " + ", ".join(extra))
-    for target, factor in factors.items():
-        notes.append(f"converted {target} from another unit (x{factor:g})")
-    df = raw.df.rename(renames).drop(extra)
+        notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
+    text_cols = [col for col in raw.df.columns if not col.startswith("__")]
+    # A total's label sits in a text, code or date column (城市 合计, 月份 合计) or an extra column (地区), never
+    # in a number or yes/no column: only those are searched.
+    label_cols = [
+        col for col in text_cols if col not in renames or source.column(renames[col]).dtype in ("str", "date")
+    ]
+    df = raw.df.with_columns(_total_label(raw.df, label_cols), _note_row(raw.df, text_cols)).rename(renames).drop(extra)
     for c in source.columns:
         if c.name not in df.columns:
             df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
-    return df, notes + [f"_factor:{k}={v}" for k, v in factors.items()]
+    return Mapped(df, notes, factors, percent)
+
+
+def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+    """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null. Only the columns that hold
+    such a character at all are searched cell by cell."""
+    hits = [
+        c
+        for c in cols
+        if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains("计", literal=True).any()).item()
+    ]
+    if not hits:
+        return pl.lit(None, pl.Utf8).alias("__total")
+    label = pl.coalesce(
+        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(TOTAL_LABEL_PATTERN)).then(pl.col(c)) for c in hits]
+    )
+    return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
+
+
+def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+    """A line of notes under the table (填表人：… / 注：…): one filled cell holding a note, not a record. Only
+    files with such a text in their first columns pay for the row-wise test."""
+    if not any(df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains(_NOTE_ROW).any()).item() for c in cols[:2]):
+        return pl.lit(None, pl.Utf8).alias("__note")
+    filled = pl.sum_horizontal(
+        [(pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "")).cast(pl.Int32) for c in cols]
+    )
+    first = pl.coalesce([pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()) for c in cols])
+    return (
+        pl.when((filled == 1) & first.str.contains(_NOTE_ROW))
+        .then(pl.format("note below the table, not a record: '{}'", first.str.slice(0, 40)))
+        .otherwise(None)
+        .alias("__note")
+    )
 
 
 def _clean_text(col: str) -> pl.Expr:
@@ -130,34 +209,62 @@ def _txt(name: str) -> pl.Expr:
     return pl.col(_TXT + name)
 
 
+# Every date spelling offices use, as year / month / day groups (full-width digits are NFKC-normalised first):
+# 2025-03-05, 2025/3/5, 2025.3.5, 2025年3月5日, 2025年03月05日, 20250305, with or without a time after it.
+_YMD = r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+_YMD_COMPACT = r"^(\d{4})(\d{2})(\d{2})$"
+# Months: 2025-03, 2025/3, 2025.3, 2025年3月, 202503 (month column only).
+_YM = r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(?:份)?$"
+_YM_COMPACT = r"^(\d{4})(\d{2})$"
+# Excel serial day numbers (days since 1899-12-30) for dates 1954-2119: a date cell formatted as a number.
+_SERIAL = r"^\d{5}(?:\.\d+)?$"
+DATE_SPELLINGS = (
+    "2025-03-05",
+    "2025/3/5",
+    "2025.3.5",
+    "2025年3月5日",
+    "2025年03月05日",
+    "20250305",
+    "2025-03-05 00:00:00",
+    "Excel serial 45721",
+)
+MONTH_SPELLINGS = ("2025-03", "2025/3", "2025.3", "2025年3月", "2025年03月", "202503", "a date in the month")
+
+
+def _ymd(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
+    return pl.concat_str([y, pl.lit("-"), m.str.zfill(2), pl.lit("-"), d.str.zfill(2)]).str.to_date(
+        "%Y-%m-%d", strict=False
+    )
+
+
 def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
     if fast:
-        # The whole column is in the first format (checked by the caller): one parse instead of seven.
-        return txt.str.to_date(_DATE_FORMATS[0], strict=False)
-    base = txt.str.slice(0, 10).str.replace(r"[ T].*$", "")
-    fmts = _MONTH_FORMATS + _DATE_FORMATS if c.name == "month" else _DATE_FORMATS
-    candidates = []
-    for f in fmts:
-        src = base if "%d" in f else txt
-        if f == "%Y%m":
-            candidates.append(
-                pl.when(src.str.contains(r"^\d{6}$")).then((src + "-01").str.to_date(f + "-%d", strict=False))
-            )
-        elif f in _MONTH_FORMATS:
-            candidates.append((src + "-01").str.to_date(f + "-%d", strict=False))
-        else:
-            candidates.append(src.str.to_date(f, strict=False))
-    # Excel serial day numbers (days since 1899-12-30) arrive when a date cell was formatted as a number.
-    serial = txt.cast(pl.Float64, strict=False)
+        # The whole column is in the first format (checked by the caller): one parse instead of several.
+        return txt.str.to_date("%Y-%m-%d", strict=False)
+    t = txt.str.normalize("NFKC").str.strip_chars()
+    candidates = [
+        _ymd(t.str.extract(_YMD, 1), t.str.extract(_YMD, 2), t.str.extract(_YMD, 3)),
+        _ymd(t.str.extract(_YMD_COMPACT, 1), t.str.extract(_YMD_COMPACT, 2), t.str.extract(_YMD_COMPACT, 3)),
+    ]
+    if c.name == "month":
+        candidates += [
+            _ymd(t.str.extract(_YM, 1), t.str.extract(_YM, 2), pl.lit("1")),
+            _ymd(t.str.extract(_YM_COMPACT, 1), t.str.extract(_YM_COMPACT, 2), pl.lit("1")),
+        ]
+    serial = pl.when(t.str.contains(_SERIAL)).then(t.cast(pl.Float64, strict=False))
     candidates.append(
         pl.when(serial.is_between(20000, 80000)).then(
-            pl.lit(date(1899, 12, 30)) + pl.duration(days=serial.cast(pl.Int64, strict=False))
+            pl.lit(date(1899, 12, 30)) + pl.duration(days=serial.floor().cast(pl.Int64, strict=False))
         )
     )
     value = pl.coalesce(candidates)
     if c.name == "month":
         value = value.dt.month_start()
     return value
+
+
+def _number(txt: pl.Expr) -> pl.Expr:
+    return txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
 
 
 def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False) -> pl.Expr:
@@ -169,7 +276,7 @@ def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False)
             value = txt.str.replace(r"\.0+$", "")
         return value
     if c.dtype in ("int", "float"):
-        num = txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+        num = _number(txt)
         if factor:
             num = num * factor
         return num.round(0).cast(pl.Int64, strict=False) if c.dtype == "int" else num
@@ -223,10 +330,13 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
     return []
 
 
-def _rules(c: Column, value: pl.Expr, raw_txt: pl.Expr, valid_codes: list[str] | None) -> list[Check]:
+def _rules(
+    c: Column, value: pl.Expr, raw_txt: pl.Expr, valid_codes: list[str] | None, *, present: pl.Expr | None = None
+) -> list[Check]:
     r: list[Check] = []
     if c.required:
-        r.append((raw_txt.is_null(), pl.lit(f"missing value in {c.name}")))
+        missing = raw_txt.is_null() if present is None else ~present
+        r.append((missing, pl.lit(f"missing value in {c.name}")))
     if c.dtype == "str":
         if c.max_length:
             r.append(
@@ -325,6 +435,26 @@ def _cross_field_rules(source: Source) -> list[Check]:
     return r
 
 
+_IDENT_OPEN = r"[\[(【〔［（]"
+_IDENT_CLOSE = r"[\])】〕］）]"
+
+
+def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
+    """Full-width to half-width for every column that is not free text (codes, numbers, dates, enums); for
+    identifiers also one bracket style (〔2025〕 for [2025], 【2025】, (2025)) and no spaces, so keys compare
+    equal however the number was typed. Only columns that hold such characters pay for it."""
+    free_text = c.dtype == "str" and not (c.allowed or c.region_code or c.identifier or c.name.endswith("_code"))
+    if free_text:
+        return txt
+    pattern = r"[^\x00-\x7F]|\s|[\[\]()]" if c.identifier else r"[^\x00-\x7F]"
+    if not series.str.contains(pattern).any():
+        return txt
+    out = txt.str.normalize("NFKC")
+    if c.identifier:
+        out = out.str.replace_all(r"\s+", "").str.replace_all(_IDENT_OPEN, "〔").str.replace_all(_IDENT_CLOSE, "〕")
+    return out.str.strip_chars().replace("", None)
+
+
 def validate(
     raw: RawFrame,
     source: Source,
@@ -333,21 +463,63 @@ def validate(
     partition: int | None,
     today: date,
     valid_codes: frozenset[str] | None,
+    population: pl.DataFrame | None = None,
 ) -> Validated:
     """Typed good rows and quarantined rows with every reason.
 
     Large files are mostly clean, so the work is split: first every rule is evaluated as a cheap boolean over
     materialised text and typed columns (no reason strings, each column cleaned and parsed once); then the
-    reason texts are built only for the rows that failed a rule.
+    reason texts are built only for the rows that failed a rule. ``population`` (region_code, population_10k)
+    feeds the per-capita plausibility rules; without it they are not applied.
     """
-    df, notes = map_columns(raw, source, file_name)
-    factors = {n.split(":", 1)[1].split("=")[0]: float(n.split("=")[1]) for n in notes if n.startswith("_factor:")}
-    notes = [n for n in notes if not n.startswith("_factor:")] + raw.notes
+    mapped = map_columns(raw, source, file_name)
+    df, factors = mapped.df, mapped.factors
+    notes = mapped.notes + raw.notes
     codes = sorted(valid_codes) if valid_codes is not None else None
 
     raw_cols = [c.name for c in source.columns]
     flags = [f for f in ("__ragged", "__truncated") if f in df.columns]
-    work = df.select(pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags)
+    work = df.select(
+        pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags, "__total", "__note"
+    )
+    work = work.with_columns(
+        [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
+    )
+
+    # Month cells without a year (12月) take the year the file states (title line, file name); without one they
+    # stay unreadable and are refused.
+    if raw.context_year and source.partition_date == "month" and "month" in raw_cols:
+        bare = _txt("month").str.contains(r"^\d{1,2}\s*月(?:份)?$")
+        if work.select(bare.any()).item():
+            work = work.with_columns(
+                pl.when(bare)
+                .then(pl.lit(f"{raw.context_year}年") + _txt("month"))
+                .otherwise(_txt("month"))
+                .alias(_TXT + "month")
+            )
+            notes.append(f"month cells without a year read in {raw.context_year} (stated by the file)")
+
+    # Excel error cells (#N/A, #DIV/0! ...): the formula failed, the cell has no value. The row is quarantined
+    # with its own reason (never loaded as a blank that a later step would carry forward).
+    error_cols = [c for c in raw_cols if work[_TXT + c].str.starts_with("#").any()]
+    for c in error_cols:
+        is_err = _txt(c).str.to_uppercase().is_in(EXCEL_ERRORS)
+        work = work.with_columns(
+            pl.when(is_err).then(_txt(c)).alias("__err:" + c),
+            pl.when(is_err).then(None).otherwise(_txt(c)).alias(_TXT + c),
+        )
+
+    # Shares: per cent written with % (or under a (%) header) is divided by 100 where a share is expected.
+    pct_cols = [
+        c
+        for c in raw_cols
+        if (source.ratio_by_indicator and c in source.ratio_by_indicator[1]) or source.column(c).ratio
+    ]
+    for c in pct_cols:
+        work = work.with_columns(
+            (_txt(c).str.ends_with("%") | pl.lit(c in mapped.percent)).alias("__pct:" + c),
+            _txt(c).str.strip_chars_end("%").str.strip_chars().alias(_TXT + c),
+        )
 
     # Typed values on a fast path (dates in the first format: one parse; yes/no in the usual spellings: no
     # lower-casing); a column with any cell the fast path cannot read is typed again the general way.
@@ -360,6 +532,9 @@ def validate(
             c = source.column(name)
             typed = typed.with_columns(work.select(_parse(c, None, _txt(name)).alias(name)))
     work = pl.concat([work, typed], how="horizontal")
+    ratio_checks: list[Check] = []
+    if pct_cols:
+        work, ratio_checks = _shares(work, source, pct_cols)
     if source.partitioned:
         work = work.with_columns(pl.col(source.partition_date).dt.year().cast(pl.Int32).alias("year"))
 
@@ -367,7 +542,10 @@ def validate(
     for c in source.columns:
         checks += _parse_checks(c, factors.get(c.name), pl.col(c.name), _txt(c.name))
         known = _known_codes(work[c.name], codes) if c.region_code and codes is not None else codes
-        checks += _rules(c, pl.col(c.name), _txt(c.name), known)
+        present = _txt(c.name).is_not_null() | (
+            pl.col("__err:" + c.name).is_not_null() if c.name in error_cols else False
+        )
+        checks += _rules(c, pl.col(c.name), _txt(c.name), known, present=present)
     checks += _cross_field_rules(source)
     for d in source.no_future:
         checks.append((pl.col(d) > today, pl.format("future date in {}: {}", pl.lit(d), pl.col(d))))
@@ -385,6 +563,27 @@ def validate(
         )
     for f in flags:
         checks.append((pl.col(f).is_not_null(), pl.col(f)))
+    for c in error_cols:
+        checks.append(
+            (
+                pl.col("__err:" + c).is_not_null(),
+                pl.format(
+                    "Excel error cell in {}: '{}' (the formula failed; fix it in the workbook)",
+                    pl.lit(c),
+                    pl.col("__err:" + c),
+                ),
+            )
+        )
+    checks += ratio_checks
+    # Plausibility across a record's values is judged on records whose cells are each fine.
+    cells_ok = ~pl.any_horizontal([cond.fill_null(False) for cond, _ in checks]) if checks else pl.lit(True)
+    checks += [(cells_ok & cond, text) for cond, text in _record_rules(source, work, population)]
+    # A total row is refused for being one, whatever else is wrong with it: its reason stands alone.
+    work = work.with_columns(
+        pl.coalesce(pl.col("__total"), _city_level_total(source), pl.col("__note")).alias("__whole")
+    )
+    checks = [(cond & pl.col("__whole").is_null(), text) for cond, text in checks]
+    checks.append((pl.col("__whole").is_not_null(), pl.col("__whole")))
 
     bad = work.select(pl.any_horizontal([cond.fill_null(False) for cond, _ in checks]).alias("__bad"))["__bad"]
     any_bad = bad.any()
@@ -405,6 +604,127 @@ def validate(
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
     )
     return Validated(good=good, rejected=rejected.select(ROW_NUMBER, "raw_values", "reason"), notes=notes)
+
+
+def _city_level_total(source: Source) -> pl.Expr:
+    """A province (xx0000) or national code in a column that holds cities: the row is a total."""
+    exprs = [
+        pl.when(pl.col(c.name).str.contains(r"^\d{2}0000$") | pl.col(c.name).is_in(NATIONAL_CODES)).then(
+            pl.format(
+                "total row: {} code {} in {} where a city is expected",
+                pl.when(pl.col(c.name).is_in(NATIONAL_CODES)).then(pl.lit("national")).otherwise(pl.lit("province")),
+                pl.col(c.name),
+                pl.lit(c.name),
+            )
+        )
+        for c in source.columns
+        if c.city_level
+    ]
+    return pl.coalesce(exprs) if exprs else pl.lit(None, pl.Utf8)
+
+
+def _shares(work: pl.DataFrame, source: Source, pct_cols: list[str]) -> tuple[pl.DataFrame, list[Check]]:
+    """Share values: 0–1 as stored, per cent (94.1% or a (%) header) divided by 100; anything else refused.
+    For targets the indicator says whether a value is a share (unit 比率 in the indicator catalog)."""
+    checks: list[Check] = []
+    if source.ratio_by_indicator:
+        ind = source.ratio_by_indicator[0]
+        is_share = pl.col(ind).is_in(sorted(ratio_indicators()))
+    else:
+        is_share = pl.lit(True)
+    updates = []
+    for c in pct_cols:
+        pct = pl.col("__pct:" + c)
+        updates.append(pl.when(is_share & pct).then(pl.col(c) / 100).otherwise(pl.col(c)).alias(c))
+        label = pl.col(source.ratio_by_indicator[0]) if source.ratio_by_indicator else pl.lit(c)
+        out_of_range = is_share & ((pl.col(c) < 0) | (pl.col(c) > 1))
+        checks.append(
+            (
+                out_of_range & ~pct,
+                pl.format(
+                    "not a share in {} for {}: {} (a share is 0–1: write 0.941, 94.1% or use a (%) header)",
+                    pl.lit(c),
+                    label,
+                    pl.col(c),
+                ),
+            )
+        )
+        checks.append(
+            (
+                out_of_range & pct,
+                pl.format("per cent out of range in {} for {}: {}%", pl.lit(c), label, (pl.col(c) * 100).round(4)),
+            )
+        )
+        checks.append(
+            (
+                ~is_share & pct,
+                pl.format("per cent given in {} but {} is not a share", pl.lit(c), label),
+            )
+        )
+    return work.with_columns(updates), checks
+
+
+def _unit_hint(c: Column, ratio: pl.Expr, low: float | None, high: float | None) -> pl.Expr:
+    """'; looks like 元, not 万元' when the value, read in another unit of its family, would be plausible."""
+    if not c.unit:
+        return pl.lit("")
+    family = next(f for f in UNIT_FAMILIES.values() if c.unit in f)
+    hint = pl.lit("")
+    for u in reversed(family):  # the first plausible unit of the family's order wins
+        if u == c.unit:
+            continue
+        conv = ratio * UNIT_SCALES[u] / UNIT_SCALES[c.unit]
+        ok = pl.lit(True)
+        if low is not None:
+            ok = ok & (conv >= low)
+        if high is not None:
+            ok = ok & (conv <= high)
+        hint = pl.when(ok).then(pl.lit(f"; looks like {u}, not {c.unit}")).otherwise(hint)
+    return hint
+
+
+def _record_rules(source: Source, work: pl.DataFrame, population: pl.DataFrame | None) -> list[Check]:
+    """Plausibility of a record: a ratio of two of its values (or of a value to the unit's population)
+    within the seed's thresholds. A value off by a power of ten says which unit it looks like."""
+    thresholds = plausibility_thresholds()
+    checks: list[Check] = []
+    for rule in source.record_rules:
+        low, high = thresholds.get(rule.rule_id, (None, None))
+        if low is None and high is None:
+            continue
+        num = pl.col(rule.numerator)
+        if rule.denominator == "population_10k":
+            if population is None or population.height == 0:
+                continue
+            unit_col = next(c.name for c in source.columns if c.region_code)
+            pop = dict(zip(population["region_code"].to_list(), population["population_10k"].to_list(), strict=True))
+            den = pl.col(unit_col).replace_strict(pop, default=None, return_dtype=pl.Float64)
+        else:
+            den = pl.col(rule.denominator).cast(pl.Float64)
+        ratio = num / den
+        out = pl.lit(False)
+        if low is not None:
+            out = out | (ratio < low)
+        if high is not None:
+            out = out | (ratio > high)
+        cond = (den > 0) & num.is_not_null() & (num > 0) & out
+        c = source.column(rule.numerator)
+        bounds = f"{low:g}" if low is not None else "0"
+        bounds += f"–{high:g}" if high is not None else " or more"
+        checks.append(
+            (
+                cond,
+                pl.format(
+                    "implausible {}: {} {} (plausible {}){}",
+                    pl.lit(rule.numerator),
+                    ratio.round(4),
+                    pl.lit(rule.label),
+                    pl.lit(bounds),
+                    _unit_hint(c, ratio, low, high),
+                ),
+            )
+        )
+    return checks
 
 
 def _known_codes(values: pl.Series, valid_codes: list[str]) -> list[str]:

@@ -182,6 +182,12 @@ def resolve(value: Any, params: dict, config: dict) -> Any:
             return _config_value(config, value["$config"])
         if set(value) == {"$types"}:
             return list(TYPE_LISTS[value["$types"]])
+        if set(value) == {"$plausibility"}:
+            # "rule_id.low|high" from dbt_project/seeds/ingest_plausibility.csv, the thresholds the loader uses
+            from pipelines.sources import plausibility_thresholds
+
+            rule, bound = value["$plausibility"].rsplit(".", 1)
+            return plausibility_thresholds()[rule][0 if bound == "low" else 1]
         return {k: resolve(v, params, config) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve(v, params, config) for v in value]
@@ -231,7 +237,14 @@ def _pair(df: pl.DataFrame, spec: dict, params: dict) -> pl.Expr:
     return pl.concat_str([pl.col(c).cast(pl.String) for c in spec["columns"]], separator="/")
 
 
-DERIVED = {"region_unit": _region_unit, "year_of": _year_of_col, "sum_of": _sum_of, "pair": _pair}
+def _ratio(df: pl.DataFrame, spec: dict, params: dict) -> pl.Expr:
+    # numerator / denominator for a plausibility rule; null where the denominator is not positive or the
+    # numerator is zero (the loader's rule judges the same rows)
+    num, den = (pl.col(c).cast(pl.Float64) for c in spec["columns"])
+    return pl.when((den > 0) & (num > 0)).then(num / den)
+
+
+DERIVED = {"region_unit": _region_unit, "year_of": _year_of_col, "sum_of": _sum_of, "pair": _pair, "ratio": _ratio}
 
 
 def add_derived(df: pl.DataFrame, suite: SuiteDefinition, params: dict) -> pl.DataFrame:
