@@ -195,12 +195,18 @@ def test_coherence_flags_collinear_silent_and_ok_pairs():
 
 
 @pytest.fixture(scope="module")
-def at_robust_share(programme, tmp_path_factory):
+def ten_runs(programme):
     """Ten runs (shares are multiples of 0.1) of the synthetic programme, seeded so that the borderline units
-    sit exactly at the rules seed's robust_share in many years, then the real evaluation models over them."""
+    sit exactly at the rules seed's robust_share in many years."""
     con, _ = programme
-    robust_share = float(load_rules()["GEN.robust_share"])
-    unc = U.run_uncertainty(con, n_runs=10, seed=3)
+    return float(load_rules()["GEN.robust_share"]), U.run_uncertainty(con, n_runs=10, seed=3)
+
+
+@pytest.fixture(scope="module")
+def at_robust_share(programme, ten_runs, tmp_path_factory):
+    """The real evaluation models over those ten runs."""
+    con, _ = programme
+    robust_share, unc = ten_runs
     work = tmp_path_factory.mktemp("at_robust_share")
     wh = work / "wh.duckdb"
     with duckdb.connect(str(wh)) as out:
@@ -215,9 +221,9 @@ def at_robust_share(programme, tmp_path_factory):
     return robust_share, unc, ev
 
 
-def test_share_exactly_at_robust_share_is_robust_in_python(at_robust_share):
+def test_share_exactly_at_robust_share_is_robust_in_python(ten_runs):
     """share_bottom == robust_share is robust (>=, issue 18: `>` survived every test)."""
-    robust_share, unc, _ = at_robust_share
+    robust_share, unc = ten_runs
     at = unc.filter(pl.col("share_bottom") == robust_share)
     assert at.height >= 5
     assert at["is_robust_bottom"].all()
