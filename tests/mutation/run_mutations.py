@@ -63,6 +63,7 @@ T_UNC_PY = [
 T_ROBUST_SQL = [f"{UNC}::test_share_exactly_at_robust_share_is_robust_in_the_marts"]
 T_COH = [f"{UNC}::test_coherence_flags_collinear_silent_and_ok_pairs", f"{UNC}::test_coherence_flags_and_alpha"]
 T_RULES = ["tests/test_evaluation_rules.py"]
+T_THRESH = ["tests/test_evaluation_thresholds.py"]
 T_LABELS_FAST = [
     "tests/test_stage_labels.py::test_the_label_tables_carry_each_stages_meaning",
     "tests/test_stage_labels.py::test_dashboard_and_dossier_agree_on_every_stage_label",
@@ -447,6 +448,56 @@ MUTANTS: list[Mutant] = [
         T_RULES,
         None,
         "W2 alone no longer puts a city on watch",
+    ),
+    M(
+        "S37",
+        "rules",
+        SIGNALS,
+        "and j.targets_lagging_share > p.w2_lagging_share as w2",
+        "and j.targets_lagging_share >= p.w2_lagging_share as w2",
+        T_THRESH,
+        None,
+        "W2 fires at a lagging share equal to the threshold",
+    ),
+    M(
+        "S38",
+        "rules",
+        SIGNALS,
+        "and j.index_change_cycle <= -p.r2_regress_points",
+        "and j.index_change_cycle < -p.r2_regress_points",
+        T_THRESH,
+        None,
+        "R2 misses a fall of exactly regress_points",
+    ),
+    M(
+        "S39",
+        "rules",
+        SIGNALS,
+        "and j.composite_index < p.r2_below_index as r2",
+        "and j.composite_index <= p.r2_below_index as r2",
+        T_THRESH,
+        None,
+        "R2 fires for a city ending exactly at below_index",
+    ),
+    M(
+        "S40",
+        "rules",
+        SIGNALS,
+        "and j.index_change_cycle > p.ex1_improve_min_points as ex1",
+        "and j.index_change_cycle >= p.ex1_improve_min_points as ex1",
+        T_THRESH,
+        None,
+        "EX1 for a gain equal to improve_min_points",
+    ),
+    M(
+        "S41",
+        "rules",
+        SIGNALS,
+        "and j.targets_evaluable >= p.w2_min_targets",
+        "and j.targets_evaluable > p.w2_min_targets",
+        T_THRESH,
+        None,
+        "W2 needs one target more than min_targets",
     ),
     # -- groups, index base, ranks and robustness in Python (the uncertainty runs) -----------------------------
     M(
