@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -1053,7 +1054,7 @@ def report(results: list[tuple[Mutant, dict]], seconds: float) -> str:
     score = killed / len(scored) if scored else 0.0
     lines = [
         f"Mutants: {len(results)} listed, {len(scored)} applied, {killed} killed, {len(survived)} survived, "
-        f"{len(missing)} not applied. Score {score:.1%} ({killed}/{len(scored)}). {seconds / 60:.1f} min.",
+        f"{len(missing)} not applied. Score {score:.1%} ({killed}/{len(scored)}). {seconds / 60:.1f} min of mutant runs.",
         "",
         "| id | area | file | mutation | result | by / note | s |",
         "|---|---|---|---|---|---|---|",
@@ -1089,7 +1090,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, help="also write the Markdown report here")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copy")
+    ap.add_argument(
+        "--combine", nargs="+", type=Path, help="only render one report from the --json files of partial runs"
+    )
     args = ap.parse_args(argv)
+
+    if args.combine:
+        by_id = {m.id: m for m in MUTANTS}
+        done = {r["id"]: r for f in args.combine for r in json.loads(f.read_text(encoding="utf-8"))}
+        results = [(m, done[m.id]) for m in MUTANTS if m.id in done]
+        text = report(results, sum(r["seconds"] for _, r in results))
+        print(text)
+        if args.report:
+            args.report.write_text(text + "\n", encoding="utf-8")
+        unknown = set(done) - set(by_id)
+        return 1 if unknown else 0
 
     mutants = MUTANTS
     if args.only:
@@ -1107,6 +1122,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started = time.perf_counter()
+    # a stopped run (kill PID) still removes its scratch copy: SIGTERM unwinds through the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="ipcity-mutants-"))
     try:
         scratch_copy(work)
