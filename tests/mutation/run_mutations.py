@@ -977,7 +977,7 @@ def dbt_args(work: Path, *args: str) -> list[str]:
 
 
 def pytest_cmd(tests: list[str]) -> list[str]:
-    return [PY, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", *tests]
+    return [PY, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", *tests]
 
 
 def prepare_dbt(work: Path, env: dict) -> None:
