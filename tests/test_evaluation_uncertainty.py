@@ -105,6 +105,15 @@ def test_intervals_and_shares(programme):
     border = df.filter(pl.col("unit_code").is_in(truth["borderline"]))
     assert border["share_bottom"].is_between(0.5, 0.95).all()
     assert (border["share_bottom"] < 0.8).sum() >= 5
+    # the shares agree with the index quantiles of the same runs: a unit whose 95th-percentile index stays at
+    # or below the leader boundary (125) is a leader in at most ~5 % of runs, one whose 5th percentile is above
+    # it in at least ~95 %; likewise for the bottom group (index < 70)
+    slack = 0.05 + 2 / 400
+    assert df.filter(pl.col("p95_index") <= 125)["share_leader"].max() <= slack
+    assert df.filter(pl.col("p05_index") > 125)["share_leader"].min() >= 1 - slack
+    assert df.filter(pl.col("p05_index") >= 70)["share_bottom"].max() <= slack
+    assert df.filter(pl.col("p95_index") < 70)["share_bottom"].min() >= 1 - slack
+    assert df.filter((pl.col("p95_index") <= 125) & (pl.col("p05_index") >= 100)).height >= 10  # strong, not leader
     # no weight jitter, and the only other choices are aggregation and imputation: intervals shrink
     tight = U.run_uncertainty(con, n_runs=400, seed=3, weight_jitter=0.0)
     width = (df["p95_rank"] - df["p05_rank"]).mean()

@@ -165,3 +165,27 @@ def test_counts_per_year_from_the_staged_dates(built):
     by = {r["publication_number"]: r["lapse_year"] for r in staged.iter_rows(named=True)}
     assert by["CN100000001B"] == 2020 and by["CN100000002B"] == 2021 and by["CN100000004B"] == 2019
     assert staged["lapse_date"].dtype == pl.Date
+
+
+def test_lapse_between_application_and_grant_is_quarantined(warehouse, tmp_path):
+    """A lapse date after the application but before the grant is impossible: the row is quarantined with the
+    reason, the other rows load (rows in = rows loaded + rows quarantined)."""
+    from pipelines.ingest.load import ingest_file
+
+    path = tmp_path / "patent_grants_2019.csv"
+    _grant_file(
+        path,
+        [
+            ("CN100000011B", "invention", "2019-03-01", "2019-02-01", False, UNIT),  # lapse before grant
+            ("CN100000012B", "invention", "2019-03-01", "2019-03-01", False, UNIT),  # lapse on the grant day: ok
+            ("CN100000013B", "invention", "2019-03-01", "", False, UNIT),
+        ],
+    )
+    r = ingest_file(warehouse, GRANTS, path, partition=2019, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+    reasons = warehouse.execute(
+        "select row_number, reason from raw.rejected_rows where file_name = ? order by row_number", [path.name]
+    ).fetchall()
+    assert len(reasons) == 1 and reasons[0][1] == "lapse_date before grant_date"
+    loaded = {r[0] for r in warehouse.execute("select publication_number from raw.patent_grants").fetchall()}
+    assert loaded == {"CN100000012B", "CN100000013B"}
