@@ -80,6 +80,25 @@ def test_nominal_variant_reproduces_published_index(programme):
     np.testing.assert_array_equal(rank[check], a["nominal_rank"][check])
 
 
+def test_a_unit_missing_a_whole_pillar_is_not_ranked_in_any_run():
+    """As in int_composite: without a score for every pillar there is no composite, so no run ranks the unit in
+    that year, and the other units' ranks close up (n ranked = the others)."""
+    con = duckdb.connect()
+    F.synthetic_programme(con)
+    unit, year = "320100", 2020
+    con.execute(
+        "update marts.fct_city_indicator_year set normalised_score = null where unit_code = ? and year = ? "
+        "and indicator_code in (select indicator_code from marts.dim_indicator where pillar_code = 'QLT')",
+        [unit, year],
+    )
+    df = U.run_uncertainty(con, n_runs=20, seed=1)
+    con.close()
+    assert df.filter((pl.col("unit_code") == unit) & (pl.col("year") == year)).height == 0
+    assert df.filter((pl.col("unit_code") == unit) & (pl.col("year") == year + 1)).height == 1
+    others = df.filter(pl.col("year") == year)
+    assert others.height == 39 and others["p95_rank"].max() <= 39
+
+
 def test_same_seed_same_bytes_other_seed_differs(programme, tmp_path):
     con, _ = programme
     a = U.run_uncertainty(con, n_runs=200, seed=11)

@@ -276,3 +276,20 @@ def test_sample_resubmission_file_quarantines_its_five_mistakes(warehouse, tmp_p
         "not a number in amount_10k_yuan: '12,5O0'",
         "not a date in month: '2025-13'",
     ]
+
+
+def test_target_year_equal_to_baseline_year_is_quarantined(warehouse, tmp_path):
+    """A plan needs at least one year between baseline and target: equal years are quarantined (boundary of
+    'target_year not after baseline_year'), one year later loads."""
+    path = _write(
+        tmp_path / "targets.csv",
+        "city_code,plan_id,indicator_code,baseline_year,baseline_value,target_year,target_value\n"
+        "440300,plan_2021_2025,QLT01,2020,10,2020,12\n"
+        "440300,plan_2021_2025,QLT02,2020,10,2021,12\n",
+    )
+    r = ingest_file(warehouse, SOURCES["targets"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 1, 1)
+    assert warehouse.execute("SELECT reason FROM raw.rejected_rows WHERE file_name = 'targets.csv'").fetchall() == [
+        ("target_year not after baseline_year",)
+    ]
+    assert warehouse.execute("SELECT indicator_code FROM raw.targets").fetchall() == [("QLT02",)]
