@@ -3,12 +3,45 @@
 from __future__ import annotations
 
 import csv
+import os
+import warnings
 from pathlib import Path
 
 import duckdb
 import pytest
 
+# In CI a skip is a failure unless allow-listed with a reason (tests/skip_policy.py, tests/skip_allowlist.txt).
+from skip_policy import (  # noqa: F401 - pytest hooks, registered by being in this module
+    in_ci,
+    pytest_collectreport,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+
 from pipelines.settings import REFERENCE_DIR
+
+SNAPSHOT_OVERRIDE = "IPCITY_TEST_SNAPSHOT"
+
+
+def pytest_configure(config):
+    # A reused snapshot is an earlier run's output, not this code's: never acceptable as evidence in CI.
+    if os.environ.get(SNAPSHOT_OVERRIDE) and in_ci():
+        raise pytest.UsageError(
+            f"{SNAPSHOT_OVERRIDE} is set while CI=true: the slow tests would check an old snapshot instead of "
+            "this checkout's pipeline. Unset it."
+        )
+
+
+def pytest_report_header(config):
+    override = os.environ.get(SNAPSHOT_OVERRIDE)
+    if override:
+        return [
+            f"!!! {SNAPSHOT_OVERRIDE}={override}: the sample-run tests read this EARLIER snapshot, not a run of "
+            "this checkout (local iteration only; refused when CI=true) !!!"
+        ]
+    return []
+
 
 CITY_COLUMNS = [
     "province_code",
@@ -68,12 +101,17 @@ def sample_snapshot(tmp_path_factory):
     """A real published snapshot: sample data generated and run through the whole pipeline once per session
     (~1.5 min). Yields ``SampleRun(snapshot, dossier_dir, truth, dossiers)``; one dossier is written for a
     flagged city. ``IPCITY_TEST_SNAPSHOT=<dir>/published/x.snapshot.duckdb`` reuses an earlier run instead."""
-    import os
-
     from dashboard_fixtures import build_sample_run, sample_run_from
 
-    override = os.environ.get("IPCITY_TEST_SNAPSHOT")
+    override = os.environ.get(SNAPSHOT_OVERRIDE)
     if override:
+        if in_ci():  # pytest_configure already refuses this; a fixture used outside that path refuses too
+            pytest.fail(f"{SNAPSHOT_OVERRIDE} is not allowed when CI=true")
+        message = (
+            f"{SNAPSHOT_OVERRIDE}={override}: sample-run tests use an EARLIER snapshot, not this checkout's pipeline"
+        )
+        warnings.warn(message, stacklevel=1)
+        print(f"\n!!! {message} !!!", flush=True)
         yield sample_run_from(Path(override))
         return
     yield build_sample_run(tmp_path_factory.mktemp("sample_run"))

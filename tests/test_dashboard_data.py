@@ -92,10 +92,26 @@ def test_snapshot_is_opened_read_only(snap):
         snap.query("create table marts.should_fail as select 1 as x")
 
 
-def test_query_cache_is_keyed_by_version(snap):
-    a = snap.query("select count(*) as n from marts.dim_city")
-    b = snap.query("select count(*) as n from marts.dim_city")
-    assert a is b
+def test_query_cache_is_keyed_by_version(tmp_path):
+    """Same version: the cached frame itself. A new publish (new version): the query runs again on the new file,
+    and nothing of the old version is served or kept."""
+    sql = "select max(year) as y from marts.fct_city_score_year"
+    path = publish_snapshot(tmp_path / "x.snapshot.duckdb", last_year=2024)
+    s = Snapshot(path)
+    try:
+        v1 = s.version()
+        a = s.query(sql)
+        assert s.query(sql) is a and a["y"][0] == 2024
+        assert s.cached(("k",), lambda: object()) is s.cached(("k",), lambda: object())
+        publish_snapshot(path, last_year=2025)
+        v2 = s.version()
+        assert v2 != v1
+        b = s.query(sql)
+        assert b is not a and b["y"][0] == 2025
+        assert s.query(sql) is b
+        assert all(key[0] == v2 for key in s._cache)  # the old version's entries are gone
+    finally:
+        s.close()
 
 
 def test_has_reports_missing_tables(snap, bare_snap):

@@ -11,7 +11,14 @@ import polars as pl
 import pytest
 
 from pipelines.evaluation import uncertainty as U
-from pipelines.evaluation.coherence import cronbach_alpha, run_coherence, write_catalog_coherence
+from pipelines.evaluation.coherence import (
+    COLLINEAR_ABOVE,
+    SILENT_BELOW,
+    cronbach_alpha,
+    run_coherence,
+    write_catalog_coherence,
+)
+from pipelines.evaluation.rules import load_rules
 from pipelines.settings import DBT_PROJECT_DIR
 
 
@@ -23,12 +30,34 @@ def programme():
     con.close()
 
 
-def test_group_boundaries_match_the_dbt_macro():
+def _macro_groups(values: list[float]) -> list[str | None]:
+    """The performance group of each value as the real dbt macro computes it: the macro file is rendered with
+    Jinja (as dbt does) and run in DuckDB, so no boundary is copied into the test."""
+    import jinja2
+
     macro = (DBT_PROJECT_DIR / "macros" / "performance_group.sql").read_text(encoding="utf-8")
-    found = re.findall(r"(>=?)\s*(\d+(?:\.\d+)?)\s*then\s*'(\w+)'", macro)
-    assert found == [(">", "125", "leader"), (">=", "100", "strong"), (">=", "70", "moderate")]
-    idx = np.array([125.0, 125.0001, 100.0, 99.99, 70.0, 69.99, np.nan])
-    assert U.performance_group_codes(idx).tolist() == [1, 0, 1, 2, 2, 3, -1]
+    sql = jinja2.Environment().from_string(macro + "{{ performance_group('x') }}").render()
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"select i, {sql} from (select unnest(?) as x, generate_subscripts(?, 1) as i) order by i",
+            [values, values],
+        ).fetchall()
+    return [g for _, g in rows]
+
+
+def test_group_boundaries_match_the_dbt_macro():
+    """Python's groups (the uncertainty runs) and dbt's (the published marts) agree at every boundary the macro
+    has, exactly on it and either side of it; the boundaries are read from the macro, not copied."""
+    macro = (DBT_PROJECT_DIR / "macros" / "performance_group.sql").read_text(encoding="utf-8")
+    bounds = sorted({float(v) for v in re.findall(r"(?:>=?|<=?)\s*(\d+(?:\.\d+)?)\s*then", macro)})
+    assert len(bounds) >= 3  # leader / strong / moderate / emerging
+    probe = sorted({b + d for b in bounds for d in (-1e-6, 0.0, 1e-6)} | {0.0, 1e4})
+    expected = _macro_groups(probe)
+    got = [U.GROUP_NAMES[c] for c in U.performance_group_codes(np.array(probe)).tolist()]
+    assert got == expected
+    assert U.performance_group_codes(np.array([np.nan])).tolist() == [-1]
+    # the methodology's reading of a boundary (docs/methodology.md): it belongs to the band above
+    assert _macro_groups([125.0, 100.0, 70.0]) == ["strong", "strong", "moderate"]
 
 
 def test_nominal_variant_reproduces_published_index(programme):
@@ -49,6 +78,25 @@ def test_nominal_variant_reproduces_published_index(programme):
     check = a["ranked"] & ~tied
     assert check.sum() > 300
     np.testing.assert_array_equal(rank[check], a["nominal_rank"][check])
+
+
+def test_a_unit_missing_a_whole_pillar_is_not_ranked_in_any_run():
+    """As in int_composite: without a score for every pillar there is no composite, so no run ranks the unit in
+    that year, and the other units' ranks close up (n ranked = the others)."""
+    con = duckdb.connect()
+    F.synthetic_programme(con)
+    unit, year = "320100", 2020
+    con.execute(
+        "update marts.fct_city_indicator_year set normalised_score = null where unit_code = ? and year = ? "
+        "and indicator_code in (select indicator_code from marts.dim_indicator where pillar_code = 'QLT')",
+        [unit, year],
+    )
+    df = U.run_uncertainty(con, n_runs=20, seed=1)
+    con.close()
+    assert df.filter((pl.col("unit_code") == unit) & (pl.col("year") == year)).height == 0
+    assert df.filter((pl.col("unit_code") == unit) & (pl.col("year") == year + 1)).height == 1
+    others = df.filter(pl.col("year") == year)
+    assert others.height == 39 and others["p95_rank"].max() <= 39
 
 
 def test_same_seed_same_bytes_other_seed_differs(programme, tmp_path):
@@ -76,6 +124,15 @@ def test_intervals_and_shares(programme):
     border = df.filter(pl.col("unit_code").is_in(truth["borderline"]))
     assert border["share_bottom"].is_between(0.5, 0.95).all()
     assert (border["share_bottom"] < 0.8).sum() >= 5
+    # the shares agree with the index quantiles of the same runs: a unit whose 95th-percentile index stays at
+    # or below the leader boundary (125) is a leader in at most ~5 % of runs, one whose 5th percentile is above
+    # it in at least ~95 %; likewise for the bottom group (index < 70)
+    slack = 0.05 + 2 / 400
+    assert df.filter(pl.col("p95_index") <= 125)["share_leader"].max() <= slack
+    assert df.filter(pl.col("p05_index") > 125)["share_leader"].min() >= 1 - slack
+    assert df.filter(pl.col("p05_index") >= 70)["share_bottom"].max() <= slack
+    assert df.filter(pl.col("p95_index") < 70)["share_bottom"].min() >= 1 - slack
+    assert df.filter((pl.col("p95_index") <= 125) & (pl.col("p05_index") >= 100)).height >= 10  # strong, not leader
     # no weight jitter, and the only other choices are aggregation and imputation: intervals shrink
     tight = U.run_uncertainty(con, n_runs=400, seed=3, weight_jitter=0.0)
     width = (df["p95_rank"] - df["p05_rank"]).mean()
@@ -123,3 +180,94 @@ def test_coherence_flags_and_alpha(programme):
     assert abs(cronbach_alpha(np.random.default_rng(1).normal(size=(2000, 3)))[0]) < 0.1
     write_catalog_coherence(con, df)
     assert con.execute("select count(*) from marts.fct_catalog_coherence").fetchall()[0][0] == df.height
+
+
+def test_coherence_flags_collinear_silent_and_ok_pairs():
+    """A pillar built so that each flag must fire: A and B rank the cities identically (collinear), C is
+    independent of A (silent), D follows A with noise (ok). Every pair's flag follows from its Spearman rho and
+    the module's thresholds; alpha of a pillar with a duplicated indicator is high."""
+    rng = np.random.default_rng(18)
+    n = 60
+    a = rng.uniform(0, 100, n)
+    cols = {"A": a, "B": 2 * a + 1, "C": rng.uniform(0, 100, n), "D": a + rng.normal(0, 25, n)}
+    con = duckdb.connect()
+    F.create_marts(con)
+    units = [f"{110100 + 100 * i:06d}" for i in range(n)]
+    con.executemany(
+        "insert into marts.dim_indicator (catalog_version, indicator_code, pillar_code) values ('v', ?, 'QLT')",
+        [[c] for c in cols],
+    )
+    con.executemany(
+        "insert into marts.fct_city_indicator_year (unit_code, year, indicator_code, catalog_version, "
+        "normalised_score) values (?, 2020, ?, 'v', ?)",
+        [[u, c, float(v[i])] for c, v in cols.items() for i, u in enumerate(units)],
+    )
+    con.executemany(
+        "insert into marts.fct_city_score_year (unit_code, year, composite) values (?, 2020, 50)", [[u] for u in units]
+    )
+    df = run_coherence(con)
+    con.close()
+    pairs = {
+        (r["indicator_a"], r["indicator_b"]): r for r in df.filter(pl.col("row_type") == "pair").iter_rows(named=True)
+    }
+    assert pairs[("A", "B")]["flag"] == "collinear" and pairs[("A", "B")]["spearman"] == pytest.approx(1.0)
+    assert pairs[("A", "C")]["flag"] == "silent" and pairs[("A", "C")]["spearman"] < SILENT_BELOW
+    assert pairs[("A", "D")]["flag"] == "ok"
+    assert SILENT_BELOW <= pairs[("A", "D")]["spearman"] <= COLLINEAR_ABOVE
+    for r in pairs.values():
+        rho = r["spearman"]
+        want = "collinear" if rho > COLLINEAR_ABOVE else "silent" if rho < SILENT_BELOW else "ok"
+        assert r["flag"] == want and r["n_units"] == n
+    (pillar,) = df.filter(pl.col("row_type") == "pillar").iter_rows(named=True)
+    assert pillar["n_units"] == n and pillar["cronbach_alpha"] is not None
+
+
+@pytest.fixture(scope="module")
+def ten_runs(programme):
+    """Ten runs (shares are multiples of 0.1) of the synthetic programme, seeded so that the borderline units
+    sit exactly at the rules seed's robust_share in many years."""
+    con, _ = programme
+    return float(load_rules()["GEN.robust_share"]), U.run_uncertainty(con, n_runs=10, seed=3)
+
+
+@pytest.fixture(scope="module")
+def at_robust_share(programme, ten_runs, tmp_path_factory):
+    """The real evaluation models over those ten runs."""
+    con, _ = programme
+    robust_share, unc = ten_runs
+    work = tmp_path_factory.mktemp("at_robust_share")
+    wh = work / "wh.duckdb"
+    with duckdb.connect(str(wh)) as out:
+        out.execute("create schema marts; create schema raw")
+        for t in ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year", "fct_target_status"):
+            frame = con.sql(f"select * from marts.{t}").arrow()  # noqa: F841
+            out.execute(f"create table marts.{t} as select * from frame")
+        U.write_rank_uncertainty(out, unc)
+    F.run_evaluation_dbt(wh, work)
+    with duckdb.connect(str(wh)) as out:
+        ev = out.sql("select * from marts.fct_evaluation_year").pl()
+    return robust_share, unc, ev
+
+
+def test_share_exactly_at_robust_share_is_robust_in_python(ten_runs):
+    """share_bottom == robust_share is robust (>=, issue 18: `>` survived every test)."""
+    robust_share, unc = ten_runs
+    at = unc.filter(pl.col("share_bottom") == robust_share)
+    assert at.height >= 5
+    assert at["is_robust_bottom"].all()
+    assert not unc.filter(pl.col("share_bottom") < robust_share)["is_robust_bottom"].any()
+    assert unc.filter(pl.col("share_bottom") > robust_share)["is_robust_bottom"].all()
+    assert (unc["robust_share"] == robust_share).all()
+
+
+def test_share_exactly_at_robust_share_is_robust_in_the_marts(at_robust_share):
+    """The same boundary in int_evaluation_signals_year: a W1 watch year whose share is exactly robust_share is
+    a robust watch flag; one run fewer is not."""
+    robust_share, _, ev = at_robust_share
+    w1 = ev.filter(pl.col("fired_w1") & ~pl.col("fired_w2"))
+    at = w1.filter(pl.col("share_bottom") == robust_share)
+    assert at.height >= 3
+    assert at["watch_robust"].all()
+    assert at.filter(pl.col("stage") == "watch")["is_robust"].all()
+    below = w1.filter(pl.col("share_bottom") < robust_share)
+    assert below.height >= 1 and not below["watch_robust"].any()

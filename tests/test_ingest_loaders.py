@@ -41,20 +41,27 @@ def _accounting(con, file_name: str) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize(
-    "encoding,header,prefix",
-    [("utf-8", HEADER_EN, ""), ("utf-8", HEADER_ZH, "\ufeff"), ("gbk", HEADER_ZH, ""), ("utf-8", HEADER_ZH, "")],
+    "encoding,header,prefix,recorded",
+    [
+        ("utf-8", HEADER_EN, "", "utf-8"),
+        ("utf-8", HEADER_ZH, "\ufeff", "utf-8-sig"),
+        ("gbk", HEADER_ZH, "", "gbk"),
+        ("utf-8", HEADER_ZH, "", "utf-8"),
+    ],
     ids=["utf8", "utf8-bom-chinese", "gbk-chinese", "utf8-chinese"],
 )
-def test_csv_encodings_and_chinese_headers_load_the_same_values(warehouse, tmp_path, encoding, header, prefix):
+def test_csv_encodings_and_chinese_headers_load_the_same_values(
+    warehouse, tmp_path, encoding, header, prefix, recorded
+):
     path = _write(tmp_path / "pledge_2025.csv", prefix + "\n".join([header, *GOOD_ROWS]) + "\n", encoding)
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
     got = warehouse.execute("SELECT city_code, month, amount_10k_yuan FROM raw.pledge_loans ORDER BY month").fetchall()
     assert got == [("440300", date(2025, 1, 1), 3500.5), ("440100", date(2025, 2, 1), 1200.0)]
-    # Stored text is UTF-8 whatever the file's encoding was.
-    assert warehouse.execute("SELECT encoding FROM raw.ingested_files WHERE file_name = 'pledge_2025.csv'").fetchall()[
-        0
-    ][0] in ("utf-8", "utf-8-sig", "gbk")
+    # Stored text is UTF-8 whatever the file's encoding was; the ledger records the encoding the file had.
+    assert warehouse.execute(
+        "SELECT encoding FROM raw.ingested_files WHERE file_name = 'pledge_2025.csv'"
+    ).fetchall() == [(recorded,)]
 
 
 def test_parquet_and_xlsx_with_title_rows(warehouse, tmp_path):
@@ -272,3 +279,20 @@ def test_sample_resubmission_file_quarantines_its_five_mistakes(warehouse, tmp_p
         "not a number in amount_10k_yuan: '12,5O0'",
         "not a date in month: '2025-13'",
     ]
+
+
+def test_target_year_equal_to_baseline_year_is_quarantined(warehouse, tmp_path):
+    """A plan needs at least one year between baseline and target: equal years are quarantined (boundary of
+    'target_year not after baseline_year'), one year later loads."""
+    path = _write(
+        tmp_path / "targets.csv",
+        "city_code,plan_id,indicator_code,baseline_year,baseline_value,target_year,target_value\n"
+        "440300,plan_2021_2025,QLT01,2020,10,2020,12\n"
+        "440300,plan_2021_2025,QLT02,2020,10,2021,12\n",
+    )
+    r = ingest_file(warehouse, SOURCES["targets"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 1, 1)
+    assert warehouse.execute("SELECT reason FROM raw.rejected_rows WHERE file_name = 'targets.csv'").fetchall() == [
+        ("target_year not after baseline_year",)
+    ]
+    assert warehouse.execute("SELECT indicator_code FROM raw.targets").fetchall() == [("QLT02",)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import dagster as dg
 import duckdb
@@ -66,10 +67,12 @@ def test_landing_sensor_requests_one_run_per_year_and_remembers_files(tmp_path, 
     cursor = json.loads(ctx.cursor)
     assert "pledge_loans/pledge_2025.csv" in cursor and "targets/targets.csv" in cursor
 
-    # Nothing new: skip. A changed file: a new run with a new run_key.
+    # Nothing new: a skip with its reason, as Dagster evaluates the sensor (the function is a generator, so the
+    # reason is its return value: only a tick evaluation sees it), cursor unchanged.
     ctx2 = dg.build_sensor_context(cursor=ctx.cursor)
-    again = landing_sensor(ctx2)
-    assert isinstance(again, dg.SkipReason) or list(again) == [] or isinstance(list(again)[0], dg.SkipReason)
+    tick = landing_sensor.evaluate_tick(ctx2)
+    assert tick.run_requests == [] and tick.skip_message == "no new files in landing"
+    assert json.loads(tick.cursor) == cursor
     import os
     import time
 
@@ -79,6 +82,47 @@ def test_landing_sensor_requests_one_run_per_year_and_remembers_files(tmp_path, 
     third = [r for r in landing_sensor(ctx3) if isinstance(r, dg.RunRequest)]
     assert [r.partition_key for r in third] == ["2025"]
     assert third[0].run_key != by_key["2025"].run_key
+
+
+def test_landing_sensor_skips_with_reason_while_a_run_holds_the_warehouse(tmp_path, monkeypatch):
+    """Another process writing the warehouse (one DuckDB writer): the tick skips, says why, and keeps the cursor
+    so the file is seen again at the next tick."""
+    import subprocess
+    import sys
+
+    from pipelines.automation import landing_sensor
+    from pipelines.ingest.load import ensure_schema
+
+    wh = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("IPCITY_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(wh))
+    (tmp_path / "landing" / "targets").mkdir(parents=True)
+    (tmp_path / "landing" / "targets" / "targets.csv").write_text("city_code\n440300\n")
+    with duckdb.connect(str(wh)) as con:
+        ensure_schema(con)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(wh)!r}); print('ok', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        tick = landing_sensor.evaluate_tick(dg.build_sensor_context(cursor='{"x": "1"}'))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert tick.run_requests == [] and tick.skip_message == "warehouse busy"
+    assert tick.cursor == '{"x": "1"}'
+    # the warehouse is free again: the same file starts a run (checked against the job's partitions)
+    from pipelines.definitions import defs
+
+    ctx = dg.build_sensor_context(cursor='{"x": "1"}', repository_def=defs.get_repository_def())
+    tick = landing_sensor.evaluate_tick(ctx)
+    assert [r.partition_key for r in tick.run_requests] == [str(datetime.now().year - 1)]
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +260,19 @@ def test_malformed_pledge_file_is_quarantined_and_good_rows_load(sample_run):
     con.close()
 
 
+def _failed_checks(run_id: str) -> set[tuple[str, str]]:
+    """(asset, check) of every asset check that did not pass in the run, from the Dagster instance's event log."""
+    records = (
+        dg.DagsterInstance.get().get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    )
+    out = set()
+    for rec in records:
+        data = rec.event_log_entry.dagster_event.event_specific_data
+        if not data.passed:
+            out.add((data.asset_key.to_user_string(), data.check_name))
+    return out
+
+
 @pytest.mark.slow
 def test_blocking_check_failure_leaves_published_marts_as_they_were(sample_run):
     """A batch that loads (no row is malformed) but violates a blocking expectation stops the build."""
@@ -239,7 +296,11 @@ def test_blocking_check_failure_leaves_published_marts_as_they_were(sample_run):
     )
     summary = run_pipeline()
     assert not summary.success
-    assert "gx_raw_targets" in (summary.runs[-1]["error"] or "") or summary.runs[-1]["error"]
+    # The run failed because of that one blocking check, and the summary says which.
+    run = summary.runs[-1]
+    assert not run["success"] and "raw/targets" in run["error"] and "gx_errors" in run["error"], run["error"]
+    failed_checks = _failed_checks(run["run_id"])
+    assert failed_checks == {("raw/targets", "gx_errors")}, failed_checks
     assert hashlib.sha256(snap.read_bytes()).hexdigest() == before
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("SELECT count(*), sum(composite) FROM marts.fct_city_score_year").fetchall() == marts_before

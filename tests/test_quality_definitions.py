@@ -112,4 +112,29 @@ def test_config_holds_freshness_for_every_yearly_source():
     for src in SOURCES.values():
         if src.partitioned:
             assert "max_lag_days" in config["freshness"][src.name]
-    assert config["patent_grant_city_counts"]["max_change_factor"] == 3.0
+
+
+def test_grant_swing_threshold_is_the_configured_one():
+    """The suite applies the reviewed factor from expectations/config.yml, read here rather than copied: a city
+    exactly at the factor passes, one just above it is flagged (warn), a small city (no factor) is not judged."""
+    import polars as pl
+
+    from pipelines.quality.runner import validate
+
+    factor = float(load_config()["patent_grant_city_counts"]["max_change_factor"])
+    base = int(load_config()["patent_grant_city_counts"]["min_base_count"])
+    frame = pl.DataFrame(
+        {
+            "unit_code": ["440300", "440100", "110100"],
+            "year": [2024, 2024, 2024],
+            "grants": [int(base * factor), int(base * factor) + 1, 5],
+            "prev_grants": [base, base, 50],
+            "change_factor": [(base * factor) / base, (int(base * factor) + 1) / base, None],
+        }
+    )
+    result = validate("raw.patent_grants.city_counts", frame, partition=2024)
+    check = result.by_check()["city_grants__change_vs_previous_year"]
+    assert check.severity == "warn" and not check.passed
+    assert check.unexpected_count == 1
+    assert [r["unit_code"] for r in check.failing_sample] == ["440100"]
+    assert result.passed_blocking

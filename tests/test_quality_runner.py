@@ -159,7 +159,6 @@ def test_summarise_rejections_by_reason_code(tmp_path):
 
 @pytest.fixture(scope="module")
 def generated_warehouse(tmp_path_factory):
-    pytest.importorskip("pipelines.generate")
     from pipelines.generate import generate
     from pipelines.ingest.load import ingest_file, landing_files
 
