@@ -176,6 +176,9 @@ RULE_UNITS = {
     "130500": ("撤销市", {**{y: 66.0 for y in YEARS}}),
     "130600": ("整改后改善市", {**FLAT, 2017: 65.0, 2018: 66.0, 2019: 80.0, 2022: 92.0}),
     "130700": ("跨周期市", {**FLAT, 2019: 60.0, 2020: 61.0}),
+    # rectification in 2017-2019 (R1 2017-2018); in 2020-2022 one bottom-group year (2020, an interim X1) and
+    # out of every watch condition by the cycle's last year although still below its 2019 baseline
+    "130800": ("周期末脱离关注市", {**FLAT, 2017: 65.0, 2018: 66.0, 2019: 75.0, 2020: 65.0, 2021: 72.0, 2022: 74.0}),
 }
 WITHDRAWN = {"130500": 2021}
 

@@ -121,6 +121,22 @@ def test_watch_years_count_across_cycle_boundaries(default):
     assert row["fired_r1"][0] and not row["fired_x1"][0]  # index up 1 point since 2019: improved
 
 
+def test_x1_is_judged_in_the_cycle_last_year(default):
+    # methodology §10: X1 needs a watch rule still firing in the cycle's last year. 130800 had one watch
+    # year early in 2020-2022 (an interim X1 row) but is out of every watch condition in 2022: the cycle
+    # verdict follows the last year's row, never an exit candidacy the year rows do not show at the end.
+    s = stages(default, "130800")
+    assert verdict(default, "130800", "2017-2019") == "rectification"
+    assert s[2020] == "exit_candidate" and s[2022] == "normal"
+    assert verdict(default, "130800", "2020-2022") == "watch"
+    years, cycles = default["fct_evaluation_year"], default["fct_evaluation_cycle"]
+    last = years.filter(pl.col("cycle").is_not_null()).group_by("unit_code", "cycle").agg(pl.col("year").max())
+    ends = last.join(years, on=["unit_code", "cycle", "year"]).join(cycles, on=["unit_code", "cycle"])
+    # every exit-candidate verdict has X1 firing in its last year row, and vice versa (withdrawn comes first)
+    ends = ends.filter(pl.col("verdict") != "withdrawn")
+    assert ends.filter((pl.col("verdict") == "exit_candidate") != pl.col("fired_x1")).is_empty()
+
+
 def test_robustness_is_null_without_uncertainty(default):
     assert default["fct_evaluation_year"]["is_robust"].null_count() == default["fct_evaluation_year"].height
 

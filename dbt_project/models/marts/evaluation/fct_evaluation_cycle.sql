@@ -42,7 +42,8 @@ per_cycle as (
     max(case when y.year = b.last_year then y.p05_rank end) as end_p05_rank,
     max(case when y.year = b.last_year then y.p95_rank end) as end_p95_rank,
     max(case when y.year = b.last_year then y.share_bottom end) as end_share_bottom,
-        max(case when y.year = b.last_year and y.exit_robust then 1 else 0 end) = 1 as x1_robust_at_end,
+    max(case when y.year = b.last_year and y.fired_x1 then 1 else 0 end) = 1 as x1_at_end,
+    max(case when y.year = b.last_year and y.exit_robust then 1 else 0 end) = 1 as x1_robust_at_end,
     max(case when y.year = b.last_year and y.fired_ex1 then 1 else 0 end) = 1 as ex1_at_end,
     max(case when y.year = b.last_year and y.exemplary_robust then 1 else 0 end) = 1 as ex1_robust_at_end,
     cast(sum(case when y.fired_w1 or y.fired_w2 then 1 else 0 end) as integer) as watch_years,
@@ -72,7 +73,8 @@ verdicts as (
     c.last_year >= c.cycle_end as is_complete,
     case
       when c.withdrawn_year is not null and c.withdrawn_year <= c.cycle_end then 'withdrawn'
-      when p.x1_enabled = 1 and ch.prev_rect_or_worse and not coalesce(ch.improved, false) then 'exit_candidate'
+      -- X1 is judged in the cycle's last evaluated year, so the verdict is the last year row's X1 (§10)
+      when c.x1_at_end then 'exit_candidate'
       when ch.rect_signal then 'rectification'
       when c.watch_years > 0 then 'watch'
       when c.ex1_at_end then 'exemplary'
