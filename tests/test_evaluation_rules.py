@@ -9,11 +9,15 @@ import polars as pl
 import pytest
 
 
-def _build(tmp_path_factory, name: str, rules_csv: str | None = None) -> dict[str, pl.DataFrame]:
+def _build(
+    tmp_path_factory, name: str, rules_csv: str | None = None, uncertainty: dict | None = None
+) -> dict[str, pl.DataFrame]:
     work = tmp_path_factory.mktemp(name)
     wh = work / "wh.duckdb"
     with duckdb.connect(str(wh)) as con:
         F.rule_cases(con)
+        if uncertainty is not None:
+            F.rule_uncertainty(con, uncertainty)
     F.run_evaluation_dbt(wh, work, rules_csv)
     with duckdb.connect(str(wh), read_only=True) as con:
         return {
@@ -201,3 +205,36 @@ def test_same_input_gives_identical_marts(default, tmp_path_factory):
     for name in ("fct_evaluation_year", "fct_evaluation_cycle"):
         key = ["unit_code", "year"] if name.endswith("year") else ["unit_code", "cycle"]
         assert again[name].sort(key).equals(default[name].sort(key))
+
+
+# --- sanctions only on robust evidence --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_runs(tmp_path_factory):
+    # 130200's 2019 bottom-group year holds in only 60 % of the runs: its R1 rectification is not robust
+    return _build(tmp_path_factory, "with_runs", uncertainty={("130200", 2019): {"share_bottom": 0.6}})
+
+
+def test_non_robust_sanctions_become_review(with_runs):
+    ev = with_runs["fct_evaluation_year"]
+    # R2 of a moderate city (index 88): the fall is real in every run but the city is never in the bottom
+    # group, so the sanction is not robust -> review (人工复核), with the evidence kept
+    row = ev.filter((pl.col("unit_code") == "130300") & (pl.col("year") == 2022)).row(0, named=True)
+    assert (row["rule_stage"], row["stage"], row["is_robust"]) == ("rectification", "review", False)
+    assert row["fired_r2"] and "R2" in row["rules_fired"]
+    assert verdict(with_runs, "130300", "2020-2022") == "review"
+    # 130200: the 2018-2019 run is robust only for 2018 -> 2019 is review; the 2019-2020 run is not robust
+    # either; a non-robust rectification does not carry into an exit candidacy
+    s = stages(with_runs, "130200")
+    assert s[2019] == "review"
+    assert "exit_candidate" not in [s[y] for y in (2020, 2021, 2022)]
+    # ... while a robust run (2020-2021) still rectifies
+    assert s[2021] == "rectification"
+    # no rectification or exit candidate anywhere rests on non-robust evidence
+    sanctions = ev.filter(pl.col("stage").is_in(["rectification", "exit_candidate"]))
+    assert sanctions.height > 0 and sanctions["is_robust"].all()
+    cy = with_runs["fct_evaluation_cycle"].filter(pl.col("verdict").is_in(["rectification", "exit_candidate"]))
+    assert cy.height > 0 and cy["is_robust"].all()
+    # the robust lagging city keeps its sanctions: 130500 rectification 2017-2019
+    assert verdict(with_runs, "130500", "2017-2019") == "rectification"

@@ -185,6 +185,26 @@ def _rank_desc(values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(keyed), np.nan, ranks.astype(float))
 
 
+def r2_thresholds(nominal_index: np.ndarray, years: list[int], rules: dict[str, object]) -> np.ndarray:
+    """R2 threshold per year (points), as int_evaluation_signals_year computes it: max(R2.regress_points,
+    R2.noise_z x 1.4826 x MAD of the nominal index change since the cycle baseline over the year's units).
+    nominal_index: [year, unit]."""
+    floor = float(rules["R2.regress_points"])
+    z = float(rules.get("R2.noise_z", 0.0))
+    y_ix = {y: i for i, y in enumerate(years)}
+    out = np.full(len(years), floor)
+    for y in years:
+        start = cycle_start(y, rules)
+        if start is None or (start - 1) not in y_ix:
+            continue
+        change = nominal_index[y_ix[y]] - nominal_index[y_ix[start - 1]]
+        change = change[~np.isnan(change)]
+        if change.size:
+            noise = 1.4826 * float(np.median(np.abs(change - np.median(change))))
+            out[y_ix[y]] = max(floor, z * noise)
+    return out
+
+
 def run_uncertainty(
     con: duckdb.DuckDBPyConnection,
     n_runs: int = 1000,
@@ -233,7 +253,7 @@ def run_uncertainty(
         start = cycle_start(y, rules)
         if start is not None and (start - 1) in y_ix:
             change[:, y_ix[y]] = index[:, y_ix[y]] - index[:, y_ix[start - 1]]
-    regress_points = float(rules["R2.regress_points"])
+    regress_points = r2_thresholds(a["nominal_index"], years, rules)
     improve_points = float(rules["X1.improve_min_points"])
 
     evaluated = ranked[None] & ~np.isnan(index)
@@ -253,7 +273,7 @@ def run_uncertainty(
         share_lower_third = share(rank > 2.0 * n_ranked / 3.0)
         has_change = evaluated & ~np.isnan(change)
         below = index < float(rules["R2.below_index"])
-        share_regressing = share((change <= -regress_points) & below, has_change)
+        share_regressing = share((change <= -regress_points[None, :, None]) & below, has_change)
         share_improved = share(change > improve_points, has_change)
         q_rank = np.nanquantile(np.where(evaluated, rank, np.nan), [0.05, 0.5, 0.95], axis=0)
         q_index = np.nanquantile(np.where(evaluated, index, np.nan), [0.05, 0.5, 0.95], axis=0)

@@ -1,6 +1,6 @@
 {{ config(materialized='table') }}
 -- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
--- withdrawn > exit_candidate > rectification > watch > exemplary > normal. A city that withdrew during the
+-- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
 with params as (
   select * from {{ ref('int_evaluation_params') }}
@@ -42,7 +42,8 @@ per_cycle as (
     max(case when y.year = b.last_year then y.p05_rank end) as end_p05_rank,
     max(case when y.year = b.last_year then y.p95_rank end) as end_p95_rank,
     max(case when y.year = b.last_year then y.share_bottom end) as end_share_bottom,
-    max(case when y.year = b.last_year and y.fired_x1 then 1 else 0 end) = 1 as x1_at_end,
+    max(case when y.year = b.last_year and y.stage = 'exit_candidate' then 1 else 0 end) = 1 as x1_at_end,
+    cast(sum(case when y.stage = 'review' then 1 else 0 end) as integer) as review_years,
     max(case when y.year = b.last_year and y.exit_robust then 1 else 0 end) = 1 as x1_robust_at_end,
     max(case when y.year = b.last_year and y.fired_ex1 then 1 else 0 end) = 1 as ex1_at_end,
     max(case when y.year = b.last_year and y.exemplary_robust then 1 else 0 end) = 1 as ex1_robust_at_end,
@@ -76,6 +77,8 @@ verdicts as (
       -- X1 is judged in the cycle's last evaluated year, so the verdict is the last year row's X1 (§10)
       when c.x1_at_end then 'exit_candidate'
       when ch.rect_signal then 'rectification'
+      -- a sanction rule fired but its evidence is not robust: the office reviews the case (人工复核)
+      when c.review_years > 0 then 'review'
       when c.watch_years > 0 then 'watch'
       when c.ex1_at_end then 'exemplary'
       else 'normal'
@@ -101,6 +104,8 @@ select
     case when v.r1_years > 0 then concat('R1 in ', cast(v.r1_first as string),
       case when v.r1_last > v.r1_first then concat('-', cast(v.r1_last as string)) else '' end) end,
     case when v.r2_fired then concat('R2 index change over cycle ', cast(round(v.index_change, 1) as string)) end,
+    case when v.review_years > 0 then concat('review: sanction evidence not robust in ',
+      cast(v.review_years as string), ' year(s)') end,
     case when v.w1_years > 0 then concat('W1 bottom group in ', cast(v.w1_years as string), ' year(s) ',
       cast(v.w1_first as string), case when v.w1_last > v.w1_first then concat('-', cast(v.w1_last as string))
       else '' end) end,
@@ -124,6 +129,7 @@ select
   v.end_share_bottom,
   v.watch_years,
   v.rectification_years,
+  v.review_years,
   v.prev_rect_or_worse,
   case when v.has_uncertainty then
     case v.verdict
@@ -131,6 +137,7 @@ select
       when 'rectification' then v.rect_robust_any
       when 'watch' then v.watch_robust_any
       when 'exemplary' then v.ex1_robust_at_end
+      when 'review' then false
     end
   end as is_robust,
   v.withdrawn_year,

@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 -- Evaluation stage of every programme unit in every evaluated year, with the rules that fired and the values
--- that made them fire. Stage precedence: exit_candidate > rectification > watch > exemplary > normal.
+-- that made them fire. Stage precedence: exit_candidate > rectification > review > watch > exemplary > normal;
+-- rule_stage is the stage the rules alone give, stage the one after the robustness gate (review).
 with params as (
   select * from {{ ref('int_evaluation_params') }}
 ),
@@ -25,23 +26,12 @@ fired as (
   left join chain ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
 ),
 
-staged as (
+robust as (
   select
     f.*,
-    case
-      when f.x1 then 'exit_candidate'
-      when f.r1 or f.r2 then 'rectification'
-      when f.is_watch then 'watch'
-      when f.ex1 then 'exemplary'
-      else 'normal'
-    end as stage,
     -- Robustness per rule family, from the uncertainty runs (null when they have not been run). A
     -- rectification or exit flag is robust only if the city is also in the flagging condition (bottom
-    -- group) in >= robust_share of runs.
-    case when f.has_uncertainty then
-      (f.r1 and f.robust_watch_run_years >= p.r1_watch_years)
-      or (f.r2 and f.share_regressing >= p.robust_share and f.is_watch_robust)
-    end as rectification_robust,
+    -- group) in >= robust_share of runs. rectification_robust comes from int_evaluation_signals_year.
     case when f.has_uncertainty then
       f.x1 and (1 - f.share_improved) >= p.robust_share and (p.x1_require_still_flagged = 0 or f.is_watch_robust)
     end as exit_robust,
@@ -51,6 +41,30 @@ staged as (
     end as exemplary_robust
   from fired f
   cross join params p
+),
+
+staged as (
+  select
+    r.*,
+    case
+      when r.x1 then 'exit_candidate'
+      when r.r1 or r.r2 then 'rectification'
+      when r.is_watch then 'watch'
+      when r.ex1 then 'exemplary'
+      else 'normal'
+    end as rule_stage,
+    -- Sanctions only on robust evidence: a rectification or exit candidacy whose evidence does not hold in
+    -- robust_share of the uncertainty runs becomes review (人工复核) with the same evidence in rules_fired.
+    -- Without uncertainty runs (null robustness) the rules' stage stands, marked is_robust null.
+    case
+      when r.x1 and coalesce(r.exit_robust, true) then 'exit_candidate'
+      when (r.r1 or r.r2) and coalesce(r.rectification_robust, true) then 'rectification'
+      when r.x1 or r.r1 or r.r2 then 'review'
+      when r.is_watch then 'watch'
+      when r.ex1 then 'exemplary'
+      else 'normal'
+    end as stage
+  from robust r
 )
 
 select
@@ -61,6 +75,7 @@ select
   s.cycle_start,
   s.cycle_end,
   s.stage,
+  s.rule_stage,
   lag(s.stage) over (partition by s.unit_code order by s.year nulls last) as previous_stage,
   concat_ws('; ',
     case when s.x1 then concat('X1 exit candidate (previous cycle in rectification; index change since ',
@@ -68,7 +83,8 @@ select
     case when s.r1 then concat('R1 rectification (', cast(s.watch_run_years as string),
       ' consecutive watch years)') end,
     case when s.r2 then concat('R2 rectification (index change over cycle ',
-      cast(round(s.index_change_cycle, 1) as string), ')') end,
+      cast(round(s.index_change_cycle, 1) as string), ', threshold -',
+      cast(round(s.r2_threshold_points, 1) as string), ')') end,
     case when s.w1 then concat('W1 watch (group ', s.performance_group, ', rank ',
       cast(s.rank as string), '/', cast(s.n_ranked as string), ')') end,
     case when s.w2 then concat('W2 watch (', cast(s.targets_lagging as string), ' of ',
@@ -86,6 +102,9 @@ select
   s.composite_index,
   s.baseline_index,
   s.index_change_cycle,
+  s.index_change_same_catalog,
+  s.index_change_noise_sd,
+  s.r2_threshold_points,
   s.rank,
   s.n_ranked,
   s.performance_group,
@@ -111,6 +130,7 @@ select
     when 'rectification' then s.rectification_robust
     when 'watch' then s.watch_robust
     when 'exemplary' then s.exemplary_robust
+    when 'review' then false
   end as is_robust,
   s.withdrawn_year,
   s.catalog_version,

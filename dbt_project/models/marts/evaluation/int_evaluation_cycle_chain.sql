@@ -25,7 +25,9 @@ per_cycle as (
     s.unit_code,
     s.cycle_start,
     max(s.cycle_end) as cycle_end,
-    max(case when s.r1 or s.r2 then 1 else 0 end) = 1 as rect_signal,
+    -- only a sanctioned (robust) rectification carries into the next cycle; a non-robust one is a review
+    -- (人工复核) and cannot lead to an exit candidacy. Without uncertainty runs the rules' stage stands.
+    max(case when (s.r1 or s.r2) and coalesce(s.rectification_robust, true) then 1 else 0 end) = 1 as rect_signal,
     sum(case when s.is_watch then 1 else 0 end) as watch_years,
     max(case when s.year = l.last_year then s.index_change_cycle end) as end_index_change,
     -- X1 is judged in the cycle's last evaluated year (methodology §10): what counts is whether a watch rule

@@ -20,6 +20,7 @@
   'r2_enabled': ('R2', 'enabled', 'integer'),
   'r2_regress_points': ('R2', 'regress_points', 'double'),
   'r2_below_index': ('R2', 'below_index', 'double'),
+  'r2_noise_z': ('R2', 'noise_z', 'double'),
   'x1_enabled': ('X1', 'enabled', 'integer'),
   'x1_improve_min_points': ('X1', 'improve_min_points', 'double'),
   'x1_require_still_flagged': ('X1', 'require_still_flagged', 'integer'),
