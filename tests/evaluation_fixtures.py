@@ -465,7 +465,7 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     shutil.copytree(DBT_PROJECT_DIR / "models" / "marts" / "evaluation", proj / "models" / "evaluation")
     for name in UPSTREAM:
         (proj / "models" / "upstream" / f"{name}.sql").write_text(f"select * from marts.{name}", encoding="utf-8")
-    for f in (DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"):
+    for f in [*(DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"), DBT_PROJECT_DIR / "seeds" / "rules_versions.csv"]:
         shutil.copy(f, proj / "seeds" / f.name)
     if rules_csv is not None:
         (proj / "seeds" / "evaluation_rules.csv").write_text(rules_csv, encoding="utf-8")
@@ -482,11 +482,15 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
         raise RuntimeError(f"dbt build failed:\n{res.stdout[-6000:]}\n{res.stderr[-2000:]}")
 
 
-def rules_with(changes: dict[tuple[str, str], str]) -> str:
-    """The rules seed text with some (rule_code, param) values replaced."""
+def rules_with(changes: dict[tuple[str, str], str], versions: tuple[str, ...] | None = None) -> str:
+    """The rules seed text with some (rule_code, param) values replaced in ``versions`` (default: every
+    rules version)."""
     df = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
+    n_versions = len(versions) if versions else df["rules_version"].n_unique()
     for (rule, param), value in changes.items():
         hit = (pl.col("rule_code") == rule) & (pl.col("param") == param)
-        assert df.filter(hit).height == 1, (rule, param)
+        if versions:
+            hit = hit & pl.col("rules_version").is_in(list(versions))
+        assert df.filter(hit).height == n_versions, (rule, param)
         df = df.with_columns(pl.when(hit).then(pl.lit(value)).otherwise(pl.col("value")).alias("value"))
     return df.write_csv()

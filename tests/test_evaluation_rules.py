@@ -171,7 +171,12 @@ def test_rules_file_changes_stages(default, stricter):
     # X1 disabled: no exit candidates anywhere
     assert "exit_candidate" not in stricter["fct_evaluation_year"]["stage"].to_list()
     assert "exit_candidate" not in stricter["fct_evaluation_cycle"]["verdict"].to_list()
-    assert set(stricter["fct_evaluation_year"]["rules_version"].to_list()) == {"2024.1"}
+    # each year carries the rules version in force then (seed rules_versions), not one version for all
+    by_year = dict(stricter["fct_evaluation_year"].select("year", "rules_version").unique().iter_rows())
+    assert by_year[2016] == by_year[2021] == "2021.1" and by_year[2022] == by_year[2025] == "2024.1"
+    row = stricter["fct_evaluation_cycle"].filter((pl.col("unit_code") == "110100") & (pl.col("cycle") == "2020-2022"))
+    assert row["rules_versions"][0] == "2020:2021.1, 2021:2021.1, 2022:2024.1"
+    assert row["catalog_versions"][0] == "2020:2021.1, 2021:2021.1, 2022:2024.1"
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +243,17 @@ def test_non_robust_sanctions_become_review(with_runs):
     assert cy.height > 0 and cy["is_robust"].all()
     # the robust lagging city keeps its sanctions: 130500 rectification 2017-2019
     assert verdict(with_runs, "130500", "2017-2019") == "rectification"
+
+
+@pytest.fixture(scope="module")
+def rules_2024_only(tmp_path_factory):
+    return _build(tmp_path_factory, "rules_2024_only", F.rules_with({("W1", "enabled"): "0"}, versions=("2024.1",)))
+
+
+def test_each_year_is_judged_by_the_rules_in_force_then(default, rules_2024_only):
+    # W1 switched off only in rules version 2024.1 (years >= 2022): 130100's 2018 bottom year is still watched
+    # under the 2021.1 rules, 130200's 2022 bottom year no longer is
+    assert stages(rules_2024_only, "130100")[2018] == "watch"
+    assert stages(default, "130200")[2022] != "normal"
+    row = rules_2024_only["fct_evaluation_year"].filter((pl.col("unit_code") == "130200") & (pl.col("year") == 2022))
+    assert not row["fired_w1"][0] and row["rules_version"][0] == "2024.1"

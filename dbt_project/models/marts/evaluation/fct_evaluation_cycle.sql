@@ -2,11 +2,7 @@
 -- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
 -- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
-with params as (
-  select * from {{ ref('int_evaluation_params') }}
-),
-
-years as (
+with years as (
   select * from {{ ref('fct_evaluation_year') }}
   where cycle_start is not null
 ),
@@ -59,8 +55,11 @@ per_cycle as (
     max(case when y.rectification_robust then 1 else 0 end) = 1 as rect_robust_any,
     max(case when y.watch_robust then 1 else 0 end) = 1 as watch_robust_any,
     max(case when y.rectification_robust is not null then 1 else 0 end) = 1 as has_uncertainty,
-    max(y.catalog_version) as catalog_version,
-    max(y.rules_version) as rules_version
+    -- each year's versions, never a max: a cycle can span a catalog or rules change (e.g. 2020-2022)
+    {{ dbt.listagg("concat(cast(y.year as string), ':', y.catalog_version)", "', '", "order by y.year") }}
+      as catalog_versions,
+    {{ dbt.listagg("concat(cast(y.year as string), ':', y.rules_version)", "', '", "order by y.year") }}
+      as rules_versions
   from years y
   join bounds b on b.unit_code = y.unit_code and b.cycle_start = y.cycle_start
   group by y.unit_code, y.cycle_start
@@ -84,7 +83,6 @@ verdicts as (
       else 'normal'
     end as verdict
   from per_cycle c
-  cross join params p
   join chain ch on ch.unit_code = c.unit_code and ch.cycle_start = c.cycle_start
 )
 
@@ -141,6 +139,6 @@ select
     end
   end as is_robust,
   v.withdrawn_year,
-  v.catalog_version,
-  v.rules_version
+  v.catalog_versions,
+  v.rules_versions
 from verdicts v

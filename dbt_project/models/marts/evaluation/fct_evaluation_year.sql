@@ -3,7 +3,7 @@
 -- that made them fire. Stage precedence: exit_candidate > rectification > review > watch > exemplary > normal;
 -- rule_stage is the stage the rules alone give, stage the one after the robustness gate (review).
 with params as (
-  select * from {{ ref('int_evaluation_params') }}
+  select * from {{ ref('int_evaluation_params_year') }}
 ),
 
 signals as (
@@ -22,7 +22,7 @@ fired as (
       and coalesce(s.index_change_cycle <= p.x1_improve_min_points, false)
       and (p.x1_require_still_flagged = 0 or s.is_watch) as x1
   from signals s
-  cross join params p
+  join params p on p.evaluation_year = s.year
   left join chain ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
 ),
 
@@ -40,7 +40,7 @@ robust as (
       f.ex1 and f.share_leader >= p.robust_share and f.share_improved >= p.robust_share
     end as exemplary_robust
   from fired f
-  cross join params p
+  join params p on p.evaluation_year = f.year
 ),
 
 staged as (
@@ -134,6 +134,5 @@ select
   end as is_robust,
   s.withdrawn_year,
   s.catalog_version,
-  p.rules_version
+  s.rules_version
 from staged s
-cross join params p

@@ -6,7 +6,7 @@
 -- have not improved: their composite index did not rise by more than X1.improve_min_points since the cycle's
 -- baseline year and (with X1.require_still_flagged = 1) a watch rule still fires.
 with params as (
-  select * from {{ ref('int_evaluation_params') }}
+  select * from {{ ref('int_evaluation_params_year') }}
 ),
 
 signals as (
@@ -25,6 +25,7 @@ per_cycle as (
     s.unit_code,
     s.cycle_start,
     max(s.cycle_end) as cycle_end,
+    max(l.last_year) as last_year,
     -- only a sanctioned (robust) rectification carries into the next cycle; a non-robust one is a review
     -- (人工复核) and cannot lead to an exit candidacy. Without uncertainty runs the rules' stage stands.
     max(case when (s.r1 or s.r2) and coalesce(s.rectification_robust, true) then 1 else 0 end) = 1 as rect_signal,
@@ -44,7 +45,8 @@ improvement as (
     coalesce(c.end_index_change > p.x1_improve_min_points, false)
       or (p.x1_require_still_flagged = 1 and not c.watch_at_end) as improved
   from per_cycle c
-  cross join params p
+  -- judged by the rules in force in the cycle's last evaluated year, as X1 in that year's row
+  join params p on p.evaluation_year = c.last_year
 ),
 
 running as (

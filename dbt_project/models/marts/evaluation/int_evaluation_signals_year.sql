@@ -8,7 +8,7 @@
   {{ log("fct_rank_uncertainty not found: evaluation robustness columns will be null. Run the uncertainty step first.", info=true) }}
 {%- endif %}
 with params as (
-  select * from {{ ref('int_evaluation_params') }}
+  select * from {{ ref('int_evaluation_params_year') }}
 ),
 
 roster as (
@@ -36,7 +36,7 @@ with_cycle as (
               + p.cycle_length * cast(floor((e.year - p.cycle_anchor_year) / (p.cycle_length * 1.0)) as integer)
     end as cycle_start
   from evaluated e
-  cross join params p
+  join params p on p.evaluation_year = e.year
 ),
 
 target_counts as (
@@ -84,7 +84,7 @@ joined as (
     u.share_improved,
     case when u.has_uncertainty = 1 then true else false end as has_uncertainty
   from with_cycle c
-  cross join params p
+  join params p on p.evaluation_year = c.year
   left join {{ ref('fct_city_score_year') }} b
     on b.unit_code = c.unit_code and b.year = c.cycle_start - 1
   left join {{ ref('int_evaluation_index_by_catalog') }} bc
@@ -121,7 +121,7 @@ calibrated as (
     case when n.index_change_noise_sd * p.r2_noise_z > p.r2_regress_points
          then n.index_change_noise_sd * p.r2_noise_z else p.r2_regress_points end as r2_threshold_points
   from joined j
-  cross join params p
+  join params p on p.evaluation_year = j.year
   left join noise n on n.year = j.year
 ),
 
@@ -141,7 +141,7 @@ flags as (
     -- year - lag(year) > 1 means a year was not evaluated, which breaks a run of consecutive watch years
     coalesce(j.year - lag(j.year) over (partition by j.unit_code order by j.year nulls last), 1) > 1 as year_gap
   from calibrated j
-  cross join params p
+  join params p on p.evaluation_year = j.year
 ),
 
 watch as (
@@ -153,7 +153,7 @@ watch as (
     -- count as not robust: the composite does not confirm them, whatever the method.
     coalesce(f.w1, false) and f.share_bottom >= p.robust_share as is_watch_robust
   from flags f
-  cross join params p
+  join params p on p.evaluation_year = f.year
 ),
 
 -- Consecutive-year runs as gaps-and-islands: a non-watch year or a missing year opens a new island, so
@@ -205,6 +205,7 @@ select
   r.targets_evaluable, r.targets_lagging, r.targets_lagging_share,
   r.median_rank, r.p05_rank, r.p95_rank, r.share_bottom, r.share_leader, r.share_regressing, r.share_improved,
   r.has_uncertainty,
+  p.rules_version,
   coalesce(r.w1, false) as w1,
   coalesce(r.w2, false) as w2,
   r.is_watch,
@@ -215,4 +216,4 @@ select
   coalesce(r.r2, false) as r2,
   coalesce(r.ex1, false) as ex1
 from runs r
-cross join params p
+join params p on p.evaluation_year = r.year
