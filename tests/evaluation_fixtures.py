@@ -50,6 +50,10 @@ def create_marts(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create or replace table marts.{name} ({cols})")
     con.execute("create schema if not exists raw")
     con.execute(
+        """create or replace table raw.pledge_loans (city_code VARCHAR, month DATE, year INTEGER,
+           amount_10k_yuan DOUBLE, _ingested_at TIMESTAMP)"""
+    )
+    con.execute(
         """create or replace table raw.ingested_files (source VARCHAR, file_hash VARCHAR, file_name VARCHAR,
            partition VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, status VARCHAR,
            message VARCHAR, ingested_at TIMESTAMP)"""
@@ -206,6 +210,26 @@ def rule_uncertainty(con: duckdb.DuckDBPyConnection, overrides: dict[tuple[str, 
             rows.append(row)
     frame = pl.DataFrame(rows, schema_overrides={"year": pl.Int32})  # noqa: F841 - DuckDB reads it
     con.execute("create or replace table marts.fct_rank_uncertainty as select * from frame")
+
+
+def reporting(con: duckdb.DuckDBPyConnection, stops_after: dict[str, int], ingested: str = "2026-03-01") -> None:
+    """Pledge-loan reports (the city-reported source) of every rule unit for 2016-2025, except that a unit in
+    ``stops_after`` sends nothing after that year; event files for every year. Each year's data land on
+    ``Y+1-02-01`` (on time), the last ones on ``ingested`` -- the ledger's latest ingestion is the as-of date."""
+    rows, ledger = [], []
+    for year in YEARS:
+        landed = f"{year + 1}-02-01" if year < YEARS[-1] else ingested
+        for unit in RULE_UNITS:
+            if year <= stops_after.get(unit, 9999):
+                rows.append((unit, f"{year}-06-01", year, 100.0, landed))
+        for source in ("pledge_loans", "enforcement_cases", "training_events"):
+            ledger.append((source, f"h{source}{year}", f"{source}_{year}.csv", str(year), landed))
+    con.executemany("insert into raw.pledge_loans values (?, cast(? as date), ?, ?, cast(? as timestamp))", rows)
+    con.executemany(
+        """insert into raw.ingested_files (source, file_hash, file_name, partition, rows_read, rows_loaded,
+           rows_rejected, status, ingested_at) values (?, ?, ?, ?, 1, 1, 0, 'loaded', cast(? as timestamp))""",
+        ledger,
+    )
 
 
 def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
@@ -465,6 +489,11 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     shutil.copytree(DBT_PROJECT_DIR / "models" / "marts" / "evaluation", proj / "models" / "evaluation")
     for name in UPSTREAM:
         (proj / "models" / "upstream" / f"{name}.sql").write_text(f"select * from marts.{name}", encoding="utf-8")
+    # the raw tables the evaluation reads directly (reporting status), as the main project's sources declare them
+    (proj / "models" / "upstream" / "_raw.yml").write_text(
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: pledge_loans\n",
+        encoding="utf-8",
+    )
     for f in [*(DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"), DBT_PROJECT_DIR / "seeds" / "rules_versions.csv"]:
         shutil.copy(f, proj / "seeds" / f.name)
     if rules_csv is not None:

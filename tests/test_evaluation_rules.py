@@ -10,7 +10,11 @@ import pytest
 
 
 def _build(
-    tmp_path_factory, name: str, rules_csv: str | None = None, uncertainty: dict | None = None
+    tmp_path_factory,
+    name: str,
+    rules_csv: str | None = None,
+    uncertainty: dict | None = None,
+    reporting: dict | None = None,
 ) -> dict[str, pl.DataFrame]:
     work = tmp_path_factory.mktemp(name)
     wh = work / "wh.duckdb"
@@ -18,11 +22,13 @@ def _build(
         F.rule_cases(con)
         if uncertainty is not None:
             F.rule_uncertainty(con, uncertainty)
+        if reporting is not None:
+            F.reporting(con, **reporting)
     F.run_evaluation_dbt(wh, work, rules_csv)
     with duckdb.connect(str(wh), read_only=True) as con:
         return {
             t: con.sql(f"select * from marts.{t}").pl()
-            for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_target_status_year")
+            for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_target_status_year", "fct_reporting_status")
         }
 
 
@@ -257,3 +263,35 @@ def test_each_year_is_judged_by_the_rules_in_force_then(default, rules_2024_only
     assert stages(default, "130200")[2022] != "normal"
     row = rules_2024_only["fct_evaluation_year"].filter((pl.col("unit_code") == "130200") & (pl.col("year") == 2022))
     assert not row["fired_w1"][0] and row["rules_version"][0] == "2024.1"
+
+
+# --- non-reporting -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stops_reporting(tmp_path_factory):
+    # 110100 (the stable city) sends no pledge-loan report after 2022; the latest data land on 2026-03-01
+    return _build(tmp_path_factory, "stops_reporting", reporting={"stops_after": {"110100": 2022}})
+
+
+def test_a_city_whose_source_stops_arriving_is_not_reported_after_the_grace_period(stops_reporting):
+    rs = stops_reporting["fct_reporting_status"]
+    mine = rs.filter((pl.col("unit_code") == "110100") & (pl.col("source") == "pledge_loans"))
+    status = dict(zip(mine["year"].to_list(), mine["status"].to_list()))
+    # on time up to 2022; 2023 and 2024: nothing by 30 June of the next year -> not_reported; 2025: the grace
+    # period (to 2026-06-30) is not over on the as-of date 2026-03-01 -> missing, not yet a verdict
+    assert all(status[y] == "received" for y in range(2016, 2023))
+    assert status[2023] == status[2024] == "not_reported" and status[2025] == "missing"
+    row = mine.filter(pl.col("year") == 2023).row(0, named=True)
+    assert str(row["due_date"]) == "2024-03-31" and str(row["grace_end_date"]) == "2024-06-30"
+    # 2025 data landed on 2026-03-01, before the 31 March due date: received; other units are unaffected
+    others = rs.filter(pl.col("unit_code") != "110100")
+    assert set(others["status"].to_list()) == {"received"}
+    # the rules count it as exit (management measures); never silently unranked or dropped
+    s = stages(stops_reporting, "110100")
+    assert s[2022] == "normal" and s[2023] == s[2024] == "not_reported" and s[2025] == "normal"
+    ev = stops_reporting["fct_evaluation_year"].filter((pl.col("unit_code") == "110100") & (pl.col("year") == 2023))
+    assert ev["counts_as_exit"][0] and "pledge_loans" in ev["rules_fired"][0]
+    assert verdict(stops_reporting, "110100", "2023-2025") == "not_reported"
+    cy = stops_reporting["fct_evaluation_cycle"].filter(pl.col("unit_code") == "110100")
+    assert cy.filter(pl.col("cycle") == "2023-2025")["counts_as_exit"][0]

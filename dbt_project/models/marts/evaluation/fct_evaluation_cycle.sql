@@ -40,6 +40,7 @@ per_cycle as (
     max(case when y.year = b.last_year then y.share_bottom end) as end_share_bottom,
     max(case when y.year = b.last_year and y.stage = 'exit_candidate' then 1 else 0 end) = 1 as x1_at_end,
     cast(sum(case when y.stage = 'review' then 1 else 0 end) as integer) as review_years,
+    cast(sum(case when y.stage = 'not_reported' then 1 else 0 end) as integer) as not_reported_years,
     max(case when y.year = b.last_year and y.exit_robust then 1 else 0 end) = 1 as x1_robust_at_end,
     max(case when y.year = b.last_year and y.fired_ex1 then 1 else 0 end) = 1 as ex1_at_end,
     max(case when y.year = b.last_year and y.exemplary_robust then 1 else 0 end) = 1 as ex1_robust_at_end,
@@ -73,6 +74,8 @@ verdicts as (
     c.last_year >= c.cycle_end as is_complete,
     case
       when c.withdrawn_year is not null and c.withdrawn_year <= c.cycle_end then 'withdrawn'
+      -- not reporting within the grace period counts as exit (management measures)
+      when c.not_reported_years > 0 then 'not_reported'
       -- X1 is judged in the cycle's last evaluated year, so the verdict is the last year row's X1 (§10)
       when c.x1_at_end then 'exit_candidate'
       when ch.rect_signal then 'rectification'
@@ -102,6 +105,8 @@ select
     case when v.r1_years > 0 then concat('R1 in ', cast(v.r1_first as string),
       case when v.r1_last > v.r1_first then concat('-', cast(v.r1_last as string)) else '' end) end,
     case when v.r2_fired then concat('R2 index change over cycle ', cast(round(v.index_change, 1) as string)) end,
+    case when v.not_reported_years > 0 then concat('not reported within the grace period in ',
+      cast(v.not_reported_years as string), ' year(s) (counts as exit)') end,
     case when v.review_years > 0 then concat('review: sanction evidence not robust in ',
       cast(v.review_years as string), ' year(s)') end,
     case when v.w1_years > 0 then concat('W1 bottom group in ', cast(v.w1_years as string), ' year(s) ',
@@ -128,6 +133,8 @@ select
   v.watch_years,
   v.rectification_years,
   v.review_years,
+  v.not_reported_years,
+  v.verdict in ('exit_candidate', 'not_reported') as counts_as_exit,
   v.prev_rect_or_worse,
   case when v.has_uncertainty then
     case v.verdict
@@ -136,6 +143,7 @@ select
       when 'watch' then v.watch_robust_any
       when 'exemplary' then v.ex1_robust_at_end
       when 'review' then false
+      when 'not_reported' then true
     end
   end as is_robust,
   v.withdrawn_year,

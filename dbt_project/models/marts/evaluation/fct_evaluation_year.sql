@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 -- Evaluation stage of every programme unit in every evaluated year, with the rules that fired and the values
--- that made them fire. Stage precedence: exit_candidate > rectification > review > watch > exemplary > normal;
+-- that made them fire. Stage precedence: not_reported > exit_candidate > rectification > review > watch >
+-- exemplary > normal;
 -- rule_stage is the stage the rules alone give, stage the one after the robustness gate (review).
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
@@ -14,16 +15,29 @@ chain as (
   select * from {{ ref('int_evaluation_cycle_chain') }}
 ),
 
+-- sources a unit has not reported within the grace period (fct_reporting_status)
+reporting as (
+  select
+    unit_code,
+    year,
+    {{ dbt.listagg('source', "', '", 'order by source') }} as not_reported_sources
+  from {{ ref('fct_reporting_status') }}
+  where status = 'not_reported'
+  group by unit_code, year
+),
+
 fired as (
   select
     s.*,
     coalesce(ch.prev_rect_or_worse, false) as prev_cycle_rect_or_worse,
+    rp.not_reported_sources,
     p.x1_enabled = 1 and coalesce(ch.prev_rect_or_worse, false)
       and coalesce(s.index_change_cycle <= p.x1_improve_min_points, false)
       and (p.x1_require_still_flagged = 0 or s.is_watch) as x1
   from signals s
   join params p on p.evaluation_year = s.year
   left join chain ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
+  left join reporting rp on rp.unit_code = s.unit_code and rp.year = s.year
 ),
 
 robust as (
@@ -47,6 +61,7 @@ staged as (
   select
     r.*,
     case
+      when r.not_reported_sources is not null then 'not_reported'
       when r.x1 then 'exit_candidate'
       when r.r1 or r.r2 then 'rectification'
       when r.is_watch then 'watch'
@@ -57,6 +72,11 @@ staged as (
     -- robust_share of the uncertainty runs becomes review (人工复核) with the same evidence in rules_fired.
     -- Without uncertainty runs (null robustness) the rules' stage stands, marked is_robust null.
     case
+      -- not reporting within the grace period counts as exit (management measures); it is a fact, not a
+      -- statistical judgement, so it needs no robustness check
+      when r.not_reported_sources is not null then 'not_reported'
+      -- a programme unit without a composite (a pillar missing) is never silently unranked: review
+      when r.rank is null then 'review'
       when r.x1 and coalesce(r.exit_robust, true) then 'exit_candidate'
       when (r.r1 or r.r2) and coalesce(r.rectification_robust, true) then 'rectification'
       when r.x1 or r.r1 or r.r2 then 'review'
@@ -78,6 +98,10 @@ select
   s.rule_stage,
   lag(s.stage) over (partition by s.unit_code order by s.year nulls last) as previous_stage,
   concat_ws('; ',
+    case when s.not_reported_sources is not null then concat('not reported within the grace period: ',
+      s.not_reported_sources, ' (counts as exit)') end,
+    case when s.rank is null and s.not_reported_sources is null then
+      'not ranked: no composite (a pillar without enough indicator weight)' end,
     case when s.x1 then concat('X1 exit candidate (previous cycle in rectification; index change since ',
       cast(s.cycle_start - 1 as string), ' ', cast(round(s.index_change_cycle, 1) as string), ')') end,
     case when s.r1 then concat('R1 rectification (', cast(s.watch_run_years as string),
@@ -131,7 +155,10 @@ select
     when 'watch' then s.watch_robust
     when 'exemplary' then s.exemplary_robust
     when 'review' then false
+    when 'not_reported' then true
   end as is_robust,
+  s.not_reported_sources,
+  s.stage in ('exit_candidate', 'not_reported') as counts_as_exit,
   s.withdrawn_year,
   s.catalog_version,
   s.rules_version

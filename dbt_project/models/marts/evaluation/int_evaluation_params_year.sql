@@ -25,6 +25,10 @@
   'x1_enabled': ('X1', 'enabled', 'integer'),
   'x1_improve_min_points': ('X1', 'improve_min_points', 'double'),
   'x1_require_still_flagged': ('X1', 'require_still_flagged', 'integer'),
+  'due_months': ('RPT', 'due_months', 'integer'),
+  'grace_months': ('RPT', 'grace_months', 'integer'),
+  'city_sources': ('RPT', 'city_sources', 'string'),
+  'file_sources': ('RPT', 'file_sources', 'string'),
 } %}
 with pivoted as (
   select

@@ -24,7 +24,9 @@ evaluated as (
     s.composite, s.composite_index, s.rank, s.n_ranked, s.performance_group
   from {{ ref('fct_city_score_year') }} s
   join roster r on r.unit_code = s.unit_code
-  where s.rank is not null
+  -- ranked units, and programme units of the year without a rank (no composite: a pillar missing): they are
+  -- never silently dropped, fct_evaluation_year gives them review or not_reported
+  where (s.rank is not null or s.is_programme)
     and (r.withdrawn_year is null or s.year < r.withdrawn_year)
 ),
 
