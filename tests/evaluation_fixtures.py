@@ -41,6 +41,11 @@ DDL = {
         baseline_value DOUBLE, target_year INTEGER, target_value DOUBLE, current_year INTEGER,
         current_value DOUBLE, progress_index DOUBLE, growth_ratio DOUBLE, status VARCHAR,
         projected_value DOUBLE""",
+    # the statistics path of the national unit 000000 (staging models of the main project)
+    "stg_raw__patent_stats": """region_code VARCHAR, region_name VARCHAR, year INTEGER, grants_invention BIGINT,
+        grants_utility_model BIGINT, grants_design BIGINT, grants_total BIGINT, in_force_invention BIGINT,
+        in_force_utility_model BIGINT, in_force_design BIGINT, in_force_total BIGINT""",
+    "stg_raw__population": """region_code VARCHAR, year INTEGER, population_10k DOUBLE, gdp_100m_yuan DOUBLE""",
 }
 
 
@@ -315,6 +320,22 @@ def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
         ),
     )
     _insert(con, "fct_city_indicator_year", pl.DataFrame(ind_rows, schema_overrides={"year": pl.Int32}))
+    # statistics path of the national unit: two provinces, QLT01 = (600k + 400k) / (6000 + 4000) = 100 in every
+    # year; the 2024 / 2025 statistics are not published yet (the benchmark falls back to 2023)
+    stats = [
+        (code, year, grants_inv, 2 * grants_inv, in_force, pop)
+        for year in range(2016, 2024)
+        for code, grants_inv, in_force, pop in (("110000", 300, 600_000, 6000.0), ("120000", 100, 400_000, 4000.0))
+    ]
+    con.executemany(
+        """insert into marts.stg_raw__patent_stats (region_code, year, grants_invention, grants_total,
+           in_force_invention) values (?, ?, ?, ?, ?)""",
+        [r[:5] for r in stats],
+    )
+    con.executemany(
+        "insert into marts.stg_raw__population (region_code, year, population_10k) values (?, ?, ?)",
+        [(r[0], r[1], r[5]) for r in stats],
+    )
 
 
 # --- synthetic programme with known truth ----------------------------------------------------------------
@@ -465,7 +486,15 @@ seeds:
     +schema: marts
 """
 
-UPSTREAM = ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year", "fct_target_status")
+UPSTREAM = (
+    "dim_city",
+    "dim_indicator",
+    "fct_city_indicator_year",
+    "fct_city_score_year",
+    "fct_target_status",
+    "stg_raw__patent_stats",
+    "stg_raw__population",
+)
 
 
 def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = None) -> None:

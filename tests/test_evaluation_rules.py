@@ -28,7 +28,14 @@ def _build(
     with duckdb.connect(str(wh), read_only=True) as con:
         return {
             t: con.sql(f"select * from marts.{t}").pl()
-            for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_target_status_year", "fct_reporting_status")
+            for t in (
+                "fct_evaluation_year",
+                "fct_evaluation_cycle",
+                "fct_target_status_year",
+                "fct_reporting_status",
+                "fct_acceptance_score",
+                "fct_national_benchmark",
+            )
         }
 
 
@@ -295,3 +302,38 @@ def test_a_city_whose_source_stops_arriving_is_not_reported_after_the_grace_peri
     assert verdict(stops_reporting, "110100", "2023-2025") == "not_reported"
     cy = stops_reporting["fct_evaluation_cycle"].filter(pl.col("unit_code") == "110100")
     assert cy.filter(pl.col("cycle") == "2023-2025")["counts_as_exit"][0]
+
+
+# --- acceptance score (验收评分) and the national unit ------------------------------------------------------
+
+
+def test_national_unit_from_the_statistics_path(default):
+    nb = default["fct_national_benchmark"]
+    assert set(nb["unit_code"].to_list()) == {"000000"}
+    row = nb.filter((pl.col("year") == 2019) & (pl.col("indicator_code") == "QLT01")).row(0, named=True)
+    # sum of the provinces' patents in force over the sum of their population, not a mean of ratios
+    assert row["value"] == pytest.approx(100.0) and row["n_provinces"] == 2
+    env = nb.filter((pl.col("year") == 2019) & (pl.col("indicator_code") == "ENV03"))["value"][0]
+    assert env == pytest.approx(800 / 10000)
+
+
+def test_acceptance_score_is_absolute_with_bands_from_the_rules(default, tmp_path_factory):
+    acc = default["fct_acceptance_score"]
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    # targets in 2025: QLT01 and PRO01 achieved (100 each), MGT01 moving away (0) -> 66.7 target points;
+    # QLT01 200 vs the national 100 (2023 statistics, the latest <= 2025) -> 100 level points
+    assert row["target_points"] == pytest.approx(200 / 3) and row["targets_evaluable"] == 3
+    assert row["level_points"] == pytest.approx(100.0) and row["benchmark_year"] == 2023
+    assert row["acceptance_score"] == pytest.approx(0.6 * 200 / 3 + 0.4 * 100)
+    assert row["acceptance_band"] == "demonstration_cultivation"  # 80 >= 70
+    assert row["cycle_first_year"] == 2023 and row["cycle_last_year"] == 2025
+    # 2020-2022: QLT01 99 in 2022 against a 100 baseline, PRO01 98 -> both deteriorating, MGT01 too -> 0
+    # target points; level 99 / 100 -> 99 points; 0.4 x 99 = 39.6 -> title removed
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    assert low["acceptance_score"] == pytest.approx(0.4 * 99.0) and low["acceptance_band"] == "title_removed"
+    # absolute: every score within 0-100, and a unit without targets or benchmark values has no score
+    assert acc["acceptance_score"].drop_nulls().is_between(0, 100).all()
+    assert acc.filter(pl.col("unit_code") == "110100")["acceptance_score"].null_count() == 3
+    stricter = _build(tmp_path_factory, "acceptance_bands", F.rules_with({("ACC", "cultivation_from"): "85"}))
+    row = stricter["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
+    assert row["acceptance_band"][0] == "new_pilot_round"

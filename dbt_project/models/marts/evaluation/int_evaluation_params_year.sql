@@ -29,6 +29,12 @@
   'grace_months': ('RPT', 'grace_months', 'integer'),
   'city_sources': ('RPT', 'city_sources', 'string'),
   'file_sources': ('RPT', 'file_sources', 'string'),
+  'acc_target_weight': ('ACC', 'target_weight', 'double'),
+  'acc_level_weight': ('ACC', 'level_weight', 'double'),
+  'acc_level_full_ratio': ('ACC', 'level_full_ratio', 'double'),
+  'acc_level_indicators': ('ACC', 'level_indicators', 'string'),
+  'acc_remove_below': ('ACC', 'remove_below', 'double'),
+  'acc_cultivation_from': ('ACC', 'cultivation_from', 'double'),
 } %}
 with pivoted as (
   select
