@@ -45,7 +45,12 @@ DEFAULT_MC_RUNS = 1000
 # those of the cycle holding Y (the verdict as of Y).
 RELEASED = {
     "city_score_year": ("marts.fct_city_score_year", "year = {y}", ["unit_code"]),
-    "indicator_year": ("marts.fct_city_indicator_year", "year = {y}", ["unit_code", "indicator_code"]),
+    # cities only: provinces are normalised over the years of the province statistics, a window of their own
+    "indicator_year": (
+        "marts.fct_city_indicator_year",
+        "year = {y} and peer_group = 'city'",
+        ["unit_code", "indicator_code"],
+    ),
     "evaluation_year": ("marts.fct_evaluation_year", "year = {y}", ["unit_code"]),
     "evaluation_cycle": ("marts.fct_evaluation_cycle", "cycle_start <= {y} and cycle_end >= {y}", ["unit_code"]),
     "acceptance_score": (
