@@ -179,3 +179,35 @@ def test_corrected_file_gives_a_restatement_naming_the_city(released):
     assert meta["data_version"][0] != meta["data_version"][1]
     # the first release is untouched
     assert _released_bytes(wh, f"R{Y}-01", work) == released["first_bytes"]
+
+
+def test_dashboard_shows_the_release_and_where_current_data_differ(released, tmp_path):
+    from dashboards import queries
+    from dashboards.pages.profile import acceptance_view
+    from dashboards.snapshot import Snapshot
+    from pipelines.publish import publish_snapshot
+
+    snap_path = tmp_path / "x.snapshot.duckdb"
+    publish_snapshot(released["wh"], snap_path)
+    snap = Snapshot(snap_path)
+    assert queries.latest_release_year(snap) == Y
+    unit = released["truth"]["borderline"][0]
+    status = queries.release_status(snap, unit, Y)
+    assert status["release_id"] == f"R{Y}-02" and status["released"]["stage"] is not None
+    # the marts now hold Y+1 too: year Y's current index is re-scored, the release is not
+    assert status["differs"] is True
+    view = str(
+        acceptance_view(queries.profile_acceptance(snap, unit), status, queries.profile_attribution(snap, unit), "en")
+    )
+    assert f"R{Y}-02" in view and "Current data differ from the release" in view
+    assert queries.national_benchmark(snap, "QLT01").height > 0
+
+
+def test_released_differs_is_pure():
+    from dashboards.queries import released_differs
+
+    row = {"stage": "watch", "composite_index": 65.0}
+    assert not released_differs(row, dict(row))
+    assert released_differs(row, {"stage": "review", "composite_index": 65.0})
+    assert released_differs(row, {"stage": "watch", "composite_index": 65.1})
+    assert released_differs(row, None) and not released_differs(None, None)
