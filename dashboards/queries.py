@@ -28,7 +28,8 @@ NATIONAL = "marts.fct_national_benchmark"
 RELEASES = "releases.releases"
 RELEASED_EVAL = "releases.evaluation_year"
 
-WATCH_STAGES = ("watch", "rectification", "exit_candidate")
+# not_reported counts as exit (management measures); review = a sanction rule fired on non-robust evidence
+WATCH_STAGES = ("watch", "review", "rectification", "exit_candidate", "not_reported")
 PILLARS = list(PILLAR_COLUMNS)
 
 # What is real and what is generated sample data, per raw source (docs/contracts.md, reference README).
@@ -492,7 +493,7 @@ def watchlist(snap, year: int, dossier_dir: Path | None = None) -> pl.DataFrame 
     """Programme units on watch, in rectification or exit candidates, worst stage first, with dossier files."""
     if not snap.has(EVAL):
         return None
-    severity = {"exit_candidate": 0, "rectification": 1, "watch": 2}
+    severity = {"not_reported": 0, "exit_candidate": 1, "rectification": 2, "review": 3, "watch": 4}
     df = (
         scores_year(snap, year)
         .filter(pl.col("stage").is_in(WATCH_STAGES))
