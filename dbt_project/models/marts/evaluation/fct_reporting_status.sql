@@ -17,7 +17,7 @@ with params as (
 ),
 
 ledger as (
-  select source, "partition" as file_partition, ingested_at
+  select source, "partition", "partition" as file_partition, ingested_at
   from {{ source('evaluation_ledger', 'ingested_files') }}
   where status = 'loaded'
 ),
@@ -58,6 +58,16 @@ sources as (
   union all select 'training_events'
 ),
 
+-- a source is due from the first year it has ever delivered (statistics that began later are not missing
+-- before they began)
+source_start as (
+  select 'pledge_loans' as source, min(cast(year as integer)) as first_year from {{ source('raw', 'pledge_loans') }}
+  union all
+  select source, min(cast("partition" as integer)) from ledger
+  where source in ('enforcement_cases', 'training_events') and "partition" is not null
+  group by source
+),
+
 expected as (
   select
     u.unit_code, u.unit_name, s.source, d.year,
@@ -69,6 +79,7 @@ expected as (
   from programme u
   cross join due_years d
   cross join sources s
+  join source_start st on st.source = s.source and d.year >= st.first_year
   where (u.programme_cohort_year is null or u.programme_cohort_year <= d.year)
     and (u.withdrawn_year is null or d.year < u.withdrawn_year)
     and (concat(',', d.city_sources, ',') like concat('%,', s.source, ',%')
