@@ -497,6 +497,25 @@ UPSTREAM = (
 )
 
 
+RAW_FIXTURE_DDL = {
+    "pledge_loans": "city_code VARCHAR, month DATE, year INTEGER, amount_10k_yuan DOUBLE, _ingested_at TIMESTAMP",
+    "ingested_files": """source VARCHAR, file_hash VARCHAR, file_name VARCHAR, partition VARCHAR, rows_read BIGINT,
+        rows_loaded BIGINT, rows_rejected BIGINT, status VARCHAR, message VARCHAR, ingested_at TIMESTAMP""",
+}
+
+
+def ensure_fixture_tables(warehouse: Path) -> None:
+    """Empty upstream tables for a warehouse built without create_marts (e.g. copied marts only): the
+    evaluation models also read the statistics path, the ledger and the pledge-loan reports."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create schema if not exists raw")
+        for name in ("stg_raw__patent_stats", "stg_raw__population"):
+            con.execute(f"create table if not exists marts.{name} ({DDL[name]})")
+        for name, cols in RAW_FIXTURE_DDL.items():
+            con.execute(f"create table if not exists raw.{name} ({cols})")
+
+
 def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = None) -> None:
     """Build the evaluation models on ``warehouse`` whose marts schema already holds the upstream marts.
 
@@ -528,6 +547,7 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     if rules_csv is not None:
         (proj / "seeds" / "evaluation_rules.csv").write_text(rules_csv, encoding="utf-8")
 
+    ensure_fixture_tables(warehouse)
     # a separate process, so no DuckDB handle of dbt's stays open in the test process
     dbt = Path(sys.executable).parent / "dbt"
     res = subprocess.run(
