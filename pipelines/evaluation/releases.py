@@ -12,7 +12,8 @@ stores, in schema ``releases`` of the warehouse (copied into the published snaps
 - ``releases.restatement_diff``: for a restatement (a new release of the same year), which cities' figures
   and verdicts changed, old and new value, and why (own data revised / peers' data moved the scale).
 
-Frozen normalisation: min-max bounds and the programme mean depend on the evaluation window, so year Y is
+Frozen normalisation: min-max bounds and the programme mean depend on the evaluation window (and whether a
+unit "appears in a source" depends on all its data), so year Y is
 always computed on the window ending at Y. When the warehouse already holds later years, the release rebuilds
 the marts in a scratch copy with ``evaluation_last_year = Y`` (dbt var), reruns the uncertainty step with the
 same seed and the evaluation models, and releases those rows. Loading a later year therefore never re-scores
@@ -194,16 +195,29 @@ def rebuild_window(warehouse: Path, first_year: int, last_year: int, work: Path,
 
     scratch = work / "release_window.duckdb"
     scratch.unlink(missing_ok=True)
+    from pipelines.sources import YEARLY_SOURCES
+
     with duckdb.connect(str(scratch)) as con:
         con.execute(f"attach '{warehouse}' as src (read_only)")
         con.execute(f"copy from database src to {scratch.stem}")
         con.execute("detach src")
+        # The data as they stood at Y: later years' records leave, so nothing after Y decides anything about
+        # Y (e.g. whether a unit "appears in a source" -- zero vs missing -- or the reporting as-of date).
+        for source in YEARLY_SOURCES:
+            con.execute(f"delete from {source.table} where year > ?", [int(last_year)])
+        con.execute("""delete from raw.ingested_files where try_cast("partition" as integer) > ?""", [int(last_year)])
     window = f"{{evaluation_first_year: {first_year}, evaluation_last_year: {last_year}}}"
     _dbt(["run", "--exclude", "path:models/marts/evaluation", "--vars", window], scratch, work)
     with duckdb.connect(str(scratch)) as con:
         write_rank_uncertainty(con, run_uncertainty(con, n_runs=mc_runs, seed=mc_seed))
     _dbt(["run", "--select", "path:models/marts/evaluation", "--vars", window], scratch, work)
     return scratch
+
+
+def _yearly_sources():
+    from pipelines.sources import YEARLY_SOURCES
+
+    return YEARLY_SOURCES
 
 
 def _released_frames(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, pl.DataFrame]:
@@ -218,10 +232,12 @@ def _released_frames(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, pl.
 
 
 def _content_hash(frames: dict[str, pl.DataFrame]) -> str:
+    """Hash of the released figures, floats to 9 significant digits: DuckDB's parallel sums may differ in the
+    last bits between two computations of the same data, which is not a different figure."""
     h = hashlib.sha256()
     for name in sorted(frames):
         buf = io.StringIO()
-        frames[name].write_csv(buf, float_precision=12)
+        frames[name].with_columns(pl.col(pl.Float64).round_sig_figs(9)).write_csv(buf)
         h.update(name.encode())
         h.update(buf.getvalue().encode())
     return h.hexdigest()[:24]
@@ -337,7 +353,13 @@ def release(
     tmp = None
     try:
         source = warehouse
-        if year < last:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            later = any(
+                con.execute(f"select count(*) from {s.table} where year > ?", [year]).fetchall()[0][0]
+                for s in _yearly_sources()
+                if _has_table(con, "raw", s.name)
+            )
+        if year < last or later:
             # frozen normalisation: year Y is computed on the window ending at Y, never on later years' data
             tmp = tempfile.TemporaryDirectory(prefix="ipcity_release_", dir=work_dir)
             source = rebuild_window(warehouse, first, year, Path(tmp.name), mc_seed, mc_runs)
