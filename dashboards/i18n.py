@@ -161,6 +161,24 @@ TEXT: dict[str, tuple[str, str]] = {
     "pf_stage_rows": ("各年评价明细", "Evaluation by year"),
     "pf_cycles": ("周期评价结论", "Cycle verdicts"),
     "pf_alerts": ("预警记录", "Alert history"),
+    "pf_acceptance": ("验收评分、发布与变动归因", "Acceptance score, release and change attribution"),
+    "acceptance_score": ("验收评分", "Acceptance score"),
+    "acceptance_band": ("验收结论", "Acceptance band"),
+    "acceptance_hint": (
+        "绝对评分（0–100）：建设目标完成度与对标全国水平；<60 撤销称号，60–70 可开展新一轮试点，≥70 可进入示范培育",
+        "Absolute score (0–100): plan targets and levels against the national benchmark; < 60 title removed, "
+        "60–70 new pilot round, ≥ 70 demonstration cultivation",
+    ),
+    "release_id": ("发布编号", "Release"),
+    "as_released": ("发布时结论", "As released"),
+    "not_released": ("尚未发布（当前数据）", "Not released yet (current data)"),
+    "differs_from_release": ("当前数据与发布版本不同", "Current data differ from the release"),
+    "attribution": ("指数变动归因", "Index change attribution"),
+    "part_indicators": ("指标变化", "Indicator values"),
+    "part_catalog": ("目录/权重变化", "Catalog / weights"),
+    "part_rescaling": ("同组重标定", "Rescaling (peers)"),
+    "part_revision": ("数据修订", "Data revision"),
+    "national_benchmark": ("全国基准", "National benchmark"),
     "pf_no_alerts": ("无预警记录。", "No alerts."),
     "target": ("目标", "Target"),
     "value": ("指标值", "Indicator value"),
@@ -257,6 +275,14 @@ STAGES = {
     "rectification": ("整改", "Rectification"),
     "exit_candidate": ("退出候选", "Exit candidate"),
     "withdrawn": ("已退出", "Withdrawn"),
+    "review": ("人工复核", "Review"),
+    "not_reported": ("未按时报送", "Not reported"),
+}
+# Acceptance-score bands of the management measures (fct_acceptance_score.acceptance_band)
+ACCEPTANCE_BANDS = {
+    "title_removed": ("撤销称号", "Title removed"),
+    "new_pilot_round": ("可开展新一轮试点", "New pilot round"),
+    "demonstration_cultivation": ("可进入示范培育", "Demonstration cultivation"),
 }
 TARGET_STATUS = {
     "achieved": ("已实现", "Achieved"),

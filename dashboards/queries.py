@@ -22,8 +22,14 @@ CATALOG_VERSIONS = "marts.catalog_versions"
 CHECKS = "quality.check_results"
 REJECTIONS = "quality.rejections_summary"
 FILES = "raw.ingested_files"
+ACCEPTANCE = "marts.fct_acceptance_score"
+ATTRIBUTION = "marts.fct_index_change_attribution"
+NATIONAL = "marts.fct_national_benchmark"
+RELEASES = "releases.releases"
+RELEASED_EVAL = "releases.evaluation_year"
 
-WATCH_STAGES = ("watch", "rectification", "exit_candidate")
+# not_reported counts as exit (management measures); review = a sanction rule fired on non-robust evidence
+WATCH_STAGES = ("watch", "review", "rectification", "exit_candidate", "not_reported")
 PILLARS = list(PILLAR_COLUMNS)
 
 # What is real and what is generated sample data, per raw source (docs/contracts.md, reference README).
@@ -513,7 +519,7 @@ def watchlist(snap, year: int, dossier_dir: Path | None = None) -> pl.DataFrame 
     """Programme units on watch, in rectification or exit candidates, worst stage first, with dossier files."""
     if not snap.has(EVAL):
         return None
-    severity = {"exit_candidate": 0, "rectification": 1, "watch": 2}
+    severity = {"not_reported": 0, "exit_candidate": 1, "rectification": 2, "review": 3, "watch": 4}
     df = (
         scores_year(snap, year)
         .filter(pl.col("stage").is_in(WATCH_STAGES))
@@ -627,3 +633,81 @@ def quality_summary(checks: pl.DataFrame | None, sources: pl.DataFrame | None) -
             "rows_rejected": int(sources["rows_rejected"].sum() or 0),
         }
     return out
+
+
+# -- acceptance score, releases, change attribution, national benchmark (issue 10) ------------------------------
+
+
+def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
+    """Acceptance score and band per cycle of the unit (absolute 0-100), oldest cycle first."""
+    if not snap.has(ACCEPTANCE):
+        return None
+    return snap.query(
+        f"select cycle, cycle_first_year, cycle_last_year, judged_year, acceptance_score, acceptance_band, "
+        f"target_points, level_points, benchmark_year, is_complete from {ACCEPTANCE} where unit_code = ? "
+        "order by cycle_first_year",
+        (unit_code,),
+    )
+
+
+def profile_attribution(snap, unit_code: str) -> pl.DataFrame | None:
+    """Per year, the index change since the previous year and its exact parts (they sum to the change)."""
+    if not snap.has(ATTRIBUTION):
+        return None
+    return snap.query(
+        f"select year, index_change, part_indicators, part_catalog, part_rescaling, part_revision, part_mgt, "
+        f"part_pro, part_utl, part_qlt, part_env, previous_release_id from {ATTRIBUTION} where unit_code = ? "
+        "order by year",
+        (unit_code,),
+    )
+
+
+def latest_release_year(snap) -> int | None:
+    """The latest evaluation year that has a release, or None."""
+    if not snap.has(RELEASES):
+        return None
+    df = snap.query(f"select max(evaluation_year) as y from {RELEASES}")
+    return int(df["y"][0]) if df.height and df["y"][0] is not None else None
+
+
+def release_status(snap, unit_code: str, year: int) -> dict | None:
+    """The latest release of ``year`` (id, versions) with the unit's as-released stage and index, and whether
+    the current marts now differ from it; None when the year has not been released."""
+    if not (snap.has(RELEASES) and snap.has(RELEASED_EVAL)):
+        return None
+    rel = snap.query(
+        f"select * from {RELEASES} where evaluation_year = ? order by release_id desc limit 1", (int(year),)
+    )
+    if not rel.height:
+        return None
+    out = rel.row(0, named=True)
+    row = snap.query(
+        f"select stage, composite_index, rank, n_ranked, is_robust from {RELEASED_EVAL} "
+        "where release_id = ? and unit_code = ?",
+        (out["release_id"], unit_code),
+    )
+    released = row.row(0, named=True) if row.height else None
+    current = None
+    if snap.has(EVAL):
+        cur = snap.query(
+            f"select stage, composite_index from {EVAL} where unit_code = ? and year = ?", (unit_code, int(year))
+        )
+        current = cur.row(0, named=True) if cur.height else None
+    differs = released_differs(released, current)
+    return {**out, "released": released, "current": current, "differs": differs}
+
+
+def released_differs(released: dict | None, current: dict | None, tol: float = 1e-9) -> bool:
+    """True when the current stage or index of a unit-year is not what was released."""
+    if released is None or current is None:
+        return released is not current
+    a, b = released.get("composite_index"), current.get("composite_index")
+    moved = (a is None) != (b is None) or (a is not None and abs(a - b) > tol)
+    return released.get("stage") != current.get("stage") or moved
+
+
+def national_benchmark(snap, indicator_code: str) -> pl.DataFrame | None:
+    """The national unit 000000's series of one indicator (reference line), from the statistics path."""
+    if not snap.has(NATIONAL):
+        return None
+    return snap.query(f"select year, value from {NATIONAL} where indicator_code = ? order by year", (indicator_code,))

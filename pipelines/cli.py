@@ -350,6 +350,37 @@ def dossier(city: str, year: int, out: Path | None) -> None:
 
 
 @main.command()
+@click.option("--year", type=int, default=None, help="Evaluation year (default: the last year of the window).")
+@click.option("--reason", default="", help="Why (recorded with the release, e.g. the correction behind a restatement).")
+def release(year: int | None, reason: str) -> None:
+    """Publish the evaluation of YEAR as an immutable release (a restatement when its figures changed)."""
+    from pipelines.evaluation.releases import release as do_release
+    from pipelines.publish import publish_snapshot
+
+    wh = settings.warehouse_path()
+    result = do_release(wh, year, reason=reason)
+    if not result.created:
+        console.print(f"{result.release_id}: the evaluation of {result.evaluation_year} is released with these figures")
+        return
+    console.print(f"[green]released {result.release_id}[/green] (evaluation year {result.evaluation_year})")
+    if result.supersedes_release_id:
+        console.print(f"restatement of {result.supersedes_release_id}; changed: {', '.join(result.changed_units)}")
+        if result.diff is not None and result.diff.height:
+            t = Table("unit", "name", "field", "old", "new", "why", title="restatement diff")
+            for r in result.diff.head(50).iter_rows(named=True):
+                t.add_row(
+                    r["unit_code"],
+                    r["unit_name"] or "",
+                    r["field"],
+                    r["old_value"] or "",
+                    r["new_value"] or "",
+                    r["reason"],
+                )
+            console.print(t)
+    publish_snapshot(wh)
+
+
+@main.command()
 @click.option("--port", default=3000, show_default=True)
 @click.option("--background", is_flag=True, help="Start detached; the PID is written to data/dagster_dev.pid.")
 @click.option("--stop", is_flag=True, help="Stop a background Dagster UI started with --background.")

@@ -19,7 +19,8 @@ from pipelines import settings
 
 # raw tables the dashboard shows (the ledger and the quarantine); record tables stay in the warehouse.
 PUBLISHED_RAW_TABLES = ("ingested_files", "rejected_rows")
-PUBLISHED_SCHEMAS = ("marts", "quality")
+# releases: the immutable evaluation releases (pipelines/evaluation/releases.py), shown as released
+PUBLISHED_SCHEMAS = ("marts", "quality", "releases")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:

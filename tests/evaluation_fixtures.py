@@ -41,6 +41,11 @@ DDL = {
         baseline_value DOUBLE, target_year INTEGER, target_value DOUBLE, current_year INTEGER,
         current_value DOUBLE, progress_index DOUBLE, growth_ratio DOUBLE, status VARCHAR,
         projected_value DOUBLE""",
+    # the statistics path of the national unit 000000 (staging models of the main project)
+    "stg_raw__patent_stats": """region_code VARCHAR, region_name VARCHAR, year INTEGER, grants_invention BIGINT,
+        grants_utility_model BIGINT, grants_design BIGINT, grants_total BIGINT, in_force_invention BIGINT,
+        in_force_utility_model BIGINT, in_force_design BIGINT, in_force_total BIGINT""",
+    "stg_raw__population": """region_code VARCHAR, year INTEGER, population_10k DOUBLE, gdp_100m_yuan DOUBLE""",
 }
 
 
@@ -49,6 +54,10 @@ def create_marts(con: duckdb.DuckDBPyConnection) -> None:
     for name, cols in DDL.items():
         con.execute(f"create or replace table marts.{name} ({cols})")
     con.execute("create schema if not exists raw")
+    con.execute(
+        """create or replace table raw.pledge_loans (city_code VARCHAR, month DATE, year INTEGER,
+           amount_10k_yuan DOUBLE, _ingested_at TIMESTAMP)"""
+    )
     con.execute(
         """create or replace table raw.ingested_files (source VARCHAR, file_hash VARCHAR, file_name VARCHAR,
            partition VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, status VARCHAR,
@@ -176,8 +185,56 @@ RULE_UNITS = {
     "130500": ("撤销市", {**{y: 66.0 for y in YEARS}}),
     "130600": ("整改后改善市", {**FLAT, 2017: 65.0, 2018: 66.0, 2019: 80.0, 2022: 92.0}),
     "130700": ("跨周期市", {**FLAT, 2019: 60.0, 2020: 61.0}),
+    # rectification in 2017-2019 (R1 2017-2018); in 2020-2022 one bottom-group year (2020, an interim X1) and
+    # out of every watch condition by the cycle's last year although still below its 2019 baseline
+    "130800": ("周期末脱离关注市", {**FLAT, 2017: 65.0, 2018: 66.0, 2019: 75.0, 2020: 65.0, 2021: 72.0, 2022: 74.0}),
 }
 WITHDRAWN = {"130500": 2021}
+
+
+def rule_uncertainty(con: duckdb.DuckDBPyConnection, overrides: dict[tuple[str, int], dict] | None = None) -> None:
+    """marts.fct_rank_uncertainty for the rule cases as if every run agreed with the nominal method (shares 0 or
+    1 from the nominal index), with ``overrides`` per (unit, year) -- e.g. a fall that only some runs show."""
+    rows = []
+    for unit, (_, idx) in RULE_UNITS.items():
+        for year, value in idx.items():
+            start = 2017 + 3 * ((year - 2017) // 3) if year >= 2017 else None
+            change = value - idx[start - 1] if start is not None else None
+            row = {
+                "unit_code": unit,
+                "year": year,
+                "median_rank": 1.0,
+                "p05_rank": 1.0,
+                "p95_rank": 1.0,
+                "share_bottom": float(value < 70),
+                "share_leader": float(value > 125),
+                "share_regressing": None if change is None else float(change <= -5 and value < 100),
+                "share_improved": None if change is None else float(change > 0),
+            }
+            row.update((overrides or {}).get((unit, year), {}))
+            rows.append(row)
+    frame = pl.DataFrame(rows, schema_overrides={"year": pl.Int32})  # noqa: F841 - DuckDB reads it
+    con.execute("create or replace table marts.fct_rank_uncertainty as select * from frame")
+
+
+def reporting(con: duckdb.DuckDBPyConnection, stops_after: dict[str, int], ingested: str = "2026-03-01") -> None:
+    """Pledge-loan reports (the city-reported source) of every rule unit for 2016-2025, except that a unit in
+    ``stops_after`` sends nothing after that year; event files for every year. Each year's data land on
+    ``Y+1-02-01`` (on time), the last ones on ``ingested`` -- the ledger's latest ingestion is the as-of date."""
+    rows, ledger = [], []
+    for year in YEARS:
+        landed = f"{year + 1}-02-01" if year < YEARS[-1] else ingested
+        for unit in RULE_UNITS:
+            if year <= stops_after.get(unit, 9999):
+                rows.append((unit, f"{year}-06-01", year, 100.0, landed))
+        for source in ("pledge_loans", "enforcement_cases", "training_events"):
+            ledger.append((source, f"h{source}{year}", f"{source}_{year}.csv", str(year), landed))
+    con.executemany("insert into raw.pledge_loans values (?, cast(? as date), ?, ?, cast(? as timestamp))", rows)
+    con.executemany(
+        """insert into raw.ingested_files (source, file_hash, file_name, partition, rows_read, rows_loaded,
+           rows_rejected, status, ingested_at) values (?, ?, ?, ?, 1, 1, 0, 'loaded', cast(? as timestamp))""",
+        ledger,
+    )
 
 
 def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
@@ -263,6 +320,22 @@ def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
         ),
     )
     _insert(con, "fct_city_indicator_year", pl.DataFrame(ind_rows, schema_overrides={"year": pl.Int32}))
+    # statistics path of the national unit: two provinces, QLT01 = (600k + 400k) / (6000 + 4000) = 100 in every
+    # year; the 2024 / 2025 statistics are not published yet (the benchmark falls back to 2023)
+    stats = [
+        (code, year, grants_inv, 2 * grants_inv, in_force, pop)
+        for year in range(2016, 2024)
+        for code, grants_inv, in_force, pop in (("110000", 300, 600_000, 6000.0), ("120000", 100, 400_000, 4000.0))
+    ]
+    con.executemany(
+        """insert into marts.stg_raw__patent_stats (region_code, year, grants_invention, grants_total,
+           in_force_invention) values (?, ?, ?, ?, ?)""",
+        [r[:5] for r in stats],
+    )
+    con.executemany(
+        "insert into marts.stg_raw__population (region_code, year, population_10k) values (?, ?, ?)",
+        [(r[0], r[1], r[5]) for r in stats],
+    )
 
 
 # --- synthetic programme with known truth ----------------------------------------------------------------
@@ -399,6 +472,8 @@ test-paths: ["tests"]
 macro-paths: ["macros"]
 flags:
   require_generic_test_arguments_property: true
+vars:
+  min_pillar_coverage: 0.25
 models:
   ipcity:
     +schema: marts
@@ -411,7 +486,34 @@ seeds:
     +schema: marts
 """
 
-UPSTREAM = ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year", "fct_target_status")
+UPSTREAM = (
+    "dim_city",
+    "dim_indicator",
+    "fct_city_indicator_year",
+    "fct_city_score_year",
+    "fct_target_status",
+    "stg_raw__patent_stats",
+    "stg_raw__population",
+)
+
+
+RAW_FIXTURE_DDL = {
+    "pledge_loans": "city_code VARCHAR, month DATE, year INTEGER, amount_10k_yuan DOUBLE, _ingested_at TIMESTAMP",
+    "ingested_files": """source VARCHAR, file_hash VARCHAR, file_name VARCHAR, partition VARCHAR, rows_read BIGINT,
+        rows_loaded BIGINT, rows_rejected BIGINT, status VARCHAR, message VARCHAR, ingested_at TIMESTAMP""",
+}
+
+
+def ensure_fixture_tables(warehouse: Path) -> None:
+    """Empty upstream tables for a warehouse built without create_marts (e.g. copied marts only): the
+    evaluation models also read the statistics path, the ledger and the pledge-loan reports."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create schema if not exists raw")
+        for name in ("stg_raw__patent_stats", "stg_raw__population"):
+            con.execute(f"create table if not exists marts.{name} ({DDL[name]})")
+        for name, cols in RAW_FIXTURE_DDL.items():
+            con.execute(f"create table if not exists raw.{name} ({cols})")
 
 
 def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = None) -> None:
@@ -443,11 +545,17 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
         "from marts.fct_target_status",
         encoding="utf-8",
     )
-    for f in (DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"):
+    # the raw tables the evaluation reads directly (reporting status), as the main project's sources declare them
+    (proj / "models" / "upstream" / "_raw.yml").write_text(
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: pledge_loans\n",
+        encoding="utf-8",
+    )
+    for f in [*(DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"), DBT_PROJECT_DIR / "seeds" / "rules_versions.csv"]:
         shutil.copy(f, proj / "seeds" / f.name)
     if rules_csv is not None:
         (proj / "seeds" / "evaluation_rules.csv").write_text(rules_csv, encoding="utf-8")
 
+    ensure_fixture_tables(warehouse)
     # a separate process, so no DuckDB handle of dbt's stays open in the test process
     dbt = Path(sys.executable).parent / "dbt"
     res = subprocess.run(
@@ -460,11 +568,15 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
         raise RuntimeError(f"dbt build failed:\n{res.stdout[-6000:]}\n{res.stderr[-2000:]}")
 
 
-def rules_with(changes: dict[tuple[str, str], str]) -> str:
-    """The rules seed text with some (rule_code, param) values replaced."""
+def rules_with(changes: dict[tuple[str, str], str], versions: tuple[str, ...] | None = None) -> str:
+    """The rules seed text with some (rule_code, param) values replaced in ``versions`` (default: every
+    rules version)."""
     df = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
+    n_versions = len(versions) if versions else df["rules_version"].n_unique()
     for (rule, param), value in changes.items():
         hit = (pl.col("rule_code") == rule) & (pl.col("param") == param)
-        assert df.filter(hit).height == 1, (rule, param)
+        if versions:
+            hit = hit & pl.col("rules_version").is_in(list(versions))
+        assert df.filter(hit).height == n_versions, (rule, param)
         df = df.with_columns(pl.when(hit).then(pl.lit(value)).otherwise(pl.col("value")).alias("value"))
     return df.write_csv()

@@ -9,16 +9,33 @@ import polars as pl
 import pytest
 
 
-def _build(tmp_path_factory, name: str, rules_csv: str | None = None) -> dict[str, pl.DataFrame]:
+def _build(
+    tmp_path_factory,
+    name: str,
+    rules_csv: str | None = None,
+    uncertainty: dict | None = None,
+    reporting: dict | None = None,
+) -> dict[str, pl.DataFrame]:
     work = tmp_path_factory.mktemp(name)
     wh = work / "wh.duckdb"
     with duckdb.connect(str(wh)) as con:
         F.rule_cases(con)
+        if uncertainty is not None:
+            F.rule_uncertainty(con, uncertainty)
+        if reporting is not None:
+            F.reporting(con, **reporting)
     F.run_evaluation_dbt(wh, work, rules_csv)
     with duckdb.connect(str(wh), read_only=True) as con:
         return {
             t: con.sql(f"select * from marts.{t}").pl()
-            for t in ("fct_evaluation_year", "fct_evaluation_cycle", "fct_target_status_year")
+            for t in (
+                "fct_evaluation_year",
+                "fct_evaluation_cycle",
+                "fct_target_status_year",
+                "fct_reporting_status",
+                "fct_acceptance_score",
+                "fct_national_benchmark",
+            )
         }
 
 
@@ -121,6 +138,22 @@ def test_watch_years_count_across_cycle_boundaries(default):
     assert row["fired_r1"][0] and not row["fired_x1"][0]  # index up 1 point since 2019: improved
 
 
+def test_x1_is_judged_in_the_cycle_last_year(default):
+    # methodology §10: X1 needs a watch rule still firing in the cycle's last year. 130800 had one watch
+    # year early in 2020-2022 (an interim X1 row) but is out of every watch condition in 2022: the cycle
+    # verdict follows the last year's row, never an exit candidacy the year rows do not show at the end.
+    s = stages(default, "130800")
+    assert verdict(default, "130800", "2017-2019") == "rectification"
+    assert s[2020] == "exit_candidate" and s[2022] == "normal"
+    assert verdict(default, "130800", "2020-2022") == "watch"
+    years, cycles = default["fct_evaluation_year"], default["fct_evaluation_cycle"]
+    last = years.filter(pl.col("cycle").is_not_null()).group_by("unit_code", "cycle").agg(pl.col("year").max())
+    ends = last.join(years, on=["unit_code", "cycle", "year"]).join(cycles, on=["unit_code", "cycle"])
+    # every exit-candidate verdict has X1 firing in its last year row, and vice versa (withdrawn comes first)
+    ends = ends.filter(pl.col("verdict") != "withdrawn")
+    assert ends.filter((pl.col("verdict") == "exit_candidate") != pl.col("fired_x1")).is_empty()
+
+
 def test_robustness_is_null_without_uncertainty(default):
     assert default["fct_evaluation_year"]["is_robust"].null_count() == default["fct_evaluation_year"].height
 
@@ -151,7 +184,12 @@ def test_rules_file_changes_stages(default, stricter):
     # X1 disabled: no exit candidates anywhere
     assert "exit_candidate" not in stricter["fct_evaluation_year"]["stage"].to_list()
     assert "exit_candidate" not in stricter["fct_evaluation_cycle"]["verdict"].to_list()
-    assert set(stricter["fct_evaluation_year"]["rules_version"].to_list()) == {"2024.1"}
+    # each year carries the rules version in force then (seed rules_versions), not one version for all
+    by_year = dict(stricter["fct_evaluation_year"].select("year", "rules_version").unique().iter_rows())
+    assert by_year[2016] == by_year[2021] == "2021.1" and by_year[2022] == by_year[2025] == "2024.1"
+    row = stricter["fct_evaluation_cycle"].filter((pl.col("unit_code") == "110100") & (pl.col("cycle") == "2020-2022"))
+    assert row["rules_versions"][0] == "2020:2021.1, 2021:2021.1, 2022:2024.1"
+    assert row["catalog_versions"][0] == "2020:2021.1, 2021:2021.1, 2022:2024.1"
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +223,117 @@ def test_same_input_gives_identical_marts(default, tmp_path_factory):
     for name in ("fct_evaluation_year", "fct_evaluation_cycle"):
         key = ["unit_code", "year"] if name.endswith("year") else ["unit_code", "cycle"]
         assert again[name].sort(key).equals(default[name].sort(key))
+
+
+# --- sanctions only on robust evidence --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_runs(tmp_path_factory):
+    # 130200's 2019 bottom-group year holds in only 60 % of the runs: its R1 rectification is not robust
+    return _build(tmp_path_factory, "with_runs", uncertainty={("130200", 2019): {"share_bottom": 0.6}})
+
+
+def test_non_robust_sanctions_become_review(with_runs):
+    ev = with_runs["fct_evaluation_year"]
+    # R2 of a moderate city (index 88): the fall is real in every run but the city is never in the bottom
+    # group, so the sanction is not robust -> review (人工复核), with the evidence kept
+    row = ev.filter((pl.col("unit_code") == "130300") & (pl.col("year") == 2022)).row(0, named=True)
+    assert (row["rule_stage"], row["stage"], row["is_robust"]) == ("rectification", "review", False)
+    assert row["fired_r2"] and "R2" in row["rules_fired"]
+    assert verdict(with_runs, "130300", "2020-2022") == "review"
+    # 130200: the 2018-2019 run is robust only for 2018 -> 2019 is review; the 2019-2020 run is not robust
+    # either; a non-robust rectification does not carry into an exit candidacy
+    s = stages(with_runs, "130200")
+    assert s[2019] == "review"
+    assert "exit_candidate" not in [s[y] for y in (2020, 2021, 2022)]
+    # ... while a robust run (2020-2021) still rectifies
+    assert s[2021] == "rectification"
+    # no rectification or exit candidate anywhere rests on non-robust evidence
+    sanctions = ev.filter(pl.col("stage").is_in(["rectification", "exit_candidate"]))
+    assert sanctions.height > 0 and sanctions["is_robust"].all()
+    cy = with_runs["fct_evaluation_cycle"].filter(pl.col("verdict").is_in(["rectification", "exit_candidate"]))
+    assert cy.height > 0 and cy["is_robust"].all()
+    # the robust lagging city keeps its sanctions: 130500 rectification 2017-2019
+    assert verdict(with_runs, "130500", "2017-2019") == "rectification"
+
+
+@pytest.fixture(scope="module")
+def rules_2024_only(tmp_path_factory):
+    return _build(tmp_path_factory, "rules_2024_only", F.rules_with({("W1", "enabled"): "0"}, versions=("2024.1",)))
+
+
+def test_each_year_is_judged_by_the_rules_in_force_then(default, rules_2024_only):
+    # W1 switched off only in rules version 2024.1 (years >= 2022): 130100's 2018 bottom year is still watched
+    # under the 2021.1 rules, 130200's 2022 bottom year no longer is
+    assert stages(rules_2024_only, "130100")[2018] == "watch"
+    assert stages(default, "130200")[2022] != "normal"
+    row = rules_2024_only["fct_evaluation_year"].filter((pl.col("unit_code") == "130200") & (pl.col("year") == 2022))
+    assert not row["fired_w1"][0] and row["rules_version"][0] == "2024.1"
+
+
+# --- non-reporting -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stops_reporting(tmp_path_factory):
+    # 110100 (the stable city) sends no pledge-loan report after 2022; the latest data land on 2026-03-01
+    return _build(tmp_path_factory, "stops_reporting", reporting={"stops_after": {"110100": 2022}})
+
+
+def test_a_city_whose_source_stops_arriving_is_not_reported_after_the_grace_period(stops_reporting):
+    rs = stops_reporting["fct_reporting_status"]
+    mine = rs.filter((pl.col("unit_code") == "110100") & (pl.col("source") == "pledge_loans"))
+    status = dict(zip(mine["year"].to_list(), mine["status"].to_list()))
+    # on time up to 2022; 2023 and 2024: nothing by 30 June of the next year -> not_reported; 2025: the grace
+    # period (to 2026-06-30) is not over on the as-of date 2026-03-01 -> missing, not yet a verdict
+    assert all(status[y] == "received" for y in range(2016, 2023))
+    assert status[2023] == status[2024] == "not_reported" and status[2025] == "missing"
+    row = mine.filter(pl.col("year") == 2023).row(0, named=True)
+    assert str(row["due_date"]) == "2024-03-31" and str(row["grace_end_date"]) == "2024-06-30"
+    # 2025 data landed on 2026-03-01, before the 31 March due date: received; other units are unaffected
+    others = rs.filter(pl.col("unit_code") != "110100")
+    assert set(others["status"].to_list()) == {"received"}
+    # the rules count it as exit (management measures); never silently unranked or dropped
+    s = stages(stops_reporting, "110100")
+    assert s[2022] == "normal" and s[2023] == s[2024] == "not_reported" and s[2025] == "normal"
+    ev = stops_reporting["fct_evaluation_year"].filter((pl.col("unit_code") == "110100") & (pl.col("year") == 2023))
+    assert ev["counts_as_exit"][0] and "pledge_loans" in ev["rules_fired"][0]
+    assert verdict(stops_reporting, "110100", "2023-2025") == "not_reported"
+    cy = stops_reporting["fct_evaluation_cycle"].filter(pl.col("unit_code") == "110100")
+    assert cy.filter(pl.col("cycle") == "2023-2025")["counts_as_exit"][0]
+
+
+# --- acceptance score (验收评分) and the national unit ------------------------------------------------------
+
+
+def test_national_unit_from_the_statistics_path(default):
+    nb = default["fct_national_benchmark"]
+    assert set(nb["unit_code"].to_list()) == {"000000"}
+    row = nb.filter((pl.col("year") == 2019) & (pl.col("indicator_code") == "QLT01")).row(0, named=True)
+    # sum of the provinces' patents in force over the sum of their population, not a mean of ratios
+    assert row["value"] == pytest.approx(100.0) and row["n_provinces"] == 2
+    env = nb.filter((pl.col("year") == 2019) & (pl.col("indicator_code") == "ENV03"))["value"][0]
+    assert env == pytest.approx(800 / 10000)
+
+
+def test_acceptance_score_is_absolute_with_bands_from_the_rules(default, tmp_path_factory):
+    acc = default["fct_acceptance_score"]
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    # targets in 2025: QLT01 and PRO01 achieved (100 each), MGT01 moving away (0) -> 66.7 target points;
+    # QLT01 200 vs the national 100 (2023 statistics, the latest <= 2025) -> 100 level points
+    assert row["target_points"] == pytest.approx(200 / 3) and row["targets_evaluable"] == 3
+    assert row["level_points"] == pytest.approx(100.0) and row["benchmark_year"] == 2023
+    assert row["acceptance_score"] == pytest.approx(0.6 * 200 / 3 + 0.4 * 100)
+    assert row["acceptance_band"] == "demonstration_cultivation"  # 80 >= 70
+    assert row["cycle_first_year"] == 2023 and row["cycle_last_year"] == 2025
+    # 2020-2022: QLT01 99 in 2022 against a 100 baseline, PRO01 98 -> both deteriorating, MGT01 too -> 0
+    # target points; level 99 / 100 -> 99 points; 0.4 x 99 = 39.6 -> title removed
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    assert low["acceptance_score"] == pytest.approx(0.4 * 99.0) and low["acceptance_band"] == "title_removed"
+    # absolute: every score within 0-100, and a unit without targets or benchmark values has no score
+    assert acc["acceptance_score"].drop_nulls().is_between(0, 100).all()
+    assert acc.filter(pl.col("unit_code") == "110100")["acceptance_score"].null_count() == 3
+    stricter = _build(tmp_path_factory, "acceptance_bands", F.rules_with({("ACC", "cultivation_from"): "85"}))
+    row = stricter["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
+    assert row["acceptance_band"][0] == "new_pilot_round"

@@ -119,11 +119,15 @@ def test_borderline_units_are_never_robustly_flagged(sample):
     ev, unc = sample["fct_evaluation_year"], sample["fct_rank_uncertainty"]
     border = ev.filter(
         pl.col("unit_code").is_in(sample["truth"]["borderline"])
-        & pl.col("stage").is_in(["rectification", "exit_candidate"])
+        & pl.col("rule_stage").is_in(["rectification", "exit_candidate"])
     )
-    # the rules do flag them (noise and targets), but no method-independent evidence backs the flag
+    # the rules do flag them (noise and targets), but no method-independent evidence backs the flag: since
+    # sanctions need robust evidence (issue 10) such rows are review (人工复核), never a sanction
     assert border.height > 0
     assert not border["is_robust"].any(), border.select("unit_code", "year", "stage", "rules_fired")
+    assert set(border.filter(~pl.col("is_robust"))["stage"].to_list()) <= {"review"}
+    sanctions = ev.filter(pl.col("stage").is_in(["rectification", "exit_candidate"]))
+    assert sanctions["is_robust"].all()
     # most of them move across the lower-third boundary with the method choice in some year
     flips = [
         unc.filter(pl.col("unit_code") == unit)["share_lower_third"].is_between(0.1, 0.9).any()

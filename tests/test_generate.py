@@ -532,6 +532,11 @@ def test_targets_use_generated_baselines(landing):
     assert (targets["target_value"] >= targets["baseline_value"]).all()
     pro = targets.filter(pl.col("indicator_code") == "PRO01")
     assert (pro["target_value"] <= 1).all()
+    # realistic closure-rate plans (issue 10): the official rate (closed in Y / caseload of Y) is below 100 %,
+    # the target above the baseline and below 100 % too, so an open case is not automatically "deteriorating"
+    assert pro.height >= 1
+    assert (pro["baseline_value"] < pro["target_value"]).all() and (pro["target_value"] < 1).all()
+    assert (pro["baseline_value"] < 0.97).all() and pro["baseline_value"].median() < 0.95
     qlt = targets.filter(pl.col("indicator_code") == "QLT01", pl.col("baseline_value") > 0)
     growth = qlt["target_value"] / qlt["baseline_value"]
     assert growth.is_between(1.55, 2.05).all()

@@ -28,7 +28,18 @@ from ..components import (
 )
 from ..evaluation_text import evidence_text, rules_text
 from ..formatting import digits_for, fmt_value, unit_label
-from ..i18n import ALERT_TYPES, GROUPS, PLANS, STAGES, TARGET_STATUS, label, name_col, province_col, t
+from ..i18n import (
+    ACCEPTANCE_BANDS,
+    ALERT_TYPES,
+    GROUPS,
+    PLANS,
+    STAGES,
+    TARGET_STATUS,
+    label,
+    name_col,
+    province_col,
+    t,
+)
 from ..snapshot import SnapshotUnavailable
 from ..theme import empty_figure
 from .watchlist import robust_label
@@ -260,7 +271,64 @@ def layout(lang: str, unit=None, **_):
         ),
         section(t("pf_stage_rows", lang), html.Div(id="pf-stages")),
         section(t("pf_alerts", lang), html.Div(id="pf-alerts")),
+        section(t("pf_acceptance", lang), html.Div(id=ACCEPTANCE_ID)),
     ]
+
+
+ACCEPTANCE_ID = "pf-acceptance"
+
+
+def _num(v, digits: int = 1) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def acceptance_view(
+    acceptance: pl.DataFrame | None, release: dict | None, attribution: pl.DataFrame | None, lang: str
+) -> html.Div:
+    """Acceptance score per cycle, the latest year's release and its change attribution (plain Dash components:
+    text from data is escaped by React)."""
+    parts: list = [html.P(t("acceptance_hint", lang), className="ipc-muted")]
+    if acceptance is not None and acceptance.height:
+        head = [t("cycle", lang), t("acceptance_score", lang), t("acceptance_band", lang)]
+        body = [
+            html.Tr(
+                [
+                    html.Td(r["cycle"]),
+                    html.Td(_num(r["acceptance_score"])),
+                    html.Td(label(ACCEPTANCE_BANDS, r["acceptance_band"], lang) if r["acceptance_band"] else "–"),
+                ]
+            )
+            for r in acceptance.iter_rows(named=True)
+        ]
+        parts.append(html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)]))
+    if release is None:
+        parts.append(html.P(t("not_released", lang)))
+    else:
+        rr = release.get("released") or {}
+        text = (
+            f"{t('release_id', lang)} {release['release_id']} ({release['evaluation_year']}; "
+            f"data {release['data_version']}, catalog {release['catalog_version']}, rules {release['rules_version']}, "
+            f"code {release['code_version']}) · {t('as_released', lang)}: "
+            f"{label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}, {_num(rr.get('composite_index'))}"
+        )
+        parts.append(html.P(text, id="pf-release"))
+        if release.get("differs"):
+            parts.append(html.P(t("differs_from_release", lang), className="ipc-warn"))
+    if attribution is not None and attribution.height:
+        last = attribution.row(attribution.height - 1, named=True)
+        items = [
+            ("part_indicators", last["part_indicators"]),
+            ("part_catalog", last["part_catalog"]),
+            ("part_rescaling", last["part_rescaling"]),
+        ]
+        text = f"{t('attribution', lang)} {last['year']}: {_num(last['index_change'])} = " + " + ".join(
+            f"{t(k, lang)} {_num(v)}" for k, v in items
+        )
+        if last["part_revision"] is not None:
+            # the previous year as released vs now: not part of the year-on-year change, shown beside it
+            text += f" ({t('part_revision', lang)} {last['previous_release_id']}: {_num(last['part_revision'])})"
+        parts.append(html.P(text, id="pf-attribution"))
+    return html.Div(parts)
 
 
 def register_callbacks(app) -> None:
@@ -274,6 +342,22 @@ def register_callbacks(app) -> None:
         State("pf-year", "data"),
         State("pf-lang", "data"),
     )
+
+    @app.callback(Output(ACCEPTANCE_ID, "children"), Input("pf-unit", "value"), State("pf-lang", "data"))
+    def update_acceptance(unit, lang):
+        try:
+            snap = snapshot()
+            if not unit or queries.unit_info(snap, unit) is None:
+                return unavailable(lang)
+            year = queries.latest_release_year(snap) or queries.resolve_year(snap, None)
+            return acceptance_view(
+                queries.profile_acceptance(snap, unit),
+                queries.release_status(snap, unit, year) if year else None,
+                queries.profile_attribution(snap, unit),
+                lang,
+            )
+        except SnapshotUnavailable:
+            return unavailable(lang, "no_snapshot")
 
     @app.callback(
         Output("pf-summary", "children"),

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.assets.dbt import dbt_indicator_models
+from pipelines.assets.dbt import dbt_evaluation_models, dbt_indicator_models
 from pipelines.resources import Warehouse
 
 
@@ -46,4 +46,39 @@ def fct_catalog_coherence(warehouse: Warehouse) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": n})
 
 
-EVALUATION_ASSETS = [fct_rank_uncertainty, fct_catalog_coherence]
+class ReleaseConfig(dg.Config):
+    # False: release only in runs of the annual evaluation schedule (tag ipcity/trigger=annual)
+    force: bool = False
+
+
+@dg.asset(
+    key=["releases", "releases"],
+    group_name="evaluation",
+    deps=[dbt_evaluation_models],
+    description="The annual evaluation released as an immutable record (release id, data/catalog/rules/code "
+    "versions, MC seed, window): only in runs of the annual schedule (or with force); a re-release with the same "
+    "figures is a no-op, changed figures are a restatement with a per-city diff.",
+    kinds={"duckdb"},
+)
+def evaluation_release(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, config: ReleaseConfig
+) -> dg.MaterializeResult:
+    from pipelines.evaluation.releases import release
+
+    tags = context.run.tags if context.run else {}
+    if tags.get("ipcity/trigger") != "annual" and not config.force:
+        return dg.MaterializeResult(metadata={"released": False, "why": "not the annual evaluation run"})
+    partition = tags.get("dagster/partition")
+    result = release(warehouse.file, int(partition) if partition else None)
+    return dg.MaterializeResult(
+        metadata={
+            "released": result.created,
+            "release_id": result.release_id,
+            "evaluation_year": result.evaluation_year,
+            "supersedes": result.supersedes_release_id or "",
+            "changed_units": ", ".join(result.changed_units),
+        }
+    )
+
+
+EVALUATION_ASSETS = [fct_rank_uncertainty, fct_catalog_coherence, evaluation_release]

@@ -92,7 +92,8 @@ def build_publish_assets(
         with duckdb.connect(str(snap), read_only=True) as con:
             flagged = con.execute(
                 "SELECT unit_code, year FROM marts.fct_evaluation_year "
-                "WHERE stage IN ('watch', 'rectification', 'exit_candidate') ORDER BY year, unit_code"
+                "WHERE stage IN ('watch', 'review', 'rectification', 'exit_candidate', 'not_reported') "
+                "ORDER BY year, unit_code"
             ).fetchall()
         for unit, year in flagged:
             write_dossier(snap, unit, year, out)

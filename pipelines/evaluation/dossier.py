@@ -22,6 +22,13 @@ STAGE_ZH = {
     "rectification": "整改",
     "exit_candidate": "退出候选",
     "withdrawn": "已撤销",
+    "review": "人工复核",
+    "not_reported": "未按时报送",
+}
+BAND_ZH = {
+    "title_removed": "撤销称号",
+    "new_pilot_round": "可开展新一轮试点",
+    "demonstration_cultivation": "可进入示范培育",
 }
 STATUS_ZH = {
     "achieved": "已实现",
@@ -207,6 +214,32 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
                where t.unit_code = ? and t.year = ? order by t.plan_id, t.indicator_code""",
             params=[unit_code, year],
         ).pl()
+    acceptance = None
+    if _has_table(con, "marts", "fct_acceptance_score"):
+        acceptance = _one(
+            con,
+            """select * from marts.fct_acceptance_score
+               where unit_code = ? and cycle_first_year <= ? and cycle_last_year >= ?""",
+            [unit_code, year, year],
+        )
+    attribution = None
+    if _has_table(con, "marts", "fct_index_change_attribution"):
+        attribution = _one(
+            con, "select * from marts.fct_index_change_attribution where unit_code = ? and year = ?", [unit_code, year]
+        )
+    release_row = released = None
+    if _has_table(con, "releases", "releases") and _has_table(con, "releases", "evaluation_year"):
+        release_row = _one(
+            con,
+            "select * from releases.releases where evaluation_year = ? order by release_id desc limit 1",
+            [year],
+        )
+        if release_row:
+            released = _one(
+                con,
+                "select * from releases.evaluation_year where release_id = ? and unit_code = ?",
+                [release_row["release_id"], unit_code],
+            )
     files = pl.DataFrame()
     if _has_table(con, "raw", "ingested_files"):
         files = con.sql(
@@ -222,6 +255,10 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
         "uncertainty": uncertainty,
         "targets": targets,
         "files": files,
+        "acceptance": acceptance,
+        "attribution": attribution,
+        "release": release_row,
+        "released": released,
     }
 
 
@@ -287,6 +324,49 @@ def _render(d: dict) -> tuple[str, str]:
                 ],
             ),
         ]
+    blocks.append(("\n".join(lines), None))
+
+    a = d.get("acceptance")
+    lines = ["## 验收评分 / Acceptance score", ""]
+    if a and a["acceptance_score"] is not None:
+        lines += [
+            f"- 验收评分 / Acceptance score ({a['cycle']}): **{a['acceptance_score']:.1f}** / 100 — "
+            f"{BAND_ZH.get(a['acceptance_band'], '')} {a['acceptance_band']}",
+            f"- 目标完成度 / Target points: {_fmt(a['target_points'])} ({a['targets_evaluable']} 个目标 targets), "
+            f"权重 weight {a['target_weight']}",
+            f"- 对标全国水平 / Level points vs national (000000, {a['benchmark_year']}): {_fmt(a['level_points'])}, "
+            f"权重 weight {a['level_weight']}",
+            f"- 每万人口发明专利拥有量 / QLT01: {_fmt(a['qlt01_value'], 2)} (全国 national {_fmt(a['qlt01_national'], 2)})",
+            "- 绝对评分，与相对的综合指数并列：< 60 撤销称号，60–70 可开展新一轮试点，≥ 70 可进入示范培育 / "
+            "Absolute, beside the relative index: < 60 title removed, 60–70 new pilot round, ≥ 70 demonstration "
+            "cultivation.",
+        ]
+    else:
+        lines.append("无验收评分（无可评估目标或全国基准）/ No acceptance score (no evaluable targets or benchmark).")
+    blocks.append(("\n".join(lines), None))
+
+    at = d.get("attribution")
+    lines = ["## 指数变动归因 / Change attribution", ""]
+    if at:
+        rows = [
+            ["指数变动 / Index change", at["index_change"]],
+            ["指标变化 / Indicator values", at["part_indicators"]],
+            ["　管理能力 / MGT", at["part_mgt"]],
+            ["　大保护 / PRO", at["part_pro"]],
+            ["　运用 / UTL", at["part_utl"]],
+            ["　质量 / QLT", at["part_qlt"]],
+            ["　发展环境 / ENV", at["part_env"]],
+            [
+                f"目录/权重变化 / Catalog ({at['previous_catalog_version']} → {at['catalog_version']})",
+                at["part_catalog"],
+            ],
+            ["同组重标定 / Rescaling (peers)", at["part_rescaling"]],
+        ]
+        if at["part_revision"] is not None:
+            rows.append([f"数据修订 / Data revision since {at['previous_release_id']}", at["part_revision"]])
+        lines.append(_table(["构成 / Part", "指数点 / Points"], rows))
+    else:
+        lines.append("上一年度无排名，无法归因 / No ranked previous year to compare with.")
     blocks.append(("\n".join(lines), None))
 
     h = d["history"]
@@ -401,6 +481,25 @@ def _render(d: dict) -> tuple[str, str]:
         f"- 指标目录版本 / Catalog version: {s['catalog_version'] if s else '–'}",
         f"- 评估规则版本 / Rules version: {e['rules_version'] if e else '–'}",
     ]
+    rel, rr = d.get("release"), d.get("released")
+    if rel:
+        lines += [
+            f"- 发布编号 / Release: **{rel['release_id']}** ({rel['released_at']}), 数据版本 data version "
+            f"{rel['data_version']}, 代码版本 code {rel['code_version']}, 窗口 window "
+            f"{rel['window_first_year']}–{rel['window_last_year']}"
+            + (f", 更正 supersedes {rel['supersedes_release_id']}" if rel["supersedes_release_id"] else ""),
+        ]
+        if rr:
+            differs = e is not None and (
+                rr["stage"] != e["stage"] or abs((rr["composite_index"] or 0) - (e["composite_index"] or 0)) > 1e-9
+            )
+            lines.append(
+                f"- 发布时结论 / As released: {STAGE_ZH.get(rr['stage'], rr['stage'])} {rr['stage']}, "
+                f"指数 index {_fmt(rr['composite_index'])}, 排名 rank {rr['rank']}/{rr['n_ranked']}"
+                + ("；**当前数据与发布版本不同 / current data differ from the release**" if differs else "")
+            )
+    else:
+        lines.append("- 发布编号 / Release: 未发布 not released (current data)")
     if u:
         lines.append(
             f"- 不确定性模拟 / Uncertainty: {u['n_runs']} runs, seed {u['seed']}, "

@@ -1,4 +1,8 @@
-"""The evaluation rules seed, read the same way dbt reads it, so Python and SQL apply one set of thresholds."""
+"""The evaluation rules seed, read the same way dbt reads it, so Python and SQL apply one set of thresholds.
+
+Rules are versioned by evaluation year like the indicator catalog: ``evaluation_rules.csv`` holds one row per
+rules version and parameter, ``rules_versions.csv`` says which version is in force in which year.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,30 @@ import polars as pl
 from pipelines.settings import DBT_PROJECT_DIR
 
 RULES_FILE = DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv"
+RULES_VERSIONS_FILE = DBT_PROJECT_DIR / "seeds" / "rules_versions.csv"
 
 
-def load_rules(path: Path | str | None = None) -> dict[str, object]:
-    """Flat mapping ``"RULE.param" -> value`` (numbers parsed, text kept) plus ``rules_version``."""
+def rules_version_of(year: int | None = None, versions_path: Path | str | None = None) -> str:
+    """The rules version in force in ``year`` (None: in the latest year listed)."""
+    df = pl.read_csv(versions_path or RULES_VERSIONS_FILE, infer_schema=False).with_columns(
+        pl.col("evaluation_year").cast(pl.Int64)
+    )
+    if year is None:
+        year = int(df["evaluation_year"].max())
+    hit = df.filter(pl.col("evaluation_year") == int(year))
+    if hit.is_empty():
+        raise ValueError(f"no rules version in force in {year}: add it to {RULES_VERSIONS_FILE.name}")
+    return hit["rules_version"][0]
+
+
+def load_rules(
+    path: Path | str | None = None, year: int | None = None, versions_path: Path | str | None = None
+) -> dict[str, object]:
+    """Flat mapping ``"RULE.param" -> value`` (numbers parsed, text kept) plus ``rules_version``, for the rules
+    in force in ``year`` (None: the latest year). A rules file holding a single version is used as it is."""
     df = pl.read_csv(path or RULES_FILE, infer_schema=False)
+    if df["rules_version"].n_unique() > 1:
+        df = df.filter(pl.col("rules_version") == rules_version_of(year, versions_path))
     out: dict[str, object] = {"rules_version": df["rules_version"][0]}
     for rule, param, value in df.select("rule_code", "param", "value").iter_rows():
         try:

@@ -185,6 +185,26 @@ def _rank_desc(values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(keyed), np.nan, ranks.astype(float))
 
 
+def r2_thresholds(nominal_index: np.ndarray, years: list[int], rules_of: dict[int, dict[str, object]]) -> np.ndarray:
+    """R2 threshold per year (points), as int_evaluation_signals_year computes it: max(R2.regress_points,
+    R2.noise_z x 1.4826 x MAD of the nominal index change since the cycle baseline over the year's units),
+    with the rules in force in each year (``rules_of[year]``). nominal_index: [year, unit]."""
+    y_ix = {y: i for i, y in enumerate(years)}
+    out = np.array([float(rules_of[y]["R2.regress_points"]) for y in years])
+    for y in years:
+        rules = rules_of[y]
+        floor, z = float(rules["R2.regress_points"]), float(rules.get("R2.noise_z", 0.0))
+        start = cycle_start(y, rules)
+        if start is None or (start - 1) not in y_ix:
+            continue
+        change = nominal_index[y_ix[y]] - nominal_index[y_ix[start - 1]]
+        change = change[~np.isnan(change)]
+        if change.size:
+            noise = 1.4826 * float(np.median(np.abs(change - np.median(change))))
+            out[y_ix[y]] = max(floor, z * noise)
+    return out
+
+
 def run_uncertainty(
     con: duckdb.DuckDBPyConnection,
     n_runs: int = 1000,
@@ -198,14 +218,17 @@ def run_uncertainty(
     runs, and the share of runs in which the unit is in the bottom group, the leader group, regressing or
     improved since its cycle's baseline year (thresholds from the rules seed). ``robust_share`` defaults to
     the rules seed's GEN.robust_share."""
-    rules = load_rules(rules_path)
-    robust_share = float(rules["GEN.robust_share"]) if robust_share is None else robust_share
     scores, values, catalog = _read_inputs(con)
     if scores.is_empty():
         raise ValueError("marts.fct_city_score_year has no ranked programme units: build the marts first")
     a = _nominal_arrays(scores, values, catalog)
     years, units, ranked = a["years"], a["units"], a["ranked"]
     nI, nP = len(a["indicators"]), len(a["pillars"])
+    # each year with the rules in force then (seed rules_versions), like the dbt evaluation models
+    rules_of = {y: load_rules(rules_path, year=y) for y in years}
+    share_needed = np.array(
+        [float(rules_of[y]["GEN.robust_share"]) if robust_share is None else robust_share for y in years]
+    )
 
     rng = np.random.default_rng(seed)
     ind_mult = rng.uniform(1 - weight_jitter, 1 + weight_jitter, size=(n_runs, nI))
@@ -230,11 +253,12 @@ def run_uncertainty(
     y_ix = {y: i for i, y in enumerate(years)}
     change = np.full_like(index, np.nan)
     for y in years:
-        start = cycle_start(y, rules)
+        start = cycle_start(y, rules_of[y])
         if start is not None and (start - 1) in y_ix:
             change[:, y_ix[y]] = index[:, y_ix[y]] - index[:, y_ix[start - 1]]
-    regress_points = float(rules["R2.regress_points"])
-    improve_points = float(rules["X1.improve_min_points"])
+    regress_points = r2_thresholds(a["nominal_index"], years, rules_of)[None, :, None]
+    improve_points = np.array([float(rules_of[y]["X1.improve_min_points"]) for y in years])[None, :, None]
+    below_index = np.array([float(rules_of[y]["R2.below_index"]) for y in years])[None, :, None]
 
     evaluated = ranked[None] & ~np.isnan(index)
     n_eval = evaluated.sum(axis=0)
@@ -252,7 +276,7 @@ def run_uncertainty(
         n_ranked = ranked.sum(axis=1)[None, :, None]
         share_lower_third = share(rank > 2.0 * n_ranked / 3.0)
         has_change = evaluated & ~np.isnan(change)
-        below = index < float(rules["R2.below_index"])
+        below = index < below_index
         share_regressing = share((change <= -regress_points) & below, has_change)
         share_improved = share(change > improve_points, has_change)
         q_rank = np.nanquantile(np.where(evaluated, rank, np.nan), [0.05, 0.5, 0.95], axis=0)
@@ -279,15 +303,15 @@ def run_uncertainty(
                 "share_lower_third": share_lower_third[rows_y, rows_c],
                 "share_regressing": share_regressing[rows_y, rows_c],
                 "share_improved": share_improved[rows_y, rows_c],
+                "robust_share": share_needed[rows_y],
+                "rules_version": [str(rules_of[years[y]]["rules_version"]) for y in rows_y],
             }
         )
         .with_columns(
             pl.col("nominal_rank").cast(pl.Int32),
-            (pl.col("share_bottom") >= robust_share).alias("is_robust_bottom"),
-            pl.lit(robust_share).alias("robust_share"),
+            (pl.col("share_bottom") >= pl.col("robust_share")).alias("is_robust_bottom"),
             pl.lit(weight_jitter).alias("weight_jitter"),
             pl.lit(seed, dtype=pl.Int64).alias("seed"),
-            pl.lit(str(rules["rules_version"])).alias("rules_version"),
         )
         .with_columns(
             # nan (no cycle baseline) is stored as null so SQL comparisons treat it as unknown

@@ -12,6 +12,10 @@ import polars as pl
 
 PLANS = (("plan_2016_2020", 2016, 2020), ("plan_2021_2025", 2020, 2025))
 INDICATORS = ("QLT01", "QLT02", "UTL01", "PRO01", "ENV01")
+MIN_CASELOAD = 3
+# Closure-rate targets: baseline + 3-10 points, at most 98 % (no plan promises to close every case); a unit
+# already at or above the cap gets no closure-rate target (nothing left to plan for).
+PRO01_TARGET_CAP = 0.98
 
 
 def _by_unit(frame: pl.DataFrame, code_col: str, aggs: list[pl.Expr], units: pl.DataFrame) -> pl.DataFrame:
@@ -57,10 +61,30 @@ def unit_values(
         [pl.col("amount_10k_yuan").sum().alias("amount")],
         programme,
     )
+    # PRO01 as the contract defines it (the official 结案率): cases closed in Y / (cases filed in Y + cases
+    # pending on 1 January Y). Counting only whether this year's cases were ever closed gave 100 % for most
+    # units, so baselines and targets of 100 % made any open case "deteriorating".
+    filed_year = pl.col("filed_date").dt.year().cast(pl.Int64)
+    closed_year = pl.col("closed_date").dt.year().cast(pl.Int64)
+    caseload = pl.concat(
+        [
+            cases.select(
+                "city_code",
+                year=pl.lit(y, pl.Int64),
+                filed_in_year=filed_year == y,
+                pending_at_start=(filed_year < y) & (pl.col("closed_date").is_null() | (closed_year >= y)),
+                closed_in_year=closed_year == y,
+            )
+            for y in years
+        ]
+    )
     cases = _by_unit(
-        cases.with_columns(year=pl.col("filed_date").dt.year().cast(pl.Int64)),
+        caseload,
         "city_code",
-        [pl.len().alias("filed"), pl.col("closed_date").is_not_null().sum().alias("closed")],
+        [
+            (pl.col("filed_in_year").sum() + pl.col("pending_at_start").sum()).alias("caseload"),
+            pl.col("closed_in_year").sum().alias("closed"),
+        ],
         programme,
     )
     training = _by_unit(
@@ -81,7 +105,9 @@ def unit_values(
         QLT01=pl.col("inv") / pl.col("pop"),
         QLT02=pl.col("hv") / pl.col("pop"),
         UTL01=pl.col("amount") / pl.col("gdp"),
-        PRO01=pl.when(pl.col("filed") > 0).then(pl.col("closed") / pl.col("filed")),
+        # a closure-rate plan needs enough cases for the rate to mean something (a real plan would not set
+        # one on three cases)
+        PRO01=pl.when(pl.col("caseload") >= MIN_CASELOAD).then(pl.col("closed") / pl.col("caseload")),
         ENV01=pl.col("participants") / pl.col("pop"),
     ).unpivot(index=["city_code", "year"], variable_name="indicator_code", value_name="value")
 
@@ -108,7 +134,9 @@ def build_targets(values: pl.DataFrame, seed: int, first_year: int, last_year: i
         target = value.copy()
         for ind, f in factor.items():
             target = np.where(code == ind, value * f, target)
-        target = np.where(code == "PRO01", np.minimum(value + uplift, 0.99), target)
+        target = np.where(code == "PRO01", np.minimum(value + uplift, PRO01_TARGET_CAP), target)
+        keep = (code != "PRO01") | (value < PRO01_TARGET_CAP - 0.01)
+        part, value, target = part.filter(pl.Series(keep)), value[keep], target[keep]
         rows.append(
             part.select(
                 "city_code",

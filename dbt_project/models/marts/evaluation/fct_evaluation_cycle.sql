@@ -1,12 +1,8 @@
 {{ config(materialized='table') }}
 -- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
--- withdrawn > exit_candidate > rectification > watch > exemplary > normal. A city that withdrew during the
+-- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
-with params as (
-  select * from {{ ref('int_evaluation_params') }}
-),
-
-years as (
+with years as (
   select * from {{ ref('fct_evaluation_year') }}
   where cycle_start is not null
 ),
@@ -42,7 +38,10 @@ per_cycle as (
     max(case when y.year = b.last_year then y.p05_rank end) as end_p05_rank,
     max(case when y.year = b.last_year then y.p95_rank end) as end_p95_rank,
     max(case when y.year = b.last_year then y.share_bottom end) as end_share_bottom,
-        max(case when y.year = b.last_year and y.exit_robust then 1 else 0 end) = 1 as x1_robust_at_end,
+    max(case when y.year = b.last_year and y.stage = 'exit_candidate' then 1 else 0 end) = 1 as x1_at_end,
+    cast(sum(case when y.stage = 'review' then 1 else 0 end) as integer) as review_years,
+    cast(sum(case when y.stage = 'not_reported' then 1 else 0 end) as integer) as not_reported_years,
+    max(case when y.year = b.last_year and y.exit_robust then 1 else 0 end) = 1 as x1_robust_at_end,
     max(case when y.year = b.last_year and y.fired_ex1 then 1 else 0 end) = 1 as ex1_at_end,
     max(case when y.year = b.last_year and y.exemplary_robust then 1 else 0 end) = 1 as ex1_robust_at_end,
     cast(sum(case when y.fired_w1 or y.fired_w2 then 1 else 0 end) as integer) as watch_years,
@@ -57,8 +56,11 @@ per_cycle as (
     max(case when y.rectification_robust then 1 else 0 end) = 1 as rect_robust_any,
     max(case when y.watch_robust then 1 else 0 end) = 1 as watch_robust_any,
     max(case when y.rectification_robust is not null then 1 else 0 end) = 1 as has_uncertainty,
-    max(y.catalog_version) as catalog_version,
-    max(y.rules_version) as rules_version
+    -- each year's versions, never a max: a cycle can span a catalog or rules change (e.g. 2020-2022)
+    {{ dbt.listagg("concat(cast(y.year as string), ':', y.catalog_version)", "', '", "order by y.year") }}
+      as catalog_versions,
+    {{ dbt.listagg("concat(cast(y.year as string), ':', y.rules_version)", "', '", "order by y.year") }}
+      as rules_versions
   from years y
   join bounds b on b.unit_code = y.unit_code and b.cycle_start = y.cycle_start
   group by y.unit_code, y.cycle_start
@@ -72,14 +74,18 @@ verdicts as (
     c.last_year >= c.cycle_end as is_complete,
     case
       when c.withdrawn_year is not null and c.withdrawn_year <= c.cycle_end then 'withdrawn'
-      when p.x1_enabled = 1 and ch.prev_rect_or_worse and not coalesce(ch.improved, false) then 'exit_candidate'
+      -- not reporting within the grace period counts as exit (management measures)
+      when c.not_reported_years > 0 then 'not_reported'
+      -- X1 is judged in the cycle's last evaluated year, so the verdict is the last year row's X1 (§10)
+      when c.x1_at_end then 'exit_candidate'
       when ch.rect_signal then 'rectification'
+      -- a sanction rule fired but its evidence is not robust: the office reviews the case (人工复核)
+      when c.review_years > 0 then 'review'
       when c.watch_years > 0 then 'watch'
       when c.ex1_at_end then 'exemplary'
       else 'normal'
     end as verdict
   from per_cycle c
-  cross join params p
   join chain ch on ch.unit_code = c.unit_code and ch.cycle_start = c.cycle_start
 )
 
@@ -99,6 +105,10 @@ select
     case when v.r1_years > 0 then concat('R1 in ', cast(v.r1_first as string),
       case when v.r1_last > v.r1_first then concat('-', cast(v.r1_last as string)) else '' end) end,
     case when v.r2_fired then concat('R2 index change over cycle ', cast(round(v.index_change, 1) as string)) end,
+    case when v.not_reported_years > 0 then concat('not reported within the grace period in ',
+      cast(v.not_reported_years as string), ' year(s) (counts as exit)') end,
+    case when v.review_years > 0 then concat('review: sanction evidence not robust in ',
+      cast(v.review_years as string), ' year(s)') end,
     case when v.w1_years > 0 then concat('W1 bottom group in ', cast(v.w1_years as string), ' year(s) ',
       cast(v.w1_first as string), case when v.w1_last > v.w1_first then concat('-', cast(v.w1_last as string))
       else '' end) end,
@@ -122,6 +132,9 @@ select
   v.end_share_bottom,
   v.watch_years,
   v.rectification_years,
+  v.review_years,
+  v.not_reported_years,
+  v.verdict in ('exit_candidate', 'not_reported') as counts_as_exit,
   v.prev_rect_or_worse,
   case when v.has_uncertainty then
     case v.verdict
@@ -129,9 +142,11 @@ select
       when 'rectification' then v.rect_robust_any
       when 'watch' then v.watch_robust_any
       when 'exemplary' then v.ex1_robust_at_end
+      when 'review' then false
+      when 'not_reported' then true
     end
   end as is_robust,
   v.withdrawn_year,
-  v.catalog_version,
-  v.rules_version
+  v.catalog_versions,
+  v.rules_versions
 from verdicts v

@@ -1,8 +1,10 @@
 {{ config(materialized='table') }}
 -- Evaluation stage of every programme unit in every evaluated year, with the rules that fired and the values
--- that made them fire. Stage precedence: exit_candidate > rectification > watch > exemplary > normal.
+-- that made them fire. Stage precedence: not_reported > exit_candidate > rectification > review > watch >
+-- exemplary > normal;
+-- rule_stage is the stage the rules alone give, stage the one after the robustness gate (review).
 with params as (
-  select * from {{ ref('int_evaluation_params') }}
+  select * from {{ ref('int_evaluation_params_year') }}
 ),
 
 signals as (
@@ -13,35 +15,37 @@ chain as (
   select * from {{ ref('int_evaluation_cycle_chain') }}
 ),
 
+-- sources a unit has not reported within the grace period (fct_reporting_status)
+reporting as (
+  select
+    unit_code,
+    year,
+    {{ dbt.listagg('source', "', '", 'order by source') }} as not_reported_sources
+  from {{ ref('fct_reporting_status') }}
+  where status = 'not_reported'
+  group by unit_code, year
+),
+
 fired as (
   select
     s.*,
     coalesce(ch.prev_rect_or_worse, false) as prev_cycle_rect_or_worse,
+    rp.not_reported_sources,
     p.x1_enabled = 1 and coalesce(ch.prev_rect_or_worse, false)
       and coalesce(s.index_change_cycle <= p.x1_improve_min_points, false)
       and (p.x1_require_still_flagged = 0 or s.is_watch) as x1
   from signals s
-  cross join params p
+  join params p on p.evaluation_year = s.year
   left join chain ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
+  left join reporting rp on rp.unit_code = s.unit_code and rp.year = s.year
 ),
 
-staged as (
+robust as (
   select
     f.*,
-    case
-      when f.x1 then 'exit_candidate'
-      when f.r1 or f.r2 then 'rectification'
-      when f.is_watch then 'watch'
-      when f.ex1 then 'exemplary'
-      else 'normal'
-    end as stage,
     -- Robustness per rule family, from the uncertainty runs (null when they have not been run). A
     -- rectification or exit flag is robust only if the city is also in the flagging condition (bottom
-    -- group) in >= robust_share of runs.
-    case when f.has_uncertainty then
-      (f.r1 and f.robust_watch_run_years >= p.r1_watch_years)
-      or (f.r2 and f.share_regressing >= p.robust_share and f.is_watch_robust)
-    end as rectification_robust,
+    -- group) in >= robust_share of runs. rectification_robust comes from int_evaluation_signals_year.
     case when f.has_uncertainty then
       f.x1 and (1 - f.share_improved) >= p.robust_share and (p.x1_require_still_flagged = 0 or f.is_watch_robust)
     end as exit_robust,
@@ -50,7 +54,37 @@ staged as (
       f.ex1 and f.share_leader >= p.robust_share and f.share_improved >= p.robust_share
     end as exemplary_robust
   from fired f
-  cross join params p
+  join params p on p.evaluation_year = f.year
+),
+
+staged as (
+  select
+    r.*,
+    case
+      when r.not_reported_sources is not null then 'not_reported'
+      when r.x1 then 'exit_candidate'
+      when r.r1 or r.r2 then 'rectification'
+      when r.is_watch then 'watch'
+      when r.ex1 then 'exemplary'
+      else 'normal'
+    end as rule_stage,
+    -- Sanctions only on robust evidence: a rectification or exit candidacy whose evidence does not hold in
+    -- robust_share of the uncertainty runs becomes review (人工复核) with the same evidence in rules_fired.
+    -- Without uncertainty runs (null robustness) the rules' stage stands, marked is_robust null.
+    case
+      -- not reporting within the grace period counts as exit (management measures); it is a fact, not a
+      -- statistical judgement, so it needs no robustness check
+      when r.not_reported_sources is not null then 'not_reported'
+      -- a programme unit without a composite (a pillar missing) is never silently unranked: review
+      when r.rank is null then 'review'
+      when r.x1 and coalesce(r.exit_robust, true) then 'exit_candidate'
+      when (r.r1 or r.r2) and coalesce(r.rectification_robust, true) then 'rectification'
+      when r.x1 or r.r1 or r.r2 then 'review'
+      when r.is_watch then 'watch'
+      when r.ex1 then 'exemplary'
+      else 'normal'
+    end as stage
+  from robust r
 )
 
 select
@@ -61,14 +95,20 @@ select
   s.cycle_start,
   s.cycle_end,
   s.stage,
+  s.rule_stage,
   lag(s.stage) over (partition by s.unit_code order by s.year nulls last) as previous_stage,
   concat_ws('; ',
+    case when s.not_reported_sources is not null then concat('not reported within the grace period: ',
+      s.not_reported_sources, ' (counts as exit)') end,
+    case when s.rank is null and s.not_reported_sources is null then
+      'not ranked: no composite (a pillar without enough indicator weight)' end,
     case when s.x1 then concat('X1 exit candidate (previous cycle in rectification; index change since ',
       cast(s.cycle_start - 1 as string), ' ', cast(round(s.index_change_cycle, 1) as string), ')') end,
     case when s.r1 then concat('R1 rectification (', cast(s.watch_run_years as string),
       ' consecutive watch years)') end,
     case when s.r2 then concat('R2 rectification (index change over cycle ',
-      cast(round(s.index_change_cycle, 1) as string), ')') end,
+      cast(round(s.index_change_cycle, 1) as string), ', threshold -',
+      cast(round(s.r2_threshold_points, 1) as string), ')') end,
     case when s.w1 then concat('W1 watch (group ', s.performance_group, ', rank ',
       cast(s.rank as string), '/', cast(s.n_ranked as string), ')') end,
     case when s.w2 then concat('W2 watch (', cast(s.targets_lagging as string), ' of ',
@@ -86,6 +126,9 @@ select
   s.composite_index,
   s.baseline_index,
   s.index_change_cycle,
+  s.index_change_same_catalog,
+  s.index_change_noise_sd,
+  s.r2_threshold_points,
   s.rank,
   s.n_ranked,
   s.performance_group,
@@ -111,9 +154,12 @@ select
     when 'rectification' then s.rectification_robust
     when 'watch' then s.watch_robust
     when 'exemplary' then s.exemplary_robust
+    when 'review' then false
+    when 'not_reported' then true
   end as is_robust,
+  s.not_reported_sources,
+  s.stage in ('exit_candidate', 'not_reported') as counts_as_exit,
   s.withdrawn_year,
   s.catalog_version,
-  p.rules_version
+  s.rules_version
 from staged s
-cross join params p

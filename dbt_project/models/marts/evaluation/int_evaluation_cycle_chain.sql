@@ -6,7 +6,7 @@
 -- have not improved: their composite index did not rise by more than X1.improve_min_points since the cycle's
 -- baseline year and (with X1.require_still_flagged = 1) a watch rule still fires.
 with params as (
-  select * from {{ ref('int_evaluation_params') }}
+  select * from {{ ref('int_evaluation_params_year') }}
 ),
 
 signals as (
@@ -25,9 +25,15 @@ per_cycle as (
     s.unit_code,
     s.cycle_start,
     max(s.cycle_end) as cycle_end,
-    max(case when s.r1 or s.r2 then 1 else 0 end) = 1 as rect_signal,
+    max(l.last_year) as last_year,
+    -- only a sanctioned (robust) rectification carries into the next cycle; a non-robust one is a review
+    -- (人工复核) and cannot lead to an exit candidacy. Without uncertainty runs the rules' stage stands.
+    max(case when (s.r1 or s.r2) and coalesce(s.rectification_robust, true) then 1 else 0 end) = 1 as rect_signal,
     sum(case when s.is_watch then 1 else 0 end) as watch_years,
-    max(case when s.year = l.last_year then s.index_change_cycle end) as end_index_change
+    max(case when s.year = l.last_year then s.index_change_cycle end) as end_index_change,
+    -- X1 is judged in the cycle's last evaluated year (methodology §10): what counts is whether a watch rule
+    -- still fires then, not whether one fired earlier in the cycle
+    max(case when s.year = l.last_year and s.is_watch then 1 else 0 end) = 1 as watch_at_end
   from signals s
   join last_year l on l.unit_code = s.unit_code and l.cycle_start = s.cycle_start
   group by s.unit_code, s.cycle_start
@@ -37,9 +43,10 @@ improvement as (
   select
     c.*,
     coalesce(c.end_index_change > p.x1_improve_min_points, false)
-      or (p.x1_require_still_flagged = 1 and c.watch_years = 0) as improved
+      or (p.x1_require_still_flagged = 1 and not c.watch_at_end) as improved
   from per_cycle c
-  cross join params p
+  -- judged by the rules in force in the cycle's last evaluated year, as X1 in that year's row
+  join params p on p.evaluation_year = c.last_year
 ),
 
 running as (
@@ -68,6 +75,7 @@ select
   ch.cycle_end,
   ch.rect_signal,
   ch.end_index_change,
+  ch.watch_at_end,
   ch.improved,
   ch.rect_or_worse,
   -- the previous cycle must be the one immediately before; a gap (e.g. a city not evaluated for a whole cycle)

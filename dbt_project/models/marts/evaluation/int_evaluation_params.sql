@@ -1,33 +1,7 @@
 {{ config(materialized='ephemeral') }}
--- One typed row of evaluation parameters, pivoted from the reviewed rules seed so every rule reads its
--- thresholds from configuration rather than from literals in SQL.
-{%- set p = {
-  'robust_share': ('GEN', 'robust_share', 'double'),
-  'cycle_anchor_year': ('GEN', 'cycle_anchor_year', 'integer'),
-  'cycle_length': ('GEN', 'cycle_length', 'integer'),
-  'ex1_enabled': ('EX1', 'enabled', 'integer'),
-  'ex1_leader_group': ('EX1', 'leader_group', 'string'),
-  'ex1_improve_min_points': ('EX1', 'improve_min_points', 'double'),
-  'w1_enabled': ('W1', 'enabled', 'integer'),
-  'w1_bottom_group': ('W1', 'bottom_group', 'string'),
-  'w2_enabled': ('W2', 'enabled', 'integer'),
-  'w2_lagging_share': ('W2', 'lagging_share', 'double'),
-  'w2_min_targets': ('W2', 'min_targets', 'integer'),
-  'ts_on_track_ratio': ('TS', 'on_track_ratio', 'double'),
-  'ts_acceleration_ratio': ('TS', 'acceleration_ratio', 'double'),
-  'r1_enabled': ('R1', 'enabled', 'integer'),
-  'r1_watch_years': ('R1', 'watch_years', 'integer'),
-  'r2_enabled': ('R2', 'enabled', 'integer'),
-  'r2_regress_points': ('R2', 'regress_points', 'double'),
-  'r2_below_index': ('R2', 'below_index', 'double'),
-  'x1_enabled': ('X1', 'enabled', 'integer'),
-  'x1_improve_min_points': ('X1', 'improve_min_points', 'double'),
-  'x1_require_still_flagged': ('X1', 'require_still_flagged', 'integer'),
-} %}
-select
-  max(cast(rules_version as string)) as rules_version
-  {%- for name, spec in p.items() %},
-  cast(max(case when rule_code = '{{ spec[0] }}' and param = '{{ spec[1] }}' then cast(value as string) end)
-       as {{ spec[2] }}) as {{ name }}
-  {%- endfor %}
-from {{ ref('evaluation_rules') }}
+-- One row: the evaluation parameters of the latest evaluation year in rules_versions (the rules in force
+-- now), for models that apply one set of thresholds to every year. The evaluation stages themselves read
+-- int_evaluation_params_year, so each year is judged by the rules in force then.
+select y.*
+from {{ ref('int_evaluation_params_year') }} y
+where y.evaluation_year = (select max(evaluation_year) from {{ ref('int_evaluation_params_year') }})

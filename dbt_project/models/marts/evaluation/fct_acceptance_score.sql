@@ -1,0 +1,113 @@
+{{ config(materialized='table') }}
+-- Acceptance score 验收评分 (0-100) per programme unit and cycle, ABSOLUTE: unlike the composite index (programme
+-- mean = 100, which always flags someone however well all cities do), it measures the city against its own
+-- construction-plan targets and against national levels, as the management measures judge a pilot city at
+-- acceptance: < 60 title removed (no re-application for two years), 60-70 a new pilot round, >= 70
+-- demonstration cultivation. Judged at the cycle's last evaluated year with the rules in force then.
+--   target_points = mean over the unit's plan targets evaluable that year of 100 x clamp(growth_ratio, 0, 1)
+--                   (achieved = 100): the observed pace as a share of the pace the plan requires (§7)
+--   level_points  = mean over the benchmark indicators (ACC: QLT01, QLT03, ENV03) of
+--                   100 x min(1, city value / national value / ACC.level_full_ratio); national = unit 000000
+--                   of the latest statistics year <= the cycle's last year (benchmark_year)
+--   acceptance_score = (ACC.target_weight x target_points + ACC.level_weight x level_points) / weights present
+with params as (
+  select * from {{ ref('int_evaluation_params_year') }}
+),
+
+cycles as (
+  select unit_code, unit_name, cycle, cycle_start, cycle_end, is_complete, verdict
+  from {{ ref('fct_evaluation_cycle') }}
+),
+
+last_years as (
+  select e.unit_code, e.cycle_start, max(e.year) as last_year
+  from {{ ref('fct_evaluation_year') }} e
+  where e.cycle_start is not null
+  group by e.unit_code, e.cycle_start
+),
+
+targets as (
+  select
+    l.unit_code, l.cycle_start,
+    cast(count(*) as integer) as targets_evaluable,
+    avg(case when t.status = 'achieved' then 100.0
+             when t.growth_ratio is null then 0.0
+             when t.growth_ratio <= 0 then 0.0
+             when t.growth_ratio >= 1 then 100.0
+             else 100.0 * t.growth_ratio end) as target_points
+  from last_years l
+  join {{ ref('fct_target_status_year') }} t on t.unit_code = l.unit_code and t.year = l.last_year
+  where t.status <> 'insufficient_data'
+  group by l.unit_code, l.cycle_start
+),
+
+benchmark_year as (
+  select l.unit_code, l.cycle_start, l.last_year, max(n.year) as benchmark_year
+  from last_years l
+  join {{ ref('fct_national_benchmark') }} n on n.year <= l.last_year
+  group by l.unit_code, l.cycle_start, l.last_year
+),
+
+levels as (
+  select
+    b.unit_code, b.cycle_start, max(b.benchmark_year) as benchmark_year,
+    cast(count(*) as integer) as level_indicators,
+    avg(case when v.value / n.value / p.acc_level_full_ratio >= 1 then 100.0
+             when v.value <= 0 then 0.0
+             else 100.0 * v.value / n.value / p.acc_level_full_ratio end) as level_points,
+    max(case when v.indicator_code = 'QLT01' then v.value end) as qlt01_value,
+    max(case when v.indicator_code = 'QLT01' then n.value end) as qlt01_national
+  from benchmark_year b
+  join params p on p.evaluation_year = b.last_year
+  join {{ ref('fct_national_benchmark') }} n on n.year = b.benchmark_year
+  join {{ ref('fct_city_indicator_year') }} v
+    on v.unit_code = b.unit_code and v.year = b.last_year and v.indicator_code = n.indicator_code
+  where concat(',', p.acc_level_indicators, ',') like concat('%,', n.indicator_code, ',%')
+    and v.value is not null and n.value > 0
+  group by b.unit_code, b.cycle_start
+),
+
+scored as (
+  select
+    c.unit_code, c.unit_name, c.cycle, c.cycle_start, c.cycle_end, l.last_year, c.is_complete, c.verdict,
+    t.target_points, t.targets_evaluable, v.level_points, v.level_indicators, v.benchmark_year,
+    v.qlt01_value, v.qlt01_national,
+    p.acc_target_weight, p.acc_level_weight, p.acc_remove_below, p.acc_cultivation_from, p.rules_version,
+    (coalesce(p.acc_target_weight * t.target_points, 0) + coalesce(p.acc_level_weight * v.level_points, 0))
+      / nullif(case when t.target_points is not null then p.acc_target_weight else 0 end
+               + case when v.level_points is not null then p.acc_level_weight else 0 end, 0)
+      as acceptance_score
+  from cycles c
+  join last_years l on l.unit_code = c.unit_code and l.cycle_start = c.cycle_start
+  join params p on p.evaluation_year = l.last_year
+  left join targets t on t.unit_code = c.unit_code and t.cycle_start = c.cycle_start
+  left join levels v on v.unit_code = c.unit_code and v.cycle_start = c.cycle_start
+)
+
+select
+  s.unit_code,
+  s.unit_name,
+  s.cycle,
+  s.cycle_start as cycle_first_year,
+  s.cycle_end as cycle_last_year,
+  s.last_year as judged_year,
+  s.is_complete,
+  s.acceptance_score,
+  case
+    when s.acceptance_score is null then null
+    when s.acceptance_score < s.acc_remove_below then 'title_removed'
+    when s.acceptance_score < s.acc_cultivation_from then 'new_pilot_round'
+    else 'demonstration_cultivation'
+  end as acceptance_band,
+  s.target_points,
+  s.targets_evaluable,
+  s.level_points,
+  s.level_indicators,
+  s.benchmark_year,
+  s.qlt01_value,
+  s.qlt01_national,
+  s.acc_target_weight as target_weight,
+  s.acc_level_weight as level_weight,
+  s.verdict as cycle_verdict,
+  s.rules_version
+from scored s

@@ -1,0 +1,448 @@
+"""Evaluation releases: the annual evaluation of year Y published as an immutable record (issue 10).
+
+A city can lose its title on what is published, so a published verdict must never move afterwards. A release
+stores, in schema ``releases`` of the warehouse (copied into the published snapshot):
+
+- ``releases.releases``: one row per release -- release id, evaluation year, data version (hash of the
+  ledger's file hashes and row counts of every loaded file that can hold year <= Y), catalog version, rules
+  version, code version (git sha), Monte Carlo seed, evaluation window, time, the release it supersedes and why;
+- ``releases.city_score_year`` / ``releases.indicator_year`` / ``releases.evaluation_year`` /
+  ``releases.evaluation_cycle`` / ``releases.acceptance_score``: the released rows of year Y (scores, ranks,
+  stages, verdicts), keyed by release id. They are written once and never updated;
+- ``releases.restatement_diff``: for a restatement (a new release of the same year), which cities' figures
+  and verdicts changed, old and new value, and why (own data revised / peers' data moved the scale).
+
+Frozen normalisation: min-max bounds and the programme mean depend on the evaluation window (and whether a
+unit "appears in a source" depends on all its data), so year Y is
+always computed on the window ending at Y. When the warehouse already holds later years, the release rebuilds
+the marts in a scratch copy with ``evaluation_last_year = Y`` (dbt var), reruns the uncertainty step with the
+same seed and the evaluation models, and releases those rows. Loading a later year therefore never re-scores
+a released year; a re-release with the same content is a no-op, a changed content is a restatement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines import settings
+from pipelines.evaluation.rules import rules_version_of
+
+SCHEMA = "releases"
+DEFAULT_MC_SEED = 20160086
+DEFAULT_MC_RUNS = 1000
+
+# Released row sets: table -> (source relation, year filter, key columns). The cycle and acceptance rows are
+# those of the cycle holding Y (the verdict as of Y).
+RELEASED = {
+    "city_score_year": ("marts.fct_city_score_year", "year = {y}", ["unit_code"]),
+    # cities only: provinces are normalised over the years of the province statistics, a window of their own
+    "indicator_year": (
+        "marts.fct_city_indicator_year",
+        "year = {y} and peer_group = 'city'",
+        ["unit_code", "indicator_code"],
+    ),
+    "evaluation_year": ("marts.fct_evaluation_year", "year = {y}", ["unit_code"]),
+    "evaluation_cycle": ("marts.fct_evaluation_cycle", "cycle_start <= {y} and cycle_end >= {y}", ["unit_code"]),
+    "acceptance_score": (
+        "marts.fct_acceptance_score",
+        "cycle_first_year <= {y} and cycle_last_year >= {y}",
+        ["unit_code"],
+    ),
+}
+# Figures a restatement diff compares, per released table.
+DIFF_FIELDS = {
+    "evaluation_year": ["composite_index", "rank", "performance_group", "stage", "is_robust"],
+    "evaluation_cycle": ["verdict", "index_change"],
+    "acceptance_score": ["acceptance_score", "acceptance_band"],
+}
+RELEASES_DDL = f"""
+create table if not exists {SCHEMA}.releases (
+  release_id varchar, evaluation_year integer, data_version varchar, catalog_version varchar,
+  rules_version varchar, code_version varchar, mc_seed bigint, window_first_year integer,
+  window_last_year integer, released_at timestamp, supersedes_release_id varchar, content_hash varchar,
+  n_units integer, restatement_reason varchar, data_files varchar
+)"""
+DIFF_DDL = f"""
+create table if not exists {SCHEMA}.restatement_diff (
+  release_id varchar, supersedes_release_id varchar, evaluation_year integer, unit_code varchar,
+  unit_name varchar, released_table varchar, field varchar, old_value varchar, new_value varchar, reason varchar
+)"""
+
+
+@dataclass
+class ReleaseResult:
+    release_id: str
+    evaluation_year: int
+    created: bool  # False: the latest release of the year already holds exactly these figures
+    supersedes_release_id: str | None = None
+    changed_units: list[str] = field(default_factory=list)
+    diff: pl.DataFrame | None = None
+
+
+# -- versions ---------------------------------------------------------------------------------------------------
+
+
+def data_version(con: duckdb.DuckDBPyConnection, year: int) -> str:
+    """Hash of the ledger rows (source, partition, file hash, rows loaded) of every loaded file that can hold
+    data of year <= ``year``: yearly files up to Y and the reference files (no partition). A later year's
+    files do not change it; a corrected file of year <= Y does."""
+    rows = con.execute(
+        """select source, coalesce("partition", ''), file_hash, rows_loaded from raw.ingested_files
+           where status = 'loaded' and ("partition" is null or try_cast("partition" as integer) <= ?)
+           order by 1, 2, 3""",
+        [int(year)],
+    ).fetchall()
+    digest = hashlib.sha256("\n".join("|".join(str(v) for v in r) for r in rows).encode()).hexdigest()
+    return f"{len(rows)}f-{digest[:16]}"
+
+
+def _ledger_files(con: duckdb.DuckDBPyConnection, year: int) -> set[tuple[str, str, str]]:
+    rows = con.execute(
+        """select source, coalesce("partition", ''), file_name, file_hash from raw.ingested_files
+           where status = 'loaded' and ("partition" is null or try_cast("partition" as integer) <= ?)""",
+        [int(year)],
+    ).fetchall()
+    return {"|".join(str(v) for v in r) for r in rows}
+
+
+def code_version() -> str:
+    """The git commit of the code (with '+dirty' for uncommitted changes), or 'unknown' outside a checkout."""
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(settings.PROJECT_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if sha.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "-C", str(settings.PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def catalog_version_of(year: int) -> str:
+    versions = pl.read_csv(settings.DBT_PROJECT_DIR / "seeds" / "catalog_versions.csv", infer_schema=False)
+    hit = versions.filter(pl.col("evaluation_year") == str(year))
+    return hit["catalog_version"][0] if hit.height else "unknown"
+
+
+# -- computing the figures of year Y on the window ending at Y ------------------------------------------------------
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
+def _window(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    first, last = con.execute("select min(year), max(year) from marts.fct_city_score_year").fetchall()[0]
+    if first is None:
+        raise ValueError("marts.fct_city_score_year is empty: run the pipeline before releasing")
+    return int(first), int(last)
+
+
+def _dbt(args: list[str], warehouse: Path, work: Path) -> None:
+    dbt = Path(sys.executable).parent / "dbt"
+    res = subprocess.run(
+        [
+            str(dbt),
+            *args,
+            "--project-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(settings.DBT_PROJECT_DIR),
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=settings.DBT_PROJECT_DIR,
+        env={**os.environ, "IPCITY_WAREHOUSE": str(warehouse)},
+    )
+    if res.returncode != 0:
+        raise RuntimeError(
+            f"dbt {' '.join(args[:3])} failed while rebuilding the release window:\n{res.stdout[-4000:]}"
+        )
+
+
+def rebuild_window(warehouse: Path, first_year: int, last_year: int, work: Path, mc_seed: int, mc_runs: int) -> Path:
+    """A scratch copy of the warehouse with every mart recomputed on the window first_year..last_year."""
+    from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
+
+    scratch = work / "release_window.duckdb"
+    scratch.unlink(missing_ok=True)
+    from pipelines.sources import YEARLY_SOURCES
+
+    with duckdb.connect(str(scratch)) as con:
+        con.execute(f"attach '{warehouse}' as src (read_only)")
+        con.execute(f"copy from database src to {scratch.stem}")
+        con.execute("detach src")
+        # The data as they stood at Y: later years' records leave, so nothing after Y decides anything about
+        # Y (e.g. whether a unit "appears in a source" -- zero vs missing -- or the reporting as-of date).
+        for source in YEARLY_SOURCES:
+            con.execute(f"delete from {source.table} where year > ?", [int(last_year)])
+        con.execute("""delete from raw.ingested_files where try_cast("partition" as integer) > ?""", [int(last_year)])
+    window = f"{{evaluation_first_year: {first_year}, evaluation_last_year: {last_year}}}"
+    _dbt(["run", "--exclude", "path:models/marts/evaluation", "--vars", window], scratch, work)
+    with duckdb.connect(str(scratch)) as con:
+        write_rank_uncertainty(con, run_uncertainty(con, n_runs=mc_runs, seed=mc_seed))
+    _dbt(["run", "--select", "path:models/marts/evaluation", "--vars", window], scratch, work)
+    return scratch
+
+
+def _yearly_sources():
+    from pipelines.sources import YEARLY_SOURCES
+
+    return YEARLY_SOURCES
+
+
+def _released_frames(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, pl.DataFrame]:
+    out = {}
+    for name, (relation, where, keys) in RELEASED.items():
+        schema, table = relation.split(".")
+        if not _has_table(con, schema, table):
+            continue
+        df = con.sql(f"select * from {relation} where {where.format(y=int(year))}").pl()
+        out[name] = df.sort(keys)
+    return out
+
+
+def _content_hash(frames: dict[str, pl.DataFrame]) -> str:
+    """Hash of the released figures, floats to 9 significant digits: DuckDB's parallel sums may differ in the
+    last bits between two computations of the same data, which is not a different figure."""
+    h = hashlib.sha256()
+    for name in sorted(frames):
+        buf = io.StringIO()
+        frames[name].with_columns(pl.col(pl.Float64).round_sig_figs(9)).write_csv(buf)
+        h.update(name.encode())
+        h.update(buf.getvalue().encode())
+    return h.hexdigest()[:24]
+
+
+# -- the release -------------------------------------------------------------------------------------------------
+
+
+def ensure_release_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(RELEASES_DDL)
+    con.execute(DIFF_DDL)
+
+
+def latest_release(con: duckdb.DuckDBPyConnection, year: int) -> dict | None:
+    if not _has_table(con, SCHEMA, "releases"):
+        return None
+    df = con.sql(
+        f"select * from {SCHEMA}.releases where evaluation_year = {int(year)} order by release_id desc limit 1"
+    ).pl()
+    return df.row(0, named=True) if df.height else None
+
+
+def released_rows(con: duckdb.DuckDBPyConnection, table: str, release_id: str) -> pl.DataFrame:
+    keys = RELEASED[table][2]
+    return (
+        con.sql(f"select * from {SCHEMA}.{table} where release_id = ?", params=[release_id])
+        .pl()
+        .drop("release_id")
+        .sort(keys)
+    )
+
+
+def _fmt(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def restatement_diff(
+    con: duckdb.DuckDBPyConnection, previous: dict, frames: dict[str, pl.DataFrame], changed_files: list[str]
+) -> pl.DataFrame:
+    """Per unit and figure that changed between the previous release and ``frames``: old, new and why."""
+    rows = []
+    old_ind = released_rows(con, "indicator_year", previous["release_id"]) if "indicator_year" in frames else None
+    revised_units: dict[str, list[str]] = {}
+    if old_ind is not None:
+        new_ind = frames["indicator_year"]
+        joined = old_ind.select("unit_code", "indicator_code", old=pl.col("raw_value")).join(
+            new_ind.select("unit_code", "indicator_code", new=pl.col("raw_value")),
+            on=["unit_code", "indicator_code"],
+            how="full",
+            coalesce=True,
+        )
+        moved = joined.filter(
+            (pl.col("old").is_null() != pl.col("new").is_null())
+            | ((pl.col("old") - pl.col("new")).abs() > 1e-9 * (1 + pl.col("old").abs()))
+        )
+        for unit, code in moved.select("unit_code", "indicator_code").iter_rows():
+            revised_units.setdefault(unit, []).append(code)
+    files = "; ".join(changed_files) if changed_files else "no file changed"
+    for table, fields in DIFF_FIELDS.items():
+        if table not in frames:
+            continue
+        old = released_rows(con, table, previous["release_id"])
+        new = frames[table]
+        cols = ["unit_code", *[f for f in fields if f in new.columns and f in old.columns]]
+        names = dict(new.select("unit_code", "unit_name").iter_rows()) if "unit_name" in new.columns else {}
+        joined = old.select(cols).join(new.select(cols), on="unit_code", how="full", suffix="_new", coalesce=True)
+        for r in joined.iter_rows(named=True):
+            unit = r["unit_code"]
+            for f in cols[1:]:
+                a, b = r[f], r[f + "_new"]
+                same = a == b or (isinstance(a, float) and isinstance(b, float) and abs(a - b) <= 1e-9 * (1 + abs(a)))
+                if same:
+                    continue
+                if unit in revised_units:
+                    reason = f"own data revised ({', '.join(sorted(revised_units[unit]))}); files: {files}"
+                else:
+                    reason = f"rescaling: other cities' revised data moved the programme mean / bounds; files: {files}"
+                rows.append((unit, names.get(unit), table, f, _fmt(a), _fmt(b), reason))
+    return pl.DataFrame(
+        rows,
+        schema=["unit_code", "unit_name", "released_table", "field", "old_value", "new_value", "reason"],
+        orient="row",
+    )
+
+
+def release(
+    warehouse: Path | str | None = None,
+    year: int | None = None,
+    *,
+    mc_seed: int = DEFAULT_MC_SEED,
+    mc_runs: int = DEFAULT_MC_RUNS,
+    reason: str = "",
+    work_dir: Path | None = None,
+) -> ReleaseResult:
+    """Release the evaluation of ``year`` (default: the last year of the current window). Idempotent: when the
+    latest release of the year already holds exactly these figures nothing is written; otherwise a new release
+    (a restatement when one exists) with its diff."""
+    warehouse = Path(warehouse or settings.warehouse_path())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        first, last = _window(con)
+        year = int(year or last)
+        if not first <= year <= last:
+            raise ValueError(f"year {year} is outside the evaluated window {first}-{last}")
+        if not _has_table(con, "marts", "fct_rank_uncertainty"):
+            raise ValueError("no uncertainty runs (marts.fct_rank_uncertainty): a release needs robust verdicts")
+        version = data_version(con, year)
+        files_now = _ledger_files(con, year)
+    tmp = None
+    try:
+        source = warehouse
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            later = any(
+                con.execute(f"select count(*) from {s.table} where year > ?", [year]).fetchall()[0][0]
+                for s in _yearly_sources()
+                if _has_table(con, "raw", s.name)
+            )
+        if year < last or later:
+            # frozen normalisation: year Y is computed on the window ending at Y, never on later years' data
+            tmp = tempfile.TemporaryDirectory(prefix="ipcity_release_", dir=work_dir)
+            source = rebuild_window(warehouse, first, year, Path(tmp.name), mc_seed, mc_runs)
+        with duckdb.connect(str(source), read_only=True) as con:
+            frames = _released_frames(con, year)
+            seeds = (
+                con.execute("select distinct seed from marts.fct_rank_uncertainty").fetchall()
+                if _has_table(con, "marts", "fct_rank_uncertainty")
+                else []
+            )
+        seed_used = int(seeds[0][0]) if len(seeds) == 1 else mc_seed
+        content = _content_hash(frames)
+        with duckdb.connect(str(warehouse)) as con:
+            ensure_release_schema(con)
+            previous = latest_release(con, year)
+            if previous is not None and previous["content_hash"] == content:
+                return ReleaseResult(previous["release_id"], year, created=False)
+            n = con.execute(f"select count(*) from {SCHEMA}.releases where evaluation_year = ?", [year]).fetchall()[0][
+                0
+            ]
+            release_id = f"R{year}-{n + 1:02d}"
+            diff = None
+            if previous is not None:
+                files_then = set((previous.get("data_files") or "").split("\n")) - {""}
+                # files that arrived or were replaced since the previous release: "source partition file"
+                changed = sorted(" ".join(f.split("|")[:3]) for f in files_now - files_then)
+                diff = restatement_diff(con, previous, frames, changed)
+                diff = diff.with_columns(
+                    release_id=pl.lit(release_id),
+                    supersedes_release_id=pl.lit(previous["release_id"]),
+                    evaluation_year=pl.lit(year, pl.Int32),
+                ).select(
+                    "release_id",
+                    "supersedes_release_id",
+                    "evaluation_year",
+                    "unit_code",
+                    "unit_name",
+                    "released_table",
+                    "field",
+                    "old_value",
+                    "new_value",
+                    "reason",
+                )
+            con.execute("begin transaction")
+            for name, df in frames.items():
+                frame = df.with_columns(release_id=pl.lit(release_id)).select("release_id", *df.columns)  # noqa: F841
+                if _has_table(con, SCHEMA, name):
+                    con.execute(f"insert into {SCHEMA}.{name} by name select * from frame")
+                else:
+                    con.execute(f"create table {SCHEMA}.{name} as select * from frame")
+            if diff is not None and diff.height:
+                con.execute(f"insert into {SCHEMA}.restatement_diff by name select * from diff")
+            n_units = frames["evaluation_year"].height if "evaluation_year" in frames else 0
+            con.execute(
+                f"insert into {SCHEMA}.releases values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    release_id,
+                    year,
+                    version,
+                    catalog_version_of(year),
+                    rules_version_of(year),
+                    code_version(),
+                    seed_used,
+                    first,
+                    year,
+                    datetime.now().replace(microsecond=0),
+                    previous["release_id"] if previous else None,
+                    content,
+                    n_units,
+                    reason or ("restatement: figures changed" if previous else None),
+                    "\n".join(sorted(files_now)),
+                ],
+            )
+            con.execute("commit")
+        changed_units = sorted(set(diff["unit_code"].to_list())) if diff is not None and diff.height else []
+        return ReleaseResult(
+            release_id,
+            year,
+            created=True,
+            supersedes_release_id=previous["release_id"] if previous else None,
+            changed_units=changed_units,
+            diff=diff,
+        )
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
