@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, dcc, html
 
-from .. import queries
-from ..components import control, current_user, grid, guarded, page_title, records, snapshot, year_dropdown
-from ..downloads import DownloadDenied, indicator_extract, prepare_download
+from .. import access, queries
+from ..components import control, grid, guarded, page_title, records, snapshot, year_dropdown
+from ..downloads import indicator_extract, prepare_download
 from ..i18n import province_col, t
 
 PATH = "/downloads"
@@ -24,10 +24,13 @@ def download_url(year, province, fmt: str) -> str:
 @guarded
 def layout(lang: str, year=None, **_):
     snap = snapshot()
+    principal = access.current_principal()
     year = queries.resolve_year(snap, year)
-    prov_opts = [{"label": t("all_cities", lang), "value": ALL}] + [
+    # Only the scopes this user may download: one's own province, or (national office) every one and all cities.
+    prov_opts = [{"label": t("all_cities", lang), "value": ALL}] if principal.is_national else []
+    prov_opts += [
         {"label": r[province_col(lang)], "value": r["province_code"]}
-        for r in queries.provinces(snap).iter_rows(named=True)
+        for r in access.visible_units(principal, queries.provinces(snap)).iter_rows(named=True)
     ]
     return [
         dcc.Store(id="dl-lang", data=lang),
@@ -36,7 +39,13 @@ def layout(lang: str, year=None, **_):
             [
                 year_dropdown("dl-year", queries.years(snap), year, lang),
                 control(
-                    t("dl_scope", lang), dcc.Dropdown(id="dl-province", options=prov_opts, value=ALL, clearable=False)
+                    t("dl_scope", lang),
+                    dcc.Dropdown(
+                        id="dl-province",
+                        options=prov_opts,
+                        value=prov_opts[0]["value"] if prov_opts else None,
+                        clearable=False,
+                    ),
                 ),
                 control(
                     t("dl_format", lang),
@@ -72,7 +81,9 @@ def register_callbacks(app) -> None:
         State("dl-lang", "data"),
     )
     def preview(year, province, fmt, lang):
-        df = indicator_extract(snapshot(), int(year), None if province == ALL else province)
+        scope = None if province == ALL else province
+        access.authorize(access.current_principal(), "download", province=scope, all_provinces=scope is None)
+        df = indicator_extract(snapshot(), int(year), scope)
         wide = {"指标名称": 260, "一级指标": 110, "城市": 120}
         cols = [{"field": c, "headerName": c, **({"minWidth": wide[c]} if c in wide else {})} for c in df.columns]
         return cols, records(df.head(200), 4), t("dl_rows", lang).format(n=df.height), download_url(year, province, fmt)
@@ -88,8 +99,8 @@ def register_callbacks(app) -> None:
         prevent_initial_call=True,
     )
     def download(n_clicks, year, province, fmt, lang):
-        try:
-            f = prepare_download(snapshot(), current_user(), int(year), None if province == ALL else province, fmt)
-        except DownloadDenied:
-            return no_update, t("dl_denied", lang)
+        # A refused scope raises AccessDenied (audited), which the server answers with 403.
+        f = prepare_download(
+            snapshot(), access.current_principal(), int(year), None if province == ALL else province, fmt
+        )
         return dcc.send_bytes(f.content, f.filename), t("dl_rows", lang).format(n=f.rows)
