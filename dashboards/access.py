@@ -298,6 +298,23 @@ def visible_units(principal: Principal, units: pl.DataFrame) -> pl.DataFrame:
     return units.filter(pl.col("province_code").is_in(list(scope)))
 
 
+def visible_codes(principal: Principal, snap) -> frozenset[str] | None:
+    """Unit codes the principal may see in detail (None = all)."""
+    from . import queries
+
+    if principal.province_scope() is None:
+        return None
+    return frozenset(visible_units(principal, queries.units(snap))["unit_code"].to_list())
+
+
+def only_visible(principal: Principal, snap, df: pl.DataFrame | None, column: str = "unit_code"):
+    """``df`` restricted to rows of units the principal may see in detail."""
+    codes = visible_codes(principal, snap)
+    if df is None or codes is None:
+        return df
+    return df.filter(pl.col(column).is_in(list(codes)))
+
+
 def published_rankings(principal: Principal, df: pl.DataFrame) -> pl.DataFrame:
     """The rankings as published for rows outside the principal's scope: programme units only, and their
     internal evaluation columns (stage, robustness, rank intervals) blanked."""

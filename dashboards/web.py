@@ -32,7 +32,7 @@ LOGIN_LIMIT = "10 per minute;60 per hour"
 # Paths open without signing in: the sign-in page, the health probe and Dash's static bundles (no data in them).
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
-FILE_PREFIXES = ("/dossiers", "/download", "/extracts")
+FILE_PREFIXES = ("/dossiers/", "/download/", "/extracts/")
 FILE_ENDPOINTS = frozenset({"dossier", "download_extract", "extract_file"})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import queries
+from .. import access, queries
 from ..components import ONE_DECIMAL, control, grid, guarded, page_title, records, snapshot, year_dropdown
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, province_col, t
 from ..snapshot import SnapshotUnavailable
@@ -135,5 +135,7 @@ def register_callbacks(app) -> None:
             df = queries.rankings(snapshot(), int(year), programme_only=bool(programme))
         except SnapshotUnavailable:
             return [], t("no_snapshot", lang)
+        # Other provinces' rows as published (no internal evaluation detail) unless national / own province.
+        df = access.published_rankings(access.current_principal(), df)
         df = filter_rankings(df, province, group, stage)
         return ranking_rows(df, lang), f"{t('units_count', lang)}: {df.height}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import queries
+from .. import access, queries
 from ..components import (
     ONE_DECIMAL,
     card,
@@ -141,7 +141,8 @@ def register_callbacks(app) -> None:
         State("wl-lang", "data"),
     )
     def update(year, lang):
-        df = queries.watchlist(snapshot(), int(year), dossier_dir())
+        snap = snapshot()
+        df = access.only_visible(access.current_principal(), snap, queries.watchlist(snap, int(year), dossier_dir()))
         if df is None:
             return [], unavailable(lang)
         counts = {s: int((df["stage"] == s).sum()) for s in queries.WATCH_STAGES}
