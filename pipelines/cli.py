@@ -488,6 +488,53 @@ def users_audit(limit: int) -> None:
 
 
 @main.command()
+@click.option("--province", required=True, help="Province code: 44 or 440000.")
+@click.option("--year", type=int, required=True, help="Evaluation year.")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "parquet"]), default="xlsx", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Extracts folder (default data/extracts).")
+def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
+    """The province's extract for YEAR from the published snapshot: a new version when anything changed since the
+    last one (its changes listed), else the current version. Prints the file paths."""
+    import duckdb
+
+    from dashboards.security import BadParameter, normalise_province
+    from pipelines.extracts import extracts_dir, province_codes, read_versions, write_extract
+
+    try:
+        code = normalise_province(province)
+    except BadParameter as e:
+        raise click.BadParameter(str(e), param_hint="--province") from None
+    snap = settings.snapshot_path()
+    if not snap.exists():
+        console.print("[red]no published snapshot yet[/red] — run `ipcity run` first")
+        sys.exit(1)
+    root = out or extracts_dir()
+    with duckdb.connect(str(snap), read_only=True) as con:
+        if code not in province_codes(con):
+            console.print(f"[red]unknown province {code}[/red]")
+            sys.exit(2)
+        years = [r[0] for r in con.execute("select distinct year from marts.fct_city_score_year").fetchall()]
+        if year not in years:
+            console.print(f"[red]no data for {year}[/red] (years: {min(years)}–{max(years)})")
+            sys.exit(2)
+        entry = write_extract(con, root, code, year)
+    created = entry is not None
+    entry = entry or read_versions(root, code, year)[-1]
+    console.print(
+        f"{entry['province_name']} {year} v{entry['version']} · release {entry['release_id']}"
+        + (
+            f" · {entry['changes']} changed row(s) since v{entry['previous_version']}"
+            if entry["previous_version"]
+            else ""
+        )
+        + ("" if created else " (unchanged since this version)")
+    )
+    for f in entry["files"]:
+        if f["format"] == fmt:
+            console.print(str(Path(root) / f["path"]))
+
+
+@main.command()
 @click.argument("city")
 @click.option("--year", type=int, required=True, help="Evaluation year.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default data/dossiers).")
