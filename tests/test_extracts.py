@@ -242,3 +242,64 @@ def test_dashboard_serves_only_listed_extracts_in_scope(sample_snapshot, run_ext
         assert gd.get("/extracts/" + f["path"]).status_code == 403
     for crafted in ("44/../32/versions.json", "44/%2e%2e/32/x.csv", "44/2025/versions.json", "..%2f..%2fetc%2fpasswd"):
         assert gd.get("/extracts/" + crafted).status_code == 403
+
+
+def test_downloads_page_lists_versions_and_changes_in_scope(sample_snapshot, run_extracts, tmp_path):
+    import json
+
+    from dashboard_http import page_body
+
+    from dashboards.app import create_app
+
+    root = tmp_path / "extracts"
+    shutil.copytree(run_extracts, root)
+    year = sql_df(sample_snapshot.snapshot, "select max(year) as y from marts.fct_evaluation_year")["y"][0]
+    snap = tmp_path / "snap.duckdb"
+    shutil.copy(sample_snapshot.snapshot, snap)
+    with duckdb.connect(str(snap)) as con:
+        con.execute(
+            "update marts.fct_city_score_year set composite_index = composite_index + 0.5 where year = ? and "
+            "unit_code = (select min(unit_code) from marts.dim_city where province_code = '440000' and level <> 'province')",
+            [year],
+        )
+    with duckdb.connect(str(snap), read_only=True) as con:
+        v = X.write_extract(con, root, "440000", year)
+    assert v["changes"] == 1
+    app = create_app(snap, user_store=tmp_path / "u.sqlite", secret_key_file=tmp_path / "k", extracts_dir=root)
+    for user, role, province, expect in (
+        ("nat_x", "national", None, {"440000", "320000"}),
+        ("gd_y", "province", "44", {"440000"}),
+    ):
+        c = signed_in_client(app, tmp_path / "u.sqlite", user, role, province)
+        r = c.post(
+            "/_dash-update-component",
+            data=json.dumps(page_body("/downloads", "?lang=zh")),
+            content_type="application/json",
+        )
+        layout = r.get_json()["response"]["_pages_content"]["children"]
+        grid = _find(layout, "ex-grid")
+        codes = {row["province_code"] for row in grid["rowData"]}
+        assert expect <= codes and (role == "national" or codes == expect)
+        mine = [row for row in grid["rowData"] if row["province_code"] == "440000" and row["year"] == year]
+        assert [row["version"] for row in mine][:2] == [2, 1] and "v1 → v2" in mine[0]["changes"]
+        assert "/extracts/44/" in mine[0]["files"]
+        diff = _find(layout, "ex-changes")["rowData"]
+        assert [d["unit_code"] for d in diff if d["province"] == "广东省"] and all(
+            d["province"] == "广东省" for d in diff
+        )
+
+
+def _find(tree, component_id):
+    if isinstance(tree, dict):
+        if tree.get("props", {}).get("id") == component_id:
+            return tree["props"]
+        for v in tree.values():
+            hit = _find(v, component_id)
+            if hit is not None:
+                return hit
+    elif isinstance(tree, list):
+        for v in tree:
+            hit = _find(v, component_id)
+            if hit is not None:
+                return hit
+    return None

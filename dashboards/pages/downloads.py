@@ -1,11 +1,15 @@
-"""数据下载 Downloads: the year's indicator extract for one province or all cities, as CSV or XLSX."""
+"""数据下载 Downloads: the year's indicator extract (CSV or XLSX) for the scopes the user may have, and the versioned
+provincial extracts (省级数据包) with their releases and the rows changed since the previous version."""
 
 from __future__ import annotations
 
+import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines import extracts
+
 from .. import access, queries
-from ..components import control, grid, guarded, page_title, records, snapshot, year_dropdown
+from ..components import control, extracts_dir, grid, guarded, page_title, records, section, snapshot, year_dropdown
 from ..downloads import indicator_extract, prepare_download
 from ..i18n import province_col, t
 
@@ -19,6 +23,93 @@ def download_url(year, province, fmt: str) -> str:
     if province and province != ALL:
         params["province"] = province
     return "/download/extract?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+EXTRACT_ROUTE = "/extracts/"
+MAX_CHANGE_ROWS = 1000
+
+
+def extract_rows(entries: list[dict], lang: str) -> list[dict]:
+    """One row per extract version: what it is, which release, what changed, and its files as links."""
+    rows = []
+    for e in entries:
+        files = {}
+        for f in e["files"]:
+            if f["table"] in ("all", "indicators", "changes"):
+                label = {"all": "XLSX", "indicators": f["format"].upper(), "changes": "Δ " + f["format"].upper()}
+                files.setdefault(label[f["table"]], f["path"])
+        links = " · ".join(f"[{k}]({EXTRACT_ROUTE}{v})" for k, v in sorted(files.items()))
+        changes = (
+            t("ex_first", lang)
+            if e["previous_version"] is None
+            else f"{e['changes']} (v{e['previous_version']} → v{e['version']})"
+        )
+        rows.append(
+            {
+                "province": e["province_name"],
+                "province_code": e["province_code"],
+                "year": e["year"],
+                "version": e["version"],
+                "release_id": e["release_id"],
+                "generated_at": e["generated_at"],
+                "changes": changes,
+                "files": links,
+            }
+        )
+    return rows
+
+
+def change_rows(root, entries: list[dict]) -> list[dict]:
+    """The changed rows of every revised version the user may see (the diff, newest first)."""
+    out = []
+    for e in entries:
+        if not e.get("changes"):
+            continue
+        f = next((f for f in e["files"] if f["table"] == "changes" and f["format"] == "parquet"), None)
+        if f is None:
+            continue
+        df = pl.read_parquet(root / f["path"]).with_columns(
+            province=pl.lit(e["province_name"]), year=pl.lit(e["year"]), version=pl.lit(f"v{e['version']}")
+        )
+        out += df.to_dicts()
+        if len(out) >= MAX_CHANGE_ROWS:
+            break
+    return out[:MAX_CHANGE_ROWS]
+
+
+def extracts_section(principal, lang: str):
+    root = extracts_dir()
+    scope = principal.province_scope()
+    entries = extracts.list_versions(root, None if scope is None else sorted(scope))
+    if not entries:
+        return section(t("ex_title", lang), html.P(t("ex_none", lang), className="ipc-muted", id="ex-none"))
+    cols = [
+        {"field": "province", "headerName": t("ex_province", lang), "maxWidth": 130},
+        {"field": "year", "headerName": t("ex_year", lang), "maxWidth": 110},
+        {"field": "version", "headerName": t("ex_version", lang), "maxWidth": 90},
+        {"field": "release_id", "headerName": t("ex_release", lang), "minWidth": 220},
+        {"field": "generated_at", "headerName": t("ex_generated", lang), "maxWidth": 180},
+        {"field": "changes", "headerName": t("ex_changes", lang), "minWidth": 140},
+        {"field": "files", "headerName": t("ex_files", lang), "cellRenderer": "markdown", "minWidth": 260},
+    ]
+    change_cols = [
+        {"field": c, "headerName": h}
+        for c, h in [
+            ("province", t("ex_province", lang)),
+            ("year", t("ex_year", lang)),
+            ("version", t("ex_version", lang)),
+        ]
+        + list(extracts.CHANGE_HEADERS.items())
+    ]
+    changes = change_rows(root, entries)
+    return section(
+        t("ex_title", lang),
+        grid("ex-grid", lang, cols, extract_rows(entries, lang), height=360),
+        html.H3(t("ex_changes", lang), className="ipc-section-title"),
+        grid("ex-changes", lang, change_cols, changes, height=260)
+        if changes
+        else html.P("—", className="ipc-muted", id="ex-no-changes"),
+    )
 
 
 @guarded
@@ -66,6 +157,7 @@ def layout(lang: str, year=None, **_):
         html.Div(id="dl-status", className="ipc-muted"),
         grid("dl-preview", lang, height=520),
         dcc.Download(id="dl-download"),
+        extracts_section(principal, lang),
     ]
 
 
