@@ -127,6 +127,23 @@ def neutralise_text(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(exprs) if exprs else df
 
 
+# ---- text from data inside Markdown (AG Grid's markdown cells) and Plotly's pseudo-HTML --------------------------
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~])")
+
+
+def markdown_text(value) -> str:
+    """Data text for a Markdown cell: every Markdown/HTML character backslash-escaped, so a name such as
+    ``x](javascript:...)`` or ``<img ...>`` is shown as written and can never become a link or a tag."""
+    return _MD_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+
+
+def plot_text(value) -> str:
+    """Data text for Plotly labels and hover text, which render a subset of HTML (<a href>, <b>, <br>...)."""
+    import html
+
+    return html.escape("" if value is None else str(value), quote=False)
+
+
 # ---- redirects --------------------------------------------------------------------------------------------------
 def safe_local_path(target: str | None, default: str = "/") -> str:
     """A same-site path ('/x?y') or ``default``: no scheme, no host, no '//' or '/\\' (protocol-relative) prefix."""

@@ -285,3 +285,39 @@ def test_sql_injection_through_callbacks_finds_nothing(client, hostile):
         assert con.execute("select count(*) from marts.dim_city").fetchall()[0][0] > 300
     finally:
         con.close()
+
+
+def test_watchlist_markdown_cells_escape_names():
+    import polars as pl
+
+    from dashboards.pages.watchlist import watch_rows
+    from dashboards.security import markdown_text, plot_text
+
+    evil = "x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    assert "](" not in markdown_text(evil).replace("\\]\\(", "") and "<img" not in markdown_text(evil).replace(
+        "\\<", ""
+    )
+    row = {
+        "unit_code": "440100",
+        "unit_name": evil,
+        "unit_name_en": evil,
+        "province_name": "广东省",
+        "province_name_en": "Guangdong",
+        "stage": "watch",
+        "rules_fired": "W1",
+        "is_robust": True,
+        "share_bottom": 0.5,
+        "targets_evaluable": 2,
+        "targets_lagging": 1,
+        "composite_index": 80.0,
+        "rank": 3,
+        "n_ranked": 10,
+        "p05_rank": 2,
+        "p95_rank": 4,
+        "dossier_html": None,
+        "dossier_md": None,
+    }
+    [r] = watch_rows(pl.DataFrame([row]), "zh")
+    link = r["city_link"]
+    assert link.endswith("](/profile?lang=zh&unit=440100)") and "(javascript:" not in link.replace("\\(", "")
+    assert plot_text("<a href='x'>") == "&lt;a href='x'&gt;"

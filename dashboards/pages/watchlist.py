@@ -21,6 +21,7 @@ from ..components import (
 )
 from ..evaluation_text import rules_text
 from ..i18n import STAGES, label, name_col, province_col, t
+from ..security import markdown_text
 
 PATH = "/watchlist"
 NAV_KEY = "nav_watchlist"
@@ -47,7 +48,8 @@ def watch_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         rows.append(
             {
                 **r,
-                "city_link": f"[{r[name_col(lang)]}]({profile})",
+                # the name is data: escaped so it can never become a link or a tag in the markdown cell
+                "city_link": f"[{markdown_text(r[name_col(lang)])}]({profile})",
                 "stage_label": label(STAGES, r["stage"], lang),
                 "robust_label": robust_label(r["is_robust"], lang),
                 "share_bottom_pct": None if share is None else round(100 * share),
