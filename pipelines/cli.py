@@ -150,6 +150,14 @@ def _print_where() -> None:
     console.print(
         "dashboard: `ipcity serve` → http://127.0.0.1:8050   ·   Dagster UI: `ipcity dev` → http://127.0.0.1:3000"
     )
+    from dashboards.auth import UserStore, first_run_hint
+
+    hint = first_run_hint(UserStore())
+    if hint:
+        console.print(f"[yellow]{hint}[/yellow]")
+    extracts = settings.data_dir() / "extracts"
+    if extracts.is_dir():
+        console.print(f"provincial extracts: {extracts}  (`ipcity extract --province 44 --year 2025`)")
 
 
 @main.command()
