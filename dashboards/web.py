@@ -101,7 +101,7 @@ def _login_page(lang: str, next_url: str, error: str | None = None, status: int 
 <label>{e(tx["password"])}<input name="password" id="login-password" type="password" autocomplete="current-password" required maxlength="1024"></label>
 <button type="submit" id="login-submit" class="ipc-button">{e(tx["submit"])}</button>
 </form>
-<p><a href="/login?lang={other}&amp;next={e(flask.request.args.get("next", "/") if len(next_url) < 512 else "/")}">{e(tx["other"])}</a></p>
+<p><a href="/login?{e(_qs({"lang": other, "next": next_url}))}">{e(tx["other"])}</a></p>
 </main></body></html>"""
     return flask.Response(body, status=status, mimetype="text/html")
 

@@ -481,7 +481,10 @@ def users_set_role(username: str, role: str, province: str | None) -> None:
 def users_audit(limit: int) -> None:
     """The latest sign-ins and refused requests (who, what, when)."""
     t = Table("at (UTC)", "user", "role", "action", "target", "outcome", "address", "detail", title="audit log")
+    from rich.markup import escape
+
     for r in _store().audit_rows(limit):
+        r = {k: escape(str(v)) if isinstance(v, str) else v for k, v in r.items()}  # names typed at sign-in are data
         t.add_row(
             r["at"],
             r["username"] or "",
