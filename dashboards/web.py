@@ -189,7 +189,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
 
     @server.errorhandler(access.AccessDenied)
     def forbidden(_e):
-        return _plain(403, "forbidden")
+        return _plain(403, "无权访问 / forbidden")
 
     @server.errorhandler(413)
     def too_large(_e):
