@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from dashboard_fixtures import build_sample_run, build_snapshot  # noqa: E402
-from dashboard_http import callback_body, page_body, rankings_body  # noqa: E402
+from dashboard_http import callback_body, page_body, rankings_body, signed_in_client  # noqa: E402
 
 from dashboards import queries  # noqa: E402
 from dashboards.app import create_app  # noqa: E402
@@ -150,8 +150,9 @@ def main() -> None:
             print(f"sample run (generate + pipeline) in {time.perf_counter() - t0:.1f} s: {path}")
         else:
             print(f"reusing the sample run's snapshot {path} (--rebuild to run it again)")
-    app = create_app(path)
-    client = app.server.test_client()
+    access = REPO / "bench" / "work" / "access"  # the bench's own users store (sign-in stays on)
+    app = create_app(path, user_store=access / "users.sqlite", secret_key_file=access / "secret_key")
+    client = signed_in_client(app, access / "users.sqlite", "bench_national")
     client.get("/")  # registers the pages router
     snap = app.server.config[SNAPSHOT_KEY]
     years = queries.years(snap)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
@@ -11,11 +12,21 @@ import dash
 import flask
 from dash import Input, Output, dcc, html
 
-from pipelines import settings
+from pipelines import extracts, settings
 
-from . import components, geo, report
-from .components import DOSSIER_KEY, SNAPSHOT_KEY, current_user, href
-from .downloads import FORMATS, DownloadDenied, prepare_download
+from . import (  # noqa: F401 (access_text: UI strings)
+    access,
+    access_text,
+    components,
+    geo,
+    queries,
+    report,
+    security,
+    web,
+)
+from .auth import UserStore
+from .components import DOSSIER_KEY, EXTRACTS_KEY, SNAPSHOT_KEY, href
+from .downloads import FORMATS, prepare_download
 from .i18n import norm_lang, t
 from .pages import (
     alerts,
@@ -81,10 +92,16 @@ def _lang_from_search(search: str | None) -> tuple[str, dict]:
     return norm_lang(params.get("lang")), params
 
 
-def shell_content(pathname: str | None, search: str | None):
-    """Header, navigation, language toggle and banner for the current URL (pure: used by the shell callback)."""
+def shell_content(pathname: str | None, search: str | None, principal: access.Principal | None = None):
+    """Header, navigation, language toggle and banner for the current URL (pure: used by the shell callback).
+
+    Only pages the principal may open are listed. The language links are built on a known page path only:
+    a crafted path such as ``//evil.example/x`` would otherwise become a link to another site.
+    """
     lang, params = _lang_from_search(search)
-    pathname = pathname or "/"
+    paths = {p.PATH for p in PAGES}
+    pathname = pathname if pathname in paths else "/"
+    visible = [p for p in PAGES if principal is None or access.can_open_page(principal, p.PATH)]
     nav = [
         dcc.Link(
             t(p.NAV_KEY, lang),
@@ -92,7 +109,7 @@ def shell_content(pathname: str | None, search: str | None):
             className="ipc-nav-link" + (" active" if p.PATH == pathname else ""),
             id=f"nav-{p.__name__.rsplit('.', 1)[-1]}",
         )
-        for p in PAGES
+        for p in visible
     ]
     toggles = []
     for code, text in (("zh", "中文"), ("en", "English")):
@@ -107,12 +124,33 @@ def shell_content(pathname: str | None, search: str | None):
                 **{"data-lang": code},
             )
         )
+    if principal is not None and principal.authenticated:
+        who = principal.username + " · " + t(f"role_{principal.role}", lang)
+        if principal.province_code:
+            who += f" {principal.province_code}"
+        toggles += [
+            html.Span(who, className="ipc-user", id="ipc-user"),
+            html.A(t("logout", lang), href="/logout", className="ipc-lang-link", id="ipc-logout"),
+        ]
     return t("app_title", lang), nav, toggles, t("synthetic_banner", lang)
 
 
-def create_app(snapshot_path: Path | None = None, *, dossier_dir: Path | None = None) -> dash.Dash:
-    """Build the app over the snapshot at ``snapshot_path`` (default: the pipeline's published snapshot)."""
+def create_app(
+    snapshot_path: Path | None = None,
+    *,
+    dossier_dir: Path | None = None,
+    user_store: UserStore | Path | str | None = None,
+    secret_key_file: Path | None = None,
+    extracts_dir: Path | None = None,
+    debug: bool = False,
+) -> dash.Dash:
+    """Build the app over the snapshot at ``snapshot_path`` (default: the pipeline's published snapshot).
+
+    Accounts come from ``user_store`` (default ``<data>/access/users.sqlite``); every URL but the sign-in page,
+    the health probe and static bundles needs a signed-in user, and each data path checks the user's role.
+    """
     snap = Snapshot(Path(snapshot_path) if snapshot_path else settings.snapshot_path())
+    store = user_store if isinstance(user_store, UserStore) else UserStore(user_store)
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -125,6 +163,11 @@ def create_app(snapshot_path: Path | None = None, *, dossier_dir: Path | None = 
     )
     app.server.config[SNAPSHOT_KEY] = snap
     app.server.config[DOSSIER_KEY] = str(Path(dossier_dir) if dossier_dir else settings.dossier_dir())
+    app.server.config[EXTRACTS_KEY] = str(Path(extracts_dir) if extracts_dir else extracts.extracts_dir())
+    app.server.config["IPCITY_PAGE_ROLES"] = {
+        **access.PAGE_ROLES,
+        **{p.PATH: frozenset(p.ROLES) for p in PAGES if hasattr(p, "ROLES")},
+    }
     _register_pages()
     app.layout = shell
 
@@ -137,7 +180,7 @@ def create_app(snapshot_path: Path | None = None, *, dossier_dir: Path | None = 
         Input(LOCATION_ID, "search"),
     )
     def update_shell(pathname, search):
-        return shell_content(pathname, search)
+        return shell_content(pathname, search, access.current_principal())
 
     @app.callback(Output("ipc-footer", "children"), Input(LOCATION_ID, "pathname"), Input(LOCATION_ID, "search"))
     def update_footer(pathname, search):
@@ -153,52 +196,92 @@ def create_app(snapshot_path: Path | None = None, *, dossier_dir: Path | None = 
     _register_routes(app.server)
     geo.register_route(app.server)
     report.register_route(app.server)
+    web.install(app, store, secret_key_file, debug=debug, pages={p.PATH: p for p in PAGES})
     return app
+
+
+def _bad(status: int, reason: str) -> flask.Response:
+    return flask.Response(reason + "\n", status=status, mimetype="text/plain")
 
 
 def _register_routes(server: flask.Flask) -> None:
     @server.route("/dossiers/<path:filename>")
     def dossier(filename: str):
-        # send_from_directory refuses paths that escape the folder (safe_join), so only its files are served.
-        if Path(filename).suffix not in DOSSIER_SUFFIXES:
-            flask.abort(404)
-        mimetype = "text/markdown; charset=utf-8" if filename.endswith(".md") else None
-        return flask.send_from_directory(server.config[DOSSIER_KEY], filename, mimetype=mimetype)
+        principal = access.current_principal()
+        parsed = access.parse_dossier_name(filename)
+        if parsed is None:
+            # Anything but '<unit>_<year>.html|md' (traversal, other files, encoded tricks) is refused and logged.
+            access.deny(principal, "dossier", filename[:200], "not a dossier file name")
+        unit, _year, suffix = parsed
+        snap = server.config[SNAPSHOT_KEY]
+        try:
+            access.authorize(principal, "dossier", page="/watchlist", unit=unit, snap=snap, target=filename)
+        except SnapshotUnavailable:
+            flask.abort(503)
+        folder = Path(server.config[DOSSIER_KEY])
+        if not (folder / filename).is_file():
+            return _bad(404, "no such dossier")
+        mimetype = "text/markdown; charset=utf-8" if suffix == "md" else "text/html; charset=utf-8"
+        return flask.send_from_directory(folder, filename, mimetype=mimetype)
+
+    # A dossier is a standalone document: nothing in it may run, whatever the data held (read by flask-talisman).
+    dossier.talisman_view_options = {"content_security_policy": security.DOSSIER_CSP}
 
     @server.route("/download/extract")
     def download_extract():
         args = flask.request.args
-        fmt = args.get("fmt", "csv")
-        if fmt not in FORMATS:
-            flask.abort(400)
         snap = server.config[SNAPSHOT_KEY]
+        principal = access.current_principal()
         try:
-            year = int(args["year"])
-            f = prepare_download(snap, current_user(), year, args.get("province") or None, fmt)
-        except (KeyError, ValueError):
-            flask.abort(400)
-        except DownloadDenied:
-            flask.abort(403)
+            fmt = security.parse_choice("fmt", args.get("fmt"), FORMATS, default="csv")
+            year = security.parse_year(args.get("year"))
+            province = security.normalise_province(args.get("province"))
+            # Permission before existence: another province's code is refused (403) whether or not it exists.
+            access.authorize(principal, "download", province=province, all_provinces=province is None)
+            security.parse_year(str(year), queries.years(snap))
+            if province is not None:
+                security.parse_province(province, queries.provinces(snap)["province_code"].to_list())
+            f = prepare_download(snap, principal, year, province, fmt)
+        except security.BadParameter as e:
+            return _bad(400, str(e))
+        except security.NotFound as e:
+            return _bad(404, str(e))
         except SnapshotUnavailable:
-            flask.abort(503)
+            return _bad(503, "no published snapshot yet")
         return flask.Response(
-            f.content, mimetype=f.mimetype, headers={"Content-Disposition": f'attachment; filename="{f.filename}"'}
+            f.content, mimetype=f.mimetype, headers={"Content-Disposition": security.content_disposition(f.filename)}
         )
+
+    @server.route("/extracts/<path:relpath>")
+    def extract_file(relpath: str):
+        principal = access.current_principal()
+        folder = Path(server.config[EXTRACTS_KEY])
+        entry = extracts.lookup_file(folder, relpath)
+        if entry is None:
+            # Only files the extract manifests list are served: traversal and guessed names are refused.
+            access.deny(principal, "extract", relpath[:200], "not a listed extract file")
+        access.authorize(principal, "extract", page="/downloads", province=entry["province_code"], target=relpath)
+        resp = flask.send_from_directory(folder, relpath, mimetype=entry["mimetype"])
+        resp.headers["Content-Disposition"] = security.content_disposition(Path(relpath).name)
+        return resp
 
     @server.route("/healthz")
     def healthz():
+        # Whether a snapshot is being served and which version, never where it lives on the server.
         snap = server.config[SNAPSHOT_KEY]
         try:
-            version = list(snap.version())
+            version = snap.version()
         except SnapshotUnavailable:
-            return flask.jsonify({"snapshot": str(snap.path), "available": False}), 503
-        return flask.jsonify({"snapshot": str(snap.path), "available": True, "version": version})
+            return flask.jsonify({"available": False}), 503
+        tag = hashlib.sha256(repr(version).encode()).hexdigest()[:12]
+        return flask.jsonify({"available": True, "version": tag})
 
 
 def serve(host: str = "127.0.0.1", port: int = 8050, snapshot_path: Path | None = None, debug: bool = False) -> None:
-    """Run the dashboard with Flask's threaded server (fine for an office's handful of users)."""
+    """Run the dashboard with Flask's development server (``ipcity serve --debug`` only; production serving is
+    gunicorn, see ``dashboards.serving``)."""
     logging.basicConfig(level=logging.INFO)
-    app = create_app(snapshot_path)
+    app = create_app(snapshot_path, debug=debug)
     app.run(
         host=host,
         port=port,

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_KEY = "IPCITY_SNAPSHOT"
 DOSSIER_KEY = "IPCITY_DOSSIER_DIR"
+EXTRACTS_KEY = "IPCITY_EXTRACTS_DIR"
 
 # The strings of AG Grid's own menus that an official meets when sorting and filtering.
 AG_GRID_LOCALE_ZH = {
@@ -116,10 +117,14 @@ def dossier_dir() -> Path:
 
 
 def current_user() -> str | None:
-    """Who is asking, as far as the web server knows (reverse-proxy header or WSGI REMOTE_USER)."""
-    if not flask.has_request_context():
-        return None
-    return flask.request.headers.get("X-Remote-User") or flask.request.remote_user
+    """The signed-in user's name (Flask-Login session); never a client-sent header."""
+    from .access import current_principal
+
+    return current_principal().username
+
+
+def extracts_dir() -> Path:
+    return Path(flask.current_app.config[EXTRACTS_KEY])
 
 
 def href(path: str, lang: str, **params) -> str:

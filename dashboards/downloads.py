@@ -1,5 +1,6 @@
 """Indicator extracts for download. Every download, from the page button or the /download URL, goes through
-``prepare_download``, which calls ``authorize_download`` first: the one place a permission rule belongs."""
+``prepare_download``, which calls ``dashboards.access.authorize`` first (the one permission function), and every
+encoded file has its text neutralised so no cell becomes a formula."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from . import queries
+from . import access, queries
+from .security import neutralise_text
 from .xlsx import xlsx_bytes
 
 FORMATS = ("csv", "xlsx")
@@ -30,8 +32,7 @@ EXTRACT_HEADERS: dict[str, str] = {
 }
 
 
-class DownloadDenied(PermissionError):
-    pass
+DownloadDenied = access.AccessDenied
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,6 @@ class DownloadFile:
     content: bytes
     mimetype: str
     rows: int
-
-
-def authorize_download(user: str | None, province_code: str | None) -> bool:
-    """Whether ``user`` may download the extract of ``province_code`` (None = all cities).
-
-    Everyone may, for now. A rule (e.g. provincial officials see their own province) goes here and nowhere else.
-    """
-    return True
 
 
 def indicator_extract(snap, year: int, province_code: str | None = None) -> pl.DataFrame:
@@ -77,17 +70,17 @@ def indicator_extract(snap, year: int, province_code: str | None = None) -> pl.D
 
 def to_csv_bytes(df: pl.DataFrame) -> bytes:
     # The BOM makes Excel on Chinese Windows read UTF-8 instead of guessing GBK.
-    return b"\xef\xbb\xbf" + df.write_csv().encode("utf-8")
+    return b"\xef\xbb\xbf" + neutralise_text(df).write_csv().encode("utf-8")
 
 
 def to_xlsx_bytes(df: pl.DataFrame, sheet: str = "指标数据") -> bytes:
-    return xlsx_bytes(df, sheet)
+    # Inline strings are never formulas, but a user who edits and re-enters such a cell would make one.
+    return xlsx_bytes(neutralise_text(df), sheet)
 
 
-def prepare_download(snap, user: str | None, year: int, province_code: str | None, fmt: str) -> DownloadFile:
+def prepare_download(snap, principal: access.Principal, year: int, province_code: str | None, fmt: str) -> DownloadFile:
     """The single download path: permission check, extract, encode."""
-    if not authorize_download(user, province_code):
-        raise DownloadDenied(f"{user!r} may not download {province_code or 'all'}")
+    access.authorize(principal, "download", province=province_code, all_provinces=province_code is None)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     return snap.cached(("download", year, province_code, fmt), lambda: _encode(snap, year, province_code, fmt))

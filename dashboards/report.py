@@ -398,6 +398,15 @@ def register_route(server) -> None:
                 raise ValueError(city)
             if year not in queries.years(snap):
                 flask.abort(404)
+            # The national report lists every city's verdict: national office only; a city's one-pager follows
+            # the city's province scope (the same single check as every other data path).
+            from . import access
+
+            principal = access.current_principal()
+            if city is None:
+                access.authorize(principal, "report", all_provinces=True, target=f"report {year}")
+            else:
+                access.authorize(principal, "report", page="/profile", unit=city, snap=snap, target=f"report {city}")
             data = report_pdf(snap, year, city, norm_lang(args.get("lang")))
         except (KeyError, ValueError):
             flask.abort(400)
@@ -405,5 +414,7 @@ def register_route(server) -> None:
             flask.abort(503)
         name = f"ipcity_report_{year}" + (f"_{city}" if city else "") + ".pdf"
         return flask.Response(
-            data, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+            data,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"},
         )

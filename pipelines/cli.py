@@ -176,6 +176,14 @@ def _print_where() -> None:
     console.print(
         "dashboard: `ipcity serve` → http://127.0.0.1:8050   ·   Dagster UI: `ipcity dev` → http://127.0.0.1:3000"
     )
+    from dashboards.auth import UserStore, first_run_hint
+
+    hint = first_run_hint(UserStore())
+    if hint:
+        console.print(f"[yellow]{hint}[/yellow]")
+    extracts = settings.data_dir() / "extracts"
+    if extracts.is_dir():
+        console.print(f"provincial extracts: {extracts}  (`ipcity extract --province 44 --year 2025`)")
 
 
 @main.command()
@@ -293,12 +301,274 @@ def _has_table(con, schema: str, table: str) -> bool:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True)
-def serve(host: str, port: int) -> None:
-    """The dashboard (简体中文 / English), reading the published snapshot, never the warehouse."""
-    from dashboards.app import serve as run_server
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=4, show_default=True, help="Threads per worker.")
+@click.option(
+    "--debug", is_flag=True, help="Flask's development server with Dash's developer tools (never in production)."
+)
+@click.option("--background", is_flag=True, help="Start detached; the PID is written to data/dashboard.pid.")
+@click.option("--stop", is_flag=True, help="Stop a background dashboard started with --background.")
+@click.option("--trust-proxy", is_flag=True, help="Behind one reverse proxy: trust its X-Forwarded-For/-Proto.")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), default=None, help="Serve TLS directly.")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), default=None)
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    debug: bool,
+    background: bool,
+    stop: bool,
+    trust_proxy: bool,
+    certfile: str | None,
+    keyfile: str | None,
+) -> None:
+    """The dashboard (简体中文 / English) under gunicorn, reading the published snapshot, never the warehouse.
 
-    console.print(f"dashboard: http://{host}:{port}  (snapshot {settings.snapshot_path()})")
-    run_server(host=host, port=port)
+    Everyone signs in; accounts are managed with `ipcity users`. Stoppable by PID (`--stop` or kill -- -PID)."""
+    from dashboards.auth import UserStore, first_run_hint, secret_key
+
+    pid_file = settings.data_dir() / "dashboard.pid"
+    if stop:
+        if not pid_file.exists():
+            console.print("no background dashboard recorded")
+            return
+        pid = int(pid_file.read_text())
+        _stop_group(pid)
+        pid_file.unlink(missing_ok=True)
+        console.print(f"stopped the dashboard (process group {pid})")
+        return
+    secret_key()  # generated once, before any worker starts (0600, beside the warehouse)
+    hint = first_run_hint(UserStore())
+    if hint:
+        console.print(f"[yellow]{hint}[/yellow]")
+    scheme = "https" if certfile else "http"
+    console.print(f"dashboard: {scheme}://{host}:{port}  (snapshot {settings.snapshot_path().name})")
+    if debug:
+        console.print("[red]debug mode: development server and developer tools — not for production[/red]")
+        from dashboards.app import serve as run_dev_server
+
+        run_dev_server(host=host, port=port, debug=True)
+        return
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "20",
+        # Outer request limits (the app has its own): request line, header count and header size.
+        "--limit-request-line",
+        "4094",
+        "--limit-request-fields",
+        "60",
+        "--limit-request-field_size",
+        "8190",
+        "--access-logfile",
+        "-",
+    ]
+    if certfile:
+        cmd += ["--certfile", certfile, "--keyfile", keyfile or certfile]
+    cmd.append("dashboards.wsgi:application")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    if trust_proxy:
+        env["IPCITY_TRUST_PROXY"] = "1"
+    log = open(settings.data_dir() / "dashboard.log", "ab") if background else None
+    proc = subprocess.Popen(
+        cmd,
+        cwd=settings.PROJECT_ROOT,
+        start_new_session=True,
+        env=env,
+        stdin=subprocess.DEVNULL if background else None,
+        stdout=log,
+        stderr=log,
+    )
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(proc.pid))
+    console.print(f"gunicorn pid {proc.pid} ({workers} workers × {threads} threads); stop: `ipcity serve --stop`")
+    if background:
+        console.print(f"log: {settings.data_dir() / 'dashboard.log'}")
+        return
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        _stop_group(proc.pid)
+    finally:
+        pid_file.unlink(missing_ok=True)
+
+
+@main.group()
+def users() -> None:
+    """Dashboard accounts (roles: national, province, viewer, evaluator) in data/access/users.sqlite."""
+
+
+def _store():
+    from dashboards.auth import UserStore
+
+    return UserStore()
+
+
+def _password(value: str | None, username: str) -> str:
+    if value == "-":
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt(f"password for {username}", hide_input=True, confirmation_prompt=True)
+
+
+def _user_errors(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from dashboards.auth import UserError
+
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            console.print(f"[red]{e}[/red]")
+            sys.exit(2)
+
+    return wrapper
+
+
+_ROLE = click.Choice(["national", "province", "viewer", "evaluator"])
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=_ROLE, required=True)
+@click.option("--province", default=None, help="Province code for the province role (44 or 440000).")
+@click.option("--password", "password_src", default=None, help="'-' reads the password from stdin (scripts).")
+@_user_errors
+def users_add(username: str, role: str, province: str | None, password_src: str | None) -> None:
+    """Create an account (the password is asked twice, or read from stdin with --password -)."""
+    u = _store().add(username, _password(password_src, username), role, province)
+    console.print(f"added {u.username} ({u.role}{' ' + u.province_code if u.province_code else ''})")
+
+
+@users.command("list")
+def users_list() -> None:
+    t = Table("user", "role", "province", "active", "created", "updated", title="dashboard accounts")
+    for u in _store().list():
+        t.add_row(u.username, u.role, u.province_code or "", "yes" if u.active else "no", u.created_at, u.updated_at)
+    console.print(t)
+
+
+@users.command("disable")
+@click.argument("username")
+@_user_errors
+def users_disable(username: str) -> None:
+    """Disable an account; its open sessions end at their next request."""
+    _store().disable(username)
+    console.print(f"disabled {username}")
+
+
+@users.command("enable")
+@click.argument("username")
+@_user_errors
+def users_enable(username: str) -> None:
+    _store().enable(username)
+    console.print(f"enabled {username}")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--password", "password_src", default=None, help="'-' reads the password from stdin.")
+@_user_errors
+def users_reset_password(username: str, password_src: str | None) -> None:
+    """Set a new password; open sessions of the account end."""
+    _store().reset_password(username, _password(password_src, username))
+    console.print(f"password reset for {username}")
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role", type=_ROLE)
+@click.option("--province", default=None, help="Province code for the province role.")
+@_user_errors
+def users_set_role(username: str, role: str, province: str | None) -> None:
+    u = _store().set_role(username, role, province)
+    console.print(f"{u.username}: {u.role}{' ' + u.province_code if u.province_code else ''}")
+
+
+@users.command("audit")
+@click.option("--limit", default=50, show_default=True)
+def users_audit(limit: int) -> None:
+    """The latest sign-ins and refused requests (who, what, when)."""
+    t = Table("at (UTC)", "user", "role", "action", "target", "outcome", "address", "detail", title="audit log")
+    from rich.markup import escape
+
+    for r in _store().audit_rows(limit):
+        r = {k: escape(str(v)) if isinstance(v, str) else v for k, v in r.items()}  # names typed at sign-in are data
+        t.add_row(
+            r["at"],
+            r["username"] or "",
+            r["role"] or "",
+            r["action"],
+            r["target"] or "",
+            r["outcome"],
+            r["remote_addr"] or "",
+            r["detail"] or "",
+        )
+    console.print(t)
+
+
+@main.command()
+@click.option("--province", required=True, help="Province code: 44 or 440000.")
+@click.option("--year", type=int, required=True, help="Evaluation year.")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "parquet"]), default="xlsx", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Extracts folder (default data/extracts).")
+def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
+    """The province's extract for YEAR from the published snapshot: a new version when anything changed since the
+    last one (its changes listed), else the current version. Prints the file paths."""
+    import duckdb
+
+    from dashboards.security import BadParameter, normalise_province
+    from pipelines.extracts import extracts_dir, province_codes, read_versions, write_extract
+
+    try:
+        code = normalise_province(province)
+    except BadParameter as e:
+        raise click.BadParameter(str(e), param_hint="--province") from None
+    snap = settings.snapshot_path()
+    if not snap.exists():
+        console.print("[red]no published snapshot yet[/red] — run `ipcity run` first")
+        sys.exit(1)
+    root = out or extracts_dir()
+    with duckdb.connect(str(snap), read_only=True) as con:
+        if code not in province_codes(con):
+            console.print(f"[red]unknown province {code}[/red]")
+            sys.exit(2)
+        years = [r[0] for r in con.execute("select distinct year from marts.fct_city_score_year").fetchall()]
+        if year not in years:
+            console.print(f"[red]no data for {year}[/red] (years: {min(years)}–{max(years)})")
+            sys.exit(2)
+        entry = write_extract(con, root, code, year)
+    created = entry is not None
+    entry = entry or read_versions(root, code, year)[-1]
+    console.print(
+        f"{entry['province_name']} {year} v{entry['version']} · release {entry['release_id']}"
+        + (
+            f" · {entry['changes']} changed row(s) since v{entry['previous_version']}"
+            if entry["previous_version"]
+            else ""
+        )
+        + ("" if created else " (unchanged since this version)")
+    )
+    for f in entry["files"]:
+        if f["format"] == fmt:
+            console.print(str(Path(root) / f["path"]))
 
 
 @main.command()

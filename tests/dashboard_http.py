@@ -41,3 +41,53 @@ def page_body(pathname: str, search: str = "") -> dict:
         [("_pages_content", "children"), ("_pages_store", "data")],
         [("_pages_location", "pathname", pathname), ("_pages_location", "search", search)],
     )
+
+
+# ---- signed-in clients (the dashboard requires an account; tests create theirs in their own temp store) ----------
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def add_account(store_path, username: str, role: str = "national", province: str | None = None) -> str:
+    """Create an account in the users store at ``store_path`` (the same store `ipcity users add` writes)."""
+    from dashboards.auth import UserStore
+
+    store = UserStore(store_path)
+    if store.get(username) is None:
+        store.add(username, TEST_PASSWORD, role, province)
+    return TEST_PASSWORD
+
+
+def login(client, username: str, password: str = TEST_PASSWORD, next_url: str = "/"):
+    """Sign in through the real form (CSRF token from the page); returns the POST response."""
+    import re
+
+    page = client.get(f"/login?next={next_url}").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"username": username, "password": password, "csrf": token, "next": next_url})
+
+
+def signed_in_client(app, store_path, username: str = "national_test", role: str = "national", province=None):
+    add_account(store_path, username, role, province)
+    client = app.server.test_client()
+    r = login(client, username)
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    return client
+
+
+def login_session(url: str, username: str, password: str = TEST_PASSWORD):
+    """A ``requests.Session`` signed in to a running dashboard at ``url``."""
+    import re
+
+    import requests
+
+    s = requests.Session()
+    page = s.get(url + "/login", timeout=30).text
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = s.post(
+        url + "/login",
+        data={"username": username, "password": password, "csrf": token, "next": "/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert r.status_code == 302, r.text[:300]
+    return s

@@ -9,9 +9,8 @@ import shutil
 import duckdb
 import pytest
 from dashboard_fixtures import build_snapshot
-from dashboard_http import callback_body, page_body, rankings_body
+from dashboard_http import callback_body, page_body, rankings_body, signed_in_client
 
-from dashboards import downloads
 from dashboards.app import create_app
 
 pytestmark = pytest.mark.slow  # the session builds the sample run once
@@ -42,9 +41,21 @@ def dossiers(tmp_path_factory, sample_snapshot):
     return d
 
 
+def app_with_accounts(snapshot, base, **kwargs):
+    """The app with its users store and session key in the test's temp dir (auth stays on)."""
+    return create_app(
+        snapshot, user_store=base / "users.sqlite", secret_key_file=base / "secret_key", **kwargs
+    ), base / "users.sqlite"
+
+
+def national_client(snapshot, base, **kwargs):
+    app, store = app_with_accounts(snapshot, base, **kwargs)
+    return signed_in_client(app, store)
+
+
 @pytest.fixture(scope="module")
-def client(snap_path, dossiers):
-    return create_app(snap_path, dossier_dir=dossiers).server.test_client()
+def client(snap_path, dossiers, tmp_path_factory):
+    return national_client(snap_path, tmp_path_factory.mktemp("access"), dossier_dir=dossiers)
 
 
 def post(client, body):
@@ -119,26 +130,28 @@ def test_dossier_route_serves_only_dossier_files(client, sample_snapshot):
     assert r.status_code == 200 and "证据档案" in r.get_data(as_text=True)
     md = client.get("/dossiers/" + html.replace(".html", ".md"))
     assert md.status_code == 200 and md.headers["Content-Type"].startswith("text/markdown")
-    assert client.get("/dossiers/secret.txt").status_code == 404
-    assert client.get("/dossiers/../outside.html").status_code == 404
-    assert client.get("/dossiers/%2e%2e/outside.html").status_code == 404
+    # Names that are not '<unit>_<year>.html|md' are refused (403, audited) since issue 14; absent ones are 404.
+    assert client.get("/dossiers/secret.txt").status_code == 403
+    assert client.get("/dossiers/../outside.html").status_code in (403, 404)
+    assert client.get("/dossiers/%2e%2e/outside.html").status_code in (403, 404)
     assert client.get("/dossiers/999999_2025.html").status_code == 404
 
 
-def test_download_route_and_permission_gate(client, monkeypatch, year):
+def test_download_route_and_permission_gate(client, year, snap_path, tmp_path):
     r = client.get(f"/download/extract?year={year}&province=440000&fmt=csv")
     assert r.status_code == 200
     assert r.data.startswith(b"\xef\xbb\xbf")
     assert "attachment" in r.headers["Content-Disposition"]
     assert client.get(f"/download/extract?year={year}&fmt=pdf").status_code == 400
-    monkeypatch.setattr(downloads, "authorize_download", lambda user, province: province != "440000")
+    # A client-sent user header no longer means anything; a province account gets its own province only.
+    app, store = app_with_accounts(snap_path, tmp_path)
+    gd = signed_in_client(app, store, "gd_test", "province", "44")
+    assert gd.get(f"/download/extract?year={year}&province=440000&fmt=csv").status_code == 200
     assert (
-        client.get(
-            f"/download/extract?year={year}&province=440000&fmt=csv", headers={"X-Remote-User": "bob"}
-        ).status_code
+        gd.get(f"/download/extract?year={year}&province=320000&fmt=csv", headers={"X-Remote-User": "admin"}).status_code
         == 403
     )
-    assert client.get(f"/download/extract?year={year}&province=320000&fmt=csv").status_code == 200
+    assert app.server.test_client().get(f"/download/extract?year={year}&province=440000&fmt=csv").status_code == 401
 
 
 def test_watchlist_and_quality_callbacks(client, year, sample_snapshot):
@@ -171,7 +184,7 @@ def test_watchlist_and_quality_callbacks(client, year, sample_snapshot):
 
 
 def test_missing_snapshot_shows_notice_not_error(tmp_path):
-    client = create_app(tmp_path / "not_published_yet.duckdb").server.test_client()
+    client = national_client(tmp_path / "not_published_yet.duckdb", tmp_path)
     assert client.get("/healthz").status_code == 503
     for lang, notice in (("zh", "尚未发布数据快照"), ("en", "No published data snapshot")):
         resp = post(client, page_body("/rankings", f"?lang={lang}"))
@@ -182,7 +195,7 @@ def test_missing_tables_show_not_yet_available(tmp_path):
     path = build_snapshot(
         tmp_path / "bare.duckdb", include_evaluation=False, include_quality=False, include_alerts=False
     )
-    client = create_app(path).server.test_client()
+    client = national_client(path, tmp_path)
     wl = post(
         client,
         callback_body(

@@ -15,12 +15,14 @@ import polars as pl
 import pytest
 from dashboard_fixtures import build_snapshot, publish_snapshot
 
-from dashboards import downloads, figures, queries
+from dashboards import access, downloads, figures, queries
 from dashboards.app import shell_content
 from dashboards.evaluation_text import rules_text
 from dashboards.pages import compare, quality, rankings, watchlist
 from dashboards.snapshot import Snapshot, SnapshotUnavailable
 from dashboards.theme import GROUP_COLORS, NON_PROGRAMME_COLOR
+
+NATIONAL = access.Principal("national_test", "national")
 
 pytestmark = pytest.mark.slow  # the session builds the sample run once
 
@@ -447,7 +449,7 @@ def test_small_multiples_cover_every_indicator_once_with_targets(snap, snap_path
 
 
 def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
-    f = downloads.prepare_download(snap, None, last_year, "320000", "csv")
+    f = downloads.prepare_download(snap, NATIONAL, last_year, "320000", "csv")
     assert f.content.startswith(b"\xef\xbb\xbf")
     text = f.content.decode("utf-8-sig")
     header = text.splitlines()[0].split(",")
@@ -465,7 +467,7 @@ def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
 
 
 def test_xlsx_opens_with_chinese_headers(snap, last_year):
-    f = downloads.prepare_download(snap, None, last_year, None, "xlsx")
+    f = downloads.prepare_download(snap, NATIONAL, last_year, None, "xlsx")
     ws = openpyxl.load_workbook(io.BytesIO(f.content), read_only=True).active
     rows = ws.iter_rows(values_only=True)
     assert list(next(rows))[:4] == ["年份", "省份", "行政区划代码", "城市"]
@@ -473,16 +475,27 @@ def test_xlsx_opens_with_chinese_headers(snap, last_year):
 
 
 def test_every_download_passes_the_permission_check(snap, monkeypatch, last_year):
+    # The one permission function (dashboards.access.authorize) decides; a province account is held to its own.
     seen = []
+    real = access.authorize
 
-    def deny(user, province_code):
-        seen.append((user, province_code))
-        return False
+    def spy(principal, action, **kw):
+        seen.append((principal.username, action, kw.get("province"), kw.get("all_provinces")))
+        return real(principal, action, **kw)
 
-    monkeypatch.setattr(downloads, "authorize_download", deny)
+    monkeypatch.setattr(access, "authorize", spy)
+    js = access.Principal("alice", "province", "320000")
+    assert downloads.prepare_download(snap, js, last_year, "320000", "csv").rows > 0
+    for other in ("440000", None):
+        with pytest.raises(downloads.DownloadDenied):
+            downloads.prepare_download(snap, js, last_year, other, "csv")
     with pytest.raises(downloads.DownloadDenied):
-        downloads.prepare_download(snap, "alice", last_year, "440000", "csv")
-    assert seen == [("alice", "440000")]
+        downloads.prepare_download(snap, access.Principal("v", "viewer"), last_year, "320000", "csv")
+    assert seen[:3] == [
+        ("alice", "download", "320000", False),
+        ("alice", "download", "440000", False),
+        ("alice", "download", None, True),
+    ]
 
 
 # -- shell -------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from dashboard_http import callback_body, page_body, rankings_body
+from dashboard_http import add_account, callback_body, login_session, page_body, rankings_body
 from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,8 @@ def test_app_keeps_serving_through_a_pipeline_run_and_shows_the_new_data(pipelin
     first = run_pipeline()
     assert first.success, first.runs
     snap = settings.snapshot_path()
-    app = create_app(snap, dossier_dir=base / "dossiers")
+    add_account(base / "access" / "users.sqlite", "national_test")
+    app = create_app(snap, dossier_dir=base / "dossiers", user_store=base / "access" / "users.sqlite")
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
@@ -45,7 +46,7 @@ def test_app_keeps_serving_through_a_pipeline_run_and_shows_the_new_data(pipelin
     stop = threading.Event()
 
     def hammer():
-        s = requests.Session()
+        s = login_session(url, "national_test")
         while not stop.is_set():
             for body in (rankings_body(2024), page_body("/", "?lang=zh"), page_body("/quality", "?lang=zh")):
                 try:
@@ -76,7 +77,7 @@ def test_app_keeps_serving_through_a_pipeline_run_and_shows_the_new_data(pipelin
         assert os.stat(snap).st_ino != inode_before  # a new snapshot was swapped in
 
         new_run = second.runs[-1]["run_id"]
-        quality_page = requests.post(
+        quality_page = login_session(url, "national_test").post(
             url + "/_dash-update-component", json=page_body("/quality", "?lang=zh"), timeout=60
         )
         assert new_run in quality_page.text
@@ -90,7 +91,7 @@ def test_app_keeps_serving_through_a_pipeline_run_and_shows_the_new_data(pipelin
             [("dq-run", "value", new_run)],
             [("dq-lang", "data", "zh")],
         )
-        detail = requests.post(url + "/_dash-update-component", json=body, timeout=60)
+        detail = login_session(url, "national_test").post(url + "/_dash-update-component", json=body, timeout=60)
         assert detail.status_code == 200
         assert "unknown region code in city_code" in detail.text  # the late file's quarantined rows
     finally:

@@ -15,7 +15,7 @@ import time
 import duckdb
 import pytest
 import requests
-from dashboard_http import page_body, rankings_body
+from dashboard_http import add_account, login_session, page_body, rankings_body
 from werkzeug.serving import make_server
 
 from dashboards import queries
@@ -65,7 +65,11 @@ def served(tmp_path, sample_snapshot):
     source = tmp_path / "old.duckdb"
     shutil.copy(sample_snapshot.snapshot, source)
     publish_snapshot(source, target)
-    app = create_app(target, dossier_dir=tmp_path / "dossiers")
+    store = tmp_path / "access" / "users.sqlite"
+    add_account(store, "national_test")
+    app = create_app(
+        target, dossier_dir=tmp_path / "dossiers", user_store=store, secret_key_file=tmp_path / "access" / "key"
+    )
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -94,7 +98,7 @@ def test_swap_while_serving(served):
     stop = threading.Event()
 
     def hammer(kind: str):
-        session = requests.Session()
+        session = login_session(url, "national_test")
         while not stop.is_set():
             try:
                 if kind == "rankings":
@@ -141,10 +145,18 @@ def test_swap_while_serving(served):
         f"{sum(a == new_top for a in ranking_answers)} new"
     )
 
-    after = requests.post(url + "/_dash-update-component", json=rankings_body(year), timeout=30).json()
+    after = (
+        login_session(url, "national_test")
+        .post(url + "/_dash-update-component", json=rankings_body(year), timeout=30)
+        .json()
+    )
     rows = after["response"]["rk-grid"]["rowData"][:5]
     assert [(x["unit_code"], x["composite_index"]) for x in rows] == new_top
-    layout = requests.post(url + "/_dash-update-component", json=page_body("/", "?lang=zh"), timeout=30).text
+    layout = (
+        login_session(url, "national_test")
+        .post(url + "/_dash-update-component", json=page_body("/", "?lang=zh"), timeout=30)
+        .text
+    )
     compact = layout.replace(" ", "")
     # the year selector follows the new publish, which no longer has the first year
     assert f'"label":"{years[-1]}"' in compact and f'"label":"{years[0]}"' not in compact

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import figures, queries
+from .. import access, figures, queries
 from ..components import (
     control,
     dropdown,
@@ -106,10 +106,14 @@ def strengths_list(sw: pl.DataFrame, names: dict[str, str], unit_codes: list[str
 @guarded
 def layout(lang: str, year=None, units=None, indicator=None, **_):
     snap = snapshot()
+    principal = access.current_principal()
     year = queries.resolve_year(snap, year)
-    all_units = queries.units(snap)
+    all_units = access.visible_units(principal, queries.units(snap))  # a province compares its own cities
     options = unit_options(all_units, lang)
-    chosen = parse_units(units) or default_units(snap, year)
+    visible = set(all_units["unit_code"].to_list())
+    chosen = [u for u in parse_units(units) if u in visible] or [u for u in default_units(snap, year) if u in visible]
+    if len(chosen) < 2:
+        chosen = all_units["unit_code"].head(3).to_list()
     catalog = queries.indicator_catalog(snap)
     ind_col = "name_en" if lang == "en" else "name_zh"
     ind_opts = [{"label": f"{c} {n}", "value": c} for c, n in catalog.select("indicator_code", ind_col).iter_rows()]
@@ -176,6 +180,9 @@ def register_callbacks(app) -> None:
             return blank, [], [], blank, [], t("cmp_need_two", lang)
         try:
             snap = snapshot()
+            principal = access.current_principal()
+            for code in chosen:  # also checked before dispatch; here the query layer refuses on its own
+                access.authorize(principal, "callback", page=PATH, unit=code, snap=snap)
             year = int(year)
             radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang, chosen)
             cols, rows = side_by_side_table(queries.side_by_side(snap, year, chosen), lang)

@@ -1,12 +1,27 @@
-"""数据下载 Downloads: the year's indicator extract for one province or all cities, as CSV or XLSX."""
+"""数据下载 Downloads: the year's indicator extract (CSV or XLSX) for the scopes the user may have, and the versioned
+provincial extracts (省级数据包) with their releases and the rows changed since the previous version."""
 
 from __future__ import annotations
 
-from dash import Input, Output, State, dcc, html, no_update
+import polars as pl
+from dash import Input, Output, State, dcc, html
 
-from .. import queries
-from ..components import control, current_user, dropdown, grid, guarded, page_title, records, snapshot, year_dropdown
-from ..downloads import DownloadDenied, indicator_extract, prepare_download
+from pipelines import extracts
+
+from .. import access, queries
+from ..components import (
+    control,
+    dropdown,
+    extracts_dir,
+    grid,
+    guarded,
+    page_title,
+    records,
+    section,
+    snapshot,
+    year_dropdown,
+)
+from ..downloads import indicator_extract, prepare_download
 from ..i18n import province_col, t
 
 PATH = "/downloads"
@@ -21,13 +36,103 @@ def download_url(year, province, fmt: str) -> str:
     return "/download/extract?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 
+EXTRACT_ROUTE = "/extracts/"
+MAX_CHANGE_ROWS = 1000
+
+
+def extract_rows(entries: list[dict], lang: str) -> list[dict]:
+    """One row per extract version: what it is, which release, what changed, and its files as links."""
+    rows = []
+    for e in entries:
+        files = {}
+        for f in e["files"]:
+            if f["table"] in ("all", "indicators", "changes"):
+                label = {"all": "XLSX", "indicators": f["format"].upper(), "changes": "Δ " + f["format"].upper()}
+                files.setdefault(label[f["table"]], f["path"])
+        links = " · ".join(f"[{k}]({EXTRACT_ROUTE}{v})" for k, v in sorted(files.items()))
+        changes = (
+            t("ex_first", lang)
+            if e["previous_version"] is None
+            else f"{e['changes']} (v{e['previous_version']} → v{e['version']})"
+        )
+        rows.append(
+            {
+                "province": e["province_name"],
+                "province_code": e["province_code"],
+                "year": e["year"],
+                "version": e["version"],
+                "release_id": e["release_id"],
+                "generated_at": e["generated_at"],
+                "changes": changes,
+                "files": links,
+            }
+        )
+    return rows
+
+
+def change_rows(root, entries: list[dict]) -> list[dict]:
+    """The changed rows of every revised version the user may see (the diff, newest first)."""
+    out = []
+    for e in entries:
+        if not e.get("changes"):
+            continue
+        f = next((f for f in e["files"] if f["table"] == "changes" and f["format"] == "parquet"), None)
+        if f is None:
+            continue
+        df = pl.read_parquet(root / f["path"]).with_columns(
+            province=pl.lit(e["province_name"]), year=pl.lit(e["year"]), version=pl.lit(f"v{e['version']}")
+        )
+        out += df.to_dicts()
+        if len(out) >= MAX_CHANGE_ROWS:
+            break
+    return out[:MAX_CHANGE_ROWS]
+
+
+def extracts_section(principal, lang: str):
+    root = extracts_dir()
+    scope = principal.province_scope()
+    entries = extracts.list_versions(root, None if scope is None else sorted(scope))
+    if not entries:
+        return section(t("ex_title", lang), html.P(t("ex_none", lang), className="ipc-muted", id="ex-none"))
+    cols = [
+        {"field": "province", "headerName": t("ex_province", lang), "maxWidth": 130},
+        {"field": "year", "headerName": t("ex_year", lang), "maxWidth": 110},
+        {"field": "version", "headerName": t("ex_version", lang), "maxWidth": 90},
+        {"field": "release_id", "headerName": t("ex_release", lang), "minWidth": 220},
+        {"field": "generated_at", "headerName": t("ex_generated", lang), "maxWidth": 180},
+        {"field": "changes", "headerName": t("ex_changes", lang), "minWidth": 140},
+        {"field": "files", "headerName": t("ex_files", lang), "cellRenderer": "markdown", "minWidth": 260},
+    ]
+    change_cols = [
+        {"field": c, "headerName": h}
+        for c, h in [
+            ("province", t("ex_province", lang)),
+            ("year", t("ex_year", lang)),
+            ("version", t("ex_version", lang)),
+        ]
+        + list(extracts.CHANGE_HEADERS.items())
+    ]
+    changes = change_rows(root, entries)
+    return section(
+        t("ex_title", lang),
+        grid("ex-grid", lang, cols, extract_rows(entries, lang), height=360),
+        html.H3(t("ex_changes", lang), className="ipc-section-title"),
+        grid("ex-changes", lang, change_cols, changes, height=260)
+        if changes
+        else html.P("—", className="ipc-muted", id="ex-no-changes"),
+    )
+
+
 @guarded
 def layout(lang: str, year=None, **_):
     snap = snapshot()
+    principal = access.current_principal()
     year = queries.resolve_year(snap, year)
-    prov_opts = [{"label": t("all_cities", lang), "value": ALL}] + [
+    # Only the scopes this user may download: one's own province, or (national office) every one and all cities.
+    prov_opts = [{"label": t("all_cities", lang), "value": ALL}] if principal.is_national else []
+    prov_opts += [
         {"label": r[province_col(lang)], "value": r["province_code"]}
-        for r in queries.provinces(snap).iter_rows(named=True)
+        for r in access.visible_units(principal, queries.provinces(snap)).iter_rows(named=True)
     ]
     return [
         dcc.Store(id="dl-lang", data=lang),
@@ -36,7 +141,14 @@ def layout(lang: str, year=None, **_):
             [
                 year_dropdown("dl-year", queries.years(snap), year, lang),
                 control(
-                    t("dl_scope", lang), dropdown("dl-province", lang, options=prov_opts, value=ALL, clearable=False)
+                    t("dl_scope", lang),
+                    dropdown(
+                        "dl-province",
+                        lang,
+                        options=prov_opts,
+                        value=prov_opts[0]["value"] if prov_opts else None,
+                        clearable=False,
+                    ),
                 ),
                 control(
                     t("dl_format", lang),
@@ -57,6 +169,7 @@ def layout(lang: str, year=None, **_):
         html.Div(id="dl-status", className="ipc-muted"),
         grid("dl-preview", lang, height=520),
         dcc.Download(id="dl-download"),
+        extracts_section(principal, lang),
     ]
 
 
@@ -75,7 +188,9 @@ def register_callbacks(app) -> None:
         State("dl-lang", "data"),
     )
     def preview(year, province, fmt, lang):
-        df = indicator_extract(snapshot(), int(year), None if province == ALL else province)
+        scope = None if province == ALL else province
+        access.authorize(access.current_principal(), "download", province=scope, all_provinces=scope is None)
+        df = indicator_extract(snapshot(), int(year), scope)
         wide = {"指标名称": 260, "一级指标": 110, "城市": 120}
         cols = [{"field": c, "headerName": c, **({"minWidth": wide[c]} if c in wide else {})} for c in df.columns]
         shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
@@ -92,8 +207,8 @@ def register_callbacks(app) -> None:
         prevent_initial_call=True,
     )
     def download(n_clicks, year, province, fmt, lang):
-        try:
-            f = prepare_download(snapshot(), current_user(), int(year), None if province == ALL else province, fmt)
-        except DownloadDenied:
-            return no_update, t("dl_denied", lang)
+        # A refused scope raises AccessDenied (audited), which the server answers with 403.
+        f = prepare_download(
+            snapshot(), access.current_principal(), int(year), None if province == ALL else province, fmt
+        )
         return dcc.send_bytes(f.content, f.filename), t("dl_rows", lang).format(n=f.rows)

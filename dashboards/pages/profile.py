@@ -7,7 +7,7 @@ import json
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import figures, queries
+from .. import access, figures, queries
 from ..components import (
     INTEGER,
     control,
@@ -225,12 +225,13 @@ def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang:
 @guarded
 def layout(lang: str, unit=None, **_):
     snap = snapshot()
-    all_units = queries.units(snap)
+    all_units = access.visible_units(access.current_principal(), queries.units(snap))  # a province: its own cities
     options = unit_options(all_units, lang)
     codes = set(all_units["unit_code"].to_list())
     if unit not in codes:
         year = queries.resolve_year(snap, None)
-        top = queries.rankings(snap, year)["unit_code"].head(1).to_list() if year else []
+        ranked = queries.rankings(snap, year)["unit_code"].to_list() if year else []
+        top = [c for c in ranked if c in codes][:1]
         unit = top[0] if top else (all_units["unit_code"][0] if all_units.height else None)
     last_year = queries.resolve_year(snap, None)
     return [
@@ -375,6 +376,8 @@ def register_callbacks(app) -> None:
         blank = empty_figure(t("not_available", lang))
         try:
             snap = snapshot()
+            if unit:  # also checked before dispatch; here the query layer refuses on its own
+                access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
             info = queries.unit_info(snap, unit) if unit else None
             if info is None:
                 return unavailable(lang), blank, None, blank, None, None, None

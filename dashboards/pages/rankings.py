@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import queries
+from .. import access, queries
 from ..components import (
     INTEGER,
     ONE_DECIMAL,
@@ -191,5 +191,7 @@ def register_callbacks(app) -> None:
             df = queries.rankings(snapshot(), int(year), programme_only=bool(programme))
         except SnapshotUnavailable:
             return [], 0
+        # Other provinces' rows as published (no internal evaluation detail) unless national / own province.
+        df = access.published_rankings(access.current_principal(), df)
         df = filter_rankings(df, province, group, stage)
         return ranking_rows(df, lang), df.height

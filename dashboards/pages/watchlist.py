@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import queries
+from .. import access, queries
 from ..components import (
     ONE_DECIMAL,
     card,
@@ -23,6 +23,7 @@ from ..components import (
 )
 from ..evaluation_text import rules_text
 from ..i18n import STAGES, label, name_col, province_col, t
+from ..security import markdown_text
 
 PATH = "/watchlist"
 NAV_KEY = "nav_watchlist"
@@ -49,7 +50,8 @@ def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dic
         rows.append(
             {
                 **r,
-                "city_link": f"[{r[name_col(lang)]}]({profile})",
+                # the name is data: escaped so it can never become a link or a tag in the markdown cell
+                "city_link": f"[{markdown_text(r[name_col(lang)])}]({profile})",
                 "stage_label": label(STAGES, r["stage"], lang),
                 "robust_label": robust_label(r["is_robust"], lang),
                 "share_bottom_pct": None if share is None else round(100 * share),
@@ -154,7 +156,8 @@ def register_callbacks(app) -> None:
         State("wl-lang", "data"),
     )
     def update(year, lang):
-        df = queries.watchlist(snapshot(), int(year), dossier_dir())
+        snap = snapshot()
+        df = access.only_visible(access.current_principal(), snap, queries.watchlist(snap, int(year), dossier_dir()))
         if df is None:
             return [], unavailable(lang)
         counts = {s: int((df["stage"] == s).sum()) for s in queries.WATCH_STAGES}

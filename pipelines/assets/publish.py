@@ -100,3 +100,27 @@ def build_publish_assets(
         return dg.MaterializeResult(metadata={"dossiers": len(flagged), "folder": str(out)})
 
     return [rejections_summary, target_alerts, published_snapshot, evaluation_dossiers]
+
+
+def build_extract_assets(publish_assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    snapshot_asset = next(a for a in publish_assets if a.key == dg.AssetKey(["published", "snapshot"]))
+
+    @dg.asset(
+        key=["published", "provincial_extracts"],
+        group_name="publish",
+        deps=[snapshot_asset],
+        description="省级数据包 — for every province and released evaluation year: its cities' indicators, scores, "
+        "ranks, groups, stages, target statuses and acceptance scores as CSV, XLSX and Parquet; a new version only "
+        "when the content or release changed, with the rows changed since the previous version.",
+        kinds={"parquet", "xlsx", "csv"},
+    )
+    def provincial_extracts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        from pipelines.extracts import extracts_dir, write_all
+        from pipelines.settings import snapshot_path
+
+        new = write_all(snapshot_path(Path(warehouse.file)), extracts_dir(Path(warehouse.file)))
+        changed = sum(1 for e in new if e["previous_version"] is not None)
+        context.log.info(f"{len(new)} new extract version(s), {changed} with changes since a previous version")
+        return dg.MaterializeResult(metadata={"new_versions": len(new), "revised": changed})
+
+    return [provincial_extracts]

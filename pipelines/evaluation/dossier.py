@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import markdown as md_lib
+import markdown.extensions
 import polars as pl
 
 STAGE_ZH = {
@@ -66,6 +67,33 @@ def resolve_unit(con: duckdb.DuckDBPyConnection, text: str) -> str:
             names = ", ".join(f"{c} {n}" for c, n, _ in pick[:10])
             raise ValueError(f"'{text}' matches several units: {names}")
     raise ValueError(f"no unit matches '{text}'")
+
+
+class _NoRawHtml(md_lib.extensions.Extension):
+    """Data (unit names, evidence text, file names) may hold '<img onerror=...>' or '[x](javascript:...)':
+    Markdown passes raw HTML through and turns brackets into links, so both are switched off. Text is then
+    escaped by Markdown's serializer, and the only tags left are the ones our own Markdown syntax makes."""
+
+    def extendMarkdown(self, md):  # noqa: N802 (Markdown's API)
+        md.preprocessors.deregister("html_block")
+        for name in (
+            "html",
+            "reference",
+            "link",
+            "image_link",
+            "image_reference",
+            "short_reference",
+            "short_image_ref",
+            "autolink",
+            "automail",
+        ):
+            md.inlinePatterns.deregister(name)
+        md.parser.blockprocessors.deregister("reference")
+
+
+def safe_markdown(text: str) -> str:
+    """Markdown → HTML with raw HTML and links disabled (see ``_NoRawHtml``): HTML from data comes out escaped."""
+    return md_lib.markdown(text, extensions=["tables", _NoRawHtml()])
 
 
 def _fmt(x, digits: int = 1) -> str:
@@ -406,7 +434,7 @@ def _render(d: dict) -> tuple[str, str]:
         (
             trend_md_text,
             f"<h2>趋势 / Trends</h2>\n<figure>{chart1}</figure>\n<figure>{chart2}</figure>\n"
-            + md_lib.markdown("\n".join(trend_md[2:]), extensions=["tables"]),
+            + safe_markdown("\n".join(trend_md[2:])),
         )
     )
 
@@ -518,7 +546,7 @@ def _render(d: dict) -> tuple[str, str]:
     blocks.append(("\n".join(lines), None))
 
     markdown_text = "\n\n".join(b[0] for b in blocks) + "\n"
-    body = "\n".join(b[1] if b[1] is not None else md_lib.markdown(b[0], extensions=["tables"]) for b in blocks)
+    body = "\n".join(b[1] if b[1] is not None else safe_markdown(b[0]) for b in blocks)
     page = (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>{html.escape(name)} {year} 评估证据档案</title><style>"

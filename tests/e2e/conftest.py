@@ -41,17 +41,32 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def start_server(snapshot: Path, dossier_dir: Path | None, log_path: Path) -> Server:
+def start_server(
+    snapshot: Path, dossier_dir: Path | None, log_path: Path, access_dir: Path, extracts_dir: Path | None = None
+) -> Server:
+    """The dashboard in a subprocess, with its users store and session key in ``access_dir`` (accounts are
+    created there by the tests; sign-in stays on). Debug mode keeps Dash's in-page error reports for the tests."""
     port = free_port()
     code = (
         "import sys; from pathlib import Path; from dashboards.app import create_app; "
-        "app = create_app(Path(sys.argv[1]), dossier_dir=Path(sys.argv[2]) if sys.argv[2] else None); "
+        "app = create_app(Path(sys.argv[1]), dossier_dir=Path(sys.argv[2]) if sys.argv[2] else None, "
+        "user_store=Path(sys.argv[4]) / 'users.sqlite', secret_key_file=Path(sys.argv[4]) / 'secret_key', "
+        "extracts_dir=Path(sys.argv[5]) if sys.argv[5] else None, debug=True); "
         "app.run(host='127.0.0.1', port=int(sys.argv[3]), debug=True, use_reloader=False, threaded=True, "
         "dev_tools_hot_reload=False, dev_tools_disable_version_check=True)"
     )
     log = open(log_path, "w", encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(snapshot), str(dossier_dir or ""), str(port)],
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(snapshot),
+            str(dossier_dir or ""),
+            str(port),
+            str(access_dir),
+            str(extracts_dir or ""),
+        ],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -80,8 +95,26 @@ def dossier_dir(sample_snapshot) -> Path:
 
 
 @pytest.fixture(scope="session")
-def dash_server(e2e_snapshot, dossier_dir, tmp_path_factory):
-    server = start_server(e2e_snapshot, dossier_dir, tmp_path_factory.mktemp("logs") / "server.log")
+def access_dir(tmp_path_factory) -> Path:
+    """The test run's users store: a national account for the page tests, province accounts for access tests."""
+    from dashboard_http import add_account
+
+    d = tmp_path_factory.mktemp("access")
+    add_account(d / "users.sqlite", "national_test", "national")
+    add_account(d / "users.sqlite", "gd_test", "province", "44")
+    return d
+
+
+@pytest.fixture(scope="session")
+def dash_server(e2e_snapshot, dossier_dir, tmp_path_factory, access_dir, sample_snapshot):
+    extracts = sample_snapshot.snapshot.parent.parent / "extracts"
+    server = start_server(
+        e2e_snapshot,
+        dossier_dir,
+        tmp_path_factory.mktemp("logs") / "server.log",
+        access_dir,
+        extracts if extracts.is_dir() else None,
+    )
     yield server
     server.proc.terminate()
     try:
@@ -90,8 +123,7 @@ def dash_server(e2e_snapshot, dossier_dir, tmp_path_factory):
         server.proc.kill()
 
 
-@pytest.fixture(scope="session")
-def browser():
+def make_driver():
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         pytest.skip(f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER}")
     from selenium import webdriver
@@ -117,9 +149,39 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
+    return driver, profile
+
+
+def browser_login(driver, url: str, username: str) -> None:
+    """Sign in through the real form, as a person would."""
+    from dashboard_http import TEST_PASSWORD
+
+    driver.get(url + "/login")
+    driver.find_element("id", "login-username").send_keys(username)
+    driver.find_element("id", "login-password").send_keys(TEST_PASSWORD)
+    driver.find_element("id", "login-submit").click()
+    deadline = time.time() + 30
+    while "/login" in driver.current_url and time.time() < deadline:
+        time.sleep(0.2)
+    assert "/login" not in driver.current_url, driver.page_source[:1000]
+
+
+@pytest.fixture(scope="session")
+def browser(dash_server):
+    """Headless Chromium signed in as the national test account."""
+    driver, profile = make_driver()
+    browser_login(driver, dash_server.url, "national_test")
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def national_http(dash_server):
+    """A requests session signed in as the national test account (downloads, dossiers)."""
+    from dashboard_http import login_session
+
+    return login_session(dash_server.url, "national_test")
 
 
 @pytest.fixture(scope="session")

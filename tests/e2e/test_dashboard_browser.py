@@ -10,7 +10,6 @@ import time
 import duckdb
 import openpyxl
 import pytest
-import requests
 
 from dashboards import queries
 from dashboards.snapshot import Snapshot
@@ -147,7 +146,7 @@ def watch_dossier(sample_snapshot):
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("path", list(PAGES))
-def test_page(browser, dash_server, artifacts, watch_dossier, path, lang):
+def test_page(browser, dash_server, artifacts, watch_dossier, path, lang, national_http):
     spec = PAGES[path]
     browser.get_log("browser")  # drop what earlier pages logged
     browser.get(f"{dash_server.url}{path}?lang={lang}")
@@ -177,11 +176,11 @@ def test_page(browser, dash_server, artifacts, watch_dossier, path, lang):
             if "/dossiers/" in (a.get_attribute("href") or "")
         ]
         assert any(link.endswith(watch_dossier) for link in links)
-        r = requests.get(dash_server.url + "/dossiers/" + watch_dossier, timeout=10)
+        r = national_http.get(dash_server.url + "/dossiers/" + watch_dossier, timeout=10)
         assert r.status_code == 200 and "证据档案" in r.text and watch_dossier.split("_")[0] in r.text
     if path == "/downloads":
         href = browser.find_element("id", "dl-link").get_attribute("href")
-        r = requests.get(href, timeout=30)
+        r = national_http.get(href, timeout=30)
         assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf" if "fmt=csv" in href else b"PK")
 
 
@@ -293,10 +292,10 @@ def test_quality_page_shows_the_run(browser, dash_server, e2e_snapshot):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 @pytest.mark.parametrize("province", ["320000", None])
-def test_downloads_open_with_chinese_headers(dash_server, e2e_snapshot, fmt, province):
+def test_downloads_open_with_chinese_headers(dash_server, e2e_snapshot, fmt, province, national_http):
     [(year,)] = sql(e2e_snapshot, "select max(year) from marts.fct_city_score_year")
     url = f"{dash_server.url}/download/extract?year={year}&fmt={fmt}" + (f"&province={province}" if province else "")
-    r = requests.get(url, timeout=60)
+    r = national_http.get(url, timeout=60)
     assert r.status_code == 200
     [(expected,)] = sql(
         e2e_snapshot,

@@ -1,0 +1,334 @@
+"""Who may see what: the one place the dashboard's permission rules live.
+
+Roles (``dashboards.auth.ROLES``):
+- national: everything;
+- province: its own province's cities — profile, comparison, watchlist, dossiers, extracts — and the national
+  rankings and overview as published (other provinces' rows without the internal evaluation detail);
+- viewer: the published rankings and the overview only;
+- evaluator: the third-party evaluation agency; the published pages only until its upload page exists.
+
+Every data path goes through ``authorize``: page URLs, every Dash callback (``check_callback``, run before Dash
+dispatches, so a crafted payload never reaches a query), the download routes and the dossier files. A refusal
+raises ``AccessDenied`` after writing an audit row (who, what, when); the app turns it into 403.
+The pure helpers (``visible_units``, ``published_rankings``, ``in_scope``) scope data frames for the callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+import flask
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+ALL_ROLES = frozenset({"national", "province", "viewer", "evaluator"})
+CITY_ROLES = frozenset({"national", "province"})
+NATIONAL = frozenset({"national"})
+
+# Page path -> roles that may open it. A page registered later (another team's) declares ``ROLES`` in its module;
+# a page in neither place is for the national office only (deny by default).
+PAGE_ROLES: dict[str, frozenset[str]] = {
+    "/": ALL_ROLES,
+    "/rankings": ALL_ROLES,
+    "/compare": CITY_ROLES,
+    "/profile": CITY_ROLES,
+    "/watchlist": CITY_ROLES,
+    "/quality": NATIONAL,
+    "/downloads": CITY_ROLES,
+}
+# Component-id prefix -> page, so a callback is checked against the page that owns its outputs.
+ID_PREFIX_PAGE: dict[str, str] = {
+    "ov-": "/",
+    "rk-": "/rankings",
+    "cmp-": "/compare",
+    "pf-": "/profile",
+    "wl-": "/watchlist",
+    "dq-": "/quality",
+    "dl-": "/downloads",
+}
+# Outputs any signed-in user's pages need (header, navigation, footer, Dash's page router).
+SHELL_PREFIXES = ("ipc-", "_pages_")
+# Inputs whose value may name any province because the view they filter is published (the national rankings).
+PUBLISHED_INPUTS = frozenset({"rk-province.value"})
+# Rankings columns that are published for every city; the rest (stage, robustness, rank intervals) is internal
+# evaluation detail that only the national office and the city's own province see.
+PUBLISHED_RANKING_COLUMNS = (
+    "unit_code",
+    "unit_name",
+    "unit_name_en",
+    "province_code",
+    "province_name",
+    "province_name_en",
+    "performance_group",
+    "performance_group_all",
+    "is_programme",
+    "on_roster",
+    "composite",
+    "composite_index",
+    "score_mgt",
+    "score_pro",
+    "score_utl",
+    "score_qlt",
+    "score_env",
+    "rank",
+    "n_ranked",
+    "rank_change",
+    "index_change",
+)
+_CODE = re.compile(r"^\d{6}$")
+_DOSSIER = re.compile(r"^(\d{6})_(\d{4})\.(html|md)$")
+
+
+class AccessDenied(PermissionError):
+    """Refused (403); the audit row is already written."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str | None
+    role: str | None
+    province_code: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.username is not None and self.role in ALL_ROLES
+
+    @property
+    def is_national(self) -> bool:
+        return self.role == "national"
+
+    def province_scope(self) -> frozenset[str] | None:
+        """Province codes whose cities this principal may see in detail; None = every province."""
+        if self.role == "national":
+            return None
+        if self.role == "province" and self.province_code:
+            return frozenset({self.province_code})
+        return frozenset()
+
+
+ANONYMOUS = Principal(None, None)
+
+
+def current_principal() -> Principal:
+    if not flask.has_request_context():
+        return ANONYMOUS
+    from flask_login import current_user
+
+    if not current_user or not current_user.is_authenticated:
+        return ANONYMOUS
+    return Principal(current_user.username, current_user.role, current_user.province_code)
+
+
+# ---- audit ------------------------------------------------------------------------------------------------------
+def audit(principal: Principal, action: str, target: str, outcome: str, detail: str = "") -> None:
+    store = flask.current_app.config.get("IPCITY_USER_STORE") if flask.has_app_context() else None
+    remote = flask.request.remote_addr if flask.has_request_context() else None
+    log.warning(
+        "access %s: user=%s role=%s action=%s target=%s %s",
+        outcome,
+        principal.username,
+        principal.role,
+        action,
+        target,
+        detail,
+    )
+    if store is not None:
+        try:
+            store.audit(principal.username, principal.role, action, target, outcome, remote, detail)
+        except Exception:  # the refusal stands even if the log write fails; the server log has the line
+            log.exception("audit write failed")
+
+
+def deny(principal: Principal, action: str, target: str, detail: str = "") -> None:
+    audit(principal, action, target, "denied", detail)
+    raise AccessDenied(f"{action} {target}")
+
+
+# ---- rules ------------------------------------------------------------------------------------------------------
+def page_roles(path: str) -> frozenset[str]:
+    return flask.current_app.config.get("IPCITY_PAGE_ROLES", PAGE_ROLES).get(path, NATIONAL)
+
+
+def can_open_page(principal: Principal, path: str) -> bool:
+    return principal.authenticated and principal.role in page_roles(path)
+
+
+def unit_province(snap, unit_code: str) -> str | None:
+    """The province of a unit (or the province itself for a province code); None if unknown."""
+    from . import queries
+
+    if not _CODE.fullmatch(unit_code or ""):
+        return None
+    table = snap.cached(
+        ("access_unit_province",),
+        lambda: snap.query(f"select unit_code, province_code from {queries.DIM}"),
+    )
+    hit = table.filter(pl.col("unit_code") == unit_code)
+    if hit.height:
+        return hit["province_code"][0]
+    provinces = set(table["province_code"].drop_nulls().to_list())
+    return unit_code if unit_code in provinces else None
+
+
+def in_scope(principal: Principal, snap, code: str) -> bool:
+    """Whether ``code`` (a unit or province code) is in the principal's detailed scope."""
+    scope = principal.province_scope()
+    if scope is None:
+        return True
+    province = unit_province(snap, code)
+    return province is not None and province in scope
+
+
+def authorize(
+    principal: Principal,
+    action: str,
+    *,
+    page: str | None = None,
+    unit: str | None = None,
+    province: str | None = None,
+    all_provinces: bool = False,
+    snap=None,
+    target: str = "",
+) -> None:
+    """The single permission check: raises AccessDenied (after an audit row) unless ``principal`` may do it."""
+    what = target or page or unit or province or ("all provinces" if all_provinces else action)
+    if not principal.authenticated:
+        deny(principal, action, what, "not signed in")
+    if page is not None and not can_open_page(principal, page):
+        deny(principal, action, what, f"page {page} not open to role {principal.role}")
+    scope = principal.province_scope()
+    if all_provinces and scope is not None:
+        deny(principal, action, what, "all provinces: national office only")
+    if province is not None and scope is not None and province not in scope:
+        deny(principal, action, what, f"province {province} outside the account's scope")
+    if unit is not None and scope is not None and not in_scope(principal, snap, unit):
+        deny(principal, action, what, f"unit {unit} outside the account's scope")
+
+
+# ---- the Dash callback gate -------------------------------------------------------------------------------------
+def _ids(items) -> list[str]:
+    out = []
+    for item in items if isinstance(items, list) else [items]:
+        if isinstance(item, dict):
+            cid = item.get("id")
+            out.append(json.dumps(cid, sort_keys=True) if isinstance(cid, dict) else str(cid))
+    return out
+
+
+def _page_of_output(output_id: str, page_prefixes: dict[str, str]) -> str | None:
+    for prefix, page in page_prefixes.items():
+        if output_id.startswith(prefix):
+            return page
+    return None
+
+
+def _codes_in(value) -> list[str]:
+    """Every 6-digit code a callback value carries (strings, lists, comma lists)."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if _CODE.fullmatch(v.strip())]
+    if isinstance(value, list | tuple):
+        return [c for v in value for c in _codes_in(v)]
+    return []
+
+
+def check_callback(principal: Principal, body: dict, snap, pages: dict[str, str]) -> None:
+    """Refuse a Dash callback request the principal may not make, before Dash runs it.
+
+    The page owning the outputs must be open to the role; every unit or province code in the inputs and states
+    (and in a page URL's query) must be in the principal's scope, except inputs that filter published views.
+    """
+    if not isinstance(body, dict):
+        deny(principal, "callback", "malformed", "body is not a JSON object")
+    # Dash picks the callback by the ``output`` string and fills ``outputs``/``inputs`` from the rest of the body;
+    # both are checked, so a body naming a harmless output list cannot run another page's callback.
+    output_key = body.get("output")
+    outputs = _ids(body.get("outputs"))
+    if isinstance(output_key, str):
+        outputs += [part.rsplit(".", 1)[0] for part in output_key.strip(".").split("...") if part]
+    if not outputs or not isinstance(output_key, str):
+        deny(principal, "callback", "malformed", "no outputs")
+    prefixes = flask.current_app.config.get("IPCITY_ID_PREFIX_PAGE", ID_PREFIX_PAGE)
+    for out in outputs:
+        if out.startswith(SHELL_PREFIXES):
+            continue
+        page = _page_of_output(out, prefixes)
+        if page is None:
+            # A component no page claims: the national office only (deny by default).
+            if not principal.is_national:
+                deny(principal, "callback", out, "output not owned by a page open to this role")
+            continue
+        authorize(principal, "callback", page=page, target=out)
+    values = []
+    for item in list(body.get("inputs") or []) + list(body.get("state") or []):
+        items = item if isinstance(item, list) else [item]  # pattern-matching inputs arrive as lists
+        for it in items:
+            if not isinstance(it, dict):
+                continue
+            key = f"{it.get('id')}.{it.get('property')}"
+            value = it.get("value")
+            if key == "_pages_location.pathname" and isinstance(value, str):
+                page = value if value in pages else None
+                if page is not None:
+                    authorize(principal, "page", page=page, target=value)
+            if key == "_pages_location.search" and isinstance(value, str):
+                for vs in parse_qs(value.lstrip("?")).values():
+                    values += [(key, c) for v in vs for c in _codes_in(v)]
+                continue
+            if key in PUBLISHED_INPUTS:
+                continue
+            values += [(key, c) for c in _codes_in(value)]
+    if principal.province_scope() is None:
+        return
+    for key, code in values:
+        if not in_scope(principal, snap, code):
+            deny(principal, "callback", f"{key}={code}", "code outside the account's scope")
+
+
+# ---- data scoping (pure) ----------------------------------------------------------------------------------------
+def visible_units(principal: Principal, units: pl.DataFrame) -> pl.DataFrame:
+    """The units (rows with ``province_code``) whose detail the principal may see."""
+    scope = principal.province_scope()
+    if scope is None:
+        return units
+    return units.filter(pl.col("province_code").is_in(list(scope)))
+
+
+def visible_codes(principal: Principal, snap) -> frozenset[str] | None:
+    """Unit codes the principal may see in detail (None = all)."""
+    from . import queries
+
+    if principal.province_scope() is None:
+        return None
+    return frozenset(visible_units(principal, queries.units(snap))["unit_code"].to_list())
+
+
+def only_visible(principal: Principal, snap, df: pl.DataFrame | None, column: str = "unit_code"):
+    """``df`` restricted to rows of units the principal may see in detail."""
+    codes = visible_codes(principal, snap)
+    if df is None or codes is None:
+        return df
+    return df.filter(pl.col(column).is_in(list(codes)))
+
+
+def published_rankings(principal: Principal, df: pl.DataFrame) -> pl.DataFrame:
+    """The rankings as published for rows outside the principal's scope: programme units only, and their
+    internal evaluation columns (stage, robustness, rank intervals) blanked."""
+    scope = principal.province_scope()
+    if scope is None:
+        return df
+    own = pl.col("province_code").is_in(list(scope))
+    df = df.filter(own | pl.col("is_programme").fill_null(False))
+    internal = [c for c in df.columns if c not in PUBLISHED_RANKING_COLUMNS]
+    return df.with_columns(
+        [pl.when(own).then(pl.col(c)).otherwise(pl.lit(None, df.schema[c])).alias(c) for c in internal]
+    )
+
+
+def parse_dossier_name(filename: str) -> tuple[str, int, str] | None:
+    m = _DOSSIER.fullmatch(filename or "")
+    return (m.group(1), int(m.group(2)), m.group(3)) if m else None

@@ -1,0 +1,322 @@
+"""Accounts, roles, the audit log and the session secret: a small SQLite store beside the warehouse.
+
+The dashboard reads a read-only snapshot; accounts change at any time (``ipcity users ...``), so they live in
+their own writable file, ``<data>/access/users.sqlite`` (stdlib sqlite3, WAL, safe across gunicorn workers).
+Passwords are hashed with argon2id (argon2-cffi); nothing ships with a default password. The Flask session key
+is generated once into ``<data>/access/secret_key`` (mode 0600), never kept in the repository.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from pipelines import settings
+
+ROLES = ("national", "province", "viewer", "evaluator")
+ROLE_LABELS = {
+    "national": ("国家知识产权局", "National office"),
+    "province": ("省级知识产权局", "Provincial office"),
+    "viewer": ("浏览者", "Viewer"),
+    "evaluator": ("第三方评估机构", "Third-party evaluator"),
+}
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+MIN_PASSWORD = 10
+# Failed logins per account before it is refused for LOCK_WINDOW (on top of flask-limiter's per-address limit,
+# this one holds across gunicorn workers because it lives in the shared store).
+MAX_FAILURES = 10
+LOCK_WINDOW = dt.timedelta(minutes=15)
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+_SCHEMA = """
+create table if not exists users (
+    username text primary key,
+    password_hash text not null,
+    role text not null check (role in ('national', 'province', 'viewer', 'evaluator')),
+    province_code text,
+    active integer not null default 1,
+    auth_stamp text not null,
+    created_at text not null,
+    updated_at text not null,
+    check (role <> 'province' or province_code is not null)
+);
+create table if not exists login_failures (
+    username text not null,
+    at text not null
+);
+create table if not exists audit_log (
+    id integer primary key autoincrement,
+    at text not null,
+    username text,
+    role text,
+    action text not null,
+    target text,
+    outcome text not null,
+    remote_addr text,
+    detail text
+);
+"""
+
+
+def access_dir() -> Path:
+    """Beside the warehouse (not in the published snapshot, which is read-only and replaced on every run)."""
+    return Path(os.environ.get("IPCITY_ACCESS_DIR", settings.data_dir() / "access")).resolve()
+
+
+def default_store_path() -> Path:
+    return access_dir() / "users.sqlite"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.isoformat(timespec="seconds")
+
+
+class UserError(ValueError):
+    """A refused account change (unknown user, bad role, weak password...), with a message for the operator."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+    province_code: str | None
+    active: bool
+    auth_stamp: str
+    created_at: str
+    updated_at: str
+
+
+def check_password_strength(password: str, username: str = "") -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password: at least {MIN_PASSWORD} characters")
+    if username and username.lower() in password.lower():
+        raise UserError("password: must not contain the user name")
+    if len(set(password)) < 5:
+        raise UserError("password: too repetitive")
+
+
+def _province(role: str, province: str | None) -> str | None:
+    from .security import BadParameter, normalise_province
+
+    if role != "province":
+        if province:
+            raise UserError("--province is only for the province role")
+        return None
+    try:
+        code = normalise_province(province)
+    except BadParameter as e:
+        raise UserError(str(e)) from None
+    if code is None:
+        raise UserError("the province role needs --province (e.g. 44 or 440000)")
+    return code
+
+
+class UserStore:
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path else default_store_path()
+
+    @contextlib.contextmanager
+    def _connect(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
+        con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            if new:
+                os.chmod(self.path, 0o600)
+            con.execute("pragma journal_mode=wal")
+            con.execute("pragma busy_timeout=10000")
+            con.executescript(_SCHEMA)
+            con.row_factory = sqlite3.Row
+            yield con
+        finally:
+            con.close()
+
+    # -- accounts -------------------------------------------------------------------------------------------------
+    def add(self, username: str, password: str, role: str, province: str | None = None) -> User:
+        if not USERNAME.fullmatch(username or ""):
+            raise UserError("user name: 2-64 letters, digits or . _ @ -")
+        if role not in ROLES:
+            raise UserError(f"role: one of {', '.join(ROLES)}")
+        code = _province(role, province)
+        check_password_strength(password, username)
+        now = _iso(_now())
+        with self._connect() as con:
+            try:
+                con.execute(
+                    "insert into users values (?, ?, ?, ?, 1, ?, ?, ?)",
+                    (username, _hasher.hash(password), role, code, secrets.token_hex(8), now, now),
+                )
+            except sqlite3.IntegrityError:
+                raise UserError(f"user {username} already exists") from None
+        return self.get(username)
+
+    def get(self, username: str) -> User | None:
+        with self._connect() as con:
+            r = con.execute("select * from users where username = ?", (username,)).fetchone()
+        if r is None:
+            return None
+        return User(
+            r["username"],
+            r["role"],
+            r["province_code"],
+            bool(r["active"]),
+            r["auth_stamp"],
+            r["created_at"],
+            r["updated_at"],
+        )
+
+    def list(self) -> list[User]:
+        with self._connect() as con:
+            names = [r[0] for r in con.execute("select username from users order by username")]
+        return [self.get(n) for n in names]
+
+    def _update(self, username: str, sql: str, params: tuple, new_stamp: bool = True) -> User:
+        stamp = secrets.token_hex(8)
+        with self._connect() as con:
+            cur = con.execute(
+                f"update users set {sql}, updated_at = ?{', auth_stamp = ?' if new_stamp else ''} where username = ?",
+                (*params, _iso(_now()), *((stamp,) if new_stamp else ()), username),
+            )
+            if cur.rowcount == 0:
+                raise UserError(f"no user {username}")
+        return self.get(username)
+
+    def disable(self, username: str) -> User:
+        # A new stamp also ends every session the account has open.
+        return self._update(username, "active = 0", ())
+
+    def enable(self, username: str) -> User:
+        return self._update(username, "active = 1", ())
+
+    def reset_password(self, username: str, password: str) -> User:
+        check_password_strength(password, username)
+        user = self._update(username, "password_hash = ?", (_hasher.hash(password),))
+        with self._connect() as con:
+            con.execute("delete from login_failures where username = ?", (username,))
+        return user
+
+    def set_role(self, username: str, role: str, province: str | None = None) -> User:
+        if role not in ROLES:
+            raise UserError(f"role: one of {', '.join(ROLES)}")
+        code = _province(role, province)
+        return self._update(username, "role = ?, province_code = ?", (role, code))
+
+    def has_active_national(self) -> bool:
+        if not self.path.exists():
+            return False
+        with self._connect() as con:
+            return bool(con.execute("select count(*) from users where role = 'national' and active = 1").fetchone()[0])
+
+    # -- login ----------------------------------------------------------------------------------------------------
+    def locked(self, username: str) -> bool:
+        since = _iso(_now() - LOCK_WINDOW)
+        with self._connect() as con:
+            n = con.execute(
+                "select count(*) from login_failures where username = ? and at >= ?", (username, since)
+            ).fetchone()[0]
+        return n >= MAX_FAILURES
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The active user whose password matches, else None (failures are counted per account)."""
+        if not USERNAME.fullmatch(username or "") or not password or len(password) > 1024:
+            return None
+        if self.locked(username):
+            return None
+        with self._connect() as con:
+            r = con.execute("select password_hash, active from users where username = ?", (username,)).fetchone()
+        ok = False
+        if r is not None:
+            try:
+                ok = _hasher.verify(r["password_hash"], password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                ok = False
+        else:
+            # Same cost whether or not the account exists: no user enumeration by timing.
+            with contextlib.suppress(VerificationError):
+                _hasher.verify(_DUMMY_HASH, password)
+        if not ok or not r["active"]:
+            with self._connect() as con:
+                con.execute("insert into login_failures values (?, ?)", (username, _iso(_now())))
+            return None
+        with self._connect() as con:
+            con.execute("delete from login_failures where username = ?", (username,))
+            if _hasher.check_needs_rehash(r["password_hash"]):
+                con.execute("update users set password_hash = ? where username = ?", (_hasher.hash(password), username))
+        return self.get(username)
+
+    # -- audit ----------------------------------------------------------------------------------------------------
+    def audit(
+        self,
+        username: str | None,
+        role: str | None,
+        action: str,
+        target: str | None,
+        outcome: str,
+        remote_addr: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        with self._connect() as con:
+            con.execute(
+                "insert into audit_log (at, username, role, action, target, outcome, remote_addr, detail) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _iso(_now()),
+                    username,
+                    role,
+                    action,
+                    (target or "")[:500],
+                    outcome,
+                    remote_addr,
+                    (detail or "")[:1000],
+                ),
+            )
+
+    def audit_rows(self, limit: int = 1000) -> list[dict]:
+        with self._connect() as con:
+            rows = con.execute("select * from audit_log order by id desc limit ?", (limit,)).fetchall()
+        return [dict(r) for r in rows]
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(4))
+
+
+def secret_key(path: Path | None = None) -> bytes:
+    """The session signing key: generated once (32 random bytes, file mode 0600) beside the warehouse."""
+    path = Path(path) if path else access_dir() / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes().strip()
+        if len(key) >= 32:
+            return key
+        raise RuntimeError(f"session key file {path.name} is damaged; delete it to generate a new one") from None
+    with os.fdopen(fd, "wb") as f:
+        key = secrets.token_hex(32).encode()
+        f.write(key)
+    return key
+
+
+def first_run_hint(store: UserStore) -> str | None:
+    """What to do when no national account exists yet (printed by `ipcity serve`)."""
+    if store.has_active_national():
+        return None
+    return (
+        "No national account yet. Create the first one with:\n"
+        "  ipcity users add <name> --role national\n"
+        "(you will be asked for the password; nothing ships with a default password)"
+    )

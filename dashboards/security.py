@@ -1,0 +1,183 @@
+"""Hardening helpers shared by every route and export: request parameters, file-name headers, spreadsheet text,
+redirect targets and the security headers (Content-Security-Policy through flask-talisman).
+
+Each helper is pure and small so the attack tests can pin it down; the routes in ``dashboards.app`` only call them.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlsplit
+
+import polars as pl
+
+# ---- request size ---------------------------------------------------------------------------------------------
+# Dash callback bodies are a few kB (ids, values, states); 1 MiB leaves room and stops memory-filling posts.
+MAX_CONTENT_LENGTH = 1024 * 1024
+MAX_FORM_MEMORY_SIZE = 64 * 1024
+# A page or download URL never needs more; longer ones are refused before any parsing (gunicorn's own
+# request-line limit, 4094 bytes, is set in ``dashboards.serving`` as the outer fence).
+MAX_QUERY_STRING = 2048
+MAX_PATH = 1024
+MAX_PARAM = 64
+
+
+class BadParameter(ValueError):
+    """A malformed request parameter (400, with the reason shown to the caller)."""
+
+
+class NotFound(LookupError):
+    """A well-formed parameter naming something that does not exist (404)."""
+
+
+_PRINTABLE = re.compile(r"^[\x21-\x7e]*$")
+_YEAR = re.compile(r"^\d{4}$")
+_PROVINCE = re.compile(r"^(\d{2})(0000)?$")
+_UNIT = re.compile(r"^\d{6}$")
+
+
+def _plain(name: str, value: str | None) -> str | None:
+    """The parameter if present and plain ASCII of sane length; BadParameter otherwise."""
+    if value is None:
+        return None
+    if len(value) > MAX_PARAM:
+        raise BadParameter(f"{name}: too long")
+    if not _PRINTABLE.fullmatch(value):
+        raise BadParameter(f"{name}: only ASCII letters and digits are accepted")
+    return value
+
+
+def parse_year(value: str | None, known: list[int] | None = None) -> int:
+    """A four-digit year; NotFound when ``known`` is given and does not hold it."""
+    value = _plain("year", value)
+    if not value:
+        raise BadParameter("year: required")
+    if not _YEAR.fullmatch(value):
+        raise BadParameter("year: expected four digits, e.g. 2025")
+    year = int(value)
+    if known is not None and year not in known:
+        raise NotFound(f"year {year}: no data for this year")
+    return year
+
+
+def normalise_province(value: str | None) -> str | None:
+    """'44' or '440000' → '440000'; None/'' → None; anything else BadParameter."""
+    value = _plain("province", value)
+    if not value:
+        return None
+    m = _PROVINCE.fullmatch(value)
+    if not m:
+        raise BadParameter("province: expected a two-digit or six-digit province code, e.g. 44 or 440000")
+    return m.group(1) + "0000"
+
+
+def parse_province(value: str | None, known: list[str] | None = None) -> str | None:
+    code = normalise_province(value)
+    if code is not None and known is not None and code not in known:
+        raise NotFound(f"province {code}: unknown province")
+    return code
+
+
+def parse_choice(name: str, value: str | None, choices, default: str | None = None) -> str:
+    value = _plain(name, value)
+    if not value:
+        if default is None:
+            raise BadParameter(f"{name}: required")
+        return default
+    if value not in choices:
+        raise BadParameter(f"{name}: one of {', '.join(choices)}")
+    return value
+
+
+def is_unit_code(value) -> bool:
+    return isinstance(value, str) and bool(_UNIT.fullmatch(value))
+
+
+# ---- file names (RFC 6266 / RFC 5987) ---------------------------------------------------------------------------
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """``attachment; filename="ascii"; filename*=UTF-8''percent-encoded``: any name, no header injection.
+
+    The ASCII fallback keeps only letters, digits, dot, dash and underscore, so quotes, semicolons and line
+    breaks can never end the parameter or the header; ``filename*`` carries the exact (UTF-8) name.
+    """
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename) or "download"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+# ---- spreadsheet text -------------------------------------------------------------------------------------------
+# A cell whose text starts with one of these is read by Excel/LibreOffice/WPS as a formula (or as DDE).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def neutralise_cell(value):
+    """Text that would start a formula gets a leading apostrophe (OWASP's advice); other values pass through."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def neutralise_text(df: pl.DataFrame) -> pl.DataFrame:
+    """Every text column of ``df`` with formula-starting cells neutralised (numbers stay numbers)."""
+    pattern = "^[" + re.escape("".join(FORMULA_TRIGGERS)) + "]"
+    exprs = [
+        pl.when(pl.col(c).str.contains(pattern)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c, dtype in df.schema.items()
+        if dtype == pl.String
+    ]
+    return df.with_columns(exprs) if exprs else df
+
+
+# ---- text from data inside Markdown (AG Grid's markdown cells) and Plotly's pseudo-HTML --------------------------
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~])")
+
+
+def markdown_text(value) -> str:
+    """Data text for a Markdown cell: every Markdown/HTML character backslash-escaped, so a name such as
+    ``x](javascript:...)`` or ``<img ...>`` is shown as written and can never become a link or a tag."""
+    return _MD_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+
+
+def plot_text(value) -> str:
+    """Data text for Plotly labels and hover text, which render a subset of HTML (<a href>, <b>, <br>...)."""
+    import html
+
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+# ---- redirects --------------------------------------------------------------------------------------------------
+def safe_local_path(target: str | None, default: str = "/") -> str:
+    """A same-site path ('/x?y') or ``default``: no scheme, no host, no '//' or '/\\' (protocol-relative) prefix."""
+    if not target or not isinstance(target, str) or len(target) > MAX_PATH:
+        return default
+    if any(ch in target for ch in "\\\r\n\t\x00") or not target.startswith("/") or target.startswith("//"):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+# ---- headers ----------------------------------------------------------------------------------------------------
+def content_security_policy(script_hashes: list[str]) -> dict:
+    """The CSP for the Dash app: scripts only from this origin plus Dash's own inline scripts (by hash).
+
+    Styles allow inline because Dash components and Plotly set element styles at run time; nothing else is
+    inline. No framing (clickjacking), no plugins, forms post only here.
+    """
+    return {
+        "default-src": "'self'",
+        "script-src": ["'self'", *script_hashes],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": "'self'",
+        "worker-src": ["'self'", "blob:"],
+        "frame-ancestors": "'none'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+    }
+
+
+# Dossiers are standalone documents with inline SVG and CSS: nothing may run in them at all.
+DOSSIER_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; sandbox"

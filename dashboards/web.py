@@ -1,0 +1,273 @@
+"""The server side of the dashboard around Dash: sign-in (Flask-Login + argon2 store), sessions, the request gate
+every URL passes (size limits, sign-in, page and callback permissions), security headers (flask-talisman) and
+error responses that never show a server path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import html
+import json
+import logging
+import secrets
+import time
+from pathlib import Path
+
+import flask
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_talisman import Talisman
+
+from . import access, security
+from .auth import UserStore, secret_key
+from .i18n import norm_lang
+
+log = logging.getLogger(__name__)
+
+SESSION_IDLE = dt.timedelta(hours=2)  # a session unused this long ends (the cookie's expiry, renewed per request)
+SESSION_MAX = dt.timedelta(hours=12)  # and no session lives longer than a working day, used or not
+LOGIN_LIMIT = "10 per minute;60 per hour"
+# Paths open without signing in: the sign-in page, the health probe and Dash's static bundles (no data in them).
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
+STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
+FILE_PREFIXES = ("/dossiers/", "/download/", "/extracts/")
+FILE_ENDPOINTS = frozenset({"dossier", "download_extract", "extract_file"})
+
+
+class WebUser(UserMixin):
+    def __init__(self, user):
+        self.username = user.username
+        self.role = user.role
+        self.province_code = user.province_code
+        self._stamp = user.auth_stamp
+
+    def get_id(self) -> str:
+        # The stamp changes on disable, password reset and role change, which ends every open session.
+        return f"{self.username}:{self._stamp}"
+
+
+class TlsAwareSessionInterface(SecureCookieSessionInterface):
+    """Session cookie marked Secure whenever the request came over TLS (directly or via a trusted proxy)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        if flask.has_request_context() and flask.request.is_secure:
+            return True
+        return bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+
+LOGIN_TEXT = {
+    "zh": {
+        "title": "登录 · 知识产权强市监测评价平台",
+        "heading": "知识产权强市监测评价平台",
+        "user": "用户名",
+        "password": "密码",
+        "submit": "登录",
+        "failed": "用户名或密码错误，或账户已停用。",
+        "limited": "尝试次数过多，请稍后再试。",
+        "other": "English",
+    },
+    "en": {
+        "title": "Sign in · IP Strong-City Monitor",
+        "heading": "IP Strong-City Monitor",
+        "user": "User name",
+        "password": "Password",
+        "submit": "Sign in",
+        "failed": "Wrong user name or password, or the account is disabled.",
+        "limited": "Too many attempts; please wait and try again.",
+        "other": "中文",
+    },
+}
+
+
+def _login_page(lang: str, next_url: str, error: str | None = None, status: int = 200):
+    lang = norm_lang(lang)
+    tx = LOGIN_TEXT[lang]
+    token = secrets.token_urlsafe(24)
+    flask.session["login_csrf"] = token
+    other = "en" if lang == "zh" else "zh"
+    e = html.escape
+    body = f"""<!DOCTYPE html>
+<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(tx["title"])}</title>
+<link rel="stylesheet" href="/assets/style.css"></head>
+<body class="ipc-login-body"><main class="ipc-login">
+<h1>{e(tx["heading"])}</h1>
+{f'<p class="ipc-login-error" role="alert" id="login-error">{e(error)}</p>' if error else ""}
+<form method="post" action="/login?lang={lang}" id="login-form">
+<input type="hidden" name="csrf" value="{e(token)}"><input type="hidden" name="next" value="{e(next_url)}">
+<label>{e(tx["user"])}<input name="username" id="login-username" autocomplete="username" required maxlength="64"></label>
+<label>{e(tx["password"])}<input name="password" id="login-password" type="password" autocomplete="current-password" required maxlength="1024"></label>
+<button type="submit" id="login-submit" class="ipc-button">{e(tx["submit"])}</button>
+</form>
+<p><a href="/login?{e(_qs({"lang": other, "next": next_url}))}">{e(tx["other"])}</a></p>
+</main></body></html>"""
+    return flask.Response(body, status=status, mimetype="text/html")
+
+
+def _plain(status: int, reason: str):
+    return flask.Response(reason + "\n", status=status, mimetype="text/plain")
+
+
+def _wants_html() -> bool:
+    return flask.request.method == "GET" and "text/html" in (flask.request.headers.get("Accept") or "")
+
+
+def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool = False, pages: dict) -> None:
+    """Wire sign-in, the request gate and the security headers into the Dash app's Flask server."""
+    server: flask.Flask = app.server
+    server.config.update(
+        SECRET_KEY=secret_key(secret_key_file),
+        IPCITY_USER_STORE=store,
+        MAX_CONTENT_LENGTH=security.MAX_CONTENT_LENGTH,
+        MAX_FORM_MEMORY_SIZE=security.MAX_FORM_MEMORY_SIZE,
+        MAX_FORM_PARTS=50,
+        SESSION_COOKIE_NAME="ipcity_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_REFRESH_EACH_REQUEST=True,
+        PERMANENT_SESSION_LIFETIME=SESSION_IDLE,
+        REMEMBER_COOKIE_DURATION=dt.timedelta(0),
+    )
+    server.session_interface = TlsAwareSessionInterface()
+
+    login_manager = LoginManager()
+    login_manager.session_protection = "strong"
+    login_manager.init_app(server)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        username, _, stamp = (user_id or "").partition(":")
+        user = store.get(username)
+        if user is None or not user.active or not hmac.compare_digest(user.auth_stamp, stamp):
+            return None
+        started = flask.session.get("login_at")
+        if not isinstance(started, int | float) or time.time() - started > SESSION_MAX.total_seconds():
+            return None
+        return WebUser(user)
+
+    _install_headers(app, server, debug)  # first: its hook must run even when the gate answers the request
+    limiter = Limiter(get_remote_address, app=server, storage_uri="memory://", default_limits=[])
+
+    @server.route("/login", methods=["GET", "POST"])
+    @limiter.limit(LOGIN_LIMIT, methods=["POST"])
+    def login():
+        lang = norm_lang(flask.request.args.get("lang"))
+        next_url = security.safe_local_path(flask.request.values.get("next"))
+        if flask.request.method == "GET":
+            return _login_page(lang, next_url)
+        form = flask.request.form
+        token = flask.session.pop("login_csrf", None)
+        if not token or not hmac.compare_digest(token, form.get("csrf", "")):
+            return _plain(400, "login form expired; reload the page")
+        username = form.get("username", "")[:64]
+        user = store.authenticate(username, form.get("password", ""))
+        if user is None:
+            access.audit(access.Principal(username or None, None), "login", "/login", "failed")
+            return _login_page(lang, next_url, LOGIN_TEXT[lang]["failed"], 401)
+        flask.session.clear()
+        flask.session.permanent = True
+        flask.session["login_at"] = time.time()
+        login_user(WebUser(user))
+        access.audit(access.Principal(user.username, user.role, user.province_code), "login", "/login", "ok")
+        return flask.redirect(next_url)
+
+    @server.route("/logout", methods=["GET", "POST"])
+    def logout():
+        logout_user()
+        flask.session.clear()
+        return flask.redirect("/login")
+
+    @server.errorhandler(429)
+    def too_many(_e):
+        lang = norm_lang(flask.request.args.get("lang"))
+        if flask.request.path == "/login":
+            resp = _login_page(lang, "/", LOGIN_TEXT[lang]["limited"], 429)
+            return resp
+        return _plain(429, "too many requests")
+
+    @server.errorhandler(access.AccessDenied)
+    def forbidden(_e):
+        return _plain(403, "无权访问 / forbidden")
+
+    @server.errorhandler(413)
+    def too_large(_e):
+        return _plain(413, "request too large")
+
+    @server.errorhandler(414)
+    def too_long(_e):
+        return _plain(414, "request URL too long")
+
+    @server.errorhandler(500)
+    def server_error(_e):
+        return _plain(500, "internal error")
+
+    @server.before_request
+    def gate():
+        req = flask.request
+        if len(req.query_string) > security.MAX_QUERY_STRING or len(req.path) > security.MAX_PATH:
+            flask.abort(414)
+        if req.content_length is not None and req.content_length > security.MAX_CONTENT_LENGTH:
+            flask.abort(413)
+        path = req.path
+        if path in PUBLIC_PATHS or path.startswith(STATIC_PREFIXES):
+            return None
+        if not current_user.is_authenticated:
+            if _wants_html() and not path.startswith("/_dash"):
+                target = req.full_path if req.query_string else path
+                return flask.redirect("/login?" + _qs({"next": security.safe_local_path(target)}))
+            return _plain(401, "sign in first")
+        principal = access.current_principal()
+        if path.startswith(FILE_PREFIXES) and req.endpoint not in FILE_ENDPOINTS:
+            # e.g. '/dossiers//etc/passwd' falls through to Dash's catch-all: refuse instead of serving the shell.
+            access.deny(principal, "file", path[:200], "not a served file path")
+        if req.method == "GET" and path in pages:
+            access.authorize(principal, "page", page=path)
+        if path == "/_dash-update-component":
+            body = req.get_json(silent=True)
+            access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages)
+        return None
+
+
+def _qs(params: dict) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(params)
+
+
+def _install_headers(app, server: flask.Flask, debug: bool) -> None:
+    talisman = Talisman(
+        server,
+        force_https=False,  # TLS ends at the office's proxy or gunicorn; cookies follow the request (see above)
+        strict_transport_security=True,  # sent on HTTPS responses only
+        session_cookie_secure=False,
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
+        frame_options="DENY",
+        content_security_policy=security.content_security_policy([]),
+        referrer_policy="same-origin",
+        x_content_type_options=True,
+    )
+    state = {"ready": False}
+
+    @server.before_request
+    def _csp_hashes():
+        # Dash adds its inline scripts (renderer start-up, pages' clientside callbacks) while setting up on the
+        # first request, so the hashes are taken then; the policy dict is read by Talisman on every response.
+        if not state["ready"]:
+            talisman.content_security_policy["script-src"] = ["'self'", *app.csp_hashes()]
+            state["ready"] = True
+
+    @server.after_request
+    def _no_store(resp):
+        if flask.request.path.startswith(("/_dash-update-component", "/download", "/dossiers", "/extracts")):
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+
+def json_body_or_none():
+    try:
+        return json.loads(flask.request.get_data(cache=True) or b"null")
+    except ValueError:
+        return None

@@ -1,0 +1,19 @@
+"""The WSGI entry point for production serving: ``gunicorn dashboards.wsgi:application`` (``ipcity serve``).
+
+Paths come from the environment like every other component (``IPCITY_WAREHOUSE``: the published snapshot,
+dossiers, extracts, the users store and the session key all sit beside it). ``IPCITY_TRUST_PROXY=1`` trusts one
+reverse proxy's X-Forwarded-For/-Proto, so rate limits see the real client and cookies are Secure behind TLS.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dashboards.app import create_app
+
+app = create_app(debug=False)
+application = app.server
+if os.environ.get("IPCITY_TRUST_PROXY") == "1":
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    application.wsgi_app = ProxyFix(application.wsgi_app, x_for=1, x_proto=1, x_host=1)

@@ -1,0 +1,592 @@
+"""Provincial extracts: for every province and released evaluation year, its cities' indicators, scores, ranks,
+groups, stages, target statuses and (when the mart exists) acceptance scores, as CSV (UTF-8 with BOM, Chinese
+headers), XLSX (xlsxwriter; a cover sheet, one sheet per table, a changes sheet) and Parquet (codes as column
+names, values exactly as in the marts).
+
+Extracts are versioned per province and year under ``<data>/extracts/<pp>/<year>/v<n>/``. A new version is written
+only when the content or the release changes; it lists every row that changed since the previous version
+("changes since vN": added, removed or changed rows with the changed columns' old and new values).
+``<pp>/<year>/versions.json`` is the manifest the dashboard reads (and the only list of files it serves).
+
+Release metadata comes from ``release_info`` — the one place that reads ``releases.releases`` when the snapshot
+has it (issue 10), and otherwise derives a version from ``meta.snapshot_info`` and the ingestion ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines import settings
+
+FORMATS = ("csv", "xlsx", "parquet")
+MIMETYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+}
+# Extract tables: file stem, sheet name, key columns (a row's identity for the changes list).
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "indicators": ("指标数据", ("unit_code", "indicator_code")),
+    "scores": ("得分排名与评价阶段", ("unit_code",)),
+    "targets": ("目标完成情况", ("unit_code", "plan_id", "indicator_code")),
+    "acceptance": ("验收得分", ("unit_code", "cycle_first_year", "cycle_last_year")),
+}
+CHANGES_SHEET = "较上一版本变更"
+# Chinese headers for Excel users; a column not listed keeps its code name (new mart columns still come out).
+HEADERS: dict[str, str] = {
+    "year": "年份",
+    "province_code": "省份代码",
+    "province_name": "省份",
+    "unit_code": "行政区划代码",
+    "unit_name": "城市",
+    "level": "行政级别",
+    "is_programme": "示范/试点城市",
+    "pillar_code": "一级指标代码",
+    "pillar_name_zh": "一级指标",
+    "indicator_code": "指标代码",
+    "name_zh": "指标名称",
+    "unit": "计量单位",
+    "raw_value": "原始值",
+    "value": "采用值",
+    "is_imputed": "是否补值",
+    "is_missing": "是否缺失",
+    "is_outlier": "是否异常值",
+    "normalised_score": "标准化得分",
+    "catalog_version": "指标体系版本",
+    "score_mgt": "管理能力得分",
+    "score_pro": "大保护得分",
+    "score_utl": "运用得分",
+    "score_qlt": "质量得分",
+    "score_env": "发展环境得分",
+    "composite": "综合得分",
+    "composite_index": "综合指数",
+    "indicator_coverage": "指标覆盖率",
+    "rank": "排名",
+    "n_ranked": "参评城市数",
+    "rank_all": "全部城市排名",
+    "performance_group": "绩效分组",
+    "performance_group_all": "绩效分组（全部城市）",
+    "group_third": "三分位组",
+    "index_change": "指数变化",
+    "rank_change": "排名变化",
+    "is_ranked": "是否参与排名",
+    "stage": "评价阶段",
+    "rules_fired": "触发规则",
+    "is_robust": "结论是否稳健",
+    "median_rank": "排名中位数",
+    "p05_rank": "排名5%分位",
+    "p95_rank": "排名95%分位",
+    "rules_version": "规则版本",
+    "plan_id": "建设方案",
+    "baseline_year": "基期年份",
+    "baseline_value": "基期值",
+    "target_year": "目标年份",
+    "target_value": "目标值",
+    "current_year": "当前年份",
+    "current_value": "当前值",
+    "is_key_target": "是否关键目标",
+    "progress": "进度",
+    "growth_ratio": "增速比",
+    "status": "目标状态",
+    "cycle_first_year": "周期起始年",
+    "cycle_last_year": "周期结束年",
+    "acceptance_score": "验收得分",
+    "acceptance_band": "验收结论",
+}
+CHANGE_HEADERS = {
+    "table": "数据表",
+    "change": "变更类型",
+    "unit_code": "行政区划代码",
+    "unit_name": "城市",
+    "row_key": "行标识",
+    "columns": "变更字段",
+    "old_values": "原值",
+    "new_values": "新值",
+}
+CHANGE_LABELS = {"added": "新增", "removed": "删除", "changed": "修改"}
+EVALUATION_COLUMNS = ("stage", "rules_fired", "is_robust", "median_rank", "p05_rank", "p95_rank", "rules_version")
+# Relative tolerance for "changed": a rebuild of the same inputs may differ in the last bits of a float sum.
+REL_TOL = 1e-9
+
+
+def extracts_dir(warehouse: Path | None = None) -> Path:
+    return (Path(warehouse).parent if warehouse else settings.data_dir()) / "extracts"
+
+
+# ---- what a release is ---------------------------------------------------------------------------------------------
+def _has(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchall()[0][0]
+    )
+
+
+def _columns(con, schema: str, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
+def released_years(con) -> list[int]:
+    """Evaluation years with a release (``releases.releases``), else every evaluated year in the snapshot."""
+    if _has(con, "releases", "releases"):
+        return [
+            r[0] for r in con.execute("select distinct evaluation_year from releases.releases order by 1").fetchall()
+        ]
+    table = "fct_evaluation_year" if _has(con, "marts", "fct_evaluation_year") else "fct_city_score_year"
+    return [r[0] for r in con.execute(f"select distinct year from marts.{table} order by 1").fetchall()]
+
+
+def release_info(con, year: int) -> dict:
+    """Release metadata for ``year``: the latest row of ``releases.releases`` when published (issue 10's table),
+    otherwise derived from the snapshot: data version = hash of the ingested files' hashes, catalog version of the
+    year, rules version of the evaluation mart, published time from ``meta.snapshot_info``."""
+    if _has(con, "releases", "releases"):
+        df = con.sql(
+            "select * from releases.releases where evaluation_year = ? order by released_at desc nulls last limit 1",
+            params=[year],
+        ).pl()
+        if df.height:
+            r = df.row(0, named=True)
+            return {k: (str(v) if v is not None else None) for k, v in r.items()} | {"derived": False}
+    info = {}
+    if _has(con, "meta", "snapshot_info"):
+        info = dict(con.execute("select key, value from meta.snapshot_info").fetchall())
+    hashes = []
+    if _has(con, "raw", "ingested_files"):
+        hashes = [
+            r[0]
+            for r in con.execute(
+                "select file_hash from raw.ingested_files where status <> 'failed' order by file_hash"
+            ).fetchall()
+        ]
+    data_version = hashlib.sha256("\n".join(hashes).encode()).hexdigest()[:12]
+    catalog = None
+    if _has(con, "marts", "catalog_versions"):
+        hit = con.execute(
+            "select catalog_version from marts.catalog_versions where evaluation_year = ?", [year]
+        ).fetchall()
+        catalog = hit[0][0] if hit else None
+    if catalog is None and _has(con, "marts", "dim_indicator"):
+        catalog = con.execute("select max(catalog_version) from marts.dim_indicator").fetchall()[0][0]
+    rules = None
+    if _has(con, "marts", "fct_evaluation_year") and "rules_version" in _columns(con, "marts", "fct_evaluation_year"):
+        rules = con.execute(
+            "select max(rules_version) from marts.fct_evaluation_year where year = ?", [year]
+        ).fetchall()[0][0]
+    return {
+        "release_id": f"{year}-{data_version[:8]}-{catalog or 'na'}-{rules or 'na'}",
+        "evaluation_year": str(year),
+        "data_version": data_version,
+        "catalog_version": catalog,
+        "rules_version": rules,
+        "released_at": info.get("published_at"),
+        "run_id": info.get("run_id"),
+        "derived": True,
+    }
+
+
+# ---- the tables ----------------------------------------------------------------------------------------------------
+def province_codes(con) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select distinct province_code from marts.dim_city where province_code is not null order by 1"
+        ).fetchall()
+    ]
+
+
+def extract_tables(con, province_code: str, year: int, year_tables: dict | None = None) -> dict[str, pl.DataFrame]:
+    """The province's cities' tables for ``year``, straight from the marts (English column names, exact values).
+    ``year_tables`` (from ``year_extract_tables``) saves the queries when every province is written."""
+    year_tables = year_tables if year_tables is not None else year_extract_tables(con, year, province_code)
+    return {name: df.filter(pl.col("province_code") == province_code) for name, df in year_tables.items()}
+
+
+def year_extract_tables(con, year: int, province_code: str | None = None) -> dict[str, pl.DataFrame]:
+    """Every city's extract tables for ``year`` (or one province's), with ``province_code`` on every row."""
+    where = "d.level <> 'province'" + (" and d.province_code = ?" if province_code else "")
+    p = [province_code] if province_code else []
+    out: dict[str, pl.DataFrame] = {}
+    ind_cols = [c for c in _columns(con, "marts", "fct_city_indicator_year") if c not in ("unit_code", "year")]
+    out["indicators"] = con.sql(
+        f"""select i.year, d.province_code, d.province_name, i.unit_code, d.unit_name, c.pillar_code,
+                   c.pillar_name_zh, c.name_zh, c.unit, {", ".join("i." + c for c in ind_cols)}
+            from marts.fct_city_indicator_year i
+            join marts.dim_city d on d.unit_code = i.unit_code
+            left join marts.dim_indicator c on c.indicator_code = i.indicator_code
+                 and c.catalog_version = i.catalog_version
+            where {where} and i.year = ?
+            order by i.unit_code, i.indicator_code""",
+        params=[*p, year],
+    ).pl()
+    score_cols = [c for c in _columns(con, "marts", "fct_city_score_year") if c not in ("unit_code", "year")]
+    eval_cols = []
+    join_eval = ""
+    if _has(con, "marts", "fct_evaluation_year"):
+        have = set(_columns(con, "marts", "fct_evaluation_year"))
+        eval_cols = [c for c in EVALUATION_COLUMNS if c in have and c not in score_cols]
+        join_eval = "left join marts.fct_evaluation_year e on e.unit_code = s.unit_code and e.year = s.year"
+    out["scores"] = con.sql(
+        f"""select s.year, d.province_code, d.province_name, s.unit_code, d.unit_name, d.level, d.is_programme
+                   {"".join(", s." + c for c in score_cols)}{"".join(", e." + c for c in eval_cols)}
+            from marts.fct_city_score_year s
+            join marts.dim_city d on d.unit_code = s.unit_code {join_eval}
+            where {where} and s.year = ?
+            order by s.rank nulls last, s.unit_code""",
+        params=[*p, year],
+    ).pl()
+    if _has(con, "marts", "fct_target_status_year"):
+        t_cols = [c for c in _columns(con, "marts", "fct_target_status_year") if c not in ("unit_code", "year")]
+        out["targets"] = con.sql(
+            f"""select t.year, d.province_code, d.province_name, t.unit_code, d.unit_name, c.name_zh
+                       {"".join(", t." + c for c in t_cols)}
+                from marts.fct_target_status_year t
+                join marts.dim_city d on d.unit_code = t.unit_code
+                left join (select distinct indicator_code, name_zh from marts.dim_indicator
+                           where catalog_version = (select max(catalog_version) from marts.dim_indicator)) c
+                     on c.indicator_code = t.indicator_code
+                where {where} and t.year = ?
+                order by t.unit_code, t.plan_id, t.indicator_code""",
+            params=[*p, year],
+        ).pl()
+    if _has(con, "marts", "fct_acceptance_score"):
+        a_cols = [c for c in _columns(con, "marts", "fct_acceptance_score") if c != "unit_code"]
+        out["acceptance"] = con.sql(
+            f"""select d.province_code, d.province_name, a.unit_code, d.unit_name
+                       {"".join(", a." + c for c in a_cols)}
+                from marts.fct_acceptance_score a
+                join marts.dim_city d on d.unit_code = a.unit_code
+                where {where} and a.cycle_last_year <= ?
+                order by a.unit_code, a.cycle_first_year""",
+            params=[*p, year],
+        ).pl()
+    return out
+
+
+def content_hash(tables: dict[str, pl.DataFrame]) -> str:
+    """Digest of the tables' values; floats at 9 significant digits so a rebuild's last-bit noise is no change."""
+    h = hashlib.sha256()
+    for name in sorted(tables):
+        df = tables[name]
+        df = df.with_columns([pl.col(c).round_sig_figs(9) for c, t in df.schema.items() if t.is_float()])
+        h.update(name.encode())
+        h.update(df.write_csv().encode())
+    return h.hexdigest()
+
+
+# ---- changes since the previous version ------------------------------------------------------------------------------
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            fa, fb = float(a), float(b)
+        except (TypeError, ValueError):
+            return False
+        if math.isnan(fa) or math.isnan(fb):
+            return math.isnan(fa) and math.isnan(fb)
+        return math.isclose(fa, fb, rel_tol=REL_TOL, abs_tol=1e-12)
+    return a == b
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def diff_tables(old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """One row per added, removed or changed row of any table (keys from ``TABLES``)."""
+    rows = []
+    for name, (_, keys) in TABLES.items():
+        a, b = old.get(name), new.get(name)
+        if a is None and b is None:
+            continue
+        a_rows = {tuple(r[k] for k in keys): r for r in (a.to_dicts() if a is not None else [])}
+        b_rows = {tuple(r[k] for k in keys): r for r in (b.to_dicts() if b is not None else [])}
+        for key in sorted(set(a_rows) | set(b_rows), key=lambda k: tuple("" if x is None else str(x) for x in k)):
+            ra, rb = a_rows.get(key), b_rows.get(key)
+            ref = rb or ra
+            row_key = ", ".join(f"{k}={v}" for k, v in zip(keys, key) if k != "unit_code")
+            base = {
+                "table": name,
+                "unit_code": ref.get("unit_code"),
+                "unit_name": ref.get("unit_name"),
+                "row_key": row_key,
+            }
+            if ra is None:
+                rows.append({**base, "change": "added", "columns": "", "old_values": "", "new_values": ""})
+            elif rb is None:
+                rows.append({**base, "change": "removed", "columns": "", "old_values": "", "new_values": ""})
+            else:
+                cols = [c for c in rb if c not in keys and not _same(ra.get(c), rb.get(c))]
+                if cols:
+                    rows.append(
+                        {
+                            **base,
+                            "change": "changed",
+                            "columns": ", ".join(cols),
+                            "old_values": "; ".join(f"{c}={_fmt(ra.get(c))}" for c in cols),
+                            "new_values": "; ".join(f"{c}={_fmt(rb.get(c))}" for c in cols),
+                        }
+                    )
+    schema = {c: pl.String for c in CHANGE_HEADERS}
+    return pl.DataFrame(rows, schema=schema).select(list(CHANGE_HEADERS))
+
+
+# ---- writers ---------------------------------------------------------------------------------------------------------
+def _chinese(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
+    mapping = {c: headers[c] for c in df.columns if c in headers}
+    # Two columns must not end up with the same header (a mart may add a column whose label is taken).
+    seen, out = set(), {}
+    for c in df.columns:
+        h = mapping.get(c, c)
+        if h in seen:
+            h = f"{h}（{c}）"
+        seen.add(h)
+        out[c] = h
+    return df.rename(out)
+
+
+def _for_spreadsheet(df: pl.DataFrame) -> pl.DataFrame:
+    """Text never starts a formula; dates and times as ISO text."""
+    from dashboards.security import neutralise_text
+
+    df = df.with_columns(
+        [pl.col(c).cast(pl.String) for c, t in df.schema.items() if t.is_temporal() or t == pl.Decimal]
+    )
+    return neutralise_text(df)
+
+
+def write_csv(df: pl.DataFrame, path: Path, headers: dict[str, str] = HEADERS) -> None:
+    path.write_bytes(b"\xef\xbb\xbf" + _chinese(_for_spreadsheet(df), headers).write_csv().encode("utf-8"))
+
+
+def write_xlsx(path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str, pl.DataFrame, dict]]) -> None:
+    import xlsxwriter
+
+    # strings_to_formulas/urls off: every text goes in as a string cell, whatever it starts with.
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "nan_inf_to_errors": True,
+        },
+    )
+    bold = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1, "text_wrap": True})
+    ws = wb.add_worksheet("封面")
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, 1, 90)
+    for i, (k, v) in enumerate(cover):
+        ws.write_string(i, 0, k, bold)
+        ws.write_string(i, 1, _neutral(v))
+    for name, df, headers in sheets:
+        sheet = wb.add_worksheet(name)
+        out = _chinese(_for_spreadsheet(df), headers)
+        sheet.write_row(0, 0, out.columns, bold)
+        sheet.freeze_panes(1, 0)
+        for j, col in enumerate(out.columns):
+            values = out[col].to_list()
+            for i, v in enumerate(values, start=1):
+                if v is None or (isinstance(v, float) and math.isnan(v)):
+                    continue
+                if isinstance(v, bool):
+                    sheet.write_boolean(i, j, v)
+                elif isinstance(v, int | float):
+                    sheet.write_number(i, j, v)
+                else:
+                    sheet.write_string(i, j, str(v))
+            width = max([len(str(col))] + [len(str(v)) for v in values[:200] if v is not None])
+            sheet.set_column(j, j, min(max(8, width * 1.3), 40))
+    wb.close()
+
+
+def _neutral(v: str) -> str:
+    from dashboards.security import neutralise_cell
+
+    return neutralise_cell(v or "")
+
+
+def synthetic_note() -> str:
+    from dashboards.queries import SOURCE_NATURE
+
+    real = [zh for _, is_real, zh, _ in SOURCE_NATURE if is_real]
+    synthetic = [zh for _, is_real, zh, _ in SOURCE_NATURE if not is_real]
+    return f"合成示例数据：{'、'.join(synthetic)}；真实数据：{'、'.join(real)}"
+
+
+# ---- versions ----------------------------------------------------------------------------------------------------
+def _manifest_path(root: Path, province_code: str, year: int) -> Path:
+    return root / province_code[:2] / str(year) / "versions.json"
+
+
+def read_versions(root: Path, province_code: str, year: int) -> list[dict]:
+    p = _manifest_path(Path(root), province_code, year)
+    if not p.is_file():
+        return []
+    return json.loads(p.read_text(encoding="utf-8"))["versions"]
+
+
+def _read_version_tables(root: Path, entry: dict) -> dict[str, pl.DataFrame]:
+    out = {}
+    for f in entry["files"]:
+        if f["format"] == "parquet" and f["table"] in TABLES:
+            out[f["table"]] = pl.read_parquet(Path(root) / f["path"])
+    return out
+
+
+def write_extract(
+    con,
+    root: Path,
+    province_code: str,
+    year: int,
+    *,
+    generated_at: str | None = None,
+    force: bool = False,
+    year_tables: dict | None = None,
+    release: dict | None = None,
+) -> dict | None:
+    """Write a new version for the province and year if its content or release changed; return its manifest
+    entry (None when nothing changed)."""
+    root = Path(root)
+    tables = extract_tables(con, province_code, year, year_tables)
+    release = release or release_info(con, year)
+    digest = content_hash(tables)
+    versions = read_versions(root, province_code, year)
+    last = versions[-1] if versions else None
+    if last and not force and last["content_hash"] == digest and last["release_id"] == release["release_id"]:
+        return None
+    n = (last["version"] + 1) if last else 1
+    pp = province_code[:2]
+    rel_dir = Path(pp) / str(year) / f"v{n}"
+    out_dir = root / rel_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    changes = diff_tables(_read_version_tables(root, last), tables) if last else None
+    generated_at = generated_at or dt.datetime.now().isoformat(timespec="seconds")
+    province_name = next(
+        (t["province_name"][0] for t in tables.values() if t.height and "province_name" in t.columns), province_code
+    )
+    stem = f"ipcity_{pp}_{year}_v{n}"
+    files = []
+
+    def add(path: Path, fmt: str, table: str, rows: int) -> None:
+        files.append({"path": str(rel_dir / path.name), "name": path.name, "format": fmt, "table": table, "rows": rows})
+
+    for name, df in tables.items():
+        p = out_dir / f"{stem}_{name}.parquet"
+        df.write_parquet(p)
+        add(p, "parquet", name, df.height)
+        p = out_dir / f"{stem}_{name}.csv"
+        write_csv(df, p)
+        add(p, "csv", name, df.height)
+    if changes is not None:
+        p = out_dir / f"{stem}_changes.parquet"
+        changes.write_parquet(p)
+        add(p, "parquet", "changes", changes.height)
+        p = out_dir / f"{stem}_changes.csv"
+        write_csv(changes.with_columns(pl.col("change").replace(CHANGE_LABELS)), p, CHANGE_HEADERS)
+        add(p, "csv", "changes", changes.height)
+    cover = [
+        ("省份 / Province", f"{province_name}（{province_code}）"),
+        ("评估年度 / Evaluation year", str(year)),
+        (
+            "数据包版本 / Extract version",
+            f"v{n}" + (f"（较 v{last['version']} 的变更见“{CHANGES_SHEET}”）" if last else ""),
+        ),
+        ("发布编号 / Release id", release["release_id"]),
+        ("数据版本 / Data version", str(release.get("data_version") or "")),
+        ("指标体系版本 / Catalog version", str(release.get("catalog_version") or "")),
+        ("评估规则版本 / Rules version", str(release.get("rules_version") or "")),
+        ("发布时间 / Released at", str(release.get("released_at") or "")),
+        ("生成时间 / Generated at", generated_at),
+        ("数据说明 / Synthetic data", synthetic_note()),
+        ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
+    ]
+    sheets = [(TABLES[name][0], df, HEADERS) for name, df in tables.items()]
+    if changes is not None:
+        sheets.append((CHANGES_SHEET, changes.with_columns(pl.col("change").replace(CHANGE_LABELS)), CHANGE_HEADERS))
+    p = out_dir / f"{stem}.xlsx"
+    write_xlsx(p, cover, sheets)
+    add(p, "xlsx", "all", sum(df.height for df in tables.values()))
+    entry = {
+        "version": n,
+        "province_code": province_code,
+        "province_name": province_name,
+        "year": year,
+        "release_id": release["release_id"],
+        "release": release,
+        "generated_at": generated_at,
+        "content_hash": digest,
+        "previous_version": last["version"] if last else None,
+        "changes": changes.height if changes is not None else None,
+        "files": files,
+    }
+    manifest = _manifest_path(root, province_code, year)
+    tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"versions": [*versions, entry]}, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, manifest)
+    return entry
+
+
+def write_all(snapshot: Path, root: Path | None = None, provinces=None, years=None) -> list[dict]:
+    """Every province × released year from the published snapshot (new versions only). Returns the new entries."""
+    root = Path(root) if root else extracts_dir()
+    out = []
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        for year in years or released_years(con):
+            year_tables = year_extract_tables(con, int(year))
+            release = release_info(con, int(year))
+            for code in provinces or province_codes(con):
+                entry = write_extract(con, root, code, int(year), year_tables=year_tables, release=release)
+                if entry:
+                    out.append(entry)
+    return out
+
+
+# ---- what the dashboard may serve ----------------------------------------------------------------------------------
+_REL = re.compile(r"^(\d{2})/(\d{4})/v(\d{1,6})/([A-Za-z0-9_.-]{1,120})$")
+
+
+def list_versions(root: Path, province_codes_: list[str] | None = None) -> list[dict]:
+    """Every version of every province-year in ``root`` (newest first), optionally only some provinces."""
+    root = Path(root)
+    out = []
+    if not root.is_dir():
+        return out
+    for manifest in sorted(root.glob("[0-9][0-9]/[0-9][0-9][0-9][0-9]/versions.json")):
+        pp = manifest.parent.parent.name
+        if province_codes_ is not None and f"{pp}0000" not in province_codes_:
+            continue
+        out += json.loads(manifest.read_text(encoding="utf-8"))["versions"]
+    return sorted(out, key=lambda e: (-e["year"], e["province_code"], -e["version"]))
+
+
+def lookup_file(root: Path, relpath: str) -> dict | None:
+    """The manifest entry of a file by its relative path, only if a manifest lists it (nothing else is served)."""
+    m = _REL.fullmatch(relpath or "")
+    if not m:
+        return None
+    pp, year, _v, _name = m.groups()
+    for entry in read_versions(Path(root), pp + "0000", int(year)):
+        for f in entry["files"]:
+            if f["path"] == relpath:
+                return {**f, "province_code": entry["province_code"], "mimetype": MIMETYPES[f["format"]]}
+    return None
