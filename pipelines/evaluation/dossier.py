@@ -15,6 +15,8 @@ import duckdb
 import markdown as md_lib
 import polars as pl
 
+from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
+
 STAGE_ZH = {
     "exemplary": "示范",
     "normal": "正常",
@@ -222,6 +224,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
         "uncertainty": uncertainty,
         "targets": targets,
         "files": files,
+        "programme": programme_data(con, unit_code, year),
     }
 
 
@@ -389,6 +392,9 @@ def _render(d: dict) -> tuple[str, str]:
     else:
         lines.append("无周期结论 / No cycle verdicts.")
     blocks.append(("\n".join(lines), None))
+
+    # issue 17: memberships and calendar, target ambition, third-party evaluation (own module)
+    blocks += [(b, None) for b in programme_markdown(d.get("programme", {}))]
 
     f = d["files"]
     lines = [
