@@ -17,13 +17,15 @@ from . import components
 from .components import DOSSIER_KEY, SNAPSHOT_KEY, current_user, href
 from .downloads import FORMATS, DownloadDenied, prepare_download
 from .i18n import norm_lang, t
-from .pages import compare, downloads, overview, profile, quality, rankings, watchlist
+from .pages import compare, downloads, overview, profile, programmes, provinces, quality, rankings, simulator, watchlist
 from .snapshot import Snapshot, SnapshotUnavailable
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 PAGES = [overview, rankings, compare, profile, watchlist, quality, downloads]
+# Programme-cycle pages (issue 17): cohorts and third-party status, province roll-up, policy simulator.
+PAGES += [programmes, provinces, simulator]
 DOSSIER_SUFFIXES = {".html", ".md"}
 LOCATION_ID = "_pages_location"  # the dcc.Location inside dash.page_container
 

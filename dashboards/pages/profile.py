@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import figures, queries
+from .. import ambition_view, figures, queries
 from ..components import (
     control,
     graph,
@@ -168,6 +168,7 @@ def layout(lang: str, unit=None, **_):
         html.Div(id="pf-summary"),
         section(t("pf_indicators", lang), graph("pf-indicators")),
         section(t("pf_targets", lang), html.Div(id="pf-targets")),
+        ambition_view.placeholder(lang),
         html.Div(
             [
                 html.Div(graph("pf-stage-fig"), className="ipc-col"),
@@ -181,6 +182,8 @@ def layout(lang: str, unit=None, **_):
 
 
 def register_callbacks(app) -> None:
+    ambition_view.register_callbacks(app)
+
     @app.callback(
         Output("pf-summary", "children"),
         Output("pf-indicators", "figure"),
