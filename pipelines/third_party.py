@@ -11,6 +11,7 @@ with "=" never becomes a formula; the CSV variant prefixes such cells with an ap
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -81,8 +82,9 @@ def _safe_text(value: str | None) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def write_template(path: Path, rows: pl.DataFrame | None = None) -> Path:
-    """Write the template as .xlsx (data sheet + notes sheet) or .csv (UTF-8 with BOM), by the suffix."""
+def write_template(path: Path, rows: pl.DataFrame | None = None, created: datetime | None = None) -> Path:
+    """Write the template as .xlsx (data sheet + notes sheet) or .csv (UTF-8 with BOM), by the suffix.
+    ``created`` fixes the workbook's creation time (the seeded sample is byte-identical for a seed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = template_frame(rows)
@@ -97,6 +99,8 @@ def write_template(path: Path, rows: pl.DataFrame | None = None) -> Path:
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    if created is not None:
+        wb.set_properties({"created": created})
     try:
         bold = wb.add_format({"bold": True, "bg_color": "#EEEEEE", "border": 1})
         text_fmt = wb.add_format({"num_format": "@"})

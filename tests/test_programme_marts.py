@@ -161,11 +161,37 @@ def test_cycles_without_an_upload_are_third_party_evaluation_pending(snap):
         "select distinct unit_code, cycle_start, cycle_end from marts.fct_programme_unit_year where cycle_start is not null",
     )
     assert tp.height == cycles.height > 0
-    assert set(tp["status"]) == {"pending"}  # the sample has no uploads
-    assert set(tp["status_label_en"]) == {"third-party evaluation pending"}
-    assert tp["third_party_score"].is_null().all()
+    # the sample's synthetic evaluator reported on the 2017-2019 cycle only (through the platform's template)
+    received = tp.filter(pl.col("status") == "received")
+    pending = tp.filter(pl.col("status") == "pending")
+    assert set(received["cycle"]) == {"2017-2019"} and received.height > 0
+    assert pending.height > 0 and "2017-2019" not in set(pending["cycle"])
+    assert set(pending["status_label_en"]) == {"third-party evaluation pending"}
+    assert set(pending["status_label_zh"]) == {"第三方评估待定"}
+    assert pending["third_party_score"].is_null().all() and received["third_party_score"].is_not_null().all()
     sjz = tp.filter(pl.col("unit_code") == "130100")
-    assert sjz.select("cycle", "programme_code").rows() == [("2022-2024", "strong_city_demo")]
+    assert sjz.select("cycle", "programme_code", "status").rows() == [("2022-2024", "strong_city_demo", "pending")]
+    # versions: the highest report version is current, the earlier one is counted
+    two = received.filter(pl.col("versions_received") == 2)
+    assert two.height == 2 and set(two["report_version"]) == {2}
+    # the combined score is the documented mix (TP shares, pillar weights of the cycle's last year)
+    rules = dict(q(snap, "select param, value from marts.evaluation_rules where rule_code = 'TP'").iter_rows())
+    w = dict(
+        q(
+            snap,
+            "select p.pillar_code, p.pillar_weight from marts.pillars p join marts.catalog_versions c "
+            "on c.catalog_version = p.catalog_version where c.evaluation_year = 2019",
+        ).iter_rows()
+    )
+    r = received.row(0, named=True)
+    pillar = sum(r[f"score_{k.lower()}"] * v for k, v in w.items()) / sum(w.values())
+    expected = (
+        float(rules["pillar_share"]) * pillar
+        + float(rules["site_visit_share"]) * r["site_visit_score"]
+        + float(rules["document_review_share"]) * r["document_review_score"]
+    )
+    assert r["third_party_score"] == pytest.approx(expected)
+    assert r["third_party_weight"] == float(rules["third_party_weight"])
 
 
 # -- province roll-up --------------------------------------------------------------------------------------------

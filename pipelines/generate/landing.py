@@ -16,16 +16,16 @@ from pipelines.sources import SOURCES
 SYNTHETIC_STATUS = "synthetic sample status event"
 
 
-def strong_city_districts(units: Units) -> pl.DataFrame:
+def strong_city_districts(units_frame: pl.DataFrame) -> pl.DataFrame:
     """REAL district-level strong-city units that are not in the 2012-2016 roster (浦东新区, 滨海新区, ...), in the
     cities contract's columns. They join raw.cities so the roster can name them; the sample generates no
     activity for them (the generator's units are the 2012-2016 roster), so they show as "no data", never as 0."""
     roster = reference.strong_city_roster()
-    known = set(units.frame["city_code"].to_list())
+    known = set(units_frame["city_code"].to_list())
     extra = roster.filter(
         pl.col("level").is_in(["municipal_district", "county_level_city"]), ~pl.col("unit_code").is_in(list(known))
     ).unique("unit_code", keep="first", maintain_order=True)
-    parents = units.frame.select("city_code", "province_name", "lng", "lat")
+    parents = units_frame.select("city_code", "province_name", "lng", "lat")
     return (
         extra.join(parents, left_on="parent_code", right_on="city_code", how="left")
         .select(
@@ -47,7 +47,7 @@ def strong_city_districts(units: Units) -> pl.DataFrame:
 
 def cities_landing(units: Units) -> pl.DataFrame:
     base = units.frame.select([c.name for c in SOURCES["cities"].columns])
-    return pl.concat([base, strong_city_districts(units)], how="vertical_relaxed")
+    return pl.concat([base, strong_city_districts(units.frame)], how="vertical_relaxed")
 
 
 def strong_city_landing() -> pl.DataFrame:
