@@ -125,7 +125,7 @@ select
     case s.status
         when 'received' then 'third-party evaluation received'
         when 'pending' then 'third-party evaluation pending'
-        else 'third-party evaluation for a cycle not on the unit''s calendar'
+        else 'third-party evaluation for a cycle not on the calendar of the unit'
     end as status_label_en,
     s.evaluator,
     s.report_version,
