@@ -13,9 +13,9 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
         "Demonstration and strong-city programmes: cohorts, cycles and third-party evaluation",
     ),
     "pg_partial_roster": (
-        "名单不完整:2022年批次公布了{announced}个试点城市,公开来源仅能确认其中{named}个;其余未列出,平台不作推测。",
-        "The roster is partial: the 2022 batch designated {announced} pilot cities, public sources name {named} of "
-        "them; the others are not listed and never guessed.",
+        "名单不完整:该批次公布{announced}个,公开来源仅能确认其中{named}个;其余未列出,平台不作推测。",
+        "The roster is partial: the notice designated {announced} units, public sources name {named} of them; "
+        "the others are not listed and never guessed.",
     ),
     "pg_programmes": ("项目与批次", "Programmes and cohorts"),
     "pg_memberships": ("城市名单(含入选、退出、晋级日期)", "Roster (joining, withdrawal and promotion dates)"),
