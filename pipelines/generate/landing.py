@@ -85,7 +85,30 @@ def strong_city_landing() -> pl.DataFrame:
 
 
 def programme_landing(units: Units, profiles: Profiles, last_year: int) -> pl.DataFrame:
-    return pl.concat([_demo_city_landing(profiles, last_year), strong_city_landing()], how="vertical_relaxed")
+    demo = _demo_city_landing(profiles, last_year)
+    # The sample's synthetic withdrawal removes the city from the programme altogether: a strong-city membership it
+    # holds at that date ends with it (marked synthetic like the demonstration-city event), so the withdrawn city
+    # stops being evaluated from the year of withdrawal whatever programme it was in.
+    gone = demo.filter(pl.col("status") == "withdrawn").select("city_code", "withdrawn_on")
+    strong = (
+        strong_city_landing()
+        .join(gone, on="city_code", how="left", suffix="_sample")
+        .with_columns(
+            hit=pl.col("withdrawn_on_sample").is_not_null()
+            & (pl.col("joined_on") < pl.col("withdrawn_on_sample"))
+            & (pl.col("status") == "active")
+        )
+        .with_columns(
+            status=pl.when("hit").then(pl.lit("withdrawn")).otherwise(pl.col("status")),
+            status_since=pl.when("hit").then(pl.col("withdrawn_on_sample")).otherwise(pl.col("status_since")),
+            withdrawn_on=pl.when("hit").then(pl.col("withdrawn_on_sample")).otherwise(pl.col("withdrawn_on")),
+            source=pl.when("hit")
+            .then(pl.lit(SYNTHETIC_STATUS + "; roster: ") + pl.col("source"))
+            .otherwise(pl.col("source")),
+        )
+        .drop("withdrawn_on_sample", "hit")
+    )
+    return pl.concat([demo, strong], how="vertical_relaxed")
 
 
 def _demo_city_landing(profiles: Profiles, last_year: int) -> pl.DataFrame:
