@@ -230,3 +230,27 @@ def test_pending_cycles_come_from_the_mart(tmp_path):
     assert pending_cycles(db).to_dicts() == [
         {"city_code": "320500", "unit_name": "苏州市", "cycle_first_year": 2022, "cycle_last_year": 2024}
     ]
+
+
+def test_cli_writes_the_template_prefilled_from_a_snapshot(tmp_path):
+    import duckdb
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    db = tmp_path / "snap.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_third_party_evaluation as select * from (values "
+        "('320500', '苏州市', 2022, 2024, 'pending')) t(unit_code, unit_name, cycle_first_year, cycle_last_year, status)"
+    )
+    con.close()
+    out = tmp_path / "t.xlsx"
+    res = CliRunner().invoke(main, ["template", "third-party", "--out", str(out), "--from", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "1 pending" in res.output
+    ws = openpyxl.load_workbook(out)[TEMPLATE_SHEET]
+    assert [ws.cell(2, j).value for j in range(1, 5)] == ["320500", "苏州市", 2022, 2024]
+    bad = CliRunner().invoke(main, ["template", "third-party", "--out", str(tmp_path / "t.txt"), "--empty"])
+    assert bad.exit_code != 0 and ".xlsx or .csv" in bad.output
