@@ -388,9 +388,9 @@ def register_callbacks(app) -> None:
             if trigger == COMPARE:
                 if not saved_id or not compare_id:
                     return (no_update, *nothing[1:], *keep_inputs)
-                rows = compare_rows(saved_id, compare_id)
+                rows = [{**r, "kind_label": t(f"kind_{r['kind']}", lang)} for r in compare_rows(saved_id, compare_id)]
                 cols = [
-                    {"field": "kind", "headerName": t("sim_kind", lang), "maxWidth": 130},
+                    {"field": "kind_label", "headerName": t("sim_kind", lang), "maxWidth": 130},
                     {"field": "unit_name", "headerName": t("city", lang)},
                     {"field": "period", "headerName": t("sim_period", lang), "maxWidth": 120},
                     {"field": "base_value", "headerName": t("sim_base", lang)},
