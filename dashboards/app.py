@@ -36,8 +36,11 @@ from .pages import (
     not_found,
     overview,
     profile,
+    programmes,
+    provinces,
     quality,
     rankings,
+    simulator,
     targets,
     watchlist,
 )
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 PAGES = [overview, rankings, compare, profile, watchlist, targets, alerts, quality, downloads]
+# Programme-cycle pages (issue 17): cohorts and third-party status, province roll-up, policy simulator.
+PAGES += [programmes, provinces, simulator]
 DOSSIER_SUFFIXES = {".html", ".md"}
 LOCATION_ID = "_pages_location"  # the dcc.Location inside dash.page_container
 

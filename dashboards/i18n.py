@@ -382,3 +382,9 @@ def label(mapping: dict[str, tuple[str, str]], code: str | None, lang: str | Non
 def name_col(lang: str | None) -> str:
     """Column of dim_city holding the unit's name in this language."""
     return "unit_name_en" if norm_lang(lang) == "en" else "unit_name"
+
+
+# Text of the programme-cycle pages (issue 17), kept in its own module.
+from .i18n_programme import PROGRAMME_TEXT  # noqa: E402
+
+TEXT.update(PROGRAMME_TEXT)

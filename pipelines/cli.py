@@ -701,6 +701,46 @@ def dev(port: int, background: bool, stop: bool) -> None:
         pid_file.unlink(missing_ok=True)
 
 
+@main.group()
+def template() -> None:
+    """Generate the upload templates the platform accepts (Chinese headers, a notes sheet)."""
+
+
+@template.command("third-party")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output file, .xlsx or .csv (default: third_party_evaluation_template.xlsx in the current folder).",
+)
+@click.option(
+    "--from",
+    "source_db",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Warehouse or snapshot whose pending cycles are pre-filled (default: the published snapshot, if any).",
+)
+@click.option("--empty", is_flag=True, help="Headers only, no pre-filled rows.")
+def template_third_party(out: Path | None, source_db: Path | None, empty: bool) -> None:
+    """The third-party evaluation template (第三方评估模板): one row per programme unit and pending cycle."""
+    from pipelines.third_party import pending_cycles, write_template
+
+    out = out or Path("third_party_evaluation_template.xlsx")
+    if out.suffix.lower() not in (".xlsx", ".csv"):
+        raise click.BadParameter("the template is written as .xlsx or .csv", param_hint="--out")
+    rows = None
+    if not empty:
+        db = source_db or settings.snapshot_path()
+        if db.is_file():
+            rows = pending_cycles(db)
+        else:
+            console.print(f"[yellow]no snapshot at {db}: writing headers only[/yellow]")
+    path = write_template(out, rows)
+    n = 0 if rows is None else rows.height
+    console.print(f"third-party evaluation template: {path} ({n} pending unit-cycles pre-filled)")
+    console.print(f"fill it in and put it in {settings.landing_dir() / 'third_party_evaluations'}/, then `ipcity run`")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)
 @click.pass_context
 def bench(ctx: click.Context) -> None:

@@ -120,7 +120,8 @@ RESOLUTIONS = (
     "dismissed",
 )
 AUDIENCES = ("officials", "enterprises", "service_agencies", "schools", "public")
-PROGRAMME_STATUSES = ("active", "rectification", "withdrawn")
+# promoted: a pilot membership that ended because the unit became a demonstration unit (a dated event, not an exit)
+PROGRAMME_STATUSES = ("active", "rectification", "withdrawn", "promoted")
 UNIT_LEVELS = (
     "municipality",
     "prefecture",
@@ -154,8 +155,11 @@ CITIES = Source(
 PROGRAMME_CITIES = Source(
     name="programme_cities",
     title_zh="示范/强市名单",
-    description="Programme roster: real 2012-2016 national IP demonstration cities; status events may be synthetic.",
-    key=("city_code", "programme"),
+    description=(
+        "Programme roster, one row per unit, programme and cohort: real 2012-2016 national IP demonstration cities "
+        "and the strong-city pilots/demonstrations public sources name (2022 onwards); status events may be synthetic."
+    ),
+    key=("city_code", "programme", "cohort"),
     columns=(
         Column("city_code", "str", aliases=("城市代码",), region_code=True),
         Column("unit_name", "str", aliases=("城市", "单位名称"), max_length=_TEXT),
@@ -166,8 +170,10 @@ PROGRAMME_CITIES = Source(
         Column("status_since", "date", required=False, aliases=("状态起始日期",)),
         Column("withdrawn_on", "date", required=False, aliases=("撤销日期",)),
         Column("source", "str", required=False, aliases=("来源",), max_length=1000),
+        # The day the unit joined (notice date); empty = 1 January of cohort_year (the 2012-2016 roster).
+        Column("joined_on", "date", required=False, aliases=("批复日期", "入选日期")),
     ),
-    no_future=("status_since", "withdrawn_on"),
+    no_future=("status_since", "withdrawn_on", "joined_on"),
 )
 
 POPULATION = Source(
@@ -363,6 +369,41 @@ TRAINING_EVENTS = Source(
     ),
 )
 
+_SCORE = dict(min_value=0, max_value=100)
+_FINDINGS = 2000  # a finding is a paragraph, not a report: the full report stays with the evaluator
+
+THIRD_PARTY_EVALUATIONS = Source(
+    name="third_party_evaluations",
+    title_zh="第三方评估",
+    description=(
+        "Third-party evaluation (每三年期开展一轮第三方评估) per city and cycle: the evaluator's scores per pillar "
+        "(0-100), site visit and document review, with findings. One row per city, cycle, evaluator and report "
+        "version; a higher version supersedes a lower one. Template: `ipcity template third-party`."
+    ),
+    key=("city_code", "cycle_first_year", "cycle_last_year", "evaluator", "report_version"),
+    no_future=("evaluated_on", "site_visit_date"),
+    columns=(
+        Column("city_code", "str", aliases=("城市代码", "行政区划代码"), region_code=True),
+        Column("unit_name", "str", required=False, aliases=("城市", "单位名称"), max_length=_TEXT),
+        Column("cycle_first_year", "int", aliases=("周期起始年",), min_value=2000, max_value=2100),
+        Column("cycle_last_year", "int", aliases=("周期结束年",), min_value=2000, max_value=2100),
+        Column("evaluator", "str", aliases=("评估机构",), max_length=_TEXT),
+        Column("report_version", "int", aliases=("报告版本", "版本"), min_value=1, max_value=99),
+        Column("evaluated_on", "date", aliases=("评估日期", "报告日期")),
+        Column("score_mgt", "float", aliases=("管理能力提升工程得分",), **_SCORE),
+        Column("score_pro", "float", aliases=("大保护工程得分",), **_SCORE),
+        Column("score_utl", "float", aliases=("运用促进工程得分",), **_SCORE),
+        Column("score_qlt", "float", aliases=("质量提升工程得分",), **_SCORE),
+        Column("score_env", "float", aliases=("发展环境建设工程得分",), **_SCORE),
+        Column("site_visit_score", "float", aliases=("现场核查得分",), **_SCORE),
+        Column("site_visit_date", "date", required=False, aliases=("现场核查日期",)),
+        Column("document_review_score", "float", aliases=("材料审查得分",), **_SCORE),
+        Column("findings", "str", required=False, aliases=("主要发现",), max_length=_FINDINGS),
+        Column("site_visit_findings", "str", required=False, aliases=("现场核查发现",), max_length=_FINDINGS),
+        Column("document_review_findings", "str", required=False, aliases=("材料审查发现",), max_length=_FINDINGS),
+    ),
+)
+
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
@@ -375,6 +416,7 @@ SOURCES: dict[str, Source] = {
         PLEDGE_LOANS,
         ENFORCEMENT_CASES,
         TRAINING_EVENTS,
+        THIRD_PARTY_EVALUATIONS,
     )
 }
 

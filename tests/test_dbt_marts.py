@@ -127,13 +127,28 @@ def test_marts_exist_with_contract_columns(warehouse):
 
 
 def _evaluated_from_raw(warehouse: Path, years: list[int]) -> set[tuple[str, int]]:
-    """Programme units evaluated each year, straight from raw.programme_cities (not from the dbt models)."""
-    roster = q(warehouse, "select city_code, cohort_year, status, status_since, withdrawn_on from raw.programme_cities")
+    """Programme units evaluated each year, straight from raw.programme_cities and the calendar seed (not from the
+    dbt models): from the joining year (cohort year when no date), to the year before a withdrawal or promotion,
+    and within the cohort's evaluation years when its programme has a fixed period (issue 17)."""
+    roster = q(
+        warehouse,
+        "select city_code, programme, cohort, cohort_year, status, status_since, withdrawn_on, joined_on "
+        "from raw.programme_cities",
+    )
+    calendar = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "programme_calendar.csv", infer_schema=False)
+    period = {
+        (r["programme_name_zh"], r["cohort"]): (r["first_evaluation_year"], r["last_evaluation_year"])
+        for r in calendar.iter_rows(named=True)
+    }
     out = set()
     for r in roster.iter_rows(named=True):
-        end = r["withdrawn_on"] or (r["status_since"] if r["status"] == "withdrawn" else None)
-        last = (end.year if end else 10_000) if r["status"] != "withdrawn" or end else r["cohort_year"]
-        out |= {(r["city_code"], y) for y in years if r["cohort_year"] <= y < last}
+        first_cal, last_cal = period[(r["programme"], r["cohort"])]
+        first = max(r["joined_on"].year if r["joined_on"] else r["cohort_year"], int(first_cal or 0))
+        end = r["withdrawn_on"] or (r["status_since"] if r["status"] in ("withdrawn", "promoted") else None)
+        if r["status"] in ("withdrawn", "promoted") and end is None:
+            continue  # closed without a date: never evaluated under this row
+        last = min(end.year - 1 if end else 10_000, int(last_cal) if last_cal else 10_000)
+        out |= {(r["city_code"], y) for y in years if first <= y <= last}
     return out
 
 

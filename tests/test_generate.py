@@ -194,14 +194,29 @@ def test_region_codes_valid_against_cities(landing, cities):
         assert {c for c in codes if not valid(c)} == set(), source
     pop_codes = set(read_source(landing, "population")["region_code"].unique())
     assert {c for c in pop_codes if not (valid(c) or c in provinces)} == set()
-    assert known <= pop_codes and provinces <= pop_codes
+    # The strong-city districts outside the 2012-2016 roster (浦东新区, ...) are real units the sample generates
+    # no data for: they show as "no data", never as zeros (issue 17).
+    from pipelines.generate.landing import strong_city_districts
+    from pipelines.generate.units import build_units
+
+    no_sample_data = set(strong_city_districts(build_units())["city_code"])
+    assert no_sample_data == {"110106", "110114", "120116", "310115"}
+    assert known - no_sample_data <= pop_codes and provinces <= pop_codes
 
 
 def test_cities_table(cities):
     pref = reference.prefectures()
     roster = reference.roster()
     counties = roster.filter(pl.col("admin_level") != "prefecture")
-    assert cities.height == pref.height + counties.height
+    # + the strong-city districts not on the 2012-2016 roster (丰台区, 昌平区, 滨海新区, 浦东新区; issue 17)
+    strong = reference.strong_city_roster().filter(
+        pl.col("level") == "municipal_district", ~pl.col("unit_code").is_in(counties["unit_code"].implode())
+    )
+    assert strong["unit_code"].n_unique() == 4
+    assert cities.height == pref.height + counties.height + 4
+    districts = cities.join(strong.select(city_code="unit_code", parent="parent_code").unique(), on="city_code")
+    assert (districts["parent_code"] == districts["parent"]).all() and districts.height == 4
+    cities = cities.filter(~pl.col("city_code").is_in(strong["unit_code"].implode()))
     own = cities.join(counties.select(city_code="unit_code", parent="prefecture_code"), on="city_code")
     assert own.height == counties.height
     assert (own["parent_code"] == own["parent"]).all()
@@ -445,7 +460,10 @@ def test_truth_file(truth, landing):
     assert truth["rectification_city"] in truth["lagging"] and truth["withdrawn_city"] in truth["lagging"]
     assert truth["rectification_city"] != truth["withdrawn_city"]
     assert "lagging" in truth["description"]
-    prog = read_source(landing, "programme_cities")
+    everything = read_source(landing, "programme_cities")
+    # the 2012-2016 demonstration cities, plus the strong-city units public sources name (issue 17)
+    assert everything.height == 64 + reference.strong_city_roster().height
+    prog = everything.filter(pl.col("programme") == "国家知识产权示范城市")
     assert prog.height == 64 and set(prog["city_code"]) == roster
     status = dict(prog.select("city_code", "status").iter_rows())
     assert status[truth["rectification_city"]] == "rectification"

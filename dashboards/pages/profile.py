@@ -7,7 +7,7 @@ import json
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import access, figures, queries
+from .. import access, ambition_view, figures, queries
 from ..components import (
     INTEGER,
     control,
@@ -263,6 +263,7 @@ def layout(lang: str, unit=None, **_):
         html.Div(id="pf-summary"),
         section(t("pf_indicators", lang), graph("pf-indicators")),
         section(t("pf_targets", lang), html.Div(id="pf-targets")),
+        ambition_view.placeholder(lang),
         html.Div(
             [
                 html.Div(graph("pf-stage-fig"), className="ipc-col"),
@@ -359,6 +360,8 @@ def register_callbacks(app) -> None:
             )
         except SnapshotUnavailable:
             return unavailable(lang, "no_snapshot")
+
+    ambition_view.register_callbacks(app)
 
     @app.callback(
         Output("pf-summary", "children"),

@@ -16,6 +16,8 @@ import markdown as md_lib
 import markdown.extensions
 import polars as pl
 
+from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
+
 STAGE_ZH = {
     "exemplary": "示范",
     "normal": "正常",
@@ -287,6 +289,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
         "attribution": attribution,
         "release": release_row,
         "released": released,
+        "programme": programme_data(con, unit_code, year),
     }
 
 
@@ -501,6 +504,9 @@ def _render(d: dict) -> tuple[str, str]:
     else:
         lines.append("无周期结论 / No cycle verdicts.")
     blocks.append(("\n".join(lines), None))
+
+    # issue 17: memberships and calendar, target ambition, third-party evaluation (own module)
+    blocks += [(b, None) for b in programme_markdown(d.get("programme", {}))]
 
     f = d["files"]
     lines = [

@@ -26,6 +26,7 @@ from pipelines.generate.grants import GrantModel, in_force_summary
 from pipelines.generate.profiles import BASE_YEAR, YEAR0, build_profiles
 from pipelines.generate.resubmission import write_resubmission
 from pipelines.generate.targets import build_targets, unit_values
+from pipelines.generate.third_party_sample import write_third_party_sample
 from pipelines.generate.units import build_population, population_landing
 
 __all__ = ["build_models", "generate"]
@@ -223,6 +224,8 @@ def generate(
     )
     targets = build_targets(values, seed, first_year, last_year)
     record("targets", writers.write_csv(targets, landing_dir / "targets" / "targets.csv"), targets.height)
+    # SYNTHETIC third-party evaluation of the first completed cycle, through the platform's template (issue 17)
+    record("third_party_evaluations", *write_third_party_sample(landing_dir, profiles, seed, last_year))
     if resubmission:
         record("pledge_loans", *write_resubmission(landing_dir, last_year))
 

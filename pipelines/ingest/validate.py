@@ -430,6 +430,12 @@ def _cross_field_rules(source: Source) -> list[Check]:
                 pl.format("kind code {} does not match patent type {}", pl.col("kind_code"), pl.col("patent_type")),
             )
         )
+    if {"cycle_first_year", "cycle_last_year"} <= cols:
+        r.append(
+            (pl.col("cycle_last_year") < pl.col("cycle_first_year"), pl.lit("cycle_last_year before cycle_first_year"))
+        )
+    if {"evaluated_on", "site_visit_date"} <= cols:
+        r.append((pl.col("site_visit_date") > pl.col("evaluated_on"), pl.lit("site_visit_date after evaluated_on")))
     if {"baseline_year", "target_year"} <= cols:
         r.append((pl.col("target_year") <= pl.col("baseline_year"), pl.lit("target_year not after baseline_year")))
     return r

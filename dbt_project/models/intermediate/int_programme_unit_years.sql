@@ -1,26 +1,61 @@
--- Which programme units are evaluated (ranked) in which year.
-with roster as (
-    select
-        unit_code,
-        cohort_year,
-        case
-            when withdrawn_on is not null then {{ year_of('withdrawn_on') }}
-            when status = 'withdrawn' and status_since is not null then {{ year_of('status_since') }}
-            when status = 'withdrawn' then cohort_year
-        end as withdrawn_year
-    from {{ ref('stg_raw__programme_cities') }}
+-- Which programme units are evaluated (ranked) in which year, and on which programme's cycle calendar.
+-- A unit is evaluated in a year when one of its memberships covers it (int_programme_memberships). When several
+-- do (a 2012 demonstration city that joined the 2022 strong-city demonstration), the most recently joined
+-- membership governs the year's calendar: the city is judged by the programme it is currently building under.
+-- cycle_start / cycle_end: the three-year cycle holding the year on that calendar (null before the first
+-- cycle, the baseline years); cycle_baseline_year is the year before the cycle starts.
+with memberships as (
+    select * from {{ ref('int_programme_memberships') }}
 ),
 
 years as (
     select year from {{ ref('int_evaluation_years') }} where peer_group = 'city'
+),
+
+covering as (
+    select
+        m.unit_code,
+        y.year,
+        m.programme_code,
+        m.cohort,
+        m.joined_on,
+        m.cycle_anchor_year,
+        m.cycle_length,
+        m.acceptance_scored,
+        count(*) over (partition by m.unit_code, y.year) as n_memberships,
+        row_number() over (
+            partition by m.unit_code, y.year
+            order by m.joined_on desc nulls last, m.programme_code asc nulls last, m.cohort desc nulls last
+        ) as precedence
+    from memberships as m
+    inner join years as y
+        on y.year >= m.first_evaluated_year
+        and (m.last_evaluated_year is null or y.year <= m.last_evaluated_year)
+),
+
+governing as (
+    select
+        c.*,
+        case when c.year >= c.cycle_anchor_year then
+            c.cycle_anchor_year
+            + c.cycle_length * cast(floor((c.year - c.cycle_anchor_year) / (c.cycle_length * 1.0)) as integer)
+        end as cycle_start
+    from covering as c
+    where c.precedence = 1
 )
 
 select
-    r.unit_code,
-    y.year,
-    true as is_evaluated
-from roster as r
-inner join years as y
-    on y.year >= r.cohort_year
-    and (r.withdrawn_year is null or y.year < r.withdrawn_year)
-group by r.unit_code, y.year
+    unit_code,
+    year,
+    true as is_evaluated,
+    programme_code,
+    cohort,
+    joined_on,
+    cycle_anchor_year,
+    cycle_length,
+    cycle_start,
+    cycle_start + cycle_length - 1 as cycle_end,
+    cycle_start - 1 as cycle_baseline_year,
+    acceptance_scored,
+    cast(n_memberships as integer) as n_memberships
+from governing

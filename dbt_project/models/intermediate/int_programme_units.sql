@@ -1,7 +1,7 @@
 -- One row per unit on the programme roster. A unit can sit in several programmes (demonstration city,
 -- strong-city pilot, strong-city demonstration); it is in the programme while any of its roster rows is.
 -- A roster row covers the years [cohort_year, withdrawn_year): a withdrawn city is not evaluated from the year
--- of its withdrawal on.
+-- of its withdrawal on. A promotion (pilot -> demonstration) closes the pilot row but is no withdrawal.
 with roster as (
     select
         unit_code,
@@ -26,8 +26,8 @@ select
         else 'withdrawn'
     end as programme_status,
     -- the unit's last withdrawal, reported only once no roster row is still open
-    case when sum(case when withdrawn_year is null then 1 else 0 end) = 0 then max(withdrawn_year) end
-        as withdrawn_year,
+    case when sum(case when withdrawn_year is null and status <> 'promoted' then 1 else 0 end) = 0
+        then max(withdrawn_year) end as withdrawn_year,
     count(*) as n_programmes
 from roster
 group by unit_code

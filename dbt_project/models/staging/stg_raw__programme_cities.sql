@@ -1,5 +1,5 @@
 with src as (
-    {{ latest_per_key(source('raw', 'programme_cities'), ['city_code', 'programme']) }}
+    {{ latest_per_key(source('raw', 'programme_cities'), ['city_code', 'programme', 'cohort']) }}
 )
 
 select
@@ -11,5 +11,6 @@ select
     cast(status as string) as status,
     cast(status_since as date) as status_since,
     cast(withdrawn_on as date) as withdrawn_on,
-    cast(source as string) as source_note
+    cast(source as string) as source_note,
+    cast(joined_on as date) as joined_on
 from src

@@ -1,0 +1,300 @@
+"""项目与批次 Programmes: programmes and cohorts with their cycle calendars, the roster with dated events (and the
+notice that the 2022 roster is partial), third-party evaluation status per city and cycle, target ambition."""
+
+from __future__ import annotations
+
+import polars as pl
+from dash import Input, Output, State, dcc, html
+
+from .. import access
+from .. import programme_queries as pq
+from ..components import ONE_DECIMAL, card, grid, guarded, href, page_title, records, section, snapshot, unavailable
+from ..i18n import label, norm_lang, t
+from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
+from ..xlsx import xlsx_bytes
+
+PATH = "/programmes"
+NAV_KEY = "nav_programmes"
+
+# Component ids
+LANG_STORE = "pg-lang"
+PARTIAL_NOTE = "pg-partial-note"
+PROGRAMME_GRID = "pg-programmes"
+MEMBERSHIP_GRID = "pg-memberships"
+THIRD_PARTY_GRID = "pg-third-party"
+AMBITION_GRID = "pg-ambition"
+AMBITION_CSV = "pg-ambition-csv"
+AMBITION_XLSX = "pg-ambition-xlsx"
+AMBITION_DOWNLOAD = "pg-ambition-download"
+
+
+def partial_notes(cohorts: pl.DataFrame, lang: str) -> list[html.P]:
+    """One sentence per cohort whose roster is partial (never a silent gap)."""
+    notes = []
+    for r in cohorts.iter_rows(named=True):
+        text = t("pg_partial_roster", lang).format(announced=r["units_announced"], named=r["units_named"])
+        name = r["programme_name_zh"] if norm_lang(lang) == "zh" else r["programme_name_en"]
+        notes.append(html.P(f"{name} {r['cohort']}: {text}", className="ipc-note ipc-partial-roster"))
+    return notes
+
+
+def programme_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+    zh = norm_lang(lang) == "zh"
+    out = []
+    for r in records(df):
+        end = r["period_end"] or t("open_ended", lang)
+        out.append(
+            {
+                "programme": r["programme_name_zh"] if zh else r["programme_name_en"],
+                "cohort": r["cohort"],
+                "period": f"{r['period_start']} – {end}",
+                "calendar": r["calendar_note_zh"] if zh else r["calendar_note_en"],
+                "units_announced": r["units_announced"],
+                "units_named": r["units_named"],
+                "roster_complete": r["roster_complete"],
+            }
+        )
+    return out
+
+
+def programme_columns(lang: str) -> list[dict]:
+    return [
+        {"field": "programme", "headerName": t("programme", lang), "minWidth": 200},
+        {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 110},
+        {"field": "period", "headerName": t("period", lang), "minWidth": 180},
+        {"field": "units_announced", "headerName": t("units_announced", lang), "maxWidth": 110},
+        {
+            "field": "units_named",
+            "headerName": t("units_named", lang),
+            "maxWidth": 110,
+            "cellClassRules": {"ipc-status-bad": "data.roster_complete === false"},
+        },
+        {"field": "calendar", "headerName": t("calendar", lang), "minWidth": 360, "wrapText": True, "autoHeight": True},
+    ]
+
+
+def membership_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+    out = []
+    for r in records(df):
+        event = {"promoted": t("promoted", lang), "withdrawn": t("pg_withdrawn", lang)}.get(r["exit_reason"] or "", "")
+        out.append(
+            {
+                "unit_code": r["unit_code"],
+                "city_link": f"[{r['unit_name']}]({href('/profile', lang, unit=r['unit_code'])})",
+                "province": r["province_name"],
+                "programme": r["programme_name_zh"],
+                "cohort": r["cohort"],
+                "joined_on": r["joined_on"],
+                "left_on": r["left_on"],
+                "exit_reason": event,
+                "first_evaluated_year": r["first_evaluated_year"],
+                "last_evaluated_year": r["last_evaluated_year"],
+                # source notes are text from the roster; the grid renders them as plain text (no markdown)
+                "source": r["source_note"],
+            }
+        )
+    return out
+
+
+def membership_columns(lang: str) -> list[dict]:
+    return [
+        {"field": "city_link", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 110},
+        {"field": "unit_code", "headerName": "GB/T 2260", "maxWidth": 100},
+        {"field": "province", "headerName": t("province", lang), "maxWidth": 110},
+        {"field": "programme", "headerName": t("programme", lang), "minWidth": 190},
+        {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 100},
+        {"field": "joined_on", "headerName": t("joined_on", lang), "maxWidth": 120},
+        {"field": "exit_reason", "headerName": t("exit_reason", lang), "maxWidth": 140},
+        {"field": "left_on", "headerName": t("left_on", lang), "maxWidth": 120},
+        {"field": "first_evaluated_year", "headerName": t("first_evaluated_year", lang), "maxWidth": 100},
+        {"field": "last_evaluated_year", "headerName": t("last_evaluated_year", lang), "maxWidth": 100},
+        {"field": "source", "headerName": t("pg_source", lang), "minWidth": 260, "tooltipField": "source"},
+    ]
+
+
+def third_party_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+    return [
+        {
+            "unit_name": r["unit_name"],
+            "cycle": r["cycle"],
+            "status": label(THIRD_PARTY_STATUS, r["status"], lang),
+            "status_code": r["status"],
+            "evaluator": r["evaluator"],
+            "report_version": r["report_version"],
+            "third_party_score": r["third_party_score"],
+            "findings": r["findings"],
+        }
+        for r in records(df)
+    ]
+
+
+def third_party_columns(lang: str) -> list[dict]:
+    return [
+        {"field": "unit_name", "headerName": t("city", lang), "minWidth": 110},
+        {"field": "cycle", "headerName": t("pg_cycle", lang), "maxWidth": 120},
+        {
+            "field": "status",
+            "headerName": t("pg_status", lang),
+            "minWidth": 150,
+            "cellClassRules": {"ipc-status-bad": "data.status_code !== 'received'"},
+        },
+        {"field": "evaluator", "headerName": t("evaluator", lang), "minWidth": 150},
+        {"field": "report_version", "headerName": t("report_version", lang), "maxWidth": 90},
+        {"field": "third_party_score", "headerName": t("third_party_score", lang), "maxWidth": 130, **ONE_DECIMAL},
+        {"field": "findings", "headerName": t("pg_third_party", lang), "minWidth": 260, "tooltipField": "findings"},
+    ]
+
+
+def pct(value) -> str:
+    return "–" if value is None else f"{100 * value:+.1f}%"
+
+
+def ambition_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+    zh = norm_lang(lang) == "zh"
+    return [
+        {
+            "unit_name": r["unit_name"] if zh or not r.get("unit_name_en") else r["unit_name_en"],
+            "plan_id": r["plan_id"],
+            "indicator": r["indicator_name"] if zh else (r["indicator_name_en"] or r["indicator_code"]),
+            "target": f"{r['baseline_value']:.4g} ({r['baseline_year']}) → {r['target_value']:.4g} ({r['target_year']})",
+            "required_growth": pct(r["required_growth"]),
+            "trend_growth": pct(r["trend_growth"]),
+            "peer_median_growth": pct(r["peer_median_growth"]),
+            "peer_p90_growth": pct(r["peer_p90_growth"]),
+            "peer_scope": f"{label(PEER_SCOPES, r['peer_scope'], lang)} ({r['n_peers'] or 0})"
+            if r["peer_scope"]
+            else "–",
+            "ambition_class": label(AMBITION_CLASSES, r["ambition_class"], lang),
+            "class_code": r["ambition_class"],
+            "ambition_weight": r["ambition_weight"],
+        }
+        for r in df.to_dicts()
+    ]
+
+
+def ambition_columns(lang: str) -> list[dict]:
+    return [
+        {"field": "unit_name", "headerName": t("city", lang), "minWidth": 100},
+        {"field": "plan_id", "headerName": t("pg_plan", lang), "maxWidth": 140},
+        {"field": "indicator", "headerName": t("indicator", lang), "minWidth": 150},
+        {"field": "target", "headerName": t("pg_target", lang), "minWidth": 200},
+        {"field": "required_growth", "headerName": t("required_growth", lang), "maxWidth": 120},
+        {"field": "trend_growth", "headerName": t("trend_growth", lang), "maxWidth": 120},
+        {"field": "peer_median_growth", "headerName": t("peer_median_growth", lang), "maxWidth": 140},
+        {"field": "peer_p90_growth", "headerName": t("peer_p90_growth", lang), "maxWidth": 140},
+        {"field": "peer_scope", "headerName": t("peer_scope", lang), "maxWidth": 140},
+        {
+            "field": "ambition_class",
+            "headerName": t("ambition_class", lang),
+            "maxWidth": 130,
+            "cellClassRules": {
+                "ipc-status-bad": "data.class_code == 'unambitious' || data.class_code == 'unrealistic'",
+                "ipc-status-good": "data.class_code == 'stretch'",
+            },
+        },
+        {"field": "ambition_weight", "headerName": t("ambition_weight", lang), "maxWidth": 120},
+    ]
+
+
+@guarded
+def layout(lang: str, **_):
+    snap = snapshot()
+    progs = pq.programmes(snap)
+    if progs is None:
+        return [page_title(NAV_KEY, lang), unavailable(lang)]
+    members = pq.memberships(snap)
+    tp = pq.third_party(snap)
+    amb = pq.ambition(snap)
+    counts = {}
+    if tp is not None:
+        counts = {s: int((tp["status"] == s).sum()) for s in ("received", "pending")}
+    body = [
+        dcc.Store(id=LANG_STORE, data=lang),
+        page_title(NAV_KEY, lang, t("pg_title", lang)),
+        html.Div(partial_notes(pq.partial_cohorts(snap), lang), id=PARTIAL_NOTE),
+        section(
+            t("pg_programmes", lang),
+            grid(
+                PROGRAMME_GRID,
+                lang,
+                programme_columns(lang),
+                programme_rows(progs, lang),
+                height=None,
+                pagination=False,
+            ),
+        ),
+        section(
+            t("pg_memberships", lang),
+            grid(MEMBERSHIP_GRID, lang, membership_columns(lang), membership_rows(members, lang), height=420),
+        ),
+    ]
+    if tp is not None:
+        body.append(
+            section(
+                t("pg_third_party", lang),
+                html.Div(
+                    [
+                        card(t("tp_pending_count", lang), str(counts.get("pending", 0)), "pg-card-tp-pending"),
+                        card(t("tp_received_count", lang), str(counts.get("received", 0)), "pg-card-tp-received"),
+                    ],
+                    className="ipc-cards",
+                ),
+                grid(THIRD_PARTY_GRID, lang, third_party_columns(lang), third_party_rows(tp, lang), height=360),
+            )
+        )
+    if amb is not None:
+        body.append(
+            section(
+                t("pg_ambition", lang),
+                html.P(t("ambition_hint", lang), className="ipc-muted"),
+                html.Div(
+                    [
+                        html.Button(t("sim_export_csv", lang), id=AMBITION_CSV, className="ipc-button"),
+                        html.Button(t("sim_export_xlsx", lang), id=AMBITION_XLSX, className="ipc-button"),
+                        dcc.Download(id=AMBITION_DOWNLOAD),
+                    ],
+                    className="ipc-controls",
+                ),
+                grid(AMBITION_GRID, lang, ambition_columns(lang), ambition_rows(amb, lang), height=420),
+            )
+        )
+    return body
+
+
+def ambition_download(snap, principal: access.Principal, fmt: str) -> dict | None:
+    """The ambition extract (every programme city) as a dcc.Download payload: national office only, through the
+    one permission check (refusal = 403 + audit row)."""
+    if fmt not in ("csv", "xlsx"):
+        return None
+    access.authorize(principal, "download", all_provinces=True, target="target_ambition")
+    df = pq.ambition_extract(snap)
+    if fmt == "csv":
+        return dcc.send_bytes(xlsx_safe_csv(df), "target_ambition.csv")
+    return dcc.send_bytes(xlsx_bytes(df), "target_ambition.xlsx")
+
+
+def xlsx_safe_csv(df: pl.DataFrame) -> bytes:
+    """CSV with BOM (Excel opens it as UTF-8); text cells that would run as formulas get an apostrophe."""
+    safe = df.with_columns(
+        [
+            pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
+            for c, dt in df.schema.items()
+            if dt == pl.String
+        ]
+    )
+    return safe.write_csv().encode("utf-8-sig")
+
+
+def register_callbacks(app) -> None:
+    from dash import ctx
+
+    @app.callback(
+        Output(AMBITION_DOWNLOAD, "data"),
+        Input(AMBITION_CSV, "n_clicks"),
+        Input(AMBITION_XLSX, "n_clicks"),
+        State(LANG_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    def download(_csv, _xlsx, _lang):
+        fmt = "csv" if ctx.triggered_id == AMBITION_CSV else "xlsx"
+        return ambition_download(snapshot(), access.current_principal(), fmt)

@@ -1,0 +1,214 @@
+"""省级汇总 Provinces: the city evaluation rolled up per province and year or cycle, all provinces side by side
+("将考核评价结果作为知识产权强省建设考核评价的重要依据"). A provincial user sees only the provinces the one download
+permission module (``dashboards.access``) lets them see."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from dash import Input, Output, State, dcc, html
+
+from .. import access
+from .. import programme_queries as pq
+from ..components import (
+    ONE_DECIMAL,
+    control,
+    graph,
+    grid,
+    guarded,
+    page_title,
+    records,
+    snapshot,
+    unavailable,
+)
+from ..i18n import PROVINCE_EN, STAGES, label, norm_lang, t
+from ..theme import empty_figure
+
+PATH = "/provinces"
+NAV_KEY = "nav_provinces"
+
+LANG_STORE = "pv-lang"
+LEVEL = "pv-level"
+PERIOD = "pv-period"
+CHART = "pv-chart"
+GRID = "pv-grid"
+BODY = "pv-body"
+STAGE_COLUMNS = (
+    "normal",
+    "exemplary",
+    "watch",
+    "review",
+    "rectification",
+    "exit_candidate",
+    "not_reported",
+    "withdrawn",
+)
+
+
+def visible(df: pl.DataFrame, principal: access.Principal) -> pl.DataFrame:
+    """Rows of the provinces this principal may see (all for the national office, none for an unknown role)."""
+    scope = principal.province_scope()
+    if scope is None:
+        return df
+    return df.filter(pl.col("province_code").is_in(sorted(scope)))
+
+
+def province_name(row: dict, lang: str) -> str:
+    if norm_lang(lang) == "en":
+        return PROVINCE_EN.get(row["province_code"][:2], row["province_name"] or row["province_code"])
+    return row["province_name"] or row["province_code"]
+
+
+def stages_text(row: dict, lang: str) -> str:
+    parts = [
+        f"{label(STAGES, s, lang) if s in STAGES else s} {row[f'n_{s}']}" for s in STAGE_COLUMNS if row.get(f"n_{s}")
+    ]
+    return " · ".join(parts)
+
+
+def rollup_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+    out = []
+    for r in records(df, 3):
+        share = r["share_key_targets_met"]
+        out.append(
+            {
+                "province": province_name(r, lang),
+                "province_code": r["province_code"],
+                "n_cities": r["n_cities"],
+                "stages": stages_text(r, lang),
+                "mean_index": r["mean_index"],
+                "sd_index": r["sd_index"],
+                "range_index": "–" if r["min_index"] is None else f"{r['min_index']:.1f}–{r['max_index']:.1f}",
+                "mean_acceptance": r["mean_acceptance_score"],
+                "share_key_met": None if share is None else round(100 * share),
+                "n_flagged": r["n_flagged"],
+                "flagged_units": r["flagged_units"] or "",
+            }
+        )
+    return out
+
+
+def columns(lang: str) -> list[dict]:
+    return [
+        {"field": "province", "headerName": t("province", lang), "minWidth": 100, "pinned": "left"},
+        {"field": "n_cities", "headerName": t("n_cities", lang), "maxWidth": 90},
+        {"field": "mean_index", "headerName": t("mean_index", lang), "maxWidth": 120, **ONE_DECIMAL},
+        {"field": "sd_index", "headerName": t("sd_index", lang), "maxWidth": 120, **ONE_DECIMAL},
+        {"field": "range_index", "headerName": t("range_index", lang), "maxWidth": 130},
+        {"field": "mean_acceptance", "headerName": t("mean_acceptance", lang), "maxWidth": 130, **ONE_DECIMAL},
+        {"field": "share_key_met", "headerName": t("share_key_met", lang) + " %", "maxWidth": 130},
+        {
+            "field": "n_flagged",
+            "headerName": t("n_flagged", lang),
+            "maxWidth": 110,
+            "cellClassRules": {"ipc-status-bad": "data.n_flagged > 0"},
+        },
+        {"field": "stages", "headerName": t("stages_mix", lang), "minWidth": 220, "wrapText": True, "autoHeight": True},
+        {
+            "field": "flagged_units",
+            "headerName": t("flagged_units", lang),
+            "minWidth": 200,
+            "wrapText": True,
+            "autoHeight": True,
+        },
+    ]
+
+
+def chart(df: pl.DataFrame, lang: str) -> go.Figure:
+    if df.height == 0:
+        return empty_figure(t("pv_empty", lang))
+    rows = rollup_rows(df, lang)
+    fig = go.Figure(
+        go.Bar(
+            x=[r["province"] for r in rows],
+            y=[r["mean_index"] for r in rows],
+            error_y={"type": "data", "array": [r["sd_index"] or 0 for r in rows], "visible": True},
+            customdata=[[r["n_cities"], r["n_flagged"]] for r in rows],
+            hovertemplate="%{x}: %{y:.1f}<br>"
+            + t("n_cities", lang)
+            + " %{customdata[0]} · "
+            + t("n_flagged", lang)
+            + " %{customdata[1]}<extra></extra>",
+            marker_color=["#c0392b" if r["n_flagged"] else "#2c7fb8" for r in rows],
+        )
+    )
+    fig.add_hline(y=100, line_dash="dot", line_color="#888")
+    fig.update_layout(title=t("pv_chart_title", lang), margin={"l": 40, "r": 10, "t": 50, "b": 80}, height=380)
+    return fig
+
+
+@guarded
+def layout(lang: str, level=None, period=None, **_):
+    snap = snapshot()
+    if not snap.has(pq.ROLLUP):
+        return [page_title(NAV_KEY, lang), unavailable(lang)]
+    level = level if level in ("year", "cycle") else "year"
+    periods = pq.rollup_periods(snap, level)
+    period = period if period in periods else (periods[0] if periods else None)
+    return [
+        dcc.Store(id=LANG_STORE, data=lang),
+        page_title(NAV_KEY, lang, t("pv_title", lang)),
+        html.Div(
+            [
+                control(
+                    t("pv_level", lang),
+                    dcc.RadioItems(
+                        id=LEVEL,
+                        options=[
+                            {"label": t("pv_level_year", lang), "value": "year"},
+                            {"label": t("pv_level_cycle", lang), "value": "cycle"},
+                        ],
+                        value=level,
+                        inline=True,
+                    ),
+                ),
+                control(
+                    t("pv_period", lang),
+                    dcc.Dropdown(
+                        id=PERIOD,
+                        options=[{"label": p, "value": p} for p in periods],
+                        value=period,
+                        clearable=False,
+                        className="ipc-dropdown",
+                    ),
+                ),
+            ],
+            className="ipc-controls",
+        ),
+        html.Div([graph(CHART)], className="ipc-row"),
+        html.Div(id=BODY),
+    ]
+
+
+def render(level: str, period: str | None, lang: str, principal: access.Principal):
+    snap = snapshot()
+    df = pq.rollup(snap, level, period)
+    if df is None:
+        return empty_figure(t("not_available", lang)), unavailable(lang)
+    df = visible(df, principal)
+    if df.height == 0:
+        return empty_figure(t("pv_empty", lang)), html.P(t("pv_empty", lang), className="ipc-muted")
+    return chart(df, lang), grid(GRID, lang, columns(lang), rollup_rows(df, lang), height=None, pagination=False)
+
+
+def register_callbacks(app) -> None:
+    @app.callback(
+        Output(PERIOD, "options"),
+        Output(PERIOD, "value"),
+        Input(LEVEL, "value"),
+        State(PERIOD, "value"),
+        prevent_initial_call=True,
+    )
+    def periods(level, current):
+        ps = pq.rollup_periods(snapshot(), level)
+        return [{"label": p, "value": p} for p in ps], (current if current in ps else (ps[0] if ps else None))
+
+    @app.callback(
+        Output(CHART, "figure"),
+        Output(BODY, "children"),
+        Input(LEVEL, "value"),
+        Input(PERIOD, "value"),
+        State(LANG_STORE, "data"),
+    )
+    def update(level, period, lang):
+        return render(level or "year", period, lang, access.current_principal())

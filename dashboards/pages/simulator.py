@@ -1,0 +1,438 @@
+"""情景模拟 Policy simulator: national-office users change pillar weights and rule parameters (a scenario) and see
+which ranks, stages, cycle verdicts and acceptance bands would change, and how robust the changes are.
+
+The computation is ``pipelines.scenarios.run_scenario``: the project's own dbt models and uncertainty step on a
+scratch copy of the snapshot — no rule is re-implemented here. Scenarios are saved in the scenario store beside
+the warehouse, compared and exported, and every view says they are simulations, never verdicts."""
+
+from __future__ import annotations
+
+import flask
+import polars as pl
+from dash import ALL, Input, Output, State, ctx, dcc, html
+
+from pipelines import scenarios as sc
+
+from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
+from ..i18n import GROUPS, label, norm_lang, t
+
+PATH = "/simulator"
+NAV_KEY = "nav_simulator"
+
+# Component ids
+LANG_STORE = "sim-lang"
+RESULT_STORE = "sim-result"
+NAME = "sim-name"
+RUN = "sim-run"
+SAVE = "sim-save"
+OPEN = "sim-open"
+COMPARE = "sim-compare"
+SAVED = "sim-saved"
+COMPARE_WITH = "sim-compare-with"
+EXPORT_CSV = "sim-export-csv"
+EXPORT_XLSX = "sim-export-xlsx"
+DOWNLOAD = "sim-download"
+STATUS = "sim-status"
+CARDS = "sim-cards"
+CHANGES = "sim-changes"
+CHANGES_GRID = "sim-changes-grid"
+WEIGHT = "sim-weight"  # pattern id {"type": WEIGHT, "key": pillar}
+RULE = "sim-rule"  # pattern id {"type": RULE, "key": "R2.regress_points"}
+
+NATIONAL_ROLES = ("national", "national_office", "admin")
+PILLAR_NAMES = {
+    "MGT": ("管理能力", "Management"),
+    "PRO": ("大保护", "Protection"),
+    "UTL": ("运用", "Utilisation"),
+    "QLT": ("质量", "Quality"),
+    "ENV": ("发展环境", "Environment"),
+}
+
+
+def user_role() -> str | None:
+    """The signed-in user's role when the app has a login system (Flask-Login), else None."""
+    if not flask.has_request_context() or not hasattr(flask.current_app, "login_manager"):
+        return None
+    try:
+        from flask_login import current_user as login_user
+
+        return getattr(login_user, "role", None) if login_user.is_authenticated else None
+    except Exception:  # noqa: BLE001 - a broken session means no role, never an open door
+        return None
+
+
+def authorize_simulation() -> bool:
+    """Only the national office may run, save or export scenarios (the single permission module decides)."""
+    from .. import access
+
+    return access.current_principal().is_national
+
+
+def collect_scenario(weight_ids, weights, rule_ids, rule_values, base_weights: dict[str, float]) -> sc.Scenario:
+    """The scenario from the form: only values that differ from the published ones count."""
+    pillar = {}
+    for wid, value in zip(weight_ids, weights, strict=True):
+        if value is None or value == "":
+            continue
+        if abs(float(value) - base_weights.get(wid["key"], -1)) > 1e-9:
+            pillar = {
+                k: float(v) for k, v in zip([w["key"] for w in weight_ids], weights, strict=True) if v not in (None, "")
+            }
+            break
+    rules = {rid["key"]: str(v) for rid, v in zip(rule_ids, rule_values, strict=True) if v not in (None, "")}
+    return sc.Scenario(rules=rules, pillar_weights=pillar)
+
+
+def change_rows(changes: list[dict], lang: str) -> list[dict]:
+    out = []
+    for r in changes:
+
+        def val(v, kind=r["kind"]):
+            if v is None:
+                return "–"
+            if kind in ("stage", "verdict"):
+                from ..i18n import STAGES
+
+                return label(STAGES, v, lang) if v in STAGES else v
+            return v
+
+        out.append(
+            {
+                **r,
+                "kind_label": t(f"kind_{r['kind']}", lang),
+                "base_label": val(r["base_value"]),
+                "scenario_label": val(r["scenario_value"]),
+                "robust_label": t(f"rob_{r['robustness']}", lang),
+            }
+        )
+    return out
+
+
+def change_columns(lang: str) -> list[dict]:
+    return [
+        {"field": "kind_label", "headerName": t("sim_kind", lang), "maxWidth": 130},
+        {"field": "unit_name", "headerName": t("city", lang), "minWidth": 110},
+        {"field": "period", "headerName": t("sim_period", lang), "maxWidth": 120},
+        {"field": "base_label", "headerName": t("sim_base", lang), "maxWidth": 140},
+        {"field": "scenario_label", "headerName": t("sim_scenario", lang), "maxWidth": 140},
+        {
+            "field": "robust_label",
+            "headerName": t("sim_robustness", lang),
+            "maxWidth": 120,
+            "cellClassRules": {
+                "ipc-status-good": "data.robustness == 'robust'",
+                "ipc-status-bad": "data.robustness == 'not_robust'",
+            },
+        },
+    ]
+
+
+def summary_cards(changes: list[dict], lang: str) -> list:
+    n = {k: sum(1 for r in changes if r["kind"] == k) for k in sc.CHANGE_KINDS}
+    return [
+        card(t("sim_n_rank", lang), str(n["rank"]), "sim-card-rank"),
+        card(t("sim_n_stage", lang), str(n["stage"]), "sim-card-stage"),
+        card(t("sim_n_verdict", lang), str(n["verdict"]), "sim-card-verdict"),
+        card(t("sim_n_band", lang), str(n["acceptance_band"]), "sim-card-band"),
+    ]
+
+
+def render_changes(result: dict | None, lang: str):
+    if not result:
+        return [], html.P(t("sim_run_first", lang), className="ipc-muted")
+    changes = result.get("changes", [])
+    # Verdict and stage changes first: they are what the office acts on; ranks follow.
+    order = {"verdict": 0, "acceptance_band": 1, "stage": 2, "rank": 3}
+    changes = sorted(changes, key=lambda r: (order.get(r["kind"], 9), str(r["period"]), r["unit_code"] or ""))
+    if not changes:
+        return summary_cards([], lang), html.P(t("sim_no_changes", lang), className="ipc-muted", id="sim-no-changes")
+    return summary_cards(changes, lang), html.Div(
+        [
+            html.P(t("sim_disclaimer", lang), className="ipc-note ipc-sim-disclaimer"),
+            grid(CHANGES_GRID, lang, change_columns(lang), change_rows(changes, lang), height=460),
+        ]
+    )
+
+
+def saved_options() -> list[dict]:
+    df = sc.list_scenarios()
+    return [
+        {
+            "label": f"{r['name']} · {r['created_at'][:16].replace('T', ' ')} · {r['n_changes']}",
+            "value": r["scenario_id"],
+        }
+        for r in df.iter_rows(named=True)
+    ]
+
+
+def compare_rows(a: str, b: str) -> list[dict]:
+    df = sc.compare_scenarios(a, b).filter(pl.col("value_a") != pl.col("value_b"))
+    return df.to_dicts()
+
+
+@guarded
+def layout(lang: str, **_):
+    snap = snapshot()
+    if not snap.has("marts.evaluation_rules", "marts.pillars", "marts.fct_evaluation_year"):
+        return [page_title(NAV_KEY, lang), unavailable(lang)]
+    if not authorize_simulation():
+        return [page_title(NAV_KEY, lang), html.P(t("sim_denied", lang), className="ipc-unavailable", id="sim-denied")]
+    rules = sc.base_rules(snap.path)
+    weights = sc.base_pillar_weights(snap.path)
+    zh = norm_lang(lang) == "zh"
+    weight_inputs = [
+        control(
+            PILLAR_NAMES[code][0 if zh else 1],
+            dcc.Input(
+                id={"type": WEIGHT, "key": code},
+                type="number",
+                min=0,
+                max=1,
+                step=0.01,
+                value=weights.get(code),
+                debounce=True,
+                className="ipc-input",
+            ),
+        )
+        for code in sc.PILLARS
+    ]
+    rule_inputs = []
+    for r in rules.iter_rows(named=True):
+        key = f"{r['rule_code']}.{r['param']}"
+        desc = r["description_zh"] if zh else r["description_en"]
+        if key in sc.GROUP_PARAMS:
+            widget = dcc.Dropdown(
+                id={"type": RULE, "key": key},
+                options=[{"label": label(GROUPS, g, lang), "value": g} for g in sc.GROUPS],
+                value=r["value"],
+                clearable=False,
+                className="ipc-dropdown",
+            )
+        else:
+            widget = dcc.Input(
+                id={"type": RULE, "key": key},
+                type="number",
+                value=float(r["value"]),
+                debounce=True,
+                className="ipc-input",
+            )
+        rule_inputs.append(
+            html.Div([control(key, widget), html.Small(desc, className="ipc-muted")], className="ipc-sim-rule")
+        )
+    return [
+        dcc.Store(id=LANG_STORE, data=lang),
+        dcc.Store(id=RESULT_STORE),
+        page_title(NAV_KEY, lang, t("sim_title", lang)),
+        html.P(t("sim_disclaimer", lang), className="ipc-banner ipc-sim-disclaimer"),
+        html.Div(
+            [
+                control(t("sim_name", lang), dcc.Input(id=NAME, type="text", maxLength=100, className="ipc-input")),
+                html.Button(t("sim_run", lang), id=RUN, className="ipc-button ipc-primary"),
+                html.Button(t("sim_save", lang), id=SAVE, className="ipc-button"),
+                html.Button(t("sim_export_csv", lang), id=EXPORT_CSV, className="ipc-button"),
+                html.Button(t("sim_export_xlsx", lang), id=EXPORT_XLSX, className="ipc-button"),
+                dcc.Download(id=DOWNLOAD),
+            ],
+            className="ipc-controls",
+        ),
+        html.Div(
+            [
+                control(
+                    t("sim_saved_list", lang),
+                    dcc.Dropdown(id=SAVED, options=saved_options(), className="ipc-dropdown ipc-wide"),
+                ),
+                html.Button(t("sim_open", lang), id=OPEN, className="ipc-button"),
+                control(
+                    t("sim_compare_with", lang),
+                    dcc.Dropdown(id=COMPARE_WITH, options=saved_options(), className="ipc-dropdown ipc-wide"),
+                ),
+                html.Button(t("sim_compare", lang), id=COMPARE, className="ipc-button"),
+            ],
+            className="ipc-controls",
+        ),
+        dcc.Loading(html.Div(id=STATUS, className="ipc-status-line"), type="dot"),
+        html.Div(id=CARDS, className="ipc-cards"),
+        html.Div(id=CHANGES),
+        html.Details(
+            [html.Summary(t("sim_weights", lang)), html.Div(weight_inputs, className="ipc-controls")],
+            open=True,
+        ),
+        html.Details([html.Summary(t("sim_rules", lang)), html.Div(rule_inputs, className="ipc-sim-rules")], open=True),
+    ]
+
+
+def register_callbacks(app) -> None:
+    @app.callback(
+        Output(STATUS, "children"),
+        Output(RESULT_STORE, "data"),
+        Output(CARDS, "children"),
+        Output(CHANGES, "children"),
+        Output(SAVED, "options"),
+        Output(COMPARE_WITH, "options"),
+        Output(NAME, "value"),
+        Output({"type": RULE, "key": ALL}, "value"),
+        Output({"type": WEIGHT, "key": ALL}, "value"),
+        Input(RUN, "n_clicks"),
+        Input(SAVE, "n_clicks"),
+        Input(OPEN, "n_clicks"),
+        Input(COMPARE, "n_clicks"),
+        State(NAME, "value"),
+        State(SAVED, "value"),
+        State(COMPARE_WITH, "value"),
+        State(RESULT_STORE, "data"),
+        State({"type": RULE, "key": ALL}, "value"),
+        State({"type": RULE, "key": ALL}, "id"),
+        State({"type": WEIGHT, "key": ALL}, "value"),
+        State({"type": WEIGHT, "key": ALL}, "id"),
+        State(LANG_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    def act(
+        _run,
+        _save,
+        _open,
+        _compare,
+        name,
+        saved_id,
+        compare_id,
+        result,
+        rule_values,
+        rule_ids,
+        weights,
+        weight_ids,
+        lang,
+    ):
+        from dash import no_update
+
+        keep_inputs = ([no_update] * len(rule_ids), [no_update] * len(weight_ids))
+        nothing = (no_update,) * 6
+        if not authorize_simulation():
+            return (t("sim_denied", lang), *nothing[1:], *keep_inputs)
+        snap = snapshot()
+        trigger = ctx.triggered_id
+        try:
+            if trigger == RUN:
+                scenario = collect_scenario(
+                    weight_ids, weights, rule_ids, rule_values, sc.base_pillar_weights(snap.path)
+                )
+                scenario = sc.validate_scenario(scenario, sc.base_rules(snap.path))
+                if not scenario.rules and not scenario.pillar_weights:
+                    return (t("sim_no_params", lang), *nothing[1:], *keep_inputs)
+                scenario_id, changes = sc.run_scenario(snap.path, scenario)
+                result = {
+                    "scenario_id": scenario_id,
+                    "params": scenario.to_json(),
+                    "changes": changes.to_dicts(),
+                    "base_snapshot": snap.path.name,
+                }
+                cards, body = render_changes(result, lang)
+                return (
+                    f"{t('sim_changes', lang)}: {changes.height}",
+                    result,
+                    cards,
+                    body,
+                    no_update,
+                    no_update,
+                    no_update,
+                    *keep_inputs,
+                )
+            if trigger == SAVE:
+                if not result:
+                    return (t("sim_run_first", lang), *nothing[1:], *keep_inputs)
+                sc.save_scenario(
+                    result["scenario_id"],
+                    name or "",
+                    sc.Scenario.from_json(result["params"]),
+                    pl.DataFrame(result["changes"], schema=sc._CHANGE_SCHEMA)
+                    if result["changes"]
+                    else pl.DataFrame(schema=sc._CHANGE_SCHEMA),
+                    author=current_user(),
+                    base_snapshot=result.get("base_snapshot", ""),
+                )
+                opts = saved_options()
+                shown = (name or "").strip() or result["scenario_id"]
+                return (
+                    t("sim_saved", lang).format(name=shown),
+                    no_update,
+                    no_update,
+                    no_update,
+                    opts,
+                    opts,
+                    no_update,
+                    *keep_inputs,
+                )
+            if trigger == OPEN:
+                if not saved_id:
+                    return (no_update, *nothing[1:], *keep_inputs)
+                info, scenario, changes = sc.load_scenario(saved_id)
+                result = {
+                    "scenario_id": info["scenario_id"],
+                    "params": scenario.to_json(),
+                    "changes": changes.to_dicts(),
+                    "base_snapshot": info["base_snapshot"],
+                }
+                cards, body = render_changes(result, lang)
+                rule_vals = [
+                    (scenario.rules[rid["key"]] if rid["key"] in sc.GROUP_PARAMS else float(scenario.rules[rid["key"]]))
+                    if rid["key"] in scenario.rules
+                    else v
+                    for rid, v in zip(rule_ids, rule_values, strict=True)
+                ]
+                weight_vals = [
+                    scenario.pillar_weights.get(w["key"], v) for w, v in zip(weight_ids, weights, strict=True)
+                ]
+                status = f"{info['name']} · {info['created_at']} · {t('sim_changes', lang)}: {changes.height}"
+                return (status, result, cards, body, no_update, no_update, info["name"], rule_vals, weight_vals)
+            if trigger == COMPARE:
+                if not saved_id or not compare_id:
+                    return (no_update, *nothing[1:], *keep_inputs)
+                rows = [{**r, "kind_label": t(f"kind_{r['kind']}", lang)} for r in compare_rows(saved_id, compare_id)]
+                cols = [
+                    {"field": "kind_label", "headerName": t("sim_kind", lang), "maxWidth": 130},
+                    {"field": "unit_name", "headerName": t("city", lang)},
+                    {"field": "period", "headerName": t("sim_period", lang), "maxWidth": 120},
+                    {"field": "base_value", "headerName": t("sim_base", lang)},
+                    {"field": "value_a", "headerName": t("sim_value_a", lang)},
+                    {"field": "value_b", "headerName": t("sim_value_b", lang)},
+                ]
+                body = html.Div(
+                    [
+                        html.P(t("sim_disclaimer", lang), className="ipc-note"),
+                        grid("sim-compare-grid", lang, cols, rows, height=420),
+                    ]
+                )
+                return (
+                    f"{t('sim_compare', lang)}: {len(rows)}",
+                    no_update,
+                    [],
+                    body,
+                    no_update,
+                    no_update,
+                    no_update,
+                    *keep_inputs,
+                )
+        except sc.ScenarioError as e:
+            return (t("sim_error", lang).format(error=str(e)), *nothing[1:], *keep_inputs)
+        except KeyError:
+            return (t("sim_error", lang).format(error="unknown scenario"), *nothing[1:], *keep_inputs)
+        return (no_update, *nothing[1:], *keep_inputs)
+
+    @app.callback(
+        Output(DOWNLOAD, "data"),
+        Input(EXPORT_CSV, "n_clicks"),
+        Input(EXPORT_XLSX, "n_clicks"),
+        State(RESULT_STORE, "data"),
+        State(NAME, "value"),
+        prevent_initial_call=True,
+    )
+    def export(_csv, _xlsx, result, name):
+        if not result or not authorize_simulation():
+            return None
+        fmt = "csv" if ctx.triggered_id == EXPORT_CSV else "xlsx"
+        changes = (
+            pl.DataFrame(result["changes"], schema=sc._CHANGE_SCHEMA)
+            if result["changes"]
+            else pl.DataFrame(schema=sc._CHANGE_SCHEMA)
+        )
+        data = sc.export_changes(changes, fmt, name or result["scenario_id"])
+        return dcc.send_bytes(data, f"scenario_{result['scenario_id']}.{fmt}")

@@ -1,0 +1,95 @@
+-- One row per roster row (unit x programme x cohort) with its programme's cycle calendar (seed
+-- programme_calendar) and the years it is evaluated in. Dated events close a membership:
+--   withdrawn: not evaluated from the year of withdrawal on (no date = never evaluated under this row);
+--   promoted (pilot -> demonstration): the pilot row is not evaluated from the year of promotion on, the
+--   demonstration row takes over from its own joining date.
+-- A membership with a fixed period (strong-city cohorts) is evaluated on its calendar years only.
+with roster as (
+    select * from {{ ref('stg_raw__programme_cities') }}
+),
+
+calendar as (
+    select * from {{ ref('programme_calendar') }}
+),
+
+default_anchor as (
+    -- the demonstration-city calendar has one definition: the rules seed's first cycle year
+    select cast(max(value) as integer) as cycle_anchor_year
+    from {{ ref('evaluation_rules') }}
+    where rule_code = 'GEN' and param = 'cycle_anchor_year'
+),
+
+dated as (
+    select
+        r.unit_code,
+        r.unit_name,
+        c.programme_code,
+        r.programme,
+        r.cohort,
+        r.cohort_year,
+        coalesce(r.joined_on, c.period_start,
+            cast({{ dbt.concat(["cast(r.cohort_year as string)", "'-01-01'"]) }} as date)) as joined_on,
+        r.status,
+        r.status_since,
+        case
+            when r.withdrawn_on is not null then r.withdrawn_on
+            when r.status in ('withdrawn', 'promoted') then r.status_since
+        end as left_on,
+        case
+            when r.withdrawn_on is not null or r.status = 'withdrawn' then 'withdrawn'
+            when r.status = 'promoted' then 'promoted'
+        end as exit_reason,
+        c.period_start,
+        c.period_end,
+        c.first_evaluation_year,
+        c.last_evaluation_year,
+        coalesce(c.cycle_anchor_year, d.cycle_anchor_year) as cycle_anchor_year,
+        c.cycle_length,
+        c.acceptance_scored,
+        r.source_note
+    from roster as r
+    left join calendar as c
+        on c.programme_name_zh = r.programme
+        and c.cohort = r.cohort
+    cross join default_anchor as d
+),
+
+bounded as (
+    select
+        d.*,
+        case
+            when d.first_evaluation_year is not null and d.first_evaluation_year > {{ year_of('d.joined_on') }}
+                then d.first_evaluation_year
+            else {{ year_of('d.joined_on') }}
+        end as first_evaluated_year,
+        case
+            -- withdrawn or promoted without a date: never evaluated under this row
+            when d.exit_reason is not null and d.left_on is null then d.cohort_year - 1
+            when d.left_on is not null and d.last_evaluation_year is not null
+                and d.last_evaluation_year < {{ year_of('d.left_on') }} - 1 then d.last_evaluation_year
+            when d.left_on is not null then {{ year_of('d.left_on') }} - 1
+            else d.last_evaluation_year
+        end as last_evaluated_year
+    from dated as d
+)
+
+select
+    unit_code,
+    unit_name,
+    programme_code,
+    programme,
+    cohort,
+    cohort_year,
+    joined_on,
+    status,
+    left_on,
+    exit_reason,
+    period_start,
+    period_end,
+    first_evaluated_year,
+    last_evaluated_year,
+    cycle_anchor_year,
+    cycle_length,
+    acceptance_scored,
+    source_note
+from bounded

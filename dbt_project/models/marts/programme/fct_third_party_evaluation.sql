@@ -1,0 +1,157 @@
+-- Third-party evaluation status per programme unit and cycle (issue 17; "每三年期开展一轮第三方评估").
+-- Cycles are the unit's own (fct_programme_unit_year calendar). The current upload of a cycle is its highest
+-- report version (then the latest ingested); earlier versions stay in staging as history (versions_received).
+-- status: received | pending (no upload: the cycle shows "third-party evaluation pending", never an
+-- indicator-only verdict) | not_on_calendar (an upload for years that are not one of the unit's cycles).
+-- third_party_score: the evaluator's overall score, 0-100 = TP.pillar_share x the pillar scores weighted as the
+-- composite weights them (catalog version of the cycle's last year) + TP.site_visit_share x site visit +
+-- TP.document_review_share x document review. third_party_weight (TP.third_party_weight) is the weight it gets
+-- against the indicator-based score in the acceptance score / cycle verdict.
+with rules as (
+    select
+        max(cast(rules_version as string)) as rules_version,
+        cast(max(case when rule_code = 'TP' and param = 'third_party_weight' then value end) as double)
+            as third_party_weight,
+        cast(max(case when rule_code = 'TP' and param = 'site_visit_share' then value end) as double)
+            as site_visit_share,
+        cast(max(case when rule_code = 'TP' and param = 'pillar_share' then value end) as double) as pillar_share,
+        cast(max(case when rule_code = 'TP' and param = 'document_review_share' then value end) as double)
+            as document_review_share
+    from {{ ref('evaluation_rules') }}
+),
+
+calendar_cycles as (
+    select
+        unit_code,
+        cycle_start as cycle_first_year,
+        cycle_end as cycle_last_year,
+        max(programme_code) as programme_code,
+        max(year) as last_evaluated_year
+    from {{ ref('int_programme_unit_years') }}
+    where cycle_start is not null
+    group by unit_code, cycle_start, cycle_end
+),
+
+uploads as (
+    select
+        u.*,
+        row_number() over (
+            partition by u.unit_code, u.cycle_first_year, u.cycle_last_year
+            order by u.report_version desc nulls last, u.ingested_at desc nulls last, u.evaluator asc nulls last
+        ) as version_rank,
+        count(*) over (partition by u.unit_code, u.cycle_first_year, u.cycle_last_year) as versions_received
+    from {{ ref('stg_raw__third_party_evaluations') }} as u
+),
+
+current_upload as (
+    select * from uploads where version_rank = 1
+),
+
+pillar_weights as (
+    select
+        cast(cv.evaluation_year as integer) as year,
+        max(case when p.pillar_code = 'MGT' then p.pillar_weight end) as w_mgt,
+        max(case when p.pillar_code = 'PRO' then p.pillar_weight end) as w_pro,
+        max(case when p.pillar_code = 'UTL' then p.pillar_weight end) as w_utl,
+        max(case when p.pillar_code = 'QLT' then p.pillar_weight end) as w_qlt,
+        max(case when p.pillar_code = 'ENV' then p.pillar_weight end) as w_env
+    from {{ ref('catalog_versions') }} as cv
+    inner join {{ ref('pillars') }} as p on p.catalog_version = cv.catalog_version
+    group by cv.evaluation_year
+),
+
+cycles as (
+    select
+        coalesce(c.unit_code, u.unit_code) as unit_code,
+        coalesce(c.cycle_first_year, u.cycle_first_year) as cycle_first_year,
+        coalesce(c.cycle_last_year, u.cycle_last_year) as cycle_last_year,
+        c.programme_code,
+        c.last_evaluated_year,
+        case
+            when c.unit_code is null then 'not_on_calendar'
+            when u.unit_code is null then 'pending'
+            else 'received'
+        end as status,
+        u.evaluator,
+        u.report_version,
+        cast(u.versions_received as integer) as versions_received,
+        u.evaluated_on,
+        u.score_mgt,
+        u.score_pro,
+        u.score_utl,
+        u.score_qlt,
+        u.score_env,
+        u.site_visit_score,
+        u.site_visit_date,
+        u.document_review_score,
+        u.findings,
+        u.site_visit_findings,
+        u.document_review_findings,
+        u.source_file,
+        u.file_hash,
+        u.ingested_at
+    from calendar_cycles as c
+    full outer join current_upload as u
+        on u.unit_code = c.unit_code
+        and u.cycle_first_year = c.cycle_first_year
+        and u.cycle_last_year = c.cycle_last_year
+),
+
+scored as (
+    select
+        c.*,
+        (c.score_mgt * w.w_mgt + c.score_pro * w.w_pro + c.score_utl * w.w_utl + c.score_qlt * w.w_qlt
+            + c.score_env * w.w_env) / (w.w_mgt + w.w_pro + w.w_utl + w.w_qlt + w.w_env) as pillar_score
+    from cycles as c
+    left join pillar_weights as w on w.year = c.cycle_last_year
+)
+
+select
+    s.unit_code,
+    d.unit_name,
+    d.province_code,
+    s.programme_code,
+    s.cycle_first_year,
+    s.cycle_last_year,
+    {{ dbt.concat(["cast(s.cycle_first_year as string)", "'-'", "cast(s.cycle_last_year as string)"]) }} as cycle,
+    s.last_evaluated_year,
+    coalesce(s.last_evaluated_year >= s.cycle_last_year, false) as cycle_complete,
+    s.status,
+    case s.status
+        when 'received' then '第三方评估已提交'
+        when 'pending' then '第三方评估待定'
+        else '第三方评估周期与评价周期不符'
+    end as status_label_zh,
+    case s.status
+        when 'received' then 'third-party evaluation received'
+        when 'pending' then 'third-party evaluation pending'
+        else 'third-party evaluation for a cycle not on the calendar of the unit'
+    end as status_label_en,
+    s.evaluator,
+    s.report_version,
+    coalesce(s.versions_received, 0) as versions_received,
+    s.evaluated_on,
+    s.score_mgt,
+    s.score_pro,
+    s.score_utl,
+    s.score_qlt,
+    s.score_env,
+    s.pillar_score,
+    s.site_visit_score,
+    s.site_visit_date,
+    s.document_review_score,
+    case when s.status <> 'pending' then
+        r.pillar_share * s.pillar_score + r.site_visit_share * s.site_visit_score
+        + r.document_review_share * s.document_review_score
+    end as third_party_score,
+    r.third_party_weight,
+    s.findings,
+    s.site_visit_findings,
+    s.document_review_findings,
+    s.source_file,
+    s.file_hash,
+    s.ingested_at,
+    r.rules_version
+from scored as s
+cross join rules as r
+left join {{ ref('dim_city') }} as d on d.unit_code = s.unit_code

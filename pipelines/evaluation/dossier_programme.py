@@ -1,0 +1,171 @@
+"""The programme-cycle part of the evidence dossier (issue 17): the unit's memberships and the calendar of the
+year, the ambition of its plan targets and the third-party evaluation of its cycles (evaluator and version).
+
+Every text that comes from data (roster sources, evaluator names, findings) is HTML-escaped and pipe-escaped
+before it enters the markdown: markdown passes raw HTML through, and findings are free text from outside."""
+
+from __future__ import annotations
+
+import html
+
+import duckdb
+import polars as pl
+
+AMBITION_ZH = {
+    "unambitious": "缺乏雄心",
+    "stretch": "具有挑战性",
+    "unrealistic": "不切实际",
+    "not_assessable": "无法评估",
+}
+TP_STATUS_ZH = {"received": "已提交", "pending": "第三方评估待定", "not_on_calendar": "周期不符"}
+
+
+def _has(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchall()[0][0]
+    )
+
+
+def _text(value, limit: int = 300) -> str:
+    if value is None:
+        return "–"
+    s = str(value).replace("\r", " ").replace("\n", " ")
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return html.escape(s).replace("|", "&#124;")
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:+.1f}%"
+
+
+def programme_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> dict:
+    out = {"memberships": pl.DataFrame(), "calendar": None, "ambition": pl.DataFrame(), "third_party": pl.DataFrame()}
+    if _has(con, "marts", "fct_programme_membership"):
+        out["memberships"] = con.sql(
+            "select * from marts.fct_programme_membership where unit_code = ? order by joined_on nulls last",
+            params=[unit_code],
+        ).pl()
+    if _has(con, "marts", "fct_programme_unit_year"):
+        df = con.sql(
+            "select * from marts.fct_programme_unit_year where unit_code = ? and year = ?", params=[unit_code, year]
+        ).pl()
+        out["calendar"] = df.row(0, named=True) if df.height else None
+    if _has(con, "marts", "fct_target_ambition"):
+        out["ambition"] = con.sql(
+            "select * from marts.fct_target_ambition where unit_code = ? order by plan_id, indicator_code",
+            params=[unit_code],
+        ).pl()
+    if _has(con, "marts", "fct_third_party_evaluation"):
+        out["third_party"] = con.sql(
+            "select * from marts.fct_third_party_evaluation where unit_code = ? order by cycle_first_year",
+            params=[unit_code],
+        ).pl()
+    return out
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    head = "| " + " | ".join(headers) + " |\n|" + "---|" * len(headers)
+    return head + "\n" + "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in rows)
+
+
+def programme_markdown(d: dict) -> list[str]:
+    """Markdown blocks (one per section) for the dossier."""
+    blocks = []
+    lines = ["## 项目、批次与评估周期 / Programmes, cohorts and cycle", ""]
+    cal = d.get("calendar")
+    if cal:
+        lines.append(
+            f"- 本年度适用周期 / Cycle of the year: {_text(cal['programme_code'])} {_text(cal['cohort'])}, "
+            f"{_text(cal['cycle'])} (基期 / baseline {_text(cal['cycle_baseline_year'])})"
+        )
+    m = d.get("memberships", pl.DataFrame())
+    if m.height:
+        lines += [
+            "",
+            _table(
+                ["项目 / Programme", "批次 / Cohort", "入选 / Joined", "变动 / Event", "起评–末评 / Evaluated"],
+                [
+                    [
+                        _text(r["programme_name_zh"]),
+                        _text(r["cohort"]),
+                        _text(r["joined_on"]),
+                        f"{_text(r['exit_reason'])} {_text(r['left_on']) if r['left_on'] else ''}".strip(),
+                        f"{r['first_evaluated_year']}–{r['last_evaluated_year'] or ''}",
+                    ]
+                    for r in m.iter_rows(named=True)
+                ],
+            ),
+        ]
+    elif not cal:
+        lines.append("不在项目名单中 / Not on the programme roster.")
+    blocks.append("\n".join(lines))
+
+    a = d.get("ambition", pl.DataFrame())
+    lines = ["## 建设目标雄心 / Target ambition", ""]
+    if a.height:
+        lines.append(
+            _table(
+                [
+                    "方案 / Plan",
+                    "指标 / Indicator",
+                    "所需年增长 / Required",
+                    "自身趋势 / Own trend",
+                    "对标中位数 / Peers median",
+                    "对标P90 / Peers P90",
+                    "对标 / Peers",
+                    "等级 / Class",
+                    "权重 / Weight",
+                ],
+                [
+                    [
+                        _text(r["plan_id"]),
+                        _text(r["indicator_code"]),
+                        _pct(r["required_growth"]),
+                        _pct(r["trend_growth"]),
+                        _pct(r["peer_median_growth"]),
+                        _pct(r["peer_p90_growth"]),
+                        f"{_text(r['peer_scope'])} ({r['n_peers'] or 0})",
+                        f"{AMBITION_ZH.get(r['ambition_class'], '')} {_text(r['ambition_class'])}",
+                        f"{r['ambition_weight']:g}",
+                    ]
+                    for r in a.iter_rows(named=True)
+                ],
+            )
+        )
+    else:
+        lines.append("无建设目标 / No plan targets.")
+    blocks.append("\n".join(lines))
+
+    tp = d.get("third_party", pl.DataFrame())
+    lines = ["## 第三方评估 / Third-party evaluation", ""]
+    if tp.height:
+        lines.append(
+            _table(
+                [
+                    "周期 / Cycle",
+                    "状态 / Status",
+                    "评估机构 / Evaluator",
+                    "版本 / Version",
+                    "得分 / Score",
+                    "主要发现 / Findings",
+                ],
+                [
+                    [
+                        _text(r["cycle"]),
+                        f"{TP_STATUS_ZH.get(r['status'], '')} {_text(r['status_label_en'])}",
+                        _text(r["evaluator"]),
+                        _text(r["report_version"]),
+                        "–" if r["third_party_score"] is None else f"{r['third_party_score']:.1f}",
+                        _text(r["findings"]),
+                    ]
+                    for r in tp.iter_rows(named=True)
+                ],
+            )
+        )
+    else:
+        lines.append("无评估周期 / No evaluation cycles.")
+    blocks.append("\n".join(lines))
+    return blocks

@@ -1,0 +1,270 @@
+"""The programme-cycle marts on the real sample run (generate -> Dagster pipeline -> dbt -> snapshot):
+cohorts and calendars, target ambition, third-party status, province roll-up, and the policy simulator's engine
+(the project's own dbt models and uncertainty step on a scratch copy of the snapshot)."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines import scenarios as sc
+
+
+@pytest.fixture(scope="module")
+def snap(sample_snapshot):
+    con = duckdb.connect(str(sample_snapshot.snapshot), read_only=True)
+    yield con
+    con.close()
+
+
+def q(con, sql: str, params=()) -> pl.DataFrame:
+    return con.sql(sql, params=list(params)).pl()
+
+
+# -- cohorts and calendars ---------------------------------------------------------------------------------------
+
+
+def test_a_2022_cohort_city_is_evaluated_from_its_joining_year_on_its_own_calendar(snap):
+    """石家庄 joined the strong-city demonstration on 2022-08-11 (not on the 2012-2016 roster): it is ranked from
+    2022, never before, on the 2022-2024 cycle of its programme, and not after its period ended."""
+    cal = q(snap, "select * from marts.fct_programme_unit_year where unit_code = '130100' order by year")
+    assert cal["year"].to_list() == [2022, 2023, 2024]
+    assert set(cal["programme_code"]) == {"strong_city_demo"} and set(cal["cohort"]) == {"2022-08"}
+    assert set(cal["cycle_start"]) == {2022} and set(cal["cycle_end"]) == {2024}
+    assert set(cal["cycle_baseline_year"]) == {2021}
+    scores = q(snap, "select year, is_programme, rank from marts.fct_city_score_year where unit_code = '130100'")
+    ranked = sorted(scores.filter(pl.col("rank").is_not_null())["year"].to_list())
+    assert ranked == [2022, 2023, 2024]
+    assert scores.filter(pl.col("year") == 2021)["is_programme"].to_list() == [False]
+    # the same year on the old single calendar would be the 2020-2022 cycle: the calendars really differ
+    demo = q(snap, "select cycle_start from marts.fct_programme_unit_year where unit_code = '420500' and year = 2021")
+    assert demo["cycle_start"].to_list() == [2020]  # 宜昌: demonstration city 2015, strong-city demo from 2022
+
+
+def test_overlapping_memberships_and_promotion_follow_the_dated_events(snap):
+    # 宜昌 (demonstration city 2015) joined the 2022 strong-city demonstration: from 2022 that calendar governs
+    yc = q(
+        snap, "select year, programme_code, cycle_start from marts.fct_programme_unit_year where unit_code = '420500'"
+    )
+    by_year = {r["year"]: r for r in yc.iter_rows(named=True)}
+    assert by_year[2021]["programme_code"] == "demo_city"
+    assert (by_year[2022]["programme_code"], by_year[2022]["cycle_start"]) == ("strong_city_demo", 2022)
+    # 南通: 2022 pilot, promoted to demonstration in January 2024
+    m = q(
+        snap,
+        "select programme_code, cohort, joined_on, left_on, exit_reason, first_evaluated_year, last_evaluated_year "
+        "from marts.fct_programme_membership where unit_code = '320600' order by joined_on",
+    ).to_dicts()
+    pilot = next(r for r in m if r["programme_code"] == "strong_city_pilot")
+    demo = next(r for r in m if r["programme_code"] == "strong_city_demo")
+    assert (pilot["exit_reason"], str(pilot["left_on"]), pilot["last_evaluated_year"]) == (
+        "promoted",
+        "2024-01-01",
+        2023,
+    )
+    assert (demo["cohort"], demo["first_evaluated_year"], demo["last_evaluated_year"]) == ("2024-01", 2024, 2026)
+    nt = q(
+        snap,
+        "select year, programme_code, cycle_start, cycle_end from marts.fct_programme_unit_year "
+        "where unit_code = '320600' and year in (2023, 2024) order by year",
+    ).to_dicts()
+    assert [(r["programme_code"], r["cycle_start"], r["cycle_end"]) for r in nt] == [
+        ("strong_city_pilot", 2022, 2024),
+        ("strong_city_demo", 2024, 2026),
+    ]
+
+
+def test_the_roster_says_it_is_partial_and_invents_no_pilot(snap):
+    p = q(snap, "select * from marts.dim_programme where cohort = '2022-08' order by programme_code").to_dicts()
+    demo, pilot = p
+    assert (demo["units_named"], demo["units_announced"], demo["roster_complete"]) == (38, 38, True)
+    assert (pilot["units_named"], pilot["units_announced"], pilot["roster_complete"]) == (20, 72, False)
+    n = q(snap, "select count(*) as n from marts.fct_programme_membership where cohort = '2022-08'")["n"][0]
+    assert n == 58
+    # district units are on the roster with their own codes; without data they are not ranked (never zero)
+    pudong = q(snap, "select * from marts.dim_city where unit_code = '310115'").row(0, named=True)
+    assert (pudong["unit_name"], pudong["level"], pudong["is_programme"]) == ("浦东新区", "municipal_district", True)
+    assert (
+        q(snap, "select count(*) as n from marts.fct_city_score_year where unit_code = '310115' and rank is not null")[
+            "n"
+        ][0]
+        == 0
+    )
+
+
+# -- target ambition ---------------------------------------------------------------------------------------------
+
+
+def test_every_target_has_an_ambition_class_consistent_with_its_figures(snap):
+    a = q(snap, "select * from marts.fct_target_ambition")
+    targets = q(snap, "select count(*) as n from marts.fct_target_status")["n"][0]
+    assert a.height == targets > 0
+    rules = dict(q(snap, "select param, value from marts.evaluation_rules where rule_code = 'AMB'").iter_rows())
+    u_margin, r_margin = float(rules["unambitious_margin"]), float(rules["unrealistic_margin"])
+    for r in a.iter_rows(named=True):
+        bench = [v for v in (r["trend_growth"], r["peer_median_growth"]) if v is not None]
+        high = [v for v in (r["trend_growth"], r["peer_p90_growth"]) if v is not None]
+        if r["required_growth"] is None or not bench:
+            expected = "not_assessable"
+        elif r["required_growth"] <= max(bench) + u_margin:
+            expected = "unambitious"
+        elif r["required_growth"] > max(high) + r_margin:
+            expected = "unrealistic"
+        else:
+            expected = "stretch"
+        assert r["ambition_class"] == expected, r
+        assert r["ambition_weight"] == (float(rules["unambitious_weight"]) if expected == "unambitious" else 1.0)
+    # the 2021-2025 plans have a pre-plan trend (2017-2020), peers come from the same group
+    later = a.filter(pl.col("plan_id") == "plan_2021_2025")
+    assert later["trend_growth"].is_not_null().mean() > 0.8
+    assert set(a["peer_scope"].drop_nulls()) <= {"province_group", "national_group"}
+    assert a["ambition_class"].n_unique() >= 2
+
+
+def test_peer_growth_is_the_real_growth_of_same_group_peers(snap):
+    """Recompute one target's peer benchmark by hand from fct_city_indicator_year and fct_city_score_year."""
+    a = q(
+        snap,
+        "select * from marts.fct_target_ambition where peer_scope = 'province_group' and plan_id = 'plan_2021_2025' "
+        "order by unit_code, indicator_code limit 1",
+    ).row(0, named=True)
+    peers = q(
+        snap,
+        """
+        select s.unit_code from marts.fct_city_score_year s join marts.dim_city d on d.unit_code = s.unit_code
+        where s.year = ? and s.performance_group = ? and d.province_code = ? and s.unit_code <> ?
+        """,
+        (a["baseline_year"], a["baseline_group"], a["province_code"], a["unit_code"]),
+    )["unit_code"].to_list()
+    v = q(
+        snap,
+        "select unit_code, year, raw_value from marts.fct_city_indicator_year where indicator_code = ? "
+        "and year in (?, ?) and raw_value > 0",
+        (a["indicator_code"], a["peer_first_year"], a["peer_last_year"]),
+    )
+    wide = v.filter(pl.col("unit_code").is_in(peers)).pivot("year", index="unit_code", values="raw_value").drop_nulls()
+    span = a["peer_last_year"] - a["peer_first_year"]
+    sign = -1.0 if a["direction"] == "lower" else 1.0
+    growth = sign * ((wide[str(a["peer_last_year"])] / wide[str(a["peer_first_year"])]) ** (1 / span) - 1)
+    assert wide.height == a["n_peers"]
+    assert growth.median() == pytest.approx(a["peer_median_growth"], rel=1e-9)
+
+
+# -- third-party evaluation --------------------------------------------------------------------------------------
+
+
+def test_cycles_without_an_upload_are_third_party_evaluation_pending(snap):
+    tp = q(snap, "select * from marts.fct_third_party_evaluation")
+    cycles = q(
+        snap,
+        "select distinct unit_code, cycle_start, cycle_end from marts.fct_programme_unit_year where cycle_start is not null",
+    )
+    assert tp.height == cycles.height > 0
+    # the sample's synthetic evaluator reported on the 2017-2019 cycle only (through the platform's template)
+    received = tp.filter(pl.col("status") == "received")
+    pending = tp.filter(pl.col("status") == "pending")
+    assert set(received["cycle"]) == {"2017-2019"} and received.height > 0
+    assert pending.height > 0 and "2017-2019" not in set(pending["cycle"])
+    assert set(pending["status_label_en"]) == {"third-party evaluation pending"}
+    assert set(pending["status_label_zh"]) == {"第三方评估待定"}
+    assert pending["third_party_score"].is_null().all() and received["third_party_score"].is_not_null().all()
+    sjz = tp.filter(pl.col("unit_code") == "130100")
+    assert sjz.select("cycle", "programme_code", "status").rows() == [("2022-2024", "strong_city_demo", "pending")]
+    # versions: the highest report version is current, the earlier one is counted
+    two = received.filter(pl.col("versions_received") == 2)
+    assert two.height == 2 and set(two["report_version"]) == {2}
+    # the combined score is the documented mix (TP shares, pillar weights of the cycle's last year)
+    rules = dict(q(snap, "select param, value from marts.evaluation_rules where rule_code = 'TP'").iter_rows())
+    w = dict(
+        q(
+            snap,
+            "select p.pillar_code, p.pillar_weight from marts.pillars p join marts.catalog_versions c "
+            "on c.catalog_version = p.catalog_version where c.evaluation_year = 2019",
+        ).iter_rows()
+    )
+    r = received.row(0, named=True)
+    pillar = sum(r[f"score_{k.lower()}"] * v for k, v in w.items()) / sum(w.values())
+    expected = (
+        float(rules["pillar_share"]) * pillar
+        + float(rules["site_visit_share"]) * r["site_visit_score"]
+        + float(rules["document_review_share"]) * r["document_review_score"]
+    )
+    assert r["third_party_score"] == pytest.approx(expected)
+    assert r["third_party_weight"] == float(rules["third_party_weight"])
+
+
+# -- province roll-up --------------------------------------------------------------------------------------------
+
+
+def test_province_rollup_matches_the_city_evaluation(snap):
+    r = q(snap, "select * from marts.fct_province_rollup where rollup_level = 'year'")
+    year = int(r["year"].max())
+    ev = q(
+        snap,
+        """
+        select d.province_code, e.stage, s.composite_index, d.unit_name
+        from marts.fct_evaluation_year e join marts.dim_city d on d.unit_code = e.unit_code
+        left join marts.fct_city_score_year s on s.unit_code = e.unit_code and s.year = e.year
+        where e.year = ?
+        """,
+        (year,),
+    )
+    got = r.filter(pl.col("year") == year)
+    assert got["n_cities"].sum() == ev.height
+    for prov in got.iter_rows(named=True):
+        mine = ev.filter(pl.col("province_code") == prov["province_code"])
+        assert prov["n_cities"] == mine.height
+        assert prov["mean_index"] == pytest.approx(mine["composite_index"].mean())
+        if mine.height > 1:
+            assert prov["sd_index"] == pytest.approx(mine["composite_index"].std())
+        flagged = mine.filter(pl.col("stage").is_in(["watch", "review", "rectification", "exit_candidate"]))
+        assert prov["n_flagged"] == flagged.height
+        assert sorted((prov["flagged_units"] or "").split("、")) == sorted(flagged["unit_name"]) or flagged.height == 0
+        assert prov["n_watch"] == mine.filter(pl.col("stage") == "watch").height
+    cycles = q(snap, "select * from marts.fct_province_rollup where rollup_level = 'cycle'")
+    assert cycles.height > 0 and cycles["period_label"].str.contains(r"^\d{4}-\d{4}$").all()
+
+
+# -- policy simulator engine -------------------------------------------------------------------------------------
+
+
+def test_scenario_rejects_unknown_and_out_of_range_parameters(sample_snapshot):
+    rules = sc.base_rules(sample_snapshot.snapshot)
+    with pytest.raises(sc.ScenarioError, match="unknown rule parameter"):
+        sc.validate_scenario(sc.Scenario(rules={"DROP TABLE": "1"}), rules)
+    with pytest.raises(sc.ScenarioError, match="share between 0 and 1"):
+        sc.validate_scenario(sc.Scenario(rules={"GEN.robust_share": "1.5"}), rules)
+    with pytest.raises(sc.ScenarioError, match="performance group"):
+        sc.validate_scenario(sc.Scenario(rules={"W1.bottom_group": "'; drop"}), rules)
+    with pytest.raises(sc.ScenarioError, match="unknown pillar"):
+        sc.validate_scenario(sc.Scenario(pillar_weights={"XXX": 0.2}), rules)
+
+
+def test_raising_a_threshold_changes_verdicts_with_the_projects_own_models(sample_snapshot, tmp_path, monkeypatch):
+    """Raise the watch threshold W1 from the emerging to the moderate group: the scenario runs the real dbt
+    evaluation models and uncertainty step; the snapshot is untouched; save / load / compare / export."""
+    monkeypatch.setenv("IPCITY_SCENARIOS", str(tmp_path / "scenarios"))
+    path = sample_snapshot.snapshot
+    before = path.stat().st_mtime_ns, path.stat().st_size
+    scenario = sc.Scenario(rules={"W1.bottom_group": "moderate"})
+    sid, changes = sc.run_scenario(path, scenario, n_runs=50)
+    assert (path.stat().st_mtime_ns, path.stat().st_size) == before  # the snapshot is only read
+    assert not list((tmp_path / "scenarios" / "work").glob("*"))  # scratch copies removed
+    stages = changes.filter(pl.col("kind") == "stage")
+    assert stages.height > 0
+    # watching the moderate group instead of the emerging one can only move cities from normal/exemplary up
+    assert set(stages["scenario_value"]) & {"watch", "rectification", "exit_candidate"}
+    assert set(changes["robustness"]) <= {"robust", "not_robust", "unknown"}
+    # a value equal to the published one is no change at all
+    assert not sc.validate_scenario(sc.Scenario(rules={"W1.bottom_group": "emerging"}), sc.base_rules(path)).rules
+    sc.save_scenario(sid, "W1 moderate", scenario, changes, author="national", base_snapshot=path.name)
+    listed = sc.list_scenarios()
+    assert listed["scenario_id"].to_list() == [sid] and listed["n_changes"][0] == changes.height
+    info, loaded, again = sc.load_scenario(sid)
+    assert info["name"] == "W1 moderate" and loaded.rules == scenario.rules
+    assert again.sort(again.columns).equals(changes.sort(changes.columns))
+    csv = sc.export_changes(changes, "csv", "W1 moderate").decode("utf-8-sig")
+    assert "模拟情景,不是正式评价结论" in csv and csv.count("\n") == changes.height + 1
+    assert sc.export_changes(changes, "xlsx").startswith(b"PK")
+    assert sc.compare_scenarios(sid, sid).filter(pl.col("value_a") != pl.col("value_b")).height == 0
