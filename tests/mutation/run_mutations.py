@@ -397,7 +397,7 @@ MUTANTS: list[Mutant] = [
         SIGNALS,
         "and j.composite_index < p.r2_below_index as r2",
         "and j.composite_index < p.r2_below_index + 100 as r2",
-        T_RULES,
+        [*T_THRESH, *T_RULES],
         None,
         "R2 also rectifies leaders that slid",
     ),
