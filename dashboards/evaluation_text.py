@@ -48,7 +48,14 @@ def rules_text(row: dict, lang: str | None) -> str:
     # Without the flags (an older snapshot) the mart's sentence is all there is.
     if norm_lang(lang) == "en" or all(row.get(f"fired_{rule}") is None for rule in RULE_ORDER):
         return english
-    return "；".join(_zh(rule, row) for rule in fired)
+    facts = []
+    # sentences without a rule code (fct_evaluation_year.rules_fired puts them first)
+    if row.get("not_reported_sources"):
+        facts.append(f"宽限期内未报送：{row['not_reported_sources']}（按退出处理）")
+    if english.startswith("not ranked"):
+        facts.append("未排名：无综合得分（某一维度指标权重不足）")
+    return "；".join([*facts, *(_zh(rule, row) for rule in fired)])
+
 
 
 # The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its
