@@ -1,14 +1,18 @@
-"""The download path checks permission first, on a small hand-made snapshot (fast; the live-sample version is in
-test_dashboard_data): a denied user gets DownloadDenied and no extract is computed or cached for them, an
-unknown format is refused, an allowed user gets the file for exactly the scope asked."""
+"""The download path checks permission first, on a small hand-made snapshot (fast; the role matrix over HTTP is in
+test_dashboard_access): a refused principal gets AccessDenied and no extract is computed or cached for it, an
+unknown format is refused, an allowed principal gets the file for exactly the scope asked."""
 
 from __future__ import annotations
 
 import pytest
 from dashboard_fixtures import build_snapshot
 
-from dashboards import downloads
+from dashboards import access, downloads
 from dashboards.snapshot import Snapshot
+
+GUANGDONG = access.Principal("gd", "province", "440000")
+NATIONAL = access.Principal("nat", "national")
+VIEWER = access.Principal("v", "viewer")
 
 
 @pytest.fixture(scope="module")
@@ -18,28 +22,24 @@ def snap(tmp_path_factory):
     s.close()
 
 
-def test_denied_user_gets_nothing(snap, monkeypatch):
-    asked = []
-
-    def deny(user, province_code):
-        asked.append((user, province_code))
-        return False
-
+@pytest.mark.parametrize(
+    ("principal", "province"),
+    [(GUANGDONG, "320000"), (GUANGDONG, None), (VIEWER, "440000"), (access.ANONYMOUS, "440000")],
+)
+def test_refused_principal_gets_nothing(snap, monkeypatch, principal, province):
     encoded = []
-    monkeypatch.setattr(downloads, "authorize_download", deny)
     monkeypatch.setattr(downloads, "_encode", lambda *a: encoded.append(a))
-    with pytest.raises(downloads.DownloadDenied):
-        downloads.prepare_download(snap, "alice", 2024, "440000", "csv")
-    assert asked == [("alice", "440000")] and encoded == []
-    assert not [k for k in snap._cache if "download" in k]
+    with pytest.raises(access.AccessDenied):
+        downloads.prepare_download(snap, principal, 2024, province, "csv")
+    assert encoded == []
+    assert not [k for k in snap._cache if "download" in k and province in k]
 
 
-def test_allowed_user_gets_the_scope_asked_and_bad_formats_are_refused(snap, monkeypatch):
-    monkeypatch.setattr(downloads, "authorize_download", lambda user, province_code: province_code == "440000")
-    f = downloads.prepare_download(snap, "bob", 2024, "440000", "csv")
+def test_allowed_principal_gets_the_scope_asked_and_bad_formats_are_refused(snap):
+    f = downloads.prepare_download(snap, GUANGDONG, 2024, "440000", "csv")
     assert f.filename == "ipcity_indicators_2024_440000.csv" and f.rows > 0
     assert f.content.startswith(b"\xef\xbb\xbf")
-    with pytest.raises(downloads.DownloadDenied):
-        downloads.prepare_download(snap, "bob", 2024, None, "csv")  # all provinces: not allowed for bob
+    everything = downloads.prepare_download(snap, NATIONAL, 2024, None, "csv")
+    assert everything.rows > f.rows
     with pytest.raises(ValueError, match="unknown format"):
-        downloads.prepare_download(snap, "bob", 2024, "440000", "exe")
+        downloads.prepare_download(snap, GUANGDONG, 2024, "440000", "exe")
