@@ -57,7 +57,6 @@ def rules_text(row: dict, lang: str | None) -> str:
     return "；".join([*facts, *(_zh(rule, row) for rule in fired)])
 
 
-
 # The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its
 # numbers; a clause of unknown shape is shown as it is (never dropped).
 _NUM = r"([-+]?\d+(?:\.\d+)?)"
