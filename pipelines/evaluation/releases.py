@@ -227,10 +227,10 @@ def rebuild_window(warehouse: Path, first_year: int, last_year: int, work: Path,
             "delete from raw.ingested_files where status = 'loaded' and not list_contains(?, file_hash)", [keep]
         )
     window = f"{{evaluation_first_year: {first_year}, evaluation_last_year: {last_year}}}"
-    _dbt(["run", "--exclude", "path:models/marts/evaluation", "--vars", window], scratch, work)
+    _dbt(["run", "--exclude", *settings.DBT_EVALUATION_SELECTORS, "--vars", window], scratch, work)
     with duckdb.connect(str(scratch)) as con:
         write_rank_uncertainty(con, run_uncertainty(con, n_runs=mc_runs, seed=mc_seed))
-    _dbt(["run", "--select", "path:models/marts/evaluation", "--vars", window], scratch, work)
+    _dbt(["run", "--select", *settings.DBT_EVALUATION_SELECTORS, "--vars", window], scratch, work)
     return scratch
 
 
