@@ -10,6 +10,7 @@ validate and load (the rest) by timing wrappers around the ingest functions.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -115,5 +116,11 @@ def main(out: Path) -> None:
     )
 
 
+def cli(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path, help="where to write the run's JSON summary")
+    main(ap.parse_args(argv).out)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    cli()

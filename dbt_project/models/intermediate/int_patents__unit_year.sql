@@ -67,7 +67,7 @@ statistics as (
         cast(null as bigint) as in_force_invention_high_value
     from {{ ref('stg_raw__patent_stats') }} as p
     inner join {{ ref('int_units') }} as u on u.unit_code = p.region_code
-    where p.region_code not in (select unit_code from recorded_units)
+    where p.region_code not in (select r.unit_code from recorded_units as r)
 )
 
 select * from records

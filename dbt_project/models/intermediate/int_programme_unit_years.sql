@@ -12,7 +12,8 @@ with roster as (
 ),
 
 years as (
-    select year from {{ ref('int_evaluation_years') }} where peer_group = 'city'
+    select year from {{ ref('int_evaluation_years') }}
+    where peer_group = 'city'
 )
 
 select

@@ -45,13 +45,13 @@ ranked as (
         case when i.is_ranked then
             row_number() over (
                 partition by i.year, i.is_ranked
-                order by i.composite desc nulls last, i.unit_code nulls last
+                order by i.composite desc nulls last, i.unit_code asc nulls last
             )
         end as rank,
         case when i.composite is not null then
             row_number() over (
                 partition by i.year, (i.composite is not null)
-                order by i.composite desc nulls last, i.unit_code nulls last
+                order by i.composite desc nulls last, i.unit_code asc nulls last
             )
         end as rank_all,
         {{ performance_group('i.composite_index') }} as performance_group
@@ -64,7 +64,7 @@ thirds as (
         case when r.is_ranked then
             ntile(3) over (
                 partition by r.year, r.is_ranked, r.performance_group
-                order by r.composite desc nulls last, r.unit_code nulls last
+                order by r.composite desc nulls last, r.unit_code asc nulls last
             )
         end as third_number
     from ranked as r

@@ -11,5 +11,6 @@ select
     cast(closed_date as date) as closed_date,
     {{ year_of('closed_date') }} as closed_year,
     cast(resolution as string) as resolution,
-    {{ dbt.datediff('filed_date', 'closed_date', 'day') }} as days_to_close
+    {{ dbt.datediff('filed_date', 'closed_date', 'day') }}
+    as days_to_close
 from src
