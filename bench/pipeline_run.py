@@ -79,9 +79,9 @@ def main(out: Path) -> None:
     t0 = time.perf_counter()
     sampler = Sampler()
     sampler.start()
-    from pipelines.runner import _instance, run_pipeline
+    from pipelines.launcher import dagster_instance, run_pipeline
 
-    instance = _instance()
+    instance = dagster_instance()
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()
     summary = run_pipeline(instance=instance, progress=sampler.on_event)

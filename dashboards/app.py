@@ -15,7 +15,7 @@ from pipelines import settings
 
 from . import components
 from .components import DOSSIER_KEY, SNAPSHOT_KEY, current_user, href
-from .downloads import FORMATS, DownloadDenied, prepare_download
+from .extracts import FORMATS, DownloadDenied, prepare_download
 from .i18n import norm_lang, t
 from .pages import compare, downloads, overview, profile, quality, rankings, watchlist
 from .snapshot import Snapshot, SnapshotUnavailable
@@ -162,8 +162,8 @@ def _register_routes(server: flask.Flask) -> None:
         snap = server.config[SNAPSHOT_KEY]
         try:
             version = list(snap.version())
-        except SnapshotUnavailable:
-            return flask.jsonify({"snapshot": str(snap.path), "available": False}), 503
+        except SnapshotUnavailable as exc:
+            return flask.jsonify({"snapshot": str(snap.path), "available": False, "reason": str(exc)}), 503
         return flask.jsonify({"snapshot": str(snap.path), "available": True, "version": version})
 
 

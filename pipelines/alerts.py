@@ -11,8 +11,9 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from pipelines.labels import label_text
+
 BEHIND = ("limited_progress", "deteriorating")
-STATUS_ZH = {"limited_progress": "进展有限", "deteriorating": "不进反退"}
 
 ALERTS_DDL = """
 CREATE TABLE IF NOT EXISTS marts.fct_alerts (
@@ -54,7 +55,7 @@ def _num(x, fmt: str = ".4g") -> str:
 
 
 def message_for(row: dict) -> tuple[str, str]:
-    status_zh = STATUS_ZH.get(row["status"], row["status"])
+    status_zh = label_text(row["status"])
     subject = f"【目标预警】{row['unit_name']} {row['indicator_name_zh'] or row['indicator_code']} {status_zh}"
     body = (
         f"{row['unit_name']}（{row['unit_code']}）建设方案 {row['plan_id']} 的指标 "

@@ -11,7 +11,7 @@ import pytest
 from dashboard_fixtures import build_snapshot
 from dashboard_http import callback_body, page_body, rankings_body
 
-from dashboards import downloads
+from dashboards import extracts
 from dashboards.app import create_app
 
 pytestmark = pytest.mark.slow  # the session builds the sample run once
@@ -106,7 +106,7 @@ def test_download_route_and_permission_gate(client, monkeypatch, year):
     assert r.data.startswith(b"\xef\xbb\xbf")
     assert "attachment" in r.headers["Content-Disposition"]
     assert client.get(f"/download/extract?year={year}&fmt=pdf").status_code == 400
-    monkeypatch.setattr(downloads, "authorize_download", lambda user, province: province != "440000")
+    monkeypatch.setattr(extracts, "authorize_download", lambda user, province: province != "440000")
     assert (
         client.get(
             f"/download/extract?year={year}&province=440000&fmt=csv", headers={"X-Remote-User": "bob"}

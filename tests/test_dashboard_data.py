@@ -15,12 +15,13 @@ import polars as pl
 import pytest
 from dashboard_fixtures import build_snapshot, publish_snapshot
 
-from dashboards import downloads, figures, queries
+from dashboards import extracts, figures, queries
 from dashboards.app import shell_content
 from dashboards.evaluation_text import rules_text
 from dashboards.pages import compare, quality, rankings, watchlist
 from dashboards.snapshot import Snapshot, SnapshotUnavailable
 from dashboards.theme import GROUP_COLORS, NON_PROGRAMME_COLOR
+from pipelines.labels import label_set, label_text
 
 pytestmark = pytest.mark.slow  # the session builds the sample run once
 
@@ -165,9 +166,9 @@ def test_map_points_have_coordinates_and_grey_outside_the_ranking(snap, snap_pat
         [last_year],
     )
     assert pts.height == n
-    outside = pts.filter(~pl.col("is_programme"))
+    outside = pts.filter(~pl.col("is_ranked"))
     assert outside.height > 200 and outside["group"].null_count() == outside.height
-    assert set(pts.filter(pl.col("is_programme"))["group"].unique()) <= set(GROUP_COLORS)
+    assert set(pts.filter(pl.col("is_ranked"))["group"].unique()) <= set(GROUP_COLORS)
     assert pts["lng"].min() > 73 and pts["lng"].max() < 136  # real coordinates inside China's extent
 
 
@@ -218,8 +219,8 @@ def test_ranking_rows_translate_labels_and_show_whole_rank_intervals(snap, snap_
     df = queries.rankings(snap, last_year)
     zh = rankings.ranking_rows(df, "zh")
     en = rankings.ranking_rows(df, "en")
-    assert {r["group_label"] for r in zh} <= {"领先", "较强", "中等", "起步"}
-    assert {r["group_label"] for r in en} <= {"Leader", "Strong", "Moderate", "Emerging"}
+    assert {r["group_label"] for r in zh} <= {zh_name for zh_name, _ in label_set("performance_group").values()}
+    assert {r["group_label"] for r in en} <= {en_name for _, en_name in label_set("performance_group").values()}
     intervals = dict(
         direct(
             snap_path,
@@ -319,7 +320,6 @@ def test_rules_text_in_chinese_carries_the_marts_numbers(snap, snap_path, last_y
         codes_zh = re.findall(r"(?:^|；)(X1|R1|R2|W1|W2|EX1) ", rules_text(row, "zh"))
         codes_en = re.findall(r"(?:^|; )(X1|R1|R2|W1|W2|EX1) ", row["rules_fired"])
         assert codes_zh == codes_en and codes_zh
-    assert rules_text({"rules_fired": "W1 watch (x)"}, "zh") == "W1 watch (x)"  # no flags: the mart's sentence
 
 
 def test_missing_tables_return_none(bare_snap):
@@ -370,7 +370,7 @@ def test_city_map_traces_use_group_palette(snap, last_year):
     fig = figures.city_map(pts, "zh")
     by_name = {tr.name: tr for tr in fig.data}
     assert by_name["非示范城市"].marker.color == NON_PROGRAMME_COLOR
-    assert by_name["领先"].marker.color == GROUP_COLORS["leader"]
+    assert by_name[label_text("leader")].marker.color == GROUP_COLORS["leader"]
     assert sum(len(tr.x) for tr in fig.data) == pts.height
     assert fig.data[0].type == "scatter"  # plain axes: no geo/mapbox layer needing tiles or topojson
 
@@ -407,7 +407,7 @@ def test_small_multiples_cover_every_indicator_once_with_targets(snap, snap_path
 
 
 def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
-    f = downloads.prepare_download(snap, None, last_year, "320000", "csv")
+    f = extracts.prepare_download(snap, None, last_year, "320000", "csv")
     assert f.content.startswith(b"\xef\xbb\xbf")
     text = f.content.decode("utf-8-sig")
     header = text.splitlines()[0].split(",")
@@ -425,7 +425,7 @@ def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
 
 
 def test_xlsx_opens_with_chinese_headers(snap, last_year):
-    f = downloads.prepare_download(snap, None, last_year, None, "xlsx")
+    f = extracts.prepare_download(snap, None, last_year, None, "xlsx")
     ws = openpyxl.load_workbook(io.BytesIO(f.content), read_only=True).active
     rows = ws.iter_rows(values_only=True)
     assert list(next(rows))[:4] == ["年份", "省份", "行政区划代码", "城市"]
@@ -439,9 +439,9 @@ def test_every_download_passes_the_permission_check(snap, monkeypatch, last_year
         seen.append((user, province_code))
         return False
 
-    monkeypatch.setattr(downloads, "authorize_download", deny)
-    with pytest.raises(downloads.DownloadDenied):
-        downloads.prepare_download(snap, "alice", last_year, "440000", "csv")
+    monkeypatch.setattr(extracts, "authorize_download", deny)
+    with pytest.raises(extracts.DownloadDenied):
+        extracts.prepare_download(snap, "alice", last_year, "440000", "csv")
     assert seen == [("alice", "440000")]
 
 

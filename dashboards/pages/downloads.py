@@ -6,7 +6,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from .. import queries
 from ..components import control, current_user, grid, guarded, page_title, records, snapshot, year_dropdown
-from ..downloads import DownloadDenied, indicator_extract, prepare_download
+from ..extracts import DownloadDenied, indicator_extract, prepare_download
 from ..i18n import province_col, t
 
 PATH = "/downloads"

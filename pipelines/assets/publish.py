@@ -5,8 +5,8 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.alerts import new_alerts, record_alerts
-from pipelines.publish import publish_snapshot
 from pipelines.resources import AlertNotifier, Warehouse
+from pipelines.snapshot_writer import publish_snapshot
 
 
 def build_publish_assets(
@@ -22,7 +22,7 @@ def build_publish_assets(
     def rejections_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         from pipelines.quality import summarise_rejections
 
-        with warehouse.connect() as con:
+        with warehouse.get_connection() as con:
             summary = summarise_rejections(con, context.run.run_id)
         return dg.MaterializeResult(
             metadata={"reasons": summary.height, "rows": int(summary["rows"].sum()) if summary.height else 0}
@@ -38,7 +38,7 @@ def build_publish_assets(
     def target_alerts(
         context: dg.AssetExecutionContext, warehouse: Warehouse, notifier: AlertNotifier
     ) -> dg.MaterializeResult:
-        with warehouse.connect() as con:
+        with warehouse.get_connection() as con:
             fresh = new_alerts(con)
             alerts = record_alerts(con, fresh)
             total = con.execute("SELECT count(*) FROM marts.fct_alerts").fetchall()[0][0]
