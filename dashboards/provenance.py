@@ -74,9 +74,9 @@ def provenance(snap, unit_code: str, year: int, indicator_code: str) -> dict | N
         f"from {SOURCE_ROWS} r left join (select source, file_name, any_value(file_hash) as file_hash, "
         f"max(ingested_at) as ingested_at from {FILES} where status <> 'failed' group by source, file_name) f "
         "on f.source = r.source_name and f.file_name = r.source_file "
-        "where r.unit_code = ? and r.year = ? and list_contains(?, r.source_name) "
+        "where r.unit_code = ? and r.year = ? and list_contains(string_split(?, ','), r.source_name) "
         "order by r.source_name, r.source_file",
-        (unit_code, computed_in, sources),
+        (unit_code, computed_in, ",".join(sources)),
     )
     return {
         "unit_code": unit_code,

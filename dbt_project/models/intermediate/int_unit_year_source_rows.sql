@@ -74,7 +74,7 @@ select
     year,
     source_name,
     _source_file as source_file,
-    sum(n_rows) as n_rows,
+    cast(sum(n_rows) as bigint) as n_rows,
     min(first_row) as first_row_number,
     max(last_row) as last_row_number,
     count(*) as n_row_ranges,
