@@ -168,3 +168,60 @@ def provenance_view(p: dict | None, lang: str) -> html.Div:
             id=SOURCES_ID,
         )
     return html.Div([*head, formula, inputs, sources], className="ipc-provenance")
+
+
+def extract_provenance(snap, year: int) -> pl.DataFrame:
+    """For an extract: per unit and indicator of ``year``, the formula (as ``formula_text`` renders it), the
+    inputs as ``measure = value`` and the source files with their row numbers, so a figure in a downloaded file
+    is traceable without the dashboard."""
+    catalog = snap.query(
+        f"select d.indicator_code, d.name_zh, d.name_en, d.formula, d.unit, d.source_table from {DIM_IND} d "
+        f"where d.catalog_version = (select max(catalog_version) from {IND} where year = ?)",
+        (int(year),),
+    )
+    formulas = catalog.select(
+        "indicator_code",
+        pl.struct(catalog.columns).map_elements(formula_text, return_dtype=pl.String).alias("formula_text"),
+        pl.col("source_table").map_elements(sources_of, return_dtype=pl.List(pl.String)).alias("source_name"),
+    )
+    inputs = snap.query(
+        f"select unit_code, indicator_code, numerator_measure, numerator_value, denominator_measure, "
+        f"denominator_value from {INPUTS} where year = ?",
+        (int(year),),
+    ).select(
+        "unit_code",
+        "indicator_code",
+        pl.concat_str(
+            pl.format("{} = {}", "numerator_measure", pl.col("numerator_value").round(4).cast(pl.String)),
+            pl.when(pl.col("denominator_measure").is_not_null()).then(
+                pl.format("{} = {}", "denominator_measure", pl.col("denominator_value").round(4).cast(pl.String))
+            ),
+            separator="; ",
+            ignore_nulls=True,
+        ).alias("inputs_text"),
+    )
+    rows = snap.query(
+        f"select unit_code, source_name, source_file, row_ranges, n_row_ranges from {SOURCE_ROWS} where year = ?",
+        (int(year),),
+    ).select(
+        "unit_code",
+        "source_name",
+        pl.format(
+            "{} 行 {}{}",
+            "source_file",
+            "row_ranges",
+            pl.when(pl.col("n_row_ranges") > 50).then(pl.lit(" …")).otherwise(pl.lit("")),
+        ).alias("rows_text"),
+    )
+    sources = (
+        formulas.select("indicator_code", "source_name")
+        .explode("source_name")
+        .join(rows, on="source_name")
+        .group_by("unit_code", "indicator_code")
+        .agg(pl.col("rows_text").sort().str.join("; ").alias("source_rows_text"))
+    )
+    return (
+        inputs.join(formulas.select("indicator_code", "formula_text"), on="indicator_code", how="left")
+        .join(sources, on=["unit_code", "indicator_code"], how="left")
+        .select("unit_code", "indicator_code", "formula_text", "inputs_text", "source_rows_text")
+    )
