@@ -46,7 +46,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "snapshot_version": ("数据快照", "Snapshot"),
     # overview
     "ov_programme_units": ("示范/试点城市数", "Programme units"),
-    "ov_mean_index": ("综合指数中位数", "Median composite index"),
+    "ov_median_index": ("综合指数中位数", "Median composite index"),
     "ov_leaders": ("领先组城市", "Leader-group units"),
     "ov_on_watch": ("关注及整改城市", "On watch / in rectification"),
     "ov_exit": ("退出候选城市", "Exit-candidate units"),
