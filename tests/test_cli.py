@@ -20,7 +20,7 @@ VENV_BIN = Path(sys.executable).parent
 
 def test_help_documents_every_command():
     out = CliRunner().invoke(main, ["--help"]).output
-    for cmd in ("generate", "run", "dev", "status", "quality", "serve", "dossier", "bench"):
+    for cmd in ("generate", "run", "dev", "status", "quality", "serve", "dossier", "docs", "bench"):
         assert cmd in out
     run_help = CliRunner().invoke(main, ["run", "--help"]).output
     assert "Materialise every asset" in run_help

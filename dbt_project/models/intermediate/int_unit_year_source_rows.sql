@@ -38,7 +38,7 @@ islands as (
         _source_file,
         _row_number,
         _row_number - row_number() over (
-            partition by unit_code, year, source_name, _source_file order by _row_number asc
+            partition by unit_code, year, source_name, _source_file order by _row_number asc nulls last
         ) as island
     from source_rows
 ),
@@ -60,7 +60,7 @@ numbered as (
     select
         r.*,
         row_number() over (
-            partition by r.unit_code, r.year, r.source_name, r._source_file order by r.first_row asc
+            partition by r.unit_code, r.year, r.source_name, r._source_file order by r.first_row asc nulls last
         ) as range_number,
         case
             when r.first_row = r.last_row then cast(r.first_row as string)
@@ -79,7 +79,7 @@ select
     max(last_row) as last_row_number,
     count(*) as n_row_ranges,
     -- the first 50 ranges, enough to open the file at the right rows; n_row_ranges says whether that is all
-    {{ dbt.listagg("case when range_number <= 50 then range_text end", "', '", "order by range_number") }}
+    {{ dbt.listagg("case when range_number <= 50 then range_text end", "', '", "order by range_number asc nulls last") }}
         as row_ranges
 from numbered
 group by unit_code, year, source_name, _source_file
