@@ -79,7 +79,9 @@ select
     max(last_row) as last_row_number,
     count(*) as n_row_ranges,
     -- the first 50 ranges, enough to open the file at the right rows; n_row_ranges says whether that is all
-    {{ dbt.listagg("case when range_number <= 50 then range_text end", "', '", "order by range_number asc nulls last") }}
+    {{ dbt.listagg(
+        "case when range_number <= 50 then range_text end", "', '", "order by range_number asc nulls last"
+    ) }}
         as row_ranges
 from numbered
 group by unit_code, year, source_name, _source_file
