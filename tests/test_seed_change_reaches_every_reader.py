@@ -40,7 +40,7 @@ def _rewrite(path: Path, change) -> None:
 
 def _run(project: Path, env: dict, code: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, timeout=1800
+        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, timeout=3600
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
