@@ -45,8 +45,7 @@ def rules_text(row: dict, lang: str | None) -> str:
     """The rules fired in ``row`` (a fct_evaluation_year row) in the reader's language; '' when none."""
     fired = [rule for rule in RULE_ORDER if row.get(f"fired_{rule}")]
     english = row.get("rules_fired") or ""
-    # Without the flags (an older snapshot) the mart's sentence is all there is.
-    if norm_lang(lang) == "en" or all(row.get(f"fired_{rule}") is None for rule in RULE_ORDER):
+    if norm_lang(lang) == "en":
         return english
     return "；".join(_zh(rule, row) for rule in fired)
 

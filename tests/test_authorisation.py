@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from dashboard_fixtures import build_snapshot
 
-from dashboards import downloads
+from dashboards import extracts as downloads
 from dashboards.snapshot import Snapshot
 
 

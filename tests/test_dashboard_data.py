@@ -15,12 +15,13 @@ import polars as pl
 import pytest
 from dashboard_fixtures import build_snapshot, publish_snapshot
 
-from dashboards import access, downloads, figures, queries
+from dashboards import access, extracts, figures, queries
 from dashboards.app import shell_content
 from dashboards.evaluation_text import rules_text
 from dashboards.pages import compare, quality, rankings, watchlist
 from dashboards.snapshot import Snapshot, SnapshotUnavailable
 from dashboards.theme import GROUP_COLORS, NON_PROGRAMME_COLOR
+from pipelines.labels import label_set
 
 NATIONAL = access.Principal("national_test", "national")
 
@@ -183,9 +184,9 @@ def test_map_points_have_coordinates_and_grey_outside_the_ranking(snap, snap_pat
         [last_year],
     )
     assert pts.height == n
-    outside = pts.filter(~pl.col("is_programme"))
+    outside = pts.filter(~pl.col("is_ranked"))
     assert outside.height > 200 and outside["group"].null_count() == outside.height
-    assert set(pts.filter(pl.col("is_programme"))["group"].unique()) <= set(GROUP_COLORS)
+    assert set(pts.filter(pl.col("is_ranked"))["group"].unique()) <= set(GROUP_COLORS)
     assert pts["lng"].min() > 73 and pts["lng"].max() < 136  # real coordinates inside China's extent
 
 
@@ -236,8 +237,8 @@ def test_ranking_rows_translate_labels_and_show_whole_rank_intervals(snap, snap_
     df = queries.rankings(snap, last_year)
     zh = rankings.ranking_rows(df, "zh")
     en = rankings.ranking_rows(df, "en")
-    assert {r["group_label"] for r in zh} <= {"领先", "较强", "中等", "起步"}
-    assert {r["group_label"] for r in en} <= {"Leader", "Strong", "Moderate", "Emerging"}
+    assert {r["group_label"] for r in zh} <= {zh_name for zh_name, _ in label_set("performance_group").values()}
+    assert {r["group_label"] for r in en} <= {en_name for _, en_name in label_set("performance_group").values()}
     intervals = dict(
         direct(
             snap_path,
@@ -337,7 +338,6 @@ def test_rules_text_in_chinese_carries_the_marts_numbers(snap, snap_path, last_y
         codes_zh = re.findall(r"(?:^|；)(X1|R1|R2|W1|W2|EX1) ", rules_text(row, "zh"))
         codes_en = re.findall(r"(?:^|; )(X1|R1|R2|W1|W2|EX1) ", row["rules_fired"])
         assert codes_zh == codes_en and codes_zh
-    assert rules_text({"rules_fired": "W1 watch (x)"}, "zh") == "W1 watch (x)"  # no flags: the mart's sentence
 
 
 def test_missing_tables_return_none(bare_snap):
@@ -449,7 +449,7 @@ def test_small_multiples_cover_every_indicator_once_with_targets(snap, snap_path
 
 
 def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
-    f = downloads.prepare_download(snap, NATIONAL, last_year, "320000", "csv")
+    f = extracts.prepare_download(snap, NATIONAL, last_year, "320000", "csv")
     assert f.content.startswith(b"\xef\xbb\xbf")
     text = f.content.decode("utf-8-sig")
     header = text.splitlines()[0].split(",")
@@ -467,7 +467,7 @@ def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
 
 
 def test_xlsx_opens_with_chinese_headers(snap, last_year):
-    f = downloads.prepare_download(snap, NATIONAL, last_year, None, "xlsx")
+    f = extracts.prepare_download(snap, NATIONAL, last_year, None, "xlsx")
     ws = openpyxl.load_workbook(io.BytesIO(f.content), read_only=True).active
     rows = ws.iter_rows(values_only=True)
     assert list(next(rows))[:4] == ["年份", "省份", "行政区划代码", "城市"]
@@ -485,12 +485,12 @@ def test_every_download_passes_the_permission_check(snap, monkeypatch, last_year
 
     monkeypatch.setattr(access, "authorize", spy)
     js = access.Principal("alice", "province", "320000")
-    assert downloads.prepare_download(snap, js, last_year, "320000", "csv").rows > 0
+    assert extracts.prepare_download(snap, js, last_year, "320000", "csv").rows > 0
     for other in ("440000", None):
-        with pytest.raises(downloads.DownloadDenied):
-            downloads.prepare_download(snap, js, last_year, other, "csv")
-    with pytest.raises(downloads.DownloadDenied):
-        downloads.prepare_download(snap, access.Principal("v", "viewer"), last_year, "320000", "csv")
+        with pytest.raises(extracts.DownloadDenied):
+            extracts.prepare_download(snap, js, last_year, other, "csv")
+    with pytest.raises(extracts.DownloadDenied):
+        extracts.prepare_download(snap, access.Principal("v", "viewer"), last_year, "320000", "csv")
     assert seen[:3] == [
         ("alice", "download", "320000", False),
         ("alice", "download", "440000", False),

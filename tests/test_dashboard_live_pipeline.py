@@ -28,7 +28,7 @@ def test_app_keeps_serving_through_a_pipeline_run_and_shows_the_new_data(pipelin
     from pipelines import settings
     from pipelines.generate import generate
     from pipelines.generate.resubmission import write_resubmission
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     base = pipeline_env
     generate(base / "landing", seed=5, scale=0.002, first_year=2019, last_year=2024)

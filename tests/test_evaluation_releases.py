@@ -185,7 +185,7 @@ def test_dashboard_shows_the_release_and_where_current_data_differ(released, tmp
     from dashboards import queries
     from dashboards.pages.profile import acceptance_view
     from dashboards.snapshot import Snapshot
-    from pipelines.publish import publish_snapshot
+    from pipelines.snapshot_writer import publish_snapshot
 
     snap_path = tmp_path / "x.snapshot.duckdb"
     publish_snapshot(released["wh"], snap_path)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from . import access, queries
+from . import access, provenance, queries
 from .security import neutralise_text
 from .xlsx import xlsx_bytes
 
@@ -29,6 +29,10 @@ EXTRACT_HEADERS: dict[str, str] = {
     "is_imputed": "是否补值",
     "normalised_score": "标准化得分",
     "catalog_version": "指标体系版本",
+    # provenance of the figure (dashboards/provenance.py)
+    "formula_text": "计算公式",
+    "inputs_text": "输入数据",
+    "source_rows_text": "来源文件与行号",
 }
 
 
@@ -56,6 +60,7 @@ def indicator_extract(snap, year: int, province_code: str | None = None) -> pl.D
     )
     df = (
         ind.join(cat, on="indicator_code", how="left")
+        .join(provenance.extract_provenance(snap, year), on=["unit_code", "indicator_code"], how="left")
         .with_columns(
             year=pl.lit(year, pl.Int32),
             is_imputed=pl.when(pl.col("is_imputed")).then(pl.lit("是")).otherwise(pl.lit("否")),
