@@ -7,7 +7,7 @@ import json
 
 import pytest
 from dashboard_fixtures import build_snapshot
-from dashboard_http import callback_body, page_body
+from dashboard_http import callback_body, page_body, signed_in_client
 
 from dashboards.app import create_app
 from dashboards.pages import alerts as page
@@ -67,8 +67,13 @@ def post(client, body, headers=None):
 
 @pytest.fixture
 def client(tmp_path, store):
+    # The dashboard requires an account (issue 14): a national office user, signed in through the real form;
+    # the acknowledging user is the signed-in account, never a client-sent header.
     snap = build_snapshot(tmp_path / "snap.duckdb")
-    return create_app(snap, dossier_dir=tmp_path).server.test_client()
+    app = create_app(
+        snap, dossier_dir=tmp_path, user_store=tmp_path / "users.sqlite", secret_key_file=tmp_path / "secret_key"
+    )
+    return signed_in_client(app, tmp_path / "users.sqlite", "henan-office", "national")
 
 
 def update_body(state, city="", lang="zh"):
