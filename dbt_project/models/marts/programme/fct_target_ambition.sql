@@ -42,11 +42,13 @@ observed as (
 ),
 
 last_observed as (
-    select indicator_code, max(year) as last_year from observed group by indicator_code
+    select indicator_code, max(year) as last_year from observed
+    group by indicator_code
 ),
 
 units as (
-    select unit_code, province_code from {{ ref('int_units') }} where peer_group = 'city'
+    select unit_code, province_code from {{ ref('int_units') }}
+    where peer_group = 'city'
 ),
 
 groups as (
