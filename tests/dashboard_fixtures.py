@@ -525,6 +525,29 @@ def build_snapshot(
         ("marts", "dim_indicator"): build_dim_indicator(),
         **{("marts", k): v for k, v in facts.items()},
     }
+    # provenance marts (issue 11): each value's recorded input, and the ledger rows each unit-year came from
+    ind = facts["fct_city_indicator_year"]
+    tables[("marts", "fct_indicator_provenance")] = ind.select(
+        "unit_code",
+        "year",
+        "indicator_code",
+        numerator_measure=pl.col("indicator_code").str.to_lowercase(),
+        numerator_value=pl.col("value"),
+        denominator_measure=pl.lit(None, pl.String),
+        denominator_value=pl.lit(None, pl.Float64),
+    )
+    tables[("marts", "fct_unit_year_source_rows")] = (
+        ind.select("unit_code", "year")
+        .unique()
+        .with_columns(
+            source_name=pl.lit("patent_grants"),
+            source_file=pl.format("patent_grants/grants_{}.csv", pl.col("year")),
+            row_ranges=pl.lit("2-41"),
+            n_row_ranges=pl.lit(1),
+            n_rows=pl.lit(40),
+            first_row_number=pl.lit(2),
+        )
+    )
     if include_quality:
         q = build_quality(years, rng)
         tables[("quality", "check_results")] = q["check_results"]

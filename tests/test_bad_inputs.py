@@ -353,7 +353,7 @@ CASES = [
         },
         rejected={
             4: "future date in withdrawn_on: 2027-01-01",
-            5: "unknown status '暂停' (allowed: active, rectification, withdrawn)",
+            5: "unknown status '暂停' (allowed: active, rectification, withdrawn, promoted)",
         },
     ),
     Case(
