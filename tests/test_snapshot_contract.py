@@ -8,7 +8,7 @@ import json
 import duckdb
 import pytest
 from dashboard_fixtures import build_snapshot
-from dashboard_http import page_body
+from dashboard_http import page_body, signed_in_client
 
 from dashboards.app import create_app
 from dashboards.components import SNAPSHOT_REFUSED_ID
@@ -61,7 +61,9 @@ def test_the_reader_refuses_another_version_and_says_why(tmp_path, version):
 def test_the_dashboard_refuses_a_wrong_version_with_a_clear_message(tmp_path):
     path = build_snapshot(tmp_path / "x.snapshot.duckdb")
     _set_version(path, "999")
-    client = create_app(path).server.test_client()
+    # the dashboard requires an account (issue 14): a national office user signed in through the real form
+    app = create_app(path, user_store=tmp_path / "users.sqlite", secret_key_file=tmp_path / "secret_key")
+    client = signed_in_client(app, tmp_path / "users.sqlite")
     health = client.get("/healthz")
     assert health.status_code == 503
     assert "schema version 999" in health.get_json()["reason"]
