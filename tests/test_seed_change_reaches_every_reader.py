@@ -157,11 +157,14 @@ def test_dossier_uses_the_changed_band_and_label(changed_run, tmp_path):
     assert f"{bottom}组 {changed_run['new_floor']}" in html
 
 
-def test_dashboard_shows_the_changed_labels(changed_run):
+def test_dashboard_shows_the_changed_labels(changed_run, tmp_path):
     code = (
         "import json, sys; sys.path.insert(0, 'tests');"
-        "from dashboard_http import rankings_body; from dashboards.app import create_app;"
-        f"c = create_app({str(changed_run['snapshot'])!r}).server.test_client();"
+        "from dashboard_http import rankings_body, signed_in_client; from dashboards.app import create_app;"
+        # the dashboard requires an account (issue 14): a national user signed in through the real form
+        f"app = create_app({str(changed_run['snapshot'])!r}, user_store={str(tmp_path / 'users.sqlite')!r},"
+        f" secret_key_file={str(tmp_path / 'secret_key')!r});"
+        f"c = signed_in_client(app, {str(tmp_path / 'users.sqlite')!r});"
         "import duckdb;"
         f"con = duckdb.connect({str(changed_run['snapshot'])!r}, read_only=True);"
         "year = con.execute('select max(year) from marts.fct_city_score_year').fetchall()[0][0]; con.close();"
