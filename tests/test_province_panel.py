@@ -28,7 +28,8 @@ def test_real_province_panel_round_trips_through_patent_stats(tmp_path):
     generate(landing, seed=1, scale=0.0005, first_year=2023, last_year=2023)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     ingest_file(con, SOURCES["cities"], landing_files(landing, SOURCES["cities"])[0])
-    (stats_file,) = landing_files(landing, SOURCES["patent_stats"])
+    # the real province panel (the generator also writes full-volume city statistics beside it)
+    (stats_file,) = [f for f in landing_files(landing, SOURCES["patent_stats"]) if "province" in f.name]
     r = ingest_file(con, SOURCES["patent_stats"], stats_file)
     assert r.rows_rejected == 0 and r.rows_read == r.rows_loaded
 

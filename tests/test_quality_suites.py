@@ -541,6 +541,37 @@ def fct_target_status() -> pl.DataFrame:
     )
 
 
+def third_party_evaluations() -> pl.DataFrame:
+    from datetime import date
+
+    return raw_frame(
+        "third_party_evaluations",
+        [
+            dict(
+                city_code=code,
+                unit_name=name,
+                cycle_first_year=2017,
+                cycle_last_year=2019,
+                evaluator="第三方评估机构",
+                report_version=1,
+                evaluated_on=date(2020, 4, 15),
+                score_mgt=78.0,
+                score_pro=74.5,
+                score_utl=70.0,
+                score_qlt=81.0,
+                score_env=76.0,
+                site_visit_score=80.0,
+                site_visit_date=date(2020, 3, 3),
+                document_review_score=75.0,
+                findings="建设方案总体落实",
+                site_visit_findings="现场核查了服务平台",
+                document_review_findings="佐证材料齐全",
+            )
+            for code, name in (("130100", "石家庄市"), ("440300", "深圳市"))
+        ],
+    )
+
+
 # suite name -> (clean frame builder, partition, extra context)
 CLEAN = {
     "raw.cities": (cities, None, {}),
@@ -553,6 +584,7 @@ CLEAN = {
     "raw.pledge_loans": (pledge_loans, "2020", {"previous_row_count": 20}),
     "raw.enforcement_cases": (enforcement_cases, "2020", {"previous_row_count": 2}),
     "raw.training_events": (training_events, "2020", {"previous_row_count": 6}),
+    "raw.third_party_evaluations": (third_party_evaluations, None, {}),
     "marts.dim_city": (dim_city, None, {}),
     "marts.dim_indicator": (dim_indicator, None, {}),
     "marts.fct_city_indicator_year": (fct_city_indicator_year, "2020", {}),
@@ -601,6 +633,11 @@ def _replace(df: pl.DataFrame, mask: pl.Expr, **values) -> pl.DataFrame:
 
 # suite -> (make bad frame from clean, checks expected to fail, (check, sample column, values expected in sample))
 BAD = {
+    "raw.third_party_evaluations": (
+        lambda df: _replace(df, pl.col("city_code") == "440300", score_qlt=140.0),
+        {"score_qlt__in_range"},
+        ("score_qlt__in_range", "city_code", ["440300"]),
+    ),
     "raw.cities": (
         lambda df: _replace(df, pl.col("city_code") == "130200", lat=99.0, parent_code="990100"),
         {"lat__in_range", "parent_code__known_region"},
