@@ -149,10 +149,11 @@ def _dbt(select: str, db: Path, work: Path) -> None:
         "run",
         "--select",
         *select.split(),
-        # the reporting status reads raw tables a snapshot does not carry, and no scenario parameter changes
-        # what arrived when: the published table stays as it is
+        # models that read staging/raw tables a snapshot does not carry and that no scenario parameter changes
+        # (what arrived when; the national unit's statistics): the published tables stay as they are
         "--exclude",
         "fct_reporting_status",
+        "fct_national_benchmark",
         "--project-dir",
         str(settings.DBT_PROJECT_DIR),
         "--profiles-dir",
