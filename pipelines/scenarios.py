@@ -10,7 +10,7 @@ the rank's published 5-95 % uncertainty interval).
 
 Scenarios are stored in a writable SQLite file beside the warehouse (``<warehouse dir>/scenarios/``), never in
 the warehouse or the snapshot, and every stored or exported row says it is a simulation, not a verdict. The
-scratch database carries ``rules_version = 'scenario:<id>'`` so nothing built from it can pass for published.
+scratch database carries ``rules_version = 'scenario:<id>:<version>'`` so nothing built from it can pass for published.
 """
 
 from __future__ import annotations
@@ -189,7 +189,13 @@ def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Pat
             con.execute(
                 "update marts.evaluation_rules set value = ? where rule_code = ? and param = ?", [value, rule, param]
             )
-        con.execute("update marts.evaluation_rules set rules_version = ?", [f"scenario:{scenario_id}"])
+        # The rules file for the uncertainty step keeps the published version names (it maps years to versions
+        # through the rules_versions seed); the scratch tables get them prefixed, in both the rules and the
+        # year -> version map so the evaluation models still find each year's rules.
+        con.sql("select * from marts.evaluation_rules").pl().write_csv(rules_csv)
+        marker = f"scenario:{scenario_id}:"
+        con.execute("update marts.evaluation_rules set rules_version = ? || rules_version", [marker])
+        con.execute("update marts.rules_versions set rules_version = ? || rules_version", [marker])
         if scenario.pillar_weights:
             total = sum(scenario.pillar_weights.values())
             for code, w in scenario.pillar_weights.items():
@@ -209,7 +215,6 @@ def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Pat
                 "create or replace table intermediate.int_programme_unit_years as "
                 "select unit_code, year, true as is_evaluated from marts.fct_city_score_year where is_programme"
             )
-        con.sql("select * from marts.evaluation_rules").pl().write_csv(rules_csv)
     finally:
         con.close()
 

@@ -241,11 +241,6 @@ def test_scenario_rejects_unknown_and_out_of_range_parameters(sample_snapshot):
         sc.validate_scenario(sc.Scenario(pillar_weights={"XXX": 0.2}), rules)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN DEFECT after merging issues 10 and 17: the scenario's evaluation on a snapshot copy yields no "
-    "scenario values (open in issue 17's note)",
-)
 def test_raising_a_threshold_changes_verdicts_with_the_projects_own_models(sample_snapshot, tmp_path, monkeypatch):
     """Raise the watch threshold W1 from the emerging to the moderate group: the scenario runs the real dbt
     evaluation models and uncertainty step; the snapshot is untouched; save / load / compare / export."""

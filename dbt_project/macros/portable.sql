@@ -58,3 +58,11 @@
     ) as ranked
     where _key_rank = 1
 {%- endmacro %}
+
+{#- Sum of a double expression that does not depend on the order the engine adds the rows in: each term is
+    taken as an exact decimal (18 places: below a double's precision for the scores' magnitudes) and decimals
+    add exactly (``over``: a window clause, for the windowed sum). Why: a parallel float sum differs in its last bits between runs, and a verdict compared at a
+    threshold must come out the same every time the same data are evaluated. -#}
+{% macro exact_sum(expr, over=none) -%}
+    cast(sum(cast({{ expr }} as decimal(38, 18))){% if over %} over ({{ over }}){% endif %} as double)
+{%- endmacro %}

@@ -21,13 +21,15 @@ NAME = "示范门槛提高60点"
 
 
 @pytest.fixture(scope="module")
-def sim_server(e2e_snapshot, dossier_dir, tmp_path_factory):
+def sim_server(e2e_snapshot, dossier_dir, tmp_path_factory, access_dir):
     """The dashboard with its own scenario store (so saved scenarios never leak between runs)."""
     store = tmp_path_factory.mktemp("scenarios")
     saved = os.environ.get("IPCITY_SCENARIOS")
     os.environ["IPCITY_SCENARIOS"] = str(store)
     try:
-        server = start_server(e2e_snapshot, dossier_dir, tmp_path_factory.mktemp("simlogs") / "server.log")
+        server = start_server(
+            e2e_snapshot, dossier_dir, tmp_path_factory.mktemp("simlogs") / "server.log", access_dir
+        )
     finally:
         if saved is None:
             os.environ.pop("IPCITY_SCENARIOS", None)
@@ -50,11 +52,6 @@ def grid_rows(browser, grid_id: str) -> list[dict]:
     return browser.execute_script(GRID_DATA_JS, grid_id) or []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN DEFECT after merging issues 10 and 17: the scenario's evaluation on a snapshot copy yields no "
-    "scenario values (open in issue 17's note)",
-)
 def test_run_a_scenario_see_changed_verdicts_save_and_reopen(browser, sim_server, artifacts):
     browser.get(sim_server.url + "/simulator?lang=zh")
     assert wait_for(lambda: browser.find_elements("css selector", f"input[id*='\"{THRESHOLD}\"']"), timeout=60)

@@ -33,8 +33,8 @@ pillar_totals as (
 per_pillar as (
   select
     r.unit_code, r.year, t.catalog_version, t.pillar_code, t.pillar_weight, t.total_weight,
-    sum(c.weight * s.normalised_score) as weighted_sum,
-    coalesce(sum(c.weight), 0) as observed_weight
+    {{ exact_sum('c.weight * s.normalised_score') }} as weighted_sum,
+    coalesce({{ exact_sum('c.weight') }}, 0) as observed_weight
   from ranked r
   cross join pillar_totals t
   left join scores s on s.unit_code = r.unit_code and s.year = r.year
@@ -56,7 +56,7 @@ composites as (
   select
     unit_code, year, catalog_version,
     case when sum(case when pillar_score is null then 1 else 0 end) = 0
-         then sum(pillar_weight * pillar_score) / sum(pillar_weight) end as composite
+         then {{ exact_sum('pillar_weight * pillar_score') }} / {{ exact_sum('pillar_weight') }} end as composite
   from pillars
   group by unit_code, year, catalog_version
 )
@@ -66,5 +66,7 @@ select
   c.year,
   c.catalog_version,
   c.composite,
-  100 * c.composite / avg(c.composite) over (partition by c.year, c.catalog_version) as composite_index
+  100 * c.composite
+  / ({{ exact_sum('c.composite', over='partition by c.year, c.catalog_version') }}
+     / count(c.composite) over (partition by c.year, c.catalog_version)) as composite_index
 from composites c
