@@ -27,9 +27,7 @@ def sim_server(e2e_snapshot, dossier_dir, tmp_path_factory, access_dir):
     saved = os.environ.get("IPCITY_SCENARIOS")
     os.environ["IPCITY_SCENARIOS"] = str(store)
     try:
-        server = start_server(
-            e2e_snapshot, dossier_dir, tmp_path_factory.mktemp("simlogs") / "server.log", access_dir
-        )
+        server = start_server(e2e_snapshot, dossier_dir, tmp_path_factory.mktemp("simlogs") / "server.log", access_dir)
     finally:
         if saved is None:
             os.environ.pop("IPCITY_SCENARIOS", None)
