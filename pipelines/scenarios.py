@@ -96,7 +96,8 @@ def base_pillar_weights(db: Path) -> dict[str, float]:
 
 def validate_scenario(scenario: Scenario, rules: pl.DataFrame) -> Scenario:
     """The scenario with only known parameters, numbers parsed and ranges checked; ScenarioError otherwise."""
-    known = {f"{r}.{p}": v for r, p, v in rules.select("rule_code", "param", "value").iter_rows()}
+    # the latest rules version's value is the base a changed value is compared with (sorted: the latest wins)
+    known = {f"{r}.{p}": v for r, p, v in rules.sort("rules_version").select("rule_code", "param", "value").iter_rows()}
     clean_rules: dict[str, str] = {}
     for key, value in scenario.rules.items():
         if key not in known:

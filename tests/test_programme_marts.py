@@ -4,6 +4,8 @@ cohorts and calendars, target ambition, third-party status, province roll-up, an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import polars as pl
 import pytest
@@ -268,3 +270,43 @@ def test_raising_a_threshold_changes_verdicts_with_the_projects_own_models(sampl
     assert "模拟情景,不是正式评价结论" in csv and csv.count("\n") == changes.height + 1
     assert sc.export_changes(changes, "xlsx").startswith(b"PK")
     assert sc.compare_scenarios(sid, sid).filter(pl.col("value_a") != pl.col("value_b")).height == 0
+
+
+def _ids(node, found: list) -> list:
+    """Every component id in a Dash layout response."""
+    if isinstance(node, dict):
+        if "id" in node:
+            found.append(node["id"])
+        for value in node.values():
+            _ids(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _ids(value, found)
+    return found
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_simulator_page_offers_every_threshold_once_and_no_list_setting(sample_snapshot, tmp_path, lang):
+    """The seed holds one row per rules version and list-valued settings (sources a city reports, indicators
+    compared with the nation): the page renders, with one input per numeric or group parameter of the latest
+    version, valued as in that version, and no input for a list setting."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from dashboard_http import page_body, signed_in_client
+
+    from dashboards.app import create_app
+    from dashboards.pages.simulator import RULE
+
+    app = create_app(sample_snapshot.snapshot, user_store=tmp_path / "u.sqlite", secret_key_file=tmp_path / "key")
+    client = signed_in_client(app, tmp_path / "u.sqlite", "nat", "national", None)
+    r = client.post("/_dash-update-component", json=page_body("/simulator", f"?lang={lang}"))
+    assert r.status_code == 200, r.get_data(as_text=True)[-2000:]
+    keys = [i["key"] for i in _ids(r.get_json(), []) if isinstance(i, dict) and i.get("type") == RULE]
+    rules = sc.base_rules(sample_snapshot.snapshot)
+    latest = rules.filter(pl.col("rules_version") == rules["rules_version"].max())
+    numeric = latest.filter(pl.col("value").cast(pl.Float64, strict=False).is_not_null())
+    expected = {f"{a}.{b}" for a, b in numeric.select("rule_code", "param").iter_rows()} | sc.GROUP_PARAMS
+    assert len(keys) == len(set(keys)), "a parameter is offered twice"
+    assert set(keys) == expected
+    assert not {"RPT.city_sources", "ACC.level_indicators"} & set(keys)

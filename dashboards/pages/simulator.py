@@ -170,6 +170,16 @@ def compare_rows(a: str, b: str) -> list[dict]:
     return df.to_dicts()
 
 
+def editable_rules(rules: pl.DataFrame) -> pl.DataFrame:
+    """One row per rule parameter a scenario can change, valued as in the latest rules version: numbers and the
+    two group names. List-valued parameters (which sources a city reports, which indicators are compared with
+    the nation) are settings of the data, not thresholds, and the seed holds one row per version."""
+    latest = rules["rules_version"].max()
+    is_number = pl.col("value").cast(pl.Float64, strict=False).is_not_null()
+    key = pl.concat_str("rule_code", pl.lit("."), "param")
+    return rules.filter((pl.col("rules_version") == latest) & (is_number | key.is_in(sorted(sc.GROUP_PARAMS))))
+
+
 @guarded
 def layout(lang: str, **_):
     snap = snapshot()
@@ -197,7 +207,7 @@ def layout(lang: str, **_):
         for code in sc.PILLARS
     ]
     rule_inputs = []
-    for r in rules.iter_rows(named=True):
+    for r in editable_rules(rules).iter_rows(named=True):
         key = f"{r['rule_code']}.{r['param']}"
         desc = r["description_zh"] if zh else r["description_en"]
         if key in sc.GROUP_PARAMS:
