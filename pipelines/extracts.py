@@ -389,6 +389,9 @@ def write_xlsx(path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str,
             "strings_to_urls": False,
             "strings_to_numbers": False,
             "nan_inf_to_errors": True,
+            # assembled in memory: a workbook is small, and xlsxwriter's per-sheet temp files cost more than the
+            # writing itself on a slow filesystem (one extract per province and released year)
+            "in_memory": True,
         },
     )
     bold = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1, "text_wrap": True})

@@ -84,7 +84,7 @@ def build_publish_assets(
     def evaluation_dossiers(warehouse: Warehouse) -> dg.MaterializeResult:
         import duckdb
 
-        from pipelines.evaluation.dossier import write_dossier
+        from pipelines.evaluation.dossier import write_dossiers
         from pipelines.settings import dossier_dir, snapshot_path
 
         snap = snapshot_path(Path(warehouse.file))
@@ -95,8 +95,7 @@ def build_publish_assets(
                 "WHERE stage IN ('watch', 'review', 'rectification', 'exit_candidate', 'not_reported') "
                 "ORDER BY year, unit_code"
             ).fetchall()
-        for unit, year in flagged:
-            write_dossier(snap, unit, year, out)
+        write_dossiers(snap, flagged, out)
         return dg.MaterializeResult(metadata={"dossiers": len(flagged), "folder": str(out)})
 
     return [rejections_summary, target_alerts, published_snapshot, evaluation_dossiers]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from pathlib import Path
 
 import duckdb
@@ -93,9 +94,16 @@ class _NoRawHtml(md_lib.extensions.Extension):
         md.parser.blockprocessors.deregister("reference")
 
 
+_converters = threading.local()
+
+
 def safe_markdown(text: str) -> str:
-    """Markdown → HTML with raw HTML and links disabled (see ``_NoRawHtml``): HTML from data comes out escaped."""
-    return md_lib.markdown(text, extensions=["tables", _NoRawHtml()])
+    """Markdown → HTML with raw HTML and links disabled (see ``_NoRawHtml``): HTML from data comes out escaped.
+    One converter per thread, reset between texts: building one costs more than converting a dossier section."""
+    md = getattr(_converters, "md", None)
+    if md is None:
+        md = _converters.md = md_lib.Markdown(extensions=["tables", _NoRawHtml()])
+    return md.reset().convert(text)
 
 
 def _fmt(x, digits: int = 1) -> str:
@@ -566,12 +574,23 @@ def _render(d: dict) -> tuple[str, str]:
 
 def write_dossier(snapshot_or_warehouse_path: Path | str, unit_code: str, year: int, out_dir: Path | str) -> list[Path]:
     """Write ``<unit_code>_<year>.md`` and ``.html`` into out_dir; ``unit_code`` may also be a name."""
+    return write_dossiers(snapshot_or_warehouse_path, [(unit_code, year)], out_dir)
+
+
+def write_dossiers(
+    snapshot_or_warehouse_path: Path | str, units_years: list[tuple[str, int]], out_dir: Path | str
+) -> list[Path]:
+    """Write the dossier of every (unit, year) pair over one read-only connection (the pipeline writes one per
+    flagged unit-year: opening the file for each cost more than the dossier itself)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
     with duckdb.connect(str(snapshot_or_warehouse_path), read_only=True) as con:
-        code = resolve_unit(con, unit_code)
-        markdown_text, page = _render(dossier_data(con, code, int(year)))
-    paths = [out / f"{code}_{year}.md", out / f"{code}_{year}.html"]
-    paths[0].write_text(markdown_text, encoding="utf-8")
-    paths[1].write_text(page, encoding="utf-8")
+        for unit_code, year in units_years:
+            code = resolve_unit(con, unit_code)
+            markdown_text, page = _render(dossier_data(con, code, int(year)))
+            md_path, html_path = out / f"{code}_{year}.md", out / f"{code}_{year}.html"
+            md_path.write_text(markdown_text, encoding="utf-8")
+            html_path.write_text(page, encoding="utf-8")
+            paths += [md_path, html_path]
     return paths
