@@ -33,6 +33,16 @@ def pytest_configure(config):
         )
 
 
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's ``--dist loadgroup`` (the README's test command runs the suite on every core):
+    the tests on the session's sample run share one worker, so the sample pipeline runs once, and every other
+    module stays on one worker, so its module-scoped pipeline runs once. Without xdist the marker is inert."""
+    for item in items:
+        uses_sample = {"sample_snapshot", "e2e_snapshot"} & set(getattr(item, "fixturenames", ()))
+        group = "sample_run" if uses_sample else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_report_header(config):
     override = os.environ.get(SNAPSHOT_OVERRIDE)
     if override:
