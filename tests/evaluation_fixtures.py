@@ -41,6 +41,10 @@ DDL = {
         baseline_value DOUBLE, target_year INTEGER, target_value DOUBLE, current_year INTEGER,
         current_value DOUBLE, progress_index DOUBLE, growth_ratio DOUBLE, status VARCHAR,
         projected_value DOUBLE""",
+    # the programme marts the acceptance score and the cycle verdict read (models/marts/programme, issue 17)
+    "fct_target_ambition": """unit_code VARCHAR, plan_id VARCHAR, indicator_code VARCHAR, ambition_class VARCHAR""",
+    "fct_third_party_evaluation": """unit_code VARCHAR, cycle_first_year INTEGER, cycle_last_year INTEGER,
+        status VARCHAR, evaluator VARCHAR, report_version INTEGER, third_party_score DOUBLE""",
     # the statistics path of the national unit 000000 (staging models of the main project)
     "stg_raw__patent_stats": """region_code VARCHAR, region_name VARCHAR, year INTEGER, grants_invention BIGINT,
         grants_utility_model BIGINT, grants_design BIGINT, grants_total BIGINT, in_force_invention BIGINT,
@@ -190,6 +194,8 @@ RULE_UNITS = {
     "130800": ("周期末脱离关注市", {**FLAT, 2017: 65.0, 2018: 66.0, 2019: 75.0, 2020: 65.0, 2021: 72.0, 2022: 74.0}),
 }
 WITHDRAWN = {"130500": 2021}
+THIRD_PARTY_SCORE = 30.0
+THIRD_PARTY_EVALUATOR = "测试评估机构"
 
 
 def rule_uncertainty(con: duckdb.DuckDBPyConnection, overrides: dict[tuple[str, int], dict] | None = None) -> None:
@@ -320,6 +326,21 @@ def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
         ),
     )
     _insert(con, "fct_city_indicator_year", pl.DataFrame(ind_rows, schema_overrides={"year": pl.Int32}))
+    # Plan review (fct_target_ambition): the QLT01 target of 130400 asked for no more than the city's trend
+    # (unambitious: its achievement weighs AMB.unambitious_weight), PRO01 is a stretch, MGT01 not assessable.
+    con.executemany(
+        "insert into marts.fct_target_ambition values ('130400', 'plan_2021_2025', ?, ?)",
+        [("QLT01", "unambitious"), ("PRO01", "stretch"), ("MGT01", "not_assessable")],
+    )
+    # Third-party evaluation (fct_third_party_evaluation): the evaluator scored 130400's 2023-2025 cycle
+    # THIRD_PARTY_SCORE (current report version 2); its 2020-2022 cycle is on the calendar but pending.
+    con.executemany(
+        "insert into marts.fct_third_party_evaluation values ('130400', ?, ?, ?, ?, ?, ?)",
+        [
+            (2023, 2025, "received", THIRD_PARTY_EVALUATOR, 2, THIRD_PARTY_SCORE),
+            (2020, 2022, "pending", None, None, None),
+        ],
+    )
     # statistics path of the national unit: two provinces, QLT01 = (600k + 400k) / (6000 + 4000) = 100 in every
     # year; the 2024 / 2025 statistics are not published yet (the benchmark falls back to 2023)
     stats = [
@@ -492,6 +513,8 @@ UPSTREAM = (
     "fct_city_indicator_year",
     "fct_city_score_year",
     "fct_target_status",
+    "fct_target_ambition",
+    "fct_third_party_evaluation",
     "stg_raw__patent_stats",
     "stg_raw__population",
 )
@@ -510,7 +533,12 @@ def ensure_fixture_tables(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists marts")
         con.execute("create schema if not exists raw")
-        for name in ("stg_raw__patent_stats", "stg_raw__population"):
+        for name in (
+            "stg_raw__patent_stats",
+            "stg_raw__population",
+            "fct_target_ambition",
+            "fct_third_party_evaluation",
+        ):
             con.execute(f"create table if not exists marts.{name} ({DDL[name]})")
         for name, cols in RAW_FIXTURE_DDL.items():
             con.execute(f"create table if not exists raw.{name} ({cols})")

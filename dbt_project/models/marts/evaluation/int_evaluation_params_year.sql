@@ -35,6 +35,9 @@
   'acc_level_indicators': ('ACC', 'level_indicators', 'string'),
   'acc_remove_below': ('ACC', 'remove_below', 'double'),
   'acc_cultivation_from': ('ACC', 'cultivation_from', 'double'),
+  'amb_unambitious_weight': ('AMB', 'unambitious_weight', 'double'),
+  'tp_third_party_weight': ('TP', 'third_party_weight', 'double'),
+  'tp_pending_blocks_verdict': ('TP', 'pending_blocks_verdict', 'integer'),
 } %}
 with pivoted as (
   select
