@@ -317,23 +317,100 @@ def test_national_unit_from_the_statistics_path(default):
     assert env == pytest.approx(800 / 10000)
 
 
-def test_acceptance_score_is_absolute_with_bands_from_the_rules(default, tmp_path_factory):
+def _band(score: float) -> str:
+    return "title_removed" if score < 60 else "new_pilot_round" if score < 70 else "demonstration_cultivation"
+
+
+def test_acceptance_score_is_absolute_with_bands_from_the_rules(default):
     acc = default["fct_acceptance_score"]
     row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
-    # targets in 2025: QLT01 and PRO01 achieved (100 each), MGT01 moving away (0) -> 66.7 target points;
-    # QLT01 200 vs the national 100 (2023 statistics, the latest <= 2025) -> 100 level points
-    assert row["target_points"] == pytest.approx(200 / 3) and row["targets_evaluable"] == 3
+    # targets in 2025: QLT01 and PRO01 achieved (100 each), MGT01 moving away (0). QLT01 is unambitious
+    # (fct_target_ambition), so its achievement weighs AMB.unambitious_weight 0.5: (0.5 x 100 + 100 + 0) / 2.5
+    # = 60 target points; QLT01 200 vs the national 100 (2023 statistics, the latest <= 2025) -> 100 level points
+    assert row["target_points"] == pytest.approx(60.0) and row["targets_evaluable"] == 3
+    assert row["targets_unambitious"] == 1 and row["unambitious_weight"] == 0.5
     assert row["level_points"] == pytest.approx(100.0) and row["benchmark_year"] == 2023
-    assert row["acceptance_score"] == pytest.approx(0.6 * 200 / 3 + 0.4 * 100)
-    assert row["acceptance_band"] == "demonstration_cultivation"  # 80 >= 70
+    indicator = 0.6 * 60 + 0.4 * 100
+    assert row["indicator_score"] == pytest.approx(indicator)
     assert row["cycle_first_year"] == 2023 and row["cycle_last_year"] == 2025
     # 2020-2022: QLT01 99 in 2022 against a 100 baseline, PRO01 98 -> both deteriorating, MGT01 too -> 0
-    # target points; level 99 / 100 -> 99 points; 0.4 x 99 = 39.6 -> title removed
+    # target points; level 99 / 100 -> 99 points: indicator score 0.4 x 99 = 39.6
     low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
-    assert low["acceptance_score"] == pytest.approx(0.4 * 99.0) and low["acceptance_band"] == "title_removed"
+    assert low["indicator_score"] == pytest.approx(0.4 * 99.0)
     # absolute: every score within 0-100, and a unit without targets or benchmark values has no score
+    assert acc["indicator_score"].drop_nulls().is_between(0, 100).all()
     assert acc["acceptance_score"].drop_nulls().is_between(0, 100).all()
-    assert acc.filter(pl.col("unit_code") == "110100")["acceptance_score"].null_count() == 3
-    stricter = _build(tmp_path_factory, "acceptance_bands", F.rules_with({("ACC", "cultivation_from"): "85"}))
+    none = acc.filter(pl.col("unit_code") == "110100")
+    assert none["acceptance_score"].null_count() == 3 and set(none["acceptance_status"]) == {"insufficient_data"}
+
+
+def test_acceptance_combines_the_third_party_score_and_pending_blocks_the_band(default):
+    """A cycle with the evaluator's upload is judged on (1 - w) x indicator + w x third-party, its band read from
+    that combined score; a cycle without one is third_party_pending with no score and no band."""
+    acc = default["fct_acceptance_score"]
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    w = 0.3  # TP.third_party_weight of the seed
+    combined = (1 - w) * row["indicator_score"] + w * F.THIRD_PARTY_SCORE  # 0.7 x 76 + 0.3 x 30 = 62.2
+    assert row["acceptance_status"] == "combined" and row["third_party_status"] == "received"
+    assert row["third_party_score"] == F.THIRD_PARTY_SCORE and row["third_party_weight"] == w
+    assert row["third_party_evaluator"] == F.THIRD_PARTY_EVALUATOR and row["third_party_report_version"] == 2
+    assert row["acceptance_score"] == pytest.approx(combined, abs=1e-9)
+    # the band is the combined score's (62.2: a new pilot round), not the indicator score's (76: cultivation)
+    assert row["acceptance_band"] == "new_pilot_round" == _band(combined) != _band(row["indicator_score"])
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    assert low["third_party_status"] == "pending" and low["acceptance_status"] == "third_party_pending"
+    assert low["indicator_score"] is not None and low["acceptance_score"] is None and low["acceptance_band"] is None
+    # no cycle gets a band without an upload (TP.pending_blocks_verdict = 1)
+    assert (
+        acc.filter(pl.col("third_party_status") == "pending")["acceptance_band"].null_count()
+        == acc.filter(pl.col("third_party_status") == "pending").height
+    )
+    # the cycle verdict says so: pending cycles are third_party_pending (withdrawn and not_reported stay final)
+    cy = default["fct_evaluation_cycle"]
+    mine = {r["cycle"]: r for r in cy.filter(pl.col("unit_code") == "130400").iter_rows(named=True)}
+    assert mine["2023-2025"]["third_party_status"] == "received" and mine["2023-2025"]["verdict_status"] == "final"
+    assert mine["2023-2025"]["third_party_score"] == F.THIRD_PARTY_SCORE
+    assert (mine["2020-2022"]["third_party_status"], mine["2020-2022"]["verdict_status"]) == (
+        "pending",
+        "third_party_pending",
+    )
+    assert "third-party evaluation pending" in mine["2020-2022"]["evidence"]
+    withdrawn = cy.filter((pl.col("unit_code") == "130500") & (pl.col("verdict") == "withdrawn"))
+    assert withdrawn.height == 1 and withdrawn["verdict_status"][0] == "final"
+    others = cy.filter((pl.col("unit_code") != "130400") & ~pl.col("verdict").is_in(["withdrawn", "not_reported"]))
+    assert set(others["verdict_status"]) == {"third_party_pending"}
+
+
+def test_acceptance_follows_the_third_party_and_ambition_rules_of_the_seed(default, tmp_path_factory):
+    """Changing TP.third_party_weight, AMB.unambitious_weight and TP.pending_blocks_verdict in the rules seed
+    changes the acceptance scores exactly as documented."""
+    changed = _build(
+        tmp_path_factory,
+        "acceptance_rules",
+        F.rules_with(
+            {
+                ("TP", "third_party_weight"): "0.5",
+                ("AMB", "unambitious_weight"): "1",
+                ("TP", "pending_blocks_verdict"): "0",
+            }
+        ),
+    )
+    acc = changed["fct_acceptance_score"]
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    # an unambitious target now weighs 1 like the others: (100 + 100 + 0) / 3
+    assert row["target_points"] == pytest.approx(200 / 3) and row["unambitious_weight"] == 1
+    assert row["indicator_score"] == pytest.approx(0.6 * 200 / 3 + 0.4 * 100)  # 80
+    combined = 0.5 * 80 + 0.5 * F.THIRD_PARTY_SCORE  # 55
+    assert row["third_party_weight"] == 0.5 and row["acceptance_score"] == pytest.approx(combined, abs=1e-9)
+    assert row["acceptance_band"] == "title_removed" == _band(combined)
+    base = default["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
+    assert base["acceptance_score"][0] != pytest.approx(row["acceptance_score"])
+    # pending no longer blocks: the indicator-only score, explicitly marked, with its band
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    assert low["acceptance_status"] == "indicator_only" and low["acceptance_score"] == pytest.approx(0.4 * 99.0)
+    assert low["acceptance_band"] == "title_removed"
+    cy = changed["fct_evaluation_cycle"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022"))
+    assert cy["verdict_status"][0] == "indicator_only"
+    stricter = _build(tmp_path_factory, "acceptance_bands", F.rules_with({("ACC", "remove_below"): "65"}))
     row = stricter["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
-    assert row["acceptance_band"][0] == "new_pilot_round"
+    assert row["acceptance_band"][0] == "title_removed"  # 62.2 < 65
