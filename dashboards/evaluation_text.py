@@ -72,6 +72,12 @@ _EVIDENCE_ZH = [
     (re.compile(rf"^W1 bottom group in (\d+) year\(s\) {_SPAN}$"), "W1 关注：{0}年处于末位组（{1}）"),
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
     (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
+    (re.compile(rf"^third-party score {_NUM} \(report version (\d+)\)$"), "第三方评估得分 {0}（第{1}版）"),
+    (re.compile(r"^third-party evaluation pending$"), "第三方评估待定"),
+    (
+        re.compile(r"^third-party evaluation pending: indicator-only verdict \(TP\.pending_blocks_verdict = 0\)$"),
+        "第三方评估待定：仅按指标给出结论（TP.pending_blocks_verdict = 0）",
+    ),
 ]
 
 
