@@ -414,3 +414,35 @@ def test_acceptance_follows_the_third_party_and_ambition_rules_of_the_seed(defau
     stricter = _build(tmp_path_factory, "acceptance_bands", F.rules_with({("ACC", "remove_below"): "65"}))
     row = stricter["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
     assert row["acceptance_band"][0] == "title_removed"  # 62.2 < 65
+
+
+def test_profile_and_dossier_show_the_combined_score_or_pending(default):
+    """Where acceptance scores are shown (profile page, evidence dossier), in Chinese and English: the combined
+    score with its parts and band, or "third-party evaluation pending" with no band."""
+    from dashboards.evaluation_text import evidence_text
+    from dashboards.pages.profile import acceptance_view, cycle_rows
+    from pipelines.evaluation.dossier import _acceptance_lines, _verdict_status_text
+
+    acc = default["fct_acceptance_score"].filter(pl.col("unit_code") == "130400").sort("cycle_first_year")
+    zh, en = (str(acceptance_view(acc, None, None, lang)) for lang in ("zh", "en"))
+    assert "62.2" in zh and "可开展新一轮试点" in zh and "第三方评估待定" in zh and F.THIRD_PARTY_EVALUATOR in zh
+    assert "指标得分" in zh and "第三方评估得分" in zh and "76.0" in zh
+    assert "62.2" in en and "New pilot round" in en and "Third-party evaluation pending" in en
+    assert "Indicator-based score" in en and "Third-party score" in en
+    rows = {r["cycle"]: r for r in acc.iter_rows(named=True)}
+    combined = "\n".join(_acceptance_lines(rows["2023-2025"]))
+    assert "62.2" in combined and "可开展新一轮试点" in combined and F.THIRD_PARTY_EVALUATOR in combined
+    assert "third-party" in combined.lower() and "76.0" in combined
+    pending = "\n".join(_acceptance_lines(rows["2020-2022"]))
+    assert "第三方评估待定" in pending and "third-party evaluation pending" in pending
+    assert not any(band in pending for band in ("title_removed", "new_pilot_round", "demonstration_cultivation"))
+    cycles = default["fct_evaluation_cycle"].filter(pl.col("unit_code") == "130400").sort("cycle_start")
+    state = {r["cycle"]: r["state"] for r in cycle_rows(cycles, "zh")}
+    assert "第三方评估待定" in state["2020-2022"] and "第三方评估待定" not in state["2023-2025"]
+    state_en = {r["cycle"]: r["state"] for r in cycle_rows(cycles, "en")}
+    assert "Third-party evaluation pending" in state_en["2020-2022"]
+    ev = cycles.filter(pl.col("cycle") == "2020-2022")["evidence"][0]
+    assert "第三方评估待定" in evidence_text(ev, "zh") and "third-party evaluation pending" in evidence_text(ev, "en")
+    got = cycles.filter(pl.col("cycle") == "2023-2025")["evidence"][0]
+    assert "第三方评估得分 30.0（第2版）" in evidence_text(got, "zh")
+    assert _verdict_status_text("third_party_pending") and not _verdict_status_text("final")
