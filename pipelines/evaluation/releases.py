@@ -67,6 +67,24 @@ DIFF_FIELDS = {
     "evaluation_cycle": ["verdict", "index_change"],
     "acceptance_score": ["acceptance_score", "acceptance_band"],
 }
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """A mart that gained columns since the first release (e.g. the third-party parts of the acceptance score):
+    add them to the released table, null in the earlier releases (they did not have them), so releases keep
+    being written and no released value changes."""
+    have = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [SCHEMA, name],
+        ).fetchall()
+    }
+    for column, column_type, *_ in con.sql("describe select * from frame").fetchall():  # frame: DuckDB reads it
+        if column not in have:
+            con.execute(f'alter table {SCHEMA}.{name} add column "{column}" {column_type}')
+
+
 RELEASES_DDL = f"""
 create table if not exists {SCHEMA}.releases (
   release_id varchar, evaluation_year integer, data_version varchar, catalog_version varchar,
@@ -427,6 +445,7 @@ def release(
             for name, df in frames.items():
                 frame = df.with_columns(release_id=pl.lit(release_id)).select("release_id", *df.columns)  # noqa: F841
                 if _has_table(con, SCHEMA, name):
+                    _add_new_columns(con, name, frame)
                     con.execute(f"insert into {SCHEMA}.{name} by name select * from frame")
                 else:
                     con.execute(f"create table {SCHEMA}.{name} as select * from frame")
