@@ -196,6 +196,94 @@ def test_cycles_without_an_upload_are_third_party_evaluation_pending(snap):
     assert r["third_party_weight"] == float(rules["third_party_weight"])
 
 
+def _rules_of_year(con, year: int) -> dict[str, float]:
+    """The TP / AMB / ACC parameters in force in ``year`` (seeds rules_versions + evaluation_rules)."""
+    rows = q(
+        con,
+        """select r.rule_code || '.' || r.param as k, r.value from marts.evaluation_rules r
+           join marts.rules_versions v on cast(v.rules_version as varchar) = cast(r.rules_version as varchar)
+           where v.evaluation_year = ? and r.rule_code in ('TP', 'AMB', 'ACC') and r.param <> 'level_indicators'""",
+        (year,),
+    )
+    return {k: float(v) for k, v in rows.iter_rows()}
+
+
+def test_acceptance_combines_the_uploaded_third_party_score_and_waits_for_pending_ones(snap):
+    """On the sample run: cycles with the evaluator's upload (2017-2019) get (1 - w) x indicator + w x third-party
+    exactly, their band from that combined score; every other cycle is third_party_pending with no band and its
+    cycle verdict is not final."""
+    acc = q(snap, "select * from marts.fct_acceptance_score")
+    tp = q(
+        snap,
+        "select unit_code, cycle_first_year, cycle_last_year, third_party_score, evaluator, report_version "
+        "from marts.fct_third_party_evaluation where third_party_score is not null",
+    )
+    joined = acc.join(tp, on=["unit_code", "cycle_first_year", "cycle_last_year"], how="left")
+    combined = joined.filter(pl.col("acceptance_status") == "combined")
+    assert combined.height > 0 and set(combined["cycle"]) == {"2017-2019"}
+    for r in combined.iter_rows(named=True):
+        rules = _rules_of_year(snap, r["judged_year"])
+        w = rules["TP.third_party_weight"]
+        assert r["third_party_weight"] == w and r["third_party_score"] == r["third_party_score_right"]
+        assert (r["third_party_evaluator"], r["third_party_report_version"]) == (r["evaluator"], r["report_version"])
+        expected = (1 - w) * r["indicator_score"] + w * r["third_party_score"]
+        assert r["acceptance_score"] == pytest.approx(expected, abs=1e-9)
+        band = (
+            "title_removed"
+            if expected < rules["ACC.remove_below"]
+            else "new_pilot_round"
+            if expected < rules["ACC.cultivation_from"]
+            else "demonstration_cultivation"
+        )
+        assert r["acceptance_band"] == band
+    # without an upload: pending, no score and no band (TP.pending_blocks_verdict = 1), never indicator-only
+    pending = joined.filter(pl.col("third_party_score_right").is_null())
+    assert pending.height > 0 and set(pending["third_party_status"]) == {"pending"}
+    assert set(pending["acceptance_status"]) <= {"third_party_pending", "insufficient_data"}
+    assert pending["acceptance_score"].is_null().all() and pending["acceptance_band"].is_null().all()
+    assert pending.filter(pl.col("acceptance_status") == "third_party_pending")["indicator_score"].is_not_null().all()
+    cy = q(snap, "select * from marts.fct_evaluation_cycle")
+    got = cy.join(tp, left_on=["unit_code", "cycle_start", "cycle_end"], right_on=tp.columns[:3], how="left")
+    expected_status = got.select(
+        pl.when(pl.col("evaluator").is_null()).then(pl.lit("pending")).otherwise(pl.lit("received"))
+    ).to_series()
+    assert (got["third_party_status"] == expected_status).all()
+    waiting = got.filter(
+        (pl.col("third_party_status") == "pending") & ~pl.col("verdict").is_in(["withdrawn", "not_reported"])
+    )
+    assert waiting.height > 0 and set(waiting["verdict_status"]) == {"third_party_pending"}
+    assert waiting["evidence"].str.contains("third-party evaluation pending").all()
+    assert set(got.filter(pl.col("third_party_status") == "received")["verdict_status"]) == {"final"}
+
+
+def test_unambitious_targets_weigh_the_rules_weight_in_the_acceptance_score(snap):
+    """Target points recomputed by hand from the target statuses and the plan review: an unambitious target's
+    points weigh AMB.unambitious_weight of the judged year, every other target 1."""
+    acc = q(snap, "select * from marts.fct_acceptance_score where targets_unambitious > 0")
+    assert acc.height > 0
+    checked = 0
+    for r in acc.iter_rows(named=True):
+        t = q(
+            snap,
+            """select s.status, s.growth_ratio, a.ambition_class from marts.fct_target_status_year s
+               left join marts.fct_target_ambition a
+                 on a.unit_code = s.unit_code and a.plan_id = s.plan_id and a.indicator_code = s.indicator_code
+               where s.unit_code = ? and s.year = ? and s.status <> 'insufficient_data'""",
+            (r["unit_code"], r["judged_year"]),
+        )
+        uw = _rules_of_year(snap, r["judged_year"])["AMB.unambitious_weight"]
+        assert r["unambitious_weight"] == uw
+        num = den = 0.0
+        for status, ratio, cls in t.iter_rows():
+            points = 100.0 if status == "achieved" else 100.0 * min(1.0, max(0.0, ratio or 0.0))
+            w = uw if cls == "unambitious" else 1.0
+            num, den = num + w * points, den + w
+        assert r["targets_unambitious"] == t.filter(pl.col("ambition_class") == "unambitious").height
+        assert r["target_points"] == pytest.approx(num / den, abs=1e-9)
+        checked += 1
+    assert checked > 0
+
+
 # -- province roll-up --------------------------------------------------------------------------------------------
 
 
