@@ -25,7 +25,11 @@ def _signed(v) -> str:
 
 
 def _zh(rule: str, r: dict) -> str:
-    base_year = r["cycle_start"] - 1 if r.get("cycle_start") is not None else None
+    # the baseline year of the unit's own calendar (fct_evaluation_year.cycle_baseline_year); rows published before
+    # the column existed have the year before the cycle, which is what every calendar gives
+    base_year = r.get("cycle_baseline_year")
+    if base_year is None and r.get("cycle_start") is not None:
+        base_year = r["cycle_start"] - 1
     since = f"较{base_year}年" if base_year else "较周期基年"
     group = label(GROUPS, r.get("performance_group"), "zh") or "–"
     if rule == "x1":

@@ -2,6 +2,9 @@
 -- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
 -- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
+-- Cycles (first, last and baseline year) are the unit's own, from its programme's calendar
+-- (int_programme_unit_years via int_evaluation_signals_year). is_complete: the data reach the cycle's last year;
+-- a cycle still running (or cut short when a new programme's calendar took over) is never judged as complete.
 -- Third-party evaluation ("每三年期开展一轮第三方评估", issue 17): the evaluator's current upload for exactly this
 -- cycle (marts.fct_third_party_evaluation) gives third_party_status 'received' and its score; without one the
 -- status is 'pending' and, when the rules in force in the cycle's last evaluated year say so
@@ -41,6 +44,7 @@ per_cycle as (
     y.cycle_start,
     max(y.cycle_end) as cycle_end,
     max(y.cycle) as cycle,
+    max(y.cycle_baseline_year) as cycle_baseline_year,
     max(y.withdrawn_year) as withdrawn_year,
     cast(count(*) as integer) as years_evaluated,
     min(b.first_year) as first_year,
@@ -133,7 +137,7 @@ select
   v.cycle,
   v.cycle_start,
   v.cycle_end,
-  v.cycle_start - 1 as baseline_year,
+  v.cycle_baseline_year as baseline_year,
   v.verdict,
   lag(v.verdict) over (partition by v.unit_code order by v.cycle_start nulls last) as previous_verdict,
   concat_ws('; ',
