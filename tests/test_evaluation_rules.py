@@ -73,6 +73,53 @@ def test_ex1_leader_that_improves_is_exemplary(default):
     assert row["index_change"][0] == pytest.approx(9.0)  # 148 in 2022 vs 139 in 2019
 
 
+def test_two_units_on_different_calendars_in_one_run(default, with_runs):
+    """Issue 17: each unit is judged on its own programme's cycle calendar (fct_programme_unit_year). 140100
+    joined the 2022 strong-city cohort: its 2022-2024 years form one cycle with baseline 2021 (index 126), so the
+    leader improves +1, +3, +3 and is exemplary every year and over the cycle; the demonstration city 120100 in
+    the same run keeps 2020-2022 (baseline 2019) and 2023-2025 (baseline 2022)."""
+    ev = default["fct_evaluation_year"]
+    strong = ev.filter(pl.col("unit_code") == "140100").sort("year")
+    assert strong["year"].to_list() == [2022, 2023, 2024]  # 2021 is its baseline year, not an evaluated year
+    assert set(strong["cycle"]) == {"2022-2024"} and set(strong["cycle_baseline_year"]) == {2021}
+    assert set(strong["cycle_start"]) == {2022} and set(strong["cycle_end"]) == {2024}
+    assert strong["baseline_index"].to_list() == [126.0] * 3
+    assert strong["index_change_cycle"].to_list() == pytest.approx([1.0, 3.0, 3.0])
+    assert strong["stage"].to_list() == ["exemplary"] * 3
+    assert "index change since 2021 +1.0" in strong["rules_fired"][0]
+    demo = {r["year"]: r for r in ev.filter(pl.col("unit_code") == "120100").iter_rows(named=True)}
+    assert (demo[2022]["cycle"], demo[2022]["cycle_baseline_year"], demo[2022]["baseline_index"]) == (
+        "2020-2022",
+        2019,
+        139.0,
+    )
+    assert (demo[2023]["cycle"], demo[2023]["cycle_baseline_year"]) == ("2023-2025", 2022)
+    # the cycle verdict: one cycle, complete, with its calendar's baseline year, and the third-party upload for
+    # 2022-2024 -- which no demonstration-calendar cycle would match -- is received
+    cy = default["fct_evaluation_cycle"].filter(pl.col("unit_code") == "140100")
+    assert cy.height == 1
+    row = cy.row(0, named=True)
+    assert (row["cycle"], row["baseline_year"], row["years_evaluated"], row["is_complete"]) == (
+        "2022-2024",
+        2021,
+        3,
+        True,
+    )
+    assert row["verdict"] == "exemplary" and row["index_change"] == pytest.approx(3.0)
+    assert (row["third_party_status"], row["third_party_score"], row["verdict_status"]) == (
+        "received",
+        F.STRONG_CITY_THIRD_PARTY_SCORE,
+        "final",
+    )
+    acc = default["fct_acceptance_score"].filter(pl.col("unit_code") == "140100").row(0, named=True)
+    assert (acc["cycle_first_year"], acc["cycle_last_year"], acc["judged_year"]) == (2022, 2024, 2024)
+    assert acc["third_party_status"] == "received"
+    assert verdict(default, "120100", "2020-2022") == "exemplary"
+    # the robustness shares (rule_uncertainty) use the same calendar: the improvement since 2021 holds in every run
+    runs = with_runs["fct_evaluation_year"].filter(pl.col("unit_code") == "140100").sort("year")
+    assert runs["share_improved"].to_list() == [1.0] * 3 and runs["is_robust"].to_list() == [True] * 3
+
+
 def test_w1_one_bottom_year_is_watch_only(default):
     s = stages(default, "130100")
     assert s[2018] == "watch" and s[2017] == "normal" and s[2019] == "normal"
@@ -377,7 +424,10 @@ def test_acceptance_combines_the_third_party_score_and_pending_blocks_the_band(d
     assert "third-party evaluation pending" in mine["2020-2022"]["evidence"]
     withdrawn = cy.filter((pl.col("unit_code") == "130500") & (pl.col("verdict") == "withdrawn"))
     assert withdrawn.height == 1 and withdrawn["verdict_status"][0] == "final"
-    others = cy.filter((pl.col("unit_code") != "130400") & ~pl.col("verdict").is_in(["withdrawn", "not_reported"]))
+    # (140100, the strong-city unit, has an upload for its own 2022-2024 cycle: see the calendar test)
+    others = cy.filter(
+        ~pl.col("unit_code").is_in(["130400", "140100"]) & ~pl.col("verdict").is_in(["withdrawn", "not_reported"])
+    )
     assert set(others["verdict_status"]) == {"third_party_pending"}
 
 

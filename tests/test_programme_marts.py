@@ -44,6 +44,90 @@ def test_a_2022_cohort_city_is_evaluated_from_its_joining_year_on_its_own_calend
     assert demo["cycle_start"].to_list() == [2020]  # 宜昌: demonstration city 2015, strong-city demo from 2022
 
 
+def test_a_2022_cohort_city_is_judged_on_its_own_cycle_with_its_calendar_baseline(snap):
+    """The evaluation reads each unit-year's cycle from the programme calendar (fct_programme_unit_year): 石家庄's
+    evaluation rows, cycle verdict, acceptance row and uncertainty shares are on 2022-2024 with baseline 2021."""
+    ev = q(snap, "select * from marts.fct_evaluation_year where unit_code = '130100' order by year")
+    assert ev["year"].to_list() == [2022, 2023, 2024]
+    assert set(ev["cycle"]) == {"2022-2024"} and set(ev["cycle_baseline_year"]) == {2021}
+    base = q(snap, "select composite_index from marts.fct_city_score_year where unit_code = '130100' and year = 2021")
+    assert base["composite_index"][0] is not None  # scored on the programme scale before it joined
+    assert ev["baseline_index"].to_list() == pytest.approx([base["composite_index"][0]] * 3)
+    assert (ev["index_change_cycle"] - (ev["composite_index"] - ev["baseline_index"])).abs().max() < 1e-9
+    cy = q(snap, "select * from marts.fct_evaluation_cycle where unit_code = '130100'")
+    assert cy["cycle"].to_list() == ["2022-2024"] and cy["baseline_year"].to_list() == [2021]
+    last = q(snap, "select max(year) as y from marts.fct_evaluation_year")["y"][0]
+    assert cy["is_complete"][0] == (last >= 2024) and cy["years_evaluated"][0] == 3
+    acc = q(snap, "select * from marts.fct_acceptance_score where unit_code = '130100'")
+    assert acc.select("cycle_first_year", "cycle_last_year").rows() == [(2022, 2024)]
+    # the uncertainty step (Python) measured the change since the same baseline: shares exist in every year
+    unc = q(snap, "select year, share_improved from marts.fct_rank_uncertainty where unit_code = '130100'")
+    assert unc["share_improved"].null_count() == 0 and unc.height == 3
+
+
+def test_the_evaluation_and_the_uncertainty_step_read_one_calendar(snap):
+    """Every evaluation row's cycle, end and baseline year are the calendar's; a Monte Carlo change share exists
+    exactly where the evaluation has a change since the baseline (the Python step used the same baselines)."""
+    diff = q(
+        snap,
+        """
+        select e.unit_code, e.year from marts.fct_evaluation_year e
+        left join marts.fct_programme_unit_year c on c.unit_code = e.unit_code and c.year = e.year
+        where e.cycle_start is distinct from c.cycle_start or e.cycle_end is distinct from c.cycle_end
+           or e.cycle_baseline_year is distinct from c.cycle_baseline_year or e.cycle is distinct from c.cycle
+        """,
+    )
+    assert diff.is_empty(), diff
+    both = q(
+        snap,
+        """
+        select e.unit_code, e.year, e.index_change_cycle, u.share_improved from marts.fct_evaluation_year e
+        join marts.fct_rank_uncertainty u on u.unit_code = e.unit_code and u.year = e.year
+        where (e.index_change_cycle is null) <> (u.share_improved is null)
+        """,
+    )
+    assert both.is_empty(), both
+
+
+def test_old_roster_cities_keep_the_cycles_anchored_in_the_rules(snap):
+    """Units only on the 2012-2016 demonstration roster keep the cycles they had on the single calendar
+    (GEN.cycle_anchor_year, three years, baseline the year before), so their evidence and verdicts are those of
+    the same cycles; a city that joined the 2022 cohort switches to 2022-2024 from 2022."""
+    anchor = int(
+        q(
+            snap,
+            "select max(cast(value as integer)) as a from marts.evaluation_rules "
+            "where rule_code = 'GEN' and param = 'cycle_anchor_year'",
+        )["a"][0]
+    )
+    old = q(
+        snap,
+        """
+        select e.unit_code, e.year, e.cycle_start, e.cycle_end, e.cycle_baseline_year, e.baseline_index,
+               b.composite_index as index_before
+        from marts.fct_evaluation_year e
+        left join marts.fct_city_score_year b on b.unit_code = e.unit_code and b.year = e.cycle_start - 1
+        where e.unit_code in (select unit_code from marts.fct_programme_unit_year group by unit_code
+                              having bool_and(programme_code = 'demo_city'))
+        """,
+    )
+    assert old["unit_code"].n_unique() >= 10
+    for r in old.iter_rows(named=True):
+        start = anchor + 3 * ((r["year"] - anchor) // 3) if r["year"] >= anchor else None
+        assert (r["cycle_start"], r["cycle_end"]) == (start, None if start is None else start + 2), r
+        assert r["cycle_baseline_year"] == (None if start is None else start - 1), r
+        assert r["baseline_index"] == r["index_before"] or start is None, r
+    cycles = q(
+        snap,
+        "select distinct cycle from marts.fct_evaluation_cycle where unit_code in (select unit_code from "
+        "marts.fct_programme_unit_year group by unit_code having bool_and(programme_code = 'demo_city'))",
+    )
+    assert set(cycles["cycle"]) <= {f"{a}-{a + 2}" for a in range(anchor, 2031, 3)}
+    yc = q(snap, "select year, cycle from marts.fct_evaluation_year where unit_code = '420500' order by year")
+    by_year = dict(yc.iter_rows())
+    assert by_year[2021] == "2020-2022" and by_year[2022] == "2022-2024"
+
+
 def test_overlapping_memberships_and_promotion_follow_the_dated_events(snap):
     # 宜昌 (demonstration city 2015) joined the 2022 strong-city demonstration: from 2022 that calendar governs
     yc = q(
