@@ -478,7 +478,13 @@ def test_simulator_page_offers_every_threshold_once_and_no_list_setting(sample_s
     rules = sc.base_rules(sample_snapshot.snapshot)
     latest = rules.filter(pl.col("rules_version") == rules["rules_version"].max())
     numeric = latest.filter(pl.col("value").cast(pl.Float64, strict=False).is_not_null())
-    expected = {f"{a}.{b}" for a, b in numeric.select("rule_code", "param").iter_rows()} | sc.GROUP_PARAMS
+    # the cycle calendar (GEN.cycle_anchor_year / cycle_length) is each programme's, read when the programme marts
+    # are built: not a scenario parameter (changed on purpose with issue 17's per-programme calendars)
+    expected = (
+        {f"{a}.{b}" for a, b in numeric.select("rule_code", "param").iter_rows()} | sc.GROUP_PARAMS
+    ) - sc.CALENDAR_PARAMS
     assert len(keys) == len(set(keys)), "a parameter is offered twice"
     assert set(keys) == expected
-    assert not {"RPT.city_sources", "ACC.level_indicators"} & set(keys)
+    assert not {"RPT.city_sources", "ACC.level_indicators", *sc.CALENDAR_PARAMS} & set(keys)
+    with pytest.raises(sc.ScenarioError, match="calendar"):
+        sc.validate_scenario(sc.Scenario(rules={"GEN.cycle_length": "4"}), rules)
