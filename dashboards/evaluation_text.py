@@ -25,7 +25,11 @@ def _signed(v) -> str:
 
 
 def _zh(rule: str, r: dict) -> str:
-    base_year = r["cycle_start"] - 1 if r.get("cycle_start") is not None else None
+    # the baseline year of the unit's own calendar (fct_evaluation_year.cycle_baseline_year); rows published before
+    # the column existed have the year before the cycle, which is what every calendar gives
+    base_year = r.get("cycle_baseline_year")
+    if base_year is None and r.get("cycle_start") is not None:
+        base_year = r["cycle_start"] - 1
     since = f"较{base_year}年" if base_year else "较周期基年"
     group = label(GROUPS, r.get("performance_group"), "zh") or "–"
     if rule == "x1":
@@ -72,6 +76,12 @@ _EVIDENCE_ZH = [
     (re.compile(rf"^W1 bottom group in (\d+) year\(s\) {_SPAN}$"), "W1 关注：{0}年处于末位组（{1}）"),
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
     (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
+    (re.compile(rf"^third-party score {_NUM} \(report version (\d+)\)$"), "第三方评估得分 {0}（第{1}版）"),
+    (re.compile(r"^third-party evaluation pending$"), "第三方评估待定"),
+    (
+        re.compile(r"^third-party evaluation pending: indicator-only verdict \(TP\.pending_blocks_verdict = 0\)$"),
+        "第三方评估待定：仅按指标给出结论（TP.pending_blocks_verdict = 0）",
+    ),
 ]
 
 

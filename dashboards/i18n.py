@@ -164,6 +164,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "pf_acceptance": ("验收评分、发布与变动归因", "Acceptance score, release and change attribution"),
     "acceptance_score": ("验收评分", "Acceptance score"),
     "acceptance_band": ("验收结论", "Acceptance band"),
+    # issue 17: the acceptance score combines the indicator-based and the third-party evaluation scores
+    "acceptance_indicator_score": ("指标得分", "Indicator-based score"),
+    "acceptance_third_party_score": ("第三方评估得分", "Third-party score"),
+    "acceptance_combined_hint": (
+        "验收评分 =（1 − 第三方权重）× 指标得分 + 第三方权重 × 第三方评估得分；无第三方评估时显示“第三方评估待定”，不给出结论",
+        "Acceptance score = (1 − third-party weight) × indicator-based score + third-party weight × third-party "
+        "score; without a third-party evaluation it shows “third-party evaluation pending” and no band",
+    ),
+    "third_party_by": ("评估机构", "Evaluator"),
+    "report_version_short": ("版本", "version"),
     "acceptance_hint": (
         "绝对评分（0–100）：建设目标完成度与对标全国水平；<60 撤销称号，60–70 可开展新一轮试点，≥70 可进入示范培育",
         "Absolute score (0–100): plan targets and levels against the national benchmark; < 60 title removed, "
@@ -283,6 +293,19 @@ ACCEPTANCE_BANDS = {
     "title_removed": ("撤销称号", "Title removed"),
     "new_pilot_round": ("可开展新一轮试点", "New pilot round"),
     "demonstration_cultivation": ("可进入示范培育", "Demonstration cultivation"),
+}
+# fct_acceptance_score.acceptance_status (issue 17)
+ACCEPTANCE_STATUS = {
+    "combined": ("指标与第三方评估合成", "Indicator and third-party combined"),
+    "third_party_pending": ("第三方评估待定", "Third-party evaluation pending"),
+    "indicator_only": ("第三方评估待定（仅按指标评分）", "Third-party evaluation pending (indicator-only score)"),
+    "insufficient_data": ("数据不足", "Insufficient data"),
+}
+# fct_evaluation_cycle.verdict_status (issue 17): a verdict awaiting the third-party evaluation is not final
+VERDICT_STATUS = {
+    "final": ("", ""),
+    "third_party_pending": ("第三方评估待定", "Third-party evaluation pending"),
+    "indicator_only": ("第三方评估待定（仅按指标）", "Third-party evaluation pending (indicator-only)"),
 }
 TARGET_STATUS = {
     "achieved": ("已实现", "Achieved"),

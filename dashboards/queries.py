@@ -492,7 +492,19 @@ def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
     cols = _present(
         snap,
         CYCLE,
-        ["cycle", "cycle_start", "cycle_end", "verdict", "evidence", "is_robust", "is_complete", "index_change"],
+        [
+            "cycle",
+            "cycle_start",
+            "cycle_end",
+            "verdict",
+            "evidence",
+            "is_robust",
+            "is_complete",
+            "index_change",
+            "verdict_status",
+            "third_party_status",
+            "third_party_score",
+        ],
     )
     return snap.query(f"select {cols} from {CYCLE} where unit_code = ? order by cycle_start", (unit_code,))
 
@@ -639,13 +651,35 @@ def quality_summary(checks: pl.DataFrame | None, sources: pl.DataFrame | None) -
 
 
 def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
-    """Acceptance score and band per cycle of the unit (absolute 0-100), oldest cycle first."""
+    """Acceptance score and band per cycle of the unit (absolute 0-100), oldest cycle first, with its parts: the
+    indicator-based score, the third-party score (evaluator, version) and the status (combined or pending)."""
     if not snap.has(ACCEPTANCE):
         return None
+    cols = _present(
+        snap,
+        ACCEPTANCE,
+        [
+            "cycle",
+            "cycle_first_year",
+            "cycle_last_year",
+            "judged_year",
+            "acceptance_status",
+            "indicator_score",
+            "third_party_status",
+            "third_party_score",
+            "third_party_weight",
+            "third_party_evaluator",
+            "third_party_report_version",
+            "acceptance_score",
+            "acceptance_band",
+            "target_points",
+            "level_points",
+            "benchmark_year",
+            "is_complete",
+        ],
+    )
     return snap.query(
-        f"select cycle, cycle_first_year, cycle_last_year, judged_year, acceptance_score, acceptance_band, "
-        f"target_points, level_points, benchmark_year, is_complete from {ACCEPTANCE} where unit_code = ? "
-        "order by cycle_first_year",
+        f"select {cols} from {ACCEPTANCE} where unit_code = ? order by cycle_first_year",
         (unit_code,),
     )
 

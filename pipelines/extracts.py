@@ -101,6 +101,17 @@ HEADERS: dict[str, str] = {
     "cycle_last_year": "周期结束年",
     "acceptance_score": "验收得分",
     "acceptance_band": "验收结论",
+    # issue 17: the acceptance score combines the indicator-based and the third-party scores
+    "acceptance_status": "验收评分状态",
+    "indicator_score": "指标得分",
+    "third_party_status": "第三方评估状态",
+    "third_party_score": "第三方评估得分",
+    "third_party_weight": "第三方评估权重",
+    "third_party_evaluator": "第三方评估机构",
+    "third_party_report_version": "第三方评估报告版本",
+    "targets_unambitious": "缺乏雄心目标数",
+    "unambitious_weight": "缺乏雄心目标权重",
+    "cycle_verdict_status": "周期结论状态",
 }
 CHANGE_HEADERS = {
     "table": "数据表",

@@ -94,6 +94,11 @@ def base_pillar_weights(db: Path) -> dict[str, float]:
     return {code: float(w) for code, w in rows}
 
 
+# Parameters of the cycle calendar: the 2012-2016 demonstration cities' calendar is anchored on them when the
+# programme marts are built; scenarios do not rebuild those marts.
+CALENDAR_PARAMS = frozenset({"GEN.cycle_anchor_year", "GEN.cycle_length"})
+
+
 def validate_scenario(scenario: Scenario, rules: pl.DataFrame) -> Scenario:
     """The scenario with only known parameters, numbers parsed and ranges checked; ScenarioError otherwise."""
     # the latest rules version's value is the base a changed value is compared with (sorted: the latest wins)
@@ -102,6 +107,12 @@ def validate_scenario(scenario: Scenario, rules: pl.DataFrame) -> Scenario:
     for key, value in scenario.rules.items():
         if key not in known:
             raise ScenarioError(f"unknown rule parameter {key!r}")
+        if key in CALENDAR_PARAMS:
+            # the evaluation reads each unit's cycles from its programme's calendar (fct_programme_unit_year, seed
+            # programme_calendar); a scenario re-runs the evaluation on that calendar and could not move it
+            raise ScenarioError(
+                f"{key}: the cycle calendar is each programme's (seed programme_calendar), not a scenario parameter"
+            )
         text = str(value).strip()
         if key in GROUP_PARAMS:
             if text not in GROUPS:

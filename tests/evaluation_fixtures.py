@@ -41,6 +41,14 @@ DDL = {
         baseline_value DOUBLE, target_year INTEGER, target_value DOUBLE, current_year INTEGER,
         current_value DOUBLE, progress_index DOUBLE, growth_ratio DOUBLE, status VARCHAR,
         projected_value DOUBLE""",
+    # the programme marts the acceptance score and the cycle verdict read (models/marts/programme, issue 17)
+    "fct_target_ambition": """unit_code VARCHAR, plan_id VARCHAR, indicator_code VARCHAR, ambition_class VARCHAR""",
+    "fct_third_party_evaluation": """unit_code VARCHAR, cycle_first_year INTEGER, cycle_last_year INTEGER,
+        status VARCHAR, evaluator VARCHAR, report_version INTEGER, third_party_score DOUBLE""",
+    # the evaluation calendar (models/marts/programme/fct_programme_unit_year, the mart twin of dbt's
+    # int_programme_unit_years): the cycle of every programme unit-year on its programme's calendar
+    "fct_programme_unit_year": """unit_code VARCHAR, year INTEGER, programme_code VARCHAR, cohort VARCHAR,
+        cycle_start INTEGER, cycle_end INTEGER, cycle_baseline_year INTEGER, cycle VARCHAR""",
     # the statistics path of the national unit 000000 (staging models of the main project)
     "stg_raw__patent_stats": """region_code VARCHAR, region_name VARCHAR, year INTEGER, grants_invention BIGINT,
         grants_utility_model BIGINT, grants_design BIGINT, grants_total BIGINT, in_force_invention BIGINT,
@@ -134,11 +142,32 @@ def _city_rows(codes: list[str], names: list[str], withdrawn: dict[str, int] | N
     )
 
 
-def _score_rows(indexes: dict[str, dict[int, float]]) -> pl.DataFrame:
-    """fct_city_score_year rows from composite indexes; rank, n_ranked and group follow the dbt rules."""
+def _score_rows(
+    indexes: dict[str, dict[int, float]], not_in_programme: dict[str, set[int]] | None = None
+) -> pl.DataFrame:
+    """fct_city_score_year rows from composite indexes; rank, n_ranked and group follow the dbt rules. A year in
+    ``not_in_programme[unit]`` is scored on the programme scale but not ranked (a unit before it joined)."""
     rows = []
+    outside = not_in_programme or {}
     for year in YEARS:
-        ranked = sorted(((idx[year], u) for u, idx in indexes.items() if year in idx), key=lambda t: (-t[0], t[1]))
+        for unit, idx in indexes.items():
+            if year in idx and year in outside.get(unit, set()):
+                rows.append(
+                    {
+                        "unit_code": unit,
+                        "year": year,
+                        "catalog_version": catalog_version_of(year),
+                        "composite": idx[year] / 2,
+                        "composite_index": idx[year],
+                        "performance_group": group_of(idx[year]),
+                        "is_programme": False,
+                        "is_ranked": False,
+                    }
+                )
+        ranked = sorted(
+            ((idx[year], u) for u, idx in indexes.items() if year in idx and year not in outside.get(u, set())),
+            key=lambda t: (-t[0], t[1]),
+        )
         for r, (value, unit) in enumerate(ranked, start=1):
             rows.append(
                 {
@@ -188,8 +217,69 @@ RULE_UNITS = {
     # rectification in 2017-2019 (R1 2017-2018); in 2020-2022 one bottom-group year (2020, an interim X1) and
     # out of every watch condition by the cycle's last year although still below its 2019 baseline
     "130800": ("周期末脱离关注市", {**FLAT, 2017: 65.0, 2018: 66.0, 2019: 75.0, 2020: 65.0, 2021: 72.0, 2022: 74.0}),
+    # a 2022 strong-city unit (issue 17): scored in 2021, its baseline year, but in the programme from 2022 to
+    # 2024 on its own calendar, one 2022-2024 cycle with baseline 2021 -- a leader that improves on 2021. On the
+    # demonstration cities' calendar 2022 would close 2020-2022 (baseline 2019, no index: no improvement to
+    # judge) and 2023-2024 would open 2023-2025. Its changes (+1, +3, +3) leave the year's median and MAD of
+    # the changes, hence every R2 threshold, where the other units put them.
+    "140100": ("强市示范市", {2021: 126.0, 2022: 127.0, 2023: 129.0, 2024: 129.0}),
 }
 WITHDRAWN = {"130500": 2021}
+# Programme calendars of the rule cases (marts.fct_programme_unit_year): the 2012-2016 demonstration-city
+# calendar (three-year cycles from GEN.cycle_anchor_year, 2017) for every unit, except the strong-city units:
+# unit -> (first evaluated year, last evaluated year, cycle start, cycle end) of the 2022 strong-city calendar.
+STRONG_CITY = {"140100": (2022, 2024, 2022, 2024)}
+NOT_IN_PROGRAMME = {"140100": {2021}}
+THIRD_PARTY_SCORE = 30.0
+THIRD_PARTY_EVALUATOR = "测试评估机构"
+STRONG_CITY_THIRD_PARTY_SCORE = 80.0
+
+
+def demonstration_cycle(year: int) -> tuple[int, int, int] | None:
+    """(start, end, baseline year) of the 2012-2016 demonstration cities' cycle holding ``year``: anchored at the
+    rules seed's GEN.cycle_anchor_year, length of seed programme_calendar (as int_programme_memberships)."""
+    rules = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
+    anchor = int(rules.filter((pl.col("rule_code") == "GEN") & (pl.col("param") == "cycle_anchor_year"))["value"].max())
+    cal = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "programme_calendar.csv", infer_schema=False)
+    length = int(cal.filter(pl.col("programme_code") == "demo_city")["cycle_length"][0])
+    if year < anchor:
+        return None
+    start = anchor + length * ((year - anchor) // length)
+    return start, start + length - 1, start - 1
+
+
+def cycle_of(unit: str, year: int) -> tuple[int, int, int] | None:
+    """(start, end, baseline year) of the rule case's cycle holding ``year`` on its own calendar."""
+    if unit in STRONG_CITY:
+        first, last, start, end = STRONG_CITY[unit]
+        return (start, end, start - 1) if first <= year <= last else None
+    return demonstration_cycle(year)
+
+
+def programme_calendar(con: duckdb.DuckDBPyConnection, strong_city: dict | None = None) -> None:
+    """marts.fct_programme_unit_year for every programme unit-year of marts.fct_city_score_year that has no row
+    yet: the strong-city units (``strong_city``, default STRONG_CITY) on their calendar, the others on the
+    demonstration cities' calendar."""
+    strong_city = STRONG_CITY if strong_city is None else strong_city
+    con.execute(f"create table if not exists marts.fct_programme_unit_year ({DDL['fct_programme_unit_year']})")
+    missing = con.sql(
+        """select distinct s.unit_code, s.year from marts.fct_city_score_year s
+           where s.is_programme and not exists (select 1 from marts.fct_programme_unit_year c
+                                               where c.unit_code = s.unit_code and c.year = s.year)"""
+    ).fetchall()
+    rows = []
+    for unit, year in missing:
+        if unit in strong_city:
+            first, last, start, end = strong_city[unit]
+            cycle = (start, end, start - 1) if first <= year <= last else None
+            programme, cohort = "strong_city_demo", "2022-08"
+        else:
+            cycle, programme, cohort = demonstration_cycle(year), "demo_city", "2012"
+        start, end, base = cycle or (None, None, None)
+        label = f"{start}-{end}" if cycle else None
+        rows.append((unit, year, programme, cohort, start, end, base, label))
+    if rows:
+        con.executemany("insert into marts.fct_programme_unit_year values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def rule_uncertainty(con: duckdb.DuckDBPyConnection, overrides: dict[tuple[str, int], dict] | None = None) -> None:
@@ -198,8 +288,8 @@ def rule_uncertainty(con: duckdb.DuckDBPyConnection, overrides: dict[tuple[str, 
     rows = []
     for unit, (_, idx) in RULE_UNITS.items():
         for year, value in idx.items():
-            start = 2017 + 3 * ((year - 2017) // 3) if year >= 2017 else None
-            change = value - idx[start - 1] if start is not None else None
+            cycle = cycle_of(unit, year)
+            change = value - idx[cycle[2]] if cycle is not None and cycle[2] in idx else None
             row = {
                 "unit_code": unit,
                 "year": year,
@@ -245,7 +335,8 @@ def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
     _insert(con, "dim_indicator", _catalog())
     indexes = {c: dict(v[1]) for c, v in RULE_UNITS.items()}
     # the withdrawn city still has scores after withdrawal in the fixture: the evaluation must ignore them
-    _insert(con, "fct_city_score_year", _score_rows(indexes))
+    _insert(con, "fct_city_score_year", _score_rows(indexes, NOT_IN_PROGRAMME))
+    programme_calendar(con)
     # Targets of 130400 (plan 2021-2025, baseline 100 -> target 200). 2021: 101 is limited progress (elapsed
     # 0.2, progress 0.01); 2022: 99 deteriorates; 2023 on: on track.
     values = {2021: (101.0, 99.0), 2022: (99.0, 98.0), 2023: (170.0, 170.0), 2024: (190.0, 190.0), 2025: (200.0, 200.0)}
@@ -320,6 +411,27 @@ def rule_cases(con: duckdb.DuckDBPyConnection) -> None:
         ),
     )
     _insert(con, "fct_city_indicator_year", pl.DataFrame(ind_rows, schema_overrides={"year": pl.Int32}))
+    # Plan review (fct_target_ambition): the QLT01 target of 130400 asked for no more than the city's trend
+    # (unambitious: its achievement weighs AMB.unambitious_weight), PRO01 is a stretch, MGT01 not assessable.
+    con.executemany(
+        "insert into marts.fct_target_ambition values ('130400', 'plan_2021_2025', ?, ?)",
+        [("QLT01", "unambitious"), ("PRO01", "stretch"), ("MGT01", "not_assessable")],
+    )
+    # Third-party evaluation (fct_third_party_evaluation): the evaluator scored 130400's 2023-2025 cycle
+    # THIRD_PARTY_SCORE (current report version 2); its 2020-2022 cycle is on the calendar but pending.
+    con.executemany(
+        "insert into marts.fct_third_party_evaluation values ('130400', ?, ?, ?, ?, ?, ?)",
+        [
+            (2023, 2025, "received", THIRD_PARTY_EVALUATOR, 2, THIRD_PARTY_SCORE),
+            (2020, 2022, "pending", None, None, None),
+        ],
+    )
+    # ... and the strong-city unit 140100's 2022-2024 cycle of its own calendar (an upload that would match no
+    # cycle on the demonstration cities' calendar)
+    con.execute(
+        "insert into marts.fct_third_party_evaluation values ('140100', 2022, 2024, 'received', ?, 1, ?)",
+        [THIRD_PARTY_EVALUATOR, STRONG_CITY_THIRD_PARTY_SCORE],
+    )
     # statistics path of the national unit: two provinces, QLT01 = (600k + 400k) / (6000 + 4000) = 100 in every
     # year; the 2024 / 2025 statistics are not published yet (the benchmark falls back to 2023)
     stats = [
@@ -455,6 +567,7 @@ def synthetic_programme(
         )
     )
     _insert(con, "fct_city_score_year", scores)
+    programme_calendar(con, strong_city={})
     con.execute("""insert into raw.ingested_files values
         ('patent_grants', 'abc123', 'grants_2025.csv', '2025', 10, 10, 0, 'loaded', null, timestamp '2026-01-02 00:00:00')""")
     return truth
@@ -492,6 +605,8 @@ UPSTREAM = (
     "fct_city_indicator_year",
     "fct_city_score_year",
     "fct_target_status",
+    "fct_target_ambition",
+    "fct_third_party_evaluation",
     "stg_raw__patent_stats",
     "stg_raw__population",
 )
@@ -506,11 +621,22 @@ RAW_FIXTURE_DDL = {
 
 def ensure_fixture_tables(warehouse: Path) -> None:
     """Empty upstream tables for a warehouse built without create_marts (e.g. copied marts only): the
-    evaluation models also read the statistics path, the ledger and the pledge-loan reports."""
+    evaluation models also read the statistics path, the ledger and the pledge-loan reports. Programme unit-years
+    without a calendar row get the demonstration cities' calendar."""
     with duckdb.connect(str(warehouse)) as con:
+        if con.sql(
+            "select count(*) from information_schema.tables where table_schema = 'marts' "
+            "and table_name = 'fct_city_score_year'"
+        ).fetchall()[0][0]:
+            programme_calendar(con, strong_city={})
         con.execute("create schema if not exists marts")
         con.execute("create schema if not exists raw")
-        for name in ("stg_raw__patent_stats", "stg_raw__population"):
+        for name in (
+            "stg_raw__patent_stats",
+            "stg_raw__population",
+            "fct_target_ambition",
+            "fct_third_party_evaluation",
+        ):
             con.execute(f"create table if not exists marts.{name} ({DDL[name]})")
         for name, cols in RAW_FIXTURE_DDL.items():
             con.execute(f"create table if not exists raw.{name} ({cols})")
@@ -537,6 +663,13 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     shutil.copytree(DBT_PROJECT_DIR / "models" / "marts" / "evaluation", proj / "models" / "evaluation")
     for name in UPSTREAM:
         (proj / "models" / "upstream" / f"{name}.sql").write_text(f"select * from marts.{name}", encoding="utf-8")
+    # the evaluation calendar the models read (ref int_programme_unit_years), from its mart twin -- as the policy
+    # simulator does on a snapshot
+    (proj / "models" / "upstream" / "int_programme_unit_years.sql").write_text(
+        "select unit_code, year, true as is_evaluated, programme_code, cohort, cycle_start, cycle_end, "
+        "cycle_baseline_year from marts.fct_programme_unit_year",
+        encoding="utf-8",
+    )
     # The evaluation reads the one target-status method, fct_target_status_year (built in the indicator step, in
     # models/marts/): build it here too, from the fixture's targets.
     shutil.copy(DBT_PROJECT_DIR / "models" / "marts" / "fct_target_status_year.sql", proj / "models" / "evaluation")

@@ -73,6 +73,53 @@ def test_ex1_leader_that_improves_is_exemplary(default):
     assert row["index_change"][0] == pytest.approx(9.0)  # 148 in 2022 vs 139 in 2019
 
 
+def test_two_units_on_different_calendars_in_one_run(default, with_runs):
+    """Issue 17: each unit is judged on its own programme's cycle calendar (fct_programme_unit_year). 140100
+    joined the 2022 strong-city cohort: its 2022-2024 years form one cycle with baseline 2021 (index 126), so the
+    leader improves +1, +3, +3 and is exemplary every year and over the cycle; the demonstration city 120100 in
+    the same run keeps 2020-2022 (baseline 2019) and 2023-2025 (baseline 2022)."""
+    ev = default["fct_evaluation_year"]
+    strong = ev.filter(pl.col("unit_code") == "140100").sort("year")
+    assert strong["year"].to_list() == [2022, 2023, 2024]  # 2021 is its baseline year, not an evaluated year
+    assert set(strong["cycle"]) == {"2022-2024"} and set(strong["cycle_baseline_year"]) == {2021}
+    assert set(strong["cycle_start"]) == {2022} and set(strong["cycle_end"]) == {2024}
+    assert strong["baseline_index"].to_list() == [126.0] * 3
+    assert strong["index_change_cycle"].to_list() == pytest.approx([1.0, 3.0, 3.0])
+    assert strong["stage"].to_list() == ["exemplary"] * 3
+    assert "index change since 2021 +1.0" in strong["rules_fired"][0]
+    demo = {r["year"]: r for r in ev.filter(pl.col("unit_code") == "120100").iter_rows(named=True)}
+    assert (demo[2022]["cycle"], demo[2022]["cycle_baseline_year"], demo[2022]["baseline_index"]) == (
+        "2020-2022",
+        2019,
+        139.0,
+    )
+    assert (demo[2023]["cycle"], demo[2023]["cycle_baseline_year"]) == ("2023-2025", 2022)
+    # the cycle verdict: one cycle, complete, with its calendar's baseline year, and the third-party upload for
+    # 2022-2024 -- which no demonstration-calendar cycle would match -- is received
+    cy = default["fct_evaluation_cycle"].filter(pl.col("unit_code") == "140100")
+    assert cy.height == 1
+    row = cy.row(0, named=True)
+    assert (row["cycle"], row["baseline_year"], row["years_evaluated"], row["is_complete"]) == (
+        "2022-2024",
+        2021,
+        3,
+        True,
+    )
+    assert row["verdict"] == "exemplary" and row["index_change"] == pytest.approx(3.0)
+    assert (row["third_party_status"], row["third_party_score"], row["verdict_status"]) == (
+        "received",
+        F.STRONG_CITY_THIRD_PARTY_SCORE,
+        "final",
+    )
+    acc = default["fct_acceptance_score"].filter(pl.col("unit_code") == "140100").row(0, named=True)
+    assert (acc["cycle_first_year"], acc["cycle_last_year"], acc["judged_year"]) == (2022, 2024, 2024)
+    assert acc["third_party_status"] == "received"
+    assert verdict(default, "120100", "2020-2022") == "exemplary"
+    # the robustness shares (rule_uncertainty) use the same calendar: the improvement since 2021 holds in every run
+    runs = with_runs["fct_evaluation_year"].filter(pl.col("unit_code") == "140100").sort("year")
+    assert runs["share_improved"].to_list() == [1.0] * 3 and runs["is_robust"].to_list() == [True] * 3
+
+
 def test_w1_one_bottom_year_is_watch_only(default):
     s = stages(default, "130100")
     assert s[2018] == "watch" and s[2017] == "normal" and s[2019] == "normal"
@@ -317,23 +364,135 @@ def test_national_unit_from_the_statistics_path(default):
     assert env == pytest.approx(800 / 10000)
 
 
-def test_acceptance_score_is_absolute_with_bands_from_the_rules(default, tmp_path_factory):
+def _band(score: float) -> str:
+    return "title_removed" if score < 60 else "new_pilot_round" if score < 70 else "demonstration_cultivation"
+
+
+def test_acceptance_score_is_absolute_with_bands_from_the_rules(default):
     acc = default["fct_acceptance_score"]
     row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
-    # targets in 2025: QLT01 and PRO01 achieved (100 each), MGT01 moving away (0) -> 66.7 target points;
-    # QLT01 200 vs the national 100 (2023 statistics, the latest <= 2025) -> 100 level points
-    assert row["target_points"] == pytest.approx(200 / 3) and row["targets_evaluable"] == 3
+    # targets in 2025: QLT01 and PRO01 achieved (100 each), MGT01 moving away (0). QLT01 is unambitious
+    # (fct_target_ambition), so its achievement weighs AMB.unambitious_weight 0.5: (0.5 x 100 + 100 + 0) / 2.5
+    # = 60 target points; QLT01 200 vs the national 100 (2023 statistics, the latest <= 2025) -> 100 level points
+    assert row["target_points"] == pytest.approx(60.0) and row["targets_evaluable"] == 3
+    assert row["targets_unambitious"] == 1 and row["unambitious_weight"] == 0.5
     assert row["level_points"] == pytest.approx(100.0) and row["benchmark_year"] == 2023
-    assert row["acceptance_score"] == pytest.approx(0.6 * 200 / 3 + 0.4 * 100)
-    assert row["acceptance_band"] == "demonstration_cultivation"  # 80 >= 70
+    indicator = 0.6 * 60 + 0.4 * 100
+    assert row["indicator_score"] == pytest.approx(indicator)
     assert row["cycle_first_year"] == 2023 and row["cycle_last_year"] == 2025
     # 2020-2022: QLT01 99 in 2022 against a 100 baseline, PRO01 98 -> both deteriorating, MGT01 too -> 0
-    # target points; level 99 / 100 -> 99 points; 0.4 x 99 = 39.6 -> title removed
+    # target points; level 99 / 100 -> 99 points: indicator score 0.4 x 99 = 39.6
     low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
-    assert low["acceptance_score"] == pytest.approx(0.4 * 99.0) and low["acceptance_band"] == "title_removed"
+    assert low["indicator_score"] == pytest.approx(0.4 * 99.0)
     # absolute: every score within 0-100, and a unit without targets or benchmark values has no score
+    assert acc["indicator_score"].drop_nulls().is_between(0, 100).all()
     assert acc["acceptance_score"].drop_nulls().is_between(0, 100).all()
-    assert acc.filter(pl.col("unit_code") == "110100")["acceptance_score"].null_count() == 3
-    stricter = _build(tmp_path_factory, "acceptance_bands", F.rules_with({("ACC", "cultivation_from"): "85"}))
+    none = acc.filter(pl.col("unit_code") == "110100")
+    assert none["acceptance_score"].null_count() == 3 and set(none["acceptance_status"]) == {"insufficient_data"}
+
+
+def test_acceptance_combines_the_third_party_score_and_pending_blocks_the_band(default):
+    """A cycle with the evaluator's upload is judged on (1 - w) x indicator + w x third-party, its band read from
+    that combined score; a cycle without one is third_party_pending with no score and no band."""
+    acc = default["fct_acceptance_score"]
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    w = 0.3  # TP.third_party_weight of the seed
+    combined = (1 - w) * row["indicator_score"] + w * F.THIRD_PARTY_SCORE  # 0.7 x 76 + 0.3 x 30 = 62.2
+    assert row["acceptance_status"] == "combined" and row["third_party_status"] == "received"
+    assert row["third_party_score"] == F.THIRD_PARTY_SCORE and row["third_party_weight"] == w
+    assert row["third_party_evaluator"] == F.THIRD_PARTY_EVALUATOR and row["third_party_report_version"] == 2
+    assert row["acceptance_score"] == pytest.approx(combined, abs=1e-9)
+    # the band is the combined score's (62.2: a new pilot round), not the indicator score's (76: cultivation)
+    assert row["acceptance_band"] == "new_pilot_round" == _band(combined) != _band(row["indicator_score"])
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    assert low["third_party_status"] == "pending" and low["acceptance_status"] == "third_party_pending"
+    assert low["indicator_score"] is not None and low["acceptance_score"] is None and low["acceptance_band"] is None
+    # no cycle gets a band without an upload (TP.pending_blocks_verdict = 1)
+    assert (
+        acc.filter(pl.col("third_party_status") == "pending")["acceptance_band"].null_count()
+        == acc.filter(pl.col("third_party_status") == "pending").height
+    )
+    # the cycle verdict says so: pending cycles are third_party_pending (withdrawn and not_reported stay final)
+    cy = default["fct_evaluation_cycle"]
+    mine = {r["cycle"]: r for r in cy.filter(pl.col("unit_code") == "130400").iter_rows(named=True)}
+    assert mine["2023-2025"]["third_party_status"] == "received" and mine["2023-2025"]["verdict_status"] == "final"
+    assert mine["2023-2025"]["third_party_score"] == F.THIRD_PARTY_SCORE
+    assert (mine["2020-2022"]["third_party_status"], mine["2020-2022"]["verdict_status"]) == (
+        "pending",
+        "third_party_pending",
+    )
+    assert "third-party evaluation pending" in mine["2020-2022"]["evidence"]
+    withdrawn = cy.filter((pl.col("unit_code") == "130500") & (pl.col("verdict") == "withdrawn"))
+    assert withdrawn.height == 1 and withdrawn["verdict_status"][0] == "final"
+    # (140100, the strong-city unit, has an upload for its own 2022-2024 cycle: see the calendar test)
+    others = cy.filter(
+        ~pl.col("unit_code").is_in(["130400", "140100"]) & ~pl.col("verdict").is_in(["withdrawn", "not_reported"])
+    )
+    assert set(others["verdict_status"]) == {"third_party_pending"}
+
+
+def test_acceptance_follows_the_third_party_and_ambition_rules_of_the_seed(default, tmp_path_factory):
+    """Changing TP.third_party_weight, AMB.unambitious_weight and TP.pending_blocks_verdict in the rules seed
+    changes the acceptance scores exactly as documented."""
+    changed = _build(
+        tmp_path_factory,
+        "acceptance_rules",
+        F.rules_with(
+            {
+                ("TP", "third_party_weight"): "0.5",
+                ("AMB", "unambitious_weight"): "1",
+                ("TP", "pending_blocks_verdict"): "0",
+            }
+        ),
+    )
+    acc = changed["fct_acceptance_score"]
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    # an unambitious target now weighs 1 like the others: (100 + 100 + 0) / 3
+    assert row["target_points"] == pytest.approx(200 / 3) and row["unambitious_weight"] == 1
+    assert row["indicator_score"] == pytest.approx(0.6 * 200 / 3 + 0.4 * 100)  # 80
+    combined = 0.5 * 80 + 0.5 * F.THIRD_PARTY_SCORE  # 55
+    assert row["third_party_weight"] == 0.5 and row["acceptance_score"] == pytest.approx(combined, abs=1e-9)
+    assert row["acceptance_band"] == "title_removed" == _band(combined)
+    base = default["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
+    assert base["acceptance_score"][0] != pytest.approx(row["acceptance_score"])
+    # pending no longer blocks: the indicator-only score, explicitly marked, with its band
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    assert low["acceptance_status"] == "indicator_only" and low["acceptance_score"] == pytest.approx(0.4 * 99.0)
+    assert low["acceptance_band"] == "title_removed"
+    cy = changed["fct_evaluation_cycle"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022"))
+    assert cy["verdict_status"][0] == "indicator_only"
+    stricter = _build(tmp_path_factory, "acceptance_bands", F.rules_with({("ACC", "remove_below"): "65"}))
     row = stricter["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
-    assert row["acceptance_band"][0] == "new_pilot_round"
+    assert row["acceptance_band"][0] == "title_removed"  # 62.2 < 65
+
+
+def test_profile_and_dossier_show_the_combined_score_or_pending(default):
+    """Where acceptance scores are shown (profile page, evidence dossier), in Chinese and English: the combined
+    score with its parts and band, or "third-party evaluation pending" with no band."""
+    from dashboards.evaluation_text import evidence_text
+    from dashboards.pages.profile import acceptance_view, cycle_rows
+    from pipelines.evaluation.dossier import _acceptance_lines, _verdict_status_text
+
+    acc = default["fct_acceptance_score"].filter(pl.col("unit_code") == "130400").sort("cycle_first_year")
+    zh, en = (str(acceptance_view(acc, None, None, lang)) for lang in ("zh", "en"))
+    assert "62.2" in zh and "可开展新一轮试点" in zh and "第三方评估待定" in zh and F.THIRD_PARTY_EVALUATOR in zh
+    assert "指标得分" in zh and "第三方评估得分" in zh and "76.0" in zh
+    assert "62.2" in en and "New pilot round" in en and "Third-party evaluation pending" in en
+    assert "Indicator-based score" in en and "Third-party score" in en
+    rows = {r["cycle"]: r for r in acc.iter_rows(named=True)}
+    combined = "\n".join(_acceptance_lines(rows["2023-2025"]))
+    assert "62.2" in combined and "可开展新一轮试点" in combined and F.THIRD_PARTY_EVALUATOR in combined
+    assert "third-party" in combined.lower() and "76.0" in combined
+    pending = "\n".join(_acceptance_lines(rows["2020-2022"]))
+    assert "第三方评估待定" in pending and "third-party evaluation pending" in pending
+    assert not any(band in pending for band in ("title_removed", "new_pilot_round", "demonstration_cultivation"))
+    cycles = default["fct_evaluation_cycle"].filter(pl.col("unit_code") == "130400").sort("cycle_start")
+    state = {r["cycle"]: r["state"] for r in cycle_rows(cycles, "zh")}
+    assert "第三方评估待定" in state["2020-2022"] and "第三方评估待定" not in state["2023-2025"]
+    state_en = {r["cycle"]: r["state"] for r in cycle_rows(cycles, "en")}
+    assert "Third-party evaluation pending" in state_en["2020-2022"]
+    ev = cycles.filter(pl.col("cycle") == "2020-2022")["evidence"][0]
+    assert "第三方评估待定" in evidence_text(ev, "zh") and "third-party evaluation pending" in evidence_text(ev, "en")
+    got = cycles.filter(pl.col("cycle") == "2023-2025")["evidence"][0]
+    assert "第三方评估得分 30.0（第2版）" in evidence_text(got, "zh")
+    assert _verdict_status_text("third_party_pending") and not _verdict_status_text("final")

@@ -148,7 +148,14 @@ def test_robustness_flows_into_the_evaluation_marts(programme, tmp_path):
     wh = tmp_path / "wh.duckdb"
     with duckdb.connect(str(wh)) as out:
         out.execute("create schema marts; create schema raw")
-        for t in ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year", "fct_target_status"):
+        for t in (
+            "dim_city",
+            "dim_indicator",
+            "fct_city_indicator_year",
+            "fct_city_score_year",
+            "fct_target_status",
+            "fct_programme_unit_year",
+        ):
             frame = con.sql(f"select * from marts.{t}").arrow()  # noqa: F841
             out.execute(f"create table marts.{t} as select * from frame")
         U.write_rank_uncertainty(out, U.run_uncertainty(out, n_runs=500, seed=5))
@@ -243,7 +250,14 @@ def at_robust_share(programme, ten_runs, tmp_path_factory):
     wh = work / "wh.duckdb"
     with duckdb.connect(str(wh)) as out:
         out.execute("create schema marts; create schema raw")
-        for t in ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year", "fct_target_status"):
+        for t in (
+            "dim_city",
+            "dim_indicator",
+            "fct_city_indicator_year",
+            "fct_city_score_year",
+            "fct_target_status",
+            "fct_programme_unit_year",
+        ):
             frame = con.sql(f"select * from marts.{t}").arrow()  # noqa: F841
             out.execute(f"create table marts.{t} as select * from frame")
         U.write_rank_uncertainty(out, unc)

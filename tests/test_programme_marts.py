@@ -44,6 +44,90 @@ def test_a_2022_cohort_city_is_evaluated_from_its_joining_year_on_its_own_calend
     assert demo["cycle_start"].to_list() == [2020]  # 宜昌: demonstration city 2015, strong-city demo from 2022
 
 
+def test_a_2022_cohort_city_is_judged_on_its_own_cycle_with_its_calendar_baseline(snap):
+    """The evaluation reads each unit-year's cycle from the programme calendar (fct_programme_unit_year): 石家庄's
+    evaluation rows, cycle verdict, acceptance row and uncertainty shares are on 2022-2024 with baseline 2021."""
+    ev = q(snap, "select * from marts.fct_evaluation_year where unit_code = '130100' order by year")
+    assert ev["year"].to_list() == [2022, 2023, 2024]
+    assert set(ev["cycle"]) == {"2022-2024"} and set(ev["cycle_baseline_year"]) == {2021}
+    base = q(snap, "select composite_index from marts.fct_city_score_year where unit_code = '130100' and year = 2021")
+    assert base["composite_index"][0] is not None  # scored on the programme scale before it joined
+    assert ev["baseline_index"].to_list() == pytest.approx([base["composite_index"][0]] * 3)
+    assert (ev["index_change_cycle"] - (ev["composite_index"] - ev["baseline_index"])).abs().max() < 1e-9
+    cy = q(snap, "select * from marts.fct_evaluation_cycle where unit_code = '130100'")
+    assert cy["cycle"].to_list() == ["2022-2024"] and cy["baseline_year"].to_list() == [2021]
+    last = q(snap, "select max(year) as y from marts.fct_evaluation_year")["y"][0]
+    assert cy["is_complete"][0] == (last >= 2024) and cy["years_evaluated"][0] == 3
+    acc = q(snap, "select * from marts.fct_acceptance_score where unit_code = '130100'")
+    assert acc.select("cycle_first_year", "cycle_last_year").rows() == [(2022, 2024)]
+    # the uncertainty step (Python) measured the change since the same baseline: shares exist in every year
+    unc = q(snap, "select year, share_improved from marts.fct_rank_uncertainty where unit_code = '130100'")
+    assert unc["share_improved"].null_count() == 0 and unc.height == 3
+
+
+def test_the_evaluation_and_the_uncertainty_step_read_one_calendar(snap):
+    """Every evaluation row's cycle, end and baseline year are the calendar's; a Monte Carlo change share exists
+    exactly where the evaluation has a change since the baseline (the Python step used the same baselines)."""
+    diff = q(
+        snap,
+        """
+        select e.unit_code, e.year from marts.fct_evaluation_year e
+        left join marts.fct_programme_unit_year c on c.unit_code = e.unit_code and c.year = e.year
+        where e.cycle_start is distinct from c.cycle_start or e.cycle_end is distinct from c.cycle_end
+           or e.cycle_baseline_year is distinct from c.cycle_baseline_year or e.cycle is distinct from c.cycle
+        """,
+    )
+    assert diff.is_empty(), diff
+    both = q(
+        snap,
+        """
+        select e.unit_code, e.year, e.index_change_cycle, u.share_improved from marts.fct_evaluation_year e
+        join marts.fct_rank_uncertainty u on u.unit_code = e.unit_code and u.year = e.year
+        where (e.index_change_cycle is null) <> (u.share_improved is null)
+        """,
+    )
+    assert both.is_empty(), both
+
+
+def test_old_roster_cities_keep_the_cycles_anchored_in_the_rules(snap):
+    """Units only on the 2012-2016 demonstration roster keep the cycles they had on the single calendar
+    (GEN.cycle_anchor_year, three years, baseline the year before), so their evidence and verdicts are those of
+    the same cycles; a city that joined the 2022 cohort switches to 2022-2024 from 2022."""
+    anchor = int(
+        q(
+            snap,
+            "select max(cast(value as integer)) as a from marts.evaluation_rules "
+            "where rule_code = 'GEN' and param = 'cycle_anchor_year'",
+        )["a"][0]
+    )
+    old = q(
+        snap,
+        """
+        select e.unit_code, e.year, e.cycle_start, e.cycle_end, e.cycle_baseline_year, e.baseline_index,
+               b.composite_index as index_before
+        from marts.fct_evaluation_year e
+        left join marts.fct_city_score_year b on b.unit_code = e.unit_code and b.year = e.cycle_start - 1
+        where e.unit_code in (select unit_code from marts.fct_programme_unit_year group by unit_code
+                              having bool_and(programme_code = 'demo_city'))
+        """,
+    )
+    assert old["unit_code"].n_unique() >= 10
+    for r in old.iter_rows(named=True):
+        start = anchor + 3 * ((r["year"] - anchor) // 3) if r["year"] >= anchor else None
+        assert (r["cycle_start"], r["cycle_end"]) == (start, None if start is None else start + 2), r
+        assert r["cycle_baseline_year"] == (None if start is None else start - 1), r
+        assert r["baseline_index"] == r["index_before"] or start is None, r
+    cycles = q(
+        snap,
+        "select distinct cycle from marts.fct_evaluation_cycle where unit_code in (select unit_code from "
+        "marts.fct_programme_unit_year group by unit_code having bool_and(programme_code = 'demo_city'))",
+    )
+    assert set(cycles["cycle"]) <= {f"{a}-{a + 2}" for a in range(anchor, 2031, 3)}
+    yc = q(snap, "select year, cycle from marts.fct_evaluation_year where unit_code = '420500' order by year")
+    by_year = dict(yc.iter_rows())
+    assert by_year[2021] == "2020-2022" and by_year[2022] == "2022-2024"
+
+
 def test_overlapping_memberships_and_promotion_follow_the_dated_events(snap):
     # 宜昌 (demonstration city 2015) joined the 2022 strong-city demonstration: from 2022 that calendar governs
     yc = q(
@@ -196,6 +280,94 @@ def test_cycles_without_an_upload_are_third_party_evaluation_pending(snap):
     assert r["third_party_weight"] == float(rules["third_party_weight"])
 
 
+def _rules_of_year(con, year: int) -> dict[str, float]:
+    """The TP / AMB / ACC parameters in force in ``year`` (seeds rules_versions + evaluation_rules)."""
+    rows = q(
+        con,
+        """select r.rule_code || '.' || r.param as k, r.value from marts.evaluation_rules r
+           join marts.rules_versions v on cast(v.rules_version as varchar) = cast(r.rules_version as varchar)
+           where v.evaluation_year = ? and r.rule_code in ('TP', 'AMB', 'ACC') and r.param <> 'level_indicators'""",
+        (year,),
+    )
+    return {k: float(v) for k, v in rows.iter_rows()}
+
+
+def test_acceptance_combines_the_uploaded_third_party_score_and_waits_for_pending_ones(snap):
+    """On the sample run: cycles with the evaluator's upload (2017-2019) get (1 - w) x indicator + w x third-party
+    exactly, their band from that combined score; every other cycle is third_party_pending with no band and its
+    cycle verdict is not final."""
+    acc = q(snap, "select * from marts.fct_acceptance_score")
+    tp = q(
+        snap,
+        "select unit_code, cycle_first_year, cycle_last_year, third_party_score, evaluator, report_version "
+        "from marts.fct_third_party_evaluation where third_party_score is not null",
+    )
+    joined = acc.join(tp, on=["unit_code", "cycle_first_year", "cycle_last_year"], how="left")
+    combined = joined.filter(pl.col("acceptance_status") == "combined")
+    assert combined.height > 0 and set(combined["cycle"]) == {"2017-2019"}
+    for r in combined.iter_rows(named=True):
+        rules = _rules_of_year(snap, r["judged_year"])
+        w = rules["TP.third_party_weight"]
+        assert r["third_party_weight"] == w and r["third_party_score"] == r["third_party_score_right"]
+        assert (r["third_party_evaluator"], r["third_party_report_version"]) == (r["evaluator"], r["report_version"])
+        expected = (1 - w) * r["indicator_score"] + w * r["third_party_score"]
+        assert r["acceptance_score"] == pytest.approx(expected, abs=1e-9)
+        band = (
+            "title_removed"
+            if expected < rules["ACC.remove_below"]
+            else "new_pilot_round"
+            if expected < rules["ACC.cultivation_from"]
+            else "demonstration_cultivation"
+        )
+        assert r["acceptance_band"] == band
+    # without an upload: pending, no score and no band (TP.pending_blocks_verdict = 1), never indicator-only
+    pending = joined.filter(pl.col("third_party_score_right").is_null())
+    assert pending.height > 0 and set(pending["third_party_status"]) == {"pending"}
+    assert set(pending["acceptance_status"]) <= {"third_party_pending", "insufficient_data"}
+    assert pending["acceptance_score"].is_null().all() and pending["acceptance_band"].is_null().all()
+    assert pending.filter(pl.col("acceptance_status") == "third_party_pending")["indicator_score"].is_not_null().all()
+    cy = q(snap, "select * from marts.fct_evaluation_cycle")
+    got = cy.join(tp, left_on=["unit_code", "cycle_start", "cycle_end"], right_on=tp.columns[:3], how="left")
+    expected_status = got.select(
+        pl.when(pl.col("evaluator").is_null()).then(pl.lit("pending")).otherwise(pl.lit("received"))
+    ).to_series()
+    assert (got["third_party_status"] == expected_status).all()
+    waiting = got.filter(
+        (pl.col("third_party_status") == "pending") & ~pl.col("verdict").is_in(["withdrawn", "not_reported"])
+    )
+    assert waiting.height > 0 and set(waiting["verdict_status"]) == {"third_party_pending"}
+    assert waiting["evidence"].str.contains("third-party evaluation pending").all()
+    assert set(got.filter(pl.col("third_party_status") == "received")["verdict_status"]) == {"final"}
+
+
+def test_unambitious_targets_weigh_the_rules_weight_in_the_acceptance_score(snap):
+    """Target points recomputed by hand from the target statuses and the plan review: an unambitious target's
+    points weigh AMB.unambitious_weight of the judged year, every other target 1."""
+    acc = q(snap, "select * from marts.fct_acceptance_score where targets_unambitious > 0")
+    assert acc.height > 0
+    checked = 0
+    for r in acc.iter_rows(named=True):
+        t = q(
+            snap,
+            """select s.status, s.growth_ratio, a.ambition_class from marts.fct_target_status_year s
+               left join marts.fct_target_ambition a
+                 on a.unit_code = s.unit_code and a.plan_id = s.plan_id and a.indicator_code = s.indicator_code
+               where s.unit_code = ? and s.year = ? and s.status <> 'insufficient_data'""",
+            (r["unit_code"], r["judged_year"]),
+        )
+        uw = _rules_of_year(snap, r["judged_year"])["AMB.unambitious_weight"]
+        assert r["unambitious_weight"] == uw
+        num = den = 0.0
+        for status, ratio, cls in t.iter_rows():
+            points = 100.0 if status == "achieved" else 100.0 * min(1.0, max(0.0, ratio or 0.0))
+            w = uw if cls == "unambitious" else 1.0
+            num, den = num + w * points, den + w
+        assert r["targets_unambitious"] == t.filter(pl.col("ambition_class") == "unambitious").height
+        assert r["target_points"] == pytest.approx(num / den, abs=1e-9)
+        checked += 1
+    assert checked > 0
+
+
 # -- province roll-up --------------------------------------------------------------------------------------------
 
 
@@ -306,7 +478,13 @@ def test_simulator_page_offers_every_threshold_once_and_no_list_setting(sample_s
     rules = sc.base_rules(sample_snapshot.snapshot)
     latest = rules.filter(pl.col("rules_version") == rules["rules_version"].max())
     numeric = latest.filter(pl.col("value").cast(pl.Float64, strict=False).is_not_null())
-    expected = {f"{a}.{b}" for a, b in numeric.select("rule_code", "param").iter_rows()} | sc.GROUP_PARAMS
+    # the cycle calendar (GEN.cycle_anchor_year / cycle_length) is each programme's, read when the programme marts
+    # are built: not a scenario parameter (changed on purpose with issue 17's per-programme calendars)
+    expected = (
+        {f"{a}.{b}" for a, b in numeric.select("rule_code", "param").iter_rows()} | sc.GROUP_PARAMS
+    ) - sc.CALENDAR_PARAMS
     assert len(keys) == len(set(keys)), "a parameter is offered twice"
     assert set(keys) == expected
-    assert not {"RPT.city_sources", "ACC.level_indicators"} & set(keys)
+    assert not {"RPT.city_sources", "ACC.level_indicators", *sc.CALENDAR_PARAMS} & set(keys)
+    with pytest.raises(sc.ScenarioError, match="calendar"):
+        sc.validate_scenario(sc.Scenario(rules={"GEN.cycle_length": "4"}), rules)

@@ -30,11 +30,13 @@ from ..evaluation_text import evidence_text, rules_text
 from ..formatting import digits_for, fmt_value, unit_label
 from ..i18n import (
     ACCEPTANCE_BANDS,
+    ACCEPTANCE_STATUS,
     ALERT_TYPES,
     GROUPS,
     PLANS,
     STAGES,
     TARGET_STATUS,
+    VERDICT_STATUS,
     label,
     name_col,
     province_col,
@@ -149,7 +151,12 @@ def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
         {
             **r,
             "verdict_label": label(STAGES, r["verdict"], lang),
-            "state": t("complete", lang) if r.get("is_complete") in (True, None) else t("in_progress", lang),
+            "state": (t("complete", lang) if r.get("is_complete") in (True, None) else t("in_progress", lang))
+            + (
+                f" · {label(VERDICT_STATUS, vs, lang)}"
+                if (vs := r.get("verdict_status")) not in (None, "final")
+                else ""
+            ),
             "evidence": evidence_text(r.get("evidence"), lang),
         }
         for r in records(cycles, 1)
@@ -284,25 +291,62 @@ def _num(v, digits: int = 1) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _third_party_cell(r: dict, lang: str) -> str:
+    """The evaluator's score with its weight, evaluator and report version, or "pending"."""
+    if r.get("third_party_status") != "received":
+        return label(ACCEPTANCE_STATUS, "third_party_pending", lang)
+    weight = r.get("third_party_weight")
+    text = _num(r.get("third_party_score"))
+    if weight is not None:
+        text += f" (×{weight:g})"
+    return (
+        f"{text} · {t('third_party_by', lang)} {r.get('third_party_evaluator') or '–'}, "
+        f"{t('report_version_short', lang)} {r.get('third_party_report_version') or '–'}"
+    )
+
+
+def _band_cell(r: dict, lang: str) -> str:
+    """The band read from the (combined) acceptance score, or why there is none (third-party pending, no data);
+    an indicator-only score is marked as such."""
+    status = r.get("acceptance_status")
+    if r["acceptance_band"]:
+        band = label(ACCEPTANCE_BANDS, r["acceptance_band"], lang)
+        return f"{band} · {label(ACCEPTANCE_STATUS, status, lang)}" if status == "indicator_only" else band
+    return label(ACCEPTANCE_STATUS, status, lang) if status else "–"
+
+
 def acceptance_view(
     acceptance: pl.DataFrame | None, release: dict | None, attribution: pl.DataFrame | None, lang: str
 ) -> html.Div:
     """Acceptance score per cycle, the latest year's release and its change attribution (plain Dash components:
     text from data is escaped by React)."""
-    parts: list = [html.P(t("acceptance_hint", lang), className="ipc-muted")]
+    parts: list = [
+        html.P(t("acceptance_hint", lang), className="ipc-muted"),
+        html.P(t("acceptance_combined_hint", lang), className="ipc-muted"),
+    ]
     if acceptance is not None and acceptance.height:
-        head = [t("cycle", lang), t("acceptance_score", lang), t("acceptance_band", lang)]
+        head = [
+            t("cycle", lang),
+            t("acceptance_indicator_score", lang),
+            t("acceptance_third_party_score", lang),
+            t("acceptance_score", lang),
+            t("acceptance_band", lang),
+        ]
         body = [
             html.Tr(
                 [
                     html.Td(r["cycle"]),
+                    html.Td(_num(r.get("indicator_score"))),
+                    html.Td(_third_party_cell(r, lang)),
                     html.Td(_num(r["acceptance_score"])),
-                    html.Td(label(ACCEPTANCE_BANDS, r["acceptance_band"], lang) if r["acceptance_band"] else "–"),
+                    html.Td(_band_cell(r, lang)),
                 ]
             )
             for r in acceptance.iter_rows(named=True)
         ]
-        parts.append(html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)]))
+        parts.append(
+            html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], id="pf-acceptance-table")
+        )
     if release is None:
         parts.append(html.P(t("not_released", lang)))
     else:

@@ -177,7 +177,11 @@ def editable_rules(rules: pl.DataFrame) -> pl.DataFrame:
     latest = rules["rules_version"].max()
     is_number = pl.col("value").cast(pl.Float64, strict=False).is_not_null()
     key = pl.concat_str("rule_code", pl.lit("."), "param")
-    return rules.filter((pl.col("rules_version") == latest) & (is_number | key.is_in(sorted(sc.GROUP_PARAMS))))
+    return rules.filter(
+        (pl.col("rules_version") == latest)
+        & (is_number | key.is_in(sorted(sc.GROUP_PARAMS)))
+        & ~key.is_in(sorted(sc.CALENDAR_PARAMS))
+    )
 
 
 @guarded

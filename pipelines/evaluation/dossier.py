@@ -34,6 +34,24 @@ BAND_ZH = {
     "new_pilot_round": "可开展新一轮试点",
     "demonstration_cultivation": "可进入示范培育",
 }
+# fct_acceptance_score.acceptance_status / fct_evaluation_cycle.verdict_status (issue 17: third-party evaluation)
+ACCEPTANCE_STATUS = {
+    "combined": ("指标得分与第三方评估得分合成", "indicator and third-party scores combined"),
+    "third_party_pending": (
+        "第三方评估待定，暂无验收评分与结论",
+        "third-party evaluation pending: no score or band yet",
+    ),
+    "indicator_only": (
+        "第三方评估待定，仅按指标评分（规则允许）",
+        "third-party evaluation pending: indicator-only score",
+    ),
+    "insufficient_data": ("无可评估目标或全国基准", "no evaluable targets or benchmark"),
+}
+VERDICT_STATUS = {
+    "final": ("", ""),
+    "third_party_pending": ("第三方评估待定", "third-party evaluation pending"),
+    "indicator_only": ("第三方评估待定，仅按指标", "third-party evaluation pending, indicator-only"),
+}
 STATUS_ZH = {
     "achieved": "已实现",
     "on_track": "按计划推进",
@@ -301,6 +319,59 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
     }
 
 
+def _acceptance_lines(a: dict) -> list[str]:
+    """The acceptance score of the cycle: the combined score and its band, or "third-party evaluation pending",
+    with the indicator-based and the third-party parts and their weights (zh / en)."""
+    status = a.get("acceptance_status") or ("combined" if a.get("acceptance_score") is not None else None)
+    zh, en = ACCEPTANCE_STATUS.get(status, ("", status or ""))
+    if a["acceptance_score"] is not None:
+        head = (
+            f"- 验收评分 / Acceptance score ({a['cycle']}): **{a['acceptance_score']:.1f}** / 100 — "
+            f"{BAND_ZH.get(a['acceptance_band'], '')} {a['acceptance_band']}（{zh} / {en}）"
+        )
+    else:
+        head = f"- 验收评分 / Acceptance score ({a['cycle']}): **{zh} / {en}**"
+    lines = [head]
+    if "indicator_score" in a:
+        w = a.get("third_party_weight")
+        lines.append(
+            f"- 指标得分 / Indicator-based score: {_fmt(a['indicator_score'])}"
+            + ("" if w is None else f", 权重 weight {1 - w:g}")
+        )
+        if a.get("third_party_status") == "received":
+            lines.append(
+                f"- 第三方评估得分 / Third-party score: {_fmt(a['third_party_score'])}, 权重 weight {w:g} — "
+                f"{a['third_party_evaluator'] or '–'}, 第 {a['third_party_report_version']} 版 / version "
+                f"{a['third_party_report_version']}"
+            )
+            if status == "combined":
+                lines.append(f"- 合成 / Combined = (1 − {w:g}) × 指标得分 indicator + {w:g} × 第三方 third-party")
+        else:
+            lines.append("- 第三方评估得分 / Third-party score: 待定 pending")
+    lines += [
+        f"- 目标完成度 / Target points: {_fmt(a['target_points'])} ({a['targets_evaluable']} 个目标 targets"
+        + (
+            f"，其中缺乏雄心 {a['targets_unambitious']} 个按权重 {a['unambitious_weight']:g} 计 / "
+            f"{a['targets_unambitious']} unambitious weighted {a['unambitious_weight']:g}"
+            if a.get("targets_unambitious")
+            else ""
+        )
+        + f"), 权重 weight {a['target_weight']}",
+        f"- 对标全国水平 / Level points vs national (000000, {a['benchmark_year']}): {_fmt(a['level_points'])}, "
+        f"权重 weight {a['level_weight']}",
+        f"- 每万人口发明专利拥有量 / QLT01: {_fmt(a['qlt01_value'], 2)} (全国 national {_fmt(a['qlt01_national'], 2)})",
+        "- 绝对评分，与相对的综合指数并列：< 60 撤销称号，60–70 可开展新一轮试点，≥ 70 可进入示范培育 / "
+        "Absolute, beside the relative index: < 60 title removed, 60–70 new pilot round, ≥ 70 demonstration "
+        "cultivation.",
+    ]
+    return lines
+
+
+def _verdict_status_text(status: str | None) -> str:
+    zh, en = VERDICT_STATUS.get(status or "final", ("", ""))
+    return f"（{zh} / {en}）" if zh else ""
+
+
 def _render(d: dict) -> tuple[str, str]:
     city, year, s, e, u = d["city"], d["year"], d["score"], d["evaluation"], d["uncertainty"]
     name = city["unit_name"]
@@ -367,19 +438,8 @@ def _render(d: dict) -> tuple[str, str]:
 
     a = d.get("acceptance")
     lines = ["## 验收评分 / Acceptance score", ""]
-    if a and a["acceptance_score"] is not None:
-        lines += [
-            f"- 验收评分 / Acceptance score ({a['cycle']}): **{a['acceptance_score']:.1f}** / 100 — "
-            f"{BAND_ZH.get(a['acceptance_band'], '')} {a['acceptance_band']}",
-            f"- 目标完成度 / Target points: {_fmt(a['target_points'])} ({a['targets_evaluable']} 个目标 targets), "
-            f"权重 weight {a['target_weight']}",
-            f"- 对标全国水平 / Level points vs national (000000, {a['benchmark_year']}): {_fmt(a['level_points'])}, "
-            f"权重 weight {a['level_weight']}",
-            f"- 每万人口发明专利拥有量 / QLT01: {_fmt(a['qlt01_value'], 2)} (全国 national {_fmt(a['qlt01_national'], 2)})",
-            "- 绝对评分，与相对的综合指数并列：< 60 撤销称号，60–70 可开展新一轮试点，≥ 70 可进入示范培育 / "
-            "Absolute, beside the relative index: < 60 title removed, 60–70 new pilot round, ≥ 70 demonstration "
-            "cultivation.",
-        ]
+    if a:
+        lines += _acceptance_lines(a)
     else:
         lines.append("无验收评分（无可评估目标或全国基准）/ No acceptance score (no evaluable targets or benchmark).")
     blocks.append(("\n".join(lines), None))
@@ -499,7 +559,8 @@ def _render(d: dict) -> tuple[str, str]:
                 [
                     [
                         r["cycle"],
-                        f"{STAGE_ZH.get(r['verdict'], r['verdict'])} {r['verdict']}",
+                        f"{STAGE_ZH.get(r['verdict'], r['verdict'])} {r['verdict']}"
+                        + _verdict_status_text(r.get("verdict_status")),
                         r["evidence"] or "–",
                         r["index_change"],
                         {True: "是", False: "否", None: "–"}[r["is_robust"]],

@@ -44,7 +44,12 @@ DEFAULT_MC_SEED = 20160086
 DEFAULT_MC_RUNS = 1000
 
 # Released row sets: table -> (source relation, year filter, key columns). The cycle and acceptance rows are
-# those of the cycle holding Y (the verdict as of Y).
+# those of the cycle holding Y (the verdict as of Y) on the unit's own calendar; when a new programme's calendar
+# took over inside an earlier cycle (2020-2022 cut short by the 2022-2024 strong-city cycle), the newer cycle.
+_CYCLE_HOLDING_Y = (
+    "{first} <= {{y}} and {last} >= {{y}} and {first} = (select max(h.{first}) from {rel} h "
+    "where h.unit_code = {table}.unit_code and h.{first} <= {{y}} and h.{last} >= {{y}})"
+)
 RELEASED = {
     "city_score_year": ("marts.fct_city_score_year", "year = {y}", ["unit_code"]),
     # cities only: provinces are normalised over the years of the province statistics, a window of their own
@@ -54,10 +59,21 @@ RELEASED = {
         ["unit_code", "indicator_code"],
     ),
     "evaluation_year": ("marts.fct_evaluation_year", "year = {y}", ["unit_code"]),
-    "evaluation_cycle": ("marts.fct_evaluation_cycle", "cycle_start <= {y} and cycle_end >= {y}", ["unit_code"]),
+    "evaluation_cycle": (
+        "marts.fct_evaluation_cycle",
+        _CYCLE_HOLDING_Y.format(
+            first="cycle_start", last="cycle_end", rel="marts.fct_evaluation_cycle", table="fct_evaluation_cycle"
+        ),
+        ["unit_code"],
+    ),
     "acceptance_score": (
         "marts.fct_acceptance_score",
-        "cycle_first_year <= {y} and cycle_last_year >= {y}",
+        _CYCLE_HOLDING_Y.format(
+            first="cycle_first_year",
+            last="cycle_last_year",
+            rel="marts.fct_acceptance_score",
+            table="fct_acceptance_score",
+        ),
         ["unit_code"],
     ),
 }
@@ -67,6 +83,24 @@ DIFF_FIELDS = {
     "evaluation_cycle": ["verdict", "index_change"],
     "acceptance_score": ["acceptance_score", "acceptance_band"],
 }
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """A mart that gained columns since the first release (e.g. the third-party parts of the acceptance score):
+    add them to the released table, null in the earlier releases (they did not have them), so releases keep
+    being written and no released value changes."""
+    have = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [SCHEMA, name],
+        ).fetchall()
+    }
+    for column, column_type, *_ in con.sql("describe select * from frame").fetchall():  # frame: DuckDB reads it
+        if column not in have:
+            con.execute(f'alter table {SCHEMA}.{name} add column "{column}" {column_type}')
+
+
 RELEASES_DDL = f"""
 create table if not exists {SCHEMA}.releases (
   release_id varchar, evaluation_year integer, data_version varchar, catalog_version varchar,
@@ -427,6 +461,7 @@ def release(
             for name, df in frames.items():
                 frame = df.with_columns(release_id=pl.lit(release_id)).select("release_id", *df.columns)  # noqa: F841
                 if _has_table(con, SCHEMA, name):
+                    _add_new_columns(con, name, frame)
                     con.execute(f"insert into {SCHEMA}.{name} by name select * from frame")
                 else:
                     con.execute(f"create table {SCHEMA}.{name} as select * from frame")

@@ -45,11 +45,3 @@ def load_rules(
         except ValueError:
             out[f"{rule}.{param}"] = value
     return out
-
-
-def cycle_start(year: int, rules: dict[str, object]) -> int | None:
-    """First year of the evaluation cycle holding ``year``; None before the first cycle (baseline year)."""
-    anchor, length = int(rules["GEN.cycle_anchor_year"]), int(rules["GEN.cycle_length"])
-    if year < anchor:
-        return None
-    return anchor + length * ((year - anchor) // length)

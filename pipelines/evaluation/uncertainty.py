@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipelines.evaluation.rules import cycle_start, load_rules
+from pipelines.evaluation.rules import load_rules
 
 # Geometric means need positive inputs, and min-max scores put the weakest unit of every indicator at exactly
 # 0, which would zero (or, floored at 1, nearly zero) a whole pillar for one weak indicator. The geometric
@@ -76,6 +76,40 @@ def _read_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataF
         "select catalog_version, indicator_code, pillar_code, weight, pillar_weight from marts.dim_indicator"
     ).pl()
     return scores, values, catalog
+
+
+CALENDAR_TABLE = "marts.fct_programme_unit_year"
+
+
+def read_calendar(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Cycle of every programme unit-year from its programme's calendar: the mart twin of dbt's
+    int_programme_unit_years (seed programme_calendar), the one definition the evaluation models read too. A
+    2012-2016 demonstration city has the cycles anchored at GEN.cycle_anchor_year, a 2022 strong-city unit its
+    2022-2024 cycle with baseline 2021."""
+    schema, table = CALENDAR_TABLE.split(".")
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchall()[0][0]
+    if not found:
+        raise ValueError(
+            f"{CALENDAR_TABLE} not found: the uncertainty step reads each unit's cycle calendar from it; build the "
+            "programme marts (dbt models/marts/programme) first"
+        )
+    return con.sql(
+        f"select unit_code, year, cycle_start, cycle_end, cycle_baseline_year from {CALENDAR_TABLE} "
+        "where cycle_start is not null"
+    ).pl()
+
+
+def _baselines(calendar: pl.DataFrame, units: list[str], years: list[int]) -> np.ndarray:
+    """[year, unit] index of the cycle's baseline year in ``years`` (-1: no cycle or baseline outside the data)."""
+    u_ix = {u: i for i, u in enumerate(units)}
+    y_ix = {y: i for i, y in enumerate(years)}
+    out = np.full((len(years), len(units)), -1, dtype=np.int64)
+    for unit, year, _, _, base in calendar.iter_rows():
+        if unit in u_ix and year in y_ix and base is not None and base in y_ix:
+            out[y_ix[year], u_ix[unit]] = y_ix[base]
+    return out
 
 
 def _nominal_arrays(scores: pl.DataFrame, values: pl.DataFrame, catalog: pl.DataFrame):
@@ -185,23 +219,40 @@ def _rank_desc(values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(keyed), np.nan, ranks.astype(float))
 
 
-def r2_thresholds(nominal_index: np.ndarray, years: list[int], rules_of: dict[int, dict[str, object]]) -> np.ndarray:
+def _change_since_baseline(index: np.ndarray, baseline_index: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """index[..., y, u] - baseline_index[..., base[y, u], u] over the last two axes (year, unit); nan where the
+    unit-year has no baseline (base -1)."""
+    has = base >= 0
+    rows = np.where(has, base, 0)
+    cols = np.broadcast_to(np.arange(base.shape[1])[None, :], base.shape)
+    picked = baseline_index[..., rows, cols]
+    return np.where(has, index - picked, np.nan)
+
+
+def r2_thresholds(
+    nominal_index: np.ndarray,
+    years: list[int],
+    rules_of: dict[int, dict[str, object]],
+    base: np.ndarray,
+    baseline_index: np.ndarray | None = None,
+) -> np.ndarray:
     """R2 threshold per year (points), as int_evaluation_signals_year computes it: max(R2.regress_points,
-    R2.noise_z x 1.4826 x MAD of the nominal index change since the cycle baseline over the year's units),
-    with the rules in force in each year (``rules_of[year]``). nominal_index: [year, unit]."""
-    y_ix = {y: i for i, y in enumerate(years)}
+    R2.noise_z x 1.4826 x MAD of the nominal index change since each unit's cycle baseline (``base``, from its
+    programme calendar) over the year's units), with the rules in force in each year (``rules_of[year]``).
+    nominal_index: [year, unit] of the ranked unit-years; baseline_index: [year, unit] published index of every
+    unit-year (a unit not yet in the programme in its baseline year still has one), default nominal_index."""
+    change_all = _change_since_baseline(
+        nominal_index, nominal_index if baseline_index is None else baseline_index, base
+    )
     out = np.array([float(rules_of[y]["R2.regress_points"]) for y in years])
-    for y in years:
+    for yi, y in enumerate(years):
         rules = rules_of[y]
         floor, z = float(rules["R2.regress_points"]), float(rules.get("R2.noise_z", 0.0))
-        start = cycle_start(y, rules)
-        if start is None or (start - 1) not in y_ix:
-            continue
-        change = nominal_index[y_ix[y]] - nominal_index[y_ix[start - 1]]
+        change = change_all[yi]
         change = change[~np.isnan(change)]
         if change.size:
             noise = 1.4826 * float(np.median(np.abs(change - np.median(change))))
-            out[y_ix[y]] = max(floor, z * noise)
+            out[yi] = max(floor, z * noise)
     return out
 
 
@@ -243,20 +294,30 @@ def run_uncertainty(
             if pick.any():
                 comp[pick] = _composites(a, ind_mult[pick], pil_mult[pick], geo, drop, min_pillar_coverage)
 
+    # Every unit-year with a composite gets an index on the programme scale (as fct_city_score_year gives
+    # non-programme units one): a unit's cycle baseline can fall before it joined (石家庄, 2022 cohort: 2021).
+    comp_all = comp
     comp = np.where(ranked[None], comp, np.nan)
     with np.errstate(invalid="ignore"):
-        index = 100.0 * comp / np.nanmean(comp, axis=2, keepdims=True)
+        programme_mean = np.nanmean(comp, axis=2, keepdims=True)
+        index = 100.0 * comp / programme_mean
+        index_all = 100.0 * comp_all / programme_mean
     rank = _rank_desc(index, ranked)
     group = performance_group_codes(index)
 
-    # Index change since the baseline year of the year's cycle, per run (nan outside cycles).
-    y_ix = {y: i for i, y in enumerate(years)}
-    change = np.full_like(index, np.nan)
-    for y in years:
-        start = cycle_start(y, rules_of[y])
-        if start is not None and (start - 1) in y_ix:
-            change[:, y_ix[y]] = index[:, y_ix[y]] - index[:, y_ix[start - 1]]
-    regress_points = r2_thresholds(a["nominal_index"], years, rules_of)[None, :, None]
+    # Index change since the baseline year of each unit-year's cycle on its programme calendar, per run (nan
+    # outside cycles): the same calendar the evaluation models read (fct_programme_unit_year).
+    base = _baselines(read_calendar(con), units, years)
+    change = _change_since_baseline(index, index_all, base)
+    published = con.sql(
+        "select unit_code, year, composite_index from marts.fct_city_score_year where composite_index is not null"
+    ).pl()
+    nominal_all = np.full((len(years), len(units)), np.nan)
+    u_ix, y_ix = {u: i for i, u in enumerate(units)}, {y: i for i, y in enumerate(years)}
+    for u, y, idx in published.iter_rows():
+        if u in u_ix and y in y_ix:
+            nominal_all[y_ix[y], u_ix[u]] = idx
+    regress_points = r2_thresholds(a["nominal_index"], years, rules_of, base, nominal_all)[None, :, None]
     improve_points = np.array([float(rules_of[y]["X1.improve_min_points"]) for y in years])[None, :, None]
     below_index = np.array([float(rules_of[y]["R2.below_index"]) for y in years])[None, :, None]
 

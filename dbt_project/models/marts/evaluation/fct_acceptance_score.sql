@@ -9,13 +9,22 @@
 --   level_points  = mean over the benchmark indicators (ACC: QLT01, QLT03, ENV03) of
 --                   100 x min(1, city value / national value / ACC.level_full_ratio); national = unit 000000
 --                   of the latest statistics year <= the cycle's last year (benchmark_year)
---   acceptance_score = (ACC.target_weight x target_points + ACC.level_weight x level_points) / weights present
+--   indicator_score = (ACC.target_weight x target_points + ACC.level_weight x level_points) / weights present
+-- Target ambition (issue 17): each target's points weigh AMB.unambitious_weight when marts.fct_target_ambition
+-- classes the target 'unambitious' (its required growth does not exceed the city's own trend or its peers'
+-- real growth), 1 otherwise: target_points = sum(weight x points) / sum(weight).
+-- Third-party evaluation (issue 17): with the evaluator's upload for the cycle (fct_evaluation_cycle)
+--   acceptance_score = (1 - TP.third_party_weight) x indicator_score + TP.third_party_weight x third_party_score
+-- and the band is read from that combined score. Without an upload, TP.pending_blocks_verdict = 1 leaves the
+-- acceptance score and band null with acceptance_status 'third_party_pending' (never a silent indicator-only
+-- band); = 0 (or a weight of 0) uses the indicator score, marked 'indicator_only'.
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
 ),
 
 cycles as (
-  select unit_code, unit_name, cycle, cycle_start, cycle_end, is_complete, verdict
+  select unit_code, unit_name, cycle, cycle_start, cycle_end, is_complete, verdict, verdict_status,
+         third_party_status, third_party_score, third_party_evaluator, third_party_report_version
   from {{ ref('fct_evaluation_cycle') }}
 ),
 
@@ -26,19 +35,32 @@ last_years as (
   group by e.unit_code, e.cycle_start
 ),
 
-targets as (
+target_points as (
   select
     l.unit_code, l.cycle_start,
-    cast(count(*) as integer) as targets_evaluable,
-    avg(case when t.status = 'achieved' then 100.0
-             when t.growth_ratio is null then 0.0
-             when t.growth_ratio <= 0 then 0.0
-             when t.growth_ratio >= 1 then 100.0
-             else 100.0 * t.growth_ratio end) as target_points
+    case when a.ambition_class = 'unambitious' then p.amb_unambitious_weight else 1.0 end as ambition_weight,
+    case when a.ambition_class = 'unambitious' then 1 else 0 end as is_unambitious,
+    case when t.status = 'achieved' then 100.0
+         when t.growth_ratio is null then 0.0
+         when t.growth_ratio <= 0 then 0.0
+         when t.growth_ratio >= 1 then 100.0
+         else 100.0 * t.growth_ratio end as points
   from last_years l
+  join params p on p.evaluation_year = l.last_year
   join {{ ref('fct_target_status_year') }} t on t.unit_code = l.unit_code and t.year = l.last_year
+  left join {{ ref('fct_target_ambition') }} a
+    on a.unit_code = t.unit_code and a.plan_id = t.plan_id and a.indicator_code = t.indicator_code
   where t.status <> 'insufficient_data'
-  group by l.unit_code, l.cycle_start
+),
+
+targets as (
+  select
+    unit_code, cycle_start,
+    cast(count(*) as integer) as targets_evaluable,
+    cast(sum(is_unambitious) as integer) as targets_unambitious,
+    sum(ambition_weight * points) / nullif(sum(ambition_weight), 0) as target_points
+  from target_points
+  group by unit_code, cycle_start
 ),
 
 benchmark_year as (
@@ -70,18 +92,45 @@ levels as (
 scored as (
   select
     c.unit_code, c.unit_name, c.cycle, c.cycle_start, c.cycle_end, l.last_year, c.is_complete, c.verdict,
-    t.target_points, t.targets_evaluable, v.level_points, v.level_indicators, v.benchmark_year,
-    v.qlt01_value, v.qlt01_national,
+    c.verdict_status, c.third_party_status, c.third_party_score, c.third_party_evaluator,
+    c.third_party_report_version,
+    t.target_points, t.targets_evaluable, t.targets_unambitious, v.level_points, v.level_indicators,
+    v.benchmark_year, v.qlt01_value, v.qlt01_national,
     p.acc_target_weight, p.acc_level_weight, p.acc_remove_below, p.acc_cultivation_from, p.rules_version,
+    p.amb_unambitious_weight, p.tp_third_party_weight, p.tp_pending_blocks_verdict,
     (coalesce(p.acc_target_weight * t.target_points, 0) + coalesce(p.acc_level_weight * v.level_points, 0))
       / nullif(case when t.target_points is not null then p.acc_target_weight else 0 end
                + case when v.level_points is not null then p.acc_level_weight else 0 end, 0)
-      as acceptance_score
+      as indicator_score
   from cycles c
   join last_years l on l.unit_code = c.unit_code and l.cycle_start = c.cycle_start
   join params p on p.evaluation_year = l.last_year
   left join targets t on t.unit_code = c.unit_code and t.cycle_start = c.cycle_start
   left join levels v on v.unit_code = c.unit_code and v.cycle_start = c.cycle_start
+),
+
+combined as (
+  select
+    s.*,
+    case
+      when s.indicator_score is null then 'insufficient_data'
+      when s.third_party_status = 'received' and s.tp_third_party_weight > 0 then 'combined'
+      when s.tp_third_party_weight is null or s.tp_third_party_weight <= 0 then 'indicator_only'
+      when s.tp_pending_blocks_verdict = 1 then 'third_party_pending'
+      else 'indicator_only'
+    end as acceptance_status
+  from scored s
+),
+
+final_score as (
+  select
+    c.*,
+    case c.acceptance_status
+      when 'combined' then (1 - c.tp_third_party_weight) * c.indicator_score
+        + c.tp_third_party_weight * c.third_party_score
+      when 'indicator_only' then c.indicator_score
+    end as acceptance_score
+  from combined c
 )
 
 select
@@ -92,6 +141,13 @@ select
   s.cycle_end as cycle_last_year,
   s.last_year as judged_year,
   s.is_complete,
+  s.acceptance_status,
+  s.indicator_score,
+  s.third_party_status,
+  s.third_party_score,
+  s.tp_third_party_weight as third_party_weight,
+  s.third_party_evaluator,
+  s.third_party_report_version,
   s.acceptance_score,
   case
     when s.acceptance_score is null then null
@@ -101,6 +157,8 @@ select
   end as acceptance_band,
   s.target_points,
   s.targets_evaluable,
+  s.targets_unambitious,
+  s.amb_unambitious_weight as unambitious_weight,
   s.level_points,
   s.level_indicators,
   s.benchmark_year,
@@ -109,5 +167,6 @@ select
   s.acc_target_weight as target_weight,
   s.acc_level_weight as level_weight,
   s.verdict as cycle_verdict,
+  s.verdict_status as cycle_verdict_status,
   s.rules_version
-from scored s
+from final_score s

@@ -2,7 +2,27 @@
 -- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
 -- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
-with years as (
+-- Cycles (first, last and baseline year) are the unit's own, from its programme's calendar
+-- (int_programme_unit_years via int_evaluation_signals_year). is_complete: the data reach the cycle's last year;
+-- a cycle still running (or cut short when a new programme's calendar took over) is never judged as complete.
+-- Third-party evaluation ("每三年期开展一轮第三方评估", issue 17): the evaluator's current upload for exactly this
+-- cycle (marts.fct_third_party_evaluation) gives third_party_status 'received' and its score; without one the
+-- status is 'pending' and, when the rules in force in the cycle's last evaluated year say so
+-- (TP.pending_blocks_verdict = 1 and TP.third_party_weight > 0), verdict_status is 'third_party_pending': the
+-- verdict is the indicator-based one to date and must be shown as awaiting the third-party evaluation, never as
+-- a final verdict. withdrawn and not_reported are procedural verdicts (title withdrawn; not reporting counts as
+-- exit under the management measures) that no evaluator's score changes: they stay final.
+with params as (
+  select * from {{ ref('int_evaluation_params_year') }}
+),
+
+third_party as (
+  select unit_code, cycle_first_year, cycle_last_year, third_party_score, evaluator, report_version
+  from {{ ref('fct_third_party_evaluation') }}
+  where third_party_score is not null
+),
+
+years as (
   select * from {{ ref('fct_evaluation_year') }}
   where cycle_start is not null
 ),
@@ -24,6 +44,7 @@ per_cycle as (
     y.cycle_start,
     max(y.cycle_end) as cycle_end,
     max(y.cycle) as cycle,
+    max(y.cycle_baseline_year) as cycle_baseline_year,
     max(y.withdrawn_year) as withdrawn_year,
     cast(count(*) as integer) as years_evaluated,
     min(b.first_year) as first_year,
@@ -87,6 +108,27 @@ verdicts as (
     end as verdict
   from per_cycle c
   join chain ch on ch.unit_code = c.unit_code and ch.cycle_start = c.cycle_start
+),
+
+with_third_party as (
+  select
+    v.*,
+    case when tp.unit_code is not null then 'received' else 'pending' end as third_party_status,
+    tp.third_party_score,
+    tp.evaluator as third_party_evaluator,
+    tp.report_version as third_party_report_version,
+    p.tp_third_party_weight as third_party_weight,
+    case
+      when tp.unit_code is not null then 'final'
+      when v.verdict in ('withdrawn', 'not_reported') then 'final'
+      when p.tp_third_party_weight is null or p.tp_third_party_weight <= 0 then 'final'
+      when p.tp_pending_blocks_verdict = 1 then 'third_party_pending'
+      else 'indicator_only'
+    end as verdict_status
+  from verdicts v
+  left join params p on p.evaluation_year = v.last_year
+  left join third_party tp
+    on tp.unit_code = v.unit_code and tp.cycle_first_year = v.cycle_start and tp.cycle_last_year = v.cycle_end
 )
 
 select
@@ -95,7 +137,7 @@ select
   v.cycle,
   v.cycle_start,
   v.cycle_end,
-  v.cycle_start - 1 as baseline_year,
+  v.cycle_baseline_year as baseline_year,
   v.verdict,
   lag(v.verdict) over (partition by v.unit_code order by v.cycle_start nulls last) as previous_verdict,
   concat_ws('; ',
@@ -116,7 +158,13 @@ select
       cast(v.w2_first as string), case when v.w2_last > v.w2_first then concat('-', cast(v.w2_last as string))
       else '' end) end,
     case when v.verdict = 'exemplary' then concat('EX1 ', v.end_group, ' in ', cast(v.last_year as string),
-      ', index change +', cast(round(v.index_change, 1) as string)) end
+      ', index change +', cast(round(v.index_change, 1) as string)) end,
+    case when v.third_party_status = 'received' then concat('third-party score ',
+      cast(round(v.third_party_score, 1) as string), ' (report version ',
+      cast(v.third_party_report_version as string), ')') end,
+    case when v.verdict_status = 'third_party_pending' then 'third-party evaluation pending' end,
+    case when v.verdict_status = 'indicator_only' then
+      'third-party evaluation pending: indicator-only verdict (TP.pending_blocks_verdict = 0)' end
   ) as evidence,
   v.years_evaluated,
   v.is_complete,
@@ -147,6 +195,12 @@ select
     end
   end as is_robust,
   v.withdrawn_year,
+  v.third_party_status,
+  v.third_party_score,
+  v.third_party_weight,
+  v.third_party_evaluator,
+  v.third_party_report_version,
+  v.verdict_status,
   v.catalog_versions,
   v.rules_versions
-from verdicts v
+from with_third_party v

@@ -94,6 +94,7 @@ select
   s.cycle,
   s.cycle_start,
   s.cycle_end,
+  s.cycle_baseline_year,
   s.stage,
   s.rule_stage,
   lag(s.stage) over (partition by s.unit_code order by s.year nulls last) as previous_stage,
@@ -103,7 +104,7 @@ select
     case when s.rank is null and s.not_reported_sources is null then
       'not ranked: no composite (a pillar without enough indicator weight)' end,
     case when s.x1 then concat('X1 exit candidate (previous cycle in rectification; index change since ',
-      cast(s.cycle_start - 1 as string), ' ', cast(round(s.index_change_cycle, 1) as string), ')') end,
+      cast(s.cycle_baseline_year as string), ' ', cast(round(s.index_change_cycle, 1) as string), ')') end,
     case when s.r1 then concat('R1 rectification (', cast(s.watch_run_years as string),
       ' consecutive watch years)') end,
     case when s.r2 then concat('R2 rectification (index change over cycle ',
@@ -114,7 +115,7 @@ select
     case when s.w2 then concat('W2 watch (', cast(s.targets_lagging as string), ' of ',
       cast(s.targets_evaluable as string), ' targets lagging)') end,
     case when s.ex1 then concat('EX1 exemplary (group ', s.performance_group, ', index change since ',
-      cast(s.cycle_start - 1 as string), ' +', cast(round(s.index_change_cycle, 1) as string), ')') end
+      cast(s.cycle_baseline_year as string), ' +', cast(round(s.index_change_cycle, 1) as string), ')') end
   ) as rules_fired,
   s.x1 as fired_x1,
   s.r1 as fired_r1,

@@ -79,9 +79,11 @@ select
   ch.improved,
   ch.rect_or_worse,
   -- the previous cycle must be the one immediately before; a gap (e.g. a city not evaluated for a whole cycle)
-  -- does not carry rectification forward
+  -- does not carry rectification forward. Cycles come from the unit's calendar (int_programme_unit_years): when
+  -- a new programme's calendar takes over (a 2012 demonstration city joining the 2022 strong-city cohort), the
+  -- previous cycle may end inside the new one, which still makes it the immediately preceding cycle.
   case when lag(ch.cycle_end) over (partition by ch.unit_code order by ch.cycle_start nulls last)
-            = ch.cycle_start - 1
+            >= ch.cycle_start - 1
        then lag(ch.rect_or_worse) over (partition by ch.unit_code order by ch.cycle_start nulls last)
        else false end as prev_rect_or_worse
 from chained ch

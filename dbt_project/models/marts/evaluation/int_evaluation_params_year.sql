@@ -2,10 +2,10 @@
 -- Evaluation parameters per evaluation year: the rules version in force that year (seed rules_versions, like
 -- catalog_versions) pivoted from the reviewed rules seed into one typed row, so each year is judged by the
 -- rules in force then and every rule reads its thresholds from configuration rather than literals in SQL.
+-- Cycles are not parameters here: each unit-year's cycle comes from its programme calendar
+-- (int_programme_unit_years), whose demonstration-city anchor is GEN.cycle_anchor_year.
 {%- set p = {
   'robust_share': ('GEN', 'robust_share', 'double'),
-  'cycle_anchor_year': ('GEN', 'cycle_anchor_year', 'integer'),
-  'cycle_length': ('GEN', 'cycle_length', 'integer'),
   'ex1_enabled': ('EX1', 'enabled', 'integer'),
   'ex1_leader_group': ('EX1', 'leader_group', 'string'),
   'ex1_improve_min_points': ('EX1', 'improve_min_points', 'double'),
@@ -35,6 +35,9 @@
   'acc_level_indicators': ('ACC', 'level_indicators', 'string'),
   'acc_remove_below': ('ACC', 'remove_below', 'double'),
   'acc_cultivation_from': ('ACC', 'cultivation_from', 'double'),
+  'amb_unambitious_weight': ('AMB', 'unambitious_weight', 'double'),
+  'tp_third_party_weight': ('TP', 'third_party_weight', 'double'),
+  'tp_pending_blocks_verdict': ('TP', 'pending_blocks_verdict', 'integer'),
 } %}
 with pivoted as (
   select

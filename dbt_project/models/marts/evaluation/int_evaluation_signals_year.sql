@@ -30,15 +30,25 @@ evaluated as (
     and (r.withdrawn_year is null or s.year < r.withdrawn_year)
 ),
 
+-- The cycle of each unit-year comes from its programme's calendar (int_programme_unit_years, seed
+-- programme_calendar): the membership that governs the year gives the cycle's first and last year and its
+-- baseline year. One definition, also read by the uncertainty step (marts.fct_programme_unit_year). A
+-- 2012-2016 demonstration city keeps the cycles anchored at GEN.cycle_anchor_year; a 2022 strong-city unit is
+-- judged on its own 2022-2024 cycle with baseline 2021. No calendar row (a year before the first cycle): no cycle.
+calendar as (
+  select unit_code, year, cycle_start, cycle_end, cycle_baseline_year
+  from {{ ref('int_programme_unit_years') }}
+  where cycle_start is not null
+),
+
 with_cycle as (
   select
     e.*,
-    case when e.year >= p.cycle_anchor_year
-         then p.cycle_anchor_year
-              + p.cycle_length * cast(floor((e.year - p.cycle_anchor_year) / (p.cycle_length * 1.0)) as integer)
-    end as cycle_start
+    k.cycle_start,
+    k.cycle_end,
+    k.cycle_baseline_year
   from evaluated e
-  join params p on p.evaluation_year = e.year
+  left join calendar k on k.unit_code = e.unit_code and k.year = e.year
 ),
 
 target_counts as (
@@ -72,7 +82,6 @@ uncertainty as (
 joined as (
   select
     c.*,
-    c.cycle_start + p.cycle_length - 1 as cycle_end,
     b.composite_index as baseline_index,
     c.composite_index - b.composite_index as index_change_cycle,
     -- the same change with the baseline year re-weighted by this year's catalog: a fall that only the
@@ -88,9 +97,9 @@ joined as (
   from with_cycle c
   join params p on p.evaluation_year = c.year
   left join {{ ref('fct_city_score_year') }} b
-    on b.unit_code = c.unit_code and b.year = c.cycle_start - 1
+    on b.unit_code = c.unit_code and b.year = c.cycle_baseline_year
   left join {{ ref('int_evaluation_index_by_catalog') }} bc
-    on bc.unit_code = c.unit_code and bc.year = c.cycle_start - 1 and bc.catalog_version = c.catalog_version
+    on bc.unit_code = c.unit_code and bc.year = c.cycle_baseline_year and bc.catalog_version = c.catalog_version
   left join target_counts tc on tc.unit_code = c.unit_code and tc.year = c.year
   left join uncertainty u on u.unit_code = c.unit_code and u.year = c.year
 ),
@@ -199,7 +208,7 @@ select
     (p.r1_enabled = 1 and r.watch_run_years >= p.r1_watch_years and r.robust_watch_run_years >= p.r1_watch_years)
     or (coalesce(r.r2, false) and r.share_regressing >= p.robust_share and r.is_watch_robust)
   end as rectification_robust,
-  r.cycle_start, r.cycle_end,
+  r.cycle_start, r.cycle_end, r.cycle_baseline_year,
   case when r.cycle_start is not null
        then concat(cast(r.cycle_start as string), '-', cast(r.cycle_end as string)) end as cycle,
   r.composite, r.composite_index, r.rank, r.n_ranked, r.performance_group,

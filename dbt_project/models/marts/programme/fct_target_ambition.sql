@@ -41,12 +41,18 @@ observed as (
     where raw_value is not null
 ),
 
-last_observed as (
-    select indicator_code, max(year) as last_year from observed group by indicator_code
-),
-
 units as (
     select unit_code, province_code from {{ ref('int_units') }} where peer_group = 'city'
+),
+
+-- the last year the peers (cities) have data: province statistics run on their own, longer window and must not
+-- push the peer window past the cities' data (no peer would have a value, and a recomputation of a released
+-- year on its window would class the target differently)
+last_observed as (
+    select o.indicator_code, max(o.year) as last_year
+    from observed as o
+    inner join units as u on u.unit_code = o.unit_code
+    group by o.indicator_code
 ),
 
 groups as (

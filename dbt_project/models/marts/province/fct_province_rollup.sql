@@ -2,9 +2,8 @@
 -- province and cycle, how its programme cities stand — stages (year) or verdicts (cycle), mean and spread of the
 -- composite index, the acceptance score where one exists, the share of key targets met and the cities flagged.
 -- Flagged = watch, review, rectification or exit_candidate (the stages that ask the province to act).
--- Acceptance scores come from marts.fct_acceptance_score when that table exists at run time.
-{%- set acc_rel = adapter.get_relation(database=target.database, schema='marts', identifier='fct_acceptance_score')
-    if execute else none %}
+-- Acceptance scores come from fct_acceptance_score (built in the same evaluation step): the combined score, null
+-- while the cycle's third-party evaluation is pending, so a province's mean never mixes in indicator-only scores.
 with units as (
     select unit_code, unit_name, province_code, province_name
     from {{ ref('dim_city') }}
@@ -45,18 +44,8 @@ cycles as (
 ),
 
 acceptance as (
-    {%- if acc_rel is not none %}
     select unit_code, cycle_first_year, cycle_last_year, cast(acceptance_score as double) as acceptance_score
-    from {{ acc_rel }}
-    {%- else %}
-    select
-        cast(null as string) as unit_code,
-        cast(null as integer) as cycle_first_year,
-        cast(null as integer) as cycle_last_year,
-        cast(null as double) as acceptance_score
-    from units
-    where 1 = 0
-    {%- endif %}
+    from {{ ref('fct_acceptance_score') }}
 ),
 
 key_targets as (
