@@ -33,6 +33,7 @@ def pytest_configure(config):
         )
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist's ``--dist loadgroup`` (the README's test command runs the suite on every core):
     the tests on the session's sample run share one worker, so the sample pipeline runs once, and every other
