@@ -121,7 +121,16 @@ def main() -> None:
         base = tmp / "baseline"
         base.mkdir()
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.baseline_commit, "pipelines", "dbt_project/seeds", "data/reference"],
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "archive",
+                args.baseline_commit,
+                "pipelines",
+                "dbt_project/seeds",
+                "data/reference",
+            ],
             capture_output=True,
             check=True,
         ).stdout

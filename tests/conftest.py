@@ -33,15 +33,27 @@ def pytest_configure(config):
         )
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Groups for pytest-xdist's ``--dist loadgroup`` (the README's test command runs the suite on every core):
-    the tests on the session's sample run share one worker, so the sample pipeline runs once, and every other
-    module stays on one worker, so its module-scoped pipeline runs once. Without xdist the marker is inert."""
-    for item in items:
-        uses_sample = {"sample_snapshot", "e2e_snapshot"} & set(getattr(item, "fixturenames", ()))
-        group = "sample_run" if uses_sample else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+_TESTS_DIR = Path(__file__).resolve().parent
+# Test files on the session's sample run (the browser suites, and every file naming its fixture): one worker
+# runs them all, so the sample pipeline runs once per test session.
+SAMPLE_RUN_FILES = frozenset(
+    "tests/" + f.relative_to(_TESTS_DIR).as_posix()
+    for f in _TESTS_DIR.rglob("test_*.py")
+    if f.parent.name == "e2e" or "sample_snapshot" in f.read_text(encoding="utf-8")
+)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist (the README's test command runs the suite on every core) schedules whole files, so each
+    module-scoped pipeline runs once, and all files on the session's sample run as one unit on one worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SampleRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "sample_run" if path in SAMPLE_RUN_FILES else path
+
+    return SampleRunScheduling(config, log)
 
 
 def pytest_report_header(config):
