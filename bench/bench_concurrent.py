@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from dashboard_http import callback_body  # noqa: E402
+from dashboard_http import add_account, callback_body, login_session  # noqa: E402
 
 TARGET_P95_S = 1.0
 
@@ -104,7 +105,9 @@ def heavy_cases(years: list[int], prog: list[str]) -> dict[str, callable]:
     }
 
 
-def start(kind: str, snapshot: Path, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+def start(
+    kind: str, snapshot: Path, port: int, workers: int, threads: int, log: Path, access: Path
+) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     if kind == "gunicorn":
         gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
@@ -122,15 +125,16 @@ def start(kind: str, snapshot: Path, port: int, workers: int, threads: int, log:
             "120",
             "--chdir",
             str(REPO),
-            f"bench.dashboard_wsgi:server(snapshot={str(snapshot)!r})",
+            f"bench.dashboard_wsgi:server(snapshot={str(snapshot)!r}, access_dir={str(access)!r})",
         ]
     else:  # the development server the old `ipcity serve` ran
         code = (
             "import sys; from pathlib import Path; from dashboards.app import create_app; "
-            "create_app(Path(sys.argv[1])).run(host='127.0.0.1', port=int(sys.argv[2]), debug=False, "
+            "a = Path(sys.argv[3]); create_app(Path(sys.argv[1]), user_store=a / 'users.sqlite', "
+            "secret_key_file=a / 'secret_key').run(host='127.0.0.1', port=int(sys.argv[2]), debug=False, "
             "use_reloader=False, threaded=True)"
         )
-        cmd = [sys.executable, "-c", code, str(snapshot), str(port)]
+        cmd = [sys.executable, "-c", code, str(snapshot), str(port), str(access)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -153,9 +157,8 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def warm(url: str, cases: dict, rounds: int) -> None:
+def warm(url: str, cases: dict, rounds: int, session: requests.Session) -> None:
     """Every worker imports, registers the pages router and fills its query cache before timing starts."""
-    session = requests.Session()
     for k in range(rounds):
         session.get(url + "/?lang=zh", timeout=60)
         session.get(url + "/geo/prefectures.json", timeout=60)
@@ -163,8 +166,11 @@ def warm(url: str, cases: dict, rounds: int) -> None:
             session.post(url + "/_dash-update-component", json=body_for(k), timeout=120)
 
 
-def load(url: str, cases: dict, users: int, per_user: int, seed: int = 7) -> tuple[dict, float, int]:
-    """``users`` threads, each with its own session, ``per_user`` calls each in a random case order."""
+def load(
+    url: str, cases: dict, users: int, per_user: int, signed_in: requests.Session, seed: int = 7
+) -> tuple[dict, float, int]:
+    """``users`` threads, each with its own HTTP session carrying the signed-in cookie (one sign-in: the sign-in
+    form is rate-limited per address, as it should be), ``per_user`` calls each in a random case order."""
     results: dict[str, list[tuple[float, int, bool]]] = {name: [] for name in cases}
     lock = threading.Lock()
     names = list(cases)
@@ -173,6 +179,7 @@ def load(url: str, cases: dict, users: int, per_user: int, seed: int = 7) -> tup
     def user(u: int) -> None:
         rng = random.Random(seed + u)
         session = requests.Session()
+        session.cookies.update(signed_in.cookies)
         barrier.wait()
         for i in range(per_user):
             name = rng.choice(names)
@@ -263,15 +270,19 @@ def main() -> None:
         f"snapshot {args.snapshot} · {args.users} concurrent users × {args.requests} calls · "
         f"{os.cpu_count()} CPUs · load average {os.getloadavg()[0]:.1f} at start"
     )
+    # a national-office account in a throwaway users store (every callback checks the signed-in role)
+    access = Path(tempfile.mkdtemp(prefix="bench_access_"))
+    add_account(access / "users.sqlite", "bench_national", "national")
     runs = {}
     kinds = ["gunicorn"] + ([] if args.no_baseline else ["werkzeug"])
     for kind in kinds:
         port = free_port()
-        proc = start(kind, args.snapshot, port, args.workers, args.threads, logs / f"concurrent_{kind}.log")
+        proc = start(kind, args.snapshot, port, args.workers, args.threads, logs / f"concurrent_{kind}.log", access)
         try:
             url = f"http://127.0.0.1:{port}"
-            warm(url, cases, rounds=args.workers * 2)
-            results, wall, n = load(url, cases, args.users, args.requests)
+            signed_in = login_session(url, "bench_national")
+            warm(url, cases, rounds=args.workers * 2, session=signed_in)
+            results, wall, n = load(url, cases, args.users, args.requests, signed_in)
             runs[kind] = (summarise(results), wall, n)
         finally:
             stop(proc)

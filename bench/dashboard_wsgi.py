@@ -11,5 +11,14 @@ from pathlib import Path
 from dashboards.app import create_app
 
 
-def server(snapshot: str | None = None):
-    return create_app(Path(snapshot) if snapshot else None).server
+def server(snapshot: str | None = None, access_dir: str | None = None):
+    """``access_dir``: the users store and session key the benchmark's account lives in (shared by every worker,
+    so a session signed in on one worker is valid on all)."""
+    if access_dir is None:
+        return create_app(Path(snapshot) if snapshot else None).server
+    access = Path(access_dir)
+    return create_app(
+        Path(snapshot) if snapshot else None,
+        user_store=access / "users.sqlite",
+        secret_key_file=access / "secret_key",
+    ).server
