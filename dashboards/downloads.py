@@ -8,27 +8,33 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.extracts import HEADERS as EXTRACT_FILE_HEADERS
+
 from . import access, queries
 from .security import neutralise_text
 from .xlsx import xlsx_bytes
 
 FORMATS = ("csv", "xlsx")
 
-# Chinese headers, in output order (Excel users are officials; codes stay for machine joins).
+# The indicator download's columns, in output order, under the provincial extracts' Chinese headers (one
+# header list for every file an office receives).
 EXTRACT_HEADERS: dict[str, str] = {
-    "year": "年份",
-    "province_name": "省份",
-    "unit_code": "行政区划代码",
-    "unit_name": "城市",
-    "pillar_name_zh": "一级指标",
-    "indicator_code": "指标代码",
-    "name_zh": "指标名称",
-    "unit": "计量单位",
-    "raw_value": "原始值",
-    "value": "采用值",
-    "is_imputed": "是否补值",
-    "normalised_score": "标准化得分",
-    "catalog_version": "指标体系版本",
+    c: EXTRACT_FILE_HEADERS[c]
+    for c in (
+        "year",
+        "province_name",
+        "unit_code",
+        "unit_name",
+        "pillar_name_zh",
+        "indicator_code",
+        "name_zh",
+        "unit",
+        "raw_value",
+        "value",
+        "is_imputed",
+        "normalised_score",
+        "catalog_version",
+    )
 }
 
 
