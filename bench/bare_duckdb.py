@@ -3,7 +3,7 @@
 python bench/bare_duckdb.py FILE.csv|FILE.parquet
 """
 
-import sys
+import argparse
 
 import duckdb
 
@@ -16,5 +16,11 @@ def main(path: str) -> None:
     print(f"groups={len(rows)} rows={sum(r[2] for r in rows)}")
 
 
+def cli(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("path", help="a grants file (CSV or Parquet) with region_code and patent_type columns")
+    main(ap.parse_args(argv).path)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    cli()

@@ -6,7 +6,7 @@ Lazy scan with projection pushdown, all columns as text (no type inference): the
 file and aggregate" in Polars. Run as its own process so the whole-process time includes start-up.
 """
 
-import sys
+import argparse
 
 import polars as pl
 
@@ -20,5 +20,11 @@ def main(path: str) -> None:
     print(f"groups={out.height} rows={out['len'].sum()}")
 
 
+def cli(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("path", help="a grants file (CSV or Parquet) with region_code and patent_type columns")
+    main(ap.parse_args(argv).path)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    cli()

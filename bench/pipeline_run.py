@@ -10,6 +10,7 @@ validate and load (the rest) by timing wrappers around the ingest functions.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -78,9 +79,9 @@ def main(out: Path) -> None:
     t0 = time.perf_counter()
     sampler = Sampler()
     sampler.start()
-    from pipelines.runner import _instance, run_pipeline
+    from pipelines.launcher import dagster_instance, run_pipeline
 
-    instance = _instance()
+    instance = dagster_instance()
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()
     summary = run_pipeline(instance=instance, progress=sampler.on_event)
@@ -115,5 +116,11 @@ def main(out: Path) -> None:
     )
 
 
+def cli(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path, help="where to write the run's JSON summary")
+    main(ap.parse_args(argv).out)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    cli()

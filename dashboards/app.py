@@ -26,7 +26,7 @@ from . import (  # noqa: F401 (access_text: UI strings)
 )
 from .auth import UserStore
 from .components import DOSSIER_KEY, EXTRACTS_KEY, SNAPSHOT_KEY, href
-from .downloads import FORMATS, prepare_download
+from .extracts import FORMATS, prepare_download
 from .i18n import norm_lang, t
 from .pages import (
     alerts,
@@ -44,7 +44,7 @@ from .pages import (
     targets,
     watchlist,
 )
-from .snapshot import Snapshot, SnapshotUnavailable
+from .snapshot import SNAPSHOT_SCHEMA_VERSION, Snapshot, SnapshotUnavailable, SnapshotWrongVersion
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +276,13 @@ def _register_routes(server: flask.Flask) -> None:
         snap = server.config[SNAPSHOT_KEY]
         try:
             version = snap.version()
+        except SnapshotWrongVersion as exc:
+            # The contract mismatch is said plainly (an operator must re-publish), still without the server path.
+            reason = (
+                f"snapshot has schema version {exc.found or 'none'}, but this dashboard reads version "
+                f"{SNAPSHOT_SCHEMA_VERSION} only"
+            )
+            return flask.jsonify({"available": False, "reason": reason}), 503
         except SnapshotUnavailable:
             return flask.jsonify({"available": False}), 503
         tag = hashlib.sha256(repr(version).encode()).hexdigest()[:12]

@@ -13,13 +13,15 @@ import polars as pl
 from dash import dcc, html
 
 from .i18n import name_col, norm_lang, province_col, t
-from .snapshot import Snapshot, SnapshotUnavailable
+from .snapshot import SNAPSHOT_SCHEMA_VERSION, Snapshot, SnapshotUnavailable, SnapshotWrongVersion
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_KEY = "IPCITY_SNAPSHOT"
 DOSSIER_KEY = "IPCITY_DOSSIER_DIR"
 EXTRACTS_KEY = "IPCITY_EXTRACTS_DIR"
+# The notice shown instead of any page when the snapshot is of another schema version.
+SNAPSHOT_REFUSED_ID = "snapshot-refused"
 
 # The strings of AG Grid's own menus that an official meets when sorting and filtering.
 AG_GRID_LOCALE_ZH = {
@@ -259,6 +261,10 @@ def guarded(view):
         lang = norm_lang(lang)
         try:
             return html.Div(view(lang=lang, **kwargs), className="ipc-page", lang="en" if lang == "en" else "zh-CN")
+        except SnapshotWrongVersion as exc:
+            log.error("%s", exc)
+            text = t("wrong_snapshot_version", lang).format(found=exc.found or "–", expected=SNAPSHOT_SCHEMA_VERSION)
+            return html.Div(html.Div(text, className="ipc-unavailable", id=SNAPSHOT_REFUSED_ID), className="ipc-page")
         except SnapshotUnavailable:
             log.warning("no snapshot at %s", snapshot().path)
             return html.Div(unavailable(lang, "no_snapshot"), className="ipc-page")

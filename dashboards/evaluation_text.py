@@ -49,16 +49,9 @@ def rules_text(row: dict, lang: str | None) -> str:
     """The rules fired in ``row`` (a fct_evaluation_year row) in the reader's language; '' when none."""
     fired = [rule for rule in RULE_ORDER if row.get(f"fired_{rule}")]
     english = row.get("rules_fired") or ""
-    # Without the flags (an older snapshot) the mart's sentence is all there is.
-    if norm_lang(lang) == "en" or all(row.get(f"fired_{rule}") is None for rule in RULE_ORDER):
+    if norm_lang(lang) == "en":
         return english
-    facts = []
-    # sentences without a rule code (fct_evaluation_year.rules_fired puts them first)
-    if row.get("not_reported_sources"):
-        facts.append(f"宽限期内未报送：{row['not_reported_sources']}（按退出处理）")
-    if english.startswith("not ranked"):
-        facts.append("未排名：无综合得分（某一维度指标权重不足）")
-    return "；".join([*facts, *(_zh(rule, row) for rule in fired)])
+    return "；".join(_zh(rule, row) for rule in fired)
 
 
 # The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its

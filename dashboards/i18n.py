@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipelines.labels import label_set
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
@@ -95,6 +97,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "尚未发布数据快照，请先运行数据流水线。",
         "No published data snapshot yet — run the pipeline first.",
     ),
+    "wrong_snapshot_version": (
+        "数据快照版本为 {found}，本平台只读取版本 {expected}：请用匹配的流水线重新发布（ipcity run --rebuild）。",
+        "The data snapshot has schema version {found}; this dashboard reads version {expected} only — publish it "
+        "again with the matching pipeline (ipcity run --rebuild).",
+    ),
     "synthetic_banner": (
         "数据说明：质押融资、执法案件、培训活动、城市人口与GDP、城市专利统计及专利授权记录为合成示例数据"
         "（城市专利统计按真实省级总量全量校准，量级与公开数据相当）；省级面板、行政区划与示范城市名单为真实数据。",
@@ -106,10 +113,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "snapshot_version": ("数据快照", "Snapshot"),
     # overview
     "ov_programme_units": ("示范/试点城市数", "Programme units"),
-    "ov_mean_index": ("综合指数中位数", "Median composite index"),
+    "ov_median_index": ("综合指数中位数", "Median composite index"),
     "ov_leaders": ("领先组城市", "Leader-group units"),
     "ov_on_watch": ("关注及整改城市", "On watch / in rectification"),
-    "ov_exit": ("退出候选", "Exit candidates"),
+    "ov_exit": ("退出候选城市", "Exit-candidate units"),
     "ov_improved": ("排名上升城市", "Units that moved up"),
     "ov_map_title": (
         "城市分布（按绩效分组着色，点击城市查看画像）",
@@ -122,7 +129,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov_map_mode": ("地图着色", "Map colour"),
     "ov_provinces": ("各省汇总", "Province summary"),
     "ov_prog_units": ("示范城市数", "Programme units"),
-    "ov_median_index": ("综合指数中位数", "Median index"),
     "ov_dist_title": ("综合指数分布（示范城市均值=100）", "Composite index distribution (programme average = 100)"),
     "ov_movers_title": ("排名变化最大的城市", "Biggest movers in rank"),
     "lng": ("经度", "Longitude"),
@@ -157,6 +163,28 @@ TEXT: dict[str, tuple[str, str]] = {
     "pf_pick": ("选择城市", "Choose a city"),
     "pf_indicators": ("各项指标趋势与目标", "Indicators: trend and target"),
     "pf_targets": ("目标完成情况", "Target status"),
+    "pf_values": (
+        "指标数值与溯源（点击数值查看公式、输入与来源行）",
+        "Indicator values and provenance (click a value)",
+    ),
+    "prov_pick": (
+        "点击上表中的数值，查看其公式、输入数据和来源文件行号。",
+        "Click a value above to see its formula, inputs and source rows.",
+    ),
+    "prov_value": ("指标值", "Value"),
+    "prov_score": ("标准化得分", "Normalised score"),
+    "prov_imputed": ("本年缺报，沿用{year}年数值", "missing this year, carried forward from {year}"),
+    "prov_formula": ("计算公式", "Formula"),
+    "prov_inputs": ("输入数据（{year}年）", "Inputs ({year})"),
+    "prov_no_inputs": ("该指标值没有可追溯的输入。", "No inputs recorded for this value."),
+    "prov_sources": ("来源文件与行号", "Source files and rows"),
+    "prov_no_rows": ("该年没有来源数据行。", "No source rows for this year."),
+    "prov_source": ("数据来源", "Source"),
+    "prov_file": ("文件", "File"),
+    "prov_rows": ("行数", "Rows"),
+    "prov_row_numbers": ("行号", "Row numbers"),
+    "prov_loaded": ("入库时间", "Loaded at"),
+    "normalised_score": ("标准化得分", "Score"),
     "pf_stages": ("评价阶段历史", "Evaluation stage history"),
     "pf_stage_rows": ("各年评价明细", "Evaluation by year"),
     "pf_cycles": ("周期评价结论", "Cycle verdicts"),
@@ -272,49 +300,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "dl_denied": ("无权下载该范围的数据。", "You are not allowed to download this scope."),
 }
 
-GROUPS = {
-    "leader": ("领先", "Leader"),
-    "strong": ("较强", "Strong"),
-    "moderate": ("中等", "Moderate"),
-    "emerging": ("起步", "Emerging"),
-}
-STAGES = {
-    "normal": ("正常", "Normal"),
-    "exemplary": ("示范", "Exemplary"),
-    "watch": ("关注", "Watch"),
-    "rectification": ("整改", "Rectification"),
-    "exit_candidate": ("退出候选", "Exit candidate"),
-    "withdrawn": ("已退出", "Withdrawn"),
-    "review": ("人工复核", "Review"),
-    "not_reported": ("未按时报送", "Not reported"),
-}
+# Code labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
+GROUPS = label_set("performance_group")
+STAGES = label_set("stage")
+TARGET_STATUS = label_set("target_status")
+PROGRAMME_STATUS = label_set("programme_status")
 # Acceptance-score bands of the management measures (fct_acceptance_score.acceptance_band)
-ACCEPTANCE_BANDS = {
-    "title_removed": ("撤销称号", "Title removed"),
-    "new_pilot_round": ("可开展新一轮试点", "New pilot round"),
-    "demonstration_cultivation": ("可进入示范培育", "Demonstration cultivation"),
-}
+ACCEPTANCE_BANDS = label_set("acceptance_band")
 # fct_acceptance_score.acceptance_status (issue 17)
-ACCEPTANCE_STATUS = {
-    "combined": ("指标与第三方评估合成", "Indicator and third-party combined"),
-    "third_party_pending": ("第三方评估待定", "Third-party evaluation pending"),
-    "indicator_only": ("第三方评估待定（仅按指标评分）", "Third-party evaluation pending (indicator-only score)"),
-    "insufficient_data": ("数据不足", "Insufficient data"),
-}
+ACCEPTANCE_STATUS = label_set("acceptance_status")
 # fct_evaluation_cycle.verdict_status (issue 17): a verdict awaiting the third-party evaluation is not final
-VERDICT_STATUS = {
-    "final": ("", ""),
-    "third_party_pending": ("第三方评估待定", "Third-party evaluation pending"),
-    "indicator_only": ("第三方评估待定（仅按指标）", "Third-party evaluation pending (indicator-only)"),
-}
-TARGET_STATUS = {
-    "achieved": ("已实现", "Achieved"),
-    "on_track": ("按计划推进", "On track"),
-    "acceleration_needed": ("需加快", "Acceleration needed"),
-    "limited_progress": ("进展有限", "Limited progress"),
-    "deteriorating": ("恶化", "Deteriorating"),
-    "insufficient_data": ("数据不足", "Insufficient data"),
-}
+VERDICT_STATUS = label_set("verdict_status")
 SEVERITY = {"error": ("错误", "Error"), "warn": ("警告", "Warning")}
 SOURCE_NAMES = {
     "cities": ("行政区划", "Administrative divisions"),

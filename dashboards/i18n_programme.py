@@ -143,7 +143,7 @@ PEER_SCOPES: dict[str, tuple[str, str]] = {
     "national_group": ("全国同组", "same group nationally"),
 }
 THIRD_PARTY_STATUS: dict[str, tuple[str, str]] = {
-    "received": ("已提交", "Received"),
+    "received": ("已提交", "Submitted"),
     "pending": ("第三方评估待定", "Third-party evaluation pending"),
     "not_on_calendar": ("周期不符", "Cycle not on calendar"),
 }

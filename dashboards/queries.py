@@ -113,7 +113,7 @@ def programme_units(snap) -> pl.DataFrame:
 
 def ranked_codes(snap, year: int) -> pl.Series:
     """Programme units ranked in ``year``: the population of the programme average (index = 100)."""
-    return scores_year(snap, year).filter(pl.col("is_programme"))["unit_code"]
+    return scores_year(snap, year).filter(pl.col("is_ranked"))["unit_code"]
 
 
 def provinces(snap) -> pl.DataFrame:
@@ -172,21 +172,19 @@ UNCERT_COLUMNS: dict[str, pl.DataType] = {
 
 
 def _year_columns(snap, table: str, wanted: dict[str, pl.DataType], year: int) -> pl.DataFrame:
-    """``unit_code`` plus the wanted columns of ``table`` for ``year``; absent ones as typed nulls."""
-    have = snap.columns(table) if snap.has(table) else frozenset()
-    present = [c for c in wanted if c in have]
-    if have:
-        df = snap.query(f"select unit_code{''.join(', ' + c for c in present)} from {table} where year = ?", (year,))
-    else:
-        df = pl.DataFrame(schema={"unit_code": pl.String})
-    return df.with_columns([pl.lit(None, dtype).alias(c) for c, dtype in wanted.items() if c not in present])
+    """``unit_code`` plus the wanted columns of ``table`` for ``year`` (typed, empty when the table is)."""
+    if not snap.has(table):  # a run without an evaluation step publishes no evaluation tables
+        return pl.DataFrame(schema={"unit_code": pl.String, **wanted})
+    return snap.query(f"select unit_code{''.join(', ' + c for c in wanted)} from {table} where year = ?", (year,)).cast(
+        wanted
+    )
 
 
 def scores_year(snap, year: int) -> pl.DataFrame:
     """Every city unit's scores for ``year`` with names, province, stage and rank interval attached.
 
-    ``is_programme`` means ranked among the programme units that year (``is_ranked`` in the mart: on the roster,
-    not withdrawn, with a composite); units outside it keep their index and ``rank_all`` for the national map.
+    ``is_ranked`` (from the mart): evaluated that year (on the roster, not withdrawn) and with a composite; units
+    outside it keep their index and ``rank_all`` for the national map. ``on_roster``: on the programme roster.
     """
 
     def compute() -> pl.DataFrame:
@@ -195,12 +193,6 @@ def scores_year(snap, year: int) -> pl.DataFrame:
             f"from {SCORES} s join {DIM} d on s.unit_code = d.unit_code where s.year = ? and d.level <> 'province'",
             (year,),
         ).join(units(snap).select("unit_code", "unit_name", "unit_name_en", "province_name"), on="unit_code")
-        ranked = pl.col("is_ranked") if "is_ranked" in df.columns else pl.col("rank").is_not_null()
-        df = df.with_columns(is_programme=ranked.fill_null(False))
-        if "rank_all" not in df.columns:
-            df = df.with_columns(rank_all=pl.lit(None, pl.Int64))
-        if "performance_group_all" not in df.columns:
-            df = df.with_columns(performance_group_all=pl.col("performance_group"))
         df = df.join(_year_columns(snap, EVAL, EVAL_COLUMNS, year), on="unit_code", how="left")
         un = _year_columns(snap, UNCERT, UNCERT_COLUMNS, year)
         # Quantiles of ranks are reals; officials read ranks as whole numbers.
@@ -213,7 +205,7 @@ def scores_year(snap, year: int) -> pl.DataFrame:
 
 def overview_headlines(snap, year: int) -> dict:
     df = scores_year(snap, year)
-    prog = df.filter(pl.col("is_programme"))
+    prog = df.filter(pl.col("is_ranked"))
     stages = prog["stage"].value_counts() if "stage" in prog.columns else None
     counts = dict(zip(stages["stage"].to_list(), stages["count"].to_list())) if stages is not None else {}
     has_eval = snap.has(EVAL)
@@ -243,8 +235,8 @@ def map_points(snap, year: int) -> pl.DataFrame:
             "lat",
             "composite_index",
             "rank",
-            "is_programme",
-            group=pl.when(pl.col("is_programme")).then(pl.col("performance_group")).otherwise(pl.lit(None)),
+            "is_ranked",
+            group=pl.when(pl.col("is_ranked")).then(pl.col("performance_group")).otherwise(pl.lit(None)),
         )
     )
 
@@ -252,14 +244,14 @@ def map_points(snap, year: int) -> pl.DataFrame:
 def composite_distribution(snap, year: int) -> pl.DataFrame:
     return (
         scores_year(snap, year)
-        .filter(pl.col("is_programme"))
+        .filter(pl.col("is_ranked"))
         .select("unit_code", "unit_name", "unit_name_en", "composite_index", "performance_group")
     )
 
 
 def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
     """The ``n`` programme units that climbed most and the ``n`` that fell most (positive = moved up)."""
-    df = scores_year(snap, year).filter(pl.col("is_programme") & pl.col("rank_change").is_not_null())
+    df = scores_year(snap, year).filter(pl.col("is_ranked") & pl.col("rank_change").is_not_null())
     up = df.filter(pl.col("rank_change") > 0).sort("rank_change", descending=True).head(n)
     down = df.filter(pl.col("rank_change") < 0).sort("rank_change").head(n)
     return (
@@ -273,7 +265,7 @@ def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
     """Ranked programme units (or every city with a score when ``programme_only`` is false), best first."""
     df = scores_year(snap, year)
     if programme_only:
-        df = df.filter(pl.col("is_programme"))
+        df = df.filter(pl.col("is_ranked"))
     else:
         df = df.filter(pl.col("composite").is_not_null()).sort("rank_all", nulls_last=True)
     return df.select(
@@ -285,7 +277,7 @@ def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
         "province_name_en",
         "performance_group",
         "performance_group_all",
-        "is_programme",
+        "is_ranked",
         "on_roster",
         "stage",
         "is_robust",
@@ -310,7 +302,7 @@ def pillar_scores(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     cols = list(PILLAR_COLUMNS.values())
     chosen = df.filter(pl.col("unit_code").is_in(unit_codes)).select("unit_code", "unit_name", "unit_name_en", *cols)
     avg = (
-        df.filter(pl.col("is_programme"))
+        df.filter(pl.col("is_ranked"))
         .select([pl.col(c).mean() for c in cols])
         .with_columns(
             unit_code=pl.lit(None, pl.String),
@@ -452,17 +444,10 @@ def profile_scores(snap, unit_code: str) -> pl.DataFrame:
     return snap.query(f"select * from {SCORES} where unit_code = ? order by year", (unit_code,))
 
 
-def _present(snap, table: str, wanted: list[str]) -> str:
-    have = snap.columns(table)
-    return ", ".join(c for c in wanted if c in have)
-
-
 def profile_stages(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(EVAL):
         return None
-    cols = _present(
-        snap,
-        EVAL,
+    cols = ", ".join(
         [
             "year",
             "stage",
@@ -489,9 +474,7 @@ def profile_stages(snap, unit_code: str) -> pl.DataFrame | None:
 def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(CYCLE):
         return None
-    cols = _present(
-        snap,
-        CYCLE,
+    cols = ", ".join(
         [
             "cycle",
             "cycle_start",
@@ -504,7 +487,7 @@ def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
             "verdict_status",
             "third_party_status",
             "third_party_score",
-        ],
+        ]
     )
     return snap.query(f"select {cols} from {CYCLE} where unit_code = ? order by cycle_start", (unit_code,))
 
@@ -512,9 +495,7 @@ def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
 def profile_alerts(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(ALERTS):
         return None
-    cols = _present(
-        snap,
-        ALERTS,
+    cols = ", ".join(
         ["year", "alert_type", "status", "plan_id", "indicator_code", "progress_index", "message", "created_at"],
     )
     return snap.query(
@@ -607,11 +588,9 @@ def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:
     if not snap.has(REJECTIONS):
         return None
     run_id = run_id or latest_run_id(snap)
-    cols = snap.columns(REJECTIONS)
-    code = "reason_code, " if "reason_code" in cols else ""
     return snap.query(
-        f"select source, {code}reason, sum(rows) as rows from {REJECTIONS} where run_id = ? "
-        f"group by source, {code}reason order by rows desc nulls last",
+        f"select source, reason_code, reason, sum(rows) as rows from {REJECTIONS} where run_id = ? "
+        "group by source, reason_code, reason order by rows desc nulls last",
         (run_id,),
     )
 
@@ -655,9 +634,7 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
     indicator-based score, the third-party score (evaluator, version) and the status (combined or pending)."""
     if not snap.has(ACCEPTANCE):
         return None
-    cols = _present(
-        snap,
-        ACCEPTANCE,
+    cols = ", ".join(
         [
             "cycle",
             "cycle_first_year",
@@ -676,7 +653,7 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
             "level_points",
             "benchmark_year",
             "is_complete",
-        ],
+        ]
     )
     return snap.query(
         f"select {cols} from {ACCEPTANCE} where unit_code = ? order by cycle_first_year",
@@ -738,16 +715,6 @@ def released_differs(released: dict | None, current: dict | None, tol: float = 1
     a, b = released.get("composite_index"), current.get("composite_index")
     moved = (a is None) != (b is None) or (a is not None and abs(a - b) > tol)
     return released.get("stage") != current.get("stage") or moved
-
-
-def national_benchmarks(snap) -> pl.DataFrame | None:
-    """The national unit 000000's series of every indicator it has (reference lines on the profile)."""
-    if not snap.has(NATIONAL):
-        return None
-    return snap.cached(
-        ("national_benchmarks",),
-        lambda: snap.query(f"select indicator_code, year, value from {NATIONAL} order by indicator_code, year"),
-    )
 
 
 def national_benchmark(snap, indicator_code: str) -> pl.DataFrame | None:

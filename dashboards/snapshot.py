@@ -22,6 +22,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipelines.snapshot_writer import SNAPSHOT_SCHEMA_VERSION
+
 log = logging.getLogger(__name__)
 
 Version = tuple[int, int, int, int]
@@ -29,6 +31,27 @@ Version = tuple[int, int, int, int]
 
 class SnapshotUnavailable(RuntimeError):
     """No published snapshot at the configured path yet."""
+
+
+class SnapshotWrongVersion(SnapshotUnavailable):
+    """The file at the path is a snapshot of another contract version than this dashboard reads."""
+
+    def __init__(self, path: Path, found: str | None):
+        self.found = found
+        super().__init__(
+            f"snapshot {path} has schema version {found or 'none'}, but this dashboard reads version "
+            f"{SNAPSHOT_SCHEMA_VERSION} only: publish it again with the matching pipeline (`ipcity run --rebuild`) "
+            "or deploy the dashboard that matches the pipeline"
+        )
+
+
+def snapshot_schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """``meta.snapshot_info.schema_version`` of an open snapshot; None when it carries none."""
+    try:
+        rows = con.execute("select value from meta.snapshot_info where key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return rows[0][0] if rows else None
 
 
 _OPEN_COUNTER = [0]
@@ -79,7 +102,14 @@ class Snapshot:
         if self._con is not None:
             self._con.close()
             self._con = None
-        self._con = self._open()
+        con = self._open()
+        found = snapshot_schema_version(con)
+        if found != str(SNAPSHOT_SCHEMA_VERSION):
+            con.close()
+            self._version = None
+            self._cache.clear()
+            raise SnapshotWrongVersion(self.path, found)
+        self._con = con
         self._version = self._opened or on_disk
         self._cache.clear()
         log.info("opened snapshot %s version %s", self.path, on_disk)
@@ -142,14 +172,6 @@ class Snapshot:
     def has(self, *names: str) -> bool:
         present = self.tables()
         return all(n in present for n in names)
-
-    def columns(self, table: str) -> frozenset[str]:
-        schema, name = table.split(".")
-        df = self.query(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-            (schema, name),
-        )
-        return frozenset(df["column_name"].to_list())
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         """Open the file now at ``path`` under a private hard-linked name (see the module doc), then drop the name:

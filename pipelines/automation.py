@@ -179,7 +179,7 @@ def _pledge_freshness_check(context, warehouse) -> dg.AssetCheckResult:
     from pipelines.alerts.conditions import pledge_freshness
     from pipelines.alerts.config import load_rules
 
-    with warehouse.connect() as con:
+    with warehouse.get_connection() as con:
         late = pledge_freshness(con, load_rules()) or []
     return dg.AssetCheckResult(
         passed=not late,

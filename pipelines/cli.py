@@ -94,7 +94,7 @@ def run(rebuild: bool) -> None:
     """Materialise every asset in-process through Dagster: ingest new files, build marts, check, publish."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     console.print(f"warehouse: [bold]{settings.warehouse_path()}[/bold]   landing: {settings.landing_dir()}")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
@@ -191,7 +191,7 @@ def status() -> None:
     """What the warehouse holds: tables and rows, files ingested, quarantine, last publish."""
     import duckdb
 
-    from pipelines.runner import warehouse_status
+    from pipelines.launcher import warehouse_status
 
     wh = settings.warehouse_path()
     if not wh.exists():
@@ -601,6 +601,28 @@ def report(year: int, city: str | None, lang: str, out: Path | None) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True)
+@click.option("--build-only", is_flag=True, help="Build the site (dbt_project/target/docs) without serving it.")
+def docs(host: str, port: int, build_only: bool) -> None:
+    """The dbt docs: every model and column, and the lineage dashboard page → mart → source."""
+    from pipelines.docs import docs_server, generate_docs
+
+    folder = generate_docs()
+    console.print(f"docs built in {folder / 'static_index.html'}")
+    if build_only:
+        return
+    server = docs_server(folder, host, port)
+    console.print(f"serving the docs on http://{host}:{port} (Ctrl+C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@main.command()
 @click.argument("city")
 @click.option("--year", type=int, required=True, help="Evaluation year.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default data/dossiers).")
@@ -625,7 +647,7 @@ def dossier(city: str, year: int, out: Path | None) -> None:
 def release(year: int | None, reason: str) -> None:
     """Publish the evaluation of YEAR as an immutable release (a restatement when its figures changed)."""
     from pipelines.evaluation.releases import release as do_release
-    from pipelines.publish import publish_snapshot
+    from pipelines.snapshot_writer import publish_snapshot
 
     wh = settings.warehouse_path()
     result = do_release(wh, year, reason=reason)
@@ -666,9 +688,9 @@ def dev(port: int, background: bool, stop: bool) -> None:
         pid_file.unlink(missing_ok=True)
         console.print(f"stopped Dagster UI (process group {pid})")
         return
-    from pipelines.runner import _instance
+    from pipelines.launcher import prepare_dagster_home
 
-    _instance()  # writes DAGSTER_HOME/dagster.yaml (one run at a time)
+    dagster_home = prepare_dagster_home()  # writes DAGSTER_HOME/dagster.yaml (one run at a time)
     cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)]
     # Its own session: `dagster dev` ignores SIGINT/SIGTERM when started from a script, so it is stopped by
     # signalling the whole process group.
@@ -680,7 +702,7 @@ def dev(port: int, background: bool, stop: bool) -> None:
         cmd,
         cwd=settings.PROJECT_ROOT,
         start_new_session=True,
-        env={**os.environ},
+        env={**os.environ, "DAGSTER_HOME": dagster_home},
         stdin=subprocess.DEVNULL if background else None,
         stdout=log,
         stderr=log,

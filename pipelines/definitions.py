@@ -19,9 +19,8 @@ from pipelines.automation import (
     monthly_pledge_schedule,
     pledge_monthly_freshness,
 )
-from pipelines.partitions import YEARLY
+from pipelines.progress import progress_logger
 from pipelines.resources import Alerting, Warehouse
-from pipelines.runner import progress_logger
 
 INGEST_JOB = "ingest_yearly"
 
@@ -30,28 +29,27 @@ PUBLISH_ASSETS = build_publish_assets(MODEL_ASSETS, RAW_ASSETS)
 PUBLISH_ASSETS += build_extract_assets(PUBLISH_ASSETS)
 ALL_ASSETS = [*RAW_ASSETS, *MODEL_ASSETS, *PUBLISH_ASSETS]
 
+# The jobs take their yearly partitions from the assets they select (define_asset_job(partitions_def=) is
+# deprecated): the raw assets are partitioned by pipelines.partitions.YEARLY.
 pipeline_job = dg.define_asset_job(
     PIPELINE_JOB,
     selection=dg.AssetSelection.all(),
-    partitions_def=YEARLY,
     description="Ingest a year's new files, build every mart, run every check, alert and publish.",
 )
 ingest_job = dg.define_asset_job(
     INGEST_JOB,
     selection=dg.AssetSelection.groups("raw"),
-    partitions_def=YEARLY,
     description="Ingest only (raw layer and its checks) for one year; used to load history year by year.",
 )
 pledge_job = dg.define_asset_job(
     PLEDGE_JOB,
     selection=dg.AssetSelection.assets(["raw", "pledge_loans"]).downstream(),
-    partitions_def=YEARLY,
     description="Monthly pledge-loan statistics and everything they feed.",
 )
 
 
 def resources(warehouse_path: str | None = None, alerting: Alerting | None = None) -> dict:
-    wh = Warehouse(path=warehouse_path) if warehouse_path else Warehouse()
+    wh = Warehouse(database=warehouse_path) if warehouse_path else Warehouse()
     return {"warehouse": wh, "dbt": dbt_resource(), "alerting": alerting or Alerting()}
 
 

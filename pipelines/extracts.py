@@ -112,6 +112,10 @@ HEADERS: dict[str, str] = {
     "targets_unambitious": "缺乏雄心目标数",
     "unambitious_weight": "缺乏雄心目标权重",
     "cycle_verdict_status": "周期结论状态",
+    # provenance of an indicator value (dashboards/provenance.py)
+    "formula_text": "计算公式",
+    "inputs_text": "输入数据",
+    "source_rows_text": "来源文件与行号",
 }
 CHANGE_HEADERS = {
     "table": "数据表",

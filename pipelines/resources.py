@@ -7,31 +7,34 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import duckdb
+from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines import settings
 
 
-class Warehouse(dg.ConfigurableResource):
-    """The DuckDB file the pipeline writes. Only the pipeline opens it; the dashboard reads the snapshot."""
+class Warehouse(DuckDBResource):
+    """The DuckDB file the pipeline writes (dagster-duckdb's resource). Only the pipeline opens it; the dashboard
+    reads the snapshot. An empty ``database`` resolves, at connection time, to IPCITY_WAREHOUSE or
+    data/warehouse.duckdb, so one Definitions object serves every warehouse a process points it at."""
 
-    path: str = Field(default="", description="DuckDB file; empty = IPCITY_WAREHOUSE or data/warehouse.duckdb")
+    database: str = Field(default="", description="DuckDB file; empty = IPCITY_WAREHOUSE or data/warehouse.duckdb")
 
     @property
     def file(self) -> str:
-        return self.path or str(settings.warehouse_path())
+        return self.database or str(settings.warehouse_path())
 
     @contextmanager
-    def connect(self):
+    def get_connection(self):
         Path(self.file).parent.mkdir(parents=True, exist_ok=True)
         # DuckDB keeps written blocks cached up to 80 % of RAM by default; cap it so ten years of national
         # data stay within a few GB (it spills to disk beyond the cap). IPCITY_DUCKDB_MEMORY overrides.
-        con = duckdb.connect(self.file, config={"memory_limit": os.environ.get("IPCITY_DUCKDB_MEMORY", "2GB")})
-        try:
+        config = {"memory_limit": os.environ.get("IPCITY_DUCKDB_MEMORY", "2GB"), **self.connection_config}
+        with DuckDBResource(database=self.file, connection_config=config).get_connection() as con:
             yield con
-        finally:
-            con.close()
+
+    # The call sites' older name (other branches in flight use it); same connection.
+    connect = get_connection
 
 
 class Alerting(dg.ConfigurableResource):

@@ -225,7 +225,7 @@ def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Pat
         else:
             con.execute(
                 "create or replace table intermediate.int_programme_unit_years as "
-                "select unit_code, year, true as is_evaluated from marts.fct_city_score_year where is_programme"
+                "select unit_code, year, true as is_evaluated from marts.fct_city_score_year where is_evaluated"
             )
     finally:
         con.close()

@@ -23,6 +23,8 @@ import numpy as np
 import polars as pl
 
 from pipelines import settings
+from pipelines.labels import group_names, performance_group
+from pipelines.snapshot_writer import SNAPSHOT_SCHEMA_VERSION
 
 SHARED_REFERENCE = Path("/work/shared/reference")
 
@@ -277,7 +279,8 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
                     **{f"score_{p.lower()}": pillar_scores[p][:, k] for p in PILLARS},
                     "composite": c,
                     "composite_index": c / prog_mean * 100,
-                    "is_programme": is_prog,
+                    "programme_average_composite": np.full(len(codes), prog_mean),
+                    "is_evaluated": is_prog,
                 }
             )
         )
@@ -286,20 +289,14 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
         pl.concat(frames)
         .with_columns(
             rank_all=pl.col("composite").rank("ordinal", descending=True).over("year").cast(pl.Int64),
-            rank=pl.when(pl.col("is_programme"))
-            .then(pl.col("composite").rank("ordinal", descending=True).over("year", "is_programme"))
+            rank=pl.when(pl.col("is_evaluated"))
+            .then(pl.col("composite").rank("ordinal", descending=True).over("year", "is_evaluated"))
             .cast(pl.Int64),
-            n_ranked=pl.when(pl.col("is_programme")).then(pl.len().over("year", "is_programme")).cast(pl.Int64),
-            is_ranked=pl.col("is_programme"),
+            n_ranked=pl.when(pl.col("is_evaluated")).then(pl.len().over("year", "is_evaluated")).cast(pl.Int64),
+            is_ranked=pl.col("is_evaluated"),
         )
         .with_columns(
-            performance_group_all=pl.when(pl.col("composite_index") > 125)
-            .then(pl.lit("leader"))
-            .when(pl.col("composite_index") >= 100)
-            .then(pl.lit("strong"))
-            .when(pl.col("composite_index") >= 70)
-            .then(pl.lit("moderate"))
-            .otherwise(pl.lit("emerging")),
+            performance_group_all=pl.col("composite_index").map_elements(performance_group, return_dtype=pl.String),
         )
         .with_columns(
             performance_group=pl.when(pl.col("is_ranked")).then(pl.col("performance_group_all")),
@@ -327,7 +324,7 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
         .filter(pl.col("nominal_rank").is_not_null())
     )
 
-    programme = scores.filter(pl.col("is_programme"))
+    programme = scores.filter(pl.col("is_evaluated"))
     prog_rows = programme.sort("unit_code", "year").to_dicts()
     eval_rows = []
     low_streak: dict[str, int] = {}
@@ -336,7 +333,7 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
         streak = low_streak.get(r["unit_code"], 0) + 1 if idx < 80 else 0
         low_streak[r["unit_code"]] = streak
         fired = dict.fromkeys(("x1", "r1", "r2", "w1", "w2", "ex1"), False)
-        if idx > 125:
+        if performance_group(idx) == group_names()[0]:
             stage, fired["ex1"] = "exemplary", True
         elif streak >= 3:
             stage, fired["x1"], fired["w1"] = "exit_candidate", True, True
@@ -528,6 +525,29 @@ def build_snapshot(
         ("marts", "dim_indicator"): build_dim_indicator(),
         **{("marts", k): v for k, v in facts.items()},
     }
+    # provenance marts (issue 11): each value's recorded input, and the ledger rows each unit-year came from
+    ind = facts["fct_city_indicator_year"]
+    tables[("marts", "fct_indicator_provenance")] = ind.select(
+        "unit_code",
+        "year",
+        "indicator_code",
+        numerator_measure=pl.col("indicator_code").str.to_lowercase(),
+        numerator_value=pl.col("value"),
+        denominator_measure=pl.lit(None, pl.String),
+        denominator_value=pl.lit(None, pl.Float64),
+    )
+    tables[("marts", "fct_unit_year_source_rows")] = (
+        ind.select("unit_code", "year")
+        .unique()
+        .with_columns(
+            source_name=pl.lit("patent_grants"),
+            source_file=pl.format("patent_grants/grants_{}.csv", pl.col("year")),
+            row_ranges=pl.lit("2-41"),
+            n_row_ranges=pl.lit(1),
+            n_rows=pl.lit(40),
+            first_row_number=pl.lit(2),
+        )
+    )
     if include_quality:
         q = build_quality(years, rng)
         tables[("quality", "check_results")] = q["check_results"]
@@ -538,7 +558,11 @@ def build_snapshot(
         tables[("marts", "fct_alerts")] = ev.select(
             "unit_code",
             "year",
-            alert_type=pl.col("stage"),
+            alert_type=pl.lit("behind_target"),
+            status=pl.lit("limited_progress"),
+            plan_id=pl.lit("plan_2021_2025"),
+            indicator_code=pl.lit("UTL01"),
+            progress_index=pl.lit(0.3),
             message=pl.format("{} → {}", pl.col("year"), pl.col("stage")),
             created_at=pl.lit(datetime(2026, 3, 3, 8, 0)),
         )
@@ -554,6 +578,10 @@ def build_snapshot(
             con.register("frame_view", frame.to_arrow())
             con.execute(f"create table {schema}.{name} as select * from frame_view")
             con.unregister("frame_view")
+        # the same contract header the pipeline's publish writes
+        con.execute("create schema meta")
+        con.execute("create table meta.snapshot_info (key varchar, value varchar)")
+        con.execute("insert into meta.snapshot_info values ('schema_version', ?)", [str(SNAPSHOT_SCHEMA_VERSION)])
         con.execute("checkpoint")
     finally:
         con.close()
@@ -586,7 +614,7 @@ def build_sample_run(
     """
     from pipelines import settings as ps
     from pipelines.generate import generate
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     base = Path(base)
     saved = {k: os.environ.get(k) for k in ("IPCITY_WAREHOUSE", "DAGSTER_HOME", "IPCITY_LANDING")}

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from pipelines.labels import performance_group
 from pipelines.settings import DBT_PROJECT_DIR
 
 YEARS = list(range(2016, 2026))
@@ -36,7 +37,7 @@ DDL = {
     "fct_city_score_year": """unit_code VARCHAR, year INTEGER, catalog_version VARCHAR, score_mgt DOUBLE,
         score_pro DOUBLE, score_utl DOUBLE, score_qlt DOUBLE, score_env DOUBLE, composite DOUBLE,
         composite_index DOUBLE, rank INTEGER, n_ranked INTEGER, performance_group VARCHAR, group_third VARCHAR,
-        index_change DOUBLE, rank_change INTEGER, is_programme BOOLEAN, is_ranked BOOLEAN""",
+        index_change DOUBLE, rank_change INTEGER, is_evaluated BOOLEAN, is_ranked BOOLEAN""",
     "fct_target_status": """unit_code VARCHAR, plan_id VARCHAR, indicator_code VARCHAR, baseline_year INTEGER,
         baseline_value DOUBLE, target_year INTEGER, target_value DOUBLE, current_year INTEGER,
         current_value DOUBLE, progress_index DOUBLE, growth_ratio DOUBLE, status VARCHAR,
@@ -74,9 +75,7 @@ def create_marts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def group_of(index: float | None) -> str | None:
-    if index is None:
-        return None
-    return "leader" if index > 125 else "strong" if index >= 100 else "moderate" if index >= 70 else "emerging"
+    return performance_group(index)
 
 
 def _catalog() -> pl.DataFrame:
@@ -179,7 +178,7 @@ def _score_rows(
                     "rank": r,
                     "n_ranked": len(ranked),
                     "performance_group": group_of(value),
-                    "is_programme": True,
+                    "is_evaluated": True,
                     "is_ranked": True,
                 }
             )

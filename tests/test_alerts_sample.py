@@ -21,7 +21,7 @@ def store(sample_snapshot):
 
 def test_sample_run_sends_one_digest_per_recipient(store, monkeypatch):
     from pipelines.alerts.store import connect
-    from pipelines.runner import digests_for_runs
+    from pipelines.launcher import digests_for_runs
 
     monkeypatch.setenv("IPCITY_ALERT_STORE", str(store))
     with connect(read_only=True) as con:

@@ -25,7 +25,6 @@ ROLES = {
     "viewer_t": ("viewer", None),
     "evaluator_t": ("evaluator", None),
 }
-NATIONAL_ONLY_PAGES = {"/targets", "/alerts", "/programmes", "/provinces", "/simulator"}
 OPEN = {
     "national": set(PAGES),
     "province": {"/", "/rankings", "/compare", "/profile", "/watchlist", "/downloads"},
@@ -145,9 +144,7 @@ def test_navigation_lists_only_open_pages(world):
             ),
         )
         links = {c["props"]["href"].split("?")[0] for c in r.get_json()["response"]["ipc-nav"]["children"]}
-        # pages of other issues (targets, alerts, programmes, provinces, simulator) are the national office's
-        # until their modules declare roles: deny by default
-        assert links == (OPEN[role] | NATIONAL_ONLY_PAGES if role == "national" else OPEN[role]), user
+        assert links == OPEN[role], user
 
 
 # ---- callbacks -----------------------------------------------------------------------------------------------------
@@ -184,14 +181,8 @@ def bodies(world, own: str, other: str) -> dict[str, tuple[dict, bool]]:
     return {
         "overview": (
             callback_body(
-                [
-                    ("ov-cards", "children"),
-                    ("ov-map", "figure"),
-                    ("ov-provinces", "rowData"),
-                    ("ov-dist", "figure"),
-                    ("ov-movers", "figure"),
-                ],
-                [("ov-year", "value", y), ("ov-map-mode", "value", "group")],
+                [("ov-cards", "children"), ("ov-map", "figure"), ("ov-dist", "figure"), ("ov-movers", "figure")],
+                [("ov-year", "value", y)],
                 [("ov-lang", "data", "zh")],
             ),
             False,
@@ -294,8 +285,7 @@ def assert_no_foreign_detail(world, name: str, response: dict, own: str) -> None
         assert any(r["stage"] is not None for r in rows if r["province_code"] == own)
     elif name == "watchlist":
         codes = {c for c in re.findall(r"(?<!\d)\d{6}(?!\d)", text) if c in province_of}
-        # the province may have no flagged city in the sample year: then nothing at all, never another province's
-        assert {province_of[c] for c in codes} <= {own}, codes
+        assert codes and {province_of[c] for c in codes} == {own}, codes
     elif name.startswith("download"):
         rows = response["dl-preview"]["rowData"]
         assert rows and all(province_of[r["行政区划代码"]] == own for r in rows)

@@ -15,12 +15,13 @@ import polars as pl
 import pytest
 from dashboard_fixtures import build_snapshot, publish_snapshot
 
-from dashboards import access, downloads, figures, queries
+from dashboards import access, extracts, figures, queries
 from dashboards.app import shell_content
 from dashboards.evaluation_text import rules_text
 from dashboards.pages import compare, quality, rankings, watchlist
 from dashboards.snapshot import Snapshot, SnapshotUnavailable
 from dashboards.theme import GROUP_COLORS, NON_PROGRAMME_COLOR
+from pipelines.labels import label_set
 
 NATIONAL = access.Principal("national_test", "national")
 
@@ -183,9 +184,9 @@ def test_map_points_have_coordinates_and_grey_outside_the_ranking(snap, snap_pat
         [last_year],
     )
     assert pts.height == n
-    outside = pts.filter(~pl.col("is_programme"))
+    outside = pts.filter(~pl.col("is_ranked"))
     assert outside.height > 200 and outside["group"].null_count() == outside.height
-    assert set(pts.filter(pl.col("is_programme"))["group"].unique()) <= set(GROUP_COLORS)
+    assert set(pts.filter(pl.col("is_ranked"))["group"].unique()) <= set(GROUP_COLORS)
     assert pts["lng"].min() > 73 and pts["lng"].max() < 136  # real coordinates inside China's extent
 
 
@@ -236,8 +237,8 @@ def test_ranking_rows_translate_labels_and_show_whole_rank_intervals(snap, snap_
     df = queries.rankings(snap, last_year)
     zh = rankings.ranking_rows(df, "zh")
     en = rankings.ranking_rows(df, "en")
-    assert {r["group_label"] for r in zh} <= {"领先", "较强", "中等", "起步"}
-    assert {r["group_label"] for r in en} <= {"Leader", "Strong", "Moderate", "Emerging"}
+    assert {r["group_label"] for r in zh} <= {zh_name for zh_name, _ in label_set("performance_group").values()}
+    assert {r["group_label"] for r in en} <= {en_name for _, en_name in label_set("performance_group").values()}
     intervals = dict(
         direct(
             snap_path,
@@ -303,15 +304,13 @@ def test_watchlist_is_the_flagged_units_with_the_lagging_sample_cities(snap, sna
         (c, (s, r))
         for c, s, r in direct(
             snap_path,
-            # review (non-robust sanction evidence, unranked programme units) and not_reported (counts as exit)
-            # are on the watchlist too since issue 10
             "select unit_code, stage, is_robust from marts.fct_evaluation_year where year = ? and stage in "
-            "('watch', 'review', 'rectification', 'exit_candidate', 'not_reported')",
+            "('watch', 'rectification', 'exit_candidate')",
             [last_year],
         )
     )
     assert set(wl["unit_code"]) == set(flagged)
-    severity = {"not_reported": 0, "exit_candidate": 1, "rectification": 2, "review": 3, "watch": 4}
+    severity = {"exit_candidate": 0, "rectification": 1, "watch": 2}
     assert [severity[s] for s in wl["stage"]] == sorted(severity[s] for s in wl["stage"])
     evaluated = {
         c for (c,) in direct(snap_path, "select unit_code from marts.fct_evaluation_year where year = ?", [last_year])
@@ -338,9 +337,7 @@ def test_rules_text_in_chinese_carries_the_marts_numbers(snap, snap_path, last_y
     for row in wl.iter_rows(named=True):  # the same rules, in the same order, one sentence each
         codes_zh = re.findall(r"(?:^|；)(X1|R1|R2|W1|W2|EX1) ", rules_text(row, "zh"))
         codes_en = re.findall(r"(?:^|; )(X1|R1|R2|W1|W2|EX1) ", row["rules_fired"])
-        # an unranked programme unit (review, issue 10) has a sentence but no rule code
-        assert codes_zh == codes_en and (codes_zh or row["rules_fired"].startswith("not ranked"))
-    assert rules_text({"rules_fired": "W1 watch (x)"}, "zh") == "W1 watch (x)"  # no flags: the mart's sentence
+        assert codes_zh == codes_en and codes_zh
 
 
 def test_missing_tables_return_none(bare_snap):
@@ -452,7 +449,7 @@ def test_small_multiples_cover_every_indicator_once_with_targets(snap, snap_path
 
 
 def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
-    f = downloads.prepare_download(snap, NATIONAL, last_year, "320000", "csv")
+    f = extracts.prepare_download(snap, NATIONAL, last_year, "320000", "csv")
     assert f.content.startswith(b"\xef\xbb\xbf")
     text = f.content.decode("utf-8-sig")
     header = text.splitlines()[0].split(",")
@@ -470,7 +467,7 @@ def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
 
 
 def test_xlsx_opens_with_chinese_headers(snap, last_year):
-    f = downloads.prepare_download(snap, NATIONAL, last_year, None, "xlsx")
+    f = extracts.prepare_download(snap, NATIONAL, last_year, None, "xlsx")
     ws = openpyxl.load_workbook(io.BytesIO(f.content), read_only=True).active
     rows = ws.iter_rows(values_only=True)
     assert list(next(rows))[:4] == ["年份", "省份", "行政区划代码", "城市"]
@@ -488,12 +485,12 @@ def test_every_download_passes_the_permission_check(snap, monkeypatch, last_year
 
     monkeypatch.setattr(access, "authorize", spy)
     js = access.Principal("alice", "province", "320000")
-    assert downloads.prepare_download(snap, js, last_year, "320000", "csv").rows > 0
+    assert extracts.prepare_download(snap, js, last_year, "320000", "csv").rows > 0
     for other in ("440000", None):
-        with pytest.raises(downloads.DownloadDenied):
-            downloads.prepare_download(snap, js, last_year, other, "csv")
-    with pytest.raises(downloads.DownloadDenied):
-        downloads.prepare_download(snap, access.Principal("v", "viewer"), last_year, "320000", "csv")
+        with pytest.raises(extracts.DownloadDenied):
+            extracts.prepare_download(snap, js, last_year, other, "csv")
+    with pytest.raises(extracts.DownloadDenied):
+        extracts.prepare_download(snap, access.Principal("v", "viewer"), last_year, "320000", "csv")
     assert seen[:3] == [
         ("alice", "download", "320000", False),
         ("alice", "download", "440000", False),

@@ -32,7 +32,7 @@ def test_app_keeps_serving_through_a_pipeline_run_and_shows_the_new_data(pipelin
     from dashboards.app import create_app
     from pipelines import settings
     from pipelines.generate.resubmission import write_resubmission
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     base = pipeline_env
     snap = settings.snapshot_path()

@@ -8,11 +8,14 @@ import os
 import duckdb
 
 from dashboards.snapshot import Snapshot
+from pipelines.snapshot_writer import SNAPSHOT_SCHEMA_VERSION
 
 
 def _write(path, value: int) -> None:
     con = duckdb.connect(str(path))
     con.execute(f"CREATE SCHEMA marts; CREATE TABLE marts.t AS SELECT {value} AS v")
+    con.execute("CREATE SCHEMA meta; CREATE TABLE meta.snapshot_info (key VARCHAR, value VARCHAR)")
+    con.execute("INSERT INTO meta.snapshot_info VALUES ('schema_version', ?)", [str(SNAPSHOT_SCHEMA_VERSION)])
     con.close()
 
 

@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 from dashboards import queries
 from dashboards.app import create_app
 from dashboards.snapshot import Snapshot
-from pipelines.publish import publish_snapshot
+from pipelines.snapshot_writer import publish_snapshot
 
 pytestmark = pytest.mark.slow  # the session builds the sample run once
 

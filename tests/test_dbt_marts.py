@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.labels import performance_group
 from pipelines.settings import DBT_PROJECT_DIR
 from pipelines.sources import SOURCES
 
@@ -115,7 +116,7 @@ def test_marts_exist_with_contract_columns(warehouse):
         "is_outlier is_missing normalised_score",
         "fct_city_score_year": "unit_code year catalog_version score_mgt score_pro score_utl score_qlt score_env "
         "composite composite_index rank n_ranked performance_group group_third "
-        "index_change rank_change is_programme",
+        "programme_average_composite index_change rank_change is_evaluated is_ranked",
         "fct_target_status": "unit_code plan_id indicator_code baseline_year baseline_value target_year "
         "target_value current_year current_value progress_index growth_ratio status "
         "projected_value",
@@ -159,7 +160,7 @@ def test_every_evaluated_programme_city_has_a_score_row_each_year(warehouse):
     assert len(years) >= 5
     evaluated = _evaluated_from_raw(warehouse, years)
     assert evaluated
-    scores = q(warehouse, "select unit_code, year, is_programme from marts.fct_city_score_year")
+    scores = q(warehouse, "select unit_code, year, is_evaluated from marts.fct_city_score_year")
     rows = {(u, y): p for u, y, p in scores.iter_rows()}
     missing = [k for k in evaluated if k not in rows]
     assert not missing, missing[:10]
@@ -186,7 +187,7 @@ def test_ranks_are_contiguous_and_index_averages_100(warehouse):
     share = q(
         warehouse,
         """select year, avg(case when is_ranked then 1.0 else 0.0 end) as share
-                            from marts.fct_city_score_year where is_programme group by year""",
+                            from marts.fct_city_score_year where is_evaluated group by year""",
     )
     assert share["share"].min() > 0.5
 
@@ -240,16 +241,7 @@ def test_composite_index_recomputed_by_hand(warehouse, pick):
     assert got["composite"] == pytest.approx(composite, rel=1e-12)
     average = ranked["composite"].mean()
     assert got["composite_index"] == pytest.approx(100 * composite / average, rel=1e-12)
-    band = (
-        "leader"
-        if got["composite_index"] > 125
-        else "strong"
-        if got["composite_index"] >= 100
-        else "moderate"
-        if got["composite_index"] >= 70
-        else "emerging"
-    )
-    assert got["performance_group"] == band
+    assert got["performance_group"] == performance_group(got["composite_index"])
 
 
 def test_normalised_scores_recomputed_by_hand(warehouse):

@@ -53,9 +53,9 @@ def test_killed_run_is_marked_failed_alerted_and_the_queue_moves_on(tmp_path, mo
     routing_yaml(tmp_path / "routing.yaml", smtp.port, free_port())
     for k in ("DAGSTER_HOME", "IPCITY_WAREHOUSE", "IPCITY_ALERT_STORE", "IPCITY_ALERT_ROUTING", "IPCITY_LANDING"):
         monkeypatch.setenv(k, env[k])
-    from pipelines.runner import _instance
+    from pipelines.launcher import prepare_dagster_home
 
-    _instance()  # the project's dagster.yaml: one run at a time, run monitoring on
+    prepare_dagster_home()  # the project's dagster.yaml: one run at a time, run monitoring on
     assert "max_concurrent_runs: 1" in (home / "dagster.yaml").read_text()
 
     # 1. A run in its own process, killed with SIGKILL mid-way: it stays STARTED.

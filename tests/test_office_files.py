@@ -578,7 +578,7 @@ def test_any_exception_while_reading_is_a_named_ledger_failure(warehouse, tmp_pa
 
 def test_run_summary_lists_the_corrected_rows(warehouse, tmp_path):
     """`ipcity run` prints the rows re-sent files corrected in the run, from raw.corrections."""
-    from pipelines.runner import corrections_for_runs
+    from pipelines.launcher import corrections_for_runs
 
     for rel, run in (
         ("pledge_loans/2025年3月_质押融资.csv", "r1"),

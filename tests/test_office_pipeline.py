@@ -50,7 +50,7 @@ def _pipeline_env(base: Path):
 
 
 def _run(base: Path):
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     with _pipeline_env(base):
         summary = run_pipeline()

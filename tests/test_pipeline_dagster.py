@@ -136,7 +136,7 @@ def sample_run(tmp_path_factory):
     mp.delenv("IPCITY_LANDING", raising=False)
     mp.setenv("DAGSTER_HOME", str(base / "dagster_home"))
     generate(base / "landing", seed=7, scale=0.002, first_year=2019, last_year=2024)
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     summary = run_pipeline()
     yield base, summary
@@ -214,7 +214,7 @@ def test_quality_and_dossier_commands_on_the_run(sample_run):
 
 @pytest.mark.slow
 def test_second_run_loads_nothing_new(sample_run):
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     summary = run_pipeline()
     assert summary.nothing_new and summary.runs == []
@@ -222,7 +222,7 @@ def test_second_run_loads_nothing_new(sample_run):
 
 @pytest.mark.slow
 def test_malformed_pledge_file_is_quarantined_and_good_rows_load(sample_run):
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     base, _ = sample_run
     bad = base / "landing" / "pledge_loans" / "补报_2024.csv"
@@ -278,7 +278,7 @@ def test_blocking_check_failure_leaves_published_marts_as_they_were(sample_run):
     """A batch that loads (no row is malformed) but violates a blocking expectation stops the build."""
     import hashlib
 
-    from pipelines.runner import run_pipeline
+    from pipelines.launcher import run_pipeline
 
     base, _ = sample_run
     snap = base / "published" / "warehouse.snapshot.duckdb"

@@ -14,8 +14,8 @@ import sys
 import duckdb
 import pytest
 
-from pipelines import publish
-from pipelines.publish import publish_snapshot
+from pipelines import snapshot_writer as publish
+from pipelines.snapshot_writer import publish_snapshot
 
 
 def _warehouse(path, value: int) -> None:

@@ -22,7 +22,7 @@ from dashboards.evaluation_text import rules_text
 from dashboards.pages.watchlist import watch_rows
 from dashboards.snapshot import Snapshot
 from pipelines.evaluation import dossier
-from pipelines.publish import publish_snapshot
+from pipelines.snapshot_writer import publish_snapshot
 
 # stage code -> (the Chinese term that carries its meaning, a stem of the English word)
 MEANING = {

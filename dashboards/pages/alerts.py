@@ -13,6 +13,8 @@ from datetime import timedelta
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.labels import label_text
+
 from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
 from ..i18n import norm_lang, t
 
@@ -79,7 +81,7 @@ RULES = {
 }
 KINDS = {
     "sanction": ("处置", "Sanction"),
-    "review": ("人工复核", "Review"),
+    "review": (label_text("review"), label_text("review", "en")),  # the stage of the same name (labels seed)
     "condition": ("状况", "Condition"),
     "event": ("事件", "Event"),
 }

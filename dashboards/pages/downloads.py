@@ -21,7 +21,7 @@ from ..components import (
     snapshot,
     year_dropdown,
 )
-from ..downloads import indicator_extract, prepare_download
+from ..extracts import indicator_extract, prepare_download
 from ..i18n import province_col, t
 
 PATH = "/downloads"

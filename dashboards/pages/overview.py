@@ -41,7 +41,7 @@ def headline_cards(h: dict, lang: str) -> list:
 
     return [
         card(t("ov_programme_units", lang), fmt(h["programme_units"]), "ov-card-units"),
-        card(t("ov_mean_index", lang), fmt(h["median_index"], 1), "ov-card-index"),
+        card(t("ov_median_index", lang), fmt(h["median_index"], 1), "ov-card-index"),
         card(t("ov_leaders", lang), fmt(h["leaders"]), "ov-card-leaders"),
         card(t("ov_improved", lang), fmt(h["moved_up"]), "ov-card-up"),
         card(t("ov_on_watch", lang), fmt(h["on_watch"]), "ov-card-watch"),

@@ -7,7 +7,7 @@ import json
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import access, ambition_view, figures, queries
+from .. import access, ambition_view, figures, provenance, queries
 from ..components import (
     INTEGER,
     control,
@@ -269,6 +269,11 @@ def layout(lang: str, unit=None, **_):
         ),
         html.Div(id="pf-summary"),
         section(t("pf_indicators", lang), graph("pf-indicators")),
+        section(
+            t("pf_values", lang),
+            grid("pf-value-grid", lang, value_columns(lang), [], height=360),
+            html.Div(id="pf-provenance", children=provenance.provenance_view(None, lang)),
+        ),
         section(t("pf_targets", lang), html.Div(id="pf-targets")),
         ambition_view.placeholder(lang),
         html.Div(
@@ -377,6 +382,26 @@ def acceptance_view(
     return html.Div(parts)
 
 
+def value_rows(values: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
+    """The unit's indicator values, latest year first, with the indicator's name."""
+    ind = "name_en" if lang == "en" else "name_zh"
+    df = values.join(
+        catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code", how="left"
+    ).sort(["year", "indicator_code"], descending=[True, False])
+    return records(df.select("year", "indicator_code", "indicator_name", "value", "normalised_score"), 4)
+
+
+def value_columns(lang: str) -> list[dict]:
+    num = {"type": "numericColumn"}
+    return [
+        {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
+        {"field": "indicator_code", "headerName": "", "maxWidth": 90},
+        {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 220},
+        {"field": "value", "headerName": t("value", lang), "cellClass": "ipc-traceable", **num},
+        {"field": "normalised_score", "headerName": t("normalised_score", lang), **num},
+    ]
+
+
 def register_callbacks(app) -> None:
     url_sync(app, "pf", [("pf-unit", "value")])
     app.clientside_callback(
@@ -408,6 +433,49 @@ def register_callbacks(app) -> None:
     ambition_view.register_callbacks(app)
 
     @app.callback(
+        Output("pf-value-grid", "rowData"),
+        Output("pf-provenance", "children", allow_duplicate=True),
+        Input("pf-unit", "value"),
+        State("pf-lang", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def update_values(unit, lang):
+        try:
+            snap = snapshot()
+            if not unit:
+                return [], provenance.provenance_view(None, lang)
+            access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
+            rows = value_rows(queries.profile_indicators(snap, unit), queries.indicator_catalog(snap), lang)
+        except SnapshotUnavailable:
+            return [], unavailable(lang, "no_snapshot")
+        return rows, provenance.provenance_view(None, lang)
+
+    @app.callback(
+        Output("pf-provenance", "children"),
+        Input("pf-value-grid", "cellClicked"),
+        State("pf-value-grid", "rowData"),
+        State("pf-unit", "value"),
+        State("pf-lang", "data"),
+        prevent_initial_call=True,
+    )
+    def show_provenance(cell, rows, unit, lang):
+        """One click on a value: its formula, inputs and source rows."""
+        if not cell or not unit or not rows:
+            return provenance.provenance_view(None, lang)
+        index = cell.get("rowIndex")
+        row = (cell.get("data") or {}) if cell.get("data") else (rows[index] if index is not None else {})
+        if not row.get("indicator_code") or row.get("year") is None:
+            return provenance.provenance_view(None, lang)
+        try:
+            snap = snapshot()
+            # the unit arrives as State: checked here too, so a forged request cannot trace another province's city
+            access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
+            p = provenance.provenance(snap, unit, int(row["year"]), str(row["indicator_code"]))
+        except SnapshotUnavailable:
+            return unavailable(lang, "no_snapshot")
+        return provenance.provenance_view(p, lang)
+
+    @app.callback(
         Output("pf-summary", "children"),
         Output("pf-indicators", "figure"),
         Output("pf-targets", "children"),
@@ -434,13 +502,7 @@ def register_callbacks(app) -> None:
             cycles = queries.profile_cycles(snap, unit)
             alerts = queries.profile_alerts(snap, unit)
             head = summary(info, queries.profile_scores(snap, unit), stages, lang)
-            ind_fig = figures.indicator_small_multiples(
-                queries.profile_indicators(snap, unit),
-                targets,
-                catalog,
-                lang,
-                benchmark=queries.national_benchmarks(snap),
-            )
+            ind_fig = figures.indicator_small_multiples(queries.profile_indicators(snap, unit), targets, catalog, lang)
         except SnapshotUnavailable:
             return unavailable(lang, "no_snapshot"), blank, None, blank, None, None, None
 

@@ -54,7 +54,7 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         rank_interval=pl.when(pl.col("p05_rank").is_not_null())
         .then(pl.format("{}–{}", pl.col("p05_rank"), pl.col("p95_rank")))
         .otherwise(pl.lit("")),
-        roster_label=pl.when(pl.col("is_programme"))
+        roster_label=pl.when(pl.col("is_ranked"))
         .then(pl.lit(t("programme_member", lang)))
         .when(pl.col("on_roster"))
         .then(pl.lit(t("not_ranked_member", lang)))

@@ -1,11 +1,20 @@
-{#- The performance band of a composite index (programme average = 100). Boundaries belong to the band
-    above: exactly 125 is strong, exactly 100 is strong, exactly 70 is moderate (docs/methodology.md §6). -#}
+{#- The performance group of a composite index (programme average = 100): the band of
+    int_performance_bands (from the seed performance_bands, the one place the bounds are written) that holds
+    the index; null for a null index. A scalar aggregate subquery, so it runs on DuckDB and Spark alike. -#}
 {% macro performance_group(index_expr) -%}
-    case
-        when {{ index_expr }} is null then null
-        when {{ index_expr }} > 125 then 'leader'
-        when {{ index_expr }} >= 100 then 'strong'
-        when {{ index_expr }} >= 70 then 'moderate'
-        else 'emerging'
-    end
+    (
+        select max(b.group_code)
+        from {{ ref('int_performance_bands') }} as b
+        where
+            (
+                b.lower_bound is null
+                or {{ index_expr }} > b.lower_bound
+                or (b.lower_bound_inclusive and {{ index_expr }} = b.lower_bound)
+            )
+            and (
+                b.upper_bound is null
+                or {{ index_expr }} < b.upper_bound
+                or (b.upper_bound_inclusive and {{ index_expr }} = b.upper_bound)
+            )
+    )
 {%- endmacro %}

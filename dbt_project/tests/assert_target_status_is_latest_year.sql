@@ -6,16 +6,16 @@ with latest as (
     select
       y.*,
       row_number() over (
-        partition by unit_code, plan_id, indicator_code order by year desc nulls last
+        partition by y.unit_code, y.plan_id, y.indicator_code order by y.year desc nulls last
       ) as recency
-    from {{ ref('fct_target_status_year') }} y
-  ) r
+    from {{ ref('fct_target_status_year') }} as y
+  ) as r
   where recency = 1
 )
 
 select s.unit_code, s.plan_id, s.indicator_code, s.status, l.status as year_status
-from {{ ref('fct_target_status') }} s
-left join latest l
+from {{ ref('fct_target_status') }} as s
+left join latest as l
   on l.unit_code = s.unit_code and l.plan_id = s.plan_id and l.indicator_code = s.indicator_code
 where (l.unit_code is null and (s.status <> 'insufficient_data' or s.current_value is not null))
    or (l.unit_code is not null and (

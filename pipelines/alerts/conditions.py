@@ -15,15 +15,13 @@ from datetime import date
 import duckdb
 
 from pipelines.alerts.config import Rules
+from pipelines.labels import label_text
 
-TARGET_STATUS_ZH = {"limited_progress": "进展有限", "deteriorating": "不进反退"}
-STAGE_ZH = {
-    "watch": "关注",
-    "review": "人工复核",
-    "rectification": "整改",
-    "exit_candidate": "退出候选",
-}
-REPORTING_ZH = {"missing": "未报送", "late": "逾期报送", "not_reported": "六个月未报送"}
+# Status, stage and reporting labels come from the labels seed (dbt_project/seeds/labels.csv), the one place.
+TARGET_STATUS_ZH = {code: label_text(code) for code in ("limited_progress", "deteriorating")}
+# the stages an alert flags
+STAGE_ZH = {code: label_text(code) for code in ("watch", "review", "rectification", "exit_candidate")}
+REPORTING_ZH = {code: label_text(code) for code in ("missing", "late", "not_reported")}
 
 
 @dataclass

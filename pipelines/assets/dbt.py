@@ -17,7 +17,8 @@ from pipelines import settings
 from pipelines.resources import Warehouse
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-EVALUATION_PATH = " ".join(settings.DBT_EVALUATION_SELECTORS)
+# The evaluation marts, and the marts built on them (the province roll-up reads stages and verdicts).
+EVALUATION_PATH = "path:models/marts/evaluation path:models/marts/province"
 
 
 def _newest_source_mtime(root: Path) -> float:

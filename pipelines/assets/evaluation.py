@@ -25,7 +25,7 @@ def fct_rank_uncertainty(
 ) -> dg.MaterializeResult:
     from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
 
-    with warehouse.connect() as con:
+    with warehouse.get_connection() as con:
         df = run_uncertainty(con, n_runs=config.n_runs, seed=config.seed, weight_jitter=config.weight_jitter)
         n = write_rank_uncertainty(con, df)
     return dg.MaterializeResult(metadata={"rows": n, "runs": config.n_runs, "seed": config.seed})
@@ -41,7 +41,7 @@ def fct_rank_uncertainty(
 def fct_catalog_coherence(warehouse: Warehouse) -> dg.MaterializeResult:
     from pipelines.evaluation.coherence import run_coherence, write_catalog_coherence
 
-    with warehouse.connect() as con:
+    with warehouse.get_connection() as con:
         n = write_catalog_coherence(con, run_coherence(con))
     return dg.MaterializeResult(metadata={"rows": n})
 

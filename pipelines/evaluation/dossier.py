@@ -18,49 +18,10 @@ import markdown.extensions
 import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
+from pipelines.labels import band_floor, group_names, label_set, label_text
 
-STAGE_ZH = {
-    "exemplary": "示范",
-    "normal": "正常",
-    "watch": "关注",
-    "rectification": "整改",
-    "exit_candidate": "退出候选",
-    "withdrawn": "已撤销",
-    "review": "人工复核",
-    "not_reported": "未按时报送",
-}
-BAND_ZH = {
-    "title_removed": "撤销称号",
-    "new_pilot_round": "可开展新一轮试点",
-    "demonstration_cultivation": "可进入示范培育",
-}
-# fct_acceptance_score.acceptance_status / fct_evaluation_cycle.verdict_status (issue 17: third-party evaluation)
-ACCEPTANCE_STATUS = {
-    "combined": ("指标得分与第三方评估得分合成", "indicator and third-party scores combined"),
-    "third_party_pending": (
-        "第三方评估待定，暂无验收评分与结论",
-        "third-party evaluation pending: no score or band yet",
-    ),
-    "indicator_only": (
-        "第三方评估待定，仅按指标评分（规则允许）",
-        "third-party evaluation pending: indicator-only score",
-    ),
-    "insufficient_data": ("无可评估目标或全国基准", "no evaluable targets or benchmark"),
-}
-VERDICT_STATUS = {
-    "final": ("", ""),
-    "third_party_pending": ("第三方评估待定", "third-party evaluation pending"),
-    "indicator_only": ("第三方评估待定，仅按指标", "third-party evaluation pending, indicator-only"),
-}
-STATUS_ZH = {
-    "achieved": "已实现",
-    "on_track": "按计划推进",
-    "acceleration_needed": "需加快",
-    "limited_progress": "进展有限",
-    "deteriorating": "倒退",
-    "insufficient_data": "数据不足",
-}
-GROUP_ZH = {"leader": "领先", "strong": "较强", "moderate": "中等", "emerging": "起步"}
+# Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
+STAGE_ZH = {code: zh for code, (zh, _) in label_set("stage").items()}
 
 
 def resolve_unit(con: duckdb.DuckDBPyConnection, text: str) -> str:
@@ -323,11 +284,11 @@ def _acceptance_lines(a: dict) -> list[str]:
     """The acceptance score of the cycle: the combined score and its band, or "third-party evaluation pending",
     with the indicator-based and the third-party parts and their weights (zh / en)."""
     status = a.get("acceptance_status") or ("combined" if a.get("acceptance_score") is not None else None)
-    zh, en = ACCEPTANCE_STATUS.get(status, ("", status or ""))
+    zh, en = (label_text(status, "zh"), label_text(status, "en")) if status else ("", "")
     if a["acceptance_score"] is not None:
         head = (
             f"- 验收评分 / Acceptance score ({a['cycle']}): **{a['acceptance_score']:.1f}** / 100 — "
-            f"{BAND_ZH.get(a['acceptance_band'], '')} {a['acceptance_band']}（{zh} / {en}）"
+            f"{label_text(a['acceptance_band'])} {a['acceptance_band']}（{zh} / {en}）"
         )
     else:
         head = f"- 验收评分 / Acceptance score ({a['cycle']}): **{zh} / {en}**"
@@ -368,8 +329,9 @@ def _acceptance_lines(a: dict) -> list[str]:
 
 
 def _verdict_status_text(status: str | None) -> str:
-    zh, en = VERDICT_STATUS.get(status or "final", ("", ""))
-    return f"（{zh} / {en}）" if zh else ""
+    if status in (None, "final"):
+        return ""
+    return f"（{label_text(status, 'zh')} / {label_text(status, 'en')}）"
 
 
 def _render(d: dict) -> tuple[str, str]:
@@ -383,7 +345,7 @@ def _render(d: dict) -> tuple[str, str]:
     if e:
         robust = {True: "稳健 robust", False: "不稳健 not robust", None: "–"}[e["is_robust"]]
         lines += [
-            f"- 阶段 / Stage: **{STAGE_ZH[e['stage']]} {e['stage']}**",
+            f"- 阶段 / Stage: **{label_text(e['stage'])} {e['stage']}**",
             f"- 触发规则 / Rules fired: {e['rules_fired'] or '无 none'}",
             f"- 稳健性 / Robustness: {robust}",
             f"- 评估周期 / Cycle: {e['cycle'] or '基期 baseline year'}",
@@ -406,7 +368,7 @@ def _render(d: dict) -> tuple[str, str]:
                     ["综合得分 / Composite", s["composite"]],
                     ["综合指数 / Composite index", s["composite_index"]],
                     ["排名 / Rank", f"{s['rank']}/{s['n_ranked']}" if s["rank"] is not None else "–"],
-                    ["绩效分组 / Group", f"{GROUP_ZH.get(s['performance_group'], '–')} {s['performance_group'] or ''}"],
+                    ["绩效分组 / Group", f"{label_text(s['performance_group']) or '–'} {s['performance_group'] or ''}"],
                     ["管理能力 / MGT", s["score_mgt"]],
                     ["大保护 / PRO", s["score_pro"]],
                     ["运用 / UTL", s["score_utl"]],
@@ -481,16 +443,21 @@ def _render(d: dict) -> tuple[str, str]:
                     r["composite_index"],
                     f"{r['rank']}/{r['n_ranked']}" if r["rank"] else "–",
                     f"{_fmt(r['p05_rank'])}–{_fmt(r['p95_rank'])}",
-                    STAGE_ZH.get(r["stage"], "–"),
+                    label_text(r["stage"]) or "–",
                 ]
                 for r in h.iter_rows(named=True)
             ],
         ),
     ]
+    # the bottom group lies below the floor of the band above it
+    bottom, bottom_floor = group_names()[-1], band_floor(group_names()[-2])
     chart1 = svg_line_chart(
         xs,
         [("综合指数 Index", h["composite_index"].to_list(), "#1f77b4")],
-        ref_lines=((100.0, "项目均值 100"), (70.0, "起步组 70")),
+        ref_lines=(
+            (100.0, "项目均值 100"),  # the index's definition (programme mean = 100), not a band
+            (bottom_floor, f"{label_text(bottom)}组 {bottom_floor:g}"),
+        ),
         title="综合指数 / Composite index (programme mean = 100)",
     )
     chart2 = svg_line_chart(
@@ -532,7 +499,7 @@ def _render(d: dict) -> tuple[str, str]:
                         f"{_fmt(r['target_value'], 2)} ({r['target_year']})",
                         _fmt(r["current_value"], 2),
                         _fmt(r["growth_ratio"], 2),
-                        f"{STATUS_ZH.get(r['status'], r['status'])} {r['status']}",
+                        f"{label_text(r['status'])} {r['status']}",
                         "是" if r["is_key_target"] else "否",
                     ]
                     for r in t.iter_rows(named=True)
@@ -559,8 +526,7 @@ def _render(d: dict) -> tuple[str, str]:
                 [
                     [
                         r["cycle"],
-                        f"{STAGE_ZH.get(r['verdict'], r['verdict'])} {r['verdict']}"
-                        + _verdict_status_text(r.get("verdict_status")),
+                        f"{label_text(r['verdict'])} {r['verdict']}" + _verdict_status_text(r.get("verdict_status")),
                         r["evidence"] or "–",
                         r["index_change"],
                         {True: "是", False: "否", None: "–"}[r["is_robust"]],
@@ -597,7 +563,7 @@ def _render(d: dict) -> tuple[str, str]:
                 rr["stage"] != e["stage"] or abs((rr["composite_index"] or 0) - (e["composite_index"] or 0)) > 1e-9
             )
             lines.append(
-                f"- 发布时结论 / As released: {STAGE_ZH.get(rr['stage'], rr['stage'])} {rr['stage']}, "
+                f"- 发布时结论 / As released: {label_text(rr['stage'])} {rr['stage']}, "
                 f"指数 index {_fmt(rr['composite_index'])}, 排名 rank {rr['rank']}/{rr['n_ranked']}"
                 + ("；**当前数据与发布版本不同 / current data differ from the release**" if differs else "")
             )

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.evaluation.rules import load_rules
+from pipelines.labels import group_names, load_bands
 
 # Geometric means need positive inputs, and min-max scores put the weakest unit of every indicator at exactly
 # 0, which would zero (or, floored at 1, nearly zero) a whole pillar for one weak indicator. The geometric
@@ -44,18 +45,17 @@ DEFAULT_MIN_PILLAR_COVERAGE = _dbt_var("min_pillar_coverage")
 
 
 def performance_group_codes(index: np.ndarray) -> np.ndarray:
-    """Mirrors dbt_project/macros/performance_group.sql (a test checks they agree).
-
-    0 leader, 1 strong, 2 moderate, 3 emerging, -1 where index is nan; same boundaries as the dbt macro."""
-    out = np.full(index.shape, 3, dtype=np.int8)
+    """Position of each index's performance band in ``group_names()`` (0 = the highest band), -1 where index is
+    nan: the bands seed read through pipelines.labels, the same rows the dbt macro performance_group joins."""
+    bands = load_bands()
+    out = np.full(index.shape, len(bands) - 1, dtype=np.int8)
     with np.errstate(invalid="ignore"):
-        out = np.where(index >= 70.0, 2, out)
-        out = np.where(index >= 100.0, 1, out)
-        out = np.where(index > 125.0, 0, out)
+        for position in range(len(bands) - 1, -1, -1):  # lowest first: a higher band overrides
+            band = bands[position]
+            if band.lower_bound is not None:
+                admits = index >= band.lower_bound if band.lower_bound_inclusive else index > band.lower_bound
+                out = np.where(admits, position, out)
     return np.where(np.isnan(index), -1, out).astype(np.int8)
-
-
-GROUP_NAMES = ("leader", "strong", "moderate", "emerging")
 
 
 def _read_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -63,7 +63,7 @@ def _read_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataF
         """
         select unit_code, year, rank, composite_index, catalog_version
         from marts.fct_city_score_year
-        where rank is not null and is_programme
+        where is_ranked
         """
     ).pl()
     values = con.sql(
@@ -330,8 +330,12 @@ def run_uncertainty(
         def share(cond: np.ndarray, base: np.ndarray = evaluated) -> np.ndarray:
             return (cond & base).sum(axis=0) / base.sum(axis=0)
 
-        share_bottom = share(group == 3)
-        share_leader = share(group == 0)
+        # the bottom and leader groups of each year's rules, as positions in the bands seed's order
+        names = group_names()
+        bottom_code = np.array([names.index(str(rules_of[y]["W1.bottom_group"])) for y in years])[None, :, None]
+        leader_code = np.array([names.index(str(rules_of[y]["EX1.leader_group"])) for y in years])[None, :, None]
+        share_bottom = share(group == bottom_code)
+        share_leader = share(group == leader_code)
         # lower third of the ranking (rank beyond 2/3 of the ranked units): where rank flips are visible
         # for units that never reach the bottom group
         n_ranked = ranked.sum(axis=1)[None, :, None]

@@ -15,6 +15,7 @@ Typical use (from a Dagster asset check):
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -39,7 +40,6 @@ from pipelines.quality.suites import (
 )
 
 _LOCK = threading.Lock()
-_GX: dict[str, Any] = {}
 
 _GX_SEVERITY = {"error": "critical", "warn": "warning"}
 
@@ -106,10 +106,9 @@ class SuiteResult:
         }
 
 
-def _gx():
+@functools.cache
+def _gx() -> dict[str, Any]:
     """The process-wide GX objects, created on first use (analytics off before the import)."""
-    if _GX:
-        return _GX
     os.environ["GX_ANALYTICS_ENABLED"] = "False"  # no usage events from officials' machines
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -120,13 +119,12 @@ def _gx():
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = ctx.data_sources.add_pandas("ipcity_quality")
     asset = source.add_dataframe_asset("frame")
-    _GX.update(
-        gx=gx,
-        gxe=gxe,
-        context=ctx,
-        batch_definition=asset.add_batch_definition_whole_dataframe("whole_frame"),
-    )
-    return _GX
+    return {
+        "gx": gx,
+        "gxe": gxe,
+        "context": ctx,
+        "batch_definition": asset.add_batch_definition_whole_dataframe("whole_frame"),
+    }
 
 
 def _expectation_class(gxe, type_name: str):
@@ -324,7 +322,3 @@ def validate(suite_name: str, df, *, partition: str | int | None = None, context
         checked_at=checked_at,
         seconds=round(time.perf_counter() - started, 3),
     )
-
-
-# The DuckDB side lives in store.py; re-exported so the lead has one import for the whole API.
-from pipelines.quality.store import latest_report, record_results, summarise_rejections  # noqa: E402,F401

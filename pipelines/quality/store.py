@@ -41,7 +41,7 @@ def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = Non
     return con.sql(sql, params=params or None).pl()
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_quality_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS quality")
     con.execute(CHECK_RESULTS_DDL)
     con.execute(REJECTIONS_SUMMARY_DDL)
@@ -57,7 +57,7 @@ def record_results(con: duckdb.DuckDBPyConnection, run_id: str, asset: str, resu
     Writing the same run, asset, partition and suite again replaces the earlier rows (a retried step
     must not count its checks twice).
     """
-    ensure_schema(con)
+    ensure_quality_schema(con)
     rows = [
         (
             run_id,
@@ -97,7 +97,7 @@ def summarise_rejections(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.Data
     codes. The reason code is the text before the first ':' ("negative value in registrations"), and
     ``reason`` keeps one full example for the reader.
     """
-    ensure_schema(con)
+    ensure_quality_schema(con)
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'rejected_rows'"
     ).fetchall()[0][0]  # fetch all: DuckDB 2 keeps an unfinished result open

@@ -87,8 +87,8 @@ U = "pipelines/evaluation/uncertainty.py"
 COH = "pipelines/evaluation/coherence.py"
 VAL = "pipelines/ingest/validate.py"
 READ = "pipelines/ingest/readers.py"
-PUB = "pipelines/publish.py"
-DL = "dashboards/downloads.py"
+PUB = "pipelines/snapshot_writer.py"
+DL = "dashboards/extracts.py"
 I18N = "dashboards/i18n.py"
 TXT = "dashboards/evaluation_text.py"
 DOS = "pipelines/evaluation/dossier.py"
@@ -397,7 +397,7 @@ MUTANTS: list[Mutant] = [
         SIGNALS,
         "and j.composite_index < p.r2_below_index as r2",
         "and j.composite_index < p.r2_below_index + 100 as r2",
-        [*T_THRESH, *T_RULES],
+        T_RULES,
         None,
         "R2 also rectifies leaders that slid",
     ),
@@ -817,20 +817,9 @@ MUTANTS: list[Mutant] = [
         "authorisation",
         "dashboards/xlsx.py",
         't="inlineStr"><is><t>{escape(str(v))}</t></is></c>\'',
-        't="str"><f>{escape(str(v))}</f></c>\'',
-        T_XLSX,
-        what="text from the data written as a formula",
-    ),
-    M(
-        "A06",
-        "authorisation",
-        "dashboards/xlsx.py",
-        't="inlineStr"><is><t>{escape(str(v))}</t></is></c>\'',
         't="str"><v>{escape(str(v))}</v></c>\'',
         T_XLSX,
-        what="text written as a cached string value (t=str) instead of an inline string",
-        harmless='a t="str" cell without an <f> element is a plain text value to Excel and openpyxl; no formula '
-        "exists, so nothing can execute (A05, a real formula, is killed)",
+        what="text cells written as formula results",
     ),
     # -- ingestion rules ----------------------------------------------------------------------------------
     M(

@@ -3,13 +3,13 @@
 -- (or carried-forward) weight share is below var('min_pillar_coverage') has no score.
 with scores as (
     select unit_code, year, catalog_version, indicator_code, normalised_score
-    from {{ ref('fct_city_indicator_year') }}
+    from {{ ref('int_indicator_scores') }}
     where peer_group = 'city'
 ),
 
 catalog as (
     select catalog_version, indicator_code, pillar_code, weight, pillar_weight
-    from {{ ref('dim_indicator') }}
+    from {{ ref('int_indicator_catalog') }}
 ),
 
 per_pillar as (

@@ -9,7 +9,8 @@ with memberships as (
 ),
 
 years as (
-    select year from {{ ref('int_evaluation_years') }} where peer_group = 'city'
+    select year from {{ ref('int_evaluation_years') }}
+    where peer_group = 'city'
 ),
 
 covering as (

@@ -11,7 +11,8 @@ with codes as (
 ),
 
 units as (
-    select unit_code, level from {{ ref('int_units') }} where peer_group = 'city'
+    select unit_code, level from {{ ref('int_units') }}
+    where peer_group = 'city'
 )
 
 select c.region_code, u.unit_code

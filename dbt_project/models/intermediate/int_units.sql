@@ -16,7 +16,10 @@ city_units as (
         unit_name,
         -- pinyin 'shi jia zhuang' -> 'Shijiazhuang'
         case when pinyin is null or pinyin = '' then null
-             else {{ dbt.concat(["upper(substr(replace(pinyin, ' ', ''), 1, 1))", "substr(replace(pinyin, ' ', ''), 2)"]) }}
+             else {{ dbt.concat([
+                 "upper(substr(replace(pinyin, ' ', ''), 1, 1))",
+                 "substr(replace(pinyin, ' ', ''), 2)",
+             ]) }}
         end as unit_name_en,
         province_code,
         province_name,

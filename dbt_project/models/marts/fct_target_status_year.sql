@@ -48,8 +48,8 @@ any_direction as (
 
 plan_years as (
   select t.*, v.year, v.catalog_version
-  from targets t
-  join indicator_years v
+  from targets as t
+  inner join indicator_years as v
     on v.unit_code = t.unit_code
    and v.indicator_code = t.indicator_code
    and v.year > t.baseline_year
@@ -65,8 +65,8 @@ latest_observed as (
       partition by p.unit_code, p.plan_id, p.indicator_code, p.year
       order by o.year desc nulls last
     ) as recency
-  from plan_years p
-  join indicator_years o
+  from plan_years as p
+  inner join indicator_years as o
     on o.unit_code = p.unit_code
    and o.indicator_code = p.indicator_code
    and o.year > p.baseline_year
@@ -85,14 +85,14 @@ joined as (
     {%- else %}
     true as is_key_target
     {%- endif %}
-  from plan_years p
-  left join latest_observed o
+  from plan_years as p
+  left join latest_observed as o
     on o.unit_code = p.unit_code and o.plan_id = p.plan_id and o.indicator_code = p.indicator_code
    and o.year = p.year and o.recency = 1
-  left join {{ ref('dim_indicator') }} i
+  left join {{ ref('dim_indicator') }} as i
     on i.indicator_code = p.indicator_code
    and i.catalog_version = p.catalog_version
-  left join any_direction a on a.indicator_code = p.indicator_code
+  left join any_direction as a on a.indicator_code = p.indicator_code
 ),
 
 assessable as (
@@ -102,7 +102,7 @@ assessable as (
     (j.current_value is not null and j.sign * (j.current_value - j.target_value) >= 0) as meets_target,
     (j.sign * (j.target_value - j.baseline_value) > 0 and j.target_year > j.baseline_year) as has_gap,
     (j.baseline_value > 0 and j.current_value > 0 and j.target_value > 0) as can_compound
-  from joined j
+  from joined as j
 ),
 
 rates as (
@@ -120,7 +120,7 @@ rates as (
     case when a.has_progress and a.has_gap then
       (a.target_value - a.baseline_value) / cast(a.target_year - a.baseline_year as double)
     end as required_slope
-  from assessable a
+  from assessable as a
 ),
 
 measured as (
@@ -137,7 +137,7 @@ measured as (
       when r.required_cagr is not null and r.required_cagr <> 0 then 'cagr'
       when r.required_slope is not null and r.required_slope <> 0 then 'linear'
     end as growth_basis
-  from rates r
+  from rates as r
 )
 
 select
@@ -178,5 +178,5 @@ select
       m.current_value + m.observed_slope * cast(m.target_year - m.current_year as double)
   end as projected_value,
   p.rules_version
-from measured m
-cross join params p
+from measured as m
+cross join params as p

@@ -16,5 +16,8 @@ select
     cast(applicant_type as string) as applicant_type,
     cast(region_code as string) as region_code,
     cast(ipc_main as string) as ipc_main,
-    cast(is_high_value as boolean) as is_high_value
+    cast(is_high_value as boolean) as is_high_value,
+    -- lineage: the landing file and its row (raw.ingested_files is the ledger of files)
+    cast(_source_file as string) as _source_file,
+    cast(_row_number as bigint) as _row_number
 from src

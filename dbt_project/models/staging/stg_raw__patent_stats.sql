@@ -13,5 +13,8 @@ select
     cast(in_force_invention as bigint) as in_force_invention,
     cast(in_force_utility_model as bigint) as in_force_utility_model,
     cast(in_force_design as bigint) as in_force_design,
-    cast(in_force_total as bigint) as in_force_total
+    cast(in_force_total as bigint) as in_force_total,
+    -- lineage: the landing file and its row (raw.ingested_files is the ledger of files)
+    cast(_source_file as string) as _source_file,
+    cast(_row_number as bigint) as _row_number
 from src

@@ -10,5 +10,8 @@ select
     cast(audience as string) as audience,
     cast(participants as bigint) as participants,
     cast(hours as double) as hours,
-    cast(title as string) as title
+    cast(title as string) as title,
+    -- lineage: the landing file and its row (raw.ingested_files is the ledger of files)
+    cast(_source_file as string) as _source_file,
+    cast(_row_number as bigint) as _row_number
 from src

@@ -39,7 +39,7 @@ programme as (
 first_year as (
   select min(year) as first_year
   from {{ ref('fct_city_score_year') }}
-  where is_programme
+  where is_evaluated
 ),
 
 -- every year that has ended by as_of, from the first evaluated year on

@@ -26,7 +26,7 @@ evaluated as (
   join roster r on r.unit_code = s.unit_code
   -- ranked units, and programme units of the year without a rank (no composite: a pillar missing): they are
   -- never silently dropped, fct_evaluation_year gives them review or not_reported
-  where (s.rank is not null or s.is_programme)
+  where (s.rank is not null or s.is_evaluated)
     and (r.withdrawn_year is null or s.year < r.withdrawn_year)
 ),
 

@@ -42,7 +42,8 @@ observed as (
 ),
 
 units as (
-    select unit_code, province_code from {{ ref('int_units') }} where peer_group = 'city'
+    select unit_code, province_code from {{ ref('int_units') }}
+    where peer_group = 'city'
 ),
 
 -- the last year the peers (cities) have data: province statistics run on their own, longer window and must not

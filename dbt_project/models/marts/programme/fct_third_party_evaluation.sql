@@ -44,7 +44,8 @@ uploads as (
 ),
 
 current_upload as (
-    select * from uploads where version_rank = 1
+    select * from uploads
+    where version_rank = 1
 ),
 
 pillar_weights as (

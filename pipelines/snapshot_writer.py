@@ -4,6 +4,10 @@ DuckDB allows one writing process or many readers. The dashboard must keep servi
 writes, so it never opens the warehouse: it reads a separate file that is built next to the snapshot and
 moved into place with os.replace (atomic on POSIX; open readers keep the old inode until they reconnect).
 Only what the dashboard needs is copied (marts, quality, the ledger), not the raw record tables.
+
+The snapshot is a contract between two deployments (pipeline and dashboard): ``meta.snapshot_info`` carries
+``schema_version``, and the dashboard opens only the version it was built for. Bump SNAPSHOT_SCHEMA_VERSION
+whenever a published table or column is added, removed, renamed or changes meaning (docs/contracts.md).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pipelines import settings
 PUBLISHED_RAW_TABLES = ("ingested_files", "rejected_rows")
 # releases: the immutable evaluation releases (pipelines/evaluation/releases.py), shown as released
 PUBLISHED_SCHEMAS = ("marts", "quality", "releases")
+SNAPSHOT_SCHEMA_VERSION = 1
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
@@ -58,12 +63,22 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
             "run_id": run_id,
             "warehouse": str(warehouse),
             "tables": counts,
+            "schema_version": SNAPSHOT_SCHEMA_VERSION,
         }
         con.execute("CREATE SCHEMA IF NOT EXISTS snap.meta")
         con.execute("CREATE TABLE snap.meta.snapshot_info (key VARCHAR, value VARCHAR)")
         con.execute(
-            "INSERT INTO snap.meta.snapshot_info VALUES (?, ?), (?, ?), (?, ?)",
-            ["published_at", info["published_at"], "run_id", run_id, "tables", json.dumps(counts)],
+            "INSERT INTO snap.meta.snapshot_info VALUES (?, ?), (?, ?), (?, ?), (?, ?)",
+            [
+                "schema_version",
+                str(SNAPSHOT_SCHEMA_VERSION),
+                "published_at",
+                info["published_at"],
+                "run_id",
+                run_id,
+                "tables",
+                json.dumps(counts),
+            ],
         )
         con.execute("DETACH snap")
     except Exception:

@@ -10,7 +10,7 @@ import polars as pl
 
 from pipelines.extracts import HEADERS as EXTRACT_FILE_HEADERS
 
-from . import access, queries
+from . import access, provenance, queries
 from .security import neutralise_text
 from .xlsx import xlsx_bytes
 
@@ -34,6 +34,10 @@ EXTRACT_HEADERS: dict[str, str] = {
         "is_imputed",
         "normalised_score",
         "catalog_version",
+        # provenance of the figure (dashboards/provenance.py)
+        "formula_text",
+        "inputs_text",
+        "source_rows_text",
     )
 }
 
@@ -62,6 +66,7 @@ def indicator_extract(snap, year: int, province_code: str | None = None) -> pl.D
     )
     df = (
         ind.join(cat, on="indicator_code", how="left")
+        .join(provenance.extract_provenance(snap, year), on=["unit_code", "indicator_code"], how="left")
         .with_columns(
             year=pl.lit(year, pl.Int32),
             is_imputed=pl.when(pl.col("is_imputed")).then(pl.lit("是")).otherwise(pl.lit("否")),

@@ -8,8 +8,8 @@ so the published marts stay as they were.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -17,27 +17,41 @@ import duckdb
 import polars as pl
 
 from pipelines import settings
+from pipelines.definitions import PIPELINE_JOB, defs
 from pipelines.ingest.load import ensure_schema, partition_of, pending_files
+from pipelines.partitions import YEARLY
+from pipelines.progress import PROGRESS_LOGGER_NAME
 from pipelines.sources import SOURCES
 
 ProgressFn = Callable[[str, dict], None]
-_progress: list[ProgressFn] = []
 
 
-@dg.logger(description="Forwards Dagster step events to the `ipcity run` progress display.")
-def progress_logger(init_context):
-    class _Forward(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            meta = getattr(record, "dagster_meta", None) or {}
-            event = meta.get("dagster_event")
-            if event is None or not _progress:
-                return
-            for fn in _progress:
-                fn(event.event_type_value, {"step": event.step_key, "message": event.message or ""})
+class _ForwardEvents(logging.Handler):
+    """Hands each Dagster event the progress logger emits to one run's progress display."""
 
-    log = logging.Logger("ipcity.progress", level=logging.DEBUG)
-    log.addHandler(_Forward())
-    return log
+    def __init__(self, progress: ProgressFn):
+        super().__init__(level=logging.DEBUG)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is not None:
+            self.progress(event.event_type_value, {"step": event.step_key, "message": event.message or ""})
+
+
+@contextmanager
+def _forwarding(progress: ProgressFn | None) -> Iterator[None]:
+    if progress is None:
+        yield
+        return
+    handler = _ForwardEvents(progress)
+    logger = logging.getLogger(PROGRESS_LOGGER_NAME)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 @dataclass
@@ -57,12 +71,13 @@ class RunSummary:
         return not self.blocked and all(r["success"] for r in self.runs)
 
 
-def _instance() -> dg.DagsterInstance:
+def prepare_dagster_home() -> str:
+    """DAGSTER_HOME with its dagster.yaml (written once): one run at a time, since DuckDB has a single writer;
+    telemetry off, the network is closed anyway."""
     home = settings.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        # One run at a time: DuckDB has a single writer. Telemetry off: the network is closed anyway.
         cfg.write_text("telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n")
     if "run_monitoring" not in cfg.read_text():
         # Dagster's run monitoring (daemon, under `ipcity dev`) fails runs stuck while starting; runs whose
@@ -72,8 +87,12 @@ def _instance() -> dg.DagsterInstance:
                 "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 300\n  poll_interval_seconds: 30\n"
                 "  max_resume_run_attempts: 0\n"
             )
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    return str(home)
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """The persistent Dagster instance in DAGSTER_HOME (run history, asset checks, sensor cursors)."""
+    return dg.DagsterInstance.from_config(prepare_dagster_home())
 
 
 def plan(con: duckdb.DuckDBPyConnection) -> tuple[dict[int, list[str]], list[str]]:
@@ -106,8 +125,6 @@ def latest_loaded_year(con: duckdb.DuckDBPyConnection) -> int | None:
 def run_pipeline(
     *, rebuild: bool = False, progress: ProgressFn | None = None, instance: dg.DagsterInstance | None = None
 ) -> RunSummary:
-    from pipelines.definitions import PIPELINE_JOB, defs
-
     summary = RunSummary()
     wh = settings.warehouse_path()
     wh.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +134,7 @@ def run_pipeline(
     if not yearly and not reference and not rebuild:
         summary.nothing_new = True
         return summary
-    valid = set(defs.resolve_job_def(PIPELINE_JOB).partitions_def.get_partition_keys())
+    valid = set(YEARLY.get_partition_keys())
     # A file whose data year lies outside the partitions fails alone, by name; the other years still run.
     outside = sorted(y for y in yearly if str(y) not in valid)
     if outside:
@@ -133,13 +150,11 @@ def run_pipeline(
             return summary
     years = sorted(y for y in yearly if str(y) in valid)
     first, last_year = (years[0], years[-1]) if years else (last or settings.DEFAULT_LAST_YEAR,) * 2
-    instance = instance or _instance()
+    instance = instance or dagster_instance()
     # A run killed earlier (SIGKILL) is still STARTED in Dagster: mark it failed and alert before starting.
     from pipelines.alerts.runs import reap_dead_runs
 
     summary.dead_runs = reap_dead_runs(instance)
-    if progress:
-        _progress.append(progress)
     # One run for every year with new files: the yearly raw assets take the whole range in one step
     # (single-run backfill policy) and everything downstream is built once, behind the blocking checks.
     tags = {"ipcity/trigger": "cli"}
@@ -149,7 +164,7 @@ def run_pipeline(
         kwargs = {}
         tags |= {"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last_year)}
     label = f"{first}" if first == last_year else f"{first}–{last_year}"
-    try:
+    with _forwarding(progress):
         if progress:
             progress("RUN_PLANNED", {"step": None, "message": f"pipeline {label}"})
         res = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
@@ -174,9 +189,6 @@ def run_pipeline(
                 )
             except Exception as e:  # noqa: BLE001 - the run's own failure is what the user must see
                 summary.runs[-1]["error"] = f"{summary.runs[-1]['error']} | alerting the data engineers failed: {e}"
-    finally:
-        if progress:
-            _progress.remove(progress)
     run_ids = [r["run_id"] for r in summary.runs if r["run_id"]]
     with duckdb.connect(str(wh), read_only=True) as con:
         summary.ledger = ledger_for_runs(con, run_ids)

@@ -1,0 +1,87 @@
+-- Where the inputs of every unit-year come from: for each unit, year, source and landing file, the staged rows
+-- that feed the unit-year's measures (the row numbers of the file as loaded, in contiguous ranges). Rows of
+-- the year: records dated in it (enforcement cases filed or closed in it), the year's statistics.
+with source_rows as (
+    select a.unit_code, p.year, 'pledge_loans' as source_name, p._source_file, p._row_number
+    from {{ ref('stg_raw__pledge_loans') }} as p
+    inner join {{ ref('int_unit_attribution') }} as a on a.region_code = p.region_code
+    union all
+    select a.unit_code, t.year, 'training_events' as source_name, t._source_file, t._row_number
+    from {{ ref('stg_raw__training_events') }} as t
+    inner join {{ ref('int_unit_attribution') }} as a on a.region_code = t.region_code
+    union all
+    select a.unit_code, g.grant_year as year, 'patent_grants' as source_name, g._source_file, g._row_number
+    from {{ ref('stg_raw__patent_grants') }} as g
+    inner join {{ ref('int_unit_attribution') }} as a on a.region_code = g.region_code
+    union all
+    select a.unit_code, c.filed_year as year, 'enforcement_cases' as source_name, c._source_file, c._row_number
+    from {{ ref('stg_raw__enforcement_cases') }} as c
+    inner join {{ ref('int_unit_attribution') }} as a on a.region_code = c.region_code
+    union all
+    select a.unit_code, c.closed_year as year, 'enforcement_cases' as source_name, c._source_file, c._row_number
+    from {{ ref('stg_raw__enforcement_cases') }} as c
+    inner join {{ ref('int_unit_attribution') }} as a on a.region_code = c.region_code
+    where c.closed_year is not null and c.closed_year <> c.filed_year
+    union all
+    select s.region_code as unit_code, s.year, 'patent_stats' as source_name, s._source_file, s._row_number
+    from {{ ref('stg_raw__patent_stats') }} as s
+    union all
+    select p.region_code as unit_code, p.year, 'population' as source_name, p._source_file, p._row_number
+    from {{ ref('stg_raw__population') }} as p
+),
+
+islands as (
+    select
+        unit_code,
+        year,
+        source_name,
+        _source_file,
+        _row_number,
+        _row_number - row_number() over (
+            partition by unit_code, year, source_name, _source_file order by _row_number asc nulls last
+        ) as island
+    from source_rows
+),
+
+ranges as (
+    select
+        unit_code,
+        year,
+        source_name,
+        _source_file,
+        min(_row_number) as first_row,
+        max(_row_number) as last_row,
+        count(*) as n_rows
+    from islands
+    group by unit_code, year, source_name, _source_file, island
+),
+
+numbered as (
+    select
+        r.*,
+        row_number() over (
+            partition by r.unit_code, r.year, r.source_name, r._source_file order by r.first_row asc nulls last
+        ) as range_number,
+        case
+            when r.first_row = r.last_row then cast(r.first_row as string)
+            else {{ dbt.concat(["cast(r.first_row as string)", "'-'", "cast(r.last_row as string)"]) }}
+        end as range_text
+    from ranges as r
+)
+
+select
+    unit_code,
+    year,
+    source_name,
+    _source_file as source_file,
+    cast(sum(n_rows) as bigint) as n_rows,
+    min(first_row) as first_row_number,
+    max(last_row) as last_row_number,
+    count(*) as n_row_ranges,
+    -- the first 50 ranges, enough to open the file at the right rows; n_row_ranges says whether that is all
+    {{ dbt.listagg(
+        "case when range_number <= 50 then range_text end", "', '", "order by range_number asc nulls last"
+    ) }}
+        as row_ranges
+from numbered
+group by unit_code, year, source_name, _source_file

@@ -1,0 +1,116 @@
+"""The one reader of the vocabulary seeds: performance bands and the labels (code, 中文, English) of every code
+the marts publish (stage / verdict, target status, performance group, programme status, ...).
+
+The seeds under ``dbt_project/seeds/`` are the only place these are written down. dbt loads them into
+``marts.performance_bands`` / ``marts.labels`` (so they are published with the marts and SQL can join them);
+Python (evaluation, dossier, alerts, dashboard) reads the same files through this module, never a copy.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pipelines.settings import DBT_PROJECT_DIR
+
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+LABELS_FILE = SEEDS_DIR / "labels.csv"
+BANDS_FILE = SEEDS_DIR / "performance_bands.csv"
+
+
+@dataclass(frozen=True)
+class Label:
+    code: str
+    label_sets: tuple[str, ...]
+    name_zh: str
+    name_en: str
+    sort_order: int
+
+    def text(self, lang: str = "zh") -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass(frozen=True)
+class Band:
+    """A performance band: index above ``lower_bound`` (or equal to it when ``lower_bound_inclusive``) and not in
+    a higher band. The lowest band has no lower bound."""
+
+    group_code: str
+    lower_bound: float | None
+    lower_bound_inclusive: bool
+
+    def admits(self, index: float) -> bool:
+        if self.lower_bound is None:
+            return True
+        return index > self.lower_bound or (self.lower_bound_inclusive and index == self.lower_bound)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@cache
+def load_labels(path: Path = LABELS_FILE) -> dict[str, Label]:
+    """Every label by code (codes are unique across the seed: one meaning, one label)."""
+    out: dict[str, Label] = {}
+    for r in _read(path):
+        code = r["code"].strip()
+        if code in out:
+            raise ValueError(f"{path}: code {code!r} is labelled twice")
+        out[code] = Label(code, tuple(r["label_sets"].split()), r["name_zh"], r["name_en"], int(r["sort_order"]))
+    return out
+
+
+def label_set(name: str, path: Path = LABELS_FILE) -> dict[str, tuple[str, str]]:
+    """``code -> (中文, English)`` for one list (e.g. ``"stage"``), in the seed's sort order."""
+    members = [lab for lab in load_labels(path).values() if name in lab.label_sets]
+    if not members:
+        raise KeyError(f"no label set {name!r} in {path}")
+    return {lab.code: (lab.name_zh, lab.name_en) for lab in sorted(members, key=lambda lab: lab.sort_order)}
+
+
+def label_text(code: str | None, lang: str = "zh", path: Path = LABELS_FILE) -> str:
+    """The label of ``code`` in ``lang`` ("zh" or "en"); the code itself when the seed does not know it."""
+    if code is None:
+        return ""
+    lab = load_labels(path).get(code)
+    return lab.text(lang) if lab else str(code)
+
+
+@cache
+def load_bands(path: Path = BANDS_FILE) -> tuple[Band, ...]:
+    """The performance bands from the highest to the lowest."""
+    bands = []
+    for r in _read(path):
+        lower = r["lower_bound"].strip()
+        bands.append(
+            Band(r["group_code"].strip(), float(lower) if lower else None, r["lower_bound_inclusive"].strip() == "true")
+        )
+    bands.sort(key=lambda b: -math.inf if b.lower_bound is None else b.lower_bound, reverse=True)
+    if sum(b.lower_bound is None for b in bands) != 1:
+        raise ValueError(f"{path}: exactly one band (the lowest) must have no lower bound")
+    return tuple(bands)
+
+
+def group_names(path: Path = BANDS_FILE) -> tuple[str, ...]:
+    """Performance group codes from the highest band to the lowest."""
+    return tuple(b.group_code for b in load_bands(path))
+
+
+def performance_group(index: float | None, path: Path = BANDS_FILE) -> str | None:
+    """The performance group of a composite index (None for a missing index), as the dbt macro assigns it."""
+    if index is None or (isinstance(index, float) and math.isnan(index)):
+        return None
+    return next(b.group_code for b in load_bands(path) if b.admits(index))
+
+
+def band_floor(group_code: str, path: Path = BANDS_FILE) -> float | None:
+    """The lower bound of a group's band (e.g. the floor under which a city is in the bottom group)."""
+    for b in load_bands(path):
+        if b.group_code == group_code:
+            return b.lower_bound
+    raise KeyError(group_code)
