@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from pipelines.labels import label_text
+
 from .i18n import GROUPS, label, norm_lang
 
 RULE_ORDER = ("x1", "r1", "r2", "w1", "w2", "ex1")
@@ -70,7 +72,7 @@ _EVIDENCE_ZH = [
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
     (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
     (re.compile(rf"^third-party score {_NUM} \(report version (\d+)\)$"), "第三方评估得分 {0}（第{1}版）"),
-    (re.compile(r"^third-party evaluation pending$"), "第三方评估待定"),
+    (re.compile(r"^third-party evaluation pending$"), label_text("third_party_pending", "zh")),
     (
         re.compile(r"^third-party evaluation pending: indicator-only verdict \(TP\.pending_blocks_verdict = 0\)$"),
         "第三方评估待定：仅按指标给出结论（TP.pending_blocks_verdict = 0）",

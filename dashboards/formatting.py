@@ -50,13 +50,8 @@ def digits_for(values, unit: str | None = None) -> int:
     if not finite:
         return 1
     typical = sorted(finite)[len(finite) // 2]
-    if typical >= 100:
-        return 0
-    if typical >= 10:
-        return 1
-    if typical >= 1:
-        return 2
-    return 3
+    # three significant digits for the typical value: its order of magnitude says how many are left for decimals
+    return min(3, max(0, 2 - math.floor(math.log10(typical))))
 
 
 def fmt_value(value, unit: str | None, digits: int, lang: str | None = None, with_unit: bool = False) -> str:

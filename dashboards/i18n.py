@@ -203,9 +203,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "third_party_by": ("评估机构", "Evaluator"),
     "report_version_short": ("版本", "version"),
     "acceptance_hint": (
-        "绝对评分（0–100）：建设目标完成度与对标全国水平；<60 撤销称号，60–70 可开展新一轮试点，≥70 可进入示范培育",
-        "Absolute score (0–100): plan targets and levels against the national benchmark; < 60 title removed, "
-        "60–70 new pilot round, ≥ 70 demonstration cultivation",
+        "绝对评分（0–100）：建设目标完成度与对标全国水平；{bands}",
+        "Absolute score (0–100): plan targets and levels against the national benchmark; {bands}",
     ),
     "release_id": ("发布编号", "Release"),
     "as_released": ("发布时结论", "As released"),

@@ -3,6 +3,11 @@ section, 简体中文 and English. Merged into ``dashboards.i18n.TEXT`` so ``t()
 
 from __future__ import annotations
 
+from pipelines.labels import third_party_status_labels
+
+# fct_third_party_evaluation.status labels: the labels seed's third_party_status list
+THIRD_PARTY_STATUS: dict[str, tuple[str, str]] = third_party_status_labels()
+
 PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "nav_programmes": ("项目与批次", "Programmes"),
     "nav_provinces": ("省级汇总", "Provinces"),
@@ -39,8 +44,8 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "evaluator": ("评估机构", "Evaluator"),
     "report_version": ("版本", "Version"),
     "third_party_score": ("第三方评估得分", "Third-party score"),
-    "tp_pending_count": ("第三方评估待定", "Third-party evaluation pending"),
-    "tp_received_count": ("第三方评估已提交", "Third-party evaluation received"),
+    "tp_pending_count": THIRD_PARTY_STATUS["pending"],
+    "tp_received_count": THIRD_PARTY_STATUS["received"],
     "promoted": ("晋级为示范城市", "promoted to demonstration"),
     "pg_withdrawn": ("撤销", "withdrawn"),
     "open_ended": ("长期", "open-ended"),
@@ -141,9 +146,4 @@ AMBITION_CLASSES: dict[str, tuple[str, str]] = {
 PEER_SCOPES: dict[str, tuple[str, str]] = {
     "province_group": ("同省同组", "same province and group"),
     "national_group": ("全国同组", "same group nationally"),
-}
-THIRD_PARTY_STATUS: dict[str, tuple[str, str]] = {
-    "received": ("已提交", "Submitted"),
-    "pending": ("第三方评估待定", "Third-party evaluation pending"),
-    "not_on_calendar": ("周期不符", "Cycle not on calendar"),
 }

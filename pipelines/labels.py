@@ -81,6 +81,19 @@ def label_text(code: str | None, lang: str = "zh", path: Path = LABELS_FILE) -> 
     return lab.text(lang) if lab else str(code)
 
 
+# fct_third_party_evaluation.status codes (received / pending / not_on_calendar) are labelled in the seed under
+# third_party_<status>: "received" alone is a reporting status with another meaning (按期报送).
+THIRD_PARTY_STATUS_PREFIX = "third_party_"
+
+
+def third_party_status_labels(path: Path = LABELS_FILE) -> dict[str, tuple[str, str]]:
+    """``status -> (中文, English)`` for fct_third_party_evaluation.status, from the third_party_status list."""
+    return {
+        code.removeprefix(THIRD_PARTY_STATUS_PREFIX): pair
+        for code, pair in label_set("third_party_status", path).items()
+    }
+
+
 @cache
 def load_bands(path: Path = BANDS_FILE) -> tuple[Band, ...]:
     """The performance bands from the highest to the lowest."""

@@ -13,6 +13,8 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import dcc, html
 
+from pipelines.evaluation.rules import acceptance_bands_text
+
 from .. import queries
 from ..components import guarded, href, page_title, section, snapshot
 from ..evaluation_text import RULE_ORDER, rules_text
@@ -71,13 +73,13 @@ def next_steps(stage: str, year: int, cycle_end: int | None, rules: dict, lang: 
         return (
             [
                 f"须在{report_by}前报送整改情况；国家知识产权局据验收评分作出决定："
-                "低于60分撤销称号，60–70分新一轮试点，70分及以上进入示范培育。",
+                f"{acceptance_bands_text('zh', year)}。",
                 f"下一次年度评价：{next_eval}。",
             ]
             if zh
             else [
-                f"The city must report by {report_by}; CNIPA decides by the acceptance score: below 60 the title "
-                "is withdrawn, 60–70 a new pilot round, 70 or more demonstration cultivation.",
+                f"The city must report by {report_by}; CNIPA decides by the acceptance score: "
+                f"{acceptance_bands_text('en', year)}.",
                 f"Next annual evaluation: {next_eval}.",
             ]
         )

@@ -7,6 +7,8 @@ import json
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.evaluation.rules import acceptance_bands_text
+
 from .. import access, ambition_view, figures, provenance, queries
 from ..components import (
     INTEGER,
@@ -39,6 +41,7 @@ from ..i18n import (
     VERDICT_STATUS,
     label,
     name_col,
+    norm_lang,
     province_col,
     t,
 )
@@ -326,7 +329,7 @@ def acceptance_view(
     """Acceptance score per cycle, the latest year's release and its change attribution (plain Dash components:
     text from data is escaped by React)."""
     parts: list = [
-        html.P(t("acceptance_hint", lang), className="ipc-muted"),
+        html.P(t("acceptance_hint", lang).format(bands=acceptance_bands_text(norm_lang(lang))), className="ipc-muted"),
         html.P(t("acceptance_combined_hint", lang), className="ipc-muted"),
     ]
     if acceptance is not None and acceptance.height:

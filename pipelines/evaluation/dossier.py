@@ -18,6 +18,7 @@ import markdown.extensions
 import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
+from pipelines.evaluation.rules import acceptance_bands_text
 from pipelines.labels import band_floor, group_names, label_set, label_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
@@ -321,9 +322,8 @@ def _acceptance_lines(a: dict) -> list[str]:
         f"- 对标全国水平 / Level points vs national (000000, {a['benchmark_year']}): {_fmt(a['level_points'])}, "
         f"权重 weight {a['level_weight']}",
         f"- 每万人口发明专利拥有量 / QLT01: {_fmt(a['qlt01_value'], 2)} (全国 national {_fmt(a['qlt01_national'], 2)})",
-        "- 绝对评分，与相对的综合指数并列：< 60 撤销称号，60–70 可开展新一轮试点，≥ 70 可进入示范培育 / "
-        "Absolute, beside the relative index: < 60 title removed, 60–70 new pilot round, ≥ 70 demonstration "
-        "cultivation.",
+        f"- 绝对评分，与相对的综合指数并列：{acceptance_bands_text('zh', a.get('judged_year'))} / "
+        f"Absolute, beside the relative index: {acceptance_bands_text('en', a.get('judged_year'))}.",
     ]
     return lines
 

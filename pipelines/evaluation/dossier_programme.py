@@ -17,7 +17,6 @@ AMBITION_ZH = {
     "unrealistic": "不切实际",
     "not_assessable": "无法评估",
 }
-TP_STATUS_ZH = {"received": "已提交", "pending": "第三方评估待定", "not_on_calendar": "周期不符"}
 
 
 def _has(con, schema: str, table: str) -> bool:
@@ -155,7 +154,7 @@ def programme_markdown(d: dict) -> list[str]:
                 [
                     [
                         _text(r["cycle"]),
-                        f"{TP_STATUS_ZH.get(r['status'], '')} {_text(r['status_label_en'])}",
+                        f"{_text(r['status_label_zh'])} {_text(r['status_label_en'])}",  # from the labels seed
                         _text(r["evaluator"]),
                         _text(r["report_version"]),
                         "–" if r["third_party_score"] is None else f"{r['third_party_score']:.1f}",

@@ -45,3 +45,19 @@ def load_rules(
         except ValueError:
             out[f"{rule}.{param}"] = value
     return out
+
+
+def acceptance_bands_text(lang: str = "zh", year: int | None = None) -> str:
+    """The management measures' acceptance bands as users read them ("< 60 撤销称号，60–70 …，≥ 70 …"), built
+    from the rules in force in ``year`` (ACC.remove_below, ACC.cultivation_from) and the band labels of the labels
+    seed: the thresholds and the words are written once, in the seeds."""
+    from pipelines.labels import label_set
+
+    try:
+        rules = load_rules(year=year)
+    except ValueError:  # a year outside rules_versions.csv (e.g. a cycle judged after the last listed year)
+        rules = load_rules()
+    low, high = rules["ACC.remove_below"], rules["ACC.cultivation_from"]
+    removed, new_round, cultivation = (zh if lang == "zh" else en for zh, en in label_set("acceptance_band").values())
+    sep = "，" if lang == "zh" else ", "
+    return sep.join([f"< {low:g} {removed}", f"{low:g}–{high:g} {new_round}", f"≥ {high:g} {cultivation}"])

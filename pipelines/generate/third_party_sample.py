@@ -50,7 +50,7 @@ def third_party_sample(profiles: Profiles, seed: int, last_year: int) -> pl.Data
                 "site_visit_date": f"{CYCLE[1] + 1}-03-0{2 + v}",
                 "document_review_score": float(scores[6]),
                 "findings": "合成示例:"
-                + ("重点目标进展滞后,需整改" if centre < 70 else "建设方案总体落实")
+                + ("重点目标进展滞后,需整改" if code in profiles.lagging else "建设方案总体落实")
                 + (";第2版更正了评分" if v == 2 else ""),
                 "site_visit_findings": "合成示例:现场核查了知识产权服务平台与维权援助中心",
                 "document_review_findings": "合成示例:年度报告与佐证材料齐全",

@@ -118,16 +118,8 @@ select
     s.last_evaluated_year,
     coalesce(s.last_evaluated_year >= s.cycle_last_year, false) as cycle_complete,
     s.status,
-    case s.status
-        when 'received' then '第三方评估已提交'
-        when 'pending' then '第三方评估待定'
-        else '第三方评估周期与评价周期不符'
-    end as status_label_zh,
-    case s.status
-        when 'received' then 'third-party evaluation received'
-        when 'pending' then 'third-party evaluation pending'
-        else 'third-party evaluation for a cycle not on the calendar of the unit'
-    end as status_label_en,
+    l.name_zh as status_label_zh,
+    l.name_en as status_label_en,
     s.evaluator,
     s.report_version,
     coalesce(s.versions_received, 0) as versions_received,
@@ -156,3 +148,5 @@ select
 from scored as s
 cross join rules as r
 left join {{ ref('dim_city') }} as d on d.unit_code = s.unit_code
+-- the status labels are the labels seed's third_party_status list (codes third_party_<status>)
+left join {{ ref('labels') }} as l on l.code = {{ dbt.concat(["'third_party_'", "s.status"]) }}
