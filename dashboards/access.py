@@ -66,7 +66,7 @@ PUBLISHED_RANKING_COLUMNS = (
     "province_name_en",
     "performance_group",
     "performance_group_all",
-    "is_programme",
+    "is_ranked",
     "on_roster",
     "composite",
     "composite_index",
@@ -322,7 +322,7 @@ def published_rankings(principal: Principal, df: pl.DataFrame) -> pl.DataFrame:
     if scope is None:
         return df
     own = pl.col("province_code").is_in(list(scope))
-    df = df.filter(own | pl.col("is_programme").fill_null(False))
+    df = df.filter(own | pl.col("is_ranked").fill_null(False))
     internal = [c for c in df.columns if c not in PUBLISHED_RANKING_COLUMNS]
     return df.with_columns(
         [pl.when(own).then(pl.col(c)).otherwise(pl.lit(None, df.schema[c])).alias(c) for c in internal]

@@ -53,7 +53,13 @@ def rules_text(row: dict, lang: str | None) -> str:
     english = row.get("rules_fired") or ""
     if norm_lang(lang) == "en":
         return english
-    return "；".join(_zh(rule, row) for rule in fired)
+    facts = []
+    # sentences without a rule code (fct_evaluation_year.rules_fired puts them first)
+    if row.get("not_reported_sources"):
+        facts.append(f"宽限期内未报送：{row['not_reported_sources']}（按退出处理）")
+    if english.startswith("not ranked"):
+        facts.append("未排名：无综合得分（某一维度指标权重不足）")
+    return "；".join([*facts, *(_zh(rule, row) for rule in fired)])
 
 
 # The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its

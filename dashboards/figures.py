@@ -331,9 +331,15 @@ def strength_heatmap(
 
 
 def indicator_small_multiples(
-    values: pl.DataFrame, targets: pl.DataFrame | None, catalog: pl.DataFrame, lang: str, cols: int = 4
+    values: pl.DataFrame,
+    targets: pl.DataFrame | None,
+    catalog: pl.DataFrame,
+    lang: str,
+    cols: int = 4,
+    benchmark: pl.DataFrame | None = None,
 ) -> go.Figure:
-    """Every indicator's yearly value; plan targets as dashed lines from baseline to target.
+    """Every indicator's yearly value; plan targets as dashed lines from baseline to target; the national unit
+    (000000, statistics path) as a grey dotted reference line where the national statistics support it.
 
     The grid of axes is laid out by hand: make_subplots + add_trace(row, col) costs ~200 ms for 19 panels,
     building the dicts once costs a tenth of that.
@@ -351,8 +357,11 @@ def indicator_small_multiples(
     target_by_code = (
         {k[0]: g for k, g in targets.group_by("indicator_code")} if targets is not None and targets.height else {}
     )
+    bench_by_code = (
+        {k[0]: g for k, g in benchmark.group_by("indicator_code")} if benchmark is not None and benchmark.height else {}
+    )
     traces, annotations, layout = [], [], {}
-    shown_target = False
+    shown_target = shown_bench = False
     for i, code in enumerate(codes):
         r, c = divmod(i, cols)
         suffix = "" if i == 0 else str(i + 1)
@@ -411,6 +420,25 @@ def indicator_small_multiples(
                     "yaxis": f"y{suffix}",
                 }
             )
+        nb = bench_by_code.get(code)
+        if nb is not None:
+            nb = nb.sort("year")
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": nb["year"].to_list(),
+                    "y": [None if y is None else y * scale for y in nb["value"].to_list()],
+                    "hovertemplate": hover,
+                    "mode": "lines",
+                    "line": {"color": "#6b7280", "dash": "dot", "width": 1.5},
+                    "name": t("national_benchmark", lang),
+                    "showlegend": not shown_bench,
+                    "legendgroup": "benchmark",
+                    "xaxis": f"x{suffix}",
+                    "yaxis": f"y{suffix}",
+                }
+            )
+            shown_bench = True
         tg = target_by_code.get(code)
         for tr in tg.iter_rows(named=True) if tg is not None else []:
             traces.append(

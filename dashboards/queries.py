@@ -717,6 +717,16 @@ def released_differs(released: dict | None, current: dict | None, tol: float = 1
     return released.get("stage") != current.get("stage") or moved
 
 
+def national_benchmarks(snap) -> pl.DataFrame | None:
+    """The national unit 000000's series of every indicator it has (reference lines on the profile)."""
+    if not snap.has(NATIONAL):
+        return None
+    return snap.cached(
+        ("national_benchmarks",),
+        lambda: snap.query(f"select indicator_code, year, value from {NATIONAL} order by indicator_code, year"),
+    )
+
+
 def national_benchmark(snap, indicator_code: str) -> pl.DataFrame | None:
     """The national unit 000000's series of one indicator (reference line), from the statistics path."""
     if not snap.has(NATIONAL):

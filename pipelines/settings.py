@@ -25,6 +25,11 @@ DEFAULT_LAST_YEAR = 2025
 HISTORY_FIRST_YEAR = 2010
 
 
+# dbt selectors of the evaluation step: the evaluation marts and the marts built on them (the province roll-up
+# reads stages and verdicts). Everything else is built before the Monte Carlo step, these after it.
+DBT_EVALUATION_SELECTORS = ("path:models/marts/evaluation", "path:models/marts/province")
+
+
 def warehouse_path() -> Path:
     return Path(os.environ.get("IPCITY_WAREHOUSE", DEFAULT_WAREHOUSE)).resolve()
 

@@ -263,7 +263,7 @@ def programme_calendar(con: duckdb.DuckDBPyConnection, strong_city: dict | None 
     con.execute(f"create table if not exists marts.fct_programme_unit_year ({DDL['fct_programme_unit_year']})")
     missing = con.sql(
         """select distinct s.unit_code, s.year from marts.fct_city_score_year s
-           where s.is_programme and not exists (select 1 from marts.fct_programme_unit_year c
+           where s.is_evaluated and not exists (select 1 from marts.fct_programme_unit_year c
                                                where c.unit_code = s.unit_code and c.year = s.year)"""
     ).fetchall()
     rows = []

@@ -67,13 +67,12 @@ def post(client, body, headers=None):
 
 @pytest.fixture
 def client(tmp_path, store):
-    # The dashboard requires an account (issue 14): a national office user, signed in through the real form;
-    # the acknowledging user is the signed-in account, never a client-sent header.
     snap = build_snapshot(tmp_path / "snap.duckdb")
+    # the alerts page is the national office's (deny by default for other roles): sign in as one
     app = create_app(
         snap, dossier_dir=tmp_path, user_store=tmp_path / "users.sqlite", secret_key_file=tmp_path / "secret_key"
     )
-    return signed_in_client(app, tmp_path / "users.sqlite", "henan-office", "national")
+    return signed_in_client(app, tmp_path / "users.sqlite")
 
 
 def update_body(state, city="", lang="zh"):
@@ -131,7 +130,7 @@ def test_acknowledge_and_silence_from_the_page_write_the_alert_store(client, sto
     assert "已确认 1 条预警" in json.dumps(r.get_json(), ensure_ascii=False)
     with connect(read_only=True) as con:
         row = con.execute("select acked_by from alerts.alerts where fingerprint = ?", (fp,)).fetchone()
-    assert row[0] == "henan-office"
+    assert row[0] == "national_test"  # the signed-in user; a client-sent X-Remote-User is ignored
 
     body["changedPropIds"] = [f"{page.SILENCE_ID}.n_clicks"]
     body["inputs"] = [
@@ -143,9 +142,9 @@ def test_acknowledge_and_silence_from_the_page_write_the_alert_store(client, sto
     with connect(read_only=True) as con:
         alert = dict(con.execute("select * from alerts.alerts where fingerprint = ?", (fp,)).fetchone())
         s = active_silence(con, alert, now_utc())
-    assert s and s["created_by"] == "henan-office"
+    assert s and s["created_by"] == "national_test"
     rows = grid_rows(post(client, update_body("firing")))
-    assert rows[0]["silenced_until"] and rows[0]["acked_by"] == "henan-office"
+    assert rows[0]["silenced_until"] and rows[0]["acked_by"] == "national_test"
 
 
 def test_no_store_yet_says_so(tmp_path, monkeypatch):

@@ -111,7 +111,21 @@ def test_cli_and_dashboard_route_produce_the_pdf(sample_snapshot, snap_path, yea
     result = CliRunner().invoke(main, ["report", "--year", str(year), "--city", "深圳", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"%PDF")
-    client = create_app(snap_path, dossier_dir=sample_snapshot.dossier_dir).server.test_client()
+    from dashboard_http import signed_in_client
+
+    app = create_app(
+        snap_path,
+        dossier_dir=sample_snapshot.dossier_dir,
+        user_store=tmp_path / "users.sqlite",
+        secret_key_file=tmp_path / "secret_key",
+    )
+    assert app.server.test_client().get(f"/report.pdf?year={year}").status_code == 401  # signed out: nothing
+    # A province office gets its own cities' one-pagers, never the national report or another province's city.
+    gd = signed_in_client(app, tmp_path / "users.sqlite", "gd_report", "province", "44")
+    assert gd.get(f"/report.pdf?year={year}").status_code == 403
+    assert gd.get(f"/report.pdf?year={year}&city=110000").status_code == 403
+    assert gd.get(f"/report.pdf?year={year}&city=440300").status_code == 200
+    client = signed_in_client(app, tmp_path / "users.sqlite")
     r = client.get(f"/report.pdf?year={year}&lang=en")
     assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
     assert client.get(f"/report.pdf?year={year}&city=../x").status_code == 400

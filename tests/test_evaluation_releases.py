@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines import settings
 from pipelines.evaluation.releases import release
 from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
 from pipelines.settings import DBT_PROJECT_DIR
@@ -62,10 +63,10 @@ def _ingest(wh: Path, landing: Path, years: set[int] | None) -> None:
 
 def _rebuild(wh: Path, work: Path) -> None:
     _dbt(["seed"], wh, work)
-    _dbt(["run", "--exclude", "path:models/marts/evaluation"], wh, work)
+    _dbt(["run", "--exclude", *settings.DBT_EVALUATION_SELECTORS], wh, work)
     with duckdb.connect(str(wh)) as con:
         write_rank_uncertainty(con, run_uncertainty(con, n_runs=RUNS, seed=20160086))
-    _dbt(["run", "--select", "path:models/marts/evaluation"], wh, work)
+    _dbt(["run", "--select", *settings.DBT_EVALUATION_SELECTORS], wh, work)
 
 
 def _released_bytes(wh: Path, release_id: str, work: Path) -> dict[str, bytes]:

@@ -102,6 +102,10 @@ def test_intervals_and_shares(programme):
     border = df.filter(pl.col("unit_code").is_in(truth["borderline"]))
     assert border["share_bottom"].is_between(0.5, 0.95).all()
     assert (border["share_bottom"] < 0.8).sum() >= 5
+    # regressing (R2's condition): the borderline units' index is held steady, so they never regress, while the
+    # lagging units (falling every year) do in some years
+    assert (border["share_regressing"].drop_nulls() == 0.0).all()
+    assert lag["share_regressing"].max() == 1.0
     # the shares agree with the index quantiles of the same runs: a unit whose 95th-percentile index stays at
     # or below the leader boundary (125) is a leader in at most ~5 % of runs, one whose 5th percentile is above
     # it in at least ~95 %; likewise for the bottom group (index < 70)

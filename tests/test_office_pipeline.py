@@ -91,7 +91,7 @@ def sample(tmp_path_factory):
 def _programme_cities(base: Path, year: int) -> list[str]:
     rows = _query(
         base,
-        "SELECT unit_code FROM marts.fct_city_score_year WHERE year = ? AND is_programme AND composite_index IS NOT "
+        "SELECT unit_code FROM marts.fct_city_score_year WHERE year = ? AND is_evaluated AND composite_index IS NOT "
         "NULL AND unit_code LIKE '%00' AND unit_code NOT LIKE '%0000' ORDER BY unit_code",
         [year],
     )

@@ -36,10 +36,10 @@ def test_a_2022_cohort_city_is_evaluated_from_its_joining_year_on_its_own_calend
     assert set(cal["programme_code"]) == {"strong_city_demo"} and set(cal["cohort"]) == {"2022-08"}
     assert set(cal["cycle_start"]) == {2022} and set(cal["cycle_end"]) == {2024}
     assert set(cal["cycle_baseline_year"]) == {2021}
-    scores = q(snap, "select year, is_programme, rank from marts.fct_city_score_year where unit_code = '130100'")
+    scores = q(snap, "select year, is_evaluated, rank from marts.fct_city_score_year where unit_code = '130100'")
     ranked = sorted(scores.filter(pl.col("rank").is_not_null())["year"].to_list())
     assert ranked == [2022, 2023, 2024]
-    assert scores.filter(pl.col("year") == 2021)["is_programme"].to_list() == [False]
+    assert scores.filter(pl.col("year") == 2021)["is_evaluated"].to_list() == [False]
     # the same year on the old single calendar would be the 2020-2022 cycle: the calendars really differ
     demo = q(snap, "select cycle_start from marts.fct_programme_unit_year where unit_code = '420500' and year = 2021")
     assert demo["cycle_start"].to_list() == [2020]  # 宜昌: demonstration city 2015, strong-city demo from 2022

@@ -423,7 +423,7 @@ def fct_city_score_year() -> pl.DataFrame:
             group_third=t,
             index_change=1.5,
             rank_change=0,
-            is_programme=True,
+            is_evaluated=True,
         )
         for r, (u, s, g, t) in enumerate(
             [
@@ -452,7 +452,7 @@ def fct_city_score_year() -> pl.DataFrame:
             group_third=None,
             index_change=None,
             rank_change=None,
-            is_programme=False,
+            is_evaluated=False,
         )
     )
     return pl.DataFrame(

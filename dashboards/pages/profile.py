@@ -505,7 +505,13 @@ def register_callbacks(app) -> None:
             cycles = queries.profile_cycles(snap, unit)
             alerts = queries.profile_alerts(snap, unit)
             head = summary(info, queries.profile_scores(snap, unit), stages, lang)
-            ind_fig = figures.indicator_small_multiples(queries.profile_indicators(snap, unit), targets, catalog, lang)
+            ind_fig = figures.indicator_small_multiples(
+                queries.profile_indicators(snap, unit),
+                targets,
+                catalog,
+                lang,
+                benchmark=queries.national_benchmarks(snap),
+            )
         except SnapshotUnavailable:
             return unavailable(lang, "no_snapshot"), blank, None, blank, None, None, None
 

@@ -17,8 +17,7 @@ from pipelines import settings
 from pipelines.resources import Warehouse
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-# The evaluation marts, and the marts built on them (the province roll-up reads stages and verdicts).
-EVALUATION_PATH = "path:models/marts/evaluation path:models/marts/province"
+EVALUATION_PATH = " ".join(settings.DBT_EVALUATION_SELECTORS)
 
 
 def _newest_source_mtime(root: Path) -> float:

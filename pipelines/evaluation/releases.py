@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -127,27 +128,43 @@ class ReleaseResult:
 # -- versions ---------------------------------------------------------------------------------------------------
 
 
-def data_version(con: duckdb.DuckDBPyConnection, year: int) -> str:
-    """Hash of the ledger rows (source, partition, file hash, rows loaded) of every loaded file that can hold
-    data of year <= ``year``: yearly files up to Y and the reference files (no partition). A later year's
-    files do not change it; a corrected file of year <= Y does."""
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+
+
+def _ledger_rows(con: duckdb.DuckDBPyConnection, year: int) -> list[tuple]:
+    """Loaded ledger rows (source, year, file name, file hash, rows loaded) that can hold data of year <= Y:
+    reference files (no year) and yearly files of years <= Y. A file's year is its partition, or the year in
+    its name when it was loaded outside a partitioned run (the loader's own rule)."""
+    from pipelines.sources import SOURCES
+
     rows = con.execute(
-        """select source, coalesce("partition", ''), file_hash, rows_loaded from raw.ingested_files
-           where status = 'loaded' and ("partition" is null or try_cast("partition" as integer) <= ?)
-           order by 1, 2, 3""",
-        [int(year)],
+        """select source, "partition", file_name, file_hash, rows_loaded from raw.ingested_files
+           where status = 'loaded' order by source, file_name, file_hash"""
     ).fetchall()
+    out = []
+    for source, partition, name, digest, loaded in rows:
+        file_year = None
+        if partition is not None and str(partition).isdigit():
+            file_year = int(partition)
+        elif source in SOURCES and SOURCES[source].partitioned:
+            found = _YEAR_IN_NAME.search(name or "")
+            file_year = int(found.group(1)) if found else None
+        if file_year is None or file_year <= int(year):
+            out.append((source, "" if file_year is None else str(file_year), name, digest, loaded))
+    return out
+
+
+def data_version(con: duckdb.DuckDBPyConnection, year: int) -> str:
+    """Hash of the ledger rows (source, year, file, file hash, rows loaded) of every loaded file that can hold
+    data of year <= ``year``: yearly files up to Y and the reference files. A later year's files do not change
+    it; a corrected file of year <= Y does."""
+    rows = _ledger_rows(con, year)
     digest = hashlib.sha256("\n".join("|".join(str(v) for v in r) for r in rows).encode()).hexdigest()
     return f"{len(rows)}f-{digest[:16]}"
 
 
-def _ledger_files(con: duckdb.DuckDBPyConnection, year: int) -> set[tuple[str, str, str]]:
-    rows = con.execute(
-        """select source, coalesce("partition", ''), file_name, file_hash from raw.ingested_files
-           where status = 'loaded' and ("partition" is null or try_cast("partition" as integer) <= ?)""",
-        [int(year)],
-    ).fetchall()
-    return {"|".join(str(v) for v in r) for r in rows}
+def _ledger_files(con: duckdb.DuckDBPyConnection, year: int) -> set[str]:
+    return {"|".join(str(v) for v in r[:4]) for r in _ledger_rows(con, year)}
 
 
 def code_version() -> str:
@@ -239,12 +256,15 @@ def rebuild_window(warehouse: Path, first_year: int, last_year: int, work: Path,
         # Y (e.g. whether a unit "appears in a source" -- zero vs missing -- or the reporting as-of date).
         for source in YEARLY_SOURCES:
             con.execute(f"delete from {source.table} where year > ?", [int(last_year)])
-        con.execute("""delete from raw.ingested_files where try_cast("partition" as integer) > ?""", [int(last_year)])
+        keep = [r[3] for r in _ledger_rows(con, last_year)]  # file hashes of the files that stood at Y
+        con.execute(
+            "delete from raw.ingested_files where status = 'loaded' and not list_contains(?, file_hash)", [keep]
+        )
     window = f"{{evaluation_first_year: {first_year}, evaluation_last_year: {last_year}}}"
-    _dbt(["run", "--exclude", "path:models/marts/evaluation", "--vars", window], scratch, work)
+    _dbt(["run", "--exclude", *settings.DBT_EVALUATION_SELECTORS, "--vars", window], scratch, work)
     with duckdb.connect(str(scratch)) as con:
         write_rank_uncertainty(con, run_uncertainty(con, n_runs=mc_runs, seed=mc_seed))
-    _dbt(["run", "--select", "path:models/marts/evaluation", "--vars", window], scratch, work)
+    _dbt(["run", "--select", *settings.DBT_EVALUATION_SELECTORS, "--vars", window], scratch, work)
     return scratch
 
 

@@ -225,7 +225,9 @@ def generate(
     targets = build_targets(values, seed, first_year, last_year)
     record("targets", writers.write_csv(targets, landing_dir / "targets" / "targets.csv"), targets.height)
     # SYNTHETIC third-party evaluation of the first completed cycle, through the platform's template (issue 17)
-    record("third_party_evaluations", *write_third_party_sample(landing_dir, profiles, seed, last_year))
+    third_party = write_third_party_sample(landing_dir, profiles, seed, last_year)
+    if third_party is not None:
+        record("third_party_evaluations", *third_party)
     if resubmission:
         record("pledge_loans", *write_resubmission(landing_dir, last_year))
 

@@ -59,8 +59,14 @@ def third_party_sample(profiles: Profiles, seed: int, last_year: int) -> pl.Data
     return pl.DataFrame(rows).with_columns(pl.col("report_version").cast(pl.Int64))
 
 
-def write_third_party_sample(landing_dir: Path, profiles: Profiles, seed: int, last_year: int) -> tuple[Path, int]:
+def write_third_party_sample(
+    landing_dir: Path, profiles: Profiles, seed: int, last_year: int
+) -> tuple[Path, int] | None:
+    """Write the sample evaluation, or nothing when the sample ends before the cycle is complete (a header-only
+    file is refused by the loader, as an office's empty upload would be)."""
     rows = third_party_sample(profiles, seed, last_year)
+    if rows.height == 0:
+        return None
     path = Path(landing_dir) / "third_party_evaluations" / f"third_party_{CYCLE[0]}_{CYCLE[1]}.xlsx"
     write_template(path, rows, created=datetime(CYCLE[1] + 1, 5, 31))
     return path, rows.height

@@ -240,7 +240,7 @@ def test_watchlist_matches_the_evaluation_mart(browser, dash_server, e2e_snapsho
         for code, stage, robust in sql(
             e2e_snapshot,
             "select unit_code, stage, is_robust from marts.fct_evaluation_year where year = ? "
-            "and stage in ('watch', 'rectification', 'exit_candidate')",
+            "and stage in ('watch', 'review', 'rectification', 'exit_candidate', 'not_reported')",
             [year],
         )
     )

@@ -397,7 +397,7 @@ MUTANTS: list[Mutant] = [
         SIGNALS,
         "and j.composite_index < p.r2_below_index as r2",
         "and j.composite_index < p.r2_below_index + 100 as r2",
-        T_RULES,
+        [*T_THRESH, *T_RULES],
         None,
         "R2 also rectifies leaders that slid",
     ),
@@ -817,9 +817,20 @@ MUTANTS: list[Mutant] = [
         "authorisation",
         "dashboards/xlsx.py",
         't="inlineStr"><is><t>{escape(str(v))}</t></is></c>\'',
+        't="str"><f>{escape(str(v))}</f></c>\'',
+        T_XLSX,
+        what="text from the data written as a formula",
+    ),
+    M(
+        "A06",
+        "authorisation",
+        "dashboards/xlsx.py",
+        't="inlineStr"><is><t>{escape(str(v))}</t></is></c>\'',
         't="str"><v>{escape(str(v))}</v></c>\'',
         T_XLSX,
-        what="text cells written as formula results",
+        what="text written as a cached string value (t=str) instead of an inline string",
+        harmless='a t="str" cell without an <f> element is a plain text value to Excel and openpyxl; no formula '
+        "exists, so nothing can execute (A05, a real formula, is killed)",
     ),
     # -- ingestion rules ----------------------------------------------------------------------------------
     M(

@@ -19,10 +19,16 @@ ranked as (
 ),
 
 pairs as (
-  -- (unit, year Y, catalog of Y) and the previous year Y-1, both ranked
+  -- (unit, year Y, catalog of Y) and the previous year Y-1, both ranked, both with a composite under the
+  -- catalog of Y (a pillar could fall below its coverage under other weights: then no exact split exists)
   select r.unit_code, r.year, r.catalog_version, p.year as previous_year
   from ranked r
   join ranked p on p.unit_code = r.unit_code and p.year = r.year - 1
+  join {{ ref('int_evaluation_index_by_catalog') }} cc
+    on cc.unit_code = r.unit_code and cc.year = r.year and cc.catalog_version = r.catalog_version
+  join {{ ref('int_evaluation_index_by_catalog') }} pc
+    on pc.unit_code = r.unit_code and pc.year = p.year and pc.catalog_version = r.catalog_version
+  where cc.composite is not null and pc.composite is not null
 ),
 
 catalog as (
