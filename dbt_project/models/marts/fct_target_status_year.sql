@@ -14,9 +14,7 @@
 -- A plan covers the years after its baseline year up to its target year, so 2020 belongs to the 2016-2020
 -- plan and the 2021-2025 plan starts being judged in 2021.
 -- "Key targets" (W2) are the targets on the catalog's key indicators (is_key_indicator of the catalog version
--- in force that year); a catalog without that flag makes every target key.
-{%- set has_key_flag = execute and ('is_key_indicator' in (adapter.get_columns_in_relation(ref('dim_indicator'))
-                                                           | map(attribute='name') | map('lower') | list)) %}
+-- in force that year).
 with params as (
   -- The TS thresholds straight from the rules seed: this model runs in the indicator step, before the
   -- evaluation models (int_evaluation_params lives there), and fct_target_status reads it.
@@ -80,11 +78,7 @@ joined as (
     o.current_year,
     o.current_value,
     case when coalesce(i.direction, a.direction, 'higher') = 'lower' then -1.0 else 1.0 end as sign,
-    {%- if has_key_flag %}
     coalesce(i.is_key_indicator, false) as is_key_target
-    {%- else %}
-    true as is_key_target
-    {%- endif %}
   from plan_years as p
   left join latest_observed as o
     on o.unit_code = p.unit_code and o.plan_id = p.plan_id and o.indicator_code = p.indicator_code
