@@ -26,8 +26,8 @@ from . import (  # noqa: F401 (access_text: UI strings)
 )
 from .auth import UserStore
 from .components import DOSSIER_KEY, EXTRACTS_KEY, SNAPSHOT_KEY, href
-from .extracts import FORMATS, prepare_download
 from .i18n import norm_lang, t
+from .indicator_download import FORMATS, prepare_download
 from .pages import (
     alerts,
     compare,

@@ -227,7 +227,7 @@ def national_html(snap: Snapshot, year: int, lang: str = "zh") -> str:
     ranked = queries.rankings(snap, year)
     cards = [
         (t("ov_programme_units", lang), h["programme_units"]),
-        (t("ov_mean_index", lang), "–" if h["median_index"] is None else f"{h['median_index']:.1f}"),
+        (t("ov_median_index", lang), "–" if h["median_index"] is None else f"{h['median_index']:.1f}"),
         (t("ov_leaders", lang), h["leaders"]),
         (t("ov_on_watch", lang), "–" if h["on_watch"] is None else h["on_watch"]),
         (t("ov_exit", lang), "–" if h["exit_candidates"] is None else h["exit_candidates"]),

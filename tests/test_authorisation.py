@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from dashboard_fixtures import build_snapshot
 
-from dashboards import access, extracts
+from dashboards import access, indicator_download
 from dashboards.snapshot import Snapshot
 
 GUANGDONG = access.Principal("gd", "province", "440000")
@@ -28,18 +28,18 @@ def snap(tmp_path_factory):
 )
 def test_refused_principal_gets_nothing(snap, monkeypatch, principal, province):
     encoded = []
-    monkeypatch.setattr(extracts, "_encode", lambda *a: encoded.append(a))
+    monkeypatch.setattr(indicator_download, "_encode", lambda *a: encoded.append(a))
     with pytest.raises(access.AccessDenied):
-        extracts.prepare_download(snap, principal, 2024, province, "csv")
+        indicator_download.prepare_download(snap, principal, 2024, province, "csv")
     assert encoded == []
     assert not [k for k in snap._cache if "download" in k and province in k]
 
 
 def test_allowed_principal_gets_the_scope_asked_and_bad_formats_are_refused(snap):
-    f = extracts.prepare_download(snap, GUANGDONG, 2024, "440000", "csv")
+    f = indicator_download.prepare_download(snap, GUANGDONG, 2024, "440000", "csv")
     assert f.filename == "ipcity_indicators_2024_440000.csv" and f.rows > 0
     assert f.content.startswith(b"\xef\xbb\xbf")
-    everything = extracts.prepare_download(snap, NATIONAL, 2024, None, "csv")
+    everything = indicator_download.prepare_download(snap, NATIONAL, 2024, None, "csv")
     assert everything.rows > f.rows
     with pytest.raises(ValueError, match="unknown format"):
-        extracts.prepare_download(snap, GUANGDONG, 2024, "440000", "exe")
+        indicator_download.prepare_download(snap, GUANGDONG, 2024, "440000", "exe")

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from dashboard_fixtures import build_snapshot, publish_snapshot
 
-from dashboards import access, extracts, figures, queries
+from dashboards import access, figures, indicator_download, queries
 from dashboards.app import shell_content
 from dashboards.evaluation_text import rules_text
 from dashboards.pages import compare, quality, rankings, watchlist
@@ -341,7 +341,6 @@ def test_rules_text_in_chinese_carries_the_marts_numbers(snap, snap_path, last_y
         codes_en = re.findall(r"(?:^|; )(X1|R1|R2|W1|W2|EX1) ", row["rules_fired"])
         # an unranked programme unit (review, issue 10) has a sentence but no rule code
         assert codes_zh == codes_en and (codes_zh or row["rules_fired"].startswith("not ranked"))
-    assert rules_text({"rules_fired": "W1 watch (x)"}, "zh") == "W1 watch (x)"  # no flags: the mart's sentence
 
 
 def test_missing_tables_return_none(bare_snap):
@@ -453,7 +452,7 @@ def test_small_multiples_cover_every_indicator_once_with_targets(snap, snap_path
 
 
 def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
-    f = extracts.prepare_download(snap, NATIONAL, last_year, "320000", "csv")
+    f = indicator_download.prepare_download(snap, NATIONAL, last_year, "320000", "csv")
     assert f.content.startswith(b"\xef\xbb\xbf")
     text = f.content.decode("utf-8-sig")
     header = text.splitlines()[0].split(",")
@@ -471,7 +470,7 @@ def test_csv_has_bom_and_chinese_headers(snap, snap_path, last_year):
 
 
 def test_xlsx_opens_with_chinese_headers(snap, last_year):
-    f = extracts.prepare_download(snap, NATIONAL, last_year, None, "xlsx")
+    f = indicator_download.prepare_download(snap, NATIONAL, last_year, None, "xlsx")
     ws = openpyxl.load_workbook(io.BytesIO(f.content), read_only=True).active
     rows = ws.iter_rows(values_only=True)
     assert list(next(rows))[:4] == ["年份", "省份", "行政区划代码", "城市"]
@@ -489,12 +488,12 @@ def test_every_download_passes_the_permission_check(snap, monkeypatch, last_year
 
     monkeypatch.setattr(access, "authorize", spy)
     js = access.Principal("alice", "province", "320000")
-    assert extracts.prepare_download(snap, js, last_year, "320000", "csv").rows > 0
+    assert indicator_download.prepare_download(snap, js, last_year, "320000", "csv").rows > 0
     for other in ("440000", None):
-        with pytest.raises(extracts.DownloadDenied):
-            extracts.prepare_download(snap, js, last_year, other, "csv")
-    with pytest.raises(extracts.DownloadDenied):
-        extracts.prepare_download(snap, access.Principal("v", "viewer"), last_year, "320000", "csv")
+        with pytest.raises(indicator_download.DownloadDenied):
+            indicator_download.prepare_download(snap, js, last_year, other, "csv")
+    with pytest.raises(indicator_download.DownloadDenied):
+        indicator_download.prepare_download(snap, access.Principal("v", "viewer"), last_year, "320000", "csv")
     assert seen[:3] == [
         ("alice", "download", "320000", False),
         ("alice", "download", "440000", False),

@@ -8,7 +8,7 @@ import math
 import duckdb
 import pytest
 
-from dashboards import extracts, provenance
+from dashboards import indicator_download, provenance
 from dashboards.snapshot import Snapshot
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ def test_profile_trace_and_extract_agree(snap):
     assert p is not None and p["inputs"]["numerator_measure"]
     files = set(p["source_rows"]["source_file"].to_list())
     assert any("pledge_loans" in f for f in files)
-    extract = extracts.indicator_extract(snap, year)
+    extract = indicator_download.indicator_extract(snap, year)
     row = extract.filter((extract["行政区划代码"] == unit) & (extract["指标代码"] == "UTL01")).to_dicts()[0]
     assert row["计算公式"] == provenance.formula_text(p["indicator"], "zh")
     assert p["inputs"]["numerator_measure"] in row["输入数据"]

@@ -21,8 +21,8 @@ from ..components import (
     snapshot,
     year_dropdown,
 )
-from ..extracts import indicator_extract, prepare_download
 from ..i18n import province_col, t
+from ..indicator_download import indicator_extract, prepare_download
 
 PATH = "/downloads"
 NAV_KEY = "nav_downloads"

@@ -23,9 +23,9 @@ from pipelines.generate import landing, writers
 from pipelines.generate.activity import ActivityModel
 from pipelines.generate.city_stats import city_patent_stats
 from pipelines.generate.grants import GrantModel, in_force_summary
+from pipelines.generate.plan_targets import build_targets, unit_values
 from pipelines.generate.profiles import BASE_YEAR, YEAR0, build_profiles
 from pipelines.generate.resubmission import write_resubmission
-from pipelines.generate.targets import build_targets, unit_values
 from pipelines.generate.third_party_sample import write_third_party_sample
 from pipelines.generate.units import build_population, population_landing
 
