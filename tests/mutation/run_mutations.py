@@ -54,7 +54,10 @@ class Mutant:
 
 # -- test selections, fastest first ---------------------------------------------------------------------------
 UNC = "tests/test_evaluation_uncertainty.py"
-T_GROUPS = [f"{UNC}::test_group_boundaries_match_the_dbt_macro"]
+# the marts' groups against the bands seed read through pipelines.labels (the macro's mutants)
+T_GROUPS = ["tests/test_dbt_marts.py::test_composite_index_recomputed_by_hand"]
+# the uncertainty runs' band positions against pipelines.labels at and around every band floor
+T_GROUPS_PY = [f"{UNC}::test_group_codes_follow_the_bands_seed"]
 T_NOMINAL = [f"{UNC}::test_nominal_variant_reproduces_published_index"]
 T_UNC_PY = [
     f"{UNC}::test_share_exactly_at_robust_share_is_robust_in_python",
@@ -320,35 +323,36 @@ MUTANTS: list[Mutant] = [
         "ties ranked in reverse unit-code order",
     ),
     M("S23", "groups", SCORE, "ntile(3)", "ntile(4)", [], "fct_city_score_year", "quarters instead of thirds"),
+    # the macro looks the index up in the bands seed (int_performance_bands): its comparison logic is mutated
     M(
         "S24",
         "groups",
         MACRO,
-        "> 125 then 'leader'",
-        ">= 125 then 'leader'",
+        "or {{ index_expr }} > b.lower_bound",
+        "or {{ index_expr }} >= b.lower_bound",
         T_GROUPS,
         "fct_city_score_year",
-        "exactly 125 becomes leader",
+        "an exclusive lower bound admits the bound itself (the leader floor)",
     ),
     M(
         "S25",
         "groups",
         MACRO,
-        ">= 100 then 'strong'",
-        "> 100 then 'strong'",
+        "(b.lower_bound_inclusive and",
+        "(not b.lower_bound_inclusive and",
         T_GROUPS,
         "fct_city_score_year",
-        "exactly 100 drops to moderate",
+        "inclusive and exclusive lower bounds swapped (exactly the strong floor drops out of strong)",
     ),
     M(
         "S26",
         "groups",
         MACRO,
-        ">= 70 then 'moderate'",
-        "> 70 then 'moderate'",
+        "b.upper_bound is null",
+        "b.upper_bound is not null",
         T_GROUPS,
         "fct_city_score_year",
-        "exactly 70 drops to emerging",
+        "the top band (no upper bound) is never assigned",
     ),
     # -- rules and robustness (SQL) -----------------------------------------------------------------------------
     M(
@@ -506,28 +510,28 @@ MUTANTS: list[Mutant] = [
         "P01",
         "groups",
         U,
-        "out = np.where(index >= 70.0, 2, out)",
-        "out = np.where(index > 70.0, 2, out)",
-        T_GROUPS,
-        what="exactly 70 emerging in the uncertainty runs",
+        "admits = index >= band.lower_bound if band.lower_bound_inclusive else index > band.lower_bound",
+        "admits = index > band.lower_bound if band.lower_bound_inclusive else index > band.lower_bound",
+        T_GROUPS_PY,
+        what="an inclusive band floor (moderate, strong) excludes the floor in the uncertainty runs",
     ),
     M(
         "P02",
         "groups",
         U,
-        "out = np.where(index >= 100.0, 1, out)",
-        "out = np.where(index > 100.0, 1, out)",
-        T_GROUPS,
-        what="exactly 100 moderate in the uncertainty runs",
+        "admits = index >= band.lower_bound if band.lower_bound_inclusive else index > band.lower_bound",
+        "admits = index >= band.lower_bound if band.lower_bound_inclusive else index >= band.lower_bound",
+        T_GROUPS_PY,
+        what="an exclusive band floor (leader) admits the floor in the uncertainty runs",
     ),
     M(
         "P03",
         "groups",
         U,
-        "out = np.where(index > 125.0, 0, out)",
-        "out = np.where(index >= 125.0, 0, out)",
-        T_GROUPS,
-        what="exactly 125 leader in the uncertainty runs",
+        "for position in range(len(bands) - 1, -1, -1):",
+        "for position in range(len(bands) - 1, 0, -1):",
+        T_GROUPS_PY,
+        what="the top band never assigned in the uncertainty runs",
     ),
     M(
         "P04",
@@ -535,7 +539,7 @@ MUTANTS: list[Mutant] = [
         U,
         "return np.where(np.isnan(index), -1, out).astype(np.int8)",
         "return out.astype(np.int8)",
-        T_GROUPS,
+        T_GROUPS_PY,
         what="an unranked (nan) index counted as emerging",
     ),
     M(
