@@ -34,10 +34,13 @@ DDL = {
     "fct_city_indicator_year": """unit_code VARCHAR, year INTEGER, indicator_code VARCHAR,
         catalog_version VARCHAR, raw_value DOUBLE, value DOUBLE, is_imputed BOOLEAN, is_outlier BOOLEAN,
         is_missing BOOLEAN, normalised_score DOUBLE, peer_group VARCHAR""",
+    # the published contract of fct_city_score_year, every column (the dashboard reads them without fallbacks)
     "fct_city_score_year": """unit_code VARCHAR, year INTEGER, catalog_version VARCHAR, score_mgt DOUBLE,
         score_pro DOUBLE, score_utl DOUBLE, score_qlt DOUBLE, score_env DOUBLE, composite DOUBLE,
-        composite_index DOUBLE, rank INTEGER, n_ranked INTEGER, performance_group VARCHAR, group_third VARCHAR,
-        index_change DOUBLE, rank_change INTEGER, is_evaluated BOOLEAN, is_ranked BOOLEAN""",
+        indicator_coverage DOUBLE, composite_index DOUBLE, programme_average_composite DOUBLE, rank BIGINT,
+        n_ranked BIGINT, rank_all BIGINT, performance_group VARCHAR, group_third VARCHAR,
+        performance_group_all VARCHAR, index_change DOUBLE, rank_change BIGINT, is_evaluated BOOLEAN,
+        is_ranked BOOLEAN""",
     "fct_target_status": """unit_code VARCHAR, plan_id VARCHAR, indicator_code VARCHAR, baseline_year INTEGER,
         baseline_value DOUBLE, target_year INTEGER, target_value DOUBLE, current_year INTEGER,
         current_value DOUBLE, progress_index DOUBLE, growth_ratio DOUBLE, status VARCHAR,
@@ -158,8 +161,10 @@ def _score_rows(
                         "catalog_version": catalog_version_of(year),
                         "composite": idx[year] / 2,
                         "composite_index": idx[year],
+                        "programme_average_composite": 50.0,
                         "performance_group": group_of(idx[year]),
-                        "is_programme": False,
+                        "performance_group_all": group_of(idx[year]),
+                        "is_evaluated": False,
                         "is_ranked": False,
                     }
                 )
@@ -175,9 +180,12 @@ def _score_rows(
                     "catalog_version": catalog_version_of(year),
                     "composite": value / 2,
                     "composite_index": value,
+                    "programme_average_composite": 50.0,  # index = 100 x composite / programme average
                     "rank": r,
                     "n_ranked": len(ranked),
+                    "rank_all": r,
                     "performance_group": group_of(value),
+                    "performance_group_all": group_of(value),
                     "is_evaluated": True,
                     "is_ranked": True,
                 }
