@@ -4,6 +4,7 @@ one colour per compared city, and real-order magnitudes on screen."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlparse
 
 import duckdb
@@ -195,3 +196,38 @@ def test_rankings_filters_are_in_the_url(browser, dash_server, e2e_snapshot):
     )
     assert wait_for(lambda: browser.find_element("id", "rk-count").text == f"Units: {n_leaders} of {n_leaders}")
     assert query_of(browser.current_url)["group"] == "leader"
+
+
+@pytest.mark.parametrize("start", ["zh", "en"])
+def test_rankings_column_filters_are_in_the_url_and_survive_the_language_switch(
+    browser, dash_server, e2e_snapshot, artifacts, start
+):
+    """An AG Grid column filter (here: rank ≤ 10) is written into the URL, the count follows it, and the switch
+    to the other language (a bookmark of that URL) restores the same filter."""
+    [(year,)] = sql(e2e_snapshot, "select max(year) from marts.fct_city_score_year")
+    count = {"zh": "城市数：{} / {}", "en": "Units: {} of {}"}
+    browser.get(f"{dash_server.url}/rankings?lang={start}&year={year}")
+    assert wait_for(lambda: page_ready(browser, PAGES["/rankings"]))
+    assert wait_for(lambda: re.fullmatch(r"\D+(\d+)\D+(\d+)", browser.find_element("id", "rk-count").text))
+    shown, total = map(int, re.findall(r"\d+", browser.find_element("id", "rk-count").text))
+    assert shown == total > 10
+    browser.execute_script(
+        "dash_ag_grid.getApi('rk-grid').setFilterModel("
+        "{rank: {filterType: 'number', type: 'lessThanOrEqual', filter: 10}});"
+    )
+    assert wait_for(lambda: "rank" in query_of(browser.current_url).get("filter", "")), browser.current_url
+    assert wait_for(lambda: browser.find_element("id", "rk-count").text == count[start].format(10, total))
+    other = "en" if start == "zh" else "zh"
+    browser.find_element("id", f"lang-{other}").click()
+    assert wait_for(lambda: query_of(browser.current_url).get("lang") == other)
+    assert wait_for(lambda: page_ready(browser, PAGES["/rankings"]))
+    assert wait_for(lambda: browser.find_element("id", "rk-count").text == count[other].format(10, total))
+    model = browser.execute_script("return dash_ag_grid.getApi('rk-grid').getFilterModel();")
+    assert model == {"rank": {"filterType": "number", "type": "lessThanOrEqual", "filter": 10}}
+    assert "rank" in query_of(browser.current_url)["filter"]
+    ranks = browser.execute_script(
+        "const r = []; dash_ag_grid.getApi('rk-grid').forEachNodeAfterFilter(n => r.push(n.data.rank)); return r;"
+    )
+    assert sorted(ranks) == list(range(1, 11))
+    browser.save_screenshot(str(artifacts / f"state_rankings_filter_{start}_to_{other}.png"))
+    assert not severe_logs(browser)
