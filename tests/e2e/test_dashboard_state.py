@@ -59,6 +59,14 @@ def test_bookmarked_profile_url_opens_that_city_and_choices_update_the_url(
         "and indicator_code = 'QLT01')",
     )
     assert qlt01 > 80, f"Shenzhen QLT01 {qlt01} is not of the real order (2022 published: 137.9)"
+    # and enforcement: administrative cases per 10k people from complete case records (~0.8 nationally)
+    [(pro04,)] = sql(
+        e2e_snapshot,
+        "select raw_value from marts.fct_city_indicator_year where unit_code = '440300' and indicator_code = 'PRO04' "
+        "and year = (select max(year) from marts.fct_city_indicator_year where raw_value is not null "
+        "and indicator_code = 'PRO04')",
+    )
+    assert pro04 > 0.3, f"Shenzhen PRO04 {pro04} is at sample scale, not the real order (~1 case per 10k people)"
     unit_word = "件/万人" if lang == "zh" else "per 10k people"
     assert unit_word in browser.find_element("id", "pf-indicators").text  # axis titles carry units
     browser.save_screenshot(str(artifacts / f"state_profile_bookmark_{lang}.png"))
