@@ -173,6 +173,7 @@ class PayloadStore:
         self._lock = threading.Lock()
         self._memory: OrderedDict[tuple, bytes] = OrderedDict()
         self._local = threading.local()
+        self._inflight: dict[tuple[str, str], threading.Event] = {}
         self.hits = self.misses = 0
         self.warm_state = "off"
         self.auto_precompute = False  # set by start_precompute: re-run it when a new snapshot is published
@@ -192,6 +193,10 @@ class PayloadStore:
             con.execute(
                 "create table if not exists payloads (version text not null, key text not null, body blob not null,"
                 " primary key (version, key))"
+            )
+            con.execute(
+                "create table if not exists claims (version text not null, key text not null,"
+                " claimed_at double not null, primary key (version, key))"
             )
             self._local.con = con
         return con
@@ -215,6 +220,55 @@ class PayloadStore:
                 return row[0]
         self.misses += 1
         return None
+
+    # -- one build per payload ----------------------------------------------------------------------------
+    def fetch_or_claim(self, version_tag: str, key: str, timeout: float = 20.0) -> tuple[bytes | None, bool]:
+        """(stored bytes, False) when another thread or worker built the payload meanwhile; (None, True) when
+        this request builds it (then ``put`` and ``release``); (None, False) when the builder took too long."""
+        with self._lock:
+            building = self._inflight.get((version_tag, key))
+            if building is None:
+                self._inflight[(version_tag, key)] = threading.Event()
+        if building is not None:
+            building.wait(timeout)
+            return self.get(version_tag, key), False
+        db = self._db()
+        if db is not None and not self._claim_shared(db, version_tag, key):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:  # another worker builds it
+                time.sleep(0.02)
+                row = db.execute(
+                    "select body from payloads where version = ? and key = ?", (version_tag, key)
+                ).fetchone()
+                if row is not None:
+                    self._remember(version_tag, key, row[0])
+                    self.release(version_tag, key, shared=False)
+                    return row[0], False
+        return None, True
+
+    def _claim_shared(self, db: sqlite3.Connection, version_tag: str, key: str) -> bool:
+        now = time.time()
+        try:
+            db.execute("insert into claims values (?, ?, ?)", (version_tag, key, now))
+            return True
+        except sqlite3.IntegrityError:  # claimed: take it over only if its builder vanished
+            cur = db.execute(
+                "update claims set claimed_at = ? where version = ? and key = ? and claimed_at < ?",
+                (now, version_tag, key, now - 30),
+            )
+            return cur.rowcount == 1
+        except sqlite3.OperationalError:
+            return True
+
+    def release(self, version_tag: str, key: str, shared: bool = True) -> None:
+        with self._lock:
+            building = self._inflight.pop((version_tag, key), None)
+        if building is not None:
+            building.set()
+        db = self._db() if shared else None
+        if db is not None:
+            with contextlib.suppress(sqlite3.OperationalError):
+                db.execute("delete from claims where version = ? and key = ?", (version_tag, key))
 
     def put(self, version_tag: str, key: str, body: bytes) -> None:
         self._remember(version_tag, key, body)
@@ -240,6 +294,7 @@ class PayloadStore:
         if db is not None:
             with contextlib.suppress(sqlite3.OperationalError):
                 db.execute("delete from payloads where version != ?", (version_tag,))
+                db.execute("delete from claims where version != ?", (version_tag,))
 
 
 def _full_key(principal: access.Principal, key: str) -> str:
@@ -280,23 +335,31 @@ def install(app, folder: Path | None = None) -> PayloadStore | None:
             store.seen_tag = tag
             start_precompute(app)
         full = _full_key(access.current_principal(), key)
-        flask.g.ipcity_payload = (tag, full)
         body = store.get(tag, full)
         if body is None:
-            return None
+            # built once: concurrent requests for the same payload wait for the one building it
+            body, owner = store.fetch_or_claim(tag, full)
+            if body is None:
+                flask.g.ipcity_payload = (tag, full, owner)
+                return None
         return flask.Response(body, mimetype="application/json")
 
     @server.after_request
     def _store_response(resp):
         pending = flask.g.pop("ipcity_payload", None)
-        if (
-            pending is not None
-            and resp.status_code == 200
-            and resp.mimetype == "application/json"
-            and not resp.direct_passthrough
-        ):
-            store.put(*pending, resp.get_data())
+        if pending is not None:
+            tag, full, owner = pending
+            if resp.status_code == 200 and resp.mimetype == "application/json" and not resp.direct_passthrough:
+                store.put(tag, full, resp.get_data())
+            if owner:
+                store.release(tag, full)
         return resp
+
+    @server.teardown_request
+    def _release_on_error(_exc):
+        pending = flask.g.pop("ipcity_payload", None)  # still here only when the response was never finished
+        if pending is not None and pending[2]:
+            store.release(pending[0], pending[1])
 
     return store
 

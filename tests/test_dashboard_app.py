@@ -258,3 +258,51 @@ def test_heavy_payloads_are_precomputed_shared_and_still_role_checked(snap_path,
     assert own.status_code == 200 and store2.hits == 1
     assert payloads.request_key({"output": "rk-grid.rowData"}) is None  # only the listed callbacks are stored
     assert client.get("/healthz").get_json()["payloads"] in ("off", "warming", "ready")
+
+
+def test_concurrent_requests_for_a_new_payload_build_it_once(snap_path, year, tmp_path, monkeypatch):
+    """Fifty officials asking for the same new comparison at once: one request builds it, the others wait for
+    its stored bytes (in one worker by an in-process claim, across workers by a claim in the shared store)."""
+    import threading
+
+    from dashboards import figures, payloads
+
+    builds = []
+    radar = figures.pillar_radar
+
+    def slow_radar(*args, **kwargs):
+        builds.append(1)
+        threading.Event().wait(0.5)  # long enough for every request to arrive while it is being built
+        return radar(*args, **kwargs)
+
+    monkeypatch.setattr(figures, "pillar_radar", slow_radar)
+    app, users = app_with_accounts(snap_path, tmp_path)
+    payloads.install(app, tmp_path / "payload_store")
+    clients = [signed_in_client(app, users) for _ in range(4)]
+    con = duckdb.connect(str(snap_path), read_only=True)
+    try:
+        codes = [
+            r[0]
+            for r in con.execute(
+                "select unit_code from marts.fct_city_score_year where year = ? and rank is not null order by rank "
+                "limit 3",
+                [year],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    body = payloads.compare_body(year, codes, "en")
+    answers, start = [], threading.Barrier(len(clients))
+
+    def ask(client):
+        start.wait()
+        answers.append(client.post("/_dash-update-component", json=body))
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in clients]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert [r.status_code for r in answers] == [200] * len(clients)
+    assert len({r.data for r in answers}) == 1
+    assert len(builds) == 1
