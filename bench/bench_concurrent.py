@@ -1,11 +1,13 @@
 """Concurrent load on the dashboard's heaviest callbacks, under a real multi-worker server.
 
-Starts gunicorn (gthread workers) on 127.0.0.1 with the app factory over a published snapshot, warms every
-worker, then 50 concurrent users (threads, one HTTP session each) call the heaviest callbacks — profile,
+Starts gunicorn (gthread workers) on 127.0.0.1 with the app factory over a published snapshot, with the heavy
+callbacks' payload store (dashboards/payloads.py) in a throwaway folder; waits until /healthz says the payloads
+are precomputed, warms every worker, then 50 concurrent users (threads, one HTTP session each) call the heaviest callbacks — profile,
 overview, quality, compare (+ its trend) — the way the browser does (POST /_dash-update-component), each user
 ``--requests`` times in a random order. Prints per-callback median / p95 / max latency, response bytes, errors and
-throughput; the same load against the threaded Werkzeug development server (the old ``ipcity serve``) is the
-baseline of the same run, and every figure is printed with its ratio to it. Target: p95 < 1 s, 0 errors.
+throughput. Baselines of the same run, same load, with ``IPCITY_PAYLOADS=off`` (every call built, memoised
+per worker): the same gunicorn, and the threaded Werkzeug development server (the old ``ipcity serve``); every
+figure is printed with its ratio to them. Target: p95 < 1 s, 0 errors.
 Prints only; never asserts. Figures go to bench/RESULTS.md by hand.
 
     .venv/bin/python bench/bench_concurrent.py [--snapshot path] [--users 50] [--requests 6]
