@@ -11,8 +11,8 @@ Here the finished JSON response of such a call is kept, keyed by
 in process memory and — when a store folder is configured (``ipcity serve``; ``IPCITY_PAYLOAD_STORE``) — in a
 SQLite file shared by every gunicorn worker, so a payload is built once for all workers. At server start one
 worker precomputes every enumerable payload (each year × map mode × language of the overview, each unit ×
-language of the profile, the quality run view) in a background thread; compare and the trend take any set of
-cities and are built on first request, then stored.
+language of the profile, the quality run view, the comparison each year opens with and its trend for every
+indicator) in a background thread; other sets of cities are built on first request, once, then stored.
 
 Security is unchanged: the lookup runs after the sign-in gate's ``access.check_callback`` (every call is checked
 against the account's role and scope before a stored payload is returned), the key includes the role and
@@ -373,6 +373,15 @@ def enumerable_bodies(snap) -> list[dict]:
     bodies = [overview_body(y, m, lang) for y in reversed(years) for m in ("group", "index") for lang in LANGS]
     latest = queries.latest_run_id(snap)
     bodies += [quality_body(run, lang) for run in dict.fromkeys([latest, None]) for lang in LANGS]
+    # compare takes any cities; the comparison each year opens with (and its trend for every indicator) is fixed
+    from .pages.compare import default_units
+
+    for year in reversed(years):
+        bodies += [compare_body(year, default_units(snap, year), lang) for lang in LANGS]
+    if years:
+        opening = default_units(snap, years[-1])
+        indicators = queries.indicator_catalog(snap)["indicator_code"].to_list()
+        bodies += [trend_body(opening, code, lang) for code in indicators for lang in LANGS]
     units = queries.units(snap)
     order = units.sort("is_programme", descending=True) if "is_programme" in units.columns else units
     bodies += [profile_body(code, lang) for code in order["unit_code"].to_list() for lang in LANGS]

@@ -257,6 +257,13 @@ def test_heavy_payloads_are_precomputed_shared_and_still_role_checked(snap_path,
     own = gd.post("/_dash-update-component", json=payloads.profile_body("440300", "en"))
     assert own.status_code == 200 and store2.hits == 1
     assert payloads.request_key({"output": "rk-grid.rowData"}) is None  # only the listed callbacks are stored
+    # what precompute covers: every year's overview, every unit's profile, the comparison each year opens with
+    from dashboards.pages.compare import default_units
+
+    keys = {payloads.request_key(b) for b in payloads.enumerable_bodies(app2.server.config["IPCITY_SNAPSHOT"])}
+    assert payloads.request_key(bodies[0]) in keys and payloads.request_key(bodies[1]) in keys
+    opening = default_units(app2.server.config["IPCITY_SNAPSHOT"], year)
+    assert payloads.request_key(payloads.compare_body(year, opening, "en")) in keys
     assert client.get("/healthz").get_json()["payloads"] in ("off", "warming", "ready")
 
 
