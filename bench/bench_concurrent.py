@@ -1,11 +1,13 @@
 """Concurrent load on the dashboard's heaviest callbacks, under a real multi-worker server.
 
-Starts gunicorn (gthread workers) on 127.0.0.1 with the app factory over a published snapshot, warms every
-worker, then 50 concurrent users (threads, one HTTP session each) call the heaviest callbacks — profile,
+Starts gunicorn (gthread workers) on 127.0.0.1 with the app factory over a published snapshot, with the heavy
+callbacks' payload store (dashboards/payloads.py) in a throwaway folder; waits until /healthz says the payloads
+are precomputed, warms every worker, then 50 concurrent users (threads, one HTTP session each) call the heaviest callbacks — profile,
 overview, quality, compare (+ its trend) — the way the browser does (POST /_dash-update-component), each user
 ``--requests`` times in a random order. Prints per-callback median / p95 / max latency, response bytes, errors and
-throughput; the same load against the threaded Werkzeug development server (the old ``ipcity serve``) is the
-baseline of the same run, and every figure is printed with its ratio to it. Target: p95 < 1 s, 0 errors.
+throughput. Baselines of the same run, same load, with ``IPCITY_PAYLOADS=off`` (every call built, memoised
+per worker): the same gunicorn, and the threaded Werkzeug development server (the old ``ipcity serve``); every
+figure is printed with its ratio to them. Target: p95 < 1 s, 0 errors.
 Prints only; never asserts. Figures go to bench/RESULTS.md by hand.
 
     .venv/bin/python bench/bench_concurrent.py [--snapshot path] [--users 50] [--requests 6]
@@ -106,10 +108,14 @@ def heavy_cases(years: list[int], prog: list[str]) -> dict[str, callable]:
 
 
 def start(
-    kind: str, snapshot: Path, port: int, workers: int, threads: int, log: Path, access: Path
+    kind: str, snapshot: Path, port: int, workers: int, threads: int, log: Path, access: Path, payload_dir: Path
 ) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-    if kind == "gunicorn":
+    env.pop("IPCITY_PAYLOAD_STORE", None)
+    if kind != "gunicorn":  # the baselines: every call computed (memoised per worker), as before precomputation
+        env["IPCITY_PAYLOADS"] = "off"
+    if kind.startswith("gunicorn"):
+        store = f", payload_dir={str(payload_dir)!r}" if kind == "gunicorn" else ""
         gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
         cmd = [
             gunicorn,
@@ -125,7 +131,7 @@ def start(
             "120",
             "--chdir",
             str(REPO),
-            f"bench.dashboard_wsgi:server(snapshot={str(snapshot)!r}, access_dir={str(access)!r})",
+            f"bench.dashboard_wsgi:server(snapshot={str(snapshot)!r}, access_dir={str(access)!r}{store})",
         ]
     else:  # the development server the old `ipcity serve` ran
         code = (
@@ -155,6 +161,19 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def wait_precomputed(url: str, timeout: float = 900) -> float | None:
+    """Seconds until /healthz reports every enumerable payload of the snapshot precomputed (None: not used)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        state = requests.get(url + "/healthz", timeout=10).json().get("payloads")
+        if state in (None, "off", "ready"):
+            return None if state in (None, "off") else time.perf_counter() - t0
+        if state == "failed":
+            raise RuntimeError("payload precompute failed (see the server log)")
+        time.sleep(1)
+    raise RuntimeError("payloads not precomputed in time")
 
 
 def warm(url: str, cases: dict, rounds: int, session: requests.Session) -> None:
@@ -274,23 +293,36 @@ def main() -> None:
     access = Path(tempfile.mkdtemp(prefix="bench_access_"))
     add_account(access / "users.sqlite", "bench_national", "national")
     runs = {}
-    kinds = ["gunicorn"] + ([] if args.no_baseline else ["werkzeug"])
+    kinds = ["gunicorn"] + ([] if args.no_baseline else ["gunicorn-nostore", "werkzeug"])
+    labels = {
+        "gunicorn": f"gunicorn {args.workers} workers × {args.threads} threads, precomputed payloads",
+        "gunicorn-nostore": f"gunicorn {args.workers} × {args.threads}, no payload store (baseline: built per call)",
+        "werkzeug": "werkzeug dev server, no payload store (baseline: the old `ipcity serve`)",
+    }
     for kind in kinds:
         port = free_port()
-        proc = start(kind, args.snapshot, port, args.workers, args.threads, logs / f"concurrent_{kind}.log", access)
+        payload_dir = Path(tempfile.mkdtemp(prefix="bench_payloads_"))
+        proc = start(
+            kind, args.snapshot, port, args.workers, args.threads, logs / f"concurrent_{kind}.log", access, payload_dir
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             signed_in = login_session(url, "bench_national")
+            ready = wait_precomputed(url)
+            if ready is not None:
+                print(f"{kind}: payloads precomputed {ready:.0f} s after start")
             warm(url, cases, rounds=args.workers * 2, session=signed_in)
+            load_before = os.getloadavg()[0]
             results, wall, n = load(url, cases, args.users, args.requests, signed_in)
             runs[kind] = (summarise(results), wall, n)
         finally:
             stop(proc)
-        label = (
-            f"gunicorn {args.workers} workers × {args.threads} threads" if kind == "gunicorn" else "werkzeug dev server"
-        )
+            shutil.rmtree(payload_dir, ignore_errors=True)
         summary, wall, n = runs[kind]
-        print(f"\n{label}: {n} calls in {wall:.1f} s = {n / wall:.1f} calls/s")
+        print(
+            f"\n{labels[kind]}: {n} calls in {wall:.1f} s = {n / wall:.1f} calls/s "
+            f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)"
+        )
         print(f"{'callback':16s} {'n':>4s} {'median':>8s} {'p95':>8s} {'max':>8s} {'bytes':>9s} {'errors':>6s}  p95<1s")
         for name, s in summary.items():
             ok = "yes" if s["p95"] < TARGET_P95_S and s["errors"] == 0 else "NO"
@@ -298,10 +330,12 @@ def main() -> None:
                 f"{name:16s} {s['n']:4d} {s['median'] * 1000:7.0f}ms {s['p95'] * 1000:7.0f}ms "
                 f"{s['max'] * 1000:7.0f}ms {s['bytes']:9d} {s['errors']:6d}  {ok}"
             )
-    if "werkzeug" in runs:
-        g, gw, gn = runs["gunicorn"]
-        b, bw, bn = runs["werkzeug"]
-        print("\nratio gunicorn / werkzeug (same run, same load): ")
+    g, gw, gn = runs["gunicorn"]
+    for base in ("gunicorn-nostore", "werkzeug"):
+        if base not in runs:
+            continue
+        b, bw, bn = runs[base]
+        print(f"\nratio precomputed gunicorn / {base} (same run, same load): ")
         print(f"  throughput ×{(gn / gw) / (bn / bw):.2f}")
         for name in g:
             if name in b:

@@ -19,6 +19,7 @@ from . import (  # noqa: F401 (access_text: UI strings)
     access_text,
     components,
     geo,
+    payloads,
     queries,
     report,
     security,
@@ -202,6 +203,7 @@ def create_app(
     geo.register_route(app.server)
     report.register_route(app.server)
     web.install(app, store, secret_key_file, debug=debug, pages={p.PATH: p for p in PAGES})
+    payloads.install(app)  # after the sign-in gate: its role check runs before any stored response is served
     return app
 
 
@@ -286,7 +288,8 @@ def _register_routes(server: flask.Flask) -> None:
         except SnapshotUnavailable:
             return flask.jsonify({"available": False}), 503
         tag = hashlib.sha256(repr(version).encode()).hexdigest()[:12]
-        return flask.jsonify({"available": True, "version": tag})
+        # payloads: whether the heavy views of this version are all precomputed (dashboards.payloads)
+        return flask.jsonify({"available": True, "version": tag, "payloads": payloads.precompute_status(server)})
 
 
 def serve(host: str = "127.0.0.1", port: int = 8050, snapshot_path: Path | None = None, debug: bool = False) -> None:

@@ -18,6 +18,7 @@ from .theme import (
     SERIES,
     base_layout,
     empty_figure,
+    figure,
 )
 
 
@@ -220,31 +221,22 @@ def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None 
     cols = list(PILLAR_COLUMNS.values())
     name = name_col(lang)
     order = unit_codes or [c for c in pillars["unit_code"].to_list() if c is not None]
-    fig = go.Figure()
+    traces = []
     for row in pillars.iter_rows(named=True):
         values = [row[c] for c in cols]
+        trace = {"type": "scatterpolar", "r": values + values[:1], "theta": theta + theta[:1]}
         if row["unit_code"] is None:
-            fig.add_trace(
-                go.Scatterpolar(
-                    r=values + values[:1],
-                    theta=theta + theta[:1],
-                    name=t("programme_avg", lang),
-                    line={"color": OKABE_ITO["black"], "dash": "dash"},
-                )
-            )
+            trace |= {"name": t("programme_avg", lang), "line": {"color": OKABE_ITO["black"], "dash": "dash"}}
         else:
-            fig.add_trace(
-                go.Scatterpolar(
-                    r=values + values[:1],
-                    theta=theta + theta[:1],
-                    name=row[name] or row["unit_name"],
-                    line={"color": unit_color(row["unit_code"], order), "width": 3},
-                    hovertemplate="%{theta}: %{r:.1f}<extra>%{fullData.name}</extra>",
-                )
-            )
+            trace |= {
+                "name": row[name] or row["unit_name"],
+                "line": {"color": unit_color(row["unit_code"], order), "width": 3},
+                "hovertemplate": "%{theta}: %{r:.1f}<extra>%{fullData.name}</extra>",
+            }
+        traces.append(trace)
     # the scale is said in the title (a radial-axis title would sit on top of the polygons)
-    fig.update_layout(polar={"radialaxis": {"range": [0, 100]}})
-    return base_layout(fig, f"{t('cmp_radar', lang)} · {t('score_0_100', lang)}", height=460)
+    title = f"{t('cmp_radar', lang)} · {t('score_0_100', lang)}"
+    return figure(traces, title, 460, polar={"radialaxis": {"range": [0, 100]}})
 
 
 def trend_lines(
@@ -257,25 +249,30 @@ def trend_lines(
     scale = display_scale(unit)
     digits = digits_for(trend["value"].to_list(), unit)
     u_label = unit_label(unit, lang)
-    fig = go.Figure()
+    traces = []
     for code in unit_codes:
         u = trend.filter(pl.col("unit_code") == code)
         if not u.height:
             continue
-        fig.add_trace(
-            go.Scatter(
-                x=u["year"].to_list(),
-                y=[None if v is None else v * scale for v in u["value"].to_list()],
-                mode="lines+markers",
-                name=u[name_c][0] or u["unit_name"][0],
-                line={"color": unit_color(code, unit_codes), "width": 3},
-                hovertemplate=f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + u_label}"
+        traces.append(
+            {
+                "type": "scatter",
+                "x": u["year"].to_list(),
+                "y": [None if v is None else v * scale for v in u["value"].to_list()],
+                "mode": "lines+markers",
+                "name": u[name_c][0] or u["unit_name"][0],
+                "line": {"color": unit_color(code, unit_codes), "width": 3},
+                "hovertemplate": f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + u_label}"
                 + "<extra>%{fullData.name}</extra>",
-            )
+            }
         )
-    fig.update_xaxes(title=t("year", lang), dtick=1)
-    fig.update_yaxes(title=axis_title(name or t("value", lang), unit, lang), tickformat=f",.{digits}f")
-    return base_layout(fig, title, height=420)
+    return figure(
+        traces,
+        title,
+        420,
+        xaxis={"title": {"text": t("year", lang)}, "dtick": 1},
+        yaxis={"title": {"text": axis_title(name or t("value", lang), unit, lang)}, "tickformat": f",.{digits}f"},
+    )
 
 
 def strength_heatmap(
@@ -295,39 +292,40 @@ def strength_heatmap(
     extent = 10 * math.ceil(extent / 10)
     missing = t("no_data_short", lang)
     text = [["" if v is not None else missing for v in row] for row in z]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[f"{c} {ind_names.get(c, '')}" for c in codes],
-            y=unit_codes,
-            colorscale=DIVERGING,
-            zmid=0,
-            zmin=-extent,
-            zmax=extent,
-            text=text,
-            texttemplate="%{text}",
-            xgap=1,
-            ygap=1,
-            colorbar={"title": {"text": t("diff_vs_avg", lang)}},
-            hovertemplate="%{y}<br>%{x}<br>%{z:+.1f}<extra></extra>",
-        )
-    )
-    # Missing cells are not drawn: the hatched grey background shows through, unlike white "= average".
-    fig.update_layout(plot_bgcolor="#9ca3af")
-    fig.update_xaxes(tickangle=-40, automargin=True, showgrid=False)
-    fig.update_yaxes(
-        showgrid=False,
-        automargin=True,
-        autorange="reversed",
-        type="category",
-        tickmode="array",
-        tickvals=unit_codes,
-        ticktext=[unit_names.get(u, u) for u in unit_codes],
-    )
+    heatmap = {
+        "type": "heatmap",
+        "z": z,
+        "x": [f"{c} {ind_names.get(c, '')}" for c in codes],
+        "y": unit_codes,
+        "colorscale": DIVERGING,
+        "zmid": 0,
+        "zmin": -extent,
+        "zmax": extent,
+        "text": text,
+        "texttemplate": "%{text}",
+        "xgap": 1,
+        "ygap": 1,
+        "colorbar": {"title": {"text": t("diff_vs_avg", lang)}},
+        "hovertemplate": "%{y}<br>%{x}<br>%{z:+.1f}<extra></extra>",
+    }
+    # Missing cells are not drawn: the grey background shows through, unlike white "= average".
     # The rotated indicator names take ~250 px below the cells; the cells need room of their own.
-    base_layout(fig, t("cmp_sw", lang), height=420 + 50 * len(unit_codes))
-    fig.update_layout(plot_bgcolor="#9ca3af")
-    return fig
+    return figure(
+        [heatmap],
+        t("cmp_sw", lang),
+        420 + 50 * len(unit_codes),
+        plot_bgcolor="#9ca3af",
+        xaxis={"tickangle": -40, "automargin": True, "showgrid": False},
+        yaxis={
+            "showgrid": False,
+            "automargin": True,
+            "autorange": "reversed",
+            "type": "category",
+            "tickmode": "array",
+            "tickvals": unit_codes,
+            "ticktext": [unit_names.get(u, u) for u in unit_codes],
+        },
+    )
 
 
 def indicator_small_multiples(

@@ -43,6 +43,13 @@ def main() -> None:
     help="Share of the national record volume (1 = about 3.6 million patent grants a year).",
 )
 @click.option(
+    "--case-scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Share of the national enforcement case records (1 = all, ~110k cases a year: PRO04 at its real order).",
+)
+@click.option(
     "--years",
     default=f"{settings.DEFAULT_FIRST_YEAR}-{settings.DEFAULT_LAST_YEAR}",
     show_default=True,
@@ -58,7 +65,14 @@ def main() -> None:
     help="Add a late pledge-loan file (补报) with typical mistakes, so the quarantine has something to show.",
 )
 def generate(
-    seed: int, scale: float, years: str, grants_format: str, landing: Path | None, if_empty: bool, resubmission: bool
+    seed: int,
+    scale: float,
+    case_scale: float,
+    years: str,
+    grants_format: str,
+    landing: Path | None,
+    if_empty: bool,
+    resubmission: bool,
 ) -> None:
     """Write sample data (real reference data + seeded synthetic records) into the landing folder."""
     from pipelines.generate import generate as gen
@@ -78,6 +92,7 @@ def generate(
         grants_format=grants_format,
         progress=lambda m: console.print(f"  {m}"),
         resubmission=resubmission,
+        case_scale=case_scale,
     )
     console.print(f"[green]sample data written to {landing}[/green] in {time.perf_counter() - t0:.1f} s")
     rows = summary.get("rows", {}) if isinstance(summary, dict) else {}

@@ -605,7 +605,13 @@ class SampleRun(NamedTuple):
 
 
 def build_sample_run(
-    base: Path, *, seed: int = 42, scale: float = 0.002, first_year: int = 2016, last_year: int = 2025
+    base: Path,
+    *,
+    seed: int = 42,
+    scale: float = 0.002,
+    first_year: int = 2016,
+    last_year: int = 2025,
+    case_scale: float | None = 1.0,
 ) -> SampleRun:
     """Generate sample landing files and run the real pipeline in ``base``; return the published snapshot.
 
@@ -622,7 +628,15 @@ def build_sample_run(
     os.environ["DAGSTER_HOME"] = str(base / "dagster_home")
     os.environ.pop("IPCITY_LANDING", None)
     try:
-        generate(base / "landing", seed=seed, scale=scale, first_year=first_year, last_year=last_year)
+        # complete enforcement case records, as `ipcity generate` writes them: PRO04 at its real order on screen
+        generate(
+            base / "landing",
+            seed=seed,
+            scale=scale,
+            first_year=first_year,
+            last_year=last_year,
+            case_scale=case_scale,
+        )
         summary = run_pipeline()
         assert summary.success, summary.runs
         snapshot = ps.snapshot_path()

@@ -225,3 +225,91 @@ def test_missing_tables_show_not_yet_available(tmp_path):
     assert len(pf["pf-indicators"]["figure"]["data"]) >= 19  # the indicator marts are there, so this still works
     page = post(client, page_body("/quality", "?lang=en"))
     assert "Not yet available" in json.dumps(page["_pages_content"]["children"])
+
+
+def test_heavy_payloads_are_precomputed_shared_and_still_role_checked(snap_path, year, tmp_path):
+    """Stored responses (dashboards/payloads.py): precomputed once, served to another worker from the shared
+    store, byte-identical to a fresh build, and never served past the role check or across scopes."""
+    from dashboards import payloads
+
+    store_dir = tmp_path / "payload_store"
+    bodies = [payloads.overview_body(year, "group", "zh"), payloads.profile_body("110100", "en")]
+    app, users = app_with_accounts(snap_path, tmp_path)
+    store = payloads.install(app, store_dir)  # as `ipcity serve` configures it (IPCITY_PAYLOAD_STORE)
+    assert payloads.precompute(app, bodies) == 2
+    assert store.misses == 2 and store.hits == 0
+
+    # a second worker (another app over the same store folder) answers from the shared store without building
+    app2, _ = app_with_accounts(snap_path, tmp_path)
+    store2 = payloads.install(app2, store_dir)
+    client = signed_in_client(app2, users)
+    stored = client.post("/_dash-update-component", json=bodies[0])
+    assert stored.status_code == 200 and store2.hits == 1 and store2.misses == 0
+    assert stored.get_json()["response"]["ov-map"]["figure"]["data"]
+    # the same bytes a build without any store gives
+    fresh_app, _ = app_with_accounts(snap_path, tmp_path)
+    fresh = signed_in_client(fresh_app, users).post("/_dash-update-component", json=bodies[0])
+    assert fresh.get_json() == stored.get_json()
+
+    # a province account: another province's city is refused before any lookup; its own city is its own key
+    gd = signed_in_client(app2, users, "gd_payloads", "province", "44")
+    assert gd.post("/_dash-update-component", json=bodies[1]).status_code == 403
+    own = gd.post("/_dash-update-component", json=payloads.profile_body("440300", "en"))
+    assert own.status_code == 200 and store2.hits == 1
+    assert payloads.request_key({"output": "rk-grid.rowData"}) is None  # only the listed callbacks are stored
+    # what precompute covers: every year's overview, every unit's profile, the comparison each year opens with
+    from dashboards.pages.compare import default_units
+
+    keys = {payloads.request_key(b) for b in payloads.enumerable_bodies(app2.server.config["IPCITY_SNAPSHOT"])}
+    assert payloads.request_key(bodies[0]) in keys and payloads.request_key(bodies[1]) in keys
+    opening = default_units(app2.server.config["IPCITY_SNAPSHOT"], year)
+    assert payloads.request_key(payloads.compare_body(year, opening, "en")) in keys
+    assert client.get("/healthz").get_json()["payloads"] in ("off", "warming", "ready")
+
+
+def test_concurrent_requests_for_a_new_payload_build_it_once(snap_path, year, tmp_path, monkeypatch):
+    """Fifty officials asking for the same new comparison at once: one request builds it, the others wait for
+    its stored bytes (in one worker by an in-process claim, across workers by a claim in the shared store)."""
+    import threading
+
+    from dashboards import figures, payloads
+
+    builds = []
+    radar = figures.pillar_radar
+
+    def slow_radar(*args, **kwargs):
+        builds.append(1)
+        threading.Event().wait(0.5)  # long enough for every request to arrive while it is being built
+        return radar(*args, **kwargs)
+
+    monkeypatch.setattr(figures, "pillar_radar", slow_radar)
+    app, users = app_with_accounts(snap_path, tmp_path)
+    payloads.install(app, tmp_path / "payload_store")
+    clients = [signed_in_client(app, users) for _ in range(4)]
+    con = duckdb.connect(str(snap_path), read_only=True)
+    try:
+        codes = [
+            r[0]
+            for r in con.execute(
+                "select unit_code from marts.fct_city_score_year where year = ? and rank is not null order by rank "
+                "limit 3",
+                [year],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    body = payloads.compare_body(year, codes, "en")
+    answers, start = [], threading.Barrier(len(clients))
+
+    def ask(client):
+        start.wait()
+        answers.append(client.post("/_dash-update-component", json=body))
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in clients]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert [r.status_code for r in answers] == [200] * len(clients)
+    assert len({r.data for r in answers}) == 1
+    assert len(builds) == 1

@@ -541,3 +541,29 @@ def test_fast_xlsx_writer_round_trips_and_keeps_text_as_text():
     assert ws["C3"].value is None
     back = pl.read_excel(io.BytesIO(xlsx_bytes(df)))
     assert back["城市代码"].to_list() == ["440300", "110100"]
+
+
+def test_rankings_filter_model_from_the_url_is_validated_and_follows_the_language():
+    """AG Grid's column filters travel in the URL (rankings 'filter'): valid models come back, moved to the
+    language's field for the province column; anything else is dropped."""
+    model = {"rank": {"filterType": "number", "type": "lessThanOrEqual", "filter": 10}}
+    assert rankings.parse_filter_model(json.dumps(model), "en") == model
+    prov = {"province_name": {"filterType": "text", "type": "contains", "filter": "广东"}}
+    assert rankings.parse_filter_model(json.dumps(prov), "en") == {"province_name_en": prov["province_name"]}
+    either = {
+        "composite_index": {
+            "filterType": "number",
+            "operator": "OR",
+            "conditions": [{"filterType": "number", "type": "greaterThan", "filter": 80}] * 2,
+        }
+    }
+    assert rankings.parse_filter_model(json.dumps(either), "zh") == either
+    for bad in (
+        "not json",
+        "[1]",
+        json.dumps({"no_such_column": model["rank"]}),
+        json.dumps({"rank": {"filterType": "number", "onclick": "x"}}),
+        json.dumps({"rank": {"filterType": {"nested": 1}}}),
+        json.dumps({"rank": {"filterType": "text", "filter": "x" * 500}}),
+    ):
+        assert rankings.parse_filter_model(bad, "zh") is None, bad

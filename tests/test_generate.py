@@ -625,3 +625,29 @@ def test_progress_messages(tmp_path):
         progress=messages.append,
     )
     assert any("patent_grants 2023" in m for m in messages) and messages[-1].startswith("done")
+
+
+def test_enforcement_case_records_are_complete_by_default_so_pro04_is_of_the_real_order():
+    """Case records are few (~110k a year nationally): `ipcity generate` writes them complete (case_scale 1)
+    whatever the grant sampling rate, so cases per 10k people (PRO04) are of the real order; code that asks
+    for nothing keeps them at the sample rate (the small test samples)."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+    from pipelines.generate import calibration as cal
+
+    units, _grants, complete, _profiles = build_models(42, SCALE, LAST, LAST, case_scale=1.0)
+    cases = complete.cases_year(LAST)
+    assert abs(cases.height / cal.cases_national(LAST) - 1) < 0.02  # the real national volume (2023: 112,000)
+    per_unit = dict(cases.group_by("city_code").len().iter_rows())
+    pop_10k = units.alloc_pop[:, units.year_index(LAST)]
+    pro04 = np.array([per_unit.get(c, 0) for c in units.codes]) / np.maximum(pop_10k, 0.01)
+    national = cases.height / pop_10k.sum()
+    assert 0.5 < national < 1.5  # ~0.8 cases per 10k people nationally
+    programme = units.col("is_programme")
+    assert 0.5 < np.median(pro04[programme]) < 3  # programme cities: ~1 case per 10k people (Shenzhen ~1.7)
+    assert np.median(pro04[programme]) > np.median(pro04)
+    sampled = build_models(42, SCALE, LAST, LAST)[2].cases_year(LAST)
+    assert sampled.height < 0.01 * cases.height
+    help_text = CliRunner().invoke(main, ["generate", "--help"]).output
+    assert re.search(r"--case-scale\s+FLOAT.*default:\s*1\.0", help_text, re.S), help_text

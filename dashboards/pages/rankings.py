@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
@@ -95,8 +97,58 @@ def column_defs(lang: str) -> list[dict]:
     return cols
 
 
+# The grid's column filters travel in the URL as AG Grid's filter model (JSON under 'filter'): only these keys
+# and plain values are accepted back, so a crafted URL can set a filter and nothing else.
+FILTER_KEYS = frozenset({"filterType", "type", "filter", "filterTo", "operator", "conditions", "dateFrom", "dateTo"})
+MAX_FILTER_CHARS = 1200
+LANG_FIELDS = ({"province_name", "province_name_en"},)  # one column, a field per language
+
+
+def _clean_condition(cond, depth: int = 0) -> dict | None:
+    if not isinstance(cond, dict) or not cond or not set(cond) <= FILTER_KEYS:
+        return None
+    out = {}
+    for k, v in cond.items():
+        if k == "conditions":
+            if depth or not isinstance(v, list) or len(v) > 2:
+                return None
+            parts = [_clean_condition(c, depth + 1) for c in v]
+            if any(p is None for p in parts):
+                return None
+            out[k] = parts
+        elif v is None or isinstance(v, bool | int | float) or (isinstance(v, str) and len(v) <= 100):
+            out[k] = v
+        else:
+            return None
+    return out
+
+
+def parse_filter_model(raw: str | None, lang: str) -> dict | None:
+    """AG Grid filter model from the URL, validated against the grid's columns and moved to this language's
+    fields (the province column has a field per language); None when absent or not a valid model."""
+    if not raw or len(raw) > MAX_FILTER_CHARS:
+        return None
+    try:
+        model = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(model, dict):
+        return None
+    fields = {c["field"] for c in column_defs(lang)}
+    out = {}
+    for field, cond in model.items():
+        for group in LANG_FIELDS:
+            if field in group:
+                field = next(iter(group & fields))
+        clean = _clean_condition(cond)
+        if field not in fields or clean is None:
+            return None
+        out[field] = clean
+    return out or None
+
+
 @guarded
-def layout(lang: str, year=None, province=None, group=None, stage=None, programme=None, **_):
+def layout(lang: str, year=None, province=None, group=None, stage=None, programme=None, **params):
     snap = snapshot()
     year = queries.resolve_year(snap, year)
     provinces = queries.provinces(snap)
@@ -109,8 +161,9 @@ def layout(lang: str, year=None, province=None, group=None, stage=None, programm
     stage_opts = [{"label": label(STAGES, s, lang), "value": s} for s in STAGES]
     return [
         dcc.Store(id="rk-lang", data=lang),
-        *url_stores("rk", ["year", "province", "group", "stage", "programme"]),
+        *url_stores("rk", ["year", "province", "group", "stage", "programme", "filter"]),
         dcc.Store(id="rk-programme-url"),
+        dcc.Store(id="rk-filter-url"),
         dcc.Store(id="rk-total"),
         page_title(NAV_KEY, lang, t("rk_hint", lang)),
         html.Div(
@@ -137,8 +190,15 @@ def layout(lang: str, year=None, province=None, group=None, stage=None, programm
             className="ipc-controls",
         ),
         html.Div(id="rk-count", className="ipc-muted"),
-        grid("rk-grid", lang, column_defs(lang), height=640),
+        _grid_with_filters(lang, parse_filter_model(params.get("filter"), lang)),
     ]
+
+
+def _grid_with_filters(lang: str, filter_model: dict | None):
+    g = grid("rk-grid", lang, column_defs(lang), height=640)
+    if filter_model:
+        g.filterModel = filter_model  # applied by the grid when it is ready and again when rows arrive
+    return g
 
 
 def count_text(shown: int | None, total: int | None, lang: str) -> str:
@@ -155,6 +215,11 @@ def register_callbacks(app) -> None:
         Output("rk-programme-url", "data"),
         Input("rk-programme", "value"),
     )
+    app.clientside_callback(
+        "function(m){return (m && Object.keys(m).length) ? JSON.stringify(m) : null;}",
+        Output("rk-filter-url", "data"),
+        Input("rk-grid", "filterModel"),
+    )
     url_sync(
         app,
         "rk",
@@ -164,6 +229,7 @@ def register_callbacks(app) -> None:
             ("rk-group", "value"),
             ("rk-stage", "value"),
             ("rk-programme-url", "data"),
+            ("rk-filter-url", "data"),
         ],
     )
 

@@ -49,13 +49,14 @@ def _national_indices(volumes: pl.DataFrame, last_year: int) -> dict[str, np.nda
     return {"grants": grants, "pledge": pledge, "cases": cases, "training": training}
 
 
-def build_models(seed: int, scale: float, history_first_year: int, last_year: int):
-    """Units, the grant and activity models and the truth profiles, wired together (no files written)."""
+def build_models(seed: int, scale: float, history_first_year: int, last_year: int, case_scale: float | None = None):
+    """Units, the grant and activity models and the truth profiles, wired together (no files written).
+    ``case_scale``: sampling rate of the enforcement case records (None = ``scale``; 1 = complete)."""
     units = build_population(seed, last_year)
     real_volumes = cal.province_grants(min(history_first_year, BASE_YEAR), max(last_year, BASE_YEAR))
     # Full (real) volumes: the city statistics report them; the records are a sample at rate `scale`.
     grant_model = GrantModel(units, None, real_volumes, seed, last_year, scale=scale)
-    activity = ActivityModel(units, None, seed, scale, last_year)
+    activity = ActivityModel(units, None, seed, scale, last_year, case_scale=case_scale)
     intensity = {
         "grants": lambda lv: grant_model.expected_per_capita(BASE_YEAR, lv),
         "pledge": lambda lv: activity.pledge_intensity(BASE_YEAR, lv),
@@ -78,15 +79,19 @@ def generate(
     grants_format: str = "parquet",
     progress: Callable[[str], None] | None = None,
     resubmission: bool = False,
+    case_scale: float | None = None,
 ) -> dict:
     """Write landing files for all nine sources under ``landing_dir/<source>/`` and the known truth to
     ``landing_dir.parent / "sample_truth.json"``. With ``resubmission`` a late pledge-loan file with typical
     mistakes is added (see resubmission.py), so the quarantine has something to show. Returns {"files": {source: [paths]}, "rows": {source: n},
-    "truth": path, "seconds": {...}}. Deterministic for a seed."""
+    "truth": path, "seconds": {...}}. Deterministic for a seed. ``case_scale``: sampling rate of the enforcement
+    case records (None = ``scale``; ``ipcity generate`` writes them complete, rate 1: see docs/sample_data.md)."""
     if grants_format not in ("parquet", "csv"):
         raise ValueError("grants_format must be 'parquet' or 'csv'")
     if not history_first_year <= first_year <= last_year:
         raise ValueError("need history_first_year <= first_year <= last_year")
+    if case_scale is not None and not 0 < case_scale <= 1:
+        raise ValueError("case_scale must be in (0, 1]")
     say = progress or (lambda _msg: None)
     landing_dir = Path(landing_dir)
     files: dict[str, list[str]] = {}
@@ -98,7 +103,7 @@ def generate(
         rows[source] = rows.get(source, 0) + n
 
     t0 = time.perf_counter()
-    units, grant_model, activity, profiles = build_models(seed, scale, history_first_year, last_year)
+    units, grant_model, activity, profiles = build_models(seed, scale, history_first_year, last_year, case_scale)
 
     say("reference landing files (cities, programme, population, patent_stats)")
     cities = landing.cities_landing(units)
@@ -235,6 +240,7 @@ def generate(
     truth = {
         "seed": seed,
         "scale": scale,
+        "case_scale": activity.case_scale,
         "years": [first_year, last_year],
         "history_first_year": history_first_year,
         "lagging": profiles.lagging,

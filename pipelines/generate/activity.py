@@ -27,8 +27,20 @@ HOURS = (np.array([2, 3, 4, 6, 8, 16, 24, 32], dtype=float), np.array([0.2, 0.25
 
 
 class ActivityModel:
-    def __init__(self, units: Units, profiles: Profiles, seed: int, scale: float, last_year: int):
+    def __init__(
+        self,
+        units: Units,
+        profiles: Profiles,
+        seed: int,
+        scale: float,
+        last_year: int,
+        case_scale: float | None = None,
+    ):
         self.units, self.profiles, self.seed, self.scale = units, profiles, seed, scale
+        # Enforcement case records are few (~110k a year nationally, all offices' own files): the default
+        # sample writes them complete (case_scale 1), so PRO04 is of the real order; small test samples keep
+        # them at the sample rate. None = the sample rate.
+        self.case_scale = scale if case_scale is None else case_scale
         self.end = np.datetime64(f"{last_year}-12-31")
         rng = np.random.default_rng([seed, 20])
         n = len(units.codes)
@@ -102,7 +114,7 @@ class ActivityModel:
     # -- enforcement cases -------------------------------------------------------------------------------
     def cases_year(self, year: int) -> pl.DataFrame:
         rng = np.random.default_rng([self.seed, 22, year])
-        counts = rng.poisson(cal.cases_national(year) * self.scale * self.case_share(year))
+        counts = rng.poisson(cal.cases_national(year) * self.case_scale * self.case_share(year))
         n = int(counts.sum())
         unit = np.repeat(np.arange(len(counts)), counts)
         q = self.profiles.q(year)[unit]

@@ -4,6 +4,7 @@ one colour per compared city, and real-order magnitudes on screen."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlparse
 
 import duckdb
@@ -58,6 +59,14 @@ def test_bookmarked_profile_url_opens_that_city_and_choices_update_the_url(
         "and indicator_code = 'QLT01')",
     )
     assert qlt01 > 80, f"Shenzhen QLT01 {qlt01} is not of the real order (2022 published: 137.9)"
+    # and enforcement: administrative cases per 10k people from complete case records (~0.8 nationally)
+    [(pro04,)] = sql(
+        e2e_snapshot,
+        "select raw_value from marts.fct_city_indicator_year where unit_code = '440300' and indicator_code = 'PRO04' "
+        "and year = (select max(year) from marts.fct_city_indicator_year where raw_value is not null "
+        "and indicator_code = 'PRO04')",
+    )
+    assert pro04 > 0.3, f"Shenzhen PRO04 {pro04} is at sample scale, not the real order (~1 case per 10k people)"
     unit_word = "件/万人" if lang == "zh" else "per 10k people"
     assert unit_word in browser.find_element("id", "pf-indicators").text  # axis titles carry units
     browser.save_screenshot(str(artifacts / f"state_profile_bookmark_{lang}.png"))
@@ -195,3 +204,133 @@ def test_rankings_filters_are_in_the_url(browser, dash_server, e2e_snapshot):
     )
     assert wait_for(lambda: browser.find_element("id", "rk-count").text == f"Units: {n_leaders} of {n_leaders}")
     assert query_of(browser.current_url)["group"] == "leader"
+
+
+@pytest.mark.parametrize("start", ["zh", "en"])
+def test_rankings_column_filters_are_in_the_url_and_survive_the_language_switch(
+    browser, dash_server, e2e_snapshot, artifacts, start
+):
+    """An AG Grid column filter (here: rank ≤ 10) is written into the URL, the count follows it, and the switch
+    to the other language (a bookmark of that URL) restores the same filter."""
+    [(year,)] = sql(e2e_snapshot, "select max(year) from marts.fct_city_score_year")
+    count = {"zh": "城市数：{} / {}", "en": "Units: {} of {}"}
+    browser.get(f"{dash_server.url}/rankings?lang={start}&year={year}")
+    assert wait_for(lambda: page_ready(browser, PAGES["/rankings"]))
+    assert wait_for(lambda: re.fullmatch(r"\D+(\d+)\D+(\d+)", browser.find_element("id", "rk-count").text))
+    shown, total = map(int, re.findall(r"\d+", browser.find_element("id", "rk-count").text))
+    assert shown == total > 10
+    browser.execute_script(
+        "dash_ag_grid.getApi('rk-grid').setFilterModel("
+        "{rank: {filterType: 'number', type: 'lessThanOrEqual', filter: 10}});"
+    )
+    assert wait_for(lambda: "rank" in query_of(browser.current_url).get("filter", "")), browser.current_url
+    assert wait_for(lambda: browser.find_element("id", "rk-count").text == count[start].format(10, total))
+    other = "en" if start == "zh" else "zh"
+    browser.find_element("id", f"lang-{other}").click()
+    assert wait_for(lambda: query_of(browser.current_url).get("lang") == other)
+    assert wait_for(lambda: page_ready(browser, PAGES["/rankings"]))
+    assert wait_for(lambda: browser.find_element("id", "rk-count").text == count[other].format(10, total))
+    model = browser.execute_script("return dash_ag_grid.getApi('rk-grid').getFilterModel();")
+    assert model == {"rank": {"filterType": "number", "type": "lessThanOrEqual", "filter": 10}}
+    assert "rank" in query_of(browser.current_url)["filter"]
+    ranks = browser.execute_script(
+        "const r = []; dash_ag_grid.getApi('rk-grid').forEachNodeAfterFilter(n => r.push(n.data.rank)); return r;"
+    )
+    assert sorted(ranks) == list(range(1, 11))
+    browser.save_screenshot(str(artifacts / f"state_rankings_filter_{start}_to_{other}.png"))
+    assert not severe_logs(browser)
+
+
+# A new line starting inside a word: the "Perform ance" header the issue showed.
+MID_WORD_BREAKS_JS = """
+const bad = [];
+document.querySelectorAll('#' + arguments[0] + ' .ag-header-cell-text').forEach(el => {
+  const node = el.firstChild;
+  if (!node || node.nodeType !== 3) return;
+  const text = node.textContent, range = document.createRange();
+  let lastTop = null;
+  for (let i = 0; i < text.length; i++) {
+    range.setStart(node, i); range.setEnd(node, i + 1);
+    const rects = range.getClientRects();
+    if (!rects.length) continue;
+    const top = Math.round(rects[0].top);
+    if (lastTop !== null && top > lastTop + 2 && /\\w/.test(text[i - 1]) && /\\w/.test(text[i])) bad.push(text);
+    lastTop = top;
+  }
+});
+return bad;
+"""
+
+
+def _outside_programme(snapshot) -> str:
+    from dashboards import queries
+    from dashboards.snapshot import Snapshot
+
+    s = Snapshot(snapshot)
+    try:
+        for (code,) in sql(snapshot, "select unit_code from marts.dim_city where not is_programme order by unit_code"):
+            info = queries.unit_info(s, code)
+            if info and not info.get("on_roster"):
+                return code
+    finally:
+        s.close()
+    raise AssertionError("no unit outside the programme in the snapshot")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_empty_states_counts_legends_grid_strings_and_report_in_each_language(
+    browser, dash_server, e2e_snapshot, artifacts, national_http, lang
+):
+    """What to build 3, 5, 6, 7, 9 in each language: the map legend names the groups; the first year's movers
+    say 'not applicable' (not 0); a unit outside the programme says 'not applicable' for its stages; the
+    download preview says how many rows it shows; AG Grid's own strings are in the language, ranks are whole
+    numbers, English headers wrap between words; the profile's report button gives that city's PDF."""
+    zh = lang == "zh"
+    [(first, last)] = sql(e2e_snapshot, "select min(year), max(year) from marts.fct_city_score_year")
+    # overview of the first year, straight from a URL: movers not applicable; the map's legend in the language
+    browser.get(f"{dash_server.url}/?lang={lang}&year={first}")
+    assert wait_for(lambda: page_ready(browser, {"graphs": ["ov-map", "ov-dist"], "grids": []}))
+    na = "不适用" if zh else "n/a"
+    assert wait_for(lambda: browser.find_element("id", "ov-card-up").text.startswith(na))
+    assert ("这是评价首年" if zh else "first evaluation year") in browser.find_element("id", "ov-movers").text
+    legend = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#ov-map .legendtext')).map(e => e.textContent);"
+    )
+    groups = ["领先", "较强", "中等", "起步"] if zh else ["Leader", "Strong", "Moderate", "Emerging"]
+    assert all(any(g in x for x in legend) for g in groups), legend
+    # rankings: AG Grid's pagination and menus in the language, whole-number ranks, no mid-word header breaks
+    browser.get(f"{dash_server.url}/rankings?lang={lang}&year={last}")
+    assert wait_for(lambda: page_ready(browser, PAGES["/rankings"]))
+    paging = browser.find_element("css selector", "#rk-grid .ag-paging-panel").text
+    assert ("页" in paging and "Page" not in paging) if zh else "Page" in paging, paging
+    locale = browser.execute_script("return dash_ag_grid.getApi('rk-grid').getGridOption('localeText') || {};")
+    assert (locale.get("filterOoo") == "筛选…") if zh else not locale
+    ranks = browser.execute_script(
+        "return Array.from(document.querySelectorAll(\"#rk-grid .ag-cell[col-id='rank']\")).map(e => e.textContent);"
+    )
+    assert ranks and all(re.fullmatch(r"\d+", r) for r in ranks), ranks[:5]
+    assert browser.execute_script(MID_WORD_BREAKS_JS, "rk-grid") == []
+    # downloads: the preview says it shows 200 of N rows
+    browser.get(f"{dash_server.url}/downloads?lang={lang}")
+    assert wait_for(lambda: page_ready(browser, PAGES["/downloads"]))
+    pattern = r"显示 (\d+) / 共 (\d+) 行" if zh else r"Showing (\d+) of (\d+) rows"
+    assert wait_for(lambda: re.search(pattern, browser.find_element("id", "dl-count").text))
+    shown, total = map(int, re.search(pattern, browser.find_element("id", "dl-count").text).groups())
+    assert shown == min(200, total) and total > 200
+    # a unit outside the programme: its stage history is 'not applicable', not 'table not built'
+    outside = _outside_programme(e2e_snapshot)
+    browser.get(f"{dash_server.url}/profile?lang={lang}&unit={outside}")
+    assert wait_for(lambda: any(e.text.strip() for e in browser.find_elements("id", "pf-stages")))
+    stages = browser.find_element("id", "pf-stages").text
+    assert (
+        ("不适用" if zh else "Not applicable") in stages and "尚未生成" not in stages and "not been built" not in stages
+    )
+    assert not browser.find_elements("css selector", ".ipc-unavailable")
+    browser.save_screenshot(str(artifacts / f"state_not_applicable_{lang}.png"))
+    # the report button: this city's one-pager in this language, a real PDF
+    href = wait_for(lambda: browser.find_element("id", "pf-report").get_attribute("href") or None)
+    q = query_of(href)
+    assert q["city"] == outside and q["lang"] == lang
+    pdf = national_http.get(href, timeout=120)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.content[:200]
+    assert not severe_logs(browser)
