@@ -1,0 +1,603 @@
+"""The contract compiled to SQL: one DuckDB scan of a landing file types every column and judges every row.
+
+`pipelines/sources.py` stays the one contract. From it (and the file's header, mapped by the same
+`match_header` / `map_columns` as the Polars reader) this module generates:
+
+* the scan: DuckDB ``read_csv`` (explicit delimiter, quote, header skip, every column as text) or
+  ``read_parquet``; header aliases resolved to file positions, unit conversions (亿元 -> 万元, a 单位：元 line)
+  as factors, explicit contract types;
+* per-row rule expressions: required values, lengths, formula-like text, enumerations (with their Chinese
+  synonyms), region codes, city-level totals, numbers and whole numbers, minimum / maximum, dates and months,
+  yes/no spellings, no future dates, the partition year, cross-field order, kind code vs type, record
+  plausibility (the seed's thresholds), total and note rows;
+* one ``CREATE TEMP TABLE … AS SELECT`` from the scan holding the typed values and the verdict of every row,
+  with the raw text kept only for the rows some rule refuses or that use a spelling the SQL does not read
+  (full-width characters, 2025年3月5日 dates, per cent, Excel error cells ...).
+
+The good rows go from that table straight into the raw table (``INSERT … SELECT``; no Python frame). The
+refused rows — few in a real file — are named by the Polars rule set of `validate` (the one place each reason
+text is defined), so every refusal reason and every accepted spelling of the Polars path holds unchanged. A
+file the scan cannot read the same way as the Polars reader (not UTF-8, blank lines, ragged or cut-off rows,
+quotes in the header, a workbook, per-cent columns) is read by the Polars path as before.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.ingest.readers import (
+    _BOMS,
+    ROW_NUMBER,
+    IngestError,
+    RawFrame,
+    _dedupe,
+    _head_text,
+    _sniff,
+    context_year,
+    unit_line,
+)
+from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, ENUM_SYNONYMS, map_columns
+from pipelines.sources import NATIONAL_CODES, Column, Source, plausibility_thresholds
+
+STAGE = "__ingest_stage"
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+SCAN_SUFFIXES = (*CSV_SUFFIXES, ".parquet")
+# Files at least this big are scanned by DuckDB; smaller ones (and workbooks) are read by the Polars reader and
+# the same SQL runs over the frame (reading a small file is cheap; the reader's messages name every oddity).
+SCAN_MIN_BYTES = 1 << 20
+CODE_COLUMNS = ("city_code", "region_code", "province_code", "parent_code")
+# What Polars' strip_chars() strips at both ends besides the ASCII whitespace DuckDB's trim is given: a cell
+# starting or ending with one of these is left to the Polars path.
+_UNICODE_SPACES = r"\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+_WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+
+
+class NotScannable(Exception):
+    """The file is read by the Polars path (its layout is one the scan does not read the same way)."""
+
+
+# How each file of this process was read: "scan" or "polars: <why>" (for the benchmark and the tests).
+READ_LOG: list[tuple[str, str]] = []
+
+
+def lit(s: str) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def ident(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+@dataclass
+class Layout:
+    """How a landing file maps onto the contract, worked out from its head (text files) or schema (Parquet)."""
+
+    kind: str  # csv | parquet
+    headers: list[str]  # file headers (deduplicated) by position
+    renames: dict[str, str]  # file header -> contract column
+    factors: dict[str, float]
+    notes: list[str]
+    first_row: int  # row number of the first data row (numbering as the Polars reader numbers rows)
+    skip: int = 0  # text lines before the first data row
+    delimiter: str = ","
+    unit_line: str | None = None
+    context_year: int | None = None
+    scan_columns: list[str] = field(default_factory=list)  # SQL expression of each file column as text
+    encoding: str = "utf-8"
+    flags: list[str] = field(default_factory=list)  # reader flags of a frame (__ragged, __truncated): refused rows
+    sheets: list[dict] = field(default_factory=list)
+
+    @property
+    def row_sql(self) -> str:
+        """The row number of a stage row: a frame carries it; a scan's row is its position in the file (CREATE
+        TABLE AS keeps the scan's order, and the stage query has no join that could change it)."""
+        return "__rn" if self.kind == "frame" else f"(CAST(rowid AS BIGINT) + {self.first_row})"
+
+
+# ------------------------------------------------------------------------------------------------ layout
+
+
+def transcode(path: Path, tmp_dir: Path) -> tuple[Path, str, bool]:
+    """A text file in another encoding (GBK, UTF-16, a byte-order mark) as a UTF-8 copy the scan reads:
+    (path, encoding, has blank lines). The decoding (and its refusals) is the Polars reader's own."""
+    from pipelines.ingest.readers import _decode
+
+    try:
+        text, encoding = _decode(path.read_bytes(), path.name)
+    except IngestError as e:
+        raise NotScannable(e.reason) from e
+    data = text.encode("utf-8")
+    out = tmp_dir / (path.stem + ".utf8.csv")
+    out.write_bytes(data)
+    return out, encoding, b"\n\n" in data or b"\n\r\n" in data
+
+
+def csv_layout(path: Path, source: Source, *, blank_lines: bool, encoding: str = "utf-8", name: str = "") -> Layout:
+    """The header of a UTF-8 text file, found exactly as the Polars reader finds it (same sniffing)."""
+    name = name or path.name
+    if blank_lines:
+        raise NotScannable("blank lines (the Polars reader numbers them)")
+    with open(path, "rb") as f:
+        first = f.read(65536)
+        f.seek(max(0, path.stat().st_size - 1))
+        last = f.read(1)
+    if first.startswith(_BOMS) or b"\x00" in first or not first.strip():
+        raise NotScannable("byte-order mark, UTF-16 or empty")
+    if last != b"\n":
+        raise NotScannable("no line break at the end (a cut-off last row is read by the Polars path)")
+    head = _head_text(first)
+    if head is None:
+        raise NotScannable("not UTF-8")
+    head_lines = head.splitlines()[:16]
+    try:
+        delimiter, rows, h, n_header, header = _sniff(head_lines, source, name)
+    except IngestError as e:
+        raise NotScannable(str(e)) from e
+    n_lines = h + n_header
+    # The header lines must be plain lines: no quoted line breaks, no line separators other than \n / \r\n.
+    prefix_end = -1
+    for _ in range(n_lines):
+        prefix_end = first.find(b"\n", prefix_end + 1)
+        if prefix_end < 0:
+            raise NotScannable("no data after the header")
+    prefix = first[: prefix_end + 1]
+    if b'"' in prefix or len(prefix.decode("utf-8").splitlines()) != n_lines:
+        raise NotScannable("quotes or unusual line breaks above the data")
+    width = len(rows[h + n_header - 1])
+    header = [str(c).lstrip("\ufeff") if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
+    header = (header + [f"__blank{i}" for i in range(len(header), width)])[:width]
+    headers = _dedupe(header)
+    notes = [f"skipped {h} title row(s) above the header"] if h else []
+    if n_header == 2:
+        notes.append("joined a two-row header")
+    if delimiter != ",":
+        notes.append({"\t": "tab-separated", ";": "semicolon-separated", "|": "bar-separated"}[delimiter])
+    if encoding != "utf-8":
+        notes.append(f"decoded from {encoding}")
+    raw = RawFrame(
+        pl.DataFrame(schema={c: pl.Utf8 for c in headers}),
+        encoding,
+        notes,
+        [],
+        unit_line(rows[:h]),
+        context_year(rows[:h], Path(name)),
+    )
+    mapped = _map(raw, source, name)
+    return Layout(
+        "csv",
+        headers,
+        mapped.renames,
+        mapped.factors,
+        mapped.notes + notes,
+        first_row=h + n_header + 1,
+        skip=n_lines,
+        delimiter=delimiter,
+        unit_line=raw.unit_line,
+        context_year=raw.context_year,
+        scan_columns=[f"c{i}" for i in range(width)],
+        encoding=encoding,
+    )
+
+
+def parquet_layout(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> Layout:
+    try:
+        cols = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as e:
+        raise NotScannable(f"unreadable Parquet ({e})") from e
+    headers = [c[0] for c in cols]
+    if len(set(headers)) != len(headers):
+        raise NotScannable("repeated column names")
+    scan = []
+    for name, dtype, *_ in cols:
+        q = ident(name)
+        if dtype == "DATE":
+            scan.append(f"strftime({q}, '%Y-%m-%d')")  # as the Polars reader writes a date
+        elif dtype == "VARCHAR":
+            scan.append(q)
+        elif any(k in dtype for k in ("[", "STRUCT", "MAP", "UNION", "BLOB")):
+            raise NotScannable(f"column {name} is {dtype}")
+        else:
+            # numbers, yes/no, timestamps as text; a spelling the rules do not read goes to the Polars path
+            scan.append(f"CAST({q} AS VARCHAR)")
+    raw = RawFrame(pl.DataFrame(schema={c: pl.Utf8 for c in headers}), "parquet")
+    mapped = _map(raw, source, path.name)
+    return Layout(
+        "parquet",
+        headers,
+        mapped.renames,
+        mapped.factors,
+        mapped.notes,
+        first_row=1,
+        scan_columns=scan,
+        encoding="parquet",
+    )
+
+
+def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
+    """A file already read into an all-text frame (a workbook, a small text file): the same SQL runs over it."""
+    flags = [c for c in raw.df.columns if c in ("__ragged", "__truncated")]
+    headers = [c for c in raw.df.columns if c != ROW_NUMBER and c not in flags]
+    mapped = _map(raw, source, file_name)
+    return Layout(
+        "frame",
+        headers,
+        mapped.renames,
+        mapped.factors,
+        mapped.notes + raw.notes,
+        first_row=0,
+        unit_line=raw.unit_line,
+        context_year=raw.context_year,
+        scan_columns=[ident(h) for h in headers],
+        encoding=raw.encoding,
+        flags=flags,
+        sheets=raw.sheets,
+    )
+
+
+def _map(raw: RawFrame, source: Source, file_name: str):
+    try:
+        mapped = map_columns(raw, source, file_name)
+    except IngestError as e:
+        raise NotScannable(e.reason) from e  # the Polars path refuses the file with the same words
+    pct = {c for c in (source.ratio_by_indicator[1] if source.ratio_by_indicator else ())} | {
+        c.name for c in source.columns if c.ratio
+    }
+    if pct & set(mapped.renames.values()):
+        raise NotScannable("share columns (per cent spellings are read by the Polars path)")
+    return mapped
+
+
+# ------------------------------------------------------------------------------------------------ rules
+
+
+def _regex_alternatives(values) -> str:
+    return "(" + "|".join(re.escape(v) for v in sorted(values)) + ")"
+
+
+@dataclass
+class Compiled:
+    select: str  # the stage query
+    typed: list[str]  # contract columns (+ year) as stored
+
+
+def compile_stage(
+    source: Source,
+    layout: Layout,
+    scan_from: str,
+    *,
+    partition: int | None,
+    today: date,
+    valid_codes: frozenset[str] | None,
+    population: dict[str, float] | None,
+) -> Compiled:
+    """The stage query: typed contract columns, ``__ok`` (every rule passed, in a spelling the SQL reads),
+    ``__blank`` (an empty line of cells: not a record) and the file's text cells for the other rows."""
+    by_target = {v: k for k, v in layout.renames.items()}
+    pos = {h: i for i, h in enumerate(layout.headers)}
+    scan = layout.scan_columns
+
+    def raw_of(col: str) -> str:
+        h = by_target.get(col)
+        return scan[pos[h]] if h is not None else "CAST(NULL AS VARCHAR)"
+
+    text = {c.name: f"nullif(trim({raw_of(c.name)}, {_WS}), '')" for c in source.columns}
+    values: dict[str, str] = {}
+    ok: list[str] = []
+
+    def t(name: str) -> str:
+        return f"__t_{name}"
+
+    def v(name: str) -> str:
+        return f"__v_{name}"
+
+    for c in source.columns:
+        values[c.name], checks = _column(c, t(c.name), v(c.name), layout.factors.get(c.name), valid_codes)
+        ok += checks
+    # Rules across a record's values (the typed values are referenced through the inner query's aliases).
+    ok += [f"coalesce(NOT ({cond}), true)" for cond in _cross_field_sql(source, v)]
+    for d in source.no_future:
+        ok.append(f"coalesce({v(d)} <= DATE {lit(today.isoformat())}, true)")
+    if source.partitioned and partition is not None:
+        ok.append(f"coalesce(year({v(source.partition_date)}) = {int(partition)}, true)")
+    ok += _record_rules_sql(source, v, population)
+    # Totals and notes: a 合计/小计/总计 label in a text, date or extra column, a note line in the first columns.
+    label_cols = [
+        f"__c{pos[h]}"
+        for h in layout.headers
+        if not h.startswith("__")
+        and (h not in layout.renames or source.column(layout.renames[h]).dtype in ("str", "date"))
+    ]
+    ok += [f"coalesce(NOT contains({c}, '计'), true)" for c in label_cols]
+    first_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__")][:2]
+    ok += [f"coalesce(NOT regexp_matches({c}, {lit(_NOTE_ROW)}), true)" for c in first_cols]
+    for c in source.columns:
+        if c.city_level:
+            ok.append(
+                f"coalesce(NOT ({v(c.name)} LIKE '__0000' OR {v(c.name)} IN ({', '.join(map(lit, NATIONAL_CODES))})), true)"
+            )
+    ok += [f"{ident(f)} IS NULL" for f in layout.flags]
+    data_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__")]
+    # An empty line of cells is layout, not a record (the Polars reader drops it; a frame has none left).
+    blank = " AND ".join(f"coalesce(trim({c}, {_WS}), '') = ''" for c in data_cols) if layout.kind == "csv" else "false"
+
+    inner = ", ".join(
+        [f"{text[c.name]} AS {t(c.name)}" for c in source.columns]
+        + [f"{scan[i]} AS __c{i}" for i in range(len(layout.headers))]
+        + [ident(f) for f in layout.flags]
+        + ([f"{ROW_NUMBER} AS __rn"] if layout.kind == "frame" else [])
+    )
+    mid = ", ".join(["*"] + [f"{values[c.name]} AS {v(c.name)}" for c in source.columns])
+    typed = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
+    outer = [f"{v(c.name)} AS {ident(c.name)}" for c in source.columns]
+    if source.partitioned:
+        outer.append(f"CAST(year({v(source.partition_date)}) AS INTEGER) AS year")
+    verdict = " AND ".join(f"({x})" for x in ok) or "true"
+    judged = f"*, ({verdict}) AS __ok, ({blank}) AS __blank"
+    outer += ["__ok", "__blank"]
+    outer += [f"CASE WHEN NOT __ok THEN __c{i} END AS __raw{i}" for i in range(len(layout.headers))]
+    outer += [ident(f) for f in layout.flags] + (["__rn"] if layout.kind == "frame" else [])
+    select = (
+        f"SELECT {', '.join(outer)} FROM (SELECT {judged} FROM (SELECT {mid} FROM (SELECT {inner} FROM {scan_from})))"
+    )
+    return Compiled(select, typed)
+
+
+def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) -> tuple[str, list[str]]:
+    """(typed value expression over the cleaned text ``x``, ok-conditions over ``x`` and the typed value
+    ``vname``) of one contract column."""
+    ok: list[str] = []
+    ascii_ = f"(strlen({x}) = length({x}))"
+    if c.required:
+        ok.append(f"{x} IS NOT NULL")
+    if c.dtype == "str":
+        free_text = not (c.allowed or c.region_code or c.identifier or c.name.endswith("_code"))
+        value = x
+        if c.name in CODE_COLUMNS:
+            value = f"CASE WHEN contains({x}, '.') THEN regexp_replace({x}, '\\.0+$', '') ELSE {x} END"
+        if c.allowed:
+            synonyms = " ".join(f"WHEN {lit(k)} THEN {lit(s)}" for k, s in ENUM_SYNONYMS.items())
+            allowed = ", ".join(map(lit, c.allowed))
+            value = f"CASE WHEN {x} IN ({allowed}) THEN {x} ELSE CASE {x} {synonyms} ELSE {x} END END"
+            ok.append(f"coalesce({vname} IN ({allowed}), {x} IS NULL)")
+            ok.append(f"coalesce({ascii_} OR {x} IN ({', '.join(map(lit, ENUM_SYNONYMS))}), true)")
+        elif free_text:
+            ok.append(
+                f"coalesce({ascii_} OR NOT regexp_matches({x}, '^[{_UNICODE_SPACES}]|[{_UNICODE_SPACES}]$'), true)"
+            )
+        else:
+            ok.append(f"coalesce({ascii_}, true)")
+        if c.identifier:
+            ok.append(f"coalesce(NOT regexp_matches({x}, '[\\t\\n\\x0b\\f\\r \\[\\]()]'), true)")
+        if c.max_length:
+            ok.append(f"coalesce(length({x}) <= {int(c.max_length)}, true)")
+        # formula-like text and Excel error cells (#N/A ...) are named by the Polars path
+        ok.append(f"coalesce(left({x}, 1) NOT IN ('=', '+', '@', '-', '#'), true)")
+        if c.region_code and valid_codes is not None:
+            codes = sorted(valid_codes)
+            prefectures = sorted({k[:4] for k in codes if k.endswith("00")})
+            ok.append(
+                f"coalesce(regexp_full_match({vname}, '[0-9]{{6}}') AND (regexp_full_match({vname}, "
+                f"{lit(_regex_alternatives(codes))}) OR regexp_full_match(left({vname}, 4), "
+                f"{lit(_regex_alternatives(prefectures))})), true)"
+            )
+        return value, ok
+    if c.dtype in ("int", "float"):
+        num = f"CAST({x} AS DOUBLE)" + (f" * {factor!r}" if factor else "")
+        ok.append(f"coalesce(regexp_full_match({x}, '-?[0-9]+(\\.[0-9]+)?'), true)")
+        if c.dtype == "int":
+            value = f"TRY_CAST(round({_guard(x, num)}) AS BIGINT)"
+            ok.append(f"coalesce(abs({_guard(x, num)} - round({_guard(x, num)})) <= 1e-9, true)")
+        else:
+            value = _guard(x, num)
+        ok.append(f"({x} IS NULL OR {vname} IS NOT NULL)")
+        if c.min_value is not None:
+            ok.append(f"coalesce({vname} >= {c.min_value!r}, true)")
+        if c.max_value is not None:
+            ok.append(f"coalesce({vname} <= {c.max_value!r}, true)")
+        return value, ok
+    if c.dtype == "date":
+        iso = f"(length({x}) = 10 AND regexp_full_match({x}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'))"
+        if c.name == "month":
+            ym = f"(length({x}) = 7 AND regexp_full_match({x}, '[0-9]{{4}}-[0-9]{{2}}'))"
+            value = (
+                f"CASE WHEN {ym} THEN TRY_CAST({x} || '-01' AS DATE) "
+                f"WHEN {iso} THEN CAST(date_trunc('month', TRY_CAST({x} AS DATE)) AS DATE) END"
+            )
+        else:
+            value = f"CASE WHEN {iso} THEN TRY_CAST({x} AS DATE) END"
+        ok.append(f"({x} IS NULL OR {vname} IS NOT NULL)")
+        return value, ok
+    if c.dtype == "bool":
+        true, false = ", ".join(map(lit, _TRUE)), ", ".join(map(lit, [f for f in _FALSE if f]))
+        value = f"coalesce(lower({x}) IN ({true}), false)"
+        ok.append(f"({x} IS NULL OR lower({x}) IN ({true}, {false}))")
+        return value, ok
+    raise ValueError(c.dtype)
+
+
+def _guard(x: str, num: str) -> str:
+    """The number only where the text is a plain decimal (DuckDB and Polars read other spellings differently)."""
+    return f"CASE WHEN regexp_full_match({x}, '-?[0-9]+(\\.[0-9]+)?') THEN {num} END"
+
+
+def _cross_field_sql(source: Source, v) -> list[str]:
+    """The conditions of validate._cross_field_rules (a bad record when true)."""
+    cols = {c.name for c in source.columns}
+    out = []
+    pairs = [
+        ("application_date", "grant_date", "<"),
+        ("grant_date", "lapse_date", "<"),
+        ("filed_date", "closed_date", "<"),
+        ("cycle_first_year", "cycle_last_year", "<"),
+    ]
+    for earlier, later, op in pairs:
+        if {earlier, later} <= cols:
+            out.append(f"{v(later)} {op} {v(earlier)}")
+    if {"first_time_borrowers", "enterprises_served"} <= cols:
+        out.append(f"{v('first_time_borrowers')} > {v('enterprises_served')}")
+    if {"patent_type", "kind_code"} <= cols:
+        pt, kc = v("patent_type"), v("kind_code")
+        out.append(
+            f"{pt} IS NOT NULL AND {kc} IS NOT NULL AND NOT (({pt} = 'invention' AND {kc} IN ('B', 'C')) OR "
+            f"({pt} = 'utility_model' AND {kc} IN ('U', 'Y')) OR ({pt} = 'design' AND {kc} IN ('S', 'D')))"
+        )
+    if {"evaluated_on", "site_visit_date"} <= cols:
+        out.append(f"{v('site_visit_date')} > {v('evaluated_on')}")
+    if {"baseline_year", "target_year"} <= cols:
+        out.append(f"{v('target_year')} <= {v('baseline_year')}")
+    return out
+
+
+def _record_rules_sql(source: Source, v, population: dict[str, float] | None) -> list[str]:
+    """validate._record_rules as ok-conditions: a ratio of two values (or of a value to the unit's population)
+    within the seed's thresholds."""
+    thresholds = plausibility_thresholds()
+    out = []
+    for rule in source.record_rules:
+        low, high = thresholds.get(rule.rule_id, (None, None))
+        if low is None and high is None:
+            continue
+        num = f"CAST({v(rule.numerator)} AS DOUBLE)"
+        if rule.denominator == "population_10k":
+            if not population:
+                continue
+            unit_col = next(c.name for c in source.columns if c.region_code)
+            keys = ", ".join(lit(k) for k in population)
+            vals = ", ".join(repr(float(x)) for x in population.values())
+            den = f"map_extract(MAP([{keys}], [{vals}]), {v(unit_col)})[1]"
+        else:
+            den = f"CAST({v(rule.denominator)} AS DOUBLE)"
+        bad = []
+        if low is not None:
+            bad.append(f"{num} / {den} < {low!r}")
+        if high is not None:
+            bad.append(f"{num} / {den} > {high!r}")
+        out.append(f"coalesce(NOT ({den} > 0 AND {num} > 0 AND ({' OR '.join(bad)})), true)")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ stage
+
+
+@dataclass
+class Staged:
+    layout: Layout
+    typed: list[str]
+    rows_read: int  # records of the file (blank lines of cells not counted)
+    suspect: RawFrame | None  # the rows the SQL did not pass, as the Polars reader would have read them
+    encoding: str
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    *,
+    partition: int | None,
+    today: date,
+    valid_codes: frozenset[str] | None,
+    population: pl.DataFrame | None,
+    blank_lines: bool,
+) -> Staged:
+    """Scan the file once into the stage table. Raises NotScannable for files the Polars path reads."""
+    cleanup: list[Path] = []
+    try:
+        return _stage(con, source, path, partition, today, valid_codes, population, blank_lines, cleanup)
+    finally:
+        for d in cleanup:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _stage(con, source, path, partition, today, valid_codes, population, blank_lines, cleanup) -> Staged:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        layout = parquet_layout(con, path, source)
+        scan_from = f"read_parquet({lit(str(path))})"
+    elif suffix in CSV_SUFFIXES:
+        scan_path, encoding = path, "utf-8"
+        with open(path, "rb") as f:
+            first = f.read(65536)
+        if first.startswith(_BOMS) or b"\x00" in first or _head_text(first) is None:
+            tmp = Path(tempfile.mkdtemp(prefix="ipcity_scan_"))
+            cleanup.append(tmp)
+            scan_path, encoding, blank_lines = transcode(path, tmp)
+        layout = csv_layout(scan_path, source, blank_lines=blank_lines, encoding=encoding, name=path.name)
+        path = scan_path
+        spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(layout.headers))) + "}"
+        scan_from = (
+            f"read_csv({lit(str(path))}, header = false, skip = {layout.skip}, columns = {spec}, "
+            f"delim = {lit(layout.delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
+            "auto_detect = false, null_padding = false, ignore_errors = false)"
+        )
+    else:
+        raise NotScannable("workbook")
+    return _run_stage(con, source, layout, scan_from, partition, today, valid_codes, population)
+
+
+def stage_frame(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    raw: RawFrame,
+    file_name: str,
+    *,
+    partition: int | None,
+    today: date,
+    valid_codes: frozenset[str] | None,
+    population: pl.DataFrame | None,
+) -> Staged:
+    """The same stage, over a file read by the Polars reader (workbooks, small text files)."""
+    layout = frame_layout(raw, source, file_name)
+    con.register("__ingest_frame", raw.df.to_arrow())
+    try:
+        return _run_stage(con, source, layout, "__ingest_frame", partition, today, valid_codes, population)
+    finally:
+        con.unregister("__ingest_frame")
+
+
+def _run_stage(con, source, layout, scan_from, partition, today, valid_codes, population) -> Staged:
+    pop = None
+    if population is not None and population.height:
+        pop = dict(zip(population["region_code"].to_list(), population["population_10k"].to_list(), strict=True))
+    compiled = compile_stage(
+        source, layout, scan_from, partition=partition, today=today, valid_codes=valid_codes, population=pop
+    )
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {compiled.select}")
+    except duckdb.Error as e:
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        raise NotScannable(f"scan failed ({type(e).__name__}: {str(e)[:200]})") from e
+    # rowid is the record's position in the file: CREATE TABLE AS keeps the scan's order (no join in it).
+    n_ok, n_rest = con.execute(
+        f"SELECT count(*) FILTER (__ok AND NOT __blank), count(*) FILTER (NOT __ok AND NOT __blank) FROM {STAGE}"
+    ).fetchall()[0]
+    suspect = None
+    if n_rest:
+        cols = ", ".join([f"__raw{i} AS {ident(h)}" for i, h in enumerate(layout.headers)] + layout.flags)
+        df = con.sql(
+            f"SELECT {layout.row_sql} AS {ROW_NUMBER}, {cols} FROM {STAGE} "
+            f"WHERE NOT __ok AND NOT __blank ORDER BY {ROW_NUMBER}"
+        ).pl()
+        df = df.select(*layout.headers, ROW_NUMBER, *layout.flags)
+        suspect = RawFrame(df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year)
+    if n_ok + n_rest == 0:
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        raise NotScannable("no data rows")
+    return Staged(layout, compiled.typed, n_ok + n_rest, suspect, layout.encoding)
+
+
+def good_rows_sql(staged: Staged, extra: str | None = None) -> str:
+    """The staged good rows (typed contract columns, + year, + ROW_NUMBER), plus ``extra`` (a relation with
+    the same columns: the refused-by-SQL rows the Polars rules passed)."""
+    cols = ", ".join(ident(c) for c in staged.typed)
+    q = f"SELECT {cols}, {staged.layout.row_sql} AS {ROW_NUMBER} FROM {STAGE} WHERE __ok AND NOT __blank"
+    if extra:
+        q += f" UNION ALL BY NAME SELECT {cols}, {ROW_NUMBER} FROM {extra}"
+    return q
