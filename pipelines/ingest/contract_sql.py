@@ -44,7 +44,7 @@ from pipelines.ingest.readers import (
     context_year,
     unit_line,
 )
-from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, ENUM_SYNONYMS, map_columns
+from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, map_columns
 from pipelines.sources import NATIONAL_CODES, Column, Source, plausibility_thresholds
 
 STAGE = "__ingest_stage"
@@ -56,7 +56,6 @@ SCAN_MIN_BYTES = 1 << 20
 CODE_COLUMNS = ("city_code", "region_code", "province_code", "parent_code")
 # What Polars' strip_chars() strips at both ends besides the ASCII whitespace DuckDB's trim is given: a cell
 # starting or ending with one of these is left to the Polars path.
-_UNICODE_SPACES = r"\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
 _WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
 
 
@@ -288,7 +287,9 @@ def compile_stage(
         h = by_target.get(col)
         return scan[pos[h]] if h is not None else "CAST(NULL AS VARCHAR)"
 
-    text = {c.name: f"nullif(trim({raw_of(c.name)}, {_WS}), '')" for c in source.columns}
+    # The cell as it stands: DuckDB reads an empty field as NULL; a cell with white space or a control
+    # character at either end (or an empty quoted "") is left to the Polars rules, which strip it.
+    text = {c.name: raw_of(c.name) for c in source.columns}
     values: dict[str, str] = {}
     ok: list[str] = []
 
@@ -308,25 +309,33 @@ def compile_stage(
     if source.partitioned and partition is not None:
         ok.append(f"coalesce(year({v(source.partition_date)}) = {int(partition)}, true)")
     ok += _record_rules_sql(source, v, population)
+
     # Totals and notes: a 合计/小计/总计 label in a text, date or extra column, a note line in the first columns.
-    label_cols = [
-        f"__c{pos[h]}"
-        for h in layout.headers
-        if not h.startswith("__")
-        and (h not in layout.renames or source.column(layout.renames[h]).dtype in ("str", "date"))
-    ]
+    # (a column whose pattern admits only ASCII, an enumeration, a date or a number cannot hold either)
+    def free(h: str) -> bool:
+        if h not in layout.renames:
+            return True
+        c = source.column(layout.renames[h])
+        return c.dtype == "str" and not (c.allowed or c.region_code or c.identifier or c.name.endswith("_code"))
+
+    label_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__") and free(h)]
     ok += [f"coalesce(NOT contains({c}, '计'), true)" for c in label_cols]
-    first_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__")][:2]
-    ok += [f"coalesce(NOT regexp_matches({c}, {lit(_NOTE_ROW)}), true)" for c in first_cols]
+    first = [h for h in layout.headers if not h.startswith("__")][:2]
+    ok += [f"coalesce(NOT regexp_matches(__c{pos[h]}, {lit(_NOTE_ROW)}), true)" for h in first if free(h)]
     for c in source.columns:
         if c.city_level:
-            ok.append(
-                f"coalesce(NOT ({v(c.name)} LIKE '__0000' OR {v(c.name)} IN ({', '.join(map(lit, NATIONAL_CODES))})), true)"
-            )
+            ok.append(f"coalesce(NOT ({v(c.name)} LIKE '__0000' OR {_in(v(c.name), NATIONAL_CODES)}), true)")
     ok += [f"{ident(f)} IS NULL" for f in layout.flags]
     data_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__")]
     # An empty line of cells is layout, not a record (the Polars reader drops it; a frame has none left).
-    blank = " AND ".join(f"coalesce(trim({c}, {_WS}), '') = ''" for c in data_cols) if layout.kind == "csv" else "false"
+    blank = (
+        " AND ".join(
+            f"CASE WHEN {c} IS NULL THEN true WHEN {c} < '!' THEN trim({c}, {_WS}) = '' ELSE false END"
+            for c in data_cols
+        )
+        if layout.kind == "csv"
+        else "false"
+    )
 
     inner = ", ".join(
         [f"{text[c.name]} AS {t(c.name)}" for c in source.columns]
@@ -350,53 +359,60 @@ def compile_stage(
     return Compiled(select, typed)
 
 
+# What a cell the SQL passes may look like, per kind of column. Anything else (white space or a control character
+# at either end, full-width characters, Chinese enumeration words, other date or number spellings, a formula or
+# an Excel error) is left to the Polars rules, which read every spelling and name every refusal.
+_NOT_FIRST = r"\x00-\x20=+@#\-"  # blank, control, formula-like (=, +, @, -) or an Excel error (#N/A)
+_U = r"\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"  # Unicode spaces
+FREE_TEXT_RE = rf"(?s)[^{_NOT_FIRST}{_U}](?:.*[^\x00-\x20{_U}])?"
+ASCII_TOKEN_RE = rf"[^{_NOT_FIRST}\x7f-\x{{10FFFF}}](?:[^\x00-\x1f\x7f-\x{{10FFFF}}]*[^\x00-\x20\x7f-\x{{10FFFF}}])?"
+IDENTIFIER_RE = rf"[^{_NOT_FIRST}\[\]()\x7f-\x{{10FFFF}}][^\x00-\x20\[\]()\x7f-\x{{10FFFF}}]*"
+CODE_RE = rf"[^{_NOT_FIRST}.\x7f-\x{{10FFFF}}][^\x00-\x20.\x7f-\x{{10FFFF}}]*"  # no "320500.0" (Excel)
+NUMBER_RE = r"-?[0-9]+(\.[0-9]+)?"
+DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+MONTH_RE = r"[0-9]{4}-[0-9]{2}(-[0-9]{2})?"
+_TRUE_CASED = tuple(sorted({v for t in _TRUE for v in (t, t.upper(), t.capitalize())}))
+_FALSE_CASED = tuple(sorted({v for t in _FALSE if t for v in (t, t.upper(), t.capitalize())}))
+
+
 def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) -> tuple[str, list[str]]:
-    """(typed value expression over the cleaned text ``x``, ok-conditions over ``x`` and the typed value
-    ``vname``) of one contract column."""
+    """(typed value expression over the cell ``x``, ok-conditions over ``x`` and the typed value ``vname``) of
+    one contract column. One pattern per cell where possible: the checks cost about one pass over the text."""
     ok: list[str] = []
-    ascii_ = f"(strlen({x}) = length({x}))"
     if c.required:
         ok.append(f"{x} IS NOT NULL")
+
+    def present(cond: str) -> None:
+        ok.append(f"({x} IS NULL OR ({cond}))")
+
     if c.dtype == "str":
-        free_text = not (c.allowed or c.region_code or c.identifier or c.name.endswith("_code"))
-        value = x
-        if c.name in CODE_COLUMNS:
-            value = f"CASE WHEN contains({x}, '.') THEN regexp_replace({x}, '\\.0+$', '') ELSE {x} END"
         if c.allowed:
-            synonyms = " ".join(f"WHEN {lit(k)} THEN {lit(s)}" for k, s in ENUM_SYNONYMS.items())
-            allowed = ", ".join(map(lit, c.allowed))
-            value = f"CASE WHEN {x} IN ({allowed}) THEN {x} ELSE CASE {x} {synonyms} ELSE {x} END END"
-            ok.append(f"coalesce({vname} IN ({allowed}), {x} IS NULL)")
-            ok.append(f"coalesce({ascii_} OR {x} IN ({', '.join(map(lit, ENUM_SYNONYMS))}), true)")
-        elif free_text:
-            ok.append(
-                f"coalesce({ascii_} OR NOT regexp_matches({x}, '^[{_UNICODE_SPACES}]|[{_UNICODE_SPACES}]$'), true)"
-            )
+            present(_in(x, c.allowed))  # Chinese synonyms are mapped by the Polars rules
+        elif c.region_code and valid_codes is not None:
+            codes = sorted(k for k in valid_codes if re.fullmatch(r"[0-9]{6}", k))
+            prefectures = sorted({k[:4] for k in codes if k.endswith("00")})
+            # the code, or a county-level code of a known prefecture (validate._known_codes), as one pattern
+            pattern = f"{_regex_alternatives(codes)}|{_regex_alternatives(prefectures)}[0-9]{{2}}"
+            present(f"regexp_full_match({x}, {lit(pattern)})")
+        elif c.identifier:
+            present(f"regexp_full_match({x}, {lit(IDENTIFIER_RE)})")
+        elif c.name in CODE_COLUMNS:
+            present(f"regexp_full_match({x}, {lit(CODE_RE)})")
+        elif c.region_code or c.name.endswith("_code"):
+            present(f"regexp_full_match({x}, {lit(ASCII_TOKEN_RE)})")
         else:
-            ok.append(f"coalesce({ascii_}, true)")
-        if c.identifier:
-            ok.append(f"coalesce(NOT regexp_matches({x}, '[\\t\\n\\x0b\\f\\r \\[\\]()]'), true)")
+            present(f"regexp_full_match({x}, {lit(FREE_TEXT_RE)})")
         if c.max_length:
             ok.append(f"coalesce(length({x}) <= {int(c.max_length)}, true)")
-        # formula-like text and Excel error cells (#N/A ...) are named by the Polars path
-        ok.append(f"coalesce(left({x}, 1) NOT IN ('=', '+', '@', '-', '#'), true)")
-        if c.region_code and valid_codes is not None:
-            codes = sorted(valid_codes)
-            prefectures = sorted({k[:4] for k in codes if k.endswith("00")})
-            ok.append(
-                f"coalesce(regexp_full_match({vname}, '[0-9]{{6}}') AND (regexp_full_match({vname}, "
-                f"{lit(_regex_alternatives(codes))}) OR regexp_full_match(left({vname}, 4), "
-                f"{lit(_regex_alternatives(prefectures))})), true)"
-            )
-        return value, ok
+        return x, ok
     if c.dtype in ("int", "float"):
-        num = f"CAST({x} AS DOUBLE)" + (f" * {factor!r}" if factor else "")
-        ok.append(f"coalesce(regexp_full_match({x}, '-?[0-9]+(\\.[0-9]+)?'), true)")
+        num = f"TRY_CAST({x} AS DOUBLE)" + (f" * {factor!r}" if factor else "")
         if c.dtype == "int":
-            value = f"TRY_CAST(round({_guard(x, num)}) AS BIGINT)"
-            ok.append(f"coalesce(abs({_guard(x, num)} - round({_guard(x, num)})) <= 1e-9, true)")
+            value = f"TRY_CAST(round({num}) AS BIGINT)"
+            present(f"regexp_full_match({x}, {lit(NUMBER_RE)}) AND abs({num} - round({num})) <= 1e-9")
         else:
-            value = _guard(x, num)
+            value = num
+            present(f"regexp_full_match({x}, {lit(NUMBER_RE)})")
         ok.append(f"({x} IS NULL OR {vname} IS NOT NULL)")
         if c.min_value is not None:
             ok.append(f"coalesce({vname} >= {c.min_value!r}, true)")
@@ -404,23 +420,26 @@ def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) ->
             ok.append(f"coalesce({vname} <= {c.max_value!r}, true)")
         return value, ok
     if c.dtype == "date":
-        iso = f"(length({x}) = 10 AND regexp_full_match({x}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'))"
         if c.name == "month":
-            ym = f"(length({x}) = 7 AND regexp_full_match({x}, '[0-9]{{4}}-[0-9]{{2}}'))"
             value = (
-                f"CASE WHEN {ym} THEN TRY_CAST({x} || '-01' AS DATE) "
-                f"WHEN {iso} THEN CAST(date_trunc('month', TRY_CAST({x} AS DATE)) AS DATE) END"
+                f"CASE WHEN length({x}) = 7 THEN TRY_CAST({x} || '-01' AS DATE) "
+                f"ELSE CAST(date_trunc('month', TRY_CAST({x} AS DATE)) AS DATE) END"
             )
+            present(f"regexp_full_match({x}, {lit(MONTH_RE)}) AND {vname} IS NOT NULL")
         else:
-            value = f"CASE WHEN {iso} THEN TRY_CAST({x} AS DATE) END"
-        ok.append(f"({x} IS NULL OR {vname} IS NOT NULL)")
+            value = f"TRY_CAST({x} AS DATE)"
+            present(f"regexp_full_match({x}, {lit(DATE_RE)}) AND {vname} IS NOT NULL")
         return value, ok
     if c.dtype == "bool":
-        true, false = ", ".join(map(lit, _TRUE)), ", ".join(map(lit, [f for f in _FALSE if f]))
-        value = f"coalesce(lower({x}) IN ({true}), false)"
-        ok.append(f"({x} IS NULL OR lower({x}) IN ({true}, {false}))")
+        value = f"coalesce({_in(x, _TRUE_CASED)}, false)"
+        present(_in(x, _TRUE_CASED + _FALSE_CASED))  # other casings are read by the Polars rules
         return value, ok
     raise ValueError(c.dtype)
+
+
+def _in(x: str, values) -> str:
+    """x is one of the constants (the stage runs with DuckDB's IN-to-join rewrite off: see _run_stage)."""
+    return f"list_contains([{', '.join(map(lit, values))}], {x})"
 
 
 def _guard(x: str, num: str) -> str:
@@ -446,8 +465,8 @@ def _cross_field_sql(source: Source, v) -> list[str]:
     if {"patent_type", "kind_code"} <= cols:
         pt, kc = v("patent_type"), v("kind_code")
         out.append(
-            f"{pt} IS NOT NULL AND {kc} IS NOT NULL AND NOT (({pt} = 'invention' AND {kc} IN ('B', 'C')) OR "
-            f"({pt} = 'utility_model' AND {kc} IN ('U', 'Y')) OR ({pt} = 'design' AND {kc} IN ('S', 'D')))"
+            f"{pt} IS NOT NULL AND {kc} IS NOT NULL AND NOT (({pt} = 'invention' AND ({kc} = 'B' OR {kc} = 'C')) OR "
+            f"({pt} = 'utility_model' AND ({kc} = 'U' OR {kc} = 'Y')) OR ({pt} = 'design' AND ({kc} = 'S' OR {kc} = 'D')))"
         )
     if {"evaluated_on", "site_visit_date"} <= cols:
         out.append(f"{v('site_visit_date')} > {v('evaluated_on')}")
@@ -569,11 +588,17 @@ def _run_stage(con, source, layout, scan_from, partition, today, valid_codes, po
     compiled = compile_stage(
         source, layout, scan_from, partition=partition, today=today, valid_codes=valid_codes, population=pop
     )
+    # DuckDB rewrites a constant list (IN, list_contains) into a join: a join would reorder the stage's rows,
+    # whose position is their row number. The rewrite is off for this one statement.
+    disabled = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+    con.execute(f"SET disabled_optimizers = {lit(','.join(x for x in (disabled, 'in_clause') if x))}")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {compiled.select}")
     except duckdb.Error as e:
         con.execute(f"DROP TABLE IF EXISTS {STAGE}")
         raise NotScannable(f"scan failed ({type(e).__name__}: {str(e)[:200]})") from e
+    finally:
+        con.execute(f"SET disabled_optimizers = {lit(disabled)}")
     # rowid is the record's position in the file: CREATE TABLE AS keeps the scan's order (no join in it).
     n_ok, n_rest = con.execute(
         f"SELECT count(*) FILTER (__ok AND NOT __blank), count(*) FILTER (NOT __ok AND NOT __blank) FROM {STAGE}"
