@@ -89,7 +89,10 @@ class Layout:
     delimiter: str = ","
     unit_line: str | None = None
     context_year: int | None = None
-    scan_columns: list[str] = field(default_factory=list)  # SQL expression of each file column as text
+    scan_columns: list[str] = field(default_factory=list)  # SQL expression of each file column
+    # Parquet: each column's DuckDB type, and how its value is written as text (as the Polars reader writes
+    # it) — only for the rows whose text is needed: the refused ones, and columns typed unlike the contract.
+    native: list[str] = field(default_factory=list)
     encoding: str = "utf-8"
     flags: list[str] = field(default_factory=list)  # reader flags of a frame (__ragged, __truncated): refused rows
     sheets: list[dict] = field(default_factory=list)
@@ -194,18 +197,9 @@ def parquet_layout(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -
     headers = [c[0] for c in cols]
     if len(set(headers)) != len(headers):
         raise NotScannable("repeated column names")
-    scan = []
     for name, dtype, *_ in cols:
-        q = ident(name)
-        if dtype == "DATE":
-            scan.append(f"strftime({q}, '%Y-%m-%d')")  # as the Polars reader writes a date
-        elif dtype == "VARCHAR":
-            scan.append(q)
-        elif any(k in dtype for k in ("[", "STRUCT", "MAP", "UNION", "BLOB")):
+        if any(k in dtype for k in ("[", "STRUCT", "MAP", "UNION", "BLOB")):
             raise NotScannable(f"column {name} is {dtype}")
-        else:
-            # numbers, yes/no, timestamps as text; a spelling the rules do not read goes to the Polars path
-            scan.append(f"CAST({q} AS VARCHAR)")
     raw = RawFrame(pl.DataFrame(schema={c: pl.Utf8 for c in headers}), "parquet")
     mapped = _map(raw, source, path.name)
     return Layout(
@@ -215,8 +209,9 @@ def parquet_layout(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -
         mapped.factors,
         mapped.notes,
         first_row=1,
-        scan_columns=scan,
+        scan_columns=[ident(h) for h in headers],
         encoding="parquet",
+        native=[c[1] for c in cols],
     )
 
 
@@ -283,9 +278,25 @@ def compile_stage(
     pos = {h: i for i, h in enumerate(layout.headers)}
     scan = layout.scan_columns
 
+    def native_of(col: str) -> str | None:
+        """The Parquet type of a contract column when it can be used as it is (no text in between)."""
+        h = by_target.get(col)
+        if h is None or not layout.native:
+            return None
+        c, dtype = source.column(col), layout.native[pos[h]]
+        usable = {
+            "date": dtype == "DATE",
+            "bool": dtype == "BOOLEAN",
+            "int": dtype in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT") and not layout.factors.get(col),
+            "float": dtype == "DOUBLE",
+        }.get(c.dtype, False)
+        return dtype if usable else None
+
     def raw_of(col: str) -> str:
         h = by_target.get(col)
-        return scan[pos[h]] if h is not None else "CAST(NULL AS VARCHAR)"
+        if h is None:
+            return "CAST(NULL AS VARCHAR)"
+        return scan[pos[h]] if native_of(col) else _as_text(scan[pos[h]], layout, pos[h])
 
     # The cell as it stands: DuckDB reads an empty field as NULL; a cell with white space or a control
     # character at either end (or an empty quoted "") is left to the Polars rules, which strip it.
@@ -300,7 +311,10 @@ def compile_stage(
         return f"__v_{name}"
 
     for c in source.columns:
-        values[c.name], checks = _column(c, t(c.name), v(c.name), layout.factors.get(c.name), valid_codes)
+        if native_of(c.name):
+            values[c.name], checks = _native_column(c, t(c.name), v(c.name), layout.factors.get(c.name))
+        else:
+            values[c.name], checks = _column(c, t(c.name), v(c.name), layout.factors.get(c.name), valid_codes)
         ok += checks
     # Rules across a record's values (the typed values are referenced through the inner query's aliases).
     ok += [f"coalesce(NOT ({cond}), true)" for cond in _cross_field_sql(source, v)]
@@ -313,6 +327,8 @@ def compile_stage(
     # Totals and notes: a 合计/小计/总计 label in a text, date or extra column, a note line in the first columns.
     # (a column whose pattern admits only ASCII, an enumeration, a date or a number cannot hold either)
     def free(h: str) -> bool:
+        if layout.native and layout.native[pos[h]] != "VARCHAR":
+            return False
         if h not in layout.renames:
             return True
         c = source.column(layout.renames[h])
@@ -351,7 +367,9 @@ def compile_stage(
     verdict = " AND ".join(f"({x})" for x in ok) or "true"
     judged = f"*, ({verdict}) AS __ok, ({blank}) AS __blank"
     outer += ["__ok", "__blank"]
-    outer += [f"CASE WHEN NOT __ok THEN __c{i} END AS __raw{i}" for i in range(len(layout.headers))]
+    outer += [
+        f"CASE WHEN NOT __ok THEN {_as_text(f'__c{i}', layout, i)} END AS __raw{i}" for i in range(len(layout.headers))
+    ]
     outer += [ident(f) for f in layout.flags] + (["__rn"] if layout.kind == "frame" else [])
     select = (
         f"SELECT {', '.join(outer)} FROM (SELECT {judged} FROM (SELECT {mid} FROM (SELECT {inner} FROM {scan_from})))"
@@ -435,6 +453,30 @@ def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) ->
         present(_in(x, _TRUE_CASED + _FALSE_CASED))  # other casings are read by the Polars rules
         return value, ok
     raise ValueError(c.dtype)
+
+
+def _as_text(col: str, layout: Layout, i: int) -> str:
+    """A file column as the Polars reader has it: text (Parquet dates as YYYY-MM-DD, other types cast)."""
+    if not layout.native or layout.native[i] == "VARCHAR":
+        return col
+    if layout.native[i] == "DATE":
+        return f"strftime({col}, '%Y-%m-%d')"
+    return f"CAST({col} AS VARCHAR)"
+
+
+def _native_column(c: Column, x: str, vname: str, factor: float | None) -> tuple[str, list[str]]:
+    """A Parquet column already of the contract's type: the value as it is, the range rules over it."""
+    ok = [f"{x} IS NOT NULL"] if c.required else []
+    if c.dtype == "date":
+        return (f"CAST(date_trunc('month', {x}) AS DATE)" if c.name == "month" else x), ok
+    if c.dtype == "bool":
+        return f"coalesce({x}, false)", ok
+    value = f"CAST({x} AS BIGINT)" if c.dtype == "int" else (f"{x} * {factor!r}" if factor else x)
+    if c.min_value is not None:
+        ok.append(f"coalesce({vname} >= {c.min_value!r}, true)")
+    if c.max_value is not None:
+        ok.append(f"coalesce({vname} <= {c.max_value!r}, true)")
+    return value, ok
 
 
 def _in(x: str, values) -> str:
