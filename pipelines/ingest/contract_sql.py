@@ -93,6 +93,7 @@ class Layout:
     # Parquet: each column's DuckDB type, and how its value is written as text (as the Polars reader writes
     # it) — only for the rows whose text is needed: the refused ones, and columns typed unlike the contract.
     native: list[str] = field(default_factory=list)
+    lines: int | None = None  # line breaks in a text file (counted with its hash)
     encoding: str = "utf-8"
     flags: list[str] = field(default_factory=list)  # reader flags of a frame (__ragged, __truncated): refused rows
     sheets: list[dict] = field(default_factory=list)
@@ -107,9 +108,9 @@ class Layout:
 # ------------------------------------------------------------------------------------------------ layout
 
 
-def transcode(path: Path, tmp_dir: Path) -> tuple[Path, str, bool]:
+def transcode(path: Path, tmp_dir: Path) -> tuple[Path, str, int]:
     """A text file in another encoding (GBK, UTF-16, a byte-order mark) as a UTF-8 copy the scan reads:
-    (path, encoding, has blank lines). The decoding (and its refusals) is the Polars reader's own."""
+    (path, encoding, line breaks). The decoding (and its refusals) is the Polars reader's own."""
     from pipelines.ingest.readers import _decode
 
     try:
@@ -119,14 +120,12 @@ def transcode(path: Path, tmp_dir: Path) -> tuple[Path, str, bool]:
     data = text.encode("utf-8")
     out = tmp_dir / (path.stem + ".utf8.csv")
     out.write_bytes(data)
-    return out, encoding, b"\n\n" in data or b"\n\r\n" in data
+    return out, encoding, data.count(b"\n")
 
 
-def csv_layout(path: Path, source: Source, *, blank_lines: bool, encoding: str = "utf-8", name: str = "") -> Layout:
+def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str = "utf-8", name: str = "") -> Layout:
     """The header of a UTF-8 text file, found exactly as the Polars reader finds it (same sniffing)."""
     name = name or path.name
-    if blank_lines:
-        raise NotScannable("blank lines (the Polars reader numbers them)")
     with open(path, "rb") as f:
         first = f.read(65536)
         f.seek(max(0, path.stat().st_size - 1))
@@ -186,6 +185,7 @@ def csv_layout(path: Path, source: Source, *, blank_lines: bool, encoding: str =
         context_year=raw.context_year,
         scan_columns=[f"c{i}" for i in range(width)],
         encoding=encoding,
+        lines=lines,
     )
 
 
@@ -566,18 +566,18 @@ def stage(
     today: date,
     valid_codes: frozenset[str] | None,
     population: pl.DataFrame | None,
-    blank_lines: bool,
+    lines: int | None,
 ) -> Staged:
     """Scan the file once into the stage table. Raises NotScannable for files the Polars path reads."""
     cleanup: list[Path] = []
     try:
-        return _stage(con, source, path, partition, today, valid_codes, population, blank_lines, cleanup)
+        return _stage(con, source, path, partition, today, valid_codes, population, lines, cleanup)
     finally:
         for d in cleanup:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _stage(con, source, path, partition, today, valid_codes, population, blank_lines, cleanup) -> Staged:
+def _stage(con, source, path, partition, today, valid_codes, population, lines, cleanup) -> Staged:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         layout = parquet_layout(con, path, source)
@@ -589,8 +589,8 @@ def _stage(con, source, path, partition, today, valid_codes, population, blank_l
         if first.startswith(_BOMS) or b"\x00" in first or _head_text(first) is None:
             tmp = Path(tempfile.mkdtemp(prefix="ipcity_scan_"))
             cleanup.append(tmp)
-            scan_path, encoding, blank_lines = transcode(path, tmp)
-        layout = csv_layout(scan_path, source, blank_lines=blank_lines, encoding=encoding, name=path.name)
+            scan_path, encoding, lines = transcode(path, tmp)
+        layout = csv_layout(scan_path, source, lines=lines, encoding=encoding, name=path.name)
         path = scan_path
         spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(layout.headers))) + "}"
         scan_from = (
@@ -642,6 +642,13 @@ def _run_stage(con, source, layout, scan_from, partition, today, valid_codes, po
     finally:
         con.execute(f"SET disabled_optimizers = {lit(disabled)}")
     # rowid is the record's position in the file: CREATE TABLE AS keeps the scan's order (no join in it).
+    if layout.kind == "csv" and layout.lines is not None:
+        # One record per line below the header, or the Polars reader numbers the rows differently: DuckDB skips
+        # blank lines that the Polars reader counts (and a cell with a line break spans two lines).
+        total = con.execute(f"SELECT count(*) FROM {STAGE}").fetchall()[0][0]
+        if total + layout.skip != layout.lines:
+            con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+            raise NotScannable("blank lines or line breaks inside cells (rows numbered by the Polars reader)")
     n_ok, n_rest = con.execute(
         f"SELECT count(*) FILTER (__ok AND NOT __blank), count(*) FILTER (NOT __ok AND NOT __blank) FROM {STAGE}"
     ).fetchall()[0]

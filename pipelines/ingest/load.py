@@ -91,9 +91,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 # (planning, the asset's pending list, the ingest itself); hashing 500 MB costs seconds each time. A file that
 # is rewritten changes its size or mtime, so the cache never hands back a stale hash.
 _HASHES: dict[tuple[str, int, int], str] = {}
-# Whether a text file has an empty line (the same pass as its hash): the Polars reader numbers empty lines as
-# rows, DuckDB's scan skips them, so such files are read by the Polars path to keep every row number.
-_BLANK_LINES: dict[tuple[str, int, int], bool] = {}
+# The line breaks of a text file (counted in the same pass as its hash): the Polars reader numbers empty lines
+# as rows, DuckDB's scan skips them; a scan whose records do not match the lines leaves the file to the reader.
+_LINES: dict[tuple[str, int, int], int] = {}
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:
@@ -107,25 +107,23 @@ def file_hash(path: Path) -> str:
         return _HASHES[key]
     h = hashlib.sha256()
     text = path.suffix.lower() in contract_sql.CSV_SUFFIXES
-    blank, tail = False, b""
+    lines = 0
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             h.update(chunk)
-            if text and not blank:
-                joined = tail + chunk[:2]
-                blank = b"\n\n" in chunk or b"\n\r\n" in chunk or b"\n\n" in joined or b"\n\r\n" in joined
-                tail = chunk[-2:]
+            if text:
+                lines += chunk.count(b"\n")
     _HASHES[key] = h.hexdigest()
-    _BLANK_LINES[key] = blank
+    _LINES[key] = lines
     return _HASHES[key]
 
 
-def has_blank_lines(path: Path) -> bool:
+def line_count(path: Path) -> int:
     key = _file_key(path)
-    if key not in _BLANK_LINES:
+    if key not in _LINES:
         _HASHES.pop(key, None)
         file_hash(path)
-    return _BLANK_LINES[key]
+    return _LINES[key]
 
 
 def landing_files(landing: Path, source: Source) -> list[Path]:
@@ -262,7 +260,7 @@ def ingest_file(
                 today=today,
                 valid_codes=codes,
                 population=_population(con, source),
-                blank_lines=has_blank_lines(path),
+                lines=line_count(path) if path.suffix.lower() in contract_sql.CSV_SUFFIXES else None,
             )
         except contract_sql.NotScannable as e:
             staged, why = None, str(e)
