@@ -572,8 +572,32 @@ def third_party_evaluations() -> pl.DataFrame:
     )
 
 
+def profile_rows() -> pl.DataFrame:
+    """A partition profile as pipelines/quality/profile.py builds it: one row per partition and measure."""
+    from pipelines.quality.profile import SCHEMA
+
+    rows = [
+        ("rows_vs_previous_year", None, 240.0, 80.0, 720.0, "warn"),
+        ("nulls_in_required_column", "registrations", 0.0, None, 0.0, "error"),
+        ("duplicate_keys", "city_code,month", 0.0, None, 0.0, "error"),
+        ("rows_outside_partition_year", "month", 0.0, None, 0.0, "error"),
+        ("days_from_latest_to_year_end", "month", 30.0, None, 62.0, "warn"),
+    ]
+    frame = pl.DataFrame(
+        [
+            {"asset": "raw.pledge_loans", "year": 2020, "check": c, "column": col, "value": v, "low": lo, "high": hi}
+            | {"severity": sev}
+            for c, col, v, lo, hi, sev in rows
+        ],
+        schema=SCHEMA,
+    )
+    return frame.with_columns(error_ok=pl.lit(True), warn_ok=pl.lit(True))
+
+
 # suite name -> (clean frame builder, partition, extra context)
 CLEAN = {
+    # the profile of every yearly partition (issue 19): aggregates the loader cannot see, one small frame
+    "raw.partition_profile": (profile_rows, None, {}),
     "raw.cities": (cities, None, {}),
     "raw.programme_cities": (programme_cities, None, {}),
     "raw.population": (population, None, {"evaluation_year": 2024}),
@@ -633,6 +657,11 @@ def _replace(df: pl.DataFrame, mask: pl.Expr, **values) -> pl.DataFrame:
 
 # suite -> (make bad frame from clean, checks expected to fail, (check, sample column, values expected in sample))
 BAD = {
+    "raw.partition_profile": (
+        lambda df: _replace(df, pl.col("check") == "duplicate_keys", value=3.0, error_ok=False),
+        {"profile__blocking_measures_within_bounds"},
+        ("profile__blocking_measures_within_bounds", "check", ["duplicate_keys"]),
+    ),
     "raw.third_party_evaluations": (
         lambda df: _replace(df, pl.col("city_code") == "440300", score_qlt=140.0),
         {"score_qlt__in_range"},

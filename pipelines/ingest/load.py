@@ -8,6 +8,7 @@ transaction with its quarantined rows and its ledger entry, so a failure leaves 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
 from pipelines.ingest.validate import validate
 from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
@@ -41,6 +43,9 @@ _YEAR_IN_NAME = re.compile(
 PARTITION_FROM_DATA_MAX_BYTES = 16 << 20
 # Data years outside this range are misread serials or typos, never a partition.
 PLAUSIBLE_YEARS = (1985, 2100)
+# CSV and Parquet files are typed and judged inside DuckDB's scan (contract_sql); IPCITY_INGEST_SCAN=polars
+# reads every file through the Polars reader instead (the benchmark's "before", and the agreement test).
+SQL_SCAN = os.environ.get("IPCITY_INGEST_SCAN", "sql") != "polars"
 
 CORRECTIONS_DDL = """
 CREATE TABLE IF NOT EXISTS raw.corrections (
@@ -86,19 +91,39 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 # (planning, the asset's pending list, the ingest itself); hashing 500 MB costs seconds each time. A file that
 # is rewritten changes its size or mtime, so the cache never hands back a stale hash.
 _HASHES: dict[tuple[str, int, int], str] = {}
+# The line breaks of a text file (counted in the same pass as its hash): the Polars reader numbers empty lines
+# as rows, DuckDB's scan skips them; a scan whose records do not match the lines leaves the file to the reader.
+_LINES: dict[tuple[str, int, int], int] = {}
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
 def file_hash(path: Path) -> str:
-    st = path.stat()
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    key = _file_key(path)
     if key in _HASHES:
         return _HASHES[key]
     h = hashlib.sha256()
+    text = path.suffix.lower() in contract_sql.CSV_SUFFIXES
+    lines = 0
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(1 << 22), b""):
             h.update(chunk)
+            if text:
+                lines += chunk.count(b"\n")
     _HASHES[key] = h.hexdigest()
+    _LINES[key] = lines
     return _HASHES[key]
+
+
+def line_count(path: Path) -> int:
+    key = _file_key(path)
+    if key not in _LINES:
+        _HASHES.pop(key, None)
+        file_hash(path)
+    return _LINES[key]
 
 
 def landing_files(landing: Path, source: Source) -> list[Path]:
@@ -220,15 +245,66 @@ def ingest_file(
             con, result, "administrative divisions (raw.cities) are not loaded yet; load cities first", run_id
         )
         raise IngestError(path.name, "administrative divisions (raw.cities) are not loaded yet; load cities first")
+    staged, today = None, today or date.today()
+    if (
+        SQL_SCAN
+        and path.suffix.lower() in contract_sql.SCAN_SUFFIXES
+        and path.stat().st_size >= contract_sql.SCAN_MIN_BYTES
+    ):
+        try:
+            staged = contract_sql.stage(
+                con,
+                source,
+                path,
+                partition=partition,
+                today=today,
+                valid_codes=codes,
+                population=_population(con, source),
+                lines=line_count(path) if path.suffix.lower() in contract_sql.CSV_SUFFIXES else None,
+            )
+        except contract_sql.NotScannable as e:
+            staged, why = None, str(e)
+        except Exception as e:  # noqa: BLE001 - the Polars reader reads the file and names what is wrong with it
+            staged, why = None, f"{type(e).__name__}: {str(e)[:200]}"
+        contract_sql.READ_LOG.append((path.name, "scan" if staged is not None else f"reader: {why}"))
+    if staged is None:
+        try:
+            raw = read_file(path, source)
+            result.sheets = raw.sheets
+            if SQL_SCAN:
+                try:
+                    staged = contract_sql.stage_frame(
+                        con,
+                        source,
+                        raw,
+                        path.name,
+                        partition=partition,
+                        today=today,
+                        valid_codes=codes,
+                        population=_population(con, source),
+                    )
+                    contract_sql.READ_LOG.append((path.name, "frame"))
+                except Exception as e:  # noqa: BLE001 - NotScannable, or a bug: the Polars rules judge the frame
+                    contract_sql.READ_LOG.append((path.name, f"polars: {type(e).__name__}: {str(e)[:200]}"))
+        except IngestError as e:
+            _record_failure(con, result, e.reason, run_id)
+            raise
+        except Exception as e:  # noqa: BLE001 - every failure is a named, recorded failure; other files go on
+            reason = _plain(e)
+            _record_failure(con, result, reason, run_id)
+            raise IngestError(path.name, reason) from e
+    if staged is not None:
+        try:
+            return _ingest_staged(con, source, path, staged, result, partition, today, codes, run_id)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {contract_sql.STAGE}")
     try:
-        raw = read_file(path, source)
-        result.sheets = raw.sheets
         checked = validate(
             raw,
             source,
             path.name,
             partition=partition,
-            today=today or date.today(),
+            today=today,
             valid_codes=codes,
             population=_population(con, source),
         )
@@ -260,6 +336,145 @@ def ingest_file(
         raise AssertionError(f"{path.name}: row accounting broken {result}")
     _write(con, source, path.name, digest, part, good, rejected, result, encoding, run_id)
     return result
+
+
+def _ingest_staged(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    staged: contract_sql.Staged,
+    result: IngestResult,
+    partition: int | None,
+    today: date,
+    codes,
+    run_id: str,
+) -> IngestResult:
+    """The rest of ingest_file for a file scanned into the stage table: the rows the SQL did not pass are named
+    by the Polars rules (validate), duplicates are found across all good rows, and the good rows go from the
+    stage into the raw table in one INSERT … SELECT. Rows whose key was loaded from another file (corrections,
+    duplicates) and history rules take the frame path, which needs the good rows in hand."""
+    from pipelines.ingest.readers import _drop_blank_rows
+
+    notes = list(staged.layout.notes)
+    typed = staged.typed
+    try:
+        population = _population(con, source)
+        if staged.suspect is not None:
+            suspect = staged.suspect
+            if staged.layout.kind == "csv":
+                suspect.df = _drop_blank_rows(suspect.df)
+            checked = validate(
+                suspect, source, path.name, partition=partition, today=today, valid_codes=codes, population=population
+            )
+            notes += [n for n in checked.notes if n not in notes]
+            suspect_good, rejected = checked.good, checked.rejected
+            n_suspect = suspect.df.height
+        else:
+            schema = con.sql(f"SELECT {', '.join(typed)} FROM {contract_sql.STAGE} LIMIT 0").pl().schema
+            suspect_good = pl.DataFrame(schema={**schema, ROW_NUMBER: pl.Int64})
+            rejected = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
+            n_suspect = 0
+        result.rows_read = staged.rows_read - (staged.suspect.df.height if staged.suspect is not None else 0)
+        result.rows_read += n_suspect
+        con.register("__suspect_good", suspect_good.to_arrow())
+        good_sql = contract_sql.good_rows_sql(staged, "__suspect_good" if suspect_good.height else None)
+        dups = _staged_duplicates(con, source, good_sql, typed)
+        if dups.height:
+            rejected = pl.concat([rejected, dups.cast(rejected.schema)]).sort(ROW_NUMBER)
+            con.register("__dup_rows", dups.select(ROW_NUMBER).to_arrow())
+            good_sql = f"SELECT * FROM ({good_sql}) WHERE {ROW_NUMBER} NOT IN (SELECT {ROW_NUMBER} FROM __dup_rows)"
+        key = list(source.key)
+        clash = False
+        if con.execute(f"SELECT 1 FROM {source.table} WHERE _source_file <> ? LIMIT 1", [path.name]).fetchall():
+            on = " AND ".join(f"g.{k} = t.{k}" for k in key)
+            clash = bool(
+                con.execute(
+                    f"SELECT 1 FROM ({good_sql}) g JOIN {source.table} t ON {on} WHERE t._source_file <> ? LIMIT 1",
+                    [path.name],
+                ).fetchall()
+            )
+        if clash or source.history_rules:
+            # The frame path: the good rows in hand (files re-sending loaded keys, monthly pledge files).
+            from pipelines.ingest.validate import Validated
+
+            checked = Validated(good=con.sql(good_sql).pl(), rejected=rejected, notes=notes)
+            _check_history(con, source, checked, path.name)
+            good, corrections = _drop_already_loaded(con, source, checked, path.name)
+            rejected, good_sql = checked.rejected, None
+            n_good = good.height
+        else:
+            good, corrections = None, []
+            n_good = con.execute(f"SELECT count(*) FROM ({good_sql})").fetchall()[0][0]
+    except IngestError as e:
+        _record_failure(con, result, e.reason, run_id)
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure is a named, recorded failure; other files go on
+        reason = _plain(e)
+        _record_failure(con, result, reason, run_id)
+        raise IngestError(path.name, reason) from e
+    result.rows_loaded = n_good
+    result.rows_rejected = rejected.height
+    result.notes = notes
+    result.corrections = corrections
+    if corrections:
+        files = sorted({c["old_file"] for c in corrections})
+        result.notes.append(
+            f"corrected {len(corrections)} row(s) loaded earlier from {', '.join(files)}: "
+            + ", ".join(f"{c['key']} ({c['changed']})" for c in corrections[:20])
+            + (" ..." if len(corrections) > 20 else "")
+        )
+    result.message = "; ".join(result.notes)
+    if result.rows_read != result.rows_loaded + result.rows_rejected:  # pragma: no cover - invariant
+        raise AssertionError(f"{path.name}: row accounting broken {result}")
+    part = str(partition) if partition is not None else None
+    try:
+        _write(
+            con,
+            source,
+            path.name,
+            result.file_hash,
+            part,
+            good if good is not None else good_sql,
+            rejected,
+            result,
+            staged.encoding,
+            run_id,
+        )
+    finally:
+        for name in ("__suspect_good", "__dup_rows"):
+            try:
+                con.unregister(name)
+            except Exception:  # noqa: BLE001 - not registered
+                pass
+    return result
+
+
+def _staged_duplicates(con: duckdb.DuckDBPyConnection, source: Source, good_sql: str, typed: list[str]) -> pl.DataFrame:
+    """Second and later occurrences of a key among all good rows of the file, naming the first row (as
+    validate._duplicates words it); raw_values are the typed values as text."""
+    key = list(source.key)
+    keys = ", ".join(key)
+    not_null = " AND ".join(f"{k} IS NOT NULL" for k in key)
+    empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
+    n = con.execute(
+        f"SELECT count(*) FROM (SELECT {keys} FROM ({good_sql}) WHERE {not_null} GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchall()[0][0]
+    if not n:
+        return empty
+    later = con.sql(
+        f"SELECT * FROM (SELECT *, min({ROW_NUMBER}) OVER (PARTITION BY {keys}) AS __first FROM ({good_sql}) "
+        f"WHERE {not_null}) WHERE {ROW_NUMBER} <> __first ORDER BY {ROW_NUMBER}"
+    ).pl()
+    contract = [c.name for c in source.columns]
+    return later.select(
+        pl.col(ROW_NUMBER),
+        pl.struct([pl.col(c).cast(pl.Utf8) for c in contract]).struct.json_encode().alias("raw_values"),
+        pl.format(
+            "duplicate record: {} same as row {}",
+            pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"),
+            pl.col("__first"),
+        ).alias("reason"),
+    )
 
 
 def _check_history(con: duckdb.DuckDBPyConnection, source: Source, checked, file_name: str) -> None:
@@ -430,7 +645,9 @@ def _write(
     cols = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
     # The constant lineage columns are added by DuckDB in the INSERT: constant vectors cost nothing there,
     # whereas millions of copies of a 64-character hash are converted row by row on the way in.
-    to_load = good.select(*cols, pl.col(ROW_NUMBER).alias("_row_number"))
+    # ``good`` is a frame, or the SQL of the staged good rows (loaded straight from the scan's stage table).
+    good_sql = good if isinstance(good, str) else None
+    to_load = None if good_sql else good.select(*cols, pl.col(ROW_NUMBER).alias("_row_number"))
     sheets = result.sheets
     if len([s for s in sheets if s.get("status") == "read"]) > 1:
         located = [sheet_and_row(n, sheets) for n in rejected[ROW_NUMBER].to_list()]
@@ -495,13 +712,20 @@ def _write(
             on = " AND ".join(f"t.{k} = o.{k}" for k in key)
             con.execute(f"DELETE FROM {source.table} t USING __old_keys o WHERE {on} AND t._source_file = o._f")
             con.unregister("__old_keys")
-        con.register("__to_load", to_load.to_arrow())
-        con.execute(
-            f"INSERT INTO {source.table} BY NAME SELECT *, $file AS _source_file, $hash AS _file_hash,"
-            " $now AS _ingested_at FROM __to_load",
-            {"file": file_name, "hash": digest, "now": now},
-        )
-        con.unregister("__to_load")
+        if good_sql:
+            con.execute(
+                f"INSERT INTO {source.table} BY NAME SELECT {', '.join(cols)}, {ROW_NUMBER} AS _row_number,"
+                f" $file AS _source_file, $hash AS _file_hash, $now AS _ingested_at FROM ({good_sql})",
+                {"file": file_name, "hash": digest, "now": now},
+            )
+        else:
+            con.register("__to_load", to_load.to_arrow())
+            con.execute(
+                f"INSERT INTO {source.table} BY NAME SELECT *, $file AS _source_file, $hash AS _file_hash,"
+                " $now AS _ingested_at FROM __to_load",
+                {"file": file_name, "hash": digest, "now": now},
+            )
+            con.unregister("__to_load")
         if quarantine.height:
             con.register("__quarantine", quarantine.to_arrow())
             con.execute("INSERT INTO raw.rejected_rows BY NAME SELECT * FROM __quarantine")

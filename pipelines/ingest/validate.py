@@ -7,7 +7,7 @@ are loaded. Nothing is dropped silently: rows in = rows loaded + rows quarantine
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -91,6 +91,7 @@ class Mapped:
     notes: list[str]
     factors: dict[str, float]  # column -> multiply by (unit conversion)
     percent: set[str]  # columns under a (%) header
+    renames: dict[str, str] = field(default_factory=dict)  # file header -> contract column
 
 
 _NOTE_ROW = (
@@ -162,7 +163,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     for c in source.columns:
         if c.name not in df.columns:
             df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
-    return Mapped(df, notes, factors, percent)
+    return Mapped(df, notes, factors, percent, renames)
 
 
 def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:

@@ -1,0 +1,677 @@
+"""The contract compiled to SQL: one DuckDB scan of a landing file types every column and judges every row.
+
+`pipelines/sources.py` stays the one contract. From it (and the file's header, mapped by the same
+`match_header` / `map_columns` as the Polars reader) this module generates:
+
+* the scan: DuckDB ``read_csv`` (explicit delimiter, quote, header skip, every column as text) or
+  ``read_parquet``; header aliases resolved to file positions, unit conversions (亿元 -> 万元, a 单位：元 line)
+  as factors, explicit contract types;
+* per-row rule expressions: required values, lengths, formula-like text, enumerations (with their Chinese
+  synonyms), region codes, city-level totals, numbers and whole numbers, minimum / maximum, dates and months,
+  yes/no spellings, no future dates, the partition year, cross-field order, kind code vs type, record
+  plausibility (the seed's thresholds), total and note rows;
+* one ``CREATE TEMP TABLE … AS SELECT`` from the scan holding the typed values and the verdict of every row,
+  with the raw text kept only for the rows some rule refuses or that use a spelling the SQL does not read
+  (full-width characters, 2025年3月5日 dates, per cent, Excel error cells ...).
+
+The good rows go from that table straight into the raw table (``INSERT … SELECT``; no Python frame). The
+refused rows — few in a real file — are named by the Polars rule set of `validate` (the one place each reason
+text is defined), so every refusal reason and every accepted spelling of the Polars path holds unchanged. A
+file the scan cannot read the same way as the Polars reader (not UTF-8, blank lines, ragged or cut-off rows,
+quotes in the header, a workbook, per-cent columns) is read by the Polars path as before.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.ingest.readers import (
+    _BOMS,
+    ROW_NUMBER,
+    IngestError,
+    RawFrame,
+    _dedupe,
+    _head_text,
+    _sniff,
+    context_year,
+    unit_line,
+)
+from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, map_columns
+from pipelines.sources import NATIONAL_CODES, Column, Source, plausibility_thresholds
+
+STAGE = "__ingest_stage"
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+SCAN_SUFFIXES = (*CSV_SUFFIXES, ".parquet")
+# Files at least this big are scanned by DuckDB; smaller ones (and workbooks) are read by the Polars reader and
+# the same SQL runs over the frame (reading a small file is cheap; the reader's messages name every oddity).
+SCAN_MIN_BYTES = 1 << 20
+CODE_COLUMNS = ("city_code", "region_code", "province_code", "parent_code")
+# What Polars' strip_chars() strips at both ends besides the ASCII whitespace DuckDB's trim is given: a cell
+# starting or ending with one of these is left to the Polars path.
+_WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+
+
+class NotScannable(Exception):
+    """The file is read by the Polars path (its layout is one the scan does not read the same way)."""
+
+
+# How each file of this process was read: "scan" or "polars: <why>" (for the benchmark and the tests).
+READ_LOG: list[tuple[str, str]] = []
+
+
+def lit(s: str) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def ident(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+@dataclass
+class Layout:
+    """How a landing file maps onto the contract, worked out from its head (text files) or schema (Parquet)."""
+
+    kind: str  # csv | parquet
+    headers: list[str]  # file headers (deduplicated) by position
+    renames: dict[str, str]  # file header -> contract column
+    factors: dict[str, float]
+    notes: list[str]
+    first_row: int  # row number of the first data row (numbering as the Polars reader numbers rows)
+    skip: int = 0  # text lines before the first data row
+    delimiter: str = ","
+    unit_line: str | None = None
+    context_year: int | None = None
+    scan_columns: list[str] = field(default_factory=list)  # SQL expression of each file column
+    # Parquet: each column's DuckDB type, and how its value is written as text (as the Polars reader writes
+    # it) — only for the rows whose text is needed: the refused ones, and columns typed unlike the contract.
+    native: list[str] = field(default_factory=list)
+    lines: int | None = None  # line breaks in a text file (counted with its hash)
+    encoding: str = "utf-8"
+    flags: list[str] = field(default_factory=list)  # reader flags of a frame (__ragged, __truncated): refused rows
+    sheets: list[dict] = field(default_factory=list)
+
+    @property
+    def row_sql(self) -> str:
+        """The row number of a stage row: a frame carries it; a scan's row is its position in the file (CREATE
+        TABLE AS keeps the scan's order, and the stage query has no join that could change it)."""
+        return "__rn" if self.kind == "frame" else f"(CAST(rowid AS BIGINT) + {self.first_row})"
+
+
+# ------------------------------------------------------------------------------------------------ layout
+
+
+def transcode(path: Path, tmp_dir: Path) -> tuple[Path, str, int]:
+    """A text file in another encoding (GBK, UTF-16, a byte-order mark) as a UTF-8 copy the scan reads:
+    (path, encoding, line breaks). The decoding (and its refusals) is the Polars reader's own."""
+    from pipelines.ingest.readers import _decode
+
+    try:
+        text, encoding = _decode(path.read_bytes(), path.name)
+    except IngestError as e:
+        raise NotScannable(e.reason) from e
+    data = text.encode("utf-8")
+    out = tmp_dir / (path.stem + ".utf8.csv")
+    out.write_bytes(data)
+    return out, encoding, data.count(b"\n")
+
+
+def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str = "utf-8", name: str = "") -> Layout:
+    """The header of a UTF-8 text file, found exactly as the Polars reader finds it (same sniffing)."""
+    name = name or path.name
+    with open(path, "rb") as f:
+        first = f.read(65536)
+        f.seek(max(0, path.stat().st_size - 1))
+        last = f.read(1)
+    if first.startswith(_BOMS) or b"\x00" in first or not first.strip():
+        raise NotScannable("byte-order mark, UTF-16 or empty")
+    if last != b"\n":
+        raise NotScannable("no line break at the end (a cut-off last row is read by the Polars path)")
+    head = _head_text(first)
+    if head is None:
+        raise NotScannable("not UTF-8")
+    head_lines = head.splitlines()[:16]
+    try:
+        delimiter, rows, h, n_header, header = _sniff(head_lines, source, name)
+    except IngestError as e:
+        raise NotScannable(str(e)) from e
+    n_lines = h + n_header
+    # The header lines must be plain lines: no quoted line breaks, no line separators other than \n / \r\n.
+    prefix_end = -1
+    for _ in range(n_lines):
+        prefix_end = first.find(b"\n", prefix_end + 1)
+        if prefix_end < 0:
+            raise NotScannable("no data after the header")
+    prefix = first[: prefix_end + 1]
+    if b'"' in prefix or len(prefix.decode("utf-8").splitlines()) != n_lines:
+        raise NotScannable("quotes or unusual line breaks above the data")
+    width = len(rows[h + n_header - 1])
+    header = [str(c).lstrip("\ufeff") if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
+    header = (header + [f"__blank{i}" for i in range(len(header), width)])[:width]
+    headers = _dedupe(header)
+    notes = [f"skipped {h} title row(s) above the header"] if h else []
+    if n_header == 2:
+        notes.append("joined a two-row header")
+    if delimiter != ",":
+        notes.append({"\t": "tab-separated", ";": "semicolon-separated", "|": "bar-separated"}[delimiter])
+    if encoding != "utf-8":
+        notes.append(f"decoded from {encoding}")
+    raw = RawFrame(
+        pl.DataFrame(schema={c: pl.Utf8 for c in headers}),
+        encoding,
+        notes,
+        [],
+        unit_line(rows[:h]),
+        context_year(rows[:h], Path(name)),
+    )
+    mapped = _map(raw, source, name)
+    return Layout(
+        "csv",
+        headers,
+        mapped.renames,
+        mapped.factors,
+        mapped.notes + notes,
+        first_row=h + n_header + 1,
+        skip=n_lines,
+        delimiter=delimiter,
+        unit_line=raw.unit_line,
+        context_year=raw.context_year,
+        scan_columns=[f"c{i}" for i in range(width)],
+        encoding=encoding,
+        lines=lines,
+    )
+
+
+def parquet_layout(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> Layout:
+    try:
+        cols = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as e:
+        raise NotScannable(f"unreadable Parquet ({e})") from e
+    headers = [c[0] for c in cols]
+    if len(set(headers)) != len(headers):
+        raise NotScannable("repeated column names")
+    for name, dtype, *_ in cols:
+        if any(k in dtype for k in ("[", "STRUCT", "MAP", "UNION", "BLOB")):
+            raise NotScannable(f"column {name} is {dtype}")
+    raw = RawFrame(pl.DataFrame(schema={c: pl.Utf8 for c in headers}), "parquet")
+    mapped = _map(raw, source, path.name)
+    return Layout(
+        "parquet",
+        headers,
+        mapped.renames,
+        mapped.factors,
+        mapped.notes,
+        first_row=1,
+        scan_columns=[ident(h) for h in headers],
+        encoding="parquet",
+        native=[c[1] for c in cols],
+    )
+
+
+def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
+    """A file already read into an all-text frame (a workbook, a small text file): the same SQL runs over it."""
+    flags = [c for c in raw.df.columns if c in ("__ragged", "__truncated")]
+    headers = [c for c in raw.df.columns if c != ROW_NUMBER and c not in flags]
+    mapped = _map(raw, source, file_name)
+    return Layout(
+        "frame",
+        headers,
+        mapped.renames,
+        mapped.factors,
+        mapped.notes + raw.notes,
+        first_row=0,
+        unit_line=raw.unit_line,
+        context_year=raw.context_year,
+        scan_columns=[ident(h) for h in headers],
+        encoding=raw.encoding,
+        flags=flags,
+        sheets=raw.sheets,
+    )
+
+
+def _map(raw: RawFrame, source: Source, file_name: str):
+    try:
+        mapped = map_columns(raw, source, file_name)
+    except IngestError as e:
+        raise NotScannable(e.reason) from e  # the Polars path refuses the file with the same words
+    pct = {c for c in (source.ratio_by_indicator[1] if source.ratio_by_indicator else ())} | {
+        c.name for c in source.columns if c.ratio
+    }
+    if pct & set(mapped.renames.values()):
+        raise NotScannable("share columns (per cent spellings are read by the Polars path)")
+    return mapped
+
+
+# ------------------------------------------------------------------------------------------------ rules
+
+
+def _regex_alternatives(values) -> str:
+    return "(" + "|".join(re.escape(v) for v in sorted(values)) + ")"
+
+
+@dataclass
+class Compiled:
+    select: str  # the stage query
+    typed: list[str]  # contract columns (+ year) as stored
+
+
+def compile_stage(
+    source: Source,
+    layout: Layout,
+    scan_from: str,
+    *,
+    partition: int | None,
+    today: date,
+    valid_codes: frozenset[str] | None,
+    population: dict[str, float] | None,
+) -> Compiled:
+    """The stage query: typed contract columns, ``__ok`` (every rule passed, in a spelling the SQL reads),
+    ``__blank`` (an empty line of cells: not a record) and the file's text cells for the other rows."""
+    by_target = {v: k for k, v in layout.renames.items()}
+    pos = {h: i for i, h in enumerate(layout.headers)}
+    scan = layout.scan_columns
+
+    def native_of(col: str) -> str | None:
+        """The Parquet type of a contract column when it can be used as it is (no text in between)."""
+        h = by_target.get(col)
+        if h is None or not layout.native:
+            return None
+        c, dtype = source.column(col), layout.native[pos[h]]
+        usable = {
+            "date": dtype == "DATE",
+            "bool": dtype == "BOOLEAN",
+            "int": dtype in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT") and not layout.factors.get(col),
+            "float": dtype == "DOUBLE",
+        }.get(c.dtype, False)
+        return dtype if usable else None
+
+    def raw_of(col: str) -> str:
+        h = by_target.get(col)
+        if h is None:
+            return "CAST(NULL AS VARCHAR)"
+        return scan[pos[h]] if native_of(col) else _as_text(scan[pos[h]], layout, pos[h])
+
+    # The cell as it stands: DuckDB reads an empty field as NULL; a cell with white space or a control
+    # character at either end (or an empty quoted "") is left to the Polars rules, which strip it.
+    text = {c.name: raw_of(c.name) for c in source.columns}
+    values: dict[str, str] = {}
+    ok: list[str] = []
+
+    def t(name: str) -> str:
+        return f"__t_{name}"
+
+    def v(name: str) -> str:
+        return f"__v_{name}"
+
+    for c in source.columns:
+        if native_of(c.name):
+            values[c.name], checks = _native_column(c, t(c.name), v(c.name), layout.factors.get(c.name))
+        else:
+            values[c.name], checks = _column(c, t(c.name), v(c.name), layout.factors.get(c.name), valid_codes)
+        ok += checks
+    # Rules across a record's values (the typed values are referenced through the inner query's aliases).
+    ok += [f"coalesce(NOT ({cond}), true)" for cond in _cross_field_sql(source, v)]
+    for d in source.no_future:
+        ok.append(f"coalesce({v(d)} <= DATE {lit(today.isoformat())}, true)")
+    if source.partitioned and partition is not None:
+        ok.append(f"coalesce(year({v(source.partition_date)}) = {int(partition)}, true)")
+    ok += _record_rules_sql(source, v, population)
+
+    # Totals and notes: a 合计/小计/总计 label in a text, date or extra column, a note line in the first columns.
+    # (a column whose pattern admits only ASCII, an enumeration, a date or a number cannot hold either)
+    def free(h: str) -> bool:
+        if layout.native and layout.native[pos[h]] != "VARCHAR":
+            return False
+        if h not in layout.renames:
+            return True
+        c = source.column(layout.renames[h])
+        return c.dtype == "str" and not (c.allowed or c.region_code or c.identifier or c.name.endswith("_code"))
+
+    label_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__") and free(h)]
+    ok += [f"coalesce(NOT contains({c}, '计'), true)" for c in label_cols]
+    first = [h for h in layout.headers if not h.startswith("__")][:2]
+    ok += [f"coalesce(NOT regexp_matches(__c{pos[h]}, {lit(_NOTE_ROW)}), true)" for h in first if free(h)]
+    for c in source.columns:
+        if c.city_level:
+            ok.append(f"coalesce(NOT ({v(c.name)} LIKE '__0000' OR {_in(v(c.name), NATIONAL_CODES)}), true)")
+    ok += [f"{ident(f)} IS NULL" for f in layout.flags]
+    data_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__")]
+    # An empty line of cells is layout, not a record (the Polars reader drops it; a frame has none left).
+    blank = (
+        " AND ".join(
+            f"CASE WHEN {c} IS NULL THEN true WHEN {c} < '!' THEN trim({c}, {_WS}) = '' ELSE false END"
+            for c in data_cols
+        )
+        if layout.kind == "csv"
+        else "false"
+    )
+
+    inner = ", ".join(
+        [f"{text[c.name]} AS {t(c.name)}" for c in source.columns]
+        + [f"{scan[i]} AS __c{i}" for i in range(len(layout.headers))]
+        + [ident(f) for f in layout.flags]
+        + ([f"{ROW_NUMBER} AS __rn"] if layout.kind == "frame" else [])
+    )
+    mid = ", ".join(["*"] + [f"{values[c.name]} AS {v(c.name)}" for c in source.columns])
+    typed = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
+    outer = [f"{v(c.name)} AS {ident(c.name)}" for c in source.columns]
+    if source.partitioned:
+        outer.append(f"CAST(year({v(source.partition_date)}) AS INTEGER) AS year")
+    verdict = " AND ".join(f"({x})" for x in ok) or "true"
+    judged = f"*, ({verdict}) AS __ok, ({blank}) AS __blank"
+    outer += ["__ok", "__blank"]
+    outer += [
+        f"CASE WHEN NOT __ok THEN {_as_text(f'__c{i}', layout, i)} END AS __raw{i}" for i in range(len(layout.headers))
+    ]
+    outer += [ident(f) for f in layout.flags] + (["__rn"] if layout.kind == "frame" else [])
+    select = (
+        f"SELECT {', '.join(outer)} FROM (SELECT {judged} FROM (SELECT {mid} FROM (SELECT {inner} FROM {scan_from})))"
+    )
+    return Compiled(select, typed)
+
+
+# What a cell the SQL passes may look like, per kind of column. Anything else (white space or a control character
+# at either end, full-width characters, Chinese enumeration words, other date or number spellings, a formula or
+# an Excel error) is left to the Polars rules, which read every spelling and name every refusal.
+_NOT_FIRST = r"\x00-\x20=+@#\-"  # blank, control, formula-like (=, +, @, -) or an Excel error (#N/A)
+_U = r"\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"  # Unicode spaces
+FREE_TEXT_RE = rf"(?s)[^{_NOT_FIRST}{_U}](?:.*[^\x00-\x20{_U}])?"
+ASCII_TOKEN_RE = rf"[^{_NOT_FIRST}\x7f-\x{{10FFFF}}](?:[^\x00-\x1f\x7f-\x{{10FFFF}}]*[^\x00-\x20\x7f-\x{{10FFFF}}])?"
+IDENTIFIER_RE = rf"[^{_NOT_FIRST}\[\]()\x7f-\x{{10FFFF}}][^\x00-\x20\[\]()\x7f-\x{{10FFFF}}]*"
+CODE_RE = rf"[^{_NOT_FIRST}.\x7f-\x{{10FFFF}}][^\x00-\x20.\x7f-\x{{10FFFF}}]*"  # no "320500.0" (Excel)
+NUMBER_RE = r"-?[0-9]+(\.[0-9]+)?"
+DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+MONTH_RE = r"[0-9]{4}-[0-9]{2}(-[0-9]{2})?"
+_TRUE_CASED = tuple(sorted({v for t in _TRUE for v in (t, t.upper(), t.capitalize())}))
+_FALSE_CASED = tuple(sorted({v for t in _FALSE if t for v in (t, t.upper(), t.capitalize())}))
+
+
+def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) -> tuple[str, list[str]]:
+    """(typed value expression over the cell ``x``, ok-conditions over ``x`` and the typed value ``vname``) of
+    one contract column. One pattern per cell where possible: the checks cost about one pass over the text."""
+    ok: list[str] = []
+    if c.required:
+        ok.append(f"{x} IS NOT NULL")
+
+    def present(cond: str) -> None:
+        ok.append(f"({x} IS NULL OR ({cond}))")
+
+    if c.dtype == "str":
+        if c.allowed:
+            present(_in(x, c.allowed))  # Chinese synonyms are mapped by the Polars rules
+        elif c.region_code and valid_codes is not None:
+            codes = sorted(k for k in valid_codes if re.fullmatch(r"[0-9]{6}", k))
+            prefectures = sorted({k[:4] for k in codes if k.endswith("00")})
+            # the code, or a county-level code of a known prefecture (validate._known_codes), as one pattern
+            pattern = f"{_regex_alternatives(codes)}|{_regex_alternatives(prefectures)}[0-9]{{2}}"
+            present(f"regexp_full_match({x}, {lit(pattern)})")
+        elif c.identifier:
+            present(f"regexp_full_match({x}, {lit(IDENTIFIER_RE)})")
+        elif c.name in CODE_COLUMNS:
+            present(f"regexp_full_match({x}, {lit(CODE_RE)})")
+        elif c.region_code or c.name.endswith("_code"):
+            present(f"regexp_full_match({x}, {lit(ASCII_TOKEN_RE)})")
+        else:
+            present(f"regexp_full_match({x}, {lit(FREE_TEXT_RE)})")
+        if c.max_length:
+            ok.append(f"coalesce(length({x}) <= {int(c.max_length)}, true)")
+        return x, ok
+    if c.dtype in ("int", "float"):
+        num = f"TRY_CAST({x} AS DOUBLE)" + (f" * {factor!r}" if factor else "")
+        if c.dtype == "int":
+            value = f"TRY_CAST(round({num}) AS BIGINT)"
+            present(f"regexp_full_match({x}, {lit(NUMBER_RE)}) AND abs({num} - round({num})) <= 1e-9")
+        else:
+            value = num
+            present(f"regexp_full_match({x}, {lit(NUMBER_RE)})")
+        ok.append(f"({x} IS NULL OR {vname} IS NOT NULL)")
+        if c.min_value is not None:
+            ok.append(f"coalesce({vname} >= {c.min_value!r}, true)")
+        if c.max_value is not None:
+            ok.append(f"coalesce({vname} <= {c.max_value!r}, true)")
+        return value, ok
+    if c.dtype == "date":
+        if c.name == "month":
+            value = (
+                f"CASE WHEN length({x}) = 7 THEN TRY_CAST({x} || '-01' AS DATE) "
+                f"ELSE CAST(date_trunc('month', TRY_CAST({x} AS DATE)) AS DATE) END"
+            )
+            present(f"regexp_full_match({x}, {lit(MONTH_RE)}) AND {vname} IS NOT NULL")
+        else:
+            value = f"TRY_CAST({x} AS DATE)"
+            present(f"regexp_full_match({x}, {lit(DATE_RE)}) AND {vname} IS NOT NULL")
+        return value, ok
+    if c.dtype == "bool":
+        value = f"coalesce({_in(x, _TRUE_CASED)}, false)"
+        present(_in(x, _TRUE_CASED + _FALSE_CASED))  # other casings are read by the Polars rules
+        return value, ok
+    raise ValueError(c.dtype)
+
+
+def _as_text(col: str, layout: Layout, i: int) -> str:
+    """A file column as the Polars reader has it: text (Parquet dates as YYYY-MM-DD, other types cast)."""
+    if not layout.native or layout.native[i] == "VARCHAR":
+        return col
+    if layout.native[i] == "DATE":
+        return f"strftime({col}, '%Y-%m-%d')"
+    return f"CAST({col} AS VARCHAR)"
+
+
+def _native_column(c: Column, x: str, vname: str, factor: float | None) -> tuple[str, list[str]]:
+    """A Parquet column already of the contract's type: the value as it is, the range rules over it."""
+    ok = [f"{x} IS NOT NULL"] if c.required else []
+    if c.dtype == "date":
+        return (f"CAST(date_trunc('month', {x}) AS DATE)" if c.name == "month" else x), ok
+    if c.dtype == "bool":
+        return f"coalesce({x}, false)", ok
+    value = f"CAST({x} AS BIGINT)" if c.dtype == "int" else (f"{x} * {factor!r}" if factor else x)
+    if c.min_value is not None:
+        ok.append(f"coalesce({vname} >= {c.min_value!r}, true)")
+    if c.max_value is not None:
+        ok.append(f"coalesce({vname} <= {c.max_value!r}, true)")
+    return value, ok
+
+
+def _in(x: str, values) -> str:
+    """x is one of the constants (the stage runs with DuckDB's IN-to-join rewrite off: see _run_stage)."""
+    return f"list_contains([{', '.join(map(lit, values))}], {x})"
+
+
+def _guard(x: str, num: str) -> str:
+    """The number only where the text is a plain decimal (DuckDB and Polars read other spellings differently)."""
+    return f"CASE WHEN regexp_full_match({x}, '-?[0-9]+(\\.[0-9]+)?') THEN {num} END"
+
+
+def _cross_field_sql(source: Source, v) -> list[str]:
+    """The conditions of validate._cross_field_rules (a bad record when true)."""
+    cols = {c.name for c in source.columns}
+    out = []
+    pairs = [
+        ("application_date", "grant_date", "<"),
+        ("grant_date", "lapse_date", "<"),
+        ("filed_date", "closed_date", "<"),
+        ("cycle_first_year", "cycle_last_year", "<"),
+    ]
+    for earlier, later, op in pairs:
+        if {earlier, later} <= cols:
+            out.append(f"{v(later)} {op} {v(earlier)}")
+    if {"first_time_borrowers", "enterprises_served"} <= cols:
+        out.append(f"{v('first_time_borrowers')} > {v('enterprises_served')}")
+    if {"patent_type", "kind_code"} <= cols:
+        pt, kc = v("patent_type"), v("kind_code")
+        out.append(
+            f"{pt} IS NOT NULL AND {kc} IS NOT NULL AND NOT (({pt} = 'invention' AND ({kc} = 'B' OR {kc} = 'C')) OR "
+            f"({pt} = 'utility_model' AND ({kc} = 'U' OR {kc} = 'Y')) OR ({pt} = 'design' AND ({kc} = 'S' OR {kc} = 'D')))"
+        )
+    if {"evaluated_on", "site_visit_date"} <= cols:
+        out.append(f"{v('site_visit_date')} > {v('evaluated_on')}")
+    if {"baseline_year", "target_year"} <= cols:
+        out.append(f"{v('target_year')} <= {v('baseline_year')}")
+    return out
+
+
+def _record_rules_sql(source: Source, v, population: dict[str, float] | None) -> list[str]:
+    """validate._record_rules as ok-conditions: a ratio of two values (or of a value to the unit's population)
+    within the seed's thresholds."""
+    thresholds = plausibility_thresholds()
+    out = []
+    for rule in source.record_rules:
+        low, high = thresholds.get(rule.rule_id, (None, None))
+        if low is None and high is None:
+            continue
+        num = f"CAST({v(rule.numerator)} AS DOUBLE)"
+        if rule.denominator == "population_10k":
+            if not population:
+                continue
+            unit_col = next(c.name for c in source.columns if c.region_code)
+            keys = ", ".join(lit(k) for k in population)
+            vals = ", ".join(repr(float(x)) for x in population.values())
+            den = f"map_extract(MAP([{keys}], [{vals}]), {v(unit_col)})[1]"
+        else:
+            den = f"CAST({v(rule.denominator)} AS DOUBLE)"
+        bad = []
+        if low is not None:
+            bad.append(f"{num} / {den} < {low!r}")
+        if high is not None:
+            bad.append(f"{num} / {den} > {high!r}")
+        out.append(f"coalesce(NOT ({den} > 0 AND {num} > 0 AND ({' OR '.join(bad)})), true)")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ stage
+
+
+@dataclass
+class Staged:
+    layout: Layout
+    typed: list[str]
+    rows_read: int  # records of the file (blank lines of cells not counted)
+    suspect: RawFrame | None  # the rows the SQL did not pass, as the Polars reader would have read them
+    encoding: str
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    *,
+    partition: int | None,
+    today: date,
+    valid_codes: frozenset[str] | None,
+    population: pl.DataFrame | None,
+    lines: int | None,
+) -> Staged:
+    """Scan the file once into the stage table. Raises NotScannable for files the Polars path reads."""
+    cleanup: list[Path] = []
+    try:
+        return _stage(con, source, path, partition, today, valid_codes, population, lines, cleanup)
+    finally:
+        for d in cleanup:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _stage(con, source, path, partition, today, valid_codes, population, lines, cleanup) -> Staged:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        layout = parquet_layout(con, path, source)
+        scan_from = f"read_parquet({lit(str(path))})"
+    elif suffix in CSV_SUFFIXES:
+        scan_path, encoding = path, "utf-8"
+        with open(path, "rb") as f:
+            first = f.read(65536)
+        if first.startswith(_BOMS) or b"\x00" in first or _head_text(first) is None:
+            tmp = Path(tempfile.mkdtemp(prefix="ipcity_scan_"))
+            cleanup.append(tmp)
+            scan_path, encoding, lines = transcode(path, tmp)
+        layout = csv_layout(scan_path, source, lines=lines, encoding=encoding, name=path.name)
+        path = scan_path
+        spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(layout.headers))) + "}"
+        scan_from = (
+            f"read_csv({lit(str(path))}, header = false, skip = {layout.skip}, columns = {spec}, "
+            f"delim = {lit(layout.delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
+            "auto_detect = false, null_padding = false, ignore_errors = false)"
+        )
+    else:
+        raise NotScannable("workbook")
+    return _run_stage(con, source, layout, scan_from, partition, today, valid_codes, population)
+
+
+def stage_frame(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    raw: RawFrame,
+    file_name: str,
+    *,
+    partition: int | None,
+    today: date,
+    valid_codes: frozenset[str] | None,
+    population: pl.DataFrame | None,
+) -> Staged:
+    """The same stage, over a file read by the Polars reader (workbooks, small text files)."""
+    layout = frame_layout(raw, source, file_name)
+    con.register("__ingest_frame", raw.df.to_arrow())
+    try:
+        return _run_stage(con, source, layout, "__ingest_frame", partition, today, valid_codes, population)
+    finally:
+        con.unregister("__ingest_frame")
+
+
+def _run_stage(con, source, layout, scan_from, partition, today, valid_codes, population) -> Staged:
+    pop = None
+    if population is not None and population.height:
+        pop = dict(zip(population["region_code"].to_list(), population["population_10k"].to_list(), strict=True))
+    compiled = compile_stage(
+        source, layout, scan_from, partition=partition, today=today, valid_codes=valid_codes, population=pop
+    )
+    # DuckDB rewrites a constant list (IN, list_contains) into a join: a join would reorder the stage's rows,
+    # whose position is their row number. The rewrite is off for this one statement.
+    disabled = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+    con.execute(f"SET disabled_optimizers = {lit(','.join(x for x in (disabled, 'in_clause') if x))}")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {compiled.select}")
+    except duckdb.Error as e:
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        raise NotScannable(f"scan failed ({type(e).__name__}: {str(e)[:200]})") from e
+    finally:
+        con.execute(f"SET disabled_optimizers = {lit(disabled)}")
+    # rowid is the record's position in the file: CREATE TABLE AS keeps the scan's order (no join in it).
+    if layout.kind == "csv" and layout.lines is not None:
+        # One record per line below the header, or the Polars reader numbers the rows differently: DuckDB skips
+        # blank lines that the Polars reader counts (and a cell with a line break spans two lines).
+        total = con.execute(f"SELECT count(*) FROM {STAGE}").fetchall()[0][0]
+        if total + layout.skip != layout.lines:
+            con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+            raise NotScannable("blank lines or line breaks inside cells (rows numbered by the Polars reader)")
+    n_ok, n_rest = con.execute(
+        f"SELECT count(*) FILTER (__ok AND NOT __blank), count(*) FILTER (NOT __ok AND NOT __blank) FROM {STAGE}"
+    ).fetchall()[0]
+    suspect = None
+    if n_rest:
+        cols = ", ".join([f"__raw{i} AS {ident(h)}" for i, h in enumerate(layout.headers)] + layout.flags)
+        df = con.sql(
+            f"SELECT {layout.row_sql} AS {ROW_NUMBER}, {cols} FROM {STAGE} "
+            f"WHERE NOT __ok AND NOT __blank ORDER BY {ROW_NUMBER}"
+        ).pl()
+        df = df.select(*layout.headers, ROW_NUMBER, *layout.flags)
+        suspect = RawFrame(df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year)
+    if n_ok + n_rest == 0:
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        raise NotScannable("no data rows")
+    return Staged(layout, compiled.typed, n_ok + n_rest, suspect, layout.encoding)
+
+
+def good_rows_sql(staged: Staged, extra: str | None = None) -> str:
+    """The staged good rows (typed contract columns, + year, + ROW_NUMBER), plus ``extra`` (a relation with
+    the same columns: the refused-by-SQL rows the Polars rules passed)."""
+    cols = ", ".join(ident(c) for c in staged.typed)
+    q = f"SELECT {cols}, {staged.layout.row_sql} AS {ROW_NUMBER} FROM {STAGE} WHERE __ok AND NOT __blank"
+    if extra:
+        q += f" UNION ALL BY NAME SELECT {cols}, {ROW_NUMBER} FROM {extra}"
+    return q

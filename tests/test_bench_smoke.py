@@ -1,0 +1,20 @@
+"""bench/ingest_limit.py at a tiny scale, so the benchmark cannot rot: every command it times still runs,
+the scan puts every row at its file row number, both ingest paths load the same rows, and the pandas script
+and the pipeline still compute the same indicators. Nothing here asserts a time (figures: bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.slow
+def test_ingest_limit_benchmark_runs_at_small_scale(tmp_path):
+    from bench.ingest_limit import main
+
+    r = main(["--scale", "0.002", "--formats", "csv", "--repeats", "1", "--pandas", "--work", str(tmp_path)])
+    csv = r["csv"]
+    assert csv["row_numbers"]["rows_checked"] > 1000 and csv["row_numbers"]["rows_at_wrong_number"] == 0
+    scan, reader = csv["pipeline_scan"]["split"]["grants"], csv["pipeline_polars_reader"]["split"]["grants"]
+    assert scan == reader and scan["read"] == scan["loaded"] + scan["rejected"]
+    assert csv["ratio_scan_vs_bare"] > 0 and csv["ratio_polars_reader_vs_bare"] > 0
+    assert r["pandas"]["compare"]["mismatched_values"] == 0 and r["pandas"]["compare"]["unit_years_pipeline"] > 0
