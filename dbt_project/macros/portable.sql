@@ -101,3 +101,11 @@
     (sign(cast({{ expr }} as double))
       * (floor({{ y }}) + case when {{ y }} - floor({{ y }}) >= 0.5 then 1 else 0 end) / {{ scale }}.0)
 {%- endmacro %}
+
+{#- The materialisation of an intermediate model that DuckDB inlines as a CTE (ephemeral). Spark inlines a CTE at
+    every reference and optimises the whole tree at once: a chain of ephemeral models read several times
+    became one plan that took Spark's optimiser minutes for the evaluation marts. On Spark they are tables,
+    built once; on DuckDB nothing changes. -#}
+{% macro ephemeral_except_on_spark() -%}
+    {{ return('table' if target.type == 'spark' else 'ephemeral') }}
+{%- endmacro %}

@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized=ephemeral_except_on_spark()) }}
 -- Per programme unit and evaluated year: the evidence each rule looks at, and which year-level rules fire.
 -- Cycle-chained rules (exit) are resolved in int_evaluation_cycle_chain / fct_evaluation_year.
 {%- set unc_src = source('evaluation_inputs', 'fct_rank_uncertainty') %}
