@@ -146,7 +146,7 @@ def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_dir: Path, names: l
         # Spark's timestamps are UTC instants; DuckDB's marts hold them as local timestamps of UTC.
         cols = [
             f'timezone(\'UTC\', "{c}") AS "{c}"' if t.startswith("TIMESTAMP WITH TIME ZONE") else f'"{c}"'
-            for c, t in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            for c, t, *_ in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         ]
         con.execute(f'CREATE OR REPLACE VIEW {schema}."{table}" AS SELECT {", ".join(cols)} FROM {source}')
         attached.append(name)
