@@ -157,6 +157,7 @@ def build_on_spark(context, dbt, warehouse) -> Iterator:
     """The body of a dbt asset step on the `spark` target: lake and Python-step inputs out, dbt build on Spark
     (data tests as asset checks, as on DuckDB; unit tests test the SQL and run on DuckDB in CI), then DuckDB
     views over what Spark built for the steps after it."""
+    import dagster as dg
     from dagster_dbt import DbtCliResource
 
     from pipelines.lake import export_raw
@@ -177,7 +178,13 @@ def build_on_spark(context, dbt, warehouse) -> Iterator:
         dbt_executable=str(LAUNCHER),
         target="spark",
     )
-    yield from on_spark.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+    # Models that are ephemeral on DuckDB (the manifest the assets come from) are tables on Spark
+    # (ephemeral_except_on_spark): they are not assets, so their results are not outputs of this step.
+    outputs = set(context.selected_output_names)
+    for event in on_spark.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream():
+        if isinstance(event, dg.Output) and event.output_name not in outputs:
+            continue
+        yield event
     with warehouse.connect() as con:
         attached = attach_spark_marts(con, spark_dir)
     context.log.info(f"{len(attached)} Spark tables readable from DuckDB as views over {spark_dir / 'warehouse'}")
