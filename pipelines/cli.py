@@ -105,13 +105,30 @@ def generate(
 
 @main.command()
 @click.option("--rebuild", is_flag=True, help="Rebuild marts and republish even when no new files landed.")
-def run(rebuild: bool) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(settings.ENGINES),
+    default=lambda: os.environ.get("IPCITY_ENGINE", "duckdb"),
+    show_default="duckdb, or IPCITY_ENGINE",
+    help="Where the dbt steps run: DuckDB in the warehouse file, or Apache Spark (dbt-spark, local[2] unless "
+    "IPCITY_SPARK_MASTER says otherwise) over the Parquet lake; see docs/scale_out.md.",
+)
+def run(rebuild: bool, engine: str) -> None:
     """Materialise every asset in-process through Dagster: ingest new files, build marts, check, publish."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from pipelines.launcher import run_pipeline
 
-    console.print(f"warehouse: [bold]{settings.warehouse_path()}[/bold]   landing: {settings.landing_dir()}")
+    os.environ["IPCITY_ENGINE"] = engine
+    if engine == "spark":
+        from pipelines.spark_engine import java_available
+
+        if not java_available():
+            console.print("[red]--engine spark needs Java (17 or 21): apt-get install openjdk-17-jre-headless[/red]")
+            sys.exit(2)
+    console.print(
+        f"warehouse: [bold]{settings.warehouse_path()}[/bold]   landing: {settings.landing_dir()}   engine: {engine}"
+    )
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("planning", total=None)
         current = {"run": ""}

@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.assets.checks import MART_CHECKS, RAW_CHECKS
 from pipelines.assets.dbt import DBT_ASSETS, dbt_resource
 from pipelines.assets.evaluation import EVALUATION_ASSETS
+from pipelines.assets.lake import LAKE_ASSETS
 from pipelines.assets.publish import build_extract_assets, build_publish_assets
 from pipelines.assets.raw import RAW_ASSETS
 from pipelines.automation import (
@@ -27,7 +28,7 @@ INGEST_JOB = "ingest_yearly"
 MODEL_ASSETS = [*DBT_ASSETS, *EVALUATION_ASSETS]
 PUBLISH_ASSETS = build_publish_assets(MODEL_ASSETS, RAW_ASSETS)
 PUBLISH_ASSETS += build_extract_assets(PUBLISH_ASSETS)
-ALL_ASSETS = [*RAW_ASSETS, *MODEL_ASSETS, *PUBLISH_ASSETS]
+ALL_ASSETS = [*RAW_ASSETS, *LAKE_ASSETS, *MODEL_ASSETS, *PUBLISH_ASSETS]
 
 # The jobs take their yearly partitions from the assets they select (define_asset_job(partitions_def=) is
 # deprecated): the raw assets are partitioned by pipelines.partitions.YEARLY.

@@ -58,3 +58,26 @@ def dossier_dir(warehouse: Path | None = None) -> Path:
 
 def alerts_dir() -> Path:
     return data_dir() / "alerts"
+
+
+# The engines the dbt steps can run on: DuckDB in the warehouse file (default), or Spark (dbt-spark) over the
+# Parquet lake, its marts read back by the Python steps through DuckDB views (docs/scale_out.md).
+ENGINES = ("duckdb", "spark")
+
+
+def engine() -> str:
+    """The engine of the dbt steps: IPCITY_ENGINE (`ipcity run --engine` sets it), default duckdb."""
+    name = os.environ.get("IPCITY_ENGINE", "duckdb").strip().lower() or "duckdb"
+    if name not in ENGINES:
+        raise ValueError(f"IPCITY_ENGINE={name!r}: the engine must be one of {', '.join(ENGINES)}")
+    return name
+
+
+def lake_dir() -> Path:
+    """The raw layer as Parquet, partitioned by source and year (pipelines/lake.py); IPCITY_LAKE moves it."""
+    return Path(os.environ.get("IPCITY_LAKE", data_dir() / "lake")).resolve()
+
+
+def spark_dir() -> Path:
+    """Spark's local metastore and warehouse (the marts it builds) for the `spark` dbt target; IPCITY_SPARK_DIR."""
+    return Path(os.environ.get("IPCITY_SPARK_DIR", data_dir() / "spark")).resolve()

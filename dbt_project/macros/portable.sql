@@ -66,3 +66,46 @@
 {% macro exact_sum(expr, over=none) -%}
     cast(sum(cast({{ expr }} as decimal(38, 18))){% if over %} over ({{ over }}){% endif %} as double)
 {%- endmacro %}
+
+{#- dbt.listagg on Spark (dbt-spark 1.11) ignores the order clause (only a warning) and gives '' instead of null
+    for a group with no value, so lists such as "2022:2024.1, 2023:2024.1" came out in any order. Spark 4 has
+    listagg ... within group (order by ...), which does both as DuckDB does. dbt_project.yml's dispatch
+    search order puts this project before dbt, so every dbt.listagg on Spark comes here. DuckDB sorts nulls
+    last by default and Spark first: a single order key gets an explicit nulls last. -#}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- if limit_num -%}
+        {{ return(dbt.spark__listagg(measure, delimiter_text, order_by_clause, limit_num)) }}
+    {%- endif -%}
+    {%- set order = order_by_clause or '' -%}
+    {%- if order and 'nulls' not in order | lower and ',' not in order -%}
+        {%- set order = order ~ ' nulls last' -%}
+    {%- endif -%}
+    listagg({{ measure }}, {{ delimiter_text }}){% if order %} within group ({{ order }}){% endif %}
+{%- endmacro %}
+
+{#- Round half away from zero at `digits` decimals, exactly as DuckDB's round(double, digits) does it
+    (round(x * 10^d) / 10^d in doubles). Spark's round(double) rounds the double's shortest decimal text half
+    up instead (round(1.005, 2) = 1.01 on Spark, 1.0 on DuckDB), so on Spark the same steps are spelt out: the
+    fractional part y - floor(y) is exact in binary floating point, so the comparison with 0.5 is too. -#}
+{% macro round_half_away(expr, digits=0) -%}
+    {{ return(adapter.dispatch('round_half_away', 'ipcity')(expr, digits)) }}
+{%- endmacro %}
+
+{% macro default__round_half_away(expr, digits=0) -%}
+    round({{ expr }}, {{ digits }})
+{%- endmacro %}
+
+{% macro spark__round_half_away(expr, digits=0) -%}
+    {%- set scale = 10 ** digits -%}
+    {%- set y = '(abs(cast(' ~ expr ~ ' as double)) * ' ~ scale ~ '.0)' -%}
+    (sign(cast({{ expr }} as double))
+      * (floor({{ y }}) + case when {{ y }} - floor({{ y }}) >= 0.5 then 1 else 0 end) / {{ scale }}.0)
+{%- endmacro %}
+
+{#- The materialisation of an intermediate model that DuckDB inlines as a CTE (ephemeral). Spark inlines a CTE at
+    every reference and optimises the whole tree at once: a chain of ephemeral models read several times
+    became one plan that took Spark's optimiser minutes for the evaluation marts. On Spark they are tables,
+    built once; on DuckDB nothing changes. -#}
+{% macro ephemeral_except_on_spark() -%}
+    {{ return('table' if target.type == 'spark' else 'ephemeral') }}
+{%- endmacro %}

@@ -79,6 +79,11 @@ TRANSLATOR = IpcityTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     # dbt runs as a subprocess and finds the warehouse through the one environment variable.
     os.environ["IPCITY_WAREHOUSE"] = warehouse.file
+    if settings.engine() == "spark":  # `ipcity run --engine spark` (pipelines/spark_engine.py)
+        from pipelines.spark_engine import build_on_spark
+
+        yield from build_on_spark(context, dbt, warehouse)
+        return
     yield from dbt.cli(["build"], context=context).stream()
 
 

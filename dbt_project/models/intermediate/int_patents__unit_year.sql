@@ -83,13 +83,13 @@ select
     case
         when s.unit_code is null then r.grants_invention_enterprise
         when r.unit_code is null or r.grants_invention = 0 then cast(null as bigint)
-        else cast(round(s.grants_invention * r.grants_invention_enterprise * 1.0 / r.grants_invention, 0) as bigint)
+        else cast({{ round_half_away('s.grants_invention * r.grants_invention_enterprise * 1.0 / r.grants_invention', 0) }} as bigint)
     end as grants_invention_enterprise,
     case when s.unit_code is null then r.in_force_invention else s.in_force_invention end as in_force_invention,
     case
         when s.unit_code is null then r.in_force_invention_high_value
         when r.unit_code is null or r.in_force_invention = 0 then cast(null as bigint)
-        else cast(round(s.in_force_invention * r.in_force_invention_high_value * 1.0 / r.in_force_invention, 0)
+        else cast({{ round_half_away('s.in_force_invention * r.in_force_invention_high_value * 1.0 / r.in_force_invention', 0) }}
             as bigint)
     end as in_force_invention_high_value
 from statistics as s

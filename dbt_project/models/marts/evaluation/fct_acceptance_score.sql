@@ -84,7 +84,7 @@ levels as (
   join {{ ref('fct_national_benchmark') }} n on n.year = b.benchmark_year
   join {{ ref('fct_city_indicator_year') }} v
     on v.unit_code = b.unit_code and v.year = b.last_year and v.indicator_code = n.indicator_code
-  where concat(',', p.acc_level_indicators, ',') like concat('%,', n.indicator_code, ',%')
+  where concat_ws('', ',', p.acc_level_indicators, ',') like concat_ws('', '%,', n.indicator_code, ',%')
     and v.value is not null and n.value > 0
   group by b.unit_code, b.cycle_start
 ),

@@ -78,9 +78,9 @@ per_cycle as (
     max(case when y.watch_robust then 1 else 0 end) = 1 as watch_robust_any,
     max(case when y.rectification_robust is not null then 1 else 0 end) = 1 as has_uncertainty,
     -- each year's versions, never a max: a cycle can span a catalog or rules change (e.g. 2020-2022)
-    {{ dbt.listagg("concat(cast(y.year as string), ':', y.catalog_version)", "', '", "order by y.year") }}
+    {{ dbt.listagg("concat_ws('', cast(y.year as string), ':', y.catalog_version)", "', '", "order by y.year") }}
       as catalog_versions,
-    {{ dbt.listagg("concat(cast(y.year as string), ':', y.rules_version)", "', '", "order by y.year") }}
+    {{ dbt.listagg("concat_ws('', cast(y.year as string), ':', y.rules_version)", "', '", "order by y.year") }}
       as rules_versions
   from years y
   join bounds b on b.unit_code = y.unit_code and b.cycle_start = y.cycle_start
@@ -141,26 +141,26 @@ select
   v.verdict,
   lag(v.verdict) over (partition by v.unit_code order by v.cycle_start nulls last) as previous_verdict,
   concat_ws('; ',
-    case when v.verdict = 'withdrawn' then concat('withdrawn in ', cast(v.withdrawn_year as string)) end,
-    case when v.verdict = 'exit_candidate' then concat('X1 previous cycle in rectification, index change ',
-      cast(round(v.index_change, 1) as string)) end,
-    case when v.r1_years > 0 then concat('R1 in ', cast(v.r1_first as string),
-      case when v.r1_last > v.r1_first then concat('-', cast(v.r1_last as string)) else '' end) end,
-    case when v.r2_fired then concat('R2 index change over cycle ', cast(round(v.index_change, 1) as string)) end,
-    case when v.not_reported_years > 0 then concat('not reported within the grace period in ',
+    case when v.verdict = 'withdrawn' then concat_ws('', 'withdrawn in ', cast(v.withdrawn_year as string)) end,
+    case when v.verdict = 'exit_candidate' then concat_ws('', 'X1 previous cycle in rectification, index change ',
+      cast({{ round_half_away('v.index_change', 1) }} as string)) end,
+    case when v.r1_years > 0 then concat_ws('', 'R1 in ', cast(v.r1_first as string),
+      case when v.r1_last > v.r1_first then concat_ws('', '-', cast(v.r1_last as string)) else '' end) end,
+    case when v.r2_fired then concat_ws('', 'R2 index change over cycle ', cast({{ round_half_away('v.index_change', 1) }} as string)) end,
+    case when v.not_reported_years > 0 then concat_ws('', 'not reported within the grace period in ',
       cast(v.not_reported_years as string), ' year(s) (counts as exit)') end,
-    case when v.review_years > 0 then concat('review: sanction evidence not robust in ',
+    case when v.review_years > 0 then concat_ws('', 'review: sanction evidence not robust in ',
       cast(v.review_years as string), ' year(s)') end,
-    case when v.w1_years > 0 then concat('W1 bottom group in ', cast(v.w1_years as string), ' year(s) ',
-      cast(v.w1_first as string), case when v.w1_last > v.w1_first then concat('-', cast(v.w1_last as string))
+    case when v.w1_years > 0 then concat_ws('', 'W1 bottom group in ', cast(v.w1_years as string), ' year(s) ',
+      cast(v.w1_first as string), case when v.w1_last > v.w1_first then concat_ws('', '-', cast(v.w1_last as string))
       else '' end) end,
-    case when v.w2_years > 0 then concat('W2 targets lagging in ', cast(v.w2_years as string), ' year(s) ',
-      cast(v.w2_first as string), case when v.w2_last > v.w2_first then concat('-', cast(v.w2_last as string))
+    case when v.w2_years > 0 then concat_ws('', 'W2 targets lagging in ', cast(v.w2_years as string), ' year(s) ',
+      cast(v.w2_first as string), case when v.w2_last > v.w2_first then concat_ws('', '-', cast(v.w2_last as string))
       else '' end) end,
-    case when v.verdict = 'exemplary' then concat('EX1 ', v.end_group, ' in ', cast(v.last_year as string),
-      ', index change +', cast(round(v.index_change, 1) as string)) end,
-    case when v.third_party_status = 'received' then concat('third-party score ',
-      cast(round(v.third_party_score, 1) as string), ' (report version ',
+    case when v.verdict = 'exemplary' then concat_ws('', 'EX1 ', v.end_group, ' in ', cast(v.last_year as string),
+      ', index change +', cast({{ round_half_away('v.index_change', 1) }} as string)) end,
+    case when v.third_party_status = 'received' then concat_ws('', 'third-party score ',
+      cast({{ round_half_away('v.third_party_score', 1) }} as string), ' (report version ',
       cast(v.third_party_report_version as string), ')') end,
     case when v.verdict_status = 'third_party_pending' then 'third-party evaluation pending' end,
     case when v.verdict_status = 'indicator_only' then

@@ -71,19 +71,19 @@ source_start as (
 expected as (
   select
     u.unit_code, u.unit_name, s.source, d.year,
-    concat(',', d.city_sources, ',') like concat('%,', s.source, ',%') as is_city_report,
+    concat_ws('', ',', d.city_sources, ',') like concat_ws('', '%,', s.source, ',%') as is_city_report,
     cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 'd.due_months',
-      "cast(concat(cast(d.year + 1 as string), '-01-01') as date)")) }} as date) as due_date,
+      "cast(concat_ws('', cast(d.year + 1 as string), '-01-01') as date)")) }} as date) as due_date,
     cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 'd.grace_months',
-      "cast(concat(cast(d.year + 1 as string), '-01-01') as date)")) }} as date) as grace_end_date
+      "cast(concat_ws('', cast(d.year + 1 as string), '-01-01') as date)")) }} as date) as grace_end_date
   from programme u
   cross join due_years d
   cross join sources s
   join source_start st on st.source = s.source and d.year >= st.first_year
   where (u.programme_cohort_year is null or u.programme_cohort_year <= d.year)
     and (u.withdrawn_year is null or d.year < u.withdrawn_year)
-    and (concat(',', d.city_sources, ',') like concat('%,', s.source, ',%')
-         or concat(',', d.file_sources, ',') like concat('%,', s.source, ',%'))
+    and (concat_ws('', ',', d.city_sources, ',') like concat_ws('', '%,', s.source, ',%')
+         or concat_ws('', ',', d.file_sources, ',') like concat_ws('', '%,', s.source, ',%'))
 ),
 
 -- city reports: the unit's own statistics rows (a prefecture also through its county-level codes)

@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized=ephemeral_except_on_spark()) }}
 -- Carries rectification across cycles. A city is "rectification or worse" (R) in cycle c when it was put in
 -- rectification in c, or was R in c-1 and did not improve in c. Unrolled, R(c) holds exactly when the latest
 -- cycle with a rectification signal is not older than the latest cycle with an improvement, which two running

@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized=ephemeral_except_on_spark()) }}
 -- Evaluation parameters per evaluation year: the rules version in force that year (seed rules_versions, like
 -- catalog_versions) pivoted from the reviewed rules seed into one typed row, so each year is judged by the
 -- rules in force then and every rule reads its thresholds from configuration rather than literals in SQL.

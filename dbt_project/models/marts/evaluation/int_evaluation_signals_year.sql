@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized=ephemeral_except_on_spark()) }}
 -- Per programme unit and evaluated year: the evidence each rule looks at, and which year-level rules fire.
 -- Cycle-chained rules (exit) are resolved in int_evaluation_cycle_chain / fct_evaluation_year.
 {%- set unc_src = source('evaluation_inputs', 'fct_rank_uncertainty') %}
@@ -210,7 +210,7 @@ select
   end as rectification_robust,
   r.cycle_start, r.cycle_end, r.cycle_baseline_year,
   case when r.cycle_start is not null
-       then concat(cast(r.cycle_start as string), '-', cast(r.cycle_end as string)) end as cycle,
+       then concat_ws('', cast(r.cycle_start as string), '-', cast(r.cycle_end as string)) end as cycle,
   r.composite, r.composite_index, r.rank, r.n_ranked, r.performance_group,
   r.baseline_index, r.index_change_cycle,
   r.targets_evaluable, r.targets_lagging, r.targets_lagging_share,

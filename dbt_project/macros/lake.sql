@@ -1,0 +1,32 @@
+{#- The raw layer for engines that do not read the DuckDB warehouse: on Spark, every source in schema raw is an
+    external Parquet table over the lake folder pipelines/lake.py writes (<IPCITY_LAKE>/raw/<table>, partitioned
+    by year for yearly sources), re-registered at each run so a new column or partition is seen. Tables the
+    Python steps write between the dbt steps come as IPCITY_SPARK_EXTERNAL="schema.table=path;..." (set by
+    pipelines/spark_engine.py). On DuckDB the sources are the warehouse's own tables: nothing to do. -#}
+{% macro register_lake_sources() -%}
+    {{ return(adapter.dispatch('register_lake_sources', 'ipcity')()) }}
+{%- endmacro %}
+
+{% macro default__register_lake_sources() -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro spark__register_lake_sources() -%}
+    {%- if execute -%}
+    {%- set lake = env_var('IPCITY_LAKE', '../data/lake') -%}
+    {%- set tables = {} -%}
+    {%- for node in graph.sources.values() if node.schema == 'raw' -%}
+        {%- do tables.update({'raw.' ~ node.name: lake ~ '/raw/' ~ node.name}) -%}
+    {%- endfor -%}
+    {%- for item in env_var('IPCITY_SPARK_EXTERNAL', '').split(';') if '=' in item -%}
+        {%- set name, path = item.split('=', 1) -%}
+        {%- do tables.update({name.strip(): path.strip()}) -%}
+    {%- endfor -%}
+    {%- for name, path in tables.items() -%}
+        {%- do run_query('create database if not exists ' ~ name.split('.')[0]) -%}
+        {%- do run_query('drop table if exists ' ~ name) -%}
+        {%- do run_query("create table " ~ name ~ " using parquet location '" ~ path ~ "'") -%}
+    {%- endfor -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}

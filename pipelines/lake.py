@@ -1,0 +1,101 @@
+"""The raw layer in an open format: every raw table as Parquet in a lake folder, partitioned by source and year.
+
+Layout (``settings.lake_dir()``, default ``<data>/lake``; ``IPCITY_LAKE`` moves it, e.g. to a shared or object
+store mount a cluster reads)::
+
+    raw/<source>/year=<yyyy>/data_0.parquet   yearly sources (patent grants, pledge loans, cases, training)
+    raw/<source>/data_0.parquet               reference sources (cities, roster, population, ...)
+    raw/ingested_files/data_0.parquet         the ingestion ledger (reporting dates are read from it)
+
+The DuckDB warehouse stays the one place that loads: the loader (pipelines/ingest) and its ledger
+(``raw.ingested_files``) decide what is loaded, and this module only mirrors the loaded tables after
+ingestion. A source is rewritten only when its ledger entries changed since the last export (fingerprint in
+``raw/_exported.json``), and each source folder is replaced whole (written beside, then renamed), so a reader
+never sees half a source. Spark registers these folders as external tables (dbt on-run-start hook
+``register_lake_sources``); DuckDB keeps reading its own raw tables.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from pipelines import settings
+from pipelines.sources import SOURCES
+
+LEDGER_TABLE = "ingested_files"
+FINGERPRINT_FILE = "_exported.json"
+
+
+def lake_tables() -> list[str]:
+    """Names of the raw tables the lake holds: every source, then the ledger."""
+    return [*SOURCES, LEDGER_TABLE]
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    if table == LEDGER_TABLE:
+        row = con.execute("SELECT count(*), max(ingested_at) FROM raw.ingested_files").fetchone()
+    else:
+        # every load, replacement or failure of the source's files is a ledger row
+        row = con.execute(
+            "SELECT count(*), max(ingested_at), (SELECT count(*) FROM raw." + table + ") "
+            "FROM raw.ingested_files WHERE source = ?",
+            [table],
+        ).fetchone()
+    return json.dumps([str(v) for v in row])
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+            "AND table_schema = 'raw' AND table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
+
+
+def export_raw(con: duckdb.DuckDBPyConnection, lake: Path | None = None, *, force: bool = False) -> dict[str, str]:
+    """Write the warehouse's raw tables into ``lake``; returns {table: 'written' | 'unchanged' | 'absent'}."""
+    root = Path(lake or settings.lake_dir()) / "raw"
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / FINGERPRINT_FILE
+    done: dict[str, str] = json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else {}
+    out: dict[str, str] = {}
+    for table in lake_tables():
+        if not _has_table(con, table):
+            out[table] = "absent"
+            continue
+        fp = _fingerprint(con, table)
+        target = root / table
+        if not force and done.get(table) == fp and target.exists():
+            out[table] = "unchanged"
+            continue
+        tmp = root / f".{table}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        source = SOURCES.get(table)
+        # Rows in a stable order, so the same warehouse gives the same files.
+        order = "_source_file, _row_number" if source is not None else "source, file_name, ingested_at"
+        if source is not None and source.partitioned:
+            con.execute(
+                f"COPY (SELECT * FROM raw.{table} ORDER BY {order}) TO '{tmp}' "
+                "(FORMAT parquet, PARTITION_BY (year), FILENAME_PATTERN 'data_{i}')"
+            )
+        else:
+            tmp.mkdir(parents=True)
+            con.execute(
+                f"COPY (SELECT * FROM raw.{table} ORDER BY {order}) TO '{tmp / 'data_0.parquet'}' (FORMAT parquet)"
+            )
+        old = root / f".{table}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+        done[table] = fp
+        out[table] = "written"
+    marker.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
+    return out
