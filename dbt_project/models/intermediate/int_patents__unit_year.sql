@@ -7,6 +7,11 @@
 -- inventions in force) from the records, applied to the statistics' counts. int_patents__records_vs_statistics
 -- checks that the two agree. patent_basis says which path each row took.
 -- Record counts are zero-filled only for units that appear in the records and for years the records cover.
+-- the statistics' count times the records' share, rounded half away from zero on every engine
+{%- set statistics_count_times_enterprise_share =
+    's.grants_invention * r.grants_invention_enterprise * 1.0 / r.grants_invention' %}
+{%- set statistics_count_times_high_value_share =
+    's.in_force_invention * r.in_force_invention_high_value * 1.0 / r.in_force_invention' %}
 with grants as (
     select
         a.unit_code,
@@ -83,14 +88,13 @@ select
     case
         when s.unit_code is null then r.grants_invention_enterprise
         when r.unit_code is null or r.grants_invention = 0 then cast(null as bigint)
-        else cast({{ round_half_away('s.grants_invention * r.grants_invention_enterprise * 1.0 / r.grants_invention', 0) }} as bigint)
+        else cast({{ round_half_away(statistics_count_times_enterprise_share, 0) }} as bigint)
     end as grants_invention_enterprise,
     case when s.unit_code is null then r.in_force_invention else s.in_force_invention end as in_force_invention,
     case
         when s.unit_code is null then r.in_force_invention_high_value
         when r.unit_code is null or r.in_force_invention = 0 then cast(null as bigint)
-        else cast({{ round_half_away('s.in_force_invention * r.in_force_invention_high_value * 1.0 / r.in_force_invention', 0) }}
-            as bigint)
+        else cast({{ round_half_away(statistics_count_times_high_value_share, 0) }} as bigint)
     end as in_force_invention_high_value
 from statistics as s
 full outer join records as r
