@@ -41,7 +41,7 @@ GROUP_PARAMS = {"W1.bottom_group", "EX1.leader_group"}
 GROUPS = ("leader", "strong", "moderate", "emerging")
 _SHARE_PARAMS = ("robust_share", "lagging_share", "_share", "_weight", "ratio")
 CHANGE_KINDS = ("rank", "stage", "verdict", "acceptance_band")
-EVALUATION_SELECT = "path:models/marts/evaluation"
+EVALUATION_SELECT = "path:models/intermediate/evaluation path:models/marts/evaluation"
 SCORE_SELECT = "dim_indicator int_pillar_scores int_composite fct_city_score_year"
 
 

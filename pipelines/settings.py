@@ -25,9 +25,14 @@ DEFAULT_LAST_YEAR = 2025
 HISTORY_FIRST_YEAR = 2010
 
 
-# dbt selectors of the evaluation step: the evaluation marts and the marts built on them (the province roll-up
-# reads stages and verdicts). Everything else is built before the Monte Carlo step, these after it.
-DBT_EVALUATION_SELECTORS = ("path:models/marts/evaluation", "path:models/marts/province")
+# dbt selectors of the evaluation step: the evaluation intermediates, the evaluation marts and the marts built on
+# them (the province roll-up reads stages and verdicts). Everything else is built before the Monte Carlo step,
+# these after it (the evaluation intermediates read the Monte Carlo rank intervals).
+DBT_EVALUATION_SELECTORS = (
+    "path:models/intermediate/evaluation",
+    "path:models/marts/evaluation",
+    "path:models/marts/province",
+)
 
 
 def warehouse_path() -> Path:

@@ -667,6 +667,11 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     shutil.copytree(DBT_PROJECT_DIR / "macros", proj / "macros")
     if (DBT_PROJECT_DIR / "tests" / "generic").exists():
         shutil.copytree(DBT_PROJECT_DIR / "tests" / "generic", proj / "tests" / "generic")
+    # the evaluation step's models: its intermediates and its marts (settings.DBT_EVALUATION_SELECTORS, bar the
+    # province roll-up built on them)
+    shutil.copytree(
+        DBT_PROJECT_DIR / "models" / "intermediate" / "evaluation", proj / "models" / "evaluation_intermediate"
+    )
     shutil.copytree(DBT_PROJECT_DIR / "models" / "marts" / "evaluation", proj / "models" / "evaluation")
     for name in UPSTREAM:
         (proj / "models" / "upstream" / f"{name}.sql").write_text(f"select * from marts.{name}", encoding="utf-8")

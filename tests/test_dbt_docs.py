@@ -15,12 +15,20 @@ import duckdb
 import pytest
 import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from pipelines.settings import DBT_EVALUATION_SELECTORS, DBT_PROJECT_DIR, PROJECT_ROOT
 
 MODELS = DBT_PROJECT_DIR / "models"
 # Every model has its own yml now; this list stays empty (a name here is exempt from the per-model checks).
 NOT_YET = re.compile(r"^$")
 LAYER = {"staging": 0, "intermediate": 1, "marts": 2}
+# The indicator-step marts the evaluation step's intermediates read (see test_no_model_reads_a_layer_above_its_own).
+EVALUATION_STEP_INPUTS = {
+    "dim_city",
+    "dim_indicator",
+    "fct_city_indicator_year",
+    "fct_city_score_year",
+    "fct_target_status_year",
+}
 
 
 def model_files() -> dict[str, Path]:
@@ -66,19 +74,64 @@ def test_published_marts_columns_match_their_yml(sample_snapshot):
         con.close()
 
 
+def _refs(sql: Path) -> set[str]:
+    return set(re.findall(r"ref\('([^']+)'\)", sql.read_text(encoding="utf-8")))
+
+
+def _in_evaluation_step(sql: Path) -> bool:
+    """Built by the second dbt step (pipelines/assets/dbt.py selects it by these paths)."""
+    rel = sql.relative_to(DBT_PROJECT_DIR).as_posix()
+    return any(rel.startswith(s.removeprefix("path:") + "/") for s in DBT_EVALUATION_SELECTORS)
+
+
 def test_no_model_reads_a_layer_above_its_own():
+    """staging -> intermediate -> marts; an int_* model lives under intermediate/ and only there.
+
+    One declared exception: the evaluation step's intermediates (models/intermediate/evaluation) take the marts of
+    the indicator step as their inputs (EVALUATION_STEP_INPUTS). That step runs after the Monte Carlo step and the
+    policy simulator replays it on a copy of the published snapshot (pipelines/scenarios.py), which carries the
+    marts only, so these are the tables it can read. They never read a mart of their own step."""
     files = model_files()
     layer = {
         n: LAYER[p.relative_to(MODELS).parts[0]] for n, p in files.items() if p.relative_to(MODELS).parts[0] in LAYER
     }
-    upward = []
+    misplaced = [
+        f"{name}: {sql.relative_to(MODELS)}"
+        for name, sql in files.items()
+        if name.startswith("int_") != (sql.relative_to(MODELS).parts[0] == "intermediate")
+    ]
+    assert not misplaced, f"int_* models live under intermediate/, and only they: {misplaced}"
+    upward, inputs_read = [], set()
     for name, sql in files.items():
         if name not in layer or NOT_YET.match(name):
             continue
-        for ref in re.findall(r"ref\('([^']+)'\)", sql.read_text(encoding="utf-8")):
-            if ref in layer and layer[ref] > layer[name]:
-                upward.append(f"{name} ({layer[name]}) reads {ref} ({layer[ref]})")
+        for ref in _refs(sql):
+            if ref not in layer or layer[ref] <= layer[name]:
+                continue
+            if sql.parent == MODELS / "intermediate" / "evaluation" and ref in EVALUATION_STEP_INPUTS:
+                inputs_read.add(ref)
+                continue
+            upward.append(f"{name} ({layer[name]}) reads {ref} ({layer[ref]})")
     assert not upward, upward
+    # the exception stays exact: every declared input is read, and is built by the first dbt step
+    assert inputs_read == EVALUATION_STEP_INPUTS, EVALUATION_STEP_INPUTS - inputs_read
+    assert not [n for n in EVALUATION_STEP_INPUTS if _in_evaluation_step(files[n])]
+
+
+def test_the_first_dbt_step_builds_nothing_that_reads_the_monte_carlo_step():
+    """Every model downstream of a table the Python evaluation step writes (source evaluation_inputs) is selected
+    by DBT_EVALUATION_SELECTORS, so the first dbt step (everything else) never builds one before it exists."""
+    files = model_files()
+    readers = {n for n, p in files.items() if "source('evaluation_inputs'" in p.read_text(encoding="utf-8")}
+    assert readers, "no model reads the Monte Carlo output: the source was renamed"
+    grew = True
+    while grew:
+        more = {n for n, p in files.items() if n not in readers and _refs(p) & readers}
+        grew, readers = bool(more), readers | more
+    assert not [n for n in sorted(readers) if not _in_evaluation_step(files[n])]
+    assert all(
+        _in_evaluation_step(files[n]) for n in files if n.startswith("int_evaluation_") and n != "int_evaluation_years"
+    )
 
 
 def test_exposures_name_every_dashboard_page():

@@ -21,7 +21,7 @@ import pytest
 
 from pipelines.evaluation.dossier import write_dossier
 from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_EVALUATION_SELECTORS, DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -54,12 +54,9 @@ def _dbt(args: list[str], wh: Path, work: Path) -> None:
 def _evaluate(wh: Path, work: Path) -> dict[str, bytes]:
     with duckdb.connect(str(wh)) as con:
         write_rank_uncertainty(con, run_uncertainty(con, n_runs=1000, seed=20160086))
-    # the evaluation step = marts/evaluation and the marts built on it (province roll-up), as in pipelines/assets/dbt.py
-    _dbt(
-        ["build", "--select", "evaluation_rules", "path:models/marts/evaluation", "path:models/marts/province"],
-        wh,
-        work,
-    )
+    # the evaluation step (its intermediates, its marts and the province roll-up built on them), the selectors
+    # pipelines/assets/dbt.py splits the project by
+    _dbt(["build", "--select", "evaluation_rules", *DBT_EVALUATION_SELECTORS], wh, work)
     out = {}
     with duckdb.connect(str(wh)) as con:
         for t, key in (
@@ -87,7 +84,7 @@ def sample(tmp_path_factory):
         for source in SOURCES.values():
             for f in landing_files(landing, source):
                 ingest_file(con, source, f)
-    _dbt(["build", "--exclude", "path:models/marts/evaluation", "path:models/marts/province"], wh, work)
+    _dbt(["build", "--exclude", *DBT_EVALUATION_SELECTORS], wh, work)
     first = _evaluate(wh, work)
     truth = json.loads((work / "sample_truth.json").read_text(encoding="utf-8"))
     with duckdb.connect(str(wh)) as con:

@@ -81,7 +81,7 @@ T_INGEST = ["tests/test_ingest_loaders.py", "tests/test_bad_inputs.py"]
 T_PATENTS = ["tests/test_patents_in_force.py"]
 T_LAPSE_RULE = ["tests/test_patents_in_force.py::test_lapse_between_application_and_grant_is_quarantined", *T_INGEST]
 
-SIGNALS = "dbt_project/models/marts/evaluation/int_evaluation_signals_year.sql"
+SIGNALS = "dbt_project/models/intermediate/evaluation/int_evaluation_signals_year.sql"
 EVAL_YEAR = "dbt_project/models/marts/evaluation/fct_evaluation_year.sql"
 SCORE = "dbt_project/models/marts/fct_city_score_year.sql"
 MACRO = "dbt_project/macros/performance_group.sql"
