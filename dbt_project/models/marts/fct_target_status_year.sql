@@ -17,7 +17,7 @@
 -- in force that year).
 with params as (
   -- The TS thresholds straight from the rules seed: this model runs in the indicator step, before the
-  -- evaluation models (int_evaluation_params lives there), and fct_target_status reads it.
+  -- evaluation models (int_evaluation_params_year lives there), and fct_target_status reads it.
   select
     max(cast(rules_version as string)) as rules_version,
     cast(max(case when rule_code = 'TS' and param = 'on_track_ratio' then cast(value as string) end)
