@@ -34,8 +34,8 @@ per_cycle as (
     -- X1 is judged in the cycle's last evaluated year (methodology §10): what counts is whether a watch rule
     -- still fires then, not whether one fired earlier in the cycle
     max(case when s.year = l.last_year and s.is_watch then 1 else 0 end) = 1 as watch_at_end
-  from signals s
-  join last_year l on l.unit_code = s.unit_code and l.cycle_start = s.cycle_start
+  from signals as s
+  inner join last_year as l on l.unit_code = s.unit_code and l.cycle_start = s.cycle_start
   group by s.unit_code, s.cycle_start
 ),
 
@@ -44,9 +44,9 @@ improvement as (
     c.*,
     coalesce(c.end_index_change > p.x1_improve_min_points, false)
       or (p.x1_require_still_flagged = 1 and not c.watch_at_end) as improved
-  from per_cycle c
+  from per_cycle as c
   -- judged by the rules in force in the cycle's last evaluated year, as X1 in that year's row
-  join params p on p.evaluation_year = c.last_year
+  inner join params as p on p.evaluation_year = c.last_year
 ),
 
 running as (
@@ -58,7 +58,7 @@ running as (
     max(case when c.improved then c.cycle_start end)
       over (partition by c.unit_code order by c.cycle_start nulls last
             rows between unbounded preceding and current row) as last_improved_cycle
-  from improvement c
+  from improvement as c
 ),
 
 chained as (
@@ -66,7 +66,7 @@ chained as (
     r.*,
     r.last_rect_cycle is not null
       and (r.last_improved_cycle is null or r.last_improved_cycle <= r.last_rect_cycle) as rect_or_worse
-  from running r
+  from running as r
 )
 
 select
@@ -86,4 +86,4 @@ select
             >= ch.cycle_start - 1
        then lag(ch.rect_or_worse) over (partition by ch.unit_code order by ch.cycle_start nulls last)
        else false end as prev_rect_or_worse
-from chained ch
+from chained as ch

@@ -35,10 +35,10 @@ per_pillar as (
     r.unit_code, r.year, t.catalog_version, t.pillar_code, t.pillar_weight, t.total_weight,
     {{ exact_sum('c.weight * s.normalised_score') }} as weighted_sum,
     coalesce({{ exact_sum('c.weight') }}, 0) as observed_weight
-  from ranked r
-  cross join pillar_totals t
-  left join scores s on s.unit_code = r.unit_code and s.year = r.year
-  left join catalog c
+  from ranked as r
+  cross join pillar_totals as t
+  left join scores as s on s.unit_code = r.unit_code and s.year = r.year
+  left join catalog as c
     on c.catalog_version = t.catalog_version and c.pillar_code = t.pillar_code
     and c.indicator_code = s.indicator_code
   group by r.unit_code, r.year, t.catalog_version, t.pillar_code, t.pillar_weight, t.total_weight
@@ -49,7 +49,7 @@ pillars as (
     p.*,
     case when p.observed_weight > 0 and p.observed_weight >= {{ var('min_pillar_coverage') }} * p.total_weight
          then p.weighted_sum / p.observed_weight end as pillar_score
-  from per_pillar p
+  from per_pillar as p
 ),
 
 composites as (
@@ -69,4 +69,4 @@ select
   100 * c.composite
   / ({{ exact_sum('c.composite', over='partition by c.year, c.catalog_version') }}
      / count(c.composite) over (partition by c.year, c.catalog_version)) as composite_index
-from composites c
+from composites as c

@@ -53,5 +53,5 @@ with pivoted as (
 select
   cast(v.evaluation_year as integer) as evaluation_year,
   p.*
-from {{ ref('rules_versions') }} v
-join pivoted p on p.rules_version = cast(v.rules_version as string)
+from {{ ref('rules_versions') }} as v
+inner join pivoted as p on p.rules_version = cast(v.rules_version as string)

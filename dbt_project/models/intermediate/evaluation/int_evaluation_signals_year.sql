@@ -5,7 +5,8 @@
 {%- set unc_rel = adapter.get_relation(database=unc_src.database, schema=unc_src.schema,
                                        identifier=unc_src.identifier) if execute else none %}
 {%- if execute and unc_rel is none %}
-  {{ log("fct_rank_uncertainty not found: evaluation robustness columns will be null. Run the uncertainty step first.", info=true) }}
+  {{ log("fct_rank_uncertainty not found: evaluation robustness columns will be null."
+          ~ " Run the uncertainty step first.", info=true) }}
 {%- endif %}
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
@@ -22,8 +23,8 @@ evaluated as (
   select
     s.unit_code, r.unit_name, r.withdrawn_year, s.year, s.catalog_version,
     s.composite, s.composite_index, s.rank, s.n_ranked, s.performance_group
-  from {{ ref('fct_city_score_year') }} s
-  join roster r on r.unit_code = s.unit_code
+  from {{ ref('fct_city_score_year') }} as s
+  inner join roster as r on r.unit_code = s.unit_code
   -- ranked units, and programme units of the year without a rank (no composite: a pillar missing): they are
   -- never silently dropped, fct_evaluation_year gives them review or not_reported
   where (s.rank is not null or s.is_evaluated)
@@ -47,8 +48,8 @@ with_cycle as (
     k.cycle_start,
     k.cycle_end,
     k.cycle_baseline_year
-  from evaluated e
-  left join calendar k on k.unit_code = e.unit_code and k.year = e.year
+  from evaluated as e
+  left join calendar as k on k.unit_code = e.unit_code and k.year = e.year
 ),
 
 target_counts as (
@@ -75,7 +76,8 @@ uncertainty as (
     cast(null as double) as share_bottom, cast(null as double) as share_leader,
     cast(null as double) as share_regressing, cast(null as double) as share_improved,
     cast(0 as integer) as has_uncertainty
-  from params where 1 = 0
+  from params
+  where 1 = 0
   {%- endif %}
 ),
 
@@ -93,15 +95,15 @@ joined as (
       as targets_lagging_share,
     u.median_rank, u.p05_rank, u.p95_rank, u.share_bottom, u.share_leader, u.share_regressing,
     u.share_improved,
-    case when u.has_uncertainty = 1 then true else false end as has_uncertainty
-  from with_cycle c
-  join params p on p.evaluation_year = c.year
-  left join {{ ref('fct_city_score_year') }} b
+    coalesce(u.has_uncertainty = 1, false) as has_uncertainty
+  from with_cycle as c
+  inner join params as p on p.evaluation_year = c.year
+  left join {{ ref('fct_city_score_year') }} as b
     on b.unit_code = c.unit_code and b.year = c.cycle_baseline_year
-  left join {{ ref('int_evaluation_index_by_catalog') }} bc
+  left join {{ ref('int_evaluation_index_by_catalog') }} as bc
     on bc.unit_code = c.unit_code and bc.year = c.cycle_baseline_year and bc.catalog_version = c.catalog_version
-  left join target_counts tc on tc.unit_code = c.unit_code and tc.year = c.year
-  left join uncertainty u on u.unit_code = c.unit_code and u.year = c.year
+  left join target_counts as tc on tc.unit_code = c.unit_code and tc.year = c.year
+  left join uncertainty as u on u.unit_code = c.unit_code and u.year = c.year
 ),
 
 -- R2 threshold calibrated on the data's own noise: the robust SD (1.4826 x median absolute deviation, so the
@@ -119,8 +121,8 @@ noise as (
   select
     j.year,
     1.4826 * {{ median_of('abs(j.index_change_cycle - m.median_change)') }} as index_change_noise_sd
-  from joined j
-  join change_median m on m.year = j.year
+  from joined as j
+  inner join change_median as m on m.year = j.year
   where j.index_change_cycle is not null
   group by j.year
 ),
@@ -131,9 +133,9 @@ calibrated as (
     n.index_change_noise_sd,
     case when n.index_change_noise_sd * p.r2_noise_z > p.r2_regress_points
          then n.index_change_noise_sd * p.r2_noise_z else p.r2_regress_points end as r2_threshold_points
-  from joined j
-  join params p on p.evaluation_year = j.year
-  left join noise n on n.year = j.year
+  from joined as j
+  inner join params as p on p.evaluation_year = j.year
+  left join noise as n on n.year = j.year
 ),
 
 flags as (
@@ -151,8 +153,8 @@ flags as (
       and j.index_change_cycle > p.ex1_improve_min_points as ex1,
     -- year - lag(year) > 1 means a year was not evaluated, which breaks a run of consecutive watch years
     coalesce(j.year - lag(j.year) over (partition by j.unit_code order by j.year nulls last), 1) > 1 as year_gap
-  from calibrated j
-  join params p on p.evaluation_year = j.year
+  from calibrated as j
+  inner join params as p on p.evaluation_year = j.year
 ),
 
 watch as (
@@ -163,8 +165,8 @@ watch as (
     -- the city is in it in at least robust_share of the uncertainty runs. Target-only (W2) flags therefore
     -- count as not robust: the composite does not confirm them, whatever the method.
     coalesce(f.w1, false) and f.share_bottom >= p.robust_share as is_watch_robust
-  from flags f
-  join params p on p.evaluation_year = f.year
+  from flags as f
+  inner join params as p on p.evaluation_year = f.year
 ),
 
 -- Consecutive-year runs as gaps-and-islands: a non-watch year or a missing year opens a new island, so
@@ -179,7 +181,7 @@ islands as (
     sum(case when not w.is_watch_robust or w.year_gap then 1 else 0 end)
       over (partition by w.unit_code order by w.year nulls last rows between unbounded preceding and current row)
       as robust_island
-  from watch w
+  from watch as w
 ),
 
 runs as (
@@ -193,7 +195,7 @@ runs as (
       row_number() over (partition by i.unit_code, i.robust_island order by i.year nulls last)
       - sum(case when i.is_watch_robust then 0 else 1 end) over (partition by i.unit_code, i.robust_island)
     else 0 end as integer) as robust_watch_run_years
-  from islands i
+  from islands as i
 )
 
 select
@@ -226,5 +228,5 @@ select
   p.r1_enabled = 1 and r.watch_run_years >= p.r1_watch_years as r1,
   coalesce(r.r2, false) as r2,
   coalesce(r.ex1, false) as ex1
-from runs r
-join params p on p.evaluation_year = r.year
+from runs as r
+inner join params as p on p.evaluation_year = r.year

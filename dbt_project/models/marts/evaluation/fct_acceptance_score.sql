@@ -30,7 +30,7 @@ cycles as (
 
 last_years as (
   select e.unit_code, e.cycle_start, max(e.year) as last_year
-  from {{ ref('fct_evaluation_year') }} e
+  from {{ ref('fct_evaluation_year') }} as e
   where e.cycle_start is not null
   group by e.unit_code, e.cycle_start
 ),
@@ -45,10 +45,10 @@ target_points as (
          when t.growth_ratio <= 0 then 0.0
          when t.growth_ratio >= 1 then 100.0
          else 100.0 * t.growth_ratio end as points
-  from last_years l
-  join params p on p.evaluation_year = l.last_year
-  join {{ ref('fct_target_status_year') }} t on t.unit_code = l.unit_code and t.year = l.last_year
-  left join {{ ref('fct_target_ambition') }} a
+  from last_years as l
+  inner join params as p on p.evaluation_year = l.last_year
+  inner join {{ ref('fct_target_status_year') }} as t on t.unit_code = l.unit_code and t.year = l.last_year
+  left join {{ ref('fct_target_ambition') }} as a
     on a.unit_code = t.unit_code and a.plan_id = t.plan_id and a.indicator_code = t.indicator_code
   where t.status <> 'insufficient_data'
 ),
@@ -65,8 +65,8 @@ targets as (
 
 benchmark_year as (
   select l.unit_code, l.cycle_start, l.last_year, max(n.year) as benchmark_year
-  from last_years l
-  join {{ ref('fct_national_benchmark') }} n on n.year <= l.last_year
+  from last_years as l
+  inner join {{ ref('fct_national_benchmark') }} as n on n.year <= l.last_year
   group by l.unit_code, l.cycle_start, l.last_year
 ),
 
@@ -79,10 +79,10 @@ levels as (
              else 100.0 * v.value / n.value / p.acc_level_full_ratio end) as level_points,
     max(case when v.indicator_code = 'QLT01' then v.value end) as qlt01_value,
     max(case when v.indicator_code = 'QLT01' then n.value end) as qlt01_national
-  from benchmark_year b
-  join params p on p.evaluation_year = b.last_year
-  join {{ ref('fct_national_benchmark') }} n on n.year = b.benchmark_year
-  join {{ ref('fct_city_indicator_year') }} v
+  from benchmark_year as b
+  inner join params as p on p.evaluation_year = b.last_year
+  inner join {{ ref('fct_national_benchmark') }} as n on n.year = b.benchmark_year
+  inner join {{ ref('fct_city_indicator_year') }} as v
     on v.unit_code = b.unit_code and v.year = b.last_year and v.indicator_code = n.indicator_code
   where concat_ws('', ',', p.acc_level_indicators, ',') like concat_ws('', '%,', n.indicator_code, ',%')
     and v.value is not null and n.value > 0
@@ -102,11 +102,11 @@ scored as (
       / nullif(case when t.target_points is not null then p.acc_target_weight else 0 end
                + case when v.level_points is not null then p.acc_level_weight else 0 end, 0)
       as indicator_score
-  from cycles c
-  join last_years l on l.unit_code = c.unit_code and l.cycle_start = c.cycle_start
-  join params p on p.evaluation_year = l.last_year
-  left join targets t on t.unit_code = c.unit_code and t.cycle_start = c.cycle_start
-  left join levels v on v.unit_code = c.unit_code and v.cycle_start = c.cycle_start
+  from cycles as c
+  inner join last_years as l on l.unit_code = c.unit_code and l.cycle_start = c.cycle_start
+  inner join params as p on p.evaluation_year = l.last_year
+  left join targets as t on t.unit_code = c.unit_code and t.cycle_start = c.cycle_start
+  left join levels as v on v.unit_code = c.unit_code and v.cycle_start = c.cycle_start
 ),
 
 combined as (
@@ -119,7 +119,7 @@ combined as (
       when s.tp_pending_blocks_verdict = 1 then 'third_party_pending'
       else 'indicator_only'
     end as acceptance_status
-  from scored s
+  from scored as s
 ),
 
 final_score as (
@@ -130,7 +130,7 @@ final_score as (
         + c.tp_third_party_weight * c.third_party_score
       when 'indicator_only' then c.indicator_score
     end as acceptance_score
-  from combined c
+  from combined as c
 )
 
 select
@@ -169,4 +169,4 @@ select
   s.verdict as cycle_verdict,
   s.verdict_status as cycle_verdict_status,
   s.rules_version
-from final_score s
+from final_score as s

@@ -82,8 +82,8 @@ per_cycle as (
       as catalog_versions,
     {{ dbt.listagg("concat_ws('', cast(y.year as string), ':', y.rules_version)", "', '", "order by y.year") }}
       as rules_versions
-  from years y
-  join bounds b on b.unit_code = y.unit_code and b.cycle_start = y.cycle_start
+  from years as y
+  inner join bounds as b on b.unit_code = y.unit_code and b.cycle_start = y.cycle_start
   group by y.unit_code, y.cycle_start
 ),
 
@@ -106,8 +106,8 @@ verdicts as (
       when c.ex1_at_end then 'exemplary'
       else 'normal'
     end as verdict
-  from per_cycle c
-  join chain ch on ch.unit_code = c.unit_code and ch.cycle_start = c.cycle_start
+  from per_cycle as c
+  inner join chain as ch on ch.unit_code = c.unit_code and ch.cycle_start = c.cycle_start
 ),
 
 with_third_party as (
@@ -125,9 +125,9 @@ with_third_party as (
       when p.tp_pending_blocks_verdict = 1 then 'third_party_pending'
       else 'indicator_only'
     end as verdict_status
-  from verdicts v
-  left join params p on p.evaluation_year = v.last_year
-  left join third_party tp
+  from verdicts as v
+  left join params as p on p.evaluation_year = v.last_year
+  left join third_party as tp
     on tp.unit_code = v.unit_code and tp.cycle_first_year = v.cycle_start and tp.cycle_last_year = v.cycle_end
 )
 
@@ -146,7 +146,8 @@ select
       cast({{ round_half_away('v.index_change', 1) }} as string)) end,
     case when v.r1_years > 0 then concat_ws('', 'R1 in ', cast(v.r1_first as string),
       case when v.r1_last > v.r1_first then concat_ws('', '-', cast(v.r1_last as string)) else '' end) end,
-    case when v.r2_fired then concat_ws('', 'R2 index change over cycle ', cast({{ round_half_away('v.index_change', 1) }} as string)) end,
+    case when v.r2_fired then concat_ws('', 'R2 index change over cycle ',
+      cast({{ round_half_away('v.index_change', 1) }} as string)) end,
     case when v.not_reported_years > 0 then concat_ws('', 'not reported within the grace period in ',
       cast(v.not_reported_years as string), ' year(s) (counts as exit)') end,
     case when v.review_years > 0 then concat_ws('', 'review: sanction evidence not robust in ',
@@ -203,4 +204,4 @@ select
   v.verdict_status,
   v.catalog_versions,
   v.rules_versions
-from with_third_party v
+from with_third_party as v

@@ -34,10 +34,10 @@ fired as (
     p.x1_enabled = 1 and coalesce(ch.prev_rect_or_worse, false)
       and coalesce(s.index_change_cycle <= p.x1_improve_min_points, false)
       and (p.x1_require_still_flagged = 0 or s.is_watch) as x1
-  from signals s
-  join params p on p.evaluation_year = s.year
-  left join chain ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
-  left join reporting rp on rp.unit_code = s.unit_code and rp.year = s.year
+  from signals as s
+  inner join params as p on p.evaluation_year = s.year
+  left join chain as ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
+  left join reporting as rp on rp.unit_code = s.unit_code and rp.year = s.year
 ),
 
 robust as (
@@ -53,8 +53,8 @@ robust as (
     case when f.has_uncertainty then
       f.ex1 and f.share_leader >= p.robust_share and f.share_improved >= p.robust_share
     end as exemplary_robust
-  from fired f
-  join params p on p.evaluation_year = f.year
+  from fired as f
+  inner join params as p on p.evaluation_year = f.year
 ),
 
 staged as (
@@ -84,7 +84,7 @@ staged as (
       when r.ex1 then 'exemplary'
       else 'normal'
     end as stage
-  from robust r
+  from robust as r
 )
 
 select
@@ -104,7 +104,8 @@ select
     case when s.rank is null and s.not_reported_sources is null then
       'not ranked: no composite (a pillar without enough indicator weight)' end,
     case when s.x1 then concat_ws('', 'X1 exit candidate (previous cycle in rectification; index change since ',
-      cast(s.cycle_baseline_year as string), ' ', cast({{ round_half_away('s.index_change_cycle', 1) }} as string), ')') end,
+      cast(s.cycle_baseline_year as string), ' ',
+      cast({{ round_half_away('s.index_change_cycle', 1) }} as string), ')') end,
     case when s.r1 then concat_ws('', 'R1 rectification (', cast(s.watch_run_years as string),
       ' consecutive watch years)') end,
     case when s.r2 then concat_ws('', 'R2 rectification (index change over cycle ',
@@ -115,7 +116,8 @@ select
     case when s.w2 then concat_ws('', 'W2 watch (', cast(s.targets_lagging as string), ' of ',
       cast(s.targets_evaluable as string), ' targets lagging)') end,
     case when s.ex1 then concat_ws('', 'EX1 exemplary (group ', s.performance_group, ', index change since ',
-      cast(s.cycle_baseline_year as string), ' +', cast({{ round_half_away('s.index_change_cycle', 1) }} as string), ')') end
+      cast(s.cycle_baseline_year as string), ' +',
+      cast({{ round_half_away('s.index_change_cycle', 1) }} as string), ')') end
   ) as rules_fired,
   s.x1 as fired_x1,
   s.r1 as fired_r1,
@@ -163,4 +165,4 @@ select
   s.withdrawn_year,
   s.catalog_version,
   s.rules_version
-from staged s
+from staged as s

@@ -39,13 +39,14 @@ released as (
   select unit_code, year, composite_index as released_index, release_id
   from (
     select r.*, row_number() over (partition by r.unit_code, r.year order by r.release_id desc nulls last) as k
-    from {{ rel_src }} r
-  ) x
+    from {{ rel_src }} as r
+  ) as x
   where k = 1
   {%- else %}
   select cast(null as string) as unit_code, cast(null as integer) as year, cast(null as double) as released_index,
          cast(null as string) as release_id
-  from base where 1 = 0
+  from base
+  where 1 = 0
   {%- endif %}
 ),
 
@@ -58,11 +59,11 @@ joined as (
     b.mean_composite as previous_mean_same_catalog,
     rel.released_index as released_previous_index,
     rel.release_id as previous_release_id
-  from ind i
-  join {{ ref('fct_city_score_year') }} cur on cur.unit_code = i.unit_code and cur.year = i.year
-  join {{ ref('fct_city_score_year') }} prev on prev.unit_code = i.unit_code and prev.year = i.previous_year
-  join base b on b.year = i.previous_year and b.catalog_version = i.catalog_version
-  left join released rel on rel.unit_code = i.unit_code and rel.year = i.previous_year
+  from ind as i
+  inner join {{ ref('fct_city_score_year') }} as cur on cur.unit_code = i.unit_code and cur.year = i.year
+  inner join {{ ref('fct_city_score_year') }} as prev on prev.unit_code = i.unit_code and prev.year = i.previous_year
+  inner join base as b on b.year = i.previous_year and b.catalog_version = i.catalog_version
+  left join released as rel on rel.unit_code = i.unit_code and rel.year = i.previous_year
 )
 
 select
@@ -86,4 +87,4 @@ select
   j.released_previous_index,
   j.index_previous - j.released_previous_index as part_revision,
   j.index_current - j.released_previous_index as index_change_since_release
-from joined j
+from joined as j

@@ -22,11 +22,11 @@ pairs as (
   -- (unit, year Y, catalog of Y) and the previous year Y-1, both ranked, both with a composite under the
   -- catalog of Y (a pillar could fall below its coverage under other weights: then no exact split exists)
   select r.unit_code, r.year, r.catalog_version, p.year as previous_year
-  from ranked r
-  join ranked p on p.unit_code = r.unit_code and p.year = r.year - 1
-  join {{ ref('int_evaluation_index_by_catalog') }} cc
+  from ranked as r
+  inner join ranked as p on p.unit_code = r.unit_code and p.year = r.year - 1
+  inner join {{ ref('int_evaluation_index_by_catalog') }} as cc
     on cc.unit_code = r.unit_code and cc.year = r.year and cc.catalog_version = r.catalog_version
-  join {{ ref('int_evaluation_index_by_catalog') }} pc
+  inner join {{ ref('int_evaluation_index_by_catalog') }} as pc
     on pc.unit_code = r.unit_code and pc.year = p.year and pc.catalog_version = r.catalog_version
   where cc.composite is not null and pc.composite is not null
 ),
@@ -38,7 +38,7 @@ catalog as (
 
 pillar_sum as (
   select catalog_version, sum(pillar_weight) as pillar_weight_sum
-  from (select distinct catalog_version, pillar_code, pillar_weight from catalog) d
+  from (select distinct catalog_version, pillar_code, pillar_weight from catalog) as d
   group by catalog_version
 ),
 
@@ -51,9 +51,9 @@ sides as (
 
 present as (
   select s.unit_code, s.year, s.side, c.pillar_code, sum(c.weight) as observed_weight
-  from sides s
-  join scores v on v.unit_code = s.unit_code and v.year = s.score_year
-  join catalog c on c.catalog_version = s.catalog_version and c.indicator_code = v.indicator_code
+  from sides as s
+  inner join scores as v on v.unit_code = s.unit_code and v.year = s.score_year
+  inner join catalog as c on c.catalog_version = s.catalog_version and c.indicator_code = v.indicator_code
   group by s.unit_code, s.year, s.side, c.pillar_code
 ),
 
@@ -61,11 +61,11 @@ terms as (
   select
     s.unit_code, s.year, s.side, c.indicator_code, c.pillar_code,
     c.pillar_weight / ps.pillar_weight_sum * c.weight * v.normalised_score / pr.observed_weight as term
-  from sides s
-  join catalog c on c.catalog_version = s.catalog_version
-  join pillar_sum ps on ps.catalog_version = s.catalog_version
-  join scores v on v.unit_code = s.unit_code and v.year = s.score_year and v.indicator_code = c.indicator_code
-  join present pr on pr.unit_code = s.unit_code and pr.year = s.year and pr.side = s.side
+  from sides as s
+  inner join catalog as c on c.catalog_version = s.catalog_version
+  inner join pillar_sum as ps on ps.catalog_version = s.catalog_version
+  inner join scores as v on v.unit_code = s.unit_code and v.year = s.score_year and v.indicator_code = c.indicator_code
+  inner join present as pr on pr.unit_code = s.unit_code and pr.year = s.year and pr.side = s.side
     and pr.pillar_code = c.pillar_code
 ),
 
@@ -74,9 +74,9 @@ by_indicator as (
     p.unit_code, p.year, p.previous_year, p.catalog_version, c.indicator_code, c.pillar_code,
     coalesce(max(case when t.side = 'current' then t.term end), 0) as term_current,
     coalesce(max(case when t.side = 'previous' then t.term end), 0) as term_previous
-  from pairs p
-  join catalog c on c.catalog_version = p.catalog_version
-  left join terms t on t.unit_code = p.unit_code and t.year = p.year and t.indicator_code = c.indicator_code
+  from pairs as p
+  inner join catalog as c on c.catalog_version = p.catalog_version
+  left join terms as t on t.unit_code = p.unit_code and t.year = p.year and t.indicator_code = c.indicator_code
   group by p.unit_code, p.year, p.previous_year, p.catalog_version, c.indicator_code, c.pillar_code
 )
 
@@ -90,9 +90,9 @@ select
   b.term_current,
   b.term_previous,
   100 * (b.term_current - b.term_previous) / m.mean_composite as contribution
-from by_indicator b
-join (
+from by_indicator as b
+inner join (
   select year, catalog_version, avg(composite) as mean_composite
   from {{ ref('int_evaluation_index_by_catalog') }}
   group by year, catalog_version
-) m on m.year = b.previous_year and m.catalog_version = b.catalog_version
+) as m on m.year = b.previous_year and m.catalog_version = b.catalog_version

@@ -23,8 +23,8 @@ national as (
     sum(s.grants_total) as grants_total,
     sum(s.in_force_invention) as in_force_invention,
     sum(p.population_10k) as population_10k
-  from stats s
-  join population p on p.region_code = s.region_code and p.year = s.year
+  from stats as s
+  inner join population as p on p.region_code = s.region_code and p.year = s.year
   group by s.year
 ),
 
@@ -46,5 +46,5 @@ select
   i.value,
   i.n_provinces,
   cast('statistics path: sum of provincial patent_stats / population' as string) as basis
-from indicators i
+from indicators as i
 where i.value is not null

@@ -17,7 +17,7 @@ with params as (
 ),
 
 ledger as (
-  select source, "partition", "partition" as file_partition, ingested_at
+  select source, partition, partition as file_partition, ingested_at
   from {{ source('evaluation_ledger', 'ingested_files') }}
   where status = 'loaded'
 ),
@@ -45,17 +45,19 @@ first_year as (
 -- every year that has ended by as_of, from the first evaluated year on
 due_years as (
   select cast(p.evaluation_year as integer) as year, p.due_months, p.grace_months, p.city_sources, p.file_sources
-  from params p
-  cross join as_of a
-  cross join first_year f
+  from params as p
+  cross join as_of as a
+  cross join first_year as f
   where p.evaluation_year >= f.first_year
     and p.evaluation_year < {{ year_of('a.as_of_date') }}
 ),
 
 sources as (
   select 'pledge_loans' as source
-  union all select 'enforcement_cases'
-  union all select 'training_events'
+  union all
+  select 'enforcement_cases'
+  union all
+  select 'training_events'
 ),
 
 -- a source is due from the first year it has ever delivered (statistics that began later are not missing
@@ -63,8 +65,8 @@ sources as (
 source_start as (
   select 'pledge_loans' as source, min(cast(year as integer)) as first_year from {{ source('raw', 'pledge_loans') }}
   union all
-  select source, min(cast("partition" as integer)) from ledger
-  where source in ('enforcement_cases', 'training_events') and "partition" is not null
+  select source, min(cast(partition as integer)) from ledger
+  where source in ('enforcement_cases', 'training_events') and partition is not null
   group by source
 ),
 
@@ -76,10 +78,10 @@ expected as (
       "cast(concat_ws('', cast(d.year + 1 as string), '-01-01') as date)")) }} as date) as due_date,
     cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 'd.grace_months',
       "cast(concat_ws('', cast(d.year + 1 as string), '-01-01') as date)")) }} as date) as grace_end_date
-  from programme u
-  cross join due_years d
-  cross join sources s
-  join source_start st on st.source = s.source and d.year >= st.first_year
+  from programme as u
+  cross join due_years as d
+  cross join sources as s
+  inner join source_start as st on st.source = s.source and d.year >= st.first_year
   where (u.programme_cohort_year is null or u.programme_cohort_year <= d.year)
     and (u.withdrawn_year is null or d.year < u.withdrawn_year)
     and (concat_ws('', ',', d.city_sources, ',') like concat_ws('', '%,', s.source, ',%')
@@ -89,8 +91,8 @@ expected as (
 -- city reports: the unit's own statistics rows (a prefecture also through its county-level codes)
 city_received as (
   select e.unit_code, e.source, e.year, cast(min(r._ingested_at) as date) as received_date
-  from expected e
-  join {{ source('raw', 'pledge_loans') }} r
+  from expected as e
+  inner join {{ source('raw', 'pledge_loans') }} as r
     on e.source = 'pledge_loans'
    and cast(r.year as integer) = e.year
    and (cast(r.city_code as string) = e.unit_code
@@ -110,9 +112,9 @@ joined as (
   select
     e.*,
     case when e.is_city_report then c.received_date else f.received_date end as received_date
-  from expected e
-  left join city_received c on c.unit_code = e.unit_code and c.source = e.source and c.year = e.year
-  left join file_received f on not e.is_city_report and f.source = e.source and f.year = e.year
+  from expected as e
+  left join city_received as c on c.unit_code = e.unit_code and c.source = e.source and c.year = e.year
+  left join file_received as f on not e.is_city_report and f.source = e.source and f.year = e.year
 )
 
 select
@@ -131,5 +133,5 @@ select
     when a.as_of_date <= j.grace_end_date then 'missing'
     else 'not_reported'
   end as status
-from joined j
-cross join as_of a
+from joined as j
+cross join as_of as a
