@@ -25,7 +25,7 @@ import polars as pl  # noqa: E402
 
 from pipelines.assets.checks import partition_frame, with_full_key_check  # noqa: E402
 from pipelines.quality import patent_grant_city_counts_from_db, valid_region_codes, validate  # noqa: E402
-from pipelines.quality.profile import PROFILE_SUITE, partition_profile, run_sample_frame  # noqa: E402
+from pipelines.quality.partition_profile import PROFILE_SUITE, partition_profile, run_sample_frame  # noqa: E402
 from pipelines.sources import YEARLY_SOURCES  # noqa: E402
 
 

@@ -5,9 +5,9 @@ import dagster as dg
 from pipelines.assets.checks import MART_CHECKS, RAW_CHECKS
 from pipelines.assets.dbt import DBT_ASSETS, dbt_resource
 from pipelines.assets.evaluation import EVALUATION_ASSETS
-from pipelines.assets.lake import LAKE_ASSETS
 from pipelines.assets.publish import build_extract_assets, build_publish_assets
 from pipelines.assets.raw import RAW_ASSETS
+from pipelines.assets.raw_lake import LAKE_ASSETS
 from pipelines.automation import (
     PIPELINE_JOB,
     PLEDGE_JOB,

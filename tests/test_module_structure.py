@@ -126,13 +126,7 @@ def test_module_names_do_not_collide():
         if path.name != "__init__.py":
             seen.setdefault(path.stem, []).append(name)
     shared = {stem: names for stem, names in seen.items() if len(names) > 1}
-    # The one collision left (the alert store of issue 13 beside the quality results store) still needs a rename
-    # that says what each holds. Listed so no new collision gets in meanwhile.
-    pending = {
-        "store": ["pipelines.alerts.store", "pipelines.quality.store"],
-    }
-    new = {stem: names for stem, names in shared.items() if sorted(names) != sorted(pending.get(stem, []))}
-    assert not new, f"modules sharing a name: {new}"
+    assert not shared, f"modules sharing a name: {shared}"
 
 
 def test_no_module_level_mutable_state_is_written():

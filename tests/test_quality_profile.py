@@ -10,7 +10,7 @@ import duckdb
 
 from pipelines.ingest.load import ensure_schema
 from pipelines.quality import validate
-from pipelines.quality.profile import PROFILE_SUITE, partition_profile, run_sample_frame
+from pipelines.quality.partition_profile import PROFILE_SUITE, partition_profile, run_sample_frame
 from pipelines.sources import SOURCES
 
 CASES = SOURCES["enforcement_cases"]

@@ -573,8 +573,8 @@ def third_party_evaluations() -> pl.DataFrame:
 
 
 def profile_rows() -> pl.DataFrame:
-    """A partition profile as pipelines/quality/profile.py builds it: one row per partition and measure."""
-    from pipelines.quality.profile import SCHEMA
+    """A partition profile as pipelines/quality/partition_profile.py builds it: one row per partition and measure."""
+    from pipelines.quality.partition_profile import SCHEMA
 
     rows = [
         ("rows_vs_previous_year", None, 240.0, 80.0, 720.0, "warn"),

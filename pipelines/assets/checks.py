@@ -141,7 +141,7 @@ def _yearly_checks(con, run_id: str, source: Source, years: list[int], codes) ->
     on one repeatable sample of all the run's partitions (an independent guard of the loader's row rules), and
     for grants the per-city counts against the previous year."""
     from pipelines.quality import patent_grant_city_counts_from_db, record_results, validate
-    from pipelines.quality.profile import PROFILE_SUITE, partition_profile, run_sample_frame
+    from pipelines.quality.partition_profile import PROFILE_SUITE, partition_profile, run_sample_frame
     from pipelines.quality.suites import load_config
 
     out = []

@@ -1,11 +1,11 @@
-"""Data-quality suites (expectations/*.json) validated with Great Expectations, and their results store.
+"""Data-quality suites (expectations/*.json) validated with Great Expectations, and their results (results.py).
 
 Importing this package does not import Great Expectations; the first `validate` call does.
 """
 
 from pipelines.quality.derived import patent_grant_city_counts, patent_grant_city_counts_from_db, valid_region_codes
+from pipelines.quality.results import latest_report, record_results, summarise_rejections
 from pipelines.quality.runner import ExpectationResult, SuiteResult, validate
-from pipelines.quality.store import latest_report, record_results, summarise_rejections
 from pipelines.quality.suites import MissingParameter, load_suite, suite_names
 
 __all__ = [

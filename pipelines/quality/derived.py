@@ -91,7 +91,7 @@ def patent_grant_city_counts(
 def patent_grant_city_counts_from_db(con, year: int, *, min_base_count: int | None = None) -> pl.DataFrame:
     """The same from raw.patent_grants in DuckDB, for partition ``year`` against ``year - 1``."""
     codes = {r[0] for r in con.execute("SELECT city_code FROM raw.cities").fetchall()}
-    from pipelines.quality.store import query_pl
+    from pipelines.quality.results import query_pl
 
     sql = "SELECT region_code, year FROM raw.patent_grants WHERE year = ?"
     cur, prev = query_pl(con, sql, [int(year)]), query_pl(con, sql, [int(year) - 1])
