@@ -101,6 +101,7 @@ def column_defs(lang: str) -> list[dict]:
 # and plain values are accepted back, so a crafted URL can set a filter and nothing else.
 FILTER_KEYS = frozenset({"filterType", "type", "filter", "filterTo", "operator", "conditions", "dateFrom", "dateTo"})
 MAX_FILTER_CHARS = 1200
+MAX_FILTER_VALUE_CHARS = 100  # one text value of a grid filter condition (the whole filter: MAX_FILTER_CHARS)
 LANG_FIELDS = ({"province_name", "province_name_en"},)  # one column, a field per language
 
 
@@ -116,7 +117,9 @@ def _clean_condition(cond, depth: int = 0) -> dict | None:
             if any(p is None for p in parts):
                 return None
             out[k] = parts
-        elif v is None or isinstance(v, bool | int | float) or (isinstance(v, str) and len(v) <= 100):
+        elif (
+            v is None or isinstance(v, bool | int | float) or (isinstance(v, str) and len(v) <= MAX_FILTER_VALUE_CHARS)
+        ):
             out[k] = v
         else:
             return None
