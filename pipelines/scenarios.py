@@ -42,7 +42,11 @@ GROUPS = ("leader", "strong", "moderate", "emerging")
 _SHARE_PARAMS = ("robust_share", "lagging_share", "_share", "_weight", "ratio")
 CHANGE_KINDS = ("rank", "stage", "verdict", "acceptance_band")
 EVALUATION_SELECT = "path:models/intermediate/evaluation path:models/marts/evaluation"
-SCORE_SELECT = "dim_indicator int_pillar_scores int_composite fct_city_score_year"
+# The score models a pillar-weight scenario re-runs, from the catalog seeds up to the score mart.
+SCORE_SELECT = (
+    "int_indicator_catalog int_performance_bands dim_indicator int_pillar_scores int_composite int_programme_average_year "
+    "fct_programme_average_year fct_city_score_year"
+)
 
 
 class ScenarioError(ValueError):
@@ -212,9 +216,13 @@ def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Pat
             total = sum(scenario.pillar_weights.values())
             for code, w in scenario.pillar_weights.items():
                 con.execute("update marts.pillars set pillar_weight = ? where pillar_code = ?", [w / total, code])
-        # The score model reads the evaluation calendar from the intermediate layer, which the snapshot does not
-        # publish; its mart twin holds the same rows.
+        # The score models read the evaluation calendar and the indicator scores from the intermediate layer, which
+        # the snapshot does not publish; their mart twins hold the same rows.
         con.execute("create schema if not exists intermediate")
+        if scenario.pillar_weights:
+            con.execute(
+                "create or replace table intermediate.int_indicator_scores as select * from marts.fct_city_indicator_year"
+            )
         if _has(con, "marts", "fct_programme_unit_year"):
             con.execute(
                 "create or replace table intermediate.int_programme_unit_years as "

@@ -446,6 +446,28 @@ def test_raising_a_threshold_changes_verdicts_with_the_projects_own_models(sampl
     assert sc.compare_scenarios(sid, sid).filter(pl.col("value_a") != pl.col("value_b")).height == 0
 
 
+def test_a_pillar_weight_scenario_rescores_from_the_snapshot(sample_snapshot, snap, tmp_path, monkeypatch):
+    """Pillar weights re-run the project's score models on the snapshot copy (which carries marts only): the
+    latest catalog's published weights give back the published ranks of its years, other weights move ranks."""
+    monkeypatch.setenv("IPCITY_SCENARIOS", str(tmp_path / "scenarios"))
+    path = sample_snapshot.snapshot
+    published = sc.base_pillar_weights(path)  # the latest catalog version's; a scenario sets them for every version
+    latest_years = {
+        str(y)
+        for (y,) in q(
+            snap,
+            "select evaluation_year from marts.catalog_versions "
+            "where catalog_version = (select max(catalog_version) from marts.catalog_versions)",
+        ).iter_rows()
+    }
+    _, same = sc.run_scenario(path, sc.Scenario(pillar_weights=published), n_runs=10)
+    moved = same.filter((pl.col("kind") == "rank") & pl.col("period").is_in(sorted(latest_years)))
+    assert latest_years and moved.height == 0, moved
+    heavy = {code: (0.6 if code == "PRO" else 0.1) for code in published}
+    _, changes = sc.run_scenario(path, sc.Scenario(pillar_weights=heavy), n_runs=10)
+    assert changes.filter(pl.col("kind") == "rank").height > 0
+
+
 def _ids(node, found: list) -> list:
     """Every component id in a Dash layout response."""
     if isinstance(node, dict):
