@@ -109,7 +109,12 @@ def parity(tmp_path_factory) -> dict:
     statuses = dbt(
         ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"], duck, duck.parent
     )
-    failed = {k: v for k, v in statuses.items() if k != "__output__" and v not in ("success", "pass")}
+    # exposures (the dashboard pages, models/exposures) build nothing: dbt reports them as no-op
+    failed = {
+        k: v
+        for k, v in statuses.items()
+        if k != "__output__" and not k.startswith("exposure.") and v not in ("success", "pass")
+    }
     assert not failed, f"dbt build on DuckDB failed: {failed}\n{statuses['__output__']}"
     manifest = duck.parent / "target" / "manifest.json"
 

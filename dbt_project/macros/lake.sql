@@ -15,7 +15,13 @@
     {%- if execute -%}
     {%- set lake = env_var('IPCITY_LAKE', '../data/lake') -%}
     {%- set tables = {} -%}
-    {%- for node in graph.sources.values() if node.schema == 'raw' -%}
+    {#- only the raw tables a model reads: sources declared for the docs alone (the quarantine the dashboard
+        shows, models/exposures) are not in the lake -#}
+    {%- set read_by_models = [] -%}
+    {%- for model in graph.nodes.values() if model.resource_type == 'model' -%}
+        {%- do read_by_models.extend(model.depends_on.nodes) -%}
+    {%- endfor -%}
+    {%- for node in graph.sources.values() if node.schema == 'raw' and node.unique_id in read_by_models -%}
         {%- do tables.update({'raw.' ~ node.name: lake ~ '/raw/' ~ node.name}) -%}
     {%- endfor -%}
     {%- for item in env_var('IPCITY_SPARK_EXTERNAL', '').split(';') if '=' in item -%}
