@@ -458,8 +458,13 @@ def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) ->
             present(f"regexp_full_match({x}, {lit(DATE_RE)}) AND {vname} IS NOT NULL")
         return value, ok
     if c.dtype == "bool":
-        value = f"coalesce({_in(x, _TRUE_CASED)}, false)"
-        present(_in(x, _TRUE_CASED + _FALSE_CASED))  # other casings are read by the Polars rules
+        # true / false (what exports write) answered by one comparison each; the list only for other spellings
+        value = (
+            f"CASE WHEN {x} = 'true' THEN true WHEN {x} = 'false' THEN false "
+            f"ELSE coalesce({_in(x, _TRUE_CASED)}, false) END"
+        )
+        # other casings are read by the Polars rules
+        present(f"CASE WHEN {x} = 'true' OR {x} = 'false' THEN true ELSE {_in(x, _TRUE_CASED + _FALSE_CASED)} END")
         return value, ok
     raise ValueError(c.dtype)
 
