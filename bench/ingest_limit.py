@@ -5,6 +5,8 @@
 For each format, interleaved `--repeats` times (each a fresh process, whole-process wall time):
 
 * bare DuckDB and bare Polars reading the grants file and counting it by region and type (bench/bare_*.py);
+* bare DuckDB *storing* it: typed read, written into a fresh database file, counted, closed
+  (bench/bare_duckdb_load.py) — the floor under any ingestion that keeps the rows;
 * the pipeline's `ingest_file` (contract compiled to SQL, DuckDB scan) for cities + grants, then the same count
   (bench/pipeline_ingest.py --mode count);
 * the same with IPCITY_INGEST_SCAN=polars: every file through the Polars reader and rules (the code before the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -59,6 +62,8 @@ def measure(landing: Path, work: Path, repeats: int) -> dict:
     cmds = {
         "bare_duckdb": ([PY, str(BENCH / "bare_duckdb.py"), str(grants)], {}),
         "bare_polars": ([PY, str(BENCH / "bare_polars.py"), str(grants)], {}),
+        # the floor under any ingestion that stores the rows: typed read, written to a database file, counted
+        "bare_duckdb_load": ([PY, str(BENCH / "bare_duckdb_load.py"), str(grants), str(work / "bare_load.duckdb")], {}),
         "pipeline_scan": (
             [PY, str(BENCH / "pipeline_ingest.py"), str(landing), str(wh), "--mode", "count"],
             {"IPCITY_INGEST_SCAN": "sql"},
@@ -75,7 +80,11 @@ def measure(landing: Path, work: Path, repeats: int) -> dict:
             r = run_proc(cmd, env=env, log=work / f"{name}.log")
             runs[name].append(r)
             if name == "pipeline_scan" and len(runs[name]) == 1:
-                order = verify_row_numbers(grants, wh)
+                # checked after all runs: reading 3.5 M rows here would raise this process's memory, which the
+                # commands forked after it inherit in their peak-RSS counter
+                shutil.copy(wh, work / "scan_check.duckdb")
+    load_end = load_average()
+    order = verify_row_numbers(grants, work / "scan_check.duckdb")
     out = {"file": grants.name, "mb": round(grants.stat().st_size / 1e6, 1), "load_start": load_start}
     for name, rs in runs.items():
         out[name] = {
@@ -88,8 +97,9 @@ def measure(landing: Path, work: Path, repeats: int) -> dict:
     bare = min(out["bare_duckdb"]["median_s"], out["bare_polars"]["median_s"])
     out["ratio_scan_vs_bare"] = round(out["pipeline_scan"]["median_s"] / bare, 2)
     out["ratio_polars_reader_vs_bare"] = round(out["pipeline_polars_reader"]["median_s"] / bare, 2)
+    out["ratio_scan_vs_bare_load"] = round(out["pipeline_scan"]["median_s"] / out["bare_duckdb_load"]["median_s"], 2)
     out["row_numbers"] = order
-    out["load_end"] = load_average()
+    out["load_end"] = load_end
     return out
 
 
@@ -153,6 +163,13 @@ def main(argv: list[str] | None = None) -> dict:
             f"scan {r['pipeline_scan']['median_s']} s ({r['ratio_scan_vs_bare']}x), polars reader "
             f"{r['pipeline_polars_reader']['median_s']} s ({r['ratio_polars_reader_vs_bare']}x); rows at a wrong "
             f"number: {r['row_numbers']['rows_at_wrong_number']}; load {r['load_start']} -> {r['load_end']}"
+        )
+        split = r["pipeline_scan"]["split"]
+        print(
+            f"  {'':8s} bare duckdb load (typed read + write + count) {r['bare_duckdb_load']['median_s']} s: scan "
+            f"{r['ratio_scan_vs_bare_load']}x of it; scan phases (last run) {split.get('phases_s')}, "
+            f"aggregate {split['aggregate_s']:.2f} s, close {split.get('close_s', 0):.2f} s; peak RSS scan "
+            f"{r['pipeline_scan']['maxrss_mb']} MB, reader {r['pipeline_polars_reader']['maxrss_mb']} MB"
         )
     if "pandas" in results:
         r = results["pandas"]

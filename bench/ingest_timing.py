@@ -1,4 +1,7 @@
-"""Timing wrappers that split ingest_file's work into read / validate / hash without changing it.
+"""Timing wrappers that split ingest_file's work into phases without changing it: hash (sha256 + line count),
+scan_insert (the contract's DuckDB scan inserting the good rows, and the second pass over a file with other
+rows), read (the Polars reader), validate (the Polars rules: every row on the reader path, the refused rows on
+the scan path), duplicates (repeated keys among the file's rows), write (quarantine, ledger, commit).
 
 ingest_file looks these functions up in its module at call time, so wrapping them there is enough.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 import time
 
 import pipelines.ingest.load as load
+from pipelines.ingest import contract_sql
 
 PHASES: dict[str, float] = {}
 
@@ -26,3 +30,7 @@ def _timed(name, fn):
 load.read_file = _timed("read", load.read_file)
 load.validate = _timed("validate", load.validate)
 load.file_hash = _timed("hash", load.file_hash)
+contract_sql.stage = _timed("scan_insert", contract_sql.stage)
+contract_sql.stage_frame = _timed("scan_insert", contract_sql.stage_frame)
+load._staged_duplicates = _timed("duplicates", load._staged_duplicates)
+load._write = _timed("write", load._write)

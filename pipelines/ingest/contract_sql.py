@@ -10,12 +10,12 @@
   synonyms), region codes, city-level totals, numbers and whole numbers, minimum / maximum, dates and months,
   yes/no spellings, no future dates, the partition year, cross-field order, kind code vs type, record
   plausibility (the seed's thresholds), total and note rows;
-* one ``CREATE TEMP TABLE … AS SELECT`` from the scan holding the typed values and the verdict of every row,
-  with the raw text kept only for the rows some rule refuses or that use a spelling the SQL does not read
-  (full-width characters, 2025年3月5日 dates, per cent, Excel error cells ...).
+* one ``INSERT … SELECT`` from the scan into the raw table: typed values, the row number (computed in the
+  scan), lineage, and only the rows every rule passes — no stage table, no Python frame. When fewer rows load
+  than the file has records, a second pass keeps the raw text of just the other rows (refused by some rule, or
+  in a spelling the SQL does not read: full-width characters, 2025年3月5日 dates, per cent, Excel errors ...).
 
-The good rows go from that table straight into the raw table (``INSERT … SELECT``; no Python frame). The
-refused rows — few in a real file — are named by the Polars rule set of `validate` (the one place each reason
+The refused rows — few in a real file — are named by the Polars rule set of `validate` (the one place each reason
 text is defined), so every refusal reason and every accepted spelling of the Polars path holds unchanged. A
 file the scan cannot read the same way as the Polars reader (not UTF-8, blank lines, ragged or cut-off rows,
 quotes in the header, a workbook, per-cent columns) is read by the Polars path as before.
@@ -27,7 +27,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -47,7 +47,7 @@ from pipelines.ingest.readers import (
 from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, map_columns
 from pipelines.sources import NATIONAL_CODES, Column, Source, plausibility_thresholds
 
-STAGE = "__ingest_stage"
+REST = "__ingest_rest"  # the rows of a scan that did not load straight away (refused, blank)
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 SCAN_SUFFIXES = (*CSV_SUFFIXES, ".parquet")
 # Files at least this big are scanned by DuckDB; smaller ones (and workbooks) are read by the Polars reader and
@@ -100,9 +100,15 @@ class Layout:
 
     @property
     def row_sql(self) -> str:
-        """The row number of a stage row: a frame carries it; a scan's row is its position in the file (CREATE
-        TABLE AS keeps the scan's order, and the stage query has no join that could change it)."""
-        return "__rn" if self.kind == "frame" else f"(CAST(rowid AS BIGINT) + {self.first_row})"
+        """The row number of a scanned record, computed in the scan itself (so the rows may go anywhere, in any
+        order, afterwards): a frame carries it; a Parquet row is its ``file_row_number`` (0-based); a CSV record
+        is numbered by ``row_number() OVER ()`` right above the scan — DuckDB runs that streaming window in file
+        order (a fixed-order operator), whatever the threads and insertion-order settings."""
+        if self.kind == "frame":
+            return ROW_NUMBER
+        if self.kind == "parquet":
+            return f"(CAST(file_row_number AS BIGINT) + {self.first_row})"
+        return f"(CAST(row_number() OVER () AS BIGINT) + {self.first_row - 1})"
 
 
 # ------------------------------------------------------------------------------------------------ layout
@@ -197,6 +203,8 @@ def parquet_layout(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -
     headers = [c[0] for c in cols]
     if len(set(headers)) != len(headers):
         raise NotScannable("repeated column names")
+    if "file_row_number" in headers:  # the name of the scan's own row number
+        raise NotScannable("a column named file_row_number")
     for name, dtype, *_ in cols:
         if any(k in dtype for k in ("[", "STRUCT", "MAP", "UNION", "BLOB")):
             raise NotScannable(f"column {name} is {dtype}")
@@ -260,6 +268,7 @@ def _regex_alternatives(values) -> str:
 class Compiled:
     select: str  # the stage query
     typed: list[str]  # contract columns (+ year) as stored
+    checks: list[str] = field(default_factory=list)  # the ok-conditions (the verdict is their conjunction)
 
 
 def compile_stage(
@@ -357,7 +366,7 @@ def compile_stage(
         [f"{text[c.name]} AS {t(c.name)}" for c in source.columns]
         + [f"{scan[i]} AS __c{i}" for i in range(len(layout.headers))]
         + [ident(f) for f in layout.flags]
-        + ([f"{ROW_NUMBER} AS __rn"] if layout.kind == "frame" else [])
+        + [f"{layout.row_sql} AS __rn"]
     )
     mid = ", ".join(["*"] + [f"{values[c.name]} AS {v(c.name)}" for c in source.columns])
     typed = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
@@ -370,11 +379,11 @@ def compile_stage(
     outer += [
         f"CASE WHEN NOT __ok THEN {_as_text(f'__c{i}', layout, i)} END AS __raw{i}" for i in range(len(layout.headers))
     ]
-    outer += [ident(f) for f in layout.flags] + (["__rn"] if layout.kind == "frame" else [])
+    outer += [ident(f) for f in layout.flags] + ["__rn"]
     select = (
         f"SELECT {', '.join(outer)} FROM (SELECT {judged} FROM (SELECT {mid} FROM (SELECT {inner} FROM {scan_from})))"
     )
-    return Compiled(select, typed)
+    return Compiled(select, typed, ok)
 
 
 # What a cell the SQL passes may look like, per kind of column. Anything else (white space or a control character
@@ -449,8 +458,13 @@ def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) ->
             present(f"regexp_full_match({x}, {lit(DATE_RE)}) AND {vname} IS NOT NULL")
         return value, ok
     if c.dtype == "bool":
-        value = f"coalesce({_in(x, _TRUE_CASED)}, false)"
-        present(_in(x, _TRUE_CASED + _FALSE_CASED))  # other casings are read by the Polars rules
+        # true / false (what exports write) answered by one comparison each; the list only for other spellings
+        value = (
+            f"CASE WHEN {x} = 'true' THEN true WHEN {x} = 'false' THEN false "
+            f"ELSE coalesce({_in(x, _TRUE_CASED)}, false) END"
+        )
+        # other casings are read by the Polars rules
+        present(f"CASE WHEN {x} = 'true' OR {x} = 'false' THEN true ELSE {_in(x, _TRUE_CASED + _FALSE_CASED)} END")
         return value, ok
     raise ValueError(c.dtype)
 
@@ -480,7 +494,7 @@ def _native_column(c: Column, x: str, vname: str, factor: float | None) -> tuple
 
 
 def _in(x: str, values) -> str:
-    """x is one of the constants (the stage runs with DuckDB's IN-to-join rewrite off: see _run_stage)."""
+    """x is one of the constants."""
     return f"list_contains([{', '.join(map(lit, values))}], {x})"
 
 
@@ -549,12 +563,27 @@ def _record_rules_sql(source: Source, v, population: dict[str, float] | None) ->
 
 
 @dataclass
+class Target:
+    """Where a scanned file's good rows go: the source's raw table, with the file's lineage columns."""
+
+    table: str
+    file_name: str
+    file_hash: str
+    loaded_at: datetime
+
+
+@dataclass
 class Staged:
+    """A file scanned once: its good rows are already in the raw table, in a transaction left open for the
+    caller (who names the other rows, then commits — or rolls back, and nothing of the file is left)."""
+
     layout: Layout
     typed: list[str]
     rows_read: int  # records of the file (blank lines of cells not counted)
+    rows_loaded: int  # good rows inserted straight from the scan
     suspect: RawFrame | None  # the rows the SQL did not pass, as the Polars reader would have read them
     encoding: str
+    target: Target
 
 
 def stage(
@@ -567,21 +596,24 @@ def stage(
     valid_codes: frozenset[str] | None,
     population: pl.DataFrame | None,
     lines: int | None,
+    target: Target,
 ) -> Staged:
-    """Scan the file once into the stage table. Raises NotScannable for files the Polars path reads."""
+    """Scan the file once, loading its good rows into ``target`` (transaction left open). Raises NotScannable
+    (nothing loaded, no transaction open) for files the Polars path reads."""
     cleanup: list[Path] = []
     try:
-        return _stage(con, source, path, partition, today, valid_codes, population, lines, cleanup)
+        return _stage(con, source, path, partition, today, valid_codes, population, lines, target, cleanup)
     finally:
         for d in cleanup:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _stage(con, source, path, partition, today, valid_codes, population, lines, cleanup) -> Staged:
+def _stage(con, source, path, partition, today, valid_codes, population, lines, target, cleanup) -> Staged:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         layout = parquet_layout(con, path, source)
         scan_from = f"read_parquet({lit(str(path))})"
+        expected = con.execute(f"SELECT count(*) FROM {scan_from}").fetchall()[0][0]  # from the file's metadata
     elif suffix in CSV_SUFFIXES:
         scan_path, encoding = path, "utf-8"
         with open(path, "rb") as f:
@@ -598,9 +630,11 @@ def _stage(con, source, path, partition, today, valid_codes, population, lines, 
             f"delim = {lit(layout.delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
             "auto_detect = false, null_padding = false, ignore_errors = false)"
         )
+        # One record per line below the header, or the file has blank lines or line breaks in cells.
+        expected = None if lines is None else lines - layout.skip
     else:
         raise NotScannable("workbook")
-    return _run_stage(con, source, layout, scan_from, partition, today, valid_codes, population)
+    return _run_stage(con, source, layout, scan_from, expected, partition, today, valid_codes, population, target)
 
 
 def stage_frame(
@@ -613,65 +647,80 @@ def stage_frame(
     today: date,
     valid_codes: frozenset[str] | None,
     population: pl.DataFrame | None,
+    target: Target,
 ) -> Staged:
     """The same stage, over a file read by the Polars reader (workbooks, small text files)."""
     layout = frame_layout(raw, source, file_name)
     con.register("__ingest_frame", raw.df.to_arrow())
     try:
-        return _run_stage(con, source, layout, "__ingest_frame", partition, today, valid_codes, population)
+        return _run_stage(
+            con, source, layout, "__ingest_frame", raw.df.height, partition, today, valid_codes, population, target
+        )
     finally:
         con.unregister("__ingest_frame")
 
 
-def _run_stage(con, source, layout, scan_from, partition, today, valid_codes, population) -> Staged:
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if any."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:  # no transaction open
+        pass
+
+
+def _run_stage(con, source, layout, scan_from, expected, partition, today, valid_codes, population, target) -> Staged:
+    """One pass over the file: the good rows go straight from the scan into the raw table (typed, row-numbered,
+    with their lineage) — no stage table, no second copy. Only when the rows loaded fall short of the file's
+    records (refused rows, blank lines) is the file judged a second time, keeping just the other rows."""
     pop = None
     if population is not None and population.height:
         pop = dict(zip(population["region_code"].to_list(), population["population_10k"].to_list(), strict=True))
     compiled = compile_stage(
         source, layout, scan_from, partition=partition, today=today, valid_codes=valid_codes, population=pop
     )
-    # DuckDB rewrites a constant list (IN, list_contains) into a join: a join would reorder the stage's rows,
-    # whose position is their row number. The rewrite is off for this one statement.
-    disabled = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
-    con.execute(f"SET disabled_optimizers = {lit(','.join(x for x in (disabled, 'in_clause') if x))}")
+    cols = ", ".join(ident(c) for c in compiled.typed)
+    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {compiled.select}")
-    except duckdb.Error as e:
-        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        raise NotScannable(f"scan failed ({type(e).__name__}: {str(e)[:200]})") from e
-    finally:
-        con.execute(f"SET disabled_optimizers = {lit(disabled)}")
-    # rowid is the record's position in the file: CREATE TABLE AS keeps the scan's order (no join in it).
-    if layout.kind == "csv" and layout.lines is not None:
-        # One record per line below the header, or the Polars reader numbers the rows differently: DuckDB skips
-        # blank lines that the Polars reader counts (and a cell with a line break spans two lines).
-        total = con.execute(f"SELECT count(*) FROM {STAGE}").fetchall()[0][0]
-        if total + layout.skip != layout.lines:
-            con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-            raise NotScannable("blank lines or line breaks inside cells (rows numbered by the Polars reader)")
-    n_ok, n_rest = con.execute(
-        f"SELECT count(*) FILTER (__ok AND NOT __blank), count(*) FILTER (NOT __ok AND NOT __blank) FROM {STAGE}"
-    ).fetchall()[0]
-    suspect = None
-    if n_rest:
-        cols = ", ".join([f"__raw{i} AS {ident(h)}" for i, h in enumerate(layout.headers)] + layout.flags)
-        df = con.sql(
-            f"SELECT {layout.row_sql} AS {ROW_NUMBER}, {cols} FROM {STAGE} "
-            f"WHERE NOT __ok AND NOT __blank ORDER BY {ROW_NUMBER}"
-        ).pl()
-        df = df.select(*layout.headers, ROW_NUMBER, *layout.flags)
-        suspect = RawFrame(df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year)
-    if n_ok + n_rest == 0:
-        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        raise NotScannable("no data rows")
-    return Staged(layout, compiled.typed, n_ok + n_rest, suspect, layout.encoding)
-
-
-def good_rows_sql(staged: Staged, extra: str | None = None) -> str:
-    """The staged good rows (typed contract columns, + year, + ROW_NUMBER), plus ``extra`` (a relation with
-    the same columns: the refused-by-SQL rows the Polars rules passed)."""
-    cols = ", ".join(ident(c) for c in staged.typed)
-    q = f"SELECT {cols}, {staged.layout.row_sql} AS {ROW_NUMBER} FROM {STAGE} WHERE __ok AND NOT __blank"
-    if extra:
-        q += f" UNION ALL BY NAME SELECT {cols}, {ROW_NUMBER} FROM {extra}"
-    return q
+        # A new version of a file replaces the rows of the old version (same name, different bytes).
+        con.execute(f"DELETE FROM {target.table} WHERE _source_file = ?", [target.file_name])
+        # Every row carries its row number, so the insert need not keep the file's order: without it DuckDB
+        # writes whole row groups from each thread, instead of ordered batches it merges again at checkpoint.
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            n_good = con.execute(
+                f"INSERT INTO {target.table} BY NAME SELECT {cols}, __rn AS _row_number, $file AS _source_file, "
+                f"$hash AS _file_hash, $now AS _ingested_at FROM ({compiled.select}) WHERE __ok AND NOT __blank",
+                {"file": target.file_name, "hash": target.file_hash, "now": target.loaded_at},
+            ).fetchall()[0][0]
+        finally:
+            con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
+        suspect, n_rest = None, 0
+        if expected is None or n_good != expected:
+            flags = [ident(f) for f in layout.flags]
+            raws = [f"__raw{i}" for i in range(len(layout.headers))]
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {REST} AS SELECT __rn, __blank, {', '.join(raws + flags)} "
+                f"FROM ({compiled.select}) WHERE NOT (__ok AND NOT __blank)"
+            )
+            n_blank, n_rest = con.execute(
+                f"SELECT count(*) FILTER (__blank), count(*) FILTER (NOT __blank) FROM {REST}"
+            ).fetchall()[0]
+            if layout.kind == "csv" and expected is not None and n_good + n_blank + n_rest != expected:
+                # DuckDB skips empty lines that the Polars reader numbers (and a cell with a line break spans
+                # two lines): the Polars reader numbers this file's rows.
+                raise NotScannable("blank lines or line breaks inside cells (rows numbered by the Polars reader)")
+            if n_rest:
+                named = ", ".join([f"__raw{i} AS {ident(h)}" for i, h in enumerate(layout.headers)] + flags)
+                df = con.sql(f"SELECT __rn AS {ROW_NUMBER}, {named} FROM {REST} WHERE NOT __blank ORDER BY __rn").pl()
+                df = df.select(*layout.headers, ROW_NUMBER, *layout.flags)
+                suspect = RawFrame(df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year)
+            con.execute(f"DROP TABLE {REST}")
+        if n_good + n_rest == 0:
+            raise NotScannable("no data rows")
+    except BaseException as e:
+        rollback(con)
+        if isinstance(e, duckdb.Error):
+            raise NotScannable(f"scan failed ({type(e).__name__}: {str(e)[:200]})") from e
+        raise
+    return Staged(layout, compiled.typed, n_good + n_rest, n_good, suspect, layout.encoding, target)

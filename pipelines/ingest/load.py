@@ -246,6 +246,7 @@ def ingest_file(
         )
         raise IngestError(path.name, "administrative divisions (raw.cities) are not loaded yet; load cities first")
     staged, today = None, today or date.today()
+    target = contract_sql.Target(source.table, path.name, digest, datetime.now())
     if (
         SQL_SCAN
         and path.suffix.lower() in contract_sql.SCAN_SUFFIXES
@@ -261,6 +262,7 @@ def ingest_file(
                 valid_codes=codes,
                 population=_population(con, source),
                 lines=line_count(path) if path.suffix.lower() in contract_sql.CSV_SUFFIXES else None,
+                target=target,
             )
         except contract_sql.NotScannable as e:
             staged, why = None, str(e)
@@ -282,6 +284,7 @@ def ingest_file(
                         today=today,
                         valid_codes=codes,
                         population=_population(con, source),
+                        target=target,
                     )
                     contract_sql.READ_LOG.append((path.name, "frame"))
                 except Exception as e:  # noqa: BLE001 - NotScannable, or a bug: the Polars rules judge the frame
@@ -293,11 +296,8 @@ def ingest_file(
             reason = _plain(e)
             _record_failure(con, result, reason, run_id)
             raise IngestError(path.name, reason) from e
-    if staged is not None:
-        try:
-            return _ingest_staged(con, source, path, staged, result, partition, today, codes, run_id)
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {contract_sql.STAGE}")
+    if staged is not None:  # its good rows are loaded, in a transaction _ingest_staged commits or rolls back
+        return _ingest_staged(con, source, path, staged, result, partition, today, codes, run_id)
     try:
         checked = validate(
             raw,
@@ -349,16 +349,23 @@ def _ingest_staged(
     codes,
     run_id: str,
 ) -> IngestResult:
-    """The rest of ingest_file for a file scanned into the stage table: the rows the SQL did not pass are named
-    by the Polars rules (validate), duplicates are found across all good rows, and the good rows go from the
-    stage into the raw table in one INSERT … SELECT. Rows whose key was loaded from another file (corrections,
-    duplicates) and history rules take the frame path, which needs the good rows in hand."""
+    """The rest of ingest_file for a scanned file, whose good rows the scan already inserted into the raw table
+    (transaction open): the rows the SQL did not pass are named by the Polars rules (validate) and the ones they
+    pass join the others; repeated keys are found among this file's rows; then quarantine and ledger, and COMMIT.
+    Rows whose key was loaded from another file (corrections, duplicates) and history rules take the frame path,
+    which needs the good rows in hand. Any failure rolls the whole file back before it is recorded."""
     from pipelines.ingest.readers import _drop_blank_rows
 
     notes = list(staged.layout.notes)
     typed = staged.typed
+    table = source.table
+    lineage = {"file": path.name, "hash": result.file_hash, "now": staged.target.loaded_at}
+    file_rows = f"SELECT {', '.join(typed)}, _row_number AS {ROW_NUMBER} FROM {table} WHERE _source_file = $file"
     try:
         population = _population(con, source)
+        n_good = staged.rows_loaded
+        result.rows_read = staged.rows_read
+        rejected = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
         if staged.suspect is not None:
             suspect = staged.suspect
             if staged.layout.kind == "csv":
@@ -367,103 +374,118 @@ def _ingest_staged(
                 suspect, source, path.name, partition=partition, today=today, valid_codes=codes, population=population
             )
             notes += [n for n in checked.notes if n not in notes]
-            suspect_good, rejected = checked.good, checked.rejected
-            n_suspect = suspect.df.height
-        else:
-            schema = con.sql(f"SELECT {', '.join(typed)} FROM {contract_sql.STAGE} LIMIT 0").pl().schema
-            suspect_good = pl.DataFrame(schema={**schema, ROW_NUMBER: pl.Int64})
-            rejected = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
-            n_suspect = 0
-        result.rows_read = staged.rows_read - (staged.suspect.df.height if staged.suspect is not None else 0)
-        result.rows_read += n_suspect
-        con.register("__suspect_good", suspect_good.to_arrow())
-        good_sql = contract_sql.good_rows_sql(staged, "__suspect_good" if suspect_good.height else None)
-        dups = _staged_duplicates(con, source, good_sql, typed)
+            rejected = checked.rejected
+            result.rows_read = staged.rows_loaded + suspect.df.height  # blank rows are layout, not records
+            if checked.good.height:  # spellings the SQL leaves to the Polars rules, read and passed by them
+                con.register("__suspect_good", checked.good.select(*typed, ROW_NUMBER).to_arrow())
+                try:
+                    con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT {', '.join(typed)}, {ROW_NUMBER} AS _row_number, "
+                        "$file AS _source_file, $hash AS _file_hash, $now AS _ingested_at FROM __suspect_good",
+                        lineage,
+                    )
+                finally:
+                    con.unregister("__suspect_good")
+                n_good += checked.good.height
+        dups = _staged_duplicates(con, source, file_rows, path.name)
         if dups.height:
             rejected = pl.concat([rejected, dups.cast(rejected.schema)]).sort(ROW_NUMBER)
             con.register("__dup_rows", dups.select(ROW_NUMBER).to_arrow())
-            good_sql = f"SELECT * FROM ({good_sql}) WHERE {ROW_NUMBER} NOT IN (SELECT {ROW_NUMBER} FROM __dup_rows)"
+            try:
+                con.execute(
+                    f"DELETE FROM {table} WHERE _source_file = $file AND _row_number IN "
+                    f"(SELECT {ROW_NUMBER} FROM __dup_rows)",
+                    {"file": path.name},
+                )
+            finally:
+                con.unregister("__dup_rows")
+            n_good -= dups.height
         key = list(source.key)
         clash = False
-        if con.execute(f"SELECT 1 FROM {source.table} WHERE _source_file <> ? LIMIT 1", [path.name]).fetchall():
+        if con.execute(f"SELECT 1 FROM {table} WHERE _source_file <> ? LIMIT 1", [path.name]).fetchall():
             on = " AND ".join(f"g.{k} = t.{k}" for k in key)
             clash = bool(
                 con.execute(
-                    f"SELECT 1 FROM ({good_sql}) g JOIN {source.table} t ON {on} WHERE t._source_file <> ? LIMIT 1",
-                    [path.name],
+                    f"SELECT 1 FROM {table} g JOIN {table} t ON {on} "
+                    "WHERE g._source_file = $file AND t._source_file <> $file LIMIT 1",
+                    {"file": path.name},
                 ).fetchall()
             )
+        good, corrections = None, []
         if clash or source.history_rules:
-            # The frame path: the good rows in hand (files re-sending loaded keys, monthly pledge files).
+            # The frame path: the good rows in hand (files re-sending loaded keys, monthly pledge files); they
+            # leave the table again and _write loads the ones that stay.
             from pipelines.ingest.validate import Validated
 
-            checked = Validated(good=con.sql(good_sql).pl(), rejected=rejected, notes=notes)
+            rows = con.sql(f"{file_rows} ORDER BY {ROW_NUMBER}", params={"file": path.name}).pl()
+            con.execute(f"DELETE FROM {table} WHERE _source_file = ?", [path.name])
+            checked = Validated(good=rows, rejected=rejected, notes=notes)
             _check_history(con, source, checked, path.name)
             good, corrections = _drop_already_loaded(con, source, checked, path.name)
-            rejected, good_sql = checked.rejected, None
+            rejected = checked.rejected
             n_good = good.height
-        else:
-            good, corrections = None, []
-            n_good = con.execute(f"SELECT count(*) FROM ({good_sql})").fetchall()[0][0]
-    except IngestError as e:
-        _record_failure(con, result, e.reason, run_id)
-        raise
-    except Exception as e:  # noqa: BLE001 - every failure is a named, recorded failure; other files go on
-        reason = _plain(e)
-        _record_failure(con, result, reason, run_id)
-        raise IngestError(path.name, reason) from e
-    result.rows_loaded = n_good
-    result.rows_rejected = rejected.height
-    result.notes = notes
-    result.corrections = corrections
-    if corrections:
-        files = sorted({c["old_file"] for c in corrections})
-        result.notes.append(
-            f"corrected {len(corrections)} row(s) loaded earlier from {', '.join(files)}: "
-            + ", ".join(f"{c['key']} ({c['changed']})" for c in corrections[:20])
-            + (" ..." if len(corrections) > 20 else "")
-        )
-    result.message = "; ".join(result.notes)
-    if result.rows_read != result.rows_loaded + result.rows_rejected:  # pragma: no cover - invariant
-        raise AssertionError(f"{path.name}: row accounting broken {result}")
-    part = str(partition) if partition is not None else None
-    try:
+        result.rows_loaded = n_good
+        result.rows_rejected = rejected.height
+        result.notes = notes
+        result.corrections = corrections
+        if corrections:
+            files = sorted({c["old_file"] for c in corrections})
+            result.notes.append(
+                f"corrected {len(corrections)} row(s) loaded earlier from {', '.join(files)}: "
+                + ", ".join(f"{c['key']} ({c['changed']})" for c in corrections[:20])
+                + (" ..." if len(corrections) > 20 else "")
+            )
+        result.message = "; ".join(result.notes)
+        if result.rows_read != result.rows_loaded + result.rows_rejected:  # pragma: no cover - invariant
+            raise AssertionError(f"{path.name}: row accounting broken {result}")
+        part = str(partition) if partition is not None else None
         _write(
             con,
             source,
             path.name,
             result.file_hash,
             part,
-            good if good is not None else good_sql,
+            good,
             rejected,
             result,
             staged.encoding,
             run_id,
+            in_transaction=True,
+            now=staged.target.loaded_at,
         )
-    finally:
-        for name in ("__suspect_good", "__dup_rows"):
-            try:
-                con.unregister(name)
-            except Exception:  # noqa: BLE001 - not registered
-                pass
+    except IngestError as e:
+        contract_sql.rollback(con)
+        _record_failure(con, result, e.reason, run_id)
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure is a named, recorded failure; other files go on
+        contract_sql.rollback(con)
+        reason = _plain(e)
+        _record_failure(con, result, reason, run_id)
+        raise IngestError(path.name, reason) from e
+    except BaseException:
+        contract_sql.rollback(con)
+        raise
     return result
 
 
-def _staged_duplicates(con: duckdb.DuckDBPyConnection, source: Source, good_sql: str, typed: list[str]) -> pl.DataFrame:
-    """Second and later occurrences of a key among all good rows of the file, naming the first row (as
+def _staged_duplicates(con: duckdb.DuckDBPyConnection, source: Source, file_rows: str, file_name: str) -> pl.DataFrame:
+    """Second and later occurrences of a key among this file's rows in the raw table, naming the first row (as
     validate._duplicates words it); raw_values are the typed values as text."""
     key = list(source.key)
     keys = ", ".join(key)
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in key)
     empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
     n = con.execute(
-        f"SELECT count(*) FROM (SELECT {keys} FROM ({good_sql}) WHERE {not_null} GROUP BY ALL HAVING count(*) > 1)"
+        f"SELECT count(*) FROM (SELECT {keys} FROM {source.table} WHERE _source_file = $file AND {not_null} "
+        "GROUP BY ALL HAVING count(*) > 1)",
+        {"file": file_name},
     ).fetchall()[0][0]
     if not n:
         return empty
     later = con.sql(
-        f"SELECT * FROM (SELECT *, min({ROW_NUMBER}) OVER (PARTITION BY {keys}) AS __first FROM ({good_sql}) "
-        f"WHERE {not_null}) WHERE {ROW_NUMBER} <> __first ORDER BY {ROW_NUMBER}"
+        f"SELECT * FROM (SELECT *, min({ROW_NUMBER}) OVER (PARTITION BY {keys}) AS __first FROM ({file_rows}) "
+        f"WHERE {not_null}) WHERE {ROW_NUMBER} <> __first ORDER BY {ROW_NUMBER}",
+        params={"file": file_name},
     ).pl()
     contract = [c.name for c in source.columns]
     return later.select(
@@ -637,17 +659,29 @@ def _jsonable(v):
 
 
 def _write(
-    con, source: Source, file_name, digest, part, good: pl.DataFrame, rejected: pl.DataFrame, result, encoding, run_id
+    con,
+    source: Source,
+    file_name,
+    digest,
+    part,
+    good: pl.DataFrame | None,
+    rejected: pl.DataFrame,
+    result,
+    encoding,
+    run_id,
+    *,
+    in_transaction: bool = False,
+    now: datetime | None = None,
 ):
+    """Quarantine, ledger and (unless ``good`` is None: the scan loaded them) the good rows, as one transaction.
+    ``in_transaction``: the file's transaction is open and the old version's rows are gone already."""
     import json
 
-    now = datetime.now()
+    now = now or datetime.now()
     cols = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
     # The constant lineage columns are added by DuckDB in the INSERT: constant vectors cost nothing there,
     # whereas millions of copies of a 64-character hash are converted row by row on the way in.
-    # ``good`` is a frame, or the SQL of the staged good rows (loaded straight from the scan's stage table).
-    good_sql = good if isinstance(good, str) else None
-    to_load = None if good_sql else good.select(*cols, pl.col(ROW_NUMBER).alias("_row_number"))
+    to_load = None if good is None else good.select(*cols, pl.col(ROW_NUMBER).alias("_row_number"))
     sheets = result.sheets
     if len([s for s in sheets if s.get("status") == "read"]) > 1:
         located = [sheet_and_row(n, sheets) for n in rejected[ROW_NUMBER].to_list()]
@@ -667,10 +701,12 @@ def _write(
         pl.lit(run_id).alias("run_id"),
     ).with_columns(row_col, sheet_col)
     key = list(source.key)
-    con.execute("BEGIN TRANSACTION")
+    if not in_transaction:
+        con.execute("BEGIN TRANSACTION")
     try:
-        # A new version of a file replaces the rows of the old version (same name, different bytes).
-        con.execute(f"DELETE FROM {source.table} WHERE _source_file = ?", [file_name])
+        if not in_transaction:
+            # A new version of a file replaces the rows of the old version (same name, different bytes).
+            con.execute(f"DELETE FROM {source.table} WHERE _source_file = ?", [file_name])
         con.execute("DELETE FROM raw.rejected_rows WHERE source = ? AND file_name = ?", [source.name, file_name])
         con.execute(
             "UPDATE raw.ingested_files SET status = 'replaced' WHERE source = ? AND file_name = ? AND status IN ('loaded', 'failed')",
@@ -712,13 +748,7 @@ def _write(
             on = " AND ".join(f"t.{k} = o.{k}" for k in key)
             con.execute(f"DELETE FROM {source.table} t USING __old_keys o WHERE {on} AND t._source_file = o._f")
             con.unregister("__old_keys")
-        if good_sql:
-            con.execute(
-                f"INSERT INTO {source.table} BY NAME SELECT {', '.join(cols)}, {ROW_NUMBER} AS _row_number,"
-                f" $file AS _source_file, $hash AS _file_hash, $now AS _ingested_at FROM ({good_sql})",
-                {"file": file_name, "hash": digest, "now": now},
-            )
-        else:
+        if to_load is not None:
             con.register("__to_load", to_load.to_arrow())
             con.execute(
                 f"INSERT INTO {source.table} BY NAME SELECT *, $file AS _source_file, $hash AS _file_hash,"
