@@ -153,10 +153,11 @@ def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_dir: Path, names: l
     return attached
 
 
-def build_on_spark(context, dbt, warehouse) -> Iterator:
+def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None) -> Iterator:
     """The body of a dbt asset step on the `spark` target: lake and Python-step inputs out, dbt build on Spark
     (data tests as asset checks, as on DuckDB; unit tests test the SQL and run on DuckDB in CI), then DuckDB
-    views over what Spark built for the steps after it."""
+    views over what Spark built for the steps after it. ``extra_args``: the build plan's (--full-refresh or the
+    years to rebuild, pipelines/incremental.py)."""
     import dagster as dg
     from dagster_dbt import DbtCliResource
 
@@ -181,7 +182,9 @@ def build_on_spark(context, dbt, warehouse) -> Iterator:
     # Models that are ephemeral on DuckDB (the manifest the assets come from) are tables on Spark
     # (ephemeral_except_on_spark): they are not assets, so their results are not outputs of this step.
     outputs = set(context.selected_output_names)
-    for event in on_spark.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream():
+    for event in on_spark.cli(
+        ["build", "--exclude-resource-type", "unit_test", *(extra_args or [])], context=context
+    ).stream():
         if isinstance(event, dg.Output) and event.output_name not in outputs:
             continue
         yield event
