@@ -43,7 +43,10 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
     if tmp.exists():
         tmp.unlink()
     counts: dict[str, int] = {}
-    con = duckdb.connect(str(warehouse), read_only=False)
+    # the publish step's memory limit and spill folder (settings.duckdb_config): the copy streams table by table
+    config = settings.duckdb_config("publish")
+    Path(config["temp_directory"]).mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse), read_only=False, config=config)
     try:
         con.execute(f"ATTACH '{tmp}' AS snap")
         for schema in PUBLISHED_SCHEMAS:
