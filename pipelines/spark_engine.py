@@ -131,7 +131,10 @@ def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_dir: Path, names: l
         if names is not None and name not in names:
             continue
         schema, table = name.split(".")
-        if not any(folder.glob("*.parquet")):
+        # a table partitioned by year (the models incremental by year, macros/incremental_years.sql) keeps its
+        # files in one folder per partition value (partition_year=2023/), read back as a Hive layout
+        partitioned = not any(folder.glob("*.parquet")) and any(folder.glob("*=*/*.parquet"))
+        if not partitioned and not any(folder.glob("*.parquet")):
             continue
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         kind = con.execute(
@@ -141,8 +144,8 @@ def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_dir: Path, names: l
         ).fetchall()
         if kind and kind[0][0] != "VIEW":
             con.execute(f'DROP TABLE {schema}."{table}"')
-        glob = str(folder / "*.parquet").replace("'", "''")
-        source = f"read_parquet('{glob}')"
+        glob = str(folder / ("*=*/*.parquet" if partitioned else "*.parquet")).replace("'", "''")
+        source = f"read_parquet('{glob}', hive_partitioning = true)" if partitioned else f"read_parquet('{glob}')"
         # Spark's timestamps are UTC instants; DuckDB's marts hold them as local timestamps of UTC.
         cols = [
             f'timezone(\'UTC\', "{c}") AS "{c}"' if t.startswith("TIMESTAMP WITH TIME ZONE") else f'"{c}"'
