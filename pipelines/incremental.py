@@ -15,9 +15,9 @@ with what the last successful build read, partition by partition, and decides:
   old year). Nothing changed: no year is rebuilt, the full tables are recomputed from the incremental ones.
 
 The comparison uses a fingerprint of the rows themselves (count and an order-independent sum of the hash of
-every column, lineage included), not the ledger's account of what happened, so whatever path changed a
-partition (a new file, a re-sent file, a correction of a key loaded from another year, a reload from the UI,
-a hand edit) rebuilds its year. The fingerprints are recorded in ``ops.dbt_build_state`` only after the dbt
+each row's lineage for a yearly partition, of every column for the small tables), not the ledger's account of
+what happened, so whatever path changed a partition (a new file, a re-sent file, a correction of a key loaded
+from another year, a reload from the UI) rebuilds its year. The fingerprints are recorded in ``ops.dbt_build_state`` only after the dbt
 step succeeded; a failed build leaves the old record, so the next run rebuilds the same years again.
 """
 
@@ -103,19 +103,39 @@ def _row_hash(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
     return "hash(" + ", ".join(f'"{c}"' for c in cols) + ")"
 
 
+# A loaded row is identified by its lineage: the loader writes every row with the hash of its file, its row
+# number there and the time of the load, and changes a row only by deleting it and loading it again. Hashing
+# these four columns is 5x cheaper than hashing every column (0.2 s vs 1.5 s for 5.3 M grants), which matters
+# because every partition of every year is fingerprinted on every run.
+LINEAGE = ("_source_file", "_file_hash", "_row_number", "_ingested_at")
+
+
+def partition_fingerprints(con: duckdb.DuckDBPyConnection, source) -> dict[int, str]:
+    """{partition year: fingerprint} of a yearly source: row count and an order-independent sum of the hash of
+    each row's lineage (a new, re-sent, corrected, moved, reloaded or removed row changes it)."""
+    cols = ", ".join(LINEAGE)
+    return {
+        int(year): f"{n}:{s}"
+        for year, n, s in con.execute(
+            f"SELECT year, count(*), sum(cast(hash({cols}) AS HUGEINT)) FROM {source.table} GROUP BY year"
+        ).fetchall()
+    }
+
+
 def raw_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """{item: fingerprint} of the raw layer and the dbt project: ``yearly:<source>:<year>`` per partition,
-    ``table:<source>`` per other source, ``dbt_project``. One scan per table (DuckDB reads every column once)."""
+    """{item: fingerprint} of the raw layer and the dbt project: ``yearly:<source>:<year>`` per partition (its
+    rows' lineage), ``table:<source>`` per other source (every column of every row: small tables), and
+    ``dbt_project``."""
     out = {PROJECT_ITEM: project_fingerprint()}
     for source in SOURCES.values():
         schema, table = source.table.split(".")
         if not _table_exists(con, schema, table):
             continue
-        agg = f"count(*), sum(cast({_row_hash(con, schema, table)} AS HUGEINT))"
         if source.partitioned:
-            for year, n, s in con.execute(f"SELECT year, {agg} FROM {source.table} GROUP BY year").fetchall():
-                out[f"yearly:{source.name}:{year}"] = f"{n}:{s}"
+            for year, fp in partition_fingerprints(con, source).items():
+                out[f"yearly:{source.name}:{year}"] = fp
         else:
+            agg = f"count(*), sum(cast({_row_hash(con, schema, table)} AS HUGEINT))"
             n, s = con.execute(f"SELECT {agg} FROM {source.table}").fetchone()
             out[f"table:{source.name}"] = f"{n}:{s}"
     return out

@@ -11,7 +11,8 @@ The DuckDB warehouse stays the one place that loads: the loader (pipelines/inges
 (``raw.ingested_files``) decide what is loaded, and this module only mirrors the loaded tables after
 ingestion. A source is rewritten only when its ledger entries changed since the last export (fingerprint in
 ``raw/_exported.json``), and each source folder is replaced whole (written beside, then renamed), so a reader
-never sees half a source. Spark registers these folders as external tables (dbt on-run-start hook
+never sees half a source; a yearly source, once written, is kept up to date year by year (only the year folders
+whose rows changed are rewritten, each replaced whole). Spark registers these folders as external tables (dbt on-run-start hook
 ``register_lake_sources``); DuckDB keeps reading its own raw tables.
 """
 
@@ -74,9 +75,15 @@ def export_raw(con: duckdb.DuckDBPyConnection, lake: Path | None = None, *, forc
         if not force and done.get(table) == fp and target.exists():
             out[table] = "unchanged"
             continue
+        source = SOURCES.get(table)
+        if source is not None and source.partitioned and not force and isinstance(done.get(f"{table}/years"), dict):
+            # a yearly source rewrites only the partitions whose rows changed: adding a year to ten costs that year
+            years = _export_changed_years(con, source, target, done[f"{table}/years"])
+            done[table], done[f"{table}/years"] = fp, years
+            out[table] = "written"
+            continue
         tmp = root / f".{table}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        source = SOURCES.get(table)
         # Rows in a stable order, so the same warehouse gives the same files.
         order = "_source_file, _row_number" if source is not None else "source, file_name, ingested_at"
         if source is not None and source.partitioned:
@@ -96,6 +103,43 @@ def export_raw(con: duckdb.DuckDBPyConnection, lake: Path | None = None, *, forc
         tmp.rename(target)
         shutil.rmtree(old, ignore_errors=True)
         done[table] = fp
+        if source is not None and source.partitioned:
+            done[f"{table}/years"] = _year_fingerprints(con, source)
         out[table] = "written"
     marker.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
     return out
+
+
+def _year_fingerprints(con: duckdb.DuckDBPyConnection, source) -> dict[str, str]:
+    from pipelines.incremental import partition_fingerprints
+
+    return {str(y): fp for y, fp in partition_fingerprints(con, source).items()}
+
+
+def _export_changed_years(con: duckdb.DuckDBPyConnection, source, target: Path, before: dict[str, str]) -> dict:
+    """Rewrite the year folders of ``target`` whose rows changed since ``before`` ({year: fingerprint}, the same
+    fingerprints pipelines/incremental.py compares) and drop the folders of years that are gone. Each year folder
+    is replaced whole (written beside, then renamed), in the layout COPY … PARTITION_BY writes (no year column in
+    the files: it is in the folder name). Returns the fingerprints now."""
+    now = _year_fingerprints(con, source)
+    table = source.table.split(".")[1]
+    for year, fp in sorted(now.items()):
+        folder = target / f"year={year}"
+        if before.get(year) == fp and folder.exists():
+            continue
+        tmp = target.parent / f".{table}.year={year}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (year) FROM raw.{table} WHERE year = {int(year)} "
+            f"ORDER BY _source_file, _row_number) TO '{tmp / 'data_0.parquet'}' (FORMAT parquet)"
+        )
+        old = target.parent / f".{table}.year={year}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    for year in set(before) - set(now):
+        shutil.rmtree(target / f"year={year}", ignore_errors=True)
+    return now

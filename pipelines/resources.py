@@ -29,9 +29,8 @@ class Warehouse(DuckDBResource):
         publish, other; settings.duckdb_config): DuckDB keeps what it touches cached up to 80 % of RAM by
         default, the limit bounds each step whatever the history holds (it spills to disk beyond it)."""
         Path(self.file).parent.mkdir(parents=True, exist_ok=True)
-        config = {**settings.duckdb_config(step), **self.connection_config}
-        Path(config["temp_directory"]).mkdir(parents=True, exist_ok=True)
-        with DuckDBResource(database=self.file, connection_config=config).get_connection() as con:
+        with DuckDBResource(database=self.file, connection_config=self.connection_config).get_connection() as con:
+            settings.apply_duckdb_limits(con, step)
             yield con
 
     # The call sites' older name (other branches in flight use it); same connection.

@@ -121,3 +121,17 @@ def duckdb_temp_dir(step: str = "other") -> Path:
 def duckdb_config(step: str = "other") -> dict[str, str]:
     """The connection settings of a step's DuckDB connection (memory limit and spill folder)."""
     return {"memory_limit": duckdb_memory_limit(step), "temp_directory": str(duckdb_temp_dir(step))}
+
+
+def apply_duckdb_limits(con, step: str = "other") -> None:
+    """Set a step's memory limit and spill folder on an open connection. SET, not connect(config=...): DuckDB
+    refuses a second connection to a file that is still open in the process (a step's objects not yet garbage
+    collected) with a different configuration, and the pipeline's steps run in one process. The spill folder
+    cannot move once DuckDB has spilled to it; then the folder in use stays."""
+    cfg = duckdb_config(step)
+    con.execute("SET memory_limit = ?", [cfg["memory_limit"]])
+    Path(cfg["temp_directory"]).mkdir(parents=True, exist_ok=True)
+    try:
+        con.execute("SET temp_directory = ?", [cfg["temp_directory"]])
+    except Exception:  # noqa: BLE001 - a spill folder already in use is kept
+        pass

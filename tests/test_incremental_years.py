@@ -9,7 +9,7 @@ warehouse is then rebuilt with --full-refresh, and every table dbt built (schema
 hold the same rows: every value that is not a float (counts, ranks, groups, stages, verdicts, text, dates)
 exactly, floats to 1e-9 relative (pipelines.engine_parity's tolerance: a float sum depends on the order the
 engine adds the rows in, which differs between any two builds, full or not). The planner's other decisions (nothing changed, a reference table changed, the
-dbt project changed, a failed build) are checked on the same warehouse without dbt.
+dbt project changed, a reloaded or emptied partition, another engine) are checked on the same warehouse without dbt.
 """
 
 from __future__ import annotations
@@ -231,14 +231,57 @@ def test_non_yearly_changes_and_project_changes_force_a_full_refresh(built, tmp_
         assert incremental.plan_build(con).full_refresh
 
 
-def test_a_hand_edited_or_emptied_partition_is_rebuilt(built, tmp_path):
+def test_a_reloaded_or_emptied_partition_is_rebuilt(built, tmp_path):
+    from pipelines.assets.raw import _reset_partition
+
     wh = tmp_path / "warehouse.duckdb"
     shutil.copy(built["warehouse"], wh)
+    training = SOURCES["training_events"]
     with duckdb.connect(str(wh)) as con:
-        con.execute("UPDATE raw.training_events SET participants = participants + 1 WHERE year = 2017")
+        # a partition reloaded from the Dagster UI: the same files loaded again, the same values
+        _reset_partition(con, training, 2017)
+        for path in landing_files(built["root"] / "landing", training):
+            if partition_of(path, training) == 2017:
+                ingest_file(con, training, path, partition=2017, today=date(2026, 6, 30))
         con.execute("DELETE FROM raw.patent_grants WHERE year = 2012")
         plan = incremental.plan_build(con)
         assert not plan.full_refresh and plan.rebuild_years == (2012, 2017)
         # on Spark an emptied partition would keep its rows under insert_overwrite: a full refresh instead
         incremental.record_build(con, "spark", incremental.BuildPlan(True, (), "", built["second"].fingerprints))
         assert incremental.plan_build(con, "spark").full_refresh
+
+
+def test_the_lake_rewrites_only_the_years_that_changed(built, tmp_path):
+    """The Parquet lake (pipelines/lake.py) follows the same partitions: after a reload of one year and the loss
+    of another, only those year folders change, and the lake equals one written from scratch."""
+    from pipelines.assets.raw import _reset_partition
+    from pipelines.lake import export_raw
+
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copy(built["warehouse"], wh)
+    lake, fresh = tmp_path / "lake", tmp_path / "fresh"
+    training = SOURCES["training_events"]
+    with duckdb.connect(str(wh)) as con:
+        assert export_raw(con, lake)["patent_grants"] == "written"
+        kept = (lake / "raw" / "patent_grants" / "year=2013").stat().st_ino
+        reloaded = (lake / "raw" / "training_events" / "year=2017").stat().st_ino
+        _reset_partition(con, training, 2017)
+        for path in landing_files(built["root"] / "landing", training):
+            if partition_of(path, training) == 2017:
+                ingest_file(con, training, path, partition=2017, today=date(2026, 6, 30))
+        con.execute("DELETE FROM raw.patent_grants WHERE year = 2012")
+        export_raw(con, lake)
+        export_raw(con, fresh, force=True)
+    grants = lake / "raw" / "patent_grants"
+    assert not (grants / "year=2012").exists() and (grants / "year=2013").stat().st_ino == kept
+    assert (lake / "raw" / "training_events" / "year=2017").stat().st_ino != reloaded
+    with duckdb.connect() as con:
+        for table in ("patent_grants", "training_events"):
+            a = f"read_parquet('{lake}/raw/{table}/*/*.parquet', hive_partitioning = true)"
+            b = f"read_parquet('{fresh}/raw/{table}/*/*.parquet', hive_partitioning = true)"
+            diff = con.execute(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})").fetchone()[0]
+            rows = (
+                con.execute(f"SELECT count(*) FROM {a}").fetchone()[0],
+                con.execute(f"SELECT count(*) FROM {b}").fetchone()[0],
+            )
+            assert diff == 0 and rows[0] == rows[1] > 0, (table, diff, rows)
