@@ -6,6 +6,7 @@ store mount a cluster reads)::
     raw/<source>/year=<yyyy>/data_0.parquet   yearly sources (patent grants, pledge loans, cases, training)
     raw/<source>/data_0.parquet               reference sources (cities, roster, population, ...)
     raw/ingested_files/data_0.parquet         the ingestion ledger (reporting dates are read from it)
+    raw/rejected_rows/data_0.parquet          the quarantine
 
 The DuckDB warehouse stays the one place that loads: the loader (pipelines/ingest) and its ledger
 (``raw.ingested_files``) decide what is loaded, and this module only mirrors the loaded tables after
@@ -28,17 +29,24 @@ from pipelines import settings
 from pipelines.sources import SOURCES
 
 LEDGER_TABLE = "ingested_files"
+# The quarantine: declared as a dbt source in schema raw (models/exposures/_dashboard_sources.yml), so Spark
+# registers it with the other raw tables and needs its folder.
+QUARANTINE_TABLE = "rejected_rows"
 FINGERPRINT_FILE = "_exported.json"
+# Rows in a stable order, so the same warehouse gives the same files.
+_ORDER = {LEDGER_TABLE: "source, file_name, ingested_at", QUARANTINE_TABLE: "source, file_name, row_number, reason"}
 
 
 def lake_tables() -> list[str]:
-    """Names of the raw tables the lake holds: every source, then the ledger."""
-    return [*SOURCES, LEDGER_TABLE]
+    """Names of the raw tables the lake holds: every source, then the ledger and the quarantine."""
+    return [*SOURCES, LEDGER_TABLE, QUARANTINE_TABLE]
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
     if table == LEDGER_TABLE:
         row = con.execute("SELECT count(*), max(ingested_at) FROM raw.ingested_files").fetchone()
+    elif table == QUARANTINE_TABLE:
+        row = con.execute("SELECT count(*), max(rejected_at) FROM raw.rejected_rows").fetchone()
     else:
         # every load, replacement or failure of the source's files is a ledger row
         row = con.execute(
@@ -84,8 +92,7 @@ def export_raw(con: duckdb.DuckDBPyConnection, lake: Path | None = None, *, forc
             continue
         tmp = root / f".{table}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        # Rows in a stable order, so the same warehouse gives the same files.
-        order = "_source_file, _row_number" if source is not None else "source, file_name, ingested_at"
+        order = "_source_file, _row_number" if source is not None else _ORDER[table]
         if source is not None and source.partitioned:
             con.execute(
                 f"COPY (SELECT * FROM raw.{table} ORDER BY {order}) TO '{tmp}' "
