@@ -7,8 +7,11 @@
 2. increment: the last year's files are added to the landing folder and `ipcity run` runs again on the same
    warehouse: only the new files are read (the ledger skips the old ones by hash, partitions are not re-parsed).
 3. alone: the last year's files with the reference files only, on a fresh warehouse.
-Ratios increment / alone for the grants ingest step and for the whole run (goal: about 1.2x at most).
-Writes bench/work/growth/growth.json and prints the figures.
+Ratios increment / alone for the whole run, the dbt steps and the grants ingest step (issue 19's goal: the
+eleventh year costs at most 1.1x that year alone, dbt included; the increment's dbt build rebuilds only the new
+year's partitions, pipelines/incremental.py), and the peak RSS of every run (goal: < 3 GB). The load average
+of the machine is recorded beside every run (the figures are only comparable within one run of this script).
+Writes <work>/growth.json and prints the figures.
 """
 
 from __future__ import annotations
@@ -51,7 +54,20 @@ def summary(run: dict) -> dict:
         "success": run["success"],
         "error": run.get("error"),
         "slowest": sorted(((k, round(v["seconds"], 1)) for k, v in steps.items()), key=lambda kv: -kv[1])[:6],
+        "dbt_plan": run.get("dbt_plan"),
+        "load_before": run.get("load_before"),
+        "load_after": run.get("load_after"),
     }
+
+
+def _with_load(fn, *args) -> dict:
+    """Run fn and note the machine's 1-minute load average before and after (the machine may be shared)."""
+    import os
+
+    before = os.getloadavg()[0]
+    run = fn(*args)
+    run["load_before"], run["load_after"] = round(before, 2), round(os.getloadavg()[0], 2)
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,30 +90,33 @@ def main(argv: list[str] | None = None) -> int:
     grow = work / "landing_growing"
     link_landing(landing, grow, lambda s, y: y is None or y < last)
     print(f"1. history {first}-{last - 1} on a fresh warehouse ...", flush=True)
-    out["history"] = summary(pipeline_run(grow, work / "run_growing"))
+    out["history"] = summary(_with_load(pipeline_run, grow, work / "run_growing"))
     print(json.dumps(out["history"]), flush=True)
 
     link_landing(landing, grow, lambda s, y: True)
     print(f"2. adding {last} to the same warehouse ...", flush=True)
     # pipeline_run starts from a fresh folder; the increment must reuse the warehouse, so run it in place.
-    inc = _rerun(grow, work / "run_growing")
-    out["increment"] = summary(inc)
+    out["increment"] = summary(_with_load(_rerun, grow, work / "run_growing"))
     print(json.dumps(out["increment"]), flush=True)
 
     alone = work / "landing_alone"
     link_landing(landing, alone, lambda s, y: y is None or y == last)
     print(f"3. {last} alone on a fresh warehouse ...", flush=True)
-    out["alone"] = summary(pipeline_run(alone, work / "run_alone"))
+    out["alone"] = summary(_with_load(pipeline_run, alone, work / "run_alone"))
     print(json.dumps(out["alone"]), flush=True)
 
     inc_s, alone_s = out["increment"], out["alone"]
     out["ratio_grants_ingest"] = inc_s["grants_ingest_s"] / alone_s["grants_ingest_s"]
     out["ratio_run"] = inc_s["run_s"] / alone_s["run_s"]
+    out["ratio_dbt"] = inc_s["dbt_s"] / alone_s["dbt_s"]
+    out["peak_rss_mb"] = max(out[k]["peak_rss_mb"] for k in ("history", "increment", "alone"))
     (work / "growth.json").write_text(json.dumps(out, indent=1, default=str))
     print(
-        f"history peak RSS {out['history']['peak_rss_mb']:,.0f} MB (goal < 4096 MB); "
-        f"increment/alone: grants ingest {out['ratio_grants_ingest']:.2f}x, whole run {out['ratio_run']:.2f}x "
-        f"(goal ~1.2x)",
+        f"peak RSS history {out['history']['peak_rss_mb']:,.0f} MB, increment {inc_s['peak_rss_mb']:,.0f} MB, "
+        f"alone {alone_s['peak_rss_mb']:,.0f} MB (goal < 3072 MB); increment/alone: whole run "
+        f"{out['ratio_run']:.2f}x ({inc_s['run_s']:.1f} s vs {alone_s['run_s']:.1f} s), dbt {out['ratio_dbt']:.2f}x "
+        f"({inc_s['dbt_s']:.1f} s vs {alone_s['dbt_s']:.1f} s), grants ingest {out['ratio_grants_ingest']:.2f}x "
+        f"(goal <= 1.1x for the run, dbt included); increment's dbt plan: {inc_s['dbt_plan']}",
         flush=True,
     )
     return 0

@@ -97,6 +97,12 @@ def main(out: Path) -> None:
                 "peak_rss_mb": sampler.peaks.get(s.step_key),
             }
     ledger = summary.ledger.to_dicts() if summary.ledger is not None and summary.ledger.height else []
+    # what the dbt step rebuilt: a full refresh or the years (pipelines/incremental.py logs its plan)
+    plans = (
+        [e.user_message for e in instance.all_logs(run_id) if "dbt build plan:" in (e.user_message or "")]
+        if run_id
+        else []
+    )
     out.write_text(
         json.dumps(
             {
@@ -109,6 +115,7 @@ def main(out: Path) -> None:
                 "ingest_phases_s": PHASES,
                 "ledger": ledger,
                 "run_id": run_id,
+                "dbt_plan": plans[0].split("dbt build plan:", 1)[1].strip() if plans else None,
             },
             default=str,
             indent=1,

@@ -6,12 +6,14 @@ store mount a cluster reads)::
     raw/<source>/year=<yyyy>/data_0.parquet   yearly sources (patent grants, pledge loans, cases, training)
     raw/<source>/data_0.parquet               reference sources (cities, roster, population, ...)
     raw/ingested_files/data_0.parquet         the ingestion ledger (reporting dates are read from it)
+    raw/rejected_rows/data_0.parquet          the quarantine
 
 The DuckDB warehouse stays the one place that loads: the loader (pipelines/ingest) and its ledger
 (``raw.ingested_files``) decide what is loaded, and this module only mirrors the loaded tables after
 ingestion. A source is rewritten only when its ledger entries changed since the last export (fingerprint in
 ``raw/_exported.json``), and each source folder is replaced whole (written beside, then renamed), so a reader
-never sees half a source. Spark registers these folders as external tables (dbt on-run-start hook
+never sees half a source; a yearly source, once written, is kept up to date year by year (only the year folders
+whose rows changed are rewritten, each replaced whole). Spark registers these folders as external tables (dbt on-run-start hook
 ``register_lake_sources``); DuckDB keeps reading its own raw tables.
 """
 
@@ -27,17 +29,24 @@ from pipelines import settings
 from pipelines.sources import SOURCES
 
 LEDGER_TABLE = "ingested_files"
+# The quarantine: declared as a dbt source in schema raw (models/exposures/_dashboard_sources.yml), so Spark
+# registers it with the other raw tables and needs its folder.
+QUARANTINE_TABLE = "rejected_rows"
 FINGERPRINT_FILE = "_exported.json"
+# Rows in a stable order, so the same warehouse gives the same files.
+_ORDER = {LEDGER_TABLE: "source, file_name, ingested_at", QUARANTINE_TABLE: "source, file_name, row_number, reason"}
 
 
 def lake_tables() -> list[str]:
-    """Names of the raw tables the lake holds: every source, then the ledger."""
-    return [*SOURCES, LEDGER_TABLE]
+    """Names of the raw tables the lake holds: every source, then the ledger and the quarantine."""
+    return [*SOURCES, LEDGER_TABLE, QUARANTINE_TABLE]
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
     if table == LEDGER_TABLE:
         row = con.execute("SELECT count(*), max(ingested_at) FROM raw.ingested_files").fetchone()
+    elif table == QUARANTINE_TABLE:
+        row = con.execute("SELECT count(*), max(rejected_at) FROM raw.rejected_rows").fetchone()
     else:
         # every load, replacement or failure of the source's files is a ledger row
         row = con.execute(
@@ -74,11 +83,16 @@ def export_raw(con: duckdb.DuckDBPyConnection, lake: Path | None = None, *, forc
         if not force and done.get(table) == fp and target.exists():
             out[table] = "unchanged"
             continue
+        source = SOURCES.get(table)
+        if source is not None and source.partitioned and not force and isinstance(done.get(f"{table}/years"), dict):
+            # a yearly source rewrites only the partitions whose rows changed: adding a year to ten costs that year
+            years = _export_changed_years(con, source, target, done[f"{table}/years"])
+            done[table], done[f"{table}/years"] = fp, years
+            out[table] = "written"
+            continue
         tmp = root / f".{table}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        source = SOURCES.get(table)
-        # Rows in a stable order, so the same warehouse gives the same files.
-        order = "_source_file, _row_number" if source is not None else "source, file_name, ingested_at"
+        order = "_source_file, _row_number" if source is not None else _ORDER[table]
         if source is not None and source.partitioned:
             con.execute(
                 f"COPY (SELECT * FROM raw.{table} ORDER BY {order}) TO '{tmp}' "
@@ -96,6 +110,43 @@ def export_raw(con: duckdb.DuckDBPyConnection, lake: Path | None = None, *, forc
         tmp.rename(target)
         shutil.rmtree(old, ignore_errors=True)
         done[table] = fp
+        if source is not None and source.partitioned:
+            done[f"{table}/years"] = _year_fingerprints(con, source)
         out[table] = "written"
     marker.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
     return out
+
+
+def _year_fingerprints(con: duckdb.DuckDBPyConnection, source) -> dict[str, str]:
+    from pipelines.incremental import partition_fingerprints
+
+    return {str(y): fp for y, fp in partition_fingerprints(con, source).items()}
+
+
+def _export_changed_years(con: duckdb.DuckDBPyConnection, source, target: Path, before: dict[str, str]) -> dict:
+    """Rewrite the year folders of ``target`` whose rows changed since ``before`` ({year: fingerprint}, the same
+    fingerprints pipelines/incremental.py compares) and drop the folders of years that are gone. Each year folder
+    is replaced whole (written beside, then renamed), in the layout COPY … PARTITION_BY writes (no year column in
+    the files: it is in the folder name). Returns the fingerprints now."""
+    now = _year_fingerprints(con, source)
+    table = source.table.split(".")[1]
+    for year, fp in sorted(now.items()):
+        folder = target / f"year={year}"
+        if before.get(year) == fp and folder.exists():
+            continue
+        tmp = target.parent / f".{table}.year={year}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (year) FROM raw.{table} WHERE year = {int(year)} "
+            f"ORDER BY _source_file, _row_number) TO '{tmp / 'data_0.parquet'}' (FORMAT parquet)"
+        )
+        old = target.parent / f".{table}.year={year}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    for year in set(before) - set(now):
+        shutil.rmtree(target / f"year={year}", ignore_errors=True)
+    return now

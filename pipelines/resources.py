@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,12 +24,13 @@ class Warehouse(DuckDBResource):
         return self.database or str(settings.warehouse_path())
 
     @contextmanager
-    def get_connection(self):
+    def get_connection(self, step: str = "other"):
+        """A connection with the memory limit and spill folder of pipeline ``step`` (ingest, checks, dbt,
+        publish, other; settings.duckdb_config): DuckDB keeps what it touches cached up to 80 % of RAM by
+        default, the limit bounds each step whatever the history holds (it spills to disk beyond it)."""
         Path(self.file).parent.mkdir(parents=True, exist_ok=True)
-        # DuckDB keeps written blocks cached up to 80 % of RAM by default; cap it so ten years of national
-        # data stay within a few GB (it spills to disk beyond the cap). IPCITY_DUCKDB_MEMORY overrides.
-        config = {"memory_limit": os.environ.get("IPCITY_DUCKDB_MEMORY", "2GB"), **self.connection_config}
-        with DuckDBResource(database=self.file, connection_config=config).get_connection() as con:
+        with DuckDBResource(database=self.file, connection_config=self.connection_config).get_connection() as con:
+            settings.apply_duckdb_limits(con, step)
             yield con
 
     # The call sites' older name (other branches in flight use it); same connection.

@@ -86,3 +86,57 @@ def lake_dir() -> Path:
 def spark_dir() -> Path:
     """Spark's local metastore and warehouse (the marts it builds) for the `spark` dbt target; IPCITY_SPARK_DIR."""
     return Path(os.environ.get("IPCITY_SPARK_DIR", data_dir() / "spark")).resolve()
+
+
+# DuckDB's memory per pipeline step. DuckDB keeps what it reads and writes cached up to its memory_limit (80 % of
+# RAM by default) and spills to temp_directory beyond it, so the limit is what bounds a step's memory, whatever
+# the history holds. Each step gets a share of the machine's RAM, between a floor and a cap; the whole run
+# stays within a few GB on a 24 GB machine. IPCITY_DUCKDB_MEMORY sets every step, IPCITY_DUCKDB_MEMORY_<STEP>
+# one step (e.g. IPCITY_DUCKDB_MEMORY_INGEST=4GB); IPCITY_DUCKDB_TEMP moves the spill folder.
+DUCKDB_STEPS = ("ingest", "checks", "dbt", "publish", "other")
+_STEP_RAM_SHARE = {"ingest": 1 / 12, "checks": 1 / 24, "dbt": 1 / 12, "publish": 1 / 24, "other": 1 / 24}
+_STEP_MEMORY_FLOOR_MB, _STEP_MEMORY_CAP_MB = 512, 2048
+
+
+def machine_ram_mb() -> int:
+    """Physical memory of the machine in MB (8 GB when the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20))
+    except (ValueError, OSError, AttributeError):
+        return 8192
+
+
+def duckdb_memory_limit(step: str = "other") -> str:
+    """DuckDB's memory_limit for a pipeline step (see above), e.g. '2048MB'."""
+    if step not in DUCKDB_STEPS:
+        raise ValueError(f"unknown pipeline step {step!r}: one of {', '.join(DUCKDB_STEPS)}")
+    value = os.environ.get(f"IPCITY_DUCKDB_MEMORY_{step.upper()}") or os.environ.get("IPCITY_DUCKDB_MEMORY")
+    if value:
+        return value.strip()
+    share = int(machine_ram_mb() * _STEP_RAM_SHARE[step])
+    return f"{min(max(share, _STEP_MEMORY_FLOOR_MB), _STEP_MEMORY_CAP_MB)}MB"
+
+
+def duckdb_temp_dir(step: str = "other") -> Path:
+    """Where DuckDB spills what exceeds the step's memory_limit: <data>/duckdb_tmp/<step>, or IPCITY_DUCKDB_TEMP."""
+    root = Path(os.environ.get("IPCITY_DUCKDB_TEMP", data_dir() / "duckdb_tmp")).resolve()
+    return root / step
+
+
+def duckdb_config(step: str = "other") -> dict[str, str]:
+    """The connection settings of a step's DuckDB connection (memory limit and spill folder)."""
+    return {"memory_limit": duckdb_memory_limit(step), "temp_directory": str(duckdb_temp_dir(step))}
+
+
+def apply_duckdb_limits(con, step: str = "other") -> None:
+    """Set a step's memory limit and spill folder on an open connection. SET, not connect(config=...): DuckDB
+    refuses a second connection to a file that is still open in the process (a step's objects not yet garbage
+    collected) with a different configuration, and the pipeline's steps run in one process. The spill folder
+    cannot move once DuckDB has spilled to it; then the folder in use stays."""
+    cfg = duckdb_config(step)
+    con.execute("SET memory_limit = ?", [cfg["memory_limit"]])
+    Path(cfg["temp_directory"]).mkdir(parents=True, exist_ok=True)
+    try:
+        con.execute("SET temp_directory = ?", [cfg["temp_directory"]])
+    except Exception:  # noqa: BLE001 - a spill folder already in use is kept
+        pass

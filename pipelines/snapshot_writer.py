@@ -43,8 +43,10 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
     if tmp.exists():
         tmp.unlink()
     counts: dict[str, int] = {}
+    # the publish step's memory limit and spill folder (settings.duckdb_config): the copy streams table by table
     con = duckdb.connect(str(warehouse), read_only=False)
     try:
+        settings.apply_duckdb_limits(con, "publish")
         con.execute(f"ATTACH '{tmp}' AS snap")
         for schema in PUBLISHED_SCHEMAS:
             tables = _tables(con, schema)

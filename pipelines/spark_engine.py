@@ -131,7 +131,10 @@ def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_dir: Path, names: l
         if names is not None and name not in names:
             continue
         schema, table = name.split(".")
-        if not any(folder.glob("*.parquet")):
+        # a table partitioned by year (the models incremental by year, macros/incremental_years.sql) keeps its
+        # files in one folder per partition value (partition_year=2023/), read back as a Hive layout
+        partitioned = not any(folder.glob("*.parquet")) and any(folder.glob("*=*/*.parquet"))
+        if not partitioned and not any(folder.glob("*.parquet")):
             continue
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         kind = con.execute(
@@ -141,8 +144,8 @@ def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_dir: Path, names: l
         ).fetchall()
         if kind and kind[0][0] != "VIEW":
             con.execute(f'DROP TABLE {schema}."{table}"')
-        glob = str(folder / "*.parquet").replace("'", "''")
-        source = f"read_parquet('{glob}')"
+        glob = str(folder / ("*=*/*.parquet" if partitioned else "*.parquet")).replace("'", "''")
+        source = f"read_parquet('{glob}', hive_partitioning = true)" if partitioned else f"read_parquet('{glob}')"
         # Spark's timestamps are UTC instants; DuckDB's marts hold them as local timestamps of UTC.
         cols = [
             f'timezone(\'UTC\', "{c}") AS "{c}"' if t.startswith("TIMESTAMP WITH TIME ZONE") else f'"{c}"'
@@ -153,10 +156,11 @@ def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_dir: Path, names: l
     return attached
 
 
-def build_on_spark(context, dbt, warehouse) -> Iterator:
+def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None) -> Iterator:
     """The body of a dbt asset step on the `spark` target: lake and Python-step inputs out, dbt build on Spark
     (data tests as asset checks, as on DuckDB; unit tests test the SQL and run on DuckDB in CI), then DuckDB
-    views over what Spark built for the steps after it."""
+    views over what Spark built for the steps after it. ``extra_args``: the build plan's (--full-refresh or the
+    years to rebuild, pipelines/incremental.py)."""
     import dagster as dg
     from dagster_dbt import DbtCliResource
 
@@ -181,7 +185,9 @@ def build_on_spark(context, dbt, warehouse) -> Iterator:
     # Models that are ephemeral on DuckDB (the manifest the assets come from) are tables on Spark
     # (ephemeral_except_on_spark): they are not assets, so their results are not outputs of this step.
     outputs = set(context.selected_output_names)
-    for event in on_spark.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream():
+    for event in on_spark.cli(
+        ["build", "--exclude-resource-type", "unit_test", *(extra_args or [])], context=context
+    ).stream():
         if isinstance(event, dg.Output) and event.output_name not in outputs:
             continue
         yield event

@@ -45,8 +45,9 @@
     {{ dbt.concat(["substr(" ~ code_expr ~ ", 1, 2)", "'0000'"]) }}
 {%- endmacro %}
 
-{#- Keep the most recently ingested row per business key: a corrected file re-sent later wins. -#}
-{% macro latest_per_key(relation, key_columns) -%}
+{#- Keep the most recently ingested row per business key: a corrected file re-sent later wins. ``where``: a
+    predicate on the relation's rows applied before the ranking (an incremental model's years). -#}
+{% macro latest_per_key(relation, key_columns, where=none) -%}
     select * from (
         select
             r.*,
@@ -55,6 +56,9 @@
                 order by _ingested_at desc nulls last, _row_number desc nulls last
             ) as _key_rank
         from {{ relation }} as r
+        {%- if where %}
+        where {{ where }}
+        {%- endif %}
     ) as ranked
     where _key_rank = 1
 {%- endmacro %}

@@ -177,7 +177,7 @@ def build_raw_check(source: Source) -> dg.AssetChecksDefinition:
         from pipelines.quality import record_results, valid_region_codes, validate
 
         results = []
-        with warehouse.get_connection() as con:
+        with warehouse.get_connection(step="checks") as con:
             codes = valid_region_codes(con)
             if source.partitioned:
                 years = run_years(context) or [
@@ -213,7 +213,7 @@ def build_mart_check(table: str, per_year: bool) -> dg.AssetChecksDefinition:
         from pipelines.quality import record_results, valid_region_codes, validate
 
         results = []
-        with warehouse.get_connection() as con:
+        with warehouse.get_connection(step="checks") as con:
             codes = valid_region_codes(con)
             if per_year:
                 for (y,) in con.execute(f"SELECT DISTINCT year FROM marts.{table} ORDER BY year").fetchall():

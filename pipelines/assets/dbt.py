@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from pipelines import settings
+from pipelines import incremental, settings
 from pipelines.resources import Warehouse
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
@@ -76,15 +76,42 @@ class IpcityTranslator(DagsterDbtTranslator):
 TRANSLATOR = IpcityTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+def _builds_incremental_models(context: dg.AssetExecutionContext) -> bool:
+    """Whether this step builds every model that is incremental by year (a step of a partial selection does
+    not, and then records nothing: the next plan still sees the changes since the last complete build)."""
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    return set(incremental.INCREMENTAL_MODELS) <= selected
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     # dbt runs as a subprocess and finds the warehouse through the one environment variable.
     os.environ["IPCITY_WAREHOUSE"] = warehouse.file
-    if settings.engine() == "spark":  # `ipcity run --engine spark` (pipelines/spark_engine.py)
+    # ... and its memory limit and spill folder (profiles.yml `settings`; a share of RAM, settings.py)
+    dbt_duckdb = settings.duckdb_config("dbt")
+    Path(dbt_duckdb["temp_directory"]).mkdir(parents=True, exist_ok=True)
+    os.environ["IPCITY_DBT_MEMORY_LIMIT"] = dbt_duckdb["memory_limit"]
+    os.environ["IPCITY_DBT_TEMP_DIR"] = dbt_duckdb["temp_directory"]
+    engine = settings.engine()
+    # The models incremental by year rebuild only the partition years that changed since the last successful
+    # build, or everything when anything else changed (pipelines/incremental.py). The connection is closed
+    # before dbt opens the warehouse.
+    tracked = _builds_incremental_models(context)
+    plan = None
+    if tracked:
+        with warehouse.get_connection(step="dbt") as con:
+            plan = incremental.plan_build(con, engine)
+        context.log.info(f"dbt build plan: {plan.describe()}")
+    args = ["build", *(plan.dbt_args() if plan else [])]
+    if engine == "spark":  # `ipcity run --engine spark` (pipelines/spark_engine.py)
         from pipelines.spark_engine import build_on_spark
 
-        yield from build_on_spark(context, dbt, warehouse)
-        return
-    yield from dbt.cli(["build"], context=context).stream()
+        yield from build_on_spark(context, dbt, warehouse, extra_args=args[1:])
+    else:
+        yield from dbt.cli(args, context=context).stream()
+    # Reached only when dbt succeeded (a failed invocation raises): the fingerprints it read become the record.
+    if plan is not None:
+        with warehouse.get_connection(step="dbt") as con:
+            incremental.record_build(con, engine, plan, context.run.run_id)
 
 
 ensure_manifest()

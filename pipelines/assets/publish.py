@@ -21,7 +21,7 @@ def build_publish_assets(
     def rejections_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         from pipelines.quality import summarise_rejections
 
-        with warehouse.get_connection() as con:
+        with warehouse.get_connection(step="publish") as con:
             summary = summarise_rejections(con, context.run.run_id)
         return dg.MaterializeResult(
             metadata={"reasons": summary.height, "rows": int(summary["rows"].sum()) if summary.height else 0}
@@ -41,7 +41,7 @@ def build_publish_assets(
     ) -> dg.MaterializeResult:
         from pipelines.alerts import evaluate_and_notify, mirror_to_warehouse
 
-        with warehouse.get_connection() as con:
+        with warehouse.get_connection(step="publish") as con:
             out = evaluate_and_notify(con, run_id=context.run.run_id, path=alerting.store_file)
             total = mirror_to_warehouse(con, path=alerting.store_file)
         per_recipient = {

@@ -71,7 +71,7 @@ def _define(source: Source) -> dg.AssetsDefinition:
     def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse, config: IngestConfig) -> dg.MaterializeResult:
         years: list[int | None] = [int(k) for k in context.partition_keys] if source.partitioned else [None]
         results, failures = [], []
-        with warehouse.get_connection() as con:
+        with warehouse.get_connection(step="ingest") as con:
             ensure_schema(con)
             pending = set(pending_files(con, settings.landing_dir(), source))
             by_year = files_by_partition(source)

@@ -23,22 +23,26 @@ def _units(region: pl.Expr, unit_codes: frozenset[str] | None) -> list[pl.Expr]:
 
 
 def grants_per_unit(grants: pl.DataFrame, unit_codes: Iterable[str] | None = None) -> pl.DataFrame:
-    """unit_code, year, grants from patent-grant rows (needs columns region_code and grant_date or year)."""
+    """unit_code, year, grants from patent-grant rows (needs columns region_code and grant_date or year; with a
+    column ``n_records`` each row stands for that many records: rows already counted per code in SQL)."""
     codes = None if unit_codes is None else frozenset(str(c) for c in unit_codes)
     year = pl.col("year") if "year" in grants.columns else pl.col("grant_date").dt.year()
     region = pl.col("region_code").cast(pl.String)
+    weight = pl.col("n_records").cast(pl.Int64) if "n_records" in grants.columns else pl.lit(1, pl.Int64)
     prefecture, own = _units(region, codes)
-    frame = grants.select(year.cast(pl.Int64).alias("year"), prefecture.alias("pref"), own.alias("own"))
+    frame = grants.select(
+        year.cast(pl.Int64).alias("year"), prefecture.alias("pref"), own.alias("own"), weight.alias("n")
+    )
     long = pl.concat(
         [
-            frame.select("year", pl.col("pref").alias("unit_code")),
+            frame.select("year", pl.col("pref").alias("unit_code"), "n"),
             # a county-level unit counts its own records too; not twice when it is its own prefecture
             frame.filter(pl.col("own").is_not_null() & (pl.col("own") != pl.col("pref"))).select(
-                "year", pl.col("own").alias("unit_code")
+                "year", pl.col("own").alias("unit_code"), "n"
             ),
         ]
     )
-    return long.group_by("unit_code", "year").agg(pl.len().cast(pl.Int64).alias("grants"))
+    return long.group_by("unit_code", "year").agg(pl.col("n").sum().cast(pl.Int64).alias("grants"))
 
 
 def patent_grant_city_counts(
@@ -93,7 +97,11 @@ def patent_grant_city_counts_from_db(con, year: int, *, min_base_count: int | No
     codes = {r[0] for r in con.execute("SELECT city_code FROM raw.cities").fetchall()}
     from pipelines.quality.results import query_pl
 
-    sql = "SELECT region_code, year FROM raw.patent_grants WHERE year = ?"
+    # counted per region code in DuckDB: a national year is millions of records, never a Python frame
+    sql = (
+        "SELECT region_code, year, count(*) AS n_records FROM raw.patent_grants WHERE year = ? "
+        "GROUP BY region_code, year"
+    )
     cur, prev = query_pl(con, sql, [int(year)]), query_pl(con, sql, [int(year) - 1])
     out = patent_grant_city_counts(cur, prev, unit_codes=codes, min_base_count=min_base_count)
     return out.with_columns(pl.lit(int(year), pl.Int64).alias("year"))

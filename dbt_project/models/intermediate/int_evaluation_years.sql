@@ -11,7 +11,8 @@ with source_years as (
     union all
     select 'training_events', min(year), max(year) from {{ ref('stg_raw__training_events') }}
     union all
-    select 'patent_grants', min(grant_year), max(grant_year) from {{ ref('stg_raw__patent_grants') }}
+    -- the grant records' years from their cohorts (the same years, without a scan of every record)
+    select 'patent_grants', min(grant_year), max(grant_year) from {{ ref('int_patents__grant_cohorts') }}
 ),
 
 city_window as (

@@ -9,8 +9,9 @@ with records as (
     select
         {{ prefecture_of('region_code') }} as unit_code,
         grant_year as year,
-        count(*) as records_grants
-    from {{ ref('stg_raw__patent_grants') }}
+        cast(sum(n_patents) as bigint) as records_grants
+    -- the grant records counted through their cohorts (int_patents__grant_cohorts: one row per cohort)
+    from {{ ref('int_patents__grant_cohorts') }}
     group by {{ prefecture_of('region_code') }}, grant_year
 ),
 

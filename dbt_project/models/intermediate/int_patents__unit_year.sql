@@ -12,24 +12,25 @@
     's.grants_invention * r.grants_invention_enterprise * 1.0 / r.grants_invention' %}
 {%- set statistics_count_times_high_value_share =
     's.in_force_invention * r.in_force_invention_high_value * 1.0 / r.in_force_invention' %}
+-- The records are read through their cohorts (int_patents__grant_cohorts, incremental by year): the in-force
+-- counts of a year need every earlier year's grants, which the small cohort table holds for all years, so this
+-- model stays a full table and is recomputed from the cohorts on every run.
 with grants as (
     select
         a.unit_code,
         g.grant_year,
         g.lapse_year,
         g.patent_type,
-        case when g.applicant_type = 'enterprise' then 1 else 0 end as is_enterprise,
-        case when g.is_high_value then 1 else 0 end as is_high_value,
-        count(*) as n_patents
-    from {{ ref('stg_raw__patent_grants') }} as g
+        g.is_enterprise,
+        g.is_high_value,
+        cast(sum(g.n_patents) as bigint) as n_patents
+    from {{ ref('int_patents__grant_cohorts') }} as g
     inner join {{ ref('int_unit_attribution') }} as a on a.region_code = g.region_code
-    group by a.unit_code, g.grant_year, g.lapse_year, g.patent_type,
-        case when g.applicant_type = 'enterprise' then 1 else 0 end,
-        case when g.is_high_value then 1 else 0 end
+    group by a.unit_code, g.grant_year, g.lapse_year, g.patent_type, g.is_enterprise, g.is_high_value
 ),
 
 covered_years as (
-    select distinct grant_year as year from {{ ref('stg_raw__patent_grants') }}
+    select distinct grant_year as year from {{ ref('int_patents__grant_cohorts') }}
 ),
 
 recorded_units as (

@@ -11,7 +11,8 @@ yearly as (
         year,
         count(distinct month) as months_reported,
         sum(registrations) as registrations,
-        sum(amount_10k_yuan) as amount_10k_yuan,
+        -- exact_sum: a float sum depends on the order the engine adds the rows in (two builds, two engines)
+        {{ exact_sum('amount_10k_yuan') }} as amount_10k_yuan,
         sum(patents_pledged) as patents_pledged,
         sum(enterprises_served) as enterprises_served,
         sum(first_time_borrowers) as first_time_borrowers

@@ -1,7 +1,8 @@
 -- Which units a record's region code counts for: its prefecture-level unit (code[:4] || '00') always, and
 -- the code's own unit as well when that is a county-level programme unit.
 with codes as (
-    select region_code from {{ ref('stg_raw__patent_grants') }}
+    -- the grant records' codes from their cohorts: a few thousand rows a year instead of millions
+    select region_code from {{ ref('int_patents__grant_cohorts') }}
     union
     select region_code from {{ ref('stg_raw__pledge_loans') }}
     union

@@ -10,10 +10,6 @@ with source_rows as (
     from {{ ref('stg_raw__training_events') }} as t
     inner join {{ ref('int_unit_attribution') }} as a on a.region_code = t.region_code
     union all
-    select a.unit_code, g.grant_year as year, 'patent_grants' as source_name, g._source_file, g._row_number
-    from {{ ref('stg_raw__patent_grants') }} as g
-    inner join {{ ref('int_unit_attribution') }} as a on a.region_code = g.region_code
-    union all
     select a.unit_code, c.filed_year as year, 'enforcement_cases' as source_name, c._source_file, c._row_number
     from {{ ref('stg_raw__enforcement_cases') }} as c
     inner join {{ ref('int_unit_attribution') }} as a on a.region_code = c.region_code
@@ -85,3 +81,17 @@ select
         as row_ranges
 from numbered
 group by unit_code, year, source_name, _source_file
+
+union all
+
+select
+    unit_code,
+    year,
+    source_name,
+    source_file,
+    n_rows,
+    first_row_number,
+    last_row_number,
+    n_row_ranges,
+    row_ranges
+from {{ ref('int_patents__unit_year_source_rows') }}
