@@ -7,6 +7,7 @@ transaction with its quarantined rows and its ledger entry, so a failure leaves 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -89,22 +90,18 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 # sha256 of a file by (path, size, mtime): `ipcity run` asks for the hash of every landing file several times
 # (planning, the asset's pending list, the ingest itself); hashing 500 MB costs seconds each time. A file that
-# is rewritten changes its size or mtime, so the cache never hands back a stale hash.
-_HASHES: dict[tuple[str, int, int], str] = {}
-# The line breaks of a text file (counted in the same pass as its hash): the Polars reader numbers empty lines
-# as rows, DuckDB's scan skips them; a scan whose records do not match the lines leaves the file to the reader.
-_LINES: dict[tuple[str, int, int], int] = {}
-
-
+# is rewritten changes its size or mtime, so the memo never hands back a stale hash. The line breaks of a text
+# file are counted in the same pass: the Polars reader numbers empty lines as rows, DuckDB's scan skips them; a
+# scan whose records do not match the lines leaves the file to the reader. A bounded memo (lru_cache), not a
+# module-level dict the functions write into.
 def _file_key(path: Path) -> tuple[str, int, int]:
     st = path.stat()
     return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
-def file_hash(path: Path) -> str:
-    key = _file_key(path)
-    if key in _HASHES:
-        return _HASHES[key]
+@functools.lru_cache(maxsize=4096)
+def _hash_and_lines(key: tuple[str, int, int]) -> tuple[str, int]:
+    path = Path(key[0])
     h = hashlib.sha256()
     text = path.suffix.lower() in contract_sql.CSV_SUFFIXES
     lines = 0
@@ -113,17 +110,15 @@ def file_hash(path: Path) -> str:
             h.update(chunk)
             if text:
                 lines += chunk.count(b"\n")
-    _HASHES[key] = h.hexdigest()
-    _LINES[key] = lines
-    return _HASHES[key]
+    return h.hexdigest(), lines
+
+
+def file_hash(path: Path) -> str:
+    return _hash_and_lines(_file_key(path))[0]
 
 
 def line_count(path: Path) -> int:
-    key = _file_key(path)
-    if key not in _LINES:
-        _HASHES.pop(key, None)
-        file_hash(path)
-    return _LINES[key]
+    return _hash_and_lines(_file_key(path))[1]
 
 
 def landing_files(landing: Path, source: Source) -> list[Path]:

@@ -15,9 +15,11 @@ Typical use (from a Dagster asset check):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -106,13 +108,33 @@ class SuiteResult:
         }
 
 
+@contextlib.contextmanager
+def _pyspark_connect_probe_raises():
+    """GX probes pyspark's optional Spark Connect support on import. pyspark (installed for the Spark engine)
+    checks that support's dependencies and, when the main module looks uninitialised (`python -c`, the
+    execnet workers of pytest-xdist, some process pools) and grpc is absent, calls sys.exit(0) to skip its
+    own doctests: the whole process ends silently inside `import great_expectations`. While GX is imported,
+    the check is made to take its normal path, which raises an ImportError GX already handles."""
+    main = sys.modules.get("__main__")
+    uninitialised = main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
+    if not uninitialised or hasattr(sys, "ps1"):
+        yield
+        return
+    sys.ps1 = ""  # what pyspark reads as "interactive, not a doctest run"
+    try:
+        yield
+    finally:
+        del sys.ps1
+
+
 @functools.cache
 def _gx() -> dict[str, Any]:
     """The process-wide GX objects, created on first use (analytics off before the import)."""
     os.environ["GX_ANALYTICS_ENABLED"] = "False"  # no usage events from officials' machines
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    with _pyspark_connect_probe_raises():
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.enable_analytics(False)
