@@ -77,10 +77,9 @@ def test_the_seeds_are_what_the_loader_reads():
     assert len({lab.name_zh for lab in labels.values()}) == len(labels), "two codes share a Chinese label"
 
 
-@pytest.mark.parametrize("band", load_bands(), ids=lambda b: b.group_code)
+# the lowest band has no bound (asserted above), so only the bounded bands are searched for copies
+@pytest.mark.parametrize("band", [b for b in load_bands() if b.lower_bound is not None], ids=lambda b: b.group_code)
 def test_no_band_bound_is_written_twice(band):
-    if band.lower_bound is None:
-        pytest.skip("the lowest band has no bound")
     pattern = number_pattern(band.lower_bound, comparisons_only=band.lower_bound == INDEX_BASE)
     hits = [
         f"{p.relative_to(PROJECT_ROOT)}:{n}: {line.strip()}"
