@@ -186,7 +186,11 @@ def test_flag_panel_explains_a_flag_from_the_watchlist(browser, dash_server, e2e
     assert str(robust_share) in body  # the threshold as published in the rules seed
     assert (f"{int(year) + 2}-03-01") in browser.find_element("id", "fl-next").text  # the next evaluation date
     assert wait_for(
-        lambda: browser.execute_script("return document.querySelector('#fl-history .js-plotly-plot').data.length") >= 2
+        # the chart may not be drawn yet: no plot element (or no data on it) counts as zero traces, not an error
+        lambda: browser.execute_script(
+            "const p = document.querySelector('#fl-history .js-plotly-plot'); return p && p.data ? p.data.length : 0"
+        )
+        >= 2
     )
     full_page_screenshot(browser, artifacts / f"flag_{lang}.png")
     assert not severe_logs(browser)
