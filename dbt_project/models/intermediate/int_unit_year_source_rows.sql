@@ -26,59 +26,14 @@ with source_rows as (
     from {{ ref('stg_raw__population') }} as p
 ),
 
-islands as (
-    select
-        unit_code,
-        year,
-        source_name,
-        _source_file,
-        _row_number,
-        _row_number - row_number() over (
-            partition by unit_code, year, source_name, _source_file order by _row_number asc nulls last
-        ) as island
-    from source_rows
-),
-
-ranges as (
-    select
-        unit_code,
-        year,
-        source_name,
-        _source_file,
-        min(_row_number) as first_row,
-        max(_row_number) as last_row,
-        count(*) as n_rows
-    from islands
-    group by unit_code, year, source_name, _source_file, island
-),
-
-numbered as (
-    select
-        r.*,
-        row_number() over (
-            partition by r.unit_code, r.year, r.source_name, r._source_file order by r.first_row asc nulls last
-        ) as range_number,
-        case
-            when r.first_row = r.last_row then cast(r.first_row as string)
-            else {{ dbt.concat(["cast(r.first_row as string)", "'-'", "cast(r.last_row as string)"]) }}
-        end as range_text
-    from ranges as r
-)
+{{ source_row_range_ctes('source_rows', ['source_name']) }}
 
 select
     unit_code,
     year,
     source_name,
     _source_file as source_file,
-    cast(sum(n_rows) as bigint) as n_rows,
-    min(first_row) as first_row_number,
-    max(last_row) as last_row_number,
-    count(*) as n_row_ranges,
-    -- the first 50 ranges, enough to open the file at the right rows; n_row_ranges says whether that is all
-    {{ dbt.listagg(
-        "case when range_number <= 50 then range_text end", "', '", "order by range_number asc nulls last"
-    ) }}
-        as row_ranges
+    {{ source_row_range_columns() }}
 from numbered
 group by unit_code, year, source_name, _source_file
 
