@@ -5,6 +5,7 @@ steps, so the project is split into two @dbt_assets by path.
 """
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,6 +52,29 @@ def ensure_manifest() -> Path:
         if not res.success:
             raise RuntimeError(f"dbt parse failed: {res.exception}")
     return manifest
+
+
+def keep_partial_parse(step_target: Path) -> None:
+    """Hand this step's parse state to the next dbt step. dagster-dbt gives every step its own target folder and
+    seeds it with the project's `target/partial_parse.msgpack`; dbt discards that state when the profile's
+    environment differs (the warehouse path and memory settings of this run, not those of the import-time
+    parse) and parses the whole project again (~8 s). Copying the state the step just wrote back makes the next
+    step of the run (and the next run with the same settings) parse only what changed. Written to a temporary
+    name and renamed, so a concurrent run never reads half a file; a stale or foreign state only costs a full
+    parse, which dbt decides itself."""
+    produced = Path(step_target) / "partial_parse.msgpack"
+    if not produced.is_file():
+        return
+    # where dagster-dbt seeds each step's folder from (dagster_dbt.core.dbt_cli_invocation)
+    target = Path(os.getenv("DBT_TARGET_PATH", "target"))
+    shared = (target if target.is_absolute() else DBT_PROJECT.project_dir / target) / "partial_parse.msgpack"
+    tmp = shared.with_name(f".{shared.name}.{os.getpid()}.tmp")
+    try:
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(produced, tmp)
+        os.replace(tmp, shared)
+    except OSError:  # a read-only checkout: the next step parses in full, as before
+        tmp.unlink(missing_ok=True)
 
 
 class IpcityTranslator(DagsterDbtTranslator):
@@ -107,7 +131,11 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
 
         yield from build_on_spark(context, dbt, warehouse, extra_args=args[1:])
     else:
-        yield from dbt.cli(args, context=context).stream()
+        invocation = dbt.cli(args, context=context)
+        try:
+            yield from invocation.stream()
+        finally:
+            keep_partial_parse(invocation.target_path)
     # Reached only when dbt succeeded (a failed invocation raises): the fingerprints it read become the record.
     if plan is not None:
         with warehouse.get_connection(step="dbt") as con:

@@ -187,16 +187,14 @@ def _one(con, sql: str, params: list) -> dict | None:
     return df.row(0, named=True) if df.height else None
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchall()[0][0]
-    )
+def _tables(con) -> frozenset[tuple[str, str]]:
+    """(schema, table) of every table the connection sees: one catalog query per dossier, not one per section."""
+    return frozenset(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
 
 
 def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> dict:
     """Every figure the dossier prints, straight from the marts (tests compare these with the files)."""
+    tables = _tables(con)
     city = _one(con, "select * from marts.dim_city where unit_code = ?", [unit_code])
     if city is None:
         raise ValueError(f"unknown unit {unit_code}")
@@ -216,12 +214,12 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
         params=[unit_code, year],
     ).pl()
     uncertainty = None
-    if _has_table(con, "marts", "fct_rank_uncertainty"):
+    if ("marts", "fct_rank_uncertainty") in tables:
         uncertainty = _one(
             con, "select * from marts.fct_rank_uncertainty where unit_code = ? and year = ?", [unit_code, year]
         )
     targets = pl.DataFrame()
-    if _has_table(con, "marts", "fct_target_status_year"):
+    if ("marts", "fct_target_status_year") in tables:
         targets = con.sql(
             """select t.plan_id, t.indicator_code, i.name_zh, t.baseline_year, t.baseline_value, t.target_year,
                       t.target_value, t.current_value, t.growth_ratio, t.status, t.is_key_target
@@ -233,7 +231,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
             params=[unit_code, year],
         ).pl()
     acceptance = None
-    if _has_table(con, "marts", "fct_acceptance_score"):
+    if ("marts", "fct_acceptance_score") in tables:
         acceptance = _one(
             con,
             """select * from marts.fct_acceptance_score
@@ -241,12 +239,12 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
             [unit_code, year, year],
         )
     attribution = None
-    if _has_table(con, "marts", "fct_index_change_attribution"):
+    if ("marts", "fct_index_change_attribution") in tables:
         attribution = _one(
             con, "select * from marts.fct_index_change_attribution where unit_code = ? and year = ?", [unit_code, year]
         )
     release_row = released = None
-    if _has_table(con, "releases", "releases") and _has_table(con, "releases", "evaluation_year"):
+    if ("releases", "releases") in tables and ("releases", "evaluation_year") in tables:
         release_row = _one(
             con,
             "select * from releases.releases where evaluation_year = ? order by release_id desc limit 1",
@@ -259,7 +257,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
                 [release_row["release_id"], unit_code],
             )
     files = pl.DataFrame()
-    if _has_table(con, "raw", "ingested_files"):
+    if ("raw", "ingested_files") in tables:
         files = con.sql(
             "select source, file_name, file_hash, status from raw.ingested_files order by source, file_name, file_hash"
         ).pl()

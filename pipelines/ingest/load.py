@@ -140,17 +140,49 @@ def data_years_in_name(stem: str) -> list[int]:
     return sorted(set(years))
 
 
+class _SourceKey:
+    """A source as a memo key: equal when every field of the contract is equal (Source holds dicts, so it is not
+    hashable itself)."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.fingerprint = repr(source)
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SourceKey) and other.fingerprint == self.fingerprint
+
+
 def partition_of(path: Path, source: Source) -> int | None:
     """The year a yearly file belongs to, from its data: the most common year of its partition dates. A file
     whose dates cannot be read falls back to the data year its name gives (a sending date does not count);
     a file that gives no year at all has none (None: it fails by name when loaded). Files bigger than
-    PARTITION_FROM_DATA_MAX_BYTES trust a single data year in their name to avoid reading them twice."""
+    PARTITION_FROM_DATA_MAX_BYTES trust a single data year in their name to avoid reading them twice.
+
+    Memoised by (path, size, mtime) like the file hash: `ipcity run` asks for every pending file's year when
+    it plans and again in each raw asset; reading an office workbook costs a second or more each time."""
     if not source.partitioned:
         return None
-    named = data_years_in_name(path.stem)
-    if len(named) == 1 and path.stat().st_size > PARTITION_FROM_DATA_MAX_BYTES:
-        return named[0]
     try:
+        key = _file_key(path)
+    except OSError:  # gone or unreadable: not memoised, the read below names no year
+        return _year_of_file(Path(path), source)
+    return _partition_of_file(key, str(path), _SourceKey(source))
+
+
+@functools.lru_cache(maxsize=4096)
+def _partition_of_file(key: tuple[str, int, int], given_path: str, source_key: _SourceKey) -> int | None:
+    # `key` (resolved path, size, mtime) makes a rewritten file a new entry; the path as given is read
+    return _year_of_file(Path(given_path), source_key.source)
+
+
+def _year_of_file(path: Path, source: Source) -> int | None:
+    named = data_years_in_name(path.stem)
+    try:
+        if len(named) == 1 and path.stat().st_size > PARTITION_FROM_DATA_MAX_BYTES:
+            return named[0]
         years = data_years(read_file(path, source), source, path.name)
     except Exception:  # noqa: BLE001 - an unreadable file has no year; loading it names the reason
         years = []
