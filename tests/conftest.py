@@ -43,56 +43,10 @@ SAMPLE_RUN_FILES = frozenset(
 )
 
 
-# Worker seconds of the files whose fixtures run a pipeline, dbt or Spark (`pytest --durations=0 --junitxml` on 2
-# cores, 3 Dec 2026; only their order matters). The README's test command hands out whole files longest first
-# (the longest-processing-time rule): a long file started last keeps one worker busy while the other idles.
-# A file not listed counts one second per test.
-MEASURED_SECONDS = {
-    "tests/test_office_pipeline.py": 415,
-    "tests/test_engine_parity.py": 337,
-    "tests/test_seed_change_reaches_every_reader.py": 259,
-    "tests/test_pipeline_dagster.py": 250,
-    "tests/test_evaluation_rules.py": 204,
-    "tests/test_evaluation_releases.py": 191,
-    "tests/test_incremental_years.py": 124,
-    "tests/test_dbt_marts.py": 111,
-    "tests/test_evaluation_sample.py": 95,
-    "tests/test_evaluation_uncertainty.py": 52,
-    "tests/test_evaluation_attribution.py": 42,
-    "tests/test_cli.py": 41,
-    "tests/test_evaluation_thresholds.py": 38,
-    "tests/test_office_files.py": 37,
-    "tests/test_quality_runner.py": 35,
-    "tests/test_quality_suites.py": 34,
-    "tests/test_module_structure.py": 30,
-    "tests/test_patents_in_force.py": 28,
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    """Files in the order the scheduler should start them: the session's sample run first (the largest unit),
-    then by measured cost, longest first. Stable within a file."""
-    per_file: dict[str, int] = {}
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        per_file[path] = per_file.get(path, 0) + 1
-
-    def cost(item) -> tuple[int, float]:
-        path = item.nodeid.split("::", 1)[0]
-        if path in SAMPLE_RUN_FILES:
-            return (0, 0.0)
-        return (1, -MEASURED_SECONDS.get(path, per_file[path]))
-
-    items[:] = sorted(items, key=cost)
-
-
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist (the README's test command runs the suite on every core) schedules whole files, so each
     module-scoped pipeline runs once, and all files on the session's sample run as one unit on one worker."""
     from xdist.scheduler import LoadScopeScheduling
-
-    # the collection order set above is the queue's order (not xdist's default, most tests first)
-    config.option.loadscopereorder = False
 
     class SampleRunScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
