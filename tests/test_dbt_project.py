@@ -89,3 +89,20 @@ def test_models_avoid_non_portable_sql():
         for order in re.finditer(r"order\s+by\s+(.*?)(\)|$|\blimit\b|\bunion\b)", text, re.I | re.S):
             for key in order.group(1).split(","):
                 assert "nulls" in key.lower(), (path.name, key.strip()[:80])
+
+
+def test_a_steps_parse_state_is_handed_to_the_next_step(tmp_path, monkeypatch):
+    """pipelines.assets.dbt.keep_partial_parse copies the state a dbt step wrote to where dagster-dbt seeds the
+    next step's folder from (DBT_TARGET_PATH, else the project's target/), replacing what was there."""
+    from pipelines.assets.dbt import keep_partial_parse
+
+    shared = tmp_path / "shared_target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(shared))
+    step = tmp_path / "step"
+    step.mkdir()
+    keep_partial_parse(step)  # a step that wrote no state (dbt failed before parsing) hands nothing on
+    assert not (shared / "partial_parse.msgpack").exists()
+    (step / "partial_parse.msgpack").write_bytes(b"state of this step")
+    keep_partial_parse(step)
+    assert (shared / "partial_parse.msgpack").read_bytes() == b"state of this step"
+    assert [p.name for p in shared.iterdir()] == ["partial_parse.msgpack"]  # no temporary file left behind

@@ -296,3 +296,19 @@ def test_target_year_equal_to_baseline_year_is_quarantined(warehouse, tmp_path):
         ("target_year not after baseline_year",)
     ]
     assert warehouse.execute("SELECT indicator_code FROM raw.targets").fetchall() == [("QLT02",)]
+
+
+def test_partition_year_is_remembered_only_while_the_file_is_unchanged(tmp_path):
+    """partition_of is memoised by (path, size, mtime): asking twice gives the same year without a new read,
+    and a file rewritten with another year's data is read again."""
+    import os
+
+    path = _write(tmp_path / "pledge_loans" / "latest.csv", "\n".join([HEADER_EN, *GOOD_ROWS]))
+    assert partition_of(path, PLEDGE) == 2025
+    assert partition_of(path, PLEDGE) == 2025
+    moved = [r.replace("2025-", "2022-") for r in GOOD_ROWS]
+    _write(path, "\n".join([HEADER_EN, *moved, GOOD_ROWS[0].replace("2025-", "2022-")]))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert partition_of(path, PLEDGE) == 2022
+    path.unlink()
+    assert partition_of(path, PLEDGE) is None  # gone: no year, and no stale answer
