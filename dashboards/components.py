@@ -308,7 +308,7 @@ def memoised(name: str):
         def wrapper(*args):
             try:
                 snap = snapshot()
-                return snap.cached(("callback", name, *map(_hashable, args)), lambda: callback(*args))
+                return snap.cached(("callback", name, *map(_hashable, args)), lambda: callback(*args), output=True)
             except SnapshotUnavailable:
                 return callback(*args)  # the callback says so in the page's language
 

@@ -420,6 +420,17 @@ def precompute(app, bodies: list[dict] | None = None) -> int:
     return built
 
 
+def warm_compare_data(app) -> None:
+    """Build, in this worker's snapshot cache, the per-year data every comparison filters (pages.compare.warm):
+    a comparison of never-seen cities then costs a filter and its figures, not a year's worth of queries."""
+    from .pages.compare import warm
+
+    try:
+        warm(app.server.config["IPCITY_SNAPSHOT"])
+    except Exception:  # a missing or replaced snapshot: requests will say so; warming is only an optimisation
+        log.warning("warming the comparison data failed", exc_info=True)
+
+
 def start_precompute(app, lock_dir: Path | None = None) -> threading.Thread | None:
     """Precompute in a daemon thread; with a shared store only the worker holding the store's lock does it."""
     store: PayloadStore | None = app.server.config.get(CONFIG_KEY)
@@ -435,6 +446,8 @@ def start_precompute(app, lock_dir: Path | None = None) -> threading.Thread | No
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock_file.close()
+            # Another worker precomputes the payloads; this one still builds what its own new comparisons read.
+            threading.Thread(target=warm_compare_data, args=(app,), name="compare-warm", daemon=True).start()
             return None
 
     def run():

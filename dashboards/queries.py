@@ -263,6 +263,10 @@ def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
 
 def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
     """Ranked programme units (or every city with a score when ``programme_only`` is false), best first."""
+    return snap.cached(("rankings", year, programme_only), lambda: _rankings(snap, year, programme_only))
+
+
+def _rankings(snap, year: int, programme_only: bool) -> pl.DataFrame:
     df = scores_year(snap, year)
     if programme_only:
         df = df.filter(pl.col("is_ranked"))
@@ -301,25 +305,33 @@ def pillar_scores(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     df = scores_year(snap, year)
     cols = list(PILLAR_COLUMNS.values())
     chosen = df.filter(pl.col("unit_code").is_in(unit_codes)).select("unit_code", "unit_name", "unit_name_en", *cols)
-    avg = (
-        df.filter(pl.col("is_ranked"))
-        .select([pl.col(c).mean() for c in cols])
-        .with_columns(
-            unit_code=pl.lit(None, pl.String),
-            unit_name=pl.lit("示范城市平均"),
-            unit_name_en=pl.lit("Programme average"),
+
+    def average() -> pl.DataFrame:  # the same for every comparison of the year
+        return (
+            df.filter(pl.col("is_ranked"))
+            .select([pl.col(c).mean() for c in cols])
+            .with_columns(
+                unit_code=pl.lit(None, pl.String),
+                unit_name=pl.lit("示范城市平均"),
+                unit_name_en=pl.lit("Programme average"),
+            )
+            .select(chosen.columns)
         )
-    )
-    return pl.concat([chosen, avg.select(chosen.columns)], how="vertical_relaxed")
+
+    return pl.concat([chosen, snap.cached(("pillar_average", year), average)], how="vertical_relaxed")
 
 
 def indicator_trend(snap, unit_codes: list[str], indicator_code: str) -> pl.DataFrame:
-    ind = snap.query(
-        f"select unit_code, year, value, raw_value, is_imputed, normalised_score from {IND} where indicator_code = ?",
-        (indicator_code,),
-    )
-    names = units(snap).select("unit_code", "unit_name", "unit_name_en")
-    return ind.filter(pl.col("unit_code").is_in(unit_codes)).join(names, on="unit_code").sort("unit_code", "year")
+    def every_unit() -> pl.DataFrame:  # joined and sorted once per indicator; a comparison only filters it
+        ind = snap.query(
+            f"select unit_code, year, value, raw_value, is_imputed, normalised_score from {IND} "
+            "where indicator_code = ?",
+            (indicator_code,),
+        )
+        names = units(snap).select("unit_code", "unit_name", "unit_name_en")
+        return ind.join(names, on="unit_code").sort("unit_code", "year")
+
+    return snap.cached(("indicator_trend", indicator_code), every_unit).filter(pl.col("unit_code").is_in(unit_codes))
 
 
 def indicator_year(snap, year: int) -> pl.DataFrame:
@@ -346,15 +358,29 @@ def programme_indicator_average(snap, year: int) -> pl.DataFrame:
 
 
 def strengths_weaknesses(snap, year: int, unit_codes: list[str], k: int = 3) -> pl.DataFrame:
-    """Per unit, the ``k`` indicators furthest above and below the programme average of normalised scores."""
-    ind = indicator_year(snap, year)
-    avg = programme_indicator_average(snap, year)
-    diff = (
-        ind.filter(pl.col("unit_code").is_in(unit_codes))
-        .join(avg, on="indicator_code")
-        .with_columns(diff=pl.col("normalised_score") - pl.col("programme_avg"))
-        .drop_nulls("diff")
-    )
+    """Per unit, the ``k`` indicators furthest above and below the programme average of normalised scores.
+
+    Computed once per year for every unit (a unit's list does not depend on the others picked), so a new choice
+    of cities only filters: comparisons are the one view that cannot be precomputed per choice."""
+    every_unit = snap.cached(("strengths_weaknesses", year, k), lambda: _strengths_weaknesses(snap, year, k))
+    return every_unit.filter(pl.col("unit_code").is_in(unit_codes))
+
+
+def _score_differences(snap, year: int) -> pl.DataFrame:
+    """Normalised score minus the programme average, every unit × indicator of ``year``."""
+
+    def compute() -> pl.DataFrame:
+        return (
+            indicator_year(snap, year)
+            .join(programme_indicator_average(snap, year), on="indicator_code")
+            .with_columns(diff=pl.col("normalised_score") - pl.col("programme_avg"))
+        )
+
+    return snap.cached(("score_differences", year), compute)
+
+
+def _strengths_weaknesses(snap, year: int, k: int) -> pl.DataFrame:
+    diff = _score_differences(snap, year).drop_nulls("diff")
     # A strength is above the average and a weakness below it: a leading city may have no weaknesses.
     top = (
         diff.filter(pl.col("diff") > 0)
@@ -390,14 +416,10 @@ def strengths_weaknesses(snap, year: int, unit_codes: list[str], k: int = 3) -> 
 
 def score_matrix(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     """Normalised score minus programme average, unit × indicator (for a heatmap)."""
-    ind = indicator_year(snap, year)
-    avg = programme_indicator_average(snap, year)
-    return (
-        ind.filter(pl.col("unit_code").is_in(unit_codes))
-        .join(avg, on="indicator_code")
-        .with_columns(diff=pl.col("normalised_score") - pl.col("programme_avg"))
-        .select("unit_code", "indicator_code", "diff")
+    every_unit = snap.cached(
+        ("score_matrix", year), lambda: _score_differences(snap, year).select("unit_code", "indicator_code", "diff")
     )
+    return every_unit.filter(pl.col("unit_code").is_in(unit_codes))
 
 
 def side_by_side(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:

@@ -58,14 +58,18 @@ _OPEN_COUNTER = [0]
 
 
 class Snapshot:
-    def __init__(self, path: Path | str, cache_size: int = 512):
+    def __init__(self, path: Path | str, cache_size: int = 512, output_cache_size: int = 256):
         self.path = Path(path)
         self._cond = threading.Condition()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._version: Version | None = None
         self._readers = 0
+        # Two LRUs: query results and frames derived from them (shared by every page), and finished callback
+        # outputs (one per request body: the payload precompute alone makes hundreds). Separate, so that
+        # outputs never evict the data a new request needs.
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
-        self._cache_size = cache_size
+        self._outputs: OrderedDict[tuple, Any] = OrderedDict()
+        self._sizes = {id(self._cache): cache_size, id(self._outputs): output_cache_size}
 
     # -- version handling -------------------------------------------------------------------------------------
     def _stat(self) -> Version | None:
@@ -108,10 +112,12 @@ class Snapshot:
             con.close()
             self._version = None
             self._cache.clear()
+            self._outputs.clear()
             raise SnapshotWrongVersion(self.path, found)
         self._con = con
         self._version = self._opened or on_disk
         self._cache.clear()
+        self._outputs.clear()
         log.info("opened snapshot %s version %s", self.path, on_disk)
 
     def _acquire(self) -> tuple[Version, duckdb.DuckDBPyConnection]:
@@ -135,20 +141,22 @@ class Snapshot:
                 self._cond.notify_all()
 
     # -- queries ----------------------------------------------------------------------------------------------
-    def cached(self, key: tuple, compute) -> Any:
-        """Memoise ``compute(self)`` for the current snapshot version (derived results, figures' inputs)."""
+    def cached(self, key: tuple, compute, output: bool = False) -> Any:
+        """Memoise ``compute()`` for the current snapshot version: derived results and figures' inputs, or with
+        ``output`` a callback's finished outputs (kept in their own LRU)."""
+        cache = self._outputs if output else self._cache
         version = self.version()
         full_key = (version, *key)
         with self._cond:
-            if full_key in self._cache:
-                self._cache.move_to_end(full_key)
-                return self._cache[full_key]
+            if full_key in cache:
+                cache.move_to_end(full_key)
+                return cache[full_key]
         value = compute()
         with self._cond:
             if self._version == version:
-                self._cache[full_key] = value
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                cache[full_key] = value
+                while len(cache) > self._sizes[id(cache)]:
+                    cache.popitem(last=False)
         return value
 
     def query(self, sql: str, params: tuple | list = ()) -> pl.DataFrame:
@@ -199,3 +207,4 @@ class Snapshot:
             self._con = None
             self._version = None
             self._cache.clear()
+            self._outputs.clear()

@@ -282,6 +282,61 @@ def test_strengths_are_above_and_weaknesses_below_average(snap, snap_path, last_
     assert sw["name_zh"].null_count() == 0
 
 
+def test_a_citys_comparison_data_do_not_depend_on_the_others_picked(snap, snap_path, last_year):
+    """Strengths, weaknesses and score differences are computed once per year for every unit and filtered per
+    comparison: a city's rows are the same alone or beside others, and its strengths are its top indicators by
+    normalised score minus the programme average, recomputed here in SQL."""
+    codes = queries.rankings(snap, last_year)["unit_code"].to_list()
+    one, others = codes[len(codes) // 3], [codes[0], codes[-1]]
+
+    def rows(frame: pl.DataFrame, code: str) -> list[tuple]:
+        return sorted(frame.filter(pl.col("unit_code") == code).rows())
+
+    for fn in (queries.strengths_weaknesses, queries.score_matrix):
+        assert rows(fn(snap, last_year, [one]), one) == rows(fn(snap, last_year, [*others, one]), one)
+    expected = direct(
+        snap_path,
+        """
+        with avg as (
+          select i.indicator_code, avg(i.normalised_score) as a
+          from marts.fct_city_indicator_year i join marts.fct_city_score_year s
+            on s.unit_code = i.unit_code and s.year = i.year
+          where i.year = ? and s.is_ranked group by 1)
+        select i.indicator_code from marts.fct_city_indicator_year i join avg using (indicator_code)
+        where i.year = ? and i.unit_code = ? and i.normalised_score - avg.a > 0
+        order by i.normalised_score - avg.a desc limit 3""",
+        [last_year, last_year, one],
+    )
+    sw = queries.strengths_weaknesses(snap, last_year, [one, *others])
+    got = sw.filter((pl.col("unit_code") == one) & (pl.col("kind") == "strength"))["indicator_code"].to_list()
+    assert got == [r[0] for r in expected]
+
+
+def test_warmed_comparisons_of_new_cities_query_nothing(snap_path, last_year, monkeypatch):
+    """After pages.compare.warm (what every server worker runs at start), comparing cities never compared before
+    runs no SQL: a new choice costs filters and figures only. Finished callback outputs have their own LRU and
+    cannot evict that data."""
+    s = Snapshot(snap_path, cache_size=512, output_cache_size=2)
+    try:
+        compare.warm(s)
+        for k in range(10):  # more outputs than their LRU holds
+            s.cached(("callback", "x", k), lambda: object(), output=True)
+        assert len(s._outputs) == 2
+        ran = []
+        monkeypatch.setattr(s, "_acquire", lambda: ran.append(1) or pytest.fail("a warmed comparison ran SQL"))
+        codes = queries.rankings(s, last_year, programme_only=False)["unit_code"].to_list()
+        picked = [codes[1], codes[-2], codes[len(codes) // 4]]
+        assert queries.pillar_scores(s, last_year, picked).height == 4
+        assert queries.side_by_side(s, last_year, picked)["unit_code"].to_list() == picked
+        assert queries.score_matrix(s, last_year, picked)["unit_code"].n_unique() == 3
+        assert queries.strengths_weaknesses(s, last_year, picked)["unit_code"].n_unique() <= 3
+        code = queries.indicator_catalog(s)["indicator_code"][0]
+        assert set(queries.indicator_trend(s, picked, code)["unit_code"]) <= set(picked)
+        assert not ran
+    finally:
+        s.close()
+
+
 def test_side_by_side_keeps_pick_order(snap, last_year):
     codes = queries.rankings(snap, last_year)["unit_code"].to_list()
     picked = [codes[-1], codes[0], codes[len(codes) // 2]]

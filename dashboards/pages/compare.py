@@ -49,6 +49,19 @@ def default_units(snap, year: int) -> list[str]:
     return list(dict.fromkeys(picks))
 
 
+def warm(snap) -> None:
+    """Compute the per-year, every-unit data the comparison filters (scores, averages, strengths, score
+    differences) and every indicator's trend, for each year of the snapshot."""
+    for year in queries.years(snap):
+        queries.pillar_scores(snap, year, [])
+        queries.side_by_side(snap, year, [])
+        queries.score_matrix(snap, year, [])
+        queries.strengths_weaknesses(snap, year, [])
+        queries.indicator_catalog(snap, year)
+    for code in queries.indicator_catalog(snap)["indicator_code"].to_list():
+        queries.indicator_trend(snap, [], code)
+
+
 def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[dict]]:
     """Transpose: one row per measure, one column per city (how officials read a comparison)."""
     name = name_col(lang)
@@ -80,15 +93,16 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
 
 def strengths_list(sw: pl.DataFrame, names: dict[str, str], unit_codes: list[str], lang: str) -> list:
     ind = "name_en" if lang == "en" else "name_zh"
+    listed: dict[tuple[str, str], list] = {}  # (unit, kind) -> items, in the frame's order (one pass, no filters)
+    for r in sw.iter_rows(named=True):
+        listed.setdefault((r["unit_code"], r["kind"]), []).append(
+            html.Li(f"{r[ind] or r['indicator_code']} ({r['diff']:+.1f})")
+        )
     blocks = []
     for code in unit_codes:
-        u = sw.filter(pl.col("unit_code") == code)
 
-        def items(kind, u=u):
-            return [
-                html.Li(f"{r[ind] or r['indicator_code']} ({r['diff']:+.1f})")
-                for r in u.filter(pl.col("kind") == kind).iter_rows(named=True)
-            ] or [html.Li("—")]
+        def items(kind, code=code):
+            return listed.get((code, kind)) or [html.Li("—")]
 
         blocks.append(
             html.Div(
