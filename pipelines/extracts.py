@@ -1,6 +1,6 @@
 """Provincial extracts: for every province and released evaluation year, its cities' indicators, scores, ranks,
 groups, stages, target statuses and (when the mart exists) acceptance scores, as CSV (UTF-8 with BOM, Chinese
-headers), XLSX (xlsxwriter; a cover sheet, one sheet per table, a changes sheet) and Parquet (codes as column
+headers), XLSX (pyexcelerate through ``dashboards.xlsx``; a cover sheet, one sheet per table, a changes sheet) and Parquet (codes as column
 names, values exactly as in the marts).
 
 Extracts are versioned per province and year under ``<data>/extracts/<pp>/<year>/v<n>/``. A new version is written
@@ -379,14 +379,18 @@ def _chinese(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
     return df.rename(out)
 
 
+def _as_text_types(df: pl.DataFrame) -> pl.DataFrame:
+    """Dates, times and decimals as ISO / exact text."""
+    return df.with_columns(
+        [pl.col(c).cast(pl.String) for c, t in df.schema.items() if t.is_temporal() or t == pl.Decimal]
+    )
+
+
 def _for_spreadsheet(df: pl.DataFrame) -> pl.DataFrame:
     """Text never starts a formula; dates and times as ISO text."""
     from dashboards.security import neutralise_text
 
-    df = df.with_columns(
-        [pl.col(c).cast(pl.String) for c, t in df.schema.items() if t.is_temporal() or t == pl.Decimal]
-    )
-    return neutralise_text(df)
+    return neutralise_text(_as_text_types(df))
 
 
 def write_csv(df: pl.DataFrame, path: Path, headers: dict[str, str] = HEADERS) -> None:
@@ -394,47 +398,36 @@ def write_csv(df: pl.DataFrame, path: Path, headers: dict[str, str] = HEADERS) -
 
 
 def write_xlsx(path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str, pl.DataFrame, dict]]) -> None:
-    import xlsxwriter
+    """The workbook with pyexcelerate (``dashboards.xlsx``): a cover sheet, then one sheet per table with a bold
+    frozen header row. Numbers and booleans typed, NaN an empty cell, ±inf a #DIV/0! error cell (xlsxwriter's
+    nan_inf_to_errors gave the same value through a formula, =1/0; now it is a plain error value), every text
+    neutralised first so none can become a formula."""
+    from pyexcelerate import Alignment, Color, Fill, Font, Style
+    from pyexcelerate.Border import Border
+    from pyexcelerate.Borders import Borders
 
-    # strings_to_formulas/urls off: every text goes in as a string cell, whatever it starts with.
-    wb = xlsxwriter.Workbook(
-        str(path),
-        {
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            "nan_inf_to_errors": True,
-            # assembled in memory: a workbook is small, and xlsxwriter's per-sheet temp files cost more than the
-            # writing itself on a slow filesystem (one extract per province and released year)
-            "in_memory": True,
-        },
+    from dashboards.xlsx import add_table, new_workbook, sheet_rows
+
+    bold = Style(
+        font=Font(bold=True),
+        fill=Fill(background=Color(0xF2, 0xF2, 0xF2)),
+        borders=Borders(left=Border(), right=Border(), top=Border(), bottom=Border()),
+        alignment=Alignment(wrap_text=True),
     )
-    bold = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1, "text_wrap": True})
-    ws = wb.add_worksheet("封面")
-    ws.set_column(0, 0, 28)
-    ws.set_column(1, 1, 90)
-    for i, (k, v) in enumerate(cover):
-        ws.write_string(i, 0, k, bold)
-        ws.write_string(i, 1, _neutral(v))
+    wb = new_workbook()
+    ws = wb.new_sheet("封面", data=[[_neutral(k), _neutral(v) or None] for k, v in cover])
+    for i in range(1, len(cover) + 1):
+        ws.set_cell_style(i, 1, bold)
+    ws.set_col_style(1, Style(size=28))
+    ws.set_col_style(2, Style(size=90))
     for name, df, headers in sheets:
-        sheet = wb.add_worksheet(name)
-        out = _chinese(_for_spreadsheet(df), headers)
-        sheet.write_row(0, 0, out.columns, bold)
-        sheet.freeze_panes(1, 0)
-        for j, col in enumerate(out.columns):
-            values = out[col].to_list()
-            for i, v in enumerate(values, start=1):
-                if v is None or (isinstance(v, float) and math.isnan(v)):
-                    continue
-                if isinstance(v, bool):
-                    sheet.write_boolean(i, j, v)
-                elif isinstance(v, int | float):
-                    sheet.write_number(i, j, v)
-                else:
-                    sheet.write_string(i, j, str(v))
-            width = max([len(str(col))] + [len(str(v)) for v in values[:200] if v is not None])
-            sheet.set_column(j, j, min(max(8, width * 1.3), 40))
-    wb.close()
+        rows = sheet_rows(_chinese(_as_text_types(df), headers), inf_as_error=True)  # neutralises the text
+        widths = []
+        for j, col in enumerate(rows[0]):
+            width = max([len(str(col))] + [len(str(r[j])) for r in rows[1:201] if r[j] is not None])
+            widths.append(min(max(8, width * 1.3), 40))
+        add_table(wb, name, rows, widths, bold)
+    wb.save(str(path))
 
 
 def _neutral(v: str) -> str:

@@ -573,7 +573,10 @@ def test_language_toggle_keeps_other_parameters():
 
 
 def test_fast_xlsx_writer_round_trips_and_keeps_text_as_text():
+    """pyexcelerate writes any str starting with "=" as a formula: xlsx_bytes neutralises every text cell and
+    header first, so data text comes back as text (with OWASP's leading apostrophe), never as a formula."""
     import io
+    import math
 
     import openpyxl
     import polars as pl
@@ -582,21 +585,28 @@ def test_fast_xlsx_writer_round_trips_and_keeps_text_as_text():
 
     df = pl.DataFrame(
         {
-            "城市代码": ["440300", "110100"],
-            "城市": ["深圳市", '=HYPERLINK("x")'],
-            "数值": [1.5, None],
-            "年份": [2024, 2024],
-            "达标": [True, False],
+            "城市代码": ["440300", "110100", "320500"],
+            "城市": ["深圳市", '=HYPERLINK("x")', "+1+2"],
+            "数值": [1.5, -2.25, math.nan],
+            "年份": [2024, 2024, 2023],
+            "达标": [True, False, None],
+            "=备注": ["@SUM(A1)", "-1", "\t=1"],
         }
     )
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(df, "指标数据")))
     ws = book["指标数据"]
-    assert [c.value for c in ws[1]] == df.columns and ws["A1"].font.b
-    assert [c.value for c in ws[2]] == ["440300", "深圳市", 1.5, 2024, True]
-    assert ws["B3"].value == '=HYPERLINK("x")' and ws["B3"].data_type == "s"  # text, not a formula
-    assert ws["C3"].value is None
+    cells = [c for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]  # no text became a formula
+    assert [c.value for c in ws[1]] == [*df.columns[:-1], "'=备注"] and all(c.font.b for c in ws[1])
+    assert ws.freeze_panes == "A2"
+    assert [c.value for c in ws[2]] == ["440300", "深圳市", 1.5, 2024, True, "'@SUM(A1)"]
+    assert isinstance(ws["C2"].value, float) and isinstance(ws["D2"].value, int) and ws["D2"].data_type == "n"
+    assert [c.value for c in ws[3]] == ["110100", "'" + '=HYPERLINK("x")', -2.25, 2024, False, "'-1"]
+    assert [c.value for c in ws[4]] == ["320500", "'+1+2", None, 2023, None, "'\t=1"]
+    # text kept readable and inert
+    assert not [c.value for c in cells if isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@"))]
     back = pl.read_excel(io.BytesIO(xlsx_bytes(df)))
-    assert back["城市代码"].to_list() == ["440300", "110100"]
+    assert back["城市代码"].to_list() == ["440300", "110100", "320500"]
 
 
 def test_rankings_filter_model_from_the_url_is_validated_and_follows_the_language():

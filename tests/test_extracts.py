@@ -4,6 +4,7 @@ list names exactly that row; text never becomes a formula; the CLI and the dashb
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import shutil
@@ -200,6 +201,52 @@ def test_extract_text_never_starts_a_formula(corrected):
                         assert not (isinstance(cell.value, str) and cell.value.startswith(FORMULA_TRIGGERS)), cell.value
                         seen += isinstance(cell.value, str) and cell.value.startswith("'=HYPERLINK")
     assert seen >= 4  # indicators and scores, in CSV and XLSX
+
+
+def test_extract_workbook_round_trips_typed_and_never_a_formula(tmp_path):
+    """write_xlsx (pyexcelerate, which writes any str starting with "=" as a formula) on a hand-made table: the
+    cover and every sheet read back by openpyxl with text as neutralised text, numbers as numbers, NaN empty,
+    ±inf a #DIV/0! error cell, Chinese headers, a bold frozen header row and the column widths."""
+    df = pl.DataFrame(
+        {
+            "unit_code": ["440100", "440300", "440400", "440500"],
+            "unit_name": ['=HYPERLINK("http://x")', "+1+2", "@SUM(A1)", "深圳市"],
+            "value": [1.25, math.nan, math.inf, -3.5],
+            "rank": [1, 2, None, 4],
+            "is_imputed": [True, False, None, True],
+            "released": [dt.date(2025, 1, 2)] * 3 + [None],
+        }
+    )
+    path = tmp_path / "x.xlsx"
+    X.write_xlsx(
+        path, [("发布编号 / Release id", "=1+1"), ("生成时间 / Generated at", "")], [("指标数据", df, X.HEADERS)]
+    )
+    wb = openpyxl.load_workbook(path)
+    assert not [c.coordinate for sheet in wb.worksheets for r in sheet.iter_rows() for c in r if c.data_type == "f"]
+    assert wb.sheetnames == ["封面", "指标数据"]
+    cover = wb["封面"]
+    assert [[c.value for c in r] for r in cover.iter_rows()] == [
+        ["发布编号 / Release id", "'=1+1"],
+        ["生成时间 / Generated at", None],
+    ]
+    assert cover["A1"].font.b and cover.column_dimensions["A"].width == 28 and cover.column_dimensions["B"].width == 90
+    ws = wb["指标数据"]
+    assert [c.value for c in ws[1]] == ["行政区划代码", "城市", "采用值", "排名", "是否补值", "released"]
+    assert all(c.font.b for c in ws[1]) and ws["A1"].fill.fgColor.rgb.endswith("F2F2F2") and ws.freeze_panes == "A2"
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    assert rows == [
+        ["440100", "'" + '=HYPERLINK("http://x")', 1.25, 1, True, "2025-01-02"],
+        ["440300", "'+1+2", None, 2, False, "2025-01-02"],
+        ["440400", "'@SUM(A1)", "#DIV/0!", None, None, "2025-01-02"],
+        ["440500", "深圳市", -3.5, 4, True, None],
+    ]
+    assert ws["C4"].data_type == "e" and ws["C2"].data_type == "n" and ws["D2"].data_type == "n"
+    # widths as with xlsxwriter: 1.3 × the longest of header and first 200 values, between 8 and 40
+    assert ws.column_dimensions["A"].width == 8 and ws.column_dimensions["B"].width == pytest.approx(23 * 1.3)
+    assert pl.read_excel(path, sheet_name="指标数据")["行政区划代码"].to_list() == df["unit_code"].to_list()
+    # read-only openpyxl (and pandas) sizes rows by the sheet's <dimension>: a row ending empty is still full width
+    fast = openpyxl.load_workbook(path, read_only=True)
+    assert [list(r) for r in fast["指标数据"].iter_rows(min_row=2, values_only=True)] == rows
 
 
 def test_cli_extract(sample_snapshot, tmp_path, monkeypatch):
