@@ -201,6 +201,15 @@ class PayloadStore:
             self._local.con = con
         return con
 
+    def done_tag(self) -> str | None:
+        """The snapshot tag whose payloads are all stored (written by the worker that precomputed them)."""
+        if self.folder is None:
+            return self.seen_tag if self.warm_state == "ready" else None
+        try:
+            return (self.folder / "precompute.done").read_text()
+        except OSError:
+            return None
+
     def tag(self, version) -> str:
         return hashlib.sha256(repr((version, self.code)).encode()).hexdigest()[:24]
 
@@ -331,9 +340,12 @@ def install(app, folder: Path | None = None) -> PayloadStore | None:
             return None
         tag = store.tag(version)
         if store.auto_precompute and tag != store.seen_tag:
-            # a new publish (or the first call): this worker precomputes its payloads unless another one is
+            # A new publish (or this worker's first call): precompute unless another worker is doing it (lock) or
+            # has done it (marker). Without the marker check every worker re-ran the whole precompute -- hundreds
+            # of dispatches, all store hits -- on its first request, in the middle of the traffic.
             store.seen_tag = tag
-            start_precompute(app)
+            if store.done_tag() != tag:
+                start_precompute(app)
         full = _full_key(access.current_principal(), key)
         body = store.get(tag, full)
         if body is None:
@@ -480,11 +492,10 @@ def precompute_status(server: flask.Flask) -> str:
     if store.warm_state == "ready":
         return "ready"
     if store.folder is not None:
-        done = store.folder / "precompute.done"
         try:
-            if done.read_text() == store.tag(server.config["IPCITY_SNAPSHOT"].version()):
+            if store.done_tag() == store.tag(server.config["IPCITY_SNAPSHOT"].version()):
                 return "ready"
-        except Exception:  # no marker yet, or no snapshot
+        except Exception:  # no snapshot
             pass
         return "warming"
     return store.warm_state

@@ -267,6 +267,32 @@ def test_heavy_payloads_are_precomputed_shared_and_still_role_checked(snap_path,
     assert client.get("/healthz").get_json()["payloads"] in ("off", "warming", "ready")
 
 
+def test_a_worker_does_not_precompute_what_another_worker_finished(snap_path, year, tmp_path, monkeypatch):
+    """gunicorn workers share one payload store: the worker that took the lock precomputes and writes the done
+    marker; another worker's first request must not run the whole precompute again (hundreds of dispatches in
+    the middle of the traffic). A snapshot the marker does not name is precomputed."""
+    from dashboards import payloads
+
+    store_dir = tmp_path / "payload_store"
+    app, users = app_with_accounts(snap_path, tmp_path)
+    store = payloads.install(app, store_dir)
+    store.auto_precompute = True  # as start_precompute leaves it in every worker
+    started = []
+    monkeypatch.setattr(payloads, "start_precompute", lambda a, *args, **kw: started.append(a))
+    tag = store.tag(app.server.config["IPCITY_SNAPSHOT"].version())
+    store_dir.mkdir(parents=True, exist_ok=True)
+    (store_dir / "precompute.done").write_text(tag)
+    client = signed_in_client(app, users)
+    assert client.post("/_dash-update-component", json=payloads.overview_body(year, "group", "zh")).status_code == 200
+    assert started == [] and store.seen_tag == tag
+    assert client.get("/healthz").get_json()["payloads"] == "ready"
+    # the marker names another snapshot (a new publish not yet precomputed): this worker starts it
+    (store_dir / "precompute.done").write_text("an-older-snapshot")
+    store.seen_tag = None
+    client.post("/_dash-update-component", json=payloads.overview_body(year, "index", "zh"))
+    assert started == [app]
+
+
 def test_concurrent_requests_for_a_new_payload_build_it_once(snap_path, year, tmp_path, monkeypatch):
     """Fifty officials asking for the same new comparison at once: one request builds it, the others wait for
     its stored bytes (in one worker by an in-process claim, across workers by a claim in the shared store)."""
