@@ -32,6 +32,11 @@
         {%- do run_query('create database if not exists ' ~ name.split('.')[0]) -%}
         {%- do run_query('drop table if exists ' ~ name) -%}
         {%- do run_query("create table " ~ name ~ " using parquet location '" ~ path ~ "'") -%}
+        {#- dbt listed the schemas it builds in before this hook ran: without telling its relation cache, a model's
+            adapter.get_relation would not see a table registered here for the first time (the Monte Carlo rank
+            intervals in marts on a fresh run), and the evaluation would build without them -#}
+        {%- do adapter.cache_added(api.Relation.create(schema=name.split('.')[0], identifier=name.split('.')[1],
+                                                       type='table')) -%}
     {%- endfor -%}
     {%- endif -%}
     {{ return('') }}
