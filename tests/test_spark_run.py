@@ -23,7 +23,8 @@ from skip_policy import in_ci
 
 from pipelines.settings import DBT_PROJECT_DIR
 
-pytestmark = pytest.mark.slow
+# opt-in (pyproject addopts): `python -m pytest -m spark_e2e tests/test_spark_run.py`
+pytestmark = [pytest.mark.slow, pytest.mark.spark_e2e]
 
 # The smallest sample with rows in every mart (that of tests/test_seed_change_reaches_every_reader.py): six
 # evaluation years hold complete programme cycles, plan targets and year-on-year changes.
