@@ -18,9 +18,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dashboard_http import callback_body, page_body, rankings_body, signed_in_client
+from dashboard_http import page_body, rankings_body, signed_in_client
 from skip_policy import in_ci
 
+from dashboards import payloads
 from pipelines.settings import DBT_PROJECT_DIR
 
 # opt-in (pyproject addopts): `python -m pytest -m spark_e2e tests/test_spark_run.py`
@@ -187,20 +188,7 @@ def test_dashboard_serves_the_spark_marts_values(dashboard):
         "select count(*), median(composite_index) from marts.fct_city_score_year where year = ? and rank is not null",
         [year],
     )
-    resp = post(
-        client,
-        callback_body(
-            [
-                ("ov-cards", "children"),
-                ("ov-map", "figure"),
-                ("ov-provinces", "rowData"),
-                ("ov-dist", "figure"),
-                ("ov-movers", "figure"),
-            ],
-            [("ov-year", "value", year), ("ov-map-mode", "value", "group")],
-            [("ov-lang", "data", "en")],
-        ),
-    )
+    resp = post(client, payloads.overview_body(year, "group", "en"))
     cards = json.dumps(resp["ov-cards"]["children"], ensure_ascii=False)
     assert f'"{n_ranked}"' in cards and f'"{median:.1f}"' in cards, cards[:2000]
 
@@ -210,33 +198,11 @@ def test_dashboard_serves_the_spark_marts_values(dashboard):
     assert rows[unit]["rank"] == 1
 
     # profile: the unit's summary names its last year's composite index
-    pf = [
-        ("pf-summary", "children"),
-        ("pf-indicators", "figure"),
-        ("pf-targets", "children"),
-        ("pf-stage-fig", "figure"),
-        ("pf-cycles", "children"),
-        ("pf-stages", "children"),
-        ("pf-alerts", "children"),
-    ]
-    resp = post(client, callback_body(pf, [("pf-unit", "value", unit)], [("pf-lang", "data", "en")]))
+    resp = post(client, payloads.profile_body(unit, "en"))
     summary = json.dumps(resp["pf-summary"]["children"], ensure_ascii=False)
     assert f"{index:.1f}" in summary, summary[:2000]
 
     # compare: both units' composite index side by side
-    cmp = [
-        ("cmp-radar", "figure"),
-        ("cmp-table", "columnDefs"),
-        ("cmp-table", "rowData"),
-        ("cmp-heatmap", "figure"),
-        ("cmp-sw", "children"),
-        ("cmp-message", "children"),
-    ]
-    resp = post(
-        client,
-        callback_body(
-            cmp, [("cmp-year", "value", year), ("cmp-units", "value", [unit, other])], [("cmp-lang", "data", "en")]
-        ),
-    )
+    resp = post(client, payloads.compare_body(year, [unit, other], "en"))
     row = next(r for r in resp["cmp-table"]["rowData"] if unit in r and other in r and r[unit] == round(index, 1))
     assert row[other] == round(other_index, 1)
