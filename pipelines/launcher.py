@@ -7,10 +7,12 @@ so the published marts stay as they were.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -87,7 +89,51 @@ def prepare_dagster_home() -> str:
                 "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 300\n  poll_interval_seconds: 30\n"
                 "  max_resume_run_attempts: 0\n"
             )
+    _write_storage_block(cfg, home)
     return str(home)
+
+
+_STORAGE_BEGIN = "# --- ipcity storage (pipelines/dagster_storage.py; rewritten when DAGSTER_HOME moves) ---"
+_STORAGE_END = "# --- end ipcity storage ---"
+
+
+def _write_storage_block(cfg: Path, home: Path) -> None:
+    """Dagster's default SQLite storage at its default places under ``home``, except the event log, which keeps
+    its connections open (pipelines/dagster_storage.py: an ~1,100-event run spent about a quarter of its time
+    opening and closing SQLite connections). Paths are absolute, so the block is rewritten if the home moves;
+    a dagster.yaml that configures storage itself (``storage:``) is left alone."""
+    text = cfg.read_text()
+    lines = text.splitlines()
+    ours = _STORAGE_BEGIN in lines and _STORAGE_END in lines
+    if not ours and any(line.split(":")[0] in ("storage", "run_storage", "event_log_storage") for line in lines):
+        return
+    block = "\n".join(
+        [
+            _STORAGE_BEGIN,
+            "run_storage:",
+            "  module: dagster._core.storage.runs",
+            "  class: SqliteRunStorage",
+            "  config:",
+            f"    base_dir: {json.dumps(str(home / 'history'))}",
+            "event_log_storage:",
+            "  module: pipelines.dagster_storage",
+            "  class: PooledSqliteEventLogStorage",
+            "  config:",
+            f"    base_dir: {json.dumps(str(home / 'history' / 'runs'))}",
+            "schedule_storage:",
+            "  module: dagster._core.storage.schedules",
+            "  class: SqliteScheduleStorage",
+            "  config:",
+            f"    base_dir: {json.dumps(str(home / 'schedules'))}",
+            _STORAGE_END,
+        ]
+    )
+    if ours:
+        start, end = lines.index(_STORAGE_BEGIN), lines.index(_STORAGE_END)
+        if "\n".join(lines[start : end + 1]) == block:
+            return
+        lines = lines[:start] + lines[end + 1 :]
+    cfg.write_text("\n".join([*lines, block]) + "\n")
 
 
 def dagster_instance() -> dg.DagsterInstance:

@@ -13,13 +13,12 @@ import dagster as dg
 from pipelines.resources import Warehouse
 from pipelines.sources import SOURCES, Source
 
-MART_SUITES = {
-    "dim_city": False,
-    "dim_indicator": False,
-    "fct_city_indicator_year": True,  # True: validated per year (partition = year)
-    "fct_city_score_year": True,
-    "fct_target_status": False,
-}
+# The mart suites, each validated in ONE GX call over the whole table. The year-keyed marts used to be validated
+# year by year (one GX call per year: 11 s for fct_city_indicator_year's 16 years against 1.3 s for one call on
+# the same 70k rows, GX's per-call cost dominating); every row rule, the (unit, year, ...) key and the region
+# checks mean the same over all years at once, and the one per-year expectation (year__is_partition) only
+# restated the WHERE year = ... that cut the frame. A failing row's sample names its year.
+MART_SUITES = ("dim_city", "dim_indicator", "fct_city_indicator_year", "fct_city_score_year", "fct_target_status")
 
 
 def run_years(context) -> list[int]:
@@ -205,31 +204,22 @@ def build_raw_check(source: Source) -> dg.AssetChecksDefinition:
     return _check
 
 
-def build_mart_check(table: str, per_year: bool) -> dg.AssetChecksDefinition:
+def build_mart_check(table: str) -> dg.AssetChecksDefinition:
     key = dg.AssetKey(["marts", table])
 
     @dg.multi_asset_check(specs=_specs(key), name=f"gx_marts_{table}")
     def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
         from pipelines.quality import record_results, valid_region_codes, validate
 
-        results = []
         with warehouse.get_connection(step="checks") as con:
             codes = valid_region_codes(con)
-            if per_year:
-                for (y,) in con.execute(f"SELECT DISTINCT year FROM marts.{table} ORDER BY year").fetchall():
-                    frame = con.sql(f"SELECT * FROM marts.{table} WHERE year = $y", params={"y": y}).pl()
-                    r = validate(f"marts.{table}", frame, partition=y, context={"valid_region_codes": codes})
-                    record_results(con, context.run.run_id, f"marts.{table}", r)
-                    results.append((y, r))
-            else:
-                frame = con.sql(f"SELECT * FROM marts.{table}").pl()
-                r = validate(f"marts.{table}", frame, context={"valid_region_codes": codes})
-                record_results(con, context.run.run_id, f"marts.{table}", r)
-                results.append((None, r))
-        yield from _results(context, key, results)
+            frame = con.sql(f"SELECT * FROM marts.{table}").pl()
+            r = validate(f"marts.{table}", frame, context={"valid_region_codes": codes})
+            record_results(con, context.run.run_id, f"marts.{table}", r)
+        yield from _results(context, key, [(None, r)])
 
     return _check
 
 
 RAW_CHECKS = [build_raw_check(s) for s in SOURCES.values()]
-MART_CHECKS = [build_mart_check(t, per_year) for t, per_year in MART_SUITES.items()]
+MART_CHECKS = [build_mart_check(t) for t in MART_SUITES]
