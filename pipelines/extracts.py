@@ -14,12 +14,17 @@ has it (issue 10), and otherwise derives a version from ``meta.snapshot_info`` a
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import math
+import multiprocessing.context as mp_context
 import os
 import re
+import sys
+import types
 from pathlib import Path
 
 import duckdb
@@ -296,12 +301,19 @@ def year_extract_tables(con, year: int, province_code: str | None = None) -> dic
 
 def content_hash(tables: dict[str, pl.DataFrame]) -> str:
     """Digest of the tables' values; floats at 9 significant digits so a rebuild's last-bit noise is no change."""
+    return _digest({name: _hash_frame(df) for name, df in tables.items()})
+
+
+def _hash_frame(df: pl.DataFrame) -> pl.DataFrame:
+    # row by row, so rounding a year's table once and slicing it per province gives the same frames
+    return df.with_columns([pl.col(c).round_sig_figs(9) for c, t in df.schema.items() if t.is_float()])
+
+
+def _digest(rounded: dict[str, pl.DataFrame]) -> str:
     h = hashlib.sha256()
-    for name in sorted(tables):
-        df = tables[name]
-        df = df.with_columns([pl.col(c).round_sig_figs(9) for c, t in df.schema.items() if t.is_float()])
+    for name in sorted(rounded):
         h.update(name.encode())
-        h.update(df.write_csv().encode())
+        h.update(rounded[name].write_csv().encode())
     return h.hexdigest()
 
 
@@ -393,8 +405,28 @@ def _for_spreadsheet(df: pl.DataFrame) -> pl.DataFrame:
     return neutralise_text(_as_text_types(df))
 
 
+def _csv_frame(df: pl.DataFrame, headers: dict[str, str] = HEADERS) -> pl.DataFrame:
+    """The CSV's frame: neutralised text, ISO dates, Chinese headers (row by row, so it may be built for a whole
+    year and sliced per province)."""
+    return _chinese(_for_spreadsheet(df), headers)
+
+
+def _write_csv_frame(frame: pl.DataFrame, path: Path) -> None:
+    path.write_bytes(b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8"))
+
+
 def write_csv(df: pl.DataFrame, path: Path, headers: dict[str, str] = HEADERS) -> None:
-    path.write_bytes(b"\xef\xbb\xbf" + _chinese(_for_spreadsheet(df), headers).write_csv().encode("utf-8"))
+    _write_csv_frame(_csv_frame(df, headers), path)
+
+
+def _sheet_frame(df: pl.DataFrame, headers: dict[str, str]) -> tuple[list[str], pl.DataFrame]:
+    """A sheet's header row (neutralised Chinese names) and its values as ``dashboards.xlsx.sheet_rows`` makes
+    them: the same calls, split so the values can be built once per year and sliced per province."""
+    from dashboards.security import neutralise_cell
+    from dashboards.xlsx import spreadsheet_frame
+
+    named = _chinese(_as_text_types(df), headers)
+    return [neutralise_cell(str(c)) for c in named.columns], spreadsheet_frame(named, inf_as_error=True)
 
 
 def write_xlsx(path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str, pl.DataFrame, dict]]) -> None:
@@ -402,11 +434,18 @@ def write_xlsx(path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str,
     frozen header row. Numbers and booleans typed, NaN an empty cell, ±inf a #DIV/0! error cell (xlsxwriter's
     nan_inf_to_errors gave the same value through a formula, =1/0; now it is a plain error value), every text
     neutralised first so none can become a formula."""
+    _write_xlsx_frames(path, cover, [(name, *_sheet_frame(df, headers)) for name, df, headers in sheets])
+
+
+def _write_xlsx_frames(
+    path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str, list[str], pl.DataFrame]]
+) -> None:
+    """``write_xlsx`` from sheets already through ``_sheet_frame`` (header row, neutralised values)."""
     from pyexcelerate import Alignment, Color, Fill, Font, Style
     from pyexcelerate.Border import Border
     from pyexcelerate.Borders import Borders
 
-    from dashboards.xlsx import add_table, new_workbook, sheet_rows
+    from dashboards.xlsx import add_table, new_workbook
 
     bold = Style(
         font=Font(bold=True),
@@ -420,8 +459,9 @@ def write_xlsx(path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str,
         ws.set_cell_style(i, 1, bold)
     ws.set_col_style(1, Style(size=28))
     ws.set_col_style(2, Style(size=90))
-    for name, df, headers in sheets:
-        rows = sheet_rows(_chinese(_as_text_types(df), headers), inf_as_error=True)  # neutralises the text
+    for name, header, frame in sheets:
+        # lists, not tuples: pyexcelerate stores list rows as they are and tuples cell by cell
+        rows = [header, *map(list, frame.rows())]
         widths = []
         for j, col in enumerate(rows[0]):
             width = max([len(str(col))] + [len(str(r[j])) for r in rows[1:201] if r[j] is not None])
@@ -477,13 +517,41 @@ def write_extract(
 ) -> dict | None:
     """Write a new version for the province and year if its content or release changed; return its manifest
     entry (None when nothing changed)."""
-    root = Path(root)
     tables = extract_tables(con, province_code, year, year_tables)
     release = release or release_info(con, year)
-    digest = content_hash(tables)
+    return _write_version(
+        _Job(Path(root), province_code, year, tables, release, content_hash(tables), generated_at, force)
+    )
+
+
+@dataclasses.dataclass
+class _Job:
+    """One province-year to write: its tables and, when ``write_all`` built them for the whole year, their CSV
+    and sheet frames (``None``: built from ``tables`` when written). Plain data, so it can go to a worker."""
+
+    root: Path
+    province_code: str
+    year: int
+    tables: dict[str, pl.DataFrame]
+    release: dict
+    digest: str
+    generated_at: str | None = None
+    force: bool = False
+    csv_frames: dict[str, pl.DataFrame] | None = None
+    sheet_frames: dict[str, tuple[list[str], pl.DataFrame]] | None = None
+    note: str | None = None  # synthetic_note(), computed once by write_all
+
+
+def _unchanged(last: dict | None, digest: str, release: dict, force: bool) -> bool:
+    return bool(last and not force and last["content_hash"] == digest and last["release_id"] == release["release_id"])
+
+
+def _write_version(job: _Job) -> dict | None:
+    root, province_code, year, tables, release = job.root, job.province_code, job.year, job.tables, job.release
+    digest = job.digest
     versions = read_versions(root, province_code, year)
     last = versions[-1] if versions else None
-    if last and not force and last["content_hash"] == digest and last["release_id"] == release["release_id"]:
+    if _unchanged(last, digest, release, job.force):
         return None
     n = (last["version"] + 1) if last else 1
     pp = province_code[:2]
@@ -491,7 +559,7 @@ def write_extract(
     out_dir = root / rel_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     changes = diff_tables(_read_version_tables(root, last), tables) if last else None
-    generated_at = generated_at or dt.datetime.now().isoformat(timespec="seconds")
+    generated_at = job.generated_at or dt.datetime.now().isoformat(timespec="seconds")
     province_name = next(
         (t["province_name"][0] for t in tables.values() if t.height and "province_name" in t.columns), province_code
     )
@@ -506,7 +574,7 @@ def write_extract(
         df.write_parquet(p)
         add(p, "parquet", name, df.height)
         p = out_dir / f"{stem}_{name}.csv"
-        write_csv(df, p)
+        _write_csv_frame(job.csv_frames[name] if job.csv_frames is not None else _csv_frame(df), p)
         add(p, "csv", name, df.height)
     if changes is not None:
         p = out_dir / f"{stem}_changes.parquet"
@@ -528,14 +596,18 @@ def write_extract(
         ("评估规则版本 / Rules version", str(release.get("rules_version") or "")),
         ("发布时间 / Released at", str(release.get("released_at") or "")),
         ("生成时间 / Generated at", generated_at),
-        ("数据说明 / Synthetic data", synthetic_note()),
+        ("数据说明 / Synthetic data", job.note if job.note is not None else synthetic_note()),
         ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
     ]
-    sheets = [(TABLES[name][0], df, HEADERS) for name, df in tables.items()]
+    sheets = [
+        (TABLES[name][0], *(job.sheet_frames[name] if job.sheet_frames is not None else _sheet_frame(df, HEADERS)))
+        for name, df in tables.items()
+    ]
     if changes is not None:
-        sheets.append((CHANGES_SHEET, changes.with_columns(pl.col("change").replace(CHANGE_LABELS)), CHANGE_HEADERS))
+        labelled = changes.with_columns(pl.col("change").replace(CHANGE_LABELS))
+        sheets.append((CHANGES_SHEET, *_sheet_frame(labelled, CHANGE_HEADERS)))
     p = out_dir / f"{stem}.xlsx"
-    write_xlsx(p, cover, sheets)
+    _write_xlsx_frames(p, cover, sheets)
     add(p, "xlsx", "all", sum(df.height for df in tables.values()))
     entry = {
         "version": n,
@@ -557,19 +629,136 @@ def write_extract(
     return entry
 
 
+# ---- writing every province and year ---------------------------------------------------------------------------
+# Below this many new versions the pool's start (a fresh interpreter per worker, ~1 s) costs more than it saves.
+MIN_PARALLEL = 24
+_KEY = "__extract_province__"  # the partition key added to the year's derived frames (never a mart column)
+
+
+def extract_workers() -> int:
+    """Worker processes for ``write_all``: ``IPCITY_EXTRACT_WORKERS`` (1 = serial), else one per usable core.
+    Writing a workbook is pure Python (pyexcelerate), so threads would queue on the GIL; processes do not."""
+    value = os.environ.get("IPCITY_EXTRACT_WORKERS", "").strip()
+    if value:
+        return max(1, int(value))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _by_province(df: pl.DataFrame, codes: pl.Series, wanted: list[str]) -> dict[str, pl.DataFrame]:
+    """``df`` (row-aligned with ``codes``) split per province, rows in their order; the same rows as
+    ``df.filter(province_code == code)`` without one filter per province (one Polars call instead of 31)."""
+    parts = df.with_columns(codes.alias(_KEY)).partition_by(_KEY, maintain_order=True, include_key=False, as_dict=True)
+    empty = df.clear()
+    return {code: parts.get((code,), empty) for code in wanted}
+
+
+def _year_jobs(con, root: Path, year: int, codes: list[str], note: str) -> list[_Job]:
+    """The year's new versions, with every per-row conversion (rounding for the hash, neutralised CSV text, the
+    sheets' values) done once on the year's tables and then sliced per province: the same frames as
+    ``write_extract`` builds province by province, at a tenth of the Polars calls."""
+    year_tables = year_extract_tables(con, year)
+    release = release_info(con, year)
+    keys = {name: df["province_code"] for name, df in year_tables.items()}
+    tables = {name: _by_province(df, keys[name], codes) for name, df in year_tables.items()}
+    rounded = {name: _by_province(_hash_frame(df), keys[name], codes) for name, df in year_tables.items()}
+    pending = []
+    for code in codes:
+        digest = _digest({name: rounded[name][code] for name in year_tables})
+        versions = read_versions(root, code, year)
+        if not _unchanged(versions[-1] if versions else None, digest, release, False):
+            pending.append((code, digest))
+    if not pending:
+        return []
+    wanted = [code for code, _ in pending]
+    csv = {name: _by_province(_csv_frame(df), keys[name], wanted) for name, df in year_tables.items()}
+    sheets = {}
+    for name, df in year_tables.items():
+        header, values = _sheet_frame(df, HEADERS)
+        sheets[name] = {code: (header, part) for code, part in _by_province(values, keys[name], wanted).items()}
+    return [
+        _Job(
+            root,
+            code,
+            year,
+            {name: tables[name][code] for name in year_tables},
+            release,
+            digest,
+            csv_frames={name: csv[name][code] for name in year_tables},
+            sheet_frames={name: sheets[name][code] for name in year_tables},
+            note=note,
+        )
+        for code, digest in pending
+    ]
+
+
+@contextlib.contextmanager
+def _main_hidden():
+    """``__main__`` replaced by an empty module while a worker is launched. A 'spawn' child first re-runs the
+    parent's main script (as ``__mp_main__``) unless it is a package's ``__main__``; a script that calls
+    ``write_all`` without an ``if __name__ == "__main__"`` guard would then start the whole run again in every
+    worker. The workers run only this module's ``_write_version``, so they need nothing from the main script."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+class _SpawnProcess(mp_context.SpawnProcess):
+    """A 'spawn' worker launched without the parent's main script (``_main_hidden``)."""
+
+    @staticmethod
+    def _Popen(process_obj):  # noqa: N802 (multiprocessing's name)
+        with _main_hidden():
+            return mp_context.SpawnProcess._Popen(process_obj)
+
+
+class _SpawnContext(mp_context.SpawnContext):
+    Process = _SpawnProcess
+
+
 def write_all(snapshot: Path, root: Path | None = None, provinces=None, years=None) -> list[dict]:
-    """Every province × released year from the published snapshot (new versions only). Returns the new entries."""
+    """Every province × released year from the published snapshot (new versions only). Returns the new entries.
+
+    Each year's tables are read and converted once (``_year_jobs``); the files are written by a pool of worker
+    processes once there are enough new versions (``extract_workers``, ``MIN_PARALLEL``), otherwise here. Each
+    province-year has its own folder and manifest and its version number and hash depend only on that manifest,
+    so the workers never share a file and write what a serial run writes; the entries come back in the serial
+    order. Workers are started with 'spawn': Polars' thread pool does not survive a fork (the child can
+    deadlock), and a worker needs only this module, Polars and pyexcelerate (~1 s to start)."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     root = Path(root) if root else extracts_dir()
-    out = []
-    with duckdb.connect(str(snapshot), read_only=True) as con:
-        for year in years or released_years(con):
-            year_tables = year_extract_tables(con, int(year))
-            release = release_info(con, int(year))
-            for code in provinces or province_codes(con):
-                entry = write_extract(con, root, code, int(year), year_tables=year_tables, release=release)
-                if entry:
-                    out.append(entry)
-    return out
+    workers = extract_workers()
+    pool = None
+    queued: list[_Job] = []
+    results: list = []  # entries (serial) or futures (pool), in job order
+    try:
+        with duckdb.connect(str(snapshot), read_only=True) as con:
+            codes = list(provinces or province_codes(con))
+            # the same province twice would be two writers of one manifest: keep that (odd) call serial
+            parallel_ok = workers > 1 and len({c[:2] for c in codes}) == len(codes)
+            note = synthetic_note()
+            for year in years or released_years(con):
+                queued += _year_jobs(con, root, int(year), codes, note)
+                if pool is None and parallel_ok and len(queued) >= MIN_PARALLEL:
+                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
+                if pool is not None:  # the workers write while the next year is read and prepared
+                    results += [pool.submit(_write_version, job) for job in queued]
+                    queued = []
+                elif not parallel_ok:  # serial: year by year, as the jobs come
+                    results += [_write_version(job) for job in queued]
+                    queued = []
+        results += [_write_version(job) for job in queued]  # too few for a pool
+        entries = [r.result() if isinstance(r, Future) else r for r in results]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return [e for e in entries if e]
 
 
 # ---- what the dashboard may serve ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ shows exactly what the dashboard shows. No timestamps are written: the same snap
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import threading
@@ -18,6 +19,7 @@ import markdown.extensions
 import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
+from pipelines.evaluation.dossier_rows import MartRows
 from pipelines.evaluation.rules import acceptance_bands_text
 from pipelines.labels import band_floor, group_names, label_set, label_text
 
@@ -182,85 +184,94 @@ def svg_line_chart(
     return "".join(parts)
 
 
-def _one(con, sql: str, params: list) -> dict | None:
-    df = con.sql(sql, params=params).pl()
-    return df.row(0, named=True) if df.height else None
-
-
-def _tables(con) -> frozenset[tuple[str, str]]:
-    """(schema, table) of every table the connection sees: one catalog query per dossier, not one per section."""
-    return frozenset(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
-
-
-def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> dict:
-    """Every figure the dossier prints, straight from the marts (tests compare these with the files)."""
-    tables = _tables(con)
-    city = _one(con, "select * from marts.dim_city where unit_code = ?", [unit_code])
+def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows: MartRows | None = None) -> dict:
+    """Every figure the dossier prints, straight from the marts (tests compare these with the files). ``rows``
+    (one ``MartRows`` for a batch of dossiers) reads each table once for the batch instead of once per dossier."""
+    rows = rows or MartRows(con)
+    has = rows.has
+    u, uy = (unit_code,), (unit_code, year)
+    city = rows.row("city", "select * from marts.dim_city order by unit_code", ("unit_code",), u)
     if city is None:
         raise ValueError(f"unknown unit {unit_code}")
-    score = _one(con, "select * from marts.fct_city_score_year where unit_code = ? and year = ?", [unit_code, year])
-    evaluation = _one(
-        con, "select * from marts.fct_evaluation_year where unit_code = ? and year = ?", [unit_code, year]
+    score = rows.row(
+        "score", "select * from marts.fct_city_score_year order by unit_code, year", ("unit_code", "year"), uy
     )
-    cycles = con.sql(
-        "select * from marts.fct_evaluation_cycle where unit_code = ? order by cycle_start", params=[unit_code]
-    ).pl()
-    history = con.sql(
-        """select s.year, s.composite_index, s.rank, s.n_ranked, s.performance_group, e.stage, e.p05_rank,
-                  e.p95_rank, e.median_rank
+    evaluation = rows.row(
+        "evaluation", "select * from marts.fct_evaluation_year order by unit_code, year", ("unit_code", "year"), uy
+    )
+    cycles = rows.frame(
+        "cycles", "select * from marts.fct_evaluation_cycle order by unit_code, cycle_start", ("unit_code",), u
+    )
+    history = rows.frame(
+        "history",
+        """select s.unit_code, s.year, s.composite_index, s.rank, s.n_ranked, s.performance_group, e.stage,
+                  e.p05_rank, e.p95_rank, e.median_rank
            from marts.fct_city_score_year s
            left join marts.fct_evaluation_year e on e.unit_code = s.unit_code and e.year = s.year
-           where s.unit_code = ? and s.year <= ? order by s.year""",
-        params=[unit_code, year],
-    ).pl()
+           order by s.unit_code, s.year""",
+        ("unit_code",),
+        u,
+        keep_key=False,
+    ).filter(pl.col("year") <= year)
     uncertainty = None
-    if ("marts", "fct_rank_uncertainty") in tables:
-        uncertainty = _one(
-            con, "select * from marts.fct_rank_uncertainty where unit_code = ? and year = ?", [unit_code, year]
+    if has("marts", "fct_rank_uncertainty"):
+        uncertainty = rows.row(
+            "uncertainty",
+            "select * from marts.fct_rank_uncertainty order by unit_code, year",
+            ("unit_code", "year"),
+            uy,
         )
     targets = pl.DataFrame()
-    if ("marts", "fct_target_status_year") in tables:
-        targets = con.sql(
-            """select t.plan_id, t.indicator_code, i.name_zh, t.baseline_year, t.baseline_value, t.target_year,
-                      t.target_value, t.current_value, t.growth_ratio, t.status, t.is_key_target
+    if has("marts", "fct_target_status_year"):
+        targets = rows.frame(
+            "targets",
+            """select t.unit_code, t.year, t.plan_id, t.indicator_code, i.name_zh, t.baseline_year, t.baseline_value,
+                      t.target_year, t.target_value, t.current_value, t.growth_ratio, t.status, t.is_key_target
                from marts.fct_target_status_year t
                left join (select distinct indicator_code, name_zh from marts.dim_indicator
                           where catalog_version = (select max(catalog_version) from marts.dim_indicator)) i
                  on i.indicator_code = t.indicator_code
-               where t.unit_code = ? and t.year = ? order by t.plan_id, t.indicator_code""",
-            params=[unit_code, year],
-        ).pl()
-    acceptance = None
-    if ("marts", "fct_acceptance_score") in tables:
-        acceptance = _one(
-            con,
-            """select * from marts.fct_acceptance_score
-               where unit_code = ? and cycle_first_year <= ? and cycle_last_year >= ?""",
-            [unit_code, year, year],
+               order by t.unit_code, t.year, t.plan_id, t.indicator_code""",
+            ("unit_code", "year"),
+            uy,
+            keep_key=False,
         )
+    acceptance = None
+    if has("marts", "fct_acceptance_score"):
+        # the first cycle holding the year, in the table's own order (a year may end one cycle and start the next)
+        cycles_of_unit = rows.frame("acceptance", "select * from marts.fct_acceptance_score", ("unit_code",), u).filter(
+            (pl.col("cycle_first_year") <= year) & (pl.col("cycle_last_year") >= year)
+        )
+        acceptance = cycles_of_unit.row(0, named=True) if cycles_of_unit.height else None
     attribution = None
-    if ("marts", "fct_index_change_attribution") in tables:
-        attribution = _one(
-            con, "select * from marts.fct_index_change_attribution where unit_code = ? and year = ?", [unit_code, year]
+    if has("marts", "fct_index_change_attribution"):
+        attribution = rows.row(
+            "attribution",
+            "select * from marts.fct_index_change_attribution order by unit_code, year",
+            ("unit_code", "year"),
+            uy,
         )
     release_row = released = None
-    if ("releases", "releases") in tables and ("releases", "evaluation_year") in tables:
-        release_row = _one(
-            con,
-            "select * from releases.releases where evaluation_year = ? order by release_id desc limit 1",
-            [year],
+    if has("releases", "releases") and has("releases", "evaluation_year"):
+        release_row = rows.row(  # the year's latest release (the first of its year, ids descending)
+            "release",
+            "select * from releases.releases order by evaluation_year, release_id desc",
+            ("evaluation_year",),
+            (year,),
         )
         if release_row:
-            released = _one(
-                con,
-                "select * from releases.evaluation_year where release_id = ? and unit_code = ?",
-                [release_row["release_id"], unit_code],
+            released = rows.row(
+                "released",
+                "select * from releases.evaluation_year",
+                ("release_id", "unit_code"),
+                (release_row["release_id"], unit_code),
             )
     files = pl.DataFrame()
-    if ("raw", "ingested_files") in tables:
-        files = con.sql(
-            "select source, file_name, file_hash, status from raw.ingested_files order by source, file_name, file_hash"
-        ).pl()
+    if has("raw", "ingested_files"):
+        files = rows.whole(
+            "files",
+            "select source, file_name, file_hash, status from raw.ingested_files order by source, file_name, file_hash",
+        )
     return {
         "city": city,
         "year": year,
@@ -275,11 +286,11 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> d
         "attribution": attribution,
         "release": release_row,
         "released": released,
-        "programme": programme_data(con, unit_code, year),
+        "programme": programme_data(con, unit_code, year, rows),
     }
 
 
-def _acceptance_lines(a: dict) -> list[str]:
+def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
     """The acceptance score of the cycle: the combined score and its band, or "third-party evaluation pending",
     with the indicator-based and the third-party parts and their weights (zh / en)."""
     status = a.get("acceptance_status") or ("combined" if a.get("acceptance_score") is not None else None)
@@ -320,8 +331,8 @@ def _acceptance_lines(a: dict) -> list[str]:
         f"- 对标全国水平 / Level points vs national (000000, {a['benchmark_year']}): {_fmt(a['level_points'])}, "
         f"权重 weight {a['level_weight']}",
         f"- 每万人口发明专利拥有量 / QLT01: {_fmt(a['qlt01_value'], 2)} (全国 national {_fmt(a['qlt01_national'], 2)})",
-        f"- 绝对评分，与相对的综合指数并列：{acceptance_bands_text('zh', a.get('judged_year'))} / "
-        f"Absolute, beside the relative index: {acceptance_bands_text('en', a.get('judged_year'))}.",
+        f"- 绝对评分，与相对的综合指数并列：{bands_text('zh', a.get('judged_year'))} / "
+        f"Absolute, beside the relative index: {bands_text('en', a.get('judged_year'))}.",
     ]
     return lines
 
@@ -332,7 +343,9 @@ def _verdict_status_text(status: str | None) -> str:
     return f"（{label_text(status, 'zh')} / {label_text(status, 'en')}）"
 
 
-def _render(d: dict) -> tuple[str, str]:
+def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) -> tuple[str, str]:
+    """The dossier's Markdown and HTML. ``to_html`` and ``bands_text`` are ``safe_markdown`` and
+    ``acceptance_bands_text``, or memoised copies of them for a batch (``write_dossiers``)."""
     city, year, s, e, u = d["city"], d["year"], d["score"], d["evaluation"], d["uncertainty"]
     name = city["unit_name"]
     blocks: list[tuple[str, str | None]] = []  # (markdown, html override)
@@ -399,7 +412,7 @@ def _render(d: dict) -> tuple[str, str]:
     a = d.get("acceptance")
     lines = ["## 验收评分 / Acceptance score", ""]
     if a:
-        lines += _acceptance_lines(a)
+        lines += _acceptance_lines(a, bands_text)
     else:
         lines.append("无验收评分（无可评估目标或全国基准）/ No acceptance score (no evaluable targets or benchmark).")
     blocks.append(("\n".join(lines), None))
@@ -470,7 +483,7 @@ def _render(d: dict) -> tuple[str, str]:
         (
             trend_md_text,
             f"<h2>趋势 / Trends</h2>\n<figure>{chart1}</figure>\n<figure>{chart2}</figure>\n"
-            + safe_markdown("\n".join(trend_md[2:])),
+            + to_html("\n".join(trend_md[2:])),
         )
     )
 
@@ -585,7 +598,7 @@ def _render(d: dict) -> tuple[str, str]:
     blocks.append(("\n".join(lines), None))
 
     markdown_text = "\n\n".join(b[0] for b in blocks) + "\n"
-    body = "\n".join(b[1] if b[1] is not None else safe_markdown(b[0]) for b in blocks)
+    body = "\n".join(b[1] if b[1] is not None else to_html(b[0]) for b in blocks)
     page = (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>{html.escape(name)} {year} 评估证据档案</title><style>"
@@ -611,9 +624,14 @@ def write_dossiers(
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     with duckdb.connect(str(snapshot_or_warehouse_path), read_only=True) as con:
+        rows = MartRows(con)  # every table read once for all the dossiers
+        # Pure functions of their arguments, memoised for the batch only (a seed edited between two runs is read
+        # again): many sections come out word for word the same in several dossiers ("no targets", the
+        # acceptance bands), and converting Markdown is the dossier's largest cost.
+        to_html, bands_text = functools.cache(safe_markdown), functools.cache(acceptance_bands_text)
         for unit_code, year in units_years:
             code = resolve_unit(con, unit_code)
-            markdown_text, page = _render(dossier_data(con, code, int(year)))
+            markdown_text, page = _render(dossier_data(con, code, int(year), rows), to_html, bands_text)
             md_path, html_path = out / f"{code}_{year}.md", out / f"{code}_{year}.html"
             md_path.write_text(markdown_text, encoding="utf-8")
             html_path.write_text(page, encoding="utf-8")

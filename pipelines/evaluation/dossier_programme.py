@@ -11,20 +11,14 @@ import html
 import duckdb
 import polars as pl
 
+from pipelines.evaluation.dossier_rows import MartRows
+
 AMBITION_ZH = {
     "unambitious": "缺乏雄心",
     "stretch": "具有挑战性",
     "unrealistic": "不切实际",
     "not_assessable": "无法评估",
 }
-
-
-def _has(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchall()[0][0]
-    )
 
 
 def _text(value, limit: int = 300) -> str:
@@ -40,28 +34,40 @@ def _pct(v) -> str:
     return "–" if v is None else f"{100 * v:+.1f}%"
 
 
-def programme_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int) -> dict:
+def programme_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows: MartRows | None = None) -> dict:
+    """The unit's memberships, calendar row of ``year``, target ambition and third-party evaluations; ``rows`` as
+    in ``dossier.dossier_data`` (each table read once for a batch of dossiers)."""
+    rows = rows or MartRows(con)
+    u = (unit_code,)
     out = {"memberships": pl.DataFrame(), "calendar": None, "ambition": pl.DataFrame(), "third_party": pl.DataFrame()}
-    if _has(con, "marts", "fct_programme_membership"):
-        out["memberships"] = con.sql(
-            "select * from marts.fct_programme_membership where unit_code = ? order by joined_on nulls last",
-            params=[unit_code],
-        ).pl()
-    if _has(con, "marts", "fct_programme_unit_year"):
-        df = con.sql(
-            "select * from marts.fct_programme_unit_year where unit_code = ? and year = ?", params=[unit_code, year]
-        ).pl()
-        out["calendar"] = df.row(0, named=True) if df.height else None
-    if _has(con, "marts", "fct_target_ambition"):
-        out["ambition"] = con.sql(
-            "select * from marts.fct_target_ambition where unit_code = ? order by plan_id, indicator_code",
-            params=[unit_code],
-        ).pl()
-    if _has(con, "marts", "fct_third_party_evaluation"):
-        out["third_party"] = con.sql(
-            "select * from marts.fct_third_party_evaluation where unit_code = ? order by cycle_first_year",
-            params=[unit_code],
-        ).pl()
+    if rows.has("marts", "fct_programme_membership"):
+        out["memberships"] = rows.frame(
+            "memberships",
+            "select * from marts.fct_programme_membership order by unit_code, joined_on nulls last",
+            ("unit_code",),
+            u,
+        )
+    if rows.has("marts", "fct_programme_unit_year"):
+        out["calendar"] = rows.row(
+            "calendar",
+            "select * from marts.fct_programme_unit_year order by unit_code, year",
+            ("unit_code", "year"),
+            (unit_code, year),
+        )
+    if rows.has("marts", "fct_target_ambition"):
+        out["ambition"] = rows.frame(
+            "ambition",
+            "select * from marts.fct_target_ambition order by unit_code, plan_id, indicator_code",
+            ("unit_code",),
+            u,
+        )
+    if rows.has("marts", "fct_third_party_evaluation"):
+        out["third_party"] = rows.frame(
+            "third_party",
+            "select * from marts.fct_third_party_evaluation order by unit_code, cycle_first_year",
+            ("unit_code",),
+            u,
+        )
     return out
 
 
