@@ -312,3 +312,29 @@ def test_partition_year_is_remembered_only_while_the_file_is_unchanged(tmp_path)
     assert partition_of(path, PLEDGE) == 2022
     path.unlink()
     assert partition_of(path, PLEDGE) is None  # gone: no year, and no stale answer
+
+
+def test_a_workbook_read_to_plan_is_not_read_again_to_load(tmp_path, monkeypatch):
+    """`ipcity run` reads each pending workbook for its data year, then the raw asset reads it to load it: the
+    second read comes from memory, as a copy (a caller's notes never reach the next), and a rewritten file
+    is read again."""
+    import os
+    import shutil
+
+    from pipelines.ingest import readers
+
+    office = Path(__file__).resolve().parent / "fixtures" / "office" / "pledge_loans" / "twelve_month_sheets.xlsx"
+    path = tmp_path / office.name
+    shutil.copyfile(office, path)
+    source = SOURCES["pledge_loans"]
+    reads = []
+    real = readers._read_xlsx
+    monkeypatch.setattr(readers, "_read_xlsx", lambda p, s: reads.append(p) or real(p, s))
+    first = readers.read_file(path, source)
+    first.notes.append("a note of the first caller")
+    second = readers.read_file(path, source)
+    assert len(reads) == 1
+    assert second.df.equals(first.df) and "a note of the first caller" not in second.notes
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))  # rewritten
+    readers.read_file(path, source)
+    assert len(reads) == 2

@@ -210,4 +210,8 @@ def dbt_resource() -> DbtCliResource:
         project_dir=DBT_PROJECT,
         profiles_dir=str(settings.DBT_PROJECT_DIR),
         dbt_executable=str(exe) if exe.exists() else "dbt",
+        # The step's dbt.log at info level (node results, warnings, errors with their database message), not
+        # debug: the debug file held every statement of ~330 nodes (7.8 MB per run) and writing it was ~7 % of
+        # the indicator step (3 interleaved pairs, bench/RESULTS.md). The compiled SQL stays in target/.
+        global_config_flags=["--log-level-file", "info"],
     )

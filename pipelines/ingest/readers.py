@@ -14,8 +14,10 @@ import codecs
 import csv
 import io
 import re
+import threading
 import unicodedata
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
@@ -279,8 +281,39 @@ def read_file(path: Path, source: Source) -> RawFrame:
     if suffix == ".parquet":
         return _read_parquet(path)
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, source)
+        return _read_xlsx_once(path, source)
     return _read_csv(path, source)
+
+
+# A workbook is read twice in a run: `ipcity run` asks every pending file for its data year when it plans
+# (load.partition_of reads files up to 16 MB) and the raw asset then reads it to load it. openpyxl is the slow
+# part of both (read-only mode, cell by cell, kept for the number formats that carry units): in the default
+# sample run the planning read of the seven pledge-loan workbooks took ~5 s and their load again as much. So
+# the last few workbooks read are kept, keyed by path, size and modification time (a rewritten file is read
+# again, and so is one read under another contract), and each caller gets its own copy of the frame's lists
+# (the frame itself is immutable).
+_XLSX_KEEP = 16
+_XLSX_KEEP_MAX_BYTES = 16 << 20
+_xlsx_read: OrderedDict[tuple, RawFrame] = OrderedDict()
+_xlsx_lock = threading.Lock()
+
+
+def _read_xlsx_once(path: Path, source: Source) -> RawFrame:
+    st = path.stat()
+    if st.st_size > _XLSX_KEEP_MAX_BYTES:
+        return _read_xlsx(path, source)
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, repr(source))  # the whole contract, not its name
+    with _xlsx_lock:
+        kept = _xlsx_read.get(key)
+        if kept is not None:
+            _xlsx_read.move_to_end(key)
+    if kept is None:
+        kept = _read_xlsx(path, source)  # an unreadable workbook raises and is not kept
+        with _xlsx_lock:
+            _xlsx_read[key] = kept
+            while len(_xlsx_read) > _XLSX_KEEP:
+                _xlsx_read.popitem(last=False)
+    return replace(kept, notes=list(kept.notes), sheets=[dict(s) for s in kept.sheets])
 
 
 def _read_parquet(path: Path) -> RawFrame:
