@@ -238,9 +238,13 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         )
     acceptance = None
     if has("marts", "fct_acceptance_score"):
-        # the first cycle holding the year, in the table's own order (a year may end one cycle and start the next)
-        cycles_of_unit = rows.frame("acceptance", "select * from marts.fct_acceptance_score", ("unit_code",), u).filter(
-            (pl.col("cycle_first_year") <= year) & (pl.col("cycle_last_year") >= year)
+        # The cycle holding the year. A year may end one cycle and start the next: then the cycle it ends, whose
+        # acceptance that year judges (the earliest start). This used to be the table's own row order, which a
+        # rebuild may change, so the same dossier could show another cycle's score after a rerun.
+        cycles_of_unit = (
+            rows.frame("acceptance", "select * from marts.fct_acceptance_score", ("unit_code",), u)
+            .filter((pl.col("cycle_first_year") <= year) & (pl.col("cycle_last_year") >= year))
+            .sort("cycle_first_year")
         )
         acceptance = cycles_of_unit.row(0, named=True) if cycles_of_unit.height else None
     attribution = None
