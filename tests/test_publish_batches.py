@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from pipelines import extracts as X
-from pipelines.evaluation.dossier import write_dossier, write_dossiers
+from pipelines.evaluation.dossier import flagged_unit_years, write_dossier, write_dossiers
 from pipelines.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -104,11 +104,7 @@ def test_a_script_without_a_main_guard_can_use_the_pool(sample_snapshot, tmp_pat
 def test_batched_dossiers_equal_one_at_a_time(sample_snapshot, tmp_path):
     snap = sample_snapshot.snapshot
     with duckdb.connect(str(snap), read_only=True) as con:
-        flagged = con.execute(
-            "select unit_code, year from marts.fct_evaluation_year "
-            "where stage in ('watch', 'review', 'rectification', 'exit_candidate', 'not_reported') "
-            "order by year, unit_code"
-        ).fetchall()
+        flagged = flagged_unit_years(con)
     assert flagged
     # every year's first flagged units, and a city twice (the batch's memoised sections must not leak)
     pairs = [p for i, p in enumerate(flagged) if i < 3 or p[1] != flagged[i - 1][1]][:12] + flagged[:1]

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
@@ -54,9 +55,8 @@ def ensure_manifest() -> Path:
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(settings.DBT_PROJECT_DIR):
         from dbt.cli.main import dbtRunner
 
-        saved = {k: os.environ.get(k) for k in ("IPCITY_WAREHOUSE", "IPCITY_DBT_MEMORY_LIMIT", "IPCITY_DBT_TEMP_DIR")}
-        os.environ.update(dbt_environment(str(settings.warehouse_path())))
-        try:
+        # the step's environment for this parse only (patch.dict restores os.environ as it was afterwards)
+        with mock.patch.dict(os.environ, dbt_environment(str(settings.warehouse_path()))):
             res = dbtRunner().invoke(
                 [
                     "parse",
@@ -67,12 +67,6 @@ def ensure_manifest() -> Path:
                     str(settings.DBT_PROJECT_DIR),
                 ]
             )
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         if not res.success:
             raise RuntimeError(f"dbt parse failed: {res.exception}")
     return manifest

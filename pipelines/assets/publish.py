@@ -84,17 +84,13 @@ def build_publish_assets(
     def evaluation_dossiers(warehouse: Warehouse) -> dg.MaterializeResult:
         import duckdb
 
-        from pipelines.evaluation.dossier import write_dossiers
+        from pipelines.evaluation.dossier import flagged_unit_years, write_dossiers
         from pipelines.settings import dossier_dir, snapshot_path
 
         snap = snapshot_path(Path(warehouse.file))
         out = dossier_dir(Path(warehouse.file))
         with duckdb.connect(str(snap), read_only=True) as con:
-            flagged = con.execute(
-                "SELECT unit_code, year FROM marts.fct_evaluation_year "
-                "WHERE stage IN ('watch', 'review', 'rectification', 'exit_candidate', 'not_reported') "
-                "ORDER BY year, unit_code"
-            ).fetchall()
+            flagged = flagged_unit_years(con)
         write_dossiers(snap, flagged, out)
         return dg.MaterializeResult(metadata={"dossiers": len(flagged), "folder": str(out)})
 

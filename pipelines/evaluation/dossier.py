@@ -619,6 +619,18 @@ def write_dossier(snapshot_or_warehouse_path: Path | str, unit_code: str, year: 
     return write_dossiers(snapshot_or_warehouse_path, [(unit_code, year)], out_dir)
 
 
+# The stages that get an evidence dossier: every stage short of "normal"/"exemplary", and a missing report.
+DOSSIER_STAGES = ("watch", "review", "rectification", "exit_candidate", "not_reported")
+
+
+def flagged_unit_years(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """Every (unit, year) whose stage gets a dossier, by year and unit: what the pipeline's dossier step writes."""
+    stages = ", ".join(f"'{s}'" for s in DOSSIER_STAGES)
+    return con.execute(
+        f"SELECT unit_code, year FROM marts.fct_evaluation_year WHERE stage IN ({stages}) ORDER BY year, unit_code"
+    ).fetchall()
+
+
 def write_dossiers(
     snapshot_or_warehouse_path: Path | str, units_years: list[tuple[str, int]], out_dir: Path | str
 ) -> list[Path]:
