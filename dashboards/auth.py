@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from pipelines import settings
+from pipelines.sqlite_wal import wal_connect
 
 ROLES = ("national", "province", "viewer", "evaluator")
 ROLE_LABELS = {
@@ -133,11 +134,10 @@ class UserStore:
     def _connect(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
-        con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        con = wal_connect(self.path, timeout=10, isolation_level=None)
         try:
             if new:
                 os.chmod(self.path, 0o600)
-            con.execute("pragma journal_mode=wal")
             con.execute("pragma busy_timeout=10000")
             con.executescript(_SCHEMA)
             con.row_factory = sqlite3.Row

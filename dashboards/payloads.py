@@ -36,6 +36,8 @@ from pathlib import Path
 
 import flask
 
+from pipelines.sqlite_wal import wal_connect
+
 from . import access
 
 log = logging.getLogger(__name__)
@@ -186,9 +188,7 @@ class PayloadStore:
             return None
         con = getattr(self._local, "con", None)
         if con is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.folder / "payloads.sqlite", timeout=30, isolation_level=None)
-            con.execute("pragma journal_mode=wal")
+            con = wal_connect(self.folder / "payloads.sqlite", timeout=30, isolation_level=None)
             con.execute("pragma synchronous=normal")
             con.execute(
                 "create table if not exists payloads (version text not null, key text not null, body blob not null,"

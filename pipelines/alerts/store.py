@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipelines import settings
+from pipelines.sqlite_wal import wal_connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts.alerts (
@@ -98,13 +99,13 @@ def connect(path: Path | str | None = None, *, read_only: bool = False):
     if read_only and not p.exists():
         raise FileNotFoundError(p)
     p.parent.mkdir(parents=True, exist_ok=True)
+    if not read_only:
+        wal_connect(p, timeout=30).close()
     # An in-memory main database with the store file attached as `alerts`: queries read alerts.<table>.
     con = sqlite3.connect("file::memory:", uri=True, timeout=30, isolation_level=None)
     con.row_factory = sqlite3.Row
     con.execute("PRAGMA busy_timeout = 30000")
     con.execute("ATTACH DATABASE ? AS alerts", (f"file:{p}?mode=ro" if read_only else f"file:{p}",))
-    if not read_only:
-        con.execute("PRAGMA alerts.journal_mode = WAL")
     try:
         if not read_only:
             con.executescript(SCHEMA)

@@ -1,0 +1,33 @@
+"""Open a SQLite file that several threads and processes share, in WAL mode.
+
+Switching a file to WAL needs an exclusive lock, and SQLite answers "database is locked" at once when another
+connection opens the same file in that moment: its busy timeout does not cover the switch. The dashboard's
+first requests after a start open its stores (accounts, stored payloads) in several threads and workers at the
+same instant, so the check-and-switch is serialised by a lock file beside the database, which holds across
+threads and processes alike. WAL mode is kept in the file, so every later open only reads it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+from pathlib import Path
+
+
+def wal_connect(path: Path | str, **connect_kwargs) -> sqlite3.Connection:
+    """``sqlite3.connect(path, **connect_kwargs)`` with the file in WAL mode."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".wal-lock"), "a") as gate:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            con = sqlite3.connect(path, **connect_kwargs)
+            try:
+                if con.execute("pragma journal_mode").fetchone()[0] != "wal":
+                    con.execute("pragma journal_mode=wal")
+            except BaseException:
+                con.close()
+                raise
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+    return con
