@@ -33,6 +33,10 @@ DBT_EVALUATION_SELECTORS = (
     "path:models/marts/evaluation",
     "path:models/marts/province",
 )
+# What a pipeline dbt build leaves out: dbt's unit tests check the models' SQL on fixed inputs, not a run's data.
+# They run with the test suite (tests/test_patents_in_force.py runs every one) and, as dbt recommends, not in
+# production runs. Every data test runs and is an asset check.
+DBT_PRODUCTION_EXCLUDE = ("--exclude-resource-type", "unit_test")
 
 
 def warehouse_path() -> Path:

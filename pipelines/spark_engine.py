@@ -186,7 +186,7 @@ def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None)
     # (ephemeral_except_on_spark): they are not assets, so their results are not outputs of this step.
     outputs = set(context.selected_output_names)
     for event in on_spark.cli(
-        ["build", "--exclude-resource-type", "unit_test", *(extra_args or [])], context=context
+        ["build", *settings.DBT_PRODUCTION_EXCLUDE, *(extra_args or [])], context=context
     ).stream():
         if isinstance(event, dg.Output) and event.output_name not in outputs:
             continue

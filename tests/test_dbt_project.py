@@ -106,3 +106,26 @@ def test_a_steps_parse_state_is_handed_to_the_next_step(tmp_path, monkeypatch):
     keep_partial_parse(step)
     assert (shared / "partial_parse.msgpack").read_bytes() == b"state of this step"
     assert [p.name for p in shared.iterdir()] == ["partial_parse.msgpack"]  # no temporary file left behind
+
+
+def test_the_dbt_resource_knows_its_version_without_running_dbt(monkeypatch, tmp_path):
+    """dagster-dbt runs `dbt --version` before a process's first dbt step: a second Python process importing
+    dbt, and a call to PyPI for the latest release on every run. The project's resource reads the installed
+    dbt-core's version instead when the executable is the environment's own dbt."""
+    import importlib.metadata
+
+    from dagster_dbt.core import resource as dagster_dbt_resource
+
+    from pipelines.assets.dbt import VENV_DBT, IpcityDbtCli, dbt_resource
+
+    ran = []
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", lambda *a, **k: ran.append(a) or b"dbt 9.9.9")
+    assert str(dbt_resource()._cli_version) == importlib.metadata.version("dbt-core")
+    assert ran == []
+    # another executable (a dbt on PATH, the Spark launcher) is still asked
+    elsewhere = tmp_path / "dbt"
+    elsewhere.write_text("#!/bin/sh\n")
+    elsewhere.chmod(0o755)
+    assert elsewhere != VENV_DBT
+    other = IpcityDbtCli(project_dir=str(DBT_PROJECT_DIR), dbt_executable=str(elsewhere))
+    assert str(other._cli_version) == "9.9.9" and len(ran) == 1

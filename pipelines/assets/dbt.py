@@ -4,6 +4,8 @@ The evaluation models read the Monte Carlo rank intervals that a Python asset wr
 steps, so the project is split into two @dbt_assets by path.
 """
 
+import functools
+import importlib.metadata
 import os
 import shutil
 import sys
@@ -14,6 +16,7 @@ from unittest import mock
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from packaging.version import Version  # dagster-dbt's own version type (its dependency)
 
 from pipelines import incremental, settings
 from pipelines.resources import Warehouse
@@ -147,7 +150,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
 
         yield from build_on_spark(context, dbt, warehouse, extra_args=args[1:])
     else:
-        invocation = dbt.cli(args, context=context)
+        invocation = dbt.cli([*args, *settings.DBT_PRODUCTION_EXCLUDE], context=context)
         try:
             yield from invocation.stream()
         finally:
@@ -186,6 +189,10 @@ def dbt_evaluation_models(context: dg.AssetExecutionContext, dbt: DbtCliResource
 DBT_ASSETS = [dbt_indicator_models, dbt_evaluation_models]
 
 
+# The venv's dbt, whether or not the venv is activated (the README runs .venv/bin/ipcity directly).
+VENV_DBT = Path(sys.executable).with_name("dbt")
+
+
 class IpcityDbtCli(DbtCliResource):
     """dagster-dbt's dbt resource without the dbt adapter it opens in this process before every invocation.
     That handle (profile, project and macros loaded again, ≈ 1.5-3.5 s per dbt step in a py-spy profile of
@@ -196,14 +203,22 @@ class IpcityDbtCli(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args):  # noqa: ARG002 - dagster-dbt's signature
         return None
 
+    @functools.cached_property
+    def _cli_version(self) -> Version:
+        """The dbt executable's version. dagster-dbt asks ``dbt --version`` before the first invocation of a
+        process: a second Python process that imports dbt (≈ 2-4 s) and asks PyPI for the latest release, a
+        network call from an official's machine on every run (and a wait where there is no network). When the
+        executable is this environment's own dbt, its version is the installed dbt-core's."""
+        if Path(self.dbt_executable) == VENV_DBT:
+            return Version(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
+
 
 def dbt_resource() -> DbtCliResource:
-    # The venv's dbt, whether or not the venv is activated (the README runs .venv/bin/ipcity directly).
-    exe = Path(sys.executable).with_name("dbt")
     return IpcityDbtCli(
         project_dir=DBT_PROJECT,
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        dbt_executable=str(exe) if exe.exists() else "dbt",
+        dbt_executable=str(VENV_DBT) if VENV_DBT.exists() else "dbt",
         # The step's dbt.log at info level (node results, warnings, errors with their database message), not
         # debug: the debug file held every statement of ~330 nodes (7.8 MB per run) and writing it was ~7 % of
         # the indicator step (3 interleaved pairs, bench/RESULTS.md). The compiled SQL stays in target/.
