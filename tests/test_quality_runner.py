@@ -231,3 +231,23 @@ def test_pandas_input_is_accepted_like_polars():
         (r.check_name, r.passed, r.failing_sample) for r in from_polars.results
     ]
     assert [r.check_name for r in from_pandas.failures()] == ["participants__in_range"]
+
+
+def test_two_pass_validation_gives_the_one_pass_results(generated_warehouse):
+    """validate() asks GX for counts first and for the failing rows of the failed expectations only; its
+    results (observed values, counts, failing rows by key, missing columns) are those of the one SUMMARY
+    validation it replaced (bench/bench_quality_two_pass.py times both)."""
+    from bench.bench_quality_two_pass import frames, one_pass, two_pass
+
+    con = duckdb.connect(str(generated_warehouse), read_only=True)
+    try:
+        cases = frames(con, names={"patent_grants", "cities"})
+    finally:
+        con.close()
+    assert len(cases) == 6
+    failed = 0
+    for kind, suite, frame, ctx in cases:
+        expected = one_pass(suite, frame, ctx)
+        assert two_pass(suite, frame, ctx) == expected, f"{suite} ({kind})"
+        failed += sum(not r["passed"] for r in expected)
+    assert failed >= 6  # the corrupted frames fail, so the second pass ran
