@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.labels import FLAGGED_STAGES
+
 from .i18n import PILLAR_COLUMNS, PROVINCE_EN
 
 SCORES = "marts.fct_city_score_year"
@@ -28,8 +30,8 @@ NATIONAL = "marts.fct_national_benchmark"
 RELEASES = "releases.releases"
 RELEASED_EVAL = "releases.evaluation_year"
 
-# not_reported counts as exit (management measures); review = a sanction rule fired on non-robust evidence
-WATCH_STAGES = ("watch", "review", "rectification", "exit_candidate", "not_reported")
+# the watch list: the flagged stages, the same that get an evidence dossier
+WATCH_STAGES = FLAGGED_STAGES
 PILLARS = list(PILLAR_COLUMNS)
 
 # What is real and what is generated sample data, per raw source (docs/contracts.md, reference README).

@@ -20,6 +20,11 @@ SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 LABELS_FILE = SEEDS_DIR / "labels.csv"
 BANDS_FILE = SEEDS_DIR / "performance_bands.csv"
 
+# The stages a unit-year is flagged in: every stage short of "normal"/"exemplary", and a missing report (which
+# counts as exit under the management measures; "review" = a sanction rule fired on non-robust evidence). The
+# dashboard's watch list shows them and the pipeline writes an evidence dossier for each.
+FLAGGED_STAGES = ("watch", "review", "rectification", "exit_candidate", "not_reported")
+
 
 @dataclass(frozen=True)
 class Label:

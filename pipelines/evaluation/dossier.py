@@ -21,7 +21,7 @@ import polars as pl
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
 from pipelines.evaluation.rules import acceptance_bands_text
-from pipelines.labels import band_floor, group_names, label_set, label_text
+from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, label_set, label_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
 STAGE_ZH = {code: zh for code, (zh, _) in label_set("stage").items()}
@@ -619,13 +619,9 @@ def write_dossier(snapshot_or_warehouse_path: Path | str, unit_code: str, year: 
     return write_dossiers(snapshot_or_warehouse_path, [(unit_code, year)], out_dir)
 
 
-# The stages that get an evidence dossier: every stage short of "normal"/"exemplary", and a missing report.
-DOSSIER_STAGES = ("watch", "review", "rectification", "exit_candidate", "not_reported")
-
-
 def flagged_unit_years(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """Every (unit, year) whose stage gets a dossier, by year and unit: what the pipeline's dossier step writes."""
-    stages = ", ".join(f"'{s}'" for s in DOSSIER_STAGES)
+    stages = ", ".join(f"'{s}'" for s in FLAGGED_STAGES)
     return con.execute(
         f"SELECT unit_code, year FROM marts.fct_evaluation_year WHERE stage IN ({stages}) ORDER BY year, unit_code"
     ).fetchall()
