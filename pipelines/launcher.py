@@ -18,8 +18,8 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines import settings
-from pipelines.definitions import PIPELINE_JOB, defs
+from pipelines import dbt_manifest, settings
+from pipelines.automation import PIPELINE_JOB
 from pipelines.ingest.load import ensure_schema, partition_of, pending_files
 from pipelines.partitions import YEARLY
 from pipelines.progress import PROGRESS_LOGGER_NAME
@@ -174,9 +174,15 @@ def run_pipeline(
     summary = RunSummary()
     wh = settings.warehouse_path()
     wh.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(wh)) as con:
-        yearly, reference = plan(con)
-        last = latest_loaded_year(con)
+    # A stale dbt manifest (fresh checkout, edited models) is parsed in a second process while this one plans;
+    # the definitions, which need it, are imported after (pipelines/dbt_manifest.py).
+    parsing = dbt_manifest.start_parse()
+    try:
+        with duckdb.connect(str(wh)) as con:
+            yearly, reference = plan(con)
+            last = latest_loaded_year(con)
+    finally:
+        dbt_manifest.finish_parse(parsing)
     if not yearly and not reference and not rebuild:
         summary.nothing_new = True
         return summary
@@ -210,6 +216,8 @@ def run_pipeline(
         kwargs = {}
         tags |= {"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last_year)}
     label = f"{first}" if first == last_year else f"{first}–{last_year}"
+    from pipelines.definitions import defs  # after planning: see dbt_manifest.start_parse above
+
     with _forwarding(progress):
         if progress:
             progress("RUN_PLANNED", {"step": None, "message": f"pipeline {label}"})

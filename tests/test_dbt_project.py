@@ -129,3 +129,30 @@ def test_the_dbt_resource_knows_its_version_without_running_dbt(monkeypatch, tmp
     assert elsewhere != VENV_DBT
     other = IpcityDbtCli(project_dir=str(DBT_PROJECT_DIR), dbt_executable=str(elsewhere))
     assert str(other._cli_version) == "9.9.9" and len(ran) == 1
+
+
+def test_a_stale_manifest_is_parsed_in_a_second_process(monkeypatch, tmp_path):
+    """`ipcity run` parses a stale dbt project beside its planning (pipelines/dbt_manifest.py): the process
+    writes the manifest dagster-dbt reads, where dagster-dbt reads it, and a fresh manifest is not parsed again."""
+    import json
+    import shutil
+
+    from pipelines import dbt_manifest, settings
+    from pipelines.assets.dbt import DBT_PROJECT
+
+    assert dbt_manifest.MANIFEST == DBT_PROJECT.manifest_path
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    monkeypatch.setattr(settings, "DBT_PROJECT_DIR", project)
+    monkeypatch.setattr(dbt_manifest, "MANIFEST", project / "target" / "manifest.json")
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    assert dbt_manifest.is_stale()
+    proc = dbt_manifest.start_parse()
+    assert proc is not None
+    dbt_manifest.finish_parse(proc)
+    assert proc.returncode == 0
+    assert not dbt_manifest.is_stale()
+    nodes = json.loads(dbt_manifest.MANIFEST.read_text(encoding="utf-8"))["nodes"]
+    assert "model.ipcity.fct_city_score_year" in nodes
+    assert (project / "target" / "partial_parse.msgpack").exists()  # the first dbt step parses only changes
+    assert dbt_manifest.start_parse() is None

@@ -338,3 +338,59 @@ def test_a_workbook_read_to_plan_is_not_read_again_to_load(tmp_path, monkeypatch
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))  # rewritten
     readers.read_file(path, source)
     assert len(reads) == 2
+
+
+def _years_parsing_every_row(raw, source, file_name):
+    """The data years as planning found them before distinct texts were parsed once: every row parsed."""
+    from pipelines.ingest.load import PLAUSIBLE_YEARS
+    from pipelines.ingest.validate import _parse, map_columns
+
+    mapped = map_columns(raw, source, file_name)
+    c = source.column(source.partition_date)
+    txt = pl.col(c.name).cast(pl.Utf8).str.strip_chars().str.normalize("NFKC")
+    if raw.context_year and c.name == "month":
+        bare = txt.str.contains(r"^\d{1,2}\s*月(?:份)?$")
+        txt = pl.when(bare).then(pl.lit(f"{raw.context_year}年") + txt).otherwise(txt)
+    years = (
+        mapped.df.select(_parse(c, None, txt).dt.year().alias("y"))
+        .drop_nulls()
+        .filter(pl.col("y").is_between(*PLAUSIBLE_YEARS))
+        .group_by("y")
+        .len()
+        .sort(["len", "y"], descending=[True, True])
+    )
+    return years["y"].to_list()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_data_years_from_distinct_texts_are_those_of_every_row(seed):
+    """Planning parses each distinct date text once and counts its rows; the years and their order (most
+    rows first, ties to the later year) must be those of parsing every row, whatever the spellings."""
+    import random
+
+    from pipelines.ingest.load import data_years
+    from pipelines.ingest.readers import ROW_NUMBER, RawFrame
+
+    rng = random.Random(seed)
+    spellings = [
+        "2024-03", "2024年3月", " 2024/03 ", "202403", "2025-01", "2025年12月", "12月", "3月份", "2023-11-30",
+        "45292", "2024.5", "全年合计", "", None, "２０２４－０７", "1899-01", "2999-01", "2025-02",
+    ]  # fmt: skip
+    n = rng.randint(1, 400)
+    months = [rng.choice(spellings) for _ in range(n)]
+    df = pl.DataFrame(
+        {
+            "city_code": ["440300"] * n,
+            "month": months,
+            "registrations": ["1"] * n,
+            "amount_10k_yuan": ["1"] * n,
+            "patents_pledged": ["1"] * n,
+            "trademarks_pledged": ["0"] * n,
+            "enterprises_served": ["1"] * n,
+            "first_time_borrowers": ["0"] * n,
+        },
+        schema_overrides={"month": pl.Utf8},
+    ).with_row_index(ROW_NUMBER, offset=2)
+    for context_year in (None, 2025):
+        raw = RawFrame(df, "utf-8", context_year=context_year)
+        assert data_years(raw, PLEDGE, "f.csv") == _years_parsing_every_row(raw, PLEDGE, "f.csv"), months

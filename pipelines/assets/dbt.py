@@ -18,58 +18,25 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from packaging.version import Version  # dagster-dbt's own version type (its dependency)
 
-from pipelines import incremental, settings
+from pipelines import dbt_manifest, incremental, settings
+from pipelines.dbt_manifest import dbt_environment
 from pipelines.resources import Warehouse
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 EVALUATION_PATH = " ".join(settings.DBT_EVALUATION_SELECTORS)
 
 
-def _newest_source_mtime(root: Path) -> float:
-    newest = 0.0
-    for sub in ("models", "seeds", "macros", "tests", "snapshots"):
-        for p in (root / sub).rglob("*"):
-            if p.is_file():
-                newest = max(newest, p.stat().st_mtime)
-    for name in ("dbt_project.yml", "profiles.yml"):
-        if (root / name).exists():
-            newest = max(newest, (root / name).stat().st_mtime)
-    return newest
-
-
-def dbt_environment(warehouse_file: str) -> dict[str, str]:
-    """What profiles.yml reads from the environment for a pipeline dbt step: the warehouse, and DuckDB's memory
-    limit and spill folder for the dbt step (settings.duckdb_config)."""
-    dbt_duckdb = settings.duckdb_config("dbt")
-    return {
-        "IPCITY_WAREHOUSE": warehouse_file,
-        "IPCITY_DBT_MEMORY_LIMIT": dbt_duckdb["memory_limit"],
-        "IPCITY_DBT_TEMP_DIR": dbt_duckdb["temp_directory"],
-    }
-
-
 def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than its sources (fresh clone, edits).
-
-    The parse sees the environment the pipeline's dbt steps will give dbt (``dbt_environment`` of the default
-    warehouse): dbt keeps its parse state only while the rendered profile stays the same, so a parse under any
-    other environment made the first step of a fresh checkout parse the whole project again (≈ 8 s)."""
+    """Parse the dbt project when its manifest is missing or older than its sources (fresh clone, edits), in
+    the environment the pipeline's dbt steps give dbt (`dbt_manifest.parse_environment`). `ipcity run` has
+    usually parsed it already, beside its planning (`dbt_manifest.start_parse`)."""
     manifest = DBT_PROJECT.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(settings.DBT_PROJECT_DIR):
+    if dbt_manifest.is_stale():
         from dbt.cli.main import dbtRunner
 
         # the step's environment for this parse only (patch.dict restores os.environ as it was afterwards)
-        with mock.patch.dict(os.environ, dbt_environment(str(settings.warehouse_path()))):
-            res = dbtRunner().invoke(
-                [
-                    "parse",
-                    "--quiet",
-                    "--project-dir",
-                    str(settings.DBT_PROJECT_DIR),
-                    "--profiles-dir",
-                    str(settings.DBT_PROJECT_DIR),
-                ]
-            )
+        with mock.patch.dict(os.environ, dbt_manifest.parse_environment()):
+            res = dbtRunner().invoke(dbt_manifest.parse_args())
         if not res.success:
             raise RuntimeError(f"dbt parse failed: {res.exception}")
     return manifest

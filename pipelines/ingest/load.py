@@ -197,16 +197,20 @@ def data_years(raw: RawFrame, source: Source, file_name: str) -> list[int]:
 
     mapped = map_columns(raw, source, file_name)
     c = source.column(source.partition_date)
-    txt = pl.col(c.name).cast(pl.Utf8).str.strip_chars().str.normalize("NFKC")
+    # A year of dates is a few hundred distinct texts in 10^4-10^6 rows: each distinct text is parsed once and
+    # counted with its rows (the parse is per cell, so the years and their order are those of a per-row parse;
+    # a per-row parse was ~90 % of planning a run's CSV and Parquet files).
+    texts = mapped.df.group_by(pl.col(c.name).cast(pl.Utf8).alias("__text")).agg(pl.len().alias("__rows"))
+    txt = pl.col("__text").str.strip_chars().str.normalize("NFKC")
     if raw.context_year and c.name == "month":  # 12月 in a file that states its year (as validate reads it)
         bare = txt.str.contains(r"^\d{1,2}\s*月(?:份)?$")
         txt = pl.when(bare).then(pl.lit(f"{raw.context_year}年") + txt).otherwise(txt)
     years = (
-        mapped.df.select(_parse(c, None, txt).dt.year().alias("y"))
-        .drop_nulls()
+        texts.select(_parse(c, None, txt).dt.year().alias("y"), pl.col("__rows"))
+        .drop_nulls("y")
         .filter(pl.col("y").is_between(*PLAUSIBLE_YEARS))
         .group_by("y")
-        .len()
+        .agg(pl.col("__rows").sum().alias("len"))
         .sort(["len", "y"], descending=[True, True])
     )
     return years["y"].to_list()
