@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -251,3 +253,40 @@ def test_two_pass_validation_gives_the_one_pass_results(generated_warehouse):
         assert two_pass(suite, frame, ctx) == expected, f"{suite} ({kind})"
         failed += sum(not r["passed"] for r in expected)
     assert failed >= 6  # the corrupted frames fail, so the second pass ran
+
+
+def test_gx_is_imported_once_beside_the_caller(tmp_path):
+    """`import_in_background` imports GX in a thread once per process; a validation started meanwhile waits for
+    it and uses the same context. Run as a script: the test workers' uninitialised main module is the one case
+    where the import is not moved to a thread."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "gx_in_background.py"
+    script.write_text(
+        "import polars as pl\n"
+        "from pipelines.quality import runner\n"
+        "thread = runner.import_in_background()\n"
+        "assert thread is not None and thread.name == 'gx-import'\n"
+        "assert runner.import_in_background() is None\n"
+        "frame = pl.DataFrame({'asset': ['raw.x'], 'year': [2020], 'check': ['rows'], 'column': [None],\n"
+        "    'value': [1.0], 'low': [1.0], 'high': [None], 'severity': ['warn'], 'error_ok': [True], 'warn_ok': [True]},\n"
+        "    schema_overrides={'column': pl.Utf8, 'high': pl.Float64})\n"
+        "result = runner.validate('raw.partition_profile', frame)\n"
+        "thread.join()\n"
+        "assert result.passed_all, result.to_dict()\n"
+        "info = runner._gx_objects.cache_info()\n"
+        "assert info.misses == 1 and info.currsize == 1, info\n"
+        "print('ok')\n",
+        encoding="utf-8",
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stdout + out.stderr

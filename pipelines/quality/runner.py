@@ -116,9 +116,7 @@ def _pyspark_connect_probe_raises():
     execnet workers of pytest-xdist, some process pools) and grpc is absent, calls sys.exit(0) to skip its
     own doctests: the whole process ends silently inside `import great_expectations`. While GX is imported,
     the check is made to take its normal path, which raises an ImportError GX already handles."""
-    main = sys.modules.get("__main__")
-    uninitialised = main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
-    if not uninitialised or hasattr(sys, "ps1"):
+    if not _probe_needs_ps1() or hasattr(sys, "ps1"):
         yield
         return
     sys.ps1 = ""  # what pyspark reads as "interactive, not a doctest run"
@@ -128,8 +126,51 @@ def _pyspark_connect_probe_raises():
         del sys.ps1
 
 
-@functools.cache
+def _probe_needs_ps1() -> bool:
+    """Whether importing GX here takes `_pyspark_connect_probe_raises`' detour through sys.ps1 (a process whose
+    main module looks uninitialised)."""
+    main = sys.modules.get("__main__")
+    return main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
+
+
+_GX_INIT = threading.Lock()
+
+
 def _gx() -> dict[str, Any]:
+    """The process-wide GX objects, created once (by the first caller; a second waits for it)."""
+    with _GX_INIT:
+        return _gx_objects()
+
+
+def import_in_background() -> threading.Thread | None:
+    """Import GX and build its context in a daemon thread, once per process, and return at once.
+
+    Importing GX costs ≈ 4 s of Python that the first check step used to wait for. A run calls this as its
+    ingestion starts (pipelines/assets/raw.py): the raw checks run after the ingest steps (their priority,
+    pipelines/assets/checks.py), and while an ingest step waits on DuckDB's scan, which releases the GIL, the
+    import runs on the other core. A failure here is left for the first check to raise, with its message.
+    Not in a process whose main module looks uninitialised (pytest-xdist workers): the import's sys.ps1
+    detour would then be visible to every thread."""
+    global _BACKGROUND
+    with _BACKGROUND_LOCK:
+        if _BACKGROUND is not None or _gx_objects.cache_info().currsize or _probe_needs_ps1():
+            return None
+
+        def run() -> None:
+            with contextlib.suppress(Exception):
+                _gx()
+
+        _BACKGROUND = threading.Thread(target=run, name="gx-import", daemon=True)
+        _BACKGROUND.start()
+        return _BACKGROUND
+
+
+_BACKGROUND: threading.Thread | None = None
+_BACKGROUND_LOCK = threading.Lock()
+
+
+@functools.cache
+def _gx_objects() -> dict[str, Any]:
     """The process-wide GX objects, created on first use (analytics off before the import)."""
     os.environ["GX_ANALYTICS_ENABLED"] = "False"  # no usage events from officials' machines
     with _pyspark_connect_probe_raises():
