@@ -179,6 +179,12 @@ def run_pipeline(
     parsing = dbt_manifest.start_parse()
     try:
         with duckdb.connect(str(wh)) as con:
+            if rebuild or any(pending_files(con, settings.landing_dir(), s) for s in SOURCES.values()):
+                # The run's checks need GX (≈ 4 s of imports): a thread imports it while this one plans and the
+                # other core parses (pipelines.quality.runner.import_in_background).
+                from pipelines.quality.runner import import_in_background
+
+                import_in_background()
             yearly, reference = plan(con)
             last = latest_loaded_year(con)
     finally:

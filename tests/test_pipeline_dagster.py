@@ -190,26 +190,6 @@ def test_full_run_loads_every_source_builds_marts_and_publishes(sample_run):
 
 
 @pytest.mark.slow
-def test_the_raw_checks_run_after_every_ingest_step_and_before_dbt(sample_run):
-    """The raw checks' priority puts them after the ingest steps (their GX import runs beside the ingestion,
-    pipelines.quality.runner.import_in_background); being blocking, they still run before any model is built."""
-    from pipelines.launcher import dagster_instance
-
-    _, summary = sample_run
-    instance = dagster_instance()
-    starts = [
-        e.dagster_event.step_key
-        for e in instance.all_logs(summary.runs[0]["run_id"])
-        if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"
-    ]
-    ingest = [i for i, k in enumerate(starts) if k.startswith("raw__")]
-    checks = [i for i, k in enumerate(starts) if k.startswith("gx_raw_")]
-    dbt = [i for i, k in enumerate(starts) if k.startswith("dbt_")]
-    assert ingest and checks and dbt, starts
-    assert max(ingest) < min(checks) and max(checks) < min(dbt), starts
-
-
-@pytest.mark.slow
 def test_quality_and_dossier_commands_on_the_run(sample_run):
     from click.testing import CliRunner
 

@@ -171,10 +171,7 @@ def _yearly_checks(con, run_id: str, source: Source, years: list[int], codes) ->
 def build_raw_check(source: Source) -> dg.AssetChecksDefinition:
     key = dg.AssetKey(["raw", source.name])
 
-    # After every ingest step that can run (Dagster runs the ready step of highest priority first): the checks'
-    # GX import then runs beside the ingestion (pipelines.quality.runner.import_in_background), and each raw
-    # table is still checked before anything reads it, since the checks block every asset below them.
-    @dg.multi_asset_check(specs=_specs(key), name=f"gx_raw_{source.name}", op_tags={"dagster/priority": "-1"})
+    @dg.multi_asset_check(specs=_specs(key), name=f"gx_raw_{source.name}")
     def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
         from pipelines.quality import record_results, valid_region_codes, validate
 

@@ -71,10 +71,6 @@ def _define(source: Source) -> dg.AssetsDefinition:
     def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse, config: IngestConfig) -> dg.MaterializeResult:
         years: list[int | None] = [int(k) for k in context.partition_keys] if source.partitioned else [None]
         results, failures = [], []
-        # The checks after the ingest steps need GX: its import runs beside this ingestion (runner docstring).
-        from pipelines.quality.runner import import_in_background
-
-        import_in_background()
         with warehouse.get_connection(step="ingest") as con:
             ensure_schema(con)
             pending = set(pending_files(con, settings.landing_dir(), source))

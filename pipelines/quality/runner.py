@@ -145,10 +145,11 @@ def _gx() -> dict[str, Any]:
 def import_in_background() -> threading.Thread | None:
     """Import GX and build its context in a daemon thread, once per process, and return at once.
 
-    Importing GX costs ≈ 4 s of Python that the first check step used to wait for. A run calls this as its
-    ingestion starts (pipelines/assets/raw.py): the raw checks run after the ingest steps (their priority,
-    pipelines/assets/checks.py), and while an ingest step waits on DuckDB's scan, which releases the GIL, the
-    import runs on the other core. A failure here is left for the first check to raise, with its message.
+    Importing GX costs ≈ 4 s of Python that the first check step used to wait for. `ipcity run` calls this
+    when it finds files to load, before it plans (pipelines/launcher.py): planning waits on file reads and
+    Polars, which release the GIL, and the dbt parse of a fresh checkout runs in a second process meanwhile.
+    (The first check comes early: the cities check blocks every other ingest step.) A failure here is left
+    for the first check to raise, with its message.
     Not in a process whose main module looks uninitialised (pytest-xdist workers): the import's sys.ps1
     detour would then be visible to every thread."""
     global _BACKGROUND
