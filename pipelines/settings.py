@@ -37,6 +37,11 @@ DBT_EVALUATION_SELECTORS = (
 # They run with the test suite (tests/test_patents_in_force.py runs every one) and, as dbt recommends, not in
 # production runs. Every data test runs and is an asset check.
 DBT_PRODUCTION_EXCLUDE = ("--exclude-resource-type", "unit_test")
+# dagster-dbt gives every dbt step of every run its own folder under dbt_project/target (≈ 16 MB: manifest,
+# compiled SQL, logs). The newest folders of each step are kept for whoever looks into a run; older ones go once
+# they are an hour old (a younger one may belong to a run still going).
+DBT_STEP_FOLDERS_KEPT = 5
+DBT_STEP_FOLDER_MIN_AGE_S = 3600
 
 
 def warehouse_path() -> Path:

@@ -156,3 +156,33 @@ def test_a_stale_manifest_is_parsed_in_a_second_process(monkeypatch, tmp_path):
     assert "model.ipcity.fct_city_score_year" in nodes
     assert (project / "target" / "partial_parse.msgpack").exists()  # the first dbt step parses only changes
     assert dbt_manifest.start_parse() is None
+
+
+def test_old_dbt_step_folders_are_pruned(tmp_path):
+    """dagster-dbt leaves a folder per dbt step and run under target/ (≈ 16 MB each); the build keeps the newest
+    few of its own step and removes older ones once they are an hour old, never another step's or a young one."""
+    import os
+
+    from pipelines.assets.dbt import prune_step_folders
+
+    now = 1_900_000_000.0
+    ages_h = [0.1, 0.5, 2, 3, 5, 8, 30, 200]
+    mine = []
+    for i, age in enumerate(ages_h):
+        p = tmp_path / f"dbt_indicator_models-{i:07x}-abc{i:04x}"
+        p.mkdir()
+        (p / "manifest.json").write_text("{}")
+        os.utime(p, (now - age * 3600, now - age * 3600))
+        mine.append(p)
+    other = tmp_path / "dbt_evaluation_models-0000000-abcdef0"
+    other.mkdir()
+    os.utime(other, (now - 999 * 3600,) * 2)
+    shared = tmp_path / "partial_parse.msgpack"
+    shared.write_bytes(b"state")
+    removed = prune_step_folders(tmp_path, "dbt_indicator_models", keep=3, min_age_s=3600, now=now)
+    assert sorted(removed) == sorted(mine[3:])
+    assert [p.exists() for p in mine] == [True] * 3 + [False] * 5
+    assert other.exists() and shared.exists()
+    # a folder younger than the minimum age stays even beyond the newest `keep` (a run still going)
+    assert prune_step_folders(tmp_path, "dbt_indicator_models", keep=1, min_age_s=3600, now=now) == [mine[2]]
+    assert mine[0].exists() and mine[1].exists()

@@ -65,6 +65,33 @@ def keep_partial_parse(step_target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def prune_step_folders(
+    target: Path, op_name: str, *, keep: int, min_age_s: float, now: float | None = None
+) -> list[Path]:
+    """Remove the older step folders dagster-dbt left for ``op_name`` under ``target`` (named
+    ``<op>-<run id[:7]>-<7 chars>``): all but the ``keep`` newest, and only those older than ``min_age_s``.
+    Without this every run added ≈ 16 MB per dbt step to the checkout, for as long as the pipeline ran."""
+    import re
+    import time
+
+    pattern = re.compile(rf"{re.escape(op_name)}-[0-9a-f]{{7}}-[0-9a-f-]{{7}}")
+    folders = []
+    for p in target.iterdir() if target.is_dir() else []:
+        if p.is_dir() and pattern.fullmatch(p.name):
+            try:
+                folders.append((p.stat().st_mtime, p))
+            except OSError:
+                continue
+    folders.sort(reverse=True)
+    cutoff = (now if now is not None else time.time()) - min_age_s
+    removed = []
+    for mtime, p in folders[keep:]:
+        if mtime < cutoff:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
 class IpcityTranslator(DagsterDbtTranslator):
     """Sources map onto the raw assets (raw/<table>); models are keyed <schema>/<name>."""
 
@@ -122,6 +149,12 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
             yield from invocation.stream()
         finally:
             keep_partial_parse(invocation.target_path)
+            prune_step_folders(
+                Path(invocation.target_path).parent,
+                context.op_execution_context.op.name,
+                keep=settings.DBT_STEP_FOLDERS_KEPT,
+                min_age_s=settings.DBT_STEP_FOLDER_MIN_AGE_S,
+            )
     # Reached only when dbt succeeded (a failed invocation raises): the fingerprints it read become the record.
     if plan is not None:
         with warehouse.get_connection(step="dbt") as con:
