@@ -162,8 +162,8 @@ def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None)
     views over what Spark built for the steps after it. ``extra_args``: the build plan's (--full-refresh or the
     years to rebuild, pipelines/incremental.py)."""
     import dagster as dg
-    from dagster_dbt import DbtCliResource
 
+    from pipelines.assets.dbt import IpcityDbtCli
     from pipelines.lake import export_raw
 
     wh = Path(warehouse.file)
@@ -176,7 +176,9 @@ def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None)
     os.environ.update(spark_env(wh, external))
     os.environ["IPCITY_PYTHON"] = sys.executable
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    on_spark = DbtCliResource(
+    # The project's resource: no in-process adapter, and the launcher's version is this environment's dbt-core
+    # (no `dbt --version` process, no call to PyPI).
+    on_spark = IpcityDbtCli(
         project_dir=dbt.project_dir,
         profiles_dir=dbt.profiles_dir,
         dbt_executable=str(LAUNCHER),

@@ -121,6 +121,11 @@ def test_the_dbt_resource_knows_its_version_without_running_dbt(monkeypatch, tmp
     ran = []
     monkeypatch.setattr(dagster_dbt_resource, "check_output", lambda *a, **k: ran.append(a) or b"dbt 9.9.9")
     assert str(dbt_resource()._cli_version) == importlib.metadata.version("dbt-core")
+    # the Spark engine's launcher runs this environment's dbt-core too (pipelines/spark_engine.py)
+    from pipelines.spark_engine import LAUNCHER
+
+    on_spark = IpcityDbtCli(project_dir=str(DBT_PROJECT_DIR), dbt_executable=str(LAUNCHER), target="spark")
+    assert str(on_spark._cli_version) == importlib.metadata.version("dbt-core")
     assert ran == []
     # another executable (a dbt on PATH, the Spark launcher) is still asked
     elsewhere = tmp_path / "dbt"

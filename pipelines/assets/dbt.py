@@ -42,6 +42,13 @@ def ensure_manifest() -> Path:
     return manifest
 
 
+def _shared_target() -> Path:
+    """The project's target folder: where dagster-dbt puts each step's folder and seeds it from
+    (dagster_dbt.core.dbt_cli_invocation)."""
+    target = Path(os.getenv("DBT_TARGET_PATH", "target"))
+    return target if target.is_absolute() else DBT_PROJECT.project_dir / target
+
+
 def keep_partial_parse(step_target: Path) -> None:
     """Hand this step's parse state to the next dbt step. dagster-dbt gives every step its own target folder and
     seeds it with the project's `target/partial_parse.msgpack`; dbt discards that state when the profile's
@@ -53,9 +60,7 @@ def keep_partial_parse(step_target: Path) -> None:
     produced = Path(step_target) / "partial_parse.msgpack"
     if not produced.is_file():
         return
-    # where dagster-dbt seeds each step's folder from (dagster_dbt.core.dbt_cli_invocation)
-    target = Path(os.getenv("DBT_TARGET_PATH", "target"))
-    shared = (target if target.is_absolute() else DBT_PROJECT.project_dir / target) / "partial_parse.msgpack"
+    shared = _shared_target() / "partial_parse.msgpack"
     tmp = shared.with_name(f".{shared.name}.{os.getpid()}.tmp")
     try:
         shared.parent.mkdir(parents=True, exist_ok=True)
@@ -139,22 +144,24 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
             plan = incremental.plan_build(con, engine)
         context.log.info(f"dbt build plan: {plan.describe()}")
     args = ["build", *(plan.dbt_args() if plan else [])]
-    if engine == "spark":  # `ipcity run --engine spark` (pipelines/spark_engine.py)
-        from pipelines.spark_engine import build_on_spark
+    try:
+        if engine == "spark":  # `ipcity run --engine spark` (pipelines/spark_engine.py)
+            from pipelines.spark_engine import build_on_spark
 
-        yield from build_on_spark(context, dbt, warehouse, extra_args=args[1:])
-    else:
-        invocation = dbt.cli([*args, *settings.DBT_PRODUCTION_EXCLUDE], context=context)
-        try:
-            yield from invocation.stream()
-        finally:
-            keep_partial_parse(invocation.target_path)
-            prune_step_folders(
-                Path(invocation.target_path).parent,
-                context.op_execution_context.op.name,
-                keep=settings.DBT_STEP_FOLDERS_KEPT,
-                min_age_s=settings.DBT_STEP_FOLDER_MIN_AGE_S,
-            )
+            yield from build_on_spark(context, dbt, warehouse, extra_args=args[1:])
+        else:
+            invocation = dbt.cli([*args, *settings.DBT_PRODUCTION_EXCLUDE], context=context)
+            try:
+                yield from invocation.stream()
+            finally:
+                keep_partial_parse(invocation.target_path)
+    finally:
+        prune_step_folders(
+            _shared_target(),
+            context.op_execution_context.op.name,
+            keep=settings.DBT_STEP_FOLDERS_KEPT,
+            min_age_s=settings.DBT_STEP_FOLDER_MIN_AGE_S,
+        )
     # Reached only when dbt succeeded (a failed invocation raises): the fingerprints it read become the record.
     if plan is not None:
         with warehouse.get_connection(step="dbt") as con:
@@ -209,7 +216,9 @@ class IpcityDbtCli(DbtCliResource):
         process: a second Python process that imports dbt (≈ 2-4 s) and asks PyPI for the latest release, a
         network call from an official's machine on every run (and a wait where there is no network). When the
         executable is this environment's own dbt, its version is the installed dbt-core's."""
-        if Path(self.dbt_executable) == VENV_DBT:
+        from pipelines.spark_engine import LAUNCHER  # runs this environment's dbt-core on Spark
+
+        if Path(self.dbt_executable) in (VENV_DBT, LAUNCHER):
             return Version(importlib.metadata.version("dbt-core"))
         return super()._cli_version
 

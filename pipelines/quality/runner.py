@@ -143,7 +143,7 @@ def _gx() -> dict[str, Any]:
 
 
 def import_in_background() -> threading.Thread | None:
-    """Import GX and build its context in a daemon thread, once per process, and return at once.
+    """Import GX and build its context in a thread, once per process, and return at once.
 
     Importing GX costs ≈ 4 s of Python that the first check step used to wait for. `ipcity run` calls this
     when it finds files to load, before it plans (pipelines/launcher.py): planning waits on file reads and
@@ -161,7 +161,9 @@ def import_in_background() -> threading.Thread | None:
             with contextlib.suppress(Exception):
                 _gx()
 
-        _BACKGROUND = threading.Thread(target=run, name="gx-import", daemon=True)
+        # not a daemon: a process that ends meanwhile (planning failed) waits for the import rather than
+        # tearing it down halfway, while it may still write a warning to stderr
+        _BACKGROUND = threading.Thread(target=run, name="gx-import")
         _BACKGROUND.start()
         return _BACKGROUND
 
