@@ -290,3 +290,21 @@ def test_gx_is_imported_once_beside_the_caller(tmp_path):
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stdout + out.stderr
+
+
+def test_a_suite_keeps_every_check_in_order_even_with_the_same_arguments(tmp_path):
+    """The GX suite is built from all its expectations at once (GX's `add_expectation` compares each new one
+    with all before it, and drops one whose type and arguments repeat another's even under another check name:
+    its result would then be missing). Every check of the definition is in the suite, in order, and validated."""
+    from pipelines.quality.runner import build_suite
+    from pipelines.quality.suites import SuiteDefinition
+
+    expectations = tuple(
+        {"check": name, "type": "expect_column_values_to_not_be_null", "severity": severity, "kwargs": {"column": "x"}}
+        for name, severity in (("x__not_null", "error"), ("x__required_by_the_contract", "error"))
+    ) + ({"check": "x__positive", "type": "expect_column_values_to_be_between", "severity": "error",
+          "kwargs": {"column": "x", "min_value": 1}},)  # fmt: skip
+    suite = SuiteDefinition("test.same_arguments", "test", None, "", (), (), expectations, tmp_path / "s.json")
+    gx_suite, run, skipped = build_suite(suite, {}, set(), {})
+    assert [e.meta["check"] for e in gx_suite.expectations] == [e["check"] for e in expectations]
+    assert [d["check"] for d in run] == [e["check"] for e in expectations] and skipped == []
