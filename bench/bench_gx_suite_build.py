@@ -39,11 +39,10 @@ BUILD_AT_ONCE = runner.build_suite  # the current code (the bench patches runner
 
 def build_one_by_one(suite, params, inputs, config):
     """`runner.build_suite` as it was: an empty suite, then `add_expectation` for each expectation."""
-    gx_suite, run, skipped = BUILD_AT_ONCE(suite, params, inputs, config)
-    g = runner._gx()
-    old = g["gx"].ExpectationSuite(name=suite.name)
-    for e in gx_suite.expectations:
-        old.add_expectation(e.copy())
+    expectations, run, skipped = runner.build_expectations(suite, params, inputs, config)
+    old = runner._gx()["gx"].ExpectationSuite(name=suite.name)
+    for e in expectations:
+        old.add_expectation(e)
     return old, run, skipped
 
 

@@ -333,6 +333,15 @@ def _translate(defn: dict, vr, max_rows: int) -> ExpectationResult:
 
 def build_suite(suite: SuiteDefinition, params: dict, inputs: set[str], config: dict):
     """(GX ExpectationSuite, definitions run in order, checks skipped) for one validation."""
+    expectations, run, skipped = build_expectations(suite, params, inputs, config)
+    # Given to the constructor, not added one by one: `add_expectation` compares each new expectation with every
+    # one before it (pydantic dicts, a set-like suite: O(n²) per suite, bench/bench_gx_suite_build.py), and it
+    # would silently drop a check whose type and arguments repeat another's under a different name.
+    return _gx()["gx"].ExpectationSuite(name=suite.name, expectations=expectations), run, skipped
+
+
+def build_expectations(suite: SuiteDefinition, params: dict, inputs: set[str], config: dict):
+    """(GX expectations, definitions run in order, checks skipped) for one validation."""
     g = _gx()
     run, skipped, expectations = [], [], []
     for defn in suite.expectations:
@@ -348,10 +357,7 @@ def build_suite(suite: SuiteDefinition, params: dict, inputs: set[str], config: 
         cls = _expectation_class(g["gxe"], defn["type"])
         expectations.append(cls(**kwargs, severity=_GX_SEVERITY[defn["severity"]], meta={"check": defn["check"]}))
         run.append(defn)
-    # Given to the constructor, not added one by one: `add_expectation` compares each new expectation with every
-    # one before it (pydantic dicts, a set-like suite), a third of a 52-expectation validation's time in a
-    # cProfile, and it would silently drop a check whose kwargs repeat another's under a different name.
-    return g["gx"].ExpectationSuite(name=suite.name, expectations=expectations), run, skipped
+    return expectations, run, skipped
 
 
 def validate(suite_name: str, df, *, partition: str | int | None = None, context: dict | None = None) -> SuiteResult:
