@@ -141,14 +141,23 @@ def dagster_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(prepare_dagster_home())
 
 
-def plan(con: duckdb.DuckDBPyConnection) -> tuple[dict[int, list[str]], list[str]]:
-    """New yearly files by partition year, and new reference files."""
+def pending_by_source(con: duckdb.DuckDBPyConnection) -> dict[str, list[Path]]:
+    """Each source's landing files not loaded yet."""
     ensure_schema(con)
     landing = settings.landing_dir()
+    return {name: pending_files(con, landing, source) for name, source in SOURCES.items()}
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection, pending: dict[str, list[Path]] | None = None
+) -> tuple[dict[int, list[str]], list[str]]:
+    """New yearly files by partition year, and new reference files (``pending``: `pending_by_source`'s answer,
+    when the caller has it already)."""
+    pending = pending if pending is not None else pending_by_source(con)
     yearly: dict[int, list[str]] = {}
     reference: list[str] = []
     for source in SOURCES.values():
-        for path in pending_files(con, landing, source):
+        for path in pending[source.name]:
             if source.partitioned:
                 year = partition_of(path, source)
                 if year is None:
@@ -179,13 +188,14 @@ def run_pipeline(
     parsing = dbt_manifest.start_parse()
     try:
         with duckdb.connect(str(wh)) as con:
-            if rebuild or any(pending_files(con, settings.landing_dir(), s) for s in SOURCES.values()):
+            pending = pending_by_source(con)
+            if rebuild or any(pending.values()):
                 # The run's checks need GX (≈ 4 s of imports): a thread imports it while this one plans and the
                 # other core parses (pipelines.quality.runner.import_in_background).
                 from pipelines.quality.runner import import_in_background
 
                 import_in_background()
-            yearly, reference = plan(con)
+            yearly, reference = plan(con, pending)
             last = latest_loaded_year(con)
     finally:
         dbt_manifest.finish_parse(parsing)
