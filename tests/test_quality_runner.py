@@ -308,3 +308,38 @@ def test_a_suite_keeps_every_check_in_order_even_with_the_same_arguments(tmp_pat
     gx_suite, run, skipped = build_suite(suite, {}, set(), {})
     assert [e.meta["check"] for e in gx_suite.expectations] == [e["check"] for e in expectations]
     assert [d["check"] for d in run] == [e["check"] for e in expectations] and skipped == []
+
+
+@pytest.mark.parametrize(
+    "event_dates",
+    [
+        [date(2021, 3, 5), date(2021, 7, 1), None, date(2039, 1, 2)],  # one in the future
+        [date(2021, 3, 5), date(1212, 7, 1), None, date(2021, 1, 2)],  # one before nanoseconds' range
+        [date(2021, 3, 5), date(9999, 12, 31), date(2021, 5, 2), None],  # one after it
+        [None, None, None, None],
+    ],
+)
+def test_date_checks_judge_the_same_whether_dates_reach_gx_in_nanoseconds_or_not(monkeypatch, event_dates):
+    """Dates reach GX as datetime64[ns] (its vectorised between) when they fit that unit, otherwise in their
+    own unit (a Python comparison per cell); the results, failing samples included, are the same either way."""
+    from pipelines.quality import runner
+
+    codes = ["130100", "320500", "440300", "320581"]
+    df = _events(4).with_columns(pl.Series("event_date", event_dates, dtype=pl.Date))
+    ctx = {"valid_region_codes": codes, "today": date(2026, 12, 1)}
+
+    def judged():
+        result = validate("raw.training_events", df, partition=2021, context=ctx)
+        return [(r.check_name, r.passed, r.observed_value, r.failing_sample, r.exception) for r in result.results]
+
+    fits = runner._fits_nanoseconds(df, "event_date", pl.Date)
+    assert fits == all(d is None or 1678 <= d.year <= 2261 for d in event_dates)
+    assert str(runner._to_pandas(df)["event_date"].dtype) == ("datetime64[ns]" if fits else "datetime64[ms]")
+    fast = judged()
+    monkeypatch.setattr(runner, "_fits_nanoseconds", lambda *a: False)
+    assert judged() == fast
+    failed = {name for name, passed, *_ in fast if not passed}
+    if any(d is not None and d.year != 2021 for d in event_dates):
+        assert "event_date__in_partition_year" in failed
+    if date(2039, 1, 2) in event_dates or date(9999, 12, 31) in event_dates:
+        assert "event_date__not_in_future" in failed
