@@ -217,7 +217,9 @@ _NS_FIRST_DAY, _NS_LAST_DAY = date(1677, 9, 22), date(2262, 4, 11)
 def _fits_nanoseconds(df: pl.DataFrame, name: str, dtype) -> bool:
     """Whether a naive date or datetime column not already in nanoseconds holds only dates that nanoseconds
     can (a cast outside that range would wrap around silently)."""
-    if not (dtype == pl.Date or (isinstance(dtype, pl.Datetime) and dtype.time_zone is None and dtype.time_unit != "ns")):
+    if not (
+        dtype == pl.Date or (isinstance(dtype, pl.Datetime) and dtype.time_zone is None and dtype.time_unit != "ns")
+    ):
         return False
     low, high = df.select(pl.col(name).min().alias("low"), pl.col(name).max().alias("high")).row(0)
     if low is None:
