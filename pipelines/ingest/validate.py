@@ -99,10 +99,37 @@ _NOTE_ROW = (
 )
 
 
+@dataclass
+class HeaderMapping:
+    renames: dict[str, str]  # file header -> contract column
+    factors: dict[str, float]  # column -> multiply by (unit conversion)
+    percent: set[str]  # columns under a (%) header
+    extra: list[str]  # file headers outside the contract
+    notes: list[str]
+
+
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     """Rename file headers to contract names; work out unit conversions (a unit alias, a unit in brackets,
     a 单位：元 line above the table); fail on missing required columns. Total and note rows are flagged here,
     while the file's extra columns (a 地区 name column saying 全省合计) are still present."""
+    h = map_headers(raw, source, file_name)
+    renames, extra, notes = h.renames, h.extra, h.notes
+    text_cols = [col for col in raw.df.columns if not col.startswith("__")]
+    # A total's label sits in a text, code or date column (城市 合计, 月份 合计) or an extra column (地区), never
+    # in a number or yes/no column: only those are searched.
+    label_cols = [
+        col for col in text_cols if col not in renames or source.column(renames[col]).dtype in ("str", "date")
+    ]
+    df = raw.df.with_columns(_total_label(raw.df, label_cols), _note_row(raw.df, text_cols)).rename(renames).drop(extra)
+    for c in source.columns:
+        if c.name not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
+    return Mapped(df, notes, h.factors, h.percent, renames)
+
+
+def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
+    """`map_columns`' reading of the header alone (what each file header is, units, missing columns), without
+    touching the rows: planning needs only the header of the partition date."""
     renames: dict[str, str] = {}
     factors: dict[str, float] = {}
     percent: set[str] = set()
@@ -153,17 +180,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
         raise IngestError(file_name, f"missing required column(s): {expected}")
     if extra:
         notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
-    text_cols = [col for col in raw.df.columns if not col.startswith("__")]
-    # A total's label sits in a text, code or date column (城市 合计, 月份 合计) or an extra column (地区), never
-    # in a number or yes/no column: only those are searched.
-    label_cols = [
-        col for col in text_cols if col not in renames or source.column(renames[col]).dtype in ("str", "date")
-    ]
-    df = raw.df.with_columns(_total_label(raw.df, label_cols), _note_row(raw.df, text_cols)).rename(renames).drop(extra)
-    for c in source.columns:
-        if c.name not in df.columns:
-            df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
-    return Mapped(df, notes, factors, percent, renames)
+    return HeaderMapping(renames, factors, percent, extra, notes)
 
 
 def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
