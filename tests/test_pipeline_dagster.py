@@ -189,6 +189,26 @@ def test_full_run_loads_every_source_builds_marts_and_publishes(sample_run):
     assert flagged and all((base / "dossiers" / f"{u}_{y}.html").exists() for u, y in flagged)
 
 
+def test_the_runs_dbt_builds_run_every_data_test_and_no_unit_test(sample_run):
+    """A production build leaves dbt's unit tests out (settings.DBT_PRODUCTION_EXCLUDE: they check the models'
+    logic on fixed rows, and tests/test_patents_in_force.py runs every one) and runs every data test of the
+    project, as the run's two dbt steps record it in their run_results.json."""
+    from pipelines import settings
+
+    _, summary = sample_run
+    run_id = summary.runs[0]["run_id"]
+    ran: set[str] = set()
+    manifest = None
+    for op in ("dbt_indicator_models", "dbt_evaluation_models"):
+        (folder,) = (settings.DBT_PROJECT_DIR / "target").glob(f"{op}-{run_id[:7]}-*")
+        ran |= {r["unique_id"] for r in json.loads((folder / "run_results.json").read_text())["results"]}
+        manifest = json.loads((folder / "manifest.json").read_text())
+    data_tests = {k for k, node in manifest["nodes"].items() if node["resource_type"] == "test"}
+    assert manifest["unit_tests"] and len(data_tests) > 300
+    assert not {i for i in ran if i.startswith("unit_test.")}
+    assert data_tests <= ran, sorted(data_tests - ran)[:10]
+
+
 @pytest.mark.slow
 def test_quality_and_dossier_commands_on_the_run(sample_run):
     from click.testing import CliRunner
