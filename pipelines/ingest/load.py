@@ -197,7 +197,8 @@ def data_years(raw: RawFrame, source: Source, file_name: str) -> list[int]:
 
     c = source.column(source.partition_date)
     # Only the date column's header is mapped (map_columns' reading of the header, with its refusals): the rows'
-    # total and note flags that map_columns computes were ~40 % of planning the sample's Parquet files.
+    # total and note flags that map_columns computes were about half of planning the sample's Parquet files
+    # (bench/bench_check_inputs.py).
     header = next((h for h, name in map_headers(raw, source, file_name).renames.items() if name == c.name), None)
     if header is None:
         return []
