@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines import settings  # noqa: E402
-from pipelines.ingest.load import PLAUSIBLE_YEARS, data_years, landing_files  # noqa: E402
+from pipelines.ingest.load import data_years, landing_files, years_of_dates  # noqa: E402
 from pipelines.ingest.readers import read_file  # noqa: E402
-from pipelines.ingest.validate import _parse, map_columns  # noqa: E402
+from pipelines.ingest.validate import map_columns  # noqa: E402
 from pipelines.quality import runner, valid_region_codes, validate  # noqa: E402
 from pipelines.quality.partition_profile import run_sample_frame  # noqa: E402
 from pipelines.sources import SOURCES  # noqa: E402
@@ -91,21 +91,7 @@ def years_mapping_every_column(raw, source, file_name) -> list[int]:
     """`data_years` as it was: `map_columns` (header, then every row's total and note flags), then the date's
     distinct texts."""
     mapped = map_columns(raw, source, file_name)
-    c = source.column(source.partition_date)
-    texts = mapped.df.group_by(pl.col(c.name).cast(pl.Utf8).alias("__text")).agg(pl.len().alias("__rows"))
-    txt = pl.col("__text").str.strip_chars().str.normalize("NFKC")
-    if raw.context_year and c.name == "month":
-        bare = txt.str.contains(r"^\d{1,2}\s*月(?:份)?$")
-        txt = pl.when(bare).then(pl.lit(f"{raw.context_year}年") + txt).otherwise(txt)
-    years = (
-        texts.select(_parse(c, None, txt).dt.year().alias("y"), pl.col("__rows"))
-        .drop_nulls("y")
-        .filter(pl.col("y").is_between(*PLAUSIBLE_YEARS))
-        .group_by("y")
-        .agg(pl.col("__rows").sum().alias("len"))
-        .sort(["len", "y"], descending=[True, True])
-    )
-    return years["y"].to_list()
+    return years_of_dates(mapped.df, source.partition_date, source, raw.context_year)
 
 
 def bench_planning(landing: Path, repeats: int) -> None:

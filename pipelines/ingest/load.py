@@ -193,7 +193,7 @@ def _year_of_file(path: Path, source: Source) -> int | None:
 
 def data_years(raw: RawFrame, source: Source, file_name: str) -> list[int]:
     """Years of a file's partition dates, most common first (dates read by the same parser as the load)."""
-    from pipelines.ingest.validate import _parse, map_headers
+    from pipelines.ingest.validate import map_headers
 
     c = source.column(source.partition_date)
     # Only the date column's header is mapped (map_columns' reading of the header, with its refusals): the rows'
@@ -202,14 +202,22 @@ def data_years(raw: RawFrame, source: Source, file_name: str) -> list[int]:
     header = next((h for h, name in map_headers(raw, source, file_name).renames.items() if name == c.name), None)
     if header is None:
         return []
+    return years_of_dates(raw.df, header, source, raw.context_year)
+
+
+def years_of_dates(df: pl.DataFrame, column: str, source: Source, context_year: int | None) -> list[int]:
+    """Years of the partition dates in ``df[column]``, most common first (ties to the later year)."""
+    from pipelines.ingest.validate import _parse
+
+    c = source.column(source.partition_date)
     # A year of dates is a few hundred distinct texts in 10^4-10^6 rows: each distinct text is parsed once and
     # counted with its rows (the parse is per cell, so the years and their order are those of a per-row parse;
     # a per-row parse was ~90 % of planning a run's CSV and Parquet files).
-    texts = raw.df.group_by(pl.col(header).cast(pl.Utf8).alias("__text")).agg(pl.len().alias("__rows"))
+    texts = df.group_by(pl.col(column).cast(pl.Utf8).alias("__text")).agg(pl.len().alias("__rows"))
     txt = pl.col("__text").str.strip_chars().str.normalize("NFKC")
-    if raw.context_year and c.name == "month":  # 12月 in a file that states its year (as validate reads it)
+    if context_year and c.name == "month":  # 12月 in a file that states its year (as validate reads it)
         bare = txt.str.contains(r"^\d{1,2}\s*月(?:份)?$")
-        txt = pl.when(bare).then(pl.lit(f"{raw.context_year}年") + txt).otherwise(txt)
+        txt = pl.when(bare).then(pl.lit(f"{context_year}年") + txt).otherwise(txt)
     years = (
         texts.select(_parse(c, None, txt).dt.year().alias("y"), pl.col("__rows"))
         .drop_nulls("y")
