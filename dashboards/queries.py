@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.evaluation.releases import released_differs
 from pipelines.labels import FLAGGED_STAGES
 
 from .i18n import PILLAR_COLUMNS, PROVINCE_EN
@@ -730,15 +731,6 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
         current = cur.row(0, named=True) if cur.height else None
     differs = released_differs(released, current)
     return {**out, "released": released, "current": current, "differs": differs}
-
-
-def released_differs(released: dict | None, current: dict | None, tol: float = 1e-9) -> bool:
-    """True when the current stage or index of a unit-year is not what was released."""
-    if released is None or current is None:
-        return released is not current
-    a, b = released.get("composite_index"), current.get("composite_index")
-    moved = (a is None) != (b is None) or (a is not None and abs(a - b) > tol)
-    return released.get("stage") != current.get("stage") or moved
 
 
 def national_benchmarks(snap) -> pl.DataFrame | None:

@@ -91,6 +91,11 @@ HEADERS: dict[str, str] = {
     "p05_rank": "排名5%分位",
     "p95_rank": "排名95%分位",
     "rules_version": "规则版本",
+    # issue 10: a released year's scores sheet shows the as-released verdict beside the current figures
+    "released_stage": "发布时评价阶段",
+    "released_composite_index": "发布时综合指数",
+    "released_rank": "发布时排名",
+    "differs_from_release": "当前数据与发布不同",
     "plan_id": "建设方案",
     "baseline_year": "基期年份",
     "baseline_value": "基期值",
@@ -271,6 +276,7 @@ def year_extract_tables(con, year: int, province_code: str | None = None) -> dic
             order by s.rank nulls last, s.unit_code""",
         params=[*p, year],
     ).pl()
+    out["scores"] = with_release(con, out["scores"], year)
     if _has(con, "marts", "fct_target_status_year"):
         t_cols = [c for c in _columns(con, "marts", "fct_target_status_year") if c not in ("unit_code", "year")]
         out["targets"] = con.sql(
@@ -297,6 +303,41 @@ def year_extract_tables(con, year: int, province_code: str | None = None) -> dic
             params=[*p, year],
         ).pl()
     return out
+
+
+# The as-released verdict's columns (releases.evaluation_year column -> scores sheet column).
+RELEASED_COLUMNS = {"stage": "released_stage", "composite_index": "released_composite_index", "rank": "released_rank"}
+
+
+def with_release(con, scores: pl.DataFrame, year: int) -> pl.DataFrame:
+    """A released year's scores with the as-released verdict of the release the extract names (release_info)
+    beside the current figures, and ``differs_from_release`` where the current stage or index is not what was
+    released (issue 10: loading a later year re-scores the marts, never the release). Unchanged for a year
+    without a release."""
+    from pipelines.evaluation.releases import released_differs
+
+    release = release_info(con, year)
+    if release.get("derived") or not (
+        _has(con, "releases", "city_score_year") and _has(con, "releases", "evaluation_year")
+    ):
+        return scores
+    # every unit's released index and rank (the sheet's own columns); the stage of the programme cities
+    released = con.sql(
+        """select s.unit_code, e.stage, s.composite_index, s.rank
+           from releases.city_score_year s
+           left join releases.evaluation_year e on e.release_id = s.release_id and e.unit_code = s.unit_code
+           where s.release_id = ?""",
+        params=[release["release_id"]],
+    ).pl()
+    by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
+    current = scores.select(
+        "unit_code",
+        *(c for c in ("stage", "composite_index") if c in scores.columns),
+    ).iter_rows(named=True)
+    differs = [released_differs(by_unit.get(r["unit_code"]), r) for r in current]
+    return scores.join(
+        released.rename(RELEASED_COLUMNS), on="unit_code", how="left", maintain_order="left"
+    ).with_columns(pl.Series("differs_from_release", differs, dtype=pl.Boolean))
 
 
 def content_hash(tables: dict[str, pl.DataFrame]) -> str:
@@ -599,6 +640,15 @@ def _write_version(job: _Job) -> dict | None:
         ("数据说明 / Synthetic data", job.note if job.note is not None else synthetic_note()),
         ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
     ]
+    scores = tables.get("scores")
+    if scores is not None and "differs_from_release" in scores.columns:
+        n_differ = int(scores["differs_from_release"].sum())
+        cover.append(
+            (
+                "当前数据与发布不同的城市 / Cities whose current figures differ from the release",
+                f"{n_differ}（见“{TABLES['scores'][0]}”表“{HEADERS['differs_from_release']}”列 / see that column）",
+            )
+        )
     sheets = [
         (TABLES[name][0], *(job.sheet_frames[name] if job.sheet_frames is not None else _sheet_frame(df, HEADERS)))
         for name, df in tables.items()

@@ -205,10 +205,70 @@ def test_dashboard_shows_the_release_and_where_current_data_differ(released, tmp
 
 
 def test_released_differs_is_pure():
-    from dashboards.queries import released_differs
+    from pipelines.evaluation.releases import released_differs
 
     row = {"stage": "watch", "composite_index": 65.0}
     assert not released_differs(row, dict(row))
     assert released_differs(row, {"stage": "review", "composite_index": 65.0})
     assert released_differs(row, {"stage": "watch", "composite_index": 65.1})
     assert released_differs(row, None) and not released_differs(None, None)
+
+
+def test_extracts_show_the_release_and_where_current_data_differ(released, tmp_path):
+    """Issue 10 for the provincial extracts: the year's extract names its release, shows each city's
+    as-released stage, index and rank beside the current figures, and marks the cities whose current figures
+    moved since (here: all re-scored, year Y+1 widened the window); CSV, Parquet and the workbook agree."""
+    from openpyxl import load_workbook
+
+    from pipelines.evaluation.releases import released_differs
+    from pipelines.extracts import HEADERS, read_versions, write_all
+    from pipelines.snapshot_writer import publish_snapshot
+
+    snap_path = tmp_path / "x.snapshot.duckdb"
+    publish_snapshot(released["wh"], snap_path)
+    root = tmp_path / "extracts"
+    entries = write_all(snap_path, root, years=[Y])
+    assert entries and {e["release_id"] for e in entries} == {f"R{Y}-02"}
+    with duckdb.connect(str(snap_path), read_only=True) as con:
+        as_released = con.sql(
+            "select s.unit_code, e.stage, s.composite_index, s.rank from releases.city_score_year s "
+            "left join releases.evaluation_year e on e.release_id = s.release_id and e.unit_code = s.unit_code "
+            f"where s.release_id = 'R{Y}-02'"
+        ).pl()
+    assert as_released["stage"].null_count() < as_released.height  # the programme cities' verdicts
+    by_unit = {r["unit_code"]: r for r in as_released.iter_rows(named=True)}
+    scores = pl.concat(
+        [
+            pl.read_parquet(root / f["path"])
+            for e in entries
+            for f in e["files"]
+            if f["table"] == "scores" and f["format"] == "parquet"
+        ]
+    )
+    assert scores.height == as_released.height
+    for r in scores.iter_rows(named=True):
+        rel = by_unit[r["unit_code"]]
+        assert (r["released_stage"], r["released_composite_index"], r["released_rank"]) == (
+            rel["stage"],
+            rel["composite_index"],
+            rel["rank"],
+        )
+        assert r["differs_from_release"] == released_differs(rel, r)
+    # the marts hold Y+1 now: the current index of year Y moved, the release did not
+    assert scores["differs_from_release"].any()
+    moved = scores.filter(pl.col("differs_from_release"))
+    assert (moved["composite_index"] - moved["released_composite_index"]).abs().max() > 1e-9
+    # the workbook: the same columns under Chinese headers, and the count on the cover
+    entry = next(e for e in entries if read_versions(root, e["province_code"], Y))
+    wb = load_workbook(root / next(f["path"] for f in entry["files"] if f["format"] == "xlsx"), read_only=True)
+    sheet_rows = list(wb["得分排名与评价阶段"].iter_rows(values_only=True))
+    header = list(sheet_rows[0])
+    for column in ("released_stage", "released_composite_index", "released_rank", "differs_from_release"):
+        assert HEADERS[column] in header
+    mine = scores.filter(pl.col("province_code") == entry["province_code"])
+    cover = {r[0]: r[1] for r in wb["封面"].iter_rows(values_only=True)}
+    assert cover["发布编号 / Release id"] == f"R{Y}-02"
+    differ_line = cover["当前数据与发布不同的城市 / Cities whose current figures differ from the release"]
+    assert differ_line.startswith(f"{int(mine['differs_from_release'].sum())}（")
+    csv_header = root / next(f["path"] for f in entry["files"] if f["table"] == "scores" and f["format"] == "csv")
+    assert HEADERS["differs_from_release"] in csv_header.read_text(encoding="utf-8-sig").splitlines()[0]

@@ -315,6 +315,16 @@ def latest_release(con: duckdb.DuckDBPyConnection, year: int) -> dict | None:
     return df.row(0, named=True) if df.height else None
 
 
+def released_differs(released: dict | None, current: dict | None, tol: float = 1e-9) -> bool:
+    """True when the current stage or index of a unit-year is not what was released (the dashboard's profile
+    and the provincial extracts mark such unit-years)."""
+    if released is None or current is None:
+        return released is not current
+    a, b = released.get("composite_index"), current.get("composite_index")
+    moved = (a is None) != (b is None) or (a is not None and abs(a - b) > tol)
+    return released.get("stage") != current.get("stage") or moved
+
+
 def released_rows(con: duckdb.DuckDBPyConnection, table: str, release_id: str) -> pl.DataFrame:
     keys = RELEASED[table][2]
     return (
