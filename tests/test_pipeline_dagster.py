@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -284,6 +285,41 @@ def test_malformed_pledge_file_is_quarantined_and_good_rows_load(sample_run):
     assert reasons[1].startswith("negative value in registrations: -4")
     assert reasons[2] == "not a date in month: '2024-13'"
     con.close()
+
+
+@pytest.mark.slow
+def test_an_ingest_run_reads_only_the_new_files_to_tell_their_year(sample_run, monkeypatch):
+    """Telling a yearly file's data year reads the file (an office workbook: a second or more). Files loaded
+    in earlier runs are not loaded again, so an ingest run reads only the new ones: its cost does not grow with
+    the years of history in the landing folder (issue 19: the eleventh year costs what that year costs)."""
+    from pipelines.definitions import INGEST_JOB, defs
+    from pipelines.ingest import load
+    from pipelines.launcher import dagster_instance
+
+    base, _ = sample_run
+    new = base / "landing" / "pledge_loans" / "补报_2024_11.csv"
+    new.write_bytes(
+        "\n".join(
+            [
+                "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数",
+                "440305,2024-11,2,80,1,0,1,1",
+            ]
+        ).encode("gbk")
+    )
+    told: list[str] = []
+    real = load._year_of_file
+    monkeypatch.setattr(load, "_year_of_file", lambda path, source: told.append(Path(path).name) or real(path, source))
+    load._partition_of_file.cache_clear()  # as in a fresh process: no year remembered
+    n_landing = sum(1 for p in (base / "landing").rglob("*") if p.is_file())
+    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        instance=dagster_instance(), partition_key="2024", raise_on_error=False
+    )
+    assert result.success
+    assert set(told) == {new.name}, f"{len(set(told))} of {n_landing} landing files read to tell their year"
+    with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "SELECT rows_loaded FROM raw.ingested_files WHERE file_name = ? AND status = 'loaded'", [new.name]
+        ).fetchall() == [(1,)]
 
 
 def _failed_checks(run_id: str) -> set[tuple[str, str]]:

@@ -32,11 +32,15 @@ class IngestConfig(dg.Config):
     reload: bool = False  # re-ingest every file of the partition, not only new ones
 
 
-def files_by_partition(source: Source, landing=None) -> dict[int | None, list]:
+def files_by_partition(source: Source, landing=None, only=None) -> dict[int | None, list]:
     """Landing files by data year (None: the year cannot be told), oldest received first within a year, so a
-    corrected file sent later is loaded later and wins."""
+    corrected file sent later is loaded later and wins. ``only``: just these files (the pending ones): telling a
+    file's year reads the file, and the files loaded in earlier runs are not loaded again, so reading every
+    year's files on every run would make the run cost grow with the history."""
     out: dict[int | None, list] = {}
     files = sorted(landing_files(landing or settings.landing_dir(), source), key=lambda p: (p.stat().st_mtime, p.name))
+    if only is not None:
+        files = [f for f in files if f in only]
     for f in files:
         out.setdefault(partition_of(f, source) if source.partitioned else None, []).append(f)
     return out
@@ -74,7 +78,8 @@ def _define(source: Source) -> dg.AssetsDefinition:
         with warehouse.get_connection(step="ingest") as con:
             ensure_schema(con)
             pending = set(pending_files(con, settings.landing_dir(), source))
-            by_year = files_by_partition(source)
+            # reload: the partition's loaded files become pending again once it is reset, so every file's year
+            by_year = files_by_partition(source, only=None if config.reload else pending)
             for year in years:
                 if config.reload and year is not None:
                     _reset_partition(con, source, year)
