@@ -39,6 +39,8 @@ STATE_DDL = """
 CREATE TABLE IF NOT EXISTS ops.dbt_build_state (
   engine VARCHAR, item VARCHAR, fingerprint VARCHAR, built_at TIMESTAMP, run_id VARCHAR
 )"""
+# The environment variable that carries the years to rebuild to dbt (macros/incremental_years.sql).
+REBUILD_YEARS_ENV = "IPCITY_DBT_REBUILD_YEARS"
 # The models the plan serves: the state is recorded only when a step built all of them.
 INCREMENTAL_MODELS = ("int_patents__grant_cohorts", "int_patents__unit_year_source_rows")
 PROJECT_ITEM = "dbt_project"
@@ -54,10 +56,15 @@ class BuildPlan:
     fingerprints: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def dbt_args(self) -> list[str]:
-        """The arguments of `dbt build` that carry the plan."""
+        """The arguments of `dbt build` that carry the plan (a full refresh); the years go in ``dbt_env``."""
+        return ["--full-refresh"] if self.full_refresh else []
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment of `dbt build` that carries the years to rebuild (macros/incremental_years.sql reads
+        it when a model runs). Not a dbt var: a new value of a var makes dbt re-parse the whole project."""
         if self.full_refresh:
-            return ["--full-refresh"]
-        return ["--vars", json.dumps({"rebuild_years": list(self.rebuild_years)})]
+            return {}
+        return {REBUILD_YEARS_ENV: json.dumps(list(self.rebuild_years))}
 
     def describe(self) -> str:
         if self.full_refresh:

@@ -13,10 +13,10 @@ from pipelines.settings import DBT_PROJECT_DIR
 DBT = Path(sys.executable).parent / "dbt"
 
 
-def dbt(command: list[str], warehouse: Path, work: Path) -> dict[str, str]:
-    """``dbt <command>`` on ``warehouse``; returns {unique_id: status} from run_results.json. A separate
-    process, so no DuckDB handle of dbt's stays open in the test process."""
-    env = {**os.environ, "IPCITY_WAREHOUSE": str(warehouse)}
+def dbt(command: list[str], warehouse: Path, work: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """``dbt <command>`` on ``warehouse`` (``env``: more environment variables); returns {unique_id: status}
+    from run_results.json. A separate process, so no DuckDB handle of dbt's stays open in the test process."""
+    env = {**os.environ, "IPCITY_WAREHOUSE": str(warehouse), **(env or {})}
     res = subprocess.run(
         [
             str(DBT),

@@ -1,9 +1,12 @@
 {#- Models incremental by data year (docs/incremental.md). The pipeline (pipelines/incremental.py) compares the
     raw layer with what the last successful build read and passes either --full-refresh (no record, a
-    non-yearly input or the dbt project changed, an emptied partition on Spark) or the var `rebuild_years`: the
-    partition years whose rows changed since (new years, re-sent or corrected old years). A model built with
-    these macros then rebuilds exactly those years and keeps the others. Without the var (a hand-run
-    `dbt build`) every year is rebuilt, so a hand run is never stale either. -#}
+    non-yearly input or the dbt project changed, an emptied partition on Spark) or, in the environment variable
+    IPCITY_DBT_REBUILD_YEARS (a JSON list), the partition years whose rows changed since (new years, re-sent or
+    corrected old years). A model built with these macros then rebuilds exactly those years and keeps the
+    others. Without the variable (a hand-run `dbt build`) every year is rebuilt, so a hand run is never stale
+    either. Not a dbt var: vars are part of dbt's parse state, so a new list every run would cost a full
+    re-parse of the project in every dbt step (≈ 3 s each here); the environment is read only when a model
+    runs. -#}
 
 {#- The config of a model that is incremental by `year_column` (the raw partition year of its rows), per engine.
     DuckDB: delete+insert keyed by the year, and a pre-hook that first deletes every year being rebuilt, so a
@@ -34,18 +37,17 @@
     }) }}
 {%- endmacro %}
 
-{#- The years this run rebuilds: none = every year (a first or full build, or no var given). -#}
+{#- The years this run rebuilds: none = every year (a first or full build, or no list given). Never read while
+    parsing (execute is false then), so the list is not part of what dbt records for partial parsing. -#}
 {% macro rebuilt_years() -%}
-    {%- if not is_incremental() -%}
+    {%- if not execute or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set years = var('rebuild_years', none) -%}
-    {%- if years is none -%}
+    {%- set given = env_var('IPCITY_DBT_REBUILD_YEARS', '') | trim -%}
+    {%- if given == '' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if years is string -%}
-        {%- set years = fromjson(years) -%}
-    {%- endif -%}
+    {%- set years = fromjson(given) -%}
     {%- set out = [] -%}
     {%- for y in years -%}
         {%- do out.append(y | int) -%}

@@ -139,10 +139,12 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     # before dbt opens the warehouse.
     tracked = _builds_incremental_models(context)
     plan = None
+    os.environ.pop(incremental.REBUILD_YEARS_ENV, None)  # a step without a plan rebuilds every year
     if tracked:
         with warehouse.get_connection(step="dbt") as con:
             plan = incremental.plan_build(con, engine)
         context.log.info(f"dbt build plan: {plan.describe()}")
+        os.environ.update(plan.dbt_env())
     args = ["build", *(plan.dbt_args() if plan else [])]
     try:
         if engine == "spark":  # `ipcity run --engine spark` (pipelines/spark_engine.py)
