@@ -243,8 +243,11 @@ def extract_tables(con, province_code: str, year: int, year_tables: dict | None 
     return {name: df.filter(pl.col("province_code") == province_code) for name, df in year_tables.items()}
 
 
-def year_extract_tables(con, year: int, province_code: str | None = None) -> dict[str, pl.DataFrame]:
-    """Every city's extract tables for ``year`` (or one province's), with ``province_code`` on every row."""
+def year_extract_tables(
+    con, year: int, province_code: str | None = None, release: dict | None = None
+) -> dict[str, pl.DataFrame]:
+    """Every city's extract tables for ``year`` (or one province's), with ``province_code`` on every row.
+    ``release``: the year's ``release_info`` when the caller has it already."""
     where = "d.level <> 'province'" + (" and d.province_code = ?" if province_code else "")
     p = [province_code] if province_code else []
     out: dict[str, pl.DataFrame] = {}
@@ -276,7 +279,7 @@ def year_extract_tables(con, year: int, province_code: str | None = None) -> dic
             order by s.rank nulls last, s.unit_code""",
         params=[*p, year],
     ).pl()
-    out["scores"] = with_release(con, out["scores"], year)
+    out["scores"] = with_release(con, out["scores"], year, release)
     if _has(con, "marts", "fct_target_status_year"):
         t_cols = [c for c in _columns(con, "marts", "fct_target_status_year") if c not in ("unit_code", "year")]
         out["targets"] = con.sql(
@@ -309,14 +312,14 @@ def year_extract_tables(con, year: int, province_code: str | None = None) -> dic
 RELEASED_COLUMNS = {"stage": "released_stage", "composite_index": "released_composite_index", "rank": "released_rank"}
 
 
-def with_release(con, scores: pl.DataFrame, year: int) -> pl.DataFrame:
+def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = None) -> pl.DataFrame:
     """A released year's scores with the as-released verdict of the release the extract names (release_info)
     beside the current figures, and ``differs_from_release`` where the current stage or index is not what was
     released (issue 10: loading a later year re-scores the marts, never the release). Unchanged for a year
     without a release."""
     from pipelines.evaluation.releases import released_differs
 
-    release = release_info(con, year)
+    release = release or release_info(con, year)
     if release.get("derived") or not (
         _has(con, "releases", "city_score_year") and _has(con, "releases", "evaluation_year")
     ):
@@ -709,8 +712,8 @@ def _year_jobs(con, root: Path, year: int, codes: list[str], note: str) -> list[
     """The year's new versions, with every per-row conversion (rounding for the hash, neutralised CSV text, the
     sheets' values) done once on the year's tables and then sliced per province: the same frames as
     ``write_extract`` builds province by province, at a tenth of the Polars calls."""
-    year_tables = year_extract_tables(con, year)
     release = release_info(con, year)
+    year_tables = year_extract_tables(con, year, release=release)
     keys = {name: df["province_code"] for name, df in year_tables.items()}
     tables = {name: _by_province(df, keys[name], codes) for name, df in year_tables.items()}
     rounded = {name: _by_province(_hash_frame(df), keys[name], codes) for name, df in year_tables.items()}
