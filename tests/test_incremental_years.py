@@ -289,3 +289,33 @@ def test_the_lake_rewrites_only_the_years_that_changed(built, tmp_path):
                 con.execute(f"SELECT count(*) FROM {b}").fetchone()[0],
             )
             assert diff == 0 and rows[0] == rows[1] > 0, (table, diff, rows)
+
+
+def test_the_lake_keeps_the_tables_order_and_one_warehouse_gives_the_same_files(built, tmp_path):
+    """Each year file holds that year's rows in the order the raw table keeps them, written without a sort
+    (pipelines/lake.py::_copy_year), and writing the lake twice from one warehouse gives the same bytes."""
+    from pipelines.lake import export_raw
+
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copy(built["warehouse"], wh)
+    first, second = tmp_path / "first", tmp_path / "second"
+    with duckdb.connect(str(wh)) as con:
+        export_raw(con, first, force=True)
+        export_raw(con, second, force=True)
+        files = sorted((first / "raw").rglob("*.parquet"))
+        assert files
+        for f in files:
+            assert f.read_bytes() == (second / f.relative_to(first)).read_bytes(), f
+        checked = 0
+        for source in (s for s in SOURCES.values() if s.partitioned):
+            years = [y for (y,) in con.execute(f"SELECT DISTINCT year FROM {source.table} ORDER BY year").fetchall()]
+            assert sorted(p.parent.name for p in (first / "raw" / source.name).glob("year=*/data_0.parquet")) == sorted(
+                f"year={y}" for y in years
+            ), source.name
+            for year in years:
+                table = con.execute(f"SELECT * EXCLUDE (year) FROM {source.table} WHERE year = {year}").fetchall()
+                file = first / "raw" / source.name / f"year={year}" / "data_0.parquet"
+                lake = con.execute(f"SELECT * FROM read_parquet('{file}', hive_partitioning = false)").fetchall()
+                assert lake == table, (source.name, year)
+                checked += len(lake)
+        assert checked > 10_000
