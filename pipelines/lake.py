@@ -122,7 +122,8 @@ def _copy_year(con: duckdb.DuckDBPyConnection, table: str, year: int, folder: Pa
     file, the rows the SQL scan passed in file order, then those only the Polars rules could read). DuckDB writes
     a scan in that order, so the same warehouse gives the same files. They used to be sorted by file and row
     number: under the step's memory limit that sort was most of the step (a national year of grants, 3.5 M rows:
-    7.4 s sorted against 1.6 s streamed, bench/bench_lake_export.py; 47 s of a national run on a loaded machine)."""
+    8.9 s sorted against 2.3 s streamed, best of 3, bench/bench_lake_export.py; 47 s of a national run on a loaded
+    machine)."""
     folder.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"COPY (SELECT * EXCLUDE (year) FROM raw.{table} WHERE year = {int(year)}) "
