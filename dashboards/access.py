@@ -162,7 +162,7 @@ def unit_province(snap, unit_code: str) -> str | None:
     """The province of a unit (or the province itself for a province code); None if unknown."""
     from . import queries
 
-    if not _CODE.fullmatch(unit_code or ""):
+    if not isinstance(unit_code, str) or not _CODE.fullmatch(unit_code):
         return None
     table = snap.cached(
         ("access_unit_province",),
@@ -196,7 +196,7 @@ def authorize(
     target: str = "",
 ) -> None:
     """The single permission check: raises AccessDenied (after an audit row) unless ``principal`` may do it."""
-    what = target or page or unit or province or ("all provinces" if all_provinces else action)
+    what = str(target or page or unit or province or ("all provinces" if all_provinces else action))
     if not principal.authenticated:
         deny(principal, action, what, "not signed in")
     if page is not None and not can_open_page(principal, page):
@@ -228,7 +228,12 @@ def _page_of_output(output_id: str, page_prefixes: dict[str, str]) -> str | None
 
 
 def _codes_in(value) -> list[str]:
-    """Every 6-digit code a callback value carries (strings, lists, comma lists)."""
+    """Every 6-digit code a callback value carries (strings, lists, comma lists, and numbers: a crafted body may
+    send 320100 for '320100', which the callbacks turn back into the code)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        value = str(int(value)) if value == value and value % 1 == 0 and abs(value) < 1e7 else ""
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if _CODE.fullmatch(v.strip())]
     if isinstance(value, list | tuple):

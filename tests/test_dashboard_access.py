@@ -432,3 +432,32 @@ def test_callback_inputs_must_be_the_callbacks_own(world):
         client, callback_body([("pf-acceptance", "children")], [("pf-unit", "value", own)], [("pf-lang", "data", "zh")])
     )
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
+
+
+def test_codes_sent_as_numbers_are_checked(world):
+    """JSON lets a crafted body send a city code as a number; the callbacks turn it into text and find the city
+    by it, so the gate reads such codes too (and the callbacks check the unit themselves)."""
+    other = world["units"]["320000"]
+    client = world["clients"]["gd_t"]
+    crafted = {
+        "ambition_int": callback_body(
+            [("pf-ambition", "children")], [("pf-unit", "value", int(other[0]))], [("pf-lang", "data", "zh")]
+        ),
+        "acceptance_int": callback_body(
+            [("pf-acceptance", "children")], [("pf-unit", "value", int(other[0]))], [("pf-lang", "data", "zh")]
+        ),
+        "trend_ints": callback_body(
+            [("cmp-trend", "figure")],
+            [("cmp-units", "value", [int(other[0]), int(other[1])]), ("cmp-indicator", "value", "QLT01")],
+            [("cmp-lang", "data", "zh")],
+        ),
+        "trend_float": callback_body(
+            [("cmp-trend", "figure")],
+            [("cmp-units", "value", [float(other[0]), other[1]]), ("cmp-indicator", "value", "QLT01")],
+            [("cmp-lang", "data", "zh")],
+        ),
+    }
+    for name, body in crafted.items():
+        r = post(client, body)
+        assert_refused(world, "gd_t", r, other[0])
+        assert other[0] not in r.get_data(as_text=True), name
