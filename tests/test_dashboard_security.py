@@ -372,3 +372,49 @@ def test_neutralise_text_covers_categorical_text():
     out = neutralise_text(df)
     for col in ("name", "cat"):
         assert all(v.startswith("'") for v in out[col].cast(pl.String).to_list()), col
+
+
+def test_programme_and_target_markdown_cells_escape_names():
+    """The membership grid and the most-lagging grid render their city cell as Markdown, like the watchlist: a
+    name from data is escaped, never a link or a tag of its own."""
+    import polars as pl
+
+    from dashboards.pages.programmes import membership_rows
+    from dashboards.pages.targets import lagging_rows
+
+    evil = "x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    member = {
+        "unit_code": "440100",
+        "unit_name": evil,
+        "province_name": "广东省",
+        "programme_name_zh": "强市",
+        "cohort": "2022",
+        "joined_on": None,
+        "left_on": None,
+        "exit_reason": None,
+        "first_evaluated_year": 2022,
+        "last_evaluated_year": 2025,
+        "source_note": "",
+    }
+    [m] = membership_rows(pl.DataFrame([member]), "zh")
+    units = pl.DataFrame({"unit_code": ["440100"], "unit_name": [evil], "unit_name_en": [evil]})
+    catalog = pl.DataFrame(
+        {"indicator_code": ["QLT01"], "name_zh": ["x"], "name_en": ["x"], "unit": ["件"], "direction": ["higher"]}
+    )
+    target = pl.DataFrame(
+        {
+            "unit_code": ["440100"],
+            "plan_id": ["plan_2021_2025"],
+            "indicator_code": ["QLT01"],
+            "bucket": ["lagging"],
+            "baseline_value": [1.0],
+            "target_value": [10.0],
+            "current_value": [2.0],
+            "progress_index": [0.1],
+            "status": ["lagging"],
+        }
+    )
+    [lag] = lagging_rows(target, units, catalog, "zh")
+    for link in (m["city_link"], lag["city"]):
+        assert link.endswith("](/profile?lang=zh&unit=440100)"), link
+        assert "(javascript:" not in link.replace("\\(", "") and "<img" not in link.replace("\\<", ""), link

@@ -11,7 +11,7 @@ from .. import programme_queries as pq
 from ..components import ONE_DECIMAL, card, grid, guarded, href, page_title, records, section, snapshot, unavailable
 from ..i18n import label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
-from ..security import neutralise_text
+from ..security import markdown_text, neutralise_text
 from ..xlsx import xlsx_bytes
 
 PATH = "/programmes"
@@ -81,7 +81,8 @@ def membership_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         out.append(
             {
                 "unit_code": r["unit_code"],
-                "city_link": f"[{r['unit_name']}]({href('/profile', lang, unit=r['unit_code'])})",
+                # a Markdown cell: the name from data is escaped so it can never become a link or a tag
+                "city_link": f"[{markdown_text(r['unit_name'])}]({href('/profile', lang, unit=r['unit_code'])})",
                 "province": r["province_name"],
                 "programme": r["programme_name_zh"],
                 "cohort": r["cohort"],
