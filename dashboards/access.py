@@ -162,7 +162,7 @@ def unit_province(snap, unit_code: str) -> str | None:
     """The province of a unit (or the province itself for a province code); None if unknown."""
     from . import queries
 
-    if not _CODE.fullmatch(unit_code or ""):
+    if not isinstance(unit_code, str) or not _CODE.fullmatch(unit_code):
         return None
     table = snap.cached(
         ("access_unit_province",),
@@ -196,7 +196,7 @@ def authorize(
     target: str = "",
 ) -> None:
     """The single permission check: raises AccessDenied (after an audit row) unless ``principal`` may do it."""
-    what = target or page or unit or province or ("all provinces" if all_provinces else action)
+    what = str(target or page or unit or province or ("all provinces" if all_provinces else action))
     if not principal.authenticated:
         deny(principal, action, what, "not signed in")
     if page is not None and not can_open_page(principal, page):
@@ -228,7 +228,12 @@ def _page_of_output(output_id: str, page_prefixes: dict[str, str]) -> str | None
 
 
 def _codes_in(value) -> list[str]:
-    """Every 6-digit code a callback value carries (strings, lists, comma lists)."""
+    """Every 6-digit code a callback value carries (strings, lists, comma lists, and numbers: a crafted body may
+    send 320100 for '320100', which the callbacks turn back into the code)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        value = str(int(value)) if value == value and value % 1 == 0 and abs(value) < 1e7 else ""
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if _CODE.fullmatch(v.strip())]
     if isinstance(value, list | tuple):
@@ -236,11 +241,50 @@ def _codes_in(value) -> list[str]:
     return []
 
 
-def check_callback(principal: Principal, body: dict, snap, pages: dict[str, str]) -> None:
+def page_of_pathname(pathname: str, pages) -> str | None:
+    """The page a URL path opens, read as Dash reads it: its router strips the slashes around the path before
+    it looks the page up, so '/quality/' and '//quality' open '/quality' and must be checked as '/quality'."""
+    stripped = pathname.strip("/")
+    return next((path for path in pages if path.strip("/") == stripped), None)
+
+
+def _same_input(declared: dict, sent) -> bool:
+    """Whether a body's input or state item is the one the callback declares at that position (id and property;
+    a pattern-matching id matches every concrete id whose non-wildcard keys are equal)."""
+    wanted_id, prop = declared.get("id"), declared.get("property")
+    if isinstance(wanted_id, str) and wanted_id.startswith("{"):
+        pattern = json.loads(wanted_id)
+        items = sent if isinstance(sent, list) else [sent]
+        return all(
+            isinstance(it, dict)
+            and it.get("property") == prop
+            and isinstance(it.get("id"), dict)
+            and set(it["id"]) == set(pattern)
+            and all(it["id"][k] == v for k, v in pattern.items() if not isinstance(v, list))
+            for it in items
+        )
+    return isinstance(sent, dict) and sent.get("id") == wanted_id and sent.get("property") == prop
+
+
+def _check_declared(principal: Principal, body: dict, declared: dict | None) -> None:
+    """Dash passes a body's inputs and states to the callback by POSITION, whatever ids they carry; the checks
+    below read the ids. So the ids must be the callback's own, or a foreign unit labelled as a published filter
+    (or a closed page's path labelled as anything but the router's location) would reach the callback unchecked."""
+    if declared is None:
+        deny(principal, "callback", str(body.get("output"))[:200], "no such callback")
+    for kind in ("inputs", "state"):
+        sent = body.get(kind) or []
+        wanted = declared.get(kind) or []
+        if not isinstance(sent, list) or len(sent) != len(wanted) or not all(map(_same_input, wanted, sent)):
+            deny(principal, "callback", str(body.get("output"))[:200], f"{kind} do not match the callback")
+
+
+def check_callback(principal: Principal, body: dict, snap, pages: dict[str, str], callbacks: dict) -> None:
     """Refuse a Dash callback request the principal may not make, before Dash runs it.
 
-    The page owning the outputs must be open to the role; every unit or province code in the inputs and states
-    (and in a page URL's query) must be in the principal's scope, except inputs that filter published views.
+    The body's inputs and states must be the ones the callback declares (``callbacks``: the app's callback
+    map); the page owning the outputs must be open to the role; every unit or province code in the inputs and
+    states (and in a page URL's query) must be in the principal's scope, except inputs that filter published views.
     """
     if not isinstance(body, dict):
         deny(principal, "callback", "malformed", "body is not a JSON object")
@@ -263,6 +307,7 @@ def check_callback(principal: Principal, body: dict, snap, pages: dict[str, str]
                 deny(principal, "callback", out, "output not owned by a page open to this role")
             continue
         authorize(principal, "callback", page=page, target=out)
+    _check_declared(principal, body, callbacks.get(output_key))
     values = []
     for item in list(body.get("inputs") or []) + list(body.get("state") or []):
         items = item if isinstance(item, list) else [item]  # pattern-matching inputs arrive as lists
@@ -272,7 +317,7 @@ def check_callback(principal: Principal, body: dict, snap, pages: dict[str, str]
             key = f"{it.get('id')}.{it.get('property')}"
             value = it.get("value")
             if key == "_pages_location.pathname" and isinstance(value, str):
-                page = value if value in pages else None
+                page = page_of_pathname(value, pages)
                 if page is not None:
                     authorize(principal, "page", page=page, target=value)
             if key == "_pages_location.search" and isinstance(value, str):

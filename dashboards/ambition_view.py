@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dash import Input, Output, State, html
 
+from . import access
 from . import programme_queries as pq
 from .components import grid, section, snapshot, unavailable
 from .i18n import t
@@ -37,6 +38,9 @@ def register_callbacks(app) -> None:
     @app.callback(Output(SECTION_ID, "children"), Input("pf-unit", "value"), State("pf-lang", "data"))
     def update(unit, lang):
         try:
-            return ambition_view(snapshot(), unit, lang)
+            snap = snapshot()
+            if unit:  # also checked before dispatch; here the callback refuses on its own
+                access.authorize(access.current_principal(), "callback", page="/profile", unit=unit, snap=snap)
+            return ambition_view(snap, unit, lang)
         except SnapshotUnavailable:
             return unavailable(lang, "no_snapshot")

@@ -117,13 +117,15 @@ def neutralise_cell(value):
 
 
 def neutralise_text(df: pl.DataFrame) -> pl.DataFrame:
-    """Every text column of ``df`` with formula-starting cells neutralised (numbers stay numbers)."""
+    """Every text column of ``df`` with formula-starting cells neutralised (numbers stay numbers). Categorical and
+    enum columns are written as their text too, so they become neutralised text."""
     pattern = "^[" + re.escape("".join(FORMULA_TRIGGERS)) + "]"
-    exprs = [
-        pl.when(pl.col(c).str.contains(pattern)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c, dtype in df.schema.items()
-        if dtype == pl.String
-    ]
+    exprs = []
+    for c, dtype in df.schema.items():
+        if dtype not in (pl.String, pl.Categorical) and not isinstance(dtype, pl.Enum):
+            continue
+        x = pl.col(c).cast(pl.String)
+        exprs.append(pl.when(x.str.contains(pattern)).then(pl.lit("'") + x).otherwise(x).alias(c))
     return df.with_columns(exprs) if exprs else df
 
 

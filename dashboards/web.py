@@ -222,11 +222,12 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if path.startswith(FILE_PREFIXES) and req.endpoint not in FILE_ENDPOINTS:
             # e.g. '/dossiers//etc/passwd' falls through to Dash's catch-all: refuse instead of serving the shell.
             access.deny(principal, "file", path[:200], "not a served file path")
-        if req.method == "GET" and path in pages:
-            access.authorize(principal, "page", page=path)
+        page = access.page_of_pathname(path, pages) if req.method == "GET" else None
+        if page is not None:
+            access.authorize(principal, "page", page=page, target=path)
         if path == "/_dash-update-component":
             body = req.get_json(silent=True)
-            access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages)
+            access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages, app.callback_map)
         return None
 
 

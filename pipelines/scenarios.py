@@ -509,15 +509,12 @@ def export_changes(changes: pl.DataFrame, fmt: str, name: str = "") -> bytes:
         .with_columns(pl.lit(name or "").alias("情景名称"), pl.lit(DISCLAIMER_ZH).alias("说明"))
         .rename(headers)
     )
+    # Unit names come from data and the scenario name from the user: in the CSV and in the XLSX alike, text that
+    # would start a formula gets an apostrophe (a string cell is inert until someone edits and re-enters it).
+    from dashboards.security import neutralise_cell, neutralise_text
+
     if fmt == "csv":
-        safe = out.with_columns(
-            [
-                pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
-                for c, dt in out.schema.items()
-                if dt == pl.String
-            ]
-        )
-        return safe.write_csv().encode("utf-8-sig")
+        return neutralise_text(out).write_csv().encode("utf-8-sig")
     if fmt == "xlsx":
         buf = io.BytesIO()
         import xlsxwriter
@@ -530,7 +527,7 @@ def export_changes(changes: pl.DataFrame, fmt: str, name: str = "") -> bytes:
             ws.write_string(1, j, c, bold)
         for i, row in enumerate(out.iter_rows(), start=2):
             for j, v in enumerate(row):
-                ws.write_string(i, j, "" if v is None else str(v))
+                ws.write_string(i, j, neutralise_cell("" if v is None else str(v)))
         wb.close()
         return buf.getvalue()
     raise ValueError(f"unknown format {fmt!r}")

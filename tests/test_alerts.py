@@ -379,3 +379,23 @@ def test_mail_server_down_loses_nothing_and_each_digest_arrives_once(env, monkey
         ]
     finally:
         sink.stop()
+
+
+def test_per_province_route_sends_each_province_only_its_own_cities(env, smtp):
+    """`per: province` means one digest per province office even when the recipient is the same name for all (a
+    provincial gateway behind one webhook): a digest never mixes provinces' cities."""
+    cfg = yaml.safe_load(env["routing"].read_text(encoding="utf-8"))
+    cfg["routes"] = [
+        {"name": "province_gateway", "audience": "city", "per": "province", "recipients": {"hook": ["gateway"]}}
+    ]
+    env["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    http = HttpSink(env["http_port"]).start()
+    try:
+        for code in ("410100", "410700", "320500"):
+            set_status(env["warehouse"], code, "limited_progress")
+        run_alerts(env["warehouse"], "run-1")
+        assert wait_for(lambda: len(http.requests) == 2), [r["json"]["firing"] for r in http.requests]
+        provinces = sorted({a["province_code"] for a in r["json"]["firing"]} for r in http.requests)
+        assert provinces == [{"320000"}, {"410000"}]
+    finally:
+        http.stop()

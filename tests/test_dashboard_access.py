@@ -271,8 +271,9 @@ def test_callbacks_by_role(world, user):
         page = CALLBACK_PAGE[name.split("_")[0]]
         r = post(world["clients"][user], body)
         allowed = role == "national" or (page in OPEN[role] and not names_other)
-        if role == "national" and name.startswith("crafted"):
-            assert r.status_code != 403, name  # a malformed body may fail in Dash, but is not an access question
+        if role == "national" and name == "crafted_output_key":
+            # its inputs are not the profile callback's: refused as malformed for every role, national too
+            assert r.status_code == 403, name
         elif allowed:
             assert r.status_code == 200, (user, name, r.status_code, r.get_data(as_text=True)[:300])
             if role == "province":
@@ -376,3 +377,87 @@ def test_disabled_or_changed_accounts_lose_their_sessions(world):
     store.disable("temp_gd")
     assert c.get("/rankings").status_code in (302, 401)
     assert login(world["app"].server.test_client(), "temp_gd").status_code == 401
+
+
+# ---- the pages router and callback bodies as Dash reads them, not as they are labelled -----------------------------
+@pytest.mark.parametrize("user", ["gd_t", "viewer_t"])
+@pytest.mark.parametrize("path", ["/quality/", "//quality", "/programmes/", "//provinces//", "/targets/", "/alerts/"])
+def test_pages_router_refuses_spellings_of_closed_pages(world, user, path):
+    # Dash strips the slashes around a pathname before it picks the page, so '/quality/' is the quality page.
+    assert_refused(world, user, post(world["clients"][user], page_body(path, "?lang=zh")), path.strip("/"))
+    if not path.startswith("//"):  # the test client would read '//x' as a host name, not as a path
+        assert_refused(world, user, world["clients"][user].get(path, headers={"Accept": "text/html"}))
+
+
+def _relabelled(body: dict, ids: list[tuple[str, str]]) -> dict:
+    """``body`` with its inputs renamed: Dash passes inputs to the function by position, whatever their ids."""
+    inputs = [{**item, "id": i, "property": p} for item, (i, p) in zip(body["inputs"], ids, strict=True)]
+    return {**body, "inputs": inputs}
+
+
+def test_callback_inputs_must_be_the_callbacks_own(world):
+    """A body whose inputs carry other ids than the callback declares is refused: otherwise a foreign unit
+    labelled as the published rankings' province filter, or a closed page's path labelled as anything but the
+    router's location, would pass the gate and reach the callback as its real argument."""
+    other = world["units"]["320000"][0]
+    client = world["clients"]["gd_t"]
+    published = ("rk-province", "value")
+    crafted = {
+        "acceptance": _relabelled(
+            callback_body([("pf-acceptance", "children")], [("pf-unit", "value", other)], [("pf-lang", "data", "zh")]),
+            [published],
+        ),
+        "ambition": _relabelled(
+            callback_body([("pf-ambition", "children")], [("pf-unit", "value", other)], [("pf-lang", "data", "zh")]),
+            [published],
+        ),
+        "trend": _relabelled(
+            callback_body(
+                [("cmp-trend", "figure")],
+                [("cmp-units", "value", [other, world["units"]["320000"][1]]), ("cmp-indicator", "value", "QLT01")],
+                [("cmp-lang", "data", "zh")],
+            ),
+            [published, ("cmp-indicator", "value")],
+        ),
+        "router": _relabelled(page_body("/programmes", "?lang=zh"), [("x", "pathname"), ("x", "search")]),
+        "fewer_inputs": {**callback_body([("pf-acceptance", "children")], [], [("pf-lang", "data", "zh")])},
+    }
+    for name, body in crafted.items():
+        r = post(client, body)
+        assert r.status_code == 403, (name, r.status_code, r.get_data(as_text=True)[:300])
+        assert other not in r.get_data(as_text=True)
+    # the same callbacks as the browser sends them still answer for the province's own city
+    own = world["units"]["440000"][0]
+    r = post(
+        client, callback_body([("pf-acceptance", "children")], [("pf-unit", "value", own)], [("pf-lang", "data", "zh")])
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+
+
+def test_codes_sent_as_numbers_are_checked(world):
+    """JSON lets a crafted body send a city code as a number; the callbacks turn it into text and find the city
+    by it, so the gate reads such codes too (and the callbacks check the unit themselves)."""
+    other = world["units"]["320000"]
+    client = world["clients"]["gd_t"]
+    crafted = {
+        "ambition_int": callback_body(
+            [("pf-ambition", "children")], [("pf-unit", "value", int(other[0]))], [("pf-lang", "data", "zh")]
+        ),
+        "acceptance_int": callback_body(
+            [("pf-acceptance", "children")], [("pf-unit", "value", int(other[0]))], [("pf-lang", "data", "zh")]
+        ),
+        "trend_ints": callback_body(
+            [("cmp-trend", "figure")],
+            [("cmp-units", "value", [int(other[0]), int(other[1])]), ("cmp-indicator", "value", "QLT01")],
+            [("cmp-lang", "data", "zh")],
+        ),
+        "trend_float": callback_body(
+            [("cmp-trend", "figure")],
+            [("cmp-units", "value", [float(other[0]), other[1]]), ("cmp-indicator", "value", "QLT01")],
+            [("cmp-lang", "data", "zh")],
+        ),
+    }
+    for name, body in crafted.items():
+        r = post(client, body)
+        assert_refused(world, "gd_t", r, other[0])
+        assert other[0] not in r.get_data(as_text=True), name

@@ -321,3 +321,100 @@ def test_watchlist_markdown_cells_escape_names():
     link = r["city_link"]
     assert link.endswith("](/profile?lang=zh&unit=440100)") and "(javascript:" not in link.replace("\\(", "")
     assert plot_text("<a href='x'>") == "&lt;a href='x'&gt;"
+
+
+# ---- every other spreadsheet the dashboard serves ------------------------------------------------------------------
+HOSTILE_TEXT = [*FORMULAS, "\n=1+1", "＝1+1", "＋1", "－1", "＠SUM(A1)"]
+
+
+def _xlsx_strings(data: bytes) -> list:
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert all(c.data_type != "f" for ws in wb.worksheets for row in ws.iter_rows() for c in row)
+    return [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+
+
+def test_scenario_export_never_starts_a_formula():
+    """The simulator's change list: unit names from data and the scenario name the user typed."""
+    import polars as pl
+
+    from pipelines import scenarios as sc
+
+    changes = pl.DataFrame(
+        [
+            {**dict.fromkeys(sc._CHANGE_SCHEMA), "kind": "rank", "unit_code": "440100", "unit_name": t}
+            for t in HOSTILE_TEXT
+        ],
+        schema=sc._CHANGE_SCHEMA,
+    )
+    for fmt in ("csv", "xlsx"):
+        data = sc.export_changes(changes, fmt, name='=HYPERLINK("http://evil.example")')
+        cells = _cells(data) if fmt == "csv" else _xlsx_strings(data)
+        assert not [c for c in cells if c.startswith(FORMULA_TRIGGERS)], (fmt, cells[:20])
+        assert "'" + HOSTILE_TEXT[0] in cells and '\'=HYPERLINK("http://evil.example")' in cells
+
+
+def test_ambition_csv_never_starts_a_formula():
+    import polars as pl
+
+    from dashboards.pages.programmes import xlsx_safe_csv
+
+    df = pl.DataFrame({"unit_name": HOSTILE_TEXT, "value": [1.0] * len(HOSTILE_TEXT)})
+    cells = _cells(xlsx_safe_csv(df))
+    assert not [c for c in cells if c.startswith(FORMULA_TRIGGERS)], cells
+
+
+def test_neutralise_text_covers_categorical_text():
+    import polars as pl
+
+    from dashboards.security import neutralise_text
+
+    df = pl.DataFrame({"name": HOSTILE_TEXT}).with_columns(cat=pl.col("name").cast(pl.Categorical))
+    out = neutralise_text(df)
+    for col in ("name", "cat"):
+        assert all(v.startswith("'") for v in out[col].cast(pl.String).to_list()), col
+
+
+def test_programme_and_target_markdown_cells_escape_names():
+    """The membership grid and the most-lagging grid render their city cell as Markdown, like the watchlist: a
+    name from data is escaped, never a link or a tag of its own."""
+    import polars as pl
+
+    from dashboards.pages.programmes import membership_rows
+    from dashboards.pages.targets import lagging_rows
+
+    evil = "x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    member = {
+        "unit_code": "440100",
+        "unit_name": evil,
+        "province_name": "广东省",
+        "programme_name_zh": "强市",
+        "cohort": "2022",
+        "joined_on": None,
+        "left_on": None,
+        "exit_reason": None,
+        "first_evaluated_year": 2022,
+        "last_evaluated_year": 2025,
+        "source_note": "",
+    }
+    [m] = membership_rows(pl.DataFrame([member]), "zh")
+    units = pl.DataFrame({"unit_code": ["440100"], "unit_name": [evil], "unit_name_en": [evil]})
+    catalog = pl.DataFrame(
+        {"indicator_code": ["QLT01"], "name_zh": ["x"], "name_en": ["x"], "unit": ["件"], "direction": ["higher"]}
+    )
+    target = pl.DataFrame(
+        {
+            "unit_code": ["440100"],
+            "plan_id": ["plan_2021_2025"],
+            "indicator_code": ["QLT01"],
+            "bucket": ["lagging"],
+            "baseline_value": [1.0],
+            "target_value": [10.0],
+            "current_value": [2.0],
+            "progress_index": [0.1],
+            "status": ["lagging"],
+        }
+    )
+    [lag] = lagging_rows(target, units, catalog, "zh")
+    for link in (m["city_link"], lag["city"]):
+        assert link.endswith("](/profile?lang=zh&unit=440100)"), link
+        assert "(javascript:" not in link.replace("\\(", "") and "<img" not in link.replace("\\<", ""), link

@@ -225,6 +225,9 @@ def register_callbacks(app) -> None:
             return empty_figure(t("cmp_need_two", lang))
         try:
             snap = snapshot()
+            principal = access.current_principal()
+            for code in chosen:  # also checked before dispatch; here the callback refuses on its own
+                access.authorize(principal, "callback", page=PATH, unit=code, snap=snap)
             catalog = queries.indicator_catalog(snap)
             row = catalog.filter(pl.col("indicator_code") == indicator)
             title, name, unit = indicator, "", None

@@ -421,6 +421,8 @@ def register_callbacks(app) -> None:
     def update_acceptance(unit, lang):
         try:
             snap = snapshot()
+            if unit:  # also checked before dispatch; here the callback refuses on its own
+                access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
             if not unit or queries.unit_info(snap, unit) is None:
                 return unavailable(lang)
             year = queries.latest_release_year(snap) or queries.resolve_year(snap, None)

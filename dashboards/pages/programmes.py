@@ -11,6 +11,7 @@ from .. import programme_queries as pq
 from ..components import ONE_DECIMAL, card, grid, guarded, href, page_title, records, section, snapshot, unavailable
 from ..i18n import label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
+from ..security import markdown_text, neutralise_text
 from ..xlsx import xlsx_bytes
 
 PATH = "/programmes"
@@ -80,7 +81,8 @@ def membership_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         out.append(
             {
                 "unit_code": r["unit_code"],
-                "city_link": f"[{r['unit_name']}]({href('/profile', lang, unit=r['unit_code'])})",
+                # a Markdown cell: the name from data is escaped so it can never become a link or a tag
+                "city_link": f"[{markdown_text(r['unit_name'])}]({href('/profile', lang, unit=r['unit_code'])})",
                 "province": r["province_name"],
                 "programme": r["programme_name_zh"],
                 "cohort": r["cohort"],
@@ -274,15 +276,9 @@ def ambition_download(snap, principal: access.Principal, fmt: str) -> dict | Non
 
 
 def xlsx_safe_csv(df: pl.DataFrame) -> bytes:
-    """CSV with BOM (Excel opens it as UTF-8); text cells that would run as formulas get an apostrophe."""
-    safe = df.with_columns(
-        [
-            pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
-            for c, dt in df.schema.items()
-            if dt == pl.String
-        ]
-    )
-    return safe.write_csv().encode("utf-8-sig")
+    """CSV with BOM (Excel opens it as UTF-8); text cells that would run as formulas get an apostrophe (the one
+    rule every export uses, ``security.neutralise_text``: line feeds and full-width signs start formulas too)."""
+    return neutralise_text(df).write_csv().encode("utf-8-sig")
 
 
 def register_callbacks(app) -> None:

@@ -30,6 +30,7 @@ from ..components import (
 )
 from ..formatting import digits_for, fmt_value
 from ..i18n import PLANS, TARGET_STATUS, label, name_col, province_col, t
+from ..security import markdown_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
 PATH = "/targets"
@@ -131,7 +132,9 @@ def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, l
         d = digits_for(values, unit)
         rows.append(
             {
-                "city": f"[{names.get(r['unit_code'], r['unit_code'])}]({href('/profile', lang, unit=r['unit_code'])})",
+                # a Markdown cell: the name from data is escaped so it can never become a link or a tag
+                "city": f"[{markdown_text(names.get(r['unit_code'], r['unit_code']))}]"
+                f"({href('/profile', lang, unit=r['unit_code'])})",
                 "plan": label(PLANS, r["plan_id"], lang),
                 "indicator": f"{r['indicator_code']} {ind_names.get(r['indicator_code'], '')}",
                 "baseline": fmt_value(r["baseline_value"], unit, d, lang, with_unit=True),

@@ -321,7 +321,9 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     for r in con.execute("SELECT * FROM alerts.alerts WHERE state = 'firing' AND suppressed = 0").fetchall():
         if active_silence(con, dict(r), at) and r["fingerprint"] not in {x["fingerprint"] for x in rows}:
             con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (r["fingerprint"],))
-    groups: dict[tuple[str, str, str, str], list[tuple[dict, str]]] = defaultdict(list)
+    # A per-province route's digest is one province's, whatever its recipient template says: a template without
+    # {province_code} (one gateway for every office) must not put several provinces' cities in one message.
+    groups: dict[tuple[str, str, str, str, str], list[tuple[dict, str]]] = defaultdict(list)
     for a in rows:
         if active_silence(con, a, at):
             if a["state"] == "firing":
@@ -329,7 +331,8 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             continue
         transition = a["state"]
         for route, channel, recipient in recipients_for(a, routing):
-            groups[(route.name, channel, recipient, route.detail)].append((a, transition))
+            province = (a.get("province_code") or "") if route.per_province else ""
+            groups[(route.name, channel, recipient, route.detail, province)].append((a, transition))
         con.execute(
             "UPDATE alerts.alerts SET notified_state = ?, notified_episode = episode, suppressed = 0, "
             "notifications = notifications + 1 WHERE fingerprint = ?",
@@ -337,7 +340,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
         )
     t = iso(at)
     messages = []
-    for (route, channel, recipient, detail), items in sorted(groups.items()):
+    for (route, channel, recipient, detail, _province), items in sorted(groups.items()):
         m = compose(route, channel, recipient, items, run_id, detail)
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
