@@ -379,3 +379,135 @@ def test_mail_server_down_loses_nothing_and_each_digest_arrives_once(env, monkey
         ]
     finally:
         sink.stop()
+
+
+def _mail_only_routing(path, port: int, *, sender: str, province_recipient: str, national: str) -> None:
+    cfg = {
+        "version": "test",
+        "channels": {"mail": {"type": "smtp", "host": "127.0.0.1", "port": port, "sender": sender, "timeout": 5}},
+        "routes": [
+            {
+                "name": "province_office",
+                "audience": "city",
+                "per": "province",
+                "recipients": {"mail": [province_recipient]},
+            },
+            {"name": "national_office", "audience": "city", "recipients": {"mail": [national]}},
+        ],
+        "delivery": {"immediate_attempts": 2, "backoff_seconds": [0.3], "max_attempts": 50},
+    }
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
+def test_server_that_drops_the_session_after_accepting_gets_each_digest_once(env):
+    """A relay that answers 250 to DATA and then closes the connection has the message: it is delivered,
+    and neither the next dispatch nor the next run sends it again."""
+    sink = SmtpSink(drop_after_accept=True).start()
+    try:
+        _mail_only_routing(
+            env["routing"],
+            sink.port,
+            sender="monitor@test.local",
+            province_recipient="ipo-{province_code}@test.local",
+            national="national@test.local",
+        )
+        set_status(env["warehouse"], "410100", "limited_progress")
+        out = run_alerts(env["warehouse"], "run-1")
+        assert {m["status"] for m in out["messages"]} == {"delivered"}, out["messages"]
+        time.sleep(0.8)  # past the backoff: a message wrongly left pending would be due again
+        assert deliver_due(load_routing()) == []
+        assert run_alerts(env["warehouse"], "run-2")["messages"] == []
+        assert sorted(m["X-Envelope-To"] for m in sink.messages) == ["ipo-410000@test.local", "national@test.local"]
+    finally:
+        sink.stop()
+
+
+def test_chinese_display_names_reach_a_server_without_smtputf8(env):
+    """Sender and recipients written with their office's name (国家知识产权局 <...>) are plain ASCII mailboxes:
+    the envelope carries the bare address, the names go into the encoded headers, no SMTPUTF8 is needed."""
+    sink = SmtpSink(smtputf8=False).start()
+    try:
+        _mail_only_routing(
+            env["routing"],
+            sink.port,
+            sender="知识产权强市监测 <monitor@test.local>",
+            province_recipient="{province_name}知识产权局 <ipo-{province_code}@test.local>",
+            national="国家知识产权局 <national@test.local>",
+        )
+        set_status(env["warehouse"], "410700", "deteriorating")
+        out = run_alerts(env["warehouse"], "run-1")
+        assert {m["status"] for m in out["messages"]} == {"delivered"}, out["messages"]
+        assert sorted(e["to"][0] for e in sink.envelopes) == ["ipo-410000@test.local", "national@test.local"]
+        assert {e["from"] for e in sink.envelopes} == {"monitor@test.local"}
+        henan = sink.to("ipo-410000@test.local")[0]
+        assert henan["To"].addresses[0].display_name == "河南省知识产权局"
+        assert henan["From"].addresses[0].display_name == "知识产权强市监测"
+        assert "新乡市" in SmtpSink.text(henan) and "新预警" in henan["Subject"]
+    finally:
+        sink.stop()
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 (the office relay's own CA, as a deployment's `cafile` names it)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+def test_implicit_tls_relay_trusted_through_cafile(tmp_path):
+    """`ssl: true` (port 465) verifies the relay against the channel's `cafile`, as STARTTLS does."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from pipelines.alerts.channels import send
+
+    cert_file, key_file = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    got = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            got.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port, ssl_context=server_ctx)
+    ctl.start()
+    try:
+        ch = {"type": "smtp", "host": "127.0.0.1", "port": port, "ssl": True, "timeout": 5}
+        msg = {"idempotency_key": "k1", "recipient": "a@test.local", "subject": "测试", "body": "正文", "route": "r"}
+        ok, response = send(msg, ch)
+        assert not ok and "CERTIFICATE_VERIFY_FAILED" in response  # an unknown CA is refused, never ignored
+        ok, response = send(msg, {**ch, "cafile": str(cert_file)})
+        assert ok, response
+        assert len(got) == 1
+    finally:
+        ctl.stop()
