@@ -511,3 +511,43 @@ def test_implicit_tls_relay_trusted_through_cafile(tmp_path):
         assert len(got) == 1
     finally:
         ctl.stop()
+
+
+@pytest.mark.parametrize(
+    "route, expected",
+    [
+        ({"per": "province", "recipients": {"mail": ["ipo-{province}@x.cn"]}}, r"\{province\}"),
+        ({"recipients": {"mail": ["ipo-{province_code}@x.cn"]}}, "per: province"),
+        ({"per": "province", "recipients": {"mail": {"410000": ["henan@x.cn"]}}}, "list of recipients"),
+        ({"per": "province", "recipients": {"mail": ["ipo-{province_code@x.cn"]}}, "ipo-\\{province_code@x.cn"),
+    ],
+)
+def test_bad_recipient_is_a_config_error_naming_the_route(tmp_path, route, expected):
+    """A recipient that cannot be expanded is refused when the routing file is read, naming the file, the route
+    and the recipient, instead of crashing the alert step (or silently mailing a wrong address) later."""
+    bad = tmp_path / "routing.yaml"
+    cfg = {
+        "version": "x",
+        "channels": {"mail": {"type": "smtp", "host": "127.0.0.1"}},
+        "routes": [{"name": "province_office", "audience": "city", **route}],
+    }
+    bad.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(AlertConfigError, match=expected) as e:
+        load_routing(bad)
+    assert str(bad) in str(e.value) and "province_office" in str(e.value)
+
+
+def test_cli_reports_a_bad_routing_file_without_a_traceback(env, smtp):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    env["routing"].write_text(
+        "version: x\nchannels:\n  mail: {type: smtp, host: 127.0.0.1}\n"
+        "routes:\n  - {name: national_office, audience: city, recipients: {nomail: [a@x.cn]}}\n",
+        encoding="utf-8",
+    )
+    for args in (["alerts", "test"], ["alerts", "deliver"]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code != 0 and not isinstance(res.exception, AlertConfigError), res.output
+        assert "unknown channel nomail" in res.output and "national_office" in res.output

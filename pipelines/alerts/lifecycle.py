@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from pipelines.alerts import channels
 from pipelines.alerts.conditions import Condition
-from pipelines.alerts.config import Route, Routing, Rules
+from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, iso, now_utc
 
 LEASE_SECONDS = 120
@@ -121,12 +121,6 @@ def fire_events(con: sqlite3.Connection, events: list[Condition], *, rules_versi
 
 
 # ---------------------------------------------------------------------------------------------- routing
-def _expand(template: str, alert: dict) -> str:
-    return template.format(
-        province_code=alert.get("province_code") or "", province_name=alert.get("province_name") or ""
-    )
-
-
 def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]]:
     """(route, channel, recipient) for one alert."""
     out = []
@@ -137,7 +131,9 @@ def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]
             continue
         for channel, templates in route.recipients.items():
             for tpl in templates:
-                out.append((route, channel, _expand(tpl, alert)))
+                out.append(
+                    (route, channel, expand_recipient(tpl, alert.get("province_code"), alert.get("province_name")))
+                )
     return out
 
 
