@@ -1005,7 +1005,7 @@ def alerts_test(route: str | None) -> None:
         raise click.ClickException(str(e)) from e
     t = Table("route", "channel", "recipient", "status", "response", title="test messages")
     for r in out:
-        t.add_row(r["route"], r["channel"], r["recipient"], r["status"], (r.get("response") or "")[:80])
+        t.add_row(r["route"], r["channel"], r["recipient"], r["status"], (r.get("response") or "")[:300])
     console.print(t)
     if any(r["status"] != "delivered" for r in out):
         sys.exit(1)

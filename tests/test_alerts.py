@@ -551,3 +551,33 @@ def test_cli_reports_a_bad_routing_file_without_a_traceback(env, smtp):
         res = CliRunner().invoke(main, args)
         assert res.exit_code != 0 and not isinstance(res.exception, AlertConfigError), res.output
         assert "unknown channel nomail" in res.output and "national_office" in res.output
+
+
+def test_route_test_tries_its_own_message_even_behind_a_backlog(env):
+    """`ipcity alerts test` is how an office finds out why mail does not go out: behind a backlog of digests
+    waiting for a down relay it still tries its own messages and shows the relay's answer."""
+    from pipelines.alerts import send_test
+
+    port = free_port()  # nobody listens: the relay is down
+    _mail_only_routing(
+        env["routing"],
+        port,
+        sender="monitor@test.local",
+        province_recipient="ipo-{province_code}@test.local",
+        national="national@test.local",
+    )
+    for code in ("410100", "320500"):
+        set_status(env["warehouse"], code, "limited_progress")
+    assert {m["status"] for m in run_alerts(env["warehouse"], "run-1")["messages"]} == {"retry"}
+    time.sleep(0.8)  # the backlog is due again
+    out = send_test()
+    assert len(out) == 2 and all(r["status"] == "pending" for r in out)
+    assert all("refused" in (r["response"] or "").lower() for r in out), out
+
+    sink = SmtpSink(port).start()
+    try:
+        out = send_test(route="national_office")
+        assert [r["status"] for r in out] == ["delivered"]
+        assert [m["X-Envelope-To"] for m in sink.messages if "测试" in m["Subject"]] == ["national@test.local"]
+    finally:
+        sink.stop()

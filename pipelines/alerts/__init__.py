@@ -265,7 +265,7 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
                         ),
                     )
                     keys.append(key)
-    deliver_due(routing, path=path)
+    deliver_due(routing, path=path, keys=keys)
     with connect(path) as con:
         marks = ", ".join("?" * len(keys)) or "''"
         return [
