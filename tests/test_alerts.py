@@ -581,3 +581,31 @@ def test_route_test_tries_its_own_message_even_behind_a_backlog(env):
         assert [m["X-Envelope-To"] for m in sink.messages if "测试" in m["Subject"]] == ["national@test.local"]
     finally:
         sink.stop()
+
+
+def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
+    """The Chinese section (what a provincial official reads) carries what the English one does: the city, the
+    condition, the figures (current vs target) and, for a late source, the date it was due. A city name with
+    markup stays plain text: the mail is text/plain only, nothing renders it."""
+    with duckdb.connect(str(env["warehouse"])) as con:
+        con.execute(
+            "create table marts.fct_reporting_status (unit_code varchar, source varchar, year integer, "
+            "status varchar, due_date date, received_date date)"
+        )
+        con.execute(
+            "insert into marts.fct_reporting_status values ('410700', 'pledge_loans', 2025, 'late', "
+            "'2026-03-31', null), ('410100', 'pledge_loans', 2025, 'received', '2026-03-31', '2026-03-01')"
+        )
+        con.execute("update marts.dim_city set unit_name = '苏州市<b onclick=x>' where unit_code = '320500'")
+    set_status(env["warehouse"], "410100", "limited_progress")
+    set_status(env["warehouse"], "320500", "deteriorating")
+    run_alerts(env["warehouse"], "run-1")
+    assert wait_for(lambda: len(smtp.messages) == 3)
+    henan = SmtpSink.text(smtp.to("ipo-410000@test.local")[0])
+    zh = henan.split("\nTo ipo-410000@test.local")[0]
+    assert "郑州市" in zh and "质押融资额" in zh and "进展有限" in zh
+    assert "现值 90" in zh and "目标值 100" in zh  # the figures, in Chinese
+    assert "新乡市" in zh and "2026-03-31" in zh  # the deadline, in Chinese, not only in the English part
+    jiangsu = smtp.to("ipo-320000@test.local")[0]
+    assert not jiangsu.is_multipart() and jiangsu.get_content_type() == "text/plain"
+    assert "苏州市<b onclick=x>" in SmtpSink.text(jiangsu)
