@@ -997,12 +997,15 @@ def alerts_unsilence(silence_id: int) -> None:
 @click.option("--route", default=None, help="Only this route (default: every route).")
 def alerts_test(route: str | None) -> None:
     """Send a test message over every configured route and channel, through the same ledger."""
-    from pipelines.alerts import send_test
+    from pipelines.alerts import AlertConfigError, send_test
 
-    out = send_test(route=route)
+    try:
+        out = send_test(route=route)
+    except AlertConfigError as e:
+        raise click.ClickException(str(e)) from e
     t = Table("route", "channel", "recipient", "status", "response", title="test messages")
     for r in out:
-        t.add_row(r["route"], r["channel"], r["recipient"], r["status"], (r.get("response") or "")[:80])
+        t.add_row(r["route"], r["channel"], r["recipient"], r["status"], (r.get("response") or "")[:300])
     console.print(t)
     if any(r["status"] != "delivered" for r in out):
         sys.exit(1)
@@ -1012,14 +1015,18 @@ def alerts_test(route: str | None) -> None:
 @click.option("--retry-failed", is_flag=True, help="Requeue messages parked as failed first.")
 def alerts_deliver(retry_failed: bool) -> None:
     """Deliver messages whose retry time has come (the delivery sensor does this every minute under `ipcity dev`)."""
-    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.config import AlertConfigError, load_routing
     from pipelines.alerts.lifecycle import deliver_due
     from pipelines.alerts.store import connect
 
+    try:
+        routing = load_routing()  # a bad routing file is reported before anything is requeued
+    except AlertConfigError as e:
+        raise click.ClickException(str(e)) from e
     if retry_failed:
         with connect() as con:
             con.execute("UPDATE alerts.messages SET status = 'pending', next_retry_at = NULL WHERE status = 'failed'")
-    out = deliver_due(load_routing())
+    out = deliver_due(routing)
     console.print(f"{len(out)} due message(s): {sum(d['status'] == 'delivered' for d in out)} delivered")
 
 

@@ -20,12 +20,19 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    """aiosmtpd on 127.0.0.1: every accepted message, parsed, in `messages`."""
+    """aiosmtpd on 127.0.0.1: every accepted message, parsed, in `messages`.
 
-    def __init__(self, port: int | None = None):
+    `smtputf8=False` makes it a server that does not advertise SMTPUTF8 (as many office relays do);
+    `drop_after_accept=True` closes the connection right after it has accepted a message (250 to DATA), as a
+    relay that restarts or times the session out does: the message is delivered, the session is gone."""
+
+    def __init__(self, port: int | None = None, *, smtputf8: bool = True, drop_after_accept: bool = False):
+        import asyncio
+
         from aiosmtpd.controller import Controller
 
         self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[dict] = []
         self.port = port or free_port()
         sink = self
 
@@ -34,9 +41,15 @@ class SmtpSink:
                 msg = email.message_from_bytes(envelope.content, policy=policy.default)
                 msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
                 sink.messages.append(msg)
+                sink.envelopes.append(
+                    {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "options": envelope.mail_options}
+                )
+                if drop_after_accept:
+                    # after the 250 below is written: the transport flushes it, then closes
+                    asyncio.get_running_loop().call_soon(server.transport.close)
                 return "250 Message accepted for delivery"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8)
 
     def start(self):
         self.controller.start()

@@ -399,3 +399,233 @@ def test_per_province_route_sends_each_province_only_its_own_cities(env, smtp):
         assert provinces == [{"320000"}, {"410000"}]
     finally:
         http.stop()
+
+
+def _mail_only_routing(path, port: int, *, sender: str, province_recipient: str, national: str) -> None:
+    cfg = {
+        "version": "test",
+        "channels": {"mail": {"type": "smtp", "host": "127.0.0.1", "port": port, "sender": sender, "timeout": 5}},
+        "routes": [
+            {
+                "name": "province_office",
+                "audience": "city",
+                "per": "province",
+                "recipients": {"mail": [province_recipient]},
+            },
+            {"name": "national_office", "audience": "city", "recipients": {"mail": [national]}},
+        ],
+        "delivery": {"immediate_attempts": 2, "backoff_seconds": [0.3], "max_attempts": 50},
+    }
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
+def test_server_that_drops_the_session_after_accepting_gets_each_digest_once(env):
+    """A relay that answers 250 to DATA and then closes the connection has the message: it is delivered,
+    and neither the next dispatch nor the next run sends it again."""
+    sink = SmtpSink(drop_after_accept=True).start()
+    try:
+        _mail_only_routing(
+            env["routing"],
+            sink.port,
+            sender="monitor@test.local",
+            province_recipient="ipo-{province_code}@test.local",
+            national="national@test.local",
+        )
+        set_status(env["warehouse"], "410100", "limited_progress")
+        out = run_alerts(env["warehouse"], "run-1")
+        assert {m["status"] for m in out["messages"]} == {"delivered"}, out["messages"]
+        time.sleep(0.8)  # past the backoff: a message wrongly left pending would be due again
+        assert deliver_due(load_routing()) == []
+        assert run_alerts(env["warehouse"], "run-2")["messages"] == []
+        assert sorted(m["X-Envelope-To"] for m in sink.messages) == ["ipo-410000@test.local", "national@test.local"]
+    finally:
+        sink.stop()
+
+
+def test_chinese_display_names_reach_a_server_without_smtputf8(env):
+    """Sender and recipients written with their office's name (国家知识产权局 <...>) are plain ASCII mailboxes:
+    the envelope carries the bare address, the names go into the encoded headers, no SMTPUTF8 is needed."""
+    sink = SmtpSink(smtputf8=False).start()
+    try:
+        _mail_only_routing(
+            env["routing"],
+            sink.port,
+            sender="知识产权强市监测 <monitor@test.local>",
+            province_recipient="{province_name}知识产权局 <ipo-{province_code}@test.local>",
+            national="国家知识产权局 <national@test.local>",
+        )
+        set_status(env["warehouse"], "410700", "deteriorating")
+        out = run_alerts(env["warehouse"], "run-1")
+        assert {m["status"] for m in out["messages"]} == {"delivered"}, out["messages"]
+        assert sorted(e["to"][0] for e in sink.envelopes) == ["ipo-410000@test.local", "national@test.local"]
+        assert {e["from"] for e in sink.envelopes} == {"monitor@test.local"}
+        henan = sink.to("ipo-410000@test.local")[0]
+        assert henan["To"].addresses[0].display_name == "河南省知识产权局"
+        assert henan["From"].addresses[0].display_name == "知识产权强市监测"
+        assert "新乡市" in SmtpSink.text(henan) and "新预警" in henan["Subject"]
+    finally:
+        sink.stop()
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 (the office relay's own CA, as a deployment's `cafile` names it)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+def test_implicit_tls_relay_trusted_through_cafile(tmp_path):
+    """`ssl: true` (port 465) verifies the relay against the channel's `cafile`, as STARTTLS does."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from pipelines.alerts.channels import send
+
+    cert_file, key_file = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    got = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            got.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port, ssl_context=server_ctx)
+    ctl.start()
+    try:
+        ch = {"type": "smtp", "host": "127.0.0.1", "port": port, "ssl": True, "timeout": 5}
+        msg = {"idempotency_key": "k1", "recipient": "a@test.local", "subject": "测试", "body": "正文", "route": "r"}
+        ok, response = send(msg, ch)
+        assert not ok and "CERTIFICATE_VERIFY_FAILED" in response  # an unknown CA is refused, never ignored
+        ok, response = send(msg, {**ch, "cafile": str(cert_file)})
+        assert ok, response
+        assert len(got) == 1
+    finally:
+        ctl.stop()
+
+
+@pytest.mark.parametrize(
+    "route, expected",
+    [
+        ({"per": "province", "recipients": {"mail": ["ipo-{province}@x.cn"]}}, r"\{province\}"),
+        ({"recipients": {"mail": ["ipo-{province_code}@x.cn"]}}, "per: province"),
+        ({"per": "province", "recipients": {"mail": {"410000": ["henan@x.cn"]}}}, "list of recipients"),
+        ({"per": "province", "recipients": {"mail": ["ipo-{province_code@x.cn"]}}, "ipo-\\{province_code@x.cn"),
+    ],
+)
+def test_bad_recipient_is_a_config_error_naming_the_route(tmp_path, route, expected):
+    """A recipient that cannot be expanded is refused when the routing file is read, naming the file, the route
+    and the recipient, instead of crashing the alert step (or silently mailing a wrong address) later."""
+    bad = tmp_path / "routing.yaml"
+    cfg = {
+        "version": "x",
+        "channels": {"mail": {"type": "smtp", "host": "127.0.0.1"}},
+        "routes": [{"name": "province_office", "audience": "city", **route}],
+    }
+    bad.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(AlertConfigError, match=expected) as e:
+        load_routing(bad)
+    assert str(bad) in str(e.value) and "province_office" in str(e.value)
+
+
+def test_cli_reports_a_bad_routing_file_without_a_traceback(env, smtp):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    env["routing"].write_text(
+        "version: x\nchannels:\n  mail: {type: smtp, host: 127.0.0.1}\n"
+        "routes:\n  - {name: national_office, audience: city, recipients: {nomail: [a@x.cn]}}\n",
+        encoding="utf-8",
+    )
+    for args in (["alerts", "test"], ["alerts", "deliver"]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code != 0 and not isinstance(res.exception, AlertConfigError), res.output
+        assert "unknown channel nomail" in res.output and "national_office" in res.output
+
+
+def test_route_test_tries_its_own_message_even_behind_a_backlog(env):
+    """`ipcity alerts test` is how an office finds out why mail does not go out: behind a backlog of digests
+    waiting for a down relay it still tries its own messages and shows the relay's answer."""
+    from pipelines.alerts import send_test
+
+    port = free_port()  # nobody listens: the relay is down
+    _mail_only_routing(
+        env["routing"],
+        port,
+        sender="monitor@test.local",
+        province_recipient="ipo-{province_code}@test.local",
+        national="national@test.local",
+    )
+    for code in ("410100", "320500"):
+        set_status(env["warehouse"], code, "limited_progress")
+    assert {m["status"] for m in run_alerts(env["warehouse"], "run-1")["messages"]} == {"retry"}
+    time.sleep(0.8)  # the backlog is due again
+    out = send_test()
+    assert len(out) == 2 and all(r["status"] == "pending" for r in out)
+    assert all("refused" in (r["response"] or "").lower() for r in out), out
+
+    sink = SmtpSink(port).start()
+    try:
+        out = send_test(route="national_office")
+        assert [r["status"] for r in out] == ["delivered"]
+        assert [m["X-Envelope-To"] for m in sink.messages if "测试" in m["Subject"]] == ["national@test.local"]
+    finally:
+        sink.stop()
+
+
+def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
+    """The Chinese section (what a provincial official reads) carries what the English one does: the city, the
+    condition, the figures (current vs target) and, for a late source, the date it was due. A city name with
+    markup stays plain text: the mail is text/plain only, nothing renders it."""
+    with duckdb.connect(str(env["warehouse"])) as con:
+        con.execute(
+            "create table marts.fct_reporting_status (unit_code varchar, source varchar, year integer, "
+            "status varchar, due_date date, received_date date)"
+        )
+        con.execute(
+            "insert into marts.fct_reporting_status values ('410700', 'pledge_loans', 2025, 'late', "
+            "'2026-03-31', null), ('410100', 'pledge_loans', 2025, 'received', '2026-03-31', '2026-03-01')"
+        )
+        con.execute("update marts.dim_city set unit_name = '苏州市<b onclick=x>' where unit_code = '320500'")
+    set_status(env["warehouse"], "410100", "limited_progress")
+    set_status(env["warehouse"], "320500", "deteriorating")
+    run_alerts(env["warehouse"], "run-1")
+    assert wait_for(lambda: len(smtp.messages) == 3)
+    henan = SmtpSink.text(smtp.to("ipo-410000@test.local")[0])
+    zh = henan.split("\nTo ipo-410000@test.local")[0]
+    assert "郑州市" in zh and "质押融资额" in zh and "进展有限" in zh
+    assert "现值 90" in zh and "目标值 100" in zh  # the figures, in Chinese
+    assert "新乡市" in zh and "2026-03-31" in zh  # the deadline, in Chinese, not only in the English part
+    jiangsu = smtp.to("ipo-320000@test.local")[0]
+    assert not jiangsu.is_multipart() and jiangsu.get_content_type() == "text/plain"
+    assert "苏州市<b onclick=x>" in SmtpSink.text(jiangsu)

@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.alerts import conditions as cond
 from pipelines.alerts.conditions import Condition
-from pipelines.alerts.config import AlertConfigError, load_routing, load_rules
+from pipelines.alerts.config import AlertConfigError, expand_recipient, load_routing, load_rules
 from pipelines.alerts.lifecycle import dispatch, record_and_dispatch
 from pipelines.alerts.store import connect, store_path
 
@@ -236,7 +236,7 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
                 continue
             for channel, templates in r.recipients.items():
                 for tpl in templates:
-                    recipient = tpl.format(province_code="110000", province_name="北京市") if r.per_province else tpl
+                    recipient = expand_recipient(tpl, "110000", "北京市") if r.per_province else tpl
                     key = hashlib.sha256(f"test|{r.name}|{channel}|{recipient}|{iso(at)}".encode()).hexdigest()[:32]
                     subject = "【知识产权强市监测】测试消息 · IP strong-city monitor: test message"
                     body = f"测试消息：路由 {r.name}，通道 {channel}。\nTest message: route {r.name}, channel {channel}.\n消息编号 / idempotency key: {key}"
@@ -265,7 +265,7 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
                         ),
                     )
                     keys.append(key)
-    deliver_due(routing, path=path)
+    deliver_due(routing, path=path, keys=keys)
     with connect(path) as con:
         marks = ", ".join("?" * len(keys)) or "''"
         return [

@@ -17,7 +17,7 @@ import os
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -58,21 +58,40 @@ def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
 def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
     host, port = ch.get("host", "127.0.0.1"), int(ch.get("port", 25))
     timeout = float(ch.get("timeout", 20))
-    mail = email_message(msg, ch.get("sender", SENDER_DEFAULT))
-    cls = smtplib.SMTP_SSL if ch.get("ssl") else smtplib.SMTP
-    with cls(host, port, timeout=timeout) as smtp:
+    sender = ch.get("sender", SENDER_DEFAULT)
+    mail = email_message(msg, sender)
+    # The envelope carries the bare mailboxes: an office's name ("国家知识产权局 <x@cnipa.gov.cn>") belongs in
+    # the (encoded) headers, and left in the envelope it would demand SMTPUTF8, which many relays lack.
+    envelope_from, envelope_to = parseaddr(sender)[1] or sender, parseaddr(msg["recipient"])[1] or msg["recipient"]
+    ctx = ssl.create_default_context(cafile=ch.get("cafile") or None)
+    smtp = (
+        smtplib.SMTP_SSL(host, port, timeout=timeout, context=ctx)
+        if ch.get("ssl")
+        else smtplib.SMTP(host, port, timeout=timeout)
+    )
+    try:
         smtp.ehlo()
         if ch.get("starttls"):
-            ctx = ssl.create_default_context(cafile=ch.get("cafile") or None)
             smtp.starttls(context=ctx)
             smtp.ehlo()
         if ch.get("username"):
             smtp.login(ch["username"], secret(ch, "password") or "")
-        refused = smtp.send_message(mail, from_addr=ch.get("sender", SENDER_DEFAULT), to_addrs=[msg["recipient"]])
-        code, reply = smtp.noop()
-    if refused:
-        return False, f"refused: {refused}"
-    return True, f"accepted by {host}:{port} (noop {code} {reply.decode(errors='replace')[:80]})"
+        refused = smtp.send_message(mail, from_addr=envelope_from, to_addrs=[envelope_to])
+        if refused:
+            return False, f"refused: {refused}"
+        # The server has answered 250 to the data: the message is theirs. Whatever happens to the session now
+        # (a relay that drops it, a failed QUIT) must not make it a failure, or the retry would send it twice.
+        try:
+            code, reply = smtp.noop()
+            after = f"noop {code} {reply.decode(errors='replace')[:80]}"
+        except (smtplib.SMTPException, OSError) as e:
+            after = f"session ended after accepting: {type(e).__name__}"
+        return True, f"accepted by {host}:{port} ({after})"
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
 
 
 def _apprise_send(url: str, msg: dict, tune) -> tuple[bool, str]:

@@ -133,6 +133,8 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
     out = []
     for r in rows:
         zh = TARGET_STATUS_ZH.get(r["status"], r["status"])
+        # the figures behind the status, so the reader sees how far behind without opening the dashboard
+        now, goal = _figure(r["current_value"]), _figure(r["target_value"])
         out.append(
             _city(
                 "target_behind",
@@ -140,8 +142,10 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
                 rules,
                 subject_key=f"{r['plan_id']}/{r['indicator_code']}",
                 year=r["year"],
-                title_zh=f"{r['unit_name']}：{r['target_year']} 年目标“{r['name_zh'] or r['indicator_code']}”{zh}",
-                title_en=f"{r['unit_code']}: {r['target_year']} target {r['name_en'] or r['indicator_code']} is {r['status']}",
+                title_zh=f"{r['unit_name']}：{r['target_year']} 年目标“{r['name_zh'] or r['indicator_code']}”{zh}"
+                f"（{r['year']} 年现值 {now}，目标值 {goal}）",
+                title_en=f"{r['unit_code']}: {r['target_year']} target {r['name_en'] or r['indicator_code']} is "
+                f"{r['status']} ({now} in {r['year']}, target {goal})",
                 detail={
                     k: r[k]
                     for k in (
@@ -158,6 +162,14 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
             )
         )
     return out
+
+
+def _figure(v) -> str:
+    """A value as a reader wants it in a message: thousands grouped, at most four significant digits below."""
+    if v is None:
+        return "—"
+    v = float(v)
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 def _latest_year(con, table: str) -> int | None:
@@ -300,7 +312,8 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key=f"{r['source']}:{r['year']}",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年 {r['source']} 数据{REPORTING_ZH.get(r['status'], r['status'])}",
+            title_zh=f"{r['unit_name']}：{r['year']} 年 {r['source']} 数据{REPORTING_ZH.get(r['status'], r['status'])}"
+            f"（应于 {r['due_date']} 前报送）",
             title_en=f"{r['unit_code']}: {r['source']} {r['year']} is {r['status']} (due {r['due_date']})",
             detail={k: r[k] for k in ("source", "year", "status", "due_date", "received_date")},
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,8 @@ CHANNEL_TYPES = {"file", "smtp", "webhook", "dingtalk", "wecom"}
 AUDIENCES = {"city", "engineering"}
 # Keys that would hold a secret in clear text: refused, so a routing file can never carry one.
 SECRET_KEYS = {"password", "secret", "access_token", "key", "token"}
+# What a recipient template may name: the province of the alert, so only on a `per: province` route.
+RECIPIENT_FIELDS = {"province_code", "province_name"}
 
 
 class AlertConfigError(ValueError):
@@ -115,7 +118,16 @@ def load_routing(path: Path | str | None = None) -> Routing:
         for ch, who in (r.get("recipients") or {}).items():
             if ch not in channels:
                 raise AlertConfigError(f"{path}: route {name}: unknown channel {ch}")
-            recipients[ch] = [who] if isinstance(who, str) else list(who)
+            who = [who] if isinstance(who, str) else who
+            if not isinstance(who, list) or not who or not all(isinstance(w, str) and w.strip() for w in who):
+                raise AlertConfigError(
+                    f"{path}: route {name}: channel {ch} needs a list of recipients (strings), got {who!r}; "
+                    "a province's own address is a template such as ipo-{province_code}@example.cn on a "
+                    "`per: province` route"
+                )
+            for tpl in who:
+                _check_template(tpl, per_province=r.get("per") == "province", where=f"{path}: route {name}")
+            recipients[ch] = list(who)
         routes.append(
             Route(
                 name=name,
@@ -136,6 +148,28 @@ def load_routing(path: Path | str | None = None) -> Routing:
         max_attempts=int(d.get("max_attempts", 30)),
         path=path,
     )
+
+
+def _check_template(tpl: str, *, per_province: bool, where: str) -> None:
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(tpl) if f is not None}
+    except ValueError as e:
+        raise AlertConfigError(f"{where}: recipient {tpl!r}: {e} (a literal brace is written {{{{ or }}}})") from e
+    unknown = fields - RECIPIENT_FIELDS
+    if unknown:
+        raise AlertConfigError(
+            f"{where}: recipient {tpl!r}: unknown placeholder {', '.join('{' + f + '}' for f in sorted(unknown))}; "
+            f"use {{province_code}} or {{province_name}}"
+        )
+    if fields and not per_province:
+        # Without `per: province` the digest spans provinces (and engineering alerts have none): the address
+        # would come out as "ipo-@...". Refused rather than mailed to nobody.
+        raise AlertConfigError(f"{where}: recipient {tpl!r} names the province: only on a route with `per: province`")
+
+
+def expand_recipient(template: str, province_code: str | None, province_name: str | None) -> str:
+    """A recipient of a route for one province (the template was checked when the routing file was read)."""
+    return template.format(province_code=province_code or "", province_name=province_name or "")
 
 
 def secret(channel: dict, key: str, *, required: bool = True) -> str | None:

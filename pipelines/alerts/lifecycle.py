@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from pipelines.alerts import channels
 from pipelines.alerts.conditions import Condition
-from pipelines.alerts.config import Route, Routing, Rules
+from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, iso, now_utc
 
 LEASE_SECONDS = 120
@@ -121,12 +121,6 @@ def fire_events(con: sqlite3.Connection, events: list[Condition], *, rules_versi
 
 
 # ---------------------------------------------------------------------------------------------- routing
-def _expand(template: str, alert: dict) -> str:
-    return template.format(
-        province_code=alert.get("province_code") or "", province_name=alert.get("province_name") or ""
-    )
-
-
 def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]]:
     """(route, channel, recipient) for one alert."""
     out = []
@@ -137,7 +131,9 @@ def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]
             continue
         for channel, templates in route.recipients.items():
             for tpl in templates:
-                out.append((route, channel, _expand(tpl, alert)))
+                out.append(
+                    (route, channel, expand_recipient(tpl, alert.get("province_code"), alert.get("province_name")))
+                )
     return out
 
 
@@ -387,9 +383,11 @@ def _claim(path, key: str, at: datetime) -> dict | None:
         return dict(con.execute("SELECT * FROM alerts.messages WHERE idempotency_key = ?", (key,)).fetchone())
 
 
-def deliver_due(routing: Routing, *, path=None, sleep=time.sleep) -> list[dict]:
+def deliver_due(routing: Routing, *, path=None, sleep=time.sleep, keys: list[str] | None = None) -> list[dict]:
     """Deliver every pending message whose retry time has come; up to `immediate_attempts` attempts each in
-    this call (with the backoff between them when it is short), then it waits for the next dispatch."""
+    this call (with the backoff between them when it is short), then it waits for the next dispatch. `keys`:
+    only these messages, each tried even on a channel that just failed (a route test shows every recipient's
+    answer, and a backlog due on the same channel neither goes first nor marks the channel down)."""
     now = now_utc()
     with connect(path) as con:
         due = [
@@ -399,6 +397,7 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep) -> list[dict]:
                    AND (next_retry_at IS NULL OR next_retry_at <= ?) ORDER BY created_at, idempotency_key""",
                 (iso(now),),
             ).fetchall()
+            if keys is None or r[0] in keys
         ]
     results = []
     down: set[str] = set()  # channels that failed every attempt in this call
@@ -406,7 +405,7 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep) -> list[dict]:
         msg = _claim(path, key, now_utc())
         if msg is None:
             continue  # another dispatcher holds it
-        if msg["channel"] in down:
+        if msg["channel"] in down and keys is None:
             # The channel is down: do not spend another timeout on it now; the message waits its turn.
             wait = routing.backoff(max(1, msg["attempts"]))
             with connect(path) as con:
