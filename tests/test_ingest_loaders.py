@@ -394,3 +394,82 @@ def test_data_years_from_distinct_texts_are_those_of_every_row(seed):
     for context_year in (None, 2025):
         raw = RawFrame(df, "utf-8", context_year=context_year)
         assert data_years(raw, PLEDGE, "f.csv") == _years_parsing_every_row(raw, PLEDGE, "f.csv"), months
+
+
+TARGETS_HEADER = "city_code,plan_id,indicator_code,baseline_year,baseline_value,target_year,target_value"
+
+
+def test_number_spellings_that_are_no_number_are_refused_not_loaded(warehouse, tmp_path):
+    # Polars' cast reads NaN / inf / 1e400, and dropping every comma read 12,34 (a decimal comma, or a mistyped
+    # grouping) as 1234: each loaded a wrong value silently. Only digits grouped in threes are thousands.
+    rows = [
+        "370200,p,X01,2020,nan,2025,20",
+        "370200,p,X02,2020,10,2025,inf",
+        "370200,p,X03,2020,10,2025,1e400",
+        '370200,p,X04,2020,"12,34",2025,20',
+        '370200,p,X05,2020,"1,2345",2025,20',
+        '370200,p,X06,2020,"1,234.5",2025,"１２，３４５"',
+        "370200,p,X07,2020,1.5e2,2025,+20",
+    ]
+    path = _write(tmp_path / "targets.csv", "\n".join([TARGETS_HEADER, *rows]) + "\n")
+    r = ingest_file(warehouse, SOURCES["targets"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (7, 2, 5)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {
+        2: "not a number in baseline_value: 'nan'",
+        3: "not a number in target_value: 'inf'",
+        4: "not a number in target_value: '1e400'",
+        5: "not a number in baseline_value: '12,34'",
+        6: "not a number in baseline_value: '1,2345'",
+    }
+    loaded = warehouse.execute(
+        "SELECT indicator_code, baseline_value, target_value FROM raw.targets ORDER BY 1"
+    ).fetchall()
+    assert loaded == [("X06", 1234.5, 12345.0), ("X07", 150.0, 20.0)]
+
+
+def test_parquet_nan_and_infinity_are_refused_not_loaded(warehouse, tmp_path):
+    # A Parquet DOUBLE column is used as it is by the scan: NaN and infinity must not pass as numbers.
+    path = tmp_path / "targets.parquet"
+    pl.DataFrame(
+        {
+            "city_code": ["370200"] * 3,
+            "plan_id": ["p"] * 3,
+            "indicator_code": ["X01", "X02", "X03"],
+            "baseline_year": [2020] * 3,
+            "baseline_value": [float("nan"), 10.0, 10.0],
+            "target_year": [2025] * 3,
+            "target_value": [20.0, float("inf"), 30.0],
+        }
+    ).write_parquet(path)
+    r = ingest_file(warehouse, SOURCES["targets"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 1, 2)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {1: "not a number in baseline_value: 'NaN'", 2: "not a number in target_value: 'inf'"}
+    assert warehouse.execute("SELECT indicator_code, target_value FROM raw.targets").fetchall() == [("X03", 30.0)]
+
+
+def test_identifier_excel_wrote_in_scientific_notation_is_refused(warehouse, tmp_path):
+    # Excel saves a long number in a General column as 2.02211E+11: its last digits are gone, so the text is not
+    # the case / publication number any more; loaded, it would be a wrong key that never matches its record.
+    header = "case_id,city_code,case_type,filed_date,closed_date,resolution"
+    rows = [
+        "2.02511E+11,440300,trademark,2025-03-01,,",
+        "1.5e3,440300,trademark,2025-03-02,,",
+        "粤知执〔2025〕1号,440300,trademark,2025-03-03,,",
+        "E2025001,440300,trademark,2025-03-04,,",
+    ]
+    path = _write(tmp_path / "cases_2025.csv", "\n".join([header, *rows]) + "\n")
+    r = ingest_file(warehouse, SOURCES["enforcement_cases"], path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 2, 2)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {
+        2: "number in scientific notation in case_id: '2.02511E+11' (Excel dropped its digits: "
+        "format the column as text and send the file again)",
+        3: "number in scientific notation in case_id: '1.5e3' (Excel dropped its digits: "
+        "format the column as text and send the file again)",
+    }
+    assert warehouse.execute("SELECT case_id FROM raw.enforcement_cases ORDER BY 1").fetchall() == [
+        ("E2025001",),
+        ("粤知执〔2025〕1号",),
+    ]

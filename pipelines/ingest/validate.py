@@ -281,8 +281,21 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
     return value
 
 
+# A number as offices write it: a sign, digits (thousands grouped in threes by , or ，, or not grouped), a decimal
+# part, an exponent. Anything else is no number: Polars' cast alone reads NaN, inf and 1e400 (infinity), and
+# dropping every comma read 12,34 (a decimal comma or a mistyped grouping) as 1234 — wrong values, loaded silently.
+NUMBER_TEXT = r"^[+-]?(?:(?:\d{1,3}(?:[,，]\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+
+# A number in Excel's scientific notation (what it writes for long numbers in a General column).
+SCIENTIFIC_TEXT = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
+
+
 def _number(txt: pl.Expr) -> pl.Expr:
-    return txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+    """The number a cell's text spells (null when it spells none, or one too large to be finite)."""
+    num = pl.when(txt.str.contains(NUMBER_TEXT)).then(
+        txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+    )
+    return pl.when(num.is_finite()).then(num)
 
 
 def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False) -> pl.Expr:
@@ -321,7 +334,7 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
         ]
         if c.dtype == "int":
             # the unrounded number, as the reason shows it
-            num = txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+            num = _number(txt)
             if factor:
                 num = num * factor
             frac = num.is_not_null() & ((num - num.round(0)).abs() > 1e-9)
@@ -365,6 +378,20 @@ def _rules(
                         pl.lit(c.name),
                         raw_txt.str.len_chars(),
                         pl.lit(c.max_length),
+                    ),
+                )
+            )
+        if c.identifier or c.name.endswith("_code"):
+            # Excel writes a long number in a General column as 2.02211E+11: the digits are lost, the text is no
+            # identifier any more (a wrong key, silently, if loaded).
+            r.append(
+                (
+                    raw_txt.str.contains(SCIENTIFIC_TEXT),
+                    pl.format(
+                        "number in scientific notation in {}: '{}' (Excel dropped its digits: format the column as "
+                        "text and send the file again)",
+                        pl.lit(c.name),
+                        raw_txt.str.slice(0, 40),
                     ),
                 )
             )
