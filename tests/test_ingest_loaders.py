@@ -473,3 +473,66 @@ def test_identifier_excel_wrote_in_scientific_notation_is_refused(warehouse, tmp
         ("E2025001",),
         ("粤知执〔2025〕1号",),
     ]
+
+
+def test_workbook_formulas_without_a_saved_value_are_refused_not_nulled(warehouse, tmp_path):
+    # A workbook written by a program (openpyxl, some report exports) keeps formulas without their results: the
+    # cell reads as empty. An optional column would load NULL silently and a required one be refused as
+    # "missing"; the formula is what the file holds, so it is shown and the row refused.
+    import openpyxl
+
+    path = tmp_path / "人口_2025.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["地区代码", "年份", "年末常住人口(万人)", "地区生产总值(亿元)", "来源"])
+    ws.append(["440300", 2024, 1779.01, "=C2*2", "统计公报"])
+    ws.append(["440100", 2024, "=1800+82.7", 30355.73, "统计公报"])
+    ws.append(["320500", 2024, 1295.8, 26727.0, '=HYPERLINK("http://example.com")'])
+    ws.append(["330100", 2024, 1262.4, 21860.0, "统计公报"])
+    wb.save(path)
+    r = ingest_file(warehouse, SOURCES["population"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 1, 3)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {
+        2: "not a number in gdp_100m_yuan: '=C2*2'",
+        3: "not a number in population_10k: '=1800+82.7'",
+        4: "formula-like text in source (possible spreadsheet injection): '=HYPERLINK(\"http://example.com\")'",
+    }
+    assert "formula cell(s) without a saved value: D2, C3, E4" in r.message
+    assert warehouse.execute("SELECT region_code, gdp_100m_yuan FROM raw.population").fetchall() == [
+        ("330100", 21860.0)
+    ]
+
+
+def test_workbook_month_typed_as_a_decimal_number_is_read_as_shown_or_refused(warehouse, tmp_path):
+    # 2025.10 typed into an Excel cell is the number 2025.1: read as text it was January, silently. A format that
+    # shows two decimals (0.00) shows the office's 2025.10; under General 2025.1 may be either month.
+    import openpyxl
+
+    path = tmp_path / "质押_2025.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER_ZH.split(","))
+    ws.append(["440300", 2025.1, 12, 100, 10, 2, 8, 3])
+    ws.append(["440100", 2025.1, 12, 100, 10, 2, 8, 3])
+    ws["B3"].number_format = "0.00"
+    ws.append(["320500", 2025.12, 12, 100, 10, 2, 8, 3])
+    ws.append(["330100", 2025.3, 12, 100, 10, 2, 8, 3])
+    ws.append(["310100", "2025.1", 12, 100, 10, 2, 8, 3])  # text: as typed, January
+    wb.save(path)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 4, 1)
+    assert warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows").fetchall() == [
+        (
+            2,
+            "ambiguous month in month: the number 2025.1 is 2025.10 (October) or 2025.1 (January) - "
+            "write the month as text (2025-10, 2025年10月)",
+        )
+    ]
+    loaded = warehouse.execute("SELECT city_code, month FROM raw.pledge_loans ORDER BY _row_number").fetchall()
+    assert loaded == [
+        ("440100", date(2025, 10, 1)),
+        ("320500", date(2025, 12, 1)),
+        ("330100", date(2025, 3, 1)),
+        ("310100", date(2025, 1, 1)),
+    ]

@@ -35,6 +35,7 @@ import polars as pl
 
 from pipelines.ingest.readers import (
     _BOMS,
+    ROW_FLAGS,
     ROW_NUMBER,
     IngestError,
     RawFrame,
@@ -225,7 +226,7 @@ def parquet_layout(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -
 
 def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
     """A file already read into an all-text frame (a workbook, a small text file): the same SQL runs over it."""
-    flags = [c for c in raw.df.columns if c in ("__ragged", "__truncated")]
+    flags = [c for c in raw.df.columns if c in ROW_FLAGS]
     headers = [c for c in raw.df.columns if c != ROW_NUMBER and c not in flags]
     mapped = _map(raw, source, file_name)
     return Layout(

@@ -40,6 +40,9 @@ ROW_NUMBER = "__row"
 # row number stays unique in the file and says which sheet it came from (see `sheet_and_row`).
 SHEET_ROW_BLOCK = 1_000_000
 _DELIMITERS = (",", "\t", ";", "|")
+# Columns a reader adds to a frame holding, per row, why the row cannot be trusted as read (null: fine): a row with
+# more fields than the header, a cut-off last row, a month Excel stored as an ambiguous number. Such rows are refused.
+ROW_FLAGS = ("__ragged", "__truncated", "__ambiguous")
 
 
 class IngestError(Exception):
@@ -358,6 +361,28 @@ def display_factor(fmt: str | None) -> float:
     return factor
 
 
+def _decimals_shown(fmt: str | None) -> int | None:
+    """Decimal places a number format shows (0.00 -> 2); None for General (as many as the number has)."""
+    if not fmt or fmt == "General":
+        return None
+    m = re.search(r"\.([0#?]+)", _LITERAL.sub("", fmt.split(";")[0]))
+    return len(m.group(1)) if m else 0
+
+
+def _decimal_month(cell) -> tuple[str, bool] | None:
+    """A number like 2025.1 in a cell (a month typed as 2025.10 loses its 0: Excel keeps the number 2025.1): the
+    text its format shows (2025.10 under 0.00), and whether it is ambiguous (2025.1 under General: January, or
+    October with its 0 dropped). None for any other value."""
+    v = cell.value
+    if not isinstance(v, float) or not 1900 < v < 2101 or v.is_integer():
+        return None
+    shown = _decimals_shown(getattr(cell, "number_format", None))
+    if shown is not None and shown >= 2:
+        return f"{v:.{shown}f}", False
+    text = repr(v)
+    return text, text.endswith(".1")
+
+
 def _xlsx_text(cell) -> tuple[str | None, float]:
     """The text of a cell and the factor its number format applies (1 for everything but scaled numbers)."""
     v = cell.value
@@ -387,6 +412,47 @@ def _xlsx_text(cell) -> tuple[str | None, float]:
 
 
 _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+# A formula element in a sheet's XML (any namespace prefix): sheets without one are not parsed a second time.
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def uncached_formulas(ws) -> dict[tuple[int, int], str]:
+    """(row, column) -> "=formula" of the formula cells a sheet holds without a saved result. Excel and WPS save
+    each formula's value; a workbook written by a program (openpyxl, some report exports) may not, and such a cell
+    reads as empty: a blank a required column refuses as "missing", an optional one loads as NULL - silently
+    losing what the file holds. Returned as the formula's text, the rules refuse it by name (not a number /
+    formula-like text). A formula whose result is the empty text (t="str", <v></v>) is a saved value."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    get_source = getattr(ws, "_get_source", None)  # read-only worksheets stream their XML
+    if get_source is None:
+        return {}
+    with get_source() as src:
+        tail, found = b"", False
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            if _FORMULA_TAG.search(tail + chunk):
+                found = True
+                break
+            tail = chunk[-16:]
+    if not found:
+        return {}
+    out: dict[tuple[int, int], str] = {}
+    with get_source() as src:
+        for _, el in iterparse(src):
+            if el.tag.rsplit("}", 1)[-1] != "c":
+                continue
+            f = v = None
+            for child in el:
+                tag = child.tag.rsplit("}", 1)[-1]
+                f, v = (child, v) if tag == "f" else (f, child) if tag == "v" else (f, v)
+            saved = v is not None and (bool(v.text) or el.get("t") == "str")
+            if f is not None and not saved and el.get("r"):
+                out[coordinate_to_tuple(el.get("r"))] = "=" + (f.text or "(shared formula)")
+            el.clear()
+    return out
 
 
 _MONTH_SHEET = re.compile(r"^(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?(?:数据|统计)?$|^(\d{4})[-./](\d{1,2})$")
@@ -455,8 +521,18 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             continue
         grid: list[list] = []
         factors: list[list[float]] = []
+        formulas = uncached_formulas(ws)
+        decimal_months: dict[tuple[int, int], tuple[str, bool]] = {}  # (grid row, column) -> see _decimal_month
         for row in ws.iter_rows(min_row=1):
             cells = [_xlsx_text(c) for c in row]
+            for j, c in enumerate(row):
+                if isinstance(c.value, float) and (dm := _decimal_month(c)) is not None:
+                    decimal_months[(len(grid), j)] = dm
+            if formulas:
+                cells = [
+                    (formulas.get((getattr(c, "row", 0), getattr(c, "column", 0)), t), f) if t is None else (t, f)
+                    for c, (t, f) in zip(row, cells, strict=True)
+                ]
             grid.append([t for t, _ in cells])
             factors.append([f for _, f in cells])
         width = max((len(r) for r in grid), default=0)
@@ -474,6 +550,17 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             unmappable.append(name)
             continue
         units[name] = unit_line(grid[:h])
+        if formulas:
+            from openpyxl.utils.cell import get_column_letter
+
+            shown = [f"{get_column_letter(c)}{r}" for r, c in sorted(formulas) if r > h + n_header][:20]
+            if shown:
+                notes.append(
+                    "formula cell(s) without a saved value: "
+                    + ", ".join(shown)
+                    + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+                    + " - refused; open and save the workbook in Excel (or paste values) so the results are stored"
+                )
         titles.extend(grid[:h])
         header = [str(c) if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
         body_rows = grid[h + n_header :]
@@ -502,9 +589,14 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
                     f"'{canonical_header[other[0]]}' on an earlier sheet; send one unit per file",
                 )
             renamed.append(canonical_header.setdefault(key, hd))
+        ambiguous = _read_decimal_months(grid, h + n_header, header, decimal_months, source)
         df = pl.DataFrame(
             [pl.Series(c, [r[j] for r in body_rows], dtype=pl.Utf8) for j, c in enumerate(_dedupe(renamed))]
         )
+        if ambiguous:
+            df = df.with_columns(
+                pl.Series("__ambiguous", [ambiguous.get(i) for i in range(h + n_header, len(grid))], dtype=pl.Utf8)
+            )
         offset = ordinal * SHEET_ROW_BLOCK
         df = df.with_columns(
             pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
@@ -551,6 +643,32 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
     for hd, f in scaled.items():
         notes.append(f"column {hd}: number format shows the stored value x{f:g}; read as shown")
     return RawFrame(body, "xlsx", notes, sheets, stated.pop() if stated else None, context_year(titles, path))
+
+
+def _read_decimal_months(
+    grid: list[list], first_body: int, header: list[str], decimal_months: dict, source: Source
+) -> dict[int, str]:
+    """Month cells that are numbers (2025.1): their text becomes what the format shows (2025.10 under 0.00); the
+    ambiguous ones (General) are returned as grid row -> reason, refusing their rows."""
+    if not decimal_months:
+        return {}
+    month_cols = {
+        j: col
+        for j, hd in enumerate(header)
+        if (col := _safe_match(hd, source)) is not None and col == "month" and source.column(col).dtype == "date"
+    }
+    out: dict[int, str] = {}
+    for (i, j), (text, unclear) in decimal_months.items():
+        if i < first_body or j not in month_cols:
+            continue
+        grid[i][j] = text
+        if unclear:
+            y, m = text.split(".")
+            out[i] = (
+                f"ambiguous month in {month_cols[j]}: the number {text} is {y}.10 (October) or {text} (January) - "
+                f"write the month as text ({y}-10, {y}年10月)"
+            )
+    return out
 
 
 def context_year(title_rows: list, path: Path) -> int | None:

@@ -12,7 +12,7 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.ingest.readers import ROW_NUMBER, HeaderUnitError, IngestError, RawFrame, match_header
+from pipelines.ingest.readers import ROW_FLAGS, ROW_NUMBER, HeaderUnitError, IngestError, RawFrame, match_header
 from pipelines.sources import (
     EXCEL_ERRORS,
     NATIONAL_CODES,
@@ -529,7 +529,7 @@ def validate(
     codes = sorted(valid_codes) if valid_codes is not None else None
 
     raw_cols = [c.name for c in source.columns]
-    flags = [f for f in ("__ragged", "__truncated") if f in df.columns]
+    flags = [f for f in ROW_FLAGS if f in df.columns]
     work = df.select(
         pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags, "__total", "__note"
     )
