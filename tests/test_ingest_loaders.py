@@ -536,3 +536,31 @@ def test_workbook_month_typed_as_a_decimal_number_is_read_as_shown_or_refused(wa
         ("330100", date(2025, 3, 1)),
         ("310100", date(2025, 1, 1)),
     ]
+
+
+def test_invisible_characters_pasted_from_the_web_do_not_make_a_new_key(warehouse, tmp_path):
+    # Text copied from a web page or a chat carries zero-width spaces, byte-order marks, direction marks: invisible
+    # in the office's sheet, yet 深知执罚〔2025〕12号<U+200B> was a second case instead of the correction of the first
+    # (counted twice, silently), and 城市代码<U+200B> was no known header.
+    header = "案件编号,城市代码,案件类型,立案日期,结案日期,处理结果"
+    cases = SOURCES["enforcement_cases"]
+    first = _write(tmp_path / "a_2025.csv", header + "\n深知执罚〔2025〕12号,440300,商标,2025-03-01,,\n")
+    ingest_file(warehouse, cases, first, partition=2025, today=TODAY)
+    resent = _write(
+        tmp_path / "b_2025.csv",
+        header.replace("城市代码", "城市代码\u200b")
+        + "\n深知执罚〔2025〕12号\u200b,440300,商标,2025-03-01,2025-04-01,调解"
+        + "\n\u200e深知执罚\ufeff〔2025〕13号,440300\u200b,商标\u2060,2025-03-02,,"
+        + "\n深知执罚〔2025〕14号,440300,商标,2025-03-03\u200b,,\n",
+    )
+    r = ingest_file(warehouse, cases, resent, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+    assert len(r.corrections) == 1
+    rows = warehouse.execute(
+        "SELECT case_id, city_code, case_type, filed_date, closed_date FROM raw.enforcement_cases ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("深知执罚〔2025〕12号", "440300", "trademark", date(2025, 3, 1), date(2025, 4, 1)),
+        ("深知执罚〔2025〕13号", "440300", "trademark", date(2025, 3, 2), None),
+        ("深知执罚〔2025〕14号", "440300", "trademark", date(2025, 3, 3), None),
+    ]

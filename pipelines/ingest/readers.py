@@ -70,12 +70,17 @@ class RawFrame:
 # ---------------------------------------------------------------------------------------------- headers
 
 _BRACKETS = str.maketrans({"[": "(", "]": ")", "【": "(", "】": ")", "〔": "(", "〕": ")", "〈": "(", "〉": ")"})
+# Invisible format characters that text copied from web pages and chats carries: zero-width spaces and joiners,
+# direction marks and embeddings, the word joiner, byte-order marks, soft hyphens. They are no whitespace to
+# regular expressions, and invisible to the office: in a header, a code, a number or an identifier they only make
+# a known value unknown (or a key new).
+INVISIBLE_CHARS = r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 
 
 def normalise_header(h: str) -> str:
     """Full-width to half-width (NFKC), no whitespace at all (Alt+Enter line breaks, full-width spaces),
     one bracket style, no required-field stars, lower case."""
-    s = unicodedata.normalize("NFKC", str(h)).replace("\ufeff", "")
+    s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(h)))
     s = re.sub(r"\s+", "", s).translate(_BRACKETS)
     return s.strip("*※:").lower()
 

@@ -12,7 +12,15 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.ingest.readers import ROW_FLAGS, ROW_NUMBER, HeaderUnitError, IngestError, RawFrame, match_header
+from pipelines.ingest.readers import (
+    INVISIBLE_CHARS,
+    ROW_FLAGS,
+    ROW_NUMBER,
+    HeaderUnitError,
+    IngestError,
+    RawFrame,
+    match_header,
+)
 from pipelines.sources import (
     EXCEL_ERRORS,
     NATIONAL_CODES,
@@ -500,7 +508,7 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
     pattern = r"[^\x00-\x7F]|\s|[\[\]()]" if c.identifier else r"[^\x00-\x7F]"
     if not series.str.contains(pattern).any():
         return txt
-    out = txt.str.normalize("NFKC")
+    out = txt.str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "")
     if c.identifier:
         out = out.str.replace_all(r"\s+", "").str.replace_all(_IDENT_OPEN, "〔").str.replace_all(_IDENT_CLOSE, "〕")
     return out.str.strip_chars().replace("", None)
