@@ -564,3 +564,39 @@ def test_invisible_characters_pasted_from_the_web_do_not_make_a_new_key(warehous
         ("深知执罚〔2025〕13号", "440300", "trademark", date(2025, 3, 2), None),
         ("深知执罚〔2025〕14号", "440300", "trademark", date(2025, 3, 3), None),
     ]
+
+
+def test_chinese_enumeration_word_maps_to_the_code_its_column_allows(warehouse, tmp_path):
+    # 企业 is "enterprise" among applicant types but "enterprises" among training audiences: one global mapping
+    # turned a training file's 企业 into 'enterprise' and refused it as an unknown audience.
+    header = "活动编号,城市代码,日期,对象,参训人数,学时,主题"
+    rows = ["E1,440300,2025-03-01,企业,50,3,专利导航", "E2,440300,2025-03-02,社会公众,80,2,宣传周"]
+    path = _write(tmp_path / "培训_2025.csv", "\n".join([header, *rows]) + "\n")
+    r = ingest_file(warehouse, SOURCES["training_events"], path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert warehouse.execute("SELECT event_id, audience FROM raw.training_events ORDER BY 1").fetchall() == [
+        ("E1", "enterprises"),
+        ("E2", "public"),
+    ]
+
+
+def test_text_starting_with_a_minus_is_refused_unless_it_is_a_number(warehouse, tmp_path):
+    # Excel runs "-1 +cmd|' /C calc'!A0" or "- 1+1" as a formula (spaces are allowed in formulas), and
+    # "-1e3+A1": only a minus followed by operators was refused. A minus starts a formula unless the cell is a
+    # plain (negative) number or a dash standing for "none".
+    header = "活动编号,城市代码,日期,对象,参训人数,学时,主题"
+    titles = ["-1 +cmd|' /C calc'!A0", "- 1+1", "-1e3+A1", "-A1", "-", "-12.5%", "-1,200", "知识产权-专利导航"]
+    rows = [f'E{i},440300,2025-03-0{i + 1},企业,50,3,"{t}"' for i, t in enumerate(titles)]
+    path = _write(tmp_path / "培训_2025.csv", "\n".join([header, *rows]) + "\n")
+    r = ingest_file(warehouse, SOURCES["training_events"], path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (8, 4, 4)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {
+        n: f"formula-like text in title (possible spreadsheet injection): '{titles[n - 2]}'" for n in (2, 3, 4, 5)
+    }
+    assert [t for (t,) in warehouse.execute("SELECT title FROM raw.training_events ORDER BY event_id").fetchall()] == [
+        "-",
+        "-12.5%",
+        "-1,200",
+        "知识产权-专利导航",
+    ]

@@ -33,15 +33,18 @@ from pipelines.sources import (
     ratio_indicators,
 )
 
-_FORMULA_PREFIXES = ("=", "+", "@", "\t", "\r")
+# Text a spreadsheet runs as a formula (= + @; the minus is judged apart). Tabs and line breaks in front are
+# stripped with the other white space before this is asked.
+_FORMULA_START = r"^[=+@]"
 
-# Offices often write enumerations in Chinese; map them to the contract's codes.
-ENUM_SYNONYMS: dict[str, str] = {
+# Offices often write enumerations in Chinese; map them to the contract's codes. A word that means a different
+# code in different columns lists them all: each column takes the one it allows (see `enum_synonyms`).
+ENUM_SYNONYMS: dict[str, str | tuple[str, ...]] = {
     "发明": "invention",
     "发明专利": "invention",
     "实用新型": "utility_model",
     "外观设计": "design",
-    "企业": "enterprise",
+    "企业": ("enterprise", "enterprises"),  # an applicant type; a training audience
     "大专院校": "university",
     "高校": "university",
     "科研单位": "research_institute",
@@ -79,6 +82,17 @@ ENUM_SYNONYMS: dict[str, str] = {
     "整改": "rectification",
     "撤销": "withdrawn",
 }
+
+
+def enum_synonyms(allowed: tuple[str, ...]) -> dict[str, str]:
+    """The Chinese words of ENUM_SYNONYMS that mean one of ``allowed``, each mapped to that code."""
+    out = {}
+    for word, codes in ENUM_SYNONYMS.items():
+        code = next((c for c in ((codes,) if isinstance(codes, str) else codes) if c in allowed), None)
+        if code is not None:
+            out[word] = code
+    return out
+
 
 _TRUE = ("1", "true", "t", "yes", "y", "是", "√")
 _FALSE = ("0", "false", "f", "no", "n", "否", "")
@@ -309,7 +323,7 @@ def _number(txt: pl.Expr) -> pl.Expr:
 def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False) -> pl.Expr:
     """The typed value of one column, from its cleaned text (null where the text cannot be read)."""
     if c.dtype == "str":
-        value = txt.replace_strict(ENUM_SYNONYMS, default=txt) if c.allowed else txt
+        value = txt.replace_strict(enum_synonyms(c.allowed), default=txt) if c.allowed else txt
         if c.name in ("city_code", "region_code", "province_code", "parent_code"):
             # Excel turns codes into numbers ("320500.0"); codes are text of 6 digits.
             value = txt.str.replace(r"\.0+$", "")
@@ -405,10 +419,10 @@ def _rules(
             )
         r.append(
             (
-                raw_txt.str.starts_with("=")
-                | raw_txt.str.starts_with("+")
-                | raw_txt.str.starts_with("@")
-                | raw_txt.str.contains(r"^-[^0-9.\s]|^-[0-9.]+[-+*/=&|(]"),
+                raw_txt.str.contains(_FORMULA_START)
+                # a minus starts a formula (Excel allows spaces in one: "-1 +cmd|...") unless the cell is a
+                # plain negative number or a dash standing for "none"
+                | (raw_txt.str.starts_with("-") & ~raw_txt.str.contains(r"^-[0-9.,]*%?$")),
                 pl.format(
                     "formula-like text in {} (possible spreadsheet injection): '{}'",
                     pl.lit(c.name),
