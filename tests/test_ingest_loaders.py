@@ -600,3 +600,30 @@ def test_text_starting_with_a_minus_is_refused_unless_it_is_a_number(warehouse, 
         "-1,200",
         "知识产权-专利导航",
     ]
+
+
+def test_a_file_is_read_by_what_it_holds_not_only_by_its_name(warehouse, tmp_path):
+    # Offices rename files: a workbook saved as 质押.csv was refused as "not valid UTF-16 text", an old .xls
+    # renamed .csv likewise. A workbook or Parquet file under a text name is read as what it is (and said);
+    # an old binary .xls is refused by name.
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(HEADER_ZH.split(","))
+    wb.active.append(["440300", "2025-03", 12, 100, 10, 2, 8, 3])
+    workbook = tmp_path / "质押_2025.csv"
+    wb.save(workbook)
+    r = ingest_file(warehouse, PLEDGE, workbook, partition=partition_of(workbook, PLEDGE), today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    assert "the file is an Excel workbook (named .csv): read as one" in r.notes
+    parquet = tmp_path / "质押_2025-04.txt"
+    pl.DataFrame({c: [v] for c, v in zip(HEADER_EN.split(","), GOOD_ROWS[1].split(","), strict=True)}).write_parquet(
+        parquet
+    )
+    r = ingest_file(warehouse, PLEDGE, parquet, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    old = _write(tmp_path / "old_2025.csv", "")
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, old, partition=2025, today=TODAY)
+    assert e.value.reason == "the file is an old Excel workbook (.xls, named .csv): save it as .xlsx or CSV"

@@ -279,6 +279,11 @@ def unit_line(rows: list[list]) -> str | None:
 # ---------------------------------------------------------------------------------------------- files
 
 
+# What a file holds, by its first bytes: offices rename files (a workbook saved as .csv), and a name is no proof.
+_MAGIC = {b"PK\x03\x04": ".xlsx", b"PAR1": ".parquet", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": ".xls"}
+_KIND_NAMES = {".xlsx": "an Excel workbook", ".parquet": "a Parquet file", ".xls": "an old Excel workbook (.xls"}
+
+
 def read_file(path: Path, source: Source) -> RawFrame:
     name = path.name
     suffix = path.suffix.lower()
@@ -286,6 +291,16 @@ def read_file(path: Path, source: Source) -> RawFrame:
         raise IngestError(name, f"unsupported file type '{suffix}' (use CSV, Parquet or XLSX)")
     if path.stat().st_size == 0:
         raise IngestError(name, "file is empty")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    held = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+    if held == ".xls":
+        raise IngestError(name, f"the file is an old Excel workbook (.xls, named {suffix}): save it as .xlsx or CSV")
+    if held is not None and held != suffix and not (held == ".xlsx" and suffix == ".xlsm"):
+        # a text name over a workbook or Parquet bytes (a text file never starts with these bytes)
+        raw = _read_parquet(path) if held == ".parquet" else _read_xlsx_once(path, source)
+        raw.notes.insert(0, f"the file is {_KIND_NAMES[held]} (named {suffix}): read as one")
+        return raw
     if suffix == ".parquet":
         return _read_parquet(path)
     if suffix in (".xlsx", ".xlsm"):
@@ -494,14 +509,16 @@ def sheet_month(name: str) -> tuple[int | None, int] | None:
 def _read_xlsx(path: Path, source: Source) -> RawFrame:
     import openpyxl
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:
-        raise IngestError(path.name, f"unreadable Excel file ({type(e).__name__}: {str(e)[:200]})") from e
-    try:
-        return _read_workbook(wb, path, source)
-    finally:
-        wb.close()
+    # Opened as a stream: openpyxl refuses a workbook by its file name (.csv) before looking at its bytes.
+    with open(path, "rb") as stream:
+        try:
+            wb = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+        except Exception as e:
+            raise IngestError(path.name, f"unreadable Excel file ({type(e).__name__}: {str(e)[:200]})") from e
+        try:
+            return _read_workbook(wb, path, source)
+        finally:
+            wb.close()
 
 
 def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
