@@ -54,6 +54,11 @@ class IngestError(Exception):
         super().__init__(f"{file_name}: {reason}")
 
 
+class AmbiguousHeader(IngestError):
+    """A header was found but does not say which column holds a contract column: the file is refused as it is
+    (not taken for a sheet or a delimiter without a header)."""
+
+
 @dataclass
 class RawFrame:
     df: pl.DataFrame  # all Utf8 columns, headers as found in the file, plus ROW_NUMBER (1-based file row)
@@ -261,7 +266,39 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
             f"no header row found in the first {HEADER_SCAN_ROWS} rows: expected columns such as "
             + ", ".join(c.name for c in source.columns[:5]),
         )
+    if best[0] + 1 < len(rows):
+        _refuse_spanned_headers(rows[best[0]], rows[best[0] + 1], best[1] == 2, source, file_name)
     return best[0], best[1], best[2]
+
+
+_NUMBER_LIKE = re.compile(r"^[+-]?[\d.,，%]+$|^\d{4}[-/.年]\d{1,2}")  # a number, code or date: a data cell
+
+
+def _refuse_spanned_headers(upper: list, lower: list, lower_is_header: bool, source: Source, file_name: str) -> None:
+    """A contract header over several sub-columns (登记笔数 merged over 本年累计 / 本月): the first was read as the
+    column (a year's cumulative total loaded as the month's value, silently). Which one the contract means is not
+    told, so the file is refused naming them. The row below is a sub-header when it is part of the header, or when
+    no cell of it is a number, code or date (a data row always has one)."""
+    cells = [_cell_text(c).strip() for c in lower]
+    if not lower_is_header and any(_NUMBER_LIKE.match(c) for c in cells):
+        return
+    spans = []
+    n = len(upper)
+    for j, u in enumerate(upper):
+        if _safe_match(_cell_text(u), source) is None:
+            continue
+        k = j + 1
+        while k < n and _cell_text(upper[k]).strip() == "":
+            k += 1
+        labels = [c for c in cells[j:k] if c and not _is_unit_row([c])]
+        if k - j > 1 and len(labels) > 1:
+            spans.append(f"header '{_cell_text(u).strip()}' spans sub-columns " + ", ".join(f"'{x}'" for x in labels))
+    if spans:
+        raise AmbiguousHeader(
+            file_name,
+            " and ".join(spans) + ": which one holds the value is not told (keep one sub-column per header, or send "
+            "the sub-column under the header's own name)",
+        )
 
 
 def unit_line(rows: list[list]) -> str | None:
@@ -565,6 +602,8 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             continue
         try:
             h, n_header, header = find_header(grid, source, path.name)
+        except AmbiguousHeader:
+            raise
         except IngestError:
             if getattr(ws, "sheet_state", "visible") != "visible":
                 sheets.append({"sheet": name, "status": "skipped: hidden sheet without a header", "rows": 0})
@@ -874,6 +913,8 @@ def _sniff(head_lines: list[str], source: Source, file_name: str) -> tuple[str, 
         rows = list(csv.reader(head_lines, delimiter=d))
         try:
             h, n, header = find_header(rows, source, file_name)
+        except AmbiguousHeader:
+            raise
         except IngestError:
             continue
         hits = _row_hits(header, source)[0]
