@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipelines.ingest import contract_sql
 from pipelines.ingest.load import ingest_file, partition_of
 from pipelines.ingest.readers import IngestError
 from pipelines.sources import SOURCES
@@ -673,3 +674,49 @@ def test_a_known_header_spanning_sub_columns_refuses_the_file(warehouse, tmp_pat
     )
     with pytest.raises(IngestError, match="header '登记笔数' spans sub-columns '本年累计', '本月'"):
         ingest_file(warehouse, PLEDGE, csv_path, partition=2025, today=TODAY)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_header_repeated_inside_the_table_is_refused_and_so_are_rows_it_reorders(warehouse, tmp_path, big):
+    # Exports repeat the header at page breaks; a 续表 below a table may order its columns differently. The rows
+    # under a reordered header were read in the first header's columns: 质押专利数 and 质押商标数 swapped, silently.
+    swapped = HEADER_ZH.replace("质押专利数,质押商标数", "质押商标数,质押专利数")
+    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
+        1700 if big else 0
+    )
+    lines = [
+        HEADER_ZH,
+        "440300,2025-01,12,100,10,2,8,3",  # row 2
+        HEADER_ZH,  # row 3: the same header again
+        "440100,2025-01,8,200,5,1,6,2",  # row 4
+        swapped,  # row 5
+        "320500,2025-01,8,200,1,5,6,2",  # row 6: patents 5, trademarks 1 in this order
+        HEADER_ZH,  # row 7: back to the file's order
+        "330100,2025-01,8,200,5,1,6,2",  # row 8
+    ]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + [r for r in filler]) + "\n")
+    if big:
+        assert path.stat().st_size >= (1 << 20)
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    # the scan finds the repeated header among the rows it did not pass and leaves the file to the reader
+    how = [how for name, how in contract_sql.READ_LOG[logged:] if name == "pledge_2025.csv"]
+    assert how == (["reader: a header repeated inside the table"] if big else []) + ["frame"]
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 7 + len(filler)
+    reasons = dict(
+        warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows WHERE row_number < 9 ORDER BY 1").fetchall()
+    )
+    assert reasons[3] == "header row repeated inside the table, not a record"
+    assert reasons[5] == (
+        "header row repeated inside the table with its columns in another order, not a record "
+        "(质押商标数 / 质押专利数 where the file's header has 质押专利数 / 质押商标数)"
+    )
+    assert reasons[6] == (
+        "read under the header repeated at row 5 whose columns are in another order: send one table per file"
+    )
+    assert reasons[7] == "header row repeated inside the table, not a record"
+    assert set(reasons) == {3, 5, 6, 7}
+    loaded = warehouse.execute(
+        "SELECT city_code, patents_pledged FROM raw.pledge_loans WHERE _row_number < 9 ORDER BY _row_number"
+    ).fetchall()
+    assert loaded == [("440300", 10), ("440100", 5), ("330100", 5)]

@@ -43,6 +43,7 @@ from pipelines.ingest.readers import (
     _head_text,
     _sniff,
     context_year,
+    flag_repeated_headers,
     unit_line,
 )
 from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, SCIENTIFIC_TEXT, map_columns
@@ -719,6 +720,9 @@ def _run_stage(con, source, layout, scan_from, expected, partition, today, valid
                 named = ", ".join([f"__raw{i} AS {ident(h)}" for i, h in enumerate(layout.headers)] + flags)
                 df = con.sql(f"SELECT __rn AS {ROW_NUMBER}, {named} FROM {REST} WHERE NOT __blank ORDER BY __rn").pl()
                 df = df.select(*layout.headers, ROW_NUMBER, *layout.flags)
+                if layout.kind != "frame" and "__repeated_header" in flag_repeated_headers(df, source).columns:
+                    # the rows under a reordered header passed as they were read: the reader judges the file
+                    raise NotScannable("a header repeated inside the table")
                 suspect = RawFrame(df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year)
             con.execute(f"DROP TABLE {REST}")
         if n_good + n_rest == 0:

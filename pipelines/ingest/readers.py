@@ -42,7 +42,10 @@ SHEET_ROW_BLOCK = 1_000_000
 _DELIMITERS = (",", "\t", ";", "|")
 # Columns a reader adds to a frame holding, per row, why the row cannot be trusted as read (null: fine): a row with
 # more fields than the header, a cut-off last row, a month Excel stored as an ambiguous number. Such rows are refused.
-ROW_FLAGS = ("__ragged", "__truncated", "__ambiguous")
+ROW_FLAGS = ("__ragged", "__truncated", "__ambiguous", "__repeated_header")
+# Of those, the flags whose reason stands alone (the row's other faults are its symptoms: a header's cells are no
+# values).
+WHOLE_ROW_FLAGS = ("__repeated_header",)
 
 
 class IngestError(Exception):
@@ -662,7 +665,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
         df = df.with_columns(
             pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
         )
-        df = _drop_blank_rows(df)
+        df = flag_repeated_headers(_drop_blank_rows(df), source)
         df = _month_from_sheet_name(df, source, name, grid[:h], path)
         sheets.append({"sheet": name, "status": "read", "rows": df.height})
         frames.append(df)
@@ -997,7 +1000,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    df = _drop_blank_rows(df)
+    df = flag_repeated_headers(_drop_blank_rows(df), source)
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -1013,6 +1016,62 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .alias("__truncated")
             )
     return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
+
+
+def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
+    """A data row that is the header again (an export's page break; a 续表 below the table) is no record. When it
+    puts the contract's columns in another order, the rows under it would be read in the file header's columns
+    (two counts swapped, silently): they are refused too, up to a header in the file's order."""
+    cols = [c for c in df.columns if not c.startswith("__")]
+    if df.height == 0 or len(cols) < 2:
+        return df
+    own = {j: _safe_match(c.split("__dup")[0], source) for j, c in enumerate(cols)}
+    known = sorted({*header_names(source), *(normalise_header(c) for j, c in enumerate(cols) if own[j])})
+
+    def norm(c: str) -> pl.Expr:  # normalise_header in expressions, enough to find a header's cells
+        return (
+            pl.col(c)
+            .str.normalize("NFKC")
+            .str.replace_all(r"\s+", "")
+            .str.replace_all(r"[\[【〔〈]", "(")
+            .str.replace_all(r"[\]】〕〉]", ")")
+            .str.strip_chars("*※:")
+            .str.to_lowercase()
+        )
+
+    hits = df.select(pl.sum_horizontal([norm(c).is_in(known).cast(pl.Int32) for c in cols]) >= 2).to_series()
+    if not hits.any():
+        return df
+    rows = df.filter(hits).select(ROW_NUMBER, *cols).rows()
+    marks: dict[int, str] = {}  # row number -> reason
+    for row in rows:
+        n, cells = row[0], row[1:]
+        other = [j for j, cell in enumerate(cells) if (m := _safe_match(_cell_text(cell), source)) and m != own[j]]
+        if not other:
+            marks[n] = "header row repeated inside the table, not a record"
+            continue
+        marks[n] = (
+            "header row repeated inside the table with its columns in another order, not a record ("
+            + " / ".join(str(cells[j]) for j in other)
+            + " where the file's header has "
+            + " / ".join(cols[j] for j in other)
+            + ")"
+        )
+        marks[-n] = ""  # the rows below this one, to the next header, are read in the wrong columns
+    numbers = df[ROW_NUMBER].to_list()
+    reasons, under = [], None
+    for n in numbers:
+        if n in marks:
+            under = n if -n in marks else None
+            reasons.append(marks[n])
+        elif under is not None:
+            reasons.append(
+                f"read under the header repeated at row {under} whose columns are in another order: send one table "
+                "per file"
+            )
+        else:
+            reasons.append(None)
+    return df.with_columns(pl.Series("__repeated_header", reasons, dtype=pl.Utf8))
 
 
 def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:

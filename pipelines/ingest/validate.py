@@ -16,6 +16,7 @@ from pipelines.ingest.readers import (
     INVISIBLE_CHARS,
     ROW_FLAGS,
     ROW_NUMBER,
+    WHOLE_ROW_FLAGS,
     HeaderUnitError,
     IngestError,
     RawFrame,
@@ -551,9 +552,15 @@ def validate(
     codes = sorted(valid_codes) if valid_codes is not None else None
 
     raw_cols = [c.name for c in source.columns]
-    flags = [f for f in ROW_FLAGS if f in df.columns]
+    flags = [f for f in ROW_FLAGS if f in df.columns and f not in WHOLE_ROW_FLAGS]
+    whole_flags = [f for f in WHOLE_ROW_FLAGS if f in df.columns]
     work = df.select(
-        pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags, "__total", "__note"
+        pl.col(ROW_NUMBER),
+        *[_clean_text(c).alias(_TXT + c) for c in raw_cols],
+        *flags,
+        *whole_flags,
+        "__total",
+        "__note",
     )
     work = work.with_columns(
         [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
@@ -653,7 +660,9 @@ def validate(
     checks += [(cells_ok & cond, text) for cond, text in _record_rules(source, work, population)]
     # A total row is refused for being one, whatever else is wrong with it: its reason stands alone.
     work = work.with_columns(
-        pl.coalesce(pl.col("__total"), _city_level_total(source), pl.col("__note")).alias("__whole")
+        pl.coalesce(
+            *[pl.col(f) for f in whole_flags], pl.col("__total"), _city_level_total(source), pl.col("__note")
+        ).alias("__whole")
     )
     checks = [(cond & pl.col("__whole").is_null(), text) for cond, text in checks]
     checks.append((pl.col("__whole").is_not_null(), pl.col("__whole")))
