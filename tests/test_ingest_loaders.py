@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipelines.ingest import contract_sql
 from pipelines.ingest.load import ingest_file, partition_of
 from pipelines.ingest.readers import IngestError
 from pipelines.sources import SOURCES
@@ -394,3 +395,328 @@ def test_data_years_from_distinct_texts_are_those_of_every_row(seed):
     for context_year in (None, 2025):
         raw = RawFrame(df, "utf-8", context_year=context_year)
         assert data_years(raw, PLEDGE, "f.csv") == _years_parsing_every_row(raw, PLEDGE, "f.csv"), months
+
+
+TARGETS_HEADER = "city_code,plan_id,indicator_code,baseline_year,baseline_value,target_year,target_value"
+
+
+def test_number_spellings_that_are_no_number_are_refused_not_loaded(warehouse, tmp_path):
+    # Polars' cast reads NaN / inf / 1e400, and dropping every comma read 12,34 (a decimal comma, or a mistyped
+    # grouping) as 1234: each loaded a wrong value silently. Only digits grouped in threes are thousands.
+    rows = [
+        "370200,p,X01,2020,nan,2025,20",
+        "370200,p,X02,2020,10,2025,inf",
+        "370200,p,X03,2020,10,2025,1e400",
+        '370200,p,X04,2020,"12,34",2025,20',
+        '370200,p,X05,2020,"1,2345",2025,20',
+        '370200,p,X06,2020,"1,234.5",2025,"１２，３４５"',
+        "370200,p,X07,2020,1.5e2,2025,+20",
+    ]
+    path = _write(tmp_path / "targets.csv", "\n".join([TARGETS_HEADER, *rows]) + "\n")
+    r = ingest_file(warehouse, SOURCES["targets"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (7, 2, 5)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {
+        2: "not a number in baseline_value: 'nan'",
+        3: "not a number in target_value: 'inf'",
+        4: "not a number in target_value: '1e400'",
+        5: "not a number in baseline_value: '12,34'",
+        6: "not a number in baseline_value: '1,2345'",
+    }
+    loaded = warehouse.execute(
+        "SELECT indicator_code, baseline_value, target_value FROM raw.targets ORDER BY 1"
+    ).fetchall()
+    assert loaded == [("X06", 1234.5, 12345.0), ("X07", 150.0, 20.0)]
+
+
+def test_parquet_nan_and_infinity_are_refused_not_loaded(warehouse, tmp_path):
+    # A Parquet DOUBLE column is used as it is by the scan: NaN and infinity must not pass as numbers.
+    path = tmp_path / "targets.parquet"
+    pl.DataFrame(
+        {
+            "city_code": ["370200"] * 3,
+            "plan_id": ["p"] * 3,
+            "indicator_code": ["X01", "X02", "X03"],
+            "baseline_year": [2020] * 3,
+            "baseline_value": [float("nan"), 10.0, 10.0],
+            "target_year": [2025] * 3,
+            "target_value": [20.0, float("inf"), 30.0],
+        }
+    ).write_parquet(path)
+    r = ingest_file(warehouse, SOURCES["targets"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 1, 2)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {1: "not a number in baseline_value: 'NaN'", 2: "not a number in target_value: 'inf'"}
+    assert warehouse.execute("SELECT indicator_code, target_value FROM raw.targets").fetchall() == [("X03", 30.0)]
+
+
+def test_identifier_excel_wrote_in_scientific_notation_is_refused(warehouse, tmp_path):
+    # Excel saves a long number in a General column as 2.02211E+11: its last digits are gone, so the text is not
+    # the case / publication number any more; loaded, it would be a wrong key that never matches its record.
+    header = "case_id,city_code,case_type,filed_date,closed_date,resolution"
+    rows = [
+        "2.02511E+11,440300,trademark,2025-03-01,,",
+        "1.5e3,440300,trademark,2025-03-02,,",
+        "粤知执〔2025〕1号,440300,trademark,2025-03-03,,",
+        "E2025001,440300,trademark,2025-03-04,,",
+    ]
+    path = _write(tmp_path / "cases_2025.csv", "\n".join([header, *rows]) + "\n")
+    r = ingest_file(warehouse, SOURCES["enforcement_cases"], path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 2, 2)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {
+        2: "number in scientific notation in case_id: '2.02511E+11' (Excel dropped its digits: "
+        "format the column as text and send the file again)",
+        3: "number in scientific notation in case_id: '1.5e3' (Excel dropped its digits: "
+        "format the column as text and send the file again)",
+    }
+    assert warehouse.execute("SELECT case_id FROM raw.enforcement_cases ORDER BY 1").fetchall() == [
+        ("E2025001",),
+        ("粤知执〔2025〕1号",),
+    ]
+
+
+def test_workbook_formulas_without_a_saved_value_are_refused_not_nulled(warehouse, tmp_path):
+    # A workbook written by a program (openpyxl, some report exports) keeps formulas without their results: the
+    # cell reads as empty. An optional column would load NULL silently and a required one be refused as
+    # "missing"; the formula is what the file holds, so it is shown and the row refused.
+    import openpyxl
+
+    path = tmp_path / "人口_2025.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["地区代码", "年份", "年末常住人口(万人)", "地区生产总值(亿元)", "来源"])
+    ws.append(["440300", 2024, 1779.01, "=C2*2", "统计公报"])
+    ws.append(["440100", 2024, "=1800+82.7", 30355.73, "统计公报"])
+    ws.append(["320500", 2024, 1295.8, 26727.0, '=HYPERLINK("http://example.com")'])
+    ws.append(["330100", 2024, 1262.4, 21860.0, "统计公报"])
+    wb.save(path)
+    r = ingest_file(warehouse, SOURCES["population"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 1, 3)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {
+        2: "not a number in gdp_100m_yuan: '=C2*2'",
+        3: "not a number in population_10k: '=1800+82.7'",
+        4: "formula-like text in source (possible spreadsheet injection): '=HYPERLINK(\"http://example.com\")'",
+    }
+    assert "formula cell(s) without a saved value: D2, C3, E4" in r.message
+    assert warehouse.execute("SELECT region_code, gdp_100m_yuan FROM raw.population").fetchall() == [
+        ("330100", 21860.0)
+    ]
+
+
+def test_workbook_month_typed_as_a_decimal_number_is_read_as_shown_or_refused(warehouse, tmp_path):
+    # 2025.10 typed into an Excel cell is the number 2025.1: read as text it was January, silently. A format that
+    # shows two decimals (0.00) shows the office's 2025.10; under General 2025.1 may be either month.
+    import openpyxl
+
+    path = tmp_path / "质押_2025.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER_ZH.split(","))
+    ws.append(["440300", 2025.1, 12, 100, 10, 2, 8, 3])
+    ws.append(["440100", 2025.1, 12, 100, 10, 2, 8, 3])
+    ws["B3"].number_format = "0.00"
+    ws.append(["320500", 2025.12, 12, 100, 10, 2, 8, 3])
+    ws.append(["330100", 2025.3, 12, 100, 10, 2, 8, 3])
+    ws.append(["310100", "2025.1", 12, 100, 10, 2, 8, 3])  # text: as typed, January
+    wb.save(path)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 4, 1)
+    assert warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows").fetchall() == [
+        (
+            2,
+            "ambiguous month in month: the number 2025.1 is 2025.10 (October) or 2025.1 (January) - "
+            "write the month as text (2025-10, 2025年10月)",
+        )
+    ]
+    loaded = warehouse.execute("SELECT city_code, month FROM raw.pledge_loans ORDER BY _row_number").fetchall()
+    assert loaded == [
+        ("440100", date(2025, 10, 1)),
+        ("320500", date(2025, 12, 1)),
+        ("330100", date(2025, 3, 1)),
+        ("310100", date(2025, 1, 1)),
+    ]
+
+
+def test_invisible_characters_pasted_from_the_web_do_not_make_a_new_key(warehouse, tmp_path):
+    # Text copied from a web page or a chat carries zero-width spaces, byte-order marks, direction marks: invisible
+    # in the office's sheet, yet 深知执罚〔2025〕12号<U+200B> was a second case instead of the correction of the first
+    # (counted twice, silently), and 城市代码<U+200B> was no known header.
+    header = "案件编号,城市代码,案件类型,立案日期,结案日期,处理结果"
+    cases = SOURCES["enforcement_cases"]
+    first = _write(tmp_path / "a_2025.csv", header + "\n深知执罚〔2025〕12号,440300,商标,2025-03-01,,\n")
+    ingest_file(warehouse, cases, first, partition=2025, today=TODAY)
+    resent = _write(
+        tmp_path / "b_2025.csv",
+        header.replace("城市代码", "城市代码\u200b")
+        + "\n深知执罚〔2025〕12号\u200b,440300,商标,2025-03-01,2025-04-01,调解"
+        + "\n\u200e深知执罚\ufeff〔2025〕13号,440300\u200b,商标\u2060,2025-03-02,,"
+        + "\n深知执罚〔2025〕14号,440300,商标,2025-03-03\u200b,,\n",
+    )
+    r = ingest_file(warehouse, cases, resent, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+    assert len(r.corrections) == 1
+    rows = warehouse.execute(
+        "SELECT case_id, city_code, case_type, filed_date, closed_date FROM raw.enforcement_cases ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("深知执罚〔2025〕12号", "440300", "trademark", date(2025, 3, 1), date(2025, 4, 1)),
+        ("深知执罚〔2025〕13号", "440300", "trademark", date(2025, 3, 2), None),
+        ("深知执罚〔2025〕14号", "440300", "trademark", date(2025, 3, 3), None),
+    ]
+
+
+def test_chinese_enumeration_word_maps_to_the_code_its_column_allows(warehouse, tmp_path):
+    # 企业 is "enterprise" among applicant types but "enterprises" among training audiences: one global mapping
+    # turned a training file's 企业 into 'enterprise' and refused it as an unknown audience.
+    header = "活动编号,城市代码,日期,对象,参训人数,学时,主题"
+    rows = ["E1,440300,2025-03-01,企业,50,3,专利导航", "E2,440300,2025-03-02,社会公众,80,2,宣传周"]
+    path = _write(tmp_path / "培训_2025.csv", "\n".join([header, *rows]) + "\n")
+    r = ingest_file(warehouse, SOURCES["training_events"], path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert warehouse.execute("SELECT event_id, audience FROM raw.training_events ORDER BY 1").fetchall() == [
+        ("E1", "enterprises"),
+        ("E2", "public"),
+    ]
+
+
+def test_text_starting_with_a_minus_is_refused_unless_it_is_a_number(warehouse, tmp_path):
+    # Excel runs "-1 +cmd|' /C calc'!A0" or "- 1+1" as a formula (spaces are allowed in formulas), and
+    # "-1e3+A1": only a minus followed by operators was refused. A minus starts a formula unless the cell is a
+    # plain (negative) number or a dash standing for "none".
+    header = "活动编号,城市代码,日期,对象,参训人数,学时,主题"
+    titles = ["-1 +cmd|' /C calc'!A0", "- 1+1", "-1e3+A1", "-A1", "-", "-12.5%", "-1,200", "知识产权-专利导航"]
+    rows = [f'E{i},440300,2025-03-0{i + 1},企业,50,3,"{t}"' for i, t in enumerate(titles)]
+    path = _write(tmp_path / "培训_2025.csv", "\n".join([header, *rows]) + "\n")
+    r = ingest_file(warehouse, SOURCES["training_events"], path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (8, 4, 4)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
+    assert reasons == {
+        n: f"formula-like text in title (possible spreadsheet injection): '{titles[n - 2]}'" for n in (2, 3, 4, 5)
+    }
+    assert [t for (t,) in warehouse.execute("SELECT title FROM raw.training_events ORDER BY event_id").fetchall()] == [
+        "-",
+        "-12.5%",
+        "-1,200",
+        "知识产权-专利导航",
+    ]
+
+
+def test_a_file_is_read_by_what_it_holds_not_only_by_its_name(warehouse, tmp_path):
+    # Offices rename files: a workbook saved as 质押.csv was refused as "not valid UTF-16 text", an old .xls
+    # renamed .csv likewise. A workbook or Parquet file under a text name is read as what it is (and said);
+    # an old binary .xls is refused by name.
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(HEADER_ZH.split(","))
+    wb.active.append(["440300", "2025-03", 12, 100, 10, 2, 8, 3])
+    workbook = tmp_path / "质押_2025.csv"
+    wb.save(workbook)
+    r = ingest_file(warehouse, PLEDGE, workbook, partition=partition_of(workbook, PLEDGE), today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    assert "the file is an Excel workbook (named .csv): read as one" in r.notes
+    parquet = tmp_path / "质押_2025-04.txt"
+    pl.DataFrame({c: [v] for c, v in zip(HEADER_EN.split(","), GOOD_ROWS[1].split(","), strict=True)}).write_parquet(
+        parquet
+    )
+    r = ingest_file(warehouse, PLEDGE, parquet, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    old = _write(tmp_path / "old_2025.csv", "")
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, old, partition=2025, today=TODAY)
+    assert e.value.reason == "the file is an old Excel workbook (.xls, named .csv): save it as .xlsx or CSV"
+
+
+def test_a_known_header_spanning_sub_columns_refuses_the_file(warehouse, tmp_path):
+    # Statistical tables put 本年累计 / 本月 under a merged 登记笔数: the first sub-column was read as the month's
+    # registrations (the year's cumulative total, loaded silently) and the sub-header row refused as data. Which
+    # sub-column the contract means is not told: the file is refused, naming the header and its sub-columns.
+    import openpyxl
+
+    path = tmp_path / "质押_2025年3月.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(
+        [
+            "城市代码",
+            "月份",
+            "登记笔数",
+            None,
+            "质押金额(万元)",
+            None,
+            "质押专利数",
+            "质押商标数",
+            "服务企业数",
+            "首贷企业数",
+        ]
+    )
+    ws.append([None, None, "本年累计", "本月", "本年累计", "本月", None, None, None, None])
+    ws.merge_cells("C1:D1")
+    ws.merge_cells("E1:F1")
+    ws.append(["440300", "2025-03", 30, 12, 300, 100, 10, 2, 8, 3])
+    wb.save(path)
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert e.value.reason == (
+        "header '登记笔数' spans sub-columns '本年累计', '本月' and header '质押金额(万元)' spans sub-columns "
+        "'本年累计', '本月': which one holds the value is not told (keep one sub-column per header, or send the "
+        "sub-column under the header's own name)"
+    )
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall() == [(0,)]
+    # the same table as CSV (merged cells are saved as empty ones)
+    csv_path = _write(
+        tmp_path / "质押_2025年4月.csv",
+        "城市代码,月份,登记笔数,,质押金额(万元),,质押专利数,质押商标数,服务企业数,首贷企业数\n"
+        ",,本年累计,本月,本年累计,本月,,,,\n440300,2025-04,30,12,300,100,10,2,8,3\n",
+    )
+    with pytest.raises(IngestError, match="header '登记笔数' spans sub-columns '本年累计', '本月'"):
+        ingest_file(warehouse, PLEDGE, csv_path, partition=2025, today=TODAY)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_header_repeated_inside_the_table_is_refused_and_so_are_rows_it_reorders(warehouse, tmp_path, big):
+    # Exports repeat the header at page breaks; a 续表 below a table may order its columns differently. The rows
+    # under a reordered header were read in the first header's columns: 质押专利数 and 质押商标数 swapped, silently.
+    swapped = HEADER_ZH.replace("质押专利数,质押商标数", "质押商标数,质押专利数")
+    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
+        1700 if big else 0
+    )
+    lines = [
+        HEADER_ZH,
+        "440300,2025-01,12,100,10,2,8,3",  # row 2
+        HEADER_ZH,  # row 3: the same header again
+        "440100,2025-01,8,200,5,1,6,2",  # row 4
+        swapped,  # row 5
+        "320500,2025-01,8,200,1,5,6,2",  # row 6: patents 5, trademarks 1 in this order
+        HEADER_ZH,  # row 7: back to the file's order
+        "330100,2025-01,8,200,5,1,6,2",  # row 8
+    ]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + [r for r in filler]) + "\n")
+    if big:
+        assert path.stat().st_size >= (1 << 20)
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    # the scan finds the repeated header among the rows it did not pass and leaves the file to the reader
+    how = [how for name, how in contract_sql.READ_LOG[logged:] if name == "pledge_2025.csv"]
+    assert how == (["reader: a header repeated inside the table"] if big else []) + ["frame"]
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 7 + len(filler)
+    reasons = dict(
+        warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows WHERE row_number < 9 ORDER BY 1").fetchall()
+    )
+    assert reasons[3] == "header row repeated inside the table, not a record"
+    assert reasons[5] == (
+        "header row repeated inside the table with its columns in another order, not a record "
+        "(质押商标数 / 质押专利数 where the file's header has 质押专利数 / 质押商标数)"
+    )
+    assert reasons[6] == (
+        "read under the header repeated at row 5 whose columns are in another order: send one table per file"
+    )
+    assert reasons[7] == "header row repeated inside the table, not a record"
+    assert set(reasons) == {3, 5, 6, 7}
+    loaded = warehouse.execute(
+        "SELECT city_code, patents_pledged FROM raw.pledge_loans WHERE _row_number < 9 ORDER BY _row_number"
+    ).fetchall()
+    assert loaded == [("440300", 10), ("440100", 5), ("330100", 5)]

@@ -35,6 +35,7 @@ import polars as pl
 
 from pipelines.ingest.readers import (
     _BOMS,
+    ROW_FLAGS,
     ROW_NUMBER,
     IngestError,
     RawFrame,
@@ -42,9 +43,10 @@ from pipelines.ingest.readers import (
     _head_text,
     _sniff,
     context_year,
+    flag_repeated_headers,
     unit_line,
 )
-from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, map_columns
+from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, SCIENTIFIC_TEXT, map_columns
 from pipelines.sources import NATIONAL_CODES, Column, Source, plausibility_thresholds
 
 REST = "__ingest_rest"  # the rows of a scan that did not load straight away (refused, blank)
@@ -225,7 +227,7 @@ def parquet_layout(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -
 
 def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
     """A file already read into an all-text frame (a workbook, a small text file): the same SQL runs over it."""
-    flags = [c for c in raw.df.columns if c in ("__ragged", "__truncated")]
+    flags = [c for c in raw.df.columns if c in ROW_FLAGS]
     headers = [c for c in raw.df.columns if c != ROW_NUMBER and c not in flags]
     mapped = _map(raw, source, file_name)
     return Layout(
@@ -396,6 +398,7 @@ ASCII_TOKEN_RE = rf"[^{_NOT_FIRST}\x7f-\x{{10FFFF}}](?:[^\x00-\x1f\x7f-\x{{10FFF
 IDENTIFIER_RE = rf"[^{_NOT_FIRST}\[\]()\x7f-\x{{10FFFF}}][^\x00-\x20\[\]()\x7f-\x{{10FFFF}}]*"
 CODE_RE = rf"[^{_NOT_FIRST}.\x7f-\x{{10FFFF}}][^\x00-\x20.\x7f-\x{{10FFFF}}]*"  # no "320500.0" (Excel)
 NUMBER_RE = r"-?[0-9]+(\.[0-9]+)?"
+SCIENTIFIC_RE = SCIENTIFIC_TEXT.strip("^$")
 DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 MONTH_RE = r"[0-9]{4}-[0-9]{2}(-[0-9]{2})?"
 _TRUE_CASED = tuple(sorted({v for t in _TRUE for v in (t, t.upper(), t.capitalize())}))
@@ -421,11 +424,11 @@ def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) ->
             # the code, or a county-level code of a known prefecture (validate._known_codes), as one pattern
             pattern = f"{_regex_alternatives(codes)}|{_regex_alternatives(prefectures)}[0-9]{{2}}"
             present(f"regexp_full_match({x}, {lit(pattern)})")
-        elif c.identifier:
-            present(f"regexp_full_match({x}, {lit(IDENTIFIER_RE)})")
-        elif c.name in CODE_COLUMNS:
-            present(f"regexp_full_match({x}, {lit(CODE_RE)})")
-        elif c.region_code or c.name.endswith("_code"):
+        elif c.identifier or c.name.endswith("_code"):
+            pattern = IDENTIFIER_RE if c.identifier else CODE_RE if c.name in CODE_COLUMNS else ASCII_TOKEN_RE
+            # 2.02211E+11 (a number Excel wrote for an identifier) is refused by the Polars rules
+            present(f"regexp_full_match({x}, {lit(pattern)}) AND NOT regexp_full_match({x}, {lit(SCIENTIFIC_RE)})")
+        elif c.region_code:
             present(f"regexp_full_match({x}, {lit(ASCII_TOKEN_RE)})")
         else:
             present(f"regexp_full_match({x}, {lit(FREE_TEXT_RE)})")
@@ -486,6 +489,9 @@ def _native_column(c: Column, x: str, vname: str, factor: float | None) -> tuple
     if c.dtype == "bool":
         return f"coalesce({x}, false)", ok
     value = f"CAST({x} AS BIGINT)" if c.dtype == "int" else (f"{x} * {factor!r}" if factor else x)
+    if c.dtype == "float":
+        # NaN and infinity are no numbers: left to the Polars rules, which refuse them (validate.NUMBER_TEXT)
+        ok.append(f"({x} IS NULL OR isfinite({x}))")
     if c.min_value is not None:
         ok.append(f"coalesce({vname} >= {c.min_value!r}, true)")
     if c.max_value is not None:
@@ -714,6 +720,9 @@ def _run_stage(con, source, layout, scan_from, expected, partition, today, valid
                 named = ", ".join([f"__raw{i} AS {ident(h)}" for i, h in enumerate(layout.headers)] + flags)
                 df = con.sql(f"SELECT __rn AS {ROW_NUMBER}, {named} FROM {REST} WHERE NOT __blank ORDER BY __rn").pl()
                 df = df.select(*layout.headers, ROW_NUMBER, *layout.flags)
+                if layout.kind != "frame" and "__repeated_header" in flag_repeated_headers(df, source).columns:
+                    # the rows under a reordered header passed as they were read: the reader judges the file
+                    raise NotScannable("a header repeated inside the table")
                 suspect = RawFrame(df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year)
             con.execute(f"DROP TABLE {REST}")
         if n_good + n_rest == 0:

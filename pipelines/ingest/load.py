@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from pipelines.ingest import contract_sql
-from pipelines.ingest.readers import ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
+from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
 from pipelines.ingest.validate import validate
 from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
 
@@ -214,7 +214,7 @@ def years_of_dates(df: pl.DataFrame, column: str, source: Source, context_year: 
     # counted with its rows (the parse is per cell, so the years and their order are those of a per-row parse;
     # a per-row parse was ~90 % of planning a run's CSV and Parquet files).
     texts = df.group_by(pl.col(column).cast(pl.Utf8).alias("__text")).agg(pl.len().alias("__rows"))
-    txt = pl.col("__text").str.strip_chars().str.normalize("NFKC")
+    txt = pl.col("__text").str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.strip_chars()
     if context_year and c.name == "month":  # 12月 in a file that states its year (as validate reads it)
         bare = txt.str.contains(r"^\d{1,2}\s*月(?:份)?$")
         txt = pl.when(bare).then(pl.lit(f"{context_year}年") + txt).otherwise(txt)

@@ -40,6 +40,12 @@ ROW_NUMBER = "__row"
 # row number stays unique in the file and says which sheet it came from (see `sheet_and_row`).
 SHEET_ROW_BLOCK = 1_000_000
 _DELIMITERS = (",", "\t", ";", "|")
+# Columns a reader adds to a frame holding, per row, why the row cannot be trusted as read (null: fine): a row with
+# more fields than the header, a cut-off last row, a month Excel stored as an ambiguous number. Such rows are refused.
+ROW_FLAGS = ("__ragged", "__truncated", "__ambiguous", "__repeated_header")
+# Of those, the flags whose reason stands alone (the row's other faults are its symptoms: a header's cells are no
+# values).
+WHOLE_ROW_FLAGS = ("__repeated_header",)
 
 
 class IngestError(Exception):
@@ -49,6 +55,11 @@ class IngestError(Exception):
         self.file_name = file_name
         self.reason = reason
         super().__init__(f"{file_name}: {reason}")
+
+
+class AmbiguousHeader(IngestError):
+    """A header was found but does not say which column holds a contract column: the file is refused as it is
+    (not taken for a sheet or a delimiter without a header)."""
 
 
 @dataclass
@@ -67,12 +78,17 @@ class RawFrame:
 # ---------------------------------------------------------------------------------------------- headers
 
 _BRACKETS = str.maketrans({"[": "(", "]": ")", "【": "(", "】": ")", "〔": "(", "〕": ")", "〈": "(", "〉": ")"})
+# Invisible format characters that text copied from web pages and chats carries: zero-width spaces and joiners,
+# direction marks and embeddings, the word joiner, byte-order marks, soft hyphens. They are no whitespace to
+# regular expressions, and invisible to the office: in a header, a code, a number or an identifier they only make
+# a known value unknown (or a key new).
+INVISIBLE_CHARS = r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 
 
 def normalise_header(h: str) -> str:
     """Full-width to half-width (NFKC), no whitespace at all (Alt+Enter line breaks, full-width spaces),
     one bracket style, no required-field stars, lower case."""
-    s = unicodedata.normalize("NFKC", str(h)).replace("\ufeff", "")
+    s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(h)))
     s = re.sub(r"\s+", "", s).translate(_BRACKETS)
     return s.strip("*※:").lower()
 
@@ -253,7 +269,39 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
             f"no header row found in the first {HEADER_SCAN_ROWS} rows: expected columns such as "
             + ", ".join(c.name for c in source.columns[:5]),
         )
+    if best[0] + 1 < len(rows):
+        _refuse_spanned_headers(rows[best[0]], rows[best[0] + 1], best[1] == 2, source, file_name)
     return best[0], best[1], best[2]
+
+
+_NUMBER_LIKE = re.compile(r"^[+-]?[\d.,，%]+$|^\d{4}[-/.年]\d{1,2}")  # a number, code or date: a data cell
+
+
+def _refuse_spanned_headers(upper: list, lower: list, lower_is_header: bool, source: Source, file_name: str) -> None:
+    """A contract header over several sub-columns (登记笔数 merged over 本年累计 / 本月): the first was read as the
+    column (a year's cumulative total loaded as the month's value, silently). Which one the contract means is not
+    told, so the file is refused naming them. The row below is a sub-header when it is part of the header, or when
+    no cell of it is a number, code or date (a data row always has one)."""
+    cells = [_cell_text(c).strip() for c in lower]
+    if not lower_is_header and any(_NUMBER_LIKE.match(c) for c in cells):
+        return
+    spans = []
+    n = len(upper)
+    for j, u in enumerate(upper):
+        if _safe_match(_cell_text(u), source) is None:
+            continue
+        k = j + 1
+        while k < n and _cell_text(upper[k]).strip() == "":
+            k += 1
+        labels = [c for c in cells[j:k] if c and not _is_unit_row([c])]
+        if k - j > 1 and len(labels) > 1:
+            spans.append(f"header '{_cell_text(u).strip()}' spans sub-columns " + ", ".join(f"'{x}'" for x in labels))
+    if spans:
+        raise AmbiguousHeader(
+            file_name,
+            " and ".join(spans) + ": which one holds the value is not told (keep one sub-column per header, or send "
+            "the sub-column under the header's own name)",
+        )
 
 
 def unit_line(rows: list[list]) -> str | None:
@@ -271,6 +319,11 @@ def unit_line(rows: list[list]) -> str | None:
 # ---------------------------------------------------------------------------------------------- files
 
 
+# What a file holds, by its first bytes: offices rename files (a workbook saved as .csv), and a name is no proof.
+_MAGIC = {b"PK\x03\x04": ".xlsx", b"PAR1": ".parquet", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": ".xls"}
+_KIND_NAMES = {".xlsx": "an Excel workbook", ".parquet": "a Parquet file", ".xls": "an old Excel workbook (.xls"}
+
+
 def read_file(path: Path, source: Source) -> RawFrame:
     name = path.name
     suffix = path.suffix.lower()
@@ -278,6 +331,16 @@ def read_file(path: Path, source: Source) -> RawFrame:
         raise IngestError(name, f"unsupported file type '{suffix}' (use CSV, Parquet or XLSX)")
     if path.stat().st_size == 0:
         raise IngestError(name, "file is empty")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    held = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+    if held == ".xls":
+        raise IngestError(name, f"the file is an old Excel workbook (.xls, named {suffix}): save it as .xlsx or CSV")
+    if held is not None and held != suffix and not (held == ".xlsx" and suffix == ".xlsm"):
+        # a text name over a workbook or Parquet bytes (a text file never starts with these bytes)
+        raw = _read_parquet(path) if held == ".parquet" else _read_xlsx_once(path, source)
+        raw.notes.insert(0, f"the file is {_KIND_NAMES[held]} (named {suffix}): read as one")
+        return raw
     if suffix == ".parquet":
         return _read_parquet(path)
     if suffix in (".xlsx", ".xlsm"):
@@ -358,6 +421,28 @@ def display_factor(fmt: str | None) -> float:
     return factor
 
 
+def _decimals_shown(fmt: str | None) -> int | None:
+    """Decimal places a number format shows (0.00 -> 2); None for General (as many as the number has)."""
+    if not fmt or fmt == "General":
+        return None
+    m = re.search(r"\.([0#?]+)", _LITERAL.sub("", fmt.split(";")[0]))
+    return len(m.group(1)) if m else 0
+
+
+def _decimal_month(cell) -> tuple[str, bool] | None:
+    """A number like 2025.1 in a cell (a month typed as 2025.10 loses its 0: Excel keeps the number 2025.1): the
+    text its format shows (2025.10 under 0.00), and whether it is ambiguous (2025.1 under General: January, or
+    October with its 0 dropped). None for any other value."""
+    v = cell.value
+    if not isinstance(v, float) or not 1900 < v < 2101 or v.is_integer():
+        return None
+    shown = _decimals_shown(getattr(cell, "number_format", None))
+    if shown is not None and shown >= 2:
+        return f"{v:.{shown}f}", False
+    text = repr(v)
+    return text, text.endswith(".1")
+
+
 def _xlsx_text(cell) -> tuple[str | None, float]:
     """The text of a cell and the factor its number format applies (1 for everything but scaled numbers)."""
     v = cell.value
@@ -387,6 +472,47 @@ def _xlsx_text(cell) -> tuple[str | None, float]:
 
 
 _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+# A formula element in a sheet's XML (any namespace prefix): sheets without one are not parsed a second time.
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def uncached_formulas(ws) -> dict[tuple[int, int], str]:
+    """(row, column) -> "=formula" of the formula cells a sheet holds without a saved result. Excel and WPS save
+    each formula's value; a workbook written by a program (openpyxl, some report exports) may not, and such a cell
+    reads as empty: a blank a required column refuses as "missing", an optional one loads as NULL - silently
+    losing what the file holds. Returned as the formula's text, the rules refuse it by name (not a number /
+    formula-like text). A formula whose result is the empty text (t="str", <v></v>) is a saved value."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    get_source = getattr(ws, "_get_source", None)  # read-only worksheets stream their XML
+    if get_source is None:
+        return {}
+    with get_source() as src:
+        tail, found = b"", False
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            if _FORMULA_TAG.search(tail + chunk):
+                found = True
+                break
+            tail = chunk[-16:]
+    if not found:
+        return {}
+    out: dict[tuple[int, int], str] = {}
+    with get_source() as src:
+        for _, el in iterparse(src):
+            if el.tag.rsplit("}", 1)[-1] != "c":
+                continue
+            f = v = None
+            for child in el:
+                tag = child.tag.rsplit("}", 1)[-1]
+                f, v = (child, v) if tag == "f" else (f, child) if tag == "v" else (f, v)
+            saved = v is not None and (bool(v.text) or el.get("t") == "str")
+            if f is not None and not saved and el.get("r"):
+                out[coordinate_to_tuple(el.get("r"))] = "=" + (f.text or "(shared formula)")
+            el.clear()
+    return out
 
 
 _MONTH_SHEET = re.compile(r"^(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?(?:数据|统计)?$|^(\d{4})[-./](\d{1,2})$")
@@ -423,14 +549,16 @@ def sheet_month(name: str) -> tuple[int | None, int] | None:
 def _read_xlsx(path: Path, source: Source) -> RawFrame:
     import openpyxl
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:
-        raise IngestError(path.name, f"unreadable Excel file ({type(e).__name__}: {str(e)[:200]})") from e
-    try:
-        return _read_workbook(wb, path, source)
-    finally:
-        wb.close()
+    # Opened as a stream: openpyxl refuses a workbook by its file name (.csv) before looking at its bytes.
+    with open(path, "rb") as stream:
+        try:
+            wb = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+        except Exception as e:
+            raise IngestError(path.name, f"unreadable Excel file ({type(e).__name__}: {str(e)[:200]})") from e
+        try:
+            return _read_workbook(wb, path, source)
+        finally:
+            wb.close()
 
 
 def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
@@ -455,8 +583,18 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             continue
         grid: list[list] = []
         factors: list[list[float]] = []
+        formulas = uncached_formulas(ws)
+        decimal_months: dict[tuple[int, int], tuple[str, bool]] = {}  # (grid row, column) -> see _decimal_month
         for row in ws.iter_rows(min_row=1):
             cells = [_xlsx_text(c) for c in row]
+            for j, c in enumerate(row):
+                if isinstance(c.value, float) and (dm := _decimal_month(c)) is not None:
+                    decimal_months[(len(grid), j)] = dm
+            if formulas:
+                cells = [
+                    (formulas.get((getattr(c, "row", 0), getattr(c, "column", 0)), t), f) if t is None else (t, f)
+                    for c, (t, f) in zip(row, cells, strict=True)
+                ]
             grid.append([t for t, _ in cells])
             factors.append([f for _, f in cells])
         width = max((len(r) for r in grid), default=0)
@@ -467,6 +605,8 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             continue
         try:
             h, n_header, header = find_header(grid, source, path.name)
+        except AmbiguousHeader:
+            raise
         except IngestError:
             if getattr(ws, "sheet_state", "visible") != "visible":
                 sheets.append({"sheet": name, "status": "skipped: hidden sheet without a header", "rows": 0})
@@ -474,6 +614,17 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             unmappable.append(name)
             continue
         units[name] = unit_line(grid[:h])
+        if formulas:
+            from openpyxl.utils.cell import get_column_letter
+
+            shown = [f"{get_column_letter(c)}{r}" for r, c in sorted(formulas) if r > h + n_header][:20]
+            if shown:
+                notes.append(
+                    "formula cell(s) without a saved value: "
+                    + ", ".join(shown)
+                    + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+                    + " - refused; open and save the workbook in Excel (or paste values) so the results are stored"
+                )
         titles.extend(grid[:h])
         header = [str(c) if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
         body_rows = grid[h + n_header :]
@@ -502,14 +653,19 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
                     f"'{canonical_header[other[0]]}' on an earlier sheet; send one unit per file",
                 )
             renamed.append(canonical_header.setdefault(key, hd))
+        ambiguous = _read_decimal_months(grid, h + n_header, header, decimal_months, source)
         df = pl.DataFrame(
             [pl.Series(c, [r[j] for r in body_rows], dtype=pl.Utf8) for j, c in enumerate(_dedupe(renamed))]
         )
+        if ambiguous:
+            df = df.with_columns(
+                pl.Series("__ambiguous", [ambiguous.get(i) for i in range(h + n_header, len(grid))], dtype=pl.Utf8)
+            )
         offset = ordinal * SHEET_ROW_BLOCK
         df = df.with_columns(
             pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
         )
-        df = _drop_blank_rows(df)
+        df = flag_repeated_headers(_drop_blank_rows(df), source)
         df = _month_from_sheet_name(df, source, name, grid[:h], path)
         sheets.append({"sheet": name, "status": "read", "rows": df.height})
         frames.append(df)
@@ -551,6 +707,32 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
     for hd, f in scaled.items():
         notes.append(f"column {hd}: number format shows the stored value x{f:g}; read as shown")
     return RawFrame(body, "xlsx", notes, sheets, stated.pop() if stated else None, context_year(titles, path))
+
+
+def _read_decimal_months(
+    grid: list[list], first_body: int, header: list[str], decimal_months: dict, source: Source
+) -> dict[int, str]:
+    """Month cells that are numbers (2025.1): their text becomes what the format shows (2025.10 under 0.00); the
+    ambiguous ones (General) are returned as grid row -> reason, refusing their rows."""
+    if not decimal_months:
+        return {}
+    month_cols = {
+        j: col
+        for j, hd in enumerate(header)
+        if (col := _safe_match(hd, source)) is not None and col == "month" and source.column(col).dtype == "date"
+    }
+    out: dict[int, str] = {}
+    for (i, j), (text, unclear) in decimal_months.items():
+        if i < first_body or j not in month_cols:
+            continue
+        grid[i][j] = text
+        if unclear:
+            y, m = text.split(".")
+            out[i] = (
+                f"ambiguous month in {month_cols[j]}: the number {text} is {y}.10 (October) or {text} (January) - "
+                f"write the month as text ({y}-10, {y}年10月)"
+            )
+    return out
 
 
 def context_year(title_rows: list, path: Path) -> int | None:
@@ -734,6 +916,8 @@ def _sniff(head_lines: list[str], source: Source, file_name: str) -> tuple[str, 
         rows = list(csv.reader(head_lines, delimiter=d))
         try:
             h, n, header = find_header(rows, source, file_name)
+        except AmbiguousHeader:
+            raise
         except IngestError:
             continue
         hits = _row_hits(header, source)[0]
@@ -816,7 +1000,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    df = _drop_blank_rows(df)
+    df = flag_repeated_headers(_drop_blank_rows(df), source)
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -832,6 +1016,62 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .alias("__truncated")
             )
     return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
+
+
+def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
+    """A data row that is the header again (an export's page break; a 续表 below the table) is no record. When it
+    puts the contract's columns in another order, the rows under it would be read in the file header's columns
+    (two counts swapped, silently): they are refused too, up to a header in the file's order."""
+    cols = [c for c in df.columns if not c.startswith("__")]
+    if df.height == 0 or len(cols) < 2:
+        return df
+    own = {j: _safe_match(c.split("__dup")[0], source) for j, c in enumerate(cols)}
+    known = sorted({*header_names(source), *(normalise_header(c) for j, c in enumerate(cols) if own[j])})
+
+    def norm(c: str) -> pl.Expr:  # normalise_header in expressions, enough to find a header's cells
+        return (
+            pl.col(c)
+            .str.normalize("NFKC")
+            .str.replace_all(r"\s+", "")
+            .str.replace_all(r"[\[【〔〈]", "(")
+            .str.replace_all(r"[\]】〕〉]", ")")
+            .str.strip_chars("*※:")
+            .str.to_lowercase()
+        )
+
+    hits = df.select(pl.sum_horizontal([norm(c).is_in(known).cast(pl.Int32) for c in cols]) >= 2).to_series()
+    if not hits.any():
+        return df
+    rows = df.filter(hits).select(ROW_NUMBER, *cols).rows()
+    marks: dict[int, str] = {}  # row number -> reason
+    for row in rows:
+        n, cells = row[0], row[1:]
+        other = [j for j, cell in enumerate(cells) if (m := _safe_match(_cell_text(cell), source)) and m != own[j]]
+        if not other:
+            marks[n] = "header row repeated inside the table, not a record"
+            continue
+        marks[n] = (
+            "header row repeated inside the table with its columns in another order, not a record ("
+            + " / ".join(str(cells[j]) for j in other)
+            + " where the file's header has "
+            + " / ".join(cols[j] for j in other)
+            + ")"
+        )
+        marks[-n] = ""  # the rows below this one, to the next header, are read in the wrong columns
+    numbers = df[ROW_NUMBER].to_list()
+    reasons, under = [], None
+    for n in numbers:
+        if n in marks:
+            under = n if -n in marks else None
+            reasons.append(marks[n])
+        elif under is not None:
+            reasons.append(
+                f"read under the header repeated at row {under} whose columns are in another order: send one table "
+                "per file"
+            )
+        else:
+            reasons.append(None)
+    return df.with_columns(pl.Series("__repeated_header", reasons, dtype=pl.Utf8))
 
 
 def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:

@@ -12,7 +12,16 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.ingest.readers import ROW_NUMBER, HeaderUnitError, IngestError, RawFrame, match_header
+from pipelines.ingest.readers import (
+    INVISIBLE_CHARS,
+    ROW_FLAGS,
+    ROW_NUMBER,
+    WHOLE_ROW_FLAGS,
+    HeaderUnitError,
+    IngestError,
+    RawFrame,
+    match_header,
+)
 from pipelines.sources import (
     EXCEL_ERRORS,
     NATIONAL_CODES,
@@ -25,15 +34,18 @@ from pipelines.sources import (
     ratio_indicators,
 )
 
-_FORMULA_PREFIXES = ("=", "+", "@", "\t", "\r")
+# Text a spreadsheet runs as a formula (= + @; the minus is judged apart). Tabs and line breaks in front are
+# stripped with the other white space before this is asked.
+_FORMULA_START = r"^[=+@]"
 
-# Offices often write enumerations in Chinese; map them to the contract's codes.
-ENUM_SYNONYMS: dict[str, str] = {
+# Offices often write enumerations in Chinese; map them to the contract's codes. A word that means a different
+# code in different columns lists them all: each column takes the one it allows (see `enum_synonyms`).
+ENUM_SYNONYMS: dict[str, str | tuple[str, ...]] = {
     "发明": "invention",
     "发明专利": "invention",
     "实用新型": "utility_model",
     "外观设计": "design",
-    "企业": "enterprise",
+    "企业": ("enterprise", "enterprises"),  # an applicant type; a training audience
     "大专院校": "university",
     "高校": "university",
     "科研单位": "research_institute",
@@ -71,6 +83,17 @@ ENUM_SYNONYMS: dict[str, str] = {
     "整改": "rectification",
     "撤销": "withdrawn",
 }
+
+
+def enum_synonyms(allowed: tuple[str, ...]) -> dict[str, str]:
+    """The Chinese words of ENUM_SYNONYMS that mean one of ``allowed``, each mapped to that code."""
+    out = {}
+    for word, codes in ENUM_SYNONYMS.items():
+        code = next((c for c in ((codes,) if isinstance(codes, str) else codes) if c in allowed), None)
+        if code is not None:
+            out[word] = code
+    return out
+
 
 _TRUE = ("1", "true", "t", "yes", "y", "是", "√")
 _FALSE = ("0", "false", "f", "no", "n", "否", "")
@@ -281,14 +304,27 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
     return value
 
 
+# A number as offices write it: a sign, digits (thousands grouped in threes by , or ，, or not grouped), a decimal
+# part, an exponent. Anything else is no number: Polars' cast alone reads NaN, inf and 1e400 (infinity), and
+# dropping every comma read 12,34 (a decimal comma or a mistyped grouping) as 1234 — wrong values, loaded silently.
+NUMBER_TEXT = r"^[+-]?(?:(?:\d{1,3}(?:[,，]\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+
+# A number in Excel's scientific notation (what it writes for long numbers in a General column).
+SCIENTIFIC_TEXT = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
+
+
 def _number(txt: pl.Expr) -> pl.Expr:
-    return txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+    """The number a cell's text spells (null when it spells none, or one too large to be finite)."""
+    num = pl.when(txt.str.contains(NUMBER_TEXT)).then(
+        txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+    )
+    return pl.when(num.is_finite()).then(num)
 
 
 def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False) -> pl.Expr:
     """The typed value of one column, from its cleaned text (null where the text cannot be read)."""
     if c.dtype == "str":
-        value = txt.replace_strict(ENUM_SYNONYMS, default=txt) if c.allowed else txt
+        value = txt.replace_strict(enum_synonyms(c.allowed), default=txt) if c.allowed else txt
         if c.name in ("city_code", "region_code", "province_code", "parent_code"):
             # Excel turns codes into numbers ("320500.0"); codes are text of 6 digits.
             value = txt.str.replace(r"\.0+$", "")
@@ -321,7 +357,7 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
         ]
         if c.dtype == "int":
             # the unrounded number, as the reason shows it
-            num = txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+            num = _number(txt)
             if factor:
                 num = num * factor
             frac = num.is_not_null() & ((num - num.round(0)).abs() > 1e-9)
@@ -368,12 +404,26 @@ def _rules(
                     ),
                 )
             )
+        if c.identifier or c.name.endswith("_code"):
+            # Excel writes a long number in a General column as 2.02211E+11: the digits are lost, the text is no
+            # identifier any more (a wrong key, silently, if loaded).
+            r.append(
+                (
+                    raw_txt.str.contains(SCIENTIFIC_TEXT),
+                    pl.format(
+                        "number in scientific notation in {}: '{}' (Excel dropped its digits: format the column as "
+                        "text and send the file again)",
+                        pl.lit(c.name),
+                        raw_txt.str.slice(0, 40),
+                    ),
+                )
+            )
         r.append(
             (
-                raw_txt.str.starts_with("=")
-                | raw_txt.str.starts_with("+")
-                | raw_txt.str.starts_with("@")
-                | raw_txt.str.contains(r"^-[^0-9.\s]|^-[0-9.]+[-+*/=&|(]"),
+                raw_txt.str.contains(_FORMULA_START)
+                # a minus starts a formula (Excel allows spaces in one: "-1 +cmd|...") unless the cell is a
+                # plain negative number or a dash standing for "none"
+                | (raw_txt.str.starts_with("-") & ~raw_txt.str.contains(r"^-[0-9.,]*%?$")),
                 pl.format(
                     "formula-like text in {} (possible spreadsheet injection): '{}'",
                     pl.lit(c.name),
@@ -473,7 +523,7 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
     pattern = r"[^\x00-\x7F]|\s|[\[\]()]" if c.identifier else r"[^\x00-\x7F]"
     if not series.str.contains(pattern).any():
         return txt
-    out = txt.str.normalize("NFKC")
+    out = txt.str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "")
     if c.identifier:
         out = out.str.replace_all(r"\s+", "").str.replace_all(_IDENT_OPEN, "〔").str.replace_all(_IDENT_CLOSE, "〕")
     return out.str.strip_chars().replace("", None)
@@ -502,9 +552,15 @@ def validate(
     codes = sorted(valid_codes) if valid_codes is not None else None
 
     raw_cols = [c.name for c in source.columns]
-    flags = [f for f in ("__ragged", "__truncated") if f in df.columns]
+    flags = [f for f in ROW_FLAGS if f in df.columns and f not in WHOLE_ROW_FLAGS]
+    whole_flags = [f for f in WHOLE_ROW_FLAGS if f in df.columns]
     work = df.select(
-        pl.col(ROW_NUMBER), *[_clean_text(c).alias(_TXT + c) for c in raw_cols], *flags, "__total", "__note"
+        pl.col(ROW_NUMBER),
+        *[_clean_text(c).alias(_TXT + c) for c in raw_cols],
+        *flags,
+        *whole_flags,
+        "__total",
+        "__note",
     )
     work = work.with_columns(
         [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
@@ -604,7 +660,9 @@ def validate(
     checks += [(cells_ok & cond, text) for cond, text in _record_rules(source, work, population)]
     # A total row is refused for being one, whatever else is wrong with it: its reason stands alone.
     work = work.with_columns(
-        pl.coalesce(pl.col("__total"), _city_level_total(source), pl.col("__note")).alias("__whole")
+        pl.coalesce(
+            *[pl.col(f) for f in whole_flags], pl.col("__total"), _city_level_total(source), pl.col("__note")
+        ).alias("__whole")
     )
     checks = [(cond & pl.col("__whole").is_null(), text) for cond, text in checks]
     checks.append((pl.col("__whole").is_not_null(), pl.col("__whole")))
