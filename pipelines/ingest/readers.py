@@ -1028,18 +1028,27 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
     own = {j: _safe_match(c.split("__dup")[0], source) for j, c in enumerate(cols)}
     known = sorted({*header_names(source), *(normalise_header(c) for j, c in enumerate(cols) if own[j])})
 
-    def norm(c: str) -> pl.Expr:  # normalise_header in expressions, enough to find a header's cells
-        return (
-            pl.col(c)
-            .str.normalize("NFKC")
+    no_digit_in_known = not any(re.search(r"\d", k) for k in known)
+
+    def header_cells(c: str) -> pl.Series:
+        """The texts of column ``c`` that read as a known header (normalise_header in expressions). Only the
+        column's distinct texts are normalised: normalising every cell was about 40 % of reading a 100k-row CSV."""
+        texts = df.select(pl.col(c).drop_nulls().unique()).to_series()
+        if no_digit_in_known:  # NFKC keeps a digit a digit: a text with one is no known header
+            texts = texts.filter(~texts.str.contains(r"\d"))
+        normalised = (
+            texts.str.normalize("NFKC")
             .str.replace_all(r"\s+", "")
             .str.replace_all(r"[\[【〔〈]", "(")
             .str.replace_all(r"[\]】〕〉]", ")")
             .str.strip_chars("*※:")
             .str.to_lowercase()
         )
+        return texts.filter(normalised.is_in(known))
 
-    hits = df.select(pl.sum_horizontal([norm(c).is_in(known).cast(pl.Int32) for c in cols]) >= 2).to_series()
+    hits = df.select(
+        pl.sum_horizontal([pl.col(c).is_in(header_cells(c)).cast(pl.Int32) for c in cols]) >= 2
+    ).to_series()
     if not hits.any():
         return df
     rows = df.filter(hits).select(ROW_NUMBER, *cols).rows()
