@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.labels import label_set
+from pipelines.labels import label_set, load_labels
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -322,9 +322,22 @@ SOURCE_NAMES = {
     "enforcement_cases": ("执法案件", "Enforcement cases"),
     "training_events": ("培训活动", "Training events"),
 }
-ALERT_TYPES = {
-    "behind_target": ("目标滞后", "Behind target"),
+# Alert rules by rule id (the alerts page and the profile's alert history). marts.fct_alerts.alert_type is the
+# rule id, except target_behind which the mirror calls behind_target (the profile's original name for it).
+ALERT_RULES = {
+    "target_behind": ("目标滞后", "Behind target"),
+    "bottom_group": ("末位分组", "Bottom group"),
+    "rank_drop": ("排名大幅下降", "Rank drop"),
+    "stage": ("评价阶段", "Evaluation stage"),
+    "source_reporting": ("数据报送", "Reporting"),
+    "pledge_freshness": ("月度数据逾期", "Monthly data late"),
+    "run_failed": ("运行失败", "Run failed"),
+    "blocking_check_failed": ("阻断性检查失败", "Blocking check failed"),
+    "landing_file_refused": ("落地文件被拒", "Landing file refused"),
+    "dead_run": ("运行进程消失", "Dead run"),
 }
+ALERT_TYPES = {"behind_target": ALERT_RULES["target_behind"], **ALERT_RULES}
+ALERT_STATES = {"firing": ("预警中", "Firing"), "resolved": ("已解除", "Resolved")}
 PLANS = {
     "plan_2016_2020": ("2016–2020年规划", "Plan 2016–2020"),
     "plan_2021_2025": ("2021–2025年规划", "Plan 2021–2025"),
@@ -395,6 +408,17 @@ def label(mapping: dict[str, tuple[str, str]], code: str | None, lang: str | Non
     if pair is None:
         return str(code)
     return pair[1] if norm_lang(lang) == "en" else pair[0]
+
+
+def alert_status_label(status: str | None, lang: str | None) -> str:
+    """fct_alerts.status is whatever the rule reports: a target status, a stage, a reporting status (all in the
+    labels seed) or, for rules without one, the alert's state (firing / resolved)."""
+    if status is None:
+        return ""
+    seeded = load_labels().get(status)
+    if seeded is not None:
+        return seeded.text("en" if norm_lang(lang) == "en" else "zh")
+    return label(ALERT_STATES, status, lang)
 
 
 def name_col(lang: str | None) -> str:

@@ -16,7 +16,7 @@ from dash import Input, Output, State, dcc, html
 from pipelines.labels import label_text
 
 from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
-from ..i18n import norm_lang, t
+from ..i18n import ALERT_RULES, ALERT_STATES, norm_lang, t
 
 PATH = "/alerts"
 NAV_KEY = "nav_alerts"
@@ -67,25 +67,14 @@ TEXT = {
     "al_card_pending": ("待投递消息", "Messages awaiting delivery"),
     "al_engineering": ("数据工程", "Data engineering"),
 }
-RULES = {
-    "target_behind": ("目标滞后", "Behind target"),
-    "bottom_group": ("末位分组", "Bottom group"),
-    "rank_drop": ("排名大幅下降", "Rank drop"),
-    "stage": ("评价阶段", "Evaluation stage"),
-    "source_reporting": ("数据报送", "Reporting"),
-    "pledge_freshness": ("月度数据逾期", "Monthly data late"),
-    "run_failed": ("运行失败", "Run failed"),
-    "blocking_check_failed": ("阻断性检查失败", "Blocking check failed"),
-    "landing_file_refused": ("落地文件被拒", "Landing file refused"),
-    "dead_run": ("运行进程消失", "Dead run"),
-}
+RULES = ALERT_RULES  # one list of rule names (i18n): the profile's alert history labels them too
 KINDS = {
     "sanction": ("处置", "Sanction"),
     "review": (label_text("review"), label_text("review", "en")),  # the stage of the same name (labels seed)
     "condition": ("状况", "Condition"),
     "event": ("事件", "Event"),
 }
-STATES = {"firing": ("预警中", "Firing"), "resolved": ("已解除", "Resolved")}
+STATES = ALERT_STATES
 SEVERITIES = {"critical": ("严重", "Critical"), "warning": ("警告", "Warning"), "info": ("提示", "Info")}
 PERIODS = {"1d": ("1 天", "1 day"), "7d": ("7 天", "7 days"), "30d": ("30 天", "30 days")}
 PERIOD_DELTA = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}

@@ -39,6 +39,7 @@ from ..i18n import (
     STAGES,
     TARGET_STATUS,
     VERDICT_STATUS,
+    alert_status_label,
     label,
     name_col,
     norm_lang,
@@ -167,23 +168,35 @@ def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
 
 
 def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
+    """The profile's alert history: every rule's alerts (target, stage, reporting, rank …), each labelled.
+
+    The stored message is the Chinese title; in English the alert's own English title is shown when it has one
+    (older mirrors carry none: then type, indicator and status say the same)."""
     ind = "name_en" if lang == "en" else "name_zh"
     names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
-    return [
-        {
-            **r,
-            "type_label": label(ALERT_TYPES, r.get("alert_type"), lang),
-            "status_label": label(TARGET_STATUS, r.get("status"), lang),
-            "indicator_name": names.get(r.get("indicator_code"), r.get("indicator_code") or ""),
-            # the stored message is the Chinese e-mail subject; the grid says the same in the reader's language
-            "message": r.get("message")
-            if lang != "en"
-            else f"{label(ALERT_TYPES, r.get('alert_type'), lang)}: "
-            f"{names.get(r.get('indicator_code'), r.get('indicator_code') or '')} — "
-            f"{label(TARGET_STATUS, r.get('status'), lang)}",
-        }
-        for r in records(alerts, 2)
-    ]
+    rows = []
+    for r in records(alerts, 2):
+        type_label = label(ALERT_TYPES, r.get("alert_type"), lang)
+        status_label = alert_status_label(r.get("status"), lang)
+        indicator = names.get(r.get("indicator_code"), r.get("indicator_code") or "")
+        if lang != "en":
+            message = r.get("message") or ""
+        elif r.get("title_en"):
+            message = r["title_en"]
+        else:
+            message = " — ".join(
+                p for p in (f"{type_label}: {indicator}" if indicator else type_label, status_label) if p
+            )
+        rows.append(
+            {
+                **r,
+                "type_label": type_label,
+                "status_label": status_label,
+                "indicator_name": indicator,
+                "message": message,
+            }
+        )
+    return rows
 
 
 def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang: str) -> html.Div:

@@ -1,0 +1,64 @@
+"""What officials read, in both languages: labels instead of codes, numbers formatted alike, nothing overlapping.
+
+Pure functions behind the callbacks, over small frames: no snapshot, no browser."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from dashboards.pages import profile
+
+CATALOG = pl.DataFrame(
+    {"indicator_code": ["PRO01"], "name_zh": ["行政执法案件结案率"], "name_en": ["Enforcement case closure rate"]}
+)
+
+
+def _alerts(**extra) -> pl.DataFrame:
+    rows = {
+        "year": [2025, 2025, 2025, 2025],
+        "alert_type": ["source_reporting", "behind_target", "stage", "rank_drop"],
+        "status": ["late", "deteriorating", "exit_candidate", "firing"],
+        "plan_id": [None, "plan_2021_2025", None, None],
+        "indicator_code": [None, "PRO01", None, None],
+        "progress_index": [None, -24.0, None, None],
+        "message": [
+            "绵阳市：2025 年知识产权培训数据逾期报送",
+            "绵阳市：2025 年目标“行政执法案件结案率”倒退",
+            "绵阳市：2025 年评价为“退出候选”",
+            "绵阳市：2025 年排名下降 16 位（现第 52 名）",
+        ],
+        "created_at": ["2026-12-04 15:03"] * 4,
+    }
+    return pl.DataFrame({**rows, **extra})
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_profile_alert_history_labels_every_rule_and_status(lang):
+    rows = profile.alert_rows(_alerts(), CATALOG, lang)
+    shown = [(r["type_label"], r["status_label"]) for r in rows]
+    codes = {"source_reporting", "late", "behind_target", "deteriorating", "stage", "exit_candidate", "rank_drop"}
+    assert not codes & {x for pair in shown for x in pair}, shown
+    if lang == "zh":
+        assert shown == [
+            ("数据报送", "逾期报送"),
+            ("目标滞后", "倒退"),
+            ("评价阶段", "退出候选"),
+            ("排名大幅下降", "预警中"),
+        ]
+    else:
+        assert shown == [
+            ("Reporting", "Late"),
+            ("Behind target", "Deteriorating"),
+            ("Evaluation stage", "Exit candidate"),
+            ("Rank drop", "Firing"),
+        ]
+
+
+def test_profile_alert_history_in_english_uses_the_alerts_english_title():
+    titles = ["510700: training_events 2025 is late", None, "510700: exit candidate in 2025", None]
+    rows = profile.alert_rows(_alerts(title_en=titles), CATALOG, "en")
+    assert rows[0]["message"] == titles[0]
+    # without an English title: type, indicator and status, never a Chinese message or an empty "—"
+    assert rows[1]["message"] == "Behind target: Enforcement case closure rate — Deteriorating"
+    assert rows[3]["message"] == "Rank drop — Firing"
