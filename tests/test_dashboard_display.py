@@ -62,3 +62,39 @@ def test_profile_alert_history_in_english_uses_the_alerts_english_title():
     # without an English title: type, indicator and status, never a Chinese message or an empty "—"
     assert rows[1]["message"] == "Behind target: Enforcement case closure rate — Deteriorating"
     assert rows[3]["message"] == "Rank drop — Firing"
+
+
+def _side_by_side() -> pl.DataFrame:
+    base = {
+        "unit_code": ["510700", "520100"],
+        "unit_name": ["绵阳市", "贵阳市"],
+        "unit_name_en": ["Mianyang", "Guiyang"],
+        "composite_index": [156.2, 99.8],
+        "composite": [84.8, 54.2],
+        "score_mgt": [77.4, 31.4],
+        "score_pro": [92.7, 69.4],
+        "score_utl": [76.5, 71.0],
+        "score_qlt": [92.7, 51.8],
+        "score_env": [82.6, 33.0],
+        "rank": [1, 33],
+        "rank_change": [0, -8],
+        "performance_group": ["leader", "moderate"],
+        "stage": ["exemplary", "normal"],
+    }
+    return pl.DataFrame(base)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_side_by_side_numbers_read_alike(lang):
+    from dashboards.pages import compare
+
+    cols, rows = compare.side_by_side_table(_side_by_side(), lang)
+    by = {r["measure"]: r for r in rows}
+    utl = "运用" if lang == "zh" else "Utilisation"
+    # one decimal for every score, also when it happens to be whole (71.0, not 71 beside 76.5)
+    assert by[utl]["520100"] == "71.0" and by[utl]["510700"] == "76.5"
+    change = "排名变化" if lang == "zh" else "Rank change"
+    assert (by[change]["510700"], by[change]["520100"]) == ("0", "-8")
+    assert by["排名" if lang == "zh" else "Rank"]["520100"] == "33"
+    # the first column says what its rows are
+    assert cols[0]["headerName"] == ("指标" if lang == "zh" else "Measure")
