@@ -262,6 +262,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "dq_sources": ("数据来源与性质", "Sources and what is synthetic"),
     "run_id": ("运行编号", "Run"),
     "source": ("来源", "Source"),
+    "source_name": ("名称", "Name"),
     "reason": ("原因", "Reason"),
     "rows": ("行数", "Rows"),
     "files": ("文件数", "Files"),
@@ -322,6 +323,7 @@ SOURCE_NAMES = {
     "pledge_loans": ("质押融资", "Pledge loans"),
     "enforcement_cases": ("执法案件", "Enforcement cases"),
     "training_events": ("培训活动", "Training events"),
+    "third_party_evaluations": ("第三方评估", "Third-party evaluations"),
 }
 # Alert rules by rule id (the alerts page and the profile's alert history). marts.fct_alerts.alert_type is the
 # rule id, except target_behind which the mirror calls behind_target (the profile's original name for it).

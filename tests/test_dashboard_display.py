@@ -98,3 +98,31 @@ def test_side_by_side_numbers_read_alike(lang):
     assert by["排名" if lang == "zh" else "Rank"]["520100"] == "33"
     # the first column says what its rows are
     assert cols[0]["headerName"] == ("指标" if lang == "zh" else "Measure")
+
+
+def test_every_source_has_a_name_in_both_languages():
+    """The data-quality chart and tables name sources; a source added to the contract needs its label too."""
+    from dashboards.i18n import SOURCE_NAMES
+    from pipelines.sources import SOURCES
+
+    assert set(SOURCES) <= set(SOURCE_NAMES), set(SOURCES) - set(SOURCE_NAMES)
+    assert all(zh and en and zh != en for zh, en in SOURCE_NAMES.values())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_run_counts_have_thousands_separators_and_every_column_a_title(lang):
+    from dashboards.pages import quality
+
+    cols = quality.run_columns(lang)
+    counts = [c for c in cols if c["field"] in ("files", "rows_read", "rows_loaded", "rows_rejected")]
+    assert len(counts) == 4 and all("',d'" in c["valueFormatter"]["function"] for c in counts)
+    assert all(c["headerName"] for c in quality.source_columns(lang))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quarantine_rows_name_the_source(lang):
+    from dashboards.pages import quality
+
+    rej = pl.DataFrame({"source": ["pledge_loans"], "reason": ["not a date in month: '2025-13'"], "rows": [1]})
+    [row] = quality.rejection_rows(rej, lang)
+    assert row["source"] == ("质押融资" if lang == "zh" else "Pledge loans")
