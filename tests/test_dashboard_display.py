@@ -126,3 +126,18 @@ def test_quarantine_rows_name_the_source(lang):
     rej = pl.DataFrame({"source": ["pledge_loans"], "reason": ["not a date in month: '2025-13'"], "rows": [1]})
     [row] = quality.rejection_rows(rej, lang)
     assert row["source"] == ("质押融资" if lang == "zh" else "Pledge loans")
+
+
+def test_target_plan_legend_is_clear_of_the_axis_title():
+    """The legend sat at y=-0.35 under the plot, on top of the x-axis title (seen at 1366×768); above the bars,
+    under the title, it has a band of its own, in the order the bars are stacked."""
+    from dashboards.pages import targets
+
+    by_plan = pl.DataFrame({"plan_id": ["plan_2016_2020"], "targets": [10]})
+    for b in targets.BUCKET_ORDER:
+        by_plan = by_plan.with_columns(pl.lit(1).alias(f"n_{b}"), pl.lit(10.0).alias(f"pct_{b}"))
+    layout = targets.plan_figure(by_plan, "zh").layout
+    assert layout.xaxis.title.text
+    assert layout.legend.y >= 1 and layout.legend.yanchor == "bottom"
+    assert layout.legend.traceorder == "normal"
+    assert layout.margin.t >= 90  # title (20 px font) and one legend row above the plot
