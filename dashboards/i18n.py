@@ -110,7 +110,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "add up to the real province totals, so magnitudes are of the real order); the province panel, "
         "administrative divisions and the programme roster are real.",
     ),
-    "snapshot_version": ("数据快照", "Snapshot"),
+    "ft_year": ("数据截至 {year} 年度", "Data up to evaluation year {year}"),
+    "ft_published": ("发布于 {at}（运行 {run}）", "published {at} (run {run})"),
+    "ft_versions": ("指标体系 {catalog} · 评价规则 {rules}", "indicator catalog {catalog} · rules {rules}"),
+    "ft_release": ("发布编号 {release}", "release {release}"),
+    "ft_not_released": ("尚未正式发布（当前数据）", "not yet formally released (current data)"),
+    # (not "see the data-quality page": a province account may not open it; the banner lists the sources)
+    "ft_synthetic": (
+        "城市层面数据为合成示例数据（见页首数据说明）",
+        "city-level data are a synthetic sample (see the note above)",
+    ),
     # overview
     "ov_programme_units": ("示范/试点城市数", "Programme units"),
     "ov_median_index": ("综合指数中位数", "Median composite index"),

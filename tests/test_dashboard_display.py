@@ -141,3 +141,36 @@ def test_target_plan_legend_is_clear_of_the_axis_title():
     assert layout.legend.y >= 1 and layout.legend.yanchor == "bottom"
     assert layout.legend.traceorder == "normal"
     assert layout.margin.t >= 90  # title (20 px font) and one legend row above the plot
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_footer_says_what_the_figures_are_and_where_they_come_from(lang):
+    """Every page's footer: the latest evaluation year, when and by which run the data were published, the
+    catalog and rules versions, the release (or that there is none yet), and that city data are synthetic;
+    not the snapshot's file name."""
+    from dashboards.app import footer_text
+
+    info = {
+        "year": 2025,
+        "published_at": "2026-12-04T15:03:33",
+        "run_id": "8e28ac7d-eb54-48ac-9169-ee189d58854d",
+        "catalog_version": "2024.1",
+        "rules_version": "2024.1",
+        "release_id": None,
+    }
+    text = footer_text(info, lang)
+    assert "2025" in text and "2026-12-04 15:03" in text and "8e28ac7d" in text and "2024.1" in text
+    assert "duckdb" not in text and "None" not in text and "T15" not in text
+    if lang == "zh":
+        assert "尚未正式发布" in text and "合成示例数据" in text
+    else:
+        assert "not yet formally released" in text and "synthetic" in text
+    released = footer_text({**info, "release_id": "2025-r1"}, lang)
+    assert "2025-r1" in released and "尚未正式发布" not in released
+
+
+def test_footer_without_metadata_shows_no_placeholders():
+    from dashboards.app import footer_text
+
+    text = footer_text({"year": None, "published_at": None, "run_id": None}, "en")
+    assert text and "None" not in text and "nan" not in text
