@@ -174,3 +174,38 @@ def test_footer_without_metadata_shows_no_placeholders():
 
     text = footer_text({"year": None, "published_at": None, "run_id": None}, "en")
     assert text and "None" not in text and "nan" not in text
+
+
+def _rollup() -> pl.DataFrame:
+    row = {
+        "province_code": "410000",
+        "province_name": "河南省",
+        "n_cities": 4,
+        "mean_index": 57.2,
+        "sd_index": 37.2,
+        "min_index": 22.6,
+        "max_index": 96.2,
+        "mean_acceptance_score": None,
+        "share_key_targets_met": 0.31,
+        "n_flagged": 3,
+        "flagged_units": "南阳市、安阳市、新乡市",
+    }
+    return pl.DataFrame([row])
+
+
+def test_province_rollup_names_flagged_cities_in_english():
+    from dashboards.pages import provinces
+
+    names = {("410000", "南阳市"): "Nanyang", ("410000", "安阳市"): "Anyang", ("410000", "新乡市"): "Xinxiang"}
+    [en] = provinces.rollup_rows(_rollup(), "en", names)
+    assert en["flagged_units"] == "Nanyang, Anyang, Xinxiang"
+    [zh] = provinces.rollup_rows(_rollup(), "zh", names)
+    assert zh["flagged_units"] == "南阳市、安阳市、新乡市"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_province_chart_explains_its_red_bars(lang):
+    from dashboards.pages import provinces
+
+    title = provinces.chart(_rollup(), lang).layout.title.text
+    assert ("标记" in title) if lang == "zh" else ("flagged" in title.lower())
