@@ -149,6 +149,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "median_rank": ("排名中位数", "Median rank"),
     "rank_change": ("排名变化", "Rank change"),
     "measure": ("指标", "Measure"),
+    "code": ("代码", "Code"),
     "index_change": ("指数变化", "Index change"),
     "non_programme": ("非示范城市", "Not in programme"),
     "units_count": ("城市数", "Units"),

@@ -209,3 +209,65 @@ def test_province_chart_explains_its_red_bars(lang):
 
     title = provinces.chart(_rollup(), lang).layout.title.text
     assert ("标记" in title) if lang == "zh" else ("flagged" in title.lower())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_profile_values_in_their_unit_with_the_indicators_precision(lang):
+    catalog = pl.DataFrame(
+        {
+            "indicator_code": ["ENV03", "PRO01"],
+            "name_zh": ["每万人口专利授权量", "行政执法案件结案率"],
+            "name_en": ["Patent grants per 10k people", "Enforcement case closure rate"],
+            "unit": ["件/万人", "比率"],
+        }
+    )
+    values = pl.DataFrame(
+        {
+            "year": [2025, 2025, 2024],
+            "indicator_code": ["ENV03", "PRO01", "ENV03"],
+            "value": [127.6701, 0.86234, 1234.5],
+            "normalised_score": [86.2462, 83.27, 80.0],
+        }
+    )
+    rows = profile.value_rows(values, catalog, lang)
+    env, pro = rows[0], rows[1]
+    assert env["value"] == pytest.approx(127.6701)  # the number stays for sorting and the provenance click
+    assert env["value_text"] == ("128 件/万人" if lang == "zh" else "128 per 10k people")
+    assert pro["value_text"] == "86.2%"
+    assert rows[2]["value_text"].startswith("1,234")
+    cols = {c["field"]: c for c in profile.value_columns(lang)}
+    assert "value_text" in cols["value"]["valueFormatter"]["function"]
+    assert "ag-right-aligned-cell" in cols["value"]["cellClass"]  # a number column, also when it is clickable
+    assert "'.1f'" in cols["normalised_score"]["valueFormatter"]["function"]
+    assert all(c["headerName"] for c in cols.values())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_target_ambition_rows_name_the_plan_and_show_ratios_as_percentages(lang):
+    from dashboards.pages import programmes
+
+    row = {
+        "unit_name": "绵阳市",
+        "unit_name_en": "Mianyang",
+        "plan_id": "plan_2016_2020",
+        "indicator_name": "行政执法案件结案率",
+        "indicator_name_en": "Enforcement case closure rate",
+        "indicator_code": "PRO01",
+        "unit": "比率",
+        "baseline_value": 0.8247,
+        "baseline_year": 2016,
+        "target_value": 0.9145,
+        "target_year": 2020,
+        "required_growth": 0.026,
+        "trend_growth": None,
+        "peer_median_growth": 0.015,
+        "peer_p90_growth": 0.023,
+        "peer_scope": None,
+        "n_peers": 3,
+        "ambition_class": "stretch",
+        "ambition_weight": 1.0,
+    }
+    [r] = programmes.ambition_rows(pl.DataFrame([row]), lang)
+    assert r["plan_id"] == ("2016–2020年规划" if lang == "zh" else "Plan 2016–2020")
+    assert r["target"] == "82.5% (2016) → 91.5% (2020)"
+    assert r["ambition_weight"] == "1.0"

@@ -9,7 +9,8 @@ from dash import Input, Output, State, dcc, html
 from .. import access
 from .. import programme_queries as pq
 from ..components import ONE_DECIMAL, card, grid, guarded, href, page_title, records, section, snapshot, unavailable
-from ..i18n import label, norm_lang, t
+from ..formatting import digits_for, fmt_value, is_ratio
+from ..i18n import PLANS, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
 from ..xlsx import xlsx_bytes
 
@@ -149,14 +150,24 @@ def pct(value) -> str:
     return "–" if value is None else f"{100 * value:+.1f}%"
 
 
+def _target_text(r: dict, lang: str) -> str:
+    """Baseline → target in the indicator's unit (a ratio as %: 82.5%, not 0.8247), both with one precision."""
+    unit = r.get("unit")
+    digits = digits_for([r["baseline_value"], r["target_value"]], unit)
+    base, target = (fmt_value(r[k], unit, digits, lang) for k in ("baseline_value", "target_value"))
+    if is_ratio(unit):
+        base, target = f"{base}%", f"{target}%"
+    return f"{base} ({r['baseline_year']}) → {target} ({r['target_year']})"
+
+
 def ambition_rows(df: pl.DataFrame, lang: str) -> list[dict]:
     zh = norm_lang(lang) == "zh"
     return [
         {
             "unit_name": r["unit_name"] if zh or not r.get("unit_name_en") else r["unit_name_en"],
-            "plan_id": r["plan_id"],
+            "plan_id": label(PLANS, r["plan_id"], lang),
             "indicator": r["indicator_name"] if zh else (r["indicator_name_en"] or r["indicator_code"]),
-            "target": f"{r['baseline_value']:.4g} ({r['baseline_year']}) → {r['target_value']:.4g} ({r['target_year']})",
+            "target": _target_text(r, lang),
             "required_growth": pct(r["required_growth"]),
             "trend_growth": pct(r["trend_growth"]),
             "peer_median_growth": pct(r["peer_median_growth"]),
@@ -166,7 +177,7 @@ def ambition_rows(df: pl.DataFrame, lang: str) -> list[dict]:
             else "–",
             "ambition_class": label(AMBITION_CLASSES, r["ambition_class"], lang),
             "class_code": r["ambition_class"],
-            "ambition_weight": r["ambition_weight"],
+            "ambition_weight": "–" if r["ambition_weight"] is None else f"{r['ambition_weight']:.1f}",
         }
         for r in df.to_dicts()
     ]
