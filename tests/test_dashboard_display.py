@@ -271,3 +271,29 @@ def test_target_ambition_rows_name_the_plan_and_show_ratios_as_percentages(lang)
     assert r["plan_id"] == ("2016–2020年规划" if lang == "zh" else "Plan 2016–2020")
     assert r["target"] == "82.5% (2016) → 91.5% (2020)"
     assert r["ambition_weight"] == "1.0"
+
+
+def test_alerts_page_names_cities_in_the_readers_language():
+    from dashboards.pages import alerts
+
+    row = {
+        "fingerprint": "ac530ca3ffff",
+        "rule_id": "stage",
+        "kind": "sanction",
+        "severity": "critical",
+        "unit_name": "泰州市",
+        "unit_code": "321200",
+        "title_zh": "泰州市：2025 年评价为“退出候选”",
+        "title_en": "321200: exit candidate in 2025",
+        "state": "firing",
+        "last_fired_at": "2026-12-04T15:03:31",
+        "resolved_at": None,
+        "acked_at": None,
+        "acked_by": None,
+        "silenced_until": None,
+    }
+    df = pl.DataFrame([row, {**row, "fingerprint": "b" * 12, "unit_name": None, "unit_code": None}])
+    names = {"321200": "Taizhou (Jiangsu)"}
+    en = alerts.alert_rows(df, "en", names)
+    assert [r["city"] for r in en] == ["Taizhou (Jiangsu)", "Data engineering"]
+    assert alerts.alert_rows(df, "zh", names)[0]["city"] == "泰州市"

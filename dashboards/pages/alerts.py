@@ -15,8 +15,10 @@ from dash import Input, Output, State, dcc, html
 
 from pipelines.labels import label_text
 
+from .. import queries
 from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
 from ..i18n import ALERT_RULES, ALERT_STATES, norm_lang, t
+from ..snapshot import SnapshotUnavailable
 
 PATH = "/alerts"
 NAV_KEY = "nav_alerts"
@@ -149,12 +151,17 @@ def load_alerts(state: str = "firing", unit_code: str | None = None, path=None) 
     return (pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()), counts
 
 
-def alert_rows(df: pl.DataFrame, lang: str) -> list[dict]:
-    """Grid rows: labels in the user's language; values from data are passed as text (the grid escapes them)."""
+def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = None) -> list[dict]:
+    """Grid rows: labels in the user's language; values from data are passed as text (the grid escapes them).
+    The store keeps the Chinese city name; in English the city's English name by its code (``names_en``)."""
     if not df.height:
         return []
+    en = norm_lang(lang) == "en"
     out = []
     for r in df.iter_rows(named=True):
+        city = r.get("unit_name")
+        if en and r.get("unit_code"):
+            city = (names_en or {}).get(r["unit_code"]) or city
         out.append(
             {
                 "fingerprint": r["fingerprint"],
@@ -162,7 +169,7 @@ def alert_rows(df: pl.DataFrame, lang: str) -> list[dict]:
                 "rule": lbl(RULES, r["rule_id"], lang),
                 "kind": lbl(KINDS, r["kind"], lang),
                 "severity": lbl(SEVERITIES, r["severity"], lang),
-                "city": r.get("unit_name") or tx("al_engineering", lang),
+                "city": city or tx("al_engineering", lang),
                 "unit_code": r.get("unit_code") or "",
                 "title": r["title_en"] if norm_lang(lang) == "en" else r["title_zh"],
                 "state": lbl(STATES, r["state"], lang),
@@ -230,6 +237,15 @@ def cards(counts: dict, lang: str) -> list:
     ]
 
 
+def english_names() -> dict[str, str]:
+    """Unit code → English name from the published snapshot; none when it is not there (the store still works)."""
+    try:
+        units = queries.units(snapshot())
+    except SnapshotUnavailable:
+        return {}
+    return dict(zip(units["unit_code"].to_list(), units["unit_name_en"].to_list()))
+
+
 def body(state: str, city: str | None, lang: str):
     df, counts = load_alerts(state, city or None)
     if not counts:
@@ -240,7 +256,7 @@ def body(state: str, city: str | None, lang: str):
         GRID_ID,
         lang,
         columns(lang),
-        alert_rows(df, lang),
+        alert_rows(df, lang, english_names() if norm_lang(lang) == "en" else None),
         height=560,
         # AG Grid 32.2+ selection API: a checkbox column, select-all in the header, no select-on-click
         rowSelection={"mode": "multiRow", "checkboxes": True, "headerCheckbox": True, "enableClickSelection": False},
