@@ -141,7 +141,12 @@ def _lang_from_search(search: str | None) -> tuple[str, dict]:
     return norm_lang(params.get("lang")), params
 
 
-def shell_content(pathname: str | None, search: str | None, principal: access.Principal | None = None):
+def shell_content(
+    pathname: str | None,
+    search: str | None,
+    principal: access.Principal | None = None,
+    province_names: dict[str, tuple[str, str]] | None = None,
+):
     """Header, navigation, language toggle and banner for the current URL (pure: used by the shell callback).
 
     Only pages the principal may open are listed. The language links are built on a known page path only:
@@ -176,7 +181,10 @@ def shell_content(pathname: str | None, search: str | None, principal: access.Pr
     if principal is not None and principal.authenticated:
         who = principal.username + " · " + t(f"role_{principal.role}", lang)
         if principal.province_code:
-            who += f" {principal.province_code}"
+            # the province by name (the code when the snapshot does not know it)
+            pair = (province_names or {}).get(principal.province_code)
+            name = (pair[1] if lang == "en" else pair[0]) if pair else principal.province_code
+            who += f" ({name})" if lang == "en" else f"（{name}）"
         toggles += [
             html.Span(who, className="ipc-user", id="ipc-user"),
             html.A(t("logout", lang), href="/logout", className="ipc-lang-link", id="ipc-logout"),
@@ -229,7 +237,17 @@ def create_app(
         Input(LOCATION_ID, "search"),
     )
     def update_shell(pathname, search):
-        return shell_content(pathname, search, access.current_principal())
+        principal = access.current_principal()
+        names = None
+        if principal is not None and principal.province_code:
+            try:
+                provs = queries.provinces(components.snapshot())
+                names = {
+                    r["province_code"]: (r["province_name"], r["province_name_en"]) for r in provs.iter_rows(named=True)
+                }
+            except SnapshotUnavailable:
+                names = None
+        return shell_content(pathname, search, principal, names)
 
     @app.callback(Output("ipc-footer", "children"), Input(LOCATION_ID, "pathname"), Input(LOCATION_ID, "search"))
     def update_footer(pathname, search):

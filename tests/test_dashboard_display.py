@@ -297,3 +297,26 @@ def test_alerts_page_names_cities_in_the_readers_language():
     en = alerts.alert_rows(df, "en", names)
     assert [r["city"] for r in en] == ["Taizhou (Jiangsu)", "Data engineering"]
     assert alerts.alert_rows(df, "zh", names)[0]["city"] == "泰州市"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_signed_in_badge_names_the_province_not_its_code(lang):
+    import json
+
+    import flask
+
+    from dashboards import access
+    from dashboards.app import shell_content
+
+    gd = access.Principal("gd", "province", "440000")
+    with flask.Flask(__name__).app_context():  # the page list reads the app's page roles
+        _, _, toggles, _ = shell_content("/", f"?lang={lang}", gd, {"440000": ("广东省", "Guangdong")})
+    badge = next(c for c in toggles if getattr(c, "id", None) == "ipc-user").children
+    assert "440000" not in badge
+    assert badge == ("gd · 省级知识产权局（广东省）" if lang == "zh" else "gd · Provincial office (Guangdong)")
+    # and readable on the dark header (it was #555 on #0b3c5d)
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[1] / "dashboards" / "assets" / "style.css").read_text(encoding="utf-8")
+    rule = next(line for line in css.splitlines() if line.startswith(".ipc-user "))
+    assert "#555" not in rule, json.dumps(rule)
