@@ -320,3 +320,34 @@ def test_signed_in_badge_names_the_province_not_its_code(lang):
     css = (Path(__file__).resolve().parents[1] / "dashboards" / "assets" / "style.css").read_text(encoding="utf-8")
     rule = next(line for line in css.splitlines() if line.startswith(".ipc-user "))
     assert "#555" not in rule, json.dumps(rule)
+
+
+def test_programme_roster_in_english_names_city_province_and_programme_in_english():
+    from dashboards.pages import programmes
+
+    member = {
+        "unit_code": "320600",
+        "unit_name": "南通市",
+        "province_code": "320000",
+        "province_name": "江苏省",
+        "programme_code": "strong_city_demo",
+        "programme_name_zh": "国家知识产权强市建设示范城市",
+        "cohort": "2024-01",
+        "joined_on": "2024-01-09",
+        "left_on": None,
+        "exit_reason": None,
+        "first_evaluated_year": 2024,
+        "last_evaluated_year": 2026,
+        "source_note": "http://example.gov.cn | 南通成功入选",
+    }
+    df = pl.DataFrame([member])
+    names = {
+        "unit_name_en": {"320600": "Nantong"},
+        "programme_en": {"strong_city_demo": "National IP strong-city demo"},
+    }
+    [en] = programmes.membership_rows(df, "en", **names)
+    assert en["city_link"].startswith("[Nantong](") and en["province"] == "Jiangsu"
+    assert en["programme"] == "National IP strong-city demo"
+    [zh] = programmes.membership_rows(df, "zh", **names)
+    assert zh["city_link"].startswith("[南通市](") and zh["province"] == "江苏省"
+    assert zh["programme"] == "国家知识产权强市建设示范城市"

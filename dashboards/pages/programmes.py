@@ -6,11 +6,11 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import access
+from .. import access, queries
 from .. import programme_queries as pq
 from ..components import ONE_DECIMAL, card, grid, guarded, href, page_title, records, section, snapshot, unavailable
 from ..formatting import digits_for, fmt_value, is_ratio
-from ..i18n import PLANS, label, norm_lang, t
+from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
 from ..xlsx import xlsx_bytes
 
@@ -74,16 +74,29 @@ def programme_columns(lang: str) -> list[dict]:
     ]
 
 
-def membership_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+def membership_rows(
+    df: pl.DataFrame,
+    lang: str,
+    unit_name_en: dict[str, str] | None = None,
+    programme_en: dict[str, str] | None = None,
+) -> list[dict]:
+    """The roster; in English the city, province and programme by their English names (the mart carries the
+    Chinese ones; the source note stays as published)."""
+    en = norm_lang(lang) == "en"
     out = []
     for r in records(df):
+        city, province, programme = r["unit_name"], r["province_name"], r["programme_name_zh"]
+        if en:
+            city = (unit_name_en or {}).get(r["unit_code"]) or city
+            province = PROVINCE_EN.get((r["province_code"] or "")[:2], province)
+            programme = (programme_en or {}).get(r["programme_code"]) or programme
         event = {"promoted": t("promoted", lang), "withdrawn": t("pg_withdrawn", lang)}.get(r["exit_reason"] or "", "")
         out.append(
             {
                 "unit_code": r["unit_code"],
-                "city_link": f"[{r['unit_name']}]({href('/profile', lang, unit=r['unit_code'])})",
-                "province": r["province_name"],
-                "programme": r["programme_name_zh"],
+                "city_link": f"[{city}]({href('/profile', lang, unit=r['unit_code'])})",
+                "province": province,
+                "programme": programme,
                 "cohort": r["cohort"],
                 "joined_on": r["joined_on"],
                 "left_on": r["left_on"],
@@ -207,6 +220,15 @@ def ambition_columns(lang: str) -> list[dict]:
     ]
 
 
+def english_names(snap, progs: pl.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Unit code → English name, programme code → English name (for the roster in English)."""
+    units = queries.units(snap)
+    return (
+        dict(zip(units["unit_code"].to_list(), units["unit_name_en"].to_list())),
+        dict(zip(progs["programme_code"].to_list(), progs["programme_name_en"].to_list())),
+    )
+
+
 @guarded
 def layout(lang: str, **_):
     snap = snapshot()
@@ -236,7 +258,13 @@ def layout(lang: str, **_):
         ),
         section(
             t("pg_memberships", lang),
-            grid(MEMBERSHIP_GRID, lang, membership_columns(lang), membership_rows(members, lang), height=420),
+            grid(
+                MEMBERSHIP_GRID,
+                lang,
+                membership_columns(lang),
+                membership_rows(members, lang, *english_names(snap, progs)),
+                height=420,
+            ),
         ),
     ]
     if tp is not None:
