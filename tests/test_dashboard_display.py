@@ -351,3 +351,15 @@ def test_programme_roster_in_english_names_city_province_and_programme_in_englis
     [zh] = programmes.membership_rows(df, "zh", **names)
     assert zh["city_link"].startswith("[南通市](") and zh["province"] == "江苏省"
     assert zh["programme"] == "国家知识产权强市建设示范城市"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_watchlist_keeps_stage_and_city_whole_and_in_view(lang):
+    """At 1366×768 the English stage ("Exit can…") and city ("Taizhou (Jiang…") were cut, and scrolling right to
+    the why-flagged link lost which city a row was: both columns are wide enough and pinned."""
+    from dashboards.pages import watchlist
+
+    cols = {c["field"]: c for c in watchlist.columns(lang)}
+    for field, width in (("stage_label", 140), ("city_link", 160)):
+        assert cols[field].get("pinned") == "left"
+        assert cols[field]["minWidth"] >= width and cols[field].get("maxWidth", 10**6) >= cols[field]["minWidth"]
