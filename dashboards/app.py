@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 from pathlib import Path
@@ -93,12 +92,61 @@ def shell() -> html.Div:
     )
 
 
+def footer_info(snap: Snapshot) -> dict:
+    """What every page's figures are (the footer): the snapshot's publication record (meta.snapshot_info), the
+    latest evaluation year and its release, catalog and rules versions (report.release_info, as in the PDF)."""
+
+    def compute() -> dict:
+        meta = {}
+        if snap.has("meta.snapshot_info"):
+            meta = dict(snap.query("select key, value from meta.snapshot_info").iter_rows())
+        ys = queries.years(snap)
+        year = ys[-1] if ys else None
+        release = report.release_info(snap, year) if year is not None else {}
+        return {
+            "year": year,
+            "published_at": meta.get("published_at"),
+            "run_id": meta.get("run_id"),
+            "catalog_version": release.get("catalog_version"),
+            "rules_version": release.get("rules_version"),
+            "release_id": release.get("release_id"),
+        }
+
+    return snap.cached(("footer_info",), compute)
+
+
+def footer_text(info: dict, lang: str) -> str:
+    """The footer line from ``footer_info`` (pure): only the parts the snapshot carries, never "None"."""
+    parts = []
+    if info.get("year") is not None:
+        parts.append(t("ft_year", lang).format(year=info["year"]))
+    if info.get("published_at"):
+        at = str(info["published_at"]).replace("T", " ")[:16]
+        parts.append(t("ft_published", lang).format(at=at, run=(info.get("run_id") or "–")[:8]))
+    if info.get("catalog_version") or info.get("rules_version"):
+        parts.append(
+            t("ft_versions", lang).format(
+                catalog=info.get("catalog_version") or "–", rules=info.get("rules_version") or "–"
+            )
+        )
+    if info.get("year") is not None:
+        release = info.get("release_id")
+        parts.append(t("ft_release", lang).format(release=release) if release else t("ft_not_released", lang))
+    parts.append(t("ft_synthetic", lang))
+    return " · ".join(parts)
+
+
 def _lang_from_search(search: str | None) -> tuple[str, dict]:
     params = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
     return norm_lang(params.get("lang")), params
 
 
-def shell_content(pathname: str | None, search: str | None, principal: access.Principal | None = None):
+def shell_content(
+    pathname: str | None,
+    search: str | None,
+    principal: access.Principal | None = None,
+    province_names: dict[str, tuple[str, str]] | None = None,
+):
     """Header, navigation, language toggle and banner for the current URL (pure: used by the shell callback).
 
     Only pages the principal may open are listed. The language links are built on a known page path only:
@@ -133,7 +181,10 @@ def shell_content(pathname: str | None, search: str | None, principal: access.Pr
     if principal is not None and principal.authenticated:
         who = principal.username + " · " + t(f"role_{principal.role}", lang)
         if principal.province_code:
-            who += f" {principal.province_code}"
+            # the province by name (the code when the snapshot does not know it)
+            pair = (province_names or {}).get(principal.province_code)
+            name = (pair[1] if lang == "en" else pair[0]) if pair else principal.province_code
+            who += f" ({name})" if lang == "en" else f"（{name}）"
         toggles += [
             html.Span(who, className="ipc-user", id="ipc-user"),
             html.A(t("logout", lang), href="/logout", className="ipc-lang-link", id="ipc-logout"),
@@ -186,7 +237,17 @@ def create_app(
         Input(LOCATION_ID, "search"),
     )
     def update_shell(pathname, search):
-        return shell_content(pathname, search, access.current_principal())
+        principal = access.current_principal()
+        names = None
+        if principal is not None and principal.province_code:
+            try:
+                provs = queries.provinces(components.snapshot())
+                names = {
+                    r["province_code"]: (r["province_name"], r["province_name_en"]) for r in provs.iter_rows(named=True)
+                }
+            except SnapshotUnavailable:
+                names = None
+        return shell_content(pathname, search, principal, names)
 
     @app.callback(Output("ipc-footer", "children"), Input(LOCATION_ID, "pathname"), Input(LOCATION_ID, "search"))
     def update_footer(pathname, search):
@@ -194,8 +255,10 @@ def create_app(
         s = components.snapshot()
         if not s.available:
             return t("no_snapshot", lang)
-        stamp = dt.datetime.fromtimestamp(s.path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-        return f"{t('snapshot_version', lang)}: {s.path.name} · {stamp}"
+        try:
+            return footer_text(footer_info(s), lang)
+        except SnapshotUnavailable:
+            return t("no_snapshot", lang)
 
     for page in PAGES:
         page.register_callbacks(app)

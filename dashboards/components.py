@@ -104,8 +104,8 @@ def dropdown(component_id: str, lang: str, **kwargs) -> dcc.Dropdown:
 
 # Grid column option: one decimal, so 90 and 90.4 line up in a column (d3-format ships with dash-ag-grid).
 ONE_DECIMAL = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
-# Ranks and counts: whole numbers, never "58.0".
-INTEGER = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('d')(params.value)"}}
+# Ranks and counts: whole numbers, never "58.0", with thousands separators (1,832,020 rows, as on the cards).
+INTEGER = {"valueFormatter": {"function": "params.value == null ? '' : d3.format(',d')(params.value)"}}
 # Shares stored as fractions, shown as percentages.
 PERCENT = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.labels import label_set
+from pipelines.labels import label_set, load_labels
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -110,7 +110,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "add up to the real province totals, so magnitudes are of the real order); the province panel, "
         "administrative divisions and the programme roster are real.",
     ),
-    "snapshot_version": ("数据快照", "Snapshot"),
+    "ft_year": ("数据截至 {year} 年度", "Data up to evaluation year {year}"),
+    "ft_published": ("发布于 {at}（运行 {run}）", "published {at} (run {run})"),
+    "ft_versions": ("指标体系 {catalog} · 评价规则 {rules}", "indicator catalog {catalog} · rules {rules}"),
+    "ft_release": ("发布编号 {release}", "release {release}"),
+    "ft_not_released": ("尚未正式发布（当前数据）", "not yet formally released (current data)"),
+    # (not "see the data-quality page": a province account may not open it; the banner lists the sources)
+    "ft_synthetic": (
+        "城市层面数据为合成示例数据（见页首数据说明）",
+        "city-level data are a synthetic sample (see the note above)",
+    ),
     # overview
     "ov_programme_units": ("示范/试点城市数", "Programme units"),
     "ov_median_index": ("综合指数中位数", "Median composite index"),
@@ -139,6 +148,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "rank_interval": ("排名区间(5%–95%)", "Rank interval (5–95%)"),
     "median_rank": ("排名中位数", "Median rank"),
     "rank_change": ("排名变化", "Rank change"),
+    "measure": ("指标", "Measure"),
+    "code": ("代码", "Code"),
     "index_change": ("指数变化", "Index change"),
     "non_programme": ("非示范城市", "Not in programme"),
     "units_count": ("城市数", "Units"),
@@ -261,6 +272,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "dq_sources": ("数据来源与性质", "Sources and what is synthetic"),
     "run_id": ("运行编号", "Run"),
     "source": ("来源", "Source"),
+    "source_name": ("名称", "Name"),
     "reason": ("原因", "Reason"),
     "rows": ("行数", "Rows"),
     "files": ("文件数", "Files"),
@@ -321,10 +333,24 @@ SOURCE_NAMES = {
     "pledge_loans": ("质押融资", "Pledge loans"),
     "enforcement_cases": ("执法案件", "Enforcement cases"),
     "training_events": ("培训活动", "Training events"),
+    "third_party_evaluations": ("第三方评估", "Third-party evaluations"),
 }
-ALERT_TYPES = {
-    "behind_target": ("目标滞后", "Behind target"),
+# Alert rules by rule id (the alerts page and the profile's alert history). marts.fct_alerts.alert_type is the
+# rule id, except target_behind which the mirror calls behind_target (the profile's original name for it).
+ALERT_RULES = {
+    "target_behind": ("目标滞后", "Behind target"),
+    "bottom_group": ("末位分组", "Bottom group"),
+    "rank_drop": ("排名大幅下降", "Rank drop"),
+    "stage": ("评价阶段", "Evaluation stage"),
+    "source_reporting": ("数据报送", "Reporting"),
+    "pledge_freshness": ("月度数据逾期", "Monthly data late"),
+    "run_failed": ("运行失败", "Run failed"),
+    "blocking_check_failed": ("阻断性检查失败", "Blocking check failed"),
+    "landing_file_refused": ("落地文件被拒", "Landing file refused"),
+    "dead_run": ("运行进程消失", "Dead run"),
 }
+ALERT_TYPES = {"behind_target": ALERT_RULES["target_behind"], **ALERT_RULES}
+ALERT_STATES = {"firing": ("预警中", "Firing"), "resolved": ("已解除", "Resolved")}
 PLANS = {
     "plan_2016_2020": ("2016–2020年规划", "Plan 2016–2020"),
     "plan_2021_2025": ("2021–2025年规划", "Plan 2021–2025"),
@@ -395,6 +421,17 @@ def label(mapping: dict[str, tuple[str, str]], code: str | None, lang: str | Non
     if pair is None:
         return str(code)
     return pair[1] if norm_lang(lang) == "en" else pair[0]
+
+
+def alert_status_label(status: str | None, lang: str | None) -> str:
+    """fct_alerts.status is whatever the rule reports: a target status, a stage, a reporting status (all in the
+    labels seed) or, for rules without one, the alert's state (firing / resolved)."""
+    if status is None:
+        return ""
+    seeded = load_labels().get(status)
+    if seeded is not None:
+        return seeded.text("en" if norm_lang(lang) == "en" else "zh")
+    return label(ALERT_STATES, status, lang)
 
 
 def name_col(lang: str | None) -> str:

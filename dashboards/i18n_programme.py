@@ -84,7 +84,11 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "flagged_units": ("预警城市", "Flagged cities"),
     "stages_mix": ("阶段分布", "Stages"),
     "pv_empty": ("该期间无评价结果。", "No evaluation results for this period."),
-    "pv_chart_title": ("各省平均综合指数(误差线为标准差)", "Mean composite index per province (bars: SD)"),
+    # the bar colour is explained in the title: the chart has one trace, so no legend says it
+    "pv_chart_title": (
+        "各省平均综合指数(误差线为标准差;红色:有被标记城市)",
+        "Mean composite index per province (error bars: SD; red: with flagged cities)",
+    ),
     # simulator
     "sim_title": (
         "调整权重、阈值和规则参数,查看排名、阶段、周期结论和验收档次的变化(不发布为评价结论)",

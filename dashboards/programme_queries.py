@@ -89,10 +89,10 @@ def ambition(snap, unit_code: str | None = None, province_code: str | None = Non
     return snap.query(
         f"""
         select a.*, d.unit_name, d.unit_name_en, d.province_name, i.name_zh as indicator_name,
-               i.name_en as indicator_name_en
+               i.name_en as indicator_name_en, i.unit
         from {AMBITION} a
         left join {DIM} d on d.unit_code = a.unit_code
-        left join (select indicator_code, max(name_zh) as name_zh, max(name_en) as name_en
+        left join (select indicator_code, max(name_zh) as name_zh, max(name_en) as name_en, max(unit) as unit
                    from {DIM_IND} group by indicator_code) i on i.indicator_code = a.indicator_code
         {where}
         order by a.unit_code, a.plan_id, a.indicator_code

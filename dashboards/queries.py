@@ -523,6 +523,8 @@ def profile_alerts(snap, unit_code: str) -> pl.DataFrame | None:
     cols = ", ".join(
         ["year", "alert_type", "status", "plan_id", "indicator_code", "progress_index", "message", "created_at"],
     )
+    if "title_en" in snap.query(f"select * from {ALERTS} limit 0").columns:
+        cols += ", title_en"  # the English title (mirrors written before it existed lack the column)
     return snap.query(
         f"select {cols} from {ALERTS} where unit_code = ? order by year desc, created_at desc", (unit_code,)
     )

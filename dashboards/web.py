@@ -67,6 +67,11 @@ LOGIN_TEXT = {
         "failed": "用户名或密码错误，或账户已停用。",
         "limited": "尝试次数过多，请稍后再试。",
         "other": "English",
+        "forbidden_title": "无权访问",
+        "forbidden": "您的账户无权查看此页面或数据（省级账户只能查看本省城市的详细数据）。如需访问，请联系国家知识产权局管理员。",
+        "error_title": "出错了",
+        "error": "处理请求时出现内部错误，已记录在服务器日志中。请稍后重试；如问题持续，请联系管理员。",
+        "home": "返回年度总览",
     },
     "en": {
         "title": "Sign in · IP Strong-City Monitor",
@@ -77,6 +82,13 @@ LOGIN_TEXT = {
         "failed": "Wrong user name or password, or the account is disabled.",
         "limited": "Too many attempts; please wait and try again.",
         "other": "中文",
+        "forbidden_title": "No access",
+        "forbidden": "Your account may not open this page or data (provincial accounts see their own province's "
+        "cities in detail). Ask the national office's administrator if you need access.",
+        "error_title": "Something went wrong",
+        "error": "An internal error occurred while handling the request; it has been logged on the server. Please "
+        "try again later, and contact the administrator if it persists.",
+        "home": "Back to the overview",
     },
 }
 
@@ -102,6 +114,22 @@ def _login_page(lang: str, next_url: str, error: str | None = None, status: int 
 <button type="submit" id="login-submit" class="ipc-button">{e(tx["submit"])}</button>
 </form>
 <p><a href="/login?{e(_qs({"lang": other, "next": next_url}))}">{e(tx["other"])}</a></p>
+</main></body></html>"""
+    return flask.Response(body, status=status, mimetype="text/html")
+
+
+def error_page(lang: str, status: int, kind: str) -> flask.Response:
+    """A refusal or failure a person reads (a page opened in the browser): what happened, in their language, and
+    a way back; never a bare status line or a traceback. ``kind`` is "forbidden" or "error"."""
+    tx = LOGIN_TEXT[norm_lang(lang)]
+    e = html.escape
+    body = f"""<!DOCTYPE html>
+<html lang="{"zh-CN" if norm_lang(lang) == "zh" else "en"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(tx[kind + "_title"])}</title>
+<link rel="stylesheet" href="/assets/style.css"></head>
+<body class="ipc-login-body"><main class="ipc-login" id="error-page">
+<h1>{e(tx[kind + "_title"])}</h1><p role="alert">{e(tx[kind])}</p>
+<p><a href="/?{e(_qs({"lang": norm_lang(lang)}))}">{e(tx["home"])}</a></p>
 </main></body></html>"""
     return flask.Response(body, status=status, mimetype="text/html")
 
@@ -189,6 +217,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
 
     @server.errorhandler(access.AccessDenied)
     def forbidden(_e):
+        if _wants_html():  # a page someone opened (a bookmark, a shared link): say why, in their language
+            return error_page(flask.request.args.get("lang"), 403, "forbidden")
         return _plain(403, "无权访问 / forbidden")
 
     @server.errorhandler(413)
@@ -201,6 +231,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
 
     @server.errorhandler(500)
     def server_error(_e):
+        if _wants_html():
+            return error_page(flask.request.args.get("lang"), 500, "error")
         return _plain(500, "internal error")
 
     @server.before_request

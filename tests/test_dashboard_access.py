@@ -122,6 +122,23 @@ def test_pages_by_role(world, user, path):
         assert_refused(world, user, post(client, page_body(path, "?lang=zh")), path)
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_refused_page_is_explained_in_the_readers_language(world, lang):
+    """A bookmarked page the role may not open: a page saying why and leading back, not a bare status line."""
+    r = world["clients"]["gd_t"].get(f"/quality?lang={lang}", headers={"Accept": "text/html"})
+    assert_refused(world, "gd_t", r, "/quality")
+    body = r.get_data(as_text=True)
+    assert r.mimetype == "text/html" and 'id="error-page"' in body
+    assert (
+        ("无权访问" in body and "返回年度总览" in body)
+        if lang == "zh"
+        else ("No access" in body and "无权" not in body)
+    )
+    assert f'href="/?lang={lang}"' in body
+    # a script asking for data still gets the short plain refusal
+    assert world["clients"]["gd_t"].get("/quality").mimetype == "text/plain"
+
+
 def test_signed_out_gets_nothing(world):
     anon = world["app"].server.test_client()
     assert anon.get("/rankings", headers={"Accept": "text/html"}).status_code == 302

@@ -204,5 +204,6 @@ def test_dashboard_serves_the_spark_marts_values(dashboard):
 
     # compare: both units' composite index side by side
     resp = post(client, payloads.compare_body(year, [unit, other], "en"))
-    row = next(r for r in resp["cmp-table"]["rowData"] if unit in r and other in r and r[unit] == round(index, 1))
-    assert row[other] == round(other_index, 1)
+    # (the comparison's cells are text formatted alike: one decimal, thousands separators)
+    row = next(r for r in resp["cmp-table"]["rowData"] if unit in r and other in r and r[unit] == f"{index:,.1f}")
+    assert row[other] == f"{other_index:,.1f}"

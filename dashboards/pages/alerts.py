@@ -15,8 +15,10 @@ from dash import Input, Output, State, dcc, html
 
 from pipelines.labels import label_text
 
+from .. import queries
 from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
-from ..i18n import norm_lang, t
+from ..i18n import ALERT_RULES, ALERT_STATES, norm_lang, t
+from ..snapshot import SnapshotUnavailable
 
 PATH = "/alerts"
 NAV_KEY = "nav_alerts"
@@ -67,25 +69,14 @@ TEXT = {
     "al_card_pending": ("待投递消息", "Messages awaiting delivery"),
     "al_engineering": ("数据工程", "Data engineering"),
 }
-RULES = {
-    "target_behind": ("目标滞后", "Behind target"),
-    "bottom_group": ("末位分组", "Bottom group"),
-    "rank_drop": ("排名大幅下降", "Rank drop"),
-    "stage": ("评价阶段", "Evaluation stage"),
-    "source_reporting": ("数据报送", "Reporting"),
-    "pledge_freshness": ("月度数据逾期", "Monthly data late"),
-    "run_failed": ("运行失败", "Run failed"),
-    "blocking_check_failed": ("阻断性检查失败", "Blocking check failed"),
-    "landing_file_refused": ("落地文件被拒", "Landing file refused"),
-    "dead_run": ("运行进程消失", "Dead run"),
-}
+RULES = ALERT_RULES  # one list of rule names (i18n): the profile's alert history labels them too
 KINDS = {
     "sanction": ("处置", "Sanction"),
     "review": (label_text("review"), label_text("review", "en")),  # the stage of the same name (labels seed)
     "condition": ("状况", "Condition"),
     "event": ("事件", "Event"),
 }
-STATES = {"firing": ("预警中", "Firing"), "resolved": ("已解除", "Resolved")}
+STATES = ALERT_STATES
 SEVERITIES = {"critical": ("严重", "Critical"), "warning": ("警告", "Warning"), "info": ("提示", "Info")}
 PERIODS = {"1d": ("1 天", "1 day"), "7d": ("7 天", "7 days"), "30d": ("30 天", "30 days")}
 PERIOD_DELTA = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -160,12 +151,17 @@ def load_alerts(state: str = "firing", unit_code: str | None = None, path=None) 
     return (pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()), counts
 
 
-def alert_rows(df: pl.DataFrame, lang: str) -> list[dict]:
-    """Grid rows: labels in the user's language; values from data are passed as text (the grid escapes them)."""
+def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = None) -> list[dict]:
+    """Grid rows: labels in the user's language; values from data are passed as text (the grid escapes them).
+    The store keeps the Chinese city name; in English the city's English name by its code (``names_en``)."""
     if not df.height:
         return []
+    en = norm_lang(lang) == "en"
     out = []
     for r in df.iter_rows(named=True):
+        city = r.get("unit_name")
+        if en and r.get("unit_code"):
+            city = (names_en or {}).get(r["unit_code"]) or city
         out.append(
             {
                 "fingerprint": r["fingerprint"],
@@ -173,7 +169,7 @@ def alert_rows(df: pl.DataFrame, lang: str) -> list[dict]:
                 "rule": lbl(RULES, r["rule_id"], lang),
                 "kind": lbl(KINDS, r["kind"], lang),
                 "severity": lbl(SEVERITIES, r["severity"], lang),
-                "city": r.get("unit_name") or tx("al_engineering", lang),
+                "city": city or tx("al_engineering", lang),
                 "unit_code": r.get("unit_code") or "",
                 "title": r["title_en"] if norm_lang(lang) == "en" else r["title_zh"],
                 "state": lbl(STATES, r["state"], lang),
@@ -241,6 +237,15 @@ def cards(counts: dict, lang: str) -> list:
     ]
 
 
+def english_names() -> dict[str, str]:
+    """Unit code → English name from the published snapshot; none when it is not there (the store still works)."""
+    try:
+        units = queries.units(snapshot())
+    except SnapshotUnavailable:
+        return {}
+    return dict(zip(units["unit_code"].to_list(), units["unit_name_en"].to_list()))
+
+
 def body(state: str, city: str | None, lang: str):
     df, counts = load_alerts(state, city or None)
     if not counts:
@@ -251,7 +256,7 @@ def body(state: str, city: str | None, lang: str):
         GRID_ID,
         lang,
         columns(lang),
-        alert_rows(df, lang),
+        alert_rows(df, lang, english_names() if norm_lang(lang) == "en" else None),
         height=560,
         # AG Grid 32.2+ selection API: a checkbox column, select-all in the header, no select-on-click
         rowSelection={"mode": "multiRow", "checkboxes": True, "headerCheckbox": True, "enableClickSelection": False},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
@@ -62,6 +64,18 @@ def warm(snap) -> None:
         queries.indicator_trend(snap, [], code)
 
 
+def _measure_text(col: str, v) -> str:
+    """A cell of the comparison as text, so that a column reads alike: scores with one decimal (71.0 beside 76.5,
+    not 71), ranks as whole places, rank changes signed as on the overview (+8 = moved up)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if col == "rank":
+        return str(int(v))
+    if col == "rank_change":
+        return f"{int(v):+d}" if v else "0"
+    return f"{v:,.1f}"
+
+
 def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[dict]]:
     """Transpose: one row per measure, one column per city (how officials read a comparison)."""
     name = name_col(lang)
@@ -72,10 +86,7 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
     for col, title in measures:
         row = {"measure": title}
         for r in df.iter_rows(named=True):
-            v = r[col]
-            if col in ("rank", "rank_change") and v is not None:
-                v = int(v)  # ranks are whole places, never "58.0"
-            row[r["unit_code"]] = round(v, 1) if isinstance(v, float) else v
+            row[r["unit_code"]] = _measure_text(col, r[col])
         rows.append(row)
     for col, mapping, title in (("performance_group", GROUPS, t("group", lang)), ("stage", STAGES, t("stage", lang))):
         row = {"measure": title}
@@ -83,7 +94,9 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
             row[r["unit_code"]] = label(mapping, r[col], lang)
         rows.append(row)
     # Numbers and labels share a column here, so AG Grid must not infer a number type from the first row.
-    cols = [{"field": "measure", "headerName": "", "pinned": "left", "minWidth": 150, "sortable": False}]
+    cols = [
+        {"field": "measure", "headerName": t("measure", lang), "pinned": "left", "minWidth": 150, "sortable": False}
+    ]
     cols += [
         {"field": r["unit_code"], "headerName": r[name], "sortable": False, "cellDataType": False}
         for r in df.iter_rows(named=True)

@@ -12,6 +12,7 @@ from pipelines.evaluation.rules import acceptance_bands_text
 from .. import access, ambition_view, figures, provenance, queries
 from ..components import (
     INTEGER,
+    ONE_DECIMAL,
     control,
     dropdown,
     graph,
@@ -39,6 +40,7 @@ from ..i18n import (
     STAGES,
     TARGET_STATUS,
     VERDICT_STATUS,
+    alert_status_label,
     label,
     name_col,
     norm_lang,
@@ -106,7 +108,7 @@ def target_columns(lang: str) -> list[dict]:
     hint = t("progress_hint", lang)
     return [
         {"field": "plan_label", "headerName": t("plan", lang), "minWidth": 160},
-        {"field": "indicator_code", "headerName": "", "maxWidth": 90},
+        {"field": "indicator_code", "headerName": t("code", lang), "maxWidth": 100},
         {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
         {"field": "unit_label", "headerName": t("unit", lang), "minWidth": 110},
         {"field": "baseline_value", "headerName": t("baseline", lang), **num},
@@ -167,23 +169,35 @@ def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
 
 
 def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
+    """The profile's alert history: every rule's alerts (target, stage, reporting, rank …), each labelled.
+
+    The stored message is the Chinese title; in English the alert's own English title is shown when it has one
+    (older mirrors carry none: then type, indicator and status say the same)."""
     ind = "name_en" if lang == "en" else "name_zh"
     names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
-    return [
-        {
-            **r,
-            "type_label": label(ALERT_TYPES, r.get("alert_type"), lang),
-            "status_label": label(TARGET_STATUS, r.get("status"), lang),
-            "indicator_name": names.get(r.get("indicator_code"), r.get("indicator_code") or ""),
-            # the stored message is the Chinese e-mail subject; the grid says the same in the reader's language
-            "message": r.get("message")
-            if lang != "en"
-            else f"{label(ALERT_TYPES, r.get('alert_type'), lang)}: "
-            f"{names.get(r.get('indicator_code'), r.get('indicator_code') or '')} — "
-            f"{label(TARGET_STATUS, r.get('status'), lang)}",
-        }
-        for r in records(alerts, 2)
-    ]
+    rows = []
+    for r in records(alerts, 2):
+        type_label = label(ALERT_TYPES, r.get("alert_type"), lang)
+        status_label = alert_status_label(r.get("status"), lang)
+        indicator = names.get(r.get("indicator_code"), r.get("indicator_code") or "")
+        if lang != "en":
+            message = r.get("message") or ""
+        elif r.get("title_en"):
+            message = r["title_en"]
+        else:
+            message = " — ".join(
+                p for p in (f"{type_label}: {indicator}" if indicator else type_label, status_label) if p
+            )
+        rows.append(
+            {
+                **r,
+                "type_label": type_label,
+                "status_label": status_label,
+                "indicator_name": indicator,
+                "message": message,
+            }
+        )
+    return rows
 
 
 def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang: str) -> html.Div:
@@ -386,22 +400,40 @@ def acceptance_view(
 
 
 def value_rows(values: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
-    """The unit's indicator values, latest year first, with the indicator's name."""
+    """The unit's indicator values, latest year first, with the indicator's name and the value as officials read
+    it (``value_text``: in its unit, ratios as %, the indicator's own precision, thousands separators); the number
+    itself stays in ``value`` for sorting and filtering."""
     ind = "name_en" if lang == "en" else "name_zh"
+    units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
+    digits = {
+        code: digits_for(group["value"].to_list(), units.get(code))
+        for (code,), group in values.group_by("indicator_code")
+    }
     df = values.join(
         catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code", how="left"
     ).sort(["year", "indicator_code"], descending=[True, False])
-    return records(df.select("year", "indicator_code", "indicator_name", "value", "normalised_score"), 4)
+    rows = records(df.select("year", "indicator_code", "indicator_name", "value", "normalised_score"), 4)
+    for r in rows:
+        code = r["indicator_code"]
+        r["value_text"] = fmt_value(r["value"], units.get(code), digits.get(code, 1), lang, with_unit=True)
+    return rows
 
 
 def value_columns(lang: str) -> list[dict]:
     num = {"type": "numericColumn"}
     return [
         {"field": "year", "headerName": t("year", lang), "maxWidth": 100},
-        {"field": "indicator_code", "headerName": "", "maxWidth": 90},
+        {"field": "indicator_code", "headerName": t("code", lang), "maxWidth": 100},
         {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 220},
-        {"field": "value", "headerName": t("value", lang), "cellClass": "ipc-traceable", **num},
-        {"field": "normalised_score", "headerName": t("normalised_score", lang), **num},
+        {
+            "field": "value",
+            "headerName": t("value", lang),
+            **num,
+            # clickable (provenance) and still a number column: cellClass would otherwise drop the right alignment
+            "cellClass": ["ipc-traceable", "ag-right-aligned-cell"],
+            "valueFormatter": {"function": "params.data ? params.data.value_text : ''"},
+        },
+        {"field": "normalised_score", "headerName": t("normalised_score", lang), **num, **ONE_DECIMAL},
     ]
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import access
+from .. import access, queries
 from .. import programme_queries as pq
 from ..components import ONE_DECIMAL, card, grid, guarded, href, page_title, records, section, snapshot, unavailable
-from ..i18n import label, norm_lang, t
+from ..formatting import digits_for, fmt_value, is_ratio
+from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
 from ..security import markdown_text, neutralise_text
 from ..xlsx import xlsx_bytes
@@ -74,17 +75,30 @@ def programme_columns(lang: str) -> list[dict]:
     ]
 
 
-def membership_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+def membership_rows(
+    df: pl.DataFrame,
+    lang: str,
+    unit_name_en: dict[str, str] | None = None,
+    programme_en: dict[str, str] | None = None,
+) -> list[dict]:
+    """The roster; in English the city, province and programme by their English names (the mart carries the
+    Chinese ones; the source note stays as published)."""
+    en = norm_lang(lang) == "en"
     out = []
     for r in records(df):
+        city, province, programme = r["unit_name"], r["province_name"], r["programme_name_zh"]
+        if en:
+            city = (unit_name_en or {}).get(r["unit_code"]) or city
+            province = PROVINCE_EN.get((r["province_code"] or "")[:2], province)
+            programme = (programme_en or {}).get(r["programme_code"]) or programme
         event = {"promoted": t("promoted", lang), "withdrawn": t("pg_withdrawn", lang)}.get(r["exit_reason"] or "", "")
         out.append(
             {
                 "unit_code": r["unit_code"],
                 # a Markdown cell: the name from data is escaped so it can never become a link or a tag
-                "city_link": f"[{markdown_text(r['unit_name'])}]({href('/profile', lang, unit=r['unit_code'])})",
-                "province": r["province_name"],
-                "programme": r["programme_name_zh"],
+                "city_link": f"[{markdown_text(city)}]({href('/profile', lang, unit=r['unit_code'])})",
+                "province": province,
+                "programme": programme,
                 "cohort": r["cohort"],
                 "joined_on": r["joined_on"],
                 "left_on": r["left_on"],
@@ -151,14 +165,24 @@ def pct(value) -> str:
     return "–" if value is None else f"{100 * value:+.1f}%"
 
 
+def _target_text(r: dict, lang: str) -> str:
+    """Baseline → target in the indicator's unit (a ratio as %: 82.5%, not 0.8247), both with one precision."""
+    unit = r.get("unit")
+    digits = digits_for([r["baseline_value"], r["target_value"]], unit)
+    base, target = (fmt_value(r[k], unit, digits, lang) for k in ("baseline_value", "target_value"))
+    if is_ratio(unit):
+        base, target = f"{base}%", f"{target}%"
+    return f"{base} ({r['baseline_year']}) → {target} ({r['target_year']})"
+
+
 def ambition_rows(df: pl.DataFrame, lang: str) -> list[dict]:
     zh = norm_lang(lang) == "zh"
     return [
         {
             "unit_name": r["unit_name"] if zh or not r.get("unit_name_en") else r["unit_name_en"],
-            "plan_id": r["plan_id"],
+            "plan_id": label(PLANS, r["plan_id"], lang),
             "indicator": r["indicator_name"] if zh else (r["indicator_name_en"] or r["indicator_code"]),
-            "target": f"{r['baseline_value']:.4g} ({r['baseline_year']}) → {r['target_value']:.4g} ({r['target_year']})",
+            "target": _target_text(r, lang),
             "required_growth": pct(r["required_growth"]),
             "trend_growth": pct(r["trend_growth"]),
             "peer_median_growth": pct(r["peer_median_growth"]),
@@ -168,7 +192,7 @@ def ambition_rows(df: pl.DataFrame, lang: str) -> list[dict]:
             else "–",
             "ambition_class": label(AMBITION_CLASSES, r["ambition_class"], lang),
             "class_code": r["ambition_class"],
-            "ambition_weight": r["ambition_weight"],
+            "ambition_weight": "–" if r["ambition_weight"] is None else f"{r['ambition_weight']:.1f}",
         }
         for r in df.to_dicts()
     ]
@@ -196,6 +220,15 @@ def ambition_columns(lang: str) -> list[dict]:
         },
         {"field": "ambition_weight", "headerName": t("ambition_weight", lang), "maxWidth": 120},
     ]
+
+
+def english_names(snap, progs: pl.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Unit code → English name, programme code → English name (for the roster in English)."""
+    units = queries.units(snap)
+    return (
+        dict(zip(units["unit_code"].to_list(), units["unit_name_en"].to_list())),
+        dict(zip(progs["programme_code"].to_list(), progs["programme_name_en"].to_list())),
+    )
 
 
 @guarded
@@ -227,7 +260,13 @@ def layout(lang: str, **_):
         ),
         section(
             t("pg_memberships", lang),
-            grid(MEMBERSHIP_GRID, lang, membership_columns(lang), membership_rows(members, lang), height=420),
+            grid(
+                MEMBERSHIP_GRID,
+                lang,
+                membership_columns(lang),
+                membership_rows(members, lang, *english_names(snap, progs)),
+                height=420,
+            ),
         ),
     ]
     if tp is not None:

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import access
+from .. import access, queries
 from .. import programme_queries as pq
 from ..components import (
     ONE_DECIMAL,
@@ -66,7 +66,17 @@ def stages_text(row: dict, lang: str) -> str:
     return " · ".join(parts)
 
 
-def rollup_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+def flagged_text(value: str | None, province_code: str, names_en: dict[tuple[str, str], str], lang: str) -> str:
+    """The mart lists flagged cities by Chinese name ("南阳市、安阳市"); in English each by its English name, looked
+    up within the province (city names repeat across provinces)."""
+    if not value:
+        return ""
+    if lang != "en":
+        return value
+    return ", ".join(names_en.get((province_code, n), n) for n in value.split("、"))
+
+
+def rollup_rows(df: pl.DataFrame, lang: str, names_en: dict[tuple[str, str], str] | None = None) -> list[dict]:
     out = []
     for r in records(df, 3):
         share = r["share_key_targets_met"]
@@ -82,7 +92,7 @@ def rollup_rows(df: pl.DataFrame, lang: str) -> list[dict]:
                 "mean_acceptance": r["mean_acceptance_score"],
                 "share_key_met": None if share is None else round(100 * share),
                 "n_flagged": r["n_flagged"],
-                "flagged_units": r["flagged_units"] or "",
+                "flagged_units": flagged_text(r["flagged_units"], r["province_code"], names_en or {}, lang),
             }
         )
     return out
@@ -188,7 +198,12 @@ def render(level: str, period: str | None, lang: str, principal: access.Principa
     df = visible(df, principal)
     if df.height == 0:
         return empty_figure(t("pv_empty", lang)), html.P(t("pv_empty", lang), className="ipc-muted")
-    return chart(df, lang), grid(GRID, lang, columns(lang), rollup_rows(df, lang), height=None, pagination=False)
+    units = queries.units(snap)
+    names_en = dict(
+        zip(zip(units["province_code"].to_list(), units["unit_name"].to_list()), units["unit_name_en"].to_list())
+    )
+    rows = rollup_rows(df, lang, names_en)
+    return chart(df, lang), grid(GRID, lang, columns(lang), rows, height=None, pagination=False)
 
 
 def register_callbacks(app) -> None:

@@ -10,6 +10,7 @@ from dash import Input, Output, State, dcc, html
 
 from .. import queries
 from ..components import (
+    INTEGER,
     card,
     control,
     dropdown,
@@ -159,6 +160,32 @@ def source_rows(lang: str) -> list[dict]:
     ]
 
 
+def run_columns(lang: str) -> list[dict]:
+    """The recent runs: counts with thousands separators, as on the cards above (1,832,020, not 1832020)."""
+    count = {"type": "numericColumn", **INTEGER}
+    return [
+        {"field": "run_id", "headerName": t("run_id", lang), "minWidth": 280},
+        {"field": "started", "headerName": t("started", lang), "minWidth": 160},
+        {"field": "files", "headerName": t("files", lang), **count},
+        {"field": "rows_read", "headerName": t("rows_read", lang), **count},
+        {"field": "rows_loaded", "headerName": t("rows_loaded", lang), **count},
+        {"field": "rows_rejected", "headerName": t("rows_rejected", lang), **count},
+    ]
+
+
+def source_columns(lang: str) -> list[dict]:
+    return [
+        {"field": "source", "headerName": t("source", lang)},
+        {"field": "name", "headerName": t("source_name", lang), "minWidth": 220},
+        {"field": "nature", "headerName": t("nature", lang), "cellClassRules": {"ipc-synthetic": "!data.is_real"}},
+    ]
+
+
+def rejection_rows(rej: pl.DataFrame, lang: str) -> list[dict]:
+    """Quarantined rows per source and reason, the source by its name (as in the chart beside it)."""
+    return [{**r, "source": label(SOURCE_NAMES, r["source"], lang)} for r in records(rej)]
+
+
 @guarded
 def layout(lang: str, run=None, **_):
     snap = snapshot()
@@ -183,14 +210,7 @@ def layout(lang: str, run=None, **_):
         else grid(
             "dq-runs",
             lang,
-            [
-                {"field": "run_id", "headerName": t("run_id", lang), "minWidth": 280},
-                {"field": "started", "headerName": t("started", lang), "minWidth": 160},
-                {"field": "files", "headerName": t("files", lang), "type": "numericColumn"},
-                {"field": "rows_read", "headerName": t("rows_read", lang), "type": "numericColumn"},
-                {"field": "rows_loaded", "headerName": t("rows_loaded", lang), "type": "numericColumn"},
-                {"field": "rows_rejected", "headerName": t("rows_rejected", lang), "type": "numericColumn"},
-            ],
+            run_columns(lang),
             records(runs),
             height=None,
             pagination=False,
@@ -225,15 +245,7 @@ def layout(lang: str, run=None, **_):
             grid(
                 "dq-sources",
                 lang,
-                [
-                    {"field": "source", "headerName": t("source", lang)},
-                    {"field": "name", "headerName": "", "minWidth": 220},
-                    {
-                        "field": "nature",
-                        "headerName": t("nature", lang),
-                        "cellClassRules": {"ipc-synthetic": "!data.is_real"},
-                    },
-                ],
+                source_columns(lang),
                 source_rows(lang),
                 height=None,
                 pagination=False,
@@ -306,9 +318,9 @@ def register_callbacks(app) -> None:
                 [
                     {"field": "source", "headerName": t("source", lang)},
                     {"field": "reason", "headerName": t("reason", lang), "minWidth": 240},
-                    {"field": "rows", "headerName": t("rows", lang), "type": "numericColumn"},
+                    {"field": "rows", "headerName": t("rows", lang), "type": "numericColumn", **INTEGER},
                 ],
-                records(rej),
+                rejection_rows(rej, lang),
                 height=320,
                 pagination=False,
             )

@@ -102,8 +102,13 @@ def plan_figure(by_plan: pl.DataFrame, lang: str) -> go.Figure:
         )
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title=t("tg_share_axis", lang), range=[0, 100], ticksuffix="%")
-    base_layout(fig, t("tg_by_plan", lang), height=300)
-    fig.update_layout(legend={"orientation": "h", "y": -0.35})
+    base_layout(fig, t("tg_by_plan", lang), height=340)
+    # Above the bars, under the title: below the plot the legend covered the x-axis title. In the bars' own
+    # order (stacked bars list their legend reversed by default).
+    fig.update_layout(
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
+        margin={"t": 100},
+    )
     return fig
 
 

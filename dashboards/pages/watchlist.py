@@ -71,17 +71,27 @@ def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dic
 
 def columns(lang: str) -> list[dict]:
     return [
+        # Stage and city pinned and wide enough for the English labels ("Exit candidate", "Taizhou (Jiangsu)"):
+        # at 1366 px the row scrolls sideways to the why-flagged link, and must still say whose row it is.
         {
             "field": "stage_label",
             "headerName": t("stage", lang),
-            "maxWidth": 130,
+            "pinned": "left",
+            "minWidth": 140,
+            "maxWidth": 160,
             "cellClassRules": {
                 "ipc-stage-exit": "data.stage == 'exit_candidate'",
                 "ipc-stage-rect": "data.stage == 'rectification'",
                 "ipc-stage-watch": "data.stage == 'watch'",
             },
         },
-        {"field": "city_link", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 120},
+        {
+            "field": "city_link",
+            "headerName": t("city", lang),
+            "cellRenderer": "markdown",
+            "pinned": "left",
+            "minWidth": 160,
+        },
         {"field": province_col(lang), "headerName": t("province", lang), "maxWidth": 130},
         {
             "field": "robust_label",

@@ -16,12 +16,15 @@ import duckdb
 
 from pipelines.alerts.config import Rules
 from pipelines.labels import label_text
+from pipelines.sources import SOURCES
 
 # Status, stage and reporting labels come from the labels seed (dbt_project/seeds/labels.csv), the one place.
 TARGET_STATUS_ZH = {code: label_text(code) for code in ("limited_progress", "deteriorating")}
 # the stages an alert flags
 STAGE_ZH = {code: label_text(code) for code in ("watch", "review", "rectification", "exit_candidate")}
 REPORTING_ZH = {code: label_text(code) for code in ("missing", "late", "not_reported")}
+# A source's Chinese name from its contract (the title is read by officials: "培训活动", not "training_events").
+SOURCE_ZH = {name: src.title_zh for name, src in SOURCES.items()}
 
 
 @dataclass
@@ -312,8 +315,8 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key=f"{r['source']}:{r['year']}",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年 {r['source']} 数据{REPORTING_ZH.get(r['status'], r['status'])}"
-            f"（应于 {r['due_date']} 前报送）",
+            title_zh=f"{r['unit_name']}：{r['year']} 年{SOURCE_ZH.get(r['source'], r['source'])}数据"
+            f"{REPORTING_ZH.get(r['status'], r['status'])}（应于 {r['due_date']} 前报送）",
             title_en=f"{r['unit_code']}: {r['source']} {r['year']} is {r['status']} (due {r['due_date']})",
             detail={k: r[k] for k in ("source", "year", "status", "due_date", "received_date")},
         )

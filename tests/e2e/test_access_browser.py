@@ -94,7 +94,8 @@ def test_province_user_sees_only_its_province(gd_browser, dash_server, e2e_snaps
     assert names[nanjing] not in gd_browser.find_element("tag name", "body").text
     # a page not open to the role: refused
     gd_browser.get(dash_server.url + "/quality")
-    assert "forbidden" in gd_browser.find_element("tag name", "body").text
+    refusal = gd_browser.find_element("id", "error-page").text  # explained, with a way back, not a bare 403 line
+    assert "无权访问" in refusal and "返回年度总览" in refusal
     # the console holds the refusals (401 for the wrong password, 403 for the crafted URL), never a server error
     assert not [m for m in severe_logs(gd_browser) if " 500 " in m or "INTERNAL SERVER ERROR" in m]
     assert "Traceback" not in dash_server.log()

@@ -1,0 +1,365 @@
+"""What officials read, in both languages: labels instead of codes, numbers formatted alike, nothing overlapping.
+
+Pure functions behind the callbacks, over small frames: no snapshot, no browser."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from dashboards.pages import profile
+
+CATALOG = pl.DataFrame(
+    {"indicator_code": ["PRO01"], "name_zh": ["行政执法案件结案率"], "name_en": ["Enforcement case closure rate"]}
+)
+
+
+def _alerts(**extra) -> pl.DataFrame:
+    rows = {
+        "year": [2025, 2025, 2025, 2025],
+        "alert_type": ["source_reporting", "behind_target", "stage", "rank_drop"],
+        "status": ["late", "deteriorating", "exit_candidate", "firing"],
+        "plan_id": [None, "plan_2021_2025", None, None],
+        "indicator_code": [None, "PRO01", None, None],
+        "progress_index": [None, -24.0, None, None],
+        "message": [
+            "绵阳市：2025 年知识产权培训数据逾期报送",
+            "绵阳市：2025 年目标“行政执法案件结案率”倒退",
+            "绵阳市：2025 年评价为“退出候选”",
+            "绵阳市：2025 年排名下降 16 位（现第 52 名）",
+        ],
+        "created_at": ["2026-12-04 15:03"] * 4,
+    }
+    return pl.DataFrame({**rows, **extra})
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_profile_alert_history_labels_every_rule_and_status(lang):
+    rows = profile.alert_rows(_alerts(), CATALOG, lang)
+    shown = [(r["type_label"], r["status_label"]) for r in rows]
+    codes = {"source_reporting", "late", "behind_target", "deteriorating", "stage", "exit_candidate", "rank_drop"}
+    assert not codes & {x for pair in shown for x in pair}, shown
+    if lang == "zh":
+        assert shown == [
+            ("数据报送", "逾期报送"),
+            ("目标滞后", "倒退"),
+            ("评价阶段", "退出候选"),
+            ("排名大幅下降", "预警中"),
+        ]
+    else:
+        assert shown == [
+            ("Reporting", "Late"),
+            ("Behind target", "Deteriorating"),
+            ("Evaluation stage", "Exit candidate"),
+            ("Rank drop", "Firing"),
+        ]
+
+
+def test_profile_alert_history_in_english_uses_the_alerts_english_title():
+    titles = ["510700: training_events 2025 is late", None, "510700: exit candidate in 2025", None]
+    rows = profile.alert_rows(_alerts(title_en=titles), CATALOG, "en")
+    assert rows[0]["message"] == titles[0]
+    # without an English title: type, indicator and status, never a Chinese message or an empty "—"
+    assert rows[1]["message"] == "Behind target: Enforcement case closure rate — Deteriorating"
+    assert rows[3]["message"] == "Rank drop — Firing"
+
+
+def _side_by_side() -> pl.DataFrame:
+    base = {
+        "unit_code": ["510700", "520100"],
+        "unit_name": ["绵阳市", "贵阳市"],
+        "unit_name_en": ["Mianyang", "Guiyang"],
+        "composite_index": [156.2, 99.8],
+        "composite": [84.8, 54.2],
+        "score_mgt": [77.4, 31.4],
+        "score_pro": [92.7, 69.4],
+        "score_utl": [76.5, 71.0],
+        "score_qlt": [92.7, 51.8],
+        "score_env": [82.6, 33.0],
+        "rank": [1, 33],
+        "rank_change": [0, -8],
+        "performance_group": ["leader", "moderate"],
+        "stage": ["exemplary", "normal"],
+    }
+    return pl.DataFrame(base)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_side_by_side_numbers_read_alike(lang):
+    from dashboards.pages import compare
+
+    cols, rows = compare.side_by_side_table(_side_by_side(), lang)
+    by = {r["measure"]: r for r in rows}
+    utl = "运用" if lang == "zh" else "Utilisation"
+    # one decimal for every score, also when it happens to be whole (71.0, not 71 beside 76.5)
+    assert by[utl]["520100"] == "71.0" and by[utl]["510700"] == "76.5"
+    change = "排名变化" if lang == "zh" else "Rank change"
+    assert (by[change]["510700"], by[change]["520100"]) == ("0", "-8")
+    assert by["排名" if lang == "zh" else "Rank"]["520100"] == "33"
+    # the first column says what its rows are
+    assert cols[0]["headerName"] == ("指标" if lang == "zh" else "Measure")
+
+
+def test_every_source_has_a_name_in_both_languages():
+    """The data-quality chart and tables name sources; a source added to the contract needs its label too."""
+    from dashboards.i18n import SOURCE_NAMES
+    from pipelines.sources import SOURCES
+
+    assert set(SOURCES) <= set(SOURCE_NAMES), set(SOURCES) - set(SOURCE_NAMES)
+    assert all(zh and en and zh != en for zh, en in SOURCE_NAMES.values())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_run_counts_have_thousands_separators_and_every_column_a_title(lang):
+    from dashboards.pages import quality
+
+    cols = quality.run_columns(lang)
+    counts = [c for c in cols if c["field"] in ("files", "rows_read", "rows_loaded", "rows_rejected")]
+    assert len(counts) == 4 and all("',d'" in c["valueFormatter"]["function"] for c in counts)
+    assert all(c["headerName"] for c in quality.source_columns(lang))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quarantine_rows_name_the_source(lang):
+    from dashboards.pages import quality
+
+    rej = pl.DataFrame({"source": ["pledge_loans"], "reason": ["not a date in month: '2025-13'"], "rows": [1]})
+    [row] = quality.rejection_rows(rej, lang)
+    assert row["source"] == ("质押融资" if lang == "zh" else "Pledge loans")
+
+
+def test_target_plan_legend_is_clear_of_the_axis_title():
+    """The legend sat at y=-0.35 under the plot, on top of the x-axis title (seen at 1366×768); above the bars,
+    under the title, it has a band of its own, in the order the bars are stacked."""
+    from dashboards.pages import targets
+
+    by_plan = pl.DataFrame({"plan_id": ["plan_2016_2020"], "targets": [10]})
+    for b in targets.BUCKET_ORDER:
+        by_plan = by_plan.with_columns(pl.lit(1).alias(f"n_{b}"), pl.lit(10.0).alias(f"pct_{b}"))
+    layout = targets.plan_figure(by_plan, "zh").layout
+    assert layout.xaxis.title.text
+    assert layout.legend.y >= 1 and layout.legend.yanchor == "bottom"
+    assert layout.legend.traceorder == "normal"
+    assert layout.margin.t >= 90  # title (20 px font) and one legend row above the plot
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_footer_says_what_the_figures_are_and_where_they_come_from(lang):
+    """Every page's footer: the latest evaluation year, when and by which run the data were published, the
+    catalog and rules versions, the release (or that there is none yet), and that city data are synthetic;
+    not the snapshot's file name."""
+    from dashboards.app import footer_text
+
+    info = {
+        "year": 2025,
+        "published_at": "2026-12-04T15:03:33",
+        "run_id": "8e28ac7d-eb54-48ac-9169-ee189d58854d",
+        "catalog_version": "2024.1",
+        "rules_version": "2024.1",
+        "release_id": None,
+    }
+    text = footer_text(info, lang)
+    assert "2025" in text and "2026-12-04 15:03" in text and "8e28ac7d" in text and "2024.1" in text
+    assert "duckdb" not in text and "None" not in text and "T15" not in text
+    if lang == "zh":
+        assert "尚未正式发布" in text and "合成示例数据" in text
+    else:
+        assert "not yet formally released" in text and "synthetic" in text
+    released = footer_text({**info, "release_id": "2025-r1"}, lang)
+    assert "2025-r1" in released and "尚未正式发布" not in released
+
+
+def test_footer_without_metadata_shows_no_placeholders():
+    from dashboards.app import footer_text
+
+    text = footer_text({"year": None, "published_at": None, "run_id": None}, "en")
+    assert text and "None" not in text and "nan" not in text
+
+
+def _rollup() -> pl.DataFrame:
+    row = {
+        "province_code": "410000",
+        "province_name": "河南省",
+        "n_cities": 4,
+        "mean_index": 57.2,
+        "sd_index": 37.2,
+        "min_index": 22.6,
+        "max_index": 96.2,
+        "mean_acceptance_score": None,
+        "share_key_targets_met": 0.31,
+        "n_flagged": 3,
+        "flagged_units": "南阳市、安阳市、新乡市",
+    }
+    return pl.DataFrame([row])
+
+
+def test_province_rollup_names_flagged_cities_in_english():
+    from dashboards.pages import provinces
+
+    names = {("410000", "南阳市"): "Nanyang", ("410000", "安阳市"): "Anyang", ("410000", "新乡市"): "Xinxiang"}
+    [en] = provinces.rollup_rows(_rollup(), "en", names)
+    assert en["flagged_units"] == "Nanyang, Anyang, Xinxiang"
+    [zh] = provinces.rollup_rows(_rollup(), "zh", names)
+    assert zh["flagged_units"] == "南阳市、安阳市、新乡市"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_province_chart_explains_its_red_bars(lang):
+    from dashboards.pages import provinces
+
+    title = provinces.chart(_rollup(), lang).layout.title.text
+    assert ("标记" in title) if lang == "zh" else ("flagged" in title.lower())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_profile_values_in_their_unit_with_the_indicators_precision(lang):
+    catalog = pl.DataFrame(
+        {
+            "indicator_code": ["ENV03", "PRO01"],
+            "name_zh": ["每万人口专利授权量", "行政执法案件结案率"],
+            "name_en": ["Patent grants per 10k people", "Enforcement case closure rate"],
+            "unit": ["件/万人", "比率"],
+        }
+    )
+    values = pl.DataFrame(
+        {
+            "year": [2025, 2025, 2024],
+            "indicator_code": ["ENV03", "PRO01", "ENV03"],
+            "value": [127.6701, 0.86234, 1234.5],
+            "normalised_score": [86.2462, 83.27, 80.0],
+        }
+    )
+    rows = profile.value_rows(values, catalog, lang)
+    env, pro = rows[0], rows[1]
+    assert env["value"] == pytest.approx(127.6701)  # the number stays for sorting and the provenance click
+    assert env["value_text"] == ("128 件/万人" if lang == "zh" else "128 per 10k people")
+    assert pro["value_text"] == "86.2%"
+    assert rows[2]["value_text"].startswith("1,234")
+    cols = {c["field"]: c for c in profile.value_columns(lang)}
+    assert "value_text" in cols["value"]["valueFormatter"]["function"]
+    assert "ag-right-aligned-cell" in cols["value"]["cellClass"]  # a number column, also when it is clickable
+    assert "'.1f'" in cols["normalised_score"]["valueFormatter"]["function"]
+    assert all(c["headerName"] for c in cols.values())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_target_ambition_rows_name_the_plan_and_show_ratios_as_percentages(lang):
+    from dashboards.pages import programmes
+
+    row = {
+        "unit_name": "绵阳市",
+        "unit_name_en": "Mianyang",
+        "plan_id": "plan_2016_2020",
+        "indicator_name": "行政执法案件结案率",
+        "indicator_name_en": "Enforcement case closure rate",
+        "indicator_code": "PRO01",
+        "unit": "比率",
+        "baseline_value": 0.8247,
+        "baseline_year": 2016,
+        "target_value": 0.9145,
+        "target_year": 2020,
+        "required_growth": 0.026,
+        "trend_growth": None,
+        "peer_median_growth": 0.015,
+        "peer_p90_growth": 0.023,
+        "peer_scope": None,
+        "n_peers": 3,
+        "ambition_class": "stretch",
+        "ambition_weight": 1.0,
+    }
+    [r] = programmes.ambition_rows(pl.DataFrame([row]), lang)
+    assert r["plan_id"] == ("2016–2020年规划" if lang == "zh" else "Plan 2016–2020")
+    assert r["target"] == "82.5% (2016) → 91.5% (2020)"
+    assert r["ambition_weight"] == "1.0"
+
+
+def test_alerts_page_names_cities_in_the_readers_language():
+    from dashboards.pages import alerts
+
+    row = {
+        "fingerprint": "ac530ca3ffff",
+        "rule_id": "stage",
+        "kind": "sanction",
+        "severity": "critical",
+        "unit_name": "泰州市",
+        "unit_code": "321200",
+        "title_zh": "泰州市：2025 年评价为“退出候选”",
+        "title_en": "321200: exit candidate in 2025",
+        "state": "firing",
+        "last_fired_at": "2026-12-04T15:03:31",
+        "resolved_at": None,
+        "acked_at": None,
+        "acked_by": None,
+        "silenced_until": None,
+    }
+    df = pl.DataFrame([row, {**row, "fingerprint": "b" * 12, "unit_name": None, "unit_code": None}])
+    names = {"321200": "Taizhou (Jiangsu)"}
+    en = alerts.alert_rows(df, "en", names)
+    assert [r["city"] for r in en] == ["Taizhou (Jiangsu)", "Data engineering"]
+    assert alerts.alert_rows(df, "zh", names)[0]["city"] == "泰州市"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_signed_in_badge_names_the_province_not_its_code(lang):
+    import json
+
+    import flask
+
+    from dashboards import access
+    from dashboards.app import shell_content
+
+    gd = access.Principal("gd", "province", "440000")
+    with flask.Flask(__name__).app_context():  # the page list reads the app's page roles
+        _, _, toggles, _ = shell_content("/", f"?lang={lang}", gd, {"440000": ("广东省", "Guangdong")})
+    badge = next(c for c in toggles if getattr(c, "id", None) == "ipc-user").children
+    assert "440000" not in badge
+    assert badge == ("gd · 省级知识产权局（广东省）" if lang == "zh" else "gd · Provincial office (Guangdong)")
+    # and readable on the dark header (it was #555 on #0b3c5d)
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[1] / "dashboards" / "assets" / "style.css").read_text(encoding="utf-8")
+    rule = next(line for line in css.splitlines() if line.startswith(".ipc-user "))
+    assert "#555" not in rule, json.dumps(rule)
+
+
+def test_programme_roster_in_english_names_city_province_and_programme_in_english():
+    from dashboards.pages import programmes
+
+    member = {
+        "unit_code": "320600",
+        "unit_name": "南通市",
+        "province_code": "320000",
+        "province_name": "江苏省",
+        "programme_code": "strong_city_demo",
+        "programme_name_zh": "国家知识产权强市建设示范城市",
+        "cohort": "2024-01",
+        "joined_on": "2024-01-09",
+        "left_on": None,
+        "exit_reason": None,
+        "first_evaluated_year": 2024,
+        "last_evaluated_year": 2026,
+        "source_note": "http://example.gov.cn | 南通成功入选",
+    }
+    df = pl.DataFrame([member])
+    names = {
+        "unit_name_en": {"320600": "Nantong"},
+        "programme_en": {"strong_city_demo": "National IP strong-city demo"},
+    }
+    [en] = programmes.membership_rows(df, "en", **names)
+    assert en["city_link"].startswith("[Nantong](") and en["province"] == "Jiangsu"
+    assert en["programme"] == "National IP strong-city demo"
+    [zh] = programmes.membership_rows(df, "zh", **names)
+    assert zh["city_link"].startswith("[南通市](") and zh["province"] == "江苏省"
+    assert zh["programme"] == "国家知识产权强市建设示范城市"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_watchlist_keeps_stage_and_city_whole_and_in_view(lang):
+    """At 1366×768 the English stage ("Exit can…") and city ("Taizhou (Jiang…") were cut, and scrolling right to
+    the why-flagged link lost which city a row was: both columns are wide enough and pinned."""
+    from dashboards.pages import watchlist
+
+    cols = {c["field"]: c for c in watchlist.columns(lang)}
+    for field, width in (("stage_label", 140), ("city_link", 160)):
+        assert cols[field].get("pinned") == "left"
+        assert cols[field]["minWidth"] >= width and cols[field].get("maxWidth", 10**6) >= cols[field]["minWidth"]
