@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipelines.labels import label_set, load_labels
+from pipelines.sources import SOURCES as _SOURCES
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -323,18 +324,8 @@ ACCEPTANCE_STATUS = label_set("acceptance_status")
 # fct_evaluation_cycle.verdict_status (issue 17): a verdict awaiting the third-party evaluation is not final
 VERDICT_STATUS = label_set("verdict_status")
 SEVERITY = {"error": ("错误", "Error"), "warn": ("警告", "Warning")}
-SOURCE_NAMES = {
-    "cities": ("行政区划", "Administrative divisions"),
-    "programme_cities": ("示范城市名单", "Programme roster"),
-    "population": ("人口与GDP", "Population and GDP"),
-    "targets": ("规划目标", "Plan targets"),
-    "patent_stats": ("地区专利统计", "Regional patent statistics"),
-    "patent_grants": ("专利授权记录", "Patent grant records"),
-    "pledge_loans": ("质押融资", "Pledge loans"),
-    "enforcement_cases": ("执法案件", "Enforcement cases"),
-    "training_events": ("培训活动", "Training events"),
-    "third_party_evaluations": ("第三方评估", "Third-party evaluations"),
-}
+# The sources' names: the contract's (pipelines/sources.py), one definition for the loader, the alerts and the pages.
+SOURCE_NAMES = {name: (source.title_zh, source.title_en or name) for name, source in _SOURCES.items()}
 # Alert rules by rule id (the alerts page and the profile's alert history). marts.fct_alerts.alert_type is the
 # rule id, except target_behind which the mirror calls behind_target (the profile's original name for it).
 ALERT_RULES = {

@@ -77,6 +77,8 @@ class Source:
     # date columns that must not lie after the date of ingestion
     no_future: tuple[str, ...] = ()
     description: str = ""
+    # the source's name in English, beside title_zh (the dashboard's and the alerts' name for it)
+    title_en: str = ""
     # Plausibility of a record (thresholds in seeds/ingest_plausibility.csv, by rule id).
     record_rules: tuple[RecordRule, ...] = ()
     # Jump of a value against the same unit's own earlier periods already in the warehouse.
@@ -135,6 +137,7 @@ _TEXT = 200  # longest free text we accept in a name cell; longer is a data erro
 CITIES = Source(
     name="cities",
     title_zh="行政区划",
+    title_en="Administrative divisions",
     description="Prefecture-level units (GB/T 2260, 2023) plus the county-level programme units, real.",
     key=("city_code",),
     columns=(
@@ -155,6 +158,7 @@ CITIES = Source(
 PROGRAMME_CITIES = Source(
     name="programme_cities",
     title_zh="示范/强市名单",
+    title_en="Programme roster",
     description=(
         "Programme roster, one row per unit, programme and cohort: real 2012-2016 national IP demonstration cities "
         "and the strong-city pilots/demonstrations public sources name (2022 onwards); status events may be synthetic."
@@ -179,6 +183,7 @@ PROGRAMME_CITIES = Source(
 POPULATION = Source(
     name="population",
     title_zh="人口与GDP",
+    title_en="Population and GDP",
     description="Year-end resident population (万人) and GDP (亿元) per region and year.",
     key=("region_code", "year"),
     columns=(
@@ -209,6 +214,7 @@ POPULATION = Source(
 TARGETS = Source(
     name="targets",
     title_zh="建设目标",
+    title_en="Plan targets",
     description="Each programme city's construction-plan targets (indicator, baseline and target).",
     key=("city_code", "plan_id", "indicator_code"),
     columns=(
@@ -228,6 +234,7 @@ _NONNEG = dict(min_value=0)
 PATENT_STATS = Source(
     name="patent_stats",
     title_zh="地区专利统计",
+    title_en="Regional patent statistics",
     description="CNIPA-style region-year patent statistics (grants and patents in force by type).",
     key=("region_code", "year"),
     columns=(
@@ -270,6 +277,7 @@ PATENT_STATS = Source(
 PATENT_GRANTS = Source(
     name="patent_grants",
     title_zh="专利授权记录",
+    title_en="Patent grant records",
     description="One row per granted patent (CNIPA bibliographic export).",
     key=("publication_number",),
     partition_date="grant_date",
@@ -298,6 +306,7 @@ PATENT_GRANTS = Source(
 PLEDGE_LOANS = Source(
     name="pledge_loans",
     title_zh="知识产权质押融资",
+    title_en="Pledge loans",
     description="Monthly IP pledge-loan statistics per city.",
     key=("city_code", "month"),
     partition_date="month",
@@ -337,6 +346,7 @@ PLEDGE_LOANS = Source(
 ENFORCEMENT_CASES = Source(
     name="enforcement_cases",
     title_zh="行政执法案件",
+    title_en="Enforcement cases",
     description="Administrative IP enforcement case records.",
     key=("case_id",),
     partition_date="filed_date",
@@ -354,6 +364,7 @@ ENFORCEMENT_CASES = Source(
 TRAINING_EVENTS = Source(
     name="training_events",
     title_zh="知识产权培训",
+    title_en="Training events",
     description="IP training events held in each city.",
     key=("event_id",),
     partition_date="event_date",
@@ -375,6 +386,7 @@ _FINDINGS = 2000  # a finding is a paragraph, not a report: the full report stay
 THIRD_PARTY_EVALUATIONS = Source(
     name="third_party_evaluations",
     title_zh="第三方评估",
+    title_en="Third-party evaluations",
     description=(
         "Third-party evaluation (每三年期开展一轮第三方评估) per city and cycle: the evaluator's scores per pillar "
         "(0-100), site visit and document review, with findings. One row per city, cycle, evaluator and report "

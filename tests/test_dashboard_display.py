@@ -125,7 +125,7 @@ def test_quarantine_rows_name_the_source(lang):
 
     rej = pl.DataFrame({"source": ["pledge_loans"], "reason": ["not a date in month: '2025-13'"], "rows": [1]})
     [row] = quality.rejection_rows(rej, lang)
-    assert row["source"] == ("质押融资" if lang == "zh" else "Pledge loans")
+    assert row["source"] == ("知识产权质押融资" if lang == "zh" else "Pledge loans")
 
 
 def test_target_plan_legend_is_clear_of_the_axis_title():
