@@ -22,7 +22,6 @@ from pipelines.sources import THIRD_PARTY_EVALUATIONS, Column
 SOURCE = THIRD_PARTY_EVALUATIONS
 TEMPLATE_SHEET = "第三方评估"
 NOTES_SHEET = "填写说明"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _NOTES_ZH = {
     "city_code": "6位行政区划代码(GB/T 2260),由平台预填",
@@ -75,11 +74,14 @@ def template_frame(rows: pl.DataFrame | None = None) -> pl.DataFrame:
     )
 
 
-def _safe_text(value: str | None) -> str:
-    """CSV cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV injection)."""
-    if value is None:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+def _neutralised(frame: pl.DataFrame) -> pl.DataFrame:
+    """The text columns' cells that a spreadsheet would run as a formula get a leading apostrophe, in the CSV and
+    the workbook alike (the one rule every export uses, dashboards.security; OWASP CSV injection). The pre-filled
+    names come from the warehouse, so they are data like any other."""
+    from dashboards.security import neutralise_text
+
+    text = [c.name for c in SOURCE.columns if c.dtype == "str"]
+    return frame.with_columns(neutralise_text(frame.select(text)).get_columns())
 
 
 def write_template(path: Path, rows: pl.DataFrame | None = None, created: datetime | None = None) -> Path:
@@ -90,7 +92,7 @@ def write_template(path: Path, rows: pl.DataFrame | None = None, created: dateti
     frame = template_frame(rows)
     headers = [header(c) for c in SOURCE.columns]
     if path.suffix.lower() == ".csv":
-        safe = frame.select([pl.col(c).map_elements(_safe_text, return_dtype=pl.String) for c in frame.columns])
+        safe = _neutralised(frame)
         text = safe.rename(dict(zip(frame.columns, headers, strict=True))).write_csv()
         path.write_bytes(text.encode("utf-8-sig"))
         return path
@@ -122,7 +124,7 @@ def write_template(path: Path, rows: pl.DataFrame | None = None, created: dateti
                         "error_message": f"{h}: {c.min_value:g}-{c.max_value:g}",
                     },
                 )
-        for i, row in enumerate(frame.iter_rows(), start=1):
+        for i, row in enumerate(_neutralised(frame).iter_rows(), start=1):
             for j, (c, value) in enumerate(zip(SOURCE.columns, row, strict=True)):
                 if value is None or value == "":
                     continue

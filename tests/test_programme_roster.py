@@ -154,6 +154,21 @@ def test_filled_xlsx_template_round_trips_through_the_loader(warehouse, tmp_path
     assert row["findings"] == FILLED["findings"]  # text stays text
 
 
+def test_xlsx_template_neutralises_formula_text_like_the_csv(tmp_path):
+    """The workbook's pre-filled text follows the CSV's rule (dashboards.security): a name from data that would
+    start a formula is written with an apostrophe, so editing the cell in Excel never runs it."""
+    names = ['=HYPERLINK("http://x","y")', "＋1", "-2+3", "苏州市"]
+    path = write_template(
+        tmp_path / "t.xlsx",
+        PREFILL.head(1).select(pl.all().repeat_by(4).explode()).with_columns(unit_name=pl.Series(names)),
+    )
+    ws = openpyxl.load_workbook(path)[TEMPLATE_SHEET]
+    col = [header(c) for c in TP.columns].index(header(TP.column("unit_name"))) + 1
+    cells = [ws.cell(i, col) for i in range(2, 6)]
+    assert [c.value for c in cells] == ["'" + n for n in names[:3]] + ["苏州市"]
+    assert all(c.data_type == "s" for c in cells)
+
+
 def test_csv_template_round_trips_and_formula_text_is_neutralised(warehouse, tmp_path):
     bad = write_template(tmp_path / "prefill.csv", PREFILL.with_columns(unit_name=pl.lit("=1+1")))
     assert "'=1+1" in bad.read_bytes().decode("utf-8-sig")  # a pre-filled cell never becomes a formula
