@@ -25,6 +25,7 @@ CITIES = [
     ("410700", "新乡市", "410000", "河南省"),
     ("320500", "苏州市", "320000", "江苏省"),
 ]
+NAMES_EN = {"410100": "Zhengzhou", "410700": "Xinxiang", "320500": "Suzhou"}
 
 
 def routing_yaml(path, smtp_port: int, http_port: int, *, backoff=(0.3,), immediate=2) -> None:
@@ -83,10 +84,13 @@ def env(tmp_path, monkeypatch, smtp):
     with duckdb.connect(str(wh)) as con:
         con.execute("create schema marts")
         con.execute(
-            "create table marts.dim_city (unit_code varchar, unit_name varchar, province_code varchar, "
-            "province_name varchar, is_programme boolean, programme_status varchar)"
+            "create table marts.dim_city (unit_code varchar, unit_name varchar, unit_name_en varchar, "
+            "province_code varchar, province_name varchar, is_programme boolean, programme_status varchar)"
         )
-        con.executemany("insert into marts.dim_city values (?, ?, ?, ?, true, 'active')", CITIES)
+        con.executemany(
+            "insert into marts.dim_city values (?, ?, ?, ?, ?, true, 'active')",
+            [(code, name, NAMES_EN[code], p, pn) for code, name, p, pn in CITIES],
+        )
         con.execute(
             "create table marts.dim_indicator as select 'v1' as catalog_version, 'pledge_amount' as indicator_code, "
             "'质押融资额' as name_zh, 'Pledge financing' as name_en"
@@ -629,3 +633,8 @@ def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
     jiangsu = smtp.to("ipo-320000@test.local")[0]
     assert not jiangsu.is_multipart() and jiangsu.get_content_type() == "text/plain"
     assert "苏州市<b onclick=x>" in SmtpSink.text(jiangsu)
+    # the English part names the city, the source and the status as words, not as the warehouse's ids
+    en = henan.split("\nTo ipo-410000@test.local")[1] if "\nTo ipo-410000@test.local" in henan else henan
+    assert "Zhengzhou (410100)" in en and "limited progress" in en
+    assert "Xinxiang (410700): Pledge loans 2025 is late (due 2026-03-31)" in en
+    assert "pledge_loans" not in en and "limited_progress" not in en

@@ -74,10 +74,17 @@ def _rows(con, sql: str, params=None) -> list[dict]:
 
 # Active programme cities with their province: every city rule is limited to them.
 CITIES = """
-select c.unit_code, c.unit_name, c.province_code, coalesce(c.province_name, c.province_code) as province_name
+select c.unit_code, c.unit_name, c.unit_name_en, c.province_code,
+       coalesce(c.province_name, c.province_code) as province_name
 from marts.dim_city c
 where c.is_programme and coalesce(c.programme_status, 'active') <> 'withdrawn'
 """
+
+
+def _who_en(r: dict) -> str:
+    """A city as an English title names it: its English name and code ("Mianyang (510700)"); the code alone when
+    the reference data give no English name."""
+    return f"{r['unit_name_en']} ({r['unit_code']})" if r.get("unit_name_en") else str(r["unit_code"])
 
 
 def _seed_param(con, rule_code: str, param: str, default: str) -> str:
@@ -147,8 +154,8 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
                 year=r["year"],
                 title_zh=f"{r['unit_name']}：{r['target_year']} 年目标“{r['name_zh'] or r['indicator_code']}”{zh}"
                 f"（{r['year']} 年现值 {now}，目标值 {goal}）",
-                title_en=f"{r['unit_code']}: {r['target_year']} target {r['name_en'] or r['indicator_code']} is "
-                f"{r['status']} ({now} in {r['year']}, target {goal})",
+                title_en=f"{_who_en(r)}: {r['target_year']} target {r['name_en'] or r['indicator_code']} is "
+                f"{label_text(r['status'], 'en').lower()} ({now} in {r['year']}, target {goal})",
                 detail={
                     k: r[k]
                     for k in (
@@ -199,7 +206,7 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
             subject_key=f"group:{group}",
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名）",
-            title_en=f"{r['unit_code']}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']})",
+            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']})",
             detail={k: r[k] for k in ("year", "rank", "n_ranked", "performance_group", "composite_index")},
         )
         for r in rows
@@ -227,7 +234,7 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             subject_key="rank",
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名）",
-            title_en=f"{r['unit_code']}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']})",
+            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']})",
             detail={k2: r[k2] for k2 in ("year", "rank", "n_ranked", "rank_change")} | {"max_rank_loss": k},
         )
         for r in rows
@@ -270,9 +277,9 @@ def stage(con, rules: Rules) -> list[Condition] | None:
             else f"{r['unit_name']}：{r['year']} 年“{flagged}”结论证据不稳健，需人工复核"
         )
         title_en = (
-            f"{r['unit_code']}: stage {st} in {r['year']}"
+            f"{_who_en(r)}: stage “{label_text(st, 'en')}” in {r['year']}"
             if kind == "sanction"
-            else f"{r['unit_code']}: {st} in {r['year']} on non-robust evidence, needs review"
+            else f"{_who_en(r)}: “{label_text(st, 'en')}” in {r['year']} on non-robust evidence, needs review"
         )
         out.append(
             _city(
@@ -317,7 +324,8 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年{SOURCE_ZH.get(r['source'], r['source'])}数据"
             f"{REPORTING_ZH.get(r['status'], r['status'])}（应于 {r['due_date']} 前报送）",
-            title_en=f"{r['unit_code']}: {r['source']} {r['year']} is {r['status']} (due {r['due_date']})",
+            title_en=f"{_who_en(r)}: {SOURCES[r['source']].title_en if r['source'] in SOURCES else r['source']} "
+            f"{r['year']} is {label_text(r['status'], 'en').lower()} (due {r['due_date']})",
             detail={k: r[k] for k in ("source", "year", "status", "due_date", "received_date")},
         )
         for r in rows
