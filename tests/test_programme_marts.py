@@ -481,6 +481,19 @@ def _ids(node, found: list) -> list:
     return found
 
 
+def _components(value, found: list) -> list:
+    """Every component (``{"type", "props"}``) of a Dash response body, depth first."""
+    if isinstance(value, dict):
+        if "type" in value and "props" in value:
+            found.append(value)
+        for v in value.values():
+            _components(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            _components(v, found)
+    return found
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_simulator_page_offers_every_threshold_once_and_no_list_setting(sample_snapshot, tmp_path, lang):
     """The seed holds one row per rules version and list-valued settings (sources a city reports, indicators
@@ -510,5 +523,20 @@ def test_simulator_page_offers_every_threshold_once_and_no_list_setting(sample_s
     assert len(keys) == len(set(keys)), "a parameter is offered twice"
     assert set(keys) == expected
     assert not {"RPT.city_sources", "ACC.level_indicators", *sc.CALENDAR_PARAMS} & set(keys)
+    # a switch is a choice (on / off in the page's language), and every parameter is labelled by what it means
+    components = _components(r.get_json(), [])
+    switches = {
+        c["props"]["id"]["key"]: c["props"]
+        for c in components
+        if c.get("type") == "RadioItems" and isinstance(c["props"].get("id"), dict)
+    }
+    enabled = {k for k in expected if k.endswith(".enabled")}
+    assert enabled and set(switches) == enabled
+    on_off = ["启用", "停用"] if lang == "zh" else ["On", "Off"]
+    assert all([o["label"] for o in p["options"]] == on_off for p in switches.values())
+    labels = {c["props"]["children"] for c in components if c.get("type") == "Label"}
+    descriptions = set(latest[f"description_{lang}"].to_list())
+    assert len(labels & descriptions) >= len(expected) - len(sc.GROUP_PARAMS)
+    assert not {k for k in expected if k in labels}, "a parameter is labelled by its id"
     with pytest.raises(sc.ScenarioError, match="calendar"):
         sc.validate_scenario(sc.Scenario(rules={"GEN.cycle_length": "4"}), rules)

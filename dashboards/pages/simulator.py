@@ -214,7 +214,16 @@ def layout(lang: str, **_):
     for r in editable_rules(rules).iter_rows(named=True):
         key = f"{r['rule_code']}.{r['param']}"
         desc = r["description_zh"] if zh else r["description_en"]
-        if key in sc.GROUP_PARAMS:
+        if r["param"] == "enabled" and float(r["value"]) in (0.0, 1.0):
+            # a rule switched on or off: a choice, not a number to type (the value stays 1/0 for the scenario)
+            widget = dcc.RadioItems(
+                id={"type": RULE, "key": key},
+                options=[{"label": t("sim_on", lang), "value": 1.0}, {"label": t("sim_off", lang), "value": 0.0}],
+                value=float(r["value"]),
+                inline=True,
+                className="ipc-radio",
+            )
+        elif key in sc.GROUP_PARAMS:
             widget = dcc.Dropdown(
                 id={"type": RULE, "key": key},
                 options=[{"label": label(GROUPS, g, lang), "value": g} for g in sc.GROUPS],
@@ -230,8 +239,12 @@ def layout(lang: str, **_):
                 debounce=True,
                 className="ipc-input",
             )
+        # what the parameter means is the label an official reads; its id in the rules seed is the small print
         rule_inputs.append(
-            html.Div([control(key, widget), html.Small(desc, className="ipc-muted")], className="ipc-sim-rule")
+            html.Div(
+                [control(desc or key, widget), html.Small(f"{t('sim_param', lang)} {key}", className="ipc-muted")],
+                className="ipc-sim-rule",
+            )
         )
     return [
         dcc.Store(id=LANG_STORE, data=lang),
