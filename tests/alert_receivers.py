@@ -24,9 +24,18 @@ class SmtpSink:
 
     `smtputf8=False` makes it a server that does not advertise SMTPUTF8 (as many office relays do);
     `drop_after_accept=True` closes the connection right after it has accepted a message (250 to DATA), as a
-    relay that restarts or times the session out does: the message is delivered, the session is gone."""
+    relay that restarts or times the session out does: the message is delivered, the session is gone.
+    `refuse={address: "550 5.1.1 ..."}` answers RCPT TO for those recipients as given (a 5xx for good, a 4xx
+    for now)."""
 
-    def __init__(self, port: int | None = None, *, smtputf8: bool = True, drop_after_accept: bool = False):
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        smtputf8: bool = True,
+        drop_after_accept: bool = False,
+        refuse: dict[str, str] | None = None,
+    ):
         import asyncio
 
         from aiosmtpd.controller import Controller
@@ -36,7 +45,15 @@ class SmtpSink:
         self.port = port or free_port()
         sink = self
 
+        refusals = dict(refuse or {})  # recipient -> the server's answer to RCPT TO ("550 5.1.1 ...", "450 ...")
+
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+                if address in refusals:
+                    return refusals[address]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
                 msg = email.message_from_bytes(envelope.content, policy=policy.default)
                 msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)

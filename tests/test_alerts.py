@@ -423,6 +423,41 @@ def _mail_only_routing(path, port: int, *, sender: str, province_recipient: str,
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
 
 
+def test_a_mailbox_refused_for_good_fails_at_once_and_one_refused_for_now_is_retried(env):
+    """550 (no such mailbox) is the relay's last word: the digest fails on that attempt, with the relay's answer
+    in the delivery log, instead of thirty attempts that all get the same answer. 450 (mailbox busy) is retried."""
+    sink = SmtpSink(
+        refuse={
+            "ipo-410000@test.local": "550 5.1.1 mailbox unavailable",
+            "national@test.local": "450 4.2.1 mailbox busy, try later",
+        }
+    ).start()
+    try:
+        _mail_only_routing(
+            env["routing"],
+            sink.port,
+            sender="monitor@test.local",
+            province_recipient="ipo-{province_code}@test.local",
+            national="national@test.local",
+        )
+        set_status(env["warehouse"], "410100", "limited_progress")
+        out = {m["recipient"]: m for m in run_alerts(env["warehouse"], "run-1")["messages"]}
+        assert out["ipo-410000@test.local"]["status"] == "failed", out
+        assert out["national@test.local"]["status"] == "retry", out
+        with connect() as con:
+            rows = {
+                r["recipient"]: dict(r)
+                for r in con.execute("SELECT recipient, attempts, status, last_response FROM alerts.messages")
+            }
+        assert rows["ipo-410000@test.local"]["attempts"] == 1
+        assert rows["ipo-410000@test.local"]["status"] == "failed"
+        assert "550" in rows["ipo-410000@test.local"]["last_response"]
+        assert rows["national@test.local"]["status"] == "pending" and rows["national@test.local"]["attempts"] == 2
+        assert sink.messages == []
+    finally:
+        sink.stop()
+
+
 def test_server_that_drops_the_session_after_accepting_gets_each_digest_once(env):
     """A relay that answers 250 to DATA and then closes the connection has the message: it is delivered,
     and neither the next dispatch nor the next run sends it again."""

@@ -55,6 +55,21 @@ def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
     return True, f"written {target}"
 
 
+# How a response starts when the receiver refused the message for good: an SMTP 5xx to the recipient or to the
+# message itself (550 no such mailbox, 554 content refused). Retrying gets the same answer, thirty times over; the
+# message fails at once instead, and the delivery log says why. A 4xx (mailbox full, greylisting) is retried, and
+# so are refusals an operator can mend (login, sender address, connection), which a later attempt may pass.
+PERMANENT = "permanent refusal: "
+# How a response starts when the server answered and refused this one message or recipient: the channel itself
+# is up, so the other messages due on it are still tried now.
+_REFUSALS = ("recipient refused: ", "message refused: ")
+
+
+def refused_by_receiver(response: str) -> bool:
+    """Whether a failed delivery was the receiver's answer about this message (not a channel that is down)."""
+    return response.removeprefix(PERMANENT).startswith(_REFUSALS)
+
+
 def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
     host, port = ch.get("host", "127.0.0.1"), int(ch.get("port", 25))
     timeout = float(ch.get("timeout", 20))
@@ -76,9 +91,17 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
             smtp.ehlo()
         if ch.get("username"):
             smtp.login(ch["username"], secret(ch, "password") or "")
-        refused = smtp.send_message(mail, from_addr=envelope_from, to_addrs=[envelope_to])
+        try:
+            refused = smtp.send_message(mail, from_addr=envelope_from, to_addrs=[envelope_to])
+        except smtplib.SMTPRecipientsRefused as e:
+            codes = [code for code, _ in e.recipients.values()]
+            prefix = PERMANENT if codes and all(code >= 500 for code in codes) else ""
+            return False, f"{prefix}recipient refused: {_refusals(e.recipients)}"
+        except smtplib.SMTPDataError as e:
+            prefix = PERMANENT if e.smtp_code >= 500 else ""
+            return False, f"{prefix}message refused: {e.smtp_code} {_text(e.smtp_error)}"
         if refused:
-            return False, f"refused: {refused}"
+            return False, f"refused: {_refusals(refused)}"
         # The server has answered 250 to the data: the message is theirs. Whatever happens to the session now
         # (a relay that drops it, a failed QUIT) must not make it a failure, or the retry would send it twice.
         try:
@@ -92,6 +115,14 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
             smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
+
+
+def _text(reply) -> str:
+    return (reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply))[:200]
+
+
+def _refusals(refused: dict) -> str:
+    return "; ".join(f"{who} {code} {_text(reply)}" for who, (code, reply) in refused.items())
 
 
 def _apprise_send(url: str, msg: dict, tune) -> tuple[bool, str]:

@@ -427,7 +427,7 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep, keys: list[str
             t = now_utc()
             if ok:
                 status, next_retry = "delivered", None
-            elif attempt >= routing.max_attempts:
+            elif attempt >= routing.max_attempts or response.startswith(channels.PERMANENT):
                 status, next_retry = "failed", None
             else:
                 status, next_retry = "retry", t + timedelta(seconds=routing.backoff(attempt))
@@ -455,7 +455,7 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep, keys: list[str
             if i + 1 >= routing.immediate_attempts or wait > 10:
                 break  # a longer outage: the next dispatch (run, sensor tick, `ipcity alerts deliver`) retries
             sleep(wait)
-        if status != "delivered":
+        if status != "delivered" and not channels.refused_by_receiver(response):
             down.add(msg["channel"])
         results.append({"idempotency_key": key, "recipient": msg["recipient"], "status": status, "attempts": attempt})
     return results
