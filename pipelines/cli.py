@@ -1012,7 +1012,9 @@ def alerts_test(route: str | None) -> None:
 
 
 @alerts.command("deliver")
-@click.option("--retry-failed", is_flag=True, help="Requeue messages parked as failed first.")
+@click.option(
+    "--retry-failed", is_flag=True, help="Requeue messages parked as failed first (each gets one more attempt)."
+)
 def alerts_deliver(retry_failed: bool) -> None:
     """Deliver messages whose retry time has come (the delivery sensor does this every minute under `ipcity dev`)."""
     from pipelines.alerts.config import AlertConfigError, load_routing
@@ -1026,8 +1028,35 @@ def alerts_deliver(retry_failed: bool) -> None:
     if retry_failed:
         with connect() as con:
             con.execute("UPDATE alerts.messages SET status = 'pending', next_retry_at = NULL WHERE status = 'failed'")
+    from rich.markup import escape
+
     out = deliver_due(routing)
     console.print(f"{len(out)} due message(s): {sum(d['status'] == 'delivered' for d in out)} delivered")
+    if not out:
+        return
+    # what happened to each, with the receiver's answer: "0 delivered" alone does not say what to mend
+    keys = [d["idempotency_key"] for d in out]
+    with connect() as con:
+        answers = {
+            r["idempotency_key"]: r
+            for r in con.execute(
+                f"SELECT idempotency_key, route, channel, last_response FROM alerts.messages "
+                f"WHERE idempotency_key IN ({', '.join('?' * len(keys))})",
+                keys,
+            ).fetchall()
+        }
+    t = Table("route", "channel", "recipient", "status", "attempts", "response")
+    for d in out:
+        a = answers.get(d["idempotency_key"])
+        t.add_row(
+            a["route"] if a else "",
+            a["channel"] if a else "",
+            d["recipient"],
+            d["status"],
+            str(d["attempts"]),
+            escape((a["last_response"] or "")[:300]) if a else "",
+        )
+    console.print(t)
 
 
 def _stop_group(pid: int, timeout: float = 15) -> None:

@@ -454,6 +454,16 @@ def test_a_mailbox_refused_for_good_fails_at_once_and_one_refused_for_now_is_ret
         assert "550" in rows["ipo-410000@test.local"]["last_response"]
         assert rows["national@test.local"]["status"] == "pending" and rows["national@test.local"]["attempts"] == 2
         assert sink.messages == []
+        # the operator mends nothing and requeues: one more attempt each, and the command shows the answers
+        from click.testing import CliRunner
+
+        from pipelines.cli import main
+
+        time.sleep(0.4)  # past the backoff: the busy mailbox is due again
+        res = CliRunner().invoke(main, ["alerts", "deliver", "--retry-failed"])
+        assert res.exit_code == 0, res.output
+        assert "2 due message(s): 0 delivered" in res.output
+        assert "permanent refusal" in res.output and " 550" in res.output and " 450" in res.output, res.output
     finally:
         sink.stop()
 
