@@ -187,7 +187,13 @@ def shell_content(
             who += f" ({name})" if lang == "en" else f"（{name}）"
         toggles += [
             html.Span(who, className="ipc-user", id="ipc-user"),
-            html.A(t("logout", lang), href="/logout", className="ipc-lang-link", id="ipc-logout"),
+            # a form, not a link: signing out is a POST (dashboards/web.py, logout)
+            html.Form(
+                html.Button(t("logout", lang), type="submit", className="ipc-lang-link ipc-logout", id="ipc-logout"),
+                method="POST",
+                action="/logout",
+                className="ipc-logout-form",
+            ),
         ]
     return t("app_title", lang), nav, toggles, t("synthetic_banner", lang)
 

@@ -22,7 +22,7 @@ from flask_talisman import Talisman
 
 from . import access, security
 from .auth import UserStore, secret_key
-from .i18n import norm_lang
+from .i18n import norm_lang, t
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,22 @@ def error_page(lang: str, status: int, kind: str) -> flask.Response:
     return flask.Response(body, status=status, mimetype="text/html")
 
 
+def _logout_page(lang: str | None) -> flask.Response:
+    """The sign-out button, for a GET of /logout (a typed or bookmarked URL): the sign-out itself is a POST."""
+    lang = norm_lang(lang)
+    e = html.escape
+    label = e(t("logout", lang))
+    body = f"""<!DOCTYPE html>
+<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{label}</title>
+<link rel="stylesheet" href="/assets/style.css"></head>
+<body class="ipc-login-body"><main class="ipc-login" id="logout-page"><h1>{label}</h1>
+<form method="post" action="/logout"><button type="submit" id="logout-confirm">{label}</button></form>
+<p><a href="/?{e(_qs({"lang": lang}))}">{e(LOGIN_TEXT[lang]["home"])}</a></p>
+</main></body></html>"""
+    return flask.Response(body, status=200, mimetype="text/html")
+
+
 def _plain(status: int, reason: str):
     return flask.Response(reason + "\n", status=status, mimetype="text/plain")
 
@@ -203,6 +219,11 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
 
     @server.route("/logout", methods=["GET", "POST"])
     def logout():
+        # Signing out changes state, so only a POST does it: the session cookie is SameSite=Lax, which a browser
+        # sends with another site's link (a GET) but not with another site's form, so no page elsewhere can sign
+        # an official out. A GET (a typed or bookmarked URL) gets the button that does.
+        if flask.request.method == "GET":
+            return _logout_page(flask.request.args.get("lang"))
         logout_user()
         flask.session.clear()
         return flask.redirect("/login")

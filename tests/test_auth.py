@@ -103,6 +103,14 @@ def test_cookies_expiry_and_rate_limit(snapshot, tmp_path):
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie and "Expires=" in cookie
     assert c.get("/rankings").status_code == 200
+    # signing out is a POST: a link (GET, which a SameSite=Lax cookie still rides on from another site) only shows
+    # the button, and the session stays; the POST ends it
+    page = c.get("/logout?lang=en")
+    assert page.status_code == 200 and 'method="post" action="/logout"' in page.get_data(as_text=True)
+    assert c.get("/rankings").status_code == 200
+    assert c.post("/logout").status_code == 302 and c.get("/rankings").status_code == 401
+    c = app.server.test_client()
+    login(c, "chief")
     # over TLS the cookie is Secure
     tls = app.server.test_client()
     page = tls.get("/login", base_url="https://localhost").get_data(as_text=True)
