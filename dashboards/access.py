@@ -128,8 +128,10 @@ def current_principal() -> Principal:
 def audit(principal: Principal, action: str, target: str, outcome: str, detail: str = "") -> None:
     store = flask.current_app.config.get("IPCITY_USER_STORE") if flask.has_app_context() else None
     remote = flask.request.remote_addr if flask.has_request_context() else None
+    # %r, not %s: a user name typed at sign-in or a path is data, and a line break in it must not forge a line of
+    # the server log (it shows as \n inside the quotes)
     log.warning(
-        "access %s: user=%s role=%s action=%s target=%s %s",
+        "access %s: user=%r role=%s action=%s target=%r %r",
         outcome,
         principal.username,
         principal.role,

@@ -418,3 +418,19 @@ def test_programme_and_target_markdown_cells_escape_names():
     for link in (m["city_link"], lag["city"]):
         assert link.endswith("](/profile?lang=zh&unit=440100)"), link
         assert "(javascript:" not in link.replace("\\(", "") and "<img" not in link.replace("\\<", ""), link
+
+
+def test_audit_log_lines_cannot_be_forged_by_a_user_name(caplog):
+    """A user name typed at sign-in (or a requested path) is data: a line break in it must not start a line of
+    the server log that reads like another event."""
+    import logging
+
+    from dashboards import access
+
+    forged = "nobody\naccess ok: user=chief role=national action=page target=/alerts"
+    with caplog.at_level(logging.WARNING, logger=access.log.name):
+        access.audit(access.Principal(forged, None), "login", "/login\r\nx", "failed", "detail\nmore")
+    [record] = [r for r in caplog.records if r.name == access.log.name]
+    line = record.getMessage()
+    assert "\n" not in line and "\r" not in line, line
+    assert "nobody\\naccess ok" in line
