@@ -652,6 +652,25 @@ def test_route_test_tries_its_own_message_even_behind_a_backlog(env):
         sink.stop()
 
 
+def test_two_route_tests_in_one_second_are_two_tests(env, smtp):
+    """`ipcity alerts test` run twice in a row (the key's time has whole seconds) sends twice; it failed with a
+    UNIQUE constraint when both fell in one second."""
+    from pipelines.alerts import send_test
+
+    _mail_only_routing(
+        env["routing"],
+        smtp.port,
+        sender="monitor@test.local",
+        province_recipient="ipo-{province_code}@test.local",
+        national="national@test.local",
+    )
+    tests_sent = lambda: [m for m in smtp.messages if "测试" in m["Subject"]]  # noqa: E731
+    before = len(tests_sent())
+    first, second = send_test(route="national_office"), send_test(route="national_office")
+    assert [r["status"] for r in first + second] == ["delivered", "delivered"]
+    assert wait_for(lambda: len(tests_sent()) == before + 2)
+
+
 def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
     """The Chinese section (what a provincial official reads) carries what the English one does: the city, the
     condition, the figures (current vs target) and, for a late source, the date it was due. A city name with

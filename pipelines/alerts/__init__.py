@@ -223,12 +223,15 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
     """One test message per (route, channel, recipient), through the ledger like any digest."""
     import hashlib
     import json
+    import secrets
 
     from pipelines.alerts.lifecycle import deliver_due
     from pipelines.alerts.store import iso, now_utc
 
     routing = load_routing()
     at = now_utc()
+    # one invocation's messages: two tests in the same second (the key's time has whole seconds) are two tests
+    invocation = secrets.token_hex(8)
     keys = []
     with connect(path) as con:
         for r in routing.routes:
@@ -237,7 +240,9 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
             for channel, templates in r.recipients.items():
                 for tpl in templates:
                     recipient = expand_recipient(tpl, "110000", "北京市") if r.per_province else tpl
-                    key = hashlib.sha256(f"test|{r.name}|{channel}|{recipient}|{iso(at)}".encode()).hexdigest()[:32]
+                    key = hashlib.sha256(
+                        f"test|{r.name}|{channel}|{recipient}|{iso(at)}|{invocation}".encode()
+                    ).hexdigest()[:32]
                     subject = "【知识产权强市监测】测试消息 · IP strong-city monitor: test message"
                     body = f"测试消息：路由 {r.name}，通道 {channel}。\nTest message: route {r.name}, channel {channel}.\n消息编号 / idempotency key: {key}"
                     payload = {
