@@ -720,3 +720,25 @@ def test_a_header_repeated_inside_the_table_is_refused_and_so_are_rows_it_reorde
         "SELECT city_code, patents_pledged FROM raw.pledge_loans WHERE _row_number < 9 ORDER BY _row_number"
     ).fetchall()
     assert loaded == [("440300", 10), ("440100", 5), ("330100", 5)]
+
+
+def test_a_hidden_sheet_with_a_table_is_loaded_and_the_ledger_says_it_was_hidden(warehouse, tmp_path):
+    # Offices hide finished months. Such a sheet is read like the others (its rows are what the office sent), but
+    # whoever opens the workbook does not see them: the ledger's message names the hidden sheet and its rows.
+    import openpyxl
+
+    path = tmp_path / "质押融资_2025.xlsx"
+    wb = openpyxl.Workbook()
+    shown = wb.active
+    shown.title = "3月"
+    hidden = wb.create_sheet("2月")
+    hidden.sheet_state = "hidden"
+    for ws, month in ((shown, "2025-03"), (hidden, "2025-02")):
+        ws.append(
+            ["城市代码", "月份", "登记笔数", "质押金额(万元)", "质押专利数", "质押商标数", "服务企业数", "首贷企业数"]
+        )
+        ws.append(["440300", month, 12, 15600.5, 20, 3, 10, 4])
+    wb.save(path)
+    r = ingest_file(warehouse, SOURCES["pledge_loans"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert "sheet '2月' is hidden in the workbook: its 1 row(s) were read as well" in r.message

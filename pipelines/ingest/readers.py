@@ -667,6 +667,10 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
         )
         df = flag_repeated_headers(_drop_blank_rows(df), source)
         df = _month_from_sheet_name(df, source, name, grid[:h], path)
+        if getattr(ws, "sheet_state", "visible") != "visible":
+            # A hidden sheet with a table is read like the others (offices hide finished months), but the ledger
+            # says so: whoever opens the workbook does not see those rows and may not know they were sent.
+            notes.append(f"sheet '{name}' is hidden in the workbook: its {df.height} row(s) were read as well")
         sheets.append({"sheet": name, "status": "read", "rows": df.height})
         frames.append(df)
         ordinal += 1
