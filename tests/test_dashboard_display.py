@@ -363,3 +363,68 @@ def test_watchlist_keeps_stage_and_city_whole_and_in_view(lang):
     for field, width in (("stage_label", 140), ("city_link", 160)):
         assert cols[field].get("pinned") == "left"
         assert cols[field]["minWidth"] >= width and cols[field].get("maxWidth", 10**6) >= cols[field]["minWidth"]
+
+
+def _quality_checks() -> pl.DataFrame:
+    exp = '{{"type": "{}", "kwargs": {{"column": "{}"}}, "severity": "error"}}'
+    return pl.DataFrame(
+        {
+            "check_name": ["city_code__not_null", "unit_code__unique", "foo__new"],
+            "asset": ["raw.training_events", "marts.dim_city", "raw.not_a_source"],
+            "partition": ["2025", None, None],
+            "severity": ["error", "error", "warn"],
+            "passed": [False, True, True],
+            "observed_value": ['{"unexpected_count": 3, "element_count": 10}', None, None],
+            "expectation": [
+                exp.format("expect_column_values_to_not_be_null", "city_code"),
+                exp.format("expect_column_values_to_be_unique", "unit_code"),
+                exp.format("expect_something_new", "x"),
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_checks_name_assets_and_expectations_in_words(lang):
+    from dashboards.pages import quality
+
+    rows = quality.check_rows(_quality_checks(), lang)
+    shown = [(r["asset_label"], r["expectation_text"]) for r in rows]
+    if lang == "zh":
+        assert shown[:2] == [
+            ("知识产权培训（原始数据）", "不为空（city_code）"),
+            ("城市名录（分析数据集）", "取值唯一（unit_code）"),
+        ]
+    else:
+        assert shown[:2] == [
+            ("Training events (raw data)", "Not null (city_code)"),
+            ("City list (mart)", "Values unique (unit_code)"),
+        ]
+    # no raw GX type or asset id is what the grid shows; an unknown one stays visible as it is
+    assert not any("expect_" in e or a.startswith(("raw.", "marts.")) for a, e in shown[:2])
+    assert shown[2] == ("raw.not_a_source", "expect_something_new（x）" if lang == "zh" else "expect_something_new (x)")
+    assert [r["asset"] for r in rows] == ["raw.training_events", "marts.dim_city", "raw.not_a_source"]  # the tooltip
+    column = next(c for c in _check_grid_columns(lang) if c["field"] == "asset_label")
+    assert column["tooltipField"] == "asset"
+
+
+def _check_grid_columns(lang):
+    from dashboards.pages import quality
+
+    return quality.check_columns(lang)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_sources_table_names_each_source(lang):
+    from dashboards.pages import quality
+    from dashboards.queries import SOURCE_NATURE
+
+    rows = quality.source_rows(lang)
+    ids = [s for s, *_ in SOURCE_NATURE]
+    assert not {r["source"] for r in rows} & set(ids)  # a name, never the raw id
+    assert [r["source_id"] for r in rows] == ids
+    by_id = {r["source_id"]: r["source"] for r in rows}
+    if lang == "zh":
+        assert by_id["population (provinces)"] == "人口与GDP（省级）" and by_id["pledge_loans"] == "知识产权质押融资"
+    else:
+        assert by_id["population (cities)"] == "Population and GDP (cities)" and by_id["targets"] == "Plan targets"
