@@ -93,8 +93,8 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     ),
     # the programme calendar notes name rule parameters by id (programme_calendar seed); said in words here
     "pg_rule_cycle_anchor_year": (
-        "首个评估周期起始年（{value}年）",
-        "first year of the first evaluation cycle ({value})",
+        "评价规则设定的首个评估周期起始年（{value}年）",
+        "{value}, the first evaluation-cycle year set in the evaluation rules",
     ),
     "share_key_met": ("重点目标达成率", "Key targets met"),
     "n_flagged": ("预警城市数", "Cities flagged"),
