@@ -8,6 +8,7 @@ so that two values that differ are shown differently (0.03 vs 0.034 must not bot
 from __future__ import annotations
 
 import math
+import re
 
 from .i18n import norm_lang
 
@@ -84,3 +85,21 @@ def strip_unit_suffix(name: str, unit: str | None) -> str:
 def plotly_format(unit: str | None, digits: int) -> str:
     """A d3 format for hover/tick labels of values already multiplied by display_scale."""
     return f",.{digits}f"
+
+
+# "中文名(English name)" — one name given in both languages, as an uploaded evaluator's name may be
+_BILINGUAL = re.compile(
+    r"^\s*(?P<zh>[^()（）]*[\u4e00-\u9fff][^()（）]*?)\s*[(（](?P<en>[^()（）\u4e00-\u9fff]*[A-Za-z][^()（）\u4e00-\u9fff]*)[)）]\s*$"
+)
+
+
+def language_part(text: str | None, lang: str | None) -> str | None:
+    """The part of a free-text name in the page's language when it is written "中文(English)" (the sample's
+    evaluator: "合成示例评估机构(SYNTHETIC sample evaluator)"); any other text as it is — data are never guessed
+    at, and both parts of the sample's name say it is synthetic."""
+    if not text:
+        return text
+    m = _BILINGUAL.match(text)
+    if m is None:
+        return text
+    return m["en"].strip() if norm_lang(lang) == "en" else m["zh"].strip()

@@ -299,6 +299,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "nature": ("性质", "Nature"),
     "real": ("真实数据", "Real"),
     "synthetic": ("合成示例数据", "Synthetic sample"),
+    # a source's extent on the sources table ("population (provinces)"): one contract source, two tables
+    "scope_provinces": ("省级", "provinces"),
+    "scope_cities": ("城市", "cities"),
+    # the data layer a check ran on (the asset's schema)
+    "layer_raw": ("原始数据", "raw data"),
+    "layer_marts": ("分析数据集", "mart"),
+    # comparison page: an empty strengths / weaknesses list, in words (a bare dash read as missing data)
+    "sw_none": ("无", "None"),
     # downloads
     "dl_title": ("指标数据下载", "Indicator extract"),
     "dl_scope": ("范围", "Scope"),
@@ -326,6 +334,29 @@ VERDICT_STATUS = label_set("verdict_status")
 SEVERITY = {"error": ("错误", "Error"), "warn": ("警告", "Warning")}
 # The sources' names: the contract's (pipelines/sources.py), one definition for the loader, the alerts and the pages.
 SOURCE_NAMES = {name: (source.title_zh, source.title_en or name) for name, source in _SOURCES.items()}
+# The published marts the quality checks run on (raw.<source> assets are named by SOURCE_NAMES).
+MART_NAMES = {
+    "dim_city": ("城市名录", "City list"),
+    "dim_indicator": ("指标目录", "Indicator catalogue"),
+    "fct_city_indicator_year": ("城市年度指标值", "City indicator values by year"),
+    "fct_city_score_year": ("城市年度得分", "City scores by year"),
+    "fct_target_status": ("目标进展", "Target progress"),
+}
+# Great Expectations' expectation types, as the quality page says them (the type itself stays in the data).
+EXPECTATION_TYPES = {
+    "expect_column_values_to_not_be_null": ("不为空", "Not null"),
+    "expect_column_values_to_be_in_type_list": ("数据类型正确", "Data type as declared"),
+    "expect_column_values_to_be_between": ("取值在范围内", "Values within range"),
+    "expect_column_values_to_be_in_set": ("取值在允许范围内", "Values among the allowed ones"),
+    "expect_column_values_to_be_unique": ("取值唯一", "Values unique"),
+    "expect_column_values_to_match_regex": ("格式符合规则", "Format as required"),
+    "expect_column_value_lengths_to_be_between": ("长度在范围内", "Length within range"),
+    "expect_column_max_to_be_between": ("最大值在范围内", "Maximum within range"),
+    "expect_column_pair_values_to_be_equal": ("两列取值相等", "Two columns equal"),
+    "expect_column_pair_values_a_to_be_greater_than_b": ("前一列不小于后一列", "First column not below the second"),
+    "expect_compound_columns_to_be_unique": ("组合键唯一", "Combined key unique"),
+    "expect_table_columns_to_match_set": ("必需列齐全", "Required columns present"),
+}
 # Alert rules by rule id (the alerts page and the profile's alert history). marts.fct_alerts.alert_type is the
 # rule id, except target_behind which the mirror calls behind_target (the profile's original name for it).
 ALERT_RULES = {

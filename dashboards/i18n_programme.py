@@ -79,6 +79,23 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "sd_index": ("综合指数标准差", "Index spread (SD)"),
     "range_index": ("最低–最高", "Min–max"),
     "mean_acceptance": ("平均验收得分", "Mean acceptance score"),
+    # header tooltips: a blank cell in these columns is expected, and officials asked why (fct_province_rollup)
+    "sd_index_tip": (
+        "省内城市综合指数的样本标准差。省内只有一个城市时无法计算，显示为空。",
+        "Sample standard deviation of the province's city composite indices. Blank when the province has only "
+        "one city: a spread needs at least two.",
+    ),
+    "mean_acceptance_tip": (
+        "验收得分按评价周期计算：按年度汇总时始终为空；按周期汇总时，仅当省内有城市的第三方评估已提交、"
+        "得出合成验收得分后才显示，第三方评估待定时为空。",
+        "Acceptance scores are per evaluation cycle: always blank in the year roll-up; in the cycle roll-up, "
+        "blank until a city of the province has its third-party evaluation received and a combined score.",
+    ),
+    # the programme calendar notes name rule parameters by id (programme_calendar seed); said in words here
+    "pg_rule_cycle_anchor_year": (
+        "评价规则设定的首个评估周期起始年（{value}年）",
+        "{value}, the first evaluation-cycle year set in the evaluation rules",
+    ),
     "share_key_met": ("重点目标达成率", "Key targets met"),
     "n_flagged": ("预警城市数", "Cities flagged"),
     "flagged_units": ("预警城市", "Flagged cities"),

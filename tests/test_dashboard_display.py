@@ -363,3 +363,141 @@ def test_watchlist_keeps_stage_and_city_whole_and_in_view(lang):
     for field, width in (("stage_label", 140), ("city_link", 160)):
         assert cols[field].get("pinned") == "left"
         assert cols[field]["minWidth"] >= width and cols[field].get("maxWidth", 10**6) >= cols[field]["minWidth"]
+
+
+def _quality_checks() -> pl.DataFrame:
+    exp = '{{"type": "{}", "kwargs": {{"column": "{}"}}, "severity": "error"}}'
+    return pl.DataFrame(
+        {
+            "check_name": ["city_code__not_null", "unit_code__unique", "foo__new"],
+            "asset": ["raw.training_events", "marts.dim_city", "raw.not_a_source"],
+            "partition": ["2025", None, None],
+            "severity": ["error", "error", "warn"],
+            "passed": [False, True, True],
+            "observed_value": ['{"unexpected_count": 3, "element_count": 10}', None, None],
+            "expectation": [
+                exp.format("expect_column_values_to_not_be_null", "city_code"),
+                exp.format("expect_column_values_to_be_unique", "unit_code"),
+                exp.format("expect_something_new", "x"),
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_checks_name_assets_and_expectations_in_words(lang):
+    from dashboards.pages import quality
+
+    rows = quality.check_rows(_quality_checks(), lang)
+    shown = [(r["asset_label"], r["expectation_text"]) for r in rows]
+    if lang == "zh":
+        assert shown[:2] == [
+            ("知识产权培训（原始数据）", "不为空（city_code）"),
+            ("城市名录（分析数据集）", "取值唯一（unit_code）"),
+        ]
+    else:
+        assert shown[:2] == [
+            ("Training events (raw data)", "Not null (city_code)"),
+            ("City list (mart)", "Values unique (unit_code)"),
+        ]
+    # no raw GX type or asset id is what the grid shows; an unknown one stays visible as it is
+    assert not any("expect_" in e or a.startswith(("raw.", "marts.")) for a, e in shown[:2])
+    assert shown[2] == ("raw.not_a_source", "expect_something_new（x）" if lang == "zh" else "expect_something_new (x)")
+    assert [r["asset"] for r in rows] == ["raw.training_events", "marts.dim_city", "raw.not_a_source"]  # the tooltip
+    column = next(c for c in _check_grid_columns(lang) if c["field"] == "asset_label")
+    assert column["tooltipField"] == "asset"
+
+
+def _check_grid_columns(lang):
+    from dashboards.pages import quality
+
+    return quality.check_columns(lang)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_sources_table_names_each_source(lang):
+    from dashboards.pages import quality
+    from dashboards.queries import SOURCE_NATURE
+
+    rows = quality.source_rows(lang)
+    ids = [s for s, *_ in SOURCE_NATURE]
+    assert not {r["source"] for r in rows} & set(ids)  # a name, never the raw id
+    assert [r["source_id"] for r in rows] == ids
+    by_id = {r["source_id"]: r["source"] for r in rows}
+    if lang == "zh":
+        assert by_id["population (provinces)"] == "人口与GDP（省级）" and by_id["pledge_loans"] == "知识产权质押融资"
+    else:
+        assert by_id["population (cities)"] == "Population and GDP (cities)" and by_id["targets"] == "Plan targets"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_programme_calendar_says_the_rule_parameter_in_words(lang):
+    from dashboards.pages import programmes
+
+    row = {
+        "calendar_note_zh": "长期称号;自批次年份起年度评价,三年周期以评价规则GEN.cycle_anchor_year为起点",
+        "calendar_note_en": "Open-ended title; three-year cycles anchored at the rules seed's GEN.cycle_anchor_year",
+        "cycle_anchor_year": 2017,
+    }
+    note = programmes.calendar_note(row, lang)
+    assert "GEN." not in note and "cycle_anchor_year" not in note and "seed" not in note
+    if lang == "zh":
+        assert note.endswith("三年周期以评价规则设定的首个评估周期起始年（2017年）为起点")
+    else:
+        assert note.endswith("anchored at 2017, the first evaluation-cycle year set in the evaluation rules")
+    plain = {"calendar_note_zh": "第二批", "calendar_note_en": "Second batch", "cycle_anchor_year": 2024}
+    assert programmes.calendar_note(plain, lang) == ("第二批" if lang == "zh" else "Second batch")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_acceptance_names_a_bilingual_evaluator_in_the_page_language_only(lang):
+    from dashboards.pages import programmes
+
+    sample = "合成示例评估机构(SYNTHETIC sample evaluator)"
+    r = {"third_party_status": "received", "third_party_score": 80.0, "third_party_weight": 0.4}
+    cell = profile._third_party_cell({**r, "third_party_evaluator": sample, "third_party_report_version": 1}, lang)
+    if lang == "zh":
+        assert "合成示例评估机构" in cell and "SYNTHETIC" not in cell
+    else:
+        assert "SYNTHETIC sample evaluator" in cell and "合成" not in cell
+    frame = pl.DataFrame(
+        {
+            "unit_name": ["宜昌市"] * 2,
+            "cycle": ["2017–2019"] * 2,
+            "status": ["received"] * 2,
+            "evaluator": [sample, "某某知识产权评估中心"],
+            "report_version": [1, 1],
+            "third_party_score": [80.0, 70.0],
+            "findings": [None, None],
+        }
+    )
+    shown = [r["evaluator"] for r in programmes.third_party_rows(frame, lang)]
+    # a name given in one language only is shown as it is: nothing is invented
+    assert shown == [("合成示例评估机构" if lang == "zh" else "SYNTHETIC sample evaluator"), "某某知识产权评估中心"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_province_grid_explains_its_blank_acceptance_and_sd_cells(lang):
+    from dashboards.pages import provinces
+
+    tips = {c["field"]: c.get("headerTooltip") for c in provinces.columns(lang)}
+    acceptance, sd = tips["mean_acceptance"], tips["sd_index"]
+    assert acceptance and sd
+    if lang == "zh":
+        assert "年度" in acceptance and "第三方评估" in acceptance and "只有一个城市" in sd
+    else:
+        assert "year roll-up" in acceptance and "third-party" in acceptance and "only one city" in sd
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_comparison_says_an_empty_strengths_list_in_words(lang):
+    from dashboards.pages import compare
+
+    sw = pl.DataFrame(
+        {"unit_code": ["510700"], "kind": ["strength"], "indicator_code": ["PRO01"], "name_zh": ["结案率"]}
+        | {"name_en": ["Closure rate"], "diff": [12.5]}
+    )
+    [card] = compare.strengths_list(sw, {"510700": "绵阳市"}, ["510700"], lang)
+    strengths, weaknesses = (div.children[1].children for div in card.children[1:])
+    assert len(strengths) == 1 and "(+12.5)" in strengths[0].children
+    assert [li.children for li in weaknesses] == (["无"] if lang == "zh" else ["None"])

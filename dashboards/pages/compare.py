@@ -115,7 +115,8 @@ def strengths_list(sw: pl.DataFrame, names: dict[str, str], unit_codes: list[str
     for code in unit_codes:
 
         def items(kind, code=code):
-            return listed.get((code, kind)) or [html.Li("—")]
+            # an empty list says so in words: a bare dash read as "no data"
+            return listed.get((code, kind)) or [html.Li(t("sw_none", lang), className="ipc-muted")]
 
         blocks.append(
             html.Div(

@@ -30,7 +30,7 @@ from ..components import (
     url_sync,
 )
 from ..evaluation_text import evidence_text, rules_text
-from ..formatting import digits_for, fmt_value, unit_label
+from ..formatting import digits_for, fmt_value, language_part, unit_label
 from ..i18n import (
     ACCEPTANCE_BANDS,
     ACCEPTANCE_STATUS,
@@ -322,7 +322,7 @@ def _third_party_cell(r: dict, lang: str) -> str:
     if weight is not None:
         text += f" (×{weight:g})"
     return (
-        f"{text} · {t('third_party_by', lang)} {r.get('third_party_evaluator') or '–'}, "
+        f"{text} · {t('third_party_by', lang)} {language_part(r.get('third_party_evaluator'), lang) or '–'}, "
         f"{t('report_version_short', lang)} {r.get('third_party_report_version') or '–'}"
     )
 

@@ -3,13 +3,15 @@ notice that the 2022 roster is partial), third-party evaluation status per city 
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from .. import access, queries
 from .. import programme_queries as pq
 from ..components import ONE_DECIMAL, card, grid, guarded, href, page_title, records, section, snapshot, unavailable
-from ..formatting import digits_for, fmt_value, is_ratio
+from ..formatting import digits_for, fmt_value, is_ratio, language_part
 from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
 from ..security import markdown_text, neutralise_text
@@ -40,6 +42,22 @@ def partial_notes(cohorts: pl.DataFrame, lang: str) -> list[html.P]:
     return notes
 
 
+# The calendar notes (programme_calendar seed) name the rules parameter the old cohorts' cycles start from by its
+# id; an official reads it in words, with the year dim_programme resolved it to. The seed's English says "the
+# rules seed's GEN.cycle_anchor_year": the possessive goes with the id (it names the file, not the rule).
+_ANCHOR_RULE = re.compile(r"(?:the rules seed's |评价规则)?GEN\.cycle_anchor_year")
+
+
+def calendar_note(r: dict, lang: str) -> str | None:
+    """The cohort's calendar note in the page's language, its rule parameter in words."""
+    note = r["calendar_note_zh"] if norm_lang(lang) == "zh" else r["calendar_note_en"]
+    if not note:
+        return note
+    year = r.get("cycle_anchor_year")
+    words = t("pg_rule_cycle_anchor_year", lang).format(value=year if year is not None else "–")
+    return _ANCHOR_RULE.sub(words, note)
+
+
 def programme_rows(df: pl.DataFrame, lang: str) -> list[dict]:
     zh = norm_lang(lang) == "zh"
     out = []
@@ -50,7 +68,7 @@ def programme_rows(df: pl.DataFrame, lang: str) -> list[dict]:
                 "programme": r["programme_name_zh"] if zh else r["programme_name_en"],
                 "cohort": r["cohort"],
                 "period": f"{r['period_start']} – {end}",
-                "calendar": r["calendar_note_zh"] if zh else r["calendar_note_en"],
+                "calendar": calendar_note(r, lang),
                 "units_announced": r["units_announced"],
                 "units_named": r["units_named"],
                 "roster_complete": r["roster_complete"],
@@ -135,7 +153,7 @@ def third_party_rows(df: pl.DataFrame, lang: str) -> list[dict]:
             "cycle": r["cycle"],
             "status": label(THIRD_PARTY_STATUS, r["status"], lang),
             "status_code": r["status"],
-            "evaluator": r["evaluator"],
+            "evaluator": language_part(r["evaluator"], lang),
             "report_version": r["report_version"],
             "third_party_score": r["third_party_score"],
             "findings": r["findings"],

@@ -103,9 +103,21 @@ def columns(lang: str) -> list[dict]:
         {"field": "province", "headerName": t("province", lang), "minWidth": 100, "pinned": "left"},
         {"field": "n_cities", "headerName": t("n_cities", lang), "maxWidth": 90},
         {"field": "mean_index", "headerName": t("mean_index", lang), "maxWidth": 120, **ONE_DECIMAL},
-        {"field": "sd_index", "headerName": t("sd_index", lang), "maxWidth": 120, **ONE_DECIMAL},
+        {
+            "field": "sd_index",
+            "headerName": t("sd_index", lang),
+            "headerTooltip": t("sd_index_tip", lang),
+            "maxWidth": 120,
+            **ONE_DECIMAL,
+        },
         {"field": "range_index", "headerName": t("range_index", lang), "maxWidth": 130},
-        {"field": "mean_acceptance", "headerName": t("mean_acceptance", lang), "maxWidth": 130, **ONE_DECIMAL},
+        {
+            "field": "mean_acceptance",
+            "headerName": t("mean_acceptance", lang),
+            "headerTooltip": t("mean_acceptance_tip", lang),
+            "maxWidth": 130,
+            **ONE_DECIMAL,
+        },
         {"field": "share_key_met", "headerName": t("share_key_met", lang) + " %", "maxWidth": 130},
         {
             "field": "n_flagged",

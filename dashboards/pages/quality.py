@@ -24,7 +24,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
-from ..i18n import SEVERITY, SOURCE_NAMES, label, t
+from ..i18n import EXPECTATION_TYPES, MART_NAMES, SEVERITY, SOURCE_NAMES, TEXT, label, t
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
 PATH = "/quality"
@@ -77,15 +77,36 @@ def _observed(value) -> str:
     return str(v)
 
 
-def _expectation(value) -> str:
+def _expectation(value, lang: str) -> str:
+    """The check in words with the columns it reads: "不为空（unit_code）" / "Not null (unit_code)". An expectation
+    type without a label is shown as it is (a new GX check is still visible, if not yet translated)."""
     try:
         v = json.loads(value) if isinstance(value, str) else value
     except ValueError:
         return str(value or "")
     if isinstance(v, dict) and "type" in v:
-        column = (v.get("kwargs") or {}).get("column")
-        return v["type"] + (f"({column})" if column else "")
+        kwargs = v.get("kwargs") or {}
+        columns = [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)]
+        columns += list(kwargs.get("column_list") or [])
+        text = label(EXPECTATION_TYPES, v["type"], lang)
+        if not columns:
+            return text
+        joined = ", ".join(map(str, columns))
+        return f"{text}（{joined}）" if lang != "en" else f"{text} ({joined})"
     return str(v or "")
+
+
+def asset_label(asset: str | None, lang: str) -> str:
+    """A checked asset by name and layer: raw.<source> by the source's contract title, marts.<model> by the
+    mart's name ("知识产权培训（原始数据）" / "Training events (raw data)"); an unknown one as it is."""
+    if not asset:
+        return ""
+    layer, _, name = asset.partition(".")
+    names = {"raw": SOURCE_NAMES, "marts": MART_NAMES}.get(layer)
+    if names is None or name not in names:
+        return asset
+    text, where = label(names, name, lang), t(f"layer_{layer}", lang)
+    return f"{text}（{where}）" if lang != "en" else f"{text} ({where})"
 
 
 def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
@@ -110,11 +131,12 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
             "passed_label": "✘ " + t("failed", lang),
             "severity_label": label(SEVERITY, r.get("severity"), lang),
             "asset": r["asset"],
+            "asset_label": asset_label(r["asset"], lang),
             "partition": None if r["partition"] is None else str(r["partition"]),
             "checks": 1,
             "check_name": r["check_name"],
             "observed_text": _observed(r.get("observed_value")),
-            "expectation_text": _expectation(r.get("expectation")),
+            "expectation_text": _expectation(r.get("expectation"), lang),
         }
         for r in failed.iter_rows(named=True)
     ]
@@ -131,14 +153,39 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
                 "passed_label": passed_text,
                 "severity_label": label(SEVERITY, r.get("severity"), lang),
                 "asset": r["asset"],
+                "asset_label": asset_label(r["asset"], lang),
                 "partition": part,
                 "checks": r["n"],
                 "check_name": r["check_name"],
                 "observed_text": "",
-                "expectation_text": _expectation(r.get("expectation")),
+                "expectation_text": _expectation(r.get("expectation"), lang),
             }
         )
     return rows
+
+
+def check_columns(lang: str) -> list[dict]:
+    return [
+        {
+            "field": "passed_label",
+            "headerName": t("status", lang),
+            "maxWidth": 110,
+            "cellClassRules": {"ipc-status-bad": "!data.passed", "ipc-status-good": "data.passed"},
+        },
+        {"field": "severity_label", "headerName": t("severity", lang), "maxWidth": 90},
+        # the name reads; the asset's id stays on hover for whoever looks it up in the warehouse
+        {"field": "asset_label", "headerName": t("asset", lang), "minWidth": 200, "tooltipField": "asset"},
+        {"field": "partition", "headerName": t("partition", lang), "maxWidth": 120},
+        {
+            "field": "checks",
+            "headerName": t("dq_checks_run", lang),
+            "type": "numericColumn",
+            "maxWidth": 100,
+        },
+        {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 240},
+        {"field": "observed_text", "headerName": t("observed", lang), "minWidth": 150},
+        {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 260},
+    ]
 
 
 def summary_cards(summary: dict) -> dict:
@@ -148,10 +195,23 @@ def summary_cards(summary: dict) -> dict:
     return {k: fmt(v) for k, v in summary.items()}
 
 
+def source_name(source: str, lang: str) -> str:
+    """A SOURCE_NATURE id by the source's contract title, with the extent when one source feeds two tables:
+    "population (provinces)" -> "人口与GDP（省级）" / "Population and GDP (provinces)"."""
+    name, _, scope = source.partition(" (")
+    scope = scope.removesuffix(")")
+    text = label(SOURCE_NAMES, name, lang)
+    if not scope:
+        return text
+    where = t(f"scope_{scope}", lang) if f"scope_{scope}" in TEXT else scope
+    return f"{text}（{where}）" if lang != "en" else f"{text} ({where})"
+
+
 def source_rows(lang: str) -> list[dict]:
     return [
         {
-            "source": s,
+            "source": source_name(s, lang),
+            "source_id": s,
             "name": en if lang == "en" else zh,
             "nature": t("real", lang) if real else t("synthetic", lang),
             "is_real": real,
@@ -175,7 +235,7 @@ def run_columns(lang: str) -> list[dict]:
 
 def source_columns(lang: str) -> list[dict]:
     return [
-        {"field": "source", "headerName": t("source", lang)},
+        {"field": "source", "headerName": t("source", lang), "minWidth": 180, "tooltipField": "source_id"},
         {"field": "name", "headerName": t("source_name", lang), "minWidth": 220},
         {"field": "nature", "headerName": t("nature", lang), "cellClassRules": {"ipc-synthetic": "!data.is_real"}},
     ]
@@ -283,26 +343,7 @@ def register_callbacks(app) -> None:
             else grid(
                 "dq-check-grid",
                 lang,
-                [
-                    {
-                        "field": "passed_label",
-                        "headerName": t("status", lang),
-                        "maxWidth": 110,
-                        "cellClassRules": {"ipc-status-bad": "!data.passed", "ipc-status-good": "data.passed"},
-                    },
-                    {"field": "severity_label", "headerName": t("severity", lang), "maxWidth": 90},
-                    {"field": "asset", "headerName": t("asset", lang), "minWidth": 180},
-                    {"field": "partition", "headerName": t("partition", lang), "maxWidth": 120},
-                    {
-                        "field": "checks",
-                        "headerName": t("dq_checks_run", lang),
-                        "type": "numericColumn",
-                        "maxWidth": 100,
-                    },
-                    {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 240},
-                    {"field": "observed_text", "headerName": t("observed", lang), "minWidth": 150},
-                    {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 260},
-                ],
+                check_columns(lang),
                 check_rows(checks, lang),
                 height=520,
             )
