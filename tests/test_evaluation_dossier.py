@@ -96,3 +96,28 @@ def test_dossier_is_deterministic(warehouse, tmp_path):
     b = write_dossier(wh, truth["leading"][0], 2025, tmp_path / "b")
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
     assert "exemplary" in a[0].read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("score", "band", "shown"),
+    [
+        (59.99, "title_removed", "59.99"),
+        (59.999, "title_removed", "59.99"),
+        (60.0, "new_pilot_round", "60.00"),
+        (60.0000001, "new_pilot_round", "60.00"),
+        (69.99, "new_pilot_round", "69.99"),
+        (69.9999, "new_pilot_round", "69.99"),
+        (70.0, "demonstration_cultivation", "70.00"),
+        (86.456, "demonstration_cultivation", "86.45"),
+    ],
+)
+def test_dossier_never_shows_a_score_across_its_band_threshold(score, band, shown):
+    """The dossier is what a city reads: a 59.99 it must not read as "60.0 — title removed". The score is cut
+    (not rounded) to two decimals, so the figure shown is always on the same side of 60 and 70 as its band."""
+    from pipelines.evaluation.dossier import _acceptance_lines
+
+    row = {"cycle": "2022-2024", "acceptance_status": "combined", "acceptance_score": score, "acceptance_band": band}
+    row |= dict.fromkeys(("target_points", "targets_evaluable", "target_weight", "benchmark_year", "level_points"))
+    row |= dict.fromkeys(("level_weight", "qlt01_value", "qlt01_national"))
+    head = _acceptance_lines(row, bands_text=lambda *a, **k: "")[0]
+    assert f"**{shown}** / 100" in head and band in head

@@ -18,6 +18,8 @@
 -- and the band is read from that combined score. Without an upload, TP.pending_blocks_verdict = 1 leaves the
 -- acceptance score and band null with acceptance_status 'third_party_pending' (never a silent indicator-only
 -- band); = 0 (or a weight of 0) uses the indicator score, marked 'indicator_only'.
+-- The band compares the score rounded at 9 decimals (float noise of the weighted sums is ~1e-14) with the rules:
+-- < ACC.remove_below title_removed, < ACC.cultivation_from new_pilot_round, else demonstration_cultivation.
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
 ),
@@ -125,11 +127,14 @@ combined as (
 final_score as (
   select
     c.*,
-    case c.acceptance_status
+    -- rounded at 9 decimals before it is banded and published: a score that is exactly 60 or 70 in decimal
+    -- arithmetic (0.7 x 48 + 0.3 x 88) but 59.99999999999999 in doubles meets the threshold, while any real
+    -- difference (59.99, 59.9999999) still counts
+    {{ round_half_away("case c.acceptance_status
       when 'combined' then (1 - c.tp_third_party_weight) * c.indicator_score
         + c.tp_third_party_weight * c.third_party_score
       when 'indicator_only' then c.indicator_score
-    end as acceptance_score
+    end", 9) }} as acceptance_score
   from combined as c
 )
 

@@ -9,7 +9,8 @@
 --                     a prefecture counting its county-level codes; RPT.file_sources: event files that cover
 --                     every unit, so a unit without events that year has a zero, not a missing report)
 --   status          = received (by due_date) | late (after due_date) | missing (not yet, grace not over) |
---                     not_reported (not received by grace_end_date <= as_of)
+--                     not_reported (not received by grace_end_date <= as_of); a report ingested after as_of
+--                     does not count (a pinned as_of reproduces the published status)
 -- as_of = var('reporting_as_of') when set (pin it to recompute a published status), else the latest
 -- ingestion in the ledger, so the same data always give the same status.
 with params as (
@@ -127,9 +128,11 @@ select
   j.grace_end_date,
   j.received_date,
   a.as_of_date,
+  -- a report counts only if it arrived by as_of: a pinned as_of recomputes a published status, and data ingested
+  -- after it do not rewrite it
   case
-    when j.received_date is not null and j.received_date <= j.due_date then 'received'
-    when j.received_date is not null then 'late'
+    when j.received_date <= a.as_of_date and j.received_date <= j.due_date then 'received'
+    when j.received_date <= a.as_of_date then 'late'
     when a.as_of_date <= j.grace_end_date then 'missing'
     else 'not_reported'
   end as status
