@@ -501,3 +501,38 @@ def test_comparison_says_an_empty_strengths_list_in_words(lang):
     strengths, weaknesses = (div.children[1].children for div in card.children[1:])
     assert len(strengths) == 1 and "(+12.5)" in strengths[0].children
     assert [li.children for li in weaknesses] == (["无"] if lang == "zh" else ["None"])
+
+
+@pytest.mark.parametrize(("score", "shown"), [(59.99, "59.99"), (59.999, "59.99"), (69.9999, "69.99"), (70.0, "70.00")])
+def test_profile_acceptance_score_is_never_shown_across_its_band_threshold(score, shown):
+    """As in the dossier (pipelines.evaluation.rules.acceptance_score_text): 59.99 beside "title removed" must not
+    read 60.0; the score is cut, not rounded, to two decimals."""
+    acceptance = pl.DataFrame(
+        {
+            "cycle": ["2022–2024"],
+            "indicator_score": [62.0],
+            "third_party_status": ["received"],
+            "third_party_score": [50.0],
+            "third_party_weight": [0.3],
+            "third_party_evaluator": ["某某知识产权评估中心"],
+            "third_party_report_version": [1],
+            "acceptance_score": [score],
+            "acceptance_band": ["title_removed" if score < 60 else "new_pilot_round"],
+            "acceptance_status": ["combined"],
+        }
+    )
+    view = profile.acceptance_view(acceptance, None, None, "zh")
+    cells = [c.children for c in _find_all(view, "Td")]
+    assert shown in cells, cells
+    assert not any(c in ("60.0", "70.0") for c in cells if isinstance(c, str)) or score == 70.0
+
+
+def _find_all(component, type_name: str) -> list:
+    found = []
+    if type(component).__name__ == type_name:
+        found.append(component)
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found += _find_all(child, type_name)
+    return found

@@ -7,7 +7,7 @@ import json
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.evaluation.rules import acceptance_bands_text
+from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 
 from .. import access, ambition_view, figures, provenance, queries
 from ..components import (
@@ -360,7 +360,8 @@ def acceptance_view(
                     html.Td(r["cycle"]),
                     html.Td(_num(r.get("indicator_score"))),
                     html.Td(_third_party_cell(r, lang)),
-                    html.Td(_num(r["acceptance_score"])),
+                    # cut, not rounded: 59.99 must not read 60.0 beside "title removed"
+                    html.Td("–" if r["acceptance_score"] is None else acceptance_score_text(r["acceptance_score"])),
                     html.Td(_band_cell(r, lang)),
                 ]
             )

@@ -7,7 +7,6 @@ shows exactly what the dashboard shows. No timestamps are written: the same snap
 
 from __future__ import annotations
 
-import decimal
 import functools
 import html
 import re
@@ -21,7 +20,7 @@ import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
-from pipelines.evaluation.rules import acceptance_bands_text
+from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, label_set, label_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
@@ -95,13 +94,6 @@ def _fmt(x, digits: int = 1) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}f}"
     return str(x)
-
-
-def _score_text(x: float) -> str:
-    """An acceptance score cut (not rounded) to two decimals: 59.99 or 59.999 reads 59.99, never "60.0" beside
-    title_removed, so the figure a city reads is on the same side of every band threshold as its band (the mart
-    has already rounded float noise away at 9 decimals: an exact 70 is 70.00)."""
-    return str(decimal.Decimal(repr(float(x))).quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN))
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -309,7 +301,7 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
     zh, en = (label_text(status, "zh"), label_text(status, "en")) if status else ("", "")
     if a["acceptance_score"] is not None:
         head = (
-            f"- 验收评分 / Acceptance score ({a['cycle']}): **{_score_text(a['acceptance_score'])}** / 100 — "
+            f"- 验收评分 / Acceptance score ({a['cycle']}): **{acceptance_score_text(a['acceptance_score'])}** / 100 — "
             f"{label_text(a['acceptance_band'])} {a['acceptance_band']}（{zh} / {en}）"
         )
     else:

@@ -47,6 +47,16 @@ def load_rules(
     return out
 
 
+def acceptance_score_text(score: float) -> str:
+    """An acceptance score as a city reads it beside its band: cut (not rounded) to two decimals, so 59.99 or 59.999
+    reads 59.99, never "60.0" beside title_removed, and the figure is on the same side of every band threshold as
+    the band (the mart has already rounded float noise away at 9 decimals: an exact 70 reads 70.00). The dossier
+    and the dashboard's profile both show it this way."""
+    import decimal
+
+    return str(decimal.Decimal(repr(float(score))).quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN))
+
+
 def acceptance_bands_text(lang: str = "zh", year: int | None = None) -> str:
     """The management measures' acceptance bands as users read them ("< 60 撤销称号，60–70 …，≥ 70 …"), built
     from the rules in force in ``year`` (ACC.remove_below, ACC.cultivation_from) and the band labels of the labels
