@@ -48,10 +48,11 @@ def load_rules(
 
 
 def acceptance_score_text(score: float) -> str:
-    """An acceptance score as a city reads it beside its band: cut (not rounded) to two decimals, so 59.99 or 59.999
-    reads 59.99, never "60.0" beside title_removed, and the figure is on the same side of every band threshold as
-    the band (the mart has already rounded float noise away at 9 decimals: an exact 70 reads 70.00). The dossier
-    and the dashboard's profile both show it this way."""
+    """An acceptance score as a city reads it beside its band: cut (not rounded) to two decimals, so a score just
+    under a band threshold never reads as the threshold itself beside the lower band, and the figure is on the
+    same side of every threshold as the band (the mart has already rounded float noise away at 9 decimals, so a
+    score exactly at a threshold reads as it, with two zero decimals). The dossier and the dashboard's profile both
+    show it this way."""
     import decimal
 
     return str(decimal.Decimal(repr(float(score))).quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN))
