@@ -1003,10 +1003,7 @@ def alerts_test(route: str | None) -> None:
         out = send_test(route=route)
     except AlertConfigError as e:
         raise click.ClickException(str(e)) from e
-    t = Table("route", "channel", "recipient", "status", "response", title="test messages")
-    for r in out:
-        t.add_row(r["route"], r["channel"], r["recipient"], r["status"], (r.get("response") or "")[:300])
-    console.print(t)
+    _print_deliveries(out, title="test messages")
     if any(r["status"] != "delivered" for r in out):
         sys.exit(1)
 
@@ -1028,34 +1025,20 @@ def alerts_deliver(retry_failed: bool) -> None:
     if retry_failed:
         with connect() as con:
             con.execute("UPDATE alerts.messages SET status = 'pending', next_retry_at = NULL WHERE status = 'failed'")
-    from rich.markup import escape
-
     out = deliver_due(routing)
     console.print(f"{len(out)} due message(s): {sum(d['status'] == 'delivered' for d in out)} delivered")
-    if not out:
-        return
-    # what happened to each, with the receiver's answer: "0 delivered" alone does not say what to mend
-    keys = [d["idempotency_key"] for d in out]
-    with connect() as con:
-        answers = {
-            r["idempotency_key"]: r
-            for r in con.execute(
-                f"SELECT idempotency_key, route, channel, last_response FROM alerts.messages "
-                f"WHERE idempotency_key IN ({', '.join('?' * len(keys))})",
-                keys,
-            ).fetchall()
-        }
-    t = Table("route", "channel", "recipient", "status", "attempts", "response")
-    for d in out:
-        a = answers.get(d["idempotency_key"])
-        t.add_row(
-            a["route"] if a else "",
-            a["channel"] if a else "",
-            d["recipient"],
-            d["status"],
-            str(d["attempts"]),
-            escape((a["last_response"] or "")[:300]) if a else "",
-        )
+    if out:  # what happened to each, with the receiver's answer: "0 delivered" alone does not say what to mend
+        _print_deliveries(out)
+
+
+def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
+    """One row per message: route, channel, recipient, status and the receiver's answer (text from a server is
+    data, so rich markup in it is escaped)."""
+    from rich.markup import escape
+
+    t = Table("route", "channel", "recipient", "status", "response", title=title)
+    for r in rows:
+        t.add_row(r["route"], r["channel"], r["recipient"], r["status"], escape((r.get("response") or "")[:300]))
     console.print(t)
 
 

@@ -405,7 +405,14 @@ def test_per_province_route_sends_each_province_only_its_own_cities(env, smtp):
         http.stop()
 
 
-def _mail_only_routing(path, port: int, *, sender: str, province_recipient: str, national: str) -> None:
+def _mail_only_routing(
+    path,
+    port: int,
+    *,
+    sender: str = "monitor@test.local",
+    province_recipient: str = "ipo-{province_code}@test.local",
+    national: str = "national@test.local",
+) -> None:
     cfg = {
         "version": "test",
         "channels": {"mail": {"type": "smtp", "host": "127.0.0.1", "port": port, "sender": sender, "timeout": 5}},
@@ -433,13 +440,7 @@ def test_a_mailbox_refused_for_good_fails_at_once_and_one_refused_for_now_is_ret
         }
     ).start()
     try:
-        _mail_only_routing(
-            env["routing"],
-            sink.port,
-            sender="monitor@test.local",
-            province_recipient="ipo-{province_code}@test.local",
-            national="national@test.local",
-        )
+        _mail_only_routing(env["routing"], sink.port)
         set_status(env["warehouse"], "410100", "limited_progress")
         out = {m["recipient"]: m for m in run_alerts(env["warehouse"], "run-1")["messages"]}
         assert out["ipo-410000@test.local"]["status"] == "failed", out
@@ -473,13 +474,7 @@ def test_server_that_drops_the_session_after_accepting_gets_each_digest_once(env
     and neither the next dispatch nor the next run sends it again."""
     sink = SmtpSink(drop_after_accept=True).start()
     try:
-        _mail_only_routing(
-            env["routing"],
-            sink.port,
-            sender="monitor@test.local",
-            province_recipient="ipo-{province_code}@test.local",
-            national="national@test.local",
-        )
+        _mail_only_routing(env["routing"], sink.port)
         set_status(env["warehouse"], "410100", "limited_progress")
         out = run_alerts(env["warehouse"], "run-1")
         assert {m["status"] for m in out["messages"]} == {"delivered"}, out["messages"]
@@ -628,13 +623,7 @@ def test_route_test_tries_its_own_message_even_behind_a_backlog(env):
     from pipelines.alerts import send_test
 
     port = free_port()  # nobody listens: the relay is down
-    _mail_only_routing(
-        env["routing"],
-        port,
-        sender="monitor@test.local",
-        province_recipient="ipo-{province_code}@test.local",
-        national="national@test.local",
-    )
+    _mail_only_routing(env["routing"], port)
     for code in ("410100", "320500"):
         set_status(env["warehouse"], code, "limited_progress")
     assert {m["status"] for m in run_alerts(env["warehouse"], "run-1")["messages"]} == {"retry"}
@@ -657,13 +646,7 @@ def test_two_route_tests_in_one_second_are_two_tests(env, smtp):
     UNIQUE constraint when both fell in one second."""
     from pipelines.alerts import send_test
 
-    _mail_only_routing(
-        env["routing"],
-        smtp.port,
-        sender="monitor@test.local",
-        province_recipient="ipo-{province_code}@test.local",
-        national="national@test.local",
-    )
+    _mail_only_routing(env["routing"], smtp.port)
     tests_sent = lambda: [m for m in smtp.messages if "测试" in m["Subject"]]  # noqa: E731
     before = len(tests_sent())
     first, second = send_test(route="national_office"), send_test(route="national_office")

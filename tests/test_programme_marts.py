@@ -468,19 +468,6 @@ def test_a_pillar_weight_scenario_rescores_from_the_snapshot(sample_snapshot, sn
     assert changes.filter(pl.col("kind") == "rank").height > 0
 
 
-def _ids(node, found: list) -> list:
-    """Every component id in a Dash layout response."""
-    if isinstance(node, dict):
-        if "id" in node:
-            found.append(node["id"])
-        for value in node.values():
-            _ids(value, found)
-    elif isinstance(node, list):
-        for value in node:
-            _ids(value, found)
-    return found
-
-
 def _components(value, found: list) -> list:
     """Every component (``{"type", "props"}``) of a Dash response body, depth first."""
     if isinstance(value, dict):
@@ -511,7 +498,9 @@ def test_simulator_page_offers_every_threshold_once_and_no_list_setting(sample_s
     client = signed_in_client(app, tmp_path / "u.sqlite", "nat", "national", None)
     r = client.post("/_dash-update-component", json=page_body("/simulator", f"?lang={lang}"))
     assert r.status_code == 200, r.get_data(as_text=True)[-2000:]
-    keys = [i["key"] for i in _ids(r.get_json(), []) if isinstance(i, dict) and i.get("type") == RULE]
+    components = _components(r.get_json(), [])
+    ids = [c["props"].get("id") for c in components]
+    keys = [i["key"] for i in ids if isinstance(i, dict) and i.get("type") == RULE]
     rules = sc.base_rules(sample_snapshot.snapshot)
     latest = rules.filter(pl.col("rules_version") == rules["rules_version"].max())
     numeric = latest.filter(pl.col("value").cast(pl.Float64, strict=False).is_not_null())
@@ -524,7 +513,6 @@ def test_simulator_page_offers_every_threshold_once_and_no_list_setting(sample_s
     assert set(keys) == expected
     assert not {"RPT.city_sources", "ACC.level_indicators", *sc.CALENDAR_PARAMS} & set(keys)
     # a switch is a choice (on / off in the page's language), and every parameter is labelled by what it means
-    components = _components(r.get_json(), [])
     switches = {
         c["props"]["id"]["key"]: c["props"]
         for c in components

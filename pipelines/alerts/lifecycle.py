@@ -413,9 +413,7 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep, keys: list[str
                     "UPDATE alerts.messages SET next_retry_at = ? WHERE idempotency_key = ?",
                     (iso(now_utc() + timedelta(seconds=wait)), key),
                 )
-            results.append(
-                {"idempotency_key": key, "recipient": msg["recipient"], "status": "retry", "attempts": msg["attempts"]}
-            )
+            results.append(_outcome(msg, "retry", msg["attempts"], msg.get("last_response")))
             continue
         ch = routing.channels.get(msg["channel"])
         for i in range(max(1, routing.immediate_attempts)):
@@ -457,8 +455,21 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep, keys: list[str
             sleep(wait)
         if status != "delivered" and not channels.refused_by_receiver(response):
             down.add(msg["channel"])
-        results.append({"idempotency_key": key, "recipient": msg["recipient"], "status": status, "attempts": attempt})
+        results.append(_outcome(msg, status, attempt, response))
     return results
+
+
+def _outcome(msg: dict, status: str, attempts: int, response: str | None) -> dict:
+    """What one delivery call did with a message, with the receiver's last answer (what an operator mends)."""
+    return {
+        "idempotency_key": msg["idempotency_key"],
+        "route": msg["route"],
+        "channel": msg["channel"],
+        "recipient": msg["recipient"],
+        "status": status,
+        "attempts": attempts,
+        "response": response,
+    }
 
 
 def dispatch(routing: Routing, *, run_id: str | None, path=None, at: datetime | None = None) -> dict:
