@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import date
@@ -343,3 +344,35 @@ def test_date_checks_judge_the_same_whether_dates_reach_gx_in_nanoseconds_or_not
         assert "event_date__in_partition_year" in failed
     if date(2039, 1, 2) in event_dates or date(9999, 12, 31) in event_dates:
         assert "event_date__not_in_future" in failed
+
+
+def test_a_validation_with_each_expectations_configuration_kept_judges_as_one_without(monkeypatch):
+    """`validate` keeps each expectation's configuration for the length of a validation (GX rebuilds it on every
+    read); a suite with passing and failing checks, failing samples included, is judged the same without that,
+    and GX's own property is back afterwards, also when a validation raises."""
+    from great_expectations.expectations.expectation import Expectation
+
+    from pipelines.quality import runner
+
+    original = Expectation.__dict__["configuration"]
+    df = _events(12, bad_participants_row=3).with_columns(
+        pl.when(pl.col("event_id") == "E005").then(pl.lit("999999")).otherwise(pl.col("city_code")).alias("city_code")
+    )
+    ctx = {"valid_region_codes": ["130100", "320500", "440300", "320581"], "today": date(2026, 12, 1)}
+
+    def judged():
+        result = validate("raw.training_events", df, partition=2021, context=ctx)
+        return [(r.check_name, r.passed, r.observed_value, r.failing_sample, r.exception) for r in result.results]
+
+    kept = judged()
+    assert Expectation.__dict__["configuration"] is original
+    failed = {name for name, passed, *_ in kept if not passed}
+    assert len(failed) >= 2 and any(passed for _, passed, *_ in kept)
+    monkeypatch.setattr(runner, "_expectation_configurations_kept", contextlib.nullcontext)
+    assert judged() == kept
+    monkeypatch.undo()
+
+    with pytest.raises(RuntimeError), runner._expectation_configurations_kept():
+        assert Expectation.__dict__["configuration"] is not original
+        raise RuntimeError("a validation that fails halfway")
+    assert Expectation.__dict__["configuration"] is original
