@@ -742,3 +742,42 @@ def test_a_hidden_sheet_with_a_table_is_loaded_and_the_ledger_says_it_was_hidden
     r = ingest_file(warehouse, SOURCES["pledge_loans"], path, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
     assert "sheet '2月' is hidden in the workbook: its 1 row(s) were read as well" in r.message
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_csv_month_written_2025_1_is_refused_unless_the_file_writes_october_as_2025_10(warehouse, tmp_path, big):
+    # Excel keeps a month typed 2025.10 in a General cell as the number 2025.1, and "Save as CSV" writes 2025.1:
+    # October read as January, silently (the workbook's General number is refused: readers._decimal_month). A
+    # file that writes October as 2025.10 shows that its 2025.1 is January.
+    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
+        1700 if big else 0
+    )
+    zero_dropped = [f"440300,2025.{m},{m},100,10,2,8,3" for m in (1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 11, 12)]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *zero_dropped, *filler]) + "\n")
+    if big:
+        assert path.stat().st_size >= (1 << 20)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert _accounting(warehouse, "pledge_2025.csv") == (r.rows_read, r.rows_loaded, r.rows_rejected)
+    reasons = dict(
+        warehouse.execute(
+            "SELECT row_number, reason FROM raw.rejected_rows WHERE row_number < 14 ORDER BY 1"
+        ).fetchall()
+    )
+    assert set(reasons) == {2, 11}
+    assert all(
+        "ambiguous month in month: '2025.1' is 2025.10 (October, its 0 dropped by Excel) or 2025.1 (January)"
+        in reasons[n]
+        for n in (2, 11)
+    )
+    loaded = warehouse.execute(
+        "SELECT month, registrations FROM raw.pledge_loans WHERE city_code = '440300' ORDER BY month"
+    ).fetchall()
+    assert [(m.month, n) for m, n in loaded] == [(m, m) for m in (2, 3, 4, 5, 6, 7, 8, 9, 11, 12)]
+
+    kept_zero = [f"440100,2025.{m},{m},100,10,2,8,3" for m in (1, 2, 10, 11)]
+    path = _write(tmp_path / "pledge_2025_b.csv", "\n".join([HEADER_ZH, *kept_zero, *filler]) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    loaded = warehouse.execute(
+        "SELECT month, registrations FROM raw.pledge_loans WHERE city_code = '440100' ORDER BY month"
+    ).fetchall()
+    assert [(m.month, n) for m, n in loaded] == [(1, 1), (2, 2), (10, 10), (11, 11)]

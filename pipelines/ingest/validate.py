@@ -579,6 +579,25 @@ def validate(
             )
             notes.append(f"month cells without a year read in {raw.context_year} (stated by the file)")
 
+    # A month written 2025.1 in a text file (CSV, or Parquet a program wrote) is January, or October: Excel keeps a
+    # month typed 2025.10 in a General cell as the number 2025.1, and "Save as CSV" writes 2025.1. The file tells
+    # which only when it writes October of that year as 2025.10 (its writer keeps the 0); otherwise the row is
+    # refused, as a workbook's General number 2025.1 is (readers._decimal_month). A workbook's text cell 2025.1 is
+    # as typed, January.
+    month_unclear = False
+    if not raw.sheets and "month" in raw_cols and source.column("month").dtype == "date":
+        dotted_one = _txt("month").str.contains(r"^\d{4}\s*\.\s*1$")
+        if work.select(dotted_one.any()).item():
+            octobers = (
+                work.select(_txt("month").str.extract(r"^(\d{4})\s*\.\s*10$", 1).drop_nulls().unique())
+                .to_series()
+                .to_list()
+            )
+            work = work.with_columns(
+                (dotted_one & ~_txt("month").str.slice(0, 4).is_in(octobers)).alias("__month_unclear")
+            )
+            month_unclear = True
+
     # Excel error cells (#N/A, #DIV/0! ...): the formula failed, the cell has no value. The row is quarantined
     # with its own reason (never loaded as a blank that a later step would carry forward).
     error_cols = [c for c in raw_cols if work[_TXT + c].str.starts_with("#").any()]
@@ -651,6 +670,22 @@ def validate(
                     "Excel error cell in {}: '{}' (the formula failed; fix it in the workbook)",
                     pl.lit(c),
                     pl.col("__err:" + c),
+                ),
+            )
+        )
+    if month_unclear:
+        year = _txt("month").str.slice(0, 4)
+        checks.append(
+            (
+                pl.col("__month_unclear"),
+                pl.format(
+                    "ambiguous month in month: '{}' is {}.10 (October, its 0 dropped by Excel) or {}.1 (January) - "
+                    "write the month as text ({}-10, {}年10月)",
+                    _txt("month"),
+                    year,
+                    year,
+                    year,
+                    year,
                 ),
             )
         )
