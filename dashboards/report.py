@@ -396,10 +396,9 @@ def register_route(server) -> None:
             city = args.get("city") or None
             if city is not None and not (city.isdigit() and len(city) == 6):
                 raise ValueError(city)
-            if year not in queries.years(snap):
-                flask.abort(404)
             # The national report lists every city's verdict: national office only; a city's one-pager follows
-            # the city's province scope (the same single check as every other data path).
+            # the city's province scope (the same single check as every other data path). Checked before the year
+            # exists: a refused reader learns nothing, not even which years are published.
             from . import access
 
             principal = access.current_principal()
@@ -407,6 +406,8 @@ def register_route(server) -> None:
                 access.authorize(principal, "report", all_provinces=True, target=f"report {year}")
             else:
                 access.authorize(principal, "report", page="/profile", unit=city, snap=snap, target=f"report {city}")
+            if year not in queries.years(snap):
+                flask.abort(404)
             data = report_pdf(snap, year, city, norm_lang(args.get("lang")))
         except (KeyError, ValueError):
             flask.abort(400)

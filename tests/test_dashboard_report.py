@@ -125,6 +125,9 @@ def test_cli_and_dashboard_route_produce_the_pdf(sample_snapshot, snap_path, yea
     assert gd.get(f"/report.pdf?year={year}").status_code == 403
     assert gd.get(f"/report.pdf?year={year}&city=110000").status_code == 403
     assert gd.get(f"/report.pdf?year={year}&city=440300").status_code == 200
+    # refused the same whether the year is published or not: a refusal tells nothing about which years exist
+    assert gd.get("/report.pdf?year=1999").status_code == 403
+    assert gd.get("/report.pdf?year=1999&city=110000").status_code == 403
     client = signed_in_client(app, tmp_path / "users.sqlite")
     r = client.get(f"/report.pdf?year={year}&lang=en")
     assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
