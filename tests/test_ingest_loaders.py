@@ -781,3 +781,23 @@ def test_a_csv_month_written_2025_1_is_refused_unless_the_file_writes_october_as
         "SELECT month, registrations FROM raw.pledge_loans WHERE city_code = '440100' ORDER BY month"
     ).fetchall()
     assert [(m.month, n) for m, n in loaded] == [(1, 1), (2, 2), (10, 10), (11, 11)]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_excel_text_formula_cells_are_read_as_the_text_inside(warehouse, tmp_path, big):
+    # Exports write ="440300" so that Excel keeps a code's leading zeros; the value is the text inside the quotes
+    # (codes, numbers and dates; free text written so is refused by the formula rule, as before).
+    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
+        1700 if big else 0
+    )
+    rows = ['"=""440300""",2025-01,12,100,10,2,8,3', '440100,"=""2025-02""",8,"=""200""",5,1,6,2']
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *rows, *filler]) + "\n")
+    if big:
+        assert path.stat().st_size >= (1 << 20)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert _accounting(warehouse, "pledge_2025.csv") == (r.rows_read, r.rows_loaded, r.rows_rejected)
+    assert warehouse.execute("SELECT count(*) FROM raw.rejected_rows WHERE row_number < 4").fetchall() == [(0,)]
+    got = warehouse.execute(
+        "SELECT city_code, month, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number < 4 ORDER BY _row_number"
+    ).fetchall()
+    assert got == [("440300", date(2025, 1, 1), 100.0), ("440100", date(2025, 2, 1), 200.0)]

@@ -513,6 +513,10 @@ _IDENT_OPEN = r"[\[(【〔［（]"
 _IDENT_CLOSE = r"[\])】〕］）]"
 
 
+# A cell written as Excel's text formula ="...", with no quote inside.
+_EXCEL_TEXT_FORMULA = r'^="([^"]*)"$'
+
+
 def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
     """Full-width to half-width for every column that is not free text (codes, numbers, dates, enums); for
     identifiers also one bracket style (〔2025〕 for [2025], 【2025】, (2025)) and no spaces, so keys compare
@@ -520,6 +524,11 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
     free_text = c.dtype == "str" and not (c.allowed or c.region_code or c.identifier or c.name.endswith("_code"))
     if free_text:
         return txt
+    if series.str.starts_with('="').any():
+        # ="440300": the text formula exports write so that Excel keeps a code's leading zeros; its value is the
+        # text inside the quotes. (Free text keeps it as written, and the formula rule refuses it.)
+        txt = txt.str.replace(_EXCEL_TEXT_FORMULA, "${1}")
+        series = series.str.replace(_EXCEL_TEXT_FORMULA, "${1}")
     pattern = r"[^\x00-\x7F]|\s|[\[\]()]" if c.identifier else r"[^\x00-\x7F]"
     if not series.str.contains(pattern).any():
         return txt
