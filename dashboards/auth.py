@@ -32,9 +32,12 @@ ROLE_LABELS = {
 }
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 10
-# Failed logins per account before it is refused for LOCK_WINDOW (on top of flask-limiter's per-address limit,
-# this one holds across gunicorn workers because it lives in the shared store).
+# Failed logins before an account is refused for LOCK_WINDOW (on top of flask-limiter's per-address limit; this
+# one holds across gunicorn workers because it lives in the shared store). Counted per account and address, so
+# someone who knows an official's user name cannot lock the official out from elsewhere; and per account over all
+# addresses with a higher bound, so guessing spread over many addresses is still stopped.
 MAX_FAILURES = 10
+MAX_ACCOUNT_FAILURES = 100
 LOCK_WINDOW = dt.timedelta(minutes=15)
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -53,7 +56,8 @@ create table if not exists users (
 );
 create table if not exists login_failures (
     username text not null,
-    at text not null
+    at text not null,
+    remote_addr text
 );
 create table if not exists audit_log (
     id integer primary key autoincrement,
@@ -140,6 +144,8 @@ class UserStore:
                 os.chmod(self.path, 0o600)
             con.execute("pragma busy_timeout=10000")
             con.executescript(_SCHEMA)
+            if "remote_addr" not in {r[1] for r in con.execute("pragma table_info(login_failures)")}:
+                con.execute("alter table login_failures add column remote_addr text")  # a store from before
             con.row_factory = sqlite3.Row
             yield con
         finally:
@@ -222,19 +228,23 @@ class UserStore:
             return bool(con.execute("select count(*) from users where role = 'national' and active = 1").fetchone()[0])
 
     # -- login ----------------------------------------------------------------------------------------------------
-    def locked(self, username: str) -> bool:
+    def locked(self, username: str, remote_addr: str | None = None) -> bool:
+        """Whether sign-ins to the account from this address are refused for now (MAX_FAILURES from it, or
+        MAX_ACCOUNT_FAILURES from anywhere, within LOCK_WINDOW)."""
         since = _iso(_now() - LOCK_WINDOW)
         with self._connect() as con:
-            n = con.execute(
-                "select count(*) from login_failures where username = ? and at >= ?", (username, since)
-            ).fetchone()[0]
-        return n >= MAX_FAILURES
+            from_here, everywhere = con.execute(
+                "select count(*) filter (where remote_addr is ?), count(*) from login_failures "
+                "where username = ? and at >= ?",
+                (remote_addr, username, since),
+            ).fetchone()
+        return from_here >= MAX_FAILURES or everywhere >= MAX_ACCOUNT_FAILURES
 
-    def authenticate(self, username: str, password: str) -> User | None:
-        """The active user whose password matches, else None (failures are counted per account)."""
+    def authenticate(self, username: str, password: str, remote_addr: str | None = None) -> User | None:
+        """The active user whose password matches, else None (failures are counted per account and address)."""
         if not USERNAME.fullmatch(username or "") or not password or len(password) > 1024:
             return None
-        if self.locked(username):
+        if self.locked(username, remote_addr):
             return None
         with self._connect() as con:
             r = con.execute("select password_hash, active from users where username = ?", (username,)).fetchone()
@@ -250,7 +260,10 @@ class UserStore:
                 _hasher.verify(_DUMMY_HASH, password)
         if not ok or not r["active"]:
             with self._connect() as con:
-                con.execute("insert into login_failures values (?, ?)", (username, _iso(_now())))
+                con.execute(
+                    "insert into login_failures (username, at, remote_addr) values (?, ?, ?)",
+                    (username, _iso(_now()), remote_addr),
+                )
             return None
         with self._connect() as con:
             con.execute("delete from login_failures where username = ?", (username,))

@@ -206,7 +206,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if not token or not hmac.compare_digest(token, form.get("csrf", "")):
             return _plain(400, "login form expired; reload the page")
         username = form.get("username", "")[:64]
-        user = store.authenticate(username, form.get("password", ""))
+        user = store.authenticate(username, form.get("password", ""), remote_addr=get_remote_address())
         if user is None:
             access.audit(access.Principal(username or None, None), "login", "/login", "failed")
             return _login_page(lang, next_url, LOGIN_TEXT[lang]["failed"], 401)

@@ -61,6 +61,33 @@ def test_store_hashes_with_argon2_and_refuses_weak_or_bad_accounts(tmp_path):
     assert store.authenticate("gd_office", "another long passphrase") is not None
 
 
+def test_failed_sign_ins_lock_the_account_for_their_address_and_everywhere_only_when_spread(tmp_path, monkeypatch):
+    """Someone who knows an official's user name cannot lock the official out from another address; guessing
+    spread over many addresses still locks the account everywhere. A store from before the address was kept
+    gets the column. (Bounds lowered: each attempt costs an argon2 hash.)"""
+    import sqlite3
+
+    monkeypatch.setattr(auth, "MAX_FAILURES", 3)
+    monkeypatch.setattr(auth, "MAX_ACCOUNT_FAILURES", 8)
+    path = tmp_path / "users.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("create table login_failures (username text not null, at text not null)")
+    old.close()
+    store = UserStore(path)
+    store.add("gd_office", TEST_PASSWORD, "province", "44")
+    for _ in range(3):
+        assert store.authenticate("gd_office", "wrong wrong wrong", remote_addr="203.0.113.9") is None
+    assert store.locked("gd_office", "203.0.113.9")
+    assert store.authenticate("gd_office", TEST_PASSWORD, remote_addr="203.0.113.9") is None
+    assert not store.locked("gd_office", "10.0.0.5")
+    assert store.authenticate("gd_office", TEST_PASSWORD, remote_addr="10.0.0.5").username == "gd_office"
+    # the success cleared the count; now 8 guesses from four addresses, two each: under the per-address bound
+    for i in range(8):
+        store.authenticate("gd_office", "wrong wrong wrong", remote_addr=f"198.51.100.{i % 4}")
+    assert store.locked("gd_office", "10.0.0.5") and store.locked("gd_office", "198.51.100.1")
+    assert store.authenticate("gd_office", TEST_PASSWORD, remote_addr="10.0.0.5") is None
+
+
 def test_users_cli_and_first_run_hint(tmp_path, monkeypatch):
     monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.delenv("IPCITY_ACCESS_DIR", raising=False)
