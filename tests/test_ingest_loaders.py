@@ -801,3 +801,39 @@ def test_excel_text_formula_cells_are_read_as_the_text_inside(warehouse, tmp_pat
         "SELECT city_code, month, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number < 4 ORDER BY _row_number"
     ).fetchall()
     assert got == [("440300", date(2025, 1, 1), 100.0), ("440100", date(2025, 2, 1), 200.0)]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_numbers_written_with_a_currency_sign_a_unicode_minus_or_a_year_suffix(warehouse, tmp_path, big):
+    # ¥/￥ before an amount, the minus sign U+2212 pasted from Word, 2024年 in a year column: read as the number
+    # (a negative count is then refused as negative, not as "not a number").
+    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
+        1700 if big else 0
+    )
+    rows = [
+        "440300,2025-01,12,¥3500.5,10,2,8,3",
+        '440100,2025-02,8,"￥1,200",5,1,6,2',
+        "320500,2025-03,\u22125,100,5,1,6,2",
+    ]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *rows, *filler]) + "\n")
+    if big:
+        assert path.stat().st_size >= (1 << 20)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert _accounting(warehouse, "pledge_2025.csv") == (r.rows_read, r.rows_loaded, r.rows_rejected)
+    got = warehouse.execute(
+        "SELECT city_code, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number < 5 ORDER BY _row_number"
+    ).fetchall()
+    assert got == [("440300", 3500.5), ("440100", 1200.0)]
+    (reason,) = warehouse.execute("SELECT reason FROM raw.rejected_rows WHERE row_number = 4").fetchall()[0]
+    assert reason.startswith("negative value in registrations") and "not a number" not in reason
+
+    path = _write(
+        tmp_path / "人口_2024.csv",
+        "地区代码,年份,年末常住人口(万人),地区生产总值(亿元)\n440300,2024年,1779.01,36801.87\n440100,2024,1882.7,30355.73\n",
+    )
+    r = ingest_file(warehouse, SOURCES["population"], path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert warehouse.execute("SELECT region_code, year FROM raw.population ORDER BY 1").fetchall() == [
+        ("440100", 2024),
+        ("440300", 2024),
+    ]

@@ -533,6 +533,15 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
     if not series.str.contains(pattern).any():
         return txt
     out = txt.str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "")
+    if c.dtype in ("int", "float"):
+        # Spellings of a number that NFKC leaves: the minus sign U+2212 (Word, web pages) is a minus, so a negative
+        # amount is refused as negative rather than as no number; ¥ before an amount (￥ is ¥ after NFKC) names the
+        # currency its header's unit already gives; 2024年 in a year column is the year.
+        out = out.str.replace_all("\u2212", "-")
+        if c.unit in UNIT_FAMILIES["money"]:
+            out = out.str.replace(r"^([+-]?)\s*¥\s*", "${1}")
+        if c.name == "year" or c.name.endswith("_year"):
+            out = out.str.replace(r"\s*年$", "")
     if c.identifier:
         out = out.str.replace_all(r"\s+", "").str.replace_all(_IDENT_OPEN, "〔").str.replace_all(_IDENT_CLOSE, "〕")
     return out.str.strip_chars().replace("", None)
