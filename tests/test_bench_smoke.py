@@ -18,3 +18,24 @@ def test_ingest_limit_benchmark_runs_at_small_scale(tmp_path):
     assert scan == reader and scan["read"] == scan["loaded"] + scan["rejected"]
     assert csv["ratio_scan_vs_bare"] > 0 and csv["ratio_polars_reader_vs_bare"] > 0
     assert r["pandas"]["compare"]["mismatched_values"] == 0 and r["pandas"]["compare"]["unit_years_pipeline"] > 0
+
+
+@pytest.mark.slow
+def test_gx_configuration_benchmark_runs_on_a_small_warehouse(tmp_path):
+    """bench/bench_gx_configuration.py on a warehouse with a small raw layer: both ways run every suite it finds
+    and judge alike."""
+    import duckdb
+
+    from bench.bench_gx_configuration import main
+    from pipelines.generate import generate
+    from pipelines.ingest.load import ingest_file, landing_files
+    from pipelines.sources import SOURCES
+
+    generate(tmp_path / "landing", seed=5, scale=0.002, first_year=2020, last_year=2020, history_first_year=2020)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    for source in SOURCES.values():  # cities first: SOURCES is in load order
+        for path in landing_files(tmp_path / "landing", source):
+            ingest_file(con, source, path)
+    con.close()
+    r = main([str(tmp_path / "warehouse.duckdb"), "--repeats", "1"])
+    assert r["same"] and r["suites"] == len(SOURCES) and r["checks"] > 100
