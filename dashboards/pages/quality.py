@@ -8,6 +8,8 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.ingest.reason_labels import reason_text
+
 from .. import queries
 from ..components import (
     INTEGER,
@@ -24,7 +26,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
-from ..i18n import EXPECTATION_TYPES, MART_NAMES, SEVERITY, SOURCE_NAMES, TEXT, label, t
+from ..i18n import EXPECTATION_TYPES, MART_NAMES, SEVERITY, SOURCE_NAMES, TEXT, label, norm_lang, t
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
 PATH = "/quality"
@@ -242,8 +244,13 @@ def source_columns(lang: str) -> list[dict]:
 
 
 def rejection_rows(rej: pl.DataFrame, lang: str) -> list[dict]:
-    """Quarantined rows per source and reason, the source by its name (as in the chart beside it)."""
-    return [{**r, "source": label(SOURCE_NAMES, r["source"], lang)} for r in records(rej)]
+    """Quarantined rows per source and reason, the source by its name (as in the chart beside it) and the
+    loader's English reason in the reader's language."""
+    lang = norm_lang(lang)
+    return [
+        {**r, "source": label(SOURCE_NAMES, r["source"], lang), "reason": reason_text(r["reason"], r["source"], lang)}
+        for r in records(rej)
+    ]
 
 
 @guarded

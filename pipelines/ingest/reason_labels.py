@@ -1,0 +1,222 @@
+"""The loader's quarantine reasons in the reader's language: the English text stays the record, Chinese is shown.
+
+The loader (validate, load, readers; contract_sql reuses validate's words) writes each reason in English, naming
+the contract column and quoting the offending value. Officials read the dashboard in 简体中文, so a reason is
+translated at display time by the ordered table below: a regex over one English reason and a Chinese template
+using its captured groups. Groups named ``col``/``col2`` hold contract column names and are shown by their
+Chinese header (the column's first alias with a Chinese character); every other group (values, file names, codes)
+is shown as written. A reason no pattern knows is shown in English rather than guessed.
+
+Pure functions only (no Dash): the dashboard and the provinces' downloads use the same table.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from pipelines.sources import SOURCES
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+REASON_SEPARATOR = "; "  # how validate._reasons joins the reasons of one row
+ZH_SEPARATOR = "；"
+
+# What a record rule's ratio is (sources.RecordRule.label), in Chinese; a label not listed is shown as written.
+_RATIO_LABELS = {
+    "grants per 10k residents": "件/万人（每万常住人口授权量）",
+    "万元 per registration": "万元/笔",
+    "万元 per pledged patent": "万元/件质押专利",
+    "万元 per 10k residents": "万元/万人",
+}
+
+# (English reason, Chinese template). Anchored at both ends; the first pattern that matches wins, so a narrow
+# pattern comes before a broader one sharing its start ("unknown region code in" before "unknown {column}").
+_COL = r"(?P<col>\w+)"
+_COL2 = r"(?P<col2>\w+)"
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    # whole-row reasons: the row is no record at all
+    (
+        r"total row \('(?P<label>.*)'\): a sum of other rows, not a record",
+        "合计行（'{label}'）：为其他行之和，不是一条记录",
+    ),
+    (
+        r"total row: (?P<level>national|province) code (?P<code>\S+) in " + _COL + r" where a city is expected",
+        "合计行：{col}中是{level}代码 {code}，此处应为城市",
+    ),
+    (r"note below the table, not a record: '(?P<text>.*)'", "表格下方的备注，不是一条记录：'{text}'"),
+    (r"header row repeated inside the table, not a record", "表内重复出现的表头行，不是一条记录"),
+    (
+        r"header row repeated inside the table with its columns in another order, not a record \((?P<cells>.*) "
+        r"where the file's header has (?P<header>.*)\)",
+        "表内重复出现的表头行，且列的顺序不同，不是一条记录（此处为 {cells}，文件表头为 {header}）",
+    ),
+    (
+        r"read under the header repeated at row (?P<row>\d+) whose columns are in another order: send one table per "
+        r"file",
+        "位于第 {row} 行重复出现的表头之下，该表头的列顺序不同：请每个文件只报送一张表",
+    ),
+    (
+        r"too many fields: row has (?P<n>\d+) fields, header has (?P<m>\d+) \(unquoted comma\?\)",
+        "字段过多：该行有 {n} 个字段，表头只有 {m} 个（是否有未加引号的逗号？）",
+    ),
+    (
+        r"truncated row: file ends after (?P<n>\d+) of (?P<m>\d+) fields",
+        "截断行：文件在第 {n} 个字段后结束（应有 {m} 个字段）",
+    ),
+    (r"duplicate record: key already loaded from file (?P<file>.*)", "重复记录：该键已从文件 {file} 载入"),
+    (r"duplicate record: (?P<key>.*) same as row (?P<row>\d+)", "重复记录：{key} 与第 {row} 行相同"),
+    # a cell
+    (r"missing value in " + _COL, "{col}缺少值"),
+    (r"not a number in " + _COL + r": '(?P<value>.*)'", "{col}不是数字：'{value}'"),
+    (r"not a whole number in " + _COL + r": (?P<value>.*)", "{col}不是整数：{value}"),
+    (r"not a date in " + _COL + r": '(?P<value>.*)'", "{col}不是日期：'{value}'"),
+    (r"not a yes/no value in " + _COL + r": '(?P<value>.*)'", "{col}不是“是/否”值：'{value}'"),
+    (
+        r"text too long in " + _COL + r": (?P<n>\d+) characters \(max (?P<max>\d+)\)",
+        "{col}文本过长：{n} 个字符（上限 {max}）",
+    ),
+    (
+        r"number in scientific notation in " + _COL + r": '(?P<value>.*)' \(Excel dropped its digits: format the "
+        r"column as text and send the file again\)",
+        "{col}为科学计数法数字：'{value}'（Excel 已丢失其数位：请将该列设为文本格式后重新报送）",
+    ),
+    (
+        r"formula-like text in " + _COL + r" \(possible spreadsheet injection\): '(?P<value>.*)'",
+        "{col}含类似公式的文本（可能是电子表格注入）：'{value}'",
+    ),
+    (r"unknown region code in " + _COL + r": '(?P<value>.*)'", "{col}中的行政区划代码未知：'{value}'"),
+    (
+        r"unknown " + _COL + r" '(?P<value>.*)' \(allowed: (?P<allowed>.*)\)",
+        "{col}取值未知：'{value}'（允许：{allowed}）",
+    ),
+    (r"negative value in " + _COL + r": (?P<value>\S+) \(min (?P<min>\S+)\)", "{col}为负值：{value}（下限 {min}）"),
+    (
+        r"value below minimum in " + _COL + r": (?P<value>\S+) \(min (?P<min>\S+)\)",
+        "{col}低于下限：{value}（下限 {min}）",
+    ),
+    (r"absurd value in " + _COL + r": (?P<value>\S+) \(max (?P<max>\S+)\)", "{col}数值超出上限：{value}（上限 {max}）"),
+    (r"future date in " + _COL + r": (?P<value>.*)", "{col}为未来日期：{value}"),
+    (
+        _COL + r" (?P<value>\S+) outside partition year (?P<year>\d+)",
+        "{col} {value} 不在本分区年份 {year} 内",
+    ),
+    # validate joins its reasons with "; " and this reason holds one, so a row's reason text (and the quality
+    # summary, which splits on "; ") carries it in two pieces; each piece is translated, the joint reads right.
+    (
+        r"Excel error cell in " + _COL + r": '(?P<value>.*)' \(the formula failed",
+        "{col}为 Excel 错误单元格：'{value}'（公式计算失败",
+    ),
+    (r"fix it in the workbook\)", "请在工作簿中修正）"),
+    (
+        r"ambiguous month in " + _COL + r": '(?P<value>.*)' is (?P<y>\d{4})\.10 \(October, its 0 dropped by Excel\) "
+        r"or \d{4}\.1 \(January\) - write the month as text \(\d{4}-10, \d{4}年10月\)",
+        "月份有歧义（{col}）：'{value}' 可能是 {y}.10（10月，0 被 Excel 删去）或 {y}.1（1月）——"
+        "请将月份写成文本（{y}-10、{y}年10月）",
+    ),
+    (
+        r"ambiguous month in " + _COL + r": the number (?P<value>\S+) is (?P<y>\d{4})\.10 \(October\) or \S+ "
+        r"\(January\) - write the month as text \(\d{4}-10, \d{4}年10月\)",
+        "月份有歧义（{col}）：数字 {value} 可能是 {y}.10（10月）或 {value}（1月）——请将月份写成文本（{y}-10、{y}年10月）",
+    ),
+    # a share (validate._shares): the label is the indicator code for targets, else the column itself
+    (
+        r"not a share in " + _COL + r" for (?P<label>\S+): (?P<value>\S+) \(a share is 0–1: write 0\.941, 94\.1% or "
+        r"use a \(%\) header\)",
+        "{col}不是比例（{label}）：{value}（比例应为 0–1：写作 0.941、94.1% 或在表头注明 (%)）",
+    ),
+    (
+        r"per cent out of range in " + _COL + r" for (?P<label>\S+): (?P<value>\S+)%",
+        "{col}百分比超出范围（{label}）：{value}%",
+    ),
+    (r"per cent given in " + _COL + r" but (?P<label>\S+) is not a share", "{col}填写了百分比，但{label}不是比例指标"),
+    # a record's values against each other, or against the unit's history
+    (r"kind code (?P<kind>\S+) does not match patent type (?P<type>\S+)", "文献类型 {kind} 与专利类型 {type} 不符"),
+    (_COL + r" before " + _COL2, "{col}早于{col2}"),
+    (_COL + r" after " + _COL2, "{col}晚于{col2}"),
+    (_COL + r" not after " + _COL2, "{col}不晚于{col2}"),
+    (_COL + r" exceed " + _COL2, "{col}超过{col2}"),
+    (
+        r"implausible jump in " + _COL + r": (?P<value>\S+) is (?P<ratio>\S+)x this unit's median of its previous "
+        r"(?P<n>\d+) months \((?P<median>\S+)\)",
+        "{col}异常跳变：{value} 是该单位前 {n} 个月中位数（{median}）的 {ratio} 倍",
+    ),
+    (
+        r"implausible " + _COL + r": (?P<ratio>\S+) (?P<ratio_label>.+) \(plausible (?P<bounds>.+)\)",
+        "{col}不合理：{ratio} {ratio_label}（合理范围 {bounds}）",
+    ),
+    # the unit hint validate._unit_hint appends after "; "
+    (r"looks like (?P<unit>\S+), not (?P<stored>\S+)", "看起来单位是{unit}，而不是{stored}"),
+    # quality.rejections_summary's stand-in for a row without a reason
+    (r"no reason given", "未给出原因"),
+)
+_COMPILED = tuple((re.compile(pattern), template) for pattern, template in _PATTERNS)
+
+
+@cache
+def _chinese_headers(source: str | None) -> dict[str, str]:
+    """Contract column name -> its Chinese header; a named source's own headers win over other sources'."""
+    names: dict[str, str] = {}
+    ordered = [s for s in SOURCES.values() if s.name != source] + ([SOURCES[source]] if source in SOURCES else [])
+    for s in ordered:
+        for c in s.columns:
+            chinese = next((a for a in c.aliases if _CJK.search(a)), None)
+            if chinese:
+                names[c.name] = chinese
+    return names
+
+
+def column_label(column: str, source: str | None = None) -> str:
+    """A contract column by its Chinese header (城市代码 for city_code); a name without one as written."""
+    return _chinese_headers(source).get(column, column)
+
+
+def _one_reason(reason: str, source: str | None) -> str | None:
+    """One English reason in Chinese, or None when no pattern knows it."""
+    text = reason.strip()
+    for pattern, template in _COMPILED:
+        m = pattern.fullmatch(text)
+        if m is None:
+            continue
+        groups = {
+            k: column_label(v, source) if k.startswith("col") else _RATIO_LABELS.get(v, v) if k == "ratio_label" else v
+            for k, v in m.groupdict().items()
+        }
+        if "level" in groups:
+            groups["level"] = "全国" if groups["level"] == "national" else "省级"
+        return template.format(**groups)
+    return None
+
+
+def _translated_pieces(reason: str, source: str | None) -> list[tuple[str, str | None]]:
+    """The reason cut into its "; "-joined reasons, each with its Chinese text (None: unknown). A quoted value
+    may itself hold "; ", so a piece no pattern knows is tried together with the pieces after it."""
+    pieces = [p for p in reason.split(REASON_SEPARATOR) if p.strip()]
+    out: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(pieces):
+        for j in range(i + 1, len(pieces) + 1):
+            english = REASON_SEPARATOR.join(pieces[i:j])
+            chinese = _one_reason(english, source)
+            if chinese is not None:
+                out.append((english, chinese))
+                i = j
+                break
+        else:
+            out.append((pieces[i], None))
+            i += 1
+    return out
+
+
+def reason_text(reason: str | None, source: str | None, lang: str) -> str:
+    """A loader reason for display: as written for 'en'; for 'zh' each of its "; "-joined reasons in Chinese,
+    joined by '；'. A reason no pattern knows stays in English: never an error, never a guess."""
+    if reason is None:
+        return ""
+    if lang != "zh":
+        return reason
+    return ZH_SEPARATOR.join(chinese or english.strip() for english, chinese in _translated_pieces(reason, source))
+
+
+def unknown_reasons(reason: str) -> list[str]:
+    """The pieces of ``reason`` that have no Chinese text (the tests' completeness check)."""
+    return [english for english, chinese in _translated_pieces(reason, None) if chinese is None]
