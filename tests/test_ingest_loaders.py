@@ -837,3 +837,19 @@ def test_numbers_written_with_a_currency_sign_a_unicode_minus_or_a_year_suffix(w
         ("440100", 2024),
         ("440300", 2024),
     ]
+
+
+def test_each_reason_of_a_row_is_summarised_once_whatever_its_wording(warehouse, tmp_path):
+    # The quality summary splits a row's reasons on "; ". A reason whose own text held "; " (the Excel error cell's
+    # did) was counted as two reasons, the second "fix it in the workbook)".
+    from pipelines.quality import summarise_rejections
+
+    rows = ["440300,2025-01,#N/A,100,10,2,8,3", "440100,2025-02,-3,#DIV/0!,5,1,6,2"]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *rows]) + "\n")
+    ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    got = {r["reason_code"]: r["rows"] for r in summarise_rejections(warehouse, "run-x").iter_rows(named=True)}
+    assert got == {
+        "Excel error cell in registrations": 1,
+        "Excel error cell in amount_10k_yuan": 1,
+        "negative value in registrations": 1,
+    }

@@ -26,7 +26,7 @@ from pipelines.sources import SOURCES
 OFFICE = Path(__file__).resolve().parent / "fixtures" / "office"
 TODAY = date(2026, 1, 15)
 _SHARE = "(a share is 0–1: write 0.941, 94.1% or use a (%) header)"
-_ERR = "(the formula failed; fix it in the workbook)"
+_ERR = "(the formula failed: fix it in the workbook)"
 _SZ = {"city_code": "440300", "month": date(2025, 3, 1), "registrations": 12, "amount_10k_yuan": 15600.5}
 _SU = {"city_code": "320500", "month": date(2025, 3, 1), "registrations": 8, "amount_10k_yuan": 9800.0}
 

@@ -54,7 +54,7 @@ REASONS = [
     ("pledge_loans", "month 2024-12-01 outside partition year 2025", ["月份"], ["2024-12-01", "2025"]),
     (
         "pledge_loans",
-        "Excel error cell in amount_10k_yuan: '#DIV/0!' (the formula failed; fix it in the workbook)",
+        "Excel error cell in amount_10k_yuan: '#DIV/0!' (the formula failed: fix it in the workbook)",
         ["质押金额(万元)"],
         ["'#DIV/0!'"],
     ),

@@ -100,13 +100,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         _COL + r" (?P<value>\S+) outside partition year (?P<year>\d+)",
         "{col} {value} 不在本分区年份 {year} 内",
     ),
-    # validate joins its reasons with "; " and this reason holds one, so a row's reason text (and the quality
-    # summary, which splits on "; ") carries it in two pieces; each piece is translated, the joint reads right.
     (
-        r"Excel error cell in " + _COL + r": '(?P<value>.*)' \(the formula failed",
-        "{col}为 Excel 错误单元格：'{value}'（公式计算失败",
+        r"Excel error cell in " + _COL + r": '(?P<value>.*)' \(the formula failed: fix it in the workbook\)",
+        "{col}为 Excel 错误单元格：'{value}'（公式计算失败：请在工作簿中修正）",
     ),
-    (r"fix it in the workbook\)", "请在工作簿中修正）"),
     (
         r"ambiguous month in " + _COL + r": '(?P<value>.*)' is (?P<y>\d{4})\.10 \(October, its 0 dropped by Excel\) "
         r"or \d{4}\.1 \(January\) - write the month as text \(\d{4}-10, \d{4}年10月\)",

@@ -685,7 +685,7 @@ def validate(
             (
                 pl.col("__err:" + c).is_not_null(),
                 pl.format(
-                    "Excel error cell in {}: '{}' (the formula failed; fix it in the workbook)",
+                    "Excel error cell in {}: '{}' (the formula failed: fix it in the workbook)",
                     pl.lit(c),
                     pl.col("__err:" + c),
                 ),
