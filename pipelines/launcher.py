@@ -90,7 +90,25 @@ def prepare_dagster_home() -> str:
                 "  max_resume_run_attempts: 0\n"
             )
     _write_storage_block(cfg, home)
+    _create_storage_once(home)
     return str(home)
+
+
+def _create_storage_once(home: Path) -> None:
+    """Create Dagster's SQLite stores of a new home here, one process at a time. Two processes that open a new
+    home at the same moment (a run's process and a reader, a run and the daemon) both stamp the schedule store's
+    migration table, and every later open of that home then fails ("more than one head present"; seen in CI)."""
+    if (home / "schedules" / "schedules.db").exists():
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; the race stays as rare as Dagster leaves it
+        fcntl = None
+    with open(home / ".create_storage.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "schedules" / "schedules.db").exists():
+            dg.DagsterInstance.from_config(str(home)).dispose()
 
 
 _STORAGE_BEGIN = "# --- ipcity storage (pipelines/dagster_storage.py; rewritten when DAGSTER_HOME moves) ---"
