@@ -7,6 +7,7 @@ names reached Plotly's pseudo-HTML (hover and axis labels) unescaped, so a name 
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import duckdb
@@ -99,3 +100,10 @@ def test_overview_movers_hide_other_provinces_stage(world):
             assert not any(tag in text for tag in tags), (who, code, text)
     # and the national office still sees them (no scope leaks between cached payloads either way)
     assert _movers_labels(_overview(world["national"], world["year"])) == national
+
+
+def test_plotly_labels_escape_names_from_data(world):
+    resp = _overview(world["national"], world["year"])
+    text = json.dumps(resp, ensure_ascii=False)
+    assert "<a href" not in text
+    assert "&lt;a href" in text
