@@ -107,3 +107,9 @@ def test_plotly_labels_escape_names_from_data(world):
     text = json.dumps(resp, ensure_ascii=False)
     assert "<a href" not in text
     assert "&lt;a href" in text
+
+
+def test_report_pdf_is_not_cacheable(world):
+    r = world["national"].get(f"/report.pdf?year={world['year']}")
+    assert r.status_code == 200
+    assert "no-store" in r.headers.get("Cache-Control", "")
