@@ -102,14 +102,25 @@ def test_overview_movers_hide_other_provinces_stage(world):
     assert _movers_labels(_overview(world["national"], world["year"])) == national
 
 
+def test_report_pdf_is_not_cacheable(world):
+    r = world["national"].get(f"/report.pdf?year={world['year']}")
+    assert r.status_code == 200
+    assert "no-store" in r.headers.get("Cache-Control", "")
+
+
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("year", ["+{y}", " {y}", "{y} ", "fullwidth", "{y}.0", "{y}_", "0{y}"])
+def test_report_year_is_strictly_four_digits(world, year):
+    y = str(world["year"])
+    value = y.translate(FULLWIDTH) if year == "fullwidth" else year.format(y=y)
+    r = world["national"].get("/report.pdf", query_string={"year": value})
+    assert r.status_code == 400, (value, r.status_code)
+
+
 def test_plotly_labels_escape_names_from_data(world):
     resp = _overview(world["national"], world["year"])
     text = json.dumps(resp, ensure_ascii=False)
     assert "<a href" not in text
     assert "&lt;a href" in text
-
-
-def test_report_pdf_is_not_cacheable(world):
-    r = world["national"].get(f"/report.pdf?year={world['year']}")
-    assert r.status_code == 200
-    assert "no-store" in r.headers.get("Cache-Control", "")
