@@ -124,3 +124,17 @@ def test_plotly_labels_escape_names_from_data(world):
     text = json.dumps(resp, ensure_ascii=False)
     assert "<a href" not in text
     assert "&lt;a href" in text
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.5", "dashboard.example"])
+def test_debug_server_refuses_a_network_address(host, monkeypatch):
+    from click.testing import CliRunner
+
+    from dashboards import app as app_module
+    from pipelines.cli import main
+
+    started = []
+    monkeypatch.setattr(app_module, "serve", lambda **kw: started.append(kw))
+    result = CliRunner().invoke(main, ["serve", "--debug", "--host", host])
+    assert result.exit_code != 0 and not started, result.output
+    assert "loopback" in result.output
