@@ -9,6 +9,7 @@ import polars as pl
 
 from .formatting import axis_title, digits_for, display_scale, strip_unit_suffix, unit_label
 from .i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, label, name_col, t
+from .security import plot_text
 from .theme import (
     DIVERGING,
     GROUP_COLORS,
@@ -60,7 +61,7 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
                 colorbar=colorbar,
                 marker={"line": {"width": 0.4, "color": "white"}},
                 name=label_text,
-                text=frame[name].to_list(),
+                text=[plot_text(v) for v in frame[name].to_list()],
                 customdata=frame.select("unit_code", "composite_index", "rank").rows(),
                 hovertemplate="%{text}<br>"
                 + hover_index
@@ -193,7 +194,7 @@ def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.
             y=codes,
             orientation="h",
             marker_color=colors,
-            customdata=movers.select(name, "rank").rows(),
+            customdata=[(plot_text(n), r) for n, r in movers.select(name, "rank").rows()],
             hovertemplate="%{customdata[0]}: %{x:+d}<br>" + t("rank", lang) + " %{customdata[1]}<extra></extra>",
         )
     )
@@ -203,7 +204,9 @@ def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.
 
     stages = movers["stage"].to_list() if "stage" in movers.columns else [None] * movers.height
     ticktext = [
-        f"{n} [{label(STAGES, st, lang)}]" if st in ("watch", "rectification", "exit_candidate") else n
+        f"{plot_text(n)} [{label(STAGES, st, lang)}]"
+        if st in ("watch", "rectification", "exit_candidate")
+        else plot_text(n)
         for n, st in zip(movers[name].to_list(), stages)
     ]
     fig.update_yaxes(automargin=True, type="category", tickmode="array", tickvals=codes, ticktext=ticktext)
@@ -229,7 +232,7 @@ def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None 
             trace |= {"name": t("programme_avg", lang), "line": {"color": OKABE_ITO["black"], "dash": "dash"}}
         else:
             trace |= {
-                "name": row[name] or row["unit_name"],
+                "name": plot_text(row[name] or row["unit_name"]),
                 "line": {"color": unit_color(row["unit_code"], order), "width": 3},
                 "hovertemplate": "%{theta}: %{r:.1f}<extra>%{fullData.name}</extra>",
             }
@@ -260,7 +263,7 @@ def trend_lines(
                 "x": u["year"].to_list(),
                 "y": [None if v is None else v * scale for v in u["value"].to_list()],
                 "mode": "lines+markers",
-                "name": u[name_c][0] or u["unit_name"][0],
+                "name": plot_text(u[name_c][0] or u["unit_name"][0]),
                 "line": {"color": unit_color(code, unit_codes), "width": 3},
                 "hovertemplate": f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + u_label}"
                 + "<extra>%{fullData.name}</extra>",
@@ -323,7 +326,7 @@ def strength_heatmap(
             "type": "category",
             "tickmode": "array",
             "tickvals": unit_codes,
-            "ticktext": [unit_names.get(u, u) for u in unit_codes],
+            "ticktext": [plot_text(unit_names.get(u, u)) for u in unit_codes],
         },
     )
 
@@ -490,7 +493,7 @@ def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = Tr
                 "line": {"width": 3, "color": [STAGE_COLORS.get(v, "#888") for v in s["stage"].to_list()]},
             },
             line={"color": "#9ca3af"},
-            text=s["rules_fired"].fill_null("").to_list(),
+            text=[plot_text(v) for v in s["rules_fired"].fill_null("").to_list()],
             hovertemplate="%{x}: %{y}<br>%{text}<extra></extra>",
         )
     )

@@ -259,7 +259,9 @@ def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
     down = df.filter(pl.col("rank_change") < 0).sort("rank_change").head(n)
     return (
         pl.concat([up, down])
-        .select("unit_code", "unit_name", "unit_name_en", "rank", "rank_change", "index_change", "stage")
+        .select(
+            "unit_code", "unit_name", "unit_name_en", "province_code", "rank", "rank_change", "index_change", "stage"
+        )
         .sort("rank_change")
     )
 

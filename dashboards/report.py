@@ -384,6 +384,7 @@ def register_route(server) -> None:
     """``/report.pdf?year=Y[&city=X][&lang=en]``: the report as a PDF download (parameters validated)."""
     import flask
 
+    from . import security
     from .components import SNAPSHOT_KEY
     from .snapshot import SnapshotUnavailable
 
@@ -392,7 +393,7 @@ def register_route(server) -> None:
         args = flask.request.args
         snap = server.config[SNAPSHOT_KEY]
         try:
-            year = int(args["year"])
+            year = security.parse_year(args.get("year"))  # four ASCII digits: not int()'s '+2025', ' 2025', '２０２５'
             city = args.get("city") or None
             if city is not None and not (city.isdigit() and len(city) == 6):
                 raise ValueError(city)
@@ -409,7 +410,7 @@ def register_route(server) -> None:
             if year not in queries.years(snap):
                 flask.abort(404)
             data = report_pdf(snap, year, city, norm_lang(args.get("lang")))
-        except (KeyError, ValueError):
+        except (KeyError, ValueError):  # security.BadParameter is a ValueError
             flask.abort(400)
         except SnapshotUnavailable:
             flask.abort(503)
@@ -417,5 +418,5 @@ def register_route(server) -> None:
         return flask.Response(
             data,
             mimetype="application/pdf",
-            headers={"Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"},
+            headers={"Content-Disposition": security.content_disposition(name)},
         )

@@ -32,6 +32,8 @@ LOGIN_LIMIT = "10 per minute;60 per hour"
 # Paths open without signing in: the sign-in page, the health probe and Dash's static bundles (no data in them).
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
+# Not data: the map outlines and the empty base map (dashboards/geo.py), the same for everyone, cached for a day.
+CACHEABLE_PREFIXES = ("/geo/",)
 FILE_PREFIXES = ("/dossiers/", "/download/", "/extracts/")
 FILE_ENDPOINTS = frozenset({"dossier", "download_extract", "extract_file"})
 
@@ -315,7 +317,9 @@ def _install_headers(app, server: flask.Flask, debug: bool) -> None:
 
     @server.after_request
     def _no_store(resp):
-        if flask.request.path.startswith(("/_dash-update-component", "/download", "/dossiers", "/extracts")):
+        # Every response but the static bundles and the (public) map outlines may carry an account's data — the
+        # callbacks, downloads, dossiers, extracts, /report.pdf, pages — so none is kept by a browser or a proxy.
+        if not flask.request.path.startswith((*STATIC_PREFIXES, *CACHEABLE_PREFIXES)):
             resp.headers["Cache-Control"] = "no-store"
         return resp
 

@@ -401,6 +401,11 @@ def serve(
     Everyone signs in; accounts are managed with `ipcity users`. Stoppable by PID (`--stop` or kill -- -PID)."""
     from dashboards.auth import UserStore, first_run_hint, secret_key
 
+    loopback = ("127.0.0.1", "localhost", "::1")
+    if debug and host not in loopback:
+        # The development server's Werkzeug debugger answers before the sign-in gate and runs Python for anyone
+        # who has its PIN: never on an address other machines reach.
+        raise click.UsageError(f"--debug serves on a loopback address only ({', '.join(loopback)}), not {host}")
     pid_file = settings.data_dir() / "dashboard.pid"
     if stop:
         if not pid_file.exists():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from .. import figures, queries
+from .. import access, figures, queries
 from ..components import (
     INTEGER,
     ONE_DECIMAL,
@@ -134,7 +134,19 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
     ]
 
 
-def render(year: int, lang: str, mode: str = "group"):
+def scoped_movers(scope, movers: pl.DataFrame) -> pl.DataFrame:
+    """The movers chart's rows as an account with province ``scope`` (``Principal.province_scope()``; None = every
+    province) may see them: a city's evaluation stage (watch, rectification, exit candidate) is internal detail, so
+    it is blanked outside the scope, as ``access.published_rankings`` does in the rankings."""
+    if scope is None:
+        return movers
+    own = pl.col("province_code").is_in(list(scope))
+    return movers.with_columns(stage=pl.when(own).then(pl.col("stage")).otherwise(pl.lit(None, movers.schema["stage"])))
+
+
+def render(year: int, lang: str, mode: str = "group", scope=()):
+    """The overview's outputs for an account whose province scope is ``scope`` (None = national; the default,
+    an empty scope, shows no city's stage)."""
     snap = snapshot()
     first_year = year == min(queries.years(snap))
     headlines = {**queries.overview_headlines(snap, year), "first_year": first_year}
@@ -143,7 +155,7 @@ def render(year: int, lang: str, mode: str = "group"):
         figures.city_map(queries.map_points(snap, year), lang, mode if mode in MAP_MODES else "group"),
         province_summary(queries.rankings(snap, year), lang),
         figures.composite_histogram(queries.composite_distribution(snap, year), lang),
-        figures.movers_bar(queries.biggest_movers(snap, year), lang, first_year=first_year),
+        figures.movers_bar(scoped_movers(scope, queries.biggest_movers(snap, year)), lang, first_year=first_year),
     )
 
 
@@ -180,10 +192,16 @@ def register_callbacks(app) -> None:
         Input("ov-map-mode", "value"),
         State("ov-lang", "data"),
     )
-    @memoised("ov")
     def update(year, mode, lang):
+        # The account's scope is part of the memo key: the stage labels depend on it.
+        principal = access.current_principal()
+        scope = principal.province_scope()
+        return update_scoped(year, mode, lang, None if scope is None else tuple(sorted(scope)))
+
+    @memoised("ov")
+    def update_scoped(year, mode, lang, scope):
         try:
-            return render(int(year), lang, mode)
+            return render(int(year), lang, mode, scope)
         except SnapshotUnavailable:
             blank = empty_figure(t("no_snapshot", lang))
             return [], blank, [], blank, blank
