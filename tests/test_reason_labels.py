@@ -119,6 +119,19 @@ REASONS = [
         [],
         ["4"],
     ),
+    (
+        "pledge_loans",
+        "header row repeated inside the table with another unit, not a record (质押金额(亿元) where the file's "
+        "header has 质押金额(万元))",
+        [],
+        ["质押金额(亿元)", "质押金额(万元)"],
+    ),
+    (
+        "pledge_loans",
+        "read under the header repeated at row 3 whose unit differs: send one table per file",
+        [],
+        ["3"],
+    ),
     ("pledge_loans", "too many fields: row has 9 fields, header has 8 (unquoted comma?)", [], ["9", "8"]),
     ("pledge_loans", "truncated row: file ends after 4 of 8 fields", [], ["4", "8"]),
     (

@@ -165,7 +165,8 @@ def match_header(h, source: Source) -> HeaderMatch | None:
     bases = _header_bases(source)
     m = re.fullmatch(r"(.+?)\(([^()]*)\)", key)
     if m and m.group(1) in bases:
-        col, unit = bases[m.group(1)], m.group(2)
+        # 质押金额(单位：亿元): templates write the unit with its label inside the brackets; the unit is what follows
+        col, unit = bases[m.group(1)], re.sub(r"^(?:金额)?单位:?", "", m.group(2))
         return _unit_match(source, col, unit, str(h))
     if key in bases:
         return HeaderMatch(bases[key])
@@ -665,7 +666,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
         df = df.with_columns(
             pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
         )
-        df = flag_repeated_headers(_drop_blank_rows(df), source)
+        df = flag_repeated_headers(_drop_blank_rows(df), source, units[name])
         df = _month_from_sheet_name(df, source, name, grid[:h], path)
         if getattr(ws, "sheet_state", "visible") != "visible":
             # A hidden sheet with a table is read like the others (offices hide finished months), but the ledger
@@ -1004,7 +1005,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    df = flag_repeated_headers(_drop_blank_rows(df), source)
+    df = flag_repeated_headers(_drop_blank_rows(df), source, unit_line(rows[:h]))
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -1022,14 +1023,42 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
 
 
-def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
+def _header_scale(h: str, source: Source, line: str | None) -> tuple[float, bool] | None:
+    """The scale (in the family's base unit) and per-cent flag a header reads its values in, ``line`` being the
+    unit of a "单位：…" line above the table; None when the header states no unit of a scaled column (then it
+    means whatever the table around it means)."""
+    try:
+        m = match_header(h, source)
+    except HeaderUnitError:
+        return None
+    if m is None:
+        return None
+    c = source.column(m.column)
+    if m.percent:
+        return (1.0, True)
+    if not c.unit or c.unit not in UNIT_SCALES:
+        return None
+    if m.unit in UNIT_SCALES:
+        return (UNIT_SCALES[m.unit], False)
+    if m.unit == "(alias)" and m.factor:
+        return (m.factor * UNIT_SCALES[c.unit], False)
+    if m.unit is None and line in UNIT_SCALES and any(line in f and c.unit in f for f in UNIT_FAMILIES.values()):
+        return (UNIT_SCALES[line], False)
+    return None
+
+
+def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = None) -> pl.DataFrame:
     """A data row that is the header again (an export's page break; a 续表 below the table) is no record. When it
     puts the contract's columns in another order, the rows under it would be read in the file header's columns
-    (two counts swapped, silently): they are refused too, up to a header in the file's order."""
+    (two counts swapped, silently): they are refused too, up to a header in the file's order. The same when it
+    states another unit (a second table pasted below the first, in 亿元 where the file's header says 万元): its
+    rows would be read in the first header's unit, 10,000 times off and silently. ``unit`` is the unit of a
+    "单位：…" line above the table (what a header without a unit means)."""
     cols = [c for c in df.columns if not c.startswith("__")]
     if df.height == 0 or len(cols) < 2:
         return df
     own = {j: _safe_match(c.split("__dup")[0], source) for j, c in enumerate(cols)}
+    own_scale = {j: _header_scale(c.split("__dup")[0], source, unit) for j, c in enumerate(cols) if own[j]}
     known = sorted({*header_names(source), *(normalise_header(c) for j, c in enumerate(cols) if own[j])})
 
     no_digit_in_known = not any(re.search(r"\d", k) for k in known)
@@ -1061,7 +1090,25 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
         n, cells = row[0], row[1:]
         other = [j for j, cell in enumerate(cells) if (m := _safe_match(_cell_text(cell), source)) and m != own[j]]
         if not other:
-            marks[n] = "header row repeated inside the table, not a record"
+            # a cell that names no unit means the table's unit; one that names the same scale is the same unit
+            rescaled = [
+                j
+                for j, cell in enumerate(cells)
+                if own[j]
+                and (scale := _header_scale(_cell_text(cell), source, None)) is not None
+                and scale != (own_scale.get(j) or _contract_scale(source, own[j]))
+            ]
+            if not rescaled:
+                marks[n] = "header row repeated inside the table, not a record"
+                continue
+            marks[n] = (
+                "header row repeated inside the table with another unit, not a record ("
+                + " / ".join(str(cells[j]) for j in rescaled)
+                + " where the file's header has "
+                + " / ".join(cols[j] for j in rescaled)
+                + ")"
+            )
+            marks[-n] = "whose unit differs"
             continue
         marks[n] = (
             "header row repeated inside the table with its columns in another order, not a record ("
@@ -1070,7 +1117,7 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
             + " / ".join(cols[j] for j in other)
             + ")"
         )
-        marks[-n] = ""  # the rows below this one, to the next header, are read in the wrong columns
+        marks[-n] = "whose columns are in another order"  # the rows below, to the next header, are read wrong
     numbers = df[ROW_NUMBER].to_list()
     reasons, under = [], None
     for n in numbers:
@@ -1078,13 +1125,16 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
             under = n if -n in marks else None
             reasons.append(marks[n])
         elif under is not None:
-            reasons.append(
-                f"read under the header repeated at row {under} whose columns are in another order: send one table "
-                "per file"
-            )
+            reasons.append(f"read under the header repeated at row {under} {marks[-under]}: send one table per file")
         else:
             reasons.append(None)
     return df.with_columns(pl.Series("__repeated_header", reasons, dtype=pl.Utf8))
+
+
+def _contract_scale(source: Source, column: str) -> tuple[float, bool] | None:
+    """The scale a header without a unit and without a unit line reads values in: the contract's unit."""
+    c = source.column(column)
+    return (UNIT_SCALES[c.unit], False) if c.unit in UNIT_SCALES else None
 
 
 def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:

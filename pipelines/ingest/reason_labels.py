@@ -56,6 +56,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "位于第 {row} 行重复出现的表头之下，该表头的列顺序不同：请每个文件只报送一张表",
     ),
     (
+        r"header row repeated inside the table with another unit, not a record \((?P<cells>.*) "
+        r"where the file's header has (?P<header>.*)\)",
+        "表内重复出现的表头行，且单位不同，不是一条记录（此处为 {cells}，文件表头为 {header}）",
+    ),
+    (
+        r"read under the header repeated at row (?P<row>\d+) whose unit differs: send one table per file",
+        "位于第 {row} 行重复出现的表头之下，该表头的单位不同：请每个文件只报送一张表",
+    ),
+    (
         r"too many fields: row has (?P<n>\d+) fields, header has (?P<m>\d+) \(unquoted comma\?\)",
         "字段过多：该行有 {n} 个字段，表头只有 {m} 个（是否有未加引号的逗号？）",
     ),

@@ -1,0 +1,124 @@
+"""Office files as they are really sent (round 2): each case a file an office sent that was loaded wrong silently
+or refused for a reason that was not the real one."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+
+from pipelines.ingest import contract_sql
+from pipelines.ingest.load import ingest_file
+from pipelines.sources import SOURCES
+
+TODAY = date(2026, 1, 15)
+PLEDGE = SOURCES["pledge_loans"]
+HEADER_ZH = "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def _filler(big: bool) -> list[str]:
+    return [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
+        1700 if big else 0
+    )
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_rows_under_a_repeated_header_in_another_unit_are_refused_not_read_in_the_first_unit(warehouse, tmp_path, big):
+    # Two provinces' tables pasted one under the other: the second states its amounts in 亿元. Its 10 (亿元) was
+    # loaded as 10 万元 (1.25 万元 per registration passes the plausibility rule): 10,000 times too small, silently.
+    lines = [
+        HEADER_ZH,
+        "440300,2025-01,12,100,10,2,8,3",  # row 2
+        HEADER_ZH.replace("(万元)", "（亿元）"),  # row 3: the same header, another unit
+        "440100,2025-01,8,10,5,1,6,2",  # row 4: 10 亿元
+        HEADER_ZH.replace("(万元)", "（万元）"),  # row 5: back to the file's unit (full-width brackets)
+        "330100,2025-01,8,200,5,1,6,2",  # row 6
+    ]
+    filler = _filler(big)
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + filler) + "\n")
+    if big:
+        assert path.stat().st_size >= (1 << 20)
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    how = [how for name, how in contract_sql.READ_LOG[logged:] if name == "pledge_2025.csv"]
+    assert how == (["reader: a header repeated inside the table"] if big else []) + ["frame"]
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 5 + len(filler)
+    reasons = dict(
+        warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows WHERE row_number < 7 ORDER BY 1").fetchall()
+    )
+    assert reasons == {
+        3: "header row repeated inside the table with another unit, not a record "
+        "(质押金额（亿元） where the file's header has 质押金额(万元))",
+        4: "read under the header repeated at row 3 whose unit differs: send one table per file",
+        5: "header row repeated inside the table, not a record",
+    }
+    loaded = warehouse.execute(
+        "SELECT city_code, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number < 7 ORDER BY _row_number"
+    ).fetchall()
+    assert loaded == [("440300", 100.0), ("330100", 200.0)]
+
+
+def test_stacked_tables_on_one_sheet_in_another_unit_are_refused(warehouse, tmp_path):
+    # The same in a workbook: a sheet holding two tables, the lower one in 亿元 (a line above it says so too).
+    path = tmp_path / "质押_2025.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("Sheet1")
+    header = HEADER_ZH.split(",")
+    for j, h in enumerate(header):
+        ws.write(0, j, h)
+        ws.write(2, j, h.replace("(万元)", "(亿元)"))
+    for j, v in enumerate(["440300", "2025-03", 12, 100, 10, 2, 8, 3]):
+        ws.write(1, j, v)
+    for j, v in enumerate(["440100", "2025-03", 8, 10, 5, 1, 6, 2]):
+        ws.write(3, j, v)
+    wb.close()
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 1, 2)
+    assert warehouse.execute("SELECT city_code, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [
+        ("440300", 100.0)
+    ]
+    (reason,) = warehouse.execute("SELECT reason FROM raw.rejected_rows WHERE row_number = 4").fetchall()[0]
+    assert reason == "read under the header repeated at row 3 whose unit differs: send one table per file"
+
+
+def test_a_repeated_header_naming_the_unit_the_line_above_the_table_gives_is_the_same_unit(warehouse, tmp_path):
+    # 单位：亿元 above a bare 质押金额, repeated at a page break as 质押金额(亿元): the same unit, rows load.
+    lines = [
+        "单位：亿元",
+        HEADER_ZH.replace("(万元)", ""),
+        "440300,2025-01,12,1.5,10,2,8,3",
+        HEADER_ZH.replace("(万元)", "(亿元)"),
+        "440100,2025-01,8,2,5,1,6,2",
+    ]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+    assert warehouse.execute("SELECT amount_10k_yuan FROM raw.pledge_loans ORDER BY _row_number").fetchall() == [
+        (15000.0,),
+        (20000.0,),
+    ]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_unit_written_danwei_inside_the_header_brackets_is_read(warehouse, tmp_path, big):
+    # 质押金额（单位：亿元） is how many templates write a unit. It was refused with "unit '单位:亿元' cannot be
+    # converted … (expected one of 元, 亿元, …)": a reason naming the very unit the header gives.
+    filler = [r.replace(",500,", ",0.05,") for r in _filler(big)]
+    header = HEADER_ZH.replace("质押金额(万元)", "质押金额（单位：亿元）")
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([header, "440300,2025-01,12,1.5,10,2,8,3", *filler]) + "\n")
+    if big:
+        assert path.stat().st_size >= (1 << 20)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.status == "loaded" and "converted amount_10k_yuan" in r.message
+    assert warehouse.execute("SELECT count(*) FROM raw.rejected_rows WHERE row_number < 3").fetchall() == [(0,)]
+    assert warehouse.execute("SELECT amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 2").fetchall() == [
+        (15000.0,)
+    ]
