@@ -11,6 +11,7 @@ import xlsxwriter
 
 from pipelines.ingest import contract_sql
 from pipelines.ingest.load import ingest_file
+from pipelines.ingest.readers import IngestError
 from pipelines.sources import SOURCES
 
 TODAY = date(2026, 1, 15)
@@ -122,3 +123,63 @@ def test_a_unit_written_danwei_inside_the_header_brackets_is_read(warehouse, tmp
     assert warehouse.execute("SELECT amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 2").fetchall() == [
         (15000.0,)
     ]
+
+
+def _grouped_workbook(path: Path, groups: list[tuple[str, list]]) -> Path:
+    """城市代码 and 月份 merged over two header rows; each group title merged over the six value columns."""
+    header = HEADER_ZH.split(",")
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet()
+    ws.merge_range(0, 0, 1, 0, header[0])
+    ws.merge_range(0, 1, 1, 1, header[1])
+    for g, (title, values) in enumerate(groups):
+        first = 2 + 6 * g
+        ws.merge_range(0, first, 0, first + 5, title)
+        for j, h in enumerate(header[2:]):
+            ws.write(1, first + j, h)
+        ws.write(2, 0, "440300")
+        ws.write(2, 1, "2025-03")
+        for j, v in enumerate(values):
+            ws.write(2, first + j, v)
+    wb.close()
+    return path
+
+
+def test_values_under_a_year_to_date_group_title_are_refused_not_loaded_as_the_month(warehouse, tmp_path):
+    # 本年累计 merged over the value columns: the year's running total to March, loaded as March's own figures
+    # (a city's 1-3月 amount counted again in every later month), silently.
+    path = _grouped_workbook(tmp_path / "质押_2025.xlsx", [("本年累计", [30, 900, 25, 4, 20, 6])])
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert e.value.reason == (
+        "header(s) '登记笔数', '质押金额(万元)', '质押专利数', '质押商标数', '服务企业数', '首贷企业数' under '本年累计': "
+        "a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or put them "
+        "beside the total under a group titled 本月)"
+    )
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_csv_with_a_cumulative_group_row_above_the_header_is_refused(warehouse, tmp_path, big):
+    # The same saved as CSV: the merged 1-3月累计 becomes one cell of the row above the header.
+    lines = [",,1-3月累计,,,,,", HEADER_ZH, "440300,2025-03,30,900,25,4,20,6", *_filler(big)]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines) + "\n")
+    if big:
+        assert path.stat().st_size >= (1 << 20)
+    with pytest.raises(IngestError, match="under '1-3月累计': a year-to-date"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall() == [(0,)]
+
+
+def test_the_month_block_is_read_and_the_year_to_date_block_beside_it_is_left(warehouse, tmp_path):
+    # 本月 | 本年累计 side by side (the usual monthly report): the month's block is the record; the running total
+    # beside it is left out and said. (Was refused: "column 'registrations' appears twice".)
+    path = _grouped_workbook(
+        tmp_path / "质押_2025.xlsx", [("本月", [12, 300, 10, 2, 8, 3]), ("本年累计", [30, 900, 25, 4, 20, 6])]
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.status, r.rows_loaded, r.rows_rejected) == ("loaded", 1, 0)
+    assert "本年累计" in r.message
+    assert warehouse.execute(
+        "SELECT registrations, amount_10k_yuan, first_time_borrowers FROM raw.pledge_loans"
+    ).fetchall() == [(12, 300.0, 3)]

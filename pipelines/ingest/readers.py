@@ -272,7 +272,54 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
         )
     if best[0] + 1 < len(rows):
         _refuse_spanned_headers(rows[best[0]], rows[best[0] + 1], best[1] == 2, source, file_name)
-    return best[0], best[1], best[2]
+    group_row = rows[best[0]] if best[1] == 2 else (rows[best[0] - 1] if best[0] > 0 else None)
+    return best[0], best[1], _leave_cumulative_columns(group_row, list(best[2]), source, file_name)
+
+
+_CUMULATIVE = re.compile(r"累计")
+_THIS_PERIOD = re.compile(r"本月|当月|本期|当期")
+
+
+def _leave_cumulative_columns(group_row: list | None, header: list, source: Source, file_name: str) -> list:
+    """A group title saying 累计 (本年累计, 1-3月累计) over a column that holds the period's own figure: the values
+    are a running total, and were loaded as the month's (a quarter counted again in every month), silently. Beside
+    a block of the same columns that is not cumulative (本月 | 本年累计, the usual monthly report) the cumulative
+    block is left as extra columns (renamed so no contract name matches; the ledger lists them); alone, the file
+    is refused naming the group and its headers. The group row is the header's upper row or the row above it."""
+    if not source.period_columns or not group_row:
+        return header
+    filled, last = [], None  # a merged title spans the empty cells to its right
+    for j in range(len(header)):
+        cell = group_row[j] if j < len(group_row) else None
+        last = _cell_text(cell).strip() if cell not in (None, "") and _cell_text(cell).strip() else last
+        filled.append(last)
+    columns = [_safe_match(_cell_text(hd), source) for hd in header]
+    cumulative = [
+        j
+        for j, col in enumerate(columns)
+        if col in source.period_columns
+        and filled[j]
+        and _CUMULATIVE.search(filled[j])
+        and not _THIS_PERIOD.search(filled[j])
+    ]
+    if not cumulative:
+        return header
+    own = {columns[j] for j in range(len(header)) if j not in cumulative and columns[j]}
+    alone = [j for j in cumulative if columns[j] not in own]
+    if alone:
+        groups = sorted({filled[j] for j in alone})
+        raise AmbiguousHeader(
+            file_name,
+            "header(s) "
+            + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
+            + " under "
+            + ", ".join(f"'{g}'" for g in groups)
+            + ": a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or "
+            "put them beside the total under a group titled 本月)",
+        )
+    for j in cumulative:
+        header[j] = f"{filled[j]}·{_cell_text(header[j]).strip()}"
+    return header
 
 
 _NUMBER_LIKE = re.compile(r"^[+-]?[\d.,，%]+$|^\d{4}[-/.年]\d{1,2}")  # a number, code or date: a data cell
