@@ -183,3 +183,37 @@ def test_the_month_block_is_read_and_the_year_to_date_block_beside_it_is_left(wa
     assert warehouse.execute(
         "SELECT registrations, amount_10k_yuan, first_time_borrowers FROM raw.pledge_loans"
     ).fetchall() == [(12, 300.0, 3)]
+
+
+def test_a_code_merged_down_over_its_months_in_a_workbook_is_each_row_s_code(warehouse, tmp_path):
+    # WPS/Excel tables merge a city's code over the rows of its months. The merged cell shows 440300 beside every
+    # month, but only its first row holds the value: the other months were refused as "missing value in
+    # city_code", a reason the official could not see in the sheet.
+    path = tmp_path / "质押_2025.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet()
+    for j, h in enumerate(HEADER_ZH.split(",")):
+        ws.write(0, j, h)
+    ws.merge_range(1, 0, 3, 0, "440300")
+    ws.merge_range(4, 0, 5, 0, "440100")
+    for i in range(5):
+        ws.write(1 + i, 1, f"2025-0{1 + i % 3}")
+        for j, v in enumerate([12, 100 + i, 10, 2, 8, 3]):
+            ws.write(1 + i, 2 + j, v)
+    ws.merge_range(6, 0, 6, 7, "注：本表由某某填报")  # a note merged across the row stays a note
+    wb.close()
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (6, 5, 1)
+    assert "merged" in r.message
+    got = warehouse.execute(
+        "SELECT city_code, month, amount_10k_yuan FROM raw.pledge_loans ORDER BY _row_number"
+    ).fetchall()
+    assert got == [
+        ("440300", date(2025, 1, 1), 100.0),
+        ("440300", date(2025, 2, 1), 101.0),
+        ("440300", date(2025, 3, 1), 102.0),
+        ("440100", date(2025, 1, 1), 103.0),
+        ("440100", date(2025, 2, 1), 104.0),
+    ]
+    (reason,) = warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0]
+    assert reason.startswith("note below the table")

@@ -563,6 +563,29 @@ def uncached_formulas(ws) -> dict[tuple[int, int], str]:
     return out
 
 
+_MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+):([A-Z]+[0-9]+)\"")
+
+
+def vertical_merges(ws) -> list[tuple[int, int, int]]:
+    """(column, first row, last row) of the cells a sheet merges down one column over several rows (1-based).
+    Read-only worksheets do not expose merged cells: their <mergeCell> elements are read from the sheet's XML."""
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    get_source = getattr(ws, "_get_source", None)
+    if get_source is None:
+        return []
+    out, tail = [], b""
+    with get_source() as src:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            text = tail + chunk
+            for m in _MERGE_CELL.finditer(text):
+                (r1, c1), (r2, c2) = (coordinate_to_tuple(g.decode()) for g in m.groups())
+                if c1 == c2 and r2 > r1:
+                    out.append((c1, r1, r2))
+            tail = text[-200:] if b"<" in text[-200:] else b""
+    return sorted(set(out))
+
+
 _MONTH_SHEET = re.compile(r"^(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?(?:数据|统计)?$|^(\d{4})[-./](\d{1,2})$")
 _CN_MONTHS = {
     "一": 1,
@@ -674,6 +697,21 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
                     + " - refused; open and save the workbook in Excel (or paste values) so the results are stored"
                 )
         titles.extend(grid[:h])
+        # A code or name merged down over the rows of its months shows beside each of them, but only its first row
+        # holds the value: the others were refused as "missing value", which the sheet does not show. Ranges one
+        # column wide below the header are filled down (a note merged across a row stays one cell).
+        filled_down = 0
+        for col, r1, r2 in vertical_merges(ws):
+            if r1 > h + n_header and col <= width and r2 <= len(grid) and grid[r1 - 1][col - 1] not in (None, ""):
+                for r in range(r1, r2):
+                    if grid[r][col - 1] in (None, ""):
+                        grid[r][col - 1], factors[r][col - 1] = grid[r1 - 1][col - 1], factors[r1 - 1][col - 1]
+                filled_down += 1
+        if filled_down:
+            notes.append(
+                f"filled {filled_down} merged cell range(s) down their rows"
+                + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+            )
         header = [str(c) if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
         body_rows = grid[h + n_header :]
         first_row = h + n_header + 1  # Excel rows are 1-based
