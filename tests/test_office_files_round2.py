@@ -217,3 +217,31 @@ def test_a_code_merged_down_over_its_months_in_a_workbook_is_each_row_s_code(war
     ]
     (reason,) = warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0]
     assert reason.startswith("note below the table")
+
+
+def test_an_amount_merged_over_several_month_rows_refuses_those_rows(warehouse, tmp_path):
+    # A quarter's amount merged over its three month rows: the figure belongs to none of the months alone. It was
+    # loaded whole as January's amount (and February and March refused as missing); filled down it would be
+    # counted three times. Each row of the range is refused, naming the range.
+    path = tmp_path / "质押_2025.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet()
+    for j, h in enumerate(HEADER_ZH.split(",")):
+        ws.write(0, j, h)
+    for i in range(4):
+        ws.write(1 + i, 0, "440300")
+        ws.write(1 + i, 1, f"2025-0{1 + i}")
+        for j, v in enumerate([12, 100, 10, 2, 8, 3]):
+            if j != 1 or i == 3:
+                ws.write(1 + i, 2 + j, v)
+    ws.merge_range(1, 3, 3, 3, 900)  # D2:D4, 1-3月 in one cell
+    wb.close()
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 1, 3)
+    assert warehouse.execute("SELECT month, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [
+        (date(2025, 4, 1), 100.0)
+    ]
+    reasons = warehouse.execute("SELECT DISTINCT reason FROM raw.rejected_rows").fetchall()
+    assert reasons == [
+        ("value merged over rows 2–4 in amount_10k_yuan: one figure for several records (write each row's own)",)
+    ]

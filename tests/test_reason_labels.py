@@ -132,6 +132,12 @@ REASONS = [
         [],
         ["3"],
     ),
+    (
+        "pledge_loans",
+        "value merged over rows 2–4 in amount_10k_yuan: one figure for several records (write each row's own)",
+        ["质押金额(万元)"],
+        ["2", "4"],
+    ),
     ("pledge_loans", "too many fields: row has 9 fields, header has 8 (unquoted comma?)", [], ["9", "8"]),
     ("pledge_loans", "truncated row: file ends after 4 of 8 fields", [], ["4", "8"]),
     (

@@ -699,14 +699,25 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
         titles.extend(grid[:h])
         # A code or name merged down over the rows of its months shows beside each of them, but only its first row
         # holds the value: the others were refused as "missing value", which the sheet does not show. Ranges one
-        # column wide below the header are filled down (a note merged across a row stays one cell).
+        # column wide below the header are filled down (a note merged across a row stays one cell). A number
+        # merged so (a quarter's amount over its months) is one figure for several records: read on the first
+        # row it loaded the quarter as one month, filled down it would count it each month; its rows are refused.
         filled_down = 0
+        merged_values: dict[int, str] = {}  # grid row -> reason
         for col, r1, r2 in vertical_merges(ws):
             if r1 > h + n_header and col <= width and r2 <= len(grid) and grid[r1 - 1][col - 1] not in (None, ""):
-                for r in range(r1, r2):
+                target = _safe_match(_cell_text(header[col - 1]), source)
+                if target is not None and source.column(target).dtype in ("int", "float"):
+                    for r in range(r1 - 1, r2):
+                        merged_values[r] = (
+                            f"value merged over rows {r1}–{r2} in {target}: one figure for several records (write "
+                            "each row's own)"
+                        )
+                else:
+                    filled_down += 1
+                for r in range(r1, r2):  # numbers too, so their rows are refused for the merge, not as "missing"
                     if grid[r][col - 1] in (None, ""):
                         grid[r][col - 1], factors[r][col - 1] = grid[r1 - 1][col - 1], factors[r1 - 1][col - 1]
-                filled_down += 1
         if filled_down:
             notes.append(
                 f"filled {filled_down} merged cell range(s) down their rows"
@@ -740,6 +751,8 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
                 )
             renamed.append(canonical_header.setdefault(key, hd))
         ambiguous = _read_decimal_months(grid, h + n_header, header, decimal_months, source)
+        for r, reason in merged_values.items():
+            ambiguous[r] = f"{ambiguous[r]}; {reason}" if r in ambiguous else reason
         df = pl.DataFrame(
             [pl.Series(c, [r[j] for r in body_rows], dtype=pl.Utf8) for j, c in enumerate(_dedupe(renamed))]
         )

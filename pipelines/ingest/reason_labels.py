@@ -124,6 +124,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"\(January\) - write the month as text \(\d{4}-10, \d{4}年10月\)",
         "月份有歧义（{col}）：数字 {value} 可能是 {y}.10（10月）或 {value}（1月）——请将月份写成文本（{y}-10、{y}年10月）",
     ),
+    (
+        r"value merged over rows (?P<r1>\d+)–(?P<r2>\d+) in " + _COL + r": one figure for several records \(write "
+        r"each row's own\)",
+        "{col}的数值合并了第 {r1}–{r2} 行的单元格：一个数对应多条记录（请每行填写各自的数值）",
+    ),
     # a share (validate._shares): the label is the indicator code for targets, else the column itself
     (
         r"not a share in " + _COL + r" for (?P<label>\S+): (?P<value>\S+) \(a share is 0–1: write 0\.941, 94\.1% or "
