@@ -245,3 +245,28 @@ def test_an_amount_merged_over_several_month_rows_refuses_those_rows(warehouse, 
     assert reasons == [
         ("value merged over rows 2–4 in amount_10k_yuan: one figure for several records (write each row's own)",)
     ]
+
+
+def test_a_key_repeated_on_another_sheet_names_that_sheet(warehouse, tmp_path):
+    # A workbook with a 汇总 sheet before its month sheets: March's rows were refused as "duplicate record: … same
+    # as row 2", read on sheet 3月 as its own row 2. The earlier row is on another sheet; the reason says which.
+    path = tmp_path / "质押_2025.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    for name, amount in (("汇总", 900), ("3月", 300)):
+        ws = wb.add_worksheet(name)
+        for j, h in enumerate(HEADER_ZH.split(",")):
+            ws.write(0, j, h)
+        for j, v in enumerate(["320500", "2025-03", 10, amount, 9, 2, 7, 2]):
+            ws.write(1, j, v)
+        for j, v in enumerate(["440300", "2025-03", 3, 90, 2, 1, 2, 1]):
+            ws.write(2 if name == "汇总" else 3, j, v)
+        if name == "3月":
+            for j, v in enumerate(["440300", "2025-02", 3, 90, 2, 1, 2, 1]):
+                ws.write(2, j, v)
+    wb.close()
+    ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    got = warehouse.execute("SELECT sheet, row_number, reason FROM raw.rejected_rows ORDER BY row_number").fetchall()
+    assert got == [
+        ("3月", 2, "duplicate record: 320500/2025-03-01 same as row 2 of sheet '汇总'"),
+        ("3月", 4, "duplicate record: 440300/2025-03-01 same as row 3 of sheet '汇总'"),
+    ]

@@ -138,6 +138,12 @@ REASONS = [
         ["质押金额(万元)"],
         ["2", "4"],
     ),
+    (
+        "pledge_loans",
+        "duplicate record: 320500/2025-03-01 same as row 2 of sheet '汇总'",
+        [],
+        ["320500/2025-03-01", "2", "汇总"],
+    ),
     ("pledge_loans", "too many fields: row has 9 fields, header has 8 (unquoted comma?)", [], ["9", "8"]),
     ("pledge_loans", "truncated row: file ends after 4 of 8 fields", [], ["4", "8"]),
     (

@@ -73,6 +73,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "截断行：文件在第 {n} 个字段后结束（应有 {m} 个字段）",
     ),
     (r"duplicate record: key already loaded from file (?P<file>.*)", "重复记录：该键已从文件 {file} 载入"),
+    (
+        r"duplicate record: (?P<key>.*) same as row (?P<row>\d+) of sheet '(?P<sheet>.*)'",
+        "重复记录：{key} 与工作表“{sheet}”第 {row} 行相同",
+    ),
     (r"duplicate record: (?P<key>.*) same as row (?P<row>\d+)", "重复记录：{key} 与第 {row} 行相同"),
     # a cell
     (r"missing value in " + _COL, "{col}缺少值"),
