@@ -86,6 +86,9 @@ class Source:
     # value columns whose ratio-ness depends on the row's indicator (targets of ratio indicators): the
     # indicator column, and the value columns it governs.
     ratio_by_indicator: tuple[str, tuple[str, ...]] | None = None
+    # value columns holding the period's own figure (the month's flow): under a group title saying 累计 (本年累计,
+    # 1-3月累计) a header holds a running total, not the period's value (readers.find_header refuses or leaves it).
+    period_columns: tuple[str, ...] = ()
 
     @property
     def partitioned(self) -> bool:
@@ -341,6 +344,14 @@ PLEDGE_LOANS = Source(
         RecordRule("pledge_amount_per_capita", "amount_10k_yuan", "population_10k", "万元 per 10k residents"),
     ),
     history_rules=(HistoryRule("pledge_amount_jump", "amount_10k_yuan", "city_code", "month"),),
+    period_columns=(
+        "registrations",
+        "amount_10k_yuan",
+        "patents_pledged",
+        "trademarks_pledged",
+        "enterprises_served",
+        "first_time_borrowers",
+    ),
 )
 
 ENFORCEMENT_CASES = Source(

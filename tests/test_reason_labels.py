@@ -119,6 +119,31 @@ REASONS = [
         [],
         ["4"],
     ),
+    (
+        "pledge_loans",
+        "header row repeated inside the table with another unit, not a record (质押金额(亿元) where the file's "
+        "header has 质押金额(万元))",
+        [],
+        ["质押金额(亿元)", "质押金额(万元)"],
+    ),
+    (
+        "pledge_loans",
+        "read under the header repeated at row 3 whose unit differs: send one table per file",
+        [],
+        ["3"],
+    ),
+    (
+        "pledge_loans",
+        "value merged over rows 2–4 in amount_10k_yuan: one figure for several records (write each row's own)",
+        ["质押金额(万元)"],
+        ["2", "4"],
+    ),
+    (
+        "pledge_loans",
+        "duplicate record: 320500/2025-03-01 same as row 2 of sheet '汇总'",
+        [],
+        ["320500/2025-03-01", "2", "汇总"],
+    ),
     ("pledge_loans", "too many fields: row has 9 fields, header has 8 (unquoted comma?)", [], ["9", "8"]),
     ("pledge_loans", "truncated row: file ends after 4 of 8 fields", [], ["4", "8"]),
     (

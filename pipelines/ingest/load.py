@@ -20,7 +20,7 @@ import polars as pl
 
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
-from pipelines.ingest.validate import validate
+from pipelines.ingest.validate import first_row_label, validate
 from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
 
 LEDGER_DDL = """
@@ -431,7 +431,7 @@ def _ingest_staged(
                 finally:
                     con.unregister("__suspect_good")
                 n_good += checked.good.height
-        dups = _staged_duplicates(con, source, file_rows, path.name)
+        dups = _staged_duplicates(con, source, file_rows, path.name, staged.layout.sheets)
         if dups.height:
             rejected = pl.concat([rejected, dups.cast(rejected.schema)]).sort(ROW_NUMBER)
             con.register("__dup_rows", dups.select(ROW_NUMBER).to_arrow())
@@ -512,7 +512,9 @@ def _ingest_staged(
     return result
 
 
-def _staged_duplicates(con: duckdb.DuckDBPyConnection, source: Source, file_rows: str, file_name: str) -> pl.DataFrame:
+def _staged_duplicates(
+    con: duckdb.DuckDBPyConnection, source: Source, file_rows: str, file_name: str, sheets: list[dict] | None = None
+) -> pl.DataFrame:
     """Second and later occurrences of a key among this file's rows in the raw table, naming the first row (as
     validate._duplicates words it); raw_values are the typed values as text."""
     key = list(source.key)
@@ -538,7 +540,7 @@ def _staged_duplicates(con: duckdb.DuckDBPyConnection, source: Source, file_rows
         pl.format(
             "duplicate record: {} same as row {}",
             pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"),
-            pl.col("__first"),
+            first_row_label(sheets),  # a workbook's first row with its sheet, as validate words it
         ).alias("reason"),
     )
 

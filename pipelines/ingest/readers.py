@@ -165,7 +165,8 @@ def match_header(h, source: Source) -> HeaderMatch | None:
     bases = _header_bases(source)
     m = re.fullmatch(r"(.+?)\(([^()]*)\)", key)
     if m and m.group(1) in bases:
-        col, unit = bases[m.group(1)], m.group(2)
+        # 质押金额(单位：亿元): templates write the unit with its label inside the brackets; the unit is what follows
+        col, unit = bases[m.group(1)], re.sub(r"^(?:金额)?单位:?", "", m.group(2))
         return _unit_match(source, col, unit, str(h))
     if key in bases:
         return HeaderMatch(bases[key])
@@ -271,7 +272,54 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
         )
     if best[0] + 1 < len(rows):
         _refuse_spanned_headers(rows[best[0]], rows[best[0] + 1], best[1] == 2, source, file_name)
-    return best[0], best[1], best[2]
+    group_row = rows[best[0]] if best[1] == 2 else (rows[best[0] - 1] if best[0] > 0 else None)
+    return best[0], best[1], _leave_cumulative_columns(group_row, list(best[2]), source, file_name)
+
+
+_CUMULATIVE = re.compile(r"累计")
+_THIS_PERIOD = re.compile(r"本月|当月|本期|当期")
+
+
+def _leave_cumulative_columns(group_row: list | None, header: list, source: Source, file_name: str) -> list:
+    """A group title saying 累计 (本年累计, 1-3月累计) over a column that holds the period's own figure: the values
+    are a running total, and were loaded as the month's (a quarter counted again in every month), silently. Beside
+    a block of the same columns that is not cumulative (本月 | 本年累计, the usual monthly report) the cumulative
+    block is left as extra columns (renamed so no contract name matches; the ledger lists them); alone, the file
+    is refused naming the group and its headers. The group row is the header's upper row or the row above it."""
+    if not source.period_columns or not group_row:
+        return header
+    filled, last = [], None  # a merged title spans the empty cells to its right
+    for j in range(len(header)):
+        cell = group_row[j] if j < len(group_row) else None
+        last = _cell_text(cell).strip() if cell not in (None, "") and _cell_text(cell).strip() else last
+        filled.append(last)
+    columns = [_safe_match(_cell_text(hd), source) for hd in header]
+    cumulative = [
+        j
+        for j, col in enumerate(columns)
+        if col in source.period_columns
+        and filled[j]
+        and _CUMULATIVE.search(filled[j])
+        and not _THIS_PERIOD.search(filled[j])
+    ]
+    if not cumulative:
+        return header
+    own = {columns[j] for j in range(len(header)) if j not in cumulative and columns[j]}
+    alone = [j for j in cumulative if columns[j] not in own]
+    if alone:
+        groups = sorted({filled[j] for j in alone})
+        raise AmbiguousHeader(
+            file_name,
+            "header(s) "
+            + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
+            + " under "
+            + ", ".join(f"'{g}'" for g in groups)
+            + ": a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or "
+            "put them beside the total under a group titled 本月)",
+        )
+    for j in cumulative:
+        header[j] = f"{filled[j]}·{_cell_text(header[j]).strip()}"
+    return header
 
 
 _NUMBER_LIKE = re.compile(r"^[+-]?[\d.,，%]+$|^\d{4}[-/.年]\d{1,2}")  # a number, code or date: a data cell
@@ -515,6 +563,29 @@ def uncached_formulas(ws) -> dict[tuple[int, int], str]:
     return out
 
 
+_MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+):([A-Z]+[0-9]+)\"")
+
+
+def vertical_merges(ws) -> list[tuple[int, int, int]]:
+    """(column, first row, last row) of the cells a sheet merges down one column over several rows (1-based).
+    Read-only worksheets do not expose merged cells: their <mergeCell> elements are read from the sheet's XML."""
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    get_source = getattr(ws, "_get_source", None)
+    if get_source is None:
+        return []
+    out, tail = [], b""
+    with get_source() as src:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            text = tail + chunk
+            for m in _MERGE_CELL.finditer(text):
+                (r1, c1), (r2, c2) = (coordinate_to_tuple(g.decode()) for g in m.groups())
+                if c1 == c2 and r2 > r1:
+                    out.append((c1, r1, r2))
+            tail = text[-200:] if b"<" in text[-200:] else b""
+    return sorted(set(out))
+
+
 _MONTH_SHEET = re.compile(r"^(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?(?:数据|统计)?$|^(\d{4})[-./](\d{1,2})$")
 _CN_MONTHS = {
     "一": 1,
@@ -626,6 +697,32 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
                     + " - refused; open and save the workbook in Excel (or paste values) so the results are stored"
                 )
         titles.extend(grid[:h])
+        # A code or name merged down over the rows of its months shows beside each of them, but only its first row
+        # holds the value: the others were refused as "missing value", which the sheet does not show. Ranges one
+        # column wide below the header are filled down (a note merged across a row stays one cell). A number
+        # merged so (a quarter's amount over its months) is one figure for several records: read on the first
+        # row it loaded the quarter as one month, filled down it would count it each month; its rows are refused.
+        filled_down = 0
+        merged_values: dict[int, str] = {}  # grid row -> reason
+        for col, r1, r2 in vertical_merges(ws):
+            if r1 > h + n_header and col <= width and r2 <= len(grid) and grid[r1 - 1][col - 1] not in (None, ""):
+                target = _safe_match(_cell_text(header[col - 1]), source)
+                if target is not None and source.column(target).dtype in ("int", "float"):
+                    for r in range(r1 - 1, r2):
+                        merged_values[r] = (
+                            f"value merged over rows {r1}–{r2} in {target}: one figure for several records (write "
+                            "each row's own)"
+                        )
+                else:
+                    filled_down += 1
+                for r in range(r1, r2):  # numbers too, so their rows are refused for the merge, not as "missing"
+                    if grid[r][col - 1] in (None, ""):
+                        grid[r][col - 1], factors[r][col - 1] = grid[r1 - 1][col - 1], factors[r1 - 1][col - 1]
+        if filled_down:
+            notes.append(
+                f"filled {filled_down} merged cell range(s) down their rows"
+                + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+            )
         header = [str(c) if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
         body_rows = grid[h + n_header :]
         first_row = h + n_header + 1  # Excel rows are 1-based
@@ -654,6 +751,8 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
                 )
             renamed.append(canonical_header.setdefault(key, hd))
         ambiguous = _read_decimal_months(grid, h + n_header, header, decimal_months, source)
+        for r, reason in merged_values.items():
+            ambiguous[r] = f"{ambiguous[r]}; {reason}" if r in ambiguous else reason
         df = pl.DataFrame(
             [pl.Series(c, [r[j] for r in body_rows], dtype=pl.Utf8) for j, c in enumerate(_dedupe(renamed))]
         )
@@ -665,7 +764,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
         df = df.with_columns(
             pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
         )
-        df = flag_repeated_headers(_drop_blank_rows(df), source)
+        df = flag_repeated_headers(_drop_blank_rows(df), source, units[name])
         df = _month_from_sheet_name(df, source, name, grid[:h], path)
         if getattr(ws, "sheet_state", "visible") != "visible":
             # A hidden sheet with a table is read like the others (offices hide finished months), but the ledger
@@ -1004,7 +1103,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    df = flag_repeated_headers(_drop_blank_rows(df), source)
+    df = flag_repeated_headers(_drop_blank_rows(df), source, unit_line(rows[:h]))
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -1022,14 +1121,42 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
 
 
-def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
+def _header_scale(h: str, source: Source, line: str | None) -> tuple[float, bool] | None:
+    """The scale (in the family's base unit) and per-cent flag a header reads its values in, ``line`` being the
+    unit of a "单位：…" line above the table; None when the header states no unit of a scaled column (then it
+    means whatever the table around it means)."""
+    try:
+        m = match_header(h, source)
+    except HeaderUnitError:
+        return None
+    if m is None:
+        return None
+    c = source.column(m.column)
+    if m.percent:
+        return (1.0, True)
+    if not c.unit or c.unit not in UNIT_SCALES:
+        return None
+    if m.unit in UNIT_SCALES:
+        return (UNIT_SCALES[m.unit], False)
+    if m.unit == "(alias)" and m.factor:
+        return (m.factor * UNIT_SCALES[c.unit], False)
+    if m.unit is None and line in UNIT_SCALES and any(line in f and c.unit in f for f in UNIT_FAMILIES.values()):
+        return (UNIT_SCALES[line], False)
+    return None
+
+
+def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = None) -> pl.DataFrame:
     """A data row that is the header again (an export's page break; a 续表 below the table) is no record. When it
     puts the contract's columns in another order, the rows under it would be read in the file header's columns
-    (two counts swapped, silently): they are refused too, up to a header in the file's order."""
+    (two counts swapped, silently): they are refused too, up to a header in the file's order. The same when it
+    states another unit (a second table pasted below the first, in 亿元 where the file's header says 万元): its
+    rows would be read in the first header's unit, 10,000 times off and silently. ``unit`` is the unit of a
+    "单位：…" line above the table (what a header without a unit means)."""
     cols = [c for c in df.columns if not c.startswith("__")]
     if df.height == 0 or len(cols) < 2:
         return df
     own = {j: _safe_match(c.split("__dup")[0], source) for j, c in enumerate(cols)}
+    own_scale = {j: _header_scale(c.split("__dup")[0], source, unit) for j, c in enumerate(cols) if own[j]}
     known = sorted({*header_names(source), *(normalise_header(c) for j, c in enumerate(cols) if own[j])})
 
     no_digit_in_known = not any(re.search(r"\d", k) for k in known)
@@ -1061,7 +1188,25 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
         n, cells = row[0], row[1:]
         other = [j for j, cell in enumerate(cells) if (m := _safe_match(_cell_text(cell), source)) and m != own[j]]
         if not other:
-            marks[n] = "header row repeated inside the table, not a record"
+            # a cell that names no unit means the table's unit; one that names the same scale is the same unit
+            rescaled = [
+                j
+                for j, cell in enumerate(cells)
+                if own[j]
+                and (scale := _header_scale(_cell_text(cell), source, None)) is not None
+                and scale != (own_scale.get(j) or _contract_scale(source, own[j]))
+            ]
+            if not rescaled:
+                marks[n] = "header row repeated inside the table, not a record"
+                continue
+            marks[n] = (
+                "header row repeated inside the table with another unit, not a record ("
+                + " / ".join(str(cells[j]) for j in rescaled)
+                + " where the file's header has "
+                + " / ".join(cols[j] for j in rescaled)
+                + ")"
+            )
+            marks[-n] = "whose unit differs"
             continue
         marks[n] = (
             "header row repeated inside the table with its columns in another order, not a record ("
@@ -1070,7 +1215,7 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
             + " / ".join(cols[j] for j in other)
             + ")"
         )
-        marks[-n] = ""  # the rows below this one, to the next header, are read in the wrong columns
+        marks[-n] = "whose columns are in another order"  # the rows below, to the next header, are read wrong
     numbers = df[ROW_NUMBER].to_list()
     reasons, under = [], None
     for n in numbers:
@@ -1078,13 +1223,16 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source) -> pl.DataFrame:
             under = n if -n in marks else None
             reasons.append(marks[n])
         elif under is not None:
-            reasons.append(
-                f"read under the header repeated at row {under} whose columns are in another order: send one table "
-                "per file"
-            )
+            reasons.append(f"read under the header repeated at row {under} {marks[-under]}: send one table per file")
         else:
             reasons.append(None)
     return df.with_columns(pl.Series("__repeated_header", reasons, dtype=pl.Utf8))
+
+
+def _contract_scale(source: Source, column: str) -> tuple[float, bool] | None:
+    """The scale a header without a unit and without a unit line reads values in: the contract's unit."""
+    c = source.column(column)
+    return (UNIT_SCALES[c.unit], False) if c.unit in UNIT_SCALES else None
 
 
 def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:

@@ -56,6 +56,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "位于第 {row} 行重复出现的表头之下，该表头的列顺序不同：请每个文件只报送一张表",
     ),
     (
+        r"header row repeated inside the table with another unit, not a record \((?P<cells>.*) "
+        r"where the file's header has (?P<header>.*)\)",
+        "表内重复出现的表头行，且单位不同，不是一条记录（此处为 {cells}，文件表头为 {header}）",
+    ),
+    (
+        r"read under the header repeated at row (?P<row>\d+) whose unit differs: send one table per file",
+        "位于第 {row} 行重复出现的表头之下，该表头的单位不同：请每个文件只报送一张表",
+    ),
+    (
         r"too many fields: row has (?P<n>\d+) fields, header has (?P<m>\d+) \(unquoted comma\?\)",
         "字段过多：该行有 {n} 个字段，表头只有 {m} 个（是否有未加引号的逗号？）",
     ),
@@ -64,6 +73,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "截断行：文件在第 {n} 个字段后结束（应有 {m} 个字段）",
     ),
     (r"duplicate record: key already loaded from file (?P<file>.*)", "重复记录：该键已从文件 {file} 载入"),
+    (
+        r"duplicate record: (?P<key>.*) same as row (?P<row>\d+) of sheet '(?P<sheet>.*)'",
+        "重复记录：{key} 与工作表“{sheet}”第 {row} 行相同",
+    ),
     (r"duplicate record: (?P<key>.*) same as row (?P<row>\d+)", "重复记录：{key} 与第 {row} 行相同"),
     # a cell
     (r"missing value in " + _COL, "{col}缺少值"),
@@ -114,6 +127,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"ambiguous month in " + _COL + r": the number (?P<value>\S+) is (?P<y>\d{4})\.10 \(October\) or \S+ "
         r"\(January\) - write the month as text \(\d{4}-10, \d{4}年10月\)",
         "月份有歧义（{col}）：数字 {value} 可能是 {y}.10（10月）或 {value}（1月）——请将月份写成文本（{y}-10、{y}年10月）",
+    ),
+    (
+        r"value merged over rows (?P<r1>\d+)–(?P<r2>\d+) in " + _COL + r": one figure for several records \(write "
+        r"each row's own\)",
+        "{col}的数值合并了第 {r1}–{r2} 行的单元格：一个数对应多条记录（请每行填写各自的数值）",
     ),
     # a share (validate._shares): the label is the indicator code for targets, else the column itself
     (

@@ -16,6 +16,7 @@ from pipelines.ingest.readers import (
     INVISIBLE_CHARS,
     ROW_FLAGS,
     ROW_NUMBER,
+    SHEET_ROW_BLOCK,
     WHOLE_ROW_FLAGS,
     HeaderUnitError,
     IngestError,
@@ -723,7 +724,7 @@ def validate(
     bad = work.select(pl.any_horizontal([cond.fill_null(False) for cond, _ in checks]).alias("__bad"))["__bad"]
     any_bad = bad.any()
     reasons = _reasons(work.filter(bad), checks)
-    dup = _duplicates(work.filter(~bad) if any_bad else work, source)
+    dup = _duplicates(work.filter(~bad) if any_bad else work, source, raw.sheets)
     if dup.height:
         reasons = pl.concat([reasons, dup]).sort(ROW_NUMBER)
 
@@ -881,8 +882,28 @@ def _reasons(failed: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
     return failed.select(pl.col(ROW_NUMBER), pl.concat_str(texts, separator="; ", ignore_nulls=True).alias("reason"))
 
 
-def _duplicates(good: pl.DataFrame, source: Source) -> pl.DataFrame:
-    """Second and later occurrences of a key within the file, naming the first row (ROW_NUMBER, reason)."""
+def first_row_label(sheets: list[dict] | None) -> pl.Expr:
+    """The text naming row ``__first`` beside the row ``ROW_NUMBER`` it repeats: its sheet's row, with the sheet
+    when it is another one (row numbers of later sheets are ordinal × SHEET_ROW_BLOCK + row)."""
+    read = [str(s["sheet"]) for s in sheets or [] if s.get("status") == "read"]
+    if not read:
+        return pl.col("__first").cast(pl.Utf8)
+    ordinal = pl.col("__first") // SHEET_ROW_BLOCK
+    row = (pl.col("__first") % SHEET_ROW_BLOCK).cast(pl.Utf8)
+    if len(read) == 1:
+        return row
+    sheet = ordinal.replace_strict(list(range(len(read))), pl.Series(read, dtype=pl.Utf8), default=None)
+    return (
+        pl.when(ordinal == pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK)
+        .then(row)
+        .otherwise(pl.format("{} of sheet '{}'", row, sheet))
+    )
+
+
+def _duplicates(good: pl.DataFrame, source: Source, sheets: list[dict] | None = None) -> pl.DataFrame:
+    """Second and later occurrences of a key within the file, naming the first row (ROW_NUMBER, reason). In a
+    workbook the first row is its sheet's row, and a first row on another sheet is named with its sheet: "same as
+    row 2" alone read as the refused row itself (a 汇总 sheet before the month sheets)."""
     key = list(source.key)
     empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "reason": pl.Utf8})
     if good.height == 0:
@@ -900,6 +921,6 @@ def _duplicates(good: pl.DataFrame, source: Source) -> pl.DataFrame:
     key_txt = pl.format(
         "duplicate record: {} same as row {}",
         pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"),
-        pl.col("__first"),
+        first_row_label(sheets),
     )
     return later.select(pl.col(ROW_NUMBER), key_txt.alias("reason")).sort(ROW_NUMBER)
