@@ -1199,22 +1199,10 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = N
             if not rescaled:
                 marks[n] = "header row repeated inside the table, not a record"
                 continue
-            marks[n] = (
-                "header row repeated inside the table with another unit, not a record ("
-                + " / ".join(str(cells[j]) for j in rescaled)
-                + " where the file's header has "
-                + " / ".join(cols[j] for j in rescaled)
-                + ")"
-            )
+            marks[n] = _repeated_header_reason("with another unit", cells, cols, rescaled)
             marks[-n] = "whose unit differs"
             continue
-        marks[n] = (
-            "header row repeated inside the table with its columns in another order, not a record ("
-            + " / ".join(str(cells[j]) for j in other)
-            + " where the file's header has "
-            + " / ".join(cols[j] for j in other)
-            + ")"
-        )
+        marks[n] = _repeated_header_reason("with its columns in another order", cells, cols, other)
         marks[-n] = "whose columns are in another order"  # the rows below, to the next header, are read wrong
     numbers = df[ROW_NUMBER].to_list()
     reasons, under = [], None
@@ -1227,6 +1215,17 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = N
         else:
             reasons.append(None)
     return df.with_columns(pl.Series("__repeated_header", reasons, dtype=pl.Utf8))
+
+
+def _repeated_header_reason(how: str, cells: list, cols: list[str], at: list[int]) -> str:
+    """A repeated header's reason, naming its cells at ``at`` beside the file header's."""
+    return (
+        f"header row repeated inside the table {how}, not a record ("
+        + " / ".join(str(cells[j]) for j in at)
+        + " where the file's header has "
+        + " / ".join(cols[j] for j in at)
+        + ")"
+    )
 
 
 def _contract_scale(source: Source, column: str) -> tuple[float, bool] | None:
