@@ -298,14 +298,20 @@ def _hashable(value):
     return value
 
 
-def memoised(name: str):
+def memoised(name: str, check=None):
     """Memoise a heavy callback's outputs per snapshot version and inputs (the snapshot's LRU cache): fifty
     officials opening the same year or city cost one computation, and a new publish invalidates everything.
-    Outputs are built fresh for new inputs; cached ones are only read (serialised) afterwards."""
+    Outputs are built fresh for new inputs; cached ones are only read (serialised) afterwards.
+
+    ``check(*args)``: the account's permission for these inputs (raises to refuse). The cache is shared by every
+    account, so it runs on every call, before the cache is asked: a cached answer computed for the national office
+    is never handed to an account that may not see it."""
 
     def decorate(callback):
         @functools.wraps(callback)
         def wrapper(*args):
+            if check is not None:
+                check(*args)
             try:
                 snap = snapshot()
                 return snap.cached(("callback", name, *map(_hashable, args)), lambda: callback(*args), output=True)

@@ -478,3 +478,31 @@ def test_codes_sent_as_numbers_are_checked(world):
         r = post(client, body)
         assert_refused(world, "gd_t", r, other[0])
         assert other[0] not in r.get_data(as_text=True), name
+
+
+def test_a_cached_answer_is_checked_against_the_account_asking(world, monkeypatch):
+    """The callbacks' cache is shared by every account: a memoised callback's permission check runs on every call,
+    before the cache is asked, so an answer computed for the national office never reaches a province account.
+    Compare and profile check their units that way."""
+    from dashboards import access
+    from dashboards.components import memoised
+    from dashboards.pages import compare, profile
+
+    computed, checked = [], []
+
+    @memoised("test-cached", check=lambda x: checked.append(x))
+    def heavy(x):
+        computed.append(x)
+        return x
+
+    own, other = world["units"]["440000"][0], world["units"]["320000"][0]
+    with world["app"].server.test_request_context():
+        assert heavy(1) == heavy(1) == 1
+        assert computed == [1] and checked == [1, 1]
+        monkeypatch.setattr(access, "current_principal", lambda: access.Principal("gd", "province", "440000"))
+        compare.authorize_units([own])
+        profile.authorize_unit(own)
+        with pytest.raises(access.AccessDenied):
+            compare.authorize_units([own, other])
+        with pytest.raises(access.AccessDenied):
+            profile.authorize_unit(other)

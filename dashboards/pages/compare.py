@@ -44,6 +44,18 @@ def parse_units(value) -> list[str]:
     return out[:MAX_UNITS]
 
 
+def authorize_units(unit_codes) -> None:
+    """The account may see every chosen unit (raises AccessDenied otherwise). Also checked before dispatch; the
+    callbacks check again, cached answers included (components.memoised)."""
+    try:
+        snap = snapshot()
+    except SnapshotUnavailable:
+        return  # nothing to show anyone; the callback says so
+    principal = access.current_principal()
+    for code in parse_units(unit_codes):
+        access.authorize(principal, "callback", page=PATH, unit=code, snap=snap)
+
+
 def default_units(snap, year: int) -> list[str]:
     """The first, the middle and the last ranked unit: a comparison worth looking at before any choice."""
     codes = queries.rankings(snap, year)["unit_code"].to_list()
@@ -200,7 +212,7 @@ def register_callbacks(app) -> None:
         Input("cmp-units", "value"),
         State("cmp-lang", "data"),
     )
-    @memoised("cmp")
+    @memoised("cmp", check=lambda year, unit_codes, lang: authorize_units(unit_codes))
     def update(year, unit_codes, lang):
         chosen = parse_units(unit_codes)
         if len(chosen) < 2:
@@ -208,9 +220,6 @@ def register_callbacks(app) -> None:
             return blank, [], [], blank, [], t("cmp_need_two", lang)
         try:
             snap = snapshot()
-            principal = access.current_principal()
-            for code in chosen:  # also checked before dispatch; here the query layer refuses on its own
-                access.authorize(principal, "callback", page=PATH, unit=code, snap=snap)
             year = int(year)
             radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang, chosen)
             cols, rows = side_by_side_table(queries.side_by_side(snap, year, chosen), lang)
@@ -232,16 +241,13 @@ def register_callbacks(app) -> None:
         Input("cmp-indicator", "value"),
         State("cmp-lang", "data"),
     )
-    @memoised("cmp-trend")
+    @memoised("cmp-trend", check=lambda unit_codes, indicator, lang: authorize_units(unit_codes))
     def update_trend(unit_codes, indicator, lang):
         chosen = parse_units(unit_codes)
         if len(chosen) < 2 or not indicator:
             return empty_figure(t("cmp_need_two", lang))
         try:
             snap = snapshot()
-            principal = access.current_principal()
-            for code in chosen:  # also checked before dispatch; here the callback refuses on its own
-                access.authorize(principal, "callback", page=PATH, unit=code, snap=snap)
             catalog = queries.indicator_catalog(snap)
             row = catalog.filter(pl.col("indicator_code") == indicator)
             title, name, unit = indicator, "", None

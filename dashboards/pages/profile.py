@@ -438,6 +438,18 @@ def value_columns(lang: str) -> list[dict]:
     ]
 
 
+def authorize_unit(unit) -> None:
+    """The account may see ``unit`` (raises AccessDenied otherwise). Also checked before dispatch; every profile
+    callback checks again, the memoised one on cached answers too (components.memoised)."""
+    if not unit:
+        return
+    try:
+        snap = snapshot()
+    except SnapshotUnavailable:
+        return  # nothing to show anyone; the callback says so
+    access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
+
+
 def register_callbacks(app) -> None:
     url_sync(app, "pf", [("pf-unit", "value")])
     app.clientside_callback(
@@ -453,9 +465,8 @@ def register_callbacks(app) -> None:
     @app.callback(Output(ACCEPTANCE_ID, "children"), Input("pf-unit", "value"), State("pf-lang", "data"))
     def update_acceptance(unit, lang):
         try:
+            authorize_unit(unit)
             snap = snapshot()
-            if unit:  # also checked before dispatch; here the callback refuses on its own
-                access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
             if not unit or queries.unit_info(snap, unit) is None:
                 return unavailable(lang)
             year = queries.latest_release_year(snap) or queries.resolve_year(snap, None)
@@ -479,10 +490,10 @@ def register_callbacks(app) -> None:
     )
     def update_values(unit, lang):
         try:
-            snap = snapshot()
             if not unit:
                 return [], provenance.provenance_view(None, lang)
-            access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
+            authorize_unit(unit)
+            snap = snapshot()
             rows = value_rows(queries.profile_indicators(snap, unit), queries.indicator_catalog(snap), lang)
         except SnapshotUnavailable:
             return [], unavailable(lang, "no_snapshot")
@@ -505,9 +516,9 @@ def register_callbacks(app) -> None:
         if not row.get("indicator_code") or row.get("year") is None:
             return provenance.provenance_view(None, lang)
         try:
-            snap = snapshot()
             # the unit arrives as State: checked here too, so a forged request cannot trace another province's city
-            access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
+            authorize_unit(unit)
+            snap = snapshot()
             p = provenance.provenance(snap, unit, int(row["year"]), str(row["indicator_code"]))
         except SnapshotUnavailable:
             return unavailable(lang, "no_snapshot")
@@ -524,13 +535,11 @@ def register_callbacks(app) -> None:
         Input("pf-unit", "value"),
         State("pf-lang", "data"),
     )
-    @memoised("pf")
+    @memoised("pf", check=lambda unit, lang: authorize_unit(unit))
     def update(unit, lang):
         blank = empty_figure(t("not_available", lang))
         try:
             snap = snapshot()
-            if unit:  # also checked before dispatch; here the query layer refuses on its own
-                access.authorize(access.current_principal(), "callback", page=PATH, unit=unit, snap=snap)
             info = queries.unit_info(snap, unit) if unit else None
             if info is None:
                 return unavailable(lang), blank, None, blank, None, None, None
