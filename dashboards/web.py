@@ -244,6 +244,14 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             return error_page(flask.request.args.get("lang"), 403, "forbidden")
         return _plain(403, "无权访问 / forbidden")
 
+    @server.errorhandler(security.BadParameter)
+    def bad_parameter(e):  # a malformed value in a callback's inputs (a forged request): said, not a 500
+        return _plain(400, str(e))
+
+    @server.errorhandler(security.NotFound)
+    def not_found(e):
+        return _plain(404, str(e))
+
     @server.errorhandler(413)
     def too_large(_e):
         return _plain(413, "request too large")

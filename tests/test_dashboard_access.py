@@ -506,3 +506,31 @@ def test_a_cached_answer_is_checked_against_the_account_asking(world, monkeypatc
             compare.authorize_units([own, other])
         with pytest.raises(access.AccessDenied):
             profile.authorize_unit(other)
+
+
+def test_download_callbacks_refuse_a_malformed_year_or_format_by_name(world):
+    """A forged preview request with a year or format the page never offers is a 400 (404 for a year not
+    published) naming the parameter, as /download/extract answers, not a 500; a province asking for another
+    province is refused first, whatever the year."""
+    dl = [("dl-preview", "columnDefs"), ("dl-preview", "rowData"), ("dl-count", "children"), ("dl-link", "href")]
+
+    def body(year, scope, fmt):
+        return callback_body(
+            dl,
+            [("dl-year", "value", year), ("dl-province", "value", scope), ("dl-format", "value", fmt)],
+            [("dl-lang", "data", "zh")],
+        )
+
+    national = world["clients"]["national_t"]
+    ok = post(national, body(world["year"], "440000", "xlsx"))
+    assert ok.status_code == 200
+    assert ok.get_json()["response"]["dl-link"]["href"].endswith(f"year={world['year']}&fmt=xlsx&province=440000")
+    for year, fmt, status, said in (
+        ("abc", "csv", 400, "year"),
+        (f"{world['year']} OR 1=1", "csv", 400, "year"),
+        (world["year"], "exe", 400, "fmt"),
+        (1999, "csv", 404, "1999"),
+    ):
+        r = post(national, body(year, "440000", fmt))
+        assert r.status_code == status and said in r.get_data(as_text=True), (year, fmt, r.status_code)
+    assert_refused(world, "gd_t", post(world["clients"]["gd_t"], body("abc", "320000", "csv")))

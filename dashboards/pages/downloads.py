@@ -8,7 +8,7 @@ from dash import Input, Output, State, dcc, html
 
 from pipelines import extracts
 
-from .. import access, queries
+from .. import access, queries, security
 from ..components import (
     control,
     dropdown,
@@ -22,7 +22,7 @@ from ..components import (
     year_dropdown,
 )
 from ..i18n import province_col, t
-from ..indicator_download import indicator_extract, prepare_download
+from ..indicator_download import FORMATS, indicator_extract, prepare_download
 
 PATH = "/downloads"
 NAV_KEY = "nav_downloads"
@@ -30,10 +30,21 @@ ALL = "__all__"
 
 
 def download_url(year, province, fmt: str) -> str:
+    from urllib.parse import urlencode
+
     params = {"year": year, "fmt": fmt}
     if province and province != ALL:
         params["province"] = province
-    return "/download/extract?" + "&".join(f"{k}={v}" for k, v in params.items())
+    return "/download/extract?" + urlencode(params)
+
+
+def parse_request(snap, year, fmt) -> tuple[int, str]:
+    """The callbacks' year and format as the /download/extract route reads them: a published year, a known
+    format (security.BadParameter / NotFound otherwise, answered 400 / 404)."""
+    return (
+        security.parse_year(str(year), queries.years(snap)),
+        security.parse_choice("fmt", None if fmt is None else str(fmt), FORMATS, default="csv"),
+    )
 
 
 EXTRACT_ROUTE = "/extracts/"
@@ -190,7 +201,9 @@ def register_callbacks(app) -> None:
     def preview(year, province, fmt, lang):
         scope = None if province == ALL else province
         access.authorize(access.current_principal(), "download", province=scope, all_provinces=scope is None)
-        df = indicator_extract(snapshot(), int(year), scope)
+        snap = snapshot()
+        year, fmt = parse_request(snap, year, fmt)
+        df = indicator_extract(snap, year, scope)
         wide = {"指标名称": 260, "一级指标": 110, "城市": 120}
         cols = [{"field": c, "headerName": c, **({"minWidth": wide[c]} if c in wide else {})} for c in df.columns]
         shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
@@ -208,7 +221,7 @@ def register_callbacks(app) -> None:
     )
     def download(n_clicks, year, province, fmt, lang):
         # A refused scope raises AccessDenied (audited), which the server answers with 403.
-        f = prepare_download(
-            snapshot(), access.current_principal(), int(year), None if province == ALL else province, fmt
-        )
+        snap = snapshot()
+        year, fmt = parse_request(snap, year, fmt)
+        f = prepare_download(snap, access.current_principal(), year, None if province == ALL else province, fmt)
         return dcc.send_bytes(f.content, f.filename), t("dl_rows", lang).format(n=f.rows)
