@@ -523,29 +523,46 @@ _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 # A formula element in a sheet's XML (any namespace prefix): sheets without one are not parsed a second time.
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+# A range of merged cells in a sheet's XML.
+_MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+):([A-Z]+[0-9]+)\"")
 
 
-def uncached_formulas(ws) -> dict[tuple[int, int], str]:
-    """(row, column) -> "=formula" of the formula cells a sheet holds without a saved result. Excel and WPS save
-    each formula's value; a workbook written by a program (openpyxl, some report exports) may not, and such a cell
-    reads as empty: a blank a required column refuses as "missing", an optional one loads as NULL - silently
-    losing what the file holds. Returned as the formula's text, the rules refuse it by name (not a number /
-    formula-like text). A formula whose result is the empty text (t="str", <v></v>) is a saved value."""
-    from xml.etree.ElementTree import iterparse
-
+def sheet_xml_marks(ws) -> tuple[bool, list[tuple[int, int, int]]]:
+    """One pass over a read-only sheet's XML bytes: whether it holds any formula element (a sheet without one is
+    not parsed again by `uncached_formulas`), and (column, first row, last row) of the cells it merges down one
+    column over several rows (1-based; read-only worksheets do not expose merged cells, so their <mergeCell>
+    elements, after the sheet's data, are read here)."""
     from openpyxl.utils.cell import coordinate_to_tuple
 
     get_source = getattr(ws, "_get_source", None)  # read-only worksheets stream their XML
     if get_source is None:
-        return {}
+        return False, []
+    has_formula, merges, tail = False, set(), b""
     with get_source() as src:
-        tail, found = b"", False
         for chunk in iter(lambda: src.read(1 << 20), b""):
-            if _FORMULA_TAG.search(tail + chunk):
-                found = True
-                break
-            tail = chunk[-16:]
-    if not found:
+            text = tail + chunk
+            has_formula = has_formula or _FORMULA_TAG.search(text) is not None
+            for m in _MERGE_CELL.finditer(text):
+                (r1, c1), (r2, c2) = (coordinate_to_tuple(g.decode()) for g in m.groups())
+                if c1 == c2 and r2 > r1:
+                    merges.add((c1, r1, r2))
+            tail = text[-200:]  # an element cut by the chunk's end is found whole in the next text
+    return has_formula, sorted(merges)
+
+
+def uncached_formulas(ws, has_formula: bool) -> dict[tuple[int, int], str]:
+    """(row, column) -> "=formula" of the formula cells a sheet holds without a saved result. Excel and WPS save
+    each formula's value; a workbook written by a program (openpyxl, some report exports) may not, and such a cell
+    reads as empty: a blank a required column refuses as "missing", an optional one loads as NULL - silently
+    losing what the file holds. Returned as the formula's text, the rules refuse it by name (not a number /
+    formula-like text). A formula whose result is the empty text (t="str", <v></v>) is a saved value.
+    ``has_formula``: `sheet_xml_marks`' answer; without a formula element the sheet is not parsed."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    get_source = getattr(ws, "_get_source", None)
+    if get_source is None or not has_formula:
         return {}
     out: dict[tuple[int, int], str] = {}
     with get_source() as src:
@@ -561,29 +578,6 @@ def uncached_formulas(ws) -> dict[tuple[int, int], str]:
                 out[coordinate_to_tuple(el.get("r"))] = "=" + (f.text or "(shared formula)")
             el.clear()
     return out
-
-
-_MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+):([A-Z]+[0-9]+)\"")
-
-
-def vertical_merges(ws) -> list[tuple[int, int, int]]:
-    """(column, first row, last row) of the cells a sheet merges down one column over several rows (1-based).
-    Read-only worksheets do not expose merged cells: their <mergeCell> elements are read from the sheet's XML."""
-    from openpyxl.utils.cell import coordinate_to_tuple
-
-    get_source = getattr(ws, "_get_source", None)
-    if get_source is None:
-        return []
-    out, tail = [], b""
-    with get_source() as src:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            text = tail + chunk
-            for m in _MERGE_CELL.finditer(text):
-                (r1, c1), (r2, c2) = (coordinate_to_tuple(g.decode()) for g in m.groups())
-                if c1 == c2 and r2 > r1:
-                    out.append((c1, r1, r2))
-            tail = text[-200:] if b"<" in text[-200:] else b""
-    return sorted(set(out))
 
 
 _MONTH_SHEET = re.compile(r"^(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?(?:数据|统计)?$|^(\d{4})[-./](\d{1,2})$")
@@ -654,7 +648,8 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             continue
         grid: list[list] = []
         factors: list[list[float]] = []
-        formulas = uncached_formulas(ws)
+        has_formula, merges = sheet_xml_marks(ws)
+        formulas = uncached_formulas(ws, has_formula)
         decimal_months: dict[tuple[int, int], tuple[str, bool]] = {}  # (grid row, column) -> see _decimal_month
         for row in ws.iter_rows(min_row=1):
             cells = [_xlsx_text(c) for c in row]
@@ -704,7 +699,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
         # row it loaded the quarter as one month, filled down it would count it each month; its rows are refused.
         filled_down = 0
         merged_values: dict[int, str] = {}  # grid row -> reason
-        for col, r1, r2 in vertical_merges(ws):
+        for col, r1, r2 in merges:
             if r1 > h + n_header and col <= width and r2 <= len(grid) and grid[r1 - 1][col - 1] not in (None, ""):
                 target = _safe_match(_cell_text(header[col - 1]), source)
                 if target is not None and source.column(target).dtype in ("int", "float"):
