@@ -51,6 +51,7 @@ class RecordRule:
     numerator: str
     denominator: str
     label: str  # what the ratio is, in the reason text
+    label_zh: str  # the same in Chinese (the quality page's reason, pipelines/ingest/reason_labels.py)
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,13 @@ PATENT_STATS = Source(
         Column("source", "str", required=False, aliases=("来源",), max_length=1000),
     ),
     record_rules=(
-        RecordRule("patent_grants_per_capita", "grants_total", "population_10k", "grants per 10k residents"),
+        RecordRule(
+            "patent_grants_per_capita",
+            "grants_total",
+            "population_10k",
+            "grants per 10k residents",
+            "件/万人（每万常住人口授权量）",
+        ),
     ),
 )
 
@@ -339,9 +346,19 @@ PLEDGE_LOANS = Source(
         Column("first_time_borrowers", "int", aliases=("首贷企业数",), max_value=100_000, **_NONNEG),
     ),
     record_rules=(
-        RecordRule("pledge_amount_per_registration", "amount_10k_yuan", "registrations", "万元 per registration"),
-        RecordRule("pledge_amount_per_patent", "amount_10k_yuan", "patents_pledged", "万元 per pledged patent"),
-        RecordRule("pledge_amount_per_capita", "amount_10k_yuan", "population_10k", "万元 per 10k residents"),
+        RecordRule(
+            "pledge_amount_per_registration", "amount_10k_yuan", "registrations", "万元 per registration", "万元/笔"
+        ),
+        RecordRule(
+            "pledge_amount_per_patent",
+            "amount_10k_yuan",
+            "patents_pledged",
+            "万元 per pledged patent",
+            "万元/件质押专利",
+        ),
+        RecordRule(
+            "pledge_amount_per_capita", "amount_10k_yuan", "population_10k", "万元 per 10k residents", "万元/万人"
+        ),
     ),
     history_rules=(HistoryRule("pledge_amount_jump", "amount_10k_yuan", "city_code", "month"),),
     period_columns=(

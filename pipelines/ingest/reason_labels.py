@@ -7,7 +7,7 @@ using its captured groups. Groups named ``col``/``col2`` hold contract column na
 Chinese header (the column's first alias with a Chinese character); every other group (values, file names, codes)
 is shown as written. A reason no pattern knows is shown in English rather than guessed.
 
-Pure functions only (no Dash): the dashboard and the provinces' downloads use the same table.
+Pure functions only (no Dash), used by the dashboard's quality page.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 REASON_SEPARATOR = "; "  # how validate._reasons joins the reasons of one row
 ZH_SEPARATOR = "；"
 
-# What a record rule's ratio is (sources.RecordRule.label), in Chinese; a label not listed is shown as written.
-_RATIO_LABELS = {
-    "grants per 10k residents": "件/万人（每万常住人口授权量）",
-    "万元 per registration": "万元/笔",
-    "万元 per pledged patent": "万元/件质押专利",
-    "万元 per 10k residents": "万元/万人",
-}
+
+@cache
+def _ratio_labels() -> dict[str, str]:
+    """What each record rule's ratio is, in Chinese (the contract's RecordRule.label -> label_zh)."""
+    return {r.label: r.label_zh for source in SOURCES.values() for r in source.record_rules}
+
 
 # (English reason, Chinese template). Anchored at both ends; the first pattern that matches wins, so a narrow
 # pattern comes before a broader one sharing its start ("unknown region code in" before "unknown {column}").
@@ -193,7 +192,11 @@ def _one_reason(reason: str, source: str | None) -> str | None:
         if m is None:
             continue
         groups = {
-            k: column_label(v, source) if k.startswith("col") else _RATIO_LABELS.get(v, v) if k == "ratio_label" else v
+            k: column_label(v, source)
+            if k.startswith("col")
+            else _ratio_labels().get(v, v)
+            if k == "ratio_label"
+            else v
             for k, v in m.groupdict().items()
         }
         if "level" in groups:
