@@ -27,6 +27,14 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+def scan_filler(big: bool) -> list[str]:
+    """Valid pledge rows (repeated keys among themselves) that take a file past contract_sql.SCAN_MIN_BYTES when
+    ``big``, so the same case runs through the DuckDB scan as well as the Polars reader; none otherwise."""
+    return [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
+        1700 if big else 0
+    )
+
+
 def _accounting(con, file_name: str) -> tuple[int, int, int]:
     read, loaded, rejected = con.execute(
         "SELECT rows_read, rows_loaded, rows_rejected FROM raw.ingested_files WHERE file_name = ? AND status = 'loaded'",
@@ -681,9 +689,7 @@ def test_a_header_repeated_inside_the_table_is_refused_and_so_are_rows_it_reorde
     # Exports repeat the header at page breaks; a 续表 below a table may order its columns differently. The rows
     # under a reordered header were read in the first header's columns: 质押专利数 and 质押商标数 swapped, silently.
     swapped = HEADER_ZH.replace("质押专利数,质押商标数", "质押商标数,质押专利数")
-    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
-        1700 if big else 0
-    )
+    filler = scan_filler(big)
     lines = [
         HEADER_ZH,
         "440300,2025-01,12,100,10,2,8,3",  # row 2
@@ -749,9 +755,7 @@ def test_a_csv_month_written_2025_1_is_refused_unless_the_file_writes_october_as
     # Excel keeps a month typed 2025.10 in a General cell as the number 2025.1, and "Save as CSV" writes 2025.1:
     # October read as January, silently (the workbook's General number is refused: readers._decimal_month). A
     # file that writes October as 2025.10 shows that its 2025.1 is January.
-    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
-        1700 if big else 0
-    )
+    filler = scan_filler(big)
     zero_dropped = [f"440300,2025.{m},{m},100,10,2,8,3" for m in (1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 11, 12)]
     path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *zero_dropped, *filler]) + "\n")
     if big:
@@ -787,9 +791,7 @@ def test_a_csv_month_written_2025_1_is_refused_unless_the_file_writes_october_as
 def test_excel_text_formula_cells_are_read_as_the_text_inside(warehouse, tmp_path, big):
     # Exports write ="440300" so that Excel keeps a code's leading zeros; the value is the text inside the quotes
     # (codes, numbers and dates; free text written so is refused by the formula rule, as before).
-    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
-        1700 if big else 0
-    )
+    filler = scan_filler(big)
     rows = ['"=""440300""",2025-01,12,100,10,2,8,3', '440100,"=""2025-02""",8,"=""200""",5,1,6,2']
     path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *rows, *filler]) + "\n")
     if big:
@@ -807,9 +809,7 @@ def test_excel_text_formula_cells_are_read_as_the_text_inside(warehouse, tmp_pat
 def test_numbers_written_with_a_currency_sign_a_unicode_minus_or_a_year_suffix(warehouse, tmp_path, big):
     # ¥/￥ before an amount, the minus sign U+2212 pasted from Word, 2024年 in a year column: read as the number
     # (a negative count is then refused as negative, not as "not a number").
-    filler = [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
-        1700 if big else 0
-    )
+    filler = scan_filler(big)
     rows = [
         "440300,2025-01,12,¥3500.5,10,2,8,3",
         '440100,2025-02,8,"￥1,200",5,1,6,2',

@@ -8,27 +8,12 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from test_ingest_loaders import HEADER_ZH, PLEDGE, TODAY, _write
+from test_ingest_loaders import scan_filler as _filler
 
 from pipelines.ingest import contract_sql
 from pipelines.ingest.load import ingest_file
 from pipelines.ingest.readers import IngestError
-from pipelines.sources import SOURCES
-
-TODAY = date(2026, 1, 15)
-PLEDGE = SOURCES["pledge_loans"]
-HEADER_ZH = "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def _filler(big: bool) -> list[str]:
-    return [f"{c},2025-{m:02d},5,500,5,1,4,2" for c in ("110100", "120100") for m in range(1, 13)] * (
-        1700 if big else 0
-    )
 
 
 @pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
