@@ -68,6 +68,20 @@ def test_dbt_sources_declare_every_raw_table_and_column():
         assert tables[name]["config"]["meta"]["dagster"]["asset_key"] == ["raw", name]
 
 
+def test_raw_sources_leave_required_columns_to_the_contracts_checks():
+    """A required column's nulls are judged once, from pipelines/sources.py (loader, GX raw suites, partition
+    profile: tests/test_quality_definitions.py); a not_null test in the sources yml would be a second list."""
+    spec = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_raw__sources.yml").read_text(encoding="utf-8"))
+    (raw,) = [s for s in spec["sources"] if s["name"] == "raw"]
+    copies = [
+        f"{table['name']}.{column['name']}"
+        for table in raw["tables"]
+        for column in table["columns"]
+        if "not_null" in str(column.get("data_tests") or column.get("tests") or "")
+    ]
+    assert copies == []
+
+
 def test_one_staging_model_per_raw_table():
     staged = {p.stem.removeprefix("stg_raw__") for p in (DBT_PROJECT_DIR / "models" / "staging").glob("stg_raw__*.sql")}
     assert staged == set(SOURCES)
