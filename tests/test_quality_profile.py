@@ -70,3 +70,36 @@ def test_one_sample_covers_all_partitions_of_a_run(tmp_path):
     again, _ = run_sample_frame(con, CASES, [2023, 2024], limit=100, seed=3)
     assert n == 800 and frame.height == 100 and set(frame["year"]) == {2023, 2024}
     assert frame.sort("case_id").equals(again.sort("case_id"))
+
+
+def test_numbers_outside_the_contracts_range_and_overlong_texts_block_over_every_row(tmp_path):
+    """The contract's ranges and text lengths are judged on every row of the run's partitions (not only on the
+    row suite's sample): one bad row among thousands blocks, naming its column."""
+    events = SOURCES["training_events"]
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_schema(con)
+    con.execute("""
+        INSERT INTO raw.training_events (event_id, city_code, event_date, audience, participants, hours, title,
+            year, _source_file, _row_number)
+        SELECT 'E' || i, '440300', make_date(2024, i % 12 + 1, 1), 'enterprises', 30, 2.0, 'training', 2024, 'f.csv', i
+        FROM range(5000) t(i)
+    """)
+    clean = partition_profile(con, events, [2024], valid_codes=CODES, today=TODAY)
+    measured = {(r["check"], r["column"]) for r in clean.iter_rows(named=True)}
+    assert {("values_outside_range", "participants"), ("values_outside_range", "hours")} <= measured
+    assert {("texts_longer_than_allowed", "event_id"), ("texts_longer_than_allowed", "title")} <= measured
+    assert validate(PROFILE_SUITE, clean).passed_blocking
+    con.execute("UPDATE raw.training_events SET participants = 0 WHERE event_id = 'E4321'")  # below 1
+    con.execute("UPDATE raw.training_events SET hours = 200.5 WHERE event_id = 'E17'")  # above 200
+    con.execute(f"UPDATE raw.training_events SET title = '{'培' * 201}' WHERE event_id = 'E2'")  # 201 characters
+    r = validate(PROFILE_SUITE, partition_profile(con, events, [2024], valid_codes=CODES, today=TODAY))
+    assert not r.passed_blocking
+    failing = {
+        (row["check"], row["column"], row["value"])
+        for row in r.by_check()["profile__blocking_measures_within_bounds"].failing_sample
+    }
+    assert failing == {
+        ("values_outside_range", "participants", 1.0),
+        ("values_outside_range", "hours", 1.0),
+        ("texts_longer_than_allowed", "title", 1.0),
+    }

@@ -6,8 +6,9 @@ over every row of every partition of the run, in one SQL aggregate per source:
 
 * the partition's row count against the previous year's (within `row_count.max_change_factor`, warn);
 * nulls in required columns, keys repeated within the partition, rows outside their partition year, dates
-  in the future, values outside an enumeration, unknown region codes (error: 0 allowed — a row that got past
-  the loader, or was written by something else, blocks the run);
+  in the future, values outside an enumeration, unknown region codes, numbers outside the contract's range and
+  texts longer than it allows (error: 0 allowed — a row that got past the loader, or was written by something
+  else, blocks the run);
 * the latest date against the year's end (`freshness.<source>.max_lag_days`, warn);
 * each enumeration's distribution against the previous year (`profile.max_share_shift`, warn);
 * an optional column mostly filled last year (`profile.max_null_shift`) and empty this year (warn).
@@ -66,6 +67,8 @@ def partition_profile(
     optional = [c for c in source.columns if not c.required]
     enums = [c for c in source.columns if c.allowed]
     regions = [c for c in source.columns if c.region_code] if valid_codes is not None else []
+    ranged = [c for c in source.columns if c.min_value is not None or c.max_value is not None]
+    bounded_texts = [c for c in source.columns if c.max_length]
     aggs = [
         "count(*) AS rows",
         f"max({pd_col}) AS latest",
@@ -84,6 +87,12 @@ def partition_profile(
             f"({c.name} IN (SELECT code FROM __profile_codes) OR left({c.name}, 4) || '00' IN "
             f"(SELECT code FROM __profile_codes)))) AS unknown__{c.name}"
         )
+    for c in ranged:
+        outside = [f"{c.name} < {float(c.min_value)!r}"] if c.min_value is not None else []
+        outside += [f"{c.name} > {float(c.max_value)!r}"] if c.max_value is not None else []
+        aggs.append(f"count(*) FILTER (WHERE {' OR '.join(outside)}) AS range__{c.name}")
+    # length() counts characters, as the row suite's expect_column_value_lengths_to_be_between does
+    aggs += [f"count(*) FILTER (WHERE length({c.name}) > {int(c.max_length)}) AS long__{c.name}" for c in bounded_texts]
     if regions:
         con.register("__profile_codes", pl.DataFrame({"code": sorted(valid_codes)}).to_arrow())
     try:
@@ -164,6 +173,10 @@ def partition_profile(
                     add(y, "share_shift", f"{c.name}={v}", cur, prev - max_shift, prev + max_shift, "warn")
         for c in regions:
             add(y, "unknown_region_codes", c.name, s[f"unknown__{c.name}"], None, 0, "error")
+        for c in ranged:
+            add(y, "values_outside_range", c.name, s[f"range__{c.name}"], None, 0, "error")
+        for c in bounded_texts:
+            add(y, "texts_longer_than_allowed", c.name, s[f"long__{c.name}"], None, 0, "error")
         if lag is not None and s["latest"] is not None and date(y, 12, 31) <= today:
             end = date(y, 12, 31)
             add(y, "days_from_latest_to_year_end", pd_col, (end - s["latest"]).days, None, lag, "warn")
