@@ -369,6 +369,7 @@ ALERT_RULES = {
     "run_failed": ("运行失败", "Run failed"),
     "blocking_check_failed": ("阻断性检查失败", "Blocking check failed"),
     "landing_file_refused": ("落地文件被拒", "Landing file refused"),
+    "alert_routing_refused": ("预警路由配置被拒", "Alert routing refused"),
     "dead_run": ("运行进程消失", "Dead run"),
 }
 ALERT_TYPES = {"behind_target": ALERT_RULES["target_behind"], **ALERT_RULES}

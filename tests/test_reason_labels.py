@@ -48,6 +48,13 @@ REASONS = [
     ),
     ("pledge_loans", "unknown region code in city_code: '999999'", ["城市代码"], ["'999999'"]),
     ("pledge_loans", "negative value in registrations: -5 (min 0)", ["登记笔数"], ["-5"]),
+    (
+        "pledge_loans",
+        "negative amount in parentheses in amount_10k_yuan: '(1,200)' (accounting style for -1200.0: "
+        "amount_10k_yuan cannot be negative)",
+        ["质押金额(万元)"],
+        ["'(1,200)'", "-1200.0"],
+    ),
     ("training_events", "value below minimum in participants: 0 (min 1)", ["参训人数"], ["0", "1"]),
     ("pledge_loans", "absurd value in registrations: 200000 (max 100000)", ["登记笔数"], ["200000", "100000"]),
     ("patent_grants", "future date in grant_date: 2039-01-02", ["授权公告日"], ["2039-01-02"]),
@@ -223,6 +230,7 @@ BAD_PLEDGE = [  # one bad row per reason (several rows carry more than one)
     "440100,2025-12,1,1,1,1,5,9",
     "440100,not-a-month,1,1,1,1,1,1",
     "440100,2025-03,1,#N/A,1,1,1,1",
+    '440100,2025-04,1,"(1,200)",1,1,1,1',
     "440100,2025.1,1,1,1,1,1,1",
     "440500,2025-03,1,40000000,1,1,1,1",
     PLEDGE_HEADER,

@@ -34,15 +34,23 @@ __all__ = [
 def evaluate_and_notify(
     con: duckdb.DuckDBPyConnection, *, run_id: str | None, today: date | None = None, path=None
 ) -> dict:
-    rules, routing = load_rules(), load_routing()
+    """The run's alert step. A bad entry of the routing file is left out (the valid routes still deliver; a file
+    that cannot be read delivers nothing and keeps every alert pending) and named in ``routing_problems`` and in an
+    engineering alert: a routing file never fails the step, so it never holds back the snapshot."""
+    rules, routing = load_rules(), load_routing(strict=False)
     found, evaluated = cond.evaluate(con, rules, today)
+    refused = cond.alert_routing_refused(routing, rules)
+    if refused is not None:
+        found += refused
+        evaluated.add("alert_routing_refused")
     out = record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=run_id, path=path)
     out["evaluated_rules"] = sorted(evaluated)
+    out["routing_problems"] = [str(p) for p in routing.problems]
     return out
 
 
 def notify_events(events: list[Condition], *, run_id: str | None, path=None) -> dict:
-    rules, routing = load_rules(), load_routing()
+    rules, routing = load_rules(), load_routing(strict=False)
     events = [e for e in events if rules.get(e.rule_id)]
     return record_and_dispatch(
         events, evaluated=set(), rules=rules, routing=routing, run_id=run_id, path=path, events=True
@@ -113,7 +121,7 @@ def notify_run_failure(instance, run, message: str, *, path=None) -> dict:
         wh = settings.warehouse_path()
         if wh.exists():
             with duckdb.connect(str(wh), read_only=True) as con:
-                rules, routing = load_rules(), load_routing()
+                rules, routing = load_rules(), load_routing(strict=False)
                 found, evaluated = cond.evaluate(con, rules, only=(cond.landing_file_refused,))
                 more = record_and_dispatch(
                     found, evaluated=evaluated, rules=rules, routing=routing, run_id=run.run_id, path=path
@@ -213,7 +221,7 @@ def evaluate_freshness(today: date | None = None, path=None) -> dict:
     """The landing-freshness rule alone, from a read-only look at the warehouse (sensor)."""
     from pipelines import settings
 
-    rules, routing = load_rules(), load_routing()
+    rules, routing = load_rules(), load_routing(strict=False)
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
         found, evaluated = cond.evaluate(con, rules, today, only=(cond.pledge_freshness,))
     return record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=None, path=path)

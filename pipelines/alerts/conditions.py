@@ -14,7 +14,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.alerts.config import Rules
+from pipelines.alerts.config import Routing, Rules
 from pipelines.labels import label_text
 from pipelines.sources import SOURCES
 
@@ -411,6 +411,26 @@ def landing_file_refused(con, rules: Rules) -> list[Condition] | None:
             detail={k: r[k] for k in ("source", "file_name", "file_hash", "message", "ingested_at", "run_id")},
         )
         for r in rows
+    ]
+
+
+def alert_routing_refused(routing: Routing, rules: Rules) -> list[Condition] | None:
+    """Entries of the routing file the alert step left out (config.load_routing(strict=False)): one engineering
+    alert per entry, telling the data engineers over the routes that remain; resolved once the file reads clean.
+    The subject is the file and the entry, not its line, so editing the file elsewhere does not refire it."""
+    if not rules.get("alert_routing_refused"):
+        return None
+    return [
+        Condition(
+            rule_id="alert_routing_refused",
+            audience="engineering",
+            severity=rules.severity("alert_routing_refused"),
+            subject_key=f"{p.path}|{p.entry}",
+            title_zh=f"预警路由配置被拒（该项未使用，其余照常发送）：{p}",
+            title_en=f"alert routing refused (left out, the rest is used): {p}",
+            detail={"file": str(p.path), "entry": p.entry, "line": p.line, "reason": p.reason},
+        )
+        for p in routing.problems
     ]
 
 

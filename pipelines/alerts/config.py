@@ -54,6 +54,20 @@ class Route:
 
 
 @dataclass(frozen=True)
+class RoutingProblem:
+    """An entry of a routing file that was refused (the run reads the rest): which file, entry and line, and why."""
+
+    path: Path
+    entry: str  # "route province_office", "channel mail", "delivery" or "file": what was left out
+    line: int | None  # 1-based line of the entry in the file, when known
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}, line {self.line}" if self.line else str(self.path)
+        return f"{where}: {self.entry}: {self.reason}" if self.entry != "file" else f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Routing:
     version: str
     channels: dict[str, dict]
@@ -62,6 +76,11 @@ class Routing:
     backoff_seconds: tuple[float, ...] = (2, 30, 120, 600, 1800, 3600)
     max_attempts: int = 30
     path: Path = field(default=DEFAULT_ROUTING)
+    # What `load_routing(strict=False)` refused. A refused channel's waiting messages are held, not failed; a file
+    # that could not be read at all (``readable`` false) sends nothing and leaves every alert pending.
+    problems: tuple[RoutingProblem, ...] = ()
+    refused_channels: frozenset[str] = frozenset()
+    readable: bool = True
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after attempt number `attempt` (1-based) failed."""
@@ -93,78 +112,209 @@ def load_rules(path: Path | str | None = None) -> Rules:
     return Rules(version=str(data["version"]), rules=rules, path=path)
 
 
-def load_routing(path: Path | str | None = None) -> Routing:
+def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Routing:
+    """The routing file. ``strict`` (the CLI: someone is mending the file) raises AlertConfigError at the first bad
+    entry. Otherwise (a run's alert step, the sensors) one bad entry never blocks the others: a bad channel or route
+    is left out, a bad recipient list leaves out that channel of its route, bad delivery settings fall back to the
+    defaults, each noted in ``Routing.problems``; a file that cannot be read at all routes nothing."""
     path = Path(path or os.environ.get("IPCITY_ALERT_ROUTING") or DEFAULT_ROUTING)
-    data = _read_yaml(path)
-    channels = data.get("channels") or {}
-    for name, ch in channels.items():
-        if not isinstance(ch, dict) or ch.get("type") not in CHANNEL_TYPES:
-            raise AlertConfigError(f"{path}: channel {name}: type must be one of {sorted(CHANNEL_TYPES)}")
-        clear = SECRET_KEYS & set(ch)
-        if clear:
-            raise AlertConfigError(
-                f"{path}: channel {name}: {sorted(clear)} in clear text; name an environment variable "
-                f"({', '.join(k + '_env' for k in sorted(clear))}) or a file outside the repository "
-                f"({', '.join(k + '_file' for k in sorted(clear))}) instead"
-            )
+    problems: list[RoutingProblem] = []
+
+    def refuse(entry: str, line: int | None, error: AlertConfigError) -> None:
+        if strict:
+            raise error
+        reason = error.reason if isinstance(error, _EntryError) else str(error).removeprefix(f"{path}: ")
+        problems.append(RoutingProblem(path, entry, line, reason))
+
+    try:
+        data = _read_yaml(path)
+    except AlertConfigError as e:
+        refuse("file", None, e)
+        return Routing(version="", channels={}, routes=[], path=path, problems=tuple(problems), readable=False)
+    lines = _entry_lines(path)
+
+    channels: dict[str, dict] = {}
+    raw_channels = data.get("channels") or {}
+    if not isinstance(raw_channels, dict):
+        line = lines.get("channels")
+        refuse("channels", line, _EntryError(path, "channels", line, "must be a mapping of channels"))
+        raw_channels = {}
+    for name, ch in raw_channels.items():
+        where = ("channels", str(name))
+        try:
+            _check_channel(path, str(name), ch, lines.get(where))
+            channels[name] = ch
+        except _EntryError as e:
+            refuse(f"channel {name}", lines.get(where), e)
+    refused_channels = frozenset(str(n) for n in raw_channels) - set(channels)
+
     routes = []
-    for i, r in enumerate(data.get("routes") or []):
-        name = r.get("name") or f"route{i + 1}"
-        if r.get("audience") not in AUDIENCES:
-            raise AlertConfigError(f"{path}: route {name}: audience must be one of {sorted(AUDIENCES)}")
-        if r.get("detail", "full") not in ("full", "summary"):
-            raise AlertConfigError(f"{path}: route {name}: detail must be full or summary")
-        recipients = {}
-        for ch, who in (r.get("recipients") or {}).items():
-            if ch not in channels:
-                raise AlertConfigError(f"{path}: route {name}: unknown channel {ch}")
-            who = [who] if isinstance(who, str) else who
-            if not isinstance(who, list) or not who or not all(isinstance(w, str) and w.strip() for w in who):
-                raise AlertConfigError(
-                    f"{path}: route {name}: channel {ch} needs a list of recipients (strings), got {who!r}; "
-                    "a province's own address is a template such as ipo-{province_code}@example.cn on a "
-                    "`per: province` route"
-                )
-            for tpl in who:
-                _check_template(tpl, per_province=r.get("per") == "province", where=f"{path}: route {name}")
-            recipients[ch] = list(who)
-        routes.append(
-            Route(
-                name=name,
-                audience=r["audience"],
-                recipients=recipients,
-                per_province=r.get("per") == "province",
-                rules=tuple(r.get("rules") or ()),
-                detail=r.get("detail", "full"),
-            )
-        )
+    raw_routes = data.get("routes") or []
+    if not isinstance(raw_routes, list):
+        line = lines.get("routes")
+        refuse("routes", line, _EntryError(path, "routes", line, "must be a list of routes"))
+        raw_routes = []
+    for i, r in enumerate(raw_routes):
+        line = lines.get(("routes", i))
+        name = (r.get("name") if isinstance(r, dict) else None) or f"route{i + 1}"
+        try:
+            route, dropped = _route(path, name, r, channels, refused_channels, line, strict=strict)
+        except _EntryError as e:
+            refuse(f"route {name}", line, e)
+            continue
+        for ch, e in dropped:
+            refuse(f"route {name}, channel {ch}", line, e)
+        routes.append(route)
+
     d = data.get("delivery") or {}
+    delivery = {}
+    try:
+        if not isinstance(d, dict):
+            raise ValueError("must be a mapping")
+        delivery = {
+            "immediate_attempts": int(d.get("immediate_attempts", 3)),
+            "backoff_seconds": tuple(float(x) for x in d.get("backoff_seconds", (2, 30, 120, 600, 1800, 3600))),
+            "max_attempts": int(d.get("max_attempts", 30)),
+        }
+    except (TypeError, ValueError) as e:
+        refuse(
+            "delivery",
+            lines.get("delivery"),
+            _EntryError(path, "delivery", lines.get("delivery"), f"{e}; the default attempts and backoff are used"),
+        )
     return Routing(
         version=str(data["version"]),
         channels=channels,
         routes=routes,
-        immediate_attempts=int(d.get("immediate_attempts", 3)),
-        backoff_seconds=tuple(float(x) for x in d.get("backoff_seconds", (2, 30, 120, 600, 1800, 3600))),
-        max_attempts=int(d.get("max_attempts", 30)),
         path=path,
+        problems=tuple(problems),
+        refused_channels=refused_channels,
+        **delivery,
     )
 
 
-def _check_template(tpl: str, *, per_province: bool, where: str) -> None:
+class _EntryError(AlertConfigError):
+    """One entry of a routing file refused; the message names the file, the line, the entry and the reason."""
+
+    def __init__(self, path: Path, entry: str, line: int | None, reason: str):
+        self.reason = reason
+        super().__init__(str(RoutingProblem(path, entry, line, reason)))
+
+
+def _entry_lines(path: Path) -> dict:
+    """1-based line of each top-level key, each channel (("channels", name)) and each route (("routes", i)) of a
+    YAML file that has already parsed: what a message points the engineer at."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    out: dict = {}
+    if not isinstance(root, yaml.MappingNode):
+        return out
+    for key, value in root.value:
+        out[key.value] = key.start_mark.line + 1
+        if key.value == "channels" and isinstance(value, yaml.MappingNode):
+            out.update({("channels", k.value): k.start_mark.line + 1 for k, _ in value.value})
+        if key.value == "routes" and isinstance(value, yaml.SequenceNode):
+            out.update({("routes", i): item.start_mark.line + 1 for i, item in enumerate(value.value)})
+    return out
+
+
+def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
+    entry = f"channel {name}"
+    if not isinstance(ch, dict) or ch.get("type") not in CHANNEL_TYPES:
+        raise _EntryError(path, entry, line, f"type must be one of {sorted(CHANNEL_TYPES)}")
+    clear = SECRET_KEYS & set(ch)
+    if clear:
+        raise _EntryError(
+            path,
+            entry,
+            line,
+            f"{sorted(clear)} in clear text; name an environment variable "
+            f"({', '.join(k + '_env' for k in sorted(clear))}) or a file outside the repository "
+            f"({', '.join(k + '_file' for k in sorted(clear))}) instead",
+        )
+
+
+def _route(
+    path: Path, name: str, r, channels: dict, refused_channels: frozenset[str], line: int | None, *, strict: bool
+) -> tuple[Route, list[tuple[str, _EntryError]]]:
+    """One route, and the channels of it left out (each with its error: the route's other channels are used). Raises _EntryError for a route that
+    cannot be used at all: not a mapping, a bad audience or detail, no usable recipients."""
+    entry = f"route {name}"
+    if not isinstance(r, dict):
+        raise _EntryError(path, entry, line, f"expected a mapping with audience and recipients, got {r!r}")
+    if r.get("audience") not in AUDIENCES:
+        raise _EntryError(path, entry, line, f"audience must be one of {sorted(AUDIENCES)}")
+    if r.get("detail", "full") not in ("full", "summary"):
+        raise _EntryError(path, entry, line, "detail must be full or summary")
+    given = r.get("recipients") or {}
+    if not isinstance(given, dict):
+        raise _EntryError(path, entry, line, f"recipients must map a channel to a list of recipients, got {given!r}")
+    recipients, dropped = {}, []
+    for ch, who in given.items():
+        try:
+            recipients[ch] = _recipients(path, entry, line, ch, who, channels, refused_channels, r.get("per"))
+        except _EntryError as e:
+            if strict:
+                raise
+            dropped.append((ch, e))
+    if given and not recipients:
+        raise _EntryError(path, entry, line, "; ".join(e.reason for _, e in dropped) + " (no usable recipients left)")
+    return (
+        Route(
+            name=name,
+            audience=r["audience"],
+            recipients=recipients,
+            per_province=r.get("per") == "province",
+            rules=tuple(r.get("rules") or ()),
+            detail=r.get("detail", "full"),
+        ),
+        dropped,
+    )
+
+
+def _recipients(path, entry, line, ch, who, channels, refused_channels, per) -> list[str]:
+    """A route's recipients on one channel, checked."""
+    if ch in refused_channels:
+        raise _EntryError(
+            path, entry, line, f"channel {ch} was refused (see its own message): its recipients get nothing"
+        )
+    if ch not in channels:
+        raise _EntryError(path, entry, line, f"unknown channel {ch}")
+    who = [who] if isinstance(who, str) else who
+    if not isinstance(who, list) or not who or not all(isinstance(w, str) and w.strip() for w in who):
+        raise _EntryError(
+            path,
+            entry,
+            line,
+            f"channel {ch} needs a list of recipients (strings), got {who!r}; a province's own address is a "
+            "template such as ipo-{province_code}@example.cn on a `per: province` route",
+        )
+    for tpl in who:
+        problem = _template_problem(tpl, per_province=per == "province")
+        if problem:
+            raise _EntryError(path, entry, line, problem)
+    return list(who)
+
+
+def _template_problem(tpl: str, *, per_province: bool) -> str | None:
+    """What is wrong with a recipient template, or None."""
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(tpl) if f is not None}
     except ValueError as e:
-        raise AlertConfigError(f"{where}: recipient {tpl!r}: {e} (a literal brace is written {{{{ or }}}})") from e
+        return f"recipient {tpl!r}: {e} (a literal brace is written {{{{ or }}}})"
     unknown = fields - RECIPIENT_FIELDS
     if unknown:
-        raise AlertConfigError(
-            f"{where}: recipient {tpl!r}: unknown placeholder {', '.join('{' + f + '}' for f in sorted(unknown))}; "
+        return (
+            f"recipient {tpl!r}: unknown placeholder {', '.join('{' + f + '}' for f in sorted(unknown))}; "
             f"use {{province_code}} or {{province_name}}"
         )
     if fields and not per_province:
         # Without `per: province` the digest spans provinces (and engineering alerts have none): the address
         # would come out as "ipo-@...". Refused rather than mailed to nobody.
-        raise AlertConfigError(f"{where}: recipient {tpl!r} names the province: only on a route with `per: province`")
+        return f"recipient {tpl!r} names the province: only on a route with `per: province`"
+    return None
 
 
 def expand_recipient(template: str, province_code: str | None, province_name: str | None) -> str:

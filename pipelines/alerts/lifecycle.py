@@ -147,6 +147,7 @@ RULE_NAMES = {
     "source_reporting": ("数据报送", "reporting"),
     "pledge_freshness": ("月度数据逾期", "monthly data late"),
     "landing_file_refused": ("落地文件被拒", "landing file refused"),
+    "alert_routing_refused": ("预警路由配置被拒", "alert routing refused"),
     "run_failed": ("运行失败", "run failed"),
     "blocking_check_failed": ("阻断性检查失败", "blocking check failed"),
     "dead_run": ("运行进程消失", "dead run"),
@@ -388,16 +389,19 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep, keys: list[str
     this call (with the backoff between them when it is short), then it waits for the next dispatch. `keys`:
     only these messages, each tried even on a channel that just failed (a route test shows every recipient's
     answer, and a backlog due on the same channel neither goes first nor marks the channel down)."""
+    if not routing.readable:
+        return []  # no channel is known: every message waits, untried, for a routing file that reads
     now = now_utc()
     with connect(path) as con:
         due = [
             r[0]
             for r in con.execute(
-                """SELECT idempotency_key FROM alerts.messages WHERE status = 'pending'
+                """SELECT idempotency_key, channel FROM alerts.messages WHERE status = 'pending'
                    AND (next_retry_at IS NULL OR next_retry_at <= ?) ORDER BY created_at, idempotency_key""",
                 (iso(now),),
             ).fetchall()
-            if keys is None or r[0] in keys
+            # a message for a channel the routing file refused waits for it to be mended (no attempt spent)
+            if (keys is None or r[0] in keys) and r[1] not in routing.refused_channels
         ]
     results = []
     down: set[str] = set()  # channels that failed every attempt in this call
@@ -474,6 +478,9 @@ def _outcome(msg: dict, status: str, attempts: int, response: str | None) -> dic
 
 def dispatch(routing: Routing, *, run_id: str | None, path=None, at: datetime | None = None) -> dict:
     """Plan digests for pending transitions and deliver everything due; returns the run's digest summary."""
+    if not routing.readable:
+        # No route is known: the alerts stay pending (not marked as heard), so they go out once the file reads.
+        return {"messages": [], "deliveries": []}
     at = at or now_utc()
     with connect(path) as con:
         messages = plan_notifications(con, routing, run_id=run_id, at=at)

@@ -52,6 +52,10 @@ def build_publish_assets(
             f"alerts: {out['transitions']}; {len(out['messages'])} digest(s) to {len(per_recipient)} recipient(s); "
             f"{total} in history"
         )
+        # A bad routing entry is left out, never fails the step (the snapshot below still publishes): it is named
+        # here, in the run's log and metadata, and in an alert_routing_refused alert over the routes that remain.
+        for problem in out["routing_problems"]:
+            context.log.warning(f"alert routing entry left out: {problem}")
         return dg.MaterializeResult(
             metadata={
                 "transitions": out["transitions"],
@@ -59,6 +63,8 @@ def build_publish_assets(
                 "digests_per_recipient": dg.MetadataValue.json(per_recipient),
                 "evaluated_rules": out["evaluated_rules"],
                 "alerts_in_history": total,
+                "routing_refused": len(out["routing_problems"]),
+                "routing_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in out["routing_problems"]) or "none"),
             }
         )
 

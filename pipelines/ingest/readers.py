@@ -85,10 +85,24 @@ _BRACKETS = str.maketrans({"[": "(", "]": ")", "【": "(", "】": ")", "〔": "(
 INVISIBLE_CHARS = r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 
 
+# A unit written after the name instead of in brackets — 质押金额/万元, 质押金额_万元, 质押金额 万元 (NFKC has made
+# a full-width space, ／ and ＿ plain), also with its label (质押金额/单位:万元) — is the bracketed unit 质押金额(万元),
+# so every spelling converts exactly as the bracketed one does. Only a unit word after the separator counts (a
+# unit of UNIT_SCALES or COUNT_UNITS, per cent, or any …元 so that 金额/美元 is refused naming its currency): 城市/地区
+# or 登记 笔数 stay as written. Written for Python's re and Polars' regex alike (flag_repeated_headers uses it too).
+_UNIT_WORDS = sorted({*UNIT_SCALES, *COUNT_UNITS, "%", "百分比", "百分数"}, key=lambda u: (-len(u), u))
+UNIT_AFTER_SEPARATOR = (
+    r"^(.*?[^\s/_])(?:\s*[/_]\s*|\s+)(?:(?:金额)?单位:?)?("
+    + "|".join(re.escape(u) for u in _UNIT_WORDS)
+    + r"|[^\s/_()]{1,3}元)[\s*※:]*$"
+)
+
+
 def normalise_header(h: str) -> str:
-    """Full-width to half-width (NFKC), no whitespace at all (Alt+Enter line breaks, full-width spaces),
-    one bracket style, no required-field stars, lower case."""
+    """Full-width to half-width (NFKC), a unit after a separator in brackets, no whitespace at all (Alt+Enter
+    line breaks, full-width spaces), one bracket style, no required-field stars, lower case."""
     s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(h)))
+    s = re.sub(UNIT_AFTER_SEPARATOR, r"\1(\2)", s)
     s = re.sub(r"\s+", "", s).translate(_BRACKETS)
     return s.strip("*※:").lower()
 
@@ -1164,6 +1178,7 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = N
             texts = texts.filter(~texts.str.contains(r"\d"))
         normalised = (
             texts.str.normalize("NFKC")
+            .str.replace(UNIT_AFTER_SEPARATOR, "${1}(${2})")
             .str.replace_all(r"\s+", "")
             .str.replace_all(r"[\[【〔〈]", "(")
             .str.replace_all(r"[\]】〕〉]", ")")

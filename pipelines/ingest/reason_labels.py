@@ -101,6 +101,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"unknown " + _COL + r" '(?P<value>.*)' \(allowed: (?P<allowed>.*)\)",
         "{col}取值未知：'{value}'（允许：{allowed}）",
     ),
+    (
+        r"negative amount in parentheses in " + _COL + r": '(?P<value>.*)' \(accounting style for (?P<number>\S+): "
+        r"\w+ cannot be negative\)",
+        "{col}为括号表示的负数：'{value}'（会计记法，即 {number}；该列不能为负数）",
+    ),
     (r"negative value in " + _COL + r": (?P<value>\S+) \(min (?P<min>\S+)\)", "{col}为负值：{value}（下限 {min}）"),
     (
         r"value below minimum in " + _COL + r": (?P<value>\S+) \(min (?P<min>\S+)\)",

@@ -305,10 +305,16 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
     return value
 
 
-# A number as offices write it: a sign, digits (thousands grouped in threes by , or ，, or not grouped), a decimal
-# part, an exponent. Anything else is no number: Polars' cast alone reads NaN, inf and 1e400 (infinity), and
-# dropping every comma read 12,34 (a decimal comma or a mistyped grouping) as 1234 — wrong values, loaded silently.
-NUMBER_TEXT = r"^[+-]?(?:(?:\d{1,3}(?:[,，]\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+# A number as offices write it: a sign, digits (thousands grouped in threes by , or ，, or by one space — the
+# no-break, thin, narrow no-break and ideographic spaces are that space after NFKC, `_normalise_text` — or not
+# grouped), a decimal part, an exponent. One separator throughout, every group after the first of three digits.
+# Anything else is no number: Polars' cast alone reads NaN, inf and 1e400 (infinity), and dropping every
+# separator read 12,34 or 12 34 (a decimal comma, a mistyped grouping, two numbers) as 1234 — wrong values, loaded
+# silently.
+NUMBER_TEXT = r"^[+-]?(?:(?:\d{1,3}(?:[,，]\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+# Accounting style: a negative number in brackets, (1,200) for -1200. Read as the negative it is, so a column that
+# cannot be negative refuses it saying so (`_rules`), instead of loading 1200 or calling it no number.
+ACCOUNTING_NEGATIVE = r"^\((.*)\)$"
 
 # A number in Excel's scientific notation (what it writes for long numbers in a General column).
 SCIENTIFIC_TEXT = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
@@ -316,8 +322,9 @@ SCIENTIFIC_TEXT = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"
 
 def _number(txt: pl.Expr) -> pl.Expr:
     """The number a cell's text spells (null when it spells none, or one too large to be finite)."""
-    num = pl.when(txt.str.contains(NUMBER_TEXT)).then(
-        txt.str.replace_all(",", "").str.replace_all("，", "").cast(pl.Float64, strict=False)
+    signed = txt.str.replace(ACCOUNTING_NEGATIVE, "-${1}")
+    num = pl.when(signed.str.contains(NUMBER_TEXT)).then(
+        signed.str.replace_all(r"[,， ]", "").cast(pl.Float64, strict=False)
     )
     return pl.when(num.is_finite()).then(num)
 
@@ -455,9 +462,28 @@ def _rules(
     if c.dtype in ("int", "float"):
         if c.min_value is not None:
             label = "negative value" if c.min_value == 0 else "value below minimum"
+            below = value < c.min_value
+            if c.min_value >= 0:
+                # (1,200) where no negative is valid: the office meant a negative, or wrote a positive in an
+                # accounting format; either way the cell is refused for what it is, not as "-1200.0 (min 0)".
+                bracketed = raw_txt.str.contains(ACCOUNTING_NEGATIVE)
+                r.append(
+                    (
+                        below & bracketed,
+                        pl.format(
+                            "negative amount in parentheses in {}: '{}' (accounting style for {}: {} cannot be "
+                            "negative)",
+                            pl.lit(c.name),
+                            raw_txt.str.slice(0, 40),
+                            value,
+                            pl.lit(c.name),
+                        ),
+                    )
+                )
+                below = below & ~bracketed
             r.append(
                 (
-                    value < c.min_value,
+                    below,
                     pl.format("{} in {}: {} (min {})", pl.lit(label), pl.lit(c.name), value, pl.lit(c.min_value)),
                 )
             )
@@ -540,7 +566,7 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
         # currency its header's unit already gives; 2024年 in a year column is the year.
         out = out.str.replace_all("\u2212", "-")
         if c.unit in UNIT_FAMILIES["money"]:
-            out = out.str.replace(r"^([+-]?)\s*¥\s*", "${1}")
+            out = out.str.replace(r"^([+-]?\(?)\s*¥\s*", "${1}")
         if c.name == "year" or c.name.endswith("_year"):
             out = out.str.replace(r"\s*年$", "")
     if c.identifier:
