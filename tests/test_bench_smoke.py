@@ -20,13 +20,10 @@ def test_ingest_limit_benchmark_runs_at_small_scale(tmp_path):
     assert r["pandas"]["compare"]["mismatched_values"] == 0 and r["pandas"]["compare"]["unit_years_pipeline"] > 0
 
 
-@pytest.mark.slow
-def test_gx_configuration_benchmark_runs_on_a_small_warehouse(tmp_path):
-    """bench/bench_gx_configuration.py on a warehouse with a small raw layer: both ways run every suite it finds
-    and judge alike."""
+def _small_warehouse(tmp_path) -> str:
+    """A warehouse whose raw layer is one small generated year, loaded by the loader."""
     import duckdb
 
-    from bench.bench_gx_configuration import main
     from pipelines.generate import generate
     from pipelines.ingest.load import ingest_file, landing_files
     from pipelines.sources import SOURCES
@@ -37,5 +34,25 @@ def test_gx_configuration_benchmark_runs_on_a_small_warehouse(tmp_path):
         for path in landing_files(tmp_path / "landing", source):
             ingest_file(con, source, path)
     con.close()
-    r = main([str(tmp_path / "warehouse.duckdb"), "--repeats", "1"])
+    return str(tmp_path / "warehouse.duckdb")
+
+
+@pytest.mark.slow
+def test_gx_configuration_benchmark_runs_on_a_small_warehouse(tmp_path):
+    """bench/bench_gx_configuration.py on a warehouse with a small raw layer: both ways run every suite it finds
+    and judge alike."""
+    from bench.bench_gx_configuration import main
+    from pipelines.sources import SOURCES
+
+    r = main([_small_warehouse(tmp_path), "--repeats", "1"])
     assert r["same"] and r["suites"] == len(SOURCES) and r["checks"] > 100
+
+
+@pytest.mark.slow
+def test_row_sample_benchmark_runs_on_a_small_warehouse(tmp_path):
+    """bench/bench_row_sample.py times the profile and both sample sizes of every yearly source it finds."""
+    from bench.bench_row_sample import main
+    from pipelines.sources import YEARLY_SOURCES
+
+    r = main([_small_warehouse(tmp_path), "--repeats", "1"])
+    assert {s.name for s in YEARLY_SOURCES} <= set(r) and r["now_total_s"] > 0 and r["ratio"] > 0
