@@ -383,30 +383,41 @@ CASES = [
         "targets-reversed-years-duplicate",
         "targets/reversed_years_duplicates.csv",
         partition=None,
-        loaded={2: {"indicator_code": "QLT01", "baseline_value": 100.5, "target_value": 150.0}},
+        # QLT01 twice with other values: neither loads (the first of them did, silently, before); QLT02 twice alike:
+        # the first loads
+        loaded={5: {"indicator_code": "QLT02", "baseline_value": 12.5, "target_value": 20.0}},
         rejected={
+            2: "conflicting records: 440300/plan_2021_2025/QLT01 differs from row 4 in baseline_value, target_value "
+            "(no row of this key is loaded)",
             3: "target_year not after baseline_year",
-            4: "duplicate record: 440300/plan_2021_2025/QLT01 same as row 2",
+            4: "conflicting records: 440300/plan_2021_2025/QLT01 differs from row 2 in baseline_value, target_value "
+            "(no row of this key is loaded)",
+            6: "duplicate record: 440300/plan_2021_2025/QLT02 same as row 5",
         },
     ),
     # ---------------------------------------------------------------- duplicates, codes, enums
     Case(
         "parquet-float-codes-duplicates",
         "enforcement_cases/typed_codes_duplicates.parquet",
+        # C001 twice with other values: neither loads (the first of them did, silently, before); C005 twice alike
         loaded={
-            1: {
-                "case_id": "C001",
+            6: {
+                "case_id": "C005",
                 "city_code": "440300",
-                "case_type": "patent_infringement_dispute",
-                "resolution": "mediation",
-                "closed_date": date(2025, 4, 1),
+                "case_type": "counterfeit_patent",
+                "resolution": "penalty",
+                "closed_date": date(2025, 5, 1),
             }
         },
         rejected={
+            1: "conflicting records: C001 differs from row 4 in case_type, closed_date, resolution "
+            "(no row of this key is loaded)",
             2: "closed_date before filed_date",
             3: "unknown region code in city_code: '999999'",
-            4: "duplicate record: C001 same as row 1",
+            4: "conflicting records: C001 differs from row 1 in case_type, closed_date, resolution "
+            "(no row of this key is loaded)",
             5: f"unknown case_type '民事纠纷' (allowed: {_CASE_TYPES})",
+            7: "duplicate record: C005 same as row 6",
         },
     ),
     Case(

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.ingest import contract_sql
+from pipelines.ingest import contract_sql, load
 from pipelines.ingest.load import ingest_file, partition_of
 from pipelines.ingest.readers import IngestError
 from pipelines.sources import SOURCES
@@ -209,6 +209,131 @@ def test_duplicate_against_a_file_loaded_before(warehouse, tmp_path):
         warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()[0][0]
         == "duplicate record: key already loaded from file a_2025.csv"
     )
+
+
+# The three ways a file's repeated keys are judged: the SQL rules over a frame the Polars reader read (a small
+# file), DuckDB's scan of the file (a file past SCAN_MIN_BYTES: scan_filler), and the Polars rules alone
+# (IPCITY_INGEST_SCAN=polars: validate._duplicates).
+INGEST_PATHS = ["reader", "scan", "polars"]
+
+
+def _ingest_path(monkeypatch, how: str) -> list[str]:
+    """Set up ``how`` (one of INGEST_PATHS); returns the filler rows its file needs."""
+    if how == "polars":
+        monkeypatch.setattr(load, "SQL_SCAN", False)
+    return scan_filler(how == "scan")
+
+
+CONFLICTING = [
+    "440300,2025-03,12,300,10,2,8,3",  # row 2
+    "440100,2025-03,8,200,5,1,6,2",  # row 3
+    "440300,2025-03,12,900,10,2,8,3",  # row 4: 440300/2025-03 again, another amount (a cumulative figure)
+    "440100,2025-03,8,200,5,1,6,2",  # row 5: 440100/2025-03 again, the same values
+    "440300,2025-03,13,300,10,2,8,3",  # row 6: 440300/2025-03 a third time, other registrations
+    "320500,2025-03,5,100.0,5,1,4,2",  # row 7
+    "320500,2025-03,5,100,5,1,4,2",  # row 8: the same amount written otherwise
+]
+
+
+@pytest.mark.parametrize("how", INGEST_PATHS)
+def test_rows_repeating_a_key_with_other_values_are_all_quarantined(warehouse, tmp_path, monkeypatch, how):
+    # The first of them loaded and the others were refused as duplicates of it: whichever figure came first was
+    # loaded silently (a 汇总 row before the month's own). Which one is right cannot be told: none loads, each
+    # names the others and the columns that differ. Rows repeating a key with the same values stay duplicates.
+    filler = _ingest_path(monkeypatch, how)
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *CONFLICTING, *filler]) + "\n")
+    assert (path.stat().st_size >= contract_sql.SCAN_MIN_BYTES) == (how == "scan")
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    how_read = [h for name, h in contract_sql.READ_LOG[logged:] if name == path.name]
+    assert how_read == {"reader": ["frame"], "scan": ["scan"], "polars": []}[how]
+    assert _accounting(warehouse, path.name) == (r.rows_read, r.rows_loaded, r.rows_rejected)
+    keys_in_filler = len(set(filler))
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (
+        7 + len(filler),
+        2 + keys_in_filler,
+        5 + len(filler) - keys_in_filler,
+    )
+    reasons = dict(
+        warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows WHERE row_number < 9 ORDER BY 1").fetchall()
+    )
+    conflict = (
+        "conflicting records: 440300/2025-03-01 differs from {} in registrations, amount_10k_yuan "
+        "(no row of this key is loaded)"
+    )
+    assert reasons == {
+        2: conflict.format("row 4, row 6"),
+        4: conflict.format("row 2, row 6"),
+        5: "duplicate record: 440100/2025-03-01 same as row 3",
+        6: conflict.format("row 2, row 4"),
+        8: "duplicate record: 320500/2025-03-01 same as row 7",
+    }
+    loaded = warehouse.execute(
+        "SELECT _row_number, city_code, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number < 9 ORDER BY 1"
+    ).fetchall()
+    assert loaded == [(3, "440100", 200.0), (7, "320500", 100.0)]
+
+
+@pytest.mark.parametrize("how", INGEST_PATHS)
+def test_a_key_repeated_many_times_names_its_first_rows_and_counts_the_rest(warehouse, tmp_path, monkeypatch, how):
+    # Naming every other row would make each row's reason as long as the file.
+    filler = _ingest_path(monkeypatch, how)
+    rows = [f"440300,2025-03,{n},300,10,2,8,3" for n in range(1, 10)]  # rows 2-10: one key, nine figures
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_ZH, *rows, *filler]) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert _accounting(warehouse, path.name) == (r.rows_read, r.rows_loaded, r.rows_rejected)
+    reasons = dict(
+        warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows WHERE row_number < 11").fetchall()
+    )
+    assert sorted(reasons) == list(range(2, 11))
+    reason = (
+        "conflicting records: 440300/2025-03-01 differs from {} and 3 more rows in registrations "
+        "(no row of this key is loaded)"
+    )
+    assert reasons[2] == reason.format("row 3, row 4, row 5, row 6, row 7")
+    assert reasons[4] == reason.format("row 2, row 3, row 5, row 6, row 7")
+    assert reasons[10] == reason.format("row 2, row 3, row 4, row 5, row 6")
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans WHERE _row_number < 11").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("scan", [False, True], ids=["reader", "scan"])
+def test_a_parquet_file_repeating_a_key_with_other_values_loads_none_of_them(warehouse, tmp_path, monkeypatch, scan):
+    monkeypatch.setattr(contract_sql, "SCAN_MIN_BYTES", 0 if scan else 1 << 40)
+    columns = HEADER_EN.split(",")
+    frame = pl.DataFrame([dict(zip(columns, row.split(","), strict=True)) for row in CONFLICTING])
+    path = tmp_path / "pledge_2025.parquet"
+    frame.write_parquet(path)
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert [h for name, h in contract_sql.READ_LOG[logged:] if name == path.name] == ["scan" if scan else "frame"]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (7, 2, 5)
+    assert _accounting(warehouse, path.name) == (7, 2, 5)
+    reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows").fetchall())
+    assert reasons[1] == (
+        "conflicting records: 440300/2025-03-01 differs from row 3, row 5 in registrations, amount_10k_yuan "
+        "(no row of this key is loaded)"
+    )
+    assert reasons[4] == "duplicate record: 440100/2025-03-01 same as row 2"
+    assert sorted(reasons) == [1, 3, 4, 5, 7]
+
+
+@pytest.mark.parametrize("how", INGEST_PATHS)
+def test_a_file_disagreeing_with_itself_corrects_no_earlier_file(warehouse, tmp_path, monkeypatch, how):
+    # A later file's other values for a loaded key are a correction (the latest file wins). A file that sends a key
+    # twice with different values says nothing about which is right: the loaded row stays, none is corrected.
+    filler = _ingest_path(monkeypatch, how)
+    first = _write(tmp_path / "a_2025.csv", "\n".join([HEADER_EN, "440300,2025-03,12,500,10,2,8,3"]) + "\n")
+    ingest_file(warehouse, PLEDGE, first, partition=2025, today=TODAY)
+    path = _write(tmp_path / "b_2025.csv", "\n".join([HEADER_EN, *CONFLICTING, *filler]) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.corrections == []
+    assert _accounting(warehouse, path.name) == (r.rows_read, r.rows_loaded, r.rows_rejected)
+    assert warehouse.execute(
+        "SELECT _source_file, amount_10k_yuan FROM raw.pledge_loans WHERE city_code = '440300'"
+    ).fetchall() == [("a_2025.csv", 500.0)]
+    assert warehouse.execute("SELECT count(*) FROM raw.corrections").fetchall() == [(0,)]
+    (reason,) = warehouse.execute("SELECT reason FROM raw.rejected_rows WHERE row_number = 2").fetchall()[0]
+    assert reason.startswith("conflicting records: 440300/2025-03-01 differs from row 4, row 6")
 
 
 def test_missing_column_fails_the_file_by_name_and_loads_nothing(warehouse, tmp_path):

@@ -56,10 +56,12 @@ def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
             "SELECT source, file_name, status, rows_read, rows_loaded, rows_rejected, message, encoding, sheets "
             "FROM raw.ingested_files ORDER BY ALL"
         ).fetchall(),
-        # within-file duplicates found by the SQL keep the typed values as raw_values: compared without them
+        # rows refused for repeating a key within the file (duplicates, conflicting records) found by the SQL keep
+        # the typed values as raw_values: compared without them
         "rejected": con.sql(
             "SELECT source, file_name, row_number, sheet, reason, "
-            "CASE WHEN reason LIKE 'duplicate record:% same as row %' THEN NULL ELSE raw_values END "
+            "CASE WHEN reason LIKE 'duplicate record:% same as row %' OR reason LIKE 'conflicting records:%' "
+            "THEN NULL ELSE raw_values END "
             "FROM raw.rejected_rows ORDER BY ALL"
         ).fetchall(),
     }

@@ -11,7 +11,7 @@ import xlsxwriter
 from test_ingest_loaders import HEADER_ZH, PLEDGE, TODAY, _write
 from test_ingest_loaders import scan_filler as _filler
 
-from pipelines.ingest import contract_sql
+from pipelines.ingest import contract_sql, load
 from pipelines.ingest.load import ingest_file
 from pipelines.ingest.readers import IngestError
 
@@ -232,9 +232,13 @@ def test_an_amount_merged_over_several_month_rows_refuses_those_rows(warehouse, 
     ]
 
 
-def test_a_key_repeated_on_another_sheet_names_that_sheet(warehouse, tmp_path):
+@pytest.mark.parametrize("sql", [True, False], ids=["sql-rules", "polars-rules"])
+def test_a_key_repeated_on_another_sheet_names_that_sheet(warehouse, tmp_path, monkeypatch, sql):
     # A workbook with a 汇总 sheet before its month sheets: March's rows were refused as "duplicate record: … same
     # as row 2", read on sheet 3月 as its own row 2. The earlier row is on another sheet; the reason says which.
+    # Where the 汇总 figure differs from the month's own (320500: 900 there, 300 on 3月) the cumulative one was
+    # loaded as March's, silently: now neither loads, each naming the other.
+    monkeypatch.setattr(load, "SQL_SCAN", sql)
     path = tmp_path / "质押_2025.xlsx"
     wb = xlsxwriter.Workbook(path)
     for name, amount in (("汇总", 900), ("3月", 300)):
@@ -249,9 +253,30 @@ def test_a_key_repeated_on_another_sheet_names_that_sheet(warehouse, tmp_path):
             for j, v in enumerate(["440300", "2025-02", 3, 90, 2, 1, 2, 1]):
                 ws.write(2, j, v)
     wb.close()
-    ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert [how for name, how in contract_sql.READ_LOG[logged:] if name == path.name] == (["frame"] if sql else [])
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 2, 3)
     got = warehouse.execute("SELECT sheet, row_number, reason FROM raw.rejected_rows ORDER BY row_number").fetchall()
     assert got == [
-        ("3月", 2, "duplicate record: 320500/2025-03-01 same as row 2 of sheet '汇总'"),
+        (
+            "汇总",
+            2,
+            "conflicting records: 320500/2025-03-01 differs from row 2 of sheet '3月' in amount_10k_yuan "
+            "(no row of this key is loaded)",
+        ),
+        (
+            "3月",
+            2,
+            "conflicting records: 320500/2025-03-01 differs from row 2 of sheet '汇总' in amount_10k_yuan "
+            "(no row of this key is loaded)",
+        ),
         ("3月", 4, "duplicate record: 440300/2025-03-01 same as row 3 of sheet '汇总'"),
     ]
+    assert warehouse.execute("SELECT city_code, month FROM raw.pledge_loans ORDER BY ALL").fetchall() == [
+        ("440300", date(2025, 2, 1)),
+        ("440300", date(2025, 3, 1)),
+    ]
+    assert warehouse.execute(
+        "SELECT rows_read, rows_loaded, rows_rejected FROM raw.ingested_files WHERE file_name = ?", [path.name]
+    ).fetchall() == [(5, 2, 3)]

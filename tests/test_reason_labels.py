@@ -163,6 +163,22 @@ REASONS = [
     # duplicates: within the file (validate) and against an earlier file (load)
     ("pledge_loans", "duplicate record: 440300/2025-01-01 same as row 2", [], ["440300/2025-01-01", "2"]),
     ("pledge_loans", "duplicate record: key already loaded from file pledge_2025.csv", [], ["pledge_2025.csv"]),
+    # conflicting records within the file (validate.repeated_key_reasons): one other row, on another sheet
+    (
+        "pledge_loans",
+        "conflicting records: 320500/2025-03-01 differs from row 2 of sheet '汇总' in amount_10k_yuan "
+        "(no row of this key is loaded)",
+        ["质押金额(万元)"],
+        ["320500/2025-03-01", "2", "汇总"],
+    ),
+    # ... and many, some on other sheets, differing in several columns
+    (
+        "pledge_loans",
+        "conflicting records: 440300/2025-01-01 differs from row 3, row 5 of sheet '1月', row 6, row 7, row 8 and 4 "
+        "more rows in registrations, amount_10k_yuan (no row of this key is loaded)",
+        ["登记笔数", "质押金额(万元)"],
+        ["440300/2025-01-01", "第 3 行", "1月", "第 8 行", "4"],
+    ),
     # quality.rejections_summary's text for a row without a reason
     ("pledge_loans", "no reason given", [], []),
 ]
@@ -215,6 +231,8 @@ BAD_PLEDGE = [  # one bad row per reason (several rows carry more than one)
     GOOD,
     "440100,2025-02,8,1200,11,2,7,2",
     "440300,2025-03,-5,100,1,1,1,1",
+    "440600,2025-02,8,1200,11,2,7,2",
+    "440600,2025-02,9,1200,11,2,7,2",  # the key of the row above with other values
     ",2025-04,1,1,1,1,1,1",
     "440300,2025-05,abc,1,1,1,1,1",
     "999999,2025-06,1,1,1,1,1,1",

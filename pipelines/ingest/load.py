@@ -20,7 +20,7 @@ import polars as pl
 
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
-from pipelines.ingest.validate import first_row_label, validate
+from pipelines.ingest.validate import repeated_key_reasons, same_value, validate
 from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
 
 LEDGER_DDL = """
@@ -515,8 +515,8 @@ def _ingest_staged(
 def _staged_duplicates(
     con: duckdb.DuckDBPyConnection, source: Source, file_rows: str, file_name: str, sheets: list[dict] | None = None
 ) -> pl.DataFrame:
-    """Second and later occurrences of a key among this file's rows in the raw table, naming the first row (as
-    validate._duplicates words it); raw_values are the typed values as text."""
+    """The rows of this file in the raw table refused for repeating a key within it, with their reasons (as
+    validate._duplicates words them: validate.repeated_key_reasons); raw_values are the typed values as text."""
     key = list(source.key)
     keys = ", ".join(key)
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in key)
@@ -528,20 +528,21 @@ def _staged_duplicates(
     ).fetchall()[0][0]
     if not n:
         return empty
-    later = con.sql(
-        f"SELECT * FROM (SELECT *, min({ROW_NUMBER}) OVER (PARTITION BY {keys}) AS __first FROM ({file_rows}) "
-        f"WHERE {not_null}) WHERE {ROW_NUMBER} <> __first ORDER BY {ROW_NUMBER}",
+    repeated = con.sql(
+        f"SELECT * EXCLUDE (__rows) FROM (SELECT *, count(*) OVER (PARTITION BY {keys}) AS __rows "
+        f"FROM ({file_rows}) WHERE {not_null}) WHERE __rows > 1",
         params={"file": file_name},
     ).pl()
+    reasons = repeated_key_reasons(repeated, source, sheets)
     contract = [c.name for c in source.columns]
-    return later.select(
-        pl.col(ROW_NUMBER),
-        pl.struct([pl.col(c).cast(pl.Utf8) for c in contract]).struct.json_encode().alias("raw_values"),
-        pl.format(
-            "duplicate record: {} same as row {}",
-            pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"),
-            first_row_label(sheets),  # a workbook's first row with its sheet, as validate words it
-        ).alias("reason"),
+    return (
+        repeated.join(reasons, on=ROW_NUMBER, how="inner")
+        .select(
+            pl.col(ROW_NUMBER),
+            pl.struct([pl.col(c).cast(pl.Utf8) for c in contract]).struct.json_encode().alias("raw_values"),
+            pl.col("reason"),
+        )
+        .sort(ROW_NUMBER)
     )
 
 
@@ -626,7 +627,9 @@ def _drop_already_loaded(
 ) -> tuple[pl.DataFrame, list[dict]]:
     """Rows whose key was loaded from another file: the same values again are duplicates (quarantined); other
     values are a correction, and the latest received file wins — the earlier row leaves the raw table for
-    raw.corrections, which keeps both versions. Returns the rows to load and the corrections."""
+    raw.corrections, which keeps both versions. Returns the rows to load and the corrections. A key this file
+    repeats reaches here once at most: rows repeating it with other values were all refused before
+    (validate.repeated_key_reasons), so a file that disagrees with itself corrects nothing."""
     good = checked.good
     if good.height == 0:
         return good, []
@@ -656,7 +659,7 @@ def _drop_already_loaded(
     # Which values differ, column by column (vectorised: a re-sent national file may clash on every key).
     diff = pair.select(
         ROW_NUMBER,
-        *[(~_same_value(pl.col(c), pl.col("__old:" + c), good.schema[c])).alias("__d:" + c) for c in value_cols],
+        *[(~same_value(pl.col(c), pl.col("__old:" + c), good.schema[c])).alias("__d:" + c) for c in value_cols],
     )
     changed_any = diff.select(pl.any_horizontal([pl.col("__d:" + c) for c in value_cols]).alias("x"))["x"]
     same = pair.filter(~changed_any).select(ROW_NUMBER, pl.col("_source_file").alias("other")).to_dicts()
@@ -690,14 +693,6 @@ def _drop_already_loaded(
             ),
         )
     return checked.good, corrections
-
-
-def _same_value(a: pl.Expr, b: pl.Expr, dtype) -> pl.Expr:
-    """Equal values (nulls equal each other; floats within a relative 1e-9)."""
-    if dtype.is_float():
-        close = (a - b).abs() <= pl.max_horizontal(pl.lit(1.0), a.abs(), b.abs()) * 1e-9
-        return (a.is_null() & b.is_null()) | (a.is_not_null() & b.is_not_null() & close.fill_null(False))
-    return a.eq_missing(b)
 
 
 def _jsonable(v):

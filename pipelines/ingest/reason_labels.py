@@ -4,8 +4,8 @@ The loader (validate, load, readers; contract_sql reuses validate's words) write
 the contract column and quoting the offending value. Officials read the dashboard in 简体中文, so a reason is
 translated at display time by the ordered table below: a regex over one English reason and a Chinese template
 using its captured groups. Groups named ``col``/``col2`` hold contract column names and are shown by their
-Chinese header (the column's first alias with a Chinese character); every other group (values, file names, codes)
-is shown as written. A reason no pattern knows is shown in English rather than guessed.
+Chinese header (the column's first alias with a Chinese character), ``cols`` a ", "-separated list of them, ``rows``
+the rows a conflict reason names; every other group (values, file names, codes) is shown as written. A reason no pattern knows is shown in English rather than guessed.
 
 Pure functions only (no Dash), used by the dashboard's quality page.
 """
@@ -70,6 +70,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"truncated row: file ends after (?P<n>\d+) of (?P<m>\d+) fields",
         "截断行：文件在第 {n} 个字段后结束（应有 {m} 个字段）",
+    ),
+    (
+        r"conflicting records: (?P<key>.*?) differs from (?P<rows>row \d.*?) in (?P<cols>\w+(?:, \w+)*) \(no row of "
+        r"this key is loaded\)",
+        "冲突记录：{key} 与{rows}的{cols}不同（该键的各行均未载入）",
     ),
     (r"duplicate record: key already loaded from file (?P<file>.*)", "重复记录：该键已从文件 {file} 载入"),
     (
@@ -189,6 +194,26 @@ def column_label(column: str, source: str | None = None) -> str:
     return _chinese_headers(source).get(column, column)
 
 
+# One row a conflict reason names ("row 7", "row 3 of sheet '汇总'"), then ", " before the next or the count of
+# rows left unnamed at the end (validate.repeated_key_reasons).
+_NAMED_ROW = re.compile(
+    r"row (?P<row>\d+)(?: of sheet '(?P<sheet>.*?)')?(?:, (?=row \d)| and (?P<more>\d+) more rows$|$)"
+)
+
+
+def _rows_zh(text: str) -> str:
+    """The rows a conflict reason names, in Chinese (第 7 行、工作表“汇总”第 3 行及另外 12 行); as written when the list
+    cannot be read."""
+    names, more, pos = [], None, 0
+    while pos < len(text):
+        m = _NAMED_ROW.match(text, pos)
+        if m is None:
+            return text
+        names.append(f"工作表“{m['sheet']}”第 {m['row']} 行" if m["sheet"] is not None else f"第 {m['row']} 行")
+        more, pos = m["more"], m.end()
+    return "、".join(names) + (f"及另外 {more} 行" if more else "")
+
+
 def _one_reason(reason: str, source: str | None) -> str | None:
     """One English reason in Chinese, or None when no pattern knows it."""
     text = reason.strip()
@@ -197,8 +222,12 @@ def _one_reason(reason: str, source: str | None) -> str | None:
         if m is None:
             continue
         groups = {
-            k: column_label(v, source)
+            k: "、".join(column_label(c, source) for c in v.split(", "))
+            if k == "cols"
+            else column_label(v, source)
             if k.startswith("col")
+            else _rows_zh(v)
+            if k == "rows"
             else _ratio_labels().get(v, v)
             if k == "ratio_label"
             else v

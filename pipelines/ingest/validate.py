@@ -908,14 +908,14 @@ def _reasons(failed: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
     return failed.select(pl.col(ROW_NUMBER), pl.concat_str(texts, separator="; ", ignore_nulls=True).alias("reason"))
 
 
-def first_row_label(sheets: list[dict] | None) -> pl.Expr:
-    """The text naming row ``__first`` beside the row ``ROW_NUMBER`` it repeats: its sheet's row, with the sheet
-    when it is another one (row numbers of later sheets are ordinal × SHEET_ROW_BLOCK + row)."""
+def other_row_label(sheets: list[dict] | None, other: str = "__first") -> pl.Expr:
+    """The text naming row ``other`` beside the row ``ROW_NUMBER`` it is compared with: its sheet's row, with the
+    sheet when it is another one (row numbers of later sheets are ordinal × SHEET_ROW_BLOCK + row)."""
     read = [str(s["sheet"]) for s in sheets or [] if s.get("status") == "read"]
     if not read:
-        return pl.col("__first").cast(pl.Utf8)
-    ordinal = pl.col("__first") // SHEET_ROW_BLOCK
-    row = (pl.col("__first") % SHEET_ROW_BLOCK).cast(pl.Utf8)
+        return pl.col(other).cast(pl.Utf8)
+    ordinal = pl.col(other) // SHEET_ROW_BLOCK
+    row = (pl.col(other) % SHEET_ROW_BLOCK).cast(pl.Utf8)
     if len(read) == 1:
         return row
     sheet = ordinal.replace_strict(list(range(len(read))), pl.Series(read, dtype=pl.Utf8), default=None)
@@ -926,10 +926,17 @@ def first_row_label(sheets: list[dict] | None) -> pl.Expr:
     )
 
 
+def same_value(a: pl.Expr, b: pl.Expr, dtype) -> pl.Expr:
+    """Equal values (nulls equal each other; floats within a relative 1e-9): what makes a row repeating a key a
+    duplicate rather than a conflict (within a file) or a correction (against an earlier file)."""
+    if dtype.is_float():
+        close = (a - b).abs() <= pl.max_horizontal(pl.lit(1.0), a.abs(), b.abs()) * 1e-9
+        return (a.is_null() & b.is_null()) | (a.is_not_null() & b.is_not_null() & close.fill_null(False))
+    return a.eq_missing(b)
+
+
 def _duplicates(good: pl.DataFrame, source: Source, sheets: list[dict] | None = None) -> pl.DataFrame:
-    """Second and later occurrences of a key within the file, naming the first row (ROW_NUMBER, reason). In a
-    workbook the first row is its sheet's row, and a first row on another sheet is named with its sheet: "same as
-    row 2" alone read as the refused row itself (a 汇总 sheet before the month sheets)."""
+    """The rows refused for repeating a key within the file (ROW_NUMBER, reason; see repeated_key_reasons)."""
     key = list(source.key)
     empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "reason": pl.Utf8})
     if good.height == 0:
@@ -942,11 +949,88 @@ def _duplicates(good: pl.DataFrame, source: Source, sheets: list[dict] | None = 
     is_dup = keyed[key[0]].is_duplicated() if len(key) == 1 else keyed.select(key).is_duplicated()
     if not is_dup.any():
         return empty
-    first = keyed.group_by(key).agg(pl.col(ROW_NUMBER).min().alias("__first"))
-    later = keyed.join(first, on=key, how="inner").filter(pl.col(ROW_NUMBER) != pl.col("__first"))
-    key_txt = pl.format(
-        "duplicate record: {} same as row {}",
-        pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/"),
-        first_row_label(sheets),
+    repeated = keyed.filter(is_dup).select(ROW_NUMBER, *[c.name for c in source.columns])
+    return repeated_key_reasons(repeated, source, sheets)
+
+
+# The other rows a conflict reason names: a key repeated hundreds of times names the first few and counts the rest
+# (naming them all would write each row's reason as long as the file).
+CONFLICT_ROWS_NAMED = 5
+
+
+def repeated_key_reasons(repeated: pl.DataFrame, source: Source, sheets: list[dict] | None) -> pl.DataFrame:
+    """ROW_NUMBER and reason of every row to refuse among ``repeated``: the rows of one file, each fine on its own,
+    whose key another of them has too (ROW_NUMBER and the typed contract columns; both ingest paths word their
+    reasons here).
+
+    A key whose rows agree on every contract value loads its first row; the later ones are duplicates naming it
+    (in a workbook with its sheet when the first is on another one: "same as row 2" alone read as the refused row
+    itself). A key whose rows disagree loads none of them: which one is right cannot be told (a 汇总 sheet's
+    cumulative figure before the month sheet's own), so each is refused naming the others and the columns in which
+    the key's rows differ."""
+    key = list(source.key)
+    value_cols = [c.name for c in source.columns if c.name not in key]
+    rows = repeated.sort(ROW_NUMBER)
+    first = rows.group_by(key, maintain_order=True).agg(
+        pl.col(ROW_NUMBER).first().alias("__first"), *[pl.col(c).first().alias("__first:" + c) for c in value_cols]
     )
-    return later.select(pl.col(ROW_NUMBER), key_txt.alias("reason")).sort(ROW_NUMBER)
+    rows = rows.join(first, on=key, how="inner", maintain_order="left")
+    # A column differs within a key when a row's value differs from the key's first row's (compared as a later
+    # file's row is with the loaded one: a float within 1e-9 is the same figure).
+    differs = rows.group_by(key, maintain_order=True).agg(
+        *[(~same_value(pl.col(c), pl.col("__first:" + c), rows.schema[c])).any().alias(c) for c in value_cols]
+    )
+    differing = (
+        pl.concat_str([pl.when(pl.col(c)).then(pl.lit(c)) for c in value_cols], separator=", ", ignore_nulls=True)
+        if value_cols
+        else pl.lit(None, pl.Utf8)
+    )
+    rows = rows.select(ROW_NUMBER, *key, "__first").join(
+        differs.select(*key, pl.when(differing != "").then(differing).alias("__differing")),
+        on=key,
+        how="inner",
+        maintain_order="left",
+    )
+    key_text = pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/")
+    agreeing = rows.filter(pl.col("__differing").is_null())
+    later = agreeing.filter(pl.col(ROW_NUMBER) != pl.col("__first"))
+    duplicates = later.select(
+        pl.col(ROW_NUMBER),
+        pl.format("duplicate record: {} same as row {}", key_text, other_row_label(sheets, "__first")).alias("reason"),
+    )
+    conflicting = rows.filter(pl.col("__differing").is_not_null())
+    if conflicting.height == 0:
+        return duplicates
+    # Each row beside the first few rows of its key (one more than are named: the row itself may be among them).
+    named_rows = conflicting.group_by(key).agg(
+        pl.col(ROW_NUMBER).head(CONFLICT_ROWS_NAMED + 1).alias("__other"), pl.len().cast(pl.Int64).alias("__rows")
+    )
+    pairs = (
+        conflicting.join(named_rows, on=key, how="inner", maintain_order="left")
+        .explode("__other")
+        .filter(pl.col("__other") != pl.col(ROW_NUMBER))
+    )
+    unnamed = pl.col("__rows") - 1 - CONFLICT_ROWS_NAMED
+    conflicts = (
+        pairs.group_by(ROW_NUMBER, maintain_order=True)
+        .agg(
+            key_text.first().alias("__key"),
+            pl.format("row {}", other_row_label(sheets, "__other"))
+            .head(CONFLICT_ROWS_NAMED)
+            .str.join(", ")
+            .alias("__others"),
+            pl.col("__rows").first(),
+            pl.col("__differing").first(),
+        )
+        .select(
+            pl.col(ROW_NUMBER),
+            pl.format(
+                "conflicting records: {} differs from {}{} in {} (no row of this key is loaded)",
+                pl.col("__key"),
+                pl.col("__others"),
+                pl.when(unnamed > 0).then(pl.format(" and {} more rows", unnamed)).otherwise(pl.lit("")),
+                pl.col("__differing"),
+            ).alias("reason"),
+        )
+    )
+    return pl.concat([duplicates, conflicts]).sort(ROW_NUMBER)
