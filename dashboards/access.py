@@ -55,6 +55,10 @@ ID_PREFIX_PAGE: dict[str, str] = {
 SHELL_PREFIXES = ("ipc-", "_pages_")
 # Inputs whose value may name any province because the view they filter is published (the national rankings).
 PUBLISHED_INPUTS = frozenset({"rk-province.value"})
+# The same filters as URL query parameters (page, parameter): the rankings page writes its province filter into the
+# address (assets/url_state.js), so a provincial office's bookmark or language switch of the national ranking
+# filtered to another province carries that province's code and must open as the filter itself does.
+PUBLISHED_QUERY_PARAMS = frozenset({("/rankings", "province")})
 # Rankings columns that are published for every city; the rest (stage, robustness, rank intervals) is internal
 # evaluation detail that only the national office and the city's own province see.
 PUBLISHED_RANKING_COLUMNS = (
@@ -243,6 +247,33 @@ def _codes_in(value) -> list[str]:
     return []
 
 
+def query_codes(search: str | None, page: str | None) -> list[tuple[str, str]]:
+    """(parameter, code) for every unit or province code a page URL's query carries, but those of a published
+    filter of that page (``PUBLISHED_QUERY_PARAMS``): the codes the account's scope must cover (pure)."""
+    out = []
+    for name, vs in parse_qs((search or "").lstrip("?")).items():
+        if (page, name) in PUBLISHED_QUERY_PARAMS:
+            continue
+        out += [(name, c) for v in vs for c in _codes_in(v)]
+    return out
+
+
+def check_page_query(principal: Principal, page: str, search: str | None, snap) -> None:
+    """Refuse a page URL whose query names a city or province outside the account's scope (403 with the
+    "no access" page): the page would otherwise open with every callback refused, blank and unexplained."""
+    from .snapshot import SnapshotUnavailable
+
+    if principal.province_scope() is None:
+        return
+    for name, code in query_codes(search, page):
+        try:
+            allowed = in_scope(principal, snap, code)
+        except SnapshotUnavailable:
+            return  # no snapshot, no data: the page says so, and its callbacks check again
+        if not allowed:
+            deny(principal, "page", f"{page}?{name}={code}", "code outside the account's scope")
+
+
 def page_of_pathname(pathname: str, pages) -> str | None:
     """The page a URL path opens, read as Dash reads it: its router strips the slashes around the path before
     it looks the page up, so '/quality/' and '//quality' open '/quality' and must be checked as '/quality'."""
@@ -311,24 +342,30 @@ def check_callback(principal: Principal, body: dict, snap, pages: dict[str, str]
         authorize(principal, "callback", page=page, target=out)
     _check_declared(principal, body, callbacks.get(output_key))
     values = []
-    for item in list(body.get("inputs") or []) + list(body.get("state") or []):
-        items = item if isinstance(item, list) else [item]  # pattern-matching inputs arrive as lists
-        for it in items:
-            if not isinstance(it, dict):
-                continue
-            key = f"{it.get('id')}.{it.get('property')}"
-            value = it.get("value")
-            if key == "_pages_location.pathname" and isinstance(value, str):
-                page = page_of_pathname(value, pages)
-                if page is not None:
-                    authorize(principal, "page", page=page, target=value)
-            if key == "_pages_location.search" and isinstance(value, str):
-                for vs in parse_qs(value.lstrip("?")).values():
-                    values += [(key, c) for v in vs for c in _codes_in(v)]
-                continue
-            if key in PUBLISHED_INPUTS:
-                continue
-            values += [(key, c) for c in _codes_in(value)]
+    items = [
+        it
+        for item in list(body.get("inputs") or []) + list(body.get("state") or [])
+        for it in (item if isinstance(item, list) else [item])  # pattern-matching inputs arrive as lists
+        if isinstance(it, dict)
+    ]
+    # the page the URL opens, whichever order the inputs come in: its published filters may name any province
+    url_page = None
+    for it in items:
+        if f"{it.get('id')}.{it.get('property')}" == "_pages_location.pathname" and isinstance(it.get("value"), str):
+            url_page = page_of_pathname(it["value"], pages)
+    for it in items:
+        key = f"{it.get('id')}.{it.get('property')}"
+        value = it.get("value")
+        if key == "_pages_location.pathname" and isinstance(value, str):
+            page = page_of_pathname(value, pages)
+            if page is not None:
+                authorize(principal, "page", page=page, target=value)
+        if key == "_pages_location.search" and isinstance(value, str):
+            values += [(key, c) for _name, c in query_codes(value, url_page)]
+            continue
+        if key in PUBLISHED_INPUTS:
+            continue
+        values += [(key, c) for c in _codes_in(value)]
     if principal.province_scope() is None:
         return
     for key, code in values:

@@ -26,7 +26,7 @@ from . import (  # noqa: F401 (access_text: UI strings)
 )
 from .auth import UserStore
 from .components import DOSSIER_KEY, EXTRACTS_KEY, SNAPSHOT_KEY, href
-from .i18n import norm_lang, t
+from .i18n import nav_label, norm_lang, t
 from .indicator_download import FORMATS, prepare_download
 from .pages import (
     alerts,
@@ -76,11 +76,19 @@ def _register_pages() -> None:
 def shell() -> html.Div:
     return html.Div(
         [
+            # Two bars: the title with language, account and sign-out; below it the navigation on one line
+            # (short labels, assets/style.css). Twelve links beside the title wrapped onto two or three lines at
+            # 1366 px and took a third of a laptop screen.
             html.Header(
                 [
-                    html.Div(id="ipc-title", className="ipc-brand"),
+                    html.Div(
+                        [
+                            html.Div(id="ipc-title", className="ipc-brand"),
+                            html.Div(id="ipc-lang", className="ipc-lang"),
+                        ],
+                        className="ipc-header-top",
+                    ),
                     html.Nav(id="ipc-nav", className="ipc-nav"),
-                    html.Div(id="ipc-lang", className="ipc-lang"),
                 ],
                 className="ipc-header",
             ),
@@ -158,8 +166,10 @@ def shell_content(
     visible = [p for p in PAGES if principal is None or access.can_open_page(principal, p.PATH)]
     nav = [
         dcc.Link(
-            t(p.NAV_KEY, lang),
+            nav_label(p.NAV_KEY, lang),
             href=href(p.PATH, lang),
+            # the page's full name as the tooltip where the bar shows a shorter one
+            title=t(p.NAV_KEY, lang),
             className="ipc-nav-link" + (" active" if p.PATH == pathname else ""),
             id=f"nav-{p.__name__.rsplit('.', 1)[-1]}",
         )

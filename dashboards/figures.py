@@ -7,7 +7,7 @@ import math
 import plotly.graph_objects as go
 import polars as pl
 
-from .formatting import axis_title, digits_for, display_scale, strip_unit_suffix, unit_label
+from .formatting import axis_tickformat, axis_title, digits_for, display_scale, strip_unit_suffix, unit_label
 from .i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, label, name_col, t
 from .security import plot_text
 from .theme import (
@@ -274,7 +274,10 @@ def trend_lines(
         title,
         420,
         xaxis={"title": {"text": t("year", lang)}, "dtick": 1},
-        yaxis={"title": {"text": axis_title(name or t("value", lang), unit, lang)}, "tickformat": f",.{digits}f"},
+        yaxis={
+            "title": {"text": axis_title(name or t("value", lang), unit, lang)},
+            "tickformat": axis_tickformat(digits),
+        },
     )
 
 
@@ -390,7 +393,7 @@ def indicator_small_multiples(
         digits = digits_for(v["value"].to_list() if v is not None else [], unit)
         u_label = unit_label(unit, lang)
         hover = f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + u_label}<extra></extra>"
-        layout[f"yaxis{suffix}"]["tickformat"] = f",.{digits}f"
+        layout[f"yaxis{suffix}"]["tickformat"] = axis_tickformat(digits)
         annotations.append(
             {
                 "text": title,

@@ -55,6 +55,12 @@ def digits_for(values, unit: str | None = None) -> int:
     return min(3, max(0, 2 - math.floor(math.log10(typical))))
 
 
+def axis_tickformat(digits: int) -> str:
+    """A value axis's d3 tick format: at most the hover's decimals, trailing zeros dropped, so the ticks of an
+    axis running to 200 read 0, 50 … 200, not 0.00 … 200.00, while 0.25 keeps its digits (pure)."""
+    return f",~.{digits}f"
+
+
 def fmt_value(value, unit: str | None, digits: int, lang: str | None = None, with_unit: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"

@@ -312,6 +312,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "dl_scope": ("范围", "Scope"),
     "dl_format": ("格式", "Format"),
     "dl_button": ("下载", "Download"),
+    # the download's address, to copy into a browser or a script (it was "↓ URL" in both languages)
+    "dl_link": ("↓ 下载链接", "↓ Download link"),
     "dl_rows": ("共 {n} 行", "{n} rows"),
     "dl_note": (
         "CSV为带BOM的UTF-8编码，可直接用Excel打开；表头为中文。",
@@ -435,6 +437,24 @@ def norm_lang(lang: str | None) -> str:
 def t(key: str, lang: str | None) -> str:
     zh, en = TEXT[key]
     return en if norm_lang(lang) == "en" else zh
+
+
+# The navigation bar's labels where the page's name is too long for one line of twelve links at 1366 px (English);
+# the page keeps its full name as its title and as the link's tooltip.
+NAV_SHORT: dict[str, tuple[str, str]] = {
+    "nav_compare": ("城市对比", "Compare"),
+    "nav_profile": ("城市画像", "Profile"),
+    "nav_targets": ("目标进展", "Targets"),
+    "nav_simulator": ("情景模拟", "Simulator"),
+}
+
+
+def nav_label(key: str, lang: str | None) -> str:
+    """A page's label in the navigation bar: its short form when it has one, else its name (``t``)."""
+    pair = NAV_SHORT.get(key)
+    if pair is None:
+        return t(key, lang)
+    return pair[1] if norm_lang(lang) == "en" else pair[0]
 
 
 def label(mapping: dict[str, tuple[str, str]], code: str | None, lang: str | None) -> str:

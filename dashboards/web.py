@@ -288,6 +288,11 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         page = access.page_of_pathname(path, pages) if req.method == "GET" else None
         if page is not None:
             access.authorize(principal, "page", page=page, target=path)
+        if req.method == "GET" and req.query_string and not path.startswith("/_dash") and _wants_html():
+            # a page (the navigation's, or one reached from them such as /flag) opened on another province's city
+            access.check_page_query(
+                principal, page or path, req.query_string.decode("utf-8", "replace"), server.config["IPCITY_SNAPSHOT"]
+            )
         if path == "/_dash-update-component":
             body = req.get_json(silent=True)
             access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages, app.callback_map)

@@ -534,3 +534,39 @@ def test_download_callbacks_refuse_a_malformed_year_or_format_by_name(world):
         r = post(national, body(year, "440000", fmt))
         assert r.status_code == status and said in r.get_data(as_text=True), (year, fmt, r.status_code)
     assert_refused(world, "gd_t", post(world["clients"]["gd_t"], body("abc", "320000", "csv")))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_page_url_naming_another_province_is_refused_with_the_no_access_page(world, lang):
+    """A provincial office's bookmark or shared link to another province's city opened a blank page (the shell,
+    its navigation and the page were all refused as callbacks): the page URL itself is now refused with the
+    "no access" page in the reader's language. Its own cities open as before."""
+    gd = world["clients"]["gd_t"]
+    own, other = world["units"]["440000"][0], world["units"]["320000"][0]
+    for url in (f"/profile?unit={other}", f"/compare?units={own},{other}", f"/flag?unit={other}"):
+        r = gd.get(f"{url}&lang={lang}", headers={"Accept": "text/html"})
+        assert_refused(world, "gd_t", r, other)
+        body = r.get_data(as_text=True)
+        assert 'id="error-page"' in body and ("无权访问" in body if lang == "zh" else "No access" in body)
+    assert gd.get(f"/profile?unit={own}&lang={lang}").status_code == 200
+    assert world["clients"]["national_t"].get(f"/profile?unit={other}&lang={lang}").status_code == 200
+
+
+def test_rankings_filtered_to_another_province_opens_for_a_province_office(world):
+    """The national ranking is published: filtered to another province (the filter is kept in the URL), a
+    provincial office's bookmark or language switch must open it, not a blank page of refused callbacks."""
+    gd = world["clients"]["gd_t"]
+    assert gd.get("/rankings?province=320000&lang=en").status_code == 200
+    for body in (page_body("/rankings", "?province=320000&lang=en"), _shell_body("/rankings", "?province=320000")):
+        r = post(gd, body)
+        assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    # the exemption is the rankings' province filter only: the same code elsewhere is still refused
+    assert_refused(world, "gd_t", post(gd, page_body("/profile", "?unit=320500&lang=zh")))
+    assert_refused(world, "gd_t", post(gd, page_body("/rankings", "?unit=320500&lang=zh")))
+
+
+def _shell_body(pathname: str, search: str) -> dict:
+    return callback_body(
+        [("ipc-title", "children"), ("ipc-nav", "children"), ("ipc-lang", "children"), ("ipc-banner", "children")],
+        [("_pages_location", "pathname", pathname), ("_pages_location", "search", search)],
+    )

@@ -536,3 +536,77 @@ def _find_all(component, type_name: str) -> list:
         if child is not None and not isinstance(child, str | int | float):
             found += _find_all(child, type_name)
     return found
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_navigation_sits_on_its_own_bar_with_labels_short_enough_for_one_line(lang):
+    """The navigation wrapped onto two or three lines beside the title at 1366 px. It is now a bar of its own
+    below the title, language and account, never wrapping at 1366 px or wider, with short labels (the page's
+    full name as the link's tooltip); the browser test measures it."""
+    from pathlib import Path
+
+    import flask
+
+    from dashboards.app import PAGES, shell, shell_content
+    from dashboards.i18n import t
+
+    header = shell().children[0]
+    top, nav = header.children
+    assert nav.id == "ipc-nav" and {c.id for c in top.children} == {"ipc-title", "ipc-lang"}
+    with flask.Flask(__name__).app_context():
+        _, links, _, _ = shell_content("/compare", f"?lang={lang}")
+    assert len(links) == len(PAGES)
+    # ≈ 1366 px minus the margins at 17 px: twelve links of at most ~110 Latin or ~50 CJK characters in all
+    total = sum(len(a.children) for a in links)
+    assert total <= (110 if lang == "en" else 50), [a.children for a in links]
+    compare = next(a for a in links if a.id == "nav-compare")
+    assert compare.title == t("nav_compare", lang) and "active" in compare.className
+    css = (Path(__file__).resolve().parents[1] / "dashboards" / "assets" / "style.css").read_text(encoding="utf-8")
+    rule = next(line for line in css.splitlines() if line.startswith(".ipc-nav {"))
+    assert "flex-wrap: nowrap" in rule
+
+
+def test_value_axes_drop_trailing_zeros():
+    """An axis to 200 read 0.00 … 200.00 (the hover's two decimals); ticks now drop trailing zeros."""
+    import polars as pl
+
+    from dashboards.figures import trend_lines
+    from dashboards.formatting import axis_tickformat
+
+    assert axis_tickformat(2) == ",~.2f"
+    trend = pl.DataFrame(
+        {
+            "unit_code": ["510700"] * 2 + ["410500"] * 2,
+            "unit_name": ["绵阳市"] * 2 + ["安阳市"] * 2,
+            "unit_name_en": ["Mianyang"] * 2 + ["Anyang"] * 2,
+            "year": [2024, 2025] * 2,
+            "value": [180.0, 230.0, 1.2, 1.5],
+        }
+    )
+    fig = trend_lines(trend, ["510700", "410500"], "zh", "QLT01", "件/万人")
+    assert "~" in fig.layout.yaxis.tickformat
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_extract_list_names_the_province_in_the_page_language_and_the_time_plainly(lang):
+    from dashboards.i18n import t
+    from dashboards.pages import downloads
+
+    entry = {
+        "province_code": "440000",
+        "province_name": "广东省",
+        "year": 2025,
+        "version": 1,
+        "release_id": "2025-x",
+        "generated_at": "2026-12-04T19:54:25",
+        "previous_version": None,
+        "changes": 0,
+        "files": [{"table": "all", "format": "xlsx", "path": "440000/2025/v1/a.xlsx"}],
+    }
+    [row] = downloads.extract_rows([entry], lang, {"440000": ("广东省", "Guangdong")})
+    assert row["province"] == ("Guangdong" if lang == "en" else "广东省")
+    assert row["generated_at"] == "2026-12-04 19:54"
+    # without the names (no snapshot) the manifest's name, never a code or nothing
+    assert downloads.extract_rows([entry], lang)[0]["province"] == "广东省"
+    # the download link says what it is in the page's language ("↓ URL" in both before)
+    assert t("dl_link", lang) == ("↓ 下载链接" if lang == "zh" else "↓ Download link")

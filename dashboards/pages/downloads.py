@@ -21,8 +21,9 @@ from ..components import (
     snapshot,
     year_dropdown,
 )
-from ..i18n import province_col, t
+from ..i18n import norm_lang, province_col, t
 from ..indicator_download import FORMATS, indicator_extract, prepare_download
+from ..snapshot import SnapshotUnavailable
 
 PATH = "/downloads"
 NAV_KEY = "nav_downloads"
@@ -51,8 +52,25 @@ EXTRACT_ROUTE = "/extracts/"
 MAX_CHANGE_ROWS = 1000
 
 
-def extract_rows(entries: list[dict], lang: str) -> list[dict]:
-    """One row per extract version: what it is, which release, what changed, and its files as links."""
+def shown_time(stamp: str | None) -> str:
+    """An ISO time stamp as an official reads it: '2026-12-04T19:54:25' → '2026-12-04 19:54' (pure)."""
+    return str(stamp or "").replace("T", " ")[:16]
+
+
+def _province_name(entry: dict, lang: str, names: dict[str, tuple[str, str]]) -> str:
+    pair = names.get(entry["province_code"])
+    if pair is None:
+        return entry["province_name"]
+    return (pair[1] or pair[0]) if norm_lang(lang) == "en" else pair[0]
+
+
+def extract_rows(
+    entries: list[dict], lang: str, province_names: dict[str, tuple[str, str]] | None = None
+) -> list[dict]:
+    """One row per extract version: what it is, which release, what changed, and its files as links.
+
+    The province is named in the page's language (``province_names``: code → (zh, en); the manifest's Chinese
+    name when the code is not there)."""
     rows = []
     for e in entries:
         files = {}
@@ -68,12 +86,12 @@ def extract_rows(entries: list[dict], lang: str) -> list[dict]:
         )
         rows.append(
             {
-                "province": e["province_name"],
+                "province": _province_name(e, lang, province_names or {}),
                 "province_code": e["province_code"],
                 "year": e["year"],
                 "version": e["version"],
                 "release_id": e["release_id"],
-                "generated_at": e["generated_at"],
+                "generated_at": shown_time(e["generated_at"]),
                 "changes": changes,
                 "files": links,
             }
@@ -99,6 +117,14 @@ def change_rows(root, entries: list[dict]) -> list[dict]:
     return out[:MAX_CHANGE_ROWS]
 
 
+def _province_names() -> dict[str, tuple[str, str]]:
+    try:
+        provs = queries.provinces(snapshot())
+    except SnapshotUnavailable:
+        return {}
+    return {r["province_code"]: (r["province_name"], r["province_name_en"]) for r in provs.iter_rows(named=True)}
+
+
 def extracts_section(principal, lang: str):
     root = extracts_dir()
     scope = principal.province_scope()
@@ -106,11 +132,12 @@ def extracts_section(principal, lang: str):
     if not entries:
         return section(t("ex_title", lang), html.P(t("ex_none", lang), className="ipc-muted", id="ex-none"))
     cols = [
-        {"field": "province", "headerName": t("ex_province", lang), "maxWidth": 130},
-        {"field": "year", "headerName": t("ex_year", lang), "maxWidth": 110},
-        {"field": "version", "headerName": t("ex_version", lang), "maxWidth": 90},
+        # wide enough for the English headers ("Evaluation year", "Version") to show whole
+        {"field": "province", "headerName": t("ex_province", lang), "minWidth": 120, "maxWidth": 160},
+        {"field": "year", "headerName": t("ex_year", lang), "minWidth": 130, "maxWidth": 150},
+        {"field": "version", "headerName": t("ex_version", lang), "minWidth": 110, "maxWidth": 120},
         {"field": "release_id", "headerName": t("ex_release", lang), "minWidth": 220},
-        {"field": "generated_at", "headerName": t("ex_generated", lang), "maxWidth": 180},
+        {"field": "generated_at", "headerName": t("ex_generated", lang), "minWidth": 170, "maxWidth": 190},
         {"field": "changes", "headerName": t("ex_changes", lang), "minWidth": 140},
         {"field": "files", "headerName": t("ex_files", lang), "cellRenderer": "markdown", "minWidth": 260},
     ]
@@ -126,7 +153,7 @@ def extracts_section(principal, lang: str):
     changes = change_rows(root, entries)
     return section(
         t("ex_title", lang),
-        grid("ex-grid", lang, cols, extract_rows(entries, lang), height=360),
+        grid("ex-grid", lang, cols, extract_rows(entries, lang, _province_names()), height=360),
         html.H3(t("ex_changes", lang), className="ipc-section-title"),
         grid("ex-changes", lang, change_cols, changes, height=260)
         if changes
@@ -172,7 +199,7 @@ def layout(lang: str, year=None, **_):
                     ),
                 ),
                 control(" ", html.Button(t("dl_button", lang), id="dl-button", className="ipc-button")),
-                control(" ", html.A("↓ URL", id="dl-link", href="#", className="ipc-link")),
+                control(" ", html.A(t("dl_link", lang), id="dl-link", href="#", className="ipc-link")),
             ],
             className="ipc-controls",
         ),
