@@ -152,7 +152,7 @@ def _yearly_checks(con, run_id: str, source: Source, years: list[int], codes) ->
     record_results(con, run_id, source.table, r)
     out.append((None, r))
     cfg = load_config().get("row_sample", {})
-    frame, _ = run_sample_frame(con, source, years, int(cfg.get("max_rows", 50_000)), int(cfg.get("seed", 0)))
+    frame, _ = run_sample_frame(con, source, years, int(cfg.get("max_rows", 10_000)), int(cfg.get("seed", 0)))
     # partition=None: the per-partition expectations (partition window, row count against last year,
     # freshness) are the profile's, over every row rather than a sample.
     r = validate(source.table, frame, context={"valid_region_codes": codes})
