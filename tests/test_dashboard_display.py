@@ -408,6 +408,40 @@ def test_quality_checks_name_assets_and_expectations_in_words(lang):
     assert column["tooltipField"] == "asset"
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_checks_are_named_in_words_with_the_technical_name_on_hover(lang):
+    """amount_10k_yuan__not_null reads "质押金额(万元)：不为空" / "Amount 10k yuan: not null": the column by the
+    contract's header, the check's kind translated; the technical name stays on hover and in its own column."""
+    from dashboards.pages import quality
+
+    label = quality.check_label
+    cases = {
+        ("amount_10k_yuan__not_null", "raw.pledge_loans"): ("质押金额(万元)：不为空", "Amount 10k yuan: not null"),
+        ("city_code__known_region", "raw.cities"): ("城市代码：行政区划代码已知", "City code: known region code"),
+        ("composite_index__non_negative", "marts.fct_city_score_year"): (
+            "综合指数：不为负数",
+            "Composite index: not negative",
+        ),
+        ("row_count__vs_previous_year", "raw.patent_grants"): (
+            "行数：与上年相比变化合理",
+            "Row count: change against the previous year plausible",
+        ),
+        ("freshness", "raw.pledge_loans"): ("数据及时更新", "Data up to date"),
+    }
+    for (name, asset), pair in cases.items():
+        assert label(name, asset, None, lang) == pair[lang == "en"]
+    # a kind without a label is said by its expectation type; failing that, as it is
+    unique = '{"type": "expect_column_values_to_be_unique", "kwargs": {"column": "x"}}'
+    assert label("x__brand_new", "raw.x", unique, lang).endswith("取值唯一" if lang == "zh" else "Values unique")
+    assert label("x__brand_new", "raw.x", None, lang).endswith("brand_new")
+    rows = quality.check_rows(_quality_checks(), lang)
+    assert rows[0]["check_label"] == ("城市代码：不为空" if lang == "zh" else "City code: not null")
+    assert rows[0]["check_name"] == "city_code__not_null"
+    cols = {c["field"]: c for c in _check_grid_columns(lang)}
+    assert cols["check_label"]["tooltipField"] == "check_name" and "check_name" in cols
+    assert all("__" not in r["check_label"] for r in rows[:2])
+
+
 def _check_grid_columns(lang):
     from dashboards.pages import quality
 
@@ -610,3 +644,29 @@ def test_extract_list_names_the_province_in_the_page_language_and_the_time_plain
     assert downloads.extract_rows([entry], lang)[0]["province"] == "广东省"
     # the download link says what it is in the page's language ("↓ URL" in both before)
     assert t("dl_link", lang) == ("↓ 下载链接" if lang == "zh" else "↓ Download link")
+
+
+def test_watchlist_is_named_apart_from_the_alerts_and_its_empty_list_says_whose():
+    """退出预警 beside 预警 read as the same page: the watchlist is 整改/退出风险名单 (风险名单 in the bar); a
+    provincial office's empty list says 本省, since it holds that province's cities only."""
+    from dashboards.access import Principal
+    from dashboards.i18n import nav_label, t
+    from dashboards.pages import watchlist
+
+    assert t("nav_watchlist", "zh") == "整改/退出风险名单"
+    assert "预警" not in nav_label("nav_watchlist", "zh") and "预警" not in t("nav_watchlist", "zh")
+    national, province = Principal("chief", "national"), Principal("gdoffice", "province", "44")
+    assert "本省" not in watchlist.empty_text(national, "zh")
+    assert watchlist.empty_text(province, "zh").startswith("本省")
+    assert "your province" in watchlist.empty_text(province, "en")
+
+
+def test_grid_pager_reads_naturally_in_chinese():
+    """AG Grid composes "{page} 1 {of} 4": 第 1 / 4, and the stylesheet closes it with 页 (not "页 1 / 4")."""
+    from pathlib import Path
+
+    from dashboards.components import AG_GRID_LOCALE_ZH
+
+    assert (AG_GRID_LOCALE_ZH["page"], AG_GRID_LOCALE_ZH["of"]) == ("第", "/")
+    css = (Path(__file__).parents[1] / "dashboards/assets/style.css").read_text(encoding="utf-8")
+    assert '.ipc-grid:lang(zh) .ag-paging-description::after { content: "页"' in css

@@ -1,4 +1,4 @@
-"""退出预警 Watchlist: units on watch, in rectification and exit candidates, with robustness and dossiers."""
+"""整改/退出风险名单 Watchlist: units on watch, in rectification and exit candidates, with robustness and dossiers."""
 
 from __future__ import annotations
 
@@ -67,6 +67,11 @@ def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dic
             }
         )
     return rows
+
+
+def empty_text(principal, lang: str) -> str:
+    """The empty list's sentence: a provincial office's list holds its own province only, so it says 本省."""
+    return t("wl_empty" if principal.is_national else "wl_empty_province", lang)
 
 
 def columns(lang: str) -> list[dict]:
@@ -167,13 +172,14 @@ def register_callbacks(app) -> None:
     )
     def update(year, lang):
         snap = snapshot()
-        df = access.only_visible(access.current_principal(), snap, queries.watchlist(snap, int(year), dossier_dir()))
+        principal = access.current_principal()
+        df = access.only_visible(principal, snap, queries.watchlist(snap, int(year), dossier_dir()))
         if df is None:
             return [], unavailable(lang)
         counts = {s: int((df["stage"] == s).sum()) for s in queries.WATCH_STAGES}
         cards = [card(label(STAGES, s, lang), str(counts[s]), f"wl-card-{s}") for s in queries.WATCH_STAGES]
         if not df.height:
-            return cards, html.P(t("wl_empty", lang), className="ipc-muted")
+            return cards, html.P(empty_text(principal, lang), className="ipc-muted")
         # Sized to its rows: a watchlist is a few dozen cities at most and should read like a list, not a box.
         return cards, grid(
             "wl-grid", lang, columns(lang), watch_rows(df, lang, int(year)), height=None, pagination=False
