@@ -354,6 +354,56 @@ def test_programme_roster_in_english_names_city_province_and_programme_in_englis
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
+def test_programme_source_notes_read_in_the_page_language(lang):
+    """The curator's fields ("confidence: high | batch: …") were shown raw on the Chinese page; links and quoted
+    source text stay as published."""
+    from dashboards.pages import programmes
+
+    note = (
+        "https://example.gov.cn/a.html | 昌平区获批(国知发运函字〔2026〕25号) | confidence: high | "
+        "batch: 2026-03 (2025-2027 round; 国知发运函字〔2026〕25号)"
+    )
+    text = programmes.source_text(note, lang)
+    if lang == "zh":
+        assert text == (
+            "https://example.gov.cn/a.html；昌平区获批(国知发运函字〔2026〕25号)；可信度：高；"
+            "批次：2026-03（2025–2027年轮次；国知发运函字〔2026〕25号）"
+        )
+        assert (
+            programmes.source_text("confidence: medium | batch: 2024-01 (2nd)", lang)
+            == "可信度：中；批次：2024-01（第2批）"
+        )
+        assert programmes.source_text("batch: unclear (2022-08 or 2024-01)", lang) == "批次：不明（2022-08 或 2024-01）"
+        assert "confidence" not in text and "batch" not in text
+    else:
+        assert text.endswith("Confidence: high; Batch: 2026-03 (2025–2027 round; 国知发运函字〔2026〕25号)")
+        assert programmes.source_text("batch: 2024-01 (2nd)", lang) == "Batch: 2024-01 (batch 2)"
+    assert programmes.source_text(None, lang) == ""
+
+
+def test_programme_third_party_table_names_cities_in_english():
+    from dashboards.pages import programmes
+
+    frame = pl.DataFrame(
+        {
+            "unit_code": ["320600", "110114"],
+            "unit_name": ["南通市", "昌平区"],
+            "cycle": ["2024-2026"] * 2,
+            "status": ["pending"] * 2,
+            "evaluator": [None, None],
+            "report_version": [None, None],
+            "third_party_score": [None, None],
+            "findings": [None, None],
+        }
+    )
+    names = {"320600": "Nantong"}
+    en = [r["unit_name"] for r in programmes.third_party_rows(frame, "en", names)]
+    zh = [r["unit_name"] for r in programmes.third_party_rows(frame, "zh", names)]
+    assert en == ["Nantong", "昌平区"]  # no English name in the city list: the name as published, never invented
+    assert zh == ["南通市", "昌平区"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_watchlist_keeps_stage_and_city_whole_and_in_view(lang):
     """At 1366×768 the English stage ("Exit can…") and city ("Taizhou (Jiang…") were cut, and scrolling right to
     the why-flagged link lost which city a row was: both columns are wide enough and pinned."""
@@ -670,3 +720,27 @@ def test_grid_pager_reads_naturally_in_chinese():
     assert (AG_GRID_LOCALE_ZH["page"], AG_GRID_LOCALE_ZH["of"]) == ("第", "/")
     css = (Path(__file__).parents[1] / "dashboards/assets/style.css").read_text(encoding="utf-8")
     assert '.ipc-grid:lang(zh) .ag-paging-description::after { content: "页"' in css
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_simulator_names_the_rule_of_a_parameter_in_words(lang):
+    """The small print under a rule parameter was its id ("规则参数 GEN.robust_share"): the rule in words, the id
+    on hover (the layout sets the caption's title to the key)."""
+    from dashboards.pages import simulator
+
+    caption = simulator.rule_caption("R2.regress_points", lang)
+    assert caption == ("所属规则：整改：综合指数下降" if lang == "zh" else "Rule: Rectification: index decline")
+    assert "GEN" not in simulator.rule_caption("GEN.robust_share", lang)
+    assert simulator.rule_caption("ZZ9.new_param", lang).endswith("ZZ9")  # an unnamed rule by its code
+
+
+def test_programme_texts_use_full_width_punctuation_in_chinese():
+    """Chinese sentences with "," and ":" read as typed on an English keyboard: full width, placeholders untouched."""
+    import re
+
+    from dashboards.i18n_programme import PROGRAMME_TEXT
+
+    for key, (zh, _en) in PROGRAMME_TEXT.items():
+        bare = re.sub(r"\{[^}]*\}", "", zh)
+        if re.search(r"[\u4e00-\u9fff]", bare):
+            assert not re.search(r"[,:;()]", bare), (key, zh)
