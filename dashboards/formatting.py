@@ -93,6 +93,34 @@ def plotly_format(unit: str | None, digits: int) -> str:
     return f",.{digits}f"
 
 
+def distinct_digits(values: list, unit: str | None, digits: int) -> int:
+    """More decimals until the values that differ also read differently (current 0.031 vs target 0.034)."""
+    present = [v for v in values if v is not None]
+    while digits < 4:
+        shown = {fmt_value(v, unit, digits) for v in present}
+        if len(shown) == len(set(present)):
+            break
+        digits += 1
+    return digits
+
+
+def target_digits(rows: list[dict], units: dict[str, str | None]) -> dict[str, int]:
+    """One precision per indicator for the whole target table (both plans' rows): a column of QLT01 read "74 … 232"
+    on one row and "31.8 … 63.9" on the next. Chosen from all its values, then raised until every row's values
+    that differ read differently."""
+    values: dict[str, list] = {}
+    for r in rows:
+        values.setdefault(r["indicator_code"], []).extend(
+            r.get(k) for k in ("baseline_value", "target_value", "current_value")
+        )
+    digits = {code: digits_for(v, units.get(code)) for code, v in values.items()}
+    for r in rows:
+        code = r["indicator_code"]
+        row = [r.get("baseline_value"), r.get("target_value"), r.get("current_value")]
+        digits[code] = distinct_digits(row, units.get(code), digits[code])
+    return digits
+
+
 # "中文名(English name)" — one name given in both languages, as an uploaded evaluator's name may be
 _BILINGUAL = re.compile(
     r"^\s*(?P<zh>[^()（）]*[\u4e00-\u9fff][^()（）]*?)\s*[(（](?P<en>[^()（）\u4e00-\u9fff]*[A-Za-z][^()（）\u4e00-\u9fff]*)[)）]\s*$"

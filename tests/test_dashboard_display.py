@@ -609,6 +609,8 @@ def test_profile_acceptance_score_is_never_shown_across_its_band_threshold(score
     cells = [c.children for c in _find_all(view, "Td")]
     assert shown in cells, cells
     assert not any(c in ("60.0", "70.0") for c in cells if isinstance(c, str)) or score == 70.0
+    # one format across the row: the indicator and third-party scores beside it have two decimals too
+    assert cells[1] == "62.00" and cells[2].startswith("50.00 (×0.3)"), cells
 
 
 def _find_all(component, type_name: str) -> list:
@@ -744,3 +746,56 @@ def test_programme_texts_use_full_width_punctuation_in_chinese():
         bare = re.sub(r"\{[^}]*\}", "", zh)
         if re.search(r"[\u4e00-\u9fff]", bare):
             assert not re.search(r"[,:;()]", bare), (key, zh)
+
+
+def test_download_preview_shows_one_precision_per_indicator_and_shares_in_per_cent():
+    """The preview showed the file's 4-decimal values (4.7655, 0.6731) and scores as 24 beside 22.02: each indicator
+    now has one precision (digits_for), shares read as per cent, scores one decimal; the numbers stay numbers."""
+    from dashboards.indicator_download import EXTRACT_HEADERS as H
+    from dashboards.pages import downloads
+
+    df = pl.DataFrame(
+        {
+            H["indicator_code"]: ["ENV01", "ENV01", "PRO01", "PRO02"],
+            H["unit"]: ["人次/万人", "人次/万人", "比率", "天"],
+            H["raw_value"]: [4.7655, 0.513, 0.6731, 73.0],
+            H["value"]: [4.7655, 0.513, 0.6731, 73.0],
+            H["normalised_score"]: [22.02, 14.9, 48.43, 24.0],
+        }
+    )
+    rows = downloads.preview_rows(df)
+    assert [(r["_digits"], r["_scale"]) for r in rows] == [(2, 1.0), (2, 1.0), (1, 100.0), (1, 1.0)]
+    assert rows[0][H["raw_value"]] == 4.7655  # still a number: the grid formats and sorts it
+    cols = {c["field"]: c for c in downloads.preview_columns(df.columns)}
+    for header in (H["raw_value"], H["value"]):
+        assert cols[header]["valueFormatter"] == downloads.VALUE_FORMAT["valueFormatter"]
+    assert "'.1f'" in cols[H["normalised_score"]]["valueFormatter"]["function"]
+
+
+def test_profile_target_table_has_one_precision_per_indicator():
+    """QLT01 read "74 → 120, 232" in the 2021–2025 row and "31.8 → 51.0, 63.9" in the 2016–2020 row; one indicator
+    now has one precision in every row (as in the value table beside it: 232.0)."""
+    targets = pl.DataFrame(
+        {
+            "plan_id": ["plan_2016_2020", "plan_2021_2025", "plan_2021_2025"],
+            "indicator_code": ["QLT01", "QLT01", "PRO01"],
+            "baseline_value": [31.8, 74.0, 0.879],
+            "target_value": [51.0, 120.0, 0.948],
+            "current_year": [2020, 2025, 2025],
+            "current_value": [63.9, 232.0125, 0.862],
+            "progress_index": [1.0, 1.0, -0.24],
+            "status": ["achieved", "achieved", "deteriorating"],
+        }
+    )
+    catalog = pl.DataFrame(
+        {
+            "indicator_code": ["QLT01", "PRO01"],
+            "unit": ["件/万人", "比率"],
+            "name_zh": ["每万人口发明专利拥有量", "行政执法案件结案率"],
+            "name_en": ["Invention patents in force per 10k people", "Case closure rate"],
+        }
+    )
+    rows = profile.target_rows(targets, catalog, "zh")
+    qlt = [(r["baseline_value"], r["target_value"], r["current_value"]) for r in rows if r["indicator_code"] == "QLT01"]
+    assert qlt == [("31.8", "51.0", "63.9"), ("74.0", "120.0", "232.0")]
+    assert [r["current_value"] for r in rows if r["indicator_code"] == "PRO01"] == ["86.2"]

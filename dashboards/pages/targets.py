@@ -28,7 +28,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..formatting import digits_for, fmt_value
+from ..formatting import fmt_value, target_digits
 from ..i18n import PLANS, TARGET_STATUS, label, name_col, province_col, t
 from ..security import markdown_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
@@ -131,10 +131,12 @@ def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, l
     )
     worst = lag.with_columns(attainment=attainment).sort("attainment", "progress_index", nulls_last=True).head(n)
     rows = []
-    for r in worst.to_dicts():
+    worst_rows = worst.to_dicts()
+    # one precision per indicator down the columns (as on the profile's target table), not one per row
+    digits = target_digits(worst_rows, ind_units)
+    for r in worst_rows:
         unit = ind_units.get(r["indicator_code"])
-        values = [r["baseline_value"], r["target_value"], r["current_value"]]
-        d = digits_for(values, unit)
+        d = digits[r["indicator_code"]]
         rows.append(
             {
                 # a Markdown cell: the name from data is escaped so it can never become a link or a tag
