@@ -3,7 +3,7 @@ section, 简体中文 and English. Merged into ``dashboards.i18n.TEXT`` so ``t()
 
 from __future__ import annotations
 
-from pipelines.labels import third_party_status_labels
+from pipelines.labels import label_set, third_party_status_labels
 
 # fct_third_party_evaluation.status labels: the labels seed's third_party_status list
 THIRD_PARTY_STATUS: dict[str, tuple[str, str]] = third_party_status_labels()
@@ -181,6 +181,7 @@ PEER_SCOPES: dict[str, tuple[str, str]] = {
 }
 
 
+_STAGES = label_set("stage")
 # The evaluation rules by code (marts.evaluation_rules.rule_code): the simulator names the rule a parameter belongs
 # to in words, its id ("R2.regress_points") on hover.
 RULE_NAMES = {
@@ -189,8 +190,9 @@ RULE_NAMES = {
     "W2": ("关注：关键目标滞后", "Watch: key targets lagging"),
     "R1": ("整改：连续关注", "Rectification: years on watch"),
     "R2": ("整改：综合指数下降", "Rectification: index decline"),
-    "X1": ("退出候选", "Exit candidate"),
-    "EX1": ("示范", "Exemplary"),
+    # the stages the two rules set, by the labels seed's words (one definition)
+    "X1": _STAGES["exit_candidate"],
+    "EX1": _STAGES["exemplary"],
     "TS": ("目标进展状态", "Target status"),
     "AMB": ("目标雄心", "Target ambition"),
     "RPT": ("数据报送", "Reporting"),
