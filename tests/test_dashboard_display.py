@@ -799,3 +799,23 @@ def test_profile_target_table_has_one_precision_per_indicator():
     qlt = [(r["baseline_value"], r["target_value"], r["current_value"]) for r in rows if r["indicator_code"] == "QLT01"]
     assert qlt == [("31.8", "51.0", "63.9"), ("74.0", "120.0", "232.0")]
     assert [r["current_value"] for r in rows if r["indicator_code"] == "PRO01"] == ["86.2"]
+
+
+def test_trend_axis_title_is_wrapped_to_the_plot_and_says_its_unit_once():
+    """The English trend's vertical title ("Invention patents in force per 10k people (per 10k people)") ran past the
+    plot into the chart title: it is wrapped in lines (<br>), the axis makes room, and the unit is not said twice."""
+    from dashboards.formatting import axis_title, wrap_axis_title
+    from dashboards.figures import trend_lines
+
+    name = "High-value invention patents in force per 10k people"
+    assert axis_title(name, "件/万人", "en") == name
+    assert axis_title("结案周期中位数", "天", "zh") == "结案周期中位数 (天)"
+    wrapped = wrap_axis_title(name)
+    assert wrapped.replace("<br>", " ") == name and all(len(line) <= 40 for line in wrapped.split("<br>"))
+    assert wrap_axis_title("每万人口高价值发明专利拥有量（件/万人）") == "每万人口高价值发明专利拥有量（件/万人）"
+    assert "<br>" in wrap_axis_title("每万人口高价值发明专利拥有量每万人口高价值发明专利拥有量")
+    trend = pl.DataFrame(
+        {"unit_code": ["510700"] * 2, "year": [2024, 2025], "value": [150.0, 232.0], "unit_name": ["绵阳市"] * 2}
+    ).with_columns(unit_name_en=pl.lit("Mianyang"))
+    fig = trend_lines(trend, ["510700"], "en", "QLT01 " + name, unit="件/万人", name=name)
+    assert "<br>" in fig.layout.yaxis.title.text and fig.layout.yaxis.automargin is True
