@@ -11,10 +11,10 @@ from .formatting import (
     axis_tickformat,
     axis_title,
     digits_for,
-    wrap_axis_title,
     display_scale,
     strip_unit_suffix,
     unit_label,
+    wrap_axis_title,
 )
 from .i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, label, name_col, t
 from .security import plot_text

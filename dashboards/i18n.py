@@ -261,6 +261,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "created_at": ("时间", "Created"),
     # watchlist
     "wl_title": ("关注、整改与退出候选城市", "Cities on watch, in rectification and exit candidates"),
+    "wl_links": ("原因与档案", "Why and dossier"),
     "wl_empty": ("本年度没有关注、整改或退出候选城市。", "No cities on the watchlist this year."),
     # a provincial office sees its own province's cities only: "this year" alone would read as the whole country
     "wl_empty_province": (

@@ -804,8 +804,8 @@ def test_profile_target_table_has_one_precision_per_indicator():
 def test_trend_axis_title_is_wrapped_to_the_plot_and_says_its_unit_once():
     """The English trend's vertical title ("Invention patents in force per 10k people (per 10k people)") ran past the
     plot into the chart title: it is wrapped in lines (<br>), the axis makes room, and the unit is not said twice."""
-    from dashboards.formatting import axis_title, wrap_axis_title
     from dashboards.figures import trend_lines
+    from dashboards.formatting import axis_title, wrap_axis_title
 
     name = "High-value invention patents in force per 10k people"
     assert axis_title(name, "件/万人", "en") == name
@@ -819,3 +819,48 @@ def test_trend_axis_title_is_wrapped_to_the_plot_and_says_its_unit_once():
     ).with_columns(unit_name_en=pl.lit("Mianyang"))
     fig = trend_lines(trend, ["510700"], "en", "QLT01 " + name, unit="件/万人", name=name)
     assert "<br>" in fig.layout.yaxis.title.text and fig.layout.yaxis.automargin is True
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_wide_tables_fit_1366_so_no_figure_is_cut_at_the_edge(lang):
+    """At 1366 px a grid's columns scrolled under the window's edge: "20.0" read "20." on the target shares, the
+    watchlist's rules were cut. Their minimum widths now fit (the watchlist has ~1,000 px beside its two pinned
+    columns; the share tables are stacked, full width) and long names wrap instead of "新疆维…"."""
+    from dashboards.pages import targets, watchlist
+
+    cols = watchlist.columns(lang)
+    unpinned = [c for c in cols if c.get("pinned") != "left"]
+    assert sum(c.get("minWidth", 100) for c in unpinned) <= 1000
+    assert all(c["minWidth"] <= c.get("maxWidth", 10**6) for c in unpinned)
+    by_field = {c["field"]: c for c in cols}
+    assert by_field["links"]["cellRenderer"] == "markdown" and by_field["rules_text"]["wrapText"]
+    assert by_field["province_name_en" if lang == "en" else "province_name"]["wrapText"]
+    first = {"field": "name", "headerName": "x", "pinned": "left", "minWidth": 120}
+    share = targets.share_columns(first, lang)
+    assert sum(c["minWidth"] for c in share) <= 590 and share[0]["wrapText"]
+    assert all(c.get("filter") is False for c in share[1:])  # no filter button eating a narrow header
+
+
+def test_watchlist_links_cell_has_why_and_dossier_on_two_lines():
+    from dashboards.pages import watchlist
+
+    row = {
+        "unit_code": "321200",
+        "unit_name": "泰州市",
+        "stage": "exit_candidate",
+        "is_robust": True,
+        "share_bottom": 1.0,
+        "composite_index": 26.9,
+        "targets_lagging": 4,
+        "targets_evaluable": 4,
+        "rank": 64,
+        "n_ranked": 65,
+        "p05_rank": 64,
+        "p95_rank": 65,
+        "dossier_html": "321200_2025.html",
+        "dossier_md": None,
+        "year": 2025,
+    }
+    [r] = watchlist.watch_rows(pl.DataFrame([row]), "zh", 2025)
+    why, dossier = r["links"].split("  \n")
+    assert why.startswith("[为何被标记](/flag?") and dossier == "[HTML](/dossiers/321200_2025.html)"
