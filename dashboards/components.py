@@ -49,7 +49,7 @@ AG_GRID_LOCALE_ZH = {
     "cancelFilter": "取消",
     "noRowsToShow": "无数据",
     "loadingOoo": "加载中…",
-    "page": "页",
+    "page": "第",  # "第 1 / 4 页": the closing 页 is the stylesheet's (.ag-paging-description::after)
     "of": "/",
     "to": "至",
     "more": "更多",

@@ -7,7 +7,15 @@ import math
 import plotly.graph_objects as go
 import polars as pl
 
-from .formatting import axis_tickformat, axis_title, digits_for, display_scale, strip_unit_suffix, unit_label
+from .formatting import (
+    axis_tickformat,
+    axis_title,
+    digits_for,
+    display_scale,
+    strip_unit_suffix,
+    unit_label,
+    wrap_axis_title,
+)
 from .i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, label, name_col, t
 from .security import plot_text
 from .theme import (
@@ -275,8 +283,10 @@ def trend_lines(
         420,
         xaxis={"title": {"text": t("year", lang)}, "dtick": 1},
         yaxis={
-            "title": {"text": axis_title(name or t("value", lang), unit, lang)},
+            # wrapped to the plot's height, and room made for the lines (never running into the chart title)
+            "title": {"text": wrap_axis_title(axis_title(name or t("value", lang), unit, lang))},
             "tickformat": axis_tickformat(digits),
+            "automargin": True,
         },
     )
 

@@ -75,9 +75,39 @@ def fmt_value(value, unit: str | None, digits: int, lang: str | None = None, wit
 def axis_title(name: str, unit: str | None, lang: str | None) -> str:
     """'name (unit)' without repeating a unit the name already carries (结案周期中位数(天) → no '(天) (天)')."""
     u = unit_label(unit, lang)
-    if not u or f"({unit})" in name or f"（{unit}）" in name or f"({u})" in name:
+    # ... nor a unit the name says in words ("Invention patents in force per 10k people" needs no "(per 10k people)")
+    if not u or f"({unit})" in name or f"（{unit}）" in name or f"({u})" in name or (u != "%" and name.endswith(u)):
         return name
     return f"{name} ({u})"
+
+
+def _display_width(text: str) -> int:
+    """Width in half-width characters: a CJK character is as wide as two Latin ones."""
+    return sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1 for ch in text)
+
+
+def wrap_axis_title(text: str, width: int = 40) -> str:
+    """A long axis title in lines of at most ``width`` half-width characters, joined by Plotly's <br>: a vertical
+    title longer than the plot ran past it into the chart title ("Invention patents in force per 10k people (per
+    10k people)" at 420 px). English breaks between words; Chinese (no spaces) between characters (pure)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if _display_width(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        for ch in word:  # a word (or a Chinese phrase) wider than a line is cut between characters
+            if _display_width(line + ch) > width:
+                lines.append(line)
+                line = ""
+            line += ch
+    if line:
+        lines.append(line)
+    return "<br>".join(lines)
 
 
 def strip_unit_suffix(name: str, unit: str | None) -> str:
@@ -91,6 +121,34 @@ def strip_unit_suffix(name: str, unit: str | None) -> str:
 def plotly_format(unit: str | None, digits: int) -> str:
     """A d3 format for hover/tick labels of values already multiplied by display_scale."""
     return f",.{digits}f"
+
+
+def distinct_digits(values: list, unit: str | None, digits: int) -> int:
+    """More decimals until the values that differ also read differently (current 0.031 vs target 0.034)."""
+    present = [v for v in values if v is not None]
+    while digits < 4:
+        shown = {fmt_value(v, unit, digits) for v in present}
+        if len(shown) == len(set(present)):
+            break
+        digits += 1
+    return digits
+
+
+def target_digits(rows: list[dict], units: dict[str, str | None]) -> dict[str, int]:
+    """One precision per indicator for the whole target table (both plans' rows): a column of QLT01 read "74 … 232"
+    on one row and "31.8 … 63.9" on the next. Chosen from all its values, then raised until every row's values
+    that differ read differently."""
+    values: dict[str, list] = {}
+    for r in rows:
+        values.setdefault(r["indicator_code"], []).extend(
+            r.get(k) for k in ("baseline_value", "target_value", "current_value")
+        )
+    digits = {code: digits_for(v, units.get(code)) for code, v in values.items()}
+    for r in rows:
+        code = r["indicator_code"]
+        row = [r.get("baseline_value"), r.get("target_value"), r.get("current_value")]
+        digits[code] = distinct_digits(row, units.get(code), digits[code])
+    return digits
 
 
 # "中文名(English name)" — one name given in both languages, as an uploaded evaluator's name may be

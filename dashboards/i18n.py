@@ -14,7 +14,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "nav_rankings": ("排名", "Rankings"),
     "nav_compare": ("城市对比", "City comparison"),
     "nav_profile": ("城市画像", "City profile"),
-    "nav_watchlist": ("退出预警", "Watchlist"),
+    "nav_watchlist": ("整改/退出风险名单", "Watchlist"),
     "nav_alerts": ("预警", "Alerts"),
     "nav_quality": ("数据质量", "Data quality"),
     "nav_downloads": ("数据下载", "Downloads"),
@@ -32,7 +32,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "perturbations; a non-robust flag goes to manual review.",
     ),
     "fl_pick_from_watchlist": (
-        "请从退出预警或城市画像页面进入，查看某城市被标记的原因。",
+        "请从整改/退出风险名单或城市画像页面进入，查看某城市被标记的原因。",
         "Open this page from the watchlist or a city profile to see why a city is flagged.",
     ),
     "fl_link": ("为何被标记", "Why flagged"),
@@ -261,7 +261,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "created_at": ("时间", "Created"),
     # watchlist
     "wl_title": ("关注、整改与退出候选城市", "Cities on watch, in rectification and exit candidates"),
+    "wl_links": ("原因与档案", "Why and dossier"),
     "wl_empty": ("本年度没有关注、整改或退出候选城市。", "No cities on the watchlist this year."),
+    # a provincial office sees its own province's cities only: "this year" alone would read as the whole country
+    "wl_empty_province": (
+        "本省本年度没有关注、整改或退出候选城市。",
+        "No cities of your province on the watchlist this year.",
+    ),
     "dossier": ("评价档案", "Dossier"),
     "dossier_missing": ("未生成", "not generated"),
     "profile_link": ("城市画像", "Profile"),
@@ -281,7 +287,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "rows_loaded": ("入库行数", "Rows loaded"),
     "rows_rejected": ("拒绝行数", "Rows rejected"),
     "started": ("开始时间", "Started"),
-    "check_name": ("校验项", "Check"),
+    "check": ("校验项", "Check"),
+    "check_name": ("校验项代码", "Check id"),
     "asset": ("数据资产", "Asset"),
     "severity": ("级别", "Severity"),
     "passed": ("通过", "Passed"),
@@ -358,6 +365,66 @@ EXPECTATION_TYPES = {
     "expect_column_pair_values_a_to_be_greater_than_b": ("前一列不小于后一列", "First column not below the second"),
     "expect_compound_columns_to_be_unique": ("组合键唯一", "Combined key unique"),
     "expect_table_columns_to_match_set": ("必需列齐全", "Required columns present"),
+}
+# The quality checks' kinds: a check is named "<column>__<kind>" (expectations/*.json), and the quality page says
+# it as "<column's header>：<kind>" ("质押金额(万元)：不为空" / "amount 10k yuan: not null"). A kind without a label
+# is said by its expectation type (EXPECTATION_TYPES), and the check's own name stays on hover.
+CHECK_KINDS = {
+    "type": ("数据类型正确", "data type as declared"),
+    "not_null": ("不为空", "not null"),
+    "unique": ("取值唯一", "values unique"),
+    "unit_unique": ("每个单位只有一行", "one row per unit"),
+    "length": ("长度在范围内", "length within range"),
+    "six_digits": ("为六位代码", "six-digit code"),
+    "province_form": ("为省级代码格式", "province code form"),
+    "form": ("格式符合规则", "form as required"),
+    "allowed": ("取值在允许范围内", "values among the allowed ones"),
+    "in_range": ("取值在范围内", "values within range"),
+    "known_region": ("行政区划代码已知", "known region code"),
+    "known_plan": ("规划已知", "known plan"),
+    "in_catalog": ("在指标目录中", "in the indicator catalogue"),
+    "share": ("比例在0–1之间", "share within 0–1"),
+    "share_indicators_within_0_1": ("比率类指标在0–1之间", "share indicators within 0–1"),
+    "non_negative": ("不为负数", "not negative"),
+    "positive": ("为正数", "positive"),
+    "plausible": ("数值合理", "plausible"),
+    "score_range": ("得分在0–100之间", "score within 0–100"),
+    "not_in_future": ("不晚于今天", "not in the future"),
+    "in_partition_year": ("在分区年份内", "within the partition year"),
+    "is_partition": ("与分区年份一致", "equals the partition year"),
+    "matches_event_date": ("与活动日期年份一致", "matches the event date"),
+    "matches_filed_date": ("与立案日期年份一致", "matches the filing date"),
+    "matches_grant_date": ("与授权日期年份一致", "matches the grant date"),
+    "matches_month": ("与月份一致", "matches the month"),
+    "matches_patent_type": ("与专利类型相符", "matches the patent type"),
+    "not_before_filed_date": ("不早于立案日期", "not before the filing date"),
+    "not_before_application_date": ("不早于申请日期", "not before the application date"),
+    "not_before_grant_date": ("不早于授权日期", "not before the grant date"),
+    "not_before_first": ("不早于首个评价年份", "not before the first year"),
+    "not_before_cohort_year": ("不早于批次年份", "not before the cohort year"),
+    "not_before_baseline_year": ("不早于基期年份", "not before the baseline year"),
+    "after_baseline_year": ("晚于基期年份", "after the baseline year"),
+    "set_when_withdrawn": ("撤销时已填写", "given when withdrawn"),
+    "set_when_promoted": ("晋级时已填写", "given when promoted"),
+    "set_when_closed": ("结案时已填写", "given when closed"),
+    "within_enterprises_served": ("不超过服务企业数", "within the enterprises served"),
+    "within_n_ranked": ("不超过参评城市数", "within the cities ranked"),
+    "sum_of_types": ("等于各类型之和", "sum of the types"),
+    "vs_previous_year": ("与上年相比变化合理", "change against the previous year plausible"),
+    "change_vs_previous_year": ("与上年相比变化合理", "change against the previous year plausible"),
+    "blocking_measures_within_bounds": ("阻断性指标在界限内", "blocking measures within bounds"),
+    "warning_measures_within_bounds": ("警示性指标在界限内", "warning measures within bounds"),
+    "columns_present": ("必需列齐全", "required columns present"),
+    "freshness": ("数据及时更新", "data up to date"),
+}
+# What a check is about when it is not a contract column (a table's row count, a derived measure).
+CHECK_SUBJECTS = {
+    "row_count": ("行数", "row count"),
+    "profile": ("分区数据概况", "partition profile"),
+    "city_counts": ("城市统计", "city counts"),
+    "city_grants": ("城市授权量", "city grants"),
+    "amount_per_patent": ("每件专利质押金额", "amount per patent"),
+    "amount_per_registration": ("每笔登记质押金额", "amount per registration"),
 }
 # Alert rules by rule id (the alerts page and the profile's alert history). marts.fct_alerts.alert_type is the
 # rule id, except target_behind which the mirror calls behind_target (the profile's original name for it).
@@ -442,6 +509,8 @@ def t(key: str, lang: str | None) -> str:
 # The navigation bar's labels where the page's name is too long for one line of twelve links at 1366 px (English);
 # the page keeps its full name as its title and as the link's tooltip.
 NAV_SHORT: dict[str, tuple[str, str]] = {
+    # the page is 整改/退出风险名单; in the bar "风险名单", never "预警" (the alerts page's word)
+    "nav_watchlist": ("风险名单", "Watchlist"),
     "nav_compare": ("城市对比", "Compare"),
     "nav_profile": ("城市画像", "Profile"),
     "nav_targets": ("目标进展", "Targets"),

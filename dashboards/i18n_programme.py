@@ -3,7 +3,7 @@ section, 简体中文 and English. Merged into ``dashboards.i18n.TEXT`` so ``t()
 
 from __future__ import annotations
 
-from pipelines.labels import third_party_status_labels
+from pipelines.labels import label_set, third_party_status_labels
 
 # fct_third_party_evaluation.status labels: the labels seed's third_party_status list
 THIRD_PARTY_STATUS: dict[str, tuple[str, str]] = third_party_status_labels()
@@ -14,16 +14,16 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "nav_simulator": ("情景模拟", "Policy simulator"),
     # programmes page
     "pg_title": (
-        "示范城市与强市建设试点示范城市:批次、周期与第三方评估",
+        "示范城市与强市建设试点示范城市：批次、周期与第三方评估",
         "Demonstration and strong-city programmes: cohorts, cycles and third-party evaluation",
     ),
     "pg_partial_roster": (
-        "名单不完整:该批次公布{announced}个,公开来源仅能确认其中{named}个;其余未列出,平台不作推测。",
+        "名单不完整：该批次公布{announced}个，公开来源仅能确认其中{named}个；其余未列出，平台不作推测。",
         "The roster is partial: the notice designated {announced} units, public sources name {named} of them; "
         "the others are not listed and never guessed.",
     ),
     "pg_programmes": ("项目与批次", "Programmes and cohorts"),
-    "pg_memberships": ("城市名单(含入选、退出、晋级日期)", "Roster (joining, withdrawal and promotion dates)"),
+    "pg_memberships": ("城市名单（含入选、退出、晋级日期）", "Roster (joining, withdrawal and promotion dates)"),
     "pg_third_party": ("第三方评估状态", "Third-party evaluation status"),
     "pg_ambition": ("建设目标雄心评估", "Target ambition"),
     "pg_download_ambition": ("下载目标雄心评估", "Download target ambition"),
@@ -40,6 +40,14 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "first_evaluated_year": ("起评年份", "Evaluated from"),
     "last_evaluated_year": ("末评年份", "Evaluated to"),
     "pg_source": ("来源", "Source"),
+    # the roster's source notes: "confidence: high | batch: 2024-01 (2nd)" said in words (pages/programmes.source_text)
+    "src_confidence": ("可信度：{value}", "Confidence: {value}"),
+    "src_batch": ("批次：{value}", "Batch: {value}"),
+    "src_batch_unclear": ("不明", "unclear"),
+    "src_batch_nth": ("第{n}批", "batch {n}"),
+    "src_round": ("{years}轮次", "{years} round"),
+    "src_or": ("或", "or"),
+    "src_no_url": ("（索引中无链接）", "(no URL in the index)"),
     "pg_status": ("状态", "Status"),
     "evaluator": ("评估机构", "Evaluator"),
     "report_version": ("版本", "Version"),
@@ -53,21 +61,21 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "ambition_class": ("雄心等级", "Ambition"),
     "required_growth": ("所需年增长率", "Required growth / yr"),
     "trend_growth": ("规划前自身趋势", "Own pre-plan trend"),
-    "peer_median_growth": ("对标城市实际增长(中位数)", "Peers' real growth (median)"),
-    "peer_p90_growth": ("对标城市实际增长(第90百分位)", "Peers' real growth (90th pct)"),
+    "peer_median_growth": ("对标城市实际增长（中位数）", "Peers' real growth (median)"),
+    "peer_p90_growth": ("对标城市实际增长（第90百分位）", "Peers' real growth (90th pct)"),
     "peer_scope": ("对标范围", "Peer scope"),
     "n_peers": ("对标城市数", "Peers"),
     "ambition_weight": ("验收评分权重", "Weight in acceptance score"),
     "pg_target": ("目标", "Target"),
     "pg_plan": ("方案", "Plan"),
     "ambition_hint": (
-        "所需增长不高于自身趋势和同省同组城市实际增长的目标视为缺乏雄心,其达成在验收评分中权重减半。",
+        "所需增长不高于自身趋势和同省同组城市实际增长的目标视为缺乏雄心，其达成在验收评分中权重减半。",
         "A target that asks for no more growth than the city's own trend and its peers' real growth is "
         "unambitious; its achievement weighs half in the acceptance score.",
     ),
     # provinces page
     "pv_title": (
-        "各省示范/试点城市评价汇总(强省建设考核依据)",
+        "各省示范/试点城市评价汇总（强省建设考核依据）",
         "City results rolled up per province (input to the province's evaluation)",
     ),
     "pv_level": ("汇总口径", "Roll-up"),
@@ -103,17 +111,17 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "pv_empty": ("该期间无评价结果。", "No evaluation results for this period."),
     # the bar colour is explained in the title: the chart has one trace, so no legend says it
     "pv_chart_title": (
-        "各省平均综合指数(误差线为标准差;红色:有被标记城市)",
+        "各省平均综合指数（误差线为标准差；红色：有被标记城市）",
         "Mean composite index per province (error bars: SD; red: with flagged cities)",
     ),
     # simulator
     "sim_title": (
-        "调整权重、阈值和规则参数,查看排名、阶段、周期结论和验收档次的变化(不发布为评价结论)",
+        "调整权重、阈值和规则参数，查看排名、阶段、周期结论和验收档次的变化（不发布为评价结论）",
         "Change weights, thresholds and rule parameters; see which ranks, stages, cycle verdicts and acceptance "
         "bands would change (never published as verdicts)",
     ),
     "sim_disclaimer": (
-        "模拟情景,不是正式评价结论,不得作为评价结果发布。",
+        "模拟情景，不是正式评价结论，不得作为评价结果发布。",
         "Simulation scenario — not an evaluation verdict; never to be published as one.",
     ),
     "sim_denied": (
@@ -121,11 +129,11 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
         "The policy simulator is open to national-office users only.",
     ),
     "sim_name": ("情景名称", "Scenario name"),
-    "sim_weights": ("一级指标权重(各年度同样适用,自动归一)", "Pillar weights (applied to every year, renormalised)"),
+    "sim_weights": ("一级指标权重（各年度同样适用，自动归一）", "Pillar weights (applied to every year, renormalised)"),
     "sim_rules": ("评价规则参数", "Rule parameters"),
     "sim_run": ("运行情景", "Run scenario"),
     "sim_save": ("保存情景", "Save scenario"),
-    "sim_saved": ("已保存:{name}", "Saved: {name}"),
+    "sim_saved": ("已保存：{name}", "Saved: {name}"),
     "sim_open": ("打开", "Open"),
     "sim_compare": ("对比", "Compare"),
     "sim_saved_list": ("已保存的情景", "Saved scenarios"),
@@ -145,11 +153,11 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "sim_scenario": ("情景结果", "Scenario"),
     "sim_robustness": ("稳健性", "Robustness"),
     "sim_period": ("年度/周期", "Year / cycle"),
-    "sim_error": ("情景无法计算:{error}", "The scenario could not be computed: {error}"),
+    "sim_error": ("情景无法计算：{error}", "The scenario could not be computed: {error}"),
     "sim_run_first": ("请先运行情景。", "Run a scenario first."),
     "sim_value_a": ("情景A", "Scenario A"),
     "sim_value_b": ("情景B", "Scenario B"),
-    "sim_param": ("规则参数", "Rule parameter"),
+    "sim_param": ("所属规则：{rule}", "Rule: {rule}"),
     "sim_on": ("启用", "On"),
     "sim_off": ("停用", "Off"),
     "kind_rank": ("排名", "rank"),
@@ -170,4 +178,24 @@ AMBITION_CLASSES: dict[str, tuple[str, str]] = {
 PEER_SCOPES: dict[str, tuple[str, str]] = {
     "province_group": ("同省同组", "same province and group"),
     "national_group": ("全国同组", "same group nationally"),
+}
+
+
+_STAGES = label_set("stage")
+# The evaluation rules by code (marts.evaluation_rules.rule_code): the simulator names the rule a parameter belongs
+# to in words, its id ("R2.regress_points") on hover.
+RULE_NAMES = {
+    "GEN": ("通用规则", "General"),
+    "W1": ("关注：末位分组", "Watch: bottom group"),
+    "W2": ("关注：关键目标滞后", "Watch: key targets lagging"),
+    "R1": ("整改：连续关注", "Rectification: years on watch"),
+    "R2": ("整改：综合指数下降", "Rectification: index decline"),
+    # the stages the two rules set, by the labels seed's words (one definition)
+    "X1": _STAGES["exit_candidate"],
+    "EX1": _STAGES["exemplary"],
+    "TS": ("目标进展状态", "Target status"),
+    "AMB": ("目标雄心", "Target ambition"),
+    "RPT": ("数据报送", "Reporting"),
+    "ACC": ("验收评分", "Acceptance score"),
+    "TP": ("第三方评估", "Third-party evaluation"),
 }

@@ -354,6 +354,56 @@ def test_programme_roster_in_english_names_city_province_and_programme_in_englis
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
+def test_programme_source_notes_read_in_the_page_language(lang):
+    """The curator's fields ("confidence: high | batch: …") were shown raw on the Chinese page; links and quoted
+    source text stay as published."""
+    from dashboards.pages import programmes
+
+    note = (
+        "https://example.gov.cn/a.html | 昌平区获批(国知发运函字〔2026〕25号) | confidence: high | "
+        "batch: 2026-03 (2025-2027 round; 国知发运函字〔2026〕25号)"
+    )
+    text = programmes.source_text(note, lang)
+    if lang == "zh":
+        assert text == (
+            "https://example.gov.cn/a.html；昌平区获批(国知发运函字〔2026〕25号)；可信度：高；"
+            "批次：2026-03（2025–2027年轮次；国知发运函字〔2026〕25号）"
+        )
+        assert (
+            programmes.source_text("confidence: medium | batch: 2024-01 (2nd)", lang)
+            == "可信度：中；批次：2024-01（第2批）"
+        )
+        assert programmes.source_text("batch: unclear (2022-08 or 2024-01)", lang) == "批次：不明（2022-08 或 2024-01）"
+        assert "confidence" not in text and "batch" not in text
+    else:
+        assert text.endswith("Confidence: high; Batch: 2026-03 (2025–2027 round; 国知发运函字〔2026〕25号)")
+        assert programmes.source_text("batch: 2024-01 (2nd)", lang) == "Batch: 2024-01 (batch 2)"
+    assert programmes.source_text(None, lang) == ""
+
+
+def test_programme_third_party_table_names_cities_in_english():
+    from dashboards.pages import programmes
+
+    frame = pl.DataFrame(
+        {
+            "unit_code": ["320600", "110114"],
+            "unit_name": ["南通市", "昌平区"],
+            "cycle": ["2024-2026"] * 2,
+            "status": ["pending"] * 2,
+            "evaluator": [None, None],
+            "report_version": [None, None],
+            "third_party_score": [None, None],
+            "findings": [None, None],
+        }
+    )
+    names = {"320600": "Nantong"}
+    en = [r["unit_name"] for r in programmes.third_party_rows(frame, "en", names)]
+    zh = [r["unit_name"] for r in programmes.third_party_rows(frame, "zh", names)]
+    assert en == ["Nantong", "昌平区"]  # no English name in the city list: the name as published, never invented
+    assert zh == ["南通市", "昌平区"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_watchlist_keeps_stage_and_city_whole_and_in_view(lang):
     """At 1366×768 the English stage ("Exit can…") and city ("Taizhou (Jiang…") were cut, and scrolling right to
     the why-flagged link lost which city a row was: both columns are wide enough and pinned."""
@@ -406,6 +456,40 @@ def test_quality_checks_name_assets_and_expectations_in_words(lang):
     assert [r["asset"] for r in rows] == ["raw.training_events", "marts.dim_city", "raw.not_a_source"]  # the tooltip
     column = next(c for c in _check_grid_columns(lang) if c["field"] == "asset_label")
     assert column["tooltipField"] == "asset"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_checks_are_named_in_words_with_the_technical_name_on_hover(lang):
+    """amount_10k_yuan__not_null reads "质押金额(万元)：不为空" / "Amount 10k yuan: not null": the column by the
+    contract's header, the check's kind translated; the technical name stays on hover and in its own column."""
+    from dashboards.pages import quality
+
+    label = quality.check_label
+    cases = {
+        ("amount_10k_yuan__not_null", "raw.pledge_loans"): ("质押金额(万元)：不为空", "Amount 10k yuan: not null"),
+        ("city_code__known_region", "raw.cities"): ("城市代码：行政区划代码已知", "City code: known region code"),
+        ("composite_index__non_negative", "marts.fct_city_score_year"): (
+            "综合指数：不为负数",
+            "Composite index: not negative",
+        ),
+        ("row_count__vs_previous_year", "raw.patent_grants"): (
+            "行数：与上年相比变化合理",
+            "Row count: change against the previous year plausible",
+        ),
+        ("freshness", "raw.pledge_loans"): ("数据及时更新", "Data up to date"),
+    }
+    for (name, asset), pair in cases.items():
+        assert label(name, asset, None, lang) == pair[lang == "en"]
+    # a kind without a label is said by its expectation type; failing that, as it is
+    unique = '{"type": "expect_column_values_to_be_unique", "kwargs": {"column": "x"}}'
+    assert label("x__brand_new", "raw.x", unique, lang).endswith("取值唯一" if lang == "zh" else "Values unique")
+    assert label("x__brand_new", "raw.x", None, lang).endswith("brand_new")
+    rows = quality.check_rows(_quality_checks(), lang)
+    assert rows[0]["check_label"] == ("城市代码：不为空" if lang == "zh" else "City code: not null")
+    assert rows[0]["check_name"] == "city_code__not_null"
+    cols = {c["field"]: c for c in _check_grid_columns(lang)}
+    assert cols["check_label"]["tooltipField"] == "check_name" and "check_name" in cols
+    assert all("__" not in r["check_label"] for r in rows[:2])
 
 
 def _check_grid_columns(lang):
@@ -525,6 +609,8 @@ def test_profile_acceptance_score_is_never_shown_across_its_band_threshold(score
     cells = [c.children for c in _find_all(view, "Td")]
     assert shown in cells, cells
     assert not any(c in ("60.0", "70.0") for c in cells if isinstance(c, str)) or score == 70.0
+    # one format across the row: the indicator and third-party scores beside it have two decimals too
+    assert cells[1] == "62.00" and cells[2].startswith("50.00 (×0.3)"), cells
 
 
 def _find_all(component, type_name: str) -> list:
@@ -610,3 +696,171 @@ def test_extract_list_names_the_province_in_the_page_language_and_the_time_plain
     assert downloads.extract_rows([entry], lang)[0]["province"] == "广东省"
     # the download link says what it is in the page's language ("↓ URL" in both before)
     assert t("dl_link", lang) == ("↓ 下载链接" if lang == "zh" else "↓ Download link")
+
+
+def test_watchlist_is_named_apart_from_the_alerts_and_its_empty_list_says_whose():
+    """退出预警 beside 预警 read as the same page: the watchlist is 整改/退出风险名单 (风险名单 in the bar); a
+    provincial office's empty list says 本省, since it holds that province's cities only."""
+    from dashboards.access import Principal
+    from dashboards.i18n import nav_label, t
+    from dashboards.pages import watchlist
+
+    assert t("nav_watchlist", "zh") == "整改/退出风险名单"
+    assert "预警" not in nav_label("nav_watchlist", "zh") and "预警" not in t("nav_watchlist", "zh")
+    national, province = Principal("chief", "national"), Principal("gdoffice", "province", "44")
+    assert "本省" not in watchlist.empty_text(national, "zh")
+    assert watchlist.empty_text(province, "zh").startswith("本省")
+    assert "your province" in watchlist.empty_text(province, "en")
+
+
+def test_grid_pager_reads_naturally_in_chinese():
+    """AG Grid composes "{page} 1 {of} 4": 第 1 / 4, and the stylesheet closes it with 页 (not "页 1 / 4")."""
+    from pathlib import Path
+
+    from dashboards.components import AG_GRID_LOCALE_ZH
+
+    assert (AG_GRID_LOCALE_ZH["page"], AG_GRID_LOCALE_ZH["of"]) == ("第", "/")
+    css = (Path(__file__).parents[1] / "dashboards/assets/style.css").read_text(encoding="utf-8")
+    assert '.ipc-grid:lang(zh) .ag-paging-description::after { content: "页"' in css
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_simulator_names_the_rule_of_a_parameter_in_words(lang):
+    """The small print under a rule parameter was its id ("规则参数 GEN.robust_share"): the rule in words, the id
+    on hover (the layout sets the caption's title to the key)."""
+    from dashboards.pages import simulator
+
+    caption = simulator.rule_caption("R2.regress_points", lang)
+    assert caption == ("所属规则：整改：综合指数下降" if lang == "zh" else "Rule: Rectification: index decline")
+    assert "GEN" not in simulator.rule_caption("GEN.robust_share", lang)
+    assert simulator.rule_caption("ZZ9.new_param", lang).endswith("ZZ9")  # an unnamed rule by its code
+
+
+def test_programme_texts_use_full_width_punctuation_in_chinese():
+    """Chinese sentences with "," and ":" read as typed on an English keyboard: full width, placeholders untouched."""
+    import re
+
+    from dashboards.i18n_programme import PROGRAMME_TEXT
+
+    for key, (zh, _en) in PROGRAMME_TEXT.items():
+        bare = re.sub(r"\{[^}]*\}", "", zh)
+        if re.search(r"[\u4e00-\u9fff]", bare):
+            assert not re.search(r"[,:;()]", bare), (key, zh)
+
+
+def test_download_preview_shows_one_precision_per_indicator_and_shares_in_per_cent():
+    """The preview showed the file's 4-decimal values (4.7655, 0.6731) and scores as 24 beside 22.02: each indicator
+    now has one precision (digits_for), shares read as per cent, scores one decimal; the numbers stay numbers."""
+    from dashboards.indicator_download import EXTRACT_HEADERS as H
+    from dashboards.pages import downloads
+
+    df = pl.DataFrame(
+        {
+            H["indicator_code"]: ["ENV01", "ENV01", "PRO01", "PRO02"],
+            H["unit"]: ["人次/万人", "人次/万人", "比率", "天"],
+            H["raw_value"]: [4.7655, 0.513, 0.6731, 73.0],
+            H["value"]: [4.7655, 0.513, 0.6731, 73.0],
+            H["normalised_score"]: [22.02, 14.9, 48.43, 24.0],
+        }
+    )
+    rows = downloads.preview_rows(df)
+    assert [(r["_digits"], r["_scale"]) for r in rows] == [(2, 1.0), (2, 1.0), (1, 100.0), (1, 1.0)]
+    assert rows[0][H["raw_value"]] == 4.7655  # still a number: the grid formats and sorts it
+    cols = {c["field"]: c for c in downloads.preview_columns(df.columns)}
+    for header in (H["raw_value"], H["value"]):
+        assert cols[header]["valueFormatter"] == downloads.VALUE_FORMAT["valueFormatter"]
+    assert "'.1f'" in cols[H["normalised_score"]]["valueFormatter"]["function"]
+
+
+def test_profile_target_table_has_one_precision_per_indicator():
+    """QLT01 read "74 → 120, 232" in the 2021–2025 row and "31.8 → 51.0, 63.9" in the 2016–2020 row; one indicator
+    now has one precision in every row (as in the value table beside it: 232.0)."""
+    targets = pl.DataFrame(
+        {
+            "plan_id": ["plan_2016_2020", "plan_2021_2025", "plan_2021_2025"],
+            "indicator_code": ["QLT01", "QLT01", "PRO01"],
+            "baseline_value": [31.8, 74.0, 0.879],
+            "target_value": [51.0, 120.0, 0.948],
+            "current_year": [2020, 2025, 2025],
+            "current_value": [63.9, 232.0125, 0.862],
+            "progress_index": [1.0, 1.0, -0.24],
+            "status": ["achieved", "achieved", "deteriorating"],
+        }
+    )
+    catalog = pl.DataFrame(
+        {
+            "indicator_code": ["QLT01", "PRO01"],
+            "unit": ["件/万人", "比率"],
+            "name_zh": ["每万人口发明专利拥有量", "行政执法案件结案率"],
+            "name_en": ["Invention patents in force per 10k people", "Case closure rate"],
+        }
+    )
+    rows = profile.target_rows(targets, catalog, "zh")
+    qlt = [(r["baseline_value"], r["target_value"], r["current_value"]) for r in rows if r["indicator_code"] == "QLT01"]
+    assert qlt == [("31.8", "51.0", "63.9"), ("74.0", "120.0", "232.0")]
+    assert [r["current_value"] for r in rows if r["indicator_code"] == "PRO01"] == ["86.2"]
+
+
+def test_trend_axis_title_is_wrapped_to_the_plot_and_says_its_unit_once():
+    """The English trend's vertical title ("Invention patents in force per 10k people (per 10k people)") ran past the
+    plot into the chart title: it is wrapped in lines (<br>), the axis makes room, and the unit is not said twice."""
+    from dashboards.figures import trend_lines
+    from dashboards.formatting import axis_title, wrap_axis_title
+
+    name = "High-value invention patents in force per 10k people"
+    assert axis_title(name, "件/万人", "en") == name
+    assert axis_title("结案周期中位数", "天", "zh") == "结案周期中位数 (天)"
+    wrapped = wrap_axis_title(name)
+    assert wrapped.replace("<br>", " ") == name and all(len(line) <= 40 for line in wrapped.split("<br>"))
+    assert wrap_axis_title("每万人口高价值发明专利拥有量（件/万人）") == "每万人口高价值发明专利拥有量（件/万人）"
+    assert "<br>" in wrap_axis_title("每万人口高价值发明专利拥有量每万人口高价值发明专利拥有量")
+    trend = pl.DataFrame(
+        {"unit_code": ["510700"] * 2, "year": [2024, 2025], "value": [150.0, 232.0], "unit_name": ["绵阳市"] * 2}
+    ).with_columns(unit_name_en=pl.lit("Mianyang"))
+    fig = trend_lines(trend, ["510700"], "en", "QLT01 " + name, unit="件/万人", name=name)
+    assert "<br>" in fig.layout.yaxis.title.text and fig.layout.yaxis.automargin is True
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_wide_tables_fit_1366_so_no_figure_is_cut_at_the_edge(lang):
+    """At 1366 px a grid's columns scrolled under the window's edge: "20.0" read "20." on the target shares, the
+    watchlist's rules were cut. Their minimum widths now fit (the watchlist has ~1,000 px beside its two pinned
+    columns; the share tables are stacked, full width) and long names wrap instead of "新疆维…"."""
+    from dashboards.pages import targets, watchlist
+
+    cols = watchlist.columns(lang)
+    unpinned = [c for c in cols if c.get("pinned") != "left"]
+    assert sum(c.get("minWidth", 100) for c in unpinned) <= 1000
+    assert all(c["minWidth"] <= c.get("maxWidth", 10**6) for c in unpinned)
+    by_field = {c["field"]: c for c in cols}
+    assert by_field["links"]["cellRenderer"] == "markdown" and by_field["rules_text"]["wrapText"]
+    assert by_field["province_name_en" if lang == "en" else "province_name"]["wrapText"]
+    first = {"field": "name", "headerName": "x", "pinned": "left", "minWidth": 120}
+    share = targets.share_columns(first, lang)
+    assert sum(c["minWidth"] for c in share) <= 590 and share[0]["wrapText"]
+    assert all(c.get("filter") is False for c in share[1:])  # no filter button eating a narrow header
+
+
+def test_watchlist_links_cell_has_why_and_dossier_on_two_lines():
+    from dashboards.pages import watchlist
+
+    row = {
+        "unit_code": "321200",
+        "unit_name": "泰州市",
+        "stage": "exit_candidate",
+        "is_robust": True,
+        "share_bottom": 1.0,
+        "composite_index": 26.9,
+        "targets_lagging": 4,
+        "targets_evaluable": 4,
+        "rank": 64,
+        "n_ranked": 65,
+        "p05_rank": 64,
+        "p95_rank": 65,
+        "dossier_html": "321200_2025.html",
+        "dossier_md": None,
+        "year": 2025,
+    }
+    [r] = watchlist.watch_rows(pl.DataFrame([row]), "zh", 2025)
+    why, dossier = r["links"].split("  \n")
+    assert why.startswith("[为何被标记](/flag?") and dossier == "[HTML](/dossiers/321200_2025.html)"

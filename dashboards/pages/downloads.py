@@ -21,8 +21,9 @@ from ..components import (
     snapshot,
     year_dropdown,
 )
+from ..formatting import digits_for, display_scale
 from ..i18n import norm_lang, province_col, t
-from ..indicator_download import FORMATS, indicator_extract, prepare_download
+from ..indicator_download import EXTRACT_HEADERS, FORMATS, indicator_extract, prepare_download
 from ..snapshot import SnapshotUnavailable
 
 PATH = "/downloads"
@@ -211,6 +212,45 @@ def layout(lang: str, year=None, **_):
     ]
 
 
+# The preview's figures in the dashboard's format (the file keeps full precision): values by their indicator's
+# precision (formatting.digits_for, one precision per indicator) and shares as per cent; scores with one decimal.
+VALUE_FORMAT = {
+    "valueFormatter": {
+        "function": "params.value == null ? '' : d3.format(',.' + params.data._digits + 'f')"
+        "(params.value * params.data._scale) + (params.data._scale === 100 ? '%' : '')"
+    }
+}
+SCORE_FORMAT = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
+_VALUE_HEADERS = (EXTRACT_HEADERS["raw_value"], EXTRACT_HEADERS["value"])
+
+
+def preview_rows(df: pl.DataFrame) -> list[dict]:
+    """Preview rows with each row's display precision and scale (``_digits``, ``_scale``): one precision per
+    indicator across the rows shown, chosen from its values (4.7655 and 0.513 of one indicator read 4.77 and
+    0.51, a share 0.6731 reads 67.3%); the numbers stay numbers, so the columns still sort by value."""
+    code, unit = EXTRACT_HEADERS["indicator_code"], EXTRACT_HEADERS["unit"]
+    rows = records(df, 4)
+    values: dict[str, list] = {}
+    for r in rows:
+        values.setdefault(r[code], []).extend(r[h] for h in _VALUE_HEADERS)
+    units = {r[code]: r[unit] for r in rows}
+    digits = {c: digits_for(v, units[c]) for c, v in values.items()}
+    return [{**r, "_digits": digits[r[code]], "_scale": display_scale(r[unit])} for r in rows]
+
+
+def preview_columns(columns: list[str]) -> list[dict]:
+    wide = {"指标名称": 260, "一级指标": 110, "城市": 120}
+    out = []
+    for c in columns:
+        col = {"field": c, "headerName": c, **({"minWidth": wide[c]} if c in wide else {})}
+        if c in _VALUE_HEADERS:
+            col |= {"type": "numericColumn", **VALUE_FORMAT}
+        elif c == EXTRACT_HEADERS["normalised_score"]:
+            col |= {"type": "numericColumn", **SCORE_FORMAT}
+        out.append(col)
+    return out
+
+
 PREVIEW_ROWS = 200  # the preview shows this many rows and says so; the download has them all
 
 
@@ -231,10 +271,13 @@ def register_callbacks(app) -> None:
         snap = snapshot()
         year, fmt = parse_request(snap, year, fmt)
         df = indicator_extract(snap, year, scope)
-        wide = {"指标名称": 260, "一级指标": 110, "城市": 120}
-        cols = [{"field": c, "headerName": c, **({"minWidth": wide[c]} if c in wide else {})} for c in df.columns]
         shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
-        return cols, records(df.head(PREVIEW_ROWS), 4), shown, download_url(year, province, fmt)
+        return (
+            preview_columns(df.columns),
+            preview_rows(df.head(PREVIEW_ROWS)),
+            shown,
+            download_url(year, province, fmt),
+        )
 
     @app.callback(
         Output("dl-download", "data"),

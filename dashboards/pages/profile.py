@@ -30,7 +30,7 @@ from ..components import (
     url_sync,
 )
 from ..evaluation_text import evidence_text, rules_text
-from ..formatting import digits_for, fmt_value, language_part, unit_label
+from ..formatting import digits_for, fmt_value, language_part, target_digits, unit_label
 from ..i18n import (
     ACCEPTANCE_BANDS,
     ACCEPTANCE_STATUS,
@@ -60,17 +60,6 @@ def target_is_invalid(baseline, target) -> bool:
     return target is None or target <= 0
 
 
-def _distinct_digits(values: list, unit: str | None, digits: int) -> int:
-    """More decimals until the values that differ also read differently (current 0.031 vs target 0.034)."""
-    present = [v for v in values if v is not None]
-    while digits < 4:
-        shown = {fmt_value(v, unit, digits) for v in present}
-        if len(shown) == len(set(present)):
-            break
-        digits += 1
-    return digits
-
-
 def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
     """Rows of the target table: values formatted in the indicator's unit and precision, ratios in %,
     the progress index as a whole number, invalid targets marked as such."""
@@ -78,10 +67,11 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
     units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
     names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
     rows = []
-    for r in targets.to_dicts():
+    records_ = targets.to_dicts()
+    digits_by = target_digits(records_, units)
+    for r in records_:
         unit = units.get(r["indicator_code"])
-        values = [r.get("baseline_value"), r.get("target_value"), r.get("current_value")]
-        digits = _distinct_digits(values, unit, digits_for(values, unit))
+        digits = digits_by[r["indicator_code"]]
         invalid = target_is_invalid(r.get("baseline_value"), r.get("target_value"))
         progress = r.get("progress_index")
         rows.append(
@@ -309,6 +299,12 @@ def layout(lang: str, unit=None, **_):
 ACCEPTANCE_ID = "pf-acceptance"
 
 
+# The acceptance table's scores: the acceptance score is cut to two decimals (acceptance_score_text, as in the
+# dossier), so the indicator and third-party scores beside it in the same row show two as well (81.45 among 78.3
+# and 88.9 read as a different kind of number).
+ACCEPTANCE_DIGITS = 2
+
+
 def _num(v, digits: int = 1) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
@@ -318,7 +314,7 @@ def _third_party_cell(r: dict, lang: str) -> str:
     if r.get("third_party_status") != "received":
         return label(ACCEPTANCE_STATUS, "third_party_pending", lang)
     weight = r.get("third_party_weight")
-    text = _num(r.get("third_party_score"))
+    text = _num(r.get("third_party_score"), ACCEPTANCE_DIGITS)
     if weight is not None:
         text += f" (×{weight:g})"
     return (
@@ -358,7 +354,7 @@ def acceptance_view(
             html.Tr(
                 [
                     html.Td(r["cycle"]),
-                    html.Td(_num(r.get("indicator_score"))),
+                    html.Td(_num(r.get("indicator_score"), ACCEPTANCE_DIGITS)),
                     html.Td(_third_party_cell(r, lang)),
                     # cut, not rounded: 59.99 must not read 60.0 beside "title removed"
                     html.Td("–" if r["acceptance_score"] is None else acceptance_score_text(r["acceptance_score"])),

@@ -93,6 +93,55 @@ def programme_columns(lang: str) -> list[dict]:
     ]
 
 
+SOURCE_SEPARATOR = {"zh": "；", "en": "; "}
+CONFIDENCE = {"high": ("高", "high"), "medium": ("中", "medium"), "low": ("低", "low")}
+_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+_ROUND = re.compile(r"^(\d{4})-(\d{4}) round$")
+_BATCH = re.compile(r"^(?P<head>\S+)(?: \((?P<detail>.*)\))?$")
+
+
+def _batch_text(value: str, lang: str) -> str:
+    """ "2022-08 (1st; 国知发运字〔2022〕33号)" -> "2022-08（第1批；国知发运字〔2022〕33号）"; "unclear (2022-08 or
+    2024-01)" -> "不明（2022-08 或 2024-01）"; "2026-03 (2025-2027 round; …)" -> "2026-03（2025–2027年轮次；…）"."""
+    m = _BATCH.match(value.strip())
+    if m is None:
+        return value
+    head = t("src_batch_unclear", lang) if m["head"] == "unclear" else m["head"]
+    if not m["detail"]:
+        return head
+    parts = []
+    for part in m["detail"].split("; "):
+        if o := _ORDINAL.match(part):
+            part = t("src_batch_nth", lang).format(n=o[1])
+        elif r := _ROUND.match(part):
+            years = f"{r[1]}–{r[2]}年" if lang == "zh" else f"{r[1]}–{r[2]}"
+            part = t("src_round", lang).format(years=years)
+        else:
+            part = part.replace(" or ", f" {t('src_or', lang)} ")
+        parts.append(part)
+    joined = SOURCE_SEPARATOR[lang].join(parts)
+    return f"{head}（{joined}）" if lang == "zh" else f"{head} ({joined})"
+
+
+def source_text(note: str | None, lang: str) -> str:
+    """A roster source note as a reader reads it: the curator's "confidence: high | batch: 2024-01 (2nd)" fields in
+    the page's language ("可信度：高；批次：2024-01（第2批）"); links and quoted source text stay as published."""
+    if not note:
+        return ""
+    lang = norm_lang(lang)
+    out = []
+    for part in note.split(" | "):
+        key, sep, value = part.partition(": ")
+        if sep and key == "confidence":
+            part = t("src_confidence", lang).format(value=label(CONFIDENCE, value.strip(), lang))
+        elif sep and key == "batch":
+            part = t("src_batch", lang).format(value=_batch_text(value, lang))
+        elif part.startswith("(no URL in index)"):
+            part = t("src_no_url", lang) + part.removeprefix("(no URL in index)").lstrip()
+        out.append(part)
+    return SOURCE_SEPARATOR[lang].join(out)
+
+
 def membership_rows(
     df: pl.DataFrame,
     lang: str,
@@ -124,7 +173,7 @@ def membership_rows(
                 "first_evaluated_year": r["first_evaluated_year"],
                 "last_evaluated_year": r["last_evaluated_year"],
                 # source notes are text from the roster; the grid renders them as plain text (no markdown)
-                "source": r["source_note"],
+                "source": source_text(r["source_note"], lang),
             }
         )
     return out
@@ -146,10 +195,12 @@ def membership_columns(lang: str) -> list[dict]:
     ]
 
 
-def third_party_rows(df: pl.DataFrame, lang: str) -> list[dict]:
+def third_party_rows(df: pl.DataFrame, lang: str, unit_name_en: dict[str, str] | None = None) -> list[dict]:
+    """The third-party evaluations; in English each city by its English name where the city list has one."""
+    en = norm_lang(lang) == "en"
     return [
         {
-            "unit_name": r["unit_name"],
+            "unit_name": ((unit_name_en or {}).get(r.get("unit_code")) or r["unit_name"]) if en else r["unit_name"],
             "cycle": r["cycle"],
             "status": label(THIRD_PARTY_STATUS, r["status"], lang),
             "status_code": r["status"],
@@ -261,6 +312,7 @@ def layout(lang: str, **_):
     counts = {}
     if tp is not None:
         counts = {s: int((tp["status"] == s).sum()) for s in ("received", "pending")}
+    unit_en, programme_en = english_names(snap, progs)
     body = [
         dcc.Store(id=LANG_STORE, data=lang),
         page_title(NAV_KEY, lang, t("pg_title", lang)),
@@ -282,7 +334,7 @@ def layout(lang: str, **_):
                 MEMBERSHIP_GRID,
                 lang,
                 membership_columns(lang),
-                membership_rows(members, lang, *english_names(snap, progs)),
+                membership_rows(members, lang, unit_en, programme_en),
                 height=420,
             ),
         ),
@@ -298,7 +350,9 @@ def layout(lang: str, **_):
                     ],
                     className="ipc-cards",
                 ),
-                grid(THIRD_PARTY_GRID, lang, third_party_columns(lang), third_party_rows(tp, lang), height=360),
+                grid(
+                    THIRD_PARTY_GRID, lang, third_party_columns(lang), third_party_rows(tp, lang, unit_en), height=360
+                ),
             )
         )
     if amb is not None:

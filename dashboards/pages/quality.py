@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.ingest.reason_labels import reason_text
+from pipelines.ingest.reason_labels import column_label, reason_text
 
 from .. import queries
 from ..components import (
@@ -26,7 +26,18 @@ from ..components import (
     snapshot,
     unavailable,
 )
-from ..i18n import EXPECTATION_TYPES, MART_NAMES, SEVERITY, SOURCE_NAMES, TEXT, label, norm_lang, t
+from ..i18n import (
+    CHECK_KINDS,
+    CHECK_SUBJECTS,
+    EXPECTATION_TYPES,
+    MART_NAMES,
+    SEVERITY,
+    SOURCE_NAMES,
+    TEXT,
+    label,
+    norm_lang,
+    t,
+)
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
 PATH = "/quality"
@@ -98,6 +109,49 @@ def _expectation(value, lang: str) -> str:
     return str(v or "")
 
 
+def _expectation_type(value) -> str | None:
+    try:
+        v = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return None
+    return v.get("type") if isinstance(v, dict) else None
+
+
+def check_label(check_name: str | None, asset: str | None, expectation, lang: str) -> str:
+    """A check in the reader's words: "<column's header>：<kind>" for a check named "<column>__<kind>" —
+    amount_10k_yuan__not_null on raw.pledge_loans reads "质押金额(万元)：不为空" / "Amount 10k yuan: not null".
+    The header is the contract's Chinese one (pipelines/sources.py aliases, the source's own first); English has
+    none, so the column's name is spelled out in words. A kind without a label is said by the check's expectation
+    type, and failing that shown as it is (a new check is still visible, if not yet translated)."""
+    if not check_name:
+        return ""
+    lang = norm_lang(lang)
+    column, sep, kind = check_name.rpartition("__")
+    if not sep:
+        column, kind = "", check_name
+    if kind in CHECK_KINDS:
+        kind_text = label(CHECK_KINDS, kind, lang)
+    elif _expectation_type(expectation) in EXPECTATION_TYPES:
+        kind_text = label(EXPECTATION_TYPES, _expectation_type(expectation), lang)
+    else:
+        kind_text = kind
+    if not column:
+        return kind_text[:1].upper() + kind_text[1:] if lang == "en" else kind_text
+    layer, _, name = (asset or "").partition(".")
+    header = column_label(column, name if layer == "raw" else None)
+    if column in CHECK_SUBJECTS:
+        subject = label(CHECK_SUBJECTS, column, lang)
+    elif lang == "zh" and header != column:
+        subject = header
+    elif column in TEXT:  # a mart's column the pages already name (composite_index: 综合指数 / Composite index)
+        subject = t(column, lang)
+    else:
+        subject = header if lang == "zh" else column.replace("_", " ")
+    if lang == "en":
+        return f"{subject[:1].upper()}{subject[1:]}: {kind_text}"
+    return f"{subject}：{kind_text}"
+
+
 def asset_label(asset: str | None, lang: str) -> str:
     """A checked asset by name and layer: raw.<source> by the source's contract title, marts.<model> by the
     mart's name ("知识产权培训（原始数据）" / "Training events (raw data)"); an unknown one as it is."""
@@ -137,6 +191,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
             "partition": None if r["partition"] is None else str(r["partition"]),
             "checks": 1,
             "check_name": r["check_name"],
+            "check_label": check_label(r["check_name"], r["asset"], r.get("expectation"), lang),
             "observed_text": _observed(r.get("observed_value")),
             "expectation_text": _expectation(r.get("expectation"), lang),
         }
@@ -159,6 +214,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
                 "partition": part,
                 "checks": r["n"],
                 "check_name": r["check_name"],
+                "check_label": check_label(r["check_name"], r["asset"], r.get("expectation"), lang),
                 "observed_text": "",
                 "expectation_text": _expectation(r.get("expectation"), lang),
             }
@@ -184,9 +240,11 @@ def check_columns(lang: str) -> list[dict]:
             "type": "numericColumn",
             "maxWidth": 100,
         },
-        {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 240},
+        # the check in words; its technical name on hover and in a narrow column for the data engineers
+        {"field": "check_label", "headerName": t("check", lang), "minWidth": 240, "tooltipField": "check_name"},
         {"field": "observed_text", "headerName": t("observed", lang), "minWidth": 150},
         {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 260},
+        {"field": "check_name", "headerName": t("check_name", lang), "minWidth": 220},
     ]
 
 

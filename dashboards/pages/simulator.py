@@ -15,6 +15,7 @@ from pipelines import scenarios as sc
 
 from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
 from ..i18n import GROUPS, label, norm_lang, t
+from ..i18n_programme import RULE_NAMES
 
 PATH = "/simulator"
 NAV_KEY = "nav_simulator"
@@ -170,6 +171,13 @@ def compare_rows(a: str, b: str) -> list[dict]:
     return df.to_dicts()
 
 
+def rule_caption(key: str, lang: str) -> str:
+    """The small print under a rule parameter: the rule it belongs to in words ("所属规则：整改：综合指数下降"); the
+    parameter's id (R2.regress_points) is the caption's tooltip. A rule without a name is shown by its code."""
+    code = key.partition(".")[0]
+    return t("sim_param", lang).format(rule=label(RULE_NAMES, code, lang))
+
+
 def editable_rules(rules: pl.DataFrame) -> pl.DataFrame:
     """One row per rule parameter a scenario can change, valued as in the latest rules version: numbers and the
     two group names. List-valued parameters (which sources a city reports, which indicators are compared with
@@ -242,7 +250,7 @@ def layout(lang: str, **_):
         # what the parameter means is the label an official reads; its id in the rules seed is the small print
         rule_inputs.append(
             html.Div(
-                [control(desc or key, widget), html.Small(f"{t('sim_param', lang)} {key}", className="ipc-muted")],
+                [control(desc or key, widget), html.Small(rule_caption(key, lang), title=key, className="ipc-muted")],
                 className="ipc-sim-rule",
             )
         )

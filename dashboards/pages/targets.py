@@ -28,7 +28,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..formatting import digits_for, fmt_value
+from ..formatting import fmt_value, target_digits
 from ..i18n import PLANS, TARGET_STATUS, label, name_col, province_col, t
 from ..security import markdown_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
@@ -131,10 +131,12 @@ def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, l
     )
     worst = lag.with_columns(attainment=attainment).sort("attainment", "progress_index", nulls_last=True).head(n)
     rows = []
-    for r in worst.to_dicts():
+    worst_rows = worst.to_dicts()
+    # one precision per indicator down the columns (as on the profile's target table), not one per row
+    digits = target_digits(worst_rows, ind_units)
+    for r in worst_rows:
         unit = ind_units.get(r["indicator_code"])
-        values = [r["baseline_value"], r["target_value"], r["current_value"]]
-        d = digits_for(values, unit)
+        d = digits[r["indicator_code"]]
         rows.append(
             {
                 # a Markdown cell: the name from data is escaped so it can never become a link or a tag
@@ -152,14 +154,23 @@ def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, l
     return rows
 
 
+# The share tables: side by side at 1366 px the last column scrolled under the edge, cutting "20.0" to "20." (a
+# wrong figure); they are stacked now, and their minimum widths still add up to less than half a 1366 px page
+# (tests pin the sum). Names wrap instead of ending in "…" ("新疆维吾尔自治区").
+SHARE_NAME_WIDTH = 110
+SHARE_COUNT_WIDTH = 70
+SHARE_PCT_WIDTH = 100
+
+
 def share_columns(first: dict, lang: str) -> list[dict]:
-    num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    # no filter button on the narrow figures: it took ~30 px of a header ("Acceleration needed %" was cut); they sort
+    num = {"type": "numericColumn", "filter": False}
     pct = {**num, **ONE_DECIMAL}
     return [
-        first,
-        {"field": "targets", "headerName": t("tg_targets", lang), **num, **INTEGER},
+        {**first, "minWidth": SHARE_NAME_WIDTH, "wrapText": True, "autoHeight": True},
+        {"field": "targets", "headerName": t("tg_targets", lang), "minWidth": SHARE_COUNT_WIDTH, **num, **INTEGER},
         *[
-            {"field": f"pct_{b}", "headerName": bucket_label(b, lang) + " %", "minWidth": 130, **pct}
+            {"field": f"pct_{b}", "headerName": bucket_label(b, lang) + " %", "minWidth": SHARE_PCT_WIDTH, **pct}
             for b in ("achieved", "on_track", "acceleration_needed", "lagging")
         ],
     ]
@@ -180,15 +191,10 @@ def layout(lang: str, plan=None, **_):
         ),
         html.Div(id="tg-summary", className="ipc-muted"),
         html.Div(graph("tg-plan-fig"), className="ipc-row"),
-        html.Div(
-            [
-                html.Div(
-                    section(t("tg_by_province", lang), grid("tg-province", lang, height=420)), className="ipc-col"
-                ),
-                html.Div(section(t("tg_by_city", lang), grid("tg-city", lang, height=420)), className="ipc-col"),
-            ],
-            className="ipc-row ipc-two",
-        ),
+        # one above the other: side by side at 1366 px each had ~590 px for six columns, and the last figure
+        # scrolled under the edge ("20." for 20.0) while the English headers were cut
+        section(t("tg_by_province", lang), grid("tg-province", lang, height=420)),
+        section(t("tg_by_city", lang), grid("tg-city", lang, height=420)),
         section(t("tg_most_lagging", lang), grid("tg-lagging", lang, height=None, pagination=False)),
         html.Div(id="tg-unavailable"),
         html.Span(str(snap.path.name), hidden=True),
@@ -224,12 +230,25 @@ def render(plan: str | None, lang: str):
     name_col_def = {"field": "name", "headerName": t("province", lang), "pinned": "left", "minWidth": 120}
     city_col_def = {**name_col_def, "headerName": t("city", lang)}
     lag_cols = [
-        {"field": "city", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 110},
+        {
+            "field": "city",
+            "headerName": t("city", lang),
+            "cellRenderer": "markdown",
+            "minWidth": 110,
+            "wrapText": True,
+            "autoHeight": True,
+        },
         {"field": "plan", "headerName": t("plan", lang), "minWidth": 130},
-        {"field": "indicator", "headerName": t("indicator", lang), "minWidth": 220},
-        {"field": "baseline", "headerName": t("baseline", lang)},
-        {"field": "target", "headerName": t("target", lang)},
-        {"field": "current", "headerName": t("current", lang)},
+        {
+            "field": "indicator",
+            "headerName": t("indicator", lang),
+            "minWidth": 220,
+            "wrapText": True,
+            "autoHeight": True,
+        },
+        {"field": "baseline", "headerName": t("baseline", lang), "wrapText": True, "autoHeight": True},
+        {"field": "target", "headerName": t("target", lang), "wrapText": True, "autoHeight": True},
+        {"field": "current", "headerName": t("current", lang), "wrapText": True, "autoHeight": True},
         {
             "field": "progress_index",
             "headerName": t("progress", lang) + " ⓘ",

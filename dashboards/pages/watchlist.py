@@ -1,4 +1,4 @@
-"""退出预警 Watchlist: units on watch, in rectification and exit candidates, with robustness and dossiers."""
+"""整改/退出风险名单 Watchlist: units on watch, in rectification and exit candidates, with robustness and dossiers."""
 
 from __future__ import annotations
 
@@ -66,7 +66,19 @@ def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dic
                 "dossier_link": " · ".join(dossiers) if dossiers else t("dossier_missing", lang),
             }
         )
+        # one cell, two lines (a Markdown hard break): why flagged, then the dossier
+        rows[-1]["links"] = f"{rows[-1]['why_link']}  \n{rows[-1]['dossier_link']}"
     return rows
+
+
+def empty_text(principal, lang: str) -> str:
+    """The empty list's sentence: a provincial office's list holds its own province only, so it says 本省."""
+    return t("wl_empty" if principal.is_national else "wl_empty_province", lang)
+
+
+# Narrow columns sort but carry no filter button: the button took ~30 px of each header, cutting "Province" to
+# "Provi…" (a list of a few dozen cities is sorted, not filtered; stage, city and rules keep their filters).
+NARROW = {"filter": False}
 
 
 def columns(lang: str) -> list[dict]:
@@ -92,10 +104,22 @@ def columns(lang: str) -> list[dict]:
             "pinned": "left",
             "minWidth": 160,
         },
-        {"field": province_col(lang), "headerName": t("province", lang), "maxWidth": 130},
+        # The rest fits beside the two pinned columns at 1366 px (their minimum widths add up to less than the
+        # ~1,000 px left; tests pin the sum): the rules fired were cut at the window's edge. Long names wrap.
+        {
+            "field": province_col(lang),
+            **NARROW,
+            "headerName": t("province", lang),
+            "minWidth": 86,
+            "maxWidth": 130,
+            "wrapText": True,
+            "autoHeight": True,
+        },
         {
             "field": "robust_label",
+            **NARROW,
             "headerName": t("robustness", lang),
+            "minWidth": 120,
             "maxWidth": 130,
             "cellClassRules": {
                 "ipc-status-good": "data.is_robust === true",
@@ -104,40 +128,49 @@ def columns(lang: str) -> list[dict]:
         },
         {
             "field": "share_bottom_pct",
+            **NARROW,
             "headerName": t("share_bottom", lang) + " %",
             "type": "numericColumn",
+            "minWidth": 80,
             "maxWidth": 120,
             "headerTooltip": t("share_bottom_hint", lang),
         },
-        {"field": "targets_label", "headerName": t("targets_lagging", lang), "maxWidth": 110},
+        {"field": "targets_label", "headerName": t("targets_lagging", lang), "minWidth": 92, "maxWidth": 110, **NARROW},
         {
             "field": "composite_index",
+            **NARROW,
             "headerName": t("composite_index", lang),
             "type": "numericColumn",
+            "minWidth": 110,
             "maxWidth": 120,
             **ONE_DECIMAL,
         },
         {
             "field": "rank_label",
+            **NARROW,
             "headerName": t("rank", lang),
+            "minWidth": 76,
             "maxWidth": 100,
             "comparator": {"function": "Number(valueA.split('/')[0]) - Number(valueB.split('/')[0])"},
         },
-        {"field": "rank_interval", "headerName": t("rank_interval", lang), "maxWidth": 140},
+        {"field": "rank_interval", "headerName": t("rank_interval", lang), "minWidth": 96, "maxWidth": 140, **NARROW},
         {
             "field": "rules_text",
             "headerName": t("rules_fired", lang),
-            "minWidth": 360,
+            "minWidth": 224,
             "wrapText": True,
             "autoHeight": True,
         },
-        {"field": "why_link", "headerName": t("fl_link", lang), "cellRenderer": "markdown", "maxWidth": 130},
+        # why flagged and the dossier in one cell, one above the other: two link columns did not fit at 1366 px
         {
-            "field": "dossier_link",
-            "headerName": t("dossier", lang),
+            "field": "links",
+            "headerName": t("wl_links", lang),
             "cellRenderer": "markdown",
             "cellRendererParams": {"linkTarget": "_blank"},  # the list stays open behind the dossier
-            "maxWidth": 130,
+            "minWidth": 110,
+            "maxWidth": 150,
+            "wrapText": True,
+            "autoHeight": True,
         },
     ]
 
@@ -167,13 +200,14 @@ def register_callbacks(app) -> None:
     )
     def update(year, lang):
         snap = snapshot()
-        df = access.only_visible(access.current_principal(), snap, queries.watchlist(snap, int(year), dossier_dir()))
+        principal = access.current_principal()
+        df = access.only_visible(principal, snap, queries.watchlist(snap, int(year), dossier_dir()))
         if df is None:
             return [], unavailable(lang)
         counts = {s: int((df["stage"] == s).sum()) for s in queries.WATCH_STAGES}
         cards = [card(label(STAGES, s, lang), str(counts[s]), f"wl-card-{s}") for s in queries.WATCH_STAGES]
         if not df.height:
-            return cards, html.P(t("wl_empty", lang), className="ipc-muted")
+            return cards, html.P(empty_text(principal, lang), className="ipc-muted")
         # Sized to its rows: a watchlist is a few dozen cities at most and should read like a list, not a box.
         return cards, grid(
             "wl-grid", lang, columns(lang), watch_rows(df, lang, int(year)), height=None, pagination=False

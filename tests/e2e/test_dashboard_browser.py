@@ -45,7 +45,7 @@ PAGES = {
     "/watchlist": {
         "graphs": [],
         "grids": ["wl-grid"],
-        "zh": ["退出预警", "退出候选", "触发规则"],
+        "zh": ["整改/退出风险名单", "退出候选", "触发规则"],
         "en": ["Watchlist", "Exit candidate", "Rules fired"],
     },
     "/targets": {
