@@ -368,7 +368,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             # the dashboard's explanation of the flag, and the way back to the list (dossiers open in a new tab)
             f"- 为何被标记 / Why flagged: [/flag?unit={city['unit_code']}&year={year}]"
             f"(/flag?unit={city['unit_code']}&year={year})",
-            f"- [返回退出预警 / Back to the watchlist](/watchlist?year={year})",
+            f"- [返回整改/退出风险名单 / Back to the watchlist](/watchlist?year={year})",
         ]
     else:
         lines.append("- 本年度未参加评估 / Not evaluated this year (not in the programme, withdrawn or not ranked)")
