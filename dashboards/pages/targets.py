@@ -158,7 +158,7 @@ def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, l
 # wrong figure); they are stacked now, and their minimum widths still add up to less than half a 1366 px page
 # (tests pin the sum). Names wrap instead of ending in "…" ("新疆维吾尔自治区").
 SHARE_NAME_WIDTH = 110
-SHARE_COUNT_WIDTH = 70
+SHARE_COUNT_WIDTH = 72
 SHARE_PCT_WIDTH = 100
 
 

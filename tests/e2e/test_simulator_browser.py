@@ -53,7 +53,7 @@ def grid_rows(browser, grid_id: str) -> list[dict]:
 def test_run_a_scenario_see_changed_verdicts_save_and_reopen(browser, sim_server, artifacts):
     browser.get(sim_server.url + "/simulator?lang=zh")
     assert wait_for(lambda: browser.find_elements("css selector", f"input[id*='\"{THRESHOLD}\"']"), timeout=60)
-    assert "模拟情景,不是正式评价结论" in browser.find_element("tag name", "body").text
+    assert "模拟情景，不是正式评价结论" in browser.find_element("tag name", "body").text
     box = rule_input(browser, THRESHOLD)
     assert float(box.get_attribute("value")) < RAISED
     box.clear()
