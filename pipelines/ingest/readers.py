@@ -650,7 +650,7 @@ def _read_xlsx(path: Path, source: Source) -> RawFrame:
 # of it. What differs is only how a BIFF cell becomes what openpyxl would have given for the same cell in .xlsx.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per cell: slots keep a 65,536-row sheet light
 class _XlsCell:
     """One xlrd cell as openpyxl's read-only cell shows it (the attributes `_read_workbook` and `_xlsx_text` use)."""
 
