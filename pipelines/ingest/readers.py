@@ -1,4 +1,4 @@
-"""Read a landing file (CSV/TSV in any of the encodings offices send, Parquet, XLSX) into an all-text frame.
+"""Read a landing file (CSV/TSV in any of the encodings offices send, Parquet, XLSX, XLS) into an all-text frame.
 
 Everything is read as text first: typing happens in `validate`, row by row, so that one bad cell
 quarantines one row instead of failing the whole file. The header row is found by matching the contract's
@@ -33,7 +33,7 @@ from pipelines.sources import (
     Source,
 )
 
-SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm")
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls")
 HEADER_SCAN_ROWS = 15
 ROW_NUMBER = "__row"
 # Rows of the second and later sheets of a workbook are numbered sheet ordinal x this + their Excel row, so a
@@ -382,31 +382,31 @@ def unit_line(rows: list[list]) -> str | None:
 
 
 # What a file holds, by its first bytes: offices rename files (a workbook saved as .csv), and a name is no proof.
+# The OLE2 signature is that of an Excel 97-2003 workbook (.xls, BIFF8), what WPS and old Office save by default.
 _MAGIC = {b"PK\x03\x04": ".xlsx", b"PAR1": ".parquet", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": ".xls"}
-_KIND_NAMES = {".xlsx": "an Excel workbook", ".parquet": "a Parquet file", ".xls": "an old Excel workbook (.xls"}
+_KIND_NAMES = {".xlsx": "an Excel workbook", ".parquet": "a Parquet file", ".xls": "an Excel 97-2003 workbook"}
 
 
 def read_file(path: Path, source: Source) -> RawFrame:
     name = path.name
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise IngestError(name, f"unsupported file type '{suffix}' (use CSV, Parquet or XLSX)")
+        raise IngestError(name, f"unsupported file type '{suffix}' (use CSV, Parquet, XLSX or XLS)")
     if path.stat().st_size == 0:
         raise IngestError(name, "file is empty")
     with open(path, "rb") as f:
         head = f.read(8)
     held = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
-    if held == ".xls":
-        raise IngestError(name, f"the file is an old Excel workbook (.xls, named {suffix}): save it as .xlsx or CSV")
     if held is not None and held != suffix and not (held == ".xlsx" and suffix == ".xlsm"):
-        # a text name over a workbook or Parquet bytes (a text file never starts with these bytes)
-        raw = _read_parquet(path) if held == ".parquet" else _read_xlsx_once(path, source)
+        # a text name over a workbook or Parquet bytes (a text file never starts with these bytes), or one
+        # workbook kind named as the other (an .xls saved as .xlsx)
+        raw = _read_parquet(path) if held == ".parquet" else _read_workbook_once(path, source, held)
         raw.notes.insert(0, f"the file is {_KIND_NAMES[held]} (named {suffix}): read as one")
         return raw
     if suffix == ".parquet":
         return _read_parquet(path)
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx_once(path, source)
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        return _read_workbook_once(path, source, ".xls" if suffix == ".xls" else ".xlsx")
     return _read_csv(path, source)
 
 
@@ -414,26 +414,29 @@ def read_file(path: Path, source: Source) -> RawFrame:
 # (load.partition_of reads files up to 16 MB) and the raw asset then reads it to load it. openpyxl is the slow
 # part of both (read-only mode, cell by cell, kept for the number formats that carry units): in the default
 # sample run the planning read of the seven pledge-loan workbooks took ~5 s and their load again as much. So
-# the last few workbooks read are kept, keyed by path, size and modification time (a rewritten file is read
-# again, and so is one read under another contract), and each caller gets its own copy of the frame's lists
-# (the frame itself is immutable).
+# the last few workbooks read (.xlsx or .xls) are kept, keyed by path, size and modification time (a rewritten
+# file is read again, and so is one read under another contract), and each caller gets its own copy of the
+# frame's lists (the frame itself is immutable).
 _XLSX_KEEP = 16
 _XLSX_KEEP_MAX_BYTES = 16 << 20
 _xlsx_read: OrderedDict[tuple, RawFrame] = OrderedDict()
 _xlsx_lock = threading.Lock()
 
 
-def _read_xlsx_once(path: Path, source: Source) -> RawFrame:
+def _read_workbook_once(path: Path, source: Source, kind: str) -> RawFrame:
+    """The workbook's frame, read by `_read_xls` (kind ".xls") or `_read_xlsx` (".xlsx": OOXML, .xlsm too)."""
+    # looked up at call time, so a test can watch the readers
+    read = _read_xls if kind == ".xls" else _read_xlsx
     st = path.stat()
     if st.st_size > _XLSX_KEEP_MAX_BYTES:
-        return _read_xlsx(path, source)
+        return read(path, source)
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns, repr(source))  # the whole contract, not its name
     with _xlsx_lock:
         kept = _xlsx_read.get(key)
         if kept is not None:
             _xlsx_read.move_to_end(key)
     if kept is None:
-        kept = _read_xlsx(path, source)  # an unreadable workbook raises and is not kept
+        kept = read(path, source)  # an unreadable workbook raises and is not kept
         with _xlsx_lock:
             _xlsx_read[key] = kept
             while len(_xlsx_read) > _XLSX_KEEP:
@@ -635,12 +638,132 @@ def _read_xlsx(path: Path, source: Source) -> RawFrame:
         except Exception as e:
             raise IngestError(path.name, f"unreadable Excel file ({type(e).__name__}: {str(e)[:200]})") from e
         try:
-            return _read_workbook(wb, path, source)
+            return _read_workbook(wb, path, source, "xlsx")
         finally:
             wb.close()
 
 
-def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
+# -- XLS (Excel 97-2003, BIFF8) ----------------------------------------------------------------------------
+# Provincial and city offices very often send .xls (WPS and old Office save it by default). xlrd reads it; the
+# classes below present its sheets as the read-only openpyxl worksheets `_read_workbook` walks, so title rows,
+# unit lines, headers, month and hidden sheets, merges and every cell rule are the .xlsx logic itself, not a copy
+# of it. What differs is only how a BIFF cell becomes what openpyxl would have given for the same cell in .xlsx.
+
+
+@dataclass(frozen=True, slots=True)  # one per cell: slots keep a 65,536-row sheet light
+class _XlsCell:
+    """One xlrd cell as openpyxl's read-only cell shows it (the attributes `_read_workbook` and `_xlsx_text` use)."""
+
+    value: object
+    number_format: str
+    data_type: str  # openpyxl's: n(umber or empty), s(tring), b(oolean), e(rror), d(ate)
+    row: int  # 1-based, as openpyxl's
+    column: int
+
+
+class _XlsBook:
+    """An xlrd book as `_read_workbook` walks an openpyxl workbook (chart sheets are not sheets to xlrd either)."""
+
+    def __init__(self, book):
+        import xlrd
+        from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+
+        self._xlrd, self._book = xlrd, book
+        self._epoch = CALENDAR_MAC_1904 if book.datemode == 1 else CALENDAR_WINDOWS_1900  # old Mac Excel: 1904
+        self._formats: dict[int, tuple[str, bool, bool]] = {}
+        self.worksheets = [_XlsSheet(self, s) for s in book.sheets()]
+
+    def number_format(self, xf_index: int | None) -> tuple[str, bool, bool]:
+        """A cell format's number format text (xlrd fills in Excel's built-in ones), whether openpyxl takes it for a
+        date format, and for a duration format."""
+        key = xf_index or 0
+        if key not in self._formats:
+            from openpyxl.styles.numbers import is_date_format, is_timedelta_format
+
+            fmt_key = self._book.xf_list[key].format_key if key < len(self._book.xf_list) else 0
+            found = self._book.format_map.get(fmt_key)
+            fmt = found.format_str if found is not None and found.format_str else "General"
+            self._formats[key] = (fmt, is_date_format(fmt), is_timedelta_format(fmt))
+        return self._formats[key]
+
+    def cell(self, cell, row: int, column: int) -> _XlsCell:
+        """One xlrd cell as openpyxl would have given the same cell of an .xlsx."""
+        xlrd = self._xlrd
+        fmt, is_date, is_duration = self.number_format(cell.xf_index)
+        ctype, v = cell.ctype, cell.value
+        if ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):  # a blank is a formatted empty cell
+            return _XlsCell(None, fmt, "n", row, column)
+        if ctype == xlrd.XL_CELL_TEXT:
+            return _XlsCell(v, fmt, "s", row, column)
+        if ctype == xlrd.XL_CELL_BOOLEAN:
+            return _XlsCell(bool(v), fmt, "b", row, column)
+        if ctype == xlrd.XL_CELL_ERROR:  # openpyxl shows an error cell as its text (#N/A, #DIV/0!)
+            return _XlsCell(xlrd.error_text_from_code.get(v, "#VALUE!"), fmt, "e", row, column)
+        # A number. A date is a serial under a date format: converted as openpyxl converts it (its test of the
+        # format, its epoch rules), from the workbook's own epoch. xlrd's date type counts too: it knows the locale's
+        # built-in date formats (zh-CN 27-36, 50-58) whose text a BIFF file need not carry.
+        if ctype == xlrd.XL_CELL_DATE or is_date:
+            from openpyxl.utils.datetime import from_excel
+
+            try:
+                return _XlsCell(from_excel(v, self._epoch, timedelta=is_duration), fmt, "d", row, column)
+            except (OverflowError, ValueError):  # openpyxl: a date serial outside the dates is an error cell
+                return _XlsCell("#VALUE!", fmt, "e", row, column)
+        # BIFF stores every number as a float; .xlsx writes a whole number without a decimal point (9800, 440300)
+        # and openpyxl reads that as int, whatever its format. So a whole float is an int here, below 1e16 (from
+        # there a number's text is in exponent form, which openpyxl reads as float).
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+            v = int(v)
+        return _XlsCell(v, fmt, "n", row, column)
+
+
+class _XlsSheet:
+    """An xlrd sheet as `_read_workbook` walks a read-only openpyxl worksheet."""
+
+    def __init__(self, book: _XlsBook, sheet):
+        self._book, self._sheet = book, sheet
+        self.title = sheet.name
+        self.sheet_state = {1: "hidden", 2: "veryHidden"}.get(sheet.visibility, "visible")
+
+    def reset_dimensions(self) -> None:
+        """openpyxl's read-only sheets need it to trust no stored size; xlrd has read every cell."""
+
+    def iter_rows(self, min_row: int = 1):
+        # rows as long as their last cell (ragged_rows), as openpyxl's read-only rows are
+        for r in range(min_row - 1, self._sheet.nrows):
+            yield tuple(self._book.cell(c, r + 1, j + 1) for j, c in enumerate(self._sheet.row(r)))
+
+    def marks(self) -> tuple[bool, list[tuple[int, int, int]]]:
+        """`sheet_xml_marks` for a BIFF sheet: no formula without its result (BIFF stores each formula's value with
+        it), and (column, first row, last row) of the ranges merged down one column over several rows."""
+        merges = {
+            (clo + 1, rlo + 1, rhi)  # xlrd: 0-based, end-exclusive
+            for rlo, rhi, clo, chi in self._sheet.merged_cells
+            if chi == clo + 1 and rhi > rlo + 1
+        }
+        return False, sorted(merges)
+
+
+def _read_xls(path: Path, source: Source) -> RawFrame:
+    import xlrd
+
+    try:
+        # formatting_info: number formats (units, dates, per cent), merged cells; ragged_rows: see iter_rows.
+        # xlrd writes its warnings (a file size not a multiple of its sector) to logfile: kept off the console.
+        book = xlrd.open_workbook(
+            file_contents=path.read_bytes(), formatting_info=True, ragged_rows=True, logfile=io.StringIO()
+        )
+    except Exception as e:  # xlrd raises XLRDError, but also struct/index errors for damaged files
+        raise IngestError(path.name, f"unreadable Excel file ({type(e).__name__}: {str(e)[:200]})") from e
+    try:
+        return _read_workbook(_XlsBook(book), path, source, "xls")
+    finally:
+        book.release_resources()
+
+
+def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
+    """Every sheet of an openpyxl read-only workbook (or an `_XlsBook`) as one frame; ``kind`` (xlsx, xls) is the
+    frame's encoding, which the ledger records."""
     frames: list[pl.DataFrame] = []
     sheets: list[dict] = []
     notes: list[str] = []
@@ -662,7 +785,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             continue
         grid: list[list] = []
         factors: list[list[float]] = []
-        has_formula, merges = sheet_xml_marks(ws)
+        has_formula, merges = ws.marks() if isinstance(ws, _XlsSheet) else sheet_xml_marks(ws)
         formulas = uncached_formulas(ws, has_formula)
         decimal_months: dict[tuple[int, int], tuple[str, bool]] = {}  # (grid row, column) -> see _decimal_month
         for row in ws.iter_rows(min_row=1):
@@ -818,7 +941,7 @@ def _read_workbook(wb, path: Path, source: Source) -> RawFrame:
             notes.append("skipped sheet(s): " + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped))
     for hd, f in scaled.items():
         notes.append(f"column {hd}: number format shows the stored value x{f:g}; read as shown")
-    return RawFrame(body, "xlsx", notes, sheets, stated.pop() if stated else None, context_year(titles, path))
+    return RawFrame(body, kind, notes, sheets, stated.pop() if stated else None, context_year(titles, path))
 
 
 def _read_decimal_months(
