@@ -5,7 +5,9 @@ store mount a cluster reads)::
 
     raw/<source>/year=<yyyy>/data_0.parquet   yearly sources (patent grants, pledge loans, cases, training)
     raw/<source>/data_0.parquet               reference sources (cities, roster, population, ...)
-    raw/ingested_files/data_0.parquet         the ingestion ledger (reporting dates are read from it)
+    raw/ingested_files/data_0.parquet         the ingestion ledger
+    raw/file_receipts/data_0.parquet          first sighting of each landing file (reporting dates are read from it)
+    raw/corrections/data_0.parquet            rows corrected by a later file (a correction keeps the first receipt)
     raw/rejected_rows/data_0.parquet          the quarantine
 
 The DuckDB warehouse stays the one place that loads: the loader (pipelines/ingest) and its ledger
@@ -32,15 +34,25 @@ LEDGER_TABLE = "ingested_files"
 # The quarantine: declared as a dbt source in schema raw (models/exposures/_dashboard_sources.yml), so Spark
 # registers it with the other raw tables and needs its folder.
 QUARANTINE_TABLE = "rejected_rows"
+# First sightings of the landing files and the corrected rows: fct_reporting_status reads both (the date a unit's
+# report was received, kept when a correction re-sends it later).
+RECEIPTS_TABLE = "file_receipts"
+CORRECTIONS_TABLE = "corrections"
 FINGERPRINT_FILE = "_exported.json"
 # The ledger's and the quarantine's rows in a stable order, so the same warehouse gives the same files. A source's
 # rows are written in the table's own order (see _copy_year).
-_ORDER = {LEDGER_TABLE: "source, file_name, ingested_at", QUARANTINE_TABLE: "source, file_name, row_number, reason"}
+_ORDER = {
+    LEDGER_TABLE: "source, file_name, ingested_at",
+    QUARANTINE_TABLE: "source, file_name, row_number, reason",
+    RECEIPTS_TABLE: "source, file_hash",
+    CORRECTIONS_TABLE: "source, new_file, new_row_number, old_file, old_row_number",
+}
 
 
 def lake_tables() -> list[str]:
-    """Names of the raw tables the lake holds: every source, then the ledger and the quarantine."""
-    return [*SOURCES, LEDGER_TABLE, QUARANTINE_TABLE]
+    """Names of the raw tables the lake holds: every source, then the ledger, the quarantine, the receipts and the
+    corrections."""
+    return [*SOURCES, LEDGER_TABLE, QUARANTINE_TABLE, RECEIPTS_TABLE, CORRECTIONS_TABLE]
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
@@ -48,6 +60,10 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
         row = con.execute("SELECT count(*), max(ingested_at) FROM raw.ingested_files").fetchone()
     elif table == QUARANTINE_TABLE:
         row = con.execute("SELECT count(*), max(rejected_at) FROM raw.rejected_rows").fetchone()
+    elif table == RECEIPTS_TABLE:
+        row = con.execute("SELECT count(*), max(first_seen_utc) FROM raw.file_receipts").fetchone()
+    elif table == CORRECTIONS_TABLE:
+        row = con.execute("SELECT count(*), max(corrected_at) FROM raw.corrections").fetchone()
     else:
         # every load, replacement or failure of the source's files is a ledger row
         row = con.execute(

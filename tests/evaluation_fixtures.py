@@ -66,15 +66,8 @@ def create_marts(con: duckdb.DuckDBPyConnection) -> None:
     for name, cols in DDL.items():
         con.execute(f"create or replace table marts.{name} ({cols})")
     con.execute("create schema if not exists raw")
-    con.execute(
-        """create or replace table raw.pledge_loans (city_code VARCHAR, month DATE, year INTEGER,
-           amount_10k_yuan DOUBLE, _ingested_at TIMESTAMP)"""
-    )
-    con.execute(
-        """create or replace table raw.ingested_files (source VARCHAR, file_hash VARCHAR, file_name VARCHAR,
-           partition VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, status VARCHAR,
-           message VARCHAR, ingested_at TIMESTAMP)"""
-    )
+    for name, cols in RAW_FIXTURE_DDL.items():
+        con.execute(f"create or replace table raw.{name} ({cols})")
 
 
 def group_of(index: float | None) -> str | None:
@@ -326,7 +319,11 @@ def reporting(con: duckdb.DuckDBPyConnection, stops_after: dict[str, int], inges
                 rows.append((unit, f"{year}-06-01", year, 100.0, landed))
         for source in ("pledge_loans", "enforcement_cases", "training_events"):
             ledger.append((source, f"h{source}{year}", f"{source}_{year}.csv", str(year), landed))
-    con.executemany("insert into raw.pledge_loans values (?, cast(? as date), ?, ?, cast(? as timestamp))", rows)
+    con.executemany(
+        "insert into raw.pledge_loans (city_code, month, year, amount_10k_yuan, _ingested_at) "
+        "values (?, cast(? as date), ?, ?, cast(? as timestamp))",
+        rows,
+    )
     con.executemany(
         """insert into raw.ingested_files (source, file_hash, file_name, partition, rows_read, rows_loaded,
            rows_rejected, status, ingested_at) values (?, ?, ?, ?, 1, 1, 0, 'loaded', cast(? as timestamp))""",
@@ -620,9 +617,16 @@ UPSTREAM = (
 
 
 RAW_FIXTURE_DDL = {
-    "pledge_loans": "city_code VARCHAR, month DATE, year INTEGER, amount_10k_yuan DOUBLE, _ingested_at TIMESTAMP",
+    "pledge_loans": """city_code VARCHAR, month DATE, year INTEGER, amount_10k_yuan DOUBLE, _ingested_at TIMESTAMP,
+        _source_file VARCHAR""",
     "ingested_files": """source VARCHAR, file_hash VARCHAR, file_name VARCHAR, partition VARCHAR, rows_read BIGINT,
         rows_loaded BIGINT, rows_rejected BIGINT, status VARCHAR, message VARCHAR, ingested_at TIMESTAMP""",
+    # the reporting dates' evidence (pipelines/ingest/load.py): no sightings here, the ledger's loads are the dates
+    "file_receipts": """source VARCHAR, file_name VARCHAR, file_hash VARCHAR, first_seen_utc TIMESTAMP,
+        first_seen_on DATE, seen_by VARCHAR, run_id VARCHAR""",
+    "corrections": """source VARCHAR, key_values VARCHAR, old_file VARCHAR, old_row_number BIGINT, old_values VARCHAR,
+        new_file VARCHAR, new_row_number BIGINT, new_values VARCHAR, changed_columns VARCHAR, corrected_at TIMESTAMP,
+        run_id VARCHAR""",
 }
 
 

@@ -661,11 +661,12 @@ def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
     with duckdb.connect(str(env["warehouse"])) as con:
         con.execute(
             "create table marts.fct_reporting_status (unit_code varchar, source varchar, year integer, "
-            "status varchar, due_date date, received_date date)"
+            "status varchar, due_date date, received_date date, received_after_grace_end boolean)"
         )
         con.execute(
             "insert into marts.fct_reporting_status values ('410700', 'pledge_loans', 2025, 'late', "
-            "'2026-03-31', null), ('410100', 'pledge_loans', 2025, 'received', '2026-03-31', '2026-03-01')"
+            "'2026-03-31', null, false), ('410100', 'pledge_loans', 2025, 'received', '2026-03-31', '2026-03-01', "
+            "false), ('410100', 'training_events', 2025, 'not_reported', '2026-03-31', '2026-07-02', true)"
         )
         con.execute("update marts.dim_city set unit_name = '苏州市<b onclick=x>' where unit_code = '320500'")
     set_status(env["warehouse"], "410100", "limited_progress")
@@ -677,6 +678,8 @@ def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
     assert "郑州市" in zh and "质押融资额" in zh and "进展有限" in zh
     assert "现值 90" in zh and "目标值 100" in zh  # the figures, in Chinese
     assert "新乡市" in zh and "2026-03-31" in zh  # the deadline, in Chinese, not only in the English part
+    # a report first received after the grace period stays not reported (counts as exit) and says when it came
+    assert "2025 年知识产权培训数据未按期报送" in zh and "2026-07-02 宽限期满后才报送" in zh
     jiangsu = smtp.to("ipo-320000@test.local")[0]
     assert not jiangsu.is_multipart() and jiangsu.get_content_type() == "text/plain"
     assert "苏州市<b onclick=x>" in SmtpSink.text(jiangsu)

@@ -22,7 +22,7 @@ from pipelines.sources import SOURCES
 TARGET_STATUS_ZH = {code: label_text(code) for code in ("limited_progress", "deteriorating")}
 # the stages an alert flags
 STAGE_ZH = {code: label_text(code) for code in ("watch", "review", "rectification", "exit_candidate")}
-REPORTING_ZH = {code: label_text(code) for code in ("missing", "late", "not_reported")}
+REPORTING_ZH = {code: label_text(code) for code in ("missing", "late", "not_reported", "received_after_grace_end")}
 # A source's Chinese name from its contract (the title is read by officials: "培训活动", not "training_events").
 SOURCE_ZH = {name: src.title_zh for name, src in SOURCES.items()}
 
@@ -308,7 +308,8 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
     rows = _rows(
         con,
         f"""select c.*, r.source, r.year, r.status, cast(r.due_date as varchar) as due_date,
-                   cast(r.received_date as varchar) as received_date
+                   cast(r.received_date as varchar) as received_date,
+                   coalesce(r.received_after_grace_end, false) as received_after_grace_end
             from marts.fct_reporting_status r join ({CITIES}) c on c.unit_code = r.unit_code
             where list_contains(?, r.status)
               and r.year > (select max(year) from marts.fct_reporting_status) - ?
@@ -323,10 +324,22 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
             subject_key=f"{r['source']}:{r['year']}",
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年{SOURCE_ZH.get(r['source'], r['source'])}数据"
-            f"{REPORTING_ZH.get(r['status'], r['status'])}（应于 {r['due_date']} 前报送）",
+            f"{REPORTING_ZH.get(r['status'], r['status'])}（应于 {r['due_date']} 前报送"
+            + (
+                f"；{r['received_date']} {REPORTING_ZH['received_after_grace_end']}）"
+                if r["received_after_grace_end"]
+                else "）"
+            ),
             title_en=f"{_who_en(r)}: {SOURCES[r['source']].title_en if r['source'] in SOURCES else r['source']} "
-            f"{r['year']} is {label_text(r['status'], 'en').lower()} (due {r['due_date']})",
-            detail={k: r[k] for k in ("source", "year", "status", "due_date", "received_date")},
+            f"{r['year']} is {label_text(r['status'], 'en').lower()} (due {r['due_date']}"
+            + (
+                f"; {label_text('received_after_grace_end', 'en').lower()} on {r['received_date']})"
+                if r["received_after_grace_end"]
+                else ")"
+            ),
+            detail={
+                k: r[k] for k in ("source", "year", "status", "due_date", "received_date", "received_after_grace_end")
+            },
         )
         for r in rows
     ]

@@ -270,6 +270,16 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
                 ("release_id", "unit_code"),
                 (release_row["release_id"], unit_code),
             )
+    # the unit's reporting of the year: when each source was received and on what evidence (a contested
+    # not_reported verdict is argued from these rows)
+    reporting = pl.DataFrame()
+    if has("marts", "fct_reporting_status"):
+        reporting = rows.frame(
+            "reporting",
+            "select * from marts.fct_reporting_status order by unit_code, year, source",
+            ("unit_code", "year"),
+            uy,
+        )
     files = pl.DataFrame()
     if has("raw", "ingested_files"):
         files = rows.whole(
@@ -286,6 +296,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         "uncertainty": uncertainty,
         "targets": targets,
         "files": files,
+        "reporting": reporting,
         "acceptance": acceptance,
         "attribution": attribution,
         "release": release_row,
@@ -589,6 +600,39 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             f"- 不确定性模拟 / Uncertainty: {u['n_runs']} runs, seed {u['seed']}, "
             f"weight jitter ±{u['weight_jitter']:.0%}"
         )
+    rp = d.get("reporting")
+    if rp is not None and rp.height:
+        lines += [
+            "",
+            f"### 数据报送 / Reporting ({year})",
+            "",
+            _table(
+                [
+                    "来源 / Source",
+                    "状态 / Status",
+                    "应报日期 / Due",
+                    "宽限期至 / Grace end",
+                    "收到日期 / Received (CST)",
+                    "依据 / Evidence",
+                    "文件 / File",
+                ],
+                [
+                    [
+                        r["source"],
+                        f"{label_text(r['status'])} {r['status']}"
+                        + (
+                            f"（{label_text('received_after_grace_end')}）" if r.get("received_after_grace_end") else ""
+                        ),
+                        r["due_date"],
+                        r["grace_end_date"],
+                        r["received_date"] or "–",
+                        label_text(r.get("receipt_evidence")) or "–",
+                        r.get("receipt_file") or "–",
+                    ]
+                    for r in rp.iter_rows(named=True)
+                ],
+            ),
+        ]
     if f.height:
         lines += [
             "",

@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -48,6 +48,19 @@ PLAUSIBLE_YEARS = (1985, 2100)
 # reads every file through the Polars reader instead (the benchmark's "before", and the agreement test).
 SQL_SCAN = os.environ.get("IPCITY_INGEST_SCAN", "sql") != "polars"
 
+# Receipt of a landing file (the evidence of the reporting dates, marts.fct_reporting_status): the first time the
+# pipeline saw its bytes in the landing folder (planning lists the pending files, or the ingest itself), recorded
+# once per (source, file_hash) and never moved: a re-load, a partition reset, a release's pruning of the ledger or a
+# same-named correction re-sent later leave it alone (the ledger's ingested_at is the time of the latest load).
+# first_seen_utc is UTC; first_seen_on is its calendar day in China Standard Time (UTC+8, no daylight saving since
+# 1991), the day the management measures count in (a file seen 2024-06-30 23:30 CST is on time at 15:30 UTC).
+RECEIPTS_DDL = """
+CREATE TABLE IF NOT EXISTS raw.file_receipts (
+  source VARCHAR, file_name VARCHAR, file_hash VARCHAR, first_seen_utc TIMESTAMP, first_seen_on DATE,
+  seen_by VARCHAR, run_id VARCHAR
+)"""
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
 CORRECTIONS_DDL = """
 CREATE TABLE IF NOT EXISTS raw.corrections (
   source VARCHAR, key_values VARCHAR, old_file VARCHAR, old_row_number BIGINT, old_values VARCHAR,
@@ -82,6 +95,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LEDGER_DDL)
     con.execute(REJECTED_DDL)
     con.execute(CORRECTIONS_DDL)
+    con.execute(RECEIPTS_DDL)
     # Added by issue 12: sheets read per workbook (JSON), the sheet of a quarantined row, rows corrected.
     con.execute("ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS sheets VARCHAR")
     con.execute("ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS rows_corrected BIGINT")
@@ -235,6 +249,51 @@ def valid_region_codes(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(c for c in codes if c)
 
 
+def record_sightings(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    paths: list[Path],
+    *,
+    seen_by: str = "landing",
+    run_id: str = "",
+    now: datetime | None = None,
+) -> int:
+    """Record the first sighting of each landing file's bytes (raw.file_receipts), once: a file already recorded
+    keeps its first sighting. ``now``: an aware datetime (tests); default the current time. Returns the files
+    newly recorded."""
+    ensure_schema(con)
+    if not paths:
+        return 0
+    seen = {
+        r[0] for r in con.execute("SELECT file_hash FROM raw.file_receipts WHERE source = ?", [source.name]).fetchall()
+    }
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    new, hashes = [], set()
+    for p in paths:
+        digest = file_hash(p)
+        if digest in seen or digest in hashes:
+            continue
+        hashes.add(digest)
+        new.append(
+            [
+                source.name,
+                Path(p).name,
+                digest,
+                at.replace(tzinfo=None),
+                at.astimezone(CHINA_STANDARD_TIME).date(),
+                seen_by,
+                run_id,
+            ]
+        )
+    if new:
+        con.executemany(
+            "INSERT INTO raw.file_receipts (source, file_name, file_hash, first_seen_utc, first_seen_on, seen_by,"
+            " run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            new,
+        )
+    return len(new)
+
+
 def already_ingested(con: duckdb.DuckDBPyConnection, source: Source, digest: str) -> tuple[str, datetime] | None:
     row = con.execute(
         "SELECT file_name, ingested_at FROM raw.ingested_files WHERE source = ? AND file_hash = ? AND status = 'loaded'"
@@ -276,6 +335,8 @@ def ingest_file(
     any exception while reading or checking it becomes such a failure, named and in plain words."""
     ensure_schema(con)
     digest = file_hash(path)
+    # the first sighting of these bytes, before anything can fail: a refused file was still received
+    record_sightings(con, source, [path], seen_by="ingest", run_id=run_id)
     part = str(partition) if partition is not None else None
     result = IngestResult(source.name, path.name, digest, part)
     seen = already_ingested(con, source, digest)
@@ -871,12 +932,15 @@ def record_unreadable_year(con, source: Source, path: Path, run_id: str = "") ->
 
 
 def pending_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source) -> list[Path]:
-    """Landing files whose bytes have not been loaded yet."""
+    """Landing files whose bytes have not been loaded yet. Every landing file listed is a sighting: its first one
+    is recorded (raw.file_receipts), the evidence of when it was received."""
     ensure_schema(con)
+    files = landing_files(landing, source)
+    record_sightings(con, source, files)
     loaded = {
         r[0]
         for r in con.execute(
             "SELECT file_hash FROM raw.ingested_files WHERE source = ? AND status = 'loaded'", [source.name]
         ).fetchall()
     }
-    return [p for p in landing_files(landing, source) if file_hash(p) not in loaded]
+    return [p for p in files if file_hash(p) not in loaded]

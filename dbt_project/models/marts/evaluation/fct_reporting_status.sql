@@ -1,34 +1,91 @@
 {{ config(materialized='table') }}
 -- Reporting status per programme unit, reported source and year (issue 10): due, received, late, missing,
 -- not_reported. The management measures count a pilot city that does not report within six months as exit,
--- so a city can never escape the evaluation by not reporting: fct_evaluation_year turns not_reported into
--- the stage not_reported, counted as exit.
+-- so a city can never escape the evaluation by not reporting, nor by reporting after the six months:
+-- fct_evaluation_year turns not_reported into the stage not_reported, counted as exit.
 --   due_date        = year end + RPT.due_months (default 3: 31 March of the next year)
 --   grace_end_date  = year end + RPT.grace_months (default 6: 30 June of the next year)
---   received_date   = first ingestion of the unit's data for the year (RPT.city_sources: the unit's own rows,
---                     a prefecture counting its county-level codes; RPT.file_sources: event files that cover
---                     every unit, so a unit without events that year has a zero, not a missing report)
---   status          = received (by due_date) | late (after due_date) | missing (not yet, grace not over) |
---                     not_reported (not received by grace_end_date <= as_of); a report ingested after as_of
---                     does not count (a pinned as_of reproduces the published status)
+--   received_date   = the day the unit's report for the year was first received, in China Standard Time: the
+--                     earliest evidence of its files (RPT.city_sources: the files holding the unit's own rows, a
+--                     prefecture counting its county-level codes, and the files of rows a later correction
+--                     replaced, so a correction re-sent later never moves the receipt; RPT.file_sources: event
+--                     files that cover every unit, so a unit without events that year has a zero, not a missing
+--                     report). A file's evidence (receipt_evidence) is its first sighting in the landing folder
+--                     (raw.file_receipts: recorded once, never moved by re-loads; a same-named version re-sent
+--                     later keeps the first one's), else, for files loaded before sightings were recorded, the
+--                     day of its load (raw.ingested_files), whichever is earlier. The whole last day counts.
+--   status          = received (by due_date) | late (after due_date, by grace_end_date) | missing (not yet, grace
+--                     not over) | not_reported (nothing by grace_end_date <= as_of). A report first received
+--                     after grace_end_date stays not_reported (the exit consequence: not reporting within the
+--                     six months counts as exit); received_after_grace_end says it arrived later. A report
+--                     received after as_of does not count (a pinned as_of judges what was received by then).
+--                     backfilled: received after a grace period that ended before the ledger began
+--                     (monitored_from: the first load or sighting it records), i.e. loaded as history; the
+--                     ledger cannot tell when the unit reported, so it is not judged (no exit on no evidence).
 -- as_of = var('reporting_as_of') when set (pin it to recompute a published status), else the latest
--- ingestion in the ledger, so the same data always give the same status.
+-- ingestion or sighting in the ledger, so the same data always give the same status.
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
 ),
 
 ledger as (
-  select source, partition, partition as file_partition, ingested_at
+  select source, file_name, partition, partition as file_partition, ingested_at
   from {{ source('evaluation_ledger', 'ingested_files') }}
   where status = 'loaded'
+),
+
+receipts as (
+  select source, file_name, file_hash, first_seen_on
+  from {{ source('evaluation_ledger', 'file_receipts') }}
 ),
 
 as_of as (
   {%- if var('reporting_as_of', none) %}
   select cast('{{ var("reporting_as_of") }}' as date) as as_of_date
   {%- else %}
-  select cast(max(ingested_at) as date) as as_of_date from ledger
+  select max(d) as as_of_date
+  from (
+    select cast(max(ingested_at) as date) as d from ledger
+    union all
+    select max(first_seen_on) from receipts
+  ) as latest
   {%- endif %}
+),
+
+-- the first day the ledger has any record of (a load or a sighting): a grace period that ended before it cannot be
+-- judged from the ledger, whose only evidence of that year is the history backfill
+ledger_start as (
+  select min(d) as monitored_from
+  from (
+    select cast(min(ingested_at) as date) as d from {{ source('evaluation_ledger', 'ingested_files') }}
+    union all
+    select min(first_seen_on) from receipts
+  ) as earliest
+),
+
+-- the evidence of each file's receipt, by file name (a same-named version re-sent later is the same report): its
+-- first sighting in the landing folder, and the day it was loaded (the only evidence of files loaded before
+-- sightings were recorded); the earliest counts, a sighting before a load on the same day
+file_dates as (
+  select source, file_name, first_seen_on as evidence_date, 'first_seen' as receipt_evidence
+  from receipts
+  union all
+  select source, file_name, cast(ingested_at as date), 'load_time'
+  from {{ source('evaluation_ledger', 'ingested_files') }}
+  where status in ('loaded', 'replaced')
+),
+
+file_receipt as (
+  select source, file_name, evidence_date, receipt_evidence
+  from (
+    select
+      fd.*,
+      row_number() over (
+        partition by source, file_name order by evidence_date asc nulls last, receipt_evidence asc nulls last
+      ) as evidence_rank
+    from file_dates as fd
+  ) as ranked
+  where evidence_rank = 1
 ),
 
 programme as (
@@ -89,9 +146,9 @@ expected as (
          or concat_ws('', ',', d.file_sources, ',') like concat_ws('', '%,', s.source, ',%'))
 ),
 
--- city reports: the unit's own statistics rows (a prefecture also through its county-level codes)
-city_received as (
-  select e.unit_code, e.source, e.year, cast(min(r._ingested_at) as date) as received_date
+-- city reports: the files of the unit's own statistics rows (a prefecture also through its county-level codes)
+city_files as (
+  select e.unit_code, e.source, e.year, r._source_file as file_name, cast(min(r._ingested_at) as date) as loaded_on
   from expected as e
   inner join {{ source('raw', 'pledge_loans') }} as r
     on e.source = 'pledge_loans'
@@ -99,20 +156,83 @@ city_received as (
    and (cast(r.city_code as string) = e.unit_code
         or {{ prefecture_of('cast(r.city_code as string)') }} = e.unit_code)
   where e.is_city_report
-  group by e.unit_code, e.source, e.year
+  group by e.unit_code, e.source, e.year, r._source_file
+  union all
+  -- rows a later file corrected left the raw table: the file that first sent them still received the report
+  -- (key_values is the row's key as pipelines/ingest/load.py writes it: {"city_code": "xxxxxx", "month": "yyyy-mm-dd"})
+  select e.unit_code, e.source, e.year, c.old_file, cast(null as date)
+  from expected as e
+  inner join {{ source('evaluation_ledger', 'corrections') }} as c
+    on c.source = e.source
+   and c.key_values like '{"city_code": "%'
+   and (substr(c.key_values, 16, 6) = e.unit_code
+        or {{ prefecture_of('substr(c.key_values, 16, 6)') }} = e.unit_code)
+   and c.key_values like concat_ws('', '%"month": "', cast(e.year as string), '-%')
+  where e.is_city_report and e.source = 'pledge_loans'
+),
+
+-- event files: the loaded files of the source's year
+file_files as (
+  select source, cast(file_partition as integer) as year, file_name, cast(min(ingested_at) as date) as loaded_on
+  from ledger
+  where file_partition is not null
+  group by source, cast(file_partition as integer), file_name
+),
+
+-- each file's receipt of the unit's report (its evidence, else the day its rows were loaded)
+city_file_receipts as (
+  select
+    cf.unit_code, cf.source, cf.year, cf.file_name as receipt_file,
+    coalesce(fr.evidence_date, cf.loaded_on) as received_date,
+    case when fr.evidence_date is not null then fr.receipt_evidence else 'load_time' end as receipt_evidence
+  from city_files as cf
+  left join file_receipt as fr on fr.source = cf.source and fr.file_name = cf.file_name
+),
+
+file_file_receipts as (
+  select
+    ff.source, ff.year, ff.file_name as receipt_file,
+    coalesce(fr.evidence_date, ff.loaded_on) as received_date,
+    case when fr.evidence_date is not null then fr.receipt_evidence else 'load_time' end as receipt_evidence
+  from file_files as ff
+  left join file_receipt as fr on fr.source = ff.source and fr.file_name = ff.file_name
+),
+
+-- the earliest receipt counts (ties: by file name, so the same data always name the same file)
+city_received as (
+  select unit_code, source, year, received_date, receipt_evidence, receipt_file
+  from (
+    select
+      c.*,
+      row_number() over (
+        partition by c.unit_code, c.source, c.year
+        order by c.received_date asc nulls last, c.receipt_file asc nulls last
+      ) as receipt_rank
+    from city_file_receipts as c
+  ) as ranked
+  where receipt_rank = 1 and received_date is not null
 ),
 
 file_received as (
-  select source, cast(file_partition as integer) as year, cast(min(ingested_at) as date) as received_date
-  from ledger
-  where file_partition is not null
-  group by source, cast(file_partition as integer)
+  select source, year, received_date, receipt_evidence, receipt_file
+  from (
+    select
+      f.*,
+      row_number() over (
+        partition by f.source, f.year
+        order by f.received_date asc nulls last, f.receipt_file asc nulls last
+      ) as receipt_rank
+    from file_file_receipts as f
+  ) as ranked
+  where receipt_rank = 1 and received_date is not null
 ),
 
 joined as (
   select
     e.*,
-    case when e.is_city_report then c.received_date else f.received_date end as received_date
+    case when e.is_city_report then c.received_date else f.received_date end as received_date,
+    case when e.is_city_report then c.receipt_evidence else f.receipt_evidence end as receipt_evidence,
+    case when e.is_city_report then c.receipt_file else f.receipt_file end as receipt_file
   from expected as e
   left join city_received as c on c.unit_code = e.unit_code and c.source = e.source and c.year = e.year
   left join file_received as f on not e.is_city_report and f.source = e.source and f.year = e.year
@@ -127,14 +247,26 @@ select
   j.due_date,
   j.grace_end_date,
   j.received_date,
+  j.receipt_evidence,
+  j.receipt_file,
   a.as_of_date,
-  -- a report counts only if it arrived by as_of: a pinned as_of recomputes a published status, and data ingested
-  -- after it do not rewrite it
+  ls.monitored_from,
+  -- a report counts only if it was received by as_of (a pinned as_of recomputes a published status) and by the
+  -- end of the grace period: one first received after it stays not_reported, counted as exit -- unless the grace
+  -- period ended before the ledger began (monitored_from): then its only evidence is the history backfill, which
+  -- says nothing about when the unit reported (backfilled, not judged)
   case
     when j.received_date <= a.as_of_date and j.received_date <= j.due_date then 'received'
-    when j.received_date <= a.as_of_date then 'late'
+    when j.received_date <= a.as_of_date and j.received_date <= j.grace_end_date then 'late'
+    when j.received_date <= a.as_of_date and j.grace_end_date < ls.monitored_from then 'backfilled'
     when a.as_of_date <= j.grace_end_date then 'missing'
     else 'not_reported'
-  end as status
+  end as status,
+  coalesce(
+    j.received_date > j.grace_end_date and j.received_date <= a.as_of_date
+    and not j.grace_end_date < ls.monitored_from,
+    false
+  ) as received_after_grace_end
 from joined as j
 cross join as_of as a
+cross join ledger_start as ls
