@@ -328,3 +328,54 @@ def test_a_summary_sheet_before_the_month_sheet_of_an_xls_names_the_sheets(wareh
     assert warehouse.execute("SELECT encoding FROM raw.ingested_files WHERE file_name = ?", [path.name]).fetchone() == (
         "xls",
     )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [("gbk", b""), ("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"), ("utf-16-le", b"")],
+    ids=["gbk", "utf-8-bom", "utf-16-bom", "utf-16-no-bom"],
+)
+def test_a_text_table_a_web_system_exported_as_xls_is_read_as_text(warehouse, tmp_path, encoding, bom):
+    # "导出Excel" of many web systems writes a tab-separated text table under an .xls name (Excel opens it without
+    # a word); Excel's own "Unicode text" is UTF-16 with tabs. Read as the text it is, with a note.
+    from test_ingest_loaders import GOOD_ROWS
+
+    text = "\r\n".join([HEADER_ZH.replace(",", "\t"), *(r.replace(",", "\t") for r in GOOD_ROWS)]) + "\r\n"
+    path = tmp_path / "质押贷款_2025年1-2月.xls"
+    path.write_bytes(bom + text.encode(encoding))
+    r = ingest_file(warehouse, PLEDGE, path, partition=partition_of(path, PLEDGE), today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0), r
+    assert "the file is a text table (named .xls): read as one" in r.notes
+    loaded = warehouse.execute("SELECT city_code, amount_10k_yuan FROM raw.pledge_loans ORDER BY city_code").fetchall()
+    assert loaded == [("440100", 1200.0), ("440300", 3500.5)]
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (
+            '<html><head><meta charset="utf-8"></head><body><table><tr><td>城市代码</td></tr></table></body></html>',
+            "a web page (HTML table)",
+        ),
+        ("\n  <TABLE border=1><tr><th>城市代码</th></tr></TABLE>", "a web page (HTML table)"),
+        (
+            '<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>',
+            "an Excel 2003 XML spreadsheet",
+        ),
+    ],
+    ids=["html", "bare-table", "spreadsheetml"],
+)
+def test_a_web_page_or_xml_spreadsheet_named_xls_is_refused_saying_what_it_is(tmp_path, content, what):
+    path = tmp_path / "export.xls"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(IngestError) as e:
+        read_file(path, PLEDGE)
+    assert e.value.reason.startswith(f"the file is {what}") and "save it as .xlsx" in e.value.reason
+
+
+def test_binary_bytes_named_xls_without_a_workbook_signature_are_unreadable(tmp_path):
+    path = tmp_path / "broken.xls"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(IngestError) as e:
+        read_file(path, PLEDGE)
+    assert e.value.reason == "unreadable Excel file (neither an Excel 97-2003 workbook nor a text table)"

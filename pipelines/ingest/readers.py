@@ -405,9 +405,46 @@ def read_file(path: Path, source: Source) -> RawFrame:
         return raw
     if suffix == ".parquet":
         return _read_parquet(path)
+    if suffix == ".xls" and held is None:
+        return _read_exported_xls(path, source)
     if suffix in (".xlsx", ".xlsm", ".xls"):
         return _read_workbook_once(path, source, ".xls" if suffix == ".xls" else ".xlsx")
     return _read_csv(path, source)
+
+
+# What web systems' "导出Excel" writes under an .xls name: a tab-separated text table (read as one), or an HTML page
+# (Excel opens both and says nothing). An .xlsx is a zip by definition, so text under that name stays refused.
+_MARKUP_START = re.compile(rb"^\s*<(?:!doctype\s+html|html\b|table\b|head\b|body\b|meta\b|\?xml)", re.IGNORECASE)
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _read_exported_xls(path: Path, source: Source) -> RawFrame:
+    """A file named .xls without an Excel 97-2003 workbook's signature: a text table is read as CSV/TSV (with a
+    note saying so); a web page, an Excel 2003 XML spreadsheet or other bytes are refused naming what they are."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith(_UTF16_BOMS):
+        probe = head.decode("utf-16", errors="ignore").encode("utf-8")
+    else:
+        probe = head.removeprefix(codecs.BOM_UTF8)
+    if _MARKUP_START.match(probe):
+        what = (
+            "an Excel 2003 XML spreadsheet"
+            if b"urn:schemas-microsoft-com:office:spreadsheet" in probe
+            else "a web page (HTML table), as some web systems export 'Excel'"
+        )
+        raise IngestError(
+            path.name,
+            f"the file is {what}, named .xls, not a workbook: open it in Excel or WPS and save it as .xlsx, "
+            "or export CSV",
+        )
+    # UTF-16 text without a byte-order mark has its NULs in every other byte; other NULs are binary
+    utf16 = head.startswith(_UTF16_BOMS) or max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4
+    if b"\x00" in head and not utf16:
+        raise IngestError(path.name, "unreadable Excel file (neither an Excel 97-2003 workbook nor a text table)")
+    raw = _read_csv(path, source)
+    raw.notes.insert(0, "the file is a text table (named .xls): read as one")
+    return raw
 
 
 # A workbook is read twice in a run: `ipcity run` asks every pending file for its data year when it plans
