@@ -81,7 +81,8 @@ file_receipt as (
     select
       fd.*,
       row_number() over (
-        partition by source, file_name order by evidence_date asc nulls last, receipt_evidence asc nulls last
+        partition by fd.source, fd.file_name
+        order by fd.evidence_date asc nulls last, fd.receipt_evidence asc nulls last
       ) as evidence_rank
     from file_dates as fd
   ) as ranked
