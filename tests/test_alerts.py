@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -80,7 +81,14 @@ def env(tmp_path, monkeypatch, smtp):
     monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
     monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
     monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    wh = tmp_path / "warehouse.duckdb"
+    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
+    return {"warehouse": wh, "http_port": http_port, "routing": routing, "tmp": tmp_path}
+
+
+def write_target_marts(wh: Path, *, status: str) -> Path:
+    """The marts the target alerts read: the cities, one indicator, and every city's key target in ``status``
+    (on_track: 90 of 100; limited_progress: 50 of 100)."""
+    current, progress = (90, 0.9) if status == "on_track" else (50, 0.5)
     with duckdb.connect(str(wh)) as con:
         con.execute("create schema marts")
         con.execute(
@@ -100,13 +108,12 @@ def env(tmp_path, monkeypatch, smtp):
             "status varchar, status_year integer, current_value double, target_value double, target_year integer, "
             "progress_index double, growth_ratio double, is_key_target boolean)"
         )
-        for code, *_ in CITIES:
-            con.execute(
-                "insert into marts.fct_target_status values (?, 'plan_2021_2025', 'pledge_amount', 'on_track', 2024, "
-                "90, 100, 2025, 0.9, 1.0, true)",
-                [code],
-            )
-    return {"warehouse": wh, "http_port": http_port, "routing": routing, "tmp": tmp_path}
+        con.executemany(
+            "insert into marts.fct_target_status values (?, 'plan_2021_2025', 'pledge_amount', ?, 2024, ?, 100, 2025, "
+            "?, 1.0, true)",
+            [(code, status, current, progress) for code, *_ in CITIES],
+        )
+    return wh
 
 
 def set_status(wh, unit_code: str, status: str) -> None:

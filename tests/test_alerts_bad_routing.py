@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 from alert_receivers import SmtpSink
-from test_alerts import CITIES, NAMES_EN, wait_for
+from test_alerts import CITIES, wait_for, write_target_marts
 
 from pipelines.alerts import evaluate_and_notify
 from pipelines.assets.publish import build_publish_assets
@@ -68,31 +68,7 @@ def site(tmp_path, monkeypatch, smtp):
     monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
     monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
     monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    wh = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(wh)) as con:
-        con.execute("create schema marts")
-        con.execute(
-            "create table marts.dim_city (unit_code varchar, unit_name varchar, unit_name_en varchar, "
-            "province_code varchar, province_name varchar, is_programme boolean, programme_status varchar)"
-        )
-        con.executemany(
-            "insert into marts.dim_city values (?, ?, ?, ?, ?, true, 'active')",
-            [(code, name, NAMES_EN[code], p, pn) for code, name, p, pn in CITIES],
-        )
-        con.execute(
-            "create table marts.dim_indicator as select 'v1' as catalog_version, 'pledge_amount' as indicator_code, "
-            "'质押融资额' as name_zh, 'Pledge financing' as name_en"
-        )
-        con.execute(
-            "create table marts.fct_target_status (unit_code varchar, plan_id varchar, indicator_code varchar, "
-            "status varchar, status_year integer, current_value double, target_value double, target_year integer, "
-            "progress_index double, growth_ratio double, is_key_target boolean)"
-        )
-        con.executemany(
-            "insert into marts.fct_target_status values (?, 'plan_2021_2025', 'pledge_amount', 'limited_progress', "
-            "2024, 50, 100, 2025, 0.5, 1.0, true)",
-            [(code,) for code, *_ in CITIES],
-        )
+    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="limited_progress")
     return {"warehouse": wh, "routing": routing, "store": tmp_path / "alerts.sqlite"}
 
 
