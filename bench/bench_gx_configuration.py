@@ -25,7 +25,7 @@ import duckdb  # noqa: E402
 from pipelines.assets.checks import MART_SUITES  # noqa: E402
 from pipelines.quality import runner, valid_region_codes, validate  # noqa: E402
 from pipelines.quality.partition_profile import run_sample_frame  # noqa: E402
-from pipelines.quality.suites import load_config  # noqa: E402
+from pipelines.quality.suites import row_sample  # noqa: E402
 from pipelines.sources import SOURCES  # noqa: E402
 
 
@@ -40,11 +40,11 @@ def frames(con) -> list[tuple[str, object, dict]]:
         for t in MART_SUITES
         if t in built  # a warehouse with its raw layer only (the smoke test's) has no marts
     ]
-    cfg = load_config().get("row_sample", {})
+    max_rows, seed = row_sample()
     for source in SOURCES.values():
         if source.partitioned:
             years = [y for (y,) in con.execute(f"SELECT DISTINCT year FROM {source.table} ORDER BY year").fetchall()]
-            frame, _ = run_sample_frame(con, source, years, int(cfg.get("max_rows", 50_000)), int(cfg.get("seed", 0)))
+            frame, _ = run_sample_frame(con, source, years, max_rows, seed)
             jobs.append((source.table, frame, {"valid_region_codes": codes}))
         else:
             frame = con.sql(f"SELECT * FROM {source.table}").pl()

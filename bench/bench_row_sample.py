@@ -24,7 +24,7 @@ import duckdb  # noqa: E402
 
 from pipelines.quality import valid_region_codes, validate  # noqa: E402
 from pipelines.quality.partition_profile import PROFILE_SUITE, partition_profile, run_sample_frame  # noqa: E402
-from pipelines.quality.suites import load_config  # noqa: E402
+from pipelines.quality.suites import row_sample  # noqa: E402
 from pipelines.sources import YEARLY_SOURCES  # noqa: E402
 
 BEFORE_ROWS = 50_000
@@ -41,8 +41,7 @@ def main(argv=None) -> dict:
     ap.add_argument("warehouse", type=Path)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    cfg = load_config().get("row_sample", {})
-    now_rows, seed = int(cfg.get("max_rows", BEFORE_ROWS)), int(cfg.get("seed", 0))
+    now_rows, seed = row_sample()
     con = duckdb.connect(str(args.warehouse), read_only=True)
     codes = valid_region_codes(con)
     validate("raw.cities", con.sql("SELECT * FROM raw.cities LIMIT 10").pl(), context={"valid_region_codes": codes})

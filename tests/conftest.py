@@ -108,6 +108,16 @@ def write_cities_csv(path: Path) -> Path:
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server on a loopback port (aiosmtpd) that keeps what it receives: the alert tests' mail."""
+    from alert_receivers import SmtpSink
+
+    s = SmtpSink().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
 def warehouse(tmp_path):
     """A fresh DuckDB warehouse with raw.cities loaded."""
     from pipelines.ingest.load import ingest_file

@@ -66,13 +66,6 @@ def routing_yaml(path, smtp_port: int, http_port: int, *, backoff=(0.3,), immedi
 
 
 @pytest.fixture
-def smtp():
-    s = SmtpSink().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def env(tmp_path, monkeypatch, smtp):
     """A warehouse with the target mart, a routing file pointing at the loopback receivers, an alert store."""
     http_port = free_port()

@@ -55,13 +55,6 @@ def routing_text(smtp_port: int, province_recipient: str, *, hook_token: bool = 
 
 
 @pytest.fixture
-def smtp():
-    s = SmtpSink().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def site(tmp_path, monkeypatch, smtp):
     """A warehouse where every city has fallen behind a key target, the alert store, the routing file."""
     routing = tmp_path / "routing.yaml"

@@ -20,13 +20,6 @@ from pipelines.alerts import evaluate_and_notify
 
 
 @pytest.fixture
-def smtp():
-    s = SmtpSink().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def routed(tmp_path, monkeypatch, smtp):
     http = HttpSink().start()
     routing = tmp_path / "routing.yaml"

@@ -87,11 +87,11 @@ def _specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 def partition_frame(con, source: Source, year: int, limit: int | None = None, seed: int | None = None):
     """A yearly partition for the suite: all of it, or a repeatable sample above `row_sample.max_rows`.
     Returns (frame, rows in the partition)."""
-    from pipelines.quality.suites import load_config
+    from pipelines.quality.suites import row_sample
 
-    cfg = load_config().get("row_sample", {})
-    limit = int(cfg.get("max_rows", 250_000)) if limit is None else limit
-    seed = int(cfg.get("seed", 0)) if seed is None else seed
+    max_rows, sample_seed = row_sample()
+    limit = max_rows if limit is None else limit
+    seed = sample_seed if seed is None else seed
     n = con.execute(f"SELECT count(*) FROM {source.table} WHERE year = ?", [year]).fetchall()[0][0]
     if n <= limit:
         return con.sql(f"SELECT * FROM {source.table} WHERE year = $y", params={"y": year}).pl(), n
@@ -141,7 +141,7 @@ def _yearly_checks(con, run_id: str, source: Source, years: list[int], codes) ->
     for grants the per-city counts against the previous year."""
     from pipelines.quality import patent_grant_city_counts_from_db, record_results, validate
     from pipelines.quality.partition_profile import PROFILE_SUITE, partition_profile, run_sample_frame
-    from pipelines.quality.suites import load_config
+    from pipelines.quality.suites import row_sample
 
     out = []
     profile = partition_profile(con, source, years, valid_codes=codes)
@@ -151,8 +151,7 @@ def _yearly_checks(con, run_id: str, source: Source, years: list[int], codes) ->
     )
     record_results(con, run_id, source.table, r)
     out.append((None, r))
-    cfg = load_config().get("row_sample", {})
-    frame, _ = run_sample_frame(con, source, years, int(cfg.get("max_rows", 10_000)), int(cfg.get("seed", 0)))
+    frame, _ = run_sample_frame(con, source, years, *row_sample())
     # partition=None: the per-partition expectations (partition window, row count against last year,
     # freshness) are the profile's, over every row rather than a sample.
     r = validate(source.table, frame, context={"valid_region_codes": codes})

@@ -70,6 +70,13 @@ def load_config(directory: str | None = None) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+def row_sample() -> tuple[int, int]:
+    """(max_rows, seed) of the row suite's repeatable sample: expectations/config.yml `row_sample`, the one place
+    its size is set (the run's checks and the benches read it here)."""
+    cfg = load_config()["row_sample"]
+    return int(cfg["max_rows"]), int(cfg["seed"])
+
+
 def suite_names(directory: Path | None = None) -> list[str]:
     d = Path(directory or suites_dir())
     return sorted(p.name[: -len(".json")] for p in d.glob("*.json"))
