@@ -428,19 +428,7 @@ CHECK_SUBJECTS = {
 }
 # Alert rules by rule id (the alerts page and the profile's alert history). marts.fct_alerts.alert_type is the
 # rule id, except target_behind which the mirror calls behind_target (the profile's original name for it).
-ALERT_RULES = {
-    "target_behind": ("目标滞后", "Behind target"),
-    "bottom_group": ("末位分组", "Bottom group"),
-    "rank_drop": ("排名大幅下降", "Rank drop"),
-    "stage": ("评价阶段", "Evaluation stage"),
-    "source_reporting": ("数据报送", "Reporting"),
-    "pledge_freshness": ("月度数据逾期", "Monthly data late"),
-    "run_failed": ("运行失败", "Run failed"),
-    "blocking_check_failed": ("阻断性检查失败", "Blocking check failed"),
-    "landing_file_refused": ("落地文件被拒", "Landing file refused"),
-    "alert_routing_refused": ("预警路由配置被拒", "Alert routing refused"),
-    "dead_run": ("运行进程消失", "Dead run"),
-}
+ALERT_RULES = label_set("alert_rule")  # the labels seed, as the alert messages name them
 ALERT_TYPES = {"behind_target": ALERT_RULES["target_behind"], **ALERT_RULES}
 ALERT_STATES = {"firing": ("预警中", "Firing"), "resolved": ("已解除", "Resolved")}
 PLANS = {

@@ -103,7 +103,7 @@ def test_firing_alerts_and_history_per_city(client):
     everything = grid_rows(post(client, update_body("all")))
     assert {(r["unit_code"], r["state"]) for r in everything} == {("410700", "预警中"), ("320500", "已解除")}
     suzhou = grid_rows(post(client, update_body("all", "320500", "en")))
-    assert [(r["rule"], r["state"]) for r in suzhou] == [("Evaluation stage", "Resolved")]
+    assert [(r["rule"], r["state"]) for r in suzhou] == [("Stage alert", "Resolved")]
     # text from data travels as plain row data (AG Grid renders it as text, no cellRenderer/markdown here)
     assert not any(c.get("cellRenderer") for c in page.columns("zh"))
 

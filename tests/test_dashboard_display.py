@@ -41,16 +41,16 @@ def test_profile_alert_history_labels_every_rule_and_status(lang):
     assert not codes & {x for pair in shown for x in pair}, shown
     if lang == "zh":
         assert shown == [
-            ("数据报送", "逾期报送"),
+            ("数据未按期报送", "逾期报送"),
             ("目标滞后", "倒退"),
-            ("评价阶段", "退出候选"),
+            ("评价阶段预警", "退出候选"),
             ("排名大幅下降", "预警中"),
         ]
     else:
         assert shown == [
-            ("Reporting", "Late"),
+            ("Data not reported on time", "Late"),
             ("Behind target", "Deteriorating"),
-            ("Evaluation stage", "Exit candidate"),
+            ("Stage alert", "Exit candidate"),
             ("Rank drop", "Firing"),
         ]
 

@@ -75,6 +75,10 @@ def test_the_seeds_are_what_the_loader_reads():
         assert code in label_set("stage"), code
     labels = load_labels()
     assert len({lab.name_zh for lab in labels.values()}) == len(labels), "two codes share a Chinese label"
+    # every alert rule has its one display name there (alert messages and the dashboard both read it)
+    from pipelines.alerts.config import load_rules
+
+    assert set(load_rules().rules) <= set(label_set("alert_rule")), "an alert rule without a label"
 
 
 # the lowest band has no bound (asserted above), so only the bounded bands are searched for copies

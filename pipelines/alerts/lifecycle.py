@@ -28,6 +28,7 @@ from pipelines.alerts import channels
 from pipelines.alerts.conditions import Condition
 from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, iso, now_utc
+from pipelines.labels import label_set
 
 LEASE_SECONDS = 120
 SUBJECT_PREFIX = "【知识产权强市监测】"
@@ -139,19 +140,9 @@ def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]
 
 # ----------------------------------------------------------------------------------------------- digest
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-RULE_NAMES = {
-    "target_behind": ("目标滞后", "behind target"),
-    "bottom_group": ("末位分组", "bottom group"),
-    "rank_drop": ("排名下降", "rank drop"),
-    "stage": ("评价阶段", "evaluation stage"),
-    "source_reporting": ("数据报送", "reporting"),
-    "pledge_freshness": ("月度数据逾期", "monthly data late"),
-    "landing_file_refused": ("落地文件被拒", "landing file refused"),
-    "alert_routing_refused": ("预警路由配置被拒", "alert routing refused"),
-    "run_failed": ("运行失败", "run failed"),
-    "blocking_check_failed": ("阻断性检查失败", "blocking check failed"),
-    "dead_run": ("运行进程消失", "dead run"),
-}
+# The rules' display names: the labels seed's alert_rule list (dbt_project/seeds/labels.csv), which the
+# dashboard reads too.
+RULE_NAMES = label_set("alert_rule")
 
 
 def _line(a: dict, lang: str, under_city: bool = False) -> str:
