@@ -18,7 +18,8 @@ import yaml
 from alert_receivers import SmtpSink
 from test_alerts import CITIES, run_alerts, set_status, write_target_marts
 
-from pipelines.alerts.store import connect, expire_silence, silence
+from pipelines.alerts import alert_history
+from pipelines.alerts.store import acknowledge, connect, expire_silence, silence
 
 GOOD_PROVINCE = "ipo-{province_code}@test.local"
 BAD_PROVINCE = "ipo-{province}@test.local"  # an unknown placeholder: the whole route is refused
@@ -266,11 +267,26 @@ def test_silences_hold_back_and_resend_to_each_recipient_once(site, smtp):
 
 def test_an_older_store_keeps_what_its_ledger_says_was_heard(site, smtp):
     """A store written before recipients' notices were kept per recipient: what its ledger (alerts.messages,
-    alerts.message_items) shows each recipient was sent counts as heard, so the upgrade re-sends nothing."""
-    set_status(site["warehouse"], "410100", "limited_progress")
-    set_status(site["warehouse"], "320500", "limited_progress")
+    alerts.message_items) shows each recipient was sent counts as heard, so the upgrade re-sends nothing; an alert
+    a silence held back is still told again when the silence ends, and what was settled stays settled (a
+    resolution sent, an acknowledged run failure closed without notice)."""
+    from pipelines.alerts import notify_events, run_failure_events
+
+    for code in ("410100", "410700", "320500"):
+        set_status(site["warehouse"], code, "limited_progress")
     run_alerts(site["warehouse"], "run-1")
     assert len(smtp.messages) == 3
+    notify_events(run_failure_events("run-x", "ipcity_pipeline", "boom", [], {}), run_id="run-x")
+    assert [m["to"] for m in mail(smtp, 3)] == ["de@test.local"]
+    acknowledge(alert_history(state="firing").filter(rule_id="run_failed")["fingerprint"][0], "de-oncall")
+    sid = silence(by="tester", duration=timedelta(hours=1), unit_code="320500")
+    run_alerts(site["warehouse"], "run-2")  # Suzhou held back
+    set_status(site["warehouse"], "410100", "on_track")
+    run_alerts(site["warehouse"], "run-3")  # Zhengzhou's resolution, to the two who heard it fire
+    assert sorted((m["to"], m["n_resolved"]) for m in mail(smtp, 4)) == [
+        ("ipo-410000@test.local", 1),
+        ("national@test.local", 1),
+    ]
     with connect() as con:
         tables = {
             r[0]
@@ -279,8 +295,14 @@ def test_an_older_store_keeps_what_its_ledger_says_was_heard(site, smtp):
         }
         for table in tables - {"alerts", "silences", "messages", "message_items", "deliveries", "dispatches"}:
             con.execute(f"DROP TABLE alerts.{table}")  # back to the older store's tables
-    run_alerts(site["warehouse"], "run-2")
-    assert len(smtp.messages) == 3
-    set_status(site["warehouse"], "410100", "on_track")
-    run_alerts(site["warehouse"], "run-3")
-    assert sorted(m["to"] for m in mail(smtp, 3)) == ["ipo-410000@test.local", "national@test.local"]
+
+    # The silence ends before the first run on the upgraded store: Suzhou is told again, Xinxiang (firing and
+    # heard) is not, and neither Zhengzhou nor the run failure gets a second resolution.
+    expire_silence(sid)
+    n = len(smtp.messages)
+    run_alerts(site["warehouse"], "run-4")
+    assert sorted(m["to"] for m in mail(smtp, n)) == ["ipo-320000@test.local", "national@test.local"]
+    assert all([(m["firing"], m["resolved"]) for m in ms] == [(["320500"], [])] for ms in city_mail(smtp, n).values())
+    n = len(smtp.messages)
+    run_alerts(site["warehouse"], "run-5")
+    assert smtp.messages[n:] == []
