@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 import yaml
-from alert_receivers import SmtpSink
+from alert_receivers import HttpSink, SmtpSink
 from test_alerts import CITIES, run_alerts, set_status, write_target_marts
 
 from pipelines.alerts import alert_history
@@ -119,6 +119,40 @@ def test_a_route_refused_for_a_run_hears_the_still_firing_alerts_once_it_is_mend
     resolved = city_mail(smtp, n)
     assert sorted(resolved) == ["ipo-410000@test.local", "national@test.local"]
     assert all([(m["firing"], m["resolved"]) for m in ms] == [([], ["410700"])] for ms in resolved.values())
+
+
+def test_a_channel_refused_for_a_run_hears_the_still_firing_alerts_once_it_is_mended(site, smtp):
+    """The same for one channel of a route (a webhook written with its token in clear text): its recipient hears
+    the alerts still firing once the channel is mended; the route's mail recipient is not sent them again."""
+    hook = HttpSink().start()
+    try:
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["channels"]["hook"] = {"type": "webhook", "url": f"http://127.0.0.1:{hook.port}/alerts", "token": "x"}
+        cfg["routes"][1]["recipients"]["hook"] = ["national-ops"]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        set_status(site["warehouse"], "320500", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert any("channel hook" in p for p in out["routing_problems"]) and hook.requests == []
+
+        del cfg["channels"]["hook"]["token"]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "320500", "on_track")  # Suzhou resolves before the channel is mended
+        n = len(smtp.messages)
+        out = run_alerts(site["warehouse"], "run-2")
+        assert out["routing_problems"] == []
+        assert [
+            (r["json"]["recipient"], [a["unit_code"] for a in r["json"]["firing"]], r["json"]["resolved"])
+            for r in hook.requests
+        ] == [("national-ops", ["410100"], [])]
+        assert sorted((m["to"], m["firing"], m["resolved"]) for ms in city_mail(smtp, n).values() for m in ms) == [
+            ("ipo-320000@test.local", [], ["320500"]),
+            ("national@test.local", [], ["320500"]),
+        ]
+        assert run_alerts(site["warehouse"], "run-3")["messages"] == []
+        assert len(hook.requests) == 1
+    finally:
+        hook.stop()
 
 
 def test_a_recipient_added_later_hears_the_still_firing_alerts_once(site, smtp):
