@@ -2,13 +2,15 @@
 
 firing → ongoing (never re-sent) → resolved (one resolution notice). A fingerprint per (rule, city, subject)
 identifies an alert across runs; a condition that comes back after it resolved is a new episode of the same
-alert and is sent again. A silence holds notifications back; an alert that was still firing while silenced is
-sent again once the silence ends (as Alertmanager re-notifies after a silence). All notifications of one
-dispatch are grouped into ONE digest per (route, channel, recipient): a province office gets one message
-listing its cities.
+alert and is sent again. What is sent is decided per (route, channel, recipient) from what it has heard
+(alerts.heard): each hears an episode fire once, also when its route became usable only later, and hears the
+resolution only if it heard the firing. A silence holds notifications back; an alert that was still firing
+while silenced is sent again once the silence ends (as Alertmanager re-notifies after a silence). All
+notifications of one dispatch are grouped into ONE digest per (route, channel, recipient): a province office
+gets one message listing its cities.
 
 Delivery is at-least-once with an exactly-once effect: the digests are written to alerts.messages in the same
-transaction that marks the alerts as notified (an outbox), then delivered; every attempt is a row in
+transaction that records what each recipient has heard (an outbox), then delivered; every attempt is a row in
 alerts.deliveries (attempt, status, response, next retry), retried with backoff until delivered. The
 idempotency key is derived from the message content, so the same digest is never created twice, and every
 receiver sees it (Message-ID / X-Idempotency-Key) to drop a repeat. A message is leased while being sent so
@@ -294,31 +296,59 @@ def compose(
 
 
 def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str | None, at: datetime) -> list[dict]:
-    """Turn pending transitions into digests in the outbox (same transaction): returns the new messages."""
+    """Turn pending transitions into digests in the outbox (same transaction): returns the new messages.
+
+    What is pending is decided per (route, channel, recipient) from what it has heard (alerts.heard), not per
+    alert: a recipient hears each episode of a firing alert once — in its next digest, also when its route or
+    channel became usable only after the alert fired (a routing entry refused for a while, a recipient added) —
+    and hears the resolution if and only if it heard the firing. A digest refused for good (status `failed`) is
+    not heard: no resolution follows it, and it is not planned again either (it would be refused again, run after
+    run); it stays parked until an operator requeues it (`ipcity alerts deliver --retry-failed`), and once it
+    arrives the resolution follows."""
+    heard = {
+        (r["fingerprint"], r["route"], r["channel"], r["recipient"]): dict(r)
+        for r in con.execute(
+            """SELECT h.*, m.status AS message_status FROM alerts.heard AS h
+               LEFT JOIN alerts.messages AS m ON h.idempotency_key = m.idempotency_key
+               WHERE h.state = 'firing' OR h.fingerprint IN (SELECT fingerprint FROM alerts.alerts
+                                                             WHERE state = 'firing')"""
+        ).fetchall()
+    }
+    # Every firing alert (a recipient may not have heard it yet) and every resolved one someone heard fire.
     rows = [
         dict(r)
         for r in con.execute(
-            """SELECT * FROM alerts.alerts WHERE
-                 (state = 'firing' AND (notified_state IS NULL OR notified_state = 'resolved'
-                                        OR notified_episode IS NOT episode OR suppressed = 1))
-              OR (state = 'resolved' AND notified_state = 'firing' AND notified_episode = episode)
+            """SELECT * FROM alerts.alerts WHERE state = 'firing'
+                  OR fingerprint IN (SELECT fingerprint FROM alerts.heard WHERE state = 'firing')
                ORDER BY province_code, unit_code, rule_id, subject_key"""
         ).fetchall()
     ]
-    # A silenced firing alert that has been sent before is held back and re-sent once the silence ends.
-    for r in con.execute("SELECT * FROM alerts.alerts WHERE state = 'firing' AND suppressed = 0").fetchall():
-        if active_silence(con, dict(r), at) and r["fingerprint"] not in {x["fingerprint"] for x in rows}:
-            con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (r["fingerprint"],))
     # A per-province route's digest is one province's, whatever its recipient template says: a template without
     # {province_code} (one gateway for every office) must not put several provinces' cities in one message.
     groups: dict[tuple[str, str, str, str, str], list[tuple[dict, str]]] = defaultdict(list)
     for a in rows:
-        if active_silence(con, a, at):
-            if a["state"] == "firing":
-                con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (a["fingerprint"],))
-            continue
         transition = a["state"]
+        if active_silence(con, a, at):
+            if transition == "firing":
+                # Held back: whoever heard it fire is told again once the silence ends (as Alertmanager re-notifies).
+                con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (a["fingerprint"],))
+                con.execute(
+                    "UPDATE alerts.heard SET resend = 1 WHERE fingerprint = ? AND state = 'firing' AND episode = ?",
+                    (a["fingerprint"], a["episode"]),
+                )
+            continue  # a resolution waits for the silence's end as well
+        due = []
         for route, channel, recipient in recipients_for(a, routing):
+            h = heard.get((a["fingerprint"], route.name, channel, recipient))
+            told_firing = h is not None and h["state"] == "firing"
+            if transition == "firing" and told_firing and h["episode"] == a["episode"] and not h["resend"]:
+                continue  # heard this episode fire (also when its digest was refused for good: no resend loop)
+            if transition == "resolved" and not (told_firing and h["message_status"] != "failed"):
+                continue  # never heard it fire: no bare resolution
+            due.append((route, channel, recipient))
+        if not due:
+            continue  # a recipient of it whose route is refused now keeps what it heard, and is served when mended
+        for route, channel, recipient in due:
             province = (a.get("province_code") or "") if route.per_province else ""
             groups[(route.name, channel, recipient, route.detail, province)].append((a, transition))
         con.execute(
@@ -348,6 +378,18 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
                 t,
                 t,
             ),
+        )
+        # what this recipient has now heard, pointing at the digest that carries it
+        con.executemany(
+            """INSERT INTO alerts.heard (fingerprint, route, channel, recipient, episode, state, idempotency_key,
+               resend, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
+               ON CONFLICT (fingerprint, route, channel, recipient) DO UPDATE SET episode = excluded.episode,
+               state = excluded.state, idempotency_key = excluded.idempotency_key, resend = 0,
+               updated_at = excluded.updated_at""",
+            [
+                (a["fingerprint"], route, channel, recipient, a["episode"], tr, m["idempotency_key"], t)
+                for a, tr in items
+            ],
         )
         if cur.rowcount:
             con.executemany(

@@ -27,8 +27,8 @@ CREATE TABLE IF NOT EXISTS alerts.alerts (
   state TEXT NOT NULL,               -- firing | resolved
   episode INTEGER NOT NULL DEFAULT 1,-- +1 each time a resolved alert fires again
   first_fired_at TEXT, last_fired_at TEXT, last_seen_at TEXT, resolved_at TEXT,
-  notified_state TEXT,               -- what recipients last heard: NULL | firing | resolved
-  notified_episode INTEGER,
+  notified_state TEXT,               -- the last transition sent to any recipient: NULL | firing | resolved
+  notified_episode INTEGER,          -- (what each recipient heard is in alerts.heard)
   suppressed INTEGER NOT NULL DEFAULT 0,  -- a notification was held back by a silence
   notifications INTEGER NOT NULL DEFAULT 0,  -- notifications planned so far (part of the idempotency key)
   acked_at TEXT, acked_by TEXT, ack_comment TEXT,
@@ -76,6 +76,46 @@ def _migrate(con: sqlite3.Connection) -> None:
                 con.execute(f"ALTER TABLE alerts.{table} ADD COLUMN {name} {decl}")
 
 
+# Created (and, in an older store, filled from the ledger) inside the write transaction, so two processes opening
+# an older store at once cannot both fill it.
+HEARD = """
+CREATE TABLE alerts.heard (
+  -- what each (route, channel, recipient) was last sent about an alert: what decides what it is sent next
+  fingerprint TEXT NOT NULL, route TEXT NOT NULL, channel TEXT NOT NULL, recipient TEXT NOT NULL,
+  episode INTEGER NOT NULL, state TEXT NOT NULL,  -- firing | resolved
+  idempotency_key TEXT,              -- the digest that carried it (its status says whether it arrived)
+  resend INTEGER NOT NULL DEFAULT 0, -- it heard the firing, then a silence held the alert back: told again after
+  updated_at TEXT,
+  PRIMARY KEY (fingerprint, route, channel, recipient)
+)"""
+
+# A store written before alerts.heard existed: what its ledger shows each recipient was sent counts as heard (the
+# latest digest item per alert and recipient), so the upgrade re-sends nothing a recipient already had. What the
+# per-alert state had settled stays settled (a resolution it recorded, an acknowledged event closed without notice),
+# and an alert held back by a silence is told again to those who heard it. Only a recipient the ledger shows nothing
+# for (a route refused or added while the alert fired) is sent a still-firing alert: what the upgrade mends.
+_BACKFILL_HEARD = [
+    """INSERT INTO alerts.heard
+         (fingerprint, route, channel, recipient, episode, state, idempotency_key, resend, updated_at)
+       SELECT fingerprint, route, channel, recipient, episode, transition, idempotency_key, 0, created_at FROM (
+         SELECT i.fingerprint, m.route, m.channel, m.recipient, i.episode, i.transition, i.idempotency_key,
+                m.created_at, row_number() OVER (PARTITION BY i.fingerprint, m.route, m.channel, m.recipient
+                                                 ORDER BY i.episode DESC, m.rowid DESC) AS n
+         FROM alerts.message_items AS i INNER JOIN alerts.messages AS m ON i.idempotency_key = m.idempotency_key
+       ) WHERE n = 1""",
+    """UPDATE alerts.heard SET state = 'resolved' WHERE state = 'firing' AND EXISTS (
+         SELECT 1 FROM alerts.alerts AS a WHERE a.fingerprint = heard.fingerprint AND a.state = 'resolved'
+         AND a.notified_state = 'resolved' AND a.notified_episode >= heard.episode)""",
+    """UPDATE alerts.heard SET resend = 1 WHERE state = 'firing' AND EXISTS (
+         SELECT 1 FROM alerts.alerts AS a WHERE a.fingerprint = heard.fingerprint AND a.state = 'firing'
+         AND a.suppressed = 1 AND a.episode = heard.episode)""",
+]
+
+
+def _has_table(con: sqlite3.Connection, name: str) -> bool:
+    return bool(con.execute("SELECT 1 FROM alerts.sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone())
+
+
 def store_path() -> Path:
     return Path(os.environ.get("IPCITY_ALERT_STORE") or settings.alerts_dir() / "alerts.sqlite").resolve()
 
@@ -111,6 +151,10 @@ def connect(path: Path | str | None = None, *, read_only: bool = False):
             con.executescript(SCHEMA)
             _migrate(con)
         con.execute("BEGIN IMMEDIATE" if not read_only else "BEGIN")
+        if not read_only and not _has_table(con, "heard"):
+            con.execute(HEARD)
+            for sql in _BACKFILL_HEARD:
+                con.execute(sql)
         yield con
         con.execute("COMMIT")
     except BaseException:
@@ -152,11 +196,17 @@ def acknowledge(fingerprint: str, by: str, comment: str = "", *, path: Path | No
             )
             # A one-off event (failed run, dead run) has no condition that could clear it: acknowledging it closes
             # it, without a resolution notice (whoever acknowledged it is the one who dealt with it).
-            con.execute(
+            closed = con.execute(
                 """UPDATE alerts.alerts SET state = 'resolved', resolved_at = ?, notified_state = 'resolved',
                    notified_episode = episode WHERE fingerprint = ? AND kind = 'event' AND state = 'firing'""",
                 (t, fp),
-            )
+            ).rowcount
+            if closed:  # those who heard it fire are not sent a resolution either
+                con.execute(
+                    "UPDATE alerts.heard SET state = 'resolved', resend = 0, updated_at = ? "
+                    "WHERE fingerprint = ? AND state = 'firing'",
+                    (t, fp),
+                )
         return len(fps)
 
 
