@@ -126,6 +126,23 @@ def performance_group(index: float | None, path: Path = BANDS_FILE) -> str | Non
     return next(b.group_code for b in load_bands(path) if b.admits(index))
 
 
+def index_text(index: float | None, digits: int = 1, path: Path = BANDS_FILE) -> str:
+    """A composite index as a city reads it beside its performance group: ``digits`` decimals, more when the
+    rounded figure would fall in another group than the index does (an index a few hundredths under an inclusive
+    band floor shows those hundredths instead of reading as the floor beside the band below; one just over an
+    exclusive floor likewise, beside the band above). The figure is then always on the same side of every band
+    bound as the group shown beside it; "–" for a missing index (never 0.0). The dossier, the report, the
+    profile, the flag page, the map and the dashboard's grids show it this way."""
+    if index is None or (isinstance(index, float) and math.isnan(index)):
+        return "–"
+    group = performance_group(index, path)
+    for d in range(digits, 10):
+        text = f"{index:.{d}f}"
+        if performance_group(float(text), path) == group:
+            return text
+    return repr(float(index))
+
+
 def band_floor(group_code: str, path: Path = BANDS_FILE) -> float | None:
     """The lower bound of a group's band (e.g. the floor under which a city is in the bottom group)."""
     for b in load_bands(path):
