@@ -730,7 +730,7 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
     current = None
     if snap.has(EVAL):
         cur = snap.query(
-            f"select stage, composite_index from {EVAL} where unit_code = ? and year = ?", (unit_code, int(year))
+            f"select stage, composite_index, rank from {EVAL} where unit_code = ? and year = ?", (unit_code, int(year))
         )
         current = cur.row(0, named=True) if cur.height else None
     differs = released_differs(released, current)

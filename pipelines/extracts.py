@@ -335,7 +335,7 @@ def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = No
     by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
     current = scores.select(
         "unit_code",
-        *(c for c in ("stage", "composite_index") if c in scores.columns),
+        *(c for c in ("stage", "composite_index", "rank") if c in scores.columns),
     ).iter_rows(named=True)
     differs = [released_differs(by_unit.get(r["unit_code"]), r) for r in current]
     return scores.join(

@@ -20,8 +20,9 @@ import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
+from pipelines.evaluation.releases import released_acceptance_differs, released_differs
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
-from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, label_set, label_text
+from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
 STAGE_ZH = {code: zh for code, (zh, _) in label_set("stage").items()}
@@ -255,7 +256,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
             ("unit_code", "year"),
             uy,
         )
-    release_row = released = None
+    release_row = released = released_acceptance = None
     if has("releases", "releases") and has("releases", "evaluation_year"):
         release_row = rows.row(  # the year's latest release (the first of its year, ids descending)
             "release",
@@ -270,6 +271,15 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
                 ("release_id", "unit_code"),
                 (release_row["release_id"], unit_code),
             )
+            if has("releases", "acceptance_score"):
+                # the acceptance verdict as released: a revised file of the cycle can move the score across a
+                # band after the release, and the dossier must not show the new band as if it were the one published
+                released_acceptance = rows.row(
+                    "released_acceptance",
+                    "select * from releases.acceptance_score",
+                    ("release_id", "unit_code"),
+                    (release_row["release_id"], unit_code),
+                )
     # the unit's reporting of the year: when each source was received and on what evidence (a contested
     # not_reported verdict is argued from these rows)
     reporting = pl.DataFrame()
@@ -301,6 +311,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         "attribution": attribution,
         "release": release_row,
         "released": released,
+        "released_acceptance": released_acceptance,
         "programme": programme_data(con, unit_code, year, rows),
     }
 
@@ -321,12 +332,12 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
     if "indicator_score" in a:
         w = a.get("third_party_weight")
         lines.append(
-            f"- 指标得分 / Indicator-based score: {_fmt(a['indicator_score'])}"
+            f"- 指标得分 / Indicator-based score: {acceptance_score_text(a['indicator_score'])}"
             + ("" if w is None else f", 权重 weight {1 - w:g}")
         )
         if a.get("third_party_status") == "received":
             lines.append(
-                f"- 第三方评估得分 / Third-party score: {_fmt(a['third_party_score'])}, 权重 weight {w:g} — "
+                f"- 第三方评估得分 / Third-party score: {acceptance_score_text(a['third_party_score'])}, 权重 weight {w:g} — "
                 f"{a['third_party_evaluator'] or '–'}, 第 {a['third_party_report_version']} 版 / version "
                 f"{a['third_party_report_version']}"
             )
@@ -392,7 +403,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 ["指标 / Measure", "数值 / Value"],
                 [
                     ["综合得分 / Composite", s["composite"]],
-                    ["综合指数 / Composite index", s["composite_index"]],
+                    ["综合指数 / Composite index", index_text(s["composite_index"])],
                     ["排名 / Rank", f"{s['rank']}/{s['n_ranked']}" if s["rank"] is not None else "–"],
                     ["绩效分组 / Group", f"{label_text(s['performance_group']) or '–'} {s['performance_group'] or ''}"],
                     ["管理能力 / MGT", s["score_mgt"]],
@@ -466,7 +477,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             [
                 [
                     r["year"],
-                    r["composite_index"],
+                    index_text(r["composite_index"]),
                     f"{r['rank']}/{r['n_ranked']}" if r["rank"] else "–",
                     f"{_fmt(r['p05_rank'])}–{_fmt(r['p95_rank'])}",
                     label_text(r["stage"]) or "–",
@@ -585,13 +596,28 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             + (f", 更正 supersedes {rel['supersedes_release_id']}" if rel["supersedes_release_id"] else ""),
         ]
         if rr:
-            differs = e is not None and (
-                rr["stage"] != e["stage"] or abs((rr["composite_index"] or 0) - (e["composite_index"] or 0)) > 1e-9
-            )
+            # one definition of "differs" (releases.released_differs), as the profile and the extracts use
+            differs = e is not None and released_differs(rr, e)
             lines.append(
                 f"- 发布时结论 / As released: {label_text(rr['stage'])} {rr['stage']}, "
-                f"指数 index {_fmt(rr['composite_index'])}, 排名 rank {rr['rank']}/{rr['n_ranked']}"
+                f"指数 index {index_text(rr['composite_index'])}, 排名 rank {rr['rank']}/{rr['n_ranked']}"
                 + ("；**当前数据与发布版本不同 / current data differ from the release**" if differs else "")
+            )
+        ra = d.get("released_acceptance")
+        if ra:
+            lines.append(
+                f"- 发布时验收评分 / Acceptance as released ({ra['cycle']}): "
+                + (
+                    f"{acceptance_score_text(ra['acceptance_score'])} — {label_text(ra['acceptance_band'])} "
+                    f"{ra['acceptance_band']}"
+                    if ra["acceptance_score"] is not None
+                    else f"{label_text(ra.get('acceptance_status'), 'zh')} / {label_text(ra.get('acceptance_status'), 'en')}"
+                )
+                + (
+                    "；**当前数据与发布版本不同 / current data differ from the release**"
+                    if released_acceptance_differs(ra, d.get("acceptance"))
+                    else ""
+                )
             )
     else:
         lines.append("- 发布编号 / Release: 未发布 not released (current data)")
