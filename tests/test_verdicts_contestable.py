@@ -293,3 +293,70 @@ def test_a_report_seen_after_the_grace_period_in_cst_is_not_reported(late_by_the
     assert str(row["grace_end_date"]) == "2024-06-30"
     assert str(row["received_date"]) == "2024-07-01" and row["receipt_evidence"] == "first_seen"
     assert row["status"] == "not_reported" and row["received_after_grace_end"]
+
+
+def test_the_extract_keeps_the_released_acceptance_band_beside_the_current_one():
+    """The provincial extract of a released year listed only the current acceptance score and band: a city moved
+    across the removal threshold by a revised file after the release found a band in the extract that was never
+    published. The released cycle's row now carries the released score and band and says it differs."""
+    from pipelines.extracts import HEADERS, with_released_acceptance
+
+    low = load_rules()["ACC.remove_below"]
+    con = duckdb.connect()
+    con.execute("create schema releases")
+    con.execute(
+        """create table releases.acceptance_score as select * from (values
+             ('R2024-01', '320100', 2022, ?, 'new_pilot_round', 'indicator_only'),
+             ('R2024-01', '320200', 2022, ?, 'new_pilot_round', 'indicator_only'))
+           t(release_id, unit_code, cycle_first_year, acceptance_score, acceptance_band, acceptance_status)""",
+        [low + 1.5, low + 2.0],
+    )
+    current = pl.DataFrame(
+        {
+            "unit_code": ["320100", "320100", "320200"],
+            "cycle_first_year": [2019, 2022, 2022],
+            "acceptance_score": [low + 5.0, low - 0.5, low + 2.0],
+            "acceptance_band": ["new_pilot_round", "title_removed", "new_pilot_round"],
+            "acceptance_status": ["indicator_only"] * 3,
+        }
+    )
+    out = with_released_acceptance(con, current, 2024, {"release_id": "R2024-01", "derived": False})
+    rows = {(r["unit_code"], r["cycle_first_year"]): r for r in out.iter_rows(named=True)}
+    moved = rows[("320100", 2022)]
+    assert moved["released_acceptance_band"] == "new_pilot_round" and moved["acceptance_band"] == "title_removed"
+    assert moved["released_acceptance_score"] == low + 1.5 and moved["differs_from_release"] is True
+    assert rows[("320200", 2022)]["differs_from_release"] is False
+    # another cycle's row was not released with this year: no released figures, no verdict on it
+    assert rows[("320100", 2019)]["released_acceptance_band"] is None
+    assert rows[("320100", 2019)]["differs_from_release"] is None
+    assert {"released_acceptance_score", "released_acceptance_band"} <= set(HEADERS)
+
+
+# --- the stated reasons match the numbers that decided ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def barely_improved(tmp_path_factory):
+    """The leader 120100 gains 6.04 points on its 2016 baseline by 2018, and EX1 asks for a gain above 6: it is
+    exemplary by 0.04 points, which one decimal would state as "+6.0" -- a gain that does not exceed 6."""
+    work = tmp_path_factory.mktemp("barely_improved")
+    wh = work / "wh.duckdb"
+    with duckdb.connect(str(wh)) as con:
+        F.rule_cases(con)
+        con.execute(
+            "update marts.fct_city_score_year set composite_index = composite_index + 0.04 "
+            "where unit_code = '120100' and year = 2018"
+        )
+    F.run_evaluation_dbt(wh, work, F.rules_with({("EX1", "improve_min_points"): "6"}))
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return con.sql("select * from marts.fct_evaluation_year where unit_code = '120100'").pl()
+
+
+def test_the_exemplary_reason_states_a_gain_above_the_rules_minimum(barely_improved):
+    row = barely_improved.filter(pl.col("year") == 2018).row(0, named=True)
+    assert row["stage"] == "exemplary" and row["index_change_cycle"] == pytest.approx(6.04)
+    stated = row["rules_fired"].split("+")[-1].rstrip(")")
+    assert float(stated) > 6, row["rules_fired"]
+    # a gain well above the minimum keeps its one decimal
+    later = barely_improved.filter(pl.col("year") == 2019).row(0, named=True)
+    assert later["stage"] == "exemplary" and later["rules_fired"].endswith("+9.0)")
