@@ -337,26 +337,52 @@ def test_the_extract_keeps_the_released_acceptance_band_beside_the_current_one()
 
 @pytest.fixture(scope="module")
 def barely_improved(tmp_path_factory):
-    """The leader 120100 gains 6.04 points on its 2016 baseline by 2018, and EX1 asks for a gain above 6: it is
-    exemplary by 0.04 points, which one decimal would state as "+6.0" -- a gain that does not exceed 6."""
+    """The leader 120100 gains 6.04 points on its 2016 baseline by 2018 and 2019 (the 2017-2019 cycle's end), and
+    EX1 asks for a gain above 6: it is exemplary by 0.04 points, which one decimal would state as "+6.0" -- a gain
+    that does not exceed 6. In 2021 it gains 8.96 on its 2019 baseline, well above."""
     work = tmp_path_factory.mktemp("barely_improved")
     wh = work / "wh.duckdb"
     with duckdb.connect(str(wh)) as con:
         F.rule_cases(con)
         con.execute(
-            "update marts.fct_city_score_year set composite_index = composite_index + 0.04 "
-            "where unit_code = '120100' and year = 2018"
+            "update marts.fct_city_score_year set composite_index = 136.04 "
+            "where unit_code = '120100' and year in (2018, 2019)"
         )
     F.run_evaluation_dbt(wh, work, F.rules_with({("EX1", "improve_min_points"): "6"}))
     with duckdb.connect(str(wh), read_only=True) as con:
-        return con.sql("select * from marts.fct_evaluation_year where unit_code = '120100'").pl()
+        return {
+            t: con.sql(f"select * from marts.{t} where unit_code = '120100'").pl()
+            for t in ("fct_evaluation_year", "fct_evaluation_cycle")
+        }
 
 
 def test_the_exemplary_reason_states_a_gain_above_the_rules_minimum(barely_improved):
-    row = barely_improved.filter(pl.col("year") == 2018).row(0, named=True)
-    assert row["stage"] == "exemplary" and row["index_change_cycle"] == pytest.approx(6.04)
-    stated = row["rules_fired"].split("+")[-1].rstrip(")")
-    assert float(stated) > 6, row["rules_fired"]
+    years = barely_improved["fct_evaluation_year"]
+    for year in (2018, 2019):
+        row = years.filter(pl.col("year") == year).row(0, named=True)
+        assert row["stage"] == "exemplary" and row["index_change_cycle"] == pytest.approx(6.04)
+        stated = row["rules_fired"].split("+")[-1].rstrip(")")
+        assert float(stated) > 6, row["rules_fired"]
+    cycle = barely_improved["fct_evaluation_cycle"].filter(pl.col("cycle") == "2017-2019").row(0, named=True)
+    assert cycle["verdict"] == "exemplary", cycle
+    stated = cycle["evidence"].split("index change +")[1].split(";")[0]
+    assert float(stated) > 6, cycle["evidence"]
     # a gain well above the minimum keeps its one decimal
-    later = barely_improved.filter(pl.col("year") == 2019).row(0, named=True)
+    later = years.filter(pl.col("year") == 2021).row(0, named=True)
     assert later["stage"] == "exemplary" and later["rules_fired"].endswith("+9.0)")
+
+
+def test_the_chinese_reasons_state_the_numbers_the_english_ones_do(barely_improved):
+    """The Chinese rules text is rebuilt from the row's values: it stated EX1's gain as "+6.0" where the English
+    (the mart's sentence) says "+6.04", and R2 without the threshold the change was compared with."""
+    from dashboards.evaluation_text import rules_text
+
+    row = barely_improved["fct_evaluation_year"].filter(pl.col("year") == 2018).row(0, named=True)
+    assert "+6.04" in rules_text(row, "en") and "+6.04" in rules_text(row, "zh")
+    r2 = {
+        "fired_r2": True,
+        "index_change_cycle": -6.0,
+        "r2_threshold_points": 5.3,
+        "rules_fired": "R2 rectification (index change over cycle -6.0, threshold -5.3)",
+    }
+    assert "-5.3" in rules_text(r2, "en") and "-5.3" in rules_text(r2, "zh")
