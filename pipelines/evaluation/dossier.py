@@ -214,6 +214,18 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         u,
         keep_key=False,
     ).filter(pl.col("year") <= year)
+    # the indicators the unit's score of the year stands without: no value (missing) or a filled-in one (imputed);
+    # a city ranked and judged on part of its indicators is told so, and which
+    gaps = pl.DataFrame()
+    if has("marts", "fct_city_indicator_year"):
+        gaps = rows.frame(
+            "gaps",
+            """select unit_code, year, indicator_code, is_missing, is_imputed from marts.fct_city_indicator_year
+               where peer_group = 'city' and (is_missing or is_imputed) order by unit_code, year, indicator_code""",
+            ("unit_code", "year"),
+            uy,
+            keep_key=False,
+        )
     uncertainty = None
     if has("marts", "fct_rank_uncertainty"):
         uncertainty = rows.row(
@@ -304,6 +316,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         "cycles": cycles,
         "history": history,
         "uncertainty": uncertainty,
+        "gaps": gaps,
         "targets": targets,
         "files": files,
         "reporting": reporting,
@@ -363,6 +376,31 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
     return lines
 
 
+def _coverage_lines(s: dict, gaps: pl.DataFrame | None) -> list[str]:
+    """What the score stands on: the share of the composite weight carried by observed (or carried-forward)
+    indicators, and the indicators without a value or with a filled-in one -- a city scored, ranked and judged
+    on part of its indicators must read that beside its rank, not find it out from the indicator sheet."""
+    coverage = s.get("indicator_coverage")
+    gaps = gaps if gaps is not None else pl.DataFrame()
+    missing = gaps.filter(pl.col("is_missing"))["indicator_code"].to_list() if gaps.height else []
+    imputed = (
+        gaps.filter(pl.col("is_imputed") & ~pl.col("is_missing"))["indicator_code"].to_list() if gaps.height else []
+    )
+    if coverage is None and not missing and not imputed:
+        return []
+    lines = [""]
+    if coverage is not None:
+        lines.append(f"- 指标覆盖率 / Indicator coverage: {coverage:.1%}（按综合得分权重 / of the composite weight）")
+    if missing or imputed:
+        lines.append(
+            f"- 缺失指标 / Missing indicators: {', '.join(missing) or '无 none'}；"
+            f"补值指标 / Imputed indicators: {', '.join(imputed) or '无 none'}"
+        )
+    else:
+        lines.append("- 本年度指标无缺失、无补值 / No indicator missing or imputed this year")
+    return lines
+
+
 def _verdict_status_text(status: str | None) -> str:
     if status in (None, "final"):
         return ""
@@ -415,6 +453,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 ],
             )
         )
+        lines += _coverage_lines(s, d.get("gaps"))
     if u:
         lines += [
             "",
