@@ -386,3 +386,126 @@ def test_the_chinese_reasons_state_the_numbers_the_english_ones_do(barely_improv
         "rules_fired": "R2 rectification (index change over cycle -6.0, threshold -5.3)",
     }
     assert "-5.3" in rules_text(r2, "en") and "-5.3" in rules_text(r2, "zh")
+
+
+# --- verdicts never decided by floating-point noise -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def float_noise(tmp_path_factory):
+    """Two indices equal in decimal arithmetic that differ by ~1e-13 in doubles (a sum added in another order in
+    another year or engine): 130200 (rectification in 2017-2019, still in the bottom group) is at 66 in 2021 as in
+    its 2019 baseline, 66.0000000000001 here -- no better, so an exit candidate; 120100 gains exactly 6 on its 2016
+    baseline by 2018, 6.0000000000001 here, and EX1 asks for more than 6."""
+    work = tmp_path_factory.mktemp("float_noise")
+    wh = work / "wh.duckdb"
+    with duckdb.connect(str(wh)) as con:
+        F.rule_cases(con)
+        con.execute(
+            "update marts.fct_city_score_year set composite_index = 66.0000000000001 "
+            "where unit_code = '130200' and year = 2021"
+        )
+        con.execute(
+            "update marts.fct_city_score_year set composite_index = 136.0000000000001 "
+            "where unit_code = '120100' and year = 2018"
+        )
+    F.run_evaluation_dbt(wh, work, F.rules_with({("EX1", "improve_min_points"): "6"}))
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return con.sql("select * from marts.fct_evaluation_year").pl()
+
+
+def test_float_noise_neither_saves_a_city_from_exit_nor_makes_one_exemplary(float_noise):
+    def row(unit: str, year: int) -> dict:
+        return float_noise.filter((pl.col("unit_code") == unit) & (pl.col("year") == year)).row(0, named=True)
+
+    stuck = row("130200", 2021)
+    assert stuck["index_change_cycle"] == 0 and stuck["stage"] == "exit_candidate", stuck["rules_fired"]
+    level = row("120100", 2018)
+    assert level["index_change_cycle"] == 6 and level["stage"] == "normal", level["rules_fired"]
+
+
+def _bound_cases() -> list[tuple[float, str]]:
+    """(an index a float-noise step off a band bound, the group of the bound itself) for every bound."""
+    out = []
+    for b in BOUNDS:
+        exact = performance_group(b)
+        out += [(b - 2e-14 * b, exact), (b + 2e-14 * b, exact)]
+    return out
+
+
+def test_the_performance_group_of_an_index_on_a_bound_ignores_float_noise(tmp_path):
+    """The dbt macro (through the real project, on DuckDB) and the Python readers (dashboard, uncertainty runs)
+    put an index that is a band bound in decimal arithmetic, but 1e-14 off it in doubles, in the bound's group:
+    a city must not be watched (bottom group, W1) because its sums were added in another order."""
+    import json
+    import os
+    import subprocess
+
+    import numpy as np
+    from dbt_helpers import DBT, dbt
+
+    from pipelines.evaluation.uncertainty import performance_group_codes
+    from pipelines.labels import group_names
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    cases = _bound_cases()
+    for index, group in cases:
+        assert performance_group(index) == group, (index, group)
+    positions = performance_group_codes(np.array([i for i, _ in cases]))
+    assert [group_names()[p] for p in positions] == [g for _, g in cases]
+
+    wh = tmp_path / "wh.duckdb"
+    dbt(["seed", "--select", "performance_bands"], wh, tmp_path)
+    dbt(["run", "--select", "int_performance_bands"], wh, tmp_path)
+    values = " union all ".join(f"select cast({i!r} as double) as x" for i, _ in cases)
+    res = subprocess.run(
+        [
+            str(DBT),
+            "show",
+            "--inline",
+            f"select x, {{{{ performance_group('x') }}}} as g from ({values}) as t",
+            "--limit",
+            "-1",
+            "--output",
+            "json",
+            "-q",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "IPCITY_WAREHOUSE": str(wh)},
+        cwd=DBT_PROJECT_DIR,
+    )
+    assert res.returncode == 0, res.stdout[-3000:]
+    shown = {r["x"]: r["g"] for r in json.loads(res.stdout[res.stdout.index("{") :])["show"]}
+    assert [shown[i] for i, _ in cases] == [g for _, g in cases]
+
+
+# --- a city judged on part of its indicators is told so ---------------------------------------------------------
+
+
+def test_the_dossier_says_which_indicators_the_score_stands_without():
+    """A unit ranked on 80 % of its composite weight (one indicator missing, one imputed) got a dossier with its
+    rank and stage and no word of it."""
+    from pipelines.evaluation.dossier import _render
+
+    d = _dossier_input(95.0, performance_group(95.0))
+    d["score"]["indicator_coverage"] = 0.8
+    d["gaps"] = pl.DataFrame(
+        {"indicator_code": ["PRO02", "UTL03"], "is_missing": [True, False], "is_imputed": [False, True]}
+    )
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    assert "Indicator coverage: 80.0%" in markdown_text
+    line = next(x for x in markdown_text.splitlines() if x.startswith("- 缺失指标"))
+    assert "Missing indicators: PRO02" in line and "Imputed indicators: UTL03" in line
+    # complete data say so too, rather than nothing
+    d["score"]["indicator_coverage"], d["gaps"] = 1.0, pl.DataFrame()
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    assert "No indicator missing or imputed this year" in markdown_text
