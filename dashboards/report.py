@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.evaluation.releases import LATEST_FIRST
 from pipelines.labels import index_text
 
 from . import queries
@@ -166,7 +167,7 @@ def release_info(snap: Snapshot, year: int) -> dict:
     info = {"snapshot": snap.path.name, "release_id": None}
     if snap.has(RELEASES):
         rows = snap.query(
-            f"select * from {RELEASES} where evaluation_year = ? order by released_at desc", (year,)
+            f"select * from {RELEASES} where evaluation_year = ? order by {LATEST_FIRST}", (year,)
         ).to_dicts()
         if rows:
             info.update(rows[0])

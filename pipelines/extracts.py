@@ -184,8 +184,10 @@ def release_info(con, year: int) -> dict:
     otherwise derived from the snapshot: data version = hash of the ingested files' hashes, catalog version of the
     year, rules version of the evaluation mart, published time from ``meta.snapshot_info``."""
     if _has(con, "releases", "releases"):
+        from pipelines.evaluation.releases import LATEST_FIRST
+
         df = con.sql(
-            "select * from releases.releases where evaluation_year = ? order by released_at desc nulls last limit 1",
+            f"select * from releases.releases where evaluation_year = ? order by {LATEST_FIRST} limit 1",
             params=[year],
         ).pl()
         if df.height:

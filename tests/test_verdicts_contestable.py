@@ -509,3 +509,26 @@ def test_the_dossier_says_which_indicators_the_score_stands_without():
     d["score"]["indicator_coverage"], d["gaps"] = 1.0, pl.DataFrame()
     markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
     assert "No indicator missing or imputed this year" in markdown_text
+
+
+def test_every_reader_names_the_same_latest_release():
+    """The restatement R2024-02 was released on a machine whose clock had moved from CST to UTC, so its
+    released_at reads earlier than R2024-01's: the extracts (latest by released_at) named the superseded
+    R2024-01 while the dashboard and the dossier (latest by id) named R2024-02."""
+    from pipelines.evaluation.releases import ensure_release_schema, latest_release
+    from pipelines.extracts import release_info
+
+    con = duckdb.connect()
+    ensure_release_schema(con)
+    con.execute(
+        """insert into releases.releases (release_id, evaluation_year, released_at) values
+             ('R2024-01', 2024, timestamp '2025-07-15 10:00:00'),
+             ('R2024-02', 2024, timestamp '2025-07-15 02:30:00')"""
+    )
+    assert latest_release(con, 2024)["release_id"] == release_info(con, 2024)["release_id"] == "R2024-02"
+    # the hundredth restatement follows the ninety-ninth
+    con.execute(
+        "insert into releases.releases (release_id, evaluation_year, released_at) values "
+        "('R2023-99', 2023, timestamp '2025-01-01'), ('R2023-100', 2023, timestamp '2025-01-02')"
+    )
+    assert latest_release(con, 2023)["release_id"] == release_info(con, 2023)["release_id"] == "R2023-100"

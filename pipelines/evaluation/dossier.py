@@ -20,7 +20,7 @@ import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
-from pipelines.evaluation.releases import released_acceptance_differs, released_differs
+from pipelines.evaluation.releases import LATEST_FIRST, released_acceptance_differs, released_differs
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text
 
@@ -272,7 +272,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
     if has("releases", "releases") and has("releases", "evaluation_year"):
         release_row = rows.row(  # the year's latest release (the first of its year, ids descending)
             "release",
-            "select * from releases.releases order by evaluation_year, release_id desc",
+            f"select * from releases.releases order by evaluation_year, {LATEST_FIRST}",
             ("evaluation_year",),
             (year,),
         )

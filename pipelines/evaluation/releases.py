@@ -306,11 +306,18 @@ def ensure_release_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DIFF_DDL)
 
 
+# The order that puts a year's latest release first, for every reader (the dashboard, its report, the dossier,
+# the extracts, the next release): the highest sequence number of its id R<year>-<n> (written 01, 02, ...; the
+# length first, so -100 follows -99). Never released_at: it is the releasing machine's naive local clock, which
+# runs backwards when the machine moves from CST to UTC, and an extract then named a superseded release.
+LATEST_FIRST = "length(release_id) desc, release_id desc"
+
+
 def latest_release(con: duckdb.DuckDBPyConnection, year: int) -> dict | None:
     if not _has_table(con, SCHEMA, "releases"):
         return None
     df = con.sql(
-        f"select * from {SCHEMA}.releases where evaluation_year = {int(year)} order by release_id desc limit 1"
+        f"select * from {SCHEMA}.releases where evaluation_year = {int(year)} order by {LATEST_FIRST} limit 1"
     ).pl()
     return df.row(0, named=True) if df.height else None
 
