@@ -39,12 +39,27 @@ def _zh(rule: str, r: dict) -> str:
     if rule == "r1":
         return f"R1 整改：连续{r.get('watch_run_years') or '–'}年处于关注"
     if rule == "r2":
-        return f"R2 整改：本周期综合指数变化 {_signed(r.get('index_change_cycle'))}"
+        # the threshold the change was compared with, as the English sentence states it
+        threshold = _num(r.get("r2_threshold_points"))
+        return f"R2 整改：本周期综合指数变化 {_signed(r.get('index_change_cycle'))}" + (
+            "" if threshold is None else f"，阈值 {-threshold:.1f}"
+        )
     if rule == "w1":
         return f"W1 关注：处于“{group}”组，排名 {r.get('rank') or '–'}/{r.get('n_ranked') or '–'}"
     if rule == "w2":
         return f"W2 关注：{r.get('targets_lagging') or 0}/{r.get('targets_evaluable') or 0}项关键目标进展有限或倒退"
-    return f"EX1 示范：处于“{group}”组，综合指数{since}变化 {_signed(r.get('index_change_cycle'))}"
+    return f"EX1 示范：处于“{group}”组，综合指数{since}变化 {_ex1_gain(r)}"
+
+
+_EX1_GAIN = re.compile(r"EX1 exemplary \(.*, index change since \d{4} (\+[-\d.e]+)\)")
+
+
+def _ex1_gain(r: dict) -> str:
+    """The gain as the English sentence states it: fct_evaluation_year shows a gain that one decimal would round
+    down onto EX1.improve_min_points with its own decimals (the threshold is not in the row), and the two
+    languages must state the same number."""
+    found = _EX1_GAIN.search(r.get("rules_fired") or "")
+    return found.group(1) if found else _signed(r.get("index_change_cycle"))
 
 
 def rules_text(row: dict, lang: str | None) -> str:

@@ -7,6 +7,8 @@ import math
 import plotly.graph_objects as go
 import polars as pl
 
+from pipelines.labels import index_text
+
 from .formatting import (
     axis_tickformat,
     axis_title,
@@ -70,10 +72,14 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
                 marker={"line": {"width": 0.4, "color": "white"}},
                 name=label_text,
                 text=[plot_text(v) for v in frame[name].to_list()],
-                customdata=frame.select("unit_code", "composite_index", "rank").rows(),
+                # the index as text (index_text): the map colours the group, the figure must not cross its bound
+                customdata=[
+                    (code, index_text(index), rank)
+                    for code, index, rank in frame.select("unit_code", "composite_index", "rank").iter_rows()
+                ],
                 hovertemplate="%{text}<br>"
                 + hover_index
-                + " %{customdata[1]:.1f}<br>"
+                + " %{customdata[1]}<br>"
                 + hover_rank
                 + " %{customdata[2]}<extra></extra>",
             )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.evaluation.releases import released_differs
+from pipelines.evaluation.releases import LATEST_FIRST, released_differs
 from pipelines.labels import FLAGGED_STAGES
 
 from .i18n import PILLAR_COLUMNS, PROVINCE_EN
@@ -716,7 +716,7 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
     if not (snap.has(RELEASES) and snap.has(RELEASED_EVAL)):
         return None
     rel = snap.query(
-        f"select * from {RELEASES} where evaluation_year = ? order by release_id desc limit 1", (int(year),)
+        f"select * from {RELEASES} where evaluation_year = ? order by {LATEST_FIRST} limit 1", (int(year),)
     )
     if not rel.height:
         return None
@@ -730,7 +730,7 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
     current = None
     if snap.has(EVAL):
         cur = snap.query(
-            f"select stage, composite_index from {EVAL} where unit_code = ? and year = ?", (unit_code, int(year))
+            f"select stage, composite_index, rank from {EVAL} where unit_code = ? and year = ?", (unit_code, int(year))
         )
         current = cur.row(0, named=True) if cur.height else None
     differs = released_differs(released, current)

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.evaluation.releases import LATEST_FIRST
+from pipelines.labels import index_text
+
 from . import queries
 from .evaluation_text import rules_text
 from .formatting import digits_for, fmt_value, unit_label
@@ -164,7 +167,7 @@ def release_info(snap: Snapshot, year: int) -> dict:
     info = {"snapshot": snap.path.name, "release_id": None}
     if snap.has(RELEASES):
         rows = snap.query(
-            f"select * from {RELEASES} where evaluation_year = ? order by released_at desc", (year,)
+            f"select * from {RELEASES} where evaluation_year = ? order by {LATEST_FIRST}", (year,)
         ).to_dicts()
         if rows:
             info.update(rows[0])
@@ -246,7 +249,7 @@ def national_html(snap: Snapshot, year: int, lang: str = "zh") -> str:
             r["rank"],
             r[name],
             r[province_col(lang)],
-            "–" if r["composite_index"] is None else f"{r['composite_index']:.1f}",
+            index_text(r["composite_index"]),
             label(GROUPS, r["performance_group"], lang),
             label(STAGES, r.get("stage"), lang),
             "–" if r.get("p05_rank") is None else f"{r['p05_rank']}–{r['p95_rank']}",
@@ -310,7 +313,7 @@ def city_html(snap: Snapshot, year: int, unit: str, lang: str = "zh") -> str:
         ev = found[0] if found else {}
     verdict = [
         [t("rank", lang), f"{row.get('rank')} / {row.get('n_ranked')}" if row.get("rank") is not None else "–"],
-        [t("composite_index", lang), "–" if row.get("composite_index") is None else f"{row['composite_index']:.1f}"],
+        [t("composite_index", lang), index_text(row.get("composite_index"))],
         [t("group", lang), label(GROUPS, row.get("performance_group"), lang) or "–"],
         [t("stage", lang), label(STAGES, ev.get("stage"), lang) or "–"],
         [t("rules_fired", lang), rules_text(ev, lang) if ev else "–"],

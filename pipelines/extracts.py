@@ -96,6 +96,8 @@ HEADERS: dict[str, str] = {
     "released_composite_index": "发布时综合指数",
     "released_rank": "发布时排名",
     "differs_from_release": "当前数据与发布不同",
+    "released_acceptance_score": "发布时验收得分",
+    "released_acceptance_band": "发布时验收结论",
     "plan_id": "建设方案",
     "baseline_year": "基期年份",
     "baseline_value": "基期值",
@@ -182,8 +184,10 @@ def release_info(con, year: int) -> dict:
     otherwise derived from the snapshot: data version = hash of the ingested files' hashes, catalog version of the
     year, rules version of the evaluation mart, published time from ``meta.snapshot_info``."""
     if _has(con, "releases", "releases"):
+        from pipelines.evaluation.releases import LATEST_FIRST
+
         df = con.sql(
-            "select * from releases.releases where evaluation_year = ? order by released_at desc nulls last limit 1",
+            f"select * from releases.releases where evaluation_year = ? order by {LATEST_FIRST} limit 1",
             params=[year],
         ).pl()
         if df.height:
@@ -305,6 +309,7 @@ def year_extract_tables(
                 order by a.unit_code, a.cycle_first_year""",
             params=[*p, year],
         ).pl()
+        out["acceptance"] = with_released_acceptance(con, out["acceptance"], year, release)
     return out
 
 
@@ -335,12 +340,43 @@ def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = No
     by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
     current = scores.select(
         "unit_code",
-        *(c for c in ("stage", "composite_index") if c in scores.columns),
+        *(c for c in ("stage", "composite_index", "rank") if c in scores.columns),
     ).iter_rows(named=True)
     differs = [released_differs(by_unit.get(r["unit_code"]), r) for r in current]
     return scores.join(
         released.rename(RELEASED_COLUMNS), on="unit_code", how="left", maintain_order="left"
     ).with_columns(pl.Series("differs_from_release", differs, dtype=pl.Boolean))
+
+
+def with_released_acceptance(con, acceptance: pl.DataFrame, year: int, release: dict | None = None) -> pl.DataFrame:
+    """A released year's acceptance rows with the acceptance score and band as released (the cycle the release
+    holds) beside the current ones, and ``differs_from_release`` where the current score, band or status of that
+    cycle is not what was released: a revised file of the cycle can move a city across a band after the release,
+    and the extract must not present the new band as the published verdict. Other cycles' rows have no released
+    figures. Unchanged for a year without a release."""
+    from pipelines.evaluation.releases import released_acceptance_differs
+
+    release = release or release_info(con, year)
+    if release.get("derived") or not _has(con, "releases", "acceptance_score"):
+        return acceptance
+    released = con.sql(
+        """select unit_code, cycle_first_year, acceptance_score, acceptance_band, acceptance_status
+           from releases.acceptance_score where release_id = ?""",
+        params=[release["release_id"]],
+    ).pl()
+    by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
+    scores, bands, differs = [], [], []
+    for r in acceptance.iter_rows(named=True):
+        rel = by_unit.get(r["unit_code"])
+        mine = rel is not None and rel["cycle_first_year"] == r["cycle_first_year"]
+        scores.append(rel["acceptance_score"] if mine else None)
+        bands.append(rel["acceptance_band"] if mine else None)
+        differs.append(released_acceptance_differs(rel, r) if mine else None)
+    return acceptance.with_columns(
+        pl.Series("released_acceptance_score", scores, dtype=pl.Float64),
+        pl.Series("released_acceptance_band", bands, dtype=pl.String),
+        pl.Series("differs_from_release", differs, dtype=pl.Boolean),
+    )
 
 
 def content_hash(tables: dict[str, pl.DataFrame]) -> str:

@@ -119,11 +119,42 @@ def group_names(path: Path = BANDS_FILE) -> tuple[str, ...]:
     return tuple(b.group_code for b in load_bands(path))
 
 
+NOISE_DECIMALS = 9
+
+
+def noise_free(x: float) -> float:
+    """``x`` rounded half away from zero at 9 decimals, exactly as the dbt macro round_half_away(x, 9) does (C's
+    round of x x 10^9, then / 10^9, in doubles; the fraction y - floor(y) is exact): a figure compared with a
+    threshold is compared without the float noise of its sums (~1e-14), any real difference still counts. The
+    performance group here, in the uncertainty runs and in the dbt macro is read from the index rounded so."""
+    y = abs(x) * 10.0**NOISE_DECIMALS
+    whole = math.floor(y) + (1.0 if y - math.floor(y) >= 0.5 else 0.0)
+    return math.copysign(whole / 10.0**NOISE_DECIMALS, x)
+
+
 def performance_group(index: float | None, path: Path = BANDS_FILE) -> str | None:
     """The performance group of a composite index (None for a missing index), as the dbt macro assigns it."""
     if index is None or (isinstance(index, float) and math.isnan(index)):
         return None
+    index = noise_free(index)
     return next(b.group_code for b in load_bands(path) if b.admits(index))
+
+
+def index_text(index: float | None, digits: int = 1, path: Path = BANDS_FILE) -> str:
+    """A composite index as a city reads it beside its performance group: ``digits`` decimals, more when the
+    rounded figure would fall in another group than the index does (an index a few hundredths under an inclusive
+    band floor shows those hundredths instead of reading as the floor beside the band below; one just over an
+    exclusive floor likewise, beside the band above). The figure is then always on the same side of every band
+    bound as the group shown beside it; "–" for a missing index (never 0.0). The dossier, the report, the
+    profile, the flag page, the map and the dashboard's grids show it this way."""
+    if index is None or (isinstance(index, float) and math.isnan(index)):
+        return "–"
+    group = performance_group(index, path)
+    for d in range(digits, 10):
+        text = f"{index:.{d}f}"
+        if performance_group(float(text), path) == group:
+            return text
+    return repr(float(index))
 
 
 def band_floor(group_code: str, path: Path = BANDS_FILE) -> float | None:

@@ -7,6 +7,8 @@ import math
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.labels import index_text
+
 from .. import access, figures, queries
 from ..components import (
     control,
@@ -81,6 +83,8 @@ def _measure_text(col: str, v) -> str:
     not 71), ranks as whole places, rank changes signed as on the overview (+8 = moved up)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
+    if col == "composite_index":  # beside the group row below: never across a band bound
+        return index_text(v)
     if col == "rank":
         return str(int(v))
     if col == "rank_change":

@@ -14,6 +14,7 @@ import polars as pl
 from dash import dcc, html
 
 from pipelines.evaluation.rules import acceptance_bands_text
+from pipelines.labels import index_text
 
 from .. import queries
 from ..components import guarded, href, page_title, section, snapshot
@@ -263,7 +264,9 @@ def layout(lang: str, unit=None, year=None, **_):
         html.Div(
             [
                 html.Span(label(STAGES, stage, lang), className="ipc-chip ipc-chip-stage", id="fl-stage"),
-                html.Span(f"{t('composite_index', lang)} {row.get('composite_index') or 0:.1f}", className="ipc-chip"),
+                html.Span(
+                    f"{t('composite_index', lang)} {index_text(row.get('composite_index'))}", className="ipc-chip"
+                ),
             ],
             className="ipc-profile-summary",
         ),

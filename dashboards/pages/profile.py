@@ -8,6 +8,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
+from pipelines.labels import index_text
 
 from .. import access, ambition_view, figures, provenance, queries
 from ..components import (
@@ -215,7 +216,9 @@ def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang:
         elif r.get("rank_all") is not None:
             items.append(html.Span(f"{r['year']} {t('rank_all', lang)} {r['rank_all']}", className="ipc-chip"))
         if r.get("composite_index") is not None:
-            items.append(html.Span(f"{t('composite_index', lang)} {r['composite_index']:.1f}", className="ipc-chip"))
+            items.append(
+                html.Span(f"{t('composite_index', lang)} {index_text(r['composite_index'])}", className="ipc-chip")
+            )
         group = r.get("performance_group") or r.get("performance_group_all")
         if group:
             items.append(html.Span(label(GROUPS, group, lang), className="ipc-chip"))
@@ -299,10 +302,9 @@ def layout(lang: str, unit=None, **_):
 ACCEPTANCE_ID = "pf-acceptance"
 
 
-# The acceptance table's scores: the acceptance score is cut to two decimals (acceptance_score_text, as in the
-# dossier), so the indicator and third-party scores beside it in the same row show two as well (81.45 among 78.3
-# and 88.9 read as a different kind of number).
-ACCEPTANCE_DIGITS = 2
+# The acceptance table's scores are all shown as the acceptance score is (acceptance_score_text: cut to two
+# decimals, as in the dossier): an indicator-only score is the acceptance score, and the same number must read the
+# same in both cells (69.996 read "70.00" beside "69.99" and the band below the threshold).
 
 
 def _num(v, digits: int = 1) -> str:
@@ -314,7 +316,7 @@ def _third_party_cell(r: dict, lang: str) -> str:
     if r.get("third_party_status") != "received":
         return label(ACCEPTANCE_STATUS, "third_party_pending", lang)
     weight = r.get("third_party_weight")
-    text = _num(r.get("third_party_score"), ACCEPTANCE_DIGITS)
+    text = acceptance_score_text(r.get("third_party_score"))
     if weight is not None:
         text += f" (×{weight:g})"
     return (
@@ -354,7 +356,7 @@ def acceptance_view(
             html.Tr(
                 [
                     html.Td(r["cycle"]),
-                    html.Td(_num(r.get("indicator_score"), ACCEPTANCE_DIGITS)),
+                    html.Td(acceptance_score_text(r.get("indicator_score"))),
                     html.Td(_third_party_cell(r, lang)),
                     # cut, not rounded: 59.99 must not read 60.0 beside "title removed"
                     html.Td("–" if r["acceptance_score"] is None else acceptance_score_text(r["acceptance_score"])),
@@ -374,7 +376,7 @@ def acceptance_view(
             f"{t('release_id', lang)} {release['release_id']} ({release['evaluation_year']}; "
             f"data {release['data_version']}, catalog {release['catalog_version']}, rules {release['rules_version']}, "
             f"code {release['code_version']}) · {t('as_released', lang)}: "
-            f"{label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}, {_num(rr.get('composite_index'))}"
+            f"{label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}, {index_text(rr.get('composite_index'))}"
         )
         parts.append(html.P(text, id="pf-release"))
         if release.get("differs"):

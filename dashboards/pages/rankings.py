@@ -7,8 +7,11 @@ import json
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.labels import index_text
+
 from .. import access, queries
 from ..components import (
+    INDEX_TEXT,
     INTEGER,
     ONE_DECIMAL,
     control,
@@ -56,6 +59,7 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         rank_interval=pl.when(pl.col("p05_rank").is_not_null())
         .then(pl.format("{}–{}", pl.col("p05_rank"), pl.col("p95_rank")))
         .otherwise(pl.lit("")),
+        composite_index_text=pl.col("composite_index").map_elements(index_text, return_dtype=pl.String),
         roster_label=pl.when(pl.col("is_ranked"))
         .then(pl.lit(t("programme_member", lang)))
         .when(pl.col("on_roster"))
@@ -80,7 +84,7 @@ def column_defs(lang: str) -> list[dict]:
         {"field": province_col(lang), "headerName": t("province", lang), "minWidth": 120},
         {"field": "group_label", "headerName": t("group", lang)},
         {"field": "stage_label", "headerName": t("stage", lang)},
-        {"field": "composite_index", "headerName": t("composite_index", lang), **real},
+        {"field": "composite_index", "headerName": t("composite_index", lang), **num, **INDEX_TEXT},
         {"field": "composite", "headerName": t("composite", lang), **real},
     ]
     cols += [

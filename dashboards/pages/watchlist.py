@@ -5,9 +5,11 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.labels import index_text
+
 from .. import access, queries
 from ..components import (
-    ONE_DECIMAL,
+    INDEX_TEXT,
     card,
     dossier_dir,
     grid,
@@ -39,6 +41,10 @@ def robust_label(value: bool | None, lang: str) -> str:
 
 def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dict]:
     rows = []
+    # the index's text from the mart's value, before records() rounds the floats for the grid
+    df = df.with_columns(
+        composite_index_text=pl.col("composite_index").map_elements(index_text, return_dtype=pl.String)
+    )
     for r in records(df, 3):
         profile = href("/profile", lang, unit=r["unit_code"])
         dossiers = [
@@ -55,7 +61,6 @@ def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dic
                 "stage_label": label(STAGES, r["stage"], lang),
                 "robust_label": robust_label(r["is_robust"], lang),
                 "share_bottom_pct": None if share is None else round(100 * share),
-                "composite_index": None if r["composite_index"] is None else round(r["composite_index"], 1),
                 "targets_label": (
                     f"{r['targets_lagging']}/{r['targets_evaluable']}" if r.get("targets_evaluable") else "–"
                 ),
@@ -143,7 +148,7 @@ def columns(lang: str) -> list[dict]:
             "type": "numericColumn",
             "minWidth": 110,
             "maxWidth": 120,
-            **ONE_DECIMAL,
+            **INDEX_TEXT,
         },
         {
             "field": "rank_label",

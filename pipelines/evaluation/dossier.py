@@ -20,8 +20,9 @@ import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
+from pipelines.evaluation.releases import LATEST_FIRST, released_acceptance_differs, released_differs
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
-from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, label_set, label_text
+from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
 STAGE_ZH = {code: zh for code, (zh, _) in label_set("stage").items()}
@@ -213,6 +214,18 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         u,
         keep_key=False,
     ).filter(pl.col("year") <= year)
+    # the indicators the unit's score of the year stands without: no value (missing) or a filled-in one (imputed);
+    # a city ranked and judged on part of its indicators is told so, and which
+    gaps = pl.DataFrame()
+    if has("marts", "fct_city_indicator_year"):
+        gaps = rows.frame(
+            "gaps",
+            """select unit_code, year, indicator_code, is_missing, is_imputed from marts.fct_city_indicator_year
+               where peer_group = 'city' and (is_missing or is_imputed) order by unit_code, year, indicator_code""",
+            ("unit_code", "year"),
+            uy,
+            keep_key=False,
+        )
     uncertainty = None
     if has("marts", "fct_rank_uncertainty"):
         uncertainty = rows.row(
@@ -255,11 +268,11 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
             ("unit_code", "year"),
             uy,
         )
-    release_row = released = None
+    release_row = released = released_acceptance = None
     if has("releases", "releases") and has("releases", "evaluation_year"):
         release_row = rows.row(  # the year's latest release (the first of its year, ids descending)
             "release",
-            "select * from releases.releases order by evaluation_year, release_id desc",
+            f"select * from releases.releases order by evaluation_year, {LATEST_FIRST}",
             ("evaluation_year",),
             (year,),
         )
@@ -270,6 +283,15 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
                 ("release_id", "unit_code"),
                 (release_row["release_id"], unit_code),
             )
+            if has("releases", "acceptance_score"):
+                # the acceptance verdict as released: a revised file of the cycle can move the score across a
+                # band after the release, and the dossier must not show the new band as if it were the one published
+                released_acceptance = rows.row(
+                    "released_acceptance",
+                    "select * from releases.acceptance_score",
+                    ("release_id", "unit_code"),
+                    (release_row["release_id"], unit_code),
+                )
     # the unit's reporting of the year: when each source was received and on what evidence (a contested
     # not_reported verdict is argued from these rows)
     reporting = pl.DataFrame()
@@ -294,6 +316,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         "cycles": cycles,
         "history": history,
         "uncertainty": uncertainty,
+        "gaps": gaps,
         "targets": targets,
         "files": files,
         "reporting": reporting,
@@ -301,6 +324,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         "attribution": attribution,
         "release": release_row,
         "released": released,
+        "released_acceptance": released_acceptance,
         "programme": programme_data(con, unit_code, year, rows),
     }
 
@@ -321,12 +345,12 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
     if "indicator_score" in a:
         w = a.get("third_party_weight")
         lines.append(
-            f"- 指标得分 / Indicator-based score: {_fmt(a['indicator_score'])}"
+            f"- 指标得分 / Indicator-based score: {acceptance_score_text(a['indicator_score'])}"
             + ("" if w is None else f", 权重 weight {1 - w:g}")
         )
         if a.get("third_party_status") == "received":
             lines.append(
-                f"- 第三方评估得分 / Third-party score: {_fmt(a['third_party_score'])}, 权重 weight {w:g} — "
+                f"- 第三方评估得分 / Third-party score: {acceptance_score_text(a['third_party_score'])}, 权重 weight {w:g} — "
                 f"{a['third_party_evaluator'] or '–'}, 第 {a['third_party_report_version']} 版 / version "
                 f"{a['third_party_report_version']}"
             )
@@ -349,6 +373,31 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
         f"- 绝对评分，与相对的综合指数并列：{bands_text('zh', a.get('judged_year'))} / "
         f"Absolute, beside the relative index: {bands_text('en', a.get('judged_year'))}.",
     ]
+    return lines
+
+
+def _coverage_lines(s: dict, gaps: pl.DataFrame | None) -> list[str]:
+    """What the score stands on: the share of the composite weight carried by observed (or carried-forward)
+    indicators, and the indicators without a value or with a filled-in one -- a city scored, ranked and judged
+    on part of its indicators must read that beside its rank, not find it out from the indicator sheet."""
+    coverage = s.get("indicator_coverage")
+    gaps = gaps if gaps is not None else pl.DataFrame()
+    missing = gaps.filter(pl.col("is_missing"))["indicator_code"].to_list() if gaps.height else []
+    imputed = (
+        gaps.filter(pl.col("is_imputed") & ~pl.col("is_missing"))["indicator_code"].to_list() if gaps.height else []
+    )
+    if coverage is None and not missing and not imputed:
+        return []
+    lines = [""]
+    if coverage is not None:
+        lines.append(f"- 指标覆盖率 / Indicator coverage: {coverage:.1%}（按综合得分权重 / of the composite weight）")
+    if missing or imputed:
+        lines.append(
+            f"- 缺失指标 / Missing indicators: {', '.join(missing) or '无 none'}；"
+            f"补值指标 / Imputed indicators: {', '.join(imputed) or '无 none'}"
+        )
+    else:
+        lines.append("- 本年度指标无缺失、无补值 / No indicator missing or imputed this year")
     return lines
 
 
@@ -392,7 +441,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 ["指标 / Measure", "数值 / Value"],
                 [
                     ["综合得分 / Composite", s["composite"]],
-                    ["综合指数 / Composite index", s["composite_index"]],
+                    ["综合指数 / Composite index", index_text(s["composite_index"])],
                     ["排名 / Rank", f"{s['rank']}/{s['n_ranked']}" if s["rank"] is not None else "–"],
                     ["绩效分组 / Group", f"{label_text(s['performance_group']) or '–'} {s['performance_group'] or ''}"],
                     ["管理能力 / MGT", s["score_mgt"]],
@@ -404,6 +453,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 ],
             )
         )
+        lines += _coverage_lines(s, d.get("gaps"))
     if u:
         lines += [
             "",
@@ -466,7 +516,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             [
                 [
                     r["year"],
-                    r["composite_index"],
+                    index_text(r["composite_index"]),
                     f"{r['rank']}/{r['n_ranked']}" if r["rank"] else "–",
                     f"{_fmt(r['p05_rank'])}–{_fmt(r['p95_rank'])}",
                     label_text(r["stage"]) or "–",
@@ -585,13 +635,28 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             + (f", 更正 supersedes {rel['supersedes_release_id']}" if rel["supersedes_release_id"] else ""),
         ]
         if rr:
-            differs = e is not None and (
-                rr["stage"] != e["stage"] or abs((rr["composite_index"] or 0) - (e["composite_index"] or 0)) > 1e-9
-            )
+            # one definition of "differs" (releases.released_differs), as the profile and the extracts use
+            differs = e is not None and released_differs(rr, e)
             lines.append(
                 f"- 发布时结论 / As released: {label_text(rr['stage'])} {rr['stage']}, "
-                f"指数 index {_fmt(rr['composite_index'])}, 排名 rank {rr['rank']}/{rr['n_ranked']}"
+                f"指数 index {index_text(rr['composite_index'])}, 排名 rank {rr['rank']}/{rr['n_ranked']}"
                 + ("；**当前数据与发布版本不同 / current data differ from the release**" if differs else "")
+            )
+        ra = d.get("released_acceptance")
+        if ra:
+            lines.append(
+                f"- 发布时验收评分 / Acceptance as released ({ra['cycle']}): "
+                + (
+                    f"{acceptance_score_text(ra['acceptance_score'])} — {label_text(ra['acceptance_band'])} "
+                    f"{ra['acceptance_band']}"
+                    if ra["acceptance_score"] is not None
+                    else f"{label_text(ra.get('acceptance_status'), 'zh')} / {label_text(ra.get('acceptance_status'), 'en')}"
+                )
+                + (
+                    "；**当前数据与发布版本不同 / current data differ from the release**"
+                    if released_acceptance_differs(ra, d.get("acceptance"))
+                    else ""
+                )
             )
     else:
         lines.append("- 发布编号 / Release: 未发布 not released (current data)")

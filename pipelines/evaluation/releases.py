@@ -306,23 +306,51 @@ def ensure_release_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DIFF_DDL)
 
 
+# The order that puts a year's latest release first, for every reader (the dashboard, its report, the dossier,
+# the extracts, the next release): the highest sequence number of its id R<year>-<n> (written 01, 02, ...; the
+# length first, so -100 follows -99). Never released_at: it is the releasing machine's naive local clock, which
+# runs backwards when the machine moves from CST to UTC, and an extract then named a superseded release.
+LATEST_FIRST = "length(release_id) desc, release_id desc"
+
+
 def latest_release(con: duckdb.DuckDBPyConnection, year: int) -> dict | None:
     if not _has_table(con, SCHEMA, "releases"):
         return None
     df = con.sql(
-        f"select * from {SCHEMA}.releases where evaluation_year = {int(year)} order by release_id desc limit 1"
+        f"select * from {SCHEMA}.releases where evaluation_year = {int(year)} order by {LATEST_FIRST} limit 1"
     ).pl()
     return df.row(0, named=True) if df.height else None
 
 
+def _moved(a, b, tol: float) -> bool:
+    return (a is None) != (b is None) or (a is not None and abs(a - b) > tol)
+
+
 def released_differs(released: dict | None, current: dict | None, tol: float = 1e-9) -> bool:
-    """True when the current stage or index of a unit-year is not what was released (the dashboard's profile
-    and the provincial extracts mark such unit-years)."""
+    """True when the current stage, index or rank of a unit-year is not what was released (the dashboard's
+    profile, the dossier and the provincial extracts mark such unit-years). The rank counts when both rows have
+    one: the as-released rank is shown beside the current one, and a city moved down by its peers' revised data
+    (its own stage and index unchanged) must be told its current figures differ."""
     if released is None or current is None:
         return released is not current
-    a, b = released.get("composite_index"), current.get("composite_index")
-    moved = (a is None) != (b is None) or (a is not None and abs(a - b) > tol)
-    return released.get("stage") != current.get("stage") or moved
+    rank_moved = "rank" in released and "rank" in current and released["rank"] != current["rank"]
+    moved = _moved(released.get("composite_index"), current.get("composite_index"), tol)
+    return released.get("stage") != current.get("stage") or moved or rank_moved
+
+
+def released_acceptance_differs(released: dict | None, current: dict | None, tol: float = 1e-9) -> bool:
+    """True when the current acceptance score, band or status of the released cycle is not what was released
+    (a revised file of the cycle can move a city across a band: the release keeps the as-released band, and the
+    dossier and the extracts say the current figures differ). Rows of different cycles are not compared."""
+    if released is None or current is None:
+        return released is not current
+    if released.get("cycle_first_year") != current.get("cycle_first_year"):
+        return False
+    return (
+        released.get("acceptance_band") != current.get("acceptance_band")
+        or released.get("acceptance_status") != current.get("acceptance_status")
+        or _moved(released.get("acceptance_score"), current.get("acceptance_score"), tol)
+    )
 
 
 def released_rows(con: duckdb.DuckDBPyConnection, table: str, release_id: str) -> pl.DataFrame:

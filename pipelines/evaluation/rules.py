@@ -47,14 +47,17 @@ def load_rules(
     return out
 
 
-def acceptance_score_text(score: float) -> str:
+def acceptance_score_text(score: float | None) -> str:
     """An acceptance score as a city reads it beside its band: cut (not rounded) to two decimals, so a score just
     under a band threshold never reads as the threshold itself beside the lower band, and the figure is on the
     same side of every threshold as the band (the mart has already rounded float noise away at 9 decimals, so a
     score exactly at a threshold reads as it, with two zero decimals). The dossier and the dashboard's profile both
-    show it this way."""
+    show it this way, the indicator-based and third-party parts beside it too (an indicator-only score is the
+    acceptance score, so the same number must read the same in both places). "–" for a missing score."""
     import decimal
 
+    if score is None:
+        return "–"
     return str(decimal.Decimal(repr(float(score))).quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_DOWN))
 
 

@@ -85,10 +85,14 @@ joined as (
   select
     c.*,
     b.composite_index as baseline_index,
-    c.composite_index - b.composite_index as index_change_cycle,
+    -- changes rounded at 9 decimals, as the acceptance score is: X1 (not improved: <= its minimum), EX1 (> its
+    -- minimum) and R2 compare them with thresholds, and an index unchanged in decimal arithmetic differs by
+    -- ~1e-13 in doubles (sums added in another order in another year or engine): a city must not escape exit
+    -- candidacy, nor become exemplary, on float noise; any real difference (0.001 points) still counts
+    {{ round_half_away('c.composite_index - b.composite_index', 9) }} as index_change_cycle,
     -- the same change with the baseline year re-weighted by this year's catalog: a fall that only the
     -- weight switch produced (e.g. 2021.1 -> 2024.1 inside 2020-2022) is not a regression of the city
-    c.composite_index - bc.composite_index as index_change_same_catalog,
+    {{ round_half_away('c.composite_index - bc.composite_index', 9) }} as index_change_same_catalog,
     coalesce(tc.targets_evaluable, 0) as targets_evaluable,
     coalesce(tc.targets_lagging, 0) as targets_lagging,
     case when tc.targets_evaluable > 0 then cast(tc.targets_lagging as double) / tc.targets_evaluable end

@@ -118,6 +118,7 @@ with_third_party as (
     tp.evaluator as third_party_evaluator,
     tp.report_version as third_party_report_version,
     p.tp_third_party_weight as third_party_weight,
+    p.ex1_improve_min_points,
     case
       when tp.unit_code is not null then 'final'
       when v.verdict in ('withdrawn', 'not_reported') then 'final'
@@ -159,7 +160,7 @@ select
       cast(v.w2_first as string), case when v.w2_last > v.w2_first then concat_ws('', '-', cast(v.w2_last as string))
       else '' end) end,
     case when v.verdict = 'exemplary' then concat_ws('', 'EX1 ', v.end_group, ' in ', cast(v.last_year as string),
-      ', index change +', cast({{ round_half_away('v.index_change', 1) }} as string)) end,
+      ', index change +', {{ gain_text('v.index_change', 'v.ex1_improve_min_points') }}) end,
     case when v.third_party_status = 'received' then concat_ws('', 'third-party score ',
       cast({{ round_half_away('v.third_party_score', 1) }} as string), ' (report version ',
       cast(v.third_party_report_version as string), ')') end,

@@ -115,9 +115,10 @@ select
       cast(s.rank as string), '/', cast(s.n_ranked as string), ')') end,
     case when s.w2 then concat_ws('', 'W2 watch (', cast(s.targets_lagging as string), ' of ',
       cast(s.targets_evaluable as string), ' targets lagging)') end,
+    -- EX1 needs a gain strictly above EX1.improve_min_points: gain_text never states one the rule would not count
     case when s.ex1 then concat_ws('', 'EX1 exemplary (group ', s.performance_group, ', index change since ',
       cast(s.cycle_baseline_year as string), ' +',
-      cast({{ round_half_away('s.index_change_cycle', 1) }} as string), ')') end
+      {{ gain_text('s.index_change_cycle', 'p.ex1_improve_min_points') }}, ')') end
   ) as rules_fired,
   s.x1 as fired_x1,
   s.r1 as fired_r1,
@@ -166,3 +167,4 @@ select
   s.catalog_version,
   s.rules_version
 from staged as s
+inner join params as p on p.evaluation_year = s.year

@@ -13,7 +13,8 @@
 --                     report). A file's evidence (receipt_evidence) is its first sighting in the landing folder
 --                     (raw.file_receipts: recorded once, never moved by re-loads; a same-named version re-sent
 --                     later keeps the first one's), else, for files loaded before sightings were recorded, the
---                     day of its load (raw.ingested_files), whichever is earlier. The whole last day counts.
+--                     day of its load (raw.ingested_files) when the load came before the first sighting,
+--                     whichever is earlier. The whole last day counts.
 --   status          = received (by due_date) | late (after due_date, by grace_end_date) | missing (not yet, grace
 --                     not over) | not_reported (nothing by grace_end_date <= as_of). A report first received
 --                     after grace_end_date stays not_reported (the exit consequence: not reporting within the
@@ -35,7 +36,7 @@ ledger as (
 ),
 
 receipts as (
-  select source, file_name, file_hash, first_seen_on
+  select source, file_name, file_hash, first_seen_utc, first_seen_on
   from {{ source('evaluation_ledger', 'file_receipts') }}
 ),
 
@@ -65,14 +66,27 @@ ledger_start as (
 
 -- the evidence of each file's receipt, by file name (a same-named version re-sent later is the same report): its
 -- first sighting in the landing folder, and the day it was loaded (the only evidence of files loaded before
--- sightings were recorded); the earliest counts, a sighting before a load on the same day
+-- sightings were recorded); the earliest counts, a sighting before a load on the same day.
+-- A load counts only when it came before the name's first sighting: the ingest records the sighting before it
+-- loads, so a later load is never evidence, and its day is the loading machine's calendar (UTC on a server),
+-- not China Standard Time. Compared by the hour, with 14 hours of margin (the widest offset of a machine clock
+-- from UTC): a file seen 2024-07-01 00:30 CST and loaded a minute later on a UTC clock (2024-06-30 16:31) was
+-- received after the grace period, not on 30 June.
+first_sightings as (
+  select source, file_name, min(first_seen_utc) as first_seen_utc
+  from receipts
+  group by source, file_name
+),
+
 file_dates as (
   select source, file_name, first_seen_on as evidence_date, 'first_seen' as receipt_evidence
   from receipts
   union all
-  select source, file_name, cast(ingested_at as date), 'load_time'
-  from {{ source('evaluation_ledger', 'ingested_files') }}
-  where status in ('loaded', 'replaced')
+  select i.source, i.file_name, cast(i.ingested_at as date), 'load_time'
+  from {{ source('evaluation_ledger', 'ingested_files') }} as i
+  left join first_sightings as s on s.source = i.source and s.file_name = i.file_name
+  where i.status in ('loaded', 'replaced')
+    and (s.first_seen_utc is null or i.ingested_at < {{ dbt.dateadd('hour', -14, 's.first_seen_utc') }})
 ),
 
 file_receipt as (
