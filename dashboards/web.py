@@ -306,6 +306,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if path == "/_dash-update-component":
             body = req.get_json(silent=True)
             access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages, app.callback_map)
+            # then the values' shapes: a forged list, number or giant string is a 400, never a callback's 500
+            security.check_callback_values(body, server.config.get("IPCITY_CALLBACK_VALUES"))
         return None
 
 

@@ -2,18 +2,25 @@
 
 Each test failed before its fix:
 - a session cookie copied before sign-out still opened every page after it (the cookie is a signed, client-side
-  session: sign-out only asked the browser to forget it).
+  session: sign-out only asked the browser to forget it);
+- every Dash callback answered a forged value of the wrong shape (a list for a year, a number for a province, a
+  dict for a unit, a 5,000-character string, a grid row index past the end) with a 500 and a traceback in the log.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 
+import duckdb
 import pytest
 from dashboard_fixtures import build_snapshot
-from dashboard_http import add_account, login, page_body
+from dashboard_http import add_account, callback_body, login, page_body, signed_in_client
 
+from dashboards import security
 from dashboards.app import create_app
+
+pytestmark = pytest.mark.slow  # the callback matrix runs on the session's sample run
 
 
 def _post(client, body):
@@ -60,3 +67,166 @@ def test_a_session_without_a_sign_in_id_is_refused(small_app):
     with c.session_transaction() as s:
         s.pop("session_id", None)
     assert c.get("/rankings").status_code == 401
+
+
+# ---- callback values of the wrong shape -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, sample_snapshot):
+    base = tmp_path_factory.mktemp("attacks3")
+    snap = base / "published" / "a3.snapshot.duckdb"
+    snap.parent.mkdir()
+    shutil.copy(sample_snapshot.snapshot, snap)
+    con = duckdb.connect(str(snap), read_only=True)
+    try:
+        year = con.execute("select max(year) from marts.fct_city_score_year").fetchall()[0][0]
+        own, other = (
+            con.execute(
+                "select unit_code from marts.dim_city where province_code = ? and level <> 'province' "
+                "order by unit_code limit 1",
+                [p],
+            ).fetchall()[0][0]
+            for p in ("440000", "320000")
+        )
+    finally:
+        con.close()
+    users = base / "access" / "users.sqlite"
+    app = create_app(
+        snap,
+        dossier_dir=base / "dossiers",
+        user_store=users,
+        secret_key_file=base / "access" / "secret_key",
+        extracts_dir=base / "extracts",
+    )
+    return {
+        "app": app,
+        "year": year,
+        "own": own,
+        "other": other,
+        "national": signed_in_client(app, users, "nat3", "national"),
+        "province": signed_in_client(app, users, "gd3", "province", "440000"),
+    }
+
+
+def _defaults(world) -> dict:
+    """A value each callback input accepts (what the page itself would send)."""
+    y, own = world["year"], world["own"]
+    return {
+        "ov-year.value": y,
+        "rk-year.value": y,
+        "cmp-year.value": y,
+        "wl-year.value": y,
+        "dl-year.value": y,
+        "ov-map-mode.value": "group",
+        "rk-programme.value": ["programme"],
+        "rk-total.data": 10,
+        "rk-grid.virtualRowData": [],
+        "cmp-units.value": [own, own],
+        "cmp-indicator.value": "QLT01",
+        "pf-unit.value": own,
+        "pf-value-grid.cellClicked": {"rowIndex": 0},
+        "pf-value-grid.rowData": [{"indicator_code": "QLT01", "year": y}],
+        "al-state.value": "firing",
+        "al-refresh.data": 0,
+        "al-period.value": "7d",
+        "dl-province.value": "440000",
+        "dl-format.value": "csv",
+        "_pages_location.pathname": "/",
+        "_pages_location.search": "",
+    }
+
+
+# Values no control sends: other types, a too-long string, lists and objects where a scalar is read, and well-shaped
+# values a forged request can still carry (a grid row index past the end, a row whose year is not a year).
+FORGED = [
+    None,
+    "x" * 5000,
+    2**70,
+    -1,
+    0.5,
+    True,
+    [],
+    [1, 2],
+    [None],
+    [[1]],
+    {"a": 1},
+    "２０２５",
+    {"rowIndex": 10**6},
+    {"rowIndex": "a"},
+    {"data": {"indicator_code": "QLT01", "year": "abc"}},
+]
+
+
+def _server_callbacks(app):
+    for key, cb in app.callback_map.items():
+        if cb.get("callback") is None:  # clientside: never reaches the server
+            continue
+        items = [(i["id"], i["property"]) for i in cb["inputs"]] + [(i["id"], i["property"]) for i in cb["state"]]
+        if any(cid.startswith("{") for cid, _ in items):  # pattern-matching (the simulator): checked below
+            continue
+        outputs = [tuple(p.rsplit(".", 1)) for p in key.strip(".").split("...")]
+        yield key, [(cid, prop.split("@")[0]) for cid, prop in outputs], cb
+
+
+def test_every_callback_answers_a_forged_value_without_a_server_error(world):
+    defaults = _defaults(world)
+    failures = []
+    for key, outputs, cb in _server_callbacks(world["app"]):
+        ins = [(i["id"], i["property"]) for i in cb["inputs"]]
+        sts = [(i["id"], i["property"]) for i in cb["state"]]
+        for pos in range(len(ins) + len(sts)):
+            for bad in FORGED:
+                values = [defaults.get(f"{i}.{p}") for i, p in ins + sts]
+                values[pos] = bad
+                body = callback_body(
+                    outputs,
+                    [(i, p, v) for (i, p), v in zip(ins, values[: len(ins)])],
+                    [(i, p, v) for (i, p), v in zip(sts, values[len(ins) :])],
+                )
+                body["output"] = key
+                for who in ("national", "province"):
+                    r = _post(world[who], body)
+                    if r.status_code not in (200, 204, 400, 403):
+                        failures.append((who, key[:50], (ins + sts)[pos], repr(bad)[:30], r.status_code))
+                    if r.status_code == 400:  # a reason naming the input, never a traceback
+                        text = r.get_data(as_text=True)
+                        assert "Traceback" not in text and r.mimetype == "text/plain", text[:300]
+    assert not failures, failures[:20]
+
+
+def test_a_forged_value_is_refused_by_name_before_the_callback_runs(world):
+    body = callback_body(
+        [("dl-preview", "columnDefs"), ("dl-preview", "rowData"), ("dl-count", "children"), ("dl-link", "href")],
+        [("dl-year", "value", world["year"]), ("dl-province", "value", ["440000"]), ("dl-format", "value", "csv")],
+        [("dl-lang", "data", "zh")],
+    )
+    r = _post(world["province"], body)
+    assert r.status_code == 400 and "dl-province.value" in r.get_data(as_text=True)
+    # the permission check still comes first: another province's code is a 403, whatever its shape
+    body["inputs"][1]["value"] = ["320000"]
+    assert _post(world["province"], body).status_code == 403
+    # and the values the page sends pass
+    body["inputs"][1]["value"] = "440000"
+    assert _post(world["province"], body).status_code == 200
+
+
+def test_every_server_callback_value_has_a_declared_shape(world):
+    shapes = world["app"].server.config["IPCITY_CALLBACK_VALUES"]
+    for key, cb in world["app"].callback_map.items():
+        if cb.get("callback") is None:
+            continue
+        for item in cb["inputs"] + cb["state"]:
+            cid = item["id"]
+            name = json.loads(cid)["type"] if cid.startswith("{") else cid
+            assert f"{name}.{item['property']}" in shapes, (key[:60], name, item["property"])
+
+
+def test_simulator_values_of_the_wrong_shape_are_refused(world):
+    body = callback_body(
+        [("sim-download", "data")],
+        [("sim-export-csv", "n_clicks", 1), ("sim-export-xlsx", "n_clicks", None)],
+        [("sim-result", "data", {"a": 1}), ("sim-name", "value", "x")],
+    )
+    assert _post(world["national"], body).status_code == 200  # a dict, but not a stored result: nothing exported
+    body["state"][0]["value"] = "not an object"
+    assert _post(world["national"], body).status_code == 400
+    assert not security.scalars_value([{"a": 1}]) and security.scalars_value([1.0, "leader", None])
