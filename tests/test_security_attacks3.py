@@ -4,13 +4,16 @@ Each test failed before its fix:
 - a session cookie copied before sign-out still opened every page after it (the cookie is a signed, client-side
   session: sign-out only asked the browser to forget it);
 - every Dash callback answered a forged value of the wrong shape (a list for a year, a number for a province, a
-  dict for a unit, a 5,000-character string, a grid row index past the end) with a 500 and a traceback in the log.
+  dict for a unit, a 5,000-character string, a grid row index past the end) with a 500 and a traceback in the log;
+- a page URL repeating a parameter (``/rankings?province=44&province=32``, a shared or hand-edited link) crashed
+  the pages router (Dash hands the layout a list), so the page stayed blank.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from urllib.parse import urlencode
 
 import duckdb
 import pytest
@@ -230,3 +233,32 @@ def test_simulator_values_of_the_wrong_shape_are_refused(world):
     body["state"][0]["value"] = "not an object"
     assert _post(world["national"], body).status_code == 400
     assert not security.scalars_value([{"a": 1}]) and security.scalars_value([1.0, "leader", None])
+
+
+# ---- a parameter repeated in a page URL ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/rankings", [("province", "440000"), ("province", "320000")]),
+        ("/rankings", [("group", "leader"), ("group", "x")]),
+        ("/rankings", [("stage", "watch"), ("stage", "normal")]),
+        ("/rankings", [("filter", "{}"), ("filter", "{}")]),
+        ("/profile", [("unit", "OWN"), ("unit", "OWN")]),
+        ("/flag", [("unit", "OWN"), ("unit", "OWN")]),
+        ("/compare", [("units", "OWN"), ("units", "OWN")]),
+        ("/", [("lang", "en"), ("lang", "zh")]),
+    ],
+)
+def test_a_page_url_repeating_a_parameter_opens(world, path, params):
+    search = "?" + urlencode([(k, world["own"] if v == "OWN" else v) for k, v in params])
+    for who in ("national", "province"):
+        r = _post(world[who], page_body(path, search))
+        assert r.status_code == 200, (who, path, search, r.status_code)
+
+
+def test_a_repeated_parameter_cannot_smuggle_another_province(world):
+    search = "?" + urlencode([("unit", world["own"]), ("unit", world["other"])])
+    for path in ("/profile", "/flag"):
+        assert _post(world["province"], page_body(path, search)).status_code == 403
+        search_rev = "?" + urlencode([("unit", world["other"]), ("unit", world["own"])])
+        assert _post(world["province"], page_body(path, search_rev)).status_code == 403
