@@ -6,7 +6,9 @@ Each test failed before its fix:
 - every Dash callback answered a forged value of the wrong shape (a list for a year, a number for a province, a
   dict for a unit, a 5,000-character string, a grid row index past the end) with a 500 and a traceback in the log;
 - a page URL repeating a parameter (``/rankings?province=44&province=32``, a shared or hand-edited link) crashed
-  the pages router (Dash hands the layout a list), so the page stayed blank.
+  the pages router (Dash hands the layout a list), so the page stayed blank;
+- province names on the province roll-up chart, an unknown plan's id on the targets chart and an unknown source on
+  the quality chart reached Plotly's pseudo-HTML unescaped (a live link in a label).
 """
 
 from __future__ import annotations
@@ -262,3 +264,34 @@ def test_a_repeated_parameter_cannot_smuggle_another_province(world):
         assert _post(world["province"], page_body(path, search)).status_code == 403
         search_rev = "?" + urlencode([("unit", world["other"]), ("unit", world["own"])])
         assert _post(world["province"], page_body(path, search_rev)).status_code == 403
+
+
+# ---- text from data in Plotly labels on the national pages ----------------------------------------------------------
+LINK = '<a href="https://evil.example/">点此</a>'
+
+
+def _no_live_link(fig) -> None:
+    text = json.dumps(fig.to_plotly_json(), ensure_ascii=False)
+    assert "<a href" not in text and "&lt;a href" in text
+
+
+def test_plotly_labels_on_national_pages_escape_text_from_data(world):
+    """Plotly renders <a href> in axis and bar labels: the province names of the roll-up, an unknown plan's id and an
+    unknown source's name are data, so they are escaped as the city names are (test_security_attacks2)."""
+    import polars as pl
+
+    from dashboards import programme_queries as pq
+    from dashboards.pages import provinces, quality, targets
+    from dashboards.snapshot import Snapshot
+
+    snap = Snapshot(world["app"].server.config["IPCITY_SNAPSHOT"].path)
+    try:
+        rollup = pq.rollup(snap, "year", None)
+        assert rollup is not None and rollup.height, "the sample run has no province roll-up"
+        _no_live_link(provinces.chart(rollup.with_columns(province_name=pl.lit(LINK)), "zh"))
+    finally:
+        snap.close()
+    plan = {"plan_id": [LINK]} | {f"{k}_{b}": [1] for b in targets.BUCKET_ORDER for k in ("pct", "n")}
+    _no_live_link(targets.plan_figure(pl.DataFrame(plan), "en"))
+    sources = pl.DataFrame({"source": [LINK], "rows_loaded": [10], "rows_rejected": [1]})
+    _no_live_link(quality.sources_figure(sources, "zh"))
