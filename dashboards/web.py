@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import flask
+from dash.exceptions import DependencyException
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -261,6 +262,12 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     @server.errorhandler(security.NotFound)
     def not_found(e):
         return _plain(404, str(e))
+
+    @server.errorhandler(DependencyException)
+    def no_such_bundle(_e):
+        # Dash's static bundles are open to anyone (no data); a name it does not serve is its exception, which
+        # was a 500 and a traceback in the log for every guessed name from an anonymous caller
+        return _plain(404, "no such file")
 
     @server.errorhandler(413)
     def too_large(_e):

@@ -8,7 +8,8 @@ Each test failed before its fix:
 - a page URL repeating a parameter (``/rankings?province=44&province=32``, a shared or hand-edited link) crashed
   the pages router (Dash hands the layout a list), so the page stayed blank;
 - province names on the province roll-up chart, an unknown plan's id on the targets chart and an unknown source on
-  the quality chart reached Plotly's pseudo-HTML unescaped (a live link in a label).
+  the quality chart reached Plotly's pseudo-HTML unescaped (a live link in a label);
+- a guessed name under Dash's static route (open without signing in) was a 500 with a traceback in the log.
 """
 
 from __future__ import annotations
@@ -295,3 +296,21 @@ def test_plotly_labels_on_national_pages_escape_text_from_data(world):
     _no_live_link(targets.plan_figure(pl.DataFrame(plan), "en"))
     sources = pl.DataFrame({"source": [LINK], "rows_loaded": [10], "rows_rejected": [1]})
     _no_live_link(quality.sources_figure(sources, "zh"))
+
+
+# ---- Dash's open static route -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_dash-component-suites/not_a_package/x.js",
+        "/_dash-component-suites/dash/not_a_bundle.js",
+        "/_dash-component-suites/dash/../../../../etc/passwd",
+        "/_dash-component-suites/dash/%2e%2e/%2e%2e/dash.py",
+    ],
+)
+def test_a_guessed_bundle_name_is_a_404_not_a_server_error(small_app, path):
+    """The bundles need no sign-in; a name Dash does not serve was a 500 (and a traceback logged) for anyone."""
+    app, _ = small_app
+    r = app.server.test_client().get(path)
+    assert r.status_code == 404 and r.mimetype == "text/plain", (path, r.status_code)
+    assert "registered" not in r.get_data(as_text=True)  # Dash's message lists the server's packages
