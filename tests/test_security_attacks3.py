@@ -75,6 +75,20 @@ def test_a_session_without_a_sign_in_id_is_refused(small_app):
     assert c.get("/rankings").status_code == 401
 
 
+def test_a_cookie_planted_before_sign_in_stays_signed_out(small_app):
+    """Session fixation (a guard: it held before this review): the cookie a visitor had before signing in is not
+    the one that signs them in, so a copy planted by someone else opens nothing."""
+    app, store = small_app
+    add_account(store, "chief3c")
+    c = app.server.test_client()
+    c.get("/login")
+    planted = c.get_cookie("ipcity_session").value
+    assert login(c, "chief3c").status_code == 302 and c.get_cookie("ipcity_session").value != planted
+    attacker = app.server.test_client()
+    attacker.set_cookie("ipcity_session", planted)
+    assert attacker.get("/rankings").status_code == 401
+
+
 # ---- callback values of the wrong shape -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, sample_snapshot):
@@ -236,6 +250,18 @@ def test_simulator_values_of_the_wrong_shape_are_refused(world):
     body["state"][0]["value"] = "not an object"
     assert _post(world["national"], body).status_code == 400
     assert not security.scalars_value([{"a": 1}]) and security.scalars_value([1.0, "leader", None])
+
+
+def test_a_callback_posted_as_a_form_from_another_site_is_refused(world):
+    """CSRF (a guard: it held before this review): another site can post text/plain without a preflight, and the
+    SameSite=Lax cookie stays home only for cross-site posts; the gate reads JSON bodies only, so such a post
+    never reaches a callback (the alert acknowledgement is one)."""
+    body = callback_body(
+        [("ipc-footer", "children")], [("_pages_location", "pathname", "/"), ("_pages_location", "search", "")]
+    )
+    c = world["national"]
+    assert c.post("/_dash-update-component", data=json.dumps(body), content_type="text/plain").status_code == 403
+    assert _post(c, body).status_code == 200
 
 
 # ---- a parameter repeated in a page URL ---------------------------------------------------------------------------
