@@ -9,7 +9,9 @@ Each test failed before its fix:
   the pages router (Dash hands the layout a list), so the page stayed blank;
 - province names on the province roll-up chart, an unknown plan's id on the targets chart and an unknown source on
   the quality chart reached Plotly's pseudo-HTML unescaped (a live link in a label);
-- a guessed name under Dash's static route (open without signing in) was a 500 with a traceback in the log.
+- a guessed name under Dash's static route (open without signing in) was a 500 with a traceback in the log;
+- on https://host//evil.example/x (a link sent to a signed-in official) the language link led to evil.example: the
+  click handler of assets/url_state.js rebuilt it from location.pathname, undoing the server's own check.
 """
 
 from __future__ import annotations
@@ -340,3 +342,55 @@ def test_a_guessed_bundle_name_is_a_404_not_a_server_error(small_app, path):
     r = app.server.test_client().get(path)
     assert r.status_code == 404 and r.mimetype == "text/plain", (path, r.status_code)
     assert "registered" not in r.get_data(as_text=True)  # Dash's message lists the server's packages
+
+
+# ---- the language links in the browser ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser_app(world, tmp_path_factory):
+    """The dashboard in a subprocess (as the browser suites run it) and headless Chromium signed in to it."""
+    import subprocess
+
+    from dashboard_http import add_account
+    from e2e.conftest import browser_login, make_driver, start_server
+
+    base = tmp_path_factory.mktemp("attacks3_browser")
+    add_account(base / "users.sqlite", "nat3b", "national")
+    server = start_server(world["app"].server.config["IPCITY_SNAPSHOT"].path, None, base / "server.log", base, None)
+    driver, profile = make_driver()
+    try:
+        browser_login(driver, server.url, "nat3b")
+        yield server, driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        server.proc.terminate()
+        try:
+            server.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["//evil.example/x", "//evil.example/rankings", "///evil.example/"])
+def test_the_language_link_never_leads_off_site(browser_app, path):
+    """A link to the dashboard whose path starts with '//' (sent to an official who is signed in) opens the
+    dashboard's not-found page; its language link was rewritten at click time from ``location.pathname``
+    (assets/url_state.js) into '//evil.example/x?lang=en': a link to another site on the dashboard's own page.
+    The click is made with navigation held back, and the link's resolved address read."""
+    import time
+    from urllib.parse import urlsplit
+
+    server, driver = browser_app
+    driver.get(server.url + path + "?lang=zh")
+    deadline = time.time() + 30
+    while not driver.find_elements("id", "lang-en") and time.time() < deadline:
+        time.sleep(0.2)
+    assert driver.find_elements("id", "lang-en"), driver.page_source[:500]
+    target = driver.execute_script(
+        "var link = document.getElementById('lang-en');"
+        "document.addEventListener('click', function (e) { e.preventDefault(); }, {once: true});"
+        "link.click();"
+        "return link.href;"
+    )
+    assert urlsplit(target).netloc == urlsplit(server.url).netloc, target
+    assert "lang=en" in target
