@@ -137,6 +137,39 @@ def path_value(v) -> bool:
     return v is None or (isinstance(v, str) and v.startswith("/") and len(v) <= MAX_PATH)
 
 
+def lang_value(v) -> bool:
+    """A page's language store: the two languages the pages are written in."""
+    return v in (None, "zh", "en")
+
+
+def code_value(v) -> bool:
+    """A unit picker's value: a six-digit code, or nothing chosen."""
+    return v in (None, "") or is_unit_code(v)
+
+
+def codes_value(v) -> bool:
+    """A multi-unit picker's value: six-digit codes."""
+    return v is None or (isinstance(v, list) and len(v) <= MAX_TEXT and all(map(is_unit_code, v)))
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def token_value(v) -> bool:
+    """An identifier from the data chosen in a dropdown (indicator code, run id, plan id, scenario id)."""
+    return v in (None, "") or (isinstance(v, str) and bool(_TOKEN.fullmatch(v)))
+
+
+def choice_value(*choices: str):
+    """A radio or dropdown with a fixed list of options."""
+
+    def check(v) -> bool:
+        return v is None or v in choices
+
+    check.__name__ = f"one of {', '.join(choices)}"
+    return check
+
+
 def scalar_value(v) -> bool:
     """A value that may be a number or text (a period, a rule parameter)."""
     return v is None or _short_text(v) or _int(v) or (isinstance(v, float) and abs(v) <= 1e300)
@@ -166,15 +199,18 @@ def pattern_id_value(v) -> bool:
     return isinstance(v, dict)
 
 
-# "component.property" -> the shape its value must have. Pattern-matching components by their id's "type".
+# "component.property" -> the shape its value must have. Pattern-matching components by their id's "type". The
+# values of the callbacks whose answers are stored (dashboards.payloads) are held to their real domain: any other
+# language or map mode string was answered in full and stored as one more payload, a disk-filling lever for any
+# signed-in account.
 CALLBACK_VALUES = {
     "_pages_location.pathname": path_value,
     "_pages_location.search": lambda v: v is None or (isinstance(v, str) and len(v) <= MAX_QUERY_STRING + 1),
     "_pages_store.data": record_value,
     # overview
     "ov-year.value": year_value,
-    "ov-map-mode.value": text_value,
-    "ov-lang.data": text_value,
+    "ov-map-mode.value": choice_value("group", "index"),
+    "ov-lang.data": lang_value,
     # rankings
     "rk-year.value": year_value,
     "rk-province.value": text_value,
@@ -183,29 +219,29 @@ CALLBACK_VALUES = {
     "rk-programme.value": texts_value,
     "rk-grid.virtualRowData": records_value,
     "rk-total.data": count_value,
-    "rk-lang.data": text_value,
+    "rk-lang.data": lang_value,
     # compare
     "cmp-year.value": year_value,
-    "cmp-units.value": texts_value,
-    "cmp-indicator.value": text_value,
-    "cmp-lang.data": text_value,
+    "cmp-units.value": codes_value,
+    "cmp-indicator.value": token_value,
+    "cmp-lang.data": lang_value,
     # profile
-    "pf-unit.value": text_value,
-    "pf-lang.data": text_value,
+    "pf-unit.value": code_value,
+    "pf-lang.data": lang_value,
     "pf-value-grid.cellClicked": record_value,
     "pf-value-grid.rowData": records_value,
     # watchlist, targets, quality
     "wl-year.value": year_value,
-    "wl-lang.data": text_value,
-    "tg-plan.value": text_value,
-    "tg-lang.data": text_value,
-    "dq-run.value": text_value,
-    "dq-lang.data": text_value,
+    "wl-lang.data": lang_value,
+    "tg-plan.value": token_value,
+    "tg-lang.data": lang_value,
+    "dq-run.value": token_value,
+    "dq-lang.data": lang_value,
     # alerts
     "al-state.value": text_value,
     "al-city.value": text_value,
     "al-refresh.data": count_value,
-    "al-lang.data": text_value,
+    "al-lang.data": lang_value,
     "al-ack.n_clicks": clicks_value,
     "al-silence.n_clicks": clicks_value,
     "al-grid.selectedRows": records_value,
@@ -214,15 +250,15 @@ CALLBACK_VALUES = {
     "dl-year.value": year_value,
     "dl-province.value": text_value,
     "dl-format.value": text_value,
-    "dl-lang.data": text_value,
+    "dl-lang.data": lang_value,
     "dl-button.n_clicks": clicks_value,
     # programmes, provinces
     "pg-ambition-csv.n_clicks": clicks_value,
     "pg-ambition-xlsx.n_clicks": clicks_value,
-    "pg-lang.data": text_value,
+    "pg-lang.data": lang_value,
     "pv-level.value": text_value,
     "pv-period.value": scalar_value,
-    "pv-lang.data": text_value,
+    "pv-lang.data": lang_value,
     # simulator
     "sim-run.n_clicks": clicks_value,
     "sim-save.n_clicks": clicks_value,
@@ -238,7 +274,7 @@ CALLBACK_VALUES = {
     "sim-rule.id": pattern_id_value,
     "sim-weight.value": scalar_value,
     "sim-weight.id": pattern_id_value,
-    "sim-lang.data": text_value,
+    "sim-lang.data": lang_value,
 }
 
 

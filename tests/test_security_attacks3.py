@@ -10,6 +10,8 @@ Each test failed before its fix:
 - province names on the province roll-up chart, an unknown plan's id on the targets chart and an unknown source on
   the quality chart reached Plotly's pseudo-HTML unescaped (a live link in a label);
 - a guessed name under Dash's static route (open without signing in) was a 500 with a traceback in the log;
+- any made-up language or map-mode string got the overview answered in full and stored as one more payload in the
+  workers' shared store (a disk-filling lever for any signed-in account);
 - on https://host//evil.example/x (a link sent to a signed-in official) the language link led to evil.example: the
   click handler of assets/url_state.js rebuilt it from location.pathname, undoing the server's own check.
 """
@@ -264,6 +266,51 @@ def test_a_callback_posted_as_a_form_from_another_site_is_refused(world):
     c = world["national"]
     assert c.post("/_dash-update-component", data=json.dumps(body), content_type="text/plain").status_code == 403
     assert _post(c, body).status_code == 200
+
+
+def test_stored_answers_cannot_be_multiplied_by_made_up_values(world, tmp_path):
+    """The overview's answer is stored per distinct request (dashboards.payloads, in the SQLite file the gunicorn
+    workers share). Any language or map-mode string was answered in full and stored: a viewer could fill the
+    disk by counting. Only the values the page sends are answered now; the real ones are still stored."""
+    import sqlite3
+
+    from dashboards import payloads
+
+    base = tmp_path
+    users = base / "access" / "users.sqlite"
+    app = create_app(
+        world["app"].server.config["IPCITY_SNAPSHOT"].path,
+        user_store=users,
+        secret_key_file=base / "access" / "key",
+        extracts_dir=base / "x",
+    )
+    payloads.install(app, base / "payloads")
+    viewer = signed_in_client(app, users, "view3", "viewer")
+
+    def overview(lang, mode="group"):
+        return _post(
+            viewer,
+            callback_body(
+                payloads.OVERVIEW_OUTPUTS,
+                [("ov-year", "value", world["year"]), ("ov-map-mode", "value", mode)],
+                [("ov-lang", "data", lang)],
+            ),
+        )
+
+    def stored() -> int:
+        con = sqlite3.connect(base / "payloads" / "payloads.sqlite")
+        try:
+            return con.execute("select count(*) from payloads").fetchone()[0]
+        finally:
+            con.close()
+
+    assert overview("zh").status_code == 200 and overview("en", "index").status_code == 200
+    before = stored()
+    assert before >= 2
+    for i in range(5):
+        assert overview(f"zh{i}").status_code == 400
+        assert overview("zh", f"group{i}").status_code == 400
+    assert stored() == before
 
 
 # ---- a parameter repeated in a page URL ---------------------------------------------------------------------------
