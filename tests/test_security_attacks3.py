@@ -10,8 +10,8 @@ Each test failed before its fix:
 - province names on the province roll-up chart, an unknown plan's id on the targets chart and an unknown source on
   the quality chart reached Plotly's pseudo-HTML unescaped (a live link in a label);
 - a guessed name under Dash's static route (open without signing in) was a 500 with a traceback in the log;
-- any made-up language or map-mode string got the overview answered in full and stored as one more payload in the
-  workers' shared store (a disk-filling lever for any signed-in account);
+- any made-up language, map mode, year, unit code, run id or indicator got the heavy callbacks answered and stored
+  as one more payload in the workers' shared store (a disk-filling lever for any signed-in account);
 - on https://host//evil.example/x (a link sent to a signed-in official) the language link led to evil.example: the
   click handler of assets/url_state.js rebuilt it from location.pathname, undoing the server's own check.
 """
@@ -269,9 +269,10 @@ def test_a_callback_posted_as_a_form_from_another_site_is_refused(world):
 
 
 def test_stored_answers_cannot_be_multiplied_by_made_up_values(world, tmp_path):
-    """The overview's answer is stored per distinct request (dashboards.payloads, in the SQLite file the gunicorn
-    workers share). Any language or map-mode string was answered in full and stored: a viewer could fill the
-    disk by counting. Only the values the page sends are answered now; the real ones are still stored."""
+    """The heavy callbacks' answers are stored per distinct request (dashboards.payloads, in the SQLite file the
+    gunicorn workers share). Any language or map-mode string, year, unit code, run id or indicator was answered
+    and stored: any account could fill the disk by counting. Made-up languages and modes are refused now; a
+    year, code or run the snapshot does not have is answered but not stored; real requests are stored as before."""
     import sqlite3
 
     from dashboards import payloads
@@ -286,13 +287,14 @@ def test_stored_answers_cannot_be_multiplied_by_made_up_values(world, tmp_path):
     )
     payloads.install(app, base / "payloads")
     viewer = signed_in_client(app, users, "view3", "viewer")
+    national = signed_in_client(app, users, "nat3s", "national")
 
-    def overview(lang, mode="group"):
+    def overview(lang, mode="group", year=world["year"]):
         return _post(
             viewer,
             callback_body(
                 payloads.OVERVIEW_OUTPUTS,
-                [("ov-year", "value", world["year"]), ("ov-map-mode", "value", mode)],
+                [("ov-year", "value", year), ("ov-map-mode", "value", mode)],
                 [("ov-lang", "data", lang)],
             ),
         )
@@ -310,7 +312,16 @@ def test_stored_answers_cannot_be_multiplied_by_made_up_values(world, tmp_path):
     for i in range(5):
         assert overview(f"zh{i}").status_code == 400
         assert overview("zh", f"group{i}").status_code == 400
+        # a well-formed year, code or run that the snapshot does not have is answered, but not stored
+        assert overview("zh", year=3000 + i).status_code == 200
+        assert _post(viewer, payloads.profile_body(f"99999{i}", "zh")).status_code == 403  # a viewer: no profile
+        assert _post(national, payloads.profile_body(f"99999{i}", "zh")).status_code == 200
+        assert _post(national, payloads.quality_body(f"run-{i}", "en")).status_code == 200
+        assert _post(national, payloads.trend_body([world["own"], world["own"]], f"XYZ0{i}", "zh")).status_code == 200
     assert stored() == before
+    # and what the snapshot has is stored as before
+    assert _post(national, payloads.profile_body(world["own"], "zh")).status_code == 200
+    assert stored() == before + 1
 
 
 # ---- a parameter repeated in a page URL ---------------------------------------------------------------------------
