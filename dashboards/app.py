@@ -241,6 +241,11 @@ def create_app(
         **access.PAGE_ROLES,
         **{p.PATH: frozenset(p.ROLES) for p in PAGES if hasattr(p, "ROLES")},
     }
+    # the shape of every value a callback reads (security.check_callback_values); a page may declare its own
+    app.server.config["IPCITY_CALLBACK_VALUES"] = {
+        **security.CALLBACK_VALUES,
+        **{k: v for p in PAGES for k, v in getattr(p, "CALLBACK_VALUES", {}).items()},
+    }
     _register_pages()
     app.layout = shell
 

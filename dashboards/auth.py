@@ -70,6 +70,10 @@ create table if not exists audit_log (
     remote_addr text,
     detail text
 );
+create table if not exists ended_sessions (
+    session_id text primary key,
+    ends_at text not null
+);
 """
 
 
@@ -130,6 +134,20 @@ def _province(role: str, province: str | None) -> str | None:
     return code
 
 
+def _user(r: sqlite3.Row | None) -> User | None:
+    if r is None:
+        return None
+    return User(
+        r["username"],
+        r["role"],
+        r["province_code"],
+        bool(r["active"]),
+        r["auth_stamp"],
+        r["created_at"],
+        r["updated_at"],
+    )
+
+
 class UserStore:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path else default_store_path()
@@ -173,17 +191,16 @@ class UserStore:
     def get(self, username: str) -> User | None:
         with self._connect() as con:
             r = con.execute("select * from users where username = ?", (username,)).fetchone()
-        if r is None:
-            return None
-        return User(
-            r["username"],
-            r["role"],
-            r["province_code"],
-            bool(r["active"]),
-            r["auth_stamp"],
-            r["created_at"],
-            r["updated_at"],
-        )
+        return _user(r)
+
+    def session_user(self, username: str, session_id: str) -> User | None:
+        """The account of a signed-in session; None once that session was signed out (``end_session``). One
+        connection for both reads: every request asks."""
+        with self._connect() as con:
+            if con.execute("select 1 from ended_sessions where session_id = ?", (session_id,)).fetchone():
+                return None
+            r = con.execute("select * from users where username = ?", (username,)).fetchone()
+        return _user(r)
 
     def list(self) -> list[User]:
         with self._connect() as con:
@@ -270,6 +287,18 @@ class UserStore:
             if _hasher.check_needs_rehash(r["password_hash"]):
                 con.execute("update users set password_hash = ? where username = ?", (_hasher.hash(password), username))
         return self.get(username)
+
+    # -- sessions -------------------------------------------------------------------------------------------------
+    # The session is a signed cookie kept by the browser: clearing it at sign-out does not stop a copy of it (a
+    # shared computer's cookie jar, a proxy log) from working until it expires. So a signed-out session's id is
+    # kept here until the latest moment the cookie could still be valid, and every request checks it.
+    def end_session(self, session_id: str, valid_until: dt.datetime) -> None:
+        with self._connect() as con:
+            con.execute("delete from ended_sessions where ends_at < ?", (_iso(_now()),))
+            con.execute(
+                "insert or replace into ended_sessions (session_id, ends_at) values (?, ?)",
+                (session_id, _iso(valid_until)),
+            )
 
     # -- audit ----------------------------------------------------------------------------------------------------
     def audit(

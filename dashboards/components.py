@@ -261,7 +261,10 @@ def guarded(view):
 
     @functools.wraps(view)
     def wrapper(lang: str | None = None, **kwargs):
-        lang = norm_lang(lang)
+        # Dash's router passes a parameter repeated in the URL (?unit=a&unit=b) as a list; a page reads one value,
+        # the last, as the language links do (app._lang_from_search). The access gate checked every one of them.
+        kwargs = {k: v[-1] if isinstance(v, list) and v else v for k, v in kwargs.items()}
+        lang = norm_lang(lang[-1] if isinstance(lang, list) and lang else lang)
         try:
             return html.Div(view(lang=lang, **kwargs), className="ipc-page", lang="en" if lang == "en" else "zh-CN")
         except SnapshotWrongVersion as exc:

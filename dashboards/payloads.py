@@ -150,6 +150,51 @@ def request_key(body: object) -> str | None:
     return json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def _published(snap) -> dict[str, frozenset]:
+    """What a stored request may name: the snapshot's years, units, indicators and listed runs (once per version)."""
+    from . import queries
+
+    def compute() -> dict[str, frozenset]:
+        runs = queries.quality_runs(snap)
+        return {
+            "years": frozenset(queries.years(snap)),
+            "units": frozenset(queries.units(snap)["unit_code"].to_list()),
+            "indicators": frozenset(queries.indicator_catalog(snap)["indicator_code"].to_list()),
+            "runs": frozenset([*(runs["run_id"].to_list() if runs is not None else []), queries.latest_run_id(snap)]),
+        }
+
+    return snap.cached(("payloads_published",), compute)
+
+
+def _year(value) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
+def storable(body: dict, snap) -> bool:
+    """Whether a stored callback's request names only published things: a year of the snapshot, its units, its
+    indicators, a run it lists (or the latest). Any other request is answered but not stored: every made-up year,
+    code or run id stored one more payload in the workers' shared file, a disk-filling lever for any account
+    (the values' shapes are checked at the gate already, security.CALLBACK_VALUES)."""
+    known = _published(snap)
+    for item in [*(body.get("inputs") or []), *(body.get("state") or [])]:
+        if not isinstance(item, dict):
+            return False
+        key, value = f"{item.get('id')}.{item.get('property')}", item.get("value")
+        if key in ("ov-year.value", "cmp-year.value") and _year(value) not in known["years"]:
+            return False
+        if key in ("pf-unit.value", "cmp-units.value"):
+            codes = value if isinstance(value, list) else [value]
+            if not all(c in known["units"] for c in codes if c not in (None, "")):
+                return False
+        if key == "cmp-indicator.value" and value not in (None, "") and value not in known["indicators"]:
+            return False
+        if key == "dq-run.value" and value is not None and value not in known["runs"]:
+            return False
+    return True
+
+
 def scope_tag(principal: access.Principal) -> str:
     scope = principal.province_scope()
     return f"{principal.role}:" + ("*" if scope is None else ",".join(sorted(scope)))
@@ -336,6 +381,8 @@ def install(app, folder: Path | None = None) -> PayloadStore | None:
             return None
         try:
             version = server.config["IPCITY_SNAPSHOT"].version()
+            if not storable(flask.request.get_json(silent=True), server.config["IPCITY_SNAPSHOT"]):
+                return None  # answered by the callback, never stored
         except Exception:  # no snapshot: let the callback answer in the page's language
             return None
         tag = store.tag(version)

@@ -93,6 +93,215 @@ def is_unit_code(value) -> bool:
     return isinstance(value, str) and bool(_UNIT.fullmatch(value))
 
 
+# ---- Dash callback values ---------------------------------------------------------------------------------------
+# Dash hands a callback whatever JSON the request carries: a list where the page sends a string, a dict for a year,
+# a 5,000-character "unit". The callbacks index, hash and int() what their components send, so every such forged
+# value used to end in a 500 and a traceback in the log. Each value a callback reads is checked here against the
+# shape its component can produce, before Dash runs the callback (the gate, after the permission check); a value
+# of another shape is a 400 naming the input. Unknown inputs are refused too: a new callback declares its values.
+MAX_TEXT = 256  # a dropdown value, a code, a scenario name (the input's own maxLength is 100)
+MAX_ITEMS = 100_000  # rows of a grid the page holds (virtualRowData of the full rankings: ~3,000)
+
+
+def _int(v) -> bool:
+    # JavaScript's safe integers: what a browser can send, and what the JSON encoder can send back (2**70 + 1 from
+    # a counter was a 500)
+    return isinstance(v, int) and not isinstance(v, bool) and abs(v) <= 2**53
+
+
+def _short_text(v) -> bool:
+    return isinstance(v, str) and len(v) <= MAX_TEXT
+
+
+def year_value(v) -> bool:
+    """A year dropdown's value: four digits, as a number or as text."""
+    return (_int(v) and 1000 <= v <= 9999) or (isinstance(v, str) and bool(_YEAR.fullmatch(v)))
+
+
+def clicks_value(v) -> bool:
+    """A button's n_clicks (None before the first click)."""
+    return v is None or (_int(v) and v >= 0)
+
+
+def count_value(v) -> bool:
+    return v is None or (_int(v) and v >= 0)
+
+
+def text_value(v) -> bool:
+    """A dropdown, radio or text input's value, a language, a code: text or nothing."""
+    return v is None or _short_text(v)
+
+
+def path_value(v) -> bool:
+    """The page's URL path (dcc.Location's pathname): Dash's router fails on anything not starting with '/'."""
+    return v is None or (isinstance(v, str) and v.startswith("/") and len(v) <= MAX_PATH)
+
+
+def lang_value(v) -> bool:
+    """A page's language store: the two languages the pages are written in."""
+    return v in (None, "zh", "en")
+
+
+def code_value(v) -> bool:
+    """A unit picker's value: a six-digit code, or nothing chosen."""
+    return v in (None, "") or is_unit_code(v)
+
+
+def codes_value(v) -> bool:
+    """A multi-unit picker's value: six-digit codes."""
+    return v is None or (isinstance(v, list) and len(v) <= MAX_TEXT and all(map(is_unit_code, v)))
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def token_value(v) -> bool:
+    """An identifier from the data chosen in a dropdown (indicator code, run id, plan id, scenario id)."""
+    return v in (None, "") or (isinstance(v, str) and bool(_TOKEN.fullmatch(v)))
+
+
+def choice_value(*choices: str):
+    """A radio or dropdown with a fixed list of options."""
+
+    def check(v) -> bool:
+        return v is None or v in choices
+
+    check.__name__ = f"one of {', '.join(choices)}"
+    return check
+
+
+def scalar_value(v) -> bool:
+    """A value that may be a number or text (a period, a rule parameter)."""
+    return v is None or _short_text(v) or _int(v) or (isinstance(v, float) and abs(v) <= 1e300)
+
+
+def texts_value(v) -> bool:
+    """A multi-select's value (or its comma-joined form in a URL): texts."""
+    return v is None or _short_text(v) or (isinstance(v, list) and len(v) <= MAX_TEXT and all(map(_short_text, v)))
+
+
+def scalars_value(v) -> bool:
+    return scalar_value(v) or (isinstance(v, list) and len(v) <= MAX_TEXT and all(map(scalar_value, v)))
+
+
+def record_value(v) -> bool:
+    """A grid event (cellClicked) or a store's object."""
+    return v is None or isinstance(v, dict)
+
+
+def records_value(v) -> bool:
+    """A grid's rows (rowData, virtualRowData, selectedRows)."""
+    return v is None or (isinstance(v, list) and len(v) <= MAX_ITEMS and all(isinstance(r, dict) for r in v))
+
+
+def pattern_id_value(v) -> bool:
+    """The ``id`` of a pattern-matching component: its id object."""
+    return isinstance(v, dict)
+
+
+# "component.property" -> the shape its value must have. Pattern-matching components by their id's "type". The
+# values of the callbacks whose answers are stored (dashboards.payloads) are held to their real domain: any other
+# language or map mode string was answered in full and stored as one more payload, a disk-filling lever for any
+# signed-in account.
+CALLBACK_VALUES = {
+    "_pages_location.pathname": path_value,
+    "_pages_location.search": lambda v: v is None or (isinstance(v, str) and len(v) <= MAX_QUERY_STRING + 1),
+    "_pages_store.data": record_value,
+    # overview
+    "ov-year.value": year_value,
+    "ov-map-mode.value": choice_value("group", "index"),
+    "ov-lang.data": lang_value,
+    # rankings
+    "rk-year.value": year_value,
+    "rk-province.value": text_value,
+    "rk-group.value": text_value,
+    "rk-stage.value": text_value,
+    "rk-programme.value": texts_value,
+    "rk-grid.virtualRowData": records_value,
+    "rk-total.data": count_value,
+    "rk-lang.data": lang_value,
+    # compare
+    "cmp-year.value": year_value,
+    "cmp-units.value": codes_value,
+    "cmp-indicator.value": token_value,
+    "cmp-lang.data": lang_value,
+    # profile
+    "pf-unit.value": code_value,
+    "pf-lang.data": lang_value,
+    "pf-value-grid.cellClicked": record_value,
+    "pf-value-grid.rowData": records_value,
+    # watchlist, targets, quality
+    "wl-year.value": year_value,
+    "wl-lang.data": lang_value,
+    "tg-plan.value": token_value,
+    "tg-lang.data": lang_value,
+    "dq-run.value": token_value,
+    "dq-lang.data": lang_value,
+    # alerts
+    "al-state.value": text_value,
+    "al-city.value": text_value,
+    "al-refresh.data": count_value,
+    "al-lang.data": lang_value,
+    "al-ack.n_clicks": clicks_value,
+    "al-silence.n_clicks": clicks_value,
+    "al-grid.selectedRows": records_value,
+    "al-period.value": text_value,
+    # downloads
+    "dl-year.value": year_value,
+    "dl-province.value": text_value,
+    "dl-format.value": text_value,
+    "dl-lang.data": lang_value,
+    "dl-button.n_clicks": clicks_value,
+    # programmes, provinces
+    "pg-ambition-csv.n_clicks": clicks_value,
+    "pg-ambition-xlsx.n_clicks": clicks_value,
+    "pg-lang.data": lang_value,
+    "pv-level.value": text_value,
+    "pv-period.value": scalar_value,
+    "pv-lang.data": lang_value,
+    # simulator
+    "sim-run.n_clicks": clicks_value,
+    "sim-save.n_clicks": clicks_value,
+    "sim-open.n_clicks": clicks_value,
+    "sim-compare.n_clicks": clicks_value,
+    "sim-export-csv.n_clicks": clicks_value,
+    "sim-export-xlsx.n_clicks": clicks_value,
+    "sim-name.value": text_value,
+    "sim-saved.value": text_value,
+    "sim-compare-with.value": text_value,
+    "sim-result.data": record_value,
+    "sim-rule.value": scalars_value,
+    "sim-rule.id": pattern_id_value,
+    "sim-weight.value": scalar_value,
+    "sim-weight.id": pattern_id_value,
+    "sim-lang.data": lang_value,
+}
+
+
+def callback_value_key(item: dict) -> str:
+    cid = item.get("id")
+    if isinstance(cid, dict):
+        cid = cid.get("type")
+    return f"{cid}.{item.get('property')}"
+
+
+def check_callback_values(body: dict, shapes: dict | None = None) -> None:
+    """BadParameter unless every input and state value of a Dash callback request has its declared shape."""
+    shapes = CALLBACK_VALUES if shapes is None else shapes
+    for kind in ("inputs", "state"):
+        for item in body.get(kind) or []:
+            # a pattern-matching input arrives as the list of its matching components
+            for it in item if isinstance(item, list) else [item]:
+                if not isinstance(it, dict):
+                    raise BadParameter(f"{kind}: malformed item")
+                key = callback_value_key(it)
+                shape = shapes.get(key)
+                if shape is None:
+                    raise BadParameter(f"{key[:100]}: not an input of this dashboard")
+                if not shape(it.get("value")):
+                    raise BadParameter(f"{key}: not a value this control sends")
+
+
 # ---- file names (RFC 6266 / RFC 5987) ---------------------------------------------------------------------------
 def content_disposition(filename: str, disposition: str = "attachment") -> str:
     """``attachment; filename="ascii"; filename*=UTF-8''percent-encoded``: any name, no header injection.

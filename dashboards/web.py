@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import flask
+from dash.exceptions import DependencyException
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SESSION_IDLE = dt.timedelta(hours=2)  # a session unused this long ends (the cookie's expiry, renewed per request)
 SESSION_MAX = dt.timedelta(hours=12)  # and no session lives longer than a working day, used or not
+SESSION_ID_KEY = "session_id"  # a random id per sign-in: what sign-out ends (UserStore.end_session)
 LOGIN_LIMIT = "10 per minute;60 per hour"
 # Paths open without signing in: the sign-in page, the health probe and Dash's static bundles (no data in them).
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
@@ -185,11 +187,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     @login_manager.user_loader
     def load_user(user_id: str):
         username, _, stamp = (user_id or "").partition(":")
-        user = store.get(username)
-        if user is None or not user.active or not hmac.compare_digest(user.auth_stamp, stamp):
-            return None
         started = flask.session.get("login_at")
         if not isinstance(started, int | float) or time.time() - started > SESSION_MAX.total_seconds():
+            return None
+        # the sign-in's own id: a session signed out (a copy of its cookie replayed after the sign-out) is over too
+        session_id = flask.session.get(SESSION_ID_KEY)
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        user = store.session_user(username, session_id)
+        if user is None or not user.active or not hmac.compare_digest(user.auth_stamp, stamp):
             return None
         return WebUser(user)
 
@@ -215,6 +221,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         flask.session.clear()
         flask.session.permanent = True
         flask.session["login_at"] = time.time()
+        flask.session[SESSION_ID_KEY] = secrets.token_urlsafe(24)
         login_user(WebUser(user))
         access.audit(access.Principal(user.username, user.role, user.province_code), "login", "/login", "ok")
         return flask.redirect(next_url)
@@ -226,6 +233,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         # an official out. A GET (a typed or bookmarked URL) gets the button that does.
         if flask.request.method == "GET":
             return _logout_page(flask.request.args.get("lang"))
+        session_id, started = flask.session.get(SESSION_ID_KEY), flask.session.get("login_at")
+        if isinstance(session_id, str) and session_id and isinstance(started, int | float):
+            # the browser forgets the cookie below; the store refuses any copy of it until it would have expired
+            store.end_session(session_id, dt.datetime.fromtimestamp(started, dt.UTC) + SESSION_MAX)
         logout_user()
         flask.session.clear()
         return flask.redirect("/login")
@@ -251,6 +262,12 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     @server.errorhandler(security.NotFound)
     def not_found(e):
         return _plain(404, str(e))
+
+    @server.errorhandler(DependencyException)
+    def no_such_bundle(_e):
+        # Dash's static bundles are open to anyone (no data); a name it does not serve is its exception, which
+        # was a 500 and a traceback in the log for every guessed name from an anonymous caller
+        return _plain(404, "no such file")
 
     @server.errorhandler(413)
     def too_large(_e):
@@ -296,6 +313,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if path == "/_dash-update-component":
             body = req.get_json(silent=True)
             access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages, app.callback_map)
+            # then the values' shapes: a forged list, number or giant string is a 400, never a callback's 500
+            security.check_callback_values(body, server.config.get("IPCITY_CALLBACK_VALUES"))
         return None
 
 

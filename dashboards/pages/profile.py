@@ -10,7 +10,7 @@ from dash import Input, Output, State, dcc, html
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import index_text
 
-from .. import access, ambition_view, figures, provenance, queries
+from .. import access, ambition_view, figures, provenance, queries, security
 from ..components import (
     INTEGER,
     ONE_DECIMAL,
@@ -509,9 +509,11 @@ def register_callbacks(app) -> None:
         """One click on a value: its formula, inputs and source rows."""
         if not cell or not unit or not rows:
             return provenance.provenance_view(None, lang)
+        # the clicked row as the grid sends it, else by its index; a forged index, row or year shows nothing
         index = cell.get("rowIndex")
-        row = (cell.get("data") or {}) if cell.get("data") else (rows[index] if index is not None else {})
-        if not row.get("indicator_code") or row.get("year") is None:
+        row = cell.get("data") or (rows[index] if isinstance(index, int) and 0 <= index < len(rows) else {})
+        year = row.get("year") if isinstance(row, dict) else None
+        if not security.year_value(year) or not row.get("indicator_code"):
             return provenance.provenance_view(None, lang)
         try:
             # the unit arrives as State: checked here too, so a forged request cannot trace another province's city

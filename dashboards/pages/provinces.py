@@ -22,6 +22,7 @@ from ..components import (
     unavailable,
 )
 from ..i18n import PROVINCE_EN, STAGES, label, norm_lang, t
+from ..security import plot_text
 from ..theme import empty_figure
 
 PATH = "/provinces"
@@ -142,7 +143,7 @@ def chart(df: pl.DataFrame, lang: str) -> go.Figure:
     rows = rollup_rows(df, lang)
     fig = go.Figure(
         go.Bar(
-            x=[r["province"] for r in rows],
+            x=[plot_text(r["province"]) for r in rows],  # Plotly renders <a href> in labels: names are data
             y=[r["mean_index"] for r in rows],
             error_y={"type": "data", "array": [r["sd_index"] or 0 for r in rows], "visible": True},
             customdata=[[r["n_cities"], r["n_flagged"]] for r in rows],

@@ -38,6 +38,7 @@ from ..i18n import (
     norm_lang,
     t,
 )
+from ..security import plot_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
 PATH = "/quality"
@@ -61,7 +62,7 @@ def sources_figure(sources: pl.DataFrame | None, lang: str) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=df["rows_loaded"].to_list(),
-            y=df["source_label"].to_list(),
+            y=[plot_text(v) for v in df["source_label"].to_list()],  # an unknown source by its name from the ledger
             orientation="h",
             marker_color=colors,
             text=text,

@@ -463,6 +463,8 @@ def register_callbacks(app) -> None:
     def export(_csv, _xlsx, result, name):
         if not result or not authorize_simulation():
             return None
+        if not isinstance(result.get("changes"), list | None) or not isinstance(result.get("scenario_id"), str):
+            return None  # not a result this page stored (a forged store value): nothing to export
         fmt = "csv" if ctx.triggered_id == EXPORT_CSV else "xlsx"
         changes = (
             pl.DataFrame(result["changes"], schema=sc._CHANGE_SCHEMA)

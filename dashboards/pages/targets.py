@@ -30,7 +30,7 @@ from ..components import (
 )
 from ..formatting import fmt_value, target_digits
 from ..i18n import PLANS, TARGET_STATUS, label, name_col, province_col, t
-from ..security import markdown_text
+from ..security import markdown_text, plot_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
 PATH = "/targets"
@@ -86,7 +86,8 @@ def shares(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 def plan_figure(by_plan: pl.DataFrame, lang: str) -> go.Figure:
     if not by_plan.height:
         return empty_figure(t("no_data", lang))
-    plans = [label(PLANS, p, lang) for p in by_plan["plan_id"].to_list()]
+    # an unknown plan is shown by its id, which is data: Plotly renders <a href> in labels
+    plans = [plot_text(label(PLANS, p, lang)) for p in by_plan["plan_id"].to_list()]
     fig = go.Figure()
     for b in BUCKET_ORDER:
         fig.add_trace(
