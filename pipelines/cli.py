@@ -197,6 +197,13 @@ def run(rebuild: bool, engine: str) -> None:
             "[yellow]Nothing new to load:[/yellow] every landing file is already in the warehouse "
             "(use --rebuild to rebuild the marts anyway).",
         )
+        if summary.dead_runs:
+            _say(
+                f"[yellow]已将进程已消失的运行标记为失败：[/yellow]{', '.join(summary.dead_runs)}",
+                f"[yellow]marked dead runs failed (process gone):[/yellow] {', '.join(summary.dead_runs)}",
+            )
+        if summary.last_failure:
+            _print_last_failure(summary.last_failure)
         _print_still_refused(summary.still_refused)
         _print_where()
         return
@@ -282,6 +289,27 @@ def _open_read_only(wh: Path, what: str):
         if "lock" not in str(e).lower():
             raise
         _busy(str(e).splitlines()[0], what)
+
+
+def _print_last_failure(f: dict) -> None:
+    """The last build failed or was killed: its files are loaded, its marts were not built or published."""
+    from datetime import datetime
+
+    ended = datetime.fromtimestamp(f["ended"]).strftime("%Y-%m-%d %H:%M:%S") if f.get("ended") else "?"
+    snap = settings.snapshot_path()
+    published = time.ctime(snap.stat().st_mtime) if snap.exists() else "—"
+    _say(
+        f"[red]上一次构建未完成[/red]（{f['job']} {f['run_id'][:8]}，{f['status']}，{ended}）：{escape(f['error'])}",
+        f"[red]the last build did not finish[/red] ({f['job']} {f['run_id'][:8]}, {f['status']}, {ended}): "
+        f"{escape(f['error'])}",
+    )
+    _say(
+        f"其文件已入库，但数据集市未据此构建，已发布的快照仍是 {published} 的版本。排除原因后运行 `ipcity run --rebuild`"
+        "（若是数据检查失败，请以同名重新发送修正后的文件）。",
+        f"Its files are loaded but the marts were not built from them; the published snapshot is still the one of "
+        f"{published}. Once the cause is fixed, run `ipcity run --rebuild` (for a failed data check, re-send the "
+        "corrected file under the same name).",
+    )
 
 
 def _print_still_refused(lines: list[str]) -> None:

@@ -70,6 +70,9 @@ class RunSummary:
     # landing files refused by an earlier run and unchanged since ("source/file: reason"): not a reason to start
     # a run by themselves (the same bytes would be refused again), listed so the operator mends or removes them
     still_refused: list[str] = field(default_factory=list)
+    # the last build (pipeline or pledge job) when it did not succeed: run_id, job, status, ended, error. With
+    # nothing new to load its files are in the ledger but its marts were never built or published.
+    last_failure: dict | None = None
     corrections: pl.DataFrame | None = None  # rows a re-sent file corrected in this run (both versions)
 
     @property
@@ -327,6 +330,13 @@ def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.Da
         dbt_manifest.finish_parse(parsing)
     if not yearly and not reference and not rebuild:
         summary.nothing_new = True
+        # "Nothing new" must not hide a run that failed or was killed after loading its files: those files are
+        # 'loaded', so without this the marts would stay unbuilt (and the snapshot old) with nothing said.
+        from pipelines.alerts.runs import reap_dead_runs
+
+        instance = instance or dagster_instance()
+        summary.dead_runs = reap_dead_runs(instance)
+        summary.last_failure = last_build_failure(instance)
         return summary
     valid = set(YEARLY.get_partition_keys())
     # A file whose data year lies outside the partitions fails alone, by name; the other years still run.
@@ -396,6 +406,39 @@ def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.Da
         summary.corrections = corrections_for_runs(con, run_ids)
     summary.alert_digests = digests_for_runs(run_ids + summary.dead_runs)
     return summary
+
+
+def last_build_failure(instance: dg.DagsterInstance) -> dict | None:
+    """The latest run of a job that builds the marts, when it failed or was cancelled (a killed run, once
+    reaped, is failed): which, when, and why in a line."""
+    from pipelines.automation import PLEDGE_JOB
+
+    records = [
+        r
+        for job in (PIPELINE_JOB, PLEDGE_JOB)
+        for r in instance.get_run_records(filters=dg.RunsFilter(job_name=job), limit=1)
+    ]
+    if not records:
+        return None
+    last = max(records, key=lambda r: r.create_timestamp)
+    run = last.dagster_run
+    if run.status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        return None
+    reasons = []
+    for rec in instance.get_records_for_run(
+        run.run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+    ).records:
+        ev = rec.event_log_entry.dagster_event
+        err = getattr(ev.event_specific_data, "error", None)
+        text = err.message.strip() if err is not None else (ev.message or "")
+        reasons.append(f"{ev.step_key}: {text}" if ev.step_key else text)
+    return {
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "status": run.status.value,
+        "ended": last.end_time,
+        "error": " | ".join(reasons)[:600] or run.status.value,
+    }
 
 
 def digests_for_runs(run_ids: list[str]) -> list[dict]:

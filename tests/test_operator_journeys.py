@@ -173,6 +173,13 @@ def test_a_failed_blocking_check_names_the_rows_keeps_the_snapshot_and_fails_the
     # which check, which rows (the values to look for in the file), and what to do, in both languages
     assert "indicator_code__in_catalog" in text and "QLT99" in text and "440300" in text, out.output
     assert "snapshot stays as it was" in text and "快照保持原样" in text
+    # The next `ipcity run` has nothing new to load (the file is in the ledger) but must not hide that the last
+    # build failed and its marts were never built (before: a plain "Nothing new to load").
+    out = _cli("run")
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "Nothing new to load" in text and "the last build did not finish" in text, out.output
+    assert "gx_raw_targets" in text and "ipcity run --rebuild" in text and "上一次构建未完成" in text
 
 
 # ------------------------------------------------------------------ one writer
@@ -214,6 +221,51 @@ def test_run_status_and_quality_say_so_while_another_process_writes_the_warehous
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_marked_failed_at_the_next_run_which_says_what_to_do(journey):
+    """`kill -9` of a real pipeline run (the project's job, in-process as `ipcity run` runs it). Before: the
+    reaper looked for the run's process id in its first 50 events, which for this job are all "intends to
+    materialize" events without one, so the run stayed STARTED for ever (and held Dagster's one-run queue)."""
+    from pipelines.launcher import dagster_instance
+
+    snap = journey / "published" / "warehouse.snapshot.duckdb"
+    before = hashlib.sha256(snap.read_bytes()).hexdigest()
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pipelines.definitions import defs\nfrom pipelines.launcher import dagster_instance\n"
+            "defs.resolve_job_def('ipcity_pipeline').execute_in_process(instance=dagster_instance(), "
+            "partition_key='2024', tags={'ipcity/trigger': 'cli'})\n",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,  # its dbt child goes with it
+    )
+    try:
+        instance = dagster_instance()
+        deadline = time.monotonic() + 180
+        started = []
+        while not started and time.monotonic() < deadline and run.poll() is None:
+            started = [
+                r
+                for r in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=1)
+                if instance.get_records_for_run(r.run_id, of_type=dg.DagsterEventType.STEP_START, limit=1).records
+            ]
+            time.sleep(0.5)
+        assert started, "the run did not start"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    run_id = started[0].run_id
+    out = _cli("run")
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert run_id in text and "marked dead runs failed" in text and "the last build did not finish" in text, text
+    assert "ipcity run --rebuild" in text
+    assert dagster_instance().get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    assert hashlib.sha256(snap.read_bytes()).hexdigest() == before
 
 
 # ------------------------------------------------------------------ the landing sensor
