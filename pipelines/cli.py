@@ -181,7 +181,7 @@ def run(rebuild: bool, engine: str) -> None:
             elif kind == "STEP_START":
                 bar.update(task, description=f"[bold]{current['run']}[/bold] · {info['step']}")
             elif kind == "STEP_FAILURE":
-                bar.console.print(f"[red]✗ {info['step']}[/red] {info['message'][:300]}")
+                bar.console.print(f"[red]✗ {info['step']}[/red] {escape(info['message'][:300])}")
             elif kind == "STEP_SUCCESS":
                 bar.console.print(f"[green]✓[/green] {info['step']}")
 
@@ -238,9 +238,13 @@ def run(rebuild: bool, engine: str) -> None:
         console.print("alerts: nothing new to send (ongoing alerts are not re-sent)")
     for r in summary.runs:
         if not r["success"]:
-            console.print(f"[red]run {r['job']} {r['partition']} failed:[/red] {r.get('error')}")
+            # dbt's and Dagster's text is data: its brackets are not markup
+            _say(
+                f"[red]运行 {r['job']} {r['partition']} 失败：[/red]{escape(r.get('error') or '')}",
+                f"[red]run {r['job']} {r['partition']} failed:[/red] {escape(r.get('error') or '')}",
+            )
     if summary.blocked:
-        console.print(f"[red]{summary.blocked}[/red]")
+        console.print(f"[red]{escape(summary.blocked)}[/red]")
     if summary.corrections is not None and summary.corrections.height:
         t = Table("source", "key", "corrected by", "replaces", "changed", title="rows corrected by re-sent files")
         for r in summary.corrections.iter_rows(named=True):

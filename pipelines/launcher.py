@@ -477,7 +477,13 @@ def _first_error(res) -> str | None:
                 err = err.cause
                 text += f" ← {err.message.strip()}"
             msgs.append(f"{ev.step_key}: {text}")
-        elif ev.event_type_value == "ASSET_CHECK_EVALUATION" and not ev.event_specific_data.passed:
+        elif (
+            ev.event_type_value == "ASSET_CHECK_EVALUATION"
+            and not ev.event_specific_data.passed
+            and ev.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
+        ):
+            # Only blocking checks: a warning (a late province's pledge file) never fails a run, and naming it
+            # first sent the operator after the wrong cause.
             msgs.append(f"check failed: {ev.message}")
     return " | ".join(msgs)[:4000] or "run failed"
 
