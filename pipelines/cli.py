@@ -366,16 +366,38 @@ def status() -> None:
         for r in warehouse_status(con).iter_rows(named=True):
             t.add_row(r["table"], f"{r['rows']:,}")
         console.print(t)
+        # The current version of each file only: a re-sent file's replaced version (status 'replaced') no longer
+        # counts, or its rows and quarantine would show twice. "in table": what the raw table holds now, less
+        # than "loaded" by the rows later files corrected (raw.corrections).
+        counts = dict(warehouse_status(con).iter_rows())
         led = con.sql(
-            "SELECT source, count(*) FILTER (WHERE status = 'loaded') AS files, sum(rows_loaded) AS loaded, "
-            "sum(rows_rejected) AS quarantined, count(*) FILTER (WHERE status = 'failed') AS failed, max(ingested_at) AS last "
+            "SELECT source, count(*) FILTER (WHERE status = 'loaded') AS files, "
+            "sum(rows_loaded) FILTER (WHERE status = 'loaded') AS loaded, "
+            "sum(rows_rejected) FILTER (WHERE status = 'loaded') AS quarantined, "
+            "count(*) FILTER (WHERE status = 'failed') AS failed, max(ingested_at) AS last "
             "FROM raw.ingested_files GROUP BY source ORDER BY source"
         ).fetchall()
         t = Table(
-            "source", "files", "rows loaded", "quarantined", "failed files", "last ingest", title="ingestion ledger"
+            "source",
+            "files",
+            "rows loaded",
+            "in table",
+            "quarantined",
+            "failed files",
+            "last ingest",
+            title="ingestion ledger · 入库台账",
         )
         for s, f, loaded, q, fl, last in led:
-            t.add_row(s, str(f), f"{loaded or 0:,}", f"{q or 0:,}", str(fl), str(last)[:19])
+            in_table = counts.get(f"raw.{s}")
+            t.add_row(
+                s,
+                str(f),
+                f"{loaded or 0:,}",
+                "" if in_table is None else f"{in_table:,}",
+                f"{q or 0:,}",
+                str(fl),
+                str(last)[:19],
+            )
         console.print(t)
         _print_refused_files(con)
         _print_quarantine_by_file(con)

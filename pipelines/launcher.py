@@ -516,10 +516,17 @@ def corrections_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> 
 
 
 def warehouse_status(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql(
-        """
-        SELECT schema_name || '.' || table_name AS "table", estimated_size AS rows
-        FROM duckdb_tables() WHERE database_name = current_database()
-        ORDER BY schema_name, table_name
-        """
-    ).pl()
+    """Every table with its exact row count. Not duckdb_tables().estimated_size: it still counts the rows a
+    re-sent file replaced (deleted, not yet checkpointed), so after a correction `ipcity status` showed the old
+    and the new rows as if the file had been loaded twice."""
+    tables = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "ORDER BY schema_name, table_name"
+    ).fetchall()
+    if not tables:
+        return pl.DataFrame({"table": [], "rows": []}, schema={"table": pl.Utf8, "rows": pl.Int64})
+    union = " UNION ALL ".join(
+        f'SELECT \'{schema}.{table}\' AS "table", count(*) AS rows FROM "{schema}"."{table}"'
+        for schema, table in tables
+    )
+    return con.sql(f'SELECT * FROM ({union}) ORDER BY "table"').pl()

@@ -149,6 +149,17 @@ def test_a_corrected_resent_file_replaces_its_rows_and_the_quarantine_report_fol
             (4,)
         ]
         assert con.execute("SELECT count(*) FROM raw.rejected_rows").fetchall() == [(0,)]
+        in_table = con.execute("SELECT count(*) FROM raw.pledge_loans").fetchall()[0][0]
+    # `ipcity status` counts what the table holds (before: DuckDB's estimate, which still counted the replaced
+    # rows, so the file looked loaded twice)
+    out = _cli("status")
+    (line,) = [line for line in out.output.splitlines() if line.startswith("│ raw.pledge_loans ")]
+    assert line.split("│")[2].strip() == f"{in_table:,}", line
+    # and its ledger counts the current version of each file only: no quarantine left, loaded = the current files
+    (line,) = [line for line in out.output.splitlines() if line.startswith("│ pledge_loans ")]
+    cells = [c.strip() for c in line.split("│")[1:-1]]
+    assert cells[4] == "0", line  # quarantined
+    assert cells[3] == f"{in_table:,}", line  # in table
     out = _cli("quality")
     assert out.exit_code == 0, out.output
     assert "not a date in month" not in out.output and "unknown region code" not in out.output, out.output
