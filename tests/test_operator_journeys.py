@@ -239,6 +239,29 @@ def test_run_status_and_quality_say_so_while_another_process_writes_the_warehous
 
 
 @pytest.mark.slow
+def test_a_run_started_from_the_dagster_ui_keeps_ipcity_run_out(journey):
+    """A run the UI or the landing sensor launched (same Dagster home, its own process) writes the warehouse step
+    by step without the CLI's lock: `ipcity run` sees it in the instance and does not start a second writer."""
+    holder = _holder(
+        "import time\nimport dagster as dg\nfrom pipelines.launcher import dagster_instance\n"
+        "@dg.op\ndef step():\n    print('ok', flush=True)\n    time.sleep(120)\n"
+        "@dg.job(name='ipcity_pipeline')\ndef job():\n    step()\n"
+        "job.execute_in_process(instance=dagster_instance())\n"
+    )
+    try:
+        out = _cli("run", "--rebuild")
+        assert out.exit_code == BUSY_EXIT, out.output
+        assert "Dagster run" in out.output and "STARTED" in out.output and "did nothing" in out.output
+    finally:
+        holder.kill()
+        holder.wait()
+    from pipelines.alerts.runs import reap_dead_runs
+    from pipelines.launcher import dagster_instance
+
+    reap_dead_runs(dagster_instance(), alert=False)  # the stand-in's run, killed: not the next test's business
+
+
+@pytest.mark.slow
 def test_a_killed_run_is_marked_failed_at_the_next_run_which_says_what_to_do(journey):
     """`kill -9` of a real pipeline run (the project's job, in-process as `ipcity run` runs it). Before: the
     reaper looked for the run's process id in its first 50 events, which for this job are all "intends to
