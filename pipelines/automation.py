@@ -9,6 +9,7 @@ import duckdb
 
 from pipelines import settings
 from pipelines.ingest.load import file_hash, landing_files, partition_of
+from pipelines.partitions import YEARLY
 from pipelines.resources import Warehouse
 from pipelines.sources import SOURCES
 
@@ -46,19 +47,29 @@ def _loaded_hashes() -> set[tuple[str, str]]:
     description="Starts ingestion (and the build) when a new or changed file lands in data/landing/<source>/.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext):
+    from pipelines.launcher import run_lock_held
+
     _reap(context)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     landing = settings.landing_dir()
+    if run_lock_held():
+        # An `ipcity run` holds the warehouse for its whole run, also between its steps, when DuckDB's own
+        # lock is free: a run started now would be a second writer. Next tick, cursor unchanged.
+        return dg.SkipReason("warehouse busy")
     try:
         loaded = _loaded_hashes()
     except duckdb.IOException:
         # A run holds the warehouse (one writer): look again at the next tick, cursor unchanged.
         return dg.SkipReason("warehouse busy")
+    valid = set(YEARLY.get_partition_keys())
     requests: dict[str, list[str]] = {}
+    outside: list[str] = []
     for source in SOURCES.values():
         for path in landing_files(landing, source):
             stat = path.stat()
-            fingerprint = f"{stat.st_size}:{int(stat.st_mtime)}"
+            # Nanoseconds: a file rewritten within the same second at the same size (a digit corrected) is a
+            # new version too; a file only touched changes this but not its hash, which is checked next.
+            fingerprint = f"{stat.st_size}:{stat.st_mtime_ns}"
             rel = f"{source.name}/{path.name}"
             if seen.get(rel) == fingerprint:
                 continue
@@ -67,10 +78,21 @@ def landing_sensor(context: dg.SensorEvaluationContext):
                 continue  # touched but the same bytes: nothing to load
             year = partition_of(path, source) if source.partitioned else None
             key = str(year) if year is not None else str(_evaluation_year(datetime.now()))
+            if key not in valid:
+                # A RunRequest for a partition the job does not have fails the whole tick, and a failed tick
+                # keeps its cursor: every later tick would fail on the same file and no other file would load.
+                # This one is left out, by name; `ipcity run` records it in the ledger as refused.
+                outside.append(f"{rel} (data year {key}, the pipeline holds {min(valid)}–{max(valid)})")
+                continue
             requests.setdefault(key, []).append(f"{rel}@{fingerprint}")
     context.update_cursor(json.dumps(seen, sort_keys=True))
+    if outside:
+        context.log.warning("landing files outside the pipeline's years, not loaded: " + "; ".join(outside))
     if not requests:
-        return dg.SkipReason("no new files in landing")
+        return dg.SkipReason(
+            "no new files in landing"
+            + (f"; outside the pipeline's years, not loaded: {'; '.join(outside)}" if outside else "")
+        )
     for partition, files in sorted(requests.items()):
         yield dg.RunRequest(
             run_key="|".join(sorted(files)),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines import settings
@@ -156,7 +157,7 @@ def run(rebuild: bool, engine: str) -> None:
     _collect_after_start_up()
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from pipelines.launcher import run_pipeline
+    from pipelines.launcher import WarehouseBusy, run_pipeline
 
     os.environ["IPCITY_ENGINE"] = engine
     if engine == "spark":
@@ -180,17 +181,30 @@ def run(rebuild: bool, engine: str) -> None:
             elif kind == "STEP_START":
                 bar.update(task, description=f"[bold]{current['run']}[/bold] · {info['step']}")
             elif kind == "STEP_FAILURE":
-                bar.console.print(f"[red]✗ {info['step']}[/red] {info['message'][:300]}")
+                bar.console.print(f"[red]✗ {info['step']}[/red] {escape(info['message'][:300])}")
             elif kind == "STEP_SUCCESS":
                 bar.console.print(f"[green]✓[/green] {info['step']}")
 
-        summary = run_pipeline(rebuild=rebuild, progress=on_event)
+        try:
+            summary = run_pipeline(rebuild=rebuild, progress=on_event)
+        except WarehouseBusy as e:
+            bar.stop()
+            _busy(str(e), "ipcity run")
     _freeze_heap()  # what is left is printed and dropped at exit: no last walk over the run's heap
     if summary.nothing_new:
-        console.print(
+        _say(
+            "[yellow]没有新数据：[/yellow]着陆区的文件均已入库（如需重建数据集市，请使用 --rebuild）。",
             "[yellow]Nothing new to load:[/yellow] every landing file is already in the warehouse "
-            "(use --rebuild to rebuild the marts anyway)."
+            "(use --rebuild to rebuild the marts anyway).",
         )
+        if summary.dead_runs:
+            _say(
+                f"[yellow]已将进程已消失的运行标记为失败：[/yellow]{', '.join(summary.dead_runs)}",
+                f"[yellow]marked dead runs failed (process gone):[/yellow] {', '.join(summary.dead_runs)}",
+            )
+        if summary.last_failure:
+            _print_last_failure(summary.last_failure)
+        _print_still_refused(summary.still_refused)
         _print_where()
         return
     if summary.ledger is not None and summary.ledger.height:
@@ -224,21 +238,97 @@ def run(rebuild: bool, engine: str) -> None:
         console.print("alerts: nothing new to send (ongoing alerts are not re-sent)")
     for r in summary.runs:
         if not r["success"]:
-            console.print(f"[red]run {r['job']} {r['partition']} failed:[/red] {r.get('error')}")
+            # dbt's and Dagster's text is data: its brackets are not markup
+            _say(
+                f"[red]运行 {r['job']} {r['partition']} 失败：[/red]{escape(r.get('error') or '')}",
+                f"[red]run {r['job']} {r['partition']} failed:[/red] {escape(r.get('error') or '')}",
+            )
     if summary.blocked:
-        console.print(f"[red]{summary.blocked}[/red]")
+        console.print(f"[red]{escape(summary.blocked)}[/red]")
     if summary.corrections is not None and summary.corrections.height:
         t = Table("source", "key", "corrected by", "replaces", "changed", title="rows corrected by re-sent files")
         for r in summary.corrections.iter_rows(named=True):
             t.add_row(r["source"], r["key_values"], r["new_file"], r["old_file"], r["changed_columns"])
         console.print(t)
     for line in summary.refused:
-        console.print(f"[red]refused:[/red] {line}")
+        console.print(f"[red]拒收 / refused:[/red] {escape(line)}")
     if summary.ledger is not None and summary.ledger.height and summary.ledger["files_failed"].sum():
-        console.print("[red]some files were refused[/red] — see `raw.ingested_files` (status failed) for each reason")
+        _say(
+            "[red]部分文件被拒收[/red]——`ipcity status` 列出每个文件及原因。",
+            "[red]some files were refused[/red] — `ipcity status` lists each file and the reason.",
+        )
+    _print_still_refused(summary.still_refused)
     _print_where()
     if not summary.success:
         sys.exit(1)
+
+
+def _say(zh: str, en: str) -> None:
+    """What the CLI tells the operator, in 简体中文 first and English below (the project's two languages)."""
+    console.print(zh)
+    console.print(en)
+
+
+BUSY_EXIT = 3  # another run holds the warehouse: nothing was done, try again later (README "Commands")
+
+
+def _busy(detail: str, what: str) -> None:
+    from rich.markup import escape
+
+    _say(
+        f"[red]仓库正被另一个运行写入，{what} 未执行任何操作：[/red]{escape(detail)}。请待其结束后重试。",
+        f"[red]the warehouse is being written by another run; {what} did nothing:[/red] {escape(detail)}. "
+        "Try again when it has finished.",
+    )
+    sys.exit(BUSY_EXIT)
+
+
+def _open_read_only(wh: Path, what: str):
+    """The warehouse for reading, or the busy message: DuckDB lets no reader in while a run writes it."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(wh), read_only=True)
+    except duckdb.IOException as e:
+        if "lock" not in str(e).lower():
+            raise
+        _busy(str(e).splitlines()[0], what)
+
+
+def _print_last_failure(f: dict) -> None:
+    """The last build failed or was killed: its files are loaded, its marts were not built or published."""
+    from datetime import datetime
+
+    ended = datetime.fromtimestamp(f["ended"]).strftime("%Y-%m-%d %H:%M:%S") if f.get("ended") else "?"
+    snap = settings.snapshot_path()
+    published = time.ctime(snap.stat().st_mtime) if snap.exists() else "—"
+    _say(
+        f"[red]上一次构建未完成[/red]（{f['job']} {f['run_id'][:8]}，{f['status']}，{ended}）：{escape(f['error'])}",
+        f"[red]the last build did not finish[/red] ({f['job']} {f['run_id'][:8]}, {f['status']}, {ended}): "
+        f"{escape(f['error'])}",
+    )
+    _say(
+        f"其文件已入库，但数据集市未据此构建，已发布的快照仍是 {published} 的版本。排除原因后运行 `ipcity run --rebuild`"
+        "（若是数据检查失败，请以同名重新发送修正后的文件）。",
+        f"Its files are loaded but the marts were not built from them; the published snapshot is still the one of "
+        f"{published}. Once the cause is fixed, run `ipcity run --rebuild` (for a failed data check, re-send the "
+        "corrected file under the same name).",
+    )
+
+
+def _print_still_refused(lines: list[str]) -> None:
+    if not lines:
+        return
+    t = Table("file / 文件", "reason / 原因", title="refused earlier, unchanged since · 此前被拒收且未改动的文件")
+    for line in lines:
+        name, _, reason = line.partition(": ")
+        t.add_row(escape(name), escape(reason))
+    console.print(t)
+    _say(
+        "修正文件后以同名放回着陆区（新版本替换旧版本），或将其移出；未改动的文件不会单独触发运行。",
+        "Mend the file and put it back under the same name (the new version replaces the old), or remove it; "
+        "an unchanged refused file does not start a run by itself.",
+    )
 
 
 def _print_where() -> None:
@@ -262,30 +352,55 @@ def _print_where() -> None:
 @main.command()
 def status() -> None:
     """What the warehouse holds: tables and rows, files ingested, quarantine, last publish."""
-    import duckdb
-
     from pipelines.launcher import warehouse_status
 
     wh = settings.warehouse_path()
     if not wh.exists():
-        console.print(f"[yellow]no warehouse at {wh}[/yellow] — run `ipcity generate` and `ipcity run`")
+        _say(
+            f"[yellow]{wh} 处没有仓库[/yellow]——请先运行 `ipcity generate` 和 `ipcity run`",
+            f"[yellow]no warehouse at {wh}[/yellow] — run `ipcity generate` and `ipcity run`",
+        )
         sys.exit(1)
-    with duckdb.connect(str(wh), read_only=True) as con:
+    with _open_read_only(wh, "ipcity status") as con:
         t = Table("table", "rows", title=str(wh))
         for r in warehouse_status(con).iter_rows(named=True):
             t.add_row(r["table"], f"{r['rows']:,}")
         console.print(t)
+        # The current version of each file only: a re-sent file's replaced version (status 'replaced') no longer
+        # counts, or its rows and quarantine would show twice. "in table": what the raw table holds now, less
+        # than "loaded" by the rows later files corrected (raw.corrections).
+        counts = dict(warehouse_status(con).iter_rows())
         led = con.sql(
-            "SELECT source, count(*) FILTER (WHERE status = 'loaded') AS files, sum(rows_loaded) AS loaded, "
-            "sum(rows_rejected) AS quarantined, count(*) FILTER (WHERE status = 'failed') AS failed, max(ingested_at) AS last "
+            "SELECT source, count(*) FILTER (WHERE status = 'loaded') AS files, "
+            "sum(rows_loaded) FILTER (WHERE status = 'loaded') AS loaded, "
+            "sum(rows_rejected) FILTER (WHERE status = 'loaded') AS quarantined, "
+            "count(*) FILTER (WHERE status = 'failed') AS failed, max(ingested_at) AS last "
             "FROM raw.ingested_files GROUP BY source ORDER BY source"
         ).fetchall()
         t = Table(
-            "source", "files", "rows loaded", "quarantined", "failed files", "last ingest", title="ingestion ledger"
+            "source",
+            "files",
+            "rows loaded",
+            "in table",
+            "quarantined",
+            "failed files",
+            "last ingest",
+            title="ingestion ledger · 入库台账",
         )
         for s, f, loaded, q, fl, last in led:
-            t.add_row(s, str(f), f"{loaded or 0:,}", f"{q or 0:,}", str(fl), str(last)[:19])
+            in_table = counts.get(f"raw.{s}")
+            t.add_row(
+                s,
+                str(f),
+                f"{loaded or 0:,}",
+                "" if in_table is None else f"{in_table:,}",
+                f"{q or 0:,}",
+                str(fl),
+                str(last)[:19],
+            )
         console.print(t)
+        _print_refused_files(con)
+        _print_quarantine_by_file(con)
     snap = settings.snapshot_path()
     console.print(
         f"published snapshot: {snap if snap.exists() else 'none yet'}"
@@ -297,25 +412,17 @@ def status() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Show passed checks too, not only failures and warnings.")
 def quality(show_all: bool) -> None:
     """The latest data-quality report: Great Expectations results and quarantined rows by reason."""
-    import duckdb
-
-    from pipelines.quality import latest_report
+    from pipelines.quality import current_rejections, latest_report
 
     wh = settings.warehouse_path()
     if not wh.exists():
-        console.print(f"[yellow]no warehouse at {wh}[/yellow]")
+        _say(f"[yellow]{wh} 处没有仓库[/yellow]", f"[yellow]no warehouse at {wh}[/yellow]")
         sys.exit(1)
-    with duckdb.connect(str(wh), read_only=True) as con:
+    with _open_read_only(wh, "ipcity quality") as con:
         report = latest_report(con)
-        rej = (
-            con.sql(
-                "SELECT source, reason_code, sum(rows) AS rows FROM quality.rejections_summary "
-                "WHERE run_id = (SELECT run_id FROM quality.rejections_summary ORDER BY rowid DESC LIMIT 1) "
-                "GROUP BY ALL ORDER BY rows DESC"
-            ).pl()
-            if _has_table(con, "quality", "rejections_summary")
-            else None
-        )
+        # what the raw layer holds now, not the last run's summary: a corrected re-sent file clears its rows
+        rej = current_rejections(con) if _has_table(con, "raw", "rejected_rows") else None
+        _print_quarantine_by_file(con)
     if report.height == 0:
         console.print("no check results yet — run `ipcity run`")
         return
@@ -327,6 +434,7 @@ def quality(show_all: bool) -> None:
         "severity",
         "passed",
         "observed",
+        "failing rows (sample)",
         title="latest check results" + ("" if show_all else " (failures and warnings)"),
     )
     for r in (report if show_all else failed).iter_rows(named=True):
@@ -336,19 +444,105 @@ def quality(show_all: bool) -> None:
             r["check_name"],
             r["severity"],
             "[green]yes[/green]" if r["passed"] else "[red]no[/red]",
-            _observed(r["observed_value"]),
+            escape(_observed(r["observed_value"])),
+            "" if r["passed"] else escape(_sample(r["failing_sample"])),
         )
     console.print(t)
     n_err = failed.filter(failed["severity"] == "error").height
-    console.print(
+    _say(
+        f"共 {report.height} 项检查：{report.height - failed.height} 项通过，{n_err} 项阻断性失败，"
+        f"{failed.height - n_err} 项警告",
         f"{report.height} checks: {report.height - failed.height} passed, "
-        f"{n_err} blocking failures, {failed.height - n_err} warnings"
+        f"{n_err} blocking failures, {failed.height - n_err} warnings",
     )
+    if n_err:
+        _say(
+            "[red]阻断性检查失败：[/red]其下游未构建，已发布的快照保持原样。请按上表所列的行修正源文件，"
+            "以同名重新放入着陆区（新版本替换旧版本），再运行 `ipcity run`。",
+            "[red]blocking checks failed:[/red] nothing below them was built and the published snapshot stays as "
+            "it was. Correct the rows shown above in the source file, put it back under the same name (the new "
+            "version replaces the old), then `ipcity run`.",
+        )
     if rej is not None and rej.height:
-        t = Table("source", "reason", "rows", title="quarantined rows by reason (latest run)")
+        t = Table("source", "reason", "rows", title="quarantined rows by reason · 按原因统计的隔离行")
         for r in rej.iter_rows(named=True):
             t.add_row(r["source"], r["reason_code"], f"{r['rows']:,}")
         console.print(t)
+
+
+def _sample(value, limit: int = 160) -> str:
+    """A failed check's failing rows as the operator can find them in the file: the first few, their values."""
+    import json
+
+    try:
+        rows = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)[:limit]
+    if not rows:
+        return ""
+    if isinstance(rows, dict):
+        rows = [rows]
+    text = "; ".join(
+        ", ".join(f"{k}={v}" for k, v in r.items()) if isinstance(r, dict) else str(r) for r in list(rows)[:3]
+    )
+    return text[:limit]
+
+
+def _print_refused_files(con) -> None:
+    """Files refused whole (status failed, never replaced by a loaded version): which, why, what to do."""
+    rows = con.sql(
+        "SELECT source, file_name, message, ingested_at FROM raw.ingested_files WHERE status = 'failed' "
+        "ORDER BY source, file_name"
+    ).fetchall()
+    if not rows:
+        return
+    t = Table("source", "file / 文件", "reason / 原因", "when", title="refused files · 拒收的文件")
+    for source, name, message, at in rows:
+        t.add_row(source, escape(name), escape(message or ""), str(at)[:19])
+    console.print(t)
+    _say(
+        "整个文件未入库。修正后以同名放回着陆区（新版本替换旧版本）再运行 `ipcity run`，或将其移出着陆区。",
+        "Nothing of these files was loaded. Mend the file and put it back under the same name (the new version "
+        "replaces the old), then `ipcity run`; or remove it from the landing folder.",
+    )
+
+
+def _print_quarantine_by_file(con) -> None:
+    """Quarantined rows by file: how many, which row numbers, the reasons (raw.rejected_rows holds each row's
+    raw values), and what to do."""
+    if not _has_table(con, "raw", "rejected_rows"):
+        return
+    rows = con.sql(
+        """
+        SELECT source, file_name, count(*) AS n,
+               string_agg(coalesce(sheet || '!', '') || row_number::VARCHAR, ', ' ORDER BY sheet, row_number)
+                 FILTER (WHERE rn <= 10) AS first_rows,
+               string_agg(DISTINCT reason, '; ') AS reasons
+        FROM (SELECT *, row_number() OVER (PARTITION BY source, file_name ORDER BY sheet, row_number) AS rn
+              FROM raw.rejected_rows)
+        GROUP BY source, file_name ORDER BY source, file_name
+        """
+    ).fetchall()
+    if not rows:
+        return
+    t = Table(
+        "source",
+        "file / 文件",
+        "rows / 行数",
+        "row numbers / 行号",
+        "reasons / 原因",
+        title="quarantined rows · 隔离的行",
+    )
+    for source, name, n, first, reasons in rows:
+        t.add_row(
+            source, escape(name), f"{n:,}", (first or "") + (" …" if n > 10 else ""), escape((reasons or "")[:300])
+        )
+    console.print(t)
+    _say(
+        "这些行未入库（raw.rejected_rows 保存原始值与原因）。修正后以同名重新发送该文件，新版本替换旧版本。",
+        "These rows were not loaded (raw.rejected_rows keeps their raw values and reasons). Correct them and re-send "
+        "the file under the same name: the new version replaces the old.",
+    )
 
 
 def _observed(value) -> str:

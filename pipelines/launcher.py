@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import polars as pl
 
 from pipelines import dbt_manifest, settings
 from pipelines.automation import PIPELINE_JOB
-from pipelines.ingest.load import ensure_schema, partition_of, pending_files
+from pipelines.ingest.load import ensure_schema, file_hash, partition_of, pending_files
 from pipelines.partitions import YEARLY
 from pipelines.progress import PROGRESS_LOGGER_NAME
 from pipelines.sources import SOURCES
@@ -66,6 +67,12 @@ class RunSummary:
     alert_digests: list[dict] = field(default_factory=list)
     dead_runs: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # files refused while planning (file: reason)
+    # landing files refused by an earlier run and unchanged since ("source/file: reason"): not a reason to start
+    # a run by themselves (the same bytes would be refused again), listed so the operator mends or removes them
+    still_refused: list[str] = field(default_factory=list)
+    # the last build (pipeline or pledge job) when it did not succeed: run_id, job, status, ended, error. With
+    # nothing new to load its files are in the ledger but its marts were never built or published.
+    last_failure: dict | None = None
     corrections: pl.DataFrame | None = None  # rows a re-sent file corrected in this run (both versions)
 
     @property
@@ -154,6 +161,97 @@ def _write_storage_block(cfg: Path, home: Path) -> None:
     cfg.write_text("\n".join([*lines, block]) + "\n")
 
 
+class WarehouseBusy(RuntimeError):
+    """Another run writes the warehouse now (one DuckDB writer): this one does not start."""
+
+
+def run_lock_path() -> Path:
+    wh = settings.warehouse_path()
+    return wh.with_name(wh.name + ".run.lock")
+
+
+@contextmanager
+def run_lock() -> Iterator[None]:
+    """Held for the whole of an `ipcity run`. DuckDB locks the file only while a connection is open, and a run
+    opens and closes one per step: between two steps (or at planning) a second `ipcity run` would get in and
+    both would load the same new files and build from each other's half-written tables. An advisory lock
+    (flock) is released by the kernel when its process dies, so a run killed with SIGKILL never leaves a lock
+    that blocks the next one; the PID written into the file only names the holder in the message."""
+    import fcntl
+
+    path = run_lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            raise WarehouseBusy(
+                f"another `ipcity run` (process {holder}) is writing {settings.warehouse_path()}"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_lock_held() -> bool:
+    """Whether an `ipcity run` holds the warehouse now (for the landing sensor, which must not start a second
+    writer meanwhile)."""
+    import fcntl
+
+    path = run_lock_path()
+    if not path.exists():
+        return False
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def _connect_for_planning(wh: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse for writing, or WarehouseBusy naming the process that holds it (a `dagster dev` run, a
+    script), instead of DuckDB's traceback."""
+    try:
+        return duckdb.connect(str(wh))
+    except duckdb.IOException as e:
+        if "lock" not in str(e).lower():
+            raise
+        raise WarehouseBusy(f"{wh} is open for writing elsewhere ({e})") from None
+
+
+def refused_unchanged(
+    con: duckdb.DuckDBPyConnection, pending: dict[str, list[Path]]
+) -> dict[str, list[tuple[Path, str]]]:
+    """Pending files whose very bytes an earlier run refused (ledger status 'failed'), with the reason."""
+    out: dict[str, list[tuple[Path, str]]] = {}
+    for source, files in pending.items():
+        if not files:
+            continue
+        reasons = dict(
+            con.execute(
+                "SELECT file_hash, arg_max(message, ingested_at) FROM raw.ingested_files "
+                "WHERE source = ? AND status = 'failed' GROUP BY file_hash",
+                [source],
+            ).fetchall()
+        )
+        for path in files:
+            digest = file_hash(path)
+            if digest in reasons:
+                out.setdefault(source, []).append((path, reasons[digest] or ""))
+    return out
+
+
 def dagster_instance() -> dg.DagsterInstance:
     """The persistent Dagster instance in DAGSTER_HOME (run history, asset checks, sensor cursors)."""
     return dg.DagsterInstance.from_config(prepare_dagster_home())
@@ -198,6 +296,12 @@ def latest_loaded_year(con: duckdb.DuckDBPyConnection) -> int | None:
 def run_pipeline(
     *, rebuild: bool = False, progress: ProgressFn | None = None, instance: dg.DagsterInstance | None = None
 ) -> RunSummary:
+    """Plan and run; WarehouseBusy when another run writes the warehouse (nothing is started then)."""
+    with run_lock():
+        return _run_pipeline(rebuild=rebuild, progress=progress, instance=instance)
+
+
+def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.DagsterInstance | None) -> RunSummary:
     summary = RunSummary()
     wh = settings.warehouse_path()
     wh.parent.mkdir(parents=True, exist_ok=True)
@@ -205,8 +309,15 @@ def run_pipeline(
     # the definitions, which need it, are imported after (pipelines/dbt_manifest.py).
     parsing = dbt_manifest.start_parse()
     try:
-        with duckdb.connect(str(wh)) as con:
+        with _connect_for_planning(wh) as con:
             pending = pending_by_source(con)
+            # A file refused before and unchanged since would be refused again: by itself it starts no run
+            # (otherwise every `ipcity run` rebuilt everything for it). It is retried with any run that has
+            # something else to do (the raw asset takes every pending file), and listed for the operator.
+            for source, files in refused_unchanged(con, pending).items():
+                for path, reason in files:
+                    pending[source] = [p for p in pending[source] if p != path]
+                    summary.still_refused.append(f"{source}/{path.name}: {reason}")
             if rebuild or any(pending.values()):
                 # The run's checks need GX (≈ 4 s of imports): a thread imports it while this one plans and the
                 # other core parses (pipelines.quality.runner.import_in_background).
@@ -219,6 +330,13 @@ def run_pipeline(
         dbt_manifest.finish_parse(parsing)
     if not yearly and not reference and not rebuild:
         summary.nothing_new = True
+        # "Nothing new" must not hide a run that failed or was killed after loading its files: those files are
+        # 'loaded', so without this the marts would stay unbuilt (and the snapshot old) with nothing said.
+        from pipelines.alerts.runs import reap_dead_runs
+
+        instance = instance or dagster_instance()
+        summary.dead_runs = reap_dead_runs(instance)
+        summary.last_failure = last_build_failure(instance)
         return summary
     valid = set(YEARLY.get_partition_keys())
     # A file whose data year lies outside the partitions fails alone, by name; the other years still run.
@@ -238,9 +356,14 @@ def run_pipeline(
     first, last_year = (years[0], years[-1]) if years else (last or settings.DEFAULT_LAST_YEAR,) * 2
     instance = instance or dagster_instance()
     # A run killed earlier (SIGKILL) is still STARTED in Dagster: mark it failed and alert before starting.
-    from pipelines.alerts.runs import reap_dead_runs
+    from pipelines.alerts.runs import IN_PROGRESS, reap_dead_runs
 
     summary.dead_runs = reap_dead_runs(instance)
+    # A run the Dagster UI or its sensor started (same DAGSTER_HOME) writes the warehouse step by step: the run
+    # lock above does not see it, the instance does.
+    live = instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS), limit=1)
+    if live:
+        raise WarehouseBusy(f"Dagster run {live[0].run_id} ({live[0].job_name}) is {live[0].status.value}")
     # One run for every year with new files: the yearly raw assets take the whole range in one step
     # (single-run backfill policy) and everything downstream is built once, behind the blocking checks.
     tags = {"ipcity/trigger": "cli"}
@@ -285,6 +408,39 @@ def run_pipeline(
     return summary
 
 
+def last_build_failure(instance: dg.DagsterInstance) -> dict | None:
+    """The latest run of a job that builds the marts, when it failed or was cancelled (a killed run, once
+    reaped, is failed): which, when, and why in a line."""
+    from pipelines.automation import PLEDGE_JOB
+
+    records = [
+        r
+        for job in (PIPELINE_JOB, PLEDGE_JOB)
+        for r in instance.get_run_records(filters=dg.RunsFilter(job_name=job), limit=1)
+    ]
+    if not records:
+        return None
+    last = max(records, key=lambda r: r.create_timestamp)
+    run = last.dagster_run
+    if run.status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        return None
+    reasons = []
+    for rec in instance.get_records_for_run(
+        run.run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+    ).records:
+        ev = rec.event_log_entry.dagster_event
+        err = getattr(ev.event_specific_data, "error", None)
+        text = err.message.strip() if err is not None else (ev.message or "")
+        reasons.append(f"{ev.step_key}: {text}" if ev.step_key else text)
+    return {
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "status": run.status.value,
+        "ended": last.end_time,
+        "error": " | ".join(reasons)[:600] or run.status.value,
+    }
+
+
 def digests_for_runs(run_ids: list[str]) -> list[dict]:
     """Digests the alert dispatches of these runs created, one row per recipient, with delivery status."""
     from pipelines.alerts.store import connect
@@ -321,7 +477,13 @@ def _first_error(res) -> str | None:
                 err = err.cause
                 text += f" ← {err.message.strip()}"
             msgs.append(f"{ev.step_key}: {text}")
-        elif ev.event_type_value == "ASSET_CHECK_EVALUATION" and not ev.event_specific_data.passed:
+        elif (
+            ev.event_type_value == "ASSET_CHECK_EVALUATION"
+            and not ev.event_specific_data.passed
+            and ev.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
+        ):
+            # Only blocking checks: a warning (a late province's pledge file) never fails a run, and naming it
+            # first sent the operator after the wrong cause.
             msgs.append(f"check failed: {ev.message}")
     return " | ".join(msgs)[:4000] or "run failed"
 
@@ -354,10 +516,17 @@ def corrections_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> 
 
 
 def warehouse_status(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql(
-        """
-        SELECT schema_name || '.' || table_name AS "table", estimated_size AS rows
-        FROM duckdb_tables() WHERE database_name = current_database()
-        ORDER BY schema_name, table_name
-        """
-    ).pl()
+    """Every table with its exact row count. Not duckdb_tables().estimated_size: it still counts the rows a
+    re-sent file replaced (deleted, not yet checkpointed), so after a correction `ipcity status` showed the old
+    and the new rows as if the file had been loaded twice."""
+    tables = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "ORDER BY schema_name, table_name"
+    ).fetchall()
+    if not tables:
+        return pl.DataFrame({"table": [], "rows": []}, schema={"table": pl.Utf8, "rows": pl.Int64})
+    union = " UNION ALL ".join(
+        f'SELECT \'{schema}.{table}\' AS "table", count(*) AS rows FROM "{schema}"."{table}"'
+        for schema, table in tables
+    )
+    return con.sql(f'SELECT * FROM ({union}) ORDER BY "table"').pl()

@@ -45,8 +45,14 @@ def _start_time(pid: int) -> float:
 
 
 def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The pid of the process that started the run (its RUN_START / first engine event)."""
-    records = instance.get_records_for_run(run_id, limit=50).records
+    """The pid of the process that started the run (its RUN_START / first engine event). Asked by event type:
+    the real pipeline's run opens with one ASSET_MATERIALIZATION_PLANNED event per asset (≈ 350, no pid), so the
+    run's first 50 events carried none and a killed `ipcity run` was never reaped."""
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={dg.DagsterEventType.RUN_START, dg.DagsterEventType.ENGINE_EVENT, dg.DagsterEventType.STEP_START},
+        limit=5,
+    ).records
     for rec in records:
         ev = rec.event_log_entry.dagster_event
         if ev is not None and ev.pid:

@@ -89,6 +89,29 @@ def record_results(con: duckdb.DuckDBPyConnection, run_id: str, asset: str, resu
     return len(rows)
 
 
+# Rejected rows by source and reason code, as raw.rejected_rows holds them now (see summarise_rejections).
+REASONS_SQL = """
+WITH reasons AS (
+  SELECT source, trim(unnest(string_split(coalesce(reason, 'no reason given'), '; '))) AS reason
+  FROM raw.rejected_rows
+)
+SELECT source,
+       trim(CASE WHEN strpos(reason, ':') > 0 THEN substr(reason, 1, strpos(reason, ':') - 1)
+                 ELSE reason END) AS reason_code,
+       min(reason) AS reason,
+       count(*) AS rows
+FROM reasons
+WHERE reason <> ''
+GROUP BY source, reason_code
+"""
+
+
+def current_rejections(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Quarantined rows by source and reason code as the raw layer holds them now: a file re-sent with its rows
+    corrected has none left, whatever the last run's summary recorded."""
+    return query_pl(con, f"SELECT * FROM ({REASONS_SQL}) ORDER BY rows DESC, source, reason_code")
+
+
 def summarise_rejections(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """Count raw.rejected_rows by source and reason code into quality.rejections_summary for ``run_id``.
 
@@ -105,24 +128,7 @@ def summarise_rejections(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.Data
     try:
         con.execute("DELETE FROM quality.rejections_summary WHERE run_id = ?", [run_id])
         if exists:
-            con.execute(
-                """
-                INSERT INTO quality.rejections_summary
-                WITH reasons AS (
-                  SELECT source, trim(unnest(string_split(coalesce(reason, 'no reason given'), '; '))) AS reason
-                  FROM raw.rejected_rows
-                )
-                SELECT ?, source,
-                       trim(CASE WHEN strpos(reason, ':') > 0 THEN substr(reason, 1, strpos(reason, ':') - 1)
-                                 ELSE reason END) AS reason_code,
-                       min(reason) AS reason,
-                       count(*) AS rows
-                FROM reasons
-                WHERE reason <> ''
-                GROUP BY source, reason_code
-                """,
-                [run_id],
-            )
+            con.execute(f"INSERT INTO quality.rejections_summary SELECT ?, * FROM ({REASONS_SQL})", [run_id])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
