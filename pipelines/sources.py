@@ -90,6 +90,10 @@ class Source:
     # value columns holding the period's own figure (the month's flow): under a group title saying 累计 (本年累计,
     # 1-3月累计) a header holds a running total, not the period's value (readers.find_header refuses or leaves it).
     period_columns: tuple[str, ...] = ()
+    # The code column whose county-level codes add up into their prefecture's figures (int_pledge__unit_year sums
+    # a unit's records by code[:4] || '00'). A prefecture's own row whose every figure is the sum of the rows of
+    # units inside it for the same period (the same month) is their total row: loaded, it counts them twice.
+    parts_add_up: str | None = None
 
     @property
     def partitioned(self) -> bool:
@@ -361,6 +365,7 @@ PLEDGE_LOANS = Source(
         ),
     ),
     history_rules=(HistoryRule("pledge_amount_jump", "amount_10k_yuan", "city_code", "month"),),
+    parts_add_up="city_code",
     period_columns=(
         "registrations",
         "amount_10k_yuan",

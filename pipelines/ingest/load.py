@@ -20,7 +20,7 @@ import polars as pl
 
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
-from pipelines.ingest.validate import repeated_key_reasons, same_value, validate
+from pipelines.ingest.validate import parts_and_totals, repeated_key_reasons, same_value, validate
 from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
 
 LEDGER_DDL = """
@@ -415,6 +415,7 @@ def ingest_file(
         )
         result.rows_read, encoding = raw.df.height, raw.encoding
         del raw  # the all-text frame is not needed any more: free it before the load
+        _move_to_rejected(checked, source, parts_and_totals(checked.good, source, result.sheets))
         _check_history(con, source, checked, path.name)
         good, corrections = _drop_already_loaded(con, source, checked, path.name)
     except IngestError as e:
@@ -517,7 +518,7 @@ def _ingest_staged(
                 ).fetchall()
             )
         good, corrections = None, []
-        if clash or source.history_rules:
+        if clash or source.history_rules or source.parts_add_up:
             # The frame path: the good rows in hand (files re-sending loaded keys, monthly pledge files); they
             # leave the table again and _write loads the ones that stay.
             from pipelines.ingest.validate import Validated
@@ -525,6 +526,7 @@ def _ingest_staged(
             rows = con.sql(f"{file_rows} ORDER BY {ROW_NUMBER}", params={"file": path.name}).pl()
             con.execute(f"DELETE FROM {table} WHERE _source_file = ?", [path.name])
             checked = Validated(good=rows, rejected=rejected, notes=notes)
+            _move_to_rejected(checked, source, parts_and_totals(rows, source, staged.layout.sheets))
             _check_history(con, source, checked, path.name)
             good, corrections = _drop_already_loaded(con, source, checked, path.name)
             rejected = checked.rejected

@@ -934,7 +934,9 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
         )
         df = flag_repeated_headers(_drop_blank_rows(df), source, units[name])
-        df = _month_from_sheet_name(df, source, name, grid[:h], path)
+        df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
+        if month_note:
+            notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
         if getattr(ws, "sheet_state", "visible") != "visible":
             # A hidden sheet with a table is read like the others (offices hide finished months), but the ledger
             # says so: whoever opens the workbook does not see those rows and may not know they were sent.
@@ -1019,16 +1021,31 @@ def context_year(title_rows: list, path: Path) -> int | None:
     return named[0] if len(named) == 1 else None
 
 
-def _month_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str, title_rows: list, path: Path) -> pl.DataFrame:
-    """A month-per-sheet workbook often has no month column: the sheet name (1月) and the year (sheet name,
-    title line or file name) give it."""
+def _month_from_sheet_name(
+    df: pl.DataFrame, source: Source, sheet: str | None, title_rows: list, path: Path
+) -> tuple[pl.DataFrame, str | None]:
+    """A monthly table often has no month column: a month-per-sheet workbook names the sheet for it (1月; the year
+    from the sheet name, title line or file name), and a one-month report states it in its title
+    (2025年3月知识产权质押融资统计表) or its file name (深圳市2025年3月质押融资.xlsx). Without the month such a file
+    was refused whole as missing a required column. (frame, note naming where the month came from)"""
     if source.partition_date != "month":
-        return df
+        return df, None
     if any(_safe_match(c, source) == "month" for c in df.columns):
-        return df
-    sm = sheet_month(sheet)
+        return df, None
+    sm = sheet_month(sheet) if sheet is not None else None
     if sm is None:
-        return df  # the missing column is reported by map_columns
+        title = " ".join(str(c) for r in title_rows for c in r if c is not None)
+        for where, text in (("the title above the table", title), ("the file name", path.stem)):
+            stated = stated_month(text)
+            if stated == "unclear":
+                return df, None  # a range or a cumulative period: map_columns refuses the missing month column
+            if stated is not None:
+                y, m = stated
+                return df.with_columns(pl.lit(f"{y}-{m:02d}").alias("月份")), (
+                    f"no month column: every row is {y}-{m:02d}, the month {where} states"
+                    + (f" (sheet {sheet})" if sheet is not None else "")
+                )
+        return df, None  # the missing column is reported by map_columns
     year = sm[0]
     if year is None:
         text = " ".join(str(c) for r in title_rows for c in r if c is not None)
@@ -1043,7 +1060,47 @@ def _month_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str, title_r
         raise IngestError(
             path.name, f"sheet '{sheet}' has no month column and its year cannot be told (name the sheet 2025年1月)"
         )
-    return df.with_columns(pl.lit(f"{year}-{sm[1]:02d}").alias("月份"))
+    return df.with_columns(pl.lit(f"{year}-{sm[1]:02d}").alias("月份")), None
+
+
+# A year and month in a title or a file name: 2025年3月, 2025年03月份, 2025-03, 2025_3, 2025.03. (NFKC has made a
+# full-width comma or tilde plain.)
+_STATED_MONTH = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:年|[-_./])\s*(\d{1,2})(?!\d)\s*(月份?)?")
+# Words saying a title's figures span more than one month (a year to date, a quarter, a half year): no one month.
+_PERIOD_WORDS = re.compile(r"累计|季度|半年|全年|以来|截至|截止|至今")
+# A label saying the date after it is when the form was filled or sent, not what it holds.
+_SENT_LABEL = re.compile(r"(?:日期|时间|报送|上报|填报|填表|制表|报出|提交|印发)\s*[:：]?\s*$")
+
+
+def stated_month(text: str) -> tuple[int, int] | str | None:
+    """The one (year, month) a title or file name states as its data month; None when it states none, "unclear"
+    when it states a range (2025年1-3月), a cumulative period (截至2025年3月, 1-3月累计) or several months. A date
+    with its day (填报日期：2025年4月5日, 2025-04-05) and a month followed or labelled by a sending word (2026年1月报送)
+    are when the file was made or sent: not counted."""
+    from pipelines.sources import SENDING_WORDS
+
+    s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(text)))
+    found: set[tuple[int, int]] = set()
+    for m in _STATED_MONTH.finditer(s):
+        year, month, after = int(m.group(1)), int(m.group(2)), s[m.end() :]
+        if re.match(r"\s*(?:[-—–~～至到、,和及与]\s*)(?:\d{1,2}\s*月|(?:19|20)\d\d)", after):
+            return "unclear"  # 2025年1-3月, 2025年1月至3月, 2025.01-2025.03, 2025年3月、4月: several months
+        if re.match(r"\s*(?:[-./]\s*)?\d", after) or (m.group(3) is None and "年" in m.group(0)):
+            continue  # a date with its day (2025-04-05), or 2025年3 without 月
+        sent = re.match(r"\s*[_\-]?\s*" + SENDING_WORDS, after) and not re.match(
+            r"\s*" + SENDING_WORDS + r"?\s*(?:时间|日期|单位|人)", after
+        )  # 2026年1月报送 (not 2025年3月 报送时间：…, a label of the next date)
+        if sent or re.match(r"\s*(?:日|号)", after):
+            continue
+        if _SENT_LABEL.search(s[max(0, m.start() - 8) : m.start()]):
+            continue
+        if 1 <= month <= 12:
+            found.add((year, month))
+    if not found:
+        return None
+    if len(found) > 1 or _PERIOD_WORDS.search(s):
+        return "unclear"
+    return found.pop()
 
 
 def _safe_match(h: str, source: Source) -> str | None:
@@ -1287,6 +1344,9 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__truncated")
             )
+    df, month_note = _month_from_sheet_name(df, source, None, rows[:h], path)
+    if month_note:
+        notes.append(month_note)
     return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
 
 

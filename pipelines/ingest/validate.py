@@ -312,6 +312,8 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
 # separator read 12,34 or 12 34 (a decimal comma, a mistyped grouping, two numbers) as 1234 — wrong values, loaded
 # silently.
 NUMBER_TEXT = r"^[+-]?(?:(?:\d{1,3}(?:[,，]\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+# A number cell saying "no figure": dashes (-, --, —, ——, full-width －, ～), a slash, 无 / 暂无 / 无数据 / 不适用.
+NO_VALUE_TEXT = r"^(?:[-‐‑‒–—―－~～]{1,3}|[/／\\]|无|暂无|无数据|不适用)$"
 # Accounting style: a negative number in brackets, (1,200) for -1200. Read as the negative it is, so a column that
 # cannot be negative refuses it saying so (`_rules`), instead of loading 1200 or calling it no number.
 ACCOUNTING_NEGATIVE = r"^\((.*)\)$"
@@ -653,6 +655,24 @@ def validate(
             pl.when(is_err).then(None).otherwise(_txt(c)).alias(_TXT + c),
         )
 
+    # A dash, a slash or 无 in a number cell is how offices write "no figure" (统计表: —, -, /, 无, 暂无). It is no
+    # number and never 0: in an optional column the cell is empty (noted); in a required one the row is refused
+    # saying what the cell holds, not as "not a number".
+    placeholder_cols = [
+        c.name
+        for c in source.columns
+        if c.dtype in ("int", "float") and work.select(_txt(c.name).str.contains(NO_VALUE_TEXT).any()).item()
+    ]
+    for name in placeholder_cols:
+        is_none = _txt(name).str.contains(NO_VALUE_TEXT).fill_null(False)
+        if not source.column(name).required:
+            n = work.select(is_none.sum()).item()
+            notes.append(f"read {n} cell(s) written as no figure (—, -, /, 无) in {name} as empty")
+        work = work.with_columns(
+            pl.when(is_none).then(_txt(name)).alias("__none:" + name),
+            pl.when(is_none).then(None).otherwise(_txt(name)).alias(_TXT + name),
+        )
+
     # Shares: per cent written with % (or under a (%) header) is divided by 100 where a share is expected.
     pct_cols = [
         c
@@ -686,8 +706,10 @@ def validate(
     for c in source.columns:
         checks += _parse_checks(c, factors.get(c.name), pl.col(c.name), _txt(c.name))
         known = _known_codes(work[c.name], codes) if c.region_code and codes is not None else codes
-        present = _txt(c.name).is_not_null() | (
-            pl.col("__err:" + c.name).is_not_null() if c.name in error_cols else False
+        present = (
+            _txt(c.name).is_not_null()
+            | (pl.col("__err:" + c.name).is_not_null() if c.name in error_cols else False)
+            | (pl.col("__none:" + c.name).is_not_null() if c.name in placeholder_cols and c.required else False)
         )
         checks += _rules(c, pl.col(c.name), _txt(c.name), known, present=present)
     checks += _cross_field_rules(source)
@@ -707,6 +729,18 @@ def validate(
         )
     for f in flags:
         checks.append((pl.col(f).is_not_null(), pl.col(f)))
+    for c in placeholder_cols:
+        if source.column(c).required:
+            checks.append(
+                (
+                    pl.col("__none:" + c).is_not_null(),
+                    pl.format(
+                        "no figure in {}: '{}' stands for none (write the figure, or 0 if there was none)",
+                        pl.lit(c),
+                        pl.col("__none:" + c),
+                    ),
+                )
+            )
     for c in error_cols:
         checks.append(
             (
@@ -1034,3 +1068,69 @@ def repeated_key_reasons(repeated: pl.DataFrame, source: Source, sheets: list[di
         )
     )
     return pl.concat([duplicates, conflicts]).sort(ROW_NUMBER)
+
+
+# Parts named in a reason: the first few codes (a city with many districts would write a reason as long as the file).
+PARTS_NAMED = 5
+
+
+def parts_and_totals(good: pl.DataFrame, source: Source, sheets: list[dict] | None = None) -> pl.DataFrame:
+    """ROW_NUMBER and reason of the prefecture rows to refuse among a file's good rows: a prefecture's own row
+    whose every figure is the sum of the rows of units inside it for the same rest of the key (the same month) is
+    their total row (``Source.parts_add_up``: the marts add the units into the prefecture, so it would count them
+    twice). A prefecture's row that is not their sum is its own part (the rest of the prefecture beside its
+    county-level programme units, as the sample writes it) and loads with them. A row of zeros totals nothing."""
+    col = source.parts_add_up
+    empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "reason": pl.Utf8})
+    if col is None or good.height == 0:
+        return empty
+    period = [k for k in source.key if k != col]
+    values = [c.name for c in source.columns if c.dtype in ("int", "float") and c.name not in source.key]
+    g = good.filter(pl.col(col).str.contains(r"^\d{6}$")).with_columns(
+        (pl.col(col).str.slice(0, 4) + "00").alias("__unit")
+    )
+    g = g.with_columns((pl.col(col) == pl.col("__unit")).alias("__own"))
+    groups = ["__unit", *period]
+    both = (
+        g.group_by(groups)
+        .agg(pl.col("__own").any().alias("__has_own"), (~pl.col("__own")).any().alias("__has_part"))
+        .filter(pl.col("__has_own") & pl.col("__has_part"))
+        .select(groups)
+    )
+    if both.height == 0 or not values:
+        return empty
+    rows = g.join(both, on=groups, how="semi")
+    own = rows.filter(pl.col("__own"))
+    sums = (
+        rows.filter(~pl.col("__own"))
+        .group_by(groups)
+        .agg(
+            *[pl.col(v).sum().alias("__sum:" + v) for v in values],
+            *[pl.col(v).count().alias("__n:" + v) for v in values],
+            pl.col(col).sort().head(PARTS_NAMED).str.join(", ").alias("__codes"),
+            pl.len().alias("__parts"),
+        )
+    )
+
+    def equal(v: str) -> pl.Expr:
+        a, b = pl.col(v).cast(pl.Float64), pl.col("__sum:" + v).cast(pl.Float64)
+        close = (a - b).abs() <= pl.max_horizontal(pl.lit(1.0), a.abs(), b.abs()) * 1e-9
+        return (a.is_null() & (pl.col("__n:" + v) == 0)) | (a.is_not_null() & close.fill_null(False))
+
+    totals = own.join(sums, on=groups, how="inner", maintain_order="left").filter(
+        pl.all_horizontal([equal(v) for v in values])
+        & pl.any_horizontal([pl.col(v).cast(pl.Float64).fill_null(0) != 0 for v in values])
+    )
+    more = pl.when(pl.col("__parts") > PARTS_NAMED).then(pl.format(" and {} more", pl.col("__parts") - PARTS_NAMED))
+    return totals.select(
+        pl.col(ROW_NUMBER),
+        pl.format(
+            "total row: {} is the sum of the rows of units inside it ({}{}) for the same {} {} in this file, not a "
+            "record of its own",
+            pl.col(col),
+            pl.col("__codes"),
+            more.otherwise(pl.lit("")),
+            pl.lit("/".join(period)),
+            pl.concat_str([pl.col(k).cast(pl.Utf8) for k in period], separator="/"),
+        ).alias("reason"),
+    ).sort(ROW_NUMBER)

@@ -1,0 +1,251 @@
+"""Office files as they are really sent (round 3): each case a file a city or provincial office sends that was
+loaded wrong silently, refused whole though good, or refused row by row for a reason that was not the real one."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from test_ingest_loaders import HEADER_ZH, PLEDGE, TODAY, _write
+from test_ingest_loaders import scan_filler as _filler
+
+from pipelines.ingest import contract_sql
+from pipelines.ingest.load import ingest_file, partition_of
+from pipelines.ingest.readers import IngestError
+from pipelines.ingest.reason_labels import reason_text, unknown_reasons
+from pipelines.sources import SOURCES
+
+# The pledge header without its month column (a one-month report names the month in its title or file name).
+NO_MONTH = [h for h in HEADER_ZH.split(",") if h != "月份"]
+
+
+def _workbook(path: Path, rows: list[list], title: str = "Sheet1") -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = title
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+def _loaded(con, columns: str = "city_code, month, amount_10k_yuan") -> list[tuple]:
+    return con.execute(f"SELECT {columns} FROM raw.pledge_loans ORDER BY _row_number").fetchall()
+
+
+def _rejected(con) -> dict[int, str]:
+    return dict(con.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY row_number").fetchall())
+
+
+def _ingest(con, path: Path, source=PLEDGE):
+    return ingest_file(con, source, path, partition=partition_of(path, source), today=TODAY)
+
+
+# ------------------------------------------------------------------ the month stated only in the title or file name
+
+
+def test_a_one_month_report_whose_title_states_the_month_loads_that_month(warehouse, tmp_path):
+    # 2025年3月知识产权质押融资统计表 above a table of cities without a month column (the month is the report's):
+    # refused whole as "missing required column(s): month". The 填报日期 in the title rows is when it was filled.
+    path = _workbook(
+        tmp_path / "质押融资统计表.xlsx",
+        [
+            ["2025年3月知识产权质押融资统计表"],
+            ["填报单位：广东省知识产权局", None, None, "填报日期：2025年4月5日"],
+            NO_MONTH,
+            ["440300", 12, 100, 10, 2, 8, 3],
+            ["440100", 8, 200, 5, 1, 6, 2],
+        ],
+    )
+    assert partition_of(path, PLEDGE) == 2025
+    r = _ingest(warehouse, path)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert "no month column: every row is 2025-03, the month the title above the table states" in r.notes
+    assert _loaded(warehouse) == [("440300", date(2025, 3, 1), 100.0), ("440100", date(2025, 3, 1), 200.0)]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_csv_report_whose_file_name_states_the_month_loads_that_month(warehouse, tmp_path, big):
+    # 2026年1月报送 is when it was sent; 2025年12月 is the month it holds.
+    filler = [line.split(",", 2)[0] + "," + line.split(",", 2)[2] for line in _filler(big)]
+    path = _write(
+        tmp_path / "2026年1月报送_深圳市质押融资统计_2025年12月.csv",
+        "\n".join([",".join(NO_MONTH), "440300,12,100,10,2,8,3", *filler]) + "\n",
+    )
+    r = _ingest(warehouse, path)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 1 + len(filler)
+    assert "no month column: every row is 2025-12, the month the file name states" in r.notes
+    assert warehouse.execute("SELECT month FROM raw.pledge_loans WHERE _row_number = 2").fetchall() == [
+        (date(2025, 12, 1),)
+    ]
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["2025年1-3月知识产权质押融资统计表", "截至2025年3月知识产权质押融资情况", "2025年3月、4月质押融资统计"],
+)
+def test_a_title_stating_several_months_or_a_running_total_gives_no_month(warehouse, tmp_path, title):
+    # A quarter or a year to date is no month's own figure: the file stays refused for its missing month column.
+    path = _workbook(tmp_path / "质押融资统计表.xlsx", [[title], NO_MONTH, ["440300", 12, 100, 10, 2, 8, 3]])
+    with pytest.raises(IngestError, match=r"missing required column\(s\): month"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("text", "month"),
+    [
+        ("2025年3月知识产权质押融资统计表", (2025, 3)),
+        ("深圳市2025年03月份质押融资", (2025, 3)),
+        ("质押_2025-03", (2025, 3)),
+        ("2026年1月报送_深圳市质押融资统计_2025年12月", (2025, 12)),
+        ("2025年3月 报送时间：2025年4月", (2025, 3)),
+        ("填报日期：2025年4月5日", None),
+        ("质押_2025-03-31", None),
+        ("质押_2025", None),
+        ("2025年1-3月", "unclear"),
+        ("2025.01-2025.03", "unclear"),
+        ("1-3月累计 2025年3月", "unclear"),
+    ],
+)
+def test_the_month_a_title_or_name_states(text, month):
+    from pipelines.ingest.readers import stated_month
+
+    assert stated_month(text) == month
+
+
+# ------------------------------------------------------------------ a city's own row beside its districts' rows
+
+
+CITY_AND_PARTS = [
+    "城市," + HEADER_ZH,
+    "苏州市,320500,2025-03,30,300,20,6,16,6",  # row 2: the sum of rows 3 and 4 in every figure (the city's total)
+    "昆山市,320583,2025-03,10,100,10,2,8,3",
+    "张家港市,320582,2025-03,20,200,10,4,8,3",
+    "苏州市,320500,2025-04,30,300,20,6,16,6",  # row 5: not their sum: the rest of the city beside 昆山 (additive)
+    "昆山市,320583,2025-04,10,100,10,2,8,3",
+    "无锡市,320200,2025-04,10,100,10,2,8,3",
+]
+CITY_TOTAL_REFUSED = (
+    "total row: 320500 is the sum of the rows of units inside it (320582, 320583) for the same month 2025-03-01 in "
+    "this file, not a record of its own"
+)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_city_row_that_sums_its_districts_rows_of_the_same_month_is_a_total_not_counted_twice(
+    warehouse, tmp_path, big
+):
+    # The marts add a county-level code into its prefecture (int_pledge__unit_year): a city's report listing its
+    # own total above its districts loaded 苏州's March as 300 (its row) + 100 + 200 (昆山, 张家港) = 600 万元,
+    # silently. Its row is the sum of theirs in every figure: a total row, like a 合计 or a province code.
+    lines = CITY_AND_PARTS if not big else [line.split(",", 1)[1] for line in CITY_AND_PARTS] + _filler(big)
+    path = _write(tmp_path / "苏州_质押_2025.csv", "\n".join(lines) + "\n")
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    how = [h for name, h in contract_sql.READ_LOG[logged:] if name == path.name]
+    assert how == (["scan"] if big else ["frame"])
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert {k: v for k, v in _rejected(warehouse).items() if k < 8} == {2: CITY_TOTAL_REFUSED}
+    by_unit = warehouse.execute(
+        "SELECT substr(city_code, 1, 4) || '00', month, sum(amount_10k_yuan) FROM raw.pledge_loans "
+        "WHERE _row_number < 8 GROUP BY ALL ORDER BY 1, 2"
+    ).fetchall()
+    assert by_unit == [
+        ("320200", date(2025, 4, 1), 100.0),
+        ("320500", date(2025, 3, 1), 300.0),
+        ("320500", date(2025, 4, 1), 400.0),
+    ]
+    assert not unknown_reasons(CITY_TOTAL_REFUSED)
+    assert reason_text(CITY_TOTAL_REFUSED, "pledge_loans", "zh") == (
+        "合计行：320500 等于本文件中同一月份（2025-03-01）其下属单位（320582, 320583）各行之和，不是一条独立记录"
+    )
+
+
+def test_a_city_total_on_its_own_sheet_above_the_districts_sheet_is_refused_naming_them(warehouse, tmp_path):
+    # The same in a workbook: the city's total on the 汇总 sheet, its districts on the next.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    ws.append(HEADER_ZH.split(","))
+    ws.append(["320500", "2025-03", 30, 300, 20, 6, 16, 6])
+    ws = wb.create_sheet("分县区")
+    ws.append(HEADER_ZH.split(","))
+    ws.append(["320583", "2025-03", 10, 100, 10, 2, 8, 3])
+    ws.append(["320582", "2025-03", 20, 200, 10, 4, 8, 3])
+    path = tmp_path / "苏州_质押_2025.xlsx"
+    wb.save(path)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+    assert warehouse.execute("SELECT sheet, row_number, reason FROM raw.rejected_rows").fetchall() == [
+        ("汇总", 2, CITY_TOTAL_REFUSED)
+    ]
+
+
+def test_a_month_of_zeros_for_a_city_and_its_district_loads_as_it_is(warehouse, tmp_path):
+    # Nothing pledged in the city nor in its district: a row of zeros totals nothing and is no double count.
+    path = _write(
+        tmp_path / "苏州_质押_2025.csv",
+        "\n".join([HEADER_ZH, "320500,2025-03,0,0,0,0,0,0", "320583,2025-03,0,0,0,0,0,0"]) + "\n",
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+
+
+def test_districts_alone_and_a_city_in_another_month_load_as_they_are(warehouse, tmp_path):
+    # Only a city's own row beside its units' rows of the same month counts twice.
+    path = _write(
+        tmp_path / "苏州_质押_2025.csv",
+        "\n".join(
+            [
+                HEADER_ZH,
+                "320583,2025-03,10,100,10,2,8,3",
+                "320582,2025-03,20,200,10,4,8,3",
+                "320500,2025-04,30,300,20,6,16,6",
+            ]
+        )
+        + "\n",
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+
+
+# ------------------------------------------------------------------ "no figure" written in a number cell
+
+STATS = SOURCES["patent_stats"]
+STATS_HEADER = "地区代码,地区,年份,发明专利授权量,实用新型专利授权量,外观设计专利授权量,专利授权总量"
+
+
+@pytest.mark.parametrize("dash", ["—", "-", "--", "——", "－", "/", "无", "暂无", "不适用"])
+def test_a_dash_or_wu_in_an_optional_figure_is_no_figure_not_a_refused_row(warehouse, tmp_path, dash):
+    # Statistical tables write —, -, / or 无 where a figure is not available. The whole row (its other figures)
+    # was refused as "not a number in grants_invention: '—'"; the cell is empty, never 0.
+    path = _write(
+        tmp_path / "专利统计_2024.csv",
+        "\n".join([STATS_HEADER, f"440300,深圳市,2024,{dash},100,10,200", "440100,广州市,2024,50,100,10,160"]) + "\n",
+    )
+    r = ingest_file(warehouse, STATS, path, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert "read 1 cell(s) written as no figure (—, -, /, 无) in grants_invention as empty" in r.notes
+    assert warehouse.execute(
+        "SELECT region_code, grants_invention, grants_total FROM raw.patent_stats ORDER BY _row_number"
+    ).fetchall() == [("440300", None, 200), ("440100", 50, 160)]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_dash_in_a_required_figure_is_refused_saying_it_stands_for_no_figure(warehouse, tmp_path, big):
+    lines = [HEADER_ZH, "440300,2025-01,—,100,10,2,8,3", "440100,2025-01,12,无,10,2,8,3", "330100,2025-01,n/a,1,1,1,1,1"]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + _filler(big)) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    reasons = {k: v for k, v in _rejected(warehouse).items() if k < 5}
+    assert reasons == {
+        2: "no figure in registrations: '—' stands for none (write the figure, or 0 if there was none)",
+        3: "no figure in amount_10k_yuan: '无' stands for none (write the figure, or 0 if there was none)",
+        4: "not a number in registrations: 'n/a'",  # as before: not one of the office's "none" spellings
+    }
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans WHERE _row_number < 5").fetchall() == [(0,)]
+    assert reason_text(reasons[2], "pledge_loans", "zh") == (
+        "登记笔数没有数值：'—' 表示无数据（请填写数值；确实为零请填 0）"
+    )
