@@ -534,7 +534,11 @@ EXCEL_ERRORS = (
 
 # Workbook sheets that explain how to fill the form: skipped by name. Every other sheet is read, or the file
 # is refused naming the sheets that cannot be mapped.
-INSTRUCTION_SHEET_PATTERN = r"(填报说明|填表说明|填写说明|说明|指标解释|指标说明|目录|封面|readme|instructions?|notes?)"
+# (填报要求, 填表须知, 统计口径, 注意事项, 填报指引, 备注: what templates name that sheet besides 说明.)
+INSTRUCTION_SHEET_PATTERN = (
+    r"(填报说明|填表说明|填写说明|说明|指标解释|指标说明|目录|封面|填报要求|填表要求|报送要求|须知|口径|注意事项|指引|备注"
+    r"|readme|instructions?|notes?)"
+)
 
 # A year in a file name followed by one of these words is when the file was sent, not what it holds.
 SENDING_WORDS = r"(?:报送|上报|填报|报出|提交|发送|印发|收到|报)"

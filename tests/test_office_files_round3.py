@@ -235,7 +235,12 @@ def test_a_dash_or_wu_in_an_optional_figure_is_no_figure_not_a_refused_row(wareh
 
 @pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
 def test_a_dash_in_a_required_figure_is_refused_saying_it_stands_for_no_figure(warehouse, tmp_path, big):
-    lines = [HEADER_ZH, "440300,2025-01,—,100,10,2,8,3", "440100,2025-01,12,无,10,2,8,3", "330100,2025-01,n/a,1,1,1,1,1"]
+    lines = [
+        HEADER_ZH,
+        "440300,2025-01,—,100,10,2,8,3",
+        "440100,2025-01,12,无,10,2,8,3",
+        "330100,2025-01,n/a,1,1,1,1,1",
+    ]
     path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + _filler(big)) + "\n")
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert r.rows_read == r.rows_loaded + r.rows_rejected
@@ -249,3 +254,116 @@ def test_a_dash_in_a_required_figure_is_refused_saying_it_stands_for_no_figure(w
     assert reason_text(reasons[2], "pledge_loans", "zh") == (
         "登记笔数没有数值：'—' 表示无数据（请填写数值；确实为零请填 0）"
     )
+
+
+# ------------------------------------------------------------------ the form around the table
+
+
+def test_the_signature_lines_under_a_form_are_notes_not_records(warehouse, tmp_path):
+    # 填表人 | 审核人 | 联系电话 across one line, 填报日期 and 填报单位（盖章） below: each was refused as a record with
+    # eight reasons ("unknown region code in city_code: '填表人:张三'; missing value in month; …").
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [
+            HEADER_ZH.split(","),
+            ["440300", "2025-03", 12, 100, 10, 2, 8, 3],
+            ["填表人：张三", None, None, "审核人：李四", None, "联系电话：0755-12345678"],
+            ["填报日期：2025年4月5日"],
+            ["填报单位（盖章）：深圳市市场监督管理局", None, None, None, "分管领导：王五"],
+        ],
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 1, 3)
+    assert _rejected(warehouse) == {
+        3: "note below the table, not a record: '填表人：张三'",
+        4: "note below the table, not a record: '填报日期：2025年4月5日'",
+        5: "note below the table, not a record: '填报单位（盖章）：深圳市市场监督管理局'",
+    }
+
+
+def test_a_data_row_beside_a_note_label_stays_a_record(warehouse, tmp_path):
+    # Only a line whose every filled cell is a note label is a note: a record's code or figures make it a record.
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [
+            HEADER_ZH.split(","),
+            ["注：440300", "2025-03", 12, 100, 10, 2, 8, 3],
+            ["440100", "2025-03", 8, 200, 5, 1, 6, 2],
+        ],
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 1)
+    assert _rejected(warehouse) == {2: "unknown region code in city_code: '注:440300'"}  # (NFKC)
+
+
+@pytest.mark.parametrize("sheet", ["填报要求", "填表须知", "统计口径", "注意事项", "填报指引", "备注"])
+def test_a_sheet_of_filling_rules_before_the_data_is_skipped_by_its_name(warehouse, tmp_path, sheet):
+    # The template's first sheet, named other than 说明: the whole file was refused ("sheet(s) '填报要求' cannot be
+    # mapped: no header row …").
+    wb = openpyxl.Workbook()
+    wb.active.title = sheet
+    wb.active.append(["1. 本表由各地市知识产权局于每月10日前报送。"])
+    wb.active.append(["2. 金额单位为万元，保留两位小数。"])
+    data = wb.create_sheet("数据")
+    data.append(HEADER_ZH.split(","))
+    data.append(["440300", "2025-03", 12, 100, 10, 2, 8, 3])
+    path = tmp_path / "质押_2025.xlsx"
+    wb.save(path)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.status, r.rows_loaded) == ("loaded", 1)
+    assert r.sheets[0] == {"sheet": sheet, "status": "skipped: instructions", "rows": 0}
+
+
+# ------------------------------------------------------------------ codes and numbers as systems export them
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_statistical_12_digit_codes_and_excel_s_text_apostrophe_are_the_code(warehouse, tmp_path, big):
+    # 统计用区划代码 (12 digits: the 6-digit code and six zeros) and a '440100 kept as text were refused as unknown
+    # region codes; an apostrophe before a figure or a month refused it as no number or no date.
+    lines = [
+        HEADER_ZH,
+        "440300000000,2025-03,12,100,10,2,8,3",
+        "'440100,2025-03,'8,'200,5,1,6,2",
+        "330100,'2025-03,8,200,5,1,6,2",
+        "440305000000,2025-04,8,200,5,1,6,2",  # a district's code, as 12 digits
+        "440300001000,2025-05,8,200,5,1,6,2",  # a township's code: no division the contract knows
+    ]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + _filler(big)) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert warehouse.execute(
+        "SELECT city_code, month, registrations, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number < 7 "
+        "ORDER BY _row_number"
+    ).fetchall() == [
+        ("440300", date(2025, 3, 1), 12, 100.0),
+        ("440100", date(2025, 3, 1), 8, 200.0),
+        ("330100", date(2025, 3, 1), 8, 200.0),
+        ("440305", date(2025, 4, 1), 8, 200.0),
+    ]
+    assert {k: v for k, v in _rejected(warehouse).items() if k < 7} == {
+        6: "unknown region code in city_code: '440300001000'"
+    }
+
+
+def test_an_identifier_kept_as_text_with_an_apostrophe_is_the_same_key(warehouse, tmp_path):
+    events = SOURCES["training_events"]
+    path = _write(
+        tmp_path / "training_2025.csv",
+        "活动编号,城市代码,日期,对象,参训人数,学时\n'PX2025001,440300,2025-03-05,企业,50,3\nPX2025001,440300,2025-03-05,企业,50,3\n",
+    )
+    r = ingest_file(warehouse, events, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 1)
+    assert warehouse.execute("SELECT event_id FROM raw.training_events").fetchall() == [("PX2025001",)]
+    assert _rejected(warehouse) == {3: "duplicate record: PX2025001 same as row 2"}
+
+
+def test_a_csv_with_old_mac_line_ends_is_read_line_by_line(warehouse, tmp_path):
+    # Excel for Mac's "CSV (Macintosh)" ends lines with CR alone: refused as "file has a header but no data rows".
+    path = tmp_path / "pledge_2025.csv"
+    path.write_bytes(
+        ("\r".join([HEADER_ZH, "440300,2025-01,12,100,10,2,8,3", "440100,2025-01,8,200,5,1,6,2"]) + "\r").encode("gbk")
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=partition_of(path, PLEDGE), today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert "lines ended by CR alone (old Mac line ends): read as line breaks" in r.notes

@@ -391,7 +391,8 @@ def compile_stage(
 # What a cell the SQL passes may look like, per kind of column. Anything else (white space or a control character
 # at either end, full-width characters, Chinese enumeration words, other date or number spellings, a formula or
 # an Excel error) is left to the Polars rules, which read every spelling and name every refusal.
-_NOT_FIRST = r"\x00-\x20=+@#\-"  # blank, control, formula-like (=, +, @, -) or an Excel error (#N/A)
+# blank, control, formula-like (=, +, @, -), an Excel error (#N/A) or Excel's text mark (' before a code)
+_NOT_FIRST = r"\x00-\x20=+@#\-'"
 _U = r"\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"  # Unicode spaces
 FREE_TEXT_RE = rf"(?s)[^{_NOT_FIRST}{_U}](?:.*[^\x00-\x20{_U}])?"
 ASCII_TOKEN_RE = rf"[^{_NOT_FIRST}\x7f-\x{{10FFFF}}](?:[^\x00-\x1f\x7f-\x{{10FFFF}}]*[^\x00-\x20\x7f-\x{{10FFFF}}])?"

@@ -1200,7 +1200,8 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
         # Polars reads (memory-maps) the file itself; only its head is read here.
         with open(path, "rb") as f:
             first = f.read(65536)
-        head = _head_text(first) if not first.startswith(_BOMS) and first.strip() and b"\x00" not in first else None
+        plain = not first.startswith(_BOMS) and first.strip() and b"\x00" not in first and b"\n" in first
+        head = _head_text(first) if plain else None  # (no \n: CR line ends, read by the decode path)
         if head is not None:
             try:
                 return _parse_csv(path, source, _FileBytes(path), head, None, "utf-8")
@@ -1210,8 +1211,16 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
     text, encoding = _decode(raw, path.name)
     if not text.strip():
         raise IngestError(path.name, "file is empty")
-    source_bytes = text.encode("utf-8") if encoding != "utf-8" else raw
-    return _parse_csv(path, source, source_bytes, text[:65536], text, encoding)
+    # Lines ended by CR alone (Excel for Mac's "CSV (Macintosh)"): the parser knows no such line end and read the
+    # whole file as its header line, refusing it as "a header but no data rows".
+    cr_only = "\r" in text and "\n" not in text
+    if cr_only:
+        text = text.replace("\r", "\n")
+    source_bytes = text.encode("utf-8") if encoding != "utf-8" or cr_only else raw
+    frame = _parse_csv(path, source, source_bytes, text[:65536], text, encoding)
+    if cr_only:
+        frame.notes.append("lines ended by CR alone (old Mac line ends): read as line breaks")
+    return frame
 
 
 class _FileBytes:

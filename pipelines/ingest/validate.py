@@ -119,7 +119,8 @@ class Mapped:
 
 
 _NOTE_ROW = (
-    r"^(注|注：|注:|说明|备注|填表人|填报人|审核人|联系人|联系电话|制表|制表人|负责人|单位负责人|统计负责人|数据来源)"
+    r"^(注|注：|注:|说明|备注|填表人|填报人|审核人|联系人|联系电话|制表|制表人|负责人|单位负责人|统计负责人|数据来源"
+    r"|填报日期|填表日期|报送日期|制表日期|填报时间|报送时间|填报单位|报送单位|分管领导|主管领导|经办人|统计人|审核)"
 )
 
 
@@ -224,16 +225,22 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
 
 
 def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
-    """A line of notes under the table (填表人：… / 注：…): one filled cell holding a note, not a record. Only
+    """A line of notes under the table (填表人：… / 注：…): one filled cell holding a note, or only cells that
+    each hold a note label (填表人：张三 | 审核人：李四 | 联系电话：…, the signature line of a form), not a record. Only
     files with such a text in their first columns pay for the row-wise test."""
     if not any(df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains(_NOTE_ROW).any()).item() for c in cols[:2]):
         return pl.lit(None, pl.Utf8).alias("__note")
-    filled = pl.sum_horizontal(
-        [(pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "")).cast(pl.Int32) for c in cols]
+    filled_cells = [pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "") for c in cols]
+    filled = pl.sum_horizontal([f.cast(pl.Int32) for f in filled_cells])
+    labels = pl.sum_horizontal(
+        [
+            (f & pl.col(c).str.strip_chars().str.contains(_NOTE_ROW + r"\s*[:：(（]")).cast(pl.Int32)
+            for c, f in zip(cols, filled_cells, strict=True)
+        ]
     )
     first = pl.coalesce([pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()) for c in cols])
     return (
-        pl.when((filled == 1) & first.str.contains(_NOTE_ROW))
+        pl.when(((filled == 1) | (labels == filled)) & first.str.contains(_NOTE_ROW))
         .then(pl.format("note below the table, not a record: '{}'", first.str.slice(0, 40)))
         .otherwise(None)
         .alias("__note")
@@ -338,6 +345,10 @@ def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False)
         if c.name in ("city_code", "region_code", "province_code", "parent_code"):
             # Excel turns codes into numbers ("320500.0"); codes are text of 6 digits.
             value = txt.str.replace(r"\.0+$", "")
+        if c.region_code:
+            # The statistics bureau's 12-digit division code (统计用区划代码) of a county or larger unit is its 6-digit
+            # code followed by six zeros (township and village parts): 440300000000 is 440300.
+            value = value.str.replace(r"^(\d{6})000000$", "${1}")
         return value
     if c.dtype in ("int", "float"):
         num = _number(txt)
@@ -558,10 +569,13 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
         # text inside the quotes. (Free text keeps it as written, and the formula rule refuses it.)
         txt = txt.str.replace(_EXCEL_TEXT_FORMULA, "${1}")
         series = series.str.replace(_EXCEL_TEXT_FORMULA, "${1}")
-    pattern = r"[^\x00-\x7F]|\s|[\[\]()]" if c.identifier else r"[^\x00-\x7F]"
+    pattern = r"[^\x00-\x7F]|\s|[\[\]()]|^\s*'" if c.identifier else r"[^\x00-\x7F]|^\s*'"
     if not series.str.contains(pattern).any():
         return txt
     out = txt.str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "")
+    # A leading apostrophe is Excel's "keep as text" mark ('440300, '0012): exports and copied cells carry it into
+    # the value, where it made a code unknown, a number no number and an identifier a new key.
+    out = out.str.replace(r"^\s*'", "")
     if c.dtype in ("int", "float"):
         # Spellings of a number that NFKC leaves: the minus sign U+2212 (Word, web pages) is a minus, so a negative
         # amount is refused as negative rather than as no number; ¥ before an amount (￥ is ¥ after NFKC) names the
