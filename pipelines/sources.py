@@ -40,6 +40,10 @@ class Column:
     # A code column that must hold a city-level unit: a province (xx0000) or national (000000/100000) code
     # there is a total row, not a region.
     city_level: bool = False
+    # Headers of a column that names the unit instead of giving its code (地市: 深圳市, 深圳): when the code column
+    # is missing, its names are read as codes through the administrative divisions (raw.cities: full or short
+    # name); a name that is no unit, or more than one, refuses its row.
+    name_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,9 @@ UNIT_LEVELS = (
     "county_level_city",
     "municipal_district",
 )
+
+# The headers of a column of city names a provincial office writes instead of the cities' codes.
+CITY_NAME_HEADERS = ("城市", "地市", "城市名称", "地区", "市州", "设区市", "单位", "单位名称", "地市名称")
 
 _TEXT = 200  # longest free text we accept in a name cell; longer is a data error, not a name
 
@@ -326,7 +333,14 @@ PLEDGE_LOANS = Source(
     partition_date="month",
     no_future=("month",),
     columns=(
-        Column("city_code", "str", aliases=("城市代码", "行政区划代码"), region_code=True, city_level=True),
+        Column(
+            "city_code",
+            "str",
+            aliases=("城市代码", "行政区划代码"),
+            region_code=True,
+            city_level=True,
+            name_headers=CITY_NAME_HEADERS,
+        ),
         Column("month", "date", aliases=("月份", "统计月份")),
         Column("registrations", "int", aliases=("登记笔数", "质押登记笔数"), max_value=100_000, **_NONNEG),
         Column(
@@ -386,7 +400,7 @@ ENFORCEMENT_CASES = Source(
     no_future=("filed_date", "closed_date"),
     columns=(
         Column("case_id", "str", aliases=("案件编号", "案号", "立案编号"), max_length=40, identifier=True),
-        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("city_code", "str", aliases=("城市代码",), region_code=True, name_headers=CITY_NAME_HEADERS),
         Column("case_type", "str", aliases=("案件类型",), allowed=CASE_TYPES),
         Column("filed_date", "date", aliases=("立案日期",)),
         Column("closed_date", "date", required=False, aliases=("结案日期",)),
@@ -404,7 +418,7 @@ TRAINING_EVENTS = Source(
     no_future=("event_date",),
     columns=(
         Column("event_id", "str", aliases=("活动编号",), max_length=40, identifier=True),
-        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("city_code", "str", aliases=("城市代码",), region_code=True, name_headers=CITY_NAME_HEADERS),
         Column("event_date", "date", aliases=("日期", "培训日期")),
         Column("audience", "str", aliases=("对象", "培训对象"), allowed=AUDIENCES),
         Column("participants", "int", aliases=("参训人数",), min_value=1, max_value=100_000),
@@ -487,6 +501,7 @@ def create_table_sql(source: Source) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # How offices draw their tables: the spellings the readers accept and the rows and cells they refuse.
+
 # (docs/contracts.md lists every one; thresholds live in dbt_project/seeds/ingest_plausibility.csv.)
 
 # Units of one family convert into each other by their scale (1 = the family's base unit).
@@ -506,11 +521,32 @@ UNIT_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 # Units that may stand in brackets after a count header (登记笔数(笔)): they say what is counted, not a scale.
 COUNT_UNITS = ("笔", "件", "个", "家", "户", "人", "次", "人次", "项", "场", "场次", "小时", "学时", "h", "天", "年")
+# A unit written without its noun (质押金额（万）, 质押金额/亿, 单位：亿) abbreviates the unit of the column's own family:
+# 亿 over an amount is 亿元, 万 over residents 万人. Unknown, 单位：亿 was no unit line: 亿元 figures loaded as 万元.
+SHORT_UNITS: dict[str, dict[str, str]] = {
+    "百万": {"money": "百万元"},
+    "千": {"money": "千元"},
+    "万": {"money": "万元", "people": "万人"},
+    "亿": {"money": "亿元"},
+}
 # A line above the table that states the unit of every money column without one in its header.
-UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人)"
+UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
+
+
+def full_unit(unit: str | None, column_unit: str | None) -> str | None:
+    """``unit`` as the unit of ``column_unit``'s family it abbreviates (万 for a 万元 column is 万元), else as is."""
+    family = next((name for name, units in UNIT_FAMILIES.items() if column_unit in units), None)
+    return SHORT_UNITS.get(unit or "", {}).get(family or "", unit)
+
 
 # Rows that sum other rows. A label cell like these, or a province/national code in a city-level column.
-TOTAL_LABEL_PATTERN = r"^.{0,16}?(?:合计|小计|总计)(?:[:：()（）]|$)"
+# 汇总 labels a total only alone or after a whole area (全省汇总, 深圳市汇总): 专利汇总 may be a title.
+TOTAL_LABEL_PATTERN = (
+    r"^.{0,16}?(?:合计|小计|总计)(?:[:：()（）]|$)"
+    r"|^(?:全省|全市|全区|全县|全国|本省|本市|各市|各地|[\u4e00-\u9fff]{1,8}?[省市区县盟州])?汇总(?:[:：()（）]|$)"
+)
+# Characters every total label holds (a column without any is not searched cell by cell).
+TOTAL_LABEL_CHARS = ("计", "汇总")
 NATIONAL_CODES = ("000000", "100000")
 
 # Excel error values (a formula that failed): the cell has no value; the row is quarantined, never nulled.

@@ -367,3 +367,169 @@ def test_a_csv_with_old_mac_line_ends_is_read_line_by_line(warehouse, tmp_path):
     r = ingest_file(warehouse, PLEDGE, path, partition=partition_of(path, PLEDGE), today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
     assert "lines ended by CR alone (old Mac line ends): read as line breaks" in r.notes
+
+
+# ------------------------------------------------------------------ units written without their noun
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_unit_line_saying_yi_without_yuan_converts_the_amounts(warehouse, tmp_path, big):
+    # 单位：亿 above a bare 质押金额 was no unit line: 30 (亿元) loaded as 30 万元, 10,000 times too small, silently
+    # (3 万元 per registration and 1.5 per pledged patent pass the plausibility rules).
+    header = HEADER_ZH.replace("(万元)", "")
+    filler = [line.replace(",500,", ",0.05,") for line in _filler(big)]
+    path = _write(
+        tmp_path / "pledge_2025.csv", "\n".join(["单位：亿", header, "440300,2025-03,10,30,20,2,8,3", *filler]) + "\n"
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert "converted amount_10k_yuan from 亿元 (单位：亿元 above the table) (x10000)" in r.notes
+    assert warehouse.execute("SELECT amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 3").fetchall() == [
+        (300000.0,)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "amount"),
+    [
+        ("质押金额（亿）", 1.5, 15000.0),
+        ("质押金额(万)", 1.5, 1.5),
+        ("质押金额/亿", 1.5, 15000.0),
+        ("质押金额（千）", 15000, 1500.0),
+    ],
+)
+def test_a_header_unit_without_yuan_is_the_money_unit_it_abbreviates(warehouse, tmp_path, header, value, amount):
+    # Refused whole: "unit '亿' cannot be converted into amount_10k_yuan (expected one of 元, 亿元, …)".
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [HEADER_ZH.replace("质押金额(万元)", header).split(","), ["440300", "2025-03", 1, value, 10, 2, 1, 1]],
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 0)
+    assert _loaded(warehouse, "amount_10k_yuan") == [(amount,)]
+
+
+def test_wan_under_a_count_stays_refused(warehouse, tmp_path):
+    # 万 abbreviates a unit of money or people only: over a count it is no unit the contract can read.
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [HEADER_ZH.replace("登记笔数", "登记笔数（万）").split(","), ["440300", "2025-03", 1, 1.5, 10, 2, 1, 1]],
+    )
+    with pytest.raises(IngestError, match=r"unit '万' cannot be converted into registrations \(expected a count\)"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+
+
+def test_population_in_wan_without_ren_is_in_10k_residents(warehouse, tmp_path):
+    population = SOURCES["population"]
+    path = _write(
+        tmp_path / "人口.csv", "地区代码,年份,常住人口（万）,地区生产总值（亿）\n440300,2024,1779.01,36801.87\n"
+    )
+    r = ingest_file(warehouse, population, path, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 0)
+    assert warehouse.execute("SELECT population_10k, gdp_100m_yuan FROM raw.population").fetchall() == [
+        (1779.01, 36801.87)
+    ]
+
+
+# ------------------------------------------------------------------ 汇总 rows
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_huizong_row_is_a_total_row(warehouse, tmp_path, big):
+    # 全省汇总 under the cities (code left empty) was refused as "missing value in city_code".
+    lines = [
+        "地市," + HEADER_ZH,
+        "深圳市,440300,2025-03,12,100,10,2,8,3",
+        "全省汇总,,2025-03,12,100,10,2,8,3",
+        "深圳市汇总,,2025-03,12,100,10,2,8,3",
+        "汇总,,2025-03,12,100,10,2,8,3",
+    ]
+    filler = ["北京," + line for line in _filler(big)]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + filler) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert {k: v for k, v in _rejected(warehouse).items() if k < 6} == {
+        3: "total row ('全省汇总'): a sum of other rows, not a record",
+        4: "total row ('深圳市汇总'): a sum of other rows, not a record",
+        5: "total row ('汇总'): a sum of other rows, not a record",
+    }
+
+
+def test_a_training_titled_with_huizong_is_a_record(warehouse, tmp_path):
+    events = SOURCES["training_events"]
+    path = _write(
+        tmp_path / "training_2025.csv",
+        "活动编号,城市代码,日期,对象,参训人数,学时,主题\nPX1,440300,2025-03-05,企业,50,3,专利汇总\n",
+    )
+    r = ingest_file(warehouse, events, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 0)
+
+
+# ------------------------------------------------------------------ city names instead of codes
+
+
+def test_a_provincial_report_naming_its_cities_reads_them_as_their_codes(warehouse, tmp_path):
+    # A province's monthly report lists its cities by name (地市: 深圳市, 广州, 珠 海 市) and gives no code: refused
+    # whole as "missing required column(s): city_code". A name no unit bears, or several do, refuses its row.
+    path = _workbook(
+        tmp_path / "广东省知识产权质押融资统计.xlsx",
+        [
+            ["2025年3月全省知识产权质押融资情况统计表"],
+            ["地市", *NO_MONTH[1:]],
+            ["深圳市", 12, 100, 10, 2, 8, 3],
+            ["广州", 8, 200, 5, 1, 6, 2],
+            ["珠 海 市", 8, 200, 5, 1, 6, 2],
+            ["东沙", 1, 1, 1, 1, 1, 1],
+            ["省直辖县级行政区划", 1, 1, 1, 1, 1, 1],
+            ["全省合计", 28, 500, 20, 4, 19, 7],
+        ],
+    )
+    r = _ingest(warehouse, path)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (6, 3, 3)
+    assert "city_code read from the unit names in '地市' (no code column)" in r.notes
+    assert _loaded(warehouse, "city_code, month") == [
+        ("440300", date(2025, 3, 1)),
+        ("440100", date(2025, 3, 1)),
+        ("440400", date(2025, 3, 1)),
+    ]
+    reasons = _rejected(warehouse)
+    assert reasons == {
+        6: "unknown city name in city_code: '东沙' (no unit of the administrative divisions has this name)",
+        7: "city name in city_code names several units: '省直辖县级行政区划' (write the code)",
+        8: "total row ('全省合计'): a sum of other rows, not a record",
+    }
+    assert reason_text(reasons[6], "pledge_loans", "zh") == (
+        "城市代码中的城市名称未知：'东沙'（行政区划中没有这一名称的单位）"
+    )
+    assert not unknown_reasons(reasons[7])
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_csv_of_cases_naming_the_city_reads_it_as_its_code(warehouse, tmp_path, big):
+    cases = SOURCES["enforcement_cases"]
+    filler = [
+        f"粤深知执〔2025〕{i}号,深圳市,专利侵权纠纷,2025-03-05,,," for i in range(1000, 1000 + (20000 if big else 0))
+    ]
+    path = _write(
+        tmp_path / "执法案件_2025.csv",
+        "\n".join(
+            [
+                "案件编号,城市,案件类型,立案日期,结案日期,处理结果,备注",
+                "深知执〔2025〕1号,深圳,假冒专利,2025-03-05,,,",
+                *filler,
+            ]
+        )
+        + "\n",
+    )
+    if big:
+        assert path.stat().st_size >= contract_sql.SCAN_MIN_BYTES
+    r = ingest_file(warehouse, cases, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1 + len(filler), 0)
+    assert warehouse.execute("SELECT DISTINCT city_code FROM raw.enforcement_cases").fetchall() == [("440300",)]
+
+
+def test_a_name_column_beside_the_code_column_stays_an_extra_column(warehouse, tmp_path):
+    path = _write(tmp_path / "pledge_2025.csv", "城市," + HEADER_ZH + "\n广州,440300,2025-03,12,100,10,2,8,3\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 0)
+    assert _loaded(warehouse, "city_code") == [("440300",)]

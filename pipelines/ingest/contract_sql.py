@@ -47,7 +47,7 @@ from pipelines.ingest.readers import (
     unit_line,
 )
 from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, SCIENTIFIC_TEXT, map_columns
-from pipelines.sources import NATIONAL_CODES, Column, Source, plausibility_thresholds
+from pipelines.sources import NATIONAL_CODES, TOTAL_LABEL_CHARS, Column, Source, plausibility_thresholds
 
 REST = "__ingest_rest"  # the rows of a scan that did not load straight away (refused, blank)
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -256,6 +256,8 @@ def _map(raw: RawFrame, source: Source, file_name: str):
     }
     if pct & set(mapped.renames.values()):
         raise NotScannable("share columns (per cent spellings are read by the Polars path)")
+    if mapped.by_name:
+        raise NotScannable("unit names instead of codes (read through the administrative divisions by the Polars path)")
     return mapped
 
 
@@ -346,7 +348,7 @@ def compile_stage(
         return c.dtype == "str" and not (c.allowed or c.region_code or c.identifier or c.name.endswith("_code"))
 
     label_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__") and free(h)]
-    ok += [f"coalesce(NOT contains({c}, '计'), true)" for c in label_cols]
+    ok += [f"coalesce(NOT contains({c}, {lit(t)}), true)" for c in label_cols for t in TOTAL_LABEL_CHARS]
     first = [h for h in layout.headers if not h.startswith("__")][:2]
     ok += [f"coalesce(NOT regexp_matches(__c{pos[h]}, {lit(_NOTE_ROW)}), true)" for h in first if free(h)]
     for c in source.columns:

@@ -20,7 +20,7 @@ import polars as pl
 
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
-from pipelines.ingest.validate import parts_and_totals, repeated_key_reasons, same_value, validate
+from pipelines.ingest.validate import parts_and_totals, repeated_key_reasons, same_value, unit_names_of, validate
 from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
 
 LEDGER_DDL = """
@@ -249,6 +249,12 @@ def valid_region_codes(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(c for c in codes if c)
 
 
+def unit_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """Name -> code of the administrative divisions (validate.unit_names_of), for files naming their cities."""
+    rows = con.execute("SELECT city_code, city_name, city_name_short FROM raw.cities").fetchall()
+    return unit_names_of(rows)
+
+
 def record_sightings(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -412,6 +418,7 @@ def ingest_file(
             today=today,
             valid_codes=codes,
             population=_population(con, source),
+            unit_names=unit_names(con) if codes is not None else None,
         )
         result.rows_read, encoding = raw.df.height, raw.encoding
         del raw  # the all-text frame is not needed any more: free it before the load

@@ -27,10 +27,12 @@ import polars as pl
 from pipelines.sources import (
     COUNT_UNITS,
     INSTRUCTION_SHEET_PATTERN,
+    SHORT_UNITS,
     UNIT_FAMILIES,
     UNIT_LINE_PATTERN,
     UNIT_SCALES,
     Source,
+    full_unit,
 )
 
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls")
@@ -90,7 +92,7 @@ INVISIBLE_CHARS = r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\
 # so every spelling converts exactly as the bracketed one does. Only a unit word after the separator counts (a
 # unit of UNIT_SCALES or COUNT_UNITS, per cent, or any …元 so that 金额/美元 is refused naming its currency): 城市/地区
 # or 登记 笔数 stay as written. Written for Python's re and Polars' regex alike (flag_repeated_headers uses it too).
-_UNIT_WORDS = sorted({*UNIT_SCALES, *COUNT_UNITS, "%", "百分比", "百分数"}, key=lambda u: (-len(u), u))
+_UNIT_WORDS = sorted({*UNIT_SCALES, *SHORT_UNITS, *COUNT_UNITS, "%", "百分比", "百分数"}, key=lambda u: (-len(u), u))
 UNIT_AFTER_SEPARATOR = (
     r"^(.*?[^\s/_])(?:\s*[/_]\s*|\s+)(?:(?:金额)?单位:?)?("
     + "|".join(re.escape(u) for u in _UNIT_WORDS)
@@ -189,6 +191,7 @@ def match_header(h, source: Source) -> HeaderMatch | None:
 
 def _unit_match(source: Source, column: str, unit: str, header: str) -> HeaderMatch:
     c = source.column(column)
+    unit = full_unit(unit, c.unit)
     if unit in ("%", "百分比", "百分数"):
         if _percent_capable(source, column):
             return HeaderMatch(column, percent=True, unit="%")
@@ -258,7 +261,7 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
 
 def _is_unit_row(row: list) -> bool:
     cells = [normalise_header(c).strip("()") for c in row if c not in (None, "") and str(c).strip()]
-    return bool(cells) and all(c in UNIT_SCALES or c in COUNT_UNITS or c == "%" for c in cells)
+    return bool(cells) and all(c in UNIT_SCALES or c in SHORT_UNITS or c in COUNT_UNITS or c == "%" for c in cells)
 
 
 def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, int, list]:
@@ -1370,6 +1373,7 @@ def _header_scale(h: str, source: Source, line: str | None) -> tuple[float, bool
     if m is None:
         return None
     c = source.column(m.column)
+    line = full_unit(line, c.unit)
     if m.percent:
         return (1.0, True)
     if not c.unit or c.unit not in UNIT_SCALES:

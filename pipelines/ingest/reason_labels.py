@@ -118,6 +118,16 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"unknown region code in " + _COL + r": '(?P<value>.*)'", "{col}中的行政区划代码未知：'{value}'"),
     (
+        r"unknown city name in "
+        + _COL
+        + r": '(?P<value>.*)' \(no unit of the administrative divisions has this name\)",
+        "{col}中的城市名称未知：'{value}'（行政区划中没有这一名称的单位）",
+    ),
+    (
+        r"city name in " + _COL + r" names several units: '(?P<value>.*)' \(write the code\)",
+        "{col}中的城市名称对应多个单位：'{value}'（请填写代码）",
+    ),
+    (
         r"unknown " + _COL + r" '(?P<value>.*)' \(allowed: (?P<allowed>.*)\)",
         "{col}取值未知：'{value}'（允许：{allowed}）",
     ),

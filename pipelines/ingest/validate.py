@@ -22,15 +22,18 @@ from pipelines.ingest.readers import (
     IngestError,
     RawFrame,
     match_header,
+    normalise_header,
 )
 from pipelines.sources import (
     EXCEL_ERRORS,
     NATIONAL_CODES,
+    TOTAL_LABEL_CHARS,
     TOTAL_LABEL_PATTERN,
     UNIT_FAMILIES,
     UNIT_SCALES,
     Column,
     Source,
+    full_unit,
     plausibility_thresholds,
     ratio_indicators,
 )
@@ -116,6 +119,7 @@ class Mapped:
     factors: dict[str, float]  # column -> multiply by (unit conversion)
     percent: set[str]  # columns under a (%) header
     renames: dict[str, str] = field(default_factory=dict)  # file header -> contract column
+    by_name: set[str] = field(default_factory=set)  # code columns read from a column of names (Column.name_headers)
 
 
 _NOTE_ROW = (
@@ -131,6 +135,7 @@ class HeaderMapping:
     percent: set[str]  # columns under a (%) header
     extra: list[str]  # file headers outside the contract
     notes: list[str]
+    by_name: set[str] = field(default_factory=set)  # code columns read from a column of names
 
 
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
@@ -149,7 +154,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     for c in source.columns:
         if c.name not in df.columns:
             df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
-    return Mapped(df, notes, h.factors, h.percent, renames)
+    return Mapped(df, notes, h.factors, h.percent, renames, h.by_name)
 
 
 def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
@@ -181,7 +186,7 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         c = source.column(target)
         if m.percent:
             percent.add(target)
-        line = raw.unit_line
+        line = full_unit(raw.unit_line, c.unit)
         family = next((f for f in UNIT_FAMILIES.values() if c.unit in f), ()) if c.unit else ()
         if line and line in family:
             if m.unit is None:
@@ -199,13 +204,26 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
             factors[target] = m.factor
             notes.append(f"converted {target} from another unit (x{m.factor:g})")
     present = set(renames.values())
+    by_name: set[str] = set()
+    for c in source.columns:
+        if c.name in present or not c.name_headers:
+            continue
+        # No code column, but a column of the units' names (地市: 深圳市, 广州市): read as the codes they name.
+        names = {normalise_header(h) for h in c.name_headers}
+        header = next((col for col in extra if normalise_header(col.split("__dup")[0]) in names), None)
+        if header is not None:
+            extra.remove(header)
+            renames[header] = c.name
+            by_name.add(c.name)
+            present.add(c.name)
+            notes.append(f"{c.name} read from the unit names in '{header}' (no code column)")
     missing = [c for c in source.columns if c.required and c.name not in present]
     if missing:
         expected = "; ".join(f"{c.name} (or {' / '.join(c.aliases[:2])})" if c.aliases else c.name for c in missing)
         raise IngestError(file_name, f"missing required column(s): {expected}")
     if extra:
         notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
-    return HeaderMapping(renames, factors, percent, extra, notes)
+    return HeaderMapping(renames, factors, percent, extra, notes, by_name)
 
 
 def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
@@ -214,7 +232,10 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     hits = [
         c
         for c in cols
-        if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains("计", literal=True).any()).item()
+        if df.schema[c] == pl.Utf8
+        and df.select(
+            pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in TOTAL_LABEL_CHARS]).any()
+        ).item()
     ]
     if not hits:
         return pl.lit(None, pl.Utf8).alias("__total")
@@ -599,13 +620,15 @@ def validate(
     today: date,
     valid_codes: frozenset[str] | None,
     population: pl.DataFrame | None = None,
+    unit_names: dict[str, str | None] | None = None,
 ) -> Validated:
     """Typed good rows and quarantined rows with every reason.
 
     Large files are mostly clean, so the work is split: first every rule is evaluated as a cheap boolean over
     materialised text and typed columns (no reason strings, each column cleaned and parsed once); then the
     reason texts are built only for the rows that failed a rule. ``population`` (region_code, population_10k)
-    feeds the per-capita plausibility rules; without it they are not applied.
+    feeds the per-capita plausibility rules; without it they are not applied. ``unit_names`` (see `name_key`:
+    a unit's name -> its code, None for a name several units bear) reads a column of names given for a code.
     """
     mapped = map_columns(raw, source, file_name)
     df, factors = mapped.df, mapped.factors
@@ -626,6 +649,22 @@ def validate(
     work = work.with_columns(
         [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
     )
+
+    # A column of names given for the codes (地市: 深圳市): each name as the code it names; one no unit bears, or
+    # several do, is kept for its row's reason.
+    for name in sorted(mapped.by_name):
+        lookup = unit_names or {}
+        key = _txt(name).str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.replace_all(r"\s+", "")
+        known = {k: v for k, v in lookup.items() if v is not None}
+        work = (
+            work.with_columns(
+                key.replace_strict(known, default=None, return_dtype=pl.Utf8).alias("__code"),
+                _txt(name).alias("__name:" + name),
+                key.is_in([k for k, v in lookup.items() if v is None]).alias("__several:" + name),
+            )
+            .with_columns(pl.col("__code").alias(_TXT + name))
+            .drop("__code")
+        )
 
     # Month cells without a year (12月) take the year the file states (title line, file name); without one they
     # stay unreadable and are refused.
@@ -722,6 +761,7 @@ def validate(
         known = _known_codes(work[c.name], codes) if c.region_code and codes is not None else codes
         present = (
             _txt(c.name).is_not_null()
+            | (pl.col("__name:" + c.name).is_not_null() if c.name in mapped.by_name else False)
             | (pl.col("__err:" + c.name).is_not_null() if c.name in error_cols else False)
             | (pl.col("__none:" + c.name).is_not_null() if c.name in placeholder_cols and c.required else False)
         )
@@ -743,6 +783,26 @@ def validate(
         )
     for f in flags:
         checks.append((pl.col(f).is_not_null(), pl.col(f)))
+    for c in sorted(mapped.by_name):
+        named = pl.col("__name:" + c).is_not_null() & _txt(c).is_null()
+        checks.append(
+            (
+                named & pl.col("__several:" + c),
+                pl.format(
+                    "city name in {} names several units: '{}' (write the code)", pl.lit(c), pl.col("__name:" + c)
+                ),
+            )
+        )
+        checks.append(
+            (
+                named & ~pl.col("__several:" + c),
+                pl.format(
+                    "unknown city name in {}: '{}' (no unit of the administrative divisions has this name)",
+                    pl.lit(c),
+                    pl.col("__name:" + c).str.slice(0, 40),
+                ),
+            )
+        )
     for c in placeholder_cols:
         if source.column(c).required:
             checks.append(
@@ -1148,3 +1208,23 @@ def parts_and_totals(good: pl.DataFrame, source: Source, sheets: list[dict] | No
             pl.concat_str([pl.col(k).cast(pl.Utf8) for k in period], separator="/"),
         ).alias("reason"),
     ).sort(ROW_NUMBER)
+
+
+def name_key(name: str) -> str:
+    """A unit's name as `validate` looks it up: NFKC, without invisible characters and white space."""
+    import re
+    import unicodedata
+
+    return re.sub(r"\s+", "", re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", name)))
+
+
+def unit_names_of(rows: list[tuple[str, str | None, str | None]]) -> dict[str, str | None]:
+    """(code, full name, short name) of the administrative divisions -> name -> code, for `validate`: the full name
+    (深圳市), the short one (深圳) and the full one without its 市; a name several units bear maps to None."""
+    out: dict[str, str | None] = {}
+    for code, *names in rows:
+        keys = {name_key(n) for n in names if n}
+        keys |= {k[:-1] for k in keys if k.endswith("市") and len(k) > 2}
+        for k in keys:
+            out[k] = code if out.get(k, code) == code else None
+    return out
