@@ -533,3 +533,41 @@ def test_a_name_column_beside_the_code_column_stays_an_extra_column(warehouse, t
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_loaded, r.rows_rejected) == (1, 0)
     assert _loaded(warehouse, "city_code") == [("440300",)]
+
+
+# ------------------------------------------------------------------ quotes typed into a CSV
+
+TRAINING_HEADER = "活动编号,城市代码,日期,对象,参训人数,学时,主题"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            'PX1,440300,2025-03-05,企业,50,3,"快速预审"讲座\nPX2,440300,2025-03-06,企业,60,2,商标保护\n',
+            'malformed CSV at line 2: a field starts with a quote (") but goes on after its closing quote (quote the '
+            'whole field and write each quote in it twice: """快速预审""讲座", or remove the quotes)',
+        ),
+        (
+            'PX1,440300,2025-03-05,企业,50,3,"快速预审讲座\nPX2,440300,2025-03-06,企业,60,2,商标保护\n'
+            "PX3,440300,2025-03-07,企业,70,2,商标\n",
+            'malformed CSV at line 2: a quote (") opens a field that is never closed, so every line after it was read '
+            'into that field (close it, or write a quote inside a quoted field twice: "")',
+        ),
+        (  # the last record cut off inside its quotes: as before
+            'PX1,440300,2025-03-05,企业,50,3,讲座\nPX2,440300,2025-03-06,企业,60,2,"商标保护',
+            'the file ends inside a quoted field ("...) - it was probably cut off',
+        ),
+    ],
+    ids=["quote-then-text", "never-closed", "cut-off"],
+)
+def test_a_quote_breaking_a_csv_is_refused_naming_its_line(warehouse, tmp_path, body, reason):
+    # Refused as "malformed CSV (ComputeError: could not parse `"快速预审"讲座` as dtype `str` at column '主题' …
+    # You might want to try: increasing `infer_schema_length` …)": no line, and advice meant for programmers.
+    events = SOURCES["training_events"]
+    path = _write(tmp_path / "training_2025.csv", TRAINING_HEADER + "\n" + body)
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, events, path, partition=2025, today=TODAY)
+    assert e.value.reason == reason
+    (message,) = warehouse.execute("SELECT message FROM raw.ingested_files WHERE file_name = ?", [path.name]).fetchone()
+    assert message == reason

@@ -1313,6 +1313,9 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     except Exception as e:  # noqa: BLE001 - any parser failure means the file cannot be read
         df, err = None, e
     if df is None:
+        fault = _quote_fault(text if text is not None else source_bytes.decode("utf-8", errors="replace"), delimiter)
+        if fault is not None:
+            raise IngestError(path.name, fault) from err
         if source_bytes.count(b'"') % 2:
             raise IngestError(
                 path.name, 'the file ends inside a quoted field ("...) - it was probably cut off'
@@ -1360,6 +1363,30 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     if month_note:
         notes.append(month_note)
     return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
+
+
+def _quote_fault(text: str, delimiter: str) -> str | None:
+    """Where a CSV's quotes break it, in words naming the line, or None. The parser's own message quoted a cell
+    and advised raising `infer_schema_length`, naming no line: a title typed "快速预审"讲座 (a quote opening a field
+    that goes on after its closing quote) or a quote opened and never closed made the office search the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    start = 1
+    try:
+        for _ in reader:
+            start = reader.line_num + 1
+    except csv.Error as e:
+        if "unexpected end of data" not in str(e):
+            return (
+                f'malformed CSV at line {reader.line_num}: a field starts with a quote (") but goes on after its '
+                'closing quote (quote the whole field and write each quote in it twice: """快速预审""讲座", or remove '
+                "the quotes)"
+            )
+        if text.rstrip("\r\n").count("\n") + 1 > start:
+            return (
+                f'malformed CSV at line {start}: a quote (") opens a field that is never closed, so every line after '
+                'it was read into that field (close it, or write a quote inside a quoted field twice: "")'
+            )
+    return None
 
 
 def _header_scale(h: str, source: Source, line: str | None) -> tuple[float, bool] | None:
