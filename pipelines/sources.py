@@ -532,6 +532,12 @@ SHORT_UNITS: dict[str, dict[str, str]] = {
 # A line above the table that states the unit of every money column without one in its header.
 UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
 
+# A note below the table stating the unit (注：本表金额单位为亿元): the table's unit, as a line above it would be.
+NOTE_UNIT_PATTERN = (
+    r"^\s*(?:注|说明|备注)[^单]{0,40}?(?:金额)?单位\s*(?:均为|为|是)?\s*[:：]?\s*"
+    r"(百万元|千元|万元|亿元|元|万人|人|百万|千|万|亿)(?:[^\u4e00-\u9fff]|$)"  # (no look-ahead in Polars' regex)
+)
+
 
 def full_unit(unit: str | None, column_unit: str | None) -> str | None:
     """``unit`` as the unit of ``column_unit``'s family it abbreviates (万 for a 万元 column is 万元), else as is."""

@@ -571,3 +571,42 @@ def test_a_quote_breaking_a_csv_is_refused_naming_its_line(warehouse, tmp_path, 
     assert e.value.reason == reason
     (message,) = warehouse.execute("SELECT message FROM raw.ingested_files WHERE file_name = ?", [path.name]).fetchone()
     assert message == reason
+
+
+# ------------------------------------------------------------------ a unit stated in a note below the table
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_unit_stated_in_a_note_below_the_table_converts_the_amounts(warehouse, tmp_path, big):
+    # 注：本表金额单位为亿元 under a bare 质押金额: 5 (亿元) loaded as 5 万元 — 2.5 万元 per registration and 0.5 per
+    # pledged patent pass the plausibility rules — 10,000 times too small, silently.
+    header = HEADER_ZH.replace("(万元)", "")
+    filler = [line.replace(",500,", ",0.05,") for line in _filler(big)]
+    note = "注：1.本表金额单位为亿元；2.数据截至月底。" + ",,,,,,," * big  # a spreadsheet's CSV pads the line
+    path = _write(
+        tmp_path / "pledge_2025.csv", "\n".join([header, "440300,2025-03,2,5,10,2,1,1", *filler, note]) + "\n"
+    )
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    how = [h for name, h in contract_sql.READ_LOG[logged:] if name == path.name]
+    assert how == (["reader: a unit stated in a note below the table"] if big else []) + ["frame"]
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert "converted amount_10k_yuan from 亿元 (单位：亿元 in a note below the table) (x10000)" in r.notes
+    assert warehouse.execute("SELECT amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 2").fetchall() == [
+        (50000.0,)
+    ]
+    assert warehouse.execute(
+        "SELECT reason FROM raw.rejected_rows WHERE row_number = ?", [3 + len(filler)]
+    ).fetchall() == [("note below the table, not a record: '注：1.本表金额单位为亿元；2.数据截至月底。'",)]
+
+
+def test_a_note_below_the_table_stating_another_unit_than_the_header_refuses_the_file(warehouse, tmp_path):
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [HEADER_ZH.split(","), ["440300", "2025-03", 2, 5, 10, 2, 1, 1], ["注：金额单位：亿元"]],
+    )
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert e.value.reason == (
+        "unit conflict: header '质押金额(万元)' says 万元 but the note below the table says 单位：亿元"
+    )

@@ -44,6 +44,7 @@ from pipelines.ingest.readers import (
     _sniff,
     context_year,
     flag_repeated_headers,
+    note_unit,
     unit_line,
 )
 from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, SCIENTIFIC_TEXT, map_columns
@@ -91,6 +92,7 @@ class Layout:
     delimiter: str = ","
     unit_line: str | None = None
     context_year: int | None = None
+    unit_note: bool = False  # unit_line is stated by a note below the table (a frame's RawFrame.unit_note)
     scan_columns: list[str] = field(default_factory=list)  # SQL expression of each file column
     # Parquet: each column's DuckDB type, and how its value is written as text (as the Polars reader writes
     # it) — only for the rows whose text is needed: the refused ones, and columns typed unlike the contract.
@@ -239,6 +241,7 @@ def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
         first_row=0,
         unit_line=raw.unit_line,
         context_year=raw.context_year,
+        unit_note=raw.unit_note,
         scan_columns=[ident(h) for h in headers],
         encoding=raw.encoding,
         flags=flags,
@@ -726,7 +729,12 @@ def _run_stage(con, source, layout, scan_from, expected, partition, today, valid
                 if layout.kind != "frame" and "__repeated_header" in flag_repeated_headers(df, source).columns:
                     # the rows under a reordered header passed as they were read: the reader judges the file
                     raise NotScannable("a header repeated inside the table")
-                suspect = RawFrame(df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year)
+                if layout.kind != "frame" and layout.unit_line is None and note_unit(df) is not None:
+                    # the rows above it passed in the header's unit: the reader reads the file in the note's
+                    raise NotScannable("a unit stated in a note below the table")
+                suspect = RawFrame(
+                    df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year, layout.unit_note
+                )
             con.execute(f"DROP TABLE {REST}")
         if n_good + n_rest == 0:
             raise NotScannable("no data rows")

@@ -27,6 +27,7 @@ import polars as pl
 from pipelines.sources import (
     COUNT_UNITS,
     INSTRUCTION_SHEET_PATTERN,
+    NOTE_UNIT_PATTERN,
     SHORT_UNITS,
     UNIT_FAMILIES,
     UNIT_LINE_PATTERN,
@@ -75,6 +76,7 @@ class RawFrame:
     # the data year the file states outside its rows (a 2025年 title line, a 2025年12月 in the file name): completes
     # month cells written without a year (12月)
     context_year: int | None = None
+    unit_note: bool = False  # unit_line is stated by a note below the table (注：金额单位为亿元), not above it
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -378,6 +380,23 @@ def unit_line(rows: list[list]) -> str | None:
             m = re.search(UNIT_LINE_PATTERN, unicodedata.normalize("NFKC", str(cell)))
             if m:
                 return m.group(1)
+    return None
+
+
+def note_unit(df: pl.DataFrame) -> str | None:
+    """The unit a note below the table states (注：本表金额单位为亿元, in one of the first two columns), if any. Left
+    unread, a bare 质押金额 over 亿元 figures loaded them as 万元, 10,000 times too small, whenever the plausibility
+    rules let them pass."""
+    for c in [c for c in df.columns if not c.startswith("__")][:2]:
+        if df.schema[c] != pl.Utf8 or not df.select(pl.col(c).str.contains("单位", literal=True).any()).item():
+            continue
+        found = (
+            df.select(pl.col(c).str.normalize("NFKC").str.extract(NOTE_UNIT_PATTERN, 1).drop_nulls().unique())
+            .to_series()
+            .to_list()
+        )
+        if found:
+            return found[0]
     return None
 
 
@@ -809,6 +828,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
     notes: list[str] = []
     unmappable: list[str] = []
     units: dict[str, str | None] = {}
+    units_below: dict[str, bool] = {}  # sheets whose unit a note below the table states
     canonical_header: dict[tuple, str] = {}  # (column, factor, percent) -> header text used for it
     scaled: dict[str, float] = {}
     titles: list[list] = []
@@ -936,6 +956,8 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         df = df.with_columns(
             pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
         )
+        if units[name] is None and (below := note_unit(df)) is not None:
+            units[name], units_below[name] = below, True
         df = flag_repeated_headers(_drop_blank_rows(df), source, units[name])
         df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
         if month_note:
@@ -983,7 +1005,15 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             notes.append("skipped sheet(s): " + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped))
     for hd, f in scaled.items():
         notes.append(f"column {hd}: number format shows the stored value x{f:g}; read as shown")
-    return RawFrame(body, kind, notes, sheets, stated.pop() if stated else None, context_year(titles, path))
+    return RawFrame(
+        body,
+        kind,
+        notes,
+        sheets,
+        stated.pop() if stated else None,
+        context_year(titles, path),
+        unit_note=any(units_below.values()),
+    )
 
 
 def _read_decimal_months(
@@ -1344,7 +1374,10 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    df = flag_repeated_headers(_drop_blank_rows(df), source, unit_line(rows[:h]))
+    unit, below = unit_line(rows[:h]), False
+    if unit is None and (unit := note_unit(df)) is not None:
+        below = True
+    df = flag_repeated_headers(_drop_blank_rows(df), source, unit)
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -1362,7 +1395,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     df, month_note = _month_from_sheet_name(df, source, None, rows[:h], path)
     if month_note:
         notes.append(month_note)
-    return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
+    return RawFrame(df, encoding, notes, [], unit, context_year(rows[:h], path), unit_note=below)
 
 
 def _quote_fault(text: str, delimiter: str) -> str | None:

@@ -187,18 +187,21 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         if m.percent:
             percent.add(target)
         line = full_unit(raw.unit_line, c.unit)
+        where = "in a note below the table" if raw.unit_note else "above the table"
         family = next((f for f in UNIT_FAMILIES.values() if c.unit in f), ()) if c.unit else ()
         if line and line in family:
             if m.unit is None:
                 factor = UNIT_SCALES[line] / UNIT_SCALES[c.unit]
                 if factor != 1:
                     factors[target] = factor
-                    notes.append(f"converted {target} from {line} (单位：{line} above the table) (x{factor:g})")
+                    notes.append(f"converted {target} from {line} (单位：{line} {where}) (x{factor:g})")
                 continue
             if m.unit in family and m.unit != line:
                 raise IngestError(
                     file_name,
-                    f"unit conflict: header '{col}' says {m.unit} but the line above the table says 单位：{line}",
+                    f"unit conflict: header '{col}' says {m.unit} but the "
+                    + ("note below the table" if raw.unit_note else "line above the table")
+                    + f" says 单位：{line}",
                 )
         if m.factor:
             factors[target] = m.factor
