@@ -8,7 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from test_ingest_loaders import HEADER_ZH, PLEDGE, TODAY, _write
+from test_ingest_loaders import HEADER_ZH, PLEDGE, TODAY, _accounting, _write
 from test_ingest_loaders import scan_filler as _filler
 
 from pipelines.ingest import contract_sql
@@ -610,3 +610,31 @@ def test_a_note_below_the_table_stating_another_unit_than_the_header_refuses_the
     assert e.value.reason == (
         "unit conflict: header '质押金额(万元)' says 万元 but the note below the table says 单位：亿元"
     )
+
+
+# ------------------------------------------------------------------ a template numbered in advance
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_the_empty_numbered_rows_of_a_template_are_layout_not_records(warehouse, tmp_path, big):
+    # 序号 1–8 printed down the form, two cities filled in: rows 4–9 were each refused with eight "missing value"
+    # reasons, burying the file's real faults. A row with a city's name but no figures is still judged.
+    lines = ["序号,地市," + HEADER_ZH, "1,深圳,440300,2025-03,12,100,10,2,8,3", "2,广州,440100,2025-03,8,200,5,1,6,2"]
+    lines += [f"{i},,,,,,,,," for i in range(3, 8)] + ["8,珠海,,,,,,,,"]
+    filler = ["0,北京," + line for line in _filler(big)]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + filler) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert "skipped 5 empty row(s) holding only a row number (序号)" in r.notes
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 3 + len(filler)
+    assert _accounting(warehouse, path.name) == (r.rows_read, r.rows_loaded, r.rows_rejected)
+    assert sorted(k for k in _rejected(warehouse) if k < 10) == [9]
+    assert _loaded(warehouse, "city_code")[:2] == [("440300",), ("440100",)]
+
+
+def test_the_empty_numbered_rows_of_a_workbook_template_are_layout(warehouse, tmp_path):
+    rows = [["序号", *HEADER_ZH.split(",")], [1, "440300", "2025-03", 12, 100, 10, 2, 8, 3]]
+    rows += [[i] for i in range(2, 51)]
+    path = _workbook(tmp_path / "质押_2025.xlsx", rows)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    assert "skipped 49 empty row(s) holding only a row number (序号)" in r.notes

@@ -467,7 +467,7 @@ def _ingest_staged(
     pass join the others; repeated keys are found among this file's rows; then quarantine and ledger, and COMMIT.
     Rows whose key was loaded from another file (corrections, duplicates) and history rules take the frame path,
     which needs the good rows in hand. Any failure rolls the whole file back before it is recorded."""
-    from pipelines.ingest.readers import _drop_blank_rows
+    from pipelines.ingest.readers import _drop_blank_rows, drop_numbered_blank_rows, numbered_rows_note
 
     notes = list(staged.layout.notes)
     typed = staged.typed
@@ -482,7 +482,9 @@ def _ingest_staged(
         if staged.suspect is not None:
             suspect = staged.suspect
             if staged.layout.kind == "csv":
-                suspect.df = _drop_blank_rows(suspect.df)
+                suspect.df, numbered = drop_numbered_blank_rows(_drop_blank_rows(suspect.df), source)
+                if numbered:  # as the Polars reader drops them (rows read are the same on both paths)
+                    notes.append(numbered_rows_note(numbered))
             checked = validate(
                 suspect, source, path.name, partition=partition, today=today, valid_codes=codes, population=population
             )

@@ -958,7 +958,10 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         )
         if units[name] is None and (below := note_unit(df)) is not None:
             units[name], units_below[name] = below, True
-        df = flag_repeated_headers(_drop_blank_rows(df), source, units[name])
+        df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
+        if numbered:
+            notes.append(numbered_rows_note(numbered, name if len(wb.worksheets) > 1 else None))
+        df = flag_repeated_headers(df, source, units[name])
         df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
         if month_note:
             notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
@@ -1377,7 +1380,10 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     unit, below = unit_line(rows[:h]), False
     if unit is None and (unit := note_unit(df)) is not None:
         below = True
-    df = flag_repeated_headers(_drop_blank_rows(df), source, unit)
+    df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
+    if numbered:
+        notes.append(numbered_rows_note(numbered))
+    df = flag_repeated_headers(df, source, unit)
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -1548,6 +1554,32 @@ def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     if not candidates.any():
         return df
     return df.filter(~(blank[0] & pl.all_horizontal(blank[1:] or [pl.lit(True)])))
+
+
+def drop_numbered_blank_rows(df: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, int]:
+    """(frame, rows dropped) without the rows of a template numbered in advance: every contract cell empty and the
+    other cells only row numbers (序号 1–50 printed down a form the office filled for ten cities). Each was refused
+    with a "missing value" for every column, burying the file's real faults among dozens of such rows. A row with
+    anything else (a city's name, a remark) stays and is judged."""
+    cols = [c for c in df.columns if not c.startswith("__")]
+    own = {c: _safe_match(c.split("__dup")[0], source) for c in cols}
+    contract, other = [c for c in cols if own[c]], [c for c in cols if not own[c]]
+    if df.height == 0 or not contract or not other:
+        return df, 0
+
+    def empty(c: str) -> pl.Expr:
+        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
+
+    numbered = pl.all_horizontal([empty(c) for c in contract]) & pl.all_horizontal(
+        [empty(c) | pl.col(c).str.strip_chars().str.contains(r"^\d{1,6}$") for c in other]
+    )
+    mask = df.select(numbered.alias("__m"))["__m"]
+    n = int(mask.sum())
+    return (df.filter(~mask), n) if n else (df, 0)
+
+
+def numbered_rows_note(n: int, sheet: str | None = None) -> str:
+    return f"skipped {n} empty row(s) holding only a row number (序号)" + (f" (sheet {sheet})" if sheet else "")
 
 
 def _polars_csv(data, skip: int, *, ragged: bool, separator: str = ",") -> pl.DataFrame:
