@@ -529,6 +529,8 @@ SHORT_UNITS: dict[str, dict[str, str]] = {
     "万": {"money": "万元", "people": "万人"},
     "亿": {"money": "亿元"},
 }
+# Words a count cell may carry after its number (12笔, 50人, 3学时): what is counted, not a scale.
+COUNT_WORDS_IN_CELLS = ("笔", "件", "个", "家", "户", "人次", "人", "次", "项", "场次", "场", "学时", "课时", "小时")
 # A line above the table that states the unit of every money column without one in its header.
 UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
 

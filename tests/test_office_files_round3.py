@@ -638,3 +638,54 @@ def test_the_empty_numbered_rows_of_a_workbook_template_are_layout(warehouse, tm
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
     assert "skipped 49 empty row(s) holding only a row number (序号)" in r.notes
+
+
+# ------------------------------------------------------------------ units written in the cells
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_figure_written_with_its_unit_in_the_cell_is_read_in_that_unit(warehouse, tmp_path, big):
+    # 12笔, 100万元, 1.2亿 typed into the cells refused every such row as "not a number". A count's word is dropped;
+    # a money unit converts the cell by itself (1.2亿 is 12,000 万元 under any header); a unit of another kind
+    # (美元) or a word that is no count (8天) stays refused.
+    lines = [
+        HEADER_ZH,
+        "440300,2025-01,12笔,100万元,10件,2件,8家,3家",
+        "440100,2025-01,8,1.2亿,5,1,6,2",
+        '330100,2025-01,8,"1,200,000元",5,1,6,2',
+        "320500,2025-01,8,100美元,5,1,6,2",
+        "310100,2025-01,8天,100,5,1,6,2",
+    ]
+    path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + _filler(big)) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert "read 3 cell(s) of amount_10k_yuan written with their unit (100万元, 1.2亿) in that unit" in r.notes
+    assert warehouse.execute(
+        "SELECT city_code, registrations, amount_10k_yuan, enterprises_served FROM raw.pledge_loans "
+        "WHERE _row_number < 7 ORDER BY _row_number"
+    ).fetchall() == [("440300", 12, 100.0, 8), ("440100", 8, 12000.0, 6), ("330100", 8, 120.0, 6)]
+    assert {k: v for k, v in _rejected(warehouse).items() if k < 7} == {
+        5: "not a number in amount_10k_yuan: '100美元'",
+        6: "not a number in registrations: '8天'",
+    }
+
+
+def test_a_number_format_showing_the_unit_reads_the_cell_in_that_unit(warehouse, tmp_path):
+    # Cells formatted 0.00"亿元" under a bare 质押金额 show 5.00亿元; the stored 5 loaded as 5 万元 (2.5 万元 per
+    # registration passes the plausibility rules), silently.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER_ZH.replace("(万元)", "").split(","))
+    ws.append(["440300", "2025-03", 2, 5, 10, 2, 1, 1])
+    ws["D2"].number_format = '0.00"亿元"'
+    ws.append(["440100", "2025-03", 2, 500, 10, 2, 1, 1])
+    ws["C3"].number_format = '0"笔"'
+    ws["D3"].number_format = '#,##0.00"万元"'
+    path = tmp_path / "质押_2025.xlsx"
+    wb.save(path)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (2, 0)
+    assert _loaded(warehouse, "city_code, registrations, amount_10k_yuan") == [
+        ("440300", 2, 50000.0),
+        ("440100", 2, 500.0),
+    ]

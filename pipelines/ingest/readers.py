@@ -545,6 +545,20 @@ def display_factor(fmt: str | None) -> float:
     return factor
 
 
+@lru_cache(maxsize=512)
+def _format_unit(fmt: str | None) -> str:
+    """The unit a number format writes after the number (0.00"亿元", #,##0"笔"), or "". The cell shows 1.50亿元: read
+    without it, 1.5 under a bare 质押金额 loaded as 1.5 万元, silently. Kept on the text, the rules read the cell in
+    its own unit (validate). (A scaling format, 0!.0000"万", is read as shown by display_factor instead.)"""
+    if not fmt or '"' not in fmt:
+        return ""
+    section = fmt.split(";")[0]
+    if "%" in _LITERAL.sub("", section):
+        return ""
+    literal = "".join(m.group(0).strip('"') for m in _LITERAL.finditer(section) if m.group(0).startswith('"')).strip()
+    return literal if literal in {*UNIT_SCALES, *SHORT_UNITS, *COUNT_UNITS} else ""
+
+
 def _decimals_shown(fmt: str | None) -> int | None:
     """Decimal places a number format shows (0.00 -> 2); None for General (as many as the number has)."""
     if not fmt or fmt == "General":
@@ -581,13 +595,16 @@ def _xlsx_text(cell) -> tuple[str | None, float]:
     if isinstance(v, time):
         return v.isoformat(), 1.0
     if isinstance(v, (int, float)):
-        f = display_factor(getattr(cell, "number_format", None))
+        fmt = getattr(cell, "number_format", None)
+        f = display_factor(fmt)
         if f != 1.0:
             v = v * f
             v = round(v, 10)
         if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-            return str(int(v)), f
-        return (repr(v) if isinstance(v, float) else str(v)), f
+            text = str(int(v))
+        else:
+            text = repr(v) if isinstance(v, float) else str(v)
+        return text + (_format_unit(fmt) if f == 1.0 else ""), f
     text = str(v)
     if "_x" in text:
         # OOXML escapes control characters in strings (_x000D_ for the CR of an Alt+Enter line break)

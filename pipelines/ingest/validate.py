@@ -25,8 +25,10 @@ from pipelines.ingest.readers import (
     normalise_header,
 )
 from pipelines.sources import (
+    COUNT_WORDS_IN_CELLS,
     EXCEL_ERRORS,
     NATIONAL_CODES,
+    SHORT_UNITS,
     TOTAL_LABEL_CHARS,
     TOTAL_LABEL_PATTERN,
     UNIT_FAMILIES,
@@ -711,6 +713,34 @@ def validate(
             pl.when(is_err).then(None).otherwise(_txt(c)).alias(_TXT + c),
         )
 
+    # A unit written in a number cell (100万元, 1.2亿, 12笔, 3学时; a workbook's format '0.00"亿元"' shows it too): a
+    # count's word is dropped; a unit of the column's family converts that cell by its own unit, whatever the
+    # header says (1.2亿 is 12000 万元 under any header). Another unit leaves the cell unread: "not a number".
+    for c in source.columns:
+        if c.dtype not in ("int", "float") or _percent_column(source, c):
+            continue
+        t = _txt(c.name)
+        if not work.select(t.str.contains(r"\d\s*[^\x00-\x7F]+$").any()).item():
+            continue
+        if c.unit is None:
+            words = "|".join(COUNT_WORDS_IN_CELLS)
+            work = work.with_columns(t.str.replace(rf"^(.*\d)\s*(?:{words})$", "${1}").alias(_TXT + c.name))
+            continue
+        family = next(f for f in UNIT_FAMILIES.values() if c.unit in f)
+        spelled = {u: u for u in family} | {s_: full_unit(s_, c.unit) for s_ in SHORT_UNITS}
+        spelled = {k: v for k, v in spelled.items() if v in family}
+        pattern = r"^(.*\d)\s*(" + "|".join(sorted(spelled, key=len, reverse=True)) + r")$"
+        header_scale = (factors.get(c.name) or 1.0) * UNIT_SCALES[c.unit]
+        ratio = t.str.extract(pattern, 2).replace_strict(
+            {k: UNIT_SCALES[v] / header_scale for k, v in spelled.items()}, default=None, return_dtype=pl.Float64
+        )
+        number = _number(t.str.extract(pattern, 1).str.strip_chars())
+        converted = pl.when(ratio.is_not_null() & number.is_not_null()).then((number * ratio).round(9).cast(pl.Utf8))
+        n = work.select(converted.is_not_null().sum()).item()
+        if n:
+            notes.append(f"read {n} cell(s) of {c.name} written with their unit (100万元, 1.2亿) in that unit")
+            work = work.with_columns(pl.coalesce(converted, t).alias(_TXT + c.name))
+
     # A dash, a slash or 无 in a number cell is how offices write "no figure" (统计表: —, -, /, 无, 暂无). It is no
     # number and never 0: in an optional column the cell is empty (noted); in a required one the row is refused
     # saying what the cell holds, not as "not a number".
@@ -894,6 +924,11 @@ def _city_level_total(source: Source) -> pl.Expr:
         if c.city_level
     ]
     return pl.coalesce(exprs) if exprs else pl.lit(None, pl.Utf8)
+
+
+def _percent_column(source: Source, c: Column) -> bool:
+    """A share column (per cent spellings are read by `_shares`, not as units)."""
+    return c.ratio or bool(source.ratio_by_indicator and c.name in source.ratio_by_indicator[1])
 
 
 def _shares(work: pl.DataFrame, source: Source, pct_cols: list[str]) -> tuple[pl.DataFrame, list[Check]]:
