@@ -689,3 +689,24 @@ def test_a_number_format_showing_the_unit_reads_the_cell_in_that_unit(warehouse,
         ("440300", 2, 50000.0),
         ("440100", 2, 500.0),
     ]
+
+
+@pytest.mark.parametrize(("second", "refused"), [("单位：万", False), ("单位：亿", True)])
+def test_sheets_stating_wan_and_wanyuan_state_one_unit(warehouse, tmp_path, second, refused):
+    # 单位：万元 on one sheet and 单位：万 on the next are the same unit; 单位：亿 is another.
+    wb = openpyxl.Workbook()
+    for k, (title, line) in enumerate([("1月", "单位：万元"), ("2月", second)]):
+        ws = wb.active if k == 0 else wb.create_sheet()
+        ws.title = title
+        ws.append([line])
+        ws.append(HEADER_ZH.replace("(万元)", "").split(","))
+        ws.append(["440300", f"2025-0{k + 1}", 12, 100, 10, 2, 8, 3])
+    path = tmp_path / "质押_2025.xlsx"
+    wb.save(path)
+    if refused:
+        with pytest.raises(IngestError, match="sheets state different units"):
+            ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+        return
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (2, 0)
+    assert _loaded(warehouse, "amount_10k_yuan") == [(100.0,), (100.0,)]

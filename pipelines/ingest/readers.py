@@ -1009,6 +1009,10 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             path.name, "workbook has no data sheet (" + ", ".join(f"{s['sheet']}: {s['status']}" for s in sheets) + ")"
         )
     stated = {u for u in units.values() if u}
+    meant = [set(SHORT_UNITS[u].values()) if u in SHORT_UNITS else {u} for u in stated]
+    if len(stated) > 1 and set.intersection(*meant):
+        # 单位：万 on one sheet and 单位：万元 on another are one unit (万 abbreviates 万元 or 万人): the spelled one
+        stated = {next(u for u in stated if u not in SHORT_UNITS)}
     if len(stated) > 1:
         raise IngestError(
             path.name,
