@@ -40,6 +40,10 @@ class Column:
     # A code column that must hold a city-level unit: a province (xx0000) or national (000000/100000) code
     # there is a total row, not a region.
     city_level: bool = False
+    # Headers of a column that names the unit instead of giving its code (地市: 深圳市, 深圳): when the code column
+    # is missing, its names are read as codes through the administrative divisions (raw.cities: full or short
+    # name); a name that is no unit, or more than one, refuses its row.
+    name_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ class Source:
     # value columns holding the period's own figure (the month's flow): under a group title saying 累计 (本年累计,
     # 1-3月累计) a header holds a running total, not the period's value (readers.find_header refuses or leaves it).
     period_columns: tuple[str, ...] = ()
+    # The code column whose county-level codes add up into their prefecture's figures (int_pledge__unit_year sums
+    # a unit's records by code[:4] || '00'). A prefecture's own row whose every figure is the sum of the rows of
+    # units inside it for the same period (the same month) is their total row: loaded, it counts them twice.
+    parts_add_up: str | None = None
 
     @property
     def partitioned(self) -> bool:
@@ -135,6 +143,9 @@ UNIT_LEVELS = (
     "county_level_city",
     "municipal_district",
 )
+
+# The headers of a column of city names a provincial office writes instead of the cities' codes.
+CITY_NAME_HEADERS = ("城市", "地市", "城市名称", "地区", "市州", "设区市", "单位", "单位名称", "地市名称")
 
 _TEXT = 200  # longest free text we accept in a name cell; longer is a data error, not a name
 
@@ -322,7 +333,14 @@ PLEDGE_LOANS = Source(
     partition_date="month",
     no_future=("month",),
     columns=(
-        Column("city_code", "str", aliases=("城市代码", "行政区划代码"), region_code=True, city_level=True),
+        Column(
+            "city_code",
+            "str",
+            aliases=("城市代码", "行政区划代码"),
+            region_code=True,
+            city_level=True,
+            name_headers=CITY_NAME_HEADERS,
+        ),
         Column("month", "date", aliases=("月份", "统计月份")),
         Column("registrations", "int", aliases=("登记笔数", "质押登记笔数"), max_value=100_000, **_NONNEG),
         Column(
@@ -361,6 +379,7 @@ PLEDGE_LOANS = Source(
         ),
     ),
     history_rules=(HistoryRule("pledge_amount_jump", "amount_10k_yuan", "city_code", "month"),),
+    parts_add_up="city_code",
     period_columns=(
         "registrations",
         "amount_10k_yuan",
@@ -381,7 +400,7 @@ ENFORCEMENT_CASES = Source(
     no_future=("filed_date", "closed_date"),
     columns=(
         Column("case_id", "str", aliases=("案件编号", "案号", "立案编号"), max_length=40, identifier=True),
-        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("city_code", "str", aliases=("城市代码",), region_code=True, name_headers=CITY_NAME_HEADERS),
         Column("case_type", "str", aliases=("案件类型",), allowed=CASE_TYPES),
         Column("filed_date", "date", aliases=("立案日期",)),
         Column("closed_date", "date", required=False, aliases=("结案日期",)),
@@ -399,7 +418,7 @@ TRAINING_EVENTS = Source(
     no_future=("event_date",),
     columns=(
         Column("event_id", "str", aliases=("活动编号",), max_length=40, identifier=True),
-        Column("city_code", "str", aliases=("城市代码",), region_code=True),
+        Column("city_code", "str", aliases=("城市代码",), region_code=True, name_headers=CITY_NAME_HEADERS),
         Column("event_date", "date", aliases=("日期", "培训日期")),
         Column("audience", "str", aliases=("对象", "培训对象"), allowed=AUDIENCES),
         Column("participants", "int", aliases=("参训人数",), min_value=1, max_value=100_000),
@@ -482,6 +501,7 @@ def create_table_sql(source: Source) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # How offices draw their tables: the spellings the readers accept and the rows and cells they refuse.
+
 # (docs/contracts.md lists every one; thresholds live in dbt_project/seeds/ingest_plausibility.csv.)
 
 # Units of one family convert into each other by their scale (1 = the family's base unit).
@@ -501,11 +521,40 @@ UNIT_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 # Units that may stand in brackets after a count header (登记笔数(笔)): they say what is counted, not a scale.
 COUNT_UNITS = ("笔", "件", "个", "家", "户", "人", "次", "人次", "项", "场", "场次", "小时", "学时", "h", "天", "年")
+# A unit written without its noun (质押金额（万）, 质押金额/亿, 单位：亿) abbreviates the unit of the column's own family:
+# 亿 over an amount is 亿元, 万 over residents 万人. Unknown, 单位：亿 was no unit line: 亿元 figures loaded as 万元.
+SHORT_UNITS: dict[str, dict[str, str]] = {
+    "百万": {"money": "百万元"},
+    "千": {"money": "千元"},
+    "万": {"money": "万元", "people": "万人"},
+    "亿": {"money": "亿元"},
+}
+# Words a count cell may carry after its number (12笔, 50人, 3学时): what is counted, not a scale.
+COUNT_WORDS_IN_CELLS = ("笔", "件", "个", "家", "户", "人次", "人", "次", "项", "场次", "场", "学时", "课时", "小时")
 # A line above the table that states the unit of every money column without one in its header.
-UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人)"
+UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
+
+# A note below the table stating the unit (注：本表金额单位为亿元): the table's unit, as a line above it would be.
+NOTE_UNIT_PATTERN = (
+    r"^\s*(?:注|说明|备注)[^单]{0,40}?(?:金额)?单位\s*(?:均为|为|是)?\s*[:：]?\s*"
+    r"(百万元|千元|万元|亿元|元|万人|人|百万|千|万|亿)(?:[^\u4e00-\u9fff]|$)"  # (no look-ahead in Polars' regex)
+)
+
+
+def full_unit(unit: str | None, column_unit: str | None) -> str | None:
+    """``unit`` as the unit of ``column_unit``'s family it abbreviates (万 for a 万元 column is 万元), else as is."""
+    family = next((name for name, units in UNIT_FAMILIES.items() if column_unit in units), None)
+    return SHORT_UNITS.get(unit or "", {}).get(family or "", unit)
+
 
 # Rows that sum other rows. A label cell like these, or a province/national code in a city-level column.
-TOTAL_LABEL_PATTERN = r"^.{0,16}?(?:合计|小计|总计)(?:[:：()（）]|$)"
+# 汇总 labels a total only alone or after a whole area (全省汇总, 深圳市汇总): 专利汇总 may be a title.
+TOTAL_LABEL_PATTERN = (
+    r"^.{0,16}?(?:合计|小计|总计)(?:[:：()（）]|$)"
+    r"|^(?:全省|全市|全区|全县|全国|本省|本市|各市|各地|[\u4e00-\u9fff]{1,8}?[省市区县盟州])?汇总(?:[:：()（）]|$)"
+)
+# Characters every total label holds (a column without any is not searched cell by cell).
+TOTAL_LABEL_CHARS = ("计", "汇总")
 NATIONAL_CODES = ("000000", "100000")
 
 # Excel error values (a formula that failed): the cell has no value; the row is quarantined, never nulled.
@@ -529,7 +578,11 @@ EXCEL_ERRORS = (
 
 # Workbook sheets that explain how to fill the form: skipped by name. Every other sheet is read, or the file
 # is refused naming the sheets that cannot be mapped.
-INSTRUCTION_SHEET_PATTERN = r"(填报说明|填表说明|填写说明|说明|指标解释|指标说明|目录|封面|readme|instructions?|notes?)"
+# (填报要求, 填表须知, 统计口径, 注意事项, 填报指引, 备注: what templates name that sheet besides 说明.)
+INSTRUCTION_SHEET_PATTERN = (
+    r"(填报说明|填表说明|填写说明|说明|指标解释|指标说明|目录|封面|填报要求|填表要求|报送要求|须知|口径|注意事项|指引|备注"
+    r"|readme|instructions?|notes?)"
+)
 
 # A year in a file name followed by one of these words is when the file was sent, not what it holds.
 SENDING_WORDS = r"(?:报送|上报|填报|报出|提交|发送|印发|收到|报)"

@@ -44,10 +44,11 @@ from pipelines.ingest.readers import (
     _sniff,
     context_year,
     flag_repeated_headers,
+    note_unit,
     unit_line,
 )
 from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, SCIENTIFIC_TEXT, map_columns
-from pipelines.sources import NATIONAL_CODES, Column, Source, plausibility_thresholds
+from pipelines.sources import NATIONAL_CODES, TOTAL_LABEL_CHARS, Column, Source, plausibility_thresholds
 
 REST = "__ingest_rest"  # the rows of a scan that did not load straight away (refused, blank)
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -91,6 +92,7 @@ class Layout:
     delimiter: str = ","
     unit_line: str | None = None
     context_year: int | None = None
+    unit_note: bool = False  # unit_line is stated by a note below the table (a frame's RawFrame.unit_note)
     scan_columns: list[str] = field(default_factory=list)  # SQL expression of each file column
     # Parquet: each column's DuckDB type, and how its value is written as text (as the Polars reader writes
     # it) — only for the rows whose text is needed: the refused ones, and columns typed unlike the contract.
@@ -239,6 +241,7 @@ def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
         first_row=0,
         unit_line=raw.unit_line,
         context_year=raw.context_year,
+        unit_note=raw.unit_note,
         scan_columns=[ident(h) for h in headers],
         encoding=raw.encoding,
         flags=flags,
@@ -256,6 +259,8 @@ def _map(raw: RawFrame, source: Source, file_name: str):
     }
     if pct & set(mapped.renames.values()):
         raise NotScannable("share columns (per cent spellings are read by the Polars path)")
+    if mapped.by_name:
+        raise NotScannable("unit names instead of codes (read through the administrative divisions by the Polars path)")
     return mapped
 
 
@@ -346,7 +351,7 @@ def compile_stage(
         return c.dtype == "str" and not (c.allowed or c.region_code or c.identifier or c.name.endswith("_code"))
 
     label_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__") and free(h)]
-    ok += [f"coalesce(NOT contains({c}, '计'), true)" for c in label_cols]
+    ok += [f"coalesce(NOT contains({c}, {lit(t)}), true)" for c in label_cols for t in TOTAL_LABEL_CHARS]
     first = [h for h in layout.headers if not h.startswith("__")][:2]
     ok += [f"coalesce(NOT regexp_matches(__c{pos[h]}, {lit(_NOTE_ROW)}), true)" for h in first if free(h)]
     for c in source.columns:
@@ -391,7 +396,8 @@ def compile_stage(
 # What a cell the SQL passes may look like, per kind of column. Anything else (white space or a control character
 # at either end, full-width characters, Chinese enumeration words, other date or number spellings, a formula or
 # an Excel error) is left to the Polars rules, which read every spelling and name every refusal.
-_NOT_FIRST = r"\x00-\x20=+@#\-"  # blank, control, formula-like (=, +, @, -) or an Excel error (#N/A)
+# blank, control, formula-like (=, +, @, -), an Excel error (#N/A) or Excel's text mark (' before a code)
+_NOT_FIRST = r"\x00-\x20=+@#\-'"
 _U = r"\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"  # Unicode spaces
 FREE_TEXT_RE = rf"(?s)[^{_NOT_FIRST}{_U}](?:.*[^\x00-\x20{_U}])?"
 ASCII_TOKEN_RE = rf"[^{_NOT_FIRST}\x7f-\x{{10FFFF}}](?:[^\x00-\x1f\x7f-\x{{10FFFF}}]*[^\x00-\x20\x7f-\x{{10FFFF}}])?"
@@ -723,7 +729,12 @@ def _run_stage(con, source, layout, scan_from, expected, partition, today, valid
                 if layout.kind != "frame" and "__repeated_header" in flag_repeated_headers(df, source).columns:
                     # the rows under a reordered header passed as they were read: the reader judges the file
                     raise NotScannable("a header repeated inside the table")
-                suspect = RawFrame(df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year)
+                if layout.kind != "frame" and layout.unit_line is None and note_unit(df) is not None:
+                    # the rows above it passed in the header's unit: the reader reads the file in the note's
+                    raise NotScannable("a unit stated in a note below the table")
+                suspect = RawFrame(
+                    df, layout.encoding, [], layout.sheets, layout.unit_line, layout.context_year, layout.unit_note
+                )
             con.execute(f"DROP TABLE {REST}")
         if n_good + n_rest == 0:
             raise NotScannable("no data rows")

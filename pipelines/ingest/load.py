@@ -20,7 +20,7 @@ import polars as pl
 
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
-from pipelines.ingest.validate import repeated_key_reasons, same_value, validate
+from pipelines.ingest.validate import parts_and_totals, repeated_key_reasons, same_value, unit_names_of, validate
 from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
 
 LEDGER_DDL = """
@@ -249,6 +249,12 @@ def valid_region_codes(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(c for c in codes if c)
 
 
+def unit_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """Name -> code of the administrative divisions (validate.unit_names_of), for files naming their cities."""
+    rows = con.execute("SELECT city_code, city_name, city_name_short FROM raw.cities").fetchall()
+    return unit_names_of(rows)
+
+
 def record_sightings(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -412,9 +418,11 @@ def ingest_file(
             today=today,
             valid_codes=codes,
             population=_population(con, source),
+            unit_names=unit_names(con) if codes is not None else None,
         )
         result.rows_read, encoding = raw.df.height, raw.encoding
         del raw  # the all-text frame is not needed any more: free it before the load
+        _move_to_rejected(checked, source, parts_and_totals(checked.good, source, result.sheets))
         _check_history(con, source, checked, path.name)
         good, corrections = _drop_already_loaded(con, source, checked, path.name)
     except IngestError as e:
@@ -459,7 +467,7 @@ def _ingest_staged(
     pass join the others; repeated keys are found among this file's rows; then quarantine and ledger, and COMMIT.
     Rows whose key was loaded from another file (corrections, duplicates) and history rules take the frame path,
     which needs the good rows in hand. Any failure rolls the whole file back before it is recorded."""
-    from pipelines.ingest.readers import _drop_blank_rows
+    from pipelines.ingest.readers import _drop_blank_rows, drop_numbered_blank_rows, numbered_rows_note
 
     notes = list(staged.layout.notes)
     typed = staged.typed
@@ -474,7 +482,9 @@ def _ingest_staged(
         if staged.suspect is not None:
             suspect = staged.suspect
             if staged.layout.kind == "csv":
-                suspect.df = _drop_blank_rows(suspect.df)
+                suspect.df, numbered = drop_numbered_blank_rows(_drop_blank_rows(suspect.df), source)
+                if numbered:  # as the Polars reader drops them (rows read are the same on both paths)
+                    notes.append(numbered_rows_note(numbered))
             checked = validate(
                 suspect, source, path.name, partition=partition, today=today, valid_codes=codes, population=population
             )
@@ -517,7 +527,7 @@ def _ingest_staged(
                 ).fetchall()
             )
         good, corrections = None, []
-        if clash or source.history_rules:
+        if clash or source.history_rules or source.parts_add_up:
             # The frame path: the good rows in hand (files re-sending loaded keys, monthly pledge files); they
             # leave the table again and _write loads the ones that stay.
             from pipelines.ingest.validate import Validated
@@ -525,6 +535,7 @@ def _ingest_staged(
             rows = con.sql(f"{file_rows} ORDER BY {ROW_NUMBER}", params={"file": path.name}).pl()
             con.execute(f"DELETE FROM {table} WHERE _source_file = ?", [path.name])
             checked = Validated(good=rows, rejected=rejected, notes=notes)
+            _move_to_rejected(checked, source, parts_and_totals(rows, source, staged.layout.sheets))
             _check_history(con, source, checked, path.name)
             good, corrections = _drop_already_loaded(con, source, checked, path.name)
             rejected = checked.rejected

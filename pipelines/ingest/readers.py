@@ -27,10 +27,13 @@ import polars as pl
 from pipelines.sources import (
     COUNT_UNITS,
     INSTRUCTION_SHEET_PATTERN,
+    NOTE_UNIT_PATTERN,
+    SHORT_UNITS,
     UNIT_FAMILIES,
     UNIT_LINE_PATTERN,
     UNIT_SCALES,
     Source,
+    full_unit,
 )
 
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls")
@@ -73,6 +76,7 @@ class RawFrame:
     # the data year the file states outside its rows (a 2025年 title line, a 2025年12月 in the file name): completes
     # month cells written without a year (12月)
     context_year: int | None = None
+    unit_note: bool = False  # unit_line is stated by a note below the table (注：金额单位为亿元), not above it
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -90,7 +94,7 @@ INVISIBLE_CHARS = r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\
 # so every spelling converts exactly as the bracketed one does. Only a unit word after the separator counts (a
 # unit of UNIT_SCALES or COUNT_UNITS, per cent, or any …元 so that 金额/美元 is refused naming its currency): 城市/地区
 # or 登记 笔数 stay as written. Written for Python's re and Polars' regex alike (flag_repeated_headers uses it too).
-_UNIT_WORDS = sorted({*UNIT_SCALES, *COUNT_UNITS, "%", "百分比", "百分数"}, key=lambda u: (-len(u), u))
+_UNIT_WORDS = sorted({*UNIT_SCALES, *SHORT_UNITS, *COUNT_UNITS, "%", "百分比", "百分数"}, key=lambda u: (-len(u), u))
 UNIT_AFTER_SEPARATOR = (
     r"^(.*?[^\s/_])(?:\s*[/_]\s*|\s+)(?:(?:金额)?单位:?)?("
     + "|".join(re.escape(u) for u in _UNIT_WORDS)
@@ -189,6 +193,7 @@ def match_header(h, source: Source) -> HeaderMatch | None:
 
 def _unit_match(source: Source, column: str, unit: str, header: str) -> HeaderMatch:
     c = source.column(column)
+    unit = full_unit(unit, c.unit)
     if unit in ("%", "百分比", "百分数"):
         if _percent_capable(source, column):
             return HeaderMatch(column, percent=True, unit="%")
@@ -258,7 +263,7 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
 
 def _is_unit_row(row: list) -> bool:
     cells = [normalise_header(c).strip("()") for c in row if c not in (None, "") and str(c).strip()]
-    return bool(cells) and all(c in UNIT_SCALES or c in COUNT_UNITS or c == "%" for c in cells)
+    return bool(cells) and all(c in UNIT_SCALES or c in SHORT_UNITS or c in COUNT_UNITS or c == "%" for c in cells)
 
 
 def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, int, list]:
@@ -375,6 +380,23 @@ def unit_line(rows: list[list]) -> str | None:
             m = re.search(UNIT_LINE_PATTERN, unicodedata.normalize("NFKC", str(cell)))
             if m:
                 return m.group(1)
+    return None
+
+
+def note_unit(df: pl.DataFrame) -> str | None:
+    """The unit a note below the table states (注：本表金额单位为亿元, in one of the first two columns), if any. Left
+    unread, a bare 质押金额 over 亿元 figures loaded them as 万元, 10,000 times too small, whenever the plausibility
+    rules let them pass."""
+    for c in [c for c in df.columns if not c.startswith("__")][:2]:
+        if df.schema[c] != pl.Utf8 or not df.select(pl.col(c).str.contains("单位", literal=True).any()).item():
+            continue
+        found = (
+            df.select(pl.col(c).str.normalize("NFKC").str.extract(NOTE_UNIT_PATTERN, 1).drop_nulls().unique())
+            .to_series()
+            .to_list()
+        )
+        if found:
+            return found[0]
     return None
 
 
@@ -523,6 +545,20 @@ def display_factor(fmt: str | None) -> float:
     return factor
 
 
+@lru_cache(maxsize=512)
+def _format_unit(fmt: str | None) -> str:
+    """The unit a number format writes after the number (0.00"亿元", #,##0"笔"), or "". The cell shows 1.50亿元: read
+    without it, 1.5 under a bare 质押金额 loaded as 1.5 万元, silently. Kept on the text, the rules read the cell in
+    its own unit (validate). (A scaling format, 0!.0000"万", is read as shown by display_factor instead.)"""
+    if not fmt or '"' not in fmt:
+        return ""
+    section = fmt.split(";")[0]
+    if "%" in _LITERAL.sub("", section):
+        return ""
+    literal = "".join(m.group(0).strip('"') for m in _LITERAL.finditer(section) if m.group(0).startswith('"')).strip()
+    return literal if literal in {*UNIT_SCALES, *SHORT_UNITS, *COUNT_UNITS} else ""
+
+
 def _decimals_shown(fmt: str | None) -> int | None:
     """Decimal places a number format shows (0.00 -> 2); None for General (as many as the number has)."""
     if not fmt or fmt == "General":
@@ -559,13 +595,16 @@ def _xlsx_text(cell) -> tuple[str | None, float]:
     if isinstance(v, time):
         return v.isoformat(), 1.0
     if isinstance(v, (int, float)):
-        f = display_factor(getattr(cell, "number_format", None))
+        fmt = getattr(cell, "number_format", None)
+        f = display_factor(fmt)
         if f != 1.0:
             v = v * f
             v = round(v, 10)
         if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-            return str(int(v)), f
-        return (repr(v) if isinstance(v, float) else str(v)), f
+            text = str(int(v))
+        else:
+            text = repr(v) if isinstance(v, float) else str(v)
+        return text + (_format_unit(fmt) if f == 1.0 else ""), f
     text = str(v)
     if "_x" in text:
         # OOXML escapes control characters in strings (_x000D_ for the CR of an Alt+Enter line break)
@@ -806,6 +845,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
     notes: list[str] = []
     unmappable: list[str] = []
     units: dict[str, str | None] = {}
+    units_below: dict[str, bool] = {}  # sheets whose unit a note below the table states
     canonical_header: dict[tuple, str] = {}  # (column, factor, percent) -> header text used for it
     scaled: dict[str, float] = {}
     titles: list[list] = []
@@ -933,8 +973,15 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         df = df.with_columns(
             pl.Series(ROW_NUMBER, list(range(offset + first_row, offset + first_row + len(body_rows))), dtype=pl.Int64)
         )
-        df = flag_repeated_headers(_drop_blank_rows(df), source, units[name])
-        df = _month_from_sheet_name(df, source, name, grid[:h], path)
+        if units[name] is None and (below := note_unit(df)) is not None:
+            units[name], units_below[name] = below, True
+        df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
+        if numbered:
+            notes.append(numbered_rows_note(numbered, name if len(wb.worksheets) > 1 else None))
+        df = flag_repeated_headers(df, source, units[name])
+        df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
+        if month_note:
+            notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
         if getattr(ws, "sheet_state", "visible") != "visible":
             # A hidden sheet with a table is read like the others (offices hide finished months), but the ledger
             # says so: whoever opens the workbook does not see those rows and may not know they were sent.
@@ -962,6 +1009,10 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             path.name, "workbook has no data sheet (" + ", ".join(f"{s['sheet']}: {s['status']}" for s in sheets) + ")"
         )
     stated = {u for u in units.values() if u}
+    meant = [set(SHORT_UNITS[u].values()) if u in SHORT_UNITS else {u} for u in stated]
+    if len(stated) > 1 and set.intersection(*meant):
+        # 单位：万 on one sheet and 单位：万元 on another are one unit (万 abbreviates 万元 or 万人): the spelled one
+        stated = {next(u for u in stated if u not in SHORT_UNITS)}
     if len(stated) > 1:
         raise IngestError(
             path.name,
@@ -978,7 +1029,15 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             notes.append("skipped sheet(s): " + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped))
     for hd, f in scaled.items():
         notes.append(f"column {hd}: number format shows the stored value x{f:g}; read as shown")
-    return RawFrame(body, kind, notes, sheets, stated.pop() if stated else None, context_year(titles, path))
+    return RawFrame(
+        body,
+        kind,
+        notes,
+        sheets,
+        stated.pop() if stated else None,
+        context_year(titles, path),
+        unit_note=any(units_below.values()),
+    )
 
 
 def _read_decimal_months(
@@ -1019,16 +1078,31 @@ def context_year(title_rows: list, path: Path) -> int | None:
     return named[0] if len(named) == 1 else None
 
 
-def _month_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str, title_rows: list, path: Path) -> pl.DataFrame:
-    """A month-per-sheet workbook often has no month column: the sheet name (1月) and the year (sheet name,
-    title line or file name) give it."""
+def _month_from_sheet_name(
+    df: pl.DataFrame, source: Source, sheet: str | None, title_rows: list, path: Path
+) -> tuple[pl.DataFrame, str | None]:
+    """A monthly table often has no month column: a month-per-sheet workbook names the sheet for it (1月; the year
+    from the sheet name, title line or file name), and a one-month report states it in its title
+    (2025年3月知识产权质押融资统计表) or its file name (深圳市2025年3月质押融资.xlsx). Without the month such a file
+    was refused whole as missing a required column. (frame, note naming where the month came from)"""
     if source.partition_date != "month":
-        return df
+        return df, None
     if any(_safe_match(c, source) == "month" for c in df.columns):
-        return df
-    sm = sheet_month(sheet)
+        return df, None
+    sm = sheet_month(sheet) if sheet is not None else None
     if sm is None:
-        return df  # the missing column is reported by map_columns
+        title = " ".join(str(c) for r in title_rows for c in r if c is not None)
+        for where, text in (("the title above the table", title), ("the file name", path.stem)):
+            stated = stated_month(text)
+            if stated == "unclear":
+                return df, None  # a range or a cumulative period: map_columns refuses the missing month column
+            if stated is not None:
+                y, m = stated
+                return df.with_columns(pl.lit(f"{y}-{m:02d}").alias("月份")), (
+                    f"no month column: every row is {y}-{m:02d}, the month {where} states"
+                    + (f" (sheet {sheet})" if sheet is not None else "")
+                )
+        return df, None  # the missing column is reported by map_columns
     year = sm[0]
     if year is None:
         text = " ".join(str(c) for r in title_rows for c in r if c is not None)
@@ -1043,7 +1117,47 @@ def _month_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str, title_r
         raise IngestError(
             path.name, f"sheet '{sheet}' has no month column and its year cannot be told (name the sheet 2025年1月)"
         )
-    return df.with_columns(pl.lit(f"{year}-{sm[1]:02d}").alias("月份"))
+    return df.with_columns(pl.lit(f"{year}-{sm[1]:02d}").alias("月份")), None
+
+
+# A year and month in a title or a file name: 2025年3月, 2025年03月份, 2025-03, 2025_3, 2025.03. (NFKC has made a
+# full-width comma or tilde plain.)
+_STATED_MONTH = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:年|[-_./])\s*(\d{1,2})(?!\d)\s*(月份?)?")
+# Words saying a title's figures span more than one month (a year to date, a quarter, a half year): no one month.
+_PERIOD_WORDS = re.compile(r"累计|季度|半年|全年|以来|截至|截止|至今")
+# A label saying the date after it is when the form was filled or sent, not what it holds.
+_SENT_LABEL = re.compile(r"(?:日期|时间|报送|上报|填报|填表|制表|报出|提交|印发)\s*[:：]?\s*$")
+
+
+def stated_month(text: str) -> tuple[int, int] | str | None:
+    """The one (year, month) a title or file name states as its data month; None when it states none, "unclear"
+    when it states a range (2025年1-3月), a cumulative period (截至2025年3月, 1-3月累计) or several months. A date
+    with its day (填报日期：2025年4月5日, 2025-04-05) and a month followed or labelled by a sending word (2026年1月报送)
+    are when the file was made or sent: not counted."""
+    from pipelines.sources import SENDING_WORDS
+
+    s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(text)))
+    found: set[tuple[int, int]] = set()
+    for m in _STATED_MONTH.finditer(s):
+        year, month, after = int(m.group(1)), int(m.group(2)), s[m.end() :]
+        if re.match(r"\s*(?:[-—–~～至到、,和及与]\s*)(?:\d{1,2}\s*月|(?:19|20)\d\d)", after):
+            return "unclear"  # 2025年1-3月, 2025年1月至3月, 2025.01-2025.03, 2025年3月、4月: several months
+        if re.match(r"\s*(?:[-./]\s*)?\d", after) or (m.group(3) is None and "年" in m.group(0)):
+            continue  # a date with its day (2025-04-05), or 2025年3 without 月
+        sent = re.match(r"\s*[_\-]?\s*" + SENDING_WORDS, after) and not re.match(
+            r"\s*" + SENDING_WORDS + r"?\s*(?:时间|日期|单位|人)", after
+        )  # 2026年1月报送 (not 2025年3月 报送时间：…, a label of the next date)
+        if sent or re.match(r"\s*(?:日|号)", after):
+            continue
+        if _SENT_LABEL.search(s[max(0, m.start() - 8) : m.start()]):
+            continue
+        if 1 <= month <= 12:
+            found.add((year, month))
+    if not found:
+        return None
+    if len(found) > 1 or _PERIOD_WORDS.search(s):
+        return "unclear"
+    return found.pop()
 
 
 def _safe_match(h: str, source: Source) -> str | None:
@@ -1143,7 +1257,8 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
         # Polars reads (memory-maps) the file itself; only its head is read here.
         with open(path, "rb") as f:
             first = f.read(65536)
-        head = _head_text(first) if not first.startswith(_BOMS) and first.strip() and b"\x00" not in first else None
+        plain = not first.startswith(_BOMS) and first.strip() and b"\x00" not in first and b"\n" in first
+        head = _head_text(first) if plain else None  # (no \n: CR line ends, read by the decode path)
         if head is not None:
             try:
                 return _parse_csv(path, source, _FileBytes(path), head, None, "utf-8")
@@ -1153,8 +1268,16 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
     text, encoding = _decode(raw, path.name)
     if not text.strip():
         raise IngestError(path.name, "file is empty")
-    source_bytes = text.encode("utf-8") if encoding != "utf-8" else raw
-    return _parse_csv(path, source, source_bytes, text[:65536], text, encoding)
+    # Lines ended by CR alone (Excel for Mac's "CSV (Macintosh)"): the parser knows no such line end and read the
+    # whole file as its header line, refusing it as "a header but no data rows".
+    cr_only = "\r" in text and "\n" not in text
+    if cr_only:
+        text = text.replace("\r", "\n")
+    source_bytes = text.encode("utf-8") if encoding != "utf-8" or cr_only else raw
+    frame = _parse_csv(path, source, source_bytes, text[:65536], text, encoding)
+    if cr_only:
+        frame.notes.append("lines ended by CR alone (old Mac line ends): read as line breaks")
+    return frame
 
 
 class _FileBytes:
@@ -1244,6 +1367,9 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     except Exception as e:  # noqa: BLE001 - any parser failure means the file cannot be read
         df, err = None, e
     if df is None:
+        fault = _quote_fault(text if text is not None else source_bytes.decode("utf-8", errors="replace"), delimiter)
+        if fault is not None:
+            raise IngestError(path.name, fault) from err
         if source_bytes.count(b'"') % 2:
             raise IngestError(
                 path.name, 'the file ends inside a quoted field ("...) - it was probably cut off'
@@ -1272,7 +1398,13 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    df = flag_repeated_headers(_drop_blank_rows(df), source, unit_line(rows[:h]))
+    unit, below = unit_line(rows[:h]), False
+    if unit is None and (unit := note_unit(df)) is not None:
+        below = True
+    df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
+    if numbered:
+        notes.append(numbered_rows_note(numbered))
+    df = flag_repeated_headers(df, source, unit)
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -1287,7 +1419,34 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__truncated")
             )
-    return RawFrame(df, encoding, notes, [], unit_line(rows[:h]), context_year(rows[:h], path))
+    df, month_note = _month_from_sheet_name(df, source, None, rows[:h], path)
+    if month_note:
+        notes.append(month_note)
+    return RawFrame(df, encoding, notes, [], unit, context_year(rows[:h], path), unit_note=below)
+
+
+def _quote_fault(text: str, delimiter: str) -> str | None:
+    """Where a CSV's quotes break it, in words naming the line, or None. The parser's own message quoted a cell
+    and advised raising `infer_schema_length`, naming no line: a title typed "快速预审"讲座 (a quote opening a field
+    that goes on after its closing quote) or a quote opened and never closed made the office search the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    start = 1
+    try:
+        for _ in reader:
+            start = reader.line_num + 1
+    except csv.Error as e:
+        if "unexpected end of data" not in str(e):
+            return (
+                f'malformed CSV at line {reader.line_num}: a field starts with a quote (") but goes on after its '
+                'closing quote (quote the whole field and write each quote in it twice: """快速预审""讲座", or remove '
+                "the quotes)"
+            )
+        if text.rstrip("\r\n").count("\n") + 1 > start:
+            return (
+                f'malformed CSV at line {start}: a quote (") opens a field that is never closed, so every line after '
+                'it was read into that field (close it, or write a quote inside a quoted field twice: "")'
+            )
+    return None
 
 
 def _header_scale(h: str, source: Source, line: str | None) -> tuple[float, bool] | None:
@@ -1301,6 +1460,7 @@ def _header_scale(h: str, source: Source, line: str | None) -> tuple[float, bool
     if m is None:
         return None
     c = source.column(m.column)
+    line = full_unit(line, c.unit)
     if m.percent:
         return (1.0, True)
     if not c.unit or c.unit not in UNIT_SCALES:
@@ -1415,6 +1575,32 @@ def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     if not candidates.any():
         return df
     return df.filter(~(blank[0] & pl.all_horizontal(blank[1:] or [pl.lit(True)])))
+
+
+def drop_numbered_blank_rows(df: pl.DataFrame, source: Source) -> tuple[pl.DataFrame, int]:
+    """(frame, rows dropped) without the rows of a template numbered in advance: every contract cell empty and the
+    other cells only row numbers (序号 1–50 printed down a form the office filled for ten cities). Each was refused
+    with a "missing value" for every column, burying the file's real faults among dozens of such rows. A row with
+    anything else (a city's name, a remark) stays and is judged."""
+    cols = [c for c in df.columns if not c.startswith("__")]
+    own = {c: _safe_match(c.split("__dup")[0], source) for c in cols}
+    contract, other = [c for c in cols if own[c]], [c for c in cols if not own[c]]
+    if df.height == 0 or not contract or not other:
+        return df, 0
+
+    def empty(c: str) -> pl.Expr:
+        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
+
+    numbered = pl.all_horizontal([empty(c) for c in contract]) & pl.all_horizontal(
+        [empty(c) | pl.col(c).str.strip_chars().str.contains(r"^\d{1,6}$") for c in other]
+    )
+    mask = df.select(numbered.alias("__m"))["__m"]
+    n = int(mask.sum())
+    return (df.filter(~mask), n) if n else (df, 0)
+
+
+def numbered_rows_note(n: int, sheet: str | None = None) -> str:
+    return f"skipped {n} empty row(s) holding only a row number (序号)" + (f" (sheet {sheet})" if sheet else "")
 
 
 def _polars_csv(data, skip: int, *, ragged: bool, separator: str = ",") -> pl.DataFrame:

@@ -42,6 +42,17 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"total row: (?P<level>national|province) code (?P<code>\S+) in " + _COL + r" where a city is expected",
         "合计行：{col}中是{level}代码 {code}，此处应为城市",
     ),
+    (
+        r"total row: (?P<code>\d{6}) is the sum of the rows of units inside it \((?P<codes>[\d, ]+) and (?P<more>\d+) "
+        r"more\) for the same " + _COL + r" (?P<value>\S+) in this file, not a record of its own",
+        "合计行：{code} 等于本文件中同一{col}（{value}）其下属单位（{codes} 及另外 {more} 个）各行之和，不是一条独立记录",
+    ),
+    (
+        r"total row: (?P<code>\d{6}) is the sum of the rows of units inside it \((?P<codes>[\d, ]+)\) for the same "
+        + _COL
+        + r" (?P<value>\S+) in this file, not a record of its own",
+        "合计行：{code} 等于本文件中同一{col}（{value}）其下属单位（{codes}）各行之和，不是一条独立记录",
+    ),
     (r"note below the table, not a record: '(?P<text>.*)'", "表格下方的备注，不是一条记录：'{text}'"),
     (r"header row repeated inside the table, not a record", "表内重复出现的表头行，不是一条记录"),
     (
@@ -85,6 +96,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # a cell
     (r"missing value in " + _COL, "{col}缺少值"),
     (r"not a number in " + _COL + r": '(?P<value>.*)'", "{col}不是数字：'{value}'"),
+    (
+        r"no figure in " + _COL + r": '(?P<value>.*)' stands for none \(write the figure, or 0 if there was none\)",
+        "{col}没有数值：'{value}' 表示无数据（请填写数值；确实为零请填 0）",
+    ),
     (r"not a whole number in " + _COL + r": (?P<value>.*)", "{col}不是整数：{value}"),
     (r"not a date in " + _COL + r": '(?P<value>.*)'", "{col}不是日期：'{value}'"),
     (r"not a yes/no value in " + _COL + r": '(?P<value>.*)'", "{col}不是“是/否”值：'{value}'"),
@@ -102,6 +117,16 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{col}含类似公式的文本（可能是电子表格注入）：'{value}'",
     ),
     (r"unknown region code in " + _COL + r": '(?P<value>.*)'", "{col}中的行政区划代码未知：'{value}'"),
+    (
+        r"unknown city name in "
+        + _COL
+        + r": '(?P<value>.*)' \(no unit of the administrative divisions has this name\)",
+        "{col}中的城市名称未知：'{value}'（行政区划中没有这一名称的单位）",
+    ),
+    (
+        r"city name in " + _COL + r" names several units: '(?P<value>.*)' \(write the code\)",
+        "{col}中的城市名称对应多个单位：'{value}'（请填写代码）",
+    ),
     (
         r"unknown " + _COL + r" '(?P<value>.*)' \(allowed: (?P<allowed>.*)\)",
         "{col}取值未知：'{value}'（允许：{allowed}）",

@@ -22,15 +22,20 @@ from pipelines.ingest.readers import (
     IngestError,
     RawFrame,
     match_header,
+    normalise_header,
 )
 from pipelines.sources import (
+    COUNT_WORDS_IN_CELLS,
     EXCEL_ERRORS,
     NATIONAL_CODES,
+    SHORT_UNITS,
+    TOTAL_LABEL_CHARS,
     TOTAL_LABEL_PATTERN,
     UNIT_FAMILIES,
     UNIT_SCALES,
     Column,
     Source,
+    full_unit,
     plausibility_thresholds,
     ratio_indicators,
 )
@@ -116,10 +121,12 @@ class Mapped:
     factors: dict[str, float]  # column -> multiply by (unit conversion)
     percent: set[str]  # columns under a (%) header
     renames: dict[str, str] = field(default_factory=dict)  # file header -> contract column
+    by_name: set[str] = field(default_factory=set)  # code columns read from a column of names (Column.name_headers)
 
 
 _NOTE_ROW = (
-    r"^(注|注：|注:|说明|备注|填表人|填报人|审核人|联系人|联系电话|制表|制表人|负责人|单位负责人|统计负责人|数据来源)"
+    r"^(注|注：|注:|说明|备注|填表人|填报人|审核人|联系人|联系电话|制表|制表人|负责人|单位负责人|统计负责人|数据来源"
+    r"|填报日期|填表日期|报送日期|制表日期|填报时间|报送时间|填报单位|报送单位|分管领导|主管领导|经办人|统计人|审核)"
 )
 
 
@@ -130,6 +137,7 @@ class HeaderMapping:
     percent: set[str]  # columns under a (%) header
     extra: list[str]  # file headers outside the contract
     notes: list[str]
+    by_name: set[str] = field(default_factory=set)  # code columns read from a column of names
 
 
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
@@ -148,7 +156,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     for c in source.columns:
         if c.name not in df.columns:
             df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
-    return Mapped(df, notes, h.factors, h.percent, renames)
+    return Mapped(df, notes, h.factors, h.percent, renames, h.by_name)
 
 
 def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
@@ -180,31 +188,47 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         c = source.column(target)
         if m.percent:
             percent.add(target)
-        line = raw.unit_line
+        line = full_unit(raw.unit_line, c.unit)
+        where = "in a note below the table" if raw.unit_note else "above the table"
         family = next((f for f in UNIT_FAMILIES.values() if c.unit in f), ()) if c.unit else ()
         if line and line in family:
             if m.unit is None:
                 factor = UNIT_SCALES[line] / UNIT_SCALES[c.unit]
                 if factor != 1:
                     factors[target] = factor
-                    notes.append(f"converted {target} from {line} (单位：{line} above the table) (x{factor:g})")
+                    notes.append(f"converted {target} from {line} (单位：{line} {where}) (x{factor:g})")
                 continue
             if m.unit in family and m.unit != line:
                 raise IngestError(
                     file_name,
-                    f"unit conflict: header '{col}' says {m.unit} but the line above the table says 单位：{line}",
+                    f"unit conflict: header '{col}' says {m.unit} but the "
+                    + ("note below the table" if raw.unit_note else "line above the table")
+                    + f" says 单位：{line}",
                 )
         if m.factor:
             factors[target] = m.factor
             notes.append(f"converted {target} from another unit (x{m.factor:g})")
     present = set(renames.values())
+    by_name: set[str] = set()
+    for c in source.columns:
+        if c.name in present or not c.name_headers:
+            continue
+        # No code column, but a column of the units' names (地市: 深圳市, 广州市): read as the codes they name.
+        names = {normalise_header(h) for h in c.name_headers}
+        header = next((col for col in extra if normalise_header(col.split("__dup")[0]) in names), None)
+        if header is not None:
+            extra.remove(header)
+            renames[header] = c.name
+            by_name.add(c.name)
+            present.add(c.name)
+            notes.append(f"{c.name} read from the unit names in '{header}' (no code column)")
     missing = [c for c in source.columns if c.required and c.name not in present]
     if missing:
         expected = "; ".join(f"{c.name} (or {' / '.join(c.aliases[:2])})" if c.aliases else c.name for c in missing)
         raise IngestError(file_name, f"missing required column(s): {expected}")
     if extra:
         notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
-    return HeaderMapping(renames, factors, percent, extra, notes)
+    return HeaderMapping(renames, factors, percent, extra, notes, by_name)
 
 
 def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
@@ -213,7 +237,10 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     hits = [
         c
         for c in cols
-        if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains("计", literal=True).any()).item()
+        if df.schema[c] == pl.Utf8
+        and df.select(
+            pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in TOTAL_LABEL_CHARS]).any()
+        ).item()
     ]
     if not hits:
         return pl.lit(None, pl.Utf8).alias("__total")
@@ -224,16 +251,22 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
 
 
 def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
-    """A line of notes under the table (填表人：… / 注：…): one filled cell holding a note, not a record. Only
+    """A line of notes under the table (填表人：… / 注：…): one filled cell holding a note, or only cells that
+    each hold a note label (填表人：张三 | 审核人：李四 | 联系电话：…, the signature line of a form), not a record. Only
     files with such a text in their first columns pay for the row-wise test."""
     if not any(df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains(_NOTE_ROW).any()).item() for c in cols[:2]):
         return pl.lit(None, pl.Utf8).alias("__note")
-    filled = pl.sum_horizontal(
-        [(pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "")).cast(pl.Int32) for c in cols]
+    filled_cells = [pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "") for c in cols]
+    filled = pl.sum_horizontal([f.cast(pl.Int32) for f in filled_cells])
+    labels = pl.sum_horizontal(
+        [
+            (f & pl.col(c).str.strip_chars().str.contains(_NOTE_ROW + r"\s*[:：(（]")).cast(pl.Int32)
+            for c, f in zip(cols, filled_cells, strict=True)
+        ]
     )
     first = pl.coalesce([pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()) for c in cols])
     return (
-        pl.when((filled == 1) & first.str.contains(_NOTE_ROW))
+        pl.when(((filled == 1) | (labels == filled)) & first.str.contains(_NOTE_ROW))
         .then(pl.format("note below the table, not a record: '{}'", first.str.slice(0, 40)))
         .otherwise(None)
         .alias("__note")
@@ -312,6 +345,8 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
 # separator read 12,34 or 12 34 (a decimal comma, a mistyped grouping, two numbers) as 1234 — wrong values, loaded
 # silently.
 NUMBER_TEXT = r"^[+-]?(?:(?:\d{1,3}(?:[,，]\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+# A number cell saying "no figure": dashes (-, --, —, ——, full-width －, ～), a slash, 无 / 暂无 / 无数据 / 不适用.
+NO_VALUE_TEXT = r"^(?:[-‐‑‒–—―－~～]{1,3}|[/／\\]|无|暂无|无数据|不适用)$"
 # Accounting style: a negative number in brackets, (1,200) for -1200. Read as the negative it is, so a column that
 # cannot be negative refuses it saying so (`_rules`), instead of loading 1200 or calling it no number.
 ACCOUNTING_NEGATIVE = r"^\((.*)\)$"
@@ -336,6 +371,10 @@ def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False)
         if c.name in ("city_code", "region_code", "province_code", "parent_code"):
             # Excel turns codes into numbers ("320500.0"); codes are text of 6 digits.
             value = txt.str.replace(r"\.0+$", "")
+        if c.region_code:
+            # The statistics bureau's 12-digit division code (统计用区划代码) of a county or larger unit is its 6-digit
+            # code followed by six zeros (township and village parts): 440300000000 is 440300.
+            value = value.str.replace(r"^(\d{6})000000$", "${1}")
         return value
     if c.dtype in ("int", "float"):
         num = _number(txt)
@@ -556,10 +595,13 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
         # text inside the quotes. (Free text keeps it as written, and the formula rule refuses it.)
         txt = txt.str.replace(_EXCEL_TEXT_FORMULA, "${1}")
         series = series.str.replace(_EXCEL_TEXT_FORMULA, "${1}")
-    pattern = r"[^\x00-\x7F]|\s|[\[\]()]" if c.identifier else r"[^\x00-\x7F]"
+    pattern = r"[^\x00-\x7F]|\s|[\[\]()]|^\s*'" if c.identifier else r"[^\x00-\x7F]|^\s*'"
     if not series.str.contains(pattern).any():
         return txt
     out = txt.str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "")
+    # A leading apostrophe is Excel's "keep as text" mark ('440300, '0012): exports and copied cells carry it into
+    # the value, where it made a code unknown, a number no number and an identifier a new key.
+    out = out.str.replace(r"^\s*'", "")
     if c.dtype in ("int", "float"):
         # Spellings of a number that NFKC leaves: the minus sign U+2212 (Word, web pages) is a minus, so a negative
         # amount is refused as negative rather than as no number; ¥ before an amount (￥ is ¥ after NFKC) names the
@@ -583,13 +625,15 @@ def validate(
     today: date,
     valid_codes: frozenset[str] | None,
     population: pl.DataFrame | None = None,
+    unit_names: dict[str, str | None] | None = None,
 ) -> Validated:
     """Typed good rows and quarantined rows with every reason.
 
     Large files are mostly clean, so the work is split: first every rule is evaluated as a cheap boolean over
     materialised text and typed columns (no reason strings, each column cleaned and parsed once); then the
     reason texts are built only for the rows that failed a rule. ``population`` (region_code, population_10k)
-    feeds the per-capita plausibility rules; without it they are not applied.
+    feeds the per-capita plausibility rules; without it they are not applied. ``unit_names`` (see `name_key`:
+    a unit's name -> its code, None for a name several units bear) reads a column of names given for a code.
     """
     mapped = map_columns(raw, source, file_name)
     df, factors = mapped.df, mapped.factors
@@ -610,6 +654,22 @@ def validate(
     work = work.with_columns(
         [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
     )
+
+    # A column of names given for the codes (地市: 深圳市): each name as the code it names; one no unit bears, or
+    # several do, is kept for its row's reason.
+    for name in sorted(mapped.by_name):
+        lookup = unit_names or {}
+        key = _txt(name).str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.replace_all(r"\s+", "")
+        known = {k: v for k, v in lookup.items() if v is not None}
+        work = (
+            work.with_columns(
+                key.replace_strict(known, default=None, return_dtype=pl.Utf8).alias("__code"),
+                _txt(name).alias("__name:" + name),
+                key.is_in([k for k, v in lookup.items() if v is None]).alias("__several:" + name),
+            )
+            .with_columns(pl.col("__code").alias(_TXT + name))
+            .drop("__code")
+        )
 
     # Month cells without a year (12月) take the year the file states (title line, file name); without one they
     # stay unreadable and are refused.
@@ -653,6 +713,52 @@ def validate(
             pl.when(is_err).then(None).otherwise(_txt(c)).alias(_TXT + c),
         )
 
+    # A unit written in a number cell (100万元, 1.2亿, 12笔, 3学时; a workbook's format '0.00"亿元"' shows it too): a
+    # count's word is dropped; a unit of the column's family converts that cell by its own unit, whatever the
+    # header says (1.2亿 is 12000 万元 under any header). Another unit leaves the cell unread: "not a number".
+    for c in source.columns:
+        if c.dtype not in ("int", "float") or _percent_column(source, c):
+            continue
+        t = _txt(c.name)
+        if not work.select(t.str.contains(r"\d\s*[^\x00-\x7F]+$").any()).item():
+            continue
+        if c.unit is None:
+            words = "|".join(COUNT_WORDS_IN_CELLS)
+            work = work.with_columns(t.str.replace(rf"^(.*\d)\s*(?:{words})$", "${1}").alias(_TXT + c.name))
+            continue
+        family = next(f for f in UNIT_FAMILIES.values() if c.unit in f)
+        spelled = {u: u for u in family} | {s_: full_unit(s_, c.unit) for s_ in SHORT_UNITS}
+        spelled = {k: v for k, v in spelled.items() if v in family}
+        pattern = r"^(.*\d)\s*(" + "|".join(sorted(spelled, key=len, reverse=True)) + r")$"
+        header_scale = (factors.get(c.name) or 1.0) * UNIT_SCALES[c.unit]
+        ratio = t.str.extract(pattern, 2).replace_strict(
+            {k: UNIT_SCALES[v] / header_scale for k, v in spelled.items()}, default=None, return_dtype=pl.Float64
+        )
+        number = _number(t.str.extract(pattern, 1).str.strip_chars())
+        converted = pl.when(ratio.is_not_null() & number.is_not_null()).then((number * ratio).round(9).cast(pl.Utf8))
+        n = work.select(converted.is_not_null().sum()).item()
+        if n:
+            notes.append(f"read {n} cell(s) of {c.name} written with their unit (100万元, 1.2亿) in that unit")
+            work = work.with_columns(pl.coalesce(converted, t).alias(_TXT + c.name))
+
+    # A dash, a slash or 无 in a number cell is how offices write "no figure" (统计表: —, -, /, 无, 暂无). It is no
+    # number and never 0: in an optional column the cell is empty (noted); in a required one the row is refused
+    # saying what the cell holds, not as "not a number".
+    placeholder_cols = [
+        c.name
+        for c in source.columns
+        if c.dtype in ("int", "float") and work.select(_txt(c.name).str.contains(NO_VALUE_TEXT).any()).item()
+    ]
+    for name in placeholder_cols:
+        is_none = _txt(name).str.contains(NO_VALUE_TEXT).fill_null(False)
+        if not source.column(name).required:
+            n = work.select(is_none.sum()).item()
+            notes.append(f"read {n} cell(s) written as no figure (—, -, /, 无) in {name} as empty")
+        work = work.with_columns(
+            pl.when(is_none).then(_txt(name)).alias("__none:" + name),
+            pl.when(is_none).then(None).otherwise(_txt(name)).alias(_TXT + name),
+        )
+
     # Shares: per cent written with % (or under a (%) header) is divided by 100 where a share is expected.
     pct_cols = [
         c
@@ -686,8 +792,11 @@ def validate(
     for c in source.columns:
         checks += _parse_checks(c, factors.get(c.name), pl.col(c.name), _txt(c.name))
         known = _known_codes(work[c.name], codes) if c.region_code and codes is not None else codes
-        present = _txt(c.name).is_not_null() | (
-            pl.col("__err:" + c.name).is_not_null() if c.name in error_cols else False
+        present = (
+            _txt(c.name).is_not_null()
+            | (pl.col("__name:" + c.name).is_not_null() if c.name in mapped.by_name else False)
+            | (pl.col("__err:" + c.name).is_not_null() if c.name in error_cols else False)
+            | (pl.col("__none:" + c.name).is_not_null() if c.name in placeholder_cols and c.required else False)
         )
         checks += _rules(c, pl.col(c.name), _txt(c.name), known, present=present)
     checks += _cross_field_rules(source)
@@ -707,6 +816,38 @@ def validate(
         )
     for f in flags:
         checks.append((pl.col(f).is_not_null(), pl.col(f)))
+    for c in sorted(mapped.by_name):
+        named = pl.col("__name:" + c).is_not_null() & _txt(c).is_null()
+        checks.append(
+            (
+                named & pl.col("__several:" + c),
+                pl.format(
+                    "city name in {} names several units: '{}' (write the code)", pl.lit(c), pl.col("__name:" + c)
+                ),
+            )
+        )
+        checks.append(
+            (
+                named & ~pl.col("__several:" + c),
+                pl.format(
+                    "unknown city name in {}: '{}' (no unit of the administrative divisions has this name)",
+                    pl.lit(c),
+                    pl.col("__name:" + c).str.slice(0, 40),
+                ),
+            )
+        )
+    for c in placeholder_cols:
+        if source.column(c).required:
+            checks.append(
+                (
+                    pl.col("__none:" + c).is_not_null(),
+                    pl.format(
+                        "no figure in {}: '{}' stands for none (write the figure, or 0 if there was none)",
+                        pl.lit(c),
+                        pl.col("__none:" + c),
+                    ),
+                )
+            )
     for c in error_cols:
         checks.append(
             (
@@ -783,6 +924,11 @@ def _city_level_total(source: Source) -> pl.Expr:
         if c.city_level
     ]
     return pl.coalesce(exprs) if exprs else pl.lit(None, pl.Utf8)
+
+
+def _percent_column(source: Source, c: Column) -> bool:
+    """A share column (per cent spellings are read by `_shares`, not as units)."""
+    return c.ratio or bool(source.ratio_by_indicator and c.name in source.ratio_by_indicator[1])
 
 
 def _shares(work: pl.DataFrame, source: Source, pct_cols: list[str]) -> tuple[pl.DataFrame, list[Check]]:
@@ -1034,3 +1180,89 @@ def repeated_key_reasons(repeated: pl.DataFrame, source: Source, sheets: list[di
         )
     )
     return pl.concat([duplicates, conflicts]).sort(ROW_NUMBER)
+
+
+# Parts named in a reason: the first few codes (a city with many districts would write a reason as long as the file).
+PARTS_NAMED = 5
+
+
+def parts_and_totals(good: pl.DataFrame, source: Source, sheets: list[dict] | None = None) -> pl.DataFrame:
+    """ROW_NUMBER and reason of the prefecture rows to refuse among a file's good rows: a prefecture's own row
+    whose every figure is the sum of the rows of units inside it for the same rest of the key (the same month) is
+    their total row (``Source.parts_add_up``: the marts add the units into the prefecture, so it would count them
+    twice). A prefecture's row that is not their sum is its own part (the rest of the prefecture beside its
+    county-level programme units, as the sample writes it) and loads with them. A row of zeros totals nothing."""
+    col = source.parts_add_up
+    empty = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "reason": pl.Utf8})
+    if col is None or good.height == 0:
+        return empty
+    period = [k for k in source.key if k != col]
+    values = [c.name for c in source.columns if c.dtype in ("int", "float") and c.name not in source.key]
+    g = good.filter(pl.col(col).str.contains(r"^\d{6}$")).with_columns(
+        (pl.col(col).str.slice(0, 4) + "00").alias("__unit")
+    )
+    g = g.with_columns((pl.col(col) == pl.col("__unit")).alias("__own"))
+    groups = ["__unit", *period]
+    both = (
+        g.group_by(groups)
+        .agg(pl.col("__own").any().alias("__has_own"), (~pl.col("__own")).any().alias("__has_part"))
+        .filter(pl.col("__has_own") & pl.col("__has_part"))
+        .select(groups)
+    )
+    if both.height == 0 or not values:
+        return empty
+    rows = g.join(both, on=groups, how="semi")
+    own = rows.filter(pl.col("__own"))
+    sums = (
+        rows.filter(~pl.col("__own"))
+        .group_by(groups)
+        .agg(
+            *[pl.col(v).sum().alias("__sum:" + v) for v in values],
+            *[pl.col(v).count().alias("__n:" + v) for v in values],
+            pl.col(col).sort().head(PARTS_NAMED).str.join(", ").alias("__codes"),
+            pl.len().alias("__parts"),
+        )
+    )
+
+    def equal(v: str) -> pl.Expr:
+        a, b = pl.col(v).cast(pl.Float64), pl.col("__sum:" + v).cast(pl.Float64)
+        close = (a - b).abs() <= pl.max_horizontal(pl.lit(1.0), a.abs(), b.abs()) * 1e-9
+        return (a.is_null() & (pl.col("__n:" + v) == 0)) | (a.is_not_null() & close.fill_null(False))
+
+    totals = own.join(sums, on=groups, how="inner", maintain_order="left").filter(
+        pl.all_horizontal([equal(v) for v in values])
+        & pl.any_horizontal([pl.col(v).cast(pl.Float64).fill_null(0) != 0 for v in values])
+    )
+    more = pl.when(pl.col("__parts") > PARTS_NAMED).then(pl.format(" and {} more", pl.col("__parts") - PARTS_NAMED))
+    return totals.select(
+        pl.col(ROW_NUMBER),
+        pl.format(
+            "total row: {} is the sum of the rows of units inside it ({}{}) for the same {} {} in this file, not a "
+            "record of its own",
+            pl.col(col),
+            pl.col("__codes"),
+            more.otherwise(pl.lit("")),
+            pl.lit("/".join(period)),
+            pl.concat_str([pl.col(k).cast(pl.Utf8) for k in period], separator="/"),
+        ).alias("reason"),
+    ).sort(ROW_NUMBER)
+
+
+def name_key(name: str) -> str:
+    """A unit's name as `validate` looks it up: NFKC, without invisible characters and white space."""
+    import re
+    import unicodedata
+
+    return re.sub(r"\s+", "", re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", name)))
+
+
+def unit_names_of(rows: list[tuple[str, str | None, str | None]]) -> dict[str, str | None]:
+    """(code, full name, short name) of the administrative divisions -> name -> code, for `validate`: the full name
+    (深圳市), the short one (深圳) and the full one without its 市; a name several units bear maps to None."""
+    out: dict[str, str | None] = {}
+    for code, *names in rows:
+        keys = {name_key(n) for n in names if n}
+        keys |= {k[:-1] for k in keys if k.endswith("市") and len(k) > 2}
+        for k in keys:
+            out[k] = code if out.get(k, code) == code else None
+    return out
