@@ -33,6 +33,141 @@ def _ratio_labels() -> dict[str, str]:
 _COL = r"(?P<col>\w+)"
 _COL2 = r"(?P<col2>\w+)"
 _PATTERNS: tuple[tuple[str, str], ...] = (
+    # a whole file refused (readers/validate/load IngestError, the launcher's and the raw asset's ledger reasons):
+    # one reason for the file, matched whole by refusal_text (several hold "; " of their own)
+    (r"file is empty", "文件为空"),
+    (r"file has a header but no data rows", "文件只有表头，没有数据行"),
+    (
+        r"unsupported file type '(?P<suffix>.*)' \(use CSV, Parquet, XLSX or XLS\)",
+        "不支持的文件类型“{suffix}”（请使用 CSV、Parquet、XLSX 或 XLS）",
+    ),
+    (
+        r"the file is an Excel 2003 XML spreadsheet, named \.xls, not a workbook: open it in Excel or WPS and save it "
+        r"as \.xlsx, or export CSV",
+        "该文件是 Excel 2003 XML 电子表格，只是命名为 .xls，并非工作簿：请用 Excel 或 WPS 打开后另存为 .xlsx，或导出 CSV",
+    ),
+    (
+        r"the file is a web page \(HTML table\), as some web systems export 'Excel', named \.xls, not a workbook: open "
+        r"it in Excel or WPS and save it as \.xlsx, or export CSV",
+        "该文件是网页（HTML 表格，部分网上系统“导出Excel”即为此格式），只是命名为 .xls，并非工作簿："
+        "请用 Excel 或 WPS 打开后另存为 .xlsx，或导出 CSV",
+    ),
+    (
+        r"unreadable Excel file \(neither an Excel 97-2003 workbook nor a text table\)",
+        "无法读取的 Excel 文件（既不是 Excel 97-2003 工作簿，也不是文本表格）",
+    ),
+    (r"unreadable Excel file \((?P<error>.*)\)", "无法读取的 Excel 文件（{error}）"),
+    (r"unreadable Parquet file \((?P<error>.*)\)", "无法读取的 Parquet 文件（{error}）"),
+    (
+        r"no header row found in the first (?P<n>\d+) rows: expected columns such as (?P<cols>\w+(?:, \w+)*)",
+        "前 {n} 行中找不到表头行：应有{cols}等列",
+    ),
+    (
+        r"sheet\(s\) (?P<sheets>.*) cannot be mapped: no header row in the first (?P<n>\d+) rows \(expected columns "
+        r"such as (?P<cols>\w+(?:, \w+)*)\); remove them or move them to their own file",
+        "工作表 {sheets} 无法对应：前 {n} 行中找不到表头行（应有{cols}等列）；请删除这些工作表，或将其另存为单独的文件",
+    ),
+    (r"workbook's first sheet is empty", "工作簿的第一个工作表为空"),
+    (r"workbook has no data sheet \((?P<sheets>.*)\)", "工作簿中没有数据工作表（{sheets}）"),
+    (
+        r"sheets use different units for " + _COL + r": sheet '(?P<sheet>.*)' header '(?P<header>.*)' differs from "
+        r"'(?P<other>.*)' on an earlier sheet; send one unit per file",
+        "各工作表的{col}单位不一致：工作表“{sheet}”的表头“{header}”与前面工作表的“{other}”不同；每个文件请只用一种单位",
+    ),
+    (r"sheets state different units: (?P<units>.*)", "各工作表注明的单位不一致：{units}"),
+    (
+        r"sheet '(?P<sheet>.*)' has no month column and its year cannot be told \(name the sheet 2025年1月\)",
+        "工作表“{sheet}”没有月份列，也无法判断年份（请将工作表命名为 2025年1月 这样的形式）",
+    ),
+    (
+        r"header\(s\) (?P<headers>.*) under (?P<groups>.*): a year-to-date \(cumulative\) total, not the month's own "
+        r"figure \(send each month's own figures, or put them beside the total under a group titled 本月\)",
+        "表头 {headers} 位于 {groups} 之下：这是年初至今的累计数，不是当月数（请报送各月当月数，"
+        "或将当月数放在累计数旁、标题为“本月”的分组下）",
+    ),
+    (
+        r"(?P<spans>header '.*' spans sub-columns .*): which one holds the value is not told \(keep one sub-column per "
+        r"header, or send the sub-column under the header's own name\)",
+        "{spans}：无法判断数值在哪一子列（每个表头下请只保留一个子列，或以该表头本身的名称报送该子列）",
+    ),
+    (
+        r"not valid UTF-16 text \(byte (?P<byte>\d+)\): cannot decode",
+        "不是有效的 UTF-16 文本（第 {byte} 字节）：无法解码",
+    ),
+    (
+        r"not valid UTF-8 or GBK text \(byte (?P<byte>\d+)\): cannot decode",
+        "既不是有效的 UTF-8 文本，也不是有效的 GBK 文本（第 {byte} 字节）：无法解码",
+    ),
+    (
+        r"mixed text encodings: line (?P<a>\d+) is UTF-8 but line (?P<b>\d+) is not; save the whole file in one "
+        r"encoding",
+        "文本编码混用：第 {a} 行是 UTF-8，第 {b} 行却不是；请将整个文件以同一种编码保存",
+    ),
+    (
+        r"malformed CSV at line (?P<line>\d+): a field starts with a quote \(\"\) but goes on after its closing quote "
+        r'\(quote the whole field and write each quote in it twice: """快速预审""讲座", or remove the quotes\)',
+        '第 {line} 行 CSV 格式错误：某字段以引号（"）开头，但在其闭合引号之后仍有内容'
+        '（请给整个字段加引号，并将其中的每个引号写两遍："""快速预审""讲座"；或删去引号）',
+    ),
+    (
+        r"malformed CSV at line (?P<line>\d+): a quote \(\"\) opens a field that is never closed, so every line after "
+        r'it was read into that field \(close it, or write a quote inside a quoted field twice: ""\)',
+        '第 {line} 行 CSV 格式错误：某字段的引号（"）始终未闭合，其后各行都被读入了该字段'
+        '（请补上闭合引号；加引号的字段中的引号请写两遍：""）',
+    ),
+    (
+        r"the file ends inside a quoted field \(\"\.\.\.\) - it was probably cut off",
+        '文件在一个加引号的字段（"...）中结束——文件可能不完整（传输或下载被中断）',
+    ),
+    (r"malformed CSV \((?P<error>.*)\)", "CSV 格式错误（{error}）"),
+    (
+        r"column '" + _COL + r"' appears twice \(header '(?P<header>.*)' repeated\)",
+        "{col}列出现了两次（表头“{header}”重复）",
+    ),
+    (
+        r"column '" + _COL + r"' appears twice \(as '(?P<header>.*)' and another header\)",
+        "{col}列出现了两次（表头“{header}”与另一表头）",
+    ),
+    (
+        r"header '(?P<header>.*)': per cent given for " + _COL + r", which is not a share",
+        "表头“{header}”：{col}不是比例，却注明了百分比",
+    ),
+    (
+        r"header '(?P<header>.*)': unit '(?P<unit>.*)' cannot be converted into " + _COL + r" \(expected one of "
+        r"(?P<units>.*)\)",
+        "表头“{header}”：单位“{unit}”无法换算为{col}（应为 {units} 之一）",
+    ),
+    (
+        r"header '(?P<header>.*)': unit '(?P<unit>.*)' cannot be converted into " + _COL + r" \(expected a count\)",
+        "表头“{header}”：单位“{unit}”无法换算为{col}（应为计数）",
+    ),
+    (
+        r"unit conflict: header '(?P<header>.*)' says (?P<unit>\S+) but the (?P<where>note below the table|line above "
+        r"the table) says 单位：(?P<line>.*)",
+        "单位冲突：表头“{header}”为{unit}，但{where}注明“单位：{line}”",
+    ),
+    (r"missing required column\(s\): (?P<missing>.*)", "缺少必填列：{missing}"),
+    (
+        r"administrative divisions \(raw\.cities\) are not loaded yet; load cities first",
+        "行政区划（raw.cities）尚未入库；请先载入行政区划",
+    ),
+    (
+        r"cannot decode the text \(byte (?P<byte>\d+), (?P<encoding>.*)\): save the file as UTF-8 or GBK",
+        "无法解码文本（第 {byte} 字节，{encoding}）：请将文件保存为 UTF-8 或 GBK 编码",
+    ),
+    (r"the file is too large to read in memory", "文件过大，无法在内存中读取"),
+    (r"could not read the file \((?P<error>.*)\)", "无法读取该文件（{error}）"),
+    # the raw asset cuts its reason at 500 characters, which may drop the closing bracket
+    (r"could not load the file \((?P<error>.*?)\)?", "无法载入该文件（{error}）"),
+    (
+        r"cannot tell the data year: no readable " + _COL + r" dates in the file and no single data year in its name "
+        r"\(name it like 2025年12月_\.\.\., or fill the dates\)",
+        "无法判断数据年份：文件中没有可读的{col}，文件名中也没有唯一的数据年份（请将文件命名为 2025年12月_... 这样的形式，或填写日期）",
+    ),
+    (
+        r"data year (?P<year>\d+) is outside the years the pipeline holds \((?P<first>\d+)–(?P<last>\d+)\)",
+        "数据年份 {year} 不在本系统所涵盖的年份（{first}–{last}）之内",
+    ),
     # whole-row reasons: the row is no record at all
     (
         r"total row \('(?P<label>.*)'\): a sum of other rows, not a record",
@@ -239,6 +374,36 @@ def _rows_zh(text: str) -> str:
     return "、".join(names) + (f"及另外 {more} 行" if more else "")
 
 
+# validate.map_headers' list of missing columns: "city_code (or 城市代码 / 地市代码); month (or 月份 / 统计月份)"
+_MISSING = re.compile(r"(?P<col>\w+)(?: \(or (?P<aliases>.*?)\))?(?:; |$)")
+# readers._refuse_spanned_headers: "header '登记笔数' spans sub-columns '本年累计', '本月'", joined by " and "
+_SPAN = re.compile(r"header '(?P<header>.*?)' spans sub-columns (?P<labels>'.*?'(?:, '.*?')*)(?= and header '|$)")
+# readers' sheet statuses, as "workbook has no data sheet" lists them ("说明: skipped: instructions, 1月: ...")
+_SHEET_STATUS = {
+    "read": "已读取",
+    "skipped: instructions": "已跳过：填表说明",
+    "skipped: no cells": "已跳过：没有单元格",
+    "skipped: empty": "已跳过：空表",
+    "skipped: hidden sheet without a header": "已跳过：无表头的隐藏工作表",
+}
+_SHEET_STATUS_RE = re.compile(
+    r"(?P<sheet>[^,]*?): (?P<status>"
+    + "|".join(re.escape(k) for k in sorted(_SHEET_STATUS, key=len, reverse=True))
+    + ")"
+)
+
+
+def _missing_zh(text: str, source: str | None) -> str:
+    """The missing required columns by their Chinese headers, each with the other headers it may have."""
+    out = []
+    for m in _MISSING.finditer(text):
+        if not m.group(0):
+            continue
+        label = column_label(m["col"], source)
+        out.append(f"{label}（也可写作 {m['aliases']}）" if m["aliases"] else label)
+    return "；".join(out) if out else text
+
+
 def _one_reason(reason: str, source: str | None) -> str | None:
     """One English reason in Chinese, or None when no pattern knows it."""
     text = reason.strip()
@@ -260,6 +425,17 @@ def _one_reason(reason: str, source: str | None) -> str | None:
         }
         if "level" in groups:
             groups["level"] = "全国" if groups["level"] == "national" else "省级"
+        if "where" in groups:
+            groups["where"] = "表格下方的备注" if groups["where"].startswith("note") else "表格上方的单位行"
+        if "missing" in groups:
+            groups["missing"] = _missing_zh(m["missing"], source)
+        if "spans" in groups:
+            spans = _SPAN.sub(lambda s: f"表头“{s['header']}”跨越子列 {s['labels']}", m["spans"])
+            groups["spans"] = spans.replace(" and 表头", "；表头")
+        if "sheets" in groups and "no data sheet" in text:
+            groups["sheets"] = _SHEET_STATUS_RE.sub(
+                lambda s: f"{s['sheet']}：{_SHEET_STATUS[s['status']]}", m["sheets"]
+            )
         return template.format(**groups)
     return None
 
@@ -292,6 +468,30 @@ def reason_text(reason: str | None, source: str | None, lang: str) -> str:
     if lang != "zh":
         return reason
     return ZH_SEPARATOR.join(chinese or english.strip() for english, chinese in _translated_pieces(reason, source))
+
+
+def refusal_text(reason: str | None, lang: str, source: str | None = None) -> str:
+    """Why a whole file was refused (the ledger's message of a 'failed' file), for display: as written for 'en';
+    for 'zh' the reason's Chinese text. A refusal is one reason that may hold "; " of its own, so it is matched
+    whole first; otherwise read as the loader's "; "-joined reasons, a piece no pattern knows staying English."""
+    if reason is None:
+        return ""
+    if lang != "zh":
+        return reason
+    whole = _one_reason(reason, source)
+    return whole if whole is not None else reason_text(reason, source, lang)
+
+
+def refusal_both(reason: str | None, source: str | None = None) -> str:
+    """A refusal in 简体中文 with the English below it (the CLI and an engineer's alert show both); the English
+    alone when no Chinese text is known."""
+    zh, en = refusal_text(reason, "zh", source), refusal_text(reason, "en", source)
+    return en if zh == en else f"{zh}\n{en}"
+
+
+def unknown_refusal(reason: str) -> bool:
+    """Whether a whole-file refusal has no Chinese text of its own (the tests' completeness check)."""
+    return _one_reason(reason, None) is None
 
 
 def unknown_reasons(reason: str) -> list[str]:
