@@ -303,6 +303,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "dq_rows_rejected": ("隔离行数", "Rows quarantined"),
     "dq_by_source": ("各来源入库与隔离行数", "Rows loaded and quarantined by source"),
     "dq_no_rejections": ("本次运行没有被隔离的数据行。", "No rows were quarantined in this run."),
+    "dq_refused_files": (
+        "被整体拒收的文件（未载入任何数据；修正后以同名重新报送）",
+        "Files refused whole (nothing loaded; mend and re-send under the same name)",
+    ),
+    "file_name": ("文件", "File"),
+    "refused_at": ("拒收时间", "Refused at"),
     "nature": ("性质", "Nature"),
     "real": ("真实数据", "Real"),
     "synthetic": ("合成示例数据", "Synthetic sample"),

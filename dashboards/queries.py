@@ -624,6 +624,18 @@ def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:
     )
 
 
+def refused_files(snap) -> pl.DataFrame | None:
+    """Landing files whose latest attempt was refused whole (ledger status 'failed'), as the
+    landing_file_refused alert lists them: still refused until a later version loads, whichever run it was."""
+    if not snap.has(FILES):
+        return None
+    return snap.query(
+        "select source, file_name, message, ingested_at from (select *, row_number() over (partition by source, "
+        f"file_name order by ingested_at desc nulls last) as recency from {FILES}) "
+        "where recency = 1 and status = 'failed' order by source, file_name"
+    )
+
+
 def quality_sources(snap, run_id: str | None = None) -> pl.DataFrame | None:
     """Per source in a run: files, rows read, loaded and quarantined (from the ingestion ledger)."""
     if not snap.has(FILES):

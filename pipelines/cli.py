@@ -251,7 +251,11 @@ def run(rebuild: bool, engine: str) -> None:
             t.add_row(r["source"], r["key_values"], r["new_file"], r["old_file"], r["changed_columns"])
         console.print(t)
     for line in summary.refused:
-        console.print(f"[red]拒收 / refused:[/red] {escape(line)}")
+        name, _, reason = line.partition(": ")
+        _say(
+            f"[red]拒收：[/red]{escape(name)}：{escape(_refusal(reason, name, 'zh'))}",
+            f"[red]refused:[/red] {escape(line)}",
+        )
     if summary.ledger is not None and summary.ledger.height and summary.ledger["files_failed"].sum():
         _say(
             "[red]部分文件被拒收[/red]——`ipcity status` 列出每个文件及原因。",
@@ -316,13 +320,22 @@ def _print_last_failure(f: dict) -> None:
     )
 
 
+def _refusal(reason: str | None, name: str, lang: str | None = None) -> str:
+    """Why a file was refused whole: in 简体中文 with the English below (``lang`` None), or in one language. The
+    ledger keeps the English; ``name`` is "source/file", whose source names the columns by its own headers."""
+    from pipelines.ingest.reason_labels import refusal_both, refusal_text
+
+    source = name.split("/", 1)[0]
+    return refusal_both(reason, source) if lang is None else refusal_text(reason, lang, source)
+
+
 def _print_still_refused(lines: list[str]) -> None:
     if not lines:
         return
     t = Table("file / 文件", "reason / 原因", title="refused earlier, unchanged since · 此前被拒收且未改动的文件")
     for line in lines:
         name, _, reason = line.partition(": ")
-        t.add_row(escape(name), escape(reason))
+        t.add_row(escape(name), escape(_refusal(reason, name)))
     console.print(t)
     _say(
         "修正文件后以同名放回着陆区（新版本替换旧版本），或将其移出；未改动的文件不会单独触发运行。",
@@ -498,7 +511,7 @@ def _print_refused_files(con) -> None:
         return
     t = Table("source", "file / 文件", "reason / 原因", "when", title="refused files · 拒收的文件")
     for source, name, message, at in rows:
-        t.add_row(source, escape(name), escape(message or ""), str(at)[:19])
+        t.add_row(source, escape(name), escape(_refusal(message, f"{source}/{name}")), str(at)[:19])
     console.print(t)
     _say(
         "整个文件未入库。修正后以同名放回着陆区（新版本替换旧版本）再运行 `ipcity run`，或将其移出着陆区。",

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.ingest.reason_labels import column_label, reason_text
+from pipelines.ingest.reason_labels import column_label, reason_text, refusal_text
 
 from .. import queries
 from ..components import (
@@ -312,6 +312,39 @@ def rejection_rows(rej: pl.DataFrame, lang: str) -> list[dict]:
     ]
 
 
+def refused_rows(refused: pl.DataFrame, lang: str) -> list[dict]:
+    """Files refused whole: the source by its name, the ledger's English reason in the reader's language."""
+    lang = norm_lang(lang)
+    return [
+        {
+            "source": label(SOURCE_NAMES, r["source"], lang),
+            "file_name": r["file_name"],
+            "reason": refusal_text(r["message"], lang, r["source"]),
+            "refused_at": str(r["ingested_at"] or "")[:16],
+        }
+        for r in refused.iter_rows(named=True)
+    ]
+
+
+def refused_view(refused: pl.DataFrame | None, lang: str):
+    """The refused files above the quarantined rows (a refused file has no rows to quarantine), or None."""
+    if refused is None or not refused.height:
+        return None
+    columns = [
+        {"field": "source", "headerName": t("source", lang)},
+        {"field": "file_name", "headerName": t("file_name", lang), "minWidth": 200},
+        {"field": "reason", "headerName": t("reason", lang), "minWidth": 360, "wrapText": True, "autoHeight": True},
+        {"field": "refused_at", "headerName": t("refused_at", lang), "minWidth": 140},
+    ]
+    return html.Div(
+        [
+            html.H4(t("dq_refused_files", lang)),
+            grid("dq-refused-grid", lang, columns, refused_rows(refused, lang), height=None, pagination=False),
+        ],
+        id="dq-refused",
+    )
+
+
 @guarded
 def layout(lang: str, run=None, **_):
     snap = snapshot()
@@ -431,4 +464,7 @@ def register_callbacks(app) -> None:
                 height=320,
                 pagination=False,
             )
+        refused = refused_view(queries.refused_files(snap), lang)
+        if refused is not None:
+            rej_view = html.Div([refused, rej_view])
         return cards, checks_view, sources_figure(sources, lang), rej_view

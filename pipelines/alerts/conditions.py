@@ -15,6 +15,7 @@ from datetime import date
 import duckdb
 
 from pipelines.alerts.config import Routing, Rules
+from pipelines.ingest.reason_labels import refusal_text
 from pipelines.labels import label_text
 from pipelines.sources import SOURCES
 
@@ -419,7 +420,8 @@ def landing_file_refused(con, rules: Rules) -> list[Condition] | None:
             audience="engineering",
             severity=rules.severity("landing_file_refused"),
             subject_key=f"{r['source']}/{r['file_name']}",
-            title_zh=f"落地文件被拒收：{r['source']}/{r['file_name']} — {(r['message'] or '')[:200]}",
+            title_zh=f"落地文件被拒收：{r['source']}/{r['file_name']} — "
+            f"{refusal_text(r['message'], 'zh', r['source'])[:200]}",
             title_en=f"landing file refused: {r['source']}/{r['file_name']} — {(r['message'] or '')[:200]}",
             detail={k: r[k] for k in ("source", "file_name", "file_hash", "message", "ingested_at", "run_id")},
         )
