@@ -7,7 +7,11 @@ using its captured groups. Groups named ``col``/``col2`` hold contract column na
 Chinese header (the column's first alias with a Chinese character), ``cols`` a ", "-separated list of them, ``rows``
 the rows a conflict reason names; every other group (values, file names, codes) is shown as written. A reason no pattern knows is shown in English rather than guessed.
 
-Pure functions only (no Dash), used by the dashboard's quality page.
+A file refused whole (readers/validate/load ``IngestError``, stored as the ledger's 'failed' message) has one
+reason, in the same table: ``refusal_text`` matches it whole (several hold "; " of their own) for `ipcity status`,
+the run summary, the refused-file alert and the quality page.
+
+Pure functions only (no Dash), used by the dashboard's quality page, the CLI and the alerts.
 """
 
 from __future__ import annotations
