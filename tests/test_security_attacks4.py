@@ -153,6 +153,11 @@ def test_simulator_save_refuses_results_the_server_did_not_compute(sample_snapsh
         )
         assert _post(national, export)["sim-download"]["data"] is None
 
+    audited = [
+        r for r in auth.UserStore(tmp_path / "access" / "users.sqlite").audit_rows() if r["action"] == "scenario_save"
+    ]
+    assert len(audited) == 4 and {(r["username"], r["outcome"]) for r in audited} == {("nat4", "refused")}
+
     # the page's own refusals answer (every one was a 500: one output short), storing nothing
     out = _post(national, _act_body(app, "sim-save", None, name="made up"))
     assert out["sim-status"]["children"] == "Run a scenario first."

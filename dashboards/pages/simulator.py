@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 
 import flask
 import polars as pl
@@ -21,8 +20,6 @@ from pipelines import scenarios as sc
 from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
 from ..i18n import GROUPS, label, norm_lang, t
 from ..i18n_programme import RULE_NAMES
-
-log = logging.getLogger(__name__)
 
 PATH = "/simulator"
 NAV_KEY = "nav_simulator"
@@ -415,7 +412,16 @@ def register_callbacks(app) -> None:
                 if not result:
                     return (t("sim_run_first", lang), *nothing[1:], *keep_inputs)
                 if not genuine(result):
-                    log.warning("simulator save refused: result not as computed (user %s)", current_user())
+                    from .. import access
+
+                    # in the audit log, as every refusal is: a forged result is someone trying
+                    access.audit(
+                        access.current_principal(),
+                        "scenario_save",
+                        str(result.get("scenario_id"))[:100] if isinstance(result, dict) else "",
+                        "refused",
+                        "results differ from the ones the server computed",
+                    )
                     return (t("sim_not_computed", lang), *nothing[1:], *keep_inputs)
                 sc.save_scenario(
                     result["scenario_id"],
