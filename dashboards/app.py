@@ -312,7 +312,8 @@ def _register_routes(server: flask.Flask) -> None:
         folder = Path(server.config[DOSSIER_KEY])
         if not (folder / filename).is_file():
             return _bad(404, "no such dossier")
-        mimetype = "text/markdown; charset=utf-8" if suffix == "md" else "text/html; charset=utf-8"
+        # a bare text type: Werkzeug adds "; charset=utf-8" itself (given one already, it added a second)
+        mimetype = "text/markdown" if suffix == "md" else "text/html"
         return flask.send_from_directory(folder, filename, mimetype=mimetype)
 
     # A dossier is a standalone document: nothing in it may run, whatever the data held (read by flask-talisman).
@@ -340,7 +341,10 @@ def _register_routes(server: flask.Flask) -> None:
         except SnapshotUnavailable:
             return _bad(503, "no published snapshot yet")
         return flask.Response(
-            f.content, mimetype=f.mimetype, headers={"Content-Disposition": security.content_disposition(f.filename)}
+            # the full header value ("text/csv; charset=utf-8"): as a mimetype Werkzeug would add a second charset
+            f.content,
+            content_type=f.mimetype,
+            headers={"Content-Disposition": security.content_disposition(f.filename)},
         )
 
     @server.route("/extracts/<path:relpath>")
@@ -352,7 +356,8 @@ def _register_routes(server: flask.Flask) -> None:
             # Only files the extract manifests list are served: traversal and guessed names are refused.
             access.deny(principal, "extract", relpath[:200], "not a listed extract file")
         access.authorize(principal, "extract", page="/downloads", province=entry["province_code"], target=relpath)
-        resp = flask.send_from_directory(folder, relpath, mimetype=entry["mimetype"])
+        resp = flask.send_from_directory(folder, relpath)
+        resp.content_type = entry["mimetype"]  # the manifest's full value, charset included: set as it is, once
         resp.headers["Content-Disposition"] = security.content_disposition(Path(relpath).name)
         return resp
 

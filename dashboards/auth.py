@@ -14,11 +14,13 @@ import os
 import re
 import secrets
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from limits.storage import Storage
 
 from pipelines import settings
 from pipelines.sqlite_wal import wal_connect
@@ -32,8 +34,8 @@ ROLE_LABELS = {
 }
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 10
-# Failed logins before an account is refused for LOCK_WINDOW (on top of flask-limiter's per-address limit; this
-# one holds across gunicorn workers because it lives in the shared store). Counted per account and address, so
+# Failed logins before an account is refused for LOCK_WINDOW (on top of flask-limiter's per-address limit; both
+# hold across gunicorn workers because they live in the shared store). Counted per account and address, so
 # someone who knows an official's user name cannot lock the official out from elsewhere; and per account over all
 # addresses with a higher bound, so guessing spread over many addresses is still stopped.
 MAX_FAILURES = 10
@@ -73,6 +75,11 @@ create table if not exists audit_log (
 create table if not exists ended_sessions (
     session_id text primary key,
     ends_at text not null
+);
+create table if not exists rate_limits (
+    key text primary key,
+    hits integer not null,
+    expires_at real not null
 );
 """
 
@@ -300,6 +307,34 @@ class UserStore:
                 (session_id, _iso(valid_until)),
             )
 
+    # -- rate-limit counters (SharedLimitStorage) ------------------------------------------------------------------
+    # Fixed windows, counted here so every gunicorn worker adds to the same count (each worker's memory would
+    # multiply the limit by the number of workers). Times are epoch seconds, as the limits library keeps them.
+    def limit_incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        with self._connect() as con:
+            con.execute("delete from rate_limits where expires_at <= ?", (now,))  # ended windows; keeps it small
+            return con.execute(
+                "insert into rate_limits (key, hits, expires_at) values (?, ?, ?) "
+                "on conflict (key) do update set hits = hits + excluded.hits returning hits",
+                (key, amount, now + expiry),
+            ).fetchone()[0]
+
+    def limit_get(self, key: str) -> tuple[int, float]:
+        """(hits, window end) of the key's current window; (0, now) when none is open."""
+        now = time.time()
+        with self._connect() as con:
+            r = con.execute(
+                "select hits, expires_at from rate_limits where key = ? and expires_at > ?", (key, now)
+            ).fetchone()
+        return (r[0], r[1]) if r else (0, now)
+
+    def limit_clear(self, key: str | None = None) -> int:
+        with self._connect() as con:
+            if key is None:
+                return con.execute("delete from rate_limits").rowcount
+            return con.execute("delete from rate_limits where key = ?", (key,)).rowcount
+
     # -- audit ----------------------------------------------------------------------------------------------------
     def audit(
         self,
@@ -331,6 +366,45 @@ class UserStore:
         with self._connect() as con:
             rows = con.execute("select * from audit_log order by id desc limit ?", (limit,)).fetchall()
         return [dict(r) for r in rows]
+
+
+class SharedLimitStorage(Storage):
+    """flask-limiter's storage in the accounts store (``ipcity-store://``; the store is the ``store`` option), so
+    the per-address sign-in limit holds across gunicorn workers like the per-account lockout. The limits library
+    ships no file-backed storage and the project runs no Redis or Memcached; this backs its fixed-window strategy
+    (the only one it is configured with) and leaves the counting rules to the library."""
+
+    STORAGE_SCHEME = ["ipcity-store"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, *, store: UserStore, **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.store = store
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return sqlite3.Error
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self.store.limit_incr(key, expiry, amount)
+
+    def get(self, key: str) -> int:
+        return self.store.limit_get(key)[0]
+
+    def get_expiry(self, key: str) -> float:
+        return self.store.limit_get(key)[1]
+
+    def check(self) -> bool:
+        try:
+            self.store.limit_get("")
+        except sqlite3.Error:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        return self.store.limit_clear()
+
+    def clear(self, key: str) -> None:
+        self.store.limit_clear(key)
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(4))

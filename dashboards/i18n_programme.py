@@ -134,6 +134,10 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "sim_run": ("运行情景", "Run scenario"),
     "sim_save": ("保存情景", "Save scenario"),
     "sim_saved": ("已保存：{name}", "Saved: {name}"),
+    "sim_not_computed": (
+        "未保存：结果与服务器计算的不一致，请重新运行情景后再保存。",
+        "Not saved: the results are not the ones the server computed; run the scenario again, then save.",
+    ),
     "sim_open": ("打开", "Open"),
     "sim_compare": ("对比", "Compare"),
     "sim_saved_list": ("已保存的情景", "Saved scenarios"),

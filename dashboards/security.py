@@ -316,11 +316,18 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
 # ---- spreadsheet text -------------------------------------------------------------------------------------------
 # A cell whose text starts with one of these is read by Excel/LibreOffice/WPS as a formula (or as DDE).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# ... and so is one where blanks come first (" =HYPERLINK(...)", "\u3000=1+1"): LibreOffice's and some of Excel's
+# import paths trim leading blanks before they look. Blanks are every character Python calls whitespace (the
+# ideographic space included) and the invisible zero-width ones, listed once so the cell check and the column
+# check (a Polars regex, whose own \s is not quite Python's) agree.
+LEADING_BLANKS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\u200b\u2060\ufeff"
+_FORMULA_START = "^[" + re.escape(LEADING_BLANKS) + "]*[" + re.escape("".join(FORMULA_TRIGGERS)) + "]"
+_FORMULA_START_RE = re.compile(_FORMULA_START)
 
 
 def neutralise_cell(value):
     """Text that would start a formula gets a leading apostrophe (OWASP's advice); other values pass through."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    if isinstance(value, str) and _FORMULA_START_RE.match(value):
         return "'" + value
     return value
 
@@ -328,13 +335,12 @@ def neutralise_cell(value):
 def neutralise_text(df: pl.DataFrame) -> pl.DataFrame:
     """Every text column of ``df`` with formula-starting cells neutralised (numbers stay numbers). Categorical and
     enum columns are written as their text too, so they become neutralised text."""
-    pattern = "^[" + re.escape("".join(FORMULA_TRIGGERS)) + "]"
     exprs = []
     for c, dtype in df.schema.items():
         if dtype not in (pl.String, pl.Categorical) and not isinstance(dtype, pl.Enum):
             continue
         x = pl.col(c).cast(pl.String)
-        exprs.append(pl.when(x.str.contains(pattern)).then(pl.lit("'") + x).otherwise(x).alias(c))
+        exprs.append(pl.when(x.str.contains(_FORMULA_START)).then(pl.lit("'") + x).otherwise(x).alias(c))
     return df.with_columns(exprs) if exprs else df
 
 

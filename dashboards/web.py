@@ -22,7 +22,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_talisman import Talisman
 
 from . import access, security
-from .auth import UserStore, secret_key
+from .auth import SharedLimitStorage, UserStore, secret_key
 from .i18n import norm_lang, t
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         return WebUser(user)
 
     _install_headers(app, server, debug)  # first: its hook must run even when the gate answers the request
-    limiter = Limiter(get_remote_address, app=server, storage_uri="memory://", default_limits=[])
+    # counted in the accounts store, not in this worker's memory: each of gunicorn's workers would count apart
+    limiter = Limiter(
+        get_remote_address,
+        app=server,
+        storage_uri=SharedLimitStorage.STORAGE_SCHEME[0] + "://",
+        storage_options={"store": store},
+        strategy="fixed-window",
+        default_limits=[],
+    )
 
     @server.route("/login", methods=["GET", "POST"])
     @limiter.limit(LOGIN_LIMIT, methods=["POST"])

@@ -7,6 +7,10 @@ the warehouse, compared and exported, and every view says they are simulations, 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+
 import flask
 import polars as pl
 from dash import ALL, Input, Output, State, ctx, dcc, html
@@ -82,6 +86,37 @@ def collect_scenario(weight_ids, weights, rule_ids, rule_values, base_weights: d
             break
     rules = {rid["key"]: str(v) for rid, v in zip(rule_ids, rule_values, strict=True) if v not in (None, "")}
     return sc.Scenario(rules=rules, pillar_weights=pillar)
+
+
+# -- results the browser holds ---------------------------------------------------------------------------------
+# A run's result waits in the browser (a dcc.Store) until Save or Export sends it back, so what comes back is
+# whatever the browser says: saved as it was, a national account could file made-up outcomes under its name as
+# a simulation of real parameters. Re-running the scenario at Save would double a run's minutes (dbt and the
+# uncertainty step), so the server seals what it computed (run, or loaded from the store) with an HMAC under the
+# session key, and keeps only results whose seal matches.
+_SEALED = ("scenario_id", "params", "changes", "base_snapshot")
+
+
+def _seal(result: dict) -> str:
+    key = hmac.new(flask.current_app.config["SECRET_KEY"], b"ipcity simulator result", hashlib.sha256).digest()
+    body = json.dumps([result.get(k) for k in _SEALED], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sealed(result: dict) -> dict:
+    """``result`` (computed here) with its seal, for the browser to hold."""
+    return {**result, "seal": _seal(result)}
+
+
+def genuine(result) -> bool:
+    """Whether ``result`` is one this server computed, unchanged (scenario id, parameters, changes, snapshot)."""
+    if not isinstance(result, dict) or not isinstance(result.get("seal"), str):
+        return False
+    if not isinstance(result.get("scenario_id"), str) or not isinstance(result.get("params"), str):
+        return False
+    if not isinstance(result.get("changes"), list) or not isinstance(result.get("base_snapshot"), str):
+        return False
+    return hmac.compare_digest(result["seal"], _seal(result))
 
 
 def change_rows(changes: list[dict], lang: str) -> list[dict]:
@@ -340,7 +375,7 @@ def register_callbacks(app) -> None:
         from dash import no_update
 
         keep_inputs = ([no_update] * len(rule_ids), [no_update] * len(weight_ids))
-        nothing = (no_update,) * 6
+        nothing = (no_update,) * 7  # status, result, cards, changes, both lists, name: the status is [0]
         if not authorize_simulation():
             return (t("sim_denied", lang), *nothing[1:], *keep_inputs)
         snap = snapshot()
@@ -354,12 +389,14 @@ def register_callbacks(app) -> None:
                 if not scenario.rules and not scenario.pillar_weights:
                     return (t("sim_no_params", lang), *nothing[1:], *keep_inputs)
                 scenario_id, changes = sc.run_scenario(snap.path, scenario)
-                result = {
-                    "scenario_id": scenario_id,
-                    "params": scenario.to_json(),
-                    "changes": changes.to_dicts(),
-                    "base_snapshot": snap.path.name,
-                }
+                result = sealed(
+                    {
+                        "scenario_id": scenario_id,
+                        "params": scenario.to_json(),
+                        "changes": changes.to_dicts(),
+                        "base_snapshot": snap.path.name,
+                    }
+                )
                 cards, body = render_changes(result, lang)
                 return (
                     f"{t('sim_changes', lang)}: {changes.height}",
@@ -374,6 +411,18 @@ def register_callbacks(app) -> None:
             if trigger == SAVE:
                 if not result:
                     return (t("sim_run_first", lang), *nothing[1:], *keep_inputs)
+                if not genuine(result):
+                    from .. import access
+
+                    # in the audit log, as every refusal is: a forged result is someone trying
+                    access.audit(
+                        access.current_principal(),
+                        "scenario_save",
+                        str(result.get("scenario_id"))[:100] if isinstance(result, dict) else "",
+                        "refused",
+                        "results differ from the ones the server computed",
+                    )
+                    return (t("sim_not_computed", lang), *nothing[1:], *keep_inputs)
                 sc.save_scenario(
                     result["scenario_id"],
                     name or "",
@@ -400,12 +449,14 @@ def register_callbacks(app) -> None:
                 if not saved_id:
                     return (no_update, *nothing[1:], *keep_inputs)
                 info, scenario, changes = sc.load_scenario(saved_id)
-                result = {
-                    "scenario_id": info["scenario_id"],
-                    "params": scenario.to_json(),
-                    "changes": changes.to_dicts(),
-                    "base_snapshot": info["base_snapshot"],
-                }
+                result = sealed(
+                    {
+                        "scenario_id": info["scenario_id"],
+                        "params": scenario.to_json(),
+                        "changes": changes.to_dicts(),
+                        "base_snapshot": info["base_snapshot"] or "",
+                    }
+                )
                 cards, body = render_changes(result, lang)
                 rule_vals = [
                     (scenario.rules[rid["key"]] if rid["key"] in sc.GROUP_PARAMS else float(scenario.rules[rid["key"]]))
@@ -463,8 +514,8 @@ def register_callbacks(app) -> None:
     def export(_csv, _xlsx, result, name):
         if not result or not authorize_simulation():
             return None
-        if not isinstance(result.get("changes"), list | None) or not isinstance(result.get("scenario_id"), str):
-            return None  # not a result this page stored (a forged store value): nothing to export
+        if not genuine(result):
+            return None  # not a result this server computed (a forged or edited store value): nothing to export
         fmt = "csv" if ctx.triggered_id == EXPORT_CSV else "xlsx"
         changes = (
             pl.DataFrame(result["changes"], schema=sc._CHANGE_SCHEMA)
