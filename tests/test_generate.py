@@ -216,6 +216,7 @@ def test_cities_table(cities):
     assert cities.height == pref.height + counties.height + 4
     districts = cities.join(strong.select(city_code="unit_code", parent="parent_code").unique(), on="city_code")
     assert (districts["parent_code"] == districts["parent"]).all() and districts.height == 4
+    assert districts["pinyin"].is_not_null().all(), "a roster district without its romanisation (English name)"
     cities = cities.filter(~pl.col("city_code").is_in(strong["unit_code"].implode()))
     own = cities.join(counties.select(city_code="unit_code", parent="prefecture_code"), on="city_code")
     assert own.height == counties.height

@@ -10,7 +10,7 @@ import polars as pl
 
 from pipelines import reference
 from pipelines.generate.profiles import Profiles
-from pipelines.generate.units import PROGRAMME, Units
+from pipelines.generate.units import COUNTY_PINYIN, PROGRAMME, Units
 from pipelines.sources import SOURCES
 
 SYNTHETIC_STATUS = "synthetic sample status event"
@@ -36,7 +36,7 @@ def strong_city_districts(units_frame: pl.DataFrame) -> pl.DataFrame:
             city_name_short=pl.col("unit_name").str.strip_suffix("区"),
             level="level",
             parent_code="parent_code",
-            pinyin=pl.lit(None, pl.String),
+            pinyin=pl.col("unit_code").replace_strict(COUNTY_PINYIN, default=None, return_dtype=pl.String),
             lng="lng",
             lat="lat",
             coord_note=pl.lit("coordinates of the parent prefecture (county-level unit)"),

@@ -55,6 +55,11 @@ COUNTY_PINYIN = {
     "320614": "hai men",
     "341881": "ning guo",
     "330782": "yi wu",
+    # municipal districts on the real 2022 roster (read from the roster file, not the prefecture file)
+    "110106": "feng tai",
+    "110114": "chang ping",
+    "120116": "bin hai",
+    "310115": "pu dong",
 }
 
 
