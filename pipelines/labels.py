@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from pipelines.settings import DBT_PROJECT_DIR
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
@@ -122,14 +124,14 @@ def group_names(path: Path = BANDS_FILE) -> tuple[str, ...]:
 NOISE_DECIMALS = 9
 
 
-def noise_free(x: float) -> float:
-    """``x`` rounded half away from zero at 9 decimals, exactly as the dbt macro round_half_away(x, 9) does (C's
-    round of x x 10^9, then / 10^9, in doubles; the fraction y - floor(y) is exact): a figure compared with a
-    threshold is compared without the float noise of its sums (~1e-14), any real difference still counts. The
-    performance group here, in the uncertainty runs and in the dbt macro is read from the index rounded so."""
-    y = abs(x) * 10.0**NOISE_DECIMALS
-    whole = math.floor(y) + (1.0 if y - math.floor(y) >= 0.5 else 0.0)
-    return math.copysign(whole / 10.0**NOISE_DECIMALS, x)
+def noise_free(x):
+    """``x`` (a number or a numpy array) rounded half away from zero at 9 decimals, exactly as the dbt macro
+    round_half_away(x, 9) does (C's round of x x 10^9, then / 10^9, in doubles; the fraction y - floor(y) is
+    exact): a figure compared with a threshold is compared without the float noise of its sums (~1e-14), any real
+    difference still counts. The performance group here, in the uncertainty runs and in the dbt macro is read from
+    the index rounded so."""
+    y = np.abs(x) * 10.0**NOISE_DECIMALS
+    return np.sign(x) * (np.floor(y) + (y - np.floor(y) >= 0.5)) / 10.0**NOISE_DECIMALS
 
 
 def performance_group(index: float | None, path: Path = BANDS_FILE) -> str | None:

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.evaluation.rules import load_rules
-from pipelines.labels import NOISE_DECIMALS, group_names, load_bands
+from pipelines.labels import group_names, load_bands, noise_free
 
 # Geometric means need positive inputs, and min-max scores put the weakest unit of every indicator at exactly
 # 0, which would zero (or, floored at 1, nearly zero) a whole pillar for one weak indicator. The geometric
@@ -48,9 +48,7 @@ def performance_group_codes(index: np.ndarray) -> np.ndarray:
     """Position of each index's performance band in ``group_names()`` (0 = the highest band), -1 where index is
     nan: the bands seed read through pipelines.labels, the same rows the dbt macro performance_group joins."""
     bands = load_bands()
-    # compared without float noise, rounded as labels.noise_free and the dbt macro round
-    y = np.abs(index) * 10.0**NOISE_DECIMALS
-    index = np.sign(index) * (np.floor(y) + (y - np.floor(y) >= 0.5)) / 10.0**NOISE_DECIMALS
+    index = noise_free(index)  # compared without float noise, as the dbt macro compares
     out = np.full(index.shape, len(bands) - 1, dtype=np.int8)
     with np.errstate(invalid="ignore"):
         for position in range(len(bands) - 1, -1, -1):  # lowest first: a higher band overrides
