@@ -304,7 +304,8 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     and hears the resolution if and only if it heard the firing. A digest refused for good (status `failed`) is
     not heard: no resolution follows it, and it is not planned again either (it would be refused again, run after
     run); it stays parked until an operator requeues it (`ipcity alerts deliver --retry-failed`), and once it
-    arrives the resolution follows."""
+    arrives the resolution follows. A resolution whose firing digest is still waiting for a retry waits for it:
+    each recipient hears "firing" before "resolved"."""
     heard = {
         (r["fingerprint"], r["route"], r["channel"], r["recipient"]): dict(r)
         for r in con.execute(
@@ -343,8 +344,11 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             told_firing = h is not None and h["state"] == "firing"
             if transition == "firing" and told_firing and h["episode"] == a["episode"] and not h["resend"]:
                 continue  # heard this episode fire (also when its digest was refused for good: no resend loop)
-            if transition == "resolved" and not (told_firing and h["message_status"] != "failed"):
-                continue  # never heard it fire: no bare resolution
+            if transition == "resolved" and not (told_firing and h["message_status"] not in ("pending", "failed")):
+                # Never heard it fire: no bare resolution. Its firing digest still waiting for a retry ("pending"):
+                # the resolution waits for it, so the firing arrives first (planned once it is delivered, see
+                # deliver_due); refused for good ("failed"): the recipient never had it, so no resolution follows.
+                continue
             due.append((route, channel, recipient))
         if not due:
             continue  # a recipient of it whose route is refused now keeps what it heard, and is served when mended
@@ -417,11 +421,31 @@ def _claim(path, key: str, at: datetime) -> dict | None:
         return dict(con.execute("SELECT * FROM alerts.messages WHERE idempotency_key = ?", (key,)).fetchone())
 
 
-def deliver_due(routing: Routing, *, path=None, sleep=time.sleep, keys: list[str] | None = None) -> list[dict]:
+# Resolutions held back because the recipient's firing digest was still waiting for a retry, whose firing digest
+# has arrived since: they are planned right after that delivery (by whichever dispatcher delivered it).
+HELD_RESOLUTIONS = """SELECT 1 FROM alerts.heard AS h
+    INNER JOIN alerts.alerts AS a ON h.fingerprint = a.fingerprint
+    INNER JOIN alerts.messages AS m ON h.idempotency_key = m.idempotency_key
+    WHERE h.state = 'firing' AND a.state = 'resolved' AND m.status = 'delivered' AND m.idempotency_key IN ({keys})
+    LIMIT 1"""
+
+
+def deliver_due(
+    routing: Routing,
+    *,
+    path=None,
+    sleep=time.sleep,
+    keys: list[str] | None = None,
+    run_id: str | None = None,
+    follow_up: bool = True,
+) -> list[dict]:
     """Deliver every pending message whose retry time has come; up to `immediate_attempts` attempts each in
     this call (with the backoff between them when it is short), then it waits for the next dispatch. `keys`:
     only these messages, each tried even on a channel that just failed (a route test shows every recipient's
-    answer, and a backlog due on the same channel neither goes first nor marks the channel down)."""
+    answer, and a backlog due on the same channel neither goes first nor marks the channel down).
+
+    A firing digest delivered late (after a retry) may have a resolution waiting for it (see plan_notifications):
+    `follow_up` plans and delivers those at once, so the recipient hears the resolution right after the firing."""
     if not routing.readable:
         return []  # no channel is known: every message waits, untried, for a routing file that reads
     now = now_utc()
@@ -493,6 +517,13 @@ def deliver_due(routing: Routing, *, path=None, sleep=time.sleep, keys: list[str
         if status != "delivered" and not channels.refused_by_receiver(response):
             down.add(msg["channel"])
         results.append(_outcome(msg, status, attempt, response))
+    delivered = [r["idempotency_key"] for r in results if r["status"] == "delivered"]
+    if follow_up and keys is None and delivered:
+        with connect(path) as con:
+            held = con.execute(HELD_RESOLUTIONS.format(keys=", ".join("?" * len(delivered))), delivered).fetchone()
+            planned = plan_notifications(con, routing, run_id=run_id, at=now_utc()) if held else []
+        if planned:
+            results += deliver_due(routing, path=path, sleep=sleep, run_id=run_id, follow_up=False)
     return results
 
 
@@ -517,7 +548,7 @@ def dispatch(routing: Routing, *, run_id: str | None, path=None, at: datetime | 
     at = at or now_utc()
     with connect(path) as con:
         messages = plan_notifications(con, routing, run_id=run_id, at=at)
-    delivered = deliver_due(routing, path=path)
+    delivered = deliver_due(routing, path=path, run_id=run_id)
     status = {d["idempotency_key"]: d["status"] for d in delivered}
     return {
         "messages": [
