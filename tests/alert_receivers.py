@@ -86,10 +86,13 @@ class SmtpSink:
 class HttpSink:
     """A JSON webhook receiver on 127.0.0.1 (ThreadingHTTPServer): bodies and headers in `requests`."""
 
-    def __init__(self, port: int | None = None, status: int = 200):
+    def __init__(self, port: int | None = None, status: int = 200, reply=None):
+        """`reply(request) -> dict`: the JSON answer to a request (a robot API answers HTTP 200 with an errcode);
+        by default {"errcode": 0, "errmsg": "ok"}."""
         self.port = port or free_port()
         self.requests: list[dict] = []
         self.status = status
+        self.reply = reply or (lambda request: {"errcode": 0, "errmsg": "ok"})
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,11 +103,13 @@ class HttpSink:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     body = {"raw": raw.decode(errors="replace")}
-                sink.requests.append({"path": self.path, "headers": dict(self.headers), "json": body})
+                request = {"path": self.path, "headers": dict(self.headers), "json": body, "raw": raw}
+                sink.requests.append(request)
+                answer = json.dumps(sink.reply(request)).encode()
                 self.send_response(sink.status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(b'{"errcode": 0, "errmsg": "ok"}')
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass

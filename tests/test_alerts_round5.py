@@ -115,3 +115,161 @@ def test_no_resolution_follows_a_firing_digest_that_failed_while_the_resolution_
         assert n == 0
     finally:
         gone.stop()
+
+
+# ------------------------------------------------------------------------------------- group robots
+def add_cities(wh, n: int, *, province=("130000", "河北省"), status: str = "limited_progress") -> list[str]:
+    """``n`` more cities of one province in the marts, each with its key target in ``status``."""
+    import duckdb
+
+    codes = [f"{province[0][:2]}{i:04d}" for i in range(1, n + 1)]
+    with duckdb.connect(str(wh)) as con:
+        con.executemany(
+            "insert into marts.dim_city values (?, ?, ?, ?, ?, true, 'active')",
+            [(c, f"测试{c[-3:]}市", f"Test {c[-3:]}", *province) for c in codes],
+        )
+        con.executemany(
+            "insert into marts.fct_target_status values (?, 'plan_2021_2025', 'pledge_amount', ?, 2024, 50, 100, "
+            "2025, 0.5, 1.0, true)",
+            [(c, status) for c in codes],
+        )
+    return codes
+
+
+def robot_routing(path, http_port: int, *, kind: str = "wecom", dashboard_url: str | None = None, **route) -> None:
+    secret_key = {"wecom": "key_env", "dingtalk": "access_token_env"}[kind]
+    endpoint = {"wecom": "/cgi-bin/webhook/send", "dingtalk": "/robot/send"}[kind]
+    cfg = {
+        "version": "test",
+        "channels": {
+            "robot": {"type": kind, secret_key: "TEST_ROBOT_KEY", "endpoint": f"http://127.0.0.1:{http_port}{endpoint}"}
+        },
+        "routes": [
+            {"name": "national_office", "audience": "city", "recipients": {"robot": ["national-group"]}, **route}
+        ],
+        "delivery": {"immediate_attempts": 1, "backoff_seconds": [600], "max_attempts": 50},
+    }
+    if dashboard_url:
+        cfg["dashboard_url"] = dashboard_url
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
+ROBOT_KEY = "0f3c9a7e51b24d8e9c6a2b7d4e1f08a3"  # a robot token / key as DingTalk and WeCom issue them
+
+
+def wecom_gateway(request) -> dict:
+    """What WeCom's group robot answers: HTTP 200 always, errcode 40058 for a text over 2,048 bytes."""
+    content = request["json"]["text"]["content"]
+    if len(content.encode("utf-8")) > 2048:
+        return {"errcode": 40058, "errmsg": "content exceed max length 2048"}
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+def robot_content(request) -> str:
+    """The text a robot message carries (DingTalk's starts with the subject and a CRLF)."""
+    j = request["json"]
+    return j["text"]["content"] if j.get("msgtype") == "text" else j["markdown"]["text"]
+
+
+@pytest.mark.parametrize("kind, limit", [("wecom", 2048), ("dingtalk", 20000)])
+def test_a_long_digest_to_a_group_robot_is_cut_at_a_line_with_the_link_and_arrives(site, monkeypatch, kind, limit):
+    """Hundreds of cities fall behind at once. WeCom's robot takes 2,048 bytes of text and DingTalk's 20,000 (UTF-8
+    bytes: a Chinese character is three); the digest is cut after the last whole line that fits, says how much is
+    left out and where the whole list is, and keeps its idempotency key."""
+    from alert_receivers import HttpSink
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    hook = HttpSink(reply=wecom_gateway if kind == "wecom" else None).start()
+    try:
+        robot_routing(site["routing"], hook.port, kind=kind, dashboard_url="https://ipcity.example.cn/alerts")
+        add_cities(site["warehouse"], 400)
+        out = run_alerts(site["warehouse"], "run-1")
+        assert [m["status"] for m in out["messages"]] == ["delivered"], out["deliveries"]
+        (request,) = hook.requests
+        content = robot_content(request)
+        assert len(content.encode("utf-8")) <= limit
+        with connect() as con:
+            key, body = con.execute("SELECT idempotency_key, body FROM alerts.messages").fetchone()
+        lines = content.split("\r\n", 1)[-1].split("\n")  # DingTalk's first line is the subject
+        assert lines[-1] == body.split("\n")[-1] and key in lines[-1]  # the key line is kept
+        note = [line for line in lines if "https://ipcity.example.cn/alerts" in line]
+        assert len(note) == 1 and "未列出" in note[0] and "not shown" in note[0], lines[-3:]
+        shown = [line for line in lines if line not in note and line != lines[-1]]
+        body_lines = body.split("\n")
+        assert all(line in body_lines for line in shown if line)  # whole lines of the digest, none cut in half
+        omitted = int(note[0].split("另有 ")[1].split(" ")[0])
+        assert omitted == len(body_lines) - len([ln for ln in shown if ln in body_lines]) - 1
+    finally:
+        hook.stop()
+
+
+@pytest.mark.parametrize(
+    "kind, refusal", [("wecom", (93000, "invalid webhook url")), ("dingtalk", (310000, "sign not match"))]
+)
+def test_a_robot_that_answers_with_an_error_code_has_not_received_the_message(site, monkeypatch, kind, refusal):
+    """DingTalk and WeCom answer HTTP 200 also when they refuse a message (a wrong key, a bad signature, the rate
+    limit): their errcode says so. Such a message is not delivered: it is retried, with the robot's answer in the
+    ledger, and arrives once the robot takes it."""
+    from alert_receivers import HttpSink
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    answer = {"errcode": refusal[0], "errmsg": refusal[1]}
+    hook = HttpSink(reply=lambda request: answer).start()
+    try:
+        robot_routing(site["routing"], hook.port, kind=kind)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert [m["status"] for m in out["messages"]] == ["retry"], out["deliveries"]
+        with connect() as con:
+            response = con.execute("SELECT last_response FROM alerts.messages").fetchone()[0]
+        assert str(refusal[0]) in response and refusal[1] in response
+        answer.update(errcode=0, errmsg="ok")
+        _make_due("national-group")
+        assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"]
+        assert len(hook.requests) == 2 and run_alerts(site["warehouse"], "run-2")["messages"] == []
+    finally:
+        hook.stop()
+
+
+# ---------------------------------------------------------------------------------------------- secrets
+def test_robot_and_webhook_secrets_never_reach_the_ledger_the_cli_or_the_logs(site, monkeypatch, capfd, caplog):
+    """A robot token that apprise finds malformed is quoted in its error ("An invalid DingTalk API Token (...)"),
+    and apprise logs the robot's URL with its token or key at DEBUG. None of it may reach the alert store, the CLI
+    (`ipcity alerts list --deliveries`) or the process's logs, even with a deployment's logging at DEBUG."""
+    import logging
+
+    from alert_receivers import HttpSink
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    caplog.set_level(logging.DEBUG)
+    hook = HttpSink().start()
+    try:
+        bad_token = "dt-token-SECRET-7731"  # a hyphen: apprise refuses it and quotes it
+        monkeypatch.setenv("TEST_ROBOT_KEY", bad_token)
+        robot_routing(site["routing"], hook.port, kind="dingtalk")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert [m["status"] for m in out["messages"]] == ["retry"]
+        assert "***" in out["deliveries"][0]["response"]  # the answer is kept, the token masked
+
+        monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)  # mended: a good token, sent with DEBUG logging on
+        _make_due("national-group")
+        assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"]
+        res = CliRunner().invoke(main, ["alerts", "list", "--deliveries"])
+        assert res.exit_code == 0, res.output
+    finally:
+        hook.stop()
+    store = (site["tmp"] / "alerts.sqlite").read_bytes() + b"".join(
+        p.read_bytes() for p in site["tmp"].glob("alerts.sqlite-*")
+    )
+    seen = {
+        "store": store.decode("utf-8", errors="replace"),
+        "cli": res.output,
+        "log": caplog.text,
+        "stdio": "".join(capfd.readouterr()),
+    }
+    for where, text in seen.items():
+        for value in (bad_token, ROBOT_KEY):
+            assert value not in text, f"{value} in {where}"

@@ -12,20 +12,26 @@ robot channel points it at an on-premise gateway (or a loopback receiver in test
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import smtplib
 import ssl
+import sys
+import threading
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from pipelines import settings
-from pipelines.alerts.config import secret
+from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
 
 SENDER_DEFAULT = "ipcity-monitor@localhost"
-ROBOT_TEXT_LIMIT = 18000  # DingTalk accepts 20,000 bytes of text; WeCom 4,096 for markdown
+# What a group robot takes in one text message, in bytes of UTF-8 (the APIs count bytes, and a Chinese character is
+# three): DingTalk 20,000, WeCom 2,048 (more is refused with errcode 40058 — under an HTTP 200).
+ROBOT_TEXT_BYTES = {"dingtalk": 20000, "wecom": 2048}
 
 
 def email_message(msg: dict, sender: str) -> EmailMessage:
@@ -125,14 +131,105 @@ def _refusals(refused: dict) -> str:
     return "; ".join(f"{who} {code} {_text(reply)}" for who, (code, reply) in refused.items())
 
 
-def _apprise_send(url: str, msg: dict, tune) -> tuple[bool, str]:
+def fit_text(body: str, limit: int, link: str | None = None) -> str:
+    """A digest cut to ``limit`` bytes of UTF-8 for a receiver that takes no more: whole lines from the top, then a
+    line saying how many lines are left out and where the whole list is, then the idempotency-key line (the
+    digest's last line). A digest that fits is returned as it is."""
+    if len(body.encode("utf-8")) <= limit:
+        return body
+    lines = body.split("\n")
+    head, last = lines[:-1], lines[-1]
+    where = link or "监测平台“预警”页面"
+    where_en = link or "the dashboard's Alerts page"
+
+    def note(n: int) -> str:
+        return f"……另有 {n} 行未列出，完整清单见 {where} · … {n} more line(s) not shown; full list: {where_en}"
+
+    size = lambda text: len(text.encode("utf-8")) + 1  # noqa: E731 - with its line break
+    room = limit - size(last) - size(note(len(head)))
+    kept: list[str] = []
+    for line in head:
+        if size(line) > room:
+            break
+        kept.append(line)
+        room -= size(line)
+    while kept and not kept[-1].strip():
+        kept.pop()  # no blank line before the note
+    return "\n".join([*kept, note(len(head) - len(kept)), last])
+
+
+# A robot API answers HTTP 200 also when it refuses a message (a wrong key or signature, the rate limit, a text too
+# long); only the body's errcode says so, and apprise looks at the status code alone. The response apprise's plugin
+# received is read back here, so such a message is recorded as not delivered (and retried), with the robot's answer.
+# One apprise send at a time in a process: its plugin module and its logger are switched for the call.
+_APPRISE = threading.Lock()
+
+
+@contextmanager
+def _responses(plugin):
+    """The HTTP responses apprise's plugin receives while the block runs (the plugin module's `requests.post`)."""
+    module = sys.modules[type(plugin).__module__]
+    real = module.requests
+    seen: list = []
+
+    class Recorder:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        @staticmethod
+        def post(*args, **kwargs):
+            r = real.post(*args, **kwargs)
+            seen.append(r)
+            return r
+
+    module.requests = Recorder()
+    try:
+        yield seen
+    finally:
+        module.requests = real
+
+
+def _robot_refusal(responses: list) -> str | None:
+    """The robot's refusal in its JSON answer ({"errcode": 93000, "errmsg": ...}), or None."""
+    if not responses:
+        return None
+    try:
+        answer = json.loads(responses[-1].content or b"{}")
+    except ValueError:
+        return None  # an on-premise gateway that answers something else: its HTTP status has spoken
+    code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
+    if code in (0, "0", None):
+        return None
+    return f"robot refused: errcode {code} {str(answer.get('errmsg') or '')[:200]}"
+
+
+def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False) -> tuple[bool, str]:
     import apprise
 
-    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=False)
-    tune(plugin)
-    with apprise.LogCapture(level=logging.INFO) as log:
-        ok = plugin.send(body=msg["text"], title=msg["subject"])
+    # apprise logs a token it finds malformed (WARNING) and the URL with the token or key in its query (DEBUG), and
+    # so does urllib3 (DEBUG, "POST /robot/send?access_token=..."): apprise's records are captured here, at INFO, and
+    # not passed on to the process's handlers (a deployment's debug log, the run's stderr), urllib3's debug lines are
+    # not written during the call; what is kept is the ledger's response, where send() masks the channel's secrets.
+    logger, urllib3_logger = logging.getLogger("apprise"), logging.getLogger("urllib3")
+    with _APPRISE:
+        propagate, level, urllib3_level = logger.propagate, logger.level, urllib3_logger.level
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        urllib3_logger.setLevel(max(logging.INFO, urllib3_logger.getEffectiveLevel()))
+        try:
+            with apprise.LogCapture(level=logging.INFO) as log:
+                plugin = apprise.Apprise.instantiate(url, suppress_exceptions=False)
+                tune(plugin)
+                with _responses(plugin) as responses:
+                    ok = plugin.send(body=msg["text"], title=msg["subject"])
+        finally:
+            logger.propagate = propagate
+            logger.setLevel(level)
+            urllib3_logger.setLevel(urllib3_level)
     text = " ".join(line.strip() for line in log.getvalue().splitlines() if line.strip())
+    refusal = _robot_refusal(responses) if ok and robot else None
+    if refusal:
+        return False, refusal
     return bool(ok), (text or ("sent" if ok else "failed"))[-500:]
 
 
@@ -156,7 +253,7 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
     return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune)
 
 
-def send_dingtalk(msg: dict, ch: dict) -> tuple[bool, str]:
+def send_dingtalk(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
     token = secret(ch, "access_token")
     sign = secret(ch, "secret", required=False)
     url = f"dingtalk://{quote(sign, safe='')}@{token}/" if sign else f"dingtalk://{token}/"
@@ -165,17 +262,20 @@ def send_dingtalk(msg: dict, ch: dict) -> tuple[bool, str]:
         if ch.get("endpoint"):
             plugin.notify_url = ch["endpoint"].rstrip("?") + "?access_token={token}"
 
-    return _apprise_send(url, {**msg, "text": msg["body"][:ROBOT_TEXT_LIMIT]}, tune)
+    # apprise puts the subject and "\r\n" ahead of the text: the text gets what is left of the limit
+    room = ROBOT_TEXT_BYTES["dingtalk"] - len(msg["subject"].encode("utf-8")) - 2
+    return _apprise_send(url, {**msg, "text": fit_text(msg["body"], room, link)}, tune, robot=True)
 
 
-def send_wecom(msg: dict, ch: dict) -> tuple[bool, str]:
+def send_wecom(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
     key = secret(ch, "key")
 
     def tune(plugin):
         if ch.get("endpoint"):
             plugin.api_url = ch["endpoint"].rstrip("?") + f"?key={key}"
 
-    return _apprise_send(f"wecombot://{key}", {**msg, "text": msg["body"][:4000]}, tune)
+    text = fit_text(msg["body"], ROBOT_TEXT_BYTES["wecom"], link)  # the robot's text has no title: the body alone
+    return _apprise_send(f"wecombot://{key}", {**msg, "text": text}, tune, robot=True)
 
 
 SENDERS = {
@@ -187,8 +287,34 @@ SENDERS = {
 }
 
 
-def send(msg: dict, ch: dict) -> tuple[bool, str]:
+def _secrets(ch: dict) -> list[str]:
+    """The channel's secret values (password, token, key...), as read from the environment or their files."""
+    out = []
+    for key in SECRET_KEYS:
+        try:
+            value = secret(ch, key, required=False)
+        except AlertConfigError:
+            continue
+        if value:
+            out += [value, quote(value, safe=""), quote(value)]
+    return sorted(set(out), key=len, reverse=True)
+
+
+def redact(text: str, ch: dict) -> str:
+    """A receiver's answer or an error with the channel's secrets masked: what goes into the delivery ledger, the
+    CLI and the logs. (apprise, for one, quotes a token it finds malformed in its error.)"""
+    for value in _secrets(ch):
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+def send(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
+    """Deliver one digest; ``link``: where the whole list is (the routing file's `dashboard_url`), named when a
+    robot's size limit cuts a digest."""
     try:
-        return SENDERS[ch["type"]](msg, ch)
+        sender = SENDERS[ch["type"]]
+        ok, response = sender(msg, ch, link) if ch["type"] in ROBOT_TEXT_BYTES else sender(msg, ch)
     except Exception as e:  # noqa: BLE001 - every failure is a ledger entry, never a crash of the run
-        return False, f"{type(e).__name__}: {e}"[:500]
+        ok, response = False, f"{type(e).__name__}: {e}"
+    return ok, redact(response, ch)[:500]

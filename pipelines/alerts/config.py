@@ -6,6 +6,7 @@ import os
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -81,6 +82,8 @@ class Routing:
     problems: tuple[RoutingProblem, ...] = ()
     refused_channels: frozenset[str] = frozenset()
     readable: bool = True
+    # Where a reader finds every alert (the dashboard's Alerts page): named when a robot's size limit cuts a digest.
+    dashboard_url: str = ""
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after attempt number `attempt` (1-based) failed."""
@@ -182,8 +185,18 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
             lines.get("delivery"),
             _EntryError(path, "delivery", lines.get("delivery"), f"{e}; the default attempts and backoff are used"),
         )
+    dashboard_url = data.get("dashboard_url") or ""
+    if dashboard_url and not (isinstance(dashboard_url, str) and urlsplit(dashboard_url).scheme in ("http", "https")):
+        line = lines.get("dashboard_url")
+        refuse(
+            "dashboard_url",
+            line,
+            _EntryError(path, "dashboard_url", line, f"must be an http(s) address, got {dashboard_url!r}; left out"),
+        )
+        dashboard_url = ""
     return Routing(
         version=str(data["version"]),
+        dashboard_url=dashboard_url,
         channels=channels,
         routes=routes,
         path=path,

@@ -482,7 +482,9 @@ def deliver_due(
             if ch is None:
                 ok, response = False, f"channel {msg['channel']} is not configured in {routing.path}"
             else:
-                ok, response = channels.send({**msg, "payload": json.loads(msg["payload_json"] or "{}")}, ch)
+                ok, response = channels.send(
+                    {**msg, "payload": json.loads(msg["payload_json"] or "{}")}, ch, link=routing.dashboard_url
+                )
             t = now_utc()
             if ok:
                 status, next_retry = "delivered", None
