@@ -59,7 +59,12 @@ class SmtpSink:
                 msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
                 sink.messages.append(msg)
                 sink.envelopes.append(
-                    {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "options": envelope.mail_options}
+                    {
+                        "from": envelope.mail_from,
+                        "to": list(envelope.rcpt_tos),
+                        "options": envelope.mail_options,
+                        "raw": envelope.original_content,  # the bytes on the wire, as a mail client receives them
+                    }
                 )
                 if drop_after_accept:
                     # after the 250 below is written: the transport flushes it, then closes

@@ -273,3 +273,42 @@ def test_robot_and_webhook_secrets_never_reach_the_ledger_the_cli_or_the_logs(si
     for where, text in seen.items():
         for value in (bad_token, ROBOT_KEY):
             assert value not in text, f"{value} in {where}"
+
+
+# ------------------------------------------------------------------------------------------ mail on the wire
+def test_chinese_mail_is_seven_bit_clean_on_the_wire_and_reads_back_as_written(site):
+    """An office relay need not take 8-bit data (only after advertising 8BITMIME, and only when the client asks for
+    it with BODY=8BITMIME, which smtplib does not). The digest's raw bytes must be 7-bit: the subject in RFC 2047
+    encoded words, the body in base64, each declared UTF-8; a mail client decodes them to the text as written. So
+    for a digest and for `ipcity alerts test`'s short message (its lines are short: the standard library would have
+    chosen 8-bit for it)."""
+    import email
+    from email import policy
+
+    from pipelines.alerts import send_test
+
+    sink = SmtpSink(smtputf8=False).start()
+    try:
+        write_routing(site["routing"], sink.port)
+        set_status(site["warehouse"], "410700", "deteriorating")
+        run_alerts(site["warehouse"], "run-1")
+        assert [r["status"] for r in send_test(route="national_office")] == ["delivered"]
+        assert len(sink.envelopes) == 3
+        with connect() as con:
+            stored = {
+                (r[0], r[1]): (r[1], r[2]) for r in con.execute("SELECT recipient, subject, body FROM alerts.messages")
+            }
+        for env in sink.envelopes:
+            raw = env["raw"]
+            assert max(raw) < 128, "8-bit bytes on the wire"
+            assert "BODY=8BITMIME" not in [o.upper() for o in env["options"]]
+            assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+            head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+            assert "=?utf-8?" in head and 'charset="utf-8"' in head
+            parsed = email.message_from_bytes(raw, policy=policy.default)
+            subject, body = stored[(env["to"][0], str(parsed["Subject"]))]
+            assert "新预警 1 条" in subject or "测试消息" in subject
+            text = parsed.get_body(preferencelist=("plain",)).get_content()
+            assert text.rstrip("\n") == body and ("新乡市" in text or "测试消息" in text)
+    finally:
+        sink.stop()

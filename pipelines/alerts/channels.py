@@ -43,7 +43,10 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
     m["Message-ID"] = f"<{msg['idempotency_key']}@ipcity.monitor>"
     m["X-Idempotency-Key"] = msg["idempotency_key"]
     m["X-Ipcity-Route"] = msg["route"]
-    m.set_content(msg["body"])
+    # 7-bit on the wire: a relay may take 8-bit data only after advertising 8BITMIME and being asked with
+    # BODY=8BITMIME, which smtplib does not ask. The standard library would send a text of short lines as raw 8-bit
+    # UTF-8; base64 (declared charset utf-8) is what every mail client reads, whatever the relay.
+    m.set_content(msg["body"], cte=None if msg["body"].isascii() else "base64")
     return m
 
 
