@@ -312,3 +312,68 @@ def test_chinese_mail_is_seven_bit_clean_on_the_wire_and_reads_back_as_written(s
             assert text.rstrip("\n") == body and ("新乡市" in text or "测试消息" in text)
     finally:
         sink.stop()
+
+
+# ---------------------------------------------------------------------------------------- a relay that hangs
+class Tarpit:
+    """A relay that never finishes its greeting: a "220-" continuation line every 0.2 s, forever (as an anti-spam
+    tarpit does). Every read gets data in time, so a per-read timeout alone never fires."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.dropped = threading.Event()  # the client gave up and closed the connection
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+
+        self.sock.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn):
+        with conn:
+            while not self.stopped.is_set():
+                try:
+                    conn.sendall(b"220-please wait\r\n")
+                except OSError:
+                    self.dropped.set()
+                    return
+                self.stopped.wait(0.2)
+
+    def stop(self):
+        self.stopped.set()
+        self.sock.close()
+
+
+def test_a_relay_that_never_finishes_its_greeting_does_not_hang_the_run(site):
+    """Each read of the session gets a line within the channel's `timeout`, so only a bound on the whole session
+    (`session_timeout`) ends it: the run's alert step returns, the digest waits for a retry with the reason in the
+    ledger, and the other digest due on that relay waits without spending another session on it."""
+    import threading
+
+    pit = Tarpit()
+    try:
+        write_routing(site["routing"], pit.port, timeout=1, session_timeout=2)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out: dict = {}
+        step = threading.Thread(target=lambda: out.update(run_alerts(site["warehouse"], "run-1")), daemon=True)
+        step.start()
+        step.join(120)  # a hang guard, not a measurement: the step must return at all
+        assert not step.is_alive(), "the alert step hangs on a tarpit relay"
+        assert sorted(m["status"] for m in out["messages"]) == ["retry", "retry"]
+        with connect() as con:
+            answers = [r[0] for r in con.execute("SELECT response FROM alerts.deliveries")]
+        assert len(answers) == 1 and "session_timeout" in answers[0], answers
+        assert pit.dropped.wait(10)  # the client closed the session
+    finally:
+        pit.stop()

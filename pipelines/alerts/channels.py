@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import smtplib
+import socket
 import ssl
 import sys
 import threading
@@ -29,6 +30,7 @@ from pipelines import settings
 from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
 
 SENDER_DEFAULT = "ipcity-monitor@localhost"
+SESSION_TIMEOUT = 60  # seconds for a whole SMTP session (connect to QUIT), whatever each read's `timeout`
 # What a group robot takes in one text message, in bytes of UTF-8 (the APIs count bytes, and a Chinese character is
 # three): DingTalk 20,000, WeCom 2,048 (more is refused with errcode 40058 — under an HTTP 200).
 ROBOT_TEXT_BYTES = {"dingtalk": 20000, "wecom": 2048}
@@ -88,11 +90,42 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
     # the (encoded) headers, and left in the envelope it would demand SMTPUTF8, which many relays lack.
     envelope_from, envelope_to = parseaddr(sender)[1] or sender, parseaddr(msg["recipient"])[1] or msg["recipient"]
     ctx = ssl.create_default_context(cafile=ch.get("cafile") or None)
-    smtp = (
-        smtplib.SMTP_SSL(host, port, timeout=timeout, context=ctx)
-        if ch.get("ssl")
-        else smtplib.SMTP(host, port, timeout=timeout)
-    )
+    smtp = smtplib.SMTP_SSL(timeout=timeout, context=ctx) if ch.get("ssl") else smtplib.SMTP(timeout=timeout)
+    # `timeout` bounds each read; a relay that answers a line at a time, slowly and forever (a tarpit, a greeting
+    # that never ends), passes every read in time. `session_timeout` bounds the whole session: then the socket is
+    # shut, the blocked read fails, and the attempt is a retry like any other (the run's alert step never hangs).
+    session_timeout = float(ch.get("session_timeout", SESSION_TIMEOUT))
+    expired = threading.Event()
+
+    def cut():
+        expired.set()
+        sock = getattr(smtp, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    watchdog = threading.Timer(session_timeout, cut)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return _smtp_session(smtp, ch, ctx, mail, envelope_from, envelope_to, host, port)
+    except (smtplib.SMTPException, OSError) as e:
+        if expired.is_set():
+            smtp.close()
+            return (
+                False,
+                f"session_timeout: {host}:{port} did not finish within {session_timeout:g} s ({type(e).__name__})",
+            )
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _smtp_session(smtp, ch: dict, ctx, mail, envelope_from: str, envelope_to: str, host: str, port: int):
+    """One SMTP session: connect, (STARTTLS,) login, send; (ok, the server's answer)."""
+    smtp.connect(host, port)
     try:
         smtp.ehlo()
         if ch.get("starttls"):
