@@ -377,3 +377,63 @@ def test_a_relay_that_never_finishes_its_greeting_does_not_hang_the_run(site):
         assert pit.dropped.wait(10)  # the client closed the session
     finally:
         pit.stop()
+
+
+# --------------------------------------------------------------------------------- TLS relays with a login
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_relays_with_a_login_deliver_and_a_wrong_password_is_never_written_down(site, monkeypatch, mode):
+    """The two ways an office relay takes mail: STARTTLS on 587 (the relay refuses AUTH before STARTTLS) and
+    implicit TLS on 465; a login whose password comes from the environment, the relay's certificate checked
+    against the channel's `cafile`. A wrong password is a retry with the relay's answer — not the password."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    from test_alerts import _self_signed
+
+    cert_file, key_file = _self_signed(site["tmp"])
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    got = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            got.append((envelope.rcpt_tos, server._tls_protocol is not None or mode == "ssl"))
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"ipcity" and auth_data.password == b"pa55-w0rd-x"
+        return AuthResult(
+            success=ok, handled=False, message=None if ok else "535 5.7.8 Authentication credentials invalid"
+        )
+
+    from alert_receivers import free_port
+
+    port = free_port()
+    # (aiosmtpd counts only STARTTLS as TLS for `auth_require_tls`; on 465 the whole connection is TLS already)
+    tls = (
+        {"tls_context": server_ctx, "require_starttls": True, "auth_require_tls": True}
+        if mode == "starttls"
+        else {"ssl_context": server_ctx, "auth_require_tls": False}
+    )
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, **tls)
+    ctl.start()
+    try:
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong-pa55-zz")
+        channel = {"username": "ipcity", "password_env": "TEST_SMTP_PASSWORD", "cafile": str(cert_file), mode: True}
+        write_routing(site["routing"], port, **channel)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert sorted(m["status"] for m in out["messages"]) == ["retry", "retry"] and got == []
+        with connect() as con:
+            answers = [r[0] for r in con.execute("SELECT response FROM alerts.deliveries")]
+        assert answers and all("535" in a and "wrong-pa55-zz" not in a for a in answers), answers
+
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", "pa55-w0rd-x")
+        for who in ("national@test.local", "ipo-410000@test.local"):
+            _make_due(who)
+        assert sorted(d["status"] for d in deliver_due(load_routing())) == ["delivered", "delivered"]
+        assert sorted(to for (to,), _ in got) == ["ipo-410000@test.local", "national@test.local"]
+        assert all(encrypted for _, encrypted in got)
+    finally:
+        ctl.stop()

@@ -125,6 +125,9 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
 
 def _smtp_session(smtp, ch: dict, ctx, mail, envelope_from: str, envelope_to: str, host: str, port: int):
     """One SMTP session: connect, (STARTTLS,) login, send; (ok, the server's answer)."""
+    # smtplib takes the name it checks the relay's certificate against (implicit TLS and STARTTLS) from the
+    # constructor's host; the session connects here, after the watchdog is set, so it is given here.
+    smtp._host = host
     smtp.connect(host, port)
     try:
         smtp.ehlo()
