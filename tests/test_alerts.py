@@ -686,5 +686,6 @@ def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
     # the English part names the city, the source and the status as words, not as the warehouse's ids
     en = henan.split("\nTo ipo-410000@test.local")[1] if "\nTo ipo-410000@test.local" in henan else henan
     assert "Zhengzhou (410100)" in en and "limited progress" in en
-    assert "Xinxiang (410700): Pledge loans 2025 is late (due 2026-03-31)" in en
+    # under the city's English heading (its English name, not its Chinese one)
+    assert "\n Xinxiang (410700)\n" in en and "] Pledge loans 2025 is late (due 2026-03-31)" in en
     assert "pledge_loans" not in en and "limited_progress" not in en

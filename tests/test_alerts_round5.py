@@ -437,3 +437,73 @@ def test_tls_relays_with_a_login_deliver_and_a_wrong_password_is_never_written_d
         assert all(encrypted for _, encrypted in got)
     finally:
         ctl.stop()
+
+
+# ------------------------------------------------------------------------------------------ two dispatchers
+def test_a_message_between_two_quick_attempts_stays_leased_to_its_dispatcher(site):
+    """Between two attempts of one dispatch (the short backoff), the message is still that dispatcher's: the
+    delivery sensor ticking meanwhile (or `ipcity alerts deliver`) must not send it as well — with a relay that
+    answers the first attempt late, the recipient would get it twice."""
+    busy = SmtpSink(refuse={"national@test.local": "450 4.2.1 mailbox busy, try later"}).start()
+    try:
+        write_routing(site["routing"], busy.port, backoff=(0.3,), immediate=2)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        _make_due("national@test.local")
+        with connect() as con:
+            key = con.execute(
+                "SELECT idempotency_key FROM alerts.messages WHERE recipient = 'national@test.local'"
+            ).fetchone()[0]
+        meanwhile: list[dict] = []
+
+        def sleep_while_another_dispatcher_runs(seconds):
+            meanwhile.extend(deliver_due(load_routing(), sleep=lambda s: None))
+
+        first = deliver_due(load_routing(), sleep=sleep_while_another_dispatcher_runs)
+        assert [(d["idempotency_key"], d["status"]) for d in first] == [(key, "retry")]
+        assert key not in [d["idempotency_key"] for d in meanwhile]
+        with connect() as con:
+            attempts = [
+                r[0] for r in con.execute("SELECT attempt FROM alerts.deliveries WHERE idempotency_key = ?", (key,))
+            ]
+        assert attempts == [1, 2, 3, 4]  # two in the run, two in this dispatch; none by the other dispatcher
+    finally:
+        busy.stop()
+
+
+# ------------------------------------------------------------------------------------------------ languages
+def test_each_route_reads_its_own_language(site):
+    """`lang: zh` for the province offices, `lang: en` for an English-reading recipient: each digest is in that
+    language alone — subject, body and the city headings (an English reader is not given Chinese city names as
+    headings) — and the default stays both, Chinese first."""
+    import re
+
+    sink = SmtpSink().start()
+    try:
+        write_routing(site["routing"], sink.port)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"][0]["lang"] = "zh"
+        cfg["routes"][1]["lang"] = "en"
+        cfg["routes"].append({"name": "archive", "audience": "city", "recipients": {"mail": ["archive@test.local"]}})
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        by = {m["X-Envelope-To"]: m for m in sink.messages}
+        zh, en, both = by["ipo-410000@test.local"], by["national@test.local"], by["archive@test.local"]
+        assert str(zh["Subject"]) == "【知识产权强市监测】新预警 1 条、解除 0 条"
+        assert str(en["Subject"]) == "IP strong-city monitor: 1 firing, 0 resolved"
+        assert "新预警 1 条" in str(both["Subject"]) and "1 firing" in str(both["Subject"])
+        zh_text, en_text, both_text = (SmtpSink.text(m).replace("\r\n", "\n") for m in (zh, en, both))
+        assert "郑州市" in zh_text and "Firing" not in zh_text and "Acknowledge" not in zh_text
+        assert not re.search(r"[\u4e00-\u9fff]", en_text), en_text  # no Chinese at all
+        assert "\n Zhengzhou (410100)\n" in en_text and "Firing: 1 alert(s)" in en_text
+        assert both_text.index("新预警") < both_text.index("Firing:")
+        # and a routing file with another language is refused, naming the route
+        cfg["routes"][1]["lang"] = "fr"
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        from pipelines.alerts.config import AlertConfigError
+
+        with pytest.raises(AlertConfigError, match="national_office.*lang must be one of zh, en, both"):
+            load_routing()
+    finally:
+        sink.stop()

@@ -16,6 +16,8 @@ DEFAULT_RULES = HERE / "rules.yaml"
 DEFAULT_ROUTING = HERE / "routing.yaml"
 CHANNEL_TYPES = {"file", "smtp", "webhook", "dingtalk", "wecom"}
 AUDIENCES = {"city", "engineering"}
+# A route's language (`lang`): what its recipients read. Both by default: a Chinese section, then an English one.
+LANGUAGES = ("zh", "en", "both")
 # Keys that would hold a secret in clear text: refused, so a routing file can never carry one.
 SECRET_KEYS = {"password", "secret", "access_token", "key", "token"}
 # What a recipient template may name: the province of the alert, so only on a `per: province` route.
@@ -52,6 +54,7 @@ class Route:
     per_province: bool = False
     rules: tuple[str, ...] = ()  # empty = every rule of the audience
     detail: str = "full"  # full: every alert listed; summary: one line per city (national overview)
+    lang: str = "both"  # the recipients' language: zh, en, or both (a Chinese section, then an English one)
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,8 @@ def _route(
         raise _EntryError(path, entry, line, f"audience must be one of {sorted(AUDIENCES)}")
     if r.get("detail", "full") not in ("full", "summary"):
         raise _EntryError(path, entry, line, "detail must be full or summary")
+    if r.get("lang", "both") not in LANGUAGES:
+        raise _EntryError(path, entry, line, f"lang must be one of {', '.join(LANGUAGES)}, got {r.get('lang')!r}")
     given = r.get("recipients") or {}
     if not isinstance(given, dict):
         raise _EntryError(path, entry, line, f"recipients must map a channel to a list of recipients, got {given!r}")
@@ -282,6 +287,7 @@ def _route(
             per_province=r.get("per") == "province",
             rules=tuple(r.get("rules") or ()),
             detail=r.get("detail", "full"),
+            lang=r.get("lang", "both"),
         ),
         dropped,
     )

@@ -147,10 +147,21 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 RULE_NAMES = label_set("alert_rule")
 
 
+def _city_label(a: dict, lang: str) -> str:
+    """A city's heading in a digest: its Chinese name; in English the name its English titles give it ("Zhengzhou
+    (410100)"), or its code — an English reader is not given a heading in Chinese."""
+    if lang == "zh":
+        return a.get("unit_name") or a.get("unit_code") or "数据工程"
+    if not a.get("unit_code"):
+        return "data engineering"
+    head, sep, _ = (a.get("title_en") or "").partition(": ")
+    return head if sep and head.endswith(f"({a['unit_code']})") else a["unit_code"]
+
+
 def _line(a: dict, lang: str, under_city: bool = False) -> str:
     title = a["title_zh"] if lang == "zh" else a["title_en"]
-    # Under the city's heading the title's own "City：" / "code: " prefix is noise: drop it.
-    for prefix in (f"{a.get('unit_name')}：", f"{a.get('unit_code')}: "):
+    # Under the city's heading the title's own "City：" / "Name (code): " / "code: " prefix is noise: drop it.
+    for prefix in (f"{a.get('unit_name')}：", f"{_city_label(a, 'en')}: ", f"{a.get('unit_code')}: "):
         if under_city and a.get("unit_code") and title.startswith(prefix):
             title = title[len(prefix) :]
     mark = "‼ " if a.get("severity") == "critical" else ""
@@ -191,26 +202,26 @@ def compose(
     items: list[tuple[dict, str]],
     run_id: str | None,
     detail: str = "full",
+    lang: str = "both",
 ) -> dict:
+    """One digest. ``lang``: the route's language — zh or en alone, or both (the Chinese section first)."""
     firing = [a for a, tr in items if tr == "firing"]
     resolved = [a for a, tr in items if tr == "resolved"]
     key_src = "|".join(
         [route, channel, recipient]
         + sorted(f"{a['fingerprint']}:{tr}:{a['episode']}:{a['notifications']}" for a, tr in items)
+        + ([f"lang:{lang}"] if lang != "both" else [])
     )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
-    subject = (
-        f"{SUBJECT_PREFIX}新预警 {len(firing)} 条、解除 {len(resolved)} 条 · "
-        f"IP strong-city monitor: {len(firing)} firing, {len(resolved)} resolved"
-    )
+    subject_zh = f"{SUBJECT_PREFIX}新预警 {len(firing)} 条、解除 {len(resolved)} 条"
+    subject_en = f"IP strong-city monitor: {len(firing)} firing, {len(resolved)} resolved"
+    subject = {"zh": subject_zh, "en": subject_en}.get(lang, f"{subject_zh} · {subject_en}")
 
     def section(lang: str) -> list[str]:
         lines = []
         by_city: dict[str, list[dict]] = defaultdict(list)
         for a in firing:
-            by_city[
-                a.get("unit_name") or a.get("unit_code") or ("数据工程" if lang == "zh" else "data engineering")
-            ].append(a)
+            by_city[_city_label(a, lang)].append(a)
         if firing:
             n_cities = len([c for c in by_city if any(a.get("unit_code") for a in by_city[c])])
             lines.append(
@@ -241,19 +252,26 @@ def compose(
             lines.extend(_line(a, lang) for a in resolved)
         return lines
 
+    zh = [
+        f"收件人 {recipient}（{route}）：",
+        *section("zh"),
+        "",
+        "确认：ipcity alerts ack <编号>；静默：ipcity alerts silence <编号> --for 7d；或在监测平台“预警”页面操作。",
+        "",
+    ]
+    en = [
+        f"To {recipient} ({route}):",
+        *section("en"),
+        "",
+        "Acknowledge: ipcity alerts ack <id>; silence: ipcity alerts silence <id> --for 7d; or on the dashboard's Alerts page.",
+        "",
+    ]
+    key_line = {"zh": "消息编号", "en": "idempotency key"}.get(lang, "消息编号 / idempotency key")
     body = "\n".join(
         [
-            f"收件人 {recipient}（{route}）：",
-            *section("zh"),
-            "",
-            "确认：ipcity alerts ack <编号>；静默：ipcity alerts silence <编号> --for 7d；或在监测平台“预警”页面操作。",
-            "",
-            f"To {recipient} ({route}):",
-            *section("en"),
-            "",
-            "Acknowledge: ipcity alerts ack <id>; silence: ipcity alerts silence <id> --for 7d; or on the dashboard's Alerts page.",
-            "",
-            f"消息编号 / idempotency key: {key}" + (f"   run: {run_id}" if run_id else ""),
+            *(zh if lang != "en" else []),
+            *(en if lang != "zh" else []),
+            f"{key_line}: {key}" + (f"   run: {run_id}" if run_id else ""),
         ]
     )
 
@@ -279,6 +297,7 @@ def compose(
         "run_id": run_id,
         "route": route,
         "recipient": recipient,
+        "lang": lang,
         "firing": [brief(a, "firing") for a in firing],
         "resolved": [brief(a, "resolved") for a in resolved],
     }
@@ -326,7 +345,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     ]
     # A per-province route's digest is one province's, whatever its recipient template says: a template without
     # {province_code} (one gateway for every office) must not put several provinces' cities in one message.
-    groups: dict[tuple[str, str, str, str, str], list[tuple[dict, str]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str, str, str], list[tuple[dict, str]]] = defaultdict(list)
     for a in rows:
         transition = a["state"]
         if active_silence(con, a, at):
@@ -354,7 +373,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             continue  # a recipient of it whose route is refused now keeps what it heard, and is served when mended
         for route, channel, recipient in due:
             province = (a.get("province_code") or "") if route.per_province else ""
-            groups[(route.name, channel, recipient, route.detail, province)].append((a, transition))
+            groups[(route.name, channel, recipient, route.detail, route.lang, province)].append((a, transition))
         con.execute(
             "UPDATE alerts.alerts SET notified_state = ?, notified_episode = episode, suppressed = 0, "
             "notifications = notifications + 1 WHERE fingerprint = ?",
@@ -362,8 +381,8 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
         )
     t = iso(at)
     messages = []
-    for (route, channel, recipient, detail, _province), items in sorted(groups.items()):
-        m = compose(route, channel, recipient, items, run_id, detail)
+    for (route, channel, recipient, detail, lang, _province), items in sorted(groups.items()):
+        m = compose(route, channel, recipient, items, run_id, detail, lang)
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
                body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)
@@ -492,6 +511,11 @@ def deliver_due(
                 status, next_retry = "failed", None
             else:
                 status, next_retry = "retry", t + timedelta(seconds=routing.backoff(attempt))
+            wait = routing.backoff(attempt)
+            # Tried again in this call after a short wait: the message stays leased to this dispatcher meanwhile, or
+            # another one (the delivery sensor, `ipcity alerts deliver`) would claim it and send it as well.
+            again = status == "retry" and i + 1 < routing.immediate_attempts and wait <= 10
+            held_until = t + timedelta(seconds=wait + LEASE_SECONDS) if again else next_retry
             with connect(path) as con:
                 con.execute(
                     "INSERT INTO alerts.deliveries VALUES (?, ?, ?, ?, ?, ?)",
@@ -503,18 +527,15 @@ def deliver_due(
                     (
                         attempt,
                         "pending" if status == "retry" else status,
-                        iso(next_retry) if next_retry else None,
+                        iso(held_until) if held_until else None,
                         response,
                         iso(t) if ok else None,
                         key,
                     ),
                 )
             msg["attempts"] = attempt
-            if status != "retry":
-                break
-            wait = routing.backoff(attempt)
-            if i + 1 >= routing.immediate_attempts or wait > 10:
-                break  # a longer outage: the next dispatch (run, sensor tick, `ipcity alerts deliver`) retries
+            if not again:
+                break  # delivered, failed, or a longer outage: the next dispatch (run, sensor tick, `alerts deliver`)
             sleep(wait)
         if status != "delivered" and not channels.refused_by_receiver(response):
             down.add(msg["channel"])
