@@ -1075,40 +1075,28 @@ def alerts() -> None:
 @alerts.command("list")
 @click.option("--state", type=click.Choice(["firing", "resolved", "all"]), default="firing", show_default=True)
 @click.option("--city", default=None, help="City code, e.g. 410700.")
-@click.option("--deliveries", is_flag=True, help="Show the delivery ledger (messages and attempts) instead.")
-def alerts_list(state: str, city: str | None, deliveries: bool) -> None:
+@click.option(
+    "--deliveries",
+    is_flag=True,
+    help="Show the delivery ledger instead: each digest, to whom, what it carried, delivered or not and the "
+    "receiver's answer · 改为显示投递记录.",
+)
+@click.option(
+    "--status",
+    "delivery_status",
+    type=click.Choice(["pending", "delivered", "failed"]),
+    default=None,
+    help="With --deliveries: only digests in this state (failed: refused for good or out of attempts).",
+)
+def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status: str | None) -> None:
     """Alerts in the store (fingerprint, rule, city, state, acknowledged/silenced), or the delivery ledger."""
+    from rich.markup import escape
+
     from pipelines.alerts import alert_history
     from pipelines.alerts.store import active_silence, connect, now_utc, store_path
 
     if deliveries:
-        try:
-            with connect(read_only=True) as con:
-                rows = con.execute(
-                    "SELECT idempotency_key, created_at, route, channel, recipient, n_firing, n_resolved, status, "
-                    "attempts, next_retry_at, last_response FROM alerts.messages ORDER BY created_at DESC LIMIT 200"
-                ).fetchall()
-        except FileNotFoundError:
-            rows = []
-        t = Table(
-            "key",
-            "created",
-            "route",
-            "channel",
-            "recipient",
-            "firing",
-            "resolved",
-            "status",
-            "attempts",
-            "next retry",
-            "response",
-            title=f"messages ({store_path()})",
-        )
-        for r in rows:
-            t.add_row(
-                r[0][:12], r[1], r[2], r[3], r[4], str(r[5]), str(r[6]), r[7], str(r[8]), r[9] or "", (r[10] or "")[:60]
-            )
-        console.print(t)
+        _print_ledger(store_path(), delivery_status, city)
         return
     hist = alert_history(unit_code=city, state=None if state == "all" else state)
     if not hist.height:
@@ -1144,7 +1132,7 @@ def alerts_list(state: str, city: str | None, deliveries: bool) -> None:
             (r["last_fired_at"] or "")[:16],
             (r["acked_by"] or "") if r["acked_at"] else "",
             s_["ends_at"] if s_ else "",
-            r["title_zh"][:60],
+            escape(r["title_zh"][:60]),  # a city's name is data: no rich markup from it
         )
     console.print(t)
 
@@ -1243,15 +1231,94 @@ def alerts_deliver(retry_failed: bool) -> None:
         _print_deliveries(out)
 
 
+def _delivery_status(status: str, attempts: int = 0) -> str:
+    """A digest's delivery status in both languages (the labels seed's delivery_status list); a pending digest
+    that was tried already is waiting for its retry."""
+    from pipelines.labels import label_set
+
+    labels = label_set("delivery_status")
+    code = "retry" if status in ("pending", "retry") and attempts else status
+    zh, en = labels.get(code, (code, code))
+    return f"{zh} / {en}"
+
+
 def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
     """One row per message: route, channel, recipient, status and the receiver's answer (text from a server is
     data, so rich markup in it is escaped)."""
     from rich.markup import escape
 
-    t = Table("route", "channel", "recipient", "status", "response", title=title)
+    t = Table("route / 路由", "channel / 通道", "recipient / 收件人", "status / 状态", "answer / 回应", title=title)
     for r in rows:
-        t.add_row(r["route"], r["channel"], r["recipient"], r["status"], escape((r.get("response") or "")[:300]))
+        t.add_row(
+            escape(r["route"]),
+            escape(r["channel"]),
+            escape(r["recipient"]),
+            _delivery_status(r["status"], r.get("attempts") or 0),
+            escape((r.get("response") or "")[:300]),
+        )
     console.print(t)
+
+
+def _print_ledger(path, status: str | None, city: str | None) -> None:
+    """`ipcity alerts list --deliveries`: the newest 200 digests — when, to whom over which route and channel, what
+    each carried (firing / resolved, and the cities), delivered or not after how many attempts, the next retry
+    and the receiver's last answer. Everything from the store or a server is data: rich markup in it is escaped
+    (a relay's answer "550 [/] ..." would otherwise stop the listing)."""
+    from rich.markup import escape
+
+    from pipelines.alerts.store import connect
+
+    where, params = [], []
+    if status:
+        where.append("m.status = ?")
+        params.append(status)
+    if city:
+        where.append(
+            "EXISTS (SELECT 1 FROM alerts.message_items AS i INNER JOIN alerts.alerts AS a USING (fingerprint) "
+            "WHERE i.idempotency_key = m.idempotency_key AND a.unit_code = ?)"
+        )
+        params.append(city)
+    sql = f"""SELECT m.idempotency_key, m.created_at, m.route, m.channel, m.recipient, m.n_firing, m.n_resolved,
+                m.status, m.attempts, m.next_retry_at, m.last_response,
+                (SELECT group_concat(DISTINCT coalesce(a.unit_name, a.rule_id)) FROM alerts.message_items AS i
+                 INNER JOIN alerts.alerts AS a USING (fingerprint) WHERE i.idempotency_key = m.idempotency_key)
+              FROM alerts.messages AS m {"WHERE " + " AND ".join(where) if where else ""}
+              ORDER BY m.created_at DESC, m.idempotency_key LIMIT 200"""
+    try:
+        with connect(path, read_only=True) as con:
+            rows = con.execute(sql, params).fetchall()
+    except FileNotFoundError:
+        rows = []
+    t = Table(title=f"digests · 预警消息投递记录 ({path})")
+    # folded, never cut short with "…": an address or a relay's answer is read whole
+    for name in (
+        "key / 编号",
+        "created / 生成 (UTC)",
+        "to / 收件人",
+        "carried / 内容",
+        "status / 状态",
+        "answer / 回应",
+    ):
+        t.add_column(name, overflow="fold")
+    for r in rows:
+        units = (r[11] or "").split(",")
+        carried = f"{r[5]} firing 新预警, {r[6]} resolved 解除" + (
+            f": {'、'.join(units[:5])}{'…' if len(units) > 5 else ''}" if r[11] else ""
+        )
+        status_cell = f"{_delivery_status(r[7], r[8])}\n{r[8]} attempt(s) 次"
+        if r[7] == "pending" and r[9]:
+            status_cell += f"\nnext 下次 {r[9][:16].replace('T', ' ')}"
+        t.add_row(
+            r[0][:8],
+            r[1][:16].replace("T", " "),
+            escape(f"{r[4]}\n{r[2]} · {r[3]}"),
+            escape(carried),
+            status_cell,
+            escape((r[10] or "")[:160]),
+        )
+    console.print(t)
+    if not rows:
+        console.print("no digests · 没有预警消息" + (f" ({status})" if status else ""))
 
 
 def _stop_group(pid: int, timeout: float = 15) -> None:

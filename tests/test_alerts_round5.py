@@ -507,3 +507,33 @@ def test_each_route_reads_its_own_language(site):
             load_routing()
     finally:
         sink.stop()
+
+
+# ----------------------------------------------------------------------------------------------- the ledger
+def test_the_ledger_shows_to_whom_what_and_whether_in_both_languages(site):
+    """`ipcity alerts list --deliveries` is what an operator reads to answer "did Henan get it?": each digest with
+    its recipient, what it carried (the cities), delivered or not, after how many attempts, and the relay's answer,
+    headed and labelled in Chinese and English; `--status failed` lists what needs mending. A relay's answer is
+    data: one with rich markup in it ("[/]") is shown as written, instead of stopping the listing."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    sink = SmtpSink(refuse={"ipo-410000@test.local": "550 5.1.1 [/] no such mailbox"}).start()
+    try:
+        write_routing(site["routing"], sink.port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+    finally:
+        sink.stop()
+    res = CliRunner().invoke(main, ["alerts", "list", "--deliveries"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    for words in ("收件人", "to /", "状态", "status", "回应", "answer", "已送达", "Delivered", "搁置"):
+        assert words in out, (words, out)
+    assert "national@test.local" in out and "ipo-410000@test.local" in out and "郑州市" in out
+    assert "[/] no such" in out
+
+    failed = CliRunner().invoke(main, ["alerts", "list", "--deliveries", "--status", "failed"])
+    assert failed.exit_code == 0, failed.output
+    assert "ipo-410000@test.local" in failed.output and "national@test.local" not in failed.output

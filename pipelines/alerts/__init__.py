@@ -282,9 +282,10 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
     with connect(path) as con:
         marks = ", ".join("?" * len(keys)) or "''"
         return [
-            {"route": r[0], "channel": r[1], "recipient": r[2], "status": r[3], "response": r[4]}
+            {"route": r[0], "channel": r[1], "recipient": r[2], "status": r[3], "response": r[4], "attempts": r[5]}
             for r in con.execute(
-                f"SELECT route, channel, recipient, status, last_response FROM alerts.messages WHERE idempotency_key IN ({marks})",
+                "SELECT route, channel, recipient, status, last_response, attempts FROM alerts.messages "
+                f"WHERE idempotency_key IN ({marks})",
                 keys,
             ).fetchall()
         ]
