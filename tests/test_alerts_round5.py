@@ -537,3 +537,30 @@ def test_the_ledger_shows_to_whom_what_and_whether_in_both_languages(site):
     failed = CliRunner().invoke(main, ["alerts", "list", "--deliveries", "--status", "failed"])
     assert failed.exit_code == 0, failed.output
     assert "ipo-410000@test.local" in failed.output and "national@test.local" not in failed.output
+
+
+# ------------------------------------------------------------------------------------- one mailbox per item
+@pytest.mark.parametrize(
+    "recipient", ["national@test.local, deputy@test.local", "national@test.local;deputy@test.local", "national-office"]
+)
+def test_a_mail_recipient_item_is_one_mailbox(site, recipient):
+    """ "a@x, b@x" written as one item put both in the To header while the envelope — what the relay delivers to —
+    took only the first: the deputy read "To: ... deputy" on a copy that never reached them. A bare name reaches
+    nobody. Such an item is refused when the routing file is read, naming the route; in a run, that channel of the
+    route is left out (and reported) while the other routes deliver."""
+    from pipelines.alerts.config import AlertConfigError
+
+    sink = SmtpSink().start()
+    try:
+        write_routing(site["routing"], sink.port)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"][1]["recipients"]["mail"] = [recipient]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        with pytest.raises(AlertConfigError, match="national_office.*one e-mail address"):
+            load_routing()
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert any("national_office" in p and "one e-mail address" in p for p in out["routing_problems"])
+        assert [m["X-Envelope-To"] for m in sink.messages] == ["ipo-410000@test.local"]
+    finally:
+        sink.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import string
 from dataclasses import dataclass, field
+from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -312,9 +313,25 @@ def _recipients(path, entry, line, ch, who, channels, refused_channels, per) -> 
         )
     for tpl in who:
         problem = _template_problem(tpl, per_province=per == "province")
+        if not problem and channels[ch].get("type") == "smtp":
+            problem = _mailbox_problem(tpl)
         if problem:
             raise _EntryError(path, entry, line, problem)
     return list(who)
+
+
+def _mailbox_problem(tpl: str) -> str | None:
+    """A mail recipient must be one mailbox: "a@x.cn, b@x.cn" in one item would name both in the To header while
+    only the first is sent it (the envelope takes one address), and a bare name reaches nobody."""
+    sample = tpl.format(province_code="410000", province_name="河南省")
+    found = [addr for _, addr in getaddresses([sample]) if addr]
+    local, _, domain = found[0].rpartition("@") if len(found) == 1 else ("", "", "")
+    if not local or not domain or "@" in local:
+        return (
+            f"recipient {tpl!r} must be one e-mail address (optionally with a name: 国家知识产权局 <x@cnipa.gov.cn>); "
+            "list each address as its own item"
+        )
+    return None
 
 
 def _template_problem(tpl: str, *, per_province: bool) -> str | None:
