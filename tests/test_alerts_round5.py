@@ -564,3 +564,78 @@ def test_a_mail_recipient_item_is_one_mailbox(site, recipient):
         assert [m["X-Envelope-To"] for m in sink.messages] == ["ipo-410000@test.local"]
     finally:
         sink.stop()
+
+
+class DripHttp:
+    """A webhook receiver that answers 200 with a body it sends one byte every 0.2 s (100 MB announced): each read
+    of the client gets data in time, so requests' read timeout never fires."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+
+        self.sock.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
+                while not self.stopped.is_set():
+                    conn.sendall(b" ")
+                    self.stopped.wait(0.2)
+            except OSError:
+                return
+
+    def stop(self):
+        self.stopped.set()
+        self.sock.close()
+
+
+def test_a_webhook_that_never_finishes_its_answer_does_not_hang_the_run(site):
+    """The same for the webhook channels (JSON, DingTalk, WeCom: requests under apprise): a receiver dripping its
+    answer is abandoned at the channel's `session_timeout`; the digest waits for a retry with the reason."""
+    import threading
+
+    drip = DripHttp()
+    try:
+        cfg = {
+            "version": "test",
+            "channels": {
+                "hook": {
+                    "type": "webhook",
+                    "url": f"http://127.0.0.1:{drip.port}/alerts",
+                    "timeout": 1,
+                    "session_timeout": 2,
+                }
+            },
+            "routes": [{"name": "national_office", "audience": "city", "recipients": {"hook": ["national-ops"]}}],
+            "delivery": {"immediate_attempts": 1, "backoff_seconds": [600], "max_attempts": 50},
+        }
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out: dict = {}
+        step = threading.Thread(target=lambda: out.update(run_alerts(site["warehouse"], "run-1")), daemon=True)
+        step.start()
+        step.join(120)  # a hang guard, not a measurement
+        assert not step.is_alive(), "the alert step hangs on a dripping webhook receiver"
+        assert [m["status"] for m in out["messages"]] == ["retry"]
+        with connect() as con:
+            answer = con.execute("SELECT last_response FROM alerts.messages").fetchone()[0]
+        assert answer.startswith("session_timeout"), answer
+    finally:
+        drip.stop()

@@ -30,7 +30,7 @@ from pipelines import settings
 from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
 
 SENDER_DEFAULT = "ipcity-monitor@localhost"
-SESSION_TIMEOUT = 60  # seconds for a whole SMTP session (connect to QUIT), whatever each read's `timeout`
+SESSION_TIMEOUT = 60  # seconds for a whole SMTP session or HTTP request, whatever each read's `timeout`
 # What a group robot takes in one text message, in bytes of UTF-8 (the APIs count bytes, and a Chinese character is
 # three): DingTalk 20,000, WeCom 2,048 (more is refused with errcode 40058 — under an HTTP 200).
 ROBOT_TEXT_BYTES = {"dingtalk": 20000, "wecom": 2048}
@@ -205,8 +205,11 @@ _APPRISE = threading.Lock()
 
 
 @contextmanager
-def _responses(plugin):
-    """The HTTP responses apprise's plugin receives while the block runs (the plugin module's `requests.post`)."""
+def _responses(plugin, deadline: float):
+    """The HTTP responses apprise's plugin receives while the block runs (its module's `requests.post` / `.request`), each
+    request bounded by ``deadline`` seconds in all: requests' timeouts bound each read, and a receiver that sends
+    its answer a byte at a time would hold the call (and the run's alert step) for ever. Past the deadline the call
+    is abandoned (its thread, a daemon, ends when the receiver does) and the plugin sees requests' Timeout."""
     module = sys.modules[type(plugin).__module__]
     real = module.requests
     seen: list = []
@@ -217,9 +220,32 @@ def _responses(plugin):
 
         @staticmethod
         def post(*args, **kwargs):
-            r = real.post(*args, **kwargs)
-            seen.append(r)
-            return r
+            return Recorder._bounded(real.post, *args, **kwargs)
+
+        @staticmethod
+        def request(*args, **kwargs):  # the JSON webhook plugin calls requests.request
+            return Recorder._bounded(real.request, *args, **kwargs)
+
+        @staticmethod
+        def _bounded(method, *args, **kwargs):
+            out: dict = {}
+
+            def call():
+                try:
+                    out["response"] = method(*args, **kwargs)
+                except BaseException as e:  # noqa: BLE001 - handed to the plugin below, as requests raised it
+                    out["error"] = e
+
+            worker = threading.Thread(target=call, daemon=True, name="ipcity-alert-post")
+            worker.start()
+            worker.join(deadline)
+            if worker.is_alive():
+                seen.append(SESSION_EXPIRED)
+                raise real.exceptions.Timeout(f"no complete answer within {deadline:g} s")
+            if "error" in out:
+                raise out["error"]
+            seen.append(out["response"])
+            return out["response"]
 
     module.requests = Recorder()
     try:
@@ -228,9 +254,12 @@ def _responses(plugin):
         module.requests = real
 
 
+SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
+
+
 def _robot_refusal(responses: list) -> str | None:
     """The robot's refusal in its JSON answer ({"errcode": 93000, "errmsg": ...}), or None."""
-    if not responses:
+    if not responses or responses[-1] is SESSION_EXPIRED:
         return None
     try:
         answer = json.loads(responses[-1].content or b"{}")
@@ -242,7 +271,7 @@ def _robot_refusal(responses: list) -> str | None:
     return f"robot refused: errcode {code} {str(answer.get('errmsg') or '')[:200]}"
 
 
-def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False) -> tuple[bool, str]:
+def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False, ch: dict | None = None) -> tuple[bool, str]:
     import apprise
 
     # apprise logs a token it finds malformed (WARNING) and the URL with the token or key in its query (DEBUG), and
@@ -259,13 +288,16 @@ def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False) -> tuple[bo
             with apprise.LogCapture(level=logging.INFO) as log:
                 plugin = apprise.Apprise.instantiate(url, suppress_exceptions=False)
                 tune(plugin)
-                with _responses(plugin) as responses:
+                deadline = float((ch or {}).get("session_timeout", SESSION_TIMEOUT))
+                with _responses(plugin, deadline) as responses:
                     ok = plugin.send(body=msg["text"], title=msg["subject"])
         finally:
             logger.propagate = propagate
             logger.setLevel(level)
             urllib3_logger.setLevel(urllib3_level)
     text = " ".join(line.strip() for line in log.getvalue().splitlines() if line.strip())
+    if responses and responses[-1] is SESSION_EXPIRED:
+        return False, f"session_timeout: no complete answer within {deadline:g} s ({text[-200:]})"
     refusal = _robot_refusal(responses) if ok and robot else None
     if refusal:
         return False, refusal
@@ -289,7 +321,7 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
         plugin.headers["X-Idempotency-Key"] = msg["idempotency_key"]
         plugin.payload_extras.update(msg["payload"])
 
-    return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune)
+    return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune, ch=ch)
 
 
 def send_dingtalk(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
@@ -303,7 +335,7 @@ def send_dingtalk(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, s
 
     # apprise puts the subject and "\r\n" ahead of the text: the text gets what is left of the limit
     room = ROBOT_TEXT_BYTES["dingtalk"] - len(msg["subject"].encode("utf-8")) - 2
-    return _apprise_send(url, {**msg, "text": fit_text(msg["body"], room, link)}, tune, robot=True)
+    return _apprise_send(url, {**msg, "text": fit_text(msg["body"], room, link)}, tune, robot=True, ch=ch)
 
 
 def send_wecom(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
@@ -314,7 +346,7 @@ def send_wecom(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]
             plugin.api_url = ch["endpoint"].rstrip("?") + f"?key={key}"
 
     text = fit_text(msg["body"], ROBOT_TEXT_BYTES["wecom"], link)  # the robot's text has no title: the body alone
-    return _apprise_send(f"wecombot://{key}", {**msg, "text": text}, tune, robot=True)
+    return _apprise_send(f"wecombot://{key}", {**msg, "text": text}, tune, robot=True, ch=ch)
 
 
 SENDERS = {
