@@ -639,3 +639,39 @@ def test_a_webhook_that_never_finishes_its_answer_does_not_hang_the_run(site):
         assert answer.startswith("session_timeout"), answer
     finally:
         drip.stop()
+
+
+def test_a_refused_reminder_does_not_take_back_the_firing_the_recipient_did_receive(site):
+    """The national office received Zhengzhou's firing; a silence held it back and, when it ended, the reminder
+    (the same episode told again) was refused for good. The office still heard the firing — from the first digest
+    — so it hears the resolution too."""
+    from datetime import timedelta
+
+    from pipelines.alerts.store import expire_silence, silence
+
+    sink = SmtpSink().start()
+    port = sink.port
+    try:
+        write_routing(site["routing"], port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert sorted(m["X-Envelope-To"] for m in sink.messages) == ["ipo-410000@test.local", "national@test.local"]
+        sid = silence(by="tester", duration=timedelta(hours=1), unit_code="410100")
+        run_alerts(site["warehouse"], "run-2")
+    finally:
+        sink.stop()
+    refusing = SmtpSink(port, refuse={"national@test.local": "550 5.7.1 mailbox disabled for now"}).start()
+    try:
+        expire_silence(sid)
+        statuses = {m["recipient"]: m["status"] for m in run_alerts(site["warehouse"], "run-3")["messages"]}
+        assert statuses == {"ipo-410000@test.local": "delivered", "national@test.local": "failed"}
+    finally:
+        refusing.stop()
+    back = SmtpSink(port).start()
+    try:
+        set_status(site["warehouse"], "410100", "on_track")
+        run_alerts(site["warehouse"], "run-4")
+        got = {to: [(m["firing"], m["resolved"]) for m in ms] for to, ms in city_mail(back).items()}
+        assert got == {"ipo-410000@test.local": [([], ["410100"])], "national@test.local": [([], ["410100"])]}
+    finally:
+        back.stop()

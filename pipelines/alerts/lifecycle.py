@@ -363,7 +363,14 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             told_firing = h is not None and h["state"] == "firing"
             if transition == "firing" and told_firing and h["episode"] == a["episode"] and not h["resend"]:
                 continue  # heard this episode fire (also when its digest was refused for good: no resend loop)
-            if transition == "resolved" and not (told_firing and h["message_status"] not in ("pending", "failed")):
+            if (
+                transition == "resolved"
+                and told_firing
+                and h["message_status"] == "failed"
+                and _received_firing(con, a, route.name, channel, recipient, h["episode"])
+            ):
+                pass  # its reminder (a silence's re-send) was refused, but the first firing digest arrived
+            elif transition == "resolved" and not (told_firing and h["message_status"] not in ("pending", "failed")):
                 # Never heard it fire: no bare resolution. Its firing digest still waiting for a retry ("pending"):
                 # the resolution waits for it, so the firing arrives first (planned once it is delivered, see
                 # deliver_due); refused for good ("failed"): the recipient never had it, so no resolution follows.
@@ -425,6 +432,20 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             )
             messages.append(m)
     return messages
+
+
+def _received_firing(con, a: dict, route: str, channel: str, recipient: str, episode: int) -> bool:
+    """Whether a digest carrying this episode's firing reached the recipient (the latest one it was sent may be a
+    reminder that was refused: the first one still counts)."""
+    return bool(
+        con.execute(
+            """SELECT 1 FROM alerts.message_items AS i INNER JOIN alerts.messages AS m
+               ON i.idempotency_key = m.idempotency_key
+               WHERE i.fingerprint = ? AND i.transition = 'firing' AND i.episode = ? AND m.route = ?
+               AND m.channel = ? AND m.recipient = ? AND m.status = 'delivered' LIMIT 1""",
+            (a["fingerprint"], episode, route, channel, recipient),
+        ).fetchone()
+    )
 
 
 # --------------------------------------------------------------------------------------------- delivery
