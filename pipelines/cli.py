@@ -222,20 +222,32 @@ def run(rebuild: bool, engine: str) -> None:
     if summary.dead_runs:
         console.print(f"[yellow]marked dead runs failed (process gone):[/yellow] {', '.join(summary.dead_runs)}")
     if summary.alert_digests:
-        t = Table("route", "channel", "recipient", "messages", "firing", "resolved", "delivery", title="alerts sent")
+        t = Table(
+            "route / 路由",
+            "channel / 通道",
+            "recipient / 收件人",
+            "messages / 消息",
+            "firing / 新预警",
+            "resolved / 解除",
+            "delivery / 投递",
+            title="alerts sent · 已发出的预警",
+        )
         for r in summary.alert_digests:
             t.add_row(
-                r["route"],
-                r["channel"],
-                r["recipient"],
+                escape(r["route"]),
+                escape(r["channel"]),
+                escape(r["recipient"]),
                 str(r["messages"]),
                 str(r["firing"]),
                 str(r["resolved"]),
-                r["status"],
+                "; ".join(_delivery_status(st) for st in (r["status"] or "").split(",") if st),
             )
         console.print(t)
     elif summary.runs:
-        console.print("alerts: nothing new to send (ongoing alerts are not re-sent)")
+        _say(
+            "预警：没有需要发送的新消息（持续中的预警不重复发送）。",
+            "alerts: nothing new to send (ongoing alerts are not re-sent)",
+        )
     for r in summary.runs:
         if not r["success"]:
             # dbt's and Dagster's text is data: its brackets are not markup

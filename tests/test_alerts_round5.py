@@ -675,3 +675,39 @@ def test_a_refused_reminder_does_not_take_back_the_firing_the_recipient_did_rece
         assert got == {"ipo-410000@test.local": [([], ["410100"])], "national@test.local": [([], ["410100"])]}
     finally:
         back.stop()
+
+
+# ------------------------------------------------------------------------------ refusals of the message itself
+def test_a_message_refused_at_data_for_now_is_retried_and_for_good_is_parked(site):
+    """The relay may take the recipients and refuse the message itself: 451 (local error, try later) is a retry;
+    554 (content refused) fails the digest at once, with the relay's answer; neither holds back the other digest
+    on that relay, which is delivered."""
+    from aiosmtpd.controller import Controller
+    from alert_receivers import free_port
+
+    answers = {"national@test.local": "451 4.3.0 temporary local problem", "ipo-410000@test.local": "250 OK"}
+    got = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            answer = answers[envelope.rcpt_tos[0]]
+            if answer.startswith("250"):
+                got.append(envelope.rcpt_tos[0])
+            return answer
+
+    port = free_port()
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        write_routing(site["routing"], port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        statuses = {m["recipient"]: m["status"] for m in run_alerts(site["warehouse"], "run-1")["messages"]}
+        assert statuses == {"ipo-410000@test.local": "delivered", "national@test.local": "retry"}
+        answers["national@test.local"] = "554 5.7.1 message content refused"
+        _make_due("national@test.local")
+        out = deliver_due(load_routing())
+        assert [(d["recipient"], d["status"]) for d in out] == [("national@test.local", "failed")]
+        assert "554" in out[0]["response"] and out[0]["response"].startswith("permanent refusal")
+        assert got == ["ipo-410000@test.local"]
+    finally:
+        ctl.stop()
