@@ -711,3 +711,24 @@ def test_a_message_refused_at_data_for_now_is_retried_and_for_good_is_parked(sit
         assert got == ["ipo-410000@test.local"]
     finally:
         ctl.stop()
+
+
+def test_a_login_without_tls_to_a_relay_elsewhere_is_refused(site, tmp_path):
+    """`username` with neither `starttls` nor `ssl` sends the password in clear (AUTH PLAIN is base64, not
+    encryption) to whoever is on the path: refused when the routing file is read, naming the channel; a relay on
+    this machine (127.0.0.1, localhost) may still take a plain login."""
+    from pipelines.alerts.config import AlertConfigError
+
+    routing = tmp_path / "routing.yaml"
+    write_routing(routing, 587, username="ipcity", password_env="X_PW")
+    cfg = yaml.safe_load(routing.read_text(encoding="utf-8"))
+    load_routing(routing)  # on 127.0.0.1: allowed
+    cfg["channels"]["mail"]["host"] = "smtp.example.gov.cn"
+    routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(AlertConfigError, match="channel mail.*password in clear.*starttls: true"):
+        load_routing(routing)
+    assert load_routing(routing, strict=False).refused_channels == {"mail"}
+    for tls in ({"starttls": True}, {"ssl": True, "port": 465}):
+        cfg["channels"]["mail"].update(tls)
+        routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        assert "mail" in load_routing(routing).channels

@@ -21,6 +21,8 @@ AUDIENCES = {"city", "engineering"}
 LANGUAGES = ("zh", "en", "both")
 # Keys that would hold a secret in clear text: refused, so a routing file can never carry one.
 SECRET_KEYS = {"password", "secret", "access_token", "key", "token"}
+# Hosts a plain-text SMTP login may go to (a relay on this machine): anywhere else a login needs TLS.
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 # What a recipient template may name: the province of the alert, so only on a `per: province` route.
 RECIPIENT_FIELDS = {"province_code", "province_name"}
 
@@ -241,6 +243,15 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
     entry = f"channel {name}"
     if not isinstance(ch, dict) or ch.get("type") not in CHANNEL_TYPES:
         raise _EntryError(path, entry, line, f"type must be one of {sorted(CHANNEL_TYPES)}")
+    if ch["type"] == "smtp" and ch.get("username") and not (ch.get("starttls") or ch.get("ssl")):
+        if str(ch.get("host", "127.0.0.1")) not in LOOPBACK:
+            raise _EntryError(
+                path,
+                entry,
+                line,
+                f"a login (username {ch['username']!r}) to {ch.get('host')} without TLS would send the password in "
+                "clear over the network; set `starttls: true` (port 587) or `ssl: true` (port 465)",
+            )
     clear = SECRET_KEYS & set(ch)
     if clear:
         raise _EntryError(
