@@ -732,3 +732,49 @@ def test_a_login_without_tls_to_a_relay_elsewhere_is_refused(site, tmp_path):
         cfg["channels"]["mail"].update(tls)
         routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
         assert "mail" in load_routing(routing).channels
+
+
+def test_webhook_credentials_come_from_the_environment_never_from_the_routing_file(site, monkeypatch):
+    """A bearer token in `headers`, or a token in the url's query, is a secret written into the routing file:
+    refused, naming the channel and the way to give it (headers_env, url_env). Given that way, it reaches the
+    receiver — the header, and the url's query kept — and never the ledger."""
+    from alert_receivers import HttpSink
+
+    from pipelines.alerts.config import AlertConfigError
+
+    hook = HttpSink().start()
+    try:
+        write_routing(site["routing"], 25)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        base = f"http://127.0.0.1:{hook.port}/alerts"
+        cfg["channels"] = {"hook": {"type": "webhook", "url": base, "headers": {"Authorization": "Bearer abc"}}}
+        cfg["routes"] = [{"name": "national_office", "audience": "city", "recipients": {"hook": ["ops"]}}]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        with pytest.raises(AlertConfigError, match=r"channel hook.*Authorization.*headers_env"):
+            load_routing()
+        cfg["channels"]["hook"] = {"type": "webhook", "url": f"{base}?access_token=abc"}
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        with pytest.raises(AlertConfigError, match=r"channel hook.*access_token.*url_env"):
+            load_routing()
+
+        monkeypatch.setenv("TEST_HOOK_URL", f"{base}?access_token=tok-in-url-991")
+        monkeypatch.setenv("TEST_HOOK_AUTH", "Bearer tok-in-header-552")
+        cfg["channels"]["hook"] = {
+            "type": "webhook",
+            "url_env": "TEST_HOOK_URL",
+            "headers_env": {"Authorization": "TEST_HOOK_AUTH"},
+            "headers": {"X-Office": "cnipa"},
+        }
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert [m["status"] for m in out["messages"]] == ["delivered"], out["deliveries"]
+        (request,) = hook.requests
+        assert request["headers"]["Authorization"] == "Bearer tok-in-header-552"
+        assert request["headers"]["X-Office"] == "cnipa"
+        assert request["path"] == "/alerts?access_token=tok-in-url-991"
+        assert request["json"]["firing"][0]["unit_code"] == "410100"
+    finally:
+        hook.stop()
+    store = b"".join(p.read_bytes() for p in site["tmp"].glob("alerts.sqlite*"))
+    assert b"tok-in-header-552" not in store and b"tok-in-url-991" not in store

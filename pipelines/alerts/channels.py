@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from pipelines import settings
 from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
@@ -305,19 +305,28 @@ def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False, ch: dict | 
 
 
 def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
-    """POST a JSON body: apprise's JSON fields (version, title, message, type) plus the structured digest."""
-    url = urlsplit(ch["url"])
+    """POST a JSON body: apprise's JSON fields (version, title, message, type) plus the structured digest. The url
+    from `url` or, when it carries a token, `url_env` / `url_file`; credential headers from `headers_env`."""
+    url = urlsplit(ch.get("url") or secret(ch, "url") or "")
     if url.scheme not in ("http", "https"):
-        raise ValueError(f"webhook url must be http(s): {ch['url']}")
+        raise ValueError(f"webhook url must be http(s), got the scheme {url.scheme!r}")
     scheme = "jsons" if url.scheme == "https" else "json"
     auth = ""
     if ch.get("username"):
         auth = quote(ch["username"], safe="") + ":" + quote(secret(ch, "password", required=False) or "", safe="") + "@"
     timeout = float(ch.get("timeout", 10))
-    apprise_url = f"{scheme}://{auth}{url.netloc}{url.path or '/'}?cto={timeout}&rto={timeout}"
+    # the url's own query (a gateway's token) is kept: apprise passes on parameters prefixed with "-"
+    extra = "".join(f"&-{quote(k, safe='')}={quote(v, safe='')}" for k, v in parse_qsl(url.query))
+    apprise_url = f"{scheme}://{auth}{url.netloc}{url.path or '/'}?cto={timeout}&rto={timeout}{extra}"
+    secret_headers = {}
+    for name, env in (ch.get("headers_env") or {}).items():
+        if not os.environ.get(env):
+            raise AlertConfigError(f"secret header {name}: set the environment variable {env}")
+        secret_headers[name] = os.environ[env]
 
     def tune(plugin):
         plugin.headers.update(ch.get("headers") or {})
+        plugin.headers.update(secret_headers)
         plugin.headers["X-Idempotency-Key"] = msg["idempotency_key"]
         plugin.payload_extras.update(msg["payload"])
 
@@ -361,11 +370,17 @@ SENDERS = {
 def _secrets(ch: dict) -> list[str]:
     """The channel's secret values (password, token, key...), as read from the environment or their files."""
     out = []
-    for key in SECRET_KEYS:
+    for key in (*SECRET_KEYS, "url"):
+        if key == "url" and not (ch.get("url_env") or ch.get("url_file")):
+            continue  # a url in the routing file is no secret; one given by url_env / url_file carries a token
         try:
             value = secret(ch, key, required=False)
         except AlertConfigError:
             continue
+        if value:
+            out += [value, quote(value, safe=""), quote(value)]
+    for env in (ch.get("headers_env") or {}).values():
+        value = os.environ.get(str(env))
         if value:
             out += [value, quote(value, safe=""), quote(value)]
     return sorted(set(out), key=len, reverse=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import string
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -252,6 +253,8 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
                 f"a login (username {ch['username']!r}) to {ch.get('host')} without TLS would send the password in "
                 "clear over the network; set `starttls: true` (port 587) or `ssl: true` (port 465)",
             )
+    if ch["type"] == "webhook":
+        _check_webhook(path, entry, line, ch)
     clear = SECRET_KEYS & set(ch)
     if clear:
         raise _EntryError(
@@ -261,6 +264,40 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
             f"{sorted(clear)} in clear text; name an environment variable "
             f"({', '.join(k + '_env' for k in sorted(clear))}) or a file outside the repository "
             f"({', '.join(k + '_file' for k in sorted(clear))}) instead",
+        )
+
+
+# Header and query-parameter names that carry a credential: never in clear text in a routing file.
+_SECRETISH = re.compile(r"auth|token|secret|key|sign|password|cookie|session", re.IGNORECASE)
+
+
+def _check_webhook(path: Path, entry: str, line: int | None, ch: dict) -> None:
+    """A webhook's credentials come from the environment or a file outside the repository, as a channel's secrets
+    do: a header such as Authorization is named in `headers_env` (header: variable), and a URL with a token in its
+    query is given whole by `url_env` / `url_file`."""
+    if not (ch.get("url") or ch.get("url_env") or ch.get("url_file")):
+        raise _EntryError(path, entry, line, "a webhook needs `url` (or `url_env` / `url_file`)")
+    headers = ch.get("headers") or {}
+    if not isinstance(headers, dict) or not isinstance(ch.get("headers_env") or {}, dict):
+        raise _EntryError(path, entry, line, "`headers` and `headers_env` map a header's name to a value / a variable")
+    clear = sorted(str(h) for h in headers if _SECRETISH.search(str(h)))
+    if clear:
+        raise _EntryError(
+            path,
+            entry,
+            line,
+            f"header(s) {clear} in clear text; name an environment variable for each instead, e.g. "
+            f"headers_env: {{{clear[0]}: IPCITY_HOOK_{re.sub(r'[^A-Za-z0-9]', '_', clear[0]).upper()}}}",
+        )
+    query = parse_qs(urlsplit(str(ch.get("url") or "")).query)
+    clear = sorted(k for k in query if _SECRETISH.search(k))
+    if clear:
+        raise _EntryError(
+            path,
+            entry,
+            line,
+            f"the url carries {clear} in its query in clear text; give the whole url by an environment variable "
+            "(url_env) or a file outside the repository (url_file)",
         )
 
 
