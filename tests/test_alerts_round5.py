@@ -778,3 +778,25 @@ def test_webhook_credentials_come_from_the_environment_never_from_the_routing_fi
         hook.stop()
     store = b"".join(p.read_bytes() for p in site["tmp"].glob("alerts.sqlite*"))
     assert b"tok-in-header-552" not in store and b"tok-in-url-991" not in store
+
+
+def test_a_dingtalk_recipient_given_as_a_mobile_number_is_mentioned(site, monkeypatch):
+    """The routing file's DingTalk recipients are "@-mobiles or names": an on-call engineer's mobile number must
+    @-mention them (atMobiles, and "@number" in the text, as DingTalk shows a mention), or nobody is notified."""
+    from alert_receivers import HttpSink
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    hook = HttpSink().start()
+    try:
+        robot_routing(site["routing"], hook.port, kind="dingtalk")
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"][0]["recipients"]["robot"] = ["+86 138-0013-8000", "national-group"]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert sorted(m["status"] for m in out["messages"]) == ["delivered", "delivered"]
+        by_mention = {tuple(r["json"]["at"]["atMobiles"]): robot_content(r) for r in hook.requests}
+        assert sorted(by_mention) == [(), ("13800138000",)]  # a mainland member by its 11 digits
+        assert "@13800138000" in by_mention[("13800138000",)] and "@" not in by_mention[()].split("\r\n")[1][:1]
+    finally:
+        hook.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -336,15 +337,24 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
 def send_dingtalk(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
     token = secret(ch, "access_token")
     sign = secret(ch, "secret", required=False)
-    url = f"dingtalk://{quote(sign, safe='')}@{token}/" if sign else f"dingtalk://{token}/"
+    # A recipient that is a mobile number is @-mentioned (the group member is notified): in the request's atMobiles
+    # (apprise's targets) and, as DingTalk shows a mention, as "@number" in the text. A name is only addressed.
+    mobile = re.sub(r"[\s()-]", "", msg["recipient"])
+    mobile = mobile.lstrip("+") if re.fullmatch(r"\+?\d{6,15}", mobile) else ""
+    if re.fullmatch(r"861\d{10}", mobile):
+        mobile = mobile[2:]  # DingTalk knows a mainland member by the 11 digits, without the country code
+    target = quote(mobile, safe="") if mobile else ""
+    url = f"dingtalk://{quote(sign, safe='')}@{token}/{target}" if sign else f"dingtalk://{token}/{target}"
 
     def tune(plugin):
         if ch.get("endpoint"):
             plugin.notify_url = ch["endpoint"].rstrip("?") + "?access_token={token}"
 
+    mention = f"@{mobile} " if mobile else ""
     # apprise puts the subject and "\r\n" ahead of the text: the text gets what is left of the limit
-    room = ROBOT_TEXT_BYTES["dingtalk"] - len(msg["subject"].encode("utf-8")) - 2
-    return _apprise_send(url, {**msg, "text": fit_text(msg["body"], room, link)}, tune, robot=True, ch=ch)
+    room = ROBOT_TEXT_BYTES["dingtalk"] - len(msg["subject"].encode("utf-8")) - 2 - len(mention.encode("utf-8"))
+    text = mention + fit_text(msg["body"], room, link)
+    return _apprise_send(url, {**msg, "text": text}, tune, robot=True, ch=ch)
 
 
 def send_wecom(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
