@@ -192,6 +192,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         + r" (?P<value>\S+) in this file, not a record of its own",
         "合计行：{code} 等于本文件中同一{col}（{value}）其下属单位（{codes}）各行之和，不是一条独立记录",
     ),
+    (
+        r"breakdown row \((?P<label>.*)\) under row (?P<row>\d+) \((?P<stated>.*)\): part of the figures that row "
+        r"states, not a record of its own \(the stated row is loaded\)",
+        "“其中”分项行（{label}）：属于第 {row} 行（{stated}）所填数字的一部分，不是一条独立记录（已按该行所填数字入库）",
+    ),
     (r"note below the table, not a record: '(?P<text>.*)'", "表格下方的备注，不是一条记录：'{text}'"),
     (r"header row repeated inside the table, not a record", "表内重复出现的表头行，不是一条记录"),
     (

@@ -1,0 +1,133 @@
+"""Office files as they are really sent (round 4): breakdown rows (其中), month and year-to-date columns side by side
+(本月 | 本年累计), a group title over 金额 / 笔数, hidden rows and columns of a workbook. Each case a file that was
+loaded wrong silently or refused whole though good; both ingest paths (the Polars reader and the DuckDB scan of a
+big CSV) where a CSV can carry the case."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from test_ingest_loaders import HEADER_ZH, PLEDGE, TODAY, _write
+from test_ingest_loaders import scan_filler as _filler
+
+from pipelines.ingest import contract_sql
+from pipelines.ingest.load import ingest_file
+from pipelines.ingest.readers import IngestError
+from pipelines.ingest.reason_labels import reason_text, unknown_reasons
+
+
+def _workbook(path: Path, rows: list[list], hook=None) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    if hook is not None:
+        hook(ws)
+    wb.save(path)
+    return path
+
+
+def _rejected(con) -> dict[int, str]:
+    return dict(con.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY row_number").fetchall())
+
+
+def _by_prefecture(con, below: int = 100) -> list[tuple]:
+    """What the marts see: each county-level code summed into its prefecture (int_pledge__unit_year)."""
+    return con.execute(
+        "SELECT substr(city_code, 1, 4) || '00', month, sum(amount_10k_yuan) FROM raw.pledge_loans "
+        f"WHERE _row_number < {below} GROUP BY ALL ORDER BY 1, 2"
+    ).fetchall()
+
+
+def _read_how(file_name: str, logged: int) -> list[str]:
+    return [h.split(":")[0] for name, h in contract_sql.READ_LOG[logged:] if name == file_name]
+
+
+# ------------------------------------------------------------------ 其中 (of which): a breakdown under a city's row
+
+# 苏州's row, then 其中 two of its county-level cities: 100 + 50 is NOT its 300 (the rest of the city is not listed).
+BREAKDOWN = [
+    ("苏州市", "320500,2025-03,30,300,20,6,16,6"),
+    ("其中：昆山市", "320583,2025-03,10,100,10,2,8,3"),
+    ("张家港市", "320582,2025-03,5,50,5,1,4,1"),
+    ("无锡市", "320200,2025-03,5,50,5,1,4,1"),
+]
+BREAKDOWN_REFUSED = (
+    "breakdown row (其中:昆山市) under row 2 (320500 2025-03-01): part of the figures that row states, not a record "
+    "of its own (the stated row is loaded)"
+)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_qizhong_breakdown_that_does_not_add_up_is_not_added_to_the_city_row(warehouse, tmp_path, big):
+    # Loaded, 苏州's March was 300 (its row) + 100 + 50 (昆山, 张家港 summed into 3205 by the marts) = 450 万元,
+    # silently: 其中 rows are by definition parts of the row above. The stated row wins; its parts are quarantined.
+    lines = [HEADER_ZH + ",地区"] + [f"{codes},{name}" for name, codes in BREAKDOWN]
+    lines += [f"{line},北京市" for line in _filler(big)]
+    path = _write(tmp_path / "江苏_质押_2025.csv", "\n".join(lines) + "\n")
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert "reader" in _read_how(path.name, logged) if big else _read_how(path.name, logged) == ["polars"]
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert {k: v for k, v in _rejected(warehouse).items() if k < 6} == {3: BREAKDOWN_REFUSED, 4: BREAKDOWN_REFUSED}
+    assert _by_prefecture(warehouse, 6) == [("320200", date(2025, 3, 1), 50.0), ("320500", date(2025, 3, 1), 300.0)]
+    assert any(n.startswith("refused 2 breakdown row(s) (其中, of which)") for n in r.notes)
+    assert not unknown_reasons(BREAKDOWN_REFUSED)
+    assert reason_text(BREAKDOWN_REFUSED, "pledge_loans", "zh") == (
+        "“其中”分项行（其中:昆山市）：属于第 2 行（320500 2025-03-01）所填数字的一部分，不是一条独立记录"
+        "（已按该行所填数字入库）"
+    )
+
+
+def test_a_qizhong_breakdown_that_adds_up_keeps_the_stated_row_too(warehouse, tmp_path):
+    # Without the 其中 label a city row equal to its districts' sum is their total row (round 3); with it, the
+    # stated row wins as when the parts do not add up: one rule for a breakdown, whatever its sum.
+    path = _workbook(
+        tmp_path / "苏州_质押_2025.xlsx",
+        [
+            ["地区", *HEADER_ZH.split(",")],
+            ["苏州市", "320500", "2025-03", 30, 300, 20, 6, 16, 6],
+            ["  其中：昆山市", "320583", "2025-03", 10, 100, 10, 2, 8, 3],
+            ["        张家港市", "320582", "2025-03", 20, 200, 10, 4, 8, 3],
+            ["苏州市", "320500", "2025-04", 30, 300, 20, 6, 16, 6],
+        ],
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 2, 2)
+    assert sorted(_rejected(warehouse)) == [3, 4]
+    assert _by_prefecture(warehouse) == [("320500", date(2025, 3, 1), 300.0), ("320500", date(2025, 4, 1), 300.0)]
+
+
+def test_a_qizhong_row_naming_its_city_is_read_as_that_city_and_refused_as_a_part(warehouse, tmp_path):
+    # A report naming its cities (no code column): 其中：昆山市 was "unknown city name '其中:昆山市'" — refused, but
+    # for a reason that hid what the row is.
+    path = _workbook(
+        tmp_path / "苏州_质押_2025.xlsx",
+        [
+            ["地市", *HEADER_ZH.split(",")[1:]],
+            ["苏州市", "2025-04", 30, 300, 20, 6, 16, 6],
+            ["其中：昆山市", "2025-04", 10, 100, 10, 2, 8, 3],
+        ],
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 1, 1)
+    assert _rejected(warehouse)[3].startswith("breakdown row (其中:昆山市) under row 2 (320500 2025-04-01)")
+
+
+def test_qizhong_rows_under_a_total_row_are_the_records_it_sums(warehouse, tmp_path):
+    # 全省合计 then 其中 its cities: the total row is refused as one; the cities are the records.
+    path = _workbook(
+        tmp_path / "江苏_质押_2025.xlsx",
+        [
+            ["地区", *HEADER_ZH.split(",")],
+            ["全省合计", "320000", "2025-05", 15, 150, 15, 3, 12, 4],
+            ["其中：苏州市", "320500", "2025-05", 10, 100, 10, 2, 8, 3],
+            ["无锡市", "320200", "2025-05", 5, 50, 5, 1, 4, 1],
+        ],
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+    assert _rejected(warehouse)[2].startswith("total row")
