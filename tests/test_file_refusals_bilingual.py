@@ -89,6 +89,14 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["'登记笔数'", "'本年累计'", "本月"],
         )
     ],
+    "header(s) {}: a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or "
+    "put them beside the total under a header such as 本月登记笔数)": [
+        (
+            "header(s) '本年累计登记笔数', '累计质押金额(万元)': a year-to-date (cumulative) total, not the month's own "
+            "figure (send each month's own figures, or put them beside the total under a header such as 本月登记笔数)",
+            ["'本年累计登记笔数', '累计质押金额(万元)'", "本月登记笔数"],
+        )
+    ],
     "{}: which one holds the value is not told (keep one sub-column per header, or send the sub-column under the "
     "header's own name)": [
         (

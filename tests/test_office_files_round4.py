@@ -131,3 +131,96 @@ def test_qizhong_rows_under_a_total_row_are_the_records_it_sums(warehouse, tmp_p
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
     assert _rejected(warehouse)[2].startswith("total row")
+
+
+# ------------------------------------------------------------------ 本月 | 本年累计: the month's figure beside the year's
+
+# The usual monthly report: each figure twice, the month's own and the year to date.
+PERIOD_HEADER = (
+    "城市代码,月份,本月登记笔数,本年累计登记笔数,当月质押金额(万元),累计质押金额(万元),质押专利数,质押商标数,服务企业数,"
+    "首贷企业数"
+)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_the_month_s_columns_beside_the_year_to_date_columns_load_the_month(warehouse, tmp_path, big):
+    # Refused whole as "missing required column(s): registrations; amount_10k_yuan": 本月登记笔数 was no header
+    # the contract knew, though it says exactly what the contract column holds.
+    filler = [f"{c},{m},{r},{r},{a},{a},{rest}" for c, m, r, a, rest in (x.split(",", 4) for x in _filler(big))]
+    path = _write(
+        tmp_path / "质押_2025.csv", "\n".join([PERIOD_HEADER, "440300,2025-03,12,50,100,900,10,2,8,3", *filler]) + "\n"
+    )
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert _read_how(path.name, logged) == (["scan"] if big else ["frame"])
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 1 + len(filler)
+    assert "ignored extra column(s): 本年累计登记笔数, 累计质押金额(万元)" in r.notes
+    assert warehouse.execute(
+        "SELECT registrations, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 2"
+    ).fetchall() == [(12, 100.0)]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "城市代码,月份,本年累计登记笔数,本年累计质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数",
+        "城市代码,月份,登记笔数（累计）,质押金额（本年累计）（万元）,质押专利数,质押商标数,服务企业数,首贷企业数",
+    ],
+    ids=["in-front", "in-brackets"],
+)
+def test_year_to_date_columns_alone_are_refused_as_running_totals(warehouse, tmp_path, header):
+    # Only the running totals: loading them as the month's counted January again in every later month. Before,
+    # the first spelling was refused for a missing column and the second for a "unit '累计'": true refusals, but
+    # not saying the figures are a year to date. Deriving the month as the difference to last month's total is
+    # not done: last month's file may be missing, corrected or in another unit (docs/contracts.md).
+    path = _write(tmp_path / "质押_2025.csv", "\n".join([header, "440300,2025-03,12,100,10,2,8,3"]) + "\n")
+    with pytest.raises(IngestError, match=r"a year-to-date \(cumulative\) total, not the month's own figure"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+
+
+def _merge_pairs(ws):
+    ws.merge_cells("C1:D1")
+    ws.merge_cells("E1:F1")
+
+
+def test_a_merged_header_over_this_month_and_year_to_date_reads_this_month(warehouse, tmp_path):
+    # 登记笔数 merged over 本月 | 本年累计: refused whole as "which one holds the value is not told" — it is told.
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [
+            [
+                "城市代码",
+                "月份",
+                "登记笔数",
+                None,
+                "质押金额(万元)",
+                None,
+                "质押专利数",
+                "质押商标数",
+                "服务企业数",
+                "首贷企业数",
+            ],
+            [None, None, "本月", "本年累计", "本月", "本年累计"],
+            ["440300", "2025-03", 12, 50, 100, 900, 10, 2, 8, 3],
+        ],
+        _merge_pairs,
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    assert "ignored extra column(s): 本年累计登记笔数, 本年累计质押金额(万元)" in r.notes
+    assert warehouse.execute("SELECT registrations, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [(12, 100.0)]
+
+
+def test_a_year_to_date_line_under_the_header_refuses_the_file(warehouse, tmp_path):
+    # 本年累计 written under each figure's header (no 本月 beside it): the line was read as a record (refused, "not
+    # a number") and every row under it loaded its running total as the month's own figure, silently.
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [
+            HEADER_ZH.split(","),
+            [None, None, "本年累计", "本年累计"],
+            ["440300", "2025-03", 12, 100, 10, 2, 8, 3],
+        ],
+    )
+    with pytest.raises(IngestError, match=r"'本年累计登记笔数', '本年累计质押金额\(万元\)': a year-to-date"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)

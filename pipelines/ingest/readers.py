@@ -180,6 +180,12 @@ def match_header(h, source: Source) -> HeaderMatch | None:
     if key in exact:
         col, factor, stated = exact[key]
         return HeaderMatch(col, factor, stated)
+    if source.period_columns and (rest := _without_period_word(key, _THIS_PERIOD_WORDS)) is not None:
+        # 本月登记笔数, 当月质押金额(万元), 登记笔数(本月): the month's own figure, as the plain header says
+        inner = match_header(rest, source)
+        return inner if inner is not None and inner.column in source.period_columns else None
+    if source.period_columns and cumulative_column(key, source) is not None:
+        return None  # 登记笔数(累计): a running total is no contract column (_leave_cumulative_columns judges it)
     bases = _header_bases(source)
     m = re.fullmatch(r"(.+?)\(([^()]*)\)", key)
     if m and m.group(1) in bases:
@@ -189,6 +195,33 @@ def match_header(h, source: Source) -> HeaderMatch | None:
     if key in bases:
         return HeaderMatch(bases[key])
     return None
+
+
+# Words in front of a header (or in brackets after it) saying which period its figures cover: the month's own
+# (本月登记笔数, 登记笔数(当月)) or a running total since the start of the year (本年累计质押金额, 累计登记笔数,
+# 1-3月累计笔数, 年初至今). Headers are normalised (NFKC, no spaces, round brackets) before these are asked.
+_THIS_PERIOD_WORDS = r"(?:本月|当月|本期|当期)(?:数|值|发生(?:额|数)?)?"
+_CUMULATIVE_WORDS = (
+    r"(?:本年|全年|年度|年初至今|自年初)?(?:累计|累积)(?:数|值|发生(?:额|数)?)?|\d{1,2}-\d{1,2}月(?:累计)?|本年|年初至今"
+    r"|截[至止](?:本月|当月|本期|目前)?(?:累计)?"
+)
+
+
+def _without_period_word(key: str, words: str) -> str | None:
+    """A normalised header without the period word (``words``) in front of it or in brackets after it, or None."""
+    m = re.fullmatch(rf"(?:{words})[:·\-_]?(.+)|(.+?)\((?:{words})\)(\([^()]*\))?", key)
+    if m is None:
+        return None
+    return m.group(1) if m.group(1) is not None else m.group(2) + (m.group(3) or "")
+
+
+def cumulative_column(header: str, source: Source) -> str | None:
+    """The period column a header names as its running total (本年累计登记笔数, 质押金额(累计)(万元)), else None."""
+    if not source.period_columns:
+        return None
+    rest = _without_period_word(normalise_header(header), _CUMULATIVE_WORDS)
+    col = _safe_match(rest, source) if rest else None
+    return col if col in source.period_columns else None
 
 
 def _unit_match(source: Source, column: str, unit: str, header: str) -> HeaderMatch:
@@ -246,6 +279,9 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
             candidates = [f"{u}({normalise_header(lo).strip('()')})", u]
         else:
             candidates = [lo, u, u + lo, f + lo, f"{u}({lo})" if lo else "", u + lo.strip("()（）")]
+            if lo and f and _period_of(lo) is not None:
+                # a period under its column's name (登记笔数 over 本月 | 本年累计): the period's header of it
+                candidates = [lo + f]
         chosen = None
         for cand in candidates:
             if not cand:
@@ -257,6 +293,10 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
             except HeaderUnitError:
                 chosen = cand
                 break
+        if chosen is None and lo and f and _period_of(lo) is not None:
+            chosen = (
+                lo + f
+            )  # 本年累计 under 登记笔数: 本年累计登记笔数, a running total _leave_cumulative_columns judges
         out.append(chosen if chosen is not None else (lo or u or None))
     return out
 
@@ -280,8 +320,8 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
             pair_hits, _ = _row_hits(pair, source)
             if pair_hits > max(hits, best[3]) and pair_hits > _row_hits(rows[i + 1], source)[0]:
                 best = (i, 2, pair, pair_hits)
-            elif hits >= 2 and hits >= best[3] and _is_unit_row(rows[i + 1]):
-                # a row of units under the header (笔 / 万元 / 件): part of the header
+            elif hits >= 2 and hits >= best[3] and (_is_unit_row(rows[i + 1]) or _is_period_row(rows[i + 1])):
+                # a row of units under the header (笔 / 万元 / 件), or of periods (本月 / 本年累计): part of it
                 best = (i, 2, pair, max(hits, pair_hits))
     if best[0] < 0 or best[3] < 2:
         raise IngestError(
@@ -305,7 +345,21 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
     a block of the same columns that is not cumulative (本月 | 本年累计, the usual monthly report) the cumulative
     block is left as extra columns (renamed so no contract name matches; the ledger lists them); alone, the file
     is refused naming the group and its headers. The group row is the header's upper row or the row above it."""
-    if not source.period_columns or not group_row:
+    if not source.period_columns:
+        return header
+    own_header = {c for hd in header if (c := _safe_match(_cell_text(hd), source))}
+    running = {j: col for j, hd in enumerate(header) if (col := cumulative_column(_cell_text(hd), source))}
+    alone = [j for j, col in running.items() if col not in own_header]
+    if alone:
+        # 本年累计质押金额 without 本月质押金额 beside it: a year to date, refused as a cumulative group is
+        raise AmbiguousHeader(
+            file_name,
+            "header(s) "
+            + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
+            + ": a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, "
+            "or put them beside the total under a header such as 本月登记笔数)",
+        )
+    if not group_row:
         return header
     filled, last = [], None  # a merged title spans the empty cells to its right
     for j in range(len(header)):
@@ -361,6 +415,9 @@ def _refuse_spanned_headers(upper: list, lower: list, lower_is_header: bool, sou
         while k < n and _cell_text(upper[k]).strip() == "":
             k += 1
         labels = [c for c in cells[j:k] if c and not _is_unit_row([c])]
+        periods = [_period_of(x) for x in labels]
+        if periods.count("month") == 1 and all(p is not None for p in periods):
+            continue  # 本月 | 本年累计 under 登记笔数: the month's own figure is told (_combine_two_rows reads it)
         if k - j > 1 and len(labels) > 1:
             spans.append(f"header '{_cell_text(u).strip()}' spans sub-columns " + ", ".join(f"'{x}'" for x in labels))
     if spans:
@@ -369,6 +426,24 @@ def _refuse_spanned_headers(upper: list, lower: list, lower_is_header: bool, sou
             " and ".join(spans) + ": which one holds the value is not told (keep one sub-column per header, or send "
             "the sub-column under the header's own name)",
         )
+
+
+def _is_period_row(row: list) -> bool:
+    """A row of period words (本月 / 本年累计, or 本年累计 alone) and units under a header: part of the header."""
+    cells = [_cell_text(c).strip() for c in row if _cell_text(c).strip()]
+    periods = [_period_of(c) for c in cells]
+    return any(periods) and all(p is not None or _is_unit_row([c]) for c, p in zip(cells, periods, strict=True))
+
+
+def _period_of(label: str) -> str | None:
+    """ "month" for a sub-header saying the month's own figure (本月, 当月数), "running" for a year to date (本年累计,
+    累计, 1-3月累计), else None."""
+    key = normalise_header(label).strip("()")
+    if re.fullmatch(_THIS_PERIOD_WORDS, key):
+        return "month"
+    if re.fullmatch(_CUMULATIVE_WORDS, key):
+        return "running"
+    return None
 
 
 def unit_line(rows: list[list]) -> str | None:

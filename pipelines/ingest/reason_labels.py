@@ -90,6 +90,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "或将当月数放在累计数旁、标题为“本月”的分组下）",
     ),
     (
+        r"header\(s\) (?P<headers>.*): a year-to-date \(cumulative\) total, not the month's own figure \(send each "
+        r"month's own figures, or put them beside the total under a header such as 本月登记笔数\)",
+        "表头 {headers}：这是年初至今的累计数，不是当月数（请报送各月当月数，或将当月数放在累计数旁，"
+        "表头写作“本月登记笔数”等）",
+    ),
+    (
         r"(?P<spans>header '.*' spans sub-columns .*): which one holds the value is not told \(keep one sub-column per "
         r"header, or send the sub-column under the header's own name\)",
         "{spans}：无法判断数值在哪一子列（每个表头下请只保留一个子列，或以该表头本身的名称报送该子列）",
