@@ -224,3 +224,40 @@ def test_a_year_to_date_line_under_the_header_refuses_the_file(warehouse, tmp_pa
     )
     with pytest.raises(IngestError, match=r"'本年累计登记笔数', '本年累计质押金额\(万元\)': a year-to-date"):
         ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+
+
+# ------------------------------------------------------------------ a group title over 金额 | 笔数
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_pledge_group_title_over_amount_and_count_reads_both(warehouse, tmp_path, big):
+    # 质押融资 merged over 金额（万元） | 笔数: the amount was read (质押融资金额(万元)), the count not, and the file was
+    # refused whole as "missing required column(s): registrations".
+    filler = [f"{c},{m},{a},{r},{rest}" for c, m, r, a, rest in (x.split(",", 4) for x in _filler(big))]
+    lines = [
+        "城市代码,月份,质押融资,,质押专利数,质押商标数,服务企业数,首贷企业数",
+        ",,金额（万元）,笔数,,,,",
+        "440300,2025-03,100,12,10,2,8,3",
+        *filler,
+    ]
+    path = _write(tmp_path / "质押_2025.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 1 + len(filler)
+    assert warehouse.execute(
+        "SELECT registrations, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 3"
+    ).fetchall() == [(12, 100.0)]
+
+
+def test_a_merged_pledge_group_title_in_a_workbook_reads_both(warehouse, tmp_path):
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [
+            ["城市代码", "月份", "质押融资", None, "质押专利数", "质押商标数", "服务企业数", "首贷企业数"],
+            [None, None, "金额（万元）", "笔数"],
+            ["440300", "2025-03", 100, 12, 10, 2, 8, 3],
+        ],
+        lambda ws: ws.merge_cells("C1:D1"),
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    assert warehouse.execute("SELECT registrations, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [(12, 100.0)]
