@@ -261,3 +261,60 @@ def test_a_merged_pledge_group_title_in_a_workbook_reads_both(warehouse, tmp_pat
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
     assert warehouse.execute("SELECT registrations, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [(12, 100.0)]
+
+
+# ------------------------------------------------------------------ rows and columns a workbook hides
+
+
+def _hidden_workbook(path: Path, *, filtered: bool = False) -> Path:
+    """Two cities shown, a third hidden (a filter's or by hand), and a remarks column hidden."""
+
+    def hide(ws):
+        ws.row_dimensions[3].hidden = True
+        ws.column_dimensions["I"].hidden = True
+        if filtered:
+            ws.auto_filter.ref = "A1:I4"
+
+    return _workbook(
+        path,
+        [
+            [*HEADER_ZH.split(","), "备注"],
+            ["440300", "2025-03", 12, 100, 10, 2, 8, 3, None],
+            ["440100", "2025-03", 8, 200, 5, 1, 6, 2, "核对用"],
+            ["330100", "2025-03", 5, 50, 5, 1, 4, 1, None],
+        ],
+        hide,
+    )
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "xls", "filtered"])
+def test_rows_and_columns_hidden_in_a_workbook_are_read_and_named(warehouse, tmp_path, kind):
+    # Read without a word: whoever opens the workbook does not see row 3 nor column I, and was never told that
+    # they were loaded. They are what the office sent (a finished month hidden, a table filtered to check one
+    # city), so they are read — and named, so that a hidden scratch or old row is found.
+    from xls_helpers import xls_from_xlsx
+
+    path = _hidden_workbook(tmp_path / "质押_2025.xlsx", filtered=kind == "filtered")
+    if kind == "xls":
+        path = xls_from_xlsx(path, tmp_path / "质押_2025.xls")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+    how = " (hidden or filtered out)" if kind == "filtered" else ""
+    assert (
+        f"row(s) 3{how} and column(s) I ('备注') hidden in the workbook: read as well (whoever opens the file does "
+        "not see them; check they are no scratch or old rows)"
+    ) in r.notes
+
+
+def test_a_hidden_old_version_of_a_shown_row_is_refused_with_it_not_loaded(warehouse, tmp_path):
+    # The common hidden row: last month's draft of a city's row kept under the corrected one. Neither is loaded as
+    # the city's figure on the strength of row order; both are refused as conflicting, and the note names row 2.
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [HEADER_ZH.split(","), ["440300", "2025-03", 10, 90, 10, 2, 8, 3], ["440300", "2025-03", 12, 100, 10, 2, 8, 3]],
+        lambda ws: setattr(ws.row_dimensions[2], "hidden", True),
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 0, 2)
+    assert any(n.startswith("row(s) 2 hidden in the workbook") for n in r.notes)
+    assert all(v.startswith("conflicting records") for v in _rejected(warehouse).values())

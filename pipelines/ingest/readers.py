@@ -695,27 +695,56 @@ _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+):([A-Z]+[0-9]+)\"")
 
 
-def sheet_xml_marks(ws) -> tuple[bool, list[tuple[int, int, int]]]:
+# A row or column element of a sheet's XML, and its attributes (hidden="1": hidden by hand or by a filter).
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_COL_TAG = re.compile(rb"<(?:\w+:)?col\b([^>]*)>")
+_HIDDEN_ATTR = re.compile(rb"\shidden=\"(?:1|true)\"")
+_AUTO_FILTER = re.compile(rb"<(?:\w+:)?autoFilter\b")
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """What a sheet hides from whoever opens it: rows and columns (1-based), and whether it has a filter."""
+
+    rows: frozenset[int] = frozenset()
+    columns: frozenset[int] = frozenset()
+    filtered: bool = False
+
+
+def sheet_xml_marks(ws) -> tuple[bool, list[tuple[int, int, int]], Hidden]:
     """One pass over a read-only sheet's XML bytes: whether it holds any formula element (a sheet without one is
-    not parsed again by `uncached_formulas`), and (column, first row, last row) of the cells it merges down one
+    not parsed again by `uncached_formulas`), (column, first row, last row) of the cells it merges down one
     column over several rows (1-based; read-only worksheets do not expose merged cells, so their <mergeCell>
-    elements, after the sheet's data, are read here)."""
+    elements, after the sheet's data, are read here), and the rows and columns it hides (read-only worksheets do not
+    expose those either)."""
     from openpyxl.utils.cell import coordinate_to_tuple
 
     get_source = getattr(ws, "_get_source", None)  # read-only worksheets stream their XML
     if get_source is None:
-        return False, []
+        return False, [], Hidden()
     has_formula, merges, tail = False, set(), b""
+    hidden_rows: set[int] = set()
+    hidden_cols: set[int] = set()
+    filtered = False
     with get_source() as src:
         for chunk in iter(lambda: src.read(1 << 20), b""):
             text = tail + chunk
             has_formula = has_formula or _FORMULA_TAG.search(text) is not None
+            filtered = filtered or _AUTO_FILTER.search(text) is not None
+            if b"hidden" in text:
+                for m in _ROW_TAG.finditer(text):
+                    if _HIDDEN_ATTR.search(m.group(1)) and (r := re.search(rb'\sr="(\d+)"', m.group(1))):
+                        hidden_rows.add(int(r.group(1)))
+                for m in _COL_TAG.finditer(text):
+                    lo, hi = re.search(rb'\smin="(\d+)"', m.group(1)), re.search(rb'\smax="(\d+)"', m.group(1))
+                    if _HIDDEN_ATTR.search(m.group(1)) and lo and hi:
+                        hidden_cols.update(range(int(lo.group(1)), min(int(hi.group(1)), 16384) + 1))
             for m in _MERGE_CELL.finditer(text):
                 (r1, c1), (r2, c2) = (coordinate_to_tuple(g.decode()) for g in m.groups())
                 if c1 == c2 and r2 > r1:
                     merges.add((c1, r1, r2))
             tail = text[-200:]  # an element cut by the chunk's end is found whole in the next text
-    return has_formula, sorted(merges)
+    return has_formula, sorted(merges), Hidden(frozenset(hidden_rows), frozenset(hidden_cols), filtered)
 
 
 def uncached_formulas(ws, has_formula: bool) -> dict[tuple[int, int], str]:
@@ -884,15 +913,18 @@ class _XlsSheet:
         for r in range(min_row - 1, self._sheet.nrows):
             yield tuple(self._book.cell(c, r + 1, j + 1) for j, c in enumerate(self._sheet.row(r)))
 
-    def marks(self) -> tuple[bool, list[tuple[int, int, int]]]:
+    def marks(self) -> tuple[bool, list[tuple[int, int, int]], Hidden]:
         """`sheet_xml_marks` for a BIFF sheet: no formula without its result (BIFF stores each formula's value with
-        it), and (column, first row, last row) of the ranges merged down one column over several rows."""
+        it), (column, first row, last row) of the ranges merged down one column over several rows, and the rows
+        and columns it hides (xlrd does not tell a filter)."""
         merges = {
             (clo + 1, rlo + 1, rhi)  # xlrd: 0-based, end-exclusive
             for rlo, rhi, clo, chi in self._sheet.merged_cells
             if chi == clo + 1 and rhi > rlo + 1
         }
-        return False, sorted(merges)
+        rows = frozenset(r + 1 for r, info in self._sheet.rowinfo_map.items() if info.hidden)
+        columns = frozenset(c + 1 for c, info in self._sheet.colinfo_map.items() if info.hidden)
+        return False, sorted(merges), Hidden(rows, columns)
 
 
 def _read_xls(path: Path, source: Source) -> RawFrame:
@@ -937,7 +969,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             continue
         grid: list[list] = []
         factors: list[list[float]] = []
-        has_formula, merges = ws.marks() if isinstance(ws, _XlsSheet) else sheet_xml_marks(ws)
+        has_formula, merges, hidden = ws.marks() if isinstance(ws, _XlsSheet) else sheet_xml_marks(ws)
         formulas = uncached_formulas(ws, has_formula)
         decimal_months: dict[tuple[int, int], tuple[str, bool]] = {}  # (grid row, column) -> see _decimal_month
         for row in ws.iter_rows(min_row=1):
@@ -981,6 +1013,10 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                     + " - refused; open and save the workbook in Excel (or paste values) so the results are stored"
                 )
         titles.extend(grid[:h])
+        if hidden.rows or hidden.columns:
+            note = hidden_note(hidden, grid, h + n_header, header)
+            if note:
+                notes.append(note + (f" (sheet {name})" if len(wb.worksheets) > 1 else ""))
         # A code or name merged down over the rows of its months shows beside each of them, but only its first row
         # holds the value: the others were refused as "missing value", which the sheet does not show. Ranges one
         # column wide below the header are filled down (a note merged across a row stays one cell). A number
@@ -1112,6 +1148,39 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         stated.pop() if stated else None,
         context_year(titles, path),
         unit_note=any(units_below.values()),
+    )
+
+
+def hidden_note(hidden: Hidden, grid: list[list], first_body: int, header: list) -> str | None:
+    """The ledger's words for the rows and columns a sheet hides (or a filter hides) among its table's, or None. They
+    are read: an office hides rows it has finished with and filters a table to check it, and what it sent is data.
+    But whoever opens the workbook does not see them (a hidden scratch or duplicate row is common), so they are named:
+    a duplicate or another version of a shown row is refused by the key rules, a scratch row by the cell rules."""
+    from openpyxl.utils.cell import get_column_letter
+
+    rows = sorted(
+        r for r in hidden.rows if first_body < r <= len(grid) and any(v not in (None, "") for v in grid[r - 1])
+    )
+    cols = sorted(
+        c
+        for c in hidden.columns
+        if c <= len(header) and any(grid[i][c - 1] not in (None, "") for i in range(first_body, len(grid)))
+    )
+    parts = []
+    if rows:
+        shown = ", ".join(str(r) for r in rows[:20]) + (f" and {len(rows) - 20} more" if len(rows) > 20 else "")
+        parts.append(f"row(s) {shown}" + (" (hidden or filtered out)" if hidden.filtered else ""))
+    if cols:
+        parts.append(
+            "column(s) "
+            + ", ".join(f"{get_column_letter(c)} ('{_cell_text(header[c - 1]).strip()}')" for c in cols[:20])
+        )
+    if not parts:
+        return None
+    return (
+        " and ".join(parts)
+        + " hidden in the workbook: read as well (whoever opens the file does not see them; check they are no "
+        "scratch or old rows)"
     )
 
 
