@@ -357,7 +357,7 @@ BAD_FILES: list[tuple[str, bytes, list[str]]] = [
     ),
     (
         "pledge_export_2025.xls",
-        b"<html><body><table><tr><td>city_code</td></tr></table></body></html>",
+        b"<html><body><p>session expired</p></body></html>",  # an export that failed (a page with a table is read)
         ["网页", ".xlsx"],
     ),
     ("pledge_2025.docx", b"PK\x03\x04 a Word file", ["不支持的文件类型", ".docx"]),

@@ -318,3 +318,70 @@ def test_a_hidden_old_version_of_a_shown_row_is_refused_with_it_not_loaded(wareh
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 0, 2)
     assert any(n.startswith("row(s) 2 hidden in the workbook") for n in r.notes)
     assert all(v.startswith("conflicting records") for v in _rejected(warehouse).values())
+
+
+# ------------------------------------------------------------------ "Excel" exports that are markup named .xls
+
+HTML_EXPORT = """<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head><body>
+<table border=1>
+<tr><td colspan=9>2025年知识产权质押融资统计表</td></tr>
+<tr><th>地区</th><th>城市代码</th><th>月份</th><th>登记笔数</th><th>质押金额(万元)</th><th>质押专利数</th><th>质押商标数</th>
+<th>服务企业数</th><th>首贷企业数</th></tr>
+<tr><td rowspan=2>深圳市</td><td rowspan=2>440300</td><td>2025-01</td><td>12</td><td>1,234.5</td><td>10</td><td>2</td>
+<td>8</td><td>3</td></tr>
+<tr><td>2025-02</td><td>8</td><td>200&nbsp;</td><td>5</td><td>1</td><td>6</td><td>2</td></tr>
+<tr><td>合计</td><td></td><td></td><td>20</td><td>1434.5</td><td>15</td><td>3</td><td>14</td><td>5</td></tr>
+</table></body></html>"""
+
+
+def test_an_html_table_named_xls_is_read_as_a_workbook(warehouse, tmp_path):
+    # What many government web systems' "导出Excel" writes: an HTML page (here GB2312) named .xls. It was refused
+    # ("open it in Excel or WPS and save it as .xlsx"); the standard library reads it, and the workbook rules apply:
+    # the title row is skipped, a code spanning two rows (rowspan) is each row's code, 合计 is a total row.
+    path = tmp_path / "质押融资导出_2025.xls"
+    path.write_bytes(HTML_EXPORT.encode("gbk"))
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+    assert "the file is a web page (HTML table) (named .xls): read as one" in r.notes
+    assert warehouse.execute(
+        "SELECT city_code, month, registrations, amount_10k_yuan FROM raw.pledge_loans ORDER BY _row_number"
+    ).fetchall() == [("440300", date(2025, 1, 1), 12, 1234.5), ("440300", date(2025, 2, 1), 8, 200.0)]
+    assert _rejected(warehouse) == {5: "total row ('合计'): a sum of other rows, not a record"}
+    assert warehouse.execute(
+        "SELECT encoding FROM raw.ingested_files WHERE status = 'loaded' AND file_name = ?", [path.name]
+    ).fetchall() == [("html",)]
+
+
+def _cells(*values) -> str:
+    out = []
+    for v in values:
+        kind = "Number" if isinstance(v, (int, float)) else "String"
+        out.append(f'<Cell><Data ss:Type="{kind}">{v}</Data></Cell>')
+    return "".join(out)
+
+
+SPREADSHEET_ML = f"""<?xml version="1.0" encoding="gb2312"?>
+<?mso-application progid="Excel.Sheet"?>
+<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet">
+<Worksheet ss:Name="3月"><Table>
+<Row><Cell ss:MergeAcross="6"><Data ss:Type="String">2025年3月知识产权质押融资统计表</Data></Cell></Row>
+<Row>{_cells("城市代码", "登记笔数", "质押金额(万元)", "质押专利数", "质押商标数", "服务企业数", "首贷企业数")}</Row>
+<Row>{_cells("440300", 12, 100.5, 10, 2, 8, 3)}</Row>
+<Row ss:Hidden="1"><Cell><Data ss:Type="String">440100</Data></Cell><Cell ss:Index="3"><Data ss:Type="Number">100</Data>
+</Cell>{_cells(10, 2, 8, 3)}</Row>
+</Table></Worksheet></Workbook>"""
+
+
+def test_an_excel_2003_xml_spreadsheet_named_xls_is_read_as_a_workbook(warehouse, tmp_path):
+    # SpreadsheetML (Excel 2003 XML, what some report systems still write) in GB2312: refused before. Read as a
+    # workbook: the month from the sheet name, the hidden row named, its empty 登记笔数 (ss:Index skips it) refused.
+    path = tmp_path / "质押_2025.xls"
+    path.write_bytes(SPREADSHEET_ML.encode("gbk"))
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 1, 1)
+    assert "the file is an Excel 2003 XML spreadsheet (named .xls): read as one" in r.notes
+    assert any(n.startswith("row(s) 4 hidden in the workbook") for n in r.notes)
+    assert warehouse.execute("SELECT city_code, month, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [
+        ("440300", date(2025, 3, 1), 100.5)
+    ]
+    assert _rejected(warehouse) == {4: "missing value in registrations"}

@@ -525,9 +525,16 @@ def _read_exported_xls(path: Path, source: Source) -> RawFrame:
     else:
         probe = head.removeprefix(codecs.BOM_UTF8)
     if _MARKUP_START.match(probe):
+        spreadsheet = b"urn:schemas-microsoft-com:office:spreadsheet" in probe
+        book = _spreadsheet_xml_book(path) if spreadsheet else _html_book(path)
+        if book is not None:
+            raw = _read_workbook(book, path, source, "xml" if spreadsheet else "html")
+            what = "an Excel 2003 XML spreadsheet" if spreadsheet else "a web page (HTML table)"
+            raw.notes.insert(0, f"the file is {what} (named .xls): read as one")
+            return raw
         what = (
             "an Excel 2003 XML spreadsheet"
-            if b"urn:schemas-microsoft-com:office:spreadsheet" in probe
+            if spreadsheet
             else "a web page (HTML table), as some web systems export 'Excel'"
         )
         raise IngestError(
@@ -542,6 +549,174 @@ def _read_exported_xls(path: Path, source: Source) -> RawFrame:
     raw = _read_csv(path, source)
     raw.notes.insert(0, "the file is a text table (named .xls): read as one")
     return raw
+
+
+# -- Markup named .xls: an HTML table (what many government web systems' "导出Excel" writes) and an Excel 2003 XML
+# spreadsheet (SpreadsheetML). Both are read with the standard library (html.parser, ElementTree: no lxml or
+# html5lib needed, which pandas.read_html would) into the cells of a grid, presented as the read-only worksheets
+# `_read_workbook` walks, so title rows, headers, units, merges (colspan/rowspan, MergeAcross/MergeDown) and every
+# cell rule are the workbook logic itself.
+
+
+class _GridSheet:
+    """A grid of cells read from markup, as `_read_workbook` walks a read-only openpyxl worksheet."""
+
+    def __init__(
+        self, title: str, rows: dict[int, dict[int, object]], merges, hidden_rows=frozenset(), state="visible"
+    ):
+        self.title, self._rows, self._merges = title, rows, merges
+        self._hidden, self.sheet_state = frozenset(hidden_rows), state
+
+    def reset_dimensions(self) -> None:
+        """Nothing to reset: every cell is in hand."""
+
+    def iter_rows(self, min_row: int = 1):
+        for r in range(min_row, max(self._rows, default=0) + 1):
+            cells = self._rows.get(r, {})
+            yield tuple(_markup_cell(cells.get(c), r, c) for c in range(1, max(cells, default=0) + 1))
+
+    def marks(self) -> tuple[bool, list[tuple[int, int, int]], Hidden]:
+        return False, sorted(self._merges), Hidden(self._hidden)
+
+
+def _markup_cell(value, row: int, column: int) -> _XlsCell:
+    kind = "n" if value is None or isinstance(value, (int, float)) else "d" if isinstance(value, datetime) else "s"
+    return _XlsCell(value, "General", kind, row, column)
+
+
+@dataclass
+class _GridBook:
+    worksheets: list[_GridSheet]
+
+
+def _place(rows: dict, merges: set, taken: set, r: int, c: int, value, across: int, down: int) -> int:
+    """Puts a cell spanning ``across`` x ``down`` at the first free column from ``c`` of row ``r``; its column."""
+    while (r, c) in taken:
+        c += 1
+    for dr in range(down):
+        for dc in range(across):
+            taken.add((r + dr, c + dc))
+    if value not in (None, ""):
+        rows.setdefault(r, {})[c] = value
+    if down > 1:
+        merges.add((c, r, r + down - 1))  # merged down one column: `_read_workbook` fills it down its rows
+    return c
+
+
+def _html_book(path: Path) -> _GridBook | None:
+    """The rows of every <table> of an HTML page, in order, as one sheet; None when it has no table row."""
+    from html.parser import HTMLParser
+
+    text, _ = _decode(path.read_bytes(), path.name)
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.rows: dict[int, dict[int, object]] = {}
+            self.merges: set = set()
+            self.taken: set = set()
+            self.hidden: set[int] = set()
+            self.r, self.c, self.cell, self.span = 0, 1, None, (1, 1)
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "tr":
+                self.r, self.c = self.r + 1, 1
+                if re.search(r"display\s*:\s*none", a.get("style") or "", re.IGNORECASE):
+                    self.hidden.add(self.r)
+            elif tag in ("td", "th") and self.r:
+                self.cell, self.span = [], (_span(a.get("colspan")), _span(a.get("rowspan")))
+            elif tag == "br" and self.cell is not None:
+                self.cell.append("\n")
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                value = re.sub(r"[ \t\r\n]+", " ", "".join(self.cell)).strip() or None
+                c = _place(self.rows, self.merges, self.taken, self.r, self.c, value, *self.span)
+                self.c, self.cell = c + self.span[0], None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Cells()
+    parser.feed(text)
+    parser.close()
+    if not parser.rows:
+        return None
+    return _GridBook([_GridSheet("Sheet1", parser.rows, parser.merges, parser.hidden)])
+
+
+def _span(v) -> int:
+    try:
+        return max(1, min(int(str(v).strip()), 1000))
+    except (TypeError, ValueError):
+        return 1
+
+
+_SS = "{urn:schemas-microsoft-com:office:spreadsheet}"
+
+
+def _spreadsheet_xml_book(path: Path) -> _GridBook | None:
+    """The worksheets of an Excel 2003 XML spreadsheet; None when it cannot be parsed or holds none."""
+    from xml.etree import ElementTree
+
+    raw = path.read_bytes()
+    try:
+        root = ElementTree.fromstring(raw)  # expat refuses entity expansion bombs (2.4+)
+    except (ElementTree.ParseError, ValueError):
+        # a multi-byte encoding expat does not know (encoding="gb2312"): decoded as a text file is, then parsed
+        try:
+            text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _decode(raw, path.name)[0])
+            root = ElementTree.fromstring(text)
+        except (ElementTree.ParseError, IngestError):
+            return None
+    sheets = []
+    for ws in root.iter(_SS + "Worksheet"):
+        rows: dict[int, dict[int, object]] = {}
+        merges: set = set()
+        taken: set = set()
+        hidden: set[int] = set()
+        r = 0
+        for table in ws.iter(_SS + "Table"):
+            for row in table.iter(_SS + "Row"):
+                r = _span(row.get(_SS + "Index")) if row.get(_SS + "Index") else r + 1
+                if row.get(_SS + "Hidden") in ("1", "true"):
+                    hidden.add(r)
+                c = 1
+                for cell in row.iter(_SS + "Cell"):
+                    c = _span(cell.get(_SS + "Index")) if cell.get(_SS + "Index") else c
+                    data = cell.find(_SS + "Data")
+                    across = _span(int(cell.get(_SS + "MergeAcross", "0")) + 1)
+                    down = _span(int(cell.get(_SS + "MergeDown", "0")) + 1)
+                    value = _spreadsheet_value(data)
+                    c = _place(rows, merges, taken, r, c, value, across, down) + across
+        options = ws.find(".//{urn:schemas-microsoft-com:office:excel}Visible")
+        state = "hidden" if options is not None and (options.text or "").startswith("Sheet") else "visible"
+        sheets.append(_GridSheet(ws.get(_SS + "Name") or f"Sheet{len(sheets) + 1}", rows, merges, hidden, state))
+    return _GridBook(sheets) if sheets else None
+
+
+def _spreadsheet_value(data):
+    """A SpreadsheetML <Data> as the value openpyxl gives the same cell of an .xlsx."""
+    if data is None:
+        return None
+    text = "".join(data.itertext())
+    kind = data.get(_SS + "Type")
+    if kind == "Number":
+        try:
+            v = float(text)
+        except ValueError:
+            return text
+        return int(v) if v.is_integer() and abs(v) < 1e16 else v
+    if kind == "DateTime":
+        try:
+            return datetime.fromisoformat(text[:19])
+        except ValueError:
+            return text
+    if kind == "Boolean":
+        return text.strip() in ("1", "true")
+    return text if text != "" else None
 
 
 # A workbook is read twice in a run: `ipcity run` asks every pending file for its data year when it plans
@@ -969,7 +1144,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             continue
         grid: list[list] = []
         factors: list[list[float]] = []
-        has_formula, merges, hidden = ws.marks() if isinstance(ws, _XlsSheet) else sheet_xml_marks(ws)
+        has_formula, merges, hidden = ws.marks() if isinstance(ws, (_XlsSheet, _GridSheet)) else sheet_xml_marks(ws)
         formulas = uncached_formulas(ws, has_formula)
         decimal_months: dict[tuple[int, int], tuple[str, bool]] = {}  # (grid row, column) -> see _decimal_month
         for row in ws.iter_rows(min_row=1):
