@@ -385,3 +385,17 @@ def test_an_excel_2003_xml_spreadsheet_named_xls_is_read_as_a_workbook(warehouse
         ("440300", date(2025, 3, 1), 100.5)
     ]
     assert _rejected(warehouse) == {4: "missing value in registrations"}
+
+
+def test_a_remark_starting_with_qizhong_on_another_city_s_row_is_no_breakdown(warehouse, tmp_path):
+    # 备注 "其中专利质押3笔" on 深圳's row under 广州's: a remark about 深圳's own figures, not a part of 广州's.
+    path = _workbook(
+        tmp_path / "广东_质押_2025.xlsx",
+        [
+            [*HEADER_ZH.split(","), "备注"],
+            ["440100", "2025-03", 8, 200, 5, 1, 6, 2, None],
+            ["440300", "2025-03", 12, 100, 10, 2, 8, 3, "其中专利质押3笔"],
+        ],
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)

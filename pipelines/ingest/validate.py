@@ -992,6 +992,9 @@ def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
         if pwhole is not None and pwhole.startswith("total row"):
             i += 1  # 其中 under a 合计 or a province: the rows are the records the total sums
             continue
+        if unit(code) and unit(pcode) and (unit(code) != unit(pcode) or (all(per) and all(pper) and per != pper)):
+            i += 1  # a unit outside the row above, or another month: a remark saying 其中…, not its breakdown
+            continue
         prefix = unit(code) or unit(pcode)
         block_period = per if all(v is not None for v in per) else pper
         stated = " ".join(str(v) for v in (pcode, *pper) if v is not None)
