@@ -97,6 +97,14 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["'本年累计登记笔数', '累计质押金额(万元)'", "本月登记笔数"],
         )
     ],
+    "header(s) {} under {}: the figures of an earlier period (a comparison), not the month's own (send the month's own "
+    "figures, or put them beside under a group titled 本月)": [
+        (
+            "header(s) '登记笔数', '质押金额(万元)' under '上年同期': the figures of an earlier period (a comparison), not "
+            "the month's own (send the month's own figures, or put them beside under a group titled 本月)",
+            ["'登记笔数', '质押金额(万元)'", "'上年同期'", "本月"],
+        )
+    ],
     "{}: which one holds the value is not told (keep one sub-column per header, or send the sub-column under the "
     "header's own name)": [
         (

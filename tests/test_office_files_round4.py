@@ -399,3 +399,54 @@ def test_a_remark_starting_with_qizhong_on_another_city_s_row_is_no_breakdown(wa
     )
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+
+
+# ------------------------------------------------------------------ 本月 | 上年同期: a comparison block beside the month
+
+COMPARISON_HEADER = [
+    "城市代码,月份,本月,,上年同期,,质押专利数,质押商标数,服务企业数,首贷企业数,同比增长(%)",
+    ",,登记笔数,质押金额(万元),登记笔数,质押金额(万元),,,,,",
+]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_the_same_month_last_year_beside_this_month_is_left_and_this_month_read(warehouse, tmp_path, big):
+    # A monthly report with its comparison block: refused whole ("column 'registrations' appears twice").
+    filler = [f"{c},{m},{r},{a},{r},{a},{rest}," for c, m, r, a, rest in (x.split(",", 4) for x in _filler(big))]
+    lines = [*COMPARISON_HEADER, "440300,2025-03,12,100,10,90,10,2,8,3,11.1%", *filler]
+    path = _write(tmp_path / "质押_2025.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 1 + len(filler)
+    assert "ignored extra column(s): 上年同期·登记笔数, 上年同期·质押金额(万元), 同比增长(%)" in r.notes
+    assert warehouse.execute(
+        "SELECT registrations, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 3"
+    ).fetchall() == [(12, 100.0)]
+
+
+def test_the_same_month_last_year_alone_is_refused_not_loaded_as_this_month(warehouse, tmp_path):
+    # Only the 上年同期 block filled in (this year's left for another sheet): last year's March loaded as this
+    # March, silently.
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [
+            ["城市代码", "月份", "上年同期", None, "质押专利数", "质押商标数", "服务企业数", "首贷企业数"],
+            [None, None, "登记笔数", "质押金额(万元)"],
+            ["440300", "2025-03", 10, 90, 10, 2, 8, 3],
+        ],
+        lambda ws: ws.merge_cells("C1:D1"),
+    )
+    with pytest.raises(IngestError, match=r"under '上年同期': the figures of an earlier period \(a comparison\)"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+
+
+def test_a_title_line_mentioning_the_same_period_last_year_is_no_group(warehouse, tmp_path):
+    path = _workbook(
+        tmp_path / "质押_2025.xlsx",
+        [
+            ["2025年3月知识产权质押融资情况（含与上年同期对比）"],
+            HEADER_ZH.split(","),
+            ["440300", "2025-03", 12, 100, 10, 2, 8, 3],
+        ],
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)

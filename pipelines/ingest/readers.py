@@ -337,6 +337,7 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
 
 _CUMULATIVE = re.compile(r"累计")
 _THIS_PERIOD = re.compile(r"本月|当月|本期|当期")
+_EARLIER = re.compile(r"上年|去年|同期|上月|上期|前期|上季|上一")
 
 
 def _leave_cumulative_columns(group_row: list | None, header: list, source: Source, file_name: str) -> list:
@@ -344,7 +345,9 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
     are a running total, and were loaded as the month's (a quarter counted again in every month), silently. Beside
     a block of the same columns that is not cumulative (本月 | 本年累计, the usual monthly report) the cumulative
     block is left as extra columns (renamed so no contract name matches; the ledger lists them); alone, the file
-    is refused naming the group and its headers. The group row is the header's upper row or the row above it."""
+    is refused naming the group and its headers. The group row is the header's upper row or the row above it. A
+    group of an earlier period (上年同期, 上月: a report's comparison block) is the same: beside the month's columns it
+    is left, alone it is refused (last year's March was loaded as this March, silently)."""
     if not source.period_columns:
         return header
     own_header = {c for hd in header if (c := _safe_match(_cell_text(hd), source))}
@@ -375,9 +378,22 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
         and _CUMULATIVE.search(filled[j])
         and not _THIS_PERIOD.search(filled[j])
     ]
-    if not cumulative:
+    # Group titles of an earlier period (上年同期 | 上月 beside 本月: the comparison columns of a monthly report), only
+    # on a row of group titles (a one-cell title line above the table saying 同期 is about the report, not a group).
+    titles = {_cell_text(c).strip() for c in group_row if _cell_text(c).strip()}
+    earlier = [
+        j
+        for j, col in enumerate(columns)
+        if len(titles) > 1
+        and j not in cumulative
+        and col in source.period_columns
+        and filled[j]
+        and _EARLIER.search(filled[j])
+        and not _THIS_PERIOD.search(filled[j])
+    ]
+    if not cumulative and not earlier:
         return header
-    own = {columns[j] for j in range(len(header)) if j not in cumulative and columns[j]}
+    own = {columns[j] for j in range(len(header)) if j not in cumulative and j not in earlier and columns[j]}
     alone = [j for j in cumulative if columns[j] not in own]
     if alone:
         groups = sorted({filled[j] for j in alone})
@@ -390,7 +406,19 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
             + ": a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or "
             "put them beside the total under a group titled 本月)",
         )
-    for j in cumulative:
+    alone = [j for j in earlier if columns[j] not in own]
+    if alone:
+        groups = sorted({filled[j] for j in alone})
+        raise AmbiguousHeader(
+            file_name,
+            "header(s) "
+            + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
+            + " under "
+            + ", ".join(f"'{g}'" for g in groups)
+            + ": the figures of an earlier period (a comparison), not the month's own (send the month's own figures, "
+            "or put them beside under a group titled 本月)",
+        )
+    for j in (*cumulative, *earlier):
         header[j] = f"{filled[j]}·{_cell_text(header[j]).strip()}"
     return header
 

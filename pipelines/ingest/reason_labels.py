@@ -96,6 +96,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "表头写作“本月登记笔数”等）",
     ),
     (
+        r"header\(s\) (?P<headers>.*) under (?P<groups>.*): the figures of an earlier period \(a comparison\), not the "
+        r"month's own \(send the month's own figures, or put them beside under a group titled 本月\)",
+        "表头 {headers} 位于 {groups} 之下：这是以往期间的数字（用于对比），不是当月数（请报送当月数，"
+        "或将其放在标题为“本月”的分组旁）",
+    ),
+    (
         r"(?P<spans>header '.*' spans sub-columns .*): which one holds the value is not told \(keep one sub-column per "
         r"header, or send the sub-column under the header's own name\)",
         "{spans}：无法判断数值在哪一子列（每个表头下请只保留一个子列，或以该表头本身的名称报送该子列）",
