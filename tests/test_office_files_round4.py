@@ -450,3 +450,29 @@ def test_a_title_line_mentioning_the_same_period_last_year_is_no_group(warehouse
     )
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+
+
+# ------------------------------------------------------------------ 其中 in a header: a breakdown column beside its total
+
+STATS_QIZHONG_HEADER = "地区代码,地区,年份,专利授权总量,其中：发明专利授权量,实用新型专利授权量,外观设计专利授权量"
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_column_headed_qizhong_is_the_column_it_names(warehouse, tmp_path, big):
+    # 专利授权总量 | 其中：发明专利授权量 | …: the invention grants were an "ignored extra column" and loaded as no
+    # figure (NULL), losing what the office sent.
+    from pipelines.sources import SOURCES
+
+    filler = [f"{110100 + k * 100},某市,2024,20,5,10,5" for k in range(30)] * (1500 if big else 0)
+    path = _write(
+        tmp_path / "专利统计_2024.csv",
+        "\n".join([STATS_QIZHONG_HEADER, "440300,深圳市,2024,200,50,100,50", *filler]) + "\n",
+    )
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, SOURCES["patent_stats"], path, today=TODAY)
+    assert _read_how(path.name, logged) == (["scan"] if big else ["frame"])
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert not any(n.startswith("ignored extra column(s)") for n in r.notes)
+    assert warehouse.execute(
+        "SELECT grants_invention, grants_total FROM raw.patent_stats WHERE _row_number = 2"
+    ).fetchall() == [(50, 200)]

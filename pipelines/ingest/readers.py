@@ -180,6 +180,9 @@ def match_header(h, source: Source) -> HeaderMatch | None:
     if key in exact:
         col, factor, stated = exact[key]
         return HeaderMatch(col, factor, stated)
+    if (m := re.fullmatch(r"\(?其中\)?[:,、]?(.+)", key)) is not None:
+        # 其中：发明专利授权量 (a column of a breakdown beside its total, 专利授权总量): the column it names
+        return match_header(m.group(1), source)
     if source.period_columns and (rest := _without_period_word(key, _THIS_PERIOD_WORDS)) is not None:
         # 本月登记笔数, 当月质押金额(万元), 登记笔数(本月): the month's own figure, as the plain header says
         inner = match_header(rest, source)
