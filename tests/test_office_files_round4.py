@@ -476,3 +476,27 @@ def test_a_column_headed_qizhong_is_the_column_it_names(warehouse, tmp_path, big
     assert warehouse.execute(
         "SELECT grants_invention, grants_total FROM raw.patent_stats WHERE _row_number = 2"
     ).fetchall() == [(50, 200)]
+
+
+# ------------------------------------------------------------------ footnotes under the table
+
+FOOTNOTES = [
+    "资料来源：省知识产权局",
+    "填报说明：1.本表按月报送",
+    "1.本表数据为初步统计数",
+    "2、首贷企业数含个体工商户",
+    "*为初步统计数",
+]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_source_lines_and_numbered_or_starred_footnotes_are_notes_not_records(warehouse, tmp_path, big):
+    # Refused as records with eight reasons each ("unknown region code in city_code: '资料来源:…'; missing value in
+    # month; …"), burying what the rows are among real faults.
+    lines = [HEADER_ZH, "440300,2025-03,12,100,10,2,8,3", *_filler(big), *FOOTNOTES]
+    path = _write(tmp_path / "质押_2025.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    notes = {v for v in _rejected(warehouse).values() if not v.startswith(("duplicate", "conflicting"))}
+    assert notes == {f"note below the table, not a record: '{n}'" for n in FOOTNOTES}
+    assert all(reason_text(n, "pledge_loans", "zh").startswith("表格下方的备注") for n in notes)
