@@ -297,9 +297,8 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
                 chosen = cand
                 break
         if chosen is None and lo and f and _period_of(lo) is not None:
-            chosen = (
-                lo + f
-            )  # 本年累计 under 登记笔数: 本年累计登记笔数, a running total _leave_cumulative_columns judges
+            # 本年累计 under 登记笔数: 本年累计登记笔数, a running total _leave_cumulative_columns judges
+            chosen = lo + f
         out.append(chosen if chosen is not None else (lo or u or None))
     return out
 
@@ -467,8 +466,8 @@ def _is_period_row(row: list) -> bool:
 
 
 def _period_of(label: str) -> str | None:
-    """ "month" for a sub-header saying the month's own figure (本月, 当月数), "running" for a year to date (本年累计,
-    累计, 1-3月累计), else None."""
+    """The period a sub-header names: "month" for the month's own figure (本月, 当月数), "running" for a year to
+    date (本年累计, 累计, 1-3月累计), else None."""
     key = normalise_header(label).strip("()")
     if re.fullmatch(_THIS_PERIOD_WORDS, key):
         return "month"
@@ -651,6 +650,8 @@ def _html_book(path: Path) -> _GridBook | None:
 
         def handle_starttag(self, tag, attrs):
             a = dict(attrs)
+            if tag in ("tr", "td", "th", "table"):
+                self.close_cell()  # HTML lets a cell end where the next one (or row) starts: <td>a<td>b
             if tag == "tr":
                 self.r, self.c = self.r + 1, 1
                 if re.search(r"display\s*:\s*none", a.get("style") or "", re.IGNORECASE):
@@ -661,7 +662,11 @@ def _html_book(path: Path) -> _GridBook | None:
                 self.cell.append("\n")
 
         def handle_endtag(self, tag):
-            if tag in ("td", "th") and self.cell is not None:
+            if tag in ("td", "th", "tr", "table"):
+                self.close_cell()
+
+        def close_cell(self):
+            if self.cell is not None:
                 value = re.sub(r"[ \t\r\n]+", " ", "".join(self.cell)).strip() or None
                 c = _place(self.rows, self.merges, self.taken, self.r, self.c, value, *self.span)
                 self.c, self.cell = c + self.span[0], None
@@ -673,6 +678,7 @@ def _html_book(path: Path) -> _GridBook | None:
     parser = Cells()
     parser.feed(text)
     parser.close()
+    parser.close_cell()
     if not parser.rows:
         return None
     return _GridBook([_GridSheet("Sheet1", parser.rows, parser.merges, parser.hidden)])
