@@ -500,3 +500,39 @@ def test_source_lines_and_numbered_or_starred_footnotes_are_notes_not_records(wa
     notes = {v for v in _rejected(warehouse).values() if not v.startswith(("duplicate", "conflicting"))}
     assert notes == {f"note below the table, not a record: '{n}'" for n in FOOTNOTES}
     assert all(reason_text(n, "pledge_loans", "zh").startswith("表格下方的备注") for n in notes)
+
+
+# ------------------------------------------------------------------ the words a case register writes
+
+CASES_HEADER = "案件编号,城市代码,案件类型,立案日期,结案日期,处理结果"
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_case_register_s_own_words_for_types_and_results_are_read(warehouse, tmp_path, big):
+    # 专利侵权纠纷案件, 假冒专利案, 调解结案, 罚款: each row was refused as "unknown case_type / resolution".
+    from pipelines.sources import SOURCES
+
+    lines = [
+        CASES_HEADER,
+        "深知执〔2025〕1号,440300,专利侵权纠纷案件,2025-03-01,2025-04-01,调解结案",
+        "深知执〔2025〕2号,440300,假冒专利案,2025-03-01,,",
+        "深知执〔2025〕3号,440300,商标侵权,2025-03-01,2025-05-01,罚款",
+        "深知执〔2025〕4号,440300,撤案,2025-03-01,2025-05-01,撤诉",  # 撤案 is a result, not a type: refused
+    ]
+    lines += [f"X{k},440100,trademark,2025-02-01,2025-02-02,penalty" for k in range(30000 if big else 0)]
+    path = _write(tmp_path / "执法案件_2025.csv", "\n".join(lines) + "\n")
+    logged = len(contract_sql.READ_LOG)
+    r = ingest_file(warehouse, SOURCES["enforcement_cases"], path, partition=2025, today=TODAY)
+    assert _read_how(path.name, logged) == (["scan"] if big else ["frame"])
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 4 + (30000 if big else 0)
+    assert warehouse.execute(
+        "SELECT case_type, resolution FROM raw.enforcement_cases WHERE _row_number < 6 ORDER BY _row_number"
+    ).fetchall() == [
+        ("patent_infringement_dispute", "mediation"),
+        ("counterfeit_patent", None),
+        ("trademark", "penalty"),
+    ]
+    assert list(_rejected(warehouse).values()) == [
+        "unknown case_type '撤案' (allowed: patent_infringement_dispute, counterfeit_patent, trademark, ecommerce, "
+        "trade_fair, geographical_indication, other)"
+    ]

@@ -84,6 +84,31 @@ ENUM_SYNONYMS: dict[str, str | tuple[str, ...]] = {
     "学校": "schools",
     "社会公众": "public",
     "公众": "public",
+    # what provincial case and training registers write besides the words above
+    "专利侵权": "patent_infringement_dispute",
+    "专利纠纷": "patent_infringement_dispute",
+    "冒充专利": "counterfeit_patent",
+    "商标侵权": "trademark",
+    "侵犯注册商标专用权": "trademark",
+    "电子商务领域": "ecommerce",
+    "电商领域": "ecommerce",
+    "调解结案": "mediation",
+    "达成调解": "mediation",
+    "调解成功": "mediation",
+    "罚款": "penalty",
+    "行政处罚决定": "penalty",
+    "驳回请求": "dismissed",
+    "撤诉": "withdrawn",
+    "撤回请求": "withdrawn",
+    "撤回申请": "withdrawn",
+    "移送司法机关": "transferred_to_court",
+    "公务员": "officials",
+    "执法人员": "officials",
+    "代理机构": "service_agencies",
+    "知识产权服务机构": "service_agencies",
+    "大中小学": "schools",
+    "群众": "public",
+    "市民": "public",
     "正常": "active",
     "在建": "active",
     "整改": "rectification",
@@ -401,7 +426,13 @@ def _number(txt: pl.Expr) -> pl.Expr:
 def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False) -> pl.Expr:
     """The typed value of one column, from its cleaned text (null where the text cannot be read)."""
     if c.dtype == "str":
-        value = txt.replace_strict(enum_synonyms(c.allowed), default=txt) if c.allowed else txt
+        if c.allowed:
+            # the word, else the word without a trailing 案件 / 案 / 类 (专利侵权纠纷案件, 假冒专利案, 商标类)
+            words = enum_synonyms(c.allowed)
+            bare = txt.str.replace(r"(?:类)?(?:案件|案)$|类$", "")
+            value = txt.replace_strict(words, default=bare.replace_strict(words, default=txt))
+        else:
+            value = txt
         if c.name in ("city_code", "region_code", "province_code", "parent_code"):
             # Excel turns codes into numbers ("320500.0"); codes are text of 6 digits.
             value = txt.str.replace(r"\.0+$", "")
