@@ -536,3 +536,24 @@ def test_a_case_register_s_own_words_for_types_and_results_are_read(warehouse, t
         "unknown case_type '撤案' (allowed: patent_infringement_dispute, counterfeit_patent, trademark, ecommerce, "
         "trade_fair, geographical_indication, other)"
     ]
+
+
+def test_an_html_export_with_a_two_row_header_a_breakdown_and_a_total_loads_the_city_once(warehouse, tmp_path):
+    # The shape of a provincial system's export: rowspan/colspan header (质押融资 over 金额 | 笔数), a city, 其中 a
+    # county-level city, 总计.
+    html = (
+        "<html><body><table><tr><th rowspan=2>地区</th><th rowspan=2>城市代码</th><th rowspan=2>月份</th>"
+        "<th colspan=2>质押融资</th><th rowspan=2>质押专利数</th><th rowspan=2>质押商标数</th><th rowspan=2>服务企业数"
+        "</th><th rowspan=2>首贷企业数</th></tr><tr><th>金额（万元）</th><th>笔数</th></tr>"
+        "<tr><td>苏州市</td><td>320500</td><td>2025-03</td><td>300</td><td>30</td><td>20</td><td>6</td><td>16</td>"
+        "<td>6</td></tr><tr><td>其中：昆山市</td><td>320583</td><td>2025-03</td><td>100</td><td>10</td><td>10</td>"
+        "<td>2</td><td>8</td><td>3</td></tr><tr><td>总计</td><td></td><td></td><td>300</td><td>30</td><td>20</td>"
+        "<td>6</td><td>16</td><td>6</td></tr></table></body></html>"
+    )
+    path = tmp_path / "质押_2025.xls"
+    path.write_text(html, encoding="utf-8")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 1, 2)
+    assert _by_prefecture(warehouse) == [("320500", date(2025, 3, 1), 300.0)]
+    assert _rejected(warehouse)[4].startswith("breakdown row (其中:昆山市) under row 3 (320500 2025-03-01)")
+    assert _rejected(warehouse)[5] == "total row ('总计'): a sum of other rows, not a record"
