@@ -557,3 +557,29 @@ def test_an_html_export_with_a_two_row_header_a_breakdown_and_a_total_loads_the_
     assert _by_prefecture(warehouse) == [("320500", date(2025, 3, 1), 300.0)]
     assert _rejected(warehouse)[4].startswith("breakdown row (其中:昆山市) under row 3 (320500 2025-03-01)")
     assert _rejected(warehouse)[5] == "total row ('总计'): a sum of other rows, not a record"
+
+
+# ------------------------------------------------------------------ a quarter or a year to date in the month column
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_quarter_or_range_in_the_month_column_is_refused_as_several_months(warehouse, tmp_path, big):
+    # Refused as "not a date in month: '2025年1-3月'": true, but the office reads that as a typo of the date, when
+    # the figure is a quarter's, which no month may hold.
+    periods = ["2025年1-3月", "2025年第一季度", "2025年上半年", "2025.01-2025.03", "2025年1月至3月", "2025Q1"]
+    lines = [HEADER_ZH, *[f"440300,{p},12,100,10,2,8,3" for p in periods], "440100,2025年13月,8,200,5,1,6,2"]
+    path = _write(tmp_path / "质押_2025.csv", "\n".join(lines + _filler(big)) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    reasons = {k: v for k, v in _rejected(warehouse).items() if k < 9}
+    assert reasons == {
+        **{
+            n: f"several months in month: '{p}' is a quarter, half year or year to date, not one month (send each "
+            "month's own figures)"
+            for n, p in enumerate(periods, start=2)
+        },
+        8: "not a date in month: '2025年13月'",
+    }
+    assert reason_text(reasons[2], "pledge_loans", "zh") == (
+        "月份是多个月份：'2025年1-3月' 为季度、半年或年初至今的合计，不是单月（请报送各月当月数）"
+    )

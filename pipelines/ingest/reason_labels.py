@@ -257,6 +257,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{col}没有数值：'{value}' 表示无数据（请填写数值；确实为零请填 0）",
     ),
     (r"not a whole number in " + _COL + r": (?P<value>.*)", "{col}不是整数：{value}"),
+    (
+        r"several months in " + _COL + r": '(?P<value>.*)' is a quarter, half year or year to date, not one month "
+        r"\(send each month's own figures\)",
+        "{col}是多个月份：'{value}' 为季度、半年或年初至今的合计，不是单月（请报送各月当月数）",
+    ),
     (r"not a date in " + _COL + r": '(?P<value>.*)'", "{col}不是日期：'{value}'"),
     (r"not a yes/no value in " + _COL + r": '(?P<value>.*)'", "{col}不是“是/否”值：'{value}'"),
     (

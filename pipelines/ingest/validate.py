@@ -459,6 +459,14 @@ def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False)
 Check = tuple[pl.Expr, pl.Expr]  # (row is bad, reason text); the text is only computed for bad rows
 
 
+# A month cell naming a period of several months: a range (2025年1-3月, 2025.01-2025.03, 1月至3月), a quarter
+# (第一季度, 一季度, Q1), a half year (上半年), a year to date (累计, 截至).
+SEVERAL_MONTHS = (
+    r"\d{1,2}\s*月?\s*(?:[-—–~～至到])\s*\d{1,2}\s*月|\d{4}\s*[-./]\s*\d{1,2}\s*[-—–~～至到]\s*\d{4}|季度|[一二三四]季|"
+    r"(?i:q[1-4])|半年|全年|累计|截至|截止"
+)
+
+
 def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr) -> list[Check]:
     if c.dtype in ("int", "float"):
         checks = [
@@ -479,12 +487,23 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
             ]
         return checks
     if c.dtype == "date":
-        return [
-            (
-                txt.is_not_null() & value.is_null(),
-                pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
-            )
-        ]
+        unread = txt.is_not_null() & value.is_null()
+        if c.name == "month":
+            # 2025年1-3月, 2025年第一季度, 上半年, 1-3月累计: a period of several months, not a month
+            several = txt.str.contains(SEVERAL_MONTHS)
+            return [
+                (unread & ~several, pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40))),
+                (
+                    unread & several,
+                    pl.format(
+                        "several months in {}: '{}' is a quarter, half year or year to date, not one month (send each "
+                        "month's own figures)",
+                        pl.lit(c.name),
+                        txt.str.slice(0, 40),
+                    ),
+                ),
+            ]
+        return [(unread, pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
     if c.dtype == "bool":
         # the value is null exactly when the lower-cased text is neither a yes nor a no spelling
         return [
