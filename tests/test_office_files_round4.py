@@ -583,3 +583,18 @@ def test_a_quarter_or_range_in_the_month_column_is_refused_as_several_months(war
     assert reason_text(reasons[2], "pledge_loans", "zh") == (
         "月份是多个月份：'2025年1-3月' 为季度、半年或年初至今的合计，不是单月（请报送各月当月数）"
     )
+
+
+def test_a_spreadsheet_xml_row_or_cell_index_places_it_where_excel_shows_it(tmp_path):
+    # ss:Index skips empty rows and cells; read as a span (at most 1000), row 1500 was put at row 1000.
+    from pipelines.ingest.readers import _spreadsheet_xml_book
+
+    path = tmp_path / "x.xls"
+    path.write_text(
+        '<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+        'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="a"><Table>'
+        '<Row ss:Index="1500"><Cell ss:Index="3"><Data ss:Type="Number">5</Data></Cell><Cell><Data ss:Type="String">'
+        'x</Data></Cell></Row><Row><Cell><Data ss:Type="String">y</Data></Cell></Row></Table></Worksheet></Workbook>',
+        encoding="utf-8",
+    )
+    assert _spreadsheet_xml_book(path).worksheets[0]._rows == {1500: {3: 5, 4: "x"}, 1501: {1: "y"}}

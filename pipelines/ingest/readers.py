@@ -691,6 +691,15 @@ def _span(v) -> int:
         return 1
 
 
+def _index(v, default: int, last: int) -> int:
+    """A SpreadsheetML ss:Index (1-based row or column), else ``default``; never before ``default`` (a row or
+    column cannot go back) nor past Excel's ``last``."""
+    try:
+        return max(default, min(int(str(v).strip()), last)) if v is not None else default
+    except ValueError:
+        return default
+
+
 _SS = "{urn:schemas-microsoft-com:office:spreadsheet}"
 
 
@@ -717,12 +726,12 @@ def _spreadsheet_xml_book(path: Path) -> _GridBook | None:
         r = 0
         for table in ws.iter(_SS + "Table"):
             for row in table.iter(_SS + "Row"):
-                r = _span(row.get(_SS + "Index")) if row.get(_SS + "Index") else r + 1
+                r = _index(row.get(_SS + "Index"), r + 1, 1_048_576)
                 if row.get(_SS + "Hidden") in ("1", "true"):
                     hidden.add(r)
                 c = 1
                 for cell in row.iter(_SS + "Cell"):
-                    c = _span(cell.get(_SS + "Index")) if cell.get(_SS + "Index") else c
+                    c = _index(cell.get(_SS + "Index"), c, 16_384)
                     data = cell.find(_SS + "Data")
                     across = _span(int(cell.get(_SS + "MergeAcross", "0")) + 1)
                     down = _span(int(cell.get(_SS + "MergeDown", "0")) + 1)
