@@ -951,7 +951,7 @@ def sheet_xml_marks(ws) -> tuple[bool, list[tuple[int, int, int]], Hidden]:
         for chunk in iter(lambda: src.read(1 << 20), b""):
             text = tail + chunk
             has_formula = has_formula or _FORMULA_TAG.search(text) is not None
-            filtered = filtered or _AUTO_FILTER.search(text) is not None
+            filtered = filtered or (b"autoFilter" in text and _AUTO_FILTER.search(text) is not None)
             if b"hidden" in text:
                 for m in _ROW_TAG.finditer(text):
                     if _HIDDEN_ATTR.search(m.group(1)) and (r := re.search(rb'\sr="(\d+)"', m.group(1))):
