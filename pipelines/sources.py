@@ -342,7 +342,14 @@ PLEDGE_LOANS = Source(
             name_headers=CITY_NAME_HEADERS,
         ),
         Column("month", "date", aliases=("月份", "统计月份")),
-        Column("registrations", "int", aliases=("登记笔数", "质押登记笔数"), max_value=100_000, **_NONNEG),
+        # 质押融资笔数: what a 质押融资 group title over 金额（万元） | 笔数 makes of its 笔数 (a two-row header)
+        Column(
+            "registrations",
+            "int",
+            aliases=("登记笔数", "质押登记笔数", "质押融资笔数", "融资笔数", "质押笔数"),
+            max_value=100_000,
+            **_NONNEG,
+        ),
         Column(
             "amount_10k_yuan",
             "float",

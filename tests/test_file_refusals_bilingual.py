@@ -89,6 +89,22 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["'登记笔数'", "'本年累计'", "本月"],
         )
     ],
+    "header(s) {}: a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or "
+    "put them beside the total under a header such as 本月登记笔数)": [
+        (
+            "header(s) '本年累计登记笔数', '累计质押金额(万元)': a year-to-date (cumulative) total, not the month's own "
+            "figure (send each month's own figures, or put them beside the total under a header such as 本月登记笔数)",
+            ["'本年累计登记笔数', '累计质押金额(万元)'", "本月登记笔数"],
+        )
+    ],
+    "header(s) {} under {}: the figures of an earlier period (a comparison), not the month's own (send the month's own "
+    "figures, or put them beside under a group titled 本月)": [
+        (
+            "header(s) '登记笔数', '质押金额(万元)' under '上年同期': the figures of an earlier period (a comparison), not "
+            "the month's own (send the month's own figures, or put them beside under a group titled 本月)",
+            ["'登记笔数', '质押金额(万元)'", "'上年同期'", "本月"],
+        )
+    ],
     "{}: which one holds the value is not told (keep one sub-column per header, or send the sub-column under the "
     "header's own name)": [
         (
@@ -349,7 +365,7 @@ BAD_FILES: list[tuple[str, bytes, list[str]]] = [
     ),
     (
         "pledge_export_2025.xls",
-        b"<html><body><table><tr><td>city_code</td></tr></table></body></html>",
+        b"<html><body><p>session expired</p></body></html>",  # an export that failed (a page with a table is read)
         ["网页", ".xlsx"],
     ),
     ("pledge_2025.docx", b"PK\x03\x04 a Word file", ["不支持的文件类型", ".docx"]),

@@ -764,9 +764,10 @@ def test_a_file_is_read_by_what_it_holds_not_only_by_its_name(warehouse, tmp_pat
 
 
 def test_a_known_header_spanning_sub_columns_refuses_the_file(warehouse, tmp_path):
-    # Statistical tables put 本年累计 / 本月 under a merged 登记笔数: the first sub-column was read as the month's
-    # registrations (the year's cumulative total, loaded silently) and the sub-header row refused as data. Which
+    # Statistical tables put sub-columns under a merged 登记笔数 (专利 / 商标): the first sub-column was read as the
+    # month's registrations (a part loaded as the whole, silently) and the sub-header row refused as data. Which
     # sub-column the contract means is not told: the file is refused, naming the header and its sub-columns.
+    # (本年累计 / 本月 tells it: the 本月 sub-column is read, tests/test_office_files_round4.py.)
     import openpyxl
 
     path = tmp_path / "质押_2025年3月.xlsx"
@@ -786,7 +787,7 @@ def test_a_known_header_spanning_sub_columns_refuses_the_file(warehouse, tmp_pat
             "首贷企业数",
         ]
     )
-    ws.append([None, None, "本年累计", "本月", "本年累计", "本月", None, None, None, None])
+    ws.append([None, None, "专利", "商标", "专利", "商标", None, None, None, None])
     ws.merge_cells("C1:D1")
     ws.merge_cells("E1:F1")
     ws.append(["440300", "2025-03", 30, 12, 300, 100, 10, 2, 8, 3])
@@ -794,8 +795,8 @@ def test_a_known_header_spanning_sub_columns_refuses_the_file(warehouse, tmp_pat
     with pytest.raises(IngestError) as e:
         ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert e.value.reason == (
-        "header '登记笔数' spans sub-columns '本年累计', '本月' and header '质押金额(万元)' spans sub-columns "
-        "'本年累计', '本月': which one holds the value is not told (keep one sub-column per header, or send the "
+        "header '登记笔数' spans sub-columns '专利', '商标' and header '质押金额(万元)' spans sub-columns "
+        "'专利', '商标': which one holds the value is not told (keep one sub-column per header, or send the "
         "sub-column under the header's own name)"
     )
     assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall() == [(0,)]
@@ -803,9 +804,9 @@ def test_a_known_header_spanning_sub_columns_refuses_the_file(warehouse, tmp_pat
     csv_path = _write(
         tmp_path / "质押_2025年4月.csv",
         "城市代码,月份,登记笔数,,质押金额(万元),,质押专利数,质押商标数,服务企业数,首贷企业数\n"
-        ",,本年累计,本月,本年累计,本月,,,,\n440300,2025-04,30,12,300,100,10,2,8,3\n",
+        ",,专利,商标,专利,商标,,,,\n440300,2025-04,30,12,300,100,10,2,8,3\n",
     )
-    with pytest.raises(IngestError, match="header '登记笔数' spans sub-columns '本年累计', '本月'"):
+    with pytest.raises(IngestError, match="header '登记笔数' spans sub-columns '专利', '商标'"):
         ingest_file(warehouse, PLEDGE, csv_path, partition=2025, today=TODAY)
 
 

@@ -2,7 +2,7 @@
 
 xlwt (a test dependency only: unmaintained, but it writes BIFF8 as Excel does) writes the cells openpyxl reads from
 the .xlsx: values (numbers, text, booleans, dates as serials under their date format), error cells, number
-formats, merged ranges and hidden sheets. Formulas are written as their saved results, which is what a .xls holds
+formats, merged ranges, hidden sheets, rows and columns. Formulas are written as their saved results, which is what a .xls holds
 for the reader (BIFF stores each formula's result with it).
 """
 
@@ -53,6 +53,13 @@ def xls_from_xlsx(xlsx: Path, xls: Path) -> Path:
                     sheet.write(r, col, str(v), style(c.number_format))
         for rng in ws.merged_cells.ranges:
             sheet.merge(rng.min_row - 1, rng.max_row - 1, rng.min_col - 1, rng.max_col - 1)
+        for r, dim in ws.row_dimensions.items():
+            if dim.hidden:
+                sheet.row(r - 1).hidden = True
+        for dim in ws.column_dimensions.values():
+            if dim.hidden:
+                for c in range(dim.min, dim.max + 1):
+                    sheet.col(c - 1).hidden = True
     src.close()
     xls.parent.mkdir(parents=True, exist_ok=True)
     out.save(str(xls))

@@ -180,6 +180,15 @@ def match_header(h, source: Source) -> HeaderMatch | None:
     if key in exact:
         col, factor, stated = exact[key]
         return HeaderMatch(col, factor, stated)
+    if (m := re.fullmatch(r"\(?其中\)?[:,、]?(.+)", key)) is not None:
+        # 其中：发明专利授权量 (a column of a breakdown beside its total, 专利授权总量): the column it names
+        return match_header(m.group(1), source)
+    if source.period_columns and (rest := _without_period_word(key, _THIS_PERIOD_WORDS)) is not None:
+        # 本月登记笔数, 当月质押金额(万元), 登记笔数(本月): the month's own figure, as the plain header says
+        inner = match_header(rest, source)
+        return inner if inner is not None and inner.column in source.period_columns else None
+    if source.period_columns and cumulative_column(key, source) is not None:
+        return None  # 登记笔数(累计): a running total is no contract column (_leave_cumulative_columns judges it)
     bases = _header_bases(source)
     m = re.fullmatch(r"(.+?)\(([^()]*)\)", key)
     if m and m.group(1) in bases:
@@ -189,6 +198,33 @@ def match_header(h, source: Source) -> HeaderMatch | None:
     if key in bases:
         return HeaderMatch(bases[key])
     return None
+
+
+# Words in front of a header (or in brackets after it) saying which period its figures cover: the month's own
+# (本月登记笔数, 登记笔数(当月)) or a running total since the start of the year (本年累计质押金额, 累计登记笔数,
+# 1-3月累计笔数, 年初至今). Headers are normalised (NFKC, no spaces, round brackets) before these are asked.
+_THIS_PERIOD_WORDS = r"(?:本月|当月|本期|当期)(?:数|值|发生(?:额|数)?)?"
+_CUMULATIVE_WORDS = (
+    r"(?:本年|全年|年度|年初至今|自年初)?(?:累计|累积)(?:数|值|发生(?:额|数)?)?|\d{1,2}-\d{1,2}月(?:累计)?|本年|年初至今"
+    r"|截[至止](?:本月|当月|本期|目前)?(?:累计)?"
+)
+
+
+def _without_period_word(key: str, words: str) -> str | None:
+    """A normalised header without the period word (``words``) in front of it or in brackets after it, or None."""
+    m = re.fullmatch(rf"(?:{words})[:·\-_]?(.+)|(.+?)\((?:{words})\)(\([^()]*\))?", key)
+    if m is None:
+        return None
+    return m.group(1) if m.group(1) is not None else m.group(2) + (m.group(3) or "")
+
+
+def cumulative_column(header: str, source: Source) -> str | None:
+    """The period column a header names as its running total (本年累计登记笔数, 质押金额(累计)(万元)), else None."""
+    if not source.period_columns:
+        return None
+    rest = _without_period_word(normalise_header(header), _CUMULATIVE_WORDS)
+    col = _safe_match(rest, source) if rest else None
+    return col if col in source.period_columns else None
 
 
 def _unit_match(source: Source, column: str, unit: str, header: str) -> HeaderMatch:
@@ -246,6 +282,9 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
             candidates = [f"{u}({normalise_header(lo).strip('()')})", u]
         else:
             candidates = [lo, u, u + lo, f + lo, f"{u}({lo})" if lo else "", u + lo.strip("()（）")]
+            if lo and f and _period_of(lo) is not None:
+                # a period under its column's name (登记笔数 over 本月 | 本年累计): the period's header of it
+                candidates = [lo + f]
         chosen = None
         for cand in candidates:
             if not cand:
@@ -257,6 +296,9 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
             except HeaderUnitError:
                 chosen = cand
                 break
+        if chosen is None and lo and f and _period_of(lo) is not None:
+            # 本年累计 under 登记笔数: 本年累计登记笔数, a running total _leave_cumulative_columns judges
+            chosen = lo + f
         out.append(chosen if chosen is not None else (lo or u or None))
     return out
 
@@ -280,8 +322,8 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
             pair_hits, _ = _row_hits(pair, source)
             if pair_hits > max(hits, best[3]) and pair_hits > _row_hits(rows[i + 1], source)[0]:
                 best = (i, 2, pair, pair_hits)
-            elif hits >= 2 and hits >= best[3] and _is_unit_row(rows[i + 1]):
-                # a row of units under the header (笔 / 万元 / 件): part of the header
+            elif hits >= 2 and hits >= best[3] and (_is_unit_row(rows[i + 1]) or _is_period_row(rows[i + 1])):
+                # a row of units under the header (笔 / 万元 / 件), or of periods (本月 / 本年累计): part of it
                 best = (i, 2, pair, max(hits, pair_hits))
     if best[0] < 0 or best[3] < 2:
         raise IngestError(
@@ -297,6 +339,7 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
 
 _CUMULATIVE = re.compile(r"累计")
 _THIS_PERIOD = re.compile(r"本月|当月|本期|当期")
+_EARLIER = re.compile(r"上年|去年|同期|上月|上期|前期|上季|上一")
 
 
 def _leave_cumulative_columns(group_row: list | None, header: list, source: Source, file_name: str) -> list:
@@ -304,8 +347,24 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
     are a running total, and were loaded as the month's (a quarter counted again in every month), silently. Beside
     a block of the same columns that is not cumulative (本月 | 本年累计, the usual monthly report) the cumulative
     block is left as extra columns (renamed so no contract name matches; the ledger lists them); alone, the file
-    is refused naming the group and its headers. The group row is the header's upper row or the row above it."""
-    if not source.period_columns or not group_row:
+    is refused naming the group and its headers. The group row is the header's upper row or the row above it. A
+    group of an earlier period (上年同期, 上月: a report's comparison block) is the same: beside the month's columns it
+    is left, alone it is refused (last year's March was loaded as this March, silently)."""
+    if not source.period_columns:
+        return header
+    own_header = {c for hd in header if (c := _safe_match(_cell_text(hd), source))}
+    running = {j: col for j, hd in enumerate(header) if (col := cumulative_column(_cell_text(hd), source))}
+    alone = [j for j, col in running.items() if col not in own_header]
+    if alone:
+        # 本年累计质押金额 without 本月质押金额 beside it: a year to date, refused as a cumulative group is
+        raise AmbiguousHeader(
+            file_name,
+            "header(s) "
+            + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
+            + ": a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, "
+            "or put them beside the total under a header such as 本月登记笔数)",
+        )
+    if not group_row:
         return header
     filled, last = [], None  # a merged title spans the empty cells to its right
     for j in range(len(header)):
@@ -321,9 +380,22 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
         and _CUMULATIVE.search(filled[j])
         and not _THIS_PERIOD.search(filled[j])
     ]
-    if not cumulative:
+    # Group titles of an earlier period (上年同期 | 上月 beside 本月: the comparison columns of a monthly report), only
+    # on a row of group titles (a one-cell title line above the table saying 同期 is about the report, not a group).
+    titles = {_cell_text(c).strip() for c in group_row if _cell_text(c).strip()}
+    earlier = [
+        j
+        for j, col in enumerate(columns)
+        if len(titles) > 1
+        and j not in cumulative
+        and col in source.period_columns
+        and filled[j]
+        and _EARLIER.search(filled[j])
+        and not _THIS_PERIOD.search(filled[j])
+    ]
+    if not cumulative and not earlier:
         return header
-    own = {columns[j] for j in range(len(header)) if j not in cumulative and columns[j]}
+    own = {columns[j] for j in range(len(header)) if j not in cumulative and j not in earlier and columns[j]}
     alone = [j for j in cumulative if columns[j] not in own]
     if alone:
         groups = sorted({filled[j] for j in alone})
@@ -336,7 +408,19 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
             + ": a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or "
             "put them beside the total under a group titled 本月)",
         )
-    for j in cumulative:
+    alone = [j for j in earlier if columns[j] not in own]
+    if alone:
+        groups = sorted({filled[j] for j in alone})
+        raise AmbiguousHeader(
+            file_name,
+            "header(s) "
+            + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
+            + " under "
+            + ", ".join(f"'{g}'" for g in groups)
+            + ": the figures of an earlier period (a comparison), not the month's own (send the month's own figures, "
+            "or put them beside under a group titled 本月)",
+        )
+    for j in (*cumulative, *earlier):
         header[j] = f"{filled[j]}·{_cell_text(header[j]).strip()}"
     return header
 
@@ -361,6 +445,9 @@ def _refuse_spanned_headers(upper: list, lower: list, lower_is_header: bool, sou
         while k < n and _cell_text(upper[k]).strip() == "":
             k += 1
         labels = [c for c in cells[j:k] if c and not _is_unit_row([c])]
+        periods = [_period_of(x) for x in labels]
+        if periods.count("month") == 1 and all(p is not None for p in periods):
+            continue  # 本月 | 本年累计 under 登记笔数: the month's own figure is told (_combine_two_rows reads it)
         if k - j > 1 and len(labels) > 1:
             spans.append(f"header '{_cell_text(u).strip()}' spans sub-columns " + ", ".join(f"'{x}'" for x in labels))
     if spans:
@@ -369,6 +456,24 @@ def _refuse_spanned_headers(upper: list, lower: list, lower_is_header: bool, sou
             " and ".join(spans) + ": which one holds the value is not told (keep one sub-column per header, or send "
             "the sub-column under the header's own name)",
         )
+
+
+def _is_period_row(row: list) -> bool:
+    """A row of period words (本月 / 本年累计, or 本年累计 alone) and units under a header: part of the header."""
+    cells = [_cell_text(c).strip() for c in row if _cell_text(c).strip()]
+    periods = [_period_of(c) for c in cells]
+    return any(periods) and all(p is not None or _is_unit_row([c]) for c, p in zip(cells, periods, strict=True))
+
+
+def _period_of(label: str) -> str | None:
+    """The period a sub-header names: "month" for the month's own figure (本月, 当月数), "running" for a year to
+    date (本年累计, 累计, 1-3月累计), else None."""
+    key = normalise_header(label).strip("()")
+    if re.fullmatch(_THIS_PERIOD_WORDS, key):
+        return "month"
+    if re.fullmatch(_CUMULATIVE_WORDS, key):
+        return "running"
+    return None
 
 
 def unit_line(rows: list[list]) -> str | None:
@@ -450,9 +555,16 @@ def _read_exported_xls(path: Path, source: Source) -> RawFrame:
     else:
         probe = head.removeprefix(codecs.BOM_UTF8)
     if _MARKUP_START.match(probe):
+        spreadsheet = b"urn:schemas-microsoft-com:office:spreadsheet" in probe
+        book = _spreadsheet_xml_book(path) if spreadsheet else _html_book(path)
+        if book is not None:
+            raw = _read_workbook(book, path, source, "xml" if spreadsheet else "html")
+            what = "an Excel 2003 XML spreadsheet" if spreadsheet else "a web page (HTML table)"
+            raw.notes.insert(0, f"the file is {what} (named .xls): read as one")
+            return raw
         what = (
             "an Excel 2003 XML spreadsheet"
-            if b"urn:schemas-microsoft-com:office:spreadsheet" in probe
+            if spreadsheet
             else "a web page (HTML table), as some web systems export 'Excel'"
         )
         raise IngestError(
@@ -467,6 +579,190 @@ def _read_exported_xls(path: Path, source: Source) -> RawFrame:
     raw = _read_csv(path, source)
     raw.notes.insert(0, "the file is a text table (named .xls): read as one")
     return raw
+
+
+# -- Markup named .xls: an HTML table (what many government web systems' "导出Excel" writes) and an Excel 2003 XML
+# spreadsheet (SpreadsheetML). Both are read with the standard library (html.parser, ElementTree: no lxml or
+# html5lib needed, which pandas.read_html would) into the cells of a grid, presented as the read-only worksheets
+# `_read_workbook` walks, so title rows, headers, units, merges (colspan/rowspan, MergeAcross/MergeDown) and every
+# cell rule are the workbook logic itself.
+
+
+class _GridSheet:
+    """A grid of cells read from markup, as `_read_workbook` walks a read-only openpyxl worksheet."""
+
+    def __init__(
+        self, title: str, rows: dict[int, dict[int, object]], merges, hidden_rows=frozenset(), state="visible"
+    ):
+        self.title, self._rows, self._merges = title, rows, merges
+        self._hidden, self.sheet_state = frozenset(hidden_rows), state
+
+    def reset_dimensions(self) -> None:
+        """Nothing to reset: every cell is in hand."""
+
+    def iter_rows(self, min_row: int = 1):
+        for r in range(min_row, max(self._rows, default=0) + 1):
+            cells = self._rows.get(r, {})
+            yield tuple(_markup_cell(cells.get(c), r, c) for c in range(1, max(cells, default=0) + 1))
+
+    def marks(self) -> tuple[bool, list[tuple[int, int, int]], Hidden]:
+        return False, sorted(self._merges), Hidden(self._hidden)
+
+
+def _markup_cell(value, row: int, column: int) -> _XlsCell:
+    kind = "n" if value is None or isinstance(value, (int, float)) else "d" if isinstance(value, datetime) else "s"
+    return _XlsCell(value, "General", kind, row, column)
+
+
+@dataclass
+class _GridBook:
+    worksheets: list[_GridSheet]
+
+
+def _place(rows: dict, merges: set, taken: set, r: int, c: int, value, across: int, down: int) -> int:
+    """Puts a cell spanning ``across`` x ``down`` at the first free column from ``c`` of row ``r``; its column."""
+    while (r, c) in taken:
+        c += 1
+    for dr in range(down):
+        for dc in range(across):
+            taken.add((r + dr, c + dc))
+    if value not in (None, ""):
+        rows.setdefault(r, {})[c] = value
+    if down > 1:
+        merges.add((c, r, r + down - 1))  # merged down one column: `_read_workbook` fills it down its rows
+    return c
+
+
+def _html_book(path: Path) -> _GridBook | None:
+    """The rows of every <table> of an HTML page, in order, as one sheet; None when it has no table row."""
+    from html.parser import HTMLParser
+
+    text, _ = _decode(path.read_bytes(), path.name)
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.rows: dict[int, dict[int, object]] = {}
+            self.merges: set = set()
+            self.taken: set = set()
+            self.hidden: set[int] = set()
+            self.r, self.c, self.cell, self.span = 0, 1, None, (1, 1)
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag in ("tr", "td", "th", "table"):
+                self.close_cell()  # HTML lets a cell end where the next one (or row) starts: <td>a<td>b
+            if tag == "tr":
+                self.r, self.c = self.r + 1, 1
+                if re.search(r"display\s*:\s*none", a.get("style") or "", re.IGNORECASE):
+                    self.hidden.add(self.r)
+            elif tag in ("td", "th") and self.r:
+                self.cell, self.span = [], (_span(a.get("colspan")), _span(a.get("rowspan")))
+            elif tag == "br" and self.cell is not None:
+                self.cell.append("\n")
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th", "tr", "table"):
+                self.close_cell()
+
+        def close_cell(self):
+            if self.cell is not None:
+                value = re.sub(r"[ \t\r\n]+", " ", "".join(self.cell)).strip() or None
+                c = _place(self.rows, self.merges, self.taken, self.r, self.c, value, *self.span)
+                self.c, self.cell = c + self.span[0], None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Cells()
+    parser.feed(text)
+    parser.close()
+    parser.close_cell()
+    if not parser.rows:
+        return None
+    return _GridBook([_GridSheet("Sheet1", parser.rows, parser.merges, parser.hidden)])
+
+
+def _span(v) -> int:
+    try:
+        return max(1, min(int(str(v).strip()), 1000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _index(v, default: int, last: int) -> int:
+    """A SpreadsheetML ss:Index (1-based row or column), else ``default``; never before ``default`` (a row or
+    column cannot go back) nor past Excel's ``last``."""
+    try:
+        return max(default, min(int(str(v).strip()), last)) if v is not None else default
+    except ValueError:
+        return default
+
+
+_SS = "{urn:schemas-microsoft-com:office:spreadsheet}"
+
+
+def _spreadsheet_xml_book(path: Path) -> _GridBook | None:
+    """The worksheets of an Excel 2003 XML spreadsheet; None when it cannot be parsed or holds none."""
+    from xml.etree import ElementTree
+
+    raw = path.read_bytes()
+    try:
+        root = ElementTree.fromstring(raw)  # expat refuses entity expansion bombs (2.4+)
+    except (ElementTree.ParseError, ValueError):
+        # a multi-byte encoding expat does not know (encoding="gb2312"): decoded as a text file is, then parsed
+        try:
+            text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _decode(raw, path.name)[0])
+            root = ElementTree.fromstring(text)
+        except (ElementTree.ParseError, IngestError):
+            return None
+    sheets = []
+    for ws in root.iter(_SS + "Worksheet"):
+        rows: dict[int, dict[int, object]] = {}
+        merges: set = set()
+        taken: set = set()
+        hidden: set[int] = set()
+        r = 0
+        for table in ws.iter(_SS + "Table"):
+            for row in table.iter(_SS + "Row"):
+                r = _index(row.get(_SS + "Index"), r + 1, 1_048_576)
+                if row.get(_SS + "Hidden") in ("1", "true"):
+                    hidden.add(r)
+                c = 1
+                for cell in row.iter(_SS + "Cell"):
+                    c = _index(cell.get(_SS + "Index"), c, 16_384)
+                    data = cell.find(_SS + "Data")
+                    across = _span(int(cell.get(_SS + "MergeAcross", "0")) + 1)
+                    down = _span(int(cell.get(_SS + "MergeDown", "0")) + 1)
+                    value = _spreadsheet_value(data)
+                    c = _place(rows, merges, taken, r, c, value, across, down) + across
+        options = ws.find(".//{urn:schemas-microsoft-com:office:excel}Visible")
+        state = "hidden" if options is not None and (options.text or "").startswith("Sheet") else "visible"
+        sheets.append(_GridSheet(ws.get(_SS + "Name") or f"Sheet{len(sheets) + 1}", rows, merges, hidden, state))
+    return _GridBook(sheets) if sheets else None
+
+
+def _spreadsheet_value(data):
+    """A SpreadsheetML <Data> as the value openpyxl gives the same cell of an .xlsx."""
+    if data is None:
+        return None
+    text = "".join(data.itertext())
+    kind = data.get(_SS + "Type")
+    if kind == "Number":
+        try:
+            v = float(text)
+        except ValueError:
+            return text
+        return int(v) if v.is_integer() and abs(v) < 1e16 else v
+    if kind == "DateTime":
+        try:
+            return datetime.fromisoformat(text[:19])
+        except ValueError:
+            return text
+    if kind == "Boolean":
+        return text.strip() in ("1", "true")
+    return text if text != "" else None
 
 
 # A workbook is read twice in a run: `ipcity run` asks every pending file for its data year when it plans
@@ -620,27 +916,56 @@ _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+):([A-Z]+[0-9]+)\"")
 
 
-def sheet_xml_marks(ws) -> tuple[bool, list[tuple[int, int, int]]]:
+# A row or column element of a sheet's XML, and its attributes (hidden="1": hidden by hand or by a filter).
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_COL_TAG = re.compile(rb"<(?:\w+:)?col\b([^>]*)>")
+_HIDDEN_ATTR = re.compile(rb"\shidden=\"(?:1|true)\"")
+_AUTO_FILTER = re.compile(rb"<(?:\w+:)?autoFilter\b")
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """What a sheet hides from whoever opens it: rows and columns (1-based), and whether it has a filter."""
+
+    rows: frozenset[int] = frozenset()
+    columns: frozenset[int] = frozenset()
+    filtered: bool = False
+
+
+def sheet_xml_marks(ws) -> tuple[bool, list[tuple[int, int, int]], Hidden]:
     """One pass over a read-only sheet's XML bytes: whether it holds any formula element (a sheet without one is
-    not parsed again by `uncached_formulas`), and (column, first row, last row) of the cells it merges down one
+    not parsed again by `uncached_formulas`), (column, first row, last row) of the cells it merges down one
     column over several rows (1-based; read-only worksheets do not expose merged cells, so their <mergeCell>
-    elements, after the sheet's data, are read here)."""
+    elements, after the sheet's data, are read here), and the rows and columns it hides (read-only worksheets do not
+    expose those either)."""
     from openpyxl.utils.cell import coordinate_to_tuple
 
     get_source = getattr(ws, "_get_source", None)  # read-only worksheets stream their XML
     if get_source is None:
-        return False, []
+        return False, [], Hidden()
     has_formula, merges, tail = False, set(), b""
+    hidden_rows: set[int] = set()
+    hidden_cols: set[int] = set()
+    filtered = False
     with get_source() as src:
         for chunk in iter(lambda: src.read(1 << 20), b""):
             text = tail + chunk
             has_formula = has_formula or _FORMULA_TAG.search(text) is not None
+            filtered = filtered or (b"autoFilter" in text and _AUTO_FILTER.search(text) is not None)
+            if b"hidden" in text:
+                for m in _ROW_TAG.finditer(text):
+                    if _HIDDEN_ATTR.search(m.group(1)) and (r := re.search(rb'\sr="(\d+)"', m.group(1))):
+                        hidden_rows.add(int(r.group(1)))
+                for m in _COL_TAG.finditer(text):
+                    lo, hi = re.search(rb'\smin="(\d+)"', m.group(1)), re.search(rb'\smax="(\d+)"', m.group(1))
+                    if _HIDDEN_ATTR.search(m.group(1)) and lo and hi:
+                        hidden_cols.update(range(int(lo.group(1)), min(int(hi.group(1)), 16384) + 1))
             for m in _MERGE_CELL.finditer(text):
                 (r1, c1), (r2, c2) = (coordinate_to_tuple(g.decode()) for g in m.groups())
                 if c1 == c2 and r2 > r1:
                     merges.add((c1, r1, r2))
             tail = text[-200:]  # an element cut by the chunk's end is found whole in the next text
-    return has_formula, sorted(merges)
+    return has_formula, sorted(merges), Hidden(frozenset(hidden_rows), frozenset(hidden_cols), filtered)
 
 
 def uncached_formulas(ws, has_formula: bool) -> dict[tuple[int, int], str]:
@@ -809,15 +1134,18 @@ class _XlsSheet:
         for r in range(min_row - 1, self._sheet.nrows):
             yield tuple(self._book.cell(c, r + 1, j + 1) for j, c in enumerate(self._sheet.row(r)))
 
-    def marks(self) -> tuple[bool, list[tuple[int, int, int]]]:
+    def marks(self) -> tuple[bool, list[tuple[int, int, int]], Hidden]:
         """`sheet_xml_marks` for a BIFF sheet: no formula without its result (BIFF stores each formula's value with
-        it), and (column, first row, last row) of the ranges merged down one column over several rows."""
+        it), (column, first row, last row) of the ranges merged down one column over several rows, and the rows
+        and columns it hides (xlrd does not tell a filter)."""
         merges = {
             (clo + 1, rlo + 1, rhi)  # xlrd: 0-based, end-exclusive
             for rlo, rhi, clo, chi in self._sheet.merged_cells
             if chi == clo + 1 and rhi > rlo + 1
         }
-        return False, sorted(merges)
+        rows = frozenset(r + 1 for r, info in self._sheet.rowinfo_map.items() if info.hidden)
+        columns = frozenset(c + 1 for c, info in self._sheet.colinfo_map.items() if info.hidden)
+        return False, sorted(merges), Hidden(rows, columns)
 
 
 def _read_xls(path: Path, source: Source) -> RawFrame:
@@ -862,7 +1190,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             continue
         grid: list[list] = []
         factors: list[list[float]] = []
-        has_formula, merges = ws.marks() if isinstance(ws, _XlsSheet) else sheet_xml_marks(ws)
+        has_formula, merges, hidden = ws.marks() if isinstance(ws, (_XlsSheet, _GridSheet)) else sheet_xml_marks(ws)
         formulas = uncached_formulas(ws, has_formula)
         decimal_months: dict[tuple[int, int], tuple[str, bool]] = {}  # (grid row, column) -> see _decimal_month
         for row in ws.iter_rows(min_row=1):
@@ -906,6 +1234,10 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                     + " - refused; open and save the workbook in Excel (or paste values) so the results are stored"
                 )
         titles.extend(grid[:h])
+        if hidden.rows or hidden.columns:
+            note = hidden_note(hidden, grid, h + n_header, header)
+            if note:
+                notes.append(note + (f" (sheet {name})" if len(wb.worksheets) > 1 else ""))
         # A code or name merged down over the rows of its months shows beside each of them, but only its first row
         # holds the value: the others were refused as "missing value", which the sheet does not show. Ranges one
         # column wide below the header are filled down (a note merged across a row stays one cell). A number
@@ -1037,6 +1369,39 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         stated.pop() if stated else None,
         context_year(titles, path),
         unit_note=any(units_below.values()),
+    )
+
+
+def hidden_note(hidden: Hidden, grid: list[list], first_body: int, header: list) -> str | None:
+    """The ledger's words for the rows and columns a sheet hides (or a filter hides) among its table's, or None. They
+    are read: an office hides rows it has finished with and filters a table to check it, and what it sent is data.
+    But whoever opens the workbook does not see them (a hidden scratch or duplicate row is common), so they are named:
+    a duplicate or another version of a shown row is refused by the key rules, a scratch row by the cell rules."""
+    from openpyxl.utils.cell import get_column_letter
+
+    rows = sorted(
+        r for r in hidden.rows if first_body < r <= len(grid) and any(v not in (None, "") for v in grid[r - 1])
+    )
+    cols = sorted(
+        c
+        for c in hidden.columns
+        if c <= len(header) and any(grid[i][c - 1] not in (None, "") for i in range(first_body, len(grid)))
+    )
+    parts = []
+    if rows:
+        shown = ", ".join(str(r) for r in rows[:20]) + (f" and {len(rows) - 20} more" if len(rows) > 20 else "")
+        parts.append(f"row(s) {shown}" + (" (hidden or filtered out)" if hidden.filtered else ""))
+    if cols:
+        parts.append(
+            "column(s) "
+            + ", ".join(f"{get_column_letter(c)} ('{_cell_text(header[c - 1]).strip()}')" for c in cols[:20])
+        )
+    if not parts:
+        return None
+    return (
+        " and ".join(parts)
+        + " hidden in the workbook: read as well (whoever opens the file does not see them; check they are no "
+        "scratch or old rows)"
     )
 
 

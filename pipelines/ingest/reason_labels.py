@@ -90,6 +90,18 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "或将当月数放在累计数旁、标题为“本月”的分组下）",
     ),
     (
+        r"header\(s\) (?P<headers>.*): a year-to-date \(cumulative\) total, not the month's own figure \(send each "
+        r"month's own figures, or put them beside the total under a header such as 本月登记笔数\)",
+        "表头 {headers}：这是年初至今的累计数，不是当月数（请报送各月当月数，或将当月数放在累计数旁，"
+        "表头写作“本月登记笔数”等）",
+    ),
+    (
+        r"header\(s\) (?P<headers>.*) under (?P<groups>.*): the figures of an earlier period \(a comparison\), not the "
+        r"month's own \(send the month's own figures, or put them beside under a group titled 本月\)",
+        "表头 {headers} 位于 {groups} 之下：这是以往期间的数字（用于对比），不是当月数（请报送当月数，"
+        "或将其放在标题为“本月”的分组旁）",
+    ),
+    (
         r"(?P<spans>header '.*' spans sub-columns .*): which one holds the value is not told \(keep one sub-column per "
         r"header, or send the sub-column under the header's own name\)",
         "{spans}：无法判断数值在哪一子列（每个表头下请只保留一个子列，或以该表头本身的名称报送该子列）",
@@ -192,6 +204,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         + r" (?P<value>\S+) in this file, not a record of its own",
         "合计行：{code} 等于本文件中同一{col}（{value}）其下属单位（{codes}）各行之和，不是一条独立记录",
     ),
+    (
+        r"breakdown row \((?P<label>.*)\) under row (?P<row>\d+) \((?P<stated>.*)\): part of the figures that row "
+        r"states, not a record of its own \(the stated row is loaded\)",
+        "“其中”分项行（{label}）：属于第 {row} 行（{stated}）所填数字的一部分，不是一条独立记录（已按该行所填数字入库）",
+    ),
     (r"note below the table, not a record: '(?P<text>.*)'", "表格下方的备注，不是一条记录：'{text}'"),
     (r"header row repeated inside the table, not a record", "表内重复出现的表头行，不是一条记录"),
     (
@@ -240,6 +257,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{col}没有数值：'{value}' 表示无数据（请填写数值；确实为零请填 0）",
     ),
     (r"not a whole number in " + _COL + r": (?P<value>.*)", "{col}不是整数：{value}"),
+    (
+        r"several months in " + _COL + r": '(?P<value>.*)' is a quarter, half year or year to date, not one month "
+        r"\(send each month's own figures\)",
+        "{col}是多个月份：'{value}' 为季度、半年或年初至今的合计，不是单月（请报送各月当月数）",
+    ),
     (r"not a date in " + _COL + r": '(?P<value>.*)'", "{col}不是日期：'{value}'"),
     (r"not a yes/no value in " + _COL + r": '(?P<value>.*)'", "{col}不是“是/否”值：'{value}'"),
     (

@@ -84,6 +84,31 @@ ENUM_SYNONYMS: dict[str, str | tuple[str, ...]] = {
     "学校": "schools",
     "社会公众": "public",
     "公众": "public",
+    # what provincial case and training registers write besides the words above
+    "专利侵权": "patent_infringement_dispute",
+    "专利纠纷": "patent_infringement_dispute",
+    "冒充专利": "counterfeit_patent",
+    "商标侵权": "trademark",
+    "侵犯注册商标专用权": "trademark",
+    "电子商务领域": "ecommerce",
+    "电商领域": "ecommerce",
+    "调解结案": "mediation",
+    "达成调解": "mediation",
+    "调解成功": "mediation",
+    "罚款": "penalty",
+    "行政处罚决定": "penalty",
+    "驳回请求": "dismissed",
+    "撤诉": "withdrawn",
+    "撤回请求": "withdrawn",
+    "撤回申请": "withdrawn",
+    "移送司法机关": "transferred_to_court",
+    "公务员": "officials",
+    "执法人员": "officials",
+    "代理机构": "service_agencies",
+    "知识产权服务机构": "service_agencies",
+    "大中小学": "schools",
+    "群众": "public",
+    "市民": "public",
     "正常": "active",
     "在建": "active",
     "整改": "rectification",
@@ -126,7 +151,9 @@ class Mapped:
 
 _NOTE_ROW = (
     r"^(注|注：|注:|说明|备注|填表人|填报人|审核人|联系人|联系电话|制表|制表人|负责人|单位负责人|统计负责人|数据来源"
-    r"|填报日期|填表日期|报送日期|制表日期|填报时间|报送时间|填报单位|报送单位|分管领导|主管领导|经办人|统计人|审核)"
+    r"|填报日期|填表日期|报送日期|制表日期|填报时间|报送时间|填报单位|报送单位|分管领导|主管领导|经办人|统计人|审核"
+    # footnotes: a source line, filling notes, numbered (1.本表…, 2、…) or starred (*为初步统计数) notes
+    r"|资料来源|来源|填报说明|填表说明|附注|脚注|\d{1,2}[.、．]\D|[*※＊])"
 )
 
 
@@ -152,7 +179,13 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     label_cols = [
         col for col in text_cols if col not in renames or source.column(renames[col]).dtype in ("str", "date")
     ]
-    df = raw.df.with_columns(_total_label(raw.df, label_cols), _note_row(raw.df, text_cols)).rename(renames).drop(extra)
+    df = (
+        raw.df.with_columns(
+            _total_label(raw.df, label_cols), _note_row(raw.df, text_cols), _breakdown_label(raw.df, label_cols)
+        )
+        .rename(renames)
+        .drop(extra)
+    )
     for c in source.columns:
         if c.name not in df.columns:
             df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
@@ -248,6 +281,32 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
         [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(TOTAL_LABEL_PATTERN)).then(pl.col(c)) for c in hits]
     )
     return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
+
+
+# The label in front of a unit's name in a breakdown row's name cell (其中：昆山市).
+BREAKDOWN_PREFIX = r"^[(\[【]?其中[)\]】]?[:,、]?"
+# A label opening an "of which" breakdown under the row above it (其中：昆山市, （其中）, 其中:): the rows of such a
+# block are parts of the figures the row above states, never records of their own.
+BREAKDOWN_LABEL = r"^[(（\[【]?\s*其中\s*(?:[)）\]】:：,，、]|$|[^\s\d])"
+
+
+def _breakdown_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+    """The 其中 label (BREAKDOWN_LABEL) of a row whose text, code, date or extra cell opens with one, else null."""
+    hits = [
+        c
+        for c in cols
+        if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains("其中", literal=True).any()).item()
+    ]
+    if not hits:
+        return pl.lit(None, pl.Utf8).alias("__breakdown")
+    norm = [pl.col(c).str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.strip_chars() for c in hits]
+    return pl.coalesce([pl.when(n.str.contains(BREAKDOWN_LABEL)).then(n) for n in norm]).alias("__breakdown")
+
+
+def has_breakdown_label(df: pl.DataFrame) -> bool:
+    """Whether any text cell of ``df`` opens with a 其中 label (BREAKDOWN_LABEL)."""
+    cols = [c for c in df.columns if not c.startswith("__") and df.schema[c] == pl.Utf8]
+    return bool(cols) and df.select(_breakdown_label(df, cols).is_not_null().any()).item()
 
 
 def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
@@ -367,7 +426,13 @@ def _number(txt: pl.Expr) -> pl.Expr:
 def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False) -> pl.Expr:
     """The typed value of one column, from its cleaned text (null where the text cannot be read)."""
     if c.dtype == "str":
-        value = txt.replace_strict(enum_synonyms(c.allowed), default=txt) if c.allowed else txt
+        if c.allowed:
+            # the word, else the word without a trailing 案件 / 案 / 类 (专利侵权纠纷案件, 假冒专利案, 商标类)
+            words = enum_synonyms(c.allowed)
+            bare = txt.str.replace(r"(?:类)?(?:案件|案)$|类$", "")
+            value = txt.replace_strict(words, default=bare.replace_strict(words, default=txt))
+        else:
+            value = txt
         if c.name in ("city_code", "region_code", "province_code", "parent_code"):
             # Excel turns codes into numbers ("320500.0"); codes are text of 6 digits.
             value = txt.str.replace(r"\.0+$", "")
@@ -394,6 +459,14 @@ def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False)
 Check = tuple[pl.Expr, pl.Expr]  # (row is bad, reason text); the text is only computed for bad rows
 
 
+# A month cell naming a period of several months: a range (2025年1-3月, 2025.01-2025.03, 1月至3月), a quarter
+# (第一季度, 一季度, Q1), a half year (上半年), a year to date (累计, 截至).
+SEVERAL_MONTHS = (
+    r"\d{1,2}\s*月?\s*(?:[-—–~～至到])\s*\d{1,2}\s*月|\d{4}\s*[-./]\s*\d{1,2}\s*[-—–~～至到]\s*\d{4}|季度|[一二三四]季|"
+    r"(?i:q[1-4])|半年|全年|累计|截至|截止"
+)
+
+
 def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr) -> list[Check]:
     if c.dtype in ("int", "float"):
         checks = [
@@ -414,12 +487,23 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
             ]
         return checks
     if c.dtype == "date":
-        return [
-            (
-                txt.is_not_null() & value.is_null(),
-                pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
-            )
-        ]
+        unread = txt.is_not_null() & value.is_null()
+        if c.name == "month":
+            # 2025年1-3月, 2025年第一季度, 上半年, 1-3月累计: a period of several months, not a month
+            several = txt.str.contains(SEVERAL_MONTHS)
+            return [
+                (unread & ~several, pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40))),
+                (
+                    unread & several,
+                    pl.format(
+                        "several months in {}: '{}' is a quarter, half year or year to date, not one month (send each "
+                        "month's own figures)",
+                        pl.lit(c.name),
+                        txt.str.slice(0, 40),
+                    ),
+                ),
+            ]
+        return [(unread, pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
     if c.dtype == "bool":
         # the value is null exactly when the lower-cased text is neither a yes nor a no spelling
         return [
@@ -650,6 +734,7 @@ def validate(
         *whole_flags,
         "__total",
         "__note",
+        "__breakdown",
     )
     work = work.with_columns(
         [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
@@ -659,7 +744,13 @@ def validate(
     # several do, is kept for its row's reason.
     for name in sorted(mapped.by_name):
         lookup = unit_names or {}
-        key = _txt(name).str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.replace_all(r"\s+", "")
+        key = (
+            _txt(name)
+            .str.normalize("NFKC")
+            .str.replace_all(INVISIBLE_CHARS, "")
+            .str.replace_all(r"\s+", "")
+            .str.replace(BREAKDOWN_PREFIX, "")  # 其中：昆山市 names 昆山市 (its row is judged as a breakdown row)
+        )
         known = {k: v for k, v in lookup.items() if v is not None}
         work = (
             work.with_columns(
@@ -885,6 +976,14 @@ def validate(
             *[pl.col(f) for f in whole_flags], pl.col("__total"), _city_level_total(source), pl.col("__note")
         ).alias("__whole")
     )
+    if work.select(pl.col("__breakdown").is_not_null().any()).item():
+        parts = pl.Series(breakdown_rows(work, source), dtype=pl.Utf8)
+        if parts.is_not_null().any():
+            notes.append(
+                f"refused {parts.is_not_null().sum()} breakdown row(s) (其中, of which) as parts of the row above "
+                "them: the stated rows are loaded, their parts are not added to them"
+            )
+        work = work.with_columns(pl.coalesce(pl.col("__whole"), parts).alias("__whole"))
     checks = [(cond & pl.col("__whole").is_null(), text) for cond, text in checks]
     checks.append((pl.col("__whole").is_not_null(), pl.col("__whole")))
 
@@ -907,6 +1006,67 @@ def validate(
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
     )
     return Validated(good=good, rejected=rejected.select(ROW_NUMBER, "raw_values", "reason"), notes=notes)
+
+
+def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
+    """Per row of ``work`` (file order), the reason refusing it as part of a 其中 ("of which") breakdown, else None.
+
+    A provincial report lists a city's row and under it 其中：昆山市, 张家港市 — parts of the city's figures, which the
+    marts would add into the city again (``Source.parts_add_up``: a county-level code is summed into its prefecture).
+    The stated row wins, whether or not its parts add up to it: the block's rows are refused as breakdown rows. The
+    block is the 其中 row and the rows after it inside the same prefecture (code[:4]) for the same period, on the same
+    sheet. Under a total row (合计, a province code) the 其中 rows are the records themselves and stay as they are; so
+    do 其中 rows of a source whose units do not add up (``parts_add_up`` None). The row above is named by its row on
+    its sheet (the block never leaves the sheet)."""
+    col = source.parts_add_up
+    out: list[str | None] = [None] * work.height
+    if col is None:
+        return out
+    period = [k for k in source.key if k != col]
+    rows = work.select(
+        pl.col(ROW_NUMBER),
+        pl.col("__breakdown"),
+        pl.col("__whole"),
+        pl.col(col),
+        *[pl.col(k).cast(pl.Utf8).alias("__p:" + k) for k in period],
+    ).rows()
+
+    def unit(code) -> str | None:
+        return code[:4] if isinstance(code, str) and len(code) == 6 and code.isdigit() else None
+
+    i = 0
+    while i < len(rows):
+        rn, label, whole, code, *per = rows[i]
+        if label is None or i == 0 or rows[i - 1][0] // SHEET_ROW_BLOCK != rn // SHEET_ROW_BLOCK:
+            i += 1
+            continue
+        prn, _, pwhole, pcode, *pper = rows[i - 1]
+        if pwhole is not None and pwhole.startswith("total row"):
+            i += 1  # 其中 under a 合计 or a province: the rows are the records the total sums
+            continue
+        if unit(code) and unit(pcode) and (unit(code) != unit(pcode) or (all(per) and all(pper) and per != pper)):
+            i += 1  # a unit outside the row above, or another month: a remark saying 其中…, not its breakdown
+            continue
+        prefix = unit(code) or unit(pcode)
+        block_period = per if all(v is not None for v in per) else pper
+        stated = " ".join(str(v) for v in (pcode, *pper) if v is not None)
+        reason = (
+            f"breakdown row ({label[:20]}) under row {prn % SHEET_ROW_BLOCK} ({stated or 'no code'}): part of the "
+            "figures that row states, not a record of its own (the stated row is loaded)"
+        )
+        out[i] = reason
+        j = i + 1
+        while j < len(rows) and rows[j][0] // SHEET_ROW_BLOCK == rn // SHEET_ROW_BLOCK:
+            _, jlabel, jwhole, jcode, *jper = rows[j]
+            inside = prefix is not None and unit(jcode) == prefix and list(jper) == list(block_period)
+            if not inside and jlabel is None:
+                break
+            if jlabel is not None and not inside and unit(jcode) is not None:
+                break  # another city's own 其中 block starts (judged from its own row above)
+            out[j] = reason
+            j += 1
+        i = j
+    return out
 
 
 def _city_level_total(source: Source) -> pl.Expr:
