@@ -290,7 +290,9 @@ class UserStore:
                 )
             return None
         with self._connect() as con:
-            con.execute("delete from login_failures where username = ?", (username,))
+            # this address's failures only: the official's own sign-in must not wipe the count of guesses made
+            # from elsewhere, or an attacker spreading guesses would get MAX_ACCOUNT_FAILURES more after each one
+            con.execute("delete from login_failures where username = ? and remote_addr is ?", (username, remote_addr))
             if _hasher.check_needs_rehash(r["password_hash"]):
                 con.execute("update users set password_hash = ? where username = ?", (_hasher.hash(password), username))
         return self.get(username)

@@ -211,7 +211,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     )
 
     @server.route("/login", methods=["GET", "POST"])
-    @limiter.limit(LOGIN_LIMIT, methods=["POST"])
+    # Only attempts that did not sign in count toward the address's limit: a provincial office's staff behind one
+    # NAT address sign in dozens of times a morning, and counting their successes locked the whole office out.
+    # Guessing still counts in full, here and per account (UserStore.locked).
+    @limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_not_signed_in)
     def login():
         lang = norm_lang(flask.request.args.get("lang"))
         next_url = security.safe_local_path(flask.request.values.get("next"))
@@ -231,6 +234,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         flask.session["login_at"] = time.time()
         flask.session[SESSION_ID_KEY] = secrets.token_urlsafe(24)
         login_user(WebUser(user))
+        flask.g.signed_in = True
         access.audit(access.Principal(user.username, user.role, user.province_code), "login", "/login", "ok")
         return flask.redirect(next_url)
 
@@ -324,6 +328,11 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             # then the values' shapes: a forged list, number or giant string is a 400, never a callback's 500
             security.check_callback_values(body, server.config.get("IPCITY_CALLBACK_VALUES"))
         return None
+
+
+def _not_signed_in(response: flask.Response) -> bool:
+    """Whether a sign-in POST's response is anything but the redirect of a successful sign-in (for the limiter)."""
+    return not (response.status_code == 302 and flask.g.get("signed_in"))
 
 
 def _qs(params: dict) -> str:

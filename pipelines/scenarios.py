@@ -353,7 +353,7 @@ def run_scenario(
     from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
 
     scenario = validate_scenario(scenario, base_rules(snapshot))
-    scenario_id = uuid.uuid4().hex[:12]
+    scenario_id = new_scenario_id()
     root = work_dir or store_dir() / "work"
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"scenario_{scenario_id}_", dir=root))
@@ -414,6 +414,11 @@ def save_scenario(
     con = _store(store)
     try:
         with con:
+            # a saved scenario is its author's record: saving over it rewrites it only for that author (someone
+            # else's Save of an opened scenario files a copy under a new id: scenario_owner, new_scenario_id)
+            owner = con.execute("select author from scenarios where scenario_id = ?", [scenario_id]).fetchone()
+            if owner is not None and owner[0] != author:
+                raise ScenarioError(f"scenario {scenario_id} was saved by another account; save it as a copy")
             con.execute("delete from scenario_changes where scenario_id = ?", [scenario_id])
             con.execute("delete from scenarios where scenario_id = ?", [scenario_id])
             con.execute(
@@ -436,6 +441,23 @@ def save_scenario(
     finally:
         con.close()
     return scenario_id
+
+
+NOT_SAVED = object()  # scenario_owner's answer for an id the store does not hold
+
+
+def scenario_owner(scenario_id: str, store: Path | None = None):
+    """The author a saved scenario is filed under (None when saved without one); ``NOT_SAVED`` if not saved."""
+    con = _store(store)
+    try:
+        row = con.execute("select author from scenarios where scenario_id = ?", [scenario_id]).fetchone()
+    finally:
+        con.close()
+    return NOT_SAVED if row is None else row[0]
+
+
+def new_scenario_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 def list_scenarios(store: Path | None = None) -> pl.DataFrame:

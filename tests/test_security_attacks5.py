@@ -1,0 +1,228 @@
+"""Attacks of the fifth review (branch h_security), tried over HTTP against the real app.
+
+Each test failed before its fix:
+- Save on a scenario another national account had saved (opened on the simulator page) rewrote that account's
+  record under the saver's name: its name, date and author changed, the original author's filing was gone;
+- every successful sign-in counted toward the per-address sign-in limit, so a provincial office whose staff sign in
+  from behind one NAT address was locked out after ten sign-ins a minute; and a sign-in wiped the account's failed
+  attempts from every address, so guesses spread over many addresses got a fresh allowance after each one;
+- /favicon.ico answered anyone, signed in or not, with the app's page shell (Dash's catch-all route).
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from dashboard_fixtures import build_snapshot
+from dashboard_http import TEST_PASSWORD, add_account, callback_body, login, signed_in_client
+from limits import parse_many
+
+from dashboards import auth, web
+from dashboards.app import create_app
+from pipelines import scenarios as sc
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    return build_snapshot(tmp_path_factory.mktemp("attacks5_snap") / "published" / "warehouse.snapshot.duckdb")
+
+
+def _app(snapshot, base):
+    """One dashboard over the data folder ``base`` (its own accounts, limits and session key)."""
+    return create_app(
+        snapshot,
+        user_store=base / "access" / "users.sqlite",
+        secret_key_file=base / "access" / "secret_key",
+        extracts_dir=base / "extracts",
+        dossier_dir=base / "dossiers",
+    )
+
+
+def _post(client, body):
+    r = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    return r.get_json()["response"]
+
+
+# ---- 1. Save never rewrites another account's saved scenario ---------------------------------------------------
+def _act_body(app, trigger: str, result, name: str = "", saved_id: str | None = None) -> dict:
+    """The simulator's main callback as the browser posts it (no rule or weight inputs on the page)."""
+    key = next(k for k in app.callback_map if k.startswith("..sim-status.children"))
+    body = callback_body(
+        [
+            ("sim-status", "children"),
+            ("sim-result", "data"),
+            ("sim-cards", "children"),
+            ("sim-changes", "children"),
+            ("sim-saved", "options"),
+            ("sim-compare-with", "options"),
+            ("sim-name", "value"),
+        ],
+        [(b, "n_clicks", 1 if b == trigger else None) for b in ("sim-run", "sim-save", "sim-open", "sim-compare")],
+        [
+            ("sim-name", "value", name),
+            ("sim-saved", "value", saved_id),
+            ("sim-compare-with", "value", None),
+            ("sim-result", "data", result),
+        ],
+    )
+    body["output"] = key
+    body["outputs"] += [[], []]
+    body["state"] += [[], [], [], [], {"id": "sim-lang", "property": "data", "value": "en"}]
+    body["changedPropIds"] = [f"{trigger}.n_clicks"]
+    return body
+
+
+def _scenarios() -> dict[str, dict]:
+    return {r["scenario_id"]: r for r in sc.list_scenarios().iter_rows(named=True)}
+
+
+def test_save_on_another_accounts_scenario_files_the_savers_own_copy(snapshot, tmp_path, monkeypatch):
+    monkeypatch.setenv("IPCITY_SCENARIOS", str(tmp_path / "scenarios"))
+    app = _app(snapshot, tmp_path)
+    store = tmp_path / "access" / "users.sqlite"
+    row = {"kind": "verdict", "unit_code": "440100", "unit_name": "广州市", "province_code": "440000"}
+    changes = pl.DataFrame(
+        [
+            {
+                **row,
+                "period": "2021-2025",
+                "base_value": "pass",
+                "scenario_value": "rectification",
+                "robustness": "robust",
+            }
+        ],
+        schema=sc._CHANGE_SCHEMA,
+    )
+    scenario = sc.Scenario(rules={"W1.bottom_group": "moderate"})
+    sc.save_scenario("a1b2c3d4e5f6", "A's plan", scenario, changes, author="nat_a", base_snapshot=snapshot.name)
+    before = _scenarios()["a1b2c3d4e5f6"]
+
+    b = signed_in_client(app, store, "nat_b", "national")
+    opened = _post(b, _act_body(app, "sim-open", None, saved_id="a1b2c3d4e5f6"))["sim-result"]["data"]
+    out = _post(b, _act_body(app, "sim-save", opened, name="B's take"))
+    assert out["sim-status"]["children"] == "Saved: B's take"
+    saved = _scenarios()
+    # A's record as A filed it; B's copy under a new id, B's name and B as author
+    assert saved["a1b2c3d4e5f6"] == before
+    (copy_id,) = set(saved) - {"a1b2c3d4e5f6"}
+    assert (saved[copy_id]["author"], saved[copy_id]["name"]) == ("nat_b", "B's take")
+    _info, params, stored = sc.load_scenario(copy_id)
+    assert params == scenario and stored.to_dicts() == changes.to_dicts()
+    # the page now holds B's copy: saving again renames the copy, files no third record, leaves A's alone
+    assert out["sim-result"]["data"]["scenario_id"] == copy_id
+    again = _post(b, _act_body(app, "sim-save", out["sim-result"]["data"], name="B's final"))
+    assert again["sim-status"]["children"] == "Saved: B's final"
+    saved = _scenarios()
+    assert set(saved) == {"a1b2c3d4e5f6", copy_id} and saved[copy_id]["name"] == "B's final"
+    assert saved["a1b2c3d4e5f6"] == before
+    # A still saves over A's own record
+    a = signed_in_client(app, store, "nat_a", "national")
+    opened_a = _post(a, _act_body(app, "sim-open", None, saved_id="a1b2c3d4e5f6"))["sim-result"]["data"]
+    assert _post(a, _act_body(app, "sim-save", opened_a, name="A renamed"))["sim-status"]["children"].startswith(
+        "Saved"
+    )
+    assert _scenarios()["a1b2c3d4e5f6"]["name"] == "A renamed" and len(_scenarios()) == 2
+    # each save is in the audit log, the copy saying whose scenario it copied
+    rows = [r for r in auth.UserStore(store).audit_rows() if r["action"] == "scenario_save"]
+    assert [(r["username"], r["target"], r["outcome"]) for r in reversed(rows)] == [
+        ("nat_b", copy_id, "ok"),
+        ("nat_b", copy_id, "ok"),
+        ("nat_a", "a1b2c3d4e5f6", "ok"),
+    ]
+    assert "a1b2c3d4e5f6" in rows[-1]["detail"] and "nat_a" in rows[-1]["detail"]
+
+
+def test_the_scenario_store_refuses_to_rewrite_another_authors_record(tmp_path):
+    store = tmp_path / "scenarios.sqlite"
+    empty = pl.DataFrame(schema=sc._CHANGE_SCHEMA)
+    sc.save_scenario("0123456789ab", "mine", sc.Scenario(), empty, author="nat_a", base_snapshot="s", store=store)
+    with pytest.raises(sc.ScenarioError):
+        sc.save_scenario("0123456789ab", "theirs", sc.Scenario(), empty, author="nat_b", base_snapshot="s", store=store)
+    assert sc.list_scenarios(store)["author"].to_list() == ["nat_a"]
+    assert sc.scenario_owner("0123456789ab", store) == "nat_a"
+    assert sc.scenario_owner("ffffffffffff", store) is sc.NOT_SAVED
+
+
+# ---- 2. the sign-in limits count failures, not a busy office's sign-ins ------------------------------------------
+def test_successful_sign_ins_from_one_address_are_not_limited(snapshot, tmp_path):
+    app = _app(snapshot, tmp_path)
+    store = tmp_path / "access" / "users.sqlite"
+    per_minute = min(item.amount for item in parse_many(web.LOGIN_LIMIT))
+    # a provincial office's staff behind one NAT address, all signing in within the minute
+    for i in range(per_minute + 3):
+        add_account(store, f"gd_staff{i}", "province", "44")
+    statuses = [login(app.server.test_client(), f"gd_staff{i}").status_code for i in range(per_minute + 3)]
+    assert statuses == [302] * (per_minute + 3)
+    # guessing from that address is still limited
+    guesses = [login(app.server.test_client(), f"x{i}", "wrong wrong wrong").status_code for i in range(per_minute)]
+    assert guesses == [401] * per_minute
+    assert login(app.server.test_client(), "gd_staff0", "wrong wrong wrong").status_code == 429
+    assert login(app.server.test_client(), "gd_staff0").status_code == 429  # the limit holds for everyone there
+
+
+def test_a_sign_in_does_not_wipe_guesses_made_from_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(auth, "MAX_FAILURES", 3)
+    monkeypatch.setattr(auth, "MAX_ACCOUNT_FAILURES", 6)
+    store = auth.UserStore(tmp_path / "users.sqlite")
+    store.add("gd_office", TEST_PASSWORD, "province", "44")
+    for i in range(5):  # spread over addresses: under both bounds
+        assert store.authenticate("gd_office", "wrong wrong wrong", remote_addr=f"198.51.100.{i}") is None
+    # the official signs in from the office; the guesses from elsewhere still count
+    assert store.authenticate("gd_office", TEST_PASSWORD, remote_addr="10.0.0.5").username == "gd_office"
+    assert store.authenticate("gd_office", "wrong wrong wrong", remote_addr="198.51.100.9") is None
+    assert store.locked("gd_office", "203.0.113.1")
+    # the official's own failures before a success are forgiven at that address
+    store2 = auth.UserStore(tmp_path / "users2.sqlite")
+    store2.add("gd_office", TEST_PASSWORD, "province", "44")
+    for _ in range(2):
+        store2.authenticate("gd_office", "typo typo typo", remote_addr="10.0.0.5")
+    assert store2.authenticate("gd_office", TEST_PASSWORD, remote_addr="10.0.0.5") is not None
+    for _ in range(2):
+        store2.authenticate("gd_office", "typo typo typo", remote_addr="10.0.0.5")
+    assert not store2.locked("gd_office", "10.0.0.5")
+
+
+# ---- 3. what every route answers before sign-in --------------------------------------------------------------------
+def _concrete(rule: str) -> str:
+    path = rule
+    for placeholder, value in (
+        ("<path:filename>", "440100_2025.html"),
+        ("<string:package_name>", "dash"),
+        ("<path:fingerprinted_path>", "dash-renderer/build/dash_renderer.v1_0_0m1.min.js"),
+        ("<path:relpath>", "2025/440000/x.csv"),
+        ("<path:path>", "rankings"),
+        ("<name>", "provinces"),
+    ):
+        path = path.replace(placeholder, value)
+    return path
+
+
+# open to anyone: the sign-in page, the health probe and the static files Dash and the app ship (no data in them)
+PUBLIC_ROUTES = {"/login", "/healthz", "/_favicon.ico", "/favicon.ico", "/_dash-component-suites/", "/assets/"}
+
+
+def test_no_route_answers_data_or_the_app_before_sign_in(snapshot, tmp_path):
+    app = _app(snapshot, tmp_path)
+    anonymous = app.server.test_client()
+    seen = []
+    for rule in app.server.url_map.iter_rules():
+        path = _concrete(rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for accept in ("*/*", "text/html"):
+                r = anonymous.open(path, method=method, headers={"Accept": accept})
+                seen.append(path)
+                if any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC_ROUTES):
+                    # never the app's page shell (Dash's index: its config script and renderer)
+                    assert b'id="_dash-config"' not in r.get_data(), (path, method)
+                    continue
+                assert r.status_code in (302, 401), (path, method, accept, r.status_code)
+                if r.status_code == 302:
+                    assert r.headers["Location"].startswith("/login?"), (path, r.headers["Location"])
+    assert "/favicon.ico" in seen
+    r = anonymous.get("/favicon.ico", headers={"Accept": "text/html"})
+    assert b'id="_dash-config"' not in r.get_data()
+    assert r.status_code == 301 and r.headers["Location"] == "/_favicon.ico"
+    assert anonymous.get("/_favicon.ico").content_type == "image/x-icon"
