@@ -36,8 +36,13 @@ PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"}
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 # Not data: the map outlines and the empty base map (dashboards/geo.py), the same for everyone, cached for a day.
 CACHEABLE_PREFIXES = ("/geo/",)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Fetch Metadata (Sec-Fetch-Site): what a browser sends when another origin makes the request. "same-origin" and
+# "none" (typed, bookmarked) pass; a browser without the header falls back on the SameSite cookie.
+CROSS_ORIGIN_FETCH = frozenset({"cross-site", "same-site"})
 FILE_PREFIXES = ("/dossiers/", "/download/", "/extracts/")
 FILE_ENDPOINTS = frozenset({"dossier", "download_extract", "extract_file"})
+AUDITED_FILE_ENDPOINTS = FILE_ENDPOINTS | {"report_route"}
 
 
 class WebUser(UserMixin):
@@ -246,6 +251,9 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if flask.request.method == "GET":
             return _logout_page(flask.request.args.get("lang"))
         session_id, started = flask.session.get(SESSION_ID_KEY), flask.session.get("login_at")
+        principal = access.current_principal()
+        if principal.authenticated:
+            access.audit(principal, "logout", "/logout", "ok")
         if isinstance(session_id, str) and session_id and isinstance(started, int | float):
             # the browser forgets the cookie below; the store refuses any copy of it until it would have expired
             store.end_session(session_id, dt.datetime.fromtimestamp(started, dt.UTC) + SESSION_MAX)
@@ -257,8 +265,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     def too_many(_e):
         lang = norm_lang(flask.request.args.get("lang"))
         if flask.request.path == "/login":
-            resp = _login_page(lang, "/", LOGIN_TEXT[lang]["limited"], 429)
-            return resp
+            # a burst of sign-ins from one address is someone guessing: said in the audit log, with the name tried
+            name = flask.request.form.get("username", "")[:64] or None
+            access.audit(access.Principal(name, None), "login", "/login", "refused", "too many attempts")
+            return _login_page(lang, "/", LOGIN_TEXT[lang]["limited"], 429)
         return _plain(429, "too many requests")
 
     @server.errorhandler(access.AccessDenied)
@@ -295,6 +305,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             return error_page(flask.request.args.get("lang"), 500, "error")
         return _plain(500, "internal error")
 
+    @server.after_request
+    def audit_files(resp):
+        # every file a person takes away (a dossier, an extract, the indicator download, a report PDF) is in the
+        # audit log with who took it; refusals are logged where they are decided (access.deny)
+        if resp.status_code == 200 and flask.request.endpoint in AUDITED_FILE_ENDPOINTS:
+            target = flask.request.full_path if flask.request.query_string else flask.request.path
+            access.audit(access.current_principal(), "file", target[:500], "ok")
+        return resp
+
     @server.before_request
     def gate():
         req = flask.request
@@ -303,6 +322,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if req.content_length is not None and req.content_length > security.MAX_CONTENT_LENGTH:
             flask.abort(413)
         path = req.path
+        if path == "/_reload-hash" and not debug:
+            # Dash's hot-reload poll: a developer tool, answered (files, packages) only by `ipcity serve --debug`
+            return _plain(404, "no such page")
+        if req.method not in SAFE_METHODS and req.headers.get("Sec-Fetch-Site") in CROSS_ORIGIN_FETCH:
+            # Cross-site request forgery: the browser says another origin made this request (a form or script on
+            # another site, or on a sibling host of the same site, to which the SameSite=Lax cookie still goes).
+            # Sign-out, sign-in and every callback (scenario save, alert silences) change state: refused, audited.
+            access.audit(access.current_principal(), "post", path[:200], "denied", "cross-origin request")
+            return _plain(403, "cross-origin request refused / 拒绝跨站请求")
         if path in PUBLIC_PATHS or path.startswith(STATIC_PREFIXES):
             return None
         if not current_user.is_authenticated:

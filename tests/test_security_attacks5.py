@@ -6,7 +6,13 @@ Each test failed before its fix:
 - every successful sign-in counted toward the per-address sign-in limit, so a provincial office whose staff sign in
   from behind one NAT address was locked out after ten sign-ins a minute; and a sign-in wiped the account's failed
   attempts from every address, so guesses spread over many addresses got a fresh allowance after each one;
-- /favicon.ico answered anyone, signed in or not, with the app's page shell (Dash's catch-all route).
+- /favicon.ico answered anyone, signed in or not, with the app's page shell (Dash's catch-all route); Dash's
+  hot-reload poll (/_reload-hash, a developer tool) answered in production;
+- a form or script on another site (or on a sibling host of the same site, where the SameSite=Lax cookie still
+  goes) could sign an official out or post a callback: the browser's Fetch Metadata said so and nothing read it;
+- the audit log said who was refused but not who took what: no row for a dossier, an extract, the indicator
+  download or a report opened, for an alert acknowledged or silenced, a scenario exported, a sign-out, or a
+  burst of sign-ins stopped by the limit.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import json
 import polars as pl
 import pytest
 from dashboard_fixtures import build_snapshot
-from dashboard_http import TEST_PASSWORD, add_account, callback_body, login, signed_in_client
+from dashboard_http import TEST_PASSWORD, add_account, callback_body, login, page_body, signed_in_client
 from limits import parse_many
 
 from dashboards import auth, web
@@ -218,6 +224,9 @@ def test_no_route_answers_data_or_the_app_before_sign_in(snapshot, tmp_path):
                     # never the app's page shell (Dash's index: its config script and renderer)
                     assert b'id="_dash-config"' not in r.get_data(), (path, method)
                     continue
+                if path == "/_reload-hash":  # a developer tool, off in production (below)
+                    assert r.status_code == 404
+                    continue
                 assert r.status_code in (302, 401), (path, method, accept, r.status_code)
                 if r.status_code == 302:
                     assert r.headers["Location"].startswith("/login?"), (path, r.headers["Location"])
@@ -226,3 +235,140 @@ def test_no_route_answers_data_or_the_app_before_sign_in(snapshot, tmp_path):
     assert b'id="_dash-config"' not in r.get_data()
     assert r.status_code == 301 and r.headers["Location"] == "/_favicon.ico"
     assert anonymous.get("/_favicon.ico").content_type == "image/x-icon"
+
+
+def test_dashs_hot_reload_poll_is_off_in_production(snapshot, tmp_path):
+    app = _app(snapshot, tmp_path)
+    c = signed_in_client(app, tmp_path / "access" / "users.sqlite", "nat_r", "national")
+    assert c.get("/_reload-hash").status_code == 404
+    assert app.server.test_client().get("/_reload-hash").status_code == 404
+
+
+# ---- 4. requests another origin made are refused --------------------------------------------------------------------
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_a_post_another_origin_made_is_refused(snapshot, tmp_path, site):
+    app = _app(snapshot, tmp_path)
+    store = tmp_path / "access" / "users.sqlite"
+    c = signed_in_client(app, store, "nat_x", "national")
+    router = page_body("/rankings")  # the pages router: any callback will do
+    forged = {"Sec-Fetch-Site": site}
+    r = c.post("/_dash-update-component", json=router, headers=forged)
+    assert r.status_code == 403
+    assert c.post("/logout", headers=forged).status_code == 403
+    assert c.get("/rankings").status_code == 200  # still signed in
+    page = c.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf" value="')[1].split('"')[0]
+    form = {"username": "nat_x", "password": TEST_PASSWORD, "csrf": token, "next": "/"}
+    assert app.server.test_client().post("/login", data=form, headers=forged).status_code == 403
+    denied = [r for r in auth.UserStore(store).audit_rows() if r["detail"] == "cross-origin request"]
+    assert {r["target"] for r in denied} == {"/_dash-update-component", "/logout", "/login"}
+    # the page's own requests (same origin) and requests without the header (older browsers) go through
+    assert c.post("/_dash-update-component", json=router, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    assert c.post("/_dash-update-component", json=router).status_code == 200
+    assert c.get("/rankings", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # a link: a GET
+    assert c.post("/logout", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 302
+    assert c.get("/rankings").status_code == 401
+
+
+# ---- 5. alert actions touch the alerts chosen, exactly -----------------------------------------------------------
+def _seed_alerts(tmp_path, monkeypatch) -> list[str]:
+    from pipelines.alerts.conditions import Condition
+    from pipelines.alerts.lifecycle import apply_conditions, fingerprint
+    from pipelines.alerts.store import connect, now_utc
+
+    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts" / "alerts.sqlite"))
+    conds = [
+        Condition(rule_id="target_behind", subject_key=f"p/QLT0{i}", title_zh="t", title_en="t", unit_code=u)
+        for i, u in enumerate(["440100", "440300", "320500"])
+    ]
+    with connect() as con:
+        apply_conditions(con, conds, evaluated={"target_behind"}, rules_version="t", run_id="r1", at=now_utc())
+    return [fingerprint(c.rule_id, c.unit_code, c.subject_key) for c in conds]
+
+
+def _alert_action(button: str, fingerprints: list) -> dict:
+    body = callback_body(
+        [("al-feedback", "children"), ("al-refresh", "data")],
+        [("al-ack", "n_clicks", 1 if button == "al-ack" else None), ("al-silence", "n_clicks", 1)],
+        [
+            ("al-grid", "selectedRows", [{"fingerprint": fp} for fp in fingerprints]),
+            ("al-period", "value", "7d"),
+            ("al-refresh", "data", 0),
+            ("al-lang", "data", "en"),
+        ],
+    )
+    body["changedPropIds"] = [f"{button}.n_clicks"]
+    return body
+
+
+@pytest.mark.parametrize("button", ["al-ack", "al-silence"])
+def test_a_forged_fingerprint_acknowledges_or_silences_nothing_else(snapshot, tmp_path, monkeypatch, button):
+    from pipelines.alerts.store import connect
+
+    fps = _seed_alerts(tmp_path, monkeypatch)
+    app = _app(snapshot, tmp_path)
+    nat = signed_in_client(app, tmp_path / "access" / "users.sqlite", "nat_al", "national")
+    # LIKE patterns, a prefix, and a fingerprint since pruned: nothing done, no server error
+    for forged in (["%%%%%%%%"], ["________"], [fps[0][:8]], ["0" * 24]):
+        out = _post(nat, _alert_action(button, forged))
+        assert " 0 " in out["al-feedback"]["children"], out
+    with connect() as con:
+        assert con.execute("select count(*) from alerts.alerts where acked_at is not null").fetchone()[0] == 0
+        assert con.execute("select count(*) from alerts.silences").fetchone()[0] == 0
+    # the row chosen: that alert only
+    out = _post(nat, _alert_action(button, [fps[1]]))
+    assert " 1 " in out["al-feedback"]["children"], out
+    with connect() as con:
+        acked = {r[0] for r in con.execute("select fingerprint from alerts.alerts where acked_at is not null")}
+        silenced = {r[0] for r in con.execute("select fingerprint from alerts.silences")}
+    assert (acked | silenced) == {fps[1]}
+
+
+def test_the_alert_cli_target_is_a_prefix_never_a_pattern(tmp_path, monkeypatch):
+    from pipelines.alerts.store import acknowledge
+
+    fps = _seed_alerts(tmp_path, monkeypatch)
+    assert acknowledge("%%%%%%%%", "ops") == 0 and acknowledge("________", "ops") == 0
+    assert acknowledge(fps[2][:10], "ops") == 1
+
+
+# ---- 6. the audit log says who took what ---------------------------------------------------------------------------
+def test_files_taken_actions_and_sign_outs_are_in_the_audit_log(snapshot, tmp_path, monkeypatch):
+    fps = _seed_alerts(tmp_path, monkeypatch)
+    app = _app(snapshot, tmp_path)
+    store = tmp_path / "access" / "users.sqlite"
+    (tmp_path / "dossiers").mkdir()
+    (tmp_path / "dossiers" / "440100_2025.html").write_text("<p>dossier</p>", encoding="utf-8")
+    year = max(
+        int(y) for y in __import__("dashboards.queries", fromlist=["years"]).years(app.server.config["IPCITY_SNAPSHOT"])
+    )
+    gd = signed_in_client(app, store, "gd_a", "province", "44")
+    assert gd.get("/dossiers/440100_2025.html").status_code == 200
+    assert gd.get(f"/download/extract?year={year}&province=440000&fmt=csv").status_code == 200
+    dl = callback_body(
+        [("dl-download", "data"), ("dl-status", "children")],
+        [("dl-button", "n_clicks", 1)],
+        [
+            ("dl-year", "value", year),
+            ("dl-province", "value", "440000"),
+            ("dl-format", "value", "csv"),
+            ("dl-lang", "data", "en"),
+        ],
+    )
+    assert _post(gd, dl)["dl-download"]["data"]["filename"]
+    assert gd.post("/logout").status_code == 302
+
+    nat = signed_in_client(app, store, "nat_c", "national")
+    _post(nat, _alert_action("al-silence", [fps[0]]))
+
+    per_minute = min(item.amount for item in parse_many(web.LOGIN_LIMIT))
+    for i in range(per_minute + 1):
+        login(app.server.test_client(), "guesser", f"wrong wrong {i}")
+
+    rows = [(r["username"], r["action"], r["target"], r["outcome"]) for r in auth.UserStore(store).audit_rows()]
+    assert ("gd_a", "file", "/dossiers/440100_2025.html", "ok") in rows
+    assert ("gd_a", "file", f"/download/extract?year={year}&province=440000&fmt=csv", "ok") in rows
+    assert any(r[:2] == ("gd_a", "download") and r[3] == "ok" for r in rows)
+    assert ("gd_a", "logout", "/logout", "ok") in rows
+    assert ("nat_c", "alert_silence", fps[0], "ok") in rows
+    assert ("guesser", "login", "/login", "refused") in rows

@@ -535,4 +535,5 @@ def register_callbacks(app) -> None:
             else pl.DataFrame(schema=sc._CHANGE_SCHEMA)
         )
         data = sc.export_changes(changes, fmt, name or result["scenario_id"])
+        access.audit(access.current_principal(), "scenario_export", result["scenario_id"], "ok", fmt)
         return dcc.send_bytes(data, f"scenario_{result['scenario_id']}.{fmt}")
