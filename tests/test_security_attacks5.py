@@ -12,7 +12,11 @@ Each test failed before its fix:
   goes) could sign an official out or post a callback: the browser's Fetch Metadata said so and nothing read it;
 - the audit log said who was refused but not who took what: no row for a dossier, an extract, the indicator
   download or a report opened, for an alert acknowledged or silenced, a scenario exported, a sign-out, or a
-  burst of sign-ins stopped by the limit.
+  burst of sign-ins stopped by the limit;
+- the alerts page's acknowledge and silence took the fingerprint a request carried as a LIKE prefix: a forged
+  '%%%%%%%%' acknowledged every alert in the store, and a fingerprint pruned since the table was drawn was a 500;
+- the PDF report's renderer fetched any file:// or http:// address in its HTML (one unescaped value away from a
+  server file or an internal address inside a PDF).
 """
 
 from __future__ import annotations
@@ -372,3 +376,47 @@ def test_files_taken_actions_and_sign_outs_are_in_the_audit_log(snapshot, tmp_pa
     assert ("gd_a", "logout", "/logout", "ok") in rows
     assert ("nat_c", "alert_silence", fps[0], "ok") in rows
     assert ("guesser", "login", "/login", "refused") in rows
+
+
+# ---- 7. the PDF report fetches nothing ---------------------------------------------------------------------------
+def test_the_report_pdf_fetches_no_address_its_html_names(snapshot, tmp_path, monkeypatch):
+    """Data reaching the report's HTML unescaped (a regression anywhere) must not make WeasyPrint read a server
+    file or an internal address into the PDF: the renderer is given no fetcher but data: URIs."""
+    import http.server
+    import threading
+
+    from dashboards import queries, report
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the library's name
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/css")
+            self.end_headers()
+            self.wfile.write(b"@page { size: 20mm 20mm }")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = tmp_path / "secret.css"
+    secret.write_text("@page { size: 20mm 20mm }", encoding="utf-8")
+    port = server.server_address[1]
+    doc = (
+        f'<html><head><link rel="stylesheet" href="http://127.0.0.1:{port}/internal.css">'
+        f'<link rel="stylesheet" href="{secret.as_uri()}"></head>'
+        f'<body><img src="http://127.0.0.1:{port}/pixel.png"><p>report</p></body></html>'
+    )
+    monkeypatch.setattr(report, "national_html", lambda *a, **k: doc)
+    app = _app(snapshot, tmp_path)
+    nat = signed_in_client(app, tmp_path / "access" / "users.sqlite", "nat_pdf", "national")
+    year = max(queries.years(app.server.config["IPCITY_SNAPSHOT"]))
+    try:
+        r = nat.get(f"/report.pdf?year={year}")
+    finally:
+        server.shutdown()
+    assert r.status_code == 200 and r.get_data().startswith(b"%PDF")
+    assert hits == []  # (the file:// stylesheet falls under the same rule: data: is the only protocol allowed)
