@@ -265,9 +265,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     def too_many(_e):
         lang = norm_lang(flask.request.args.get("lang"))
         if flask.request.path == "/login":
-            # a burst of sign-ins from one address is someone guessing: said in the audit log, with the name tried
-            name = flask.request.form.get("username", "")[:64] or None
-            access.audit(access.Principal(name, None), "login", "/login", "refused", "too many attempts")
+            # not in the audit log: the attempts that reached the limit are there (each a failed sign-in), and a
+            # row per refused request would let anyone fill the disk at the rate they can send them
             return _login_page(lang, "/", LOGIN_TEXT[lang]["limited"], 429)
         return _plain(429, "too many requests")
 
@@ -328,8 +327,11 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if req.method not in SAFE_METHODS and req.headers.get("Sec-Fetch-Site") in CROSS_ORIGIN_FETCH:
             # Cross-site request forgery: the browser says another origin made this request (a form or script on
             # another site, or on a sibling host of the same site, to which the SameSite=Lax cookie still goes).
-            # Sign-out, sign-in and every callback (scenario save, alert silences) change state: refused, audited.
-            access.audit(access.current_principal(), "post", path[:200], "denied", "cross-origin request")
+            # Sign-out, sign-in and every callback (scenario save, alert silences) change state: refused, and
+            # audited for a signed-in account (the one a forged request rides on; an anonymous flood writes nothing).
+            principal = access.current_principal()
+            if principal.authenticated:
+                access.audit(principal, "post", path[:200], "denied", "cross-origin request")
             return _plain(403, "cross-origin request refused / 拒绝跨站请求")
         if path in PUBLIC_PATHS or path.startswith(STATIC_PREFIXES):
             return None
