@@ -353,6 +353,9 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
                 principal, page or path, req.query_string.decode("utf-8", "replace"), server.config["IPCITY_SNAPSHOT"]
             )
         if path == "/_dash-update-component":
+            if security.json_depth(req.get_data(cache=True)) > security.MAX_JSON_DEPTH:
+                # forged: the JSON decoder, the checks and Dash walk a body by recursion (a 500 and a traceback)
+                raise security.BadParameter("request body: nested too deeply")
             body = req.get_json(silent=True)
             access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages, app.callback_map)
             # then the values' shapes: a forged list, number or giant string is a 400, never a callback's 500

@@ -15,7 +15,9 @@ Each test failed before its fix:
 - the alerts page's acknowledge and silence took the fingerprint a request carried as a LIKE prefix: a forged
   '%%%%%%%%' acknowledged every alert in the store, and a fingerprint pruned since the table was drawn was a 500;
 - the PDF report's renderer fetched any file:// or http:// address in its HTML (one unescaped value away from a
-  server file or an internal address inside a PDF).
+  server file or an internal address inside a PDF);
+- a signed-in account's callback body nested a few hundred levels deep (a list in a list...) was a 500 and a
+  traceback: the JSON decoder, the gate's code scan and Dash walk a body by recursion.
 """
 
 from __future__ import annotations
@@ -421,3 +423,25 @@ def test_the_report_pdf_fetches_no_address_its_html_names(snapshot, tmp_path, mo
         server.shutdown()
     assert r.status_code == 200 and r.get_data().startswith(b"%PDF")
     assert hits == []  # (the file:// stylesheet falls under the same rule: data: is the only protocol allowed)
+
+
+# ---- 8. a body nested deeper than any control sends ----------------------------------------------------------------
+def test_a_deeply_nested_callback_body_is_a_400_not_a_server_error(snapshot, tmp_path):
+    from dashboards import security
+
+    app = _app(snapshot, tmp_path)
+    c = signed_in_client(app, tmp_path / "access" / "users.sqlite", "gd_deep", "province", "44")
+    deep_value = page_body("/")
+    deep_value["inputs"][1]["value"] = json.loads("[" * 400 + "]" * 400)  # parses; the gate's code scan recursed
+    for data in ("[" * 100_000 + "]" * 100_000, json.dumps(deep_value)):  # the decoder itself recursed
+        r = c.post("/_dash-update-component", data=data, content_type="application/json")
+        assert r.status_code == 400 and b"nested too deeply" in r.get_data()
+    # the depth is read from the bytes: brackets inside strings (escaped quotes and backslashes too) do not count
+    for value, depth in (
+        ({"a": "[[[[{{{", "b": [1, {"c": '\\"]]'}]}, 3),
+        ({"a": "x\\", "b": [[['\\"[[[']]]}, 4),
+        ({'k"[': ['\n"{']}, 2),
+    ):
+        assert security.json_depth(json.dumps(value).encode()) == depth, value
+    assert security.json_depth(b'{"a": [[{"b": "]]]]"}]]}') == 4
+    assert security.json_depth(b"[" * 40 + b"]" * 40) == 40 and security.json_depth(b'"[[["') == 0
