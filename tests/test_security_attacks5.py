@@ -17,7 +17,8 @@ Each test failed before its fix:
 - the PDF report's renderer fetched any file:// or http:// address in its HTML (one unescaped value away from a
   server file or an internal address inside a PDF);
 - a signed-in account's callback body nested a few hundred levels deep (a list in a list...) was a 500 and a
-  traceback: the JSON decoder, the gate's code scan and Dash walk a body by recursion.
+  traceback: the JSON decoder, the gate's code scan and Dash walk a body by recursion;
+- account changes (created, role or province changed, disabled, enabled, password reset) left no audit row.
 """
 
 from __future__ import annotations
@@ -445,3 +446,33 @@ def test_a_deeply_nested_callback_body_is_a_400_not_a_server_error(snapshot, tmp
         assert security.json_depth(json.dumps(value).encode()) == depth, value
     assert security.json_depth(b'{"a": [[{"b": "]]]]"}]]}') == 4
     assert security.json_depth(b"[" * 40 + b"]" * 40) == 40 and security.json_depth(b'"[[["') == 0
+
+
+# ---- 9. account changes are in the audit log -------------------------------------------------------------------------
+def test_account_changes_are_in_the_audit_log(tmp_path):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main as cli
+
+    store = auth.UserStore(tmp_path / "users.sqlite")
+    store.add("gd_office", TEST_PASSWORD, "province", "44")
+    store.set_role("gd_office", "province", "32")
+    store.disable("gd_office")
+    store.enable("gd_office")
+    store.reset_password("gd_office", "another long passphrase")
+    with pytest.raises(auth.UserError):
+        store.set_role("nobody", "viewer")  # refused: nothing changed, nothing logged
+    rows = [(r["action"], r["target"], r["outcome"], r["detail"]) for r in reversed(store.audit_rows())]
+    assert rows == [
+        ("user_add", "gd_office", "ok", "role=province province=440000"),
+        ("user_set_role", "gd_office", "ok", "role=province province=320000"),
+        ("user_disable", "gd_office", "ok", ""),
+        ("user_enable", "gd_office", "ok", ""),
+        ("user_reset_password", "gd_office", "ok", ""),
+    ]
+    assert all(r["username"].startswith("os:") for r in store.audit_rows())
+    # and through the command the administrator runs
+    env = {"IPCITY_ACCESS_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli, ["users", "disable", "gd_office"], env=env)
+    assert result.exit_code == 0, result.output
+    assert store.audit_rows(1)[0]["action"] == "user_disable"
