@@ -333,7 +333,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             if principal.authenticated:
                 access.audit(principal, "post", path[:200], "denied", "cross-origin request")
             return _plain(403, "cross-origin request refused / 拒绝跨站请求")
-        if path in PUBLIC_PATHS or path.startswith(STATIC_PREFIXES):
+        # public: the paths above, and what the static routes themselves serve. The prefix alone is not enough:
+        # '/assets//x' matches no static route and reached Dash's catch-all, the app's page shell, unsigned.
+        rule = req.url_rule.rule if req.url_rule is not None else ""
+        if path in PUBLIC_PATHS or (path.startswith(STATIC_PREFIXES) and rule.startswith(STATIC_PREFIXES)):
             return None
         if not current_user.is_authenticated:
             if _wants_html() and not path.startswith("/_dash"):
@@ -401,7 +404,8 @@ def _install_headers(app, server: flask.Flask, debug: bool) -> None:
     def _no_store(resp):
         # Every response but the static bundles and the (public) map outlines may carry an account's data — the
         # callbacks, downloads, dossiers, extracts, /report.pdf, pages — so none is kept by a browser or a proxy.
-        if not flask.request.path.startswith((*STATIC_PREFIXES, *CACHEABLE_PREFIXES)):
+        rule = flask.request.url_rule.rule if flask.request.url_rule is not None else ""
+        if not rule.startswith((*STATIC_PREFIXES, *CACHEABLE_PREFIXES)):  # the routes, not a look-alike path
             resp.headers["Cache-Control"] = "no-store"
         return resp
 

@@ -7,7 +7,8 @@ Each test failed before its fix:
   from behind one NAT address was locked out after ten sign-ins a minute; and a sign-in wiped the account's failed
   attempts from every address, so guesses spread over many addresses got a fresh allowance after each one;
 - /favicon.ico answered anyone, signed in or not, with the app's page shell (Dash's catch-all route); Dash's
-  hot-reload poll (/_reload-hash, a developer tool) answered in production;
+  hot-reload poll (/_reload-hash, a developer tool) answered in production; and so did '/assets//x' (a path under
+  the static prefix that no static route serves: the gate let it through by its prefix to the catch-all);
 - a form or script on another site (or on a sibling host of the same site, where the SameSite=Lax cookie still
   goes) could sign an official out or post a callback: the browser's Fetch Metadata said so and nothing read it;
 - the audit log said who was refused but not who took what: no row for a dossier, an extract, the indicator
@@ -237,6 +238,12 @@ def test_no_route_answers_data_or_the_app_before_sign_in(snapshot, tmp_path):
                 if r.status_code == 302:
                     assert r.headers["Location"].startswith("/login?"), (path, r.headers["Location"])
     assert "/favicon.ico" in seen
+    # paths under the static prefixes that no static route serves (Dash's catch-all would answer the page shell)
+    for path in ("/assets//etc/passwd", "/assets/%2fetc%2fpasswd", "/_dash-component-suites//x", "/assets/"):
+        for accept in ("*/*", "text/html"):
+            r = anonymous.get(path, headers={"Accept": accept})
+            assert r.status_code in (302, 401, 404), (path, r.status_code)
+            assert b'id="_dash-config"' not in r.get_data(), path
     r = anonymous.get("/favicon.ico", headers={"Accept": "text/html"})
     assert b'id="_dash-config"' not in r.get_data()
     assert r.status_code == 301 and r.headers["Location"] == "/_favicon.ico"
