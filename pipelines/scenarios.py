@@ -15,6 +15,8 @@ scratch database carries ``rules_version = 'scenario:<id>:<version>'`` so nothin
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -51,6 +53,27 @@ SCORE_SELECT = (
 
 class ScenarioError(ValueError):
     """A scenario that cannot be run: invalid parameters or a failed model run (message says which)."""
+
+
+class ScenarioBusy(ScenarioError):
+    """Another scenario is being computed: one at a time for every worker of the installation."""
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(root: Path):
+    """Hold the installation's scenario-run lock (a file lock in the shared work folder) or raise ScenarioBusy.
+    A run copies the snapshot and runs dbt and the uncertainty step for minutes: clicks repeated, or a script
+    posting Run, would otherwise start as many copies and runs as the server has threads and fill disk and CPU."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "run.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ScenarioBusy("another scenario is being computed") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -349,13 +372,17 @@ def run_scenario(
     snapshot: Path, scenario: Scenario, *, n_runs: int = 200, work_dir: Path | None = None
 ) -> tuple[str, pl.DataFrame]:
     """Run ``scenario`` against the published ``snapshot``; returns (scenario_id, changes). The snapshot is only
-    read; the scratch copy is deleted afterwards."""
+    read; the scratch copy is deleted afterwards. One run at a time (``ScenarioBusy`` while another runs)."""
+    root = work_dir or store_dir() / "work"
+    with one_run_at_a_time(root):
+        return _run_scenario(snapshot, scenario, n_runs, root)
+
+
+def _run_scenario(snapshot: Path, scenario: Scenario, n_runs: int, root: Path) -> tuple[str, pl.DataFrame]:
     from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
 
     scenario = validate_scenario(scenario, base_rules(snapshot))
     scenario_id = new_scenario_id()
-    root = work_dir or store_dir() / "work"
-    root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"scenario_{scenario_id}_", dir=root))
     try:
         scratch = work / "scenario.duckdb"

@@ -19,11 +19,14 @@ Each test failed before its fix:
   server file or an internal address inside a PDF);
 - a signed-in account's callback body nested a few hundred levels deep (a list in a list...) was a 500 and a
   traceback: the JSON decoder, the gate's code scan and Dash walk a body by recursion;
-- account changes (created, role or province changed, disabled, enabled, password reset) left no audit row.
+- account changes (created, role or province changed, disabled, enabled, password reset) left no audit row;
+- every Run of the simulator started a run (a copy of the snapshot, dbt and the uncertainty step for minutes),
+  however many were already running: repeated clicks or a script filled disk and CPU.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 
 import polars as pl
@@ -483,3 +486,34 @@ def test_account_changes_are_in_the_audit_log(tmp_path):
     result = CliRunner().invoke(cli, ["users", "disable", "gd_office"], env=env)
     assert result.exit_code == 0, result.output
     assert store.audit_rows(1)[0]["action"] == "user_disable"
+
+
+# ---- 10. one scenario run at a time ----------------------------------------------------------------------------------
+def test_a_scenario_run_while_another_runs_is_refused_not_started(snapshot, tmp_path, monkeypatch):
+    """Each run copies the snapshot and runs dbt for minutes: repeated clicks or a script posting Run started as
+    many as the server had threads (disk and CPU filled). The page says another is running and starts nothing."""
+    monkeypatch.setenv("IPCITY_SCENARIOS", str(tmp_path / "scenarios"))
+    # the small test snapshot has no rules mart: the page's reading of the published rules stands in
+    monkeypatch.setattr(sc, "base_pillar_weights", lambda _db: {})
+    monkeypatch.setattr(sc, "base_rules", lambda _db: pl.DataFrame())
+    monkeypatch.setattr(sc, "validate_scenario", lambda scenario, _rules: scenario)
+    started = []
+    monkeypatch.setattr(sc, "_prepare", lambda *a: started.append(a) or (_ for _ in ()).throw(sc.ScenarioError("ran")))
+    app = _app(snapshot, tmp_path)
+    nat = signed_in_client(app, tmp_path / "access" / "users.sqlite", "nat_run", "national")
+    body = _act_body(app, "sim-run", None)
+    rule = {"type": "sim-rule", "key": "W1.bottom_group"}
+    body["outputs"][-2] = [{"id": rule, "property": "value"}]
+    body["state"][4] = [{"id": rule, "property": "value", "value": "moderate"}]
+    body["state"][5] = [{"id": rule, "property": "id", "value": rule}]
+    work = tmp_path / "scenarios" / "work"
+    work.mkdir(parents=True)
+    with open(work / "run.lock", "a") as lock:  # another worker's run holds the installation's lock
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        out = _post(nat, body)
+        assert out["sim-status"]["children"].startswith("Another scenario is being computed"), out
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert started == []
+    # once it has finished, a run starts (here it stops at once in the stand-in)
+    out = _post(nat, body)
+    assert len(started) == 1 and out["sim-status"]["children"].endswith("ran")

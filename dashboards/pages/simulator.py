@@ -509,6 +509,8 @@ def register_callbacks(app) -> None:
                     no_update,
                     *keep_inputs,
                 )
+        except sc.ScenarioBusy:
+            return (t("sim_busy", lang), *nothing[1:], *keep_inputs)
         except sc.ScenarioError as e:
             return (t("sim_error", lang).format(error=str(e)), *nothing[1:], *keep_inputs)
         except KeyError:
