@@ -31,6 +31,10 @@ SESSION_IDLE = dt.timedelta(hours=2)  # a session unused this long ends (the coo
 SESSION_MAX = dt.timedelta(hours=12)  # and no session lives longer than a working day, used or not
 SESSION_ID_KEY = "session_id"  # a random id per sign-in: what sign-out ends (UserStore.end_session)
 LOGIN_LIMIT = "10 per minute;60 per hour"
+# Files built on request, per account (a script on one session must not keep a 2-core server's CPU busy): a PDF
+# report (WeasyPrint, about a second each) no faster than a person reads them; the indicator extract (tens of ms
+# as CSV, more as XLSX) generously.
+BUILT_FILE_LIMITS = {"report_route": "30 per minute", "download_extract": "120 per minute"}
 # Paths open without signing in: the sign-in page, the health probe and Dash's static bundles (no data in them).
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
@@ -214,6 +218,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         strategy="fixed-window",
         default_limits=[],
     )
+
+    def account_key() -> str:
+        # per account, whichever address it comes from (a province's NAT shares one address); per address before
+        # sign-in (the gate refuses those requests anyway)
+        return "account:" + current_user.username if current_user.is_authenticated else get_remote_address()
+
+    for endpoint, limit in BUILT_FILE_LIMITS.items():  # routes registered by create_app before this: views wrapped
+        view = server.view_functions[endpoint]
+        server.view_functions[endpoint] = limiter.limit(limit, key_func=account_key)(view)
 
     @server.route("/login", methods=["GET", "POST"])
     # Only attempts that did not sign in count toward the address's limit: a provincial office's staff behind one

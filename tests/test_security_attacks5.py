@@ -21,7 +21,8 @@ Each test failed before its fix:
   traceback: the JSON decoder, the gate's code scan and Dash walk a body by recursion;
 - account changes (created, role or province changed, disabled, enabled, password reset) left no audit row;
 - every Run of the simulator started a run (a copy of the snapshot, dbt and the uncertainty step for minutes),
-  however many were already running: repeated clicks or a script filled disk and CPU.
+  however many were already running: repeated clicks or a script filled disk and CPU; and one account could
+  have PDF reports rendered (about a second of CPU each) as fast as a script asked.
 """
 
 from __future__ import annotations
@@ -517,3 +518,23 @@ def test_a_scenario_run_while_another_runs_is_refused_not_started(snapshot, tmp_
     # once it has finished, a run starts (here it stops at once in the stand-in)
     out = _post(nat, body)
     assert len(started) == 1 and out["sim-status"]["children"].endswith("ran")
+
+
+# ---- 11. files built on request, per account ------------------------------------------------------------------------
+def test_one_account_cannot_make_the_server_build_reports_without_end(snapshot, tmp_path, monkeypatch):
+    from dashboards import queries, report
+
+    monkeypatch.setattr(report, "national_html", lambda *a, **k: "<html><body><p>report</p></body></html>")
+    app = _app(snapshot, tmp_path)
+    store = tmp_path / "access" / "users.sqlite"
+    url = f"/report.pdf?year={max(queries.years(app.server.config['IPCITY_SNAPSHOT']))}"
+    limit = getattr(web, "BUILT_FILE_LIMITS", {}).get("report_route", "30 per minute")  # (none before the fix)
+    per_minute = min(item.amount for item in parse_many(limit))
+    nat = signed_in_client(app, store, "nat_bulk", "national")
+    assert [nat.get(url).status_code for _ in range(per_minute)] == [200] * per_minute
+    assert nat.get(url).status_code == 429
+    assert nat.get("/rankings").status_code == 200  # the pages go on
+    # counted per account: a colleague at the same address still gets the report
+    assert signed_in_client(app, store, "nat_colleague", "national").get(url).status_code == 200
+    # the indicator extract has its own (generous) limit, per account too
+    assert "download_extract" in web.BUILT_FILE_LIMITS
