@@ -277,6 +277,11 @@ def test_a_post_another_origin_made_is_refused(snapshot, tmp_path, site):
     token = page.split('name="csrf" value="')[1].split('"')[0]
     form = {"username": "nat_x", "password": TEST_PASSWORD, "csrf": token, "next": "/"}
     assert app.server.test_client().post("/login", data=form, headers=forged).status_code == 403
+    # another site making its visitors' browsers post the sign-in form does not use up their address's allowance
+    per_minute = min(item.amount for item in parse_many(web.LOGIN_LIMIT))
+    for _ in range(per_minute + 1):
+        assert app.server.test_client().post("/login", data=form, headers=forged).status_code == 403
+    assert login(app.server.test_client(), "nat_x").status_code == 302
     denied = [r for r in auth.UserStore(store).audit_rows() if r["detail"] == "cross-origin request"]
     # audited for the signed-in account a forged request rides on; an anonymous one writes nothing (no disk lever)
     assert {r["target"] for r in denied} == {"/_dash-update-component", "/logout"}
