@@ -342,7 +342,6 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             # another site, or on a sibling host of the same site, to which the SameSite=Lax cookie still goes).
             # Sign-out, sign-in and every callback (scenario save, alert silences) change state: refused, and
             # audited for a signed-in account (the one a forged request rides on; an anonymous flood writes nothing).
-            flask.g.cross_origin_refused = True
             principal = access.current_principal()
             if principal.authenticated:
                 access.audit(principal, "post", path[:200], "denied", "cross-origin request")
@@ -382,10 +381,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
 
 def _not_signed_in(response: flask.Response) -> bool:
     """Whether a sign-in POST counts toward the address's limit (for the limiter): anything but a successful
-    sign-in, except a post another site made, refused before it was read (another site must not be able to make
-    its visitors' browsers use up their office's allowance)."""
-    if flask.g.get("cross_origin_refused"):
-        return False
+    sign-in. (A post the gate refuses, such as another site's, never reaches the view, where the limit is counted.)"""
     return not (response.status_code == 302 and flask.g.get("signed_in"))
 
 

@@ -278,6 +278,7 @@ def test_a_post_another_origin_made_is_refused(snapshot, tmp_path, site):
     form = {"username": "nat_x", "password": TEST_PASSWORD, "csrf": token, "next": "/"}
     assert app.server.test_client().post("/login", data=form, headers=forged).status_code == 403
     # another site making its visitors' browsers post the sign-in form does not use up their address's allowance
+    # (a guard: the refusal comes before the view, where the limit is counted)
     per_minute = min(item.amount for item in parse_many(web.LOGIN_LIMIT))
     for _ in range(per_minute + 1):
         assert app.server.test_client().post("/login", data=form, headers=forged).status_code == 403
