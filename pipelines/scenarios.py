@@ -61,7 +61,8 @@ class ScenarioBusy(ScenarioError):
 
 @contextlib.contextmanager
 def one_run_at_a_time(root: Path):
-    """Hold the installation's scenario-run lock (a file lock in the shared work folder) or raise ScenarioBusy.
+    """Hold the installation's scenario-run lock (a file lock in the scenario store's folder ``root``, which the
+    workers share; beside the work folder, which a run leaves empty) or raise ScenarioBusy.
     A run copies the snapshot and runs dbt and the uncertainty step for minutes: clicks repeated, or a script
     posting Run, would otherwise start as many copies and runs as the server has threads and fill disk and CPU."""
     root.mkdir(parents=True, exist_ok=True)
@@ -373,8 +374,9 @@ def run_scenario(
 ) -> tuple[str, pl.DataFrame]:
     """Run ``scenario`` against the published ``snapshot``; returns (scenario_id, changes). The snapshot is only
     read; the scratch copy is deleted afterwards. One run at a time (``ScenarioBusy`` while another runs)."""
-    root = work_dir or store_dir() / "work"
-    with one_run_at_a_time(root):
+    with one_run_at_a_time(store_dir()):
+        root = work_dir or store_dir() / "work"
+        root.mkdir(parents=True, exist_ok=True)
         return _run_scenario(snapshot, scenario, n_runs, root)
 
 

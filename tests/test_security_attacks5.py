@@ -513,9 +513,8 @@ def test_a_scenario_run_while_another_runs_is_refused_not_started(snapshot, tmp_
     body["outputs"][-2] = [{"id": rule, "property": "value"}]
     body["state"][4] = [{"id": rule, "property": "value", "value": "moderate"}]
     body["state"][5] = [{"id": rule, "property": "id", "value": rule}]
-    work = tmp_path / "scenarios" / "work"
-    work.mkdir(parents=True)
-    with open(work / "run.lock", "a") as lock:  # another worker's run holds the installation's lock
+    (tmp_path / "scenarios").mkdir()
+    with open(tmp_path / "scenarios" / "run.lock", "a") as lock:  # another worker's run holds the installation's lock
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         out = _post(nat, body)
         assert out["sim-status"]["children"].startswith("Another scenario is being computed"), out
