@@ -361,6 +361,12 @@ def _register_routes(server: flask.Flask) -> None:
         resp.headers["Content-Disposition"] = security.content_disposition(Path(relpath).name)
         return resp
 
+    @server.route("/favicon.ico")
+    def favicon():
+        # Browsers ask for /favicon.ico by themselves, before anyone signs in; Dash serves its icon at
+        # /_favicon.ico and would answer this path with its catch-all (the app's page shell) to anyone
+        return flask.redirect("/_favicon.ico", code=301)
+
     @server.route("/healthz")
     def healthz():
         # Whether a snapshot is being served and which version, never where it lives on the server.

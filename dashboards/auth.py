@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import getpass
 import os
 import re
 import secrets
@@ -193,6 +194,7 @@ class UserStore:
                 )
             except sqlite3.IntegrityError:
                 raise UserError(f"user {username} already exists") from None
+        self._audit_change("user_add", username, f"role={role} province={code or '-'}")
         return self.get(username)
 
     def get(self, username: str) -> User | None:
@@ -214,6 +216,15 @@ class UserStore:
             names = [r[0] for r in con.execute("select username from users order by username")]
         return [self.get(n) for n in names]
 
+    def _audit_change(self, action: str, username: str, detail: str = "") -> None:
+        """An account change in the audit log, beside the sign-ins and refusals: who made it (the operating-system
+        account running `ipcity users`), which account, what."""
+        try:
+            actor = "os:" + getpass.getuser()
+        except (KeyError, OSError):  # no name for the process's uid (a container)
+            actor = f"os:uid {os.getuid()}"
+        self.audit(actor, None, action, username, "ok", None, detail)
+
     def _update(self, username: str, sql: str, params: tuple, new_stamp: bool = True) -> User:
         stamp = secrets.token_hex(8)
         with self._connect() as con:
@@ -227,23 +238,30 @@ class UserStore:
 
     def disable(self, username: str) -> User:
         # A new stamp also ends every session the account has open.
-        return self._update(username, "active = 0", ())
+        user = self._update(username, "active = 0", ())
+        self._audit_change("user_disable", username)
+        return user
 
     def enable(self, username: str) -> User:
-        return self._update(username, "active = 1", ())
+        user = self._update(username, "active = 1", ())
+        self._audit_change("user_enable", username)
+        return user
 
     def reset_password(self, username: str, password: str) -> User:
         check_password_strength(password, username)
         user = self._update(username, "password_hash = ?", (_hasher.hash(password),))
         with self._connect() as con:
             con.execute("delete from login_failures where username = ?", (username,))
+        self._audit_change("user_reset_password", username)
         return user
 
     def set_role(self, username: str, role: str, province: str | None = None) -> User:
         if role not in ROLES:
             raise UserError(f"role: one of {', '.join(ROLES)}")
         code = _province(role, province)
-        return self._update(username, "role = ?, province_code = ?", (role, code))
+        user = self._update(username, "role = ?, province_code = ?", (role, code))
+        self._audit_change("user_set_role", username, f"role={role} province={code or '-'}")
+        return user
 
     def has_active_national(self) -> bool:
         if not self.path.exists():
@@ -290,7 +308,9 @@ class UserStore:
                 )
             return None
         with self._connect() as con:
-            con.execute("delete from login_failures where username = ?", (username,))
+            # this address's failures only: the official's own sign-in must not wipe the count of guesses made
+            # from elsewhere, or an attacker spreading guesses would get MAX_ACCOUNT_FAILURES more after each one
+            con.execute("delete from login_failures where username = ? and remote_addr is ?", (username, remote_addr))
             if _hasher.check_needs_rehash(r["password_hash"]):
                 con.execute("update users set password_hash = ? where username = ?", (_hasher.hash(password), username))
         return self.get(username)

@@ -159,6 +159,10 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "sim_period": ("年度/周期", "Year / cycle"),
     "sim_error": ("情景无法计算：{error}", "The scenario could not be computed: {error}"),
     "sim_run_first": ("请先运行情景。", "Run a scenario first."),
+    "sim_busy": (
+        "另一个情景正在计算（同一时间只计算一个），请待其完成后再运行。",
+        "Another scenario is being computed (one at a time); run this one when it has finished.",
+    ),
     "sim_value_a": ("情景A", "Scenario A"),
     "sim_value_b": ("情景B", "Scenario B"),
     "sim_param": ("所属规则：{rule}", "Rule: {rule}"),

@@ -367,9 +367,13 @@ def city_html(snap: Snapshot, year: int, unit: str, lang: str = "zh") -> str:
 
 def report_pdf(snap: Snapshot, year: int, unit: str | None = None, lang: str = "zh") -> bytes:
     from weasyprint import HTML  # heavy import, only when a report is asked for
+    from weasyprint.urls import URLFetcher
 
     doc = city_html(snap, year, unit, lang) if unit else national_html(snap, year, lang)
-    return HTML(string=doc).write_pdf()
+    # The report is self-contained (inline SVG and CSS): WeasyPrint fetches nothing. By default it reads any
+    # file:// or http:// address in the document, so one piece of data that ever reached the HTML unescaped
+    # would put a server file (the session key, the accounts store) or an internal address into a PDF.
+    return HTML(string=doc, url_fetcher=URLFetcher(allowed_protocols=("data",))).write_pdf()
 
 
 def write_report(snapshot_path: Path, year: int, unit: str | None, out: Path, lang: str = "zh") -> Path:

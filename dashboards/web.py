@@ -31,13 +31,22 @@ SESSION_IDLE = dt.timedelta(hours=2)  # a session unused this long ends (the coo
 SESSION_MAX = dt.timedelta(hours=12)  # and no session lives longer than a working day, used or not
 SESSION_ID_KEY = "session_id"  # a random id per sign-in: what sign-out ends (UserStore.end_session)
 LOGIN_LIMIT = "10 per minute;60 per hour"
+# Files built on request, per account (a script on one session must not keep a 2-core server's CPU busy): a PDF
+# report (WeasyPrint, about a second each) no faster than a person reads them; the indicator extract (tens of ms
+# as CSV, more as XLSX) generously.
+BUILT_FILE_LIMITS = {"report_route": "30 per minute", "download_extract": "120 per minute"}
 # Paths open without signing in: the sign-in page, the health probe and Dash's static bundles (no data in them).
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 # Not data: the map outlines and the empty base map (dashboards/geo.py), the same for everyone, cached for a day.
 CACHEABLE_PREFIXES = ("/geo/",)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Fetch Metadata (Sec-Fetch-Site): what a browser sends when another origin makes the request. "same-origin" and
+# "none" (typed, bookmarked) pass; a browser without the header falls back on the SameSite cookie.
+CROSS_ORIGIN_FETCH = frozenset({"cross-site", "same-site"})
 FILE_PREFIXES = ("/dossiers/", "/download/", "/extracts/")
 FILE_ENDPOINTS = frozenset({"dossier", "download_extract", "extract_file"})
+AUDITED_FILE_ENDPOINTS = FILE_ENDPOINTS | {"report_route"}
 
 
 class WebUser(UserMixin):
@@ -210,8 +219,20 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         default_limits=[],
     )
 
+    def account_key() -> str:
+        # per account, whichever address it comes from (a province's NAT shares one address); per address before
+        # sign-in (the gate refuses those requests anyway)
+        return "account:" + current_user.username if current_user.is_authenticated else get_remote_address()
+
+    for endpoint, limit in BUILT_FILE_LIMITS.items():  # routes registered by create_app before this: views wrapped
+        view = server.view_functions[endpoint]
+        server.view_functions[endpoint] = limiter.limit(limit, key_func=account_key)(view)
+
     @server.route("/login", methods=["GET", "POST"])
-    @limiter.limit(LOGIN_LIMIT, methods=["POST"])
+    # Only attempts that did not sign in count toward the address's limit: a provincial office's staff behind one
+    # NAT address sign in dozens of times a morning, and counting their successes locked the whole office out.
+    # Guessing still counts in full, here and per account (UserStore.locked).
+    @limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_not_signed_in)
     def login():
         lang = norm_lang(flask.request.args.get("lang"))
         next_url = security.safe_local_path(flask.request.values.get("next"))
@@ -231,6 +252,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         flask.session["login_at"] = time.time()
         flask.session[SESSION_ID_KEY] = secrets.token_urlsafe(24)
         login_user(WebUser(user))
+        flask.g.signed_in = True
         access.audit(access.Principal(user.username, user.role, user.province_code), "login", "/login", "ok")
         return flask.redirect(next_url)
 
@@ -242,6 +264,9 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if flask.request.method == "GET":
             return _logout_page(flask.request.args.get("lang"))
         session_id, started = flask.session.get(SESSION_ID_KEY), flask.session.get("login_at")
+        principal = access.current_principal()
+        if principal.authenticated:
+            access.audit(principal, "logout", "/logout", "ok")
         if isinstance(session_id, str) and session_id and isinstance(started, int | float):
             # the browser forgets the cookie below; the store refuses any copy of it until it would have expired
             store.end_session(session_id, dt.datetime.fromtimestamp(started, dt.UTC) + SESSION_MAX)
@@ -253,8 +278,9 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     def too_many(_e):
         lang = norm_lang(flask.request.args.get("lang"))
         if flask.request.path == "/login":
-            resp = _login_page(lang, "/", LOGIN_TEXT[lang]["limited"], 429)
-            return resp
+            # not in the audit log: the attempts that reached the limit are there (each a failed sign-in), and a
+            # row per refused request would let anyone fill the disk at the rate they can send them
+            return _login_page(lang, "/", LOGIN_TEXT[lang]["limited"], 429)
         return _plain(429, "too many requests")
 
     @server.errorhandler(access.AccessDenied)
@@ -291,6 +317,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             return error_page(flask.request.args.get("lang"), 500, "error")
         return _plain(500, "internal error")
 
+    @server.after_request
+    def audit_files(resp):
+        # every file a person takes away (a dossier, an extract, the indicator download, a report PDF) is in the
+        # audit log with who took it; refusals are logged where they are decided (access.deny)
+        if resp.status_code == 200 and flask.request.endpoint in AUDITED_FILE_ENDPOINTS:
+            target = flask.request.full_path if flask.request.query_string else flask.request.path
+            access.audit(access.current_principal(), "file", target[:500], "ok")
+        return resp
+
     @server.before_request
     def gate():
         req = flask.request
@@ -299,7 +334,22 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if req.content_length is not None and req.content_length > security.MAX_CONTENT_LENGTH:
             flask.abort(413)
         path = req.path
-        if path in PUBLIC_PATHS or path.startswith(STATIC_PREFIXES):
+        if path == "/_reload-hash" and not debug:
+            # Dash's hot-reload poll: a developer tool, answered (files, packages) only by `ipcity serve --debug`
+            return _plain(404, "no such page")
+        if req.method not in SAFE_METHODS and req.headers.get("Sec-Fetch-Site") in CROSS_ORIGIN_FETCH:
+            # Cross-site request forgery: the browser says another origin made this request (a form or script on
+            # another site, or on a sibling host of the same site, to which the SameSite=Lax cookie still goes).
+            # Sign-out, sign-in and every callback (scenario save, alert silences) change state: refused, and
+            # audited for a signed-in account (the one a forged request rides on; an anonymous flood writes nothing).
+            principal = access.current_principal()
+            if principal.authenticated:
+                access.audit(principal, "post", path[:200], "denied", "cross-origin request")
+            return _plain(403, "cross-origin request refused / 拒绝跨站请求")
+        # public: the paths above, and what the static routes themselves serve. The prefix alone is not enough:
+        # '/assets//x' matches no static route and reached Dash's catch-all, the app's page shell, unsigned.
+        rule = req.url_rule.rule if req.url_rule is not None else ""
+        if path in PUBLIC_PATHS or (path.startswith(STATIC_PREFIXES) and rule.startswith(STATIC_PREFIXES)):
             return None
         if not current_user.is_authenticated:
             if _wants_html() and not path.startswith("/_dash"):
@@ -319,11 +369,20 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
                 principal, page or path, req.query_string.decode("utf-8", "replace"), server.config["IPCITY_SNAPSHOT"]
             )
         if path == "/_dash-update-component":
+            if security.json_depth(req.get_data(cache=True)) > security.MAX_JSON_DEPTH:
+                # forged: the JSON decoder, the checks and Dash walk a body by recursion (a 500 and a traceback)
+                raise security.BadParameter("request body: nested too deeply")
             body = req.get_json(silent=True)
             access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages, app.callback_map)
             # then the values' shapes: a forged list, number or giant string is a 400, never a callback's 500
             security.check_callback_values(body, server.config.get("IPCITY_CALLBACK_VALUES"))
         return None
+
+
+def _not_signed_in(response: flask.Response) -> bool:
+    """Whether a sign-in POST counts toward the address's limit (for the limiter): anything but a successful
+    sign-in. (A post the gate refuses, such as another site's, never reaches the view, where the limit is counted.)"""
+    return not (response.status_code == 302 and flask.g.get("signed_in"))
 
 
 def _qs(params: dict) -> str:
@@ -359,7 +418,8 @@ def _install_headers(app, server: flask.Flask, debug: bool) -> None:
     def _no_store(resp):
         # Every response but the static bundles and the (public) map outlines may carry an account's data — the
         # callbacks, downloads, dossiers, extracts, /report.pdf, pages — so none is kept by a browser or a proxy.
-        if not flask.request.path.startswith((*STATIC_PREFIXES, *CACHEABLE_PREFIXES)):
+        rule = flask.request.url_rule.rule if flask.request.url_rule is not None else ""
+        if not rule.startswith((*STATIC_PREFIXES, *CACHEABLE_PREFIXES)):  # the routes, not a look-alike path
             resp.headers["Cache-Control"] = "no-store"
         return resp
 

@@ -15,6 +15,8 @@ scratch database carries ``rules_version = 'scenario:<id>:<version>'`` so nothin
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -51,6 +53,28 @@ SCORE_SELECT = (
 
 class ScenarioError(ValueError):
     """A scenario that cannot be run: invalid parameters or a failed model run (message says which)."""
+
+
+class ScenarioBusy(ScenarioError):
+    """Another scenario is being computed: one at a time for every worker of the installation."""
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(root: Path):
+    """Hold the installation's scenario-run lock (a file lock in the scenario store's folder ``root``, which the
+    workers share; beside the work folder, which a run leaves empty) or raise ScenarioBusy.
+    A run copies the snapshot and runs dbt and the uncertainty step for minutes: clicks repeated, or a script
+    posting Run, would otherwise start as many copies and runs as the server has threads and fill disk and CPU."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "run.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ScenarioBusy("another scenario is being computed") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -349,13 +373,18 @@ def run_scenario(
     snapshot: Path, scenario: Scenario, *, n_runs: int = 200, work_dir: Path | None = None
 ) -> tuple[str, pl.DataFrame]:
     """Run ``scenario`` against the published ``snapshot``; returns (scenario_id, changes). The snapshot is only
-    read; the scratch copy is deleted afterwards."""
+    read; the scratch copy is deleted afterwards. One run at a time (``ScenarioBusy`` while another runs)."""
+    with one_run_at_a_time(store_dir()):
+        root = work_dir or store_dir() / "work"
+        root.mkdir(parents=True, exist_ok=True)
+        return _run_scenario(snapshot, scenario, n_runs, root)
+
+
+def _run_scenario(snapshot: Path, scenario: Scenario, n_runs: int, root: Path) -> tuple[str, pl.DataFrame]:
     from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
 
     scenario = validate_scenario(scenario, base_rules(snapshot))
-    scenario_id = uuid.uuid4().hex[:12]
-    root = work_dir or store_dir() / "work"
-    root.mkdir(parents=True, exist_ok=True)
+    scenario_id = new_scenario_id()
     work = Path(tempfile.mkdtemp(prefix=f"scenario_{scenario_id}_", dir=root))
     try:
         scratch = work / "scenario.duckdb"
@@ -414,6 +443,11 @@ def save_scenario(
     con = _store(store)
     try:
         with con:
+            # a saved scenario is its author's record: saving over it rewrites it only for that author (someone
+            # else's Save of an opened scenario files a copy under a new id: scenario_owner, new_scenario_id)
+            owner = con.execute("select author from scenarios where scenario_id = ?", [scenario_id]).fetchone()
+            if owner is not None and owner[0] != author:
+                raise ScenarioError(f"scenario {scenario_id} was saved by another account; save it as a copy")
             con.execute("delete from scenario_changes where scenario_id = ?", [scenario_id])
             con.execute("delete from scenarios where scenario_id = ?", [scenario_id])
             con.execute(
@@ -436,6 +470,23 @@ def save_scenario(
     finally:
         con.close()
     return scenario_id
+
+
+NOT_SAVED = object()  # scenario_owner's answer for an id the store does not hold
+
+
+def scenario_owner(scenario_id: str, store: Path | None = None):
+    """The author a saved scenario is filed under (None when saved without one); ``NOT_SAVED`` if not saved."""
+    con = _store(store)
+    try:
+        row = con.execute("select author from scenarios where scenario_id = ?", [scenario_id]).fetchone()
+    finally:
+        con.close()
+    return NOT_SAVED if row is None else row[0]
+
+
+def new_scenario_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 def list_scenarios(store: Path | None = None) -> pl.DataFrame:

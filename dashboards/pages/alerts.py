@@ -15,7 +15,7 @@ from dash import Input, Output, State, dcc, html
 
 from pipelines.labels import label_text
 
-from .. import queries
+from .. import access, queries
 from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
 from ..i18n import ALERT_RULES, ALERT_STATES, norm_lang, t
 from ..snapshot import SnapshotUnavailable
@@ -216,18 +216,26 @@ def act(action: str, fingerprints: list[str], user: str | None, period: str, lan
     if not fingerprints:
         return tx("al_select_first", lang)
     who = user or "dashboard"
+    # the table's rows carry whole fingerprints: each is matched exactly (never as a prefix or a pattern), and one
+    # no longer in the store (pruned since the table was drawn) counts as nothing done
+    fingerprints = [fp for fp in fingerprints if isinstance(fp, str)]
     if action == ACK_ID:
-        n = sum(acknowledge(fp, who, "dashboard", path=path) for fp in fingerprints)
+        n = sum(acknowledge(fp, who, "dashboard", path=path, exact=True) for fp in fingerprints)
         return tx("al_acked", lang, n=n)
     delta = PERIOD_DELTA.get(period)
     if delta is None:
         raise ValueError(f"unknown silence period {period!r}")
+    n = 0
     for fp in fingerprints:
-        silence(by=who, duration=delta, fingerprint=fp, comment="dashboard", path=path)
+        try:
+            silence(by=who, duration=delta, fingerprint=fp, comment="dashboard", path=path, exact=True)
+        except ValueError:  # not in the store (any more)
+            continue
+        n += 1
     from pipelines.alerts.store import now_utc
 
     until = (now_utc() + delta).strftime("%Y-%m-%d %H:%M")
-    return tx("al_silenced_n", lang, n=len(fingerprints), until=until)
+    return tx("al_silenced_n", lang, n=n, until=until)
 
 
 def cards(counts: dict, lang: str) -> list:
@@ -342,4 +350,9 @@ def register_callbacks(app) -> None:
     )
     def on_action(_ack, _silence, selected, period, refresh, lang):
         fps = [r["fingerprint"] for r in (selected or []) if isinstance(r, dict) and "fingerprint" in r]
-        return act(ctx.triggered_id, fps, current_user(), period, lang), (refresh or 0) + 1
+        feedback = act(ctx.triggered_id, fps, current_user(), period, lang)
+        if fps:  # who silenced or acknowledged which alerts, beside the alert store's own record
+            action = "alert_ack" if ctx.triggered_id == ACK_ID else "alert_silence"
+            detail = "" if action == "alert_ack" else f"for {period}"
+            access.audit(access.current_principal(), action, ",".join(map(str, fps)), "ok", detail)
+        return feedback, (refresh or 0) + 1

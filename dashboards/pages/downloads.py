@@ -293,5 +293,7 @@ def register_callbacks(app) -> None:
         # A refused scope raises AccessDenied (audited), which the server answers with 403.
         snap = snapshot()
         year, fmt = parse_request(snap, year, fmt)
-        f = prepare_download(snap, access.current_principal(), year, None if province == ALL else province, fmt)
+        principal = access.current_principal()
+        f = prepare_download(snap, principal, year, None if province == ALL else province, fmt)
+        access.audit(principal, "download", f.filename, "ok", f"rows={f.rows}")
         return dcc.send_bytes(f.content, f.filename), t("dl_rows", lang).format(n=f.rows)

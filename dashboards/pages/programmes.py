@@ -404,4 +404,8 @@ def register_callbacks(app) -> None:
     )
     def download(_csv, _xlsx, _lang):
         fmt = "csv" if ctx.triggered_id == AMBITION_CSV else "xlsx"
-        return ambition_download(snapshot(), access.current_principal(), fmt)
+        principal = access.current_principal()
+        data = ambition_download(snapshot(), principal, fmt)
+        if data:
+            access.audit(principal, "download", str(data.get("filename", "ambition"))[:200], "ok")
+        return data

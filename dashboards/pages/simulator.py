@@ -17,6 +17,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 
 from pipelines import scenarios as sc
 
+from .. import access
 from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
 from ..i18n import GROUPS, label, norm_lang, t
 from ..i18n_programme import RULE_NAMES
@@ -68,8 +69,6 @@ def user_role() -> str | None:
 
 def authorize_simulation() -> bool:
     """Only the national office may run, save or export scenarios (the single permission module decides)."""
-    from .. import access
-
     return access.current_principal().is_national
 
 
@@ -412,8 +411,6 @@ def register_callbacks(app) -> None:
                 if not result:
                     return (t("sim_run_first", lang), *nothing[1:], *keep_inputs)
                 if not genuine(result):
-                    from .. import access
-
                     # in the audit log, as every refusal is: a forged result is someone trying
                     access.audit(
                         access.current_principal(),
@@ -423,21 +420,36 @@ def register_callbacks(app) -> None:
                         "results differ from the ones the server computed",
                     )
                     return (t("sim_not_computed", lang), *nothing[1:], *keep_inputs)
+                me = current_user()
+                scenario_id, copy_of = result["scenario_id"], None
+                owner = sc.scenario_owner(scenario_id)
+                if owner is not sc.NOT_SAVED and owner != me:
+                    # another account's saved scenario, opened here: Save files the saver's own copy and never
+                    # rewrites (or re-signs) the other account's record
+                    scenario_id, copy_of = sc.new_scenario_id(), scenario_id
                 sc.save_scenario(
-                    result["scenario_id"],
+                    scenario_id,
                     name or "",
                     sc.Scenario.from_json(result["params"]),
                     pl.DataFrame(result["changes"], schema=sc._CHANGE_SCHEMA)
                     if result["changes"]
                     else pl.DataFrame(schema=sc._CHANGE_SCHEMA),
-                    author=current_user(),
+                    author=me,
                     base_snapshot=result.get("base_snapshot", ""),
                 )
+                access.audit(
+                    access.current_principal(),
+                    "scenario_save",
+                    scenario_id,
+                    "ok",
+                    f"copy of {copy_of} saved by {owner!r}" if copy_of else "",
+                )
                 opts = saved_options()
-                shown = (name or "").strip() or result["scenario_id"]
+                shown = (name or "").strip() or scenario_id
                 return (
                     t("sim_saved", lang).format(name=shown),
-                    no_update,
+                    # the copy's result, so a second Save updates the copy instead of filing another one
+                    sealed({**result, "scenario_id": scenario_id}) if copy_of else no_update,
                     no_update,
                     no_update,
                     opts,
@@ -497,6 +509,8 @@ def register_callbacks(app) -> None:
                     no_update,
                     *keep_inputs,
                 )
+        except sc.ScenarioBusy:
+            return (t("sim_busy", lang), *nothing[1:], *keep_inputs)
         except sc.ScenarioError as e:
             return (t("sim_error", lang).format(error=str(e)), *nothing[1:], *keep_inputs)
         except KeyError:
@@ -523,4 +537,5 @@ def register_callbacks(app) -> None:
             else pl.DataFrame(schema=sc._CHANGE_SCHEMA)
         )
         data = sc.export_changes(changes, fmt, name or result["scenario_id"])
+        access.audit(access.current_principal(), "scenario_export", result["scenario_id"], "ok", fmt)
         return dcc.send_bytes(data, f"scenario_{result['scenario_id']}.{fmt}")

@@ -177,17 +177,27 @@ def active_silence(con: sqlite3.Connection, alert: dict, at: datetime) -> dict |
     return dict(row) if row else None
 
 
-def resolve_target(con: sqlite3.Connection, target: str) -> list[str]:
-    """Fingerprints for a user-typed target: a fingerprint (or its first 8+ characters)."""
+def resolve_target(con: sqlite3.Connection, target: str, exact: bool = False) -> list[str]:
+    """Fingerprints for a user-typed target: a fingerprint (or its first 8+ characters; ``exact``: the whole one,
+    as the dashboard sends it from a row of its table). The target is text, never a pattern: '%' and '_' match
+    themselves (a forged '%%%%%%%%' from the dashboard acknowledged every alert in the store)."""
+    if not isinstance(target, str):
+        raise ValueError("a fingerprint is text")
+    if exact:
+        rows = con.execute("SELECT fingerprint FROM alerts.alerts WHERE fingerprint = ?", (target,)).fetchall()
+        return [r[0] for r in rows]
     if len(target) < 8:
         raise ValueError("give at least the first 8 characters of the fingerprint")
-    rows = con.execute("SELECT fingerprint FROM alerts.alerts WHERE fingerprint LIKE ?", (target + "%",)).fetchall()
+    pattern = target.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = con.execute(
+        "SELECT fingerprint FROM alerts.alerts WHERE fingerprint LIKE ? ESCAPE '\\'", (pattern,)
+    ).fetchall()
     return [r[0] for r in rows]
 
 
-def acknowledge(fingerprint: str, by: str, comment: str = "", *, path: Path | None = None) -> int:
+def acknowledge(fingerprint: str, by: str, comment: str = "", *, path: Path | None = None, exact: bool = False) -> int:
     with connect(path) as con:
-        fps = resolve_target(con, fingerprint)
+        fps = resolve_target(con, fingerprint, exact)
         t = iso(now_utc())
         for fp in fps:
             con.execute(
@@ -221,6 +231,7 @@ def silence(
     comment: str = "",
     path: Path | None = None,
     start: datetime | None = None,
+    exact: bool = False,
 ) -> int:
     """Silence matching alerts for a period; returns the silence id. At least one matcher is required."""
     if not any((fingerprint, rule_id, unit_code, province_code)):
@@ -230,7 +241,7 @@ def silence(
     t0 = start or now_utc()
     with connect(path) as con:
         if fingerprint:
-            fps = resolve_target(con, fingerprint)
+            fps = resolve_target(con, fingerprint, exact)
             if len(fps) != 1:
                 raise ValueError(f"{fingerprint}: {len(fps)} alerts match")
             fingerprint = fps[0]
