@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
+import unicodedata
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -202,6 +204,45 @@ def graph(component_id: str, height: int | None = None) -> dcc.Graph:
     return dcc.Graph(id=component_id, config={"displaylogo": False}, className="ipc-graph", **extra)
 
 
+# Header widths (px): a CJK character, a Latin character (bold, 15 px type) and what a header cell adds around its
+# text (padding, filter and sort icons). Estimates on the generous side: a header that fits is the point.
+_CJK_PX, _LATIN_PX, _HEADER_CHROME_PX = 16, 9, 60
+# Where a Chinese header may break (style.css keeps CJK runs whole in grid headers: word-break: keep-all).
+_HEADER_BREAKS = re.compile(r"\s+|(?=[（(])|(?<=[）)、/，,])")
+
+
+def _text_px(text: str) -> int:
+    return sum(_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _LATIN_PX for ch in text)
+
+
+def header_min_width(header: str | None) -> int:
+    """The narrowest column whose header wraps only between words: the widest unbreakable piece of the header
+    (an English word, or a run of Chinese up to a space or bracket) plus the cell's icons and padding (pure).
+    Without it a responsive grid squeezed headers to "绩效分/组" and "Perfo…" at 1440 px."""
+    pieces = [p for p in _HEADER_BREAKS.split((header or "").replace(" ⓘ", "")) if p]
+    return max((_text_px(p) for p in pieces), default=0) + _HEADER_CHROME_PX
+
+
+def fit_headers(column_defs: list[dict] | None) -> list[dict]:
+    """Column definitions with each column's ``minWidth`` raised to fit its header (``header_min_width``); column
+    groups are fitted through their children; a column's own larger minWidth is kept (pure)."""
+    out = []
+    for col in column_defs or []:
+        col = dict(col)
+        if "children" in col:
+            col["children"] = fit_headers(col["children"])
+        elif col.get("headerName") and not col.get("hide"):
+            floor = header_min_width(col["headerName"])
+            col["minWidth"] = max(col.get("minWidth") or GRID_MIN_WIDTH, floor)
+            if col.get("maxWidth") is not None and col["maxWidth"] < col["minWidth"]:
+                col["maxWidth"] = col["minWidth"]
+        out.append(col)
+    return out
+
+
+GRID_MIN_WIDTH = 100
+
+
 def grid(
     component_id: str,
     lang: str,
@@ -225,14 +266,14 @@ def grid(
         options["localeText"] = AG_GRID_LOCALE_ZH
     return dag.AgGrid(
         id=component_id,
-        columnDefs=column_defs or [],
+        columnDefs=fit_headers(column_defs),
         rowData=row_data or [],
         defaultColDef={
             "sortable": True,
             "filter": True,
             "resizable": True,
             "floatingFilter": False,
-            "minWidth": 100,
+            "minWidth": GRID_MIN_WIDTH,
             "wrapHeaderText": True,
             "autoHeaderHeight": True,
         },

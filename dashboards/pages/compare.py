@@ -13,6 +13,7 @@ from .. import access, figures, queries
 from ..components import (
     control,
     dropdown,
+    fit_headers,
     graph,
     grid,
     guarded,
@@ -237,7 +238,7 @@ def register_callbacks(app) -> None:
             blank = empty_figure(t("no_snapshot", lang))
             return blank, [], [], blank, [], t("no_snapshot", lang)
         note = "" if not unit_codes or len(unit_codes) <= MAX_UNITS else f"≤ {MAX_UNITS}"
-        return radar, cols, rows, heat, sw, note
+        return radar, fit_headers(cols), rows, heat, sw, note
 
     @app.callback(
         Output("cmp-trend", "figure"),

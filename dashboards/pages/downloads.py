@@ -13,6 +13,7 @@ from ..components import (
     control,
     dropdown,
     extracts_dir,
+    fit_headers,
     grid,
     guarded,
     page_title,
@@ -273,7 +274,7 @@ def register_callbacks(app) -> None:
         df = indicator_extract(snap, year, scope)
         shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
         return (
-            preview_columns(df.columns),
+            fit_headers(preview_columns(df.columns)),
             preview_rows(df.head(PREVIEW_ROWS)),
             shown,
             download_url(year, province, fmt),
