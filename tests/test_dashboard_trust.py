@@ -1,0 +1,154 @@
+"""What made the dashboard look untrustworthy to an official reading it page by page (screenshots of every page,
+both languages, national and provincial accounts): tick labels such as 0.6000000000000001, Chinese grid headers
+broken inside a word ("绩效分/组") and English ones cut ("Perfo…"), the groupings of county-level divisions with
+no English name, Chongqing and those groupings drawn as unexplained holes in the map, the flag page's rule values
+as raw seed codes (``bottom_group = emerging``, ``0.8`` beside ``100%``)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CITIES = REPO / "data" / "reference" / "cities_prefecture_level_2023.csv"
+CSS = REPO / "dashboards" / "assets" / "style.css"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# d3-format's specifier grammar ([[fill]align][sign][symbol][0][width][,][.precision][~][type]), as d3-format
+# parses it: a tickformat outside it is not applied, and Plotly prints the tick's raw float.
+D3_FORMAT = re.compile(r"^(?:(.)?([<>=^]))?([+\-( ])?([$#])?(0)?(\d+)?(,)?(\.\d+)?(~)?([a-z%])?$", re.IGNORECASE)
+
+
+def _text(component) -> str:
+    """The visible text of a Dash component tree (attributes such as ``title`` are not visible text)."""
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, (list, tuple)):
+        return "".join(_text(c) for c in component)
+    return _text(getattr(component, "children", None))
+
+
+@pytest.mark.parametrize("digits", [0, 1, 2, 3])
+def test_value_axis_tickformat_is_a_format_d3_accepts(digits):
+    """nat_en_1440_profile_unit_440300.png: the profile's small multiples read 0.6000000000000001."""
+    from dashboards.formatting import axis_tickformat
+
+    spec = axis_tickformat(digits)
+    assert D3_FORMAT.match(spec), spec
+    assert spec.endswith("~f")  # trailing zeros still trimmed
+
+
+@pytest.mark.parametrize(
+    ("lang", "header", "widest_piece"),
+    [
+        ("zh", "综合指数中位数", "综合指数中位数"),
+        ("zh", "绩效分组", "绩效分组"),
+        ("en", "Performance group", "Performance"),
+    ],
+)
+def test_grid_columns_are_wide_enough_for_their_header_words(lang, header, widest_piece):
+    """nat_zh_1440_rankings.png / nat_zh_1440_overview.png: "绩效分/组", "综合指/数中位/数"; nat_en_1440_rankings.png:
+    "Perfo… group". A column is at least as wide as its header's widest unbreakable piece plus its icons."""
+    from dashboards.components import grid
+
+    g = grid("trust-grid", lang, [{"field": "a", "headerName": header}, {"field": "b", "headerName": "x"}])
+    wide, narrow = g.columnDefs
+    per_char = 16 if lang == "zh" else 9
+    assert wide.get("minWidth", 0) >= per_char * len(widest_piece) + 40
+    assert narrow.get("minWidth", 100) == 100  # short headers keep the grid's default
+
+
+def test_chinese_grid_headers_do_not_break_inside_a_word():
+    css = CSS.read_text(encoding="utf-8")
+    assert re.search(r"\.ipc-grid:lang\(zh\) \.ag-header-cell-text \{[^}]*word-break: keep-all", css)
+
+
+def test_map_and_province_table_share_the_row_equally():
+    """nat_zh_1440_overview.png: the province table at a third of the row hid its median index column."""
+    css = CSS.read_text(encoding="utf-8")
+    rule = next(line for line in css.splitlines() if line.startswith(".ipc-two.ipc-map-row {"))
+    assert "2fr" not in rule and rule.count("1fr") == 2
+
+
+def _groupings() -> list[dict]:
+    with open(CITIES, encoding="utf-8", newline="") as f:
+        return [r for r in csv.DictReader(f) if r["level"] == "direct_county_group"]
+
+
+def test_county_level_groupings_have_an_english_name_naming_their_province():
+    """The four groupings of county-level divisions (Henan, Hubei, Hainan, Xinjiang) showed their Chinese name on
+    the English pages."""
+    from dashboards.queries import with_english_names, with_province_en
+
+    rows = _groupings()
+    assert len(rows) == 4
+    df = pl.DataFrame(
+        {
+            "unit_code": [r["city_code"] for r in rows],
+            "unit_name": [r["city_name"] for r in rows],
+            "unit_name_en": [None] * len(rows),
+            "province_code": [r["province_code"] for r in rows],
+            "province_name": [r["province_name"] for r in rows],
+        },
+        schema_overrides={"unit_name_en": pl.String},
+    )
+    names = with_english_names(with_province_en(df))
+    en = names["unit_name_en"].to_list()
+    assert not any(CJK.search(n) for n in en), en
+    assert len(set(en)) == len(en)
+    for name, province in zip(en, names["province_name_en"].to_list()):
+        assert province in name
+
+
+def test_map_draws_every_prefecture_level_unit_and_names_its_base_colour():
+    """nat_zh_1440_overview.png: Chongqing (500100) and the county-level groupings (419000, 429000, 469000,
+    659000) had no polygon, so they showed as pale holes in the colour of no legend entry."""
+    from dashboards import figures, geo
+    from dashboards.i18n import t
+
+    with open(CITIES, encoding="utf-8", newline="") as f:
+        units = {r["city_code"] for r in csv.DictReader(f)}
+    drawn = {feature["id"] for feature in geo.layer("prefectures")["features"]}
+    assert sorted(units - drawn) == []
+    points = pl.DataFrame(
+        {
+            "unit_code": ["500100"],
+            "unit_name": ["x"],
+            "unit_name_en": ["x"],
+            "composite_index": [None],
+            "rank": [None],
+            "group": [None],
+        },
+        schema_overrides={"composite_index": pl.Float64, "rank": pl.Int64, "group": pl.String},
+    )
+    fig = figures.city_map(points, "en")
+    legend = {tr.name for tr in fig.data if tr.type == "scattergeo" and tr.showlegend}
+    assert t("map_no_data", "en") in legend
+
+
+def test_flag_page_shows_rule_values_in_the_readers_words():
+    """nat_zh_1440_flag_unit_410700.png: "bottom_group = emerging" and "robust_share = 0.8" on the Chinese page,
+    beside "末位组概率: 100%"."""
+    from dashboards.i18n import GROUPS, label
+    from dashboards.pages.flag import rule_thresholds
+
+    rules = pl.DataFrame(
+        {
+            "rule_code": ["W1", "W1", "GEN"],
+            "param": ["enabled", "bottom_group", "robust_share"],
+            "value": ["1", "emerging", "0.8"],
+            "description_zh": ["-", "视为末位的绩效分组", "稳健比例"],
+            "description_en": ["-", "Bottom group", "Robust share"],
+        }
+    )
+    for lang in ("zh", "en"):
+        text = _text(rule_thresholds(rules, ["w1"], lang))
+        assert label(GROUPS, "emerging", lang) in text
+        assert "80%" in text
+        assert "bottom_group" not in text and "emerging" not in text and "GEN" not in text
+        assert "0.8" not in text
