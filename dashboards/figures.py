@@ -27,6 +27,7 @@ from .theme import (
     NON_PROGRAMME_COLOR,
     OKABE_ITO,
     SERIES,
+    TITLE_MARGIN_PX,
     base_layout,
     empty_figure,
     figure,
@@ -170,7 +171,7 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
         bgcolor="white",
     )
     base_layout(fig, t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), height=640)
-    fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": 50, "b": 0})
+    fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX, "b": 0})
     return fig
 
 
