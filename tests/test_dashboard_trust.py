@@ -152,3 +152,98 @@ def test_flag_page_shows_rule_values_in_the_readers_words():
         assert "80%" in text
         assert "bottom_group" not in text and "emerging" not in text and "GEN" not in text
         assert "0.8" not in text
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "fct_city_indicator_year",
+        "fct_city_score_year",
+        "fct_target_status_year",
+        "evaluation/fct_acceptance_score",
+    ],
+)
+def test_every_column_of_a_province_extract_has_a_chinese_header(model):
+    """data/extracts/41/2025/v1/ipcity_41_2025_v1_scores.csv: headers programme_average_composite, is_evaluated
+    (and in the other tables peer_group, progress_index, level_points, … and a duplicated unit_name_1) among the
+    Chinese ones. Every column the extract copies from a mart (as its model documents them) has a header."""
+    import yaml
+
+    from pipelines.extracts import EVALUATION_COLUMNS, HEADERS
+
+    spec = yaml.safe_load((REPO / "dbt_project" / "models" / "marts" / f"{model}.yml").read_text(encoding="utf-8"))
+    name = model.rsplit("/", 1)[-1]
+    columns = [c["name"] for m in spec["models"] if m["name"] == name for c in m.get("columns", [])]
+    assert columns
+    if name == "fct_city_score_year":
+        columns += list(EVALUATION_COLUMNS)
+    missing = [c for c in columns if c not in HEADERS and c not in ("unit_code", "year")]
+    assert missing == []
+    assert len(set(HEADERS.values())) == len(HEADERS)  # no two columns under one header
+
+
+def test_acceptance_extract_names_the_unit_once():
+    """The acceptance table carried the mart's unit name beside the dimension's: a second column "unit_name_1"."""
+    import duckdb
+
+    from pipelines.extracts import year_extract_tables
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.dim_city as select '410700' as unit_code, 'x' as unit_name, '410000' as province_code, "
+        "'p' as province_name, 'prefecture' as level, true as is_programme"
+    )
+    con.execute(
+        "create table marts.fct_city_indicator_year as select '410700' as unit_code, 2025 as year, "
+        "'QLT01' as indicator_code, '2024.1' as catalog_version"
+    )
+    con.execute(
+        "create table marts.dim_indicator as select 'QLT01' as indicator_code, '2024.1' as catalog_version, "
+        "'QLT' as pillar_code, 'q' as pillar_name_zh, 'n' as name_zh, 'u' as unit"
+    )
+    con.execute("create table marts.fct_city_score_year as select '410700' as unit_code, 2025 as year, 1 as rank")
+    con.execute(
+        "create table marts.fct_acceptance_score as select '410700' as unit_code, 'x' as unit_name, "
+        "2023 as cycle_first_year, 2025 as cycle_last_year"
+    )
+    tables = year_extract_tables(con, 2025, "410000", release={"derived": True})
+    assert [c for c in tables["acceptance"].columns if c.startswith("unit_name")] == ["unit_name"]
+
+
+def test_figure_titles_sit_below_the_mode_bar():
+    """nat_en_1440_overview.png, nat_en_1440_compare.png: long titles ran under the mode bar's icons."""
+    import plotly.graph_objects as go
+
+    from dashboards.theme import base_layout, figure
+
+    for fig in (base_layout(go.Figure(), "Composite index distribution (programme average = 100)"), figure([], "t")):
+        title = fig.layout.title
+        assert title.yref == "container" and title.yanchor == "top"
+        assert title.pad.t >= 30  # the mode bar's band
+        assert fig.layout.margin.t >= title.pad.t + title.font.size + 10
+
+
+def test_province_chart_marks_flagged_provinces_by_pattern_not_colour_alone():
+    """nat_zh_1440_provinces.png: flagged provinces were told apart by red against blue only."""
+    from dashboards.pages.provinces import chart
+
+    df = pl.DataFrame(
+        {
+            "province_code": ["410000", "440000"],
+            "province_name": ["a", "b"],
+            "n_cities": [2, 3],
+            "mean_index": [80.0, 110.0],
+            "sd_index": [5.0, 4.0],
+            "min_index": [75.0, 105.0],
+            "max_index": [85.0, 115.0],
+            "mean_acceptance_score": [None, None],
+            "share_key_targets_met": [0.5, 0.6],
+            "n_flagged": [1, 0],
+            "flagged_units": ["x", None],
+        },
+        schema_overrides={"mean_acceptance_score": pl.Float64, "flagged_units": pl.String},
+    )
+    bar = chart(df, "zh").data[0]
+    shapes = list(bar.marker.pattern.shape)
+    assert shapes[0] and not shapes[1]
