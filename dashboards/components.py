@@ -140,12 +140,18 @@ def href(path: str, lang: str, **params) -> str:
 
 
 def unit_options(units: pl.DataFrame, lang: str) -> list[dict]:
-    """Dropdown options 'City (Province)'; searchable by either name."""
+    """Dropdown options 'City (Province)'; searchable by either name. A name that already ends with its province
+    (English names shared by two cities, queries.with_english_names: "Taizhou (Jiangsu)") is not given it twice."""
     name, prov = name_col(lang), province_col(lang)
     open_, close = ("（", "）") if norm_lang(lang) == "zh" else (" (", ")")
+
+    def text(r: dict) -> str:
+        suffix = f"{open_}{r[prov]}{close}"
+        return r[name] if r[name].endswith(suffix) else f"{r[name]}{suffix}"
+
     return [
         {
-            "label": f"{r[name]}{open_}{r[prov]}{close}",
+            "label": text(r),
             "value": r["unit_code"],
             "search": f"{r['unit_name']} {r['unit_name_en']} {r['unit_code']}",
         }
