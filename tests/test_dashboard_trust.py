@@ -247,3 +247,34 @@ def test_province_chart_marks_flagged_provinces_by_pattern_not_colour_alone():
     bar = chart(df, "zh").data[0]
     shapes = list(bar.marker.pattern.shape)
     assert shapes[0] and not shapes[1]
+
+
+def test_alert_figures_are_in_the_indicators_unit():
+    """nat_zh_1440_alerts.png: "行政执法案件结案率倒退（2025 年现值 0.6679，目标值 0.7808）" where the profile and the
+    targets page show the same figures as 66.8% and 78.1%."""
+    from dashboards.formatting import RATIO_UNIT
+    from pipelines.alerts.conditions import _figure
+
+    assert _figure(0.66789, RATIO_UNIT, "zh") == "66.8%"
+    assert _figure(0.66789, RATIO_UNIT, "en") == "66.8%"
+    assert _figure(3.9123, "万元/亿元", "en") == "3.912 10k yuan per 100m yuan GDP"
+    assert _figure(3.9123, "万元/亿元", "zh") == "3.912 万元/亿元"
+    assert _figure(90.0) == "90"  # no unit known: the figure alone, as before
+
+
+def test_city_options_name_the_province_once():
+    """empty/nat_en_1440_profile_unit_419000.png: "County-level divisions directly under the province (Henan)
+    (Henan)"; the same for every English name shared by two cities ("Taizhou (Jiangsu) (Jiangsu)")."""
+    from dashboards.components import unit_options
+
+    units = pl.DataFrame(
+        {
+            "unit_code": ["321200", "440300"],
+            "unit_name": ["泰州市", "深圳市"],
+            "unit_name_en": ["Taizhou (Jiangsu)", "Shenzhen"],
+            "province_name": ["江苏省", "广东省"],
+            "province_name_en": ["Jiangsu", "Guangdong"],
+        }
+    )
+    assert [o["label"] for o in unit_options(units, "en")] == ["Taizhou (Jiangsu)", "Shenzhen (Guangdong)"]
+    assert [o["label"] for o in unit_options(units, "zh")] == ["泰州市（江苏省）", "深圳市（广东省）"]
