@@ -37,6 +37,10 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "fl_link": ("为何被标记", "Why flagged"),
     "fl_general_rules": ("通用规则", "General rules"),
+    "pf_unknown_unit": (
+        "链接中的行政区划代码“{code}”不存在，下面显示的是默认城市（排名第一）。",
+        "The link's unit code “{code}” does not exist; the default city (ranked first) is shown below.",
+    ),
     "rank_axis": ("排名（1=最好）", "Rank (1 = best)"),
     "tg_hint": (
         "示范/试点城市建设方案目标的完成情况（最新数据年份）。",

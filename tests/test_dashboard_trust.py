@@ -278,3 +278,15 @@ def test_city_options_name_the_province_once():
     )
     assert [o["label"] for o in unit_options(units, "en")] == ["Taizhou (Jiangsu)", "Shenzhen (Guangdong)"]
     assert [o["label"] for o in unit_options(units, "zh")] == ["泰州市（江苏省）", "深圳市（广东省）"]
+
+
+def test_profile_says_when_the_links_unit_code_does_not_exist():
+    """empty/nat_zh_1440_profile_unit_999999.png: /profile?unit=999999 showed 绵阳市's profile without a word."""
+    from dashboards.i18n import t
+    from dashboards.pages.profile import unknown_unit_notice
+
+    for lang in ("zh", "en"):
+        assert unknown_unit_notice("440300", {"440300"}, lang) == []
+        assert unknown_unit_notice(None, {"440300"}, lang) == []
+        notice = _text(unknown_unit_notice("999999", {"440300"}, lang))
+        assert "999999" in notice and notice == t("pf_unknown_unit", lang).format(code="999999")
