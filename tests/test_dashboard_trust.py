@@ -290,3 +290,24 @@ def test_profile_says_when_the_links_unit_code_does_not_exist():
         assert unknown_unit_notice(None, {"440300"}, lang) == []
         notice = _text(unknown_unit_notice("999999", {"440300"}, lang))
         assert "999999" in notice and notice == t("pf_unknown_unit", lang).format(code="999999")
+
+
+def test_tab_title_and_html_lang_follow_the_page_language(tmp_path):
+    """Every tab read "排名 · Rankings" in both languages, and <html> had no lang at all (screen readers read the
+    Chinese pages as English)."""
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+
+    app = create_app(
+        tmp_path / "no.snapshot.duckdb",
+        user_store=tmp_path / "access" / "users.sqlite",
+        secret_key_file=tmp_path / "access" / "secret_key",
+    )
+    client = signed_in_client(app, tmp_path / "access" / "users.sqlite")
+    for lang, expected, other in (("en", "Rankings", "排名"), ("zh", "排名", "Rankings")):
+        page = client.get(f"/rankings?lang={lang}").get_data(as_text=True)
+        title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+        assert expected in title and other not in title, title
+    for lang, expected in (("en", '<html lang="en">'), ("zh", '<html lang="zh-CN">')):
+        assert expected in client.get(f"/?lang={lang}").get_data(as_text=True)
