@@ -311,3 +311,15 @@ def test_tab_title_and_html_lang_follow_the_page_language(tmp_path):
         assert expected in title and other not in title, title
     for lang, expected in (("en", '<html lang="en">'), ("zh", '<html lang="zh-CN">')):
         assert expected in client.get(f"/?lang={lang}").get_data(as_text=True)
+
+
+def test_none_under_strengths_carries_no_arrow():
+    """nat_en_1440_compare.png: "Strengths ▲ None" read as a strength called None."""
+    from dashboards.pages.compare import strengths_list
+
+    css = CSS.read_text(encoding="utf-8")
+    assert re.search(r"\.ipc-good li\.ipc-muted::marker[^{]*\{ content: \"\"; \}", css)
+    empty = pl.DataFrame(schema={"unit_code": pl.String, "kind": pl.String, "indicator_code": pl.String})
+    card = strengths_list(empty, {"440300": "x"}, ["440300"], "en")[0]
+    good = card.children[1].children[1]
+    assert good.className == "ipc-good" and good.children[0].className == "ipc-muted"
