@@ -323,3 +323,18 @@ def test_none_under_strengths_carries_no_arrow():
     card = strengths_list(empty, {"440300": "x"}, ["440300"], "en")[0]
     good = card.children[1].children[1]
     assert good.className == "ipc-good" and good.children[0].className == "ipc-muted"
+
+
+def test_comparison_says_not_applicable_for_a_unit_outside_the_programme():
+    """after/gd_zh_1024_compare.png: 韶关市 (not in the programme) had blank group and stage cells."""
+    from dashboards.i18n import PILLAR_COLUMNS, t
+    from dashboards.pages.compare import side_by_side_table
+
+    row = {"unit_code": "440200", "unit_name": "韶关市", "unit_name_en": "Shaoguan", "composite_index": 89.9}
+    row |= {"composite": 48.8, "rank": None, "rank_change": None, "performance_group": None, "stage": None}
+    row |= {col: 50.0 for col in PILLAR_COLUMNS.values()}
+    for lang in ("zh", "en"):
+        _, rows = side_by_side_table(pl.DataFrame([row]), lang)
+        by_measure = {r["measure"]: r["440200"] for r in rows}
+        assert by_measure[t("group", lang)] == t("na_short", lang)
+        assert by_measure[t("stage", lang)] == t("na_short", lang)

@@ -108,7 +108,8 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
     for col, mapping, title in (("performance_group", GROUPS, t("group", lang)), ("stage", STAGES, t("stage", lang))):
         row = {"measure": title}
         for r in df.iter_rows(named=True):
-            row[r["unit_code"]] = label(mapping, r[col], lang)
+            # a unit outside the programme has no group or stage: say so, a blank cell read as missing data
+            row[r["unit_code"]] = t("na_short", lang) if r[col] is None else label(mapping, r[col], lang)
         rows.append(row)
     # Numbers and labels share a column here, so AG Grid must not infer a number type from the first row.
     cols = [
