@@ -338,3 +338,13 @@ def test_comparison_says_not_applicable_for_a_unit_outside_the_programme():
         by_measure = {r["measure"]: r["440200"] for r in rows}
         assert by_measure[t("group", lang)] == t("na_short", lang)
         assert by_measure[t("stage", lang)] == t("na_short", lang)
+
+
+def test_ranking_city_names_wrap_instead_of_being_cut():
+    """nat_en_1440_rankings.png: "Chaoyang (B…" (two cities are called Chaoyang; the English name adds the
+    province)."""
+    from dashboards.pages.rankings import column_defs
+
+    for lang in ("zh", "en"):
+        city = next(c for c in column_defs(lang) if c["field"] == "name")
+        assert city.get("wrapText") and city.get("autoHeight")
