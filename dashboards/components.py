@@ -105,14 +105,16 @@ def dropdown(component_id: str, lang: str, **kwargs) -> dcc.Dropdown:
 
 
 # Grid column option: one decimal, so 90 and 90.4 line up in a column (d3-format ships with dash-ag-grid).
-ONE_DECIMAL = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
+# A number that is not there reads "–", as everywhere else on the dashboard: an empty cell in a numeric column (the
+# provinces' spread of a one-city province, an acceptance score not yet due) looked like a broken table.
+ONE_DECIMAL = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1f')(params.value)"}}
 # The composite index beside a performance group: the row's composite_index_text (pipelines.labels.index_text,
 # one decimal unless that would put the figure in another group than the one shown), the value kept for sorting.
-INDEX_TEXT = {"valueFormatter": {"function": "params.value == null ? '' : params.data.composite_index_text"}}
+INDEX_TEXT = {"valueFormatter": {"function": "params.value == null ? '–' : params.data.composite_index_text"}}
 # Ranks and counts: whole numbers, never "58.0", with thousands separators (1,832,020 rows, as on the cards).
-INTEGER = {"valueFormatter": {"function": "params.value == null ? '' : d3.format(',d')(params.value)"}}
+INTEGER = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format(',d')(params.value)"}}
 # Shares stored as fractions, shown as percentages.
-PERCENT = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}}
+PERCENT = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1%')(params.value)"}}
 
 
 def snapshot() -> Snapshot:

@@ -348,3 +348,15 @@ def test_ranking_city_names_wrap_instead_of_being_cut():
     for lang in ("zh", "en"):
         city = next(c for c in column_defs(lang) if c["field"] == "name")
         assert city.get("wrapText") and city.get("autoHeight")
+
+
+def test_grid_numbers_that_are_not_there_read_as_a_dash():
+    """after/nat_en_1440_provinces.png: the spread of a one-city province and the acceptance score not yet due were
+    empty cells, which read as a broken table; everywhere else the dashboard writes "–"."""
+    from dashboards import components
+    from dashboards.pages import downloads
+
+    formatters = [components.ONE_DECIMAL, components.INTEGER, components.PERCENT, components.INDEX_TEXT]
+    formatters += [downloads.VALUE_FORMAT, downloads.SCORE_FORMAT]
+    for f in formatters:
+        assert f["valueFormatter"]["function"].startswith("params.value == null ? '–' :")

@@ -217,11 +217,11 @@ def layout(lang: str, year=None, **_):
 # precision (formatting.digits_for, one precision per indicator) and shares as per cent; scores with one decimal.
 VALUE_FORMAT = {
     "valueFormatter": {
-        "function": "params.value == null ? '' : d3.format(',.' + params.data._digits + 'f')"
+        "function": "params.value == null ? '–' : d3.format(',.' + params.data._digits + 'f')"
         "(params.value * params.data._scale) + (params.data._scale === 100 ? '%' : '')"
     }
 }
-SCORE_FORMAT = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
+SCORE_FORMAT = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1f')(params.value)"}}
 _VALUE_HEADERS = (EXTRACT_HEADERS["raw_value"], EXTRACT_HEADERS["value"])
 
 
