@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+from html import escape
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
@@ -56,21 +58,70 @@ DOSSIER_SUFFIXES = {".html", ".md"}
 LOCATION_ID = "_pages_location"  # the dcc.Location inside dash.page_container
 
 
+def page_title_text(nav_key: str, lang: str | None) -> str:
+    """The browser tab's title: the page and the platform, in the page's language (pure). It was "排名 · Rankings"
+    in both languages, so the English pages' tabs, history and bookmarks began in Chinese."""
+    return f"{t(nav_key, lang)} · {t('app_title', lang)}"
+
+
+def _request_lang() -> str:
+    """The language of the page being rendered: the router's callback carries the URL's query string among its
+    inputs; the first page load is a plain request with ``?lang=``."""
+    try:
+        for key, value in (dash.ctx.inputs or {}).items():
+            if key.endswith(".search"):
+                return _lang_from_search(value)[0]
+    except Exception:  # noqa: BLE001 - outside a callback there is no callback context
+        pass
+    try:
+        return norm_lang(flask.request.args.get("lang"))
+    except RuntimeError:  # no request at all (registration, tests)
+        return norm_lang(None)
+
+
+def _page_title(nav_key: str):
+    return lambda **_: page_title_text(nav_key, _request_lang())
+
+
+def index_language(html_text: str, path: str, lang: str | None) -> str:
+    """The page shell in the page's language (pure): ``<html lang>`` (it had none, so screen readers read the
+    Chinese pages as English and the header took the browser's default CJK glyphs) and the tab's title (the
+    platform's Chinese name on every page until the router replaced it). A language switch is a full page load
+    (the language links are plain links), so the server's shell is always in the page's language."""
+    lang = norm_lang(lang)
+    keys = {p.PATH: p.NAV_KEY for p in [*PAGES, flag]}
+    key = keys.get("/" + path.strip("/")) if path.strip("/") else keys.get("/")
+    title = page_title_text(key, lang) if key else t("app_title", lang)
+    html_text = re.sub(r"<html(\s[^>]*)?>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', html_text, count=1)
+    return re.sub(r"<title>.*?</title>", f"<title>{escape(title)}</title>", html_text, count=1, flags=re.S)
+
+
+def _localise_index(app: dash.Dash) -> None:
+    interpolate = app.interpolate_index
+
+    def localised(**kwargs) -> str:
+        page = interpolate(**kwargs)
+        try:
+            return index_language(page, flask.request.path, flask.request.args.get("lang"))
+        except RuntimeError:  # no request (the index built outside one)
+            return page
+
+    app.interpolate_index = localised
+
+
 def _register_pages() -> None:
     for order, page in enumerate(PAGES):
-        zh, en = t(page.NAV_KEY, "zh"), t(page.NAV_KEY, "en")
         dash.register_page(
-            page.__name__, path=page.PATH, name=en, title=f"{zh} · {en}", order=order, layout=page.layout
+            page.__name__,
+            path=page.PATH,
+            name=t(page.NAV_KEY, "en"),
+            title=_page_title(page.NAV_KEY),
+            order=order,
+            layout=page.layout,
         )
     dash.register_page(not_found.MODULE, path="/404", name="404", title="404", layout=not_found.layout)
     # Reached from the watchlist and the profile, not from the navigation bar.
-    dash.register_page(
-        flag.__name__,
-        path=flag.PATH,
-        name="flag",
-        title=f"{t(flag.NAV_KEY, 'zh')} · {t(flag.NAV_KEY, 'en')}",
-        layout=flag.layout,
-    )
+    dash.register_page(flag.__name__, path=flag.PATH, name="flag", title=_page_title(flag.NAV_KEY), layout=flag.layout)
 
 
 def shell() -> html.Div:
@@ -248,6 +299,7 @@ def create_app(
     }
     _register_pages()
     app.layout = shell
+    _localise_index(app)
 
     @app.callback(
         Output("ipc-title", "children"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
+import unicodedata
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -103,14 +105,16 @@ def dropdown(component_id: str, lang: str, **kwargs) -> dcc.Dropdown:
 
 
 # Grid column option: one decimal, so 90 and 90.4 line up in a column (d3-format ships with dash-ag-grid).
-ONE_DECIMAL = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
+# A number that is not there reads "–", as everywhere else on the dashboard: an empty cell in a numeric column (the
+# provinces' spread of a one-city province, an acceptance score not yet due) looked like a broken table.
+ONE_DECIMAL = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1f')(params.value)"}}
 # The composite index beside a performance group: the row's composite_index_text (pipelines.labels.index_text,
 # one decimal unless that would put the figure in another group than the one shown), the value kept for sorting.
-INDEX_TEXT = {"valueFormatter": {"function": "params.value == null ? '' : params.data.composite_index_text"}}
+INDEX_TEXT = {"valueFormatter": {"function": "params.value == null ? '–' : params.data.composite_index_text"}}
 # Ranks and counts: whole numbers, never "58.0", with thousands separators (1,832,020 rows, as on the cards).
-INTEGER = {"valueFormatter": {"function": "params.value == null ? '' : d3.format(',d')(params.value)"}}
+INTEGER = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format(',d')(params.value)"}}
 # Shares stored as fractions, shown as percentages.
-PERCENT = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}}
+PERCENT = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1%')(params.value)"}}
 
 
 def snapshot() -> Snapshot:
@@ -138,12 +142,18 @@ def href(path: str, lang: str, **params) -> str:
 
 
 def unit_options(units: pl.DataFrame, lang: str) -> list[dict]:
-    """Dropdown options 'City (Province)'; searchable by either name."""
+    """Dropdown options 'City (Province)'; searchable by either name. A name that already ends with its province
+    (English names shared by two cities, queries.with_english_names: "Taizhou (Jiangsu)") is not given it twice."""
     name, prov = name_col(lang), province_col(lang)
     open_, close = ("（", "）") if norm_lang(lang) == "zh" else (" (", ")")
+
+    def text(r: dict) -> str:
+        suffix = f"{open_}{r[prov]}{close}"
+        return r[name] if r[name].endswith(suffix) else f"{r[name]}{suffix}"
+
     return [
         {
-            "label": f"{r[name]}{open_}{r[prov]}{close}",
+            "label": text(r),
             "value": r["unit_code"],
             "search": f"{r['unit_name']} {r['unit_name_en']} {r['unit_code']}",
         }
@@ -202,6 +212,45 @@ def graph(component_id: str, height: int | None = None) -> dcc.Graph:
     return dcc.Graph(id=component_id, config={"displaylogo": False}, className="ipc-graph", **extra)
 
 
+# Header widths (px): a CJK character, a Latin character (bold, 15 px type) and what a header cell adds around its
+# text (padding, filter and sort icons). Estimates on the generous side: a header that fits is the point.
+_CJK_PX, _LATIN_PX, _HEADER_CHROME_PX = 16, 9, 60
+# Where a Chinese header may break (style.css keeps CJK runs whole in grid headers: word-break: keep-all).
+_HEADER_BREAKS = re.compile(r"\s+|(?=[（(])|(?<=[）)、/，,])")
+
+
+def _text_px(text: str) -> int:
+    return sum(_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _LATIN_PX for ch in text)
+
+
+def header_min_width(header: str | None) -> int:
+    """The narrowest column whose header wraps only between words: the widest unbreakable piece of the header
+    (an English word, or a run of Chinese up to a space or bracket) plus the cell's icons and padding (pure).
+    Without it a responsive grid squeezed headers to "绩效分/组" and "Perfo…" at 1440 px."""
+    pieces = [p for p in _HEADER_BREAKS.split((header or "").replace(" ⓘ", "")) if p]
+    return max((_text_px(p) for p in pieces), default=0) + _HEADER_CHROME_PX
+
+
+def fit_headers(column_defs: list[dict] | None) -> list[dict]:
+    """Column definitions with each column's ``minWidth`` raised to fit its header (``header_min_width``); column
+    groups are fitted through their children; a column's own larger minWidth is kept (pure)."""
+    out = []
+    for col in column_defs or []:
+        col = dict(col)
+        if "children" in col:
+            col["children"] = fit_headers(col["children"])
+        elif col.get("headerName") and not col.get("hide"):
+            floor = header_min_width(col["headerName"])
+            col["minWidth"] = max(col.get("minWidth") or GRID_MIN_WIDTH, floor)
+            if col.get("maxWidth") is not None and col["maxWidth"] < col["minWidth"]:
+                col["maxWidth"] = col["minWidth"]
+        out.append(col)
+    return out
+
+
+GRID_MIN_WIDTH = 100
+
+
 def grid(
     component_id: str,
     lang: str,
@@ -225,14 +274,14 @@ def grid(
         options["localeText"] = AG_GRID_LOCALE_ZH
     return dag.AgGrid(
         id=component_id,
-        columnDefs=column_defs or [],
+        columnDefs=fit_headers(column_defs),
         rowData=row_data or [],
         defaultColDef={
             "sortable": True,
             "filter": True,
             "resizable": True,
             "floatingFilter": False,
-            "minWidth": 100,
+            "minWidth": GRID_MIN_WIDTH,
             "wrapHeaderText": True,
             "autoHeaderHeight": True,
         },

@@ -27,6 +27,7 @@ from .theme import (
     NON_PROGRAMME_COLOR,
     OKABE_ITO,
     SERIES,
+    TITLE_MARGIN_PX,
     base_layout,
     empty_figure,
     figure,
@@ -39,6 +40,9 @@ def _fmt(v, digits: int = 1) -> str:
 
 def _constant_scale(color: str) -> list:
     return [[0, color], [1, color]]
+
+
+NO_DATA_COLOR = "#e5e7eb"  # the map's base: provinces without prefecture data (Taiwan, Hong Kong, Macao)
 
 
 def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str = "/geo/") -> go.Figure:
@@ -94,7 +98,7 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
             featureidkey="properties.code",
             locations=prov_codes,
             z=[0] * len(prov_codes),
-            colorscale=_constant_scale("#e5e7eb"),
+            colorscale=_constant_scale(NO_DATA_COLOR),
             showscale=False,
             marker={"line": {"width": 0}},
             hoverinfo="skip",
@@ -144,7 +148,8 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
         )
     )
     # Legend entries for the discrete colours (choropleth traces have no legend symbol of their own).
-    legend = [(t("non_programme", lang), NON_PROGRAMME_COLOR)]
+    # The base colour too: an area in a colour no legend names reads as a fault in the map.
+    legend = [(t("map_no_data", lang), NO_DATA_COLOR), (t("non_programme", lang), NON_PROGRAMME_COLOR)]
     if mode != "index":
         legend += [(label(GROUPS, g, lang), GROUP_COLORS[g]) for g in GROUP_ORDER]
     for text, color in legend:
@@ -154,7 +159,7 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
                 lat=[None],
                 mode="markers",
                 name=text,
-                marker={"size": 14, "symbol": "square", "color": color},
+                marker={"size": 14, "symbol": "square", "color": color, "line": {"width": 1, "color": "#9aa5b1"}},
                 showlegend=True,
             )
         )
@@ -166,7 +171,7 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
         bgcolor="white",
     )
     base_layout(fig, t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), height=640)
-    fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": 50, "b": 0})
+    fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX, "b": 0})
     return fig
 
 

@@ -57,8 +57,10 @@ def digits_for(values, unit: str | None = None) -> int:
 
 def axis_tickformat(digits: int) -> str:
     """A value axis's d3 tick format: at most the hover's decimals, trailing zeros dropped, so the ticks of an
-    axis running to 200 read 0, 50 … 200, not 0.00 … 200.00, while 0.25 keeps its digits (pure)."""
-    return f",~.{digits}f"
+    axis running to 200 read 0, 50 … 200, not 0.00 … 200.00, while 0.25 keeps its digits (pure). d3-format puts the
+    trim flag after the precision (``,.2~f``); the spec ``,~.2f`` is invalid, and Plotly then printed raw floats
+    such as 0.6000000000000001 on the profile's small multiples."""
+    return f",.{digits}~f"
 
 
 def fmt_value(value, unit: str | None, digits: int, lang: str | None = None, with_unit: bool = False) -> str:

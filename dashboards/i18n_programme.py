@@ -111,8 +111,8 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "pv_empty": ("该期间无评价结果。", "No evaluation results for this period."),
     # the bar colour is explained in the title: the chart has one trace, so no legend says it
     "pv_chart_title": (
-        "各省平均综合指数（误差线为标准差；红色：有被标记城市）",
-        "Mean composite index per province (error bars: SD; red: with flagged cities)",
+        "各省平均综合指数（误差线为标准差；红色斜纹：有被标记城市）",
+        "Mean composite index per province (error bars: SD; hatched red: with flagged cities)",
     ),
     # simulator
     "sim_title": (

@@ -60,13 +60,34 @@ pio.templates[TEMPLATE_NAME] = go.layout.Template(
 pio.templates.default = TEMPLATE_NAME
 
 
+# A figure's title sits below the band Plotly's mode bar (camera, zoom, …; ~28 px at the top right) takes, so a
+# long title ("Composite index distribution (programme average = 100)") is never drawn under its icons.
+MODEBAR_PX = 34
+TITLE_SIZE = 20
+TITLE_MARGIN_PX = MODEBAR_PX + TITLE_SIZE + 22
+
+
+def title_layout(title: str) -> dict:
+    """The title of every figure: left, in the top margin, under the mode bar's band (pure)."""
+    return {
+        "text": title,
+        "x": 0.01,
+        "xanchor": "left",
+        "yref": "container",
+        "y": 1,
+        "yanchor": "top",
+        "pad": {"t": MODEBAR_PX},
+        "font": {"size": TITLE_SIZE},
+    }
+
+
 def base_layout(fig: go.Figure, title: str | None = None, height: int = 440) -> go.Figure:
     # Fonts, colours and grids come from the template; one update_layout call for the per-figure parts
     # (update_xaxes/update_yaxes walk every axis with selectors and cost ~30 ms per figure).
     fig.update_layout(
-        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 20}} if title else None,
+        title=title_layout(title) if title else None,
         height=height,
-        margin={"l": 60, "r": 20, "t": 60 if title else 20, "b": 50},
+        margin={"l": 60, "r": 20, "t": TITLE_MARGIN_PX if title else 20, "b": 50},
     )
     return fig
 
@@ -76,9 +97,9 @@ def figure(traces: list[dict], title: str | None = None, height: int = 440, **la
     add_trace + update_layout + update_xaxes/yaxes each walk Plotly's object tree again (the compare page's
     figures, built for every new choice of cities: ~27 → ~6 ms each, the same JSON)."""
     full = {
-        **({"title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 20}}} if title else {}),
+        **({"title": title_layout(title)} if title else {}),
         "height": height,
-        "margin": {"l": 60, "r": 20, "t": 60 if title else 20, "b": 50},
+        "margin": {"l": 60, "r": 20, "t": TITLE_MARGIN_PX if title else 20, "b": 50},
         **layout,
     }
     return go.Figure(data=traces, layout=full)

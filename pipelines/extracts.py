@@ -124,6 +124,29 @@ HEADERS: dict[str, str] = {
     "targets_unambitious": "缺乏雄心目标数",
     "unambitious_weight": "缺乏雄心目标权重",
     "cycle_verdict_status": "周期结论状态",
+    # columns the marts gained after the list above was written: a provincial official read them in English
+    "peer_group": "比较组",
+    "capped_value": "截尾后值",
+    "is_sqrt_transformed": "是否平方根变换",
+    "transformed_value": "变换后值",
+    "programme_average_composite": "示范/试点城市平均综合得分",
+    "is_evaluated": "是否参评",
+    "progress_index": "进展指数",
+    "growth_basis": "增速计算方法",
+    "projected_value": "按现速度目标年预计值",
+    "cycle": "评价周期",
+    "judged_year": "评分依据年份",
+    "is_complete": "周期是否已完成评价",
+    "target_points": "目标得分",
+    "targets_evaluable": "可评估目标数",
+    "level_points": "水平得分",
+    "level_indicators": "水平对标指标数",
+    "benchmark_year": "全国对标年份",
+    "qlt01_value": "每万人口发明专利拥有量",
+    "qlt01_national": "全国每万人口发明专利拥有量",
+    "target_weight": "目标得分权重",
+    "level_weight": "水平得分权重",
+    "cycle_verdict": "周期结论",
     # provenance of an indicator value (dashboards/provenance.py)
     "formula_text": "计算公式",
     "inputs_text": "输入数据",
@@ -299,7 +322,8 @@ def year_extract_tables(
             params=[*p, year],
         ).pl()
     if _has(con, "marts", "fct_acceptance_score"):
-        a_cols = [c for c in _columns(con, "marts", "fct_acceptance_score") if c != "unit_code"]
+        # the unit's name comes from dim_city, as in every table (the mart's own copy came out as "unit_name_1")
+        a_cols = [c for c in _columns(con, "marts", "fct_acceptance_score") if c not in ("unit_code", "unit_name")]
         out["acceptance"] = con.sql(
             f"""select d.province_code, d.province_name, a.unit_code, d.unit_name
                        {"".join(", a." + c for c in a_cols)}

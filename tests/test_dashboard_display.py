@@ -659,7 +659,7 @@ def test_value_axes_drop_trailing_zeros():
     from dashboards.figures import trend_lines
     from dashboards.formatting import axis_tickformat
 
-    assert axis_tickformat(2) == ",~.2f"
+    assert axis_tickformat(2) == ",.2~f"  # d3-format: the trim flag follows the precision
     trend = pl.DataFrame(
         {
             "unit_code": ["510700"] * 2 + ["410500"] * 2,

@@ -13,6 +13,7 @@ from .. import access, figures, queries
 from ..components import (
     control,
     dropdown,
+    fit_headers,
     graph,
     grid,
     guarded,
@@ -107,7 +108,8 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
     for col, mapping, title in (("performance_group", GROUPS, t("group", lang)), ("stage", STAGES, t("stage", lang))):
         row = {"measure": title}
         for r in df.iter_rows(named=True):
-            row[r["unit_code"]] = label(mapping, r[col], lang)
+            # a unit outside the programme has no group or stage: say so, a blank cell read as missing data
+            row[r["unit_code"]] = t("na_short", lang) if r[col] is None else label(mapping, r[col], lang)
         rows.append(row)
     # Numbers and labels share a column here, so AG Grid must not infer a number type from the first row.
     cols = [
@@ -237,7 +239,7 @@ def register_callbacks(app) -> None:
             blank = empty_figure(t("no_snapshot", lang))
             return blank, [], [], blank, [], t("no_snapshot", lang)
         note = "" if not unit_codes or len(unit_codes) <= MAX_UNITS else f"≤ {MAX_UNITS}"
-        return radar, cols, rows, heat, sw, note
+        return radar, fit_headers(cols), rows, heat, sw, note
 
     @app.callback(
         Output("cmp-trend", "figure"),

@@ -13,6 +13,7 @@ from ..components import (
     control,
     dropdown,
     extracts_dir,
+    fit_headers,
     grid,
     guarded,
     page_title,
@@ -216,11 +217,11 @@ def layout(lang: str, year=None, **_):
 # precision (formatting.digits_for, one precision per indicator) and shares as per cent; scores with one decimal.
 VALUE_FORMAT = {
     "valueFormatter": {
-        "function": "params.value == null ? '' : d3.format(',.' + params.data._digits + 'f')"
+        "function": "params.value == null ? '–' : d3.format(',.' + params.data._digits + 'f')"
         "(params.value * params.data._scale) + (params.data._scale === 100 ? '%' : '')"
     }
 }
-SCORE_FORMAT = {"valueFormatter": {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}}
+SCORE_FORMAT = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1f')(params.value)"}}
 _VALUE_HEADERS = (EXTRACT_HEADERS["raw_value"], EXTRACT_HEADERS["value"])
 
 
@@ -273,7 +274,7 @@ def register_callbacks(app) -> None:
         df = indicator_extract(snap, year, scope)
         shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
         return (
-            preview_columns(df.columns),
+            fit_headers(preview_columns(df.columns)),
             preview_rows(df.head(PREVIEW_ROWS)),
             shown,
             download_url(year, province, fmt),

@@ -19,7 +19,7 @@ from pipelines.labels import index_text
 from .. import queries
 from ..components import guarded, href, page_title, section, snapshot
 from ..evaluation_text import RULE_ORDER, rules_text
-from ..i18n import STAGES, label, name_col, norm_lang, t
+from ..i18n import GROUPS, STAGES, label, name_col, norm_lang, t
 from ..theme import OKABE_ITO, base_layout, empty_figure
 from .watchlist import robust_label
 
@@ -93,20 +93,44 @@ def next_steps(stage: str, year: int, cycle_end: int | None, rules: dict, lang: 
     return [f"下一次年度评价：{next_eval}。" if zh else f"Next annual evaluation: {next_eval}."]
 
 
+def param_value_text(param: str, value, lang: str) -> str:
+    """A rule parameter's value as the reader reads it (pure): a share in per cent (0.8 → 80%), a performance
+    group by its label (emerging → 起步 / Emerging), anything else as published. The flag page showed the seed's
+    raw ``bottom_group = emerging`` and ``robust_share = 0.8`` on the Chinese page, beside "100%" for the same
+    kind of share."""
+    if value is None or value == "":
+        return "–"
+    text = str(value)
+    if param.endswith("_share"):
+        try:
+            return f"{100 * float(text):g}%"
+        except ValueError:
+            return text
+    if text in GROUPS:
+        return label(GROUPS, text, lang)
+    return text
+
+
 def rule_thresholds(rules: pl.DataFrame, fired: list[str], lang: str) -> list:
-    """For each fired rule: its parameters as published (value and description in the reader's language)."""
+    """For each fired rule: its parameters as published (description in the reader's language and the value as
+    ``param_value_text`` shows it; the seed's parameter name is the item's tooltip, for evaluators)."""
     desc = "description_en" if norm_lang(lang) == "en" else "description_zh"
+    sep = ": " if norm_lang(lang) == "en" else "："
     items = []
     for code in [*fired, "GEN"]:
         part = rules.filter(pl.col("rule_code") == code.upper())
         if not part.height:
             continue
         rows = [
-            html.Li([html.Code(f"{r['param']} = {r['value']}"), " — ", r[desc]])
+            html.Li(
+                [r[desc], sep, html.Strong(param_value_text(r["param"], r["value"], lang))],
+                title=f"{r['param']} = {r['value']}",
+            )
             for r in part.iter_rows(named=True)
             if r["param"] != "enabled" and (code != "GEN" or r["param"] == "robust_share")
         ]
-        items.append(html.Div([html.Strong(code.upper()), html.Ul(rows)], className="ipc-rule"))
+        heading = t("fl_general_rules", lang) if code.upper() == "GEN" else code.upper()
+        items.append(html.Div([html.Strong(heading), html.Ul(rows)], className="ipc-rule"))
     return items
 
 
@@ -254,7 +278,7 @@ def layout(lang: str, unit=None, year=None, **_):
                     f"{t('rank', lang)}: {row.get('rank') or '–'} / {row.get('n_ranked') or '–'} · "
                     f"{t('rank_interval', lang)}: " + ("–" if p05 is None else f"{round(p05)}–{round(p95)}")
                 ),
-                html.Li(t("fl_robust_rule", lang).format(share=robust_share or "–")),
+                html.Li(t("fl_robust_rule", lang).format(share=param_value_text("robust_share", robust_share, lang))),
             ]
         ),
     ]

@@ -239,12 +239,22 @@ def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang:
     return html.Div(items, className="ipc-profile-summary")
 
 
+def unknown_unit_notice(requested, codes: set[str], lang: str) -> list:
+    """A notice when the link names a unit code that does not exist (pure): the page showed the top-ranked city
+    under it without a word, so a mistyped or outdated link looked like that city's profile."""
+    if requested in (None, "") or requested in codes:
+        return []
+    shown = str(requested)[:32]
+    return [html.P(t("pf_unknown_unit", lang).format(code=shown), className="ipc-unavailable", role="status")]
+
+
 @guarded
 def layout(lang: str, unit=None, **_):
     snap = snapshot()
     all_units = access.visible_units(access.current_principal(), queries.units(snap))  # a province: its own cities
     options = unit_options(all_units, lang)
     codes = set(all_units["unit_code"].to_list())
+    notice = unknown_unit_notice(unit, codes, lang)
     if unit not in codes:
         year = queries.resolve_year(snap, None)
         ranked = queries.rankings(snap, year)["unit_code"].to_list() if year else []
@@ -256,6 +266,7 @@ def layout(lang: str, unit=None, **_):
         dcc.Store(id="pf-year", data=last_year),
         *url_stores("pf", ["unit"]),
         page_title(NAV_KEY, lang),
+        *notice,
         html.Div(
             [
                 html.Div(

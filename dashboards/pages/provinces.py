@@ -23,7 +23,7 @@ from ..components import (
 )
 from ..i18n import PROVINCE_EN, STAGES, label, norm_lang, t
 from ..security import plot_text
-from ..theme import empty_figure
+from ..theme import OKABE_ITO, base_layout, empty_figure
 
 PATH = "/provinces"
 NAV_KEY = "nav_provinces"
@@ -152,11 +152,17 @@ def chart(df: pl.DataFrame, lang: str) -> go.Figure:
             + " %{customdata[0]} · "
             + t("n_flagged", lang)
             + " %{customdata[1]}<extra></extra>",
-            marker_color=["#c0392b" if r["n_flagged"] else "#2c7fb8" for r in rows],
+            # flagged provinces by hatching as well as colour: colour alone is lost in grey print and to some
+            # readers (Okabe-Ito vermillion / blue, the theme's)
+            marker={
+                "color": [OKABE_ITO["vermillion"] if r["n_flagged"] else OKABE_ITO["blue"] for r in rows],
+                "pattern": {"shape": ["/" if r["n_flagged"] else "" for r in rows], "fgcolor": "white"},
+            },
         )
     )
     fig.add_hline(y=100, line_dash="dot", line_color="#888")
-    fig.update_layout(title=t("pv_chart_title", lang), margin={"l": 40, "r": 10, "t": 50, "b": 80}, height=380)
+    base_layout(fig, t("pv_chart_title", lang), height=380)
+    fig.update_layout(margin={"l": 40, "r": 10, "b": 80})
     return fig
 
 

@@ -80,7 +80,15 @@ def column_defs(lang: str) -> list[dict]:
             "width": 90,
             **num,
         },  # rows arrive best first
-        {"field": "name", "headerName": t("city", lang), "pinned": "left", "minWidth": 130},
+        # long names wrap, never cut ("Chaoyang (B…", the county-level groupings' English names)
+        {
+            "field": "name",
+            "headerName": t("city", lang),
+            "pinned": "left",
+            "minWidth": 130 if lang == "zh" else 170,
+            "wrapText": True,
+            "autoHeight": True,
+        },
         {"field": province_col(lang), "headerName": t("province", lang), "minWidth": 120},
         {"field": "group_label", "headerName": t("group", lang)},
         {"field": "stage_label", "headerName": t("stage", lang)},

@@ -16,6 +16,7 @@ from ..components import (
     INTEGER,
     ONE_DECIMAL,
     dropdown,
+    fit_headers,
     graph,
     grid,
     guarded,
@@ -262,11 +263,11 @@ def render(plan: str | None, lang: str):
     return (
         summary,
         plan_figure(by_plan, lang),
-        share_columns(name_col_def, lang),
+        fit_headers(share_columns(name_col_def, lang)),
         records(by_province, 1),
-        share_columns(city_col_def, lang),
+        fit_headers(share_columns(city_col_def, lang)),
         records(by_city, 1),
-        lag_cols,
+        fit_headers(lag_cols),
         lagging,
         None,
     )

@@ -119,15 +119,23 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
     key_only = bool(rule.get("key_targets_only", True)) and "is_key_target" in _columns(
         con, "marts", "fct_target_status"
     )
+    # the indicator's unit, so the figures read as on the dashboard (a ratio as 66.8%, not 0.6679)
+    has_unit = bool(
+        con.execute(
+            "select 1 from information_schema.columns where table_schema = 'marts' and table_name = 'dim_indicator' "
+            "and column_name = 'unit'"
+        ).fetchall()
+    )
+    unit_sql = "max(unit)" if has_unit else "cast(null as varchar)"
     names = (
-        "left join (select indicator_code, max(name_zh) as name_zh, max(name_en) as name_en "
+        f"left join (select indicator_code, max(name_zh) as name_zh, max(name_en) as name_en, {unit_sql} as unit "
         "from marts.dim_indicator group by indicator_code) i on i.indicator_code = t.indicator_code"
     )
     rows = _rows(
         con,
         f"""
         select c.*, t.plan_id, t.indicator_code, t.status, t.status_year as year, t.current_value,
-               t.target_value, t.target_year, t.progress_index, t.growth_ratio, i.name_zh, i.name_en
+               t.target_value, t.target_year, t.progress_index, t.growth_ratio, i.name_zh, i.name_en, i.unit
         from marts.fct_target_status t
         join ({CITIES}) c on c.unit_code = t.unit_code
         {names}
@@ -145,7 +153,8 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
     for r in rows:
         zh = TARGET_STATUS_ZH.get(r["status"], r["status"])
         # the figures behind the status, so the reader sees how far behind without opening the dashboard
-        now, goal = _figure(r["current_value"]), _figure(r["target_value"])
+        now, goal = _figure(r["current_value"], r["unit"], "zh"), _figure(r["target_value"], r["unit"], "zh")
+        now_en, goal_en = _figure(r["current_value"], r["unit"], "en"), _figure(r["target_value"], r["unit"], "en")
         out.append(
             _city(
                 "target_behind",
@@ -156,7 +165,7 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
                 title_zh=f"{r['unit_name']}：{r['target_year']} 年目标“{r['name_zh'] or r['indicator_code']}”{zh}"
                 f"（{r['year']} 年现值 {now}，目标值 {goal}）",
                 title_en=f"{_who_en(r)}: {r['target_year']} target {r['name_en'] or r['indicator_code']} is "
-                f"{label_text(r['status'], 'en').lower()} ({now} in {r['year']}, target {goal})",
+                f"{label_text(r['status'], 'en').lower()} ({now_en} in {r['year']}, target {goal_en})",
                 detail={
                     k: r[k]
                     for k in (
@@ -175,12 +184,20 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
     return out
 
 
-def _figure(v) -> str:
-    """A value as a reader wants it in a message: thousands grouped, at most four significant digits below."""
+def _figure(v, unit: str | None = None, lang: str = "zh") -> str:
+    """A value as a reader wants it in a message: in the indicator's unit as the dashboard shows it (a ratio in
+    per cent with one decimal: the alert said 0.6679 where the target pages said 66.8%), thousands grouped, at
+    most four significant digits below."""
+    from dashboards.formatting import display_scale, is_ratio, unit_label
+
     if v is None:
         return "—"
-    v = float(v)
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    v = float(v) * display_scale(unit)
+    text = f"{v:,.0f}" if abs(v) >= 1000 else (f"{v:.1f}" if is_ratio(unit) else f"{v:.4g}")
+    shown = unit_label(unit, lang)
+    if not shown:
+        return text
+    return f"{text}%" if shown == "%" else f"{text} {shown}"
 
 
 def _latest_year(con, table: str) -> int | None:
