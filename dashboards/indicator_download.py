@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipelines.extracts import HEADERS as EXTRACT_FILE_HEADERS
+from pipelines.labels import YES_NO_ZH
 
 from . import access, provenance, queries
 from .security import neutralise_text
@@ -69,7 +70,7 @@ def indicator_extract(snap, year: int, province_code: str | None = None) -> pl.D
         .join(provenance.extract_provenance(snap, year), on=["unit_code", "indicator_code"], how="left")
         .with_columns(
             year=pl.lit(year, pl.Int32),
-            is_imputed=pl.when(pl.col("is_imputed")).then(pl.lit("是")).otherwise(pl.lit("否")),
+            is_imputed=pl.when(pl.col("is_imputed")).then(pl.lit(YES_NO_ZH[0])).otherwise(pl.lit(YES_NO_ZH[1])),
             raw_value=pl.col("raw_value").round(4),
             value=pl.col("value").round(4),
             normalised_score=pl.col("normalised_score").round(2),

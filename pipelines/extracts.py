@@ -85,7 +85,8 @@ HEADERS: dict[str, str] = {
     "rank_change": "排名变化",
     "is_ranked": "是否参与排名",
     "stage": "评价阶段",
-    "rules_fired": "触发规则",
+    "rules_fired": "触发规则（英文）",
+    "rules_fired_zh": "触发规则",
     "is_robust": "结论是否稳健",
     "median_rank": "排名中位数",
     "p05_rank": "排名5%分位",
@@ -163,6 +164,25 @@ CHANGE_HEADERS = {
     "new_values": "新值",
 }
 CHANGE_LABELS = {"added": "新增", "removed": "删除", "changed": "修改"}
+# The codes the marts store, in words in the CSV and XLSX (a provincial office reads 整改, not rectification, and 是/否,
+# not true/false); the Parquet keeps the codes, exactly as in the marts. Column -> its list in the labels seed.
+VALUE_LABEL_SETS = {
+    "level": "unit_level",
+    "peer_group": "peer_group",
+    "performance_group": "performance_group",
+    "performance_group_all": "performance_group",
+    "group_third": "group_third",
+    "stage": "stage",
+    "released_stage": "stage",
+    "cycle_verdict": "verdict",
+    "status": "target_status",
+    "growth_basis": "growth_basis",
+    "acceptance_band": "acceptance_band",
+    "released_acceptance_band": "acceptance_band",
+    "acceptance_status": "acceptance_status",
+    "cycle_verdict_status": "verdict_status",
+    "third_party_status": "third_party_status",
+}
 EVALUATION_COLUMNS = ("stage", "rules_fired", "is_robust", "median_rank", "p05_rank", "p95_rank", "rules_version")
 # Relative tolerance for "changed": a rebuild of the same inputs may differ in the last bits of a float sum.
 REL_TOL = 1e-9
@@ -307,6 +327,8 @@ def year_extract_tables(
         params=[*p, year],
     ).pl()
     out["scores"] = with_release(con, out["scores"], year, release)
+    if "rules_fired" in eval_cols:
+        out["scores"] = _with_rules_in_chinese(con, out["scores"], year)
     if _has(con, "marts", "fct_target_status_year"):
         t_cols = [c for c in _columns(con, "marts", "fct_target_status_year") if c not in ("unit_code", "year")]
         out["targets"] = con.sql(
@@ -335,6 +357,21 @@ def year_extract_tables(
         ).pl()
         out["acceptance"] = with_released_acceptance(con, out["acceptance"], year, release)
     return out
+
+
+def _with_rules_in_chinese(con, scores: pl.DataFrame, year: int) -> pl.DataFrame:
+    """``rules_fired_zh`` beside the mart's English ``rules_fired``: the same facts in Chinese, built from the
+    evaluation row by the dashboard's own function (``dashboards.evaluation_text.rules_text``), so the extract, the
+    flag page and the report state the same numbers."""
+    from dashboards.evaluation_text import rules_text
+
+    rows = con.sql("select * from marts.fct_evaluation_year where year = ?", params=[year]).pl()
+    zh = {
+        r["unit_code"]: (rules_text(r, "zh") if r["rules_fired"] is not None else None)
+        for r in rows.iter_rows(named=True)
+    }
+    text = scores["unit_code"].replace_strict(zh, default=None, return_dtype=pl.String).alias("rules_fired_zh")
+    return scores.insert_column(scores.columns.index("rules_fired") + 1, text)
 
 
 # The as-released verdict's columns (releases.evaluation_year column -> scores sheet column).
@@ -482,6 +519,23 @@ def diff_tables(old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]) -> p
 
 
 # ---- writers ---------------------------------------------------------------------------------------------------------
+def _in_words(df: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its codes (``VALUE_LABEL_SETS``) and booleans in Chinese words, for the CSV and XLSX; a code
+    the seed does not know stays as it is, an empty cell stays empty."""
+    from pipelines.labels import YES_NO_ZH, label_set, third_party_status_labels
+
+    yes, no = YES_NO_ZH
+    exprs = []
+    for c, t in df.schema.items():
+        if t == pl.Boolean:
+            exprs.append(pl.when(pl.col(c)).then(pl.lit(yes)).when(~pl.col(c)).then(pl.lit(no)).alias(c))
+        elif c in VALUE_LABEL_SETS and t == pl.String:
+            # fct_third_party_evaluation's statuses are labelled under third_party_<status> (pipelines.labels)
+            pairs = third_party_status_labels() if c == "third_party_status" else label_set(VALUE_LABEL_SETS[c])
+            exprs.append(pl.col(c).replace({code: zh for code, (zh, _) in pairs.items()}).alias(c))
+    return df.with_columns(exprs) if exprs else df
+
+
 def _chinese(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
     mapping = {c: headers[c] for c in df.columns if c in headers}
     # Two columns must not end up with the same header (a mart may add a column whose label is taken).
@@ -512,7 +566,7 @@ def _for_spreadsheet(df: pl.DataFrame) -> pl.DataFrame:
 def _csv_frame(df: pl.DataFrame, headers: dict[str, str] = HEADERS) -> pl.DataFrame:
     """The CSV's frame: neutralised text, ISO dates, Chinese headers (row by row, so it may be built for a whole
     year and sliced per province)."""
-    return _chinese(_for_spreadsheet(df), headers)
+    return _chinese(_for_spreadsheet(_in_words(df)), headers)
 
 
 def _write_csv_frame(frame: pl.DataFrame, path: Path) -> None:
@@ -529,7 +583,7 @@ def _sheet_frame(df: pl.DataFrame, headers: dict[str, str]) -> tuple[list[str], 
     from dashboards.security import neutralise_cell
     from dashboards.xlsx import spreadsheet_frame
 
-    named = _chinese(_as_text_types(df), headers)
+    named = _chinese(_as_text_types(_in_words(df)), headers)
     return [neutralise_cell(str(c)) for c in named.columns], spreadsheet_frame(named, inf_as_error=True)
 
 

@@ -88,6 +88,9 @@ def label_text(code: str | None, lang: str = "zh", path: Path = LABELS_FILE) -> 
     return lab.text(lang) if lab else str(code)
 
 
+# A boolean in a Chinese-headed file (the provincial extracts, the indicator download): 是 / 否, not TRUE / FALSE.
+YES_NO_ZH = ("是", "否")
+
 # fct_third_party_evaluation.status codes (received / pending / not_on_calendar) are labelled in the seed under
 # third_party_<status>: "received" alone is a reporting status with another meaning (按期报送).
 THIRD_PARTY_STATUS_PREFIX = "third_party_"

@@ -9,6 +9,7 @@ import duckdb
 import evaluation_fixtures as F
 import pytest
 
+from dashboards.evaluation_text import rules_text
 from pipelines.evaluation import uncertainty as U
 from pipelines.evaluation.dossier import resolve_unit, write_dossier
 
@@ -66,6 +67,8 @@ def test_dossier_of_flagged_city_matches_marts(warehouse, tmp_path):
 
     for text in (md, page):
         assert ev["stage"] in text and ev["rules_fired"].split(";")[0] in text
+        # the rules in Chinese too, as the flag page states them (the line read English only under 触发规则)
+        assert rules_text(ev, "zh").split("；")[0] in text
         assert f"{sc['composite_index']:.1f}" in text
         assert f"{sc['rank']}/{sc['n_ranked']}" in text
         assert f"{un['p05_rank']:.1f}–{un['p95_rank']:.1f}" in text

@@ -18,6 +18,7 @@ from dashboard_http import signed_in_client
 
 from dashboards.security import FORMULA_TRIGGERS
 from pipelines import extracts as X
+from pipelines.labels import label_text
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +127,9 @@ def test_extracts_equal_the_marts_value_by_value(run_extracts, sample_snapshot):
         for g, w in zip(got, want_sc.iter_rows(named=True)):
             assert g["行政区划代码"] == w["unit_code"]
             assert _equal(g["综合指数"], w["composite_index"]) and _equal(g["排名"], w["rank"])
-            assert g["评价阶段"] == w["stage"] and g["绩效分组"] == w["performance_group"]
+            # codes in words (the Parquet keeps the codes)
+            assert g["评价阶段"] == (label_text(w["stage"]) if w["stage"] else None)
+            assert g["绩效分组"] == (label_text(w["performance_group"]) if w["performance_group"] else None)
         wb.close()
 
 
@@ -235,10 +238,10 @@ def test_extract_workbook_round_trips_typed_and_never_a_formula(tmp_path):
     assert all(c.font.b for c in ws[1]) and ws["A1"].fill.fgColor.rgb.endswith("F2F2F2") and ws.freeze_panes == "A2"
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
     assert rows == [
-        ["440100", "'" + '=HYPERLINK("http://x")', 1.25, 1, True, "2025-01-02"],
-        ["440300", "'+1+2", None, 2, False, "2025-01-02"],
+        ["440100", "'" + '=HYPERLINK("http://x")', 1.25, 1, "是", "2025-01-02"],
+        ["440300", "'+1+2", None, 2, "否", "2025-01-02"],
         ["440400", "'@SUM(A1)", "#DIV/0!", None, None, "2025-01-02"],
-        ["440500", "深圳市", -3.5, 4, True, None],
+        ["440500", "深圳市", -3.5, 4, "是", None],
     ]
     assert ws["C4"].data_type == "e" and ws["C2"].data_type == "n" and ws["D2"].data_type == "n"
     # widths as with xlsxwriter: 1.3 × the longest of header and first 200 values, between 8 and 40

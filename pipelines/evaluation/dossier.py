@@ -28,6 +28,12 @@ from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text
 STAGE_ZH = {code: zh for code, (zh, _) in label_set("stage").items()}
 
 
+def _rules_zh(e: dict) -> str:
+    from dashboards.evaluation_text import rules_text
+
+    return rules_text(e, "zh")
+
+
 def resolve_unit(con: duckdb.DuckDBPyConnection, text: str) -> str:
     """A unit code from a 6-digit code or a Chinese (or English) name; programme units win ties."""
     t = text.strip()
@@ -421,7 +427,8 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
         robust = {True: "稳健 robust", False: "不稳健 not robust", None: "–"}[e["is_robust"]]
         lines += [
             f"- 阶段 / Stage: **{label_text(e['stage'])} {e['stage']}**",
-            f"- 触发规则 / Rules fired: {e['rules_fired'] or '无 none'}",
+            # the Chinese from the row's facts (the dashboard's function), the mart's English sentence after it
+            f"- 触发规则 / Rules fired: {_rules_zh(e) or '无'} / {e['rules_fired'] or 'none'}",
             f"- 稳健性 / Robustness: {robust}",
             f"- 评估周期 / Cycle: {e['cycle'] or '基期 baseline year'}",
             f"- 规则版本 / Rules version: {e['rules_version']}",
