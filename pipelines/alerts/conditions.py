@@ -187,6 +187,20 @@ def _latest_year(con, table: str) -> int | None:
     return con.execute(f"select max(year) from marts.{table}").fetchall()[0][0]
 
 
+def _rank_shared(con) -> str:
+    """fct_city_score_year.rank_is_shared (equal indices share a rank, 并列), null for marts built before it."""
+    if "rank_is_shared" in _columns(con, "marts", "fct_city_score_year"):
+        return "s.rank_is_shared"
+    return "cast(null as boolean) as rank_is_shared"
+
+
+def _tied(r: dict, lang: str) -> str:
+    """ ", 并列" / ", tied" after a shared rank in an alert's title (labels seed), nothing otherwise."""
+    if not r.get("rank_is_shared"):
+        return ""
+    return ("，" if lang == "zh" else ", ") + label_text("rank_shared", lang)
+
+
 def bottom_group(con, rules: Rules) -> list[Condition] | None:
     if not rules.get("bottom_group") or not has_table(con, "marts", "fct_city_score_year"):
         return None
@@ -194,7 +208,7 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
     year = _latest_year(con, "fct_city_score_year")
     rows = _rows(
         con,
-        f"""select c.*, s.year, s.rank, s.n_ranked, s.performance_group, s.composite_index
+        f"""select c.*, s.year, s.rank, s.n_ranked, {_rank_shared(con)}, s.performance_group, s.composite_index
             from marts.fct_city_score_year s join ({CITIES}) c on c.unit_code = s.unit_code
             where s.year = ? and s.performance_group = ? order by c.unit_code""",
         [year, group],
@@ -206,8 +220,8 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key=f"group:{group}",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名）",
-            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']})",
+            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名{_tied(r, 'zh')}）",
+            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']}{_tied(r, 'en')})",
             detail={k: r[k] for k in ("year", "rank", "n_ranked", "performance_group", "composite_index")},
         )
         for r in rows
@@ -222,7 +236,7 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
     year = _latest_year(con, "fct_city_score_year")
     rows = _rows(
         con,
-        f"""select c.*, s.year, s.rank, s.n_ranked, s.rank_change
+        f"""select c.*, s.year, s.rank, s.n_ranked, {_rank_shared(con)}, s.rank_change
             from marts.fct_city_score_year s join ({CITIES}) c on c.unit_code = s.unit_code
             where s.year = ? and s.rank_change < ? order by c.unit_code""",
         [year, -k],
@@ -234,8 +248,8 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key="rank",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名）",
-            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']})",
+            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）",
+            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})",
             detail={k2: r[k2] for k2 in ("year", "rank", "n_ranked", "rank_change")} | {"max_rank_loss": k},
         )
         for r in rows

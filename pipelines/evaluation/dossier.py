@@ -22,7 +22,7 @@ from pipelines.evaluation.dossier_programme import programme_data, programme_mar
 from pipelines.evaluation.dossier_rows import MartRows
 from pipelines.evaluation.releases import LATEST_FIRST, released_acceptance_differs, released_differs
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
-from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text
+from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text, rank_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
 STAGE_ZH = {code: zh for code, (zh, _) in label_set("stage").items()}
@@ -205,8 +205,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
     )
     history = rows.frame(
         "history",
-        """select s.unit_code, s.year, s.composite_index, s.rank, s.n_ranked, s.performance_group, e.stage,
-                  e.p05_rank, e.p95_rank, e.median_rank
+        """select s.*, e.stage, e.p05_rank, e.p95_rank, e.median_rank
            from marts.fct_city_score_year s
            left join marts.fct_evaluation_year e on e.unit_code = s.unit_code and e.year = s.year
            order by s.unit_code, s.year""",
@@ -442,7 +441,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 [
                     ["综合得分 / Composite", s["composite"]],
                     ["综合指数 / Composite index", index_text(s["composite_index"])],
-                    ["排名 / Rank", f"{s['rank']}/{s['n_ranked']}" if s["rank"] is not None else "–"],
+                    ["排名 / Rank", rank_text(s["rank"], s["n_ranked"], s.get("rank_is_shared"), "both")],
                     ["绩效分组 / Group", f"{label_text(s['performance_group']) or '–'} {s['performance_group'] or ''}"],
                     ["管理能力 / MGT", s["score_mgt"]],
                     ["大保护 / PRO", s["score_pro"]],
@@ -517,7 +516,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 [
                     r["year"],
                     index_text(r["composite_index"]),
-                    f"{r['rank']}/{r['n_ranked']}" if r["rank"] else "–",
+                    rank_text(r["rank"], r["n_ranked"], r.get("rank_is_shared"), "both"),
                     f"{_fmt(r['p05_rank'])}–{_fmt(r['p95_rank'])}",
                     label_text(r["stage"]) or "–",
                 ]
@@ -639,7 +638,8 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             differs = e is not None and released_differs(rr, e)
             lines.append(
                 f"- 发布时结论 / As released: {label_text(rr['stage'])} {rr['stage']}, "
-                f"指数 index {index_text(rr['composite_index'])}, 排名 rank {rr['rank']}/{rr['n_ranked']}"
+                f"指数 index {index_text(rr['composite_index'])}, "
+                f"排名 rank {rank_text(rr['rank'], rr['n_ranked'], rr.get('rank_is_shared'), 'both')}"
                 + ("；**当前数据与发布版本不同 / current data differ from the release**" if differs else "")
             )
         ra = d.get("released_acceptance")
