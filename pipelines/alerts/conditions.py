@@ -16,13 +16,15 @@ import duckdb
 
 from pipelines.alerts.config import Routing, Rules
 from pipelines.ingest.reason_labels import refusal_text
-from pipelines.labels import label_text
+from pipelines.labels import FLAGGED_STAGES, label_text
 from pipelines.sources import SOURCES
 
 # Status, stage and reporting labels come from the labels seed (dbt_project/seeds/labels.csv), the one place.
 TARGET_STATUS_ZH = {code: label_text(code) for code in ("limited_progress", "deteriorating")}
 # the stages an alert flags
-STAGE_ZH = {code: label_text(code) for code in ("watch", "review", "rectification", "exit_candidate")}
+# Every flagged stage (labels.FLAGGED_STAGES), not_reported included: not reporting within six months counts as exit,
+# the dashboard's watch list puts it first, and the stage alert said nothing of it (only a source-reporting warning).
+STAGE_ZH = {code: label_text(code) for code in FLAGGED_STAGES}
 REPORTING_ZH = {code: label_text(code) for code in ("missing", "late", "not_reported", "received_after_grace_end")}
 # A source's Chinese name from its contract (the title is read by officials: "培训活动", not "training_events").
 SOURCE_ZH = {name: src.title_zh for name, src in SOURCES.items()}
@@ -260,7 +262,7 @@ def stage(con, rules: Rules) -> list[Condition] | None:
     rule = rules.get("stage")
     if not rule or not has_table(con, "marts", "fct_evaluation_year"):
         return None
-    stages = set(rule.get("stages") or ["watch", "review", "rectification", "exit_candidate"])
+    stages = set(rule.get("stages") or FLAGGED_STAGES)
     cols = _columns(con, "marts", "fct_evaluation_year")
     robust = "e.is_robust" if "is_robust" in cols else "cast(null as boolean)"
     fired = "e.rules_fired" if "rules_fired" in cols else "cast(null as varchar)"
@@ -277,7 +279,8 @@ def stage(con, rules: Rules) -> list[Condition] | None:
         st = r["stage"]
         # Only robust evidence raises a sanction alert; a flag on non-robust (or unassessed) evidence, or
         # the evaluation's own `review` stage, asks for a human review (人工复核) instead.
-        if st == "review" or (st in STAGE_ZH and r["is_robust"] is not True):
+        # (not_reported is a fact of the ledger, not a statistical judgement: never a review)
+        if st == "review" or (st in STAGE_ZH and st != "not_reported" and r["is_robust"] is not True):
             kind, shown = "review", "review"
         elif st in STAGE_ZH:
             kind, shown = "sanction", st

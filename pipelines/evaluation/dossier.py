@@ -20,7 +20,7 @@ import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
-from pipelines.evaluation.releases import LATEST_FIRST, released_acceptance_differs, released_differs
+from pipelines.evaluation.releases import LATEST_FIRST, cycle_of_year, released_acceptance_differs, released_differs
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text, rank_text
 
@@ -250,15 +250,26 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         )
     acceptance = None
     if has("marts", "fct_acceptance_score"):
-        # The cycle holding the year. A year may end one cycle and start the next: then the cycle it ends, whose
-        # acceptance that year judges (the earliest start). This used to be the table's own row order, which a
-        # rebuild may change, so the same dossier could show another cycle's score after a rerun.
-        cycles_of_unit = (
-            rows.frame("acceptance", "select * from marts.fct_acceptance_score", ("unit_code",), u)
-            .filter((pl.col("cycle_first_year") <= year) & (pl.col("cycle_last_year") >= year))
-            .sort("cycle_first_year")
+        # The cycle of the year, as the release, the extract and the profile take it (releases.cycle_of_year):
+        # the cycle the unit's calendar assigns to the year. It was the earliest cycle whose label holds the year,
+        # so 南通 2024 (pilot 2022-2024 judged in 2023, then 2024-2026) showed the pilot cycle's score while the
+        # release of 2024 held 2024-2026, and the dossier said "current data differ from the release".
+        calendar_start = None
+        if has("marts", "fct_programme_unit_year"):
+            cal = rows.row(
+                "calendar",
+                "select unit_code, year, cycle_start from marts.fct_programme_unit_year order by unit_code, year",
+                ("unit_code", "year"),
+                uy,
+            )
+            calendar_start = cal["cycle_start"] if cal else None
+        elif evaluation:
+            calendar_start = evaluation.get("cycle_start")
+        acceptance = cycle_of_year(
+            rows.frame("acceptance", "select * from marts.fct_acceptance_score", ("unit_code",), u),
+            year,
+            calendar_start,
         )
-        acceptance = cycles_of_unit.row(0, named=True) if cycles_of_unit.height else None
     attribution = None
     if has("marts", "fct_index_change_attribution"):
         attribution = rows.row(
