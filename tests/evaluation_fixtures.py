@@ -705,7 +705,9 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
         "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: pledge_loans\n",
         encoding="utf-8",
     )
-    for f in [*(DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"), DBT_PROJECT_DIR / "seeds" / "rules_versions.csv"]:
+    # the labels seed: the W1 reason says 并列 / tied beside a shared rank (fct_evaluation_year)
+    seeds = DBT_PROJECT_DIR / "seeds"
+    for f in [*seeds.glob("evaluation_rules*"), seeds / "rules_versions.csv", *seeds.glob("labels.*")]:
         shutil.copy(f, proj / "seeds" / f.name)
     if rules_csv is not None:
         (proj / "seeds" / "evaluation_rules.csv").write_text(rules_csv, encoding="utf-8")

@@ -73,6 +73,8 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
 
 
 def _rank_texts(df: pl.DataFrame, col: str, lang: str) -> pl.Series:
+    if col not in df.columns:
+        return pl.Series([None] * df.height, dtype=pl.String)
     shared = df[f"{col}_is_shared"] if f"{col}_is_shared" in df.columns else pl.Series([False] * df.height)
     return pl.Series(
         [rank_text(r, None, s, lang) for r, s in zip(df[col].to_list(), shared.to_list(), strict=True)],
