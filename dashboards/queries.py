@@ -254,6 +254,7 @@ def map_points(snap, year: int) -> pl.DataFrame:
             "lat",
             "composite_index",
             "rank",
+            "rank_is_shared",
             "is_ranked",
             group=pl.when(pl.col("is_ranked")).then(pl.col("performance_group")).otherwise(pl.lit(None)),
         )
@@ -276,7 +277,15 @@ def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
     return (
         pl.concat([up, down])
         .select(
-            "unit_code", "unit_name", "unit_name_en", "province_code", "rank", "rank_change", "index_change", "stage"
+            "unit_code",
+            "unit_name",
+            "unit_name_en",
+            "province_code",
+            "rank",
+            "rank_is_shared",
+            "rank_change",
+            "index_change",
+            "stage",
         )
         .sort("rank_change")
     )

@@ -315,3 +315,17 @@ def test_the_extract_lists_the_cycle_the_release_holds():
     for unit, first in OF_2024.items():
         row = cycle_of_year(frame.filter(pl.col("unit_code") == unit), 2024, CALENDAR[(unit, 2024)])
         assert row["cycle_first_year"] == first
+
+
+def test_the_map_and_the_movers_chart_say_a_rank_is_shared():
+    from dashboards.figures import city_map, movers_bar
+
+    df = _ranking_frame().with_columns(
+        lng=pl.lit(118.8), lat=pl.lit(32.0), group=pl.col("performance_group"), rank_change=pl.lit(3)
+    )
+    fig = city_map(df, "en")
+    hovers = [tuple(c) for trace in fig.data if trace.customdata is not None for c in trace.customdata]
+    shared = [h for h in hovers if h[0] in ("320200", "320300")]
+    assert shared and all(h[2] == rank_text(2, None, True, "en") for h in shared), hovers
+    bars = movers_bar(df, "zh")
+    assert [c[1] for c in bars.data[0].customdata][1] == rank_text(2, None, True, "zh")

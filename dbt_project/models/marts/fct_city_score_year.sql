@@ -99,7 +99,10 @@ thirds as (
                 then floor((b.band_position - 1) / (floor(b.band_size / 3.0) + 1)) + 1
             else (b.band_size - 3 * floor(b.band_size / 3.0))
                 + floor(
-                    (b.band_position - 1 - (b.band_size - 3 * floor(b.band_size / 3.0)) * (floor(b.band_size / 3.0) + 1))
+                    (
+                        b.band_position - 1
+                        - (b.band_size - 3 * floor(b.band_size / 3.0)) * (floor(b.band_size / 3.0) + 1)
+                    )
                     / nullif(floor(b.band_size / 3.0), 0)
                 )
                 + 1
