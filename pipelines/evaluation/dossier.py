@@ -256,8 +256,8 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         # release of 2024 held 2024-2026, and the dossier said "current data differ from the release".
         calendar_start = None
         if has("marts", "fct_programme_unit_year"):
-            cal = rows.row(
-                "calendar",
+            cal = rows.row(  # (MartRows caches by name: not "calendar", the programme section's whole table)
+                "cycle_of_year",
                 "select unit_code, year, cycle_start from marts.fct_programme_unit_year order by unit_code, year",
                 ("unit_code", "year"),
                 uy,
