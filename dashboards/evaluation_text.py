@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from pipelines.labels import label_text
+from pipelines.labels import label_text, rank_text
 
 from .i18n import GROUPS, label, norm_lang
 
@@ -45,7 +45,7 @@ def _zh(rule: str, r: dict) -> str:
             "" if threshold is None else f"，阈值 {-threshold:.1f}"
         )
     if rule == "w1":
-        return f"W1 关注：处于“{group}”组，排名 {r.get('rank') or '–'}/{r.get('n_ranked') or '–'}"
+        return f"W1 关注：处于“{group}”组，排名 {rank_text(r.get('rank'), r.get('n_ranked'), r.get('rank_is_shared'))}"
     if rule == "w2":
         return f"W2 关注：{r.get('targets_lagging') or 0}/{r.get('targets_evaluable') or 0}项关键目标进展有限或倒退"
     return f"EX1 示范：处于“{group}”组，综合指数{since}变化 {_ex1_gain(r)}"

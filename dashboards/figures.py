@@ -7,7 +7,7 @@ import math
 import plotly.graph_objects as go
 import polars as pl
 
-from pipelines.labels import index_text
+from pipelines.labels import index_text, rank_text
 
 from .formatting import (
     axis_tickformat,
@@ -78,8 +78,10 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
                 text=[plot_text(v) for v in frame[name].to_list()],
                 # the index as text (index_text): the map colours the group, the figure must not cross its bound
                 customdata=[
-                    (code, index_text(index), rank)
-                    for code, index, rank in frame.select("unit_code", "composite_index", "rank").iter_rows()
+                    (code, index_text(index), "" if rank is None else rank_text(rank, None, shared, lang))
+                    for code, index, rank, shared in frame.select(
+                        "unit_code", "composite_index", "rank", _shared_col(frame, "rank")
+                    ).iter_rows()
                 ],
                 hovertemplate="%{text}<br>"
                 + hover_index
@@ -197,6 +199,12 @@ def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
     return base_layout(fig, t("ov_dist_title", lang), height=400)
 
 
+def _shared_col(frame: pl.DataFrame, col: str) -> pl.Expr:
+    """The frame's ``<col>_is_shared`` (并列), or false for frames without it."""
+    name = f"{col}_is_shared"
+    return pl.col(name) if name in frame.columns else pl.lit(False).alias(name)
+
+
 def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.Figure:
     """``first_year``: there is no previous ranking, so rank changes are not applicable (not 'no data')."""
     if first_year:
@@ -213,7 +221,10 @@ def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.
             y=codes,
             orientation="h",
             marker_color=colors,
-            customdata=[(plot_text(n), r) for n, r in movers.select(name, "rank").rows()],
+            customdata=[
+                (plot_text(n), rank_text(r, None, s, lang))
+                for n, r, s in movers.select(name, "rank", _shared_col(movers, "rank")).rows()
+            ],
             hovertemplate="%{customdata[0]}: %{x:+d}<br>" + t("rank", lang) + " %{customdata[1]}<extra></extra>",
         )
     )

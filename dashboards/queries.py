@@ -208,9 +208,25 @@ def scores_year(snap, year: int) -> pl.DataFrame:
         # Quantiles of ranks are reals; officials read ranks as whole numbers.
         un = un.with_columns(pl.col("median_rank", "p05_rank", "p95_rank").round(0).cast(pl.Int32))
         df = df.join(un, on="unit_code", how="left")
-        return with_province_en(df).sort("rank", "rank_all", nulls_last=True)
+        # tied units (equal indices share a rank, 并列) are listed in code order, which decides nothing
+        return with_province_en(with_shared_ranks(df)).sort("rank", "rank_all", "unit_code", nulls_last=True)
 
     return snap.cached(("scores_year", year), compute)
+
+
+def with_shared_ranks(df: pl.DataFrame) -> pl.DataFrame:
+    """``rank_is_shared`` / ``rank_all_is_shared`` (fct_city_score_year: another unit of the year holds the same
+    rank, 并列) for one year's rows; computed from the ranks for snapshots published before the mart had them."""
+    for rank_col in ("rank", "rank_all"):
+        flag = f"{rank_col}_is_shared"
+        if flag not in df.columns and rank_col in df.columns:
+            df = df.with_columns(
+                pl.when(pl.col(rank_col).is_not_null())
+                .then(pl.len().over(rank_col) > 1)
+                .otherwise(pl.lit(None, pl.Boolean))
+                .alias(flag)
+            )
+    return df
 
 
 def overview_headlines(snap, year: int) -> dict:
@@ -245,6 +261,7 @@ def map_points(snap, year: int) -> pl.DataFrame:
             "lat",
             "composite_index",
             "rank",
+            "rank_is_shared",
             "is_ranked",
             group=pl.when(pl.col("is_ranked")).then(pl.col("performance_group")).otherwise(pl.lit(None)),
         )
@@ -262,15 +279,33 @@ def composite_distribution(snap, year: int) -> pl.DataFrame:
 def biggest_movers(snap, year: int, n: int = 8) -> pl.DataFrame:
     """The ``n`` programme units that climbed most and the ``n`` that fell most (positive = moved up)."""
     df = scores_year(snap, year).filter(pl.col("is_ranked") & pl.col("rank_change").is_not_null())
-    up = df.filter(pl.col("rank_change") > 0).sort("rank_change", descending=True).head(n)
-    down = df.filter(pl.col("rank_change") < 0).sort("rank_change").head(n)
+    up = _top_with_ties(df.filter(pl.col("rank_change") > 0), "rank_change", n, descending=True)
+    down = _top_with_ties(df.filter(pl.col("rank_change") < 0), "rank_change", n, descending=False)
     return (
         pl.concat([up, down])
         .select(
-            "unit_code", "unit_name", "unit_name_en", "province_code", "rank", "rank_change", "index_change", "stage"
+            "unit_code",
+            "unit_name",
+            "unit_name_en",
+            "province_code",
+            "rank",
+            "rank_is_shared",
+            "rank_change",
+            "index_change",
+            "stage",
         )
         .sort("rank_change")
     )
+
+
+def _top_with_ties(df: pl.DataFrame, col: str, n: int, descending: bool) -> pl.DataFrame:
+    """The ``n`` first rows by ``col`` and every row tied with the n-th (a list cut inside a tie would show one of
+    two cities that moved alike and drop the other by its code)."""
+    df = df.sort(col, "unit_code", descending=[descending, False])
+    if df.height <= n:
+        return df
+    cut = df[col][n - 1]
+    return df.filter(pl.col(col) >= cut if descending else pl.col(col) <= cut)
 
 
 def rankings(snap, year: int, programme_only: bool = True) -> pl.DataFrame:
@@ -283,7 +318,7 @@ def _rankings(snap, year: int, programme_only: bool) -> pl.DataFrame:
     if programme_only:
         df = df.filter(pl.col("is_ranked"))
     else:
-        df = df.filter(pl.col("composite").is_not_null()).sort("rank_all", nulls_last=True)
+        df = df.filter(pl.col("composite").is_not_null()).sort("rank_all", "unit_code", nulls_last=True)
     return df.select(
         "unit_code",
         "unit_name",
@@ -302,7 +337,9 @@ def _rankings(snap, year: int, programme_only: bool) -> pl.DataFrame:
         *PILLAR_COLUMNS.values(),
         "rank",
         "n_ranked",
+        "rank_is_shared",
         "rank_all",
+        "rank_all_is_shared",
         "median_rank",
         "p05_rank",
         "p95_rank",
@@ -553,7 +590,7 @@ def watchlist(snap, year: int, dossier_dir: Path | None = None) -> pl.DataFrame 
         scores_year(snap, year)
         .filter(pl.col("stage").is_in(WATCH_STAGES))
         .with_columns(_sev=pl.col("stage").replace_strict(severity, default=9))
-        .sort("_sev", "rank")
+        .sort("_sev", "rank", "unit_code", nulls_last=True)
         .drop("_sev")
     )
 
@@ -582,6 +619,7 @@ def watchlist(snap, year: int, dossier_dir: Path | None = None) -> pl.DataFrame 
         "composite_index",
         "rank",
         "n_ranked",
+        "rank_is_shared",
         "p05_rank",
         "p95_rank",
     ).with_columns(

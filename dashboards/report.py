@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.evaluation.releases import LATEST_FIRST
-from pipelines.labels import index_text
+from pipelines.labels import index_text, rank_text
 
 from . import queries
 from .evaluation_text import rules_text
@@ -246,7 +246,7 @@ def national_html(snap: Snapshot, year: int, lang: str = "zh") -> str:
     )
     rank_rows = [
         [
-            r["rank"],
+            rank_text(r["rank"], None, r.get("rank_is_shared"), lang),
             r[name],
             r[province_col(lang)],
             index_text(r["composite_index"]),
@@ -312,7 +312,7 @@ def city_html(snap: Snapshot, year: int, unit: str, lang: str = "zh") -> str:
         found = snap.query(f"select * from {queries.EVAL} where unit_code = ? and year = ?", (unit, year)).to_dicts()
         ev = found[0] if found else {}
     verdict = [
-        [t("rank", lang), f"{row.get('rank')} / {row.get('n_ranked')}" if row.get("rank") is not None else "–"],
+        [t("rank", lang), rank_text(row.get("rank"), row.get("n_ranked"), row.get("rank_is_shared"), lang)],
         [t("composite_index", lang), index_text(row.get("composite_index"))],
         [t("group", lang), label(GROUPS, row.get("performance_group"), lang) or "–"],
         [t("stage", lang), label(STAGES, ev.get("stage"), lang) or "–"],

@@ -77,7 +77,9 @@ HEADERS: dict[str, str] = {
     "indicator_coverage": "指标覆盖率",
     "rank": "排名",
     "n_ranked": "参评城市数",
+    "rank_is_shared": "是否并列排名",
     "rank_all": "全部城市排名",
+    "rank_all_is_shared": "全部城市排名是否并列",
     "performance_group": "绩效分组",
     "performance_group_all": "绩效分组（全部城市）",
     "group_third": "三分位组",
@@ -346,12 +348,21 @@ def year_extract_tables(
     if _has(con, "marts", "fct_acceptance_score"):
         # the unit's name comes from dim_city, as in every table (the mart's own copy came out as "unit_name_1")
         a_cols = [c for c in _columns(con, "marts", "fct_acceptance_score") if c not in ("unit_code", "unit_name")]
+        from pipelines.evaluation.releases import cycle_of_year_sql
+
+        # the cycles ended by the year, and the cycle of the year as the release holds it (releases.cycle_of_year_sql):
+        # 南通's 2024 is judged on 2024-2026 (promoted in 2024), a cycle that does not end by 2024
+        of_year = "false"
+        if _has(con, "marts", "fct_programme_unit_year"):
+            of_year = cycle_of_year_sql(
+                "cycle_first_year", "cycle_last_year", "marts.fct_acceptance_score", "a", str(int(year))
+            )
         out["acceptance"] = con.sql(
             f"""select d.province_code, d.province_name, a.unit_code, d.unit_name
                        {"".join(", a." + c for c in a_cols)}
                 from marts.fct_acceptance_score a
                 join marts.dim_city d on d.unit_code = a.unit_code
-                where {where} and a.cycle_last_year <= ?
+                where {where} and (a.cycle_last_year <= ? or ({of_year}))
                 order by a.unit_code, a.cycle_first_year""",
             params=[*p, year],
         ).pl()

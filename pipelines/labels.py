@@ -168,3 +168,29 @@ def band_floor(group_code: str, path: Path = BANDS_FILE) -> float | None:
         if b.group_code == group_code:
             return b.lower_bound
     raise KeyError(group_code)
+
+
+def rank_text(rank: int | None, n_ranked: int | None = None, shared: bool | None = False, lang: str = "zh") -> str:
+    """A rank as every reader shows it: ``3/40``, with the labels seed's 并列 / tied when another unit of the year
+    has the same rank (fct_city_score_year.rank_is_shared: equal indices share a rank, 1, 2, 2, 4), so a city
+    ranked third beside another third reads why there is no fourth; "–" without a rank. ``lang``: "zh", "en" or
+    "both" (中文 / English, the dossier)."""
+    if rank is None or (isinstance(rank, float) and math.isnan(rank)):
+        return "–"
+    text = f"{int(rank)}/{int(n_ranked)}" if n_ranked is not None else f"{int(rank)}"
+    if not shared:
+        return text
+    if lang == "both":  # the bilingual dossier
+        return f"{text}（{label_text('rank_shared', 'zh')} / {label_text('rank_shared', 'en')}）"
+    label = label_text("rank_shared", lang)
+    return f"{text}（{label}）" if lang == "zh" else f"{text} ({label})"
+
+
+def shared_ranks(ranks) -> list[bool]:
+    """For a year's ranks (one per unit, None for an unranked unit): whether each rank is held by another unit
+    too -- for readers of frames without fct_city_score_year.rank_is_shared (older snapshots)."""
+    from collections import Counter
+
+    ranks = list(ranks)
+    counts = Counter(r for r in ranks if r is not None)
+    return [r is not None and counts[r] > 1 for r in ranks]

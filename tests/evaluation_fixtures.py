@@ -38,7 +38,7 @@ DDL = {
     "fct_city_score_year": """unit_code VARCHAR, year INTEGER, catalog_version VARCHAR, score_mgt DOUBLE,
         score_pro DOUBLE, score_utl DOUBLE, score_qlt DOUBLE, score_env DOUBLE, composite DOUBLE,
         indicator_coverage DOUBLE, composite_index DOUBLE, programme_average_composite DOUBLE, rank BIGINT,
-        n_ranked BIGINT, rank_all BIGINT, performance_group VARCHAR, group_third VARCHAR,
+        n_ranked BIGINT, rank_is_shared BOOLEAN, rank_all BIGINT, rank_all_is_shared BOOLEAN, performance_group VARCHAR, group_third VARCHAR,
         performance_group_all VARCHAR, index_change DOUBLE, rank_change BIGINT, is_evaluated BOOLEAN,
         is_ranked BOOLEAN""",
     "fct_target_status": """unit_code VARCHAR, plan_id VARCHAR, indicator_code VARCHAR, baseline_year INTEGER,
@@ -165,7 +165,11 @@ def _score_rows(
             ((idx[year], u) for u, idx in indexes.items() if year in idx and year not in outside.get(u, set())),
             key=lambda t: (-t[0], t[1]),
         )
-        for r, (value, unit) in enumerate(ranked, start=1):
+        # standard competition ranking on the index rounded at 9 decimals, as the mart: equal indices share a rank
+        keys = [round(v, 9) for v, _ in ranked]
+        for value, unit in ranked:
+            r = keys.index(round(value, 9)) + 1
+            shared = keys.count(round(value, 9)) > 1
             rows.append(
                 {
                     "unit_code": unit,
@@ -176,7 +180,9 @@ def _score_rows(
                     "programme_average_composite": 50.0,  # index = 100 x composite / programme average
                     "rank": r,
                     "n_ranked": len(ranked),
+                    "rank_is_shared": shared,
                     "rank_all": r,
+                    "rank_all_is_shared": shared,
                     "performance_group": group_of(value),
                     "performance_group_all": group_of(value),
                     "is_evaluated": True,
@@ -699,7 +705,9 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
         "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: pledge_loans\n",
         encoding="utf-8",
     )
-    for f in [*(DBT_PROJECT_DIR / "seeds").glob("evaluation_rules*"), DBT_PROJECT_DIR / "seeds" / "rules_versions.csv"]:
+    # the labels seed: the W1 reason says 并列 / tied beside a shared rank (fct_evaluation_year)
+    seeds = DBT_PROJECT_DIR / "seeds"
+    for f in [*seeds.glob("evaluation_rules*"), seeds / "rules_versions.csv", *seeds.glob("labels.*")]:
         shutil.copy(f, proj / "seeds" / f.name)
     if rules_csv is not None:
         (proj / "seeds" / "evaluation_rules.csv").write_text(rules_csv, encoding="utf-8")

@@ -215,7 +215,7 @@ def test_rankings_are_the_ranked_programme_units(snap, snap_path, last_year):
         r[0]
         for r in direct(
             snap_path,
-            "select unit_code from marts.fct_city_score_year where year = ? and is_ranked order by rank",
+            "select unit_code from marts.fct_city_score_year where year = ? and is_ranked order by rank, unit_code",
             [last_year],
         )
     ]

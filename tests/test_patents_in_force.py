@@ -142,7 +142,8 @@ REQUIRED_UNIT_TESTS = {
     "stg_raw__patent_grants::lapse_year_of_31_december_and_1_january",
     "int_patents__unit_year::patents_in_force_exclude_those_lapsed_in_the_year",
     "fct_city_score_year::index_rank_groups_thirds_and_changes",
-    "fct_city_score_year::ties_break_by_unit_code_and_boundaries_at_70_100_125",
+    "fct_city_score_year::ties_share_a_rank_and_boundaries_at_70_100_125",
+    "fct_city_score_year::ties_are_equal_indices_at_9_decimals_not_equal_doubles",
 }
 
 

@@ -7,7 +7,7 @@ import math
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.labels import index_text
+from pipelines.labels import index_text, rank_text
 
 from .. import access, figures, queries
 from ..components import (
@@ -79,15 +79,15 @@ def warm(snap) -> None:
         queries.indicator_trend(snap, [], code)
 
 
-def _measure_text(col: str, v) -> str:
+def _measure_text(col: str, v, shared: bool | None = False, lang: str = "zh") -> str:
     """A cell of the comparison as text, so that a column reads alike: scores with one decimal (71.0 beside 76.5,
     not 71), ranks as whole places, rank changes signed as on the overview (+8 = moved up)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if col == "composite_index":  # beside the group row below: never across a band bound
         return index_text(v)
-    if col == "rank":
-        return str(int(v))
+    if col == "rank":  # a shared rank reads 并列 / tied
+        return rank_text(v, None, shared, lang)
     if col == "rank_change":
         return f"{int(v):+d}" if v else "0"
     return f"{v:,.1f}"
@@ -103,7 +103,7 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
     for col, title in measures:
         row = {"measure": title}
         for r in df.iter_rows(named=True):
-            row[r["unit_code"]] = _measure_text(col, r[col])
+            row[r["unit_code"]] = _measure_text(col, r[col], r.get(f"{col}_is_shared"), lang)
         rows.append(row)
     for col, mapping, title in (("performance_group", GROUPS, t("group", lang)), ("stage", STAGES, t("stage", lang))):
         row = {"measure": title}

@@ -14,7 +14,7 @@ import polars as pl
 from dash import dcc, html
 
 from pipelines.evaluation.rules import acceptance_bands_text
-from pipelines.labels import index_text
+from pipelines.labels import index_text, rank_text
 
 from .. import queries
 from ..components import guarded, href, page_title, section, snapshot
@@ -275,7 +275,8 @@ def layout(lang: str, unit=None, year=None, **_):
             [
                 html.Li(f"{t('share_bottom', lang)}: {'–' if share is None else f'{100 * share:.0f}%'}"),
                 html.Li(
-                    f"{t('rank', lang)}: {row.get('rank') or '–'} / {row.get('n_ranked') or '–'} · "
+                    f"{t('rank', lang)}: "
+                    f"{rank_text(row.get('rank'), row.get('n_ranked'), row.get('rank_is_shared'), lang)} · "
                     f"{t('rank_interval', lang)}: " + ("–" if p05 is None else f"{round(p05)}–{round(p95)}")
                 ),
                 html.Li(t("fl_robust_rule", lang).format(share=param_value_text("robust_share", robust_share, lang))),

@@ -8,7 +8,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
-from pipelines.labels import index_text
+from pipelines.labels import index_text, rank_text
 
 from .. import access, ambition_view, figures, provenance, queries, security
 from ..components import (
@@ -211,10 +211,19 @@ def summary(info: dict, scores: pl.DataFrame, stages: pl.DataFrame | None, lang:
         r = last[0]
         if r.get("rank") is not None:
             items.append(
-                html.Span(f"{r['year']} {t('rank', lang)} {r['rank']} / {r['n_ranked']}", className="ipc-chip")
+                html.Span(
+                    f"{r['year']} {t('rank', lang)} {rank_text(r['rank'], r['n_ranked'], r.get('rank_is_shared'), lang)}",
+                    className="ipc-chip",
+                )
             )
         elif r.get("rank_all") is not None:
-            items.append(html.Span(f"{r['year']} {t('rank_all', lang)} {r['rank_all']}", className="ipc-chip"))
+            shared = r.get("rank_all_is_shared")
+            items.append(
+                html.Span(
+                    f"{r['year']} {t('rank_all', lang)} {rank_text(r['rank_all'], None, shared, lang)}",
+                    className="ipc-chip",
+                )
+            )
         if r.get("composite_index") is not None:
             items.append(
                 html.Span(f"{t('composite_index', lang)} {index_text(r['composite_index'])}", className="ipc-chip")

@@ -7,7 +7,7 @@ import json
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.labels import index_text
+from pipelines.labels import index_text, rank_text
 
 from .. import access, queries
 from ..components import (
@@ -60,6 +60,9 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         .then(pl.format("{}–{}", pl.col("p05_rank"), pl.col("p95_rank")))
         .otherwise(pl.lit("")),
         composite_index_text=pl.col("composite_index").map_elements(index_text, return_dtype=pl.String),
+        # a shared rank reads 并列 / tied (the number stays for sorting)
+        rank_text=_rank_texts(df, "rank", lang),
+        rank_all_text=_rank_texts(df, "rank_all", lang),
         roster_label=pl.when(pl.col("is_ranked"))
         .then(pl.lit(t("programme_member", lang)))
         .when(pl.col("on_roster"))
@@ -67,6 +70,21 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         .otherwise(pl.lit("")),
     )
     return records(out)
+
+
+def _rank_texts(df: pl.DataFrame, col: str, lang: str) -> pl.Series:
+    if col not in df.columns:
+        return pl.Series([None] * df.height, dtype=pl.String)
+    shared = df[f"{col}_is_shared"] if f"{col}_is_shared" in df.columns else pl.Series([False] * df.height)
+    return pl.Series(
+        [rank_text(r, None, s, lang) for r, s in zip(df[col].to_list(), shared.to_list(), strict=True)],
+        dtype=pl.String,
+    )
+
+
+def _text_of(field: str) -> dict:
+    """AG Grid shows the row's text of a rank (并列 / tied when shared) and sorts on the number."""
+    return {"valueFormatter": {"function": f"params.value == null ? '' : params.data.{field}"}}
 
 
 def column_defs(lang: str) -> list[dict]:
@@ -77,8 +95,9 @@ def column_defs(lang: str) -> list[dict]:
             "field": "rank",
             "headerName": t("rank", lang),
             "pinned": "left",
-            "width": 90,
+            "width": 110,
             **num,
+            **_text_of("rank_text"),
         },  # rows arrive best first
         # long names wrap, never cut ("Chaoyang (B…", the county-level groupings' English names)
         {
@@ -103,7 +122,7 @@ def column_defs(lang: str) -> list[dict]:
         {"field": "median_rank", "headerName": t("median_rank", lang), **num},
         {"field": "rank_change", "headerName": t("rank_change", lang), **num},
         {"field": "index_change", "headerName": t("index_change", lang), **real},
-        {"field": "rank_all", "headerName": t("rank_all", lang), **num},
+        {"field": "rank_all", "headerName": t("rank_all", lang), **num, **_text_of("rank_all_text")},
         {"field": "roster_label", "headerName": t("programme_status", lang)},
     ]
     return cols

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.labels import index_text
+from pipelines.labels import index_text, rank_text
 
 from .. import access, queries
 from ..components import (
@@ -64,7 +64,7 @@ def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dic
                 "targets_label": (
                     f"{r['targets_lagging']}/{r['targets_evaluable']}" if r.get("targets_evaluable") else "–"
                 ),
-                "rank_label": f"{r['rank']}/{r['n_ranked']}" if r.get("rank") is not None else "–",
+                "rank_label": rank_text(r.get("rank"), r.get("n_ranked"), r.get("rank_is_shared"), lang),
                 "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "–",
                 "rules_text": rules_text(r, lang),
                 "why_link": f"[{t('fl_link', lang)}]({href('/flag', lang, unit=r['unit_code'], year=year or r.get('year'))})",

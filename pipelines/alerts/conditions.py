@@ -16,13 +16,15 @@ import duckdb
 
 from pipelines.alerts.config import Routing, Rules
 from pipelines.ingest.reason_labels import refusal_text
-from pipelines.labels import label_text
+from pipelines.labels import FLAGGED_STAGES, label_text
 from pipelines.sources import SOURCES
 
 # Status, stage and reporting labels come from the labels seed (dbt_project/seeds/labels.csv), the one place.
 TARGET_STATUS_ZH = {code: label_text(code) for code in ("limited_progress", "deteriorating")}
 # the stages an alert flags
-STAGE_ZH = {code: label_text(code) for code in ("watch", "review", "rectification", "exit_candidate")}
+# Every flagged stage (labels.FLAGGED_STAGES), not_reported included: not reporting within six months counts as exit,
+# the dashboard's watch list puts it first, and the stage alert said nothing of it (only a source-reporting warning).
+STAGE_ZH = {code: label_text(code) for code in FLAGGED_STAGES}
 REPORTING_ZH = {code: label_text(code) for code in ("missing", "late", "not_reported", "received_after_grace_end")}
 # A source's Chinese name from its contract (the title is read by officials: "培训活动", not "training_events").
 SOURCE_ZH = {name: src.title_zh for name, src in SOURCES.items()}
@@ -204,6 +206,20 @@ def _latest_year(con, table: str) -> int | None:
     return con.execute(f"select max(year) from marts.{table}").fetchall()[0][0]
 
 
+def _rank_shared(con) -> str:
+    """fct_city_score_year.rank_is_shared (equal indices share a rank, 并列), null for marts built before it."""
+    if "rank_is_shared" in _columns(con, "marts", "fct_city_score_year"):
+        return "s.rank_is_shared"
+    return "cast(null as boolean) as rank_is_shared"
+
+
+def _tied(r: dict, lang: str) -> str:
+    """ ", 并列" / ", tied" after a shared rank in an alert's title (labels seed), nothing otherwise."""
+    if not r.get("rank_is_shared"):
+        return ""
+    return ("，" if lang == "zh" else ", ") + label_text("rank_shared", lang)
+
+
 def bottom_group(con, rules: Rules) -> list[Condition] | None:
     if not rules.get("bottom_group") or not has_table(con, "marts", "fct_city_score_year"):
         return None
@@ -211,7 +227,7 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
     year = _latest_year(con, "fct_city_score_year")
     rows = _rows(
         con,
-        f"""select c.*, s.year, s.rank, s.n_ranked, s.performance_group, s.composite_index
+        f"""select c.*, s.year, s.rank, s.n_ranked, {_rank_shared(con)}, s.performance_group, s.composite_index
             from marts.fct_city_score_year s join ({CITIES}) c on c.unit_code = s.unit_code
             where s.year = ? and s.performance_group = ? order by c.unit_code""",
         [year, group],
@@ -223,8 +239,8 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key=f"group:{group}",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名）",
-            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']})",
+            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名{_tied(r, 'zh')}）",
+            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']}{_tied(r, 'en')})",
             detail={k: r[k] for k in ("year", "rank", "n_ranked", "performance_group", "composite_index")},
         )
         for r in rows
@@ -239,7 +255,7 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
     year = _latest_year(con, "fct_city_score_year")
     rows = _rows(
         con,
-        f"""select c.*, s.year, s.rank, s.n_ranked, s.rank_change
+        f"""select c.*, s.year, s.rank, s.n_ranked, {_rank_shared(con)}, s.rank_change
             from marts.fct_city_score_year s join ({CITIES}) c on c.unit_code = s.unit_code
             where s.year = ? and s.rank_change < ? order by c.unit_code""",
         [year, -k],
@@ -251,8 +267,8 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key="rank",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名）",
-            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']})",
+            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）",
+            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})",
             detail={k2: r[k2] for k2 in ("year", "rank", "n_ranked", "rank_change")} | {"max_rank_loss": k},
         )
         for r in rows
@@ -263,7 +279,7 @@ def stage(con, rules: Rules) -> list[Condition] | None:
     rule = rules.get("stage")
     if not rule or not has_table(con, "marts", "fct_evaluation_year"):
         return None
-    stages = set(rule.get("stages") or ["watch", "review", "rectification", "exit_candidate"])
+    stages = set(rule.get("stages") or FLAGGED_STAGES)
     cols = _columns(con, "marts", "fct_evaluation_year")
     robust = "e.is_robust" if "is_robust" in cols else "cast(null as boolean)"
     fired = "e.rules_fired" if "rules_fired" in cols else "cast(null as varchar)"
@@ -280,7 +296,8 @@ def stage(con, rules: Rules) -> list[Condition] | None:
         st = r["stage"]
         # Only robust evidence raises a sanction alert; a flag on non-robust (or unassessed) evidence, or
         # the evaluation's own `review` stage, asks for a human review (人工复核) instead.
-        if st == "review" or (st in STAGE_ZH and r["is_robust"] is not True):
+        # (not_reported is a fact of the ledger, not a statistical judgement: never a review)
+        if st == "review" or (st in STAGE_ZH and st != "not_reported" and r["is_robust"] is not True):
             kind, shown = "review", "review"
         elif st in STAGE_ZH:
             kind, shown = "sanction", st

@@ -20,9 +20,9 @@ import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
-from pipelines.evaluation.releases import LATEST_FIRST, released_acceptance_differs, released_differs
+from pipelines.evaluation.releases import LATEST_FIRST, cycle_of_year, released_acceptance_differs, released_differs
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
-from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text
+from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text, rank_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
 STAGE_ZH = {code: zh for code, (zh, _) in label_set("stage").items()}
@@ -211,8 +211,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
     )
     history = rows.frame(
         "history",
-        """select s.unit_code, s.year, s.composite_index, s.rank, s.n_ranked, s.performance_group, e.stage,
-                  e.p05_rank, e.p95_rank, e.median_rank
+        """select s.*, e.stage, e.p05_rank, e.p95_rank, e.median_rank
            from marts.fct_city_score_year s
            left join marts.fct_evaluation_year e on e.unit_code = s.unit_code and e.year = s.year
            order by s.unit_code, s.year""",
@@ -257,15 +256,26 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         )
     acceptance = None
     if has("marts", "fct_acceptance_score"):
-        # The cycle holding the year. A year may end one cycle and start the next: then the cycle it ends, whose
-        # acceptance that year judges (the earliest start). This used to be the table's own row order, which a
-        # rebuild may change, so the same dossier could show another cycle's score after a rerun.
-        cycles_of_unit = (
-            rows.frame("acceptance", "select * from marts.fct_acceptance_score", ("unit_code",), u)
-            .filter((pl.col("cycle_first_year") <= year) & (pl.col("cycle_last_year") >= year))
-            .sort("cycle_first_year")
+        # The cycle of the year, as the release, the extract and the profile take it (releases.cycle_of_year):
+        # the cycle the unit's calendar assigns to the year. It was the earliest cycle whose label holds the year,
+        # so 南通 2024 (pilot 2022-2024 judged in 2023, then 2024-2026) showed the pilot cycle's score while the
+        # release of 2024 held 2024-2026, and the dossier said "current data differ from the release".
+        calendar_start = None
+        if has("marts", "fct_programme_unit_year"):
+            cal = rows.row(  # (MartRows caches by name: not "calendar", the programme section's whole table)
+                "cycle_of_year",
+                "select unit_code, year, cycle_start from marts.fct_programme_unit_year order by unit_code, year",
+                ("unit_code", "year"),
+                uy,
+            )
+            calendar_start = cal["cycle_start"] if cal else None
+        elif evaluation:
+            calendar_start = evaluation.get("cycle_start")
+        acceptance = cycle_of_year(
+            rows.frame("acceptance", "select * from marts.fct_acceptance_score", ("unit_code",), u),
+            year,
+            calendar_start,
         )
-        acceptance = cycles_of_unit.row(0, named=True) if cycles_of_unit.height else None
     attribution = None
     if has("marts", "fct_index_change_attribution"):
         attribution = rows.row(
@@ -449,7 +459,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 [
                     ["综合得分 / Composite", s["composite"]],
                     ["综合指数 / Composite index", index_text(s["composite_index"])],
-                    ["排名 / Rank", f"{s['rank']}/{s['n_ranked']}" if s["rank"] is not None else "–"],
+                    ["排名 / Rank", rank_text(s["rank"], s["n_ranked"], s.get("rank_is_shared"), "both")],
                     ["绩效分组 / Group", f"{label_text(s['performance_group']) or '–'} {s['performance_group'] or ''}"],
                     ["管理能力 / MGT", s["score_mgt"]],
                     ["大保护 / PRO", s["score_pro"]],
@@ -524,7 +534,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 [
                     r["year"],
                     index_text(r["composite_index"]),
-                    f"{r['rank']}/{r['n_ranked']}" if r["rank"] else "–",
+                    rank_text(r["rank"], r["n_ranked"], r.get("rank_is_shared"), "both"),
                     f"{_fmt(r['p05_rank'])}–{_fmt(r['p95_rank'])}",
                     label_text(r["stage"]) or "–",
                 ]
@@ -646,7 +656,8 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             differs = e is not None and released_differs(rr, e)
             lines.append(
                 f"- 发布时结论 / As released: {label_text(rr['stage'])} {rr['stage']}, "
-                f"指数 index {index_text(rr['composite_index'])}, 排名 rank {rr['rank']}/{rr['n_ranked']}"
+                f"指数 index {index_text(rr['composite_index'])}, "
+                f"排名 rank {rank_text(rr['rank'], rr['n_ranked'], rr.get('rank_is_shared'), 'both')}"
                 + ("；**当前数据与发布版本不同 / current data differ from the release**" if differs else "")
             )
         ra = d.get("released_acceptance")

@@ -25,6 +25,7 @@ class MartRows:
             con.execute("select table_schema, table_name from information_schema.tables").fetchall()
         )
         self._whole: dict[str, pl.DataFrame] = {}
+        self._sql: dict[str, str] = {}
         self._index: dict[tuple[str, tuple[str, ...]], dict[tuple, list[int]]] = {}
 
     def has(self, schema: str, table: str) -> bool:
@@ -34,6 +35,9 @@ class MartRows:
         """The statement's result (read once)."""
         if name not in self._whole:
             self._whole[name] = self.con.sql(sql).pl()
+            self._sql[name] = sql
+        elif self._sql[name] != sql:  # a name read by two statements would hand one reader the other's rows
+            raise ValueError(f"MartRows: {name!r} is already read by another statement")
         return self._whole[name]
 
     def _rows_of(self, name: str, sql: str, by: tuple[str, ...], key: tuple) -> tuple[pl.DataFrame, list[int]]:

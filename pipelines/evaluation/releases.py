@@ -43,13 +43,46 @@ SCHEMA = "releases"
 DEFAULT_MC_SEED = 20160086
 DEFAULT_MC_RUNS = 1000
 
-# Released row sets: table -> (source relation, year filter, key columns). The cycle and acceptance rows are
-# those of the cycle holding Y (the verdict as of Y) on the unit's own calendar; when a new programme's calendar
-# took over inside an earlier cycle (2020-2022 cut short by the 2022-2024 strong-city cycle), the newer cycle.
-_CYCLE_HOLDING_Y = (
-    "{first} <= {{y}} and {last} >= {{y}} and {first} = (select max(h.{first}) from {rel} h "
-    "where h.unit_code = {table}.unit_code and h.{first} <= {{y}} and h.{last} >= {{y}})"
-)
+# THE CYCLE OF YEAR Y (the cycle verdict and acceptance score "of year Y", methodology §10): the cycle the unit's
+# programme calendar assigns to (unit, Y) -- fct_programme_unit_year.cycle_start, the cycle of the unit's
+# fct_evaluation_year row of Y. Two cycles can hold Y by their labels: 南京 320100 has the strong-city cycle
+# 2022-2024 (judged 2024) and, from 2025, its demonstration-city cycle 2023-2025; 南通 320600 the pilot cycle
+# 2022-2024 (judged 2023, then promoted) and 2024-2026. Year 2024 is judged on 2022-2024 for 南京 and on 2024-2026
+# for 南通: the calendar governing the year decides, never the latest or the earliest label. Only a year without
+# a calendar row (the year of a withdrawal) falls back to the latest cycle holding it. Release, dossier,
+# extract and profile all read it here (cycle_of_year_sql / cycle_of_year).
+CALENDAR = "marts.fct_programme_unit_year"
+
+
+def cycle_of_year_sql(first: str, last: str, rel: str, table: str, year: str = "{y}") -> str:
+    """A where clause on ``table`` (the name or alias of ``rel`` in the query; cycle columns ``first`` / ``last``)
+    that keeps, per unit, the cycle of year ``year`` (see CALENDAR above)."""
+    holding = f"h.unit_code = {table}.unit_code and h.{first} <= {year} and h.{last} >= {year}"
+    return (
+        f"{table}.{first} <= {year} and {table}.{last} >= {year} and {table}.{first} = coalesce("
+        f"(select max(p.cycle_start) from {CALENDAR} p where p.unit_code = {table}.unit_code and p.year = {year} "
+        f"and exists (select 1 from {rel} h where {holding} and h.{first} = p.cycle_start)), "
+        f"(select max(h.{first}) from {rel} h where {holding}))"
+    )
+
+
+def cycle_of_year(
+    cycles: pl.DataFrame,
+    year: int,
+    calendar_start: int | None,
+    first: str = "cycle_first_year",
+    last: str = "cycle_last_year",
+) -> dict | None:
+    """The row of ``cycles`` (one unit's) that is the cycle of ``year``: the one starting at ``calendar_start``
+    (the unit-year's fct_programme_unit_year.cycle_start / fct_evaluation_year.cycle_start) when it holds the
+    year, else the latest cycle holding it -- cycle_of_year_sql in Python, for readers holding the frame."""
+    holding = cycles.filter((pl.col(first) <= year) & (pl.col(last) >= year)).sort(first)
+    if not holding.height:
+        return None
+    governed = holding.filter(pl.col(first) == calendar_start) if calendar_start is not None else holding.clear()
+    return (governed if governed.height else holding).row(-1, named=True)
+
+
 RELEASED = {
     "city_score_year": ("marts.fct_city_score_year", "year = {y}", ["unit_code"]),
     # cities only: provinces are normalised over the years of the province statistics, a window of their own
@@ -61,19 +94,12 @@ RELEASED = {
     "evaluation_year": ("marts.fct_evaluation_year", "year = {y}", ["unit_code"]),
     "evaluation_cycle": (
         "marts.fct_evaluation_cycle",
-        _CYCLE_HOLDING_Y.format(
-            first="cycle_start", last="cycle_end", rel="marts.fct_evaluation_cycle", table="fct_evaluation_cycle"
-        ),
+        cycle_of_year_sql("cycle_start", "cycle_end", "marts.fct_evaluation_cycle", "fct_evaluation_cycle"),
         ["unit_code"],
     ),
     "acceptance_score": (
         "marts.fct_acceptance_score",
-        _CYCLE_HOLDING_Y.format(
-            first="cycle_first_year",
-            last="cycle_last_year",
-            rel="marts.fct_acceptance_score",
-            table="fct_acceptance_score",
-        ),
+        cycle_of_year_sql("cycle_first_year", "cycle_last_year", "marts.fct_acceptance_score", "fct_acceptance_score"),
         ["unit_code"],
     ),
 }

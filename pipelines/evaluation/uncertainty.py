@@ -212,11 +212,21 @@ def _composites(
 
 
 def _rank_desc(values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
-    """Rank 1 = highest, among ranked units (ranked[year, unit]); nan elsewhere. values: [run, year, unit]."""
-    keyed = np.where(ranked[None] & ~np.isnan(values), -values, np.inf)
+    """Rank 1 = highest, among ranked units (ranked[year, unit]); nan elsewhere. values: [run, year, unit].
+    As fct_city_score_year ranks: standard competition ranking (1, 2, 2, 4) on the value rounded at 9 decimals
+    (labels.noise_free), so units equal but for float noise share a rank in every run too."""
+    valid = ranked[None] & ~np.isnan(values)
+    keyed = np.where(valid, -noise_free(np.where(valid, values, 0.0)), np.inf)
     order = np.argsort(keyed, axis=-1, kind="stable")
+    sorted_keys = np.take_along_axis(keyed, order, axis=-1)
+    positions = np.broadcast_to(np.arange(values.shape[-1]), sorted_keys.shape)
+    # a tie's members all take the position of its first member
+    starts = np.concatenate(
+        [np.ones(sorted_keys.shape[:-1] + (1,), dtype=bool), sorted_keys[..., 1:] != sorted_keys[..., :-1]], axis=-1
+    )
+    first = np.maximum.accumulate(np.where(starts, positions, 0), axis=-1)
     ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, values.shape[-1] + 1)[None, None, :], axis=-1)
+    np.put_along_axis(ranks, order, first + 1, axis=-1)
     return np.where(np.isinf(keyed), np.nan, ranks.astype(float))
 
 

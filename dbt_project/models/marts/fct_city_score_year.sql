@@ -39,35 +39,75 @@ indexed as (
     left join programme_average as a on a.year = f.year
 ),
 
-ranked as (
+-- Rank: standard competition ranking (1, 2, 2, 4) on the composite index rounded at 9 decimals, the figure the
+-- performance group is read from (macro performance_group): two units whose composites are equal up to the float
+-- noise of their sums (added in engine order) share a rank, 并列, and are always in the same group. The unit code
+-- orders tied rows for display only; it never decides a rank (methodology §6).
+keyed as (
     select
         i.*,
-        case when i.is_ranked then
-            row_number() over (
-                partition by i.year, i.is_ranked
-                order by i.composite desc nulls last, i.unit_code asc nulls last
+        {{ round_half_away('i.composite_index', 9) }} as rank_key
+    from indexed as i
+),
+
+ranked as (
+    select
+        k.*,
+        case when k.is_ranked then
+            rank() over (
+                partition by k.year, k.is_ranked
+                order by k.rank_key desc nulls last
             )
         end as rank,
-        case when i.composite is not null then
-            row_number() over (
-                partition by i.year, (i.composite is not null)
-                order by i.composite desc nulls last, i.unit_code asc nulls last
+        case when k.composite is not null then
+            rank() over (
+                partition by k.year, (k.composite is not null)
+                order by k.rank_key desc nulls last
             )
         end as rank_all,
-        {{ performance_group('i.composite_index') }} as performance_group
-    from indexed as i
+        {{ performance_group('k.composite_index') }} as performance_group
+    from keyed as k
+),
+
+-- group_third: the ranked members of a band in upper / middle / lower thirds, sized as ntile(3) sizes them
+-- (with 4 members 2/1/1), a unit placed by the first position of its tie: tied units share a third.
+band_positions as (
+    select
+        r.*,
+        case when r.is_ranked then
+            rank() over (partition by r.year, r.is_ranked, r.performance_group order by r.rank_key desc nulls last)
+        end as band_position,
+        case when r.is_ranked then
+            count(*) over (partition by r.year, r.is_ranked, r.performance_group)
+        end as band_size,
+        case when r.is_ranked then
+            count(*) over (partition by r.year, r.is_ranked, r.rank_key)
+        end as n_sharing_rank,
+        case when r.composite is not null then
+            count(*) over (partition by r.year, (r.composite is not null), r.rank_key)
+        end as n_sharing_rank_all
+    from ranked as r
 ),
 
 thirds as (
     select
-        r.*,
-        case when r.is_ranked then
-            ntile(3) over (
-                partition by r.year, r.is_ranked, r.performance_group
-                order by r.composite desc nulls last, r.unit_code asc nulls last
-            )
+        b.*,
+        case
+            when not b.is_ranked then null
+            -- the first (band_size mod 3) thirds hold one member more
+            when b.band_position <= (b.band_size - 3 * floor(b.band_size / 3.0)) * (floor(b.band_size / 3.0) + 1)
+                then floor((b.band_position - 1) / (floor(b.band_size / 3.0) + 1)) + 1
+            else (b.band_size - 3 * floor(b.band_size / 3.0))
+                + floor(
+                    (
+                        b.band_position - 1
+                        - (b.band_size - 3 * floor(b.band_size / 3.0)) * (floor(b.band_size / 3.0) + 1)
+                    )
+                    / nullif(floor(b.band_size / 3.0), 0)
+                )
+                + 1
         end as third_number
-    from ranked as r
+    from band_positions as b
 ),
 
 with_previous as (
@@ -94,9 +134,12 @@ select
     average_composite as programme_average_composite,
     rank,
     case when is_ranked then n_ranked end as n_ranked,
+    -- 并列: another ranked unit of the year has the same rank
+    case when is_ranked then n_sharing_rank > 1 end as rank_is_shared,
     rank_all,
+    case when composite is not null then n_sharing_rank_all > 1 end as rank_all_is_shared,
     case when is_ranked then performance_group end as performance_group,
-    case third_number when 1 then 'upper' when 2 then 'middle' when 3 then 'lower' end as group_third,
+    case cast(third_number as integer) when 1 then 'upper' when 2 then 'middle' when 3 then 'lower' end as group_third,
     performance_group as performance_group_all,
     case when prev_year = year - 1 then composite_index - prev_index end as index_change,
     -- positive = moved up the ranking

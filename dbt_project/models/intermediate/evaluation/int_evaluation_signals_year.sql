@@ -22,7 +22,7 @@ roster as (
 evaluated as (
   select
     s.unit_code, r.unit_name, r.withdrawn_year, s.year, s.catalog_version,
-    s.composite, s.composite_index, s.rank, s.n_ranked, s.performance_group
+    s.composite, s.composite_index, s.rank, s.n_ranked, s.rank_is_shared, s.performance_group
   from {{ ref('fct_city_score_year') }} as s
   inner join roster as r on r.unit_code = s.unit_code
   -- ranked units, and programme units of the year without a rank (no composite: a pillar missing): they are
@@ -217,7 +217,7 @@ select
   r.cycle_start, r.cycle_end, r.cycle_baseline_year,
   case when r.cycle_start is not null
        then concat_ws('', cast(r.cycle_start as string), '-', cast(r.cycle_end as string)) end as cycle,
-  r.composite, r.composite_index, r.rank, r.n_ranked, r.performance_group,
+  r.composite, r.composite_index, r.rank, r.n_ranked, r.rank_is_shared, r.performance_group,
   r.baseline_index, r.index_change_cycle,
   r.targets_evaluable, r.targets_lagging, r.targets_lagging_share,
   r.median_rank, r.p05_rank, r.p95_rank, r.share_bottom, r.share_leader, r.share_regressing, r.share_improved,

@@ -111,8 +111,12 @@ select
     case when s.r2 then concat_ws('', 'R2 rectification (index change over cycle ',
       cast({{ round_half_away('s.index_change_cycle', 1) }} as string), ', threshold -',
       cast({{ round_half_away('s.r2_threshold_points', 1) }} as string), ')') end,
+    -- a shared rank says so (labels seed: 并列 / tied), as every reader of the rank does
     case when s.w1 then concat_ws('', 'W1 watch (group ', s.performance_group, ', rank ',
-      cast(s.rank as string), '/', cast(s.n_ranked as string), ')') end,
+      cast(s.rank as string), '/', cast(s.n_ranked as string),
+      case when s.rank_is_shared then concat(' ', (select l.name_en from {{ ref('labels') }} as l
+                                                    where l.code = 'rank_shared')) end,
+      ')') end,
     case when s.w2 then concat_ws('', 'W2 watch (', cast(s.targets_lagging as string), ' of ',
       cast(s.targets_evaluable as string), ' targets lagging)') end,
     -- EX1 needs a gain strictly above EX1.improve_min_points: gain_text never states one the rule would not count
@@ -135,6 +139,7 @@ select
   s.r2_threshold_points,
   s.rank,
   s.n_ranked,
+  s.rank_is_shared,
   s.performance_group,
   s.targets_evaluable,
   s.targets_lagging,
