@@ -53,11 +53,13 @@ def _round(obj, digits: int = DIGITS):
 
 
 def _simplified(path: Path, tolerance: float) -> dict | None:
-    from shapely.geometry import mapping, shape
+    return _merged([path], tolerance)
 
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    geometry = raw.get("geometry", raw) if raw.get("type") == "Feature" else raw
-    geom = shape(geometry)
+
+def _simplified_geometry(geom, tolerance: float) -> dict | None:
+    """A shapely geometry simplified at ``tolerance`` (0: as it is) and rounded, as GeoJSON; None when empty."""
+    from shapely.geometry import mapping
+
     if tolerance:
         geom = geom.simplify(tolerance, preserve_topology=True)
     if geom.is_empty:
@@ -95,20 +97,15 @@ def composite_members(stems: list[str]) -> dict[str, list[str]]:
 
 
 def _merged(paths: list[Path], tolerance: float) -> dict | None:
-    from shapely.geometry import mapping, shape
+    from shapely.geometry import shape
     from shapely.ops import unary_union
 
     shapes = []
     for path in paths:
         raw = json.loads(path.read_text(encoding="utf-8"))
         shapes.append(shape(raw.get("geometry", raw) if raw.get("type") == "Feature" else raw))
-    geom = unary_union(shapes)
-    if tolerance:
-        geom = geom.simplify(tolerance, preserve_topology=True)
-    if geom.is_empty:
-        return None
-    out = mapping(geom)
-    return {"type": out["type"], "coordinates": _round(out["coordinates"])}
+    # one file's shape as it is (a union of one would only rebuild it)
+    return _simplified_geometry(shapes[0] if len(shapes) == 1 else unary_union(shapes), tolerance)
 
 
 def province_codes() -> list[str]:
