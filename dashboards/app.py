@@ -259,6 +259,60 @@ def shell_content(
     return t("app_title", lang), nav, toggles, t("synthetic_banner", lang)
 
 
+def header_html(
+    pathname: str | None,
+    search: str | None,
+    principal: access.Principal | None = None,
+    province_names: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """The app's header (title, navigation, language, account, sign-out) as HTML for a page Dash does not render:
+    the "no access" page (pure). It had none, so a provincial official sent there by another province's link saw
+    a bare card; now the page has the navigation of every other page, in the page's language."""
+    title, nav, toggles, _ = shell_content(pathname, search, principal, province_names)
+    e = escape
+
+    def attr(name: str, value) -> str:
+        return f' {name}="{e(str(value))}"' if value else ""
+
+    def part(c) -> str:
+        if isinstance(c, dcc.Link):
+            cls = str(c.className or "").replace(" active", "")  # the refused page is not the page shown
+            return f"<a{attr('href', c.href)}{attr('title', c.title)}{attr('class', cls)}>{e(str(c.children))}</a>"
+        if isinstance(c, html.A):
+            return f"<a{attr('href', c.href)}{attr('id', c.id)}{attr('class', c.className)}>{e(str(c.children))}</a>"
+        if isinstance(c, html.Span):
+            return f"<span{attr('class', c.className)}>{e(str(c.children))}</span>"
+        if isinstance(c, html.Form):
+            button = c.children
+            return (
+                f'<form method="post" action="/logout"{attr("class", c.className)}>'
+                f'<button type="submit"{attr("class", button.className)}>{e(str(button.children))}</button></form>'
+            )
+        return ""
+
+    return (
+        '<header class="ipc-header" id="error-header"><div class="ipc-header-top">'
+        f'<div class="ipc-brand">{e(title)}</div><div class="ipc-lang">{"".join(part(c) for c in toggles)}</div>'
+        f'</div><nav class="ipc-nav">{"".join(part(c) for c in nav)}</nav></header>'
+    )
+
+
+def _page_header(principal: access.Principal | None) -> str:
+    """``header_html`` for the current request (the "no access" page of dashboards/web.py)."""
+    req = flask.request
+    names = None
+    if principal is not None and principal.province_code:
+        try:
+            provs = queries.provinces(components.snapshot())
+            names = {
+                r["province_code"]: (r["province_name"], r["province_name_en"]) for r in provs.iter_rows(named=True)
+            }
+        except SnapshotUnavailable:
+            names = None
+    path = access.page_of_pathname(req.path, [p.PATH for p in PAGES]) or "/"
+    return header_html(path, req.query_string.decode("utf-8", "replace"), principal, names)
+
+
 def create_app(
     snapshot_path: Path | None = None,
     *,
@@ -288,6 +342,7 @@ def create_app(
     app.server.config[SNAPSHOT_KEY] = snap
     app.server.config[DOSSIER_KEY] = str(Path(dossier_dir) if dossier_dir else settings.dossier_dir())
     app.server.config[EXTRACTS_KEY] = str(Path(extracts_dir) if extracts_dir else extracts.extracts_dir())
+    app.server.config["IPCITY_PAGE_HEADER"] = _page_header
     app.server.config["IPCITY_PAGE_ROLES"] = {
         **access.PAGE_ROLES,
         **{p.PATH: frozenset(p.ROLES) for p in PAGES if hasattr(p, "ROLES")},

@@ -87,6 +87,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "rank_change_axis": ("排名变化（名次，正数=上升）", "Rank change (places, positive = up)"),
     "composite_index_axis": ("综合指数（示范城市均值=100）", "Composite index (programme average = 100)"),
     "units_count_axis": ("城市数（个）", "Units (count)"),
+    "progress_beyond": (
+        "进度指数为 {value}%，超出 ±100% 的范围：基期值与目标值相差很小，现值的小幅变化即被放大为很大的百分数。"
+        "请以现值与状态判断。",
+        "Progress index {value}%, beyond ±100%: baseline and target are close, so a small change in the current "
+        "value becomes a very large percentage. Read the current value and the status.",
+    ),
+    "progress_beyond_note": (
+        "标 * 的进度指数超出 ±100%（基期值与目标值相差很小，百分数被放大），实际值见悬停提示。",
+        "* Progress index beyond ±100% (baseline and target close, so the percentage is magnified); hover for "
+        "the value.",
+    ),
     "progress_hint": (
         "进度指数 =（当前值 − 基期值）÷（目标值 − 基期值），以百分数表示：100 表示已达到目标，50 表示完成了一半，"
         "负数表示较基期倒退。状态另按实际增速与按期完成所需增速之比判定。",

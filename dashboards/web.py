@@ -131,16 +131,17 @@ def _login_page(lang: str, next_url: str, error: str | None = None, status: int 
     return flask.Response(body, status=status, mimetype="text/html")
 
 
-def error_page(lang: str, status: int, kind: str) -> flask.Response:
+def error_page(lang: str, status: int, kind: str, header: str = "") -> flask.Response:
     """A refusal or failure a person reads (a page opened in the browser): what happened, in their language, and
-    a way back; never a bare status line or a traceback. ``kind`` is "forbidden" or "error"."""
+    a way back; never a bare status line or a traceback. ``kind`` is "forbidden" or "error". ``header`` is the
+    app's header as HTML (app.header_html), so the page is not a dead end."""
     tx = LOGIN_TEXT[norm_lang(lang)]
     e = html.escape
     body = f"""<!DOCTYPE html>
 <html lang="{"zh-CN" if norm_lang(lang) == "zh" else "en"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(tx[kind + "_title"])}</title>
 <link rel="stylesheet" href="/assets/style.css"></head>
-<body class="ipc-login-body"><main class="ipc-login" id="error-page">
+<body class="ipc-login-body">{header}<main class="ipc-login" id="error-page">
 <h1>{e(tx[kind + "_title"])}</h1><p role="alert">{e(tx[kind])}</p>
 <p><a href="/?{e(_qs({"lang": norm_lang(lang)}))}">{e(tx["home"])}</a></p>
 </main></body></html>"""
@@ -286,7 +287,9 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     @server.errorhandler(access.AccessDenied)
     def forbidden(_e):
         if _wants_html():  # a page someone opened (a bookmark, a shared link): say why, in their language
-            return error_page(flask.request.args.get("lang"), 403, "forbidden")
+            build = flask.current_app.config.get("IPCITY_PAGE_HEADER")
+            header = build(access.current_principal()) if build else ""
+            return error_page(flask.request.args.get("lang"), 403, "forbidden", header)
         return _plain(403, "无权访问 / forbidden")
 
     @server.errorhandler(security.BadParameter)

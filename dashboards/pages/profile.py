@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
@@ -12,7 +10,6 @@ from pipelines.labels import index_text, rank_text
 
 from .. import access, ambition_view, figures, provenance, queries, security
 from ..components import (
-    INTEGER,
     ONE_DECIMAL,
     control,
     dropdown,
@@ -31,7 +28,15 @@ from ..components import (
     url_sync,
 )
 from ..evaluation_text import evidence_text, rules_text
-from ..formatting import digits_for, fmt_value, language_part, target_digits, unit_label
+from ..formatting import (
+    digits_for,
+    fmt_value,
+    language_part,
+    progress_cells,
+    progress_column,
+    target_digits,
+    unit_label,
+)
 from ..i18n import (
     ACCEPTANCE_BANDS,
     ACCEPTANCE_STATUS,
@@ -86,7 +91,7 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
                 "current_year": r.get("current_year"),
                 "current_value": fmt_value(r.get("current_value"), unit, digits),
                 # a share of the way from baseline to target, in %: 100 = reached, negative = behind the baseline
-                "progress_index": None if invalid or progress is None else round(100 * progress),
+                **progress_cells(None if invalid else progress, lang),
                 "status": "invalid_target" if invalid else r.get("status"),
                 "status_label": t("target_invalid", lang) if invalid else label(TARGET_STATUS, r.get("status"), lang),
             }
@@ -96,7 +101,6 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
 
 def target_columns(lang: str) -> list[dict]:
     num = {"type": "numericColumn"}
-    hint = t("progress_hint", lang)
     return [
         {"field": "plan_label", "headerName": t("plan", lang), "minWidth": 160},
         {"field": "indicator_code", "headerName": t("code", lang), "maxWidth": 100},
@@ -106,14 +110,7 @@ def target_columns(lang: str) -> list[dict]:
         {"field": "target_value", "headerName": t("target", lang), **num},
         {"field": "current_year", "headerName": t("year", lang), **num},
         {"field": "current_value", "headerName": t("current", lang), **num},
-        {
-            "field": "progress_index",
-            "headerName": t("progress", lang) + " ⓘ",
-            "headerTooltip": hint,
-            "tooltipValueGetter": {"function": json.dumps(hint, ensure_ascii=False)},
-            **num,
-            **INTEGER,
-        },
+        progress_column(lang),
         {
             "field": "status_label",
             "headerName": t("status", lang),

@@ -29,7 +29,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..formatting import fmt_value, target_digits
+from ..formatting import fmt_value, progress_cells, progress_column, target_digits
 from ..i18n import PLANS, TARGET_STATUS, label, name_col, province_col, t
 from ..security import markdown_text, plot_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
@@ -149,7 +149,7 @@ def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, l
                 "baseline": fmt_value(r["baseline_value"], unit, d, lang, with_unit=True),
                 "target": fmt_value(r["target_value"], unit, d, lang, with_unit=True),
                 "current": fmt_value(r["current_value"], unit, d, lang, with_unit=True),
-                "progress_index": None if r["progress_index"] is None else round(100 * r["progress_index"]),
+                **progress_cells(r["progress_index"], lang),
                 "status": label(TARGET_STATUS, r["status"], lang),
             }
         )
@@ -251,13 +251,7 @@ def render(plan: str | None, lang: str):
         {"field": "baseline", "headerName": t("baseline", lang), "wrapText": True, "autoHeight": True},
         {"field": "target", "headerName": t("target", lang), "wrapText": True, "autoHeight": True},
         {"field": "current", "headerName": t("current", lang), "wrapText": True, "autoHeight": True},
-        {
-            "field": "progress_index",
-            "headerName": t("progress", lang) + " ⓘ",
-            "headerTooltip": t("progress_hint", lang),
-            "type": "numericColumn",
-            **INTEGER,
-        },
+        progress_column(lang),
         {"field": "status", "headerName": t("status", lang)},
     ]
     return (

@@ -1,0 +1,94 @@
+"""Round 2 of what made the dashboard look untrustworthy to an official (screenshots under /work/h_dash2_shots/):
+an empty "观测值 / Observed" column on the data-quality page, a radar whose radius ticks sat on the "管理能力 /
+Management" axis label, a provincial "no access" page without the app's header (a dead end), and target
+progress such as −1,184% shown bare."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_access_page_carries_the_apps_header_and_a_way_back(tmp_path, lang):
+    """gd_zh_403.png / gd_en_403.png: a provincial official refused a page saw a bare card, no navigation."""
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+    from dashboards.i18n import nav_label, t
+
+    app = create_app(
+        tmp_path / "no.snapshot.duckdb",
+        user_store=tmp_path / "access" / "users.sqlite",
+        secret_key_file=tmp_path / "access" / "secret_key",
+    )
+    client = signed_in_client(app, tmp_path / "access" / "users.sqlite", "gd_test", "province", "44")
+    r = client.get(f"/quality?lang={lang}", headers={"Accept": "text/html"})
+    assert r.status_code == 403
+    page = r.get_data(as_text=True)
+    assert 'class="ipc-header"' in page and 'class="ipc-nav"' in page
+    assert t("app_title", lang) in page
+    assert f'href="/?lang={lang}"' in page  # the overview, in the page's language
+    assert nav_label("nav_rankings", lang) in page
+    assert nav_label("nav_quality", lang) not in re.search(r'<nav class="ipc-nav">(.*?)</nav>', page, re.S).group(1)
+    other = "en" if lang == "zh" else "zh"
+    assert f"/quality?lang={other}" in page  # the language switch
+    assert 'action="/logout"' in page
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_progress_beyond_a_whole_gap_is_shown_bounded_with_value_and_reason(lang):
+    """en_targets.png / zh_profile.png: "−1,184" in the progress column (Luoyang's case closure rate, baseline
+    51.7 %, target 55.4 %, now 8.0 %) read as a broken figure. The mart's value stays for sorting."""
+    from dashboards.formatting import progress_cells
+    from dashboards.i18n import t
+
+    far = progress_cells(-11.84, lang)
+    assert far["progress_index"] == -1184
+    assert far["progress_text"].startswith("<−100")
+    assert "−1,184" in far["progress_note"]
+    assert far["progress_note"] == t("progress_beyond", lang).format(value="−1,184")
+    assert progress_cells(3.5, lang)["progress_text"].startswith(">100")
+    near = progress_cells(-0.67, lang)
+    assert (near["progress_text"], near["progress_note"]) == ("−67", None)
+    assert progress_cells(1.0, lang)["progress_text"] == "100"
+    assert progress_cells(None, lang)["progress_text"] == "–"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_with_progress_shows_it_the_same_way(lang):
+    """The profile's target table and the target page's most-lagging list: both bounded, both with the reason."""
+    import polars as pl
+
+    from dashboards.pages import profile, targets
+
+    catalog = pl.DataFrame(
+        {
+            "indicator_code": ["PRO01"],
+            "name_zh": ["案件结案率"],
+            "name_en": ["Case closure rate"],
+            "unit": ["比率"],
+            "direction": ["higher"],
+        }
+    )
+    target = {
+        "plan_id": "plan_2021_2025",
+        "indicator_code": "PRO01",
+        "baseline_value": 0.517,
+        "target_value": 0.554,
+        "current_year": 2025,
+        "current_value": 0.08,
+        "progress_index": -11.84,
+        "status": "deteriorating",
+    }
+    (row,) = profile.target_rows(pl.DataFrame([target]), catalog, lang)
+    units = pl.DataFrame({"unit_code": ["410300"], "unit_name": ["洛阳市"], "unit_name_en": ["Luoyang"]})
+    lag = pl.DataFrame([{**target, "unit_code": "410300", "bucket": "lagging"}])
+    (lrow,) = targets.lagging_rows(lag, units, catalog, lang)
+    for r in (row, lrow):
+        assert r["progress_index"] == -1184 and r["progress_text"].startswith("<−100") and r["progress_note"]
+    col = next(c for c in profile.target_columns(lang) if c["field"] == "progress_index")
+    assert "progress_text" in col["valueFormatter"]["function"]
+    assert "progress_note" in col["tooltipValueGetter"]["function"]
