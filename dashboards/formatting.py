@@ -180,7 +180,7 @@ PROGRESS_SHOWN = 1.0
 def progress_cells(progress: float | None, lang: str | None) -> dict:
     """Grid cells of a progress index (pure): ``progress_index`` the mart's value in per cent (sorting and
     filtering keep it), ``progress_text`` what is shown and ``progress_note`` its tooltip. Beyond ±100 % the
-    cell reads "<−100*" / ">100*" and the tooltip gives the value and why: −1,184 % alone read as a broken
+    cell reads "<−" / ">" the bound with a star, and the tooltip gives the value and why: −1,184 % alone read as a broken
     figure to an official (a closure rate from 51.7 % to 55.4 %, now 8.0 %)."""
     if progress is None:
         return {"progress_index": None, "progress_text": "–", "progress_note": None}
