@@ -92,3 +92,31 @@ def test_every_page_with_progress_shows_it_the_same_way(lang):
     col = next(c for c in profile.target_columns(lang) if c["field"] == "progress_index")
     assert "progress_text" in col["valueFormatter"]["function"]
     assert "progress_note" in col["tooltipValueGetter"]["function"]
+
+
+def test_quality_grid_shows_what_each_passed_check_observed():
+    """zh_quality.png: the "观测值" column was empty on every row (every check passed, and the passed checks are
+    collapsed to one row per asset and check, which dropped what they observed)."""
+    import polars as pl
+
+    from dashboards.pages.quality import check_rows
+
+    counts = [
+        '{"unexpected_count": 0, "element_count": 10000, "unexpected_percent": 0.0}',
+        '{"unexpected_count": 0, "element_count": 2512, "unexpected_percent": 0.0}',
+    ]
+    checks = pl.DataFrame(
+        {
+            "check_name": ["city_code__not_null", "city_code__not_null", "registrations__type"],
+            "asset": ["raw_patents", "raw_patents", "raw_patents"],
+            "partition": ["2024", "2025", "2025"],
+            "severity": ["error", "error", "error"],
+            "passed": [True, True, True],
+            "observed_value": [*counts, '"int64"'],
+            "expectation": [None, None, None],
+        }
+    )
+    rows = {r["check_name"]: r for r in check_rows(checks, "zh")}
+    assert rows["city_code__not_null"]["observed_text"] == "0 / 12,512"
+    assert rows["city_code__not_null"]["checks"] == 2
+    assert rows["registrations__type"]["observed_text"] == "int64"

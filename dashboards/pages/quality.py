@@ -91,6 +91,29 @@ def _observed(value) -> str:
     return str(v)
 
 
+def observed_over_partitions(values: list) -> str:
+    """What the collapsed passed checks observed (pure): GX's counts summed over the partitions ("0 / 69,512":
+    no unexpected value among 69,512 rows), other observations (a column's type) as their distinct values. The
+    column was empty on every passed row, so a reader could not tell a check that looked at 69,512 rows from one
+    that looked at none."""
+    parsed = []
+    for value in values:
+        if value is None:
+            continue
+        try:
+            parsed.append(json.loads(value) if isinstance(value, str) else value)
+        except ValueError:
+            parsed.append(value)
+    if not parsed:
+        return ""
+    if all(isinstance(v, dict) and "unexpected_count" in v for v in parsed):
+        unexpected = sum(v["unexpected_count"] or 0 for v in parsed)
+        totals = [v.get("element_count") for v in parsed]
+        total = None if any(n is None for n in totals) else sum(totals)
+        return f"{unexpected:,}" + (f" / {total:,}" if total is not None else "")
+    return ", ".join(dict.fromkeys(_observed(json.dumps(v) if isinstance(v, dict) else v) for v in parsed))
+
+
 def _expectation(value, lang: str) -> str:
     """The check in words with the columns it reads: "不为空（unit_code）" / "Not null (unit_code)". An expectation
     type without a label is shown as it is (a new GX check is still visible, if not yet translated)."""
@@ -179,6 +202,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
             pl.col("partition").cast(pl.String).min().alias("first"),
             pl.col("partition").cast(pl.String).max().alias("last"),
             pl.col("expectation").first(),
+            pl.col("observed_value").alias("observed"),
         )
     )
     passed_text = "✔ " + t("passed", lang)
@@ -216,7 +240,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
                 "checks": r["n"],
                 "check_name": r["check_name"],
                 "check_label": check_label(r["check_name"], r["asset"], r.get("expectation"), lang),
-                "observed_text": "",
+                "observed_text": observed_over_partitions(r["observed"]),
                 "expectation_text": _expectation(r.get("expectation"), lang),
             }
         )
