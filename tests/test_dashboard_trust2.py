@@ -5,7 +5,6 @@ progress such as −1,184% shown bare."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
