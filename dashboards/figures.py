@@ -269,7 +269,15 @@ def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None 
         traces.append(trace)
     # the scale is said in the title (a radial-axis title would sit on top of the polygons)
     title = f"{t('cmp_radar', lang)} · {t('score_0_100', lang)}"
-    return figure(traces, title, 460, polar={"radialaxis": {"range": [0, 100]}})
+    # The first pillar at the top, the others clockwise; the radius ticks (0–100) on the bisector between the
+    # first two pillars. Drawn along the first pillar's spoke (Plotly's default) they overlapped its name,
+    # "管理能力 / Management", and the polygons' vertices on that spoke.
+    step = 360 / len(theta)
+    polar = {
+        "angularaxis": {"rotation": 90, "direction": "clockwise"},
+        "radialaxis": {"range": [0, 100], "angle": 90 - step / 2, "tickangle": 90 - step / 2, "tickfont": {"size": 11}},
+    }
+    return figure(traces, title, 460, polar=polar)
 
 
 def trend_lines(

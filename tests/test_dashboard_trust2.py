@@ -119,3 +119,24 @@ def test_quality_grid_shows_what_each_passed_check_observed():
     assert rows["city_code__not_null"]["observed_text"] == "0 / 12,512"
     assert rows["city_code__not_null"]["checks"] == 2
     assert rows["registrations__type"]["observed_text"] == "int64"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_radar_radius_ticks_sit_between_two_pillars(lang):
+    """zh_compare.png / en_compare.png: the radius ticks 0 20 40 … 100 ran along the "管理能力 / Management" spoke,
+    over its name and over the polygons' vertices on it."""
+    import polars as pl
+
+    from dashboards.figures import pillar_radar
+    from dashboards.i18n import PILLAR_COLUMNS
+
+    row = {"unit_code": "440300", "unit_name": "深圳市", "unit_name_en": "Shenzhen"}
+    fig = pillar_radar(pl.DataFrame([{**row, **{c: 50.0 for c in PILLAR_COLUMNS.values()}}]), lang)
+    polar = fig.layout.polar
+    n = len(PILLAR_COLUMNS)
+    rotation = polar.angularaxis.rotation if polar.angularaxis.rotation is not None else 0
+    sign = -1 if polar.angularaxis.direction == "clockwise" else 1
+    spokes = [(rotation + sign * k * 360 / n) % 360 for k in range(n)]
+    angle = (polar.radialaxis.angle if polar.radialaxis.angle is not None else rotation) % 360
+    gap = min(min(abs(angle - s), 360 - abs(angle - s)) for s in spokes)
+    assert gap >= 360 / n / 4, (angle, spokes)
