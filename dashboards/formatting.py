@@ -209,3 +209,9 @@ def progress_column(lang: str | None) -> dict:
         "valueFormatter": {"function": "params.data ? params.data.progress_text : ''"},
         "tooltipValueGetter": {"function": f"(params.data && params.data.progress_note) || {hint}"},
     }
+
+
+def progress_footnote(rows: list[dict], lang: str | None) -> str | None:
+    """The footnote under a grid of ``progress_cells`` rows when one of them is shown bounded (pure): what the
+    star means, so it does not rely on the tooltip alone (a printout or a touch screen has none)."""
+    return t("progress_beyond_note", lang) if any(r.get("progress_note") for r in rows) else None

@@ -140,3 +140,15 @@ def test_radar_radius_ticks_sit_between_two_pillars(lang):
     angle = (polar.radialaxis.angle if polar.radialaxis.angle is not None else rotation) % 360
     gap = min(min(abs(angle - s), 360 - abs(angle - s)) for s in spokes)
     assert gap >= 360 / n / 4, (angle, spokes)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_bounded_progress_is_explained_under_the_grid_too(lang):
+    """The star must not rely on a tooltip alone (printouts, touch screens): a footnote when a row is bounded."""
+    from dashboards.formatting import progress_cells, progress_footnote
+    from dashboards.i18n import t
+
+    assert progress_footnote([progress_cells(-11.84, lang), progress_cells(0.5, lang)], lang) == t(
+        "progress_beyond_note", lang
+    )
+    assert progress_footnote([progress_cells(0.5, lang)], lang) is None

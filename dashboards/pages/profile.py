@@ -34,6 +34,7 @@ from ..formatting import (
     language_part,
     progress_cells,
     progress_column,
+    progress_footnote,
     target_digits,
     unit_label,
 )
@@ -576,18 +577,17 @@ def register_callbacks(app) -> None:
         except SnapshotUnavailable:
             return unavailable(lang, "no_snapshot"), blank, None, blank, None, None, None
 
-        target_view = (
-            unavailable(lang)
-            if targets is None
-            else grid(
-                "pf-target-grid",
-                lang,
-                target_columns(lang),
-                target_rows(targets, catalog, lang),
-                height=None,
-                pagination=False,
+        if targets is None:
+            target_view = unavailable(lang)
+        else:
+            rows = target_rows(targets, catalog, lang)
+            note = progress_footnote(rows, lang)
+            target_view = html.Div(
+                [
+                    grid("pf-target-grid", lang, target_columns(lang), rows, height=None, pagination=False),
+                    *([html.P(note, className="ipc-muted", id="pf-target-note")] if note else []),
+                ]
             )
-        )
         applicable = bool(info.get("is_programme") or info.get("on_roster"))
         if stages is None:
             stage_fig, stage_view = blank, unavailable(lang)

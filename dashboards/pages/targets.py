@@ -29,7 +29,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..formatting import fmt_value, progress_cells, progress_column, target_digits
+from ..formatting import fmt_value, progress_cells, progress_column, progress_footnote, target_digits
 from ..i18n import PLANS, TARGET_STATUS, label, name_col, province_col, t
 from ..security import markdown_text, plot_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
@@ -197,7 +197,11 @@ def layout(lang: str, plan=None, **_):
         # scrolled under the edge ("20." for 20.0) while the English headers were cut
         section(t("tg_by_province", lang), grid("tg-province", lang, height=420)),
         section(t("tg_by_city", lang), grid("tg-city", lang, height=420)),
-        section(t("tg_most_lagging", lang), grid("tg-lagging", lang, height=None, pagination=False)),
+        section(
+            t("tg_most_lagging", lang),
+            grid("tg-lagging", lang, height=None, pagination=False),
+            html.P(id="tg-lagging-note", className="ipc-muted"),
+        ),
         html.Div(id="tg-unavailable"),
         html.Span(str(snap.path.name), hidden=True),
     ]
@@ -208,7 +212,7 @@ def render(plan: str | None, lang: str):
     status = queries.programme_target_status(snap)
     if status is None:
         blank = empty_figure(t("not_available", lang))
-        return "", blank, [], [], [], [], [], [], unavailable(lang)
+        return "", blank, [], [], [], [], [], [], unavailable(lang), None
     df = with_buckets(status)
     by_plan = shares(df, ["plan_id"]).sort("plan_id")
     if plan:
@@ -264,6 +268,7 @@ def render(plan: str | None, lang: str):
         fit_headers(lag_cols),
         lagging,
         None,
+        progress_footnote(lagging, lang),
     )
 
 
@@ -280,6 +285,7 @@ def register_callbacks(app) -> None:
         Output("tg-lagging", "columnDefs"),
         Output("tg-lagging", "rowData"),
         Output("tg-unavailable", "children"),
+        Output("tg-lagging-note", "children"),
         Input("tg-plan", "value"),
         State("tg-lang", "data"),
     )
