@@ -152,3 +152,12 @@ def test_a_bounded_progress_is_explained_under_the_grid_too(lang):
         "progress_beyond_note", lang
     )
     assert progress_footnote([progress_cells(0.5, lang)], lang) is None
+
+
+@pytest.mark.parametrize("field", ["indicator_name", "unit_label", "status_label"])
+def test_profile_target_names_units_and_statuses_wrap_instead_of_being_cut(field):
+    """gd_en_profile.png: "Limited prog…", "Acceleration…", "per 10k pe…" in the profile's target table."""
+    from dashboards.pages.profile import target_columns
+
+    col = next(c for c in target_columns("en") if c["field"] == field)
+    assert col.get("wrapText") and col.get("autoHeight")

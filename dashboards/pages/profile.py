@@ -102,11 +102,14 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
 
 def target_columns(lang: str) -> list[dict]:
     num = {"type": "numericColumn"}
+    # Names, units and statuses wrap: cut, the English table read "Limited prog…", "Acceleration…" and
+    # "per 10k pe…" (gd_en_profile.png), a status an official could not read.
+    wrap = {"wrapText": True, "autoHeight": True}
     return [
         {"field": "plan_label", "headerName": t("plan", lang), "minWidth": 160},
         {"field": "indicator_code", "headerName": t("code", lang), "maxWidth": 100},
-        {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
-        {"field": "unit_label", "headerName": t("unit", lang), "minWidth": 110},
+        {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200, **wrap},
+        {"field": "unit_label", "headerName": t("unit", lang), "minWidth": 110, **wrap},
         {"field": "baseline_value", "headerName": t("baseline", lang), **num},
         {"field": "target_value", "headerName": t("target", lang), **num},
         {"field": "current_year", "headerName": t("year", lang), **num},
@@ -115,6 +118,8 @@ def target_columns(lang: str) -> list[dict]:
         {
             "field": "status_label",
             "headerName": t("status", lang),
+            "minWidth": 130,
+            **wrap,
             "cellClassRules": {
                 "ipc-status-bad": "['deteriorating','limited_progress','invalid_target'].includes(data.status)",
                 "ipc-status-good": "['achieved','on_track'].includes(data.status)",
