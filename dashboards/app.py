@@ -212,7 +212,9 @@ def shell_content(
     a crafted path such as ``//evil.example/x`` would otherwise become a link to another site.
     """
     lang, params = _lang_from_search(search)
-    paths = {p.PATH for p in PAGES}
+    # The flag page is a known page outside the bar: its language link stays on it (it led to the overview, which
+    # the bar also marked as the page shown).
+    paths = {p.PATH for p in PAGES} | {flag.PATH}
     pathname = pathname if pathname in paths else "/"
     visible = [p for p in PAGES if principal is None or access.can_open_page(principal, p.PATH)]
     nav = [
@@ -309,7 +311,7 @@ def _page_header(principal: access.Principal | None) -> str:
             }
         except SnapshotUnavailable:
             names = None
-    path = access.page_of_pathname(req.path, [p.PATH for p in PAGES]) or "/"
+    path = access.page_of_pathname(req.path, [p.PATH for p in PAGES] + [flag.PATH]) or "/"
     return header_html(path, req.query_string.decode("utf-8", "replace"), principal, names)
 
 

@@ -161,3 +161,16 @@ def test_profile_target_names_units_and_statuses_wrap_instead_of_being_cut(field
 
     col = next(c for c in target_columns("en") if c["field"] == field)
     assert col.get("wrapText") and col.get("autoHeight")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_flag_page_language_link_stays_on_the_flag_page_and_no_tab_is_marked(lang):
+    """nat_zh_flag.png: on the "why flagged" page the bar marked 年度总览 as the page shown, and the language link
+    went to the overview instead of the same flag page in the other language."""
+    from dashboards.app import shell_content
+
+    _, nav, toggles, _ = shell_content("/flag", f"?unit=410300&year=2023&lang={lang}")
+    assert not [link for link in nav if "active" in link.className]
+    other = "en" if lang == "zh" else "zh"
+    link = next(a for a in toggles if getattr(a, "id", None) == f"lang-{other}")
+    assert link.href.startswith("/flag?") and "unit=410300" in link.href and f"lang={other}" in link.href
