@@ -174,3 +174,16 @@ def test_flag_page_language_link_stays_on_the_flag_page_and_no_tab_is_marked(lan
     other = "en" if lang == "zh" else "zh"
     link = next(a for a in toggles if getattr(a, "id", None) == f"lang-{other}")
     assert link.href.startswith("/flag?") and "unit=410300" in link.href and f"lang={other}" in link.href
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_alert_grid_shows_whole_cities_rules_and_times(lang):
+    """nat_en_alerts.png: "Taizhou …", "Monthly …", "Behind t…" and "2026-12-…" (a time without its day)."""
+    from dashboards.pages.alerts import columns
+
+    cols = {c["field"]: c for c in columns(lang)}
+    for field in ("city", "rule"):
+        assert cols[field].get("wrapText") and cols[field].get("autoHeight")
+    for field in ("since", "resolved_at", "silenced_until"):
+        # 16 characters of a proportional digit font plus the cell's padding
+        assert cols[field].get("minWidth", 0) >= 160 and cols[field].get("maxWidth", 10**6) >= 160

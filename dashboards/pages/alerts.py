@@ -197,14 +197,16 @@ def columns(lang: str) -> list[dict]:
             "maxWidth": 100,
             "cellClassRules": {"ipc-critical": "data.is_critical"},
         },
-        {"field": "city", "headerName": t("city", lang), "maxWidth": 140},
-        {"field": "rule", "headerName": tx("al_rule", lang), "maxWidth": 150},
+        # city and rule wrap, times have room for "2026-12-05 01:19": the English grid read "Taizhou …",
+        # "Monthly …", "Behind t…" and "2026-12-…" (nat_en_alerts.png)
+        {"field": "city", "headerName": t("city", lang), "maxWidth": 140, "wrapText": True, "autoHeight": True},
+        {"field": "rule", "headerName": tx("al_rule", lang), "maxWidth": 150, "wrapText": True, "autoHeight": True},
         {"field": "kind", "headerName": tx("al_kind", lang), "maxWidth": 110},
         {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 320, "wrapText": True, "autoHeight": True},
-        {"field": "since", "headerName": tx("al_since", lang), "maxWidth": 150},
-        {"field": "resolved_at", "headerName": tx("al_resolved_at", lang), "maxWidth": 150},
+        {"field": "since", "headerName": tx("al_since", lang), "minWidth": 160},
+        {"field": "resolved_at", "headerName": tx("al_resolved_at", lang), "minWidth": 160},
         {"field": "acked_by", "headerName": tx("al_ack", lang), "maxWidth": 130},
-        {"field": "silenced_until", "headerName": tx("al_silenced", lang), "maxWidth": 150},
+        {"field": "silenced_until", "headerName": tx("al_silenced", lang), "minWidth": 160},
     ]
 
 
