@@ -199,7 +199,14 @@ def columns(lang: str) -> list[dict]:
         },
         # city and rule wrap, times have room for "2026-12-05 01:19": the English grid read "Taizhou …",
         # "Monthly …", "Behind t…" and "2026-12-…" (nat_en_alerts.png)
-        {"field": "city", "headerName": t("city", lang), "maxWidth": 140, "wrapText": True, "autoHeight": True},
+        {
+            "field": "city",
+            "headerName": t("city", lang),
+            "minWidth": 150,
+            "maxWidth": 180,
+            "wrapText": True,
+            "autoHeight": True,
+        },
         {"field": "rule", "headerName": tx("al_rule", lang), "maxWidth": 150, "wrapText": True, "autoHeight": True},
         {"field": "kind", "headerName": tx("al_kind", lang), "maxWidth": 110},
         {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 320, "wrapText": True, "autoHeight": True},
