@@ -252,7 +252,7 @@ def shell_content(
             html.A(
                 t("change_password", lang),
                 href=f"{web.PASSWORD_PATH}?{urlencode({'lang': lang})}",
-                className="ipc-lang-link",
+                className="ipc-account-link",  # not ipc-lang-link: url_state.js rewrites those at click
                 id="ipc-password",
             ),
             # a form, not a link: signing out is a POST carrying the session's form token (dashboards/web.py)
