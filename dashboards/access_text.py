@@ -8,6 +8,7 @@ from .i18n import TEXT
 ACCESS_TEXT: dict[str, tuple[str, str]] = {
     "signed_in_as": ("当前用户", "Signed in as"),
     "logout": ("退出登录", "Sign out"),
+    "change_password": ("修改密码", "Change password"),
     "role_national": ("国家知识产权局", "National office"),
     "role_province": ("省级知识产权局", "Provincial office"),
     "role_viewer": ("浏览者", "Viewer"),

@@ -248,11 +248,23 @@ def shell_content(
             pair = (province_names or {}).get(principal.province_code)
             name = (pair[1] if lang == "en" else pair[0]) if pair else principal.province_code
             who += f" ({name})" if lang == "en" else f"（{name}）"
+        token = web.csrf_token() if flask.has_request_context() else ""  # the session's form token
         toggles += [
             html.Span(who, className="ipc-user", id="ipc-user"),
-            # a form, not a link: signing out is a POST (dashboards/web.py, logout)
+            html.A(
+                t("change_password", lang),
+                href=f"{web.PASSWORD_PATH}?{urlencode({'lang': lang})}",
+                className="ipc-account-link",  # not ipc-lang-link: url_state.js rewrites those at click
+                id="ipc-password",
+            ),
+            # a form, not a link: signing out is a POST carrying the session's form token (dashboards/web.py)
             html.Form(
-                html.Button(t("logout", lang), type="submit", className="ipc-lang-link ipc-logout", id="ipc-logout"),
+                [
+                    dcc.Input(type="hidden", name=web.CSRF_FIELD, value=token, id="ipc-logout-csrf"),
+                    html.Button(
+                        t("logout", lang), type="submit", className="ipc-lang-link ipc-logout", id="ipc-logout"
+                    ),
+                ],
                 method="POST",
                 action="/logout",
                 className="ipc-logout-form",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
+import hmac
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ from limits.storage import Storage
 from pipelines import settings
 from pipelines.sqlite_wal import wal_connect
 
+from . import password_policy
+
 ROLES = ("national", "province", "viewer", "evaluator")
 ROLE_LABELS = {
     "national": ("国家知识产权局", "National office"),
@@ -34,7 +37,7 @@ ROLE_LABELS = {
     "evaluator": ("第三方评估机构", "Third-party evaluator"),
 }
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD = 10
+MIN_PASSWORD = password_policy.MIN_PASSWORD
 # Failed logins before an account is refused for LOCK_WINDOW (on top of flask-limiter's per-address limit; both
 # hold across gunicorn workers because they live in the shared store). Counted per account and address, so
 # someone who knows an official's user name cannot lock the official out from elsewhere; and per account over all
@@ -117,13 +120,18 @@ class User:
     updated_at: str
 
 
+class WeakPassword(UserError):
+    """A password the policy refuses; ``reason`` is a key of password_policy.REASONS (the web page's words)."""
+
+    def __init__(self, reason: str):
+        super().__init__("password: " + password_policy.REASONS[reason][1])
+        self.reason = reason
+
+
 def check_password_strength(password: str, username: str = "") -> None:
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"password: at least {MIN_PASSWORD} characters")
-    if username and username.lower() in password.lower():
-        raise UserError("password: must not contain the user name")
-    if len(set(password)) < 5:
-        raise UserError("password: too repetitive")
+    reason = password_policy.refusal(password, username)
+    if reason is not None:
+        raise WeakPassword(reason)
 
 
 def _province(role: str, province: str | None) -> str | None:
@@ -254,6 +262,18 @@ class UserStore:
             con.execute("delete from login_failures where username = ?", (username,))
         self._audit_change("user_reset_password", username)
         return user
+
+    def change_password(self, username: str, current: str, new: str, remote_addr: str | None = None) -> User:
+        """The account's own change (the web's change-password page): the current password first, checked as a
+        sign-in is (a wrong one counts toward the lockout, a locked account is refused), then the policy. The new
+        stamp ends every session the account has open. Raises UserError for a wrong current password, WeakPassword
+        for a refused new one. Audited by the caller, who knows the signed-in account and the address."""
+        if self.authenticate(username, current, remote_addr) is None:
+            raise UserError("current password wrong, account disabled or locked")
+        check_password_strength(new, username)
+        if hmac.compare_digest(new.encode(), current.encode()):
+            raise WeakPassword("same")
+        return self._update(username, "password_hash = ?", (_hasher.hash(new),))
 
     def set_role(self, username: str, role: str, province: str | None = None) -> User:
         if role not in ROLES:

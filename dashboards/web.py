@@ -22,14 +22,21 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_talisman import Talisman
 
 from . import access, security
-from .auth import SharedLimitStorage, UserStore, secret_key
+from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, secret_key
 from .i18n import norm_lang, t
+from .password_policy import MAX_PASSWORD, MIN_PASSWORD, REASONS
 
 log = logging.getLogger(__name__)
 
 SESSION_IDLE = dt.timedelta(hours=2)  # a session unused this long ends (the cookie's expiry, renewed per request)
 SESSION_MAX = dt.timedelta(hours=12)  # and no session lives longer than a working day, used or not
 SESSION_ID_KEY = "session_id"  # a random id per sign-in: what sign-out ends (UserStore.end_session)
+# The session's form token: every form that changes state (sign-in, sign-out, change password) carries it and the
+# view compares it (constant time) with the session's, on top of Fetch Metadata and the SameSite=Lax cookie, which
+# an older browser, a sibling host or a browser bug may not honour. Made anew at sign-in and at a password change.
+CSRF_KEY = "csrf"
+CSRF_FIELD = "csrf"
+PASSWORD_PATH = "/account/password"
 LOGIN_LIMIT = "10 per minute;60 per hour"
 # Files built on request, per account (a script on one session must not keep a 2-core server's CPU busy): a PDF
 # report (WeasyPrint, about a second each) no faster than a person reads them; the indicator extract (tens of ms
@@ -85,6 +92,8 @@ LOGIN_TEXT = {
         "error_title": "出错了",
         "error": "处理请求时出现内部错误，已记录在服务器日志中。请稍后重试；如问题持续，请联系管理员。",
         "home": "返回年度总览",
+        "csrf_title": "表单已失效",
+        "csrf": "表单已过期或无效（缺少安全令牌或令牌不符）。请返回，刷新页面后重试。",
     },
     "en": {
         "title": "Sign in · IP Strong-City Monitor",
@@ -102,15 +111,74 @@ LOGIN_TEXT = {
         "error": "An internal error occurred while handling the request; it has been logged on the server. Please "
         "try again later, and contact the administrator if it persists.",
         "home": "Back to the overview",
+        "csrf_title": "Form expired",
+        "csrf": "The form has expired or is not valid (its security token is missing or wrong). Go back, reload the "
+        "page and try again.",
     },
 }
+
+
+PASSWORD_TEXT = {
+    "zh": {
+        "title": "修改密码 · 知识产权强市监测评价平台",
+        "heading": "修改密码",
+        "current": "当前密码",
+        "new": "新密码",
+        "confirm": "再次输入新密码",
+        "rules": f"至少 {MIN_PASSWORD} 个字符，不含用户名，不能是常见密码、键盘连续按键或字母数字序列。"
+        "修改后，此账户在其他浏览器或设备上的登录将全部退出。",
+        "submit": "修改密码",
+        "wrong": "当前密码错误。",
+        "mismatch": "两次输入的新密码不一致。",
+        "done": "密码已修改。此账户的其他登录已全部退出。",
+    },
+    "en": {
+        "title": "Change password · IP Strong-City Monitor",
+        "heading": "Change password",
+        "current": "Current password",
+        "new": "New password",
+        "confirm": "New password again",
+        "rules": f"At least {MIN_PASSWORD} characters, not containing the user name, not a common password, a "
+        "keyboard walk or a letter or digit sequence. Once changed, this account is signed out everywhere else.",
+        "submit": "Change password",
+        "wrong": "The current password is wrong.",
+        "mismatch": "The two new passwords differ.",
+        "done": "Your password has been changed. The account's other sessions have been signed out.",
+    },
+}
+
+
+def csrf_token() -> str:
+    """The session's form token (made on first use; a new one at sign-in and at a password change)."""
+    token = flask.session.get(CSRF_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        flask.session[CSRF_KEY] = token
+    return token
+
+
+def csrf_ok() -> bool:
+    """Whether the posted form carries the session's token (compared in constant time)."""
+    token, sent = flask.session.get(CSRF_KEY), flask.request.form.get(CSRF_FIELD, "")
+    return isinstance(token, str) and bool(token) and hmac.compare_digest(token.encode(), sent.encode())
+
+
+def _csrf_refused(lang: str | None) -> flask.Response:
+    """A form without the session's token: refused, in both languages (a stale page or a forged post)."""
+    principal = access.current_principal()
+    if principal.authenticated:
+        access.audit(principal, "post", flask.request.path[:200], "denied", "missing or wrong form token")
+    lang = norm_lang(lang)
+    if "text/html" in (flask.request.headers.get("Accept") or ""):
+        return error_page(lang, 400, "csrf")
+    zh, en = LOGIN_TEXT["zh"]["csrf"], LOGIN_TEXT["en"]["csrf"]
+    return _plain(400, f"{zh} / {en}")
 
 
 def _login_page(lang: str, next_url: str, error: str | None = None, status: int = 200):
     lang = norm_lang(lang)
     tx = LOGIN_TEXT[lang]
-    token = secrets.token_urlsafe(24)
-    flask.session["login_csrf"] = token
+    token = csrf_token()
     other = "en" if lang == "zh" else "zh"
     e = html.escape
     body = f"""<!DOCTYPE html>
@@ -148,6 +216,43 @@ def error_page(lang: str, status: int, kind: str, header: str = "") -> flask.Res
     return flask.Response(body, status=status, mimetype="text/html")
 
 
+def _password_page(
+    lang: str, username: str, error: str | None = None, status: int = 200, done: bool = False
+) -> flask.Response:
+    """The signed-in account's change-password form (the sign-in page's look)."""
+    lang = norm_lang(lang)
+    tx = PASSWORD_TEXT[lang]
+    other = "en" if lang == "zh" else "zh"
+    e = html.escape
+    notice = ""
+    if error:
+        notice = f'<p class="ipc-login-error" role="alert" id="password-error">{e(error)}</p>'
+    elif done:
+        notice = f'<p role="status" id="password-done">{e(tx["done"])}</p>'
+    field = f'type="password" required maxlength="{MAX_PASSWORD}"'
+    body = f"""<!DOCTYPE html>
+<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(tx["title"])}</title>
+<link rel="stylesheet" href="/assets/style.css"></head>
+<body class="ipc-login-body"><main class="ipc-login" id="password-page">
+<h1>{e(tx["heading"])}</h1>
+<p class="ipc-muted">{e(username)}</p>
+{notice}
+<form method="post" action="{PASSWORD_PATH}?lang={lang}" id="password-form">
+<input type="hidden" name="{CSRF_FIELD}" value="{e(csrf_token())}">
+<input type="text" name="username" value="{e(username)}" autocomplete="username" hidden readonly>
+<label>{e(tx["current"])}<input name="current" id="password-current" autocomplete="current-password" {field}></label>
+<label>{e(tx["new"])}<input name="new" id="password-new" autocomplete="new-password" minlength="{MIN_PASSWORD}" {field}></label>
+<label>{e(tx["confirm"])}<input name="confirm" id="password-confirm" autocomplete="new-password" minlength="{MIN_PASSWORD}" {field}></label>
+<p class="ipc-muted">{e(tx["rules"])}</p>
+<button type="submit" id="password-submit" class="ipc-button">{e(tx["submit"])}</button>
+</form>
+<p><a href="/?{e(_qs({"lang": lang}))}">{e(LOGIN_TEXT[lang]["home"])}</a> ·
+<a href="{PASSWORD_PATH}?{e(_qs({"lang": other}))}">{e(LOGIN_TEXT[lang]["other"])}</a></p>
+</main></body></html>"""
+    return flask.Response(body, status=status, mimetype="text/html")
+
+
 def _logout_page(lang: str | None) -> flask.Response:
     """The sign-out button, for a GET of /logout (a typed or bookmarked URL): the sign-out itself is a POST."""
     lang = norm_lang(lang)
@@ -158,7 +263,8 @@ def _logout_page(lang: str | None) -> flask.Response:
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{label}</title>
 <link rel="stylesheet" href="/assets/style.css"></head>
 <body class="ipc-login-body"><main class="ipc-login" id="logout-page"><h1>{label}</h1>
-<form method="post" action="/logout"><button type="submit" id="logout-confirm">{label}</button></form>
+<form method="post" action="/logout"><input type="hidden" name="{CSRF_FIELD}" value="{e(csrf_token())}">
+<button type="submit" id="logout-confirm">{label}</button></form>
 <p><a href="/?{e(_qs({"lang": lang}))}">{e(LOGIN_TEXT[lang]["home"])}</a></p>
 </main></body></html>"""
     return flask.Response(body, status=200, mimetype="text/html")
@@ -240,9 +346,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if flask.request.method == "GET":
             return _login_page(lang, next_url)
         form = flask.request.form
-        token = flask.session.pop("login_csrf", None)
-        if not token or not hmac.compare_digest(token, form.get("csrf", "")):
-            return _plain(400, "login form expired; reload the page")
+        if not csrf_ok():
+            return _csrf_refused(lang)
         username = form.get("username", "")[:64]
         user = store.authenticate(username, form.get("password", ""), remote_addr=get_remote_address())
         if user is None:
@@ -252,6 +357,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         flask.session.permanent = True
         flask.session["login_at"] = time.time()
         flask.session[SESSION_ID_KEY] = secrets.token_urlsafe(24)
+        flask.session[CSRF_KEY] = secrets.token_urlsafe(32)  # the signed-in session's own, not the sign-in page's
         login_user(WebUser(user))
         flask.g.signed_in = True
         access.audit(access.Principal(user.username, user.role, user.province_code), "login", "/login", "ok")
@@ -264,8 +370,11 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         # an official out. A GET (a typed or bookmarked URL) gets the button that does.
         if flask.request.method == "GET":
             return _logout_page(flask.request.args.get("lang"))
-        session_id, started = flask.session.get(SESSION_ID_KEY), flask.session.get("login_at")
         principal = access.current_principal()
+        if principal.authenticated and not csrf_ok():
+            # (a session already over has nothing to end: its page's button just goes on to the sign-in page)
+            return _csrf_refused(flask.request.args.get("lang"))
+        session_id, started = flask.session.get(SESSION_ID_KEY), flask.session.get("login_at")
         if principal.authenticated:
             access.audit(principal, "logout", "/logout", "ok")
         if isinstance(session_id, str) and session_id and isinstance(started, int | float):
@@ -275,9 +384,53 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         flask.session.clear()
         return flask.redirect("/login")
 
+    @server.route(PASSWORD_PATH, methods=["GET", "POST"])
+    # wrong current passwords count like failed sign-ins: toward the address's limit here, and toward the account's
+    # lockout in the store (UserStore.change_password goes through authenticate); the rest do not
+    @limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=lambda _r: bool(flask.g.get("wrong_password")))
+    def change_password():
+        # signed in: the gate sends anyone else to the sign-in page first
+        lang = norm_lang(flask.request.args.get("lang"))
+        principal = access.current_principal()
+        if flask.request.method == "GET":
+            return _password_page(lang, principal.username, done=flask.request.args.get("changed") == "1")
+        if not csrf_ok():
+            return _csrf_refused(lang)
+        tx, form = PASSWORD_TEXT[lang], flask.request.form
+        current, new = form.get("current", ""), form.get("new", "")
+        if new != form.get("confirm", ""):
+            return _password_page(lang, principal.username, tx["mismatch"], 400)
+        try:
+            user = store.change_password(principal.username, current, new, remote_addr=get_remote_address())
+        except WeakPassword as e:
+            access.audit(principal, "password_change", PASSWORD_PATH, "refused", f"policy: {e.reason}")
+            message = REASONS[e.reason][0 if lang == "zh" else 1]
+            return _password_page(lang, principal.username, message, 400)
+        except UserError:
+            flask.g.wrong_password = True
+            access.audit(principal, "password_change", PASSWORD_PATH, "failed", "wrong current password")
+            locked = store.locked(principal.username, get_remote_address())
+            message = LOGIN_TEXT[lang]["limited"] if locked else tx["wrong"]
+            return _password_page(lang, principal.username, message, 401)
+        # The store gave the account a new stamp, which ends every session it had, this one too; this one goes on
+        # under a new id and form token (the old id is ended as at sign-out: a copy of this cookie is worth nothing).
+        session_id, started = flask.session.get(SESSION_ID_KEY), flask.session.get("login_at")
+        if isinstance(session_id, str) and session_id and isinstance(started, int | float):
+            store.end_session(session_id, dt.datetime.fromtimestamp(started, dt.UTC) + SESSION_MAX)
+        flask.session.clear()
+        flask.session.permanent = True
+        flask.session["login_at"] = started  # no longer than SESSION_MAX from the sign-in, as before
+        flask.session[SESSION_ID_KEY] = secrets.token_urlsafe(24)
+        flask.session[CSRF_KEY] = secrets.token_urlsafe(32)
+        login_user(WebUser(user))
+        access.audit(principal, "password_change", PASSWORD_PATH, "ok", "other sessions ended")
+        return flask.redirect(PASSWORD_PATH + "?" + _qs({"lang": lang, "changed": "1"}))
+
     @server.errorhandler(429)
     def too_many(_e):
         lang = norm_lang(flask.request.args.get("lang"))
+        if flask.request.path == PASSWORD_PATH and current_user.is_authenticated:
+            return _password_page(lang, current_user.username, LOGIN_TEXT[lang]["limited"], 429)
         if flask.request.path == "/login":
             # not in the audit log: the attempts that reached the limit are there (each a failed sign-in), and a
             # row per refused request would let anyone fill the disk at the rate they can send them

@@ -91,3 +91,16 @@ def login_session(url: str, username: str, password: str = TEST_PASSWORD):
     )
     assert r.status_code == 302, r.text[:300]
     return s
+
+
+def form_token(client, path: str = "/logout") -> str:
+    """The session's form token, as a page with a form carries it (the sign-out page by default)."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def logout(client, **kwargs):
+    """Sign out through the real form (the session's form token from the sign-out page)."""
+    return client.post("/logout", data={"csrf": form_token(client)}, **kwargs)

@@ -15,7 +15,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from dashboard_fixtures import build_snapshot
-from dashboard_http import TEST_PASSWORD, add_account, login, login_session
+from dashboard_http import TEST_PASSWORD, add_account, login, login_session, logout
 
 from dashboards import auth, web
 from dashboards.app import create_app
@@ -135,7 +135,7 @@ def test_cookies_expiry_and_rate_limit(snapshot, tmp_path):
     page = c.get("/logout?lang=en")
     assert page.status_code == 200 and 'method="post" action="/logout"' in page.get_data(as_text=True)
     assert c.get("/rankings").status_code == 200
-    assert c.post("/logout").status_code == 302 and c.get("/rankings").status_code == 401
+    assert logout(c).status_code == 302 and c.get("/rankings").status_code == 401
     c = app.server.test_client()
     login(c, "chief")
     # over TLS the cookie is Secure

@@ -33,7 +33,7 @@ import json
 import polars as pl
 import pytest
 from dashboard_fixtures import build_snapshot
-from dashboard_http import TEST_PASSWORD, add_account, callback_body, login, page_body, signed_in_client
+from dashboard_http import TEST_PASSWORD, add_account, callback_body, login, logout, page_body, signed_in_client
 from limits import parse_many
 
 from dashboards import auth, web
@@ -290,7 +290,7 @@ def test_a_post_another_origin_made_is_refused(snapshot, tmp_path, site):
     assert c.post("/_dash-update-component", json=router, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
     assert c.post("/_dash-update-component", json=router).status_code == 200
     assert c.get("/rankings", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # a link: a GET
-    assert c.post("/logout", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 302
+    assert logout(c, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 302
     assert c.get("/rankings").status_code == 401
 
 
@@ -380,7 +380,7 @@ def test_files_taken_actions_and_sign_outs_are_in_the_audit_log(snapshot, tmp_pa
         ],
     )
     assert _post(gd, dl)["dl-download"]["data"]["filename"]
-    assert gd.post("/logout").status_code == 302
+    assert logout(gd).status_code == 302
 
     nat = signed_in_client(app, store, "nat_c", "national")
     _post(nat, _alert_action("al-silence", [fps[0]]))
