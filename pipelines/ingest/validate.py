@@ -710,6 +710,7 @@ def validate(
     valid_codes: frozenset[str] | None,
     population: pl.DataFrame | None = None,
     unit_names: dict[str, str | None] | None = None,
+    own_units: frozenset[str] | None = None,
 ) -> Validated:
     """Typed good rows and quarantined rows with every reason.
 
@@ -718,6 +719,7 @@ def validate(
     reason texts are built only for the rows that failed a rule. ``population`` (region_code, population_10k)
     feeds the per-capita plausibility rules; without it they are not applied. ``unit_names`` (see `name_key`:
     a unit's name -> its code, None for a name several units bear) reads a column of names given for a code.
+    ``own_units``: the county-level programme units (load.county_units), named in a breakdown row's reason.
     """
     mapped = map_columns(raw, source, file_name)
     df, factors = mapped.df, mapped.factors
@@ -977,7 +979,7 @@ def validate(
         ).alias("__whole")
     )
     if work.select(pl.col("__breakdown").is_not_null().any()).item():
-        parts = pl.Series(breakdown_rows(work, source), dtype=pl.Utf8)
+        parts = pl.Series(breakdown_rows(work, source, own_units), dtype=pl.Utf8)
         if parts.is_not_null().any():
             notes.append(
                 f"refused {parts.is_not_null().sum()} breakdown row(s) (其中, of which) as parts of the row above "
@@ -1008,7 +1010,7 @@ def validate(
     return Validated(good=good, rejected=rejected.select(ROW_NUMBER, "raw_values", "reason"), notes=notes)
 
 
-def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
+def breakdown_rows(work: pl.DataFrame, source: Source, own_units: frozenset[str] | None = None) -> list[str | None]:
     """Per row of ``work`` (file order), the reason refusing it as part of a 其中 ("of which") breakdown, else None.
 
     A provincial report lists a city's row and under it 其中：昆山市, 张家港市 — parts of the city's figures, which the
@@ -1017,7 +1019,11 @@ def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
     block is the 其中 row and the rows after it inside the same prefecture (code[:4]) for the same period, on the same
     sheet. Under a total row (合计, a province code) the 其中 rows are the records themselves and stay as they are; so
     do 其中 rows of a source whose units do not add up (``parts_add_up`` None). The row above is named by its row on
-    its sheet (the block never leaves the sheet)."""
+    its sheet (the block never leaves the sheet).
+
+    A breakdown row of a county-level programme unit (``own_units``) is refused all the same: the marts add a
+    county-level unit's rows into its prefecture, so loading it would count it in its city twice. Its reason says
+    what to send to have the unit's own figures: its row as a record of its own and the city's row without it."""
     col = source.parts_add_up
     out: list[str | None] = [None] * work.height
     if col is None:
@@ -1065,8 +1071,21 @@ def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
                 break  # another city's own 其中 block starts (judged from its own row above)
             out[j] = reason
             j += 1
+        for k in range(i, j):
+            c = rows[k][3]
+            if out[k] is not None and own_units and c in own_units:
+                out[k] = out[k] + "; " + _own_unit_advice(c, pcode)
         i = j
     return out
+
+
+def _own_unit_advice(code: str, city: str | None) -> str:
+    """What to send for a county-level programme unit found only as a breakdown row (breakdown_rows)."""
+    return (
+        f"{code} is a programme unit of its own, so its figures are not loaded for it either: send its row as a "
+        f"record (no 其中 label) and the row of {city or 'its city'} without its figures (the marts add a "
+        "county-level unit's rows into its city)"
+    )
 
 
 def _city_level_total(source: Source) -> pl.Expr:
