@@ -320,3 +320,75 @@ def test_a_county_of_another_city_or_month_is_no_pair(warehouse, tmp_path):
     ingest_file(warehouse, PLEDGE, a, partition=2025, today=TODAY)
     r = ingest_file(warehouse, PLEDGE, b, partition=2025, today=TODAY)
     assert not any(n.startswith("city and county-level rows") for n in r.notes)
+
+
+# ------------------------------------------------------------------ a breakdown shown only by its indent
+
+# 苏州's row, then two of its county-level cities indented under it (no 其中 word): parts of its 300, not records.
+INDENTED_ROWS = [
+    ("苏州市", "320500,2025-03,30,300,20,6,16,6"),
+    ("\u3000\u3000昆山市", "320583,2025-03,10,100,10,2,8,3"),
+    ("\u3000\u3000张家港市", "320582,2025-03,5,50,5,1,4,1"),
+    ("无锡市", "320200,2025-03,5,50,5,1,4,1"),
+]
+INDENT_REFUSED = (
+    "breakdown row (indented 昆山市) under row 2 (320500 2025-03-01): part of the figures that row states, not a "
+    "record of its own (the stated row is loaded)"
+)
+
+
+def _by_prefecture(con) -> list[tuple]:
+    """What the marts see: each county-level code summed into its prefecture (int_pledge__unit_year)."""
+    return con.execute(
+        "SELECT substr(city_code, 1, 4) || '00', sum(amount_10k_yuan) FROM raw.pledge_loans "
+        "WHERE _row_number < 100 AND city_code LIKE '32%' GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_districts_indented_under_their_city_are_its_breakdown(warehouse, tmp_path, big):
+    # Loaded, 苏州's March was 300 + 100 + 50 = 450 万元 (the indented rows summed into 3205 by the marts), silently.
+    lines = ["地区," + HEADER_ZH] + [f"{name},{codes}" for name, codes in INDENTED_ROWS]
+    lines += [f"北京市,{line}" for line in _filler(big)]
+    path = _write(tmp_path / "江苏_质押_2025年3月.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    rejected = dict(
+        warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows WHERE row_number < 6").fetchall()
+    )
+    assert rejected == {3: INDENT_REFUSED, 4: INDENT_REFUSED}  # the block named by its first row, as 其中 blocks are
+    assert _by_prefecture(warehouse) == [("320200", 50), ("320500", 300)]
+    assert any(n.startswith("refused 2 breakdown row(s)") for n in r.notes)
+    assert reason_text(INDENT_REFUSED, "pledge_loans", "zh").startswith("“其中”分项行（缩进的昆山市）")
+
+
+def test_an_excel_indent_level_is_read_as_a_breakdown_too(warehouse, tmp_path):
+    import openpyxl
+    from openpyxl.styles import Alignment
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["地区", *HEADER_ZH.split(",")])
+    for name, codes in INDENTED_ROWS:
+        ws.append([name.strip("\u3000"), codes.split(",")[0], codes.split(",")[1], *map(float, codes.split(",")[2:])])
+    for row in (3, 4):
+        ws.cell(row, 1).alignment = Alignment(indent=2)
+    wb.save(path := tmp_path / "江苏_质押_2025年3月.xlsx")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (2, 2)
+    assert _by_prefecture(warehouse) == [("320200", 50), ("320500", 300)]
+
+
+def test_an_indent_without_evidence_of_a_breakdown_keeps_loading(warehouse, tmp_path):
+    # indented rows that are no county of the row above (another city; a whole column indented as a style)
+    other = [
+        "地区," + HEADER_ZH,
+        "苏州市,320500,2025-03,30,300,20,6,16,6",
+        "\u3000\u3000无锡市,320200,2025-03,5,50,5,1,4,1",
+    ]
+    styled = ["地区," + HEADER_ZH] + [f"\u3000{name.strip(chr(0x3000))},{codes}" for name, codes in INDENTED_ROWS]
+    for i, lines in enumerate((other, styled)):
+        path = _write(tmp_path / f"江苏_质押_{i}.csv", "\n".join(lines) + "\n")
+        warehouse.execute("DELETE FROM raw.pledge_loans")  # each file on its own
+        r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+        assert r.rows_rejected == 0 and r.rows_loaded == len(lines) - 1, r.notes

@@ -591,6 +591,8 @@ def _one_reason(reason: str, source: str | None) -> str | None:
             groups["where"] = "表格下方的备注" if groups["where"].startswith("note") else "表格上方的单位行"
         if "onsheet" in groups:
             groups["onsheet"] = f"（工作表“{m['onsheet'][8:-1]}”）" if m["onsheet"] else ""
+        if "label" in groups and "stated" in groups and groups["label"].startswith("indented "):
+            groups["label"] = "缩进的" + groups["label"][len("indented ") :]
         if "sheetrows" in groups:
             groups["sheetrows"] = re.sub(r" \((\d+) rows\)(?=, |$)", r"（\1 行）", groups["sheetrows"])
         if "skipped" in groups:

@@ -290,17 +290,43 @@ BREAKDOWN_PREFIX = r"^[(\[【]?其中[)\]】]?[:,、]?"
 BREAKDOWN_LABEL = r"^[(（\[【]?\s*其中\s*(?:[)）\]】:：,，、]|$|[^\s\d])"
 
 
+# A name cell indented as a breakdown is (全角空格 or two spaces or a tab before the name; an Excel indent level is
+# read so by readers._read_workbook): under a city's row, its districts shown only by their indent.
+INDENT = r"^(?:\x{3000}|\t| {2})"  # (Rust regex and RE2 both read \x{3000})
+INDENTED = "indented "  # the label breakdown_rows knows an indented row by (indented 昆山市)
+
+
 def _breakdown_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
-    """The 其中 label (BREAKDOWN_LABEL) of a row whose text, code, date or extra cell opens with one, else null."""
-    hits = [
+    """The 其中 label (BREAKDOWN_LABEL) of a row whose text, code, date or extra cell opens with one, else null; else
+    "indented <name>" for a row whose text cell is indented (INDENT) in a column where other cells are not (an
+    indent is relative: a column indented throughout is a style). breakdown_rows judges whether an indented row is
+    a breakdown: only unambiguous ones (a county inside the city row right above it) are."""
+    strings = [c for c in cols if df.schema[c] == pl.Utf8]
+    hits = [c for c in strings if df.select(pl.col(c).str.contains("其中", literal=True).any()).item()]
+    indented = [
         c
-        for c in cols
-        if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains("其中", literal=True).any()).item()
+        for c in strings
+        if df.select(
+            pl.col(c).str.contains(INDENT).any()
+            & (pl.col(c).str.strip_chars().str.len_chars().gt(0) & ~pl.col(c).str.contains(INDENT)).any()
+        ).item()
     ]
-    if not hits:
+    if not hits and not indented:
         return pl.lit(None, pl.Utf8).alias("__breakdown")
-    norm = [pl.col(c).str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.strip_chars() for c in hits]
-    return pl.coalesce([pl.when(n.str.contains(BREAKDOWN_LABEL)).then(n) for n in norm]).alias("__breakdown")
+
+    def norm(c: str) -> pl.Expr:
+        return pl.col(c).str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.strip_chars()
+
+    return pl.coalesce(
+        [pl.when(norm(c).str.contains(BREAKDOWN_LABEL)).then(norm(c)) for c in hits]
+        + [pl.when(pl.col(c).str.contains(INDENT)).then(pl.lit(INDENTED) + norm(c)) for c in indented]
+    ).alias("__breakdown")
+
+
+def has_indented_text(df: pl.DataFrame) -> bool:
+    """Whether any text cell of ``df`` is indented (INDENT): a breakdown perhaps, judged with the rows around it."""
+    cols = [c for c in df.columns if not c.startswith("__") and df.schema[c] == pl.Utf8]
+    return bool(cols) and df.select(pl.any_horizontal(pl.col(c).str.contains(INDENT) for c in cols).any()).item()
 
 
 def has_breakdown_label(df: pl.DataFrame) -> bool:
@@ -1053,6 +1079,16 @@ def breakdown_rows(work: pl.DataFrame, source: Source, own_units: frozenset[str]
         if unit(code) and unit(pcode) and (unit(code) != unit(pcode) or (all(per) and all(pper) and per != pper)):
             i += 1  # a unit outside the row above, or another month: a remark saying 其中…, not its breakdown
             continue
+        indent = label.startswith(INDENTED)
+        if indent and not (
+            rows[i - 1][1] is None  # the row above is not itself indented or a breakdown
+            and unit(code)
+            and unit(code) == unit(pcode)
+            and pcode.endswith("00")
+            and not code.endswith("00")
+        ):
+            i += 1  # indented, but not a county right under its city's row: no evidence of a breakdown, loaded
+            continue
         prefix = unit(code) or unit(pcode)
         block_period = per if all(v is not None for v in per) else pper
         stated = " ".join(str(v) for v in (pcode, *pper) if v is not None)
@@ -1067,6 +1103,8 @@ def breakdown_rows(work: pl.DataFrame, source: Source, own_units: frozenset[str]
             inside = prefix is not None and unit(jcode) == prefix and list(jper) == list(block_period)
             if not inside and jlabel is None:
                 break
+            if indent and not (inside and jlabel is not None and jlabel.startswith(INDENTED)):
+                break  # an indented block ends at the first row not indented or outside the city
             if jlabel is not None and not inside and unit(jcode) is not None:
                 break  # another city's own 其中 block starts (judged from its own row above)
             out[j] = reason
