@@ -380,9 +380,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "更正了此前由 {files} 载入的 {n} 行：{keys}",
     ),
     (
-        r"the file is (?P<kind>an Excel workbook|a Parquet file|an Excel 97-2003 workbook|a web page \(HTML table\)|"
+        r"the file is (?P<filekind>an Excel workbook|a Parquet file|an Excel 97-2003 workbook|a web page \(HTML table\)|"
         r"an Excel 2003 XML spreadsheet|a text table) \(named (?P<suffix>\S+)\): read as one",
-        "该文件实为{kind}（扩展名为 {suffix}）：已按其实际格式读取",
+        "该文件实为{filekind}（扩展名为 {suffix}）：已按其实际格式读取",
     ),
     (
         r"formula cell\(s\) without a saved value: (?P<cells>.*?)" + _ONSHEET + r" - refused; open and save the "
@@ -607,8 +607,8 @@ def _one_reason(reason: str, source: str | None) -> str | None:
             groups["place"] = "表格下方的备注中" if groups["place"].startswith("in a note") else "表格上方"
         if "src" in groups:
             groups["src"] = "表格上方标题" if groups["src"].startswith("the title") else "文件名"
-        if "kind" in groups:
-            groups["kind"] = _KINDS_ZH[groups["kind"]]
+        if "filekind" in groups:
+            groups["filekind"] = _KINDS_ZH[groups["filekind"]]
         if "hidden" in groups:
             groups["hidden"] = _hidden_zh(groups["hidden"])
         if "missing" in groups:
