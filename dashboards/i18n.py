@@ -324,6 +324,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "被整体拒收的文件（未载入任何数据；修正后以同名重新报送）",
         "Files refused whole (nothing loaded; mend and re-send under the same name)",
     ),
+    "dq_file_notes": (
+        "已入库文件的说明（读取方式、一并读取的隐藏内容、未入库的分项行等）",
+        "Notes on loaded files (how each was read, hidden content read as well, breakdown rows set aside...)",
+    ),
+    "notes": ("说明", "Notes"),
     "file_name": ("文件", "File"),
     "refused_at": ("拒收时间", "Refused at"),
     "nature": ("性质", "Nature"),

@@ -681,6 +681,19 @@ def refused_files(snap) -> pl.DataFrame | None:
     )
 
 
+def noted_files(snap, run_id: str | None = None) -> pl.DataFrame | None:
+    """Files a run loaded with the loader's notes on them (hidden rows read, breakdown rows set aside, units
+    converted...): the ledger's message of each loaded file that has one."""
+    if not snap.has(FILES):
+        return None
+    run_id = run_id or latest_run_id(snap)
+    return snap.query(
+        f"select source, file_name, message from {FILES} where run_id = ? and status = 'loaded' "
+        "and coalesce(message, '') <> '' order by source, file_name",
+        (run_id,),
+    )
+
+
 def quality_sources(snap, run_id: str | None = None) -> pl.DataFrame | None:
     """Per source in a run: files, rows read, loaded and quarantined (from the ingestion ledger)."""
     if not snap.has(FILES):

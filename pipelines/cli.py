@@ -425,6 +425,7 @@ def status() -> None:
             )
         console.print(t)
         _print_refused_files(con)
+        _print_file_notes(con)
         _print_quarantine_by_file(con)
     snap = settings.snapshot_path()
     console.print(
@@ -530,6 +531,23 @@ def _print_refused_files(con) -> None:
         "Nothing of these files was loaded. Mend the file and put it back under the same name (the new version "
         "replaces the old), then `ipcity run`; or remove it from the landing folder.",
     )
+
+
+def _print_file_notes(con) -> None:
+    """What the loader noted on each loaded file (hidden rows read, breakdown rows set aside, units converted,
+    sheets skipped...), in 简体中文 with the English below, as refusals read: the ledger keeps the English."""
+    from pipelines.ingest.reason_labels import notes_both
+
+    rows = con.sql(
+        "SELECT source, file_name, message FROM raw.ingested_files WHERE status = 'loaded' "
+        "AND coalesce(message, '') <> '' ORDER BY source, file_name"
+    ).fetchall()
+    if not rows:
+        return
+    t = Table("source", "file / 文件", "notes / 说明", title="notes on loaded files · 已入库文件的说明")
+    for source, name, message in rows:
+        t.add_row(source, escape(name), escape(notes_both(message, source)))
+    console.print(t)
 
 
 def _print_quarantine_by_file(con) -> None:

@@ -369,6 +369,38 @@ def refused_view(refused: pl.DataFrame | None, lang: str):
     )
 
 
+def noted_rows(noted: pl.DataFrame, lang: str) -> list[dict]:
+    """Loaded files with the loader's notes: the source by its name, the ledger's English notes in the reader's
+    language (the refusals' table in reason_labels; a note it does not know stays English)."""
+    lang = norm_lang(lang)
+    return [
+        {
+            "source": label(SOURCE_NAMES, r["source"], lang),
+            "file_name": r["file_name"],
+            "notes": reason_text(r["message"], r["source"], lang),
+        }
+        for r in noted.iter_rows(named=True)
+    ]
+
+
+def noted_view(noted: pl.DataFrame | None, lang: str):
+    """The loaded files' notes below the quarantined rows, or None."""
+    if noted is None or not noted.height:
+        return None
+    columns = [
+        {"field": "source", "headerName": t("source", lang)},
+        {"field": "file_name", "headerName": t("file_name", lang), "minWidth": 200},
+        {"field": "notes", "headerName": t("notes", lang), "minWidth": 420, "wrapText": True, "autoHeight": True},
+    ]
+    return html.Div(
+        [
+            html.H4(t("dq_file_notes", lang)),
+            grid("dq-notes-grid", lang, columns, noted_rows(noted, lang), height=None, pagination=False),
+        ],
+        id="dq-notes",
+    )
+
+
 @guarded
 def layout(lang: str, run=None, **_):
     snap = snapshot()
@@ -491,4 +523,7 @@ def register_callbacks(app) -> None:
         refused = refused_view(queries.refused_files(snap), lang)
         if refused is not None:
             rej_view = html.Div([refused, rej_view])
+        noted = noted_view(queries.noted_files(snap, run_id), lang)
+        if noted is not None:
+            rej_view = html.Div([rej_view, noted])
         return cards, checks_view, sources_figure(sources, lang), rej_view

@@ -47,7 +47,16 @@ from pipelines.ingest.readers import (
     note_unit,
     unit_line,
 )
-from pipelines.ingest.validate import _FALSE, _NOTE_ROW, _TRUE, SCIENTIFIC_TEXT, has_breakdown_label, map_columns
+from pipelines.ingest.validate import (
+    _FALSE,
+    _NOTE_ROW,
+    _TRUE,
+    INDENT,
+    SCIENTIFIC_TEXT,
+    has_breakdown_label,
+    has_indented_text,
+    map_columns,
+)
 from pipelines.sources import NATIONAL_CODES, TOTAL_LABEL_CHARS, Column, Source, plausibility_thresholds
 
 REST = "__ingest_rest"  # the rows of a scan that did not load straight away (refused, blank)
@@ -352,6 +361,8 @@ def compile_stage(
 
     label_cols = [f"__c{pos[h]}" for h in layout.headers if not h.startswith("__") and free(h)]
     ok += [f"coalesce(NOT contains({c}, {lit(t)}), true)" for c in label_cols for t in (*TOTAL_LABEL_CHARS, "其中")]
+    # an indented name (validate.INDENT) may be a breakdown shown only by its indent: the reader judges it
+    ok += [f"coalesce(NOT regexp_matches({c}, {lit(INDENT)}), true)" for c in label_cols]
     first = [h for h in layout.headers if not h.startswith("__")][:2]
     ok += [f"coalesce(NOT regexp_matches(__c{pos[h]}, {lit(_NOTE_ROW)}), true)" for h in first if free(h)]
     for c in source.columns:
@@ -732,6 +743,9 @@ def _run_stage(con, source, layout, scan_from, expected, partition, today, valid
                 if source.parts_add_up and has_breakdown_label(df):
                     # the rows of a 其中 block after its label row passed as records: the reader judges the block
                     raise NotScannable("an 其中 (of which) breakdown under a row")
+                if source.parts_add_up and has_indented_text(df):
+                    # an indented name may be a breakdown shown by its indent: the reader judges it with its city
+                    raise NotScannable("an indented name (a breakdown shown by its indent, perhaps)")
                 if layout.kind != "frame" and layout.unit_line is None and note_unit(df) is not None:
                     # the rows above it passed in the header's unit: the reader reads the file in the note's
                     raise NotScannable("a unit stated in a note below the table")

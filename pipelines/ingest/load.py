@@ -249,6 +249,53 @@ def valid_region_codes(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(c for c in codes if c)
 
 
+def city_and_parts_elsewhere(
+    con: duckdb.DuckDBPyConnection, source: Source, file_name: str, good: pl.DataFrame
+) -> str | None:
+    """A warning when this file's rows and another file's are a city's own row and a county-level unit inside it
+    for the same period (320500 in one file, 320583 in another, both 2025-03): the marts add the county's rows into
+    its city, so if the city's row already includes them they count twice. Neither file's rows are wrong alone,
+    so both are loaded; the note names both files (None when there is no such pair)."""
+    col = source.parts_add_up
+    if col is None or good.height == 0:
+        return None
+    period = [k for k in source.key if k != col]
+    on = " AND ".join(f"o.{k} = m.{k}" for k in period)
+    con.register("__mine", good.select(col, *period).unique().to_arrow())
+    try:
+        pairs = con.execute(
+            f"""SELECT DISTINCT CASE WHEN m.{col} LIKE '%00' THEN m.{col} ELSE o.{col} END AS city,
+                   CASE WHEN m.{col} LIKE '%00' THEN o.{col} ELSE m.{col} END AS part,
+                   o._source_file AS other, {", ".join(f"CAST(m.{k} AS VARCHAR)" for k in period)}
+            FROM __mine AS m JOIN {source.table} AS o ON {on}
+            WHERE o._source_file <> ? AND substr(o.{col}, 1, 4) = substr(m.{col}, 1, 4) AND o.{col} <> m.{col}
+              AND (m.{col} LIKE '%00') <> (o.{col} LIKE '%00')
+            ORDER BY other, city, part""",
+            [file_name],
+        ).fetchall()
+    finally:
+        con.unregister("__mine")
+    if not pairs:
+        return None
+    others = sorted({p[2] for p in pairs})
+    shown = ", ".join(f"{city}/{part} {' '.join(str(v)[:7] for v in per)}" for city, part, _, *per in pairs[:10])
+    return (
+        f"city and county-level rows in two files: {shown}"
+        + (f" and {len(pairs) - 10} more" if len(pairs) > 10 else "")
+        + f" (this file and {', '.join(others)}): the marts add a county-level unit's rows into its city, so if "
+        "the city's row includes them they count twice (send the city's row without them, or one of the two)"
+    )
+
+
+def county_units(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The county-level units of raw.cities (a district or county-level city that is a programme unit): the marts
+    count a row of such a code for the unit itself as well as for its prefecture (int_unit_attribution)."""
+    rows = con.execute(
+        "SELECT city_code FROM raw.cities WHERE level IN ('county_level_city', 'municipal_district')"
+    ).fetchall()
+    return frozenset(r[0] for r in rows if r[0])
+
+
 def unit_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     """Name -> code of the administrative divisions (validate.unit_names_of), for files naming their cities."""
     rows = con.execute("SELECT city_code, city_name, city_name_short FROM raw.cities").fetchall()
@@ -419,6 +466,7 @@ def ingest_file(
             valid_codes=codes,
             population=_population(con, source),
             unit_names=unit_names(con) if codes is not None else None,
+            own_units=county_units(con) if codes is not None else None,
         )
         result.rows_read, encoding = raw.df.height, raw.encoding
         del raw  # the all-text frame is not needed any more: free it before the load
@@ -444,6 +492,8 @@ def ingest_file(
             + ", ".join(f"{c['key']} ({c['changed']})" for c in corrections[:20])
             + (" ..." if len(corrections) > 20 else "")
         )
+    if (twice := city_and_parts_elsewhere(con, source, path.name, good)) is not None:
+        result.notes.append(twice)
     result.message = "; ".join(result.notes)
     if result.rows_read != result.rows_loaded + result.rows_rejected:  # pragma: no cover - invariant
         raise AssertionError(f"{path.name}: row accounting broken {result}")
@@ -551,6 +601,8 @@ def _ingest_staged(
                 + ", ".join(f"{c['key']} ({c['changed']})" for c in corrections[:20])
                 + (" ..." if len(corrections) > 20 else "")
             )
+        if good is not None and (twice := city_and_parts_elsewhere(con, source, path.name, good)) is not None:
+            result.notes.append(twice)
         result.message = "; ".join(result.notes)
         if result.rows_read != result.rows_loaded + result.rows_rejected:  # pragma: no cover - invariant
             raise AssertionError(f"{path.name}: row accounting broken {result}")

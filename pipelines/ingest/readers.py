@@ -1195,6 +1195,12 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         decimal_months: dict[tuple[int, int], tuple[str, bool]] = {}  # (grid row, column) -> see _decimal_month
         for row in ws.iter_rows(min_row=1):
             cells = [_xlsx_text(c) for c in row]
+            # An Excel indent level (增加缩进) before a name reads as the 全角 spaces an office would type for it:
+            # validate judges an indented district under its city's row as a breakdown (validate.INDENT).
+            cells = [
+                ("\u3000" * k + t, f) if (k := _indent(c)) and isinstance(t, str) and t.strip() else (t, f)
+                for c, (t, f) in zip(row, cells, strict=True)
+            ]
             for j, c in enumerate(row):
                 if isinstance(c.value, float) and (dm := _decimal_month(c)) is not None:
                     decimal_months[(len(grid), j)] = dm
@@ -1370,6 +1376,14 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         context_year(titles, path),
         unit_note=any(units_below.values()),
     )
+
+
+def _indent(cell) -> int:
+    """A workbook cell's indent level (its alignment's), 0 when none or not told (xls cells, empty cells)."""
+    try:
+        return int(getattr(getattr(cell, "alignment", None), "indent", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def hidden_note(hidden: Hidden, grid: list[list], first_body: int, header: list) -> str | None:

@@ -36,6 +36,7 @@ def _ratio_labels() -> dict[str, str]:
 # pattern comes before a broader one sharing its start ("unknown region code in" before "unknown {column}").
 _COL = r"(?P<col>\w+)"
 _COL2 = r"(?P<col2>\w+)"
+_ONSHEET = r"(?P<onsheet> \(sheet .*\))?"  # a note's " (sheet 1月)" in a workbook of several sheets
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # a whole file refused (readers/validate/load IngestError, the launcher's and the raw asset's ledger reasons):
     # one reason for the file, matched whole by refusal_text (several hold "; " of their own)
@@ -358,6 +359,105 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"looks like (?P<unit>\S+), not (?P<stored>\S+)", "看起来单位是{unit}，而不是{stored}"),
     # quality.rejections_summary's stand-in for a row without a reason
     (r"no reason given", "未给出原因"),
+    # the advice validate._own_unit_advice appends after "; " to a county-level programme unit's breakdown row
+    (
+        r"(?P<code>\d{6}) is a programme unit of its own, so its figures are not loaded for it either: send its row "
+        r"as a record \(no 其中 label\) and the row of (?P<city>.*?) without its figures \(the marts add a "
+        r"county-level unit's rows into its city\)",
+        "{code} 本身是强市建设单位，因此其数字也未为其载入：请将它的行作为单独一条记录报送（不写“其中”），"
+        "并报送不含其数字的 {city} 行（数据集市会把县级单位的行计入其所在城市）",
+    ),
+    # the ledger's notes on a loaded file (readers/validate/load/contract_sql ``notes``, "; "-joined as its message):
+    # how it was read, what was set aside or converted. "{onsheet}": the sheet a note names in a workbook of several
+    (r"skipped (?P<n>\d+) title row\(s\) above the header" + _ONSHEET, "跳过表头上方的 {n} 行标题{onsheet}"),
+    (r"joined a two-row header", "两行表头已合并为一行"),
+    (r"tab-separated", "以制表符分隔"),
+    (r"semicolon-separated", "以分号分隔"),
+    (r"bar-separated", "以竖线（|）分隔"),
+    (r"decoded from (?P<encoding>\S+)", "按 {encoding} 编码解码"),
+    (
+        r"corrected (?P<n>\d+) row\(s\) loaded earlier from (?P<files>.*?): (?P<keys>.*)",
+        "更正了此前由 {files} 载入的 {n} 行：{keys}",
+    ),
+    (
+        r"the file is (?P<filekind>an Excel workbook|a Parquet file|an Excel 97-2003 workbook|a web page \(HTML table\)|"
+        r"an Excel 2003 XML spreadsheet|a text table) \(named (?P<suffix>\S+)\): read as one",
+        "该文件实为{filekind}（扩展名为 {suffix}）：已按其实际格式读取",
+    ),
+    (
+        r"formula cell\(s\) without a saved value: (?P<cells>.*?)" + _ONSHEET + r" - refused; open and save the "
+        r"workbook in Excel \(or paste values\) so the results are stored",
+        "公式单元格没有保存计算结果：{cells}{onsheet}——相应的行已拒收；请在 Excel 中打开并保存工作簿（或粘贴为数值），"
+        "使计算结果得以保存",
+    ),
+    (
+        r"(?P<hidden>(?:row\(s\) .*?|column\(s\) .*?)(?: and column\(s\) .*?)?) hidden in the workbook: read as well "
+        r"\(whoever opens the file does not see them; check they are no scratch or old rows\)" + _ONSHEET,
+        "工作簿中隐藏的{hidden}{onsheet}：同样已读取（打开文件的人看不到这些内容；请确认不是草稿行或旧数据行）",
+    ),
+    (
+        r"filled (?P<n>\d+) merged cell range\(s\) down their rows" + _ONSHEET,
+        "{n} 处合并单元格已向下填充到各行{onsheet}",
+    ),
+    (
+        r"skipped (?P<n>\d+) empty row\(s\) holding only a row number \(序号\)" + _ONSHEET,
+        "跳过 {n} 行只有序号的空行{onsheet}",
+    ),
+    (
+        r"no month column: every row is (?P<month>\S+), the month (?P<src>the title above the table|the file name) "
+        r"states" + _ONSHEET,
+        "没有月份列：各行均按{src}所示月份 {month} 读取{onsheet}",
+    ),
+    (
+        r"sheet '(?P<sheet>.*)' is hidden in the workbook: its (?P<n>\d+) row\(s\) were read as well",
+        "工作表“{sheet}”在工作簿中处于隐藏状态：其 {n} 行同样已读取",
+    ),
+    (r"read (?P<n>\d+) sheet\(s\): (?P<sheetrows>.*)", "读取了 {n} 个工作表：{sheetrows}"),
+    (r"skipped sheet\(s\): (?P<skipped>.*)", "跳过的工作表：{skipped}"),
+    (
+        r"column (?P<header>.*): number format shows the stored value x(?P<factor>\S+); read as shown",
+        "列 {header}：数字格式显示的是存储值的 {factor} 倍；按显示值读取",
+    ),
+    (
+        r"lines ended by CR alone \(old Mac line ends\): read as line breaks",
+        "行尾只有 CR（旧式 Mac 换行符）：已按换行读取",
+    ),
+    (r"truncated last row \((?P<n>\d+) of (?P<m>\d+) fields\)", "最后一行不完整（{m} 个字段中只有 {n} 个）"),
+    (
+        r"converted " + _COL + r" from (?P<unit>\S+) \(单位：(?P=unit) (?P<place>in a note below the table|above the "
+        r"table)\) \(x(?P<factor>\S+)\)",
+        "{col}已由{unit}换算（{place}注明“单位：{unit}”）（×{factor}）",
+    ),
+    (r"converted " + _COL + r" from another unit \(x(?P<factor>\S+)\)", "{col}已由其他单位换算（×{factor}）"),
+    (
+        _COL + r" read from the unit names in '(?P<header>.*)' \(no code column\)",
+        "{col}由“{header}”列中的单位名称读出（没有代码列）",
+    ),
+    (r"ignored extra column\(s\): (?P<list>.*)", "未使用的多余列：{list}"),
+    (
+        r"city and county-level rows in two files: (?P<pairs>.*?)(?: and (?P<more>\d+) more)? \(this file and "
+        r"(?P<others>.*)\): the marts add a county-level unit's rows into its city, so if the city's row includes "
+        r"them they count twice \(send the city's row without them, or one of the two\)",
+        "城市与其县级单位的行分别在两个文件中：{pairs}{more}（本文件与 {others}）：数据集市会把县级单位的行计入其所在"
+        "城市，若城市的行已包含这些数字，就会重复计算（请报送不含这些数字的城市行，或只报送其中之一）",
+    ),
+    (
+        r"month cells without a year read in (?P<year>\d{4}) \(stated by the file\)",
+        "未写年份的月份单元格按 {year} 年读取（文件中注明的年份）",
+    ),
+    (
+        r"read (?P<n>\d+) cell\(s\) of " + _COL + r" written with their unit \(100万元, 1\.2亿\) in that unit",
+        "{col}中有 {n} 个单元格带单位书写（100万元、1.2亿），已按所写单位读取",
+    ),
+    (
+        r"read (?P<n>\d+) cell\(s\) written as no figure \(—, -, /, 无\) in " + _COL + r" as empty",
+        "{col}中有 {n} 个单元格写作无数据（—、-、/、无），按空值读取",
+    ),
+    (
+        r"refused (?P<n>\d+) breakdown row\(s\) \(其中, of which\) as parts of the row above them: the stated rows are "
+        r"loaded, their parts are not added to them",
+        "{n} 行分项（其中）作为其上一行的组成部分未入库：所报的总数行已载入，其分项不再重复相加",
+    ),
 )
 _COMPILED = tuple((re.compile(pattern), template) for pattern, template in _PATTERNS)
 
@@ -419,6 +519,42 @@ _SHEET_STATUS_RE = re.compile(
 )
 
 
+_KINDS_ZH = {
+    "an Excel workbook": " Excel 工作簿",
+    "a Parquet file": " Parquet 文件",
+    "an Excel 97-2003 workbook": " Excel 97-2003 工作簿",
+    "a web page (HTML table)": "网页（HTML 表格）",
+    "an Excel 2003 XML spreadsheet": " Excel 2003 XML 电子表格",
+    "a text table": "文本表格",
+}
+_HIDDEN_ROWS = re.compile(
+    r"row\(s\) (?P<rows>[\d, ]+?)(?: and (?P<more>\d+) more)?(?P<filtered> \(hidden or filtered out\))?$"
+)
+_HIDDEN_COL = re.compile(r"(?P<letter>[A-Z]+) \('(?P<header>.*?)'\)(?:, |$)")
+
+
+def _hidden_zh(text: str) -> str:
+    """readers.hidden_note's rows and columns in Chinese (第 2、5 行及另外 3 行（隐藏或被筛选掉）和 C 列（“备注”））."""
+    out = []
+    for part in text.split(" and column(s) ") if " and column(s) " in text else [text]:
+        part = part if part.startswith(("row(s) ", "column(s) ")) else "column(s) " + part
+        if part.startswith("row(s) "):
+            m = _HIDDEN_ROWS.match(part)
+            if m is None:
+                return text
+            out.append(
+                "第 "
+                + "、".join(m["rows"].split(", "))
+                + " 行"
+                + (f"及另外 {m['more']} 行" if m["more"] else "")
+                + ("（隐藏或被筛选掉）" if m["filtered"] else "")
+            )
+        else:
+            cols = [f"{c['letter']} 列（“{c['header']}”）" for c in _HIDDEN_COL.finditer(part[len("column(s) ") :])]
+            out.append("、".join(cols) if cols else part)
+    return "和".join(out)
+
+
 def _missing_zh(text: str, source: str | None) -> str:
     """The missing required columns by their Chinese headers, each with the other headers it may have."""
     out = []
@@ -453,6 +589,28 @@ def _one_reason(reason: str, source: str | None) -> str | None:
             groups["level"] = "全国" if groups["level"] == "national" else "省级"
         if "where" in groups:
             groups["where"] = "表格下方的备注" if groups["where"].startswith("note") else "表格上方的单位行"
+        if "onsheet" in groups:
+            groups["onsheet"] = f"（工作表“{m['onsheet'][8:-1]}”）" if m["onsheet"] else ""
+        if "label" in groups and "stated" in groups and groups["label"].startswith("indented "):
+            groups["label"] = "缩进的" + groups["label"][len("indented ") :]
+        if "sheetrows" in groups:
+            groups["sheetrows"] = re.sub(r" \((\d+) rows\)(?=, |$)", r"（\1 行）", groups["sheetrows"])
+        if "skipped" in groups:
+            groups["skipped"] = re.sub(
+                r" \((instructions|no cells|empty|hidden sheet without a header)\)(?=, |$)",
+                lambda s: f"（{_SHEET_STATUS['skipped: ' + s[1]].removeprefix('已跳过：')}）",
+                groups["skipped"],
+            )
+        if "more" in groups and "pairs" in groups:
+            groups["more"] = f"及另外 {groups['more']} 对" if groups["more"] else ""
+        if "place" in groups:
+            groups["place"] = "表格下方的备注中" if groups["place"].startswith("in a note") else "表格上方"
+        if "src" in groups:
+            groups["src"] = "表格上方标题" if groups["src"].startswith("the title") else "文件名"
+        if "filekind" in groups:
+            groups["filekind"] = _KINDS_ZH[groups["filekind"]]
+        if "hidden" in groups:
+            groups["hidden"] = _hidden_zh(groups["hidden"])
         if "missing" in groups:
             groups["missing"] = _missing_zh(m["missing"], source)
         if "spans" in groups:
@@ -523,3 +681,12 @@ def unknown_refusal(reason: str) -> bool:
 def unknown_reasons(reason: str) -> list[str]:
     """The pieces of ``reason`` that have no Chinese text (the tests' completeness check)."""
     return [english for english, chinese in _translated_pieces(reason, None) if chinese is None]
+
+
+def notes_both(message: str | None, source: str | None = None) -> str:
+    """A loaded file's ledger notes (its "; "-joined message: how it was read, what was set aside) in 简体中文 with
+    the English below, as a refusal reads (refusal_both); the English alone when no note has a Chinese text."""
+    if not message:
+        return ""
+    zh = reason_text(message, source, "zh")
+    return message if zh == message else f"{zh}\n{message}"

@@ -290,17 +290,43 @@ BREAKDOWN_PREFIX = r"^[(\[【]?其中[)\]】]?[:,、]?"
 BREAKDOWN_LABEL = r"^[(（\[【]?\s*其中\s*(?:[)）\]】:：,，、]|$|[^\s\d])"
 
 
+# A name cell indented as a breakdown is (全角空格 or two spaces or a tab before the name; an Excel indent level is
+# read so by readers._read_workbook): under a city's row, its districts shown only by their indent.
+INDENT = r"^(?:\x{3000}|\t| {2})"  # (Rust regex and RE2 both read \x{3000})
+INDENTED = "indented "  # the label breakdown_rows knows an indented row by (indented 昆山市)
+
+
 def _breakdown_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
-    """The 其中 label (BREAKDOWN_LABEL) of a row whose text, code, date or extra cell opens with one, else null."""
-    hits = [
+    """The 其中 label (BREAKDOWN_LABEL) of a row whose text, code, date or extra cell opens with one, else null; else
+    "indented <name>" for a row whose text cell is indented (INDENT) in a column where other cells are not (an
+    indent is relative: a column indented throughout is a style). breakdown_rows judges whether an indented row is
+    a breakdown: only unambiguous ones (a county inside the city row right above it) are."""
+    strings = [c for c in cols if df.schema[c] == pl.Utf8]
+    hits = [c for c in strings if df.select(pl.col(c).str.contains("其中", literal=True).any()).item()]
+    indented = [
         c
-        for c in cols
-        if df.schema[c] == pl.Utf8 and df.select(pl.col(c).str.contains("其中", literal=True).any()).item()
+        for c in strings
+        if df.select(
+            pl.col(c).str.contains(INDENT).any()
+            & (pl.col(c).str.strip_chars().str.len_chars().gt(0) & ~pl.col(c).str.contains(INDENT)).any()
+        ).item()
     ]
-    if not hits:
+    if not hits and not indented:
         return pl.lit(None, pl.Utf8).alias("__breakdown")
-    norm = [pl.col(c).str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.strip_chars() for c in hits]
-    return pl.coalesce([pl.when(n.str.contains(BREAKDOWN_LABEL)).then(n) for n in norm]).alias("__breakdown")
+
+    def norm(c: str) -> pl.Expr:
+        return pl.col(c).str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.strip_chars()
+
+    return pl.coalesce(
+        [pl.when(norm(c).str.contains(BREAKDOWN_LABEL)).then(norm(c)) for c in hits]
+        + [pl.when(pl.col(c).str.contains(INDENT)).then(pl.lit(INDENTED) + norm(c)) for c in indented]
+    ).alias("__breakdown")
+
+
+def has_indented_text(df: pl.DataFrame) -> bool:
+    """Whether any text cell of ``df`` is indented (INDENT): a breakdown perhaps, judged with the rows around it."""
+    cols = [c for c in df.columns if not c.startswith("__") and df.schema[c] == pl.Utf8]
+    return bool(cols) and df.select(pl.any_horizontal(pl.col(c).str.contains(INDENT) for c in cols).any()).item()
 
 
 def has_breakdown_label(df: pl.DataFrame) -> bool:
@@ -710,6 +736,7 @@ def validate(
     valid_codes: frozenset[str] | None,
     population: pl.DataFrame | None = None,
     unit_names: dict[str, str | None] | None = None,
+    own_units: frozenset[str] | None = None,
 ) -> Validated:
     """Typed good rows and quarantined rows with every reason.
 
@@ -718,6 +745,7 @@ def validate(
     reason texts are built only for the rows that failed a rule. ``population`` (region_code, population_10k)
     feeds the per-capita plausibility rules; without it they are not applied. ``unit_names`` (see `name_key`:
     a unit's name -> its code, None for a name several units bear) reads a column of names given for a code.
+    ``own_units``: the county-level programme units (load.county_units), named in a breakdown row's reason.
     """
     mapped = map_columns(raw, source, file_name)
     df, factors = mapped.df, mapped.factors
@@ -977,7 +1005,7 @@ def validate(
         ).alias("__whole")
     )
     if work.select(pl.col("__breakdown").is_not_null().any()).item():
-        parts = pl.Series(breakdown_rows(work, source), dtype=pl.Utf8)
+        parts = pl.Series(breakdown_rows(work, source, own_units), dtype=pl.Utf8)
         if parts.is_not_null().any():
             notes.append(
                 f"refused {parts.is_not_null().sum()} breakdown row(s) (其中, of which) as parts of the row above "
@@ -1008,7 +1036,7 @@ def validate(
     return Validated(good=good, rejected=rejected.select(ROW_NUMBER, "raw_values", "reason"), notes=notes)
 
 
-def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
+def breakdown_rows(work: pl.DataFrame, source: Source, own_units: frozenset[str] | None = None) -> list[str | None]:
     """Per row of ``work`` (file order), the reason refusing it as part of a 其中 ("of which") breakdown, else None.
 
     A provincial report lists a city's row and under it 其中：昆山市, 张家港市 — parts of the city's figures, which the
@@ -1017,7 +1045,11 @@ def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
     block is the 其中 row and the rows after it inside the same prefecture (code[:4]) for the same period, on the same
     sheet. Under a total row (合计, a province code) the 其中 rows are the records themselves and stay as they are; so
     do 其中 rows of a source whose units do not add up (``parts_add_up`` None). The row above is named by its row on
-    its sheet (the block never leaves the sheet)."""
+    its sheet (the block never leaves the sheet).
+
+    A breakdown row of a county-level programme unit (``own_units``) is refused all the same: the marts add a
+    county-level unit's rows into its prefecture, so loading it would count it in its city twice. Its reason says
+    what to send to have the unit's own figures: its row as a record of its own and the city's row without it."""
     col = source.parts_add_up
     out: list[str | None] = [None] * work.height
     if col is None:
@@ -1047,6 +1079,16 @@ def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
         if unit(code) and unit(pcode) and (unit(code) != unit(pcode) or (all(per) and all(pper) and per != pper)):
             i += 1  # a unit outside the row above, or another month: a remark saying 其中…, not its breakdown
             continue
+        indent = label.startswith(INDENTED)
+        if indent and not (
+            rows[i - 1][1] is None  # the row above is not itself indented or a breakdown
+            and unit(code)
+            and unit(code) == unit(pcode)
+            and pcode.endswith("00")
+            and not code.endswith("00")
+        ):
+            i += 1  # indented, but not a county right under its city's row: no evidence of a breakdown, loaded
+            continue
         prefix = unit(code) or unit(pcode)
         block_period = per if all(v is not None for v in per) else pper
         stated = " ".join(str(v) for v in (pcode, *pper) if v is not None)
@@ -1061,12 +1103,27 @@ def breakdown_rows(work: pl.DataFrame, source: Source) -> list[str | None]:
             inside = prefix is not None and unit(jcode) == prefix and list(jper) == list(block_period)
             if not inside and jlabel is None:
                 break
+            if indent and not (inside and jlabel is not None and jlabel.startswith(INDENTED)):
+                break  # an indented block ends at the first row not indented or outside the city
             if jlabel is not None and not inside and unit(jcode) is not None:
                 break  # another city's own 其中 block starts (judged from its own row above)
             out[j] = reason
             j += 1
+        for k in range(i, j):
+            c = rows[k][3]
+            if out[k] is not None and own_units and c in own_units:
+                out[k] = out[k] + "; " + _own_unit_advice(c, pcode)
         i = j
     return out
+
+
+def _own_unit_advice(code: str, city: str | None) -> str:
+    """What to send for a county-level programme unit found only as a breakdown row (breakdown_rows)."""
+    return (
+        f"{code} is a programme unit of its own, so its figures are not loaded for it either: send its row as a "
+        f"record (no 其中 label) and the row of {city or 'its city'} without its figures (the marts add a "
+        "county-level unit's rows into its city)"
+    )
 
 
 def _city_level_total(source: Source) -> pl.Expr:
