@@ -207,3 +207,30 @@ def test_a_score_at_a_band_bound_reads_in_its_band(offset):
         in_upper = stored >= bound
         shown = float(acceptance_score_text(stored))
         assert (shown >= bound) == in_upper, (score, shown)
+
+
+def test_the_reporting_alert_names_the_day_not_reporting_counts_as_exit():
+    """A not_reported (or still missing) report's alert named its due date (31 March) only, while the exit is
+    judged on the grace period's last day (30 June, CST): a city reading the alert could not tell when it lost
+    the title."""
+    from test_verdicts_contestable2 import _alert_warehouse
+
+    from pipelines.alerts.conditions import source_reporting
+    from pipelines.alerts.config import load_rules as alert_rules
+
+    con = _alert_warehouse()
+    con.execute(
+        """create table marts.fct_reporting_status as select * from (values
+             ('410100', 'training_events', 2025, 'not_reported', date '2026-03-31', date '2026-06-30',
+              cast(null as date), false),
+             ('410300', 'training_events', 2025, 'missing', date '2026-03-31', date '2026-06-30',
+              cast(null as date), false),
+             ('410500', 'training_events', 2025, 'late', date '2026-03-31', date '2026-06-30',
+              date '2026-05-02', false))
+           t(unit_code, source, year, status, due_date, grace_end_date, received_date, received_after_grace_end)"""
+    )
+    out = {c.unit_code: c for c in source_reporting(con, alert_rules())}
+    for unit in ("410100", "410300"):
+        assert "2026-06-30" in out[unit].title_zh and "北京时间" in out[unit].title_zh, out[unit].title_zh
+        assert "2026-06-30" in out[unit].title_en and "China Standard Time" in out[unit].title_en
+    assert "2026-06-30" not in out["410500"].title_en  # received late but within the grace period: no exit
