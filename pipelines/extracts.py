@@ -98,6 +98,7 @@ HEADERS: dict[str, str] = {
     "released_stage": "发布时评价阶段",
     "released_composite_index": "发布时综合指数",
     "released_rank": "发布时排名",
+    "released_rank_is_shared": "发布时排名是否并列",
     "differs_from_release": "当前数据与发布不同",
     "released_acceptance_score": "发布时验收得分",
     "released_acceptance_band": "发布时验收结论",
@@ -386,7 +387,12 @@ def _with_rules_in_chinese(con, scores: pl.DataFrame, year: int) -> pl.DataFrame
 
 
 # The as-released verdict's columns (releases.evaluation_year column -> scores sheet column).
-RELEASED_COLUMNS = {"stage": "released_stage", "composite_index": "released_composite_index", "rank": "released_rank"}
+RELEASED_COLUMNS = {
+    "stage": "released_stage",
+    "composite_index": "released_composite_index",
+    "rank": "released_rank",
+    "rank_is_shared": "released_rank_is_shared",
+}
 
 
 def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = None) -> pl.DataFrame:
@@ -402,10 +408,14 @@ def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = No
     ):
         return scores
     # every unit's released index and rank (the sheet's own columns); the stage of the programme cities
+    from pipelines.evaluation.releases import RELEASED_RANKS_SQL
+
+    # the released rank with its tie (并列) in the release (releases.RELEASED_RANKS_SQL)
     released = con.sql(
-        """select s.unit_code, e.stage, s.composite_index, s.rank
+        f"""select s.unit_code, e.stage, s.composite_index, s.rank, r.rank_is_shared
            from releases.city_score_year s
            left join releases.evaluation_year e on e.release_id = s.release_id and e.unit_code = s.unit_code
+           left join ({RELEASED_RANKS_SQL}) r on r.release_id = s.release_id and r.unit_code = s.unit_code
            where s.release_id = ?""",
         params=[release["release_id"]],
     ).pl()

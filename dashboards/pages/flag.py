@@ -27,20 +27,61 @@ PATH = "/flag"
 NAV_KEY = "nav_flag"
 FLAG_STAGES = ("watch", "rectification", "exit_candidate", "exemplary")
 EVALUATION_DAY = (3, 1)  # the annual evaluation runs on 1 March for the previous year (automation schedule)
-REPORT_MONTHS = 6  # management measures: not reporting within six months counts as exit
 
 
 def _date(year: int, month: int, day: int) -> str:
     return dt.date(year, month, day).isoformat()
 
 
-def next_steps(stage: str, year: int, cycle_end: int | None, rules: dict, lang: str) -> list[str]:
-    """What happens next and by when, for a unit at ``stage`` in evaluation year ``year``."""
+def grace_months_of(year: int) -> int:
+    """RPT.grace_months of the rules in force in ``year`` (management measures: not reporting within six months
+    of the year end counts as exit), as fct_reporting_status reads it for that year's reports."""
+    from pipelines.evaluation.rules import load_rules
+
+    try:
+        rules = load_rules(year=year)
+    except ValueError:  # a year outside rules_versions.csv: the latest rules
+        rules = load_rules()
+    return int(rules["RPT.grace_months"])
+
+
+def report_deadline(snap, unit: str, data_year: int) -> str:
+    """The last day (China Standard Time, the whole day counts) by which the unit's reports of ``data_year`` must
+    be received, or it is not_reported and counts as exit: fct_reporting_status.grace_end_date when the mart has
+    the year, else the same rule (year end + RPT.grace_months of that year). The page said "within six months of
+    the published result" (1 September), a date no mart judges on, while the status turns not_reported after
+    30 June."""
+    if snap is not None and snap.has("marts.fct_reporting_status"):
+        got = snap.query(
+            "select min(grace_end_date) as d from marts.fct_reporting_status where unit_code = ? and year = ?",
+            (unit, int(data_year)),
+        )
+        if got.height and got["d"][0] is not None:
+            return got["d"][0].isoformat()
+    months = grace_months_of(data_year)
+    first_after = dt.date(data_year + 1 + months // 12, 1 + months % 12, 1)  # year end + months, then the day before
+    return (first_after - dt.timedelta(days=1)).isoformat()
+
+
+def next_steps(
+    stage: str,
+    year: int,
+    cycle_end: int | None,
+    rules: dict,
+    lang: str,
+    judged_year: int | None = None,
+    report_by: str | None = None,
+) -> list[str]:
+    """What happens next and by when, for a unit at ``stage`` in evaluation year ``year``. ``judged_year``: the
+    year the cycle's verdict is judged in (releases.judged_year_of_cycle; earlier than ``cycle_end`` for a cycle
+    cut short, e.g. a pilot promoted mid-cycle), the cycle verdict being published on the next evaluation day.
+    ``report_by``: the last day the reports of year + 1 count (report_deadline, as fct_reporting_status judges)."""
     zh = norm_lang(lang) == "zh"
     next_eval = _date(year + 2, *EVALUATION_DAY)  # year+1's data is evaluated on 1 March of year+2
-    published = dt.date(year + 1, *EVALUATION_DAY)
-    report_by = _date(published.year, published.month + REPORT_MONTHS, published.day)
-    cycle_eval = _date((cycle_end or year) + 1, *EVALUATION_DAY)
+    report_by = report_by or report_deadline(None, "", year + 1)
+    months = grace_months_of(year + 1)
+    cycle_eval = _date((judged_year or cycle_end or year) + 1, *EVALUATION_DAY)
+    cycle_end = judged_year or cycle_end  # a cycle cut short ends in the year it is judged in
     watch_years = rules.get(("R1", "watch_years"), "2")
     if stage == "watch":
         return (
@@ -59,13 +100,14 @@ def next_steps(stage: str, year: int, cycle_end: int | None, rules: dict, lang: 
     if stage == "rectification":
         return (
             [
-                f"整改报告须在评价结果公布后{REPORT_MONTHS}个月内报送（{report_by}前），逾期未报送视为退出。",
+                f"{year + 1}年度报送须在年度结束后{months}个月内收到（截至{report_by}，北京时间，含当日），"
+                "逾期未报送视为退出。",
                 f"下一次年度评价：{next_eval}；周期末（{cycle_eval}）仍未改善的，列为退出候选（规则X1）。",
             ]
             if zh
             else [
-                f"A rectification report is due within {REPORT_MONTHS} months of the published result "
-                f"(by {report_by}); not reporting counts as exit.",
+                f"The reports of {year + 1} must be received within {months} months of the year end "
+                f"(by {report_by} inclusive, China Standard Time); not reporting counts as exit.",
                 f"Next annual evaluation: {next_eval}; not improved by the cycle verdict ({cycle_eval}) makes it "
                 "an exit candidate (rule X1).",
             ]
@@ -73,13 +115,14 @@ def next_steps(stage: str, year: int, cycle_end: int | None, rules: dict, lang: 
     if stage == "exit_candidate":
         return (
             [
-                f"须在{report_by}前报送整改情况；国家知识产权局据验收评分作出决定："
+                f"{year + 1}年度报送须在{report_by}（北京时间，含当日）前收到，逾期视为退出；国家知识产权局据验收评分作出决定："
                 f"{acceptance_bands_text('zh', year)}。",
                 f"下一次年度评价：{next_eval}。",
             ]
             if zh
             else [
-                f"The city must report by {report_by}; CNIPA decides by the acceptance score: "
+                f"The reports of {year + 1} must be received by {report_by} (inclusive, China Standard Time) or "
+                f"count as exit; CNIPA decides by the acceptance score: "
                 f"{acceptance_bands_text('en', year)}.",
                 f"Next annual evaluation: {next_eval}.",
             ]
@@ -200,7 +243,7 @@ def flag_history(snap, unit: str) -> pl.DataFrame:
     if not snap.has(queries.EVAL):
         return pl.DataFrame()
     return snap.query(
-        f"select year, stage, composite_index, rank, n_ranked, p05_rank, p95_rank, is_robust "
+        f"select year, stage, composite_index, rank, n_ranked, p05_rank, p95_rank, is_robust, cycle_start "
         f"from {queries.EVAL} where unit_code = ? order by year",
         (unit,),
     ).with_columns(pl.col("p05_rank", "p95_rank").round(0))
@@ -238,6 +281,18 @@ def flagged_year(snap, unit: str, year=None) -> int | None:
     return (flagged or years)[-1]
 
 
+def cycle_judged_year(snap, unit: str, row: dict) -> int | None:
+    """The year the cycle of ``row`` (the unit's evaluation row of the year) is judged in, from the unit's
+    calendar as the evaluation marts hold it (releases.judged_year_of_cycle: a pilot promoted mid-cycle is judged
+    in its last pilot year, not at the cycle's nominal end)."""
+    from pipelines.evaluation.releases import judged_year_of_cycle
+
+    history = flag_history(snap, unit)
+    if not history.height or "cycle_start" not in history.columns:
+        return row.get("cycle_end")
+    return judged_year_of_cycle(history.select("year", "cycle_start"), row.get("cycle_start"), row.get("cycle_end"))
+
+
 def flag_href(unit: str, year: int | None, lang: str) -> str:
     return href(PATH, lang, unit=unit, year=year)
 
@@ -265,6 +320,7 @@ def layout(lang: str, unit=None, year=None, **_):
     rules = rules_table(snap, row.get("rules_version"))
     rule_values = {(r["rule_code"], r["param"]): r["value"] for r in rules.iter_rows(named=True)}
     stage = row.get("stage") or "normal"
+    judged = cycle_judged_year(snap, unit, row)
     robust = row.get("is_robust")
     share = row.get("share_bottom")
     p05, p95 = row.get("p05_rank"), row.get("p95_rank")
@@ -304,7 +360,19 @@ def layout(lang: str, unit=None, year=None, **_):
         section(
             t("fl_next", lang),
             html.Ul(
-                [html.Li(s) for s in next_steps(stage, year, row.get("cycle_end"), rule_values, lang)], id="fl-next"
+                [
+                    html.Li(s)
+                    for s in next_steps(
+                        stage,
+                        year,
+                        row.get("cycle_end"),
+                        rule_values,
+                        lang,
+                        judged,
+                        report_deadline(snap, unit, year + 1),
+                    )
+                ],
+                id="fl-next",
             ),
         ),
         html.Div(

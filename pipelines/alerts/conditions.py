@@ -333,6 +333,17 @@ def stage(con, rules: Rules) -> list[Condition] | None:
     return out
 
 
+def _grace_text(r: dict, lang: str) -> str:
+    """For a report not yet received (missing) or never within the grace period (not_reported): the last day it
+    counts, the day fct_reporting_status judges "not reporting within six months counts as exit" on (China
+    Standard Time, the whole day counting). The alert named the due date only, three months earlier."""
+    if r.get("status") not in ("missing", "not_reported") or not r.get("grace_end_date"):
+        return ""
+    if lang == "zh":
+        return f"，宽限期至 {r['grace_end_date']}（北京时间，含当日），逾期视为退出"
+    return f"; grace period to {r['grace_end_date']} inclusive, China Standard Time, then it counts as exit"
+
+
 def source_reporting(con, rules: Rules) -> list[Condition] | None:
     """Missing / late sources from marts.fct_reporting_status (issue 10). No table yet: nothing to evaluate."""
     rule = rules.get("source_reporting")
@@ -340,10 +351,17 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
         return None
     statuses = list(rule.get("statuses") or ["missing", "late", "not_reported"])
     n_years = int(rule.get("latest_years", 1))
+    # the last day a missing report still counts (grace_end_date, China Standard Time): not_reported, counted as
+    # exit, is judged on it, not on the due date (null for marts built before the column)
+    grace = (
+        "cast(r.grace_end_date as varchar)"
+        if "grace_end_date" in _columns(con, "marts", "fct_reporting_status")
+        else "cast(null as varchar)"
+    )
     rows = _rows(
         con,
         f"""select c.*, r.source, r.year, r.status, cast(r.due_date as varchar) as due_date,
-                   cast(r.received_date as varchar) as received_date,
+                   {grace} as grace_end_date, cast(r.received_date as varchar) as received_date,
                    coalesce(r.received_after_grace_end, false) as received_after_grace_end
             from marts.fct_reporting_status r join ({CITIES}) c on c.unit_code = r.unit_code
             where list_contains(?, r.status)
@@ -360,6 +378,7 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年{SOURCE_ZH.get(r['source'], r['source'])}数据"
             f"{REPORTING_ZH.get(r['status'], r['status'])}（应于 {r['due_date']} 前报送"
+            + _grace_text(r, "zh")
             + (
                 f"；{r['received_date']} {REPORTING_ZH['received_after_grace_end']}）"
                 if r["received_after_grace_end"]
@@ -367,13 +386,23 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
             ),
             title_en=f"{_who_en(r)}: {SOURCES[r['source']].title_en if r['source'] in SOURCES else r['source']} "
             f"{r['year']} is {label_text(r['status'], 'en').lower()} (due {r['due_date']}"
+            + _grace_text(r, "en")
             + (
                 f"; {label_text('received_after_grace_end', 'en').lower()} on {r['received_date']})"
                 if r["received_after_grace_end"]
                 else ")"
             ),
             detail={
-                k: r[k] for k in ("source", "year", "status", "due_date", "received_date", "received_after_grace_end")
+                k: r[k]
+                for k in (
+                    "source",
+                    "year",
+                    "status",
+                    "due_date",
+                    "grace_end_date",
+                    "received_date",
+                    "received_after_grace_end",
+                )
             },
         )
         for r in rows

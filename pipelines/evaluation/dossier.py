@@ -20,7 +20,13 @@ import polars as pl
 
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
-from pipelines.evaluation.releases import LATEST_FIRST, cycle_of_year, released_acceptance_differs, released_differs
+from pipelines.evaluation.releases import (
+    LATEST_FIRST,
+    RELEASED_RANKS_SQL,
+    cycle_of_year,
+    released_acceptance_differs,
+    released_differs,
+)
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text, rank_text
 
@@ -299,6 +305,17 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
                 ("release_id", "unit_code"),
                 (release_row["release_id"], unit_code),
             )
+            if released and has("releases", "city_score_year"):
+                # whether the released rank is shared, from the release's own ranks (releases.RELEASED_RANKS_SQL):
+                # a release written before rank_is_shared existed holds it null, and its tie read as no tie
+                ranks = rows.row(
+                    "released_ranks",
+                    RELEASED_RANKS_SQL,
+                    ("release_id", "unit_code"),
+                    (release_row["release_id"], unit_code),
+                )
+                if ranks is not None and ranks["rank"] == released.get("rank"):
+                    released = {**released, "rank_is_shared": ranks["rank_is_shared"]}
             if has("releases", "acceptance_score"):
                 # the acceptance verdict as released: a revised file of the cycle can move the score across a
                 # band after the release, and the dossier must not show the new band as if it were the one published
