@@ -114,7 +114,7 @@ select
     -- a shared rank says so (labels seed: 并列 / tied), as every reader of the rank does
     case when s.w1 then concat_ws('', 'W1 watch (group ', s.performance_group, ', rank ',
       cast(s.rank as string), '/', cast(s.n_ranked as string),
-      case when s.rank_is_shared then concat(' ', (select l.name_en from {{ ref('labels') }} as l
+      case when s.rank_is_shared then concat_ws('', ' ', (select l.name_en from {{ ref('labels') }} as l
                                                     where l.code = 'rank_shared')) end,
       ')') end,
     case when s.w2 then concat_ws('', 'W2 watch (', cast(s.targets_lagging as string), ' of ',
