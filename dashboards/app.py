@@ -296,12 +296,16 @@ def header_html(
             return f"<a{attr('href', c.href)}{attr('id', c.id)}{attr('class', c.className)}>{e(str(c.children))}</a>"
         if isinstance(c, html.Span):
             return f"<span{attr('class', c.className)}>{e(str(c.children))}</span>"
-        if isinstance(c, html.Form):
-            button = c.children
-            return (
-                f'<form method="post" action="/logout"{attr("class", c.className)}>'
-                f'<button type="submit"{attr("class", button.className)}>{e(str(button.children))}</button></form>'
-            )
+        if isinstance(c, html.Form):  # sign-out: its form token (hidden) and its button
+            inner = []
+            for child in c.children if isinstance(c.children, list) else [c.children]:
+                if isinstance(child, dcc.Input):
+                    inner.append(f'<input type="hidden"{attr("name", child.name)}{attr("value", child.value)}>')
+                elif isinstance(child, html.Button):
+                    inner.append(
+                        f'<button type="submit"{attr("class", child.className)}>{e(str(child.children))}</button>'
+                    )
+            return f'<form method="post" action="/logout"{attr("class", c.className)}>{"".join(inner)}</form>'
         return ""
 
     return (
@@ -311,20 +315,23 @@ def header_html(
     )
 
 
+def _province_names(principal: access.Principal | None) -> dict | None:
+    """The province names a provincial account's header shows (None for the national office, or with no
+    snapshot)."""
+    if principal is None or not principal.province_code:
+        return None
+    try:
+        provs = queries.provinces(components.snapshot())
+    except SnapshotUnavailable:
+        return None
+    return {r["province_code"]: (r["province_name"], r["province_name_en"]) for r in provs.iter_rows(named=True)}
+
+
 def _page_header(principal: access.Principal | None) -> str:
     """``header_html`` for the current request (the "no access" page of dashboards/web.py)."""
     req = flask.request
-    names = None
-    if principal is not None and principal.province_code:
-        try:
-            provs = queries.provinces(components.snapshot())
-            names = {
-                r["province_code"]: (r["province_name"], r["province_name_en"]) for r in provs.iter_rows(named=True)
-            }
-        except SnapshotUnavailable:
-            names = None
     path = access.page_of_pathname(req.path, [p.PATH for p in PAGES] + [flag.PATH]) or "/"
-    return header_html(path, req.query_string.decode("utf-8", "replace"), principal, names)
+    return header_html(path, req.query_string.decode("utf-8", "replace"), principal, _province_names(principal))
 
 
 def create_app(
@@ -380,16 +387,7 @@ def create_app(
     )
     def update_shell(pathname, search):
         principal = access.current_principal()
-        names = None
-        if principal is not None and principal.province_code:
-            try:
-                provs = queries.provinces(components.snapshot())
-                names = {
-                    r["province_code"]: (r["province_name"], r["province_name_en"]) for r in provs.iter_rows(named=True)
-                }
-            except SnapshotUnavailable:
-                names = None
-        return shell_content(pathname, search, principal, names)
+        return shell_content(pathname, search, principal, _province_names(principal))
 
     @app.callback(Output("ipc-footer", "children"), Input(LOCATION_ID, "pathname"), Input(LOCATION_ID, "search"))
     def update_footer(pathname, search):

@@ -35,6 +35,13 @@ def test_no_access_page_carries_the_apps_header_and_a_way_back(tmp_path, lang):
     other = "en" if lang == "zh" else "zh"
     assert f"/quality?lang={other}" in page  # the language switch
     assert 'action="/logout"' in page
+    # its sign-out button works: the form carries the session's form token (the sign-out refuses a post without)
+    token = re.search(
+        r'<form method="post" action="/logout"[^>]*><input type="hidden" name="csrf" value="([^"]+)">', page
+    )
+    assert token, page
+    assert client.post("/logout", data={"csrf": token.group(1)}).status_code in (302, 303)
+    assert client.get("/", headers={"Accept": "text/html"}).status_code in (302, 401)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
