@@ -472,7 +472,9 @@ def first_run_hint(store: UserStore) -> str | None:
     if store.has_active_national():
         return None
     return (
+        "还没有国家局账号。用下面的命令创建第一个：\n"
         "No national account yet. Create the first one with:\n"
         "  ipcity users add <name> --role national\n"
-        "(you will be asked for the password; nothing ships with a default password)"
+        "（会提示输入密码；系统不带任何默认密码 · you will be asked for the password; "
+        "nothing ships with a default password)"
     )

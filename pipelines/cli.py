@@ -136,7 +136,7 @@ def generate(
     console.print(f"[green]sample data written to {landing}[/green] in {time.perf_counter() - t0:.1f} s")
     rows = summary.get("rows", {}) if isinstance(summary, dict) else {}
     if rows:
-        t = Table("source", "rows", title="generated")
+        t = Table("source / 数据源", "rows / 行数", title="generated · 已生成的样例数据")
         for k, v in rows.items():
             t.add_row(k, f"{v:,}")
         console.print(t)
@@ -208,7 +208,15 @@ def run(rebuild: bool, engine: str) -> None:
         _print_where()
         return
     if summary.ledger is not None and summary.ledger.height:
-        t = Table("source", "files", "rows read", "loaded", "quarantined", "failed files", title="ingested in this run")
+        t = Table(
+            "source / 数据源",
+            "files / 文件",
+            "rows read / 读取行",
+            "loaded / 入库行",
+            "quarantined / 隔离行",
+            "failed files / 失败文件",
+            title="ingested in this run · 本次入库",
+        )
         for r in summary.ledger.iter_rows(named=True):
             t.add_row(
                 r["source"],
@@ -258,7 +266,14 @@ def run(rebuild: bool, engine: str) -> None:
     if summary.blocked:
         console.print(f"[red]{escape(summary.blocked)}[/red]")
     if summary.corrections is not None and summary.corrections.height:
-        t = Table("source", "key", "corrected by", "replaces", "changed", title="rows corrected by re-sent files")
+        t = Table(
+            "source / 数据源",
+            "key / 主键",
+            "corrected by / 更正文件",
+            "replaces / 被替换文件",
+            "changed / 改动列",
+            title="rows corrected by re-sent files · 重报文件更正的行",
+        )
         for r in summary.corrections.iter_rows(named=True):
             t.add_row(r["source"], r["key_values"], r["new_file"], r["old_file"], r["changed_columns"])
         console.print(t)
@@ -357,12 +372,13 @@ def _print_still_refused(lines: list[str]) -> None:
 
 
 def _print_where() -> None:
-    console.print(f"DuckDB warehouse: {settings.warehouse_path()}")
+    console.print(f"DuckDB warehouse · DuckDB 仓库: {settings.warehouse_path()}")
     snap = settings.snapshot_path()
     if snap.exists():
-        console.print(f"published snapshot: {snap}")
+        console.print(f"published snapshot · 已发布快照（看板读取）: {snap}")
     console.print(
-        "dashboard: `ipcity serve` → http://127.0.0.1:8050   ·   Dagster UI: `ipcity dev` → http://127.0.0.1:3000"
+        "dashboard · 看板: `ipcity serve` → http://127.0.0.1:8050   ·   "
+        "Dagster UI · 调度界面: `ipcity dev` → http://127.0.0.1:3000"
     )
     from dashboards.auth import UserStore, first_run_hint
 
@@ -371,7 +387,7 @@ def _print_where() -> None:
         console.print(f"[yellow]{hint}[/yellow]")
     extracts = settings.data_dir() / "extracts"
     if extracts.is_dir():
-        console.print(f"provincial extracts: {extracts}  (`ipcity extract --province 44 --year 2025`)")
+        console.print(f"provincial extracts · 省级数据包: {extracts}  (`ipcity extract --province 44 --year 2025`)")
 
 
 @main.command()
@@ -387,7 +403,7 @@ def status() -> None:
         )
         sys.exit(1)
     with _open_read_only(wh, "ipcity status") as con:
-        t = Table("table", "rows", title=str(wh))
+        t = Table("table / 表", "rows / 行数", title=str(wh))
         for r in warehouse_status(con).iter_rows(named=True):
             t.add_row(r["table"], f"{r['rows']:,}")
         console.print(t)
@@ -403,13 +419,13 @@ def status() -> None:
             "FROM raw.ingested_files GROUP BY source ORDER BY source"
         ).fetchall()
         t = Table(
-            "source",
-            "files",
-            "rows loaded",
-            "in table",
-            "quarantined",
-            "failed files",
-            "last ingest",
+            "source / 数据源",
+            "files / 文件",
+            "rows loaded / 入库行",
+            "in table / 表中现有",
+            "quarantined / 隔离行",
+            "failed files / 失败文件",
+            "last ingest / 最近入库",
             title="ingestion ledger · 入库台账",
         )
         for s, f, loaded, q, fl, last in led:
@@ -429,7 +445,7 @@ def status() -> None:
         _print_quarantine_by_file(con)
     snap = settings.snapshot_path()
     console.print(
-        f"published snapshot: {snap if snap.exists() else 'none yet'}"
+        f"published snapshot · 已发布快照: {snap if snap.exists() else 'none yet · 尚无'}"
         + (f" ({time.ctime(snap.stat().st_mtime)})" if snap.exists() else "")
     )
 
@@ -454,14 +470,15 @@ def quality(show_all: bool) -> None:
         return
     failed = report.filter(~report["passed"])
     t = Table(
-        "asset",
-        "partition",
-        "check",
-        "severity",
-        "passed",
-        "observed",
-        "failing rows (sample)",
-        title="latest check results" + ("" if show_all else " (failures and warnings)"),
+        "asset / 资产",
+        "partition / 分区",
+        "check / 检查",
+        "severity / 级别",
+        "passed / 通过",
+        "observed / 观测值",
+        "failing rows (sample) / 未通过的行（样本）",
+        title="latest check results · 最近一次检查结果"
+        + ("" if show_all else " (failures and warnings · 仅失败与警告)"),
     )
     for r in (report if show_all else failed).iter_rows(named=True):
         t.add_row(
@@ -490,7 +507,9 @@ def quality(show_all: bool) -> None:
             "version replaces the old), then `ipcity run`.",
         )
     if rej is not None and rej.height:
-        t = Table("source", "reason", "rows", title="quarantined rows by reason · 按原因统计的隔离行")
+        t = Table(
+            "source / 数据源", "reason / 原因", "rows / 行数", title="quarantined rows by reason · 按原因统计的隔离行"
+        )
         for r in rej.iter_rows(named=True):
             t.add_row(r["source"], r["reason_code"], f"{r['rows']:,}")
         console.print(t)
@@ -522,7 +541,7 @@ def _print_refused_files(con) -> None:
     ).fetchall()
     if not rows:
         return
-    t = Table("source", "file / 文件", "reason / 原因", "when", title="refused files · 拒收的文件")
+    t = Table("source / 数据源", "file / 文件", "reason / 原因", "when / 时间", title="refused files · 拒收的文件")
     for source, name, message, at in rows:
         t.add_row(source, escape(name), escape(_refusal(message, f"{source}/{name}")), str(at)[:19])
     console.print(t)
@@ -544,7 +563,7 @@ def _print_file_notes(con) -> None:
     ).fetchall()
     if not rows:
         return
-    t = Table("source", "file / 文件", "notes / 说明", title="notes on loaded files · 已入库文件的说明")
+    t = Table("source / 数据源", "file / 文件", "notes / 说明", title="notes on loaded files · 已入库文件的说明")
     for source, name, message in rows:
         t.add_row(source, escape(name), escape(notes_both(message, source)))
     console.print(t)
@@ -569,7 +588,7 @@ def _print_quarantine_by_file(con) -> None:
     if not rows:
         return
     t = Table(
-        "source",
+        "source / 数据源",
         "file / 文件",
         "rows / 行数",
         "row numbers / 行号",
@@ -774,9 +793,19 @@ def users_add(username: str, role: str, province: str | None, password_src: str 
 
 @users.command("list")
 def users_list() -> None:
-    t = Table("user", "role", "province", "active", "created", "updated", title="dashboard accounts")
+    t = Table(
+        "user / 用户",
+        "role / 角色",
+        "province / 省份",
+        "active / 启用",
+        "created / 创建",
+        "updated / 更新",
+        title="dashboard accounts · 看板账号",
+    )
     for u in _store().list():
-        t.add_row(u.username, u.role, u.province_code or "", "yes" if u.active else "no", u.created_at, u.updated_at)
+        t.add_row(
+            u.username, u.role, u.province_code or "", "是 yes" if u.active else "否 no", u.created_at, u.updated_at
+        )
     console.print(t)
 
 
@@ -821,7 +850,17 @@ def users_set_role(username: str, role: str, province: str | None) -> None:
 @click.option("--limit", default=50, show_default=True)
 def users_audit(limit: int) -> None:
     """The latest sign-ins and refused requests (who, what, when)."""
-    t = Table("at (UTC)", "user", "role", "action", "target", "outcome", "address", "detail", title="audit log")
+    t = Table(
+        "at (UTC) / 时间（UTC）",
+        "user / 用户",
+        "role / 角色",
+        "action / 操作",
+        "target / 对象",
+        "outcome / 结果",
+        "address / 地址",
+        "detail / 详情",
+        title="audit log · 审计日志",
+    )
     from rich.markup import escape
 
     for r in _store().audit_rows(limit):
@@ -973,7 +1012,15 @@ def release(year: int | None, reason: str) -> None:
     if result.supersedes_release_id:
         console.print(f"restatement of {result.supersedes_release_id}; changed: {', '.join(result.changed_units)}")
         if result.diff is not None and result.diff.height:
-            t = Table("unit", "name", "field", "old", "new", "why", title="restatement diff")
+            t = Table(
+                "unit / 单位",
+                "name / 名称",
+                "field / 字段",
+                "old / 原值",
+                "new / 新值",
+                "why / 原因",
+                title="restatement diff · 更正对比",
+            )
             for r in result.diff.head(50).iter_rows(named=True):
                 t.add_row(
                     r["unit_code"],
@@ -1137,17 +1184,17 @@ def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status:
         silenced = {r["fingerprint"]: active_silence(con, r, now) for r in hist.iter_rows(named=True)}
     t = Table(
         "id",
-        "rule",
-        "kind",
-        "severity",
-        "city",
-        "subject",
-        "state",
-        "since",
-        "ack",
-        "silenced until",
-        "title",
-        title=f"alerts ({state})",
+        "rule / 规则",
+        "kind / 类型",
+        "severity / 级别",
+        "city / 城市",
+        "subject / 对象",
+        "state / 状态",
+        "since / 起始",
+        "ack / 确认",
+        "silenced until / 静默至",
+        "title / 标题",
+        title=f"alerts · 预警 ({state})",
     )
     for r in hist.iter_rows(named=True):
         s_ = silenced.get(r["fingerprint"])
@@ -1233,7 +1280,7 @@ def alerts_test(route: str | None) -> None:
         out = send_test(route=route)
     except AlertConfigError as e:
         raise click.ClickException(str(e)) from e
-    _print_deliveries(out, title="test messages")
+    _print_deliveries(out, title="test messages · 测试消息")
     if any(r["status"] != "delivered" for r in out):
         sys.exit(1)
 
