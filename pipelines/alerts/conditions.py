@@ -409,6 +409,64 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
     ]
 
 
+def acceptance_band(con, rules: Rules) -> list[Condition] | None:
+    """A unit whose acceptance score (fct_acceptance_score, the management measures' 验收评分) falls in a band that
+    means it falls behind: below ACC.remove_below the title is removed, below ACC.cultivation_from a new pilot round.
+    The band, the score (cut to two decimals, as the profile and the dossier show it) and the thresholds of the year
+    it was judged in are the mart's and the rules seed's, so the alert reads as the dashboard's verdict does. One
+    alert per unit and cycle in that band: a band that changes (a third-party upload, a provisional cycle judged
+    again) resolves the old band and fires the new one. Only the unit's latest cycle is looked at: an earlier
+    cycle's verdict is history. A cycle still open (is_complete false) is marked provisional; an indicator-only
+    score (third-party evaluation pending) says so; no band (third-party pending, no data) raises nothing."""
+    from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
+
+    rule = rules.get("acceptance_band")
+    if not rule or not has_table(con, "marts", "fct_acceptance_score"):
+        return None
+    bands = list(rule.get("bands") or ["title_removed", "new_pilot_round"])
+    rows = _rows(
+        con,
+        f"""select c.*, a.cycle, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
+                   a.acceptance_band
+            from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as recency
+                  from marts.fct_acceptance_score) as a
+            join ({CITIES}) c on c.unit_code = a.unit_code
+            where a.recency = 1 and list_contains(?, a.acceptance_band)
+            order by c.unit_code""",
+        [bands],
+    )
+    out = []
+    for r in rows:
+        score, band = acceptance_score_text(r["acceptance_score"]), r["acceptance_band"]
+        notes = {
+            lang: [label_text("indicator_only", lang)] * (r["acceptance_status"] == "indicator_only")
+            + [label_text("acceptance_provisional", lang)] * (not r["is_complete"])
+            for lang in ("zh", "en")
+        }
+        year = r["judged_year"]
+        out.append(
+            _city(
+                "acceptance_band",
+                r,
+                rules,
+                severity=rules.severity("acceptance_band", band),
+                subject_key=f"acceptance:{r['cycle']}:{band}",
+                year=year,
+                title_zh=f"{r['unit_name']}：{r['cycle']} 周期验收评分 {score}，{label_text(band)}"
+                f"（{acceptance_bands_text('zh', year)}" + "".join(f"；{n}" for n in notes["zh"]) + "）",
+                title_en=f"{_who_en(r)}: acceptance score {score} for the cycle {r['cycle']}, "
+                f"{label_text(band, 'en').lower()} ({acceptance_bands_text('en', year)}"
+                + "".join(f"; {n.lower()}" for n in notes["en"])
+                + ")",
+                detail={
+                    k: r[k] for k in ("cycle", "judged_year", "is_complete", "acceptance_status", "acceptance_score")
+                }
+                | {"status": band},
+            )
+        )
+    return out
+
+
 def pledge_freshness(con, rules: Rules, today: date | None = None) -> list[Condition] | None:
     """A province whose monthly pledge-loan statistics for the previous month have not arrived by the due day,
     while other provinces' have (when none have, the whole source is late: one data-engineer alert)."""
@@ -512,7 +570,7 @@ def alert_routing_refused(routing: Routing, rules: Rules) -> list[Condition] | N
     ]
 
 
-CITY_RULES = (target_behind, bottom_group, rank_drop, stage, source_reporting)
+CITY_RULES = (target_behind, bottom_group, rank_drop, stage, acceptance_band, source_reporting)
 WAREHOUSE_RULES = (*CITY_RULES, pledge_freshness, landing_file_refused)
 
 
