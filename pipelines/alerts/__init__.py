@@ -251,13 +251,13 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
                     key = hashlib.sha256(
                         f"test|{r.name}|{channel}|{recipient}|{iso(at)}|{invocation}".encode()
                     ).hexdigest()[:32]
-                    subject = "【知识产权强市监测】测试消息 · IP strong-city monitor: test message"
-                    body = f"测试消息：路由 {r.name}，通道 {channel}。\nTest message: route {r.name}, channel {channel}.\n消息编号 / idempotency key: {key}"
+                    subject, body = _test_message(r, channel, key)
                     payload = {
                         "idempotency_key": key,
                         "route": r.name,
                         "recipient": recipient,
                         "test": True,
+                        "lang": r.lang,
                         "firing": [],
                         "resolved": [],
                     }
@@ -289,3 +289,21 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
                 keys,
             ).fetchall()
         ]
+
+
+def _test_message(route, channel: str, key: str) -> tuple[str, str]:
+    """A route test's subject and body in the route's language (``lang``), as its digests are written: a test
+    that a `lang: en` recipient cannot read in part, or that reads otherwise than what it will receive, tests
+    less than it should."""
+    from pipelines.alerts.lifecycle import SUBJECT_PREFIX
+
+    zh = (f"{SUBJECT_PREFIX}测试消息", f"测试消息：路由 {route.name}，通道 {channel}。", "消息编号")
+    en = (
+        "IP strong-city monitor: test message",
+        f"Test message: route {route.name}, channel {channel}.",
+        "idempotency key",
+    )
+    if route.lang in ("zh", "en"):
+        subject, line, key_name = zh if route.lang == "zh" else en
+        return subject, f"{line}\n{key_name}: {key}"
+    return f"{zh[0]} · {en[0]}", f"{zh[1]}\n{en[1]}\n{zh[2]} / {en[2]}: {key}"
