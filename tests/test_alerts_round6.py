@@ -140,3 +140,126 @@ def test_a_route_test_reads_in_the_route_s_language(site):
     # each carries its idempotency key, the one in its Message-ID
     for m in (zh, en, both):
         assert m["X-Idempotency-Key"] in SmtpSink.text(m) and m["Message-ID"].startswith(f"<{m['X-Idempotency-Key']}@")
+
+
+# ------------------------------------------------------------------------------------------- China Standard Time
+@pytest.fixture
+def machine_day_not_china_s():
+    """The process runs in a time zone whose calendar day differs from China's right now (one of UTC-12 and UTC+14
+    always does: they are 20 and 6 hours from CST), as a server kept on another zone is for hours every day."""
+    import os
+    import time
+    from datetime import UTC, datetime
+
+    from pipelines.china_time import china_today
+
+    saved = os.environ.get("TZ")
+    for zone, offset in (("Etc/GMT+12", -12), ("Etc/GMT-14", 14)):
+        from datetime import timedelta
+
+        if (datetime.now(UTC) + timedelta(hours=offset)).date() != china_today():
+            os.environ["TZ"] = zone
+            break
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+def test_the_monthly_due_day_is_china_s_day_not_the_machine_s(site, machine_day_not_china_s):
+    """The pledge statistics are due by day 10 of the next month in China; the rule took the machine's local day
+    (date.today()), so on a server kept on another zone the due month moved by a day at each month's due day, up
+    to 16 hours late or early. The day judged (as_of) is China's day whatever the machine's zone."""
+    from datetime import date
+
+    from pipelines.alerts import conditions as cond
+    from pipelines.alerts.config import load_rules
+    from pipelines.china_time import china_today
+
+    assert date.today() != china_today()  # the fixture's premise
+    with duckdb.connect(str(site["warehouse"])) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.pledge_loans (city_code varchar, month date, amount double)")
+        found = cond.pledge_freshness(con, load_rules())
+    assert [c.detail["as_of"] for c in found] == [str(china_today())]
+
+
+def test_times_an_office_reads_are_beijing_time_and_say_so(site):
+    """The store keeps UTC. The dashboard's Alerts page showed it as it is, unmarked ("since 2026-12-05 06:20" for
+    14:20 in Beijing, and a silence "until" eight hours early to a reader in China), and so did `ipcity alerts list`;
+    `ipcity alerts silence` did not say when the silence ends. Each now shows Beijing time and says so."""
+    from datetime import UTC, datetime, timedelta
+
+    from click.testing import CliRunner
+    from test_alerts import set_status
+
+    from dashboards.pages import alerts as page
+    from pipelines.alerts.store import connect
+    from pipelines.china_time import CHINA_STANDARD_TIME
+    from pipelines.cli import main
+
+    set_status(site["warehouse"], "410100", "limited_progress")
+    run_alerts(site["warehouse"], "run-1")
+    with connect() as con:
+        fp, fired = con.execute("SELECT fingerprint, last_fired_at FROM alerts.alerts").fetchone()
+    cst = datetime.fromisoformat(fired.replace("Z", "+00:00")).astimezone(CHINA_STANDARD_TIME)
+
+    df, _ = page.load_alerts("firing", path=None)
+    (row,) = page.alert_rows(df, "zh")
+    assert row["since"] == cst.strftime("%Y-%m-%d %H:%M")
+    heads = {c["field"]: c["headerName"] for c in page.columns("zh")}
+    assert "北京时间" in heads["since"] and "北京时间" in heads["silenced_until"]
+    assert "CST" in {c["field"]: c["headerName"] for c in page.columns("en")}["since"]
+
+    before = datetime.now(UTC).replace(second=0, microsecond=0)
+    feedback = page.act(page.SILENCE_ID, [fp], "national_test", "7d", "zh")
+    until = (before + timedelta(days=7)).astimezone(CHINA_STANDARD_TIME)
+    # the end of the silence in Beijing time (the minute it was written in, or the next one), marked as such
+    assert any(f"至 {(until + timedelta(minutes=m)):%Y-%m-%d %H:%M} 北京时间" in feedback for m in (0, 1)), feedback
+    df, _ = page.load_alerts("firing", path=None)
+    assert page.alert_rows(df, "zh")[0]["silenced_until"][:13] == f"{until:%Y-%m-%d %H}"[:13]
+
+    listed = CliRunner().invoke(main, ["alerts", "list"], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0, listed.output
+    # (the table folds "2026-12-05 14:20" in its column): the Beijing time, not the UTC one, marked as such
+    utc = datetime.fromisoformat(fired.replace("Z", "+00:00"))
+    assert f"{cst:%Y-%m-%d}" in listed.output and f"{cst:%H:%M}" in listed.output and "北京时间" in listed.output
+    assert f"{utc:%H:%M}" not in listed.output
+    silenced = CliRunner().invoke(main, ["alerts", "silence", fp[:8], "--for", "2d"])
+    assert silenced.exit_code == 0, silenced.output
+    assert "CST" in silenced.output and "北京时间" in silenced.output
+    ledger = CliRunner().invoke(main, ["alerts", "list", "--deliveries"], env={"COLUMNS": "250"})
+    assert "(UTC)" not in ledger.output and "北京时间" in ledger.output
+
+
+def test_the_profile_s_alert_history_is_in_beijing_time():
+    """The profile's alert history (marts.fct_alerts, mirrored from the store in UTC) showed the UTC time under
+    "时间"; it shows Beijing time, and its header says so."""
+    from datetime import datetime
+
+    import polars as pl
+
+    from dashboards.i18n import t
+    from dashboards.pages import profile
+
+    alerts = pl.DataFrame(
+        {
+            "year": [2025],
+            "alert_type": ["stage"],
+            "status": ["rectification"],
+            "plan_id": [None],
+            "indicator_code": [None],
+            "progress_index": [None],
+            "message": ["绵阳市：2025 年评价为“整改”"],
+            "created_at": [datetime(2026, 12, 4, 17, 3)],
+        }
+    )
+    catalog = pl.DataFrame({"indicator_code": ["PRO01"], "name_zh": ["x"], "name_en": ["x"]})
+    (row,) = profile.alert_rows(alerts, catalog, "zh")
+    assert row["created_at"] == "2026-12-05 01:03"
+    assert "北京时间" in t("created_at", "zh") and "CST" in t("created_at", "en")

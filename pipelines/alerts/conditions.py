@@ -15,6 +15,7 @@ from datetime import date
 import duckdb
 
 from pipelines.alerts.config import Routing, Rules
+from pipelines.china_time import china_today
 from pipelines.ingest.reason_labels import refusal_text
 from pipelines.labels import FLAGGED_STAGES, label_text
 from pipelines.sources import SOURCES
@@ -473,7 +474,8 @@ def pledge_freshness(con, rules: Rules, today: date | None = None) -> list[Condi
     rule = rules.get("pledge_freshness")
     if not rule or not has_table(con, "raw", "pledge_loans") or not has_table(con, "marts", "dim_city"):
         return None
-    today = today or date.today()
+    # the day in China (the due day is an office's day), not the machine's: on a server on UTC the 11th began 8 hours late
+    today = today or china_today()
     # The latest month whose statistics are due: the previous month after the due day, else the one before.
     back = 1 if today.day > int(rule.get("due_day", 10)) else 2
     m = today.year * 12 + today.month - 1 - back
