@@ -263,3 +263,48 @@ def test_the_profile_s_alert_history_is_in_beijing_time():
     (row,) = profile.alert_rows(alerts, catalog, "zh")
     assert row["created_at"] == "2026-12-05 01:03"
     assert "北京时间" in t("created_at", "zh") and "CST" in t("created_at", "en")
+
+
+# ---------------------------------------------------------------------------------------- abandoned requests
+def test_a_request_abandoned_at_its_session_timeout_ends_with_its_thread_and_socket(site):
+    """A webhook receiver that drips its answer is abandoned at the channel's session_timeout (round 5), but the
+    request itself lived on in a daemon thread for as long as the receiver kept dripping: one more thread and one more
+    open socket on every retry, for ever, in the long-lived process of the delivery sensor. Its socket is now shut at
+    the deadline: the attempt is recorded as before, and no request thread or connection is left behind."""
+    import threading
+    import time
+
+    import yaml
+    from test_alerts import set_status
+    from test_alerts_round5 import DripHttp
+
+    from pipelines.alerts.store import connect
+
+    drip = DripHttp()
+    try:
+        cfg = {
+            "version": "test",
+            "channels": {
+                "hook": {
+                    "type": "webhook",
+                    "url": f"http://127.0.0.1:{drip.port}/alerts",
+                    "timeout": 1,
+                    "session_timeout": 1,
+                }
+            },
+            "routes": [{"name": "national_office", "audience": "city", "recipients": {"hook": ["national-ops"]}}],
+            "delivery": {"immediate_attempts": 1, "backoff_seconds": [600], "max_attempts": 50},
+        }
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert [m["status"] for m in out["messages"]] == ["retry"]
+        with connect() as con:
+            assert con.execute("SELECT last_response FROM alerts.messages").fetchone()[0].startswith("session_timeout")
+        left = lambda: [t for t in threading.enumerate() if t.name == "ipcity-alert-post"]  # noqa: E731
+        t0 = time.monotonic()
+        while left() and time.monotonic() - t0 < 3:
+            time.sleep(0.05)
+        assert not left(), "the abandoned request still runs while the receiver drips"
+    finally:
+        drip.stop()

@@ -220,20 +220,26 @@ def _responses(plugin, deadline: float):
             return getattr(real, name)
 
         @staticmethod
-        def post(*args, **kwargs):
-            return Recorder._bounded(real.post, *args, **kwargs)
+        def post(url, data=None, json=None, **kwargs):
+            return Recorder._bounded("POST", url, data=data, json=json, **kwargs)
 
         @staticmethod
-        def request(*args, **kwargs):  # the JSON webhook plugin calls requests.request
-            return Recorder._bounded(real.request, *args, **kwargs)
+        def request(method, url, **kwargs):  # the JSON webhook plugin calls requests.request
+            return Recorder._bounded(method, url, **kwargs)
 
         @staticmethod
-        def _bounded(method, *args, **kwargs):
+        def _bounded(method, url, **kwargs):
             out: dict = {}
+            # The request runs in a session of its own whose connections are known here: past the deadline their
+            # sockets are shut, so the abandoned request ends at once (its thread too) instead of living on for as
+            # long as the receiver keeps dripping — one more thread and socket per retry, for ever, in the long-lived
+            # process of the delivery sensor. (requests.post does the same in a session it makes and closes.)
+            session, connections = _tracking_session(real)
 
             def call():
                 try:
-                    out["response"] = method(*args, **kwargs)
+                    with session:
+                        out["response"] = session.request(method, url, **kwargs)
                 except BaseException as e:  # noqa: BLE001 - handed to the plugin below, as requests raised it
                     out["error"] = e
 
@@ -242,6 +248,8 @@ def _responses(plugin, deadline: float):
             worker.join(deadline)
             if worker.is_alive():
                 seen.append(SESSION_EXPIRED)
+                _shut(connections)
+                worker.join(5)  # the shut socket fails its read at once; a bound, should a platform differ
                 raise real.exceptions.Timeout(f"no complete answer within {deadline:g} s")
             if "error" in out:
                 raise out["error"]
@@ -256,6 +264,43 @@ def _responses(plugin, deadline: float):
 
 
 SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
+
+
+def _tracking_session(requests_module):
+    """A requests session whose HTTP(S) connections are appended to the returned list as they connect."""
+    connections: list = []
+
+    class Adapter(requests_module.adapters.HTTPAdapter):
+        def get_connection_with_tls_context(self, *args, **kwargs):
+            pool = super().get_connection_with_tls_context(*args, **kwargs)
+            if not getattr(pool.ConnectionCls, "_ipcity_tracked", False):
+
+                class Tracked(pool.ConnectionCls):
+                    _ipcity_tracked = True
+
+                    def connect(self):
+                        connections.append(self)
+                        super().connect()
+
+                pool.ConnectionCls = Tracked
+            return pool
+
+    session = requests_module.Session()
+    adapter = Adapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session, connections
+
+
+def _shut(connections: list) -> None:
+    """Shut the sockets of a request's connections: a read blocked on one fails at once."""
+    for conn in connections:
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def _robot_refusal(responses: list) -> str | None:
