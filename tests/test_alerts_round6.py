@@ -308,3 +308,100 @@ def test_a_request_abandoned_at_its_session_timeout_ends_with_its_thread_and_soc
         assert not left(), "the abandoned request still runs while the receiver drips"
     finally:
         drip.stop()
+
+
+# ------------------------------------------------------------------------------------- one notice per real change
+def _digests(sink, start: int) -> list[tuple[str, str, str]]:
+    """(recipient, subject counts, Chinese section) of each message from ``start`` on."""
+    import re
+
+    out = []
+    for m in sink.messages[start:]:
+        counts = re.search(r"新预警 (\d+) 条、解除 (\d+) 条", m["Subject"]).group(0)
+        out.append((m["X-Envelope-To"], counts, _zh(m)))
+    return sorted(out)
+
+
+def test_a_city_that_falls_further_behind_is_told_once_without_a_resolution_in_between(site):
+    """A firing alert whose state changes is a real change: Zhengzhou's key target went from limited progress to
+    deteriorating (倒退), its rank dropped again in a new year, an acceptance band went from a new pilot round to
+    title removed. Each was an "ongoing" alert whose title changed silently: no office heard of it. Now each change
+    is one firing notice to each recipient (no resolution of the earlier state, which would read as good news), a
+    rerun sends nothing, and a change of the figures alone (the same status) stays silent."""
+    from test_alerts import set_status
+
+    sink, wh = site["sink"], site["warehouse"]
+    write_acceptance(wh)
+    with duckdb.connect(str(wh)) as con:
+        con.execute(
+            "create table marts.fct_city_score_year (unit_code varchar, year integer, rank integer, "
+            "n_ranked integer, rank_is_shared boolean, rank_change integer, performance_group varchar, "
+            "composite_index double)"
+        )
+        con.execute("insert into marts.fct_city_score_year values ('410700', 2024, 40, 90, false, -15, 'strong', 95)")
+    set_status(wh, "410100", "limited_progress")
+    run_alerts(wh, "run-1")
+    n = len(sink.messages)
+    assert run_alerts(wh, "run-2")["messages"] == []
+
+    # the figures alone change (90 → 88 of 100, the same status): nothing to tell
+    with duckdb.connect(str(wh)) as con:
+        con.execute("update marts.fct_target_status set current_value = 88 where unit_code = '410100'")
+    assert run_alerts(wh, "run-3")["messages"] == [] and len(sink.messages) == n
+
+    set_status(wh, "410100", "deteriorating")
+    out = run_alerts(wh, "run-4")
+    got = _digests(sink, n)
+    assert [(to, counts) for to, counts, _ in got] == [
+        ("ipo-410000@test.local", "新预警 1 条、解除 0 条"),
+        ("national@test.local", "新预警 1 条、解除 0 条"),
+    ]
+    assert out["transitions"].get("changed") == 1 and out["transitions"]["resolved"] == 0
+    assert all("郑州市" in zh and "倒退" in zh and "已解除" not in zh for _, _, zh in got)
+    n = len(sink.messages)
+    assert run_alerts(wh, "run-5")["messages"] == []
+
+    # Xinxiang drops again, in 2025: another drop, told once
+    with duckdb.connect(str(wh)) as con:
+        con.execute("insert into marts.fct_city_score_year values ('410700', 2025, 52, 90, true, -12, 'strong', 90)")
+    run_alerts(wh, "run-6")
+    got = _digests(sink, n)
+    assert [(to, counts) for to, counts, _ in got] == [
+        ("ipo-410000@test.local", "新预警 1 条、解除 0 条"),
+        ("national@test.local", "新预警 1 条、解除 0 条"),
+    ]
+    assert all("新乡市" in zh and "2025 年排名下降 12 位（现第 52 名，并列）" in zh for _, _, zh in got)
+    n = len(sink.messages)
+
+    # Changshu's acceptance band: title removed → a new pilot round after the evaluator's upload, one notice
+    with duckdb.connect(str(wh)) as con:
+        con.execute(
+            "update marts.fct_acceptance_score set acceptance_score = 62.5, acceptance_band = 'new_pilot_round', "
+            "acceptance_status = 'combined' where unit_code = '320581'"
+        )
+    run_alerts(wh, "run-7")
+    got = _digests(sink, n)
+    assert [(to, counts) for to, counts, _ in got] == [
+        ("ipo-320000@test.local", "新预警 1 条、解除 0 条"),
+        ("national@test.local", "新预警 1 条、解除 0 条"),
+    ]
+    assert all("常熟市" in zh and "验收评分 62.50，可开展新一轮试点" in zh for _, _, zh in got)
+    assert run_alerts(wh, "run-8")["messages"] == []
+
+
+def test_an_older_store_learns_the_state_without_telling_it_again(site):
+    """A store written before alerts kept their state (change_key): its firing alerts are not told again on the
+    first run after the upgrade; a later change is."""
+    from test_alerts import set_status
+
+    from pipelines.alerts.store import connect
+
+    sink, wh = site["sink"], site["warehouse"]
+    set_status(wh, "410100", "limited_progress")
+    run_alerts(wh, "run-1")
+    with connect() as con:  # as an older store has it
+        con.execute("UPDATE alerts.alerts SET change_key = NULL")
+    n = len(sink.messages)
+    assert run_alerts(wh, "run-2")["messages"] == [] and len(sink.messages) == n
+    set_status(wh, "410100", "deteriorating")
+    assert len(run_alerts(wh, "run-3")["messages"]) == 2

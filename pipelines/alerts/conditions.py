@@ -1,8 +1,8 @@
 """Alert conditions: what is true now, read from the warehouse with the rules of rules.yaml.
 
 Each function returns the conditions that currently hold; the lifecycle (pipelines/alerts/lifecycle.py) turns
-a condition that appears into a firing alert, one that stays into an ongoing alert (never re-sent) and one
-that disappears into a resolved alert. The subject of a condition never contains the evaluated year, so the
+a condition that appears into a firing alert, one that stays into an ongoing alert (never re-sent, unless
+what it says within its subject changes: Condition.change_key) and one that disappears into a resolved alert. The subject of a condition never contains the evaluated year, so the
 same lagging target is one alert across years, not a new one every year.
 """
 
@@ -46,6 +46,10 @@ class Condition:
     severity: str = "warning"
     audience: str = "city"
     detail: dict = field(default_factory=dict)
+    # What the condition says within its subject (a target's status, the year of a rank drop, an acceptance band):
+    # when it changes while the alert is firing, that is a real change the recipients are told of (a new episode,
+    # no resolution in between), where a mere update of the figures is not. None: no such state.
+    change_key: str | None = None
 
     def detail_json(self) -> str:
         return json.dumps(self.detail, ensure_ascii=False, default=str, sort_keys=True)
@@ -164,6 +168,7 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
                 r,
                 rules,
                 subject_key=f"{r['plan_id']}/{r['indicator_code']}",
+                change_key=r["status"],  # limited progress → deteriorating: further behind, told
                 year=r["year"],
                 title_zh=f"{r['unit_name']}：{r['target_year']} 年目标“{r['name_zh'] or r['indicator_code']}”{zh}"
                 f"（{r['year']} 年现值 {now}，目标值 {goal}）",
@@ -267,6 +272,7 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             r,
             rules,
             subject_key="rank",
+            change_key=str(r["year"]),  # a drop in another year is another drop, told (one alert while it lasts)
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）",
             title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})",
@@ -376,6 +382,7 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
             r,
             rules,
             subject_key=f"{r['source']}:{r['year']}",
+            change_key=r["status"],  # missing → late (received) or → not_reported (counts as exit): told
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年{SOURCE_ZH.get(r['source'], r['source'])}数据"
             f"{REPORTING_ZH.get(r['status'], r['status'])}（应于 {r['due_date']} 前报送"
@@ -415,8 +422,8 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
     means it falls behind: below ACC.remove_below the title is removed, below ACC.cultivation_from a new pilot round.
     The band, the score (cut to two decimals, as the profile and the dossier show it) and the thresholds of the year
     it was judged in are the mart's and the rules seed's, so the alert reads as the dashboard's verdict does. One
-    alert per unit and cycle in that band: a band that changes (a third-party upload, a provisional cycle judged
-    again) resolves the old band and fires the new one. Only the unit's latest cycle is looked at: an earlier
+    alert per unit and cycle: a band that changes (a third-party upload, a provisional cycle judged again) is a new
+    notice of the same alert, and one out of these bands resolves it. Only the unit's latest cycle is looked at: an earlier
     cycle's verdict is history. A cycle still open (is_complete false) is marked provisional; an indicator-only
     score (third-party evaluation pending) says so; no band (third-party pending, no data) raises nothing."""
     from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
@@ -451,7 +458,8 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
                 r,
                 rules,
                 severity=rules.severity("acceptance_band", band),
-                subject_key=f"acceptance:{r['cycle']}:{band}",
+                subject_key=f"acceptance:{r['cycle']}",
+                change_key=band,  # a new pilot round → title removed is one change, not a "resolved" pilot round
                 year=year,
                 title_zh=f"{r['unit_name']}：{r['cycle']} 周期验收评分 {score}，{label_text(band)}"
                 f"（{acceptance_bands_text('zh', year)}" + "".join(f"；{n}" for n in notes["zh"]) + "）",

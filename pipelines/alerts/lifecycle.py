@@ -1,6 +1,7 @@
 """Alert lifecycle as Alertmanager does it, grouping, routing and delivery with a ledger.
 
-firing → ongoing (never re-sent) → resolved (one resolution notice). A fingerprint per (rule, city, subject)
+firing → ongoing (never re-sent) → resolved (one resolution notice); a firing alert whose state changes
+(Condition.change_key: a target now deteriorating, a rank drop in a new year) is a new episode, told once. A fingerprint per (rule, city, subject)
 identifies an alert across runs; a condition that comes back after it resolved is a new episode of the same
 alert and is sent again. What is sent is decided per (route, channel, recipient) from what it has heard
 (alerts.heard): each hears an episode fire once, also when its route became usable only later, and hears the
@@ -53,14 +54,16 @@ def apply_conditions(
     """Record what holds now: new alerts fire, known ones stay firing, alerts of an evaluated rule whose
     condition is gone resolve. Returns counts by transition."""
     t = iso(at)
-    counts = {"new": 0, "refired": 0, "ongoing": 0, "resolved": 0}
+    counts = {"new": 0, "refired": 0, "changed": 0, "ongoing": 0, "resolved": 0}
     seen = set()
     for c in conditions:
         fp = fingerprint(c.rule_id, c.unit_code, c.subject_key)
         if fp in seen:
             continue
         seen.add(fp)
-        row = con.execute("SELECT state, episode FROM alerts.alerts WHERE fingerprint = ?", (fp,)).fetchone()
+        row = con.execute(
+            "SELECT state, episode, change_key FROM alerts.alerts WHERE fingerprint = ?", (fp,)
+        ).fetchone()
         values = (
             c.rules_version if hasattr(c, "rules_version") else rules_version,
             c.audience,
@@ -75,29 +78,41 @@ def apply_conditions(
             c.detail_json(),
             t,
             run_id,
+            c.change_key,
         )
         common = (
             "rules_version = ?, audience = ?, kind = ?, severity = ?, unit_name = ?, province_code = ?, "
             "province_name = ?, year = ?, title_zh = ?, title_en = ?, detail_json = ?, last_seen_at = ?, "
-            "last_run_id = ?"
+            "last_run_id = ?, change_key = ?"
+        )
+        # What the condition says changed while it fires (a target from limited progress to deteriorating, a rank
+        # drop in a new year): a new episode, so each recipient is told once, with no resolution in between. A row
+        # of an older store (no change_key yet) only learns it.
+        changed = (
+            row is not None
+            and row["state"] == "firing"
+            and row["change_key"] is not None
+            and row["change_key"] != c.change_key
         )
         if row is None:
             con.execute(
                 f"""INSERT INTO alerts.alerts (fingerprint, rule_id, unit_code, subject_key, state, episode,
                     first_fired_at, last_fired_at, rules_version, audience, kind, severity, unit_name,
-                    province_code, province_name, year, title_zh, title_en, detail_json, last_seen_at, last_run_id)
-                    VALUES (?, ?, ?, ?, 'firing', 1, ?, ?, {", ".join("?" * 13)})""",
+                    province_code, province_name, year, title_zh, title_en, detail_json, last_seen_at, last_run_id,
+                    change_key)
+                    VALUES (?, ?, ?, ?, 'firing', 1, ?, ?, {", ".join("?" * 14)})""",
                 (fp, c.rule_id, c.unit_code, c.subject_key, t, t, *values),
             )
             counts["new"] += 1
-        elif row["state"] == "resolved":
+        elif row["state"] == "resolved" or changed:
+            # an acknowledgement was of the earlier state: the new one asks for attention again
             con.execute(
                 f"""UPDATE alerts.alerts SET state = 'firing', episode = episode + 1, last_fired_at = ?,
                     resolved_at = NULL, suppressed = 0, acked_at = NULL, acked_by = NULL, ack_comment = NULL,
                     {common} WHERE fingerprint = ?""",
                 (t, *values, fp),
             )
-            counts["refired"] += 1
+            counts["changed" if changed else "refired"] += 1
         else:
             con.execute(f"UPDATE alerts.alerts SET {common} WHERE fingerprint = ?", (*values, fp))
             counts["ongoing"] += 1
