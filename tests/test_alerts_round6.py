@@ -405,3 +405,96 @@ def test_an_older_store_learns_the_state_without_telling_it_again(site):
     assert run_alerts(wh, "run-2")["messages"] == [] and len(sink.messages) == n
     set_status(wh, "410100", "deteriorating")
     assert len(run_alerts(wh, "run-3")["messages"]) == 2
+
+
+# ----------------------------------------------------------------------------- a crash after the relay accepted
+class AcceptThenHang:
+    """A relay that accepts the message (250 to DATA) and then never answers the next command: the sender is killed
+    there, after the relay has the message and before its ledger says so."""
+
+    def __init__(self, port: int):
+        import asyncio
+
+        from aiosmtpd.controller import Controller
+
+        self.raw: list[bytes] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+                sink.raw.append(envelope.original_content)
+                return "250 accepted"
+
+            async def handle_NOOP(self, server, session, envelope, arg):  # noqa: N802
+                await asyncio.sleep(60)
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+
+def test_a_digest_resent_after_a_crash_past_the_relay_carries_the_same_message_id(site):
+    """The sender dies after the relay accepted a digest and before the ledger recorded it: the digest is still
+    pending, and once its lease runs out it is sent again. The receiver drops the repeat by its Message-ID /
+    X-Idempotency-Key: both must be the first attempt's, and the text the same."""
+    import email
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from email import policy
+
+    from alert_receivers import free_port
+    from test_alerts import set_status, wait_for
+
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+    from pipelines.alerts.store import connect
+
+    port = free_port()
+    write_routing(site["routing"], port)  # nobody listens yet: the digests wait for a retry
+    set_status(site["warehouse"], "410100", "limited_progress")
+    run_alerts(site["warehouse"], "run-1")
+    due = "UPDATE alerts.messages SET next_retry_at = NULL WHERE recipient = 'national@test.local'"
+    with connect() as con:
+        con.execute(due)
+        (key,) = con.execute(
+            "SELECT idempotency_key FROM alerts.messages WHERE recipient = 'national@test.local'"
+        ).fetchone()
+    code = (
+        "from pipelines.alerts.config import load_routing\n"
+        "from pipelines.alerts.lifecycle import deliver_due\n"
+        f"deliver_due(load_routing(), keys=[{key!r}])\n"
+    )
+    with AcceptThenHang(port) as relay:
+        proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": os.getcwd()})
+        try:
+            assert wait_for(lambda: relay.raw, timeout=60), "the relay never got the digest"
+            time.sleep(0.2)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    with connect() as con:
+        status, lease = con.execute(
+            "SELECT status, next_retry_at FROM alerts.messages WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+        assert status == "pending" and lease  # leased to the dead sender, not recorded as delivered
+        con.execute(due)  # the lease has run out
+    sink = SmtpSink(port).start()
+    try:
+        out = deliver_due(load_routing())
+        assert ("national@test.local", "delivered") in [(d["recipient"], d["status"]) for d in out]
+        first = email.message_from_bytes(relay.raw[0], policy=policy.default)
+        (again,) = sink.to("national@test.local")
+        assert again["Message-ID"] == first["Message-ID"] == f"<{key}@ipcity.monitor>"
+        assert again["X-Idempotency-Key"] == first["X-Idempotency-Key"] == key
+        assert SmtpSink.text(again) == first.get_body(preferencelist=("plain",)).get_content()
+    finally:
+        sink.stop()
