@@ -498,3 +498,32 @@ def test_a_digest_resent_after_a_crash_past_the_relay_carries_the_same_message_i
         assert SmtpSink.text(again) == first.get_body(preferencelist=("plain",)).get_content()
     finally:
         sink.stop()
+
+
+# ------------------------------------------------------------------------------------------------ city links
+def test_each_city_in_a_digest_links_to_its_own_page_in_the_reader_s_language(site):
+    """A digest named the cities but led nowhere: the only address was the Alerts page (named when a robot cuts a
+    digest), which only the national office may open. With `dashboard_url` set, each city's heading carries its
+    profile page (beside the Alerts page, wherever the dashboard is mounted) in the section's language; a province
+    office's digest links its own cities only; without `dashboard_url` nothing changes."""
+    import re
+
+    import yaml
+    from test_alerts import set_status
+
+    cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+    cfg["dashboard_url"] = "https://ipcity.example.cn/monitor/alerts"
+    cfg["routes"][1]["detail"] = "summary"
+    site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    set_status(site["warehouse"], "410100", "limited_progress")
+    set_status(site["warehouse"], "320500", "deteriorating")
+    run_alerts(site["warehouse"], "run-1")
+    sink = site["sink"]
+    base = "https://ipcity.example.cn/monitor/profile?unit="
+    henan = sink.to("ipo-410000@test.local")[0]
+    zh, en = _zh(henan), _en(henan)
+    assert f"\n 郑州市  {base}410100&lang=zh\n" in zh
+    assert f"\n Zhengzhou (410100)  {base}410100&lang=en\n" in en
+    assert set(re.findall(r"unit=(\d+)", SmtpSink.text(henan))) == {"410100"}  # its own city only
+    national = SmtpSink.text(sink.to("national@test.local")[0])
+    assert f"{base}410100&lang=zh" in national and f"{base}320500&lang=en" in national

@@ -26,6 +26,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
+from urllib.parse import urlencode, urljoin
 
 from pipelines.alerts import channels
 from pipelines.alerts.conditions import Condition
@@ -210,6 +211,14 @@ def _city_summary(alerts: list[dict], lang: str) -> str:
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
+def city_link(dashboard_url: str, unit_code: str | None, lang: str) -> str:
+    """The address of a unit's profile page beside the routing file's ``dashboard_url`` (the Alerts page of the same
+    dashboard, wherever it is mounted), in the reader's language; "" without either."""
+    if not dashboard_url or not unit_code:
+        return ""
+    return urljoin(dashboard_url, "profile?" + urlencode({"unit": unit_code, "lang": lang}))
+
+
 def compose(
     route: str,
     channel: str,
@@ -218,8 +227,12 @@ def compose(
     run_id: str | None,
     detail: str = "full",
     lang: str = "both",
+    dashboard_url: str = "",
 ) -> dict:
-    """One digest. ``lang``: the route's language — zh or en alone, or both (the Chinese section first)."""
+    """One digest. ``lang``: the route's language — zh or en alone, or both (the Chinese section first).
+    ``dashboard_url`` (the routing file's, the dashboard's Alerts page): each city's heading carries the address of
+    its profile page in the section's language, a page a provincial office can open for its own cities (the Alerts
+    page is the national office's)."""
     firing = [a for a, tr in items if tr == "firing"]
     resolved = [a for a, tr in items if tr == "resolved"]
     key_src = "|".join(
@@ -250,14 +263,16 @@ def compose(
             # the most severe cities first, then by name
             order = sorted(by_city, key=lambda c: (min(SEVERITY_ORDER.get(a["severity"], 3) for a in by_city[c]), c))
             for city in order:
+                link = city_link(dashboard_url, by_city[city][0].get("unit_code"), lang)
+                link = f"  {link}" if link else ""
                 if detail == "summary":
                     lines.append(
-                        f" {city}：{_city_summary(by_city[city], lang)}"
+                        f" {city}：{_city_summary(by_city[city], lang)}{link}"
                         if lang == "zh"
-                        else f" {city}: {_city_summary(by_city[city], lang)}"
+                        else f" {city}: {_city_summary(by_city[city], lang)}{link}"
                     )
                     continue
-                lines.append(f" {city}")
+                lines.append(f" {city}{link}")
                 items = sorted(
                     by_city[city], key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"], a["subject_key"])
                 )
@@ -404,7 +419,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     t = iso(at)
     messages = []
     for (route, channel, recipient, detail, lang, _province), items in sorted(groups.items()):
-        m = compose(route, channel, recipient, items, run_id, detail, lang)
+        m = compose(route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url)
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
                body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)
