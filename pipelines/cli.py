@@ -1232,12 +1232,18 @@ def alerts_unsilence(silence_id: int) -> None:
 
 @alerts.command("test")
 @click.option("--route", default=None, help="Only this route (default: every route).")
-def alerts_test(route: str | None) -> None:
+@click.option(
+    "--province",
+    "provinces",
+    multiple=True,
+    help="For a per-province route: this province office's recipients, e.g. 410000 (repeatable; default 110000).",
+)
+def alerts_test(route: str | None, provinces: tuple[str, ...]) -> None:
     """Send a test message over every configured route and channel, through the same ledger."""
     from pipelines.alerts import AlertConfigError, send_test
 
     try:
-        out = send_test(route=route)
+        out = send_test(route=route, provinces=provinces)
     except AlertConfigError as e:
         raise click.ClickException(str(e)) from e
     _print_deliveries(out, title="test messages")

@@ -527,3 +527,23 @@ def test_each_city_in_a_digest_links_to_its_own_page_in_the_reader_s_language(si
     assert set(re.findall(r"unit=(\d+)", SmtpSink.text(henan))) == {"410100"}  # its own city only
     national = SmtpSink.text(sink.to("national@test.local")[0])
     assert f"{base}410100&lang=zh" in national and f"{base}320500&lang=en" in national
+
+
+def test_a_per_province_route_test_reaches_the_province_office_asked_for(site):
+    """`ipcity alerts test` wrote a per-province route's test to Beijing's office only: the operator mending Henan's
+    mailbox could not test it. `--province 410000` (repeatable) tests that office's address; an unknown code is
+    refused with a message, not a traceback."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    sink = site["sink"]
+    res = CliRunner().invoke(
+        main, ["alerts", "test", "--route", "province_office", "--province", "410000", "--province", "320000"]
+    )
+    assert res.exit_code == 0, res.output
+    assert sorted(m["X-Envelope-To"] for m in sink.messages) == ["ipo-320000@test.local", "ipo-410000@test.local"]
+    bad = CliRunner().invoke(main, ["alerts", "test", "--province", "999999"])
+    assert bad.exit_code != 0 and "999999" in bad.output and "未知的省份代码" in bad.output
+    assert bad.exception is None or isinstance(bad.exception, SystemExit)
+    assert len(sink.messages) == 2

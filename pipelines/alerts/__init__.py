@@ -227,15 +227,26 @@ def evaluate_freshness(today: date | None = None, path=None) -> dict:
     return record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=None, path=path)
 
 
-def send_test(route: str | None = None, path=None) -> list[dict]:
-    """One test message per (route, channel, recipient), through the ledger like any digest."""
+def send_test(route: str | None = None, path=None, provinces: tuple[str, ...] = ()) -> list[dict]:
+    """One test message per (route, channel, recipient), through the ledger like any digest. A `per: province`
+    route's recipients are those of ``provinces`` (codes such as 410000; Beijing's when none is given): an operator
+    mending Henan's mailbox tests Henan's address, which the test always wrote for Beijing."""
     import hashlib
     import json
     import secrets
 
     from pipelines.alerts.lifecycle import deliver_due
     from pipelines.alerts.store import iso, now_utc
+    from pipelines.reference import provinces as province_list
 
+    names = dict(zip(*province_list().select("province_code", "name").get_columns()))
+    unknown = [p for p in provinces if p not in names]
+    if unknown:
+        raise AlertConfigError(
+            f"未知的省份代码 {', '.join(unknown)}：请给出六位省级代码，如 410000（河南省） · unknown province "
+            f"code(s) {', '.join(unknown)}: give a province's six-digit code, e.g. 410000 (Henan)"
+        )
+    offices = [(p, names[p]) for p in provinces] or [("110000", names["110000"])]
     routing = load_routing()
     at = now_utc()
     # one invocation's messages: two tests in the same second (the key's time has whole seconds) are two tests
@@ -246,8 +257,12 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
             if route and r.name != route:
                 continue
             for channel, templates in r.recipients.items():
-                for tpl in templates:
-                    recipient = expand_recipient(tpl, "110000", "北京市") if r.per_province else tpl
+                recipients = dict.fromkeys(  # one test per address (a template without the province names one)
+                    expand_recipient(tpl, code, name) if r.per_province else tpl
+                    for tpl in templates
+                    for code, name in (offices if r.per_province else offices[:1])
+                )
+                for recipient in recipients:
                     key = hashlib.sha256(
                         f"test|{r.name}|{channel}|{recipient}|{iso(at)}|{invocation}".encode()
                     ).hexdigest()[:32]
