@@ -547,3 +547,54 @@ def test_a_per_province_route_test_reaches_the_province_office_asked_for(site):
     assert bad.exit_code != 0 and "999999" in bad.output and "未知的省份代码" in bad.output
     assert bad.exception is None or isinstance(bad.exception, SystemExit)
     assert len(sink.messages) == 2
+
+
+# ------------------------------------------------------------------------------------------ TLS settings
+def test_a_relay_and_the_channel_s_tls_settings_that_disagree_say_what_to_mend(site, tmp_path):
+    """`ssl: true` against a STARTTLS port answered "[SSL: WRONG_VERSION_NUMBER] wrong version number", `starttls`
+    against an implicit-TLS port a bare timeout: nothing said which setting to change. Each mismatch now names the
+    setting to use (the library's error kept after it), an untrusted certificate names `cafile`, and a channel
+    with both `ssl` and `starttls` is refused when the routing file is read."""
+    import ssl
+
+    import yaml
+    from aiosmtpd.controller import Controller
+    from alert_receivers import free_port
+    from test_alerts import _self_signed
+
+    from pipelines.alerts.channels import send
+    from pipelines.alerts.config import AlertConfigError, load_routing
+
+    msg = {"idempotency_key": "k" * 32, "recipient": "a@test.local", "subject": "测试", "body": "正文", "route": "r"}
+    plain = {"type": "smtp", "host": "127.0.0.1", "port": site["sink"].port, "timeout": 2, "session_timeout": 10}
+    ok, answer = send(msg, {**plain, "ssl": True})
+    assert not ok and "`starttls: true` instead of `ssl: true`" in answer and "WRONG_VERSION_NUMBER" in answer
+    ok, answer = send(msg, {**plain, "starttls": True})
+    assert not ok and "does not offer STARTTLS" in answer and "`ssl: true`" in answer
+
+    cert_file, key_file = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_file, key_file)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            return "250 OK"
+
+    port = free_port()
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port, ssl_context=server_ctx)
+    ctl.start()
+    try:
+        implicit = {**plain, "port": port}
+        ok, answer = send(msg, {**implicit, "starttls": True})
+        assert not ok and "no SMTP greeting" in answer and "`ssl: true`" in answer, answer
+        ok, answer = send(msg, {**implicit, "ssl": True})
+        assert not ok and "not trusted" in answer and "`cafile`" in answer and "CERTIFICATE_VERIFY_FAILED" in answer
+        assert send(msg, {**implicit, "ssl": True, "cafile": str(cert_file)})[0]
+    finally:
+        ctl.stop()
+
+    cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+    cfg["channels"]["mail"].update(ssl=True, starttls=True)
+    site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(AlertConfigError, match="channel mail.*exclude each other"):
+        load_routing()

@@ -110,8 +110,9 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
     watchdog = threading.Timer(session_timeout, cut)
     watchdog.daemon = True
     watchdog.start()
+    progress: dict = {}
     try:
-        return _smtp_session(smtp, ch, ctx, mail, envelope_from, envelope_to, host, port)
+        return _smtp_session(smtp, ch, ctx, mail, envelope_from, envelope_to, host, port, progress)
     except (smtplib.SMTPException, OSError) as e:
         if expired.is_set():
             smtp.close()
@@ -119,17 +120,52 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
                 False,
                 f"session_timeout: {host}:{port} did not finish within {session_timeout:g} s ({type(e).__name__})",
             )
+        hint = _tls_hint(e, ch, host, port, greeted=progress.get("greeted", False))
+        if hint:
+            return False, f"{hint} ({type(e).__name__}: {e})"
         raise
     finally:
         watchdog.cancel()
 
 
-def _smtp_session(smtp, ch: dict, ctx, mail, envelope_from: str, envelope_to: str, host: str, port: int):
-    """One SMTP session: connect, (STARTTLS,) login, send; (ok, the server's answer)."""
+def _tls_hint(e: Exception, ch: dict, host: str, port: int, *, greeted: bool) -> str | None:
+    """What the operator mends when a relay and the channel's TLS settings disagree, in words, before the library's
+    own error ("[SSL: WRONG_VERSION_NUMBER] wrong version number" says nothing of `ssl` or `starttls`)."""
+    where = f"{host}:{port}"
+    text = str(e)
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return (
+            f"TLS: the certificate of {where} is not trusted ({e.verify_message}): name the relay's CA in `cafile`, "
+            "and give as `host` the name its certificate carries"
+        )
+    if ch.get("ssl") and isinstance(e, ssl.SSLError) and not greeted:
+        return (
+            f"TLS: `ssl: true` but {where} does not start TLS when connected (it answered in plain text): a STARTTLS "
+            "port (587, 25) takes `starttls: true` instead of `ssl: true`"
+        )
+    if isinstance(e, smtplib.SMTPNotSupportedError) and "STARTTLS" in text.upper():
+        return (
+            f"TLS: `starttls: true` but {where} does not offer STARTTLS: an implicit-TLS port (465) takes `ssl: true` "
+            "instead; a relay without TLS takes neither"
+        )
+    if not ch.get("ssl") and not greeted and isinstance(e, (smtplib.SMTPServerDisconnected, TimeoutError)):
+        return (
+            f"TLS: no SMTP greeting from {where}: a port that starts TLS at once (465) takes `ssl: true`; otherwise "
+            "the relay is not answering"
+        )
+    return None
+
+
+def _smtp_session(
+    smtp, ch: dict, ctx, mail, envelope_from: str, envelope_to: str, host: str, port: int, progress: dict
+):
+    """One SMTP session: connect, (STARTTLS,) login, send; (ok, the server's answer). ``progress["greeted"]``: the
+    relay's greeting was read (what tells a TLS mismatch at connect from a failure later)."""
     # smtplib takes the name it checks the relay's certificate against (implicit TLS and STARTTLS) from the
     # constructor's host; the session connects here, after the watchdog is set, so it is given here.
     smtp._host = host
     smtp.connect(host, port)
+    progress["greeted"] = True
     try:
         smtp.ehlo()
         if ch.get("starttls"):
