@@ -41,10 +41,14 @@ ACCEPTANCE = [
     # unit, cycle, first year, judged year, complete, status, score, band
     ("410100", "2020-2022", 2020, 2022, True, "combined", 55.0, "title_removed"),  # history: an earlier cycle
     ("410100", "2023-2025", 2023, 2025, True, "combined", 64.999, "new_pilot_round"),
-    ("410700", "2020-2022", 2020, 2022, True, "combined", 50.0, "title_removed"),  # history
-    ("410700", "2023-2025", 2023, 2025, True, "combined", 70.0, "demonstration_cultivation"),
+    # history: a verdict two cycles back, the cycles since still without one
+    ("410700", "2017-2019", 2017, 2019, True, "combined", 50.0, "title_removed"),
+    ("410700", "2020-2022", 2020, 2022, True, "third_party_pending", None, None),
+    ("410700", "2023-2025", 2023, 2025, False, "third_party_pending", None, None),
     ("320581", "2023-2025", 2023, 2025, False, "indicator_only", 59.996, "title_removed"),  # county-level unit
-    ("320500", "2023-2025", 2023, 2025, True, "third_party_pending", None, None),  # no verdict yet
+    # the next cycle without a verdict yet (third-party pending): the last verdict stands, as on the profile
+    ("320500", "2020-2022", 2020, 2022, True, "combined", 58.0, "title_removed"),
+    ("320500", "2023-2025", 2023, 2025, False, "third_party_pending", None, None),
 ]
 
 
@@ -67,8 +71,9 @@ def test_an_acceptance_band_that_falls_behind_reaches_its_province_and_the_natio
     behind by the management measures: the alert step raised nothing for it (no rule read fct_acceptance_score).
     Now one alert per unit: its province office and the national office hear it, in both languages, with the score
     as the profile shows it (cut, never rounded up across a threshold), the band and the thresholds of the seed; a
-    county-level unit reaches its own province only; an earlier cycle's band, a good band and a pending third-party
-    evaluation raise nothing; a rerun sends nothing; a correction out of the band is one resolution."""
+    county-level unit reaches its own province only; a verdict replaced by a later cycle's, one two cycles back and a
+    good band raise nothing, a later cycle still without a verdict (third-party pending) leaves the last one standing; a rerun sends
+    nothing; a correction out of the band is one resolution."""
     sink, wh = site["sink"], site["warehouse"]
     write_acceptance(wh)
     run_alerts(wh, "run-1")
@@ -86,9 +91,10 @@ def test_an_acceptance_band_that_falls_behind_reaches_its_province_and_the_natio
     assert "‼" in js  # title removed is critical
     assert "第三方评估待定（仅按指标评分）" in js and "周期尚未结束，评分为暂定" in js
     assert "cycle not complete: provisional score" in _en(jiangsu[0])
-    assert "苏州市" not in js  # third-party evaluation pending: no band, no alert
+    # Suzhou's newer cycle awaits the evaluator: its last verdict (2020-2022) stands, it is not "resolved"
+    assert "苏州市" in js and "2020-2022 周期验收评分 58.00，撤销称号" in js
     national = _zh(sink.to("national@test.local")[0])
-    assert "郑州市" in national and "常熟市" in national and "新乡市" not in national
+    assert "郑州市" in national and "常熟市" in national and "苏州市" in national and "新乡市" not in national
 
     n = len(sink.messages)
     assert run_alerts(wh, "run-2")["messages"] == [] and len(sink.messages) == n  # the same data: nothing new

@@ -422,9 +422,10 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
     means it falls behind: below ACC.remove_below the title is removed, below ACC.cultivation_from a new pilot round.
     The band, the score (cut to two decimals, as the profile and the dossier show it) and the thresholds of the year
     it was judged in are the mart's and the rules seed's, so the alert reads as the dashboard's verdict does. One
-    alert per unit and cycle: a band that changes (a third-party upload, a provisional cycle judged again) is a new
-    notice of the same alert, and one out of these bands resolves it. Only the unit's latest cycle is looked at: an earlier
-    cycle's verdict is history. A cycle still open (is_complete false) is marked provisional; an indicator-only
+    alert per unit, on its latest verdict (the latest cycle with a band): a band that changes (a third-party upload,
+    a provisional cycle judged again, the next cycle's verdict) is a new notice of the same alert, one out of these
+    bands resolves it; the current cycle still without a band (third-party evaluation pending) leaves the previous
+    cycle's verdict standing, as it stands on the profile, rather than "resolving" it (an older one is history). A cycle still open (is_complete false) is marked provisional; an indicator-only
     score (third-party evaluation pending) says so; no band (third-party pending, no data) raises nothing."""
     from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 
@@ -437,7 +438,10 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
         f"""select c.*, a.cycle, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
                    a.acceptance_band
             from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as recency
-                  from marts.fct_acceptance_score) as a
+                  from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as age
+                        from marts.fct_acceptance_score) as s
+                  -- the current cycle and the one before it: an older verdict, a cycle since passed, is history
+                  where acceptance_band is not null and age <= 2) as a
             join ({CITIES}) c on c.unit_code = a.unit_code
             where a.recency = 1 and list_contains(?, a.acceptance_band)
             order by c.unit_code""",
@@ -458,8 +462,9 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
                 r,
                 rules,
                 severity=rules.severity("acceptance_band", band),
-                subject_key=f"acceptance:{r['cycle']}",
-                change_key=band,  # a new pilot round → title removed is one change, not a "resolved" pilot round
+                subject_key="acceptance",
+                # a new pilot round → title removed, or a new cycle's verdict: one change, not a "resolved" verdict
+                change_key=f"{r['cycle']}:{band}",
                 year=year,
                 title_zh=f"{r['unit_name']}：{r['cycle']} 周期验收评分 {score}，{label_text(band)}"
                 f"（{acceptance_bands_text('zh', year)}" + "".join(f"；{n}" for n in notes["zh"]) + "）",
