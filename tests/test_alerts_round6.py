@@ -604,3 +604,18 @@ def test_a_relay_and_the_channel_s_tls_settings_that_disagree_say_what_to_mend(s
     site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     with pytest.raises(AlertConfigError, match="channel mail.*exclude each other"):
         load_routing()
+
+
+def test_a_province_office_is_not_told_to_use_pages_and_commands_it_cannot_open(site):
+    """Every digest ended "acknowledge: ipcity alerts ack <id> … or on the dashboard's Alerts page": the command is
+    the operators' and the page refuses a provincial account. A province office's digest now says whom to send the
+    id to; the national office's keeps the command and the page."""
+    from test_alerts import set_status
+
+    set_status(site["warehouse"], "410100", "limited_progress")
+    run_alerts(site["warehouse"], "run-1")
+    sink = site["sink"]
+    henan, national = (SmtpSink.text(sink.to(to)[0]) for to in ("ipo-410000@test.local", "national@test.local"))
+    assert "ipcity alerts ack" not in henan and "“预警”页面操作" not in henan
+    assert "请将其编号告知国家知识产权局监测平台运维人员" in henan and "send its id to the monitoring platform" in henan
+    assert "ipcity alerts ack <编号>" in national and "dashboard's Alerts page" in national

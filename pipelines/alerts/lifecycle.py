@@ -211,6 +211,22 @@ def _city_summary(alerts: list[dict], lang: str) -> str:
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
+# How a recipient acknowledges or silences an alert. The CLI and the dashboard's Alerts page are the national office's
+# and the operators' (the page refuses a provincial account): a province office's digest says whom to ask instead.
+ACK_HINT = {
+    "zh": {
+        False: "确认：ipcity alerts ack <编号>；静默：ipcity alerts silence <编号> --for 7d；或在监测平台“预警”页面操作。",
+        True: "如需确认或静默某条预警，请将其编号告知国家知识产权局监测平台运维人员（“预警”页面仅限国家局账号）。",
+    },
+    "en": {
+        False: "Acknowledge: ipcity alerts ack <id>; silence: ipcity alerts silence <id> --for 7d; or on the dashboard's "
+        "Alerts page.",
+        True: "To acknowledge or silence an alert, send its id to the monitoring platform's operators at CNIPA (the "
+        "Alerts page is for national accounts).",
+    },
+}
+
+
 def city_link(dashboard_url: str, unit_code: str | None, lang: str) -> str:
     """The address of a unit's profile page beside the routing file's ``dashboard_url`` (the Alerts page of the same
     dashboard, wherever it is mounted), in the reader's language; "" without either."""
@@ -228,6 +244,7 @@ def compose(
     detail: str = "full",
     lang: str = "both",
     dashboard_url: str = "",
+    per_province: bool = False,
 ) -> dict:
     """One digest. ``lang``: the route's language — zh or en alone, or both (the Chinese section first).
     ``dashboard_url`` (the routing file's, the dashboard's Alerts page): each city's heading carries the address of
@@ -286,14 +303,14 @@ def compose(
         f"收件人 {recipient}（{route}）：",
         *section("zh"),
         "",
-        "确认：ipcity alerts ack <编号>；静默：ipcity alerts silence <编号> --for 7d；或在监测平台“预警”页面操作。",
+        ACK_HINT["zh"][per_province],
         "",
     ]
     en = [
         f"To {recipient} ({route}):",
         *section("en"),
         "",
-        "Acknowledge: ipcity alerts ack <id>; silence: ipcity alerts silence <id> --for 7d; or on the dashboard's Alerts page.",
+        ACK_HINT["en"][per_province],
         "",
     ]
     key_line = {"zh": "消息编号", "en": "idempotency key"}.get(lang, "消息编号 / idempotency key")
@@ -419,7 +436,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     t = iso(at)
     messages = []
     for (route, channel, recipient, detail, lang, _province), items in sorted(groups.items()):
-        m = compose(route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url)
+        m = compose(route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url, bool(_province))
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
                body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)
