@@ -275,7 +275,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "evidence": ("依据", "Evidence"),
     "alert_type": ("预警类型", "Alert type"),
     "message": ("说明", "Message"),
-    "created_at": ("时间", "Created"),
+    "created_at": ("时间（北京时间）", "Created (CST)"),
     # watchlist
     "wl_title": ("关注、整改与退出候选城市", "Cities on watch, in rectification and exit candidates"),
     "wl_links": ("原因与档案", "Why and dossier"),

@@ -1171,6 +1171,7 @@ def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status:
 
     from pipelines.alerts import alert_history
     from pipelines.alerts.store import active_silence, connect, now_utc, store_path
+    from pipelines.china_time import china_time_text
 
     if deliveries:
         _print_ledger(store_path(), delivery_status, city)
@@ -1190,9 +1191,9 @@ def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status:
         "city / 城市",
         "subject / 对象",
         "state / 状态",
-        "since / 起始",
+        "since / 开始 (北京时间 CST)",
         "ack / 确认",
-        "silenced until / 静默至",
+        "silenced until / 静默至 (北京时间 CST)",
         "title / 标题",
         title=f"alerts · 预警 ({state})",
     )
@@ -1206,9 +1207,9 @@ def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status:
             r["unit_code"] or "",
             r["subject_key"],
             r["state"],
-            (r["last_fired_at"] or "")[:16],
+            china_time_text(r["last_fired_at"]),  # the store's UTC, read by offices in Beijing time
             (r["acked_by"] or "") if r["acked_at"] else "",
-            s_["ends_at"] if s_ else "",
+            china_time_text(s_["ends_at"]) if s_ else "",
             escape(r["title_zh"][:60]),  # a city's name is data: no rich markup from it
         )
     console.print(t)
@@ -1243,7 +1244,8 @@ def alerts_ack(alert_id: str, by: str, comment: str) -> None:
 def alerts_silence(alert_id, period, rule, city, province, by, comment) -> None:
     """Silence an alert (or all alerts of a rule / city / province) for a period: nothing is sent meanwhile;
     an alert still firing when the silence ends is sent again."""
-    from pipelines.alerts.store import silence
+    from pipelines.alerts.store import connect, silence
+    from pipelines.china_time import china_time_text
 
     try:
         sid = silence(
@@ -1257,7 +1259,12 @@ def alerts_silence(alert_id, period, rule, city, province, by, comment) -> None:
         )
     except ValueError as e:
         raise click.BadParameter(str(e)) from e
-    console.print(f"silence {sid} for {period}")
+    with connect() as con:
+        ends = con.execute("SELECT ends_at FROM alerts.silences WHERE silence_id = ?", (sid,)).fetchone()[0]
+    # when it ends, in Beijing time and saying so: "for 7d" alone leaves the reader to count from an unknown start
+    console.print(
+        f"silence {sid} for {period}, until {china_time_text(ends, 'en')} · 静默至 {china_time_text(ends, 'zh')}"
+    )
 
 
 @alerts.command("unsilence")
@@ -1272,12 +1279,18 @@ def alerts_unsilence(silence_id: int) -> None:
 
 @alerts.command("test")
 @click.option("--route", default=None, help="Only this route (default: every route).")
-def alerts_test(route: str | None) -> None:
+@click.option(
+    "--province",
+    "provinces",
+    multiple=True,
+    help="For a per-province route: this province office's recipients, e.g. 410000 (repeatable; default 110000).",
+)
+def alerts_test(route: str | None, provinces: tuple[str, ...]) -> None:
     """Send a test message over every configured route and channel, through the same ledger."""
     from pipelines.alerts import AlertConfigError, send_test
 
     try:
-        out = send_test(route=route)
+        out = send_test(route=route, provinces=provinces)
     except AlertConfigError as e:
         raise click.ClickException(str(e)) from e
     _print_deliveries(out, title="test messages · 测试消息")
@@ -1344,6 +1357,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
     from rich.markup import escape
 
     from pipelines.alerts.store import connect
+    from pipelines.china_time import china_time_text
 
     where, params = [], []
     if status:
@@ -1370,7 +1384,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
     # folded, never cut short with "…": an address or a relay's answer is read whole
     for name in (
         "key / 编号",
-        "created / 生成 (UTC)",
+        "created / 生成 (北京时间 CST)",
         "to / 收件人",
         "carried / 内容",
         "status / 状态",
@@ -1384,10 +1398,10 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
         )
         status_cell = f"{_delivery_status(r[7], r[8])}\n{r[8]} attempt(s) 次"
         if r[7] == "pending" and r[9]:
-            status_cell += f"\nnext 下次 {r[9][:16].replace('T', ' ')}"
+            status_cell += f"\nnext 下次 {china_time_text(r[9])}"
         t.add_row(
             r[0][:8],
-            r[1][:16].replace("T", " "),
+            china_time_text(r[1]),
             escape(f"{r[4]}\n{r[2]} · {r[3]}"),
             escape(carried),
             status_cell,

@@ -728,8 +728,9 @@ def test_a_login_without_tls_to_a_relay_elsewhere_is_refused(site, tmp_path):
     with pytest.raises(AlertConfigError, match="channel mail.*password in clear.*starttls: true"):
         load_routing(routing)
     assert load_routing(routing, strict=False).refused_channels == {"mail"}
-    for tls in ({"starttls": True}, {"ssl": True, "port": 465}):
-        cfg["channels"]["mail"].update(tls)
+    plain = dict(cfg["channels"]["mail"])
+    for tls in ({"starttls": True}, {"ssl": True, "port": 465}):  # each alone: together they are refused
+        cfg["channels"]["mail"] = {**plain, **tls}
         routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
         assert "mail" in load_routing(routing).channels
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.china_time import china_time_text
 from pipelines.labels import label_text
 
 from .. import access, queries
@@ -47,10 +48,10 @@ TEXT = {
     "al_kind": ("类型", "Kind"),
     "al_severity": ("级别", "Severity"),
     "al_alert": ("预警内容", "Alert"),
-    "al_since": ("开始时间", "Since"),
-    "al_resolved_at": ("解除时间", "Resolved at"),
+    "al_since": ("开始时间（北京时间）", "Since (CST)"),
+    "al_resolved_at": ("解除时间（北京时间）", "Resolved at (CST)"),
     "al_ack": ("确认人", "Acknowledged by"),
-    "al_silenced": ("静默至", "Silenced until"),
+    "al_silenced": ("静默至（北京时间）", "Silenced until (CST)"),
     "al_id": ("编号", "ID"),
     "al_ack_button": ("确认所选预警", "Acknowledge selected"),
     "al_silence_button": ("静默所选预警", "Silence selected"),
@@ -173,10 +174,12 @@ def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = No
                 "unit_code": r.get("unit_code") or "",
                 "title": r["title_en"] if norm_lang(lang) == "en" else r["title_zh"],
                 "state": lbl(STATES, r["state"], lang),
-                "since": (r.get("last_fired_at") or "").replace("T", " ")[:16],
-                "resolved_at": (r.get("resolved_at") or "").replace("T", " ")[:16] if r["state"] == "resolved" else "",
+                # the store's UTC shown in Beijing time (the column headers say so): an unmarked UTC time read as
+                # Beijing time is eight hours off
+                "since": china_time_text(r.get("last_fired_at")),
+                "resolved_at": china_time_text(r.get("resolved_at")) if r["state"] == "resolved" else "",
                 "acked_by": r.get("acked_by") or "" if r.get("acked_at") else "",
-                "silenced_until": (r.get("silenced_until") or "").replace("T", " ")[:16],
+                "silenced_until": china_time_text(r.get("silenced_until")),
                 "is_critical": r["severity"] == "critical" and r["state"] == "firing",
             }
         )
@@ -243,7 +246,7 @@ def act(action: str, fingerprints: list[str], user: str | None, period: str, lan
         n += 1
     from pipelines.alerts.store import now_utc
 
-    until = (now_utc() + delta).strftime("%Y-%m-%d %H:%M")
+    until = china_time_text(now_utc() + delta, norm_lang(lang))
     return tx("al_silenced_n", lang, n=n, until=until)
 
 

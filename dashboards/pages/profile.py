@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.china_time import china_time_text
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import index_text, rank_text
 
@@ -189,6 +190,8 @@ def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[d
                 "status_label": status_label,
                 "indicator_name": indicator,
                 "message": message,
+                # the mirror's UTC (records wrote it as "YYYY-MM-DD HH:MM") shown in Beijing time, as the header says
+                "created_at": china_time_text(r.get("created_at")),
             }
         )
     return rows
@@ -663,7 +666,7 @@ def register_callbacks(app) -> None:
                     {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200},
                     {"field": "status_label", "headerName": t("status", lang), "maxWidth": 130},
                     {"field": "message", "headerName": t("message", lang), "minWidth": 300},
-                    {"field": "created_at", "headerName": t("created_at", lang), "maxWidth": 160},
+                    {"field": "created_at", "headerName": t("created_at", lang), "minWidth": 160},
                 ],
                 alert_rows(alerts, catalog, lang),
                 height=260,

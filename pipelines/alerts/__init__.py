@@ -227,15 +227,26 @@ def evaluate_freshness(today: date | None = None, path=None) -> dict:
     return record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=None, path=path)
 
 
-def send_test(route: str | None = None, path=None) -> list[dict]:
-    """One test message per (route, channel, recipient), through the ledger like any digest."""
+def send_test(route: str | None = None, path=None, provinces: tuple[str, ...] = ()) -> list[dict]:
+    """One test message per (route, channel, recipient), through the ledger like any digest. A `per: province`
+    route's recipients are those of ``provinces`` (codes such as 410000; Beijing's when none is given): an operator
+    mending Henan's mailbox tests Henan's address, which the test always wrote for Beijing."""
     import hashlib
     import json
     import secrets
 
     from pipelines.alerts.lifecycle import deliver_due
     from pipelines.alerts.store import iso, now_utc
+    from pipelines.reference import provinces as province_list
 
+    names = dict(zip(*province_list().select("province_code", "name").get_columns()))
+    unknown = [p for p in provinces if p not in names]
+    if unknown:
+        raise AlertConfigError(
+            f"未知的省份代码 {', '.join(unknown)}：请给出六位省级代码，如 410000（河南省） · unknown province "
+            f"code(s) {', '.join(unknown)}: give a province's six-digit code, e.g. 410000 (Henan)"
+        )
+    offices = [(p, names[p]) for p in provinces] or [("110000", names["110000"])]
     routing = load_routing()
     at = now_utc()
     # one invocation's messages: two tests in the same second (the key's time has whole seconds) are two tests
@@ -246,18 +257,22 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
             if route and r.name != route:
                 continue
             for channel, templates in r.recipients.items():
-                for tpl in templates:
-                    recipient = expand_recipient(tpl, "110000", "北京市") if r.per_province else tpl
+                recipients = dict.fromkeys(  # one test per address (a template without the province names one)
+                    expand_recipient(tpl, code, name) if r.per_province else tpl
+                    for tpl in templates
+                    for code, name in (offices if r.per_province else offices[:1])
+                )
+                for recipient in recipients:
                     key = hashlib.sha256(
                         f"test|{r.name}|{channel}|{recipient}|{iso(at)}|{invocation}".encode()
                     ).hexdigest()[:32]
-                    subject = "【知识产权强市监测】测试消息 · IP strong-city monitor: test message"
-                    body = f"测试消息：路由 {r.name}，通道 {channel}。\nTest message: route {r.name}, channel {channel}.\n消息编号 / idempotency key: {key}"
+                    subject, body = _test_message(r, channel, key)
                     payload = {
                         "idempotency_key": key,
                         "route": r.name,
                         "recipient": recipient,
                         "test": True,
+                        "lang": r.lang,
                         "firing": [],
                         "resolved": [],
                     }
@@ -289,3 +304,21 @@ def send_test(route: str | None = None, path=None) -> list[dict]:
                 keys,
             ).fetchall()
         ]
+
+
+def _test_message(route, channel: str, key: str) -> tuple[str, str]:
+    """A route test's subject and body in the route's language (``lang``), as its digests are written: a test
+    that a `lang: en` recipient cannot read in part, or that reads otherwise than what it will receive, tests
+    less than it should."""
+    from pipelines.alerts.lifecycle import SUBJECT_PREFIX
+
+    zh = (f"{SUBJECT_PREFIX}测试消息", f"测试消息：路由 {route.name}，通道 {channel}。", "消息编号")
+    en = (
+        "IP strong-city monitor: test message",
+        f"Test message: route {route.name}, channel {channel}.",
+        "idempotency key",
+    )
+    if route.lang in ("zh", "en"):
+        subject, line, key_name = zh if route.lang == "zh" else en
+        return subject, f"{line}\n{key_name}: {key}"
+    return f"{zh[0]} · {en[0]}", f"{zh[1]}\n{en[1]}\n{zh[2]} / {en[2]}: {key}"

@@ -110,8 +110,9 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
     watchdog = threading.Timer(session_timeout, cut)
     watchdog.daemon = True
     watchdog.start()
+    progress: dict = {}
     try:
-        return _smtp_session(smtp, ch, ctx, mail, envelope_from, envelope_to, host, port)
+        return _smtp_session(smtp, ch, ctx, mail, envelope_from, envelope_to, host, port, progress)
     except (smtplib.SMTPException, OSError) as e:
         if expired.is_set():
             smtp.close()
@@ -119,17 +120,52 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
                 False,
                 f"session_timeout: {host}:{port} did not finish within {session_timeout:g} s ({type(e).__name__})",
             )
+        hint = _tls_hint(e, ch, host, port, greeted=progress.get("greeted", False))
+        if hint:
+            return False, f"{hint} ({type(e).__name__}: {e})"
         raise
     finally:
         watchdog.cancel()
 
 
-def _smtp_session(smtp, ch: dict, ctx, mail, envelope_from: str, envelope_to: str, host: str, port: int):
-    """One SMTP session: connect, (STARTTLS,) login, send; (ok, the server's answer)."""
+def _tls_hint(e: Exception, ch: dict, host: str, port: int, *, greeted: bool) -> str | None:
+    """What the operator mends when a relay and the channel's TLS settings disagree, in words, before the library's
+    own error ("[SSL: WRONG_VERSION_NUMBER] wrong version number" says nothing of `ssl` or `starttls`)."""
+    where = f"{host}:{port}"
+    text = str(e)
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return (
+            f"TLS: the certificate of {where} is not trusted ({e.verify_message}): name the relay's CA in `cafile`, "
+            "and give as `host` the name its certificate carries"
+        )
+    if ch.get("ssl") and isinstance(e, ssl.SSLError) and not greeted:
+        return (
+            f"TLS: `ssl: true` but {where} does not start TLS when connected (it answered in plain text): a STARTTLS "
+            "port (587, 25) takes `starttls: true` instead of `ssl: true`"
+        )
+    if isinstance(e, smtplib.SMTPNotSupportedError) and "STARTTLS" in text.upper():
+        return (
+            f"TLS: `starttls: true` but {where} does not offer STARTTLS: an implicit-TLS port (465) takes `ssl: true` "
+            "instead; a relay without TLS takes neither"
+        )
+    if not ch.get("ssl") and not greeted and isinstance(e, (smtplib.SMTPServerDisconnected, TimeoutError)):
+        return (
+            f"TLS: no SMTP greeting from {where}: a port that starts TLS at once (465) takes `ssl: true`; otherwise "
+            "the relay is not answering"
+        )
+    return None
+
+
+def _smtp_session(
+    smtp, ch: dict, ctx, mail, envelope_from: str, envelope_to: str, host: str, port: int, progress: dict
+):
+    """One SMTP session: connect, (STARTTLS,) login, send; (ok, the server's answer). ``progress["greeted"]``: the
+    relay's greeting was read (what tells a TLS mismatch at connect from a failure later)."""
     # smtplib takes the name it checks the relay's certificate against (implicit TLS and STARTTLS) from the
     # constructor's host; the session connects here, after the watchdog is set, so it is given here.
     smtp._host = host
     smtp.connect(host, port)
+    progress["greeted"] = True
     try:
         smtp.ehlo()
         if ch.get("starttls"):
@@ -220,20 +256,26 @@ def _responses(plugin, deadline: float):
             return getattr(real, name)
 
         @staticmethod
-        def post(*args, **kwargs):
-            return Recorder._bounded(real.post, *args, **kwargs)
+        def post(url, data=None, json=None, **kwargs):
+            return Recorder._bounded("POST", url, data=data, json=json, **kwargs)
 
         @staticmethod
-        def request(*args, **kwargs):  # the JSON webhook plugin calls requests.request
-            return Recorder._bounded(real.request, *args, **kwargs)
+        def request(method, url, **kwargs):  # the JSON webhook plugin calls requests.request
+            return Recorder._bounded(method, url, **kwargs)
 
         @staticmethod
-        def _bounded(method, *args, **kwargs):
+        def _bounded(method, url, **kwargs):
             out: dict = {}
+            # The request runs in a session of its own whose connections are known here: past the deadline their
+            # sockets are shut, so the abandoned request ends at once (its thread too) instead of living on for as
+            # long as the receiver keeps dripping — one more thread and socket per retry, for ever, in the long-lived
+            # process of the delivery sensor. (requests.post does the same in a session it makes and closes.)
+            session, connections = _tracking_session(real)
 
             def call():
                 try:
-                    out["response"] = method(*args, **kwargs)
+                    with session:
+                        out["response"] = session.request(method, url, **kwargs)
                 except BaseException as e:  # noqa: BLE001 - handed to the plugin below, as requests raised it
                     out["error"] = e
 
@@ -242,6 +284,8 @@ def _responses(plugin, deadline: float):
             worker.join(deadline)
             if worker.is_alive():
                 seen.append(SESSION_EXPIRED)
+                _shut(connections)
+                worker.join(5)  # the shut socket fails its read at once; a bound, should a platform differ
                 raise real.exceptions.Timeout(f"no complete answer within {deadline:g} s")
             if "error" in out:
                 raise out["error"]
@@ -256,6 +300,43 @@ def _responses(plugin, deadline: float):
 
 
 SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
+
+
+def _tracking_session(requests_module):
+    """A requests session whose HTTP(S) connections are appended to the returned list as they connect."""
+    connections: list = []
+
+    class Adapter(requests_module.adapters.HTTPAdapter):
+        def get_connection_with_tls_context(self, *args, **kwargs):
+            pool = super().get_connection_with_tls_context(*args, **kwargs)
+            if not getattr(pool.ConnectionCls, "_ipcity_tracked", False):
+
+                class Tracked(pool.ConnectionCls):
+                    _ipcity_tracked = True
+
+                    def connect(self):
+                        connections.append(self)
+                        super().connect()
+
+                pool.ConnectionCls = Tracked
+            return pool
+
+    session = requests_module.Session()
+    adapter = Adapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session, connections
+
+
+def _shut(connections: list) -> None:
+    """Shut the sockets of a request's connections: a read blocked on one fails at once."""
+    for conn in connections:
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def _robot_refusal(responses: list) -> str | None:

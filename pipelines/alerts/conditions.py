@@ -1,8 +1,8 @@
 """Alert conditions: what is true now, read from the warehouse with the rules of rules.yaml.
 
 Each function returns the conditions that currently hold; the lifecycle (pipelines/alerts/lifecycle.py) turns
-a condition that appears into a firing alert, one that stays into an ongoing alert (never re-sent) and one
-that disappears into a resolved alert. The subject of a condition never contains the evaluated year, so the
+a condition that appears into a firing alert, one that stays into an ongoing alert (never re-sent, unless
+what it says within its subject changes: Condition.change_key) and one that disappears into a resolved alert. The subject of a condition never contains the evaluated year, so the
 same lagging target is one alert across years, not a new one every year.
 """
 
@@ -15,6 +15,7 @@ from datetime import date
 import duckdb
 
 from pipelines.alerts.config import Routing, Rules
+from pipelines.china_time import china_today
 from pipelines.ingest.reason_labels import refusal_text
 from pipelines.labels import FLAGGED_STAGES, label_text
 from pipelines.sources import SOURCES
@@ -45,6 +46,10 @@ class Condition:
     severity: str = "warning"
     audience: str = "city"
     detail: dict = field(default_factory=dict)
+    # What the condition says within its subject (a target's status, the year of a rank drop, an acceptance band):
+    # when it changes while the alert is firing, that is a real change the recipients are told of (a new episode,
+    # no resolution in between), where a mere update of the figures is not. None: no such state.
+    change_key: str | None = None
 
     def detail_json(self) -> str:
         return json.dumps(self.detail, ensure_ascii=False, default=str, sort_keys=True)
@@ -163,6 +168,7 @@ def target_behind(con, rules: Rules) -> list[Condition] | None:
                 r,
                 rules,
                 subject_key=f"{r['plan_id']}/{r['indicator_code']}",
+                change_key=r["status"],  # limited progress → deteriorating: further behind, told
                 year=r["year"],
                 title_zh=f"{r['unit_name']}：{r['target_year']} 年目标“{r['name_zh'] or r['indicator_code']}”{zh}"
                 f"（{r['year']} 年现值 {now}，目标值 {goal}）",
@@ -266,6 +272,7 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             r,
             rules,
             subject_key="rank",
+            change_key=str(r["year"]),  # a drop in another year is another drop, told (one alert while it lasts)
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）",
             title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})",
@@ -375,6 +382,7 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
             r,
             rules,
             subject_key=f"{r['source']}:{r['year']}",
+            change_key=r["status"],  # missing → late (received) or → not_reported (counts as exit): told
             year=r["year"],
             title_zh=f"{r['unit_name']}：{r['year']} 年{SOURCE_ZH.get(r['source'], r['source'])}数据"
             f"{REPORTING_ZH.get(r['status'], r['status'])}（应于 {r['due_date']} 前报送"
@@ -409,13 +417,78 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
     ]
 
 
+def acceptance_band(con, rules: Rules) -> list[Condition] | None:
+    """A unit whose acceptance score (fct_acceptance_score, the management measures' 验收评分) falls in a band that
+    means it falls behind: below ACC.remove_below the title is removed, below ACC.cultivation_from a new pilot round.
+    The band, the score (cut to two decimals, as the profile and the dossier show it) and the thresholds of the year
+    it was judged in are the mart's and the rules seed's, so the alert reads as the dashboard's verdict does. One
+    alert per unit, on its latest verdict (the latest cycle with a band): a band that changes (a third-party upload,
+    a provisional cycle judged again, the next cycle's verdict) is a new notice of the same alert, one out of these
+    bands resolves it; the current cycle still without a band (third-party evaluation pending) leaves the previous
+    cycle's verdict standing, as it stands on the profile, rather than "resolving" it (an older one is history). A cycle still open (is_complete false) is marked provisional; an indicator-only
+    score (third-party evaluation pending) says so; no band (third-party pending, no data) raises nothing."""
+    from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
+
+    rule = rules.get("acceptance_band")
+    if not rule or not has_table(con, "marts", "fct_acceptance_score"):
+        return None
+    bands = list(rule.get("bands") or ["title_removed", "new_pilot_round"])
+    rows = _rows(
+        con,
+        f"""select c.*, a.cycle, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
+                   a.acceptance_band
+            from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as recency
+                  from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as age
+                        from marts.fct_acceptance_score) as s
+                  -- the current cycle and the one before it: an older verdict, a cycle since passed, is history
+                  where acceptance_band is not null and age <= 2) as a
+            join ({CITIES}) c on c.unit_code = a.unit_code
+            where a.recency = 1 and list_contains(?, a.acceptance_band)
+            order by c.unit_code""",
+        [bands],
+    )
+    out = []
+    for r in rows:
+        score, band = acceptance_score_text(r["acceptance_score"]), r["acceptance_band"]
+        notes = {
+            lang: [label_text("indicator_only", lang)] * (r["acceptance_status"] == "indicator_only")
+            + [label_text("acceptance_provisional", lang)] * (not r["is_complete"])
+            for lang in ("zh", "en")
+        }
+        year = r["judged_year"]
+        out.append(
+            _city(
+                "acceptance_band",
+                r,
+                rules,
+                severity=rules.severity("acceptance_band", band),
+                subject_key="acceptance",
+                # a new pilot round → title removed, or a new cycle's verdict: one change, not a "resolved" verdict
+                change_key=f"{r['cycle']}:{band}",
+                year=year,
+                title_zh=f"{r['unit_name']}：{r['cycle']} 周期验收评分 {score}，{label_text(band)}"
+                f"（{acceptance_bands_text('zh', year)}" + "".join(f"；{n}" for n in notes["zh"]) + "）",
+                title_en=f"{_who_en(r)}: acceptance score {score} for the cycle {r['cycle']}, "
+                f"{label_text(band, 'en').lower()} ({acceptance_bands_text('en', year)}"
+                + "".join(f"; {n.lower()}" for n in notes["en"])
+                + ")",
+                detail={
+                    k: r[k] for k in ("cycle", "judged_year", "is_complete", "acceptance_status", "acceptance_score")
+                }
+                | {"status": band},
+            )
+        )
+    return out
+
+
 def pledge_freshness(con, rules: Rules, today: date | None = None) -> list[Condition] | None:
     """A province whose monthly pledge-loan statistics for the previous month have not arrived by the due day,
     while other provinces' have (when none have, the whole source is late: one data-engineer alert)."""
     rule = rules.get("pledge_freshness")
     if not rule or not has_table(con, "raw", "pledge_loans") or not has_table(con, "marts", "dim_city"):
         return None
-    today = today or date.today()
+    # the day in China (the due day is an office's day), not the machine's: on a server on UTC the 11th began 8 hours late
+    today = today or china_today()
     # The latest month whose statistics are due: the previous month after the due day, else the one before.
     back = 1 if today.day > int(rule.get("due_day", 10)) else 2
     m = today.year * 12 + today.month - 1 - back
@@ -512,7 +585,7 @@ def alert_routing_refused(routing: Routing, rules: Rules) -> list[Condition] | N
     ]
 
 
-CITY_RULES = (target_behind, bottom_group, rank_drop, stage, source_reporting)
+CITY_RULES = (target_behind, bottom_group, rank_drop, stage, acceptance_band, source_reporting)
 WAREHOUSE_RULES = (*CITY_RULES, pledge_freshness, landing_file_refused)
 
 

@@ -244,6 +244,14 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
     entry = f"channel {name}"
     if not isinstance(ch, dict) or ch.get("type") not in CHANNEL_TYPES:
         raise _EntryError(path, entry, line, f"type must be one of {sorted(CHANNEL_TYPES)}")
+    if ch["type"] == "smtp" and ch.get("starttls") and ch.get("ssl"):
+        raise _EntryError(
+            path,
+            entry,
+            line,
+            "`ssl: true` (TLS from the start, port 465) and `starttls: true` (plain text, then STARTTLS, port 587 or "
+            "25) exclude each other: keep the one the relay's port speaks",
+        )
     if ch["type"] == "smtp" and ch.get("username") and not (ch.get("starttls") or ch.get("ssl")):
         if str(ch.get("host", "127.0.0.1")) not in LOOPBACK:
             raise _EntryError(

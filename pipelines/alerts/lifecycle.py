@@ -1,6 +1,7 @@
 """Alert lifecycle as Alertmanager does it, grouping, routing and delivery with a ledger.
 
-firing → ongoing (never re-sent) → resolved (one resolution notice). A fingerprint per (rule, city, subject)
+firing → ongoing (never re-sent) → resolved (one resolution notice); a firing alert whose state changes
+(Condition.change_key: a target now deteriorating, a rank drop in a new year) is a new episode, told once. A fingerprint per (rule, city, subject)
 identifies an alert across runs; a condition that comes back after it resolved is a new episode of the same
 alert and is sent again. What is sent is decided per (route, channel, recipient) from what it has heard
 (alerts.heard): each hears an episode fire once, also when its route became usable only later, and hears the
@@ -25,6 +26,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
+from urllib.parse import urlencode, urljoin
 
 from pipelines.alerts import channels
 from pipelines.alerts.conditions import Condition
@@ -53,14 +55,16 @@ def apply_conditions(
     """Record what holds now: new alerts fire, known ones stay firing, alerts of an evaluated rule whose
     condition is gone resolve. Returns counts by transition."""
     t = iso(at)
-    counts = {"new": 0, "refired": 0, "ongoing": 0, "resolved": 0}
+    counts = {"new": 0, "refired": 0, "changed": 0, "ongoing": 0, "resolved": 0}
     seen = set()
     for c in conditions:
         fp = fingerprint(c.rule_id, c.unit_code, c.subject_key)
         if fp in seen:
             continue
         seen.add(fp)
-        row = con.execute("SELECT state, episode FROM alerts.alerts WHERE fingerprint = ?", (fp,)).fetchone()
+        row = con.execute(
+            "SELECT state, episode, change_key FROM alerts.alerts WHERE fingerprint = ?", (fp,)
+        ).fetchone()
         values = (
             c.rules_version if hasattr(c, "rules_version") else rules_version,
             c.audience,
@@ -75,29 +79,41 @@ def apply_conditions(
             c.detail_json(),
             t,
             run_id,
+            c.change_key,
         )
         common = (
             "rules_version = ?, audience = ?, kind = ?, severity = ?, unit_name = ?, province_code = ?, "
             "province_name = ?, year = ?, title_zh = ?, title_en = ?, detail_json = ?, last_seen_at = ?, "
-            "last_run_id = ?"
+            "last_run_id = ?, change_key = ?"
+        )
+        # What the condition says changed while it fires (a target from limited progress to deteriorating, a rank
+        # drop in a new year): a new episode, so each recipient is told once, with no resolution in between. A row
+        # of an older store (no change_key yet) only learns it.
+        changed = (
+            row is not None
+            and row["state"] == "firing"
+            and row["change_key"] is not None
+            and row["change_key"] != c.change_key
         )
         if row is None:
             con.execute(
                 f"""INSERT INTO alerts.alerts (fingerprint, rule_id, unit_code, subject_key, state, episode,
                     first_fired_at, last_fired_at, rules_version, audience, kind, severity, unit_name,
-                    province_code, province_name, year, title_zh, title_en, detail_json, last_seen_at, last_run_id)
-                    VALUES (?, ?, ?, ?, 'firing', 1, ?, ?, {", ".join("?" * 13)})""",
+                    province_code, province_name, year, title_zh, title_en, detail_json, last_seen_at, last_run_id,
+                    change_key)
+                    VALUES (?, ?, ?, ?, 'firing', 1, ?, ?, {", ".join("?" * 14)})""",
                 (fp, c.rule_id, c.unit_code, c.subject_key, t, t, *values),
             )
             counts["new"] += 1
-        elif row["state"] == "resolved":
+        elif row["state"] == "resolved" or changed:
+            # an acknowledgement was of the earlier state: the new one asks for attention again
             con.execute(
                 f"""UPDATE alerts.alerts SET state = 'firing', episode = episode + 1, last_fired_at = ?,
                     resolved_at = NULL, suppressed = 0, acked_at = NULL, acked_by = NULL, ack_comment = NULL,
                     {common} WHERE fingerprint = ?""",
                 (t, *values, fp),
             )
-            counts["refired"] += 1
+            counts["changed" if changed else "refired"] += 1
         else:
             con.execute(f"UPDATE alerts.alerts SET {common} WHERE fingerprint = ?", (*values, fp))
             counts["ongoing"] += 1
@@ -195,6 +211,30 @@ def _city_summary(alerts: list[dict], lang: str) -> str:
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
+# How a recipient acknowledges or silences an alert. The CLI and the dashboard's Alerts page are the national office's
+# and the operators' (the page refuses a provincial account): a province office's digest says whom to ask instead.
+ACK_HINT = {
+    "zh": {
+        False: "确认：ipcity alerts ack <编号>；静默：ipcity alerts silence <编号> --for 7d；或在监测平台“预警”页面操作。",
+        True: "如需确认或静默某条预警，请将其编号告知国家知识产权局监测平台运维人员（“预警”页面仅限国家局账号）。",
+    },
+    "en": {
+        False: "Acknowledge: ipcity alerts ack <id>; silence: ipcity alerts silence <id> --for 7d; or on the dashboard's "
+        "Alerts page.",
+        True: "To acknowledge or silence an alert, send its id to the monitoring platform's operators at CNIPA (the "
+        "Alerts page is for national accounts).",
+    },
+}
+
+
+def city_link(dashboard_url: str, unit_code: str | None, lang: str) -> str:
+    """The address of a unit's profile page beside the routing file's ``dashboard_url`` (the Alerts page of the same
+    dashboard, wherever it is mounted), in the reader's language; "" without either."""
+    if not dashboard_url or not unit_code:
+        return ""
+    return urljoin(dashboard_url, "profile?" + urlencode({"unit": unit_code, "lang": lang}))
+
+
 def compose(
     route: str,
     channel: str,
@@ -203,8 +243,13 @@ def compose(
     run_id: str | None,
     detail: str = "full",
     lang: str = "both",
+    dashboard_url: str = "",
+    per_province: bool = False,
 ) -> dict:
-    """One digest. ``lang``: the route's language — zh or en alone, or both (the Chinese section first)."""
+    """One digest. ``lang``: the route's language — zh or en alone, or both (the Chinese section first).
+    ``dashboard_url`` (the routing file's, the dashboard's Alerts page): each city's heading carries the address of
+    its profile page in the section's language, a page a provincial office can open for its own cities (the Alerts
+    page is the national office's)."""
     firing = [a for a, tr in items if tr == "firing"]
     resolved = [a for a, tr in items if tr == "resolved"]
     key_src = "|".join(
@@ -235,14 +280,16 @@ def compose(
             # the most severe cities first, then by name
             order = sorted(by_city, key=lambda c: (min(SEVERITY_ORDER.get(a["severity"], 3) for a in by_city[c]), c))
             for city in order:
+                link = city_link(dashboard_url, by_city[city][0].get("unit_code"), lang)
+                link = f"  {link}" if link else ""
                 if detail == "summary":
                     lines.append(
-                        f" {city}：{_city_summary(by_city[city], lang)}"
+                        f" {city}：{_city_summary(by_city[city], lang)}{link}"
                         if lang == "zh"
-                        else f" {city}: {_city_summary(by_city[city], lang)}"
+                        else f" {city}: {_city_summary(by_city[city], lang)}{link}"
                     )
                     continue
-                lines.append(f" {city}")
+                lines.append(f" {city}{link}")
                 items = sorted(
                     by_city[city], key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"], a["subject_key"])
                 )
@@ -256,14 +303,14 @@ def compose(
         f"收件人 {recipient}（{route}）：",
         *section("zh"),
         "",
-        "确认：ipcity alerts ack <编号>；静默：ipcity alerts silence <编号> --for 7d；或在监测平台“预警”页面操作。",
+        ACK_HINT["zh"][per_province],
         "",
     ]
     en = [
         f"To {recipient} ({route}):",
         *section("en"),
         "",
-        "Acknowledge: ipcity alerts ack <id>; silence: ipcity alerts silence <id> --for 7d; or on the dashboard's Alerts page.",
+        ACK_HINT["en"][per_province],
         "",
     ]
     key_line = {"zh": "消息编号", "en": "idempotency key"}.get(lang, "消息编号 / idempotency key")
@@ -389,7 +436,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     t = iso(at)
     messages = []
     for (route, channel, recipient, detail, lang, _province), items in sorted(groups.items()):
-        m = compose(route, channel, recipient, items, run_id, detail, lang)
+        m = compose(route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url, bool(_province))
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
                body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)

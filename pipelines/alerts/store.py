@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS alerts.alerts (
   suppressed INTEGER NOT NULL DEFAULT 0,  -- a notification was held back by a silence
   notifications INTEGER NOT NULL DEFAULT 0,  -- notifications planned so far (part of the idempotency key)
   acked_at TEXT, acked_by TEXT, ack_comment TEXT,
-  last_run_id TEXT
+  last_run_id TEXT,
+  change_key TEXT                    -- what the condition says within its subject (Condition.change_key)
 );
 CREATE TABLE IF NOT EXISTS alerts.silences (
   silence_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS alerts.dispatches (
 
 
 # Columns added after a table was first created: added in place to an older store (SQLite ALTER TABLE).
-ADDED_COLUMNS = {"alerts": {"notifications": "INTEGER NOT NULL DEFAULT 0"}}
+ADDED_COLUMNS = {"alerts": {"notifications": "INTEGER NOT NULL DEFAULT 0", "change_key": "TEXT"}}
 
 
 def _migrate(con: sqlite3.Connection) -> None:

@@ -12,12 +12,13 @@ import hashlib
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipelines.china_time import CHINA_STANDARD_TIME
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
 from pipelines.ingest.validate import parts_and_totals, repeated_key_reasons, same_value, unit_names_of, validate
@@ -59,7 +60,6 @@ CREATE TABLE IF NOT EXISTS raw.file_receipts (
   source VARCHAR, file_name VARCHAR, file_hash VARCHAR, first_seen_utc TIMESTAMP, first_seen_on DATE,
   seen_by VARCHAR, run_id VARCHAR
 )"""
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
 CORRECTIONS_DDL = """
 CREATE TABLE IF NOT EXISTS raw.corrections (

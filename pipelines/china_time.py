@@ -1,0 +1,30 @@
+"""China Standard Time (UTC+8, no daylight saving since 1991): the clock the programme's offices read and the
+management measures count days in. The stores keep UTC (ISO text ending in Z); what a person reads is shown here,
+in CST and saying so, whatever zone the machine runs in (a server on UTC showed 06:20 for 14:20 Beijing time, and a
+reader in China takes an unmarked time for Beijing time)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+# What a time in CST is marked with, for each reader
+ZONE_NAME = {"zh": "北京时间", "en": "CST"}
+
+
+def china_today(at: datetime | None = None) -> date:
+    """The calendar day in China now (or at ``at``), not the machine's local day."""
+    return (at or datetime.now(UTC)).astimezone(CHINA_STANDARD_TIME).date()
+
+
+def china_time_text(value: datetime | str | None, lang: str | None = None) -> str:
+    """A UTC instant (a datetime, naive meaning UTC, or the stores' ISO text) as "YYYY-MM-DD HH:MM" in China
+    Standard Time, followed by the zone's name in ``lang`` ("北京时间" / "CST") when one is given; "" for none."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    text = value.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+    return f"{text} {ZONE_NAME[lang]}" if lang else text
