@@ -540,6 +540,10 @@ SHORT_UNITS: dict[str, dict[str, str]] = {
 COUNT_WORDS_IN_CELLS = ("笔", "件", "个", "家", "户", "人次", "人", "次", "项", "场次", "场", "学时", "课时", "小时")
 # A line above the table that states the unit of every money column without one in its header.
 UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
+# A title line that gives the unit in brackets without the word 单位 (2025年3月质押融资统计表（亿元）, （金额：亿元）,
+# （万元、笔）): the same statement. Unread, 亿元 figures under a bare 质押金额 loaded as 万元 whenever the plausibility
+# rules let them pass. Matched after NFKC (brackets, colons and commas half-width); 元/笔 (a ratio) is no unit line.
+TITLE_UNIT_PATTERN = r"\(\s*(?:金额)?(?:单位)?\s*:?\s*(百万元|千元|万元|亿元|元|万人|人|百万|千|万|亿)\s*(?:[)、,;]|$)"
 
 # A note below the table stating the unit (注：本表金额单位为亿元): the table's unit, as a line above it would be.
 NOTE_UNIT_PATTERN = (

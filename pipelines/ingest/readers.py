@@ -29,6 +29,7 @@ from pipelines.sources import (
     INSTRUCTION_SHEET_PATTERN,
     NOTE_UNIT_PATTERN,
     SHORT_UNITS,
+    TITLE_UNIT_PATTERN,
     UNIT_FAMILIES,
     UNIT_LINE_PATTERN,
     UNIT_SCALES,
@@ -477,12 +478,13 @@ def _period_of(label: str) -> str | None:
 
 
 def unit_line(rows: list[list]) -> str | None:
-    """The unit stated by a "单位：元" line (or cell) above the table."""
+    """The unit stated by a "单位：元" line (or cell) above the table, or by a title's bracketed unit (…统计表（亿元）)."""
     for row in rows:
         for cell in row:
             if cell is None:
                 continue
-            m = re.search(UNIT_LINE_PATTERN, unicodedata.normalize("NFKC", str(cell)))
+            text = unicodedata.normalize("NFKC", str(cell))
+            m = re.search(UNIT_LINE_PATTERN, text) or re.search(TITLE_UNIT_PATTERN, text)
             if m:
                 return m.group(1)
     return None

@@ -1,0 +1,59 @@
+"""Office files as they are really sent (round 6): a title that gives the unit in brackets without the word 单位
+(…统计表（亿元）), autonomous prefectures and leagues named as offices write them (延边州, 锡林郭勒), a months-as-columns
+table (1月 … 12月 across, one row per city), and WPS's own .et workbooks."""
+
+from __future__ import annotations
+
+import pytest
+from test_ingest_loaders import PLEDGE, TODAY, _write
+from test_ingest_loaders import scan_filler as _filler
+
+from pipelines.ingest.load import ingest_file
+
+BARE = "城市代码,月份,登记笔数,质押金额,质押专利数,质押商标数,服务企业数,首贷企业数"
+
+
+def _mine(con) -> list[tuple]:
+    return con.execute(
+        "SELECT city_code, amount_10k_yuan FROM raw.pledge_loans WHERE city_code LIKE '44%' ORDER BY 1"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "2025年3月知识产权质押融资统计表（亿元）",
+        "2025年3月知识产权质押融资统计表(亿元)",
+        "2025年3月知识产权质押融资统计表（金额：亿元）",
+        "（亿元、笔、件）",
+        "2025年3月知识产权质押融资统计表（单位 亿元）",
+    ],
+)
+def test_a_bracketed_unit_in_the_title_converts_the_amounts(warehouse, tmp_path, big, title):
+    # Before: 2.5 亿元 loaded as 2.5 万元 (1 registration, 3 patents: every plausibility rule passed), silently.
+    lines = [title, BARE, "440300,2025-03,1,2.5,3,0,1,1", *_filler(big)]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert _mine(warehouse) == [("440300", 25000.0)]
+    assert any(n.startswith("converted amount_10k_yuan from 亿元") for n in r.notes), r.notes
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["2025年3月质押融资平均金额（万元/笔）", "各市（州）知识产权质押融资统计表", "培训人次（万人次）"],
+)
+def test_a_bracket_that_is_no_unit_statement_changes_nothing(warehouse, tmp_path, title):
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join([title, BARE, "440300,2025-03,1,2.5,3,0,1,1"]) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert _mine(warehouse) == [("440300", 2.5)] and not any(n.startswith("converted") for n in r.notes)
+
+
+def test_a_bracketed_title_unit_against_the_header_s_unit_refuses_the_file(warehouse, tmp_path):
+    header = BARE.replace("质押金额", "质押金额(万元)")
+    path = _write(
+        tmp_path / "质押_2025年3月.csv", "\n".join(["统计表（亿元）", header, "440300,2025-03,1,2.5,3,0,1,1"])
+    )
+    with pytest.raises(Exception, match="unit conflict"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
