@@ -57,3 +57,46 @@ def test_a_bracketed_title_unit_against_the_header_s_unit_refuses_the_file(wareh
     )
     with pytest.raises(Exception, match="unit conflict"):
         ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+
+
+NAMED = [
+    ("延边州", "222400"),  # 延边朝鲜族自治州: how Jilin's own documents name it
+    ("恩施自治州", "422800"),
+    ("吉林延边州", "222400"),
+    ("广东省深圳市", "440300"),  # a national table names a city after its province
+    ("广西南宁", "450100"),
+    ("内蒙古锡林郭勒盟", "152500"),
+    ("吉林省吉林市", "220200"),
+    ("深圳", "440300"),  # the plain spellings stay as they were
+    ("吉林", "220200"),
+]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_autonomous_prefectures_and_province_prefixed_names_are_read_as_their_codes(warehouse, tmp_path, big):
+    # Before: 延边州, 广东省深圳市 … were refused as unknown city names: a good file lost its rows.
+    header = "地区,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+    lines = [header] + [f"{name},2025-{i + 1:02d},1,10,1,0,1,0" for i, (name, _) in enumerate(NAMED)]
+    lines += [f"北京市,{line.split(',', 1)[1]}" for line in _filler(big)]
+    path = _write(tmp_path / "质押_2025.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    got = warehouse.execute(
+        "SELECT city_code FROM raw.pledge_loans WHERE city_code <> '110100' ORDER BY month"
+    ).fetchall()
+    assert [c for (c,) in got] == [code for _, code in NAMED]
+
+
+def test_a_derived_spelling_never_takes_a_unit_s_own_name():
+    from pipelines.ingest.validate import unit_names_of
+
+    # a unit whose own name is another unit's derived spelling keeps it; two units deriving one spelling name none
+    rows = [
+        ("100001", "甲乙自治州", "甲乙", "某省"),
+        ("100002", "甲乙州", "甲乙州", "某省"),
+        ("100003", "丙自治州", "丙", "某省"),
+    ]
+    rows += [("100004", "丙族自治州", "丙", "某省")]
+    names = unit_names_of(rows)
+    assert names["甲乙州"] == "100002" and names["某省甲乙州"] == "100002"
+    assert names["丙州"] is None and names.get("某省丙州") is None  # several units: written as a code

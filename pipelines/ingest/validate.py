@@ -1473,13 +1473,43 @@ def name_key(name: str) -> str:
     return re.sub(r"\s+", "", re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", name)))
 
 
-def unit_names_of(rows: list[tuple[str, str | None, str | None]]) -> dict[str, str | None]:
-    """(code, full name, short name) of the administrative divisions -> name -> code, for `validate`: the full name
-    (深圳市), the short one (深圳) and the full one without its 市; a name several units bear maps to None."""
+def unit_names_of(rows: list[tuple]) -> dict[str, str | None]:
+    """(code, full name, short name[, province name]) of the administrative divisions -> name -> code, for
+    `validate`: the full name (深圳市), the short one (深圳) and the full one without its 市; a name several units bear
+    maps to None. Besides these, the spellings offices write for a unit (each kept only where no unit bears it as
+    its own name): an autonomous prefecture as its short name and 州 (延边州, 恩施州, 黔东南州: how the province's
+    documents name them) or 自治州 (延边自治州), and any of the names after its province's full or short name
+    (广东省深圳市, 广东深圳, 吉林延边州: national tables name a city with its province). Unread, such rows were
+    refused as unknown city names."""
+    import re
+
+    def add(into: dict[str, str | None], key: str, code: str) -> None:
+        into[key] = code if into.get(key, code) == code else None
+
     out: dict[str, str | None] = {}
-    for code, *names in rows:
-        keys = {name_key(n) for n in names if n}
+    derived: dict[str, str | None] = {}
+    provinces: dict[str, str] = {}
+    for code, full, short, *province in rows:
+        keys = {name_key(n) for n in (full, short) if n}
         keys |= {k[:-1] for k in keys if k.endswith("市") and len(k) > 2}
         for k in keys:
-            out[k] = code if out.get(k, code) == code else None
+            add(out, k, code)
+        if full and short and name_key(full).endswith("自治州"):
+            for k in (name_key(short) + "州", name_key(short) + "自治州"):
+                add(derived, k, code)
+        if province and province[0]:
+            provinces[code] = name_key(province[0])
+    for k, v in derived.items():
+        out.setdefault(k, v)
+    prefixed: dict[str, str | None] = {}
+    for k, code in list(out.items()):
+        if code is None or code not in provinces:
+            continue
+        pk = provinces[code]
+        bare = re.sub(r"(?:维吾尔|壮族|回族)?自治区$|特别行政区$|[省市]$", "", pk)
+        for prefix in {pk, bare} - {""}:
+            if not k.startswith(prefix):
+                add(prefixed, prefix + k, code)
+    for k, v in prefixed.items():
+        out.setdefault(k, v)
     return out
