@@ -114,7 +114,15 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["登记笔数", "'本年累计', '本月'", "质押金额", "'累计', '当月'"],
         )
     ],
-    "header spans sub-columns {}": [],  # a piece of the reason above (readers._refuse_spanned_headers)
+    "header spans sub-columns {}": [],
+    "months as columns (row {}: {}): the table needs one row per city and month, the month in a column of its own "
+    "(月份) and each figure beside it; send the months down the rows, not across": [
+        (
+            "months as columns (row 2: '1月', '2月', '3月' …): the table needs one row per city and month, the month in "
+            "a column of its own (月份) and each figure beside it; send the months down the rows, not across",
+            ["'1月', '2月', '3月' …", "2"],
+        )
+    ],  # a piece of the reason above (readers._refuse_spanned_headers)
     "sheets use different units for {}: sheet '{}' header '{}' differs from '{}' on an earlier sheet; send one unit "
     "per file": [
         (

@@ -100,3 +100,56 @@ def test_a_derived_spelling_never_takes_a_unit_s_own_name():
     names = unit_names_of(rows)
     assert names["甲乙州"] == "100002" and names["某省甲乙州"] == "100002"
     assert names["丙州"] is None and names.get("某省丙州") is None  # several units: written as a code
+
+
+def _months_across_workbook(path, grouped: bool):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["2025年知识产权质押融资统计"])
+    if grouped:  # each month a group title over its figures' sub-columns
+        figures = ["登记笔数", "质押金额(万元)", "质押专利数", "质押商标数", "服务企业数", "首贷企业数"]
+        ws.append(["城市代码"] + [x for m in (1, 2, 3) for x in [f"{m}月"] + [None] * 5])
+        ws.append([None] + figures * 3)
+        ws.append(["440300"] + [12, 3500, 30, 4, 10, 3] * 3)
+        for i in range(3):
+            ws.merge_cells(start_row=2, end_row=2, start_column=2 + 6 * i, end_column=7 + 6 * i)
+    else:
+        ws.append(["地市"] + [f"{m}月" for m in range(1, 13)] + ["合计"])
+        ws.append(["深圳市"] + [100 * m for m in range(1, 13)] + [7800])
+    wb.save(path)
+    return path
+
+
+MONTHS_ACROSS = (
+    "months as columns (row 2: '1月', '2月', '3月'{}): the table needs one row per city and month, the month in a "
+    "column of its own (月份) and each figure beside it; send the months down the rows, not across"
+)
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["one-figure-per-month", "month-groups"])
+def test_a_table_with_its_months_across_is_refused_saying_so(warehouse, tmp_path, grouped):
+    # Before: 'no header row found …' or "column 'registrations' appears twice": neither says what to change.
+    from pipelines.ingest.reason_labels import refusal_text
+
+    path = _months_across_workbook(tmp_path / "质押_2025.xlsx", grouped)
+    with pytest.raises(Exception) as refused:
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    message = warehouse.execute("SELECT message FROM raw.ingested_files WHERE status = 'failed'").fetchone()[0]
+    assert message == MONTHS_ACROSS.format(" …" if not grouped else "") and message in str(refused.value)
+    assert refusal_text(message, "zh").startswith("月份横向排列（第 2 行：'1月', '2月', '3月'")
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_months_across_a_csv_are_refused_on_both_paths_and_other_files_still_load(warehouse, tmp_path, big):
+    across = _write(tmp_path / "a_质押_2025.csv", "城市代码,1月,2月,3月\n440300,100,200,300\n")
+    with pytest.raises(Exception, match="months as columns"):
+        ingest_file(warehouse, PLEDGE, across, partition=2025, today=TODAY)
+    lines = [
+        "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数",
+        "440300,2025年3月,1,2025.5,3,0,1,1",  # a month and a figure like a month are no months across
+        *_filler(big),
+    ]
+    r = ingest_file(warehouse, PLEDGE, _write(tmp_path / "b.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected and _mine(warehouse) == [("440300", 2025.5)]

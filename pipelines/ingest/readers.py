@@ -309,9 +309,39 @@ def _is_unit_row(row: list) -> bool:
     return bool(cells) and all(c in UNIT_SCALES or c in SHORT_UNITS or c in COUNT_UNITS or c == "%" for c in cells)
 
 
+# A header cell naming one month (1月, 01月, 一月, 十二月份, 2025年3月): the months of a 统计月报 written across.
+_MONTH_LABEL = re.compile(r"(?:\d{4}\s*年\s*)?(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*月份?")
+_NUMBER_CELL = re.compile(r"[-+]?[\d,]+(?:\.\d+)?")
+
+
+def _refuse_months_across(rows: list[list], source: Source, file_name: str) -> None:
+    """Refuse a table whose months run across its columns (城市 | 1月 | 2月 | … | 12月, one row per city; or a month's
+    group title over its figures' sub-columns): the contract's row is one unit and month with every figure. Left to
+    the header search, such a table was refused as having no header, or for a column appearing twice, neither of
+    which says what to change. Unpivoting is not done: one figure per month (the usual 月报 table) leaves the
+    other required figures of the row unknown, and a month's group of sub-columns is rarely complete."""
+    if source.partition_date != "month":
+        return
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        labels = [
+            _cell_text(c).strip()
+            for c in row
+            if _MONTH_LABEL.fullmatch(unicodedata.normalize("NFKC", _cell_text(c)).strip())
+        ]
+        numbers = sum(1 for c in row if _NUMBER_CELL.fullmatch(unicodedata.normalize("NFKC", _cell_text(c)).strip()))
+        if len(set(labels)) >= 2 and numbers < len(labels):  # a data row holds figures (its month once at most)
+            shown = ", ".join(f"'{x}'" for x in labels[:3]) + (" …" if len(labels) > 3 else "")
+            raise AmbiguousHeader(
+                file_name,
+                f"months as columns (row {i + 1}: {shown}): the table needs one row per city and month, the month in "
+                "a column of its own (月份) and each figure beside it; send the months down the rows, not across",
+            )
+
+
 def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, int, list]:
     """(first header row index, header rows (1 or 2), header cells). Two known headers on one row identify the
     header; data rows never look like that."""
+    _refuse_months_across(rows, source, file_name)
     best = (-1, 1, [], 0)
     scan = rows[:HEADER_SCAN_ROWS]
     for i, row in enumerate(scan):

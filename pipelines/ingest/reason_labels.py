@@ -72,6 +72,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"such as (?P<cols>\w+(?:, \w+)*)\); remove them or move them to their own file",
         "工作表 {sheets} 无法对应：前 {n} 行中找不到表头行（应有{cols}等列）；请删除这些工作表，或将其另存为单独的文件",
     ),
+    (
+        r"months as columns \(row (?P<row>\d+): (?P<labels>.*)\): the table needs one row per city and month, the month "
+        r"in a column of its own \(月份\) and each figure beside it; send the months down the rows, not across",
+        "月份横向排列（第 {row} 行：{labels}）：表格应每个城市每个月一行，月份单独成列（月份），各项数值列在其旁；"
+        "请将月份纵向排列，不要横向排列",
+    ),
     (r"workbook's first sheet is empty", "工作簿的第一个工作表为空"),
     (r"workbook has no data sheet \((?P<sheets>.*)\)", "工作簿中没有数据工作表（{sheets}）"),
     (
