@@ -115,6 +115,14 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
         )
     ],
     "header spans sub-columns {}": [],
+    "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
+    "(文件 → 另存为 → Excel 工作簿), or export CSV": [
+        (
+            "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
+            "(文件 → 另存为 → Excel 工作簿), or export CSV",
+            [".et", ".xlsx"],
+        )
+    ],
     "months as columns (row {}: {}): the table needs one row per city and month, the month in a column of its own "
     "(月份) and each figure beside it; send the months down the rows, not across": [
         (

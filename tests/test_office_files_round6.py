@@ -153,3 +153,53 @@ def test_months_across_a_csv_are_refused_on_both_paths_and_other_files_still_loa
     ]
     r = ingest_file(warehouse, PLEDGE, _write(tmp_path / "b.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
     assert r.rows_read == r.rows_loaded + r.rows_rejected and _mine(warehouse) == [("440300", 2025.5)]
+
+
+def _pledge_workbook(path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["2025年3月知识产权质押融资统计表"])
+    ws.append(
+        ["城市代码", "月份", "登记笔数", "质押金额(万元)", "质押专利数", "质押商标数", "服务企业数", "首贷企业数"]
+    )
+    ws.append(["440300", "2025-03", 12, 3500.5, 30, 4, 10, 3])
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("inside", [".xls", ".xlsx"])
+def test_a_wps_et_workbook_is_read_as_the_workbook_it_holds(warehouse, tmp_path, inside):
+    # Before: "unsupported file type '.et'": WPS's own save name refused a workbook the loader reads.
+    from xls_helpers import xls_from_xlsx
+
+    xlsx = _pledge_workbook(tmp_path / "a.xlsx")
+    et = tmp_path / "质押_2025年3月.et"
+    if inside == ".xls":
+        xls_from_xlsx(xlsx, et)
+    else:
+        et.write_bytes(xlsx.read_bytes())
+    r = ingest_file(warehouse, PLEDGE, et, partition=2025, today=TODAY)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    assert _mine(warehouse) == [("440300", 3500.5)]
+    kind = "an Excel 97-2003 workbook" if inside == ".xls" else "an Excel workbook"
+    assert r.notes[0] == f"the file is {kind} (named .et): read as one"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "城市代码,月份\n440300,2025-03\n".encode()],
+    ids=["unreadable-compound-file", "text"],
+)
+def test_an_et_file_that_holds_no_readable_workbook_is_refused_saying_how_to_save_it(warehouse, tmp_path, content):
+    from pipelines.ingest.reason_labels import refusal_text
+
+    bad = tmp_path / "质押_2025年2月.et"
+    bad.write_bytes(content)
+    with pytest.raises(Exception, match=r"a WPS spreadsheet \(\.et\)"):
+        ingest_file(warehouse, PLEDGE, bad, partition=2025, today=TODAY)
+    message = warehouse.execute("SELECT message FROM raw.ingested_files WHERE status = 'failed'").fetchone()[0]
+    assert refusal_text(message, "zh").startswith("该文件是无法按 Excel 工作簿读取的 WPS 表格（.et）")
+    r = ingest_file(warehouse, PLEDGE, _pledge_workbook(tmp_path / "b.xlsx"), partition=2025, today=TODAY)
+    assert r.rows_loaded == 1  # the next file loads

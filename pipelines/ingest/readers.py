@@ -37,7 +37,9 @@ from pipelines.sources import (
     full_unit,
 )
 
-SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls")
+# .et: WPS Spreadsheets' own name for its workbooks (WPS's default save in many offices); its bytes are an Excel
+# 97-2003 (BIFF8) or an OOXML workbook, read by their first bytes as those are (refused by name otherwise).
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls", ".et")
 HEADER_SCAN_ROWS = 15
 ROW_NUMBER = "__row"
 # Rows of the second and later sheets of a workbook are numbered sheet ordinal x this + their Excel row, so a
@@ -556,6 +558,8 @@ def read_file(path: Path, source: Source) -> RawFrame:
     with open(path, "rb") as f:
         head = f.read(8)
     held = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+    if suffix == ".et":
+        return _read_wps_et(path, source, held)
     if held is not None and held != suffix and not (held == ".xlsx" and suffix == ".xlsm"):
         # a text name over a workbook or Parquet bytes (a text file never starts with these bytes), or one
         # workbook kind named as the other (an .xls saved as .xlsx)
@@ -569,6 +573,29 @@ def read_file(path: Path, source: Source) -> RawFrame:
     if suffix in (".xlsx", ".xlsm", ".xls"):
         return _read_workbook_once(path, source, ".xls" if suffix == ".xls" else ".xlsx")
     return _read_csv(path, source)
+
+
+def _read_wps_et(path: Path, source: Source, held: str | None) -> RawFrame:
+    """A WPS .et workbook: read as the Excel workbook its bytes are (noted as any renamed workbook is). Before, the
+    suffix was refused as unsupported though the workbook inside is one the loader reads. Bytes xlrd/openpyxl cannot
+    read (WPS's own encrypted or proprietary records) refuse the file saying how to save it."""
+    raw = None
+    if held in (".xls", ".xlsx"):
+        try:
+            raw = _read_workbook_once(path, source, held)
+        except AmbiguousHeader:
+            raise
+        except IngestError as e:
+            if not e.reason.startswith("unreadable Excel file"):
+                raise
+    if raw is None:
+        raise IngestError(
+            path.name,
+            "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
+            "(文件 → 另存为 → Excel 工作簿), or export CSV",
+        )
+    raw.notes.insert(0, f"the file is {_KIND_NAMES[held]} (named {path.suffix.lower()}): read as one")
+    return raw
 
 
 # What web systems' "导出Excel" writes under an .xls name: a tab-separated text table (read as one), or an HTML page

@@ -61,6 +61,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"unreadable Excel file \(neither an Excel 97-2003 workbook nor a text table\)",
         "无法读取的 Excel 文件（既不是 Excel 97-2003 工作簿，也不是文本表格）",
     ),
+    (
+        r"a WPS spreadsheet \(\.et\) that is not readable as an Excel workbook: open it in WPS and save it as \.xlsx "
+        r"\(文件 → 另存为 → Excel 工作簿\), or export CSV",
+        "该文件是无法按 Excel 工作簿读取的 WPS 表格（.et）：请用 WPS 打开后另存为 .xlsx（文件 → 另存为 → Excel 工作簿），或导出 CSV",
+    ),
     (r"unreadable Excel file \((?P<error>.*)\)", "无法读取的 Excel 文件（{error}）"),
     (r"unreadable Parquet file \((?P<error>.*)\)", "无法读取的 Parquet 文件（{error}）"),
     (
