@@ -203,3 +203,30 @@ def test_an_et_file_that_holds_no_readable_workbook_is_refused_saying_how_to_sav
     assert refusal_text(message, "zh").startswith("该文件是无法按 Excel 工作簿读取的 WPS 表格（.et）")
     r = ingest_file(warehouse, PLEDGE, _pledge_workbook(tmp_path / "b.xlsx"), partition=2025, today=TODAY)
     assert r.rows_loaded == 1  # the next file loads
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_signature_line_typed_across_cells_is_a_note_not_a_record(warehouse, tmp_path, big):
+    # Before: 填报人 | 张三 | 联系电话 | 0755-… was judged as a record: 'unknown region code in city_code: 填报人;
+    # not a date in month: 张三; …', a reason that says nothing of what the row is.
+    lines = [
+        "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数",
+        "440300,2025-03,12,3500,30,4,10,3",
+        *_filler(big),
+        "填报人,张三,联系电话,0755-12345678,,,,",
+        "审核人：,李四,填报日期：,2025-04-05,,,,",
+    ]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    got = warehouse.execute("SELECT reason FROM raw.rejected_rows ORDER BY row_number DESC LIMIT 2").fetchall()
+    reasons = [x for (x,) in got]
+    assert reasons == ["note below the table, not a record: '审核人：'", "note below the table, not a record: '填报人'"]
+
+
+def test_a_record_whose_remark_is_a_name_stays_a_record(warehouse, tmp_path):
+    # a label-like word inside a record (a contact column) does not make the row a note
+    lines = ["地市,联系人,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"]
+    lines += ["深圳市,联系人,2025-03,12,3500,30,4,10,3"]
+    r = ingest_file(warehouse, PLEDGE, _write(tmp_path / "a.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 0)

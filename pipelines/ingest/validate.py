@@ -157,6 +157,15 @@ _NOTE_ROW = (
 )
 
 
+# A signature label alone in its cell, its value in the next one (填报人 | 张三 | 联系电话 | 0755-…): a form's
+# signature line typed across cells instead of 填报人：张三. Judged as a record, it was refused as an unknown code,
+# a month '张三' and a number '0755-…', which named no reason.
+_SIGN_LABEL = (
+    r"^(填表人|填报人|审核人|联系人|联系电话|电话|手机|制表|制表人|负责人|单位负责人|统计负责人|填报日期|填表日期|报送日期"
+    r"|制表日期|填报时间|报送时间|填报单位|报送单位|分管领导|主管领导|经办人|统计人|审核)\s*[:：]?$"
+)
+
+
 @dataclass
 class HeaderMapping:
     renames: dict[str, str]  # file header -> contract column
@@ -349,9 +358,13 @@ def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
             for c, f in zip(cols, filled_cells, strict=True)
         ]
     )
+    alone = pl.sum_horizontal(
+        [(f & pl.col(c).str.strip_chars().str.contains(_SIGN_LABEL)).cast(pl.Int32) for c, f in zip(cols, filled_cells)]
+    )
     first = pl.coalesce([pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()) for c in cols])
+    signed_across = first.str.contains(_SIGN_LABEL) & (alone * 2 >= filled)  # label | value | label | value
     return (
-        pl.when(((filled == 1) | (labels == filled)) & first.str.contains(_NOTE_ROW))
+        pl.when((((filled == 1) | (labels == filled)) & first.str.contains(_NOTE_ROW)) | signed_across)
         .then(pl.format("note below the table, not a record: '{}'", first.str.slice(0, 40)))
         .otherwise(None)
         .alias("__note")
