@@ -115,6 +115,20 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
         )
     ],
     "header spans sub-columns {}": [],
+    "the {} states several months ('{}', {}-{} to {}-{}) and every row is {}-{}: the figures are the period's total, "
+    "not the month's own (send each month's own figures, one row per month)": [
+        (
+            "the title above the table states several months ('2025年第一季度', 2025-01 to 2025-03) and every row is "
+            "2025-03: the figures are the period's total, not the month's own (send each month's own figures, one row "
+            "per month)",
+            ["2025年第一季度", "2025-01", "2025-03", "表格上方的标题"],
+        ),
+        (
+            "the file name states several months ('2025年1-3月', 2025-01 to 2025-03) and every row is 2025-03: the "
+            "figures are the period's total, not the month's own (send each month's own figures, one row per month)",
+            ["2025年1-3月", "文件名"],
+        ),
+    ],
     "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
     "(文件 → 另存为 → Excel 工作簿), or export CSV": [
         (

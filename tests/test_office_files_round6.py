@@ -230,3 +230,61 @@ def test_a_record_whose_remark_is_a_name_stays_a_record(warehouse, tmp_path):
     lines += ["深圳市,联系人,2025-03,12,3500,30,4,10,3"]
     r = ingest_file(warehouse, PLEDGE, _write(tmp_path / "a.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
     assert (r.rows_loaded, r.rows_rejected) == (1, 0)
+
+
+PERIOD_TOTAL = (
+    "the {} states several months ('{}', 2025-01 to 2025-03) and every row is 2025-03: the figures are the period's "
+    "total, not the month's own (send each month's own figures, one row per month)"
+)
+HEADER = "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+@pytest.mark.parametrize(
+    "title,words",
+    [
+        ("2025年第一季度知识产权质押融资统计表", "2025年第一季度"),
+        ("2025年1-3月知识产权质押融资统计表", "2025年1-3月"),
+        ("2025年1月至3月各市质押融资情况", "2025年1月至3月"),
+        ("2025Q1 质押融资", "2025Q1"),
+    ],
+)
+def test_a_quarter_filed_under_its_last_month_is_refused(warehouse, tmp_path, big, title, words):
+    # Before: a 一季度 report whose 月份 column says 2025-03 loaded the quarter's figures as March's own, silently.
+    rows = ["440300,2025-03,12,3500,30,4,10,3", "440100,2025-03,8,1200,11,2,7,2"]
+    filler = [x.replace("110100", "110100").split(",", 2) for x in _filler(big)]
+    rows += [f"{c},2025-03,{rest}" for c, _, rest in filler]  # a big file of the same month
+    path = _write(tmp_path / "质押.csv", "\n".join([title, HEADER, *rows]) + "\n")
+    with pytest.raises(Exception, match="states several months"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchone() == (0,)
+    message = warehouse.execute("SELECT message FROM raw.ingested_files WHERE status = 'failed'").fetchone()[0]
+    assert message == PERIOD_TOTAL.format("title above the table", words)
+
+
+def test_a_quarter_in_the_file_name_and_a_workbook_title_is_refused_too(warehouse, tmp_path):
+    import openpyxl
+
+    named = _write(tmp_path / "2025年1-3月质押融资.csv", "\n".join([HEADER, "440300,2025-03,12,3500,30,4,10,3"]) + "\n")
+    with pytest.raises(Exception, match="states several months"):
+        ingest_file(warehouse, PLEDGE, named, partition=2025, today=TODAY)
+    wb = openpyxl.Workbook()
+    wb.active.append(["截至2025年3月底知识产权质押融资情况"])
+    wb.active.append([])
+    wb.active.append(HEADER.split(","))
+    wb.active.append(["440300", "2025-03", 12, 3500, 30, 4, 10, 3])
+    wb.save(book := tmp_path / "质押.xlsx")
+    with pytest.raises(Exception, match="states several months"):
+        ingest_file(warehouse, PLEDGE, book, partition=2025, today=TODAY)
+    messages = [m for (m,) in warehouse.execute("SELECT message FROM raw.ingested_files ORDER BY file_name").fetchall()]
+    assert PERIOD_TOTAL.format("file name", "2025年1-3月") in messages
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_the_months_of_a_quarter_each_on_its_row_load(warehouse, tmp_path, big):
+    rows = ["440300,2025-01,12,3500,30,4,10,3", "440300,2025-02,8,1200,11,2,7,2", "440300,2025-03,8,1300,11,2,7,2"]
+    path = _write(
+        tmp_path / "质押.csv", "\n".join(["2025年第一季度知识产权质押融资统计表", HEADER, *rows, *_filler(big)])
+    )
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected and len(_mine(warehouse)) == 3

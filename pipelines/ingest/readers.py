@@ -80,6 +80,9 @@ class RawFrame:
     # month cells written without a year (12月)
     context_year: int | None = None
     unit_note: bool = False  # unit_line is stated by a note below the table (注：金额单位为亿元), not above it
+    # several months the title rows (or else the file name) state as the table's period: (year, first month, last
+    # month, where, the words): 2025年1-3月, 2025年第一季度, 截至2025年3月 (see title_span)
+    title_span: tuple[int, int, int, str, str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -1434,6 +1437,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         stated.pop() if stated else None,
         context_year(titles, path),
         unit_note=any(units_below.values()),
+        title_span=title_span(titles, path),
     )
 
 
@@ -1514,6 +1518,50 @@ def context_year(title_rows: list, path: Path) -> int | None:
 
     named = data_years_in_name(path.stem)
     return named[0] if len(named) == 1 else None
+
+
+# 2025年1-3月, 2025年1月至3月, 2025.01-2025.03, 2025年1月-2025年3月: the second month written with 月 or its year (a
+# date such as 2025-01-03 is no range)
+_MONTH_RANGE = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)\s*(?:年|[-./])\s*(\d{1,2})\s*月?份?\s*[-—–~至到]\s*"
+    r"(?:(?:19|20)\d\d\s*(?:年|[-./])\s*(\d{1,2})(?!\d)|(\d{1,2})\s*月)"
+)
+_QUARTER = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)\s*年?\s*(?:第\s*)?([一二三四1-4])\s*季度|(?<!\d)((?:19|20)\d\d)\s*[Qq]([1-4])"
+)
+_HALF = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年?\s*(上半年|下半年|前三季度|全年)")
+_UP_TO = re.compile(
+    r"(?:截[至止]|至)\s*((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月|((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月[末底]?\s*累计"
+)
+
+
+def _span_in(text: str) -> tuple[int, int, int, str] | None:
+    """(year, first month, last month, the words) of the first period of several months ``text`` states."""
+    s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(text)))
+    if m := _MONTH_RANGE.search(s):
+        first, last = int(m.group(2)), int(m.group(3) or m.group(4))
+        if 1 <= first < last <= 12:
+            return int(m.group(1)), first, last, m.group(0).strip()
+    if m := _QUARTER.search(s):
+        q = "一二三四1234".index(m.group(2) or m.group(4)) % 4 + 1
+        return int(m.group(1) or m.group(3)), 3 * q - 2, 3 * q, m.group(0).strip()
+    if m := _HALF.search(s):
+        first, last = {"上半年": (1, 6), "下半年": (7, 12), "前三季度": (1, 9), "全年": (1, 12)}[m.group(2)]
+        return int(m.group(1)), first, last, m.group(0).strip()
+    if (m := _UP_TO.search(s)) and 1 < int(m.group(2) or m.group(4)) <= 12:
+        return int(m.group(1) or m.group(3)), 1, int(m.group(2) or m.group(4)), m.group(0).strip()
+    return None
+
+
+def title_span(title_rows: list, path: Path) -> tuple[int, int, int, str, str] | None:
+    """Several months the table's period spans, as its title rows (else its file name) state it: 2025年1-3月,
+    2025年第一季度, 2025Q1, 2025年上半年, 前三季度, 全年, 截至2025年3月, 2025年3月累计. A table of such a period whose every
+    row is its last month holds the period's figures under that month (validate refuses it)."""
+    title = " ".join(str(c) for r in title_rows for c in r if c is not None)
+    for where, text in (("title above the table", title), ("file name", path.stem)):
+        if (span := _span_in(text)) is not None:
+            return (*span[:3], where, span[3])
+    return None
 
 
 def _month_from_sheet_name(
@@ -1860,7 +1908,16 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     df, month_note = _month_from_sheet_name(df, source, None, rows[:h], path)
     if month_note:
         notes.append(month_note)
-    return RawFrame(df, encoding, notes, [], unit, context_year(rows[:h], path), unit_note=below)
+    return RawFrame(
+        df,
+        encoding,
+        notes,
+        [],
+        unit,
+        context_year(rows[:h], path),
+        unit_note=below,
+        title_span=title_span(rows[:h], path),
+    )
 
 
 def _quote_fault(text: str, delimiter: str) -> str | None:

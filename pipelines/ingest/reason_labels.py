@@ -83,6 +83,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "月份横向排列（第 {row} 行：{labels}）：表格应每个城市每个月一行，月份单独成列（月份），各项数值列在其旁；"
         "请将月份纵向排列，不要横向排列",
     ),
+    (
+        r"the (?P<origin>title above the table|file name) states several months \('(?P<words>.*)', (?P<first>\S+) to "
+        r"(?P<last>\S+)\) and every row is (?P<month>\S+): the figures are the period's total, not the month's own "
+        r"\(send each month's own figures, one row per month\)",
+        "{origin}注明的是多个月（“{words}”，{first} 至 {last}），而每一行的月份都是 {month}：这些数字是该期间的合计，"
+        "不是当月数（请报送各月当月数，每月一行）",
+    ),
     (r"workbook's first sheet is empty", "工作簿的第一个工作表为空"),
     (r"workbook has no data sheet \((?P<sheets>.*)\)", "工作簿中没有数据工作表（{sheets}）"),
     (
@@ -600,6 +607,8 @@ def _one_reason(reason: str, source: str | None) -> str | None:
             groups["level"] = "全国" if groups["level"] == "national" else "省级"
         if "where" in groups:
             groups["where"] = "表格下方的备注" if groups["where"].startswith("note") else "表格上方的单位行"
+        if "origin" in groups:
+            groups["origin"] = "表格上方的标题" if groups["origin"].startswith("title") else "文件名"
         if "onsheet" in groups:
             groups["onsheet"] = f"（工作表“{m['onsheet'][8:-1]}”）" if m["onsheet"] else ""
         if "label" in groups and "stated" in groups and groups["label"].startswith("indented "):

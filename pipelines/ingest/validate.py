@@ -914,6 +914,7 @@ def validate(
             c = source.column(name)
             typed = typed.with_columns(work.select(_parse(c, None, _txt(name)).alias(name)))
     work = pl.concat([work, typed], how="horizontal")
+    period_total(raw, source, work, file_name)
     ratio_checks: list[Check] = []
     if pct_cols:
         work, ratio_checks = _shares(work, source, pct_cols)
@@ -1484,6 +1485,25 @@ def name_key(name: str) -> str:
     import unicodedata
 
     return re.sub(r"\s+", "", re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", name)))
+
+
+def period_total(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: str) -> None:
+    """Refuse a table whose title (or file name) states several months (2025年1-3月, 2025年第一季度, 截至2025年3月) when
+    every row's month is the last of them: its figures are the period's (a quarter, a year to date) filed under that
+    month, not the month's own. Before, a 一季度 report whose 统计月份 column said 2025-03 loaded the quarter as March,
+    silently (every figure is plausible for a month). A table whose rows are the period's several months (1月, 2月,
+    3月 under 2025年1-3月) is the months' own figures and loads."""
+    if raw.title_span is None or source.partition_date != "month" or source.partition_date not in work.columns:
+        return
+    year, first, last, where, words = raw.title_span
+    months = work.select(pl.col(source.partition_date).drop_nulls().unique()).to_series().to_list()
+    if len(months) == 1 and (months[0].year, months[0].month) == (year, last):
+        raise IngestError(
+            file_name,
+            f"the {where} states several months ('{words}', {year}-{first:02d} to {year}-{last:02d}) and every row is "
+            f"{year}-{last:02d}: the figures are the period's total, not the month's own (send each month's own "
+            "figures, one row per month)",
+        )
 
 
 def unit_names_of(rows: list[tuple]) -> dict[str, str | None]:
