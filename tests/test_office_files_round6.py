@@ -288,3 +288,27 @@ def test_the_months_of_a_quarter_each_on_its_row_load(warehouse, tmp_path, big):
     )
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert r.rows_read == r.rows_loaded + r.rows_rejected and len(_mine(warehouse)) == 3
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+@pytest.mark.parametrize("line", ["单位：笔、亿元", "单位：件，笔，亿元", "（单位：件、笔、亿元）", "金额单位:户、亿"])
+def test_a_unit_line_listing_counts_before_the_money_unit_converts_the_amounts(warehouse, tmp_path, big, line):
+    # Before: only the list's first word was read (笔, a count): the 亿元 figures loaded as 万元, silently.
+    lines = ["2025年3月知识产权质押融资统计表", line, BARE, "440300,2025-03,1,2.5,3,0,1,1", *_filler(big)]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert _mine(warehouse) == [("440300", 25000.0)]
+
+
+def test_a_unit_line_listing_two_families_gives_each_column_its_own(warehouse, tmp_path):
+    from pipelines.sources import SOURCES
+
+    path = _write(
+        tmp_path / "人口_2024.csv", "单位：人、万元\n地区代码,年份,常住人口,GDP\n440300,2024,17790000,369000000\n"
+    )
+    r = ingest_file(warehouse, SOURCES["population"], path, today=TODAY)
+    assert r.rows_loaded == 1
+    assert warehouse.execute("SELECT population_10k, gdp_100m_yuan FROM raw.population").fetchall() == [
+        (1779.0, 36900.0)
+    ]

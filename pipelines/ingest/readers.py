@@ -521,7 +521,12 @@ def unit_line(rows: list[list]) -> str | None:
             text = unicodedata.normalize("NFKC", str(cell))
             m = re.search(UNIT_LINE_PATTERN, text) or re.search(TITLE_UNIT_PATTERN, text)
             if m:
-                return m.group(1)
+                # the scale units the line lists (counts say what is counted): one, or several joined by 、
+                # (单位：万人、亿元), of which each column takes its family's (sources.full_unit)
+                words = re.split(r"\s*[、,;]\s*", m.group(1))
+                scales = list(dict.fromkeys(w for w in words if w in UNIT_SCALES or w in SHORT_UNITS))
+                if scales:
+                    return "、".join(scales)
     return None
 
 
