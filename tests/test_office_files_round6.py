@@ -312,3 +312,34 @@ def test_a_unit_line_listing_two_families_gives_each_column_its_own(warehouse, t
     assert warehouse.execute("SELECT population_10k, gdp_100m_yuan FROM raw.population").fetchall() == [
         (1779.0, 36900.0)
     ]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_unit_line_in_a_cell_of_the_header_row_converts_the_amounts(warehouse, tmp_path, big):
+    # Before: '单位：亿元' beside the last header was an ignored extra column and 2.5 亿元 loaded as 2.5 万元, silently.
+    lines = [BARE + ",单位：亿元", "440300,2025-03,1,2.5,3,0,1,1,", *[x + "," for x in _filler(big)]]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert _mine(warehouse) == [("440300", 25000.0)]
+
+
+def test_a_header_cell_that_names_a_unit_among_other_words_is_no_unit_line(warehouse, tmp_path):
+    lines = [BARE + ",备注（单位：亿元的为估算）", "440300,2025-03,1,2.5,3,0,1,1,"]
+    ingest_file(warehouse, PLEDGE, _write(tmp_path / "a.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert _mine(warehouse) == [("440300", 2.5)]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+@pytest.mark.parametrize(
+    "header,cell,value",
+    [("质押金额亿元", "2.5", 25000.0), ("质押金额万元", "2.5", 2.5), ("融资金额元", "25000000", 2500.0)],
+)
+def test_a_money_unit_written_straight_after_the_amount_s_name_is_its_unit(
+    warehouse, tmp_path, big, header, cell, value
+):
+    # Before: 质押金额亿元 was no header: the file was refused for a missing amount column.
+    lines = [BARE.replace("质押金额", header), f"440300,2025-03,1,{cell},3,0,1,1", *_filler(big)]
+    r = ingest_file(warehouse, PLEDGE, _write(tmp_path / "a.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    assert _mine(warehouse) == [("440300", value)]

@@ -188,7 +188,7 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
         encoding,
         notes,
         [],
-        unit_line(rows[:h]),
+        unit_line(rows[:h], rows[h] if h < len(rows) else None),
         context_year(rows[:h], Path(name)),
     )
     if source.partition_date == "month" and title_span(rows[:h], Path(name)) is not None:

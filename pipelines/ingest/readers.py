@@ -114,6 +114,9 @@ def normalise_header(h: str) -> str:
     s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(h)))
     s = re.sub(UNIT_AFTER_SEPARATOR, r"\1(\2)", s)
     s = re.sub(r"\s+", "", s).translate(_BRACKETS)
+    # a money unit written straight after an amount's name (质押金额万元, 质押融资额亿元): the bracketed unit. Read as
+    # no header before, the file was refused for a missing amount column.
+    s = re.sub(r"^(.*额)(百万元|千元|万元|亿元|元)(?=[*※:]*$)", r"\1(\2)", s)
     return s.strip("*※:").lower()
 
 
@@ -512,7 +515,7 @@ def _period_of(label: str) -> str | None:
     return None
 
 
-def unit_line(rows: list[list]) -> str | None:
+def unit_line(rows: list[list], header: list | None = None) -> str | None:
     """The unit stated by a "单位：元" line (or cell) above the table, or by a title's bracketed unit (…统计表（亿元）)."""
     for row in rows:
         for cell in row:
@@ -527,6 +530,12 @@ def unit_line(rows: list[list]) -> str | None:
                 scales = list(dict.fromkeys(w for w in words if w in UNIT_SCALES or w in SHORT_UNITS))
                 if scales:
                     return "、".join(scales)
+    # A cell of the header row that is a unit line and nothing else (… | 首贷企业数 | 单位：亿元, beside the table's
+    # last column): the same statement. Left as an extra column, its 亿元 figures loaded as 万元, silently.
+    for cell in header or []:
+        text = unicodedata.normalize("NFKC", _cell_text(cell)).strip()
+        if text.startswith(("单位", "金额单位")) and re.fullmatch(UNIT_LINE_PATTERN, text):
+            return unit_line([[text]])
     return None
 
 
@@ -1294,7 +1303,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                 continue
             unmappable.append(name)
             continue
-        units[name] = unit_line(grid[:h])
+        units[name] = unit_line(grid[:h], grid[h] if h < len(grid) else None)
         if formulas:
             from openpyxl.utils.cell import get_column_letter
 
@@ -1889,7 +1898,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    unit, below = unit_line(rows[:h]), False
+    unit, below = unit_line(rows[:h], rows[h] if h < len(rows) else None), False
     if unit is None and (unit := note_unit(df)) is not None:
         below = True
     df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
