@@ -539,7 +539,19 @@ SHORT_UNITS: dict[str, dict[str, str]] = {
 # Words a count cell may carry after its number (12笔, 50人, 3学时): what is counted, not a scale.
 COUNT_WORDS_IN_CELLS = ("笔", "件", "个", "家", "户", "人次", "人", "次", "项", "场次", "场", "学时", "课时", "小时")
 # A line above the table that states the unit of every money column without one in its header.
-UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(百万元|千元|万元|亿元|元|万人|人|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
+# One unit word of a unit line: a scale unit, its short form (not followed by a word: 万家 is no unit), or a count.
+_UNIT_WORD = (
+    r"(?:百万元|千元|万元|亿元|元|万人|人次|场次|学时|小时|人|笔|件|个|家|户|次|项|场|天"
+    r"|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
+)
+# The units a line names, listed (单位：笔、亿元; 单位：件，笔，亿元): read whole, so the money unit after a count's is
+# found (read from the first word only, 单位：笔、亿元 stated no money unit and 亿元 figures loaded as 万元).
+_UNIT_LIST = _UNIT_WORD + r"(?:\s*[、,;]\s*" + _UNIT_WORD + r")*"
+UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(" + _UNIT_LIST + ")"
+# A title line that gives the unit in brackets without the word 单位 (2025年3月质押融资统计表（亿元）, （金额：亿元）,
+# （万元、笔）): the same statement. Unread, 亿元 figures under a bare 质押金额 loaded as 万元 whenever the plausibility
+# rules let them pass. Matched after NFKC (brackets, colons and commas half-width); 元/笔 (a ratio) is no unit line.
+TITLE_UNIT_PATTERN = r"\(\s*(?:金额)?(?:单位)?\s*:?\s*(" + _UNIT_LIST + r")\s*(?:[)、,;]|$)"
 
 # A note below the table stating the unit (注：本表金额单位为亿元): the table's unit, as a line above it would be.
 NOTE_UNIT_PATTERN = (
@@ -549,8 +561,12 @@ NOTE_UNIT_PATTERN = (
 
 
 def full_unit(unit: str | None, column_unit: str | None) -> str | None:
-    """``unit`` as the unit of ``column_unit``'s family it abbreviates (万 for a 万元 column is 万元), else as is."""
+    """``unit`` as the unit of ``column_unit``'s family it abbreviates (万 for a 万元 column is 万元), else as is. A
+    unit line naming several units (万人、亿元: readers.unit_line) gives the one of the column's family, else None."""
     family = next((name for name, units in UNIT_FAMILIES.items() if column_unit in units), None)
+    if unit and "、" in unit:
+        members = [full_unit(u, column_unit) for u in unit.split("、")]
+        return next((u for u in members if u in UNIT_FAMILIES.get(family or "", ())), None)
     return SHORT_UNITS.get(unit or "", {}).get(family or "", unit)
 
 

@@ -114,7 +114,37 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["登记笔数", "'本年累计', '本月'", "质押金额", "'累计', '当月'"],
         )
     ],
-    "header spans sub-columns {}": [],  # a piece of the reason above (readers._refuse_spanned_headers)
+    "header spans sub-columns {}": [],
+    "the {} states several months ('{}', {}-{} to {}-{}) and every row is {}-{}: the figures are the period's total, "
+    "not the month's own (send each month's own figures, one row per month)": [
+        (
+            "the title above the table states several months ('2025年第一季度', 2025-01 to 2025-03) and every row is "
+            "2025-03: the figures are the period's total, not the month's own (send each month's own figures, one row "
+            "per month)",
+            ["2025年第一季度", "2025-01", "2025-03", "表格上方的标题"],
+        ),
+        (
+            "the file name states several months ('2025年1-3月', 2025-01 to 2025-03) and every row is 2025-03: the "
+            "figures are the period's total, not the month's own (send each month's own figures, one row per month)",
+            ["2025年1-3月", "文件名"],
+        ),
+    ],
+    "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
+    "(文件 → 另存为 → Excel 工作簿), or export CSV": [
+        (
+            "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
+            "(文件 → 另存为 → Excel 工作簿), or export CSV",
+            [".et", ".xlsx"],
+        )
+    ],
+    "months as columns (row {}: {}): the table needs one row per city and month, the month in a column of its own "
+    "(月份) and each figure beside it; send the months down the rows, not across": [
+        (
+            "months as columns (row 2: '1月', '2月', '3月' …): the table needs one row per city and month, the month in "
+            "a column of its own (月份) and each figure beside it; send the months down the rows, not across",
+            ["'1月', '2月', '3月' …", "2"],
+        )
+    ],  # a piece of the reason above (readers._refuse_spanned_headers)
     "sheets use different units for {}: sheet '{}' header '{}' differs from '{}' on an earlier sheet; send one unit "
     "per file": [
         (

@@ -45,6 +45,7 @@ from pipelines.ingest.readers import (
     context_year,
     flag_repeated_headers,
     note_unit,
+    title_span,
     unit_line,
 )
 from pipelines.ingest.validate import (
@@ -187,9 +188,11 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
         encoding,
         notes,
         [],
-        unit_line(rows[:h]),
+        unit_line(rows[:h], rows[h] if h < len(rows) else None),
         context_year(rows[:h], Path(name)),
     )
+    if source.partition_date == "month" and title_span(rows[:h], Path(name)) is not None:
+        raise NotScannable("a title stating several months")  # the reader sees all its rows' months
     mapped = _map(raw, source, name)
     return Layout(
         "csv",
@@ -238,6 +241,9 @@ def parquet_layout(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -
 
 def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
     """A file already read into an all-text frame (a workbook, a small text file): the same SQL runs over it."""
+    if raw.title_span is not None and source.partition_date == "month":
+        # a table whose title states several months: the reader sees all its rows' months (validate.period_total)
+        raise NotScannable("a title stating several months")
     flags = [c for c in raw.df.columns if c in ROW_FLAGS]
     headers = [c for c in raw.df.columns if c != ROW_NUMBER and c not in flags]
     mapped = _map(raw, source, file_name)

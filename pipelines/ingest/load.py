@@ -298,7 +298,7 @@ def county_units(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
 def unit_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     """Name -> code of the administrative divisions (validate.unit_names_of), for files naming their cities."""
-    rows = con.execute("SELECT city_code, city_name, city_name_short FROM raw.cities").fetchall()
+    rows = con.execute("SELECT city_code, city_name, city_name_short, province_name FROM raw.cities").fetchall()
     return unit_names_of(rows)
 
 

@@ -29,6 +29,7 @@ from pipelines.sources import (
     INSTRUCTION_SHEET_PATTERN,
     NOTE_UNIT_PATTERN,
     SHORT_UNITS,
+    TITLE_UNIT_PATTERN,
     UNIT_FAMILIES,
     UNIT_LINE_PATTERN,
     UNIT_SCALES,
@@ -36,7 +37,9 @@ from pipelines.sources import (
     full_unit,
 )
 
-SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls")
+# .et: WPS Spreadsheets' own name for its workbooks (WPS's default save in many offices); its bytes are an Excel
+# 97-2003 (BIFF8) or an OOXML workbook, read by their first bytes as those are (refused by name otherwise).
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls", ".et")
 HEADER_SCAN_ROWS = 15
 ROW_NUMBER = "__row"
 # Rows of the second and later sheets of a workbook are numbered sheet ordinal x this + their Excel row, so a
@@ -77,6 +80,9 @@ class RawFrame:
     # month cells written without a year (12月)
     context_year: int | None = None
     unit_note: bool = False  # unit_line is stated by a note below the table (注：金额单位为亿元), not above it
+    # several months the title rows (or else the file name) state as the table's period: (year, first month, last
+    # month, where, the words): 2025年1-3月, 2025年第一季度, 截至2025年3月 (see title_span)
+    title_span: tuple[int, int, int, str, str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -108,6 +114,9 @@ def normalise_header(h: str) -> str:
     s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(h)))
     s = re.sub(UNIT_AFTER_SEPARATOR, r"\1(\2)", s)
     s = re.sub(r"\s+", "", s).translate(_BRACKETS)
+    # a money unit written straight after an amount's name (质押金额万元, 质押融资额亿元): the bracketed unit. Read as
+    # no header before, the file was refused for a missing amount column.
+    s = re.sub(r"^(.*额)(百万元|千元|万元|亿元|元)(?=[*※:]*$)", r"\1(\2)", s)
     return s.strip("*※:").lower()
 
 
@@ -308,9 +317,39 @@ def _is_unit_row(row: list) -> bool:
     return bool(cells) and all(c in UNIT_SCALES or c in SHORT_UNITS or c in COUNT_UNITS or c == "%" for c in cells)
 
 
+# A header cell naming one month (1月, 01月, 一月, 十二月份, 2025年3月): the months of a 统计月报 written across.
+_MONTH_LABEL = re.compile(r"(?:\d{4}\s*年\s*)?(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*月份?")
+_NUMBER_CELL = re.compile(r"[-+]?[\d,]+(?:\.\d+)?")
+
+
+def _refuse_months_across(rows: list[list], source: Source, file_name: str) -> None:
+    """Refuse a table whose months run across its columns (城市 | 1月 | 2月 | … | 12月, one row per city; or a month's
+    group title over its figures' sub-columns): the contract's row is one unit and month with every figure. Left to
+    the header search, such a table was refused as having no header, or for a column appearing twice, neither of
+    which says what to change. Unpivoting is not done: one figure per month (the usual 月报 table) leaves the
+    other required figures of the row unknown, and a month's group of sub-columns is rarely complete."""
+    if source.partition_date != "month":
+        return
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        labels = [
+            _cell_text(c).strip()
+            for c in row
+            if _MONTH_LABEL.fullmatch(unicodedata.normalize("NFKC", _cell_text(c)).strip())
+        ]
+        numbers = sum(1 for c in row if _NUMBER_CELL.fullmatch(unicodedata.normalize("NFKC", _cell_text(c)).strip()))
+        if len(set(labels)) >= 2 and numbers < len(labels):  # a data row holds figures (its month once at most)
+            shown = ", ".join(f"'{x}'" for x in labels[:3]) + (" …" if len(labels) > 3 else "")
+            raise AmbiguousHeader(
+                file_name,
+                f"months as columns (row {i + 1}: {shown}): the table needs one row per city and month, the month in "
+                "a column of its own (月份) and each figure beside it; send the months down the rows, not across",
+            )
+
+
 def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, int, list]:
     """(first header row index, header rows (1 or 2), header cells). Two known headers on one row identify the
     header; data rows never look like that."""
+    _refuse_months_across(rows, source, file_name)
     best = (-1, 1, [], 0)
     scan = rows[:HEADER_SCAN_ROWS]
     for i, row in enumerate(scan):
@@ -476,15 +515,27 @@ def _period_of(label: str) -> str | None:
     return None
 
 
-def unit_line(rows: list[list]) -> str | None:
-    """The unit stated by a "单位：元" line (or cell) above the table."""
+def unit_line(rows: list[list], header: list | None = None) -> str | None:
+    """The unit stated by a "单位：元" line (or cell) above the table, or by a title's bracketed unit (…统计表（亿元）)."""
     for row in rows:
         for cell in row:
             if cell is None:
                 continue
-            m = re.search(UNIT_LINE_PATTERN, unicodedata.normalize("NFKC", str(cell)))
+            text = unicodedata.normalize("NFKC", str(cell))
+            m = re.search(UNIT_LINE_PATTERN, text) or re.search(TITLE_UNIT_PATTERN, text)
             if m:
-                return m.group(1)
+                # the scale units the line lists (counts say what is counted): one, or several joined by 、
+                # (单位：万人、亿元), of which each column takes its family's (sources.full_unit)
+                words = re.split(r"\s*[、,;]\s*", m.group(1))
+                scales = list(dict.fromkeys(w for w in words if w in UNIT_SCALES or w in SHORT_UNITS))
+                if scales:
+                    return "、".join(scales)
+    # A cell of the header row that is a unit line and nothing else (… | 首贷企业数 | 单位：亿元, beside the table's
+    # last column): the same statement. Left as an extra column, its 亿元 figures loaded as 万元, silently.
+    for cell in header or []:
+        text = unicodedata.normalize("NFKC", _cell_text(cell)).strip()
+        if text.startswith(("单位", "金额单位")) and re.fullmatch(UNIT_LINE_PATTERN, text):
+            return unit_line([[text]])
     return None
 
 
@@ -524,6 +575,8 @@ def read_file(path: Path, source: Source) -> RawFrame:
     with open(path, "rb") as f:
         head = f.read(8)
     held = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+    if suffix == ".et":
+        return _read_wps_et(path, source, held)
     if held is not None and held != suffix and not (held == ".xlsx" and suffix == ".xlsm"):
         # a text name over a workbook or Parquet bytes (a text file never starts with these bytes), or one
         # workbook kind named as the other (an .xls saved as .xlsx)
@@ -537,6 +590,29 @@ def read_file(path: Path, source: Source) -> RawFrame:
     if suffix in (".xlsx", ".xlsm", ".xls"):
         return _read_workbook_once(path, source, ".xls" if suffix == ".xls" else ".xlsx")
     return _read_csv(path, source)
+
+
+def _read_wps_et(path: Path, source: Source, held: str | None) -> RawFrame:
+    """A WPS .et workbook: read as the Excel workbook its bytes are (noted as any renamed workbook is). Before, the
+    suffix was refused as unsupported though the workbook inside is one the loader reads. Bytes xlrd/openpyxl cannot
+    read (WPS's own encrypted or proprietary records) refuse the file saying how to save it."""
+    raw = None
+    if held in (".xls", ".xlsx"):
+        try:
+            raw = _read_workbook_once(path, source, held)
+        except AmbiguousHeader:
+            raise
+        except IngestError as e:
+            if not e.reason.startswith("unreadable Excel file"):
+                raise
+    if raw is None:
+        raise IngestError(
+            path.name,
+            "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
+            "(文件 → 另存为 → Excel 工作簿), or export CSV",
+        )
+    raw.notes.insert(0, f"the file is {_KIND_NAMES[held]} (named {path.suffix.lower()}): read as one")
+    return raw
 
 
 # What web systems' "导出Excel" writes under an .xls name: a tab-separated text table (read as one), or an HTML page
@@ -1227,7 +1303,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                 continue
             unmappable.append(name)
             continue
-        units[name] = unit_line(grid[:h])
+        units[name] = unit_line(grid[:h], grid[h] if h < len(grid) else None)
         if formulas:
             from openpyxl.utils.cell import get_column_letter
 
@@ -1375,6 +1451,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         stated.pop() if stated else None,
         context_year(titles, path),
         unit_note=any(units_below.values()),
+        title_span=title_span(titles, path),
     )
 
 
@@ -1455,6 +1532,50 @@ def context_year(title_rows: list, path: Path) -> int | None:
 
     named = data_years_in_name(path.stem)
     return named[0] if len(named) == 1 else None
+
+
+# 2025年1-3月, 2025年1月至3月, 2025.01-2025.03, 2025年1月-2025年3月: the second month written with 月 or its year (a
+# date such as 2025-01-03 is no range)
+_MONTH_RANGE = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)\s*(?:年|[-./])\s*(\d{1,2})\s*月?份?\s*[-—–~至到]\s*"
+    r"(?:(?:19|20)\d\d\s*(?:年|[-./])\s*(\d{1,2})(?!\d)|(\d{1,2})\s*月)"
+)
+_QUARTER = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)\s*年?\s*(?:第\s*)?([一二三四1-4])\s*季度|(?<!\d)((?:19|20)\d\d)\s*[Qq]([1-4])"
+)
+_HALF = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年?\s*(上半年|下半年|前三季度|全年)")
+_UP_TO = re.compile(
+    r"(?:截[至止]|至)\s*((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月|((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月[末底]?\s*累计"
+)
+
+
+def _span_in(text: str) -> tuple[int, int, int, str] | None:
+    """(year, first month, last month, the words) of the first period of several months ``text`` states."""
+    s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(text)))
+    if m := _MONTH_RANGE.search(s):
+        first, last = int(m.group(2)), int(m.group(3) or m.group(4))
+        if 1 <= first < last <= 12:
+            return int(m.group(1)), first, last, m.group(0).strip()
+    if m := _QUARTER.search(s):
+        q = "一二三四1234".index(m.group(2) or m.group(4)) % 4 + 1
+        return int(m.group(1) or m.group(3)), 3 * q - 2, 3 * q, m.group(0).strip()
+    if m := _HALF.search(s):
+        first, last = {"上半年": (1, 6), "下半年": (7, 12), "前三季度": (1, 9), "全年": (1, 12)}[m.group(2)]
+        return int(m.group(1)), first, last, m.group(0).strip()
+    if (m := _UP_TO.search(s)) and 1 < int(m.group(2) or m.group(4)) <= 12:
+        return int(m.group(1) or m.group(3)), 1, int(m.group(2) or m.group(4)), m.group(0).strip()
+    return None
+
+
+def title_span(title_rows: list, path: Path) -> tuple[int, int, int, str, str] | None:
+    """Several months the table's period spans, as its title rows (else its file name) state it: 2025年1-3月,
+    2025年第一季度, 2025Q1, 2025年上半年, 前三季度, 全年, 截至2025年3月, 2025年3月累计. A table of such a period whose every
+    row is its last month holds the period's figures under that month (validate refuses it)."""
+    title = " ".join(str(c) for r in title_rows for c in r if c is not None)
+    for where, text in (("title above the table", title), ("file name", path.stem)):
+        if (span := _span_in(text)) is not None:
+            return (*span[:3], where, span[3])
+    return None
 
 
 def _month_from_sheet_name(
@@ -1777,7 +1898,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
                 .otherwise(None)
                 .alias("__ragged")
             ).drop("__nfields")
-    unit, below = unit_line(rows[:h]), False
+    unit, below = unit_line(rows[:h], rows[h] if h < len(rows) else None), False
     if unit is None and (unit := note_unit(df)) is not None:
         below = True
     df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
@@ -1801,7 +1922,16 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     df, month_note = _month_from_sheet_name(df, source, None, rows[:h], path)
     if month_note:
         notes.append(month_note)
-    return RawFrame(df, encoding, notes, [], unit, context_year(rows[:h], path), unit_note=below)
+    return RawFrame(
+        df,
+        encoding,
+        notes,
+        [],
+        unit,
+        context_year(rows[:h], path),
+        unit_note=below,
+        title_span=title_span(rows[:h], path),
+    )
 
 
 def _quote_fault(text: str, delimiter: str) -> str | None:

@@ -61,6 +61,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"unreadable Excel file \(neither an Excel 97-2003 workbook nor a text table\)",
         "无法读取的 Excel 文件（既不是 Excel 97-2003 工作簿，也不是文本表格）",
     ),
+    (
+        r"a WPS spreadsheet \(\.et\) that is not readable as an Excel workbook: open it in WPS and save it as \.xlsx "
+        r"\(文件 → 另存为 → Excel 工作簿\), or export CSV",
+        "该文件是无法按 Excel 工作簿读取的 WPS 表格（.et）：请用 WPS 打开后另存为 .xlsx（文件 → 另存为 → Excel 工作簿），或导出 CSV",
+    ),
     (r"unreadable Excel file \((?P<error>.*)\)", "无法读取的 Excel 文件（{error}）"),
     (r"unreadable Parquet file \((?P<error>.*)\)", "无法读取的 Parquet 文件（{error}）"),
     (
@@ -71,6 +76,19 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"sheet\(s\) (?P<sheets>.*) cannot be mapped: no header row in the first (?P<n>\d+) rows \(expected columns "
         r"such as (?P<cols>\w+(?:, \w+)*)\); remove them or move them to their own file",
         "工作表 {sheets} 无法对应：前 {n} 行中找不到表头行（应有{cols}等列）；请删除这些工作表，或将其另存为单独的文件",
+    ),
+    (
+        r"months as columns \(row (?P<row>\d+): (?P<labels>.*)\): the table needs one row per city and month, the month "
+        r"in a column of its own \(月份\) and each figure beside it; send the months down the rows, not across",
+        "月份横向排列（第 {row} 行：{labels}）：表格应每个城市每个月一行，月份单独成列（月份），各项数值列在其旁；"
+        "请将月份纵向排列，不要横向排列",
+    ),
+    (
+        r"the (?P<origin>title above the table|file name) states several months \('(?P<words>.*)', (?P<first>\S+) to "
+        r"(?P<last>\S+)\) and every row is (?P<month>\S+): the figures are the period's total, not the month's own "
+        r"\(send each month's own figures, one row per month\)",
+        "{origin}注明的是多个月（“{words}”，{first} 至 {last}），而每一行的月份都是 {month}：这些数字是该期间的合计，"
+        "不是当月数（请报送各月当月数，每月一行）",
     ),
     (r"workbook's first sheet is empty", "工作簿的第一个工作表为空"),
     (r"workbook has no data sheet \((?P<sheets>.*)\)", "工作簿中没有数据工作表（{sheets}）"),
@@ -589,6 +607,8 @@ def _one_reason(reason: str, source: str | None) -> str | None:
             groups["level"] = "全国" if groups["level"] == "national" else "省级"
         if "where" in groups:
             groups["where"] = "表格下方的备注" if groups["where"].startswith("note") else "表格上方的单位行"
+        if "origin" in groups:
+            groups["origin"] = "表格上方的标题" if groups["origin"].startswith("title") else "文件名"
         if "onsheet" in groups:
             groups["onsheet"] = f"（工作表“{m['onsheet'][8:-1]}”）" if m["onsheet"] else ""
         if "label" in groups and "stated" in groups and groups["label"].startswith("indented "):

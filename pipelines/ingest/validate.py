@@ -157,6 +157,15 @@ _NOTE_ROW = (
 )
 
 
+# A signature label alone in its cell, its value in the next one (填报人 | 张三 | 联系电话 | 0755-…): a form's
+# signature line typed across cells instead of 填报人：张三. Judged as a record, it was refused as an unknown code,
+# a month '张三' and a number '0755-…', which named no reason.
+_SIGN_LABEL = (
+    r"^(填表人|填报人|审核人|联系人|联系电话|电话|手机|制表|制表人|负责人|单位负责人|统计负责人|填报日期|填表日期|报送日期"
+    r"|制表日期|填报时间|报送时间|填报单位|报送单位|分管领导|主管领导|经办人|统计人|审核)\s*[:：]?$"
+)
+
+
 @dataclass
 class HeaderMapping:
     renames: dict[str, str]  # file header -> contract column
@@ -349,9 +358,13 @@ def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
             for c, f in zip(cols, filled_cells, strict=True)
         ]
     )
+    alone = pl.sum_horizontal(
+        [(f & pl.col(c).str.strip_chars().str.contains(_SIGN_LABEL)).cast(pl.Int32) for c, f in zip(cols, filled_cells)]
+    )
     first = pl.coalesce([pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()) for c in cols])
+    signed_across = first.str.contains(_SIGN_LABEL) & (alone * 2 >= filled)  # label | value | label | value
     return (
-        pl.when(((filled == 1) | (labels == filled)) & first.str.contains(_NOTE_ROW))
+        pl.when((((filled == 1) | (labels == filled)) & first.str.contains(_NOTE_ROW)) | signed_across)
         .then(pl.format("note below the table, not a record: '{}'", first.str.slice(0, 40)))
         .otherwise(None)
         .alias("__note")
@@ -901,6 +914,7 @@ def validate(
             c = source.column(name)
             typed = typed.with_columns(work.select(_parse(c, None, _txt(name)).alias(name)))
     work = pl.concat([work, typed], how="horizontal")
+    period_total(raw, source, work, file_name)
     ratio_checks: list[Check] = []
     if pct_cols:
         work, ratio_checks = _shares(work, source, pct_cols)
@@ -1473,13 +1487,62 @@ def name_key(name: str) -> str:
     return re.sub(r"\s+", "", re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", name)))
 
 
-def unit_names_of(rows: list[tuple[str, str | None, str | None]]) -> dict[str, str | None]:
-    """(code, full name, short name) of the administrative divisions -> name -> code, for `validate`: the full name
-    (深圳市), the short one (深圳) and the full one without its 市; a name several units bear maps to None."""
+def period_total(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: str) -> None:
+    """Refuse a table whose title (or file name) states several months (2025年1-3月, 2025年第一季度, 截至2025年3月) when
+    every row's month is the last of them: its figures are the period's (a quarter, a year to date) filed under that
+    month, not the month's own. Before, a 一季度 report whose 统计月份 column said 2025-03 loaded the quarter as March,
+    silently (every figure is plausible for a month). A table whose rows are the period's several months (1月, 2月,
+    3月 under 2025年1-3月) is the months' own figures and loads."""
+    if raw.title_span is None or source.partition_date != "month" or source.partition_date not in work.columns:
+        return
+    year, first, last, where, words = raw.title_span
+    months = work.select(pl.col(source.partition_date).drop_nulls().unique()).to_series().to_list()
+    if len(months) == 1 and (months[0].year, months[0].month) == (year, last):
+        raise IngestError(
+            file_name,
+            f"the {where} states several months ('{words}', {year}-{first:02d} to {year}-{last:02d}) and every row is "
+            f"{year}-{last:02d}: the figures are the period's total, not the month's own (send each month's own "
+            "figures, one row per month)",
+        )
+
+
+def unit_names_of(rows: list[tuple]) -> dict[str, str | None]:
+    """(code, full name, short name[, province name]) of the administrative divisions -> name -> code, for
+    `validate`: the full name (深圳市), the short one (深圳) and the full one without its 市; a name several units bear
+    maps to None. Besides these, the spellings offices write for a unit (each kept only where no unit bears it as
+    its own name): an autonomous prefecture as its short name and 州 (延边州, 恩施州, 黔东南州: how the province's
+    documents name them) or 自治州 (延边自治州), and any of the names after its province's full or short name
+    (广东省深圳市, 广东深圳, 吉林延边州: national tables name a city with its province). Unread, such rows were
+    refused as unknown city names."""
+    import re
+
+    def add(into: dict[str, str | None], key: str, code: str) -> None:
+        into[key] = code if into.get(key, code) == code else None
+
     out: dict[str, str | None] = {}
-    for code, *names in rows:
-        keys = {name_key(n) for n in names if n}
+    derived: dict[str, str | None] = {}
+    provinces: dict[str, str] = {}
+    for code, full, short, *province in rows:
+        keys = {name_key(n) for n in (full, short) if n}
         keys |= {k[:-1] for k in keys if k.endswith("市") and len(k) > 2}
         for k in keys:
-            out[k] = code if out.get(k, code) == code else None
+            add(out, k, code)
+        if full and short and name_key(full).endswith("自治州"):
+            for k in (name_key(short) + "州", name_key(short) + "自治州"):
+                add(derived, k, code)
+        if province and province[0]:
+            provinces[code] = name_key(province[0])
+    for k, v in derived.items():
+        out.setdefault(k, v)
+    prefixed: dict[str, str | None] = {}
+    for k, code in list(out.items()):
+        if code is None or code not in provinces:
+            continue
+        pk = provinces[code]
+        bare = re.sub(r"(?:维吾尔|壮族|回族)?自治区$|特别行政区$|[省市]$", "", pk)
+        for prefix in {pk, bare} - {""}:
+            if not k.startswith(prefix):
+                add(prefixed, prefix + k, code)
+    for k, v in prefixed.items():
+        out.setdefault(k, v)
     return out
