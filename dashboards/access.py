@@ -399,14 +399,25 @@ def only_visible(principal: Principal, snap, df: pl.DataFrame | None, column: st
     return df.filter(pl.col(column).is_in(list(codes)))
 
 
+def published_units(scope: frozenset[str] | None, df: pl.DataFrame) -> pl.DataFrame:
+    """The rows (units with ``province_code`` and ``is_ranked``) an account of province ``scope``
+    (``Principal.province_scope()``; None = every province) may see figures of: its own province's units and the
+    ranked programme units elsewhere. A city outside the programme is published to nobody outside its province;
+    the rankings (``published_rankings``) and the overview's map both keep to this one rule, so one page cannot
+    show what the other withholds (the map gave every account the index of every other province's city)."""
+    if scope is None:
+        return df
+    return df.filter(pl.col("province_code").is_in(list(scope)) | pl.col("is_ranked").fill_null(False))
+
+
 def published_rankings(principal: Principal, df: pl.DataFrame) -> pl.DataFrame:
-    """The rankings as published for rows outside the principal's scope: programme units only, and their
-    internal evaluation columns (stage, robustness, rank intervals) blanked."""
+    """The rankings as published for rows outside the principal's scope: programme units only
+    (``published_units``), and their internal evaluation columns (stage, robustness, rank intervals) blanked."""
     scope = principal.province_scope()
     if scope is None:
         return df
     own = pl.col("province_code").is_in(list(scope))
-    df = df.filter(own | pl.col("is_ranked").fill_null(False))
+    df = published_units(scope, df)
     internal = [c for c in df.columns if c not in PUBLISHED_RANKING_COLUMNS]
     return df.with_columns(
         [pl.when(own).then(pl.col(c)).otherwise(pl.lit(None, df.schema[c])).alias(c) for c in internal]

@@ -1,0 +1,103 @@
+"""Attacks of the seventh review (branch h_access7: "provinces with their own access"), tried over HTTP against the
+real app, as a provincial official looking at other provinces, as an outsider and as an operator's script. Each
+section says what was wrong; each of its tests failed before its fix."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+from dashboard_http import rankings_body, signed_in_client
+
+from dashboards import payloads
+from dashboards.app import create_app
+from pipelines import extracts as X
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def _post(client, body):
+    return client.post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, sample_snapshot):
+    base = tmp_path_factory.mktemp("attacks7")
+    snap = base / "published" / "a7.snapshot.duckdb"
+    snap.parent.mkdir()
+    shutil.copy(sample_snapshot.snapshot, snap)
+    con = duckdb.connect(str(snap), read_only=True)
+    try:
+        year = con.execute("select max(year) from marts.fct_city_score_year").fetchone()[0]
+        province_of = dict(con.execute("select unit_code, province_code from marts.dim_city").fetchall())
+        own = con.execute(
+            "select unit_code from marts.dim_city where province_code = '440000' and level <> 'province' "
+            "order by unit_code limit 1"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    dossiers = base / "dossiers"
+    dossiers.mkdir()
+    (dossiers / f"{own}_{year}.html").write_text("<p>" + "dossier " * 500 + "</p>", encoding="utf-8")
+    extracts = base / "extracts"
+    X.write_all(snap, extracts, provinces=["440000"], years=[year])
+    store = base / "access" / "users.sqlite"
+    app = create_app(
+        snap, user_store=store, secret_key_file=base / "access" / "key", dossier_dir=dossiers, extracts_dir=extracts
+    )
+    return {
+        "app": app,
+        "store": store,
+        "year": year,
+        "own": own,
+        "province_of": province_of,
+        "extracts": extracts,
+        "national": signed_in_client(app, store, "nat7", "national"),
+        "gd": signed_in_client(app, store, "gd7", "province", "44"),
+        "viewer": signed_in_client(app, store, "viewer7", "viewer"),
+    }
+
+
+# ---- 1. the overview's map publishes no more than the rankings do ---------------------------------------------------
+# The map gave every account (a provincial office, a viewer, the evaluator) the composite index of every other
+# province's city outside the programme, which the rankings page withholds from them (published_rankings keeps other
+# provinces' ranked programme cities only): the same figure through another page.
+def _map_units(client, year: int) -> set[str]:
+    r = _post(client, payloads.overview_body(year, "group", "en"))
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    fig = r.get_json()["response"]["ov-map"]["figure"]
+    return {
+        code
+        for trace in fig["data"]
+        if str(trace.get("geojson", "")).endswith("prefectures.json")
+        for code in trace.get("locations") or []
+    }
+
+
+def _ranking_units(client, year: int) -> set[str]:
+    body = rankings_body(year, "en")
+    body["inputs"][4]["value"] = []  # "programme cities only" off: every city the account may see ranked
+    r = _post(client, body)
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    return {row["unit_code"] for row in r.get_json()["response"]["rk-grid"]["rowData"]}
+
+
+@pytest.mark.parametrize("who", ["gd", "viewer"])
+def test_the_overview_map_shows_other_provinces_only_as_the_rankings_publish_them(world, who):
+    year, province_of = world["year"], world["province_of"]
+    everything = _map_units(world["national"], year)
+    ranked_anywhere = _ranking_units(world["gd"], year)
+    unpublished = {u for u in everything if province_of.get(u) != "440000" and u not in ranked_anywhere}
+    assert unpublished, "the sample has cities outside the programme in other provinces (the national map shows them)"
+
+    client = world[who]
+    shown = _map_units(client, year)
+    published = _ranking_units(client, year)
+    others = {u for u in shown if province_of.get(u) != "440000" or who == "viewer"}
+    assert others <= published, sorted(others - published)[:5]
+    assert not shown & unpublished
+    if who == "gd":
+        # its own province's cities stay on its map, in the programme or not
+        own = {u for u in everything if province_of.get(u) == "440000"}
+        assert own and own <= shown
