@@ -299,12 +299,32 @@ def _same_input(declared: dict, sent) -> bool:
     return isinstance(sent, dict) and sent.get("id") == wanted_id and sent.get("property") == prop
 
 
+def _same_outputs(declared: dict, sent) -> bool:
+    """Whether a body's ``outputs`` are the callback's own, by Dash's own check (run before the callback is): Dash
+    picks the callback by the ``output`` string and builds the answer from ``outputs``, and refuses a mismatch
+    only inside the callback, as an exception: a forged list was a 500 and a traceback in the log."""
+    from dash import Output
+    from dash._grouping import flatten_grouping
+    from dash._validate import validate_output_spec
+
+    output = declared.get("output")
+    if declared.get("no_output") or not output:
+        return True
+    try:
+        validate_output_spec(output if isinstance(output, Output) else flatten_grouping(output), sent, Output)
+    except Exception:  # noqa: BLE001 - any shape Dash cannot read is not the callback's outputs
+        return False
+    return True
+
+
 def _check_declared(principal: Principal, body: dict, declared: dict | None) -> None:
     """Dash passes a body's inputs and states to the callback by POSITION, whatever ids they carry; the checks
     below read the ids. So the ids must be the callback's own, or a foreign unit labelled as a published filter
     (or a closed page's path labelled as anything but the router's location) would reach the callback unchecked."""
     if declared is None:
         deny(principal, "callback", str(body.get("output"))[:200], "no such callback")
+    if not _same_outputs(declared, body.get("outputs")):
+        deny(principal, "callback", str(body.get("output"))[:200], "outputs do not match the callback")
     for kind in ("inputs", "state"):
         sent = body.get(kind) or []
         wanted = declared.get(kind) or []

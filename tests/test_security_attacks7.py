@@ -4,13 +4,14 @@ section says what was wrong; each of its tests failed before its fix."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import duckdb
 import pytest
-from dashboard_http import rankings_body, signed_in_client
+from dashboard_http import callback_body, page_body, rankings_body, signed_in_client
 
-from dashboards import payloads
+from dashboards import auth, payloads
 from dashboards.app import create_app
 from pipelines import extracts as X
 
@@ -101,3 +102,50 @@ def test_the_overview_map_shows_other_provinces_only_as_the_rankings_publish_the
         # its own province's cities stay on its map, in the programme or not
         own = {u for u in everything if province_of.get(u) == "440000"}
         assert own and own <= shown
+
+
+# ---- 3. a callback's outputs are its own, or the request is refused before it runs ---------------------------------
+# A callback body whose ``outputs`` were not the callback's own (another component, another order, fewer, none) ran
+# the callback and ended in Dash's CallbackException: a 500 and a traceback in the log for a forged request.
+def _forgeries(body: dict) -> list:
+    outputs = body["outputs"]
+    many = isinstance(outputs, list)
+    first = outputs[0] if many else outputs
+    out = [
+        None,  # no outputs at all
+        "pf-summary.children",
+        [{"id": "ipc-title", "property": "children"}] * (len(outputs) if many else 1),  # the shell's, harmless-looking
+        {"id": first["id"], "property": "style"},  # another property of its own component
+        [{"id": first["id"]}],  # malformed
+    ]
+    if many:
+        out += [outputs[::-1], outputs[:-1], [*outputs, outputs[0]]]  # reordered, one short, one too many
+    return out
+
+
+def _own_bodies(world) -> list[dict]:
+    year = world["year"]
+    return [
+        payloads.profile_body(world["own"], "en"),
+        rankings_body(year, "en"),
+        page_body("/rankings", "?lang=en"),
+        callback_body(
+            [("dl-preview", "columnDefs"), ("dl-preview", "rowData"), ("dl-count", "children"), ("dl-link", "href")],
+            [("dl-year", "value", year), ("dl-province", "value", "440000"), ("dl-format", "value", "csv")],
+            [("dl-lang", "data", "en")],
+        ),
+    ]
+
+
+def test_a_callback_posted_with_outputs_not_its_own_is_refused_not_a_server_error(world):
+    gd = world["gd"]
+    for body in _own_bodies(world):
+        assert _post(gd, body).status_code == 200, body["output"]  # the real body is answered
+        for outputs in _forgeries(body):
+            forged = {**json.loads(json.dumps(body)), "outputs": outputs}
+            if outputs is None:
+                del forged["outputs"]
+            r = _post(gd, forged)
+            assert r.status_code == 403, (body["output"], outputs, r.status_code, r.get_data(as_text=True)[:200])
+    detail = [r["detail"] for r in auth.UserStore(world["store"]).audit_rows() if r["username"] == "gd7"]
+    assert "outputs do not match the callback" in detail
