@@ -477,9 +477,13 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     def audit_files(resp):
         # every file a person takes away (a dossier, an extract, the indicator download, a report PDF) is in the
         # audit log with who took it; refusals are logged where they are decided (access.deny)
-        if resp.status_code == 200 and flask.request.endpoint in AUDITED_FILE_ENDPOINTS:
+        # A part of a file (206, a Range request: a download manager, a resumed download, or a script taking the
+        # file piece by piece) is taken too; it went unlogged. A HEAD takes nothing and is not a taken file.
+        taken = resp.status_code in (200, 206) and flask.request.method == "GET"
+        if taken and flask.request.endpoint in AUDITED_FILE_ENDPOINTS:
             target = flask.request.full_path if flask.request.query_string else flask.request.path
-            access.audit(access.current_principal(), "file", target[:500], "ok")
+            part = f"part: {flask.request.headers.get('Range', '')[:100]}" if resp.status_code == 206 else ""
+            access.audit(access.current_principal(), "file", target[:500], "ok", part)
         return resp
 
     @server.before_request

@@ -104,6 +104,31 @@ def test_the_overview_map_shows_other_provinces_only_as_the_rankings_publish_the
         assert own and own <= shown
 
 
+# ---- 2. a file taken in parts is in the audit log -------------------------------------------------------------------
+# A file taken with Range requests (206: a download manager, a resumed download, a script taking it in pieces) left
+# no row in the audit log, which logged 200s only.
+def test_a_file_taken_with_a_range_request_is_in_the_audit_log(world):
+    gd, year = world["gd"], world["year"]
+    dossier = f"/dossiers/{world['own']}_{year}.html"
+    version = X.read_versions(world["extracts"], "440000", year)[-1]
+    extract = "/extracts/" + next(f["path"] for f in version["files"] if f["format"] == "csv")
+    for path in (dossier, extract):
+        part = gd.get(path, headers={"Range": "bytes=0-99"})
+        assert part.status_code == 206 and len(part.data) == 100
+        rest = gd.get(path, headers={"Range": "bytes=100-"})
+        assert rest.status_code == 206
+    assert gd.head(dossier).status_code == 200  # nothing taken: not a file in the log
+    rows = [
+        (r["username"], r["action"], r["target"], r["detail"])
+        for r in auth.UserStore(world["store"]).audit_rows()
+        if r["username"] == "gd7" and r["action"] == "file"
+    ]
+    for path in (dossier, extract):
+        assert (("gd7", "file", path, "part: bytes=0-99")) in rows, rows
+        assert (("gd7", "file", path, "part: bytes=100-")) in rows, rows
+    assert len([r for r in rows if r[2] == dossier]) == 2  # the two parts; the HEAD is not one
+
+
 # ---- 3. a callback's outputs are its own, or the request is refused before it runs ---------------------------------
 # A callback body whose ``outputs`` were not the callback's own (another component, another order, fewer, none) ran
 # the callback and ended in Dash's CallbackException: a 500 and a traceback in the log for a forged request.
