@@ -174,3 +174,31 @@ def test_a_callback_posted_with_outputs_not_its_own_is_refused_not_a_server_erro
             assert r.status_code == 403, (body["output"], outputs, r.status_code, r.get_data(as_text=True)[:200])
     detail = [r["detail"] for r in auth.UserStore(world["store"]).audit_rows() if r["username"] == "gd7"]
     assert "outputs do not match the callback" in detail
+
+
+# ---- 6. a HEAD is checked as its GET is -----------------------------------------------------------------------------
+# A HEAD skipped the page and query checks its GET passes: a closed page, or a page on another province's city,
+# answered 200 (the app's shell), neither refused nor in the audit log.
+def test_a_head_request_is_checked_as_the_get_it_stands_for(world):
+    own, province_of = world["own"], world["province_of"]
+    other = min(u for u, p in province_of.items() if p == "350000" and u != "350000")
+    html = {"Accept": "text/html"}
+    paths = [
+        "/",
+        f"/profile?unit={own}",
+        "/rankings?province=350000",
+        "/quality",
+        "/alerts",
+        f"/profile?unit={other}",
+        f"/compare?units={own},{other}",
+        f"/flag?unit={other}",
+    ]
+    gd = world["gd"]
+    for path in paths:
+        get, head = gd.get(path, headers=html), gd.head(path, headers=html)
+        assert head.status_code == get.status_code, (path, get.status_code, head.status_code)
+        assert head.status_code == (200 if path in paths[:3] else 403), path
+    anonymous = world["app"].server.test_client()
+    assert anonymous.head("/quality", headers=html).status_code == 302
+    refused = [r["target"] for r in auth.UserStore(world["store"]).audit_rows() if r["outcome"] == "denied"]
+    assert "/quality" in refused and f"/profile?unit={other}" in refused
