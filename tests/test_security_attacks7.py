@@ -176,6 +176,50 @@ def test_a_callback_posted_with_outputs_not_its_own_is_refused_not_a_server_erro
     assert "outputs do not match the callback" in detail
 
 
+# ---- 5. one comparison, one stored answer ---------------------------------------------------------------------------
+def test_a_comparison_is_stored_once_however_its_cities_are_repeated(world, tmp_path):
+    """The comparison reads its first six distinct cities (pages.compare.parse_units), so a city repeated, or real
+    cities past the sixth, is the same comparison: it was stored under a new key for every such list, a way for any
+    account to fill the workers' shared payload file by counting. Answered as before, stored only as the page sends
+    it."""
+    import sqlite3
+
+    from dashboards.pages.compare import MAX_UNITS
+
+    base = tmp_path
+    users = base / "access" / "users.sqlite"
+    app = create_app(
+        world["app"].server.config["IPCITY_SNAPSHOT"].path, user_store=users, secret_key_file=base / "access" / "k"
+    )
+    payloads.install(app, base / "payloads")
+    national = signed_in_client(app, users, "nat7p", "national")
+    year = world["year"]
+    cities = sorted(u for u, p in world["province_of"].items() if p == "440000" and u.endswith("00"))[1:10]
+    assert len(cities) > MAX_UNITS
+
+    def stored() -> int:
+        con = sqlite3.connect(base / "payloads" / "payloads.sqlite")
+        try:
+            return con.execute("select count(*) from payloads").fetchone()[0]
+        finally:
+            con.close()
+
+    snap = app.server.config["IPCITY_SNAPSHOT"]
+    indicator = snap.query("select min(indicator_code) as c from marts.dim_indicator")["c"][0]
+    pair = cities[:2]
+    assert _post(national, payloads.compare_body(year, pair, "en")).status_code == 200
+    assert _post(national, payloads.trend_body(pair, indicator, "en")).status_code == 200
+    before = stored()
+    assert before == 2
+    for k in range(1, 6):
+        for units in ([*pair, *[pair[0]] * k], [pair[0]] * k + [pair[1]], cities[: MAX_UNITS + 1] + cities[:k]):
+            assert _post(national, payloads.compare_body(year, units, "en")).status_code == 200
+            assert _post(national, payloads.trend_body(units, indicator, "en")).status_code == 200
+    assert stored() == before
+    assert _post(national, payloads.compare_body(year, cities[:3], "en")).status_code == 200
+    assert stored() == before + 1
+
+
 # ---- 6. a HEAD is checked as its GET is -----------------------------------------------------------------------------
 # A HEAD skipped the page and query checks its GET passes: a closed page, or a page on another province's city,
 # answered 200 (the app's shell), neither refused nor in the audit log.
