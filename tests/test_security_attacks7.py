@@ -9,11 +9,13 @@ import shutil
 
 import duckdb
 import pytest
-from dashboard_http import callback_body, page_body, rankings_body, signed_in_client
+from click.testing import CliRunner
+from dashboard_http import TEST_PASSWORD, callback_body, page_body, rankings_body, signed_in_client
 
 from dashboards import auth, payloads
 from dashboards.app import create_app
 from pipelines import extracts as X
+from pipelines.cli import main
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
@@ -174,6 +176,31 @@ def test_a_callback_posted_with_outputs_not_its_own_is_refused_not_a_server_erro
             assert r.status_code == 403, (body["output"], outputs, r.status_code, r.get_data(as_text=True)[:200])
     detail = [r["detail"] for r in auth.UserStore(world["store"]).audit_rows() if r["username"] == "gd7"]
     assert "outputs do not match the callback" in detail
+
+
+# ---- 4. no password on the command line -------------------------------------------------------------------------
+# `ipcity users add/reset-password --password <the password>` was silently ignored and the password asked for again,
+# after it had been seen in the process list and kept in the shell's history.
+def test_a_password_on_the_command_line_is_refused_and_never_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("IPCITY_ACCESS_DIR", str(tmp_path / "access"))
+    runner = CliRunner()
+    secret = "plum orchard lantern 7"
+    for args in (
+        ["users", "add", "chief7", "--role", "national", "--password", secret],
+        ["users", "add", "chief7", "--role", "national", f"--password={secret}"],
+    ):
+        r = runner.invoke(main, args, input=f"{TEST_PASSWORD}\n{TEST_PASSWORD}\n")
+        assert r.exit_code == 2, r.output
+        assert "shell history" in r.output and "shell 历史记录" in r.output
+        assert secret not in r.output
+    store = auth.UserStore(tmp_path / "access" / "users.sqlite")
+    assert store.get("chief7") is None  # nothing was created, not even with a prompted password
+
+    r = runner.invoke(main, ["users", "add", "chief7", "--role", "national", "--password", "-"], input=secret + "\r\n")
+    assert r.exit_code == 0, r.output
+    assert store.authenticate("chief7", secret) is not None  # stdin still works (a Windows line end too)
+    r = runner.invoke(main, ["users", "reset-password", "chief7", "--password", TEST_PASSWORD])
+    assert r.exit_code == 2 and store.authenticate("chief7", secret) is not None
 
 
 # ---- 5. one comparison, one stored answer ---------------------------------------------------------------------------
