@@ -299,12 +299,32 @@ def _same_input(declared: dict, sent) -> bool:
     return isinstance(sent, dict) and sent.get("id") == wanted_id and sent.get("property") == prop
 
 
+def _same_outputs(declared: dict, sent) -> bool:
+    """Whether a body's ``outputs`` are the callback's own, by Dash's own check (run before the callback is): Dash
+    picks the callback by the ``output`` string and builds the answer from ``outputs``, and refuses a mismatch
+    only inside the callback, as an exception: a forged list was a 500 and a traceback in the log."""
+    from dash import Output
+    from dash._grouping import flatten_grouping
+    from dash._validate import validate_output_spec
+
+    output = declared.get("output")
+    if declared.get("no_output") or not output:
+        return True
+    try:
+        validate_output_spec(output if isinstance(output, Output) else flatten_grouping(output), sent, Output)
+    except Exception:  # noqa: BLE001 - any shape Dash cannot read is not the callback's outputs
+        return False
+    return True
+
+
 def _check_declared(principal: Principal, body: dict, declared: dict | None) -> None:
     """Dash passes a body's inputs and states to the callback by POSITION, whatever ids they carry; the checks
     below read the ids. So the ids must be the callback's own, or a foreign unit labelled as a published filter
     (or a closed page's path labelled as anything but the router's location) would reach the callback unchecked."""
     if declared is None:
         deny(principal, "callback", str(body.get("output"))[:200], "no such callback")
+    if not _same_outputs(declared, body.get("outputs")):
+        deny(principal, "callback", str(body.get("output"))[:200], "outputs do not match the callback")
     for kind in ("inputs", "state"):
         sent = body.get(kind) or []
         wanted = declared.get(kind) or []
@@ -399,14 +419,25 @@ def only_visible(principal: Principal, snap, df: pl.DataFrame | None, column: st
     return df.filter(pl.col(column).is_in(list(codes)))
 
 
+def published_units(scope: frozenset[str] | None, df: pl.DataFrame) -> pl.DataFrame:
+    """The rows (units with ``province_code`` and ``is_ranked``) an account of province ``scope``
+    (``Principal.province_scope()``; None = every province) may see figures of: its own province's units and the
+    ranked programme units elsewhere. A city outside the programme is published to nobody outside its province;
+    the rankings (``published_rankings``) and the overview's map both keep to this one rule, so one page cannot
+    show what the other withholds (the map gave every account the index of every other province's city)."""
+    if scope is None:
+        return df
+    return df.filter(pl.col("province_code").is_in(list(scope)) | pl.col("is_ranked").fill_null(False))
+
+
 def published_rankings(principal: Principal, df: pl.DataFrame) -> pl.DataFrame:
-    """The rankings as published for rows outside the principal's scope: programme units only, and their
-    internal evaluation columns (stage, robustness, rank intervals) blanked."""
+    """The rankings as published for rows outside the principal's scope: programme units only
+    (``published_units``), and their internal evaluation columns (stage, robustness, rank intervals) blanked."""
     scope = principal.province_scope()
     if scope is None:
         return df
     own = pl.col("province_code").is_in(list(scope))
-    df = df.filter(own | pl.col("is_ranked").fill_null(False))
+    df = published_units(scope, df)
     internal = [c for c in df.columns if c not in PUBLISHED_RANKING_COLUMNS]
     return df.with_columns(
         [pl.when(own).then(pl.col(c)).otherwise(pl.lit(None, df.schema[c])).alias(c) for c in internal]

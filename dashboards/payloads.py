@@ -172,6 +172,15 @@ def _year(value) -> int | None:
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
 
 
+def _canonical_units(codes: list) -> bool:
+    """Whether a comparison's cities are as the page sends them: distinct, at most the page's MAX_UNITS. The
+    callback reads the first MAX_UNITS distinct codes (pages.compare.parse_units), so one city repeated, or real
+    cities past the sixth, gave the same answer under as many keys as a script cared to count (each stored)."""
+    from .pages.compare import MAX_UNITS
+
+    return len(codes) <= MAX_UNITS and len(set(codes)) == len(codes)
+
+
 def storable(body: dict, snap) -> bool:
     """Whether a stored callback's request names only published things: a year of the snapshot, its units, its
     indicators, a run it lists (or the latest). Any other request is answered but not stored: every made-up year,
@@ -188,6 +197,8 @@ def storable(body: dict, snap) -> bool:
             codes = value if isinstance(value, list) else [value]
             if not all(c in known["units"] for c in codes if c not in (None, "")):
                 return False
+        if key == "cmp-units.value" and isinstance(value, list) and not _canonical_units(value):
+            return False
         if key == "cmp-indicator.value" and value not in (None, "") and value not in known["indicators"]:
             return False
         if key == "dq-run.value" and value is not None and value not in known["runs"]:

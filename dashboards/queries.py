@@ -256,6 +256,7 @@ def map_points(snap, year: int) -> pl.DataFrame:
             "unit_code",
             "unit_name",
             "unit_name_en",
+            "province_code",  # the account's scope is applied to it (access.published_units)
             "province_name",
             "lng",
             "lat",

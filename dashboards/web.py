@@ -48,6 +48,9 @@ STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 # Not data: the map outlines and the empty base map (dashboards/geo.py), the same for everyone, cached for a day.
 CACHEABLE_PREFIXES = ("/geo/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Methods that open a page: a HEAD is a GET without the body (Flask answers it with the GET's view), so it passes the
+# same page and query checks; it skipped them (a closed page or another province's city was a 200, unaudited).
+PAGE_METHODS = frozenset({"GET", "HEAD"})
 # Fetch Metadata (Sec-Fetch-Site): what a browser sends when another origin makes the request. "same-origin" and
 # "none" (typed, bookmarked) pass; a browser without the header falls back on the SameSite cookie.
 CROSS_ORIGIN_FETCH = frozenset({"cross-site", "same-site"})
@@ -275,7 +278,7 @@ def _plain(status: int, reason: str):
 
 
 def _wants_html() -> bool:
-    return flask.request.method == "GET" and "text/html" in (flask.request.headers.get("Accept") or "")
+    return flask.request.method in PAGE_METHODS and "text/html" in (flask.request.headers.get("Accept") or "")
 
 
 def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool = False, pages: dict) -> None:
@@ -477,9 +480,13 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     def audit_files(resp):
         # every file a person takes away (a dossier, an extract, the indicator download, a report PDF) is in the
         # audit log with who took it; refusals are logged where they are decided (access.deny)
-        if resp.status_code == 200 and flask.request.endpoint in AUDITED_FILE_ENDPOINTS:
+        # A part of a file (206, a Range request: a download manager, a resumed download, or a script taking the
+        # file piece by piece) is taken too; it went unlogged. A HEAD takes nothing and is not a taken file.
+        taken = resp.status_code in (200, 206) and flask.request.method == "GET"
+        if taken and flask.request.endpoint in AUDITED_FILE_ENDPOINTS:
             target = flask.request.full_path if flask.request.query_string else flask.request.path
-            access.audit(access.current_principal(), "file", target[:500], "ok")
+            part = f"part: {flask.request.headers.get('Range', '')[:100]}" if resp.status_code == 206 else ""
+            access.audit(access.current_principal(), "file", target[:500], "ok", part)
         return resp
 
     @server.before_request
@@ -516,10 +523,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if path.startswith(FILE_PREFIXES) and req.endpoint not in FILE_ENDPOINTS:
             # e.g. '/dossiers//etc/passwd' falls through to Dash's catch-all: refuse instead of serving the shell.
             access.deny(principal, "file", path[:200], "not a served file path")
-        page = access.page_of_pathname(path, pages) if req.method == "GET" else None
+        page = access.page_of_pathname(path, pages) if req.method in PAGE_METHODS else None
         if page is not None:
             access.authorize(principal, "page", page=page, target=path)
-        if req.method == "GET" and req.query_string and not path.startswith("/_dash") and _wants_html():
+        if req.query_string and not path.startswith("/_dash") and _wants_html():
             # a page (the navigation's, or one reached from them such as /flag) opened on another province's city
             access.check_page_query(
                 principal, page or path, req.query_string.decode("utf-8", "replace"), server.config["IPCITY_SNAPSHOT"]

@@ -754,9 +754,23 @@ def _store():
     return UserStore()
 
 
+def _password_source(_ctx, _param, value: str | None) -> str | None:
+    """``--password`` takes '-' (read the password from stdin) and nothing else. A password written on the command
+    line was silently ignored and asked for again, but it had already been seen by every local user (``ps``, /proc)
+    and kept in the shell's history: refused, before anything else happens, with the way to do it instead."""
+    if value not in (None, "-"):
+        raise click.BadParameter(
+            "'-' only (the password is then read from stdin); a password on the command line is visible to other "
+            "users of this computer and stays in the shell history. Leave --password out to be asked for it, and "
+            "change this password: it has been exposed. / 只接受 '-'（从标准输入读取密码）：写在命令行上的密码会被本机"
+            "其他用户看到，并留在 shell 历史记录中。请去掉 --password 以交互方式输入，并更换这个已暴露的密码。"
+        )
+    return value
+
+
 def _password(value: str | None, username: str) -> str:
     if value == "-":
-        return sys.stdin.readline().rstrip("\n")
+        return sys.stdin.readline().rstrip("\r\n")
     return click.prompt(f"password for {username}", hide_input=True, confirmation_prompt=True)
 
 
@@ -783,7 +797,13 @@ _ROLE = click.Choice(["national", "province", "viewer", "evaluator"])
 @click.argument("username")
 @click.option("--role", type=_ROLE, required=True)
 @click.option("--province", default=None, help="Province code for the province role (44 or 440000).")
-@click.option("--password", "password_src", default=None, help="'-' reads the password from stdin (scripts).")
+@click.option(
+    "--password",
+    "password_src",
+    default=None,
+    callback=_password_source,
+    help="'-' reads the password from stdin (scripts); never the password itself.",
+)
 @_user_errors
 def users_add(username: str, role: str, province: str | None, password_src: str | None) -> None:
     """Create an account (the password is asked twice, or read from stdin with --password -)."""
@@ -828,7 +848,13 @@ def users_enable(username: str) -> None:
 
 @users.command("reset-password")
 @click.argument("username")
-@click.option("--password", "password_src", default=None, help="'-' reads the password from stdin.")
+@click.option(
+    "--password",
+    "password_src",
+    default=None,
+    callback=_password_source,
+    help="'-' reads the password from stdin; never the password itself.",
+)
 @_user_errors
 def users_reset_password(username: str, password_src: str | None) -> None:
     """Set a new password; open sessions of the account end."""

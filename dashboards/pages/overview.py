@@ -152,7 +152,12 @@ def render(year: int, lang: str, mode: str = "group", scope=()):
     headlines = {**queries.overview_headlines(snap, year), "first_year": first_year}
     return (
         headline_cards(headlines, lang),
-        figures.city_map(queries.map_points(snap, year), lang, mode if mode in MAP_MODES else "group"),
+        # other provinces' cities outside the programme are not published: left off the map, as off the rankings
+        figures.city_map(
+            access.published_units(None if scope is None else frozenset(scope), queries.map_points(snap, year)),
+            lang,
+            mode if mode in MAP_MODES else "group",
+        ),
         province_summary(queries.rankings(snap, year), lang),
         figures.composite_histogram(queries.composite_distribution(snap, year), lang),
         figures.movers_bar(scoped_movers(scope, queries.biggest_movers(snap, year)), lang, first_year=first_year),
