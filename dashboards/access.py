@@ -80,6 +80,8 @@ PUBLISHED_RANKING_COLUMNS = (
     "score_qlt",
     "score_env",
     "rank",
+    # the rank's tie (并列) is part of the published rank: without it another province's 3rd (tied) read as a plain 3rd
+    "rank_is_shared",
     "n_ranked",
     "rank_change",
     "index_change",

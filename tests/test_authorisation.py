@@ -43,3 +43,24 @@ def test_allowed_principal_gets_the_scope_asked_and_bad_formats_are_refused(snap
     assert everything.rows > f.rows
     with pytest.raises(ValueError, match="unknown format"):
         indicator_download.prepare_download(snap, GUANGDONG, 2024, "440000", "exe")
+
+
+@pytest.mark.parametrize("principal", [GUANGDONG, VIEWER])
+def test_a_published_rank_keeps_its_tie_for_other_provinces(principal):
+    """The rank is published for every ranked city, and its tie (并列, ``rank_is_shared``) is part of it: blanked as
+    internal detail, another province's "3/40（并列）" read as a plain 3rd on the rankings page."""
+    import polars as pl
+
+    df = pl.DataFrame(
+        {
+            "unit_code": ["440100", "320100", "320500"],
+            "province_code": ["440000", "320000", "320000"],
+            "is_ranked": [True, True, True],
+            "rank": [1, 2, 2],
+            "rank_is_shared": [False, True, True],
+            "stage": ["watch", "watch", "normal"],
+        }
+    )
+    out = access.published_rankings(principal, df).sort("unit_code")
+    assert out["rank_is_shared"].to_list() == [True, True, False]
+    assert out.filter(pl.col("province_code") != "440000")["stage"].is_null().all()  # internal detail stays blank
