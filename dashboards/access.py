@@ -166,6 +166,13 @@ def can_open_page(principal: Principal, path: str) -> bool:
     return principal.authenticated and principal.role in page_roles(path)
 
 
+def may_take_all_provinces(principal: Principal) -> bool:
+    """Whether ``principal`` may take what lists every province's cities (the national report): the rule
+    ``authorize(..., all_provinces=True)`` enforces, asked without an audit row so a page can leave out a button
+    its reader would only be refused at."""
+    return principal.authenticated and principal.province_scope() is None
+
+
 def unit_province(snap, unit_code: str) -> str | None:
     """The province of a unit (or the province itself for a province code); None if unknown."""
     from . import queries
@@ -210,7 +217,7 @@ def authorize(
     if page is not None and not can_open_page(principal, page):
         deny(principal, action, what, f"page {page} not open to role {principal.role}")
     scope = principal.province_scope()
-    if all_provinces and scope is not None:
+    if all_provinces and not may_take_all_provinces(principal):
         deny(principal, action, what, "all provinces: national office only")
     if province is not None and scope is not None and province not in scope:
         deny(principal, action, what, f"province {province} outside the account's scope")

@@ -273,3 +273,34 @@ def test_a_head_request_is_checked_as_the_get_it_stands_for(world):
     assert anonymous.head("/quality", headers=html).status_code == 302
     refused = [r["target"] for r in auth.UserStore(world["store"]).audit_rows() if r["outcome"] == "denied"]
     assert "/quality" in refused and f"/profile?unit={other}" in refused
+
+
+# ---- 7. the overview offers the national report only to whom the route gives it ------------------------------------
+# The overview showed its national-report button to every role; a provincial office or a viewer clicking it got a
+# bare 403 (the report lists every province's cities). The page and the route now ask the same rule.
+def _component(tree, cid):
+    if isinstance(tree, dict):
+        if tree.get("props", {}).get("id") == cid:
+            return tree
+        for v in tree.values():
+            hit = _component(v, cid)
+            if hit:
+                return hit
+    elif isinstance(tree, list):
+        for v in tree:
+            hit = _component(v, cid)
+            if hit:
+                return hit
+    return None
+
+
+@pytest.mark.parametrize("who, offered", [("national", True), ("gd", False), ("viewer", False)])
+def test_the_national_report_button_is_offered_only_where_the_report_is_given(world, who, offered):
+    client = world[who]
+    r = _post(client, page_body("/", f"?year={world['year']}"))
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    button = _component(r.get_json()["response"]["_pages_content"]["children"], "ov-report")
+    assert button is not None
+    assert bool(button["props"].get("hidden")) is (not offered)
+    taken = client.get(f"/report.pdf?year={world['year']}", headers=SAME_ORIGIN)
+    assert (taken.status_code == 200) is offered, taken.status_code

@@ -99,6 +99,9 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
                         href=f"/report.pdf?year={year}&lang={lang}",
                         className="ipc-button",
                         target="_blank",
+                        # the national report lists every province's cities: shown only to whom the route gives it
+                        # (a provincial office or a viewer clicking it got a bare 403)
+                        hidden=not access.may_take_all_provinces(access.current_principal()),
                     ),
                 ),
                 control(
