@@ -17,6 +17,7 @@ from pipelines.labels import label_text
 
 from .. import access, queries
 from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
+from ..formatting import beijing_time
 from ..i18n import ALERT_RULES, ALERT_STATES, norm_lang, t
 from ..snapshot import SnapshotUnavailable
 
@@ -173,14 +174,20 @@ def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = No
                 "unit_code": r.get("unit_code") or "",
                 "title": r["title_en"] if norm_lang(lang) == "en" else r["title_zh"],
                 "state": lbl(STATES, r["state"], lang),
-                "since": (r.get("last_fired_at") or "").replace("T", " ")[:16],
-                "resolved_at": (r.get("resolved_at") or "").replace("T", " ")[:16] if r["state"] == "resolved" else "",
+                # the store keeps UTC; shown in Beijing time, as the column headers say
+                "since": beijing_time(r.get("last_fired_at")),
+                "resolved_at": beijing_time(r.get("resolved_at")) if r["state"] == "resolved" else "",
                 "acked_by": r.get("acked_by") or "" if r.get("acked_at") else "",
-                "silenced_until": (r.get("silenced_until") or "").replace("T", " ")[:16],
+                "silenced_until": beijing_time(r.get("silenced_until")),
                 "is_critical": r["severity"] == "critical" and r["state"] == "firing",
             }
         )
     return out
+
+
+def in_beijing_time(header: str, lang: str) -> str:
+    """A time column's header with the zone its times are shown in."""
+    return f"{header}（{t('tz_beijing', lang)}）" if norm_lang(lang) == "zh" else f"{header} ({t('tz_beijing', lang)})"
 
 
 def columns(lang: str) -> list[dict]:
@@ -210,10 +217,10 @@ def columns(lang: str) -> list[dict]:
         {"field": "rule", "headerName": tx("al_rule", lang), "maxWidth": 150, "wrapText": True, "autoHeight": True},
         {"field": "kind", "headerName": tx("al_kind", lang), "maxWidth": 110},
         {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 320, "wrapText": True, "autoHeight": True},
-        {"field": "since", "headerName": tx("al_since", lang), "minWidth": 160},
-        {"field": "resolved_at", "headerName": tx("al_resolved_at", lang), "minWidth": 160},
+        {"field": "since", "headerName": in_beijing_time(tx("al_since", lang), lang), "minWidth": 160},
+        {"field": "resolved_at", "headerName": in_beijing_time(tx("al_resolved_at", lang), lang), "minWidth": 160},
         {"field": "acked_by", "headerName": tx("al_ack", lang), "maxWidth": 130},
-        {"field": "silenced_until", "headerName": tx("al_silenced", lang), "minWidth": 160},
+        {"field": "silenced_until", "headerName": in_beijing_time(tx("al_silenced", lang), lang), "minWidth": 160},
     ]
 
 
@@ -243,7 +250,7 @@ def act(action: str, fingerprints: list[str], user: str | None, period: str, lan
         n += 1
     from pipelines.alerts.store import now_utc
 
-    until = (now_utc() + delta).strftime("%Y-%m-%d %H:%M")
+    until = f"{beijing_time(now_utc() + delta)} {t('tz_beijing', lang)}"
     return tx("al_silenced_n", lang, n=n, until=until)
 
 
