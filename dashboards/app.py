@@ -286,7 +286,7 @@ def header_html(
     """The app's header (title, navigation, language, account, sign-out) as HTML for a page Dash does not render:
     the "no access" page (pure). It had none, so a provincial official sent there by another province's link saw
     a bare card; now the page has the navigation of every other page, in the page's language."""
-    title, nav, toggles, _ = shell_content(pathname, search, principal, province_names)
+    title, nav, toggles, banner = shell_content(pathname, search, principal, province_names)
     e = escape
 
     def attr(name: str, value) -> str:
@@ -316,6 +316,8 @@ def header_html(
         '<header class="ipc-header" id="error-header"><div class="ipc-header-top">'
         f'<div class="ipc-brand">{e(title)}</div><div class="ipc-lang">{"".join(part(c) for c in toggles)}</div>'
         f'</div><nav class="ipc-nav">{"".join(part(c) for c in nav)}</nav></header>'
+        # the data note every page carries (which data are synthetic), on this page too
+        f'<div class="ipc-banner" role="note" id="ipc-banner">{e(banner)}</div>'
     )
 
 

@@ -337,3 +337,24 @@ def test_third_party_grid_headers_name_their_columns_once(lang):
 
     heads = [c["headerName"] for c in third_party_columns(lang)]
     assert len(set(heads)) == len(heads) and t("pg_third_party", lang) not in heads
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_access_page_carries_the_synthetic_data_note(tmp_path, lang):
+    """gd_zh_1366_flag_unit321200.png: the refusal page had the header but not the note every page carries."""
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+    from dashboards.i18n import t
+
+    app = create_app(
+        tmp_path / "no.snapshot.duckdb",
+        user_store=tmp_path / "access" / "users.sqlite",
+        secret_key_file=tmp_path / "access" / "secret_key",
+    )
+    client = signed_in_client(app, tmp_path / "access" / "users.sqlite", "gd_test", "province", "44")
+    r = client.get(f"/quality?lang={lang}", headers={"Accept": "text/html"})
+    assert r.status_code == 403
+    import html as h
+
+    assert h.escape(t("synthetic_banner", lang)) in r.get_data(as_text=True)

@@ -16,13 +16,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CELLS_JS = """
 const grid = document.getElementById(arguments[0]);
 if (!grid) return null;
+grid.scrollIntoView();  // AG Grid fills a row's cells once the grid is on screen
 const cut = [], empty = [], left = [];
 const numeric = new Set(arguments[1]);
 const tooltipped = new Set(arguments[2]);
 for (const cell of grid.querySelectorAll('.ag-center-cols-container .ag-cell, .ag-pinned-left-cols-container .ag-cell')) {
   const col = cell.getAttribute('col-id');
   const value = cell.querySelector('.ag-cell-value') || cell;
-  const text = (cell.innerText || '').trim();
+  const text = (cell.textContent || '').trim();
   if (value.scrollWidth > value.clientWidth + 1 && !tooltipped.has(col)) cut.push(col + ': ' + text);
   if (text === '') empty.push(col);
   if (numeric.has(col) && getComputedStyle(cell).textAlign !== 'right'
@@ -50,11 +51,15 @@ def test_grid_texts_whole_cells_filled_and_figures_right_aligned(browser, dash_s
     try:
         browser.get(f"{dash_server.url}{path}?lang={lang}")
         for grid_id, numeric, tooltipped in CASES[path]:
-            found = wait_for(
+            # cells fill in after the rows appear: wait for a settled grid, then judge what it shows
+            wait_for(
                 lambda g=grid_id, n=numeric, tt=tooltipped: (r := browser.execute_script(CELLS_JS, g, n, tt))
                 and r["n"]
-                and r
+                and not r["empty"],
+                timeout=20,
             )
+            found = browser.execute_script(CELLS_JS, grid_id, numeric, tooltipped)
+            found = found if found and found["n"] else None
             if not found or found["cut"] or found["empty"] or found["left"]:
                 full_page_screenshot(browser, artifacts / f"trust3_{path.strip('/')}_{lang}_1366.png")
             assert found, f"{grid_id} did not render on {path}"
