@@ -358,3 +358,12 @@ def test_no_access_page_carries_the_synthetic_data_note(tmp_path, lang):
     import html as h
 
     assert h.escape(t("synthetic_banner", lang)) in r.get_data(as_text=True)
+
+
+def test_a_file_preview_keeps_one_line_per_row():
+    """gd_en_1920_downloads.png (after the grids' default wrap): the formula column at the grid's edge wrapped a
+    letter a line, rows a screen tall. The preview's cells stay one line with their text as tooltip."""
+    from dashboards.pages.downloads import preview_columns
+
+    for col in preview_columns(["年份", "城市", "计算公式", "原始值"]):
+        assert col["wrapText"] is False and col["autoHeight"] is False and col["tooltipField"] == col["field"]
