@@ -28,6 +28,7 @@ from . import (  # noqa: F401 (access_text: UI strings)
 )
 from .auth import UserStore
 from .components import DOSSIER_KEY, EXTRACTS_KEY, SNAPSHOT_KEY, href
+from .formatting import beijing_time
 from .i18n import nav_label, norm_lang, t
 from .indicator_download import FORMATS, prepare_download
 from .pages import (
@@ -180,8 +181,11 @@ def footer_text(info: dict, lang: str) -> str:
     if info.get("year") is not None:
         parts.append(t("ft_year", lang).format(year=info["year"]))
     if info.get("published_at"):
-        at = str(info["published_at"]).replace("T", " ")[:16]
-        parts.append(t("ft_published", lang).format(at=at, run=(info.get("run_id") or "–")[:8]))
+        at, stamp = beijing_time(info["published_at"]), str(info["published_at"])
+        # a time written with its zone is shown in Beijing time and says so; an older snapshot's has none
+        zoned = stamp.endswith("Z") or bool(re.search(r"[+-]\d{2}:?\d{2}$", stamp))
+        key = "ft_published_tz" if zoned else "ft_published"
+        parts.append(t(key, lang).format(at=at, run=(info.get("run_id") or "–")[:8]))
     if info.get("catalog_version") or info.get("rules_version"):
         parts.append(
             t("ft_versions", lang).format(
@@ -282,7 +286,7 @@ def header_html(
     """The app's header (title, navigation, language, account, sign-out) as HTML for a page Dash does not render:
     the "no access" page (pure). It had none, so a provincial official sent there by another province's link saw
     a bare card; now the page has the navigation of every other page, in the page's language."""
-    title, nav, toggles, _ = shell_content(pathname, search, principal, province_names)
+    title, nav, toggles, banner = shell_content(pathname, search, principal, province_names)
     e = escape
 
     def attr(name: str, value) -> str:
@@ -312,6 +316,8 @@ def header_html(
         '<header class="ipc-header" id="error-header"><div class="ipc-header-top">'
         f'<div class="ipc-brand">{e(title)}</div><div class="ipc-lang">{"".join(part(c) for c in toggles)}</div>'
         f'</div><nav class="ipc-nav">{"".join(part(c) for c in nav)}</nav></header>'
+        # the data note every page carries (which data are synthetic), on this page too
+        f'<div class="ipc-banner" role="note" id="ipc-banner">{e(banner)}</div>'
     )
 
 

@@ -107,14 +107,23 @@ def dropdown(component_id: str, lang: str, **kwargs) -> dcc.Dropdown:
 # Grid column option: one decimal, so 90 and 90.4 line up in a column (d3-format ships with dash-ag-grid).
 # A number that is not there reads "–", as everywhere else on the dashboard: an empty cell in a numeric column (the
 # provinces' spread of a one-city province, an acceptance score not yet due) looked like a broken table.
-ONE_DECIMAL = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1f')(params.value)"}}
+# Every number format below carries AG Grid's "numericColumn" type: figures right-aligned (header too), so digits
+# line up by place; the provinces grid showed its figures flush left under a left header.
+NUMERIC = {"type": "numericColumn"}
+ONE_DECIMAL = {
+    **NUMERIC,
+    "valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1f')(params.value)"},
+}
 # The composite index beside a performance group: the row's composite_index_text (pipelines.labels.index_text,
 # one decimal unless that would put the figure in another group than the one shown), the value kept for sorting.
-INDEX_TEXT = {"valueFormatter": {"function": "params.value == null ? '–' : params.data.composite_index_text"}}
+INDEX_TEXT = {
+    **NUMERIC,
+    "valueFormatter": {"function": "params.value == null ? '–' : params.data.composite_index_text"},
+}
 # Ranks and counts: whole numbers, never "58.0", with thousands separators (1,832,020 rows, as on the cards).
-INTEGER = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format(',d')(params.value)"}}
+INTEGER = {**NUMERIC, "valueFormatter": {"function": "params.value == null ? '–' : d3.format(',d')(params.value)"}}
 # Shares stored as fractions, shown as percentages.
-PERCENT = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1%')(params.value)"}}
+PERCENT = {**NUMERIC, "valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1%')(params.value)"}}
 
 
 def snapshot() -> Snapshot:
@@ -251,6 +260,49 @@ def fit_headers(column_defs: list[dict] | None) -> list[dict]:
 GRID_MIN_WIDTH = 100
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def align_numbers(column_defs: list[dict], row_data: list[dict] | None) -> list[dict]:
+    """Column definitions with every column of figures right-aligned (pure): a column whose values in
+    ``row_data`` are all numbers gets the "numericColumn" type when it has no type of its own, so a figure is
+    never left flush left because its page forgot the option (the provinces grid's counts and shares)."""
+    out = []
+    for col in column_defs:
+        col = dict(col)
+        if "children" in col:
+            col["children"] = align_numbers(col["children"], row_data)
+        else:
+            if "type" not in col and row_data:
+                values = [r.get(col.get("field")) for r in row_data if r.get(col.get("field")) is not None]
+                if values and all(_is_number(v) for v in values):
+                    col["type"] = NUMERIC["type"]
+            if col.get("tooltipField") and "wrapText" not in col:
+                # a long note whose whole text is the cell's tooltip stays one line (the grid's default wraps)
+                col |= {"wrapText": False, "autoHeight": False}
+        out.append(col)
+    return out
+
+
+# Every grid's cells: text wraps onto more lines instead of ending in "…" (the programmes page cut "National IP
+# strong-city demonstratio…", "Third-party evaluation p…" and "Plan 20…" in English), and a cell with nothing in it
+# reads "–" like every missing figure (the 2012–2016 cohorts' empty "Designated" looked like a broken table). A
+# column's own formatter (numbers, progress) takes precedence.
+DEFAULT_COLUMN = {
+    "sortable": True,
+    "filter": True,
+    "resizable": True,
+    "floatingFilter": False,
+    "minWidth": None,  # set below (GRID_MIN_WIDTH)
+    "wrapHeaderText": True,
+    "autoHeaderHeight": True,
+    "wrapText": True,
+    "autoHeight": True,
+    "valueFormatter": {"function": "params.value == null || params.value === '' ? '–' : params.value"},
+}
+
+
 def grid(
     component_id: str,
     lang: str,
@@ -274,17 +326,9 @@ def grid(
         options["localeText"] = AG_GRID_LOCALE_ZH
     return dag.AgGrid(
         id=component_id,
-        columnDefs=fit_headers(column_defs),
+        columnDefs=align_numbers(fit_headers(column_defs), row_data),
         rowData=row_data or [],
-        defaultColDef={
-            "sortable": True,
-            "filter": True,
-            "resizable": True,
-            "floatingFilter": False,
-            "minWidth": GRID_MIN_WIDTH,
-            "wrapHeaderText": True,
-            "autoHeaderHeight": True,
-        },
+        defaultColDef={**DEFAULT_COLUMN, "minWidth": GRID_MIN_WIDTH},
         dashGridOptions=options,
         columnSize="responsiveSizeToFit",
         style={"height": f"{height}px"} if height else {"width": "100%"},

@@ -12,9 +12,18 @@ import re
 
 from pipelines.labels import label_text, rank_text
 
+from .formatting import fmt_number, true_minus
 from .i18n import GROUPS, label, norm_lang
 
 RULE_ORDER = ("x1", "r1", "r2", "w1", "w2", "ex1")
+
+
+def rule_description(row: dict, lang: str | None) -> str:
+    """A rules-seed parameter as an official reads it: the seed's plain ``official_zh`` / ``official_en`` (one
+    definition, read by every page), the engineers' ``description_*`` only for a snapshot published before the
+    seed had the plain column."""
+    suffix = "en" if norm_lang(lang) == "en" else "zh"
+    return row.get(f"official_{suffix}") or row.get(f"description_{suffix}") or ""
 
 
 def _num(v) -> float | None:
@@ -22,8 +31,7 @@ def _num(v) -> float | None:
 
 
 def _signed(v) -> str:
-    v = _num(v)
-    return "–" if v is None else f"{v:+.1f}"
+    return fmt_number(_num(v), 1, signed=True)
 
 
 def _zh(rule: str, r: dict) -> str:
@@ -42,7 +50,7 @@ def _zh(rule: str, r: dict) -> str:
         # the threshold the change was compared with, as the English sentence states it
         threshold = _num(r.get("r2_threshold_points"))
         return f"R2 整改：本周期综合指数变化 {_signed(r.get('index_change_cycle'))}" + (
-            "" if threshold is None else f"，阈值 {-threshold:.1f}"
+            "" if threshold is None else f"，阈值 {fmt_number(-threshold, 1)}"
         )
     if rule == "w1":
         return f"W1 关注：处于“{group}”组，排名 {rank_text(r.get('rank'), r.get('n_ranked'), r.get('rank_is_shared'))}"
@@ -67,14 +75,14 @@ def rules_text(row: dict, lang: str | None) -> str:
     fired = [rule for rule in RULE_ORDER if row.get(f"fired_{rule}")]
     english = row.get("rules_fired") or ""
     if norm_lang(lang) == "en":
-        return english
+        return true_minus(english)
     facts = []
     # sentences without a rule code (fct_evaluation_year.rules_fired puts them first)
     if row.get("not_reported_sources"):
         facts.append(f"宽限期内未报送：{row['not_reported_sources']}（按退出处理）")
     if english.startswith("not ranked"):
         facts.append("未排名：无综合得分（某一维度指标权重不足）")
-    return "；".join([*facts, *(_zh(rule, row) for rule in fired)])
+    return true_minus("；".join([*facts, *(_zh(rule, row) for rule in fired)]))
 
 
 # The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its
@@ -104,7 +112,7 @@ _EVIDENCE_ZH = [
 def evidence_text(evidence: str | None, lang: str | None) -> str:
     """A cycle verdict's evidence in the reader's language (the mart stores English)."""
     if not evidence or norm_lang(lang) == "en":
-        return evidence or ""
+        return true_minus(evidence) or ""
     out = []
     for clause in evidence.split("; "):
         for pattern, template in _EVIDENCE_ZH:
@@ -114,4 +122,4 @@ def evidence_text(evidence: str | None, lang: str | None) -> str:
                 break
         else:
             out.append(clause)
-    return "；".join(out)
+    return true_minus("；".join(out))

@@ -27,6 +27,46 @@ UNIT_EN = {
 }
 
 
+# The minus sign of a figure is U+2212 wherever it is shown: Plotly's and the grids' d3-format print "−", Python's
+# format() prints a hyphen, and an official saw "−3.6" in a chart beside "-3.6" in the rule text for the same change.
+MINUS = "\u2212"
+# a hyphen is a sign when a digit follows and no digit, Latin letter or point precedes ("变化 -3.6", "(-2)"); a year
+# range (2016-2020), a date (2025-06-30) or a code (COVID-19) keeps its hyphen
+_SIGN = re.compile(r"(?<![0-9A-Za-z.])-(?=\d)")
+
+
+def true_minus(text: str | None) -> str | None:
+    """``text`` with every negative number's hyphen-minus replaced by the minus sign (pure)."""
+    return _SIGN.sub(MINUS, text) if text else text
+
+
+def fmt_number(value, digits: int = 1, signed: bool = False) -> str:
+    """A figure with ``digits`` decimals, thousands separators and a true minus; "+" before a gain when
+    ``signed``; "–" for a missing value (pure)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return true_minus(f"{value:{'+' if signed else ''},.{digits}f}")
+
+
+def beijing_time(value) -> str:
+    """A stored time as "2026-12-05 14:13" in Beijing time (pure): an ISO text or datetime with a zone ("Z",
+    "+00:00") is converted (``pipelines.china_time``, the one definition); one without a zone was written on the
+    machine's clock before times carried one (an older snapshot's publication time) and is shown as it is; "" for
+    none."""
+    from datetime import datetime
+
+    from pipelines.china_time import china_time_text
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return value.replace("T", " ")[:16]
+    return china_time_text(value) if value.tzinfo is not None else value.strftime("%Y-%m-%d %H:%M")
+
+
 def is_ratio(unit: str | None) -> bool:
     return unit == RATIO_UNIT
 
@@ -68,7 +108,7 @@ def fmt_value(value, unit: str | None, digits: int, lang: str | None = None, wit
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     shown = value * display_scale(unit)
-    text = f"{shown:,.{digits}f}"
+    text = fmt_number(shown, digits)
     if with_unit:
         u = unit_label(unit, lang)
         text = f"{text}%" if u == "%" else f"{text} {u}"

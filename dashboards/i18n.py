@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipelines.china_time import ZONE_NAME
 from pipelines.labels import label_set, load_labels
 from pipelines.sources import SOURCES as _SOURCES
 
@@ -54,10 +55,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "tg_lagging": ("滞后（进展有限或恶化）", "Lagging (limited progress or deteriorating)"),
     "tg_targets": ("目标数", "Targets"),
     "tg_share_axis": ("目标占比（%）", "Share of targets (%)"),
-    "tg_summary": (
-        "共 {total} 项目标：已实现 {achieved} 项，按计划推进 {on_track} 项，滞后 {lagging} 项，无效目标 {invalid} 项。",
-        "{total} targets: {achieved} achieved, {on_track} on track, {lagging} lagging, {invalid} invalid.",
-    ),
+    # every status of the chart below, so the counts add up to the total ({parts}: "已实现 238 项，…")
+    "tg_summary": ("共 {total} 项目标：{parts}。", "{total} targets: {parts}."),
+    "tg_summary_part": ("{label} {n} 项", "{label}: {n}"),
     "target_invalid_short": ("无效目标", "Invalid target"),
     "year": ("年份", "Year"),
     "province": ("省份", "Province"),
@@ -129,6 +129,10 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "ft_year": ("数据截至 {year} 年度", "Data up to evaluation year {year}"),
     "ft_published": ("发布于 {at}（运行 {run}）", "published {at} (run {run})"),
+    # a publication time that carries its zone, shown in Beijing time (formatting.beijing_time)
+    "ft_published_tz": ("发布于 北京时间 {at}（运行 {run}）", "published {at} CST (run {run})"),
+    # the zone's name as every surface writes it (pipelines.china_time: one definition for the CLI, mails and pages)
+    "tz_beijing": (ZONE_NAME["zh"], ZONE_NAME["en"]),
     "ft_versions": ("指标体系 {catalog} · 评价规则 {rules}", "indicator catalog {catalog} · rules {rules}"),
     "ft_release": ("发布编号 {release}", "release {release}"),
     "ft_not_released": ("尚未正式发布（当前数据）", "not yet formally released (current data)"),

@@ -34,6 +34,14 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "calendar": ("周期安排", "Calendar"),
     "units_announced": ("公布数量", "Designated"),
     "units_named": ("已确认", "Named"),
+    # the evaluator's findings column (its header was the section's title, "第三方评估状态", over the findings text)
+    "tp_findings": ("评估意见", "Findings"),
+    # the 2012–2016 demonstration-city notices did not state a number (dim_programme.units_announced is null)
+    "pg_not_announced": ("通知未列数量", "Not stated"),
+    "units_announced_tip": (
+        "批次通知公布的入选城市数量；通知未列明数量的显示“通知未列数量”",
+        "Number of units the cohort's notice designated; “Not stated” where the notice gives no number",
+    ),
     "joined_on": ("入选日期", "Joined"),
     "left_on": ("退出/晋级日期", "Left / promoted"),
     "exit_reason": ("变动", "Event"),

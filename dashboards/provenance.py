@@ -13,6 +13,7 @@ import re
 import polars as pl
 from dash import html
 
+from .formatting import true_minus
 from .i18n import t
 
 IND = "marts.fct_city_indicator_year"
@@ -92,7 +93,7 @@ def provenance(snap, unit_code: str, year: int, indicator_code: str) -> dict | N
 def _num(v) -> str:
     if v is None:
         return "–"
-    return f"{v:,.6g}" if isinstance(v, float) else f"{v:,}"
+    return true_minus(f"{v:,.6g}" if isinstance(v, float) else f"{v:,}")
 
 
 def provenance_view(p: dict | None, lang: str) -> html.Div:

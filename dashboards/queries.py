@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.evaluation.releases import LATEST_FIRST, released_differs
-from pipelines.labels import FLAGGED_STAGES, label_set
+from pipelines.labels import FLAGGED_STAGES
 
 from .i18n import PILLAR_COLUMNS, PROVINCE_EN
 
@@ -83,27 +83,10 @@ def with_province_en(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def with_english_names(df: pl.DataFrame) -> pl.DataFrame:
-    """``unit_name_en`` readable and unique: the Chinese name where the dimension has no English one (county-level
-    units), and the province added where two cities share a romanisation (苏州/宿州 are both Suzhou)."""
-    from pipelines.generate.units import COUNTY_PINYIN
-
-    # Units without a romanisation in the dimension (county-level roster units of an older cities file).
-    pinyin = {code: "".join(p.split()).capitalize() for code, p in COUNTY_PINYIN.items()}
-    # The statistical groupings of county-level divisions directly under a province (Henan, Hubei, Hainan) or an
-    # autonomous region (Xinjiang) have no pinyin: their English name is the labels seed's (label set
-    # unit_grouping, keyed by the Chinese name), with the province added below, as four of them share it.
-    grouping = {zh: en for zh, en in label_set("unit_grouping").values()}
-    en = pl.coalesce(
-        "unit_name_en",
-        pl.col("unit_code").replace_strict(pinyin, default=None, return_dtype=pl.String),
-        pl.col("unit_name").replace_strict(grouping, default=None, return_dtype=pl.String),
-        "unit_name",
-    )
-    return df.with_columns(
-        unit_name_en=pl.when(en.is_duplicated() | pl.col("unit_name").is_in(list(grouping)))
-        .then(pl.format("{} ({})", en, pl.col("province_name_en")))
-        .otherwise(en)
-    )
+    """``unit_name_en`` as dbt defines it (int_units: pinyin, the labels seed's name for a grouping of county-level
+    divisions, the province added where names repeat); the Chinese name only where the dimension has none. The
+    rule lives in dbt alone, so the dashboard, the extracts and the dossiers name a unit the same way."""
+    return df.with_columns(unit_name_en=pl.coalesce("unit_name_en", "unit_name"))
 
 
 def units(snap) -> pl.DataFrame:

@@ -99,12 +99,11 @@ class Scenario:
 
 
 def base_rules(db: Path) -> pl.DataFrame:
-    """The rules seed as published in the snapshot (rule_code, param, value, descriptions)."""
+    """The rules seed as published in the snapshot (rule_code, param, value, descriptions; the officials' plain
+    descriptions where the snapshot has them)."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.sql(
-            "select rules_version, rule_code, param, value, description_en, description_zh from marts.evaluation_rules"
-        ).pl()
+        return con.sql("select * from marts.evaluation_rules").pl()
     finally:
         con.close()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -61,7 +61,8 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
                 con.execute(f"CREATE TABLE snap.raw.{t} AS SELECT * FROM raw.{t}")
                 counts[f"raw.{t}"] = con.execute(f"SELECT count(*) FROM snap.raw.{t}").fetchall()[0][0]
         info = {
-            "published_at": datetime.now().isoformat(timespec="seconds"),
+            # with its zone (UTC): the dashboard's footer shows it in Beijing time and says so
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "run_id": run_id,
             "warehouse": str(warehouse),
             "tables": counts,

@@ -75,34 +75,8 @@ def test_map_and_province_table_share_the_row_equally():
     assert "2fr" not in rule and rule.count("1fr") == 2
 
 
-def _groupings() -> list[dict]:
-    with open(CITIES, encoding="utf-8", newline="") as f:
-        return [r for r in csv.DictReader(f) if r["level"] == "direct_county_group"]
-
-
-def test_county_level_groupings_have_an_english_name_naming_their_province():
-    """The four groupings of county-level divisions (Henan, Hubei, Hainan, Xinjiang) showed their Chinese name on
-    the English pages."""
-    from dashboards.queries import with_english_names, with_province_en
-
-    rows = _groupings()
-    assert len(rows) == 4
-    df = pl.DataFrame(
-        {
-            "unit_code": [r["city_code"] for r in rows],
-            "unit_name": [r["city_name"] for r in rows],
-            "unit_name_en": [None] * len(rows),
-            "province_code": [r["province_code"] for r in rows],
-            "province_name": [r["province_name"] for r in rows],
-        },
-        schema_overrides={"unit_name_en": pl.String},
-    )
-    names = with_english_names(with_province_en(df))
-    en = names["unit_name_en"].to_list()
-    assert not any(CJK.search(n) for n in en), en
-    assert len(set(en)) == len(en)
-    for name, province in zip(en, names["province_name_en"].to_list()):
-        assert province in name
+# The county-level groupings' English names are dbt's now (int_units; the dbt unit test
+# unit_english_names_for_groupings_and_shared_romanisations and tests/test_dashboard_trust3.py).
 
 
 def test_map_draws_every_prefecture_level_unit_and_names_its_base_colour():

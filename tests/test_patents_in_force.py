@@ -144,6 +144,7 @@ REQUIRED_UNIT_TESTS = {
     "fct_city_score_year::index_rank_groups_thirds_and_changes",
     "fct_city_score_year::ties_share_a_rank_and_boundaries_at_70_100_125",
     "fct_city_score_year::ties_are_equal_indices_at_9_decimals_not_equal_doubles",
+    "int_units::unit_english_names_for_groupings_and_shared_romanisations",
 }
 
 

@@ -385,7 +385,8 @@ def test_the_chinese_reasons_state_the_numbers_the_english_ones_do(barely_improv
         "r2_threshold_points": 5.3,
         "rules_fired": "R2 rectification (index change over cycle -6.0, threshold -5.3)",
     }
-    assert "-5.3" in rules_text(r2, "en") and "-5.3" in rules_text(r2, "zh")
+    # both with the true minus the charts print (tests/test_dashboard_trust3.py)
+    assert "\u22125.3" in rules_text(r2, "en") and "\u22125.3" in rules_text(r2, "zh")
 
 
 # --- verdicts never decided by floating-point noise -----------------------------------------------------------

@@ -26,6 +26,7 @@ from ..components import (
     url_sync,
     year_dropdown,
 )
+from ..formatting import fmt_number
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import empty_figure
@@ -89,8 +90,8 @@ def _measure_text(col: str, v, shared: bool | None = False, lang: str = "zh") ->
     if col == "rank":  # a shared rank reads 并列 / tied
         return rank_text(v, None, shared, lang)
     if col == "rank_change":
-        return f"{int(v):+d}" if v else "0"
-    return f"{v:,.1f}"
+        return fmt_number(int(v), 0, signed=True) if v else "0"
+    return fmt_number(v, 1)
 
 
 def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[dict]]:
@@ -127,7 +128,7 @@ def strengths_list(sw: pl.DataFrame, names: dict[str, str], unit_codes: list[str
     listed: dict[tuple[str, str], list] = {}  # (unit, kind) -> items, in the frame's order (one pass, no filters)
     for r in sw.iter_rows(named=True):
         listed.setdefault((r["unit_code"], r["kind"]), []).append(
-            html.Li(f"{r[ind] or r['indicator_code']} ({r['diff']:+.1f})")
+            html.Li(f"{r[ind] or r['indicator_code']} ({fmt_number(r['diff'], 1, signed=True)})")
         )
     blocks = []
     for code in unit_codes:

@@ -243,7 +243,16 @@ def preview_columns(columns: list[str]) -> list[dict]:
     wide = {"指标名称": 260, "一级指标": 110, "城市": 120}
     out = []
     for c in columns:
-        col = {"field": c, "headerName": c, **({"minWidth": wide[c]} if c in wide else {})}
+        # a file's preview keeps one line per row, each cell's whole text in its tooltip: with the grids' default
+        # wrapping, the formula column at the grid's edge wrapped a letter a line into rows a screen tall
+        col = {
+            "field": c,
+            "headerName": c,
+            "wrapText": False,
+            "autoHeight": False,
+            "tooltipField": c,
+            **({"minWidth": wide[c]} if c in wide else {}),
+        }
         if c in _VALUE_HEADERS:
             col |= {"type": "numericColumn", **VALUE_FORMAT}
         elif c == EXTRACT_HEADERS["normalised_score"]:

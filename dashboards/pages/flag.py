@@ -18,7 +18,8 @@ from pipelines.labels import index_text, rank_text
 
 from .. import queries
 from ..components import guarded, href, page_title, section, snapshot
-from ..evaluation_text import RULE_ORDER, rules_text
+from ..evaluation_text import RULE_ORDER, rule_description, rules_text
+from ..formatting import true_minus
 from ..i18n import GROUPS, STAGES, label, name_col, norm_lang, t
 from ..theme import OKABE_ITO, base_layout, empty_figure
 from .watchlist import robust_label
@@ -146,18 +147,17 @@ def param_value_text(param: str, value, lang: str) -> str:
     text = str(value)
     if param.endswith("_share"):
         try:
-            return f"{100 * float(text):g}%"
+            return true_minus(f"{100 * float(text):g}%")
         except ValueError:
             return text
     if text in GROUPS:
         return label(GROUPS, text, lang)
-    return text
+    return true_minus(text)
 
 
 def rule_thresholds(rules: pl.DataFrame, fired: list[str], lang: str) -> list:
     """For each fired rule: its parameters as published (description in the reader's language and the value as
     ``param_value_text`` shows it; the seed's parameter name is the item's tooltip, for evaluators)."""
-    desc = "description_en" if norm_lang(lang) == "en" else "description_zh"
     sep = ": " if norm_lang(lang) == "en" else "："
     items = []
     for code in [*fired, "GEN"]:
@@ -166,7 +166,7 @@ def rule_thresholds(rules: pl.DataFrame, fired: list[str], lang: str) -> list:
             continue
         rows = [
             html.Li(
-                [r[desc], sep, html.Strong(param_value_text(r["param"], r["value"], lang))],
+                [rule_description(r, lang), sep, html.Strong(param_value_text(r["param"], r["value"], lang))],
                 title=f"{r['param']} = {r['value']}",
             )
             for r in part.iter_rows(named=True)

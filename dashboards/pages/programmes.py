@@ -3,6 +3,7 @@ notice that the 2022 roster is partial), third-party evaluation status per city 
 
 from __future__ import annotations
 
+import json
 import re
 
 import polars as pl
@@ -10,8 +11,20 @@ from dash import Input, Output, State, dcc, html
 
 from .. import access, queries
 from .. import programme_queries as pq
-from ..components import ONE_DECIMAL, card, grid, guarded, href, page_title, records, section, snapshot, unavailable
-from ..formatting import digits_for, fmt_value, is_ratio, language_part
+from ..components import (
+    NUMERIC,
+    ONE_DECIMAL,
+    card,
+    grid,
+    guarded,
+    href,
+    page_title,
+    records,
+    section,
+    snapshot,
+    unavailable,
+)
+from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, language_part
 from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
 from ..security import markdown_text, neutralise_text
@@ -77,12 +90,25 @@ def programme_rows(df: pl.DataFrame, lang: str) -> list[dict]:
     return out
 
 
+def count_or(missing: str) -> dict:
+    """Grid option: a count right-aligned with thousands separators, ``missing`` (escaped into the formatter's
+    JavaScript) where there is none, so the cell says why it has no figure."""
+    text = json.dumps(missing, ensure_ascii=False)
+    return {**NUMERIC, "valueFormatter": {"function": f"params.value == null ? {text} : d3.format(',d')(params.value)"}}
+
+
 def programme_columns(lang: str) -> list[dict]:
     return [
         {"field": "programme", "headerName": t("programme", lang), "minWidth": 200},
         {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 110},
         {"field": "period", "headerName": t("period", lang), "minWidth": 180},
-        {"field": "units_announced", "headerName": t("units_announced", lang), "maxWidth": 110},
+        {
+            "field": "units_announced",
+            "headerName": t("units_announced", lang),
+            "headerTooltip": t("units_announced_tip", lang),
+            "maxWidth": 110,
+            **count_or(t("pg_not_announced", lang)),
+        },
         {
             "field": "units_named",
             "headerName": t("units_named", lang),
@@ -226,12 +252,12 @@ def third_party_columns(lang: str) -> list[dict]:
         {"field": "evaluator", "headerName": t("evaluator", lang), "minWidth": 150},
         {"field": "report_version", "headerName": t("report_version", lang), "maxWidth": 90},
         {"field": "third_party_score", "headerName": t("third_party_score", lang), "maxWidth": 130, **ONE_DECIMAL},
-        {"field": "findings", "headerName": t("pg_third_party", lang), "minWidth": 260, "tooltipField": "findings"},
+        {"field": "findings", "headerName": t("tp_findings", lang), "minWidth": 260, "tooltipField": "findings"},
     ]
 
 
 def pct(value) -> str:
-    return "–" if value is None else f"{100 * value:+.1f}%"
+    return "–" if value is None else f"{fmt_number(100 * value, 1, signed=True)}%"
 
 
 def _target_text(r: dict, lang: str) -> str:
@@ -261,7 +287,7 @@ def ambition_rows(df: pl.DataFrame, lang: str) -> list[dict]:
             else "–",
             "ambition_class": label(AMBITION_CLASSES, r["ambition_class"], lang),
             "class_code": r["ambition_class"],
-            "ambition_weight": "–" if r["ambition_weight"] is None else f"{r['ambition_weight']:.1f}",
+            "ambition_weight": fmt_number(r["ambition_weight"], 1),
         }
         for r in df.to_dicts()
     ]

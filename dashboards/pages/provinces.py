@@ -11,6 +11,8 @@ from dash import Input, Output, State, dcc, html
 from .. import access, queries
 from .. import programme_queries as pq
 from ..components import (
+    INTEGER,
+    NUMERIC,
     ONE_DECIMAL,
     control,
     graph,
@@ -21,6 +23,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
+from ..formatting import fmt_number
 from ..i18n import PROVINCE_EN, STAGES, label, norm_lang, t
 from ..security import plot_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
@@ -77,6 +80,15 @@ def flagged_text(value: str | None, province_code: str, names_en: dict[tuple[str
     return ", ".join(names_en.get((province_code, n), n) for n in value.split("、"))
 
 
+def range_text(low: float | None, high: float | None) -> str:
+    """Lowest–highest index with one decimal; a one-city province's single figure once ("114.5", not
+    "114.5–114.5"); a negative bound with a true minus sign."""
+    if low is None or high is None:
+        return "–"
+    lo, hi = (fmt_number(v, 1) for v in (low, high))
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
 def rollup_rows(df: pl.DataFrame, lang: str, names_en: dict[tuple[str, str], str] | None = None) -> list[dict]:
     out = []
     for r in records(df, 3):
@@ -89,9 +101,9 @@ def rollup_rows(df: pl.DataFrame, lang: str, names_en: dict[tuple[str, str], str
                 "stages": stages_text(r, lang),
                 "mean_index": r["mean_index"],
                 "sd_index": r["sd_index"],
-                "range_index": "–" if r["min_index"] is None else f"{r['min_index']:.1f}–{r['max_index']:.1f}",
+                "range_index": range_text(r["min_index"], r["max_index"]),
                 "mean_acceptance": r["mean_acceptance_score"],
-                "share_key_met": None if share is None else round(100 * share),
+                "share_key_met": None if share is None else round(100 * share, 1),
                 "n_flagged": r["n_flagged"],
                 "flagged_units": flagged_text(r["flagged_units"], r["province_code"], names_en or {}, lang),
             }
@@ -101,8 +113,16 @@ def rollup_rows(df: pl.DataFrame, lang: str, names_en: dict[tuple[str, str], str
 
 def columns(lang: str) -> list[dict]:
     return [
-        {"field": "province", "headerName": t("province", lang), "minWidth": 100, "pinned": "left"},
-        {"field": "n_cities", "headerName": t("n_cities", lang), "maxWidth": 90},
+        # names wrap instead of ending in "…" ("新疆维…" for 新疆维吾尔自治区, as the target page's names do)
+        {
+            "field": "province",
+            "headerName": t("province", lang),
+            "minWidth": 100,
+            "pinned": "left",
+            "wrapText": True,
+            "autoHeight": True,
+        },
+        {"field": "n_cities", "headerName": t("n_cities", lang), "maxWidth": 90, **INTEGER},
         {"field": "mean_index", "headerName": t("mean_index", lang), "maxWidth": 120, **ONE_DECIMAL},
         {
             "field": "sd_index",
@@ -111,7 +131,7 @@ def columns(lang: str) -> list[dict]:
             "maxWidth": 120,
             **ONE_DECIMAL,
         },
-        {"field": "range_index", "headerName": t("range_index", lang), "maxWidth": 130},
+        {"field": "range_index", "headerName": t("range_index", lang), "maxWidth": 130, **NUMERIC},
         {
             "field": "mean_acceptance",
             "headerName": t("mean_acceptance", lang),
@@ -119,12 +139,14 @@ def columns(lang: str) -> list[dict]:
             "maxWidth": 130,
             **ONE_DECIMAL,
         },
-        {"field": "share_key_met", "headerName": t("share_key_met", lang) + " %", "maxWidth": 130},
+        # a share in per cent with one decimal, as the target page's shares (this grid showed 67 beside 66.7 there)
+        {"field": "share_key_met", "headerName": t("share_key_met", lang) + " %", "maxWidth": 130, **ONE_DECIMAL},
         {
             "field": "n_flagged",
             "headerName": t("n_flagged", lang),
             "maxWidth": 110,
             "cellClassRules": {"ipc-status-bad": "data.n_flagged > 0"},
+            **INTEGER,
         },
         {"field": "stages", "headerName": t("stages_mix", lang), "minWidth": 220, "wrapText": True, "autoHeight": True},
         {

@@ -19,6 +19,7 @@ from pipelines import scenarios as sc
 
 from .. import access
 from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
+from ..evaluation_text import rule_description
 from ..i18n import GROUPS, label, norm_lang, t
 from ..i18n_programme import RULE_NAMES
 
@@ -255,7 +256,7 @@ def layout(lang: str, **_):
     rule_inputs = []
     for r in editable_rules(rules).iter_rows(named=True):
         key = f"{r['rule_code']}.{r['param']}"
-        desc = r["description_zh"] if zh else r["description_en"]
+        desc = rule_description(r, lang)
         if r["param"] == "enabled" and float(r["value"]) in (0.0, 1.0):
             # a rule switched on or off: a choice, not a number to type (the value stays 1/0 for the scenario)
             widget = dcc.RadioItems(

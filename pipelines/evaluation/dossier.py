@@ -40,6 +40,14 @@ def _rules_zh(e: dict) -> str:
     return rules_text(e, "zh")
 
 
+def _rules_en(e: dict) -> str:
+    """The mart's English sentence as the dashboard shows it (negative figures with the true minus, like the
+    Chinese beside it on the same line)."""
+    from dashboards.evaluation_text import rules_text
+
+    return rules_text(e, "en")
+
+
 def resolve_unit(con: duckdb.DuckDBPyConnection, text: str) -> str:
     """A unit code from a 6-digit code or a Chinese (or English) name; programme units win ties."""
     t = text.strip()
@@ -455,7 +463,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
         lines += [
             f"- 阶段 / Stage: **{label_text(e['stage'])} {e['stage']}**",
             # the Chinese from the row's facts (the dashboard's function), the mart's English sentence after it
-            f"- 触发规则 / Rules fired: {_rules_zh(e) or '无'} / {e['rules_fired'] or 'none'}",
+            f"- 触发规则 / Rules fired: {_rules_zh(e) or '无'} / {_rules_en(e) or 'none'}",
             f"- 稳健性 / Robustness: {robust}",
             f"- 评估周期 / Cycle: {e['cycle'] or '基期 baseline year'}",
             f"- 规则版本 / Rules version: {e['rules_version']}",

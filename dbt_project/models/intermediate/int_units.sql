@@ -10,16 +10,45 @@ province_names as (
     from {{ ref('province_names') }}
 ),
 
+-- The statistical groupings of county-level divisions directly under a province (Henan, Hubei, Hainan) or an
+-- autonomous region (Xinjiang) have no pinyin: their English name is the labels seed's (label set unit_grouping,
+-- keyed by the Chinese name). One definition for every reader: the dashboard, extracts and dossiers read it here.
+groupings as (
+    select cast(name_zh as string) as name_zh, cast(name_en as string) as name_en
+    from {{ ref('labels') }}
+    where label_sets like '%unit_grouping%'
+),
+
+city_names as (
+    select
+        c.*,
+        -- pinyin 'shi jia zhuang' -> 'Shijiazhuang'
+        case when c.pinyin is null or c.pinyin = '' then null
+             else {{ dbt.concat([
+                 "upper(substr(replace(c.pinyin, ' ', ''), 1, 1))",
+                 "substr(replace(c.pinyin, ' ', ''), 2)",
+             ]) }}
+        end as pinyin_name,
+        g.name_en as grouping_name,
+        coalesce(p.name_en, c.province_name) as province_name_en
+    from cities as c
+    left join groupings as g on g.name_zh = c.unit_name
+    left join province_names as p on p.province_code = c.province_code
+),
+
 city_units as (
     select
         unit_code,
         unit_name,
-        -- pinyin 'shi jia zhuang' -> 'Shijiazhuang'
-        case when pinyin is null or pinyin = '' then null
-             else {{ dbt.concat([
-                 "upper(substr(replace(pinyin, ' ', ''), 1, 1))",
-                 "substr(replace(pinyin, ' ', ''), 2)",
-             ]) }}
+        -- readable and unique: the province is added to a grouping (four share one name) and to a romanisation
+        -- two cities share (苏州/宿州 are both Suzhou)
+        case
+            when grouping_name is not null
+                then {{ dbt.concat(["grouping_name", "' ('", "province_name_en", "')'"]) }}
+            when pinyin_name is null then cast(null as string)
+            when count(*) over (partition by pinyin_name) > 1
+                then {{ dbt.concat(["pinyin_name", "' ('", "province_name_en", "')'"]) }}
+            else pinyin_name
         end as unit_name_en,
         province_code,
         province_name,
@@ -28,7 +57,7 @@ city_units as (
         lng,
         lat,
         'city' as peer_group
-    from cities
+    from city_names
 ),
 
 province_units as (
