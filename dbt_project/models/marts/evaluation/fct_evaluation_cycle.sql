@@ -4,7 +4,7 @@
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
 -- Cycles (first, last and baseline year) are the unit's own, from its programme's calendar
 -- (int_programme_unit_years via int_evaluation_signals_year). is_complete: the data reach the cycle's last year
--- and no other cycle of the unit governs a year of its span (int_programme_unit_cycles.is_cut_short): a cycle
+-- and no other cycle of the unit governs a year of its span (macro programme_unit_cycles): a cycle
 -- still running, or cut short at its end or its start because another calendar governed part of it (南京's
 -- demonstration-city 2023-2025 holds only 2025 after the strong-city 2022-2024), is never judged as complete.
 -- Third-party evaluation ("每三年期开展一轮第三方评估", issue 17): the evaluator's current upload for exactly this
@@ -33,9 +33,10 @@ chain as (
   select * from {{ ref('int_evaluation_cycle_chain') }}
 ),
 
+-- the calendar's cycles and whether another cycle took part of one (macro programme_unit_cycles, the definition
+-- of int_programme_unit_cycles, read here from the calendar the evaluation step and the simulator both have)
 calendar_cycles as (
-  select unit_code, cycle_start, cycle_end, is_cut_short
-  from {{ ref('int_programme_unit_cycles') }}
+  {{ programme_unit_cycles(ref('int_programme_unit_years')) }}
 ),
 
 bounds as (

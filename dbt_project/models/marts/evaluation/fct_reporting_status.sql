@@ -109,13 +109,14 @@ programme as (
   where is_programme
 ),
 
--- the years a unit owes its reports: the years one of its memberships covers (int_programme_memberships: from
+-- the years a unit owes its reports: the years one of its memberships covers (fct_programme_membership: from
 -- the joining year to the withdrawal, the promotion or the end of a fixed period), not every year from its
 -- first cohort on. A strong-city unit whose 2022-2024 period ended owes no 2025 report, a unit whose title was
 -- removed owes none for the years before it re-joined: a missing report there is no exit.
 memberships as (
+  -- the published mart (the policy simulator rebuilds this model on a snapshot, which has no intermediates)
   select unit_code, first_evaluated_year, last_evaluated_year
-  from {{ ref('int_programme_memberships') }}
+  from {{ ref('fct_programme_membership') }}
 ),
 
 first_year as (
