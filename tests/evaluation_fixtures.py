@@ -246,11 +246,12 @@ STRONG_CITY_THIRD_PARTY_SCORE = 80.0
 
 def demonstration_cycle(year: int) -> tuple[int, int, int] | None:
     """(start, end, baseline year) of the 2012-2016 demonstration cities' cycle holding ``year``: anchored at the
-    rules seed's GEN.cycle_anchor_year, length of seed programme_calendar (as int_programme_memberships)."""
+    rules seed's GEN.cycle_anchor_year, length GEN.cycle_length (as int_programme_calendar: the calendar seed
+    leaves both empty for demo_city)."""
     rules = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
-    anchor = int(rules.filter((pl.col("rule_code") == "GEN") & (pl.col("param") == "cycle_anchor_year"))["value"].max())
-    cal = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "programme_calendar.csv", infer_schema=False)
-    length = int(cal.filter(pl.col("programme_code") == "demo_city")["cycle_length"][0])
+    gen = rules.filter(pl.col("rule_code") == "GEN")
+    anchor = int(gen.filter(pl.col("param") == "cycle_anchor_year")["value"].cast(pl.Int64).max())
+    length = int(gen.filter(pl.col("param") == "cycle_length")["value"].cast(pl.Int64).max())
     if year < anchor:
         return None
     start = anchor + length * ((year - anchor) // length)
