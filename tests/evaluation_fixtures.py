@@ -53,6 +53,9 @@ DDL = {
     # int_programme_unit_years): the cycle of every programme unit-year on its programme's calendar
     "fct_programme_unit_year": """unit_code VARCHAR, year INTEGER, programme_code VARCHAR, cohort VARCHAR,
         cycle_start INTEGER, cycle_end INTEGER, cycle_baseline_year INTEGER, cycle VARCHAR""",
+    # the memberships (models/marts/programme/fct_programme_membership): the years each unit owes its reports
+    "fct_programme_membership": """unit_code VARCHAR, programme_code VARCHAR, cohort VARCHAR,
+        first_evaluated_year INTEGER, last_evaluated_year INTEGER""",
     # the statistics path of the national unit 000000 (staging models of the main project)
     "stg_raw__patent_stats": """region_code VARCHAR, region_name VARCHAR, year INTEGER, grants_invention BIGINT,
         grants_utility_model BIGINT, grants_design BIGINT, grants_total BIGINT, in_force_invention BIGINT,
@@ -243,11 +246,12 @@ STRONG_CITY_THIRD_PARTY_SCORE = 80.0
 
 def demonstration_cycle(year: int) -> tuple[int, int, int] | None:
     """(start, end, baseline year) of the 2012-2016 demonstration cities' cycle holding ``year``: anchored at the
-    rules seed's GEN.cycle_anchor_year, length of seed programme_calendar (as int_programme_memberships)."""
+    rules seed's GEN.cycle_anchor_year, length GEN.cycle_length (as int_programme_calendar: the calendar seed
+    leaves both empty for demo_city)."""
     rules = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
-    anchor = int(rules.filter((pl.col("rule_code") == "GEN") & (pl.col("param") == "cycle_anchor_year"))["value"].max())
-    cal = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "programme_calendar.csv", infer_schema=False)
-    length = int(cal.filter(pl.col("programme_code") == "demo_city")["cycle_length"][0])
+    gen = rules.filter(pl.col("rule_code") == "GEN")
+    anchor = int(gen.filter(pl.col("param") == "cycle_anchor_year")["value"].cast(pl.Int64).max())
+    length = int(gen.filter(pl.col("param") == "cycle_length")["value"].cast(pl.Int64).max())
     if year < anchor:
         return None
     start = anchor + length * ((year - anchor) // length)
@@ -617,6 +621,7 @@ UPSTREAM = (
     "fct_target_status",
     "fct_target_ambition",
     "fct_third_party_evaluation",
+    "fct_programme_membership",
     "stg_raw__patent_stats",
     "stg_raw__population",
 )
@@ -647,6 +652,22 @@ def ensure_fixture_tables(warehouse: Path) -> None:
         ).fetchall()[0][0]:
             programme_calendar(con, strong_city={})
         con.execute("create schema if not exists marts")
+        if con.sql(
+            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'dim_city'"
+        ).fetchall()[0][0]:
+            # one membership per fixture unit, from its cohort year to the year before its withdrawal (as the
+            # roster's dated events give int_programme_memberships)
+            con.execute(
+                f"create table if not exists marts.fct_programme_membership ({DDL['fct_programme_membership']})"
+            )
+            con.execute(
+                """insert into marts.fct_programme_membership
+                   select d.unit_code, 'demo_city', cast(d.programme_cohort_year as varchar), d.programme_cohort_year,
+                          d.withdrawn_year - 1
+                   from marts.dim_city d
+                   where d.is_programme
+                     and not exists (select 1 from marts.fct_programme_membership m where m.unit_code = d.unit_code)"""
+            )
         con.execute("create schema if not exists raw")
         for name in (
             "stg_raw__patent_stats",

@@ -9,14 +9,8 @@ with roster as (
 ),
 
 calendar as (
-    select * from {{ ref('programme_calendar') }}
-),
-
-default_anchor as (
-    -- the demonstration-city calendar has one definition: the rules seed's first cycle year
-    select cast(max(value) as integer) as cycle_anchor_year
-    from {{ ref('evaluation_rules') }}
-    where rule_code = 'GEN' and param = 'cycle_anchor_year'
+    -- the calendar seed with the demonstration-city defaults (anchor, length) read from the rules seed
+    select * from {{ ref('int_programme_calendar') }}
 ),
 
 dated as (
@@ -43,7 +37,7 @@ dated as (
         c.period_end,
         c.first_evaluation_year,
         c.last_evaluation_year,
-        coalesce(c.cycle_anchor_year, d.cycle_anchor_year) as cycle_anchor_year,
+        c.cycle_anchor_year,
         c.cycle_length,
         c.acceptance_scored,
         r.source_note
@@ -51,7 +45,6 @@ dated as (
     left join calendar as c
         on c.programme_name_zh = r.programme
         and c.cohort = r.cohort
-    cross join default_anchor as d
 ),
 
 bounded as (

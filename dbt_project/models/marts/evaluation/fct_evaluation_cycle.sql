@@ -3,8 +3,10 @@
 -- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
 -- Cycles (first, last and baseline year) are the unit's own, from its programme's calendar
--- (int_programme_unit_years via int_evaluation_signals_year). is_complete: the data reach the cycle's last year;
--- a cycle still running (or cut short when a new programme's calendar took over) is never judged as complete.
+-- (int_programme_unit_years via int_evaluation_signals_year). is_complete: the data reach the cycle's last year
+-- and no other cycle of the unit governs a year of its span (macro programme_unit_cycles): a cycle
+-- still running, or cut short at its end or its start because another calendar governed part of it (南京's
+-- demonstration-city 2023-2025 holds only 2025 after the strong-city 2022-2024), is never judged as complete.
 -- Third-party evaluation ("每三年期开展一轮第三方评估", issue 17): the evaluator's current upload for exactly this
 -- cycle (marts.fct_third_party_evaluation) gives third_party_status 'received' and its score; without one the
 -- status is 'pending' and, when the rules in force in the cycle's last evaluated year say so
@@ -29,6 +31,12 @@ years as (
 
 chain as (
   select * from {{ ref('int_evaluation_cycle_chain') }}
+),
+
+-- the calendar's cycles and whether another cycle took part of one (macro programme_unit_cycles, the definition
+-- of int_programme_unit_cycles, read here from the calendar the evaluation step and the simulator both have)
+calendar_cycles as (
+  {{ programme_unit_cycles(ref('int_programme_unit_years')) }}
 ),
 
 bounds as (
@@ -92,7 +100,7 @@ verdicts as (
     c.*,
     ch.prev_rect_or_worse,
     ch.rect_or_worse,
-    c.last_year >= c.cycle_end as is_complete,
+    c.last_year >= c.cycle_end and not coalesce(cc.is_cut_short, false) as is_complete,
     case
       when c.withdrawn_year is not null and c.withdrawn_year <= c.cycle_end then 'withdrawn'
       -- not reporting within the grace period counts as exit (management measures)
@@ -108,6 +116,8 @@ verdicts as (
     end as verdict
   from per_cycle as c
   inner join chain as ch on ch.unit_code = c.unit_code and ch.cycle_start = c.cycle_start
+  left join calendar_cycles as cc
+    on cc.unit_code = c.unit_code and cc.cycle_start = c.cycle_start and cc.cycle_end = c.cycle_end
 ),
 
 with_third_party as (

@@ -104,9 +104,19 @@ file_receipt as (
 ),
 
 programme as (
-  select unit_code, unit_name, programme_cohort_year, withdrawn_year
+  select unit_code, unit_name
   from {{ ref('dim_city') }}
   where is_programme
+),
+
+-- the years a unit owes its reports: the years one of its memberships covers (fct_programme_membership: from
+-- the joining year to the withdrawal, the promotion or the end of a fixed period), not every year from its
+-- first cohort on. A strong-city unit whose 2022-2024 period ended owes no 2025 report, a unit whose title was
+-- removed owes none for the years before it re-joined: a missing report there is no exit.
+memberships as (
+  -- the published mart (the policy simulator rebuilds this model on a snapshot, which has no intermediates)
+  select unit_code, first_evaluated_year, last_evaluated_year
+  from {{ ref('fct_programme_membership') }}
 ),
 
 first_year as (
@@ -123,6 +133,14 @@ due_years as (
   cross join first_year as f
   where p.evaluation_year >= f.first_year
     and p.evaluation_year < {{ year_of('a.as_of_date') }}
+),
+
+covered as (
+  select distinct m.unit_code, d.year
+  from memberships as m
+  inner join due_years as d
+    on m.first_evaluated_year <= d.year
+    and (m.last_evaluated_year is null or d.year <= m.last_evaluated_year)
 ),
 
 sources as (
@@ -155,9 +173,8 @@ expected as (
   cross join due_years as d
   cross join sources as s
   inner join source_start as st on st.source = s.source and d.year >= st.first_year
-  where (u.programme_cohort_year is null or u.programme_cohort_year <= d.year)
-    and (u.withdrawn_year is null or d.year < u.withdrawn_year)
-    and (concat_ws('', ',', d.city_sources, ',') like concat_ws('', '%,', s.source, ',%')
+  inner join covered as cv on cv.unit_code = u.unit_code and cv.year = d.year
+  where (concat_ws('', ',', d.city_sources, ',') like concat_ws('', '%,', s.source, ',%')
          or concat_ws('', ',', d.file_sources, ',') like concat_ws('', '%,', s.source, ',%'))
 ),
 

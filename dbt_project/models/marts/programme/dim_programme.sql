@@ -2,19 +2,14 @@
 -- roster names. roster_complete is false when public sources name fewer units than the notice designated (the
 -- 2022 pilots: 72 designated, 20 named): the unnamed ones are unknown and are never invented.
 with calendar as (
-    select * from {{ ref('programme_calendar') }}
+    -- the calendar seed with the demonstration-city defaults (anchor, length) read from the rules seed
+    select * from {{ ref('int_programme_calendar') }}
 ),
 
 memberships as (
     select programme_code, cohort, count(distinct unit_code) as units_named
     from {{ ref('int_programme_memberships') }}
     group by programme_code, cohort
-),
-
-default_anchor as (
-    select cast(max(value) as integer) as cycle_anchor_year
-    from {{ ref('evaluation_rules') }}
-    where rule_code = 'GEN' and param = 'cycle_anchor_year'
 )
 
 select
@@ -26,7 +21,7 @@ select
     c.period_end,
     c.first_evaluation_year,
     c.last_evaluation_year,
-    coalesce(c.cycle_anchor_year, d.cycle_anchor_year) as cycle_anchor_year,
+    c.cycle_anchor_year,
     c.cycle_length,
     c.acceptance_scored,
     c.units_announced,
@@ -39,7 +34,6 @@ select
     c.calendar_note_en,
     c.calendar_note_zh
 from calendar as c
-cross join default_anchor as d
 left join memberships as m
     on m.programme_code = c.programme_code
     and m.cohort = c.cohort

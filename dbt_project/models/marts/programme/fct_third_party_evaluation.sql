@@ -25,11 +25,10 @@ calendar_cycles as (
         unit_code,
         cycle_start as cycle_first_year,
         cycle_end as cycle_last_year,
-        max(programme_code) as programme_code,
-        max(year) as last_evaluated_year
-    from {{ ref('int_programme_unit_years') }}
-    where cycle_start is not null
-    group by unit_code, cycle_start, cycle_end
+        programme_code,
+        last_year as last_evaluated_year,
+        is_cut_short
+    from {{ ref('int_programme_unit_cycles') }}
 ),
 
 uploads as (
@@ -68,6 +67,7 @@ cycles as (
         coalesce(c.cycle_last_year, u.cycle_last_year) as cycle_last_year,
         c.programme_code,
         c.last_evaluated_year,
+        c.is_cut_short,
         case
             when c.unit_code is null then 'not_on_calendar'
             when u.unit_code is null then 'pending'
@@ -116,7 +116,8 @@ select
     s.cycle_last_year,
     {{ dbt.concat(["cast(s.cycle_first_year as string)", "'-'", "cast(s.cycle_last_year as string)"]) }} as cycle,
     s.last_evaluated_year,
-    coalesce(s.last_evaluated_year >= s.cycle_last_year, false) as cycle_complete,
+    -- complete: the calendar reaches the cycle's last year and no other cycle of the unit took part of it
+    coalesce(s.last_evaluated_year >= s.cycle_last_year and not s.is_cut_short, false) as cycle_complete,
     s.status,
     l.name_zh as status_label_zh,
     l.name_en as status_label_en,
