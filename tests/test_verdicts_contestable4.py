@@ -200,3 +200,35 @@ def test_the_dossier_shows_the_level_detail_and_what_was_not_counted():
     text = "\n".join(_acceptance_lines(a))
     assert "QLT01 99.0 / 100.0 = 99.0" in text and "ENV03 – / 3.0" in text
     assert "Not counted in the level points (no value): ENV03" in text
+
+
+def test_the_dossier_says_a_running_cycle_has_no_acceptance_verdict_yet():
+    from pipelines.evaluation.dossier import _acceptance_lines
+
+    a = {
+        "cycle": "2023-2025",
+        "acceptance_score": None,
+        "acceptance_band": None,
+        "acceptance_status": "cycle_running",
+        "indicator_score": 52.5,
+        "third_party_status": "received",
+        "third_party_score": 40.0,
+        "third_party_weight": 0.3,
+        "third_party_evaluator": "E",
+        "third_party_report_version": 1,
+        "target_points": 50.0,
+        "targets_evaluable": 2,
+        "targets_unambitious": 0,
+        "unambitious_weight": 0.5,
+        "target_weight": 0.6,
+        "level_points": None,
+        "level_weight": 0.4,
+        "benchmark_year": None,
+        "qlt01_value": None,
+        "qlt01_national": None,
+        "judged_year": None,
+        "scored_year": 2024,
+    }
+    head = _acceptance_lines(a)[0]
+    assert label_text("cycle_running", "zh") in head and label_text("cycle_running", "en") in head
+    assert not any(label_text(b, "zh") in head for b in ("title_removed", "new_pilot_round"))

@@ -415,8 +415,9 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
             if a.get("level_indicators_missing")
             else []
         ),
-        f"- 绝对评分，与相对的综合指数并列：{bands_text('zh', a.get('judged_year'))} / "
-        f"Absolute, beside the relative index: {bands_text('en', a.get('judged_year'))}.",
+        # the rules of the year judged in; while the cycle runs, those of the year the score to date reads
+        f"- 绝对评分，与相对的综合指数并列：{bands_text('zh', a.get('judged_year') or a.get('scored_year'))} / "
+        f"Absolute, beside the relative index: {bands_text('en', a.get('judged_year') or a.get('scored_year'))}.",
     ]
     return lines
 
