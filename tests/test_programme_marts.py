@@ -359,9 +359,9 @@ def test_unambitious_targets_weigh_the_rules_weight_in_the_acceptance_score(snap
                left join marts.fct_target_ambition a
                  on a.unit_code = s.unit_code and a.plan_id = s.plan_id and a.indicator_code = s.indicator_code
                where s.unit_code = ? and s.year = ? and s.status <> 'insufficient_data'""",
-            (r["unit_code"], r["judged_year"]),
+            (r["unit_code"], r["scored_year"]),
         )
-        uw = _rules_of_year(snap, r["judged_year"])["AMB.unambitious_weight"]
+        uw = _rules_of_year(snap, r["scored_year"])["AMB.unambitious_weight"]
         assert r["unambitious_weight"] == uw
         num = den = 0.0
         for status, ratio, cls in t.iter_rows():
