@@ -13,7 +13,7 @@ import re
 from pipelines.labels import label_text, rank_text
 
 from .formatting import fmt_number, true_minus
-from .i18n import GROUPS, label, norm_lang
+from .i18n import GROUPS, VERDICT_STATUS, label, norm_lang, t
 
 RULE_ORDER = ("x1", "r1", "r2", "w1", "w2", "ex1")
 
@@ -101,6 +101,10 @@ _EVIDENCE_ZH = [
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
     (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
     (re.compile(rf"^third-party score {_NUM} \(report version (\d+)\)$"), "第三方评估得分 {0}（第{1}版）"),
+    (
+        re.compile(r"^cycle still running: evidence to (\d{4}), verdict in (\d{4})$"),
+        "周期进行中：依据截至{0}年，{1}年作出结论",
+    ),
     (re.compile(r"^third-party evaluation pending$"), label_text("third_party_pending", "zh")),
     (
         re.compile(r"^third-party evaluation pending: indicator-only verdict \(TP\.pending_blocks_verdict = 0\)$"),
@@ -123,3 +127,21 @@ def evidence_text(evidence: str | None, lang: str | None) -> str:
         else:
             out.append(clause)
     return true_minus("；".join(out))
+
+
+def cycle_state_text(r: dict, lang: str | None) -> str:
+    """Where a cycle's verdict stands, from fct_evaluation_cycle.judged_year (one definition, the mart's): complete;
+    cut short by a new calendar and judged in its last evaluated year (never "in progress" for ever); or still
+    running, with no verdict yet. A verdict status other than final follows (third-party pending, running).
+    Rows published before judged_year existed fall back to is_complete."""
+    judged, end = r.get("judged_year"), r.get("cycle_end")
+    if "judged_year" not in r:
+        judged = end if r.get("is_complete") in (True, None) else None
+    if judged is not None and end is not None and judged < end:
+        state = t("cut_short_judged", lang).format(year=judged)
+    elif judged is not None or (end is None and r.get("is_complete") in (True, None)):
+        state = t("complete", lang)
+    else:
+        state = t("in_progress", lang)
+    status = r.get("verdict_status")
+    return state + (f" · {label(VERDICT_STATUS, status, lang)}" if status not in (None, "final") else "")

@@ -269,6 +269,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "not_ranked_member": ("名单内未参评", "On roster, not ranked"),
     "complete": ("已完成", "Complete"),
     "in_progress": ("进行中", "In progress"),
+    # a cycle a new calendar took over before its last year (a pilot promoted mid-cycle): judged, not running
+    "cut_short_judged": ("提前结束，{year}年评定", "Cut short, judged in {year}"),
     "plan": ("规划", "Plan"),
     "baseline": ("基期值", "Baseline"),
     "current": ("当前值", "Current"),

@@ -538,6 +538,8 @@ def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
             "evidence",
             "is_robust",
             "is_complete",
+            # the year the verdict is given in, null while the cycle runs (a cut-short cycle is judged)
+            "judged_year",
             "index_change",
             "verdict_status",
             "third_party_status",

@@ -28,7 +28,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..evaluation_text import evidence_text, rules_text
+from ..evaluation_text import cycle_state_text, evidence_text, rules_text
 from ..formatting import (
     digits_for,
     fmt_value,
@@ -47,7 +47,6 @@ from ..i18n import (
     PLANS,
     STAGES,
     TARGET_STATUS,
-    VERDICT_STATUS,
     alert_status_label,
     label,
     name_col,
@@ -151,12 +150,7 @@ def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
         {
             **r,
             "verdict_label": label(STAGES, r["verdict"], lang),
-            "state": (t("complete", lang) if r.get("is_complete") in (True, None) else t("in_progress", lang))
-            + (
-                f" · {label(VERDICT_STATUS, vs, lang)}"
-                if (vs := r.get("verdict_status")) not in (None, "final")
-                else ""
-            ),
+            "state": cycle_state_text(r, lang),
             "evidence": evidence_text(r.get("evidence"), lang),
         }
         for r in records(cycles, 1)

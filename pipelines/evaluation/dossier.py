@@ -411,8 +411,21 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
         f"- 对标全国水平 / Level points vs national (000000, {a['benchmark_year']}): {_fmt(a['level_points'])}, "
         f"权重 weight {a['level_weight']}",
         f"- 每万人口发明专利拥有量 / QLT01: {_fmt(a['qlt01_value'], 2)} (全国 national {_fmt(a['qlt01_national'], 2)})",
-        f"- 绝对评分，与相对的综合指数并列：{bands_text('zh', a.get('judged_year'))} / "
-        f"Absolute, beside the relative index: {bands_text('en', a.get('judged_year'))}.",
+        # every level indicator's value / national value = points, so the level points can be recomputed, and
+        # the ones left out for want of a value named (the mean is over those present)
+        *(
+            [f"- 对标明细（本市 / 全国 = 得分）/ Level indicators (city / national = points): {a['level_detail']}"]
+            if a.get("level_detail")
+            else []
+        ),
+        *(
+            [f"- 无数据未计入水平得分 / Not counted in the level points (no value): {a['level_indicators_missing']}"]
+            if a.get("level_indicators_missing")
+            else []
+        ),
+        # the rules of the year judged in; while the cycle runs, those of the year the score to date reads
+        f"- 绝对评分，与相对的综合指数并列：{bands_text('zh', a.get('judged_year') or a.get('scored_year'))} / "
+        f"Absolute, beside the relative index: {bands_text('en', a.get('judged_year') or a.get('scored_year'))}.",
     ]
     return lines
 
@@ -440,6 +453,20 @@ def _coverage_lines(s: dict, gaps: pl.DataFrame | None) -> list[str]:
     else:
         lines.append("- 本年度指标无缺失、无补值 / No indicator missing or imputed this year")
     return lines
+
+
+def _cycle_state_text(r: dict) -> str:
+    """Whether the cycle is judged, and when (fct_evaluation_cycle.judged_year: a cut-short cycle is judged in its
+    last evaluated year, a running one not yet), in both languages as the profile's cycle table says it. The
+    verdict status (third-party pending) is in the verdict's cell; a running cycle's is not repeated here."""
+    from dashboards.evaluation_text import cycle_state_text
+
+    row = {**r, "verdict_status": None}
+    running = r.get("verdict_status") == "cycle_running" or ("judged_year" in r and r.get("judged_year") is None)
+    zh, en = cycle_state_text(row, "zh"), cycle_state_text(row, "en")
+    if running:
+        zh, en = f"{zh}（{label_text('cycle_running', 'zh')}）", f"{en} ({label_text('cycle_running', 'en')})"
+    return f"{zh} / {en}"
 
 
 def _verdict_status_text(status: str | None) -> str:
@@ -639,7 +666,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                     "依据 / Evidence",
                     "指数变化 / Index change",
                     "稳健 / Robust",
-                    "完整 / Complete",
+                    "评定 / Judged",
                 ],
                 [
                     [
@@ -648,7 +675,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                         r["evidence"] or "–",
                         r["index_change"],
                         {True: "是", False: "否", None: "–"}[r["is_robust"]],
-                        "是" if r["is_complete"] else "否",
+                        _cycle_state_text(r),
                     ]
                     for r in c.iter_rows(named=True)
                 ],

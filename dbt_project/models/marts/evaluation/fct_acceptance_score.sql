@@ -20,12 +20,15 @@
 -- band); = 0 (or a weight of 0) uses the indicator score, marked 'indicator_only'.
 -- The band compares the score rounded at 9 decimals (float noise of the weighted sums is ~1e-14) with the rules:
 -- < ACC.remove_below title_removed, < ACC.cultivation_from new_pilot_round, else demonstration_cultivation.
+-- A cycle still running (fct_evaluation_cycle.judged_year null: its last year has no data and no other cycle has
+-- taken over) is not judged: acceptance_status cycle_running, no judged_year, score and band null -- an evaluator's
+-- early upload must not turn the data to date into "title removed". indicator_score is the figure to date.
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
 ),
 
 cycles as (
-  select unit_code, unit_name, cycle, cycle_start, cycle_end, is_complete, verdict, verdict_status,
+  select unit_code, unit_name, cycle, cycle_start, cycle_end, is_complete, judged_year, verdict, verdict_status,
          third_party_status, third_party_score, third_party_evaluator, third_party_report_version
   from {{ ref('fct_evaluation_cycle') }}
 ),
@@ -72,32 +75,53 @@ benchmark_year as (
   group by l.unit_code, l.cycle_start, l.last_year
 ),
 
-levels as (
+-- One row per benchmark indicator of the rules (ACC.level_indicators with a national value), the unit's value or
+-- none: a level indicator without a value is left out of level_points (the mean is over the indicators present,
+-- as a pillar's weights are renormalised), and level_detail / level_indicators_missing say so -- a city reads
+-- which figures its level points stand on, and which were not counted, instead of finding a mean of two.
+level_rows as (
   select
-    b.unit_code, b.cycle_start, max(b.benchmark_year) as benchmark_year,
-    cast(count(*) as integer) as level_indicators,
-    avg(case when v.value / n.value / p.acc_level_full_ratio >= 1 then 100.0
-             when v.value <= 0 then 0.0
-             else 100.0 * v.value / n.value / p.acc_level_full_ratio end) as level_points,
-    max(case when v.indicator_code = 'QLT01' then v.value end) as qlt01_value,
-    max(case when v.indicator_code = 'QLT01' then n.value end) as qlt01_national
+    b.unit_code, b.cycle_start, b.benchmark_year, n.indicator_code, n.value as national_value,
+    v.value as city_value,
+    case when v.value is null then null
+         when v.value / n.value / p.acc_level_full_ratio >= 1 then 100.0
+         when v.value <= 0 then 0.0
+         else 100.0 * v.value / n.value / p.acc_level_full_ratio end as points
   from benchmark_year as b
   inner join params as p on p.evaluation_year = b.last_year
   inner join {{ ref('fct_national_benchmark') }} as n on n.year = b.benchmark_year
-  inner join {{ ref('fct_city_indicator_year') }} as v
+  left join {{ ref('fct_city_indicator_year') }} as v
     on v.unit_code = b.unit_code and v.year = b.last_year and v.indicator_code = n.indicator_code
   where concat_ws('', ',', p.acc_level_indicators, ',') like concat_ws('', '%,', n.indicator_code, ',%')
-    and v.value is not null and n.value > 0
-  group by b.unit_code, b.cycle_start
+    and n.value > 0
+),
+
+levels as (
+  select
+    unit_code, cycle_start, max(benchmark_year) as benchmark_year,
+    case when count(points) > 0 then cast(count(points) as integer) end as level_indicators,
+    avg(points) as level_points,
+    max(case when indicator_code = 'QLT01' then city_value end) as qlt01_value,
+    max(case when indicator_code = 'QLT01' then national_value end) as qlt01_national,
+    {{ dbt.listagg(
+      "concat_ws('', indicator_code, ' ', coalesce(cast(" ~ round_half_away('city_value', 4) ~ " as string), '–'), ' / ',
+        cast(" ~ round_half_away('national_value', 4) ~ " as string), ' = ',
+        coalesce(cast(" ~ round_half_away('points', 2) ~ " as string), 'not counted (no value)'))",
+      "'; '", "order by indicator_code") }} as level_detail,
+    {{ dbt.listagg("case when points is null then indicator_code end", "', '", "order by indicator_code") }}
+      as level_indicators_missing
+  from level_rows
+  group by unit_code, cycle_start
 ),
 
 scored as (
   select
-    c.unit_code, c.unit_name, c.cycle, c.cycle_start, c.cycle_end, l.last_year, c.is_complete, c.verdict,
+    c.unit_code, c.unit_name, c.cycle, c.cycle_start, c.cycle_end, l.last_year, c.is_complete, c.judged_year,
+    c.verdict,
     c.verdict_status, c.third_party_status, c.third_party_score, c.third_party_evaluator,
     c.third_party_report_version,
     t.target_points, t.targets_evaluable, t.targets_unambitious, v.level_points, v.level_indicators,
-    v.benchmark_year, v.qlt01_value, v.qlt01_national,
+    v.benchmark_year, v.qlt01_value, v.qlt01_national, v.level_detail, v.level_indicators_missing,
     p.acc_target_weight, p.acc_level_weight, p.acc_remove_below, p.acc_cultivation_from, p.rules_version,
     p.amb_unambitious_weight, p.tp_third_party_weight, p.tp_pending_blocks_verdict,
     (coalesce(p.acc_target_weight * t.target_points, 0) + coalesce(p.acc_level_weight * v.level_points, 0))
@@ -115,6 +139,7 @@ combined as (
   select
     s.*,
     case
+      when s.judged_year is null then 'cycle_running'
       when s.indicator_score is null then 'insufficient_data'
       when s.third_party_status = 'received' and s.tp_third_party_weight > 0 then 'combined'
       when s.tp_third_party_weight is null or s.tp_third_party_weight <= 0 then 'indicator_only'
@@ -144,7 +169,8 @@ select
   s.cycle,
   s.cycle_start as cycle_first_year,
   s.cycle_end as cycle_last_year,
-  s.last_year as judged_year,
+  s.judged_year,
+  s.last_year as scored_year,
   s.is_complete,
   s.acceptance_status,
   s.indicator_score,
@@ -166,6 +192,8 @@ select
   s.amb_unambitious_weight as unambitious_weight,
   s.level_points,
   s.level_indicators,
+  s.level_detail,
+  s.level_indicators_missing,
   s.benchmark_year,
   s.qlt01_value,
   s.qlt01_national,

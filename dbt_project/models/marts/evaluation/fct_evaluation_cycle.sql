@@ -45,6 +45,18 @@ bounds as (
   group by unit_code, cycle_start
 ),
 
+-- A cycle is cut short when a later year of the unit's calendar already belongs to another cycle (南通 320600: pilot
+-- 2022-2024, promoted in 2024): it is judged in its last evaluated year, as releases.judged_year_of_cycle says.
+-- Otherwise a cycle whose last year has no data yet is still running: it has no verdict year, and what it shows
+-- is the evidence to date, never a verdict (verdict_status cycle_running).
+later_cycle as (
+  select b.unit_code, b.cycle_start, cast(count(y.year) as integer) as later_years_of_another_cycle
+  from bounds as b
+  left join years as y
+    on y.unit_code = b.unit_code and y.year > b.last_year and y.cycle_start <> b.cycle_start
+  group by b.unit_code, b.cycle_start
+),
+
 per_cycle as (
   select
     y.unit_code,
@@ -61,6 +73,8 @@ per_cycle as (
     max(case when y.year = b.last_year then y.composite_index end) as end_index,
     max(case when y.year = b.last_year then y.index_change_cycle end) as index_change,
     max(case when y.year = b.last_year then y.rank end) as end_rank,
+    -- 并列: the end rank is shared with another ranked unit that year (fct_city_score_year.rank_is_shared)
+    max(case when y.year = b.last_year then cast(y.rank_is_shared as integer) end) = 1 as end_rank_is_shared,
     max(case when y.year = b.last_year then y.n_ranked end) as end_n_ranked,
     max(case when y.year = b.last_year then y.performance_group end) as end_group,
     max(case when y.year = b.last_year then y.median_rank end) as end_median_rank,
@@ -101,6 +115,10 @@ verdicts as (
     ch.prev_rect_or_worse,
     ch.rect_or_worse,
     c.last_year >= c.cycle_end and not coalesce(cc.is_cut_short, false) as is_complete,
+    -- cut short at its start or its end (macro programme_unit_cycles, the one definition)
+    coalesce(cc.is_cut_short, false) or lc.later_years_of_another_cycle > 0 as is_cut_short,
+    -- its data reached its last year, or a later year already belongs to another cycle: nothing more will come
+    c.last_year >= c.cycle_end or lc.later_years_of_another_cycle > 0 as is_over,
     case
       when c.withdrawn_year is not null and c.withdrawn_year <= c.cycle_end then 'withdrawn'
       -- not reporting within the grace period counts as exit (management measures)
@@ -118,6 +136,17 @@ verdicts as (
   inner join chain as ch on ch.unit_code = c.unit_code and ch.cycle_start = c.cycle_start
   left join calendar_cycles as cc
     on cc.unit_code = c.unit_code and cc.cycle_start = c.cycle_start and cc.cycle_end = c.cycle_end
+  inner join later_cycle as lc on lc.unit_code = c.unit_code and lc.cycle_start = c.cycle_start
+),
+
+judged as (
+  select
+    v.*,
+    -- the year the verdict is given in: the last year of a complete or cut-short cycle, or the year a procedural
+    -- verdict (withdrawn, not reporting = exit) was given; null while the cycle is still running
+    -- (a cycle cut short only at its start, 南京's 2023-2025, is judged when its last year's data are in)
+    case when v.is_over or v.verdict in ('withdrawn', 'not_reported') then v.last_year end as judged_year
+  from verdicts as v
 ),
 
 with_third_party as (
@@ -130,13 +159,15 @@ with_third_party as (
     p.tp_third_party_weight as third_party_weight,
     p.ex1_improve_min_points,
     case
-      when tp.unit_code is not null then 'final'
       when v.verdict in ('withdrawn', 'not_reported') then 'final'
+      -- a cycle still running has no verdict yet, whatever the evaluator has uploaded
+      when v.judged_year is null then 'cycle_running'
+      when tp.unit_code is not null then 'final'
       when p.tp_third_party_weight is null or p.tp_third_party_weight <= 0 then 'final'
       when p.tp_pending_blocks_verdict = 1 then 'third_party_pending'
       else 'indicator_only'
     end as verdict_status
-  from verdicts as v
+  from judged as v
   left join params as p on p.evaluation_year = v.last_year
   left join third_party as tp
     on tp.unit_code = v.unit_code and tp.cycle_first_year = v.cycle_start and tp.cycle_last_year = v.cycle_end
@@ -174,16 +205,20 @@ select
     case when v.third_party_status = 'received' then concat_ws('', 'third-party score ',
       cast({{ round_half_away('v.third_party_score', 1) }} as string), ' (report version ',
       cast(v.third_party_report_version as string), ')') end,
+    case when v.verdict_status = 'cycle_running' then concat_ws('', 'cycle still running: evidence to ',
+      cast(v.last_year as string), ', verdict in ', cast(v.cycle_end as string)) end,
     case when v.verdict_status = 'third_party_pending' then 'third-party evaluation pending' end,
     case when v.verdict_status = 'indicator_only' then
       'third-party evaluation pending: indicator-only verdict (TP.pending_blocks_verdict = 0)' end
   ) as evidence,
   v.years_evaluated,
   v.is_complete,
+  v.judged_year,
   v.baseline_index,
   v.end_index,
   v.index_change,
   v.end_rank,
+  v.end_rank_is_shared,
   v.end_n_ranked,
   v.end_group,
   v.end_median_rank,
