@@ -163,3 +163,25 @@ def test_only_a_user_allowed_the_province_causes_the_build(revised, sample_snaps
     nat = signed_in_client(app, tmp_path / "u.sqlite", "nat_lazy", "national")
     r = nat.get("/extracts/" + js["path"])
     assert r.status_code == 200 and (root / js["path"]).is_file()
+
+
+def test_the_cli_names_a_workbook_that_exists(revised, tmp_path, monkeypatch):
+    """``ipcity extract`` on an unchanged version prints that version's files: a workbook the run left to its
+    first download is built first, so the printed path opens."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    root, _, entries, _ = revised
+    gd = entries["440000"]
+    published = tmp_path / "wh" / "published"
+    published.mkdir(parents=True)
+    shutil.copy(tmp_path / "snap.duckdb", published / "warehouse.snapshot.duckdb")
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
+    assert not (root / _xlsx(gd)["path"]).exists()
+    args = ["extract", "--province", "44", "--year", str(gd["year"]), "--format", "xlsx", "--out", str(root)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "unchanged" in r.output, r.output
+    path = [line for line in r.output.splitlines() if line.strip().endswith(".xlsx")][0].strip()
+    assert path == str(root / _xlsx(gd)["path"])
+    assert openpyxl.load_workbook(path, read_only=True).sheetnames[0] == "封面"
