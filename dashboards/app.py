@@ -481,6 +481,8 @@ def _register_routes(server: flask.Flask) -> None:
             # Only files the extract manifests list are served: traversal and guessed names are refused.
             access.deny(principal, "extract", relpath[:200], "not a listed extract file")
         access.authorize(principal, "extract", page="/downloads", province=entry["province_code"], target=relpath)
+        # only now, for a file of the principal's own province: a re-version's workbook is built on first download
+        extracts.ensure_file(folder, relpath)
         resp = flask.send_from_directory(folder, relpath)
         resp.content_type = entry["mimetype"]  # the manifest's full value, charset included: set as it is, once
         resp.headers["Content-Disposition"] = security.content_disposition(Path(relpath).name)

@@ -40,8 +40,13 @@ PASSWORD_PATH = "/account/password"
 LOGIN_LIMIT = "10 per minute;60 per hour"
 # Files built on request, per account (a script on one session must not keep a 2-core server's CPU busy): a PDF
 # report (WeasyPrint, about a second each) no faster than a person reads them; the indicator extract (tens of ms
-# as CSV, more as XLSX) generously.
-BUILT_FILE_LIMITS = {"report_route": "30 per minute", "download_extract": "120 per minute"}
+# as CSV, more as XLSX) generously; a provincial extract's file likewise (a re-version's workbook is built on its
+# first download, a few tenths of a second each, extracts.ensure_file).
+BUILT_FILE_LIMITS = {
+    "report_route": "30 per minute",
+    "download_extract": "120 per minute",
+    "extract_file": "120 per minute",
+}
 # Paths open without signing in: the sign-in page, the health probe and Dash's static bundles (no data in them).
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")

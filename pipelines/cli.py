@@ -915,7 +915,7 @@ def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
     import duckdb
 
     from dashboards.security import BadParameter, normalise_province
-    from pipelines.extracts import extracts_dir, province_codes, read_versions, write_extract
+    from pipelines.extracts import ensure_file, extracts_dir, province_codes, read_versions, write_extract
 
     try:
         code = normalise_province(province)
@@ -948,7 +948,8 @@ def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
     )
     for f in entry["files"]:
         if f["format"] == fmt:
-            console.print(str(Path(root) / f["path"]))
+            # an unchanged version's workbook may be one the run left to its first request: build it now
+            console.print(str(ensure_file(root, f["path"]) or Path(root) / f["path"]))
 
 
 @main.command()

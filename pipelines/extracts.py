@@ -7,6 +7,9 @@ Extracts are versioned per province and year under ``<data>/extracts/<pp>/<year>
 only when the content or the release changes; it lists every row that changed since the previous version
 ("changes since vN": added, removed or changed rows with the changed columns' old and new values).
 ``<pp>/<year>/versions.json`` is the manifest the dashboard reads (and the only list of files it serves).
+The workbook of a re-version written by ``write_all`` (every earlier year changes when a new year moves the window)
+is listed there with ``built_on_request`` and built on its first download (``ensure_file``), from the version's
+Parquet files: writing 310 workbooks in the run made the eleventh year cost more than the year alone (issue 19).
 
 Release metadata comes from ``release_info`` — the one place that reads ``releases.releases`` when the snapshot
 has it (issue 10), and otherwise derives a version from ``meta.snapshot_info`` and the ingestion ledger.
@@ -723,6 +726,8 @@ class _Job:
     csv_frames: dict[str, pl.DataFrame] | None = None
     sheet_frames: dict[str, tuple[list[str], pl.DataFrame]] | None = None
     note: str | None = None  # synthetic_note(), computed once by write_all
+    # write_all: a re-version's workbook is built on its first download (``ensure_file``), not in the run
+    defer_workbook: bool = False
 
 
 def _unchanged(last: dict | None, digest: str, release: dict, force: bool) -> bool:
@@ -766,41 +771,43 @@ def _write_version(job: _Job) -> dict | None:
         p = out_dir / f"{stem}_changes.csv"
         write_csv(changes.with_columns(pl.col("change").replace(CHANGE_LABELS)), p, CHANGE_HEADERS)
         add(p, "csv", "changes", changes.height)
-    cover = [
-        ("省份 / Province", f"{province_name}（{province_code}）"),
-        ("评估年度 / Evaluation year", str(year)),
-        (
-            "数据包版本 / Extract version",
-            f"v{n}" + (f"（较 v{last['version']} 的变更见“{CHANGES_SHEET}”）" if last else ""),
-        ),
-        ("发布编号 / Release id", release["release_id"]),
-        ("数据版本 / Data version", str(release.get("data_version") or "")),
-        ("指标体系版本 / Catalog version", str(release.get("catalog_version") or "")),
-        ("评估规则版本 / Rules version", str(release.get("rules_version") or "")),
-        ("发布时间 / Released at", str(release.get("released_at") or "")),
-        ("生成时间 / Generated at", generated_at),
-        ("数据说明 / Synthetic data", job.note if job.note is not None else synthetic_note()),
-        ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
-    ]
-    scores = tables.get("scores")
-    if scores is not None and "differs_from_release" in scores.columns:
-        n_differ = int(scores["differs_from_release"].sum())
-        cover.append(
-            (
-                "当前数据与发布不同的城市 / Cities whose current figures differ from the release",
-                f"{n_differ}（见“{TABLES['scores'][0]}”表“{HEADERS['differs_from_release']}”列 / see that column）",
-            )
-        )
-    sheets = [
-        (TABLES[name][0], *(job.sheet_frames[name] if job.sheet_frames is not None else _sheet_frame(df, HEADERS)))
-        for name, df in tables.items()
-    ]
-    if changes is not None:
-        labelled = changes.with_columns(pl.col("change").replace(CHANGE_LABELS))
-        sheets.append((CHANGES_SHEET, *_sheet_frame(labelled, CHANGE_HEADERS)))
+    note = job.note if job.note is not None else synthetic_note()
     p = out_dir / f"{stem}.xlsx"
-    _write_xlsx_frames(p, cover, sheets)
-    add(p, "xlsx", "all", sum(df.height for df in tables.values()))
+    if job.defer_workbook and last is not None:
+        # Listed now, built from this version's stored Parquet files when first asked for (ensure_file): a
+        # re-version comes for every earlier year at once when a new year moves the window, and writing all
+        # their workbooks in the run cost more than the new year itself (bench/RESULTS.md, issue 19).
+        files.append(
+            {
+                "path": str(rel_dir / p.name),
+                "name": p.name,
+                "format": "xlsx",
+                "table": "all",
+                "rows": sum(df.height for df in tables.values()),
+                "built_on_request": True,
+                "note": note,
+            }
+        )
+    else:
+        sheets = [
+            (TABLES[name][0], *(job.sheet_frames[name] if job.sheet_frames is not None else _sheet_frame(df, HEADERS)))
+            for name, df in tables.items()
+        ]
+        _write_workbook(
+            p,
+            province_code,
+            province_name,
+            year,
+            n,
+            last and last["version"],
+            release,
+            generated_at,
+            note,
+            tables,
+            sheets,
+            changes,
+        )
+        add(p, "xlsx", "all", sum(df.height for df in tables.values()))
     entry = {
         "version": n,
         "province_code": province_code,
@@ -819,6 +826,54 @@ def _write_version(job: _Job) -> dict | None:
     tmp.write_text(json.dumps({"versions": [*versions, entry]}, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, manifest)
     return entry
+
+
+def _write_workbook(
+    path: Path,
+    province_code: str,
+    province_name: str,
+    year: int,
+    n: int,
+    previous: int | None,
+    release: dict,
+    generated_at: str,
+    note: str,
+    tables: dict[str, pl.DataFrame],
+    sheets: list[tuple[str, list[str], pl.DataFrame]],
+    changes: pl.DataFrame | None,
+) -> None:
+    """A version's workbook: the cover, the tables' sheets (already through ``_sheet_frame``) and the changes
+    sheet. One writer for the run's workbooks and the ones built on first download (``ensure_file``)."""
+    cover = [
+        ("省份 / Province", f"{province_name}（{province_code}）"),
+        ("评估年度 / Evaluation year", str(year)),
+        (
+            "数据包版本 / Extract version",
+            f"v{n}" + (f"（较 v{previous} 的变更见“{CHANGES_SHEET}”）" if previous else ""),
+        ),
+        ("发布编号 / Release id", release["release_id"]),
+        ("数据版本 / Data version", str(release.get("data_version") or "")),
+        ("指标体系版本 / Catalog version", str(release.get("catalog_version") or "")),
+        ("评估规则版本 / Rules version", str(release.get("rules_version") or "")),
+        ("发布时间 / Released at", str(release.get("released_at") or "")),
+        ("生成时间 / Generated at", generated_at),
+        ("数据说明 / Synthetic data", note),
+        ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
+    ]
+    scores = tables.get("scores")
+    if scores is not None and "differs_from_release" in scores.columns:
+        n_differ = int(scores["differs_from_release"].sum())
+        cover.append(
+            (
+                "当前数据与发布不同的城市 / Cities whose current figures differ from the release",
+                f"{n_differ}（见“{TABLES['scores'][0]}”表“{HEADERS['differs_from_release']}”列 / see that column）",
+            )
+        )
+    sheets = list(sheets)
+    if changes is not None:
+        labelled = changes.with_columns(pl.col("change").replace(CHANGE_LABELS))
+        sheets.append((CHANGES_SHEET, *_sheet_frame(labelled, CHANGE_HEADERS)))
+    _write_xlsx_frames(path, cover, sheets)
 
 
 # ---- writing every province and year ---------------------------------------------------------------------------
@@ -861,15 +916,17 @@ def _year_jobs(con, root: Path, year: int, codes: list[str], note: str) -> list[
         digest = _digest({name: rounded[name][code] for name in year_tables})
         versions = read_versions(root, code, year)
         if not _unchanged(versions[-1] if versions else None, digest, release, False):
-            pending.append((code, digest))
+            pending.append((code, digest, bool(versions)))
     if not pending:
         return []
-    wanted = [code for code, _ in pending]
+    wanted = [code for code, _, _ in pending]
     csv = {name: _by_province(_csv_frame(df), keys[name], wanted) for name, df in year_tables.items()}
+    # sheets only for first versions: a re-version's workbook is built on its first download (ensure_file)
+    first = [code for code, _, revised in pending if not revised]
     sheets = {}
-    for name, df in year_tables.items():
+    for name, df in year_tables.items() if first else ():
         header, values = _sheet_frame(df, HEADERS)
-        sheets[name] = {code: (header, part) for code, part in _by_province(values, keys[name], wanted).items()}
+        sheets[name] = {code: (header, part) for code, part in _by_province(values, keys[name], first).items()}
     return [
         _Job(
             root,
@@ -879,10 +936,11 @@ def _year_jobs(con, root: Path, year: int, codes: list[str], note: str) -> list[
             release,
             digest,
             csv_frames={name: csv[name][code] for name in year_tables},
-            sheet_frames={name: sheets[name][code] for name in year_tables},
+            sheet_frames=None if revised else {name: sheets[name][code] for name in year_tables},
             note=note,
+            defer_workbook=True,
         )
-        for code, digest in pending
+        for code, digest, revised in pending
     ]
 
 
@@ -971,8 +1029,8 @@ def list_versions(root: Path, province_codes_: list[str] | None = None) -> list[
     return sorted(out, key=lambda e: (-e["year"], e["province_code"], -e["version"]))
 
 
-def lookup_file(root: Path, relpath: str) -> dict | None:
-    """The manifest entry of a file by its relative path, only if a manifest lists it (nothing else is served)."""
+def _listed(root: Path, relpath: str) -> tuple[dict, dict] | None:
+    """The version entry and file record that list ``relpath`` (None when no manifest lists it)."""
     m = _REL.fullmatch(relpath or "")
     if not m:
         return None
@@ -980,5 +1038,73 @@ def lookup_file(root: Path, relpath: str) -> dict | None:
     for entry in read_versions(Path(root), pp + "0000", int(year)):
         for f in entry["files"]:
             if f["path"] == relpath:
-                return {**f, "province_code": entry["province_code"], "mimetype": MIMETYPES[f["format"]]}
+                return entry, f
     return None
+
+
+def ensure_file(root: Path, relpath: str) -> Path | None:
+    """The listed file's path, building it first when it is a workbook ``write_all`` left to its first download
+    (``built_on_request``). Call only after the caller's access check for the file's province: this reads only
+    the version's own stored files, named by its manifest.
+
+    The build holds an exclusive lock on a file beside the workbook, so concurrent first downloads (threads or
+    gunicorn's worker processes) build it once; it is written to a temporary name and renamed into place, so a
+    reader never sees half a workbook. The workbook is what the run would have written: the same writer
+    (``_write_workbook``) on the version's Parquet tables and changes list, its cover from the manifest entry."""
+    import fcntl
+
+    root = Path(root)
+    found = _listed(root, relpath)
+    if found is None:
+        return None
+    entry, f = found
+    path = root / relpath
+    if not f.get("built_on_request") or path.is_file():
+        return path
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(lock_path, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.is_file():  # another request built it while this one waited
+                return path
+            tables = _read_version_tables(root, entry)
+            changes = next(
+                (
+                    pl.read_parquet(root / c["path"])
+                    for c in entry["files"]
+                    if c["format"] == "parquet" and c["table"] == "changes"
+                ),
+                None,
+            )
+            sheets = [(TABLES[name][0], *_sheet_frame(df, HEADERS)) for name, df in tables.items()]
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            try:
+                _write_workbook(
+                    tmp,
+                    entry["province_code"],
+                    entry["province_name"],
+                    entry["year"],
+                    entry["version"],
+                    entry["previous_version"],
+                    entry["release"],
+                    entry["generated_at"],
+                    f["note"],
+                    tables,
+                    sheets,
+                    changes,
+                )
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return path
+
+
+def lookup_file(root: Path, relpath: str) -> dict | None:
+    """The manifest entry of a file by its relative path, only if a manifest lists it (nothing else is served)."""
+    found = _listed(root, relpath)
+    if found is None:
+        return None
+    entry, f = found
+    return {**f, "province_code": entry["province_code"], "mimetype": MIMETYPES[f["format"]]}
