@@ -733,6 +733,7 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
             "third_party_evaluator",
             "third_party_report_version",
             "acceptance_score",
+            "acceptance_scored",
             "acceptance_band",
             "target_points",
             "level_points",

@@ -120,6 +120,7 @@ HEADERS: dict[str, str] = {
     "cycle_last_year": "周期结束年",
     "acceptance_score": "验收得分",
     "acceptance_band": "验收结论",
+    "acceptance_scored": "是否作验收评定",
     # issue 17: the acceptance score combines the indicator-based and the third-party scores
     "acceptance_status": "验收评分状态",
     "indicator_score": "指标得分",

@@ -55,7 +55,8 @@ DDL = {
         cycle_start INTEGER, cycle_end INTEGER, cycle_baseline_year INTEGER, cycle VARCHAR""",
     # the memberships (models/marts/programme/fct_programme_membership): the years each unit owes its reports
     "fct_programme_membership": """unit_code VARCHAR, programme_code VARCHAR, cohort VARCHAR,
-        first_evaluated_year INTEGER, last_evaluated_year INTEGER""",
+        first_evaluated_year INTEGER, last_evaluated_year INTEGER, programme_name_zh VARCHAR, joined_on DATE,
+        left_on DATE, exit_reason VARCHAR""",
     # the statistics path of the national unit 000000 (staging models of the main project)
     "stg_raw__patent_stats": """region_code VARCHAR, region_name VARCHAR, year INTEGER, grants_invention BIGINT,
         grants_utility_model BIGINT, grants_design BIGINT, grants_total BIGINT, in_force_invention BIGINT,
@@ -663,7 +664,11 @@ def ensure_fixture_tables(warehouse: Path) -> None:
             con.execute(
                 """insert into marts.fct_programme_membership
                    select d.unit_code, 'demo_city', cast(d.programme_cohort_year as varchar), d.programme_cohort_year,
-                          d.withdrawn_year - 1
+                          d.withdrawn_year - 1,
+                          -- what the dossier's membership table reads (the mart's columns of the same names)
+                          '国家知识产权示范城市', make_date(d.programme_cohort_year, 1, 1),
+                          case when d.withdrawn_year is not null then make_date(d.withdrawn_year, 1, 1) end,
+                          case when d.withdrawn_year is not null then 'withdrawn' end
                    from marts.dim_city d
                    where d.is_programme
                      and not exists (select 1 from marts.fct_programme_membership m where m.unit_code = d.unit_code)"""
@@ -710,7 +715,10 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     # simulator does on a snapshot
     (proj / "models" / "upstream" / "int_programme_unit_years.sql").write_text(
         "select unit_code, year, true as is_evaluated, programme_code, cohort, cycle_start, cycle_end, "
-        "cycle_baseline_year from marts.fct_programme_unit_year",
+        # the rule cases test the acceptance arithmetic and bands: every case unit is judged at acceptance (the
+        # calendar's acceptance_scored; the demo_city label gives their cycle calendar only). A unit under an
+        # open-ended title, never banded, is tested on the sample run (test_verdicts_contestable5).
+        "cycle_baseline_year, true as acceptance_scored from marts.fct_programme_unit_year",
         encoding="utf-8",
     )
     # The evaluation reads the one target-status method, fct_target_status_year (built in the indicator step, in

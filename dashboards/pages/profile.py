@@ -349,6 +349,8 @@ def _band_cell(r: dict, lang: str) -> str:
     """The band read from the (combined) acceptance score, or why there is none (third-party pending, no data);
     an indicator-only score is marked as such."""
     status = r.get("acceptance_status")
+    if r.get("acceptance_scored") is False:  # an open-ended title: scored, never banded
+        return label(ACCEPTANCE_STATUS, "not_acceptance_scored", lang)
     if r["acceptance_band"]:
         band = label(ACCEPTANCE_BANDS, r["acceptance_band"], lang)
         return f"{band} · {label(ACCEPTANCE_STATUS, status, lang)}" if status == "indicator_only" else band

@@ -375,7 +375,13 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
     with the indicator-based and the third-party parts and their weights (zh / en)."""
     status = a.get("acceptance_status") or ("combined" if a.get("acceptance_score") is not None else None)
     zh, en = (label_text(status, "zh"), label_text(status, "en")) if status else ("", "")
-    if a["acceptance_score"] is not None:
+    if a["acceptance_score"] is not None and a.get("acceptance_scored") is False:
+        # an open-ended demonstration-city title: the score stands beside the third-party evaluation, no band
+        head = (
+            f"- 验收评分 / Acceptance score ({a['cycle']}): **{acceptance_score_text(a['acceptance_score'])}** / 100 — "
+            f"{label_text('not_acceptance_scored', 'zh')} / {label_text('not_acceptance_scored', 'en')}"
+        )
+    elif a["acceptance_score"] is not None:
         head = (
             f"- 验收评分 / Acceptance score ({a['cycle']}): **{acceptance_score_text(a['acceptance_score'])}** / 100 — "
             f"{label_text(a['acceptance_band'])} {a['acceptance_band']}（{zh} / {en}）"

@@ -33,6 +33,16 @@ cycles as (
   from {{ ref('fct_evaluation_cycle') }}
 ),
 
+-- Whether the programme governing the cycle's last year judges at acceptance (the calendar's acceptance_scored):
+-- the management measures' bands judge a pilot or a strong-city unit at the end of its construction period; an
+-- open-ended demonstration-city title (demo_city) has no acceptance, so its cycles keep their score (an absolute
+-- measure beside the third-party evaluation every city gets) but no band -- 17 demonstration-city cycles of the
+-- sample read "title removed", a verdict no rule gives them, and alerted on it.
+governing_programme as (
+  select unit_code, year, acceptance_scored
+  from {{ ref('int_programme_unit_years') }}
+),
+
 last_years as (
   select e.unit_code, e.cycle_start, max(e.year) as last_year
   from {{ ref('fct_evaluation_year') }} as e
@@ -124,6 +134,7 @@ scored as (
     v.benchmark_year, v.qlt01_value, v.qlt01_national, v.level_detail, v.level_indicators_missing,
     p.acc_target_weight, p.acc_level_weight, p.acc_remove_below, p.acc_cultivation_from, p.rules_version,
     p.amb_unambitious_weight, p.tp_third_party_weight, p.tp_pending_blocks_verdict,
+    coalesce(g.acceptance_scored, true) as acceptance_scored,
     (coalesce(p.acc_target_weight * t.target_points, 0) + coalesce(p.acc_level_weight * v.level_points, 0))
       / nullif(case when t.target_points is not null then p.acc_target_weight else 0 end
                + case when v.level_points is not null then p.acc_level_weight else 0 end, 0)
@@ -131,6 +142,7 @@ scored as (
   from cycles as c
   inner join last_years as l on l.unit_code = c.unit_code and l.cycle_start = c.cycle_start
   inner join params as p on p.evaluation_year = l.last_year
+  left join governing_programme as g on g.unit_code = c.unit_code and g.year = l.last_year
   left join targets as t on t.unit_code = c.unit_code and t.cycle_start = c.cycle_start
   left join levels as v on v.unit_code = c.unit_code and v.cycle_start = c.cycle_start
 ),
@@ -180,8 +192,10 @@ select
   s.third_party_evaluator,
   s.third_party_report_version,
   s.acceptance_score,
+  s.acceptance_scored,
   case
     when s.acceptance_score is null then null
+    when not s.acceptance_scored then null
     when s.acceptance_score < s.acc_remove_below then 'title_removed'
     when s.acceptance_score < s.acc_cultivation_from then 'new_pilot_round'
     else 'demonstration_cultivation'
