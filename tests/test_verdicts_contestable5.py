@@ -103,3 +103,32 @@ def test_the_dossier_gives_the_score_and_says_no_acceptance_judges_it():
     assert "45.12" in head
     assert label_text("not_acceptance_scored", "zh") in head and label_text("not_acceptance_scored", "en") in head
     assert "None" not in head and label_text("title_removed", "zh") not in head
+
+
+def test_a_unit_whose_membership_ended_is_told_its_last_year_was_not_reported():
+    """The reporting alert looked at the table's latest year only. A unit whose membership ended in 2024 (the
+    2022-2024 strong-city units, which owe no 2025 report since reports are owed only in membership years) and
+    never reported 2024 — not_reported, counted as exit — raised nothing, because other units owe 2025. The window
+    is now each unit's own latest owed year."""
+    from test_verdicts_contestable2 import _alert_warehouse
+
+    from pipelines.alerts.conditions import source_reporting
+    from pipelines.alerts.config import load_rules as alert_rules
+
+    con = _alert_warehouse()
+    con.execute(
+        """create table marts.fct_reporting_status as select * from (values
+             ('410100', 'pledge_loans', 2024, 'not_reported', date '2025-03-31', date '2025-06-30',
+              cast(null as date), false),
+             ('410300', 'pledge_loans', 2024, 'not_reported', date '2025-03-31', date '2025-06-30',
+              cast(null as date), false),
+             ('410300', 'pledge_loans', 2025, 'received', date '2026-03-31', date '2026-06-30',
+              date '2026-03-02', false),
+             ('410500', 'pledge_loans', 2025, 'missing', date '2026-03-31', date '2026-06-30',
+              cast(null as date), false))
+           t(unit_code, source, year, status, due_date, grace_end_date, received_date, received_after_grace_end)"""
+    )
+    out = {(c.unit_code, c.year) for c in source_reporting(con, alert_rules())}
+    # 410100 owes nothing after 2024: told; 410300 owes 2025 and reported it (its 2024 is an older year's);
+    # 410500's missing 2025 is told as before
+    assert out == {("410100", 2024), ("410500", 2025)}, out

@@ -372,7 +372,9 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
                    coalesce(r.received_after_grace_end, false) as received_after_grace_end
             from marts.fct_reporting_status r join ({CITIES}) c on c.unit_code = r.unit_code
             where list_contains(?, r.status)
-              and r.year > (select max(year) from marts.fct_reporting_status) - ?
+              -- the latest years each unit owes (not the table's): a unit whose membership ended with a year it
+              -- never reported (not_reported counts as exit) owes nothing later, and a global window hid it
+              and r.year > (select max(o.year) from marts.fct_reporting_status o where o.unit_code = r.unit_code) - ?
             order by c.unit_code, r.source, r.year""",
         [statuses, n_years],
     )
