@@ -100,12 +100,7 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
 
     def cut():
         expired.set()
-        sock = getattr(smtp, "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        _shut([smtp])  # the relay's socket, as a webhook's are shut at their deadline
 
     watchdog = threading.Timer(session_timeout, cut)
     watchdog.daemon = True
