@@ -547,7 +547,10 @@ _UNIT_WORD = (
 # The units a line names, listed (单位：笔、亿元; 单位：件，笔，亿元): read whole, so the money unit after a count's is
 # found (read from the first word only, 单位：笔、亿元 stated no money unit and 亿元 figures loaded as 万元).
 _UNIT_LIST = _UNIT_WORD + r"(?:\s*[、,;]\s*" + _UNIT_WORD + r")*"
-UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(" + _UNIT_LIST + ")"
+# After the word 单位 a slash lists too (单位：户/亿元: counts in 户, money in 亿元; read as 户 alone, the 亿元 figures
+# loaded as 万元, silently). Not in a bracket without 单位, where （万元/笔） is a ratio, not the table's unit.
+_UNIT_LINE_LIST = _UNIT_WORD + r"(?:\s*[、,;/]\s*" + _UNIT_WORD + r")*"
+UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(" + _UNIT_LINE_LIST + ")"
 # A title line that gives the unit in brackets without the word 单位 (2025年3月质押融资统计表（亿元）, （金额：亿元）,
 # （万元、笔）): the same statement. Unread, 亿元 figures under a bare 质押金额 loaded as 万元 whenever the plausibility
 # rules let them pass. Matched after NFKC (brackets, colons and commas half-width); 元/笔 (a ratio) is no unit line.

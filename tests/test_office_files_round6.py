@@ -291,7 +291,17 @@ def test_the_months_of_a_quarter_each_on_its_row_load(warehouse, tmp_path, big):
 
 
 @pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
-@pytest.mark.parametrize("line", ["单位：笔、亿元", "单位：件，笔，亿元", "（单位：件、笔、亿元）", "金额单位:户、亿"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "单位：笔、亿元",
+        "单位：件，笔，亿元",
+        "（单位：件、笔、亿元）",
+        "金额单位:户、亿",
+        "单位：户/亿元",
+        "单位：笔／亿元",
+    ],
+)
 def test_a_unit_line_listing_counts_before_the_money_unit_converts_the_amounts(warehouse, tmp_path, big, line):
     # Before: only the list's first word was read (笔, a count): the 亿元 figures loaded as 万元, silently.
     lines = ["2025年3月知识产权质押融资统计表", line, BARE, "440300,2025-03,1,2.5,3,0,1,1", *_filler(big)]

@@ -526,7 +526,7 @@ def unit_line(rows: list[list], header: list | None = None) -> str | None:
             if m:
                 # the scale units the line lists (counts say what is counted): one, or several joined by 、
                 # (单位：万人、亿元), of which each column takes its family's (sources.full_unit)
-                words = re.split(r"\s*[、,;]\s*", m.group(1))
+                words = re.split(r"\s*[、,;/]\s*", m.group(1))  # (a slash only after 单位: UNIT_LINE_PATTERN)
                 scales = list(dict.fromkeys(w for w in words if w in UNIT_SCALES or w in SHORT_UNITS))
                 if scales:
                     return "、".join(scales)
