@@ -172,6 +172,11 @@ class UserStore:
     def _connect(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
+        if new:
+            # created owner-only before SQLite opens it (an empty file is an empty database): created by SQLite
+            # and chmod-ed after, it was readable by every local user for a moment, password hashes included
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         con = wal_connect(self.path, timeout=10, isolation_level=None)
         try:
             if new:

@@ -201,3 +201,18 @@ def test_serve_runs_gunicorn_and_stops_by_pid(tmp_path):
     assert stop.returncode == 0 and "stopped" in stop.stdout
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
+
+
+def test_a_new_user_store_is_never_readable_by_others(tmp_path, monkeypatch):
+    """The store (password hashes) was created by SQLite with the umask's mode (0644) and chmod-ed to 0600 after:
+    readable by every local user for that moment. It is now created owner-only; shown with the later chmod
+    switched off, so the mode is the one the file was born with."""
+
+    monkeypatch.setattr(auth.os, "chmod", lambda *a, **k: None)
+    old = os.umask(0o022)
+    try:
+        store = auth.UserStore(tmp_path / "access" / "users.sqlite")
+        store.list()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "access" / "users.sqlite").stat().st_mode) == 0o600
