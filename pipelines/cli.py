@@ -813,6 +813,8 @@ def users_add(username: str, role: str, province: str | None, password_src: str 
 
 @users.command("list")
 def users_list() -> None:
+    from pipelines.labels import YES_NO_ZH  # 是/否: one constant, as the extracts write it
+
     t = Table(
         "user / 用户",
         "role / 角色",
@@ -824,7 +826,12 @@ def users_list() -> None:
     )
     for u in _store().list():
         t.add_row(
-            u.username, u.role, u.province_code or "", "是 yes" if u.active else "否 no", u.created_at, u.updated_at
+            u.username,
+            u.role,
+            u.province_code or "",
+            f"{YES_NO_ZH[0]} yes" if u.active else f"{YES_NO_ZH[1]} no",
+            u.created_at,
+            u.updated_at,
         )
     console.print(t)
 
