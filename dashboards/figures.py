@@ -303,13 +303,13 @@ def trend_lines(
                 "mode": "lines+markers",
                 "name": plot_text(u[name_c][0] or u["unit_name"][0]),
                 "line": {"color": unit_color(code, unit_codes), "width": 3},
-                "hovertemplate": f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + u_label}"
+                "hovertemplate": f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + plot_text(u_label)}"
                 + "<extra>%{fullData.name}</extra>",
             }
         )
     return figure(
         traces,
-        title,
+        plot_text(title),  # the indicator's code and name (data): Plotly renders <a href>, <b>... in a title
         420,
         xaxis={"title": {"text": t("year", lang)}, "dtick": 1},
         yaxis={
@@ -341,7 +341,8 @@ def strength_heatmap(
     heatmap = {
         "type": "heatmap",
         "z": z,
-        "x": [f"{c} {ind_names.get(c, '')}" for c in codes],
+        # indicator names are data, and Plotly renders its pseudo-HTML in category tick labels and %{x}
+        "x": [plot_text(f"{c} {ind_names.get(c, '')}") for c in codes],
         "y": unit_codes,
         "colorscale": DIVERGING,
         "zmid": 0,
@@ -427,12 +428,15 @@ def indicator_small_multiples(
         unit = units.get(code)
         # name on one line, unit on the next: long English names must not run into the next panel
         u_text = unit_label(unit, lang)
-        title = f"{code} {strip_unit_suffix(names[code], unit)}" + (f"<br>({u_text})" if u_text else "")
+        # the name and unit come from the indicator catalog (data): escaped, so only this <br> is markup
+        title = f"{plot_text(code)} {plot_text(strip_unit_suffix(names[code], unit))}" + (
+            f"<br>({plot_text(u_text)})" if u_text else ""
+        )
         scale = display_scale(unit)
         v = by_code.get(code)
         digits = digits_for(v["value"].to_list() if v is not None else [], unit)
         u_label = unit_label(unit, lang)
-        hover = f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + u_label}<extra></extra>"
+        hover = f"%{{x}}: %{{y:,.{digits}f}}{'%' if u_label == '%' else ' ' + plot_text(u_label)}<extra></extra>"
         layout[f"yaxis{suffix}"]["tickformat"] = axis_tickformat(digits)
         annotations.append(
             {

@@ -132,7 +132,11 @@ def _display_width(text: str) -> int:
 def wrap_axis_title(text: str, width: int = 40) -> str:
     """A long axis title in lines of at most ``width`` half-width characters, joined by Plotly's <br>: a vertical
     title longer than the plot ran past it into the chart title ("Invention patents in force per 10k people (per
-    10k people)" at 420 px). English breaks between words; Chinese (no spaces) between characters (pure)."""
+    10k people)" at 420 px). English breaks between words; Chinese (no spaces) between characters (pure).
+    Each line is escaped for Plotly's pseudo-HTML (``plot_text``): the title is an indicator's name, which is data,
+    and only the <br> this function adds may be markup."""
+    from .security import plot_text
+
     lines: list[str] = []
     line = ""
     for word in text.split(" "):
@@ -150,7 +154,7 @@ def wrap_axis_title(text: str, width: int = 40) -> str:
             line += ch
     if line:
         lines.append(line)
-    return "<br>".join(lines)
+    return "<br>".join(plot_text(x) for x in lines)
 
 
 def strip_unit_suffix(name: str, unit: str | None) -> str:
