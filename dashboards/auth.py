@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from limits.storage import Storage
 
 from pipelines import settings
+from pipelines.private_files import private_dir
 from pipelines.sqlite_wal import wal_connect
 
 from . import password_policy
@@ -170,17 +171,11 @@ class UserStore:
 
     @contextlib.contextmanager
     def _connect(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists()
-        if new:
-            # created owner-only before SQLite opens it (an empty file is an empty database): created by SQLite
-            # and chmod-ed after, it was readable by every local user for a moment, password hashes included
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        # the folder, the file and its -wal, -shm and lock files are born owner-only (wal_connect): created by
+        # SQLite and chmod-ed after, the store was readable by every local user for a moment, password hashes,
+        # audit log and limits included
         con = wal_connect(self.path, timeout=10, isolation_level=None)
         try:
-            if new:
-                os.chmod(self.path, 0o600)
             con.execute("pragma busy_timeout=10000")
             con.executescript(_SCHEMA)
             if "remote_addr" not in {r[1] for r in con.execute("pragma table_info(login_failures)")}:
@@ -458,7 +453,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(4))
 def secret_key(path: Path | None = None) -> bytes:
     """The session signing key: generated once (32 random bytes, file mode 0600) beside the warehouse."""
     path = Path(path) if path else access_dir() / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import flask
 
+from pipelines.private_files import open_private, private_dir, write_private_text
 from pipelines.sqlite_wal import wal_connect
 
 from . import access
@@ -510,8 +511,8 @@ def start_precompute(app, lock_dir: Path | None = None) -> threading.Thread | No
     lock_file = None
     folder = lock_dir or store.folder
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock_file = open(folder / "precompute.lock", "w")  # noqa: SIM115 (held for the thread's lifetime)
+        private_dir(folder)  # payloads per scope: other provinces' figures
+        lock_file = open_private(folder / "precompute.lock")  # held for the thread's lifetime
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -528,7 +529,9 @@ def start_precompute(app, lock_dir: Path | None = None) -> threading.Thread | No
             n = precompute(app)
             store.warm_state = "ready"
             if store.folder is not None:
-                (store.folder / "precompute.done").write_text(store.tag(app.server.config["IPCITY_SNAPSHOT"].version()))
+                write_private_text(
+                    store.folder / "precompute.done", store.tag(app.server.config["IPCITY_SNAPSHOT"].version())
+                )
             log.info("precomputed %d dashboard payloads in %.1f s", n, time.perf_counter() - t0)
         except Exception:
             store.warm_state = "failed"

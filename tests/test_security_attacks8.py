@@ -4,7 +4,9 @@ failed before its fix (the layout test of section 3 is a guard: nothing to fix, 
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 
 import polars as pl
 import pytest
@@ -79,3 +81,78 @@ def test_indicator_names_and_units_never_become_plotly_markup(lang):
     name = catalog["name_en" if lang == "en" else "name_zh"][0]
     fig = figures.trend_lines(trend, ["440100", "440300"], lang, f"I01 {name}", unit=catalog["unit"][0], name=name)
     _assert_no_markup_from_data(fig)
+
+
+# ---- 2. the access folder and the payload store are born owner-only ---------------------------------------------------
+# The user store's file was fixed (round 7), but its folder was made with the umask's mode (0755), its -wal/-shm
+# files and its lock file (created by SQLite / open()) likewise or as the store happened to be, and the payload store
+# (every scope's stored answers: other provinces' figures) kept the umask's modes for its folder, its SQLite files,
+# its precompute lock and its "done" marker. Shown with chmod switched off, so each mode is the one the file was
+# born with.
+def _modes(folder):
+    out = {folder.name + "/": stat.S_IMODE(folder.stat().st_mode)}
+    out |= {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    return out
+
+
+@pytest.fixture
+def loose_umask(monkeypatch):
+    monkeypatch.setattr(os, "chmod", lambda *a, **k: None)
+    monkeypatch.setattr(os, "fchmod", lambda *a, **k: None)
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_the_access_folder_and_the_payload_store_are_born_owner_only(
+    tmp_path, monkeypatch, sample_snapshot, loose_umask
+):
+    from dashboard_http import rankings_body, signed_in_client
+
+    from dashboards import payloads
+    from dashboards.app import create_app
+
+    snap = sample_snapshot.snapshot
+    access_dir, store_dir = tmp_path / "access", tmp_path / "payloads"
+    app = create_app(snap, user_store=access_dir / "users.sqlite", secret_key_file=access_dir / "secret_key")
+    payloads.install(app, store_dir)
+    client = signed_in_client(app, access_dir / "users.sqlite", "gd8", "province", "44")
+    client.post("/login", data={"username": "gd8", "password": "wrong"})  # a refusal: the audit log and limits
+    year = max(
+        int(y)
+        for y in app.server.config["IPCITY_SNAPSHOT"].query("select distinct year from marts.fct_city_score_year")[
+            "year"
+        ]
+    )
+    body = payloads.overview_body(year, "group", "en")
+    assert client.post("/_dash-update-component", json=body, headers={"Sec-Fetch-Site": "same-origin"}).status_code
+    assert client.post("/_dash-update-component", json=rankings_body(year), headers={"Sec-Fetch-Site": "same-origin"})
+    # the precompute's lock and its "done" marker (two real bodies, not the hundreds of a full run)
+    monkeypatch.setattr(payloads, "enumerable_bodies", lambda _snap: [body])
+    thread = payloads.start_precompute(app)
+    thread.join(60)
+    assert (store_dir / "precompute.done").exists()
+
+    for folder in (access_dir, store_dir):
+        modes = _modes(folder)
+        assert {"users.sqlite", "secret_key", "payloads.sqlite"} & set(modes), modes
+        loose = {name: oct(m) for name, m in modes.items() if m & 0o077}
+        assert not loose, (folder.name, loose)
+    assert {"users.sqlite", "users.sqlite.wal-lock", "secret_key"} <= set(_modes(access_dir))
+    assert {"payloads.sqlite", "precompute.lock", "precompute.done"} <= set(_modes(store_dir))
+
+
+def test_a_store_left_readable_by_an_earlier_version_is_tightened_when_next_opened(tmp_path):
+    from dashboards import auth
+
+    folder = tmp_path / "access"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    store = auth.UserStore(folder / "users.sqlite")
+    store.list()
+    for name in ("users.sqlite", "users.sqlite.wal-lock"):
+        os.chmod(folder / name, 0o644)
+    os.chmod(folder, 0o755)
+    store.list()
+    loose = {name: oct(m) for name, m in _modes(folder).items() if m & 0o077}
+    assert not loose, loose

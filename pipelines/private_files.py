@@ -1,0 +1,75 @@
+"""Folders and files only their owner may read: the accounts store (password hashes, the audit log, the limits),
+the session key, the stored callback payloads (other provinces' figures, per scope) and the locks beside them.
+
+Each is BORN owner-only (folders 0700, files 0600), never made so after: a file created with the umask's mode
+(0644) and chmod-ed later is readable by every local user for that moment, and a process that opened it then
+keeps reading it. The umask itself is left alone: it is process-wide, and the dashboard serves in threads.
+A folder or file left from before (created with the umask's mode) is tightened when it is next used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import stat
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def _tighten(fd_or_path, mode: int, wanted: int) -> None:
+    if stat.S_IMODE(mode) & ~wanted:
+        if isinstance(fd_or_path, int):
+            os.fchmod(fd_or_path, wanted)
+        else:
+            os.chmod(fd_or_path, wanted)
+
+
+def private_dir(path: Path | str) -> Path:
+    """``path`` as an owner-only folder (made with its missing parents; the parents keep the usual mode)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=DIR_MODE)  # the mode at birth (the umask can only take bits away)
+    st = path.stat()
+    if st.st_uid == os.getuid():  # a folder an operator set up as another user is theirs to keep
+        _tighten(path, st.st_mode, DIR_MODE)
+    return path
+
+
+def private_file(path: Path | str) -> Path:
+    """``path`` exists and is owner-only: created empty with mode 0600 if missing (an empty file is an empty SQLite
+    database, so SQLite opens it as a new one and gives its -wal and -shm files the same mode)."""
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.getuid():
+            _tighten(fd, st.st_mode, FILE_MODE)
+    finally:
+        os.close(fd)
+    return path
+
+
+def open_private(path: Path | str, mode: str = "a"):
+    """``open(path, mode)`` of an owner-only file (a lock file held open, a text written in place)."""
+    return open(private_file(path), mode)  # noqa: SIM115 (the caller closes it)
+
+
+def write_private_text(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` whole: through an owner-only temporary file beside it, renamed over it (a
+    reader sees the old text or the new one, never half)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return path
