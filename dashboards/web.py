@@ -21,7 +21,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_talisman import Talisman
 
-from . import access, security
+from . import access, busy, security
 from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, secret_key
 from .i18n import norm_lang, t
 from .password_policy import MAX_PASSWORD, MIN_PASSWORD, REASONS
@@ -342,6 +342,9 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     for endpoint, limit in BUILT_FILE_LIMITS.items():  # routes registered by create_app before this: views wrapped
         view = server.view_functions[endpoint]
         server.view_functions[endpoint] = limiter.limit(limit, key_func=account_key)(view)
+    # ... and how many at once: the limits above count per minute, so one script could start them all in the same
+    # second (dashboards.busy: a few per account running, a few waiting, the rest refused)
+    busy.install(server, store.path.parent / "busy")
 
     @server.route("/login", methods=["GET", "POST"])
     # Only attempts that did not sign in count toward the address's limit: a provincial office's staff behind one

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 
 import polars as pl
 import pytest
@@ -156,3 +157,92 @@ def test_a_store_left_readable_by_an_earlier_version_is_tightened_when_next_open
     store.list()
     loose = {name: oct(m) for name, m in _modes(folder).items() if m & 0o077}
     assert not loose, loose
+
+
+# ---- 4. heavy work at once per account is bounded ---------------------------------------------------------------------
+# The limits counted requests per minute (30 reports, 120 extract files a minute per account), not requests at once:
+# one account's script could start them all in the same second, each a PDF build (WeasyPrint, about a second), a
+# workbook build or a computed callback, and keep every thread of the 2-core server busy for every other account.
+# Now each account runs a few at once, has a few more waiting, and is refused (429, in both languages) beyond that.
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, sample_snapshot):
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+
+    base = tmp_path_factory.mktemp("attacks8")
+    store = base / "access" / "users.sqlite"
+    app = create_app(sample_snapshot.snapshot, user_store=store, secret_key_file=base / "access" / "key")
+    snap = app.server.config["IPCITY_SNAPSHOT"]
+    year = int(snap.query("select max(year) as y from marts.fct_city_score_year")["y"][0])
+    own = snap.query(
+        "select min(unit_code) as u from marts.dim_city where province_code = '440000' and level <> 'province'"
+    )["u"][0]
+    return {
+        "own": own,
+        "app": app,
+        "store": store,
+        "year": year,
+        "national": signed_in_client(app, store, "nat8", "national"),
+        "gd": signed_in_client(app, store, "gd8", "province", "44"),
+        "viewer": signed_in_client(app, store, "viewer8", "viewer"),
+    }
+
+
+def _hold_every_slot(slots, account: str, kind: str) -> list:
+    """What a script's parallel requests hold while they run: every running slot and every waiting place."""
+    spec = slots.kinds[kind]
+    held = [slots._take_one(slots._files(account, kind, "run", spec.slots)) for _ in range(spec.slots)]
+    held += [slots._take_one(slots._files(account, kind, "wait", spec.queue)) for _ in range(spec.queue)]
+    assert all(held)
+    return held
+
+
+def test_an_account_cannot_run_heavy_work_in_parallel_without_bound(world):
+    from dashboard_http import rankings_body
+
+    from dashboards import busy
+
+    year = world["year"]
+    slots = busy.Slots(world["store"].parent / "busy")  # the slot files beside the accounts store
+    requests = {
+        "file": lambda c: c.get(f"/report.pdf?year={year}&city={world['own']}", headers=SAME_ORIGIN),
+        "callback": lambda c: c.post("/_dash-update-component", json=rankings_body(year), headers=SAME_ORIGIN),
+    }
+    who = {"file": ("gd", "gd8"), "callback": ("viewer", "viewer8")}
+    for kind, send in requests.items():
+        client_name, account = who[kind]
+        client = world[client_name]
+        assert send(client).status_code == 200, kind  # nothing else running: answered
+        held = _hold_every_slot(slots, account, kind)
+        try:
+            t0 = time.monotonic()
+            r = send(client)
+            assert r.status_code == 429, (kind, r.status_code)
+            assert time.monotonic() - t0 < 2, "refused at once, not after a wait"
+            text = r.get_data(as_text=True)
+            assert "请稍后再试" in text and "try again" in text and r.headers["Retry-After"]
+            assert send(world["national"]).status_code == 200, kind  # another account is not held up
+        finally:
+            for f in held:
+                f.close()
+        assert send(client).status_code == 200, kind  # slots free again: answered
+
+
+def test_a_request_waits_for_its_accounts_slot_rather_than_fail(world):
+    import threading
+
+    from dashboard_http import rankings_body
+
+    from dashboards import busy
+
+    slots, year = busy.Slots(world["store"].parent / "busy"), world["year"]
+    spec = slots.kinds["callback"]
+    running = [slots._take_one(slots._files("nat8", "callback", "run", spec.slots)) for _ in range(spec.slots)]
+    threading.Timer(0.5, lambda: [f.close() for f in running]).start()
+    t0 = time.monotonic()
+    r = world["national"].post("/_dash-update-component", json=rankings_body(year), headers=SAME_ORIGIN)
+    assert r.status_code == 200 and time.monotonic() - t0 >= 0.4
