@@ -246,3 +246,45 @@ def test_a_request_waits_for_its_accounts_slot_rather_than_fail(world):
     t0 = time.monotonic()
     r = world["national"].post("/_dash-update-component", json=rankings_body(year), headers=SAME_ORIGIN)
     assert r.status_code == 200 and time.monotonic() - t0 >= 0.4
+
+
+# ---- 3. the app's layout and callback graph carry no data -------------------------------------------------------------
+# /_dash-layout and /_dash-dependencies show component ids to every signed-in role. Decided acceptable: they are the
+# app's structure, the same for everyone and in the public JavaScript anyway. Guarded here: they stay the same for
+# every role and hold no city's or province's code or name, and no page a provincial office opens lays out another
+# province's cities (the pages fill in data through callbacks, which are checked per province).
+def _units(world) -> pl.DataFrame:
+    return (
+        world["app"]
+        .server.config["IPCITY_SNAPSHOT"]
+        .query("select unit_code, unit_name, unit_name_en, province_code, province_name from marts.dim_city")
+    )
+
+
+def test_layouts_are_the_same_for_every_role_and_hold_no_data(world):
+    from dashboard_http import page_body
+
+    units = _units(world)
+    codes = set(units["unit_code"].to_list()) | set(units["province_code"].to_list())
+    names = {n for n in units["unit_name"].to_list() + units["unit_name_en"].to_list() if n and len(n) > 2}
+    for path in ("/_dash-layout", "/_dash-dependencies"):
+        bodies = {who: world[who].get(path).get_data(as_text=True) for who in ("national", "gd", "viewer")}
+        assert len(set(bodies.values())) == 1, path
+        text = bodies["gd"]
+        assert not set(re.findall(r"(?<!\d)\d{6}(?!\d)", text)) & codes, path
+        assert not [n for n in names if n in text], path
+
+    # another province's cities (the list of provinces itself is public: the rankings' filter names them all)
+    foreign = units.filter((pl.col("province_code") != "440000") & (pl.col("unit_code") != pl.col("province_code")))
+    foreign_codes = set(foreign["unit_code"].to_list())
+    # (a municipality's city is named as its province is: 北京市)
+    foreign_names = {n for n in foreign["unit_name"].to_list() if n and len(n) > 2} - set(units["province_name"])
+    for page in world["app"].server.config["IPCITY_PAGE_ROLES"]:
+        for search in ("", f"?year={world['year']}", "?lang=en", f"?unit={world['own']}"):
+            r = world["gd"].post("/_dash-update-component", json=page_body(page, search), headers=SAME_ORIGIN)
+            if r.status_code == 403:
+                continue
+            assert r.status_code == 200, (page, search, r.status_code)
+            text = r.get_data(as_text=True)
+            assert not set(re.findall(r"(?<!\d)\d{6}(?!\d)", text)) & foreign_codes, (page, search)
+            assert not [n for n in foreign_names if n in text], (page, search)
