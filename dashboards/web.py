@@ -324,6 +324,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         return WebUser(user)
 
     _install_headers(app, server, debug)  # first: its hook must run even when the gate answers the request
+    if not debug:
+        _hide_versions(app)
     # counted in the accounts store, not in this worker's memory: each of gunicorn's workers would count apart
     limiter = Limiter(
         get_remote_address,
@@ -560,6 +562,26 @@ def _qs(params: dict) -> str:
     from urllib.parse import urlencode
 
     return urlencode(params)
+
+
+# What Dash's page config (the "_dash-config" script in every page) tells its developer tools' upgrade notice: the
+# exact Python build (sys.version: version, build date, compiler), Dash's and Plotly's versions and Plotly's version
+# server. The notice shows in debug mode only (the renderer reads nothing else of it); to anyone else the versions
+# are a list of which published flaws apply.
+VERSION_CONFIG_KEYS = ("python_version", "dash_version", "plotly_version", "ddk_version", "dash_version_url")
+
+
+def _hide_versions(app) -> None:
+    """Leave the version fields out of Dash's page config (``Dash._config``, read per page load)."""
+    own_config = app._config
+
+    def config_without_versions():
+        config = own_config()
+        for key in VERSION_CONFIG_KEYS:
+            config.pop(key, None)
+        return config
+
+    app._config = config_without_versions
 
 
 def _install_headers(app, server: flask.Flask, debug: bool) -> None:

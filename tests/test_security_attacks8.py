@@ -4,6 +4,7 @@ failed before its fix (the layout test of section 3 is a guard: nothing to fix, 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -288,3 +289,28 @@ def test_layouts_are_the_same_for_every_role_and_hold_no_data(world):
             text = r.get_data(as_text=True)
             assert not set(re.findall(r"(?<!\d)\d{6}(?!\d)", text)) & foreign_codes, (page, search)
             assert not [n for n in foreign_names if n in text], (page, search)
+
+
+# ---- 5. the page does not name the software's versions ------------------------------------------------------------------
+# Every page carried Dash's config for its developer tools: the exact Python build (sys.version: "3.11.7 (main, <build
+# date>) [GCC 12.2.0]"), Dash's and Plotly's versions and Plotly's version-check server, to every signed-in account:
+# the list of published flaws that apply, for nothing (the upgrade notice they feed shows in debug mode only).
+def test_the_page_config_names_no_software_version(world):
+    import sys
+
+    import dash
+    import plotly
+
+    for who in ("national", "gd", "viewer"):
+        r = world[who].get("/", headers={"Accept": "text/html"})
+        assert r.status_code == 200
+        page = r.get_data(as_text=True)
+        config = json.loads(
+            re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', page).group(1)
+        )
+        assert config["end_id"], "the rest of the config is still there"
+        assert not {"python_version", "dash_version", "plotly_version", "dash_version_url"} & set(config), config.keys()
+        assert sys.version not in page and "plotly.com" not in page
+        assert f'"{dash.__version__}"' not in page and f'"{plotly.__version__}"' not in page
+        for header in ("Server", "X-Powered-By"):
+            assert header not in r.headers
