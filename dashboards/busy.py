@@ -4,8 +4,9 @@ The request limits (``web.BUILT_FILE_LIMITS``, flask-limiter) count requests per
 account's script could start thirty PDF reports, workbook builds or uncached callbacks in the same second and keep
 every thread of a 2-core server (2 workers x 4 threads) busy for everyone else. So each account may run at most
 ``slots`` pieces of one kind of heavy work at once, and have as many more waiting (up to ``wait`` seconds) for a
-slot; anything beyond that is refused at once with 429, in both languages. A browser tab sends at most six
-requests to a host at a time, so a person's page waits a moment at worst and is never refused.
+slot; anything beyond that is refused at once with 429, in both languages. A browser sends at most six requests
+to a host at a time over HTTP/1.1 (gunicorn's), across all its tabs, so a person's pages wait a moment at worst
+and are never refused.
 
 The slots are lock files (``fcntl.flock``) in an owner-only folder beside the accounts store: held by the process
 that runs the work, shared by every worker, and let go by the kernel if that process dies. A stored (precomputed)
