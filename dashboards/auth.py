@@ -171,9 +171,10 @@ class UserStore:
 
     @contextlib.contextmanager
     def _connect(self):
-        # the folder, the file and its -wal, -shm and lock files are born owner-only (wal_connect): created by
+        # the folder, the file and its -wal, -shm and lock files are born owner-only (here, wal_connect): created by
         # SQLite and chmod-ed after, the store was readable by every local user for a moment, password hashes,
         # audit log and limits included
+        private_dir(self.path.parent)
         con = wal_connect(self.path, timeout=10, isolation_level=None)
         try:
             con.execute("pragma busy_timeout=10000")

@@ -245,6 +245,7 @@ class PayloadStore:
             return None
         con = getattr(self._local, "con", None)
         if con is None:
+            private_dir(self.folder)  # every scope's stored answers: other provinces' figures
             con = wal_connect(self.folder / "payloads.sqlite", timeout=30, isolation_level=None)
             con.execute("pragma synchronous=normal")
             con.execute(
