@@ -314,3 +314,25 @@ def test_the_page_config_names_no_software_version(world):
         assert f'"{dash.__version__}"' not in page and f'"{plotly.__version__}"' not in page
         for header in ("Server", "X-Powered-By"):
             assert header not in r.headers
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_city_names_and_rule_text_never_become_plotly_markup(lang):
+    """The same rule for the figures whose data text was already escaped (a guard: city names and the rules that
+    fired come from the warehouse, and through it from the offices' files)."""
+    from dashboards.i18n import PILLAR_COLUMNS
+
+    names = {"unit_name": [f"广州{HOSTILE}", "深圳"], "unit_name_en": [f"Guangzhou{HOSTILE}", "Shenzhen"]}
+    movers = pl.DataFrame(
+        {"unit_code": ["440100", "440300"], **names, "rank_change": [3, -2], "rank": [5, 9], "stage": ["watch", None]}
+    )
+    _assert_no_markup_from_data(figures.movers_bar(movers, lang))
+    pillars = pl.DataFrame(
+        {"unit_code": ["440100", None], **{k: [v[0], None] for k, v in names.items()}}
+        | {c: [50.0, 60.0] for c in PILLAR_COLUMNS.values()}
+    )
+    _assert_no_markup_from_data(figures.pillar_radar(pillars, lang, ["440100"]))
+    stages = pl.DataFrame(
+        {"year": [2024, 2025], "stage": ["normal", "watch"], "is_robust": [True, False], "rules_fired": [HOSTILE, None]}
+    )
+    _assert_no_markup_from_data(figures.stage_timeline(stages, lang))
