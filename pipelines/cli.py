@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,13 +12,26 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from pipelines import settings
 
 # Wide enough for the report tables when output goes to a file or CI log.
 console = Console(width=None if sys.stdout.isatty() else 140)
+
+# Characters a terminal acts on rather than shows: C0 controls but tab and line feed (ESC starts the sequences that
+# clear the screen, move the cursor, retitle the window; CR overwrites a line), DEL, C1 controls, and the bidi
+# overrides and isolates that display text in another order than it is stored (a forged line that reads innocently).
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape(text) -> str:
+    """Data for the terminal: rich markup escaped and terminal controls shown as ``\\xNN``/``\\uNNNN``, never
+    sent. Anyone can put them in the audit log (a user name typed at sign-in, a requested path), and rich passes
+    ESC through: `ipcity users audit` cleared an operator's screen or rewrote its lines."""
+    shown = _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+    return _markup_escape(shown)
 
 
 # True when the command owns its process (`entry`: the `ipcity` script, `python -m pipelines.cli`), never when
@@ -304,8 +318,6 @@ BUSY_EXIT = 3  # another run holds the warehouse: nothing was done, try again la
 
 
 def _busy(detail: str, what: str) -> None:
-    from rich.markup import escape
-
     _say(
         f"[red]仓库正被另一个运行写入，{what} 未执行任何操作：[/red]{escape(detail)}。请待其结束后重试。",
         f"[red]the warehouse is being written by another run; {what} did nothing:[/red] {escape(detail)}. "
@@ -894,7 +906,6 @@ def users_audit(limit: int) -> None:
         "detail / 详情",
         title="audit log · 审计日志",
     )
-    from rich.markup import escape
 
     for r in _store().audit_rows(limit):
         r = {k: escape(str(v)) if isinstance(v, str) else v for k, v in r.items()}  # names typed at sign-in are data
@@ -1201,7 +1212,6 @@ def alerts() -> None:
 )
 def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status: str | None) -> None:
     """Alerts in the store (fingerprint, rule, city, state, acknowledged/silenced), or the delivery ledger."""
-    from rich.markup import escape
 
     from pipelines.alerts import alert_history
     from pipelines.alerts.store import active_silence, connect, now_utc, store_path
@@ -1369,7 +1379,6 @@ def _delivery_status(status: str, attempts: int = 0) -> str:
 def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
     """One row per message: route, channel, recipient, status and the receiver's answer (text from a server is
     data, so rich markup in it is escaped)."""
-    from rich.markup import escape
 
     t = Table("route / 路由", "channel / 通道", "recipient / 收件人", "status / 状态", "answer / 回应", title=title)
     for r in rows:
@@ -1388,7 +1397,6 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
     each carried (firing / resolved, and the cities), delivered or not after how many attempts, the next retry
     and the receiver's last answer. Everything from the store or a server is data: rich markup in it is escaped
     (a relay's answer "550 [/] ..." would otherwise stop the listing)."""
-    from rich.markup import escape
 
     from pipelines.alerts.store import connect
     from pipelines.china_time import china_time_text

@@ -336,3 +336,35 @@ def test_city_names_and_rule_text_never_become_plotly_markup(lang):
         {"year": [2024, 2025], "stage": ["normal", "watch"], "is_robust": [True, False], "rules_fired": [HOSTILE, None]}
     )
     _assert_no_markup_from_data(figures.stage_timeline(stages, lang))
+
+
+# ---- 6. the audit log cannot drive the operator's terminal ------------------------------------------------------------
+# `ipcity users audit` escaped rich's markup but printed terminal controls as they were: anyone could type a "user
+# name" holding ESC sequences at the sign-in form (no account needed; the failed sign-in is logged with it), or
+# request a path holding them, and the operator's terminal ran them when the log was read: the screen cleared, lines
+# rewritten, the window retitled. Control characters (and bidi overrides) are now shown as escapes, never sent.
+def test_the_audit_log_shows_terminal_controls_never_sends_them(tmp_path, monkeypatch, sample_snapshot):
+    from click.testing import CliRunner
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+    from pipelines.cli import main
+
+    access_dir = tmp_path / "access"
+    monkeypatch.setenv("IPCITY_ACCESS_DIR", str(access_dir))
+    app = create_app(
+        sample_snapshot.snapshot, user_store=access_dir / "users.sqlite", secret_key_file=access_dir / "secret_key"
+    )
+    forged = "chief\x1b[2J\x1b[1A\r\x1b]0;owned\x07\u202eok\x9b"
+    anonymous = app.server.test_client()
+    page = anonymous.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = anonymous.post("/login", data={"username": forged, "password": "x" * 12, "csrf": token})
+    assert r.status_code == 401
+    gd = signed_in_client(app, access_dir / "users.sqlite", "gd8t", "province", "44")
+    assert gd.get("/dossiers/%1b%5b2J%1b%5dx.html").status_code == 403
+
+    out = CliRunner().invoke(main, ["users", "audit", "--limit", "20"])
+    assert out.exit_code == 0, out.output
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", out.output), repr(out.output)[:500]
+    assert "chief" in out.output and "\\x1b" in out.output  # shown, as escapes (the table wraps long cells)
