@@ -39,7 +39,10 @@ class Kind:
 
 # endpoint -> kind of heavy work. "file": a PDF report (WeasyPrint, ~1 s), the indicator extract, a provincial
 # extract's workbook built on its first download; "callback": a Dash callback computed (not served from the store).
-KINDS = {"file": Kind(slots=2, queue=2, wait=30.0), "callback": Kind(slots=3, queue=3, wait=30.0)}
+# A page's first load fires its callbacks together: six at most over HTTP/1.1, but all of them at once behind an
+# HTTP/2 proxy, so callbacks may queue more deeply than files (a person's page is never refused; one script still
+# runs only three at once).
+KINDS = {"file": Kind(slots=2, queue=2, wait=30.0), "callback": Kind(slots=3, queue=12, wait=30.0)}
 HEAVY_ENDPOINTS = {
     "report_route": "file",
     "download_extract": "file",
