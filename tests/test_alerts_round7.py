@@ -378,3 +378,36 @@ def test_a_recipient_the_relay_refuses_for_good_is_named_to_the_engineers_and_th
         assert "解除 1 条" in resolution["Subject"] and "ipo-410000@test.local" in SmtpSink.text(resolution)
     finally:
         sink.stop()
+
+
+# The alert store the code before round 7 wrote (tests/fixtures, made by running that code: Zhengzhou and Suzhou on
+# watch, Xinxiang on watch on non-robust evidence (a review) and silenced, then Suzhou on to rectification, which it
+# told as "watch resolved" beside "rectification firing"), every digest delivered.
+OLD_STORE = __import__("pathlib").Path(__file__).parent / "fixtures" / "alerts_store_before_round7.sqlite"
+
+
+def test_a_store_written_by_the_code_before_upgrades_without_a_resend_storm(site):
+    """The store as the old code left it, opened by this code: nothing is sent for the stages that did not change
+    (the new key would have sent every city's stage again and "resolved" each old one), a later change is one
+    "from → to" notice, and the silence set on an old alert still holds it."""
+    import shutil
+
+    sink, wh = site["sink"], site["warehouse"]
+    shutil.copy(OLD_STORE, site["tmp"] / "alerts.sqlite")
+    set_stages(wh, 2023, {"410100": ("watch", True), "320500": ("rectification", True), "410700": ("watch", False)})
+    out = run_alerts(wh, "run-1")
+    assert out["messages"] == [] and sink.messages == []
+    assert out["transitions"]["new"] == 0 and out["transitions"]["resolved"] == 0
+
+    set_stages(
+        wh,
+        2023,
+        {"410100": ("rectification", True), "320500": ("rectification", True), "410700": ("exit_candidate", True)},
+    )
+    run_alerts(wh, "run-2")
+    assert sorted(m["X-Envelope-To"] for m in sink.messages) == ["ipo-410000@test.local", "national@test.local"]
+    for m in sink.messages:
+        text = SmtpSink.text(m)
+        assert "【较上次通知加重：关注 → 整改】" in text and "已解除" not in text
+        assert "郑州市" in text and "苏州市" not in text and "新乡市" not in text  # Xinxiang: still silenced
+    assert run_alerts(wh, "run-3")["messages"] == []
