@@ -411,3 +411,41 @@ def test_a_store_written_by_the_code_before_upgrades_without_a_resend_storm(site
         assert "【较上次通知加重：关注 → 整改】" in text and "已解除" not in text
         assert "郑州市" in text and "苏州市" not in text and "新乡市" not in text  # Xinxiang: still silenced
     assert run_alerts(wh, "run-3")["messages"] == []
+
+
+def test_a_city_alert_no_route_reaches_is_named_to_the_engineers(site):
+    """Jiyuan (a county-level city the reference data give no province) falls behind, and the routing file has
+    only the province offices' route (per province) and the engineers': the alert fired, nobody heard it and
+    nobody knew. The data engineers now hear that it reaches nobody (which rule, which city); once the reference
+    data give its province, Henan's office hears it and the engineers' alert resolves."""
+    from test_alerts import set_status
+
+    sink, wh = site["sink"], site["warehouse"]
+    cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+    cfg["routes"] = [cfg["routes"][0]]  # the province offices' route alone
+    site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    _with_engineers(site["routing"])
+    with duckdb.connect(str(wh)) as con:
+        con.execute("insert into marts.dim_city values ('419001', '济源市', 'Jiyuan', null, null, true, 'active')")
+        con.execute(
+            "insert into marts.fct_target_status select '419001', plan_id, indicator_code, 'limited_progress', "
+            "status_year, 50, target_value, target_year, 0.5, growth_ratio, is_key_target from marts.fct_target_status "
+            "where unit_code = '410100'"
+        )
+    set_status(wh, "410100", "limited_progress")
+    run_alerts(wh, "run-1")
+    assert sorted(m["X-Envelope-To"] for m in sink.messages) == ["de@test.local", "ipo-410000@test.local"]
+    de = SmtpSink.text(sink.to("de@test.local")[0])
+    assert "预警无人接收：1 条“目标滞后”预警在路由文件中没有任何收件人（济源市）" in de and "419001" in de
+    assert "郑州市" not in de  # Zhengzhou reached its office
+    n = len(sink.messages)
+    assert run_alerts(wh, "run-2")["messages"] == [] and len(sink.messages) == n
+
+    with duckdb.connect(str(wh)) as con:
+        con.execute(
+            "update marts.dim_city set province_code = '410000', province_name = '河南省' where unit_code = '419001'"
+        )
+    run_alerts(wh, "run-3")
+    new = {m["X-Envelope-To"]: m for m in sink.messages[n:]}
+    assert "济源市" in SmtpSink.text(new["ipo-410000@test.local"])
+    assert "解除 1 条" in new["de@test.local"]["Subject"]

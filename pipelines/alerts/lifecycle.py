@@ -153,6 +153,42 @@ def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]
     return out
 
 
+def alert_unrouted(con: sqlite3.Connection, routing: Routing, rules: Rules) -> list[Condition] | None:
+    """City alerts that no route of the routing file reaches (no route of the audience takes the rule, only a
+    per-province route for a city whose province the reference data do not give, a route left out as refused):
+    they fired and nobody heard, and nobody knew. One engineering alert per rule, naming how many and which cities;
+    it resolves once each is routed (or the condition is gone)."""
+    if not rules.get("alert_unrouted"):
+        return None
+    by_rule: dict[str, list[dict]] = defaultdict(list)
+    for r in con.execute(
+        "SELECT * FROM alerts.alerts WHERE state = 'firing' AND audience = 'city' ORDER BY rule_id, unit_code"
+    ).fetchall():
+        if not recipients_for(dict(r), routing):
+            by_rule[r["rule_id"]].append(dict(r))
+    out = []
+    for rule, alerts in sorted(by_rule.items()):
+        shown = alerts[:10]
+        more = len(alerts) > len(shown)
+        names = "、".join(str(a.get("unit_name") or a.get("unit_code")) for a in shown) + ("等" if more else "")
+        codes = ", ".join(str(a.get("unit_code")) for a in shown) + (", …" if more else "")
+        rule_zh, rule_en = RULE_NAMES.get(rule, (rule, rule))
+        out.append(
+            Condition(
+                rule_id="alert_unrouted",
+                audience="engineering",
+                severity=rules.severity("alert_unrouted"),
+                subject_key=rule,
+                title_zh=f"预警无人接收：{len(alerts)} 条“{rule_zh}”预警在路由文件中没有任何收件人（{names}），"
+                "请为其设置路由（如国家局路由，或补全城市所属省份）",
+                title_en=f"alerts reach nobody: {len(alerts)} {rule_en} alert(s) have no recipient in the routing file "
+                f"({codes}); give them a route (a national route, or the city's province in the reference data)",
+                detail={"rule": rule, "n_alerts": len(alerts), "units": [a.get("unit_code") for a in alerts]},
+            )
+        )
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- digest
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 # The rules' display names: the labels seed's alert_rule list (dbt_project/seeds/labels.csv), which the
@@ -827,11 +863,17 @@ def record_and_dispatch(
     out = dispatch(routing, run_id=run_id, path=path, at=at)
     # A digest refused for good in this dispatch (or before) is an engineering alert now, in the same run: the
     # recipient that was not reached is named to those who can mend it.
-    if rules.get("delivery_failed") and routing.readable:
+    # A city alert no route reaches (firing, heard by nobody) is one too.
+    if routing.readable and (rules.get("delivery_failed") or rules.get("alert_unrouted")):
         with connect(path) as con:
-            found = delivery_failed(con, rules)
+            found = [*(delivery_failed(con, rules) or []), *(alert_unrouted(con, routing, rules) or [])]
             told = apply_conditions(
-                con, found, evaluated={"delivery_failed"}, rules_version=rules.version, run_id=run_id, at=now_utc()
+                con,
+                found,
+                evaluated={r for r in ("delivery_failed", "alert_unrouted") if rules.get(r)},
+                rules_version=rules.version,
+                run_id=run_id,
+                at=now_utc(),
             )
         if told["new"] or told["refired"] or told["resolved"]:
             # only the digests planned now: the others due on the channels have had this run's attempts
