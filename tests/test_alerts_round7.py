@@ -182,8 +182,8 @@ def test_a_stage_alert_names_the_deadline_the_rules_seed_defines_in_beijing_time
             "status varchar, due_date date, grace_end_date date, received_date date, received_after_grace_end boolean)"
         )
         con.execute(
-            "insert into marts.fct_reporting_status values ('320500', 'pledge_loans', 2025, 'received', "
-            "'2026-03-31', '2026-06-30', '2026-02-01', false)"
+            "insert into marts.fct_reporting_status values ('320500', 'pledge_loans', 2025, 'missing', "
+            "'2026-03-31', '2026-06-30', null, false)"
         )
     run_alerts(wh, "run-1")
     henan = sink.to("ipo-410000@test.local")[0]
@@ -195,6 +195,13 @@ def test_a_stage_alert_names_the_deadline_the_rules_seed_defines_in_beijing_time
     assert "the reports of 2024 were not received by 2025-06-30 inclusive" in en
     js = _zh(sink.to("ipo-320000@test.local")[0])
     assert "2026-06-30（北京时间，含当日）" in js and "X1" not in js  # watch: the report deadline only
+    # once every report of 2025 is in, no deadline is left to name (the title no longer asks for them)
+    with duckdb.connect(str(wh)) as con:
+        con.execute("update marts.fct_reporting_status set status = 'received', received_date = '2026-02-01'")
+    run_alerts(wh, "run-2")
+    with connect() as con:
+        (title,) = con.execute("SELECT title_zh FROM alerts.alerts WHERE unit_code = '320500'").fetchone()
+    assert title == "苏州市：2024 年评价为“关注”"
 
 
 # ------------------------------------------------------------------------------------- a robot's cut-off note

@@ -326,18 +326,20 @@ def describe_change(rule_id: str, change_key: str | None) -> tuple[str, str, int
     return None
 
 
-def _stage_deadlines(con) -> dict[tuple[str, int], str]:
+def _stage_deadlines(con) -> dict[tuple[str, int], str | None]:
     """(unit, data year) -> the last day its reports of that year count (fct_reporting_status.grace_end_date, the
-    earliest of its sources), where the mart has it."""
+    earliest of its sources), where the mart has it; None when every source of the year has been received (no
+    deadline left to name)."""
     if not has_table(con, "marts", "fct_reporting_status") or "grace_end_date" not in _columns(
         con, "marts", "fct_reporting_status"
     ):
         return {}
     rows = con.execute(
-        "select unit_code, year, cast(min(grace_end_date) as varchar) from marts.fct_reporting_status "
+        "select unit_code, year, cast(min(grace_end_date) as varchar), "
+        "min(case when status in ('received', 'late') then 1 else 0 end) from marts.fct_reporting_status "
         "where grace_end_date is not null group by unit_code, year"
     ).fetchall()
-    return {(u, int(y)): d for u, y, d in rows}
+    return {(u, int(y)): (None if all_in else d) for u, y, d, all_in in rows}
 
 
 def _stage_deadline_text(kind: str, st: str, r: dict, known: dict, lang: str) -> str:
@@ -350,27 +352,33 @@ def _stage_deadline_text(kind: str, st: str, r: dict, known: dict, lang: str) ->
 
     year = int(r["year"])
     data_year = year if st == "not_reported" else year + 1
-    day = known.get((r["unit_code"], data_year)) or report_grace_end(data_year).isoformat()
+    key = (r["unit_code"], data_year)
+    day = known[key] if key in known else report_grace_end(data_year).isoformat()
     if st == "not_reported":
+        day = day or report_grace_end(data_year).isoformat()
         return (
             f"（{data_year} 年度数据未在 {day}（北京时间，含当日）前报送，视为退出）"
             if lang == "zh"
             else f" (the reports of {data_year} were not received by {day} inclusive, China Standard Time: counts as "
             "exit)"
         )
-    text = (
-        f"；{data_year} 年度数据须于 {day}（北京时间，含当日）前报送，逾期视为退出"
-        if lang == "zh"
-        else f"; the reports of {data_year} must be received by {day} inclusive, China Standard Time, or it counts "
-        "as exit"
-    )
+    text = ""
+    if day is not None:  # (None: every report of the year is in, no deadline left to name)
+        text = (
+            f"；{data_year} 年度数据须于 {day}（北京时间，含当日）前报送，逾期视为退出"
+            if lang == "zh"
+            else f"; the reports of {data_year} must be received by {day} inclusive, China Standard Time, or it "
+            "counts as exit"
+        )
     if kind == "sanction" and st == "rectification":
         text += (
             "；整改无固定期限，下一周期仍未改善的列为退出候选（规则 X1）"
             if lang == "zh"
             else "; rectification has no fixed term: not improved in the next cycle makes it an exit candidate (rule X1)"
         )
-    return text if lang == "en" else f"（{text[1:]}）"
+    if not text or lang == "en":
+        return text
+    return f"（{text[1:]}）"
 
 
 def stage(con, rules: Rules) -> list[Condition] | None:
