@@ -657,7 +657,7 @@ def test_two_route_tests_in_one_second_are_two_tests(env, smtp):
 def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
     """The Chinese section (what a provincial official reads) carries what the English one does: the city, the
     condition, the figures (current vs target) and, for a late source, the date it was due. A city name with
-    markup stays plain text: the mail is text/plain only, nothing renders it."""
+    markup stays plain text: in the plain part as written, in the HTML part (round 7) escaped, never markup."""
     with duckdb.connect(str(env["warehouse"])) as con:
         con.execute(
             "create table marts.fct_reporting_status (unit_code varchar, source varchar, year integer, "
@@ -681,8 +681,9 @@ def test_chinese_digest_names_the_city_the_figures_and_the_deadline(env, smtp):
     # a report first received after the grace period stays not reported (counts as exit) and says when it came
     assert "2025 年知识产权培训数据未按期报送" in zh and "2026-07-02 宽限期满后才报送" in zh
     jiangsu = smtp.to("ipo-320000@test.local")[0]
-    assert not jiangsu.is_multipart() and jiangsu.get_content_type() == "text/plain"
     assert "苏州市<b onclick=x>" in SmtpSink.text(jiangsu)
+    page = jiangsu.get_body(preferencelist=("html",)).get_content()
+    assert "<b onclick" not in page and "苏州市&lt;b onclick=x&gt;" in page
     # the English part names the city, the source and the status as words, not as the warehouse's ids
     en = henan.split("\nTo ipo-410000@test.local")[1] if "\nTo ipo-410000@test.local" in henan else henan
     assert "Zhengzhou (410100)" in en and "limited progress" in en

@@ -304,8 +304,10 @@ def test_chinese_mail_is_seven_bit_clean_on_the_wire_and_reads_back_as_written(s
             assert "BODY=8BITMIME" not in [o.upper() for o in env["options"]]
             assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
             head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
-            assert "=?utf-8?" in head and 'charset="utf-8"' in head
             parsed = email.message_from_bytes(raw, policy=policy.default)
+            # every text part (the plain text, and a digest's HTML alternative) declared UTF-8
+            texts = [p for p in parsed.walk() if p.get_content_maintype() == "text"]
+            assert "=?utf-8?" in head and texts and all(p.get_content_charset() == "utf-8" for p in texts)
             subject, body = stored[(env["to"][0], str(parsed["Subject"]))]
             assert "新预警 1 条" in subject or "测试消息" in subject
             text = parsed.get_body(preferencelist=("plain",)).get_content()

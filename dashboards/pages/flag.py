@@ -59,9 +59,9 @@ def report_deadline(snap, unit: str, data_year: int) -> str:
         )
         if got.height and got["d"][0] is not None:
             return got["d"][0].isoformat()
-    months = grace_months_of(data_year)
-    first_after = dt.date(data_year + 1 + months // 12, 1 + months % 12, 1)  # year end + months, then the day before
-    return (first_after - dt.timedelta(days=1)).isoformat()
+    from pipelines.evaluation.rules import report_grace_end
+
+    return report_grace_end(int(data_year)).isoformat()
 
 
 def next_steps(

@@ -50,6 +50,10 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
     # BODY=8BITMIME, which smtplib does not ask. The standard library would send a text of short lines as raw 8-bit
     # UTF-8; base64 (declared charset utf-8) is what every mail client reads, whatever the relay.
     m.set_content(msg["body"], cte=None if msg["body"].isascii() else "base64")
+    if msg.get("html"):
+        # multipart/alternative: the plain text first and unchanged, the HTML (the alerts as a table) last, the part a
+        # mail client prefers when it shows HTML; base64 for the same 7-bit reason
+        m.add_alternative(msg["html"], subtype="html", cte=None if msg["html"].isascii() else "base64")
     return m
 
 
@@ -202,16 +206,21 @@ def _refusals(refused: dict) -> str:
     return "; ".join(f"{who} {code} {_text(reply)}" for who, (code, reply) in refused.items())
 
 
-def fit_text(body: str, limit: int, link: str | None = None) -> str:
+def fit_text(body: str, limit: int, link: str | dict | None = None) -> str:
     """A digest cut to ``limit`` bytes of UTF-8 for a receiver that takes no more: whole lines from the top, then a
     line saying how many lines are left out and where the whole list is, then the idempotency-key line (the
-    digest's last line). A digest that fits is returned as it is."""
+    digest's last line). A digest that fits is returned as it is. ``link``: where the recipient finds the whole
+    list, {"zh": ..., "en": ...} (lifecycle.full_list_where: what the recipient's role may open), or the Alerts
+    page's address (a national reader's)."""
     if len(body.encode("utf-8")) <= limit:
         return body
     lines = body.split("\n")
     head, last = lines[:-1], lines[-1]
-    where = link or "监测平台“预警”页面"
-    where_en = link or "the dashboard's Alerts page"
+    if isinstance(link, dict):
+        where, where_en = link["zh"], link["en"]
+    else:
+        where = link or "监测平台“预警”页面"
+        where_en = link or "the dashboard's Alerts page"
 
     def note(n: int) -> str:
         return f"……另有 {n} 行未列出，完整清单见 {where} · … {n} more line(s) not shown; full list: {where_en}"
@@ -410,7 +419,7 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
     return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune, ch=ch)
 
 
-def send_dingtalk(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
+def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
     token = secret(ch, "access_token")
     sign = secret(ch, "secret", required=False)
     # A recipient that is a mobile number is @-mentioned (the group member is notified): in the request's atMobiles
@@ -433,7 +442,7 @@ def send_dingtalk(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, s
     return _apprise_send(url, {**msg, "text": text}, tune, robot=True, ch=ch)
 
 
-def send_wecom(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
+def send_wecom(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
     key = secret(ch, "key")
 
     def tune(plugin):
@@ -481,9 +490,9 @@ def redact(text: str, ch: dict) -> str:
     return text
 
 
-def send(msg: dict, ch: dict, link: str | None = None) -> tuple[bool, str]:
-    """Deliver one digest; ``link``: where the whole list is (the routing file's `dashboard_url`), named when a
-    robot's size limit cuts a digest."""
+def send(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
+    """Deliver one digest; ``link``: where the whole list is for this recipient (lifecycle.full_list_where), named
+    when a robot's size limit cuts a digest."""
     try:
         sender = SENDERS[ch["type"]]
         ok, response = sender(msg, ch, link) if ch["type"] in ROBOT_TEXT_BYTES else sender(msg, ch)

@@ -282,7 +282,109 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
     ]
 
 
+def _stage_rank(kind: str, stage: str) -> int:
+    """How grave a stage alert is: the stage's place in labels.FLAGGED_STAGES (written from the mildest, watch, to the
+    gravest, not_reported), a flag on robust evidence (sanction) above the same flag awaiting a human review."""
+    return 2 * FLAGGED_STAGES.index(stage) + (kind == "sanction") if stage in FLAGGED_STAGES else -1
+
+
+def _stage_label(kind: str, stage: str, lang: str) -> str:
+    text = label_text(stage, lang)
+    if kind == "review" and stage != "review":  # a flag on non-robust evidence: it awaits the review
+        text += f"（{label_text('review')}）" if lang == "zh" else f" ({label_text('review', 'en').lower()})"
+    return text
+
+
+def describe_change(rule_id: str, change_key: str | None) -> tuple[str, str, int | None] | None:
+    """What a condition's state (Condition.change_key) reads as, in Chinese and English, and how grave it is (higher
+    is graver; None when the states of the rule are not ordered, as two years' rank drops): what a notice of a change
+    says it changed from and whether that is worse or better. None for a rule without states or a key it cannot read
+    (an older store's)."""
+    if not change_key:
+        return None
+    if rule_id == "stage":
+        kind, _, st = change_key.partition(":")
+        if st not in FLAGGED_STAGES:
+            return None
+        return _stage_label(kind, st, "zh"), _stage_label(kind, st, "en"), _stage_rank(kind, st)
+    if rule_id == "target_behind":
+        order = ("acceleration_needed", "limited_progress", "deteriorating")
+        rank = order.index(change_key) if change_key in order else None
+        return label_text(change_key), label_text(change_key, "en").lower(), rank
+    if rule_id == "source_reporting":
+        # received late < not received yet < never within the grace period (counts as exit)
+        order = ("late", "missing", "not_reported")
+        rank = order.index(change_key) if change_key in order else None
+        return label_text(change_key), label_text(change_key, "en").lower(), rank
+    if rule_id == "acceptance_band":
+        cycle, _, band = change_key.partition(":")
+        order = ("new_pilot_round", "title_removed")
+        rank = order.index(band) if band in order else None
+        return f"{cycle} {label_text(band)}", f"{cycle} {label_text(band, 'en').lower()}", rank
+    if rule_id == "rank_drop":
+        return f"{change_key} 年", change_key, None
+    return None
+
+
+def _stage_deadlines(con) -> dict[tuple[str, int], str | None]:
+    """(unit, data year) -> the last day its reports of that year count (fct_reporting_status.grace_end_date, the
+    earliest of its sources), where the mart has it; None when every source of the year has been received (no
+    deadline left to name)."""
+    if not has_table(con, "marts", "fct_reporting_status") or "grace_end_date" not in _columns(
+        con, "marts", "fct_reporting_status"
+    ):
+        return {}
+    rows = con.execute(
+        "select unit_code, year, cast(min(grace_end_date) as varchar), "
+        "min(case when status in ('received', 'late') then 1 else 0 end) from marts.fct_reporting_status "
+        "where grace_end_date is not null group by unit_code, year"
+    ).fetchall()
+    return {(u, int(y)): (None if all_in else d) for u, y, d, all_in in rows}
+
+
+def _stage_deadline_text(kind: str, st: str, r: dict, known: dict, lang: str) -> str:
+    """The deadline a stage alert's recipient acts by, where the rules define one (the rules seed, RPT.grace_months:
+    reports not received within six months of the year end count as exit), in China Standard Time, the whole day
+    counting: for a flagged city the reports of the next year; for not_reported the day that has passed. The rules
+    set no term for a rectification (the guidance: 督促整改，直至取消资格): its consequence is named instead, rule
+    X1 (still not improved in the next cycle: exit candidate)."""
+    from pipelines.evaluation.rules import report_grace_end
+
+    year = int(r["year"])
+    data_year = year if st == "not_reported" else year + 1
+    key = (r["unit_code"], data_year)
+    day = known[key] if key in known else report_grace_end(data_year).isoformat()
+    if st == "not_reported":
+        day = day or report_grace_end(data_year).isoformat()
+        return (
+            f"（{data_year} 年度数据未在 {day}（北京时间，含当日）前报送，视为退出）"
+            if lang == "zh"
+            else f" (the reports of {data_year} were not received by {day} inclusive, China Standard Time: counts as "
+            "exit)"
+        )
+    text = ""
+    if day is not None:  # (None: every report of the year is in, no deadline left to name)
+        text = (
+            f"；{data_year} 年度数据须于 {day}（北京时间，含当日）前报送，逾期视为退出"
+            if lang == "zh"
+            else f"; the reports of {data_year} must be received by {day} inclusive, China Standard Time, or it "
+            "counts as exit"
+        )
+    if kind == "sanction" and st == "rectification":
+        text += (
+            "；整改无固定期限，下一周期仍未改善的列为退出候选（规则 X1）"
+            if lang == "zh"
+            else "; rectification has no fixed term: not improved in the next cycle makes it an exit candidate (rule X1)"
+        )
+    if not text or lang == "en":
+        return text
+    return f"（{text[1:]}）"
+
+
 def stage(con, rules: Rules) -> list[Condition] | None:
+    """One alert per city for its evaluation stage (subject "stage"): a city whose stage changes (watch →
+    rectification, or back) is one alert that changes (Condition.change_key), told once as "from → to", never the
+    earlier stage "resolved" beside the new one firing, which read as good news when the city got worse."""
     rule = rules.get("stage")
     if not rule or not has_table(con, "marts", "fct_evaluation_year"):
         return None
@@ -298,6 +400,7 @@ def stage(con, rules: Rules) -> list[Condition] | None:
             where e.year = ? order by c.unit_code""",
         [year],
     )
+    known = _stage_deadlines(con)
     out = []
     for r in rows:
         st = r["stage"]
@@ -323,6 +426,7 @@ def stage(con, rules: Rules) -> list[Condition] | None:
             if kind == "sanction"
             else f"{_who_en(r)}: “{label_text(st, 'en')}” in {r['year']} on non-robust evidence, needs review"
         )
+        deadline = {lang: _stage_deadline_text(kind, st, r, known, lang) for lang in ("zh", "en")}
         out.append(
             _city(
                 "stage",
@@ -330,10 +434,11 @@ def stage(con, rules: Rules) -> list[Condition] | None:
                 rules,
                 severity=rules.severity("stage", shown),
                 kind=kind,
-                subject_key=f"{kind}:{st}",
+                subject_key="stage",
+                change_key=f"{kind}:{st}",
                 year=r["year"],
-                title_zh=title_zh,
-                title_en=title_en,
+                title_zh=title_zh + deadline["zh"],
+                title_en=title_en + deadline["en"],
                 detail={"year": r["year"], "stage": st, "is_robust": r["is_robust"], "rules_fired": r["rules_fired"]},
             )
         )
@@ -584,6 +689,37 @@ def alert_routing_refused(routing: Routing, rules: Rules) -> list[Condition] | N
             detail={"file": str(p.path), "entry": p.entry, "line": p.line, "reason": p.reason},
         )
         for p in routing.problems
+    ]
+
+
+def delivery_failed(store, rules: Rules) -> list[Condition] | None:
+    """Recipients whose latest digest a receiver refused for good (alerts.messages status failed: 550 no such
+    mailbox, a robot's key revoked): one engineering alert each, naming the recipient, the route and the receiver's
+    answer. Such a digest was parked in the ledger and nobody was told, so a province office whose address is wrong
+    heard nothing while everyone else did. Resolved once a later digest to it arrives (the address mended and the
+    digest requeued). ``store``: a connection to the alert store (alerts.messages), not the warehouse."""
+    if not rules.get("delivery_failed"):
+        return None
+    rows = store.execute(
+        """SELECT route, channel, recipient, status, last_response, idempotency_key FROM (
+             SELECT *, row_number() OVER (PARTITION BY route, channel, recipient
+                                          ORDER BY created_at DESC, rowid DESC) AS n
+             FROM alerts.messages WHERE coalesce(run_id, '') <> 'test')
+           WHERE n = 1 AND status = 'failed' ORDER BY route, channel, recipient"""
+    ).fetchall()
+    return [
+        Condition(
+            rule_id="delivery_failed",
+            audience="engineering",
+            severity=rules.severity("delivery_failed"),
+            subject_key=f"{r['route']}|{r['channel']}|{r['recipient']}",
+            title_zh=f"预警未送达：{r['recipient']}（路由 {r['route']}，通道 {r['channel']}）拒收，"
+            f"原因：{(r['last_response'] or '')[:200]}；修正后运行 ipcity alerts deliver --retry-failed",
+            title_en=f"alert not delivered: {r['recipient']} (route {r['route']}, channel {r['channel']}) refused it: "
+            f"{(r['last_response'] or '')[:200]}; once mended run ipcity alerts deliver --retry-failed",
+            detail={k: r[k] for k in ("route", "channel", "recipient", "last_response", "idempotency_key")},
+        )
+        for r in rows
     ]
 
 

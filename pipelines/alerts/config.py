@@ -329,11 +329,20 @@ def _route(
     recipients, dropped = {}, []
     for ch, who in given.items():
         try:
-            recipients[ch] = _recipients(path, entry, line, ch, who, channels, refused_channels, r.get("per"))
+            good, bad = _recipients(path, entry, line, ch, who, channels, refused_channels, r.get("per"))
         except _EntryError as e:
             if strict:
                 raise
             dropped.append((ch, e))
+            continue
+        # One bad address among good ones leaves out that address alone (named in the problems, so the engineers
+        # hear of it): it dropped the channel of the route, and every good address on it was sent nothing.
+        if bad and strict:
+            raise bad[0][1]
+        # each its own entry: two bad addresses are two problems (and two engineering alerts), not one
+        dropped += [(f"{ch}, recipient {tpl}", e) for tpl, e in bad]
+        if good:
+            recipients[ch] = good
     if given and not recipients:
         raise _EntryError(path, entry, line, "; ".join(e.reason for _, e in dropped) + " (no usable recipients left)")
     return (
@@ -350,8 +359,11 @@ def _route(
     )
 
 
-def _recipients(path, entry, line, ch, who, channels, refused_channels, per) -> list[str]:
-    """A route's recipients on one channel, checked."""
+def _recipients(
+    path, entry, line, ch, who, channels, refused_channels, per
+) -> tuple[list[str], list[tuple[str, _EntryError]]]:
+    """A route's recipients on one channel, checked: the usable ones, and an error for each one left out. Raises
+    _EntryError when the channel cannot be used at all (unknown or refused, no list)."""
     if ch in refused_channels:
         raise _EntryError(
             path, entry, line, f"channel {ch} was refused (see its own message): its recipients get nothing"
@@ -367,13 +379,18 @@ def _recipients(path, entry, line, ch, who, channels, refused_channels, per) -> 
             f"channel {ch} needs a list of recipients (strings), got {who!r}; a province's own address is a "
             "template such as ipo-{province_code}@example.cn on a `per: province` route",
         )
+    good, bad = [], []
     for tpl in who:
         problem = _template_problem(tpl, per_province=per == "province")
         if not problem and channels[ch].get("type") == "smtp":
             problem = _mailbox_problem(tpl)
         if problem:
-            raise _EntryError(path, entry, line, problem)
-    return list(who)
+            bad.append((tpl, _EntryError(path, entry, line, problem)))
+        else:
+            good.append(tpl)
+    if not good:
+        raise bad[0][1] if len(bad) == 1 else _EntryError(path, entry, line, "; ".join(e.reason for _, e in bad))
+    return good, bad
 
 
 def _mailbox_problem(tpl: str) -> str | None:

@@ -29,17 +29,13 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode, urljoin
 
 from pipelines.alerts import channels
-from pipelines.alerts.conditions import Condition
+from pipelines.alerts.conditions import Condition, delivery_failed, describe_change
 from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
-from pipelines.alerts.store import active_silence, connect, iso, now_utc
-from pipelines.labels import label_set
+from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc
+from pipelines.labels import label_set, label_text
 
 LEASE_SECONDS = 120
 SUBJECT_PREFIX = "【知识产权强市监测】"
-
-
-def fingerprint(rule_id: str, unit_code: str | None, subject_key: str) -> str:
-    return hashlib.sha256(f"{rule_id}|{unit_code or ''}|{subject_key}".encode()).hexdigest()[:24]
 
 
 # --------------------------------------------------------------------------------------------- lifecycle
@@ -106,12 +102,13 @@ def apply_conditions(
             )
             counts["new"] += 1
         elif row["state"] == "resolved" or changed:
-            # an acknowledgement was of the earlier state: the new one asks for attention again
+            # an acknowledgement was of the earlier state: the new one asks for attention again. A change keeps what
+            # it changed from, so the notice reads "from → to" (worse or better); a return after a resolution is new.
             con.execute(
                 f"""UPDATE alerts.alerts SET state = 'firing', episode = episode + 1, last_fired_at = ?,
                     resolved_at = NULL, suppressed = 0, acked_at = NULL, acked_by = NULL, ack_comment = NULL,
-                    {common} WHERE fingerprint = ?""",
-                (t, *values, fp),
+                    changed_from = ?, {common} WHERE fingerprint = ?""",
+                (t, row["change_key"] if changed else None, *values, fp),
             )
             counts["changed" if changed else "refired"] += 1
         else:
@@ -156,6 +153,42 @@ def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]
     return out
 
 
+def alert_unrouted(con: sqlite3.Connection, routing: Routing, rules: Rules) -> list[Condition] | None:
+    """City alerts that no route of the routing file reaches (no route of the audience takes the rule, only a
+    per-province route for a city whose province the reference data do not give, a route left out as refused):
+    they fired and nobody heard, and nobody knew. One engineering alert per rule, naming how many and which cities;
+    it resolves once each is routed (or the condition is gone)."""
+    if not rules.get("alert_unrouted"):
+        return None
+    by_rule: dict[str, list[dict]] = defaultdict(list)
+    for r in con.execute(
+        "SELECT * FROM alerts.alerts WHERE state = 'firing' AND audience = 'city' ORDER BY rule_id, unit_code"
+    ).fetchall():
+        if not recipients_for(dict(r), routing):
+            by_rule[r["rule_id"]].append(dict(r))
+    out = []
+    for rule, alerts in sorted(by_rule.items()):
+        shown = alerts[:10]
+        more = len(alerts) > len(shown)
+        names = "、".join(str(a.get("unit_name") or a.get("unit_code")) for a in shown) + ("等" if more else "")
+        codes = ", ".join(str(a.get("unit_code")) for a in shown) + (", …" if more else "")
+        rule_zh, rule_en = RULE_NAMES.get(rule, (rule, rule))
+        out.append(
+            Condition(
+                rule_id="alert_unrouted",
+                audience="engineering",
+                severity=rules.severity("alert_unrouted"),
+                subject_key=rule,
+                title_zh=f"预警无人接收：{len(alerts)} 条“{rule_zh}”预警在路由文件中没有任何收件人（{names}），"
+                "请为其设置路由（如国家局路由，或补全城市所属省份）",
+                title_en=f"alerts reach nobody: {len(alerts)} {rule_en} alert(s) have no recipient in the routing file "
+                f"({codes}); give them a route (a national route, or the city's province in the reference data)",
+                detail={"rule": rule, "n_alerts": len(alerts), "units": [a.get("unit_code") for a in alerts]},
+            )
+        )
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- digest
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 # The rules' display names: the labels seed's alert_rule list (dbt_project/seeds/labels.csv), which the
@@ -174,6 +207,38 @@ def _city_label(a: dict, lang: str) -> str:
     return head if sep and head.endswith(f"({a['unit_code']})") else a["unit_code"]
 
 
+def change_of(a: dict) -> dict | None:
+    """What a firing alert changed from, for its notice: {"from", "to"} in each language and ``direction`` (worse,
+    better or changed, the labels seed's alert_change codes), or None for an alert that fired afresh. A stage that
+    went from watch to rectification is one notice saying so, not a "resolved" watch beside a new rectification."""
+    if not a.get("changed_from") or a.get("state", "firing") != "firing":
+        return None
+    before, now = describe_change(a["rule_id"], a["changed_from"]), describe_change(a["rule_id"], a.get("change_key"))
+    if before is None or now is None:
+        return None
+    if before[2] is None or now[2] is None or before[2] == now[2]:
+        direction = "alert_change_other"
+    else:
+        direction = "alert_change_worse" if now[2] > before[2] else "alert_change_better"
+    return {
+        "direction": direction.removeprefix("alert_change_").replace("other", "changed"),
+        "code": direction,
+        "from_zh": before[0],
+        "to_zh": now[0],
+        "from_en": before[1],
+        "to_en": now[1],
+    }
+
+
+def _change_mark(a: dict, lang: str) -> str:
+    ch = change_of(a)
+    if ch is None:
+        return ""
+    if lang == "zh":
+        return f"【{label_text(ch['code'])}：{ch['from_zh']} → {ch['to_zh']}】"
+    return f"[{label_text(ch['code'], 'en')}: {ch['from_en']} → {ch['to_en']}] "
+
+
 def _line(a: dict, lang: str, under_city: bool = False) -> str:
     title = a["title_zh"] if lang == "zh" else a["title_en"]
     # Under the city's heading the title's own "City：" / "Name (code): " / "code: " prefix is noise: drop it.
@@ -181,7 +246,7 @@ def _line(a: dict, lang: str, under_city: bool = False) -> str:
         if under_city and a.get("unit_code") and title.startswith(prefix):
             title = title[len(prefix) :]
     mark = "‼ " if a.get("severity") == "critical" else ""
-    return f"  [{a['fingerprint'][:8]}] {mark}{title}"
+    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{title}"
 
 
 def _counts_line(alerts: list[dict], lang: str) -> str:
@@ -203,9 +268,9 @@ def _city_summary(alerts: list[dict], lang: str) -> str:
     """One line for a city in a summary digest: its alerts by rule, the severe ones named."""
     parts = []
     for a in sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"])):
-        if a["rule_id"] == "stage" or a["severity"] == "critical":
+        if a["rule_id"] == "stage" or a["severity"] == "critical" or change_of(a):
             parts.append(_line(a, lang, under_city=True).split("] ", 1)[1])
-    rest = [a for a in alerts if not (a["rule_id"] == "stage" or a["severity"] == "critical")]
+    rest = [a for a in alerts if not (a["rule_id"] == "stage" or a["severity"] == "critical" or change_of(a))]
     if rest:
         parts.append(_counts_line(rest, lang))
     return ("；" if lang == "zh" else "; ").join(parts)
@@ -235,6 +300,85 @@ def city_link(dashboard_url: str, unit_code: str | None, lang: str) -> str:
     return urljoin(dashboard_url, "profile?" + urlencode({"unit": unit_code, "lang": lang}))
 
 
+def full_list_where(dashboard_url: str, per_province: bool) -> dict[str, str]:
+    """Where a recipient whose digest a robot's size limit cut finds the whole of it, in words and (with the routing
+    file's ``dashboard_url``) addresses, Chinese and English: what the recipient's role may open. The Alerts page is
+    the national office's and the operators' (dashboards.access refuses a provincial account); a province office is
+    sent to its province's watch list and its province's extract on the Downloads page, which its account opens."""
+    from dashboards.i18n import t
+
+    def page(path: str, lang: str) -> str:
+        return f" {urljoin(dashboard_url, path + '?' + urlencode({'lang': lang}))}" if dashboard_url else ""
+
+    if not per_province:
+        return {
+            "zh": f"监测平台“{t('nav_alerts', 'zh')}”页面{page('alerts', 'zh')}",
+            "en": f"the dashboard's {t('nav_alerts', 'en')} page{page('alerts', 'en')}",
+        }
+    return {
+        "zh": f"监测平台“{t('nav_watchlist', 'zh')}”页面（本省）{page('watchlist', 'zh')}及“{t('nav_downloads', 'zh')}”页面的"
+        f"本省数据包{page('downloads', 'zh')}（“{t('nav_alerts', 'zh')}”页面仅限国家局账号）",
+        "en": f"your province on the dashboard's {t('nav_watchlist', 'en')} page{page('watchlist', 'en')} and your "
+        f"province's extract on the {t('nav_downloads', 'en')} page{page('downloads', 'en')} (the "
+        f"{t('nav_alerts', 'en')} page is for national accounts)",
+    }
+
+
+# The HTML part's column heads, per language
+HTML_HEADS = {"zh": ("地区", "编号", "预警"), "en": ("Area", "ID", "Alert")}
+
+
+def _html_digest(subject: str, sections: list[tuple[str, list[tuple]]], frame: dict, key_line: str) -> str:
+    """The digest as the HTML alternative of its mail: the same parts as the plain text, each section's alerts in a
+    table (what an office's mail client shows as one), every value from the data escaped (a city, a title or a
+    recipient is text, never markup) and a link only as an http(s) address."""
+    from html import escape
+
+    def link(url: str, text: str) -> str:
+        if url.startswith(("https://", "http://")):
+            return f'<a href="{escape(url, quote=True)}">{escape(text)}</a>'
+        return escape(text)
+
+    out = [
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>',
+        '<body style="font-family: sans-serif; font-size: 14px">',
+        f"<p><b>{escape(subject)}</b></p>",
+    ]
+    cell = 'style="border: 1px solid #999; padding: 3px 6px; text-align: left; vertical-align: top"'
+    for lang, parts in sections:
+        greeting, hint = frame[lang]
+        out.append(f'<div lang="{lang}"><p>{escape(greeting)}</p>')
+        table_open = False
+        for part in parts:
+            if part[0] == "head":
+                if table_open:
+                    out.append("</table>")
+                out.append(f"<p>{escape(part[1])}</p>")
+                out.append('<table style="border-collapse: collapse">')
+                out.append("<tr>" + "".join(f"<th {cell}>{escape(h)}</th>" for h in HTML_HEADS[lang]) + "</tr>")
+                table_open = True
+            elif part[0] == "city":
+                continue  # each of its rows names it (with its link)
+            elif part[0] == "summary":
+                _, city, summary, url = part
+                out.append(
+                    f"<tr><td {cell}>{link(url, city)}</td><td {cell}></td><td {cell}>{escape(summary)}</td></tr>"
+                )
+            else:
+                _, city, line = part
+                ident, _, text = line.strip().partition("] ")
+                url = next((p[2] for p in parts if p[0] == "city" and p[1] == city), "")
+                out.append(
+                    f"<tr><td {cell}>{link(url, city)}</td><td {cell}><code>{escape(ident.lstrip('['))}</code></td>"
+                    f"<td {cell}>{escape(text)}</td></tr>"
+                )
+        if table_open:
+            out.append("</table>")
+        out.append(f"<p>{escape(hint)}</p></div>")
+    out.append(f"<p><small>{escape(key_line)}</small></p></body></html>")
+    return "\n".join(out)
+
+
 def compose(
     route: str,
     channel: str,
@@ -260,43 +404,61 @@ def compose(
     key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
     subject_zh = f"{SUBJECT_PREFIX}新预警 {len(firing)} 条、解除 {len(resolved)} 条"
     subject_en = f"IP strong-city monitor: {len(firing)} firing, {len(resolved)} resolved"
+    # of the firing ones, how many are changes and which way: "新预警 1 条" alone read the same for a city that got
+    # better as for one that got worse
+    directions = [c["code"] for c in map(change_of, firing) if c]
+    if directions:
+        counted = [(code, directions.count(code)) for code in sorted(set(directions))]
+        subject_zh += "（其中" + "、".join(f"{label_text(code)} {n} 条" for code, n in counted) + "）"
+        subject_en += " (" + ", ".join(f"{n} {label_text(code, 'en')}" for code, n in counted) + ")"
     subject = {"zh": subject_zh, "en": subject_en}.get(lang, f"{subject_zh} · {subject_en}")
 
-    def section(lang: str) -> list[str]:
-        lines = []
+    def blocks(lang: str) -> list[tuple]:
+        """The digest's section in ``lang`` as parts, rendered as the plain text and as the HTML part's tables."""
+        out: list[tuple] = []
         by_city: dict[str, list[dict]] = defaultdict(list)
         for a in firing:
             by_city[_city_label(a, lang)].append(a)
         if firing:
             n_cities = len([c for c in by_city if any(a.get("unit_code") for a in by_city[c])])
-            lines.append(
+            out.append(
                 (
-                    f"新预警 {len(firing)} 条，涉及 {n_cities} 个地区："
-                    if lang == "zh"
-                    else f"Firing: {len(firing)} alert(s) in {n_cities} area(s): "
+                    "head",
+                    (
+                        f"新预警 {len(firing)} 条，涉及 {n_cities} 个地区："
+                        if lang == "zh"
+                        else f"Firing: {len(firing)} alert(s) in {n_cities} area(s): "
+                    )
+                    + _counts_line(firing, lang),
                 )
-                + _counts_line(firing, lang)
             )
             # the most severe cities first, then by name
             order = sorted(by_city, key=lambda c: (min(SEVERITY_ORDER.get(a["severity"], 3) for a in by_city[c]), c))
             for city in order:
                 link = city_link(dashboard_url, by_city[city][0].get("unit_code"), lang)
-                link = f"  {link}" if link else ""
                 if detail == "summary":
-                    lines.append(
-                        f" {city}：{_city_summary(by_city[city], lang)}{link}"
-                        if lang == "zh"
-                        else f" {city}: {_city_summary(by_city[city], lang)}{link}"
-                    )
+                    out.append(("summary", city, _city_summary(by_city[city], lang), link))
                     continue
-                lines.append(f" {city}{link}")
+                out.append(("city", city, link))
                 items = sorted(
                     by_city[city], key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"], a["subject_key"])
                 )
-                lines.extend(_line(a, lang, under_city=True) for a in items)
+                out.extend(("item", city, _line(a, lang, under_city=True)) for a in items)
         if resolved:
-            lines.append(("已解除：" if lang == "zh" else "Resolved: ") + _counts_line(resolved, lang))
-            lines.extend(_line(a, lang) for a in resolved)
+            out.append(("head", ("已解除：" if lang == "zh" else "Resolved: ") + _counts_line(resolved, lang)))
+            out.extend(("item", _city_label(a, lang), _line(a, lang)) for a in resolved)
+        return out
+
+    def section(lang: str) -> list[str]:
+        lines = []
+        for part in blocks(lang):
+            if part[0] in ("head", "item"):
+                lines.append(part[-1])
+            elif part[0] == "city":
+                lines.append(f" {part[1]}" + (f"  {part[2]}" if part[2] else ""))
+            else:
+                _, city, summary, link = part
+                lines.append(f" {city}{'：' if lang == 'zh' else ': '}{summary}" + (f"  {link}" if link else ""))
         return lines
 
     zh = [
@@ -321,6 +483,15 @@ def compose(
             f"{key_line}: {key}" + (f"   run: {run_id}" if run_id else ""),
         ]
     )
+    html_text = _html_digest(
+        subject,
+        [(section_lang, blocks(section_lang)) for section_lang in ("zh", "en") if lang in (section_lang, "both")],
+        {
+            "zh": (f"收件人 {recipient}（{route}）：", ACK_HINT["zh"][per_province]),
+            "en": (f"To {recipient} ({route}):", ACK_HINT["en"][per_province]),
+        },
+        f"{key_line}: {key}" + (f"   run: {run_id}" if run_id else ""),
+    )
 
     def brief(a: dict, tr: str) -> dict:
         return {
@@ -337,6 +508,7 @@ def compose(
             "title_zh": a["title_zh"],
             "title_en": a["title_en"],
             "detail": json.loads(a.get("detail_json") or "{}"),
+            "change": change_of(a) if tr == "firing" else None,
         }
 
     payload = {
@@ -355,6 +527,7 @@ def compose(
         "recipient": recipient,
         "subject": subject,
         "body": body,
+        "html": html_text,
         "payload": payload,
         "n_firing": len(firing),
         "n_resolved": len(resolved),
@@ -439,8 +612,8 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
         m = compose(route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url, bool(_province))
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
-               body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)""",
+               body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at, html)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)""",
             (
                 m["idempotency_key"],
                 run_id,
@@ -454,6 +627,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
                 m["n_resolved"],
                 t,
                 t,
+                m["html"],
             ),
         )
         # what this recipient has now heard, pointing at the digest that carries it
@@ -569,8 +743,10 @@ def deliver_due(
             if ch is None:
                 ok, response = False, f"channel {msg['channel']} is not configured in {routing.path}"
             else:
+                route = next((r for r in routing.routes if r.name == msg["route"]), None)
+                where = full_list_where(routing.dashboard_url, bool(route and route.per_province))
                 ok, response = channels.send(
-                    {**msg, "payload": json.loads(msg["payload_json"] or "{}")}, ch, link=routing.dashboard_url
+                    {**msg, "payload": json.loads(msg["payload_json"] or "{}")}, ch, link=where
                 )
             t = now_utc()
             if ok:
@@ -631,15 +807,22 @@ def _outcome(msg: dict, status: str, attempts: int, response: str | None) -> dic
     }
 
 
-def dispatch(routing: Routing, *, run_id: str | None, path=None, at: datetime | None = None) -> dict:
-    """Plan digests for pending transitions and deliver everything due; returns the run's digest summary."""
+def dispatch(
+    routing: Routing, *, run_id: str | None, path=None, at: datetime | None = None, only_new: bool = False
+) -> dict:
+    """Plan digests for pending transitions and deliver everything due (``only_new``: the digests planned now
+    alone); returns the run's digest summary."""
     if not routing.readable:
         # No route is known: the alerts stay pending (not marked as heard), so they go out once the file reads.
         return {"messages": [], "deliveries": []}
     at = at or now_utc()
     with connect(path) as con:
         messages = plan_notifications(con, routing, run_id=run_id, at=at)
-    delivered = deliver_due(routing, path=path, run_id=run_id)
+    if only_new:
+        keys = [m["idempotency_key"] for m in messages]
+        delivered = deliver_due(routing, path=path, run_id=run_id, keys=keys) if keys else []
+    else:
+        delivered = deliver_due(routing, path=path, run_id=run_id)
     status = {d["idempotency_key"]: d["status"] for d in delivered}
     return {
         "messages": [
@@ -678,4 +861,23 @@ def record_and_dispatch(
             at=at,
         )
     out = dispatch(routing, run_id=run_id, path=path, at=at)
+    # A digest refused for good in this dispatch (or before) is an engineering alert now, in the same run: the
+    # recipient that was not reached is named to those who can mend it.
+    # A city alert no route reaches (firing, heard by nobody) is one too.
+    if routing.readable and (rules.get("delivery_failed") or rules.get("alert_unrouted")):
+        with connect(path) as con:
+            found = [*(delivery_failed(con, rules) or []), *(alert_unrouted(con, routing, rules) or [])]
+            told = apply_conditions(
+                con,
+                found,
+                evaluated={r for r in ("delivery_failed", "alert_unrouted") if rules.get(r)},
+                rules_version=rules.version,
+                run_id=run_id,
+                at=now_utc(),
+            )
+        if told["new"] or told["refired"] or told["resolved"]:
+            # only the digests planned now: the others due on the channels have had this run's attempts
+            more = dispatch(routing, run_id=run_id, path=path, only_new=True)
+            out = {"messages": out["messages"] + more["messages"], "deliveries": out["deliveries"] + more["deliveries"]}
+            counts = {k: counts.get(k, 0) + told.get(k, 0) for k in set(counts) | set(told)}
     return {"transitions": counts, **out}

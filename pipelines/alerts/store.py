@@ -9,6 +9,7 @@ busy timeout).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS alerts.alerts (
   notifications INTEGER NOT NULL DEFAULT 0,  -- notifications planned so far (part of the idempotency key)
   acked_at TEXT, acked_by TEXT, ack_comment TEXT,
   last_run_id TEXT,
-  change_key TEXT                    -- what the condition says within its subject (Condition.change_key)
+  change_key TEXT,                   -- what the condition says within its subject (Condition.change_key)
+  changed_from TEXT                  -- the change_key the episode changed from (NULL: it fired afresh)
 );
 CREATE TABLE IF NOT EXISTS alerts.silences (
   silence_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -46,7 +48,8 @@ CREATE TABLE IF NOT EXISTS alerts.messages (
   subject TEXT, body TEXT, payload_json TEXT, n_firing INTEGER, n_resolved INTEGER,
   status TEXT NOT NULL,              -- pending | delivered | failed
   attempts INTEGER NOT NULL DEFAULT 0, next_retry_at TEXT, delivered_at TEXT, last_response TEXT,
-  created_at TEXT NOT NULL
+  created_at TEXT NOT NULL,
+  html TEXT                          -- the mail's HTML alternative of body (NULL: plain text only)
 );
 CREATE TABLE IF NOT EXISTS alerts.message_items (
   idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL, transition TEXT NOT NULL, episode INTEGER,
@@ -66,7 +69,10 @@ CREATE TABLE IF NOT EXISTS alerts.dispatches (
 
 
 # Columns added after a table was first created: added in place to an older store (SQLite ALTER TABLE).
-ADDED_COLUMNS = {"alerts": {"notifications": "INTEGER NOT NULL DEFAULT 0", "change_key": "TEXT"}}
+ADDED_COLUMNS = {
+    "alerts": {"notifications": "INTEGER NOT NULL DEFAULT 0", "change_key": "TEXT", "changed_from": "TEXT"},
+    "messages": {"html": "TEXT"},
+}
 
 
 def _migrate(con: sqlite3.Connection) -> None:
@@ -113,6 +119,45 @@ _BACKFILL_HEARD = [
 ]
 
 
+def fingerprint(rule_id: str, unit_code: str | None, subject_key: str) -> str:
+    """An alert's identity across runs: (rule, city, subject)."""
+    return hashlib.sha256(f"{rule_id}|{unit_code or ''}|{subject_key}".encode()).hexdigest()[:24]
+
+
+def _rekey_stage_alerts(con: sqlite3.Connection) -> None:
+    """A city's stage alert was one alert per stage (subject "sanction:watch", "review:rectification"), so a change of
+    stage was the old stage "resolved" beside the new one firing: it is now one alert per city (subject "stage") whose
+    state (change_key) is what the subject was. An older store's stage alerts are re-keyed in place — the alert, what
+    each recipient heard, the ledger's items and a silence of that one alert — so the first run after the upgrade
+    sends nothing for a stage that did not change (one "from → to" notice for one that did), not every city's stage
+    again. Per city the firing one (at most one: a city has one stage a year), else the latest, takes the new key; its
+    older, resolved stages stay as they are, history."""
+    rows = con.execute(
+        """SELECT fingerprint, unit_code, subject_key FROM alerts.alerts WHERE rule_id = 'stage' AND subject_key <> 'stage'
+           ORDER BY unit_code, state = 'firing' DESC, last_fired_at DESC, fingerprint"""
+    ).fetchall()
+    done: set = set()
+    for old, unit, subject in rows:
+        if unit in done:
+            continue
+        done.add(unit)
+        new = fingerprint("stage", unit, "stage")
+        if con.execute("SELECT 1 FROM alerts.alerts WHERE fingerprint = ?", (new,)).fetchone():
+            continue
+        con.execute(
+            "UPDATE alerts.alerts SET fingerprint = ?, subject_key = 'stage', change_key = coalesce(change_key, ?) "
+            "WHERE fingerprint = ?",
+            (new, subject, old),
+        )
+        for table in ("heard", "message_items", "silences"):
+            con.execute(f"UPDATE alerts.{table} SET fingerprint = ? WHERE fingerprint = ?", (new, old))
+
+
+# Changes to what a store holds (not only its columns), in order: PRAGMA user_version counts those applied, each in
+# the write transaction that applies it, so two processes opening an older store cannot both apply one.
+DATA_MIGRATIONS = (_rekey_stage_alerts,)
+
+
 def _has_table(con: sqlite3.Connection, name: str) -> bool:
     return bool(con.execute("SELECT 1 FROM alerts.sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone())
 
@@ -156,6 +201,12 @@ def connect(path: Path | str | None = None, *, read_only: bool = False):
             con.execute(HEARD)
             for sql in _BACKFILL_HEARD:
                 con.execute(sql)
+        if not read_only:
+            applied = con.execute("PRAGMA alerts.user_version").fetchone()[0]
+            for migration in DATA_MIGRATIONS[applied:]:
+                migration(con)
+            if applied < len(DATA_MIGRATIONS):
+                con.execute(f"PRAGMA alerts.user_version = {len(DATA_MIGRATIONS)}")
         yield con
         con.execute("COMMIT")
     except BaseException:

@@ -47,6 +47,22 @@ def load_rules(
     return out
 
 
+def report_grace_end(data_year: int):
+    """The last day (China Standard Time, the whole day counting) the reports of ``data_year`` may arrive before they
+    count as not reported, i.e. as exit (the management measures' six months): the year end + RPT.grace_months of the
+    rules in force in that year, the day fct_reporting_status.grace_end_date holds. Written once here for the pages
+    and the alerts (the mart computes the same in SQL from the same seed)."""
+    import datetime as dt
+
+    try:
+        rules = load_rules(year=data_year)
+    except ValueError:  # a year outside rules_versions.csv: the latest rules
+        rules = load_rules()
+    months = int(rules["RPT.grace_months"])
+    first_after = dt.date(data_year + 1 + months // 12, 1 + months % 12, 1)  # year end + months, then the day before
+    return first_after - dt.timedelta(days=1)
+
+
 def acceptance_score_text(score: float | None) -> str:
     """An acceptance score as a city reads it beside its band: cut (not rounded) to two decimals, so a score just
     under a band threshold never reads as the threshold itself beside the lower band, and the figure is on the
