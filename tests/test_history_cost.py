@@ -172,3 +172,67 @@ def test_what_it_cannot_decide_goes_back_to_the_row_by_row_diff():
 def test_a_column_named_like_the_joins_own_goes_back_to_the_row_by_row_diff():
     df = pl.DataFrame({"unit_code": ["1"], "v": [1.0], "v__new": [2.0]})
     assert X.diff_year(_year({"440000": {"scores": df}}), _year({"440000": {"scores": df}}), KEY, ["440000"]) is None
+
+
+def _stored(root, code: str, tables: dict[str, pl.DataFrame]) -> dict:
+    """A previous version's manifest entry whose Parquet files hold ``tables`` (as ``_write_version`` lists them)."""
+    folder = root / code[:2] / "2020" / "v1"
+    folder.mkdir(parents=True)
+    files = []
+    for name, df in tables.items():
+        df.write_parquet(folder / f"{name}.parquet")
+        files.append({"path": f"{code[:2]}/2020/v1/{name}.parquet", "format": "parquet", "table": name})
+        files.append({"path": f"{code[:2]}/2020/v1/{name}.csv", "format": "csv", "table": name})
+    return {"version": 1, "files": files}
+
+
+def _current(frames: dict[str, dict[str, pl.DataFrame]]) -> tuple[dict, dict]:
+    """The year's tables (every province's rows, ``province_code`` on each) and their province keys."""
+    year = {
+        name: pl.concat([f[name].with_columns(pl.lit(code).alias("province_code")) for code, f in frames.items()])
+        for name in next(iter(frames.values()))
+    }
+    return year, {name: df["province_code"] for name, df in year.items()}
+
+
+def test_the_year_reads_the_previous_versions_once_and_lists_each_provinces_changes(tmp_path):
+    rng = random.Random(7)
+    olds, news = {}, {}
+    for code in CODES:
+        olds[code], news[code] = _tables(rng)
+    with_code = {
+        code: {n: df.with_columns(pl.lit(code).alias("province_code")) for n, df in t.items()}
+        for code, t in olds.items()
+    }
+    previous = {code: _stored(tmp_path, code, with_code[code]) for code in CODES}
+    year, keys = _current(news)
+    got = X._year_changes(tmp_path, previous, year, keys)
+    assert set(got) == set(CODES)
+    for code in CODES:
+        new = {n: df.filter(pl.col("province_code") == code) for n, df in year.items()}
+        assert got[code].equals(X.diff_tables(with_code[code], new)), code
+
+
+def test_a_previous_version_of_another_shape_is_diffed_by_its_own_job(tmp_path):
+    """A previous version written by an older release of the code (a column fewer, a table missing) is not read
+    with the others: the year's lists leave those provinces to their own jobs' row-by-row diff."""
+    rng = random.Random(11)
+    olds, news = {}, {}
+    for code in CODES:
+        olds[code], news[code] = _tables(rng)
+    old = {
+        code: {n: df.with_columns(pl.lit(code).alias("province_code")) for n, df in t.items()}
+        for code, t in olds.items()
+    }
+    year, keys = _current(news)
+    # a table missing from one province's previous version: only that province is left out
+    missing = {**old, CODES[0]: {"indicators": old[CODES[0]]["indicators"]}}
+    previous = {code: _stored(tmp_path / "a", code, missing[code]) for code in CODES}
+    assert set(X._year_changes(tmp_path / "a", previous, year, keys)) == set(CODES[1:])
+    # a column fewer in one province's file (one with rows): the reader refuses the set, every province diffs on
+    # its own
+    code = max(CODES, key=lambda c: old[c]["indicators"].height)
+    assert old[code]["indicators"].height
+    fewer = {**old, code: {**old[code], "indicators": old[code]["indicators"].drop("stage")}}
+    previous = {code: _stored(tmp_path / "b", code, fewer[code]) for code in CODES}
+    assert X._year_changes(tmp_path / "b", previous, year, keys) == {}
