@@ -268,3 +268,26 @@ def test_the_changes_lists_are_computed_once_per_year(revised, monkeypatch):
             root / next(f["path"] for f in e["files"] if f["table"] == "changes" and f["format"] == "parquet")
         )
         assert got.equals(want) and e["changes"] == want.height > 0, e["province_code"]
+
+
+def test_the_cli_names_csv_files_that_exist(revised, tmp_path, monkeypatch):
+    """``ipcity extract --format csv`` on an unchanged re-version prints its CSV files (tables and changes list),
+    each built first when the run left it to its first download."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    root, eager, entries, _ = revised
+    gd = entries["440000"]
+    published = tmp_path / "wh" / "published"
+    published.mkdir(parents=True)
+    shutil.copy(tmp_path / "snap.duckdb", published / "warehouse.snapshot.duckdb")
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
+    assert not any((root / f["path"]).exists() for f in _csvs(gd))
+    args = ["extract", "--province", "44", "--year", str(gd["year"]), "--format", "csv", "--out", str(root)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "unchanged" in r.output, r.output
+    printed = [line.strip() for line in r.output.splitlines() if line.strip().endswith(".csv")]
+    assert printed == [str(root / f["path"]) for f in _csvs(gd)]
+    for f in _csvs(gd):
+        assert (root / f["path"]).read_bytes() == (eager / f["path"]).read_bytes()
