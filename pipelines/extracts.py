@@ -1134,13 +1134,16 @@ def _year_changes(
             files[f["table"]][str(Path(root) / f["path"])] = code
     if not codes:
         return {}
+    if any(len(files[name]) != len(codes) for name in names):
+        return {}  # two provinces naming one file: each job reads its own, as the row-by-row path does
     old, new = {}, {}
     try:
         for name in names:
             # one reader over all the provinces' files; it refuses files whose columns or types differ
             df = pl.read_parquet(list(files[name]), include_file_paths=_KEY)
             old[name] = df.with_columns(pl.col(_KEY).replace_strict(files[name], return_dtype=pl.String))
-    except (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError, pl.exceptions.SchemaFieldNotFoundError):
+    except (pl.exceptions.PolarsError, OSError):
+        # files of other shapes, or one missing: each job reads its own previous version (and fails as before)
         return {}
     for name, df in year_tables.items():
         new[name] = df.with_columns(keys[name].alias(_KEY)).filter(pl.col(_KEY).is_in(codes))

@@ -236,3 +236,18 @@ def test_a_previous_version_of_another_shape_is_diffed_by_its_own_job(tmp_path):
     fewer = {**old, code: {**old[code], "indicators": old[code]["indicators"].drop("stage")}}
     previous = {code: _stored(tmp_path / "b", code, fewer[code]) for code in CODES}
     assert X._year_changes(tmp_path / "b", previous, year, keys) == {}
+
+
+def test_a_missing_previous_file_is_left_to_the_provinces_own_job(tmp_path):
+    rng = random.Random(3)
+    olds, news = {}, {}
+    for code in CODES:
+        olds[code], news[code] = _tables(rng)
+    old = {
+        code: {n: df.with_columns(pl.lit(code).alias("province_code")) for n, df in t.items()}
+        for code, t in olds.items()
+    }
+    previous = {code: _stored(tmp_path, code, old[code]) for code in CODES}
+    (tmp_path / previous[CODES[2]]["files"][0]["path"]).unlink()
+    year, keys = _current(news)
+    assert X._year_changes(tmp_path, previous, year, keys) == {}
