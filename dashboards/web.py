@@ -40,8 +40,8 @@ PASSWORD_PATH = "/account/password"
 LOGIN_LIMIT = "10 per minute;60 per hour"
 # Files built on request, per account (a script on one session must not keep a 2-core server's CPU busy): a PDF
 # report (WeasyPrint, about a second each) no faster than a person reads them; the indicator extract (tens of ms
-# as CSV, more as XLSX) generously; a provincial extract's file likewise (a re-version's workbook is built on its
-# first download, a few tenths of a second each, extracts.ensure_file).
+# as CSV, more as XLSX) generously; a provincial extract's file likewise (a re-version's workbook and CSV files
+# are built on their first download, a few tenths of a second each, extracts.ensure_file).
 BUILT_FILE_LIMITS = {
     "report_route": "30 per minute",
     "download_extract": "120 per minute",

@@ -7,9 +7,10 @@ Extracts are versioned per province and year under ``<data>/extracts/<pp>/<year>
 only when the content or the release changes; it lists every row that changed since the previous version
 ("changes since vN": added, removed or changed rows with the changed columns' old and new values).
 ``<pp>/<year>/versions.json`` is the manifest the dashboard reads (and the only list of files it serves).
-The workbook of a re-version written by ``write_all`` (every earlier year changes when a new year moves the window)
-is listed there with ``built_on_request`` and built on its first download (``ensure_file``), from the version's
-Parquet files: writing 310 workbooks in the run made the eleventh year cost more than the year alone (issue 19).
+The workbook and CSV files of a re-version written by ``write_all`` (every earlier year changes when a new year moves
+the window) are listed there with ``built_on_request`` and built on their first download (``ensure_file``), from the
+version's Parquet files, and the re-versions' changes lists are computed once per year (``diff_year``): writing 310
+versions whole, each with its own Python diff, made the eleventh year cost more than the year alone (issue 19).
 
 Release metadata comes from ``release_info`` — the one place that reads ``releases.releases`` when the snapshot
 has it (issue 10), and otherwise derives a version from ``meta.snapshot_info`` and the ingestion ledger.
@@ -508,6 +509,32 @@ def _fmt(v) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
+def _row_key_sort(key: tuple) -> tuple:
+    # the changes list's row order: each key value as text, an empty key first
+    return tuple("" if x is None else str(x) for x in key)
+
+
+def _change_row(name: str, keys: tuple[str, ...], key: tuple, change: str, ref: tuple, cells=()) -> dict:
+    """One row of the changes list: ``ref`` the (unit_code, unit_name) of the new row, else the old one; ``cells``
+    the changed columns as (column, old value, new value). One builder for the row-by-row diff and the year's
+    (``diff_year``)."""
+    return {
+        "table": name,
+        "unit_code": ref[0],
+        "unit_name": ref[1],
+        "row_key": ", ".join(f"{k}={v}" for k, v in zip(keys, key) if k != "unit_code"),
+        "change": change,
+        "columns": ", ".join(c for c, _, _ in cells),
+        "old_values": "; ".join(f"{c}={_fmt(v)}" for c, v, _ in cells),
+        "new_values": "; ".join(f"{c}={_fmt(v)}" for c, _, v in cells),
+    }
+
+
+def _changes_frame(rows: list[dict]) -> pl.DataFrame:
+    schema = {c: pl.String for c in CHANGE_HEADERS}
+    return pl.DataFrame(rows, schema=schema).select(list(CHANGE_HEADERS))
+
+
 def diff_tables(old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """One row per added, removed or changed row of any table (keys from ``TABLES``)."""
     rows = []
@@ -517,34 +544,141 @@ def diff_tables(old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]) -> p
             continue
         a_rows = {tuple(r[k] for k in keys): r for r in (a.to_dicts() if a is not None else [])}
         b_rows = {tuple(r[k] for k in keys): r for r in (b.to_dicts() if b is not None else [])}
-        for key in sorted(set(a_rows) | set(b_rows), key=lambda k: tuple("" if x is None else str(x) for x in k)):
+        for key in sorted(set(a_rows) | set(b_rows), key=_row_key_sort):
             ra, rb = a_rows.get(key), b_rows.get(key)
             ref = rb or ra
-            row_key = ", ".join(f"{k}={v}" for k, v in zip(keys, key) if k != "unit_code")
-            base = {
-                "table": name,
-                "unit_code": ref.get("unit_code"),
-                "unit_name": ref.get("unit_name"),
-                "row_key": row_key,
-            }
-            if ra is None:
-                rows.append({**base, "change": "added", "columns": "", "old_values": "", "new_values": ""})
-            elif rb is None:
-                rows.append({**base, "change": "removed", "columns": "", "old_values": "", "new_values": ""})
-            else:
-                cols = [c for c in rb if c not in keys and not _same(ra.get(c), rb.get(c))]
-                if cols:
-                    rows.append(
-                        {
-                            **base,
-                            "change": "changed",
-                            "columns": ", ".join(cols),
-                            "old_values": "; ".join(f"{c}={_fmt(ra.get(c))}" for c in cols),
-                            "new_values": "; ".join(f"{c}={_fmt(rb.get(c))}" for c in cols),
-                        }
-                    )
-    schema = {c: pl.String for c in CHANGE_HEADERS}
-    return pl.DataFrame(rows, schema=schema).select(list(CHANGE_HEADERS))
+            ref = (ref.get("unit_code"), ref.get("unit_name"))
+            if ra is None or rb is None:
+                rows.append(_change_row(name, keys, key, "added" if ra is None else "removed", ref))
+                continue
+            cells = [(c, ra.get(c), rb.get(c)) for c in rb if c not in keys and not _same(ra.get(c), rb.get(c))]
+            if cells:
+                rows.append(_change_row(name, keys, key, "changed", ref, cells))
+    return _changes_frame(rows)
+
+
+# Column types whose values ``diff_year`` compares in Polars exactly as ``_same`` compares the Python values
+# (floats by ``math.isclose``'s rule, everything else by equality, None only equal to None). Anything else (nested,
+# categorical, object) goes through the row-by-row diff.
+def _diffable(dtype: pl.DataType, key: bool) -> bool:
+    if dtype.is_float():
+        return not key  # a float key: NaN is no dict key equal to itself
+    return (
+        dtype.is_integer()
+        or dtype.is_temporal()
+        or isinstance(dtype, (pl.String, pl.Boolean, pl.Decimal, pl.Binary, pl.Null))
+    )
+
+
+def _differs(a: pl.Expr, b: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """``not _same(a, b)`` as an expression on two columns of ``dtype``."""
+    if not dtype.is_float():
+        return a.ne_missing(b)
+    a, b = a.cast(pl.Float64), b.cast(pl.Float64)
+    nan_a, nan_b = a.is_nan(), b.is_nan()
+    # math.isclose: equal, or both finite and |a-b| <= max(rel_tol * max(|a|, |b|), abs_tol)
+    close = (a == b) | (
+        ~(a.is_infinite() | b.is_infinite())
+        & ((a - b).abs() <= pl.max_horizontal(REL_TOL * pl.max_horizontal(a.abs(), b.abs()), pl.lit(1e-12)))
+    )
+    same = pl.when(nan_a | nan_b).then(nan_a & nan_b).otherwise(close)
+    return (a.is_null() != b.is_null()) | (a.is_not_null() & b.is_not_null() & ~same)
+
+
+def _side(col: str, side: str, keys: tuple[str, ...], schema: dict) -> pl.Expr:
+    """A column of the old or the new row in ``diff_year``'s join (a key is one column; absent: null)."""
+    if col in keys:
+        return pl.col(col)
+    if col in schema:
+        return pl.col(col if side == "old" else f"{col}__new")
+    return pl.lit(None)
+
+
+_OLD, _NEW, _CHANGED, _ROW = "__extract_old__", "__extract_new__", "__extract_changed__", "__extract_row__"
+
+
+def diff_year(
+    old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame], key: str, codes: list[str]
+) -> dict[str, pl.DataFrame] | None:
+    """``diff_tables`` of every province in ``codes`` at once: ``old`` and ``new`` hold each table's rows of all
+    those provinces, ``key`` naming a row's province. One join and one comparison per table for the whole year
+    instead of a Python loop over every cell of every province (issue 19: a new year re-versions every earlier
+    province-year, 279 diffs in the eleventh year); Python only formats the rows that changed. The same lists as
+    ``diff_tables`` province by province; ``None`` when this cannot be decided exactly here (tables or columns that
+    differ between the versions, a key that is not unique, a type ``_diffable`` does not cover): the caller then
+    diffs province by province."""
+    if set(old) != set(new):
+        return None
+    rows: dict[str, list[dict]] = {code: [] for code in codes}
+    for name, (_, keys) in TABLES.items():
+        if name not in new:
+            continue
+        a, b = old[name], new[name]
+        schema = {c: t for c, t in b.schema.items() if c != key}
+        if {c: t for c, t in a.schema.items() if c != key} != schema or any(k not in schema for k in keys):
+            return None
+        if not all(_diffable(t, c in keys) for c, t in schema.items()):
+            return None
+        if any(c.endswith("__new") or c.startswith("__extract_") for c in schema):
+            return None  # would collide with the join's own column names
+        on = [key, *keys]
+        if a.select(pl.struct(on).is_duplicated().any()).item() or b.select(pl.struct(on).is_duplicated().any()).item():
+            return None  # the row-by-row diff keeps a duplicate key's last row; not worth copying here
+        values = [c for c in schema if c not in keys]
+        if not (a.height or b.height):
+            continue
+        flags = [f"{_CHANGED}{i}" for i in range(len(values))]
+        found = (
+            a.with_columns(pl.lit(True).alias(_OLD))
+            .join(
+                b.with_columns(pl.lit(True).alias(_NEW)),
+                on=on,
+                how="full",
+                nulls_equal=True,
+                coalesce=True,
+                suffix="__new",
+            )
+            .with_columns(
+                _differs(pl.col(c), pl.col(f"{c}__new"), schema[c]).fill_null(False).alias(f)
+                for c, f in zip(values, flags)
+            )
+            .filter(pl.col(_OLD).is_null() | pl.col(_NEW).is_null() | pl.any_horizontal(pl.lit(False), *flags))
+            .with_row_index(_ROW)
+        )
+        if not found.height:
+            continue
+
+        head = found.select(
+            pl.col(key),
+            *keys,
+            pl.col(_OLD).is_not_null(),
+            pl.col(_NEW).is_not_null(),
+            *(
+                _side(c, side, keys, schema).alias(f"{side} {c}")
+                for side in ("old", "new")
+                for c in ("unit_code", "unit_name")
+            ),
+        ).rows()
+        # the changed cells only, column by column (in the table's order) and converted to Python values for
+        # the text: a new year changes a few columns of most rows, not all of them
+        cells: list[list] = [[] for _ in head]
+        both = pl.col(_OLD).is_not_null() & pl.col(_NEW).is_not_null()
+        for c, f in zip(values, flags):
+            for i, o, n in found.filter(both & pl.col(f)).select(_ROW, c, f"{c}__new").rows():
+                cells[i].append((c, o, n))
+        nk = len(keys)
+        per_code: dict[str, list[tuple]] = {}
+        for i, (code, *rest) in enumerate(head):
+            k, (in_old, in_new, old_code, old_name, new_code, new_name) = tuple(rest[:nk]), rest[nk:]
+            change = "changed" if in_old and in_new else "added" if in_new else "removed"
+            ref_values = (new_code, new_name) if in_new else (old_code, old_name)
+            per_code.setdefault(code, []).append((k, change, ref_values, cells[i]))
+        for code, found_rows in per_code.items():
+            if code not in rows:
+                return None
+            found_rows.sort(key=lambda t: _row_key_sort(t[0]))
+            rows[code] += [_change_row(name, keys, *r) for r in found_rows]
+    return {code: _changes_frame(r) for code, r in rows.items()}
 
 
 # ---- writers ---------------------------------------------------------------------------------------------------------
@@ -727,8 +861,12 @@ class _Job:
     csv_frames: dict[str, pl.DataFrame] | None = None
     sheet_frames: dict[str, tuple[list[str], pl.DataFrame]] | None = None
     note: str | None = None  # synthetic_note(), computed once by write_all
-    # write_all: a re-version's workbook is built on its first download (``ensure_file``), not in the run
-    defer_workbook: bool = False
+    # write_all: a re-version's workbook and CSV files are built on their first download (``ensure_file``), not in
+    # the run
+    defer_files: bool = False
+    # write_all: the changes since version ``changes_since``, listed for the whole year at once (``diff_year``)
+    changes: pl.DataFrame | None = None
+    changes_since: int | None = None
 
 
 def _unchanged(last: dict | None, digest: str, release: dict, force: bool) -> bool:
@@ -747,7 +885,10 @@ def _write_version(job: _Job) -> dict | None:
     rel_dir = Path(pp) / str(year) / f"v{n}"
     out_dir = root / rel_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    changes = diff_tables(_read_version_tables(root, last), tables) if last else None
+    if last and job.changes is not None and job.changes_since == last["version"]:
+        changes = job.changes
+    else:
+        changes = diff_tables(_read_version_tables(root, last), tables) if last else None
     generated_at = job.generated_at or dt.datetime.now().isoformat(timespec="seconds")
     province_name = next(
         (t["province_name"][0] for t in tables.values() if t.height and "province_name" in t.columns), province_code
@@ -758,26 +899,39 @@ def _write_version(job: _Job) -> dict | None:
     def add(path: Path, fmt: str, table: str, rows: int) -> None:
         files.append({"path": str(rel_dir / path.name), "name": path.name, "format": fmt, "table": table, "rows": rows})
 
+    # A re-version written by write_all: its CSV files and workbook are listed now and built from this version's
+    # stored Parquet files when first asked for (ensure_file). A new year re-versions every earlier year at once
+    # when it moves the window, and writing all their files in the run cost more than the new year itself
+    # (bench/RESULTS.md, issue 19).
+    on_request = job.defer_files and last is not None
+
+    def later(path: Path, fmt: str, table: str, rows: int, **extra) -> None:
+        add(path, fmt, table, rows)
+        files[-1] |= {"built_on_request": True, **extra}
+
     for name, df in tables.items():
         p = out_dir / f"{stem}_{name}.parquet"
         df.write_parquet(p)
         add(p, "parquet", name, df.height)
         p = out_dir / f"{stem}_{name}.csv"
-        _write_csv_frame(job.csv_frames[name] if job.csv_frames is not None else _csv_frame(df), p)
-        add(p, "csv", name, df.height)
+        if on_request:
+            later(p, "csv", name, df.height)
+        else:
+            _write_table_csv(name, df, p, job.csv_frames[name] if job.csv_frames is not None else None)
+            add(p, "csv", name, df.height)
     if changes is not None:
         p = out_dir / f"{stem}_changes.parquet"
         changes.write_parquet(p)
         add(p, "parquet", "changes", changes.height)
         p = out_dir / f"{stem}_changes.csv"
-        write_csv(changes.with_columns(pl.col("change").replace(CHANGE_LABELS)), p, CHANGE_HEADERS)
-        add(p, "csv", "changes", changes.height)
+        if on_request:
+            later(p, "csv", "changes", changes.height)
+        else:
+            _write_table_csv("changes", changes, p)
+            add(p, "csv", "changes", changes.height)
     note = job.note if job.note is not None else synthetic_note()
     p = out_dir / f"{stem}.xlsx"
-    if job.defer_workbook and last is not None:
-        # Listed now, built from this version's stored Parquet files when first asked for (ensure_file): a
-        # re-version comes for every earlier year at once when a new year moves the window, and writing all
-        # their workbooks in the run cost more than the new year itself (bench/RESULTS.md, issue 19).
+    if on_request:
         files.append(
             {
                 "path": str(rel_dir / p.name),
@@ -827,6 +981,16 @@ def _write_version(job: _Job) -> dict | None:
     tmp.write_text(json.dumps({"versions": [*versions, entry]}, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, manifest)
     return entry
+
+
+def _write_table_csv(name: str, df: pl.DataFrame, path: Path, frame: pl.DataFrame | None = None) -> None:
+    """A version's CSV of table ``name`` (``changes``: the changes list, its kinds in words). ``frame``: the
+    table's CSV frame when ``write_all`` built it for the whole year. One writer for the run's files and the ones
+    built on first download (``ensure_file``)."""
+    if name == "changes":
+        write_csv(df.with_columns(pl.col("change").replace(CHANGE_LABELS)), path, CHANGE_HEADERS)
+    else:
+        _write_csv_frame(frame if frame is not None else _csv_frame(df), path)
 
 
 def _write_workbook(
@@ -912,20 +1076,22 @@ def _year_jobs(con, root: Path, year: int, codes: list[str], note: str) -> list[
     keys = {name: df["province_code"] for name, df in year_tables.items()}
     tables = {name: _by_province(df, keys[name], codes) for name, df in year_tables.items()}
     rounded = {name: _by_province(_hash_frame(df), keys[name], codes) for name, df in year_tables.items()}
-    pending = []
+    pending, previous = [], {}
     for code in codes:
         digest = _digest({name: rounded[name][code] for name in year_tables})
         versions = read_versions(root, code, year)
         if not _unchanged(versions[-1] if versions else None, digest, release, False):
             pending.append((code, digest, bool(versions)))
+            if versions:
+                previous[code] = versions[-1]
     if not pending:
         return []
-    wanted = [code for code, _, _ in pending]
-    csv = {name: _by_province(_csv_frame(df), keys[name], wanted) for name, df in year_tables.items()}
-    # sheets only for first versions: a re-version's workbook is built on its first download (ensure_file)
+    changes = _year_changes(root, previous, year_tables, keys)
+    # CSV and sheet frames only for first versions: a re-version's are built on its first download (ensure_file)
     first = [code for code, _, revised in pending if not revised]
-    sheets = {}
+    csv, sheets = {}, {}
     for name, df in year_tables.items() if first else ():
+        csv[name] = _by_province(_csv_frame(df), keys[name], first)
         header, values = _sheet_frame(df, HEADERS)
         sheets[name] = {code: (header, part) for code, part in _by_province(values, keys[name], first).items()}
     return [
@@ -936,13 +1102,52 @@ def _year_jobs(con, root: Path, year: int, codes: list[str], note: str) -> list[
             {name: tables[name][code] for name in year_tables},
             release,
             digest,
-            csv_frames={name: csv[name][code] for name in year_tables},
+            csv_frames=None if revised else {name: csv[name][code] for name in year_tables},
             sheet_frames=None if revised else {name: sheets[name][code] for name in year_tables},
             note=note,
-            defer_workbook=True,
+            defer_files=True,
+            changes=changes.get(code),
+            changes_since=previous[code]["version"] if code in changes else None,
         )
         for code, digest, revised in pending
     ]
+
+
+def _year_changes(
+    root: Path, previous: dict[str, dict], year_tables: dict[str, pl.DataFrame], keys: dict[str, pl.Series]
+) -> dict[str, pl.DataFrame]:
+    """The changes list of every re-versioned province of the year (``previous``: its last version's entry),
+    computed at once (``diff_year``): the previous versions' Parquet files of each table read in one call, the
+    year's rows of those provinces in one frame. Provinces it cannot decide (a previous version with other tables
+    or columns, say from an older release of this code) are left out: their job diffs its own tables."""
+    if not previous:
+        return {}
+    names = set(year_tables)
+    files: dict[str, dict[str, str]] = {name: {} for name in names}  # table -> path -> province
+    codes = []
+    for code, entry in previous.items():
+        own = [f for f in entry["files"] if f["format"] == "parquet" and f["table"] in TABLES]
+        if {f["table"] for f in own} != names or len(own) != len(names):
+            continue
+        codes.append(code)
+        for f in own:
+            files[f["table"]][str(Path(root) / f["path"])] = code
+    if not codes:
+        return {}
+    if any(len(files[name]) != len(codes) for name in names):
+        return {}  # two provinces naming one file: each job reads its own, as the row-by-row path does
+    old, new = {}, {}
+    try:
+        for name in names:
+            # one reader over all the provinces' files; it refuses files whose columns or types differ
+            df = pl.read_parquet(list(files[name]), include_file_paths=_KEY)
+            old[name] = df.with_columns(pl.col(_KEY).replace_strict(files[name], return_dtype=pl.String))
+    except (pl.exceptions.PolarsError, OSError):
+        # files of other shapes, or one missing: each job reads its own previous version (and fails as before)
+        return {}
+    for name, df in year_tables.items():
+        new[name] = df.with_columns(keys[name].alias(_KEY)).filter(pl.col(_KEY).is_in(codes))
+    return diff_year(old, new, _KEY, codes) or {}
 
 
 @contextlib.contextmanager
@@ -1044,14 +1249,15 @@ def _listed(root: Path, relpath: str) -> tuple[dict, dict] | None:
 
 
 def ensure_file(root: Path, relpath: str) -> Path | None:
-    """The listed file's path, building it first when it is a workbook ``write_all`` left to its first download
-    (``built_on_request``). Call only after the caller's access check for the file's province: this reads only
-    the version's own stored files, named by its manifest.
+    """The listed file's path, building it first when it is a workbook or CSV file ``write_all`` left to its first
+    download (``built_on_request``). Call only after the caller's access check for the file's province: this reads
+    only the version's own stored files, named by its manifest.
 
-    The build holds an exclusive lock on a file beside the workbook, so concurrent first downloads (threads or
+    The build holds an exclusive lock on a file beside the one built, so concurrent first downloads (threads or
     gunicorn's worker processes) build it once; it is written to a temporary name and renamed into place, so a
-    reader never sees half a workbook. The workbook is what the run would have written: the same writer
-    (``_write_workbook``) on the version's Parquet tables and changes list, its cover from the manifest entry."""
+    reader never sees half a file. The file is what the run would have written: the same writers
+    (``_write_workbook``, ``_write_table_csv``) on the version's Parquet tables and changes list, a workbook's
+    cover from the manifest entry."""
     import fcntl
 
     root = Path(root)
@@ -1068,38 +1274,49 @@ def ensure_file(root: Path, relpath: str) -> Path | None:
         try:
             if path.is_file():  # another request built it while this one waited
                 return path
-            tables = _read_version_tables(root, entry)
-            changes = next(
-                (
-                    pl.read_parquet(root / c["path"])
-                    for c in entry["files"]
-                    if c["format"] == "parquet" and c["table"] == "changes"
-                ),
-                None,
-            )
-            sheets = [(TABLES[name][0], *_sheet_frame(df, HEADERS)) for name, df in tables.items()]
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             try:
-                _write_workbook(
-                    tmp,
-                    entry["province_code"],
-                    entry["province_name"],
-                    entry["year"],
-                    entry["version"],
-                    entry["previous_version"],
-                    entry["release"],
-                    entry["generated_at"],
-                    f["note"],
-                    tables,
-                    sheets,
-                    changes,
-                )
+                _build_on_request(root, entry, f, tmp)
                 os.replace(tmp, path)
             finally:
                 tmp.unlink(missing_ok=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return path
+
+
+def _stored_table(root: Path, entry: dict, table: str) -> pl.DataFrame | None:
+    """The version's Parquet file of ``table`` (a ``TABLES`` name or ``changes``), as stored."""
+    return next(
+        (pl.read_parquet(root / c["path"]) for c in entry["files"] if c["format"] == "parquet" and c["table"] == table),
+        None,
+    )
+
+
+def _build_on_request(root: Path, entry: dict, f: dict, path: Path) -> None:
+    """Write the file ``f`` of version ``entry`` to ``path`` from the version's stored Parquet files."""
+    if f["format"] == "csv":
+        df = _stored_table(root, entry, f["table"])
+        if df is None:
+            raise FileNotFoundError(f"{f['path']}: the version lists no Parquet file of table {f['table']!r}")
+        _write_table_csv(f["table"], df, path)
+        return
+    tables = _read_version_tables(root, entry)
+    sheets = [(TABLES[name][0], *_sheet_frame(df, HEADERS)) for name, df in tables.items()]
+    _write_workbook(
+        path,
+        entry["province_code"],
+        entry["province_name"],
+        entry["year"],
+        entry["version"],
+        entry["previous_version"],
+        entry["release"],
+        entry["generated_at"],
+        f["note"],
+        tables,
+        sheets,
+        _stored_table(root, entry, "changes"),
+    )
 
 
 def lookup_file(root: Path, relpath: str) -> dict | None:

@@ -14,6 +14,7 @@ import time
 
 import duckdb
 import openpyxl
+import polars as pl
 import pytest
 from dashboard_http import signed_in_client
 
@@ -89,10 +90,10 @@ def test_a_re_version_workbook_is_built_on_first_download_equal_to_the_runs(revi
     cells = [c for rows in got.values() for row in rows for c in row]
     assert ("'" + HOSTILE, "s") in cells
     assert not [c for c in cells if c[1] == "f" or (isinstance(c[0], str) and c[0].startswith(FORMULA_TRIGGERS))]
-    # the other files of the version were written in the run, as before
+    # the version's Parquet files were written in the run; its CSV files too wait for their first download
     for other in gd["files"]:
         if other is not f:
-            assert (root / other["path"]).is_file()
+            assert (root / other["path"]).is_file() == (other["format"] == "parquet"), other["path"]
     # a file no manifest lists is not built or served
     assert X.ensure_file(root, f["path"].replace("_v2", "_v9")) is None
 
@@ -185,3 +186,108 @@ def test_the_cli_names_a_workbook_that_exists(revised, tmp_path, monkeypatch):
     path = [line for line in r.output.splitlines() if line.strip().endswith(".xlsx")][0].strip()
     assert path == str(root / _xlsx(gd)["path"])
     assert openpyxl.load_workbook(path, read_only=True).sheetnames[0] == "封面"
+
+
+def _csvs(entry: dict) -> list[dict]:
+    return [f for f in entry["files"] if f["format"] == "csv"]
+
+
+def test_a_re_versions_csv_files_are_built_on_first_download_equal_to_the_runs(revised):
+    """The CSV files of a re-version (its tables and its changes list) are listed, not written, in the run, and
+    built on first download byte for byte as ``write_extract`` writes them in the run."""
+    root, eager, entries, reference = revised
+    gd = entries["440000"]
+    got = _csvs(gd)
+    assert {f["table"] for f in got} == {*X.TABLES, "changes"} & {f["table"] for f in _csvs(reference)}
+    assert [f["path"] for f in got] == [f["path"] for f in _csvs(reference)]
+    for f in got:
+        assert f["built_on_request"] and not (root / f["path"]).exists()
+        assert f["rows"] == next(r["rows"] for r in _csvs(reference) if r["path"] == f["path"])
+        assert X.ensure_file(root, f["path"]) == root / f["path"]
+        assert (root / f["path"]).read_bytes() == (eager / f["path"]).read_bytes(), f["path"]
+    # the Parquet files are the run's own, as before
+    for f in gd["files"]:
+        if f["format"] == "parquet":
+            assert (root / f["path"]).read_bytes() == (eager / f["path"]).read_bytes(), f["path"]
+
+
+def test_a_failed_csv_build_leaves_no_file(revised, monkeypatch):
+    root, _, entries, _ = revised
+    f = next(f for f in _csvs(entries["440000"]) if f["table"] == "indicators")
+    path = root / f["path"]
+
+    def half_written(frame, target):
+        target.write_bytes(b"\xef\xbb\xbfhalf")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(X, "_write_csv_frame", half_written)
+    with pytest.raises(OSError):
+        X.ensure_file(root, f["path"])
+    assert not path.exists() and not list(path.parent.glob("*.tmp"))
+
+
+def test_only_a_user_allowed_the_province_causes_a_csv_build(revised, sample_snapshot, tmp_path):
+    from dashboards.app import create_app
+
+    root, _, entries, _ = revised
+    app = create_app(
+        sample_snapshot.snapshot, user_store=tmp_path / "u.sqlite", secret_key_file=tmp_path / "k", extracts_dir=root
+    )
+    gd = signed_in_client(app, tmp_path / "u.sqlite", "gd_lazy_csv", "province", "44")
+    js = next(f for f in _csvs(entries["320000"]) if f["table"] == "changes")
+    mine = next(f for f in _csvs(entries["440000"]) if f["table"] == "changes")
+    r = gd.get("/extracts/" + js["path"])
+    assert r.status_code == 403 and not (root / js["path"]).exists()  # refused before anything is built
+    r = gd.get("/extracts/" + mine["path"])
+    assert r.status_code == 200 and r.content_type == X.MIMETYPES["csv"] and r.data.startswith(b"\xef\xbb\xbf")
+    assert (root / mine["path"]).read_bytes() == r.data
+
+
+def test_the_changes_lists_are_computed_once_per_year(revised, monkeypatch):
+    """A new year re-versions every province of an earlier year; ``write_all`` lists their changes for the whole
+    year at once (``diff_year``), not province by province, and the lists are the row-by-row diff's."""
+    root, _, entries, _ = revised
+    year = entries["440000"]["year"]
+    snap = root.parent / "snap.duckdb"
+    with duckdb.connect(str(snap)) as con:
+        con.execute(
+            "update marts.fct_city_indicator_year set value = value * 1.01 where year = ? and value is not null",
+            [year],
+        )
+    calls = []
+    real = X.diff_tables
+    monkeypatch.setattr(X, "diff_tables", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setenv("IPCITY_EXTRACT_WORKERS", "1")  # in this process, so the calls are counted
+    v3 = X.write_all(snap, root, years=[year])
+    assert v3 and {e["version"] for e in v3} == {3} and not calls
+    monkeypatch.undo()
+    for e in v3:
+        v2 = X.read_versions(root, e["province_code"], year)[-2]
+        want = X.diff_tables(X._read_version_tables(root, v2), X._read_version_tables(root, e))
+        got = pl.read_parquet(
+            root / next(f["path"] for f in e["files"] if f["table"] == "changes" and f["format"] == "parquet")
+        )
+        assert got.equals(want) and e["changes"] == want.height > 0, e["province_code"]
+
+
+def test_the_cli_names_csv_files_that_exist(revised, tmp_path, monkeypatch):
+    """``ipcity extract --format csv`` on an unchanged re-version prints its CSV files (tables and changes list),
+    each built first when the run left it to its first download."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    root, eager, entries, _ = revised
+    gd = entries["440000"]
+    published = tmp_path / "wh" / "published"
+    published.mkdir(parents=True)
+    shutil.copy(tmp_path / "snap.duckdb", published / "warehouse.snapshot.duckdb")
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
+    assert not any((root / f["path"]).exists() for f in _csvs(gd))
+    args = ["extract", "--province", "44", "--year", str(gd["year"]), "--format", "csv", "--out", str(root)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "unchanged" in r.output, r.output
+    printed = [line.strip() for line in r.output.splitlines() if line.strip().endswith(".csv")]
+    assert printed == [str(root / f["path"]) for f in _csvs(gd)]
+    for f in _csvs(gd):
+        assert (root / f["path"]).read_bytes() == (eager / f["path"]).read_bytes()
