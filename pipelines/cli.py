@@ -204,8 +204,11 @@ def run(rebuild: bool, engine: str) -> None:
             )
         if summary.last_failure:
             _print_last_failure(summary.last_failure)
+        _print_withdrawals(summary)
         _print_still_refused(summary.still_refused)
         _print_where()
+        if summary.landing_absent:
+            sys.exit(1)  # cron sees it: an unmounted share is not "nothing new"
         return
     if summary.ledger is not None and summary.ledger.height:
         t = Table(
@@ -277,6 +280,7 @@ def run(rebuild: bool, engine: str) -> None:
         for r in summary.corrections.iter_rows(named=True):
             t.add_row(r["source"], r["key_values"], r["new_file"], r["old_file"], r["changed_columns"])
         console.print(t)
+    _print_withdrawals(summary)
     for line in summary.refused:
         name, _, reason = line.partition(": ")
         _say(
@@ -290,7 +294,7 @@ def run(rebuild: bool, engine: str) -> None:
         )
     _print_still_refused(summary.still_refused)
     _print_where()
-    if not summary.success:
+    if not summary.success or summary.landing_absent:
         sys.exit(1)
 
 
@@ -354,6 +358,68 @@ def _refusal(reason: str | None, name: str, lang: str | None = None) -> str:
 
     source = name.split("/", 1)[0]
     return refusal_both(reason, source) if lang is None else refusal_text(reason, lang, source)
+
+
+def _print_withdrawals(summary) -> None:
+    """Files removed from landing that this run withdrew (their rows left the warehouse), and the landing folder
+    that was missing or empty, so nothing was withdrawn."""
+    if summary.withdrawn is not None and summary.withdrawn.height:
+        t = Table(
+            "source / 数据源",
+            "file / 文件",
+            "year / 年度",
+            "rows withdrawn / 撤回行",
+            title="removed from landing, rows withdrawn · 已从着陆区移除、数据已撤回的文件",
+        )
+        for r in summary.withdrawn.iter_rows(named=True):
+            t.add_row(r["source"], escape(r["file_name"]), str(r["partition"] or ""), f"{r['rows_withdrawn']:,}")
+        console.print(t)
+    if summary.withdrawn_refused:
+        _say(
+            f"[yellow]已从着陆区移除的拒收文件，台账记为撤回：[/yellow]{escape(', '.join(summary.withdrawn_refused))}",
+            f"[yellow]refused files removed from landing, recorded as withdrawn:[/yellow] "
+            f"{escape(', '.join(summary.withdrawn_refused))}",
+        )
+    if summary.landing_absent:
+        _say(
+            f"[red]着陆区 {escape(summary.landing_absent)} 不存在或没有任何文件[/red]，而仓库中有已入库的文件："
+            "未撤回任何数据（可能是共享目录未挂载或 IPCITY_LANDING 有误）。",
+            f"[red]the landing folder {escape(summary.landing_absent)} is missing or holds no file[/red] while the "
+            "warehouse holds loaded files: nothing was withdrawn (an unmounted share, or IPCITY_LANDING is wrong?).",
+        )
+
+
+def _print_withdrawn(con, limit: int = 20) -> None:
+    """The ledger's latest withdrawals: files removed from landing and the rows that left the warehouse with them."""
+    has = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw' "
+        "AND table_name = 'ingested_files' AND column_name = 'rows_withdrawn'"
+    ).fetchall()[0][0]
+    if not has:  # a warehouse from before withdrawals (status opens it read-only: no column added)
+        return
+    rows = con.execute(
+        'SELECT source, file_name, "partition", rows_withdrawn, ingested_at FROM raw.ingested_files '
+        "WHERE rows_withdrawn IS NOT NULL ORDER BY ingested_at DESC, source, file_name LIMIT ?",
+        [limit],
+    ).fetchall()
+    if not rows:
+        return
+    t = Table(
+        "source / 数据源",
+        "file / 文件",
+        "year / 年度",
+        "rows withdrawn / 撤回行",
+        "when / 时间",
+        title="files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）",
+    )
+    for source, name, part, n, at in rows:
+        t.add_row(source, escape(name), str(part or ""), f"{n:,}", str(at)[:19])
+    console.print(t)
+    _say(
+        "文件从着陆区移除后，下一次运行会撤回其数据；若是误删，将文件放回即可重新入库。",
+        "A file removed from the landing folder has its rows withdrawn by the next run; put it back to load it "
+        "again if it was removed by mistake.",
+    )
 
 
 def _print_still_refused(lines: list[str]) -> None:
@@ -441,6 +507,7 @@ def status() -> None:
             )
         console.print(t)
         _print_refused_files(con)
+        _print_withdrawn(con)
         _print_file_notes(con)
         _print_quarantine_by_file(con)
     snap = settings.snapshot_path()
@@ -465,6 +532,8 @@ def quality(show_all: bool) -> None:
         # what the raw layer holds now, not the last run's summary: a corrected re-sent file clears its rows
         rej = current_rejections(con) if _has_table(con, "raw", "rejected_rows") else None
         _print_quarantine_by_file(con)
+        if _has_table(con, "raw", "ingested_files"):
+            _print_withdrawn(con)
     if report.height == 0:
         console.print("no check results yet — run `ipcity run`")
         return

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 from click.testing import CliRunner
@@ -131,3 +132,203 @@ def test_a_supervised_child_whose_parent_is_already_gone_ends_at_once(tmp_path):
     env[SUPERVISOR_ENV] = str(os.getpid())
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "ran" in done.stdout, done.stderr
+
+
+# ------------------------------------------------------------------ a landing file withdrawn after loading
+def _cases(base: Path) -> Path:
+    return base / "landing" / "enforcement_cases" / "cases_2024.csv"
+
+
+def _count(base: Path, sql: str, args=()) -> list[tuple]:
+    with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql, list(args)).fetchall()
+
+
+@pytest.mark.slow
+def test_a_file_replaced_by_a_corrected_one_under_a_new_name_and_removed_leaves_no_stale_rows(ops):
+    """An office re-sends its 2024 cases corrected under a new name (three cases it should not have reported
+    dropped, one outcome corrected) and the operator removes the first file. Before: the removed file's rows
+    stayed (`ipcity run` said "Nothing new to load"), so the three dropped cases still counted in the marts."""
+    old = _cases(ops)
+    raw = old.read_bytes()
+    lines = raw.decode("gbk").splitlines()
+    header, rows = lines[0], lines[1:]
+    dropped = [r.split(",")[0] for r in rows[10:13]]
+    first, outcome = rows[0].rsplit(",", 1)
+    fixed = f"{first},{'mediation' if outcome == 'penalty' else 'penalty'}"
+    new = old.with_name("cases_2024_更正.csv")
+    new.write_bytes("\n".join([header, fixed, *rows[1:10], *rows[13:]]).encode("gbk") + b"\n")
+    os.utime(new, (old.stat().st_mtime + 60, old.stat().st_mtime + 60))  # received after the first
+    out = _cli("run")
+    assert out.exit_code == 0, out.output
+    # the corrected file loaded beside the first: its repeated cases are duplicates, the dropped ones still in
+    assert _count(ops, "SELECT count(*) FROM raw.enforcement_cases WHERE case_id IN (?, ?, ?)", dropped) == [(3,)]
+
+    old.unlink()
+    out = _cli("run")
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "rows withdrawn" in text and "撤回" in text and "cases_2024.csv" in text, out.output
+    # nothing of the removed file is left, every case of the corrected file is in, once
+    assert _count(ops, "SELECT count(*) FROM raw.enforcement_cases WHERE _source_file = 'cases_2024.csv'") == [(0,)]
+    assert _count(ops, "SELECT count(*) FROM raw.enforcement_cases WHERE case_id IN (?, ?, ?)", dropped) == [(0,)]
+    assert _count(ops, "SELECT count(*), count(DISTINCT case_id) FROM raw.enforcement_cases WHERE year = 2024") == [
+        (len(rows) - 3, len(rows) - 3)
+    ]
+    assert _count(
+        ops, "SELECT count(*) FROM raw.rejected_rows WHERE file_name IN ('cases_2024.csv', 'cases_2024_更正.csv')"
+    ) == [(0,)]
+    case = fixed.split(",")[0]
+    assert _count(ops, "SELECT _source_file FROM raw.enforcement_cases WHERE case_id = ?", [case]) == [
+        ("cases_2024_更正.csv",)
+    ]
+    # the marts count the corrected file's cases only
+    assert _count(
+        ops,
+        "SELECT sum(n_rows) FROM marts.fct_unit_year_source_rows WHERE source_name = 'enforcement_cases' "
+        "AND year = 2024 AND source_file = 'cases_2024.csv'",
+    ) == [(None,)]
+    # audited: the ledger records the withdrawal (which file, how many rows, which run)
+    ((status, n, run_id),) = _count(
+        ops,
+        "SELECT status, rows_withdrawn, run_id FROM raw.ingested_files WHERE file_name = 'cases_2024.csv' "
+        "AND rows_withdrawn IS NOT NULL",
+    )
+    assert status == "withdrawn" and n == len(rows) - 1 and run_id  # less the case the corrected file took over
+    # `ipcity status` and `ipcity quality` list it
+    for command in ("status", "quality"):
+        out = _cli(command)
+        assert out.exit_code == 0, out.output
+        assert "files withdrawn" in out.output and "cases_2024.csv" in out.output.split("files withdrawn")[1]
+    # and the next run has nothing to do
+    out = _cli("run")
+    assert out.exit_code == 0 and "Nothing new to load" in out.output, out.output
+
+
+@pytest.mark.slow
+def test_a_refused_file_removed_from_landing_is_recorded_withdrawn_without_a_run(ops):
+    """A file put in the wrong folder is refused; the operator removes it, as `ipcity status` advises. Before: it
+    stayed listed as refused for ever."""
+    wrong = ops / "landing" / "enforcement_cases" / "training_2024_错放.csv"
+    wrong.write_text("活动编号,城市代码,日期\nPX1,110100,2024-01-01\n", encoding="utf-8")
+    out = _cli("run")
+    assert wrong.name in _cli("status").output
+    wrong.unlink()
+    out = _cli("run")
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "Nothing new to load" in text and "recorded as withdrawn" in text and wrong.name in text, out.output
+    status = _cli("status").output
+    refused = status.split("refused files")[1] if "refused files" in status else ""
+    assert wrong.name not in refused.split("files withdrawn")[0], status
+
+
+def test_an_empty_or_missing_landing_folder_withdraws_nothing_and_says_so(tmp_path, monkeypatch):
+    """An unmounted share (or a wrong IPCITY_LANDING) looks like every file removed: nothing is withdrawn, the
+    run says why and exits non-zero so cron notices."""
+    from pipelines.ingest.load import ensure_schema
+
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("IPCITY_LANDING", str(tmp_path / "not_mounted"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        ensure_schema(con)
+        con.execute(
+            "INSERT INTO raw.enforcement_cases (case_id, city_code, year, _source_file) "
+            "VALUES ('AJ1', '110100', 2024, 'cases_2024.csv')"
+        )
+        con.execute(
+            'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", status) '
+            "VALUES ('enforcement_cases', 'cases_2024.csv', 'h', '2024', 'loaded')"
+        )
+    out = _cli("run")
+    assert out.exit_code == 1, out.output
+    text = " ".join(out.output.split())
+    assert "missing or holds no file" in text and "nothing was withdrawn" in text and "未撤回任何数据" in text
+    assert _count(tmp_path, "SELECT count(*) FROM raw.enforcement_cases") == [(1,)]
+
+
+# ------------------------------------------------------------------ the run log in both languages
+def test_the_run_log_tells_the_operator_about_each_file_in_both_languages(tmp_path, monkeypatch):
+    """What the project writes into Dagster's run log about the offices' files (loaded, quarantined, refused,
+    withdrawn) is what an operator of a sensor-started run reads in the Dagster UI: before it was English only,
+    while the CLI says everything in 简体中文 and English."""
+    from conftest import write_cities_csv
+
+    from pipelines.assets.raw import RAW_ASSETS
+    from pipelines.resources import Warehouse
+
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("IPCITY_LANDING", str(landing))
+    write_cities_csv(landing / "cities" / "cities.csv")
+    cases = landing / "enforcement_cases"
+    cases.mkdir(parents=True)
+    header = "案件编号,城市代码,案件类型,立案日期,结案日期,处理结果\n"
+    (cases / "cases_2024.csv").write_text(
+        header
+        + "AJ1,110100,patent_infringement_dispute,2024-01-01,2024-02-19,dismissed\n"
+        + "AJ2,999999,patent_infringement_dispute,2024-01-02,2024-02-19,dismissed\n",
+        encoding="utf-8",
+    )
+    (cases / "cases_2024_空.csv").write_text(header, encoding="utf-8")
+    by_name = {a.key.path[-1]: a for a in RAW_ASSETS}
+    wh = Warehouse(database=str(tmp_path / "warehouse.duckdb"))
+    instance = dg.DagsterInstance.ephemeral()
+    assert dg.materialize([by_name["cities"]], resources={"warehouse": wh}, instance=instance).success
+    res = dg.materialize(
+        [by_name["enforcement_cases"]], partition_key="2024", resources={"warehouse": wh}, instance=instance
+    )
+    assert res.success
+    logs = [e.user_message for e in instance.all_logs(res.run_id) if e.user_message]
+    (loaded,) = [m for m in logs if "cases_2024.csv" in m and "loaded 1" in m]
+    assert "入库 1 行" in loaded and "隔离 1 行" in loaded, loaded
+    (refused,) = [m for m in logs if "cases_2024_空.csv" in m and "refused" in m]
+    assert "拒收" in refused and "file has a header but no data rows" in refused, refused
+    # a withdrawal too
+    (cases / "cases_2024.csv").unlink()
+    res = dg.materialize(
+        [by_name["enforcement_cases"]], partition_key="2024", resources={"warehouse": wh}, instance=instance
+    )
+    logs = [e.user_message for e in instance.all_logs(res.run_id) if e.user_message]
+    (withdrawn,) = [m for m in logs if "cases_2024.csv" in m and "withdrawn" in m]
+    assert "撤回" in withdrawn and "1 rows" in withdrawn, withdrawn
+
+
+# ------------------------------------------------------------------ the landing sensor sees a removal
+def test_the_landing_sensor_starts_a_run_of_the_year_of_a_loaded_file_that_was_removed(tmp_path, monkeypatch):
+    """Before: the sensor only looked for new or changed files, so under `ipcity dev` a removed file's rows stayed
+    until some other file of its year arrived. Once: the next tick does not ask again. Not when the whole
+    landing folder is gone (an unmounted share)."""
+    from pipelines.automation import landing_sensor
+    from pipelines.definitions import defs
+    from pipelines.ingest.load import ensure_schema, file_hash
+
+    monkeypatch.setenv("IPCITY_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    pledge = tmp_path / "landing" / "pledge_loans"
+    pledge.mkdir(parents=True)
+    keep, gone = pledge / "pledge_2023.csv", pledge / "pledge_2024.csv"
+    keep.write_text("city_code,month\n440300,2023-01\n")
+    gone.write_text("city_code,month\n440300,2024-01\n")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        ensure_schema(con)
+        for f, year in ((keep, "2023"), (gone, "2024")):
+            con.execute(
+                'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", status) '
+                "VALUES ('pledge_loans', ?, ?, ?, 'loaded')",
+                [f.name, file_hash(f), year],
+            )
+    repo = defs.get_repository_def()
+    first = landing_sensor.evaluate_tick(dg.build_sensor_context(cursor=None, repository_def=repo))
+    assert first.run_requests == []  # both loaded already
+    gone.unlink()
+    tick = landing_sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor, repository_def=repo))
+    assert [r.partition_key for r in tick.run_requests] == ["2024"]
+    assert tick.run_requests[0].run_key.startswith("removed:pledge_loans/pledge_2024.csv@")
+    again = landing_sensor.evaluate_tick(dg.build_sensor_context(cursor=tick.cursor, repository_def=repo))
+    assert again.run_requests == []
+    # the landing folder unmounted: nothing asked, the cursor keeps the files
+    keep.unlink()
+    pledge.rmdir()
+    absent = landing_sensor.evaluate_tick(dg.build_sensor_context(cursor=tick.cursor, repository_def=repo))
+    assert absent.run_requests == [] and "pledge_loans/pledge_2023.csv" in (absent.cursor or tick.cursor)
