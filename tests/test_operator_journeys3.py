@@ -5,12 +5,14 @@ Dagster runs of the project's definitions on one small generated sample (module 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import click
 import dagster as dg
 import duckdb
 import pytest
@@ -292,6 +294,41 @@ def test_the_run_log_tells_the_operator_about_each_file_in_both_languages(tmp_pa
     logs = [e.user_message for e in instance.all_logs(res.run_id) if e.user_message]
     (withdrawn,) = [m for m in logs if "cases_2024.csv" in m and "withdrawn" in m]
     assert "撤回" in withdrawn and "1 rows" in withdrawn, withdrawn
+
+
+# ------------------------------------------------------------------ help texts
+HAN = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]{3,}")
+
+
+def _commands(cmd: click.Command, path: tuple[str, ...] = ("ipcity",)):
+    yield path, cmd
+    if isinstance(cmd, click.Group):
+        for name, sub in cmd.commands.items():
+            yield from _commands(sub, (*path, name))
+
+
+def test_every_command_s_help_is_in_both_languages():
+    """`ipcity --help` and each command's help were English only, while everything the commands print is in
+    简体中文 and English. The listing (click's short help) starts with the Chinese, so it shows in the list too."""
+    missing = [
+        " ".join(path)
+        for path, cmd in _commands(main)
+        if not (cmd.help and HAN.search(cmd.help.split("\n\n")[0]) and LATIN.search(cmd.help))
+    ]
+    assert not missing, f"commands whose help is not in both languages: {missing}"
+    listing = CliRunner().invoke(main, ["--help"]).output.split("Commands:")[1]
+    for name in main.commands:
+        (line,) = [x for x in listing.splitlines() if x.startswith(f"  {name} ")]
+        assert HAN.search(line), line
+
+
+def test_the_options_of_the_data_engineers_commands_are_explained_in_both_languages():
+    """The commands the data engineers run from cron and by hand: every option says what it does, in both."""
+    for name in ("generate", "run", "status", "quality", "dev"):
+        for p in main.commands[name].params:
+            if isinstance(p, click.Option) and p.name != "help":
+                assert p.help and HAN.search(p.help) and LATIN.search(p.help), (name, p.opts)
 
 
 # ------------------------------------------------------------------ the landing sensor sees a removal
