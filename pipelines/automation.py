@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from pipelines import settings
-from pipelines.ingest.load import file_hash, landing_files, partition_of
+from pipelines.ingest.load import file_hash, landing_files, landing_is_absent, partition_of
 from pipelines.partitions import YEARLY
 from pipelines.resources import Warehouse
 from pipelines.sources import SOURCES
@@ -22,20 +22,21 @@ def _evaluation_year(now: datetime) -> int:
     return now.year - 1
 
 
-def _loaded_hashes() -> set[tuple[str, str]]:
+def _loaded_files() -> dict[tuple[str, str], tuple[str, str | None]]:
+    """{(source, file hash): (file name, partition)} of the loaded files in the ledger."""
     wh = settings.warehouse_path()
     if not wh.exists():
-        return set()
+        return {}
     with duckdb.connect(str(wh), read_only=True) as con:
         has = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'ingested_files'"
         ).fetchall()[0][0]
         if not has:
-            return set()
+            return {}
         return {
-            (s, h)
-            for s, h in con.execute(
-                "SELECT source, file_hash FROM raw.ingested_files WHERE status = 'loaded'"
+            (s, h): (name, part)
+            for s, h, name, part in con.execute(
+                "SELECT source, file_hash, file_name, \"partition\" FROM raw.ingested_files WHERE status = 'loaded'"
             ).fetchall()
         }
 
@@ -44,7 +45,8 @@ def _loaded_hashes() -> set[tuple[str, str]]:
     job_name=PIPELINE_JOB,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts ingestion (and the build) when a new or changed file lands in data/landing/<source>/.",
+    description="Starts ingestion (and the build) when a new or changed file lands in data/landing/<source>/, "
+    "or a loaded file is removed from it (its rows are withdrawn).",
 )
 def landing_sensor(context: dg.SensorEvaluationContext):
     from pipelines.launcher import run_lock_held
@@ -57,15 +59,18 @@ def landing_sensor(context: dg.SensorEvaluationContext):
         # lock is free: a run started now would be a second writer. Next tick, cursor unchanged.
         return dg.SkipReason("warehouse busy")
     try:
-        loaded = _loaded_hashes()
+        ledger = _loaded_files()
+        loaded = set(ledger)
     except duckdb.IOException:
         # A run holds the warehouse (one writer): look again at the next tick, cursor unchanged.
         return dg.SkipReason("warehouse busy")
     valid = set(YEARLY.get_partition_keys())
     requests: dict[str, list[str]] = {}
     outside: list[str] = []
+    present = set()
     for source in SOURCES.values():
         for path in landing_files(landing, source):
+            present.add(f"{source.name}/{path.name}")
             stat = path.stat()
             # Nanoseconds: a file rewritten within the same second at the same size (a digit corrected) is a
             # new version too; a file only touched changes this but not its hash, which is checked next.
@@ -85,6 +90,19 @@ def landing_sensor(context: dg.SensorEvaluationContext):
                 outside.append(f"{rel} (data year {key}, the pipeline holds {min(valid)}–{max(valid)})")
                 continue
             requests.setdefault(key, []).append(f"{rel}@{fingerprint}")
+    # A loaded file removed from landing: a run of its year withdraws its rows (pipelines/ingest/load.py,
+    # withdraw_file). Not when the landing folder is missing or empty (an unmounted share): nothing is withdrawn
+    # then and the cursor keeps the files, so they are not taken for new when the folder comes back.
+    if not landing_is_absent(landing):
+        loaded_names = {(s, name): part for (s, _), (name, part) in ledger.items()}
+        for rel in sorted(set(seen) - present):
+            fingerprint = seen.pop(rel)
+            source_name, _, name = rel.partition("/")
+            if (source_name, name) not in loaded_names:
+                continue
+            part = loaded_names[(source_name, name)]
+            key = part if part in valid else str(_evaluation_year(datetime.now()))
+            requests.setdefault(key, []).append(f"removed:{rel}@{fingerprint}")
     context.update_cursor(json.dumps(seen, sort_keys=True))
     if outside:
         context.log.warning("landing files outside the pipeline's years, not loaded: " + "; ".join(outside))

@@ -79,7 +79,8 @@ def _years(text: str) -> tuple[int, int]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """IP Strong-City Monitor: ingest, evaluate and publish the 知识产权强市 indicators.
+    """知识产权强市监测评价平台：入库、评估并发布各项指标。 IP Strong-City Monitor: ingest, evaluate and publish
+    the 知识产权强市 indicators.
 
     The warehouse is data/warehouse.duckdb unless IPCITY_WAREHOUSE names another file; landing files,
     the published snapshot, Dagster's home, dossiers and alerts live beside it.
@@ -87,35 +88,57 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--seed", default=42, show_default=True, help="Random seed; the same seed gives byte-identical files.")
+@click.option(
+    "--seed",
+    default=42,
+    show_default=True,
+    help="随机种子，同一种子生成逐字节相同的文件。 Random seed; the same seed gives byte-identical files.",
+)
 @click.option(
     "--scale",
     default=0.02,
     show_default=True,
     type=float,
-    help="Share of the national record volume (1 = about 3.6 million patent grants a year).",
+    help="占全国记录量的比例。 Share of the national record volume (1 = about 3.6 million patent grants a year).",
 )
 @click.option(
     "--case-scale",
     default=1.0,
     show_default=True,
     type=float,
-    help="Share of the national enforcement case records (1 = all, ~110k cases a year: PRO04 at its real order).",
+    help="占全国执法案件记录的比例。 "
+    "Share of the national enforcement case records (1 = all, ~110k cases a year: PRO04 at its real order).",
 )
 @click.option(
     "--years",
     default=f"{settings.DEFAULT_FIRST_YEAR}-{settings.DEFAULT_LAST_YEAR}",
     show_default=True,
-    help="Evaluation window; patent grants also get history back to 2010 so stocks are right.",
+    help="评估年度范围。 Evaluation window; patent grants also get history back to 2010 so stocks are right.",
 )
-@click.option("--grants-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
-@click.option("--landing", type=click.Path(path_type=Path), default=None, help="Landing folder (default data/landing).")
-@click.option("--if-empty", is_flag=True, help="Do nothing when the landing folder already holds files.")
+@click.option(
+    "--grants-format",
+    type=click.Choice(["parquet", "csv"]),
+    default="parquet",
+    show_default=True,
+    help="专利授权文件的格式。 The patent grant files' format.",
+)
+@click.option(
+    "--landing",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="着陆区目录。 Landing folder (default data/landing).",
+)
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="着陆区已有文件时不做任何事。 Do nothing when the landing folder already holds files.",
+)
 @click.option(
     "--resubmission/--clean",
     default=True,
     show_default=True,
-    help="Add a late pledge-loan file (补报) with typical mistakes, so the quarantine has something to show.",
+    help="加入一份含典型错误的质押补报文件。 "
+    "Add a late pledge-loan file (补报) with typical mistakes, so the quarantine has something to show.",
 )
 def generate(
     seed: int,
@@ -127,7 +150,8 @@ def generate(
     if_empty: bool,
     resubmission: bool,
 ) -> None:
-    """Write sample data (real reference data + seeded synthetic records) into the landing folder."""
+    """生成样例数据（真实参考数据加可复现的合成记录）写入着陆区。
+    Write sample data (real reference data + seeded synthetic records) into the landing folder."""
     from pipelines.generate import generate as gen
 
     landing = landing or settings.landing_dir()
@@ -157,17 +181,23 @@ def generate(
 
 
 @main.command()
-@click.option("--rebuild", is_flag=True, help="Rebuild marts and republish even when no new files landed.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="即使没有新文件也重建数据集市并重新发布。 Rebuild marts and republish even when no new files landed.",
+)
 @click.option(
     "--engine",
     type=click.Choice(settings.ENGINES),
     default=lambda: os.environ.get("IPCITY_ENGINE", "duckdb"),
     show_default="duckdb, or IPCITY_ENGINE",
-    help="Where the dbt steps run: DuckDB in the warehouse file, or Apache Spark (dbt-spark, local[2] unless "
+    help="dbt 步骤在何处运行：仓库文件中的 DuckDB，或 Apache Spark。 "
+    "Where the dbt steps run: DuckDB in the warehouse file, or Apache Spark (dbt-spark, local[2] unless "
     "IPCITY_SPARK_MASTER says otherwise) over the Parquet lake; see docs/scale_out.md.",
 )
 def run(rebuild: bool, engine: str) -> None:
-    """Materialise every asset in-process through Dagster: ingest new files, build marts, check, publish."""
+    """运行流水线：载入新文件，撤回已移除文件的数据，构建数据集市，检查并发布。
+    Materialise every asset in-process through Dagster: ingest new files, build marts, check, publish."""
     _collect_after_start_up()
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -218,8 +248,11 @@ def run(rebuild: bool, engine: str) -> None:
             )
         if summary.last_failure:
             _print_last_failure(summary.last_failure)
+        _print_withdrawals(summary)
         _print_still_refused(summary.still_refused)
         _print_where()
+        if summary.landing_absent:
+            sys.exit(1)  # cron sees it: an unmounted share is not "nothing new"
         return
     if summary.ledger is not None and summary.ledger.height:
         t = Table(
@@ -291,6 +324,7 @@ def run(rebuild: bool, engine: str) -> None:
         for r in summary.corrections.iter_rows(named=True):
             t.add_row(r["source"], r["key_values"], r["new_file"], r["old_file"], r["changed_columns"])
         console.print(t)
+    _print_withdrawals(summary)
     for line in summary.refused:
         name, _, reason = line.partition(": ")
         _say(
@@ -304,7 +338,7 @@ def run(rebuild: bool, engine: str) -> None:
         )
     _print_still_refused(summary.still_refused)
     _print_where()
-    if not summary.success:
+    if not summary.success or summary.landing_absent:
         sys.exit(1)
 
 
@@ -368,6 +402,68 @@ def _refusal(reason: str | None, name: str, lang: str | None = None) -> str:
     return refusal_both(reason, source) if lang is None else refusal_text(reason, lang, source)
 
 
+def _print_withdrawals(summary) -> None:
+    """Files removed from landing that this run withdrew (their rows left the warehouse), and the landing folder
+    that was missing or empty, so nothing was withdrawn."""
+    if summary.withdrawn is not None and summary.withdrawn.height:
+        t = Table(
+            "source / 数据源",
+            "file / 文件",
+            "year / 年度",
+            "rows withdrawn / 撤回行",
+            title="removed from landing, rows withdrawn · 已从着陆区移除、数据已撤回的文件",
+        )
+        for r in summary.withdrawn.iter_rows(named=True):
+            t.add_row(r["source"], escape(r["file_name"]), str(r["partition"] or ""), f"{r['rows_withdrawn']:,}")
+        console.print(t)
+    if summary.withdrawn_refused:
+        _say(
+            f"[yellow]已从着陆区移除的拒收文件，台账记为撤回：[/yellow]{escape(', '.join(summary.withdrawn_refused))}",
+            f"[yellow]refused files removed from landing, recorded as withdrawn:[/yellow] "
+            f"{escape(', '.join(summary.withdrawn_refused))}",
+        )
+    if summary.landing_absent:
+        _say(
+            f"[red]着陆区 {escape(summary.landing_absent)} 不存在或没有任何文件[/red]，而仓库中有已入库的文件："
+            "未撤回任何数据（可能是共享目录未挂载或 IPCITY_LANDING 有误）。",
+            f"[red]the landing folder {escape(summary.landing_absent)} is missing or holds no file[/red] while the "
+            "warehouse holds loaded files: nothing was withdrawn (an unmounted share, or IPCITY_LANDING is wrong?).",
+        )
+
+
+def _print_withdrawn(con, limit: int = 20) -> None:
+    """The ledger's latest withdrawals: files removed from landing and the rows that left the warehouse with them."""
+    has = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw' "
+        "AND table_name = 'ingested_files' AND column_name = 'rows_withdrawn'"
+    ).fetchall()[0][0]
+    if not has:  # a warehouse from before withdrawals (status opens it read-only: no column added)
+        return
+    rows = con.execute(
+        'SELECT source, file_name, "partition", rows_withdrawn, ingested_at FROM raw.ingested_files '
+        "WHERE rows_withdrawn IS NOT NULL ORDER BY ingested_at DESC, source, file_name LIMIT ?",
+        [limit],
+    ).fetchall()
+    if not rows:
+        return
+    t = Table(
+        "source / 数据源",
+        "file / 文件",
+        "year / 年度",
+        "rows withdrawn / 撤回行",
+        "when / 时间",
+        title="files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）",
+    )
+    for source, name, part, n, at in rows:
+        t.add_row(source, escape(name), str(part or ""), f"{n:,}", str(at)[:19])
+    console.print(t)
+    _say(
+        "文件从着陆区移除后，下一次运行会撤回其数据；若是误删，将文件放回即可重新入库。",
+        "A file removed from the landing folder has its rows withdrawn by the next run; put it back to load it "
+        "again if it was removed by mistake.",
+    )
+
+
 def _print_still_refused(lines: list[str]) -> None:
     if not lines:
         return
@@ -404,7 +500,8 @@ def _print_where() -> None:
 
 @main.command()
 def status() -> None:
-    """What the warehouse holds: tables and rows, files ingested, quarantine, last publish."""
+    """仓库现状：各表行数、入库台账、拒收与撤回的文件、隔离行、最近发布。
+    What the warehouse holds: tables and rows, files ingested, quarantine, last publish."""
     from pipelines.launcher import warehouse_status
 
     wh = settings.warehouse_path()
@@ -453,6 +550,7 @@ def status() -> None:
             )
         console.print(t)
         _print_refused_files(con)
+        _print_withdrawn(con)
         _print_file_notes(con)
         _print_quarantine_by_file(con)
     snap = settings.snapshot_path()
@@ -463,9 +561,15 @@ def status() -> None:
 
 
 @main.command()
-@click.option("--all", "show_all", is_flag=True, help="Show passed checks too, not only failures and warnings.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="同时显示已通过的检查。 Show passed checks too, not only failures and warnings.",
+)
 def quality(show_all: bool) -> None:
-    """The latest data-quality report: Great Expectations results and quarantined rows by reason."""
+    """最近一次数据质量报告：检查结果、未通过的行、按原因统计的隔离行。
+    The latest data-quality report: Great Expectations results and quarantined rows by reason."""
     from pipelines.quality import current_rejections, latest_report
 
     wh = settings.warehouse_path()
@@ -477,6 +581,8 @@ def quality(show_all: bool) -> None:
         # what the raw layer holds now, not the last run's summary: a corrected re-sent file clears its rows
         rej = current_rejections(con) if _has_table(con, "raw", "rejected_rows") else None
         _print_quarantine_by_file(con)
+        if _has_table(con, "raw", "ingested_files"):
+            _print_withdrawn(con)
     if report.height == 0:
         console.print("no check results yet — run `ipcity run`")
         return
@@ -664,7 +770,8 @@ def serve(
     certfile: str | None,
     keyfile: str | None,
 ) -> None:
-    """The dashboard (简体中文 / English) under gunicorn, reading the published snapshot, never the warehouse.
+    """启动看板（简体中文 / English），只读已发布的快照。
+    The dashboard (简体中文 / English) under gunicorn, reading the published snapshot, never the warehouse.
 
     Everyone signs in; accounts are managed with `ipcity users`. Stoppable by PID (`--stop` or kill -- -PID)."""
     from dashboards.auth import UserStore, first_run_hint, secret_key
@@ -757,7 +864,8 @@ def serve(
 
 @main.group()
 def users() -> None:
-    """Dashboard accounts (roles: national, province, viewer, evaluator) in data/access/users.sqlite."""
+    """看板账号管理（角色：national、province、viewer、evaluator）。
+    Dashboard accounts (roles: national, province, viewer, evaluator) in data/access/users.sqlite."""
 
 
 def _store():
@@ -818,13 +926,14 @@ _ROLE = click.Choice(["national", "province", "viewer", "evaluator"])
 )
 @_user_errors
 def users_add(username: str, role: str, province: str | None, password_src: str | None) -> None:
-    """Create an account (the password is asked twice, or read from stdin with --password -)."""
+    """新建账号。 Create an account (the password is asked twice, or read from stdin with --password -)."""
     u = _store().add(username, _password(password_src, username), role, province)
     console.print(f"added {u.username} ({u.role}{' ' + u.province_code if u.province_code else ''})")
 
 
 @users.command("list")
 def users_list() -> None:
+    """列出账号。 List the accounts."""
     from pipelines.labels import YES_NO_ZH  # 是/否: one constant, as the extracts write it
 
     t = Table(
@@ -852,7 +961,7 @@ def users_list() -> None:
 @click.argument("username")
 @_user_errors
 def users_disable(username: str) -> None:
-    """Disable an account; its open sessions end at their next request."""
+    """停用账号。 Disable an account; its open sessions end at their next request."""
     _store().disable(username)
     console.print(f"disabled {username}")
 
@@ -861,6 +970,7 @@ def users_disable(username: str) -> None:
 @click.argument("username")
 @_user_errors
 def users_enable(username: str) -> None:
+    """启用账号。 Enable an account."""
     _store().enable(username)
     console.print(f"enabled {username}")
 
@@ -876,7 +986,7 @@ def users_enable(username: str) -> None:
 )
 @_user_errors
 def users_reset_password(username: str, password_src: str | None) -> None:
-    """Set a new password; open sessions of the account end."""
+    """重设密码。 Set a new password; open sessions of the account end."""
     _store().reset_password(username, _password(password_src, username))
     console.print(f"password reset for {username}")
 
@@ -887,6 +997,7 @@ def users_reset_password(username: str, password_src: str | None) -> None:
 @click.option("--province", default=None, help="Province code for the province role.")
 @_user_errors
 def users_set_role(username: str, role: str, province: str | None) -> None:
+    """更改账号角色。 Change an account's role (and province)."""
     u = _store().set_role(username, role, province)
     console.print(f"{u.username}: {u.role}{' ' + u.province_code if u.province_code else ''}")
 
@@ -894,7 +1005,7 @@ def users_set_role(username: str, role: str, province: str | None) -> None:
 @users.command("audit")
 @click.option("--limit", default=50, show_default=True)
 def users_audit(limit: int) -> None:
-    """The latest sign-ins and refused requests (who, what, when)."""
+    """最近的登录与被拒请求。 The latest sign-ins and refused requests (who, what, when)."""
     t = Table(
         "at (UTC) / 时间（UTC）",
         "user / 用户",
@@ -928,7 +1039,8 @@ def users_audit(limit: int) -> None:
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "parquet"]), default="xlsx", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Extracts folder (default data/extracts).")
 def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
-    """The province's extract for YEAR from the published snapshot: a new version when anything changed since the
+    """生成某省某年的数据包。
+    The province's extract for YEAR from the published snapshot: a new version when anything changed since the
     last one (its changes listed), else the current version. Prints the file paths."""
     import duckdb
 
@@ -976,7 +1088,7 @@ def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="PDF file (default data/reports/...).")
 def report(year: int, city: str | None, lang: str, out: Path | None) -> None:
-    """Printable annual report (PDF): the national report of YEAR, or --city's one-pager."""
+    """可打印的年度报告（PDF）。 Printable annual report (PDF): the national report of YEAR, or --city's one-pager."""
     import duckdb
 
     from dashboards.report import write_report
@@ -1004,7 +1116,7 @@ def report(year: int, city: str | None, lang: str, out: Path | None) -> None:
 @click.option("--port", default=8081, show_default=True)
 @click.option("--build-only", is_flag=True, help="Build the site (dbt_project/target/docs) without serving it.")
 def docs(host: str, port: int, build_only: bool) -> None:
-    """The dbt docs: every model and column, and the lineage dashboard page → mart → source."""
+    """dbt 文档：每个模型与字段、血缘。 The dbt docs: every model and column, and the lineage dashboard page → mart → source."""
     from pipelines.docs import docs_server, generate_docs
 
     folder = generate_docs()
@@ -1026,7 +1138,8 @@ def docs(host: str, port: int, build_only: bool) -> None:
 @click.option("--year", type=int, required=True, help="Evaluation year.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default data/dossiers).")
 def dossier(city: str, year: int, out: Path | None) -> None:
-    """Evidence dossier for CITY (code such as 410700, or a name such as 新乡) in Markdown and HTML."""
+    """城市证据档案（Markdown 与 HTML）。
+    Evidence dossier for CITY (code such as 410700, or a name such as 新乡) in Markdown and HTML."""
     import duckdb
 
     from pipelines.evaluation.dossier import resolve_unit, write_dossier
@@ -1044,7 +1157,8 @@ def dossier(city: str, year: int, out: Path | None) -> None:
 @click.option("--year", type=int, default=None, help="Evaluation year (default: the last year of the window).")
 @click.option("--reason", default="", help="Why (recorded with the release, e.g. the correction behind a restatement).")
 def release(year: int | None, reason: str) -> None:
-    """Publish the evaluation of YEAR as an immutable release (a restatement when its figures changed)."""
+    """将某年的评估发布为不可更改的版本。
+    Publish the evaluation of YEAR as an immutable release (a restatement when its figures changed)."""
     from pipelines.evaluation.releases import release as do_release
     from pipelines.snapshot_writer import publish_snapshot
 
@@ -1080,11 +1194,19 @@ def release(year: int | None, reason: str) -> None:
 
 
 @main.command()
-@click.option("--port", default=3000, show_default=True)
-@click.option("--background", is_flag=True, help="Start detached; the PID is written to data/dagster_dev.pid.")
-@click.option("--stop", is_flag=True, help="Stop a background Dagster UI started with --background.")
+@click.option("--port", default=3000, show_default=True, help="调度界面的端口。 Port of the Dagster UI.")
+@click.option(
+    "--background",
+    is_flag=True,
+    help="后台启动，进程号写入 data/dagster_dev.pid。 Start detached; the PID is written to data/dagster_dev.pid.",
+)
+@click.option(
+    "--stop",
+    is_flag=True,
+    help="停止以 --background 启动的调度界面。 Stop a background Dagster UI started with --background.",
+)
 def dev(port: int, background: bool, stop: bool) -> None:
-    """Dagster UI on 127.0.0.1 (sensors and schedules run too). Stoppable by PID."""
+    """Dagster 调度界面（传感器与定时任务随之运行）。 Dagster UI on 127.0.0.1 (sensors and schedules run too). Stoppable by PID."""
     pid_file = settings.data_dir() / "dagster_dev.pid"
     if stop:
         if not pid_file.exists():
@@ -1132,7 +1254,7 @@ def dev(port: int, background: bool, stop: bool) -> None:
 
 @main.group()
 def template() -> None:
-    """Generate the upload templates the platform accepts (Chinese headers, a notes sheet)."""
+    """生成平台接受的上报模板。 Generate the upload templates the platform accepts (Chinese headers, a notes sheet)."""
 
 
 @template.command("third-party")
@@ -1151,7 +1273,7 @@ def template() -> None:
 )
 @click.option("--empty", is_flag=True, help="Headers only, no pre-filled rows.")
 def template_third_party(out: Path | None, source_db: Path | None, empty: bool) -> None:
-    """The third-party evaluation template (第三方评估模板): one row per programme unit and pending cycle."""
+    """第三方评估模板。 The third-party evaluation template (第三方评估模板): one row per programme unit and pending cycle."""
     from pipelines.third_party import pending_cycles, write_template
 
     out = out or Path("third_party_evaluation_template.xlsx")
@@ -1173,7 +1295,7 @@ def template_third_party(out: Path | None, source_db: Path | None, empty: bool) 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)
 @click.pass_context
 def bench(ctx: click.Context) -> None:
-    """Benchmarks at national scale (bench/run.py; `ipcity bench --help` for its options). Prints figures."""
+    """全国规模的性能基准。 Benchmarks at national scale (bench/run.py; `ipcity bench --help` for its options). Prints figures."""
     script = settings.PROJECT_ROOT / "bench" / "run.py"
     sys.exit(subprocess.call([sys.executable, str(script), *ctx.args], cwd=settings.PROJECT_ROOT))
 
@@ -1191,7 +1313,7 @@ def _duration(text: str):
 
 @main.group()
 def alerts() -> None:
-    """Alerts: list, acknowledge, silence, test the routes, deliver what is due."""
+    """预警：列出、确认、静默、测试路由、投递。 Alerts: list, acknowledge, silence, test the routes, deliver what is due."""
 
 
 @alerts.command("list")
@@ -1211,7 +1333,8 @@ def alerts() -> None:
     help="With --deliveries: only digests in this state (failed: refused for good or out of attempts).",
 )
 def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status: str | None) -> None:
-    """Alerts in the store (fingerprint, rule, city, state, acknowledged/silenced), or the delivery ledger."""
+    """列出预警或投递台账。
+    Alerts in the store (fingerprint, rule, city, state, acknowledged/silenced), or the delivery ledger."""
 
     from pipelines.alerts import alert_history
     from pipelines.alerts.store import active_silence, connect, now_utc, store_path
@@ -1264,7 +1387,7 @@ def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status:
 @click.option("--by", "by", default=lambda: os.environ.get("USER", "cli"), help="Who acknowledges.")
 @click.option("--comment", default="")
 def alerts_ack(alert_id: str, by: str, comment: str) -> None:
-    """Acknowledge an alert (its id: the first 8+ characters of the fingerprint)."""
+    """确认预警。 Acknowledge an alert (its id: the first 8+ characters of the fingerprint)."""
     from pipelines.alerts.store import acknowledge
 
     try:
@@ -1286,7 +1409,7 @@ def alerts_ack(alert_id: str, by: str, comment: str) -> None:
 @click.option("--by", "by", default=lambda: os.environ.get("USER", "cli"))
 @click.option("--comment", default="")
 def alerts_silence(alert_id, period, rule, city, province, by, comment) -> None:
-    """Silence an alert (or all alerts of a rule / city / province) for a period: nothing is sent meanwhile;
+    """静默预警一段时间。 Silence an alert (or all alerts of a rule / city / province) for a period: nothing is sent meanwhile;
     an alert still firing when the silence ends is sent again."""
     from pipelines.alerts.store import connect, silence
     from pipelines.china_time import china_time_text
@@ -1314,7 +1437,7 @@ def alerts_silence(alert_id, period, rule, city, province, by, comment) -> None:
 @alerts.command("unsilence")
 @click.argument("silence_id", type=int)
 def alerts_unsilence(silence_id: int) -> None:
-    """End a silence now."""
+    """立即结束静默。 End a silence now."""
     from pipelines.alerts.store import expire_silence
 
     expire_silence(silence_id)
@@ -1330,7 +1453,7 @@ def alerts_unsilence(silence_id: int) -> None:
     help="For a per-province route: this province office's recipients, e.g. 410000 (repeatable; default 110000).",
 )
 def alerts_test(route: str | None, provinces: tuple[str, ...]) -> None:
-    """Send a test message over every configured route and channel, through the same ledger."""
+    """向每条路由发送测试消息。 Send a test message over every configured route and channel, through the same ledger."""
     from pipelines.alerts import AlertConfigError, send_test
 
     try:
@@ -1347,7 +1470,8 @@ def alerts_test(route: str | None, provinces: tuple[str, ...]) -> None:
     "--retry-failed", is_flag=True, help="Requeue messages parked as failed first (each gets one more attempt)."
 )
 def alerts_deliver(retry_failed: bool) -> None:
-    """Deliver messages whose retry time has come (the delivery sensor does this every minute under `ipcity dev`)."""
+    """投递到期的消息。
+    Deliver messages whose retry time has come (the delivery sensor does this every minute under `ipcity dev`)."""
     from pipelines.alerts.config import AlertConfigError, load_routing
     from pipelines.alerts.lifecycle import deliver_due
     from pipelines.alerts.store import connect

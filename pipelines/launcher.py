@@ -21,7 +21,15 @@ import polars as pl
 
 from pipelines import dbt_manifest, settings
 from pipelines.automation import PIPELINE_JOB
-from pipelines.ingest.load import ensure_schema, file_hash, partition_of, pending_files
+from pipelines.ingest.load import (
+    ensure_schema,
+    file_hash,
+    landing_is_absent,
+    partition_of,
+    pending_files,
+    removed_files,
+    withdraw_file,
+)
 from pipelines.partitions import YEARLY
 from pipelines.progress import PROGRESS_LOGGER_NAME
 from pipelines.sources import SOURCES
@@ -74,6 +82,12 @@ class RunSummary:
     # nothing new to load its files are in the ledger but its marts were never built or published.
     last_failure: dict | None = None
     corrections: pl.DataFrame | None = None  # rows a re-sent file corrected in this run (both versions)
+    # files removed from landing whose rows this run withdrew: source, file_name, partition, rows_withdrawn
+    withdrawn: pl.DataFrame | None = None
+    # the landing folder is missing or holds no file while the warehouse holds loaded files: nothing was
+    # withdrawn (an unmounted share must not empty the warehouse); the folder, for the message
+    landing_absent: str | None = None
+    withdrawn_refused: list[str] = field(default_factory=list)  # refused files removed from landing ("source/file")
 
     @property
     def success(self) -> bool:
@@ -326,8 +340,32 @@ def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.Da
                 import_in_background()
             yearly, reference = plan(con, pending)
             last = latest_loaded_year(con)
+            # Files removed from landing since they were loaded: a run withdraws their rows (the raw assets,
+            # load.withdraw_file), so their years are run even when nothing new arrived.
+            landing = settings.landing_dir()
+            removed = {name: removed_files(con, landing, s) for name, s in SOURCES.items()}
+            # A refused file has no rows to withdraw: the ledger records its withdrawal now, without a run (before,
+            # a refused file removed as `ipcity status` advises stayed listed as refused for ever).
+            for name, files in removed.items():
+                for file_name, part, loaded in files:
+                    if not loaded:
+                        withdraw_file(con, SOURCES[name], file_name, part)
+                        summary.withdrawn_refused.append(f"{name}/{file_name}")
+                removed[name] = [f for f in files if f[2]]
+            if (
+                landing_is_absent(landing)
+                and con.execute("SELECT 1 FROM raw.ingested_files WHERE status = 'loaded' LIMIT 1").fetchall()
+            ):
+                summary.landing_absent = str(landing)
     finally:
         dbt_manifest.finish_parse(parsing)
+    valid_years = set(YEARLY.get_partition_keys())
+    for name, files in removed.items():
+        for file_name, part, _loaded in files:
+            if SOURCES[name].partitioned and part in valid_years:
+                yearly.setdefault(int(part), []).append(f"{name}/{file_name} (removed)")
+            else:  # a reference file, or a file refused before its year was known: any run withdraws it
+                reference.append(f"{name}/{file_name} (removed)")
     if not yearly and not reference and not rebuild:
         summary.nothing_new = True
         # "Nothing new" must not hide a run that failed or was killed after loading its files: those files are
@@ -404,6 +442,7 @@ def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.Da
     with duckdb.connect(str(wh), read_only=True) as con:
         summary.ledger = ledger_for_runs(con, run_ids)
         summary.corrections = corrections_for_runs(con, run_ids)
+        summary.withdrawn = withdrawals_for_runs(con, run_ids)
     summary.alert_digests = digests_for_runs(run_ids + summary.dead_runs)
     return summary
 
@@ -495,8 +534,21 @@ def ledger_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.Da
         """
         SELECT source, count(*) AS files, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded,
                sum(rows_rejected) AS rows_quarantined, sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS files_failed
-        FROM raw.ingested_files WHERE list_contains($ids, run_id)
+        FROM raw.ingested_files WHERE list_contains($ids, run_id) AND status <> 'withdrawn'
         GROUP BY source ORDER BY source
+        """,
+        params={"ids": run_ids},
+    ).pl()
+
+
+def withdrawals_for_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pl.DataFrame:
+    """Files removed from landing whose rows these runs withdrew (the ledger's withdrawal rows)."""
+    if not run_ids:
+        return pl.DataFrame()
+    return con.sql(
+        """
+        SELECT source, file_name, "partition", rows_withdrawn FROM raw.ingested_files
+        WHERE list_contains($ids, run_id) AND rows_withdrawn IS NOT NULL ORDER BY source, file_name
         """,
         params={"ids": run_ids},
     ).pl()

@@ -174,8 +174,9 @@ def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None)
         external = export_python_inputs(con, spark_dir)
     context.log.info(f"lake {lake}: {written}; Python-step inputs for Spark: {sorted(external)}")
     os.environ.update(spark_env(wh, external))
-    os.environ["IPCITY_PYTHON"] = sys.executable
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    from pipelines.supervised import supervisor_environment
+
+    os.environ.update(supervisor_environment())  # the launcher's interpreter and import path; dies with the run
     # The project's resource: no in-process adapter, and the launcher's version is this environment's dbt-core
     # (no `dbt --version` process, no call to PyPI).
     on_spark = IpcityDbtCli(

@@ -21,6 +21,7 @@ from packaging.version import Version  # dagster-dbt's own version type (its dep
 from pipelines import dbt_manifest, incremental, settings
 from pipelines.dbt_manifest import dbt_environment
 from pipelines.resources import Warehouse
+from pipelines.supervised import supervisor_environment
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 EVALUATION_PATH = " ".join(settings.DBT_EVALUATION_SELECTORS)
@@ -133,6 +134,9 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     env = dbt_environment(warehouse.file)
     Path(env["IPCITY_DBT_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.update(env)
+    # dbt (the launchers SUPERVISED_DBT, spark_engine.LAUNCHER) dies with this process: a `kill -9` of the run
+    # left dbt building and writing the warehouse after the run was marked dead, racing the next run.
+    os.environ.update(supervisor_environment())
     engine = settings.engine()
     # The models incremental by year rebuild only the partition years that changed since the last successful
     # build, or everything when anything else changed (pipelines/incremental.py). The connection is closed
@@ -200,6 +204,9 @@ DBT_ASSETS = [dbt_indicator_models, dbt_evaluation_models]
 
 # The venv's dbt, whether or not the venv is activated (the README runs .venv/bin/ipcity directly).
 VENV_DBT = Path(sys.executable).with_name("dbt")
+# What the dbt steps start: this environment's dbt-core (IPCITY_PYTHON), in a child that dies with the run
+# (pipelines/supervised.py). dagster-dbt starts its executable itself, so the supervision is in the executable.
+SUPERVISED_DBT = Path(__file__).resolve().parents[1] / "dbt_supervised"
 
 
 class IpcityDbtCli(DbtCliResource):
@@ -220,7 +227,7 @@ class IpcityDbtCli(DbtCliResource):
         executable is this environment's own dbt, its version is the installed dbt-core's."""
         from pipelines.spark_engine import LAUNCHER  # runs this environment's dbt-core on Spark
 
-        if Path(self.dbt_executable) in (VENV_DBT, LAUNCHER):
+        if Path(self.dbt_executable) in (VENV_DBT, LAUNCHER, SUPERVISED_DBT):
             return Version(importlib.metadata.version("dbt-core"))
         return super()._cli_version
 
@@ -229,7 +236,7 @@ def dbt_resource() -> DbtCliResource:
     return IpcityDbtCli(
         project_dir=DBT_PROJECT,
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        dbt_executable=str(VENV_DBT) if VENV_DBT.exists() else "dbt",
+        dbt_executable=str(SUPERVISED_DBT),
         # The step's dbt.log at info level (node results, warnings, errors with their database message), not
         # debug: the debug file held every statement of ~330 nodes (7.8 MB per run) and writing it was ~7 % of
         # the indicator step (3 interleaved pairs, bench/RESULTS.md). The compiled SQL stays in target/.

@@ -14,6 +14,7 @@ import dagster as dg
 
 from pipelines import settings
 from pipelines.ingest.load import (
+    WITHDRAWN_MESSAGE,
     ensure_schema,
     ingest_file,
     landing_files,
@@ -21,6 +22,8 @@ from pipelines.ingest.load import (
     pending_files,
     record_failure_of,
     record_unreadable_year,
+    removed_files,
+    withdraw_file,
 )
 from pipelines.ingest.readers import IngestError
 from pipelines.partitions import YEARLY
@@ -46,12 +49,69 @@ def files_by_partition(source: Source, landing=None, only=None) -> dict[int | No
     return out
 
 
-def _reset_partition(con, source: Source, year: int) -> None:
+def _reset_partition(con, source: Source, year: int | None) -> None:
+    """Empty a year of a yearly source (``year`` None: the whole of a reference source) so that its landing files
+    load again. The ledger keeps the withdrawals (the record of files removed from landing)."""
+    where, args = ("year = ?", [year]) if year is not None else ("true", [])
+    part, part_args = ('"partition" = ?', [str(year)]) if year is not None else ("true", [])
     con.execute("BEGIN TRANSACTION")
-    con.execute(f"DELETE FROM {source.table} WHERE year = ?", [year])
-    con.execute('DELETE FROM raw.rejected_rows WHERE source = ? AND "partition" = ?', [source.name, str(year)])
-    con.execute('DELETE FROM raw.ingested_files WHERE source = ? AND "partition" = ?', [source.name, str(year)])
+    con.execute(f"DELETE FROM {source.table} WHERE {where}", args)
+    con.execute(f"DELETE FROM raw.rejected_rows WHERE source = ? AND {part}", [source.name, *part_args])
+    con.execute(
+        f"DELETE FROM raw.ingested_files WHERE source = ? AND {part} AND status <> 'withdrawn'",
+        [source.name, *part_args],
+    )
     con.execute("COMMIT")
+
+
+def bilingual(zh: str, en: str) -> str:
+    """A line the project writes into Dagster's run log for the operator (what happened to a landing file, why it
+    was refused), in 简体中文 with the English below, as the CLI says it (cli._say): the run log in the Dagster UI
+    is where an operator of a sensor-started run reads it. Dagster's own lines stay Dagster's English."""
+    return f"{zh}\n{en}"
+
+
+def _refused(source: Source, e: IngestError) -> str:
+    from pipelines.ingest.reason_labels import refusal_text
+
+    zh, en = refusal_text(e.reason, "zh", source.name), refusal_text(e.reason, "en", source.name)
+    return bilingual(f"{source.name}/{e.file_name}：拒收，{zh}", f"{source.name}/{e.file_name}: refused, {en}")
+
+
+def _loaded(source: Source, r) -> str:
+    from pipelines.ingest.reason_labels import reason_text
+
+    name = f"{source.name}/{r.file_name}"
+    zh_notes = reason_text(r.message, source.name, "zh") if r.message else ""
+    return bilingual(
+        f"{name}：读取 {r.rows_read} 行，入库 {r.rows_loaded} 行，隔离 {r.rows_rejected} 行"
+        + (f"（{zh_notes}）" if zh_notes else ""),
+        f"{name}: read {r.rows_read}, loaded {r.rows_loaded}, quarantined {r.rows_rejected}"
+        + (f" ({r.message})" if r.message else ""),
+    )
+
+
+def _withdraw_removed(context, con, source: Source, years: list[int | None]) -> set[int | None]:
+    """Withdraw the files of these years (any year for a reference source; files refused before their year was
+    known, whichever year) that were removed from landing (load.withdraw_file). Returns the years whose other
+    files must load again."""
+    reload: set[int | None] = set()
+    for name, part, _loaded in removed_files(con, settings.landing_dir(), source):
+        year = int(part) if part is not None and source.partitioned else None
+        if source.partitioned and part is not None and year not in years:
+            continue  # another year's run withdraws it
+        w = withdraw_file(con, source, name, part, context.run.run_id)
+        context.log.warning(
+            bilingual(
+                f"{source.name}/{name}：已从着陆区移除，其数据已从仓库撤回（{w.rows_withdrawn} 行，"
+                f"隔离行 {w.rows_unquarantined} 行）",
+                f"{source.name}/{name}: {WITHDRAWN_MESSAGE} ({w.rows_withdrawn} rows, {w.rows_unquarantined} "
+                "quarantined rows)",
+            )
+        )
+        if w.reload:
+            reload.add(year)
+    return reload
 
 
 def build_raw_asset(source: Source) -> dg.AssetsDefinition:
@@ -77,11 +137,16 @@ def _define(source: Source) -> dg.AssetsDefinition:
         results, failures = [], []
         with warehouse.get_connection(step="ingest") as con:
             ensure_schema(con)
+            # Files removed from landing leave the warehouse first; a year where other files' rows were set aside
+            # because of one (duplicates of its rows, rows it corrected) loads again from landing.
+            reload = _withdraw_removed(context, con, source, years)
+            if None in reload and not source.partitioned:
+                _reset_partition(con, source, None)
             pending = set(pending_files(con, settings.landing_dir(), source))
             # reload: the partition's loaded files become pending again once it is reset, so every file's year
-            by_year = files_by_partition(source, only=None if config.reload else pending)
+            by_year = files_by_partition(source, only=None if config.reload or reload else pending)
             for year in years:
-                if config.reload and year is not None:
+                if (config.reload or year in reload) and year is not None:
                     _reset_partition(con, source, year)
                     pending = set(pending_files(con, settings.landing_dir(), source))
                 for path in by_year.get(year, []):
@@ -93,27 +158,24 @@ def _define(source: Source) -> dg.AssetsDefinition:
                         )
                     except IngestError as e:
                         failures.append(str(e))
-                        context.log.error(f"{source.name}: {e}")
+                        context.log.error(_refused(source, e))
                         continue
                     except Exception as e:  # noqa: BLE001 - a failed write too is a named failure of that file
                         err = record_failure_of(
                             con, source, path, f"could not load the file ({type(e).__name__}: {e})"[:500]
                         )
                         failures.append(str(err))
-                        context.log.error(f"{source.name}: {err}")
+                        context.log.error(_refused(source, err))
                         continue
                     results.append(r)
-                    context.log.info(
-                        f"{source.name}/{r.file_name}: read {r.rows_read}, loaded {r.rows_loaded}, quarantined {r.rows_rejected}"
-                        + (f" ({r.message})" if r.message else "")
-                    )
+                    context.log.info(_loaded(source, r))
             # A file whose data year cannot be told fails alone, by name; the other files and sources go on.
             if source.partitioned:
                 for path in by_year.get(None, []):
                     if path in pending:
                         e = record_unreadable_year(con, source, path, context.run.run_id)
                         failures.append(str(e))
-                        context.log.error(f"{source.name}: {e}")
+                        context.log.error(_refused(source, e))
             if source.partitioned:
                 total = con.execute(
                     f"SELECT count(*) FROM {source.table} WHERE year BETWEEN ? AND ?", [min(years), max(years)]

@@ -99,6 +99,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     # Added by issue 12: sheets read per workbook (JSON), the sheet of a quarantined row, rows corrected.
     con.execute("ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS sheets VARCHAR")
     con.execute("ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS rows_corrected BIGINT")
+    # Added by the withdrawal of files removed from landing (withdraw_file): the rows a withdrawal took out.
+    con.execute("ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS rows_withdrawn BIGINT")
     con.execute("ALTER TABLE raw.rejected_rows ADD COLUMN IF NOT EXISTS sheet VARCHAR")
 
 
@@ -1007,3 +1009,100 @@ def pending_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source)
         ).fetchall()
     }
     return [p for p in files if file_hash(p) not in loaded]
+
+
+# ------------------------------------------------------------------ files removed from the landing folder
+# The landing folder is what the offices have sent: a file removed from it (sent to the wrong folder, or replaced
+# by a corrected file under a new name) is withdrawn by the next run that sees it gone, by default. Its rows
+# leave the raw table, its quarantine goes with them, and the ledger records the withdrawal (status 'withdrawn',
+# how many rows, which run), which `ipcity run`, `status` and `quality` list. Without this its rows stayed and
+# counted beside the corrected file's. An explicit `ipcity withdraw` was the alternative; it was not chosen
+# because the operator's act of removing the file already says it, and a step they forget would double count
+# silently. The one risk of acting on absence, a landing folder that is missing or empty (an unmounted share, a
+# wrong IPCITY_LANDING), withdraws nothing and says so (landing_is_absent).
+WITHDRAWN_MESSAGE = "removed from the landing folder: its rows are withdrawn from the warehouse"
+
+
+@dataclass
+class Withdrawal:
+    source: str
+    file_name: str
+    partition: str | None
+    rows_withdrawn: int = 0
+    rows_unquarantined: int = 0
+    # years (None: the whole source) whose other files must be loaded again: rows of theirs were set aside because
+    # of the withdrawn file (duplicates of its rows, rows it corrected), and come back only by a reload
+    reload: bool = False
+
+
+def landing_is_absent(landing: Path) -> bool:
+    """No landing folder, or not one file in any source's folder: the folder is not there (an unmounted share, a
+    mistyped IPCITY_LANDING) rather than every file withdrawn, so nothing is withdrawn."""
+    return not any(landing_files(landing, s) for s in SOURCES.values())
+
+
+def removed_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source) -> list[tuple[str, str | None, bool]]:
+    """(file name, partition, loaded) of the files the ledger holds as loaded or refused whose name is no longer
+    in the source's landing folder ([] when the landing folder is absent altogether); ``loaded`` False: refused
+    whole, no rows of it in the warehouse."""
+    ensure_schema(con)
+    if landing_is_absent(landing):
+        return []
+    present = {p.name for p in landing_files(landing, source)}
+    rows = con.execute(
+        "SELECT file_name, max(\"partition\"), bool_or(status = 'loaded') FROM raw.ingested_files WHERE source = ? "
+        "AND status IN ('loaded', 'failed') GROUP BY file_name ORDER BY file_name",
+        [source.name],
+    ).fetchall()
+    return [(name, part, loaded) for name, part, loaded in rows if name not in present]
+
+
+def withdraw_file(
+    con: duckdb.DuckDBPyConnection, source: Source, file_name: str, partition: str | None, run_id: str = ""
+) -> Withdrawal:
+    """Withdraw a file removed from landing, in one transaction: its rows and quarantined rows leave the warehouse,
+    its ledger rows become 'withdrawn' and a ledger row records the withdrawal. ``reload`` says whether other
+    files' rows were set aside because of it (the caller loads that partition again)."""
+    ensure_schema(con)
+    w = Withdrawal(source.name, file_name, partition)
+    w.reload = bool(
+        con.execute(
+            "SELECT 1 FROM raw.rejected_rows WHERE source = ? AND file_name <> ? AND reason = ? LIMIT 1",
+            [source.name, file_name, f"duplicate record: key already loaded from file {file_name}"],
+        ).fetchall()
+        or con.execute(
+            "SELECT 1 FROM raw.corrections WHERE source = ? AND new_file = ? AND old_file <> ? LIMIT 1",
+            [source.name, file_name, file_name],
+        ).fetchall()
+    )
+    digest = con.execute(
+        "SELECT arg_max(file_hash, ingested_at) FROM raw.ingested_files WHERE source = ? AND file_name = ? "
+        "AND status IN ('loaded', 'failed')",
+        [source.name, file_name],
+    ).fetchall()[0][0]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        w.rows_withdrawn = con.execute(
+            f"SELECT count(*) FROM {source.table} WHERE _source_file = ?", [file_name]
+        ).fetchall()[0][0]
+        w.rows_unquarantined = con.execute(
+            "SELECT count(*) FROM raw.rejected_rows WHERE source = ? AND file_name = ?", [source.name, file_name]
+        ).fetchall()[0][0]
+        con.execute(f"DELETE FROM {source.table} WHERE _source_file = ?", [file_name])
+        con.execute("DELETE FROM raw.rejected_rows WHERE source = ? AND file_name = ?", [source.name, file_name])
+        con.execute(
+            "UPDATE raw.ingested_files SET status = 'withdrawn' WHERE source = ? AND file_name = ? "
+            "AND status IN ('loaded', 'failed')",
+            [source.name, file_name],
+        )
+        con.execute(
+            'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", rows_read, rows_loaded,'
+            " rows_rejected, status, message, encoding, ingested_at, run_id, rows_withdrawn)"
+            " VALUES (?, ?, ?, ?, 0, 0, 0, 'withdrawn', ?, NULL, ?, ?, ?)",
+            [source.name, file_name, digest, partition, WITHDRAWN_MESSAGE, datetime.now(), run_id, w.rows_withdrawn],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return w
