@@ -652,3 +652,11 @@ def test_enforcement_case_records_are_complete_by_default_so_pro04_is_of_the_rea
     assert sampled.height < 0.01 * cases.height
     help_text = CliRunner().invoke(main, ["generate", "--help"]).output
     assert re.search(r"--case-scale\s+FLOAT.*default:\s*1\.0", help_text, re.S), help_text
+
+
+def test_a_window_without_a_plan_base_year_writes_no_empty_targets_file(tmp_path):
+    """A window holding no plan's base year (here 2023-2025) has no targets; a header-only file would be refused as
+    empty in every run of that sample (the quality report would show a failed file nobody sent)."""
+    landing = tmp_path / "landing"
+    summary = generate(landing, seed=5, scale=0.002, first_year=2023, last_year=2025, history_first_year=2023)
+    assert not list(landing.glob("targets/*")) and "targets" not in summary["files"]

@@ -228,7 +228,10 @@ def generate(
         list(range(first_year, last_year + 1)),
     )
     targets = build_targets(values, seed, first_year, last_year)
-    record("targets", writers.write_csv(targets, landing_dir / "targets" / "targets.csv"), targets.height)
+    # a window that holds no plan's base year (e.g. --years 2023-2025) has no targets to send: an office sends no
+    # file then, and a header-only file would be refused as empty in every run
+    if targets.height:
+        record("targets", writers.write_csv(targets, landing_dir / "targets" / "targets.csv"), targets.height)
     # SYNTHETIC third-party evaluation of the first completed cycle, through the platform's template (issue 17)
     third_party = write_third_party_sample(landing_dir, profiles, seed, last_year)
     if third_party is not None:
