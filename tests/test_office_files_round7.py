@@ -385,3 +385,27 @@ def test_a_workbook_s_one_table_on_a_sheet_called_huizong_loads(warehouse, tmp_p
     wb.save(path := tmp_path / "质押_2025年3月.xlsx")
     _ingest(warehouse, path)
     assert _loaded(warehouse) == [("440300", "2025-03", 3, 300.0)]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_year_written_with_niandu_is_the_year(warehouse, tmp_path, big):
+    # Before: '2024年度' in 年份 was "not a number": a good row refused ('24年' stays refused: which century?).
+    filler = ["110100,2020,100,300"] * (60000 if big else 0)
+    lines = ["地区代码,年份,发明专利授权量,专利授权总量", "440300,2024年度,100,300", "440100,24年,100,300", *filler]
+    path = _write(tmp_path / "专利统计.csv", "\n".join(lines) + "\n")
+    r = ingest_file(warehouse, SOURCES["patent_stats"], path, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    got = warehouse.execute("SELECT region_code, year FROM raw.patent_stats WHERE region_code <> '110100'").fetchall()
+    assert got == [("440300", 2024)]
+    assert warehouse.execute("SELECT reason FROM raw.rejected_rows WHERE row_number = 3").fetchall() == [
+        ("value below minimum in year: 24 (min 1985)",)
+    ]
+
+
+@pytest.mark.parametrize("label", ["全省", "全市", "全省："])
+def test_a_whole_area_row_without_heji_is_a_total_row(warehouse, tmp_path, label):
+    # Before: 全省 was "unknown city name": not loaded, but refused for the wrong reason.
+    lines = [NAMES, "深圳,2025-03,2,20,1,0,1,0", "广州,2025-03,1,10,1,0,1,0", f"{label},2025-03,3,30,2,0,2,0"]
+    _ingest(warehouse, _write(tmp_path / "a.csv", "\n".join(lines) + "\n"))
+    assert _reasons(warehouse) == [(4, f"total row ('{label}'): a sum of other rows, not a record")]
+    assert [c for c, *_ in _loaded(warehouse)] == ["440300", "440100"]

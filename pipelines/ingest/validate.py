@@ -802,7 +802,7 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
         if c.unit in UNIT_FAMILIES["money"]:
             out = out.str.replace(r"^([+-]?\(?)\s*¥\s*", "${1}")
         if c.name == "year" or c.name.endswith("_year"):
-            out = out.str.replace(r"\s*年$", "")
+            out = out.str.replace(r"\s*年度?$", "")  # 2024年, 2024年度: the year
     if c.identifier:
         out = out.str.replace_all(r"\s+", "").str.replace_all(_IDENT_OPEN, "〔").str.replace_all(_IDENT_CLOSE, "〕")
     return out.str.strip_chars().replace("", None)
