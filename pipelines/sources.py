@@ -597,14 +597,16 @@ FOOTNOTE_MARKER_PATTERN = (
 TOTAL_LABEL_PATTERN = (
     r"^.{0,16}?(?:合计|小计|总计)(?:[:：()（）]|$)"
     r"|^(?:全省|全市|全区|全县|全国|本省|本市|各市|各地|[\u4e00-\u9fff]{1,8}?[省市区县盟州])?汇总(?:[:：()（）]|$)"
-    # a whole area alone (全省, 全市: a provincial table's total row without 合计; read as a name it was "unknown")
-    r"|^(?:全省|全市|全区|全县|全国|全州|全盟)(?:[:：()（）]|$)"
 )
-# A sheet beside other sheets whose name says it sums them (一季度合计, 汇总, 1-3月累计, 上半年, Q1): its rows are totals of
-# the other sheets' months or units, not records. Read as records, a city missing from the month's own sheet loaded
-# the quarter's figures as that month's, silently. (A workbook's only sheet called 汇总表 is its table: read.)
+# A whole area alone (全省, 全市: a provincial table's total row without 合计; read as a name it was "unknown"). Judged
+# after a province or national code in a city column, whose reason says more.
+WHOLE_AREA_PATTERN = r"^(?:全省|全市|全区|全县|全国|全州|全盟)(?:[:：()（）]|$)"
+# A sheet beside other sheets whose name says it sums them (一季度合计, 1-3月累计, 上半年, Q1): its rows are totals of the
+# other sheets' months or units, not records. Read as records, a city missing from the month's own sheet loaded the
+# quarter's figures as that month's, silently. (汇总 is no such word: a 汇总 sheet is often the compiled table of the
+# cities, beside sheets of their districts; its rows are judged as records, as the round-2/3 tests show.)
 TOTAL_SHEET_PATTERN = (
-    r"合计|小计|总计|汇总|累计|季度|[一二三四1-4]\s*季|半年|全年|[Qq][1-4]|\d{1,2}\s*月?\s*[-—–~～至到]\s*\d{1,2}\s*月"
+    r"合计|小计|总计|累计|季度|[一二三四1-4]\s*季|半年|全年|[Qq][1-4]|\d{1,2}\s*月?\s*[-—–~～至到]\s*\d{1,2}\s*月"
 )
 # Characters every total label holds (a column without any is not searched cell by cell).
 TOTAL_LABEL_CHARS = ("计", "汇总", "全省", "全市", "全区", "全县", "全国", "全州", "全盟")

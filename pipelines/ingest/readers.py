@@ -298,7 +298,7 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
         # first: read as 金额 alone, 亿元 figures loaded as 万元, silently, and 笔数 named no column. A column of
         # another family (笔数 is a count) takes the title's words without its unit.
         grouped = re.fullmatch(r"(.*?)\s*[(（]\s*(?:单位\s*[:：]?\s*)?([^()（）]+?)\s*[)）]", f) if lo and f else None
-        if grouped and _is_unit_row([grouped.group(2)]) and not _is_unit_row([lo]):
+        if grouped and _is_unit_row([grouped.group(2)]) and not _is_unit_row([lo]) and _period_of(lo) is None:
             names = dict.fromkeys([grouped.group(1), re.sub(r"^知识产权", "", grouped.group(1)), ""])
             for cand in [f"{name}{lo}({grouped.group(2)})" for name in names]:
                 try:

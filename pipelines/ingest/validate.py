@@ -36,6 +36,7 @@ from pipelines.sources import (
     TOTAL_SHEET_PATTERN,
     UNIT_FAMILIES,
     UNIT_SCALES,
+    WHOLE_AREA_PATTERN,
     Column,
     Source,
     full_unit,
@@ -203,7 +204,10 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     ]
     df = (
         raw.df.with_columns(
-            _total_label(raw.df, label_cols), _note_row(raw.df, text_cols), _breakdown_label(raw.df, label_cols)
+            _total_label(raw.df, label_cols),
+            _total_label(raw.df, label_cols, WHOLE_AREA_PATTERN).alias("__area_total"),
+            _note_row(raw.df, text_cols),
+            _breakdown_label(raw.df, label_cols),
         )
         .rename(renames)
         .drop(extra)
@@ -307,7 +311,7 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
     return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
 
 
-def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+def _total_label(df: pl.DataFrame, cols: list[str], pattern: str = TOTAL_LABEL_PATTERN) -> pl.Expr:
     """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null. Only the columns that hold
     such a character at all are searched cell by cell."""
     hits = [
@@ -321,7 +325,7 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     if not hits:
         return pl.lit(None, pl.Utf8).alias("__total")
     label = pl.coalesce(
-        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(TOTAL_LABEL_PATTERN)).then(pl.col(c)) for c in hits]
+        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(pattern)).then(pl.col(c)) for c in hits]
     )
     return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
 
@@ -932,6 +936,7 @@ def validate(
         *flags,
         *whole_flags,
         "__total",
+        "__area_total",
         "__note",
         "__breakdown",
     )
@@ -1286,7 +1291,11 @@ def validate(
     # A total row is refused for being one, whatever else is wrong with it: its reason stands alone.
     work = work.with_columns(
         pl.coalesce(
-            *[pl.col(f) for f in whole_flags], pl.col("__total"), _city_level_total(source), pl.col("__note")
+            *[pl.col(f) for f in whole_flags],
+            pl.col("__total"),
+            _city_level_total(source),
+            pl.col("__area_total"),
+            pl.col("__note"),
         ).alias("__whole")
     )
     if work.select(pl.col("__breakdown").is_not_null().any()).item():
