@@ -44,6 +44,10 @@ class Column:
     # is missing, its names are read as codes through the administrative divisions (raw.cities: full or short
     # name); a name that is no unit, or more than one, refuses its row.
     name_headers: tuple[str, ...] = ()
+    # A key column offices may leave out (training records kept without an 活动编号): when the file has no such
+    # column, each row's value is derived from these columns' typed values (validate.derived_key), the same for
+    # the same event whichever file brings it, so a file sent again corrects its rows instead of adding them twice.
+    derived_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -424,7 +428,15 @@ TRAINING_EVENTS = Source(
     partition_date="event_date",
     no_future=("event_date",),
     columns=(
-        Column("event_id", "str", aliases=("活动编号",), max_length=40, identifier=True),
+        # Figures (participants, hours) stay out of a derived id: a corrected figure keeps its event's id.
+        Column(
+            "event_id",
+            "str",
+            aliases=("活动编号",),
+            max_length=40,
+            identifier=True,
+            derived_from=("city_code", "event_date", "audience", "title"),
+        ),
         Column("city_code", "str", aliases=("城市代码",), region_code=True, name_headers=CITY_NAME_HEADERS),
         Column("event_date", "date", aliases=("日期", "培训日期")),
         Column("audience", "str", aliases=("对象", "培训对象"), allowed=AUDIENCES),
@@ -573,14 +585,31 @@ def full_unit(unit: str | None, column_unit: str | None) -> str | None:
     return SHORT_UNITS.get(unit or "", {}).get(family or "", unit)
 
 
+# A footnote marker after a number (12.5*, 12.5①, 12.5※, 12.5¹, 12.5[1], 12.5注1): "see the note below", not part of
+# the figure. Read before NFKC, which turns ① and ¹ into the digit 1: 12.5① loaded as 12.51, silently.
+FOOTNOTE_MARKER_PATTERN = (
+    r"^(.*\d)\s*(?:[*＊※△▲☆★#＃]{1,3}|[\u2460-\u2473\u2776-\u277f\u2474-\u2487\u2488-\u249b]"
+    r"|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,2}|[\[［(（]\s*(?:注\s*)?\d{1,2}\s*[\]］)）]|注\s*\d{0,2})$"
+)
+
 # Rows that sum other rows. A label cell like these, or a province/national code in a city-level column.
 # 汇总 labels a total only alone or after a whole area (全省汇总, 深圳市汇总): 专利汇总 may be a title.
 TOTAL_LABEL_PATTERN = (
     r"^.{0,16}?(?:合计|小计|总计)(?:[:：()（）]|$)"
     r"|^(?:全省|全市|全区|全县|全国|本省|本市|各市|各地|[\u4e00-\u9fff]{1,8}?[省市区县盟州])?汇总(?:[:：()（）]|$)"
 )
+# A whole area alone (全省, 全市: a provincial table's total row without 合计; read as a name it was "unknown"). Judged
+# after a province or national code in a city column, whose reason says more.
+WHOLE_AREA_PATTERN = r"^(?:全省|全市|全区|全县|全国|全州|全盟)(?:[:：()（）]|$)"
+# A sheet beside other sheets whose name says it sums them (一季度合计, 1-3月累计, 上半年, Q1): its rows are totals of the
+# other sheets' months or units, not records. Read as records, a city missing from the month's own sheet loaded the
+# quarter's figures as that month's, silently. (汇总 is no such word: a 汇总 sheet is often the compiled table of the
+# cities, beside sheets of their districts; its rows are judged as records, as the round-2/3 tests show.)
+TOTAL_SHEET_PATTERN = (
+    r"合计|小计|总计|累计|季度|[一二三四1-4]\s*季|半年|全年|[Qq][1-4]|\d{1,2}\s*月?\s*[-—–~～至到]\s*\d{1,2}\s*月"
+)
 # Characters every total label holds (a column without any is not searched cell by cell).
-TOTAL_LABEL_CHARS = ("计", "汇总")
+TOTAL_LABEL_CHARS = ("计", "汇总", "全省", "全市", "全区", "全县", "全国", "全州", "全盟")
 NATIONAL_CODES = ("000000", "100000")
 
 # Excel error values (a formula that failed): the cell has no value; the row is quarantined, never nulled.

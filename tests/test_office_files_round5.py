@@ -146,6 +146,21 @@ EXAMPLES: dict[str, list[str]] = {
     "read {} cell(s) of {} written with their unit (100万元, 1.2亿) in that unit": [
         "read 2 cell(s) of amount_10k_yuan written with their unit (100万元, 1.2亿) in that unit"
     ],
+    "read {} cell(s) of {} with a footnote marker (12.5*, 12.5①) as the number before it": [
+        "read 2 cell(s) of amount_10k_yuan with a footnote marker (12.5*, 12.5①) as the number before it"
+    ],
+    "read {} cell(s) of {} written in 万 or 千 (1.2万 = 12000) as the count": [
+        "read 1 cell(s) of registrations written in 万 or 千 (1.2万 = 12000) as the count"
+    ],
+    "read '{}' in {} as the province {}: the file's other rows are units in it": [
+        "read '海南' in city_code as the province 460000: the file's other rows are units in it"
+    ],
+    "read '{}' in {} as the unit {}: the file's other rows are units of its province": [
+        "read '吉林' in city_code as the unit 220200: the file's other rows are units of its province"
+    ],
+    "{} derived from {} (the file has no {} column)": [
+        "event_id derived from city_code, event_date, audience, title (the file has no 活动编号 column)"
+    ],
     "read {} cell(s) written as no figure (—, -, /, 无) in {} as empty": [
         "read 4 cell(s) written as no figure (—, -, /, 无) in first_time_borrowers as empty"
     ],

@@ -68,7 +68,7 @@ NAMED = [
     ("内蒙古锡林郭勒盟", "152500"),
     ("吉林省吉林市", "220200"),
     ("深圳", "440300"),  # the plain spellings stay as they were
-    ("吉林", "220200"),
+    ("吉林市", "220200"),  # (吉林 alone names the province too: in a table of several provinces it is refused, round 7)
 ]
 
 

@@ -57,6 +57,7 @@ from pipelines.ingest.validate import (
     has_breakdown_label,
     has_indented_text,
     map_columns,
+    summing_sheets,
 )
 from pipelines.sources import NATIONAL_CODES, TOTAL_LABEL_CHARS, Column, Source, plausibility_thresholds
 
@@ -244,6 +245,8 @@ def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
     if raw.title_span is not None and source.partition_date == "month":
         # a table whose title states several months: the reader sees all its rows' months (validate.period_total)
         raise NotScannable("a title stating several months")
+    if summing_sheets(raw):
+        raise NotScannable("a sheet summing the others (its rows are refused by the Polars rules)")
     flags = [c for c in raw.df.columns if c in ROW_FLAGS]
     headers = [c for c in raw.df.columns if c != ROW_NUMBER and c not in flags]
     mapped = _map(raw, source, file_name)
@@ -274,6 +277,8 @@ def _map(raw: RawFrame, source: Source, file_name: str):
     }
     if pct & set(mapped.renames.values()):
         raise NotScannable("share columns (per cent spellings are read by the Polars path)")
+    if mapped.derived:
+        raise NotScannable("a key column derived from the row's values (read by the Polars path)")
     if mapped.by_name:
         raise NotScannable("unit names instead of codes (read through the administrative divisions by the Polars path)")
     return mapped

@@ -300,8 +300,13 @@ def county_units(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
 def unit_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     """Name -> code of the administrative divisions (validate.unit_names_of), for files naming their cities."""
+    from pipelines import reference
+
     rows = con.execute("SELECT city_code, city_name, city_name_short, province_name FROM raw.cities").fetchall()
-    return unit_names_of(rows)
+    # The county-level divisions (districts): they tell a district's name from a unit's (中山 in a Dalian table is
+    # 中山区, not 中山市) and name the city a district that is no unit lies in. The reference file ships with the code.
+    areas = reference.areas().select("code", "name").rows()
+    return unit_names_of(rows, areas)
 
 
 def record_sightings(

@@ -294,6 +294,21 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
             if lo and f and _period_of(lo) is not None:
                 # a period under its column's name (登记笔数 over 本月 | 本年累计): the period's header of it
                 candidates = [lo + f]
+        # A group title that states a unit (质押融资（亿元） over 笔数 | 金额): its unit is its money columns', tried
+        # first: read as 金额 alone, 亿元 figures loaded as 万元, silently, and 笔数 named no column. A column of
+        # another family (笔数 is a count) takes the title's words without its unit.
+        grouped = re.fullmatch(r"(.*?)\s*[(（]\s*(?:单位\s*[:：]?\s*)?([^()（）]+?)\s*[)）]", f) if lo and f else None
+        if grouped and _is_unit_row([grouped.group(2)]) and not _is_unit_row([lo]) and _period_of(lo) is None:
+            names = dict.fromkeys([grouped.group(1), re.sub(r"^知识产权", "", grouped.group(1)), ""])
+            for cand in [f"{name}{lo}({grouped.group(2)})" for name in names]:
+                try:
+                    if match_header(cand, source) is not None:
+                        candidates = [cand]
+                        break
+                except HeaderUnitError:
+                    continue
+            else:
+                candidates = [name + lo for name in names if name] + candidates
         chosen = None
         for cand in candidates:
             if not cand:
@@ -2017,7 +2032,7 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = N
         return texts.filter(normalised.is_in(known))
 
     hits = df.select(
-        pl.sum_horizontal([pl.col(c).is_in(header_cells(c)).cast(pl.Int32) for c in cols]) >= 2
+        pl.sum_horizontal([pl.col(c).is_in(header_cells(c).implode()).cast(pl.Int32) for c in cols]) >= 2
     ).to_series()
     if not hits.any():
         return df

@@ -298,6 +298,42 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"unknown region code in " + _COL + r": '(?P<value>.*)'", "{col}中的行政区划代码未知：'{value}'"),
     (
+        r"city name in " + _COL + r" names a province and a unit: '(?P<value>.*)' is province (?P<province>\d{6}) or "
+        r"unit (?P<unit>\d{6}), and the file's other rows do not tell which \(write the unit's full name or its code; "
+        r"a province's total is no city's record\)",
+        "{col}中的名称既是省份又是单位：'{value}' 可指省份 {province} 或单位 {unit}，文件中其他行无法判明"
+        "（单位请写全称或代码；省级合计不是城市的记录）",
+    ),
+    (
+        r"city name in " + _COL + r" names a unit of another province: '(?P<value>.*)' is (?P<code>\d{6}), while the "
+        r"file's other rows lie in province (?P<province>\d{6}) and a district there bears this name \(write the "
+        r"full name or the code\)",
+        "{col}中的名称是外省的单位：'{value}' 为 {code}，而文件其他行均在省份 {province}，且该省有同名的区县"
+        "（请写全称或代码）",
+    ),
+    (
+        r"district name in " + _COL + r": '(?P<value>.*)' is a county-level area \((?P<codes>[\d, ]+)\), not a unit "
+        r"of the programme \(report its figures on its city's row, or write the district's code\)",
+        "{col}中是区县名称：'{value}' 为县级行政区（{codes}），不是项目单位（请将其数字并入所在城市的行报送，"
+        "或填写该区县的代码）",
+    ),
+    (
+        r"total row: '(?P<value>.*)' in " + _COL + r" names a province and a unit, and its figures are the sum of the "
+        r"file's other rows of province (?P<province>\d{6}) for the same (?P<period>\w+): the province's total, not "
+        r"the unit's record",
+        "合计行：{col}中的 '{value}' 既是省份又是单位，且其数字等于文件中省份 {province} 其他各行同期之和："
+        "是全省合计，不是该单位的记录",
+    ),
+    (
+        r"total sheet: sheet '(?P<sheet>.*)' sums the workbook's other sheets, its rows are no records",
+        "合计工作表：工作表“{sheet}”是工作簿中其他工作表的合计，其各行不是记录",
+    ),
+    (
+        r"part of a month in " + _COL + r": '(?P<value>.*)' covers some of the month's days, not the whole month "
+        r"\(send the month's own figures\)",
+        "{col}只覆盖月内部分日期：'{value}' 不是整月（请报送该月整月的数字）",
+    ),
+    (
         r"unknown city name in "
         + _COL
         + r": '(?P<value>.*)' \(no unit of the administrative divisions has this name\)",
@@ -466,6 +502,28 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"read (?P<n>\d+) cell\(s\) of " + _COL + r" written with their unit \(100万元, 1\.2亿\) in that unit",
         "{col}中有 {n} 个单元格带单位书写（100万元、1.2亿），已按所写单位读取",
+    ),
+    (
+        r"read (?P<n>\d+) cell\(s\) of " + _COL + r" with a footnote marker \(12\.5\*, 12\.5①\) as the number "
+        r"before it",
+        "{col}中有 {n} 个单元格带脚注标记（12.5*、12.5①），按标记前的数字读取",
+    ),
+    (
+        r"read (?P<n>\d+) cell\(s\) of " + _COL + r" written in 万 or 千 \(1\.2万 = 12000\) as the count",
+        "{col}中有 {n} 个单元格以万或千书写（1.2万 = 12000），按其数量读取",
+    ),
+    (
+        r"read '(?P<value>.*)' in " + _COL + r" as the province (?P<code>\d{6}): the file's other rows are units in it",
+        "{col}中的 '{value}' 按省份 {code} 读取：文件其他行均为该省的单位",
+    ),
+    (
+        r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the file's other rows are units of its "
+        r"province",
+        "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均为其所在省的单位",
+    ),
+    (
+        _COL + r" derived from (?P<cols>\w+(?:, \w+)*) \(the file has no (?P<header>\S+) column\)",
+        "文件没有“{header}”列：{col}由 {cols} 生成",
     ),
     (
         r"read (?P<n>\d+) cell\(s\) written as no figure \(—, -, /, 无\) in " + _COL + r" as empty",

@@ -7,6 +7,7 @@ are loaded. Nothing is dropped silently: rows in = rows loaded + rows quarantine
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -27,12 +28,15 @@ from pipelines.ingest.readers import (
 from pipelines.sources import (
     COUNT_WORDS_IN_CELLS,
     EXCEL_ERRORS,
+    FOOTNOTE_MARKER_PATTERN,
     NATIONAL_CODES,
     SHORT_UNITS,
     TOTAL_LABEL_CHARS,
     TOTAL_LABEL_PATTERN,
+    TOTAL_SHEET_PATTERN,
     UNIT_FAMILIES,
     UNIT_SCALES,
+    WHOLE_AREA_PATTERN,
     Column,
     Source,
     full_unit,
@@ -147,6 +151,7 @@ class Mapped:
     percent: set[str]  # columns under a (%) header
     renames: dict[str, str] = field(default_factory=dict)  # file header -> contract column
     by_name: set[str] = field(default_factory=set)  # code columns read from a column of names (Column.name_headers)
+    derived: set[str] = field(default_factory=set)  # key columns the file leaves out, derived (Column.derived_from)
 
 
 _NOTE_ROW = (
@@ -174,6 +179,15 @@ class HeaderMapping:
     extra: list[str]  # file headers outside the contract
     notes: list[str]
     by_name: set[str] = field(default_factory=set)  # code columns read from a column of names
+    derived: set[str] = field(default_factory=set)  # key columns the file leaves out, derived (Column.derived_from)
+
+
+def summing_sheets(raw: RawFrame) -> dict[int, str]:
+    """The read sheets (by their place among the read ones: ROW_NUMBER // SHEET_ROW_BLOCK) whose names say they sum
+    the workbook's other sheets (`sources.TOTAL_SHEET_PATTERN`), when other sheets are read beside them."""
+    read = [s["sheet"] for s in raw.sheets or [] if s.get("status") == "read"]
+    summing = {k: n for k, n in enumerate(read) if re.search(TOTAL_SHEET_PATTERN, n)}
+    return summing if len(summing) < len(read) else {}
 
 
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
@@ -190,15 +204,27 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     ]
     df = (
         raw.df.with_columns(
-            _total_label(raw.df, label_cols), _note_row(raw.df, text_cols), _breakdown_label(raw.df, label_cols)
+            _total_label(raw.df, label_cols),
+            _total_label(raw.df, label_cols, WHOLE_AREA_PATTERN).alias("__area_total"),
+            _note_row(raw.df, text_cols),
+            _breakdown_label(raw.df, label_cols),
         )
         .rename(renames)
         .drop(extra)
     )
+    summing = summing_sheets(raw)
+    if summing:
+        sheet = (pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK).replace_strict(summing, default=None, return_dtype=pl.Utf8)
+        df = df.with_columns(
+            pl.coalesce(
+                pl.format("total sheet: sheet '{}' sums the workbook's other sheets, its rows are no records", sheet),
+                pl.col("__total"),
+            ).alias("__total")
+        )
     for c in source.columns:
         if c.name not in df.columns:
             df = df.with_columns(pl.lit(None, pl.Utf8).alias(c.name))
-    return Mapped(df, notes, h.factors, h.percent, renames, h.by_name)
+    return Mapped(df, notes, h.factors, h.percent, renames, h.by_name, h.derived)
 
 
 def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
@@ -264,16 +290,28 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
             by_name.add(c.name)
             present.add(c.name)
             notes.append(f"{c.name} read from the unit names in '{header}' (no code column)")
-    missing = [c for c in source.columns if c.required and c.name not in present]
+    derived = {
+        c.name
+        for c in source.columns
+        if c.derived_from
+        and c.name not in present
+        and all(source.column(d).required <= (d in present) for d in c.derived_from)
+    }
+    for name in sorted(derived):
+        notes.append(
+            f"{name} derived from {', '.join(source.column(name).derived_from)} (the file has no "
+            f"{source.column(name).aliases[0]} column)"
+        )
+    missing = [c for c in source.columns if c.required and c.name not in present | derived]
     if missing:
         expected = "; ".join(f"{c.name} (or {' / '.join(c.aliases[:2])})" if c.aliases else c.name for c in missing)
         raise IngestError(file_name, f"missing required column(s): {expected}")
     if extra:
         notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
-    return HeaderMapping(renames, factors, percent, extra, notes, by_name)
+    return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
 
 
-def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+def _total_label(df: pl.DataFrame, cols: list[str], pattern: str = TOTAL_LABEL_PATTERN) -> pl.Expr:
     """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null. Only the columns that hold
     such a character at all are searched cell by cell."""
     hits = [
@@ -287,7 +325,7 @@ def _total_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     if not hits:
         return pl.lit(None, pl.Utf8).alias("__total")
     label = pl.coalesce(
-        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(TOTAL_LABEL_PATTERN)).then(pl.col(c)) for c in hits]
+        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(pattern)).then(pl.col(c)) for c in hits]
     )
     return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
 
@@ -432,8 +470,28 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
     )
     value = pl.coalesce(candidates)
     if c.name == "month":
-        value = value.dt.month_start()
+        # A monthly report's period written as its first and last day (2025-03-01至2025-03-31): that month. A range
+        # over part of a month or several months is none (refused by `_parse_checks`, saying which).
+        start, end = _date_range(t)
+        whole = (start == start.dt.month_start()) & (end == start.dt.month_end())
+        value = pl.coalesce(value.dt.month_start(), pl.when(whole).then(start))
     return value
+
+
+# A period written as its first and last day in one cell (2025-03-01至2025-03-31, 2025.3.1-2025.3.31, 2025年3月1日至
+# 3月31日, 2025年3月1日~31日): the end may leave out the year, or the year and the month, it shares with the start.
+DATE_RANGE = (
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*(?:至|到|~|～|—{1,2}|–|-{1,2})\s*"
+    r"(?:(\d{4})\s*[-/.年]\s*)?(?:(\d{1,2})\s*[-/.月]\s*)?(\d{1,2})\s*日?$"
+)
+
+
+def _date_range(t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(first day, last day) of a cell spelling a period as two dates (`DATE_RANGE`), else nulls."""
+    g = [t.str.extract(DATE_RANGE, i) for i in range(1, 7)]
+    start = _ymd(g[0], g[1], g[2])
+    end = _ymd(pl.coalesce(g[3], g[0]), pl.coalesce(g[4], g[1]), g[5])
+    return start, end
 
 
 # A number as offices write it: a sign, digits (thousands grouped in threes by , or ，, or by one space — the
@@ -529,9 +587,24 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
         unread = txt.is_not_null() & value.is_null()
         if c.name == "month":
             # 2025年1-3月, 2025年第一季度, 上半年, 1-3月累计: a period of several months, not a month
-            several = txt.str.contains(SEVERAL_MONTHS)
+            start, end = _date_range(txt.str.normalize("NFKC").str.strip_chars())
+            ranged = start.is_not_null() & end.is_not_null()
+            several = txt.str.contains(SEVERAL_MONTHS) | (ranged & (start.dt.month_start() != end.dt.month_start()))
+            part = ranged & ~several
             return [
-                (unread & ~several, pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40))),
+                (
+                    unread & ~several & ~part,
+                    pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
+                ),
+                (
+                    unread & part,
+                    pl.format(
+                        "part of a month in {}: '{}' covers some of the month's days, not the whole month (send the "
+                        "month's own figures)",
+                        pl.lit(c.name),
+                        txt.str.slice(0, 40),
+                    ),
+                ),
                 (
                     unread & several,
                     pl.format(
@@ -733,10 +806,99 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
         if c.unit in UNIT_FAMILIES["money"]:
             out = out.str.replace(r"^([+-]?\(?)\s*¥\s*", "${1}")
         if c.name == "year" or c.name.endswith("_year"):
-            out = out.str.replace(r"\s*年$", "")
+            out = out.str.replace(r"\s*年度?$", "")  # 2024年, 2024年度: the year
     if c.identifier:
         out = out.str.replace_all(r"\s+", "").str.replace_all(_IDENT_OPEN, "〔").str.replace_all(_IDENT_CLOSE, "〕")
     return out.str.strip_chars().replace("", None)
+
+
+def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.DataFrame, list[str]]:
+    """What the file's other rows tell of a name that alone names a province or a unit (吉林: 吉林省 or 吉林市; 海南:
+    海南省 or 海南州), or a unit elsewhere and a district of the file's province (中山 in a table of Dalian's
+    districts is 中山区, not 中山市 in Guangdong). Read alone, such names loaded as the unit, silently: a province's
+    total as a city's record, a district's figures as another province's city. The file's province is the one
+    every other named row lies in; a name it does not decide is refused (``__both:`` / ``__elsewhere:``), never
+    guessed. A district's own name that is no unit is kept for its reason (``__area:``)."""
+    both_of = getattr(lookup, "province_or_unit", {})
+    stems = getattr(lookup, "area_stems", {})
+    areas = getattr(lookup, "areas", {})
+    notes: list[str] = []
+    conflicted = pl.col("__key").is_in(pl.Series(list(both_of), dtype=pl.Utf8).implode())
+    # The file's province: the one its named rows lie in, but for rows named by a district's name of that province
+    # (the rows in question; a row alone in another province is no evidence against it).
+    named = (
+        work.filter(pl.col("__code").is_not_null() & ~conflicted & ~pl.col("__code").str.ends_with("0000"))
+        .select(pl.col("__code").str.slice(0, 2).alias("p"), pl.col("__key").alias("k"))
+        .rows()
+    )
+    homes = []
+    for p in sorted({p for p, _ in named}):
+        inside = sum(1 for q, _ in named if q == p)
+        outside = [k for q, k in named if q != p]
+        if len(outside) <= inside and all(k in stems.get(p, ()) for k in outside):
+            homes.append(p)
+    home = homes[0] if len(homes) == 1 else None
+    province_of = {k: p for k, (p, _) in both_of.items()}
+    unit_of = {k: u for k, (_, u) in both_of.items()}
+    as_unit = pl.col("__key").replace_strict(unit_of, default=None, return_dtype=pl.Utf8)
+    as_province = pl.col("__key").replace_strict(province_of, default=None, return_dtype=pl.Utf8)
+    resolved = (
+        pl.when(~conflicted)
+        .then(pl.col("__code"))
+        .when(pl.lit(home is not None) & (as_unit.str.slice(0, 2) == pl.lit(home)))
+        .then(as_unit)
+        .when(pl.lit(home is not None) & (as_province.str.slice(0, 2) == pl.lit(home)))
+        .then(as_province)
+    )
+    work = work.with_columns(
+        resolved.alias("__code"),
+        pl.when(conflicted & resolved.is_null())
+        .then(pl.format("province {} or unit {}", as_province, as_unit))
+        .alias("__both:" + name),
+        (conflicted & (resolved == as_unit)).fill_null(False).alias("__pou:" + name),
+    )
+    if work.select(conflicted.any()).item():
+        read = work.filter(conflicted & pl.col("__code").is_not_null()).select("__key", "__code").unique().rows()
+        for k, code in sorted(read):
+            if code.endswith("0000"):
+                notes.append(f"read '{k}' in {name} as the province {code}: the file's other rows are units in it")
+            else:
+                notes.append(
+                    f"read '{k}' in {name} as the unit {code}: the file's other rows are units of its province"
+                )
+    # A unit outside the file's province, named by what is a district's name inside it: the district was meant.
+    home_stems = stems.get(home, frozenset()) if home else frozenset()
+    elsewhere = (
+        pl.col("__code").is_not_null()
+        & ~pl.col("__code").str.starts_with(home or "--")
+        & pl.col("__key").is_in(pl.Series(sorted(home_stems), dtype=pl.Utf8).implode())
+    )
+    work = work.with_columns(
+        pl.when(elsewhere)
+        .then(pl.format("{} (province {}0000)", pl.col("__code"), pl.lit(home)))
+        .alias("__elsewhere:" + name),
+        pl.when(elsewhere).then(None).otherwise(pl.col("__code")).alias("__code"),
+    )
+    # A district's own name that is no unit: its codes, for the reason.
+    area_codes = {k: ", ".join(v[:4]) for k, v in areas.items() if k not in lookup}
+    work = work.with_columns(
+        pl.when(pl.col("__code").is_null())
+        .then(pl.col("__key").replace_strict(area_codes, default=None, return_dtype=pl.Utf8))
+        .alias("__area:" + name)
+    )
+    return work, notes
+
+
+def derived_key(source: Source, name: str) -> pl.Expr:
+    """The value of a key column the file leaves out (`Column.derived_from`): 'D-' and 16 hex digits of the SHA-1
+    of the row's typed values of those columns (ISO dates, codes, enumeration words, text as cleaned; a missing
+    value is refused by its own column's rule). SHA-1 of a fixed spelling, not Polars' hash, which may
+    change between versions: the id must stay the same for the same event in every later file."""
+    import hashlib
+
+    parts = [pl.col(d).cast(pl.Utf8).fill_null("") for d in source.column(name).derived_from]
+    joined = pl.concat_str(parts, separator="\x1f")
+    return joined.map_elements(lambda v: "D-" + hashlib.sha1(v.encode()).hexdigest()[:16], return_dtype=pl.Utf8)
 
 
 def validate(
@@ -774,9 +936,25 @@ def validate(
         *flags,
         *whole_flags,
         "__total",
+        "__area_total",
         "__note",
         "__breakdown",
     )
+    # A footnote marker after a figure (12.5*, 12.5①) points to a note below the table: the figure is the number
+    # before it (noted). Before NFKC, which made 12.5① the number 12.51 (loaded silently) and 12.5* no number.
+    for c in source.columns:
+        if c.dtype not in ("int", "float"):
+            continue
+        marked = _txt(c.name).str.contains(FOOTNOTE_MARKER_PATTERN).fill_null(False)
+        n = work.select(marked.sum()).item()
+        if n:
+            notes.append(f"read {n} cell(s) of {c.name} with a footnote marker (12.5*, 12.5①) as the number before it")
+            work = work.with_columns(
+                pl.when(marked)
+                .then(_txt(c.name).str.replace(FOOTNOTE_MARKER_PATTERN, "${1}"))
+                .otherwise(_txt(c.name))
+                .alias(_TXT + c.name)
+            )
     work = work.with_columns(
         [_normalise_text(c, _txt(c.name), work[_TXT + c.name]).alias(_TXT + c.name) for c in source.columns]
     )
@@ -793,15 +971,16 @@ def validate(
             .str.replace(BREAKDOWN_PREFIX, "")  # 其中：昆山市 names 昆山市 (its row is judged as a breakdown row)
         )
         known = {k: v for k, v in lookup.items() if v is not None}
-        work = (
-            work.with_columns(
-                key.replace_strict(known, default=None, return_dtype=pl.Utf8).alias("__code"),
-                _txt(name).alias("__name:" + name),
-                key.is_in([k for k, v in lookup.items() if v is None]).alias("__several:" + name),
-            )
-            .with_columns(pl.col("__code").alias(_TXT + name))
-            .drop("__code")
+        several = pl.Series([k for k, v in lookup.items() if v is None], dtype=pl.Utf8)
+        work = work.with_columns(
+            key.replace_strict(known, default=None, return_dtype=pl.Utf8).alias("__code"),
+            key.alias("__key"),
+            _txt(name).alias("__name:" + name),
+            key.is_in(several.implode()).alias("__several:" + name),
         )
+        work, name_notes = _names_in_context(work, name, lookup)
+        notes += name_notes
+        work = work.with_columns(pl.col("__code").alias(_TXT + name)).drop("__code", "__key")
 
     # Month cells without a year (12月) take the year the file states (title line, file name); without one they
     # stay unreadable and are refused.
@@ -857,6 +1036,17 @@ def validate(
         if c.unit is None:
             words = "|".join(COUNT_WORDS_IN_CELLS)
             work = work.with_columns(t.str.replace(rf"^(.*\d)\s*(?:{words})$", "${1}").alias(_TXT + c.name))
+            # 1.2万 (笔) in a count: twelve thousand, the count spelled in 万 as offices round large counts. Unread it
+            # was "not a number" and a good row was refused. A count that is then no whole number (1.23456万) is
+            # refused by the whole-number rule, never rounded.
+            scaled = rf"^(.*\d)\s*(万|千)\s*(?:{words})?$"
+            scale = t.str.extract(scaled, 2).replace_strict({"万": 10_000, "千": 1_000}, default=None)
+            number = _number(t.str.extract(scaled, 1).str.strip_chars())
+            times = pl.when(scale.is_not_null() & number.is_not_null()).then((number * scale).round(6).cast(pl.Utf8))
+            n = work.select(times.is_not_null().sum()).item()
+            if n:
+                notes.append(f"read {n} cell(s) of {c.name} written in 万 or 千 (1.2万 = 12000) as the count")
+                work = work.with_columns(pl.coalesce(times, t).alias(_TXT + c.name))
             continue
         family = next(f for f in UNIT_FAMILIES.values() if c.unit in f)
         spelled = {u: u for u in family} | {s_: full_unit(s_, c.unit) for s_ in SHORT_UNITS}
@@ -914,6 +1104,9 @@ def validate(
             c = source.column(name)
             typed = typed.with_columns(work.select(_parse(c, None, _txt(name)).alias(name)))
     work = pl.concat([work, typed], how="horizontal")
+    for name in sorted(mapped.derived):
+        key = derived_key(source, name)
+        work = work.with_columns(key.alias(name), key.alias(_TXT + name))
     period_total(raw, source, work, file_name)
     ratio_checks: list[Check] = []
     if pct_cols:
@@ -921,7 +1114,49 @@ def validate(
     if source.partitioned:
         work = work.with_columns(pl.col(source.partition_date).dt.year().cast(pl.Int32).alias("year"))
 
-    checks: list[Check] = []
+    # A name read as its unit by the file's other rows (吉林 among Jilin's cities) whose every figure is the sum of
+    # those rows for the same period is the province's total written by the province's short name, not the unit's.
+    sum_checks: list[Check] = []
+    for c in sorted(mapped.by_name):
+        period, values = source.partition_date, [v for v in source.period_columns if v in work.columns]
+        if not values or period not in work.columns or not work["__pou:" + c].any():
+            continue
+        pou, prov = pl.col("__pou:" + c), pl.col(c).str.slice(0, 2).alias("__prov")
+        sums = (
+            work.filter(~pou & pl.col(c).is_not_null() & ~pl.col(c).str.ends_with("0000"))
+            .group_by(prov, period)
+            .agg(*[pl.col(v).sum().alias("__sum:" + v) for v in values], pl.len().alias("__parts"))
+        )
+        flag = "__sums:" + c
+        work = (
+            work.with_columns(prov)
+            .join(sums, on=["__prov", period], how="left", maintain_order="left")
+            .with_columns(
+                (
+                    pou
+                    & (pl.col("__parts") >= 2)
+                    & pl.all_horizontal([pl.col(v).cast(pl.Float64) == pl.col("__sum:" + v) for v in values])
+                )
+                .fill_null(False)
+                .alias(flag)
+            )
+            .drop("__prov", "__parts", *["__sum:" + v for v in values])
+        )
+        sum_checks.append(
+            (
+                pl.col(flag),
+                pl.format(
+                    "total row: '{}' in {} names a province and a unit, and its figures are the sum of the file's "
+                    "other rows of province {}0000 for the same {}: the province's total, not the unit's record",
+                    pl.col("__name:" + c),
+                    pl.lit(c),
+                    pl.col(c).str.slice(0, 2),
+                    pl.lit(period),
+                ),
+            )
+        )
+
+    checks: list[Check] = list(sum_checks)
     for c in source.columns:
         checks += _parse_checks(c, factors.get(c.name), pl.col(c.name), _txt(c.name))
         known = _known_codes(work[c.name], codes) if c.region_code and codes is not None else codes
@@ -961,7 +1196,48 @@ def validate(
         )
         checks.append(
             (
-                named & ~pl.col("__several:" + c),
+                named & pl.col("__both:" + c).is_not_null(),
+                pl.format(
+                    "city name in {} names a province and a unit: '{}' is {}, and the file's other rows do not tell "
+                    "which (write the unit's full name or its code; a province's total is no city's record)",
+                    pl.lit(c),
+                    pl.col("__name:" + c),
+                    pl.col("__both:" + c),
+                ),
+            )
+        )
+        checks.append(
+            (
+                named & pl.col("__elsewhere:" + c).is_not_null(),
+                pl.format(
+                    "city name in {} names a unit of another province: '{}' is {}, while the file's other rows lie "
+                    "in {} and a district there bears this name (write the full name or the code)",
+                    pl.lit(c),
+                    pl.col("__name:" + c),
+                    pl.col("__elsewhere:" + c).str.extract(r"^(\d+)", 1),
+                    pl.col("__elsewhere:" + c).str.extract(r"\((province \d+)\)$", 1),
+                ),
+            )
+        )
+        checks.append(
+            (
+                named & pl.col("__area:" + c).is_not_null() & ~pl.col("__several:" + c),
+                pl.format(
+                    "district name in {}: '{}' is a county-level area ({}), not a unit of the programme (report its "
+                    "figures on its city's row, or write the district's code)",
+                    pl.lit(c),
+                    pl.col("__name:" + c),
+                    pl.col("__area:" + c),
+                ),
+            )
+        )
+        checks.append(
+            (
+                named
+                & ~pl.col("__several:" + c)
+                & pl.col("__both:" + c).is_null()
+                & pl.col("__elsewhere:" + c).is_null()
+                & pl.col("__area:" + c).is_null(),
                 pl.format(
                     "unknown city name in {}: '{}' (no unit of the administrative divisions has this name)",
                     pl.lit(c),
@@ -1015,7 +1291,11 @@ def validate(
     # A total row is refused for being one, whatever else is wrong with it: its reason stands alone.
     work = work.with_columns(
         pl.coalesce(
-            *[pl.col(f) for f in whole_flags], pl.col("__total"), _city_level_total(source), pl.col("__note")
+            *[pl.col(f) for f in whole_flags],
+            pl.col("__total"),
+            _city_level_total(source),
+            pl.col("__area_total"),
+            pl.col("__note"),
         ).alias("__whole")
     )
     if work.select(pl.col("__breakdown").is_not_null().any()).item():
@@ -1506,43 +1786,91 @@ def period_total(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: s
         )
 
 
-def unit_names_of(rows: list[tuple]) -> dict[str, str | None]:
+class UnitNames(dict):
+    """Name -> code (None: several units bear it), and what a name alone cannot tell: ``province_or_unit`` (a name
+    that is both a province's and a unit's: 吉林 is 吉林省 and 吉林市, 海南 is 海南省 and 海南藏族自治州: name ->
+    (province code, unit code)), ``area_stems`` (province prefix -> the county-level areas' names in it, with and
+    without 区/县/市: 中山 is 中山市 in Guangdong and 中山区 in Dalian) and ``areas`` (a county-level area's full name ->
+    its codes, for the reason of a district that is no unit)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.province_or_unit: dict[str, tuple[str, str]] = {}
+        self.area_stems: dict[str, frozenset[str]] = {}
+        self.areas: dict[str, list[str]] = {}
+
+
+# A county-level area's name without its kind (南山区 -> 南山, 浦东新区 -> 浦东, 昌平县 -> 昌平): how a district table
+# names its rows.
+_AREA_KIND = r"(?:新区|自治县|自治旗|区|县|旗|市)$"
+
+
+def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None) -> UnitNames:
     """(code, full name, short name[, province name]) of the administrative divisions -> name -> code, for
     `validate`: the full name (深圳市), the short one (深圳) and the full one without its 市; a name several units bear
     maps to None. Besides these, the spellings offices write for a unit (each kept only where no unit bears it as
     its own name): an autonomous prefecture as its short name and 州 (延边州, 恩施州, 黔东南州: how the province's
-    documents name them) or 自治州 (延边自治州), and any of the names after its province's full or short name
-    (广东省深圳市, 广东深圳, 吉林延边州: national tables name a city with its province). Unread, such rows were
-    refused as unknown city names."""
+    documents name them) or 自治州 (延边自治州), a prefecture that was a 地区 by its old name (海东地区 for 海东市,
+    吐鲁番地区, 毕节地区: renamed 2011-2018, still typed from old templates), and any of the names after its
+    province's full or short name (广东省深圳市, 广东深圳, 吉林延边州: national tables name a city with its province).
+    Unread, such rows were refused as unknown city names. A province's own name (广东省, 广东, 内蒙古) is its
+    province code (a province's row in a city column is its total); where a unit bears it too (吉林, 海南) the name
+    is kept in ``province_or_unit`` for `validate` to decide by the file's other rows. ``areas`` (code, name) are
+    the county-level divisions (reference.areas), for names of districts that are no unit."""
     import re
 
     def add(into: dict[str, str | None], key: str, code: str) -> None:
         into[key] = code if into.get(key, code) == code else None
 
-    out: dict[str, str | None] = {}
+    out = UnitNames()
     derived: dict[str, str | None] = {}
     provinces: dict[str, str] = {}
+    full_names: dict[str, str] = {}
     for code, full, short, *province in rows:
         keys = {name_key(n) for n in (full, short) if n}
         keys |= {k[:-1] for k in keys if k.endswith("市") and len(k) > 2}
         for k in keys:
             add(out, k, code)
+        if full:
+            full_names[code] = name_key(full)
         if full and short and name_key(full).endswith("自治州"):
             for k in (name_key(short) + "州", name_key(short) + "自治州"):
                 add(derived, k, code)
+        if full and short and name_key(full).endswith("市") and len(name_key(short)) >= 2:
+            add(derived, name_key(short) + "地区", code)
+        if full and name_key(full).endswith("新区") and len(name_key(full)) >= 4:
+            add(derived, name_key(full)[:-2], code)  # 浦东新区 is 浦东, 滨海新区 滨海
         if province and province[0]:
             provinces[code] = name_key(province[0])
     for k, v in derived.items():
         out.setdefault(k, v)
     prefixed: dict[str, str | None] = {}
+    bare_of: dict[str, str] = {}
     for k, code in list(out.items()):
         if code is None or code not in provinces:
             continue
         pk = provinces[code]
         bare = re.sub(r"(?:维吾尔|壮族|回族)?自治区$|特别行政区$|[省市]$", "", pk)
+        bare_of[pk] = bare
         for prefix in {pk, bare} - {""}:
             if not k.startswith(prefix):
                 add(prefixed, prefix + k, code)
     for k, v in prefixed.items():
         out.setdefault(k, v)
+    # The provinces' own names. A municipality's (北京市, 北京) is its unit's (the municipality is the city).
+    province_codes = {provinces[c]: c[:2] + "0000" for c in provinces}
+    for pk, pcode in province_codes.items():
+        for k in {pk, bare_of.get(pk, "")} - {""}:
+            unit = out.get(k)
+            if k not in out:
+                out[k] = pcode
+            elif unit is not None and full_names.get(unit) != pk:
+                out.province_or_unit[k] = (pcode, unit)
+    for code, name in areas or ():
+        full = name_key(name)
+        out.areas.setdefault(full, []).append(code)
+        stem = re.sub(_AREA_KIND, "", full)
+        for k in {full, stem} - {""}:
+            out.area_stems.setdefault(code[:2], set()).add(k)  # type: ignore[union-attr]
+    out.area_stems = {p: frozenset(v) for p, v in out.area_stems.items()}
     return out
