@@ -429,6 +429,14 @@ def _print_withdrawals(summary) -> None:
             f"[red]the landing folder {escape(summary.landing_absent)} is missing or holds no file[/red] while the "
             "warehouse holds loaded files: nothing was withdrawn (an unmounted share, or IPCITY_LANDING is wrong?).",
         )
+    if summary.sources_emptied:
+        folders = escape(", ".join(summary.sources_emptied))
+        _say(
+            f"[red]着陆区中这些数据源的目录没有任何文件[/red]：{folders}；仓库中有它们已入库的文件，未撤回任何数据"
+            "（目录未挂载或被改名？要更正请放入更正后的文件）。",
+            f"[red]these sources' landing folders hold no file[/red]: {folders}; the warehouse holds loaded files of "
+            "theirs and nothing was withdrawn (a folder unmounted or renamed? to correct, put the corrected file in).",
+        )
 
 
 def _print_withdrawn(con, limit: int = 20) -> None:

@@ -28,6 +28,7 @@ from pipelines.ingest.load import (
     partition_of,
     pending_files,
     removed_files,
+    source_folders_emptied,
     withdraw_file,
 )
 from pipelines.partitions import YEARLY
@@ -87,6 +88,8 @@ class RunSummary:
     # the landing folder is missing or holds no file while the warehouse holds loaded files: nothing was
     # withdrawn (an unmounted share must not empty the warehouse); the folder, for the message
     landing_absent: str | None = None
+    # sources whose own folder holds no file while files of theirs are loaded: nothing withdrawn for them
+    sources_emptied: list[str] = field(default_factory=list)
     withdrawn_refused: list[str] = field(default_factory=list)  # refused files removed from landing ("source/file")
 
     @property
@@ -357,6 +360,7 @@ def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.Da
                 and con.execute("SELECT 1 FROM raw.ingested_files WHERE status = 'loaded' LIMIT 1").fetchall()
             ):
                 summary.landing_absent = str(landing)
+            summary.sources_emptied = source_folders_emptied(con, landing)
     finally:
         dbt_manifest.finish_parse(parsing)
     valid_years = set(YEARLY.get_partition_keys())

@@ -250,6 +250,40 @@ def test_an_empty_or_missing_landing_folder_withdraws_nothing_and_says_so(tmp_pa
     assert _count(tmp_path, "SELECT count(*) FROM raw.enforcement_cases") == [(1,)]
 
 
+def test_a_source_folder_emptied_withdraws_nothing_of_that_source_and_says_so(tmp_path, monkeypatch):
+    """One source's folder with no file left (its own share unmounted, the folder renamed, the reference cities
+    deleted by mistake) is not every file of that source withdrawn: that would empty a table every mart reads.
+    Nothing of it is withdrawn and the run names the source; the other sources are judged as before."""
+    from pipelines.ingest.load import ensure_schema, file_hash
+
+    landing = tmp_path / "landing"
+    (landing / "enforcement_cases").mkdir(parents=True)  # there, but empty
+    pledge = landing / "pledge_loans" / "pledge_2024.csv"
+    pledge.parent.mkdir(parents=True)
+    pledge.write_text("城市代码,月份\n110100,2024-01\n", encoding="utf-8")
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("IPCITY_LANDING", str(landing))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        ensure_schema(con)
+        con.execute(
+            "INSERT INTO raw.enforcement_cases (case_id, city_code, year, _source_file) "
+            "VALUES ('AJ1', '110100', 2024, 'cases_2024.csv')"
+        )
+        con.execute(
+            'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", status) VALUES '
+            "('enforcement_cases', 'cases_2024.csv', 'h', '2024', 'loaded'), "
+            "('pledge_loans', 'pledge_2024.csv', ?, '2024', 'loaded')",
+            [file_hash(pledge)],
+        )
+    out = _cli("run")
+    text = " ".join(out.output.split())
+    assert "Nothing new to load" in text, out.output
+    assert "landing folders hold no file" in text and "enforcement_cases" in text and "未撤回任何数据" in text, text
+    assert _count(tmp_path, "SELECT count(*) FROM raw.enforcement_cases") == [(1,)]
+    assert _count(tmp_path, "SELECT count(*) FROM raw.ingested_files WHERE status = 'withdrawn'") == [(0,)]
+
+
 # ------------------------------------------------------------------ the run log in both languages
 def test_the_run_log_tells_the_operator_about_each_file_in_both_languages(tmp_path, monkeypatch):
     """What the project writes into Dagster's run log about the offices' files (loaded, quarantined, refused,

@@ -1046,6 +1046,19 @@ def landing_is_absent(landing: Path) -> bool:
     return not any(landing_files(landing, s) for s in SOURCES.values())
 
 
+def source_folders_emptied(con: duckdb.DuckDBPyConnection, landing: Path) -> list[str]:
+    """Sources whose landing folder holds no file while the ledger holds loaded files of theirs (nothing is
+    withdrawn for them; removed_files); [] when the whole landing folder is absent (landing_is_absent says that)."""
+    ensure_schema(con)
+    if landing_is_absent(landing):
+        return []
+    loaded = {
+        name
+        for (name,) in con.execute("SELECT DISTINCT source FROM raw.ingested_files WHERE status = 'loaded'").fetchall()
+    }
+    return [name for name, s in SOURCES.items() if name in loaded and not landing_files(landing, s)]
+
+
 def removed_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source) -> list[tuple[str, str | None, bool]]:
     """(file name, partition, loaded) of the files the ledger holds as loaded or refused whose name is no longer
     in the source's landing folder ([] when the landing folder is absent altogether); ``loaded`` False: refused
@@ -1054,6 +1067,12 @@ def removed_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source)
     if landing_is_absent(landing):
         return []
     present = {p.name for p in landing_files(landing, source)}
+    if not present:
+        # a source's folder with no file at all is a folder gone (its own share unmounted, renamed), not every
+        # file of the source withdrawn: withdrawing the reference cities or population would break every mart.
+        # Nothing is withdrawn for it and the run says so (source_folders_emptied); a file is withdrawn by
+        # removing it while the source keeps another, or replaced by sending the corrected one.
+        return []
     rows = con.execute(
         "SELECT file_name, max(\"partition\"), bool_or(status = 'loaded') FROM raw.ingested_files WHERE source = ? "
         "AND status IN ('loaded', 'failed') GROUP BY file_name ORDER BY file_name",
