@@ -250,10 +250,12 @@ def demonstration_cycle(year: int) -> tuple[int, int, int] | None:
     """(start, end, baseline year) of the 2012-2016 demonstration cities' cycle holding ``year``: anchored at the
     rules seed's GEN.cycle_anchor_year, length GEN.cycle_length (as int_programme_calendar: the calendar seed
     leaves both empty for demo_city)."""
-    rules = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
-    gen = rules.filter(pl.col("rule_code") == "GEN")
-    anchor = int(gen.filter(pl.col("param") == "cycle_anchor_year")["value"].cast(pl.Int64).max())
-    length = int(gen.filter(pl.col("param") == "cycle_length")["value"].cast(pl.Int64).max())
+    from pipelines.evaluation.rules import load_rules
+
+    # the rules version in force in the year the 2012 cohort's calendar starts, as int_programme_calendar reads it
+    # (never a max over the versions)
+    rules = load_rules(year=2012)
+    anchor, length = int(rules["GEN.cycle_anchor_year"]), int(rules["GEN.cycle_length"])
     if year < anchor:
         return None
     start = anchor + length * ((year - anchor) // length)
