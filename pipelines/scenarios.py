@@ -220,6 +220,16 @@ def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     )
 
 
+def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+            "and column_name = ?",
+            [schema, table, column],
+        ).fetchall()[0][0]
+    )
+
+
 def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Path) -> None:
     con = duckdb.connect(str(scratch))
     try:
@@ -247,11 +257,18 @@ def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Pat
                 "create or replace table intermediate.int_indicator_scores as select * from marts.fct_city_indicator_year"
             )
         if _has(con, "marts", "fct_programme_unit_year"):
+            # withdrawn_year: the governing membership's withdrawal (the cycle verdict "withdrawn"); a snapshot
+            # published before the calendar carried it has none to give
+            withdrawn = (
+                "withdrawn_year"
+                if _has_column(con, "marts", "fct_programme_unit_year", "withdrawn_year")
+                else "cast(null as integer) as withdrawn_year"
+            )
             con.execute(
                 "create or replace table intermediate.int_programme_unit_years as "
                 "select unit_code, year, true as is_evaluated, programme_code, cohort, joined_on, cycle_anchor_year, "
-                "cycle_length, cycle_start, cycle_end, cycle_baseline_year, acceptance_scored, n_memberships "
-                "from marts.fct_programme_unit_year"
+                f"cycle_length, cycle_start, cycle_end, cycle_baseline_year, acceptance_scored, {withdrawn}, "
+                "n_memberships from marts.fct_programme_unit_year"
             )
         else:
             con.execute(

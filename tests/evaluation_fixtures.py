@@ -52,7 +52,8 @@ DDL = {
     # the evaluation calendar (models/marts/programme/fct_programme_unit_year, the mart twin of dbt's
     # int_programme_unit_years): the cycle of every programme unit-year on its programme's calendar
     "fct_programme_unit_year": """unit_code VARCHAR, year INTEGER, programme_code VARCHAR, cohort VARCHAR,
-        cycle_start INTEGER, cycle_end INTEGER, cycle_baseline_year INTEGER, cycle VARCHAR""",
+        cycle_start INTEGER, cycle_end INTEGER, cycle_baseline_year INTEGER, cycle VARCHAR,
+        withdrawn_year INTEGER""",
     # the memberships (models/marts/programme/fct_programme_membership): the years each unit owes its reports
     "fct_programme_membership": """unit_code VARCHAR, programme_code VARCHAR, cohort VARCHAR,
         first_evaluated_year INTEGER, last_evaluated_year INTEGER, programme_name_zh VARCHAR, joined_on DATE,
@@ -249,10 +250,12 @@ def demonstration_cycle(year: int) -> tuple[int, int, int] | None:
     """(start, end, baseline year) of the 2012-2016 demonstration cities' cycle holding ``year``: anchored at the
     rules seed's GEN.cycle_anchor_year, length GEN.cycle_length (as int_programme_calendar: the calendar seed
     leaves both empty for demo_city)."""
-    rules = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
-    gen = rules.filter(pl.col("rule_code") == "GEN")
-    anchor = int(gen.filter(pl.col("param") == "cycle_anchor_year")["value"].cast(pl.Int64).max())
-    length = int(gen.filter(pl.col("param") == "cycle_length")["value"].cast(pl.Int64).max())
+    from pipelines.evaluation.rules import load_rules
+
+    # the rules version in force in the year the 2012 cohort's calendar starts, as int_programme_calendar reads it
+    # (never a max over the versions)
+    rules = load_rules(year=2012)
+    anchor, length = int(rules["GEN.cycle_anchor_year"]), int(rules["GEN.cycle_length"])
     if year < anchor:
         return None
     start = anchor + length * ((year - anchor) // length)
@@ -267,10 +270,14 @@ def cycle_of(unit: str, year: int) -> tuple[int, int, int] | None:
     return demonstration_cycle(year)
 
 
-def programme_calendar(con: duckdb.DuckDBPyConnection, strong_city: dict | None = None) -> None:
+def programme_calendar(
+    con: duckdb.DuckDBPyConnection, strong_city: dict | None = None, withdrawn: dict | None = None
+) -> None:
     """marts.fct_programme_unit_year for every programme unit-year of marts.fct_city_score_year that has no row
     yet: the strong-city units (``strong_city``, default STRONG_CITY) on their calendar, the others on the
-    demonstration cities' calendar."""
+    demonstration cities' calendar. ``withdrawn`` (default WITHDRAWN): unit -> the year its governing membership
+    was withdrawn in (int_programme_unit_years.withdrawn_year), on its rows before that year."""
+    withdrawn = WITHDRAWN if withdrawn is None else withdrawn
     strong_city = STRONG_CITY if strong_city is None else strong_city
     con.execute(f"create table if not exists marts.fct_programme_unit_year ({DDL['fct_programme_unit_year']})")
     missing = con.sql(
@@ -288,9 +295,10 @@ def programme_calendar(con: duckdb.DuckDBPyConnection, strong_city: dict | None 
             cycle, programme, cohort = demonstration_cycle(year), "demo_city", "2012"
         start, end, base = cycle or (None, None, None)
         label = f"{start}-{end}" if cycle else None
-        rows.append((unit, year, programme, cohort, start, end, base, label))
+        gone = withdrawn.get(unit)
+        rows.append((unit, year, programme, cohort, start, end, base, label, gone if gone and year < gone else None))
     if rows:
-        con.executemany("insert into marts.fct_programme_unit_year values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany("insert into marts.fct_programme_unit_year values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def rule_uncertainty(con: duckdb.DuckDBPyConnection, overrides: dict[tuple[str, int], dict] | None = None) -> None:
@@ -718,7 +726,7 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
         # the rule cases test the acceptance arithmetic and bands: every case unit is judged at acceptance (the
         # calendar's acceptance_scored; the demo_city label gives their cycle calendar only). A unit under an
         # open-ended title, never banded, is tested on the sample run (test_verdicts_contestable5).
-        "cycle_baseline_year, true as acceptance_scored from marts.fct_programme_unit_year",
+        "cycle_baseline_year, true as acceptance_scored, withdrawn_year from marts.fct_programme_unit_year",
         encoding="utf-8",
     )
     # The evaluation reads the one target-status method, fct_target_status_year (built in the indicator step, in

@@ -327,8 +327,14 @@ def test_acceptance_combines_the_uploaded_third_party_score_and_waits_for_pendin
     # without an upload: pending, no score and no band (TP.pending_blocks_verdict = 1), never indicator-only
     pending = joined.filter(pl.col("third_party_score_right").is_null())
     assert pending.height > 0 and set(pending["third_party_status"]) == {"pending"}
-    # (a cycle still running is not judged at all: cycle_running, tests/test_verdicts_contestable4.py)
-    assert set(pending["acceptance_status"]) <= {"third_party_pending", "insufficient_data", "cycle_running"}
+    # (a cycle still running is not judged at all: cycle_running, tests/test_verdicts_contestable4.py; one that
+    # ended before its last year never reached acceptance: ended_before_acceptance, test_verdicts_contestable6.py)
+    assert set(pending["acceptance_status"]) <= {
+        "third_party_pending",
+        "insufficient_data",
+        "cycle_running",
+        "ended_before_acceptance",
+    }
     assert (pending["acceptance_status"] == "cycle_running").to_list() == pending["judged_year"].is_null().to_list()
     assert pending["acceptance_score"].is_null().all() and pending["acceptance_band"].is_null().all()
     assert pending.filter(pl.col("acceptance_status") == "third_party_pending")["indicator_score"].is_not_null().all()

@@ -32,22 +32,7 @@ CALENDAR = [
 ]
 
 
-def _calendar(unit: str) -> pl.DataFrame:
-    return pl.DataFrame(
-        [r for r in CALENDAR if r[0] == unit], schema=["unit_code", "year", "cycle_start", "cycle_end"], orient="row"
-    ).select("year", "cycle_start")
-
-
 # --- 1. the cycle verdict's date: the year the cycle is judged in ------------------------------------------------
-
-
-def test_a_cycle_cut_short_is_judged_in_its_last_calendar_year():
-    from pipelines.evaluation.releases import judged_year_of_cycle
-
-    assert judged_year_of_cycle(_calendar("320600"), 2022, 2024) == 2023  # promoted: judged 2023
-    assert judged_year_of_cycle(_calendar("320600"), 2024, 2026) == 2026  # running
-    assert judged_year_of_cycle(_calendar("320100"), 2022, 2024) == 2024  # complete
-    assert judged_year_of_cycle(_calendar("320500"), 2024, 2026) == 2026  # running, no later cycle yet
 
 
 @pytest.fixture()
@@ -67,6 +52,13 @@ def flag_snapshot(tmp_path):
         """create table marts.fct_evaluation_year as select unit_code, year, cycle_start, cycle_end,
              'watch' as stage, 100.0 as composite_index, 3 as rank, 40 as n_ranked, cast(null as double) as p05_rank,
              cast(null as double) as p95_rank, true as is_robust from k"""
+    )
+    # the cycles' judged_year as the mart gives it (the page reads it, never its own calendar rule): 南通's pilot
+    # cycle cut short is judged in 2023, 南京's complete one in 2024, the running ones have none yet
+    con.execute(
+        """create table marts.fct_evaluation_cycle as select * from (values
+             ('320600', 2022, 2024, 2023), ('320600', 2024, 2026, null), ('320100', 2022, 2024, 2024),
+             ('320500', 2024, 2026, null)) t(unit_code, cycle_start, cycle_end, judged_year)"""
     )
     con.execute(
         """create table marts.fct_reporting_status as select '320600' as unit_code, 'patents' as source,

@@ -83,17 +83,13 @@ def test_a_complete_cycle_is_judged_in_its_last_year(running):
 
 def test_a_cycle_cut_short_by_a_promotion_is_judged_in_its_last_calendar_year(running):
     """110100's 2023-2025 cycle holds only 2023 (2024 is on the 2024-2026 calendar): judged in 2023, as
-    releases.judged_year_of_cycle says for the flag page; its new cycle is running."""
-    from pipelines.evaluation.releases import judged_year_of_cycle
-
+    the flag page reads from this mart; its new cycle is running."""
     cycles = running["fct_evaluation_cycle"]
     cut = _row(cycles, PROMOTED, 2023)
     assert not cut["is_complete"] and cut["judged_year"] == 2023
     assert cut["verdict_status"] != "cycle_running"
     new = _row(cycles, PROMOTED, 2024)
     assert new["judged_year"] is None and new["verdict_status"] == "cycle_running"
-    calendar = pl.DataFrame({"year": [2022, 2023, 2024], "cycle_start": [2020, 2023, 2024]})
-    assert judged_year_of_cycle(calendar, 2023, 2025) == cut["judged_year"]
     assert _row(running["fct_acceptance_score"], PROMOTED, 2023)["judged_year"] == 2023
 
 

@@ -74,7 +74,7 @@ def next_steps(
     report_by: str | None = None,
 ) -> list[str]:
     """What happens next and by when, for a unit at ``stage`` in evaluation year ``year``. ``judged_year``: the
-    year the cycle's verdict is judged in (releases.judged_year_of_cycle; earlier than ``cycle_end`` for a cycle
+    year the cycle's verdict is judged in (fct_evaluation_cycle.judged_year; earlier than ``cycle_end`` for a cycle
     cut short, e.g. a pilot promoted mid-cycle), the cycle verdict being published on the next evaluation day.
     ``report_by``: the last day the reports of year + 1 count (report_deadline, as fct_reporting_status judges)."""
     zh = norm_lang(lang) == "zh"
@@ -282,15 +282,20 @@ def flagged_year(snap, unit: str, year=None) -> int | None:
 
 
 def cycle_judged_year(snap, unit: str, row: dict) -> int | None:
-    """The year the cycle of ``row`` (the unit's evaluation row of the year) is judged in, from the unit's
-    calendar as the evaluation marts hold it (releases.judged_year_of_cycle: a pilot promoted mid-cycle is judged
-    in its last pilot year, not at the cycle's nominal end)."""
-    from pipelines.evaluation.releases import judged_year_of_cycle
-
-    history = flag_history(snap, unit)
-    if not history.height or "cycle_start" not in history.columns:
-        return row.get("cycle_end")
-    return judged_year_of_cycle(history.select("year", "cycle_start"), row.get("cycle_start"), row.get("cycle_end"))
+    """The year the cycle of ``row`` (the unit's evaluation row of the year) is judged in: the mart's
+    fct_evaluation_cycle.judged_year, the one definition the acceptance score, the profile and the dossier read (a
+    pilot promoted mid-cycle or a unit that withdrew is judged in its last evaluated year). A cycle still running
+    has no judged year yet: its verdict is due at the cycle's end, so the page dates it by ``cycle_end``. The page
+    never works the year out from the calendar itself: a second rule could disagree with the mart's."""
+    cycle_end = row.get("cycle_end")
+    if row.get("cycle_start") is None or not snap.has(queries.CYCLE):
+        return cycle_end
+    rows = snap.query(
+        f"select judged_year from {queries.CYCLE} where unit_code = ? and cycle_start = ?",
+        (unit, row.get("cycle_start")),
+    ).to_dicts()
+    judged = rows[0]["judged_year"] if rows else None
+    return cycle_end if judged is None else int(judged)
 
 
 def flag_href(unit: str, year: int | None, lang: str) -> str:

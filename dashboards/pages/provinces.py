@@ -24,7 +24,7 @@ from ..components import (
     unavailable,
 )
 from ..formatting import fmt_number
-from ..i18n import PROVINCE_EN, STAGES, label, norm_lang, t
+from ..i18n import PROVINCE_EN, STAGES, VERDICT_STATUS, label, norm_lang, t
 from ..security import plot_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
 
@@ -46,6 +46,9 @@ STAGE_COLUMNS = (
     "exit_candidate",
     "not_reported",
     "withdrawn",
+    # cycle rows: a cycle still running has no verdict yet (fct_province_rollup.n_cycle_running), never counted
+    # under a verdict beside the judged cycles
+    "cycle_running",
 )
 
 
@@ -63,10 +66,14 @@ def province_name(row: dict, lang: str) -> str:
     return row["province_name"] or row["province_code"]
 
 
+def _stage_label(code: str, lang: str) -> str:
+    if code in STAGES:
+        return label(STAGES, code, lang)
+    return label(VERDICT_STATUS, code, lang) if code in VERDICT_STATUS else code
+
+
 def stages_text(row: dict, lang: str) -> str:
-    parts = [
-        f"{label(STAGES, s, lang) if s in STAGES else s} {row[f'n_{s}']}" for s in STAGE_COLUMNS if row.get(f"n_{s}")
-    ]
+    parts = [f"{_stage_label(s, lang)} {row[f'n_{s}']}" for s in STAGE_COLUMNS if row.get(f"n_{s}")]
     return " · ".join(parts)
 
 

@@ -416,7 +416,10 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
         + f"), 权重 weight {a['target_weight']}",
         f"- 对标全国水平 / Level points vs national (000000, {a['benchmark_year']}): {_fmt(a['level_points'])}, "
         f"权重 weight {a['level_weight']}",
-        f"- 每万人口发明专利拥有量 / QLT01: {_fmt(a['qlt01_value'], 2)} (全国 national {_fmt(a['qlt01_national'], 2)})",
+        # both of the benchmark year (fct_acceptance_score.qlt01_value): the year is stated so the figure can be
+        # looked up in the indicator table, not taken for the judged year's
+        f"- 每万人口发明专利拥有量 / QLT01 ({a['benchmark_year']}): {_fmt(a['qlt01_value'], 2)} "
+        f"(全国 national {_fmt(a['qlt01_national'], 2)})",
         # every level indicator's value / national value = points, so the level points can be recomputed, and
         # the ones left out for want of a value named (the mean is over those present)
         *(

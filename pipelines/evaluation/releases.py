@@ -83,23 +83,6 @@ def cycle_of_year(
     return (governed if governed.height else holding).row(-1, named=True)
 
 
-def judged_year_of_cycle(calendar: pl.DataFrame, cycle_start: int | None, cycle_end: int | None) -> int | None:
-    """The year the verdict of the cycle ``cycle_start``-``cycle_end`` is judged in, from the unit's calendar
-    (its fct_programme_unit_year / fct_evaluation_year rows: ``year``, ``cycle_start``): the cycle's last year, or,
-    for a cycle cut short because another cycle's calendar took over before its last year (南通 320600: pilot
-    2022-2024 promoted in 2024, judged in 2023), the last year the calendar gives it -- the year
-    fct_acceptance_score.judged_year and fct_evaluation_cycle judge it in (its last evaluated year). The verdict
-    of a year's data is published on the evaluation day of the next year."""
-    if cycle_end is None:
-        return None
-    own = calendar.filter(pl.col("cycle_start") == cycle_start)["year"]
-    if not own.len():
-        return int(cycle_end)
-    last = int(own.max())
-    taken_over = calendar.filter((pl.col("year") > last) & (pl.col("cycle_start") != cycle_start)).height > 0
-    return last if last < cycle_end and taken_over else int(cycle_end)
-
-
 RELEASED = {
     "city_score_year": ("marts.fct_city_score_year", "year = {y}", ["unit_code"]),
     # cities only: provinces are normalised over the years of the province statistics, a window of their own

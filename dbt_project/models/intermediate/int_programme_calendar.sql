@@ -8,14 +8,12 @@ with calendar as (
     select * from {{ ref('programme_calendar') }}
 ),
 
+-- The defaults of the rules version in force in the year the cohort's calendar starts (its first evaluation
+-- year, else its period's first year): a max over every version mixed one version's anchor with another's length,
+-- and a later version's value rewrote the cycles of years judged under an earlier one.
 rules_defaults as (
-    select
-        max(case when rule_code = 'GEN' and param = 'cycle_anchor_year' then cast(value as integer) end)
-            as cycle_anchor_year,
-        max(case when rule_code = 'GEN' and param = 'cycle_length' then cast(value as integer) end)
-            as cycle_length
-    from {{ ref('evaluation_rules') }}
-    where rule_code = 'GEN' and param in ('cycle_anchor_year', 'cycle_length')
+    select evaluation_year, gen_cycle_anchor_year as cycle_anchor_year, gen_cycle_length as cycle_length
+    from {{ ref('int_evaluation_params_year') }}
 )
 
 select
@@ -35,4 +33,5 @@ select
     c.calendar_note_en,
     c.calendar_note_zh
 from calendar as c
-cross join rules_defaults as d
+left join rules_defaults as d
+    on d.evaluation_year = coalesce(c.first_evaluation_year, {{ year_of('c.period_start') }})

@@ -4,6 +4,11 @@
 --   promoted (pilot -> demonstration): the pilot row is not evaluated from the year of promotion on, the
 --   demonstration row takes over from its own joining date.
 -- A membership with a fixed period (strong-city cohorts) is evaluated on its calendar years only.
+-- Re-application ban (management measures: 撤销称号, 两年内不得再申报; rules seed ACC.reapply_ban_years, read for
+-- the year of the exit): a membership joined less than that many years after an earlier withdrawal of the same
+-- unit is flagged (reapplied_within_ban), never silently accepted -- the roster may record a joining the measures
+-- forbid, and the office must see it. The joining date is after the application, so a joining inside the ban
+-- proves an application inside it.
 with roster as (
     select * from {{ ref('stg_raw__programme_cities') }}
 ),
@@ -64,6 +69,39 @@ bounded as (
             else d.last_evaluation_year
         end as last_evaluated_year
     from dated as d
+),
+
+-- the latest withdrawal of the same unit on or before the joining date, with the ban of the rules in force in
+-- the year of that withdrawal
+previous_exit as (
+    select
+        b.unit_code,
+        b.programme_code,
+        b.cohort,
+        max(e.left_on) as previous_withdrawal_on
+    from bounded as b
+    inner join bounded as e
+        on e.unit_code = b.unit_code
+        and e.exit_reason = 'withdrawn'
+        and e.left_on is not null
+        and e.left_on <= b.joined_on
+        and not (e.programme_code = b.programme_code and e.cohort = b.cohort)
+    group by b.unit_code, b.programme_code, b.cohort
+),
+
+with_ban as (
+    select
+        b.*,
+        x.previous_withdrawal_on,
+        p.acc_reapply_ban_years as reapply_ban_years,
+        case when x.previous_withdrawal_on is not null and p.acc_reapply_ban_years is not null then
+            {{ dbt.dateadd('year', 'p.acc_reapply_ban_years', 'x.previous_withdrawal_on') }}
+        end as reapply_ban_until
+    from bounded as b
+    left join previous_exit as x
+        on x.unit_code = b.unit_code and x.programme_code = b.programme_code and x.cohort = b.cohort
+    left join {{ ref('int_evaluation_params_year') }} as p
+        on p.evaluation_year = {{ year_of('x.previous_withdrawal_on') }}
 )
 
 select
@@ -84,5 +122,9 @@ select
     cycle_anchor_year,
     cycle_length,
     acceptance_scored,
+    previous_withdrawal_on,
+    reapply_ban_years,
+    cast(reapply_ban_until as date) as reapply_ban_until,
+    coalesce(joined_on < cast(reapply_ban_until as date), false) as reapplied_within_ban,
     source_note
-from bounded
+from with_ban

@@ -4,6 +4,9 @@
 -- membership governs the year's calendar: the city is judged by the programme it is currently building under.
 -- cycle_start / cycle_end: the three-year cycle holding the year on that calendar (null before the first
 -- cycle, the baseline years); cycle_baseline_year is the year before the cycle starts.
+-- withdrawn_year: the year the governing membership was withdrawn in (null when it was not): the cycle verdict
+-- "withdrawn" belongs to the cycles of that membership, so a unit that re-applies later keeps it in its history
+-- (a unit-level withdrawal year, null once any membership is open again, erased it).
 with memberships as (
     select * from {{ ref('int_programme_memberships') }}
 ),
@@ -23,6 +26,7 @@ covering as (
         m.cycle_anchor_year,
         m.cycle_length,
         m.acceptance_scored,
+        case when m.exit_reason = 'withdrawn' then {{ year_of('m.left_on') }} end as withdrawn_year,
         count(*) over (partition by m.unit_code, y.year) as n_memberships,
         row_number() over (
             partition by m.unit_code, y.year
@@ -58,5 +62,6 @@ select
     cycle_start + cycle_length - 1 as cycle_end,
     cycle_start - 1 as cycle_baseline_year,
     acceptance_scored,
+    withdrawn_year,
     cast(n_memberships as integer) as n_memberships
 from governing

@@ -38,6 +38,12 @@
   'amb_unambitious_weight': ('AMB', 'unambitious_weight', 'double'),
   'tp_third_party_weight': ('TP', 'third_party_weight', 'double'),
   'tp_pending_blocks_verdict': ('TP', 'pending_blocks_verdict', 'integer'),
+  'tp_site_visit_share': ('TP', 'site_visit_share', 'double'),
+  'tp_pillar_share': ('TP', 'pillar_share', 'double'),
+  'tp_document_review_share': ('TP', 'document_review_share', 'double'),
+  'gen_cycle_anchor_year': ('GEN', 'cycle_anchor_year', 'integer'),
+  'gen_cycle_length': ('GEN', 'cycle_length', 'integer'),
+  'acc_reapply_ban_years': ('ACC', 'reapply_ban_years', 'integer'),
 } %}
 with pivoted as (
   select

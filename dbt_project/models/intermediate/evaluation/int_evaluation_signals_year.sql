@@ -37,14 +37,17 @@ evaluated as (
 -- 2012-2016 demonstration city keeps the cycles anchored at GEN.cycle_anchor_year; a 2022 strong-city unit is
 -- judged on its own 2022-2024 cycle with baseline 2021. No calendar row (a year before the first cycle): no cycle.
 calendar as (
-  select unit_code, year, cycle_start, cycle_end, cycle_baseline_year
+  select unit_code, year, cycle_start, cycle_end, cycle_baseline_year, withdrawn_year
   from {{ ref('int_programme_unit_years') }}
   where cycle_start is not null
 ),
 
+-- withdrawn_year is the governing membership's (the calendar's), not the unit's last withdrawal: a unit that
+-- withdrew and re-applied keeps "withdrawn" on the cycle it left
 with_cycle as (
   select
-    e.*,
+    e.unit_code, e.unit_name, k.withdrawn_year, e.year, e.catalog_version,
+    e.composite, e.composite_index, e.rank, e.n_ranked, e.rank_is_shared, e.performance_group,
     k.cycle_start,
     k.cycle_end,
     k.cycle_baseline_year

@@ -7,8 +7,10 @@
 --   target_points = mean over the unit's plan targets evaluable that year of 100 x clamp(growth_ratio, 0, 1)
 --                   (achieved = 100): the observed pace as a share of the pace the plan requires (§7)
 --   level_points  = mean over the benchmark indicators (ACC: QLT01, QLT03, ENV03) of
---                   100 x min(1, city value / national value / ACC.level_full_ratio); national = unit 000000
---                   of the latest statistics year <= the cycle's last year (benchmark_year)
+--                   100 x min(1, city value / national value / ACC.level_full_ratio), both of the benchmark year:
+--                   the latest national statistics year <= the cycle's last year (benchmark_year; national = unit
+--                   000000). The city's value of that same year, never its later one: a city's 2024 value against
+--                   the 2023 national level gave it a year's growth the nation was not credited with.
 --   indicator_score = (ACC.target_weight x target_points + ACC.level_weight x level_points) / weights present
 -- Target ambition (issue 17): each target's points weigh AMB.unambitious_weight when marts.fct_target_ambition
 -- classes the target 'unambitious' (its required growth does not exceed the city's own trend or its peers'
@@ -23,6 +25,10 @@
 -- A cycle still running (fct_evaluation_cycle.judged_year null: its last year has no data and no other cycle has
 -- taken over) is not judged: acceptance_status cycle_running, no judged_year, score and band null -- an evaluator's
 -- early upload must not turn the data to date into "title removed". indicator_score is the figure to date.
+-- A cycle that ended before its last year (judged_year < cycle_end: cut short by a promotion onto another calendar
+-- -- 南通 320600's pilot 2022-2024 ends in 2023 -- or by a withdrawal) never reached its acceptance: status
+-- ended_before_acceptance, score and band null (the labels seed says so in both languages); the cycle verdict
+-- (fct_evaluation_cycle) still judges it. indicator_score stays as the figure to date.
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
 ),
@@ -101,7 +107,7 @@ level_rows as (
   inner join params as p on p.evaluation_year = b.last_year
   inner join {{ ref('fct_national_benchmark') }} as n on n.year = b.benchmark_year
   left join {{ ref('fct_city_indicator_year') }} as v
-    on v.unit_code = b.unit_code and v.year = b.last_year and v.indicator_code = n.indicator_code
+    on v.unit_code = b.unit_code and v.year = b.benchmark_year and v.indicator_code = n.indicator_code
   where concat_ws('', ',', p.acc_level_indicators, ',') like concat_ws('', '%,', n.indicator_code, ',%')
     and n.value > 0
 ),
@@ -152,6 +158,7 @@ combined as (
     s.*,
     case
       when s.judged_year is null then 'cycle_running'
+      when s.judged_year < s.cycle_end then 'ended_before_acceptance'
       when s.indicator_score is null then 'insufficient_data'
       when s.third_party_status = 'received' and s.tp_third_party_weight > 0 then 'combined'
       when s.tp_third_party_weight is null or s.tp_third_party_weight <= 0 then 'indicator_only'

@@ -22,6 +22,10 @@ select
     m.cycle_anchor_year,
     m.cycle_length,
     m.acceptance_scored,
+    m.previous_withdrawal_on,
+    m.reapply_ban_years,
+    m.reapply_ban_until,
+    m.reapplied_within_ban,
     m.source_note
 from {{ ref('int_programme_memberships') }} as m
 left join {{ ref('int_units') }} as u on u.unit_code = m.unit_code

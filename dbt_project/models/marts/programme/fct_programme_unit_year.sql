@@ -18,6 +18,7 @@ select
         then {{ dbt.concat(["cast(y.cycle_start as string)", "'-'", "cast(y.cycle_end as string)"]) }}
     end as cycle,
     y.acceptance_scored,
+    y.withdrawn_year,
     y.n_memberships
 from {{ ref('int_programme_unit_years') }} as y
 left join {{ ref('int_units') }} as u on u.unit_code = y.unit_code

@@ -7,17 +7,18 @@
 -- composite weights them (catalog version of the cycle's last year) + TP.site_visit_share x site visit +
 -- TP.document_review_share x document review. third_party_weight (TP.third_party_weight) is the weight it gets
 -- against the indicator-based score in the acceptance score / cycle verdict.
+-- The TP parameters of the rules version in force in the cycle's last evaluated year (the year
+-- fct_evaluation_cycle and fct_acceptance_score read them for), never a max over every version: a later version's
+-- weights scored an earlier cycle's report.
 with rules as (
     select
-        max(cast(rules_version as string)) as rules_version,
-        cast(max(case when rule_code = 'TP' and param = 'third_party_weight' then value end) as double)
-            as third_party_weight,
-        cast(max(case when rule_code = 'TP' and param = 'site_visit_share' then value end) as double)
-            as site_visit_share,
-        cast(max(case when rule_code = 'TP' and param = 'pillar_share' then value end) as double) as pillar_share,
-        cast(max(case when rule_code = 'TP' and param = 'document_review_share' then value end) as double)
-            as document_review_share
-    from {{ ref('evaluation_rules') }}
+        evaluation_year,
+        rules_version,
+        tp_third_party_weight as third_party_weight,
+        tp_site_visit_share as site_visit_share,
+        tp_pillar_share as pillar_share,
+        tp_document_review_share as document_review_share
+    from {{ ref('int_evaluation_params_year') }}
 ),
 
 calendar_cycles as (
@@ -147,7 +148,7 @@ select
     s.ingested_at,
     r.rules_version
 from scored as s
-cross join rules as r
+left join rules as r on r.evaluation_year = coalesce(s.last_evaluated_year, s.cycle_last_year)
 left join {{ ref('dim_city') }} as d on d.unit_code = s.unit_code
 -- the status labels are the labels seed's third_party_status list (codes third_party_<status>)
 left join {{ ref('labels') }} as l on l.code = {{ dbt.concat(["'third_party_'", "s.status"]) }}

@@ -37,7 +37,9 @@ cycles as (
         c.cycle,
         c.cycle_start,
         c.cycle_end,
-        c.verdict as stage,
+        -- a cycle still running has evidence to date, no verdict: it is counted as running (n_cycle_running),
+        -- never under a verdict's label beside the judged cycles, and it is not a flagged city of the cycle
+        case when c.verdict_status = 'cycle_running' then 'cycle_running' else c.verdict end as stage,
         c.end_index as composite_index
     from {{ ref('fct_evaluation_cycle') }} as c
     inner join units as u on u.unit_code = c.unit_code
@@ -129,6 +131,7 @@ rolled as (
         sum(case when stage = 'exit_candidate' then 1 else 0 end) as n_exit_candidate,
         sum(case when stage = 'not_reported' then 1 else 0 end) as n_not_reported,
         sum(case when stage = 'withdrawn' then 1 else 0 end) as n_withdrawn,
+        sum(case when stage = 'cycle_running' then 1 else 0 end) as n_cycle_running,
         count(composite_index) as n_indexed,
         avg(composite_index) as mean_index,
         stddev_samp(composite_index) as sd_index,
@@ -166,6 +169,7 @@ select
     cast(r.n_exit_candidate as integer) as n_exit_candidate,
     cast(r.n_not_reported as integer) as n_not_reported,
     cast(r.n_withdrawn as integer) as n_withdrawn,
+    cast(r.n_cycle_running as integer) as n_cycle_running,
     cast(r.n_indexed as integer) as n_indexed,
     r.mean_index,
     r.sd_index,
