@@ -264,10 +264,30 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# A figure written as text by a page (pipelines.labels / formatting): an optional sign (true minus or plus), digits
+# with thousands separators and decimals, then at most a per cent sign, a unit after a space or a bracketed note
+# ("12.3 件/万人", "−3.6", "+8", "45.0%", "3（并列）", "3 (tied)"). A year range ("2016–2020"), a date, or a code
+# of digits alone ("440300", a unit's code in a file preview) is not one.
+_FIGURE_TEXT = re.compile(r"[+\u2212-]?\d[\d,]*(\.\d+)?(%|\s\S.*|\s?[（(].*[）)])?")
+MISSING_TEXT = "–"
+
+
+def _is_figure(value) -> bool:
+    if not isinstance(value, str):
+        return _is_number(value)
+    return _FIGURE_TEXT.fullmatch(value.strip()) is not None
+
+
+def _is_code(value) -> bool:
+    """Digits alone as text: a code, or a figure (a rank beside "3（并列）"); neither makes a column one of figures."""
+    return isinstance(value, str) and value.strip().isdigit()
+
+
 def align_numbers(column_defs: list[dict], row_data: list[dict] | None) -> list[dict]:
     """Column definitions with every column of figures right-aligned (pure): a column whose values in
-    ``row_data`` are all numbers gets the "numericColumn" type when it has no type of its own, so a figure is
-    never left flush left because its page forgot the option (the provinces grid's counts and shares)."""
+    ``row_data`` are all figures (numbers, or figures a page wrote as text with their unit: "12.3 件/万人"; "–" for
+    none) gets the "numericColumn" type when it has no type of its own, so a figure is never left flush left
+    because its page forgot the option (the provinces grid's counts and shares, the target page's values)."""
     out = []
     for col in column_defs:
         col = dict(col)
@@ -275,14 +295,23 @@ def align_numbers(column_defs: list[dict], row_data: list[dict] | None) -> list[
             col["children"] = align_numbers(col["children"], row_data)
         else:
             if "type" not in col and row_data:
-                values = [r.get(col.get("field")) for r in row_data if r.get(col.get("field")) is not None]
-                if values and all(_is_number(v) for v in values):
+                values = [r.get(col.get("field")) for r in row_data]
+                values = [v for v in values if v is not None and v != "" and v != MISSING_TEXT]
+                shown = [v for v in values if not _is_code(v)]
+                if shown and all(_is_figure(v) for v in values):
                     col["type"] = NUMERIC["type"]
             if col.get("tooltipField") and "wrapText" not in col:
                 # a long note whose whole text is the cell's tooltip stays one line (the grid's default wraps)
                 col |= {"wrapText": False, "autoHeight": False}
         out.append(col)
     return out
+
+
+def grid_columns(column_defs: list[dict] | None, row_data: list[dict] | None) -> list[dict]:
+    """A grid's column definitions as every grid gets them (pure): each column as wide as its header needs and
+    every column of figures right-aligned. ``grid`` applies it; a callback that sets a grid's ``columnDefs`` returns
+    its columns through it too (the compare and target grids set theirs in callbacks and missed the alignment)."""
+    return align_numbers(fit_headers(column_defs), row_data)
 
 
 # Every grid's cells: text wraps onto more lines instead of ending in "…" (the programmes page cut "National IP
@@ -326,7 +355,7 @@ def grid(
         options["localeText"] = AG_GRID_LOCALE_ZH
     return dag.AgGrid(
         id=component_id,
-        columnDefs=align_numbers(fit_headers(column_defs), row_data),
+        columnDefs=grid_columns(column_defs, row_data),
         rowData=row_data or [],
         defaultColDef={**DEFAULT_COLUMN, "minWidth": GRID_MIN_WIDTH},
         dashGridOptions=options,

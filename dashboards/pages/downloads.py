@@ -13,8 +13,8 @@ from ..components import (
     control,
     dropdown,
     extracts_dir,
-    fit_headers,
     grid,
+    grid_columns,
     guarded,
     page_title,
     records,
@@ -282,9 +282,10 @@ def register_callbacks(app) -> None:
         year, fmt = parse_request(snap, year, fmt)
         df = indicator_extract(snap, year, scope)
         shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
+        rows = preview_rows(df.head(PREVIEW_ROWS))
         return (
-            fit_headers(preview_columns(df.columns)),
-            preview_rows(df.head(PREVIEW_ROWS)),
+            grid_columns(preview_columns(df.columns), rows),
+            rows,
             shown,
             download_url(year, province, fmt),
         )
