@@ -67,6 +67,29 @@ def beijing_time(value) -> str:
     return china_time_text(value) if value.tzinfo is not None else value.strftime("%Y-%m-%d %H:%M")
 
 
+def shown_time(value, lang: str | None) -> str:
+    """Any stored time as a reader reads it (pure): in Beijing time and marked so ("2026-12-05 14:20 北京时间" /
+    "… CST"), through ``pipelines.china_time``. A datetime without a zone is a store's TIMESTAMP, which holds UTC
+    (``china_time.utc_now``); ISO text without a zone is an older file's time on the writing machine's clock,
+    shown as written and unmarked, since its zone is unknown; "" for none. The quality page's run selector,
+    refusal times, provenance, saved scenarios and the file list showed times unmarked, some in UTC."""
+    from datetime import datetime
+
+    from pipelines.china_time import china_time_text
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return value.replace("T", " ")[:16]
+        if parsed.tzinfo is None:
+            return parsed.strftime("%Y-%m-%d %H:%M")
+        value = parsed
+    return china_time_text(value, norm_lang(lang))
+
+
 def is_ratio(unit: str | None) -> bool:
     return unit == RATIO_UNIT
 

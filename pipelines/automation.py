@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 
 from pipelines import settings
+from pipelines.china_time import CHINA_STANDARD_TIME
 from pipelines.ingest.load import file_hash, landing_files, partition_of
 from pipelines.partitions import YEARLY
 from pipelines.resources import Warehouse
@@ -77,7 +78,7 @@ def landing_sensor(context: dg.SensorEvaluationContext):
             if (source.name, file_hash(path)) in loaded:
                 continue  # touched but the same bytes: nothing to load
             year = partition_of(path, source) if source.partitioned else None
-            key = str(year) if year is not None else str(_evaluation_year(datetime.now()))
+            key = str(year) if year is not None else str(_evaluation_year(datetime.now(CHINA_STANDARD_TIME)))
             if key not in valid:
                 # A RunRequest for a partition the job does not have fails the whole tick, and a failed tick
                 # keeps its cursor: every later tick would fail on the same file and no other file would load.

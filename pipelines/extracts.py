@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 import math
@@ -34,6 +33,7 @@ import duckdb
 import polars as pl
 
 from pipelines import settings
+from pipelines.china_time import china_time_both, utc_stamp
 
 FORMATS = ("csv", "xlsx", "parquet")
 MIMETYPES = {
@@ -748,7 +748,7 @@ def _write_version(job: _Job) -> dict | None:
     out_dir = root / rel_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     changes = diff_tables(_read_version_tables(root, last), tables) if last else None
-    generated_at = job.generated_at or dt.datetime.now().isoformat(timespec="seconds")
+    generated_at = job.generated_at or utc_stamp()
     province_name = next(
         (t["province_name"][0] for t in tables.values() if t.height and "province_name" in t.columns), province_code
     )
@@ -856,8 +856,8 @@ def _write_workbook(
         ("数据版本 / Data version", str(release.get("data_version") or "")),
         ("指标体系版本 / Catalog version", str(release.get("catalog_version") or "")),
         ("评估规则版本 / Rules version", str(release.get("rules_version") or "")),
-        ("发布时间 / Released at", str(release.get("released_at") or "")),
-        ("生成时间 / Generated at", generated_at),
+        ("发布时间 / Released at", china_time_both(release.get("released_at"))),
+        ("生成时间 / Generated at", china_time_both(generated_at)),
         ("数据说明 / Synthetic data", note),
         ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
     ]

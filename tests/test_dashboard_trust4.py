@@ -101,3 +101,99 @@ def test_target_grids_figures_are_right_aligned(snap_app, lang):
     by = {c["field"]: c for c in lag_cols}
     assert out[7], "no lagging targets in the sample"
     assert by["baseline"]["type"] == by["target"]["type"] == by["current"]["type"] == "numericColumn"
+
+
+# -- every stored time in UTC, every shown time in Beijing time and marked --------------------------------------------
+
+
+@pytest.fixture
+def shanghai_clock(monkeypatch):
+    """The machine's clock in China (an office's server): a naive local time is then 8 hours off UTC."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _close_to_utc_now(value) -> bool:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return abs((now - value).total_seconds()) < 120
+
+
+def test_the_ingestion_ledger_records_utc_whatever_the_machines_zone(warehouse, tmp_path, shanghai_clock):
+    """raw.ingested_files.ingested_at was the machine's clock without a zone (8 hours ahead on a server in China),
+    the check results' checked_at UTC without one: the quality page could convert neither right."""
+    from pipelines.ingest.load import ingest_file
+    from pipelines.ingest.readers import IngestError
+    from pipelines.sources import SOURCES
+
+    good = tmp_path / "pledge_2025.csv"
+    good.write_text(
+        "city_code,month,registrations,amount_10k_yuan,patents_pledged,trademarks_pledged,enterprises_served,"
+        "first_time_borrowers\n440300,2025-01,12,3500.5,30,4,10,3\n",
+        encoding="utf-8",
+    )
+    ingest_file(warehouse, SOURCES["pledge_loans"], good, partition=2025)
+    bad = tmp_path / "empty_2025.csv"
+    bad.write_text("", encoding="utf-8")
+    with pytest.raises(IngestError):
+        ingest_file(warehouse, SOURCES["pledge_loans"], bad, partition=2025)
+    times = warehouse.execute("select file_name, status, ingested_at from raw.ingested_files").fetchall()
+    assert times and all(_close_to_utc_now(at) for _, _, at in times), times
+    lineage = warehouse.execute("select distinct _ingested_at from raw.pledge_loans").fetchall()
+    assert all(_close_to_utc_now(at) for (at,) in lineage), lineage
+
+
+def test_no_naive_clock_reading_in_the_code():
+    """A time is read as UTC (pipelines.china_time.utc_now / utc_stamp) or in China's zone: ``datetime.now()``
+    without a zone is the machine's clock, which the stores and the pages cannot tell from UTC."""
+    import re
+
+    naive = re.compile(r"datetime\.now\(\s*\)|\.now\(\)\.(?:replace|strftime|isoformat)")
+    found = [
+        f"{p.relative_to(REPO)}:{i}"
+        for folder in ("pipelines", "dashboards")
+        for p in (REPO / folder).rglob("*.py")
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if naive.search(line)
+    ]
+    assert not found, found
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_quality_run_selector_shows_beijing_time_and_says_so(lang):
+    from datetime import datetime
+
+    from dashboards.pages.quality import run_label
+
+    text = run_label("3f2a9c1d-aaaa", datetime(2026, 12, 5, 6, 20), lang)  # the store's UTC
+    assert text == f"2026-12-05 14:20 {'北京时间' if lang == 'zh' else 'CST'} · 3f2a9c1d"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_shown_store_time_is_beijing_time_and_marked(lang):
+    from datetime import datetime
+
+    from dashboards.formatting import shown_time
+    from dashboards.pages.quality import refused_rows
+
+    zone = "北京时间" if lang == "zh" else "CST"
+    assert shown_time("2026-12-05T06:20:00+00:00", lang) == f"2026-12-05 14:20 {zone}"  # a scenario, an extract
+    assert shown_time(datetime(2026, 12, 5, 6, 20), lang) == f"2026-12-05 14:20 {zone}"  # a store's TIMESTAMP
+    assert shown_time("2026-12-04T19:54:25", lang) == "2026-12-04 19:54"  # an older file's unknown clock: as written
+    refused = pl.DataFrame(
+        {"source": ["pledge_loans"], "file_name": ["x.csv"], "message": ["file is empty"]}
+    ).with_columns(ingested_at=pl.lit(datetime(2026, 12, 5, 6, 20)))
+    assert refused_rows(refused, lang)[0]["refused_at"] == f"2026-12-05 14:20 {zone}"
+
+
+def test_the_extracts_cover_shows_its_times_in_beijing_time_for_both_readers():
+    from pipelines.china_time import china_time_both
+
+    assert china_time_both("2026-12-05T06:20:00+00:00") == "2026-12-05 14:20 北京时间 / CST"
+    assert china_time_both(None) == ""

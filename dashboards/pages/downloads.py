@@ -22,7 +22,7 @@ from ..components import (
     snapshot,
     year_dropdown,
 )
-from ..formatting import digits_for, display_scale
+from ..formatting import digits_for, display_scale, shown_time
 from ..i18n import norm_lang, province_col, t
 from ..indicator_download import EXTRACT_HEADERS, FORMATS, indicator_extract, prepare_download
 from ..snapshot import SnapshotUnavailable
@@ -52,11 +52,6 @@ def parse_request(snap, year, fmt) -> tuple[int, str]:
 
 EXTRACT_ROUTE = "/extracts/"
 MAX_CHANGE_ROWS = 1000
-
-
-def shown_time(stamp: str | None) -> str:
-    """An ISO time stamp as an official reads it: '2026-12-04T19:54:25' → '2026-12-04 19:54' (pure)."""
-    return str(stamp or "").replace("T", " ")[:16]
 
 
 def _province_name(entry: dict, lang: str, names: dict[str, tuple[str, str]]) -> str:
@@ -93,7 +88,7 @@ def extract_rows(
                 "year": e["year"],
                 "version": e["version"],
                 "release_id": e["release_id"],
-                "generated_at": shown_time(e["generated_at"]),
+                "generated_at": shown_time(e["generated_at"], lang),
                 "changes": changes,
                 "files": links,
             }
