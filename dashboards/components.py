@@ -224,20 +224,24 @@ def graph(component_id: str, height: int | None = None) -> dcc.Graph:
 # Header widths (px): a CJK character, a Latin character (bold, 15 px type) and what a header cell adds around its
 # text (padding, filter and sort icons). Estimates on the generous side: a header that fits is the point.
 _CJK_PX, _LATIN_PX, _HEADER_CHROME_PX = 16, 9, 60
+# A header without a filter button has no ~24 px button to leave room for: counting it anyway made the watchlist,
+# provinces and ambition grids (sorted, not filtered) wider than a 1366 px window, so they scrolled sideways.
+_HEADER_CHROME_NO_FILTER_PX = 36
 # Where a Chinese header may break (style.css keeps CJK runs whole in grid headers: word-break: keep-all).
-_HEADER_BREAKS = re.compile(r"\s+|(?=[（(])|(?<=[）)、/，,])")
+_HEADER_BREAKS = re.compile(r"\s+|(?=[（(])|(?<=[）)、/，,-])")  # a browser breaks after a hyphen too
 
 
 def _text_px(text: str) -> int:
     return sum(_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _LATIN_PX for ch in text)
 
 
-def header_min_width(header: str | None) -> int:
+def header_min_width(header: str | None, filtered: bool = True) -> int:
     """The narrowest column whose header wraps only between words: the widest unbreakable piece of the header
     (an English word, or a run of Chinese up to a space or bracket) plus the cell's icons and padding (pure).
     Without it a responsive grid squeezed headers to "绩效分/组" and "Perfo…" at 1440 px."""
     pieces = [p for p in _HEADER_BREAKS.split((header or "").replace(" ⓘ", "")) if p]
-    return max((_text_px(p) for p in pieces), default=0) + _HEADER_CHROME_PX
+    chrome = _HEADER_CHROME_PX if filtered else _HEADER_CHROME_NO_FILTER_PX
+    return max((_text_px(p) for p in pieces), default=0) + chrome
 
 
 def fit_headers(column_defs: list[dict] | None) -> list[dict]:
@@ -249,7 +253,7 @@ def fit_headers(column_defs: list[dict] | None) -> list[dict]:
         if "children" in col:
             col["children"] = fit_headers(col["children"])
         elif col.get("headerName") and not col.get("hide"):
-            floor = header_min_width(col["headerName"])
+            floor = header_min_width(col["headerName"], col.get("filter", True) is not False)
             col["minWidth"] = max(col.get("minWidth") or GRID_MIN_WIDTH, floor)
             if col.get("maxWidth") is not None and col["maxWidth"] < col["minWidth"]:
                 col["maxWidth"] = col["minWidth"]
@@ -365,14 +369,22 @@ def grid(
     )
 
 
-def records(df: pl.DataFrame, float_digits: int = 1) -> list[dict]:
-    """Grid rows: floats rounded for display, dates as strings (JSON-safe)."""
+def records(df: pl.DataFrame, float_digits: int = 1, lang: str | None = None) -> list[dict]:
+    """Grid rows: floats rounded for display, dates as strings (JSON-safe). A time (a store's TIMESTAMP, UTC) is
+    shown in Beijing time, marked 北京时间 / CST in ``lang`` when given: the quality page's runs showed the store's
+    UTC as if it were the reader's time."""
+    from pipelines.china_time import china_time_text
+
     exprs = []
     for name, dtype in df.schema.items():
         if dtype.is_float():
             exprs.append(pl.col(name).round(float_digits))
         elif dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
-            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d %H:%M"))
+            exprs.append(
+                pl.col(name).map_elements(
+                    lambda v: china_time_text(v, lang and norm_lang(lang)), return_dtype=pl.String
+                )
+            )
         elif dtype.is_temporal():
             exprs.append(pl.col(name).cast(pl.String))
     return (df.with_columns(exprs) if exprs else df).to_dicts()

@@ -35,6 +35,24 @@ MINUS = "\u2212"
 _SIGN = re.compile(r"(?<![0-9A-Za-z.])-(?=\d)")
 
 
+# The range dash (U+2013) between the ends of a range of years, ranks or figures, in both languages: the pages wrote
+# "2016–2020" while the calendar notes from the seed said "2016-2020" beside them.
+RANGE_DASH = "\u2013"
+# a hyphen between two years ("2016-2020", "2022-2024年"); a date (2025-06-30) or a month (2024-01) keeps it
+_YEAR_RANGE = re.compile(r"(?<![\d-])((?:19|20)\d\d)-((?:19|20)\d\d)(?![\d-])")
+
+
+def range_text(low, high) -> str:
+    """``low``–``high`` with the range dash (pure)."""
+    return f"{low}{RANGE_DASH}{high}"
+
+
+def range_dashes(text: str | None) -> str | None:
+    """``text`` with each range of years written with the range dash (pure): for texts the dashboard did not
+    write (seed notes, the marts' sentences)."""
+    return _YEAR_RANGE.sub(lambda m: range_text(m[1], m[2]), text) if text else text
+
+
 def true_minus(text: str | None) -> str | None:
     """``text`` with every negative number's hyphen-minus replaced by the minus sign (pure)."""
     return _SIGN.sub(MINUS, text) if text else text

@@ -71,6 +71,10 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "trend_growth": ("规划前自身趋势", "Own pre-plan trend"),
     "peer_median_growth": ("对标城市实际增长（中位数）", "Peers' real growth (median)"),
     "peer_p90_growth": ("对标城市实际增长（第90百分位）", "Peers' real growth (90th pct)"),
+    # the two peer columns under one group header (the full names above kept the grid wider than 1366 px)
+    "peer_growth": ("对标城市实际增长", "Peers' real growth"),
+    "peer_median": ("中位数", "median"),
+    "peer_p90": ("第90百分位", "90th pct"),
     "peer_scope": ("对标范围", "Peer scope"),
     "n_peers": ("对标城市数", "Peers"),
     "ambition_weight": ("验收评分权重", "Weight in acceptance score"),

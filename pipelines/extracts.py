@@ -386,12 +386,18 @@ def _with_rules_in_chinese(con, scores: pl.DataFrame, year: int) -> pl.DataFrame
     from dashboards.evaluation_text import rules_text
 
     rows = con.sql("select * from marts.fct_evaluation_year where year = ?", params=[year]).pl()
-    zh = {
-        r["unit_code"]: (rules_text(r, "zh") if r["rules_fired"] is not None else None)
-        for r in rows.iter_rows(named=True)
+    by_lang = {
+        lang: {
+            r["unit_code"]: (rules_text(r, lang) if r["rules_fired"] is not None else None)
+            for r in rows.iter_rows(named=True)
+        }
+        for lang in ("zh", "en")
     }
-    text = scores["unit_code"].replace_strict(zh, default=None, return_dtype=pl.String).alias("rules_fired_zh")
-    return scores.insert_column(scores.columns.index("rules_fired") + 1, text)
+    zh = scores["unit_code"].replace_strict(by_lang["zh"], default=None, return_dtype=pl.String)
+    # the English as the dashboard shows it too (true minus, range dash): the mart's sentence kept its hyphens
+    en = scores["unit_code"].replace_strict(by_lang["en"], default=None, return_dtype=pl.String)
+    scores = scores.with_columns(en.alias("rules_fired"))
+    return scores.insert_column(scores.columns.index("rules_fired") + 1, zh.alias("rules_fired_zh"))
 
 
 # The as-released verdict's columns (releases.evaluation_year column -> scores sheet column).

@@ -6,6 +6,7 @@ over different years; a range written "2016-2020" beside "2016–2020"."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import flask
@@ -197,3 +198,144 @@ def test_the_extracts_cover_shows_its_times_in_beijing_time_for_both_readers():
 
     assert china_time_both("2026-12-05T06:20:00+00:00") == "2026-12-05 14:20 北京时间 / CST"
     assert china_time_both(None) == ""
+
+
+# -- grids that fit a 1366 px window ----------------------------------------------------------------------------------
+
+# What a full-width grid has at 1366×768: the window less the page's margins and the grid's scroll bar (measured:
+# the watchlist, provinces and ambition grids' viewports in headless Chromium).
+GRID_WIDTH_1366 = 1267
+
+
+def _leaves(cols):
+    for c in cols:
+        yield from (_leaves(c["children"]) if "children" in c else [c])
+
+
+def _min_width_sum(cols) -> int:
+    from dashboards.components import GRID_MIN_WIDTH, grid_columns
+
+    return sum(c.get("minWidth") or GRID_MIN_WIDTH for c in _leaves(grid_columns(cols, [])) if not c.get("hide"))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_wide_grids_fit_a_1366_px_window(lang):
+    """nat_zh_1366: the watchlist's rules fired, the provinces' stage mix and the ambition grid's last columns were
+    off the right edge (the grid scrolled sideways): their columns' minimum widths, each raised to fit its header
+    with room for a filter button these sorted-only columns do not have, added up to 1,330–1,660 px."""
+    from dashboards.pages import programmes, provinces, watchlist
+
+    for name, cols in (
+        ("watchlist", watchlist.columns(lang)),
+        ("provinces", provinces.columns(lang)),
+        ("ambition", programmes.ambition_columns(lang)),
+    ):
+        assert _min_width_sum(cols) <= GRID_WIDTH_1366, (name, _min_width_sum(cols))
+
+
+def test_a_header_without_a_filter_button_needs_no_room_for_one():
+    from dashboards.components import header_min_width
+
+    assert header_min_width("重点目标达成率 %", filtered=False) < header_min_width("重点目标达成率 %")
+    # a browser breaks after a hyphen: "Bottom-group share" needs "Bottom-" on a line, not the whole word pair
+    assert header_min_width("Bottom-group share %") < header_min_width("Bottomxgroup share %")
+
+
+# -- one span of years beside each other; one range dash ------------------------------------------------------------
+
+
+def test_the_profiles_small_trend_charts_share_one_year_range():
+    from dashboards.figures import indicator_small_multiples
+
+    catalog = pl.DataFrame(
+        {"indicator_code": ["A", "B"], "name_zh": ["甲", "乙"], "name_en": ["A", "B"], "unit": ["件", "件"]}
+    )
+    values = pl.DataFrame(
+        {
+            "indicator_code": ["A"] * 10 + ["B"] * 4,
+            "year": [*range(2016, 2026), *range(2022, 2026)],
+            "raw_value": [1.0] * 14,
+        }
+    )
+    values = values.with_columns(value=pl.col("raw_value"))
+    fig = indicator_small_multiples(values, None, catalog, "zh")
+    ranges = {tuple(ax.range) for ax in (fig.layout.xaxis, fig.layout.xaxis2)}
+    assert ranges == {(2015.5, 2025.5)}, ranges
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_calendar_notes_write_year_ranges_with_the_range_dash(lang):
+    from dashboards.formatting import RANGE_DASH
+    from dashboards.pages.programmes import calendar_note
+
+    note = calendar_note(
+        {
+            "calendar_note_zh": "按2022-2024年度数据评价；2025-06-30前验收",
+            "calendar_note_en": "evaluated on the calendar years 2022-2024; acceptance by 2025-06-30",
+            "cycle_anchor_year": 2017,
+        },
+        lang,
+    )
+    assert f"2022{RANGE_DASH}2024" in note and "2022-2024" not in note
+    assert "2025-06-30" in note  # a date keeps its hyphens
+
+
+def test_the_seeds_calendar_notes_reach_the_page_with_the_range_dash():
+    import csv
+
+    from dashboards.pages.programmes import calendar_note
+
+    with open(REPO / "dbt_project" / "seeds" / "programme_calendar.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for lang in ("zh", "en"):
+            text = calendar_note({**r, "cycle_anchor_year": 2017}, lang) or ""
+            assert not re.search(r"(?<!\d)20\d\d-20\d\d(?!\d)", text), text
+
+
+def test_english_rules_in_the_extract_read_as_on_the_dashboard(sample_snapshot):
+    """The extract's English rules_fired kept the mart's hyphen-minus ("-25.2") beside its Chinese column's and
+    the dashboard's true minus ("−25.2")."""
+    import duckdb
+
+    from dashboards.evaluation_text import rules_text
+    from pipelines.extracts import _with_rules_in_chinese
+
+    con = duckdb.connect(str(sample_snapshot.snapshot), read_only=True)
+    try:
+        year = con.execute("select max(year) from marts.fct_evaluation_year").fetchall()[0][0]
+        rows = con.sql(
+            "select * from marts.fct_evaluation_year where year = ? and rules_fired like '%-%'", params=[year]
+        ).pl()
+        assert rows.height, "no rule text with a negative figure in the sample"
+        scores = rows.select("unit_code", "rules_fired")
+        out = _with_rules_in_chinese(con, scores, year)
+    finally:
+        con.close()
+    want = {r["unit_code"]: rules_text(r, "en") for r in rows.iter_rows(named=True)}
+    got = dict(zip(out["unit_code"].to_list(), out["rules_fired"].to_list()))
+    assert got == want
+    assert not any(re.search(r"(?<![0-9A-Za-z.])-\d", v) for v in got.values()), got
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_provinces_chart_says_what_its_axis_counts(lang):
+    """nat_zh_1366_provinces: the bars' axis ran 0–150 with no title."""
+    from test_dashboard_trust3 import _rollup
+
+    from dashboards.i18n import t
+    from dashboards.pages.provinces import chart
+
+    fig = chart(_rollup(), lang)
+    assert fig.layout.yaxis.title.text == t("mean_index", lang)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_grid_rows_show_store_times_in_beijing_time(lang):
+    """The quality page's 'Latest runs' showed the run's start in UTC, unmarked."""
+    from datetime import datetime
+
+    from dashboards.components import records
+
+    (row,) = records(pl.DataFrame({"started": [datetime(2026, 12, 5, 6, 20)]}), lang=lang)
+    assert row["started"] == f"2026-12-05 14:20 {'北京时间' if lang == 'zh' else 'CST'}"

@@ -26,7 +26,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
-from ..formatting import shown_time
+from ..formatting import range_text, shown_time
 from ..i18n import (
     CHECK_KINDS,
     CHECK_SUBJECTS,
@@ -229,7 +229,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
         elif r["first"] == r["last"]:
             part = r["first"]
         else:
-            part = f"{r['first']}–{r['last']}"
+            part = range_text(r["first"], r["last"])
         rows.append(
             {
                 "passed": True,
@@ -429,7 +429,7 @@ def layout(lang: str, run=None, **_):
             "dq-runs",
             lang,
             run_columns(lang),
-            records(runs),
+            records(runs, lang=lang),
             height=None,
             pagination=False,
         )

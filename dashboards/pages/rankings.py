@@ -25,6 +25,7 @@ from ..components import (
     url_sync,
     year_dropdown,
 )
+from ..formatting import RANGE_DASH
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, province_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import GROUP_ORDER
@@ -57,7 +58,7 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
             {k: label(STAGES, k, lang) for k in STAGES}, default=pl.col("stage")
         ),
         rank_interval=pl.when(pl.col("p05_rank").is_not_null())
-        .then(pl.format("{}–{}", pl.col("p05_rank"), pl.col("p95_rank")))
+        .then(pl.format("{}" + RANGE_DASH + "{}", pl.col("p05_rank"), pl.col("p95_rank")))
         .otherwise(pl.lit("")),
         composite_index_text=pl.col("composite_index").map_elements(index_text, return_dtype=pl.String),
         # a shared rank reads 并列 / tied (the number stays for sorting)
