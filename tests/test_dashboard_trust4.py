@@ -339,3 +339,19 @@ def test_grid_rows_show_store_times_in_beijing_time(lang):
 
     (row,) = records(pl.DataFrame({"started": [datetime(2026, 12, 5, 6, 20)]}), lang=lang)
     assert row["started"] == f"2026-12-05 14:20 {'北京时间' if lang == 'zh' else 'CST'}"
+
+
+def test_the_third_party_grid_writes_its_cycles_with_the_range_dash(sample_snapshot):
+    """programmes_zh_1366: 评估周期 "2024-2026" (the mart's hyphen) beside "2016–2020年规划" in the grid below."""
+    import duckdb
+
+    from dashboards.formatting import RANGE_DASH
+    from dashboards.pages.programmes import third_party_rows
+
+    con = duckdb.connect(str(sample_snapshot.snapshot), read_only=True)
+    try:
+        df = con.sql("select * from marts.fct_third_party_evaluation").pl()
+    finally:
+        con.close()
+    rows = third_party_rows(df, "zh")
+    assert rows and all(RANGE_DASH in r["cycle"] and "-" not in r["cycle"] for r in rows if r["cycle"]), rows[:3]

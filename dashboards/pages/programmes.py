@@ -227,7 +227,7 @@ def third_party_rows(df: pl.DataFrame, lang: str, unit_name_en: dict[str, str] |
     return [
         {
             "unit_name": ((unit_name_en or {}).get(r.get("unit_code")) or r["unit_name"]) if en else r["unit_name"],
-            "cycle": r["cycle"],
+            "cycle": range_dashes(r["cycle"]),  # the mart writes 2024-2026
             "status": label(THIRD_PARTY_STATUS, r["status"], lang),
             "status_code": r["status"],
             "evaluator": language_part(r["evaluator"], lang),
