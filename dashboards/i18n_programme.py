@@ -80,6 +80,11 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "ambition_weight": ("验收评分权重", "Weight in acceptance score"),
     "pg_target": ("目标", "Target"),
     "pg_plan": ("方案", "Plan"),
+    # a city without plan targets to judge: said in words (the section showed a bare "–")
+    "ambition_none": (
+        "该城市没有纳入雄心评估的建设目标。",
+        "This city has no plan targets in the ambition assessment.",
+    ),
     "ambition_hint": (
         "所需增长不高于自身趋势和同省同组城市实际增长的目标视为缺乏雄心，其达成在验收评分中权重减半。",
         "A target that asks for no more growth than the city's own trend and its peers' real growth is "

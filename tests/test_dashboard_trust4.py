@@ -355,3 +355,16 @@ def test_the_third_party_grid_writes_its_cycles_with_the_range_dash(sample_snaps
         con.close()
     rows = third_party_rows(df, "zh")
     assert rows and all(RANGE_DASH in r["cycle"] and "-" not in r["cycle"] for r in rows if r["cycle"]), rows[:3]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_city_without_ambition_rows_is_told_so_in_words(snap_app, lang):
+    """The profile's ambition section showed a bare "–" for a city without plan targets."""
+    from dashboards import programme_queries as pq
+    from dashboards.ambition_view import ambition_view
+    from dashboards.i18n import t
+
+    with_targets = set(pq.ambition(snap_app)["unit_code"].to_list())
+    code = next(c for (c,) in snap_app.query("select unit_code from marts.dim_city").rows() if c not in with_targets)
+    view = ambition_view(snap_app, code, lang)
+    assert view.children == t("ambition_none", lang)

@@ -61,3 +61,37 @@ def test_a_bookmarked_rankings_filter_survives_rows_that_arrive_late(
     assert wait_for(lambda: re.fullmatch(r"\D+10\D+(\d+)", count.text), timeout=20), count.text
     assert browser.execute_script("return dash_ag_grid.getApi('rk-grid').getFilterModel();") == model
     assert json.loads(query_of(browser.current_url)["filter"]) == model, browser.current_url
+
+
+SIDEWAYS_JS = """
+const root = document.querySelector('#' + arguments[0] + ' .ag-root-wrapper');
+if (!root) return null;
+const v = root.querySelector('.ag-center-cols-viewport');
+return v ? [v.scrollWidth, v.clientWidth] : null;
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_wide_grids_do_not_scroll_sideways_at_1366(browser, dash_server, lang):
+    """At 1366×768 the watchlist's rules fired, the provinces' stage mix and the ambition grid's last columns were
+    off the right edge of their grids."""
+    cases = {
+        "/watchlist": ["wl-grid"],
+        "/provinces": ["pv-grid"],
+        "/programmes": ["pg-ambition"],  # the profile's ambition grid has the same columns less the city
+    }
+    browser.set_window_size(1366, 768)
+    try:
+        for path, grids in cases.items():
+            sep = "&" if "?" in path else "?"
+            browser.get(f"{dash_server.url}{path}{sep}lang={lang}")
+            for grid_id in grids:
+                size = wait_for(lambda g=grid_id: browser.execute_script(SIDEWAYS_JS, g), timeout=30)
+                assert size, f"{grid_id} did not render on {path}"
+                wait_for(
+                    lambda g=grid_id: (s := browser.execute_script(SIDEWAYS_JS, g)) and s[0] <= s[1] + 1, timeout=5
+                )
+                scroll, client = browser.execute_script(SIDEWAYS_JS, grid_id)
+                assert scroll <= client + 1, (path, grid_id, scroll, client)
+    finally:
+        browser.set_window_size(1600, 1100)
