@@ -375,8 +375,8 @@ def strength_heatmap(
 
 
 def shared_year_range(*frames: pl.DataFrame | None) -> list[float] | None:
-    """The x range every panel of a set of small charts shares (pure): the first to the last year of any value,
-    target (baseline and target year) or reference line, half a year of margin either side; None for no years."""
+    """The x range every panel of a set of small charts shares (pure): the first to the last year of any value or
+    target (baseline and target year) in ``frames``, half a year of margin either side; None for no years."""
     years = []
     for df in frames:
         if df is None or not df.height:
@@ -419,7 +419,8 @@ def indicator_small_multiples(
     )
     traces, annotations, layout = [], [], {}
     shown_target = shown_bench = False
-    x_range = shared_year_range(values, targets, benchmark)
+    # the city's own years and its targets': the national reference line (from 2010) would leave six empty years
+    x_range = shared_year_range(values, targets)
     for i, code in enumerate(codes):
         r, c = divmod(i, cols)
         suffix = "" if i == 0 else str(i + 1)
