@@ -368,3 +368,15 @@ def test_a_city_without_ambition_rows_is_told_so_in_words(snap_app, lang):
     code = next(c for (c,) in snap_app.query("select unit_code from marts.dim_city").rows() if c not in with_targets)
     view = ambition_view(snap_app, code, lang)
     assert view.children == t("ambition_none", lang)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_target_share_tables_add_up_to_100_per_cent(snap_app, lang):
+    """targets_zh_1366: 河南省 22.0 + 2.0 + 6.0 + 64.0 = 94 %: the shares of targets without enough data and of
+    invalid targets were computed but not shown, while the summary line above counts them."""
+    from dashboards.pages.targets import render
+
+    out = render(None, lang)
+    for cols, rows in ((out[2], out[3]), (out[4], out[5])):
+        pct = [c["field"] for c in cols if c["field"].startswith("pct_")]
+        assert rows and all(abs(sum(r[f] for f in pct) - 100) < 0.5 for r in rows), rows[:2]
