@@ -30,7 +30,7 @@ def ambition_view(snap, unit: str | None, lang: str):
         return unavailable(lang)
     if df.height == 0:
         return html.P(t("ambition_none", lang), className="ipc-muted")
-    cols = [c for c in ambition_columns(lang) if c["field"] != "unit_name"]
+    cols = [c for c in ambition_columns(lang) if c.get("field") != "unit_name"]  # a group header has no field
     return grid(GRID_ID, lang, cols, ambition_rows(df, lang), height=None, pagination=False)
 
 

@@ -380,3 +380,14 @@ def test_the_target_share_tables_add_up_to_100_per_cent(snap_app, lang):
     for cols, rows in ((out[2], out[3]), (out[4], out[5])):
         pct = [c["field"] for c in cols if c["field"].startswith("pct_")]
         assert rows and all(abs(sum(r[f] for f in pct) - 100) < 0.5 for r in rows), rows[:2]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_profiles_ambition_grid_builds_with_the_grouped_peer_columns(snap_app, lang):
+    from dashboards import programme_queries as pq
+    from dashboards.ambition_view import GRID_ID, ambition_view
+
+    code = pq.ambition(snap_app)["unit_code"][0]
+    view = ambition_view(snap_app, code, lang)
+    assert view.id == GRID_ID and view.rowData
+    assert "unit_name" not in [c.get("field") for c in _leaves(view.columnDefs)]

@@ -78,7 +78,8 @@ def test_the_wide_grids_do_not_scroll_sideways_at_1366(browser, dash_server, lan
     cases = {
         "/watchlist": ["wl-grid"],
         "/provinces": ["pv-grid"],
-        "/programmes": ["pg-ambition"],  # the profile's ambition grid has the same columns less the city
+        "/programmes": ["pg-ambition"],
+        "/profile?unit=440300": ["pf-ambition-grid"],  # the same columns less the city
     }
     browser.set_window_size(1366, 768)
     try:
