@@ -29,8 +29,8 @@ def ambition_view(snap, unit: str | None, lang: str):
     if df is None:
         return unavailable(lang)
     if df.height == 0:
-        return html.P("–", className="ipc-muted")
-    cols = [c for c in ambition_columns(lang) if c["field"] != "unit_name"]
+        return html.P(t("ambition_none", lang), className="ipc-muted")
+    cols = [c for c in ambition_columns(lang) if c.get("field") != "unit_name"]  # a group header has no field
     return grid(GRID_ID, lang, cols, ambition_rows(df, lang), height=None, pagination=False)
 
 

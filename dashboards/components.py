@@ -224,20 +224,24 @@ def graph(component_id: str, height: int | None = None) -> dcc.Graph:
 # Header widths (px): a CJK character, a Latin character (bold, 15 px type) and what a header cell adds around its
 # text (padding, filter and sort icons). Estimates on the generous side: a header that fits is the point.
 _CJK_PX, _LATIN_PX, _HEADER_CHROME_PX = 16, 9, 60
+# A header without a filter button has no ~24 px button to leave room for: counting it anyway made the watchlist,
+# provinces and ambition grids (sorted, not filtered) wider than a 1366 px window, so they scrolled sideways.
+_HEADER_CHROME_NO_FILTER_PX = 36
 # Where a Chinese header may break (style.css keeps CJK runs whole in grid headers: word-break: keep-all).
-_HEADER_BREAKS = re.compile(r"\s+|(?=[（(])|(?<=[）)、/，,])")
+_HEADER_BREAKS = re.compile(r"\s+|(?=[（(])|(?<=[）)、/，,-])")  # a browser breaks after a hyphen too
 
 
 def _text_px(text: str) -> int:
     return sum(_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _LATIN_PX for ch in text)
 
 
-def header_min_width(header: str | None) -> int:
+def header_min_width(header: str | None, filtered: bool = True) -> int:
     """The narrowest column whose header wraps only between words: the widest unbreakable piece of the header
     (an English word, or a run of Chinese up to a space or bracket) plus the cell's icons and padding (pure).
     Without it a responsive grid squeezed headers to "绩效分/组" and "Perfo…" at 1440 px."""
     pieces = [p for p in _HEADER_BREAKS.split((header or "").replace(" ⓘ", "")) if p]
-    return max((_text_px(p) for p in pieces), default=0) + _HEADER_CHROME_PX
+    chrome = _HEADER_CHROME_PX if filtered else _HEADER_CHROME_NO_FILTER_PX
+    return max((_text_px(p) for p in pieces), default=0) + chrome
 
 
 def fit_headers(column_defs: list[dict] | None) -> list[dict]:
@@ -249,7 +253,7 @@ def fit_headers(column_defs: list[dict] | None) -> list[dict]:
         if "children" in col:
             col["children"] = fit_headers(col["children"])
         elif col.get("headerName") and not col.get("hide"):
-            floor = header_min_width(col["headerName"])
+            floor = header_min_width(col["headerName"], col.get("filter", True) is not False)
             col["minWidth"] = max(col.get("minWidth") or GRID_MIN_WIDTH, floor)
             if col.get("maxWidth") is not None and col["maxWidth"] < col["minWidth"]:
                 col["maxWidth"] = col["minWidth"]
@@ -264,10 +268,30 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# A figure written as text by a page (pipelines.labels / formatting): an optional sign (true minus or plus), digits
+# with thousands separators and decimals, then at most a per cent sign, a unit after a space or a bracketed note
+# ("12.3 件/万人", "−3.6", "+8", "45.0%", "3（并列）", "3 (tied)"). A year range ("2016–2020"), a date, or a code
+# of digits alone ("440300", a unit's code in a file preview) is not one.
+_FIGURE_TEXT = re.compile(r"[+\u2212-]?\d[\d,]*(\.\d+)?(%|\s\S.*|\s?[（(].*[）)])?")
+MISSING_TEXT = "–"
+
+
+def _is_figure(value) -> bool:
+    if not isinstance(value, str):
+        return _is_number(value)
+    return _FIGURE_TEXT.fullmatch(value.strip()) is not None
+
+
+def _is_code(value) -> bool:
+    """Digits alone as text: a code, or a figure (a rank beside "3（并列）"); neither makes a column one of figures."""
+    return isinstance(value, str) and value.strip().isdigit()
+
+
 def align_numbers(column_defs: list[dict], row_data: list[dict] | None) -> list[dict]:
     """Column definitions with every column of figures right-aligned (pure): a column whose values in
-    ``row_data`` are all numbers gets the "numericColumn" type when it has no type of its own, so a figure is
-    never left flush left because its page forgot the option (the provinces grid's counts and shares)."""
+    ``row_data`` are all figures (numbers, or figures a page wrote as text with their unit: "12.3 件/万人"; "–" for
+    none) gets the "numericColumn" type when it has no type of its own, so a figure is never left flush left
+    because its page forgot the option (the provinces grid's counts and shares, the target page's values)."""
     out = []
     for col in column_defs:
         col = dict(col)
@@ -275,14 +299,23 @@ def align_numbers(column_defs: list[dict], row_data: list[dict] | None) -> list[
             col["children"] = align_numbers(col["children"], row_data)
         else:
             if "type" not in col and row_data:
-                values = [r.get(col.get("field")) for r in row_data if r.get(col.get("field")) is not None]
-                if values and all(_is_number(v) for v in values):
+                values = [r.get(col.get("field")) for r in row_data]
+                values = [v for v in values if v is not None and v != "" and v != MISSING_TEXT]
+                shown = [v for v in values if not _is_code(v)]
+                if shown and all(_is_figure(v) for v in values):
                     col["type"] = NUMERIC["type"]
             if col.get("tooltipField") and "wrapText" not in col:
                 # a long note whose whole text is the cell's tooltip stays one line (the grid's default wraps)
                 col |= {"wrapText": False, "autoHeight": False}
         out.append(col)
     return out
+
+
+def grid_columns(column_defs: list[dict] | None, row_data: list[dict] | None) -> list[dict]:
+    """A grid's column definitions as every grid gets them (pure): each column as wide as its header needs and
+    every column of figures right-aligned. ``grid`` applies it; a callback that sets a grid's ``columnDefs`` returns
+    its columns through it too (the compare and target grids set theirs in callbacks and missed the alignment)."""
+    return align_numbers(fit_headers(column_defs), row_data)
 
 
 # Every grid's cells: text wraps onto more lines instead of ending in "…" (the programmes page cut "National IP
@@ -326,7 +359,7 @@ def grid(
         options["localeText"] = AG_GRID_LOCALE_ZH
     return dag.AgGrid(
         id=component_id,
-        columnDefs=align_numbers(fit_headers(column_defs), row_data),
+        columnDefs=grid_columns(column_defs, row_data),
         rowData=row_data or [],
         defaultColDef={**DEFAULT_COLUMN, "minWidth": GRID_MIN_WIDTH},
         dashGridOptions=options,
@@ -336,14 +369,22 @@ def grid(
     )
 
 
-def records(df: pl.DataFrame, float_digits: int = 1) -> list[dict]:
-    """Grid rows: floats rounded for display, dates as strings (JSON-safe)."""
+def records(df: pl.DataFrame, float_digits: int = 1, lang: str | None = None) -> list[dict]:
+    """Grid rows: floats rounded for display, dates as strings (JSON-safe). A time (a store's TIMESTAMP, UTC) is
+    shown in Beijing time, marked 北京时间 / CST in ``lang`` when given: the quality page's runs showed the store's
+    UTC as if it were the reader's time."""
+    from pipelines.china_time import china_time_text
+
     exprs = []
     for name, dtype in df.schema.items():
         if dtype.is_float():
             exprs.append(pl.col(name).round(float_digits))
         elif dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
-            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d %H:%M"))
+            exprs.append(
+                pl.col(name).map_elements(
+                    lambda v: china_time_text(v, lang and norm_lang(lang)), return_dtype=pl.String
+                )
+            )
         elif dtype.is_temporal():
             exprs.append(pl.col(name).cast(pl.String))
     return (df.with_columns(exprs) if exprs else df).to_dicts()

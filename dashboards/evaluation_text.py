@@ -12,7 +12,7 @@ import re
 
 from pipelines.labels import label_text, rank_text
 
-from .formatting import fmt_number, true_minus
+from .formatting import fmt_number, range_dashes, true_minus
 from .i18n import GROUPS, VERDICT_STATUS, label, norm_lang, t
 
 RULE_ORDER = ("x1", "r1", "r2", "w1", "w2", "ex1")
@@ -75,7 +75,7 @@ def rules_text(row: dict, lang: str | None) -> str:
     fired = [rule for rule in RULE_ORDER if row.get(f"fired_{rule}")]
     english = row.get("rules_fired") or ""
     if norm_lang(lang) == "en":
-        return true_minus(english)
+        return range_dashes(true_minus(english))
     facts = []
     # sentences without a rule code (fct_evaluation_year.rules_fired puts them first)
     if row.get("not_reported_sources"):

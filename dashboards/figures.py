@@ -375,6 +375,19 @@ def strength_heatmap(
     )
 
 
+def shared_year_range(*frames: pl.DataFrame | None) -> list[float] | None:
+    """The x range every panel of a set of small charts shares (pure): the first to the last year of any value or
+    target (baseline and target year) in ``frames``, half a year of margin either side; None for no years."""
+    years = []
+    for df in frames:
+        if df is None or not df.height:
+            continue
+        for col in ("year", "baseline_year", "target_year"):
+            if col in df.columns:
+                years += [y for y in df[col].to_list() if y is not None]
+    return [min(years) - 0.5, max(years) + 0.5] if years else None
+
+
 def indicator_small_multiples(
     values: pl.DataFrame,
     targets: pl.DataFrame | None,
@@ -407,6 +420,8 @@ def indicator_small_multiples(
     )
     traces, annotations, layout = [], [], {}
     shown_target = shown_bench = False
+    # the city's own years and its targets': the national reference line (from 2010) would leave six empty years
+    x_range = shared_year_range(values, targets)
     for i, code in enumerate(codes):
         r, c = divmod(i, cols)
         suffix = "" if i == 0 else str(i + 1)
@@ -418,6 +433,9 @@ def indicator_small_multiples(
             "dtick": 2,
             "tickfont": {"size": 11},
             "gridcolor": "#e5e7eb",
+            # one span of years for every panel: side by side, each axis fitted to its own data put 2016 under
+            # 2019 and an indicator with fewer years looked as if it had grown faster
+            "range": x_range,
         }
         layout[f"yaxis{suffix}"] = {
             "domain": [y1 - height, y1],

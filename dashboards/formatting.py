@@ -35,6 +35,24 @@ MINUS = "\u2212"
 _SIGN = re.compile(r"(?<![0-9A-Za-z.])-(?=\d)")
 
 
+# The range dash (U+2013) between the ends of a range of years, ranks or figures, in both languages: the pages wrote
+# "2016–2020" while the calendar notes from the seed said "2016-2020" beside them.
+RANGE_DASH = "\u2013"
+# a hyphen between two years ("2016-2020", "2022-2024年"); a date (2025-06-30) or a month (2024-01) keeps it
+_YEAR_RANGE = re.compile(r"(?<![\d-])((?:19|20)\d\d)-((?:19|20)\d\d)(?![\d-])")
+
+
+def range_text(low, high) -> str:
+    """``low``–``high`` with the range dash (pure)."""
+    return f"{low}{RANGE_DASH}{high}"
+
+
+def range_dashes(text: str | None) -> str | None:
+    """``text`` with each range of years written with the range dash (pure): for texts the dashboard did not
+    write (seed notes, the marts' sentences)."""
+    return _YEAR_RANGE.sub(lambda m: range_text(m[1], m[2]), text) if text else text
+
+
 def true_minus(text: str | None) -> str | None:
     """``text`` with every negative number's hyphen-minus replaced by the minus sign (pure)."""
     return _SIGN.sub(MINUS, text) if text else text
@@ -65,6 +83,29 @@ def beijing_time(value) -> str:
         except ValueError:
             return value.replace("T", " ")[:16]
     return china_time_text(value) if value.tzinfo is not None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def shown_time(value, lang: str | None) -> str:
+    """Any stored time as a reader reads it (pure): in Beijing time and marked so ("2026-12-05 14:20 北京时间" /
+    "… CST"), through ``pipelines.china_time``. A datetime without a zone is a store's TIMESTAMP, which holds UTC
+    (``china_time.utc_now``); ISO text without a zone is an older file's time on the writing machine's clock,
+    shown as written and unmarked, since its zone is unknown; "" for none. The quality page's run selector,
+    refusal times, provenance, saved scenarios and the file list showed times unmarked, some in UTC."""
+    from datetime import datetime
+
+    from pipelines.china_time import china_time_text
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return value.replace("T", " ")[:16]
+        if parsed.tzinfo is None:
+            return parsed.strftime("%Y-%m-%d %H:%M")
+        value = parsed
+    return china_time_text(value, norm_lang(lang))
 
 
 def is_ratio(unit: str | None) -> bool:

@@ -71,11 +71,20 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "trend_growth": ("规划前自身趋势", "Own pre-plan trend"),
     "peer_median_growth": ("对标城市实际增长（中位数）", "Peers' real growth (median)"),
     "peer_p90_growth": ("对标城市实际增长（第90百分位）", "Peers' real growth (90th pct)"),
+    # the two peer columns under one group header (the full names above kept the grid wider than 1366 px)
+    "peer_growth": ("对标城市实际增长", "Peers' real growth"),
+    "peer_median": ("中位数", "median"),
+    "peer_p90": ("第90百分位", "90th pct"),
     "peer_scope": ("对标范围", "Peer scope"),
     "n_peers": ("对标城市数", "Peers"),
     "ambition_weight": ("验收评分权重", "Weight in acceptance score"),
     "pg_target": ("目标", "Target"),
     "pg_plan": ("方案", "Plan"),
+    # a city without plan targets to judge: said in words (the section showed a bare "–")
+    "ambition_none": (
+        "该城市没有纳入雄心评估的建设目标。",
+        "This city has no plan targets in the ambition assessment.",
+    ),
     "ambition_hint": (
         "所需增长不高于自身趋势和同省同组城市实际增长的目标视为缺乏雄心，其达成在验收评分中权重减半。",
         "A target that asks for no more growth than the city's own trend and its peers' real growth is "

@@ -13,7 +13,7 @@ import re
 import polars as pl
 from dash import html
 
-from .formatting import true_minus
+from .formatting import shown_time, true_minus
 from .i18n import t
 
 IND = "marts.fct_city_indicator_year"
@@ -156,7 +156,7 @@ def provenance_view(p: dict | None, lang: str) -> html.Div:
                     html.Td(html.Code(r["source_file"]), title=f"sha256 {r['file_hash'] or '–'}"),
                     html.Td(_num(r["n_rows"])),
                     html.Td(r["row_ranges"] + (" …" if r["n_row_ranges"] > 50 else "")),
-                    html.Td(str(r["ingested_at"])[:16] if r["ingested_at"] is not None else "–"),
+                    html.Td(shown_time(r["ingested_at"], lang) or "–"),
                 ]
             )
             for r in src.iter_rows(named=True)

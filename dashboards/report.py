@@ -20,7 +20,7 @@ from pipelines.labels import index_text, rank_text
 
 from . import queries
 from .evaluation_text import rules_text
-from .formatting import digits_for, fmt_value, unit_label
+from .formatting import digits_for, fmt_value, range_text, shown_time, unit_label
 from .i18n import GROUPS, STAGES, TARGET_STATUS, label, name_col, norm_lang, province_col, t
 from .snapshot import Snapshot
 from .theme import GROUP_COLORS, GROUP_ORDER, OKABE_ITO
@@ -184,7 +184,7 @@ def release_info(snap: Snapshot, year: int) -> dict:
 
 def release_block(snap: Snapshot, year: int, lang: str) -> str:
     r = release_info(snap, year)
-    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    stamp = shown_time(dt.datetime.now(dt.UTC), lang)
     if r.get("release_id"):
         fields = [
             ("release_id", r.get("release_id")),
@@ -193,7 +193,7 @@ def release_block(snap: Snapshot, year: int, lang: str) -> str:
             ("rules_version", r.get("rules_version")),
             ("code_version", r.get("code_version")),
             ("mc_seed", r.get("mc_seed")),
-            ("released_at", r.get("released_at")),
+            ("released_at", shown_time(r.get("released_at"), lang) or None),
         ]
         text = " · ".join(f"{k} {esc(v)}" for k, v in fields if v is not None)
     else:
@@ -252,7 +252,7 @@ def national_html(snap: Snapshot, year: int, lang: str = "zh") -> str:
             index_text(r["composite_index"]),
             label(GROUPS, r["performance_group"], lang),
             label(STAGES, r.get("stage"), lang),
-            "–" if r.get("p05_rank") is None else f"{r['p05_rank']}–{r['p95_rank']}",
+            "–" if r.get("p05_rank") is None else range_text(r["p05_rank"], r["p95_rank"]),
         ]
         for r in ranked.iter_rows(named=True)
     ]

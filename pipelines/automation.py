@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 
 from pipelines import settings
+from pipelines.china_time import CHINA_STANDARD_TIME
 from pipelines.ingest.load import file_hash, landing_files, landing_is_absent, partition_of
 from pipelines.partitions import YEARLY
 from pipelines.resources import Warehouse
@@ -82,7 +83,7 @@ def landing_sensor(context: dg.SensorEvaluationContext):
             if (source.name, file_hash(path)) in loaded:
                 continue  # touched but the same bytes: nothing to load
             year = partition_of(path, source) if source.partitioned else None
-            key = str(year) if year is not None else str(_evaluation_year(datetime.now()))
+            key = str(year) if year is not None else str(_evaluation_year(datetime.now(CHINA_STANDARD_TIME)))
             if key not in valid:
                 # A RunRequest for a partition the job does not have fails the whole tick, and a failed tick
                 # keeps its cursor: every later tick would fail on the same file and no other file would load.
@@ -101,7 +102,7 @@ def landing_sensor(context: dg.SensorEvaluationContext):
             if (source_name, name) not in loaded_names:
                 continue
             part = loaded_names[(source_name, name)]
-            key = part if part in valid else str(_evaluation_year(datetime.now()))
+            key = part if part in valid else str(_evaluation_year(datetime.now(CHINA_STANDARD_TIME)))
             requests.setdefault(key, []).append(f"removed:{rel}@{fingerprint}")
     context.update_cursor(json.dumps(seen, sort_keys=True))
     if outside:

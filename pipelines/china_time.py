@@ -12,6 +12,24 @@ CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 ZONE_NAME = {"zh": "北京时间", "en": "CST"}
 
 
+def utc_now() -> datetime:
+    """Now in UTC without a zone, for the stores' TIMESTAMP columns (DuckDB's TIMESTAMP carries none; every one
+    holds UTC, which ``china_time_text`` reads a zoneless time as). The ingestion ledger wrote the machine's clock
+    and the checks UTC: two zones in one store, neither said, so no shown time could be converted right."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def utc_stamp() -> str:
+    """Now in UTC as ISO text with its zone ("2026-12-05T06:20:00+00:00"), for files and manifests."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def china_time_both(value: datetime | str | None) -> str:
+    """``china_time_text`` marked for both readers of a bilingual file ("2026-12-05 14:20 北京时间 / CST")."""
+    text = china_time_text(value)
+    return f"{text} {ZONE_NAME['zh']} / {ZONE_NAME['en']}" if text else ""
+
+
 def china_today(at: datetime | None = None) -> date:
     """The calendar day in China now (or at ``at``), not the machine's local day."""
     return (at or datetime.now(UTC)).astimezone(CHINA_STANDARD_TIME).date()

@@ -16,6 +16,7 @@ from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from pipelines import settings
+from pipelines.china_time import china_time_text
 
 # Wide enough for the report tables when output goes to a file or CI log.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -542,7 +543,7 @@ def status() -> None:
             "in table / 表中现有",
             "quarantined / 隔离行",
             "failed files / 失败文件",
-            "last ingest / 最近入库",
+            "last ingest / 最近入库 (CST 北京时间)",
             title="ingestion ledger · 入库台账",
         )
         for s, f, loaded, q, fl, last in led:
@@ -554,7 +555,7 @@ def status() -> None:
                 "" if in_table is None else f"{in_table:,}",
                 f"{q or 0:,}",
                 str(fl),
-                str(last)[:19],
+                china_time_text(last),  # the ledger's UTC, read by offices in Beijing time
             )
         console.print(t)
         _print_refused_files(con)
@@ -667,9 +668,15 @@ def _print_refused_files(con) -> None:
     ).fetchall()
     if not rows:
         return
-    t = Table("source / 数据源", "file / 文件", "reason / 原因", "when / 时间", title="refused files · 拒收的文件")
+    t = Table(
+        "source / 数据源",
+        "file / 文件",
+        "reason / 原因",
+        "when / 时间 (CST 北京时间)",
+        title="refused files · 拒收的文件",
+    )
     for source, name, message, at in rows:
-        t.add_row(source, escape(name), escape(_refusal(message, f"{source}/{name}")), str(at)[:19])
+        t.add_row(source, escape(name), escape(_refusal(message, f"{source}/{name}")), china_time_text(at))
     console.print(t)
     _say(
         "整个文件未入库。修正后以同名放回着陆区（新版本替换旧版本）再运行 `ipcity run`，或将其移出着陆区。",

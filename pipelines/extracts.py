@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 import math
@@ -35,6 +34,7 @@ import duckdb
 import polars as pl
 
 from pipelines import settings
+from pipelines.china_time import china_time_both, utc_stamp
 
 FORMATS = ("csv", "xlsx", "parquet")
 MIMETYPES = {
@@ -387,12 +387,18 @@ def _with_rules_in_chinese(con, scores: pl.DataFrame, year: int) -> pl.DataFrame
     from dashboards.evaluation_text import rules_text
 
     rows = con.sql("select * from marts.fct_evaluation_year where year = ?", params=[year]).pl()
-    zh = {
-        r["unit_code"]: (rules_text(r, "zh") if r["rules_fired"] is not None else None)
-        for r in rows.iter_rows(named=True)
+    by_lang = {
+        lang: {
+            r["unit_code"]: (rules_text(r, lang) if r["rules_fired"] is not None else None)
+            for r in rows.iter_rows(named=True)
+        }
+        for lang in ("zh", "en")
     }
-    text = scores["unit_code"].replace_strict(zh, default=None, return_dtype=pl.String).alias("rules_fired_zh")
-    return scores.insert_column(scores.columns.index("rules_fired") + 1, text)
+    zh = scores["unit_code"].replace_strict(by_lang["zh"], default=None, return_dtype=pl.String)
+    # the English as the dashboard shows it too (true minus, range dash): the mart's sentence kept its hyphens
+    en = scores["unit_code"].replace_strict(by_lang["en"], default=None, return_dtype=pl.String)
+    scores = scores.with_columns(en.alias("rules_fired"))
+    return scores.insert_column(scores.columns.index("rules_fired") + 1, zh.alias("rules_fired_zh"))
 
 
 # The as-released verdict's columns (releases.evaluation_year column -> scores sheet column).
@@ -889,7 +895,7 @@ def _write_version(job: _Job) -> dict | None:
         changes = job.changes
     else:
         changes = diff_tables(_read_version_tables(root, last), tables) if last else None
-    generated_at = job.generated_at or dt.datetime.now().isoformat(timespec="seconds")
+    generated_at = job.generated_at or utc_stamp()
     province_name = next(
         (t["province_name"][0] for t in tables.values() if t.height and "province_name" in t.columns), province_code
     )
@@ -1020,8 +1026,8 @@ def _write_workbook(
         ("数据版本 / Data version", str(release.get("data_version") or "")),
         ("指标体系版本 / Catalog version", str(release.get("catalog_version") or "")),
         ("评估规则版本 / Rules version", str(release.get("rules_version") or "")),
-        ("发布时间 / Released at", str(release.get("released_at") or "")),
-        ("生成时间 / Generated at", generated_at),
+        ("发布时间 / Released at", china_time_both(release.get("released_at"))),
+        ("生成时间 / Generated at", china_time_both(generated_at)),
         ("数据说明 / Synthetic data", note),
         ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
     ]

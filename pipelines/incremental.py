@@ -27,12 +27,12 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from pipelines import settings
+from pipelines.china_time import utc_now
 from pipelines.sources import SOURCES
 
 STATE_DDL = """
@@ -189,7 +189,7 @@ def record_build(con: duckdb.DuckDBPyConnection, engine: str, plan: BuildPlan, r
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM ops.dbt_build_state WHERE engine = ?", [engine])
-        now = datetime.now()
+        now = utc_now()
         con.executemany(
             "INSERT INTO ops.dbt_build_state VALUES (?, ?, ?, ?, ?)",
             [(engine, k, v, now, run_id) for k, v in sorted(plan.fingerprints.items())],

@@ -11,11 +11,12 @@ from pipelines.labels import index_text, rank_text
 
 from .. import access, figures, queries
 from ..components import (
+    NUMERIC,
     control,
     dropdown,
-    fit_headers,
     graph,
     grid,
+    grid_columns,
     guarded,
     memoised,
     page_title,
@@ -112,12 +113,13 @@ def side_by_side_table(df: pl.DataFrame, lang: str) -> tuple[list[dict], list[di
             # a unit outside the programme has no group or stage: say so, a blank cell read as missing data
             row[r["unit_code"]] = t("na_short", lang) if r[col] is None else label(mapping, r[col], lang)
         rows.append(row)
-    # Numbers and labels share a column here, so AG Grid must not infer a number type from the first row.
+    # Numbers and labels share a column here, so AG Grid must not infer a number type from the first row. A city's
+    # column is a column of figures (its group and stage below them): right-aligned, digits line up by place.
     cols = [
         {"field": "measure", "headerName": t("measure", lang), "pinned": "left", "minWidth": 150, "sortable": False}
     ]
     cols += [
-        {"field": r["unit_code"], "headerName": r[name], "sortable": False, "cellDataType": False}
+        {"field": r["unit_code"], "headerName": r[name], "sortable": False, "cellDataType": False, **NUMERIC}
         for r in df.iter_rows(named=True)
     ]
     return cols, rows
@@ -240,7 +242,7 @@ def register_callbacks(app) -> None:
             blank = empty_figure(t("no_snapshot", lang))
             return blank, [], [], blank, [], t("no_snapshot", lang)
         note = "" if not unit_codes or len(unit_codes) <= MAX_UNITS else f"≤ {MAX_UNITS}"
-        return radar, fit_headers(cols), rows, heat, sw, note
+        return radar, grid_columns(cols, rows), rows, heat, sw, note
 
     @app.callback(
         Output("cmp-trend", "figure"),

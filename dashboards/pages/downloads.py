@@ -13,8 +13,8 @@ from ..components import (
     control,
     dropdown,
     extracts_dir,
-    fit_headers,
     grid,
+    grid_columns,
     guarded,
     page_title,
     records,
@@ -22,7 +22,7 @@ from ..components import (
     snapshot,
     year_dropdown,
 )
-from ..formatting import digits_for, display_scale
+from ..formatting import digits_for, display_scale, shown_time
 from ..i18n import norm_lang, province_col, t
 from ..indicator_download import EXTRACT_HEADERS, FORMATS, indicator_extract, prepare_download
 from ..snapshot import SnapshotUnavailable
@@ -52,11 +52,6 @@ def parse_request(snap, year, fmt) -> tuple[int, str]:
 
 EXTRACT_ROUTE = "/extracts/"
 MAX_CHANGE_ROWS = 1000
-
-
-def shown_time(stamp: str | None) -> str:
-    """An ISO time stamp as an official reads it: '2026-12-04T19:54:25' → '2026-12-04 19:54' (pure)."""
-    return str(stamp or "").replace("T", " ")[:16]
 
 
 def _province_name(entry: dict, lang: str, names: dict[str, tuple[str, str]]) -> str:
@@ -93,7 +88,7 @@ def extract_rows(
                 "year": e["year"],
                 "version": e["version"],
                 "release_id": e["release_id"],
-                "generated_at": shown_time(e["generated_at"]),
+                "generated_at": shown_time(e["generated_at"], lang),
                 "changes": changes,
                 "files": links,
             }
@@ -282,9 +277,10 @@ def register_callbacks(app) -> None:
         year, fmt = parse_request(snap, year, fmt)
         df = indicator_extract(snap, year, scope)
         shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
+        rows = preview_rows(df.head(PREVIEW_ROWS))
         return (
-            fit_headers(preview_columns(df.columns)),
-            preview_rows(df.head(PREVIEW_ROWS)),
+            grid_columns(preview_columns(df.columns), rows),
+            rows,
             shown,
             download_url(year, province, fmt),
         )

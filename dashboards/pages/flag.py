@@ -19,7 +19,7 @@ from pipelines.labels import index_text, rank_text
 from .. import queries
 from ..components import guarded, href, page_title, section, snapshot
 from ..evaluation_text import RULE_ORDER, rule_description, rules_text
-from ..formatting import true_minus
+from ..formatting import range_text, true_minus
 from ..i18n import GROUPS, STAGES, label, name_col, norm_lang, t
 from ..theme import OKABE_ITO, base_layout, empty_figure
 from .watchlist import robust_label
@@ -338,7 +338,7 @@ def layout(lang: str, unit=None, year=None, **_):
                 html.Li(
                     f"{t('rank', lang)}: "
                     f"{rank_text(row.get('rank'), row.get('n_ranked'), row.get('rank_is_shared'), lang)} · "
-                    f"{t('rank_interval', lang)}: " + ("–" if p05 is None else f"{round(p05)}–{round(p95)}")
+                    f"{t('rank_interval', lang)}: " + ("–" if p05 is None else range_text(round(p05), round(p95)))
                 ),
                 html.Li(t("fl_robust_rule", lang).format(share=param_value_text("robust_share", robust_share, lang))),
             ]

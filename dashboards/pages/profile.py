@@ -36,6 +36,7 @@ from ..formatting import (
     progress_cells,
     progress_column,
     progress_footnote,
+    range_dashes,
     target_digits,
     unit_label,
 )
@@ -377,7 +378,7 @@ def acceptance_view(
         body = [
             html.Tr(
                 [
-                    html.Td(r["cycle"]),
+                    html.Td(range_dashes(r["cycle"])),
                     html.Td(acceptance_score_text(r.get("indicator_score"))),
                     html.Td(_third_party_cell(r, lang)),
                     # cut, not rounded: 59.99 must not read 60.0 beside "title removed"

@@ -24,7 +24,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
-from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, language_part
+from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, language_part, range_dashes, range_text
 from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
 from ..security import markdown_text, neutralise_text
@@ -68,7 +68,7 @@ def calendar_note(r: dict, lang: str) -> str | None:
         return note
     year = r.get("cycle_anchor_year")
     words = t("pg_rule_cycle_anchor_year", lang).format(value=year if year is not None else "–")
-    return _ANCHOR_RULE.sub(words, note)
+    return range_dashes(_ANCHOR_RULE.sub(words, note))
 
 
 def programme_rows(df: pl.DataFrame, lang: str) -> list[dict]:
@@ -140,7 +140,7 @@ def _batch_text(value: str, lang: str) -> str:
         if o := _ORDINAL.match(part):
             part = t("src_batch_nth", lang).format(n=o[1])
         elif r := _ROUND.match(part):
-            years = f"{r[1]}–{r[2]}年" if lang == "zh" else f"{r[1]}–{r[2]}"
+            years = range_text(r[1], r[2]) + ("年" if lang == "zh" else "")
             part = t("src_round", lang).format(years=years)
         else:
             part = part.replace(" or ", f" {t('src_or', lang)} ")
@@ -227,7 +227,7 @@ def third_party_rows(df: pl.DataFrame, lang: str, unit_name_en: dict[str, str] |
     return [
         {
             "unit_name": ((unit_name_en or {}).get(r.get("unit_code")) or r["unit_name"]) if en else r["unit_name"],
-            "cycle": r["cycle"],
+            "cycle": range_dashes(r["cycle"]),  # the mart writes 2024-2026
             "status": label(THIRD_PARTY_STATUS, r["status"], lang),
             "status_code": r["status"],
             "evaluator": language_part(r["evaluator"], lang),
@@ -294,18 +294,28 @@ def ambition_rows(df: pl.DataFrame, lang: str) -> list[dict]:
 
 
 def ambition_columns(lang: str) -> list[dict]:
+    # the growth rates are sorted, not filtered (no filter button: each header ~24 px narrower), so the grid fits a
+    # 1366 px window beside its target texts; it scrolled sideways on this page and on the profile
+    rates = {"filter": False}
     return [
-        {"field": "unit_name", "headerName": t("city", lang), "minWidth": 100},
-        {"field": "plan_id", "headerName": t("pg_plan", lang), "maxWidth": 140},
-        {"field": "indicator", "headerName": t("indicator", lang), "minWidth": 150},
-        {"field": "target", "headerName": t("pg_target", lang), "minWidth": 200},
-        {"field": "required_growth", "headerName": t("required_growth", lang), "maxWidth": 120},
-        {"field": "trend_growth", "headerName": t("trend_growth", lang), "maxWidth": 120},
-        {"field": "peer_median_growth", "headerName": t("peer_median_growth", lang), "maxWidth": 140},
-        {"field": "peer_p90_growth", "headerName": t("peer_p90_growth", lang), "maxWidth": 140},
-        {"field": "peer_scope", "headerName": t("peer_scope", lang), "maxWidth": 140},
+        {"field": "unit_name", "headerName": t("city", lang), "minWidth": 90},
+        {"field": "plan_id", **rates, "headerName": t("pg_plan", lang), "maxWidth": 140},
+        {"field": "indicator", "headerName": t("indicator", lang), "minWidth": 110},
+        {"field": "target", "headerName": t("pg_target", lang), "minWidth": 130},
+        {"field": "required_growth", **rates, "headerName": t("required_growth", lang), "maxWidth": 120},
+        {"field": "trend_growth", **rates, "headerName": t("trend_growth", lang), "maxWidth": 120},
+        {
+            "headerName": t("peer_growth", lang),
+            "headerTooltip": f"{t('peer_median_growth', lang)} · {t('peer_p90_growth', lang)}",
+            "children": [
+                {"field": "peer_median_growth", **rates, "headerName": t("peer_median", lang), "maxWidth": 140},
+                {"field": "peer_p90_growth", **rates, "headerName": t("peer_p90", lang), "maxWidth": 140},
+            ],
+        },
+        {"field": "peer_scope", **rates, "headerName": t("peer_scope", lang), "maxWidth": 140},
         {
             "field": "ambition_class",
+            **rates,
             "headerName": t("ambition_class", lang),
             "maxWidth": 130,
             "cellClassRules": {
@@ -313,7 +323,7 @@ def ambition_columns(lang: str) -> list[dict]:
                 "ipc-status-good": "data.class_code == 'stretch'",
             },
         },
-        {"field": "ambition_weight", "headerName": t("ambition_weight", lang), "maxWidth": 120},
+        {"field": "ambition_weight", **rates, "headerName": t("ambition_weight", lang), "maxWidth": 120},
     ]
 
 

@@ -26,6 +26,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
+from ..formatting import range_text, shown_time
 from ..i18n import (
     CHECK_KINDS,
     CHECK_SUBJECTS,
@@ -228,7 +229,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
         elif r["first"] == r["last"]:
             part = r["first"]
         else:
-            part = f"{r['first']}–{r['last']}"
+            part = range_text(r["first"], r["last"])
         rows.append(
             {
                 "passed": True,
@@ -344,7 +345,7 @@ def refused_rows(refused: pl.DataFrame, lang: str) -> list[dict]:
             "source": label(SOURCE_NAMES, r["source"], lang),
             "file_name": r["file_name"],
             "reason": refusal_text(r["message"], lang, r["source"]),
-            "refused_at": str(r["ingested_at"] or "")[:16],
+            "refused_at": shown_time(r["ingested_at"], lang),
         }
         for r in refused.iter_rows(named=True)
     ]
@@ -401,6 +402,11 @@ def noted_view(noted: pl.DataFrame | None, lang: str):
     )
 
 
+def run_label(run_id: str, started, lang: str) -> str:
+    """A run in the selector: its start in Beijing time, marked, and its id's first characters (pure)."""
+    return f"{shown_time(started, lang)} · {run_id[:8]}" if started else run_id
+
+
 @guarded
 def layout(lang: str, run=None, **_):
     snap = snapshot()
@@ -409,10 +415,7 @@ def layout(lang: str, run=None, **_):
     latest = queries.latest_run_id(snap)
     value = run if run in run_ids else latest
     labels = (
-        {
-            r["run_id"]: f"{r['started']:%Y-%m-%d %H:%M} · {r['run_id'][:8]}" if r["started"] else r["run_id"]
-            for r in runs.iter_rows(named=True)
-        }
+        {r["run_id"]: run_label(r["run_id"], r["started"], lang) for r in runs.iter_rows(named=True)}
         if runs is not None
         else {}
     )
@@ -426,7 +429,7 @@ def layout(lang: str, run=None, **_):
             "dq-runs",
             lang,
             run_columns(lang),
-            records(runs),
+            records(runs, lang=lang),
             height=None,
             pagination=False,
         )

@@ -25,6 +25,7 @@ from ..components import (
     url_sync,
     year_dropdown,
 )
+from ..formatting import RANGE_DASH
 from ..i18n import GROUPS, PILLAR_COLUMNS, PILLAR_NAMES, STAGES, label, name_col, province_col, t
 from ..snapshot import SnapshotUnavailable
 from ..theme import GROUP_ORDER
@@ -57,7 +58,7 @@ def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
             {k: label(STAGES, k, lang) for k in STAGES}, default=pl.col("stage")
         ),
         rank_interval=pl.when(pl.col("p05_rank").is_not_null())
-        .then(pl.format("{}–{}", pl.col("p05_rank"), pl.col("p95_rank")))
+        .then(pl.format("{}" + RANGE_DASH + "{}", pl.col("p05_rank"), pl.col("p95_rank")))
         .otherwise(pl.lit("")),
         composite_index_text=pl.col("composite_index").map_elements(index_text, return_dtype=pl.String),
         # a shared rank reads 并列 / tied (the number stays for sorting)
@@ -190,6 +191,7 @@ def layout(lang: str, year=None, province=None, group=None, stage=None, programm
     group = group if group in GROUPS else None
     stage = stage if stage in STAGES else None
     programme_value = [] if programme == "all" else ["programme"]
+    filter_model = parse_filter_model(params.get("filter"), lang)
     prov_opts = [{"label": r[province_col(lang)], "value": r["province_code"]} for r in provinces.iter_rows(named=True)]
     group_opts = [{"label": label(GROUPS, g, lang), "value": g} for g in GROUP_ORDER]
     stage_opts = [{"label": label(STAGES, s, lang), "value": s} for s in STAGES]
@@ -197,7 +199,9 @@ def layout(lang: str, year=None, province=None, group=None, stage=None, programm
         dcc.Store(id="rk-lang", data=lang),
         *url_stores("rk", ["year", "province", "group", "stage", "programme", "filter"]),
         dcc.Store(id="rk-programme-url"),
-        dcc.Store(id="rk-filter-url"),
+        # the URL's filter until the grid reports one of its own (the grid's first report may come after the
+        # first write of the query string, which would otherwise drop the filter from the address)
+        dcc.Store(id="rk-filter-url", data=filter_text(filter_model)),
         dcc.Store(id="rk-total"),
         page_title(NAV_KEY, lang, t("rk_hint", lang)),
         html.Div(
@@ -224,14 +228,25 @@ def layout(lang: str, year=None, province=None, group=None, stage=None, programm
             className="ipc-controls",
         ),
         html.Div(id="rk-count", className="ipc-muted"),
-        _grid_with_filters(lang, parse_filter_model(params.get("filter"), lang)),
+        _grid_with_filters(lang, filter_model),
     ]
 
 
+def filter_text(model: dict | None) -> str | None:
+    """A filter model as the URL carries it: compact JSON, as the browser's JSON.stringify writes it (pure)."""
+    return json.dumps(model, separators=(",", ":"), ensure_ascii=False) if model else None
+
+
 def _grid_with_filters(lang: str, filter_model: dict | None):
+    """The rankings grid with the URL's column filters as the grid's initial state. Not through the grid's
+    ``filterModel`` property: the grid sets that model only once it knows its columns' data types, which it learns
+    from the first rows, and the rows arrive by a callback after the grid is drawn. A filter event in between
+    reported an empty model, the property became {} and cleared the queued filter, and the URL's filter was
+    dropped: a bookmarked filter, or one carried across the language switch, came back as every city (seen in
+    4 of 20 language switches under CPU load). The initial state is the grid's own model from its first moment."""
     g = grid("rk-grid", lang, column_defs(lang), height=640)
     if filter_model:
-        g.filterModel = filter_model  # applied by the grid when it is ready and again when rows arrive
+        g.dashGridOptions = {**g.dashGridOptions, "initialState": {"filter": {"filterModel": filter_model}}}
     return g
 
 
@@ -253,6 +268,7 @@ def register_callbacks(app) -> None:
         "function(m){return (m && Object.keys(m).length) ? JSON.stringify(m) : null;}",
         Output("rk-filter-url", "data"),
         Input("rk-grid", "filterModel"),
+        prevent_initial_call=True,  # the layout holds the URL's filter; the grid reports changes to it
     )
     url_sync(
         app,

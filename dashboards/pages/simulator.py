@@ -20,6 +20,7 @@ from pipelines import scenarios as sc
 from .. import access
 from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
 from ..evaluation_text import rule_description
+from ..formatting import shown_time
 from ..i18n import GROUPS, label, norm_lang, t
 from ..i18n_programme import RULE_NAMES
 
@@ -190,11 +191,11 @@ def render_changes(result: dict | None, lang: str):
     )
 
 
-def saved_options() -> list[dict]:
+def saved_options(lang: str) -> list[dict]:
     df = sc.list_scenarios()
     return [
         {
-            "label": f"{r['name']} · {r['created_at'][:16].replace('T', ' ')} · {r['n_changes']}",
+            "label": f"{r['name']} · {shown_time(r['created_at'], lang)} · {r['n_changes']}",
             "value": r["scenario_id"],
         }
         for r in df.iter_rows(named=True)
@@ -309,12 +310,12 @@ def layout(lang: str, **_):
             [
                 control(
                     t("sim_saved_list", lang),
-                    dcc.Dropdown(id=SAVED, options=saved_options(), className="ipc-dropdown ipc-wide"),
+                    dcc.Dropdown(id=SAVED, options=saved_options(lang), className="ipc-dropdown ipc-wide"),
                 ),
                 html.Button(t("sim_open", lang), id=OPEN, className="ipc-button"),
                 control(
                     t("sim_compare_with", lang),
-                    dcc.Dropdown(id=COMPARE_WITH, options=saved_options(), className="ipc-dropdown ipc-wide"),
+                    dcc.Dropdown(id=COMPARE_WITH, options=saved_options(lang), className="ipc-dropdown ipc-wide"),
                 ),
                 html.Button(t("sim_compare", lang), id=COMPARE, className="ipc-button"),
             ],
@@ -445,7 +446,7 @@ def register_callbacks(app) -> None:
                     "ok",
                     f"copy of {copy_of} saved by {owner!r}" if copy_of else "",
                 )
-                opts = saved_options()
+                opts = saved_options(lang)
                 shown = (name or "").strip() or scenario_id
                 return (
                     t("sim_saved", lang).format(name=shown),
@@ -480,7 +481,10 @@ def register_callbacks(app) -> None:
                 weight_vals = [
                     scenario.pillar_weights.get(w["key"], v) for w, v in zip(weight_ids, weights, strict=True)
                 ]
-                status = f"{info['name']} · {info['created_at']} · {t('sim_changes', lang)}: {changes.height}"
+                status = (
+                    f"{info['name']} · {shown_time(info['created_at'], lang)} · "
+                    f"{t('sim_changes', lang)}: {changes.height}"
+                )
                 return (status, result, cards, body, no_update, no_update, info["name"], rule_vals, weight_vals)
             if trigger == COMPARE:
                 if not saved_id or not compare_id:

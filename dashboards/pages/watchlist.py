@@ -24,6 +24,7 @@ from ..components import (
     year_dropdown,
 )
 from ..evaluation_text import rules_text
+from ..formatting import range_text
 from ..i18n import STAGES, label, name_col, province_col, t
 from ..security import markdown_text
 
@@ -65,7 +66,7 @@ def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dic
                     f"{r['targets_lagging']}/{r['targets_evaluable']}" if r.get("targets_evaluable") else "–"
                 ),
                 "rank_label": rank_text(r.get("rank"), r.get("n_ranked"), r.get("rank_is_shared"), lang),
-                "rank_interval": f"{r['p05_rank']}–{r['p95_rank']}" if r.get("p05_rank") is not None else "–",
+                "rank_interval": range_text(r["p05_rank"], r["p95_rank"]) if r.get("p05_rank") is not None else "–",
                 "rules_text": rules_text(r, lang),
                 "why_link": f"[{t('fl_link', lang)}]({href('/flag', lang, unit=r['unit_code'], year=year or r.get('year'))})",
                 "dossier_link": " · ".join(dossiers) if dossiers else t("dossier_missing", lang),
@@ -94,7 +95,7 @@ def columns(lang: str) -> list[dict]:
             "field": "stage_label",
             "headerName": t("stage", lang),
             "pinned": "left",
-            "minWidth": 140,
+            "minWidth": 120 if lang == "zh" else 140,
             "maxWidth": 160,
             "cellClassRules": {
                 "ipc-stage-exit": "data.stage == 'exit_candidate'",
@@ -107,7 +108,10 @@ def columns(lang: str) -> list[dict]:
             "headerName": t("city", lang),
             "cellRenderer": "markdown",
             "pinned": "left",
-            "minWidth": 160,
+            "minWidth": 120 if lang == "zh" else 130,  # 乌鲁木齐市 fits in 120 px; English names wrap
+            "maxWidth": 180,
+            "wrapText": True,
+            "autoHeight": True,
         },
         # The rest fits beside the two pinned columns at 1366 px (their minimum widths add up to less than the
         # ~1,000 px left; tests pin the sum): the rules fired were cut at the window's edge. Long names wrap.
@@ -124,7 +128,7 @@ def columns(lang: str) -> list[dict]:
             "field": "robust_label",
             **NARROW,
             "headerName": t("robustness", lang),
-            "minWidth": 120,
+            "minWidth": 96 if lang == "zh" else 120,
             "maxWidth": 130,
             "cellClassRules": {
                 "ipc-status-good": "data.is_robust === true",
@@ -146,7 +150,7 @@ def columns(lang: str) -> list[dict]:
             **NARROW,
             "headerName": t("composite_index", lang),
             "type": "numericColumn",
-            "minWidth": 110,
+            "minWidth": 100,
             "maxWidth": 120,
             **INDEX_TEXT,
         },
@@ -162,17 +166,19 @@ def columns(lang: str) -> list[dict]:
         {
             "field": "rules_text",
             "headerName": t("rules_fired", lang),
-            "minWidth": 224,
+            "minWidth": 150,
+            "width": 360,  # the grid is fitted to the window from these widths: the rules take the most room
             "wrapText": True,
             "autoHeight": True,
         },
         # why flagged and the dossier in one cell, one above the other: two link columns did not fit at 1366 px
         {
             "field": "links",
+            **NARROW,
             "headerName": t("wl_links", lang),
             "cellRenderer": "markdown",
             "cellRendererParams": {"linkTarget": "_blank"},  # the list stays open behind the dossier
-            "minWidth": 110,
+            "minWidth": 100,
             "maxWidth": 150,
             "wrapText": True,
             "autoHeight": True,

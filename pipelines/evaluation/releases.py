@@ -30,13 +30,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from pipelines import settings
+from pipelines.china_time import utc_now
 from pipelines.evaluation.rules import rules_version_of
 
 SCHEMA = "releases"
@@ -334,7 +334,7 @@ def ensure_release_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 # The order that puts a year's latest release first, for every reader (the dashboard, its report, the dossier,
 # the extracts, the next release): the highest sequence number of its id R<year>-<n> (written 01, 02, ...; the
-# length first, so -100 follows -99). Never released_at: it is the releasing machine's naive local clock, which
+# length first, so -100 follows -99). Never released_at: older releases carry the releasing machine's naive local clock, which
 # runs backwards when the machine moves from CST to UTC, and an extract then named a superseded release.
 LATEST_FIRST = "length(release_id) desc, release_id desc"
 
@@ -553,7 +553,7 @@ def release(
                     seed_used,
                     first,
                     year,
-                    datetime.now().replace(microsecond=0),
+                    utc_now().replace(microsecond=0),
                     previous["release_id"] if previous else None,
                     content,
                     n_units,

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.china_time import CHINA_STANDARD_TIME
+from pipelines.china_time import CHINA_STANDARD_TIME, utc_now
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
 from pipelines.ingest.validate import parts_and_totals, repeated_key_reasons, same_value, unit_names_of, validate
@@ -411,7 +411,7 @@ def ingest_file(
         )
         raise IngestError(path.name, "administrative divisions (raw.cities) are not loaded yet; load cities first")
     staged, today = None, today or date.today()
-    target = contract_sql.Target(source.table, path.name, digest, datetime.now())
+    target = contract_sql.Target(source.table, path.name, digest, utc_now())
     if (
         SQL_SCAN
         and path.suffix.lower() in contract_sql.SCAN_SUFFIXES
@@ -849,7 +849,7 @@ def _write(
     ``in_transaction``: the file's transaction is open and the old version's rows are gone already."""
     import json
 
-    now = now or datetime.now()
+    now = now or utc_now()
     cols = [c.name for c in source.columns] + (["year"] if source.partitioned else [])
     # The constant lineage columns are added by DuckDB in the INSERT: constant vectors cost nothing there,
     # whereas millions of copies of a 64-character hash are converted row by row on the way in.
@@ -969,7 +969,7 @@ def _record_failure(con, result: IngestResult, reason: str, run_id: str) -> None
         'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", rows_read, rows_loaded,'
         " rows_rejected, status, message, encoding, ingested_at, run_id)"
         " VALUES (?, ?, ?, ?, 0, 0, 0, 'failed', ?, NULL, ?, ?)",
-        [result.source, result.file_name, result.file_hash, result.partition, reason, datetime.now(), run_id],
+        [result.source, result.file_name, result.file_hash, result.partition, reason, utc_now(), run_id],
     )
 
 
@@ -1123,7 +1123,7 @@ def withdraw_file(
             'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", rows_read, rows_loaded,'
             " rows_rejected, status, message, encoding, ingested_at, run_id, rows_withdrawn)"
             " VALUES (?, ?, ?, ?, 0, 0, 0, 'withdrawn', ?, NULL, ?, ?, ?)",
-            [source.name, file_name, digest, partition, WITHDRAWN_MESSAGE, datetime.now(), run_id, w.rows_withdrawn],
+            [source.name, file_name, digest, partition, WITHDRAWN_MESSAGE, utc_now(), run_id, w.rows_withdrawn],
         )
         con.execute("COMMIT")
     except BaseException:

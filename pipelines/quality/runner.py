@@ -24,11 +24,12 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
+from pipelines.china_time import utc_now
 from pipelines.quality.suites import (
     MissingParameter,
     SuiteDefinition,
@@ -423,7 +424,7 @@ def validate(suite_name: str, df, *, partition: str | int | None = None, context
     Raises `MissingParameter` when a check that must run lacks its parameter.
     """
     started = time.perf_counter()
-    checked_at = datetime.now(UTC).replace(tzinfo=None)
+    checked_at = utc_now()
     suite = load_suite(suite_name)
     config = load_config()
     max_rows = int((config.get("samples") or {}).get("max_failing_rows", 10))
