@@ -460,11 +460,11 @@ def _print_withdrawn(con, limit: int = 20) -> None:
         "file / 文件",
         "year / 年度",
         "rows withdrawn / 撤回行",
-        "when / 时间",
+        "when / 时间 (CST 北京时间)",
         title="files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）",
     )
     for source, name, part, n, at in rows:
-        t.add_row(source, escape(name), str(part or ""), f"{n:,}", str(at)[:19])
+        t.add_row(source, escape(name), str(part or ""), f"{n:,}", china_time_text(at))
     console.print(t)
     _say(
         "文件从着陆区移除后，下一次运行会撤回其数据；若是误删，将文件放回即可重新入库。",

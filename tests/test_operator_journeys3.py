@@ -403,3 +403,29 @@ def test_the_landing_sensor_starts_a_run_of_the_year_of_a_loaded_file_that_was_r
     pledge.rmdir()
     absent = landing_sensor.evaluate_tick(dg.build_sensor_context(cursor=tick.cursor, repository_def=repo))
     assert absent.run_requests == [] and "pledge_loans/pledge_2023.csv" in (absent.cursor or tick.cursor)
+
+
+def test_the_withdrawals_table_shows_beijing_time(tmp_path):
+    """The ledger stores UTC (pipelines.china_time.utc_now); the table of withdrawals printed the stored value as
+    it was, eight hours behind the offices' clock and without a zone, beside other tables in Beijing time."""
+    from datetime import datetime
+
+    from pipelines import cli
+    from pipelines.ingest.load import ensure_schema
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        ensure_schema(con)
+        con.execute(
+            'INSERT INTO raw.ingested_files (source, file_name, file_hash, "partition", status, ingested_at,'
+            " rows_withdrawn) VALUES ('enforcement_cases', 'cases_2024.csv', 'h', '2024', 'withdrawn', ?, 3)",
+            [datetime(2026, 12, 5, 20, 30)],
+        )
+        width = cli.console.width
+        cli.console.width = 300
+        try:
+            with cli.console.capture() as captured:
+                cli._print_withdrawn(con)
+        finally:
+            cli.console.width = width
+    text = captured.get()
+    assert "2026-12-06 04:30" in text and "北京时间" in text, text
