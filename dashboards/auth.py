@@ -336,12 +336,12 @@ class UserStore:
     def disable(self, username: str) -> User:
         # A new stamp also ends every session the account has open.
         user = self._update(username, "active = 0", ())
-        self._audit_change("user_disable", username)
+        self._audit_change("user_disable", user.username)
         return user
 
     def enable(self, username: str) -> User:
         user = self._update(username, "active = 1", ())
-        self._audit_change("user_enable", username)
+        self._audit_change("user_enable", user.username)
         return user
 
     def reset_password(self, username: str, password: str) -> User:
@@ -349,7 +349,7 @@ class UserStore:
         user = self._update(username, "password_hash = ?", (_hasher.hash(password),))
         with self._connect() as con:
             con.execute("delete from login_failures where username = ?", (username_key(username),))
-        self._audit_change("user_reset_password", username)
+        self._audit_change("user_reset_password", user.username)
         return user
 
     def change_password(self, username: str, current: str, new: str, remote_addr: str | None = None) -> User:
@@ -369,7 +369,7 @@ class UserStore:
             raise UserError(f"role: one of {', '.join(ROLES)}")
         code = _province(role, province)
         user = self._update(username, "role = ?, province_code = ?", (role, code))
-        self._audit_change("user_set_role", username, f"role={role} province={code or '-'}")
+        self._audit_change("user_set_role", user.username, f"role={role} province={code or '-'}")
         return user
 
     def has_active_national(self) -> bool:

@@ -66,6 +66,7 @@ def test_sign_in_finds_the_account_in_any_case_or_width_and_keeps_its_own_name(t
     assert store.authenticate("zhang.wei", OTHER_PASSWORD, "10.0.0.1") is None
     # the operator's commands name it in any case too
     assert store.set_role("ZHANG.WEI", "viewer").username == "Zhang.Wei"
+    assert store.audit_rows(1)[0]["target"] == "Zhang.Wei"  # the audit log names the account, not the spelling
     assert store.get("zhang.wei").role == "viewer"
 
 
