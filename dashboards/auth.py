@@ -17,6 +17,7 @@ import re
 import secrets
 import sqlite3
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +47,27 @@ MIN_PASSWORD = password_policy.MIN_PASSWORD
 MAX_FAILURES = 10
 MAX_ACCOUNT_FAILURES = 100
 LOCK_WINDOW = dt.timedelta(minutes=15)
+# ... except at an address the account signed in from within KNOWN_ADDRESS_DAYS: there only the per-address bound
+# holds. Otherwise anyone knowing the national office's user name kept it locked out for good, 100 wrong guesses
+# from rented addresses every 15 minutes, while the office's own sign-ins were refused with the guesses'.
+KNOWN_ADDRESS_DAYS = 30
+
+
+def username_key(name: str) -> str:
+    """What makes two user names the same account: Unicode compatibility form (NFKC: full-width ａｄｍｉｎ is admin),
+    no surrounding spaces, case folded (Admin is admin). Names are unique by this key and sign-in looks it up, so
+    'Admin' cannot be created beside 'admin' and read as another person in the audit log or the role list; the
+    account keeps the form it was created with for display. Look-alikes from other scripts (Cyrillic а for Latin a)
+    are not folded by NFKC: USERNAME refuses them at creation, and at sign-in they match no account."""
+    return unicodedata.normalize("NFKC", name or "").strip().casefold()
+
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 _SCHEMA = """
 create table if not exists users (
     username text primary key,
+    username_key text,
     password_hash text not null,
     role text not null check (role in ('national', 'province', 'viewer', 'evaluator')),
     province_code text,
@@ -65,6 +81,12 @@ create table if not exists login_failures (
     username text not null,
     at text not null,
     remote_addr text
+);
+create table if not exists known_addresses (
+    username text not null,
+    remote_addr text not null,
+    last_ok text not null,
+    primary key (username, remote_addr)
 );
 create table if not exists audit_log (
     id integer primary key autoincrement,
@@ -151,6 +173,19 @@ def _province(role: str, province: str | None) -> str | None:
     return code
 
 
+def _find(con: sqlite3.Connection, username: str) -> sqlite3.Row | None:
+    """The account a typed name means: the one stored under exactly that name, else the one account with its key
+    (Admin, ADMIN, ａｄｍｉｎ all mean admin). Two legacy accounts sharing a key (made before names were keyed) are
+    ambiguous for any other spelling: none is chosen (a sign-in fails as for a wrong password), each still signs in
+    by its exact name, so neither official is locked out by the upgrade."""
+    con.row_factory = sqlite3.Row
+    r = con.execute("select * from users where username = ?", (username,)).fetchone()
+    if r is not None:
+        return r
+    rows = con.execute("select * from users where username_key = ? limit 2", (username_key(username),)).fetchall()
+    return rows[0] if len(rows) == 1 else None
+
+
 def _user(r: sqlite3.Row | None) -> User | None:
     if r is None:
         return None
@@ -181,6 +216,14 @@ class UserStore:
             con.executescript(_SCHEMA)
             if "remote_addr" not in {r[1] for r in con.execute("pragma table_info(login_failures)")}:
                 con.execute("alter table login_failures add column remote_addr text")  # a store from before
+            if "username_key" not in {r[1] for r in con.execute("pragma table_info(users)")}:
+                # a store from before the names' keys: each account's key computed once. Two accounts already
+                # differing only in case keep working, each by its exact name (see _find); `ipcity users list` marks
+                # them for the operator to disable one
+                con.execute("alter table users add column username_key text")
+                for (name,) in con.execute("select username from users").fetchall():
+                    con.execute("update users set username_key = ? where username = ?", (username_key(name), name))
+            con.execute("create index if not exists users_by_key on users (username_key)")
             con.row_factory = sqlite3.Row
             yield con
         finally:
@@ -188,28 +231,55 @@ class UserStore:
 
     # -- accounts -------------------------------------------------------------------------------------------------
     def add(self, username: str, password: str, role: str, province: str | None = None) -> User:
-        if not USERNAME.fullmatch(username or ""):
-            raise UserError("user name: 2-64 letters, digits or . _ @ -")
+        # stored in its compatibility form (full-width ａｄｍｉｎ is admin; the same key), keeping its case for display
+        username = unicodedata.normalize("NFKC", username or "").strip()
+        if not USERNAME.fullmatch(username):
+            odd = sorted({ch for ch in username if not re.fullmatch(r"[A-Za-z0-9_.@-]", ch)})
+            named = ", ".join(f"{ch!r} ({unicodedata.name(ch, f'U+{ord(ch):04X}')})" for ch in odd[:5])
+            raise UserError(
+                "用户名须为 2 到 64 个英文字母（A-Z、a-z）、数字或 . _ @ -（全角字符、其他文字中形似的字母不可用）"
+                f" · user name: 2-64 letters A-Z a-z, digits or . _ @ - (no full-width or look-alike letters of "
+                f"other scripts){': not ' + named if named else ''}"
+            )
         if role not in ROLES:
             raise UserError(f"role: one of {', '.join(ROLES)}")
         code = _province(role, province)
         check_password_strength(password, username)
         now = _iso(_now())
+        key, hashed = username_key(username), _hasher.hash(password)
         with self._connect() as con:
+            con.execute("begin immediate")  # the check and the insert at once: two `users add` cannot both pass
             try:
+                taken = con.execute("select username from users where username_key = ?", (key,)).fetchone()
+                if taken is not None:
+                    raise UserError(
+                        f"用户 {taken[0]} 已存在（用户名不区分大小写和全角半角）· user {taken[0]} already exists "
+                        "(user names are the same whatever their case or width)"
+                    )
                 con.execute(
-                    "insert into users values (?, ?, ?, ?, 1, ?, ?, ?)",
-                    (username, _hasher.hash(password), role, code, secrets.token_hex(8), now, now),
+                    "insert into users (username, username_key, password_hash, role, province_code, active, "
+                    "auth_stamp, created_at, updated_at) values (?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                    (username, key, hashed, role, code, secrets.token_hex(8), now, now),
                 )
-            except sqlite3.IntegrityError:
-                raise UserError(f"user {username} already exists") from None
+            except BaseException:
+                con.execute("rollback")
+                raise
+            con.execute("commit")
         self._audit_change("user_add", username, f"role={role} province={code or '-'}")
         return self.get(username)
 
     def get(self, username: str) -> User | None:
         with self._connect() as con:
-            r = con.execute("select * from users where username = ?", (username,)).fetchone()
-        return _user(r)
+            return _user(_find(con, username))
+
+    def same_name_accounts(self) -> dict[str, list[str]]:
+        """Accounts whose names differ only in case or width (made before names were keyed): key -> names."""
+        with self._connect() as con:
+            rows = con.execute(
+                "select username_key, group_concat(username, char(31)) from users group by username_key "
+                "having count(*) > 1"
+            ).fetchall()
+        return {k: sorted(names.split("\x1f")) for k, names in rows}
 
     def session_user(self, username: str, session_id: str) -> User | None:
         """The account of a signed-in session; None once that session was signed out (``end_session``). One
@@ -239,29 +309,47 @@ class UserStore:
         with self._connect() as con:
             cur = con.execute(
                 f"update users set {sql}, updated_at = ?{', auth_stamp = ?' if new_stamp else ''} where username = ?",
-                (*params, _iso(_now()), *((stamp,) if new_stamp else ()), username),
+                (*params, _iso(_now()), *((stamp,) if new_stamp else ()), self._exact(con, username)),
             )
             if cur.rowcount == 0:
-                raise UserError(f"no user {username}")
+                raise UserError(f"没有用户 {username} · no user {username}")
         return self.get(username)
+
+    @staticmethod
+    def _exact(con, username: str) -> str:
+        """The stored name of the account an operator names (in any case or width), or a refusal when two legacy
+        accounts share the name's key and neither is named exactly."""
+        if con.execute("select 1 from users where username = ?", (username,)).fetchone():
+            return username
+        names = [
+            r[0] for r in con.execute("select username from users where username_key = ?", (username_key(username),))
+        ]
+        if len(names) > 1:
+            raise UserError(
+                f"有多个仅大小写不同的账号（{', '.join(names)}），请写出确切的用户名 · several accounts differ only in "
+                f"case ({', '.join(names)}): give the exact name"
+            )
+        if not names:
+            raise UserError(f"没有用户 {username} · no user {username}")
+        return names[0]
 
     def disable(self, username: str) -> User:
         # A new stamp also ends every session the account has open.
         user = self._update(username, "active = 0", ())
-        self._audit_change("user_disable", username)
+        self._audit_change("user_disable", user.username)
         return user
 
     def enable(self, username: str) -> User:
         user = self._update(username, "active = 1", ())
-        self._audit_change("user_enable", username)
+        self._audit_change("user_enable", user.username)
         return user
 
     def reset_password(self, username: str, password: str) -> User:
         check_password_strength(password, username)
         user = self._update(username, "password_hash = ?", (_hasher.hash(password),))
         with self._connect() as con:
-            con.execute("delete from login_failures where username = ?", (username,))
-        self._audit_change("user_reset_password", username)
+            con.execute("delete from login_failures where username = ?", (username_key(username),))
+        self._audit_change("user_reset_password", user.username)
         return user
 
     def change_password(self, username: str, current: str, new: str, remote_addr: str | None = None) -> User:
@@ -281,7 +369,7 @@ class UserStore:
             raise UserError(f"role: one of {', '.join(ROLES)}")
         code = _province(role, province)
         user = self._update(username, "role = ?, province_code = ?", (role, code))
-        self._audit_change("user_set_role", username, f"role={role} province={code or '-'}")
+        self._audit_change("user_set_role", user.username, f"role={role} province={code or '-'}")
         return user
 
     def has_active_national(self) -> bool:
@@ -293,24 +381,34 @@ class UserStore:
     # -- login ----------------------------------------------------------------------------------------------------
     def locked(self, username: str, remote_addr: str | None = None) -> bool:
         """Whether sign-ins to the account from this address are refused for now (MAX_FAILURES from it, or
-        MAX_ACCOUNT_FAILURES from anywhere, within LOCK_WINDOW)."""
-        since = _iso(_now() - LOCK_WINDOW)
+        MAX_ACCOUNT_FAILURES from anywhere, within LOCK_WINDOW). Counted by the name's key: ADMIN, Admin and
+        ａｄｍｉｎ are guesses at the same account, not each a fresh allowance."""
+        since, username = _iso(_now() - LOCK_WINDOW), username_key(username)
         with self._connect() as con:
             from_here, everywhere = con.execute(
                 "select count(*) filter (where remote_addr is ?), count(*) from login_failures "
                 "where username = ? and at >= ?",
                 (remote_addr, username, since),
             ).fetchone()
-        return from_here >= MAX_FAILURES or everywhere >= MAX_ACCOUNT_FAILURES
+            if from_here >= MAX_FAILURES:
+                return True
+            if everywhere < MAX_ACCOUNT_FAILURES:
+                return False
+            known = con.execute(
+                "select 1 from known_addresses where username = ? and remote_addr = ? and last_ok >= ?",
+                (username, remote_addr, _iso(_now() - dt.timedelta(days=KNOWN_ADDRESS_DAYS))),
+            ).fetchone()
+        return known is None
 
     def authenticate(self, username: str, password: str, remote_addr: str | None = None) -> User | None:
         """The active user whose password matches, else None (failures are counted per account and address)."""
-        if not USERNAME.fullmatch(username or "") or not password or len(password) > 1024:
+        key = username_key(username)
+        if not USERNAME.fullmatch(key) or not password or len(password) > 1024:
             return None
-        if self.locked(username, remote_addr):
+        if self.locked(key, remote_addr):
             return None
         with self._connect() as con:
-            r = con.execute("select password_hash, active from users where username = ?", (username,)).fetchone()
+            r = _find(con, username)
         ok = False
         if r is not None:
             try:
@@ -325,16 +423,23 @@ class UserStore:
             with self._connect() as con:
                 con.execute(
                     "insert into login_failures (username, at, remote_addr) values (?, ?, ?)",
-                    (username, _iso(_now()), remote_addr),
+                    (key, _iso(_now()), remote_addr),
                 )
             return None
         with self._connect() as con:
             # this address's failures only: the official's own sign-in must not wipe the count of guesses made
             # from elsewhere, or an attacker spreading guesses would get MAX_ACCOUNT_FAILURES more after each one
-            con.execute("delete from login_failures where username = ? and remote_addr is ?", (username, remote_addr))
+            con.execute("delete from login_failures where username = ? and remote_addr is ?", (key, remote_addr))
+            if remote_addr is not None:
+                con.execute(
+                    "insert or replace into known_addresses (username, remote_addr, last_ok) values (?, ?, ?)",
+                    (key, remote_addr, _iso(_now())),
+                )
             if _hasher.check_needs_rehash(r["password_hash"]):
-                con.execute("update users set password_hash = ? where username = ?", (_hasher.hash(password), username))
-        return self.get(username)
+                con.execute(
+                    "update users set password_hash = ? where username = ?", (_hasher.hash(password), r["username"])
+                )
+        return self.get(r["username"])
 
     # -- sessions -------------------------------------------------------------------------------------------------
     # The session is a signed cookie kept by the browser: clearing it at sign-out does not stop a copy of it (a

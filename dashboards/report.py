@@ -17,6 +17,7 @@ import polars as pl
 
 from pipelines.evaluation.releases import LATEST_FIRST
 from pipelines.labels import index_text, rank_text
+from pipelines.private_files import write_private_bytes
 
 from . import queries
 from .evaluation_text import rules_text
@@ -382,9 +383,10 @@ def write_report(snapshot_path: Path, year: int, unit: str | None, out: Path, la
         data = report_pdf(snap, year, unit, lang)
     finally:
         snap.close()
+    # born owner-only (a city's one-pager, the national report before it is published); the folder too when it is
+    # the project's own (data/reports), never one an operator named with --out
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    return out
+    return write_private_bytes(out, data)
 
 
 def register_route(server) -> None:

@@ -157,7 +157,7 @@ def generate(
 
     landing = landing or settings.landing_dir()
     if if_empty and landing.exists() and any(p.is_file() for p in landing.rglob("*")):
-        console.print(f"[dim]landing folder {landing} already holds files; not generating[/dim]")
+        console.print(f"[dim]landing folder {escape(landing)} already holds files; not generating[/dim]")
         return
     first, last = _years(years)
     t0 = time.perf_counter()
@@ -168,16 +168,16 @@ def generate(
         first_year=first,
         last_year=last,
         grants_format=grants_format,
-        progress=lambda m: console.print(f"  {m}"),
+        progress=lambda m: console.print(f"  {escape(m)}"),
         resubmission=resubmission,
         case_scale=case_scale,
     )
-    console.print(f"[green]sample data written to {landing}[/green] in {time.perf_counter() - t0:.1f} s")
+    console.print(f"[green]sample data written to {escape(landing)}[/green] in {time.perf_counter() - t0:.1f} s")
     rows = summary.get("rows", {}) if isinstance(summary, dict) else {}
     if rows:
         t = Table("source / 数据源", "rows / 行数", title="generated · 已生成的样例数据")
         for k, v in rows.items():
-            t.add_row(k, f"{v:,}")
+            t.add_row(escape(k), f"{v:,}")
         console.print(t)
 
 
@@ -212,7 +212,7 @@ def run(rebuild: bool, engine: str) -> None:
             console.print("[red]--engine spark needs Java (17 or 21): apt-get install openjdk-17-jre-headless[/red]")
             sys.exit(2)
     console.print(
-        f"warehouse: [bold]{settings.warehouse_path()}[/bold]   landing: {settings.landing_dir()}   engine: {engine}"
+        f"warehouse: [bold]{escape(settings.warehouse_path())}[/bold]   landing: {escape(settings.landing_dir())}   engine: {escape(engine)}"
     )
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("planning", total=None)
@@ -226,9 +226,9 @@ def run(rebuild: bool, engine: str) -> None:
             elif kind == "STEP_START":
                 bar.update(task, description=f"[bold]{current['run']}[/bold] · {info['step']}")
             elif kind == "STEP_FAILURE":
-                bar.console.print(f"[red]✗ {info['step']}[/red] {escape(info['message'][:300])}")
+                bar.console.print(f"[red]✗ {escape(info['step'])}[/red] {escape(info['message'][:300])}")
             elif kind == "STEP_SUCCESS":
-                bar.console.print(f"[green]✓[/green] {info['step']}")
+                bar.console.print(f"[green]✓[/green] {escape(info['step'])}")
 
         try:
             summary = run_pipeline(rebuild=rebuild, progress=on_event)
@@ -244,8 +244,8 @@ def run(rebuild: bool, engine: str) -> None:
         )
         if summary.dead_runs:
             _say(
-                f"[yellow]已将进程已消失的运行标记为失败：[/yellow]{', '.join(summary.dead_runs)}",
-                f"[yellow]marked dead runs failed (process gone):[/yellow] {', '.join(summary.dead_runs)}",
+                f"[yellow]已将进程已消失的运行标记为失败：[/yellow]{escape(', '.join(summary.dead_runs))}",
+                f"[yellow]marked dead runs failed (process gone):[/yellow] {escape(', '.join(summary.dead_runs))}",
             )
         if summary.last_failure:
             _print_last_failure(summary.last_failure)
@@ -267,16 +267,18 @@ def run(rebuild: bool, engine: str) -> None:
         )
         for r in summary.ledger.iter_rows(named=True):
             t.add_row(
-                r["source"],
-                str(r["files"]),
+                escape(r["source"]),
+                escape(str(r["files"])),
                 f"{r['rows_read']:,}",
                 f"{r['rows_loaded']:,}",
                 f"{r['rows_quarantined']:,}",
-                str(r["files_failed"]),
+                escape(str(r["files_failed"])),
             )
         console.print(t)
     if summary.dead_runs:
-        console.print(f"[yellow]marked dead runs failed (process gone):[/yellow] {', '.join(summary.dead_runs)}")
+        console.print(
+            f"[yellow]marked dead runs failed (process gone):[/yellow] {escape(', '.join(summary.dead_runs))}"
+        )
     if summary.alert_digests:
         t = Table(
             "route / 路由",
@@ -293,10 +295,10 @@ def run(rebuild: bool, engine: str) -> None:
                 escape(r["route"]),
                 escape(r["channel"]),
                 escape(r["recipient"]),
-                str(r["messages"]),
-                str(r["firing"]),
-                str(r["resolved"]),
-                "; ".join(_delivery_status(st) for st in (r["status"] or "").split(",") if st),
+                escape(str(r["messages"])),
+                escape(str(r["firing"])),
+                escape(str(r["resolved"])),
+                escape("; ".join(_delivery_status(st) for st in (r["status"] or "").split(",") if st)),
             )
         console.print(t)
     elif summary.runs:
@@ -308,8 +310,8 @@ def run(rebuild: bool, engine: str) -> None:
         if not r["success"]:
             # dbt's and Dagster's text is data: its brackets are not markup
             _say(
-                f"[red]运行 {r['job']} {r['partition']} 失败：[/red]{escape(r.get('error') or '')}",
-                f"[red]run {r['job']} {r['partition']} failed:[/red] {escape(r.get('error') or '')}",
+                f"[red]运行 {escape(r['job'])} {escape(r['partition'])} 失败：[/red]{escape(r.get('error') or '')}",
+                f"[red]run {escape(r['job'])} {escape(r['partition'])} failed:[/red] {escape(r.get('error') or '')}",
             )
     if summary.blocked:
         console.print(f"[red]{escape(summary.blocked)}[/red]")
@@ -323,7 +325,13 @@ def run(rebuild: bool, engine: str) -> None:
             title="rows corrected by re-sent files · 重报文件更正的行",
         )
         for r in summary.corrections.iter_rows(named=True):
-            t.add_row(r["source"], r["key_values"], r["new_file"], r["old_file"], r["changed_columns"])
+            t.add_row(
+                escape(r["source"]),
+                escape(r["key_values"]),
+                escape(r["new_file"]),
+                escape(r["old_file"]),
+                escape(r["changed_columns"]),
+            )
         console.print(t)
     _print_withdrawals(summary)
     for line in summary.refused:
@@ -354,8 +362,8 @@ BUSY_EXIT = 3  # another run holds the warehouse: nothing was done, try again la
 
 def _busy(detail: str, what: str) -> None:
     _say(
-        f"[red]仓库正被另一个运行写入，{what} 未执行任何操作：[/red]{escape(detail)}。请待其结束后重试。",
-        f"[red]the warehouse is being written by another run; {what} did nothing:[/red] {escape(detail)}. "
+        f"[red]仓库正被另一个运行写入，{escape(what)} 未执行任何操作：[/red]{escape(detail)}。请待其结束后重试。",
+        f"[red]the warehouse is being written by another run; {escape(what)} did nothing:[/red] {escape(detail)}. "
         "Try again when it has finished.",
     )
     sys.exit(BUSY_EXIT)
@@ -381,15 +389,15 @@ def _print_last_failure(f: dict) -> None:
     snap = settings.snapshot_path()
     published = time.ctime(snap.stat().st_mtime) if snap.exists() else "—"
     _say(
-        f"[red]上一次构建未完成[/red]（{f['job']} {f['run_id'][:8]}，{f['status']}，{ended}）：{escape(f['error'])}",
-        f"[red]the last build did not finish[/red] ({f['job']} {f['run_id'][:8]}, {f['status']}, {ended}): "
+        f"[red]上一次构建未完成[/red]（{escape(f['job'])} {escape(f['run_id'][:8])}，{escape(f['status'])}，{escape(ended)}）：{escape(f['error'])}",
+        f"[red]the last build did not finish[/red] ({escape(f['job'])} {escape(f['run_id'][:8])}, {escape(f['status'])}, {escape(ended)}): "
         f"{escape(f['error'])}",
     )
     _say(
-        f"其文件已入库，但数据集市未据此构建，已发布的快照仍是 {published} 的版本。排除原因后运行 `ipcity run --rebuild`"
+        f"其文件已入库，但数据集市未据此构建，已发布的快照仍是 {escape(published)} 的版本。排除原因后运行 `ipcity run --rebuild`"
         "（若是数据检查失败，请以同名重新发送修正后的文件）。",
         f"Its files are loaded but the marts were not built from them; the published snapshot is still the one of "
-        f"{published}. Once the cause is fixed, run `ipcity run --rebuild` (for a failed data check, re-send the "
+        f"{escape(published)}. Once the cause is fixed, run `ipcity run --rebuild` (for a failed data check, re-send the "
         "corrected file under the same name).",
     )
 
@@ -415,7 +423,12 @@ def _print_withdrawals(summary) -> None:
             title="removed from landing, rows withdrawn · 已从着陆区移除、数据已撤回的文件",
         )
         for r in summary.withdrawn.iter_rows(named=True):
-            t.add_row(r["source"], escape(r["file_name"]), str(r["partition"] or ""), f"{r['rows_withdrawn']:,}")
+            t.add_row(
+                escape(r["source"]),
+                escape(r["file_name"]),
+                escape(str(r["partition"] or "")),
+                f"{r['rows_withdrawn']:,}",
+            )
         console.print(t)
     if summary.withdrawn_refused:
         _say(
@@ -433,9 +446,9 @@ def _print_withdrawals(summary) -> None:
     if summary.sources_emptied:
         folders = escape(", ".join(summary.sources_emptied))
         _say(
-            f"[red]着陆区中这些数据源的目录没有任何文件[/red]：{folders}；仓库中有它们已入库的文件，未撤回任何数据"
+            f"[red]着陆区中这些数据源的目录没有任何文件[/red]：{escape(folders)}；仓库中有它们已入库的文件，未撤回任何数据"
             "（目录未挂载或被改名？要更正请放入更正后的文件）。",
-            f"[red]these sources' landing folders hold no file[/red]: {folders}; the warehouse holds loaded files of "
+            f"[red]these sources' landing folders hold no file[/red]: {escape(folders)}; the warehouse holds loaded files of "
             "theirs and nothing was withdrawn (a folder unmounted or renamed? to correct, put the corrected file in).",
         )
 
@@ -464,7 +477,7 @@ def _print_withdrawn(con, limit: int = 20) -> None:
         title="files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）",
     )
     for source, name, part, n, at in rows:
-        t.add_row(source, escape(name), str(part or ""), f"{n:,}", china_time_text(at))
+        t.add_row(escape(source), escape(name), escape(str(part or "")), f"{n:,}", china_time_text(at))
     console.print(t)
     _say(
         "文件从着陆区移除后，下一次运行会撤回其数据；若是误删，将文件放回即可重新入库。",
@@ -489,10 +502,10 @@ def _print_still_refused(lines: list[str]) -> None:
 
 
 def _print_where() -> None:
-    console.print(f"DuckDB warehouse · DuckDB 仓库: {settings.warehouse_path()}")
+    console.print(f"DuckDB warehouse · DuckDB 仓库: {escape(settings.warehouse_path())}")
     snap = settings.snapshot_path()
     if snap.exists():
-        console.print(f"published snapshot · 已发布快照（看板读取）: {snap}")
+        console.print(f"published snapshot · 已发布快照（看板读取）: {escape(snap)}")
     console.print(
         "dashboard · 看板: `ipcity serve` → http://127.0.0.1:8050   ·   "
         "Dagster UI · 调度界面: `ipcity dev` → http://127.0.0.1:3000"
@@ -501,10 +514,12 @@ def _print_where() -> None:
 
     hint = first_run_hint(UserStore())
     if hint:
-        console.print(f"[yellow]{hint}[/yellow]")
+        console.print(f"[yellow]{escape(hint)}[/yellow]")
     extracts = settings.data_dir() / "extracts"
     if extracts.is_dir():
-        console.print(f"provincial extracts · 省级数据包: {extracts}  (`ipcity extract --province 44 --year 2025`)")
+        console.print(
+            f"provincial extracts · 省级数据包: {escape(extracts)}  (`ipcity extract --province 44 --year 2025`)"
+        )
 
 
 @main.command()
@@ -516,14 +531,14 @@ def status() -> None:
     wh = settings.warehouse_path()
     if not wh.exists():
         _say(
-            f"[yellow]{wh} 处没有仓库[/yellow]——请先运行 `ipcity generate` 和 `ipcity run`",
-            f"[yellow]no warehouse at {wh}[/yellow] — run `ipcity generate` and `ipcity run`",
+            f"[yellow]{escape(wh)} 处没有仓库[/yellow]——请先运行 `ipcity generate` 和 `ipcity run`",
+            f"[yellow]no warehouse at {escape(wh)}[/yellow] — run `ipcity generate` and `ipcity run`",
         )
         sys.exit(1)
     with _open_read_only(wh, "ipcity status") as con:
         t = Table("table / 表", "rows / 行数", title=str(wh))
         for r in warehouse_status(con).iter_rows(named=True):
-            t.add_row(r["table"], f"{r['rows']:,}")
+            t.add_row(escape(r["table"]), f"{r['rows']:,}")
         console.print(t)
         # The current version of each file only: a re-sent file's replaced version (status 'replaced') no longer
         # counts, or its rows and quarantine would show twice. "in table": what the raw table holds now, less
@@ -549,13 +564,13 @@ def status() -> None:
         for s, f, loaded, q, fl, last in led:
             in_table = counts.get(f"raw.{s}")
             t.add_row(
-                s,
-                str(f),
+                escape(s),
+                escape(str(f)),
                 f"{loaded or 0:,}",
                 "" if in_table is None else f"{in_table:,}",
                 f"{q or 0:,}",
-                str(fl),
-                china_time_text(last),  # the ledger's UTC, read by offices in Beijing time
+                escape(str(fl)),
+                escape(china_time_text(last)),  # the ledger's UTC, read by offices in Beijing time
             )
         console.print(t)
         _print_refused_files(con)
@@ -564,8 +579,8 @@ def status() -> None:
         _print_quarantine_by_file(con)
     snap = settings.snapshot_path()
     console.print(
-        f"published snapshot · 已发布快照: {snap if snap.exists() else 'none yet · 尚无'}"
-        + (f" ({time.ctime(snap.stat().st_mtime)})" if snap.exists() else "")
+        f"published snapshot · 已发布快照: {escape(snap if snap.exists() else 'none yet · 尚无')}"
+        + (f" ({escape(time.ctime(snap.stat().st_mtime))})" if snap.exists() else "")
     )
 
 
@@ -583,7 +598,7 @@ def quality(show_all: bool) -> None:
 
     wh = settings.warehouse_path()
     if not wh.exists():
-        _say(f"[yellow]{wh} 处没有仓库[/yellow]", f"[yellow]no warehouse at {wh}[/yellow]")
+        _say(f"[yellow]{escape(wh)} 处没有仓库[/yellow]", f"[yellow]no warehouse at {escape(wh)}[/yellow]")
         sys.exit(1)
     with _open_read_only(wh, "ipcity quality") as con:
         report = latest_report(con)
@@ -609,10 +624,10 @@ def quality(show_all: bool) -> None:
     )
     for r in (report if show_all else failed).iter_rows(named=True):
         t.add_row(
-            r["asset"],
-            str(r["partition"] or ""),
-            r["check_name"],
-            r["severity"],
+            escape(r["asset"]),
+            escape(str(r["partition"] or "")),
+            escape(r["check_name"]),
+            escape(r["severity"]),
             "[green]yes[/green]" if r["passed"] else "[red]no[/red]",
             escape(_observed(r["observed_value"])),
             "" if r["passed"] else escape(_sample(r["failing_sample"])),
@@ -620,10 +635,10 @@ def quality(show_all: bool) -> None:
     console.print(t)
     n_err = failed.filter(failed["severity"] == "error").height
     _say(
-        f"共 {report.height} 项检查：{report.height - failed.height} 项通过，{n_err} 项阻断性失败，"
-        f"{failed.height - n_err} 项警告",
-        f"{report.height} checks: {report.height - failed.height} passed, "
-        f"{n_err} blocking failures, {failed.height - n_err} warnings",
+        f"共 {escape(report.height)} 项检查：{escape(report.height - failed.height)} 项通过，{escape(n_err)} 项阻断性失败，"
+        f"{escape(failed.height - n_err)} 项警告",
+        f"{escape(report.height)} checks: {escape(report.height - failed.height)} passed, "
+        f"{escape(n_err)} blocking failures, {escape(failed.height - n_err)} warnings",
     )
     if n_err:
         _say(
@@ -638,7 +653,7 @@ def quality(show_all: bool) -> None:
             "source / 数据源", "reason / 原因", "rows / 行数", title="quarantined rows by reason · 按原因统计的隔离行"
         )
         for r in rej.iter_rows(named=True):
-            t.add_row(r["source"], r["reason_code"], f"{r['rows']:,}")
+            t.add_row(escape(r["source"]), escape(r["reason_code"]), f"{r['rows']:,}")
         console.print(t)
 
 
@@ -676,7 +691,9 @@ def _print_refused_files(con) -> None:
         title="refused files · 拒收的文件",
     )
     for source, name, message, at in rows:
-        t.add_row(source, escape(name), escape(_refusal(message, f"{source}/{name}")), china_time_text(at))
+        t.add_row(
+            escape(source), escape(name), escape(_refusal(message, f"{source}/{name}")), escape(china_time_text(at))
+        )
     console.print(t)
     _say(
         "整个文件未入库。修正后以同名放回着陆区（新版本替换旧版本）再运行 `ipcity run`，或将其移出着陆区。",
@@ -698,7 +715,7 @@ def _print_file_notes(con) -> None:
         return
     t = Table("source / 数据源", "file / 文件", "notes / 说明", title="notes on loaded files · 已入库文件的说明")
     for source, name, message in rows:
-        t.add_row(source, escape(name), escape(notes_both(message, source)))
+        t.add_row(escape(source), escape(name), escape(notes_both(message, source)))
     console.print(t)
 
 
@@ -730,7 +747,11 @@ def _print_quarantine_by_file(con) -> None:
     )
     for source, name, n, first, reasons in rows:
         t.add_row(
-            source, escape(name), f"{n:,}", (first or "") + (" …" if n > 10 else ""), escape((reasons or "")[:300])
+            escape(source),
+            escape(name),
+            f"{n:,}",
+            (escape(first or "")) + (" …" if n > 10 else ""),
+            escape((reasons or "")[:300]),
         )
     console.print(t)
     _say(
@@ -809,9 +830,11 @@ def serve(
     secret_key()  # generated once, before any worker starts (0600, beside the warehouse)
     hint = first_run_hint(UserStore())
     if hint:
-        console.print(f"[yellow]{hint}[/yellow]")
+        console.print(f"[yellow]{escape(hint)}[/yellow]")
     scheme = "https" if certfile else "http"
-    console.print(f"dashboard: {scheme}://{host}:{port}  (snapshot {settings.snapshot_path().name})")
+    console.print(
+        f"dashboard: {escape(scheme)}://{escape(host)}:{port}  (snapshot {escape(settings.snapshot_path().name)})"
+    )
     if debug:
         console.print("[red]debug mode: development server and developer tools — not for production[/red]")
         from dashboards.app import serve as run_dev_server
@@ -867,7 +890,7 @@ def serve(
     pid_file.write_text(str(proc.pid))
     console.print(f"gunicorn pid {proc.pid} ({workers} workers × {threads} threads); stop: `ipcity serve --stop`")
     if background:
-        console.print(f"log: {settings.data_dir() / 'dashboard.log'}")
+        console.print(f"log: {escape(settings.data_dir() / 'dashboard.log')}")
         return
     try:
         proc.wait()
@@ -919,7 +942,7 @@ def _user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            console.print(f"[red]{e}[/red]")
+            console.print(f"[red]{escape(e)}[/red]")
             sys.exit(2)
 
     return wrapper
@@ -943,7 +966,9 @@ _ROLE = click.Choice(["national", "province", "viewer", "evaluator"])
 def users_add(username: str, role: str, province: str | None, password_src: str | None) -> None:
     """新建账号。 Create an account (the password is asked twice, or read from stdin with --password -)."""
     u = _store().add(username, _password(password_src, username), role, province)
-    console.print(f"added {u.username} ({u.role}{' ' + u.province_code if u.province_code else ''})")
+    console.print(
+        f"added {escape(u.username)} ({escape(u.role)}{escape(' ' + u.province_code if u.province_code else '')})"
+    )
 
 
 @users.command("list")
@@ -960,16 +985,24 @@ def users_list() -> None:
         "updated / 更新",
         title="dashboard accounts · 看板账号",
     )
-    for u in _store().list():
+    store = _store()
+    for u in store.list():
         t.add_row(
-            u.username,
-            u.role,
-            u.province_code or "",
+            escape(u.username),
+            escape(u.role),
+            escape(u.province_code or ""),
             f"{YES_NO_ZH[0]} yes" if u.active else f"{YES_NO_ZH[1]} no",
-            u.created_at,
-            u.updated_at,
+            escape(u.created_at),
+            escape(u.updated_at),
         )
     console.print(t)
+    for names in store.same_name_accounts().values():
+        # made before user names were keyed by case and width: each signs in by its exact name only
+        _say(
+            f"[yellow]这些账号仅大小写或全角半角不同：{escape(', '.join(names))}[/yellow]——请停用其中多余的账号（`ipcity users disable`）",
+            f"[yellow]these accounts differ only in case or width: {escape(', '.join(names))}[/yellow] — disable the extra one "
+            "(`ipcity users disable`)",
+        )
 
 
 @users.command("disable")
@@ -978,7 +1011,7 @@ def users_list() -> None:
 def users_disable(username: str) -> None:
     """停用账号。 Disable an account; its open sessions end at their next request."""
     _store().disable(username)
-    console.print(f"disabled {username}")
+    console.print(f"disabled {escape(username)}")
 
 
 @users.command("enable")
@@ -987,7 +1020,7 @@ def users_disable(username: str) -> None:
 def users_enable(username: str) -> None:
     """启用账号。 Enable an account."""
     _store().enable(username)
-    console.print(f"enabled {username}")
+    console.print(f"enabled {escape(username)}")
 
 
 @users.command("reset-password")
@@ -1003,7 +1036,7 @@ def users_enable(username: str) -> None:
 def users_reset_password(username: str, password_src: str | None) -> None:
     """重设密码。 Set a new password; open sessions of the account end."""
     _store().reset_password(username, _password(password_src, username))
-    console.print(f"password reset for {username}")
+    console.print(f"password reset for {escape(username)}")
 
 
 @users.command("set-role")
@@ -1014,7 +1047,7 @@ def users_reset_password(username: str, password_src: str | None) -> None:
 def users_set_role(username: str, role: str, province: str | None) -> None:
     """更改账号角色。 Change an account's role (and province)."""
     u = _store().set_role(username, role, province)
-    console.print(f"{u.username}: {u.role}{' ' + u.province_code if u.province_code else ''}")
+    console.print(f"{escape(u.username)}: {escape(u.role)}{escape(' ' + u.province_code if u.province_code else '')}")
 
 
 @users.command("audit")
@@ -1036,14 +1069,14 @@ def users_audit(limit: int) -> None:
     for r in _store().audit_rows(limit):
         r = {k: escape(str(v)) if isinstance(v, str) else v for k, v in r.items()}  # names typed at sign-in are data
         t.add_row(
-            r["at"],
-            r["username"] or "",
-            r["role"] or "",
-            r["action"],
-            r["target"] or "",
-            r["outcome"],
-            r["remote_addr"] or "",
-            r["detail"] or "",
+            escape(r["at"]),
+            escape(r["username"] or ""),
+            escape(r["role"] or ""),
+            escape(r["action"]),
+            escape(r["target"] or ""),
+            escape(r["outcome"]),
+            escape(r["remote_addr"] or ""),
+            escape(r["detail"] or ""),
         )
     console.print(t)
 
@@ -1073,7 +1106,7 @@ def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
     root = out or extracts_dir()
     with duckdb.connect(str(snap), read_only=True) as con:
         if code not in province_codes(con):
-            console.print(f"[red]unknown province {code}[/red]")
+            console.print(f"[red]unknown province {escape(code)}[/red]")
             sys.exit(2)
         years = [r[0] for r in con.execute("select distinct year from marts.fct_city_score_year").fetchall()]
         if year not in years:
@@ -1083,9 +1116,9 @@ def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
     created = entry is not None
     entry = entry or read_versions(root, code, year)[-1]
     console.print(
-        f"{entry['province_name']} {year} v{entry['version']} · release {entry['release_id']}"
+        f"{escape(entry['province_name'])} {year} v{escape(entry['version'])} · release {escape(entry['release_id'])}"
         + (
-            f" · {entry['changes']} changed row(s) since v{entry['previous_version']}"
+            f" · {escape(entry['changes'])} changed row(s) since v{escape(entry['previous_version'])}"
             if entry["previous_version"]
             else ""
         )
@@ -1094,7 +1127,7 @@ def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
     for f in entry["files"]:
         if f["format"] == fmt:
             # an unchanged version's workbook may be one the run left to its first request: build it now
-            console.print(str(ensure_file(root, f["path"]) or Path(root) / f["path"]))
+            console.print(escape(str(ensure_file(root, f["path"]) or Path(root) / f["path"])))
 
 
 @main.command()
@@ -1119,11 +1152,15 @@ def report(year: int, city: str | None, lang: str, out: Path | None) -> None:
             unit = resolve_unit(con, city)
     name = f"report_{year}" + (f"_{unit}" if unit else "") + f"_{lang}.pdf"
     target = out or settings.warehouse_path().parent / "reports" / name
+    if out is None:  # the project's own reports folder: owner-only (a folder named with --out keeps its mode)
+        from pipelines.private_files import private_dir
+
+        private_dir(target.parent)
     try:
         path = write_report(snap, year, unit, target, lang)
     except KeyError as exc:
         raise click.ClickException(f"no such city in the snapshot: {exc}") from exc
-    console.print(f"written: {path}")
+    console.print(f"written: {escape(path)}")
 
 
 @main.command()
@@ -1135,11 +1172,11 @@ def docs(host: str, port: int, build_only: bool) -> None:
     from pipelines.docs import docs_server, generate_docs
 
     folder = generate_docs()
-    console.print(f"docs built in {folder / 'static_index.html'}")
+    console.print(f"docs built in {escape(folder / 'static_index.html')}")
     if build_only:
         return
     server = docs_server(folder, host, port)
-    console.print(f"serving the docs on http://{host}:{port} (Ctrl+C stops)")
+    console.print(f"serving the docs on http://{escape(host)}:{port} (Ctrl+C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -1165,7 +1202,7 @@ def dossier(city: str, year: int, out: Path | None) -> None:
         unit = resolve_unit(con, city)
     paths = write_dossier(source, unit, year, out or settings.dossier_dir())
     for p in paths:
-        console.print(f"written: {p}")
+        console.print(f"written: {escape(p)}")
 
 
 @main.command()
@@ -1180,11 +1217,17 @@ def release(year: int | None, reason: str) -> None:
     wh = settings.warehouse_path()
     result = do_release(wh, year, reason=reason)
     if not result.created:
-        console.print(f"{result.release_id}: the evaluation of {result.evaluation_year} is released with these figures")
+        console.print(
+            f"{escape(result.release_id)}: the evaluation of {escape(result.evaluation_year)} is released with these figures"
+        )
         return
-    console.print(f"[green]released {result.release_id}[/green] (evaluation year {result.evaluation_year})")
+    console.print(
+        f"[green]released {escape(result.release_id)}[/green] (evaluation year {escape(result.evaluation_year)})"
+    )
     if result.supersedes_release_id:
-        console.print(f"restatement of {result.supersedes_release_id}; changed: {', '.join(result.changed_units)}")
+        console.print(
+            f"restatement of {escape(result.supersedes_release_id)}; changed: {escape(', '.join(result.changed_units))}"
+        )
         if result.diff is not None and result.diff.height:
             t = Table(
                 "unit / 单位",
@@ -1197,12 +1240,12 @@ def release(year: int | None, reason: str) -> None:
             )
             for r in result.diff.head(50).iter_rows(named=True):
                 t.add_row(
-                    r["unit_code"],
-                    r["unit_name"] or "",
-                    r["field"],
-                    r["old_value"] or "",
-                    r["new_value"] or "",
-                    r["reason"],
+                    escape(r["unit_code"]),
+                    escape(r["unit_name"] or ""),
+                    escape(r["field"]),
+                    escape(r["old_value"] or ""),
+                    escape(r["new_value"] or ""),
+                    escape(r["reason"]),
                 )
             console.print(t)
     publish_snapshot(wh)
@@ -1257,7 +1300,7 @@ def dev(port: int, background: bool, stop: bool) -> None:
         f"Dagster UI: http://127.0.0.1:{port}  (pid {proc.pid}; stop with `ipcity dev --stop` or kill -- -{proc.pid})"
     )
     if background:
-        console.print(f"log: {settings.data_dir() / 'dagster_dev.log'}")
+        console.print(f"log: {escape(settings.data_dir() / 'dagster_dev.log')}")
         return
     try:
         proc.wait()
@@ -1300,11 +1343,13 @@ def template_third_party(out: Path | None, source_db: Path | None, empty: bool) 
         if db.is_file():
             rows = pending_cycles(db)
         else:
-            console.print(f"[yellow]no snapshot at {db}: writing headers only[/yellow]")
+            console.print(f"[yellow]no snapshot at {escape(db)}: writing headers only[/yellow]")
     path = write_template(out, rows)
     n = 0 if rows is None else rows.height
-    console.print(f"third-party evaluation template: {path} ({n} pending unit-cycles pre-filled)")
-    console.print(f"fill it in and put it in {settings.landing_dir() / 'third_party_evaluations'}/, then `ipcity run`")
+    console.print(f"third-party evaluation template: {escape(path)} ({n} pending unit-cycles pre-filled)")
+    console.print(
+        f"fill it in and put it in {escape(settings.landing_dir() / 'third_party_evaluations')}/, then `ipcity run`"
+    )
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)
@@ -1360,7 +1405,7 @@ def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status:
         return
     hist = alert_history(unit_code=city, state=None if state == "all" else state)
     if not hist.height:
-        console.print(f"no {state if state != 'all' else ''} alerts in {store_path()}")
+        console.print(f"no {escape(state if state != 'all' else '')} alerts in {escape(store_path())}")
         return
     now = now_utc()
     with connect() as con:
@@ -1382,16 +1427,16 @@ def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status:
     for r in hist.iter_rows(named=True):
         s_ = silenced.get(r["fingerprint"])
         t.add_row(
-            r["fingerprint"][:8],
-            r["rule_id"],
-            r["kind"],
-            r["severity"],
-            r["unit_code"] or "",
-            r["subject_key"],
-            r["state"],
-            china_time_text(r["last_fired_at"]),  # the store's UTC, read by offices in Beijing time
-            (r["acked_by"] or "") if r["acked_at"] else "",
-            china_time_text(s_["ends_at"]) if s_ else "",
+            escape(r["fingerprint"][:8]),
+            escape(r["rule_id"]),
+            escape(r["kind"]),
+            escape(r["severity"]),
+            escape(r["unit_code"] or ""),
+            escape(r["subject_key"]),
+            escape(r["state"]),
+            escape(china_time_text(r["last_fired_at"])),  # the store's UTC, read by offices in Beijing time
+            (escape(r["acked_by"] or "")) if r["acked_at"] else "",
+            escape(china_time_text(s_["ends_at"])) if s_ else "",
             escape(r["title_zh"][:60]),  # a city's name is data: no rich markup from it
         )
     console.print(t)
@@ -1410,9 +1455,9 @@ def alerts_ack(alert_id: str, by: str, comment: str) -> None:
     except ValueError as e:
         raise click.BadParameter(str(e)) from e
     if not n:
-        console.print(f"[red]no alert {alert_id}[/red]")
+        console.print(f"[red]no alert {escape(alert_id)}[/red]")
         sys.exit(1)
-    console.print(f"acknowledged {n} alert(s) as {by}")
+    console.print(f"acknowledged {n} alert(s) as {escape(by)}")
 
 
 @alerts.command("silence")
@@ -1445,7 +1490,7 @@ def alerts_silence(alert_id, period, rule, city, province, by, comment) -> None:
         ends = con.execute("SELECT ends_at FROM alerts.silences WHERE silence_id = ?", (sid,)).fetchone()[0]
     # when it ends, in Beijing time and saying so: "for 7d" alone leaves the reader to count from an unknown start
     console.print(
-        f"silence {sid} for {period}, until {china_time_text(ends, 'en')} · 静默至 {china_time_text(ends, 'zh')}"
+        f"silence {escape(sid)} for {escape(period)}, until {escape(china_time_text(ends, 'en'))} · 静默至 {escape(china_time_text(ends, 'zh'))}"
     )
 
 
@@ -1456,7 +1501,7 @@ def alerts_unsilence(silence_id: int) -> None:
     from pipelines.alerts.store import expire_silence
 
     expire_silence(silence_id)
-    console.print(f"silence {silence_id} ended")
+    console.print(f"silence {escape(silence_id)} ended")
 
 
 @alerts.command("test")
@@ -1525,7 +1570,7 @@ def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
             escape(r["route"]),
             escape(r["channel"]),
             escape(r["recipient"]),
-            _delivery_status(r["status"], r.get("attempts") or 0),
+            escape(_delivery_status(r["status"], r.get("attempts") or 0)),
             escape((r.get("response") or "")[:300]),
         )
     console.print(t)
@@ -1581,8 +1626,8 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
         if r[7] == "pending" and r[9]:
             status_cell += f"\nnext 下次 {china_time_text(r[9])}"
         t.add_row(
-            r[0][:8],
-            china_time_text(r[1]),
+            escape(r[0][:8]),
+            escape(china_time_text(r[1])),
             escape(f"{r[4]}\n{r[2]} · {r[3]}"),
             escape(carried),
             status_cell,
@@ -1590,7 +1635,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
         )
     console.print(t)
     if not rows:
-        console.print("no digests · 没有预警消息" + (f" ({status})" if status else ""))
+        console.print("no digests · 没有预警消息" + (f" ({escape(status)})" if status else ""))
 
 
 def _stop_group(pid: int, timeout: float = 15) -> None:

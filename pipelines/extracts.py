@@ -35,6 +35,7 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.china_time import china_time_both, utc_stamp
+from pipelines.private_files import private_dirs, private_file, tighten_file, write_private_text
 
 FORMATS = ("csv", "xlsx", "parquet")
 MIMETYPES = {
@@ -889,8 +890,9 @@ def _write_version(job: _Job) -> dict | None:
     n = (last["version"] + 1) if last else 1
     pp = province_code[:2]
     rel_dir = Path(pp) / str(year) / f"v{n}"
-    out_dir = root / rel_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # owner-only from birth, every folder below the root (one province's figures): made with the umask's mode
+    # (0755), a version's files were readable by every local user of the server
+    out_dir = private_dirs(root, rel_dir)
     if last and job.changes is not None and job.changes_since == last["version"]:
         changes = job.changes
     else:
@@ -983,9 +985,10 @@ def _write_version(job: _Job) -> dict | None:
         "files": files,
     }
     manifest = _manifest_path(root, province_code, year)
-    tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"versions": [*versions, entry]}, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, manifest)
+    for f in files:
+        if (root / f["path"]).is_file():  # (the ones built on request are tightened when built)
+            tighten_file(root / f["path"])
+    write_private_text(manifest, json.dumps({"versions": [*versions, entry]}, ensure_ascii=False, indent=1))
     return entry
 
 
@@ -1274,8 +1277,10 @@ def ensure_file(root: Path, relpath: str) -> Path | None:
     path = root / relpath
     if not f.get("built_on_request") or path.is_file():
         return path
+    # a version written before its folders were owner-only is tightened when a file of it is first built
+    private_dirs(root, Path(relpath).parent)
     lock_path = path.with_name(f".{path.name}.lock")
-    with open(lock_path, "a+b") as lock:
+    with open(private_file(lock_path), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if path.is_file():  # another request built it while this one waited
@@ -1283,7 +1288,7 @@ def ensure_file(root: Path, relpath: str) -> Path | None:
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             try:
                 _build_on_request(root, entry, f, tmp)
-                os.replace(tmp, path)
+                os.replace(tighten_file(tmp), path)
             finally:
                 tmp.unlink(missing_ok=True)
         finally:

@@ -1,5 +1,8 @@
 """Folders and files only their owner may read: the accounts store (password hashes, the audit log, the limits),
-the session key, the stored callback payloads (other provinces' figures, per scope) and the locks beside them.
+the session key, the stored callback payloads (other provinces' figures, per scope) and the locks beside them;
+the provincial extracts, the dossiers, the printed reports and the published snapshot (one province's or every
+province's figures). Their only reader is the dashboard, which runs as the pipeline's user already (it reads the
+owner-only accounts store and builds extract files on request into the extracts folder).
 
 Each is BORN owner-only (folders 0700, files 0600), never made so after: a file created with the umask's mode
 (0644) and chmod-ed later is readable by every local user for that moment, and a process that opened it then
@@ -67,6 +70,45 @@ def write_private_text(path: Path | str, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def private_dirs(root: Path | str, relative: Path | str) -> Path:
+    """``root/relative`` with every folder below ``root`` owner-only (made so at birth, or tightened when an
+    earlier version left it open). ``root`` itself is made owner-only only when it is created here: an existing
+    folder an operator chose (``--out``) keeps its mode, and the folders below it hold the data."""
+    root = Path(root)
+    if not root.is_dir():
+        private_dir(root)
+    path = root
+    for part in Path(relative).parts:
+        path = private_dir(path / part)
+    return path
+
+
+def tighten_file(path: Path | str) -> Path:
+    """An existing file written by a library that takes a path (Parquet, a workbook, DuckDB) made owner-only. Only
+    in an owner-only folder (``private_dir``): there, nobody else could open it in the moment before."""
+    path = Path(path)
+    st = path.stat()
+    if st.st_uid == os.getuid():
+        _tighten(path, st.st_mode, FILE_MODE)
+    return path
+
+
+def write_private_bytes(path: Path | str, data: bytes) -> Path:
+    """Write ``data`` to ``path`` whole, born owner-only (a temporary file beside it, renamed over it)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import settings
+from pipelines.private_files import private_dir, tighten_file
 
 # raw tables the dashboard shows (the ledger and the quarantine); record tables stay in the warehouse.
 PUBLISHED_RAW_TABLES = ("ingested_files", "rejected_rows")
@@ -38,7 +39,8 @@ def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
 
 def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str = "") -> dict:
     snapshot = snapshot or settings.snapshot_path(warehouse)
-    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    # owner-only from birth (every province's figures); its one reader, the dashboard, runs as this user (private_files)
+    private_dir(snapshot.parent)
     tmp = snapshot.with_name(f".{snapshot.name}.{os.getpid()}.tmp")
     if tmp.exists():
         tmp.unlink()
@@ -89,5 +91,5 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
         tmp.unlink(missing_ok=True)
         raise
     con.close()
-    os.replace(tmp, snapshot)
+    os.replace(tighten_file(tmp), snapshot)
     return info

@@ -29,6 +29,7 @@ from pipelines.evaluation.releases import (
 )
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text, rank_text
+from pipelines.private_files import private_dir, write_private_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
 STAGE_ZH = {code: zh for code, (zh, _) in label_set("stage").items()}
@@ -820,8 +821,8 @@ def write_dossiers(
 ) -> list[Path]:
     """Write the dossier of every (unit, year) pair over one read-only connection (the pipeline writes one per
     flagged unit-year: opening the file for each cost more than the dossier itself)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    # owner-only, the folder from birth and each file: a city's case file was readable by every local user
+    out = private_dir(out_dir)
     paths: list[Path] = []
     with duckdb.connect(str(snapshot_or_warehouse_path), read_only=True) as con:
         rows = MartRows(con)  # every table read once for all the dossiers
@@ -833,7 +834,7 @@ def write_dossiers(
             code = resolve_unit(con, unit_code)
             markdown_text, page = _render(dossier_data(con, code, int(year), rows), to_html, bands_text)
             md_path, html_path = out / f"{code}_{year}.md", out / f"{code}_{year}.html"
-            md_path.write_text(markdown_text, encoding="utf-8")
-            html_path.write_text(page, encoding="utf-8")
+            write_private_text(md_path, markdown_text)
+            write_private_text(html_path, page)
             paths += [md_path, html_path]
     return paths
