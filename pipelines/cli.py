@@ -477,7 +477,7 @@ def _print_withdrawn(con, limit: int = 20) -> None:
         title="files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）",
     )
     for source, name, part, n, at in rows:
-        t.add_row(escape(source), escape(name), escape(str(part or "")), f"{n:,}", china_time_text(at))
+        t.add_row(escape(source), escape(name), escape(str(part or "")), f"{n:,}", escape(china_time_text(at)))
     console.print(t)
     _say(
         "文件从着陆区移除后，下一次运行会撤回其数据；若是误删，将文件放回即可重新入库。",
