@@ -206,12 +206,13 @@ def _refusals(refused: dict) -> str:
     return "; ".join(f"{who} {code} {_text(reply)}" for who, (code, reply) in refused.items())
 
 
-def fit_text(body: str, limit: int, link: str | dict | None = None) -> str:
+def fit_text(body: str, limit: int, link: str | dict | None = None, lang: str = "both") -> str:
     """A digest cut to ``limit`` bytes of UTF-8 for a receiver that takes no more: whole lines from the top, then a
     line saying how many lines are left out and where the whole list is, then the idempotency-key line (the
     digest's last line). A digest that fits is returned as it is. ``link``: where the recipient finds the whole
     list, {"zh": ..., "en": ...} (lifecycle.full_list_where: what the recipient's role may open), or the Alerts
-    page's address (a national reader's)."""
+    page's address (a national reader's). ``lang``: the route's language (zh, en or both), which the note follows as
+    the rest of the digest does: a `lang: en` group is not handed a Chinese line, nor a `lang: zh` one an English."""
     if len(body.encode("utf-8")) <= limit:
         return body
     lines = body.split("\n")
@@ -223,7 +224,9 @@ def fit_text(body: str, limit: int, link: str | dict | None = None) -> str:
         where_en = link or "the dashboard's Alerts page"
 
     def note(n: int) -> str:
-        return f"……另有 {n} 行未列出，完整清单见 {where} · … {n} more line(s) not shown; full list: {where_en}"
+        zh = f"……另有 {n} 行未列出，完整清单见 {where}"
+        en = f"… {n} more line(s) not shown; full list: {where_en}"
+        return {"zh": zh, "en": en}.get(lang, f"{zh} · {en}")
 
     size = lambda text: len(text.encode("utf-8")) + 1  # noqa: E731 - with its line break
     room = limit - size(last) - size(note(len(head)))
@@ -419,6 +422,11 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
     return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune, ch=ch)
 
 
+def _lang(msg: dict) -> str:
+    """The language the digest was written in (its route's `lang`, kept in its payload): zh, en or both."""
+    return (msg.get("payload") or {}).get("lang") or "both"
+
+
 def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
     token = secret(ch, "access_token")
     sign = secret(ch, "secret", required=False)
@@ -438,7 +446,7 @@ def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[
     mention = f"@{mobile} " if mobile else ""
     # apprise puts the subject and "\r\n" ahead of the text: the text gets what is left of the limit
     room = ROBOT_TEXT_BYTES["dingtalk"] - len(msg["subject"].encode("utf-8")) - 2 - len(mention.encode("utf-8"))
-    text = mention + fit_text(msg["body"], room, link)
+    text = mention + fit_text(msg["body"], room, link, _lang(msg))
     return _apprise_send(url, {**msg, "text": text}, tune, robot=True, ch=ch)
 
 
@@ -449,7 +457,8 @@ def send_wecom(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[boo
         if ch.get("endpoint"):
             plugin.api_url = ch["endpoint"].rstrip("?") + f"?key={key}"
 
-    text = fit_text(msg["body"], ROBOT_TEXT_BYTES["wecom"], link)  # the robot's text has no title: the body alone
+    # the robot's text has no title: the body alone
+    text = fit_text(msg["body"], ROBOT_TEXT_BYTES["wecom"], link, _lang(msg))
     return _apprise_send(f"wecombot://{key}", {**msg, "text": text}, tune, robot=True, ch=ch)
 
 

@@ -153,6 +153,55 @@ def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]
     return out
 
 
+def still_routed(routing: Routing, route: str, channel: str, recipient: str) -> bool:
+    """Whether the routing file still sends to ``recipient`` over ``channel`` of ``route`` (for some province, on a
+    per-province route). An entry the file refuses for now (a route, a channel or an item being mended) counts as
+    still there: only an address the file no longer names is gone."""
+    import re
+    from string import Formatter
+
+    for p in routing.problems:
+        if p.entry.startswith((f"route {route}", f"channel {channel}")):
+            return True
+    for r in routing.routes:
+        if r.name != route:
+            continue
+        for tpl in r.recipients.get(channel, ()):
+            if not r.per_province:
+                if tpl == recipient:
+                    return True
+                continue
+            pattern = "".join(re.escape(text) + (".+" if name else "") for text, name, _, _ in Formatter().parse(tpl))
+            if re.fullmatch(pattern, recipient, flags=re.DOTALL):
+                return True
+    return False
+
+
+# What a delivery_failed alert's resolution says when it resolves because its recipient left the routing file (not
+# because a digest reached it): the engineers are told why it closed.
+UNROUTED_NOTE = {
+    "zh": "（已解除：该收件人已从路由文件中移除，不再跟踪）",
+    "en": " (resolved: the recipient was removed from the routing file and is no longer followed)",
+}
+
+
+def _note_removed_recipients(con: sqlite3.Connection, routing: Routing) -> None:
+    """A firing delivery_failed alert whose recipient the routing file no longer names: its title says so, as the
+    resolution that follows is worded (the alert would otherwise read "resolved" as if the digest had arrived)."""
+    for r in con.execute(
+        "SELECT fingerprint, title_zh, title_en, detail_json FROM alerts.alerts "
+        "WHERE rule_id = 'delivery_failed' AND state = 'firing'"
+    ).fetchall():
+        d = json.loads(r["detail_json"] or "{}")
+        if still_routed(routing, d.get("route", ""), d.get("channel", ""), d.get("recipient", "")):
+            continue
+        if not r["title_zh"].endswith(UNROUTED_NOTE["zh"]):
+            con.execute(
+                "UPDATE alerts.alerts SET title_zh = ?, title_en = ? WHERE fingerprint = ?",
+                (r["title_zh"] + UNROUTED_NOTE["zh"], r["title_en"] + UNROUTED_NOTE["en"], r["fingerprint"]),
+            )
+
+
 def alert_unrouted(con: sqlite3.Connection, routing: Routing, rules: Rules) -> list[Condition] | None:
     """City alerts that no route of the routing file reaches (no route of the audience takes the rule, only a
     per-province route for a city whose province the reference data do not give, a route left out as refused):
@@ -246,7 +295,24 @@ def _line(a: dict, lang: str, under_city: bool = False) -> str:
         if under_city and a.get("unit_code") and title.startswith(prefix):
             title = title[len(prefix) :]
     mark = "‼ " if a.get("severity") == "critical" else ""
-    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{title}"
+    skipped = PROVINCE_SKIPPED[lang] if a.get("province_office_skipped") else ""
+    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{title}{skipped}"
+
+
+# Beside a city alert that a per-province route would have taken but could not (the reference data give the city no
+# province): the national reader would otherwise take it that the province office knows.
+PROVINCE_SKIPPED = {
+    "zh": "（未通知省局：参考数据未给出该市所属省份）",
+    "en": " (no province office was told: the reference data give this city no province)",
+}
+
+
+def province_office_skipped(alert: dict, routing: Routing) -> bool:
+    """Whether a per-province route of the alert's audience takes its rule but left it out for want of a province."""
+    return not alert.get("province_code") and any(
+        r.per_province and r.audience == alert["audience"] and (not r.rules or alert["rule_id"] in r.rules)
+        for r in routing.routes
+    )
 
 
 def _counts_line(alerts: list[dict], lang: str) -> str:
@@ -374,7 +440,7 @@ def _html_digest(subject: str, sections: list[tuple[str, list[tuple]]], frame: d
                 )
         if table_open:
             out.append("</table>")
-        out.append(f"<p>{escape(hint)}</p></div>")
+        out.append((f"<p>{escape(hint)}</p>" if hint else "") + "</div>")
     out.append(f"<p><small>{escape(key_line)}</small></p></body></html>")
     return "\n".join(out)
 
@@ -598,6 +664,8 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             due.append((route, channel, recipient))
         if not due:
             continue  # a recipient of it whose route is refused now keeps what it heard, and is served when mended
+        if a.get("audience") == "city" and province_office_skipped(a, routing):
+            a["province_office_skipped"] = True
         for route, channel, recipient in due:
             province = (a.get("province_code") or "") if route.per_province else ""
             groups[(route.name, channel, recipient, route.detail, route.lang, province)].append((a, transition))
@@ -866,7 +934,10 @@ def record_and_dispatch(
     # A city alert no route reaches (firing, heard by nobody) is one too.
     if routing.readable and (rules.get("delivery_failed") or rules.get("alert_unrouted")):
         with connect(path) as con:
-            found = [*(delivery_failed(con, rules) or []), *(alert_unrouted(con, routing, rules) or [])]
+            routed = lambda route, channel, recipient: still_routed(routing, route, channel, recipient)  # noqa: E731
+            found = [*(delivery_failed(con, rules, routed) or []), *(alert_unrouted(con, routing, rules) or [])]
+            if rules.get("delivery_failed"):
+                _note_removed_recipients(con, routing)
             told = apply_conditions(
                 con,
                 found,
