@@ -202,3 +202,56 @@ def test_an_acknowledged_alert_that_gets_worse_is_sent_again(site):
     assert all("加重" in SmtpSink.text(m) for m in sink.messages[n:])
     with connect() as con:
         assert con.execute("SELECT acked_at FROM alerts.alerts WHERE fingerprint = ?", (fp,)).fetchone()[0] is None
+
+
+# ------------------------------------------------------------------------------------ DingTalk's signature
+DING_SECRET = "SEC" + "7d1f0c2b9a8e4f6d3c5b1a0e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a3e2d1c0b"
+
+
+def dingtalk_gateway(request) -> dict:
+    """What DingTalk's robot checks of a signed request (加签): `timestamp` (ms) within an hour of its clock and
+    `sign` = base64(HMAC-SHA256(secret, "<timestamp>\\n<secret>")); otherwise errcode 310000 under HTTP 200."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(request["path"]).query)
+    stamp, sign = (query.get("timestamp") or [""])[0], (query.get("sign") or [""])[0]
+    want = base64.b64encode(
+        hmac.new(DING_SECRET.encode(), f"{stamp}\n{DING_SECRET}".encode(), hashlib.sha256).digest()
+    ).decode()
+    if not stamp.isdigit() or abs(time.time() * 1000 - int(stamp)) > 3600 * 1000 or sign != want:
+        return {"errcode": 310000, "errmsg": "sign not match"}
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+def test_a_signed_dingtalk_robot_takes_the_digest_and_a_wrong_secret_is_retried_not_delivered(site, monkeypatch):
+    """A DingTalk robot with 加签: each request carries a fresh millisecond timestamp and its HMAC; a wrong secret is
+    answered 310000 under HTTP 200, which is no delivery (retried, the answer in the ledger, the secret never)."""
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    monkeypatch.setenv("TEST_DING_SECRET", DING_SECRET[:-1] + "f")  # one character wrong
+    hook = HttpSink(reply=dingtalk_gateway).start()
+    try:
+        robot_routing(site["routing"], hook.port, kind="dingtalk")
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["channels"]["robot"]["secret_env"] = "TEST_DING_SECRET"
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert [m["status"] for m in out["messages"]] == ["retry"], out["deliveries"]
+        with connect() as con:
+            (response,) = con.execute("SELECT last_response FROM alerts.messages").fetchone()
+        assert "310000" in response and DING_SECRET[:-1] not in response
+
+        monkeypatch.setenv("TEST_DING_SECRET", DING_SECRET)
+        with connect() as con:
+            con.execute("UPDATE alerts.messages SET next_retry_at = NULL")
+        from pipelines.alerts.config import load_routing
+        from pipelines.alerts.lifecycle import deliver_due
+
+        assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"]
+        assert "timestamp=" in hook.requests[-1]["path"] and "sign=" in hook.requests[-1]["path"]
+    finally:
+        hook.stop()
