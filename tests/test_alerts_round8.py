@@ -255,3 +255,152 @@ def test_a_signed_dingtalk_robot_takes_the_digest_and_a_wrong_secret_is_retried_
         assert "timestamp=" in hook.requests[-1]["path"] and "sign=" in hook.requests[-1]["path"]
     finally:
         hook.stop()
+
+
+# --------------------------------------------------------------------------------- a digest the relay finds too big
+def test_a_digest_bigger_than_the_relay_takes_is_cut_to_its_size_limit_and_arrives(site):
+    """400 cities fall behind at once: the national digest (plain text and HTML table, base64) is far bigger than
+    the relay takes (it advertises SIZE 60000 and answers 552 to more). It was refused at MAIL FROM every attempt and
+    retried for ever, reaching nobody and telling nobody. It now arrives within the limit: plain text cut at a whole
+    line, the note saying how much is left out and where the whole list is (the Alerts page for the national office,
+    the watch list and extract for the province's), the idempotency key kept; the ledger says it was cut. A digest
+    that fits keeps its HTML part."""
+    relay = SmtpSink(data_size_limit=60_000).start()
+    try:
+        write_routing(site["routing"], relay.port)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["dashboard_url"] = "https://ipcity.example.cn/monitor/alerts"
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        add_cities(site["warehouse"], 400)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert {m["recipient"]: m["status"] for m in out["messages"]} == {
+            "ipo-130000@test.local": "delivered",
+            "ipo-410000@test.local": "delivered",
+            "national@test.local": "delivered",
+        }, out["deliveries"]
+        sizes = {e["to"][0]: len(e["raw"]) for e in relay.envelopes}
+        assert all(size <= 60_000 for size in sizes.values()), sizes
+        with connect() as con:
+            ledger = dict(con.execute("SELECT recipient, last_response FROM alerts.messages").fetchall())
+            (key,) = con.execute(
+                "SELECT idempotency_key FROM alerts.messages WHERE recipient = 'national@test.local'"
+            ).fetchone()
+        assert "SIZE limit of 60000" in ledger["national@test.local"] and "SIZE" not in ledger["ipo-410000@test.local"]
+        (national,) = relay.to("national@test.local")
+        text = SmtpSink.text(national)
+        assert national.get_content_type() == "text/plain" and text.rstrip("\n").split("\n")[-1].count(key) == 1
+        (note,) = [ln for ln in text.split("\n") if "未列出" in ln]
+        assert "https://ipcity.example.cn/monitor/alerts?lang=zh" in note and "not shown" in note
+        (hebei,) = relay.to("ipo-130000@test.local")
+        assert "watchlist?lang=zh" in SmtpSink.text(hebei) and "/alerts?" not in SmtpSink.text(hebei)
+        (henan,) = relay.to("ipo-410000@test.local")  # one city: it fits, HTML and all
+        assert henan.get_content_type() == "multipart/alternative"
+    finally:
+        relay.stop()
+
+
+# ---------------------------------------------------------------------------- HTTP 200 with an error in the body
+@pytest.mark.parametrize("kind", ["wecom", "webhook"])
+def test_an_http_200_whose_body_says_errcode_45009_is_not_delivered(site, monkeypatch, kind):
+    """WeCom answers its rate limit (45009, "api freq out of limit") under HTTP 200, and an on-premise gateway in
+    front of it (a JSON webhook channel) passes that answer on. The digest was recorded as delivered when it came
+    through the webhook channel: nobody got it and nobody would retry. It is now a retry with the answer in the
+    ledger, and is delivered (once) when the gateway takes it."""
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    answer = {"errcode": 45009, "errmsg": "api freq out of limit"}
+    hook = HttpSink(reply=lambda request: answer).start()
+    try:
+        robot_routing(site["routing"], hook.port)
+        if kind == "webhook":
+            cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+            cfg["channels"]["robot"] = {"type": "webhook", "url": f"http://127.0.0.1:{hook.port}/gateway"}
+            site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert [m["status"] for m in out["messages"]] == ["retry"], out["deliveries"]
+        with connect() as con:
+            (response,) = con.execute("SELECT last_response FROM alerts.messages").fetchone()
+        assert "45009" in response and "api freq out of limit" in response
+        answer.update(errcode=0, errmsg="ok")
+        with connect() as con:
+            con.execute("UPDATE alerts.messages SET next_retry_at = NULL")
+        assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"]
+        assert len(hook.requests) == 2 and run_alerts(site["warehouse"], "run-2")["messages"] == []
+    finally:
+        hook.stop()
+
+
+# ---------------------------------------------------------------------------- HTTP 200 with an error in the body
+@pytest.mark.parametrize("kind", ["wecom", "webhook"])
+def test_an_http_200_whose_body_says_errcode_45009_is_not_delivered(site, monkeypatch, kind):
+    """WeCom answers its rate limit (45009, "api freq out of limit") under HTTP 200, and an on-premise gateway in
+    front of it (a JSON webhook channel) passes that answer on. The digest was recorded as delivered when it came
+    through the webhook channel: nobody got it and nobody would retry. It is now a retry with the answer in the
+    ledger, and is delivered (once) when the gateway takes it."""
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    answer = {"errcode": 45009, "errmsg": "api freq out of limit"}
+    hook = HttpSink(reply=lambda request: answer).start()
+    try:
+        robot_routing(site["routing"], hook.port)
+        if kind == "webhook":
+            cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+            cfg["channels"]["robot"] = {"type": "webhook", "url": f"http://127.0.0.1:{hook.port}/gateway"}
+            site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert [m["status"] for m in out["messages"]] == ["retry"], out["deliveries"]
+        with connect() as con:
+            (response,) = con.execute("SELECT last_response FROM alerts.messages").fetchone()
+        assert "45009" in response and "api freq out of limit" in response
+        answer.update(errcode=0, errmsg="ok")
+        with connect() as con:
+            con.execute("UPDATE alerts.messages SET next_retry_at = NULL")
+        assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"]
+        assert len(hook.requests) == 2 and run_alerts(site["warehouse"], "run-2")["messages"] == []
+    finally:
+        hook.stop()
+
+
+# ------------------------------------------------------------------------------ a slow relay and the pipeline run
+def test_a_slow_relay_holds_the_run_no_longer_than_its_delivery_budget(site):
+    """The relay takes a second to accept each message and eight province offices have a digest due: the run's alert
+    step waited for every one of them (each session may take up to its session_timeout, a minute), holding the
+    pipeline run. It now starts no digest past `delivery.run_budget_seconds`: the run returns, the digests not yet
+    tried stay due and untried (no attempt spent), and the next delivery (the sensor's tick) sends each once."""
+    import time
+
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+
+    relay = SmtpSink(delay=1.0).start()
+    try:
+        write_routing(site["routing"], relay.port)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["delivery"]["run_budget_seconds"] = 2
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        provinces = [f"{p}0000" for p in (11, 12, 13, 14, 15, 21, 22, 23)]
+        for code in provinces:
+            add_cities(site["warehouse"], 1, province=(code, f"省{code}"))
+        t0 = time.monotonic()
+        out = run_alerts(site["warehouse"], "run-1")
+        took = time.monotonic() - t0
+        statuses = [m["status"] for m in out["messages"]]
+        assert len(statuses) == 9 and took < 6, (took, statuses)
+        assert 1 <= statuses.count("delivered") <= 3 and statuses.count("pending") >= 6, statuses
+        with connect() as con:
+            untried = con.execute("SELECT count(*) FROM alerts.messages WHERE attempts = 0").fetchone()[0]
+        assert untried == statuses.count("pending")
+        rest = deliver_due(load_routing())  # the sensor's tick: no budget of the run's
+        assert [d["status"] for d in rest] == ["delivered"] * untried
+        assert sorted(e["to"][0] for e in relay.envelopes) == sorted(
+            [f"ipo-{c}@test.local" for c in provinces] + ["national@test.local"]
+        )
+    finally:
+        relay.stop()
