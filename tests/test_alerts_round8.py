@@ -334,40 +334,6 @@ def test_an_http_200_whose_body_says_errcode_45009_is_not_delivered(site, monkey
         hook.stop()
 
 
-# ---------------------------------------------------------------------------- HTTP 200 with an error in the body
-@pytest.mark.parametrize("kind", ["wecom", "webhook"])
-def test_an_http_200_whose_body_says_errcode_45009_is_not_delivered(site, monkeypatch, kind):
-    """WeCom answers its rate limit (45009, "api freq out of limit") under HTTP 200, and an on-premise gateway in
-    front of it (a JSON webhook channel) passes that answer on. The digest was recorded as delivered when it came
-    through the webhook channel: nobody got it and nobody would retry. It is now a retry with the answer in the
-    ledger, and is delivered (once) when the gateway takes it."""
-    from pipelines.alerts.config import load_routing
-    from pipelines.alerts.lifecycle import deliver_due
-
-    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
-    answer = {"errcode": 45009, "errmsg": "api freq out of limit"}
-    hook = HttpSink(reply=lambda request: answer).start()
-    try:
-        robot_routing(site["routing"], hook.port)
-        if kind == "webhook":
-            cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
-            cfg["channels"]["robot"] = {"type": "webhook", "url": f"http://127.0.0.1:{hook.port}/gateway"}
-            site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-        set_status(site["warehouse"], "410100", "limited_progress")
-        out = run_alerts(site["warehouse"], "run-1")
-        assert [m["status"] for m in out["messages"]] == ["retry"], out["deliveries"]
-        with connect() as con:
-            (response,) = con.execute("SELECT last_response FROM alerts.messages").fetchone()
-        assert "45009" in response and "api freq out of limit" in response
-        answer.update(errcode=0, errmsg="ok")
-        with connect() as con:
-            con.execute("UPDATE alerts.messages SET next_retry_at = NULL")
-        assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"]
-        assert len(hook.requests) == 2 and run_alerts(site["warehouse"], "run-2")["messages"] == []
-    finally:
-        hook.stop()
-
-
 # ------------------------------------------------------------------------------ a slow relay and the pipeline run
 def test_a_slow_relay_holds_the_run_no_longer_than_its_delivery_budget(site):
     """The relay takes a second to accept each message and eight province offices have a digest due: the run's alert

@@ -767,6 +767,7 @@ def deliver_due(
     keys: list[str] | None = None,
     run_id: str | None = None,
     follow_up: bool = True,
+    budget: float | None = None,
 ) -> list[dict]:
     """Deliver every pending message whose retry time has come; up to `immediate_attempts` attempts each in
     this call (with the backoff between them when it is short), then it waits for the next dispatch. `keys`:
@@ -774,7 +775,12 @@ def deliver_due(
     answer, and a backlog due on the same channel neither goes first nor marks the channel down).
 
     A firing digest delivered late (after a retry) may have a resolution waiting for it (see plan_notifications):
-    `follow_up` plans and delivers those at once, so the recipient hears the resolution right after the firing."""
+    `follow_up` plans and delivers those at once, so the recipient hears the resolution right after the firing.
+
+    ``budget``: seconds this call may spend (a pipeline run's alert step: routing.run_budget_seconds). Many digests
+    on a slow relay (each session up to its session_timeout) held the run for as long as they took; past the budget
+    no further digest is started, and those left stay due, untried, for the delivery sensor's next tick."""
+    started = time.monotonic()
     if not routing.readable:
         return []  # no channel is known: every message waits, untried, for a routing file that reads
     now = now_utc()
@@ -792,6 +798,8 @@ def deliver_due(
     results = []
     down: set[str] = set()  # channels that failed every attempt in this call
     for key in due:
+        if budget is not None and time.monotonic() - started >= budget:
+            break  # the rest stays pending and due: the delivery sensor takes it from here
         msg = _claim(path, key, now_utc())
         if msg is None:
             continue  # another dispatcher holds it
@@ -858,7 +866,8 @@ def deliver_due(
             held = con.execute(HELD_RESOLUTIONS.format(keys=", ".join("?" * len(delivered))), delivered).fetchone()
             planned = plan_notifications(con, routing, run_id=run_id, at=now_utc()) if held else []
         if planned:
-            results += deliver_due(routing, path=path, sleep=sleep, run_id=run_id, follow_up=False)
+            left = None if budget is None else max(0.0, budget - (time.monotonic() - started))
+            results += deliver_due(routing, path=path, sleep=sleep, run_id=run_id, follow_up=False, budget=left)
     return results
 
 
@@ -876,10 +885,16 @@ def _outcome(msg: dict, status: str, attempts: int, response: str | None) -> dic
 
 
 def dispatch(
-    routing: Routing, *, run_id: str | None, path=None, at: datetime | None = None, only_new: bool = False
+    routing: Routing,
+    *,
+    run_id: str | None,
+    path=None,
+    at: datetime | None = None,
+    only_new: bool = False,
+    budget: float | None = None,
 ) -> dict:
     """Plan digests for pending transitions and deliver everything due (``only_new``: the digests planned now
-    alone); returns the run's digest summary."""
+    alone) within ``budget`` seconds; returns the run's digest summary."""
     if not routing.readable:
         # No route is known: the alerts stay pending (not marked as heard), so they go out once the file reads.
         return {"messages": [], "deliveries": []}
@@ -888,9 +903,9 @@ def dispatch(
         messages = plan_notifications(con, routing, run_id=run_id, at=at)
     if only_new:
         keys = [m["idempotency_key"] for m in messages]
-        delivered = deliver_due(routing, path=path, run_id=run_id, keys=keys) if keys else []
+        delivered = deliver_due(routing, path=path, run_id=run_id, keys=keys, budget=budget) if keys else []
     else:
-        delivered = deliver_due(routing, path=path, run_id=run_id)
+        delivered = deliver_due(routing, path=path, run_id=run_id, budget=budget)
     status = {d["idempotency_key"]: d["status"] for d in delivered}
     return {
         "messages": [
@@ -919,6 +934,7 @@ def record_and_dispatch(
     events: bool = False,
 ) -> dict:
     at = now_utc()
+    started = time.monotonic()  # the run's delivery budget (routing.run_budget_seconds) covers both dispatches
     with connect(path) as con:
         counts = apply_conditions(
             con,
@@ -928,7 +944,7 @@ def record_and_dispatch(
             run_id=run_id,
             at=at,
         )
-    out = dispatch(routing, run_id=run_id, path=path, at=at)
+    out = dispatch(routing, run_id=run_id, path=path, at=at, budget=routing.run_budget_seconds)
     # A digest refused for good in this dispatch (or before) is an engineering alert now, in the same run: the
     # recipient that was not reached is named to those who can mend it.
     # A city alert no route reaches (firing, heard by nobody) is one too.
@@ -948,7 +964,8 @@ def record_and_dispatch(
             )
         if told["new"] or told["refired"] or told["resolved"]:
             # only the digests planned now: the others due on the channels have had this run's attempts
-            more = dispatch(routing, run_id=run_id, path=path, only_new=True)
+            left = max(0.0, routing.run_budget_seconds - (time.monotonic() - started))
+            more = dispatch(routing, run_id=run_id, path=path, only_new=True, budget=left)
             out = {"messages": out["messages"] + more["messages"], "deliveries": out["deliveries"] + more["deliveries"]}
             counts = {k: counts.get(k, 0) + told.get(k, 0) for k in set(counts) | set(told)}
     return {"transitions": counts, **out}
