@@ -370,3 +370,37 @@ def test_a_slow_relay_holds_the_run_no_longer_than_its_delivery_budget(site):
         )
     finally:
         relay.stop()
+
+
+def test_a_digest_still_retrying_for_an_address_since_removed_is_not_sent_there(site):
+    """Henan's office mailbox answers 451 (try later): its digest waits for a retry. The operators then replace the
+    province offices' addresses. The waiting digest was still sent to the old mailbox at its next retry (an address
+    replaced may be someone else's by now). It is now parked as failed with why, without a session to the relay; the
+    engineers are not told of a failed delivery (the recipient is gone, not refusing); Henan's new address hears
+    Zhengzhou fire."""
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+
+    relay = SmtpSink(refuse={"ipo-410000@test.local": "451 4.3.0 try again later"}).start()
+    try:
+        write_routing(site["routing"], relay.port)
+        _with_engineers(site["routing"])
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert {m["recipient"]: m["status"] for m in out["messages"]}["ipo-410000@test.local"] == "retry"
+        _province_template(site["routing"], "office-{province_code}@test.local")
+        with connect() as con:
+            con.execute("UPDATE alerts.messages SET next_retry_at = NULL WHERE status = 'pending'")
+        n = len(relay.messages)
+        (old,) = deliver_due(load_routing())
+        assert old["recipient"] == "ipo-410000@test.local" and old["status"] == "failed"
+        assert "no longer in the routing file" in old["response"] and len(relay.messages) == n
+        run_alerts(site["warehouse"], "run-2")
+        got = sorted(m["X-Envelope-To"] for m in relay.messages[n:])
+        assert got == ["office-410000@test.local"], got  # no "alert not delivered" to the engineers
+        with connect() as con:
+            assert (
+                con.execute("SELECT count(*) FROM alerts.alerts WHERE rule_id = 'delivery_failed'").fetchone()[0] == 0
+            )
+    finally:
+        relay.stop()

@@ -813,6 +813,25 @@ def deliver_due(
                 )
             results.append(_outcome(msg, "retry", msg["attempts"], msg.get("last_response")))
             continue
+        if msg["run_id"] != "test" and not still_routed(routing, msg["route"], msg["channel"], msg["recipient"]):
+            # The routing file no longer names this recipient (an office's address replaced, perhaps now someone
+            # else's): a digest still waiting for a retry is not sent there. It is parked as failed, with why; the
+            # new address hears the alerts from its own digests (it has not heard them).
+            response = f"not sent: {msg['recipient']} is no longer in the routing file (route {msg['route']})"
+            t = now_utc()
+            with connect(path) as con:
+                con.execute(
+                    # a ledger row of its own (the attempt's number, its response saying nothing was sent)
+                    "INSERT INTO alerts.deliveries VALUES (?, ?, ?, 'failed', ?, NULL)",
+                    (key, msg["attempts"] + 1, iso(t), response),
+                )
+                con.execute(
+                    "UPDATE alerts.messages SET status = 'failed', next_retry_at = NULL, last_response = ? "
+                    "WHERE idempotency_key = ?",
+                    (response, key),
+                )
+            results.append(_outcome(msg, "failed", msg["attempts"], response))
+            continue
         ch = routing.channels.get(msg["channel"])
         for i in range(max(1, routing.immediate_attempts)):
             attempt = msg["attempts"] + 1
