@@ -35,6 +35,8 @@ class SmtpSink:
         smtputf8: bool = True,
         drop_after_accept: bool = False,
         refuse: dict[str, str] | None = None,
+        data_size_limit: int | None = None,
+        delay: float = 0,
     ):
         import asyncio
 
@@ -55,6 +57,8 @@ class SmtpSink:
                 return "250 OK"
 
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+                if delay:
+                    await asyncio.sleep(delay)  # a slow relay: each message takes `delay` seconds to accept
                 msg = email.message_from_bytes(envelope.content, policy=policy.default)
                 msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
                 sink.messages.append(msg)
@@ -71,7 +75,11 @@ class SmtpSink:
                     asyncio.get_running_loop().call_soon(server.transport.close)
                 return "250 Message accepted for delivery"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8)
+        # `data_size_limit`: the relay's message size limit (advertised as SIZE, a bigger message refused with 552)
+        limits = {"data_size_limit": data_size_limit} if data_size_limit else {}
+        self.controller = Controller(
+            Handler(), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8, **limits
+        )
 
     def start(self):
         self.controller.start()

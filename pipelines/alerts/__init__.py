@@ -266,7 +266,7 @@ def send_test(route: str | None = None, path=None, provinces: tuple[str, ...] = 
                     key = hashlib.sha256(
                         f"test|{r.name}|{channel}|{recipient}|{iso(at)}|{invocation}".encode()
                     ).hexdigest()[:32]
-                    subject, body = _test_message(r, channel, key)
+                    subject, body, html = _test_message(r, channel, key)
                     payload = {
                         "idempotency_key": key,
                         "route": r.name,
@@ -278,8 +278,8 @@ def send_test(route: str | None = None, path=None, provinces: tuple[str, ...] = 
                     }
                     con.execute(
                         """INSERT INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
-                           body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at)
-                           VALUES (?, 'test', ?, ?, ?, ?, ?, ?, 0, 0, 'pending', 0, ?, ?)""",
+                           body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at,
+                           html) VALUES (?, 'test', ?, ?, ?, ?, ?, ?, 0, 0, 'pending', 0, ?, ?, ?)""",
                         (
                             key,
                             r.name,
@@ -290,6 +290,7 @@ def send_test(route: str | None = None, path=None, provinces: tuple[str, ...] = 
                             json.dumps(payload, ensure_ascii=False),
                             iso(at),
                             iso(at),
+                            html,
                         ),
                     )
                     keys.append(key)
@@ -306,10 +307,21 @@ def send_test(route: str | None = None, path=None, provinces: tuple[str, ...] = 
         ]
 
 
-def _test_message(route, channel: str, key: str) -> tuple[str, str]:
-    """A route test's subject and body in the route's language (``lang``), as its digests are written: a test
-    that a `lang: en` recipient cannot read in part, or that reads otherwise than what it will receive, tests
-    less than it should."""
+def _test_message(route, channel: str, key: str) -> tuple[str, str, str]:
+    """A route test's subject, body and HTML part in the route's language (``lang``), as its digests are written: a
+    test that a `lang: en` recipient cannot read in part, or that reads otherwise than what it will receive (a mail
+    digest is multipart/alternative, plain text and HTML), tests less than it should."""
+    from pipelines.alerts.lifecycle import _html_digest
+
+    subject, body = _test_text(route, channel, key)
+    *lines, key_line = body.split("\n")
+    langs = [route.lang] if route.lang in ("zh", "en") else ["zh", "en"]
+    # the digests' own HTML layout (lifecycle._html_digest), each language's test line where a digest greets
+    html = _html_digest(subject, [(lang, []) for lang in langs], dict(zip(langs, ((ln, "") for ln in lines))), key_line)
+    return subject, body, html
+
+
+def _test_text(route, channel: str, key: str) -> tuple[str, str]:
     from pipelines.alerts.lifecycle import SUBJECT_PREFIX
 
     zh = (f"{SUBJECT_PREFIX}测试消息", f"测试消息：路由 {route.name}，通道 {channel}。", "消息编号")

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from pipelines import settings
 from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
@@ -86,11 +86,21 @@ def refused_by_receiver(response: str) -> bool:
     return response.removeprefix(PERMANENT).startswith(_REFUSALS)
 
 
-def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
+def fit_mail(msg: dict, sender: str, limit: int, link: str | dict | None = None) -> EmailMessage:
+    """The digest's mail cut to a relay's message size limit (its SIZE, in bytes on the wire): plain text alone (the
+    HTML table is the bulk of a long digest) cut at a whole line with the note saying how much is left out and where
+    the whole list is, as a robot's is. The body is base64 on the wire (4 bytes for 3, and a line break each 76)."""
+    head = len(email_message({**msg, "body": "", "html": None}, sender).as_bytes())
+    room = max(1024, int((limit - head - 1024) * 3 / 4 * 76 / 78))
+    return email_message({**msg, "body": fit_text(msg["body"], room, link, _lang(msg)), "html": None}, sender)
+
+
+def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
     host, port = ch.get("host", "127.0.0.1"), int(ch.get("port", 25))
     timeout = float(ch.get("timeout", 20))
     sender = ch.get("sender", SENDER_DEFAULT)
     mail = email_message(msg, sender)
+    progress: dict = {"fit": lambda limit: fit_mail(msg, sender, limit, link)}
     # The envelope carries the bare mailboxes: an office's name ("国家知识产权局 <x@cnipa.gov.cn>") belongs in
     # the (encoded) headers, and left in the envelope it would demand SMTPUTF8, which many relays lack.
     envelope_from, envelope_to = parseaddr(sender)[1] or sender, parseaddr(msg["recipient"])[1] or msg["recipient"]
@@ -109,7 +119,6 @@ def send_smtp(msg: dict, ch: dict) -> tuple[bool, str]:
     watchdog = threading.Timer(session_timeout, cut)
     watchdog.daemon = True
     watchdog.start()
-    progress: dict = {}
     try:
         return _smtp_session(smtp, ch, ctx, mail, envelope_from, envelope_to, host, port, progress)
     except (smtplib.SMTPException, OSError) as e:
@@ -158,7 +167,8 @@ def _tls_hint(e: Exception, ch: dict, host: str, port: int, *, greeted: bool) ->
 def _smtp_session(
     smtp, ch: dict, ctx, mail, envelope_from: str, envelope_to: str, host: str, port: int, progress: dict
 ):
-    """One SMTP session: connect, (STARTTLS,) login, send; (ok, the server's answer). ``progress["greeted"]``: the
+    """One SMTP session: connect, (STARTTLS,) login, send; (ok, the server's answer). ``progress["fit"](limit)``: the
+    mail cut to a size limit; ``progress["greeted"]`` (set here): the
     relay's greeting was read (what tells a TLS mismatch at connect from a failure later)."""
     # smtplib takes the name it checks the relay's certificate against (implicit TLS and STARTTLS) from the
     # constructor's host; the session connects here, after the watchdog is set, so it is given here.
@@ -172,8 +182,20 @@ def _smtp_session(
             smtp.ehlo()
         if ch.get("username"):
             smtp.login(ch["username"], secret(ch, "password") or "")
+        # A relay that states its size limit (SIZE) refuses a bigger message with 552, every attempt: a digest of
+        # hundreds of alerts is cut to the limit instead (plain text, the note saying where the whole list is).
+        limit = int(smtp.esmtp_features.get("size", "").strip() or 0) if smtp.has_extn("size") else 0
+        cut = ""
+        if limit and len(mail.as_bytes()) > limit:
+            mail = progress["fit"](limit)
+            cut = f"; cut to the relay's SIZE limit of {limit} bytes"
         try:
             refused = smtp.send_message(mail, from_addr=envelope_from, to_addrs=[envelope_to])
+        except smtplib.SMTPSenderRefused as e:
+            if e.smtp_code != 552:
+                raise  # a sender address the relay refuses: mended by an operator, retried
+            # 552 to MAIL FROM: the message exceeds what the relay takes (SIZE), which a retry does not change
+            return False, f"{PERMANENT}message refused: {e.smtp_code} {_text(e.smtp_error)}"
         except smtplib.SMTPRecipientsRefused as e:
             codes = [code for code, _ in e.recipients.values()]
             prefix = PERMANENT if codes and all(code >= 500 for code in codes) else ""
@@ -190,7 +212,7 @@ def _smtp_session(
             after = f"noop {code} {reply.decode(errors='replace')[:80]}"
         except (smtplib.SMTPException, OSError) as e:
             after = f"session ended after accepting: {type(e).__name__}"
-        return True, f"accepted by {host}:{port} ({after})"
+        return True, f"accepted by {host}:{port} ({after}{cut})"
     finally:
         try:
             smtp.quit()
@@ -206,12 +228,13 @@ def _refusals(refused: dict) -> str:
     return "; ".join(f"{who} {code} {_text(reply)}" for who, (code, reply) in refused.items())
 
 
-def fit_text(body: str, limit: int, link: str | dict | None = None) -> str:
+def fit_text(body: str, limit: int, link: str | dict | None = None, lang: str = "both") -> str:
     """A digest cut to ``limit`` bytes of UTF-8 for a receiver that takes no more: whole lines from the top, then a
     line saying how many lines are left out and where the whole list is, then the idempotency-key line (the
     digest's last line). A digest that fits is returned as it is. ``link``: where the recipient finds the whole
     list, {"zh": ..., "en": ...} (lifecycle.full_list_where: what the recipient's role may open), or the Alerts
-    page's address (a national reader's)."""
+    page's address (a national reader's). ``lang``: the route's language (zh, en or both), which the note follows as
+    the rest of the digest does: a `lang: en` group is not handed a Chinese line, nor a `lang: zh` one an English."""
     if len(body.encode("utf-8")) <= limit:
         return body
     lines = body.split("\n")
@@ -223,7 +246,9 @@ def fit_text(body: str, limit: int, link: str | dict | None = None) -> str:
         where_en = link or "the dashboard's Alerts page"
 
     def note(n: int) -> str:
-        return f"……另有 {n} 行未列出，完整清单见 {where} · … {n} more line(s) not shown; full list: {where_en}"
+        zh = f"……另有 {n} 行未列出，完整清单见 {where}"
+        en = f"… {n} more line(s) not shown; full list: {where_en}"
+        return {"zh": zh, "en": en}.get(lang, f"{zh} · {en}")
 
     size = lambda text: len(text.encode("utf-8")) + 1  # noqa: E731 - with its line break
     room = limit - size(last) - size(note(len(head)))
@@ -416,7 +441,14 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
         plugin.headers["X-Idempotency-Key"] = msg["idempotency_key"]
         plugin.payload_extras.update(msg["payload"])
 
-    return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune, ch=ch)
+    # A gateway in front of a robot API (or one written after them) answers HTTP 200 with {"errcode": 45009, ...}
+    # when it did not pass the message on: that is no delivery either, the same reading as a robot's answer.
+    return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune, robot=True, ch=ch)
+
+
+def _lang(msg: dict) -> str:
+    """The language the digest was written in (its route's `lang`, kept in its payload): zh, en or both."""
+    return (msg.get("payload") or {}).get("lang") or "both"
 
 
 def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
@@ -434,11 +466,18 @@ def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[
     def tune(plugin):
         if ch.get("endpoint"):
             plugin.notify_url = ch["endpoint"].rstrip("?") + "?access_token={token}"
+        if sign:
+            # apprise percent-encodes the signature and then hands it to requests as a query parameter, which encodes
+            # it again ("=" → "%253D"): DingTalk decodes once, finds no match and answers 310000 "sign not match" to
+            # every signed request. requests is left to encode the bare base64 once. The timestamp is taken at each
+            # attempt (a retry an hour later is signed afresh: DingTalk refuses a timestamp older than an hour).
+            signed = plugin.get_signature
+            plugin.get_signature = lambda: (lambda ts, sig: (ts, unquote(sig)))(*signed())
 
     mention = f"@{mobile} " if mobile else ""
     # apprise puts the subject and "\r\n" ahead of the text: the text gets what is left of the limit
     room = ROBOT_TEXT_BYTES["dingtalk"] - len(msg["subject"].encode("utf-8")) - 2 - len(mention.encode("utf-8"))
-    text = mention + fit_text(msg["body"], room, link)
+    text = mention + fit_text(msg["body"], room, link, _lang(msg))
     return _apprise_send(url, {**msg, "text": text}, tune, robot=True, ch=ch)
 
 
@@ -449,7 +488,8 @@ def send_wecom(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[boo
         if ch.get("endpoint"):
             plugin.api_url = ch["endpoint"].rstrip("?") + f"?key={key}"
 
-    text = fit_text(msg["body"], ROBOT_TEXT_BYTES["wecom"], link)  # the robot's text has no title: the body alone
+    # the robot's text has no title: the body alone
+    text = fit_text(msg["body"], ROBOT_TEXT_BYTES["wecom"], link, _lang(msg))
     return _apprise_send(f"wecombot://{key}", {**msg, "text": text}, tune, robot=True, ch=ch)
 
 
@@ -495,7 +535,8 @@ def send(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str
     when a robot's size limit cuts a digest."""
     try:
         sender = SENDERS[ch["type"]]
-        ok, response = sender(msg, ch, link) if ch["type"] in ROBOT_TEXT_BYTES else sender(msg, ch)
+        takes_link = ch["type"] in ROBOT_TEXT_BYTES or ch["type"] == "smtp"  # both may cut a digest to a size limit
+        ok, response = sender(msg, ch, link) if takes_link else sender(msg, ch)
     except Exception as e:  # noqa: BLE001 - every failure is a ledger entry, never a crash of the run
         ok, response = False, f"{type(e).__name__}: {e}"
     return ok, redact(response, ch)[:500]

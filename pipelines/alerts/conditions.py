@@ -692,12 +692,14 @@ def alert_routing_refused(routing: Routing, rules: Rules) -> list[Condition] | N
     ]
 
 
-def delivery_failed(store, rules: Rules) -> list[Condition] | None:
+def delivery_failed(store, rules: Rules, routed=None) -> list[Condition] | None:
     """Recipients whose latest digest a receiver refused for good (alerts.messages status failed: 550 no such
     mailbox, a robot's key revoked): one engineering alert each, naming the recipient, the route and the receiver's
     answer. Such a digest was parked in the ledger and nobody was told, so a province office whose address is wrong
     heard nothing while everyone else did. Resolved once a later digest to it arrives (the address mended and the
-    digest requeued). ``store``: a connection to the alert store (alerts.messages), not the warehouse."""
+    digest requeued), or once the routing file no longer names the recipient (``routed(route, channel, recipient)``
+    false: an address removed or replaced, which no requeue will ever mend and no acknowledgement closes).
+    ``store``: a connection to the alert store (alerts.messages), not the warehouse."""
     if not rules.get("delivery_failed"):
         return None
     rows = store.execute(
@@ -720,6 +722,7 @@ def delivery_failed(store, rules: Rules) -> list[Condition] | None:
             detail={k: r[k] for k in ("route", "channel", "recipient", "last_response", "idempotency_key")},
         )
         for r in rows
+        if routed is None or routed(r["route"], r["channel"], r["recipient"])
     ]
 
 

@@ -83,6 +83,9 @@ class Routing:
     immediate_attempts: int = 3
     backoff_seconds: tuple[float, ...] = (2, 30, 120, 600, 1800, 3600)
     max_attempts: int = 30
+    # Seconds a pipeline run's alert step spends delivering at most (`delivery.run_budget_seconds`): past it, the
+    # digests not yet tried stay due for the delivery sensor, and the run goes on.
+    run_budget_seconds: float = 120
     path: Path = field(default=DEFAULT_ROUTING)
     # What `load_routing(strict=False)` refused. A refused channel's waiting messages are held, not failed; a file
     # that could not be read at all (``readable`` false) sends nothing and leaves every alert pending.
@@ -185,7 +188,10 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
             "immediate_attempts": int(d.get("immediate_attempts", 3)),
             "backoff_seconds": tuple(float(x) for x in d.get("backoff_seconds", (2, 30, 120, 600, 1800, 3600))),
             "max_attempts": int(d.get("max_attempts", 30)),
+            "run_budget_seconds": float(d.get("run_budget_seconds", 120)),
         }
+        if delivery["run_budget_seconds"] <= 0:
+            raise ValueError("run_budget_seconds must be more than 0")
     except (TypeError, ValueError) as e:
         refuse(
             "delivery",

@@ -153,6 +153,55 @@ def recipients_for(alert: dict, routing: Routing) -> list[tuple[Route, str, str]
     return out
 
 
+def still_routed(routing: Routing, route: str, channel: str, recipient: str) -> bool:
+    """Whether the routing file still sends to ``recipient`` over ``channel`` of ``route`` (for some province, on a
+    per-province route). An entry the file refuses for now (a route, a channel or an item being mended) counts as
+    still there: only an address the file no longer names is gone."""
+    import re
+    from string import Formatter
+
+    for p in routing.problems:
+        if p.entry.startswith((f"route {route}", f"channel {channel}")):
+            return True
+    for r in routing.routes:
+        if r.name != route:
+            continue
+        for tpl in r.recipients.get(channel, ()):
+            if not r.per_province:
+                if tpl == recipient:
+                    return True
+                continue
+            pattern = "".join(re.escape(text) + (".+" if name else "") for text, name, _, _ in Formatter().parse(tpl))
+            if re.fullmatch(pattern, recipient, flags=re.DOTALL):
+                return True
+    return False
+
+
+# What a delivery_failed alert's resolution says when it resolves because its recipient left the routing file (not
+# because a digest reached it): the engineers are told why it closed.
+UNROUTED_NOTE = {
+    "zh": "（已解除：该收件人已从路由文件中移除，不再跟踪）",
+    "en": " (resolved: the recipient was removed from the routing file and is no longer followed)",
+}
+
+
+def _note_removed_recipients(con: sqlite3.Connection, routing: Routing) -> None:
+    """A firing delivery_failed alert whose recipient the routing file no longer names: its title says so, as the
+    resolution that follows is worded (the alert would otherwise read "resolved" as if the digest had arrived)."""
+    for r in con.execute(
+        "SELECT fingerprint, title_zh, title_en, detail_json FROM alerts.alerts "
+        "WHERE rule_id = 'delivery_failed' AND state = 'firing'"
+    ).fetchall():
+        d = json.loads(r["detail_json"] or "{}")
+        if still_routed(routing, d.get("route", ""), d.get("channel", ""), d.get("recipient", "")):
+            continue
+        if not r["title_zh"].endswith(UNROUTED_NOTE["zh"]):
+            con.execute(
+                "UPDATE alerts.alerts SET title_zh = ?, title_en = ? WHERE fingerprint = ?",
+                (r["title_zh"] + UNROUTED_NOTE["zh"], r["title_en"] + UNROUTED_NOTE["en"], r["fingerprint"]),
+            )
+
+
 def alert_unrouted(con: sqlite3.Connection, routing: Routing, rules: Rules) -> list[Condition] | None:
     """City alerts that no route of the routing file reaches (no route of the audience takes the rule, only a
     per-province route for a city whose province the reference data do not give, a route left out as refused):
@@ -246,7 +295,24 @@ def _line(a: dict, lang: str, under_city: bool = False) -> str:
         if under_city and a.get("unit_code") and title.startswith(prefix):
             title = title[len(prefix) :]
     mark = "‼ " if a.get("severity") == "critical" else ""
-    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{title}"
+    skipped = PROVINCE_SKIPPED[lang] if a.get("province_office_skipped") else ""
+    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{title}{skipped}"
+
+
+# Beside a city alert that a per-province route would have taken but could not (the reference data give the city no
+# province): the national reader would otherwise take it that the province office knows.
+PROVINCE_SKIPPED = {
+    "zh": "（未通知省局：参考数据未给出该市所属省份）",
+    "en": " (no province office was told: the reference data give this city no province)",
+}
+
+
+def province_office_skipped(alert: dict, routing: Routing) -> bool:
+    """Whether a per-province route of the alert's audience takes its rule but left it out for want of a province."""
+    return not alert.get("province_code") and any(
+        r.per_province and r.audience == alert["audience"] and (not r.rules or alert["rule_id"] in r.rules)
+        for r in routing.routes
+    )
 
 
 def _counts_line(alerts: list[dict], lang: str) -> str:
@@ -374,7 +440,7 @@ def _html_digest(subject: str, sections: list[tuple[str, list[tuple]]], frame: d
                 )
         if table_open:
             out.append("</table>")
-        out.append(f"<p>{escape(hint)}</p></div>")
+        out.append((f"<p>{escape(hint)}</p>" if hint else "") + "</div>")
     out.append(f"<p><small>{escape(key_line)}</small></p></body></html>")
     return "\n".join(out)
 
@@ -598,6 +664,8 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             due.append((route, channel, recipient))
         if not due:
             continue  # a recipient of it whose route is refused now keeps what it heard, and is served when mended
+        if a.get("audience") == "city" and province_office_skipped(a, routing):
+            a["province_office_skipped"] = True
         for route, channel, recipient in due:
             province = (a.get("province_code") or "") if route.per_province else ""
             groups[(route.name, channel, recipient, route.detail, route.lang, province)].append((a, transition))
@@ -699,6 +767,7 @@ def deliver_due(
     keys: list[str] | None = None,
     run_id: str | None = None,
     follow_up: bool = True,
+    budget: float | None = None,
 ) -> list[dict]:
     """Deliver every pending message whose retry time has come; up to `immediate_attempts` attempts each in
     this call (with the backoff between them when it is short), then it waits for the next dispatch. `keys`:
@@ -706,7 +775,12 @@ def deliver_due(
     answer, and a backlog due on the same channel neither goes first nor marks the channel down).
 
     A firing digest delivered late (after a retry) may have a resolution waiting for it (see plan_notifications):
-    `follow_up` plans and delivers those at once, so the recipient hears the resolution right after the firing."""
+    `follow_up` plans and delivers those at once, so the recipient hears the resolution right after the firing.
+
+    ``budget``: seconds this call may spend (a pipeline run's alert step: routing.run_budget_seconds). Many digests
+    on a slow relay (each session up to its session_timeout) held the run for as long as they took; past the budget
+    no further digest is started, and those left stay due, untried, for the delivery sensor's next tick."""
+    started = time.monotonic()
     if not routing.readable:
         return []  # no channel is known: every message waits, untried, for a routing file that reads
     now = now_utc()
@@ -724,6 +798,8 @@ def deliver_due(
     results = []
     down: set[str] = set()  # channels that failed every attempt in this call
     for key in due:
+        if budget is not None and time.monotonic() - started >= budget:
+            break  # the rest stays pending and due: the delivery sensor takes it from here
         msg = _claim(path, key, now_utc())
         if msg is None:
             continue  # another dispatcher holds it
@@ -736,6 +812,25 @@ def deliver_due(
                     (iso(now_utc() + timedelta(seconds=wait)), key),
                 )
             results.append(_outcome(msg, "retry", msg["attempts"], msg.get("last_response")))
+            continue
+        if msg["run_id"] != "test" and not still_routed(routing, msg["route"], msg["channel"], msg["recipient"]):
+            # The routing file no longer names this recipient (an office's address replaced, perhaps now someone
+            # else's): a digest still waiting for a retry is not sent there. It is parked as failed, with why; the
+            # new address hears the alerts from its own digests (it has not heard them).
+            response = f"not sent: {msg['recipient']} is no longer in the routing file (route {msg['route']})"
+            t = now_utc()
+            with connect(path) as con:
+                con.execute(
+                    # a ledger row of its own (the attempt's number, its response saying nothing was sent)
+                    "INSERT INTO alerts.deliveries VALUES (?, ?, ?, 'failed', ?, NULL)",
+                    (key, msg["attempts"] + 1, iso(t), response),
+                )
+                con.execute(
+                    "UPDATE alerts.messages SET status = 'failed', next_retry_at = NULL, last_response = ? "
+                    "WHERE idempotency_key = ?",
+                    (response, key),
+                )
+            results.append(_outcome(msg, "failed", msg["attempts"], response))
             continue
         ch = routing.channels.get(msg["channel"])
         for i in range(max(1, routing.immediate_attempts)):
@@ -790,7 +885,8 @@ def deliver_due(
             held = con.execute(HELD_RESOLUTIONS.format(keys=", ".join("?" * len(delivered))), delivered).fetchone()
             planned = plan_notifications(con, routing, run_id=run_id, at=now_utc()) if held else []
         if planned:
-            results += deliver_due(routing, path=path, sleep=sleep, run_id=run_id, follow_up=False)
+            left = None if budget is None else max(0.0, budget - (time.monotonic() - started))
+            results += deliver_due(routing, path=path, sleep=sleep, run_id=run_id, follow_up=False, budget=left)
     return results
 
 
@@ -808,10 +904,16 @@ def _outcome(msg: dict, status: str, attempts: int, response: str | None) -> dic
 
 
 def dispatch(
-    routing: Routing, *, run_id: str | None, path=None, at: datetime | None = None, only_new: bool = False
+    routing: Routing,
+    *,
+    run_id: str | None,
+    path=None,
+    at: datetime | None = None,
+    only_new: bool = False,
+    budget: float | None = None,
 ) -> dict:
     """Plan digests for pending transitions and deliver everything due (``only_new``: the digests planned now
-    alone); returns the run's digest summary."""
+    alone) within ``budget`` seconds; returns the run's digest summary."""
     if not routing.readable:
         # No route is known: the alerts stay pending (not marked as heard), so they go out once the file reads.
         return {"messages": [], "deliveries": []}
@@ -820,9 +922,9 @@ def dispatch(
         messages = plan_notifications(con, routing, run_id=run_id, at=at)
     if only_new:
         keys = [m["idempotency_key"] for m in messages]
-        delivered = deliver_due(routing, path=path, run_id=run_id, keys=keys) if keys else []
+        delivered = deliver_due(routing, path=path, run_id=run_id, keys=keys, budget=budget) if keys else []
     else:
-        delivered = deliver_due(routing, path=path, run_id=run_id)
+        delivered = deliver_due(routing, path=path, run_id=run_id, budget=budget)
     status = {d["idempotency_key"]: d["status"] for d in delivered}
     return {
         "messages": [
@@ -851,6 +953,7 @@ def record_and_dispatch(
     events: bool = False,
 ) -> dict:
     at = now_utc()
+    started = time.monotonic()  # the run's delivery budget (routing.run_budget_seconds) covers both dispatches
     with connect(path) as con:
         counts = apply_conditions(
             con,
@@ -860,13 +963,16 @@ def record_and_dispatch(
             run_id=run_id,
             at=at,
         )
-    out = dispatch(routing, run_id=run_id, path=path, at=at)
+    out = dispatch(routing, run_id=run_id, path=path, at=at, budget=routing.run_budget_seconds)
     # A digest refused for good in this dispatch (or before) is an engineering alert now, in the same run: the
     # recipient that was not reached is named to those who can mend it.
     # A city alert no route reaches (firing, heard by nobody) is one too.
     if routing.readable and (rules.get("delivery_failed") or rules.get("alert_unrouted")):
         with connect(path) as con:
-            found = [*(delivery_failed(con, rules) or []), *(alert_unrouted(con, routing, rules) or [])]
+            routed = lambda route, channel, recipient: still_routed(routing, route, channel, recipient)  # noqa: E731
+            found = [*(delivery_failed(con, rules, routed) or []), *(alert_unrouted(con, routing, rules) or [])]
+            if rules.get("delivery_failed"):
+                _note_removed_recipients(con, routing)
             told = apply_conditions(
                 con,
                 found,
@@ -877,7 +983,8 @@ def record_and_dispatch(
             )
         if told["new"] or told["refired"] or told["resolved"]:
             # only the digests planned now: the others due on the channels have had this run's attempts
-            more = dispatch(routing, run_id=run_id, path=path, only_new=True)
+            left = max(0.0, routing.run_budget_seconds - (time.monotonic() - started))
+            more = dispatch(routing, run_id=run_id, path=path, only_new=True, budget=left)
             out = {"messages": out["messages"] + more["messages"], "deliveries": out["deliveries"] + more["deliveries"]}
             counts = {k: counts.get(k, 0) + told.get(k, 0) for k in set(counts) | set(told)}
     return {"transitions": counts, **out}
