@@ -5,7 +5,6 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.china_time import china_time_text
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import index_text, rank_text
 
@@ -185,8 +184,8 @@ def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[d
                 "status_label": status_label,
                 "indicator_name": indicator,
                 "message": message,
-                # the mirror's UTC (records wrote it as "YYYY-MM-DD HH:MM") shown in Beijing time, as the header says
-                "created_at": china_time_text(r.get("created_at")),
+                # created_at: the mirror's UTC, already shown in Beijing time by records() (converting it again
+                # here put the history sixteen hours ahead once records() learnt to convert)
             }
         )
     return rows
