@@ -41,6 +41,16 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # a whole file refused (readers/validate/load IngestError, the launcher's and the raw asset's ledger reasons):
     # one reason for the file, matched whole by refusal_text (several hold "; " of their own)
     (r"file is empty", "文件为空"),
+    (
+        r"still arriving: the file changed less than (?P<s>[\d.]+) s ago, it is read once its copy is complete "
+        r"\(IPCITY_LANDING_SETTLE_S\)",
+        "文件仍在传入：{s} 秒内刚有变动，待复制完成后再读取（IPCITY_LANDING_SETTLE_S）",
+    ),
+    (
+        r"still arriving: the file changed while it was read \(its size or modification time\), nothing of it is "
+        r"loaded; it is read again once its copy is complete",
+        "文件仍在传入：读取期间其大小或修改时间发生变化，未入库任何数据；待复制完成后重新读取",
+    ),
     (r"file has a header but no data rows", "文件只有表头，没有数据行"),
     (
         r"unsupported file type '(?P<suffix>.*)' \(use CSV, Parquet, XLSX or XLS\)",

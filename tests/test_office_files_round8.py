@@ -1,0 +1,115 @@
+"""Office files as they are really sent (round 8): a large CSV still being copied into landing while a run (or the
+landing sensor) looks at it, a unit in a sub-column that contradicts its group title's, ..."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import dagster as dg
+import pytest
+from test_ingest_loaders import PLEDGE, TODAY, _write
+from test_ingest_loaders import scan_filler as _filler
+
+from pipelines.ingest import contract_sql, load
+from pipelines.ingest.load import IngestError, ingest_file, pending_files
+from pipelines.ingest.reason_labels import refusal_text
+
+CODES = "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+
+
+def _loaded(con) -> list[tuple]:
+    return con.execute(
+        "SELECT city_code, strftime(month, '%Y-%m'), registrations, amount_10k_yuan FROM raw.pledge_loans "
+        "WHERE city_code NOT IN ('110100', '120100') ORDER BY _row_number"
+    ).fetchall()
+
+
+def _settled(path) -> None:
+    """As if the copy had finished a minute ago."""
+    old = time.time() - 60
+    os.utime(path, (old, old))
+
+
+# --------------------------------------------------------------------------------- a file still being copied in
+
+
+def test_a_file_changed_seconds_ago_is_not_read_but_waits_for_its_copy_to_finish(warehouse, tmp_path, monkeypatch):
+    # Before: a CSV still being copied in was read as it stood: its first rows loaded (and were published) as the
+    # whole file, silently.
+    monkeypatch.setenv("IPCITY_LANDING_SETTLE_S", "5")
+    landing = tmp_path / "landing"
+    path = _write(landing / "pledge_loans" / "质押_2025年3月.csv", CODES + "\n440300,2025-03,3,30,2,0,2,0\n")
+    assert pending_files(warehouse, landing, PLEDGE) == []
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert e.value.reason == (
+        "still arriving: the file changed less than 5 s ago, it is read once its copy is complete "
+        "(IPCITY_LANDING_SETTLE_S)"
+    )
+    assert refusal_text(e.value.reason, "zh") != e.value.reason
+    # not refused: nothing is wrong with the file, the next run reads it
+    assert warehouse.execute("SELECT count(*) FROM raw.ingested_files WHERE source = 'pledge_loans'").fetchone() == (0,)
+    _settled(path)
+    assert pending_files(warehouse, landing, PLEDGE) == [path]
+    ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert _loaded(warehouse) == [("440300", "2025-03", 3, 30.0)]
+
+
+def test_the_settle_time_is_a_setting_and_a_wrong_one_is_named(monkeypatch):
+    from pipelines import settings
+
+    monkeypatch.delenv("IPCITY_LANDING_SETTLE_S")
+    assert settings.landing_settle_seconds() == settings.DEFAULT_LANDING_SETTLE_S == 5.0
+    monkeypatch.setenv("IPCITY_LANDING_SETTLE_S", "five")
+    with pytest.raises(ValueError, match="IPCITY_LANDING_SETTLE_S must be a number of seconds, not 'five'"):
+        settings.landing_settle_seconds()
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_file_that_grows_while_it_is_read_loads_nothing(warehouse, tmp_path, monkeypatch, big):
+    # The copy goes on while the run reads (the settle time passed during a pause of the copier): what was read is
+    # part of the file, never loaded.
+    path = _write(
+        tmp_path / "质押_2025年3月.csv", "\n".join([CODES, "440300,2025-03,3,30,2,0,2,0", *_filler(big)]) + "\n"
+    )
+    real_read, real_stage = load.read_file, contract_sql.stage
+
+    def copier_goes_on(read, *args, **kwargs):
+        out = read(*args, **kwargs)
+        with path.open("a", encoding="utf-8") as f:  # the copier writes the file's next rows meanwhile
+            f.write("440100,2025-03,1,10,1,0,1,0\n")
+        return out
+
+    monkeypatch.setattr(load, "read_file", lambda *a, **k: copier_goes_on(real_read, *a, **k))
+    monkeypatch.setattr(contract_sql, "stage", lambda *a, **k: copier_goes_on(real_stage, *a, **k))
+    with pytest.raises(IngestError, match="still arriving: the file changed while it was read"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchone() == (0,)
+
+
+def test_the_landing_sensor_waits_for_a_file_still_being_copied(tmp_path, monkeypatch):
+    from pipelines.automation import landing_sensor
+    from pipelines.ingest.load import ensure_schema
+
+    monkeypatch.setenv("IPCITY_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("IPCITY_LANDING_SETTLE_S", "5")
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_schema(con)
+    con.close()
+    path = _write(
+        tmp_path / "landing" / "pledge_loans" / "质押_2025年3月.csv", CODES + "\n440300,2025-03,3,30,2,0,2,0\n"
+    )
+    tick = landing_sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
+    assert tick.run_requests == []
+    assert tick.skip_message == (
+        "no new files in landing; still arriving, read once their copy is complete: pledge_loans/质押_2025年3月.csv"
+    )
+    assert "pledge_loans/质押_2025年3月.csv" not in json.loads(tick.cursor or "{}")
+    _settled(path)
+    requests = [r for r in landing_sensor(dg.build_sensor_context(cursor=tick.cursor)) if isinstance(r, dg.RunRequest)]
+    assert [r.partition_key for r in requests] == ["2025"]
