@@ -8,6 +8,7 @@ import os
 import time
 
 import dagster as dg
+import openpyxl
 import pytest
 from test_ingest_loaders import PLEDGE, TODAY, _write
 from test_ingest_loaders import scan_filler as _filler
@@ -113,3 +114,77 @@ def test_the_landing_sensor_waits_for_a_file_still_being_copied(tmp_path, monkey
     _settled(path)
     requests = [r for r in landing_sensor(dg.build_sensor_context(cursor=tick.cursor)) if isinstance(r, dg.RunRequest)]
     assert [r.partition_key for r in requests] == ["2025"]
+
+
+# -------------------------------------------------------------------- units of a group title and its sub-columns
+
+
+def _grouped_workbook(path, title: str, lower=("笔数", "金额"), amount=2.5):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["城市代码", "月份", title, None, "质押专利数", "质押商标数", "服务企业数", "首贷企业数"])
+    ws.append([None, None, *lower, None, None, None, None])
+    ws.append(["440300", "2025-03", 3, amount, 2, 0, 2, 0])
+    ws.merge_cells("C1:D1")
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "title,lower,stated",
+    [
+        ("质押融资（亿元）", ("笔数", "金额(万元)"), ("亿元", "金额(万元)", "万元")),
+        ("质押融资(单位:亿元)", ("笔数", "质押金额（元）"), ("亿元", "质押金额(元)", "元")),
+        ("质押融资（亿元、笔）", ("笔数", "金额（万）"), ("亿元", "金额(万)", "万元")),
+        ("质押融资（亿元）", ("笔数", "万元"), ("亿元", "万元", "万元")),
+    ],
+)
+def test_a_sub_column_whose_unit_contradicts_its_group_title_s_is_refused(warehouse, tmp_path, title, lower, stated):
+    # Before: the sub-column's unit won, silently: 2500 under 质押融资（亿元） | 金额(万元) loaded as 2500 万元
+    # (if the title was right, 2500 亿元). Which of the two is wrong the file cannot tell: refused, naming both.
+    path = _grouped_workbook(tmp_path / "质押_2025年3月.xlsx", title, lower, 2500)
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    title_unit, _, sub_unit = stated
+    assert e.value.reason == (
+        f"units disagree: group title '{title}' states {title_unit} over sub-column "
+        f"'{lower[1]}' stating {sub_unit}; which the figures are in cannot be told (state one unit, in the title or "
+        "the sub-columns)"
+    )
+    assert refusal_text(e.value.reason, "zh") != e.value.reason
+    assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_csv_sub_column_whose_unit_contradicts_its_group_title_s_is_refused_on_both_paths(warehouse, tmp_path, big):
+    lines = [
+        "城市代码,月份,质押融资（亿元）,,质押专利数,质押商标数,服务企业数,首贷企业数",
+        ",,笔数,金额(万元),,,,",
+        "440300,2025-03,3,2500,2,0,2,0",
+        *_filler(big),
+    ]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    with pytest.raises(IngestError, match="units disagree: group title '质押融资（亿元）' states 亿元"):
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    "title,lower",
+    [
+        ("质押融资（亿元、笔）", ("笔数", "金额")),
+        ("质押融资（笔、亿元）", ("登记笔数", "质押金额")),
+        ("质押融资(单位:亿元,笔)", ("笔数", "金额")),
+        ("质押融资（亿元）", ("笔数", "金额(亿元)")),  # the same unit twice: no contradiction
+        ("质押融资（亿元）", ("笔数", "金额(亿)")),
+    ],
+)
+def test_a_group_title_listing_several_units_gives_each_column_its_own(warehouse, tmp_path, title, lower):
+    # Before: 质押融资（亿元、笔） stated no unit: 2.5 亿元 loaded as 2.5 万元 (or 笔数 named no column).
+    r = ingest_file(
+        warehouse,
+        PLEDGE,
+        _grouped_workbook(tmp_path / "质押_2025年3月.xlsx", title, lower),
+        partition=2025,
+        today=TODAY,
+    )
+    assert _loaded(warehouse) == [("440300", "2025-03", 3, 25000.0)], r.notes

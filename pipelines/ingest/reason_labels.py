@@ -42,6 +42,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # one reason for the file, matched whole by refusal_text (several hold "; " of their own)
     (r"file is empty", "文件为空"),
     (
+        r"units disagree: group title '(?P<title>.*)' states (?P<tu>\S+) over sub-column '(?P<sub>.*)' stating "
+        r"(?P<su>\S+); which the figures are in cannot be told \(state one unit, in the title or the sub-columns\)",
+        "单位矛盾：分组标题“{title}”注明{tu}，其下子列“{sub}”却注明{su}；无法判断数值的单位"
+        "（请只注明一种单位：写在标题中或各子列中）",
+    ),
+    (
         r"still arriving: the file changed less than (?P<s>[\d.]+) s ago, it is read once its copy is complete "
         r"\(IPCITY_LANDING_SETTLE_S\)",
         "文件仍在传入：{s} 秒内刚有变动，待复制完成后再读取（IPCITY_LANDING_SETTLE_S）",
