@@ -188,3 +188,52 @@ def test_a_group_title_listing_several_units_gives_each_column_its_own(warehouse
         today=TODAY,
     )
     assert _loaded(warehouse) == [("440300", "2025-03", 3, 25000.0)], r.notes
+
+
+# ------------------------------------------------------------------ a sheet summing the others, by its rows
+
+
+def _monthly_book(path, total_sheet: str | None, total_rows: list[list], months=(1, 2, 3), both=True):
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    header = CODES.split(",")
+    for m in months:
+        ws = wb.create_sheet(f"{m}月")
+        ws.append(header)
+        ws.append(["440300", f"2025-{m:02d}", m, m * 100, m, 0, m, 0])
+        if both:
+            ws.append(["440100", f"2025-{m:02d}", 2 * m, 50 + m, 1, 1, 1, 0])
+    if total_sheet:
+        ws = wb.create_sheet(total_sheet)
+        ws.append(header)
+        for row in total_rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["Sheet4", "汇总表", "报表"])
+def test_a_sheet_whose_rows_sum_the_month_sheets_is_refused_whatever_its_name(warehouse, tmp_path, name):
+    # Before: a quarter's sheet named Sheet4 loaded as records: a city absent from the 3月 sheet (440200) loaded the
+    # quarter's figures as March's, silently.
+    rows = [
+        ["440300", "2025-03", 6, 600, 6, 0, 6, 0],
+        ["440100", "2025-03", 12, 156, 3, 3, 3, 0],
+        ["440200", "2025-03", 9, 900, 9, 0, 9, 0],
+    ]
+    r = ingest_file(
+        warehouse, PLEDGE, _monthly_book(tmp_path / "质押_2025.xlsx", name, rows), partition=2025, today=TODAY
+    )
+    assert [(c, m) for c, m, *_ in _loaded(warehouse)] == [
+        (c, f"2025-{m:02d}") for m in (1, 2, 3) for c in ("440300", "440100")
+    ]
+    reason = f"total sheet: sheet '{name}' sums the workbook's other sheets, its rows are no records"
+    got = warehouse.execute("SELECT DISTINCT reason FROM raw.rejected_rows WHERE source = 'pledge_loans'").fetchall()
+    assert r.rows_rejected == 3 and got == [(reason,)]
+
+
+def test_month_sheets_whose_figures_happen_to_add_up_stay_months(warehouse, tmp_path):
+    # 3月 = 1月 + 2月 in every figure here, but its month is its own: no sheet restates another's period.
+    path = _monthly_book(tmp_path / "质押_2025.xlsx", None, [], both=False)
+    ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert len(_loaded(warehouse)) == 3

@@ -182,12 +182,78 @@ class HeaderMapping:
     derived: set[str] = field(default_factory=set)  # key columns the file leaves out, derived (Column.derived_from)
 
 
-def summing_sheets(raw: RawFrame) -> dict[int, str]:
-    """The read sheets (by their place among the read ones: ROW_NUMBER // SHEET_ROW_BLOCK) whose names say they sum
-    the workbook's other sheets (`sources.TOTAL_SHEET_PATTERN`), when other sheets are read beside them."""
+def summing_sheets(raw: RawFrame, source: Source | None = None) -> dict[int, str]:
+    """The read sheets (by their place among the read ones: ROW_NUMBER // SHEET_ROW_BLOCK) that sum the workbook's
+    other sheets, when other sheets are read beside them: by their name (`sources.TOTAL_SHEET_PATTERN`), or, given
+    the ``source``, by their rows (`_sheets_summing_by_rows`: a quarter's sheet named Sheet4)."""
     read = [s["sheet"] for s in raw.sheets or [] if s.get("status") == "read"]
     summing = {k: n for k, n in enumerate(read) if re.search(TOTAL_SHEET_PATTERN, n)}
+    if source is not None and len(read) - len(summing) >= 3:
+        summing |= _sheets_summing_by_rows(raw, source, read, set(summing))
     return summing if len(summing) < len(read) else {}
+
+
+def _sheets_summing_by_rows(raw: RawFrame, source: Source, read: list[str], named: set[int]) -> dict[int, str]:
+    """Sheets whose every row a unit of the other sheets has is that unit's sum over them, figure by figure, and
+    restates a period another sheet holds (a quarter's totals dated 2025-03 beside the 3月 sheet). Read as records
+    under a name such as Sheet4 they loaded a quarter as a month, silently. The repeated period keeps a month that
+    happens to equal the months before it (1, 2, 3 in one city's sheets) a month: its period is its own. Rows whose
+    figures are not plain numbers are no evidence either way."""
+    if source.partition_date is None:
+        return {}
+    headers: dict[str, str] = {}
+    for col in raw.df.columns:
+        if col.startswith("__") or col == ROW_NUMBER:
+            continue
+        try:
+            m = match_header(col, source)
+        except HeaderUnitError:
+            continue
+        if m is not None:
+            headers.setdefault(m.column, col)
+    region = next((c for c in source.key if c != source.partition_date and source.column(c).region_code), None)
+    if region is not None and region not in headers:
+        names = {normalise_header(h) for h in source.column(region).name_headers}
+        headers[region] = next((c for c in raw.df.columns if normalise_header(c) in names), None)
+    nums = [c.name for c in source.columns if c.dtype in ("int", "float") and c.name in headers]
+    if region is None or headers.get(region) is None or source.partition_date not in headers or not nums:
+        return {}
+    df = raw.df.select(
+        (pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK).alias("__sheet"),
+        pl.col(headers[region]).str.strip_chars().alias("__unit"),
+        pl.col(headers[source.partition_date]).str.strip_chars().alias("__period"),
+        *[
+            pl.col(headers[c]).str.replace_all(",", "").str.strip_chars().cast(pl.Float64, strict=False).alias(c)
+            for c in nums
+        ],
+    ).drop_nulls(["__unit", *nums])
+    df = df.filter(~pl.col("__sheet").is_in(list(named)))
+    found: dict[int, str] = {}
+    for k, name in enumerate(read):
+        if k in named:
+            continue
+        own, rest = df.filter(pl.col("__sheet") == k), df.filter(pl.col("__sheet") != k)
+        sums = rest.group_by("__unit").agg(
+            pl.len().alias("__n"), pl.col("__period").alias("__periods"), *[pl.col(c).sum() for c in nums]
+        )
+        joined = own.join(sums, on="__unit", how="inner", suffix="__sum")
+        if joined.height == 0 or joined.height * 2 < own.height:
+            continue
+        same = pl.all_horizontal(
+            [
+                (pl.col(c) - pl.col(f"{c}__sum")).abs() <= 1e-6 * pl.max_horizontal(pl.lit(1.0), pl.col(c).abs())
+                for c in nums
+            ]
+        )
+        evidence = (
+            (pl.col("__n") >= 2)
+            & pl.any_horizontal([pl.col(c) != 0 for c in nums])
+            & pl.col("__periods").list.contains(pl.col("__period"))
+        )
+        judged = joined.select(same.alias("same"), evidence.alias("evidence"))
+        if judged["same"].all() and judged["evidence"].any():
+            found[k] = name
+    return found
 
 
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
@@ -212,7 +278,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
         .rename(renames)
         .drop(extra)
     )
-    summing = summing_sheets(raw)
+    summing = summing_sheets(raw, source)
     if summing:
         sheet = (pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK).replace_strict(summing, default=None, return_dtype=pl.Utf8)
         df = df.with_columns(
