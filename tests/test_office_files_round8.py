@@ -237,3 +237,31 @@ def test_month_sheets_whose_figures_happen_to_add_up_stay_months(warehouse, tmp_
     path = _monthly_book(tmp_path / "质押_2025.xlsx", None, [], both=False)
     ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert len(_loaded(warehouse)) == 3
+
+
+# ---------------------------------------------------------------------------------------- 省本级 rows
+
+NAMES = "地区,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+@pytest.mark.parametrize("label", ["省本级", "广东省本级", "本级", "省直", "市本级"])
+def test_an_own_level_row_is_quarantined_as_such_never_a_city(warehouse, tmp_path, label, big):
+    # Before: '省本级' was "unknown city name": not loaded, but for a reason that sent the office looking for a typo.
+    filler = [x for x in _filler(big)]
+    lines = [NAMES, "深圳,2025-03,2,20,1,0,1,0", f"{label},2025-03,3,30,2,0,2,0", "广州,2025-03,1,10,1,0,1,0"]
+    lines += [f.replace("110100,", "北京,").replace("120100,", "天津,") for f in filler]
+    r = ingest_file(
+        warehouse, PLEDGE, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY
+    )
+    assert [c for c, *_ in _loaded(warehouse)] == ["440300", "440100"], r.notes
+    reason = warehouse.execute(
+        "SELECT reason FROM raw.rejected_rows WHERE row_number = 3 AND reason NOT LIKE 'duplicate%'"
+    ).fetchall()
+    expected = (
+        f"own-level row ('{label}'): the figures of a province's or city's own departments (本级), not a city's record"
+    )
+    assert reason == [(expected,)]
+    from pipelines.ingest.reason_labels import reason_text
+
+    assert reason_text(expected, "pledge_loans", "zh") != expected

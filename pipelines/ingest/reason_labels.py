@@ -221,6 +221,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     # whole-row reasons: the row is no record at all
     (
+        r"own-level row \('(?P<label>.*)'\): the figures of a province's or city's own departments \(本级\), not a "
+        r"city's record",
+        "本级行（'{label}'）：为省或市本级部门自身的数据，不是某个城市的记录",
+    ),
+    (
         r"total row \('(?P<label>.*)'\): a sum of other rows, not a record",
         "合计行（'{label}'）：为其他行之和，不是一条记录",
     ),

@@ -30,6 +30,8 @@ from pipelines.sources import (
     EXCEL_ERRORS,
     FOOTNOTE_MARKER_PATTERN,
     NATIONAL_CODES,
+    OWN_LEVEL_CHARS,
+    OWN_LEVEL_PATTERN,
     SHORT_UNITS,
     TOTAL_LABEL_CHARS,
     TOTAL_LABEL_PATTERN,
@@ -272,6 +274,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
         raw.df.with_columns(
             _total_label(raw.df, label_cols),
             _total_label(raw.df, label_cols, WHOLE_AREA_PATTERN).alias("__area_total"),
+            _own_level_label(raw.df, label_cols),
             _note_row(raw.df, text_cols),
             _breakdown_label(raw.df, label_cols),
         )
@@ -394,6 +397,27 @@ def _total_label(df: pl.DataFrame, cols: list[str], pattern: str = TOTAL_LABEL_P
         [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(pattern)).then(pl.col(c)) for c in hits]
     )
     return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
+
+
+def _own_level_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+    """'own-level row ...' for a row labelled 省本级 / 市本级 / 省直 (sources.OWN_LEVEL_PATTERN), else null."""
+    hits = [
+        c
+        for c in cols
+        if df.schema[c] == pl.Utf8
+        and df.select(
+            pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in OWN_LEVEL_CHARS]).any()
+        ).item()
+    ]
+    if not hits:
+        return pl.lit(None, pl.Utf8).alias("__own_level")
+    label = pl.coalesce(
+        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(OWN_LEVEL_PATTERN)).then(pl.col(c)) for c in hits]
+    )
+    return pl.format(
+        "own-level row ('{}'): the figures of a province's or city's own departments (本级), not a city's record",
+        label.str.strip_chars(),
+    ).alias("__own_level")
 
 
 # The label in front of a unit's name in a breakdown row's name cell (其中：昆山市).
@@ -1003,6 +1027,7 @@ def validate(
         *whole_flags,
         "__total",
         "__area_total",
+        "__own_level",
         "__note",
         "__breakdown",
     )
@@ -1361,6 +1386,7 @@ def validate(
             pl.col("__total"),
             _city_level_total(source),
             pl.col("__area_total"),
+            pl.col("__own_level"),
             pl.col("__note"),
         ).alias("__whole")
     )
