@@ -265,3 +265,57 @@ def test_an_own_level_row_is_quarantined_as_such_never_a_city(warehouse, tmp_pat
     from pipelines.ingest.reason_labels import reason_text
 
     assert reason_text(expected, "pledge_loans", "zh") != expected
+
+
+# ------------------------------------------------------------------- a name several places bear, told by the file
+
+
+def _codes(con, month: str) -> list[str]:
+    return [
+        c for (c,) in con.execute(f"SELECT city_code FROM raw.pledge_loans WHERE month = DATE '{month}-01'").fetchall()
+    ]
+
+
+def test_a_district_table_tells_its_province_and_a_shared_name_is_not_another_province_s_city(warehouse, tmp_path):
+    # Before: 海淀 and 东城 (districts, no units) told nothing, so 朝阳 among them loaded as 朝阳市 of Liaoning
+    # (211300), silently. Now their province is the file's, and 朝阳 is refused as Beijing's district's name.
+    lines = [NAMES, "海淀,2025-03,2,20,1,0,1,0", "朝阳,2025-03,1,10,1,0,1,0", "东城,2025-03,1,10,1,0,1,0"]
+    ingest_file(warehouse, PLEDGE, _write(tmp_path / "a.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert _codes(warehouse, "2025-03") == []
+    reason = warehouse.execute("SELECT reason FROM raw.rejected_rows WHERE row_number = 3").fetchone()[0]
+    assert reason.startswith("city name in city_code names a unit of another province: '朝阳' is 211300, while the ")
+    assert "province 110000" in reason
+
+
+def test_a_name_two_units_bear_is_the_one_in_the_file_s_province(warehouse, tmp_path):
+    # Before: with Beijing's 朝阳区 a programme unit, '朝阳' was "names several units" in a Beijing table: a good row
+    # refused. The file's other rows tell: the unit in their province, said in the notes; in Liaoning's table 朝阳市.
+    from test_office_files_round7 import COUNTY_UNITS
+
+    from pipelines.sources import SOURCES
+
+    ingest_file(warehouse, SOURCES["cities"], _write(tmp_path / "ref" / "units.csv", "\n".join(COUNTY_UNITS) + "\n"))
+    lines = [NAMES, "海淀,2025-03,2,20,1,0,1,0", "朝阳,2025-03,1,10,1,0,1,0"]
+    r = ingest_file(warehouse, PLEDGE, _write(tmp_path / "a.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert _codes(warehouse, "2025-03") == ["110108", "110105"]
+    assert (
+        "read '朝阳' in city_code as the unit 110105: the file's other rows lie in its province, where no other unit "
+        "bears this name"
+    ) in r.notes
+    lines = [NAMES, "锦州,2025-04,2,20,1,0,1,0", "朝阳,2025-04,1,10,1,0,1,0"]
+    ingest_file(warehouse, PLEDGE, _write(tmp_path / "b.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert _codes(warehouse, "2025-04") == ["210700", "211300"]
+    # in a table of several provinces it names several units still, and is refused
+    lines = [NAMES, "锦州,2025-05,2,20,1,0,1,0", "海淀,2025-05,2,20,1,0,1,0", "朝阳,2025-05,1,10,1,0,1,0"]
+    ingest_file(warehouse, PLEDGE, _write(tmp_path / "c.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert _codes(warehouse, "2025-05") == ["210700", "110108"]
+
+
+def test_the_new_notes_read_in_chinese():
+    from pipelines.ingest.reason_labels import notes_both
+
+    note = (
+        "read '朝阳' in city_code as the unit 110105: the file's other rows lie in its province, where no other unit "
+        "bears this name"
+    )
+    assert "按单位 110105 读取" in notes_both(note, "pledge_loans")

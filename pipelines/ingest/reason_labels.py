@@ -543,6 +543,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均为其所在省的单位",
     ),
     (
+        r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the file's other rows lie in its "
+        r"province, where no other unit bears this name",
+        "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均位于该单位所在省，且该省没有其他同名单位",
+    ),
+    (
         _COL + r" derived from (?P<cols>\w+(?:, \w+)*) \(the file has no (?P<header>\S+) column\)",
         "文件没有“{header}”列：{col}由 {cols} 生成",
     ),

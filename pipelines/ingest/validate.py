@@ -921,6 +921,15 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
         .select(pl.col("__code").str.slice(0, 2).alias("p"), pl.col("__key").alias("k"))
         .rows()
     )
+    # A row named by a district of one province only (海淀, 东城 in a table of Beijing's districts) tells the
+    # province as well: without it, 朝阳 among them loaded as 朝阳市 of Liaoning, silently.
+    unnamed = work.filter(pl.col("__code").is_null() & ~conflicted).get_column("__key").drop_nulls().to_list()
+    for k in unnamed:
+        if k in lookup:
+            continue
+        where = [p for p, names in stems.items() if k in names]
+        if len(where) == 1:
+            named.append((where[0], k))
     homes = []
     for p in sorted({p for p, _ in named}):
         inside = sum(1 for q, _ in named if q == p)
@@ -928,6 +937,25 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
         if len(outside) <= inside and all(k in stems.get(p, ()) for k in outside):
             homes.append(p)
     home = homes[0] if len(homes) == 1 else None
+    # A name several units bear (朝阳: 朝阳市 in Liaoning, the programme unit 朝阳区 in Beijing) is the one in the file's
+    # province, when exactly one lies there; else it stays refused as naming several.
+    bearers = getattr(lookup, "bearers", {})
+    chosen = {k: inside[0] for k, v in bearers.items() if home and len(inside := [c for c in v if c[:2] == home]) == 1}
+    if chosen:
+        several = pl.col("__code").is_null() & pl.col("__key").is_in(pl.Series(list(chosen), dtype=pl.Utf8).implode())
+        picked = work.filter(several).select("__key").unique().to_series().to_list()
+        work = work.with_columns(
+            pl.when(several)
+            .then(pl.col("__key").replace_strict(chosen, default=None, return_dtype=pl.Utf8))
+            .otherwise(pl.col("__code"))
+            .alias("__code"),
+            (pl.col("__several:" + name) & ~several).alias("__several:" + name),
+        )
+        for k in sorted(picked):
+            notes.append(
+                f"read '{k}' in {name} as the unit {chosen[k]}: the file's other rows lie in its province, where no "
+                "other unit bears this name"
+            )
     province_of = {k: p for k, (p, _) in both_of.items()}
     unit_of = {k: u for k, (_, u) in both_of.items()}
     as_unit = pl.col("__key").replace_strict(unit_of, default=None, return_dtype=pl.Utf8)
@@ -1890,6 +1918,8 @@ class UnitNames(dict):
         self.province_or_unit: dict[str, tuple[str, str]] = {}
         self.area_stems: dict[str, frozenset[str]] = {}
         self.areas: dict[str, list[str]] = {}
+        # a name several units bear -> their codes (朝阳: 211300 in Liaoning, 110105 in Beijing when a programme unit)
+        self.bearers: dict[str, list[str]] = {}
 
 
 # A county-level area's name without its kind (南山区 -> 南山, 浦东新区 -> 浦东, 昌平县 -> 昌平): how a district table
@@ -1923,6 +1953,7 @@ def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None)
         keys |= {k[:-1] for k in keys if k.endswith("市") and len(k) > 2}
         for k in keys:
             add(out, k, code)
+            out.bearers.setdefault(k, []).append(code)
         if full:
             full_names[code] = name_key(full)
         if full and short and name_key(full).endswith("自治州"):
@@ -1965,4 +1996,5 @@ def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None)
         for k in {full, stem} - {""}:
             out.area_stems.setdefault(code[:2], set()).add(k)  # type: ignore[union-attr]
     out.area_stems = {p: frozenset(v) for p, v in out.area_stems.items()}
+    out.bearers = {k: sorted(set(v)) for k, v in out.bearers.items() if out.get(k, "") is None}
     return out
