@@ -319,3 +319,29 @@ def test_the_new_notes_read_in_chinese():
         "bears this name"
     )
     assert "按单位 110105 读取" in notes_both(note, "pledge_loans")
+
+
+# ----------------------------------------------------------------------------------------- 25年3月
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_two_digit_year_is_the_year_the_file_states_and_only_that(warehouse, tmp_path, big):
+    # Before: '25年3月' in a file named 质押_2025年3月 was "not a date": a good row refused. The file name gives the
+    # century; a two-digit year it does not state (24年) stays refused, and so does any without a stated year.
+    lines = [CODES, "440300,25年3月,3,30,2,0,2,0", "440100,24年12月,1,10,1,0,1,0", *_filler(big)]
+    r = ingest_file(
+        warehouse, PLEDGE, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY
+    )
+    assert _loaded(warehouse) == [("440300", "2025-03", 3, 30.0)]
+    assert "two-digit years in month ('25年') read as 2025 (stated by the file)" in r.notes
+    from pipelines.ingest.reason_labels import notes_both
+
+    assert "按 2025 年读取" in notes_both("two-digit years in month ('25年') read as 2025 (stated by the file)")
+    got = warehouse.execute("SELECT reason FROM raw.rejected_rows WHERE row_number = 3").fetchall()
+    assert got == [("not a date in month: '24年12月'",)]
+
+
+def test_a_two_digit_year_without_a_stated_year_stays_refused(warehouse, tmp_path):
+    lines = [CODES, "440300,25年3月,3,30,2,0,2,0"]
+    ingest_file(warehouse, PLEDGE, _write(tmp_path / "质押.csv", "\n".join(lines) + "\n"), partition=2025, today=TODAY)
+    assert warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall() == [("not a date in month: '25年3月'",)]

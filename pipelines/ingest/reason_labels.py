@@ -521,6 +521,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "未写年份的月份单元格按 {year} 年读取（文件中注明的年份）",
     ),
     (
+        r"two-digit years in month \('(?P<yy>\d{2})年'\) read as (?P<year>\d{4}) \(stated by the file\)",
+        "月份中的两位年份（'{yy}年'）按 {year} 年读取（文件中注明的年份）",
+    ),
+    (
         r"read (?P<n>\d+) cell\(s\) of " + _COL + r" written with their unit \(100万元, 1\.2亿\) in that unit",
         "{col}中有 {n} 个单元格带单位书写（100万元、1.2亿），已按所写单位读取",
     ),

@@ -1113,6 +1113,20 @@ def validate(
                 .alias(_TXT + "month")
             )
             notes.append(f"month cells without a year read in {raw.context_year} (stated by the file)")
+        # A two-digit year (25年3月) is the year the file states when it ends in those digits: the title or file name
+        # gives the century. Any other two-digit year, or none stated, stays refused: which century is a guess.
+        yy = _txt("month").str.contains(rf"^{raw.context_year % 100:02d}\s*年\s*\d{{1,2}}\s*月(?:份)?$")
+        if work.select(yy.any()).item():
+            work = work.with_columns(
+                pl.when(yy)
+                .then(pl.lit(str(raw.context_year // 100)) + _txt("month"))
+                .otherwise(_txt("month"))
+                .alias(_TXT + "month")
+            )
+            notes.append(
+                f"two-digit years in month ('{raw.context_year % 100:02d}年') read as {raw.context_year} (stated by "
+                "the file)"
+            )
 
     # A month written 2025.1 in a text file (CSV, or Parquet a program wrote) is January, or October: Excel keeps a
     # month typed 2025.10 in a General cell as the number 2025.1, and "Save as CSV" writes 2025.1. The file tells
