@@ -1,5 +1,8 @@
 """Office files as they are really sent (round 8): a large CSV still being copied into landing while a run (or the
-landing sensor) looks at it, a unit in a sub-column that contradicts its group title's, ..."""
+landing sensor) looks at it, a sub-column's unit contradicting its group title's (金额(万元) under 质押融资（亿元）), a
+title listing several units (亿元、笔), a sheet summing the month sheets under a name such as Sheet4, 省本级 rows, a name
+several units bear (朝阳) told by the file's other rows (districts too), and a two-digit year (25年3月) the file name
+states."""
 
 from __future__ import annotations
 
