@@ -9,7 +9,7 @@ import duckdb
 
 from pipelines import settings
 from pipelines.china_time import CHINA_STANDARD_TIME
-from pipelines.ingest.load import file_hash, landing_files, landing_is_absent, partition_of
+from pipelines.ingest.load import file_hash, landing_files, landing_is_absent, partition_of, still_arriving
 from pipelines.partitions import YEARLY
 from pipelines.resources import Warehouse
 from pipelines.sources import SOURCES
@@ -68,10 +68,15 @@ def landing_sensor(context: dg.SensorEvaluationContext):
     valid = set(YEARLY.get_partition_keys())
     requests: dict[str, list[str]] = {}
     outside: list[str] = []
+    arriving: list[str] = []
     present = set()
     for source in SOURCES.values():
         for path in landing_files(landing, source):
             present.add(f"{source.name}/{path.name}")
+            if still_arriving(path):
+                # Still being copied in: its cursor entry stays as it was, so a later tick sees it again, whole.
+                arriving.append(f"{source.name}/{path.name}")
+                continue
             stat = path.stat()
             # Nanoseconds: a file rewritten within the same second at the same size (a digit corrected) is a
             # new version too; a file only touched changes this but not its hash, which is checked next.
@@ -107,10 +112,13 @@ def landing_sensor(context: dg.SensorEvaluationContext):
     context.update_cursor(json.dumps(seen, sort_keys=True))
     if outside:
         context.log.warning("landing files outside the pipeline's years, not loaded: " + "; ".join(outside))
+    if arriving:
+        context.log.info("landing files still arriving, read once their copy is complete: " + "; ".join(arriving))
     if not requests:
         return dg.SkipReason(
             "no new files in landing"
             + (f"; outside the pipeline's years, not loaded: {'; '.join(outside)}" if outside else "")
+            + (f"; still arriving, read once their copy is complete: {'; '.join(arriving)}" if arriving else "")
         )
     for partition, files in sorted(requests.items()):
         yield dg.RunRequest(

@@ -44,6 +44,23 @@ DBT_STEP_FOLDERS_KEPT = 5
 DBT_STEP_FOLDER_MIN_AGE_S = 3600
 
 
+# A landing file is read only once it has stopped changing for this many seconds: an office's large CSV copied
+# onto the share while a run (or the landing sensor's tick) looks at it would otherwise be read cut short and its
+# first rows published as the whole file. Neither the copy nor the share tells when a copy is done; a file whose
+# size and modification time stay the same for a few seconds is the usual sign (tests set 0: they write and run).
+DEFAULT_LANDING_SETTLE_S = 5.0
+
+
+def landing_settle_seconds() -> float:
+    raw = os.environ.get("IPCITY_LANDING_SETTLE_S", "").strip()
+    if not raw:
+        return DEFAULT_LANDING_SETTLE_S
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        raise ValueError(f"IPCITY_LANDING_SETTLE_S must be a number of seconds, not {raw!r}") from None
+
+
 def warehouse_path() -> Path:
     return Path(os.environ.get("IPCITY_WAREHOUSE", DEFAULT_WAREHOUSE)).resolve()
 

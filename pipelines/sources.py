@@ -608,6 +608,10 @@ WHOLE_AREA_PATTERN = r"^(?:全省|全市|全区|全县|全国|全州|全盟)(?:[
 TOTAL_SHEET_PATTERN = (
     r"合计|小计|总计|累计|季度|[一二三四1-4]\s*季|半年|全年|[Qq][1-4]|\d{1,2}\s*月?\s*[-—–~～至到]\s*\d{1,2}\s*月"
 )
+# A row of an administration's own level (省本级, 市本级, 本级, 省直, 省级): the province's (or city's) own departments'
+# figures, beside its cities' rows. No city's record and no total: read as a name it was "unknown city name".
+OWN_LEVEL_PATTERN = r"^(?:[\u4e00-\u9fff]{0,8}?[省市区县州盟])?本级(?:[:：()（）]|$)|^省(?:级|直)(?:[:：()（）]|$)"
+OWN_LEVEL_CHARS = ("本级", "省级", "省直")
 # Characters every total label holds (a column without any is not searched cell by cell).
 TOTAL_LABEL_CHARS = ("计", "汇总", "全省", "全市", "全区", "全县", "全国", "全州", "全盟")
 NATIONAL_CODES = ("000000", "100000")

@@ -22,6 +22,9 @@ from skip_policy import (  # noqa: F401 - pytest hooks, registered by being in t
 from pipelines.settings import REFERENCE_DIR
 
 SNAPSHOT_OVERRIDE = "IPCITY_TEST_SNAPSHOT"
+# Tests write a landing file and run at once: no waiting for a copy to settle (pipelines/settings.py,
+# landing_settle_seconds), unless a test sets it (tests/test_office_files_round8.py). Subprocesses inherit it.
+os.environ.setdefault("IPCITY_LANDING_SETTLE_S", "0")
 
 
 def pytest_configure(config):

@@ -50,6 +50,30 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
         ("unsupported file type '.txt' (use CSV, Parquet, XLSX or XLS)", [".txt"])
     ],
     "file is empty": [("file is empty", [])],
+    "units disagree: group title '{}' states {} over sub-column '{}' stating {}; which the figures are in cannot be "
+    "told (state one unit, in the title or the sub-columns)": [
+        (
+            "units disagree: group title '质押融资（亿元）' states 亿元 over sub-column '金额(万元)' stating 万元; "
+            "which the figures are in cannot be told (state one unit, in the title or the sub-columns)",
+            ["质押融资（亿元）", "金额(万元)", "万元"],
+        )
+    ],
+    "still arriving: the file changed less than {} s ago, it is read once its copy is complete "
+    "(IPCITY_LANDING_SETTLE_S)": [
+        (
+            "still arriving: the file changed less than 5 s ago, it is read once its copy is complete "
+            "(IPCITY_LANDING_SETTLE_S)",
+            ["5", "IPCITY_LANDING_SETTLE_S"],
+        )
+    ],
+    "still arriving: the file changed while it was read (its size or modification time), nothing of it is loaded; "
+    "it is read again once its copy is complete": [
+        (
+            "still arriving: the file changed while it was read (its size or modification time), nothing of it is "
+            "loaded; it is read again once its copy is complete",
+            [],
+        )
+    ],
     "file has a header but no data rows": [("file has a header but no data rows", [])],
     "the file is {}, named .xls, not a workbook: open it in Excel or WPS and save it as .xlsx, or export CSV": [
         (

@@ -158,6 +158,13 @@ EXAMPLES: dict[str, list[str]] = {
     "read '{}' in {} as the unit {}: the file's other rows are units of its province": [
         "read '吉林' in city_code as the unit 220200: the file's other rows are units of its province"
     ],
+    "read '{}' in {} as the unit {}: the file's other rows lie in its province, where no other unit bears this name": [
+        "read '朝阳' in city_code as the unit 110105: the file's other rows lie in its province, where no other unit "
+        "bears this name"
+    ],
+    "two-digit years in month ('{}年') read as {} (stated by the file)": [
+        "two-digit years in month ('25年') read as 2025 (stated by the file)"
+    ],
     "{} derived from {} (the file has no {} column)": [
         "event_id derived from city_code, event_date, audience, title (the file has no 活动编号 column)"
     ],

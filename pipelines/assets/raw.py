@@ -15,6 +15,7 @@ import dagster as dg
 from pipelines import settings
 from pipelines.ingest.load import (
     WITHDRAWN_MESSAGE,
+    arriving_files,
     ensure_schema,
     ingest_file,
     landing_files,
@@ -143,6 +144,11 @@ def _define(source: Source) -> dg.AssetsDefinition:
             if None in reload and not source.partitioned:
                 _reset_partition(con, source, None)
             pending = set(pending_files(con, settings.landing_dir(), source))
+            if arriving := arriving_files(settings.landing_dir(), source):
+                context.log.warning(
+                    f"{source.name}: still arriving, read by a later run once their copy is complete: "
+                    + ", ".join(p.name for p in arriving)
+                )
             # reload: the partition's loaded files become pending again once it is reset, so every file's year
             by_year = files_by_partition(source, only=None if config.reload or reload else pending)
             for year in years:

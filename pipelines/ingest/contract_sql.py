@@ -245,7 +245,7 @@ def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
     if raw.title_span is not None and source.partition_date == "month":
         # a table whose title states several months: the reader sees all its rows' months (validate.period_total)
         raise NotScannable("a title stating several months")
-    if summing_sheets(raw):
+    if summing_sheets(raw, source):
         raise NotScannable("a sheet summing the others (its rows are refused by the Polars rules)")
     flags = [c for c in raw.df.columns if c in ROW_FLAGS]
     headers = [c for c in raw.df.columns if c != ROW_NUMBER and c not in flags]

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import os
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines import settings
 from pipelines.china_time import CHINA_STANDARD_TIME, utc_now
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
@@ -135,6 +137,19 @@ def file_hash(path: Path) -> str:
 
 def line_count(path: Path) -> int:
     return _hash_and_lines(_file_key(path))[1]
+
+
+def still_arriving(path: Path) -> bool:
+    """Whether a landing file changed (its size or modification time) less than IPCITY_LANDING_SETTLE_S seconds
+    ago: a copy still under way (settings.landing_settle_seconds says why). A modification time in the future
+    by more than that (a share's clock ahead) does not hold the file back for ever."""
+    settle = settings.landing_settle_seconds()
+    return settle > 0 and abs(time.time() - path.stat().st_mtime) < settle
+
+
+def arriving_files(landing: Path, source: Source) -> list[Path]:
+    """The source's landing files still being copied in: not read by this run, named to whoever runs it."""
+    return [p for p in landing_files(landing, source) if still_arriving(p)]
 
 
 def landing_files(landing: Path, source: Source) -> list[Path]:
@@ -394,6 +409,14 @@ def ingest_file(
     """Ingest one file. Raises IngestError (after recording it in the ledger) when the file cannot be loaded:
     any exception while reading or checking it becomes such a failure, named and in plain words."""
     ensure_schema(con)
+    if still_arriving(path):
+        # Not recorded as refused: nothing is wrong with the file, it is not complete yet; the next run reads it.
+        raise IngestError(
+            path.name,
+            f"still arriving: the file changed less than {settings.landing_settle_seconds():g} s ago, it is read once "
+            "its copy is complete (IPCITY_LANDING_SETTLE_S)",
+        )
+    before = _file_key(path)
     digest = file_hash(path)
     # the first sighting of these bytes, before anything can fail: a refused file was still received
     record_sightings(con, source, [path], seen_by="ingest", run_id=run_id)
@@ -461,6 +484,16 @@ def ingest_file(
             reason = _plain(e)
             _record_failure(con, result, reason, run_id)
             raise IngestError(path.name, reason) from e
+    if _file_key(path) != before:
+        # The file grew or was rewritten while it was read: what was read is part of a copy, never the file (the
+        # scan's rows, inserted in its open transaction, go back out).
+        if staged is not None:
+            contract_sql.rollback(con)
+        raise IngestError(
+            path.name,
+            "still arriving: the file changed while it was read (its size or modification time), nothing of it is "
+            "loaded; it is read again once its copy is complete",
+        )
     if staged is not None:  # its good rows are loaded, in a transaction _ingest_staged commits or rolls back
         return _ingest_staged(con, source, path, staged, result, partition, today, codes, run_id)
     try:
@@ -1005,7 +1038,8 @@ def pending_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source)
     """Landing files whose bytes have not been loaded yet. Every landing file listed is a sighting: its first one
     is recorded (raw.file_receipts), the evidence of when it was received."""
     ensure_schema(con)
-    files = landing_files(landing, source)
+    # A file still being copied in is not pending yet (nor a sighting: its bytes are not the file's yet).
+    files = [p for p in landing_files(landing, source) if not still_arriving(p)]
     record_sightings(con, source, files)
     loaded = {
         r[0]

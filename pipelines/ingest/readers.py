@@ -273,9 +273,38 @@ def _row_hits(row: list, source: Source) -> tuple[int, list]:
     return len(cols), row
 
 
-def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
+def _scale_units(text: str) -> list[str]:
+    """The units a bracket lists (亿元; 亿元、笔; 万元/笔 is no list but a ratio, so no slash), each a unit word, or []."""
+    words = [w for w in re.split(r"\s*[、,，;；]\s*", normalise_header(text).strip("()")) if w]
+    ok = all(w in UNIT_SCALES or w in SHORT_UNITS or w in COUNT_UNITS for w in words)
+    return words if words and ok else []
+
+
+def _family_unit(unit: str, family: str) -> str | None:
+    """``unit`` (a short form too: 万 over money is 万元) as a member of ``family``, else None."""
+    unit = SHORT_UNITS.get(unit, {}).get(family, unit)
+    return unit if unit in UNIT_FAMILIES[family] else None
+
+
+def _unit_conflict(title: str, units: list[str], sub: str) -> tuple[str, str, str, str] | None:
+    """(title, title's unit, sub-column, its unit) when a sub-column states a unit of the same family as one its
+    group title states, a different one (金额(万元) under 质押融资（亿元）): the same figures in two scales."""
+    m = re.fullmatch(r"(.+?)\(([^()]+)\)", normalise_header(sub))
+    alone = _scale_units(sub)  # a bare unit under the title (万元 under 质押融资（亿元）) states one as well
+    if m is None and len(alone) != 1:
+        return None
+    for family in UNIT_FAMILIES:
+        own = _family_unit(m.group(2) if m is not None else alone[0], family)
+        stated = [u for u in (_family_unit(t, family) for t in units) if u is not None]
+        if own is not None and stated and own not in stated:
+            return title, stated[0], sub, own
+    return None
+
+
+def _combine_two_rows(upper: list, lower: list, source: Source, conflicts: list | None = None) -> list:
     """The header of a two-row (merged) header: per column the lower cell, the upper cell, or both joined
-    (a group title over its sub-columns, a name over its unit) — whichever names a contract column."""
+    (a group title over its sub-columns, a name over its unit) — whichever names a contract column. A sub-column
+    whose unit contradicts its group title's goes into ``conflicts`` (find_header refuses the file)."""
     n = max(len(upper), len(lower))
     upper = list(upper) + [None] * (n - len(upper))
     lower = list(lower) + [None] * (n - len(lower))
@@ -297,10 +326,16 @@ def _combine_two_rows(upper: list, lower: list, source: Source) -> list:
         # A group title that states a unit (质押融资（亿元） over 笔数 | 金额): its unit is its money columns', tried
         # first: read as 金额 alone, 亿元 figures loaded as 万元, silently, and 笔数 named no column. A column of
         # another family (笔数 is a count) takes the title's words without its unit.
+        # The title may list several units (质押融资（亿元、笔）: money in 亿元, counts in 笔), each for its family.
         grouped = re.fullmatch(r"(.*?)\s*[(（]\s*(?:单位\s*[:：]?\s*)?([^()（）]+?)\s*[)）]", f) if lo and f else None
-        if grouped and _is_unit_row([grouped.group(2)]) and not _is_unit_row([lo]) and _period_of(lo) is None:
+        units = _scale_units(grouped.group(2)) if grouped else []
+        if units and conflicts is not None and (clash := _unit_conflict(f, units, lo)) is not None:
+            # 金额(万元) under 质押融资（亿元）: one of the two is wrong, and which the file cannot tell (a factor of
+            # 10 000). Taken from the sub-column, the figures loaded as 万元 whatever the title said, silently.
+            conflicts.append(clash)
+        if units and not _is_unit_row([lo]) and _period_of(lo) is None:
             names = dict.fromkeys([grouped.group(1), re.sub(r"^知识产权", "", grouped.group(1)), ""])
-            for cand in [f"{name}{lo}({grouped.group(2)})" for name in names]:
+            for cand in [f"{name}{lo}({unit})" for unit in units for name in names]:
                 try:
                     if match_header(cand, source) is not None:
                         candidates = [cand]
@@ -385,6 +420,16 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
             f"no header row found in the first {HEADER_SCAN_ROWS} rows: expected columns such as "
             + ", ".join(c.name for c in source.columns[:5]),
         )
+    if best[1] == 2:
+        conflicts: list[tuple[str, str, str, str]] = []
+        _combine_two_rows(rows[best[0]], rows[best[0] + 1], source, conflicts)
+        if conflicts:
+            title, title_unit, sub, sub_unit = conflicts[0]
+            raise AmbiguousHeader(
+                file_name,
+                f"units disagree: group title '{title}' states {title_unit} over sub-column '{sub}' stating "
+                f"{sub_unit}; which the figures are in cannot be told (state one unit, in the title or the sub-columns)",
+            )
     if best[0] + 1 < len(rows):
         _refuse_spanned_headers(rows[best[0]], rows[best[0] + 1], best[1] == 2, source, file_name)
     group_row = rows[best[0]] if best[1] == 2 else (rows[best[0] - 1] if best[0] > 0 else None)

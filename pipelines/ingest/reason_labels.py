@@ -41,6 +41,22 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # a whole file refused (readers/validate/load IngestError, the launcher's and the raw asset's ledger reasons):
     # one reason for the file, matched whole by refusal_text (several hold "; " of their own)
     (r"file is empty", "文件为空"),
+    (
+        r"units disagree: group title '(?P<title>.*)' states (?P<tu>\S+) over sub-column '(?P<sub>.*)' stating "
+        r"(?P<su>\S+); which the figures are in cannot be told \(state one unit, in the title or the sub-columns\)",
+        "单位矛盾：分组标题“{title}”注明{tu}，其下子列“{sub}”却注明{su}；无法判断数值的单位"
+        "（请只注明一种单位：写在标题中或各子列中）",
+    ),
+    (
+        r"still arriving: the file changed less than (?P<s>[\d.]+) s ago, it is read once its copy is complete "
+        r"\(IPCITY_LANDING_SETTLE_S\)",
+        "文件仍在传入：{s} 秒内刚有变动，待复制完成后再读取（IPCITY_LANDING_SETTLE_S）",
+    ),
+    (
+        r"still arriving: the file changed while it was read \(its size or modification time\), nothing of it is "
+        r"loaded; it is read again once its copy is complete",
+        "文件仍在传入：读取期间其大小或修改时间发生变化，未入库任何数据；待复制完成后重新读取",
+    ),
     (r"file has a header but no data rows", "文件只有表头，没有数据行"),
     (
         r"unsupported file type '(?P<suffix>.*)' \(use CSV, Parquet, XLSX or XLS\)",
@@ -204,6 +220,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "数据年份 {year} 不在本系统所涵盖的年份（{first}–{last}）之内",
     ),
     # whole-row reasons: the row is no record at all
+    (
+        r"own-level row \('(?P<label>.*)'\): the figures of a province's or city's own departments \(本级\), not a "
+        r"city's record",
+        "本级行（'{label}'）：为省或市本级部门自身的数据，不是某个城市的记录",
+    ),
     (
         r"total row \('(?P<label>.*)'\): a sum of other rows, not a record",
         "合计行（'{label}'）：为其他行之和，不是一条记录",
@@ -500,6 +521,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "未写年份的月份单元格按 {year} 年读取（文件中注明的年份）",
     ),
     (
+        r"two-digit years in month \('(?P<yy>\d{2})年'\) read as (?P<year>\d{4}) \(stated by the file\)",
+        "月份中的两位年份（'{yy}年'）按 {year} 年读取（文件中注明的年份）",
+    ),
+    (
         r"read (?P<n>\d+) cell\(s\) of " + _COL + r" written with their unit \(100万元, 1\.2亿\) in that unit",
         "{col}中有 {n} 个单元格带单位书写（100万元、1.2亿），已按所写单位读取",
     ),
@@ -520,6 +545,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the file's other rows are units of its "
         r"province",
         "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均为其所在省的单位",
+    ),
+    (
+        r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the file's other rows lie in its "
+        r"province, where no other unit bears this name",
+        "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均位于该单位所在省，且该省没有其他同名单位",
     ),
     (
         _COL + r" derived from (?P<cols>\w+(?:, \w+)*) \(the file has no (?P<header>\S+) column\)",

@@ -30,6 +30,8 @@ from pipelines.sources import (
     EXCEL_ERRORS,
     FOOTNOTE_MARKER_PATTERN,
     NATIONAL_CODES,
+    OWN_LEVEL_CHARS,
+    OWN_LEVEL_PATTERN,
     SHORT_UNITS,
     TOTAL_LABEL_CHARS,
     TOTAL_LABEL_PATTERN,
@@ -182,12 +184,78 @@ class HeaderMapping:
     derived: set[str] = field(default_factory=set)  # key columns the file leaves out, derived (Column.derived_from)
 
 
-def summing_sheets(raw: RawFrame) -> dict[int, str]:
-    """The read sheets (by their place among the read ones: ROW_NUMBER // SHEET_ROW_BLOCK) whose names say they sum
-    the workbook's other sheets (`sources.TOTAL_SHEET_PATTERN`), when other sheets are read beside them."""
+def summing_sheets(raw: RawFrame, source: Source | None = None) -> dict[int, str]:
+    """The read sheets (by their place among the read ones: ROW_NUMBER // SHEET_ROW_BLOCK) that sum the workbook's
+    other sheets, when other sheets are read beside them: by their name (`sources.TOTAL_SHEET_PATTERN`), or, given
+    the ``source``, by their rows (`_sheets_summing_by_rows`: a quarter's sheet named Sheet4)."""
     read = [s["sheet"] for s in raw.sheets or [] if s.get("status") == "read"]
     summing = {k: n for k, n in enumerate(read) if re.search(TOTAL_SHEET_PATTERN, n)}
+    if source is not None and len(read) - len(summing) >= 3:
+        summing |= _sheets_summing_by_rows(raw, source, read, set(summing))
     return summing if len(summing) < len(read) else {}
+
+
+def _sheets_summing_by_rows(raw: RawFrame, source: Source, read: list[str], named: set[int]) -> dict[int, str]:
+    """Sheets whose every row a unit of the other sheets has is that unit's sum over them, figure by figure, and
+    restates a period another sheet holds (a quarter's totals dated 2025-03 beside the 3月 sheet). Read as records
+    under a name such as Sheet4 they loaded a quarter as a month, silently. The repeated period keeps a month that
+    happens to equal the months before it (1, 2, 3 in one city's sheets) a month: its period is its own. Rows whose
+    figures are not plain numbers are no evidence either way."""
+    if source.partition_date is None:
+        return {}
+    headers: dict[str, str] = {}
+    for col in raw.df.columns:
+        if col.startswith("__") or col == ROW_NUMBER:
+            continue
+        try:
+            m = match_header(col, source)
+        except HeaderUnitError:
+            continue
+        if m is not None:
+            headers.setdefault(m.column, col)
+    region = next((c for c in source.key if c != source.partition_date and source.column(c).region_code), None)
+    if region is not None and region not in headers:
+        names = {normalise_header(h) for h in source.column(region).name_headers}
+        headers[region] = next((c for c in raw.df.columns if normalise_header(c) in names), None)
+    nums = [c.name for c in source.columns if c.dtype in ("int", "float") and c.name in headers]
+    if region is None or headers.get(region) is None or source.partition_date not in headers or not nums:
+        return {}
+    df = raw.df.select(
+        (pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK).alias("__sheet"),
+        pl.col(headers[region]).str.strip_chars().alias("__unit"),
+        pl.col(headers[source.partition_date]).str.strip_chars().alias("__period"),
+        *[
+            pl.col(headers[c]).str.replace_all(",", "").str.strip_chars().cast(pl.Float64, strict=False).alias(c)
+            for c in nums
+        ],
+    ).drop_nulls(["__unit", *nums])
+    df = df.filter(~pl.col("__sheet").is_in(list(named)))
+    found: dict[int, str] = {}
+    for k, name in enumerate(read):
+        if k in named:
+            continue
+        own, rest = df.filter(pl.col("__sheet") == k), df.filter(pl.col("__sheet") != k)
+        sums = rest.group_by("__unit").agg(
+            pl.len().alias("__n"), pl.col("__period").alias("__periods"), *[pl.col(c).sum() for c in nums]
+        )
+        joined = own.join(sums, on="__unit", how="inner", suffix="__sum")
+        if joined.height == 0 or joined.height * 2 < own.height:
+            continue
+        same = pl.all_horizontal(
+            [
+                (pl.col(c) - pl.col(f"{c}__sum")).abs() <= 1e-6 * pl.max_horizontal(pl.lit(1.0), pl.col(c).abs())
+                for c in nums
+            ]
+        )
+        evidence = (
+            (pl.col("__n") >= 2)
+            & pl.any_horizontal([pl.col(c) != 0 for c in nums])
+            & pl.col("__periods").list.contains(pl.col("__period"))
+        )
+        judged = joined.select(same.alias("same"), evidence.alias("evidence"))
+        if judged["same"].all() and judged["evidence"].any():
+            found[k] = name
+    return found
 
 
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
@@ -206,13 +274,14 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
         raw.df.with_columns(
             _total_label(raw.df, label_cols),
             _total_label(raw.df, label_cols, WHOLE_AREA_PATTERN).alias("__area_total"),
+            _own_level_label(raw.df, label_cols),
             _note_row(raw.df, text_cols),
             _breakdown_label(raw.df, label_cols),
         )
         .rename(renames)
         .drop(extra)
     )
-    summing = summing_sheets(raw)
+    summing = summing_sheets(raw, source)
     if summing:
         sheet = (pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK).replace_strict(summing, default=None, return_dtype=pl.Utf8)
         df = df.with_columns(
@@ -328,6 +397,27 @@ def _total_label(df: pl.DataFrame, cols: list[str], pattern: str = TOTAL_LABEL_P
         [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(pattern)).then(pl.col(c)) for c in hits]
     )
     return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
+
+
+def _own_level_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+    """'own-level row ...' for a row labelled 省本级 / 市本级 / 省直 (sources.OWN_LEVEL_PATTERN), else null."""
+    hits = [
+        c
+        for c in cols
+        if df.schema[c] == pl.Utf8
+        and df.select(
+            pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in OWN_LEVEL_CHARS]).any()
+        ).item()
+    ]
+    if not hits:
+        return pl.lit(None, pl.Utf8).alias("__own_level")
+    label = pl.coalesce(
+        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(OWN_LEVEL_PATTERN)).then(pl.col(c)) for c in hits]
+    )
+    return pl.format(
+        "own-level row ('{}'): the figures of a province's or city's own departments (本级), not a city's record",
+        label.str.strip_chars(),
+    ).alias("__own_level")
 
 
 # The label in front of a unit's name in a breakdown row's name cell (其中：昆山市).
@@ -831,6 +921,15 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
         .select(pl.col("__code").str.slice(0, 2).alias("p"), pl.col("__key").alias("k"))
         .rows()
     )
+    # A row named by a district of one province only (海淀, 东城 in a table of Beijing's districts) tells the
+    # province as well: without it, 朝阳 among them loaded as 朝阳市 of Liaoning, silently.
+    unnamed = work.filter(pl.col("__code").is_null() & ~conflicted).get_column("__key").drop_nulls().to_list()
+    for k in unnamed:
+        if k in lookup:
+            continue
+        where = [p for p, names in stems.items() if k in names]
+        if len(where) == 1:
+            named.append((where[0], k))
     homes = []
     for p in sorted({p for p, _ in named}):
         inside = sum(1 for q, _ in named if q == p)
@@ -838,6 +937,25 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
         if len(outside) <= inside and all(k in stems.get(p, ()) for k in outside):
             homes.append(p)
     home = homes[0] if len(homes) == 1 else None
+    # A name several units bear (朝阳: 朝阳市 in Liaoning, the programme unit 朝阳区 in Beijing) is the one in the file's
+    # province, when exactly one lies there; else it stays refused as naming several.
+    bearers = getattr(lookup, "bearers", {})
+    chosen = {k: inside[0] for k, v in bearers.items() if home and len(inside := [c for c in v if c[:2] == home]) == 1}
+    if chosen:
+        several = pl.col("__code").is_null() & pl.col("__key").is_in(pl.Series(list(chosen), dtype=pl.Utf8).implode())
+        picked = work.filter(several).select("__key").unique().to_series().to_list()
+        work = work.with_columns(
+            pl.when(several)
+            .then(pl.col("__key").replace_strict(chosen, default=None, return_dtype=pl.Utf8))
+            .otherwise(pl.col("__code"))
+            .alias("__code"),
+            (pl.col("__several:" + name) & ~several).alias("__several:" + name),
+        )
+        for k in sorted(picked):
+            notes.append(
+                f"read '{k}' in {name} as the unit {chosen[k]}: the file's other rows lie in its province, where no "
+                "other unit bears this name"
+            )
     province_of = {k: p for k, (p, _) in both_of.items()}
     unit_of = {k: u for k, (_, u) in both_of.items()}
     as_unit = pl.col("__key").replace_strict(unit_of, default=None, return_dtype=pl.Utf8)
@@ -937,6 +1055,7 @@ def validate(
         *whole_flags,
         "__total",
         "__area_total",
+        "__own_level",
         "__note",
         "__breakdown",
     )
@@ -994,6 +1113,20 @@ def validate(
                 .alias(_TXT + "month")
             )
             notes.append(f"month cells without a year read in {raw.context_year} (stated by the file)")
+        # A two-digit year (25年3月) is the year the file states when it ends in those digits: the title or file name
+        # gives the century. Any other two-digit year, or none stated, stays refused: which century is a guess.
+        yy = _txt("month").str.contains(rf"^{raw.context_year % 100:02d}\s*年\s*\d{{1,2}}\s*月(?:份)?$")
+        if work.select(yy.any()).item():
+            work = work.with_columns(
+                pl.when(yy)
+                .then(pl.lit(str(raw.context_year // 100)) + _txt("month"))
+                .otherwise(_txt("month"))
+                .alias(_TXT + "month")
+            )
+            notes.append(
+                f"two-digit years in month ('{raw.context_year % 100:02d}年') read as {raw.context_year} (stated by "
+                "the file)"
+            )
 
     # A month written 2025.1 in a text file (CSV, or Parquet a program wrote) is January, or October: Excel keeps a
     # month typed 2025.10 in a General cell as the number 2025.1, and "Save as CSV" writes 2025.1. The file tells
@@ -1295,6 +1428,7 @@ def validate(
             pl.col("__total"),
             _city_level_total(source),
             pl.col("__area_total"),
+            pl.col("__own_level"),
             pl.col("__note"),
         ).alias("__whole")
     )
@@ -1798,6 +1932,8 @@ class UnitNames(dict):
         self.province_or_unit: dict[str, tuple[str, str]] = {}
         self.area_stems: dict[str, frozenset[str]] = {}
         self.areas: dict[str, list[str]] = {}
+        # a name several units bear -> their codes (朝阳: 211300 in Liaoning, 110105 in Beijing when a programme unit)
+        self.bearers: dict[str, list[str]] = {}
 
 
 # A county-level area's name without its kind (南山区 -> 南山, 浦东新区 -> 浦东, 昌平县 -> 昌平): how a district table
@@ -1831,6 +1967,7 @@ def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None)
         keys |= {k[:-1] for k in keys if k.endswith("市") and len(k) > 2}
         for k in keys:
             add(out, k, code)
+            out.bearers.setdefault(k, []).append(code)
         if full:
             full_names[code] = name_key(full)
         if full and short and name_key(full).endswith("自治州"):
@@ -1873,4 +2010,5 @@ def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None)
         for k in {full, stem} - {""}:
             out.area_stems.setdefault(code[:2], set()).add(k)  # type: ignore[union-attr]
     out.area_stems = {p: frozenset(v) for p, v in out.area_stems.items()}
+    out.bearers = {k: sorted(set(v)) for k, v in out.bearers.items() if out.get(k, "") is None}
     return out
