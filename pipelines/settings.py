@@ -48,7 +48,11 @@ DBT_STEP_FOLDER_MIN_AGE_S = 3600
 # onto the share while a run (or the landing sensor's tick) looks at it would otherwise be read cut short and its
 # first rows published as the whole file. Neither the copy nor the share tells when a copy is done; a file whose
 # size and modification time stay the same for a few seconds is the usual sign (tests set 0: they write and run).
+# A run that finds a file changed more recently waits for it (up to LANDING_SETTLE_WAIT_FACTOR times this) rather
+# than leave it out: files copied in just before `ipcity run` (or written by `ipcity generate` just before it) are
+# read by that run; only a file still changing after the wait is left for the next one, and named.
 DEFAULT_LANDING_SETTLE_S = 5.0
+LANDING_SETTLE_WAIT_FACTOR = 6
 
 
 def landing_settle_seconds() -> float:

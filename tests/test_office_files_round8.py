@@ -39,17 +39,45 @@ def _settled(path) -> None:
 # --------------------------------------------------------------------------------- a file still being copied in
 
 
-def test_a_file_changed_seconds_ago_is_not_read_but_waits_for_its_copy_to_finish(warehouse, tmp_path, monkeypatch):
-    # Before: a CSV still being copied in was read as it stood: its first rows loaded (and were published) as the
-    # whole file, silently.
-    monkeypatch.setenv("IPCITY_LANDING_SETTLE_S", "5")
+def test_a_file_copied_in_just_before_the_run_is_waited_for_and_read(warehouse, tmp_path, monkeypatch):
+    # A file written a moment ago (copied in, or by `ipcity generate`, just before `ipcity run`) is read by that run
+    # once it has stopped changing for the settle time: leaving it out made the run publish a year without it.
+    monkeypatch.setenv("IPCITY_LANDING_SETTLE_S", "1")
     landing = tmp_path / "landing"
     path = _write(landing / "pledge_loans" / "质押_2025年3月.csv", CODES + "\n440300,2025-03,3,30,2,0,2,0\n")
-    assert pending_files(warehouse, landing, PLEDGE) == []
-    with pytest.raises(IngestError) as e:
-        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    t0 = time.monotonic()
+    assert pending_files(warehouse, landing, PLEDGE) == [path]
+    assert time.monotonic() - t0 >= 0.5  # it waited for the file to settle
+    ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert _loaded(warehouse) == [("440300", "2025-03", 3, 30.0)]
+
+
+def test_a_file_still_being_copied_in_is_not_read(warehouse, tmp_path, monkeypatch):
+    # Before: a CSV still being copied in was read as it stood: its first rows loaded (and were published) as the
+    # whole file, silently. A file that keeps changing through the whole wait is left for the next run, not refused.
+    import threading
+
+    monkeypatch.setenv("IPCITY_LANDING_SETTLE_S", "0.5")  # the wait: 6 x 0.5 s
+    landing = tmp_path / "landing"
+    path = _write(landing / "pledge_loans" / "质押_2025年3月.csv", CODES + "\n440300,2025-03,3,30,2,0,2,0\n")
+    stop = threading.Event()
+
+    def copy_going_on():
+        while not stop.is_set():
+            os.utime(path)  # the copy still writing
+            time.sleep(0.1)
+
+    writer = threading.Thread(target=copy_going_on, daemon=True)
+    writer.start()
+    try:
+        assert pending_files(warehouse, landing, PLEDGE) == []
+        with pytest.raises(IngestError) as e:
+            ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    finally:
+        stop.set()
+        writer.join()
     assert e.value.reason == (
-        "still arriving: the file changed less than 5 s ago, it is read once its copy is complete "
+        "still arriving: the file changed less than 0.5 s ago, it is read once its copy is complete "
         "(IPCITY_LANDING_SETTLE_S)"
     )
     assert refusal_text(e.value.reason, "zh") != e.value.reason

@@ -147,6 +147,22 @@ def still_arriving(path: Path) -> bool:
     return settle > 0 and abs(time.time() - path.stat().st_mtime) < settle
 
 
+def wait_until_settled(paths: list[Path]) -> list[Path]:
+    """Wait for the files among ``paths`` that are still arriving to settle (stop changing for the settle time),
+    for at most LANDING_SETTLE_WAIT_FACTOR settle times; returns those still changing after that (or gone).
+    A run waits rather than leave out a file copied in seconds before it: leaving it out made the run say
+    "nothing new" or publish a year without it, though the file was whole a moment later."""
+    settle = settings.landing_settle_seconds()
+    fresh = [p for p in paths if p.exists() and still_arriving(p)]
+    if not fresh:
+        return []
+    deadline = time.monotonic() + settle * settings.LANDING_SETTLE_WAIT_FACTOR
+    while fresh and time.monotonic() < deadline:
+        time.sleep(min(0.25, settle))
+        fresh = [p for p in fresh if not p.exists() or still_arriving(p)]
+    return fresh
+
+
 def arriving_files(landing: Path, source: Source) -> list[Path]:
     """The source's landing files still being copied in: not read by this run, named to whoever runs it."""
     return [p for p in landing_files(landing, source) if still_arriving(p)]
@@ -409,7 +425,7 @@ def ingest_file(
     """Ingest one file. Raises IngestError (after recording it in the ledger) when the file cannot be loaded:
     any exception while reading or checking it becomes such a failure, named and in plain words."""
     ensure_schema(con)
-    if still_arriving(path):
+    if wait_until_settled([path]):
         # Not recorded as refused: nothing is wrong with the file, it is not complete yet; the next run reads it.
         raise IngestError(
             path.name,
@@ -1038,8 +1054,11 @@ def pending_files(con: duckdb.DuckDBPyConnection, landing: Path, source: Source)
     """Landing files whose bytes have not been loaded yet. Every landing file listed is a sighting: its first one
     is recorded (raw.file_receipts), the evidence of when it was received."""
     ensure_schema(con)
-    # A file still being copied in is not pending yet (nor a sighting: its bytes are not the file's yet).
-    files = [p for p in landing_files(landing, source) if not still_arriving(p)]
+    # A file still being copied in is waited for; one still changing after the wait is not pending yet (nor a
+    # sighting: its bytes are not the file's yet).
+    listed = landing_files(landing, source)
+    changing = set(wait_until_settled(listed))
+    files = [p for p in listed if p not in changing and p.exists()]
     record_sightings(con, source, files)
     loaded = {
         r[0]
