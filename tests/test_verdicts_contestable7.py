@@ -7,6 +7,11 @@
    staging; the code as sent and a note stay beside the current code (dbt unit tests
    data_sent_under_an_old_code_belong_to_the_unit_of_the_new_code and
    records_sent_under_an_old_code_are_attributed_to_the_new_unit; here on the sample run).
+2. The acceptance level part compares the latest national statistics year, which lags (the sample: 2023 for a
+   cycle judged in 2025). A benchmark year before the cycle's first year judges the city before its construction
+   period: no band (acceptance_status benchmark_before_cycle, dbt unit test
+   a_level_part_judged_on_a_year_before_the_cycle_does_not_band_it). A lag inside the cycle is banded and said
+   (benchmark_lag_years; dossier and profile, labels seed benchmark_lagged), both languages.
 
 Labels and thresholds are read from the seeds, never copied here."""
 
@@ -91,3 +96,70 @@ def test_a_file_sent_under_the_old_code_counts_for_the_merged_city(sample_snapsh
         ).fetchall()
     assert len(sent) == 1 and sent[0][0] == "370100"
     assert "莱芜市" in sent[0][1] and "国函〔2018〕163号" in sent[0][1] and "counts for 370100" in sent[0][1]
+
+
+# --- 2. the national benchmark's lag ----------------------------------------------------------------------------
+
+
+def _acceptance(**over) -> dict:
+    a = {
+        "cycle": "2023-2025", "acceptance_status": "combined", "acceptance_score": 72.0, "acceptance_scored": True,
+        "acceptance_band": "demonstration_cultivation", "indicator_score": 70.0, "third_party_weight": 0.3,
+        "third_party_status": "received", "third_party_score": 76.0, "third_party_evaluator": "e",
+        "third_party_report_version": 1, "target_points": 70.0, "targets_evaluable": 3, "targets_unambitious": 0,
+        "unambitious_weight": 0.5, "target_weight": 0.6, "level_points": 70.0, "level_weight": 0.4,
+        "benchmark_year": 2023, "scored_year": 2025, "judged_year": 2025, "benchmark_lag_years": 2,
+        "benchmark_before_cycle": False, "qlt01_value": 7.0, "qlt01_national": 10.0, "level_detail": None,
+        "level_indicators_missing": None,
+    }  # fmt: skip
+    return a | over
+
+
+def test_the_dossier_says_the_level_part_compares_an_earlier_year():
+    from pipelines.evaluation.dossier import _acceptance_lines
+
+    text = "\n".join(_acceptance_lines(_acceptance()))
+    assert "全国统计滞后" in text and "早于评分年 2025 2 年" in text
+    assert "benchmark of 2023, 2 year(s) before the year scored (2025)" in text
+    same_year = "\n".join(_acceptance_lines(_acceptance(benchmark_year=2025, benchmark_lag_years=0)))
+    assert "全国统计滞后" not in same_year
+
+
+def test_a_benchmark_before_the_cycle_is_named_and_not_banded_in_both_languages():
+    from pipelines.evaluation.dossier import _acceptance_lines
+    from pipelines.labels import label_text
+
+    a = _acceptance(
+        cycle="2025-2027", acceptance_status="benchmark_before_cycle", acceptance_score=None, acceptance_band=None,
+        scored_year=2027, judged_year=2027, benchmark_lag_years=4, benchmark_before_cycle=True,
+    )  # fmt: skip
+    text = "\n".join(_acceptance_lines(a))
+    for lang in ("zh", "en"):
+        name = label_text("benchmark_before_cycle", lang)
+        assert name != "benchmark_before_cycle" and name in text
+    assert "demonstration_cultivation" not in text
+
+
+def test_the_profile_band_names_the_lagged_benchmark():
+    from dashboards.pages.profile import _band_cell
+    from pipelines.labels import label_text
+
+    for lang in ("zh", "en"):
+        cell = _band_cell(_acceptance(), lang)
+        assert label_text("benchmark_lagged", lang) in cell and "(2023)" in cell, cell
+    assert label_text("benchmark_lagged", "zh") not in _band_cell(_acceptance(benchmark_lag_years=0), "zh")
+
+
+def test_the_sample_run_flags_its_lagged_benchmarks(sample_snapshot):
+    """The sample's national statistics end in 2023: the 2023-2025 cycles are compared in 2023 (lag 2, inside the
+    cycle), and no cycle compared before its first year carries a band."""
+    with duckdb.connect(str(sample_snapshot.snapshot), read_only=True) as con:
+        rows = con.sql(
+            """select cycle_first_year, scored_year, benchmark_year, benchmark_lag_years, benchmark_before_cycle,
+                      acceptance_status, acceptance_band from marts.fct_acceptance_score"""
+        ).pl()
+    assert (rows["benchmark_lag_years"] == rows["scored_year"] - rows["benchmark_year"]).all()
+    assert rows.filter(pl.col("cycle_first_year") == 2023)["benchmark_lag_years"].max() == 2
+    early = rows.filter(pl.col("benchmark_before_cycle"))
+    assert early["acceptance_band"].null_count() == early.height
+    assert set(early["acceptance_status"]) <= {"benchmark_before_cycle", "cycle_running", "ended_before_acceptance"}
