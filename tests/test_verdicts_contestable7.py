@@ -163,3 +163,44 @@ def test_the_sample_run_flags_its_lagged_benchmarks(sample_snapshot):
     early = rows.filter(pl.col("benchmark_before_cycle"))
     assert early["acceptance_band"].null_count() == early.height
     assert set(early["acceptance_status"]) <= {"benchmark_before_cycle", "cycle_running", "ended_before_acceptance"}
+
+
+# --- 3. the policy simulator on a snapshot without withdrawn_year -----------------------------------------------
+
+
+def _old_snapshot(sample_snapshot, tmp_path, drop_membership: bool = False) -> Path:
+    snap = tmp_path / "old.duckdb"
+    shutil.copy(sample_snapshot.snapshot, snap)
+    with duckdb.connect(str(snap)) as con:
+        con.execute("alter table marts.fct_programme_unit_year drop column withdrawn_year")
+        if drop_membership:
+            con.execute("alter table marts.fct_programme_membership drop column exit_reason")
+    return snap
+
+
+def test_the_simulator_derives_withdrawn_year_on_an_older_snapshot(sample_snapshot, tmp_path):
+    """A snapshot published before fct_programme_unit_year carried withdrawn_year: the simulator derives it from
+    the membership, the same rows as the mart (the sample's withdrawn units keep their verdict)."""
+    from pipelines.scenarios import Scenario, _prepare
+
+    with duckdb.connect(str(sample_snapshot.snapshot), read_only=True) as con:
+        expected = con.sql(
+            "select unit_code, year, withdrawn_year from marts.fct_programme_unit_year order by 1, 2"
+        ).fetchall()
+    assert any(r[2] is not None for r in expected)  # the sample has withdrawals
+    snap = _old_snapshot(sample_snapshot, tmp_path)
+    _prepare(snap, Scenario(), "t", tmp_path / "rules.csv")
+    with duckdb.connect(str(snap), read_only=True) as con:
+        got = con.sql(
+            "select unit_code, year, withdrawn_year from intermediate.int_programme_unit_years order by 1, 2"
+        ).fetchall()
+    assert got == expected
+
+
+def test_the_simulator_refuses_a_snapshot_it_cannot_derive_withdrawals_from(sample_snapshot, tmp_path):
+    from pipelines.scenarios import Scenario, ScenarioError, _prepare
+
+    snap = _old_snapshot(sample_snapshot, tmp_path, drop_membership=True)
+    with pytest.raises(ScenarioError, match="withdrawn_year") as err:
+        _prepare(snap, Scenario(), "t", tmp_path / "rules.csv")
+    assert "退出" in str(err.value) and "Publish the snapshot again" in str(err.value)
