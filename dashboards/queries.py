@@ -738,6 +738,9 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
             "target_points",
             "level_points",
             "benchmark_year",
+            # the level part's lag, from two columns every published snapshot has (fct_acceptance_score's
+            # benchmark_lag_years is the same difference)
+            "scored_year - benchmark_year as benchmark_lag_years",
             "is_complete",
         ]
     )

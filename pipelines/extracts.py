@@ -156,6 +156,8 @@ HEADERS: dict[str, str] = {
     "level_detail": "对标明细（本市/全国=得分）",
     "level_indicators_missing": "无数据未计入水平得分的指标",
     "benchmark_year": "全国对标年份",
+    "benchmark_lag_years": "全国对标年份滞后年数",
+    "benchmark_before_cycle": "全国对标年份早于本周期",
     "qlt01_value": "每万人口发明专利拥有量",
     "qlt01_national": "全国每万人口发明专利拥有量",
     "target_weight": "目标得分权重",

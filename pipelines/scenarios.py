@@ -257,18 +257,34 @@ def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Pat
                 "create or replace table intermediate.int_indicator_scores as select * from marts.fct_city_indicator_year"
             )
         if _has(con, "marts", "fct_programme_unit_year"):
-            # withdrawn_year: the governing membership's withdrawal (the cycle verdict "withdrawn"); a snapshot
-            # published before the calendar carried it has none to give
-            withdrawn = (
-                "withdrawn_year"
-                if _has_column(con, "marts", "fct_programme_unit_year", "withdrawn_year")
-                else "cast(null as integer) as withdrawn_year"
-            )
+            # withdrawn_year: the governing membership's withdrawal (the cycle verdict "withdrawn"). A snapshot
+            # published before the calendar carried it: derived from the membership it belongs to, as
+            # int_programme_unit_years defines it (exit_reason withdrawn, the year of left_on); a null there made
+            # every withdrawn cycle read as judged on its data, a verdict the simulator never had.
+            withdrawn, join = "y.withdrawn_year", ""
+            if not _has_column(con, "marts", "fct_programme_unit_year", "withdrawn_year"):
+                if not all(
+                    _has_column(con, "marts", "fct_programme_membership", c)
+                    for c in ("unit_code", "programme_code", "cohort", "exit_reason", "left_on")
+                ):
+                    raise ScenarioError(
+                        "该快照既无 fct_programme_unit_year.withdrawn_year，也无可推导退出年份的 "
+                        "fct_programme_membership（exit_reason, left_on），无法模拟“退出”结论；请用当前版本重新发布快照。"
+                        " / This snapshot has neither fct_programme_unit_year.withdrawn_year nor a "
+                        "fct_programme_membership with exit_reason and left_on to derive it: the simulator cannot "
+                        "give the verdict 'withdrawn'. Publish the snapshot again with the current version."
+                    )
+                withdrawn = "case when m.exit_reason = 'withdrawn' then year(m.left_on) end"
+                join = (
+                    "left join marts.fct_programme_membership m on m.unit_code = y.unit_code "
+                    "and m.programme_code = y.programme_code and m.cohort = y.cohort"
+                )
             con.execute(
                 "create or replace table intermediate.int_programme_unit_years as "
-                "select unit_code, year, true as is_evaluated, programme_code, cohort, joined_on, cycle_anchor_year, "
-                f"cycle_length, cycle_start, cycle_end, cycle_baseline_year, acceptance_scored, {withdrawn}, "
-                "n_memberships from marts.fct_programme_unit_year"
+                "select y.unit_code, y.year, true as is_evaluated, y.programme_code, y.cohort, y.joined_on, "
+                "y.cycle_anchor_year, y.cycle_length, y.cycle_start, y.cycle_end, y.cycle_baseline_year, "
+                f"y.acceptance_scored, {withdrawn} as withdrawn_year, y.n_memberships "
+                f"from marts.fct_programme_unit_year y {join}"
             )
         else:
             con.execute(

@@ -6,7 +6,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
-from pipelines.labels import index_text, rank_text
+from pipelines.labels import index_text, label_text, rank_text
 
 from .. import access, ambition_view, figures, provenance, queries, security
 from ..components import (
@@ -353,7 +353,12 @@ def _band_cell(r: dict, lang: str) -> str:
         return label(ACCEPTANCE_STATUS, "not_acceptance_scored", lang)
     if r["acceptance_band"]:
         band = label(ACCEPTANCE_BANDS, r["acceptance_band"], lang)
-        return f"{band} · {label(ACCEPTANCE_STATUS, status, lang)}" if status == "indicator_only" else band
+        if status == "indicator_only":
+            band = f"{band} · {label(ACCEPTANCE_STATUS, status, lang)}"
+        # the national statistics lag: the band stands on levels of an earlier year, said beside it
+        if (r.get("benchmark_lag_years") or 0) > 0:
+            band = f"{band} · {label_text('benchmark_lagged', norm_lang(lang))} ({r.get('benchmark_year')})"
+        return band
     return label(ACCEPTANCE_STATUS, status, lang) if status else "–"
 
 

@@ -121,3 +121,29 @@
 {% macro ephemeral_except_on_spark() -%}
     {{ return('table' if target.type == 'spark' else 'ephemeral') }}
 {%- endmacro %}
+
+{#- Codes that changed (seed unit_code_changes): a row sent under an old prefecture code, or under a county code
+    of an old prefecture, belongs to the unit of the new code; without the mapping it became a unit of its own (or
+    no unit) and split a city's history. Use with current_region_code_join in the same query. A county code under
+    an old prefecture maps to the new prefecture code: its county was recoded too, and attribution needs only the
+    prefecture. -#}
+{% macro current_region_code_join(code_expr, alias='code_change') -%}
+    left join {{ ref('unit_code_changes') }} as {{ alias }}
+        on {{ alias }}.old_code = {{ prefecture_of('cast(' ~ code_expr ~ ' as string)') }}
+{%- endmacro %}
+
+{% macro current_region_code(code_expr, alias='code_change') -%}
+    coalesce({{ alias }}.new_code, cast({{ code_expr }} as string))
+{%- endmacro %}
+
+{#- The visible note of a mapped code (null when the code is current), in both languages. -#}
+{% macro region_code_note(code_expr, alias='code_change') -%}
+    case when {{ alias }}.old_code is not null then concat_ws(
+        '',
+        '代码 ', cast({{ code_expr }} as string), ' 属原', {{ alias }}.old_name, '（', {{ alias }}.old_code, '），计入 ',
+        {{ alias }}.new_code, ' ', {{ alias }}.new_name, '（', {{ alias }}.document, '）; code ',
+        cast({{ code_expr }} as string), ' (former ', {{ alias }}.old_code, ' ', {{ alias }}.old_name, ') counts for ',
+        {{ alias }}.new_code, ' ', {{ alias }}.new_name, ' (', {{ alias }}.change_kind, ', ', {{ alias }}.document,
+        ' of ', cast({{ alias }}.approved_on as string), ')'
+    ) end
+{%- endmacro %}

@@ -417,6 +417,22 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
         + f"), 权重 weight {a['target_weight']}",
         f"- 对标全国水平 / Level points vs national (000000, {a['benchmark_year']}): {_fmt(a['level_points'])}, "
         f"权重 weight {a['level_weight']}",
+        # the national statistics lag: a level compared in an earlier year than the one scored is said so, not left
+        # for the reader to work out from two years (fct_acceptance_score.benchmark_lag_years)
+        *(
+            [
+                f"- 全国统计滞后 / National statistics lag: 对标 {a['benchmark_year']} 年，早于评分年 {a['scored_year']} "
+                f"{a['benchmark_lag_years']} 年 / benchmark of {a['benchmark_year']}, {a['benchmark_lag_years']} "
+                f"year(s) before the year scored ({a['scored_year']})"
+                + (
+                    f"；{label_text('benchmark_before_cycle', 'zh')} / {label_text('benchmark_before_cycle', 'en')}"
+                    if a.get("benchmark_before_cycle")
+                    else ""
+                )
+            ]
+            if (a.get("benchmark_lag_years") or 0) > 0
+            else []
+        ),
         # both of the benchmark year (fct_acceptance_score.qlt01_value): the year is stated so the figure can be
         # looked up in the indicator table, not taken for the judged year's
         f"- 每万人口发明专利拥有量 / QLT01 ({a['benchmark_year']}): {_fmt(a['qlt01_value'], 2)} "

@@ -3,16 +3,20 @@ with src as (
 )
 
 select
-    cast(city_code as string) as region_code,
-    cast(month as date) as month,
-    {{ year_of('month') }} as year,
-    cast(registrations as bigint) as registrations,
-    cast(amount_10k_yuan as double) as amount_10k_yuan,
-    cast(patents_pledged as bigint) as patents_pledged,
-    cast(trademarks_pledged as bigint) as trademarks_pledged,
-    cast(enterprises_served as bigint) as enterprises_served,
-    cast(first_time_borrowers as bigint) as first_time_borrowers,
+    -- an old code (unit_code_changes) is read as its unit's current code; the code as sent stays beside it
+    {{ current_region_code('src.city_code') }} as region_code,
+    cast(src.city_code as string) as region_code_as_sent,
+    {{ region_code_note('src.city_code') }} as region_code_note,
+    cast(src.month as date) as month,
+    {{ year_of('src.month') }} as year,
+    cast(src.registrations as bigint) as registrations,
+    cast(src.amount_10k_yuan as double) as amount_10k_yuan,
+    cast(src.patents_pledged as bigint) as patents_pledged,
+    cast(src.trademarks_pledged as bigint) as trademarks_pledged,
+    cast(src.enterprises_served as bigint) as enterprises_served,
+    cast(src.first_time_borrowers as bigint) as first_time_borrowers,
     -- lineage: the landing file and its row (raw.ingested_files is the ledger of files)
-    cast(_source_file as string) as _source_file,
-    cast(_row_number as bigint) as _row_number
+    cast(src._source_file as string) as _source_file,
+    cast(src._row_number as bigint) as _row_number
 from src
+{{ current_region_code_join('src.city_code') }}

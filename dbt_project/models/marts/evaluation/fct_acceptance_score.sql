@@ -29,6 +29,12 @@
 -- -- 南通 320600's pilot 2022-2024 ends in 2023 -- or by a withdrawal) never reached its acceptance: status
 -- ended_before_acceptance, score and band null (the labels seed says so in both languages); the cycle verdict
 -- (fct_evaluation_cycle) still judges it. indicator_score stays as the figure to date.
+-- The national statistics lag (the sample's end in 2023), so the benchmark year can be earlier than the year judged:
+-- benchmark_lag_years says by how much, and the dossier states it. A benchmark year before the cycle's FIRST year
+-- compares a level the city had before its construction period began -- nothing the cycle did -- so such a cycle
+-- is not banded: acceptance_status benchmark_before_cycle (labels seed, zh/en), score and band null until the
+-- national statistics reach the cycle. A lag inside the cycle is the latest evidence the rules can use: banded,
+-- flagged.
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
 ),
@@ -159,6 +165,7 @@ combined as (
     case
       when s.judged_year is null then 'cycle_running'
       when s.judged_year < s.cycle_end then 'ended_before_acceptance'
+      when s.benchmark_year < s.cycle_start then 'benchmark_before_cycle'
       when s.indicator_score is null then 'insufficient_data'
       when s.third_party_status = 'received' and s.tp_third_party_weight > 0 then 'combined'
       when s.tp_third_party_weight is null or s.tp_third_party_weight <= 0 then 'indicator_only'
@@ -216,6 +223,9 @@ select
   s.level_detail,
   s.level_indicators_missing,
   s.benchmark_year,
+  -- years between the benchmark year and the year scored (0 = the same year): the level part's lag
+  s.last_year - s.benchmark_year as benchmark_lag_years,
+  coalesce(s.benchmark_year < s.cycle_start, false) as benchmark_before_cycle,
   s.qlt01_value,
   s.qlt01_national,
   s.acc_target_weight as target_weight,
