@@ -154,11 +154,7 @@ class DataNature:
     def document_properties(self) -> dict[str, str]:
         """A workbook's document properties (File > Info; read by scripts and document indexes): the note travels
         with the file even when its note sheet is deleted."""
-        return {
-            "subject": f"{label_text('data_provenance', 'zh')} / {label_text('data_provenance', 'en')}",
-            "description": self.note_both(),
-            "keywords": self.row_value(),
-        }
+        return properties(self.row_value(), self.note_both())
 
     def parquet_metadata(self) -> dict[str, str]:
         """A Parquet file's key-value metadata (its columns stay those of the published tables)."""
@@ -185,6 +181,15 @@ class DataNature:
         the denominators of every indicator), so a row is synthetic when any city-level source loaded is."""
         code = "provenance_synthetic" if self.is_synthetic else "provenance_real"
         return f"{label_text(code, 'zh')} / {label_text(code, 'en')}"
+
+
+def properties(row_value: str, note: str) -> dict[str, str]:
+    """Document properties from the per-row value and the bilingual note (a workbook whose cover states them)."""
+    return {
+        "subject": f"{label_text('data_provenance', 'zh')} / {label_text('data_provenance', 'en')}",
+        "description": note,
+        "keywords": row_value,
+    }
 
 
 def nature_of(con) -> DataNature:

@@ -35,7 +35,7 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.china_time import china_time_both, utc_stamp
-from pipelines.data_nature import DataNature, nature_of, with_provenance_column
+from pipelines.data_nature import DataNature, nature_of, properties, with_provenance_column
 
 FORMATS = ("csv", "xlsx", "parquet")
 MIMETYPES = {
@@ -766,12 +766,10 @@ def write_xlsx(path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str,
 
 
 def _write_xlsx_frames(
-    path: Path,
-    cover: list[tuple[str, str]],
-    sheets: list[tuple[str, list[str], pl.DataFrame]],
-    properties: dict[str, str] | None = None,
+    path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str, list[str], pl.DataFrame]]
 ) -> None:
-    """``write_xlsx`` from sheets already through ``_sheet_frame`` (header row, neutralised values)."""
+    """``write_xlsx`` from sheets already through ``_sheet_frame`` (header row, neutralised values). The cover's
+    data-nature lines (``_write_workbook``) are repeated in the document properties."""
     from pyexcelerate import Alignment, Color, Fill, Font, Style
     from pyexcelerate.Border import Border
     from pyexcelerate.Borders import Borders
@@ -784,7 +782,9 @@ def _write_xlsx_frames(
         borders=Borders(left=Border(), right=Border(), top=Border(), bottom=Border()),
         alignment=Alignment(wrap_text=True),
     )
-    wb = new_workbook(properties)
+    stated = dict(cover)
+    about = stated.get(ABOUT_KEY)
+    wb = new_workbook(properties(stated.get(DataNature().header(), ""), about) if about else None)
     ws = wb.new_sheet("封面", data=[[_neutral(k), _neutral(v) or None] for k, v in cover])
     for i in range(1, len(cover) + 1):
         ws.set_cell_style(i, 1, bold)
@@ -805,6 +805,9 @@ def _neutral(v: str) -> str:
     from dashboards.security import neutralise_cell
 
     return neutralise_cell(v or "")
+
+
+ABOUT_KEY = "数据说明 / About the data"  # the cover line with the data-nature note (also the document properties)
 
 
 def _nature_of_file(f: dict) -> DataNature:
@@ -1043,7 +1046,7 @@ def _write_workbook(
         ("生成时间 / Generated at", china_time_both(generated_at)),
         # which data are synthetic and which real, derived from what the snapshot loaded (pipelines/data_nature.py)
         (nature.header(), nature.row_value()),
-        ("数据说明 / About the data", nature.note_both()),
+        (ABOUT_KEY, nature.note_both()),
         ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
     ]
     scores = tables.get("scores")
@@ -1059,7 +1062,7 @@ def _write_workbook(
     if changes is not None:
         labelled = changes.with_columns(pl.col("change").replace(CHANGE_LABELS))
         sheets.append((CHANGES_SHEET, *_sheet_frame(labelled, CHANGE_HEADERS)))
-    _write_xlsx_frames(path, cover, sheets, nature.document_properties())
+    _write_xlsx_frames(path, cover, sheets)
 
 
 # ---- writing every province and year ---------------------------------------------------------------------------
