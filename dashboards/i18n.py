@@ -9,6 +9,8 @@ from pipelines.sources import SOURCES as _SOURCES
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
+_LABELS = load_labels()  # the labels seed, for the TEXT entries that are seed labels
+
 TEXT: dict[str, tuple[str, str]] = {
     "app_title": ("知识产权强市建设监测评价平台", "IP Strong-City Monitor"),
     "nav_overview": ("年度总览", "Overview"),
@@ -338,8 +340,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "file_name": ("文件", "File"),
     "refused_at": ("拒收时间", "Refused at"),
     "nature": ("性质", "Nature"),
-    "real": ("真实数据", "Real"),
-    "synthetic": ("合成示例数据", "Synthetic sample"),
+    # the labels seed's (data_provenance), which every file a user takes away uses too (pipelines/data_nature.py)
+    "real": (_LABELS["provenance_real_sources"].name_zh, _LABELS["provenance_real_sources"].name_en),
+    "synthetic": (_LABELS["provenance_synthetic_sources"].name_zh, _LABELS["provenance_synthetic_sources"].name_en),
     # a source's extent on the sources table ("population (provinces)"): one contract source, two tables
     "scope_provinces": ("省级", "provinces"),
     "scope_cities": ("城市", "cities"),

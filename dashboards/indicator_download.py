@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.data_nature import DataNature, nature_of, with_provenance_column
 from pipelines.extracts import HEADERS as EXTRACT_FILE_HEADERS
 from pipelines.labels import YES_NO_ZH
 
@@ -80,14 +81,15 @@ def indicator_extract(snap, year: int, province_code: str | None = None) -> pl.D
     return df.select(list(EXTRACT_HEADERS)).rename(EXTRACT_HEADERS)
 
 
-def to_csv_bytes(df: pl.DataFrame) -> bytes:
-    # The BOM makes Excel on Chinese Windows read UTF-8 instead of guessing GBK.
-    return b"\xef\xbb\xbf" + neutralise_text(df).write_csv().encode("utf-8")
+def to_csv_bytes(df: pl.DataFrame, nature: DataNature) -> bytes:
+    # The BOM makes Excel on Chinese Windows read UTF-8 instead of guessing GBK. Each row says whether its figures
+    # are synthetic (the last column, pipelines/data_nature.py): the header stays the first line.
+    return b"\xef\xbb\xbf" + neutralise_text(with_provenance_column(df, nature)).write_csv().encode("utf-8")
 
 
-def to_xlsx_bytes(df: pl.DataFrame, sheet: str = "指标数据") -> bytes:
+def to_xlsx_bytes(df: pl.DataFrame, nature: DataNature, sheet: str = "指标数据") -> bytes:
     # Inline strings are never formulas, but a user who edits and re-enters such a cell would make one.
-    return xlsx_bytes(neutralise_text(df), sheet)
+    return xlsx_bytes(neutralise_text(with_provenance_column(df, nature)), sheet, nature=nature)
 
 
 def prepare_download(snap, principal: access.Principal, year: int, province_code: str | None, fmt: str) -> DownloadFile:
@@ -101,10 +103,11 @@ def prepare_download(snap, principal: access.Principal, year: int, province_code
 def _encode(snap, year: int, province_code: str | None, fmt: str) -> DownloadFile:
     # Cached per snapshot version by the caller.
     df = indicator_extract(snap, year, province_code)
+    nature = nature_of(snap)
     scope = province_code or "all"
     name = f"ipcity_indicators_{year}_{scope}.{fmt}"
     if fmt == "csv":
-        return DownloadFile(name, to_csv_bytes(df), "text/csv; charset=utf-8", df.height)
+        return DownloadFile(name, to_csv_bytes(df, nature), "text/csv; charset=utf-8", df.height)
     return DownloadFile(
-        name, to_xlsx_bytes(df), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", df.height
+        name, to_xlsx_bytes(df, nature), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", df.height
     )

@@ -35,25 +35,8 @@ RELEASED_EVAL = "releases.evaluation_year"
 WATCH_STAGES = FLAGGED_STAGES
 PILLARS = list(PILLAR_COLUMNS)
 
-# What is real and what is generated sample data, per raw source (docs/contracts.md, reference README).
-SOURCE_NATURE: list[tuple[str, bool, str, str]] = [
-    ("cities", True, "行政区划（GB/T 2260）", "Administrative divisions (GB/T 2260)"),
-    ("programme_cities", True, "国家知识产权示范城市名单", "National IP demonstration city roster"),
-    ("population (provinces)", True, "省级人口与GDP面板", "Province population and GDP panel"),
-    ("patent_stats (provinces)", True, "省级专利统计面板", "Province patent statistics panel"),
-    ("population (cities)", False, "城市人口与GDP", "City population and GDP"),
-    (
-        "patent_stats (cities)",
-        False,
-        "城市专利统计（全量，按真实省级总量校准）",
-        "City patent statistics (full volume, calibrated to the real province totals)",
-    ),
-    ("patent_grants", False, "专利授权记录", "Patent grant records"),
-    ("pledge_loans", False, "知识产权质押融资", "IP pledge loans"),
-    ("enforcement_cases", False, "执法案件", "Enforcement cases"),
-    ("training_events", False, "培训活动", "Training events"),
-    ("targets", False, "城市规划目标", "City plan targets"),
-]
+# What is real and what is generated sample data, per raw source: one definition (pipelines/data_nature.py).
+from pipelines.data_nature import SOURCE_NATURE  # noqa: E402,F401
 
 
 def years(snap) -> list[int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.data_nature import nature_of
 from pipelines.evaluation.releases import LATEST_FIRST
 from pipelines.labels import index_text, rank_text
 from pipelines.private_files import write_private_bytes
@@ -68,11 +69,6 @@ WORDS = {
         "(no formal evaluation release recorded: figures of snapshot {snapshot}, catalog {catalog}, rules {rules})",
     ),
     "generated": ("生成时间", "Generated"),
-    "synthetic": (
-        "说明：本报告所用城市层面数据为合成示例数据（按真实省级总量校准），仅供系统演示。",
-        "Note: the city-level data of this report are a synthetic sample (calibrated to real province totals), "
-        "for demonstration only.",
-    ),
     "overview": ("一、总体情况", "1. Overview"),
     "ranking": ("二、综合排名", "2. Composite ranking"),
     "flags": ("三、关注、整改与退出候选城市", "3. Cities on watch, in rectification and exit candidates"),
@@ -209,8 +205,22 @@ def release_block(snap: Snapshot, year: int, lang: str) -> str:
         )
     return (
         f'<div class="meta"><b>{w("release", lang)}</b>: {text}<br>{w("generated", lang)}: {stamp}<br>'
-        f"{w('synthetic', lang)}</div>"
+        f"{nature_block(snap)}</div>"
     )
+
+
+def nature_block(snap: Snapshot) -> str:
+    """Which of the report's data are synthetic and which real, in 中文 and English, from what the snapshot loaded
+    (pipelines/data_nature.py): a deployment on the offices' files is not called synthetic."""
+    nature = nature_of(snap)
+    return f"<b>{esc(nature.header())}</b>: {esc(nature.row_value())}<br>{esc(nature.note_both())}"
+
+
+def page_css(snap: Snapshot) -> str:
+    """The stylesheet, with the data's nature (合成示例 / Synthetic sample, or 真实 / Real) at the foot of every
+    page: a page printed or forwarded alone still says it."""
+    text = nature_of(snap).row_value().replace("\\", "\\\\").replace('"', '\\"')
+    return CSS + f'@page {{ @bottom-left {{ content: "{text}"; font-size: 9pt; color: #555; }} }}\n'
 
 
 def _table(headers: list[str], rows: list[list], numeric: set[int] = frozenset()) -> str:
@@ -286,7 +296,7 @@ def national_html(snap: Snapshot, year: int, lang: str = "zh") -> str:
         )
     title = w("national_title", lang, year=year)
     return f"""<!DOCTYPE html><html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
-<title>{esc(title)}</title><style>{CSS}</style></head><body>
+<title>{esc(title)}</title><style>{page_css(snap)}</style></head><body>
 <div class="issuer">{w("issuer", lang)}</div><h1>{esc(title)}</h1>
 {release_block(snap, year, lang)}
 <p>{esc(w("intro", lang, year=year))}</p>
@@ -354,7 +364,7 @@ def city_html(snap: Snapshot, year: int, unit: str, lang: str = "zh") -> str:
     trend = line_chart_svg(scores["year"].to_list(), scores["composite_index"].to_list())
     title = w("city_title", lang, city=name, year=year)
     return f"""<!DOCTYPE html><html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
-<title>{esc(title)}</title><style>{CSS}</style></head><body>
+<title>{esc(title)}</title><style>{page_css(snap)}</style></head><body>
 <div class="issuer">{w("issuer", lang)}</div><h1>{esc(title)}</h1>
 {release_block(snap, year, lang)}
 <h2>{w("city_overview", lang)}</h2>{_table(["", ""], verdict)}

@@ -77,6 +77,24 @@ class _Chunked:
             yield "".join(buf)
 
 
+# docProps/core.xml with the document properties (pyexcelerate writes creator and dates only): the values are
+# escaped by the template (its environment does not autoescape).
+_CORE_PROPERTIES = Writer.env.from_string(
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+    'xmlns:dcmitype="http://purl.org/dc/dcmitype/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+    "{% if title %}<dc:title>{{ title|e }}</dc:title>{% endif %}"
+    "{% if subject %}<dc:subject>{{ subject|e }}</dc:subject>{% endif %}"
+    "{% if description %}<dc:description>{{ description|e }}</dc:description>{% endif %}"
+    "{% if keywords %}<cp:keywords>{{ keywords|e }}</cp:keywords>{% endif %}"
+    "<dc:creator>IP Strong-City Monitor</dc:creator>"
+    '<dcterms:created xsi:type="dcterms:W3CDTF">{{ date }}</dcterms:created>'
+    '<dcterms:modified xsi:type="dcterms:W3CDTF">{{ date }}</dcterms:modified>'
+    "</cp:coreProperties>"
+)
+
+
 class _Writer(Writer):
     """pyexcelerate's own writer (same parts, same XML plus ``<dimension>``) with chunked sheet output and zlib
     level 1 (a download is written once and fetched once; level 6 costs more time than its bytes save). Relies on
@@ -84,14 +102,29 @@ class _Writer(Writer):
 
     _worksheet_template = _Chunked(_sheet_template())
 
+    properties: dict[str, str] | None = None  # document properties (title, subject, description, keywords)
+
+    def _render_template_wb(self, template, extra_context=None):
+        if template is Writer._docProps_core_template and self.properties:
+            return _CORE_PROPERTIES.render({**(extra_context or {}), **self.properties}).encode("utf-8")
+        return super()._render_template_wb(template, extra_context)
+
     def save(self, file, **kwargs):
         return super().save(file, compresslevel=1, **kwargs)
 
 
-def new_workbook() -> Workbook:
+def new_workbook(properties: dict[str, str] | None = None) -> Workbook:
     wb = Workbook()
     wb._writer = _Writer(wb)
+    wb._writer.properties = properties
     return wb
+
+
+def add_nature(wb: Workbook, nature) -> None:
+    """The note sheet saying which data are synthetic and which real (``pipelines.data_nature.DataNature``), after
+    the data sheets: a script reading the first sheet still reads the data."""
+    rows = [[neutralise_cell(a), neutralise_cell(b)] for a, b in nature.note_rows()]
+    add_table(wb, "数据说明 About", rows, [24, 120])
 
 
 def spreadsheet_frame(df: pl.DataFrame, *, inf_as_error: bool = False) -> pl.DataFrame:
@@ -132,15 +165,19 @@ def add_table(wb: Workbook, name: str, rows: list[list], widths: list[float], he
         ws.set_col_style(j, Style(size=w))
 
 
-def xlsx_bytes(df: pl.DataFrame, sheet: str = "Sheet1") -> bytes:
-    """One sheet, bold frozen header row, numbers as numbers, booleans, None/NaN/inf as empty, text as text."""
+def xlsx_bytes(df: pl.DataFrame, sheet: str = "Sheet1", nature=None) -> bytes:
+    """One sheet, bold frozen header row, numbers as numbers, booleans, None/NaN/inf as empty, text as text; with
+    ``nature`` (``pipelines.data_nature.DataNature``) the note sheet and document properties saying which data are
+    synthetic."""
     rows = sheet_rows(df)
     widths = []
     for j, name in enumerate(df.columns):
         longest = max([len(str(name))] + [len(str(r[j])) for r in rows[1:201] if r[j] is not None])
         widths.append(min(60, max(8, 2 * longest + 2)))  # CJK characters are about two columns wide
-    wb = new_workbook()
+    wb = new_workbook(nature.document_properties() if nature is not None else None)
     add_table(wb, sheet, rows, widths)
+    if nature is not None:
+        add_nature(wb, nature)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

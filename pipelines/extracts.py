@@ -35,6 +35,7 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.china_time import china_time_both, utc_stamp
+from pipelines.data_nature import DataNature, nature_of, properties, with_provenance_column
 from pipelines.private_files import private_dirs, private_file, tighten_file, write_private_text
 
 FORMATS = ("csv", "xlsx", "parquet")
@@ -770,7 +771,8 @@ def write_xlsx(path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str,
 def _write_xlsx_frames(
     path: Path, cover: list[tuple[str, str]], sheets: list[tuple[str, list[str], pl.DataFrame]]
 ) -> None:
-    """``write_xlsx`` from sheets already through ``_sheet_frame`` (header row, neutralised values)."""
+    """``write_xlsx`` from sheets already through ``_sheet_frame`` (header row, neutralised values). The cover's
+    data-nature lines (``_write_workbook``) are repeated in the document properties."""
     from pyexcelerate import Alignment, Color, Fill, Font, Style
     from pyexcelerate.Border import Border
     from pyexcelerate.Borders import Borders
@@ -783,7 +785,9 @@ def _write_xlsx_frames(
         borders=Borders(left=Border(), right=Border(), top=Border(), bottom=Border()),
         alignment=Alignment(wrap_text=True),
     )
-    wb = new_workbook()
+    stated = dict(cover)
+    about = stated.get(ABOUT_KEY)
+    wb = new_workbook(properties(stated.get(DataNature().header(), ""), about) if about else None)
     ws = wb.new_sheet("封面", data=[[_neutral(k), _neutral(v) or None] for k, v in cover])
     for i in range(1, len(cover) + 1):
         ws.set_cell_style(i, 1, bold)
@@ -806,12 +810,14 @@ def _neutral(v: str) -> str:
     return neutralise_cell(v or "")
 
 
-def synthetic_note() -> str:
-    from dashboards.queries import SOURCE_NATURE
+ABOUT_KEY = "数据说明 / About the data"  # the cover line with the data-nature note (also the document properties)
 
-    real = [zh for _, is_real, zh, _ in SOURCE_NATURE if is_real]
-    synthetic = [zh for _, is_real, zh, _ in SOURCE_NATURE if not is_real]
-    return f"合成示例数据：{'、'.join(synthetic)}；真实数据：{'、'.join(real)}"
+
+def _nature_of_file(f: dict) -> DataNature:
+    """The data nature a version's file was listed with; a manifest written before ``synthetic_sources`` was
+    recorded listed the documented sample labels (its note always said synthetic), so those."""
+    listed = f.get("synthetic_sources")
+    return DataNature() if listed is None else DataNature(tuple(listed))
 
 
 # ---- versions ----------------------------------------------------------------------------------------------------
@@ -849,9 +855,9 @@ def write_extract(
     entry (None when nothing changed)."""
     tables = extract_tables(con, province_code, year, year_tables)
     release = release or release_info(con, year)
-    return _write_version(
-        _Job(Path(root), province_code, year, tables, release, content_hash(tables), generated_at, force)
-    )
+    job = _Job(Path(root), province_code, year, tables, release, content_hash(tables), generated_at, force)
+    job.nature = nature_of(con)  # the CLI's extract says what the snapshot it reads loaded, as write_all's do
+    return _write_version(job)
 
 
 @dataclasses.dataclass
@@ -869,7 +875,8 @@ class _Job:
     force: bool = False
     csv_frames: dict[str, pl.DataFrame] | None = None
     sheet_frames: dict[str, tuple[list[str], pl.DataFrame]] | None = None
-    note: str | None = None  # synthetic_note(), computed once by write_all
+    # which data are synthetic (pipelines/data_nature.py): the snapshot's, read once by write_all
+    nature: DataNature | None = None
     # write_all: a re-version's workbook and CSV files are built on their first download (``ensure_file``), not in
     # the run
     defer_files: bool = False
@@ -915,31 +922,36 @@ def _write_version(job: _Job) -> dict | None:
     # (bench/RESULTS.md, issue 19).
     on_request = job.defer_files and last is not None
 
+    nature = job.nature if job.nature is not None else DataNature()
+
     def later(path: Path, fmt: str, table: str, rows: int, **extra) -> None:
         add(path, fmt, table, rows)
-        files[-1] |= {"built_on_request": True, **extra}
+        files[-1] |= {"built_on_request": True, "synthetic_sources": list(nature.synthetic), **extra}
+
+    # Parquet keeps its columns (the stored basis of diffs and of files built on request); the note travels in the
+    # file's key-value metadata, which pyarrow / polars readers show (read_parquet_metadata).
+    parquet_meta = nature.parquet_metadata()
 
     for name, df in tables.items():
         p = out_dir / f"{stem}_{name}.parquet"
-        df.write_parquet(p)
+        df.write_parquet(p, metadata=parquet_meta)
         add(p, "parquet", name, df.height)
         p = out_dir / f"{stem}_{name}.csv"
         if on_request:
             later(p, "csv", name, df.height)
         else:
-            _write_table_csv(name, df, p, job.csv_frames[name] if job.csv_frames is not None else None)
+            _write_table_csv(name, df, p, nature, job.csv_frames[name] if job.csv_frames is not None else None)
             add(p, "csv", name, df.height)
     if changes is not None:
         p = out_dir / f"{stem}_changes.parquet"
-        changes.write_parquet(p)
+        changes.write_parquet(p, metadata=parquet_meta)
         add(p, "parquet", "changes", changes.height)
         p = out_dir / f"{stem}_changes.csv"
         if on_request:
             later(p, "csv", "changes", changes.height)
         else:
-            _write_table_csv("changes", changes, p)
+            _write_table_csv("changes", changes, p, nature)
             add(p, "csv", "changes", changes.height)
-    note = job.note if job.note is not None else synthetic_note()
     p = out_dir / f"{stem}.xlsx"
     if on_request:
         files.append(
@@ -950,7 +962,7 @@ def _write_version(job: _Job) -> dict | None:
                 "table": "all",
                 "rows": sum(df.height for df in tables.values()),
                 "built_on_request": True,
-                "note": note,
+                "synthetic_sources": list(nature.synthetic),
             }
         )
     else:
@@ -967,7 +979,7 @@ def _write_version(job: _Job) -> dict | None:
             last and last["version"],
             release,
             generated_at,
-            note,
+            nature,
             tables,
             sheets,
             changes,
@@ -994,14 +1006,18 @@ def _write_version(job: _Job) -> dict | None:
     return entry
 
 
-def _write_table_csv(name: str, df: pl.DataFrame, path: Path, frame: pl.DataFrame | None = None) -> None:
+def _write_table_csv(
+    name: str, df: pl.DataFrame, path: Path, nature: DataNature, frame: pl.DataFrame | None = None
+) -> None:
     """A version's CSV of table ``name`` (``changes``: the changes list, its kinds in words). ``frame``: the
     table's CSV frame when ``write_all`` built it for the whole year. One writer for the run's files and the ones
-    built on first download (``ensure_file``)."""
+    built on first download (``ensure_file``). The last column says, in every row, whether the figures are
+    synthetic (``data_nature.with_provenance_column``): the header stays the first line for machine readers."""
     if name == "changes":
-        write_csv(df.with_columns(pl.col("change").replace(CHANGE_LABELS)), path, CHANGE_HEADERS)
-    else:
-        _write_csv_frame(frame if frame is not None else _csv_frame(df), path)
+        frame = _csv_frame(df.with_columns(pl.col("change").replace(CHANGE_LABELS)), CHANGE_HEADERS)
+    elif frame is None:
+        frame = _csv_frame(df)
+    _write_csv_frame(with_provenance_column(frame, nature), path)
 
 
 def _write_workbook(
@@ -1013,7 +1029,7 @@ def _write_workbook(
     previous: int | None,
     release: dict,
     generated_at: str,
-    note: str,
+    nature: DataNature,
     tables: dict[str, pl.DataFrame],
     sheets: list[tuple[str, list[str], pl.DataFrame]],
     changes: pl.DataFrame | None,
@@ -1033,7 +1049,9 @@ def _write_workbook(
         ("评估规则版本 / Rules version", str(release.get("rules_version") or "")),
         ("发布时间 / Released at", china_time_both(release.get("released_at"))),
         ("生成时间 / Generated at", china_time_both(generated_at)),
-        ("数据说明 / Synthetic data", note),
+        # which data are synthetic and which real, derived from what the snapshot loaded (pipelines/data_nature.py)
+        (nature.header(), nature.row_value()),
+        (ABOUT_KEY, nature.note_both()),
         ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
     ]
     scores = tables.get("scores")
@@ -1078,7 +1096,7 @@ def _by_province(df: pl.DataFrame, codes: pl.Series, wanted: list[str]) -> dict[
     return {code: parts.get((code,), empty) for code in wanted}
 
 
-def _year_jobs(con, root: Path, year: int, codes: list[str], note: str) -> list[_Job]:
+def _year_jobs(con, root: Path, year: int, codes: list[str], nature: DataNature) -> list[_Job]:
     """The year's new versions, with every per-row conversion (rounding for the hash, neutralised CSV text, the
     sheets' values) done once on the year's tables and then sliced per province: the same frames as
     ``write_extract`` builds province by province, at a tenth of the Polars calls."""
@@ -1115,7 +1133,7 @@ def _year_jobs(con, root: Path, year: int, codes: list[str], note: str) -> list[
             digest,
             csv_frames=None if revised else {name: csv[name][code] for name in year_tables},
             sheet_frames=None if revised else {name: sheets[name][code] for name in year_tables},
-            note=note,
+            nature=nature,
             defer_files=True,
             changes=changes.get(code),
             changes_since=previous[code]["version"] if code in changes else None,
@@ -1209,9 +1227,9 @@ def write_all(snapshot: Path, root: Path | None = None, provinces=None, years=No
             codes = list(provinces or province_codes(con))
             # the same province twice would be two writers of one manifest: keep that (odd) call serial
             parallel_ok = workers > 1 and len({c[:2] for c in codes}) == len(codes)
-            note = synthetic_note()
+            nature = nature_of(con)
             for year in years or released_years(con):
-                queued += _year_jobs(con, root, int(year), codes, note)
+                queued += _year_jobs(con, root, int(year), codes, nature)
                 if pool is None and parallel_ok and len(queued) >= MIN_PARALLEL:
                     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
                 if pool is not None:  # the workers write while the next year is read and prepared
@@ -1312,7 +1330,7 @@ def _build_on_request(root: Path, entry: dict, f: dict, path: Path) -> None:
         df = _stored_table(root, entry, f["table"])
         if df is None:
             raise FileNotFoundError(f"{f['path']}: the version lists no Parquet file of table {f['table']!r}")
-        _write_table_csv(f["table"], df, path)
+        _write_table_csv(f["table"], df, path, _nature_of_file(f))
         return
     tables = _read_version_tables(root, entry)
     sheets = [(TABLES[name][0], *_sheet_frame(df, HEADERS)) for name, df in tables.items()]
@@ -1325,7 +1343,7 @@ def _build_on_request(root: Path, entry: dict, f: dict, path: Path) -> None:
         entry["previous_version"],
         entry["release"],
         entry["generated_at"],
-        f["note"],
+        _nature_of_file(f),
         tables,
         sheets,
         _stored_table(root, entry, "changes"),

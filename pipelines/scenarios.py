@@ -34,6 +34,7 @@ import duckdb
 import polars as pl
 
 from pipelines import settings
+from pipelines.data_nature import DataNature, with_provenance_column
 
 PILLARS = ("MGT", "PRO", "UTL", "QLT", "ENV")
 DISCLAIMER_ZH = "模拟情景,不是正式评价结论,不得作为评价结果发布"
@@ -575,8 +576,12 @@ def compare_scenarios(a: str, b: str, store: Path | None = None) -> pl.DataFrame
     )
 
 
-def export_changes(changes: pl.DataFrame, fmt: str, name: str = "") -> bytes:
-    """The change list with Chinese headers and the disclaimer in every row, as CSV (UTF-8 BOM) or XLSX."""
+def export_changes(changes: pl.DataFrame, fmt: str, name: str = "", nature: DataNature | None = None) -> bytes:
+    """The change list with Chinese headers and the disclaimer in every row, as CSV (UTF-8 BOM) or XLSX. Every
+    row says whether the figures are synthetic (``nature``: the snapshot's, ``data_nature.nature_of``; without it
+    the documented sample labels, never a claim that they are real); the workbook also has the note sheet and
+    document properties."""
+    nature = nature if nature is not None else DataNature()
     headers = {
         "kind": "变化类型",
         "unit_code": "行政区划代码",
@@ -592,6 +597,7 @@ def export_changes(changes: pl.DataFrame, fmt: str, name: str = "") -> bytes:
         .with_columns(pl.lit(name or "").alias("情景名称"), pl.lit(DISCLAIMER_ZH).alias("说明"))
         .rename(headers)
     )
+    out = with_provenance_column(out, nature)
     # Unit names come from data and the scenario name from the user: in the CSV and in the XLSX alike, text that
     # would start a formula gets an apostrophe (a string cell is inert until someone edits and re-enters it).
     from dashboards.security import neutralise_cell, neutralise_text
@@ -603,6 +609,10 @@ def export_changes(changes: pl.DataFrame, fmt: str, name: str = "") -> bytes:
         import xlsxwriter
 
         wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+        props = nature.document_properties()
+        # xlsxwriter writes dc:description from "comments"
+        props["comments"] = props.pop("description")
+        wb.set_properties({"title": f"{DISCLAIMER_ZH} / {DISCLAIMER_EN}", **props})
         ws = wb.add_worksheet("情景模拟")
         bold = wb.add_format({"bold": True})
         ws.write_string(0, 0, f"{DISCLAIMER_ZH} / {DISCLAIMER_EN}", bold)
@@ -611,6 +621,10 @@ def export_changes(changes: pl.DataFrame, fmt: str, name: str = "") -> bytes:
         for i, row in enumerate(out.iter_rows(), start=2):
             for j, v in enumerate(row):
                 ws.write_string(i, j, neutralise_cell("" if v is None else str(v)))
+        about = wb.add_worksheet("数据说明 About")  # after the data: a script reading the first sheet reads them
+        for i, row in enumerate(nature.note_rows()):
+            for j, v in enumerate(row):
+                about.write_string(i, j, neutralise_cell(v))
         wb.close()
         return buf.getvalue()
     raise ValueError(f"unknown format {fmt!r}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import settings
+from pipelines import data_nature, settings
 from pipelines.private_files import private_dir, tighten_file
 
 # raw tables the dashboard shows (the ledger and the quarantine); record tables stay in the warehouse.
@@ -72,6 +72,11 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
         }
         con.execute("CREATE SCHEMA IF NOT EXISTS snap.meta")
         con.execute("CREATE TABLE snap.meta.snapshot_info (key VARCHAR, value VARCHAR)")
+        # which sources hold generated sample files (pipelines/data_nature.py): every file a user takes away says so
+        con.execute(
+            "INSERT INTO snap.meta.snapshot_info VALUES (?, ?)",
+            [data_nature.SNAPSHOT_KEY, json.dumps(list(data_nature.loaded_synthetic(con)))],
+        )
         con.execute(
             "INSERT INTO snap.meta.snapshot_info VALUES (?, ?), (?, ?), (?, ?), (?, ?)",
             [

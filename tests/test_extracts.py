@@ -119,7 +119,7 @@ def test_extracts_equal_the_marts_value_by_value(run_extracts, sample_snapshot):
         assert cover["发布编号 / Release id"] == entry["release_id"]
         for key in ("数据版本 / Data version", "指标体系版本 / Catalog version", "评估规则版本 / Rules version"):
             assert cover[key], key
-        assert cover["生成时间 / Generated at"] and "合成示例数据" in cover["数据说明 / Synthetic data"]
+        assert cover["生成时间 / Generated at"] and "合成示例数据" in cover["数据说明 / About the data"]
         rows = list(wb["得分排名与评价阶段"].iter_rows(values_only=True))
         head = list(rows[0])
         got = sorted((dict(zip(head, r)) for r in rows[1:]), key=lambda r: r["行政区划代码"])

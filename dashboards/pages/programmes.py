@@ -9,6 +9,8 @@ import re
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.data_nature import nature_of, with_provenance_column
+
 from .. import access, queries
 from .. import programme_queries as pq
 from ..components import (
@@ -416,10 +418,11 @@ def ambition_download(snap, principal: access.Principal, fmt: str) -> dict | Non
     if fmt not in ("csv", "xlsx"):
         return None
     access.authorize(principal, "download", all_provinces=True, target="target_ambition")
-    df = pq.ambition_extract(snap)
+    nature = nature_of(snap)  # which of the data are synthetic: a column in every row, and the workbook's note
+    df = with_provenance_column(pq.ambition_extract(snap), nature)
     if fmt == "csv":
         return dcc.send_bytes(xlsx_safe_csv(df), "target_ambition.csv")
-    return dcc.send_bytes(xlsx_bytes(df), "target_ambition.xlsx")
+    return dcc.send_bytes(xlsx_bytes(df, nature=nature), "target_ambition.xlsx")
 
 
 def xlsx_safe_csv(df: pl.DataFrame) -> bytes:

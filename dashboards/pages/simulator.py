@@ -16,6 +16,7 @@ import polars as pl
 from dash import ALL, Input, Output, State, ctx, dcc, html
 
 from pipelines import scenarios as sc
+from pipelines.data_nature import nature_of
 
 from .. import access
 from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
@@ -541,6 +542,7 @@ def register_callbacks(app) -> None:
             if result["changes"]
             else pl.DataFrame(schema=sc._CHANGE_SCHEMA)
         )
-        data = sc.export_changes(changes, fmt, name or result["scenario_id"])
+        # which of the data are synthetic: the published snapshot's (pipelines/data_nature.py)
+        data = sc.export_changes(changes, fmt, name or result["scenario_id"], nature=nature_of(snapshot()))
         access.audit(access.current_principal(), "scenario_export", result["scenario_id"], "ok", fmt)
         return dcc.send_bytes(data, f"scenario_{result['scenario_id']}.{fmt}")

@@ -18,6 +18,7 @@ import markdown as md_lib
 import markdown.extensions
 import polars as pl
 
+from pipelines.data_nature import DataNature, nature_of
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
 from pipelines.evaluation.releases import (
@@ -368,6 +369,8 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         "released": released,
         "released_acceptance": released_acceptance,
         "programme": programme_data(con, unit_code, year, rows),
+        # which data are synthetic and which real: from what was loaded (pipelines/data_nature.py)
+        "nature": nature_of(con),
     }
 
 
@@ -509,6 +512,9 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
     blocks: list[tuple[str, str | None]] = []  # (markdown, html override)
     title = f"# {name}（{city['unit_code']}）{year} 年知识产权强市评估证据档案 / Evidence dossier {year}"
     blocks.append((title, None))
+    # under the title, so the dossier forwarded or printed says whether its figures are synthetic
+    nature = d.get("nature") or DataNature()
+    blocks.append((f"> **{nature.header()}**: {nature.row_value()}\n>\n> {nature.note_both()}", None))
 
     lines = ["## 评估结论 / Evaluation stage", ""]
     if e:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pipelines.data_nature import TRUTH_HASHES_KEY, sha256_file
 from pipelines.generate import calibration as cal
 from pipelines.generate import landing, writers
 from pipelines.generate.activity import ActivityModel
@@ -251,6 +252,9 @@ def generate(
         "borderline": profiles.borderline,
         "rectification_city": profiles.rectification,
         "withdrawn_city": profiles.withdrawn,
+        # the files written, by hash: what tells a loaded file from the generator apart from an office's file
+        # (pipelines/data_nature.py labels every file a user takes away from it)
+        TRUTH_HASHES_KEY: {src: sorted({sha256_file(Path(f)) for f in paths}) for src, paths in files.items()},
         "description": (
             "Synthetic sample truth. Among the 64 national IP demonstration units, 'lagging' units sit far below "
             "programme peers in 2016 (half the 10th percentile of intensity in every source; cases three quarters), stagnate in absolute "
