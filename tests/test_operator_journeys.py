@@ -36,16 +36,21 @@ def journey(tmp_path_factory):
     mp.setenv("IPCITY_WAREHOUSE", str(base / "warehouse.duckdb"))
     mp.delenv("IPCITY_LANDING", raising=False)
     mp.setenv("DAGSTER_HOME", str(base / "dagster_home"))
-    generate(
-        base / "landing", seed=11, scale=0.002, first_year=2023, last_year=2024, resubmission=True, case_scale=0.05
-    )
-    (base / "landing" / "targets" / EMPTY_TARGETS).write_text(
-        "city_code,plan_id,indicator_code,baseline_year,baseline_value,target_year,target_value\n", encoding="utf-8"
-    )
-    summary = run_pipeline()
-    assert summary.success, summary.runs
-    yield base
-    mp.undo()
+    try:
+        generate(
+            base / "landing", seed=11, scale=0.002, first_year=2023, last_year=2024, resubmission=True, case_scale=0.05
+        )
+        # (a 2023-2024 window holds no plan's base year: the sample has no targets file, only this empty one)
+        (base / "landing" / "targets").mkdir(exist_ok=True)
+        (base / "landing" / "targets" / EMPTY_TARGETS).write_text(
+            "city_code,plan_id,indicator_code,baseline_year,baseline_value,target_year,target_value\n",
+            encoding="utf-8",
+        )
+        summary = run_pipeline()
+        assert summary.success, summary.runs
+        yield base
+    finally:
+        mp.undo()  # also when the set-up fails: DAGSTER_HOME must not lead later tests to a folder never made
 
 
 def _cli(*args: str):
