@@ -13,7 +13,7 @@ import dash
 import flask
 from dash import Input, Output, dcc, html
 
-from pipelines import extracts, settings
+from pipelines import data_nature, extracts, settings
 
 from . import (  # noqa: F401 (access_text: UI strings)
     access,
@@ -165,6 +165,8 @@ def footer_info(snap: Snapshot) -> dict:
         release = report.release_info(snap, year) if year is not None else {}
         return {
             "year": year,
+            # which sources are synthetic, from what the snapshot loaded (pipelines/data_nature.py)
+            "synthetic_sources": list(data_nature.published_synthetic(snap)),
             "published_at": meta.get("published_at"),
             "run_id": meta.get("run_id"),
             "catalog_version": release.get("catalog_version"),
@@ -195,7 +197,8 @@ def footer_text(info: dict, lang: str) -> str:
     if info.get("year") is not None:
         release = info.get("release_id")
         parts.append(t("ft_release", lang).format(release=release) if release else t("ft_not_released", lang))
-    parts.append(t("ft_synthetic", lang))
+    if info.get("synthetic_sources", True):  # (a footer record without the key: the documented sample)
+        parts.append(t("ft_synthetic", lang))
     return " · ".join(parts)
 
 
@@ -209,8 +212,13 @@ def shell_content(
     search: str | None,
     principal: access.Principal | None = None,
     province_names: dict[str, tuple[str, str]] | None = None,
+    synthetic_sources: tuple[str, ...] | None = None,
 ):
     """Header, navigation, language toggle and banner for the current URL (pure: used by the shell callback).
+
+    The banner says which data are synthetic: the sample's own note for the documented sample (or when not known),
+    else the note of what the snapshot loaded (``synthetic_sources``; a deployment on the offices' files is not
+    called synthetic on every page).
 
     Only pages the principal may open are listed. The language links are built on a known page path only:
     a crafted path such as ``//evil.example/x`` would otherwise become a link to another site.
@@ -274,7 +282,15 @@ def shell_content(
                 className="ipc-logout-form",
             ),
         ]
-    return t("app_title", lang), nav, toggles, t("synthetic_banner", lang)
+    return t("app_title", lang), nav, toggles, banner_text(synthetic_sources, lang)
+
+
+def banner_text(synthetic_sources: tuple[str, ...] | None, lang: str) -> str:
+    """The data note under the header (pure): the sample's detailed note when the synthetic sources are the
+    documented sample's or unknown, else what the snapshot loaded (pipelines.data_nature.DataNature.note)."""
+    if synthetic_sources is None or set(synthetic_sources) == set(data_nature.DOCUMENTED_SYNTHETIC):
+        return t("synthetic_banner", lang)
+    return t("data_banner", lang).format(note=data_nature.DataNature(tuple(synthetic_sources)).note(lang))
 
 
 def header_html(
@@ -331,6 +347,15 @@ def _province_names(principal: access.Principal | None) -> dict | None:
     except SnapshotUnavailable:
         return None
     return {r["province_code"]: (r["province_name"], r["province_name_en"]) for r in provs.iter_rows(named=True)}
+
+
+def _synthetic_sources() -> tuple[str, ...] | None:
+    """The published snapshot's synthetic sources (None with no snapshot: the banner keeps the sample's note)."""
+    try:
+        snap = components.snapshot()
+        return tuple(footer_info(snap).get("synthetic_sources", data_nature.DOCUMENTED_SYNTHETIC))
+    except SnapshotUnavailable:
+        return None
 
 
 def _page_header(principal: access.Principal | None) -> str:
@@ -393,7 +418,7 @@ def create_app(
     )
     def update_shell(pathname, search):
         principal = access.current_principal()
-        return shell_content(pathname, search, principal, _province_names(principal))
+        return shell_content(pathname, search, principal, _province_names(principal), _synthetic_sources())
 
     @app.callback(Output("ipc-footer", "children"), Input(LOCATION_ID, "pathname"), Input(LOCATION_ID, "search"))
     def update_footer(pathname, search):

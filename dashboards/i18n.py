@@ -129,6 +129,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "add up to the real province totals, so magnitudes are of the real order); the province panel, "
         "administrative divisions and the programme roster are real.",
     ),
+    # the banner of a snapshot whose synthetic sources are not the documented sample's (e.g. the offices' files)
+    "data_banner": ("数据说明：{note}", "About the data: {note}"),
     "ft_year": ("数据截至 {year} 年度", "Data up to evaluation year {year}"),
     "ft_published": ("发布于 {at}（运行 {run}）", "published {at} (run {run})"),
     # a publication time that carries its zone, shown in Beijing time (formatting.beijing_time)

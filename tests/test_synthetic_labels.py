@@ -277,3 +277,21 @@ def test_dossiers_say_it_under_the_title(sample):
         for text in (page, md):
             assert ROW_SYN in text and SYN_ZH in text and SYN_EN in text, name
         assert md.index(ROW_SYN) < md.index("## ")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_banner_and_footer_follow_what_the_snapshot_loaded(lang):
+    """The files said what was loaded, but every page's banner and footer still called the data synthetic from
+    fixed text: a deployment on the offices' own files read "synthetic sample" on every page."""
+    from dashboards.app import banner_text, footer_text
+    from dashboards.i18n import t
+    from pipelines.data_nature import DOCUMENTED_SYNTHETIC
+
+    synthetic_word = {"zh": "合成", "en": "synthetic"}[lang]
+    assert banner_text(DOCUMENTED_SYNTHETIC, lang) == t("synthetic_banner", lang)  # the sample: its own note
+    assert banner_text(None, lang) == t("synthetic_banner", lang)  # not known (no snapshot): the sample's note
+    real = banner_text((), lang)
+    assert synthetic_word not in real.lower() and real.startswith(t("data_banner", lang).split("{")[0]), real
+    assert synthetic_word not in footer_text({"year": 2025, "synthetic_sources": []}, lang).lower()
+    assert t("ft_synthetic", lang) in footer_text({"year": 2025, "synthetic_sources": ["pledge_loans"]}, lang)
+    assert t("ft_synthetic", lang) in footer_text({"year": 2025}, lang)  # an older record: the documented sample
