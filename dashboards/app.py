@@ -353,7 +353,8 @@ def _synthetic_sources() -> tuple[str, ...] | None:
     """The published snapshot's synthetic sources (None with no snapshot: the banner keeps the sample's note)."""
     try:
         snap = components.snapshot()
-        return tuple(footer_info(snap).get("synthetic_sources", data_nature.DOCUMENTED_SYNTHETIC))
+        # its own small query (meta.snapshot_info), not the footer's record: the header must not fail with it
+        return snap.cached(("synthetic_sources",), lambda: tuple(data_nature.published_synthetic(snap)))
     except SnapshotUnavailable:
         return None
 
