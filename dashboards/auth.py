@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
+import hashlib
 import hmac
 import os
 import re
@@ -224,10 +225,63 @@ class UserStore:
                 for (name,) in con.execute("select username from users").fetchall():
                     con.execute("update users set username_key = ? where username = ?", (username_key(name), name))
             con.execute("create index if not exists users_by_key on users (username_key)")
+            if con.execute("pragma user_version").fetchone()[0] < 1:
+                self._forget_typed_names(con)
             con.row_factory = sqlite3.Row
             yield con
         finally:
             con.close()
+
+    # -- names typed at sign-in -----------------------------------------------------------------------------------
+    # What is typed into the user-name field is not always a name: people type their password there (the field
+    # before it had focus, a password manager filling the wrong field), and a failed sign-in's name was kept as
+    # typed, in the audit log and the failure counts, a password at rest beside the hashes. A name that is no
+    # account is therefore kept only as a keyed fingerprint, '?' and 16 hex digits of HMAC-SHA256 over the name's
+    # key: the same guess gives the same fingerprint (repeated tries at one name stay visible and countable), and
+    # `ipcity users audit --name X` finds the tries at a name the operator suspects, while the text itself cannot
+    # be read back. The key is derived from the instance's session secret (beside this store, never in the
+    # repository), so nobody holding a copy of the log without the secret can test guesses against it.
+    def _fingerprint_key(self) -> bytes:
+        key = getattr(self, "_fp_key", None)
+        if key is None:
+            secret = secret_key(self.path.parent / "secret_key")
+            key = self._fp_key = hmac.new(secret, b"ipcity: fingerprint of a typed user name", hashlib.sha256).digest()
+        return key
+
+    def name_fingerprint(self, typed: str) -> str:
+        """'?' and 16 hex digits: a typed name kept without its text (never a valid user name: '?' is refused)."""
+        digest = hmac.new(self._fingerprint_key(), username_key(typed).encode(), hashlib.sha256).hexdigest()
+        return "?" + digest[:16]
+
+    def audit_name(self, typed: str | None) -> str | None:
+        """How the audit log names whoever typed ``typed`` at sign-in: the account's own name when it is one, else
+        its fingerprint."""
+        if not typed:
+            return None
+        with self._connect() as con:
+            r = _find(con, typed)
+        return r["username"] if r is not None else self.name_fingerprint(typed)
+
+    def _forget_typed_names(self, con: sqlite3.Connection) -> None:
+        """Once per store (user_version 1): the failed sign-ins an earlier version logged under the name as typed
+        get the fingerprint, and its failure counts, kept by the typed key, are dropped (they only ever counted
+        for LOCK_WINDOW)."""
+        con.create_function("ipcity_fingerprint", 1, self.name_fingerprint, deterministic=True)
+        # the rewritten text overwritten with zeros, not left in free pages of the file
+        con.execute("pragma secure_delete = on")
+        con.execute("begin immediate")
+        try:
+            con.execute("delete from login_failures where username not like '?%'")
+            con.execute(
+                "update audit_log set username = ipcity_fingerprint(username) where action = 'login' "
+                "and outcome <> 'ok' and username is not null and username not like '?%' and username not in "
+                "(select username from users)"
+            )
+            con.execute("pragma user_version = 1")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute("commit")
 
     # -- accounts -------------------------------------------------------------------------------------------------
     def add(self, username: str, password: str, role: str, province: str | None = None) -> User:
@@ -348,7 +402,7 @@ class UserStore:
         check_password_strength(password, username)
         user = self._update(username, "password_hash = ?", (_hasher.hash(password),))
         with self._connect() as con:
-            con.execute("delete from login_failures where username = ?", (username_key(username),))
+            con.execute("delete from login_failures where username = ?", (self.name_fingerprint(username),))
         self._audit_change("user_reset_password", user.username)
         return user
 
@@ -383,12 +437,13 @@ class UserStore:
         """Whether sign-ins to the account from this address are refused for now (MAX_FAILURES from it, or
         MAX_ACCOUNT_FAILURES from anywhere, within LOCK_WINDOW). Counted by the name's key: ADMIN, Admin and
         ａｄｍｉｎ are guesses at the same account, not each a fresh allowance."""
-        since, username = _iso(_now() - LOCK_WINDOW), username_key(username)
+        since, counted, username = _iso(_now() - LOCK_WINDOW), self.name_fingerprint(username), username_key(username)
         with self._connect() as con:
+            # the failures by the name's fingerprint (what was typed may be a password: see audit_name)
             from_here, everywhere = con.execute(
                 "select count(*) filter (where remote_addr is ?), count(*) from login_failures "
                 "where username = ? and at >= ?",
-                (remote_addr, username, since),
+                (remote_addr, counted, since),
             ).fetchone()
             if from_here >= MAX_FAILURES:
                 return True
@@ -423,13 +478,16 @@ class UserStore:
             with self._connect() as con:
                 con.execute(
                     "insert into login_failures (username, at, remote_addr) values (?, ?, ?)",
-                    (key, _iso(_now()), remote_addr),
+                    (self.name_fingerprint(key), _iso(_now()), remote_addr),
                 )
             return None
         with self._connect() as con:
             # this address's failures only: the official's own sign-in must not wipe the count of guesses made
             # from elsewhere, or an attacker spreading guesses would get MAX_ACCOUNT_FAILURES more after each one
-            con.execute("delete from login_failures where username = ? and remote_addr is ?", (key, remote_addr))
+            con.execute(
+                "delete from login_failures where username = ? and remote_addr is ?",
+                (self.name_fingerprint(key), remote_addr),
+            )
             if remote_addr is not None:
                 con.execute(
                     "insert or replace into known_addresses (username, remote_addr, last_ok) values (?, ?, ?)",

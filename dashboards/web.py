@@ -364,7 +364,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         username = form.get("username", "")[:64]
         user = store.authenticate(username, form.get("password", ""), remote_addr=get_remote_address())
         if user is None:
-            access.audit(access.Principal(username or None, None), "login", "/login", "failed")
+            # an account's name, or the fingerprint of what was typed (maybe a password: UserStore.audit_name)
+            access.audit(access.Principal(store.audit_name(username), None), "login", "/login", "failed")
             return _login_page(lang, next_url, LOGIN_TEXT[lang]["failed"], 401)
         flask.session.clear()
         flask.session.permanent = True
