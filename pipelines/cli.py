@@ -27,12 +27,44 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 _TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def term_text(text) -> str:
+    """Data for a plain terminal line (click's error messages and prompts, which rich does not read): terminal
+    controls shown as ``\\xNN``/``\\uNNNN``, never sent. Applying it twice changes nothing."""
+    return _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
 def escape(text) -> str:
-    """Data for the terminal: rich markup escaped and terminal controls shown as ``\\xNN``/``\\uNNNN``, never
+    """Data for the terminal through rich: rich markup escaped and terminal controls shown (``term_text``), never
     sent. Anyone can put them in the audit log (a user name typed at sign-in, a requested path), and rich passes
     ESC through: `ipcity users audit` cleared an operator's screen or rewrote its lines."""
-    shown = _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
-    return _markup_escape(shown)
+    return _markup_escape(term_text(text))
+
+
+class _TerminalSafeGroup(click.Group):
+    """The `ipcity` group: every click error leaves through ``term_text``. Error messages carry the values an
+    operator typed (a --city, a --host, a user name, a path) and the text of the exceptions they caused; click
+    prints them as they are, so a value holding ESC sequences (pasted from a hostile file or message) cleared or
+    rewrote the terminal. Each message in this file is built with term_text (tests check the source); this also
+    covers the messages click builds itself (a path that does not exist)."""
+
+    @staticmethod
+    def _shown_safely(e: click.ClickException) -> None:
+        built = e.format_message
+        e.format_message = lambda: term_text(built())
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as e:
+            self._shown_safely(e)
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as e:
+            self._shown_safely(e)
+            raise
 
 
 # True when the command owns its process (`entry`: the `ipcity` script, `python -m pipelines.cli`), never when
@@ -78,7 +110,7 @@ def _years(text: str) -> tuple[int, int]:
     return int(a), int(b or a)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_TerminalSafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """知识产权强市监测评价平台：入库、评估并发布各项指标。 IP Strong-City Monitor: ingest, evaluate and publish
     the 知识产权强市 indicators.
@@ -816,7 +848,9 @@ def serve(
     if debug and host not in loopback:
         # The development server's Werkzeug debugger answers before the sign-in gate and runs Python for anyone
         # who has its PIN: never on an address other machines reach.
-        raise click.UsageError(f"--debug serves on a loopback address only ({', '.join(loopback)}), not {host}")
+        raise click.UsageError(
+            f"--debug serves on a loopback address only ({term_text(', '.join(loopback))}), not {term_text(host)}"
+        )
     pid_file = settings.data_dir() / "dashboard.pid"
     if stop:
         if not pid_file.exists():
@@ -929,7 +963,7 @@ def _password_source(_ctx, _param, value: str | None) -> str | None:
 def _password(value: str | None, username: str) -> str:
     if value == "-":
         return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt(f"password for {username}", hide_input=True, confirmation_prompt=True)
+    return click.prompt(f"password for {term_text(username)}", hide_input=True, confirmation_prompt=True)
 
 
 def _user_errors(fn):
@@ -1098,7 +1132,7 @@ def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
     try:
         code = normalise_province(province)
     except BadParameter as e:
-        raise click.BadParameter(str(e), param_hint="--province") from None
+        raise click.BadParameter(term_text(e), param_hint="--province") from None
     snap = settings.snapshot_path()
     if not snap.exists():
         console.print("[red]no published snapshot yet[/red] — run `ipcity run` first")
@@ -1143,13 +1177,16 @@ def report(year: int, city: str | None, lang: str, out: Path | None) -> None:
 
     snap = settings.snapshot_path()
     if not snap.exists():
-        raise click.ClickException(f"no published snapshot at {snap}: run `ipcity run` first")
+        raise click.ClickException(f"no published snapshot at {term_text(snap)}: run `ipcity run` first")
     unit = None
     if city:
         from pipelines.evaluation.dossier import resolve_unit
 
         with duckdb.connect(str(snap), read_only=True) as con:
-            unit = resolve_unit(con, city)
+            try:
+                unit = resolve_unit(con, city)
+            except ValueError as exc:  # an unknown or ambiguous --city: said, not a traceback
+                raise click.BadParameter(term_text(exc), param_hint="--city") from None
     name = f"report_{year}" + (f"_{unit}" if unit else "") + f"_{lang}.pdf"
     target = out or settings.warehouse_path().parent / "reports" / name
     if out is None:  # the project's own reports folder: owner-only (a folder named with --out keeps its mode)
@@ -1159,7 +1196,7 @@ def report(year: int, city: str | None, lang: str, out: Path | None) -> None:
     try:
         path = write_report(snap, year, unit, target, lang)
     except KeyError as exc:
-        raise click.ClickException(f"no such city in the snapshot: {exc}") from exc
+        raise click.ClickException(f"no such city in the snapshot: {term_text(exc)}") from exc
     console.print(f"written: {escape(path)}")
 
 
@@ -1453,7 +1490,7 @@ def alerts_ack(alert_id: str, by: str, comment: str) -> None:
     try:
         n = acknowledge(alert_id, by, comment)
     except ValueError as e:
-        raise click.BadParameter(str(e)) from e
+        raise click.BadParameter(term_text(e)) from e
     if not n:
         console.print(f"[red]no alert {escape(alert_id)}[/red]")
         sys.exit(1)
@@ -1485,7 +1522,7 @@ def alerts_silence(alert_id, period, rule, city, province, by, comment) -> None:
             comment=comment,
         )
     except ValueError as e:
-        raise click.BadParameter(str(e)) from e
+        raise click.BadParameter(term_text(e)) from e
     with connect() as con:
         ends = con.execute("SELECT ends_at FROM alerts.silences WHERE silence_id = ?", (sid,)).fetchone()[0]
     # when it ends, in Beijing time and saying so: "for 7d" alone leaves the reader to count from an unknown start
@@ -1519,7 +1556,7 @@ def alerts_test(route: str | None, provinces: tuple[str, ...]) -> None:
     try:
         out = send_test(route=route, provinces=provinces)
     except AlertConfigError as e:
-        raise click.ClickException(str(e)) from e
+        raise click.ClickException(term_text(e)) from e
     _print_deliveries(out, title="test messages · 测试消息")
     if any(r["status"] != "delivered" for r in out):
         sys.exit(1)
@@ -1539,7 +1576,7 @@ def alerts_deliver(retry_failed: bool) -> None:
     try:
         routing = load_routing()  # a bad routing file is reported before anything is requeued
     except AlertConfigError as e:
-        raise click.ClickException(str(e)) from e
+        raise click.ClickException(term_text(e)) from e
     if retry_failed:
         with connect() as con:
             con.execute("UPDATE alerts.messages SET status = 'pending', next_retry_at = NULL WHERE status = 'failed'")
