@@ -194,3 +194,21 @@ def test_the_sign_in_form_logs_a_typed_password_only_as_its_fingerprint(web, cap
     rows = [r for r in store.audit_rows(10) if r["action"] == "login" and r["outcome"] == "failed"]
     assert [r["username"] for r in rows[:2]] == ["gd10", store.name_fingerprint(TYPED_PASSWORD)]
     assert TYPED_PASSWORD not in caplog.text  # nor in the server's log
+
+
+def test_the_operator_finds_the_tries_at_a_name_by_typing_it(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    monkeypatch.setenv("IPCITY_ACCESS_DIR", str(tmp_path / "access"))
+    store = _store(tmp_path)
+    store.add("chief", PASSWORD, "national")
+    for typed in ("ghost.admin", "chief", "other[red]x"):
+        assert store.authenticate(typed, "wrong-guess", "203.0.113.9") is None
+        store.audit(store.audit_name(typed), None, "login", "/login", "failed", "203.0.113.9")
+    r = CliRunner().invoke(main, ["users", "audit", "--name", "GHOST.ADMIN"])
+    assert r.exit_code == 0, r.output
+    assert store.name_fingerprint("ghost.admin") in r.output and "chief" not in r.output.split("audit log")[1]
+    r = CliRunner().invoke(main, ["users", "audit"])
+    assert "chief" in r.output and "ghost.admin" not in r.output and "\\[" not in r.output, r.output
