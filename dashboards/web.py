@@ -47,9 +47,15 @@ BUILT_FILE_LIMITS = {
     "download_extract": "120 per minute",
     "extract_file": "120 per minute",
 }
-# Paths open without signing in: the sign-in page, the health probe and Dash's static bundles (no data in them).
+# Paths open without signing in: the sign-in page, the health probe and the app's own static files (its style sheet,
+# which the sign-in and error pages use). Dash's bundles are served to signed-in accounts only: their URLs carry the
+# versions of Dash and its components (".v4_4_1m…", "react@18.3.1") and their bytes identify each exactly, which
+# tells anyone scanning for a published flaw whether it applies. Dash has no setting to leave the versions out of
+# the URLs (they are built in its private resource code), and the files' content would tell them anyway; no page
+# open before sign-in loads a bundle, so they are simply not shown to an anonymous caller.
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
-STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
+PUBLIC_PREFIXES = ("/assets/",)
+STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")  # cacheable: no account's data in them
 # Not data: the map outlines and the empty base map (dashboards/geo.py), the same for everyone, cached for a day.
 CACHEABLE_PREFIXES = ("/geo/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -523,8 +529,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         # public: the paths above, and what the static routes themselves serve. The prefix alone is not enough:
         # '/assets//x' matches no static route and reached Dash's catch-all, the app's page shell, unsigned.
         rule = req.url_rule.rule if req.url_rule is not None else ""
-        if path in PUBLIC_PATHS or (path.startswith(STATIC_PREFIXES) and rule.startswith(STATIC_PREFIXES)):
+        if path in PUBLIC_PATHS or (path.startswith(PUBLIC_PREFIXES) and rule.startswith(PUBLIC_PREFIXES)):
             return None
+        if path.startswith(STATIC_PREFIXES) and rule.startswith(STATIC_PREFIXES) and current_user.is_authenticated:
+            return None  # a bundle for a signed-in page: no page, query or callback checks apply
         if not current_user.is_authenticated:
             if _wants_html() and not path.startswith("/_dash"):
                 target = req.full_path if req.query_string else path

@@ -395,9 +395,11 @@ def test_plotly_labels_on_national_pages_escape_text_from_data(world):
     ],
 )
 def test_a_guessed_bundle_name_is_a_404_not_a_server_error(small_app, path):
-    """The bundles need no sign-in; a name Dash does not serve was a 500 (and a traceback logged) for anyone."""
-    app, _ = small_app
-    r = app.server.test_client().get(path)
+    """A name Dash does not serve was a 500 (and a traceback logged). The bundles are served to signed-in accounts
+    only since the tenth review (their URLs and bytes name Dash's version): an anonymous caller gets 401."""
+    app, store = small_app
+    assert app.server.test_client().get(path).status_code == 401
+    r = signed_in_client(app, store, "bundles3", "viewer").get(path)
     assert r.status_code == 404 and r.mimetype == "text/plain", (path, r.status_code)
     assert "registered" not in r.get_data(as_text=True)  # Dash's message lists the server's packages
 

@@ -218,7 +218,7 @@ def _concrete(rule: str) -> str:
 
 
 # open to anyone: the sign-in page, the health probe and the static files Dash and the app ship (no data in them)
-PUBLIC_ROUTES = {"/login", "/healthz", "/_favicon.ico", "/favicon.ico", "/_dash-component-suites/", "/assets/"}
+PUBLIC_ROUTES = {"/login", "/healthz", "/_favicon.ico", "/favicon.ico", "/assets/"}
 
 
 def test_no_route_answers_data_or_the_app_before_sign_in(snapshot, tmp_path):
