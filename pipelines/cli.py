@@ -76,7 +76,17 @@ def entry() -> None:
     """The `ipcity` script."""
     global _OWNS_PROCESS
     _OWNS_PROCESS = True
+    _private_umask()
     main()
+
+
+def _private_umask() -> None:
+    """Files the command and its children (Dagster, dbt, gunicorn) create are owner-only. DuckDB recreates the
+    warehouse's write-ahead log beside it at every checkpoint with the umask's mode (0644 under the usual 022):
+    every city's latest figures readable by each local user while a run writes. No owner-only folder can hold it
+    (the warehouse lives in the data folder, landing and all), so the process's umask does; set once here, before
+    any thread starts (private_files leaves the umask alone in code that shares its process with threads)."""
+    os.umask(os.umask(0o077) | 0o077)
 
 
 def _collect_after_start_up() -> None:

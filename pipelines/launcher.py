@@ -32,6 +32,7 @@ from pipelines.ingest.load import (
     withdraw_file,
 )
 from pipelines.partitions import YEARLY
+from pipelines.private_files import private_duckdb
 from pipelines.progress import PROGRESS_LOGGER_NAME
 from pipelines.sources import SOURCES
 
@@ -240,7 +241,7 @@ def _connect_for_planning(wh: Path) -> duckdb.DuckDBPyConnection:
     """The warehouse for writing, or WarehouseBusy naming the process that holds it (a `dagster dev` run, a
     script), instead of DuckDB's traceback."""
     try:
-        return duckdb.connect(str(wh))
+        return duckdb.connect(str(private_duckdb(wh)))
     except duckdb.IOException as e:
         if "lock" not in str(e).lower():
             raise
@@ -386,7 +387,7 @@ def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.Da
     if outside:
         from pipelines.ingest.load import record_failure_of
 
-        with duckdb.connect(str(wh)) as con:
+        with duckdb.connect(str(private_duckdb(wh))) as con:
             for y in outside:
                 for rel in yearly.pop(y):
                     reason = f"data year {y} is outside the years the pipeline holds ({min(valid)}–{max(valid)})"

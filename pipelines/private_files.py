@@ -16,6 +16,7 @@ import contextlib
 import os
 import secrets
 import stat
+import tempfile
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -114,4 +115,31 @@ def write_private_bytes(path: Path | str, data: bytes) -> Path:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+    return path
+
+
+def private_duckdb(path: Path | str) -> Path:
+    """The warehouse's DuckDB file, owner-only: born so when missing, tightened with its write-ahead log when an
+    earlier version left them readable. DuckDB refuses an empty file as a new database (``private_file``'s way), so
+    a new one is made inside an owner-only folder beside ``path`` and renamed into place: nobody else can open it
+    in between. Its ``.wal``, which DuckDB deletes at each checkpoint and recreates with the process's umask, is
+    covered by the ``ipcity`` command's umask (``pipelines.cli.entry``): no open folder can hold it privately."""
+    import duckdb
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        nursery = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))  # mode 0700
+        try:
+            duckdb.connect(str(nursery / path.name)).close()
+            tighten_file(nursery / path.name)
+            with contextlib.suppress(FileExistsError):  # another process made it meanwhile: theirs stays
+                os.link(nursery / path.name, path)
+        finally:
+            for leftover in nursery.iterdir():
+                leftover.unlink()
+            nursery.rmdir()
+    for f in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            tighten_file(f)
     return path

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines import settings
+from pipelines.private_files import private_duckdb
 
 
 class Warehouse(DuckDBResource):
@@ -28,7 +28,7 @@ class Warehouse(DuckDBResource):
         """A connection with the memory limit and spill folder of pipeline ``step`` (ingest, checks, dbt,
         publish, other; settings.duckdb_config): DuckDB keeps what it touches cached up to 80 % of RAM by
         default, the limit bounds each step whatever the history holds (it spills to disk beyond it)."""
-        Path(self.file).parent.mkdir(parents=True, exist_ok=True)
+        private_duckdb(self.file)  # every city's figures: owner-only (pipelines/private_files.py)
         with DuckDBResource(database=self.file, connection_config=self.connection_config).get_connection() as con:
             settings.apply_duckdb_limits(con, step)
             yield con

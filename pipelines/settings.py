@@ -165,7 +165,11 @@ def apply_duckdb_limits(con, step: str = "other") -> None:
     cannot move once DuckDB has spilled to it; then the folder in use stays."""
     cfg = duckdb_config(step)
     con.execute("SET memory_limit = ?", [cfg["memory_limit"]])
-    Path(cfg["temp_directory"]).mkdir(parents=True, exist_ok=True)
+    # what DuckDB spills there is the warehouse's data: the folder is owner-only, the files are born inside it
+    from pipelines.private_files import private_dirs
+
+    spill = Path(cfg["temp_directory"])
+    private_dirs(spill.parent, spill.name)
     try:
         con.execute("SET temp_directory = ?", [cfg["temp_directory"]])
     except Exception:  # noqa: BLE001 - a spill folder already in use is kept

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import data_nature, settings
-from pipelines.private_files import private_dir, tighten_file
+from pipelines.private_files import private_dir, private_duckdb, tighten_file
 
 # raw tables the dashboard shows (the ledger and the quarantine); record tables stay in the warehouse.
 PUBLISHED_RAW_TABLES = ("ingested_files", "rejected_rows")
@@ -46,7 +46,7 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
         tmp.unlink()
     counts: dict[str, int] = {}
     # the publish step's memory limit and spill folder (settings.duckdb_config): the copy streams table by table
-    con = duckdb.connect(str(warehouse), read_only=False)
+    con = duckdb.connect(str(private_duckdb(warehouse)), read_only=False)
     try:
         settings.apply_duckdb_limits(con, "publish")
         con.execute(f"ATTACH '{tmp}' AS snap")

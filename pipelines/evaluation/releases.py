@@ -38,6 +38,7 @@ import polars as pl
 from pipelines import settings
 from pipelines.china_time import utc_now
 from pipelines.evaluation.rules import rules_version_of
+from pipelines.private_files import private_duckdb
 
 SCHEMA = "releases"
 DEFAULT_MC_SEED = 20160086
@@ -499,7 +500,7 @@ def release(
             )
         seed_used = int(seeds[0][0]) if len(seeds) == 1 else mc_seed
         content = _content_hash(frames)
-        with duckdb.connect(str(warehouse)) as con:
+        with duckdb.connect(str(private_duckdb(warehouse))) as con:
             ensure_release_schema(con)
             previous = latest_release(con, year)
             if previous is not None and previous["content_hash"] == content:
