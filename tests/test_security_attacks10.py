@@ -287,3 +287,24 @@ def test_the_bundles_naming_dashs_version_need_a_signed_in_account(web):
     for path in ("/login", "/healthz", "/assets/style.css", "/logout", "/favicon.ico"):
         r = anonymous.get(path, headers={"Accept": "text/html"}, follow_redirects=True)
         assert r.status_code == 200 and not version.search(r.get_data()), path
+
+
+# ---- 5. a silence names a city or province the alerts carry, or is refused ----------------------------------------------
+# `ipcity alerts silence --province 44` (the form `ipcity extract` and `users add` take) stored '44', and a mistyped
+# or hostile --city was stored as given: each silence matched no alert while the command said it was in place.
+def test_a_silence_by_province_or_city_takes_their_codes_or_says_why_not(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from click.testing import CliRunner
+
+    from pipelines.alerts import store as alert_store
+    from pipelines.cli import main
+
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    sid = alert_store.silence(by="t", duration=timedelta(hours=1), province_code="44")
+    with alert_store.connect() as con:
+        stored = con.execute("select province_code from alerts.silences where silence_id = ?", (sid,)).fetchone()
+    assert stored[0] == "440000"
+    for args in (["--city", HOSTILE], ["--city", "4403"], ["--province", "广东"], ["--province", "4400"]):
+        r = CliRunner().invoke(main, ["alerts", "silence", "--for", "1d", *args])
+        assert r.exit_code == 2 and "six-digit" in r.output and _no_controls(r.output), (args, r.output)

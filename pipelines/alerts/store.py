@@ -290,6 +290,20 @@ def silence(
         raise ValueError("a silence needs a fingerprint, rule, city or province")
     if duration.total_seconds() <= 0:
         raise ValueError("a silence needs a positive duration")
+    # A city or province the alerts cannot carry was stored as given and matched nothing: `--province 44` (the
+    # form every other command takes) or a mistyped city silenced no alert while the operator was told it had.
+    if unit_code is not None and not (len(unit_code) == 6 and unit_code.isascii() and unit_code.isdigit()):
+        raise ValueError(
+            f"城市须为六位行政区划代码，而不是 {unit_code!r} · a city is its six-digit code (e.g. 440300), not {unit_code!r}"
+        )
+    if province_code is not None:
+        code = province_code.strip()
+        if not (code.isascii() and code.isdigit() and (len(code) == 2 or (len(code) == 6 and code.endswith("0000")))):
+            raise ValueError(
+                f"省份须为两位或六位代码（如 44 或 440000），而不是 {province_code!r} · a province is its two- or "
+                f"six-digit code (e.g. 44 or 440000), not {province_code!r}"
+            )
+        province_code = code[:2] + "0000"
     t0 = start or now_utc()
     with connect(path) as con:
         if fingerprint:
