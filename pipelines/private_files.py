@@ -133,8 +133,13 @@ def private_duckdb(path: Path | str) -> Path:
         try:
             duckdb.connect(str(nursery / path.name)).close()
             tighten_file(nursery / path.name)
-            with contextlib.suppress(FileExistsError):  # another process made it meanwhile: theirs stays
+            try:  # a link never replaces: a warehouse another process made meanwhile stays
                 os.link(nursery / path.name, path)
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links (some network shares)
+                if not path.exists():
+                    os.replace(nursery / path.name, path)
         finally:
             for leftover in nursery.iterdir():
                 leftover.unlink()
