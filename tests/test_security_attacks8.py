@@ -367,4 +367,10 @@ def test_the_audit_log_shows_terminal_controls_never_sends_them(tmp_path, monkey
     out = CliRunner().invoke(main, ["users", "audit", "--limit", "20"])
     assert out.exit_code == 0, out.output
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", out.output), repr(out.output)[:500]
-    assert "chief" in out.output and "\\x1b" in out.output  # shown, as escapes (the table wraps long cells)
+    assert "\\x1b" in out.output  # the path asked for is shown, as escapes (the table wraps long cells)
+    # the name typed at sign-in is no account: kept and shown only as its fingerprint (tenth review), never as typed
+    from dashboards.auth import UserStore
+
+    names = [r["username"] for r in UserStore(access_dir / "users.sqlite").audit_rows()]
+    assert UserStore(access_dir / "users.sqlite").name_fingerprint(forged) in names and forged not in names
+    assert "chief" not in out.output
