@@ -414,8 +414,8 @@ def register_route(server) -> None:
         try:
             year = security.parse_year(args.get("year"))  # four ASCII digits: not int()'s '+2025', ' 2025', '２０２５'
             city = args.get("city") or None
-            if city is not None and not (city.isdigit() and len(city) == 6):
-                raise ValueError(city)
+            if city is not None and not security.is_unit_code(city):
+                raise security.BadParameter("city: expected a six-digit code, e.g. 440300")
             # The national report lists every city's verdict: national office only; a city's one-pager follows
             # the city's province scope (the same single check as every other data path). Checked before the year
             # exists: a refused reader learns nothing, not even which years are published.
@@ -427,12 +427,19 @@ def register_route(server) -> None:
             else:
                 access.authorize(principal, "report", page="/profile", unit=city, snap=snap, target=f"report {city}")
             if year not in queries.years(snap):
-                flask.abort(404)
+                raise security.NotFound(f"year {year}: no data for this year")
             data = report_pdf(snap, year, city, norm_lang(args.get("lang")))
-        except (KeyError, ValueError):  # security.BadParameter is a ValueError
-            flask.abort(400)
+        # said in words, as the other download routes say them (a bare status page told the caller nothing)
+        except security.BadParameter as e:
+            return flask.Response(f"{e}\n", status=400, mimetype="text/plain")
+        except security.NotFound as e:
+            return flask.Response(f"{e}\n", status=404, mimetype="text/plain")
+        except KeyError:  # a well-formed code of no city in the snapshot (only the national office gets this far)
+            return flask.Response("city: not in the published snapshot\n", status=404, mimetype="text/plain")
+        except ValueError:
+            return flask.Response("report: parameters not understood\n", status=400, mimetype="text/plain")
         except SnapshotUnavailable:
-            flask.abort(503)
+            return flask.Response("no published snapshot yet\n", status=503, mimetype="text/plain")
         name = f"ipcity_report_{year}" + (f"_{city}" if city else "") + ".pdf"
         return flask.Response(
             data,

@@ -308,3 +308,21 @@ def test_a_silence_by_province_or_city_takes_their_codes_or_says_why_not(tmp_pat
     for args in (["--city", HOSTILE], ["--city", "4403"], ["--province", "广东"], ["--province", "4400"]):
         r = CliRunner().invoke(main, ["alerts", "silence", "--for", "1d", *args])
         assert r.exit_code == 2 and "six-digit" in r.output and _no_controls(r.output), (args, r.output)
+
+
+# ---- 6. the report route says what was wrong -------------------------------------------------------------------------
+# /report.pdf answered a malformed year or city, a year without data and a missing snapshot with Werkzeug's bare
+# English status pages: the reason was lost (the other download routes say it). Now each is a short text.
+@pytest.mark.parametrize(
+    ("query", "status", "said"),
+    [
+        ("year=abc", 400, "year: expected four digits"),
+        ("year=2024&city=%E5%B9%BF%E5%B7%9E", 400, "city: expected a six-digit code"),
+        ("year=2024&city=../../x", 400, "city: expected a six-digit code"),
+        ("year=1999&city=440100", 404, "year 1999: no data"),
+    ],
+)
+def test_the_report_route_says_why_it_refuses(web, query, status, said):
+    r = web["gd"].get(f"/report.pdf?{query}")
+    assert r.status_code == status and r.mimetype == "text/plain", (r.status_code, r.get_data()[:200])
+    assert said in r.get_data(as_text=True)
