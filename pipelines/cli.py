@@ -411,25 +411,41 @@ def _refusal(reason: str | None, name: str, lang: str | None = None) -> str:
     return refusal_both(reason, source) if lang is None else refusal_text(reason, lang, source)
 
 
+def _withdrawn_table(rows: list[tuple], title: str) -> None:
+    """Files withdrawn and the rows that left the warehouse with them: one table for a run's summary and for the
+    ledger (``status``, ``quality``), so the two read alike. A row is (source, file, year, rows withdrawn) with, from
+    the ledger, when it was withdrawn (shown in Beijing time, as the other ledger tables)."""
+    when = any(len(r) > 4 for r in rows)
+    t = Table(
+        "source / 数据源",
+        "file / 文件",
+        "year / 年度",
+        "rows withdrawn / 撤回行",
+        *(["when / 时间 (CST 北京时间)"] if when else []),
+        title=title,
+    )
+    for source, name, part, n, *at in rows:
+        t.add_row(
+            escape(source),
+            escape(name),
+            escape(str(part or "")),
+            f"{n or 0:,}",
+            *([escape(china_time_text(at[0]))] if when else []),
+        )
+    console.print(t)
+
+
 def _print_withdrawals(summary) -> None:
     """Files removed from landing that this run withdrew (their rows left the warehouse), and the landing folder
     that was missing or empty, so nothing was withdrawn."""
     if summary.withdrawn is not None and summary.withdrawn.height:
-        t = Table(
-            "source / 数据源",
-            "file / 文件",
-            "year / 年度",
-            "rows withdrawn / 撤回行",
-            title="removed from landing, rows withdrawn · 已从着陆区移除、数据已撤回的文件",
+        _withdrawn_table(
+            [
+                (r["source"], r["file_name"], r["partition"], r["rows_withdrawn"])
+                for r in summary.withdrawn.iter_rows(named=True)
+            ],
+            "removed from landing, rows withdrawn · 已从着陆区移除、数据已撤回的文件",
         )
-        for r in summary.withdrawn.iter_rows(named=True):
-            t.add_row(
-                escape(r["source"]),
-                escape(r["file_name"]),
-                escape(str(r["partition"] or "")),
-                f"{r['rows_withdrawn']:,}",
-            )
-        console.print(t)
     if summary.withdrawn_refused:
         _say(
             f"[yellow]已从着陆区移除的拒收文件，台账记为撤回：[/yellow]{escape(', '.join(summary.withdrawn_refused))}",
@@ -468,17 +484,7 @@ def _print_withdrawn(con, limit: int = 20) -> None:
     ).fetchall()
     if not rows:
         return
-    t = Table(
-        "source / 数据源",
-        "file / 文件",
-        "year / 年度",
-        "rows withdrawn / 撤回行",
-        "when / 时间 (CST 北京时间)",
-        title="files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）",
-    )
-    for source, name, part, n, at in rows:
-        t.add_row(escape(source), escape(name), escape(str(part or "")), f"{n:,}", escape(china_time_text(at)))
-    console.print(t)
+    _withdrawn_table(rows, "files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）")
     _say(
         "文件从着陆区移除后，下一次运行会撤回其数据；若是误删，将文件放回即可重新入库。",
         "A file removed from the landing folder has its rows withdrawn by the next run; put it back to load it "
