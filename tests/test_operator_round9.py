@@ -60,3 +60,39 @@ def test_run_summary_withdrawn_table_still_printed():
         cli.console.width = width
     text = captured.get()
     assert "cases_2024.csv" in text and "1,234" in text and "已撤回" in text, text
+
+
+def test_reloading_a_corrected_year_does_not_repeat_its_corrections(warehouse, tmp_path):
+    """A year reloaded (`reload: true`, a backfill from the UI, a withdrawal that reloads the year) loads its files
+    again in order, so the corrected file corrects the first one again: raw.corrections got the same correction once
+    per reload, and the history read as if the office had corrected the figure several times."""
+    import shutil
+    from datetime import date
+
+    from pipelines.assets.raw import _reset_partition
+    from pipelines.ingest.load import ingest_file
+    from pipelines.sources import SOURCES
+
+    office = ROOT / "tests" / "fixtures" / "office" / "pledge_loans"
+    source = SOURCES["pledge_loans"]
+    names = ("2025年3月_质押融资.csv", "2025年3月_质押融资_更正版.csv")
+    paths = []
+    for name in names:
+        (tmp_path / "landing").mkdir(exist_ok=True)
+        paths.append(Path(shutil.copy(office / name, tmp_path / "landing" / name)))
+
+    def load(runs):
+        for path, run in zip(paths, runs, strict=True):
+            ingest_file(warehouse, source, path, partition=2025, today=date(2026, 1, 15), run_id=run)
+
+    load(("r1", "r2"))
+    first = warehouse.execute("SELECT key_values, old_file, new_file, run_id FROM raw.corrections").fetchall()
+    assert len(first) == 1
+    for reload in range(2):
+        _reset_partition(warehouse, source, 2025)
+        load((f"r{3 + 2 * reload}", f"r{4 + 2 * reload}"))
+    assert warehouse.execute("SELECT key_values, old_file, new_file, run_id FROM raw.corrections").fetchall() == first
+    # the warehouse itself holds the corrected row once, as before
+    assert warehouse.execute(
+        "SELECT count(*), max(_source_file) FROM raw.pledge_loans WHERE city_code = '320500'"
+    ).fetchone() == (1, names[1])
