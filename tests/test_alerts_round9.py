@@ -1,0 +1,189 @@
+"""Alerts that reach people, round 9: an alert that resolves and fires again before its digest went out, the
+delivery sensor's own time budget, and delivery as it really fails.
+
+Real receivers only: aiosmtpd and an HTTP receiver on 127.0.0.1, a real DuckDB warehouse and SQLite store.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+from alert_receivers import SmtpSink
+from test_alerts import run_alerts, set_status, write_target_marts
+from test_alerts_per_recipient import city_mail
+from test_alerts_round5 import _make_due, write_routing
+
+from pipelines.alerts.config import load_routing
+from pipelines.alerts.lifecycle import deliver_due
+from pipelines.alerts.store import connect
+
+NATIONAL = "national@test.local"
+BUSY = {NATIONAL: "450 4.2.1 mailbox busy, try later"}
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    routing = tmp_path / "routing.yaml"
+    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
+    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
+    return {"warehouse": wh, "routing": routing, "tmp": tmp_path}
+
+
+def _statuses(recipient: str) -> list[str]:
+    with connect() as con:
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT status FROM alerts.messages WHERE recipient = ? ORDER BY created_at, rowid", (recipient,)
+            ).fetchall()
+        ]
+
+
+# ------------------------------------------------------------------------ resolved and fired again, not sent
+def test_an_alert_that_resolved_and_fired_again_while_its_digest_waited_is_sent_once(site):
+    """Zhengzhou fires while the national mailbox is busy: the digest waits for a retry. Before the retry the city
+    recovers (the resolution waits for the firing) and falls behind again (a new episode, a new digest). The office
+    got both firing digests, one after the other, for one alert. It is now told the latest state once."""
+    busy = SmtpSink(refuse=BUSY).start()
+    port = busy.port
+    try:
+        write_routing(site["routing"], port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        set_status(site["warehouse"], "410100", "on_track")
+        run_alerts(site["warehouse"], "run-2")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-3")
+    finally:
+        busy.stop()
+    sink = SmtpSink(port).start()
+    try:
+        _make_due(NATIONAL)
+        deliver_due(load_routing())
+        heard = [(m["firing"], m["resolved"]) for m in city_mail(sink).get(NATIONAL, [])]
+        assert heard == [(["410100"], [])]
+        assert _statuses(NATIONAL).count("delivered") == 1 and "pending" not in _statuses(NATIONAL)
+        # nothing follows in the next runs: no stale resolution, no third firing
+        n = len(sink.messages)
+        run_alerts(site["warehouse"], "run-4")
+        _make_due(NATIONAL)
+        deliver_due(load_routing())
+        assert [m for m in city_mail(sink, n).get(NATIONAL, [])] == []
+    finally:
+        sink.stop()
+
+
+def test_a_stale_resolution_waiting_for_a_retry_is_not_sent_beside_the_new_firing(site):
+    """The office heard Zhengzhou fire; its resolution digest meets a busy mailbox and waits; the city falls behind
+    again before the retry. It got "resolved" and then "firing" about a city that never stopped being behind as far
+    as its latest state goes. The waiting resolution is replaced: the office hears the new firing once."""
+    sink = SmtpSink().start()
+    port = sink.port
+    write_routing(site["routing"], port)
+    set_status(site["warehouse"], "410100", "limited_progress")
+    run_alerts(site["warehouse"], "run-1")
+    assert [(m["firing"], m["resolved"]) for m in city_mail(sink)[NATIONAL]] == [(["410100"], [])]
+    sink.stop()
+    busy = SmtpSink(port, refuse=BUSY).start()
+    try:
+        set_status(site["warehouse"], "410100", "on_track")
+        run_alerts(site["warehouse"], "run-2")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-3")
+    finally:
+        busy.stop()
+    sink = SmtpSink(port).start()
+    try:
+        _make_due(NATIONAL)
+        deliver_due(load_routing())
+        heard = [(m["firing"], m["resolved"]) for m in city_mail(sink).get(NATIONAL, [])]
+        assert heard == [(["410100"], [])]
+    finally:
+        sink.stop()
+
+
+def test_a_waiting_digest_whose_other_alerts_still_hold_is_carried_into_the_new_one(site):
+    """Two cities fire while the mailbox is busy; one of them recovers and a third city fires before the retry. The
+    office gets one digest: the two cities behind now, not the recovered one, nothing twice."""
+    busy = SmtpSink(refuse=BUSY).start()
+    port = busy.port
+    try:
+        write_routing(site["routing"], port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        set_status(site["warehouse"], "410700", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        set_status(site["warehouse"], "410700", "on_track")
+        set_status(site["warehouse"], "320500", "limited_progress")
+        run_alerts(site["warehouse"], "run-2")
+    finally:
+        busy.stop()
+    sink = SmtpSink(port).start()
+    try:
+        _make_due(NATIONAL)
+        deliver_due(load_routing())
+        heard = [(sorted(m["firing"]), m["resolved"]) for m in city_mail(sink).get(NATIONAL, [])]
+        assert heard == [(["320500", "410100"], [])]
+        n = len(sink.messages)
+        run_alerts(site["warehouse"], "run-3")
+        _make_due(NATIONAL)
+        deliver_due(load_routing())
+        assert city_mail(sink, n).get(NATIONAL, []) == []  # no bare resolution of 410700, which it never heard
+    finally:
+        sink.stop()
+
+
+# ---------------------------------------------------------------------------- the delivery sensor's budget
+def test_the_delivery_sensor_stops_at_its_own_budget_and_leaves_the_rest_due(site):
+    """Three digests wait for a relay that now takes 1.5 s per message. The delivery sensor had no budget of its own:
+    its tick took as long as the relay did (with hundreds of digests, past Dagster's 60 s sensor timeout, a failed
+    tick that records nothing of what it sent). It now stops at `delivery.sensor_budget_seconds` (the routing file's,
+    one definition): what it delivered is recorded, the rest stays pending and due for the next tick."""
+    import dagster as dg
+
+    from pipelines.automation import alert_delivery_sensor
+
+    every = ("ipo-410000@test.local", "ipo-320000@test.local", NATIONAL)
+    busy = SmtpSink(refuse=dict.fromkeys(every, "450 4.2.1 mailbox busy")).start()
+    port = busy.port
+    try:
+        write_routing(site["routing"], port)
+        for code in ("410100", "320500"):
+            set_status(site["warehouse"], code, "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+    finally:
+        busy.stop()
+    cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+    cfg["delivery"]["sensor_budget_seconds"] = 2
+    site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    assert load_routing().sensor_budget_seconds == 2
+    with connect() as con:
+        con.execute("UPDATE alerts.messages SET next_retry_at = NULL WHERE status = 'pending'")
+        waiting = con.execute("SELECT count(*) FROM alerts.messages WHERE status = 'pending'").fetchone()[0]
+    assert waiting >= 3
+    slow = SmtpSink(port, delay=1.5).start()
+    try:
+        started = time.monotonic()
+        alert_delivery_sensor(dg.build_sensor_context())
+        took = time.monotonic() - started
+        assert took < 2 + 1.5, took  # the budget, and at most the cut attempt's second past it
+        with connect() as con:
+            left = con.execute(
+                "SELECT count(*) FROM alerts.messages WHERE status = 'pending' AND next_retry_at IS NULL"
+            ).fetchone()[0]
+        assert 1 <= left < waiting  # some delivered, the rest untried and due at once for the next tick
+    finally:
+        slow.stop()
+
+
+def test_a_sensor_budget_past_dagster_s_tick_timeout_is_refused_by_name(site):
+    write_routing(site["routing"], 25)
+    cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+    cfg["delivery"]["sensor_budget_seconds"] = 90
+    site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    routing = load_routing(strict=False)
+    assert routing.sensor_budget_seconds == 40
+    assert any("sensor_budget_seconds" in str(p) for p in routing.problems)
