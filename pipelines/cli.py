@@ -1343,14 +1343,21 @@ def template_third_party(out: Path | None, source_db: Path | None, empty: bool) 
     out = out or Path("third_party_evaluation_template.xlsx")
     if out.suffix.lower() not in (".xlsx", ".csv"):
         raise click.BadParameter("the template is written as .xlsx or .csv", param_hint="--out")
-    rows = None
+    rows, nature = None, None
     if not empty:
         db = source_db or settings.snapshot_path()
         if db.is_file():
             rows = pending_cycles(db)
+            # the pre-filled rows say what the snapshot they come from loaded (synthetic sample or real)
+            import duckdb
+
+            from pipelines.data_nature import nature_of
+
+            with duckdb.connect(str(db), read_only=True) as con:
+                nature = nature_of(con)
         else:
             console.print(f"[yellow]no snapshot at {escape(db)}: writing headers only[/yellow]")
-    path = write_template(out, rows)
+    path = write_template(out, rows, nature=nature)
     n = 0 if rows is None else rows.height
     console.print(f"third-party evaluation template: {escape(path)} ({n} pending unit-cycles pre-filled)")
     console.print(

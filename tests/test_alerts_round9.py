@@ -187,3 +187,47 @@ def test_a_sensor_budget_past_dagster_s_tick_timeout_is_refused_by_name(site):
     routing = load_routing(strict=False)
     assert routing.sensor_budget_seconds == 40
     assert any("sensor_budget_seconds" in str(p) for p in routing.problems)
+
+
+# ------------------------------------------------------------------------ the outbox file says what it is
+def _record_sources(wh, synthetic: list[str]) -> None:
+    """The warehouse's record of what it loaded (as the publish step stores it in meta.snapshot_info)."""
+    import json
+
+    import duckdb
+
+    with duckdb.connect(str(wh)) as con:
+        con.execute("create schema if not exists meta")
+        con.execute("create table if not exists meta.snapshot_info (key varchar, value varchar)")
+        con.execute("delete from meta.snapshot_info where key = 'synthetic_sources'")
+        con.execute("insert into meta.snapshot_info values ('synthetic_sources', ?)", [json.dumps(synthetic)])
+
+
+@pytest.mark.parametrize("synthetic", [True, False])
+def test_the_outbox_file_says_whether_its_figures_are_synthetic(site, synthetic):
+    """The file channel's .eml is a file a relay or a person takes away; it said nothing of the sample data it was
+    drawn from, where every download says so (data_nature). It now carries the provenance header, and the note in
+    its text when the loaded sources are synthetic."""
+    from email import message_from_bytes, policy
+
+    outbox = site["tmp"] / "outbox"
+    cfg = {
+        "version": "test",
+        "channels": {"out": {"type": "file", "dir": str(outbox)}},
+        "routes": [{"name": "national_office", "audience": "city", "recipients": {"out": [NATIONAL]}}],
+    }
+    site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    _record_sources(site["warehouse"], ["patent_grants", "pledge_loans"] if synthetic else [])
+    set_status(site["warehouse"], "410100", "limited_progress")
+    run_alerts(site["warehouse"], "run-1")
+    (eml,) = outbox.glob("*.eml")
+    mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    if synthetic:
+        assert mail["X-Ipcity-Data-Provenance"] == "合成示例 / Synthetic sample"
+        assert text.startswith("合成示例数据：") and "Synthetic sample data: " in text.split("\n")[0]
+        assert "合成示例数据" in html
+    else:
+        assert mail["X-Ipcity-Data-Provenance"] == "真实 / Real"
+        assert "合成" not in text and "Synthetic" not in text

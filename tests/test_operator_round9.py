@@ -96,3 +96,59 @@ def test_reloading_a_corrected_year_does_not_repeat_its_corrections(warehouse, t
     assert warehouse.execute(
         "SELECT count(*), max(_source_file) FROM raw.pledge_loans WHERE city_code = '320500'"
     ).fetchone() == (1, names[1])
+
+
+def _snapshot_with_pending(path: Path, synthetic: list[str]) -> Path:
+    import json
+
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_third_party_evaluation as select '410100' as unit_code, '郑州市' as unit_name, "
+            "2021 as cycle_first_year, 2023 as cycle_last_year, 'pending' as status"
+        )
+        con.execute("create schema meta")
+        con.execute("create table meta.snapshot_info (key varchar, value varchar)")
+        con.execute("insert into meta.snapshot_info values ('synthetic_sources', ?)", [json.dumps(synthetic)])
+    return path
+
+
+def test_third_party_template_pre_filled_from_a_synthetic_snapshot_says_so(tmp_path):
+    """`ipcity template third-party` pre-fills the pending cycles from the snapshot, and said nothing of the sample
+    data they came from, where every other file does (data_nature). The CSV and the workbook carry the per-row
+    provenance column (last, which the loader ignores), the workbook its document properties and note too."""
+    import csv
+    import io
+
+    from click.testing import CliRunner
+    from openpyxl import load_workbook
+
+    from pipelines.cli import main
+
+    snap = _snapshot_with_pending(tmp_path / "s.duckdb", ["patent_grants"])
+    for suffix in (".csv", ".xlsx"):
+        out = tmp_path / f"t{suffix}"
+        result = CliRunner().invoke(main, ["template", "third-party", "--from", str(snap), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        if suffix == ".csv":
+            rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+            assert rows[0][-1] == "数据性质 Data provenance" and rows[1][-1] == "合成示例 / Synthetic sample"
+            assert rows[1][0] == "410100"
+        else:
+            wb = load_workbook(out)
+            ws = wb.worksheets[0]
+            head = [c.value for c in ws[1]]
+            assert (
+                head[-1] == "数据性质 Data provenance" and ws.cell(2, len(head)).value == "合成示例 / Synthetic sample"
+            )
+            assert wb.properties.keywords == "合成示例 / Synthetic sample"
+            notes = " ".join(str(c.value) for row in wb.worksheets[1].iter_rows() for c in row if c.value)
+            assert "合成示例数据" in notes
+
+    real = _snapshot_with_pending(tmp_path / "r.duckdb", [])
+    out = tmp_path / "r.csv"
+    assert CliRunner().invoke(main, ["template", "third-party", "--from", str(real), "--out", str(out)]).exit_code == 0
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+    assert rows[1][-1] == "真实 / Real"

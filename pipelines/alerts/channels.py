@@ -46,6 +46,8 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
     m["Message-ID"] = f"<{msg['idempotency_key']}@ipcity.monitor>"
     m["X-Idempotency-Key"] = msg["idempotency_key"]
     m["X-Ipcity-Route"] = msg["route"]
+    if msg.get("provenance"):
+        m["X-Ipcity-Data-Provenance"] = msg["provenance"]
     # 7-bit on the wire: a relay may take 8-bit data only after advertising 8BITMIME and being asked with
     # BODY=8BITMIME, which smtplib does not ask. The standard library would send a text of short lines as raw 8-bit
     # UTF-8; base64 (declared charset utf-8) is what every mail client reads, whatever the relay.
@@ -66,9 +68,29 @@ def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
     if target.exists():
         return True, f"already in outbox: {target.name}"
     tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(bytes(email_message(msg, ch.get("sender", SENDER_DEFAULT))))
+    tmp.write_bytes(bytes(email_message(_with_provenance(msg), ch.get("sender", SENDER_DEFAULT))))
     os.replace(tmp, target)
     return True, f"written {target}"
+
+
+def _with_provenance(msg: dict) -> dict:
+    """The digest as the outbox file carries it: a file a person or a relay takes away says what its figures are
+    drawn from, as every download does (pipelines.data_nature, the labels seed's data_provenance list): a header
+    always, and, when the loaded sources are synthetic, the note as the body's first line (and the HTML's)."""
+    from html import escape
+
+    from pipelines.data_nature import DataNature, nature_now
+
+    listed = (msg.get("payload") or {}).get("synthetic_sources")
+    nature = DataNature(tuple(listed)) if isinstance(listed, list) else nature_now()  # as when it was written
+    out = {**msg, "provenance": nature.row_value()}
+    if nature.is_synthetic:
+        note = nature.note_both()
+        out["body"] = f"{note}\n\n{msg['body']}"
+        if msg.get("html"):
+            body_at = msg["html"].find(">", msg["html"].find("<body")) + 1  # after the opening <body ...> tag
+            out["html"] = msg["html"][:body_at] + f"\n<p><b>{escape(note)}</b></p>" + msg["html"][body_at:]
+    return out
 
 
 # How a response starts when the receiver refused the message for good: an SMTP 5xx to the recipient or to the

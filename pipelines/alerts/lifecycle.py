@@ -32,6 +32,7 @@ from pipelines.alerts import channels
 from pipelines.alerts.conditions import Condition, delivery_failed, describe_change
 from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc
+from pipelines.data_nature import nature_now
 from pipelines.labels import label_set, label_text
 
 LEASE_SECONDS = 120
@@ -676,9 +677,12 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
         )
     t = iso(at)
     messages = []
+    # what the figures are drawn from, fixed when the digest is written (a retry days later says the same)
+    synthetic = list(nature_now().synthetic) if groups else []
     for (route, channel, recipient, detail, lang, _province), items in sorted(groups.items()):
         superseded = _supersede_waiting(con, route, channel, recipient, _province, items, at)
         m = compose(route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url, bool(_province))
+        m["payload"]["synthetic_sources"] = synthetic
         if superseded:
             con.execute(
                 f"UPDATE alerts.messages SET status = 'superseded', next_retry_at = NULL, last_response = ? "
@@ -835,6 +839,7 @@ def deliver_due(
     run_id: str | None = None,
     follow_up: bool = True,
     budget: float | None = None,
+    cut_at_budget: bool = False,
 ) -> list[dict]:
     """Deliver every pending message whose retry time has come; up to `immediate_attempts` attempts each in
     this call (with the backoff between them when it is short), then it waits for the next dispatch. `keys`:
@@ -846,7 +851,10 @@ def deliver_due(
 
     ``budget``: seconds this call may spend (a pipeline run's alert step: routing.run_budget_seconds). Many digests
     on a slow relay (each session up to its session_timeout) held the run for as long as they took; past the budget
-    no further digest is started, and those left stay due, untried, for the delivery sensor's next tick."""
+    no further digest is started, and those left stay due, untried, for the delivery sensor's next tick.
+    ``cut_at_budget`` (the delivery sensor, whose tick Dagster ends at 60 s): an attempt under way ends with the budget
+    too (its session is cut, a retry under the same idempotency key, which a receiver can drop as a repeat); the
+    run's step lets a started attempt finish (a cut mid-DATA may leave the relay with the mail, unconfirmed)."""
     started = time.monotonic()
     if not routing.readable:
         return []  # no channel is known: every message waits, untried, for a routing file that reads
@@ -907,9 +915,9 @@ def deliver_due(
             else:
                 route = next((r for r in routing.routes if r.name == msg["route"]), None)
                 where = full_list_where(routing.dashboard_url, bool(route and route.per_province))
-                # within a budget, the attempt's session ends with it: a relay slower than the time left is cut
-                # (a retry like any other) rather than hold a sensor tick past Dagster's timeout
-                bounded = ch if budget is None else _within(ch, budget - (time.monotonic() - started))
+                # a hard budget: the attempt's session ends with it, a relay slower than the time left is cut (a
+                # retry like any other) rather than hold a sensor tick past Dagster's timeout
+                bounded = ch if not (cut_at_budget and budget) else _within(ch, budget - (time.monotonic() - started))
                 ok, response = channels.send(
                     {**msg, "payload": json.loads(msg["payload_json"] or "{}")}, bounded, link=where
                 )
@@ -961,7 +969,15 @@ def deliver_due(
             planned = plan_notifications(con, routing, run_id=run_id, at=now_utc()) if held else []
         if planned:
             left = None if budget is None else max(0.0, budget - (time.monotonic() - started))
-            results += deliver_due(routing, path=path, sleep=sleep, run_id=run_id, follow_up=False, budget=left)
+            results += deliver_due(
+                routing,
+                path=path,
+                sleep=sleep,
+                run_id=run_id,
+                follow_up=False,
+                budget=left,
+                cut_at_budget=cut_at_budget,
+            )
     return results
 
 
