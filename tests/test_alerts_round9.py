@@ -231,3 +231,79 @@ def test_the_outbox_file_says_whether_its_figures_are_synthetic(site, synthetic)
     else:
         assert mail["X-Ipcity-Data-Provenance"] == "真实 / Real"
         assert "合成" not in text and "Synthetic" not in text
+
+
+# ------------------------------------------------------------------------------ delivery as it really fails
+def _digest(recipient: str) -> dict:
+    return {
+        "idempotency_key": "k" * 32,
+        "route": "national_office",
+        "recipient": recipient,
+        "subject": "【知识产权强市监测】新预警 1 条、解除 0 条" + "（其中变差 1 条）" * 20,
+        "body": "郑州市：关键目标进展有限",
+        "html": None,
+        "payload": {},
+    }
+
+
+def test_an_idn_domain_reaches_a_relay_without_smtputf8_and_a_chinese_mailbox_is_refused_by_name():
+    """office@例子.中国 on a relay without SMTPUTF8 (many office relays): smtplib demanded SMTPUTF8 for the domain
+    alone and the digest was retried thirty times. The domain now goes in its IDNA form (xn--), which needs nothing;
+    a mailbox name in Chinese (中文@例子.中国) cannot reach such a relay, and is refused for good at once, saying so."""
+    from pipelines.alerts import channels
+
+    sink = SmtpSink(smtputf8=False).start()
+    try:
+        ch = {"type": "smtp", "host": "127.0.0.1", "port": sink.port, "sender": "m@test.local", "timeout": 5}
+        ok, response = channels.send(_digest("国家知识产权局 <office@例子.中国>"), ch)
+        assert ok, response
+        assert sink.envelopes[-1]["to"] == ["office@xn--fsqu00a.xn--fiqs8s"]
+        assert "SMTPUTF8" not in sink.envelopes[-1]["options"]
+        ok, response = channels.send(_digest("中文@例子.中国"), ch)
+        assert not ok and response.startswith(channels.PERMANENT) and "SMTPUTF8" in response
+        assert channels.refused_by_receiver(response)  # the channel itself is up: the others due on it are tried
+    finally:
+        sink.stop()
+    utf8 = SmtpSink().start()
+    try:
+        ch = {"type": "smtp", "host": "127.0.0.1", "port": utf8.port, "sender": "m@test.local", "timeout": 5}
+        ok, response = channels.send(_digest("中文@例子.中国"), ch)
+        assert ok and utf8.envelopes[-1]["to"] == ["中文@例子.中国"], response
+    finally:
+        utf8.stop()
+
+
+def test_a_line_break_in_an_address_is_refused_for_good_by_name_not_retried():
+    """A recipient built from a province name or a routing entry that carries CR/LF: the email package refuses the
+    header (no injection), but the digest was retried thirty times with a bare ValueError. It is refused for good
+    at once, naming the address."""
+    from pipelines.alerts import channels
+
+    sink = SmtpSink().start()
+    try:
+        ch = {"type": "smtp", "host": "127.0.0.1", "port": sink.port, "sender": "m@test.local", "timeout": 5}
+        ok, response = channels.send(_digest("ipo@test.local\r\nBcc: everyone@test.local"), ch)
+        assert not ok and response.startswith(channels.PERMANENT) and "line break" in response
+        assert sink.envelopes == []
+    finally:
+        sink.stop()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.100.100.200/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+    ],
+)
+def test_a_webhook_pointed_at_a_cloud_metadata_address_is_never_sent(url):
+    """The routing file is edited by operators: a webhook (or robot endpoint) pointed at the instance-metadata
+    service got the digest and any secret header, retried for a day. It is refused before any connection."""
+    from pipelines.alerts import channels
+
+    ok, response = channels.send(_digest("hook"), {"type": "webhook", "url": url, "timeout": 1, "session_timeout": 2})
+    assert not ok and response.startswith(channels.PERMANENT + "not sent:") and "metadata" in response
+    robot = {"type": "wecom", "key": "k" * 20, "endpoint": url, "timeout": 1, "session_timeout": 2}
+    ok, response = channels.send(_digest("group"), robot)
+    assert not ok and "metadata" in response

@@ -12,6 +12,7 @@ robot channel points it at an on-premise gateway (or a loopback receiver in test
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -121,6 +122,14 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
     host, port = ch.get("host", "127.0.0.1"), int(ch.get("port", 25))
     timeout = float(ch.get("timeout", 20))
     sender = ch.get("sender", SENDER_DEFAULT)
+    if any(c in msg["recipient"] for c in "\r\n"):
+        # a line break in an address (a province name or a routing entry carrying one) would be a header of its own:
+        # the email package refuses it, every attempt alike, so it is refused for good, by name, at once
+        return (
+            False,
+            f"{PERMANENT}recipient refused: {msg['recipient']!r} contains a line break (check the routing file)",
+        )
+    msg = {**msg, "recipient": _ascii_domain(msg["recipient"])}
     mail = email_message(msg, sender)
     progress: dict = {"fit": lambda limit: fit_mail(msg, sender, limit, link)}
     # The envelope carries the bare mailboxes: an office's name ("国家知识产权局 <x@cnipa.gov.cn>") belongs in
@@ -156,6 +165,21 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
         raise
     finally:
         watchdog.cancel()
+
+
+def _ascii_domain(recipient: str) -> str:
+    """The recipient with its domain in IDNA form (office@例子.中国 -> office@xn--fsqu00a.xn--fiqs8s): an address whose
+    mailbox name is ASCII then needs no SMTPUTF8, which many relays lack (the name is unchanged; a non-ASCII mailbox
+    name still needs SMTPUTF8, which smtplib asks for when the relay offers it)."""
+    name, addr = parseaddr(recipient)
+    local, at, domain = (addr or recipient).rpartition("@")
+    if not at or domain.isascii() or not local.isascii():
+        return recipient
+    try:
+        ascii_addr = f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return recipient  # not a domain IDNA can write: the relay's answer will say so
+    return formataddr((name, ascii_addr)) if name else ascii_addr
 
 
 def _tls_hint(e: Exception, ch: dict, host: str, port: int, *, greeted: bool) -> str | None:
@@ -218,6 +242,12 @@ def _smtp_session(
                 raise  # a sender address the relay refuses: mended by an operator, retried
             # 552 to MAIL FROM: the message exceeds what the relay takes (SIZE), which a retry does not change
             return False, f"{PERMANENT}message refused: {e.smtp_code} {_text(e.smtp_error)}"
+        except smtplib.SMTPNotSupportedError as e:
+            # a mailbox name in Chinese (中文@例子.中国) on a relay without SMTPUTF8: every attempt gets the same answer
+            return (
+                False,
+                f"{PERMANENT}recipient refused: {envelope_to} needs SMTPUTF8, which {host}:{port} does not offer ({e})",
+            )
         except smtplib.SMTPRecipientsRefused as e:
             codes = [code for code, _ in e.recipients.values()]
             prefix = PERMANENT if codes and all(code >= 500 for code in codes) else ""
@@ -437,6 +467,41 @@ def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False, ch: dict | 
     return bool(ok), (text or ("sent" if ok else "failed"))[-500:]
 
 
+# Where no alert is ever sent: the cloud instance-metadata services (credentials of the host) and link-local
+# addresses. The routing file is edited by operators, not only engineers; a webhook or robot endpoint pointed there
+# (by mistake or not) would hand the digest, and any secret header, to the metadata service, and its answer to the
+# ledger. Private and loopback addresses stay allowed: an on-premise gateway or relay sits on one.
+BLOCKED_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.0.0/16",  # link-local: AWS/Tencent/GCP/Azure metadata (169.254.169.254, 169.254.0.23)
+        "100.100.100.200/32",  # Alibaba Cloud metadata
+        "0.0.0.0/8",
+        "fe80::/10",
+        "fd00:ec2::254/128",  # AWS metadata over IPv6
+    )
+)
+
+
+def refused_destination(url: str) -> str | None:
+    """Why ``url`` is not sent to (its host is, or resolves to, a blocked address), or None. Every address the name
+    resolves to is checked; a name that does not resolve is left to the request (a retry, as any DNS failure)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        mapped = getattr(ip, "ipv4_mapped", None) or ip
+        if any(mapped in net for net in BLOCKED_NETWORKS if net.version == mapped.version):
+            return (
+                f"{PERMANENT}not sent: {host} is {mapped}, a link-local or cloud-metadata address, where alerts are "
+                "never sent (check the channel's url or endpoint in the routing file)"
+            )
+    return None
+
+
 def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
     """POST a JSON body: apprise's JSON fields (version, title, message, type) plus the structured digest. The url
     from `url` or, when it carries a token, `url_env` / `url_file`; credential headers from `headers_env`."""
@@ -447,6 +512,8 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
     auth = ""
     if ch.get("username"):
         auth = quote(ch["username"], safe="") + ":" + quote(secret(ch, "password", required=False) or "", safe="") + "@"
+    if refusal := refused_destination(url.geturl()):
+        return False, refusal
     timeout = float(ch.get("timeout", 10))
     # the url's own query (a gateway's token) is kept: apprise passes on parameters prefixed with "-"
     extra = "".join(f"&-{quote(k, safe='')}={quote(v, safe='')}" for k, v in parse_qsl(url.query))
@@ -474,6 +541,8 @@ def _lang(msg: dict) -> str:
 
 
 def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
+    if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"])):
+        return False, refusal
     token = secret(ch, "access_token")
     sign = secret(ch, "secret", required=False)
     # A recipient that is a mobile number is @-mentioned (the group member is notified): in the request's atMobiles
@@ -504,6 +573,8 @@ def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[
 
 
 def send_wecom(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
+    if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"])):
+        return False, refusal
     key = secret(ch, "key")
 
     def tune(plugin):
