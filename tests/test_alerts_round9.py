@@ -307,3 +307,60 @@ def test_a_webhook_pointed_at_a_cloud_metadata_address_is_never_sent(url):
     robot = {"type": "wecom", "key": "k" * 20, "endpoint": url, "timeout": 1, "session_timeout": 2}
     ok, response = channels.send(_digest("group"), robot)
     assert not ok and "metadata" in response
+
+
+def test_a_webhook_answering_429_with_retry_after_is_not_asked_again_sooner(site):
+    """A gateway answers HTTP 429 with Retry-After: 120. The digest was tried again after the backoff's 2 s, twice
+    in the same call, and again at each tick: more load on a receiver that asked for quiet, and more 429s. The next
+    attempt now waits the time the receiver asked for, and the ledger says so."""
+    import json
+    import threading
+    from datetime import UTC, datetime
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's hook name
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hits.append(time.monotonic())
+            body = json.dumps({"errcode": 45009, "errmsg": "api freq out of limit"}).encode()
+            self.send_response(429)
+            self.send_header("Retry-After", "120")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cfg = {
+            "version": "test",
+            "channels": {
+                "hook": {"type": "webhook", "url": f"http://127.0.0.1:{server.server_port}/alerts", "timeout": 5}
+            },
+            "routes": [{"name": "national_office", "audience": "city", "recipients": {"hook": ["national"]}}],
+            "delivery": {"immediate_attempts": 3, "backoff_seconds": [1], "max_attempts": 50},
+        }
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert len(hits) == 1
+        with connect() as con:
+            next_retry, response = con.execute(
+                "SELECT next_retry_at, last_response FROM alerts.messages WHERE recipient = 'national'"
+            ).fetchone()
+        wait = (
+            datetime.strptime(next_retry, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) - datetime.now(UTC)
+        ).total_seconds()
+        assert wait > 100, (next_retry, response)
+        assert "retry after 120" in response and "429" in response
+        deliver_due(load_routing())  # the sensor's tick before then: not due
+        assert len(hits) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -380,6 +380,38 @@ def _responses(plugin, deadline: float):
         module.requests = real
 
 
+# How a response starts when the receiver asked to be left alone for a while (HTTP 429 / 503 with Retry-After):
+# the next attempt waits at least that long (lifecycle.deliver_due), not the backoff's two seconds.
+RATE_LIMITED = "rate limited: retry after "
+
+
+def _retry_after_seconds(value: str) -> float | None:
+    """Retry-After in seconds: delta-seconds or an HTTP date (RFC 9110); None when neither."""
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, round((when - datetime.now(UTC)).total_seconds()))
+
+
+def retry_after(response: str) -> float | None:
+    """The seconds a rate-limited receiver asked to wait, from a ledger response; None for any other response."""
+    if not response.startswith(RATE_LIMITED):
+        return None
+    try:
+        return float(response.removeprefix(RATE_LIMITED).split(" ", 1)[0])
+    except ValueError:
+        return None
+
+
 SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
 
 
@@ -459,6 +491,11 @@ def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False, ch: dict | 
             logger.setLevel(level)
             urllib3_logger.setLevel(urllib3_level)
     text = " ".join(line.strip() for line in log.getvalue().splitlines() if line.strip())
+    last = responses[-1] if responses and responses[-1] is not SESSION_EXPIRED else None
+    if not ok and last is not None and last.status_code in (429, 503) and last.headers.get("Retry-After"):
+        wait = _retry_after_seconds(last.headers["Retry-After"])
+        if wait is not None:
+            return False, f"{RATE_LIMITED}{wait:g} s (HTTP {last.status_code}; {text[-200:]})"
     if responses and responses[-1] is SESSION_EXPIRED:
         return False, f"session_timeout: no complete answer within {deadline:g} s ({text[-200:]})"
     refusal = _robot_refusal(responses) if ok and robot else None

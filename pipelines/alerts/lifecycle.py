@@ -922,13 +922,14 @@ def deliver_due(
                     {**msg, "payload": json.loads(msg["payload_json"] or "{}")}, bounded, link=where
                 )
             t = now_utc()
+            # a receiver that said how long to leave it alone (HTTP 429 Retry-After) is not asked sooner
+            wait = max(routing.backoff(attempt), channels.retry_after(response or "") or 0)
             if ok:
                 status, next_retry = "delivered", None
             elif attempt >= routing.max_attempts or response.startswith(channels.PERMANENT):
                 status, next_retry = "failed", None
             else:
-                status, next_retry = "retry", t + timedelta(seconds=routing.backoff(attempt))
-            wait = routing.backoff(attempt)
+                status, next_retry = "retry", t + timedelta(seconds=wait)
             # Tried again in this call after a short wait: the message stays leased to this dispatcher meanwhile, or
             # another one (the delivery sensor, `ipcity alerts deliver`) would claim it and send it as well.
             again = (
