@@ -364,3 +364,49 @@ def test_a_webhook_answering_429_with_retry_after_is_not_asked_again_sooner(site
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_relay_that_drops_the_session_before_answering_data_gets_the_same_message_id_again(site):
+    """The relay takes the mail's data and drops the connection before its answer: was it delivered? Not knowable
+    here. The choice is at-least-once: the digest is retried under the same idempotency key (Message-ID and
+    X-Idempotency-Key), so a receiver that did keep the first copy drops the repeat; nothing is lost. Such a digest
+    is never replaced by a newer one (which a receiver could not recognise as a repeat), even when its alert resolves
+    and fires again before the retry."""
+    import email
+    from email import policy
+
+    from aiosmtpd.controller import Controller
+    from alert_receivers import free_port
+
+    got = []
+
+    class Dropper:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            got.append(email.message_from_bytes(envelope.content, policy=policy.default))
+            server.transport.close()  # before the 250: the sender cannot tell whether it arrived
+            return "250 OK"
+
+    port = free_port()
+    dropper = Controller(Dropper(), hostname="127.0.0.1", port=port)
+    dropper.start()
+    try:
+        write_routing(site["routing"], port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert {m["recipient"]: m["status"] for m in out["messages"]}[NATIONAL] == "retry"
+        set_status(site["warehouse"], "410100", "on_track")
+        run_alerts(site["warehouse"], "run-2")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-3")
+    finally:
+        dropper.stop()
+    sink = SmtpSink(port).start()
+    try:
+        _make_due(NATIONAL)
+        deliver_due(load_routing())
+        first = [m["Message-ID"] for m in got if NATIONAL in m["To"]]
+        again = [m["Message-ID"] for m in sink.to(NATIONAL)]
+        assert first and set(first) <= set(again)  # each unconfirmed digest again, under its own key
+        assert "superseded" not in _statuses(NATIONAL)
+    finally:
+        sink.stop()
