@@ -410,3 +410,33 @@ def test_a_relay_that_drops_the_session_before_answering_data_gets_the_same_mess
         assert "superseded" not in _statuses(NATIONAL)
     finally:
         sink.stop()
+
+
+def test_a_long_chinese_subject_is_folded_without_losing_a_space():
+    """A digest's subject with many counts (both languages) is longer than a header line: folded into RFC 2047
+    encoded words, it lost the space before a Chinese word that began a new encoded word ("新预警 12 条" read
+    "新预警 12条"). Folded now so that every reader decodes it as it was written, in lines of at most 78."""
+    from email import message_from_bytes, policy
+
+    sink = SmtpSink().start()
+    try:
+        from pipelines.alerts import channels
+
+        msg = _digest(NATIONAL)
+        subject = (
+            "【知识产权强市监测】新预警 12 条、解除 3 条（其中变差 5 条、变好 2 条）" * 3
+            + " · IP strong-city monitor: 12 firing"
+        )
+        ch = {"type": "smtp", "host": "127.0.0.1", "port": sink.port, "sender": "m@test.local", "timeout": 5}
+        ok, response = channels.send({**msg, "subject": subject}, ch)
+        assert ok, response
+        raw = sink.envelopes[-1]["raw"]
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        assert max(len(line) for line in head.split(b"\r\n")) <= 78
+        assert message_from_bytes(raw, policy=policy.default)["Subject"] == subject
+        # a line break in a subject (none of ours has one) is a space, never a header of its own
+        ok, response = channels.send({**msg, "subject": subject + "\r\nBcc: x@test.local"}, ch)
+        got = message_from_bytes(sink.envelopes[-1]["raw"], policy=policy.default)
+        assert ok and got["Subject"] == subject + " Bcc: x@test.local" and got["Bcc"] is None, response
+    finally:
+        sink.stop()

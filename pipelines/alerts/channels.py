@@ -23,6 +23,7 @@ import ssl
 import sys
 import threading
 from contextlib import contextmanager
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
@@ -42,7 +43,15 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
     m = EmailMessage()
     m["From"] = sender
     m["To"] = msg["recipient"]
-    m["Subject"] = msg["subject"]
+    # A long Chinese subject is folded into RFC 2047 encoded words. The email package's own folding (policy.default)
+    # drops the space between an ASCII word and the Chinese one that starts the next encoded word ("新预警 12 条"
+    # reached the reader as "新预警 12条"); the compat32 Header keeps each space inside the encoded text, and set_raw
+    # writes its lines as they are. Line breaks never reach the header (ours or not, a subject is one line).
+    subject = re.sub(r"[\r\n]+", " ", msg["subject"])
+    if subject.isascii():
+        m["Subject"] = subject
+    else:
+        m.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
     m["Date"] = formatdate(localtime=False)
     m["Message-ID"] = f"<{msg['idempotency_key']}@ipcity.monitor>"
     m["X-Idempotency-Key"] = msg["idempotency_key"]
