@@ -1401,7 +1401,7 @@ def alerts() -> None:
 @click.option(
     "--status",
     "delivery_status",
-    type=click.Choice(["pending", "delivered", "failed"]),
+    type=click.Choice(["pending", "delivered", "failed", "superseded"]),
     default=None,
     help="With --deliveries: only digests in this state (failed: refused for good or out of attempts).",
 )

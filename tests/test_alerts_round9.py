@@ -440,3 +440,9 @@ def test_a_long_chinese_subject_is_folded_without_losing_a_space():
         assert ok and got["Subject"] == subject + " Bcc: x@test.local" and got["Bcc"] is None, response
     finally:
         sink.stop()
+
+
+def test_a_superseded_digest_reads_in_both_languages_in_the_ledger():
+    from pipelines.cli import _delivery_status
+
+    assert _delivery_status("superseded") == "已由新摘要取代（未发送） / Superseded by a newer digest (not sent)"
