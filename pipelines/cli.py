@@ -453,25 +453,41 @@ def _refusal(reason: str | None, name: str, lang: str | None = None) -> str:
     return refusal_both(reason, source) if lang is None else refusal_text(reason, lang, source)
 
 
+def _withdrawn_table(rows: list[tuple], title: str) -> None:
+    """Files withdrawn and the rows that left the warehouse with them: one table for a run's summary and for the
+    ledger (``status``, ``quality``), so the two read alike. A row is (source, file, year, rows withdrawn) with, from
+    the ledger, when it was withdrawn (shown in Beijing time, as the other ledger tables)."""
+    when = any(len(r) > 4 for r in rows)
+    t = Table(
+        "source / 数据源",
+        "file / 文件",
+        "year / 年度",
+        "rows withdrawn / 撤回行",
+        *(["when / 时间 (CST 北京时间)"] if when else []),
+        title=title,
+    )
+    for source, name, part, n, *at in rows:
+        t.add_row(
+            escape(source),
+            escape(name),
+            escape(str(part or "")),
+            f"{n or 0:,}",
+            *([escape(china_time_text(at[0]))] if when else []),
+        )
+    console.print(t)
+
+
 def _print_withdrawals(summary) -> None:
     """Files removed from landing that this run withdrew (their rows left the warehouse), and the landing folder
     that was missing or empty, so nothing was withdrawn."""
     if summary.withdrawn is not None and summary.withdrawn.height:
-        t = Table(
-            "source / 数据源",
-            "file / 文件",
-            "year / 年度",
-            "rows withdrawn / 撤回行",
-            title="removed from landing, rows withdrawn · 已从着陆区移除、数据已撤回的文件",
+        _withdrawn_table(
+            [
+                (r["source"], r["file_name"], r["partition"], r["rows_withdrawn"])
+                for r in summary.withdrawn.iter_rows(named=True)
+            ],
+            "removed from landing, rows withdrawn · 已从着陆区移除、数据已撤回的文件",
         )
-        for r in summary.withdrawn.iter_rows(named=True):
-            t.add_row(
-                escape(r["source"]),
-                escape(r["file_name"]),
-                escape(str(r["partition"] or "")),
-                f"{r['rows_withdrawn']:,}",
-            )
-        console.print(t)
     if summary.withdrawn_refused:
         _say(
             f"[yellow]已从着陆区移除的拒收文件，台账记为撤回：[/yellow]{escape(', '.join(summary.withdrawn_refused))}",
@@ -510,17 +526,7 @@ def _print_withdrawn(con, limit: int = 20) -> None:
     ).fetchall()
     if not rows:
         return
-    t = Table(
-        "source / 数据源",
-        "file / 文件",
-        "year / 年度",
-        "rows withdrawn / 撤回行",
-        "when / 时间 (CST 北京时间)",
-        title="files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）",
-    )
-    for source, name, part, n, at in rows:
-        t.add_row(escape(source), escape(name), escape(str(part or "")), f"{n:,}", escape(china_time_text(at)))
-    console.print(t)
+    _withdrawn_table(rows, "files withdrawn (removed from landing) · 已撤回的文件（已从着陆区移除）")
     _say(
         "文件从着陆区移除后，下一次运行会撤回其数据；若是误删，将文件放回即可重新入库。",
         "A file removed from the landing folder has its rows withdrawn by the next run; put it back to load it "
@@ -1394,14 +1400,21 @@ def template_third_party(out: Path | None, source_db: Path | None, empty: bool) 
     out = out or Path("third_party_evaluation_template.xlsx")
     if out.suffix.lower() not in (".xlsx", ".csv"):
         raise click.BadParameter("the template is written as .xlsx or .csv", param_hint="--out")
-    rows = None
+    rows, nature = None, None
     if not empty:
         db = source_db or settings.snapshot_path()
         if db.is_file():
             rows = pending_cycles(db)
+            # the pre-filled rows say what the snapshot they come from loaded (synthetic sample or real)
+            import duckdb
+
+            from pipelines.data_nature import nature_of
+
+            with duckdb.connect(str(db), read_only=True) as con:
+                nature = nature_of(con)
         else:
             console.print(f"[yellow]no snapshot at {escape(db)}: writing headers only[/yellow]")
-    path = write_template(out, rows)
+    path = write_template(out, rows, nature=nature)
     n = 0 if rows is None else rows.height
     console.print(f"third-party evaluation template: {escape(path)} ({n} pending unit-cycles pre-filled)")
     console.print(
@@ -1445,7 +1458,7 @@ def alerts() -> None:
 @click.option(
     "--status",
     "delivery_status",
-    type=click.Choice(["pending", "delivered", "failed"]),
+    type=click.Choice(["pending", "delivered", "failed", "superseded"]),
     default=None,
     help="With --deliveries: only digests in this state (failed: refused for good or out of attempts).",
 )

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,3 +205,38 @@ def with_provenance_column(df, nature: DataNature):
     import polars as pl
 
     return df.with_columns(pl.lit(nature.row_value(), dtype=pl.String).alias(nature.header()))
+
+
+# The data nature of the warehouse a step holds open (the run's alert step): set by the step (``holding``), read by
+# nature_now, which could not open the warehouse the step holds.
+_HELD: ContextVar[DataNature | None] = ContextVar("ipcity_data_nature", default=None)
+
+
+@contextmanager
+def holding(con):
+    """Within the block, nature_now answers from ``con`` (the connection the caller holds the warehouse with)."""
+    token = _HELD.set(nature_of(con))
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+
+
+def nature_now() -> DataNature:
+    """What the data a message or file made outside a download is drawn from (an alert digest in the outbox folder):
+    the warehouse the calling step holds (``holding``), else the published snapshot's record, else the warehouse's
+    ledger; none readable (none yet, or a run holds the warehouse) keeps the documented labels, which say
+    "synthetic" rather than risk calling generated figures real."""
+    import duckdb
+
+    if (held := _HELD.get()) is not None:
+        return held
+    for path in (settings.snapshot_path(), settings.warehouse_path()):
+        if not path.is_file():
+            continue
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                return nature_of(con)
+        except duckdb.Error:
+            continue
+    return DataNature()

@@ -84,16 +84,23 @@ def _neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(neutralise_text(frame.select(text)).get_columns())
 
 
-def write_template(path: Path, rows: pl.DataFrame | None = None, created: datetime | None = None) -> Path:
+def write_template(path: Path, rows: pl.DataFrame | None = None, created: datetime | None = None, nature=None) -> Path:
     """Write the template as .xlsx (data sheet + notes sheet) or .csv (UTF-8 with BOM), by the suffix.
-    ``created`` fixes the workbook's creation time (the seeded sample is byte-identical for a seed)."""
+    ``created`` fixes the workbook's creation time (the seeded sample is byte-identical for a seed). ``nature``
+    (data_nature.DataNature of the snapshot the rows were pre-filled from): the file says what they are drawn from,
+    as every download does — the per-row provenance column last (the loader ignores an extra column, by name, so a
+    filled template still loads), and in a workbook its document properties and a note on the notes sheet."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = template_frame(rows)
     headers = [header(c) for c in SOURCE.columns]
     if path.suffix.lower() == ".csv":
-        safe = _neutralised(frame)
-        text = safe.rename(dict(zip(frame.columns, headers, strict=True))).write_csv()
+        safe = _neutralised(frame).rename(dict(zip(frame.columns, headers, strict=True)))
+        if nature is not None:
+            from pipelines.data_nature import with_provenance_column
+
+            safe = with_provenance_column(safe, nature)
+        text = safe.write_csv()
         path.write_bytes(text.encode("utf-8-sig"))
         return path
     if path.suffix.lower() != ".xlsx":
@@ -101,8 +108,13 @@ def write_template(path: Path, rows: pl.DataFrame | None = None, created: dateti
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
-    if created is not None:
-        wb.set_properties({"created": created})
+    if created is not None or nature is not None:
+        wb.set_properties(
+            {
+                **({"created": created} if created is not None else {}),
+                **(nature.document_properties() if nature is not None else {}),
+            }
+        )
     try:
         bold = wb.add_format({"bold": True, "bg_color": "#EEEEEE", "border": 1})
         text_fmt = wb.add_format({"num_format": "@"})
@@ -124,6 +136,11 @@ def write_template(path: Path, rows: pl.DataFrame | None = None, created: dateti
                         "error_message": f"{h}: {c.min_value:g}-{c.max_value:g}",
                     },
                 )
+        if nature is not None:
+            ws.write_string(0, len(headers), nature.header(), bold)
+            ws.set_column(len(headers), len(headers), 24)
+            for i in range(1, frame.height + 1):
+                ws.write_string(i, len(headers), nature.row_value())
         for i, row in enumerate(_neutralised(frame).iter_rows(), start=1):
             for j, (c, value) in enumerate(zip(SOURCE.columns, row, strict=True)):
                 if value is None or value == "":
@@ -144,6 +161,11 @@ def write_template(path: Path, rows: pl.DataFrame | None = None, created: dateti
                 (header(c), c.name, _TYPE_ZH[c.dtype], "是" if c.required else "否", rng, _NOTES_ZH.get(c.name, ""))
             ):
                 notes.write_string(i, j, v)
+        if nature is not None:
+            below = len(SOURCE.columns) + 2
+            for k, (name, value) in enumerate(nature.note_rows()):
+                notes.write_string(below + k, 0, name)
+                notes.write_string(below + k, 1, value)
         notes.set_column(0, 0, 22)
         notes.set_column(5, 5, 60)
     finally:

@@ -43,7 +43,10 @@ def evaluate_and_notify(
     if refused is not None:
         found += refused
         evaluated.add("alert_routing_refused")
-    out = record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=run_id, path=path)
+    from pipelines.data_nature import holding
+
+    with holding(con):  # the digests planned now say what the warehouse this step holds loaded
+        out = record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=run_id, path=path)
     out["evaluated_rules"] = sorted(evaluated)
     out["routing_problems"] = [str(p) for p in routing.problems]
     return out

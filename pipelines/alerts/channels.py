@@ -12,6 +12,7 @@ robot channel points it at an on-premise gateway (or a loopback receiver in test
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -22,8 +23,9 @@ import ssl
 import sys
 import threading
 from contextlib import contextmanager
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -41,11 +43,21 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
     m = EmailMessage()
     m["From"] = sender
     m["To"] = msg["recipient"]
-    m["Subject"] = msg["subject"]
+    # A long Chinese subject is folded into RFC 2047 encoded words. The email package's own folding (policy.default)
+    # drops the space between an ASCII word and the Chinese one that starts the next encoded word ("新预警 12 条"
+    # reached the reader as "新预警 12条"); the compat32 Header keeps each space inside the encoded text, and set_raw
+    # writes its lines as they are. Line breaks never reach the header (ours or not, a subject is one line).
+    subject = re.sub(r"[\r\n]+", " ", msg["subject"])
+    if subject.isascii():
+        m["Subject"] = subject
+    else:
+        m.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
     m["Date"] = formatdate(localtime=False)
     m["Message-ID"] = f"<{msg['idempotency_key']}@ipcity.monitor>"
     m["X-Idempotency-Key"] = msg["idempotency_key"]
     m["X-Ipcity-Route"] = msg["route"]
+    if msg.get("provenance"):
+        m["X-Ipcity-Data-Provenance"] = msg["provenance"]
     # 7-bit on the wire: a relay may take 8-bit data only after advertising 8BITMIME and being asked with
     # BODY=8BITMIME, which smtplib does not ask. The standard library would send a text of short lines as raw 8-bit
     # UTF-8; base64 (declared charset utf-8) is what every mail client reads, whatever the relay.
@@ -66,9 +78,29 @@ def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
     if target.exists():
         return True, f"already in outbox: {target.name}"
     tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(bytes(email_message(msg, ch.get("sender", SENDER_DEFAULT))))
+    tmp.write_bytes(bytes(email_message(_with_provenance(msg), ch.get("sender", SENDER_DEFAULT))))
     os.replace(tmp, target)
     return True, f"written {target}"
+
+
+def _with_provenance(msg: dict) -> dict:
+    """The digest as the outbox file carries it: a file a person or a relay takes away says what its figures are
+    drawn from, as every download does (pipelines.data_nature, the labels seed's data_provenance list): a header
+    always, and, when the loaded sources are synthetic, the note as the body's first line (and the HTML's)."""
+    from html import escape
+
+    from pipelines.data_nature import DataNature, nature_now
+
+    listed = (msg.get("payload") or {}).get("synthetic_sources")
+    nature = DataNature(tuple(listed)) if isinstance(listed, list) else nature_now()  # as when it was written
+    out = {**msg, "provenance": nature.row_value()}
+    if nature.is_synthetic:
+        note = nature.note_both()
+        out["body"] = f"{note}\n\n{msg['body']}"
+        if msg.get("html"):
+            body_at = msg["html"].find(">", msg["html"].find("<body")) + 1  # after the opening <body ...> tag
+            out["html"] = msg["html"][:body_at] + f"\n<p><b>{escape(note)}</b></p>" + msg["html"][body_at:]
+    return out
 
 
 # How a response starts when the receiver refused the message for good: an SMTP 5xx to the recipient or to the
@@ -99,6 +131,14 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
     host, port = ch.get("host", "127.0.0.1"), int(ch.get("port", 25))
     timeout = float(ch.get("timeout", 20))
     sender = ch.get("sender", SENDER_DEFAULT)
+    if any(c in msg["recipient"] for c in "\r\n"):
+        # a line break in an address (a province name or a routing entry carrying one) would be a header of its own:
+        # the email package refuses it, every attempt alike, so it is refused for good, by name, at once
+        return (
+            False,
+            f"{PERMANENT}recipient refused: {msg['recipient']!r} contains a line break (check the routing file)",
+        )
+    msg = {**msg, "recipient": _ascii_domain(msg["recipient"])}
     mail = email_message(msg, sender)
     progress: dict = {"fit": lambda limit: fit_mail(msg, sender, limit, link)}
     # The envelope carries the bare mailboxes: an office's name ("国家知识产权局 <x@cnipa.gov.cn>") belongs in
@@ -134,6 +174,21 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
         raise
     finally:
         watchdog.cancel()
+
+
+def _ascii_domain(recipient: str) -> str:
+    """The recipient with its domain in IDNA form (office@例子.中国 -> office@xn--fsqu00a.xn--fiqs8s): an address whose
+    mailbox name is ASCII then needs no SMTPUTF8, which many relays lack (the name is unchanged; a non-ASCII mailbox
+    name still needs SMTPUTF8, which smtplib asks for when the relay offers it)."""
+    name, addr = parseaddr(recipient)
+    local, at, domain = (addr or recipient).rpartition("@")
+    if not at or domain.isascii() or not local.isascii():
+        return recipient
+    try:
+        ascii_addr = f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return recipient  # not a domain IDNA can write: the relay's answer will say so
+    return formataddr((name, ascii_addr)) if name else ascii_addr
 
 
 def _tls_hint(e: Exception, ch: dict, host: str, port: int, *, greeted: bool) -> str | None:
@@ -196,6 +251,12 @@ def _smtp_session(
                 raise  # a sender address the relay refuses: mended by an operator, retried
             # 552 to MAIL FROM: the message exceeds what the relay takes (SIZE), which a retry does not change
             return False, f"{PERMANENT}message refused: {e.smtp_code} {_text(e.smtp_error)}"
+        except smtplib.SMTPNotSupportedError as e:
+            # a mailbox name in Chinese (中文@例子.中国) on a relay without SMTPUTF8: every attempt gets the same answer
+            return (
+                False,
+                f"{PERMANENT}recipient refused: {envelope_to} needs SMTPUTF8, which {host}:{port} does not offer ({e})",
+            )
         except smtplib.SMTPRecipientsRefused as e:
             codes = [code for code, _ in e.recipients.values()]
             prefix = PERMANENT if codes and all(code >= 500 for code in codes) else ""
@@ -328,6 +389,38 @@ def _responses(plugin, deadline: float):
         module.requests = real
 
 
+# How a response starts when the receiver asked to be left alone for a while (HTTP 429 / 503 with Retry-After):
+# the next attempt waits at least that long (lifecycle.deliver_due), not the backoff's two seconds.
+RATE_LIMITED = "rate limited: retry after "
+
+
+def _retry_after_seconds(value: str) -> float | None:
+    """Retry-After in seconds: delta-seconds or an HTTP date (RFC 9110); None when neither."""
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, round((when - datetime.now(UTC)).total_seconds()))
+
+
+def retry_after(response: str) -> float | None:
+    """The seconds a rate-limited receiver asked to wait, from a ledger response; None for any other response."""
+    if not response.startswith(RATE_LIMITED):
+        return None
+    try:
+        return float(response.removeprefix(RATE_LIMITED).split(" ", 1)[0])
+    except ValueError:
+        return None
+
+
 SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
 
 
@@ -407,12 +500,52 @@ def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False, ch: dict | 
             logger.setLevel(level)
             urllib3_logger.setLevel(urllib3_level)
     text = " ".join(line.strip() for line in log.getvalue().splitlines() if line.strip())
+    last = responses[-1] if responses and responses[-1] is not SESSION_EXPIRED else None
+    if not ok and last is not None and last.status_code in (429, 503) and last.headers.get("Retry-After"):
+        wait = _retry_after_seconds(last.headers["Retry-After"])
+        if wait is not None:
+            return False, f"{RATE_LIMITED}{wait:g} s (HTTP {last.status_code}; {text[-200:]})"
     if responses and responses[-1] is SESSION_EXPIRED:
         return False, f"session_timeout: no complete answer within {deadline:g} s ({text[-200:]})"
     refusal = _robot_refusal(responses) if ok and robot else None
     if refusal:
         return False, refusal
     return bool(ok), (text or ("sent" if ok else "failed"))[-500:]
+
+
+# Where no alert is ever sent: the cloud instance-metadata services (credentials of the host) and link-local
+# addresses. The routing file is edited by operators, not only engineers; a webhook or robot endpoint pointed there
+# (by mistake or not) would hand the digest, and any secret header, to the metadata service, and its answer to the
+# ledger. Private and loopback addresses stay allowed: an on-premise gateway or relay sits on one.
+BLOCKED_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.0.0/16",  # link-local: AWS/Tencent/GCP/Azure metadata (169.254.169.254, 169.254.0.23)
+        "100.100.100.200/32",  # Alibaba Cloud metadata
+        "0.0.0.0/8",
+        "fe80::/10",
+        "fd00:ec2::254/128",  # AWS metadata over IPv6
+    )
+)
+
+
+def refused_destination(url: str) -> str | None:
+    """Why ``url`` is not sent to (its host is, or resolves to, a blocked address), or None. Every address the name
+    resolves to is checked; a name that does not resolve is left to the request (a retry, as any DNS failure)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        mapped = getattr(ip, "ipv4_mapped", None) or ip
+        if any(mapped in net for net in BLOCKED_NETWORKS if net.version == mapped.version):
+            return (
+                f"{PERMANENT}not sent: {host} is {mapped}, a link-local or cloud-metadata address, where alerts are "
+                "never sent (check the channel's url or endpoint in the routing file)"
+            )
+    return None
 
 
 def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
@@ -425,6 +558,8 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
     auth = ""
     if ch.get("username"):
         auth = quote(ch["username"], safe="") + ":" + quote(secret(ch, "password", required=False) or "", safe="") + "@"
+    if refusal := refused_destination(url.geturl()):
+        return False, refusal
     timeout = float(ch.get("timeout", 10))
     # the url's own query (a gateway's token) is kept: apprise passes on parameters prefixed with "-"
     extra = "".join(f"&-{quote(k, safe='')}={quote(v, safe='')}" for k, v in parse_qsl(url.query))
@@ -452,6 +587,8 @@ def _lang(msg: dict) -> str:
 
 
 def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
+    if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"])):
+        return False, refusal
     token = secret(ch, "access_token")
     sign = secret(ch, "secret", required=False)
     # A recipient that is a mobile number is @-mentioned (the group member is notified): in the request's atMobiles
@@ -482,6 +619,8 @@ def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[
 
 
 def send_wecom(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
+    if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"])):
+        return False, refusal
     key = secret(ch, "key")
 
     def tune(plugin):

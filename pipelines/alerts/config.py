@@ -16,6 +16,9 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 DEFAULT_RULES = HERE / "rules.yaml"
 DEFAULT_ROUTING = HERE / "routing.yaml"
+# Dagster ends a sensor tick after 60 s (DEFAULT_SENSOR_GRPC_TIMEOUT) and counts it failed: a delivery tick's budget
+# leaves room under it for loading the routing file and writing the ledger.
+SENSOR_BUDGET_MAX = 50.0
 CHANNEL_TYPES = {"file", "smtp", "webhook", "dingtalk", "wecom"}
 AUDIENCES = {"city", "engineering"}
 # A route's language (`lang`): what its recipients read. Both by default: a Chinese section, then an English one.
@@ -86,6 +89,10 @@ class Routing:
     # Seconds a pipeline run's alert step spends delivering at most (`delivery.run_budget_seconds`): past it, the
     # digests not yet tried stay due for the delivery sensor, and the run goes on.
     run_budget_seconds: float = 120
+    # Seconds one tick of the alert_delivery_sensor spends delivering at most (`delivery.sensor_budget_seconds`):
+    # Dagster ends a sensor tick at 60 s (its gRPC timeout) and counts it failed; a slow relay now leaves the
+    # digests not yet tried due for the next tick, and an attempt under way is cut at the budget.
+    sensor_budget_seconds: float = 40
     path: Path = field(default=DEFAULT_ROUTING)
     # What `load_routing(strict=False)` refused. A refused channel's waiting messages are held, not failed; a file
     # that could not be read at all (``readable`` false) sends nothing and leaves every alert pending.
@@ -184,14 +191,21 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
     try:
         if not isinstance(d, dict):
             raise ValueError("must be a mapping")
-        delivery = {
+        parsed = {
             "immediate_attempts": int(d.get("immediate_attempts", 3)),
             "backoff_seconds": tuple(float(x) for x in d.get("backoff_seconds", (2, 30, 120, 600, 1800, 3600))),
             "max_attempts": int(d.get("max_attempts", 30)),
             "run_budget_seconds": float(d.get("run_budget_seconds", 120)),
+            "sensor_budget_seconds": float(d.get("sensor_budget_seconds", Routing.sensor_budget_seconds)),
         }
-        if delivery["run_budget_seconds"] <= 0:
+        if parsed["run_budget_seconds"] <= 0:
             raise ValueError("run_budget_seconds must be more than 0")
+        if not 0 < parsed["sensor_budget_seconds"] <= SENSOR_BUDGET_MAX:
+            raise ValueError(
+                f"sensor_budget_seconds must be more than 0 and at most {SENSOR_BUDGET_MAX:g} (Dagster ends a sensor "
+                "tick at 60 s)"
+            )
+        delivery = parsed  # all or nothing: a refused value is not used (the defaults are, as the problem says)
     except (TypeError, ValueError) as e:
         refuse(
             "delivery",

@@ -32,6 +32,7 @@ from pipelines.alerts import channels
 from pipelines.alerts.conditions import Condition, delivery_failed, describe_change
 from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc
+from pipelines.data_nature import nature_now
 from pipelines.labels import label_set, label_text
 
 LEASE_SECONDS = 120
@@ -676,8 +677,18 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
         )
     t = iso(at)
     messages = []
+    # what the figures are drawn from, fixed when the digest is written (a retry days later says the same)
+    synthetic = list(nature_now().synthetic) if groups else []
     for (route, channel, recipient, detail, lang, _province), items in sorted(groups.items()):
+        superseded = _supersede_waiting(con, route, channel, recipient, _province, items, at)
         m = compose(route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url, bool(_province))
+        m["payload"]["synthetic_sources"] = synthetic
+        if superseded:
+            con.execute(
+                f"UPDATE alerts.messages SET status = 'superseded', next_retry_at = NULL, last_response = ? "
+                f"WHERE idempotency_key IN ({', '.join('?' * len(superseded))})",
+                (f"superseded by {m['idempotency_key']}: not sent, its alerts' latest state is there", *superseded),
+            )
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
                body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at, html)
@@ -721,6 +732,66 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             )
             messages.append(m)
     return messages
+
+
+# What an attempt answered when the message may have arrived all the same (the connection ended after the mail's
+# data or the webhook's request was sent, before the receiver's answer): such a digest is only ever sent again under
+# its own idempotency key, which the receiver can drop as a repeat, never replaced by one it cannot recognise.
+UNCONFIRMED_MARKS = ("SMTPServerDisconnected", "session_timeout", "Timeout", "RemoteDisconnected", "ConnectionReset")
+
+
+def _supersede_waiting(
+    con: sqlite3.Connection, route: str, channel: str, recipient: str, province: str, items: list, at: datetime
+) -> list[str]:
+    """The recipient's digests still waiting for a retry that a digest planned now replaces, so it is told each
+    alert's latest state once: an alert that resolved and fired again (or fired and resolved) before the waiting
+    digest went out was otherwise sent twice (the old firing, then the new one), or a stale "resolved" beside its
+    new firing. Of a replaced digest, the alerts whose state it still tells are carried into the new one (``items``,
+    extended here); what it says that is no longer so is dropped, and what the recipient has heard of those is
+    forgotten (it never heard it), so no bare resolution follows a firing it never got. A digest being sent now
+    (leased) or one an attempt may have delivered (the connection ended before the answer) is left as it is.
+    Returns the replaced digests' keys."""
+    planned = {a["fingerprint"] for a, _ in items}
+    keys = []
+    for m in con.execute(
+        """SELECT m.idempotency_key, m.next_retry_at, m.attempts FROM alerts.messages AS m
+           WHERE m.status = 'pending' AND m.route = ? AND m.channel = ? AND m.recipient = ? AND m.run_id <> 'test'
+           ORDER BY m.created_at, m.idempotency_key""",
+        (route, channel, recipient),
+    ).fetchall():
+        key = m["idempotency_key"]
+        tries = con.execute(
+            "SELECT response, next_retry_at FROM alerts.deliveries WHERE idempotency_key = ? ORDER BY attempt", (key,)
+        ).fetchall()
+        leased = (
+            m["next_retry_at"] is not None
+            and m["next_retry_at"] > iso(at)
+            and not any(r["next_retry_at"] == m["next_retry_at"] for r in tries)
+        )
+        if leased or any(mark in (r["response"] or "") for r in tries for mark in UNCONFIRMED_MARKS):
+            continue
+        old = [
+            (dict(a), i["transition"], i["episode"])
+            for i in con.execute(
+                "SELECT fingerprint, transition, episode FROM alerts.message_items WHERE idempotency_key = ?", (key,)
+            ).fetchall()
+            for a in con.execute("SELECT * FROM alerts.alerts WHERE fingerprint = ?", (i["fingerprint"],)).fetchall()
+        ]
+        if province and any((a.get("province_code") or "") != province for a, _, _ in old):
+            continue  # a gateway shared by provinces: another province's digest is not merged into this one
+        for a, transition, episode in old:
+            current = a["state"] == transition and a["episode"] == episode and not active_silence(con, a, at)
+            if current and a["fingerprint"] not in planned:
+                items.append((a, transition))
+                planned.add(a["fingerprint"])
+            elif not current and a["fingerprint"] not in planned:
+                con.execute(
+                    "DELETE FROM alerts.heard WHERE fingerprint = ? AND route = ? AND channel = ? AND recipient = ? "
+                    "AND idempotency_key = ?",
+                    (a["fingerprint"], route, channel, recipient, key),
+                )
+        keys.append(key)
+    return keys
 
 
 def _received_firing(con, a: dict, route: str, channel: str, recipient: str, episode: int) -> bool:
@@ -768,6 +839,7 @@ def deliver_due(
     run_id: str | None = None,
     follow_up: bool = True,
     budget: float | None = None,
+    cut_at_budget: bool = False,
 ) -> list[dict]:
     """Deliver every pending message whose retry time has come; up to `immediate_attempts` attempts each in
     this call (with the backoff between them when it is short), then it waits for the next dispatch. `keys`:
@@ -779,7 +851,10 @@ def deliver_due(
 
     ``budget``: seconds this call may spend (a pipeline run's alert step: routing.run_budget_seconds). Many digests
     on a slow relay (each session up to its session_timeout) held the run for as long as they took; past the budget
-    no further digest is started, and those left stay due, untried, for the delivery sensor's next tick."""
+    no further digest is started, and those left stay due, untried, for the delivery sensor's next tick.
+    ``cut_at_budget`` (the delivery sensor, whose tick Dagster ends at 60 s): an attempt under way ends with the budget
+    too (its session is cut, a retry under the same idempotency key, which a receiver can drop as a repeat); the
+    run's step lets a started attempt finish (a cut mid-DATA may leave the relay with the mail, unconfirmed)."""
     started = time.monotonic()
     if not routing.readable:
         return []  # no channel is known: every message waits, untried, for a routing file that reads
@@ -840,20 +915,29 @@ def deliver_due(
             else:
                 route = next((r for r in routing.routes if r.name == msg["route"]), None)
                 where = full_list_where(routing.dashboard_url, bool(route and route.per_province))
+                # a hard budget: the attempt's session ends with it, a relay slower than the time left is cut (a
+                # retry like any other) rather than hold a sensor tick past Dagster's timeout
+                bounded = ch if not (cut_at_budget and budget) else _within(ch, budget - (time.monotonic() - started))
                 ok, response = channels.send(
-                    {**msg, "payload": json.loads(msg["payload_json"] or "{}")}, ch, link=where
+                    {**msg, "payload": json.loads(msg["payload_json"] or "{}")}, bounded, link=where
                 )
             t = now_utc()
+            # a receiver that said how long to leave it alone (HTTP 429 Retry-After) is not asked sooner
+            wait = max(routing.backoff(attempt), channels.retry_after(response or "") or 0)
             if ok:
                 status, next_retry = "delivered", None
             elif attempt >= routing.max_attempts or response.startswith(channels.PERMANENT):
                 status, next_retry = "failed", None
             else:
-                status, next_retry = "retry", t + timedelta(seconds=routing.backoff(attempt))
-            wait = routing.backoff(attempt)
+                status, next_retry = "retry", t + timedelta(seconds=wait)
             # Tried again in this call after a short wait: the message stays leased to this dispatcher meanwhile, or
             # another one (the delivery sensor, `ipcity alerts deliver`) would claim it and send it as well.
-            again = status == "retry" and i + 1 < routing.immediate_attempts and wait <= 10
+            again = (
+                status == "retry"
+                and i + 1 < routing.immediate_attempts
+                and wait <= 10
+                and (budget is None or time.monotonic() - started + wait < budget)
+            )
             held_until = t + timedelta(seconds=wait + LEASE_SECONDS) if again else next_retry
             with connect(path) as con:
                 con.execute(
@@ -886,8 +970,23 @@ def deliver_due(
             planned = plan_notifications(con, routing, run_id=run_id, at=now_utc()) if held else []
         if planned:
             left = None if budget is None else max(0.0, budget - (time.monotonic() - started))
-            results += deliver_due(routing, path=path, sleep=sleep, run_id=run_id, follow_up=False, budget=left)
+            results += deliver_due(
+                routing,
+                path=path,
+                sleep=sleep,
+                run_id=run_id,
+                follow_up=False,
+                budget=left,
+                cut_at_budget=cut_at_budget,
+            )
     return results
+
+
+def _within(ch: dict, left: float) -> dict:
+    """The channel with its whole-session bound (``session_timeout``) no longer than the ``left`` seconds of a
+    budget (and never under a second, so an attempt started is an attempt)."""
+    own = float(ch.get("session_timeout", channels.SESSION_TIMEOUT))
+    return {**ch, "session_timeout": max(1.0, min(own, left))}
 
 
 def _outcome(msg: dict, status: str, attempts: int, response: str | None) -> dict:

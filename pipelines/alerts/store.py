@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS alerts.messages (
   idempotency_key TEXT PRIMARY KEY,  -- also the Message-ID / X-Idempotency-Key the receiver sees
   run_id TEXT, route TEXT NOT NULL, channel TEXT NOT NULL, recipient TEXT NOT NULL,
   subject TEXT, body TEXT, payload_json TEXT, n_firing INTEGER, n_resolved INTEGER,
-  status TEXT NOT NULL,              -- pending | delivered | failed
+  status TEXT NOT NULL,              -- pending | delivered | failed | superseded (replaced before it was sent)
   attempts INTEGER NOT NULL DEFAULT 0, next_retry_at TEXT, delivered_at TEXT, last_response TEXT,
   created_at TEXT NOT NULL,
   html TEXT                          -- the mail's HTML alternative of body (NULL: plain text only)

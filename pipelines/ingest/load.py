@@ -951,8 +951,14 @@ def _write(
                 schema_overrides={"old_row_number": pl.Int64, "new_row_number": pl.Int64},
             )
             con.register("__corr", corr.to_arrow())
+            # A year reloaded (reload: true, a withdrawal that reloads the year) loads its files again in order, so
+            # the corrected file corrects the first one again: the same correction (same files, key and values) is
+            # recorded once, with its first run and time, however often the year is reloaded.
             con.execute(
-                "INSERT INTO raw.corrections BY NAME SELECT *, $now AS corrected_at, $run AS run_id FROM __corr",
+                "INSERT INTO raw.corrections BY NAME SELECT c.*, $now AS corrected_at, $run AS run_id FROM __corr AS c "
+                "WHERE NOT EXISTS (SELECT 1 FROM raw.corrections AS r WHERE r.source = c.source "
+                "AND r.key_values = c.key_values AND r.old_file = c.old_file AND r.new_file = c.new_file "
+                "AND r.old_values IS NOT DISTINCT FROM c.old_values AND r.new_values IS NOT DISTINCT FROM c.new_values)",
                 {"now": now, "run": run_id},
             )
             con.unregister("__corr")
