@@ -19,6 +19,7 @@ has it (issue 10), and otherwise derives a version from ``meta.snapshot_info`` a
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -210,7 +211,37 @@ def extracts_dir(warehouse: Path | None = None) -> Path:
 
 
 # ---- what a release is ---------------------------------------------------------------------------------------------
+# write_all's catalog of its read-only snapshot connection: (connection, {(schema, table): [columns in order]}).
+# Each year asks ~15 catalog questions (which marts exist, their columns), ~1 ms of CPU each against
+# information_schema; ten years re-checked every run asked them ten times (issue 19). A read-only connection's
+# catalog cannot change while it is open; any other connection asks DuckDB.
+_CATALOG: contextvars.ContextVar[tuple[object, dict[tuple[str, str], list[str]]] | None] = contextvars.ContextVar(
+    "extract_catalog", default=None
+)
+
+
+def _catalog(con) -> dict[tuple[str, str], list[str]] | None:
+    held = _CATALOG.get()
+    return held[1] if held is not None and held[0] is con else None
+
+
+def _read_catalog(con) -> dict[tuple[str, str], list[str]]:
+    """Every table and view of the connection with its columns in order (one query)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "order by table_schema, table_name, ordinal_position"
+    ).fetchall():
+        out.setdefault((schema, table), []).append(column)
+    for schema, table in con.execute("select table_schema, table_name from information_schema.tables").fetchall():
+        out.setdefault((schema, table), [])
+    return out
+
+
 def _has(con, schema: str, table: str) -> bool:
+    held = _catalog(con)
+    if held is not None:
+        return (schema, table) in held
     return bool(
         con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
@@ -219,6 +250,9 @@ def _has(con, schema: str, table: str) -> bool:
 
 
 def _columns(con, schema: str, table: str) -> list[str]:
+    held = _catalog(con)
+    if held is not None:
+        return list(held.get((schema, table), []))
     return [
         r[0]
         for r in con.execute(
@@ -1293,34 +1327,38 @@ def write_all(snapshot: Path, root: Path | None = None, provinces=None, years=No
     queued: list[tuple[int, int, _Job]] = []  # first versions waiting for enough of them to start the pool
     try:
         with duckdb.connect(str(snapshot), read_only=True) as con:
-            codes = list(provinces or province_codes(con))
-            # the same province twice would be two writers of one manifest: keep that (odd) call serial
-            parallel_ok = workers > 1 and len({c[:2] for c in codes}) == len(codes)
-            nature = nature_of(con)
-            wanted = [int(y) for y in (years or released_years(con))]
-            # a province-year without a manifest gets a first version (the manifests are all this reads)
-            first = {y: sum(not _manifest_path(root, c, y).is_file() for c in codes) for y in wanted}
-            if parallel_ok:
-                threads = ThreadPoolExecutor(max_workers=workers)
-                if sum(first.values()) >= MIN_PARALLEL:
-                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
-            for year in sorted(dict.fromkeys(wanted), key=lambda y: not first[y]):  # stable: first versions first
-                results = done.setdefault(year, [])
-                for job in _year_jobs(con, root, year, codes, nature):
-                    if not parallel_ok:  # serial: year by year, as the jobs come
-                        results.append(_write_version(job))
-                    elif not _heavy(job):
-                        results.append(threads.submit(_write_version, job))
-                    elif pool is not None:  # the workers write while the next year is read and prepared
-                        results.append(pool.submit(_write_version, job))
-                    else:
-                        results.append(None)
-                        queued.append((year, len(results) - 1, job))
-                        if len(queued) >= MIN_PARALLEL:
-                            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
-                            for y, i, waiting in queued:
-                                done[y][i] = pool.submit(_write_version, waiting)
-                            queued = []
+            held = _CATALOG.set((con, _read_catalog(con)))
+            try:
+                codes = list(provinces or province_codes(con))
+                # the same province twice would be two writers of one manifest: keep that (odd) call serial
+                parallel_ok = workers > 1 and len({c[:2] for c in codes}) == len(codes)
+                nature = nature_of(con)
+                wanted = [int(y) for y in (years or released_years(con))]
+                # a province-year without a manifest gets a first version (the manifests are all this reads)
+                first = {y: sum(not _manifest_path(root, c, y).is_file() for c in codes) for y in wanted}
+                if parallel_ok:
+                    threads = ThreadPoolExecutor(max_workers=workers)
+                    if sum(first.values()) >= MIN_PARALLEL:
+                        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
+                for year in sorted(dict.fromkeys(wanted), key=lambda y: not first[y]):  # stable: first versions first
+                    results = done.setdefault(year, [])
+                    for job in _year_jobs(con, root, year, codes, nature):
+                        if not parallel_ok:  # serial: year by year, as the jobs come
+                            results.append(_write_version(job))
+                        elif not _heavy(job):
+                            results.append(threads.submit(_write_version, job))
+                        elif pool is not None:  # the workers write while the next year is read and prepared
+                            results.append(pool.submit(_write_version, job))
+                        else:
+                            results.append(None)
+                            queued.append((year, len(results) - 1, job))
+                            if len(queued) >= MIN_PARALLEL:
+                                pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
+                                for y, i, waiting in queued:
+                                    done[y][i] = pool.submit(_write_version, waiting)
+                                queued = []
+            finally:
+                _CATALOG.reset(held)
         for y, i, job in queued:  # too few for a pool
             done[y][i] = _write_version(job)
         entries = [

@@ -187,7 +187,7 @@ def test_year_digests_equal_each_provinces_digest(seed):
 
 def test_an_empty_tables_parquet_is_written_once_and_equals_a_fresh_write(moved, tmp_path, monkeypatch):
     snap, v1, year, n = moved
-    monkeypatch.setattr(X, "_EMPTY_PARQUET", [])
+    monkeypatch.setattr(X, "_EMPTY_PARQUET", [], raising=False)  # (absent before the copy existed)
     empty_writes = []
     real = pl.DataFrame.write_parquet
 
@@ -213,3 +213,52 @@ def test_an_empty_tables_parquet_is_written_once_and_equals_a_fresh_write(moved,
         fresh = tmp_path / "fresh.parquet"
         df.write_parquet(fresh, metadata=metadata)
         assert path.read_bytes() == fresh.read_bytes(), f["path"]
+
+
+class _Counting:
+    """A DuckDB connection that counts the statements asking the catalog (information_schema)."""
+
+    def __init__(self, con, asked: list):
+        self._con, self._asked = con, asked
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._con.__exit__(*exc)
+
+    def _note(self, query):
+        if "information_schema" in query:
+            self._asked.append(query)
+
+    def execute(self, query, *a, **k):
+        self._note(query)
+        return self._con.execute(query, *a, **k)
+
+    def sql(self, query, *a, **k):
+        self._note(query)
+        return self._con.sql(query, *a, **k)
+
+
+def test_the_catalog_is_read_once_per_run_and_answers_as_duckdb(sample_snapshot, tmp_path, monkeypatch):
+    snap = sample_snapshot.snapshot
+    asked: list[str] = []
+    real = duckdb.connect
+    monkeypatch.setattr(X.duckdb, "connect", lambda *a, **k: _Counting(real(*a, **k), asked))
+    monkeypatch.setenv("IPCITY_EXTRACT_WORKERS", "1")
+    entries = X.write_all(snap, tmp_path / "out")
+    monkeypatch.undo()
+    assert len({e["year"] for e in entries}) >= 2
+    # the catalog once for the run (two statements) and data_nature's own question, not ~15 per year
+    assert len(asked) <= 3, asked
+    with duckdb.connect(str(snap), read_only=True) as con:
+        tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        asked_plain = [(s, t, X._has(con, s, t), X._columns(con, s, t)) for s, t in [*tables, ("marts", "nope")]]
+        token = X._CATALOG.set((con, X._read_catalog(con)))
+        try:
+            assert asked_plain == [(s, t, X._has(con, s, t), X._columns(con, s, t)) for s, t, _, _ in asked_plain]
+        finally:
+            X._CATALOG.reset(token)
