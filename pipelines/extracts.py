@@ -19,6 +19,7 @@ has it (issue 10), and otherwise derives a version from ``meta.snapshot_info`` a
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -27,6 +28,7 @@ import multiprocessing.context as mp_context
 import os
 import re
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -209,7 +211,37 @@ def extracts_dir(warehouse: Path | None = None) -> Path:
 
 
 # ---- what a release is ---------------------------------------------------------------------------------------------
+# write_all's catalog of its read-only snapshot connection: (connection, {(schema, table): [columns in order]}).
+# Each year asks ~15 catalog questions (which marts exist, their columns), ~1 ms of CPU each against
+# information_schema; ten years re-checked every run asked them ten times (issue 19). A read-only connection's
+# catalog cannot change while it is open; any other connection asks DuckDB.
+_CATALOG: contextvars.ContextVar[tuple[object, dict[tuple[str, str], list[str]]] | None] = contextvars.ContextVar(
+    "extract_catalog", default=None
+)
+
+
+def _catalog(con) -> dict[tuple[str, str], list[str]] | None:
+    held = _CATALOG.get()
+    return held[1] if held is not None and held[0] is con else None
+
+
+def _read_catalog(con) -> dict[tuple[str, str], list[str]]:
+    """Every table and view of the connection with its columns in order (one query)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "order by table_schema, table_name, ordinal_position"
+    ).fetchall():
+        out.setdefault((schema, table), []).append(column)
+    for schema, table in con.execute("select table_schema, table_name from information_schema.tables").fetchall():
+        out.setdefault((schema, table), [])
+    return out
+
+
 def _has(con, schema: str, table: str) -> bool:
+    held = _catalog(con)
+    if held is not None:
+        return (schema, table) in held
     return bool(
         con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
@@ -218,6 +250,9 @@ def _has(con, schema: str, table: str) -> bool:
 
 
 def _columns(con, schema: str, table: str) -> list[str]:
+    held = _catalog(con)
+    if held is not None:
+        return list(held.get((schema, table), []))
     return [
         r[0]
         for r in con.execute(
@@ -496,6 +531,33 @@ def _digest(rounded: dict[str, pl.DataFrame]) -> str:
         h.update(name.encode())
         h.update(rounded[name].write_csv().encode())
     return h.hexdigest()
+
+
+def _year_digests(rounded: dict[str, pl.DataFrame], keys: dict[str, pl.Series], codes: list[str]) -> dict[str, str]:
+    """``_digest`` of every province's slice of the year's rounded tables (rows in order, ``keys[name]`` the
+    province of each row), from one CSV text per table instead of one per province and table: a CSV row's line
+    depends on that row alone, so a province's text is the header and its rows' lines. Ten years re-checked each
+    run made the 1,240 small writes a tenth of the eleventh year's extract step (issue 19). A table whose text
+    has a line break inside a value (quoted, over two lines) is written per province, as ``_digest`` does."""
+    texts: dict[str, dict[str, str]] = {}
+    for name, df in rounded.items():
+        lines = df.write_csv().split("\n")
+        if len(lines) != df.height + 2:  # header, one line per row, and the empty string after the last break
+            texts[name] = {code: part.write_csv() for code, part in _by_province(df, keys[name], codes).items()}
+            continue
+        rows: dict[str, list[str]] = {code: [lines[0]] for code in codes}
+        for code, line in zip(keys[name].to_list(), lines[1:-1], strict=True):
+            if code in rows:
+                rows[code].append(line)
+        texts[name] = {code: "\n".join(part) + "\n" for code, part in rows.items()}
+    out = {}
+    for code in codes:
+        h = hashlib.sha256()
+        for name in sorted(rounded):
+            h.update(name.encode())
+            h.update(texts[name][code].encode())
+        out[code] = h.hexdigest()
+    return out
 
 
 # ---- changes since the previous version ------------------------------------------------------------------------------
@@ -883,6 +945,9 @@ class _Job:
     # write_all: the changes since version ``changes_since``, listed for the whole year at once (``diff_year``)
     changes: pl.DataFrame | None = None
     changes_since: int | None = None
+    # write_all: the province-year had a version already, so this one (``defer_files``) writes only its Parquet
+    # files and manifest: cheap, and written by threads in the parent rather than shipped to a worker process
+    revised: bool = False
 
 
 def _unchanged(last: dict | None, digest: str, release: dict, force: bool) -> bool:
@@ -934,7 +999,7 @@ def _write_version(job: _Job) -> dict | None:
 
     for name, df in tables.items():
         p = out_dir / f"{stem}_{name}.parquet"
-        df.write_parquet(p, metadata=parquet_meta)
+        _write_parquet(df, p, parquet_meta)
         add(p, "parquet", name, df.height)
         p = out_dir / f"{stem}_{name}.csv"
         if on_request:
@@ -944,7 +1009,7 @@ def _write_version(job: _Job) -> dict | None:
             add(p, "csv", name, df.height)
     if changes is not None:
         p = out_dir / f"{stem}_changes.parquet"
-        changes.write_parquet(p, metadata=parquet_meta)
+        _write_parquet(changes, p, parquet_meta)
         add(p, "parquet", "changes", changes.height)
         p = out_dir / f"{stem}_changes.csv"
         if on_request:
@@ -1004,6 +1069,29 @@ def _write_version(job: _Job) -> dict | None:
             tighten_file(root / f["path"])
     write_private_text(manifest, json.dumps({"versions": [*versions, entry]}, ensure_ascii=False, indent=1))
     return entry
+
+
+# Parquet files of tables without rows, by schema and metadata (this process's; a few per run). Polars' writer puts
+# no time or path in a file, so an empty table's bytes depend on its columns and the key-value metadata alone, and
+# about a fifth of a run's re-versions have an empty table (targets, acceptance): each cost a writer's ~1 ms.
+_EMPTY_PARQUET: list[tuple[pl.Schema, dict, bytes]] = []
+_EMPTY_LOCK = threading.Lock()
+
+
+def _write_parquet(df: pl.DataFrame, path: Path, metadata: dict) -> None:
+    """``df.write_parquet(path, metadata=metadata)``; a table without rows copies the bytes the writer gave the
+    same columns and metadata before in this process."""
+    if df.height:
+        df.write_parquet(path, metadata=metadata)
+        return
+    with _EMPTY_LOCK:
+        data = next((b for schema, meta, b in _EMPTY_PARQUET if schema == df.schema and meta == metadata), None)
+    if data is None:
+        df.write_parquet(path, metadata=metadata)
+        with _EMPTY_LOCK:
+            _EMPTY_PARQUET.append((df.schema, metadata if metadata is None else dict(metadata), path.read_bytes()))
+    else:
+        path.write_bytes(data)
 
 
 def _write_table_csv(
@@ -1071,7 +1159,10 @@ def _write_workbook(
 
 
 # ---- writing every province and year ---------------------------------------------------------------------------
-# Below this many new versions the pool's start (a fresh interpreter per worker, ~1 s) costs more than it saves.
+# Below this many first versions (each writes its workbook and CSV files: pure Python) the pool's start (a fresh
+# interpreter per worker, ~1 s of CPU each) costs more than it saves. Re-versions do not count: they write only
+# Parquet files and a manifest (≈ 8 ms each), which threads of the parent write at no start cost (bench/RESULTS.md,
+# issue 19: 279 re-versions shipped to the pool cost as much CPU as they saved).
 MIN_PARALLEL = 24
 _KEY = "__extract_province__"  # the partition key added to the year's derived frames (never a mart column)
 
@@ -1104,10 +1195,10 @@ def _year_jobs(con, root: Path, year: int, codes: list[str], nature: DataNature)
     year_tables = year_extract_tables(con, year, release=release)
     keys = {name: df["province_code"] for name, df in year_tables.items()}
     tables = {name: _by_province(df, keys[name], codes) for name, df in year_tables.items()}
-    rounded = {name: _by_province(_hash_frame(df), keys[name], codes) for name, df in year_tables.items()}
+    digests = _year_digests({name: _hash_frame(df) for name, df in year_tables.items()}, keys, codes)
     pending, previous = [], {}
     for code in codes:
-        digest = _digest({name: rounded[name][code] for name in year_tables})
+        digest = digests[code]
         versions = read_versions(root, code, year)
         if not _unchanged(versions[-1] if versions else None, digest, release, False):
             pending.append((code, digest, bool(versions)))
@@ -1137,6 +1228,7 @@ def _year_jobs(con, root: Path, year: int, codes: list[str], nature: DataNature)
             defer_files=True,
             changes=changes.get(code),
             changes_since=previous[code]["version"] if code in changes else None,
+            revised=revised,
         )
         for code, digest, revised in pending
     ]
@@ -1206,43 +1298,76 @@ class _SpawnContext(mp_context.SpawnContext):
     Process = _SpawnProcess
 
 
+def _heavy(job: _Job) -> bool:
+    """A job that writes a workbook and CSV files in the run (a first version, or a version outside
+    ``write_all``'s deferral): worth a worker process. A re-version writes only Parquet files and its manifest."""
+    return not (job.defer_files and job.revised)
+
+
 def write_all(snapshot: Path, root: Path | None = None, provinces=None, years=None) -> list[dict]:
     """Every province × released year from the published snapshot (new versions only). Returns the new entries.
 
-    Each year's tables are read and converted once (``_year_jobs``); the files are written by a pool of worker
-    processes once there are enough new versions (``extract_workers``, ``MIN_PARALLEL``), otherwise here. Each
-    province-year has its own folder and manifest and its version number and hash depend only on that manifest,
-    so the workers never share a file and write what a serial run writes; the entries come back in the serial
-    order. Workers are started with 'spawn': Polars' thread pool does not survive a fork (the child can
-    deadlock), and a worker needs only this module, Polars and pyexcelerate (~1 s to start)."""
-    from concurrent.futures import Future, ProcessPoolExecutor
+    Each year's tables are read and converted once (``_year_jobs``). First versions (workbook, CSV and Parquet
+    files) are written by a pool of worker processes once there are enough of them (``extract_workers``,
+    ``MIN_PARALLEL``), otherwise here; re-versions (Parquet files and manifest only) by threads of this process,
+    which wait on Polars' writer with the GIL released. Years with first versions are prepared first, so the
+    workers write their workbooks while this process prepares and writes the re-versions of the other years; the
+    pool is started before the first year is read when the folder's manifests say it will be needed, so its
+    start overlaps that work too. Each province-year has its own folder and manifest and its version number and
+    hash depend only on that manifest, so no two writers share a file and they write what a serial run writes;
+    the entries come back in the serial order (years as given, provinces in order). Workers are started with
+    'spawn': Polars' thread pool does not survive a fork (the child can deadlock), and a worker needs only this
+    module, Polars and pyexcelerate (~1 s to start)."""
+    from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
     root = Path(root) if root else extracts_dir()
     workers = extract_workers()
-    pool = None
-    queued: list[_Job] = []
-    results: list = []  # entries (serial) or futures (pool), in job order
+    pool = threads = None
+    done: dict[int, list] = {}  # year -> its entries (serial) or futures, in job order
+    queued: list[tuple[int, int, _Job]] = []  # first versions waiting for enough of them to start the pool
     try:
         with duckdb.connect(str(snapshot), read_only=True) as con:
-            codes = list(provinces or province_codes(con))
-            # the same province twice would be two writers of one manifest: keep that (odd) call serial
-            parallel_ok = workers > 1 and len({c[:2] for c in codes}) == len(codes)
-            nature = nature_of(con)
-            for year in years or released_years(con):
-                queued += _year_jobs(con, root, int(year), codes, nature)
-                if pool is None and parallel_ok and len(queued) >= MIN_PARALLEL:
-                    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
-                if pool is not None:  # the workers write while the next year is read and prepared
-                    results += [pool.submit(_write_version, job) for job in queued]
-                    queued = []
-                elif not parallel_ok:  # serial: year by year, as the jobs come
-                    results += [_write_version(job) for job in queued]
-                    queued = []
-        results += [_write_version(job) for job in queued]  # too few for a pool
-        entries = [r.result() if isinstance(r, Future) else r for r in results]
+            held = _CATALOG.set((con, _read_catalog(con)))
+            try:
+                codes = list(provinces or province_codes(con))
+                # the same province twice would be two writers of one manifest: keep that (odd) call serial
+                parallel_ok = workers > 1 and len({c[:2] for c in codes}) == len(codes)
+                nature = nature_of(con)
+                wanted = [int(y) for y in (years or released_years(con))]
+                # a province-year without a manifest gets a first version (the manifests are all this reads)
+                first = {y: sum(not _manifest_path(root, c, y).is_file() for c in codes) for y in wanted}
+                if parallel_ok:
+                    threads = ThreadPoolExecutor(max_workers=workers)
+                    if sum(first.values()) >= MIN_PARALLEL:
+                        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
+                for year in sorted(dict.fromkeys(wanted), key=lambda y: not first[y]):  # stable: first versions first
+                    results = done.setdefault(year, [])
+                    for job in _year_jobs(con, root, year, codes, nature):
+                        if not parallel_ok:  # serial: year by year, as the jobs come
+                            results.append(_write_version(job))
+                        elif not _heavy(job):
+                            results.append(threads.submit(_write_version, job))
+                        elif pool is not None:  # the workers write while the next year is read and prepared
+                            results.append(pool.submit(_write_version, job))
+                        else:
+                            results.append(None)
+                            queued.append((year, len(results) - 1, job))
+                            if len(queued) >= MIN_PARALLEL:
+                                pool = ProcessPoolExecutor(max_workers=workers, mp_context=_SpawnContext())
+                                for y, i, waiting in queued:
+                                    done[y][i] = pool.submit(_write_version, waiting)
+                                queued = []
+            finally:
+                _CATALOG.reset(held)
+        for y, i, job in queued:  # too few for a pool
+            done[y][i] = _write_version(job)
+        entries = [
+            r.result() if isinstance(r, Future) else r for year in dict.fromkeys(wanted) for r in done.get(year, [])
+        ]
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        for executor in (pool, threads):
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
     return [e for e in entries if e]
 
 
