@@ -380,43 +380,39 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
     return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
 
 
-def _total_label(df: pl.DataFrame, cols: list[str], pattern: str = TOTAL_LABEL_PATTERN) -> pl.Expr:
-    """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null. Only the columns that hold
-    such a character at all are searched cell by cell."""
+def _row_label(df: pl.DataFrame, cols: list[str], chars: tuple[str, ...], pattern: str, message: str) -> pl.Expr:
+    """``message`` formatted with the label cell (whitespace-free, matching ``pattern``) of each row that has one in
+    ``cols``, else null. Only the columns holding one of ``chars`` at all are searched cell by cell: the one reading
+    of a label cell for total rows (合计), whole-area rows (全省) and own-level rows (省本级)."""
     hits = [
         c
         for c in cols
         if df.schema[c] == pl.Utf8
-        and df.select(
-            pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in TOTAL_LABEL_CHARS]).any()
-        ).item()
+        and df.select(pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in chars]).any()).item()
     ]
     if not hits:
-        return pl.lit(None, pl.Utf8).alias("__total")
+        return pl.lit(None, pl.Utf8)
     label = pl.coalesce(
         [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(pattern)).then(pl.col(c)) for c in hits]
     )
-    return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
+    return pl.format(message, label.str.strip_chars())
+
+
+def _total_label(df: pl.DataFrame, cols: list[str], pattern: str = TOTAL_LABEL_PATTERN) -> pl.Expr:
+    """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null."""
+    return _row_label(
+        df, cols, TOTAL_LABEL_CHARS, pattern, "total row ('{}'): a sum of other rows, not a record"
+    ).alias("__total")
 
 
 def _own_level_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     """'own-level row ...' for a row labelled 省本级 / 市本级 / 省直 (sources.OWN_LEVEL_PATTERN), else null."""
-    hits = [
-        c
-        for c in cols
-        if df.schema[c] == pl.Utf8
-        and df.select(
-            pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in OWN_LEVEL_CHARS]).any()
-        ).item()
-    ]
-    if not hits:
-        return pl.lit(None, pl.Utf8).alias("__own_level")
-    label = pl.coalesce(
-        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(OWN_LEVEL_PATTERN)).then(pl.col(c)) for c in hits]
-    )
-    return pl.format(
+    return _row_label(
+        df,
+        cols,
+        OWN_LEVEL_CHARS,
+        OWN_LEVEL_PATTERN,
         "own-level row ('{}'): the figures of a province's or city's own departments (本级), not a city's record",
-        label.str.strip_chars(),
     ).alias("__own_level")
 
 
