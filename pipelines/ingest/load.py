@@ -603,7 +603,15 @@ def _ingest_staged(
                 if numbered:  # as the Polars reader drops them (rows read are the same on both paths)
                     notes.append(numbered_rows_note(numbered))
             checked = validate(
-                suspect, source, path.name, partition=partition, today=today, valid_codes=codes, population=population
+                suspect,
+                source,
+                path.name,
+                partition=partition,
+                today=today,
+                valid_codes=codes,
+                population=population,
+                # the rows the scan loaded: a blank-named row's figures are checked against their sums
+                loaded_rows=lambda: con.sql(file_rows, params={"file": path.name}).pl(),
             )
             notes += [n for n in checked.notes if n not in notes]
             rejected = checked.rejected

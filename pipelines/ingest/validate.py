@@ -8,6 +8,7 @@ are loaded. Nothing is dropped silently: rows in = rows loaded + rows quarantine
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -1026,6 +1027,7 @@ def validate(
     population: pl.DataFrame | None = None,
     unit_names: dict[str, str | None] | None = None,
     own_units: frozenset[str] | None = None,
+    loaded_rows: Callable[[], pl.DataFrame] | None = None,
 ) -> Validated:
     """Typed good rows and quarantined rows with every reason.
 
@@ -1035,6 +1037,7 @@ def validate(
     feeds the per-capita plausibility rules; without it they are not applied. ``unit_names`` (see `name_key`:
     a unit's name -> its code, None for a name several units bear) reads a column of names given for a code.
     ``own_units``: the county-level programme units (load.county_units), named in a breakdown row's reason.
+    ``loaded_rows``: the file's rows loaded already (the SQL scan's), typed, for `unnamed_totals`' sums.
     """
     mapped = map_columns(raw, source, file_name)
     df, factors = mapped.df, mapped.factors
@@ -1428,6 +1431,9 @@ def validate(
             pl.col("__note"),
         ).alias("__whole")
     )
+    unnamed = unnamed_totals(work, source, loaded_rows)
+    if unnamed is not None:
+        work = work.with_columns(pl.coalesce(pl.col("__whole"), unnamed).alias("__whole"))
     if work.select(pl.col("__breakdown").is_not_null().any()).item():
         parts = pl.Series(breakdown_rows(work, source, own_units), dtype=pl.Utf8)
         if parts.is_not_null().any():
@@ -1458,6 +1464,55 @@ def validate(
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
     )
     return Validated(good=good, rejected=rejected.select(ROW_NUMBER, "raw_values", "reason"), notes=notes)
+
+
+def unnamed_totals(
+    work: pl.DataFrame, source: Source, loaded_rows: Callable[[], pl.DataFrame] | None = None
+) -> pl.Expr | None:
+    """The reason of each row whose name or code cells are blank (no 合计 label either) and whose every figure is the
+    sum of the file's other records' (for its own period when it states one): the table's total row, its label
+    cell left empty or merged away. Before, it was refused as "missing value in city_code" as if a record had
+    lost its name, which tells the office nothing. Only when the sums hold: a blank-named row that is no sum keeps
+    its missing-value reason (a record that lost its name). ``loaded_rows``: the file's rows the SQL scan loaded
+    (only the others are in ``work``), fetched only when a candidate row exists. None when no row is one."""
+    names = [c.name for c in source.columns if c.name in source.key and c.dtype == "str" and not c.derived_from]
+    values = [c.name for c in source.columns if c.dtype in ("int", "float") and c.name not in source.key]
+    if not names or not values:
+        return None
+    rest = [k for k in source.key if k not in names and k in work.columns]
+    open_row = pl.col("__whole").is_null()
+    blank = pl.all_horizontal([_txt(n).is_null() for n in names]) & open_row
+    filled = pl.any_horizontal([pl.col(v).is_not_null() for v in values])
+    candidates = work.filter(blank & filled)
+    if candidates.height == 0:
+        return None
+    # a workbook's sheet (its rows' block of row numbers): a sheet's total sums that sheet's rows
+    sheet = (pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK).alias("__sheet")
+    records = work.filter(pl.all_horizontal([_txt(n).is_not_null() for n in names]) & open_row).select(
+        sheet, *rest, *values
+    )
+    if loaded_rows is not None:
+        more = loaded_rows().select(sheet, *rest, *values)
+        records = pl.concat([records, more.cast(records.schema)])
+    found: dict[int, str] = {}
+    for row in candidates.select(ROW_NUMBER, sheet, *rest, *values).iter_rows(named=True):
+        stated = [k for k in rest if row[k] is not None]
+        same = records.filter(pl.col("__sheet") == row["__sheet"], *[pl.col(k) == row[k] for k in stated])
+        if same.height < 2:
+            continue  # the sum of one row is that row: no evidence of a total
+        sums = same.select([pl.col(v).cast(pl.Float64).sum().alias(v) for v in values]).row(0, named=True)
+        given = {v: float(row[v]) for v in values if row[v] is not None}
+        if not any(given.values()) or not all(
+            abs(x - sums[v]) <= max(1.0, abs(x), abs(sums[v])) * 1e-9 for v, x in given.items()
+        ):
+            continue
+        found[row[ROW_NUMBER]] = (
+            f"total row without a name: {', '.join(names)} blank and its figures the sums of the file's other "
+            f"{same.height} rows, not a record"
+        )
+    if not found:
+        return None
+    return pl.col(ROW_NUMBER).replace_strict(found, default=None, return_dtype=pl.Utf8)
 
 
 def breakdown_rows(work: pl.DataFrame, source: Source, own_units: frozenset[str] | None = None) -> list[str | None]:
