@@ -147,3 +147,114 @@ def test_each_sheet_s_unnamed_total_row_sums_that_sheet(warehouse, tmp_path):
     _ingest(warehouse, path)
     assert len(_loaded(warehouse)) == 4
     assert [r for _, r in _reasons(warehouse)] == [UNNAMED.format(2)] * 2
+
+
+# --------------------------------------------------------------------- districts named without their kind
+
+DISTRICT = (
+    "district name in city_code: '{}' is a county-level area ({}), not a unit of the programme (report its figures "
+    "on its city's row, or write the district's code)"
+)
+
+
+def _names(con, tmp_path, rows: list[str], name: str = "a.csv"):
+    return _ingest(con, _write(tmp_path / name, "\n".join([NAMES, *rows]) + "\n"))
+
+
+def test_a_district_named_without_its_kind_is_read_as_its_full_name(warehouse, tmp_path):
+    # Before: 海淀 and 东城 (海淀区, 东城区 in the county list) were "unknown city name": the office was told the
+    # name does not exist. Now they are read as their full names are: districts, no units, with their codes.
+    _names(warehouse, tmp_path, ["北京,2025-03,3,30,2,0,2,0", "海淀,2025-03,2,20,1,0,1,0", "东城,2025-03,1,10,1,0,1,0"])
+    assert [c for c, *_ in _loaded(warehouse, "true")] == ["110100"]
+    got = _reasons(warehouse)
+    assert got == [(3, DISTRICT.format("海淀", "110108")), (4, DISTRICT.format("东城", "110101"))]
+    _in_chinese(got[0][1])
+
+
+def test_a_district_stem_several_districts_bear_is_told_by_the_file_s_city_or_names_its_candidates(warehouse, tmp_path):
+    # 鼓楼: 鼓楼区 of Nanjing (320106) and of Xuzhou (320302) in Jiangsu, of Fuzhou and Kaifeng elsewhere.
+    _names(warehouse, tmp_path, ["玄武,2025-03,3,30,2,0,2,0", "鼓楼,2025-03,1,10,1,0,1,0", "秦淮,2025-03,1,10,1,0,1,0"])
+    assert _reasons(warehouse)[1] == (3, DISTRICT.format("鼓楼", "320106"))  # the file's other rows are Nanjing's
+    _names(warehouse, tmp_path, ["无锡,2025-04,3,30,2,0,2,0", "鼓楼,2025-04,1,10,1,0,1,0"], "b.csv")
+    assert (3, DISTRICT.format("鼓楼", "320106, 320302")) in _reasons(warehouse)  # Jiangsu: two candidates
+
+
+def test_a_district_that_is_a_programme_unit_loads_by_its_stem(warehouse, tmp_path):
+    # raw.cities names the unit by its full name only (鼓楼区, no short name): '鼓楼' in a Nanjing table is that unit.
+    units = [
+        "province_code,province_name,city_code,city_name,city_name_short,level,parent_code,pinyin,lng,lat,coord_note",
+        "320000,江苏省,320106,鼓楼区,鼓楼区,municipal_district,320100,,118.8,32.1,parent",
+    ]
+    ingest_file(warehouse, SOURCES["cities"], _write(tmp_path / "ref" / "units.csv", "\n".join(units) + "\n"))
+    r = _names(warehouse, tmp_path, ["南京,2025-03,3,30,2,0,2,0", "鼓楼,2025-04,1,10,1,0,1,0"])
+    assert [c for c, *_ in _loaded(warehouse, "true")] == ["320100", "320106"]
+    note = "read '鼓楼' in city_code as the unit 320106: the county-level area of this name"
+    assert note in r.notes
+    from pipelines.ingest.reason_labels import notes_both
+
+    assert "按单位 320106 读取" in notes_both(note, "pledge_loans")
+
+
+# ---------------------------------------------------------------- a district column beside the city's
+
+WITH_DISTRICT = "{},{},月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+DISTRICT_ROW = (
+    "district row: '{}' in the district column is a county-level area of {} ({}), not a unit of the programme: its "
+    "figures are part of the city's, not its record (report the city's figures on one row, or write the district's "
+    "code)"
+)
+
+
+@pytest.mark.parametrize(
+    "city,district,beijing,shenzhen",
+    [
+        ("城市", "区县", "北京", "深圳"),
+        ("城市代码", "县(市、区)", "110100", "440300"),
+        ("地市", "所属区县", "北京市", "深圳市"),
+    ],
+)
+def test_a_district_s_figures_are_never_loaded_as_its_city_s(warehouse, tmp_path, city, district, beijing, shenzhen):
+    # Before: the district column was an ignored extra column, so 东城's figures loaded as Beijing's record (and
+    # 海淀's as a duplicate of it), silently. Now a district row is refused as the part of its city it is; the row
+    # whose district cell is empty is the city's own and loads.
+    rows = [
+        f"{beijing},东城,2025-03,3,30,2,0,2,0",
+        f"{beijing},海淀区,2025-03,2,20,1,0,1,0",
+        f"{shenzhen},,2025-03,6,60,4,0,4,0",
+        f"{shenzhen},深圳市,2025-04,1,10,1,0,1,0",  # the city's own name in the district cell: the city's row
+        f"{shenzhen},火星,2025-03,1,10,1,0,1,0",
+    ]
+    header = WITH_DISTRICT.format(city, district)
+    big = _filler(True) if city == "城市代码" else []  # a file big enough for the scan reads the same
+    r = _ingest(warehouse, _write(tmp_path / "质押_2025年3月.csv", "\n".join([header, *rows, *big]) + "\n"))
+    assert _loaded(warehouse) == [("440300", "2025-03", 6, 60.0), ("440300", "2025-04", 1, 10.0)]
+    got = _reasons(warehouse)
+    assert got[:2] == [
+        (2, DISTRICT_ROW.format("东城", "110100", "110101")),
+        (3, DISTRICT_ROW.format("海淀区", "110100", "110108")),
+    ]
+    assert got[2][0] == 6 and got[2][1].startswith("district row: '火星' in the district column names no county-level")
+    for _, reason in got:
+        _in_chinese(reason)
+    assert f"'{district}' read as the rows' districts (each row a district's figures, not its city's)" in r.notes
+
+
+def test_a_district_column_s_programme_unit_loads_as_that_unit(warehouse, tmp_path):
+    from test_office_files_round7 import COUNTY_UNITS
+
+    ingest_file(warehouse, SOURCES["cities"], _write(tmp_path / "ref" / "units.csv", "\n".join(COUNTY_UNITS) + "\n"))
+    rows = [
+        WITH_DISTRICT.format("城市", "区县"),
+        "北京,海淀,2025-03,3,30,2,0,2,0",
+        "上海,浦东新区,2025-03,2,20,1,0,1,0",
+    ]
+    r = _ingest(warehouse, _write(tmp_path / "a.csv", "\n".join(rows) + "\n"))
+    assert [c for c, *_ in _loaded(warehouse, "true")] == ["110108", "310115"]
+    assert "read the row of 110100 and district '海淀' as the unit 110108 (the district)" in r.notes
+
+
+def test_a_table_of_districts_alone_is_read_by_their_names(warehouse, tmp_path):
+    # Before: a table whose only name column is 区县 was refused whole: "missing required column(s): city_code".
+    rows = [WITH_DISTRICT.format("区县", "月份").replace("月份,月份", "月份"), "海淀,2025-03,3,30,2,0,2,0"]
+    _ingest(warehouse, _write(tmp_path / "a.csv", "\n".join(rows) + "\n"))
+    assert _reasons(warehouse) == [(2, DISTRICT.format("海淀", "110108"))]

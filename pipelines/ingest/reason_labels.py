@@ -344,6 +344,20 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "或填写该区县的代码）",
     ),
     (
+        r"district row: '(?P<value>.*)' in the district column is a county-level area of (?P<city>\d{6}) "
+        r"\((?P<codes>[\d, ]+)\), not a unit of the programme: its figures are part of the city's, not its record "
+        r"\(report the city's figures on one row, or write the district's code\)",
+        "区县行：区县列中的 '{value}' 为 {city} 的县级行政区（{codes}），不是项目单位：其数字是所在城市数字的一部分，"
+        "不是该城市的记录（请将城市的数字填在一行中报送，或填写该区县的代码）",
+    ),
+    (
+        r"district row: '(?P<value>.*)' in the district column names no county-level area of (?P<city>\d{6}): the row "
+        r"is a part of the city's figures or a mistake, not the city's record \(report the city's figures on one "
+        r"row, or write the district's code\)",
+        "区县行：区县列中的 '{value}' 不是 {city} 的任何县级行政区：该行是城市数字的一部分或填写有误，不是该城市的记录"
+        "（请将城市的数字填在一行中报送，或填写该区县的代码）",
+    ),
+    (
         r"total row: '(?P<value>.*)' in " + _COL + r" names a province and a unit, and its figures are the sum of the "
         r"file's other rows of province (?P<province>\d{6}) for the same (?P<period>\w+): the province's total, not "
         r"the unit's record",
@@ -515,6 +529,14 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"ignored extra column\(s\): (?P<list>.*)", "未使用的多余列：{list}"),
     (
+        r"'(?P<header>.*)' read as the rows' districts \(each row a district's figures, not its city's\)",
+        "已将“{header}”列读作各行所属区县（每行为该区县的数字，而非所在城市的数字）",
+    ),
+    (
+        r"read the row of (?P<city>\d{6}) and district '(?P<value>.*)' as the unit (?P<code>\d{6}) \(the district\)",
+        "{city} 与区县 '{value}' 所在行按单位 {code}（该区县）读取",
+    ),
+    (
         r"city and county-level rows in two files: (?P<pairs>.*?)(?: and (?P<more>\d+) more)? \(this file and "
         r"(?P<others>.*)\): the marts add a county-level unit's rows into its city, so if the city's row includes "
         r"them they count twice \(send the city's row without them, or one of the two\)",
@@ -555,6 +577,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the file's other rows lie in its "
         r"province, where no other unit bears this name",
         "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均位于该单位所在省，且该省没有其他同名单位",
+    ),
+    (
+        r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the county-level area of this name",
+        "{col}中的 '{value}' 按单位 {code} 读取：即该名称所指的县级区划",
     ),
     (
         _COL + r" derived from (?P<cols>\w+(?:, \w+)*) \(the file has no (?P<header>\S+) column\)",

@@ -28,6 +28,7 @@ from pipelines.ingest.readers import (
 )
 from pipelines.sources import (
     COUNT_WORDS_IN_CELLS,
+    DISTRICT_HEADER_PATTERN,
     EXCEL_ERRORS,
     FOOTNOTE_MARKER_PATTERN,
     NATIONAL_CODES,
@@ -259,6 +260,16 @@ def _sheets_summing_by_rows(raw: RawFrame, source: Source, read: list[str], name
     return found
 
 
+DISTRICT = "__district"  # a district column's text (sources.DISTRICT_HEADER_PATTERN), read by `_district_rows`
+
+
+def is_district_header(header: str) -> bool:
+    """Whether a file header names a column of districts (sources.DISTRICT_HEADER_PATTERN: 区县, 县(市、区))."""
+    import unicodedata
+
+    return re.match(DISTRICT_HEADER_PATTERN, re.sub(r"\s", "", unicodedata.normalize("NFKC", header))) is not None
+
+
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     """Rename file headers to contract names; work out unit conversions (a unit alias, a unit in brackets,
     a 单位：元 line above the table); fail on missing required columns. Total and note rows are flagged here,
@@ -271,6 +282,16 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     label_cols = [
         col for col in text_cols if col not in renames or source.column(renames[col]).dtype in ("str", "date")
     ]
+    # A column of districts beside the unit's (城市 | 区县): kept (as DISTRICT) for `_district_rows`, not dropped.
+    district = [col for col in extra if is_district_header(col)]
+    if len(district) == 1:
+        extra = [col for col in extra if col != district[0]]
+        notes = [n for n in notes if not n.startswith("ignored extra column(s): ")]
+        if extra:
+            notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
+        notes.append(f"'{district[0]}' read as the rows' districts (each row a district's figures, not its city's)")
+    else:
+        district = []
     df = (
         raw.df.with_columns(
             _total_label(raw.df, label_cols),
@@ -279,7 +300,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
             _note_row(raw.df, text_cols),
             _breakdown_label(raw.df, label_cols),
         )
-        .rename(renames)
+        .rename(renames | {d: DISTRICT for d in district})
         .drop(extra)
     )
     summing = summing_sheets(raw, source)
@@ -354,6 +375,9 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         # No code column, but a column of the units' names (地市: 深圳市, 广州市): read as the codes they name.
         names = {normalise_header(h) for h in c.name_headers}
         header = next((col for col in extra if normalise_header(col.split("__dup")[0]) in names), None)
+        if header is None and (c.city_level or c.name == source.parts_add_up):
+            # no city column, but a district column (区县: a table of one city's districts): its names are the units
+            header = next((col for col in extra if is_district_header(col)), None)
         if header is not None:
             extra.remove(header)
             renames[header] = c.name
@@ -994,13 +1018,108 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
         .alias("__elsewhere:" + name),
         pl.when(elsewhere).then(None).otherwise(pl.col("__code")).alias("__code"),
     )
+    # A district's name without its kind (海淀 for 海淀区, 浦东 for 浦东新区): read as its full name would be, where the
+    # file's province (or the name alone) leaves one district; several left are named as the candidates. Before,
+    # it was "unknown city name", though the county list knows it.
+    by_stem = getattr(lookup, "area_by_stem", {})
+    unit_codes = {v for v in lookup.values() if v is not None}
+    open_keys = (
+        work.filter(
+            pl.col("__code").is_null() & pl.col("__key").is_in(pl.Series(list(by_stem), dtype=pl.Utf8).implode())
+        )
+        .get_column("__key")
+        .unique()
+        .to_list()
+        if by_stem
+        else []
+    )
+    # The file's city, when every row that tells one tells the same (a unit's code, a district only one city
+    # has): 鼓楼 among 玄武 and 秦淮 is Nanjing's 鼓楼区, not Xuzhou's.
+    told = {c[:4] for c in work.get_column("__code").drop_nulls().unique().to_list() if not c.endswith("0000")}
+    for k in work.filter(pl.col("__code").is_null()).get_column("__key").drop_nulls().unique().to_list():
+        if k not in lookup and len(codes := areas.get(k) or by_stem.get(k) or []) == 1:
+            told.add(codes[0][:4])
+    city = next(iter(told)) if len(told) == 1 else None
+    stem_units: dict[str, str] = {}
+    stem_areas: dict[str, str] = {}
+    for k in sorted(open_keys):
+        if k in lookup or k in areas:
+            continue
+        codes = by_stem[k]
+        codes = [c for c in codes if home and c[:2] == home] or codes
+        codes = [c for c in codes if city and c[:4] == city] or codes
+        if len(codes) == 1 and codes[0] in unit_codes:
+            stem_units[k] = codes[0]
+            notes.append(f"read '{k}' in {name} as the unit {codes[0]}: the county-level area of this name")
+        else:
+            stem_areas[k] = ", ".join(codes[:4])
+    if stem_units:
+        work = work.with_columns(
+            pl.coalesce(
+                pl.col("__code"), pl.col("__key").replace_strict(stem_units, default=None, return_dtype=pl.Utf8)
+            ).alias("__code")
+        )
     # A district's own name that is no unit: its codes, for the reason.
-    area_codes = {k: ", ".join(v[:4]) for k, v in areas.items() if k not in lookup}
+    area_codes = {k: ", ".join(v[:4]) for k, v in areas.items() if k not in lookup} | stem_areas
     work = work.with_columns(
         pl.when(pl.col("__code").is_null())
         .then(pl.col("__key").replace_strict(area_codes, default=None, return_dtype=pl.Utf8))
         .alias("__area:" + name)
     )
+    return work, notes
+
+
+def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> tuple[pl.DataFrame, list[str]]:
+    """Rows of a file with a district column beside the unit's (城市 北京 | 区县 海淀): a row naming a district holds
+    that district's figures. Read with the district column ignored, 海淀's figures loaded as Beijing's record,
+    silently. A district that is a programme unit (its code among the units) loads as that unit (noted); any
+    other district row is refused as a part of its city's figures, naming the district's code(s) in that city
+    (the county list, data/reference/modood_areas.csv; a name without its kind, 海淀, is read as 海淀区). A row
+    whose district cell is empty is the city's own."""
+    col = source.parts_add_up or next((c.name for c in source.columns if c.city_level), None)
+    if DISTRICT not in work.columns or col is None:
+        return work.drop(DISTRICT, strict=False), []
+    lookup = lookup or {}
+    areas, by_stem = getattr(lookup, "areas", {}), getattr(lookup, "area_by_stem", {})
+    units = {v for v in lookup.values() if v is not None}
+    text = _clean_text(DISTRICT)
+    named = work.filter(text.is_not_null() & _txt(col).is_not_null())
+    notes: list[str] = []
+    code_of: dict[tuple[str, str], str] = {}
+    reason_of: dict[tuple[str, str], str] = {}
+    for city, district in named.select(_txt(col), text).unique().sort(pl.all()).rows():
+        key = name_key(district)
+        if not key:
+            continue
+        prefix = city[:4] if not city.endswith("0000") else city[:2]
+        named_unit = lookup.get(key)
+        if named_unit == city:
+            continue  # the city's own name in the district cell (深圳 | 深圳市): the city's row
+        candidates = [c for c in areas.get(key) or by_stem.get(key) or [] if c.startswith(prefix)]
+        if named_unit and named_unit != city and named_unit.startswith(prefix):
+            candidates = [named_unit]
+        if len(candidates) == 1 and candidates[0] in units:
+            code_of[(city, district)] = candidates[0]
+            notes.append(f"read the row of {city} and district '{district}' as the unit {candidates[0]} (the district)")
+        elif candidates:
+            reason_of[(city, district)] = (
+                f"district row: '{district}' in the district column is a county-level area of {city} "
+                f"({', '.join(candidates[:4])}), not a unit of the programme: its figures are part of the city's, "
+                "not its record (report the city's figures on one row, or write the district's code)"
+            )
+        else:
+            reason_of[(city, district)] = (
+                f"district row: '{district}' in the district column names no county-level area of {city}: the row is "
+                "a part of the city's figures or a mistake, not the city's record (report the city's figures on one "
+                "row, or write the district's code)"
+            )
+    pair = pl.concat_str([_txt(col), text], separator="\x1f")
+    flat = {f"{c}\x1f{d}": v for (c, d), v in code_of.items()}
+    why = {f"{c}\x1f{d}": v for (c, d), v in reason_of.items()}
+    work = work.with_columns(
+        pl.coalesce(pair.replace_strict(flat, default=None, return_dtype=pl.Utf8), _txt(col)).alias(_TXT + col),
+        pair.replace_strict(why, default=None, return_dtype=pl.Utf8).alias("__district_row"),
+    ).drop(DISTRICT)
     return work, notes
 
 
@@ -1057,6 +1176,7 @@ def validate(
         "__own_level",
         "__note",
         "__breakdown",
+        *([DISTRICT] if DISTRICT in df.columns else []),
     )
     # A footnote marker after a figure (12.5*, 12.5①) points to a note below the table: the figure is the number
     # before it (noted). Before NFKC, which made 12.5① the number 12.51 (loaded silently) and 12.5* no number.
@@ -1099,6 +1219,9 @@ def validate(
         work, name_notes = _names_in_context(work, name, lookup)
         notes += name_notes
         work = work.with_columns(pl.col("__code").alias(_TXT + name)).drop("__code", "__key")
+
+    work, district_notes = _district_rows(work, source, unit_names)
+    notes += district_notes
 
     # Month cells without a year (12月) take the year the file states (title line, file name); without one they
     # stay unreadable and are refused.
@@ -1429,6 +1552,7 @@ def validate(
             pl.col("__area_total"),
             pl.col("__own_level"),
             pl.col("__note"),
+            pl.col("__district_row") if "__district_row" in work.columns else None,
         ).alias("__whole")
     )
     unnamed = unnamed_totals(work, source, loaded_rows)
@@ -1983,6 +2107,8 @@ class UnitNames(dict):
         self.province_or_unit: dict[str, tuple[str, str]] = {}
         self.area_stems: dict[str, frozenset[str]] = {}
         self.areas: dict[str, list[str]] = {}
+        # a county-level area's name without its kind (海淀, 浦东: _AREA_KIND) -> the codes of the areas bearing it
+        self.area_by_stem: dict[str, list[str]] = {}
         # a name several units bear -> their codes (朝阳: 211300 in Liaoning, 110105 in Beijing when a programme unit)
         self.bearers: dict[str, list[str]] = {}
 
@@ -2060,6 +2186,8 @@ def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None)
         stem = re.sub(_AREA_KIND, "", full)
         for k in {full, stem} - {""}:
             out.area_stems.setdefault(code[:2], set()).add(k)  # type: ignore[union-attr]
+        if stem and stem != full and len(stem) >= 2:  # a one-character stem (城区 -> 城) names nothing
+            out.area_by_stem.setdefault(stem, []).append(code)
     out.area_stems = {p: frozenset(v) for p, v in out.area_stems.items()}
     out.bearers = {k: sorted(set(v)) for k, v in out.bearers.items() if out.get(k, "") is None}
     return out
