@@ -258,3 +258,10 @@ def test_a_table_of_districts_alone_is_read_by_their_names(warehouse, tmp_path):
     rows = [WITH_DISTRICT.format("区县", "月份").replace("月份,月份", "月份"), "海淀,2025-03,3,30,2,0,2,0"]
     _ingest(warehouse, _write(tmp_path / "a.csv", "\n".join(rows) + "\n"))
     assert _reasons(warehouse) == [(2, DISTRICT.format("海淀", "110108"))]
+
+
+def test_a_named_row_whose_name_is_unread_is_no_unnamed_total(warehouse, tmp_path):
+    # 吉林 (province or city, untold) sums the other rows by chance: its own reason stands, it is no blank name.
+    lines = [NAMES, "深圳,2025-03,2,20,1,0,1,0", "长春,2025-03,1,10,1,0,1,0", "吉林,2025-03,3,30,2,0,2,0"]
+    _names(warehouse, tmp_path, lines[1:])
+    assert _reasons(warehouse)[0][1].startswith("city name in city_code names a province and a unit: '吉林'")

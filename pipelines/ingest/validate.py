@@ -1605,7 +1605,15 @@ def unnamed_totals(
         return None
     rest = [k for k in source.key if k not in names and k in work.columns]
     open_row = pl.col("__whole").is_null()
-    blank = pl.all_horizontal([_txt(n).is_null() for n in names]) & open_row
+    # blank as written: a name no unit bears (its code null once read) or an Excel error is no blank cell
+    written = [
+        pl.any_horizontal(
+            [_txt(n).is_not_null()]
+            + [pl.col(f + n).is_not_null() for f in ("__name:", "__err:") if f + n in work.columns]
+        )
+        for n in names
+    ]
+    blank = ~pl.any_horizontal(written) & open_row
     filled = pl.any_horizontal([pl.col(v).is_not_null() for v in values])
     candidates = work.filter(blank & filled)
     if candidates.height == 0:
