@@ -265,3 +265,19 @@ def test_a_named_row_whose_name_is_unread_is_no_unnamed_total(warehouse, tmp_pat
     lines = [NAMES, "深圳,2025-03,2,20,1,0,1,0", "长春,2025-03,1,10,1,0,1,0", "吉林,2025-03,3,30,2,0,2,0"]
     _names(warehouse, tmp_path, lines[1:])
     assert _reasons(warehouse)[0][1].startswith("city name in city_code names a province and a unit: '吉林'")
+
+
+# ------------------------------------------------------------------------- two tables on one sheet
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_second_table_s_title_line_is_named_as_one(warehouse, tmp_path, big):
+    # Before: '表2 商标质押' above the second table's header was refused as "unknown region code in city_code: '表2
+    # 商标质押'; missing value in month; missing value in registrations; …" (eight reasons, none the fault).
+    lines = [CODES, "440300,2025-03,3,30,2,0,2,0", *_filler(big), ",,,,,,,", "表2 商标质押,,,,,,,", CODES]
+    lines += ["440100,2025-03,1,10,1,0,1,0"]
+    _ingest(warehouse, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"))
+    assert _loaded(warehouse) == [("440300", "2025-03", 3, 30.0), ("440100", "2025-03", 1, 10.0)]
+    title = "title of a second table on the sheet, not a record: '表2 商标质押'"
+    assert [r for _, r in _reasons(warehouse)] == [title, "header row repeated inside the table, not a record"]
+    _in_chinese(title)

@@ -226,6 +226,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "本级行（'{label}'）：为省或市本级部门自身的数据，不是某个城市的记录",
     ),
     (
+        r"title of a second table on the sheet, not a record: '(?P<value>.*)'",
+        "表内第二个表格的标题行，不是一条记录：'{value}'",
+    ),
+    (
         r"total row without a name: (?P<cols>[\w, ]+) blank and its figures the sums of the file's other (?P<n>\d+) "
         r"rows, not a record",
         "合计行（未填名称）：{cols}为空，且各项数字等于本文件其他 {n} 行之和，不是一条记录",

@@ -299,6 +299,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
             _own_level_label(raw.df, label_cols),
             _note_row(raw.df, text_cols),
             _breakdown_label(raw.df, label_cols),
+            _table_title(raw.df, text_cols),
         )
         .rename(renames | {d: DISTRICT for d in district})
         .drop(extra)
@@ -517,6 +518,28 @@ def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
         .then(pl.format("note below the table, not a record: '{}'", first.str.slice(0, 40)))
         .otherwise(None)
         .alias("__note")
+    )
+
+
+def _table_title(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+    """A line of text right above a repeated header row (表2 商标质押 over the second table's header): the title of
+    a second table on the sheet, not a record. Before, it was refused as "unknown region code …; missing value in
+    month; …" for every column, which named no fault the office could mend. One text alone on the line (or the
+    same text in each cell of a merged title); a blank line between it and the header is allowed."""
+    if "__repeated_header" not in df.columns or not df.select(pl.col("__repeated_header").is_not_null().any()).item():
+        return pl.lit(None, pl.Utf8).alias("__title")
+    texts = [c for c in cols if df.schema[c] == pl.Utf8]
+    filled = [pl.col(c).str.strip_chars().fill_null("") != "" for c in texts]
+    first = pl.coalesce([pl.when(f).then(pl.col(c).str.strip_chars()) for c, f in zip(texts, filled, strict=True)])
+    alone = pl.all_horizontal([~f | (pl.col(c).str.strip_chars() == first) for c, f in zip(texts, filled, strict=True)])
+    above = pl.col("__repeated_header").shift(-1).is_not_null() & (
+        pl.col(ROW_NUMBER).shift(-1) - pl.col(ROW_NUMBER) <= 2
+    )
+    title = alone & above & first.str.contains(r"[\u4e00-\u9fff]") & pl.col("__repeated_header").is_null()
+    return (
+        pl.when(title.fill_null(False))
+        .then(pl.format("title of a second table on the sheet, not a record: '{}'", first.str.slice(0, 40)))
+        .alias("__title")
     )
 
 
@@ -1176,6 +1199,7 @@ def validate(
         "__own_level",
         "__note",
         "__breakdown",
+        "__title",
         *([DISTRICT] if DISTRICT in df.columns else []),
     )
     # A footnote marker after a figure (12.5*, 12.5①) points to a note below the table: the figure is the number
@@ -1552,7 +1576,8 @@ def validate(
             pl.col("__area_total"),
             pl.col("__own_level"),
             pl.col("__note"),
-            pl.col("__district_row") if "__district_row" in work.columns else None,
+            pl.col("__title"),
+            *([pl.col("__district_row")] if "__district_row" in work.columns else []),
         ).alias("__whole")
     )
     unnamed = unnamed_totals(work, source, loaded_rows)
