@@ -281,3 +281,22 @@ def test_a_second_table_s_title_line_is_named_as_one(warehouse, tmp_path, big):
     title = "title of a second table on the sheet, not a record: '表2 商标质押'"
     assert [r for _, r in _reasons(warehouse)] == [title, "header row repeated inside the table, not a record"]
     _in_chinese(title)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_unnamed_subtotal_rows_close_the_blocks_above_them(warehouse, tmp_path, big):
+    # A national table grouped by province: each province's cities, then a blank-named row of their sums, and a
+    # blank-named grand total of every city at the end.
+    filler = _filler(big)
+    rows = ["440300,2025-03,3,30,2,0,2,0", "440100,2025-03,1,10,1,0,1,0", ",2025-03,4,40,3,0,3,0"]
+    rows += ["320100,2025-03,2,20,1,0,1,0", "320200,2025-03,2,20,1,0,1,0", ",2025-03,4,40,2,0,2,0"]
+    march = [r.split(",") for r in filler if r.split(",")[1] == "2025-03"]
+    total = [8 + sum(int(r[2]) for r in march), 80 + sum(int(r[3]) for r in march)]
+    total += [5 + 5 * len(march), len(march), 5 + 4 * len(march), 2 * len(march)]
+    lines = [CODES, *rows, *filler, ",2025-03," + ",".join(str(v) for v in total)]
+    _ingest(warehouse, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"))
+    assert [c for c, *_ in _loaded(warehouse)] == ["440300", "440100", "320100", "320200"]
+    sub = "subtotal row without a name: city_code blank and its figures the sums of the {} rows above it, not a record"
+    got = [r for _, r in _reasons(warehouse)]
+    assert got == [sub.format(2), sub.format(2), UNNAMED.format(4 + len(march))]
+    _in_chinese(sub.format(2))

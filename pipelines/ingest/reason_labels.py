@@ -230,6 +230,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "表内第二个表格的标题行，不是一条记录：'{value}'",
     ),
     (
+        r"subtotal row without a name: (?P<cols>[\w, ]+) blank and its figures the sums of the (?P<n>\d+) rows above "
+        r"it, not a record",
+        "小计行（未填名称）：{cols}为空，且各项数字等于其上方 {n} 行之和，不是一条记录",
+    ),
+    (
         r"total row without a name: (?P<cols>[\w, ]+) blank and its figures the sums of the file's other (?P<n>\d+) "
         r"rows, not a record",
         "合计行（未填名称）：{cols}为空，且各项数字等于本文件其他 {n} 行之和，不是一条记录",

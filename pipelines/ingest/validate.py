@@ -1646,27 +1646,40 @@ def unnamed_totals(
     # a workbook's sheet (its rows' block of row numbers): a sheet's total sums that sheet's rows
     sheet = (pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK).alias("__sheet")
     records = work.filter(pl.all_horizontal([_txt(n).is_not_null() for n in names]) & open_row).select(
-        sheet, *rest, *values
+        ROW_NUMBER, sheet, *rest, *values
     )
     if loaded_rows is not None:
-        more = loaded_rows().select(sheet, *rest, *values)
+        more = loaded_rows().select(ROW_NUMBER, sheet, *rest, *values)
         records = pl.concat([records, more.cast(records.schema)])
+    # A subtotal closes the block of records above it: from the previous total (or note, or subtotal) on.
+    bounds = sorted(set(candidates[ROW_NUMBER].to_list()) | set(work.filter(~open_row)[ROW_NUMBER].to_list()))
+
+    def sums_hold(same: pl.DataFrame, row: dict) -> bool:
+        if same.height < 2:
+            return False  # the sum of one row is that row: no evidence of a total
+        sums = same.select([pl.col(v).cast(pl.Float64).sum().alias(v) for v in values]).row(0, named=True)
+        given = {v: float(row[v]) for v in values if row[v] is not None}
+        return any(given.values()) and all(
+            sums[v] is not None and abs(x - sums[v]) <= max(1.0, abs(x), abs(sums[v])) * 1e-9 for v, x in given.items()
+        )
+
     found: dict[int, str] = {}
     for row in candidates.select(ROW_NUMBER, sheet, *rest, *values).iter_rows(named=True):
         stated = [k for k in rest if row[k] is not None]
         same = records.filter(pl.col("__sheet") == row["__sheet"], *[pl.col(k) == row[k] for k in stated])
-        if same.height < 2:
-            continue  # the sum of one row is that row: no evidence of a total
-        sums = same.select([pl.col(v).cast(pl.Float64).sum().alias(v) for v in values]).row(0, named=True)
-        given = {v: float(row[v]) for v in values if row[v] is not None}
-        if not any(given.values()) or not all(
-            abs(x - sums[v]) <= max(1.0, abs(x), abs(sums[v])) * 1e-9 for v, x in given.items()
-        ):
+        if sums_hold(same, row):
+            found[row[ROW_NUMBER]] = (
+                f"total row without a name: {', '.join(names)} blank and its figures the sums of the file's other "
+                f"{same.height} rows, not a record"
+            )
             continue
-        found[row[ROW_NUMBER]] = (
-            f"total row without a name: {', '.join(names)} blank and its figures the sums of the file's other "
-            f"{same.height} rows, not a record"
-        )
+        since = max((b for b in bounds if b < row[ROW_NUMBER]), default=-1)
+        block = same.filter(pl.col(ROW_NUMBER).is_between(since, row[ROW_NUMBER], closed="none"))
+        if sums_hold(block, row):
+            found[row[ROW_NUMBER]] = (
+                f"subtotal row without a name: {', '.join(names)} blank and its figures the sums of the {block.height} "
+                "rows above it, not a record"
+            )
     if not found:
         return None
     return pl.col(ROW_NUMBER).replace_strict(found, default=None, return_dtype=pl.Utf8)
