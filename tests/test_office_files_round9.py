@@ -300,3 +300,12 @@ def test_unnamed_subtotal_rows_close_the_blocks_above_them(warehouse, tmp_path, 
     got = [r for _, r in _reasons(warehouse)]
     assert got == [sub.format(2), sub.format(2), UNNAMED.format(4 + len(march))]
     _in_chinese(sub.format(2))
+
+
+def test_a_case_s_district_column_leaves_the_case_its_city_s(warehouse, tmp_path):
+    # A case or a training event in 海淀 is a record of Beijing all the same: no district rows there.
+    lines = ["案件编号,城市,区县,案件类型,立案日期", "A1,北京,海淀,trademark,2025-03-02"]
+    path = _write(tmp_path / "cases_2025.csv", "\n".join(lines) + "\n")
+    r = _ingest(warehouse, path, SOURCES["enforcement_cases"])
+    assert warehouse.execute("SELECT case_id, city_code FROM raw.enforcement_cases").fetchall() == [("A1", "110100")]
+    assert "ignored extra column(s): 区县" in r.notes

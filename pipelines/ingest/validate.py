@@ -263,6 +263,12 @@ def _sheets_summing_by_rows(raw: RawFrame, source: Source, read: list[str], name
 DISTRICT = "__district"  # a district column's text (sources.DISTRICT_HEADER_PATTERN), read by `_district_rows`
 
 
+def district_unit_column(source: Source) -> str | None:
+    """The column whose unit a district column's rows are parts of: a source of units' figures (a city's month),
+    whose rows a district's figures would be counted into (parts_add_up, a city-level column), else None."""
+    return source.parts_add_up or next((c.name for c in source.columns if c.city_level), None)
+
+
 def is_district_header(header: str) -> bool:
     """Whether a file header names a column of districts (sources.DISTRICT_HEADER_PATTERN: 区县, 县(市、区))."""
     import unicodedata
@@ -283,7 +289,8 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
         col for col in text_cols if col not in renames or source.column(renames[col]).dtype in ("str", "date")
     ]
     # A column of districts beside the unit's (城市 | 区县): kept (as DISTRICT) for `_district_rows`, not dropped.
-    district = [col for col in extra if is_district_header(col)]
+    # (only where rows are a unit's figures: a case or a training event in 海淀 is a record of its city all the same)
+    district = [col for col in extra if is_district_header(col)] if district_unit_column(source) else []
     if len(district) == 1:
         extra = [col for col in extra if col != district[0]]
         notes = [n for n in notes if not n.startswith("ignored extra column(s): ")]
@@ -376,7 +383,7 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         # No code column, but a column of the units' names (地市: 深圳市, 广州市): read as the codes they name.
         names = {normalise_header(h) for h in c.name_headers}
         header = next((col for col in extra if normalise_header(col.split("__dup")[0]) in names), None)
-        if header is None and (c.city_level or c.name == source.parts_add_up):
+        if header is None and c.name == district_unit_column(source):
             # no city column, but a district column (区县: a table of one city's districts): its names are the units
             header = next((col for col in extra if is_district_header(col)), None)
         if header is not None:
@@ -1099,7 +1106,7 @@ def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> t
     other district row is refused as a part of its city's figures, naming the district's code(s) in that city
     (the county list, data/reference/modood_areas.csv; a name without its kind, 海淀, is read as 海淀区). A row
     whose district cell is empty is the city's own."""
-    col = source.parts_add_up or next((c.name for c in source.columns if c.city_level), None)
+    col = district_unit_column(source)
     if DISTRICT not in work.columns or col is None:
         return work.drop(DISTRICT, strict=False), []
     lookup = lookup or {}
