@@ -293,6 +293,7 @@ def run(rebuild: bool, engine: str) -> None:
             _print_last_failure(summary.last_failure)
         _print_withdrawals(summary)
         _print_still_refused(summary.still_refused)
+        _print_still_arriving(summary.still_arriving)
         _print_where()
         if summary.landing_absent:
             sys.exit(1)  # cron sees it: an unmounted share is not "nothing new"
@@ -388,6 +389,7 @@ def run(rebuild: bool, engine: str) -> None:
             "[red]some files were refused[/red] — `ipcity status` lists each file and the reason.",
         )
     _print_still_refused(summary.still_refused)
+    _print_still_arriving(summary.still_arriving)
     _print_where()
     if not summary.success or summary.landing_absent:
         sys.exit(1)
@@ -546,6 +548,19 @@ def _print_still_refused(lines: list[str]) -> None:
         "修正文件后以同名放回着陆区（新版本替换旧版本），或将其移出；未改动的文件不会单独触发运行。",
         "Mend the file and put it back under the same name (the new version replaces the old), or remove it; "
         "an unchanged refused file does not start a run by itself.",
+    )
+
+
+def _print_still_arriving(files: list[str]) -> None:
+    """Landing files still being copied in, left for the next run: without this line a run said "nothing new" (or
+    published a year) while a file the operator had just put in was not read, and only the raw asset's log said
+    why."""
+    if not files:
+        return
+    _say(
+        f"[yellow]仍在复制中的文件，本次未读取（复制完成后由下一次运行读取）：[/yellow]{escape(', '.join(files))}",
+        f"[yellow]still arriving, not read by this run (the next run reads them once their copy is complete):"
+        f"[/yellow] {escape(', '.join(files))}",
     )
 
 

@@ -22,6 +22,7 @@ import polars as pl
 from pipelines import dbt_manifest, settings
 from pipelines.automation import PIPELINE_JOB
 from pipelines.ingest.load import (
+    arriving_files,
     ensure_schema,
     file_hash,
     landing_is_absent,
@@ -92,6 +93,10 @@ class RunSummary:
     # sources whose own folder holds no file while files of theirs are loaded: nothing withdrawn for them
     sources_emptied: list[str] = field(default_factory=list)
     withdrawn_refused: list[str] = field(default_factory=list)  # refused files removed from landing ("source/file")
+    # landing files still being copied in after the run's wait ("source/file"): not read by this run, read by the
+    # next once their copy is complete. Told to whoever runs it: before, only the raw asset's log said so, and a
+    # run that said "nothing new" (or published a year without them) left the operator guessing.
+    still_arriving: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -329,6 +334,12 @@ def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.Da
     try:
         with _connect_for_planning(wh) as con:
             pending = pending_by_source(con)
+            summary.still_arriving = [
+                f"{name}/{path.name}"
+                for name, source in SOURCES.items()
+                for path in arriving_files(settings.landing_dir(), source)
+                if path not in pending[name]
+            ]
             # A file refused before and unchanged since would be refused again: by itself it starts no run
             # (otherwise every `ipcity run` rebuilt everything for it). It is retried with any run that has
             # something else to do (the raw asset takes every pending file), and listed for the operator.

@@ -150,6 +150,12 @@ UNIT_LEVELS = (
 
 # The headers of a column of city names a provincial office writes instead of the cities' codes.
 CITY_NAME_HEADERS = ("城市", "地市", "城市名称", "地区", "市州", "设区市", "单位", "单位名称", "地市名称")
+# The header of a column of districts beside the city's (城市 | 区县 | …): each row is a district's figures, not the
+# city's. Read as an extra column it was ignored, and a district's figures loaded as its city's record, silently.
+# (Matched after NFKC, without white space.)
+DISTRICT_HEADER_PATTERN = (
+    r"^(?:所属)?(?:区县|县区|区/县|区\(县\)|县\(区\)|县\(市[、,]?区\)|县市区|县\(市\)区)(?:名称)?$"
+)
 
 _TEXT = 200  # longest free text we accept in a name cell; longer is a data error, not a name
 

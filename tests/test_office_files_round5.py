@@ -162,6 +162,15 @@ EXAMPLES: dict[str, list[str]] = {
         "read '朝阳' in city_code as the unit 110105: the file's other rows lie in its province, where no other unit "
         "bears this name"
     ],
+    "read '{}' in {} as the unit {}: the county-level area of this name": [
+        "read '鼓楼' in city_code as the unit 320106: the county-level area of this name"
+    ],
+    "'{}' read as the rows' districts (each row a district's figures, not its city's)": [
+        "'区县' read as the rows' districts (each row a district's figures, not its city's)"
+    ],
+    "read the row of {} and district '{}' as the unit {} (the district)": [
+        "read the row of 110100 and district '海淀' as the unit 110108 (the district)"
+    ],
     "two-digit years in month ('{}年') read as {} (stated by the file)": [
         "two-digit years in month ('25年') read as 2025 (stated by the file)"
     ],

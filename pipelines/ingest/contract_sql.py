@@ -52,6 +52,7 @@ from pipelines.ingest.validate import (
     _FALSE,
     _NOTE_ROW,
     _TRUE,
+    DISTRICT,
     INDENT,
     SCIENTIFIC_TEXT,
     has_breakdown_label,
@@ -281,6 +282,8 @@ def _map(raw: RawFrame, source: Source, file_name: str):
         raise NotScannable("a key column derived from the row's values (read by the Polars path)")
     if mapped.by_name:
         raise NotScannable("unit names instead of codes (read through the administrative divisions by the Polars path)")
+    if DISTRICT in mapped.df.columns:
+        raise NotScannable("a district column (read through the county list by the Polars path)")
     return mapped
 
 

@@ -331,13 +331,24 @@ def county_units(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
 def unit_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     """Name -> code of the administrative divisions (validate.unit_names_of), for files naming their cities."""
+    rows = con.execute(
+        "SELECT city_code, city_name, city_name_short, province_name FROM raw.cities ORDER BY city_code, city_name"
+    ).fetchall()
+    return _unit_names_for(tuple(rows))
+
+
+@functools.lru_cache(maxsize=8)
+def _unit_names_for(rows: tuple[tuple, ...]) -> dict[str, str | None]:
+    """`unit_names` of these raw.cities rows, built once per process: a run reads many files against the same
+    units, and building the lookup (the county list's ~3,000 areas, every unit's spellings) for each file cost
+    more than reading a small file. Keyed by the rows, so a reloaded raw.cities builds a new one. Nothing changes
+    the returned lookup (`validate` only reads it)."""
     from pipelines import reference
 
-    rows = con.execute("SELECT city_code, city_name, city_name_short, province_name FROM raw.cities").fetchall()
     # The county-level divisions (districts): they tell a district's name from a unit's (中山 in a Dalian table is
     # 中山区, not 中山市) and name the city a district that is no unit lies in. The reference file ships with the code.
     areas = reference.areas().select("code", "name").rows()
-    return unit_names_of(rows, areas)
+    return unit_names_of(list(rows), areas)
 
 
 def record_sightings(
@@ -592,7 +603,15 @@ def _ingest_staged(
                 if numbered:  # as the Polars reader drops them (rows read are the same on both paths)
                     notes.append(numbered_rows_note(numbered))
             checked = validate(
-                suspect, source, path.name, partition=partition, today=today, valid_codes=codes, population=population
+                suspect,
+                source,
+                path.name,
+                partition=partition,
+                today=today,
+                valid_codes=codes,
+                population=population,
+                # the rows the scan loaded: a blank-named row's figures are checked against their sums
+                loaded_rows=lambda: con.sql(file_rows, params={"file": path.name}).pl(),
             )
             notes += [n for n in checked.notes if n not in notes]
             rejected = checked.rejected

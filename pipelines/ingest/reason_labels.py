@@ -226,6 +226,20 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "本级行（'{label}'）：为省或市本级部门自身的数据，不是某个城市的记录",
     ),
     (
+        r"title of a second table on the sheet, not a record: '(?P<value>.*)'",
+        "表内第二个表格的标题行，不是一条记录：'{value}'",
+    ),
+    (
+        r"subtotal row without a name: (?P<cols>[\w, ]+) blank and its figures the sums of the (?P<n>\d+) rows above "
+        r"it, not a record",
+        "小计行（未填名称）：{cols}为空，且各项数字等于其上方 {n} 行之和，不是一条记录",
+    ),
+    (
+        r"total row without a name: (?P<cols>[\w, ]+) blank and its figures the sums of the file's other (?P<n>\d+) "
+        r"rows, not a record",
+        "合计行（未填名称）：{cols}为空，且各项数字等于本文件其他 {n} 行之和，不是一条记录",
+    ),
+    (
         r"total row \('(?P<label>.*)'\): a sum of other rows, not a record",
         "合计行（'{label}'）：为其他行之和，不是一条记录",
     ),
@@ -337,6 +351,20 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"of the programme \(report its figures on its city's row, or write the district's code\)",
         "{col}中是区县名称：'{value}' 为县级行政区（{codes}），不是项目单位（请将其数字并入所在城市的行报送，"
         "或填写该区县的代码）",
+    ),
+    (
+        r"district row: '(?P<value>.*)' in the district column is a county-level area of (?P<city>\d{6}) "
+        r"\((?P<codes>[\d, ]+)\), not a unit of the programme: its figures are part of the city's, not its record "
+        r"\(report the city's figures on one row, or write the district's code\)",
+        "区县行：区县列中的 '{value}' 为 {city} 的县级行政区（{codes}），不是项目单位：其数字是所在城市数字的一部分，"
+        "不是该城市的记录（请将城市的数字填在一行中报送，或填写该区县的代码）",
+    ),
+    (
+        r"district row: '(?P<value>.*)' in the district column names no county-level area of (?P<city>\d{6}): the row "
+        r"is a part of the city's figures or a mistake, not the city's record \(report the city's figures on one "
+        r"row, or write the district's code\)",
+        "区县行：区县列中的 '{value}' 不是 {city} 的任何县级行政区：该行是城市数字的一部分或填写有误，不是该城市的记录"
+        "（请将城市的数字填在一行中报送，或填写该区县的代码）",
     ),
     (
         r"total row: '(?P<value>.*)' in " + _COL + r" names a province and a unit, and its figures are the sum of the "
@@ -510,6 +538,14 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"ignored extra column\(s\): (?P<list>.*)", "未使用的多余列：{list}"),
     (
+        r"'(?P<header>.*)' read as the rows' districts \(each row a district's figures, not its city's\)",
+        "已将“{header}”列读作各行所属区县（每行为该区县的数字，而非所在城市的数字）",
+    ),
+    (
+        r"read the row of (?P<city>\d{6}) and district '(?P<value>.*)' as the unit (?P<code>\d{6}) \(the district\)",
+        "{city} 与区县 '{value}' 所在行按单位 {code}（该区县）读取",
+    ),
+    (
         r"city and county-level rows in two files: (?P<pairs>.*?)(?: and (?P<more>\d+) more)? \(this file and "
         r"(?P<others>.*)\): the marts add a county-level unit's rows into its city, so if the city's row includes "
         r"them they count twice \(send the city's row without them, or one of the two\)",
@@ -550,6 +586,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the file's other rows lie in its "
         r"province, where no other unit bears this name",
         "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均位于该单位所在省，且该省没有其他同名单位",
+    ),
+    (
+        r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the county-level area of this name",
+        "{col}中的 '{value}' 按单位 {code} 读取：即该名称所指的县级区划",
     ),
     (
         _COL + r" derived from (?P<cols>\w+(?:, \w+)*) \(the file has no (?P<header>\S+) column\)",

@@ -8,6 +8,7 @@ are loaded. Nothing is dropped silently: rows in = rows loaded + rows quarantine
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -27,6 +28,7 @@ from pipelines.ingest.readers import (
 )
 from pipelines.sources import (
     COUNT_WORDS_IN_CELLS,
+    DISTRICT_HEADER_PATTERN,
     EXCEL_ERRORS,
     FOOTNOTE_MARKER_PATTERN,
     NATIONAL_CODES,
@@ -258,6 +260,22 @@ def _sheets_summing_by_rows(raw: RawFrame, source: Source, read: list[str], name
     return found
 
 
+DISTRICT = "__district"  # a district column's text (sources.DISTRICT_HEADER_PATTERN), read by `_district_rows`
+
+
+def district_unit_column(source: Source) -> str | None:
+    """The column whose unit a district column's rows are parts of: a source of units' figures (a city's month),
+    whose rows a district's figures would be counted into (parts_add_up, a city-level column), else None."""
+    return source.parts_add_up or next((c.name for c in source.columns if c.city_level), None)
+
+
+def is_district_header(header: str) -> bool:
+    """Whether a file header names a column of districts (sources.DISTRICT_HEADER_PATTERN: 区县, 县(市、区))."""
+    import unicodedata
+
+    return re.match(DISTRICT_HEADER_PATTERN, re.sub(r"\s", "", unicodedata.normalize("NFKC", header))) is not None
+
+
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     """Rename file headers to contract names; work out unit conversions (a unit alias, a unit in brackets,
     a 单位：元 line above the table); fail on missing required columns. Total and note rows are flagged here,
@@ -270,6 +288,17 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     label_cols = [
         col for col in text_cols if col not in renames or source.column(renames[col]).dtype in ("str", "date")
     ]
+    # A column of districts beside the unit's (城市 | 区县): kept (as DISTRICT) for `_district_rows`, not dropped.
+    # (only where rows are a unit's figures: a case or a training event in 海淀 is a record of its city all the same)
+    district = [col for col in extra if is_district_header(col)] if district_unit_column(source) else []
+    if len(district) == 1:
+        extra = [col for col in extra if col != district[0]]
+        notes = [n for n in notes if not n.startswith("ignored extra column(s): ")]
+        if extra:
+            notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
+        notes.append(f"'{district[0]}' read as the rows' districts (each row a district's figures, not its city's)")
+    else:
+        district = []
     df = (
         raw.df.with_columns(
             _total_label(raw.df, label_cols),
@@ -277,8 +306,9 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
             _own_level_label(raw.df, label_cols),
             _note_row(raw.df, text_cols),
             _breakdown_label(raw.df, label_cols),
+            _table_title(raw.df, text_cols),
         )
-        .rename(renames)
+        .rename(renames | {d: DISTRICT for d in district})
         .drop(extra)
     )
     summing = summing_sheets(raw, source)
@@ -353,6 +383,9 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         # No code column, but a column of the units' names (地市: 深圳市, 广州市): read as the codes they name.
         names = {normalise_header(h) for h in c.name_headers}
         header = next((col for col in extra if normalise_header(col.split("__dup")[0]) in names), None)
+        if header is None and c.name == district_unit_column(source):
+            # no city column, but a district column (区县: a table of one city's districts): its names are the units
+            header = next((col for col in extra if is_district_header(col)), None)
         if header is not None:
             extra.remove(header)
             renames[header] = c.name
@@ -380,43 +413,39 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
     return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
 
 
-def _total_label(df: pl.DataFrame, cols: list[str], pattern: str = TOTAL_LABEL_PATTERN) -> pl.Expr:
-    """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null. Only the columns that hold
-    such a character at all are searched cell by cell."""
+def _row_label(df: pl.DataFrame, cols: list[str], chars: tuple[str, ...], pattern: str, message: str) -> pl.Expr:
+    """``message`` formatted with the label cell (whitespace-free, matching ``pattern``) of each row that has one in
+    ``cols``, else null. Only the columns holding one of ``chars`` at all are searched cell by cell: the one reading
+    of a label cell for total rows (合计), whole-area rows (全省) and own-level rows (省本级)."""
     hits = [
         c
         for c in cols
         if df.schema[c] == pl.Utf8
-        and df.select(
-            pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in TOTAL_LABEL_CHARS]).any()
-        ).item()
+        and df.select(pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in chars]).any()).item()
     ]
     if not hits:
-        return pl.lit(None, pl.Utf8).alias("__total")
+        return pl.lit(None, pl.Utf8)
     label = pl.coalesce(
         [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(pattern)).then(pl.col(c)) for c in hits]
     )
-    return pl.format("total row ('{}'): a sum of other rows, not a record", label.str.strip_chars()).alias("__total")
+    return pl.format(message, label.str.strip_chars())
+
+
+def _total_label(df: pl.DataFrame, cols: list[str], pattern: str = TOTAL_LABEL_PATTERN) -> pl.Expr:
+    """'total row ...' for a row with a 合计/小计/总计 label in any cell, else null."""
+    return _row_label(
+        df, cols, TOTAL_LABEL_CHARS, pattern, "total row ('{}'): a sum of other rows, not a record"
+    ).alias("__total")
 
 
 def _own_level_label(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     """'own-level row ...' for a row labelled 省本级 / 市本级 / 省直 (sources.OWN_LEVEL_PATTERN), else null."""
-    hits = [
-        c
-        for c in cols
-        if df.schema[c] == pl.Utf8
-        and df.select(
-            pl.any_horizontal([pl.col(c).str.contains(t, literal=True) for t in OWN_LEVEL_CHARS]).any()
-        ).item()
-    ]
-    if not hits:
-        return pl.lit(None, pl.Utf8).alias("__own_level")
-    label = pl.coalesce(
-        [pl.when(pl.col(c).str.replace_all(r"\s", "").str.contains(OWN_LEVEL_PATTERN)).then(pl.col(c)) for c in hits]
-    )
-    return pl.format(
+    return _row_label(
+        df,
+        cols,
+        OWN_LEVEL_CHARS,
+        OWN_LEVEL_PATTERN,
         "own-level row ('{}'): the figures of a province's or city's own departments (本级), not a city's record",
-        label.str.strip_chars(),
     ).alias("__own_level")
 
 
@@ -496,6 +525,28 @@ def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
         .then(pl.format("note below the table, not a record: '{}'", first.str.slice(0, 40)))
         .otherwise(None)
         .alias("__note")
+    )
+
+
+def _table_title(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
+    """A line of text right above a repeated header row (表2 商标质押 over the second table's header): the title of
+    a second table on the sheet, not a record. Before, it was refused as "unknown region code …; missing value in
+    month; …" for every column, which named no fault the office could mend. One text alone on the line (or the
+    same text in each cell of a merged title); a blank line between it and the header is allowed."""
+    if "__repeated_header" not in df.columns or not df.select(pl.col("__repeated_header").is_not_null().any()).item():
+        return pl.lit(None, pl.Utf8).alias("__title")
+    texts = [c for c in cols if df.schema[c] == pl.Utf8]
+    filled = [pl.col(c).str.strip_chars().fill_null("") != "" for c in texts]
+    first = pl.coalesce([pl.when(f).then(pl.col(c).str.strip_chars()) for c, f in zip(texts, filled, strict=True)])
+    alone = pl.all_horizontal([~f | (pl.col(c).str.strip_chars() == first) for c, f in zip(texts, filled, strict=True)])
+    above = pl.col("__repeated_header").shift(-1).is_not_null() & (
+        pl.col(ROW_NUMBER).shift(-1) - pl.col(ROW_NUMBER) <= 2
+    )
+    title = alone & above & first.str.contains(r"[\u4e00-\u9fff]") & pl.col("__repeated_header").is_null()
+    return (
+        pl.when(title.fill_null(False))
+        .then(pl.format("title of a second table on the sheet, not a record: '{}'", first.str.slice(0, 40)))
+        .alias("__title")
     )
 
 
@@ -997,13 +1048,108 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
         .alias("__elsewhere:" + name),
         pl.when(elsewhere).then(None).otherwise(pl.col("__code")).alias("__code"),
     )
+    # A district's name without its kind (海淀 for 海淀区, 浦东 for 浦东新区): read as its full name would be, where the
+    # file's province (or the name alone) leaves one district; several left are named as the candidates. Before,
+    # it was "unknown city name", though the county list knows it.
+    by_stem = getattr(lookup, "area_by_stem", {})
+    unit_codes = {v for v in lookup.values() if v is not None}
+    open_keys = (
+        work.filter(
+            pl.col("__code").is_null() & pl.col("__key").is_in(pl.Series(list(by_stem), dtype=pl.Utf8).implode())
+        )
+        .get_column("__key")
+        .unique()
+        .to_list()
+        if by_stem
+        else []
+    )
+    # The file's city, when every row that tells one tells the same (a unit's code, a district only one city
+    # has): 鼓楼 among 玄武 and 秦淮 is Nanjing's 鼓楼区, not Xuzhou's.
+    told = {c[:4] for c in work.get_column("__code").drop_nulls().unique().to_list() if not c.endswith("0000")}
+    for k in work.filter(pl.col("__code").is_null()).get_column("__key").drop_nulls().unique().to_list():
+        if k not in lookup and len(codes := areas.get(k) or by_stem.get(k) or []) == 1:
+            told.add(codes[0][:4])
+    city = next(iter(told)) if len(told) == 1 else None
+    stem_units: dict[str, str] = {}
+    stem_areas: dict[str, str] = {}
+    for k in sorted(open_keys):
+        if k in lookup or k in areas:
+            continue
+        codes = by_stem[k]
+        codes = [c for c in codes if home and c[:2] == home] or codes
+        codes = [c for c in codes if city and c[:4] == city] or codes
+        if len(codes) == 1 and codes[0] in unit_codes:
+            stem_units[k] = codes[0]
+            notes.append(f"read '{k}' in {name} as the unit {codes[0]}: the county-level area of this name")
+        else:
+            stem_areas[k] = ", ".join(codes[:4])
+    if stem_units:
+        work = work.with_columns(
+            pl.coalesce(
+                pl.col("__code"), pl.col("__key").replace_strict(stem_units, default=None, return_dtype=pl.Utf8)
+            ).alias("__code")
+        )
     # A district's own name that is no unit: its codes, for the reason.
-    area_codes = {k: ", ".join(v[:4]) for k, v in areas.items() if k not in lookup}
+    area_codes = {k: ", ".join(v[:4]) for k, v in areas.items() if k not in lookup} | stem_areas
     work = work.with_columns(
         pl.when(pl.col("__code").is_null())
         .then(pl.col("__key").replace_strict(area_codes, default=None, return_dtype=pl.Utf8))
         .alias("__area:" + name)
     )
+    return work, notes
+
+
+def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> tuple[pl.DataFrame, list[str]]:
+    """Rows of a file with a district column beside the unit's (城市 北京 | 区县 海淀): a row naming a district holds
+    that district's figures. Read with the district column ignored, 海淀's figures loaded as Beijing's record,
+    silently. A district that is a programme unit (its code among the units) loads as that unit (noted); any
+    other district row is refused as a part of its city's figures, naming the district's code(s) in that city
+    (the county list, data/reference/modood_areas.csv; a name without its kind, 海淀, is read as 海淀区). A row
+    whose district cell is empty is the city's own."""
+    col = district_unit_column(source)
+    if DISTRICT not in work.columns or col is None:
+        return work.drop(DISTRICT, strict=False), []
+    lookup = lookup or {}
+    areas, by_stem = getattr(lookup, "areas", {}), getattr(lookup, "area_by_stem", {})
+    units = {v for v in lookup.values() if v is not None}
+    text = _clean_text(DISTRICT)
+    named = work.filter(text.is_not_null() & _txt(col).is_not_null())
+    notes: list[str] = []
+    code_of: dict[tuple[str, str], str] = {}
+    reason_of: dict[tuple[str, str], str] = {}
+    for city, district in named.select(_txt(col), text).unique().sort(pl.all()).rows():
+        key = name_key(district)
+        if not key:
+            continue
+        prefix = city[:4] if not city.endswith("0000") else city[:2]
+        named_unit = lookup.get(key)
+        if named_unit == city:
+            continue  # the city's own name in the district cell (深圳 | 深圳市): the city's row
+        candidates = [c for c in areas.get(key) or by_stem.get(key) or [] if c.startswith(prefix)]
+        if named_unit and named_unit != city and named_unit.startswith(prefix):
+            candidates = [named_unit]
+        if len(candidates) == 1 and candidates[0] in units:
+            code_of[(city, district)] = candidates[0]
+            notes.append(f"read the row of {city} and district '{district}' as the unit {candidates[0]} (the district)")
+        elif candidates:
+            reason_of[(city, district)] = (
+                f"district row: '{district}' in the district column is a county-level area of {city} "
+                f"({', '.join(candidates[:4])}), not a unit of the programme: its figures are part of the city's, "
+                "not its record (report the city's figures on one row, or write the district's code)"
+            )
+        else:
+            reason_of[(city, district)] = (
+                f"district row: '{district}' in the district column names no county-level area of {city}: the row is "
+                "a part of the city's figures or a mistake, not the city's record (report the city's figures on one "
+                "row, or write the district's code)"
+            )
+    pair = pl.concat_str([_txt(col), text], separator="\x1f")
+    flat = {f"{c}\x1f{d}": v for (c, d), v in code_of.items()}
+    why = {f"{c}\x1f{d}": v for (c, d), v in reason_of.items()}
+    work = work.with_columns(
+        pl.coalesce(pair.replace_strict(flat, default=None, return_dtype=pl.Utf8), _txt(col)).alias(_TXT + col),
+        pair.replace_strict(why, default=None, return_dtype=pl.Utf8).alias("__district_row"),
+    ).drop(DISTRICT)
     return work, notes
 
 
@@ -1030,6 +1176,7 @@ def validate(
     population: pl.DataFrame | None = None,
     unit_names: dict[str, str | None] | None = None,
     own_units: frozenset[str] | None = None,
+    loaded_rows: Callable[[], pl.DataFrame] | None = None,
 ) -> Validated:
     """Typed good rows and quarantined rows with every reason.
 
@@ -1039,6 +1186,7 @@ def validate(
     feeds the per-capita plausibility rules; without it they are not applied. ``unit_names`` (see `name_key`:
     a unit's name -> its code, None for a name several units bear) reads a column of names given for a code.
     ``own_units``: the county-level programme units (load.county_units), named in a breakdown row's reason.
+    ``loaded_rows``: the file's rows loaded already (the SQL scan's), typed, for `unnamed_totals`' sums.
     """
     mapped = map_columns(raw, source, file_name)
     df, factors = mapped.df, mapped.factors
@@ -1058,6 +1206,8 @@ def validate(
         "__own_level",
         "__note",
         "__breakdown",
+        "__title",
+        *([DISTRICT] if DISTRICT in df.columns else []),
     )
     # A footnote marker after a figure (12.5*, 12.5①) points to a note below the table: the figure is the number
     # before it (noted). Before NFKC, which made 12.5① the number 12.51 (loaded silently) and 12.5* no number.
@@ -1100,6 +1250,9 @@ def validate(
         work, name_notes = _names_in_context(work, name, lookup)
         notes += name_notes
         work = work.with_columns(pl.col("__code").alias(_TXT + name)).drop("__code", "__key")
+
+    work, district_notes = _district_rows(work, source, unit_names)
+    notes += district_notes
 
     # Month cells without a year (12月) take the year the file states (title line, file name); without one they
     # stay unreadable and are refused.
@@ -1430,8 +1583,13 @@ def validate(
             pl.col("__area_total"),
             pl.col("__own_level"),
             pl.col("__note"),
+            pl.col("__title"),
+            *([pl.col("__district_row")] if "__district_row" in work.columns else []),
         ).alias("__whole")
     )
+    unnamed = unnamed_totals(work, source, loaded_rows)
+    if unnamed is not None:
+        work = work.with_columns(pl.coalesce(pl.col("__whole"), unnamed).alias("__whole"))
     if work.select(pl.col("__breakdown").is_not_null().any()).item():
         parts = pl.Series(breakdown_rows(work, source, own_units), dtype=pl.Utf8)
         if parts.is_not_null().any():
@@ -1462,6 +1620,76 @@ def validate(
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
     )
     return Validated(good=good, rejected=rejected.select(ROW_NUMBER, "raw_values", "reason"), notes=notes)
+
+
+def unnamed_totals(
+    work: pl.DataFrame, source: Source, loaded_rows: Callable[[], pl.DataFrame] | None = None
+) -> pl.Expr | None:
+    """The reason of each row whose name or code cells are blank (no 合计 label either) and whose every figure is the
+    sum of the file's other records' (for its own period when it states one): the table's total row, its label
+    cell left empty or merged away. Before, it was refused as "missing value in city_code" as if a record had
+    lost its name, which tells the office nothing. Only when the sums hold: a blank-named row that is no sum keeps
+    its missing-value reason (a record that lost its name). ``loaded_rows``: the file's rows the SQL scan loaded
+    (only the others are in ``work``), fetched only when a candidate row exists. None when no row is one."""
+    names = [c.name for c in source.columns if c.name in source.key and c.dtype == "str" and not c.derived_from]
+    values = [c.name for c in source.columns if c.dtype in ("int", "float") and c.name not in source.key]
+    if not names or not values:
+        return None
+    rest = [k for k in source.key if k not in names and k in work.columns]
+    open_row = pl.col("__whole").is_null()
+    # blank as written: a name no unit bears (its code null once read) or an Excel error is no blank cell
+    written = [
+        pl.any_horizontal(
+            [_txt(n).is_not_null()]
+            + [pl.col(f + n).is_not_null() for f in ("__name:", "__err:") if f + n in work.columns]
+        )
+        for n in names
+    ]
+    blank = ~pl.any_horizontal(written) & open_row
+    filled = pl.any_horizontal([pl.col(v).is_not_null() for v in values])
+    candidates = work.filter(blank & filled)
+    if candidates.height == 0:
+        return None
+    # a workbook's sheet (its rows' block of row numbers): a sheet's total sums that sheet's rows
+    sheet = (pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK).alias("__sheet")
+    records = work.filter(pl.all_horizontal([_txt(n).is_not_null() for n in names]) & open_row).select(
+        ROW_NUMBER, sheet, *rest, *values
+    )
+    if loaded_rows is not None:
+        more = loaded_rows().select(ROW_NUMBER, sheet, *rest, *values)
+        records = pl.concat([records, more.cast(records.schema)])
+    # A subtotal closes the block of records above it: from the previous total (or note, or subtotal) on.
+    bounds = sorted(set(candidates[ROW_NUMBER].to_list()) | set(work.filter(~open_row)[ROW_NUMBER].to_list()))
+
+    def sums_hold(same: pl.DataFrame, row: dict) -> bool:
+        if same.height < 2:
+            return False  # the sum of one row is that row: no evidence of a total
+        sums = same.select([pl.col(v).cast(pl.Float64).sum().alias(v) for v in values]).row(0, named=True)
+        given = {v: float(row[v]) for v in values if row[v] is not None}
+        return any(given.values()) and all(
+            sums[v] is not None and abs(x - sums[v]) <= max(1.0, abs(x), abs(sums[v])) * 1e-9 for v, x in given.items()
+        )
+
+    found: dict[int, str] = {}
+    for row in candidates.select(ROW_NUMBER, sheet, *rest, *values).iter_rows(named=True):
+        stated = [k for k in rest if row[k] is not None]
+        same = records.filter(pl.col("__sheet") == row["__sheet"], *[pl.col(k) == row[k] for k in stated])
+        if sums_hold(same, row):
+            found[row[ROW_NUMBER]] = (
+                f"total row without a name: {', '.join(names)} blank and its figures the sums of the file's other "
+                f"{same.height} rows, not a record"
+            )
+            continue
+        since = max((b for b in bounds if b < row[ROW_NUMBER]), default=-1)
+        block = same.filter(pl.col(ROW_NUMBER).is_between(since, row[ROW_NUMBER], closed="none"))
+        if sums_hold(block, row):
+            found[row[ROW_NUMBER]] = (
+                f"subtotal row without a name: {', '.join(names)} blank and its figures the sums of the {block.height} "
+                "rows above it, not a record"
+            )
+    if not found:
+        return None
+    return pl.col(ROW_NUMBER).replace_strict(found, default=None, return_dtype=pl.Utf8)
 
 
 def breakdown_rows(work: pl.DataFrame, source: Source, own_units: frozenset[str] | None = None) -> list[str | None]:
@@ -1932,6 +2160,8 @@ class UnitNames(dict):
         self.province_or_unit: dict[str, tuple[str, str]] = {}
         self.area_stems: dict[str, frozenset[str]] = {}
         self.areas: dict[str, list[str]] = {}
+        # a county-level area's name without its kind (海淀, 浦东: _AREA_KIND) -> the codes of the areas bearing it
+        self.area_by_stem: dict[str, list[str]] = {}
         # a name several units bear -> their codes (朝阳: 211300 in Liaoning, 110105 in Beijing when a programme unit)
         self.bearers: dict[str, list[str]] = {}
 
@@ -2009,6 +2239,8 @@ def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None)
         stem = re.sub(_AREA_KIND, "", full)
         for k in {full, stem} - {""}:
             out.area_stems.setdefault(code[:2], set()).add(k)  # type: ignore[union-attr]
+        if stem and stem != full and len(stem) >= 2:  # a one-character stem (城区 -> 城) names nothing
+            out.area_by_stem.setdefault(stem, []).append(code)
     out.area_stems = {p: frozenset(v) for p, v in out.area_stems.items()}
     out.bearers = {k: sorted(set(v)) for k, v in out.bearers.items() if out.get(k, "") is None}
     return out
