@@ -419,6 +419,8 @@ CHECK_KINDS = {
     "form": ("格式符合规则", "form as required"),
     "allowed": ("取值在允许范围内", "values among the allowed ones"),
     "in_range": ("取值在范围内", "values within range"),
+    # a model-level SQL condition of a dbt column_rules test (pipelines/assets/dbt.py names its failures)
+    "holds": ("条件成立", "condition holds"),
     "known_region": ("行政区划代码已知", "known region code"),
     "known_plan": ("规划已知", "known plan"),
     "in_catalog": ("在指标目录中", "in the indicator catalogue"),

@@ -205,7 +205,9 @@ def test_the_runs_dbt_builds_run_every_data_test_and_no_unit_test(sample_run):
         ran |= {r["unique_id"] for r in json.loads((folder / "run_results.json").read_text())["results"]}
         manifest = json.loads((folder / "manifest.json").read_text())
     data_tests = {k for k, node in manifest["nodes"].items() if node["resource_type"] == "test"}
-    assert manifest["unit_tests"] and len(data_tests) > 200  # 240 since the raw sources left not_null to GX
+    # 92 since a model's simple column rules are one column_rules test per model and severity (issue 19)
+    assert manifest["unit_tests"] and len(data_tests) > 80
+    assert sum(".column_rules_" in t for t in data_tests) > 30
     assert not {i for i in ran if i.startswith("unit_test.")}
     assert data_tests <= ran, sorted(data_tests - ran)[:10]
 

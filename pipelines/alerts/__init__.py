@@ -107,7 +107,10 @@ def failed_blocking_checks(instance, run_id: str) -> list[dict]:
         data = ev.event_specific_data if ev else None
         if data is None or data.passed or data.severity != dg.AssetCheckSeverity.ERROR:
             continue
-        out.append({"asset": data.asset_key.to_user_string(), "check": data.check_name})
+        # the description names what failed where the check stands for several rules (a model's column rules)
+        out.append(
+            {"asset": data.asset_key.to_user_string(), "check": data.check_name, "description": data.description}
+        )
     return out
 
 

@@ -158,7 +158,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
         else:
             invocation = dbt.cli([*args, *settings.DBT_PRODUCTION_EXCLUDE], context=context)
             try:
-                yield from invocation.stream()
+                yield from with_failing_rules_named(invocation.stream(), invocation, warehouse, context.log)
             finally:
                 keep_partial_parse(invocation.target_path)
     finally:
@@ -172,6 +172,102 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     if plan is not None:
         with warehouse.get_connection(step="dbt") as con:
             incremental.record_build(con, engine, plan, context.run.run_id)
+
+
+# The merged column tests (dbt_project/tests/generic/column_rules.sql): one dbt node per model and severity judges
+# the model's not_null / accepted_values / in_range / expression rules; its rows name each failing column and rule.
+COLUMN_RULES_PREFIX = "column_rules_"
+
+
+def failing_rules(con, compiled_sql: str) -> list[tuple[str | None, str, int]]:
+    """The rows of a column_rules test: (column or None for a model-level expression, rule, failing rows)."""
+    return con.execute(
+        f"select column_name, rule, failing_rows from ({compiled_sql}) t order by column_name nulls last, rule"
+    ).fetchall()
+
+
+# A column_rules rule by the check kind the quality page says it with (dashboards/i18n.py CHECK_KINDS).
+RULE_KINDS = {"not_null": "not_null", "accepted_values": "allowed", "in_range": "in_range", "expression_holds": "holds"}
+
+
+def describe_failing_rules(rows: list[tuple[str | None, str, int]]) -> str:
+    """Each failing column and rule with its failing-row count, in 简体中文 and English, the rule said as the
+    quality page says GX's check kinds, then as the yml writes it."""
+    from dashboards.i18n import CHECK_KINDS
+
+    zh, en = [], []
+    for column, rule, n in rows:
+        kind = rule.split(":")[0].split(" [")[0]
+        name_zh, name_en = CHECK_KINDS.get(RULE_KINDS.get(kind, kind), (kind, kind))
+        zh.append(f"{'列 ' + column if column else '整行'}：{name_zh}（{rule}）未通过 {n:,} 行")
+        en.append(f"{'column ' + column if column else 'row'}: {name_en} ({rule}) fails on {n:,} rows")
+    return "未通过的规则：" + "；".join(zh) + " / failing rules: " + "; ".join(en)
+
+
+def with_failing_rules_named(events, invocation, warehouse: Warehouse, log):
+    """dagster-dbt's events, with each failed column_rules check naming its failing columns, rules and row counts.
+
+    dbt reports only the test's failure count, so a failed column_rules check is held back until dbt has exited
+    (the warehouse is then free), its compiled query runs once more on the warehouse for its rows, and the check
+    is yielded with them as its description and metadata; passing checks and all other events pass through at
+    once. Only failed checks cost a query, and a failed run fails as before, after its checks are reported."""
+    held, error = [], None
+    try:
+        for ev in events:
+            if (
+                isinstance(ev, dg.AssetCheckResult | dg.AssetCheckEvaluation)
+                and not ev.passed
+                and ev.check_name.startswith(COLUMN_RULES_PREFIX)
+            ):
+                held.append(ev)
+                continue
+            yield ev
+    except Exception as exc:  # dbt failed (a blocking test among others): report the held checks first
+        error = exc
+    if held:
+        yield from _named(held, invocation, warehouse, log)
+    if error is not None:
+        raise error
+
+
+def _md_cell(text: str) -> str:
+    """A rule's text in a Markdown table cell: its pipes escaped (an expression may hold `||`)."""
+    return text.replace("|", "\\|")
+
+
+def _named(held, invocation, warehouse: Warehouse, log):
+    import json
+
+    try:
+        invocation.process.wait()
+        results = json.loads((Path(invocation.target_path) / "run_results.json").read_text())["results"]
+        compiled = {r["unique_id"]: r.get("compiled_code") for r in results}
+        with warehouse.get_connection(step="dbt") as con:
+            described = []
+            for ev in held:
+                uid = ev.metadata["unique_id"].value
+                rows = failing_rules(con, compiled[uid])
+                described.append((ev, rows))
+    except Exception as exc:  # the check still fails as dbt judged it; only the naming of its rules is missing
+        log.warning(f"could not read the failing rules of {[ev.check_name for ev in held]}: {exc!r}")
+        yield from held
+        return
+    for ev, rows in described:
+        cls = type(ev)
+        yield cls(
+            asset_key=ev.asset_key,
+            check_name=ev.check_name,
+            passed=ev.passed,
+            severity=ev.severity,
+            metadata={
+                **ev.metadata,
+                "failing_rules": dg.MetadataValue.md(
+                    "| column / 列 | rule / 规则 | failing rows / 未通过行数 |\n|---|---|---:|\n"
+                    + "\n".join(f"| {c or ''} | {_md_cell(r)} | {n} |" for c, r, n in rows)
+                ),
+            },
+            description=describe_failing_rules(rows),
+        )
 
 
 ensure_manifest()
