@@ -88,13 +88,14 @@ def _dossier_input(index: float, group: str) -> dict:
     }
 
 
-@pytest.mark.parametrize("index", [v for v in NEAR_BOUNDS if _shown_group(f"{v:.1f}") != performance_group(v)])
+# every value near a bound, and halves a binary round() reads down (69.95 is 69.94999… in doubles): the group is
+# decided on the published figure (round 8: GEN.index_decimals, half up), so the figure shown is always in it
+@pytest.mark.parametrize("index", [*NEAR_BOUNDS, 69.95, 99.95, 125.05])
 def test_the_dossier_never_shows_the_index_across_its_group_bound(index):
     from pipelines.evaluation.dossier import _render
 
     group = performance_group(index)
     markdown_text, _ = _render(_dossier_input(index, group), bands_text=lambda *a, **k: "")
-    assert f"| 综合指数 / Composite index | {index:.1f} |" not in markdown_text
     shown = [
         line.split("|")[2].strip() for line in markdown_text.splitlines() if line.startswith("| 综合指数 / Composite")
     ]
