@@ -2,7 +2,7 @@
     int_performance_bands (from the seed performance_bands, the one place the bounds are written) that holds
     the index; null for a null index. A scalar aggregate subquery, so it runs on DuckDB and Spark alike.
     ``index_expr`` is the index as published (macro published_index: GEN.index_decimals, half up in exact
-    decimals), the figure shown beside the group: a city reading 70.0 is never in the band under 70, and two
+    decimals), the figure shown beside the group: a city reading a band's floor is never in the band under it, and two
     cities showing the same figure are in the same band; pipelines.labels.performance_group and the uncertainty
     step band the same way. -#}
 {% macro performance_group(index_expr) -%}
