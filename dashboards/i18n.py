@@ -247,6 +247,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "as_released": ("发布时结论", "As released"),
     "not_released": ("尚未发布（当前数据）", "Not released yet (current data)"),
     "differs_from_release": ("当前数据与发布版本不同", "Current data differ from the release"),
+    "level_detail": ("对标明细（本市 / 全国 = 得分）", "Level indicators (city / national = points)"),
     "attribution": ("指数变动归因", "Index change attribution"),
     "part_indicators": ("指标变化", "Indicator values"),
     "part_catalog": ("目录/权重变化", "Catalog / weights"),

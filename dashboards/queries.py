@@ -702,6 +702,12 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
     indicator-based score, the third-party score (evaluator, version) and the status (combined or pending)."""
     if not snap.has(ACCEPTANCE):
         return None
+    have = set(
+        snap.query(
+            "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
+            (ACCEPTANCE,),
+        )["column_name"].to_list()
+    )
     cols = ", ".join(
         [
             "cycle",
@@ -725,6 +731,11 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
             # benchmark_lag_years is the same difference)
             "scored_year - benchmark_year as benchmark_lag_years",
             "is_complete",
+            # the level figures and which of them are carried forward (imputed); null on a snapshot without them
+            *(
+                c if c in have else f"cast(null as varchar) as {c}"
+                for c in ("level_detail", "level_indicators_imputed")
+            ),
         ]
     )
     return snap.query(

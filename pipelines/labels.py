@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
@@ -137,29 +138,81 @@ def noise_free(x):
     return np.sign(x) * (np.floor(y) + (y - np.floor(y) >= 0.5)) / 10.0**NOISE_DECIMALS
 
 
+@cache
+def index_decimals() -> int:
+    """GEN.index_decimals of the rules seed: the decimals of the published composite index, the one definition of
+    the shown precision that ranks, ties and groups are decided on (dbt macro published_index reads the same row).
+    It must be the same in every rules version: a change would re-rank years already published."""
+    from pipelines.evaluation.rules import RULES_FILE
+
+    values = {
+        r["value"].strip() for r in _read(RULES_FILE) if (r["rule_code"], r["param"]) == ("GEN", "index_decimals")
+    }
+    if len(values) != 1:
+        raise ValueError(
+            f"{RULES_FILE.name}: GEN.index_decimals must have one value in every rules version, found {sorted(values)}"
+        )
+    digits = int(values.pop())
+    if not 0 <= digits <= 4:  # the dbt macro has a branch per value 0..4 (round() needs a constant scale)
+        raise ValueError(f"{RULES_FILE.name}: GEN.index_decimals must be 0 to 4, found {digits}")
+    return digits
+
+
+def _published_decimal(x: float, digits: int) -> Decimal:
+    # the double taken at 9 decimals (its float noise off), then half up at ``digits``: two exact decimal steps, as
+    # the dbt macro's cast(x as decimal(38, 9)) then round(…, digits)
+    nano = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-NOISE_DECIMALS), rounding=ROUND_HALF_UP)
+    return nano.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def _published_array(x: np.ndarray, digits: int) -> np.ndarray:
+    """published_index over an array (the uncertainty runs: millions of values), in integer arithmetic: the
+    9-decimal step as integer nanos (exact in int64 for any index), the rare value whose nanos are within float
+    error of a half taken through the decimal module, then half up at ``digits`` on the integers."""
+    x = np.asarray(x, dtype=float)
+    ok = ~np.isnan(x)
+    ax = np.where(ok, np.abs(x), 0.0)
+    y = ax * 10.0**NOISE_DECIMALS
+    nanos = np.floor(y + 0.5).astype(np.int64)
+    doubtful = ok & (np.abs(y - np.floor(y) - 0.5) < 1e-3)
+    for i in zip(*np.nonzero(doubtful)):
+        exact = Decimal(repr(float(ax[i]))).quantize(Decimal(1).scaleb(-NOISE_DECIMALS), rounding=ROUND_HALF_UP)
+        nanos[i] = int(exact.scaleb(NOISE_DECIMALS))
+    step = 10 ** (NOISE_DECIMALS - digits)
+    rounded = (nanos + step // 2) // step * step
+    return np.where(ok, np.sign(x) * rounded / 10.0**NOISE_DECIMALS, np.nan)
+
+
+def published_index(x, digits: int | None = None):
+    """The composite index as published (a number, None/nan, or a numpy array): half up at GEN.index_decimals in
+    exact decimal arithmetic, exactly as the dbt macro published_index (80.05, 80.04999… in binary, is 80.1, as a
+    reader rounds it; Python's round() and f"{x:.1f}" would give 80.0). Ranks, ties and groups are decided on it."""
+    digits = index_decimals() if digits is None else digits
+    if isinstance(x, np.ndarray):
+        return _published_array(x, digits)
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return float(_published_decimal(x, digits))
+
+
 def performance_group(index: float | None, path: Path = BANDS_FILE) -> str | None:
-    """The performance group of a composite index (None for a missing index), as the dbt macro assigns it."""
+    """The performance group of a composite index (None for a missing index), as the dbt macro assigns it: read
+    from the index as published, so the figure shown is always in the group shown beside it."""
     if index is None or (isinstance(index, float) and math.isnan(index)):
         return None
-    index = noise_free(index)
+    index = published_index(index)
     return next(b.group_code for b in load_bands(path) if b.admits(index))
 
 
-def index_text(index: float | None, digits: int = 1, path: Path = BANDS_FILE) -> str:
-    """A composite index as a city reads it beside its performance group: ``digits`` decimals, more when the
-    rounded figure would fall in another group than the index does (an index a few hundredths under an inclusive
-    band floor shows those hundredths instead of reading as the floor beside the band below; one just over an
-    exclusive floor likewise, beside the band above). The figure is then always on the same side of every band
-    bound as the group shown beside it; "–" for a missing index (never 0.0). The dossier, the report, the
+def index_text(index: float | None, digits: int | None = None, path: Path = BANDS_FILE) -> str:
+    """A composite index as a city reads it: the published figure (GEN.index_decimals, half up in exact decimals),
+    the figure its rank and its group are decided on, so it is always in the group shown beside it and two cities
+    showing the same figure share the rank; "–" for a missing index (never 0.0). The dossier, the report, the
     profile, the flag page, the map and the dashboard's grids show it this way."""
     if index is None or (isinstance(index, float) and math.isnan(index)):
         return "–"
-    group = performance_group(index, path)
-    for d in range(digits, 10):
-        text = f"{index:.{d}f}"
-        if performance_group(float(text), path) == group:
-            return text
-    return repr(float(index))
+    digits = index_decimals() if digits is None else digits
+    return str(_published_decimal(index, digits))
 
 
 def band_floor(group_code: str, path: Path = BANDS_FILE) -> float | None:

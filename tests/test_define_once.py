@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.labels import group_names, label_set, load_bands, load_labels, performance_group
+from pipelines.labels import group_names, index_decimals, label_set, load_bands, load_labels, performance_group
 from pipelines.settings import PROJECT_ROOT
 
 # Where code lives (tests, docs and the seeds themselves are not code). dbt unit tests (`*unit_tests.yml`) give
@@ -114,6 +114,10 @@ def test_python_groups_follow_the_band_boundaries():
     for upper, lower in zip(bands, bands[1:], strict=False):
         bound = upper.lower_bound
         assert performance_group(bound) == (upper.group_code if upper.lower_bound_inclusive else lower.group_code)
-        assert performance_group(bound + 1e-9) == upper.group_code
-        assert performance_group(bound - 1e-9) == lower.group_code
+        # banded as published (GEN.index_decimals, half up): one published step either side crosses the bound, a
+        # difference the published figure does not show does not
+        step = 10.0 ** -index_decimals()
+        assert performance_group(bound + step) == upper.group_code
+        assert performance_group(bound - step) == lower.group_code
+        assert performance_group(bound + 1e-9) == performance_group(bound) == performance_group(bound - 1e-9)
     assert performance_group(None) is None and performance_group(float("nan")) is None

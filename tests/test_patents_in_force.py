@@ -143,7 +143,8 @@ REQUIRED_UNIT_TESTS = {
     "int_patents__unit_year::patents_in_force_exclude_those_lapsed_in_the_year",
     "fct_city_score_year::index_rank_groups_thirds_and_changes",
     "fct_city_score_year::ties_share_a_rank_and_boundaries_at_70_100_125",
-    "fct_city_score_year::ties_are_equal_indices_at_9_decimals_not_equal_doubles",
+    "fct_city_score_year::ties_are_equal_published_indices_not_equal_doubles",
+    "fct_city_score_year::ranks_and_groups_are_decided_on_the_published_index",
     "int_units::unit_english_names_for_groupings_and_shared_romanisations",
 }
 

@@ -43,10 +43,12 @@ def test_monte_carlo_ranks_share_a_tie_as_the_mart_does():
     depended on its code; equal but for float noise (1e-13) is equal, as in fct_city_score_year."""
     from pipelines.evaluation.uncertainty import _rank_desc
 
-    values = np.array([[[110.0, 110.0000000000001, 120.0, np.nan, 109.999999, 110.0]]])
+    # 109.94 publishes 109.9 and comes fourth; (round 8) 109.999999 publishes 110.0 and ties with the 110s
+    values = np.array([[[110.0, 110.0000000000001, 120.0, np.nan, 109.94, 110.0]]])
     ranked = np.array([[True, True, True, True, True, False]])
     ranks = _rank_desc(values, ranked)[0, 0]
     assert ranks[:3].tolist() == [2.0, 2.0, 1.0] and ranks[4] == 4.0
+    assert _rank_desc(np.array([[[110.0, 109.999999]]]), np.array([[True, True]]))[0, 0].tolist() == [1.0, 1.0]
     assert np.isnan(ranks[3]) and np.isnan(ranks[5])
 
 

@@ -358,6 +358,9 @@ def _band_cell(r: dict, lang: str) -> str:
         # the national statistics lag: the band stands on levels of an earlier year, said beside it
         if (r.get("benchmark_lag_years") or 0) > 0:
             band = f"{band} · {label_text('benchmark_lagged', norm_lang(lang))} ({r.get('benchmark_year')})"
+        # a level figure carried forward from the year before (not reported): the band stands on it, said beside it
+        if r.get("level_indicators_imputed"):
+            band = f"{band} · {label_text('level_value_imputed', norm_lang(lang))} ({r['level_indicators_imputed']})"
         return band
     return label(ACCEPTANCE_STATUS, status, lang) if status else "–"
 
@@ -395,6 +398,15 @@ def acceptance_view(
         parts.append(
             html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], id="pf-acceptance-table")
         )
+        # the level part's figures (city / national = points), an imputed value marked in them (labels seed
+        # level_value_imputed), so the city can check the figures its level points stand on
+        parts += [
+            html.P(
+                f"{range_dashes(r['cycle'])} · {t('level_detail', lang)}: {r['level_detail']}", className="ipc-muted"
+            )
+            for r in acceptance.iter_rows(named=True)
+            if r.get("level_detail")
+        ]
     if release is None:
         parts.append(html.P(t("not_released", lang)))
     else:

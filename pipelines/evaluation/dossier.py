@@ -26,6 +26,7 @@ from pipelines.evaluation.releases import (
     RELEASED_RANKS_SQL,
     cycle_of_year,
     released_acceptance_differs,
+    released_cycle_differs,
     released_differs,
 )
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
@@ -300,7 +301,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
             ("unit_code", "year"),
             uy,
         )
-    release_row = released = released_acceptance = None
+    release_row = released = released_acceptance = released_cycle = None
     if has("releases", "releases") and has("releases", "evaluation_year"):
         release_row = rows.row(  # the year's latest release (the first of its year, ids descending)
             "release",
@@ -326,6 +327,15 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
                 )
                 if ranks is not None and ranks["rank"] == released.get("rank"):
                     released = {**released, "rank_is_shared": ranks["rank_is_shared"]}
+            if has("releases", "evaluation_cycle"):
+                # the cycle verdict as released (with the rules versions it was judged by): a file corrected after
+                # publication can move it, and the dossier shows the published verdict beside the current one
+                released_cycle = rows.row(
+                    "released_cycle",
+                    "select * from releases.evaluation_cycle",
+                    ("release_id", "unit_code"),
+                    (release_row["release_id"], unit_code),
+                )
             if has("releases", "acceptance_score"):
                 # the acceptance verdict as released: a revised file of the cycle can move the score across a
                 # band after the release, and the dossier must not show the new band as if it were the one published
@@ -368,6 +378,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
         "release": release_row,
         "released": released,
         "released_acceptance": released_acceptance,
+        "released_cycle": released_cycle,
         "programme": programme_data(con, unit_code, year, rows),
         # which data are synthetic and which real: from what was loaded (pipelines/data_nature.py)
         "nature": nature_of(con),
@@ -743,6 +754,14 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 f"指数 index {index_text(rr['composite_index'])}, "
                 f"排名 rank {rank_text(rr['rank'], rr['n_ranked'], rr.get('rank_is_shared'), 'both')}"
                 + ("；**当前数据与发布版本不同 / current data differ from the release**" if differs else "")
+                # the current figures beside the published ones: old and new, so the change can be checked
+                + (
+                    f" → 当前 now: {label_text(e['stage'])} {e['stage']}, 指数 index "
+                    f"{index_text(s['composite_index'] if s else None)}, 排名 rank "
+                    f"{rank_text(s['rank'], s['n_ranked'], s.get('rank_is_shared'), 'both') if s else '–'}"
+                    if differs
+                    else ""
+                )
             )
         ra = d.get("released_acceptance")
         if ra:
@@ -760,6 +779,28 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                     else ""
                 )
             )
+        rc = d.get("released_cycle")
+        if rc:
+            # the published cycle verdict, the rules versions and data release it was judged on, and -- when data
+            # corrected since moved it -- the current verdict beside it, marked, never silently in its place
+            cycles = d.get("cycles")
+            now = None
+            if cycles is not None and cycles.height:
+                same = cycles.filter(pl.col("cycle_start") == rc.get("cycle_start"))
+                now = same.row(0, named=True) if same.height else None
+            line = (
+                f"- 发布时周期结论 / Cycle verdict as released ({rc.get('cycle')}; 规则版本 rules "
+                f"{rc.get('rules_versions') or '–'}; 数据版本 data {rel['data_version']}, {rel['release_id']}): "
+                f"{label_text(rc.get('verdict'), 'zh')} / {label_text(rc.get('verdict'), 'en')}"
+            )
+            if now is not None and released_cycle_differs(rc, now):
+                line += (
+                    f"；**{label_text('revised_after_publication', 'zh')} / "
+                    f"{label_text('revised_after_publication', 'en')}**: "
+                    f"{label_text(rc.get('verdict'), 'zh')} → {label_text(now.get('verdict'), 'zh')} / "
+                    f"{label_text(rc.get('verdict'), 'en')} → {label_text(now.get('verdict'), 'en')}"
+                )
+            lines.append(line)
     else:
         lines.append("- 发布编号 / Release: 未发布 not released (current data)")
     if u:

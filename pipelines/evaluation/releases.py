@@ -107,7 +107,7 @@ RELEASED = {
 # Figures a restatement diff compares, per released table.
 DIFF_FIELDS = {
     "evaluation_year": ["composite_index", "rank", "performance_group", "stage", "is_robust"],
-    "evaluation_cycle": ["verdict", "index_change"],
+    "evaluation_cycle": ["verdict", "verdict_status", "index_change"],
     "acceptance_score": ["acceptance_score", "acceptance_band"],
 }
 
@@ -386,6 +386,21 @@ def released_acceptance_differs(released: dict | None, current: dict | None, tol
         released.get("acceptance_band") != current.get("acceptance_band")
         or released.get("acceptance_status") != current.get("acceptance_status")
         or _moved(released.get("acceptance_score"), current.get("acceptance_score"), tol)
+    )
+
+
+def released_cycle_differs(released: dict | None, current: dict | None) -> bool:
+    """True when the current verdict (or its status: final, third-party pending, ...) of the released cycle is not
+    what was released: data corrected after publication moved a published cycle verdict. The release keeps the
+    verdict as published; the dossier and the extracts show both, old and new, marked "revised after publication"
+    (labels seed revised_after_publication), never the new one silently in its place. Rows of different cycles
+    are not compared (the cycle of the year moved on)."""
+    if released is None or current is None:
+        return released is not current
+    if released.get("cycle_start") != current.get("cycle_start"):
+        return False
+    return released.get("verdict") != current.get("verdict") or released.get("verdict_status") != current.get(
+        "verdict_status"
     )
 
 

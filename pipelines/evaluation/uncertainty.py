@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.evaluation.rules import load_rules
-from pipelines.labels import group_names, load_bands, noise_free
+from pipelines.labels import group_names, load_bands, published_index
 
 # Geometric means need positive inputs, and min-max scores put the weakest unit of every indicator at exactly
 # 0, which would zero (or, floored at 1, nearly zero) a whole pillar for one weak indicator. The geometric
@@ -48,7 +48,7 @@ def performance_group_codes(index: np.ndarray) -> np.ndarray:
     """Position of each index's performance band in ``group_names()`` (0 = the highest band), -1 where index is
     nan: the bands seed read through pipelines.labels, the same rows the dbt macro performance_group joins."""
     bands = load_bands()
-    index = noise_free(index)  # compared without float noise, as the dbt macro compares
+    index = published_index(index)  # banded as published, as the dbt macro bands
     out = np.full(index.shape, len(bands) - 1, dtype=np.int8)
     with np.errstate(invalid="ignore"):
         for position in range(len(bands) - 1, -1, -1):  # lowest first: a higher band overrides
@@ -213,10 +213,10 @@ def _composites(
 
 def _rank_desc(values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     """Rank 1 = highest, among ranked units (ranked[year, unit]); nan elsewhere. values: [run, year, unit].
-    As fct_city_score_year ranks: standard competition ranking (1, 2, 2, 4) on the value rounded at 9 decimals
-    (labels.noise_free), so units equal but for float noise share a rank in every run too."""
+    As fct_city_score_year ranks: standard competition ranking (1, 2, 2, 4) on the value as published
+    (labels.published_index), so units showing the same figure share a rank in every run too."""
     valid = ranked[None] & ~np.isnan(values)
-    keyed = np.where(valid, -noise_free(np.where(valid, values, 0.0)), np.inf)
+    keyed = np.where(valid, -published_index(np.where(valid, values, 0.0)), np.inf)
     order = np.argsort(keyed, axis=-1, kind="stable")
     sorted_keys = np.take_along_axis(keyed, order, axis=-1)
     positions = np.broadcast_to(np.arange(values.shape[-1]), sorted_keys.shape)

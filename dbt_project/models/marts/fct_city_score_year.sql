@@ -39,14 +39,15 @@ indexed as (
     left join programme_average as a on a.year = f.year
 ),
 
--- Rank: standard competition ranking (1, 2, 2, 4) on the composite index rounded at 9 decimals, the figure the
--- performance group is read from (macro performance_group): two units whose composites are equal up to the float
--- noise of their sums (added in engine order) share a rank, 并列, and are always in the same group. The unit code
--- orders tied rows for display only; it never decides a rank (methodology §6).
+-- Rank: standard competition ranking (1, 2, 2, 4) on the composite index AS PUBLISHED (macro published_index:
+-- GEN.index_decimals of the rules seed, half up in exact decimals), the figure every page, extract, dossier and
+-- alert shows and the one the performance group is read from: two units showing the same figure share a rank,
+-- 并列, and are always in the same group, so no city reads its neighbour's identical figure ranked above it. The
+-- unit code orders tied rows for display only; it never decides a rank (methodology §6).
 keyed as (
     select
         i.*,
-        {{ round_half_away('i.composite_index', 9) }} as rank_key
+        {{ published_index('i.composite_index') }} as rank_key
     from indexed as i
 ),
 
@@ -65,7 +66,7 @@ ranked as (
                 order by k.rank_key desc nulls last
             )
         end as rank_all,
-        {{ performance_group('k.composite_index') }} as performance_group
+        {{ performance_group('k.rank_key') }} as performance_group
     from keyed as k
 ),
 
@@ -131,6 +132,8 @@ select
     composite,
     indicator_coverage,
     composite_index,
+    -- the index as published (GEN.index_decimals, half up): the figure the rank and the group are decided on
+    cast(rank_key as double) as composite_index_published,
     average_composite as programme_average_composite,
     rank,
     case when is_ranked then n_ranked end as n_ranked,

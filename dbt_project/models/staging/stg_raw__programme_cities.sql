@@ -1,9 +1,25 @@
-with src as (
-    {{ latest_per_key(source('raw', 'programme_cities'), ['city_code', 'programme', 'cohort']) }}
+-- The programme roster. A city listed under an old code (seed unit_code_changes: a 地区 made a 地级市, a merged
+-- city), or under a county code of an old prefecture, is the unit of the new code, as every statistics source
+-- reads it (macro current_region_code): without it the member matched no unit of the current divisions, had no
+-- score and was judged on nothing. The code as sent and a note stay beside it. The latest row per CURRENT code,
+-- programme and cohort wins, so a roster re-sent under the new code replaces the old-code row, not doubles it.
+with mapped as (
+    select
+        src.*,
+        {{ current_region_code('src.city_code') }} as current_unit_code,
+        {{ region_code_note('src.city_code') }} as unit_code_note
+    from {{ source('raw', 'programme_cities') }} as src
+    {{ current_region_code_join('src.city_code') }}
+),
+
+src as (
+    {{ latest_per_key('mapped', ['current_unit_code', 'programme', 'cohort']) }}
 )
 
 select
-    cast(city_code as string) as unit_code,
+    cast(current_unit_code as string) as unit_code,
+    cast(city_code as string) as unit_code_as_sent,
+    cast(unit_code_note as string) as unit_code_note,
     cast(unit_name as string) as unit_name,
     cast(programme as string) as programme,
     cast(cohort as string) as cohort,

@@ -1,12 +1,26 @@
 -- Third-party evaluation uploads, one row per city, cycle, evaluator and report version. Every row is kept
--- (versions are history); the mart picks the current version. A re-sent file with the same key wins.
-with src as (
-    {{ latest_per_key(source('raw', 'third_party_evaluations'),
-        ['city_code', 'cycle_first_year', 'cycle_last_year', 'evaluator', 'report_version']) }}
+-- (versions are history); the mart picks the current version. A re-sent file with the same key wins. A report
+-- sent under an old code (seed unit_code_changes) or a county code of an old prefecture is the report on the unit
+-- of the new code (macro current_region_code, as every statistics source): without it the city's acceptance
+-- score went without its third-party part. The code as sent and a note stay beside it.
+with mapped as (
+    select
+        src.*,
+        {{ current_region_code('src.city_code') }} as current_unit_code,
+        {{ region_code_note('src.city_code') }} as unit_code_note
+    from {{ source('raw', 'third_party_evaluations') }} as src
+    {{ current_region_code_join('src.city_code') }}
+),
+
+src as (
+    {{ latest_per_key('mapped',
+        ['current_unit_code', 'cycle_first_year', 'cycle_last_year', 'evaluator', 'report_version']) }}
 )
 
 select
-    cast(city_code as string) as unit_code,
+    cast(current_unit_code as string) as unit_code,
+    cast(city_code as string) as unit_code_as_sent,
+    cast(unit_code_note as string) as unit_code_note,
     cast(unit_name as string) as unit_name,
     cast(cycle_first_year as integer) as cycle_first_year,
     cast(cycle_last_year as integer) as cycle_last_year,

@@ -105,6 +105,9 @@ level_rows as (
   select
     b.unit_code, b.cycle_start, b.benchmark_year, n.indicator_code, n.value as national_value,
     v.value as city_value,
+    -- the value used is the previous year's carried forward (fct_city_indicator_year.is_imputed): said in
+    -- level_detail, or the city reads an imputed figure as one it reported
+    coalesce(v.is_imputed, false) as is_imputed,
     case when v.value is null then null
          when v.value / n.value / p.acc_level_full_ratio >= 1 then 100.0
          when v.value <= 0 then 0.0
@@ -126,12 +129,17 @@ levels as (
     max(case when indicator_code = 'QLT01' then city_value end) as qlt01_value,
     max(case when indicator_code = 'QLT01' then national_value end) as qlt01_national,
     {{ dbt.listagg(
-      "concat_ws('', indicator_code, ' ', coalesce(cast(" ~ round_half_away('city_value', 4) ~ " as string), '–'), ' / ',
+      "concat_ws('', indicator_code, ' ', coalesce(cast(" ~ round_half_away('city_value', 4) ~ " as string), '–'),
+        case when is_imputed then concat_ws('', ' [', (select l.name_zh from " ~ ref('labels') ~ " as l
+          where l.code = 'level_value_imputed'), ' / ', (select l.name_en from " ~ ref('labels') ~ " as l
+          where l.code = 'level_value_imputed'), ']') else '' end, ' / ',
         cast(" ~ round_half_away('national_value', 4) ~ " as string), ' = ',
         coalesce(cast(" ~ round_half_away('points', 2) ~ " as string), 'not counted (no value)'))",
       "'; '", "order by indicator_code") }} as level_detail,
     {{ dbt.listagg("case when points is null then indicator_code end", "', '", "order by indicator_code") }}
-      as level_indicators_missing
+      as level_indicators_missing,
+    {{ dbt.listagg("case when is_imputed and points is not null then indicator_code end", "', '",
+      "order by indicator_code") }} as level_indicators_imputed
   from level_rows
   group by unit_code, cycle_start
 ),
@@ -144,6 +152,7 @@ scored as (
     c.third_party_report_version,
     t.target_points, t.targets_evaluable, t.targets_unambitious, v.level_points, v.level_indicators,
     v.benchmark_year, v.qlt01_value, v.qlt01_national, v.level_detail, v.level_indicators_missing,
+    v.level_indicators_imputed,
     p.acc_target_weight, p.acc_level_weight, p.acc_remove_below, p.acc_cultivation_from, p.rules_version,
     p.amb_unambitious_weight, p.tp_third_party_weight, p.tp_pending_blocks_verdict,
     coalesce(g.acceptance_scored, true) as acceptance_scored,
@@ -222,6 +231,8 @@ select
   s.level_indicators,
   s.level_detail,
   s.level_indicators_missing,
+  -- level indicators whose value is the previous year's carried forward (marked in level_detail too)
+  s.level_indicators_imputed,
   s.benchmark_year,
   -- years between the benchmark year and the year scored (0 = the same year): the level part's lag
   s.last_year - s.benchmark_year as benchmark_lag_years,
