@@ -21,14 +21,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import hashlib
+import io
 import json
 import math
 import multiprocessing.context as mp_context
 import os
 import re
 import sys
-import threading
 import types
 from pathlib import Path
 
@@ -1074,24 +1075,23 @@ def _write_version(job: _Job) -> dict | None:
 # Parquet files of tables without rows, by schema and metadata (this process's; a few per run). Polars' writer puts
 # no time or path in a file, so an empty table's bytes depend on its columns and the key-value metadata alone, and
 # about a fifth of a run's re-versions have an empty table (targets, acceptance): each cost a writer's ~1 ms.
-_EMPTY_PARQUET: list[tuple[pl.Schema, dict, bytes]] = []
-_EMPTY_LOCK = threading.Lock()
+@functools.lru_cache(maxsize=64)
+def _empty_parquet_bytes(schema: tuple, metadata: tuple | None) -> bytes:
+    """The bytes Polars' writer gives a table without rows of these columns and this key-value metadata (a cache
+    of this process's, not run state: the bytes depend on nothing else)."""
+    buffer = io.BytesIO()
+    pl.DataFrame(schema=dict(schema)).write_parquet(buffer, metadata=None if metadata is None else dict(metadata))
+    return buffer.getvalue()
 
 
 def _write_parquet(df: pl.DataFrame, path: Path, metadata: dict) -> None:
-    """``df.write_parquet(path, metadata=metadata)``; a table without rows copies the bytes the writer gave the
-    same columns and metadata before in this process."""
+    """``df.write_parquet(path, metadata=metadata)``; a table without rows gets the bytes the writer gave the same
+    columns and metadata before in this process."""
     if df.height:
         df.write_parquet(path, metadata=metadata)
         return
-    with _EMPTY_LOCK:
-        data = next((b for schema, meta, b in _EMPTY_PARQUET if schema == df.schema and meta == metadata), None)
-    if data is None:
-        df.write_parquet(path, metadata=metadata)
-        with _EMPTY_LOCK:
-            _EMPTY_PARQUET.append((df.schema, metadata if metadata is None else dict(metadata), path.read_bytes()))
-    else:
-        path.write_bytes(data)
+    key = None if metadata is None else tuple(sorted(metadata.items()))
+    path.write_bytes(_empty_parquet_bytes(tuple(df.schema.items()), key))
 
 
 def _write_table_csv(
