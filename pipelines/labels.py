@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_PROJECT_DIR, dbt_var
+
+# The dash between the ends of a range of years, ranks or figures ("2024–2026"), on screens and in files alike: the
+# marts write theirs with it too (dbt macro year_range), so its one definition is dbt_project.yml's var.
+RANGE_DASH = dbt_var("range_dash")
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 LABELS_FILE = SEEDS_DIR / "labels.csv"
