@@ -543,7 +543,7 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
     bands = list(rule.get("bands") or ["title_removed", "new_pilot_round"])
     rows = _rows(
         con,
-        f"""select c.*, a.cycle, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
+        f"""select c.*, a.cycle, a.cycle_first_year, a.cycle_last_year, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
                    a.acceptance_band
             from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as recency
                   from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as age
