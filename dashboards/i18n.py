@@ -195,7 +195,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "strengths": ("优势", "Strengths"),
     "weaknesses": ("短板", "Weaknesses"),
     "programme_avg": ("示范城市平均", "Programme average"),
-    "diff_vs_avg": ("与平均水平差值", "Difference from average"),
+    # the colour bar's title says its unit: the cells are 0–100 scores minus the programme average, in points
+    "diff_vs_avg": ("与示范城市平均得分之差（分）", "Score minus programme average (points)"),
+    "points_short": ("分", "pts"),
     # profile
     "pf_pick": ("选择城市", "Choose a city"),
     "pf_indicators": ("各项指标趋势与目标", "Indicators: trend and target"),
@@ -315,7 +317,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "rows_rejected": ("拒绝行数", "Rows rejected"),
     "started": ("开始时间", "Started"),
     "check": ("校验项", "Check"),
-    "check_name": ("校验项代码", "Check id"),
     "asset": ("数据资产", "Asset"),
     "severity": ("级别", "Severity"),
     "passed": ("通过", "Passed"),

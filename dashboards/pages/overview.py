@@ -66,14 +66,24 @@ def province_summary(ranked: pl.DataFrame, lang: str) -> list[dict]:
     return records(df.rename({prov: "province"}), 1)
 
 
+# a count of cities in a group: a few digits under a header of two characters or one word
+GROUP_COUNT_MIN_WIDTH = 64
+
+
 def province_columns(lang: str) -> list[dict]:
-    num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    # The counts and the median are sorted, not filtered (no filter button: each header ~24 px narrower), and a
+    # count of a group needs no more than its short header: the table stands beside the map at 1920 px (in about
+    # 880 px, which its 906 px of English columns overflowed).
+    num = {"type": "numericColumn", "filter": False}
     cols = [
         {"field": "province", "headerName": t("province", lang), "minWidth": 120, "pinned": "left"},
-        {"field": "units", "headerName": t("ov_prog_units", lang), "minWidth": 130, **num, **INTEGER},
+        {"field": "units", "headerName": t("ov_prog_units", lang), **num, **INTEGER},
         {"field": "median_index", "headerName": t("ov_median_index", lang), **num, **ONE_DECIMAL},
     ]
-    cols += [{"field": f"n_{g}", "headerName": label(GROUPS, g, lang), **num, **INTEGER} for g in GROUP_ORDER]
+    cols += [
+        {"field": f"n_{g}", "headerName": label(GROUPS, g, lang), "minWidth": GROUP_COUNT_MIN_WIDTH, **num, **INTEGER}
+        for g in GROUP_ORDER
+    ]
     return cols
 
 
