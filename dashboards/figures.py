@@ -355,8 +355,8 @@ def strength_heatmap(
         "xgap": 1,
         "ygap": 1,
         # the bar's title names what the colours measure and in what unit (it read "Difference from average", no
-        # unit), on its side so a long title does not widen the bar past the plot
-        "colorbar": {"title": {"text": t("diff_vs_avg", lang), "side": "right"}},
+        # unit), in lines about as wide as the bar and its ticks: on the bar's side it ran past the figure's top
+        "colorbar": {"title": {"text": "<br>".join(wrap_title(t("diff_vs_avg", lang), COLOUR_BAR_TITLE_PX))}},
         # the city by its name (the rows are keyed by code: %{y} showed "510700"), the difference with its unit
         "customdata": [[plot_text(unit_names.get(u, u))] * len(codes) for u in unit_codes],
         "hovertemplate": "%{customdata}<br>%{x}<br>%{z:+.1f} " + t("points_short", lang) + "<extra></extra>",
@@ -400,6 +400,8 @@ def shared_year_range(*frames: pl.DataFrame | None) -> list[float] | None:
 # edge and read "…per million pe" in English.
 _PANEL_LATIN_PX, _PANEL_CJK_PX = 6.3, 11.5
 PANEL_TITLE_PX = 235
+# a colour bar's title above the bar: about the width of the bar and its tick labels
+COLOUR_BAR_TITLE_PX = 110
 
 
 def _label_px(text: str) -> float:

@@ -151,6 +151,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov_leaders": ("领先组城市", "Leader-group units"),
     "ov_on_watch": ("关注及整改城市", "On watch / in rectification"),
     "ov_exit": ("退出候选城市", "Exit-candidate units"),
+    # a provincial office's cards count its own province's flagged cities, as its watchlist lists them
+    "ov_on_watch_own": ("本省关注及整改城市", "On watch / in rectification, own province"),
+    "ov_exit_own": ("本省退出候选城市", "Exit-candidate units, own province"),
     "ov_improved": ("排名上升城市", "Units that moved up"),
     "ov_map_title": (
         "城市分布（按绩效分组着色，点击城市查看画像）",

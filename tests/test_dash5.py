@@ -40,7 +40,7 @@ def test_every_colour_bar_says_what_it_measures_and_in_what_unit(lang):
     bars = [tr for tr in fig.data if getattr(tr, "colorbar", None) is not None and tr.showscale is not False]
     assert bars
     for tr in bars:
-        title = tr.colorbar.title.text or ""
+        title = (tr.colorbar.title.text or "").replace("<br>", "")  # wrapped to the bar's width
         assert ("（分）" if lang == "zh" else "(points)") in title, title
         assert t("points_short", lang) in tr.hovertemplate
         assert "%{y}" not in tr.hovertemplate  # the city by name, not by code
@@ -64,3 +64,75 @@ def test_no_small_chart_title_line_is_wider_than_its_panel(lang):
     assert len(lines) >= catalog.height
     wide = [line for line in lines if _label_px(line) > PANEL_TITLE_PX]
     assert not wide, wide
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_column_of_times_never_splits_the_zones_name(lang):
+    """nat_1920_zh_alerts (and the quality page's runs): "2026-12-05 20:43 北京时/间", the zone's name broken
+    across lines in a wrapped cell. A column whose cells are all times gets the class that wraps between words."""
+    from datetime import datetime
+
+    import polars as pl
+
+    from dashboards.components import KEEP_WORDS_CLASS, grid_columns
+    from dashboards.pages.alerts import alert_rows, columns
+    from pipelines.china_time import china_time_text
+    from pipelines.settings import PROJECT_ROOT
+
+    row = {
+        "fingerprint": "abcdef0123456789",
+        "rule_id": "x",
+        "kind": "x",
+        "severity": "warning",
+        "unit_name": "洛阳市",
+        "unit_code": "410300",
+        "title_en": "t",
+        "title_zh": "t",
+        "state": "resolved",
+        "last_fired_at": "2026-12-05T01:19:00Z",
+        "resolved_at": "2026-12-05T20:00:00Z",
+        "silenced_until": None,
+        "acked_at": None,
+    }
+    rows = alert_rows(pl.DataFrame([row]), lang)
+    cols = {c["field"]: c for c in grid_columns(columns(lang), rows)}
+    for f in ("since", "resolved_at"):
+        assert KEEP_WORDS_CLASS in cols[f].get("cellClass", ""), (f, cols[f])
+    assert KEEP_WORDS_CLASS not in cols["title"].get("cellClass", "")
+    # any grid's column of times, from the formatter every grid uses
+    times = [{"t": china_time_text(datetime(2026, 12, 5, 6, 20), lang)}, {"t": None}]
+    assert KEEP_WORDS_CLASS in grid_columns([{"field": "t", "headerName": "t"}], times)[0]["cellClass"]
+    css = (PROJECT_ROOT / "dashboards" / "assets" / "style.css").read_text(encoding="utf-8")
+    assert f".{KEEP_WORDS_CLASS}" in css and "keep-all" in css.split(f".{KEEP_WORDS_CLASS}", 1)[1].split("}")[0]
+
+
+def test_a_provincial_offices_overview_counts_the_flagged_cities_its_watchlist_lists(sample_snapshot):
+    """gd_1920_zh_overview: a provincial office read "2 退出候选城市" on the overview and then a watchlist of its own
+    province with none (the stage of another province's city is not published to it, the count told it anyway)."""
+    import polars as pl
+
+    from dashboards import queries
+    from dashboards.i18n import t
+    from dashboards.pages.overview import headline_cards
+    from dashboards.snapshot import Snapshot
+
+    snap = Snapshot(sample_snapshot.snapshot)
+    try:
+        year = max(queries.years(snap))
+        listed = queries.watchlist(snap, year)
+        nation = queries.overview_headlines(snap, year)
+        # the watchlist's rows as a provincial office sees them: its province's units (access.only_visible)
+        listed = listed.with_columns(province=pl.col("unit_code").str.slice(0, 2) + "0000")
+        provinces = sorted(set(listed["province"].to_list())) + ["650000"]
+        for code in provinces:
+            own = listed.filter(pl.col("province") == code)
+            got = queries.overview_headlines(snap, year, frozenset({code}))
+            assert got["exit_candidates"] == int((own["stage"] == "exit_candidate").sum()), code
+            assert got["on_watch"] == int(own["stage"].is_in(["watch", "rectification"]).sum()), code
+            assert got["programme_units"] == nation["programme_units"]  # the rest stays national
+        assert nation["exit_candidates"] == int((listed["stage"] == "exit_candidate").sum())
+    finally:
+        snap.close()
+    cards = headline_cards({**nation, "first_year": False}, "zh", own_province=True)
+    titles = [c.children[1].children for c in cards]
+    assert t("ov_exit_own", "zh") in titles and t("ov_exit", "zh") not in titles

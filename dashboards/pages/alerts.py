@@ -213,11 +213,27 @@ def columns(lang: str) -> list[dict]:
         {"field": "city", "headerName": t("city", lang), "minWidth": 110, "maxWidth": 160, **wrap},
         {"field": "rule", "headerName": tx("al_rule", lang), "minWidth": 90, "maxWidth": 150, **wrap},
         {"field": "kind", "headerName": tx("al_kind", lang), "minWidth": 80, "maxWidth": 110, **no_filter},
-        {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 180, **wrap},
-        {"field": "since", "headerName": tx("al_since", lang), "minWidth": 100, **no_filter, **wrap},
-        {"field": "resolved_at", "headerName": tx("al_resolved_at", lang), "minWidth": 100, **no_filter, **wrap},
+        # the alert's text takes the room a wider screen gives (sized to fit in proportion to the widths: at 1920
+        # px it stood in 150 px, five lines, beside 160 px of "–" under each time)
+        {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 180, "width": 480, **wrap},
+        {"field": "since", "headerName": tx("al_since", lang), "minWidth": 100, "maxWidth": 170, **no_filter, **wrap},
+        {
+            "field": "resolved_at",
+            "headerName": tx("al_resolved_at", lang),
+            "minWidth": 100,
+            "maxWidth": 170,
+            **no_filter,
+            **wrap,
+        },
         {"field": "acked_by", "headerName": tx("al_ack", lang), "minWidth": 90, "maxWidth": 150, **no_filter, **wrap},
-        {"field": "silenced_until", "headerName": tx("al_silenced", lang), "minWidth": 100, **no_filter, **wrap},
+        {
+            "field": "silenced_until",
+            "headerName": tx("al_silenced", lang),
+            "minWidth": 100,
+            "maxWidth": 170,
+            **no_filter,
+            **wrap,
+        },
     ]
 
 

@@ -32,7 +32,10 @@ PATH = "/"
 NAV_KEY = "nav_overview"
 
 
-def headline_cards(h: dict, lang: str) -> list:
+def headline_cards(h: dict, lang: str, own_province: bool = False) -> list:
+    """The overview's cards; ``own_province``: the flagged cities are counted in the account's provinces, and the
+    cards say so (the others count every programme city)."""
+
     def fmt(v, digits=0):
         return "–" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
 
@@ -44,8 +47,8 @@ def headline_cards(h: dict, lang: str) -> list:
         card(t("ov_median_index", lang), fmt(h["median_index"], 1), "ov-card-index"),
         card(t("ov_leaders", lang), fmt(h["leaders"]), "ov-card-leaders"),
         card(t("ov_improved", lang), fmt(h["moved_up"]), "ov-card-up"),
-        card(t("ov_on_watch", lang), fmt(h["on_watch"]), "ov-card-watch"),
-        card(t("ov_exit", lang), fmt(h["exit_candidates"]), "ov-card-exit"),
+        card(t("ov_on_watch_own" if own_province else "ov_on_watch", lang), fmt(h["on_watch"]), "ov-card-watch"),
+        card(t("ov_exit_own" if own_province else "ov_exit", lang), fmt(h["exit_candidates"]), "ov-card-exit"),
     ]
 
 
@@ -162,9 +165,12 @@ def render(year: int, lang: str, mode: str = "group", scope=()):
     an empty scope, shows no city's stage)."""
     snap = snapshot()
     first_year = year == min(queries.years(snap))
-    headlines = {**queries.overview_headlines(snap, year), "first_year": first_year}
+    headlines = {
+        **queries.overview_headlines(snap, year, None if scope is None else frozenset(scope)),
+        "first_year": first_year,
+    }
     return (
-        headline_cards(headlines, lang),
+        headline_cards(headlines, lang, own_province=scope is not None),
         # other provinces' cities outside the programme are not published: left off the map, as off the rankings
         figures.city_map(
             access.published_units(None if scope is None else frozenset(scope), queries.map_points(snap, year)),
