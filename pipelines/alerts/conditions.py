@@ -543,7 +543,7 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
     bands = list(rule.get("bands") or ["title_removed", "new_pilot_round"])
     rows = _rows(
         con,
-        f"""select c.*, a.cycle, a.cycle_first_year, a.cycle_last_year, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
+        f"""select c.*, a.cycle, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
                    a.acceptance_band
             from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as recency
                   from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as age
@@ -572,9 +572,9 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
                 severity=rules.severity("acceptance_band", band),
                 subject_key="acceptance",
                 # a new pilot round → title removed, or a new cycle's verdict: one change, not a "resolved" verdict
-                # a key, not a text: built from the years in the spelling stores kept before the marts wrote the
-                # range dash, so the new spelling does not tell every city's band again as a change
-                change_key=f"{r['cycle_first_year']}-{r['cycle_last_year']}:{band}",
+                # a key, not a text: the cycle in the spelling stores kept before the marts wrote the range dash,
+                # so the new spelling does not tell every city's band again as a change
+                change_key=f"{r['cycle'].replace(RANGE_DASH, '-')}:{band}",
                 year=year,
                 title_zh=f"{r['unit_name']}：{r['cycle']} 周期验收评分 {score}，{label_text(band)}"
                 f"（{acceptance_bands_text('zh', year)}" + "".join(f"；{n}" for n in notes["zh"]) + "）",
