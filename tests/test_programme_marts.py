@@ -124,7 +124,7 @@ def test_old_roster_cities_keep_the_cycles_anchored_in_the_rules(snap):
         "select distinct cycle from marts.fct_evaluation_cycle where unit_code in (select unit_code from "
         "marts.fct_programme_unit_year group by unit_code having bool_and(programme_code = 'demo_city'))",
     )
-    assert set(cycles["cycle"]) <= {f"{a}-{a + 2}" for a in range(anchor, 2031, 3)}
+    assert set(cycles["cycle"]) <= {f"{a}\u2013{a + 2}" for a in range(anchor, 2031, 3)}
     yc = q(snap, "select year, cycle from marts.fct_evaluation_year where unit_code = '420500' order by year")
     by_year = dict(yc.iter_rows())
     assert by_year[2021] == "2020–2022" and by_year[2022] == "2022–2024"
@@ -411,7 +411,7 @@ def test_province_rollup_matches_the_city_evaluation(snap):
         assert sorted((prov["flagged_units"] or "").split("、")) == sorted(flagged["unit_name"]) or flagged.height == 0
         assert prov["n_watch"] == mine.filter(pl.col("stage") == "watch").height
     cycles = q(snap, "select * from marts.fct_province_rollup where rollup_level = 'cycle'")
-    assert cycles.height > 0 and cycles["period_label"].str.contains(r"^\d{4}-\d{4}$").all()
+    assert cycles.height > 0 and cycles["period_label"].str.contains(r"^\d{4}" + "\u2013" + r"\d{4}$").all()
 
 
 # -- policy simulator engine -------------------------------------------------------------------------------------
