@@ -287,6 +287,17 @@ def _is_code(value) -> bool:
     return isinstance(value, str) and value.strip().isdigit()
 
 
+# A time as the grids show it (pipelines.china_time.china_time_text), with its zone's name or without: its column's
+# cells wrap between words only, so a narrow column never splits "北京时间" into "北京时" and "间".
+KEEP_WORDS_CLASS = "ipc-keep-words"
+_TIME_TEXT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d(?: \S+)?")
+
+
+def _all_times(values) -> bool:
+    shown = [v for v in values if v not in (None, "", MISSING_TEXT)]
+    return bool(shown) and all(isinstance(v, str) and _TIME_TEXT.fullmatch(v) for v in shown)
+
+
 def align_numbers(column_defs: list[dict], row_data: list[dict] | None) -> list[dict]:
     """Column definitions with every column of figures right-aligned (pure): a column whose values in
     ``row_data`` are all figures (numbers, or figures a page wrote as text with their unit: "12.3 件/万人"; "–" for
@@ -304,6 +315,8 @@ def align_numbers(column_defs: list[dict], row_data: list[dict] | None) -> list[
                 shown = [v for v in values if not _is_code(v)]
                 if shown and all(_is_figure(v) for v in values):
                     col["type"] = NUMERIC["type"]
+            if row_data and _all_times(r.get(col.get("field")) for r in row_data):
+                col["cellClass"] = " ".join(filter(None, [col.get("cellClass"), KEEP_WORDS_CLASS]))
             if col.get("tooltipField") and "wrapText" not in col:
                 # a long note whose whole text is the cell's tooltip stays one line (the grid's default wraps)
                 col |= {"wrapText": False, "autoHeight": False}

@@ -12,7 +12,7 @@ import re
 
 from pipelines.labels import label_text, rank_text
 
-from .formatting import fmt_number, range_dashes, true_minus
+from .formatting import RANGE_DASH, fmt_number, range_dashes, true_minus
 from .i18n import GROUPS, VERDICT_STATUS, label, norm_lang, t
 
 RULE_ORDER = ("x1", "r1", "r2", "w1", "w2", "ex1")
@@ -88,7 +88,8 @@ def rules_text(row: dict, lang: str | None) -> str:
 # The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its
 # numbers; a clause of unknown shape is shown as it is (never dropped).
 _NUM = r"([-+]?\d+(?:\.\d+)?)"
-_SPAN = r"(\d{4}(?:-\d{4})?)"
+# a span of years: the mart writes it with the range dash; a snapshot published before that, with a hyphen
+_SPAN = rf"(\d{{4}}(?:[-{RANGE_DASH}]\d{{4}})?)"
 _EVIDENCE_ZH = [
     (re.compile(rf"^EX1 leader in (\d{{4}}), index change {_NUM}$"), "EX1 示范：{0}年处于领先组，综合指数变化 {1}"),
     (
@@ -115,8 +116,9 @@ _EVIDENCE_ZH = [
 
 def evidence_text(evidence: str | None, lang: str | None) -> str:
     """A cycle verdict's evidence in the reader's language (the mart stores English)."""
+    # range_dashes: a snapshot published before the marts wrote the range dash has "2022-2024" in its evidence
     if not evidence or norm_lang(lang) == "en":
-        return true_minus(evidence) or ""
+        return true_minus(range_dashes(evidence)) or ""
     out = []
     for clause in evidence.split("; "):
         for pattern, template in _EVIDENCE_ZH:
@@ -126,7 +128,7 @@ def evidence_text(evidence: str | None, lang: str | None) -> str:
                 break
         else:
             out.append(clause)
-    return true_minus("；".join(out))
+    return true_minus(range_dashes("；".join(out)))
 
 
 def cycle_state_text(r: dict, lang: str | None) -> str:

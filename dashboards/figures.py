@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 
 import plotly.graph_objects as go
 import polars as pl
@@ -352,8 +354,12 @@ def strength_heatmap(
         "texttemplate": "%{text}",
         "xgap": 1,
         "ygap": 1,
-        "colorbar": {"title": {"text": t("diff_vs_avg", lang)}},
-        "hovertemplate": "%{y}<br>%{x}<br>%{z:+.1f}<extra></extra>",
+        # the bar's title names what the colours measure and in what unit (it read "Difference from average", no
+        # unit), in lines about as wide as the bar and its ticks: on the bar's side it ran past the figure's top
+        "colorbar": {"title": {"text": "<br>".join(wrap_title(t("diff_vs_avg", lang), COLOUR_BAR_TITLE_PX))}},
+        # the city by its name (the rows are keyed by code: %{y} showed "510700"), the difference with its unit
+        "customdata": [[plot_text(unit_names.get(u, u))] * len(codes) for u in unit_codes],
+        "hovertemplate": "%{customdata}<br>%{x}<br>%{z:+.1f} " + t("points_short", lang) + "<extra></extra>",
     }
     # Missing cells are not drawn: the grey background shows through, unlike white "= average".
     # The rotated indicator names take ~250 px below the cells; the cells need room of their own.
@@ -386,6 +392,39 @@ def shared_year_range(*frames: pl.DataFrame | None) -> list[float] | None:
             if col in df.columns:
                 years += [y for y in df[col].to_list() if y is not None]
     return [min(years) - 0.5, max(years) + 0.5] if years else None
+
+
+# A small panel's title in 11 px type: what a Latin character and a Chinese one take (estimates on the generous
+# side), and the width a title may take. Four panels a row leave each about 260 px at 1366 px (the figure is about
+# 1,260 px wide): "UTL02 Enterprises served by pledge financing per million people" ran past the figure's right
+# edge and read "…per million pe" in English.
+_PANEL_LATIN_PX, _PANEL_CJK_PX = 6.3, 11.5
+PANEL_TITLE_PX = 235
+# a colour bar's title above the bar: about the width of the bar and its tick labels
+COLOUR_BAR_TITLE_PX = 110
+
+
+def _label_px(text: str) -> float:
+    return sum(_PANEL_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _PANEL_LATIN_PX for ch in text)
+
+
+def wrap_title(text: str, max_px: float = PANEL_TITLE_PX) -> list[str]:
+    """``text`` in lines no wider than ``max_px`` in a small panel's type (pure): English breaks between words,
+    Chinese between characters (a run of Latin inside Chinese, a code or a number, stays whole)."""
+    tokens = re.findall(
+        r"[\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uff00-\uffef\u3000-\u303f]+|\s+", text
+    )
+    lines, line = [], ""
+    for tok in tokens:
+        candidate = line + tok
+        if line.strip() and _label_px(candidate.rstrip()) > max_px:
+            lines.append(line.rstrip())
+            line = tok.lstrip()
+        else:
+            line = candidate
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [text]
 
 
 def indicator_small_multiples(
@@ -446,10 +485,10 @@ def indicator_small_multiples(
         unit = units.get(code)
         # name on one line, unit on the next: long English names must not run into the next panel
         u_text = unit_label(unit, lang)
-        # the name and unit come from the indicator catalog (data): escaped, so only this <br> is markup
-        title = f"{plot_text(code)} {plot_text(strip_unit_suffix(names[code], unit))}" + (
-            f"<br>({plot_text(u_text)})" if u_text else ""
-        )
+        # the name and unit come from the indicator catalog (data): escaped, so only these <br> are markup; a long
+        # name wraps to the panel's width rather than running past the figure's edge
+        name_lines = wrap_title(f"{code} {strip_unit_suffix(names[code], unit)}")
+        title = "<br>".join(plot_text(line) for line in name_lines) + (f"<br>({plot_text(u_text)})" if u_text else "")
         scale = display_scale(unit)
         v = by_code.get(code)
         digits = digits_for(v["value"].to_list() if v is not None else [], unit)

@@ -11,6 +11,8 @@ import json
 import math
 import re
 
+from pipelines.labels import RANGE_DASH
+
 from .i18n import norm_lang, t
 
 RATIO_UNIT = "比率"
@@ -36,8 +38,8 @@ _SIGN = re.compile(r"(?<![0-9A-Za-z.])-(?=\d)")
 
 
 # The range dash (U+2013) between the ends of a range of years, ranks or figures, in both languages: the pages wrote
-# "2016–2020" while the calendar notes from the seed said "2016-2020" beside them.
-RANGE_DASH = "\u2013"
+# "2016–2020" while the calendar notes from the seed said "2016-2020" beside them (pipelines.labels.RANGE_DASH,
+# which the marts' dbt macro year_range writes too).
 # a hyphen between two years ("2016-2020", "2022-2024年"); a date (2025-06-30) or a month (2024-01) keeps it
 _YEAR_RANGE = re.compile(r"(?<![\d-])((?:19|20)\d\d)-((?:19|20)\d\d)(?![\d-])")
 

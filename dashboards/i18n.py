@@ -151,6 +151,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov_leaders": ("领先组城市", "Leader-group units"),
     "ov_on_watch": ("关注及整改城市", "On watch / in rectification"),
     "ov_exit": ("退出候选城市", "Exit-candidate units"),
+    # a provincial office's cards count its own province's flagged cities, as its watchlist lists them
+    "ov_on_watch_own": ("本省关注及整改城市", "On watch / in rectification, own province"),
+    "ov_exit_own": ("本省退出候选城市", "Exit-candidate units, own province"),
     "ov_improved": ("排名上升城市", "Units that moved up"),
     "ov_map_title": (
         "城市分布（按绩效分组着色，点击城市查看画像）",
@@ -195,7 +198,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "strengths": ("优势", "Strengths"),
     "weaknesses": ("短板", "Weaknesses"),
     "programme_avg": ("示范城市平均", "Programme average"),
-    "diff_vs_avg": ("与平均水平差值", "Difference from average"),
+    # the colour bar's title says its unit: the cells are 0–100 scores minus the programme average, in points
+    "diff_vs_avg": ("与示范城市平均得分之差（分）", "Score minus programme average (points)"),
+    "points_short": ("分", "pts"),
     # profile
     "pf_pick": ("选择城市", "Choose a city"),
     "pf_indicators": ("各项指标趋势与目标", "Indicators: trend and target"),
@@ -316,7 +321,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "rows_rejected": ("拒绝行数", "Rows rejected"),
     "started": ("开始时间", "Started"),
     "check": ("校验项", "Check"),
-    "check_name": ("校验项代码", "Check id"),
     "asset": ("数据资产", "Asset"),
     "severity": ("级别", "Severity"),
     "passed": ("通过", "Passed"),

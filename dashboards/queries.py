@@ -195,10 +195,14 @@ def with_shared_ranks(df: pl.DataFrame) -> pl.DataFrame:
     return df
 
 
-def overview_headlines(snap, year: int) -> dict:
+def overview_headlines(snap, year: int, provinces=None) -> dict:
+    """The overview's cards. ``provinces`` (an account's province scope; None = national): the flagged cities are
+    counted in it only, as the watchlist lists them (a provincial office read "2 exit candidates" on the overview,
+    then an empty watchlist of its own province, and a stage outside its scope is not published to it)."""
     df = scores_year(snap, year)
     prog = df.filter(pl.col("is_ranked"))
-    stages = prog["stage"].value_counts() if "stage" in prog.columns else None
+    flagged = prog if provinces is None else prog.filter(pl.col("province_code").is_in(list(provinces)))
+    stages = flagged["stage"].value_counts() if "stage" in flagged.columns else None
     counts = dict(zip(stages["stage"].to_list(), stages["count"].to_list())) if stages is not None else {}
     has_eval = snap.has(EVAL)
     return {

@@ -17,7 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_PROJECT_DIR, dbt_var
+
+# The dash between the ends of a range of years, ranks or figures ("2024–2026"), on screens and in files alike: the
+# marts write theirs with it too (dbt macro year_range), so its one definition is dbt_project.yml's var.
+RANGE_DASH = dbt_var("range_dash")
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 LABELS_FILE = SEEDS_DIR / "labels.csv"
@@ -126,16 +130,6 @@ def group_names(path: Path = BANDS_FILE) -> tuple[str, ...]:
 
 
 NOISE_DECIMALS = 9
-
-
-def noise_free(x):
-    """``x`` (a number or a numpy array) rounded half away from zero at 9 decimals, exactly as the dbt macro
-    round_half_away(x, 9) does (C's round of x x 10^9, then / 10^9, in doubles; the fraction y - floor(y) is
-    exact): a figure compared with a threshold is compared without the float noise of its sums (~1e-14), any real
-    difference still counts. The performance group here, in the uncertainty runs and in the dbt macro is read from
-    the index rounded so."""
-    y = np.abs(x) * 10.0**NOISE_DECIMALS
-    return np.sign(x) * (np.floor(y) + (y - np.floor(y) >= 0.5)) / 10.0**NOISE_DECIMALS
 
 
 @cache

@@ -17,6 +17,14 @@ EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
 
+
+def dbt_var(name: str):
+    """A var of dbt_project.yml, for Python that must agree with the models (one place: its ``vars``)."""
+    import yaml
+
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"][name]
+
+
 # The evaluation window the sample data and the catalog cover by default.
 DEFAULT_FIRST_YEAR = 2016
 DEFAULT_LAST_YEAR = 2025

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.labels import performance_group
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_PROJECT_DIR, dbt_var
 
 YEARS = list(range(2016, 2026))
 
@@ -610,6 +610,7 @@ flags:
   require_generic_test_arguments_property: true
 vars:
   min_pillar_coverage: 0.25
+  range_dash: "{range_dash}"
 models:
   ipcity:
     +schema: marts
@@ -702,7 +703,9 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
         shutil.rmtree(proj)
     (proj / "models" / "upstream").mkdir(parents=True)
     (proj / "seeds").mkdir()
-    (proj / "dbt_project.yml").write_text(HARNESS_PROJECT, encoding="utf-8")
+    # the project's own range dash (dbt_project.yml var), which the evaluation marts write their cycles with
+    harness = HARNESS_PROJECT.replace("{range_dash}", dbt_var("range_dash"))
+    (proj / "dbt_project.yml").write_text(harness, encoding="utf-8")
     (proj / "profiles.yml").write_text(
         f"eval_harness:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{warehouse}'\n"
         "      threads: 1\n",

@@ -61,15 +61,15 @@ def verdict(marts, unit: str, cycle: str) -> str | None:
 
 def test_stable_city_stays_normal(default):
     assert set(stages(default, "110100").values()) == {"normal"}
-    assert [verdict(default, "110100", c) for c in ("2017-2019", "2020-2022", "2023-2025")] == ["normal"] * 3
+    assert [verdict(default, "110100", c) for c in ("2017–2019", "2020–2022", "2023–2025")] == ["normal"] * 3
 
 
 def test_ex1_leader_that_improves_is_exemplary(default):
     s = stages(default, "120100")
     assert s[2016] == "normal"  # baseline year: no cycle, so no improvement to judge
     assert all(s[y] == "exemplary" for y in range(2017, 2026))
-    assert verdict(default, "120100", "2020-2022") == "exemplary"
-    row = default["fct_evaluation_cycle"].filter((pl.col("unit_code") == "120100") & (pl.col("cycle") == "2020-2022"))
+    assert verdict(default, "120100", "2020–2022") == "exemplary"
+    row = default["fct_evaluation_cycle"].filter((pl.col("unit_code") == "120100") & (pl.col("cycle") == "2020–2022"))
     assert row["index_change"][0] == pytest.approx(9.0)  # 148 in 2022 vs 139 in 2019
 
 
@@ -81,7 +81,7 @@ def test_two_units_on_different_calendars_in_one_run(default, with_runs):
     ev = default["fct_evaluation_year"]
     strong = ev.filter(pl.col("unit_code") == "140100").sort("year")
     assert strong["year"].to_list() == [2022, 2023, 2024]  # 2021 is its baseline year, not an evaluated year
-    assert set(strong["cycle"]) == {"2022-2024"} and set(strong["cycle_baseline_year"]) == {2021}
+    assert set(strong["cycle"]) == {"2022–2024"} and set(strong["cycle_baseline_year"]) == {2021}
     assert set(strong["cycle_start"]) == {2022} and set(strong["cycle_end"]) == {2024}
     assert strong["baseline_index"].to_list() == [126.0] * 3
     assert strong["index_change_cycle"].to_list() == pytest.approx([1.0, 3.0, 3.0])
@@ -89,18 +89,18 @@ def test_two_units_on_different_calendars_in_one_run(default, with_runs):
     assert "index change since 2021 +1.0" in strong["rules_fired"][0]
     demo = {r["year"]: r for r in ev.filter(pl.col("unit_code") == "120100").iter_rows(named=True)}
     assert (demo[2022]["cycle"], demo[2022]["cycle_baseline_year"], demo[2022]["baseline_index"]) == (
-        "2020-2022",
+        "2020–2022",
         2019,
         139.0,
     )
-    assert (demo[2023]["cycle"], demo[2023]["cycle_baseline_year"]) == ("2023-2025", 2022)
+    assert (demo[2023]["cycle"], demo[2023]["cycle_baseline_year"]) == ("2023–2025", 2022)
     # the cycle verdict: one cycle, complete, with its calendar's baseline year, and the third-party upload for
     # 2022-2024 -- which no demonstration-calendar cycle would match -- is received
     cy = default["fct_evaluation_cycle"].filter(pl.col("unit_code") == "140100")
     assert cy.height == 1
     row = cy.row(0, named=True)
     assert (row["cycle"], row["baseline_year"], row["years_evaluated"], row["is_complete"]) == (
-        "2022-2024",
+        "2022–2024",
         2021,
         3,
         True,
@@ -114,7 +114,7 @@ def test_two_units_on_different_calendars_in_one_run(default, with_runs):
     acc = default["fct_acceptance_score"].filter(pl.col("unit_code") == "140100").row(0, named=True)
     assert (acc["cycle_first_year"], acc["cycle_last_year"], acc["judged_year"]) == (2022, 2024, 2024)
     assert acc["third_party_status"] == "received"
-    assert verdict(default, "120100", "2020-2022") == "exemplary"
+    assert verdict(default, "120100", "2020–2022") == "exemplary"
     # the robustness shares (rule_uncertainty) use the same calendar: the improvement since 2021 holds in every run
     runs = with_runs["fct_evaluation_year"].filter(pl.col("unit_code") == "140100").sort("year")
     assert runs["share_improved"].to_list() == [1.0] * 3 and runs["is_robust"].to_list() == [True] * 3
@@ -125,18 +125,18 @@ def test_w1_one_bottom_year_is_watch_only(default):
     assert s[2018] == "watch" and s[2017] == "normal" and s[2019] == "normal"
     row = default["fct_evaluation_year"].filter((pl.col("unit_code") == "130100") & (pl.col("year") == 2018))
     assert row["fired_w1"][0] and "W1" in row["rules_fired"][0] and "emerging" in row["rules_fired"][0]
-    assert verdict(default, "130100", "2017-2019") == "watch"
+    assert verdict(default, "130100", "2017–2019") == "watch"
 
 
 def test_r1_two_consecutive_watch_years_then_x1_exit(default):
     s = stages(default, "130200")
     assert s[2018] == "watch" and s[2019] == "rectification"
-    assert verdict(default, "130200", "2017-2019") == "rectification"
+    assert verdict(default, "130200", "2017–2019") == "rectification"
     # rectification in 2017-2019, still emerging and no better in 2020-2022: exit candidate
     assert [s[y] for y in (2020, 2021, 2022)] == ["exit_candidate"] * 3
-    assert verdict(default, "130200", "2020-2022") == "exit_candidate"
+    assert verdict(default, "130200", "2020–2022") == "exit_candidate"
     # recovers in 2023-2025: back to normal, the exit candidacy does not stick
-    assert verdict(default, "130200", "2023-2025") == "normal"
+    assert verdict(default, "130200", "2023–2025") == "normal"
     row = default["fct_evaluation_year"].filter((pl.col("unit_code") == "130200") & (pl.col("year") == 2019))
     assert row["watch_run_years"][0] == 2
 
@@ -147,7 +147,7 @@ def test_r2_regressing_composite_over_the_cycle(default):
     assert s[2022] == "rectification"
     row = default["fct_evaluation_year"].filter((pl.col("unit_code") == "130300") & (pl.col("year") == 2022))
     assert row["fired_r2"][0] and row["index_change_cycle"][0] == pytest.approx(-8.0)
-    assert verdict(default, "130300", "2020-2022") == "rectification"
+    assert verdict(default, "130300", "2020–2022") == "rectification"
 
 
 def test_w2_majority_of_key_targets_lagging(default):
@@ -161,20 +161,20 @@ def test_w2_majority_of_key_targets_lagging(default):
     assert by[("QLT01", 2021)] == "limited_progress" and by[("QLT01", 2022)] == "deteriorating"
     assert by[("QLT01", 2023)] == "on_track" and by[("QLT01", 2025)] == "achieved"
     # recovered (no watch rule fires) in 2023-2025: not an exit candidate although the index is flat
-    assert verdict(default, "130400", "2023-2025") == "normal"
+    assert verdict(default, "130400", "2023–2025") == "normal"
 
 
 def test_withdrawn_city_keeps_history_and_stops(default):
     years = sorted(stages(default, "130500"))
     assert years == list(range(2016, 2021))  # withdrawn in 2021
-    assert verdict(default, "130500", "2017-2019") == "rectification"
-    assert verdict(default, "130500", "2020-2022") == "withdrawn"
-    assert verdict(default, "130500", "2023-2025") is None
+    assert verdict(default, "130500", "2017–2019") == "rectification"
+    assert verdict(default, "130500", "2020–2022") == "withdrawn"
+    assert verdict(default, "130500", "2023–2025") is None
 
 
 def test_rectified_city_that_improves_is_not_exit_candidate(default):
-    assert verdict(default, "130600", "2017-2019") == "rectification"
-    assert verdict(default, "130600", "2020-2022") == "normal"
+    assert verdict(default, "130600", "2017–2019") == "rectification"
+    assert verdict(default, "130600", "2020–2022") == "normal"
 
 
 def test_watch_years_count_across_cycle_boundaries(default):
@@ -190,9 +190,9 @@ def test_x1_is_judged_in_the_cycle_last_year(default):
     # year early in 2020-2022 (an interim X1 row) but is out of every watch condition in 2022: the cycle
     # verdict follows the last year's row, never an exit candidacy the year rows do not show at the end.
     s = stages(default, "130800")
-    assert verdict(default, "130800", "2017-2019") == "rectification"
+    assert verdict(default, "130800", "2017–2019") == "rectification"
     assert s[2020] == "exit_candidate" and s[2022] == "normal"
-    assert verdict(default, "130800", "2020-2022") == "watch"
+    assert verdict(default, "130800", "2020–2022") == "watch"
     years, cycles = default["fct_evaluation_year"], default["fct_evaluation_cycle"]
     last = years.filter(pl.col("cycle").is_not_null()).group_by("unit_code", "cycle").agg(pl.col("year").max())
     ends = last.join(years, on=["unit_code", "cycle", "year"]).join(cycles, on=["unit_code", "cycle"])
@@ -234,7 +234,7 @@ def test_rules_file_changes_stages(default, stricter):
     # each year carries the rules version in force then (seed rules_versions), not one version for all
     by_year = dict(stricter["fct_evaluation_year"].select("year", "rules_version").unique().iter_rows())
     assert by_year[2016] == by_year[2021] == "2021.1" and by_year[2022] == by_year[2025] == "2024.1"
-    row = stricter["fct_evaluation_cycle"].filter((pl.col("unit_code") == "110100") & (pl.col("cycle") == "2020-2022"))
+    row = stricter["fct_evaluation_cycle"].filter((pl.col("unit_code") == "110100") & (pl.col("cycle") == "2020–2022"))
     assert row["rules_versions"][0] == "2020:2021.1, 2021:2021.1, 2022:2024.1"
     assert row["catalog_versions"][0] == "2020:2021.1, 2021:2021.1, 2022:2024.1"
 
@@ -288,7 +288,7 @@ def test_non_robust_sanctions_become_review(with_runs):
     row = ev.filter((pl.col("unit_code") == "130300") & (pl.col("year") == 2022)).row(0, named=True)
     assert (row["rule_stage"], row["stage"], row["is_robust"]) == ("rectification", "review", False)
     assert row["fired_r2"] and "R2" in row["rules_fired"]
-    assert verdict(with_runs, "130300", "2020-2022") == "review"
+    assert verdict(with_runs, "130300", "2020–2022") == "review"
     # 130200: the 2018-2019 run is robust only for 2018 -> 2019 is review; the 2019-2020 run is not robust
     # either; a non-robust rectification does not carry into an exit candidacy
     s = stages(with_runs, "130200")
@@ -302,7 +302,7 @@ def test_non_robust_sanctions_become_review(with_runs):
     cy = with_runs["fct_evaluation_cycle"].filter(pl.col("verdict").is_in(["rectification", "exit_candidate"]))
     assert cy.height > 0 and cy["is_robust"].all()
     # the robust lagging city keeps its sanctions: 130500 rectification 2017-2019
-    assert verdict(with_runs, "130500", "2017-2019") == "rectification"
+    assert verdict(with_runs, "130500", "2017–2019") == "rectification"
 
 
 @pytest.fixture(scope="module")
@@ -346,9 +346,9 @@ def test_a_city_whose_source_stops_arriving_is_not_reported_after_the_grace_peri
     assert s[2022] == "normal" and s[2023] == s[2024] == "not_reported" and s[2025] == "normal"
     ev = stops_reporting["fct_evaluation_year"].filter((pl.col("unit_code") == "110100") & (pl.col("year") == 2023))
     assert ev["counts_as_exit"][0] and "pledge_loans" in ev["rules_fired"][0]
-    assert verdict(stops_reporting, "110100", "2023-2025") == "not_reported"
+    assert verdict(stops_reporting, "110100", "2023–2025") == "not_reported"
     cy = stops_reporting["fct_evaluation_cycle"].filter(pl.col("unit_code") == "110100")
-    assert cy.filter(pl.col("cycle") == "2023-2025")["counts_as_exit"][0]
+    assert cy.filter(pl.col("cycle") == "2023–2025")["counts_as_exit"][0]
 
 
 # --- acceptance score (验收评分) and the national unit ------------------------------------------------------
@@ -370,7 +370,7 @@ def _band(score: float) -> str:
 
 def test_acceptance_score_is_absolute_with_bands_from_the_rules(default):
     acc = default["fct_acceptance_score"]
-    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023–2025")).row(0, named=True)
     # targets in 2025: QLT01 and PRO01 achieved (100 each), MGT01 moving away (0). QLT01 is unambitious
     # (fct_target_ambition), so its achievement weighs AMB.unambitious_weight 0.5: (0.5 x 100 + 100 + 0) / 2.5
     # = 60 target points; QLT01 200 vs the national 100 (2023 statistics, the latest <= 2025) -> 100 level points
@@ -382,7 +382,7 @@ def test_acceptance_score_is_absolute_with_bands_from_the_rules(default):
     assert row["cycle_first_year"] == 2023 and row["cycle_last_year"] == 2025
     # 2020-2022: QLT01 99 in 2022 against a 100 baseline, PRO01 98 -> both deteriorating, MGT01 too -> 0
     # target points; level 99 / 100 -> 99 points: indicator score 0.4 x 99 = 39.6
-    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020–2022")).row(0, named=True)
     assert low["indicator_score"] == pytest.approx(0.4 * 99.0)
     # absolute: every score within 0-100, and a unit without targets or benchmark values has no score
     assert acc["indicator_score"].drop_nulls().is_between(0, 100).all()
@@ -395,7 +395,7 @@ def test_acceptance_combines_the_third_party_score_and_pending_blocks_the_band(d
     """A cycle with the evaluator's upload is judged on (1 - w) x indicator + w x third-party, its band read from
     that combined score; a cycle without one is third_party_pending with no score and no band."""
     acc = default["fct_acceptance_score"]
-    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023–2025")).row(0, named=True)
     w = 0.3  # TP.third_party_weight of the seed
     combined = (1 - w) * row["indicator_score"] + w * F.THIRD_PARTY_SCORE  # 0.7 x 76 + 0.3 x 30 = 62.2
     assert row["acceptance_status"] == "combined" and row["third_party_status"] == "received"
@@ -404,7 +404,7 @@ def test_acceptance_combines_the_third_party_score_and_pending_blocks_the_band(d
     assert row["acceptance_score"] == pytest.approx(combined, abs=1e-9)
     # the band is the combined score's (62.2: a new pilot round), not the indicator score's (76: cultivation)
     assert row["acceptance_band"] == "new_pilot_round" == _band(combined) != _band(row["indicator_score"])
-    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020–2022")).row(0, named=True)
     assert low["third_party_status"] == "pending" and low["acceptance_status"] == "third_party_pending"
     assert low["indicator_score"] is not None and low["acceptance_score"] is None and low["acceptance_band"] is None
     # no cycle gets a band without an upload (TP.pending_blocks_verdict = 1)
@@ -415,13 +415,13 @@ def test_acceptance_combines_the_third_party_score_and_pending_blocks_the_band(d
     # the cycle verdict says so: pending cycles are third_party_pending (withdrawn and not_reported stay final)
     cy = default["fct_evaluation_cycle"]
     mine = {r["cycle"]: r for r in cy.filter(pl.col("unit_code") == "130400").iter_rows(named=True)}
-    assert mine["2023-2025"]["third_party_status"] == "received" and mine["2023-2025"]["verdict_status"] == "final"
-    assert mine["2023-2025"]["third_party_score"] == F.THIRD_PARTY_SCORE
-    assert (mine["2020-2022"]["third_party_status"], mine["2020-2022"]["verdict_status"]) == (
+    assert mine["2023–2025"]["third_party_status"] == "received" and mine["2023–2025"]["verdict_status"] == "final"
+    assert mine["2023–2025"]["third_party_score"] == F.THIRD_PARTY_SCORE
+    assert (mine["2020–2022"]["third_party_status"], mine["2020–2022"]["verdict_status"]) == (
         "pending",
         "third_party_pending",
     )
-    assert "third-party evaluation pending" in mine["2020-2022"]["evidence"]
+    assert "third-party evaluation pending" in mine["2020–2022"]["evidence"]
     withdrawn = cy.filter((pl.col("unit_code") == "130500") & (pl.col("verdict") == "withdrawn"))
     assert withdrawn.height == 1 and withdrawn["verdict_status"][0] == "final"
     # (140100, the strong-city unit, has an upload for its own 2022-2024 cycle: see the calendar test)
@@ -446,23 +446,23 @@ def test_acceptance_follows_the_third_party_and_ambition_rules_of_the_seed(defau
         ),
     )
     acc = changed["fct_acceptance_score"]
-    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025")).row(0, named=True)
+    row = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023–2025")).row(0, named=True)
     # an unambitious target now weighs 1 like the others: (100 + 100 + 0) / 3
     assert row["target_points"] == pytest.approx(200 / 3) and row["unambitious_weight"] == 1
     assert row["indicator_score"] == pytest.approx(0.6 * 200 / 3 + 0.4 * 100)  # 80
     combined = 0.5 * 80 + 0.5 * F.THIRD_PARTY_SCORE  # 55
     assert row["third_party_weight"] == 0.5 and row["acceptance_score"] == pytest.approx(combined, abs=1e-9)
     assert row["acceptance_band"] == "title_removed" == _band(combined)
-    base = default["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
+    base = default["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023–2025"))
     assert base["acceptance_score"][0] != pytest.approx(row["acceptance_score"])
     # pending no longer blocks: the indicator-only score, explicitly marked, with its band
-    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022")).row(0, named=True)
+    low = acc.filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020–2022")).row(0, named=True)
     assert low["acceptance_status"] == "indicator_only" and low["acceptance_score"] == pytest.approx(0.4 * 99.0)
     assert low["acceptance_band"] == "title_removed"
-    cy = changed["fct_evaluation_cycle"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020-2022"))
+    cy = changed["fct_evaluation_cycle"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2020–2022"))
     assert cy["verdict_status"][0] == "indicator_only"
     stricter = _build(tmp_path_factory, "acceptance_bands", F.rules_with({("ACC", "remove_below"): "65"}))
-    row = stricter["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023-2025"))
+    row = stricter["fct_acceptance_score"].filter((pl.col("unit_code") == "130400") & (pl.col("cycle") == "2023–2025"))
     assert row["acceptance_band"][0] == "title_removed"  # 62.2 < 65
 
 
@@ -480,20 +480,20 @@ def test_profile_and_dossier_show_the_combined_score_or_pending(default):
     assert "62.2" in en and "New pilot round" in en and "Third-party evaluation pending" in en
     assert "Indicator-based score" in en and "Third-party score" in en
     rows = {r["cycle"]: r for r in acc.iter_rows(named=True)}
-    combined = "\n".join(_acceptance_lines(rows["2023-2025"]))
+    combined = "\n".join(_acceptance_lines(rows["2023–2025"]))
     assert "62.2" in combined and "可开展新一轮试点" in combined and F.THIRD_PARTY_EVALUATOR in combined
     assert "third-party" in combined.lower() and "76.0" in combined
-    pending = "\n".join(_acceptance_lines(rows["2020-2022"]))
+    pending = "\n".join(_acceptance_lines(rows["2020–2022"]))
     # the dossier shows the status with the labels seed's label (capitalised there)
     assert "第三方评估待定" in pending and "third-party evaluation pending" in pending.lower()
     assert not any(band in pending for band in ("title_removed", "new_pilot_round", "demonstration_cultivation"))
     cycles = default["fct_evaluation_cycle"].filter(pl.col("unit_code") == "130400").sort("cycle_start")
     state = {r["cycle"]: r["state"] for r in cycle_rows(cycles, "zh")}
-    assert "第三方评估待定" in state["2020-2022"] and "第三方评估待定" not in state["2023-2025"]
+    assert "第三方评估待定" in state["2020–2022"] and "第三方评估待定" not in state["2023–2025"]
     state_en = {r["cycle"]: r["state"] for r in cycle_rows(cycles, "en")}
-    assert "Third-party evaluation pending" in state_en["2020-2022"]
-    ev = cycles.filter(pl.col("cycle") == "2020-2022")["evidence"][0]
+    assert "Third-party evaluation pending" in state_en["2020–2022"]
+    ev = cycles.filter(pl.col("cycle") == "2020–2022")["evidence"][0]
     assert "第三方评估待定" in evidence_text(ev, "zh") and "third-party evaluation pending" in evidence_text(ev, "en")
-    got = cycles.filter(pl.col("cycle") == "2023-2025")["evidence"][0]
+    got = cycles.filter(pl.col("cycle") == "2023–2025")["evidence"][0]
     assert "第三方评估得分 30.0（第2版）" in evidence_text(got, "zh")
     assert _verdict_status_text("third_party_pending") and not _verdict_status_text("final")

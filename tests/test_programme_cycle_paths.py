@@ -135,13 +135,13 @@ def test_a_cycle_another_calendar_took_part_of_is_never_complete(snap):
     for unit in ("320100", "420500"):
         cy = q(
             snap,
-            "select years_evaluated, is_complete from marts.fct_evaluation_cycle where unit_code = ? and cycle = '2023-2025'",
+            "select years_evaluated, is_complete from marts.fct_evaluation_cycle where unit_code = ? and cycle = '2023–2025'",
             (unit,),
         )
         assert cy.rows() == [(1, False)], unit
         tp = q(
             snap,
-            "select cycle_complete from marts.fct_third_party_evaluation where unit_code = ? and cycle = '2023-2025'",
+            "select cycle_complete from marts.fct_third_party_evaluation where unit_code = ? and cycle = '2023–2025'",
             (unit,),
         )
         assert tp["cycle_complete"].to_list() == [False], unit

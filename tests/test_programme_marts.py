@@ -51,13 +51,13 @@ def test_a_2022_cohort_city_is_judged_on_its_own_cycle_with_its_calendar_baselin
     evaluation rows, cycle verdict, acceptance row and uncertainty shares are on 2022-2024 with baseline 2021."""
     ev = q(snap, "select * from marts.fct_evaluation_year where unit_code = '130100' order by year")
     assert ev["year"].to_list() == [2022, 2023, 2024]
-    assert set(ev["cycle"]) == {"2022-2024"} and set(ev["cycle_baseline_year"]) == {2021}
+    assert set(ev["cycle"]) == {"2022–2024"} and set(ev["cycle_baseline_year"]) == {2021}
     base = q(snap, "select composite_index from marts.fct_city_score_year where unit_code = '130100' and year = 2021")
     assert base["composite_index"][0] is not None  # scored on the programme scale before it joined
     assert ev["baseline_index"].to_list() == pytest.approx([base["composite_index"][0]] * 3)
     assert (ev["index_change_cycle"] - (ev["composite_index"] - ev["baseline_index"])).abs().max() < 1e-9
     cy = q(snap, "select * from marts.fct_evaluation_cycle where unit_code = '130100'")
-    assert cy["cycle"].to_list() == ["2022-2024"] and cy["baseline_year"].to_list() == [2021]
+    assert cy["cycle"].to_list() == ["2022–2024"] and cy["baseline_year"].to_list() == [2021]
     last = q(snap, "select max(year) as y from marts.fct_evaluation_year")["y"][0]
     assert cy["is_complete"][0] == (last >= 2024) and cy["years_evaluated"][0] == 3
     acc = q(snap, "select * from marts.fct_acceptance_score where unit_code = '130100'")
@@ -124,10 +124,10 @@ def test_old_roster_cities_keep_the_cycles_anchored_in_the_rules(snap):
         "select distinct cycle from marts.fct_evaluation_cycle where unit_code in (select unit_code from "
         "marts.fct_programme_unit_year group by unit_code having bool_and(programme_code = 'demo_city'))",
     )
-    assert set(cycles["cycle"]) <= {f"{a}-{a + 2}" for a in range(anchor, 2031, 3)}
+    assert set(cycles["cycle"]) <= {f"{a}\u2013{a + 2}" for a in range(anchor, 2031, 3)}
     yc = q(snap, "select year, cycle from marts.fct_evaluation_year where unit_code = '420500' order by year")
     by_year = dict(yc.iter_rows())
-    assert by_year[2021] == "2020-2022" and by_year[2022] == "2022-2024"
+    assert by_year[2021] == "2020–2022" and by_year[2022] == "2022–2024"
 
 
 def test_overlapping_memberships_and_promotion_follow_the_dated_events(snap):
@@ -252,14 +252,14 @@ def test_cycles_without_an_upload_are_third_party_evaluation_pending(snap):
     # the sample's synthetic evaluator reported on the 2017-2019 cycle only (through the platform's template)
     received = tp.filter(pl.col("status") == "received")
     pending = tp.filter(pl.col("status") == "pending")
-    assert set(received["cycle"]) == {"2017-2019"} and received.height > 0
-    assert pending.height > 0 and "2017-2019" not in set(pending["cycle"])
+    assert set(received["cycle"]) == {"2017–2019"} and received.height > 0
+    assert pending.height > 0 and "2017–2019" not in set(pending["cycle"])
     # the labels seed's third_party_status list names the status
     assert set(pending["status_label_zh"]) == {label_text("third_party_pending", "zh")}
     assert set(pending["status_label_en"]) == {label_text("third_party_pending", "en")}
     assert pending["third_party_score"].is_null().all() and received["third_party_score"].is_not_null().all()
     sjz = tp.filter(pl.col("unit_code") == "130100")
-    assert sjz.select("cycle", "programme_code", "status").rows() == [("2022-2024", "strong_city_demo", "pending")]
+    assert sjz.select("cycle", "programme_code", "status").rows() == [("2022–2024", "strong_city_demo", "pending")]
     # versions: the highest report version is current, the earlier one is counted
     two = received.filter(pl.col("versions_received") == 2)
     assert two.height == 2 and set(two["report_version"]) == {2}
@@ -307,7 +307,7 @@ def test_acceptance_combines_the_uploaded_third_party_score_and_waits_for_pendin
     )
     joined = acc.join(tp, on=["unit_code", "cycle_first_year", "cycle_last_year"], how="left")
     combined = joined.filter(pl.col("acceptance_status") == "combined")
-    assert combined.height > 0 and set(combined["cycle"]) == {"2017-2019"}
+    assert combined.height > 0 and set(combined["cycle"]) == {"2017–2019"}
     for r in combined.iter_rows(named=True):
         rules = _rules_of_year(snap, r["judged_year"])
         w = rules["TP.third_party_weight"]
@@ -411,7 +411,7 @@ def test_province_rollup_matches_the_city_evaluation(snap):
         assert sorted((prov["flagged_units"] or "").split("、")) == sorted(flagged["unit_name"]) or flagged.height == 0
         assert prov["n_watch"] == mine.filter(pl.col("stage") == "watch").height
     cycles = q(snap, "select * from marts.fct_province_rollup where rollup_level = 'cycle'")
-    assert cycles.height > 0 and cycles["period_label"].str.contains(r"^\d{4}-\d{4}$").all()
+    assert cycles.height > 0 and cycles["period_label"].str.contains(r"^\d{4}" + "\u2013" + r"\d{4}$").all()
 
 
 # -- policy simulator engine -------------------------------------------------------------------------------------

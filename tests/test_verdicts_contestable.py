@@ -365,7 +365,7 @@ def test_the_exemplary_reason_states_a_gain_above_the_rules_minimum(barely_impro
         assert row["stage"] == "exemplary" and row["index_change_cycle"] == pytest.approx(6.04)
         stated = row["rules_fired"].split("+")[-1].rstrip(")")
         assert float(stated) > 6, row["rules_fired"]
-    cycle = barely_improved["fct_evaluation_cycle"].filter(pl.col("cycle") == "2017-2019").row(0, named=True)
+    cycle = barely_improved["fct_evaluation_cycle"].filter(pl.col("cycle") == "2017–2019").row(0, named=True)
     assert cycle["verdict"] == "exemplary", cycle
     stated = cycle["evidence"].split("index change +")[1].split(";")[0]
     assert float(stated) > 6, cycle["evidence"]

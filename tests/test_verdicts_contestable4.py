@@ -35,7 +35,7 @@ def running(tmp_path_factory) -> dict[str, pl.DataFrame]:
             con.execute(f"delete from marts.{table} where year > 2024")
         con.execute(
             """update marts.fct_programme_unit_year set cycle_start = 2024, cycle_end = 2026,
-               cycle_baseline_year = 2023, cycle = '2024-2026' where unit_code = ? and year = 2024""",
+               cycle_baseline_year = 2023, cycle = '2024–2026' where unit_code = ? and year = 2024""",
             [PROMOTED],
         )
         # a tie at the end of the 2023-2025 cycle's evidence (2024): 120100 and 130700 share a rank

@@ -50,7 +50,7 @@ def reapplied(tmp_path_factory) -> pl.DataFrame:
         )
         con.execute(
             """update marts.fct_programme_unit_year set programme_code = 'strong_city_demo', cohort = '2024-01',
-               cycle_start = 2024, cycle_end = 2026, cycle_baseline_year = 2023, cycle = '2024-2026',
+               cycle_start = 2024, cycle_end = 2026, cycle_baseline_year = 2023, cycle = '2024–2026',
                withdrawn_year = null where unit_code = ? and year >= 2024""",
             [REAPPLIED],
         )
@@ -66,14 +66,14 @@ def reapplied(tmp_path_factory) -> pl.DataFrame:
 
 def test_a_unit_that_joins_again_keeps_the_withdrawn_verdict_of_the_cycle_it_left(reapplied):
     by_cycle = {r["cycle"]: r for r in reapplied.iter_rows(named=True)}
-    left = by_cycle["2020-2022"]
+    left = by_cycle["2020–2022"]
     assert left["verdict"] == "withdrawn", left
     assert left["withdrawn_year"] == 2021 and left["judged_year"] == 2020
     assert "withdrawn in 2021" in left["evidence"]
-    new = by_cycle["2024-2026"]
+    new = by_cycle["2024–2026"]
     assert new["verdict"] != "withdrawn" and new["withdrawn_year"] is None, new
     # the cycle before the withdrawal keeps its own verdict
-    assert by_cycle["2017-2019"]["verdict"] != "withdrawn"
+    assert by_cycle["2017–2019"]["verdict"] != "withdrawn"
 
 
 def test_the_reapplication_ban_is_a_rule_of_every_rules_version():

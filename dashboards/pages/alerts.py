@@ -48,10 +48,12 @@ TEXT = {
     "al_kind": ("类型", "Kind"),
     "al_severity": ("级别", "Severity"),
     "al_alert": ("预警内容", "Alert"),
-    "al_since": ("开始时间（北京时间）", "Since (CST)"),
-    "al_resolved_at": ("解除时间（北京时间）", "Resolved at (CST)"),
+    # the zone is in each time's cell (北京时间 / CST, as every grid's times): in the headers, "（北京时间）" was a
+    # piece no header could wrap, 132 px three times over in a grid that scrolled sideways at 1366×768
+    "al_since": ("预警开始", "Since"),
+    "al_resolved_at": ("解除时间", "Resolved at"),
     "al_ack": ("确认人", "Acknowledged by"),
-    "al_silenced": ("静默至（北京时间）", "Silenced until (CST)"),
+    "al_silenced": ("静默至", "Silenced until"),
     "al_id": ("编号", "ID"),
     "al_ack_button": ("确认所选预警", "Acknowledge selected"),
     "al_silence_button": ("静默所选预警", "Silence selected"),
@@ -174,12 +176,14 @@ def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = No
                 "unit_code": r.get("unit_code") or "",
                 "title": r["title_en"] if norm_lang(lang) == "en" else r["title_zh"],
                 "state": lbl(STATES, r["state"], lang),
-                # the store's UTC shown in Beijing time (the column headers say so): an unmarked UTC time read as
+                # the store's UTC shown in Beijing time, marked so in the cell: an unmarked UTC time read as
                 # Beijing time is eight hours off
-                "since": china_time_text(r.get("last_fired_at")),
-                "resolved_at": china_time_text(r.get("resolved_at")) if r["state"] == "resolved" else "",
+                "since": china_time_text(r.get("last_fired_at"), norm_lang(lang)),
+                "resolved_at": china_time_text(r.get("resolved_at"), norm_lang(lang))
+                if r["state"] == "resolved"
+                else "",
                 "acked_by": r.get("acked_by") or "" if r.get("acked_at") else "",
-                "silenced_until": china_time_text(r.get("silenced_until")),
+                "silenced_until": china_time_text(r.get("silenced_until"), norm_lang(lang)),
                 "is_critical": r["severity"] == "critical" and r["state"] == "firing",
             }
         )
@@ -187,36 +191,49 @@ def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = No
 
 
 def columns(lang: str) -> list[dict]:
+    # Eleven columns in the 1,250 px a 1366×768 laptop gives the grid (they needed 1,560–1,650 px and scrolled
+    # sideways, the times and the acknowledger off the right edge): texts wrap in narrower columns, and the
+    # id, times and acknowledger, which nobody filters by, leave out the filter button's room.
+    no_filter = {"filter": False}
+    wrap = {"wrapText": True, "autoHeight": True}
     return [
-        {
-            "field": "id",
-            "headerName": tx("al_id", lang),
-            "maxWidth": 130,
-        },
-        {"field": "state", "headerName": tx("al_state", lang), "maxWidth": 110},
+        {"field": "id", "headerName": tx("al_id", lang), "minWidth": 90, "maxWidth": 110, **no_filter},
+        # the state is chosen above the grid (firing, resolved, all): no filter of its own
+        {"field": "state", "headerName": tx("al_state", lang), "minWidth": 80, "maxWidth": 110, **no_filter},
         {
             "field": "severity",
             "headerName": tx("al_severity", lang),
-            "maxWidth": 100,
+            "minWidth": 90,
+            "maxWidth": 110,
             "cellClassRules": {"ipc-critical": "data.is_critical"},
+            **no_filter,
         },
-        # city and rule wrap, times have room for "2026-12-05 01:19": the English grid read "Taizhou …",
-        # "Monthly …", "Behind t…" and "2026-12-…" (nat_en_alerts.png)
+        # city and rule wrap, times have room for "2026-12-05 01:19" on two lines: the English grid read
+        # "Taizhou …", "Monthly …", "Behind t…" and "2026-12-…" (nat_en_alerts.png)
+        {"field": "city", "headerName": t("city", lang), "minWidth": 110, "maxWidth": 160, **wrap},
+        {"field": "rule", "headerName": tx("al_rule", lang), "minWidth": 90, "maxWidth": 150, **wrap},
+        {"field": "kind", "headerName": tx("al_kind", lang), "minWidth": 80, "maxWidth": 110, **no_filter},
+        # the alert's text takes the room a wider screen gives (sized to fit in proportion to the widths: at 1920
+        # px it stood in 150 px, five lines, beside 160 px of "–" under each time)
+        {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 180, "width": 480, **wrap},
+        {"field": "since", "headerName": tx("al_since", lang), "minWidth": 100, "maxWidth": 170, **no_filter, **wrap},
         {
-            "field": "city",
-            "headerName": t("city", lang),
-            "minWidth": 150,
-            "maxWidth": 180,
-            "wrapText": True,
-            "autoHeight": True,
+            "field": "resolved_at",
+            "headerName": tx("al_resolved_at", lang),
+            "minWidth": 100,
+            "maxWidth": 170,
+            **no_filter,
+            **wrap,
         },
-        {"field": "rule", "headerName": tx("al_rule", lang), "maxWidth": 150, "wrapText": True, "autoHeight": True},
-        {"field": "kind", "headerName": tx("al_kind", lang), "maxWidth": 110},
-        {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 320, "wrapText": True, "autoHeight": True},
-        {"field": "since", "headerName": tx("al_since", lang), "minWidth": 160},
-        {"field": "resolved_at", "headerName": tx("al_resolved_at", lang), "minWidth": 160},
-        {"field": "acked_by", "headerName": tx("al_ack", lang), "maxWidth": 130},
-        {"field": "silenced_until", "headerName": tx("al_silenced", lang), "minWidth": 160},
+        {"field": "acked_by", "headerName": tx("al_ack", lang), "minWidth": 90, "maxWidth": 150, **no_filter, **wrap},
+        {
+            "field": "silenced_until",
+            "headerName": tx("al_silenced", lang),
+            "minWidth": 100,
+            "maxWidth": 170,
+            **no_filter,
+            **wrap,
+        },
     ]
 
 

@@ -32,7 +32,10 @@ PATH = "/"
 NAV_KEY = "nav_overview"
 
 
-def headline_cards(h: dict, lang: str) -> list:
+def headline_cards(h: dict, lang: str, own_province: bool = False) -> list:
+    """The overview's cards; ``own_province``: the flagged cities are counted in the account's provinces, and the
+    cards say so (the others count every programme city)."""
+
     def fmt(v, digits=0):
         return "–" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
 
@@ -44,8 +47,8 @@ def headline_cards(h: dict, lang: str) -> list:
         card(t("ov_median_index", lang), fmt(h["median_index"], 1), "ov-card-index"),
         card(t("ov_leaders", lang), fmt(h["leaders"]), "ov-card-leaders"),
         card(t("ov_improved", lang), fmt(h["moved_up"]), "ov-card-up"),
-        card(t("ov_on_watch", lang), fmt(h["on_watch"]), "ov-card-watch"),
-        card(t("ov_exit", lang), fmt(h["exit_candidates"]), "ov-card-exit"),
+        card(t("ov_on_watch_own" if own_province else "ov_on_watch", lang), fmt(h["on_watch"]), "ov-card-watch"),
+        card(t("ov_exit_own" if own_province else "ov_exit", lang), fmt(h["exit_candidates"]), "ov-card-exit"),
     ]
 
 
@@ -66,14 +69,24 @@ def province_summary(ranked: pl.DataFrame, lang: str) -> list[dict]:
     return records(df.rename({prov: "province"}), 1)
 
 
+# a count of cities in a group: a few digits under a header of two characters or one word
+GROUP_COUNT_MIN_WIDTH = 64
+
+
 def province_columns(lang: str) -> list[dict]:
-    num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    # The counts and the median are sorted, not filtered (no filter button: each header ~24 px narrower), and a
+    # count of a group needs no more than its short header: the table stands beside the map at 1920 px (in about
+    # 880 px, which its 906 px of English columns overflowed).
+    num = {"type": "numericColumn", "filter": False}
     cols = [
         {"field": "province", "headerName": t("province", lang), "minWidth": 120, "pinned": "left"},
-        {"field": "units", "headerName": t("ov_prog_units", lang), "minWidth": 130, **num, **INTEGER},
+        {"field": "units", "headerName": t("ov_prog_units", lang), **num, **INTEGER},
         {"field": "median_index", "headerName": t("ov_median_index", lang), **num, **ONE_DECIMAL},
     ]
-    cols += [{"field": f"n_{g}", "headerName": label(GROUPS, g, lang), **num, **INTEGER} for g in GROUP_ORDER]
+    cols += [
+        {"field": f"n_{g}", "headerName": label(GROUPS, g, lang), "minWidth": GROUP_COUNT_MIN_WIDTH, **num, **INTEGER}
+        for g in GROUP_ORDER
+    ]
     return cols
 
 
@@ -152,9 +165,12 @@ def render(year: int, lang: str, mode: str = "group", scope=()):
     an empty scope, shows no city's stage)."""
     snap = snapshot()
     first_year = year == min(queries.years(snap))
-    headlines = {**queries.overview_headlines(snap, year), "first_year": first_year}
+    headlines = {
+        **queries.overview_headlines(snap, year, None if scope is None else frozenset(scope)),
+        "first_year": first_year,
+    }
     return (
-        headline_cards(headlines, lang),
+        headline_cards(headlines, lang, own_province=scope is not None),
         # other provinces' cities outside the programme are not published: left off the map, as off the rankings
         figures.city_map(
             access.published_units(None if scope is None else frozenset(scope), queries.map_points(snap, year)),

@@ -105,10 +105,13 @@ def target_columns(lang: str) -> list[dict]:
     # Names, units and statuses wrap: cut, the English table read "Limited prog…", "Acceleration…" and
     # "per 10k pe…" (gd_en_profile.png), a status an official could not read.
     wrap = {"wrapText": True, "autoHeight": True}
+    # The figures are sorted, not filtered (no filter button: each header ~24 px narrower), and the plan wraps:
+    # the English grid needed 1,300 px and scrolled sideways in the 1,250 px of a 1366×768 laptop.
+    num = {**num, "filter": False}
     return [
-        {"field": "plan_label", "headerName": t("plan", lang), "minWidth": 160},
+        {"field": "plan_label", "headerName": t("plan", lang), "minWidth": 130, **wrap},
         {"field": "indicator_code", "headerName": t("code", lang), "maxWidth": 100},
-        {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 200, **wrap},
+        {"field": "indicator_name", "headerName": t("indicator", lang), "minWidth": 180, **wrap},
         {"field": "unit_label", "headerName": t("unit", lang), "minWidth": 110, **wrap},
         {"field": "baseline_value", "headerName": t("baseline", lang), **num},
         {"field": "target_value", "headerName": t("target", lang), **num},

@@ -208,18 +208,29 @@ def membership_rows(
 
 
 def membership_columns(lang: str) -> list[dict]:
+    # Ten columns in the 1,250 px of a 1366×768 laptop (eleven needed 1,460–1,540 px and scrolled sideways): the
+    # unit's GB/T 2260 code is the city's tooltip, not a column of its own; dates and years, which nobody filters
+    # by, leave out the filter button's room; the source note, whole on hover, is narrower.
+    no_filter = {"filter": False}
     return [
-        {"field": "city_link", "headerName": t("city", lang), "cellRenderer": "markdown", "minWidth": 110},
-        {"field": "unit_code", "headerName": "GB/T 2260", "maxWidth": 100},
+        {
+            "field": "city_link",
+            "headerName": t("city", lang),
+            "cellRenderer": "markdown",
+            "minWidth": 100,
+            "tooltipField": "unit_code",
+            "wrapText": True,
+            "autoHeight": True,
+        },
         {"field": "province", "headerName": t("province", lang), "maxWidth": 110},
-        {"field": "programme", "headerName": t("programme", lang), "minWidth": 190},
+        {"field": "programme", "headerName": t("programme", lang), "minWidth": 150},
         {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 100},
-        {"field": "joined_on", "headerName": t("joined_on", lang), "maxWidth": 120},
+        {"field": "joined_on", "headerName": t("joined_on", lang), "maxWidth": 120, **no_filter},
         {"field": "exit_reason", "headerName": t("exit_reason", lang), "maxWidth": 140},
-        {"field": "left_on", "headerName": t("left_on", lang), "maxWidth": 120},
-        {"field": "first_evaluated_year", "headerName": t("first_evaluated_year", lang), "maxWidth": 100},
-        {"field": "last_evaluated_year", "headerName": t("last_evaluated_year", lang), "maxWidth": 100},
-        {"field": "source", "headerName": t("pg_source", lang), "minWidth": 260, "tooltipField": "source"},
+        {"field": "left_on", "headerName": t("left_on", lang), "maxWidth": 120, **no_filter},
+        {"field": "first_evaluated_year", "headerName": t("first_evaluated_year", lang), "maxWidth": 100, **no_filter},
+        {"field": "last_evaluated_year", "headerName": t("last_evaluated_year", lang), "maxWidth": 100, **no_filter},
+        {"field": "source", "headerName": t("pg_source", lang), "minWidth": 170, "tooltipField": "source"},
     ]
 
 

@@ -147,3 +147,11 @@
         ' of ', cast({{ alias }}.approved_on as string), ')'
     ) end
 {%- endmacro %}
+
+{#- A range of years as text, "2024–2026": the two ends joined by var('range_dash'), the one dash the dashboard
+    shows too (dashboards/formatting.RANGE_DASH reads the same var). Every mart text that names a range of years
+    writes it through here: the marts wrote "2024-2026" with a hyphen, which the downloads, dossiers, extracts
+    and alert titles showed raw beside the pages' "2024–2026". Null when either end is null. -#}
+{% macro year_range(low, high) -%}
+    {{ dbt.concat(["cast(" ~ low ~ " as string)", "'" ~ var('range_dash') ~ "'", "cast(" ~ high ~ " as string)"]) }}
+{%- endmacro %}

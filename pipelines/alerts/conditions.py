@@ -17,7 +17,7 @@ import duckdb
 from pipelines.alerts.config import Routing, Rules
 from pipelines.china_time import china_today
 from pipelines.ingest.reason_labels import refusal_text
-from pipelines.labels import FLAGGED_STAGES, label_text
+from pipelines.labels import FLAGGED_STAGES, RANGE_DASH, label_text
 from pipelines.sources import SOURCES
 
 # Status, stage and reporting labels come from the labels seed (dbt_project/seeds/labels.csv), the one place.
@@ -318,6 +318,7 @@ def describe_change(rule_id: str, change_key: str | None) -> tuple[str, str, int
         return label_text(change_key), label_text(change_key, "en").lower(), rank
     if rule_id == "acceptance_band":
         cycle, _, band = change_key.partition(":")
+        cycle = cycle.replace("-", RANGE_DASH)  # the key's years, written as every text writes a range
         order = ("new_pilot_round", "title_removed")
         rank = order.index(band) if band in order else None
         return f"{cycle} {label_text(band)}", f"{cycle} {label_text(band, 'en').lower()}", rank
@@ -571,7 +572,9 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
                 severity=rules.severity("acceptance_band", band),
                 subject_key="acceptance",
                 # a new pilot round → title removed, or a new cycle's verdict: one change, not a "resolved" verdict
-                change_key=f"{r['cycle']}:{band}",
+                # a key, not a text: the cycle in the spelling stores kept before the marts wrote the range dash,
+                # so the new spelling does not tell every city's band again as a change
+                change_key=f"{r['cycle'].replace(RANGE_DASH, '-')}:{band}",
                 year=year,
                 title_zh=f"{r['unit_name']}：{r['cycle']} 周期验收评分 {score}，{label_text(band)}"
                 f"（{acceptance_bands_text('zh', year)}" + "".join(f"；{n}" for n in notes["zh"]) + "）",

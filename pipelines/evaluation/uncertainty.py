@@ -24,6 +24,7 @@ import polars as pl
 
 from pipelines.evaluation.rules import load_rules
 from pipelines.labels import group_names, load_bands, published_index
+from pipelines.settings import dbt_var
 
 # Geometric means need positive inputs, and min-max scores put the weakest unit of every indicator at exactly
 # 0, which would zero (or, floored at 1, nearly zero) a whole pillar for one weak indicator. The geometric
@@ -31,17 +32,9 @@ from pipelines.labels import group_names, load_bands, published_index
 GEOMETRIC_OFFSET = 10.0
 
 
-def _dbt_var(name: str) -> float:
-    # The same threshold as the dbt models (one place: dbt_project.yml vars), so every unit that dbt
-    # gives a composite also gets a rank interval.
-    import yaml
-
-    from pipelines.settings import DBT_PROJECT_DIR
-
-    return float(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"][name])
-
-
-DEFAULT_MIN_PILLAR_COVERAGE = _dbt_var("min_pillar_coverage")
+# The same threshold as the dbt models (one place: dbt_project.yml vars), so every unit that dbt gives a composite
+# also gets a rank interval.
+DEFAULT_MIN_PILLAR_COVERAGE = float(dbt_var("min_pillar_coverage"))
 
 
 def performance_group_codes(index: np.ndarray) -> np.ndarray:

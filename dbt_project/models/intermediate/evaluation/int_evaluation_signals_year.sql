@@ -219,7 +219,7 @@ select
   end as rectification_robust,
   r.cycle_start, r.cycle_end, r.cycle_baseline_year,
   case when r.cycle_start is not null
-       then concat_ws('', cast(r.cycle_start as string), '-', cast(r.cycle_end as string)) end as cycle,
+       then {{ year_range('r.cycle_start', 'r.cycle_end') }} end as cycle,
   r.composite, r.composite_index, r.rank, r.n_ranked, r.rank_is_shared, r.performance_group,
   r.baseline_index, r.index_change_cycle,
   r.targets_evaluable, r.targets_lagging, r.targets_lagging_share,

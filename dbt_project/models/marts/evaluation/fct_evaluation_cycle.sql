@@ -1,4 +1,6 @@
 {{ config(materialized='table') }}
+{#- spans of years in the evidence ("W1 ... 2022–2024") with the range dash every text uses (dbt_project.yml) -#}
+{%- set dash = var('range_dash') %}
 -- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
 -- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
@@ -187,7 +189,8 @@ select
     case when v.verdict = 'exit_candidate' then concat_ws('', 'X1 previous cycle in rectification, index change ',
       cast({{ round_half_away('v.index_change', 1) }} as string)) end,
     case when v.r1_years > 0 then concat_ws('', 'R1 in ', cast(v.r1_first as string),
-      case when v.r1_last > v.r1_first then concat_ws('', '-', cast(v.r1_last as string)) else '' end) end,
+      case when v.r1_last > v.r1_first
+          then concat_ws('', '{{ dash }}', cast(v.r1_last as string)) else '' end) end,
     case when v.r2_fired then concat_ws('', 'R2 index change over cycle ',
       cast({{ round_half_away('v.index_change', 1) }} as string)) end,
     case when v.not_reported_years > 0 then concat_ws('', 'not reported within the grace period in ',
@@ -195,10 +198,12 @@ select
     case when v.review_years > 0 then concat_ws('', 'review: sanction evidence not robust in ',
       cast(v.review_years as string), ' year(s)') end,
     case when v.w1_years > 0 then concat_ws('', 'W1 bottom group in ', cast(v.w1_years as string), ' year(s) ',
-      cast(v.w1_first as string), case when v.w1_last > v.w1_first then concat_ws('', '-', cast(v.w1_last as string))
+      cast(v.w1_first as string),
+      case when v.w1_last > v.w1_first then concat_ws('', '{{ dash }}', cast(v.w1_last as string))
       else '' end) end,
     case when v.w2_years > 0 then concat_ws('', 'W2 targets lagging in ', cast(v.w2_years as string), ' year(s) ',
-      cast(v.w2_first as string), case when v.w2_last > v.w2_first then concat_ws('', '-', cast(v.w2_last as string))
+      cast(v.w2_first as string),
+      case when v.w2_last > v.w2_first then concat_ws('', '{{ dash }}', cast(v.w2_last as string))
       else '' end) end,
     case when v.verdict = 'exemplary' then concat_ws('', 'EX1 ', v.end_group, ' in ', cast(v.last_year as string),
       ', index change +', {{ gain_text('v.index_change', 'v.ex1_improve_min_points') }}) end,

@@ -15,7 +15,7 @@ select
     y.cycle_end,
     y.cycle_baseline_year,
     case when y.cycle_start is not null
-        then {{ dbt.concat(["cast(y.cycle_start as string)", "'-'", "cast(y.cycle_end as string)"]) }}
+        then {{ year_range('y.cycle_start', 'y.cycle_end') }}
     end as cycle,
     y.acceptance_scored,
     y.withdrawn_year,

@@ -115,7 +115,7 @@ select
     s.programme_code,
     s.cycle_first_year,
     s.cycle_last_year,
-    {{ dbt.concat(["cast(s.cycle_first_year as string)", "'-'", "cast(s.cycle_last_year as string)"]) }} as cycle,
+    {{ year_range('s.cycle_first_year', 's.cycle_last_year') }} as cycle,
     s.last_evaluated_year,
     -- complete: the calendar reaches the cycle's last year and no other cycle of the unit took part of it
     coalesce(s.last_evaluated_year >= s.cycle_last_year and not s.is_cut_short, false) as cycle_complete,
