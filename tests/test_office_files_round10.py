@@ -12,6 +12,7 @@ from test_ingest_loaders import scan_filler as _filler
 from pipelines.ingest import load
 from pipelines.ingest.load import ingest_file
 from pipelines.ingest.reason_labels import reason_text, refusal_text, unknown_reasons
+from pipelines.sources import SOURCES
 
 CODES = "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
 FIRST = "440300,2025-03,3,30,2,0,2,0"
@@ -139,3 +140,55 @@ def test_a_workbook_s_two_tables_side_by_side_are_refused_so_too(warehouse, tmp_
     with pytest.raises(load.IngestError) as e:
         _ingest(warehouse, path, "reader", monkeypatch)
     assert "columns A–H and K–R, with the empty column band I–J between them" in str(e.value)
+
+
+# ------------------------------------------------------------------------------ a city merged over its districts
+
+WITH_DISTRICT = "城市,区县,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+FILLED = (
+    "filled city_code of {} row(s) from the row above: a city cell merged over its districts, left blank below its "
+    "first row (each row's district is in that city)"
+)
+
+
+def _county_units(con, tmp_path):
+    from test_office_files_round7 import COUNTY_UNITS
+
+    ingest_file(con, SOURCES["cities"], _write(tmp_path / "ref" / "units.csv", "\n".join(COUNTY_UNITS) + "\n"))
+
+
+@pytest.mark.parametrize("how", PATHS)
+def test_a_city_merged_over_its_districts_and_saved_as_csv_takes_the_city_above(warehouse, tmp_path, how, monkeypatch):
+    # Before: the rows below the merged 北京 cell were refused as "missing value in city_code" (朝阳 is a unit).
+    _county_units(warehouse, tmp_path)
+    filler = [r.replace("110100,", "北京,,", 1).replace("120100,", "天津,,", 1) for r in _filler(how != "reader")]
+    lines = [
+        WITH_DISTRICT,
+        *filler,
+        "北京,海淀,2025-03,3,30,2,0,2,0",
+        ",朝阳,2025-03,2,20,1,0,1,0",
+        ",浦东新区,2025-03,1,10,1,0,1,0",  # Shanghai's district under Beijing: no city of its own to take
+        ",,2025-03,5,50,3,0,3,0",  # no district: not filled (a subtotal, a stray row)
+    ]
+    r = _ingest(warehouse, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"), how, monkeypatch)
+    assert _loaded(warehouse) == [("110108", "2025-03", 3), ("110105", "2025-03", 2)]
+    assert FILLED.format(1) in r.notes
+    reasons = dict(_reasons(warehouse))
+    n = len(filler)
+    assert reasons[n + 4] == "missing value in city_code" and n + 5 in reasons
+    assert reason_text(FILLED.format(1), "pledge_loans", "zh") != FILLED.format(1)
+
+
+def test_a_workbook_s_city_merged_over_its_districts_is_read_into_each_row(warehouse, tmp_path, monkeypatch):
+    _county_units(warehouse, tmp_path)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(WITH_DISTRICT.split(","))
+    ws.append(["北京", "海淀", "2025-03", 3, 30, 2, 0, 2, 0])
+    ws.append([None, "朝阳", "2025-03", 2, 20, 1, 0, 1, 0])
+    ws.merge_cells("A2:A3")
+    path = tmp_path / "质押_2025年3月.xlsx"
+    wb.save(path)
+    _ingest(warehouse, path, "reader", monkeypatch)
+    got = warehouse.execute("SELECT city_code, registrations FROM raw.pledge_loans ORDER BY _row_number").fetchall()
+    assert got == [("110108", 3), ("110105", 2)]

@@ -560,6 +560,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "已将“{header}”列读作各行所属区县（每行为该区县的数字，而非所在城市的数字）",
     ),
     (
+        r"filled " + _COL + r" of (?P<n>\d+) row\(s\) from the row above: a city cell merged over its districts, left "
+        r"blank below its first row \(each row's district is in that city\)",
+        "已按上一行补全 {n} 行的{col}：城市单元格在其各区县行上合并，导出后首行以下为空（各行的区县均属该城市）",
+    ),
+    (
         r"read the row of (?P<city>\d{6}) and district '(?P<value>.*)' as the unit (?P<code>\d{6}) \(the district\)",
         "{city} 与区县 '{value}' 所在行按单位 {code}（该区县）读取",
     ),

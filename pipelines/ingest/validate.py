@@ -1122,8 +1122,14 @@ def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> t
     areas, by_stem = getattr(lookup, "areas", {}), getattr(lookup, "area_by_stem", {})
     units = {v for v in lookup.values() if v is not None}
     text = _clean_text(DISTRICT)
-    named = work.filter(text.is_not_null() & _txt(col).is_not_null())
     notes: list[str] = []
+    work, filled = _fill_merged_city(work, col, text, areas, by_stem, lookup)
+    if filled:
+        notes.append(
+            f"filled {col} of {filled} row(s) from the row above: a city cell merged over its districts, left blank "
+            "below its first row (each row's district is in that city)"
+        )
+    named = work.filter(text.is_not_null() & _txt(col).is_not_null())
     code_of: dict[tuple[str, str], str] = {}
     reason_of: dict[tuple[str, str], str] = {}
     for city, district in named.select(_txt(col), text).unique().sort(pl.all()).rows():
@@ -1160,6 +1166,39 @@ def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> t
         pair.replace_strict(why, default=None, return_dtype=pl.Utf8).alias("__district_row"),
     ).drop(DISTRICT)
     return work, notes
+
+
+def _fill_merged_city(
+    work: pl.DataFrame, col: str, district: pl.Expr, areas: dict, by_stem: dict, lookup: dict
+) -> tuple[pl.DataFrame, int]:
+    """A city cell merged down over its districts' rows, exported to CSV: only the first row keeps the city, the
+    rows below are blank there (refused as "missing value in city_code"). A blank city takes the city of the row
+    above (through a run of such rows) only when the row names a district that lies in that city: a district of
+    another city, or no district at all (a subtotal, a stray row), leaves it blank and refused as before. Only the
+    name column is filled, never a figure. (A workbook's merged cells are filled down by the reader already.)"""
+    name = "__name:" + col if "__name:" + col in work.columns else _TXT + col
+    blank = pl.col(name).is_null() & _txt(col).is_null()
+    # the city each blank row would take: the nearest row above that is not itself a blank city with a district
+    # (an unread city, \x00, stops the run: it gives no city)
+    anchor = pl.when(blank & district.is_not_null()).then(None).otherwise(pl.coalesce(_txt(col), pl.lit("\x00")))
+    work = work.with_columns(anchor.forward_fill().replace("\x00", None).alias("__above"))
+    above = pl.col("__above")
+    pairs = work.filter(blank & district.is_not_null()).select(above, district).unique().rows()
+    fill: dict[str, str] = {}
+    for city, name_ in pairs:
+        key = name_key(name_) if city else ""
+        if not key:
+            continue
+        prefix = city[:4] if not city.endswith("0000") else city[:2]
+        inside = [c for c in areas.get(key) or by_stem.get(key) or [] if c.startswith(prefix)]
+        if inside or (lookup.get(key) or "").startswith(prefix) and lookup.get(key) != city:
+            fill[f"{city}\x1f{name_}"] = city
+    if not fill:
+        return work.drop("__above"), 0
+    pair = pl.concat_str([above, district], separator="\x1f")
+    take = blank & pair.is_in(list(fill))
+    n = work.select(take.sum()).item()
+    return work.with_columns(pl.when(take).then(above).otherwise(_txt(col)).alias(_TXT + col)).drop("__above"), n
 
 
 def derived_key(source: Source, name: str) -> pl.Expr:
