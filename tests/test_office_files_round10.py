@@ -83,13 +83,23 @@ def test_a_header_repeated_right_after_the_table_s_total_starts_a_second_table(w
 
 
 @pytest.mark.parametrize("how", PATHS)
-@pytest.mark.parametrize("above", [[], ["续表,,,,,,,"], ["表1（续）,,,,,,,"], ["广东省小计,2025-03,3,30,2,0,2,0"]])
+@pytest.mark.parametrize(
+    "above",
+    [
+        [],
+        ["续表,,,,,,,"],
+        ["表1（续）,,,,,,,"],
+        ["广东省小计,2025-03,3,30,2,0,2,0"],
+        ["2025年3月质押融资统计表,,,,,,,"],
+    ],
+)
 def test_a_header_repeated_at_a_page_break_or_under_a_continued_title_still_loads(
     warehouse, tmp_path, how, above, monkeypatch
 ):
     # An export's page break repeats the header (with 续表 above it, or after a group's 小计): the same table goes on.
     filler = _filler(how != "reader")
-    lines = [CODES, FIRST, *filler, *above, CODES, SECOND]
+    # the last case: the table's own title, repeated above the header at each page break of the export
+    lines = ["2025年3月质押融资统计表,,,,,,,", CODES, FIRST, *filler, *above, CODES, SECOND]
     _ingest(warehouse, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"), how, monkeypatch)
     assert _loaded(warehouse) == [("440300", "2025-03", 3), ("440100", "2025-03", 1)]
 

@@ -1452,7 +1452,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
         if numbered:
             notes.append(numbered_rows_note(numbered, name if len(wb.worksheets) > 1 else None))
-        df = flag_repeated_headers(df, source, units[name])
+        df = flag_repeated_headers(df, source, units[name], grid[:h])
         df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
         if month_note:
             notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
@@ -1964,7 +1964,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
     if numbered:
         notes.append(numbered_rows_note(numbered))
-    df = flag_repeated_headers(df, source, unit)
+    df = flag_repeated_headers(df, source, unit, rows[:h])
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -2043,13 +2043,17 @@ def _header_scale(h: str, source: Source, line: str | None) -> tuple[float, bool
     return None
 
 
-def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = None) -> pl.DataFrame:
+def flag_repeated_headers(
+    df: pl.DataFrame, source: Source, unit: str | None = None, title_rows: list | None = None
+) -> pl.DataFrame:
     """A data row that is the header again (an export's page break; a 续表 below the table) is no record. When it
     puts the contract's columns in another order, the rows under it would be read in the file header's columns
     (two counts swapped, silently): they are refused too, up to a header in the file's order. The same when it
     states another unit (a second table pasted below the first, in 亿元 where the file's header says 万元): its
     rows would be read in the first header's unit, 10,000 times off and silently. ``unit`` is the unit of a
-    "单位：…" line above the table (what a header without a unit means)."""
+    "单位：…" line above the table (what a header without a unit means). A title line right above a repeated header
+    heads a second table (表2 上年同期): its rows are refused up to the next header, unless the title says the table
+    goes on (续表) or is the table's own title (``title_rows``, above the file's header) repeated at a page break."""
     cols = [c for c in df.columns if not c.startswith("__")]
     if df.height == 0 or len(cols) < 2:
         return df
@@ -2112,6 +2116,7 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = N
     }
     at = {n: i for i, n in enumerate(numbers)}
     headers = [n for n in marks if n > 0]
+    own_titles = {_cell_text(c).strip() for r in title_rows or [] for c in r} - {""}
     for n in headers:
         i = at[n]
         title = _title_line(df.row(i - 1), cols, df.columns) if i and n - numbers[i - 1] <= 2 else None
@@ -2119,7 +2124,7 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = N
             t = numbers[i - 1]
             # a title line right above a repeated header heads a second table on the sheet: the line is no record
             marks[t] = f"title of a second table on the sheet, not a record: '{title[:40]}'"
-            if n not in below and not re.search(CONTINUED_TITLE, title):
+            if n not in below and not re.search(CONTINUED_TITLE, title) and title not in own_titles:
                 # Its rows, with the file's columns, may be 上年同期, 累计, 其中… or another kind of record (表2 商标质押):
                 # read under the first header they loaded as this file's records, silently. Only a 续表 (the same
                 # table continued on another page) goes on. A title stating another month is no safer: the rows
