@@ -239,6 +239,14 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["登记笔数(万元)", "万元", "登记笔数"],
         ),
     ],
+    "two tables side by side: columns {}–{} and {}–{}, with the empty column band {}–{} between them, each with a "
+    "'{}' column; which one is this file's table cannot be told (send each table in its own file or sheet)": [
+        (
+            "two tables side by side: columns A–H and J–Q, with the empty column band I–I between them, each with a "
+            "'城市代码' column; which one is this file's table cannot be told (send each table in its own file or sheet)",
+            ["A–H", "J–Q", "I–I", "城市代码"],
+        )
+    ],
     "column '{}' appears twice (header '{}' repeated)": [
         ("column 'city_code' appears twice (header '城市代码' repeated)", ["城市代码"])
     ],

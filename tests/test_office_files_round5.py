@@ -165,6 +165,11 @@ EXAMPLES: dict[str, list[str]] = {
     "read '{}' in {} as the unit {}: the county-level area of this name": [
         "read '鼓楼' in city_code as the unit 320106: the county-level area of this name"
     ],
+    "filled {} of {} row(s) from the row above: a city cell merged over its districts, left blank below its first "
+    "row (each row's district is in that city)": [
+        "filled city_code of 2 row(s) from the row above: a city cell merged over its districts, left blank below its "
+        "first row (each row's district is in that city)"
+    ],
     "'{}' read as the rows' districts (each row a district's figures, not its city's)": [
         "'区县' read as the rows' districts (each row a district's figures, not its city's)"
     ],

@@ -1452,7 +1452,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
         if numbered:
             notes.append(numbered_rows_note(numbered, name if len(wb.worksheets) > 1 else None))
-        df = flag_repeated_headers(df, source, units[name])
+        df = flag_repeated_headers(df, source, units[name], grid[:h])
         df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
         if month_note:
             notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
@@ -1964,7 +1964,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     df, numbered = drop_numbered_blank_rows(_drop_blank_rows(df), source)
     if numbered:
         notes.append(numbered_rows_note(numbered))
-    df = flag_repeated_headers(df, source, unit)
+    df = flag_repeated_headers(df, source, unit, rows[:h])
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
@@ -2043,13 +2043,17 @@ def _header_scale(h: str, source: Source, line: str | None) -> tuple[float, bool
     return None
 
 
-def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = None) -> pl.DataFrame:
+def flag_repeated_headers(
+    df: pl.DataFrame, source: Source, unit: str | None = None, title_rows: list | None = None
+) -> pl.DataFrame:
     """A data row that is the header again (an export's page break; a 续表 below the table) is no record. When it
     puts the contract's columns in another order, the rows under it would be read in the file header's columns
     (two counts swapped, silently): they are refused too, up to a header in the file's order. The same when it
     states another unit (a second table pasted below the first, in 亿元 where the file's header says 万元): its
     rows would be read in the first header's unit, 10,000 times off and silently. ``unit`` is the unit of a
-    "单位：…" line above the table (what a header without a unit means)."""
+    "单位：…" line above the table (what a header without a unit means). A title line right above a repeated header
+    heads a second table (表2 上年同期): its rows are refused up to the next header, unless the title says the table
+    goes on (续表) or is the table's own title (``title_rows``, above the file's header) repeated at a page break."""
     cols = [c for c in df.columns if not c.startswith("__")]
     if df.height == 0 or len(cols) < 2:
         return df
@@ -2096,7 +2100,7 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = N
                 and scale != (own_scale.get(j) or _contract_scale(source, own[j]))
             ]
             if not rescaled:
-                marks[n] = "header row repeated inside the table, not a record"
+                marks[n] = PLAIN_REPEATED_HEADER
                 continue
             marks[n] = _repeated_header_reason("with another unit", cells, cols, rescaled)
             marks[-n] = "whose unit differs"
@@ -2104,16 +2108,76 @@ def flag_repeated_headers(df: pl.DataFrame, source: Source, unit: str | None = N
         marks[n] = _repeated_header_reason("with its columns in another order", cells, cols, other)
         marks[-n] = "whose columns are in another order"  # the rows below, to the next header, are read wrong
     numbers = df[ROW_NUMBER].to_list()
+    # What the rows under each repeated header are read as: its reason when they cannot be this file's records.
+    below = {
+        n: f"read under the header repeated at row {n} {marks[-n]}: send one table per file"
+        for n in marks
+        if n > 0 and -n in marks
+    }
+    at = {n: i for i, n in enumerate(numbers)}
+    headers = [n for n in marks if n > 0]
+    own_titles = {_cell_text(c).strip() for r in title_rows or [] for c in r} - {""}
+    for n in headers:
+        i = at[n]
+        title = _title_line(df.row(i - 1), cols, df.columns) if i and n - numbers[i - 1] <= 2 else None
+        if title is not None:
+            t = numbers[i - 1]
+            # a title line right above a repeated header heads a second table on the sheet: the line is no record
+            marks[t] = f"title of a second table on the sheet, not a record: '{title[:40]}'"
+            if n not in below and not re.search(CONTINUED_TITLE, title) and title not in own_titles:
+                # Its rows, with the file's columns, may be 上年同期, 累计, 其中… or another kind of record (表2 商标质押):
+                # read under the first header they loaded as this file's records, silently. Only a 续表 (the same
+                # table continued on another page) goes on. A title stating another month is no safer: the rows
+                # carry their own month cells, which may contradict it, so they are not loaded as that month either.
+                below[n] = (
+                    f"read under the second table titled '{title[:40]}' at row {t}, not this file's records: "
+                    "send one table per file"
+                )
+            continue
+        total = _total_line(df.row(i - 1), cols, df.columns) if i else None
+        if total is not None and n not in below:
+            # a header repeated right after the table's total (合计, 全省合计) starts a second table: the first has ended
+            below[n] = (
+                f"read under the header repeated at row {n} after the total row {numbers[i - 1]} ('{total[:40]}'), "
+                "a second table, not this file's records: send one table per file"
+            )
     reasons, under = [], None
     for n in numbers:
         if n in marks:
-            under = n if -n in marks else None
+            if n in headers:  # each repeated header starts what the rows under it are read as
+                under = n if n in below else None
             reasons.append(marks[n])
         elif under is not None:
-            reasons.append(f"read under the header repeated at row {under} {marks[-under]}: send one table per file")
+            reasons.append(below[under])
         else:
             reasons.append(None)
     return df.with_columns(pl.Series("__repeated_header", reasons, dtype=pl.Utf8))
+
+
+# A title line that says the table above goes on (续表, 表1（续）): its rows are the same table's, page after page.
+CONTINUED_TITLE = r"续表|[（(]\s*续\s*[)）]|^续$|接上"
+PLAIN_REPEATED_HEADER = "header row repeated inside the table, not a record"
+
+
+def _title_line(row: tuple, cols: list[str], columns: list[str]) -> str | None:
+    """The text of a title line: one text alone on the row (or the same text in each cell of a merged title), with
+    Chinese in it (表2 商标质押, 2024年同期). None for any other row."""
+    texts = {_cell_text(row[columns.index(c)]).strip() for c in cols} - {""}
+    if len(texts) != 1:
+        return None
+    (text,) = texts
+    return text if re.search(r"[\u4e00-\u9fff]", text) else None
+
+
+def _total_line(row: tuple, cols: list[str], columns: list[str]) -> str | None:
+    """The label of a whole table's total row (合计, 总计, 全省合计) in its first filled cell; None for a subtotal
+    (小计, 广东省合计: a group closed inside a longer table) or any other row."""
+    texts = [t for c in cols if (t := _cell_text(row[columns.index(c)]).strip())]
+    if not texts:
+        return None
+    label = unicodedata.normalize("NFKC", texts[0]).replace(" ", "")
+    whole = r"^(?:全省|全市|全区|全县|全国|本省|本市|各市|各地)?(?:合计|总计|汇总)(?:[:：()（）]|$)"
+    return texts[0] if re.search(whole, label) else None
 
 
 def _repeated_header_reason(how: str, cells: list, cols: list[str], at: list[int]) -> str:

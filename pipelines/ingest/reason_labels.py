@@ -172,6 +172,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"malformed CSV \((?P<error>.*)\)", "CSV 格式错误（{error}）"),
     (
+        r"two tables side by side: columns (?P<left>\w+–\w+) and (?P<right>\w+–\w+), with the empty column band "
+        r"(?P<band>\w+–\w+) between them, each with a '(?P<header>.*)' column; which one is this file's table cannot be "
+        r"told \(send each table in its own file or sheet\)",
+        "表内并排放有两个表格：{left} 列与 {right} 列，中间隔着空白列 {band}，两表都有“{header}”列；无法判断哪一个是"
+        "本文件的表格（请把每个表格放在单独的文件或工作表中报送）",
+    ),
+    (
         r"column '" + _COL + r"' appears twice \(header '(?P<header>.*)' repeated\)",
         "{col}列出现了两次（表头“{header}”重复）",
     ),
@@ -274,6 +281,17 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"read under the header repeated at row (?P<row>\d+) whose columns are in another order: send one table per "
         r"file",
         "位于第 {row} 行重复出现的表头之下，该表头的列顺序不同：请每个文件只报送一张表",
+    ),
+    (
+        r"read under the second table titled '(?P<value>.*)' at row (?P<row>\d+), not this file's records: send one "
+        r"table per file",
+        "位于第 {row} 行标题为“{value}”的第二个表格之下，不是本文件的记录：请每个文件只报送一张表",
+    ),
+    (
+        r"read under the header repeated at row (?P<row>\d+) after the total row (?P<total>\d+) \('(?P<value>.*)'\), "
+        r"a second table, not this file's records: send one table per file",
+        "位于第 {total} 行合计行（'{value}'）之后、第 {row} 行重复出现的表头之下，为第二个表格，不是本文件的记录："
+        "请每个文件只报送一张表",
     ),
     (
         r"header row repeated inside the table with another unit, not a record \((?P<cells>.*) "
@@ -540,6 +558,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"'(?P<header>.*)' read as the rows' districts \(each row a district's figures, not its city's\)",
         "已将“{header}”列读作各行所属区县（每行为该区县的数字，而非所在城市的数字）",
+    ),
+    (
+        r"filled " + _COL + r" of (?P<n>\d+) row\(s\) from the row above: a city cell merged over its districts, left "
+        r"blank below its first row \(each row's district is in that city\)",
+        "已按上一行补全 {n} 行的{col}：城市单元格在其各区县行上合并，导出后首行以下为空（各行的区县均属该城市）",
     ),
     (
         r"read the row of (?P<city>\d{6}) and district '(?P<value>.*)' as the unit (?P<code>\d{6}) \(the district\)",

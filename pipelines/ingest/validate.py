@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
+from openpyxl.utils import get_column_letter
 
 from pipelines.ingest.readers import (
     INVISIBLE_CHARS,
@@ -23,6 +24,7 @@ from pipelines.ingest.readers import (
     HeaderUnitError,
     IngestError,
     RawFrame,
+    _safe_match,
     match_header,
     normalise_header,
 )
@@ -306,7 +308,6 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
             _own_level_label(raw.df, label_cols),
             _note_row(raw.df, text_cols),
             _breakdown_label(raw.df, label_cols),
-            _table_title(raw.df, text_cols),
         )
         .rename(renames | {d: DISTRICT for d in district})
         .drop(extra)
@@ -334,6 +335,7 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
     percent: set[str] = set()
     extra: list[str] = []
     notes: list[str] = []
+    _refuse_side_by_side(raw.df, source, file_name)
     for col in raw.df.columns:
         if col.startswith("__"):
             continue
@@ -411,6 +413,35 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
     if extra:
         notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
     return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
+
+
+def _refuse_side_by_side(df: pl.DataFrame, source: Source, file_name: str) -> None:
+    """Two tables side by side on the sheet (城市代码 … | empty columns | 城市代码 …: this year's beside last year's,
+    or a second kind of pledge): refused naming both tables and the empty column band between them. Before, the
+    refusal said "column 'city_code' appears twice", which did not tell the office that it had sent two tables.
+    Which of the two is the file's table cannot be told from the header (the right one may be the same figures for
+    another period), so neither is guessed at."""
+    cols = [c for c in df.columns if not c.startswith("__") or c.startswith("__blank")]
+    band = [j for j, c in enumerate(cols) if c.startswith("__blank")]
+    for j, c in enumerate(cols):
+        if "__dup" not in c or _safe_match(c.split("__dup")[0], source) is None:
+            continue
+        first = cols.index(c.split("__dup")[0])
+        gap = [b for b in band if first < b < j]
+        # a run of blank-header columns between the two headers, with named columns on each side of it
+        runs = [b for b in gap if b - 1 not in gap]
+        if not runs:
+            return
+        start = runs[-1]
+        end = max(b for b in gap if b >= start)
+        named = [k for k, h in enumerate(cols) if not h.startswith("__blank")]
+        letter = [get_column_letter(k + 1) for k in (named[0], start - 1, start, end, end + 1, named[-1])]
+        raise IngestError(
+            file_name,
+            f"two tables side by side: columns {letter[0]}–{letter[1]} and {letter[4]}–{letter[5]}, with the empty "
+            f"column band {letter[2]}–{letter[3]} between them, each with a '{c.split('__dup')[0]}' column; which "
+            "one is this file's table cannot be told (send each table in its own file or sheet)",
+        )
 
 
 def _row_label(df: pl.DataFrame, cols: list[str], chars: tuple[str, ...], pattern: str, message: str) -> pl.Expr:
@@ -525,28 +556,6 @@ def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
         .then(pl.format("note below the table, not a record: '{}'", first.str.slice(0, 40)))
         .otherwise(None)
         .alias("__note")
-    )
-
-
-def _table_title(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
-    """A line of text right above a repeated header row (表2 商标质押 over the second table's header): the title of
-    a second table on the sheet, not a record. Before, it was refused as "unknown region code …; missing value in
-    month; …" for every column, which named no fault the office could mend. One text alone on the line (or the
-    same text in each cell of a merged title); a blank line between it and the header is allowed."""
-    if "__repeated_header" not in df.columns or not df.select(pl.col("__repeated_header").is_not_null().any()).item():
-        return pl.lit(None, pl.Utf8).alias("__title")
-    texts = [c for c in cols if df.schema[c] == pl.Utf8]
-    filled = [pl.col(c).str.strip_chars().fill_null("") != "" for c in texts]
-    first = pl.coalesce([pl.when(f).then(pl.col(c).str.strip_chars()) for c, f in zip(texts, filled, strict=True)])
-    alone = pl.all_horizontal([~f | (pl.col(c).str.strip_chars() == first) for c, f in zip(texts, filled, strict=True)])
-    above = pl.col("__repeated_header").shift(-1).is_not_null() & (
-        pl.col(ROW_NUMBER).shift(-1) - pl.col(ROW_NUMBER) <= 2
-    )
-    title = alone & above & first.str.contains(r"[\u4e00-\u9fff]") & pl.col("__repeated_header").is_null()
-    return (
-        pl.when(title.fill_null(False))
-        .then(pl.format("title of a second table on the sheet, not a record: '{}'", first.str.slice(0, 40)))
-        .alias("__title")
     )
 
 
@@ -1113,8 +1122,14 @@ def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> t
     areas, by_stem = getattr(lookup, "areas", {}), getattr(lookup, "area_by_stem", {})
     units = {v for v in lookup.values() if v is not None}
     text = _clean_text(DISTRICT)
-    named = work.filter(text.is_not_null() & _txt(col).is_not_null())
     notes: list[str] = []
+    work, filled = _fill_merged_city(work, col, text, areas, by_stem, lookup)
+    if filled:
+        notes.append(
+            f"filled {col} of {filled} row(s) from the row above: a city cell merged over its districts, left blank "
+            "below its first row (each row's district is in that city)"
+        )
+    named = work.filter(text.is_not_null() & _txt(col).is_not_null())
     code_of: dict[tuple[str, str], str] = {}
     reason_of: dict[tuple[str, str], str] = {}
     for city, district in named.select(_txt(col), text).unique().sort(pl.all()).rows():
@@ -1151,6 +1166,39 @@ def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> t
         pair.replace_strict(why, default=None, return_dtype=pl.Utf8).alias("__district_row"),
     ).drop(DISTRICT)
     return work, notes
+
+
+def _fill_merged_city(
+    work: pl.DataFrame, col: str, district: pl.Expr, areas: dict, by_stem: dict, lookup: dict
+) -> tuple[pl.DataFrame, int]:
+    """A city cell merged down over its districts' rows, exported to CSV: only the first row keeps the city, the
+    rows below are blank there (refused as "missing value in city_code"). A blank city takes the city of the row
+    above (through a run of such rows) only when the row names a district that lies in that city: a district of
+    another city, or no district at all (a subtotal, a stray row), leaves it blank and refused as before. Only the
+    name column is filled, never a figure. (A workbook's merged cells are filled down by the reader already.)"""
+    name = "__name:" + col if "__name:" + col in work.columns else _TXT + col
+    blank = pl.col(name).is_null() & _txt(col).is_null()
+    # the city each blank row would take: the nearest row above that is not itself a blank city with a district
+    # (an unread city, \x00, stops the run: it gives no city)
+    anchor = pl.when(blank & district.is_not_null()).then(None).otherwise(pl.coalesce(_txt(col), pl.lit("\x00")))
+    work = work.with_columns(anchor.forward_fill().replace("\x00", None).alias("__above"))
+    above = pl.col("__above")
+    pairs = work.filter(blank & district.is_not_null()).select(above, district).unique().rows()
+    fill: dict[str, str] = {}
+    for city, name_ in pairs:
+        key = name_key(name_) if city else ""
+        if not key:
+            continue
+        prefix = city[:4] if not city.endswith("0000") else city[:2]
+        inside = [c for c in areas.get(key) or by_stem.get(key) or [] if c.startswith(prefix)]
+        if inside or (lookup.get(key) or "").startswith(prefix) and lookup.get(key) != city:
+            fill[f"{city}\x1f{name_}"] = city
+    if not fill:
+        return work.drop("__above"), 0
+    pair = pl.concat_str([above, district], separator="\x1f")
+    take = blank & pair.is_in(list(fill))
+    n = work.select(take.sum()).item()
+    return work.with_columns(pl.when(take).then(above).otherwise(_txt(col)).alias(_TXT + col)).drop("__above"), n
 
 
 def derived_key(source: Source, name: str) -> pl.Expr:
@@ -1206,7 +1254,6 @@ def validate(
         "__own_level",
         "__note",
         "__breakdown",
-        "__title",
         *([DISTRICT] if DISTRICT in df.columns else []),
     )
     # A footnote marker after a figure (12.5*, 12.5①) points to a note below the table: the figure is the number
@@ -1583,7 +1630,6 @@ def validate(
             pl.col("__area_total"),
             pl.col("__own_level"),
             pl.col("__note"),
-            pl.col("__title"),
             *([pl.col("__district_row")] if "__district_row" in work.columns else []),
         ).alias("__whole")
     )
