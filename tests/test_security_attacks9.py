@@ -260,6 +260,11 @@ def _shown_without_escape(tree: ast.AST) -> list[tuple[int, str]]:
         elif isinstance(a, ast.BinOp) and isinstance(a.op, ast.Add):
             visit(a.left)
             visit(a.right)
+        elif isinstance(a, ast.Starred):  # *([escape(x)] if when else []): every cell it may unpack is judged
+            visit(a.value)
+        elif isinstance(a, ast.List | ast.Tuple):
+            for e in a.elts:
+                visit(e)
         else:
             found.append((a.lineno, ast.unparse(a)))
 
@@ -276,8 +281,11 @@ def test_every_value_the_command_line_shows_goes_through_escape():
     tree = ast.parse((ROOT / "pipelines" / "cli.py").read_text(encoding="utf-8"))
     assert not _shown_without_escape(tree), _shown_without_escape(tree)
     # the guard sees what it must
-    probe = ast.parse('console.print(f"[red]{name}[/red] {escape(x)} {n:,}")\nt.add_row(r["a"], escape(r["b"]))')
-    assert _shown_without_escape(probe) == [(1, "name"), (2, "r['a']")]
+    probe = ast.parse(
+        'console.print(f"[red]{name}[/red] {escape(x)} {n:,}")\nt.add_row(r["a"], escape(r["b"]))\n'
+        "t.add_row(*([escape(a)] if w else []), *([b] if w else []))"
+    )
+    assert _shown_without_escape(probe) == [(1, "name"), (2, "r['a']"), (3, "b")]
 
 
 @pytest.mark.slow
