@@ -209,19 +209,19 @@ def columns(lang: str) -> list[dict]:
             **no_filter,
         },
         # city and rule wrap (the city's column keeps "engineering" whole: at 100 px it read "engineerin/g"), times
-        # have room for "2026-12-05" on one line of their two ("01:19 北京时间" the other): the English grid read
+        # wrap between their date and hour; the alert's text gives up 30 px of its minimum for the city's: the English grid read
         # "Taizhou …", "Monthly …", "Behind t…" and "2026-12-…" (nat_en_alerts.png)
         {"field": "city", "headerName": t("city", lang), "minWidth": 140, "maxWidth": 170, **wrap},
         {"field": "rule", "headerName": tx("al_rule", lang), "minWidth": 90, "maxWidth": 150, **wrap},
         {"field": "kind", "headerName": tx("al_kind", lang), "minWidth": 80, "maxWidth": 110, **no_filter},
         # the alert's text takes the room a wider screen gives (sized to fit in proportion to the widths: at 1920
         # px it stood in 150 px, five lines, beside 160 px of "–" under each time)
-        {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 180, "width": 480, **wrap},
-        {"field": "since", "headerName": tx("al_since", lang), "minWidth": 120, "maxWidth": 170, **no_filter, **wrap},
+        {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 150, "width": 480, **wrap},
+        {"field": "since", "headerName": tx("al_since", lang), "minWidth": 100, "maxWidth": 170, **no_filter, **wrap},
         {
             "field": "resolved_at",
             "headerName": tx("al_resolved_at", lang),
-            "minWidth": 120,
+            "minWidth": 100,
             "maxWidth": 170,
             **no_filter,
             **wrap,
@@ -230,7 +230,7 @@ def columns(lang: str) -> list[dict]:
         {
             "field": "silenced_until",
             "headerName": tx("al_silenced", lang),
-            "minWidth": 120,
+            "minWidth": 100,
             "maxWidth": 170,
             **no_filter,
             **wrap,
