@@ -166,3 +166,30 @@ def test_the_profile_shows_a_cycle_verdict_revised_after_publication_as_old_and_
         assert f"{label_text('rectification', lang)} → {label_text('normal', lang)}" in view
     unchanged = {**release, "current_cycle": release["released_cycle"]}
     assert label_text("revised_after_publication", "en") not in str(acceptance_view(None, unchanged, None, "en"))
+
+
+def test_the_report_chart_and_the_flag_history_show_the_published_figure():
+    """80.05 is 80.04999… in binary: the PDF report's bar printed f"{v:.1f}" = 80.0 and the flag page's history hover
+    plotly's %{y:.1f}, beside a rank decided on the published 80.1. Both now show index_text."""
+    from dashboards.pages.flag import history_figure
+    from dashboards.report import bar_chart_svg
+    from pipelines.labels import index_text
+
+    assert index_text(80.05) == "80.1"
+    svg = bar_chart_svg(["A"], [80.05], ["#000"])
+    assert ">80.1</text>" in svg and ">80.0</text>" not in svg
+    h = pl.DataFrame(
+        {
+            "year": [2023, 2024],
+            "composite_index": [80.05, 69.95],
+            "rank": [3, 9],
+            "n_ranked": [10, 10],
+            "p05_rank": [None, None],
+            "p95_rank": [None, None],
+        },
+        schema_overrides={"p05_rank": pl.Int64, "p95_rank": pl.Int64},
+    )
+    fig = history_figure(h, "en")
+    trace = fig.data[0]
+    assert list(trace.customdata) == ["80.1", "70.0"] and "%{customdata}" in trace.hovertemplate
+    assert ":.1f" not in trace.hovertemplate
