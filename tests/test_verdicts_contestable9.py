@@ -193,3 +193,27 @@ def test_the_report_chart_and_the_flag_history_show_the_published_figure():
     trace = fig.data[0]
     assert list(trace.customdata) == ["80.1", "70.0"] and "%{customdata}" in trace.hovertemplate
     assert ":.1f" not in trace.hovertemplate
+
+
+def test_the_bottom_group_alert_tells_the_published_index():
+    """The alert's detail carried the index at 9 decimals (69.9500000001) beside a shared rank decided on 70.0."""
+    from pipelines.alerts.conditions import bottom_group
+    from pipelines.alerts.config import load_rules
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        """create table marts.dim_city as select * from (values
+             ('410100', '郑州市', 'Zhengzhou', '410000', '河南省', true, 'active'),
+             ('410300', '洛阳市', 'Luoyang', '410000', '河南省', true, 'active'))
+           t(unit_code, unit_name, unit_name_en, province_code, province_name, is_programme, programme_status)"""
+    )
+    con.execute(
+        """create table marts.fct_city_score_year as select * from (values
+             ('410100', 2025, 39, 40, true, 'emerging', 59.95000000001, 60.0, -3),
+             ('410300', 2025, 39, 40, true, 'emerging', 59.96, 60.0, -12))
+           t(unit_code, year, rank, n_ranked, rank_is_shared, performance_group, composite_index,
+             composite_index_published, rank_change)"""
+    )
+    shown = {c.unit_code: c.detail["composite_index"] for c in bottom_group(con, load_rules())}
+    assert shown == {"410100": published_index(59.95000000001), "410300": 60.0}
