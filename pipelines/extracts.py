@@ -112,7 +112,7 @@ HEADERS: dict[str, str] = {
     "released_acceptance_score": "发布时验收得分",
     "released_acceptance_band": "发布时验收结论",
     "released_cycle_verdict": "发布时周期结论",
-    "cycle_verdict_revision": "周期结论发布后变更 / cycle verdict revised after publication",
+    "cycle_verdict_revision": "周期结论发布后变更",
     "plan_id": "建设方案",
     "baseline_year": "基期年份",
     "baseline_value": "基期值",
