@@ -30,6 +30,7 @@ ATTRIBUTION = "marts.fct_index_change_attribution"
 NATIONAL = "marts.fct_national_benchmark"
 RELEASES = "releases.releases"
 RELEASED_EVAL = "releases.evaluation_year"
+RELEASED_CYCLE = "releases.evaluation_cycle"
 
 # the watch list: the flagged stages, the same that get an evidence dossier
 WATCH_STAGES = FLAGGED_STAGES
@@ -792,7 +793,29 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
         )
         current = cur.row(0, named=True) if cur.height else None
     differs = released_differs(released, current)
-    return {**out, "released": released, "current": current, "differs": differs}
+    cycle = released_cycle = None
+    if snap.has(RELEASED_CYCLE) and snap.has(CYCLE):
+        # the cycle verdict as released and the current verdict of that cycle: data corrected after publication can
+        # move it, and the profile shows old → new (releases.cycle_revision_text) as the dossier and extracts do
+        rc = snap.query(
+            f"select cycle_start, verdict, verdict_status from {RELEASED_CYCLE} where release_id = ? and unit_code = ?",
+            (out["release_id"], unit_code),
+        )
+        released_cycle = rc.row(0, named=True) if rc.height else None
+        if released_cycle is not None:
+            cur = snap.query(
+                f"select cycle_start, verdict, verdict_status from {CYCLE} where unit_code = ? and cycle_start = ?",
+                (unit_code, released_cycle["cycle_start"]),
+            )
+            cycle = cur.row(0, named=True) if cur.height else None
+    return {
+        **out,
+        "released": released,
+        "current": current,
+        "differs": differs,
+        "released_cycle": released_cycle,
+        "current_cycle": cycle,
+    }
 
 
 def national_benchmarks(snap) -> pl.DataFrame | None:

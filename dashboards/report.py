@@ -97,7 +97,9 @@ def esc(value) -> str:
 
 # -- charts as SVG -------------------------------------------------------------------------------------------
 def bar_chart_svg(labels: list[str], values: list[float], colors: list[str], ref: float | None = 100.0) -> str:
-    """Horizontal bars, one per label (value printed at the bar's end), an optional reference line."""
+    """Horizontal bars of the composite index, one per label (the published figure printed at the bar's end, as
+    index_text shows it everywhere: f"{v:.1f}" read 80.05 as 80.0 beside a rank decided on 80.1), an optional
+    reference line."""
     if not values:
         return ""
     width, row, left, right = 640, 13, 110, 40
@@ -112,7 +114,7 @@ def bar_chart_svg(labels: list[str], values: list[float], colors: list[str], ref
             parts.append(
                 f'<rect x="{left}" y="{y + 1}" width="{max(v * scale, 0.5):.1f}" height="{row - 3}" fill="{c}"/>'
             )
-            parts.append(f'<text x="{left + v * scale + 3:.1f}" y="{y + 9}">{v:.1f}</text>')
+            parts.append(f'<text x="{left + v * scale + 3:.1f}" y="{y + 9}">{esc(index_text(v))}</text>')
     if ref is not None:
         x = left + ref * scale
         parts.append(

@@ -113,6 +113,8 @@ HEADERS: dict[str, str] = {
     "differs_from_release": "当前数据与发布不同",
     "released_acceptance_score": "发布时验收得分",
     "released_acceptance_band": "发布时验收结论",
+    "released_cycle_verdict": "发布时周期结论",
+    "cycle_verdict_revision": "周期结论发布后变更",
     "plan_id": "建设方案",
     "baseline_year": "基期年份",
     "baseline_value": "基期值",
@@ -196,6 +198,7 @@ VALUE_LABEL_SETS = {
     "stage": "stage",
     "released_stage": "stage",
     "cycle_verdict": "verdict",
+    "released_cycle_verdict": "verdict",
     "status": "target_status",
     "growth_basis": "growth_basis",
     "acceptance_band": "acceptance_band",
@@ -364,7 +367,16 @@ def year_extract_tables(
             order by i.unit_code, i.indicator_code""",
         params=[*p, year],
     ).pl()
-    score_cols = [c for c in _columns(con, "marts", "fct_city_score_year") if c not in ("unit_code", "year")]
+    # the 综合指数 a city reads is the published figure its rank, tie and group are decided on (round 8), never the
+    # index at 9 significant figures: two cities showing different figures must not share a rank
+    score_cols = [
+        c
+        for c in _columns(con, "marts", "fct_city_score_year")
+        if c not in ("unit_code", "year", "composite_index_published")
+    ]
+    shown = {"composite_index": "s.composite_index_published as composite_index"}
+    if "composite_index_published" not in _columns(con, "marts", "fct_city_score_year"):
+        shown = {}
     eval_cols = []
     join_eval = ""
     if _has(con, "marts", "fct_evaluation_year"):
@@ -373,7 +385,7 @@ def year_extract_tables(
         join_eval = "left join marts.fct_evaluation_year e on e.unit_code = s.unit_code and e.year = s.year"
     out["scores"] = con.sql(
         f"""select s.year, d.province_code, d.province_name, s.unit_code, d.unit_name, d.level, d.is_programme
-                   {"".join(", s." + c for c in score_cols)}{"".join(", e." + c for c in eval_cols)}
+                   {"".join(", " + shown.get(c, "s." + c) for c in score_cols)}{"".join(", e." + c for c in eval_cols)}
             from marts.fct_city_score_year s
             join marts.dim_city d on d.unit_code = s.unit_code {join_eval}
             where {where} and s.year = ?
@@ -458,6 +470,7 @@ def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = No
     released (issue 10: loading a later year re-scores the marts, never the release). Unchanged for a year
     without a release."""
     from pipelines.evaluation.releases import released_differs
+    from pipelines.labels import published_index
 
     release = release or release_info(con, year)
     if release.get("derived") or not (
@@ -476,6 +489,12 @@ def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = No
            where s.release_id = ?""",
         params=[release["release_id"]],
     ).pl()
+    # the released index as it was published (the figure its released rank was decided on), as the current one
+    released = released.with_columns(
+        pl.Series(
+            "composite_index", published_index(released["composite_index"].to_numpy()), dtype=pl.Float64
+        ).fill_nan(None)
+    )
     by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
     current = scores.select(
         "unit_code",
@@ -511,10 +530,38 @@ def with_released_acceptance(con, acceptance: pl.DataFrame, year: int, release: 
         scores.append(rel["acceptance_score"] if mine else None)
         bands.append(rel["acceptance_band"] if mine else None)
         differs.append(released_acceptance_differs(rel, r) if mine else None)
-    return acceptance.with_columns(
+    acceptance = acceptance.with_columns(
         pl.Series("released_acceptance_score", scores, dtype=pl.Float64),
         pl.Series("released_acceptance_band", bands, dtype=pl.String),
         pl.Series("differs_from_release", differs, dtype=pl.Boolean),
+    )
+    return _with_released_cycle(con, acceptance, release)
+
+
+def _with_released_cycle(con, acceptance: pl.DataFrame, release: dict) -> pl.DataFrame:
+    """The cycle verdict as released beside the current one, and -- when data corrected since moved it -- old → new
+    in both languages (releases.cycle_revision_text, as the dossier shows it), not a bare "differs"."""
+    from pipelines.evaluation.releases import cycle_revision_text
+
+    if not _has(con, "releases", "evaluation_cycle") or "cycle_verdict" not in acceptance.columns:
+        return acceptance
+    released = con.sql(
+        "select unit_code, cycle_start, verdict, verdict_status from releases.evaluation_cycle where release_id = ?",
+        params=[release["release_id"]],
+    ).pl()
+    by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
+    verdicts, texts = [], []
+    for r in acceptance.iter_rows(named=True):
+        rel = by_unit.get(r["unit_code"])
+        mine = rel is not None and rel["cycle_start"] == r["cycle_first_year"]
+        now = {"cycle_start": r["cycle_first_year"], "verdict": r["cycle_verdict"]}
+        now["verdict_status"] = r.get("cycle_verdict_status")
+        verdicts.append(rel["verdict"] if mine else None)
+        zh, en = (cycle_revision_text(rel, now, lang) if mine else None for lang in ("zh", "en"))
+        texts.append(f"{zh} / {en}" if zh else None)
+    return acceptance.with_columns(
+        pl.Series("released_cycle_verdict", verdicts, dtype=pl.String),
+        pl.Series("cycle_verdict_revision", texts, dtype=pl.String),
     )
 
 

@@ -69,7 +69,8 @@ def _marts_indicators(snap, province, year) -> pl.DataFrame:
 def _marts_scores(snap, province, year) -> pl.DataFrame:
     return sql_df(
         snap,
-        "select s.unit_code, s.composite, s.composite_index, s.rank, s.rank_all, s.performance_group, e.stage "
+        "select s.unit_code, s.composite, s.composite_index_published as composite_index, s.rank, s.rank_all, "
+        "s.performance_group, e.stage "
         "from marts.fct_city_score_year s join marts.dim_city d using (unit_code) "
         "left join marts.fct_evaluation_year e on e.unit_code = s.unit_code and e.year = s.year "
         "where d.province_code = ? and s.year = ? and d.level <> 'province' order by 1",

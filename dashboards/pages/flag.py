@@ -188,12 +188,14 @@ def history_figure(history: pl.DataFrame, lang: str) -> go.Figure:
         go.Scatter(
             x=years,
             y=h["composite_index"].to_list(),
+            # the hover shows the published figure (index_text), not plotly's own rounding of the double
+            customdata=[index_text(v) for v in h["composite_index"].to_list()],
             mode="lines+markers",
             name=t("composite_index", lang),
             line={"color": OKABE_ITO["blue"], "width": 3},
             xaxis="x",
             yaxis="y",
-            hovertemplate="%{x}: %{y:.1f}<extra></extra>",
+            hovertemplate="%{x}: %{customdata}<extra></extra>",
         )
     )
     band = h.filter(pl.col("p05_rank").is_not_null())

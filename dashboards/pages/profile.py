@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.evaluation.releases import cycle_revision_text
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
 from pipelines.labels import index_text, label_text, rank_text
 
@@ -423,6 +424,9 @@ def acceptance_view(
         parts.append(html.P(text, id="pf-release"))
         if release.get("differs"):
             parts.append(html.P(t("differs_from_release", lang), className="ipc-warn"))
+        revised = cycle_revision_text(release.get("released_cycle"), release.get("current_cycle"), lang)
+        if revised:
+            parts.append(html.P(revised, id="pf-cycle-revised", className="ipc-warn"))
     if attribution is not None and attribution.height:
         last = attribution.row(attribution.height - 1, named=True)
         items = [

@@ -155,3 +155,10 @@
 {% macro year_range(low, high) -%}
     {{ dbt.concat(["cast(" ~ low ~ " as string)", "'" ~ var('range_dash') ~ "'", "cast(" ~ high ~ " as string)"]) }}
 {%- endmacro %}
+
+{#- The calendar day in China Standard Time (UTC+8, no daylight saving since 1991) of a zoneless UTC timestamp (the
+    stores' TIMESTAMP columns hold UTC: pipelines.china_time.utc_now). Reporting deadlines are counted in Beijing
+    days: a file loaded 2024-06-30 23:30 UTC arrived on 1 July in Beijing, after a grace period ending 30 June. -#}
+{% macro china_date(utc_ts) -%}
+    cast({{ dbt.dateadd('hour', 8, utc_ts) }} as date)
+{%- endmacro %}

@@ -219,6 +219,15 @@ def _rank_shared(con) -> str:
     return "cast(null as boolean) as rank_is_shared"
 
 
+def _shown_index(con) -> str:
+    """The composite index an alert tells of: the published figure its rank and group were decided on
+    (composite_index_published), never the double at 9 decimals beside a shared rank; the index itself for marts
+    built before the published figure existed."""
+    if "composite_index_published" in _columns(con, "marts", "fct_city_score_year"):
+        return "s.composite_index_published as composite_index"
+    return "s.composite_index"
+
+
 def _tied(r: dict, lang: str) -> str:
     """ ", 并列" / ", tied" after a shared rank in an alert's title (labels seed), nothing otherwise."""
     if not r.get("rank_is_shared"):
@@ -233,7 +242,7 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
     year = _latest_year(con, "fct_city_score_year")
     rows = _rows(
         con,
-        f"""select c.*, s.year, s.rank, s.n_ranked, {_rank_shared(con)}, s.performance_group, s.composite_index
+        f"""select c.*, s.year, s.rank, s.n_ranked, {_rank_shared(con)}, s.performance_group, {_shown_index(con)}
             from marts.fct_city_score_year s join ({CITIES}) c on c.unit_code = s.unit_code
             where s.year = ? and s.performance_group = ? order by c.unit_code""",
         [year, group],

@@ -25,8 +25,8 @@ from pipelines.evaluation.releases import (
     LATEST_FIRST,
     RELEASED_RANKS_SQL,
     cycle_of_year,
+    cycle_revision_text,
     released_acceptance_differs,
-    released_cycle_differs,
     released_differs,
 )
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
@@ -793,13 +793,10 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 f"{rc.get('rules_versions') or '–'}; 数据版本 data {rel['data_version']}, {rel['release_id']}): "
                 f"{label_text(rc.get('verdict'), 'zh')} / {label_text(rc.get('verdict'), 'en')}"
             )
-            if now is not None and released_cycle_differs(rc, now):
-                line += (
-                    f"；**{label_text('revised_after_publication', 'zh')} / "
-                    f"{label_text('revised_after_publication', 'en')}**: "
-                    f"{label_text(rc.get('verdict'), 'zh')} → {label_text(now.get('verdict'), 'zh')} / "
-                    f"{label_text(rc.get('verdict'), 'en')} → {label_text(now.get('verdict'), 'en')}"
-                )
+            # old → new as the extracts and the profile show it (releases.cycle_revision_text)
+            revised = [cycle_revision_text(rc, now, lang) for lang in ("zh", "en")]
+            if revised[0]:
+                line += f"；**{revised[0]} / {revised[1]}**"
             lines.append(line)
     else:
         lines.append("- 发布编号 / Release: 未发布 not released (current data)")

@@ -404,6 +404,21 @@ def released_cycle_differs(released: dict | None, current: dict | None) -> bool:
     )
 
 
+def cycle_revision_text(released: dict | None, current: dict | None, lang: str) -> str | None:
+    """A cycle verdict moved after publication as a city reads it: "revised after publication: old → new" in
+    ``lang`` (labels seed revised_after_publication and the verdicts' own labels), or None when it did not move.
+    The dossier, the provincial extracts and the dashboard profile show it this way, not a bare "differs": a city
+    contesting its verdict must see which verdict was published and which the current data give. A status change
+    under the same verdict (final → third-party pending) shows the statuses."""
+    if released is None or current is None or not released_cycle_differs(released, current):
+        return None
+    from pipelines.labels import label_text
+
+    key = "verdict" if released.get("verdict") != current.get("verdict") else "verdict_status"
+    old, new = (label_text(r.get(key), lang) if r.get(key) else "–" for r in (released, current))
+    return f"{label_text('revised_after_publication', lang)}: {old} → {new}"
+
+
 def released_rows(con: duckdb.DuckDBPyConnection, table: str, release_id: str) -> pl.DataFrame:
     keys = RELEASED[table][2]
     return (

@@ -46,7 +46,7 @@ as_of as (
   {%- else %}
   select max(d) as as_of_date
   from (
-    select cast(max(ingested_at) as date) as d from ledger
+    select {{ china_date('max(ingested_at)') }} as d from ledger
     union all
     select max(first_seen_on) from receipts
   ) as latest
@@ -58,7 +58,7 @@ as_of as (
 ledger_start as (
   select min(d) as monitored_from
   from (
-    select cast(min(ingested_at) as date) as d from {{ source('evaluation_ledger', 'ingested_files') }}
+    select {{ china_date('min(ingested_at)') }} as d from {{ source('evaluation_ledger', 'ingested_files') }}
     union all
     select min(first_seen_on) from receipts
   ) as earliest
@@ -68,9 +68,10 @@ ledger_start as (
 -- first sighting in the landing folder, and the day it was loaded (the only evidence of files loaded before
 -- sightings were recorded); the earliest counts, a sighting before a load on the same day.
 -- A load counts only when it came before the name's first sighting: the ingest records the sighting before it
--- loads, so a later load is never evidence, and its day is the loading machine's calendar (UTC on a server),
--- not China Standard Time. Compared by the hour, with 14 hours of margin (the widest offset of a machine clock
--- from UTC): a file seen 2024-07-01 00:30 CST and loaded a minute later on a UTC clock (2024-06-30 16:31) was
+-- loads, so a later load is never evidence. Its day is the Beijing day of its UTC time (macro china_date), the day
+-- the six months are counted in: a load at 23:30 UTC on 30 June is 1 July in Beijing. Compared by the hour, with
+-- 14 hours of margin (the widest offset of a machine clock from UTC, for ledgers written before the loads' times
+-- were UTC): a file seen 2024-07-01 00:30 CST and loaded a minute later on a UTC clock (2024-06-30 16:31) was
 -- received after the grace period, not on 30 June.
 first_sightings as (
   select source, file_name, min(first_seen_utc) as first_seen_utc
@@ -82,7 +83,7 @@ file_dates as (
   select source, file_name, first_seen_on as evidence_date, 'first_seen' as receipt_evidence
   from receipts
   union all
-  select i.source, i.file_name, cast(i.ingested_at as date), 'load_time'
+  select i.source, i.file_name, {{ china_date('i.ingested_at') }}, 'load_time'
   from {{ source('evaluation_ledger', 'ingested_files') }} as i
   left join first_sightings as s on s.source = i.source and s.file_name = i.file_name
   where i.status in ('loaded', 'replaced')
@@ -180,7 +181,9 @@ expected as (
 
 -- city reports: the files of the unit's own statistics rows (a prefecture also through its county-level codes)
 city_files as (
-  select e.unit_code, e.source, e.year, r._source_file as file_name, cast(min(r._ingested_at) as date) as loaded_on
+  select
+    e.unit_code, e.source, e.year, r._source_file as file_name,
+    {{ china_date('min(r._ingested_at)') }} as loaded_on
   from expected as e
   inner join {{ source('raw', 'pledge_loans') }} as r
     on e.source = 'pledge_loans'
@@ -205,7 +208,7 @@ city_files as (
 
 -- event files: the loaded files of the source's year
 file_files as (
-  select source, cast(file_partition as integer) as year, file_name, cast(min(ingested_at) as date) as loaded_on
+  select source, cast(file_partition as integer) as year, file_name, {{ china_date('min(ingested_at)') }} as loaded_on
   from ledger
   where file_partition is not null
   group by source, cast(file_partition as integer), file_name
