@@ -9,7 +9,7 @@ import unicodedata
 import plotly.graph_objects as go
 import polars as pl
 
-from pipelines.labels import index_text, rank_text
+from pipelines.labels import index_text, published_index, rank_text
 
 from .formatting import (
     axis_tickformat,
@@ -188,7 +188,9 @@ def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
         if g.height:
             fig.add_trace(
                 go.Histogram(
-                    x=g["composite_index"].to_list(),
+                    # binned on the published figure, the one its group is decided on: an index of 89.96 shown as
+                    # 90.0 sat in the bar below 90
+                    x=[published_index(v) for v in g["composite_index"].to_list()],
                     name=label(GROUPS, group, lang),
                     marker_color=GROUP_COLORS[group],
                     xbins={"size": 5},
