@@ -119,3 +119,31 @@ def test_index_histogram_bins_the_published_index():
     dist = pl.DataFrame({"composite_index": EDGE, "performance_group": [performance_group(v) for v in EDGE]})
     xs = sorted(x for tr in composite_histogram(dist, "zh").data for x in tr.x)
     assert xs == sorted(published_index(v) for v in EDGE)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_profile_legend_sits_above_the_wrapped_panel_titles(lang):
+    """At 1366 px in English the first row's titles wrap to three lines and ran under the legend (placed just above
+    the panels): the legend's bottom is now above the tallest title of the first row, in pixels of the figure."""
+    from dashboards.figures import indicator_small_multiples
+
+    codes = ["ENV01", "ENV02", "ENV03", "MGT01", "QLT01"]
+    long_en = "Officials and school participants in IP training per 10k people in the year"
+    catalog = pl.DataFrame(
+        {
+            "indicator_code": codes,
+            "name_zh": ["每万人口知识产权培训人次"] * 5,
+            "name_en": [long_en] * 5,
+            "unit": ["人次/万人"] * 5,
+        }
+    )
+    values = pl.DataFrame({"unit_code": "420500", "indicator_code": codes, "year": [2024] * 5, "value": [1.0] * 5})
+    fig = indicator_small_multiples(values, None, catalog, lang)
+    height, top, bottom = fig.layout.height, fig.layout.margin.t, fig.layout.margin.b
+    plot_px = height - top - bottom
+    first_row = [a for a in fig.layout.annotations if a.y == 1]
+    lines = max(a.text.count("<br>") + 1 for a in first_row)
+    assert lang == "zh" or lines >= 3  # the case that overlapped
+    legend_bottom_px = (fig.layout.legend.y - 1) * plot_px
+    assert legend_bottom_px >= 14 * lines, (legend_bottom_px, lines)
+    assert top >= legend_bottom_px + 20  # and the legend itself fits in the top margin
