@@ -9,7 +9,7 @@ import unicodedata
 import plotly.graph_objects as go
 import polars as pl
 
-from pipelines.labels import index_text, rank_text
+from pipelines.labels import index_text, published_index, rank_text
 
 from .formatting import (
     axis_tickformat,
@@ -188,7 +188,9 @@ def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
         if g.height:
             fig.add_trace(
                 go.Histogram(
-                    x=g["composite_index"].to_list(),
+                    # binned on the published figure, the one its group is decided on: an index of 89.96 shown as
+                    # 90.0 sat in the bar below 90
+                    x=[published_index(v) for v in g["composite_index"].to_list()],
                     name=label(GROUPS, group, lang),
                     marker_color=GROUP_COLORS[group],
                     xbins={"size": 5},
@@ -568,7 +570,16 @@ def indicator_small_multiples(
             shown_target = True
     fig = go.Figure(data=traces, layout={**layout, "annotations": annotations})
     base_layout(fig, height=260 * rows)
-    fig.update_layout(margin={"t": 40}, legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+    # The legend goes above the first row's titles, which grow upwards from the panels' top: wrapped to two or
+    # three lines (the English names), they ran under a legend placed just above the panels (1366 px, English).
+    top_lines = max((a["text"].count("<br>") + 1 for a in annotations[:cols]), default=1)
+    title_px = 14 * top_lines + 6  # font size 11 at Plotly's line height, and a gap
+    top = title_px + 30  # and one line of legend
+    plot_px = 260 * rows - top - 50  # base_layout's bottom margin
+    fig.update_layout(
+        margin={"t": top},
+        legend={"orientation": "h", "y": 1 + title_px / plot_px, "yanchor": "bottom"},
+    )
     return fig
 
 

@@ -13,7 +13,7 @@ import re
 import polars as pl
 from dash import html
 
-from .formatting import shown_time, true_minus
+from .formatting import digits_for, fmt_value, shown_time, true_minus
 from .i18n import t
 
 IND = "marts.fct_city_indicator_year"
@@ -106,7 +106,11 @@ def provenance_view(p: dict | None, lang: str) -> html.Div:
         html.P(
             [
                 html.Strong(t("prov_value", lang) + ": "),
-                _num(v["value"]),
+                # as the clicked cell shows it (formatting.fmt_value: a share as 67.3%, else in its unit): the
+                # panel said 0.6731 under a cell reading 67.3%; the formula's own result below stays a fraction
+                fmt_value(v["value"], ind.get("unit"), digits_for([v["value"]], ind.get("unit")), lang, with_unit=True)
+                if v["value"] is not None
+                else "–",
                 f" · {t('prov_score', lang)}: {_num(v['normalised_score'])}",
                 (f" · {t('prov_imputed', lang).format(year=p['computed_in'])}" if v["is_imputed"] else ""),
             ]

@@ -83,8 +83,6 @@ HEADERS: dict[str, str] = {
     "score_env": "发展环境得分",
     "composite": "综合得分",
     "composite_index": "综合指数",
-    # the figure ranks, ties and groups are decided on (marts composite_index_published)
-    "composite_index_published": "综合指数（公布值）",
     "indicator_coverage": "指标覆盖率",
     "rank": "排名",
     "n_ranked": "参评城市数",

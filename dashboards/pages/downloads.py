@@ -22,7 +22,7 @@ from ..components import (
     snapshot,
     year_dropdown,
 )
-from ..formatting import digits_for, display_scale, shown_time
+from ..formatting import digits_for, display_scale, shown_time, unit_label
 from ..i18n import norm_lang, province_col, t
 from ..indicator_download import EXTRACT_HEADERS, FORMATS, indicator_extract, prepare_download
 from ..snapshot import SnapshotUnavailable
@@ -210,20 +210,23 @@ def layout(lang: str, year=None, **_):
 
 # The preview's figures in the dashboard's format (the file keeps full precision): values by their indicator's
 # precision (formatting.digits_for, one precision per indicator) and shares as per cent; scores with one decimal.
+# The unit is the row's unit cell (formatting.unit_label, the one rendering of a unit beside a shown value): the
+# cell said 比率 beside a share shown as 67.3%, so the value and its unit disagreed.
 VALUE_FORMAT = {
     "valueFormatter": {
         "function": "params.value == null ? '–' : d3.format(',.' + params.data._digits + 'f')"
-        "(params.value * params.data._scale) + (params.data._scale === 100 ? '%' : '')"
+        "(params.value * params.data._scale)"
     }
 }
 SCORE_FORMAT = {"valueFormatter": {"function": "params.value == null ? '–' : d3.format('.1f')(params.value)"}}
 _VALUE_HEADERS = (EXTRACT_HEADERS["raw_value"], EXTRACT_HEADERS["value"])
 
 
-def preview_rows(df: pl.DataFrame) -> list[dict]:
+def preview_rows(df: pl.DataFrame, lang: str | None = "zh") -> list[dict]:
     """Preview rows with each row's display precision and scale (``_digits``, ``_scale``): one precision per
     indicator across the rows shown, chosen from its values (4.7655 and 0.513 of one indicator read 4.77 and
-    0.51, a share 0.6731 reads 67.3%); the numbers stay numbers, so the columns still sort by value."""
+    0.51, a share 0.6731 reads 67.3 with unit %); the numbers stay numbers, so the columns still sort by value.
+    The unit cell is the unit of the number shown (the file keeps the catalog's unit beside its stored value)."""
     code, unit = EXTRACT_HEADERS["indicator_code"], EXTRACT_HEADERS["unit"]
     rows = records(df, 4)
     values: dict[str, list] = {}
@@ -231,7 +234,10 @@ def preview_rows(df: pl.DataFrame) -> list[dict]:
         values.setdefault(r[code], []).extend(r[h] for h in _VALUE_HEADERS)
     units = {r[code]: r[unit] for r in rows}
     digits = {c: digits_for(v, units[c]) for c, v in values.items()}
-    return [{**r, "_digits": digits[r[code]], "_scale": display_scale(r[unit])} for r in rows]
+    return [
+        {**r, unit: unit_label(r[unit], lang), "_digits": digits[r[code]], "_scale": display_scale(r[unit])}
+        for r in rows
+    ]
 
 
 def preview_columns(columns: list[str]) -> list[dict]:
@@ -277,7 +283,7 @@ def register_callbacks(app) -> None:
         year, fmt = parse_request(snap, year, fmt)
         df = indicator_extract(snap, year, scope)
         shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
-        rows = preview_rows(df.head(PREVIEW_ROWS))
+        rows = preview_rows(df.head(PREVIEW_ROWS), lang)
         return (
             grid_columns(preview_columns(df.columns), rows),
             rows,

@@ -14,7 +14,7 @@ import polars as pl
 from dash import dcc, html
 
 from pipelines.evaluation.rules import acceptance_bands_text
-from pipelines.labels import index_text, rank_text
+from pipelines.labels import index_text, published_index, rank_text
 
 from .. import queries
 from ..components import guarded, href, page_title, section, snapshot
@@ -187,8 +187,9 @@ def history_figure(history: pl.DataFrame, lang: str) -> go.Figure:
     fig.add_trace(
         go.Scatter(
             x=years,
-            y=h["composite_index"].to_list(),
-            # the hover shows the published figure (index_text), not plotly's own rounding of the double
+            # the published figure (index_text, half up in exact decimals), as the chip above and the rankings show
+            # it: d3's .1f of the unrounded index read 80.0 on hover where the page said 80.1
+            y=[published_index(v) for v in h["composite_index"].to_list()],
             customdata=[index_text(v) for v in h["composite_index"].to_list()],
             mode="lines+markers",
             name=t("composite_index", lang),
