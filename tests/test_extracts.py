@@ -309,7 +309,8 @@ def test_downloads_page_lists_versions_and_changes_in_scope(sample_snapshot, run
     shutil.copy(sample_snapshot.snapshot, snap)
     with duckdb.connect(str(snap)) as con:
         con.execute(
-            "update marts.fct_city_score_year set composite_index = composite_index + 0.5 where year = ? and "
+            "update marts.fct_city_score_year set composite_index = composite_index + 0.5, "
+            "composite_index_published = composite_index_published + 0.5 where year = ? and "
             "unit_code = (select min(unit_code) from marts.dim_city where province_code = '440000' and level <> 'province')",
             [year],
         )

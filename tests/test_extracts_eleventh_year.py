@@ -64,7 +64,9 @@ def moved(sample_snapshot, tmp_path):
     assert first and all(e["version"] == 1 for e in first)
     with duckdb.connect(str(snap)) as con:
         con.execute(
-            "update marts.fct_city_score_year set composite_index = composite_index + 0.5 where year = ?", [year]
+            "update marts.fct_city_score_year set composite_index = composite_index + 0.5, "
+            "composite_index_published = composite_index_published + 0.5 where year = ?",
+            [year],
         )
     return snap, root, year, len(first)
 

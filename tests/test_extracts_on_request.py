@@ -47,7 +47,9 @@ def revised(sample_snapshot, tmp_path):
     shutil.copytree(root, eager)
     with duckdb.connect(str(snap)) as con:
         con.execute(
-            "update marts.fct_city_score_year set composite_index = composite_index + 0.5 where year = ?", [year]
+            "update marts.fct_city_score_year set composite_index = composite_index + 0.5, "
+            "composite_index_published = composite_index_published + 0.5 where year = ?",
+            [year],
         )
         con.execute(
             "update marts.dim_city set unit_name = ? where unit_code = (select min(unit_code) from marts.dim_city "

@@ -162,7 +162,9 @@ def test_extract_versions_and_on_request_builds_are_owner_only(sample_snapshot, 
     assert X.write_all(snap, root, provinces=["440000"], years=[year])
     with duckdb.connect(str(snap)) as con:
         con.execute(
-            "update marts.fct_city_score_year set composite_index = composite_index + 0.5 where year = ?", [year]
+            "update marts.fct_city_score_year set composite_index = composite_index + 0.5, "
+            "composite_index_published = composite_index_published + 0.5 where year = ?",
+            [year],
         )
     (v2,) = X.write_all(snap, root, provinces=["440000"], years=[year])
     deferred = [f for f in v2["files"] if f.get("built_on_request")]
