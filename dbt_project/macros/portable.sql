@@ -162,3 +162,12 @@
 {% macro china_date(utc_ts) -%}
     cast({{ dbt.dateadd('hour', 8, utc_ts) }} as date)
 {%- endmacro %}
+
+{#- The order that puts the latest release first: the highest sequence number of its id R<year>-<n> (written
+    01, 02, ...; the length first, so -100 follows -99 as a number does, not before -11 as a string does). The
+    same order as pipelines.evaluation.releases.LATEST_FIRST, which every Python reader uses: without it, from the
+    100th release of a year the attribution's part_revision compared against a superseded release while the
+    dossier, the extract and the dashboard named the newest. -#}
+{% macro release_latest_first(col) -%}
+    length({{ col }}) desc nulls last, {{ col }} desc nulls last
+{%- endmacro %}
