@@ -8,6 +8,13 @@
 2. fct_index_change_attribution took the previous year's release by ``release_id desc``: from the 100th release
    of a year (R2022-100 sorts before R2022-99 as a string) it compared against a superseded release while every
    Python reader (releases.LATEST_FIRST) named the newest. One order now (macro release_latest_first).
+3. Orders that decide a verdict's input are total: rows of one key loaded at the same instant went by the order
+   the engine read them (macro latest_per_key ranked on load time and row number only). The later-dated report,
+   then the row sent under the current code, then the file decide (dbt unit tests
+   a_report_loaded_twice_at_one_instant_is_the_later_dated_one_under_the_current_code,
+   a_roster_row_loaded_twice_at_one_instant_is_the_one_under_the_current_code,
+   the_current_report_of_two_evaluators_loaded_together_is_the_later_dated; run with every dbt unit test by
+   tests/test_patents_in_force.py).
 
 Labels and thresholds are read from the seeds, never copied here."""
 
