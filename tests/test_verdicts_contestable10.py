@@ -8,6 +8,8 @@
 2. fct_index_change_attribution took the previous year's release by ``release_id desc``: from the 100th release
    of a year (R2022-100 sorts before R2022-99 as a string) it compared against a superseded release while every
    Python reader (releases.LATEST_FIRST) named the newest. One order now (macro release_latest_first).
+4. A third-party score of 59.96 read "60.0" in the dossier and the programmes grid and "59.96" on the profile; it
+   reads as the acceptance scores do everywhere (cut at two decimals, never across ACC.remove_below).
 3. Orders that decide a verdict's input are total: rows of one key loaded at the same instant went by the order
    the engine read them (macro latest_per_key ranked on load time and row number only). The later-dated report,
    then the row sent under the current code, then the file decide (dbt unit tests
@@ -100,3 +102,45 @@ def test_the_attribution_compares_with_the_latest_release_as_every_reader_does(r
     assert set(att["previous_release_id"].to_list()) == {latest}
     # nothing was revised since R2022-100
     assert att["part_revision"].abs().max() < 1e-9
+
+
+# -- a third-party score reads the same everywhere ------------------------------------------------------------------
+
+
+def _third_party_frame(score: float) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "unit_code": ["320600"],
+            "unit_name": ["南通市"],
+            "cycle": ["2022-2024"],
+            "status": ["received"],
+            "status_label_zh": ["已收到"],
+            "status_label_en": ["Received"],
+            "evaluator": ["测试评估机构"],
+            "report_version": [1],
+            "third_party_score": [score],
+            "findings": ["–"],
+        }
+    )
+
+
+def test_a_third_party_score_under_a_threshold_never_reads_as_the_threshold():
+    """The dossier (f"{x:.1f}") and the programmes grid (d3 .1f) showed a third-party score of 59.96 as "60.0",
+    the profile as "59.96": one score, two sides of ACC.remove_below. Every reader shows it as the acceptance
+    scores are shown (rules.acceptance_score_text, cut at two decimals)."""
+    from dashboards.pages import programmes
+    from pipelines.evaluation.dossier_programme import programme_markdown
+    from pipelines.evaluation.rules import acceptance_score_text, load_rules
+
+    for bound in (load_rules()["ACC.remove_below"], load_rules()["ACC.cultivation_from"]):
+        score = bound - 0.04
+        shown = acceptance_score_text(score)
+        assert float(shown) < bound
+        markdown = "\n".join(programme_markdown({"third_party": _third_party_frame(score)}))
+        assert f"| {shown} |" in markdown and f"{bound:.1f}" not in markdown, markdown
+        (row,) = programmes.third_party_rows(_third_party_frame(score), "zh")
+        column = next(c for c in programmes.third_party_columns("zh") if c["field"] == "third_party_score")
+        formatter = column["valueFormatter"]["function"]
+        # the grid shows the row's text, the value stays for sorting
+        assert "_text" in formatter and "d3.format" not in formatter
+        assert row["third_party_score_text"] == shown and row["third_party_score"] == score
