@@ -517,6 +517,12 @@ def profile_stages(snap, unit_code: str) -> pl.DataFrame | None:
 def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(CYCLE):
         return None
+    have = set(
+        snap.query(
+            "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
+            (CYCLE,),
+        )["column_name"].to_list()
+    )
     cols = ", ".join(
         [
             "cycle",
@@ -532,6 +538,9 @@ def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
             "verdict_status",
             "third_party_status",
             "third_party_score",
+            # what judged the cycle: the rules and group of each year and of the verdict (snapshots published
+            # before the mart named them lack the last two: the profile then says what the others tell)
+            *(c for c in ("end_group", "rules_versions", "verdict_rules_version", "performance_groups") if c in have),
         ]
     )
     return snap.query(f"select {cols} from {CYCLE} where unit_code = ? order by cycle_start", (unit_code,))

@@ -10,6 +10,16 @@
    Python reader (releases.LATEST_FIRST) named the newest. One order now (macro release_latest_first).
 4. A third-party score of 59.96 read "60.0" in the dossier and the programmes grid and "59.96" on the profile; it
    reads as the acceptance scores do everywhere (cut at two decimals, never across ACC.remove_below).
+5. What judged a cycle. A cycle can span a rules change (2020-2022: 2021.1 then 2024.1) and a change of
+   performance group (the band of the published index moves). The methodology (§10): each year's stage is judged
+   by the rules in force that year and in that year's group; the cycle verdict (X1/EX1, the third-party weight)
+   and the acceptance by the rules of the last evaluated year, the year it is judged in -- as the marts do. The
+   dossier and the profile did not say so: the cycle table named no rules and no group, the acceptance no rules
+   version, the third-party table not the version whose weights scored it. fct_evaluation_cycle now carries
+   verdict_rules_version and performance_groups (dbt unit test
+   a_cycle_across_a_rules_change_and_a_group_change_names_what_judged_it), read by both. A released cycle whose
+   current rules versions differ (the rules_versions seed re-mapped a released year) says so beside the verdict:
+   a verdict moved by the rules never reads as moved by corrected data alone.
 3. Orders that decide a verdict's input are total: rows of one key loaded at the same instant went by the order
    the engine read them (macro latest_per_key ranked on load time and row number only). The later-dated report,
    then the row sent under the current code, then the file decide (dbt unit tests
@@ -144,3 +154,99 @@ def test_a_third_party_score_under_a_threshold_never_reads_as_the_threshold():
         # the grid shows the row's text, the value stays for sorting
         assert "_text" in formatter and "d3.format" not in formatter
         assert row["third_party_score_text"] == shown and row["third_party_score"] == score
+
+
+# -- what judged a cycle: rules version and group of each part --------------------------------------------------------
+
+ACROSS = {
+    "unit_code": "320100",
+    "cycle": "2020-2022",
+    "cycle_start": 2020,
+    "cycle_end": 2022,
+    "verdict": "watch",
+    "verdict_status": "final",
+    "evidence": None,
+    "index_change": -3.0,
+    "is_robust": True,
+    "judged_year": 2022,
+    "is_complete": True,
+    "end_group": "emerging",
+    "rules_versions": "2020:2021.1, 2021:2021.1, 2022:2024.1",
+    "verdict_rules_version": "2024.1",
+    "performance_groups": "2020:moderate, 2021:moderate, 2022:emerging",
+}
+
+
+def _says_what_judged(text: str, lang: str) -> None:
+    from pipelines.labels import label_text
+
+    assert "2024.1" in text and "2020:2021.1" in text and "2022:2024.1" in text, text
+    assert f"2020:{label_text('moderate', lang)}" in text and f"2022:{label_text('emerging', lang)}" in text, text
+
+
+def test_the_dossier_names_the_rules_and_the_group_that_judged_each_part_of_a_cycle():
+    from test_verdicts_contestable import _dossier_input
+
+    from pipelines.evaluation.dossier import _render
+
+    d = _dossier_input(65.0, performance_group(65.0))
+    d["cycles"] = pl.DataFrame([ACROSS])
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    row = next(x for x in markdown_text.splitlines() if x.startswith("| 2020-2022"))
+    for lang in ("zh", "en"):
+        _says_what_judged(row, lang)
+    assert "评定依据 / Judged by" in markdown_text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_profile_names_the_rules_and_the_group_that_judged_a_cycle(lang):
+    from dashboards.pages.profile import cycle_rows
+
+    (row,) = cycle_rows(pl.DataFrame([ACROSS]), lang)
+    _says_what_judged(row["judged_by"], lang)
+    # one version and one group: the verdict's only, no per-year list to read
+    (plain,) = cycle_rows(
+        pl.DataFrame([ACROSS | {"rules_versions": "2022:2024.1", "performance_groups": "2022:emerging"}]), lang
+    )
+    assert "2024.1" in plain["judged_by"] and "2022:" not in plain["judged_by"]
+
+
+def test_the_acceptance_and_the_third_party_report_name_the_rules_version_that_judged_them():
+    from test_verdicts_contestable import _acceptance_row
+
+    from pipelines.evaluation.dossier import _acceptance_lines
+    from pipelines.evaluation.dossier_programme import programme_markdown
+    from pipelines.evaluation.rules import load_rules
+
+    a = _acceptance_row(load_rules()["ACC.cultivation_from"] + 5) | {"rules_version": "2024.1"}
+    line = next(x for x in _acceptance_lines(a, bands_text=lambda *a, **k: "") if "2024.1" in x)
+    assert "2024" in line.replace("2024.1", "") and "/" in line  # the year it was in force, both languages
+    tp = _third_party_frame(75.0).with_columns(rules_version=pl.lit("2024.1"))
+    table = "\n".join(programme_markdown({"third_party": tp}))
+    assert "| 2024.1 |" in table, table
+
+
+def test_a_released_cycle_judged_by_other_rules_now_says_so():
+    from test_verdicts_contestable import _dossier_input
+
+    from pipelines.evaluation.dossier import _render
+
+    d = _dossier_input(65.0, performance_group(65.0))
+    d["release"] = {
+        "release_id": "R2022-01",
+        "released_at": "2023-07-15 10:00:00",
+        "data_version": "3f-abc",
+        "code_version": "abc",
+        "window_first_year": 2016,
+        "window_last_year": 2022,
+        "supersedes_release_id": None,
+    }
+    d["released_cycle"] = ACROSS | {"rules_versions": "2020:2021.1, 2021:2021.1, 2022:2021.1"}
+    d["cycles"] = pl.DataFrame([ACROSS])
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    line = next(x for x in markdown_text.splitlines() if x.startswith("- 发布时周期结论"))
+    assert "2022:2021.1 → " in line and "rules versions changed since the release" in line, line
+    d["cycles"] = pl.DataFrame([d["released_cycle"]])
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    line = next(x for x in markdown_text.splitlines() if x.startswith("- 发布时周期结论"))
+    assert "rules versions changed" not in line

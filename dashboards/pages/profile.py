@@ -28,7 +28,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..evaluation_text import cycle_state_text, evidence_text, rules_text
+from ..evaluation_text import cycle_judged_by_text, cycle_state_text, evidence_text, rules_text
 from ..formatting import (
     digits_for,
     fmt_value,
@@ -156,6 +156,7 @@ def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
             "verdict_label": label(STAGES, r["verdict"], lang),
             "state": cycle_state_text(r, lang),
             "evidence": evidence_text(r.get("evidence"), lang),
+            "judged_by": cycle_judged_by_text(r, lang),
         }
         for r in records(cycles, 1)
     ]
@@ -663,6 +664,13 @@ def register_callbacks(app) -> None:
                         "field": "evidence",
                         "headerName": t("evidence", lang),
                         "minWidth": 260,
+                        "wrapText": True,
+                        "autoHeight": True,
+                    },
+                    {
+                        "field": "judged_by",
+                        "headerName": t("judged_by", lang),
+                        "minWidth": 200,
                         "wrapText": True,
                         "autoHeight": True,
                     },

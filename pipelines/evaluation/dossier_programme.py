@@ -156,6 +156,7 @@ def programme_markdown(d: dict) -> list[str]:
                     "评估机构 / Evaluator",
                     "版本 / Version",
                     "得分 / Score",
+                    "规则版本 / Rules",
                     "主要发现 / Findings",
                 ],
                 [
@@ -167,6 +168,8 @@ def programme_markdown(d: dict) -> list[str]:
                         # as the profile and the acceptance table show it (cut at two decimals): 59.96 rounded to
                         # "60.0" here read above the 60 threshold beside the "59.96" of the same score there
                         acceptance_score_text(r["third_party_score"]),
+                        # the version whose TP weights scored the report: the cycle's last evaluated year's
+                        _text(r.get("rules_version")),
                         _text(r["findings"]),
                     ]
                     for r in tp.iter_rows(named=True)
