@@ -456,8 +456,16 @@ def side_by_side(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
 
 
 def profile_indicators(snap, unit_code: str) -> pl.DataFrame:
+    # is_outlier / capped_value: the score of an outlier is computed from the capped value, which the profile says
+    # beside the value (snapshots without the columns: nothing to say)
+    have = set(
+        snap.query(
+            "select column_name from information_schema.columns where table_schema || '.' || table_name = ?", (IND,)
+        )["column_name"].to_list()
+    )
+    capped = ", is_outlier, capped_value" if {"is_outlier", "capped_value"} <= have else ""
     return snap.query(
-        f"select year, indicator_code, value, raw_value, is_imputed, is_missing, normalised_score "
+        f"select year, indicator_code, value, raw_value, is_imputed, is_missing, normalised_score{capped} "
         f"from {IND} where unit_code = ? order by indicator_code, year",
         (unit_code,),
     )

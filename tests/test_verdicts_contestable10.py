@@ -250,3 +250,42 @@ def test_a_released_cycle_judged_by_other_rules_now_says_so():
     markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
     line = next(x for x in markdown_text.splitlines() if x.startswith("- 发布时周期结论"))
     assert "rules versions changed" not in line
+
+
+# -- a value the score was not computed from as shown ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_profile_says_a_value_was_capped_or_carried_forward_beside_its_score(lang):
+    """The profile's indicator table showed an outlier's value beside a score computed from its capped value, and a
+    value carried forward from the previous year as if observed: a city could not see why 95 per 10k scored as 40
+    did. The value now carries the mark (labels seed value_capped with the capped value, level_value_imputed)."""
+    from dashboards.pages.profile import value_rows
+    from pipelines.labels import label_text
+
+    values = pl.DataFrame(
+        {
+            "year": [2024, 2024, 2024],
+            "indicator_code": ["QLT01", "QLT02", "ENV03"],
+            "value": [95.0, 3.0, 20.0],
+            "raw_value": [95.0, None, 20.0],
+            "is_imputed": [False, True, False],
+            "is_missing": [False, False, False],
+            "normalised_score": [100.0, 40.0, 55.0],
+            "is_outlier": [True, False, False],
+            "capped_value": [41.5, 3.0, 20.0],
+        }
+    )
+    catalog = pl.DataFrame(
+        {
+            "indicator_code": ["QLT01", "QLT02", "ENV03"],
+            "name_zh": ["每万人口发明专利拥有量", "每万人口高价值发明专利拥有量", "每万人口专利授权量"],
+            "name_en": ["Invention patents per 10k", "High-value invention patents per 10k", "Grants per 10k"],
+            "unit": ["件/万人", "件/万人", "件/万人"],
+        }
+    )
+    rows = {r["indicator_code"]: r for r in value_rows(values, catalog, lang)}
+    assert label_text("value_capped", lang) in rows["QLT01"]["value_text"] and "41.5" in rows["QLT01"]["value_text"]
+    assert label_text("level_value_imputed", lang) in rows["QLT02"]["value_text"]
+    plain = rows["ENV03"]["value_text"]
+    assert label_text("value_capped", lang) not in plain and label_text("level_value_imputed", lang) not in plain

@@ -458,10 +458,20 @@ def value_rows(values: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[d
     df = values.join(
         catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code", how="left"
     ).sort(["year", "indicator_code"], descending=[True, False])
-    rows = records(df.select("year", "indicator_code", "indicator_name", "value", "normalised_score"), 4)
+    flags = [c for c in ("is_imputed", "is_outlier", "capped_value") if c in df.columns]
+    rows = records(df.select("year", "indicator_code", "indicator_name", "value", "normalised_score", *flags), 4)
+    lang_code = norm_lang(lang)
     for r in rows:
         code = r["indicator_code"]
-        r["value_text"] = fmt_value(r["value"], units.get(code), digits.get(code, 1), lang, with_unit=True)
+        text = fmt_value(r["value"], units.get(code), digits.get(code, 1), lang, with_unit=True)
+        # the score beside the value was not computed from it as shown: a value carried forward from the previous
+        # year, or an outlier scored at the capped value (methodology §3) -- said, never left to look observed/raw
+        if r.get("is_imputed"):
+            text += f" · {label_text('level_value_imputed', lang_code)}"
+        if r.get("is_outlier") and r.get("capped_value") is not None:
+            capped = fmt_value(r["capped_value"], units.get(code), digits.get(code, 1), lang, with_unit=True)
+            text += f" · {label_text('value_capped', lang_code)} {capped}"
+        r["value_text"] = text
     return rows
 
 
@@ -478,6 +488,9 @@ def value_columns(lang: str) -> list[dict]:
             # clickable (provenance) and still a number column: cellClass would otherwise drop the right alignment
             "cellClass": ["ipc-traceable", "ag-right-aligned-cell"],
             "valueFormatter": {"function": "params.data ? params.data.value_text : ''"},
+            # a carried-forward or capped value's mark wraps inside the cell, never cut off
+            "wrapText": True,
+            "autoHeight": True,
         },
         {"field": "normalised_score", "headerName": t("normalised_score", lang), **num, **ONE_DECIMAL},
     ]
