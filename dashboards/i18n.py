@@ -254,6 +254,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "differs_from_release": ("当前数据与发布版本不同", "Current data differ from the release"),
     "level_detail": ("对标明细（本市 / 全国 = 得分）", "Level indicators (city / national = points)"),
     "attribution": ("指数变动归因", "Index change attribution"),
+    # the attribution splits the change of the unrounded indices exactly; the change a city reads elsewhere is the
+    # change of the published figures (fct_city_score_year.index_change), so the split says which one it is
+    "attribution_unrounded": ("未取整指数之差", "of the unrounded indices"),
     "part_indicators": ("指标变化", "Indicator values"),
     "part_catalog": ("目录/权重变化", "Catalog / weights"),
     "part_rescaling": ("同组重标定", "Rescaling (peers)"),

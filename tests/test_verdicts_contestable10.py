@@ -4,7 +4,8 @@
    the change of the unrounded indices: a city that read 80.0 and then 80.0 was told +0.04. It is now the change
    of the published figures (dbt unit test index_change_is_the_change_of_the_published_figures, run by
    tests/test_patents_in_force.py); the map's colour scale colours the published figure too, so two cities
-   reading 80.0 are one colour.
+   reading 80.0 are one colour. The change attribution splits the unrounded change: the dossier shows the published
+   change first and names the split's as the unrounded one (the profile likewise, at two decimals).
 2. fct_index_change_attribution took the previous year's release by ``release_id desc``: from the 100th release
    of a year (R2022-100 sorts before R2022-99 as a string) it compared against a superseded release while every
    Python reader (releases.LATEST_FIRST) named the newest. One order now (macro release_latest_first).
@@ -289,3 +290,31 @@ def test_the_profile_says_a_value_was_capped_or_carried_forward_beside_its_score
     assert label_text("level_value_imputed", lang) in rows["QLT02"]["value_text"]
     plain = rows["ENV03"]["value_text"]
     assert label_text("value_capped", lang) not in plain and label_text("level_value_imputed", lang) not in plain
+
+
+def test_the_attribution_says_it_splits_the_unrounded_change_beside_the_published_one():
+    """80.0 then 80.0 is a change of 0.0 (index_change); the attribution splits the unrounded +0.04 exactly. The
+    dossier's attribution table called the +0.04 "Index change", beside an extract reading 0.0: it now shows the
+    published change first and names the split's change as the unrounded one, at two decimals so the parts add up."""
+    from test_verdicts_contestable import _dossier_input
+
+    from pipelines.evaluation.dossier import _render
+
+    d = _dossier_input(80.0, performance_group(80.0))
+    d["score"] = d["score"] | {"index_change": 0.0}
+    d["attribution"] = {
+        "index_change": 0.04,
+        "part_indicators": 0.03,
+        **{f"part_{p}": 0.006 for p in ("mgt", "pro", "utl", "qlt", "env")},
+        "previous_catalog_version": "2024.1",
+        "catalog_version": "2024.1",
+        "part_catalog": 0.0,
+        "part_rescaling": 0.01,
+        "part_revision": None,
+        "previous_release_id": None,
+    }
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    lines = markdown_text.splitlines()
+    published = next(x for x in lines if x.startswith("| 公布指数变动"))
+    unrounded = next(x for x in lines if x.startswith("| 未取整指数变动"))
+    assert "| 0.0 |" in published and "| 0.04 |" in unrounded, (published, unrounded)

@@ -435,12 +435,15 @@ def acceptance_view(
             ("part_catalog", last["part_catalog"]),
             ("part_rescaling", last["part_rescaling"]),
         ]
-        text = f"{t('attribution', lang)} {last['year']}: {_num(last['index_change'])} = " + " + ".join(
-            f"{t(k, lang)} {_num(v)}" for k, v in items
+        # two decimals: the split of the unrounded change, which the one-decimal published change (0.0 for 80.0
+        # then 80.0) would not show adding up
+        text = (
+            f"{t('attribution', lang)} {last['year']} ({t('attribution_unrounded', lang)}): "
+            f"{_num(last['index_change'], 2)} = " + " + ".join(f"{t(k, lang)} {_num(v, 2)}" for k, v in items)
         )
         if last["part_revision"] is not None:
             # the previous year as released vs now: not part of the year-on-year change, shown beside it
-            text += f" ({t('part_revision', lang)} {last['previous_release_id']}: {_num(last['part_revision'])})"
+            text += f" ({t('part_revision', lang)} {last['previous_release_id']}: {_num(last['part_revision'], 2)})"
         parts.append(html.P(text, id="pf-attribution"))
     return html.Div(parts)
 

@@ -617,8 +617,11 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
     at = d.get("attribution")
     lines = ["## 指数变动归因 / Change attribution", ""]
     if at:
+        # the attribution splits the change of the unrounded indices (two decimals, so the parts visibly add up);
+        # the change of the published figures, the one the extracts and the rankings show, stands first
         rows = [
-            ["指数变动 / Index change", at["index_change"]],
+            ["公布指数变动 / Change of the published index", _fmt(s.get("index_change") if s else None)],
+            ["未取整指数变动 / Change of the unrounded index", at["index_change"]],
             ["指标变化 / Indicator values", at["part_indicators"]],
             ["　管理能力 / MGT", at["part_mgt"]],
             ["　大保护 / PRO", at["part_pro"]],
@@ -633,7 +636,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
         ]
         if at["part_revision"] is not None:
             rows.append([f"数据修订 / Data revision since {at['previous_release_id']}", at["part_revision"]])
-        lines.append(_table(["构成 / Part", "指数点 / Points"], rows))
+        lines.append(_table(["构成 / Part", "指数点 / Points"], [[k, _fmt(v, 2)] for k, v in rows]))
     else:
         lines.append("上一年度无排名，无法归因 / No ranked previous year to compare with.")
     blocks.append(("\n".join(lines), None))
