@@ -169,6 +169,9 @@ def cycle_judged_by_text(r: dict, lang: str | None) -> str:
     rules_years, group_years = _year_values(r.get("rules_versions")), _year_values(r.get("performance_groups"))
     if version is None and not rules_years:
         return "–"
+    if version is None:
+        # a snapshot published before the column: the last evaluated year's version is the last one listed
+        version = rules_years[-1][1]
     text = t("judged_by_verdict", lang).format(version=version or "–")
     if group:
         text += t("judged_by_group", lang).format(group=label(GROUPS, group, lang))

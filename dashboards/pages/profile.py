@@ -686,7 +686,7 @@ def register_callbacks(app) -> None:
                     {
                         "field": "judged_by",
                         "headerName": t("judged_by", lang),
-                        "minWidth": 200,
+                        "minWidth": 160,
                         "wrapText": True,
                         "autoHeight": True,
                     },
