@@ -318,3 +318,26 @@ def test_the_attribution_says_it_splits_the_unrounded_change_beside_the_publishe
     published = next(x for x in lines if x.startswith("| 公布指数变动"))
     unrounded = next(x for x in lines if x.startswith("| 未取整指数变动"))
     assert "| 0.0 |" in published and "| 0.04 |" in unrounded, (published, unrounded)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_profile_attribution_names_the_unrounded_change(lang):
+    from dashboards.i18n import t
+    from dashboards.pages.profile import acceptance_view
+
+    attribution = pl.DataFrame(
+        [
+            {
+                "year": 2024,
+                "index_change": 0.04,
+                "part_indicators": 0.03,
+                "part_catalog": 0.0,
+                "part_rescaling": 0.01,
+                "part_revision": None,
+                "previous_release_id": None,
+            }
+        ],
+        schema_overrides={"part_revision": pl.Float64, "previous_release_id": pl.String},
+    )
+    view = str(acceptance_view(None, None, attribution, lang))
+    assert t("attribution_unrounded", lang) in view and "0.04 = " in view and "0.03" in view, view
