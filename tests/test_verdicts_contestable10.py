@@ -205,6 +205,8 @@ def test_the_profile_names_the_rules_and_the_group_that_judged_a_cycle(lang):
 
     (row,) = cycle_rows(pl.DataFrame([ACROSS]), lang)
     _says_what_judged(row["judged_by"], lang)
+    # shown in the grid's evidence cell (a column of its own made the half-width grid scroll sideways at 1366 px)
+    _says_what_judged(row["evidence"], lang)
     # one version and one group: the verdict's only, no per-year list to read
     (plain,) = cycle_rows(
         pl.DataFrame([ACROSS | {"rules_versions": "2022:2024.1", "performance_groups": "2022:emerging"}]), lang

@@ -150,16 +150,22 @@ def stage_rows(stages: pl.DataFrame, lang: str) -> list[dict]:
 
 
 def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
-    return [
-        {
-            **r,
-            "verdict_label": label(STAGES, r["verdict"], lang),
-            "state": cycle_state_text(r, lang),
-            "evidence": evidence_text(r.get("evidence"), lang),
-            "judged_by": cycle_judged_by_text(r, lang),
-        }
-        for r in records(cycles, 1)
-    ]
+    rows = []
+    for r in records(cycles, 1):
+        judged = cycle_judged_by_text(r, lang)
+        evidence = evidence_text(r.get("evidence"), lang)
+        rows.append(
+            {
+                **r,
+                "verdict_label": label(STAGES, r["verdict"], lang),
+                "state": cycle_state_text(r, lang),
+                # what judged the cycle (rules version and group) follows the evidence in its cell: a column of
+                # its own made the half-width grid scroll sideways at 1366 px
+                "evidence": " · ".join(p for p in (evidence, f"{t('judged_by', lang)}: {judged}") if p),
+                "judged_by": judged,
+            }
+        )
+    return rows
 
 
 def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
@@ -680,13 +686,6 @@ def register_callbacks(app) -> None:
                         "field": "evidence",
                         "headerName": t("evidence", lang),
                         "minWidth": 260,
-                        "wrapText": True,
-                        "autoHeight": True,
-                    },
-                    {
-                        "field": "judged_by",
-                        "headerName": t("judged_by", lang),
-                        "minWidth": 160,
                         "wrapText": True,
                         "autoHeight": True,
                     },
