@@ -120,6 +120,13 @@ INDEX_TEXT = {
     **NUMERIC,
     "valueFormatter": {"function": "params.value == null ? '–' : params.data.composite_index_text"},
 }
+# A score of the acceptance scale (0-100, banded at the rules seed's ACC thresholds) as the row's <field>_text
+# (pipelines.evaluation.rules.acceptance_score_text: cut at two decimals, so 59.96 never reads "60.0" as d3's
+# rounding made it, above a threshold it is under), the value kept for sorting.
+SCORE_TEXT = {
+    **NUMERIC,
+    "valueFormatter": {"function": "params.value == null ? '–' : params.data[params.colDef.field + '_text']"},
+}
 # Ranks and counts: whole numbers, never "58.0", with thousands separators (1,832,020 rows, as on the cards).
 INTEGER = {**NUMERIC, "valueFormatter": {"function": "params.value == null ? '–' : d3.format(',d')(params.value)"}}
 # Shares stored as fractions, shown as percentages.

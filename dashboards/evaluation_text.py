@@ -147,3 +147,37 @@ def cycle_state_text(r: dict, lang: str | None) -> str:
         state = t("in_progress", lang)
     status = r.get("verdict_status")
     return state + (f" · {label(VERDICT_STATUS, status, lang)}" if status not in (None, "final") else "")
+
+
+def _year_values(pairs: str | None) -> list[tuple[str, str]]:
+    """'2020:2021.1, 2022:2024.1' (fct_evaluation_cycle.rules_versions / performance_groups) as (year, value)."""
+    out = []
+    for part in (pairs or "").split(", "):
+        year, _, value = part.partition(":")
+        if year:
+            out.append((year, value))
+    return out
+
+
+def cycle_judged_by_text(r: dict, lang: str | None) -> str:
+    """Which rules version and which performance group judged a cycle (methodology §10): the verdict by the rules in
+    force in the cycle's last evaluated year (fct_evaluation_cycle.verdict_rules_version) and the group of that year
+    (end_group); each year's stage by its own year's rules and in its own year's group. A cycle across a rules
+    change or a change of group lists every year's, so the city sees what judged each part. "–" for a row
+    published before the mart named them."""
+    version, group = r.get("verdict_rules_version"), r.get("end_group")
+    rules_years, group_years = _year_values(r.get("rules_versions")), _year_values(r.get("performance_groups"))
+    if version is None and not rules_years:
+        return "–"
+    if version is None:
+        # a snapshot published before the column: the last evaluated year's version is the last one listed
+        version = rules_years[-1][1]
+    text = t("judged_by_verdict", lang).format(version=version or "–")
+    if group:
+        text += t("judged_by_group", lang).format(group=label(GROUPS, group, lang))
+    if len({v for _, v in rules_years}) > 1:
+        text += t("judged_by_years_rules", lang).format(years=", ".join(f"{y}:{v}" for y, v in rules_years))
+    if len({v for _, v in group_years}) > 1:
+        years = ", ".join(f"{y}:{'–' if v == '-' else label(GROUPS, v, lang)}" for y, v in group_years)
+        text += t("judged_by_years_groups", lang).format(years=years)
+    return text

@@ -115,7 +115,9 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
     if mode == "index":
         add(
             ranked,
-            ranked["composite_index"].to_list(),
+            # coloured by the published figure, the one in the hover and the one ranks are decided on: two cities
+            # reading 80.0 get one colour, and the colour bar's ends are figures a city can read
+            [published_index(v) for v in ranked["composite_index"].to_list()],
             "Cividis",
             hover_index,
             showscale=True,

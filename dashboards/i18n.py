@@ -254,6 +254,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "differs_from_release": ("当前数据与发布版本不同", "Current data differ from the release"),
     "level_detail": ("对标明细（本市 / 全国 = 得分）", "Level indicators (city / national = points)"),
     "attribution": ("指数变动归因", "Index change attribution"),
+    # the attribution splits the change of the unrounded indices exactly; the change a city reads elsewhere is the
+    # change of the published figures (fct_city_score_year.index_change), so the split says which one it is
+    "attribution_unrounded": ("未取整指数之差", "of the unrounded indices"),
     "part_indicators": ("指标变化", "Indicator values"),
     "part_catalog": ("目录/权重变化", "Catalog / weights"),
     "part_rescaling": ("同组重标定", "Rescaling (peers)"),
@@ -281,6 +284,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "in_progress": ("进行中", "In progress"),
     # a cycle a new calendar took over before its last year (a pilot promoted mid-cycle): judged, not running
     "cut_short_judged": ("提前结束，{year}年评定", "Cut short, judged in {year}"),
+    # what judged a cycle (evaluation_text.cycle_judged_by_text): the verdict by the rules in force in the last
+    # evaluated year and that year's group; each year's stage by its own year's rules and group
+    "judged_by": ("评定依据", "Judged by"),
+    "judged_by_verdict": (
+        "结论：规则 {version}（末评年度在用）",
+        "verdict: rules {version} (in force in the last evaluated year)",
+    ),
+    "judged_by_group": ("，末年组别 {group}", ", group of the last year {group}"),
+    "judged_by_years_rules": ("；各年阶段按当年规则 {years}", "; each year's stage by that year's rules {years}"),
+    "judged_by_years_groups": ("；各年阶段按当年组别 {years}", "; each year's stage in that year's group {years}"),
     "plan": ("规划", "Plan"),
     "baseline": ("基期值", "Baseline"),
     "current": ("当前值", "Current"),

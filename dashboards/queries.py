@@ -456,8 +456,16 @@ def side_by_side(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
 
 
 def profile_indicators(snap, unit_code: str) -> pl.DataFrame:
+    # is_outlier / capped_value: the score of an outlier is computed from the capped value, which the profile says
+    # beside the value (snapshots without the columns: nothing to say)
+    have = set(
+        snap.query(
+            "select column_name from information_schema.columns where table_schema || '.' || table_name = ?", (IND,)
+        )["column_name"].to_list()
+    )
+    capped = ", is_outlier, capped_value" if {"is_outlier", "capped_value"} <= have else ""
     return snap.query(
-        f"select year, indicator_code, value, raw_value, is_imputed, is_missing, normalised_score "
+        f"select year, indicator_code, value, raw_value, is_imputed, is_missing, normalised_score{capped} "
         f"from {IND} where unit_code = ? order by indicator_code, year",
         (unit_code,),
     )
@@ -517,6 +525,12 @@ def profile_stages(snap, unit_code: str) -> pl.DataFrame | None:
 def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
     if not snap.has(CYCLE):
         return None
+    have = set(
+        snap.query(
+            "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
+            (CYCLE,),
+        )["column_name"].to_list()
+    )
     cols = ", ".join(
         [
             "cycle",
@@ -532,6 +546,9 @@ def profile_cycles(snap, unit_code: str) -> pl.DataFrame | None:
             "verdict_status",
             "third_party_status",
             "third_party_score",
+            # what judged the cycle: the rules and group of each year and of the verdict (snapshots published
+            # before the mart named them lack the last two: the profile then says what the others tell)
+            *(c for c in ("end_group", "rules_versions", "verdict_rules_version", "performance_groups") if c in have),
         ]
     )
     return snap.query(f"select {cols} from {CYCLE} where unit_code = ? order by cycle_start", (unit_code,))

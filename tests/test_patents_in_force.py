@@ -145,6 +145,7 @@ REQUIRED_UNIT_TESTS = {
     "fct_city_score_year::ties_share_a_rank_and_boundaries_at_70_100_125",
     "fct_city_score_year::ties_are_equal_published_indices_not_equal_doubles",
     "fct_city_score_year::ranks_and_groups_are_decided_on_the_published_index",
+    "fct_city_score_year::index_change_is_the_change_of_the_published_figures",
     "int_units::unit_english_names_for_groupings_and_shared_romanisations",
 }
 

@@ -28,7 +28,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..evaluation_text import cycle_state_text, evidence_text, rules_text
+from ..evaluation_text import cycle_judged_by_text, cycle_state_text, evidence_text, rules_text
 from ..formatting import (
     digits_for,
     fmt_value,
@@ -150,15 +150,22 @@ def stage_rows(stages: pl.DataFrame, lang: str) -> list[dict]:
 
 
 def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
-    return [
-        {
-            **r,
-            "verdict_label": label(STAGES, r["verdict"], lang),
-            "state": cycle_state_text(r, lang),
-            "evidence": evidence_text(r.get("evidence"), lang),
-        }
-        for r in records(cycles, 1)
-    ]
+    rows = []
+    for r in records(cycles, 1):
+        judged = cycle_judged_by_text(r, lang)
+        evidence = evidence_text(r.get("evidence"), lang)
+        rows.append(
+            {
+                **r,
+                "verdict_label": label(STAGES, r["verdict"], lang),
+                "state": cycle_state_text(r, lang),
+                # what judged the cycle (rules version and group) follows the evidence in its cell: a column of
+                # its own made the half-width grid scroll sideways at 1366 px
+                "evidence": " · ".join(p for p in (evidence, f"{t('judged_by', lang)}: {judged}") if p),
+                "judged_by": judged,
+            }
+        )
+    return rows
 
 
 def alert_rows(alerts: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
@@ -434,12 +441,15 @@ def acceptance_view(
             ("part_catalog", last["part_catalog"]),
             ("part_rescaling", last["part_rescaling"]),
         ]
-        text = f"{t('attribution', lang)} {last['year']}: {_num(last['index_change'])} = " + " + ".join(
-            f"{t(k, lang)} {_num(v)}" for k, v in items
+        # two decimals: the split of the unrounded change, which the one-decimal published change (0.0 for 80.0
+        # then 80.0) would not show adding up
+        text = (
+            f"{t('attribution', lang)} {last['year']} ({t('attribution_unrounded', lang)}): "
+            f"{_num(last['index_change'], 2)} = " + " + ".join(f"{t(k, lang)} {_num(v, 2)}" for k, v in items)
         )
         if last["part_revision"] is not None:
             # the previous year as released vs now: not part of the year-on-year change, shown beside it
-            text += f" ({t('part_revision', lang)} {last['previous_release_id']}: {_num(last['part_revision'])})"
+            text += f" ({t('part_revision', lang)} {last['previous_release_id']}: {_num(last['part_revision'], 2)})"
         parts.append(html.P(text, id="pf-attribution"))
     return html.Div(parts)
 
@@ -457,10 +467,20 @@ def value_rows(values: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[d
     df = values.join(
         catalog.select("indicator_code", pl.col(ind).alias("indicator_name")), on="indicator_code", how="left"
     ).sort(["year", "indicator_code"], descending=[True, False])
-    rows = records(df.select("year", "indicator_code", "indicator_name", "value", "normalised_score"), 4)
+    flags = [c for c in ("is_imputed", "is_outlier", "capped_value") if c in df.columns]
+    rows = records(df.select("year", "indicator_code", "indicator_name", "value", "normalised_score", *flags), 4)
+    lang_code = norm_lang(lang)
     for r in rows:
         code = r["indicator_code"]
-        r["value_text"] = fmt_value(r["value"], units.get(code), digits.get(code, 1), lang, with_unit=True)
+        text = fmt_value(r["value"], units.get(code), digits.get(code, 1), lang, with_unit=True)
+        # the score beside the value was not computed from it as shown: a value carried forward from the previous
+        # year, or an outlier scored at the capped value (methodology §3) -- said, never left to look observed/raw
+        if r.get("is_imputed"):
+            text += f" · {label_text('level_value_imputed', lang_code)}"
+        if r.get("is_outlier") and r.get("capped_value") is not None:
+            capped = fmt_value(r["capped_value"], units.get(code), digits.get(code, 1), lang, with_unit=True)
+            text += f" · {label_text('value_capped', lang_code)} {capped}"
+        r["value_text"] = text
     return rows
 
 
@@ -477,6 +497,9 @@ def value_columns(lang: str) -> list[dict]:
             # clickable (provenance) and still a number column: cellClass would otherwise drop the right alignment
             "cellClass": ["ipc-traceable", "ag-right-aligned-cell"],
             "valueFormatter": {"function": "params.data ? params.data.value_text : ''"},
+            # a carried-forward or capped value's mark wraps inside the cell, never cut off
+            "wrapText": True,
+            "autoHeight": True,
         },
         {"field": "normalised_score", "headerName": t("normalised_score", lang), **num, **ONE_DECIMAL},
     ]

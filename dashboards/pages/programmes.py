@@ -10,12 +10,13 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from pipelines.data_nature import nature_of, with_provenance_column
+from pipelines.evaluation.rules import acceptance_score_text
 
 from .. import access, queries
 from .. import programme_queries as pq
 from ..components import (
     NUMERIC,
-    ONE_DECIMAL,
+    SCORE_TEXT,
     card,
     grid,
     guarded,
@@ -245,10 +246,12 @@ def third_party_rows(df: pl.DataFrame, lang: str, unit_name_en: dict[str, str] |
             "status_code": r["status"],
             "evaluator": language_part(r["evaluator"], lang),
             "report_version": r["report_version"],
-            "third_party_score": r["third_party_score"],
+            "third_party_score": score,  # the value, for sorting (unrounded: 59.96 sorts under 60)
+            # from the unrounded score (records() rounds floats for display: 59.96 was 60.0 before the text)
+            "third_party_score_text": acceptance_score_text(score),
             "findings": r["findings"],
         }
-        for r in records(df)
+        for r, score in zip(records(df), df["third_party_score"].to_list())
     ]
 
 
@@ -264,7 +267,7 @@ def third_party_columns(lang: str) -> list[dict]:
         },
         {"field": "evaluator", "headerName": t("evaluator", lang), "minWidth": 150},
         {"field": "report_version", "headerName": t("report_version", lang), "maxWidth": 90},
-        {"field": "third_party_score", "headerName": t("third_party_score", lang), "maxWidth": 130, **ONE_DECIMAL},
+        {"field": "third_party_score", "headerName": t("third_party_score", lang), "maxWidth": 130, **SCORE_TEXT},
         {"field": "findings", "headerName": t("tp_findings", lang), "minWidth": 260, "tooltipField": "findings"},
     ]
 

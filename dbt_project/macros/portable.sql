@@ -46,14 +46,20 @@
 {%- endmacro %}
 
 {#- Keep the most recently ingested row per business key: a corrected file re-sent later wins. ``where``: a
-    predicate on the relation's rows applied before the ranking (an incremental model's years). -#}
-{% macro latest_per_key(relation, key_columns, where=none) -%}
+    predicate on the relation's rows applied before the ranking (an incremental model's years). ``then_by``: order
+    expressions of the source's own that decide between rows ingested at the same instant (e.g. the later-dated
+    report), before the file name and the row. The order is total -- the file name, then the row within the file
+    (a later row corrects an earlier one) -- so two rows of one key loaded at the same instant from two files
+    never go by the order the engine happens to read them in, and a re-run gives the same verdict. -#}
+{% macro latest_per_key(relation, key_columns, where=none, then_by=[]) -%}
     select * from (
         select
             r.*,
             row_number() over (
                 partition by {{ key_columns | join(', ') }}
-                order by _ingested_at desc nulls last, _row_number desc nulls last
+                order by _ingested_at desc nulls last,
+                    {%- for o in then_by %} {{ o }},{% endfor %}
+                    _source_file desc nulls last, _row_number desc nulls last
             ) as _key_rank
         from {{ relation }} as r
         {%- if where %}
@@ -161,4 +167,13 @@
     days: a file loaded 2024-06-30 23:30 UTC arrived on 1 July in Beijing, after a grace period ending 30 June. -#}
 {% macro china_date(utc_ts) -%}
     cast({{ dbt.dateadd('hour', 8, utc_ts) }} as date)
+{%- endmacro %}
+
+{#- The order that puts the latest release first: the highest sequence number of its id R<year>-<n> (written
+    01, 02, ...; the length first, so -100 follows -99 as a number does, not before -11 as a string does). The
+    same order as pipelines.evaluation.releases.LATEST_FIRST, which every Python reader uses: without it, from the
+    100th release of a year the attribution's part_revision compared against a superseded release while the
+    dossier, the extract and the dashboard named the newest. -#}
+{% macro release_latest_first(col) -%}
+    length({{ col }}) desc nulls last, {{ col }} desc nulls last
 {%- endmacro %}

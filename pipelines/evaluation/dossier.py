@@ -463,6 +463,17 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
             if a.get("level_indicators_missing")
             else []
         ),
+        # the rules version that judged the score and band: the one in force in the year the cycle is judged in
+        # (fct_acceptance_score.rules_version), named, so a cycle across a rules change says which applied
+        *(
+            [
+                f"- 验收规则版本 / Acceptance rules version: {a['rules_version']}"
+                f"（{a.get('judged_year') or a.get('scored_year')} 年在用 / in force in "
+                f"{a.get('judged_year') or a.get('scored_year')}）"
+            ]
+            if a.get("rules_version")
+            else []
+        ),
         # the rules of the year judged in; while the cycle runs, those of the year the score to date reads
         f"- 绝对评分，与相对的综合指数并列：{bands_text('zh', a.get('judged_year') or a.get('scored_year'))} / "
         f"Absolute, beside the relative index: {bands_text('en', a.get('judged_year') or a.get('scored_year'))}.",
@@ -507,6 +518,15 @@ def _cycle_state_text(r: dict) -> str:
     if running:
         zh, en = f"{zh}（{label_text('cycle_running', 'zh')}）", f"{en} ({label_text('cycle_running', 'en')})"
     return f"{zh} / {en}"
+
+
+def _cycle_judged_by_text(r: dict) -> str:
+    """Which rules version and which group judged the cycle, in both languages, as the profile says it
+    (dashboards.evaluation_text.cycle_judged_by_text, one definition)."""
+    from dashboards.evaluation_text import cycle_judged_by_text
+
+    zh, en = cycle_judged_by_text(r, "zh"), cycle_judged_by_text(r, "en")
+    return zh if zh == en else f"{zh} / {en}"
 
 
 def _verdict_status_text(status: str | None) -> str:
@@ -597,8 +617,11 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
     at = d.get("attribution")
     lines = ["## 指数变动归因 / Change attribution", ""]
     if at:
+        # the attribution splits the change of the unrounded indices (two decimals, so the parts visibly add up);
+        # the change of the published figures, the one the extracts and the rankings show, stands first
         rows = [
-            ["指数变动 / Index change", at["index_change"]],
+            ["公布指数变动 / Change of the published index", _fmt(s.get("index_change") if s else None)],
+            ["未取整指数变动 / Change of the unrounded index", at["index_change"]],
             ["指标变化 / Indicator values", at["part_indicators"]],
             ["　管理能力 / MGT", at["part_mgt"]],
             ["　大保护 / PRO", at["part_pro"]],
@@ -613,7 +636,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
         ]
         if at["part_revision"] is not None:
             rows.append([f"数据修订 / Data revision since {at['previous_release_id']}", at["part_revision"]])
-        lines.append(_table(["构成 / Part", "指数点 / Points"], rows))
+        lines.append(_table(["构成 / Part", "指数点 / Points"], [[k, _fmt(v, 2)] for k, v in rows]))
     else:
         lines.append("上一年度无排名，无法归因 / No ranked previous year to compare with.")
     blocks.append(("\n".join(lines), None))
@@ -710,6 +733,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                     "指数变化 / Index change",
                     "稳健 / Robust",
                     "评定 / Judged",
+                    "评定依据 / Judged by",
                 ],
                 [
                     [
@@ -719,6 +743,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                         r["index_change"],
                         {True: "是", False: "否", None: "–"}[r["is_robust"]],
                         _cycle_state_text(r),
+                        _cycle_judged_by_text(r),
                     ]
                     for r in c.iter_rows(named=True)
                 ],
@@ -797,6 +822,14 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             revised = [cycle_revision_text(rc, now, lang) for lang in ("zh", "en")]
             if revised[0]:
                 line += f"；**{revised[0]} / {revised[1]}**"
+            # the rules the cycle is judged by now, when a re-run reads other versions than the release did (the
+            # rules_versions seed re-mapped a released year): said beside the verdict, so a verdict moved by the
+            # rules never reads as moved by corrected data alone, and one the rules did not move is still told
+            if now is not None and rc.get("rules_versions") and now.get("rules_versions") != rc.get("rules_versions"):
+                line += (
+                    f"；**规则版本已变更 {rc.get('rules_versions')} → {now.get('rules_versions') or '–'} / rules "
+                    f"versions changed since the release**"
+                )
             lines.append(line)
     else:
         lines.append("- 发布编号 / Release: 未发布 not released (current data)")

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from pipelines.evaluation.dossier_rows import MartRows
+from pipelines.evaluation.rules import acceptance_score_text
 
 AMBITION_ZH = {
     "unambitious": "缺乏雄心",
@@ -155,6 +156,7 @@ def programme_markdown(d: dict) -> list[str]:
                     "评估机构 / Evaluator",
                     "版本 / Version",
                     "得分 / Score",
+                    "规则版本 / Rules",
                     "主要发现 / Findings",
                 ],
                 [
@@ -163,7 +165,11 @@ def programme_markdown(d: dict) -> list[str]:
                         f"{_text(r['status_label_zh'])} {_text(r['status_label_en'])}",  # from the labels seed
                         _text(r["evaluator"]),
                         _text(r["report_version"]),
-                        "–" if r["third_party_score"] is None else f"{r['third_party_score']:.1f}",
+                        # as the profile and the acceptance table show it (cut at two decimals): 59.96 rounded to
+                        # "60.0" here read above the 60 threshold beside the "59.96" of the same score there
+                        acceptance_score_text(r["third_party_score"]),
+                        # the version whose TP weights scored the report: the cycle's last evaluated year's
+                        _text(r.get("rules_version")),
                         _text(r["findings"]),
                     ]
                     for r in tp.iter_rows(named=True)

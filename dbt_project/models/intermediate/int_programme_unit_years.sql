@@ -30,7 +30,11 @@ covering as (
         count(*) over (partition by m.unit_code, y.year) as n_memberships,
         row_number() over (
             partition by m.unit_code, y.year
-            order by m.joined_on desc nulls last, m.programme_code asc nulls last, m.cohort desc nulls last
+            -- total: a roster programme missing from the calendar seed has no programme_code, so its name
+            -- (unique per unit and cohort in staging) decides, never the order the rows arrive in
+            order by
+                m.joined_on desc nulls last, m.programme_code asc nulls last, m.cohort desc nulls last,
+                m.programme asc nulls last
         ) as precedence
     from memberships as m
     inner join years as y

@@ -115,7 +115,7 @@ with_previous as (
     select
         t.*,
         lag(t.year) over (partition by t.unit_code order by t.year nulls last) as prev_year,
-        lag(t.composite_index) over (partition by t.unit_code order by t.year nulls last) as prev_index,
+        lag(t.rank_key) over (partition by t.unit_code order by t.year nulls last) as prev_rank_key,
         lag(t.rank) over (partition by t.unit_code order by t.year nulls last) as prev_rank
     from thirds as t
 )
@@ -144,7 +144,10 @@ select
     case when is_ranked then performance_group end as performance_group,
     case cast(third_number as integer) when 1 then 'upper' when 2 then 'middle' when 3 then 'lower' end as group_third,
     performance_group as performance_group_all,
-    case when prev_year = year - 1 then composite_index - prev_index end as index_change,
+    -- the change of the PUBLISHED figures (exact decimals), the two numbers a city reads side by side: 80.0 then
+    -- 80.0 is a change of 0.0, never the +0.04 of the unrounded indices behind them (the exact split of the
+    -- unrounded change is fct_index_change_attribution's)
+    case when prev_year = year - 1 then cast(rank_key - prev_rank_key as double) end as index_change,
     -- positive = moved up the ranking
     case when prev_year = year - 1 and is_ranked then prev_rank - rank end as rank_change,
     is_evaluated,

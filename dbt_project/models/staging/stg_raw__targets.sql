@@ -11,8 +11,11 @@ with mapped as (
     {{ current_region_code_join('src.city_code') }}
 ),
 
+-- rows of one key loaded at the same instant (the old and the new code of the unit in one file): the one sent
+-- under the current code wins, never the order the rows arrive in
 src as (
-    {{ latest_per_key('mapped', ['current_unit_code', 'plan_id', 'indicator_code']) }}
+    {{ latest_per_key('mapped', ['current_unit_code', 'plan_id', 'indicator_code'],
+        then_by=['(case when unit_code_note is null then 0 else 1 end) asc']) }}
 )
 
 select

@@ -12,9 +12,14 @@ with mapped as (
     {{ current_region_code_join('src.city_code') }}
 ),
 
+-- Two rows of one report loaded at the same instant (two files of one batch, or the old and the new code of the
+-- unit in one file): the later-dated report is the current one, then the one sent under the current code (the
+-- unit as it is named now, not a code kept only for mapping); never the order the rows arrive in.
 src as (
     {{ latest_per_key('mapped',
-        ['current_unit_code', 'cycle_first_year', 'cycle_last_year', 'evaluator', 'report_version']) }}
+        ['current_unit_code', 'cycle_first_year', 'cycle_last_year', 'evaluator', 'report_version'],
+        then_by=['cast(evaluated_on as date) desc nulls last',
+                 '(case when unit_code_note is null then 0 else 1 end) asc']) }}
 )
 
 select

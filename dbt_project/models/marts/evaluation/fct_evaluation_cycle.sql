@@ -105,7 +105,12 @@ per_cycle as (
     {{ dbt.listagg("concat_ws('', cast(y.year as string), ':', y.catalog_version)", "', '", "order by y.year") }}
       as catalog_versions,
     {{ dbt.listagg("concat_ws('', cast(y.year as string), ':', y.rules_version)", "', '", "order by y.year") }}
-      as rules_versions
+      as rules_versions,
+    -- each year's performance group (the band of the published index that year): a unit can change group inside
+    -- a cycle, and each year's stage is judged in that year's group, the cycle's end verdict in the last year's
+    {{ dbt.listagg("concat_ws('', cast(y.year as string), ':', coalesce(y.performance_group, '-'))", "', '",
+                   "order by y.year") }}
+      as performance_groups
   from years as y
   inner join bounds as b on b.unit_code = y.unit_code and b.cycle_start = y.cycle_start
   group by y.unit_code, y.cycle_start
@@ -160,6 +165,9 @@ with_third_party as (
     tp.report_version as third_party_report_version,
     p.tp_third_party_weight as third_party_weight,
     p.ex1_improve_min_points,
+    -- the rules version the cycle verdict itself is judged by (X1/EX1 at the end, the third-party weight and
+    -- whether a missing report holds the verdict): the one in force in the cycle's last evaluated year
+    p.rules_version as verdict_rules_version,
     case
       when v.verdict in ('withdrawn', 'not_reported') then 'final'
       -- a cycle still running has no verdict yet, whatever the evaluator has uploaded
@@ -254,5 +262,7 @@ select
   v.third_party_report_version,
   v.verdict_status,
   v.catalog_versions,
-  v.rules_versions
+  v.rules_versions,
+  v.verdict_rules_version,
+  v.performance_groups
 from with_third_party as v

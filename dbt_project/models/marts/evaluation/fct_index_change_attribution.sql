@@ -38,7 +38,7 @@ released as (
   {%- if rel_rel is not none %}
   select unit_code, year, composite_index as released_index, release_id
   from (
-    select r.*, row_number() over (partition by r.unit_code, r.year order by r.release_id desc nulls last) as k
+    select r.*, row_number() over (partition by r.unit_code, r.year order by {{ release_latest_first('r.release_id') }}) as k
     from {{ rel_src }} as r
   ) as x
   where k = 1

@@ -1,6 +1,7 @@
 -- Third-party evaluation status per programme unit and cycle (issue 17; "每三年期开展一轮第三方评估").
 -- Cycles are the unit's own (fct_programme_unit_year calendar). The current upload of a cycle is its highest
--- report version (then the latest ingested); earlier versions stay in staging as history (versions_received).
+-- report version (then the latest ingested, then the later-dated report); earlier versions stay in staging as
+-- history (versions_received).
 -- status: received | pending (no upload: the cycle shows "third-party evaluation pending", never an
 -- indicator-only verdict) | not_on_calendar (an upload for years that are not one of the unit's cycles).
 -- third_party_score: the evaluator's overall score, 0-100 = TP.pillar_share x the pillar scores weighted as the
@@ -37,7 +38,13 @@ uploads as (
         u.*,
         row_number() over (
             partition by u.unit_code, u.cycle_first_year, u.cycle_last_year
-            order by u.report_version desc nulls last, u.ingested_at desc nulls last, u.evaluator asc nulls last
+            -- a total order, so the current report never depends on the order rows arrive in: the highest
+            -- version, the latest loaded, then the later-dated report (two evaluators' reports of one version
+            -- loaded together: the later one supersedes), then the evaluator, file and hash only so the same data
+            -- always name the same report
+            order by
+                u.report_version desc nulls last, u.ingested_at desc nulls last, u.evaluated_on desc nulls last,
+                u.evaluator asc nulls last, u.source_file desc nulls last, u.file_hash asc nulls last
         ) as version_rank,
         count(*) over (partition by u.unit_code, u.cycle_first_year, u.cycle_last_year) as versions_received
     from {{ ref('stg_raw__third_party_evaluations') }} as u
