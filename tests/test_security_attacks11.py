@@ -1,0 +1,73 @@
+"""Attacks of the eleventh review (branch h_access11), tried against the real parts: the running dashboard over
+HTTP, the command line, the accounts store. Each section says what was wrong; each of its tests failed before its
+fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "Vq7#lantern-Orbit"
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    from dashboard_fixtures import build_snapshot
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+
+    base = tmp_path_factory.mktemp("attacks11")
+    snap = build_snapshot(base / "published" / "a.snapshot.duckdb", last_year=2024)
+    store = base / "access" / "users.sqlite"
+    app = create_app(
+        snap,
+        user_store=store,
+        secret_key_file=base / "access" / "secret_key",
+        dossier_dir=base / "dossiers",
+        extracts_dir=base / "extracts",
+    )
+    return {"app": app, "store": store, "gd": signed_in_client(app, store, "gd11", "province", "44")}
+
+
+def _shared_cache_may_store(response) -> bool:
+    """RFC 9111 §3 and §5.2.2: a shared cache (an office's or an ISP's caching proxy) may store a 2xx answer to a
+    request without an Authorization header unless it says no-store or private (a bare max-age, "public", or no
+    Cache-Control at all with a validator — heuristic freshness — all let it). The cookie does not stop it: the
+    proxy keys by URL, and "Vary: Cookie" is ignored or not cached by many."""
+    directives = {d.strip().split("=")[0].lower() for d in response.headers.get("Cache-Control", "").split(",")}
+    return 200 <= response.status_code < 300 and not directives & {"no-store", "private"}
+
+
+# ---- 1. what needs an account is never kept by a shared cache --------------------------------------------------------
+# Dash's bundles need a signed-in account (round 10: their URLs name Dash's versions), but Dash sent them with a bare
+# "Cache-Control: max-age=31536000", and the map outlines (also behind sign-in) with "public, max-age=86400": a
+# caching proxy between an office and the server stored the answer to a signed-in official's request and gave it,
+# for a year, to anyone asking the same URL without an account. Now everything behind sign-in is "private" (the
+# browser still keeps the bundles) or "no-store"; the refusals (401) are not kept either.
+def test_nothing_behind_sign_in_is_storable_by_a_shared_cache(web):
+    gd, anonymous = web["gd"], web["app"].server.test_client()
+    page = gd.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    urls = set(re.findall(r'(?:src|href)="(/[^"]+)"', page))
+    assert any(u.startswith("/_dash-component-suites/") for u in urls)
+    urls |= {"/geo/provinces.json", "/geo/prefectures.json", "/geo/topojson/china.json", "/_dash-layout", "/"}
+    checked = 0
+    for url in sorted(urls):
+        if anonymous.get(url).status_code == 200:
+            continue  # open to anyone (the style sheet, the sign-in page): a shared cache may keep it
+        signed_in = gd.get(url)
+        assert signed_in.status_code == 200, url
+        assert not _shared_cache_may_store(signed_in), (url, signed_in.headers.get("Cache-Control"))
+        checked += 1
+    assert checked >= 6
+    # the browser's own cache still keeps the bundles (each URL carries its version: a year is right)
+    bundle = next(u for u in sorted(urls) if u.startswith("/_dash-component-suites/"))
+    cache_control = gd.get(bundle).headers["Cache-Control"]
+    assert "private" in cache_control and "max-age=31536000" in cache_control and "public" not in cache_control
+    # the anonymous refusal of a bundle is not kept by anyone
+    refused = anonymous.get(bundle)
+    assert refused.status_code == 401 and "no-store" in refused.headers.get("Cache-Control", "")
