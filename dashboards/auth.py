@@ -171,6 +171,14 @@ def _province(role: str, province: str | None) -> str | None:
         raise UserError(str(e)) from None
     if code is None:
         raise UserError("the province role needs --province (e.g. 44 or 440000)")
+    # A well-formed code that is no province ('99', a typo's '45' is one) made an account that signed in and saw
+    # nothing of its own, with nobody told why: the codes are the reference file's 31 provinces.
+    from pipelines.reference import provinces
+
+    if code not in set(provinces()["province_code"].to_list()):
+        raise UserError(
+            f"省份代码 {code} 不存在（见 data/reference/modood_provinces.csv）· no province has code {code}"
+        )
     return code
 
 
@@ -185,6 +193,15 @@ def _find(con: sqlite3.Connection, username: str) -> sqlite3.Row | None:
         return r
     rows = con.execute("select * from users where username_key = ? limit 2", (username_key(username),)).fetchall()
     return rows[0] if len(rows) == 1 else None
+
+
+def _refuse_taken(con: sqlite3.Connection, key: str) -> None:
+    taken = con.execute("select username from users where username_key = ?", (key,)).fetchone()
+    if taken is not None:
+        raise UserError(
+            f"用户 {taken[0]} 已存在（用户名不区分大小写和全角半角）· user {taken[0]} already exists "
+            "(user names are the same whatever their case or width)"
+        )
 
 
 def _user(r: sqlite3.Row | None) -> User | None:
@@ -284,7 +301,11 @@ class UserStore:
         con.execute("commit")
 
     # -- accounts -------------------------------------------------------------------------------------------------
-    def add(self, username: str, password: str, role: str, province: str | None = None) -> User:
+    def check_new_account(self, username: str, role: str, province: str | None = None) -> tuple[str, str | None]:
+        """Everything ``add`` refuses that does not depend on the password: the name's form, the role, the province
+        and a name already taken. Returns the name as it will be stored and the province's code. The command line
+        asks this before it asks for the password (twice): a refusal known beforehand came only after the operator
+        had typed it, and a script piping the password in learnt of a typo after the fact."""
         # stored in its compatibility form (full-width ａｄｍｉｎ is admin; the same key), keeping its case for display
         username = unicodedata.normalize("NFKC", username or "").strip()
         if not USERNAME.fullmatch(username):
@@ -298,18 +319,19 @@ class UserStore:
         if role not in ROLES:
             raise UserError(f"role: one of {', '.join(ROLES)}")
         code = _province(role, province)
+        with self._connect() as con:
+            _refuse_taken(con, username_key(username))
+        return username, code
+
+    def add(self, username: str, password: str, role: str, province: str | None = None) -> User:
+        username, code = self.check_new_account(username, role, province)
         check_password_strength(password, username)
         now = _iso(_now())
         key, hashed = username_key(username), _hasher.hash(password)
         with self._connect() as con:
             con.execute("begin immediate")  # the check and the insert at once: two `users add` cannot both pass
             try:
-                taken = con.execute("select username from users where username_key = ?", (key,)).fetchone()
-                if taken is not None:
-                    raise UserError(
-                        f"用户 {taken[0]} 已存在（用户名不区分大小写和全角半角）· user {taken[0]} already exists "
-                        "(user names are the same whatever their case or width)"
-                    )
+                _refuse_taken(con, key)
                 con.execute(
                     "insert into users (username, username_key, password_hash, role, province_code, active, "
                     "auth_stamp, created_at, updated_at) values (?, ?, ?, ?, ?, 1, ?, ?, ?)",
@@ -397,6 +419,12 @@ class UserStore:
         user = self._update(username, "active = 1", ())
         self._audit_change("user_enable", user.username)
         return user
+
+    def account_name(self, username: str) -> str:
+        """The stored name of the account an operator names (any case or width), or UserError: no such account, or
+        several legacy ones share the name. Asked by the command line before it asks for a new password."""
+        with self._connect() as con:
+            return self._exact(con, username)
 
     def reset_password(self, username: str, password: str) -> User:
         check_password_strength(password, username)

@@ -1030,7 +1030,9 @@ _ROLE = click.Choice(["national", "province", "viewer", "evaluator"])
 @_user_errors
 def users_add(username: str, role: str, province: str | None, password_src: str | None) -> None:
     """新建账号。 Create an account (the password is asked twice, or read from stdin with --password -)."""
-    u = _store().add(username, _password(password_src, username), role, province)
+    store = _store()
+    store.check_new_account(username, role, province)  # name, role, province: refused before the password is asked
+    u = store.add(username, _password(password_src, username), role, province)
     console.print(
         f"added {escape(u.username)} ({escape(u.role)}{escape(' ' + u.province_code if u.province_code else '')})"
     )
@@ -1100,7 +1102,9 @@ def users_enable(username: str) -> None:
 @_user_errors
 def users_reset_password(username: str, password_src: str | None) -> None:
     """重设密码。 Set a new password; open sessions of the account end."""
-    _store().reset_password(username, _password(password_src, username))
+    store = _store()
+    store.account_name(username)  # no such account: said before the new password is asked (twice)
+    store.reset_password(username, _password(password_src, username))
     console.print(f"password reset for {escape(username)}")
 
 

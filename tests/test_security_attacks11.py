@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboards import auth
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Vq7#lantern-Orbit"
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
@@ -71,3 +73,33 @@ def test_nothing_behind_sign_in_is_storable_by_a_shared_cache(web):
     # the anonymous refusal of a bundle is not kept by anyone
     refused = anonymous.get(bundle)
     assert refused.status_code == 401 and "no-store" in refused.headers.get("Cache-Control", "")
+
+
+# ---- 2. the command line refuses what it can before asking for a password ------------------------------------------
+# `ipcity users add` asked for the password (twice) and only then said the name, role or province was wrong, or the
+# name taken; `users reset-password` asked for a new password for an account that does not exist. The operator typed
+# a password for nothing, and a script piping one in (--password -) found out after it had been read.
+# And a well-formed code of no province ('99', '72') made a provincial account that saw nothing, unexplained.
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["add", "bad name!", "--role", "national"], "user name"),
+        (["add", "gd.new", "--role", "province"], "--province"),
+        (["add", "gd.new", "--role", "province", "--province", "99"], "990000"),
+        (["set-role", "chief", "province", "--province", "72"], "no province has code 720000"),
+        (["add", "gd.new", "--role", "national", "--province", "44"], "--province"),
+        (["add", "CHIEF", "--role", "viewer"], "already exists"),
+        (["reset-password", "nobody.here"], "no user nobody.here"),
+    ],
+)
+def test_users_add_and_reset_refuse_before_the_password_is_asked(tmp_path, monkeypatch, args, reason):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    monkeypatch.setenv("IPCITY_ACCESS_DIR", str(tmp_path / "access"))
+    auth.UserStore(tmp_path / "access" / "users.sqlite").add("chief", PASSWORD, "national")
+    r = CliRunner().invoke(main, ["users", *args], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert r.exit_code == 2, r.output
+    assert "password" not in r.output.lower().split(reason.lower())[0], r.output  # no prompt before the refusal
+    assert reason in r.output, r.output
