@@ -256,13 +256,13 @@ class UserStore:
     # account is therefore kept only as a keyed fingerprint, '?' and 16 hex digits of HMAC-SHA256 over the name's
     # key: the same guess gives the same fingerprint (repeated tries at one name stay visible and countable), and
     # `ipcity users audit --name X` finds the tries at a name the operator suspects, while the text itself cannot
-    # be read back. The key is derived from the instance's session secret (beside this store, never in the
-    # repository), so nobody holding a copy of the log without the secret can test guesses against it.
+    # be read back. The key is the instance's own (beside this store, never in the repository: fingerprint_key), so
+    # nobody holding a copy of the log without it can test guesses against it.
     def _fingerprint_key(self) -> bytes:
         key = getattr(self, "_fp_key", None)
         if key is None:
-            secret = secret_key(self.path.parent / "secret_key")
-            key = self._fp_key = hmac.new(secret, b"ipcity: fingerprint of a typed user name", hashlib.sha256).digest()
+            folder = self.path.parent
+            key = self._fp_key = fingerprint_key(folder / FINGERPRINT_KEY_FILE, folder / "secret_key")
         return key
 
     def name_fingerprint(self, typed: str) -> str:
@@ -657,6 +657,42 @@ def secret_key(path: Path | None = None) -> bytes:
         key = secrets.token_hex(32).encode()
         f.write(key)
     return key
+
+
+FINGERPRINT_KEY_FILE = "fingerprint_key"
+
+
+def fingerprint_key(path: Path, session_key_path: Path) -> bytes:
+    """The key of the typed names' fingerprints (UserStore.name_fingerprint), kept in its own file (mode 0600).
+
+    It was derived from the session secret each time, so rotating the secret (deleting ``secret_key`` to end every
+    session, the usual response to a leaked key) gave every name a new fingerprint: the failed sign-ins logged
+    before no longer matched ``ipcity users audit --name``, and the lockout's counts (kept by fingerprint) started
+    again from zero for every guessed name. Now the key is made once, from the session secret as it is at that
+    moment (the derivation older versions used, so the fingerprints already in the log keep matching), and then
+    stays whatever happens to the session secret. Deleting this file is what starts the fingerprints afresh."""
+    private_dir(path.parent)
+    if not path.exists():
+        session = secret_key(session_key_path)
+        key = hmac.new(session, b"ipcity: fingerprint of a typed user name", hashlib.sha256).digest()
+        # written whole under another name, then linked into place: a second process never reads it half-written,
+        # and of two made at once the first wins (both hold the same key anyway)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="ascii") as f:
+            f.write(key.hex())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise RuntimeError(
+            f"fingerprint key file {path.name} is damaged; delete it to generate a new one (the failed sign-ins "
+            "logged so far then no longer match `ipcity users audit --name`)"
+        )
+    return bytes.fromhex(text)
 
 
 def first_run_hint(store: UserStore) -> str | None:

@@ -103,3 +103,42 @@ def test_users_add_and_reset_refuse_before_the_password_is_asked(tmp_path, monke
     assert r.exit_code == 2, r.output
     assert "password" not in r.output.lower().split(reason.lower())[0], r.output  # no prompt before the refusal
     assert reason in r.output, r.output
+
+
+# ---- 3. rotating the session secret keeps the fingerprints of failed sign-ins -----------------------------------------
+# A name that is no account is logged as a keyed fingerprint (round 10), keyed by the session secret: deleting
+# data/access/secret_key (to end every session, after a leak) gave every typed name a new fingerprint, so the tries
+# logged before no longer matched `ipcity users audit --name`, and the lockout (counted by fingerprint) started over
+# for every guessed name. The key now has its own file, made once from the secret as it was (older fingerprints
+# keep matching), and stays when the secret is rotated.
+def test_rotating_the_session_secret_keeps_the_fingerprints_and_the_lockout(tmp_path, monkeypatch):
+    import hashlib
+    import hmac
+
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    monkeypatch.setenv("IPCITY_ACCESS_DIR", str(tmp_path / "access"))
+    store = auth.UserStore(tmp_path / "access" / "users.sqlite")
+    store.add("chief", PASSWORD, "national")
+    secret = auth.secret_key(tmp_path / "access" / "secret_key")
+    # what an older version logged: HMAC keyed by the session secret's derivation
+    older_key = hmac.new(secret, b"ipcity: fingerprint of a typed user name", hashlib.sha256).digest()
+    older = "?" + hmac.new(older_key, b"ghost.admin", hashlib.sha256).hexdigest()[:16]
+    assert store.name_fingerprint("ghost.admin") == older
+    for _ in range(auth.MAX_FAILURES):
+        assert store.authenticate("ghost.admin", "wrong-guess", "203.0.113.9") is None
+        store.audit(store.audit_name("ghost.admin"), None, "login", "/login", "failed", "203.0.113.9")
+    assert store.locked("ghost.admin", "203.0.113.9")
+
+    (tmp_path / "access" / "secret_key").unlink()  # the operator rotates the session secret
+    assert auth.secret_key(tmp_path / "access" / "secret_key") != secret
+    rotated = auth.UserStore(tmp_path / "access" / "users.sqlite")  # the next process
+    assert rotated.name_fingerprint("ghost.admin") == older
+    assert rotated.locked("ghost.admin", "203.0.113.9")  # the guesses still count
+    r = CliRunner().invoke(main, ["users", "audit", "--name", "ghost.admin"])
+    assert r.exit_code == 0 and older in r.output, r.output
+    key_file = tmp_path / "access" / auth.FINGERPRINT_KEY_FILE
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert secret not in key_file.read_bytes() and older_key.hex() == key_file.read_text()
