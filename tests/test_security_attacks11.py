@@ -142,3 +142,36 @@ def test_rotating_the_session_secret_keeps_the_fingerprints_and_the_lockout(tmp_
     key_file = tmp_path / "access" / auth.FINGERPRINT_KEY_FILE
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert secret not in key_file.read_bytes() and older_key.hex() == key_file.read_text()
+
+
+# ---- 4. the password policy refuses the words a targeted guess tries first -------------------------------------------
+# The lockout lets about MAX_ACCOUNT_FAILURES guesses per LOCK_WINDOW through from many addresses (some 9,600 a
+# day at one account, for good: nothing locks). A guesser at an IP office's account starts with the service's, the
+# office's and the province's names and a year: 'Guangdong@2024', 'Cnipa@2024', 'Ipcity2025!', 'Admin@12345' all
+# passed the policy (the common-password lists have none of them). Now every province's and prefecture city's name
+# (the project's own files) and the service's words, with digits or symbols around or inside them or letters
+# swapped for digits, are refused: by `ipcity users add`/`reset-password` and by the web's change-password page.
+CONTEXT_PASSWORDS = ["Guangdong@2024", "Cnipa@2024", "Ipcity2025!", "Admin@12345", "Guang-Dong2024", "Sh3nzh3n@2024"]
+
+
+@pytest.mark.parametrize("password", CONTEXT_PASSWORDS)
+def test_the_policy_refuses_the_service_and_place_names_with_digits(tmp_path, password):
+    store = auth.UserStore(tmp_path / "access" / "users.sqlite")
+    with pytest.raises(auth.WeakPassword) as refused:
+        store.add("gd.office", password, "province", "44")
+    assert refused.value.reason == "context"
+    store.add("gd.office", "Gd#harbour-Lantern7", "province", "44")  # a passphrase of other words still passes
+    with pytest.raises(auth.WeakPassword):
+        store.reset_password("gd.office", password)
+
+
+def test_the_change_password_page_says_why_in_both_languages(web):
+    from dashboard_http import TEST_PASSWORD, form_token
+
+    from dashboards import web as web_module
+
+    for lang, words in (("zh", "地名"), ("en", "a place")):
+        token = form_token(web["gd"], web_module.PASSWORD_PATH)
+        data = {"csrf": token, "current": TEST_PASSWORD, "new": "Guangdong@2024", "confirm": "Guangdong@2024"}
+        r = web["gd"].post(f"{web_module.PASSWORD_PATH}?lang={lang}", data=data, headers=SAME_ORIGIN)
+        assert r.status_code == 400 and words in r.get_data(as_text=True), r.get_data(as_text=True)[-800:]
