@@ -1127,8 +1127,20 @@ def users_set_role(username: str, role: str, province: str | None) -> None:
     help="Only the rows of this name: an account, or a name tried at sign-in (the log keeps such a name only as its "
     "fingerprint, '?' and 16 hex digits, which this matches).",
 )
-def users_audit(limit: int, name: str | None) -> None:
+@click.option(
+    "--province",
+    default=None,
+    help="Only the files taken of this province's figures (44 or 440000): its extracts, its cities' dossiers and "
+    "reports, and the files of all provinces.",
+)
+def users_audit(limit: int, name: str | None, province: str | None) -> None:
     """最近的登录与被拒请求。 The latest sign-ins and refused requests (who, what, when)."""
+    from dashboards.security import BadParameter, normalise_province
+
+    try:
+        province = normalise_province(province)
+    except BadParameter as e:
+        raise click.BadParameter(term_text(e), param_hint="'--province'") from None
     t = Table(
         "at (UTC) / 时间（UTC）",
         "user / 用户",
@@ -1142,10 +1154,19 @@ def users_audit(limit: int, name: str | None) -> None:
     )
 
     store = _store()
-    rows = store.audit_rows(limit if name is None else 100_000)
+    rows = store.audit_rows(limit if name is None and province is None else 100_000)
     if name is not None:
         wanted = {store.audit_name(name), store.name_fingerprint(name)}
-        rows = [r for r in rows if r["username"] in wanted or r["target"] in wanted][:limit]
+        rows = [r for r in rows if r["username"] in wanted or r["target"] in wanted]
+    if province is not None:
+        # the detail web.audit_files writes: 'province P', 'unit U (province P)' or 'all provinces'
+        rows = [
+            r
+            for r in rows
+            if r["action"] == "file"
+            and (f"province {province}" in (r["detail"] or "") or (r["detail"] or "").startswith("all provinces"))
+        ]
+    rows = rows[:limit]
     for r in rows:  # every value is data (a path someone asked for): escape() below
         t.add_row(
             escape(r["at"]),

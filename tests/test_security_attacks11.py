@@ -175,3 +175,38 @@ def test_the_change_password_page_says_why_in_both_languages(web):
         data = {"csrf": token, "current": TEST_PASSWORD, "new": "Guangdong@2024", "confirm": "Guangdong@2024"}
         r = web["gd"].post(f"{web_module.PASSWORD_PATH}?lang={lang}", data=data, headers=SAME_ORIGIN)
         assert r.status_code == 400 and words in r.get_data(as_text=True), r.get_data(as_text=True)[-800:]
+
+
+# ---- 5. the audit log says whose figures each taken file holds ---------------------------------------------------------
+# A file taken was logged as its path ('/download/extract?year=…', '/report.pdf?…', '/dossiers/440100_2024.html'):
+# which province's figures it held was in a query parameter, a city code or nothing at all (a national office's
+# all-province file), so "who took Guangdong's figures this month", what data officials ask of the log, had no
+# answer short of decoding every path. Now the row's detail names what the permission check granted ('province
+# 440000', 'unit 440100 (province 440000)', 'all provinces') and `ipcity users audit --province 44` lists them.
+def test_the_audit_log_names_the_province_of_every_file_taken(web, monkeypatch):
+    from click.testing import CliRunner
+    from dashboard_http import signed_in_client
+
+    from pipelines.cli import main
+
+    national = signed_in_client(web["app"], web["store"], "chief11", "national")
+    assert web["gd"].get("/download/extract?year=2024&province=44&fmt=csv").status_code == 200
+    assert national.get("/download/extract?year=2024&fmt=csv").status_code == 200
+    assert national.get("/download/extract?year=2024&province=32&fmt=csv").status_code == 200
+    rows = [r for r in auth.UserStore(web["store"]).audit_rows(20) if r["action"] == "file"]
+    details = {(r["username"], r["detail"]) for r in rows}
+    assert {("gd11", "province 440000"), ("chief11", "all provinces"), ("chief11", "province 320000")} <= details
+    monkeypatch.setenv("IPCITY_ACCESS_DIR", str(Path(web["store"]).parent))
+    r = CliRunner().invoke(main, ["users", "audit", "--province", "44"], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert "gd11" in r.output and "province 440000" in r.output and "province 320000" not in r.output, r.output
+    assert "all provinces" in r.output  # a file of every province holds Guangdong's figures too
+    bad = CliRunner().invoke(main, ["users", "audit", "--province", "广东"])
+    assert bad.exit_code == 2 and "province" in bad.output
+
+
+def test_the_granted_scope_of_a_city_names_its_province():
+    from dashboards.access import granted_scope
+
+    assert granted_scope("440100", None, False) == "unit 440100 (province 440000)"
+    assert granted_scope(None, None, True) == "all provinces"
