@@ -512,8 +512,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             part = f"part: {flask.request.headers.get('Range', '')[:100]}" if resp.status_code == 206 else ""
             # whose figures: the province (or unit, or all provinces) the view's permission check granted, so the
             # log answers "who took Guangdong's extract" without reading each path's or query's codes
-            scope = flask.g.get("ipcity_granted_scope", "")
-            access.audit(access.current_principal(), "file", target[:500], "ok", "; ".join(filter(None, [scope, part])))
+            detail = "; ".join(filter(None, [access.granted(), part]))
+            access.audit(access.current_principal(), "file", target[:500], "ok", detail)
         return resp
 
     @server.before_request

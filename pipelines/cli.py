@@ -1159,11 +1159,13 @@ def users_audit(limit: int, name: str | None, province: str | None) -> None:
         wanted = {store.audit_name(name), store.name_fingerprint(name)}
         rows = [r for r in rows if r["username"] in wanted or r["target"] in wanted]
     if province is not None:
-        # the detail web.audit_files writes: 'province P', 'unit U (province P)' or 'all provinces'
+        # files taken (a route's, or a page button's download), whose detail says whose figures they hold
+        # (access.granted_scope): 'province P', 'unit U (province P)' or 'all provinces'
         rows = [
             r
             for r in rows
-            if r["action"] == "file"
+            if r["action"] in ("file", "download")
+            and r["outcome"] == "ok"
             and (f"province {province}" in (r["detail"] or "") or (r["detail"] or "").startswith("all provinces"))
         ]
     rows = rows[:limit]

@@ -185,7 +185,7 @@ def test_the_change_password_page_says_why_in_both_languages(web):
 # 440000', 'unit 440100 (province 440000)', 'all provinces') and `ipcity users audit --province 44` lists them.
 def test_the_audit_log_names_the_province_of_every_file_taken(web, monkeypatch):
     from click.testing import CliRunner
-    from dashboard_http import signed_in_client
+    from dashboard_http import callback_body, signed_in_client
 
     from pipelines.cli import main
 
@@ -193,9 +193,18 @@ def test_the_audit_log_names_the_province_of_every_file_taken(web, monkeypatch):
     assert web["gd"].get("/download/extract?year=2024&province=44&fmt=csv").status_code == 200
     assert national.get("/download/extract?year=2024&fmt=csv").status_code == 200
     assert national.get("/download/extract?year=2024&province=32&fmt=csv").status_code == 200
-    rows = [r for r in auth.UserStore(web["store"]).audit_rows(20) if r["action"] == "file"]
+    # and the downloads page's button (a callback sending the file)
+    body = callback_body(
+        [("dl-download", "data"), ("dl-status", "children")],
+        [("dl-button", "n_clicks", 1)],
+        [("dl-year", "value", 2024), ("dl-province", "value", "440000"), ("dl-format", "value", "csv")]
+        + [("dl-lang", "data", "zh")],
+    )
+    assert web["gd"].post("/_dash-update-component", json=body, headers=SAME_ORIGIN).status_code == 200
+    rows = [r for r in auth.UserStore(web["store"]).audit_rows(20) if r["action"] in ("file", "download")]
     details = {(r["username"], r["detail"]) for r in rows}
     assert {("gd11", "province 440000"), ("chief11", "all provinces"), ("chief11", "province 320000")} <= details
+    assert any(u == "gd11" and d.startswith("province 440000; rows=") for u, d in details), details
     monkeypatch.setenv("IPCITY_ACCESS_DIR", str(Path(web["store"]).parent))
     r = CliRunner().invoke(main, ["users", "audit", "--province", "44"], env={"COLUMNS": "250"})
     assert r.exit_code == 0, r.output
