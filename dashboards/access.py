@@ -223,6 +223,24 @@ def authorize(
         deny(principal, action, what, f"province {province} outside the account's scope")
     if unit is not None and scope is not None and not in_scope(principal, snap, unit):
         deny(principal, action, what, f"unit {unit} outside the account's scope")
+    if flask.has_request_context():
+        # what was granted, for the audit row of the file this request then takes (web.audit_files)
+        flask.g.ipcity_granted_scope = granted_scope(unit, province, all_provinces)
+
+
+def granted() -> str:
+    """What this request's last permission check granted (``granted_scope``), for the audit row of a file taken."""
+    return str(flask.g.get("ipcity_granted_scope", "")) if flask.has_request_context() else ""
+
+
+def granted_scope(unit: str | None, province: str | None, all_provinces: bool) -> str:
+    """Whose figures a granted request covers, as the audit log's detail says it: 'province 440000', 'unit 440100
+    (province 440000)' (a GB/T 2260 code's first two digits are its province), 'all provinces', or ''."""
+    if unit is not None:
+        return f"unit {unit} (province {str(unit)[:2]}0000)"
+    if province is not None:
+        return f"province {province}"
+    return "all provinces" if all_provinces else ""
 
 
 # ---- the Dash callback gate -------------------------------------------------------------------------------------

@@ -171,6 +171,14 @@ def _province(role: str, province: str | None) -> str | None:
         raise UserError(str(e)) from None
     if code is None:
         raise UserError("the province role needs --province (e.g. 44 or 440000)")
+    # A well-formed code that is no province ('99', a typo's '45' is one) made an account that signed in and saw
+    # nothing of its own, with nobody told why: the codes are the reference file's 31 provinces.
+    from pipelines.reference import provinces
+
+    if code not in set(provinces()["province_code"].to_list()):
+        raise UserError(
+            f"省份代码 {code} 不存在（见 data/reference/modood_provinces.csv）· no province has code {code}"
+        )
     return code
 
 
@@ -185,6 +193,15 @@ def _find(con: sqlite3.Connection, username: str) -> sqlite3.Row | None:
         return r
     rows = con.execute("select * from users where username_key = ? limit 2", (username_key(username),)).fetchall()
     return rows[0] if len(rows) == 1 else None
+
+
+def _refuse_taken(con: sqlite3.Connection, key: str) -> None:
+    taken = con.execute("select username from users where username_key = ?", (key,)).fetchone()
+    if taken is not None:
+        raise UserError(
+            f"用户 {taken[0]} 已存在（用户名不区分大小写和全角半角）· user {taken[0]} already exists "
+            "(user names are the same whatever their case or width)"
+        )
 
 
 def _user(r: sqlite3.Row | None) -> User | None:
@@ -239,13 +256,13 @@ class UserStore:
     # account is therefore kept only as a keyed fingerprint, '?' and 16 hex digits of HMAC-SHA256 over the name's
     # key: the same guess gives the same fingerprint (repeated tries at one name stay visible and countable), and
     # `ipcity users audit --name X` finds the tries at a name the operator suspects, while the text itself cannot
-    # be read back. The key is derived from the instance's session secret (beside this store, never in the
-    # repository), so nobody holding a copy of the log without the secret can test guesses against it.
+    # be read back. The key is the instance's own (beside this store, never in the repository: fingerprint_key), so
+    # nobody holding a copy of the log without it can test guesses against it.
     def _fingerprint_key(self) -> bytes:
         key = getattr(self, "_fp_key", None)
         if key is None:
-            secret = secret_key(self.path.parent / "secret_key")
-            key = self._fp_key = hmac.new(secret, b"ipcity: fingerprint of a typed user name", hashlib.sha256).digest()
+            folder = self.path.parent
+            key = self._fp_key = fingerprint_key(folder / FINGERPRINT_KEY_FILE, folder / "secret_key")
         return key
 
     def name_fingerprint(self, typed: str) -> str:
@@ -284,7 +301,11 @@ class UserStore:
         con.execute("commit")
 
     # -- accounts -------------------------------------------------------------------------------------------------
-    def add(self, username: str, password: str, role: str, province: str | None = None) -> User:
+    def check_new_account(self, username: str, role: str, province: str | None = None) -> tuple[str, str | None]:
+        """Everything ``add`` refuses that does not depend on the password: the name's form, the role, the province
+        and a name already taken. Returns the name as it will be stored and the province's code. The command line
+        asks this before it asks for the password (twice): a refusal known beforehand came only after the operator
+        had typed it, and a script piping the password in learnt of a typo after the fact."""
         # stored in its compatibility form (full-width ａｄｍｉｎ is admin; the same key), keeping its case for display
         username = unicodedata.normalize("NFKC", username or "").strip()
         if not USERNAME.fullmatch(username):
@@ -298,18 +319,19 @@ class UserStore:
         if role not in ROLES:
             raise UserError(f"role: one of {', '.join(ROLES)}")
         code = _province(role, province)
+        with self._connect() as con:
+            _refuse_taken(con, username_key(username))
+        return username, code
+
+    def add(self, username: str, password: str, role: str, province: str | None = None) -> User:
+        username, code = self.check_new_account(username, role, province)
         check_password_strength(password, username)
         now = _iso(_now())
         key, hashed = username_key(username), _hasher.hash(password)
         with self._connect() as con:
             con.execute("begin immediate")  # the check and the insert at once: two `users add` cannot both pass
             try:
-                taken = con.execute("select username from users where username_key = ?", (key,)).fetchone()
-                if taken is not None:
-                    raise UserError(
-                        f"用户 {taken[0]} 已存在（用户名不区分大小写和全角半角）· user {taken[0]} already exists "
-                        "(user names are the same whatever their case or width)"
-                    )
+                _refuse_taken(con, key)
                 con.execute(
                     "insert into users (username, username_key, password_hash, role, province_code, active, "
                     "auth_stamp, created_at, updated_at) values (?, ?, ?, ?, ?, 1, ?, ?, ?)",
@@ -397,6 +419,12 @@ class UserStore:
         user = self._update(username, "active = 1", ())
         self._audit_change("user_enable", user.username)
         return user
+
+    def account_name(self, username: str) -> str:
+        """The stored name of the account an operator names (any case or width), or UserError: no such account, or
+        several legacy ones share the name. Asked by the command line before it asks for a new password."""
+        with self._connect() as con:
+            return self._exact(con, username)
 
     def reset_password(self, username: str, password: str) -> User:
         check_password_strength(password, username)
@@ -629,6 +657,42 @@ def secret_key(path: Path | None = None) -> bytes:
         key = secrets.token_hex(32).encode()
         f.write(key)
     return key
+
+
+FINGERPRINT_KEY_FILE = "fingerprint_key"
+
+
+def fingerprint_key(path: Path, session_key_path: Path) -> bytes:
+    """The key of the typed names' fingerprints (UserStore.name_fingerprint), kept in its own file (mode 0600).
+
+    It was derived from the session secret each time, so rotating the secret (deleting ``secret_key`` to end every
+    session, the usual response to a leaked key) gave every name a new fingerprint: the failed sign-ins logged
+    before no longer matched ``ipcity users audit --name``, and the lockout's counts (kept by fingerprint) started
+    again from zero for every guessed name. Now the key is made once, from the session secret as it is at that
+    moment (the derivation older versions used, so the fingerprints already in the log keep matching), and then
+    stays whatever happens to the session secret. Deleting this file is what starts the fingerprints afresh."""
+    private_dir(path.parent)
+    if not path.exists():
+        session = secret_key(session_key_path)
+        key = hmac.new(session, b"ipcity: fingerprint of a typed user name", hashlib.sha256).digest()
+        # written whole under another name, then linked into place: a second process never reads it half-written,
+        # and of two made at once the first wins (both hold the same key anyway)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="ascii") as f:
+            f.write(key.hex())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise RuntimeError(
+            f"fingerprint key file {path.name} is damaged; delete it to generate a new one (the failed sign-ins "
+            "logged so far then no longer match `ipcity users audit --name`)"
+        )
+    return bytes.fromhex(text)
 
 
 def first_run_hint(store: UserStore) -> str | None:

@@ -212,8 +212,8 @@ def warm() -> None:
 
 
 def register_route(server) -> None:
-    """``/geo/<layer>.json``: the layer's GeoJSON, cacheable by the browser for a day; ``/geo/topojson/*.json``:
-    the empty base map. The layers are built in the background at start-up, so the first map is not slow."""
+    """``/geo/<layer>.json``: the layer's GeoJSON, cacheable by the browser for a day (not by a shared cache: the
+    route is behind sign-in); ``/geo/topojson/*.json``: the empty base map. The layers are built in the background at start-up, so the first map is not slow."""
     import threading
 
     import flask
@@ -223,7 +223,7 @@ def register_route(server) -> None:
     @server.route(f"{TOPOJSON_ROUTE}<name>.json")
     def geo_topojson(name: str):
         response = flask.Response(EMPTY_TOPOJSON, mimetype="application/json")
-        response.headers["Cache-Control"] = "public, max-age=86400"
+        response.headers["Cache-Control"] = "private, max-age=86400"  # behind sign-in: no shared cache
         return response
 
     @server.route(f"{GEO_ROUTE}<name>.json")
@@ -231,5 +231,5 @@ def register_route(server) -> None:
         if name not in LAYERS:
             flask.abort(404)
         response = flask.Response(layer_bytes(name), mimetype="application/geo+json")
-        response.headers["Cache-Control"] = "public, max-age=86400"
+        response.headers["Cache-Control"] = "private, max-age=86400"  # behind sign-in: no shared cache
         return response

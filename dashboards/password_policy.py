@@ -33,6 +33,11 @@ REASONS = {
         "这是常见密码（或常见密码加数字、符号），容易被猜中。",
         "a common password (or one with digits or symbols added); easily guessed",
     ),
+    "context": (
+        "密码是本平台、机构或地名（如 ipcity、cnipa、guangdong、shenzhen）加数字或符号，容易被猜中。",
+        "the name of this service, its office or a place (like ipcity, cnipa, guangdong, shenzhen) with digits or "
+        "symbols added; easily guessed",
+    ),
     "pattern": (
         "这是键盘连续按键或字母、数字序列（如 qwerty、1qaz2wsx、abcdef、123456），容易被猜中。",
         "a keyboard walk or a letter or digit sequence (like qwerty, 1qaz2wsx, abcdef, 123456); easily guessed",
@@ -53,6 +58,29 @@ def common_passwords() -> frozenset[str]:
     for path in sorted(PASSWORD_LISTS.glob("*.txt")):
         words.update(w.strip().lower() for w in path.read_text(encoding="utf-8").splitlines() if w.strip())
     return frozenset(words)
+
+
+# Words of this service's context (NIST SP 800-63B 5.1.1.2: "context-specific words, such as the name of the
+# service"): what a guesser tries first against an IP office's account, slowly and from many addresses to stay
+# under the lockout (about 9,600 guesses a day per account: auth.MAX_ACCOUNT_FAILURES per LOCK_WINDOW). With the
+# place names below (every province's and prefecture city's pinyin, from the project's own files), 'Guangdong@2024',
+# 'Cnipa@2024' and 'Admin@12345' passed the policy although each is among a targeted guess's first hundred.
+SERVICE_WORDS = frozenset(
+    {"ipcity", "cnipa", "sipo", "zhishichanquan", "zscq", "qiangshi", "admin", "administrator", "dashboard"}
+)
+
+
+@functools.cache
+def context_words() -> frozenset[str]:
+    """The service's words and the places' names, lower case without spaces (guangdong, shenzhen, neimenggu...)."""
+    import csv
+
+    words = set(SERVICE_WORDS)
+    with open(settings.DBT_PROJECT_DIR / "seeds" / "province_names.csv", encoding="utf-8") as f:
+        words.update(r["name_en"] for r in csv.DictReader(f))
+    with open(settings.REFERENCE_DIR / "cities_prefecture_level_2023.csv", encoding="utf-8") as f:
+        words.update(r["pinyin"] for r in csv.DictReader(f) if r["pinyin"])
+    return frozenset(w for w in (re.sub(r"[^a-z]", "", w.lower()) for w in words) if len(w) >= 4)
 
 
 def _step(a: str, b: str) -> bool:
@@ -90,6 +118,16 @@ def is_common(password: str) -> bool:
     return any(c in words for c in candidates if len(c) >= 4)
 
 
+def is_context(password: str) -> bool:
+    """A context word (``context_words``) alone or with digits or symbols before, after or inside it, or with the
+    usual letter-for-digit swaps: Guangdong@2024, Guang-Dong2024, Cn1pa#2025."""
+    s = password.lower()
+    core = _EDGES.sub("", s)
+    candidates = {core, core.translate(_LEET), _EDGES.sub("", s.translate(_LEET))}
+    candidates |= {re.sub(r"[^a-z]", "", c) for c in candidates}
+    return any(c in context_words() for c in candidates)
+
+
 def refusal(password: str, username: str = "") -> str | None:
     """Why the policy refuses the password (a key of REASONS), or None when it is acceptable."""
     if len(password) < MIN_PASSWORD:
@@ -102,6 +140,8 @@ def refusal(password: str, username: str = "") -> str | None:
         return "repetitive"
     if is_common(password):
         return "common"
+    if is_context(password):
+        return "context"
     if is_pattern(password):
         return "pattern"
     return None

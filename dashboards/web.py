@@ -70,6 +70,13 @@ FILE_ENDPOINTS = frozenset({"dossier", "download_extract", "extract_file"})
 AUDITED_FILE_ENDPOINTS = FILE_ENDPOINTS | {"report_route"}
 
 
+def open_without_sign_in(path: str, rule: str) -> bool:
+    """Whether the gate serves ``path`` (matched by the route ``rule``) to anyone: the public paths, and what the
+    public static routes themselves serve. The prefix alone is not enough: '/assets//x' matches no static route and
+    reached Dash's catch-all, the app's page shell, unsigned. Read by the gate and by the caching headers."""
+    return path in PUBLIC_PATHS or (path.startswith(PUBLIC_PREFIXES) and rule.startswith(PUBLIC_PREFIXES))
+
+
 class WebUser(UserMixin):
     def __init__(self, user):
         self.username = user.username
@@ -503,7 +510,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if taken and flask.request.endpoint in AUDITED_FILE_ENDPOINTS:
             target = flask.request.full_path if flask.request.query_string else flask.request.path
             part = f"part: {flask.request.headers.get('Range', '')[:100]}" if resp.status_code == 206 else ""
-            access.audit(access.current_principal(), "file", target[:500], "ok", part)
+            # whose figures: the province (or unit, or all provinces) the view's permission check granted, so the
+            # log answers "who took Guangdong's extract" without reading each path's or query's codes
+            detail = "; ".join(filter(None, [access.granted(), part]))
+            access.audit(access.current_principal(), "file", target[:500], "ok", detail)
         return resp
 
     @server.before_request
@@ -529,7 +539,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         # public: the paths above, and what the static routes themselves serve. The prefix alone is not enough:
         # '/assets//x' matches no static route and reached Dash's catch-all, the app's page shell, unsigned.
         rule = req.url_rule.rule if req.url_rule is not None else ""
-        if path in PUBLIC_PATHS or (path.startswith(PUBLIC_PREFIXES) and rule.startswith(PUBLIC_PREFIXES)):
+        if open_without_sign_in(path, rule):
             return None
         if path.startswith(STATIC_PREFIXES) and rule.startswith(STATIC_PREFIXES) and current_user.is_authenticated:
             return None  # a bundle for a signed-in page: no page, query or callback checks apply
@@ -621,8 +631,17 @@ def _install_headers(app, server: flask.Flask, debug: bool) -> None:
         # Every response but the static bundles and the (public) map outlines may carry an account's data — the
         # callbacks, downloads, dossiers, extracts, /report.pdf, pages — so none is kept by a browser or a proxy.
         rule = flask.request.url_rule.rule if flask.request.url_rule is not None else ""
-        if not rule.startswith((*STATIC_PREFIXES, *CACHEABLE_PREFIXES)):  # the routes, not a look-alike path
+        if not rule.startswith((*STATIC_PREFIXES, *CACHEABLE_PREFIXES)) or resp.status_code >= 400:
+            # the routes, not a look-alike path; and a refusal (401, 404) is not kept either
             resp.headers["Cache-Control"] = "no-store"
+        elif not open_without_sign_in(flask.request.path, rule):
+            # Behind sign-in (Dash's bundles, the map outlines): the browser may keep them, a shared cache must not.
+            # Dash sends its bundles with a bare max-age (and the outlines said "public"), which lets an office's
+            # or an ISP's caching proxy store the answer to a signed-in request and hand it to anyone asking the
+            # same URL without an account (a proxy keys by URL; "Vary: Cookie" is ignored by many), undoing the
+            # gate (the bundles' versions name the published flaws that apply, see PUBLIC_PATHS).
+            resp.cache_control.public = False
+            resp.cache_control.private = True
         return resp
 
 

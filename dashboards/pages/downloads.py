@@ -307,5 +307,5 @@ def register_callbacks(app) -> None:
         year, fmt = parse_request(snap, year, fmt)
         principal = access.current_principal()
         f = prepare_download(snap, principal, year, None if province == ALL else province, fmt)
-        access.audit(principal, "download", f.filename, "ok", f"rows={f.rows}")
+        access.audit(principal, "download", f.filename, "ok", f"{access.granted()}; rows={f.rows}")
         return dcc.send_bytes(f.content, f.filename), t("dl_rows", lang).format(n=f.rows)

@@ -460,5 +460,5 @@ def register_callbacks(app) -> None:
         principal = access.current_principal()
         data = ambition_download(snapshot(), principal, fmt)
         if data:
-            access.audit(principal, "download", str(data.get("filename", "ambition"))[:200], "ok")
+            access.audit(principal, "download", str(data.get("filename", "ambition"))[:200], "ok", access.granted())
         return data
