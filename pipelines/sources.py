@@ -556,10 +556,14 @@ SHORT_UNITS: dict[str, dict[str, str]] = {
 }
 # Words a count cell may carry after its number (12笔, 50人, 3学时): what is counted, not a scale.
 COUNT_WORDS_IN_CELLS = ("笔", "件", "个", "家", "户", "人次", "人", "次", "项", "场次", "场", "学时", "课时", "小时")
+# A count in tens of thousands (万笔, 万件, 万人次, 千件): no scale of the contract, whose counts are whole numbers. Named
+# in a unit line it states the counts' unit (map_headers refuses the file): unread, 单位：万笔、亿元 was no unit line at
+# all (万笔 matched no unit word), so its 亿元 figures loaded as 万元 and its 万笔 counts as 笔, silently.
+SCALED_COUNT_UNIT = r"(?:百万|千|万|亿)(?:人次|场次|笔|件|个|家|户|次|项|场)"
 # A line above the table that states the unit of every money column without one in its header.
 # One unit word of a unit line: a scale unit, its short form (not followed by a word: 万家 is no unit), or a count.
 _UNIT_WORD = (
-    r"(?:百万元|千元|万元|亿元|元|万人|人次|场次|学时|小时|人|笔|件|个|家|户|次|项|场|天"
+    r"(?:" + SCALED_COUNT_UNIT + r"|百万元|千元|万元|亿元|元|万人|人次|场次|学时|小时|人|笔|件|个|家|户|次|项|场|天"
     r"|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
 )
 # The units a line names, listed (单位：笔、亿元; 单位：件，笔，亿元): read whole, so the money unit after a count's is
