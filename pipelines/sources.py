@@ -579,8 +579,9 @@ UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(" + _UNIT_LINE_LIST + ")"
 TITLE_UNIT_PATTERN = r"\(\s*(?:金额)?(?:单位)?\s*:?\s*(" + _UNIT_LIST + r")\s*(?:[)、,;]|$)"
 
 # A note below the table stating the unit (注：本表金额单位为亿元): the table's unit, as a line above it would be.
+# (Any words before the 单位 whose unit is read: 注：本表笔数单位为万笔，金额单位为亿元 states 亿元 after a first 单位.)
 NOTE_UNIT_PATTERN = (
-    r"^\s*(?:注|说明|备注)[^单]{0,40}?(?:金额)?单位\s*(?:均为|为|是)?\s*[:：]?\s*"
+    r"^\s*(?:注|说明|备注).{0,40}?(?:金额)?单位\s*(?:均为|为|是)?\s*[:：]?\s*"
     r"(百万元|千元|万元|亿元|元|万人|人|百万|千|万|亿)(?:[^\u4e00-\u9fff]|$)"  # (no look-ahead in Polars' regex)
 )
 
@@ -594,6 +595,9 @@ def full_unit(unit: str | None, column_unit: str | None) -> str | None:
         return next((u for u in members if u in UNIT_FAMILIES.get(family or "", ())), None)
     return SHORT_UNITS.get(unit or "", {}).get(family or "", unit)
 
+
+# The same note stating counts in tens of thousands (注：本表笔数单位为万笔): refused as a unit line saying it is.
+NOTE_COUNT_PATTERN = r"^\s*(?:注|说明|备注).{0,40}?单位\s*(?:均为|为|是)?\s*[:：]?\s*(" + SCALED_COUNT_UNIT + ")"
 
 # A footnote marker after a number (12.5*, 12.5①, 12.5※, 12.5¹, 12.5[1], 12.5注1): "see the note below", not part of
 # the figure. Read before NFKC, which turns ① and ¹ into the digit 1: 12.5① loaded as 12.51, silently.

@@ -271,10 +271,10 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["质押金额(亿元)", "单位：元", "下方"],
         ),
     ],
-    "the unit stated above the table gives counts in {} (单位：{}): the counts ({}) are loaded as whole numbers, not "
+    "the unit the table states gives counts in {} (单位：{}): the counts ({}) are loaded as whole numbers, not "
     "in tens of thousands (send each count itself, e.g. 12500 not 1.25)": [
         (
-            "the unit stated above the table gives counts in 万笔 (单位：万笔、亿元): the counts ('登记笔数', "
+            "the unit the table states gives counts in 万笔 (单位：万笔、亿元): the counts ('登记笔数', "
             "'质押专利数') are loaded as whole numbers, not in tens of thousands (send each count itself, e.g. 12500 "
             "not 1.25)",
             ["万笔", "单位：万笔、亿元", "'登记笔数', '质押专利数'", "12500"],

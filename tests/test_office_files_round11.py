@@ -56,7 +56,7 @@ def _control_still_loads(con, tmp_path, monkeypatch) -> None:
 # ------------------------------------------------------------------------ counts stated in tens of thousands
 
 COUNTS_IN_WAN = (
-    "the unit stated above the table gives counts in {} (单位：{}): the counts ({}) are loaded as whole numbers, not in "
+    "the unit the table states gives counts in {} (单位：{}): the counts ({}) are loaded as whole numbers, not in "
     "tens of thousands (send each count itself, e.g. 12500 not 1.25)"
 )
 PLEDGE_COUNTS = "'登记笔数', '质押专利数', '质押商标数', '服务企业数', '首贷企业数'"
@@ -339,3 +339,55 @@ def test_a_data_row_holding_two_years_is_no_years_across(warehouse, tmp_path, li
     path = _write(tmp_path / "目标.csv", "\n".join(lines) + "\n")
     r = ingest_file(warehouse, SOURCES["targets"], path, today=TODAY)
     assert r.rows_read == r.rows_loaded + r.rows_rejected == 1
+
+
+# ------------------------------------------------ counts in 万 in a unit row, a group title or a note below
+
+EXPECTED_A_COUNT = "header '{}': unit '万笔' cannot be converted into registrations (expected a count)"
+
+
+@pytest.mark.parametrize("how", PATHS)
+def test_a_row_of_units_under_the_header_naming_a_count_in_wan_is_refused(warehouse, tmp_path, how, monkeypatch):
+    # Before: 万笔 made the row no row of units: it was quarantined as a record, and the 亿元 beside it lost: 9 亿元
+    # loaded as 9 万元, silently.
+    lines = [BARE, ",,万笔,亿元,件,件,家,家", "440300,2025-03,9,9,6,0,6,0", *_filler(how != "reader")]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    assert _refused(warehouse, PLEDGE, path, how, monkeypatch) == EXPECTED_A_COUNT.format("登记笔数(万笔)")
+
+
+def test_a_group_title_stating_a_count_in_wan_refuses_its_count_column(warehouse, tmp_path, monkeypatch):
+    # Before: 质押融资（万笔、亿元） over 笔数 | 金额 read 笔数 without the title's unit: 9 万笔 loaded as 9 笔.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(
+        ["城市代码", "月份", "质押融资（万笔、亿元）", None, "质押专利数", "质押商标数", "服务企业数", "首贷企业数"]
+    )
+    ws.append([None, None, "笔数", "金额"])
+    ws.append(["440300", "2025-03", 9, 9, 6, 0, 6, 0])
+    for m in ["A1:A2", "B1:B2", "C1:D1", "E1:E2", "F1:F2", "G1:G2", "H1:H2"]:
+        ws.merge_cells(m)
+    path = tmp_path / "质押_2025年3月.xlsx"
+    wb.save(path)
+    assert _refused(warehouse, PLEDGE, path, "reader", monkeypatch) == EXPECTED_A_COUNT.format("质押融资笔数(万笔)")
+
+
+@pytest.mark.parametrize(
+    "note,stated",
+    [
+        ("注：本表笔数单位为万笔，金额单位为亿元", "亿元、万笔"),
+        ("注：金额单位为亿元，笔数单位为万笔", "亿元、万笔"),
+        ("注：本表笔数单位为万笔", "万笔"),
+    ],
+)
+def test_a_note_below_stating_counts_in_wan_is_refused(warehouse, tmp_path, note, stated, monkeypatch):
+    # Before: the note's first 单位 (万笔) ended the search: 9 亿元 loaded as 9 万元 and 9 万笔 as 9 笔, silently.
+    lines = [BARE, "440300,2025-03,9,9,6,0,6,0", f"{note},,,,,,,"]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    message = _refused(warehouse, PLEDGE, path, "reader", monkeypatch)
+    assert message == COUNTS_IN_WAN.format("万笔", stated, PLEDGE_COUNTS)
+
+
+def test_a_note_whose_money_unit_follows_another_unit_word_converts_the_amounts(warehouse, tmp_path, monkeypatch):
+    lines = [BARE, "440300,2025-03,9,9,6,0,6,0", "注：本表笔数单位为笔，金额单位为亿元,,,,,,,"]
+    _ingest(warehouse, PLEDGE, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"), "reader", monkeypatch)
+    assert _mine(warehouse) == [("440300", "2025-03", 9, 90000.0)]

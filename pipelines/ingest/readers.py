@@ -27,6 +27,7 @@ import polars as pl
 from pipelines.sources import (
     COUNT_UNITS,
     INSTRUCTION_SHEET_PATTERN,
+    NOTE_COUNT_PATTERN,
     NOTE_UNIT_PATTERN,
     SCALED_COUNT_UNIT,
     SHORT_UNITS,
@@ -277,7 +278,9 @@ def _row_hits(row: list, source: Source) -> tuple[int, list]:
 def _scale_units(text: str) -> list[str]:
     """The units a bracket lists (亿元; 亿元、笔; 万元/笔 is no list but a ratio, so no slash), each a unit word, or []."""
     words = [w for w in re.split(r"\s*[、,，;；]\s*", normalise_header(text).strip("()")) if w]
-    ok = all(w in UNIT_SCALES or w in SHORT_UNITS or w in COUNT_UNITS for w in words)
+    ok = all(
+        w in UNIT_SCALES or w in SHORT_UNITS or w in COUNT_UNITS or re.fullmatch(SCALED_COUNT_UNIT, w) for w in words
+    )
     return words if words and ok else []
 
 
@@ -336,12 +339,17 @@ def _combine_two_rows(upper: list, lower: list, source: Source, conflicts: list 
             conflicts.append(clash)
         if units and not _is_unit_row([lo]) and _period_of(lo) is None:
             names = dict.fromkeys([grouped.group(1), re.sub(r"^知识产权", "", grouped.group(1)), ""])
-            for cand in [f"{name}{lo}({unit})" for unit in units for name in names]:
+            for unit, name, cand in [(u, n, f"{n}{lo}({u})") for u in units for n in names]:
                 try:
                     if match_header(cand, source) is not None:
                         candidates = [cand]
                         break
                 except HeaderUnitError:
+                    if re.fullmatch(SCALED_COUNT_UNIT, unit) and _safe_match(name + lo, source) is not None:
+                        # 笔数 under 质押融资（万笔、亿元）: its counts in 万笔, refused by that header (read without
+                        # the title's unit, 9 万笔 loaded as 9 笔, silently)
+                        candidates = [cand]
+                        break
                     continue
             else:
                 candidates = [name + lo for name in names if name] + candidates
@@ -365,7 +373,12 @@ def _combine_two_rows(upper: list, lower: list, source: Source, conflicts: list 
 
 def _is_unit_row(row: list) -> bool:
     cells = [normalise_header(c).strip("()") for c in row if c not in (None, "") and str(c).strip()]
-    return bool(cells) and all(c in UNIT_SCALES or c in SHORT_UNITS or c in COUNT_UNITS or c == "%" for c in cells)
+    # (a count in 万 too: 万笔 under 登记笔数 is 登记笔数(万笔), refused by its header; unread, the row of units was no
+    # header part, and the 亿元 beside it was lost: 亿元 figures loaded as 万元, silently)
+    return bool(cells) and all(
+        c in UNIT_SCALES or c in SHORT_UNITS or c in COUNT_UNITS or c == "%" or re.fullmatch(SCALED_COUNT_UNIT, c)
+        for c in cells
+    )
 
 
 # A header cell naming one month (1月, 01月, 一月, 十二月份, 2025年3月): the months of a 统计月报 written across.
@@ -660,13 +673,12 @@ def note_unit(df: pl.DataFrame) -> str | None:
     for c in [c for c in df.columns if not c.startswith("__")][:2]:
         if df.schema[c] != pl.Utf8 or not df.select(pl.col(c).str.contains("单位", literal=True).any()).item():
             continue
-        found = (
-            df.select(pl.col(c).str.normalize("NFKC").str.extract(NOTE_UNIT_PATTERN, 1).drop_nulls().unique())
-            .to_series()
-            .to_list()
-        )
-        if found:
-            return found[0]
+        text = pl.col(c).str.normalize("NFKC")
+        found = df.select(text.str.extract(NOTE_UNIT_PATTERN, 1).drop_nulls().unique()).to_series().to_list()
+        # a count in 万 the note states beside (or instead of) the money unit: map_headers refuses the file
+        counts = df.select(text.str.extract(NOTE_COUNT_PATTERN, 1).drop_nulls().unique()).to_series().to_list()
+        if found or counts:
+            return "、".join(dict.fromkeys([*found[:1], *sorted(counts)[:1]]))
     return None
 
 

@@ -212,10 +212,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "单位冲突：表头“{header}”为{unit}，但{where}注明“单位：{line}”",
     ),
     (
-        r"the unit stated above the table gives counts in (?P<unit>\S+) \(单位：(?P<line>.*)\): "
+        r"the unit the table states gives counts in (?P<unit>\S+) \(单位：(?P<line>.*)\): "
         r"the counts \((?P<headers>.*)\) are loaded as whole numbers, not in tens of thousands \(send each count "
         r"itself, e\.g\. 12500 not 1\.25\)",
-        "表格上方注明的单位以{unit}计数（单位：{line}）：计数列（{headers}）按整数入库，不能以“万”为单位（请填报计数本身，"
+        "表格注明的单位以{unit}计数（单位：{line}）：计数列（{headers}）按整数入库，不能以“万”为单位（请填报计数本身，"
         "如 12500 而非 1.25）",
     ),
     (r"missing required column\(s\): (?P<missing>.*)", "缺少必填列：{missing}"),

@@ -438,7 +438,7 @@ def _refuse_counts_in_scale(raw: RawFrame, source: Source, renames: dict[str, st
     if scaled and counts:
         raise IngestError(
             file_name,
-            f"the unit stated above the table gives counts in {scaled[0]} (单位：{raw.unit_line}): the counts ("
+            f"the unit the table states gives counts in {scaled[0]} (单位：{raw.unit_line}): the counts ("
             + ", ".join(f"'{h}'" for h in counts)
             + ") are loaded as whole numbers, not in tens of thousands (send each count itself, e.g. 12500 not 1.25)",
         )
