@@ -391,3 +391,47 @@ def test_a_note_whose_money_unit_follows_another_unit_word_converts_the_amounts(
     lines = [BARE, "440300,2025-03,9,9,6,0,6,0", "注：本表笔数单位为笔，金额单位为亿元,,,,,,,"]
     _ingest(warehouse, PLEDGE, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"), "reader", monkeypatch)
     assert _mine(warehouse) == [("440300", "2025-03", 9, 90000.0)]
+
+
+# ---------------------------------------------------------------------------------- a sheet per city
+
+NO_CODE = ["月份", "登记笔数", "质押金额(万元)", "质押专利数", "质押商标数", "服务企业数", "首贷企业数"]
+
+
+def _sheets_per_city(path, sheets: dict[str, list]) -> None:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, row in sheets.items():
+        ws = wb.create_sheet(name)
+        ws.append(NO_CODE)
+        ws.append(row)
+    wb.save(path)
+
+
+def test_a_workbook_of_one_sheet_per_city_without_a_city_column_reads_each_sheet_s_city(
+    warehouse, tmp_path, monkeypatch
+):
+    # Before: "missing required column(s): city_code": the sheets named the cities.
+    path = tmp_path / "质押_2025年3月.xlsx"
+    _sheets_per_city(path, {"深圳市": ["2025-03", 3, 30, 2, 0, 2, 0], "广州市": ["2025-03", 1, 10, 1, 0, 1, 0]})
+    r = _ingest(warehouse, PLEDGE, path, "reader", monkeypatch)
+    assert sorted(_mine(warehouse)) == [("440100", "2025-03", 1, 10.0), ("440300", "2025-03", 3, 30.0)]
+    assert "no city column: every row of sheet '深圳市' is the unit the sheet's name names" in r.notes
+
+
+def test_a_sheet_named_for_no_unit_refuses_its_rows_naming_it(warehouse, tmp_path, monkeypatch):
+    path = tmp_path / "质押_2025年3月.xlsx"
+    _sheets_per_city(path, {"深圳市": ["2025-03", 3, 30, 2, 0, 2, 0], "新城市": ["2025-03", 1, 10, 1, 0, 1, 0]})
+    _ingest(warehouse, PLEDGE, path, "reader", monkeypatch)
+    assert _mine(warehouse) == [("440300", "2025-03", 3, 30.0)]
+    reasons = [r for (r,) in warehouse.execute("SELECT reason FROM raw.rejected_rows").fetchall()]
+    assert reasons == [
+        "unknown city name in city_code: '新城市' (no unit of the administrative divisions has this name)"
+    ]
+
+
+def test_sheets_not_named_for_a_unit_still_miss_the_city_column(warehouse, tmp_path, monkeypatch):
+    path = tmp_path / "质押_2025年3月.xlsx"
+    _sheets_per_city(path, {"数据": ["2025-03", 3, 30, 2, 0, 2, 0]})
+    with pytest.raises(load.IngestError, match=r"missing required column\(s\): city_code"):
+        _ingest(warehouse, PLEDGE, path, "reader", monkeypatch)

@@ -26,6 +26,7 @@ import polars as pl
 
 from pipelines.sources import (
     COUNT_UNITS,
+    DISTRICT_HEADER_PATTERN,
     INSTRUCTION_SHEET_PATTERN,
     NOTE_COUNT_PATTERN,
     NOTE_UNIT_PATTERN,
@@ -1522,6 +1523,9 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
         if month_note:
             notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
+        df, city_note = _city_from_sheet_name(df, source, name)
+        if city_note:
+            notes.append(city_note)
         if getattr(ws, "sheet_state", "visible") != "visible":
             # A hidden sheet with a table is read like the others (offices hide finished months), but the ledger
             # says so: whoever opens the workbook does not see those rows and may not know they were sent.
@@ -1780,6 +1784,31 @@ def _month_from_sheet_name(
             path.name, f"sheet '{sheet}' has no month column and its year cannot be told (name the sheet 2025年1月)"
         )
     return df.with_columns(pl.lit(f"{year}-{sm[1]:02d}").alias("月份")), None
+
+
+# A sheet named for a unit (深圳市, 延边州, 锡林郭勒盟, 海东地区): a workbook of one sheet per city.
+_UNIT_SHEET = re.compile(r"^[\u4e00-\u9fff]{1,15}(?:市|州|盟|地区)$")
+
+
+def _city_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str | None) -> tuple[pl.DataFrame, str | None]:
+    """A workbook of one sheet per city (sheets 深圳市, 广州市) whose tables have no city column: each sheet's rows are
+    the unit its name names, read as a 城市 column of that name (validate reads it through the administrative
+    divisions; a name that is no unit refuses its rows naming it). Before, the file was refused whole as missing
+    city_code, which did not say the sheets named the cities."""
+    col = next((c for c in source.columns if c.name_headers), None)
+    name = unicodedata.normalize("NFKC", sheet or "").strip()
+    if col is None or not _UNIT_SHEET.fullmatch(name):
+        return df, None
+    names = {normalise_header(h) for h in col.name_headers}
+    for c in df.columns:
+        if c.startswith("__"):
+            continue
+        base = normalise_header(c.split("__dup")[0])
+        if _safe_match(c, source) == col.name or base in names or re.fullmatch(DISTRICT_HEADER_PATTERN, base):
+            return df, None
+    return df.with_columns(pl.lit(name).alias(col.name_headers[0])), (
+        f"no city column: every row of sheet '{name}' is the unit the sheet's name names"
+    )
 
 
 # A year and month in a title or a file name: 2025年3月, 2025年03月份, 2025-03, 2025_3, 2025.03. (NFKC has made a

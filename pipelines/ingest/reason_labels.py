@@ -633,6 +633,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "文件没有“{header}”列：{col}由 {cols} 生成",
     ),
     (
+        r"no city column: every row of sheet '(?P<sheet>.*)' is the unit the sheet's name names",
+        "没有城市列：工作表“{sheet}”的各行均按表名所指的单位读取",
+    ),
+    (
         r"read (?P<n>\d+) cell\(s\) written as no figure \(—, -, /, 无\) in " + _COL + r" as empty",
         "{col}中有 {n} 个单元格写作无数据（—、-、/、无），按空值读取",
     ),
