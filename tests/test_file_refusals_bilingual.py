@@ -161,6 +161,15 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             [".et", ".xlsx"],
         )
     ],
+    "quarters or half years as columns (row {}: {}): the table needs one row per unit and period, the period in a "
+    "column of its own (年份 or 月份) and each figure beside it; send each month's (or year's) own figures down the rows": [
+        (
+            "quarters or half years as columns (row 1: '一季度', '二季度', '三季度' …): the table needs one row per unit "
+            "and period, the period in a column of its own (年份 or 月份) and each figure beside it; send each month's "
+            "(or year's) own figures down the rows",
+            ["'一季度', '二季度', '三季度' …", "第 1 行"],
+        )
+    ],
     "years as columns (row {}: {}): the table needs one row per unit and period, the period in a column of its own "
     "(年份 or 月份) and each figure beside it; send the years down the rows, not across": [
         (

@@ -435,3 +435,30 @@ def test_sheets_not_named_for_a_unit_still_miss_the_city_column(warehouse, tmp_p
     _sheets_per_city(path, {"数据": ["2025-03", 3, 30, 2, 0, 2, 0]})
     with pytest.raises(load.IngestError, match=r"missing required column\(s\): city_code"):
         _ingest(warehouse, PLEDGE, path, "reader", monkeypatch)
+
+
+QUARTERS = (
+    "quarters or half years as columns (row {}: {}): the table needs one row per unit and period, the period in a "
+    "column of its own (年份 or 月份) and each figure beside it; send each month's (or year's) own figures down the rows"
+)
+
+
+@pytest.mark.parametrize(
+    "lines,shown",
+    [
+        (["城市代码,指标,一季度,二季度,三季度,四季度", "440300,登记笔数,1,2,3,4"], "'一季度', '二季度', '三季度' …"),
+        (["城市代码,指标,上半年,下半年", "440300,登记笔数,1,2"], "'上半年', '下半年'"),
+        (
+            [
+                ",,第一季度,,第二季度,",
+                "城市代码,月份,登记笔数,质押金额(万元),登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数",
+                "440300,2025-06,1,10,2,20,1,0,1,0",
+            ],
+            "'第一季度', '第二季度'",
+        ),
+    ],
+)
+def test_quarters_across_are_refused_saying_so(warehouse, tmp_path, lines, shown, monkeypatch):
+    # Before: "file has a header but no data rows", or a quarter's block refused as a year to date.
+    path = _write(tmp_path / "质押_2025.csv", "\n".join(lines) + "\n")
+    assert _refused(warehouse, PLEDGE, path, "reader", monkeypatch) == QUARTERS.format(1, shown)

@@ -413,6 +413,8 @@ def _refuse_months_across(rows: list[list], source: Source, file_name: str) -> N
 
 # A header cell naming one year (2024年, 2025年度): the years of a 统计年报 written across.
 _YEAR_LABEL = re.compile(r"((?:19|20)\d\d)\s*年度?(?:末)?")
+# A header cell naming one quarter or half year (一季度, 第二季度, 2025年三季度, Q4, 上半年)
+_QUARTER_LABEL = re.compile(r"(?:(?:19|20)\d\d\s*年?\s*)?(?:第?\s*[一二三四1-4]\s*季度?|[Qq][1-4]|[上下]半年)")
 
 
 def _refuse_years_across(rows: list[list], source: Source, file_name: str) -> None:
@@ -430,6 +432,16 @@ def _refuse_years_across(rows: list[list], source: Source, file_name: str) -> No
             if _YEAR_LABEL.fullmatch(t) or ((m := _YEAR_LABEL.match(t)) and _safe_match(t[m.end() :], source))
         ]
         numbers = sum(1 for t in texts if _NUMBER_CELL.fullmatch(t))
+        quarters = [t for t in texts if _QUARTER_LABEL.fullmatch(t)]
+        if len(set(quarters)) >= 2 and numbers < len(quarters):
+            # 一季度 | 二季度 | …: refused as a header without data rows, or as a year to date (a quarter is not)
+            shown = ", ".join(f"'{x}'" for x in quarters[:3]) + (" …" if len(quarters) > 3 else "")
+            raise AmbiguousHeader(
+                file_name,
+                f"quarters or half years as columns (row {i + 1}: {shown}): the table needs one row per unit and "
+                "period, the period in a column of its own (年份 or 月份) and each figure beside it; send each month's "
+                "(or year's) own figures down the rows",
+            )
         if len(set(labels)) >= 2 and numbers < len(labels):  # a data row holds figures (its year once at most)
             shown = ", ".join(f"'{x}'" for x in labels[:3]) + (" …" if len(labels) > 3 else "")
             raise AmbiguousHeader(

@@ -100,6 +100,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "请将月份纵向排列，不要横向排列",
     ),
     (
+        r"quarters or half years as columns \(row (?P<row>\d+): (?P<labels>.*)\): the table needs one row per unit and "
+        r"period, the period in a column of its own \(年份 or 月份\) and each figure beside it; send each month's \(or "
+        r"year's\) own figures down the rows",
+        "季度或半年横向排列（第 {row} 行：{labels}）：表格应每个单位每个时期一行，时期单独成列（年份或月份），各项数值列在其旁；"
+        "请按月（或按年）纵向填报各期自身的数值",
+    ),
+    (
         r"years as columns \(row (?P<row>\d+): (?P<labels>.*)\): the table needs one row per unit and period, the "
         r"period in a column of its own \(年份 or 月份\) and each figure beside it; send the years down the rows, not "
         r"across",
