@@ -556,10 +556,14 @@ SHORT_UNITS: dict[str, dict[str, str]] = {
 }
 # Words a count cell may carry after its number (12笔, 50人, 3学时): what is counted, not a scale.
 COUNT_WORDS_IN_CELLS = ("笔", "件", "个", "家", "户", "人次", "人", "次", "项", "场次", "场", "学时", "课时", "小时")
+# A count in tens of thousands (万笔, 万件, 万人次, 千件): no scale of the contract, whose counts are whole numbers. Named
+# in a unit line it states the counts' unit (map_headers refuses the file): unread, 单位：万笔、亿元 was no unit line at
+# all (万笔 matched no unit word), so its 亿元 figures loaded as 万元 and its 万笔 counts as 笔, silently.
+SCALED_COUNT_UNIT = r"(?:百万|千|万|亿)(?:人次|场次|笔|件|个|家|户|次|项|场)"
 # A line above the table that states the unit of every money column without one in its header.
 # One unit word of a unit line: a scale unit, its short form (not followed by a word: 万家 is no unit), or a count.
 _UNIT_WORD = (
-    r"(?:百万元|千元|万元|亿元|元|万人|人次|场次|学时|小时|人|笔|件|个|家|户|次|项|场|天"
+    r"(?:" + SCALED_COUNT_UNIT + r"|百万元|千元|万元|亿元|元|万人|人次|场次|学时|小时|人|笔|件|个|家|户|次|项|场|天"
     r"|(?:百万|千|万|亿)(?![\u4e00-\u9fff]))"
 )
 # The units a line names, listed (单位：笔、亿元; 单位：件，笔，亿元): read whole, so the money unit after a count's is
@@ -575,8 +579,9 @@ UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(" + _UNIT_LINE_LIST + ")"
 TITLE_UNIT_PATTERN = r"\(\s*(?:金额)?(?:单位)?\s*:?\s*(" + _UNIT_LIST + r")\s*(?:[)、,;]|$)"
 
 # A note below the table stating the unit (注：本表金额单位为亿元): the table's unit, as a line above it would be.
+# (Any words before the 单位 whose unit is read: 注：本表笔数单位为万笔，金额单位为亿元 states 亿元 after a first 单位.)
 NOTE_UNIT_PATTERN = (
-    r"^\s*(?:注|说明|备注)[^单]{0,40}?(?:金额)?单位\s*(?:均为|为|是)?\s*[:：]?\s*"
+    r"^\s*(?:注|说明|备注).{0,40}?(?:金额)?单位\s*(?:均为|为|是)?\s*[:：]?\s*"
     r"(百万元|千元|万元|亿元|元|万人|人|百万|千|万|亿)(?:[^\u4e00-\u9fff]|$)"  # (no look-ahead in Polars' regex)
 )
 
@@ -590,6 +595,9 @@ def full_unit(unit: str | None, column_unit: str | None) -> str | None:
         return next((u for u in members if u in UNIT_FAMILIES.get(family or "", ())), None)
     return SHORT_UNITS.get(unit or "", {}).get(family or "", unit)
 
+
+# The same note stating counts in tens of thousands (注：本表笔数单位为万笔): refused as a unit line saying it is.
+NOTE_COUNT_PATTERN = r"^\s*(?:注|说明|备注).{0,40}?单位\s*(?:均为|为|是)?\s*[:：]?\s*(" + SCALED_COUNT_UNIT + ")"
 
 # A footnote marker after a number (12.5*, 12.5①, 12.5※, 12.5¹, 12.5[1], 12.5注1): "see the note below", not part of
 # the figure. Read before NFKC, which turns ① and ¹ into the digit 1: 12.5① loaded as 12.51, silently.

@@ -161,6 +161,23 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             [".et", ".xlsx"],
         )
     ],
+    "quarters or half years as columns (row {}: {}): the table needs one row per unit and period, the period in a "
+    "column of its own (年份 or 月份) and each figure beside it; send each month's (or year's) own figures down the rows": [
+        (
+            "quarters or half years as columns (row 1: '一季度', '二季度', '三季度' …): the table needs one row per unit "
+            "and period, the period in a column of its own (年份 or 月份) and each figure beside it; send each month's "
+            "(or year's) own figures down the rows",
+            ["'一季度', '二季度', '三季度' …", "第 1 行"],
+        )
+    ],
+    "years as columns (row {}: {}): the table needs one row per unit and period, the period in a column of its own "
+    "(年份 or 月份) and each figure beside it; send the years down the rows, not across": [
+        (
+            "years as columns (row 1: '2023年', '2024年'): the table needs one row per unit and period, the period in a "
+            "column of its own (年份 or 月份) and each figure beside it; send the years down the rows, not across",
+            ["'2023年', '2024年'", "第 1 行"],
+        )
+    ],
     "months as columns (row {}: {}): the table needs one row per city and month, the month in a column of its own "
     "(月份) and each figure beside it; send the months down the rows, not across": [
         (
@@ -262,6 +279,15 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             "unit conflict: header '质押金额(亿元)' says 亿元 but the note below the table says 单位：元",
             ["质押金额(亿元)", "单位：元", "下方"],
         ),
+    ],
+    "the unit the table states gives counts in {} (单位：{}): the counts ({}) are loaded as whole numbers, not "
+    "in tens of thousands (send each count itself, e.g. 12500 not 1.25)": [
+        (
+            "the unit the table states gives counts in 万笔 (单位：万笔、亿元): the counts ('登记笔数', "
+            "'质押专利数') are loaded as whole numbers, not in tens of thousands (send each count itself, e.g. 12500 "
+            "not 1.25)",
+            ["万笔", "单位：万笔、亿元", "'登记笔数', '质押专利数'", "12500"],
+        )
     ],
     "missing required column(s): {}": [
         (

@@ -127,6 +127,9 @@ EXAMPLES: dict[str, list[str]] = {
         "skipped 3 empty row(s) holding only a row number (序号)",
         "skipped 3 empty row(s) holding only a row number (序号) (sheet 2月)",
     ],
+    "no city column: every row of sheet '{}' is the unit the sheet's name names": [
+        "no city column: every row of sheet '深圳市' is the unit the sheet's name names"
+    ],
     "no month column: every row is {}-{}, the month {} states{}": [
         "no month column: every row is 2025-03, the month the title above the table states",
         "no month column: every row is 2025-03, the month the file name states (sheet Sheet1)",

@@ -26,8 +26,11 @@ import polars as pl
 
 from pipelines.sources import (
     COUNT_UNITS,
+    DISTRICT_HEADER_PATTERN,
     INSTRUCTION_SHEET_PATTERN,
+    NOTE_COUNT_PATTERN,
     NOTE_UNIT_PATTERN,
+    SCALED_COUNT_UNIT,
     SHORT_UNITS,
     TITLE_UNIT_PATTERN,
     UNIT_FAMILIES,
@@ -82,7 +85,7 @@ class RawFrame:
     unit_note: bool = False  # unit_line is stated by a note below the table (注：金额单位为亿元), not above it
     # several months the title rows (or else the file name) state as the table's period: (year, first month, last
     # month, where, the words): 2025年1-3月, 2025年第一季度, 截至2025年3月 (see title_span)
-    title_span: tuple[int, int, int, str, str] | None = None
+    title_span: tuple[int | None, int, int, str, str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -276,7 +279,9 @@ def _row_hits(row: list, source: Source) -> tuple[int, list]:
 def _scale_units(text: str) -> list[str]:
     """The units a bracket lists (亿元; 亿元、笔; 万元/笔 is no list but a ratio, so no slash), each a unit word, or []."""
     words = [w for w in re.split(r"\s*[、,，;；]\s*", normalise_header(text).strip("()")) if w]
-    ok = all(w in UNIT_SCALES or w in SHORT_UNITS or w in COUNT_UNITS for w in words)
+    ok = all(
+        w in UNIT_SCALES or w in SHORT_UNITS or w in COUNT_UNITS or re.fullmatch(SCALED_COUNT_UNIT, w) for w in words
+    )
     return words if words and ok else []
 
 
@@ -335,12 +340,17 @@ def _combine_two_rows(upper: list, lower: list, source: Source, conflicts: list 
             conflicts.append(clash)
         if units and not _is_unit_row([lo]) and _period_of(lo) is None:
             names = dict.fromkeys([grouped.group(1), re.sub(r"^知识产权", "", grouped.group(1)), ""])
-            for cand in [f"{name}{lo}({unit})" for unit in units for name in names]:
+            for unit, name, cand in [(u, n, f"{n}{lo}({u})") for u in units for n in names]:
                 try:
                     if match_header(cand, source) is not None:
                         candidates = [cand]
                         break
                 except HeaderUnitError:
+                    if re.fullmatch(SCALED_COUNT_UNIT, unit) and _safe_match(name + lo, source) is not None:
+                        # 笔数 under 质押融资（万笔、亿元）: its counts in 万笔, refused by that header (read without
+                        # the title's unit, 9 万笔 loaded as 9 笔, silently)
+                        candidates = [cand]
+                        break
                     continue
             else:
                 candidates = [name + lo for name in names if name] + candidates
@@ -364,7 +374,12 @@ def _combine_two_rows(upper: list, lower: list, source: Source, conflicts: list 
 
 def _is_unit_row(row: list) -> bool:
     cells = [normalise_header(c).strip("()") for c in row if c not in (None, "") and str(c).strip()]
-    return bool(cells) and all(c in UNIT_SCALES or c in SHORT_UNITS or c in COUNT_UNITS or c == "%" for c in cells)
+    # (a count in 万 too: 万笔 under 登记笔数 is 登记笔数(万笔), refused by its header; unread, the row of units was no
+    # header part, and the 亿元 beside it was lost: 亿元 figures loaded as 万元, silently)
+    return bool(cells) and all(
+        c in UNIT_SCALES or c in SHORT_UNITS or c in COUNT_UNITS or c == "%" or re.fullmatch(SCALED_COUNT_UNIT, c)
+        for c in cells
+    )
 
 
 # A header cell naming one month (1月, 01月, 一月, 十二月份, 2025年3月): the months of a 统计月报 written across.
@@ -396,10 +411,51 @@ def _refuse_months_across(rows: list[list], source: Source, file_name: str) -> N
             )
 
 
+# A header cell naming one year (2024年, 2025年度): the years of a 统计年报 written across.
+_YEAR_LABEL = re.compile(r"((?:19|20)\d\d)\s*年度?(?:末)?")
+# A header cell naming one quarter or half year (一季度, 第二季度, 2025年三季度, Q4, 上半年)
+_QUARTER_LABEL = re.compile(r"(?:(?:19|20)\d\d\s*年?\s*)?(?:第?\s*[一二三四1-4]\s*季度?|[Qq][1-4]|[上下]半年)")
+
+
+def _refuse_years_across(rows: list[list], source: Source, file_name: str) -> None:
+    """Refuse a table whose years run across its columns (地区 | 指标 | 2023年 | 2024年, 2023年发明专利授权量 |
+    2024年发明专利授权量, or a year's group title over its figures' sub-columns: 2024年 | 2025年 over 件数 | 金额): the
+    contract's row is one unit and period. Left to the
+    header search, such a table was refused as having a header but no data rows, or for a column appearing twice,
+    neither of which says what to change."""
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        texts = [unicodedata.normalize("NFKC", _cell_text(c)).strip() for c in row]
+        # a year alone, or in front of a contract header (2023年发明专利授权量 | 2024年发明专利授权量)
+        labels = [
+            t
+            for t in texts
+            if _YEAR_LABEL.fullmatch(t) or ((m := _YEAR_LABEL.match(t)) and _safe_match(t[m.end() :], source))
+        ]
+        numbers = sum(1 for t in texts if _NUMBER_CELL.fullmatch(t))
+        quarters = [t for t in texts if _QUARTER_LABEL.fullmatch(t)]
+        if len(set(quarters)) >= 2 and numbers < len(quarters):
+            # 一季度 | 二季度 | …: refused as a header without data rows, or as a year to date (a quarter is not)
+            shown = ", ".join(f"'{x}'" for x in quarters[:3]) + (" …" if len(quarters) > 3 else "")
+            raise AmbiguousHeader(
+                file_name,
+                f"quarters or half years as columns (row {i + 1}: {shown}): the table needs one row per unit and "
+                "period, the period in a column of its own (年份 or 月份) and each figure beside it; send each month's "
+                "(or year's) own figures down the rows",
+            )
+        if len(set(labels)) >= 2 and numbers < len(labels):  # a data row holds figures (its year once at most)
+            shown = ", ".join(f"'{x}'" for x in labels[:3]) + (" …" if len(labels) > 3 else "")
+            raise AmbiguousHeader(
+                file_name,
+                f"years as columns (row {i + 1}: {shown}): the table needs one row per unit and period, the period in "
+                "a column of its own (年份 or 月份) and each figure beside it; send the years down the rows, not across",
+            )
+
+
 def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, int, list]:
     """(first header row index, header rows (1 or 2), header cells). Two known headers on one row identify the
     header; data rows never look like that."""
     _refuse_months_across(rows, source, file_name)
+    _refuse_years_across(rows, source, file_name)
     best = (-1, 1, [], 0)
     scan = rows[:HEADER_SCAN_ROWS]
     for i, row in enumerate(scan):
@@ -439,6 +495,23 @@ def find_header(rows: list[list], source: Source, file_name: str) -> tuple[int, 
 _CUMULATIVE = re.compile(r"累计")
 _THIS_PERIOD = re.compile(r"本月|当月|本期|当期")
 _EARLIER = re.compile(r"上年|去年|同期|上月|上期|前期|上季|上一")
+# A running total whose words name this month as its end (1-本月累计, 1月至本月, 截至本月, 年初至当月, 本月累计: from the
+# year's start up to this month): the 本月 in it is no "this month's own". Read as one, such a group's year to date
+# loaded as the month's figures, silently.
+_UP_TO_THIS_MONTH = re.compile(
+    r"(?:(?:1|一|年初)\s*月?份?\s*[-—–~至到]\s*|截[至止]\s*|自年初至\s*)(?:本|当)(?:月|期)(?:末|底)?(?:累计|累积)?"
+    r"|(?:本|当)(?:月|期)(?:末|底)?(?:累计|累积)"
+)
+
+
+def _running_group(title: str, several: bool) -> bool:
+    """Whether a group title (or the one title line above a header) says its columns hold a running total: 累计 (not
+    beside a 本月 of its own: 本月及累计), a total up to this month (1-本月累计, 截至本月), or, on a row of several group
+    titles, a period of several months (1-3月 | 3月, 一季度 | 3月; a lone title line's period is title_span's)."""
+    text = _UP_TO_THIS_MONTH.sub("累计", re.sub(r"\s+", "", unicodedata.normalize("NFKC", title)))
+    if _CUMULATIVE.search(text) and not _THIS_PERIOD.search(text):
+        return True
+    return several and not _THIS_PERIOD.search(text) and _span_in(text) is not None
 
 
 def _leave_cumulative_columns(group_row: list | None, header: list, source: Source, file_name: str) -> list:
@@ -471,17 +544,14 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
         last = _cell_text(cell).strip() if cell not in (None, "") and _cell_text(cell).strip() else last
         filled.append(last)
     columns = [_safe_match(_cell_text(hd), source) for hd in header]
+    titles = {_cell_text(c).strip() for c in group_row if _cell_text(c).strip()}
     cumulative = [
         j
         for j, col in enumerate(columns)
-        if col in source.period_columns
-        and filled[j]
-        and _CUMULATIVE.search(filled[j])
-        and not _THIS_PERIOD.search(filled[j])
+        if col in source.period_columns and filled[j] and _running_group(filled[j], len(titles) > 1)
     ]
     # Group titles of an earlier period (上年同期 | 上月 beside 本月: the comparison columns of a monthly report), only
     # on a row of group titles (a one-cell title line above the table saying 同期 is about the report, not a group).
-    titles = {_cell_text(c).strip() for c in group_row if _cell_text(c).strip()}
     earlier = [
         j
         for j, col in enumerate(columns)
@@ -582,12 +652,22 @@ def unit_line(rows: list[list], header: list | None = None) -> str | None:
             if cell is None:
                 continue
             text = unicodedata.normalize("NFKC", str(cell))
-            m = re.search(UNIT_LINE_PATTERN, text) or re.search(TITLE_UNIT_PATTERN, text)
+            said = re.search(UNIT_LINE_PATTERN, text)
+            m = said or re.search(TITLE_UNIT_PATTERN, text)
             if m:
                 # the scale units the line lists (counts say what is counted): one, or several joined by 、
-                # (单位：万人、亿元), of which each column takes its family's (sources.full_unit)
+                # (单位：万人、亿元), of which each column takes its family's (sources.full_unit); a count in 万 (万笔)
+                # is kept for map_headers to refuse
                 words = re.split(r"\s*[、,;/]\s*", m.group(1))  # (a slash only after 单位: UNIT_LINE_PATTERN)
-                scales = list(dict.fromkeys(w for w in words if w in UNIT_SCALES or w in SHORT_UNITS))
+                scales = list(
+                    dict.fromkeys(
+                        w for w in words if w in UNIT_SCALES or w in SHORT_UNITS or re.fullmatch(SCALED_COUNT_UNIT, w)
+                    )
+                )
+                if not said and all(re.fullmatch(SCALED_COUNT_UNIT, w) for w in scales):
+                    # a title's bracket naming only a count in 万 (培训人次（万人次）) says what one figure it names is
+                    # in, not the table's unit: only with 单位 (单位：万件) or beside a money unit ((万笔、亿元)) it is
+                    continue
                 if scales:
                     return "、".join(scales)
     # A cell of the header row that is a unit line and nothing else (… | 首贷企业数 | 单位：亿元, beside the table's
@@ -606,13 +686,12 @@ def note_unit(df: pl.DataFrame) -> str | None:
     for c in [c for c in df.columns if not c.startswith("__")][:2]:
         if df.schema[c] != pl.Utf8 or not df.select(pl.col(c).str.contains("单位", literal=True).any()).item():
             continue
-        found = (
-            df.select(pl.col(c).str.normalize("NFKC").str.extract(NOTE_UNIT_PATTERN, 1).drop_nulls().unique())
-            .to_series()
-            .to_list()
-        )
-        if found:
-            return found[0]
+        text = pl.col(c).str.normalize("NFKC")
+        found = df.select(text.str.extract(NOTE_UNIT_PATTERN, 1).drop_nulls().unique()).to_series().to_list()
+        # a count in 万 the note states beside (or instead of) the money unit: map_headers refuses the file
+        counts = df.select(text.str.extract(NOTE_COUNT_PATTERN, 1).drop_nulls().unique()).to_series().to_list()
+        if found or counts:
+            return "、".join(dict.fromkeys([*found[:1], *sorted(counts)[:1]]))
     return None
 
 
@@ -1456,6 +1535,9 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
         if month_note:
             notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
+        df, city_note = _city_from_sheet_name(df, source, name)
+        if city_note:
+            notes.append(city_note)
         if getattr(ws, "sheet_state", "visible") != "visible":
             # A hidden sheet with a table is read like the others (offices hide finished months), but the ledger
             # says so: whoever opens the workbook does not see those rows and may not know they were sent.
@@ -1609,8 +1691,9 @@ _UP_TO = re.compile(
 )
 
 
-def _span_in(text: str) -> tuple[int, int, int, str] | None:
-    """(year, first month, last month, the words) of the first period of several months ``text`` states."""
+def _span_in(text: str) -> tuple[int | None, int, int, str] | None:
+    """(year, first month, last month, the words) of the first period of several months ``text`` states (the year
+    None when the words give none: the rows' year is meant)."""
     s = re.sub(INVISIBLE_CHARS, "", unicodedata.normalize("NFKC", str(text)))
     if m := _MONTH_RANGE.search(s):
         first, last = int(m.group(2)), int(m.group(3) or m.group(4))
@@ -1624,14 +1707,49 @@ def _span_in(text: str) -> tuple[int, int, int, str] | None:
         return int(m.group(1)), first, last, m.group(0).strip()
     if (m := _UP_TO.search(s)) and 1 < int(m.group(2) or m.group(4)) <= 12:
         return int(m.group(1) or m.group(3)), 1, int(m.group(2) or m.group(4)), m.group(0).strip()
+    return _yearless_span_in(s)
+
+
+# The same periods written without their year (1-3月, 1月至3月, 一季度, 上半年, 截至3月底, 3月累计): the year is the
+# rows' own. Unread, a 1-3月 report whose 月份 column said 2025-03 loaded the quarter as March, silently, where
+# 2025年1-3月 was refused (validate.period_total).
+_YEARLESS_RANGE = re.compile(r"(?<![\d年.\-/])(\d{1,2})\s*月?份?\s*[-—–~至到]\s*(\d{1,2})\s*月(?!\d)")
+_YEARLESS_QUARTER = re.compile(r"(?<![\d年])(?:第\s*)?([一二三四])\s*季度")
+_YEARLESS_HALF = re.compile(r"(上半年|下半年|前三季度)")
+_YEARLESS_UP_TO = re.compile(r"截[至止]\s*(\d{1,2})\s*月(?!\d)[末底]?|(?<![\d年\-~至到])(\d{1,2})\s*月[末底]?\s*累计")
+
+
+def _yearless_span_in(s: str) -> tuple[None, int, int, str] | None:
+    if (m := _YEARLESS_RANGE.search(s)) and 1 <= int(m.group(1)) < int(m.group(2)) <= 12:
+        return None, int(m.group(1)), int(m.group(2)), m.group(0).strip()
+    if m := _YEARLESS_QUARTER.search(s):
+        q = "一二三四".index(m.group(1)) + 1
+        return None, 3 * q - 2, 3 * q, m.group(0).strip()
+    if m := _YEARLESS_HALF.search(s):
+        first, last = {"上半年": (1, 6), "下半年": (7, 12), "前三季度": (1, 9)}[m.group(1)]
+        return None, first, last, m.group(0).strip()
+    if (m := _YEARLESS_UP_TO.search(s)) and 1 < int(m.group(1) or m.group(2)) <= 12:
+        return None, 1, int(m.group(1) or m.group(2)), m.group(0).strip()
     return None
 
 
-def title_span(title_rows: list, path: Path) -> tuple[int, int, int, str, str] | None:
+def _month_beside_period(row: list) -> bool:
+    """A row of group titles one of which is the month's own (本月, 当月, 3月, 2025年3月) and another a period of
+    several months (1-3月, 一季度, 1-本月累计)."""
+    cells = [unicodedata.normalize("NFKC", _cell_text(c)).strip() for c in row if _cell_text(c).strip()]
+    if len(set(cells)) < 2:
+        return False
+    month = any(_MONTH_LABEL.fullmatch(c) or re.fullmatch(_THIS_PERIOD_WORDS, c) for c in cells)
+    return month and any(_running_group(c, True) for c in cells)
+
+
+def title_span(title_rows: list, path: Path) -> tuple[int | None, int, int, str, str] | None:
     """Several months the table's period spans, as its title rows (else its file name) state it: 2025年1-3月,
     2025年第一季度, 2025Q1, 2025年上半年, 前三季度, 全年, 截至2025年3月, 2025年3月累计. A table of such a period whose every
-    row is its last month holds the period's figures under that month (validate refuses it)."""
-    title = " ".join(str(c) for r in title_rows for c in r if c is not None)
+    row is its last month holds the period's figures under that month (validate refuses it). A row of group titles
+    giving the month's block beside the period's (3月 | 1-3月, 本月 | 一季度) is no title: find_header reads the month's
+    columns and leaves the period's."""
+    title = " ".join(str(c) for r in title_rows if not _month_beside_period(r) for c in r if c is not None)
     for where, text in (("title above the table", title), ("file name", path.stem)):
         if (span := _span_in(text)) is not None:
             return (*span[:3], where, span[3])
@@ -1678,6 +1796,31 @@ def _month_from_sheet_name(
             path.name, f"sheet '{sheet}' has no month column and its year cannot be told (name the sheet 2025年1月)"
         )
     return df.with_columns(pl.lit(f"{year}-{sm[1]:02d}").alias("月份")), None
+
+
+# A sheet named for a unit (深圳市, 延边州, 锡林郭勒盟, 海东地区): a workbook of one sheet per city.
+_UNIT_SHEET = re.compile(r"^[\u4e00-\u9fff]{1,15}(?:市|州|盟|地区)$")
+
+
+def _city_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str | None) -> tuple[pl.DataFrame, str | None]:
+    """A workbook of one sheet per city (sheets 深圳市, 广州市) whose tables have no city column: each sheet's rows are
+    the unit its name names, read as a 城市 column of that name (validate reads it through the administrative
+    divisions; a name that is no unit refuses its rows naming it). Before, the file was refused whole as missing
+    city_code, which did not say the sheets named the cities."""
+    col = next((c for c in source.columns if c.name_headers), None)
+    name = unicodedata.normalize("NFKC", sheet or "").strip()
+    if col is None or not _UNIT_SHEET.fullmatch(name):
+        return df, None
+    names = {normalise_header(h) for h in col.name_headers}
+    for c in df.columns:
+        if c.startswith("__"):
+            continue
+        base = normalise_header(c.split("__dup")[0])
+        if _safe_match(c, source) == col.name or base in names or re.fullmatch(DISTRICT_HEADER_PATTERN, base):
+            return df, None
+    return df.with_columns(pl.lit(name).alias(col.name_headers[0])), (
+        f"no city column: every row of sheet '{name}' is the unit the sheet's name names"
+    )
 
 
 # A year and month in a title or a file name: 2025年3月, 2025年03月份, 2025-03, 2025_3, 2025.03. (NFKC has made a

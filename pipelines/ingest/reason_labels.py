@@ -100,6 +100,20 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "请将月份纵向排列，不要横向排列",
     ),
     (
+        r"quarters or half years as columns \(row (?P<row>\d+): (?P<labels>.*)\): the table needs one row per unit and "
+        r"period, the period in a column of its own \(年份 or 月份\) and each figure beside it; send each month's \(or "
+        r"year's\) own figures down the rows",
+        "季度或半年横向排列（第 {row} 行：{labels}）：表格应每个单位每个时期一行，时期单独成列（年份或月份），各项数值列在其旁；"
+        "请按月（或按年）纵向填报各期自身的数值",
+    ),
+    (
+        r"years as columns \(row (?P<row>\d+): (?P<labels>.*)\): the table needs one row per unit and period, the "
+        r"period in a column of its own \(年份 or 月份\) and each figure beside it; send the years down the rows, not "
+        r"across",
+        "年份横向排列（第 {row} 行：{labels}）：表格应每个单位每个时期一行，时期单独成列（年份或月份），各项数值列在其旁；"
+        "请将年份纵向排列，不要横向排列",
+    ),
+    (
         r"the (?P<origin>title above the table|file name) states several months \('(?P<words>.*)', (?P<first>\S+) to "
         r"(?P<last>\S+)\) and every row is (?P<month>\S+): the figures are the period's total, not the month's own "
         r"\(send each month's own figures, one row per month\)",
@@ -203,6 +217,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"unit conflict: header '(?P<header>.*)' says (?P<unit>\S+) but the (?P<where>note below the table|line above "
         r"the table) says 单位：(?P<line>.*)",
         "单位冲突：表头“{header}”为{unit}，但{where}注明“单位：{line}”",
+    ),
+    (
+        r"the unit the table states gives counts in (?P<unit>\S+) \(单位：(?P<line>.*)\): "
+        r"the counts \((?P<headers>.*)\) are loaded as whole numbers, not in tens of thousands \(send each count "
+        r"itself, e\.g\. 12500 not 1\.25\)",
+        "表格注明的单位以{unit}计数（单位：{line}）：计数列（{headers}）按整数入库，不能以“万”为单位（请填报计数本身，"
+        "如 12500 而非 1.25）",
     ),
     (r"missing required column\(s\): (?P<missing>.*)", "缺少必填列：{missing}"),
     (
@@ -617,6 +638,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         _COL + r" derived from (?P<cols>\w+(?:, \w+)*) \(the file has no (?P<header>\S+) column\)",
         "文件没有“{header}”列：{col}由 {cols} 生成",
+    ),
+    (
+        r"no city column: every row of sheet '(?P<sheet>.*)' is the unit the sheet's name names",
+        "没有城市列：工作表“{sheet}”的各行均按表名所指的单位读取",
     ),
     (
         r"read (?P<n>\d+) cell\(s\) written as no figure \(—, -, /, 无\) in " + _COL + r" as empty",

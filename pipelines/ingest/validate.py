@@ -36,6 +36,7 @@ from pipelines.sources import (
     NATIONAL_CODES,
     OWN_LEVEL_CHARS,
     OWN_LEVEL_PATTERN,
+    SCALED_COUNT_UNIT,
     SHORT_UNITS,
     TOTAL_LABEL_CHARS,
     TOTAL_LABEL_PATTERN,
@@ -377,6 +378,7 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         if m.factor:
             factors[target] = m.factor
             notes.append(f"converted {target} from another unit (x{m.factor:g})")
+    _refuse_counts_in_scale(raw, source, renames, file_name)
     present = set(renames.values())
     by_name: set[str] = set()
     for c in source.columns:
@@ -413,6 +415,33 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
     if extra:
         notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
     return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
+
+
+def _refuse_counts_in_scale(raw: RawFrame, source: Source, renames: dict[str, str], file_name: str) -> None:
+    """Refuse a table whose unit line states its counts in tens of thousands (单位：万笔、亿元; 单位：万件; 单位：万人 over
+    参训人数): the contract's counts are whole numbers, and a figure in 万笔 (1.2) is no count of 笔. Before, the line
+    was no unit line at all (or 万人 applied to no column): its counts loaded as 笔 (10,000 times too small) and,
+    beside them, its 亿元 amounts as 万元, silently."""
+    people = UNIT_FAMILIES["people"]
+    own_people = any(c.unit in people for c in source.columns)
+    # 万人 is a scale only where a column is kept in a people unit (population); over 参训人数 it is a count in 万
+    scaled = [
+        w
+        for w in (raw.unit_line or "").split("、")
+        if re.fullmatch(SCALED_COUNT_UNIT, w) or (w in people and UNIT_SCALES[w] != 1 and not own_people)
+    ]
+    counts = [
+        col
+        for col, target in renames.items()
+        if (c := source.column(target)).dtype == "int" and c.unit is None and target not in source.key
+    ]
+    if scaled and counts:
+        raise IngestError(
+            file_name,
+            f"the unit the table states gives counts in {scaled[0]} (单位：{raw.unit_line}): the counts ("
+            + ", ".join(f"'{h}'" for h in counts)
+            + ") are loaded as whole numbers, not in tens of thousands (send each count itself, e.g. 12500 not 1.25)",
+        )
 
 
 def _refuse_side_by_side(df: pl.DataFrame, source: Source, file_name: str) -> None:
@@ -2185,6 +2214,8 @@ def period_total(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: s
         return
     year, first, last, where, words = raw.title_span
     months = work.select(pl.col(source.partition_date).drop_nulls().unique()).to_series().to_list()
+    if len(months) == 1 and year is None:
+        year = months[0].year  # 1-3月, 一季度 without a year: the rows' year
     if len(months) == 1 and (months[0].year, months[0].month) == (year, last):
         raise IngestError(
             file_name,
