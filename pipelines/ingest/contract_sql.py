@@ -171,8 +171,9 @@ class Layout:
         order, afterwards): a frame carries it; a Parquet row is its ``file_row_number`` (0-based); a CSV record
         is numbered by ``row_number() OVER ()`` right above the scan — DuckDB runs that streaming window in file
         order (a fixed-order operator), whatever the threads and insertion-order settings. It keeps the pipeline
-        above it on one thread (≈ 75-80 % of a national year's statement CPU on one core). ``read_csv(...) WITH
-        ORDINALITY`` is no way out: DuckDB 2.0 binds it to this same window, and like it numbers the records DuckDB
+        above it on one thread, so a big file is read in byte ranges cut at record boundaries (csv_cuts), each
+        numbered by its own window from the line it starts at (``__prn``), the ranges on every core.
+        ``read_csv(...) WITH ORDINALITY`` is no way out: DuckDB 2.0 binds it to this same window, and like it numbers the records DuckDB
         returns, skipping blank lines (tests/test_ingest_scan_row_numbers.py); the line count sends such files to
         the Polars reader."""
         if self.kind == "frame":
