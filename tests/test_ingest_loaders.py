@@ -979,3 +979,37 @@ def test_each_reason_of_a_row_is_summarised_once_whatever_its_wording(warehouse,
         "Excel error cell in amount_10k_yuan": 1,
         "negative value in registrations": 1,
     }
+
+
+class _CountingConnection:
+    """A DuckDB connection that counts the statements run through it (DuckDB's own object takes no attributes)."""
+
+    def __init__(self, con):
+        self.con, self.statements = con, []
+
+    def execute(self, sql, *args):
+        self.statements.append(" ".join(sql.split())[:60])
+        return self.con.execute(sql, *args)
+
+
+def test_the_raw_schema_is_made_once_and_a_warehouse_missing_part_of_it_gets_that_part(tmp_path):
+    """`ensure_schema` runs ≈ 180 times in a default run (every raw step, file and sighting). A warehouse that has
+    the schema pays one catalog query each time, not the 19 DDL statements; one that lacks a table or an added
+    ledger column (a warehouse made before the column was added) still gets it, with its rows kept."""
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load.ensure_schema(con)
+    counted = _CountingConnection(con)
+    load.ensure_schema(counted)
+    assert len(counted.statements) == 1, counted.statements
+    con.execute("INSERT INTO raw.rejected_rows (source, file_name, row_number) VALUES ('cities', 'a.csv', 3)")
+    con.execute("ALTER TABLE raw.rejected_rows DROP COLUMN sheet")
+    con.execute("DROP TABLE raw.file_receipts")
+    load.ensure_schema(counted)
+    assert len(counted.statements) > 1
+    assert con.execute("SELECT row_number, sheet FROM raw.rejected_rows").fetchall() == [(3, None)]
+    assert con.execute("SELECT count(*) FROM raw.file_receipts").fetchone() == (0,)
+    counted.statements.clear()
+    load.ensure_schema(counted)
+    assert len(counted.statements) == 1
