@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date
 from pathlib import Path
@@ -1013,3 +1014,35 @@ def test_the_raw_schema_is_made_once_and_a_warehouse_missing_part_of_it_gets_tha
     counted.statements.clear()
     load.ensure_schema(counted)
     assert len(counted.statements) == 1
+
+
+def test_a_header_text_is_normalised_once_however_often_it_is_compared(monkeypatch, tmp_path):
+    """Finding a header row compares every cell of the candidate rows with every alias of every column: a default
+    run normalised the same few hundred texts ≈ 88,000 times. Each text is normalised once (same answers, also for
+    cells that are not text), and a file read twice does no normalising the second time."""
+    import re
+    import types
+
+    from pipelines.ingest import readers
+
+    calls = []
+
+    def sub(pattern, repl, text, count=0, flags=0):
+        if pattern == readers.UNIT_AFTER_SEPARATOR:  # the unit rule: one per normalised text
+            calls.append(text)
+        return re.sub(pattern, repl, text, count=count, flags=flags)
+
+    monkeypatch.setattr(readers, "re", types.SimpleNamespace(**{**vars(re), "sub": sub}))
+    if hasattr(readers, "_normalised_header"):  # a fresh memo: texts other tests normalised would not be counted
+        fresh = functools.lru_cache(maxsize=1 << 14)(readers._normalised_header.__wrapped__)
+        monkeypatch.setattr(readers, "_normalised_header", fresh)
+    for _ in range(50):
+        assert readers.normalise_header(" 质押金额 / 万元* ") == "质押金额(万元)"
+        assert readers.normalise_header(2025) == "2025"
+        assert readers.normalise_header("ＣＩＴＹ＿ＣＯＤＥ") == "city_code"
+    assert len(calls) == 3, calls
+    path = _write(tmp_path / "pledge_loans" / "质押_2025.csv", "\n".join([HEADER_ZH, *GOOD_ROWS]) + "\n")
+    readers.read_file(path, PLEDGE)
+    calls.clear()
+    readers.read_file(path, PLEDGE)
+    assert calls == []
