@@ -26,7 +26,7 @@ from . import (  # noqa: F401 (access_text: UI strings)
     security,
     web,
 )
-from .auth import UserStore
+from .auth import UserStore, dummy_hash
 from .components import DOSSIER_KEY, EXTRACTS_KEY, SNAPSHOT_KEY, href
 from .formatting import beijing_time
 from .i18n import nav_label, norm_lang, t
@@ -382,6 +382,7 @@ def create_app(
     """
     snap = Snapshot(Path(snapshot_path) if snapshot_path else settings.snapshot_path())
     store = user_store if isinstance(user_store, UserStore) else UserStore(user_store)
+    dummy_hash()  # before the first sign-in, which is then timed like every other (dashboards.auth.dummy_hash)
     app = dash.Dash(
         __name__,
         use_pages=True,

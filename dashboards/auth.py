@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import getpass
 import hashlib
 import hmac
@@ -501,7 +502,7 @@ class UserStore:
         else:
             # Same cost whether or not the account exists: no user enumeration by timing.
             with contextlib.suppress(VerificationError):
-                _hasher.verify(_DUMMY_HASH, password)
+                _hasher.verify(dummy_hash(), password)
         if not ok or not r["active"]:
             with self._connect() as con:
                 con.execute(
@@ -639,7 +640,13 @@ class SharedLimitStorage(Storage):
         self.store.limit_clear(key)
 
 
-_DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(4))
+@functools.cache
+def dummy_hash() -> str:
+    """The hash an unknown account's password is checked against (same cost as a known one's), made on first
+    use: an argon2 hash costs ≈ 0.2 s of CPU, and every command that imports this module only to ask whether a
+    national account exists (`ipcity run`'s closing hint, `ipcity status`) paid it at import for nothing. The
+    dashboard makes it when it starts (`dashboards.app.create_app`), so its first sign-in is timed like the rest."""
+    return _hasher.hash("not-a-real-password-" + secrets.token_hex(4))
 
 
 def secret_key(path: Path | None = None) -> bytes:

@@ -219,3 +219,34 @@ def test_a_new_user_store_is_never_readable_by_others(tmp_path, monkeypatch):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "access" / "users.sqlite").stat().st_mode) == 0o600
+
+
+def test_the_first_run_hint_costs_no_password_hash_and_the_dashboard_makes_it_before_sign_in(tmp_path, snapshot):
+    """`ipcity run` ends by asking whether a national account exists (`first_run_hint`): importing the accounts
+    module for that hashed a dummy password with argon2 (≈ 0.2 s of CPU on every run's critical path). In a fresh
+    interpreter the question costs no hash; the dashboard makes the dummy hash when it is built, so an unknown
+    account's first sign-in still costs what a known one's does."""
+    script = (
+        "import argon2, sys\n"
+        "calls = []\n"
+        "original = argon2.PasswordHasher.hash\n"
+        "argon2.PasswordHasher.hash = lambda self, *a, **k: calls.append(1) or original(self, *a, **k)\n"
+        "from dashboards import auth\n"
+        "assert 'ipcity users add' in auth.first_run_hint(auth.UserStore(sys.argv[1]))\n"
+        "assert calls == [], calls\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "users.sqlite")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+    auth.dummy_hash.cache_clear()
+    create_app(snapshot_path=snapshot, user_store=UserStore(tmp_path / "app_users.sqlite"))
+    assert auth.dummy_hash.cache_info().currsize == 1
+    store = UserStore(tmp_path / "app_users.sqlite")
+    assert store.authenticate("nobody_here", TEST_PASSWORD) is None

@@ -376,3 +376,46 @@ def test_a_validation_with_each_expectations_configuration_kept_judges_as_one_wi
         assert Expectation.__dict__["configuration"] is not original
         raise RuntimeError("a validation that fails halfway")
     assert Expectation.__dict__["configuration"] is original
+
+
+def test_a_duckdb_run_imports_gx_without_pyspark(tmp_path):
+    """GX's compatibility module imports pyspark whenever it is installed (it is, for the Spark engine): on a DuckDB
+    run that cost start-up CPU and printed pyspark's FutureWarning on every run. The run's modules and GX are imported
+    in a fresh interpreter as `ipcity run` imports them; no Spark module is loaded, GX still validates, and pyspark
+    itself stays importable afterwards."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "gx_without_spark.py"
+    script.write_text(
+        "import sys, warnings\n"
+        "warnings.simplefilter('error', FutureWarning)\n"  # pyspark's pandas-3 warning would fail the import
+        "import polars as pl\n"
+        "import pipelines.launcher, pipelines.extracts, pipelines.lake\n"
+        "from pipelines.quality import runner\n"
+        "frame = pl.DataFrame({'asset': ['raw.x'], 'year': [2020], 'check': ['rows'], 'column': [None],\n"
+        "    'value': [1.0], 'low': [1.0], 'high': [None], 'severity': ['warn'], 'error_ok': [True], 'warn_ok': [True]},\n"
+        "    schema_overrides={'column': pl.Utf8, 'high': pl.Float64})\n"
+        "result = runner.validate('raw.partition_profile', frame)\n"
+        "assert result.passed_all, result.to_dict()\n"
+        "spark = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j'))\n"
+        "assert not spark, spark\n"
+        "import importlib.util\n"
+        "if importlib.util.find_spec('pyspark') is not None:\n"
+        "    warnings.simplefilter('ignore', FutureWarning)\n"
+        "    import pyspark.sql\n"
+        "print('ok')\n",
+        encoding="utf-8",
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "IPCITY_ENGINE"}
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "PYTHONPATH": str(root)},
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stdout + out.stderr
+    assert "pyspark" not in out.stderr, out.stderr

@@ -134,6 +134,40 @@ def _probe_needs_ps1() -> bool:
     return main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
 
 
+@contextlib.contextmanager
+def _pyspark_left_out():
+    """While GX is imported for a DuckDB run, pyspark (and py4j) count as not installed.
+
+    GX's compatibility modules import pyspark whenever it is installed (it is, for `ipcity run --engine spark`):
+    ≈ 0.4 s of CPU on the run's start-up, beside the planning it shares the interpreter with, and pyspark's
+    FutureWarning about pandas 3 on every run's stderr. The checks give GX pandas frames only, never Spark ones,
+    so GX's own fallback for a missing pyspark (its NotImported placeholders) is all they need. A process that
+    has imported pyspark already, or runs the Spark engine, imports GX as before. Only the import itself is
+    affected: pyspark can be imported normally afterwards."""
+    from pipelines import settings
+
+    try:
+        duckdb_run = settings.engine() == "duckdb"
+    except ValueError:  # an unknown engine is refused by the run with its own message, not here
+        duckdb_run = False
+    left_out = [name for name in _SPARK_PACKAGES if name not in sys.modules] if duckdb_run else []
+    if len(left_out) < len(_SPARK_PACKAGES):  # not a DuckDB run, or Spark's packages are loaded already
+        yield
+        return
+    for name in left_out:
+        sys.modules[name] = None  # the import system's own "not importable" mark: `import pyspark` raises
+    try:
+        yield
+    finally:
+        for name in left_out:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+# what GX's compatibility modules import for Spark when installed (pyspark, and py4j, pyspark's bridge to the JVM)
+_SPARK_PACKAGES = ("pyspark", "py4j")
+
+
 _GX_INIT = threading.Lock()
 
 
@@ -208,7 +242,7 @@ _BACKGROUND_LOCK = threading.Lock()
 def _gx_objects() -> dict[str, Any]:
     """The process-wide GX objects, created on first use (analytics off before the import)."""
     os.environ["GX_ANALYTICS_ENABLED"] = "False"  # no usage events from officials' machines
-    with _pyspark_connect_probe_raises():
+    with _pyspark_connect_probe_raises(), _pyspark_left_out():
         import great_expectations as gx
         import great_expectations.expectations as gxe
         from great_expectations.data_context.types.base import ProgressBarsConfig
