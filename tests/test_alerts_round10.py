@@ -1,0 +1,158 @@
+"""Alerts that reach people, round 10: where a webhook may point (loopback and private addresses only inside the
+networks the deployment names, the address checked is the address connected to, no redirect followed), and times
+in notice texts in Beijing time (tests/test_alerts_ledger_answers.py: the ledger's answers in 简体中文).
+
+Real receivers only: HTTP receivers on 127.0.0.x, a real SQLite store and Dagster instance. The one
+stand-in is the name resolver in the rebinding test: a DNS server that changes its answer between two lookups is
+what an attacker runs, and the test machine's resolver cannot be made one.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from alert_receivers import HttpSink, free_port
+
+from pipelines.alerts import channels
+from pipelines.settings import ALERT_PRIVATE_NETWORKS_ENV
+
+
+def _digest(recipient: str = "hook") -> dict:
+    return {
+        "idempotency_key": "k" * 32,
+        "route": "data_engineers",
+        "recipient": recipient,
+        "subject": "【知识产权强市监测】新预警 1 条",
+        "body": "郑州市：关键目标进展有限",
+        "html": None,
+        "payload": {},
+    }
+
+
+def _hook(url: str) -> dict:
+    return {"type": "webhook", "url": url, "timeout": 2, "session_timeout": 5}
+
+
+# ------------------------------------------------------------------------ loopback and private addresses
+@pytest.fixture
+def receiver():
+    sink = HttpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+def test_by_default_a_webhook_on_this_machine_is_not_sent(receiver, monkeypatch, host):
+    """Loopback and private addresses were allowed to every webhook and robot endpoint: a routing file (operators
+    edit it, a province's among them) could point one at the machine's own services (an admin API on
+    127.0.0.1) and have the digest POSTed there, the answer kept in the ledger. By default they are refused for good
+    before any connection, naming the deployment setting that opens a gateway's network."""
+    monkeypatch.delenv(ALERT_PRIVATE_NETWORKS_ENV, raising=False)
+    ok, response = channels.send(_digest(), _hook(f"http://{host}:{receiver.port}/admin"))
+    assert not ok and response.startswith(channels.PERMANENT + "not sent:"), response
+    assert ALERT_PRIVATE_NETWORKS_ENV in response
+    robot = {"type": "wecom", "key": "k" * 20, "endpoint": f"http://{host}:{receiver.port}/cgi-bin/webhook/send"}
+    ok, response = channels.send(_digest(), {**robot, "timeout": 2, "session_timeout": 5})
+    assert not ok and ALERT_PRIVATE_NETWORKS_ENV in response, response
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize("url", ["http://10.20.30.40/alerts", "http://192.168.1.1/", "http://[fd12:3456::1]/"])
+def test_by_default_a_webhook_on_a_private_address_is_not_sent(monkeypatch, url):
+    monkeypatch.delenv(ALERT_PRIVATE_NETWORKS_ENV, raising=False)
+    ok, response = channels.send(_digest(), _hook(url))
+    assert not ok and response.startswith(channels.PERMANENT + "not sent:") and "private" in response, response
+
+
+def test_an_on_premise_gateway_is_reached_once_its_network_is_named(receiver, monkeypatch):
+    """The deployment names its gateway's network: that one is reached, its neighbours are not."""
+    monkeypatch.setenv(ALERT_PRIVATE_NETWORKS_ENV, "127.0.0.1/32")
+    ok, response = channels.send(_digest(), _hook(f"http://127.0.0.1:{receiver.port}/alerts"))
+    assert ok, response
+    assert len(receiver.requests) == 1
+    ok, response = channels.send(_digest(), _hook(f"http://127.0.0.2:{receiver.port}/alerts"))
+    assert not ok and "127.0.0.2" in response
+
+
+def test_a_metadata_address_stays_refused_whatever_the_setting(monkeypatch):
+    monkeypatch.setenv(ALERT_PRIVATE_NETWORKS_ENV, "0.0.0.0/0,::/0")
+    ok, response = channels.send(_digest(), _hook("http://169.254.169.254/latest/meta-data/"))
+    assert not ok and "metadata" in response
+
+
+def test_a_setting_that_is_not_a_network_is_named(monkeypatch):
+    monkeypatch.setenv(ALERT_PRIVATE_NETWORKS_ENV, "10.0.0.0/8, gateway.intra")
+    ok, response = channels.send(_digest(), _hook("http://10.1.2.3/"))
+    assert not ok and ALERT_PRIVATE_NETWORKS_ENV in response and "'gateway.intra'" in response, response
+
+
+# ---------------------------------------------------------------------------------------- DNS rebinding
+def test_the_address_checked_is_the_address_connected_to(receiver, monkeypatch):
+    """DNS rebinding: a name answers an allowed address to the check and another one (an internal service's) to the
+    connection's own lookup a moment later. The check resolved the name and the request resolved it again, so the
+    digest went where nobody had checked. It is resolved once now and the connection made to that address, with the
+    name kept in the Host header."""
+    monkeypatch.setenv(ALERT_PRIVATE_NETWORKS_ENV, "127.0.0.1/32")
+    real = socket.getaddrinfo
+    answers = []
+
+    def rebinding(host, *args, **kwargs):
+        if host == "hook.rebind.test":
+            # the first answer is the allowed gateway, every later one an address outside the allowed network
+            ip = "127.0.0.1" if not answers else "10.255.255.1"
+            answers.append(ip)
+            return real(ip, *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    ok, response = channels.send(_digest(), _hook(f"http://hook.rebind.test:{receiver.port}/alerts"))
+    assert ok, response
+    assert answers == ["127.0.0.1"]  # one lookup, the checked one
+    assert receiver.requests[0]["headers"]["Host"] == f"hook.rebind.test:{receiver.port}"
+
+
+def test_a_redirect_to_an_unchecked_address_is_not_followed(monkeypatch):
+    """A gateway answering 307 (method and body kept) with a Location inside the machine: requests followed it and
+    POSTed the digest to an address nobody had checked. No redirect is followed; the 3xx is the ledger's answer."""
+    monkeypatch.setenv(ALERT_PRIVATE_NETWORKS_ENV, "127.0.0.1/32")
+    inner = HttpSink(port=free_port())
+    inner.server.server_close()
+    inner.server = ThreadingHTTPServer(("127.0.0.2", inner.port), inner.server.RequestHandlerClass)
+    inner.thread = threading.Thread(target=inner.server.serve_forever, daemon=True)
+    inner.start()
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's hook name
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.2:{inner.port}/internal")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    outer = ThreadingHTTPServer(("127.0.0.1", free_port()), Redirect)
+    threading.Thread(target=outer.serve_forever, daemon=True).start()
+    try:
+        ok, response = channels.send(_digest(), _hook(f"http://127.0.0.1:{outer.server_port}/alerts"))
+        assert not ok, response
+        assert inner.requests == []
+        assert "307" in response, response
+    finally:
+        outer.shutdown()
+        outer.server_close()
+        inner.stop()
+
+
+def test_the_json_body_still_reaches_an_allowed_gateway_whole(receiver, monkeypatch):
+    monkeypatch.setenv(ALERT_PRIVATE_NETWORKS_ENV, "127.0.0.0/8")
+    ok, response = channels.send(_digest(), _hook(f"http://127.0.0.1:{receiver.port}/alerts"))
+    assert ok, response
+    body = receiver.requests[0]["json"]
+    assert body["message"] == "郑州市：关键目标进展有限"
+    assert json.loads(receiver.requests[0]["raw"])["title"].startswith("【知识产权强市监测】")
