@@ -1649,6 +1649,8 @@ def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
     """One row per message: route, channel, recipient, status and the receiver's answer (text from a server is
     data, so rich markup in it is escaped)."""
 
+    from pipelines.alerts.answers import answer_both
+
     t = Table("route / 路由", "channel / 通道", "recipient / 收件人", "status / 状态", "answer / 回应", title=title)
     for r in rows:
         t.add_row(
@@ -1656,7 +1658,7 @@ def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
             escape(r["channel"]),
             escape(r["recipient"]),
             escape(_delivery_status(r["status"], r.get("attempts") or 0)),
-            escape((r.get("response") or "")[:300]),
+            escape(answer_both((r.get("response") or "")[:300])),  # the record is English; Chinese first
         )
     console.print(t)
 
@@ -1667,6 +1669,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
     and the receiver's last answer. Everything from the store or a server is data: rich markup in it is escaped
     (a relay's answer "550 [/] ..." would otherwise stop the listing)."""
 
+    from pipelines.alerts.answers import answer_both
     from pipelines.alerts.store import connect
     from pipelines.china_time import china_time_text
 
@@ -1716,7 +1719,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
             escape(f"{r[4]}\n{r[2]} · {r[3]}"),
             escape(carried),
             status_cell,
-            escape((r[10] or "")[:160]),
+            escape(answer_both((r[10] or "")[:160])),
         )
     console.print(t)
     if not rows:
