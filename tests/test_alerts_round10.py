@@ -10,6 +10,7 @@ what an attacker runs, and the test machine's resolver cannot be made one.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,3 +157,39 @@ def test_the_json_body_still_reaches_an_allowed_gateway_whole(receiver, monkeypa
     body = receiver.requests[0]["json"]
     assert body["message"] == "郑州市：关键目标进展有限"
     assert json.loads(receiver.requests[0]["raw"])["title"].startswith("【知识产权强市监测】")
+
+
+# ------------------------------------------------------------------------------------ times in notice texts
+def test_a_dead_run_notice_gives_its_time_in_beijing_time(tmp_path, monkeypatch):
+    """The engineers' dead-run notice said "marked failed at 2026-12-05 06:20:00 UTC" in its Chinese text as in its
+    English: a reader in China takes a time for Beijing's, eight hours off. The time is in CST now, marked so, and
+    the Chinese text is Chinese."""
+    from datetime import UTC, datetime
+
+    import dagster as dg
+
+    from pipelines.alerts.runs import dead_run_texts, notify_dead_run
+    from pipelines.alerts.store import connect
+
+    texts = dead_run_texts(4242, "STARTED", datetime(2026, 12, 5, 6, 20, tzinfo=UTC))
+    assert "2026-12-05 14:20 北京时间" in texts["zh"] and "UTC" not in texts["zh"]
+    assert "2026-12-05 14:20 CST" in texts["en"] and "UTC" not in texts["en"]
+    assert not re.search(r"\b(run process|killed|queue)\b", texts["zh"])
+
+    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+
+    @dg.op
+    def step():
+        return 1
+
+    @dg.job
+    def slow_job():
+        step()
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        run = slow_job.execute_in_process(instance=instance).dagster_run
+        notify_dead_run(instance, run, texts)
+    with connect() as con:
+        zh, en = con.execute("SELECT title_zh, title_en FROM alerts.alerts WHERE rule_id = 'dead_run'").fetchone()
+    assert "14:20 北京时间" in zh and "14:20 CST" in en and "UTC" not in zh + en
