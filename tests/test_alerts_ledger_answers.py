@@ -89,7 +89,7 @@ def test_the_heads_the_code_writes_are_the_seeds_labels():
         Path(f"pipelines/alerts/{name}.py").read_text(encoding="utf-8") for name in ("channels", "lifecycle")
     )
     for _zh, en in label_set("delivery_answer").values():
-        assert f"{en}: " in code, en
+        assert en.endswith(":") and f"{en} " in code, en
 
 
 def test_the_cli_shows_a_refusal_in_chinese_and_english(tmp_path, monkeypatch):

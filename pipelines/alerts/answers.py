@@ -4,8 +4,8 @@ What the ledger keeps for each attempt (alerts.deliveries.response, alerts.messa
 English by the channels and the dispatcher: one or more heads ("permanent refusal: recipient refused: ") and then a
 sentence of ours ("… contains a line break (check the routing file)") or the receiver's own answer ("550 5.1.1 no
 such mailbox"), which is data and shown as the receiver wrote it. The heads are labels (the labels seed's
-delivery_answer list: name_en as written, name_zh as shown); our sentences are translated by the ordered table
-below, a regex over the English and a Chinese template of its groups, as the loader's reasons are
+delivery_answer list: name_en as written, colon included, name_zh as shown); our sentences are translated by the
+ordered table below, a regex over the English and a Chinese template of its groups, as the loader's reasons are
 (pipelines.ingest.reason_labels). A sentence no pattern knows is shown as written rather than guessed.
 
 Pure functions: the CLI's delivery tables and the delivery_failed alert use them.
@@ -128,7 +128,8 @@ def _compiled() -> tuple[tuple[re.Pattern, str], ...]:
 
 @cache
 def _heads() -> tuple[tuple[str, str], ...]:
-    """(English head as the ledger writes it, Chinese), longest first: "recipient refused" before "refused"."""
+    """(English head as the ledger writes it, its colon included, Chinese), longest first: a recipient's refusal
+    before the bare refusal it ends with."""
     heads = label_set("delivery_answer")
     return tuple(sorted(((en, zh) for zh, en in heads.values()), key=lambda h: -len(h[0])))
 
@@ -148,9 +149,9 @@ def _sentence_zh(text: str) -> str | None:
 def _split(text: str) -> tuple[list[str], str]:
     """The Chinese of each head ``text`` starts with ("permanent refusal: recipient refused: "), and the rest."""
     heads, rest = [], text
-    while head := next(((en, zh) for en, zh in _heads() if rest.startswith(en + ": ")), None):
+    while head := next(((en, zh) for en, zh in _heads() if rest.startswith(en + " ")), None):
         heads.append(head[1])
-        rest = rest[len(head[0]) + 2 :]
+        rest = rest[len(head[0]) + 1 :]
     return heads, rest
 
 
