@@ -1617,14 +1617,17 @@ def alerts_test(route: str | None, provinces: tuple[str, ...]) -> None:
 def alerts_deliver(retry_failed: bool) -> None:
     """投递到期的消息。
     Deliver messages whose retry time has come (the delivery sensor does this every minute under `ipcity dev`)."""
-    from pipelines.alerts.config import AlertConfigError, load_routing
-    from pipelines.alerts.lifecycle import deliver_due
+    from pipelines.alerts.config import AlertConfigError, load_routing, load_rules
+    from pipelines.alerts.lifecycle import deliver_due, take_bounces
     from pipelines.alerts.store import connect
 
     try:
         routing = load_routing()  # a bad routing file is reported before anything is requeued
     except AlertConfigError as e:
         raise click.ClickException(term_text(e)) from e
+    bounced = take_bounces(routing, load_rules())
+    if bounced:  # delivered to the relay, refused further on: named before the retries (--retry-failed requeues them)
+        _print_deliveries(bounced, title="bounced · 退信")
     if retry_failed:
         with connect() as con:
             con.execute("UPDATE alerts.messages SET status = 'pending', next_retry_at = NULL WHERE status = 'failed'")

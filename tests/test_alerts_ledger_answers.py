@@ -57,6 +57,11 @@ WRITTEN = [
     "accepted by 127.0.0.1:25 (session ended after accepting: SMTPServerDisconnected; cut to the relay's SIZE limit "
     "of 20000 bytes)",
 ]
+# a bounce (pipelines.alerts.bounces): the remote server's diagnostic is its own words, kept as written
+BOUNCE = (
+    "permanent refusal: bounced: ipo-410000@test.local 5.1.1 smtp; 550 5.1.1 <ipo-410000@test.local>: Recipient "
+    "address rejected: User unknown in local recipient table"
+)
 
 
 def test_every_answer_of_ours_in_the_ledger_has_its_chinese(monkeypatch):
@@ -74,6 +79,9 @@ def test_every_answer_of_ours_in_the_ledger_has_its_chinese(monkeypatch):
         # no English sentence of ours is left in the Chinese: what remains Latin is addresses, codes, settings
         assert not re.search(r"\b(refused|refusal|not sent|within|address|routing file|setting)\b", zh), zh
         assert answer_both(text).split("\n")[-1] == text  # the record, as written, below
+    assert known(BOUNCE) and answer_zh(BOUNCE).startswith(
+        "永久拒收（不再重试）：被收件服务器退信：ipo-410000@test.local 5.1.1"
+    )
     gone = next(a for a in answers if "550 5.1.1" in a)
     assert "收件人被拒收" in answer_zh(gone) and "550 5.1.1 no such mailbox" in answer_zh(gone)
 
@@ -86,7 +94,7 @@ def test_the_heads_the_code_writes_are_the_seeds_labels():
     from pipelines.labels import label_set
 
     code = "".join(
-        Path(f"pipelines/alerts/{name}.py").read_text(encoding="utf-8") for name in ("channels", "lifecycle")
+        Path(f"pipelines/alerts/{name}.py").read_text(encoding="utf-8") for name in ("channels", "lifecycle", "bounces")
     )
     for _zh, en in label_set("delivery_answer").values():
         assert en.endswith(":") and f"{en} " in code, en

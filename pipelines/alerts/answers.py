@@ -95,6 +95,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # a relay's own answer after a head ("recipient refused: a@x 550 5.1.1 ...", "message refused: 552 ..."): data,
     # shown as the relay wrote it
     (r"(?P<reply>(?:\S+ )?[245]\d\d\b.*)", "{reply}"),
+    # a bounce's recipient, enhanced status code and the remote server's diagnostic (pipelines.alerts.bounces): data
+    (r"(?P<reply>\S+ [245]\.\d{1,3}\.\d{1,3}\b.*)", "{reply}"),
     (r"channel (?P<ch>\S+) is not configured in (?P<path>.+)", "路由文件 {path} 中没有通道 {ch}"),
     (
         r"ValueError: webhook url must be http\(s\), got the scheme (?P<scheme>.*)",

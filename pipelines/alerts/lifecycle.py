@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode, urljoin
 
 from pipelines.alerts import channels
+from pipelines.alerts.bounces import read_bounces
 from pipelines.alerts.conditions import Condition, delivery_failed, describe_change
 from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc
@@ -1053,6 +1054,9 @@ def record_and_dispatch(
 ) -> dict:
     at = now_utc()
     started = time.monotonic()  # the run's delivery budget (routing.run_budget_seconds) covers both dispatches
+    if routing.readable:
+        # digests a mail server bounced after the relay took them: parked now, so delivery_failed below names them
+        read_bounces(routing, path=path)
     with connect(path) as con:
         counts = apply_conditions(
             con,
@@ -1087,3 +1091,13 @@ def record_and_dispatch(
             out = {"messages": out["messages"] + more["messages"], "deliveries": out["deliveries"] + more["deliveries"]}
             counts = {k: counts.get(k, 0) + told.get(k, 0) for k in set(counts) | set(told)}
     return {"transitions": counts, **out}
+
+
+def take_bounces(routing: Routing, rules: Rules, *, path=None) -> list[dict]:
+    """Read the bounces (pipelines.alerts.bounces) and, when a digest was parked, tell the engineers at once (the
+    delivery_failed alert of record_and_dispatch) rather than at the next run: the delivery sensor's tick and
+    `ipcity alerts deliver` call it. Returns the digests parked."""
+    parked = read_bounces(routing, path=path) if routing.readable else []
+    if parked:
+        record_and_dispatch([], evaluated=set(), rules=rules, routing=routing, run_id=None, path=path, events=True)
+    return parked
