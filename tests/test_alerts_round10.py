@@ -193,3 +193,17 @@ def test_a_dead_run_notice_gives_its_time_in_beijing_time(tmp_path, monkeypatch)
     with connect() as con:
         zh, en = con.execute("SELECT title_zh, title_en FROM alerts.alerts WHERE rule_id = 'dead_run'").fetchone()
     assert "14:20 北京时间" in zh and "14:20 CST" in en and "UTC" not in zh + en
+
+
+def test_behind_the_deployments_proxy_a_name_this_machine_cannot_resolve_still_goes_out(receiver, monkeypatch):
+    """Offices reach the internet through a proxy that resolves the names this machine cannot. The check resolves
+    the name first; one that does not resolve here is left to the proxy (HTTP_PROXY / HTTPS_PROXY), not retried for
+    ever. (A real forward proxy's side: the receiver gets the absolute-URI request a proxy gets.)"""
+    monkeypatch.delenv(ALERT_PRIVATE_NETWORKS_ENV, raising=False)
+    for var in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{receiver.port}")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{receiver.port}")
+    ok, response = channels.send(_digest(), _hook("http://hook.example.invalid/alerts"))
+    assert ok, response
+    assert receiver.requests[0]["path"] == "http://hook.example.invalid/alerts"

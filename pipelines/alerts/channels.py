@@ -366,7 +366,10 @@ def _responses(plugin, deadline: float, pins: dict[str, str]):
                 seen.append(e)  # _apprise_send answers with its text: no connection was made
                 raise real.exceptions.ConnectionError(str(e)) from None
             except (OSError, UnicodeError) as e:
-                raise real.exceptions.ConnectionError(f"{host} does not resolve: {e}") from None
+                # behind the deployment's proxy (HTTPS_PROXY) the proxy resolves names this machine may not: the
+                # request goes to the proxy, unpinned; otherwise a name that does not resolve is a retry
+                if not real.utils.get_environ_proxies(url).get(urlsplit(url).scheme):
+                    raise real.exceptions.ConnectionError(f"{host} does not resolve: {e}") from None
             # A redirect would lead the request to a host nobody checked (a gateway answering 307 to an internal
             # address): none is followed, and the 3xx is the answer in the ledger.
             kwargs["allow_redirects"] = False
