@@ -207,3 +207,58 @@ def test_behind_the_deployments_proxy_a_name_this_machine_cannot_resolve_still_g
     ok, response = channels.send(_digest(), _hook("http://hook.example.invalid/alerts"))
     assert ok, response
     assert receiver.requests[0]["path"] == "http://hook.example.invalid/alerts"
+
+
+def test_over_https_the_pinned_connection_keeps_the_name_for_sni_and_the_certificate(tmp_path, monkeypatch):
+    """The connection goes to the checked address, and TLS still speaks to the name: the server is asked for
+    hook.rebind.test (SNI) and its certificate for that name is verified (a pin that put the address in its place
+    would fail verification, or reach the wrong virtual host of a gateway)."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=hook.rebind.test",
+         "-addext", "subjectAltName=DNS:hook.rebind.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    names, bodies = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's hook name
+            bodies.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"errcode": 0}')
+
+        def log_message(self, *args):
+            pass
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    ctx.sni_callback = lambda sock, name, context: names.append(name)
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    monkeypatch.setenv(ALERT_PRIVATE_NETWORKS_ENV, "127.0.0.1/32")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    real = socket.getaddrinfo
+    answers = []
+
+    def rebinding(host, *args, **kwargs):
+        if host == "hook.rebind.test":
+            answers.append(host)
+            return real("127.0.0.1" if len(answers) == 1 else "10.255.255.1", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    try:
+        ok, response = channels.send(_digest(), _hook(f"https://hook.rebind.test:{server.server_port}/alerts"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ok, response
+    assert names == ["hook.rebind.test"] and len(answers) == 1
+    assert bodies[0]["message"] == "郑州市：关键目标进展有限"
