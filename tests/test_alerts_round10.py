@@ -262,3 +262,78 @@ def test_over_https_the_pinned_connection_keeps_the_name_for_sni_and_the_certifi
     assert ok, response
     assert names == ["hook.rebind.test"] and len(answers) == 1
     assert bodies[0]["message"] == "郑州市：关键目标进展有限"
+
+
+# ----------------------------------------------------------------- an alert that leaves a recipient's scope
+def test_a_city_moved_to_another_province_is_not_left_firing_with_its_old_office(tmp_path, monkeypatch):
+    """Zhengzhou's alert fired and Henan's office heard it; the reference data then put the city in another
+    province. The new office heard it fire (it had not), the old one heard nothing more, ever: not the resolution
+    (which goes to whoever the alert now reaches) nor that it was no longer Henan's. The old office is now told once
+    that the alert is still firing but no longer its concern, and where it went; nothing more after."""
+    import duckdb
+    from alert_receivers import SmtpSink
+    from test_alerts import run_alerts, set_status, write_target_marts
+    from test_alerts_round5 import write_routing
+
+    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(tmp_path / "routing.yaml"))
+    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
+    sink = SmtpSink().start()
+    try:
+        write_routing(tmp_path / "routing.yaml", sink.port)
+        set_status(wh, "410100", "limited_progress")
+        run_alerts(wh, "run-1")
+        assert len(sink.to("ipo-410000@test.local")) == 1
+        with duckdb.connect(str(wh)) as con:
+            con.execute(
+                "update marts.dim_city set province_code = '130000', province_name = '河北省' where unit_code = '410100'"
+            )
+        run_alerts(wh, "run-2")
+        old = sink.to("ipo-410000@test.local")
+        assert len(old) == 2, [m["Subject"] for m in old]
+        text = SmtpSink.text(old[-1])
+        assert "郑州市" in text and "仍在预警，但该市现属河北省" in text and "now belongs to 河北省" in text
+        assert len(sink.to("ipo-130000@test.local")) == 1 and not sink.to("national@test.local")[1:]
+        n = len(sink.messages)
+        run_alerts(wh, "run-3")  # nothing changed: nobody is told again
+        assert len(sink.messages) == n
+        set_status(wh, "410100", "on_track")
+        run_alerts(wh, "run-4")
+        got = sorted(m["X-Envelope-To"] for m in sink.messages[n:])
+        assert got == ["ipo-130000@test.local", "national@test.local"], got  # the old office has no more to hear
+    finally:
+        sink.stop()
+
+
+def test_a_route_that_no_longer_takes_a_rule_tells_its_recipients_once(tmp_path, monkeypatch):
+    """The province route is narrowed to the stage rule while a target alert fires: the offices that heard it fire
+    are told once that it is no longer sent to them (not left believing it fires for ever, not told it resolved)."""
+    import yaml
+    from alert_receivers import SmtpSink
+    from test_alerts import run_alerts, set_status, write_target_marts
+    from test_alerts_round5 import write_routing
+
+    routing = tmp_path / "routing.yaml"
+    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
+    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
+    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
+    sink = SmtpSink().start()
+    try:
+        write_routing(routing, sink.port)
+        set_status(wh, "410100", "limited_progress")
+        run_alerts(wh, "run-1")
+        cfg = yaml.safe_load(routing.read_text(encoding="utf-8"))
+        cfg["routes"][0]["rules"] = ["stage"]
+        routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        n = len(sink.messages)
+        run_alerts(wh, "run-2")
+        (told,) = sink.messages[n:]
+        assert told["X-Envelope-To"] == "ipo-410000@test.local"
+        assert "路由已不再把此类预警发给本收件人" in SmtpSink.text(told)
+        n = len(sink.messages)
+        run_alerts(wh, "run-3")
+        assert len(sink.messages) == n
+    finally:
+        sink.stop()
