@@ -199,10 +199,11 @@ def dead_run_sensor(context: dg.SensorEvaluationContext):
     "when it is back).",
 )
 def alert_delivery_sensor(context: dg.SensorEvaluationContext):
-    from pipelines.alerts.config import load_routing
-    from pipelines.alerts.lifecycle import deliver_due
+    from pipelines.alerts.config import load_routing, load_rules
+    from pipelines.alerts.lifecycle import deliver_due, take_bounces
 
     routing = load_routing(strict=False)  # a bad entry holds back only its own messages
+    take_bounces(routing, load_rules())  # a digest bounced after the relay took it: the engineers hear it now
     # its own budget: a slow relay leaves the rest due for the next tick instead of a tick Dagster times out
     out = deliver_due(routing, budget=routing.sensor_budget_seconds, cut_at_budget=True)
     done = sum(1 for d in out if d["status"] == "delivered")

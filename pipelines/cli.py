@@ -1644,14 +1644,17 @@ def alerts_test(route: str | None, provinces: tuple[str, ...]) -> None:
 def alerts_deliver(retry_failed: bool) -> None:
     """投递到期的消息。
     Deliver messages whose retry time has come (the delivery sensor does this every minute under `ipcity dev`)."""
-    from pipelines.alerts.config import AlertConfigError, load_routing
-    from pipelines.alerts.lifecycle import deliver_due
+    from pipelines.alerts.config import AlertConfigError, load_routing, load_rules
+    from pipelines.alerts.lifecycle import deliver_due, take_bounces
     from pipelines.alerts.store import connect
 
     try:
         routing = load_routing()  # a bad routing file is reported before anything is requeued
     except AlertConfigError as e:
         raise click.ClickException(term_text(e)) from e
+    bounced = take_bounces(routing, load_rules())
+    if bounced:  # delivered to the relay, refused further on: named before the retries (--retry-failed requeues them)
+        _print_deliveries(bounced, title="bounced · 退信")
     if retry_failed:
         with connect() as con:
             con.execute("UPDATE alerts.messages SET status = 'pending', next_retry_at = NULL WHERE status = 'failed'")
@@ -1676,6 +1679,8 @@ def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
     """One row per message: route, channel, recipient, status and the receiver's answer (text from a server is
     data, so rich markup in it is escaped)."""
 
+    from pipelines.alerts.answers import answer_both
+
     t = Table("route / 路由", "channel / 通道", "recipient / 收件人", "status / 状态", "answer / 回应", title=title)
     for r in rows:
         t.add_row(
@@ -1683,7 +1688,7 @@ def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
             escape(r["channel"]),
             escape(r["recipient"]),
             escape(_delivery_status(r["status"], r.get("attempts") or 0)),
-            escape((r.get("response") or "")[:300]),
+            escape(answer_both((r.get("response") or "")[:300])),  # the record is English; Chinese first
         )
     console.print(t)
 
@@ -1694,6 +1699,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
     and the receiver's last answer. Everything from the store or a server is data: rich markup in it is escaped
     (a relay's answer "550 [/] ..." would otherwise stop the listing)."""
 
+    from pipelines.alerts.answers import answer_both
     from pipelines.alerts.store import connect
     from pipelines.china_time import china_time_text
 
@@ -1743,7 +1749,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
             escape(f"{r[4]}\n{r[2]} · {r[3]}"),
             escape(carried),
             status_cell,
-            escape((r[10] or "")[:160]),
+            escape(answer_both((r[10] or "")[:160])),
         )
     console.print(t)
     if not rows:

@@ -103,6 +103,32 @@ def alerts_dir() -> Path:
     return data_dir() / "alerts"
 
 
+# The networks outside the public internet that alert webhooks and robot endpoints may reach (comma-separated CIDR
+# blocks, e.g. "10.20.0.0/16,192.168.8.5/32"): an on-premise gateway sits on one. Empty by default, so a routing
+# file (edited by operators, a province's among them) cannot point a webhook at the machine's own services or the
+# intranet's. It is the deployment's setting, not the routing file's: whoever may edit routes may not widen it.
+ALERT_PRIVATE_NETWORKS_ENV = "IPCITY_ALERT_PRIVATE_NETWORKS"
+
+
+def alert_private_networks() -> tuple:
+    """The ``IPCITY_ALERT_PRIVATE_NETWORKS`` blocks as ipaddress networks; ValueError naming the variable and the
+    entry for one that is not a network."""
+    import ipaddress
+
+    out = []
+    for entry in os.environ.get(ALERT_PRIVATE_NETWORKS_ENV, "").replace(";", ",").split(","):
+        if not entry.strip():
+            continue
+        try:
+            out.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError as e:
+            raise ValueError(
+                f"{ALERT_PRIVATE_NETWORKS_ENV}: {entry.strip()!r} is not a network (write CIDR blocks such as "
+                f"10.20.0.0/16 or 192.168.8.5/32, comma-separated): {e}"
+            ) from e
+    return tuple(out)
+
+
 # The engines the dbt steps can run on: DuckDB in the warehouse file (default), or Spark (dbt-spark) over the
 # Parquet lake, its marts read back by the Python steps through DuckDB views (docs/scale_out.md).
 ENGINES = ("duckdb", "spark")

@@ -25,6 +25,10 @@ SNAPSHOT_OVERRIDE = "IPCITY_TEST_SNAPSHOT"
 # Tests write a landing file and run at once: no waiting for a copy to settle (pipelines/settings.py,
 # landing_settle_seconds), unless a test sets it (tests/test_office_files_round8.py). Subprocesses inherit it.
 os.environ.setdefault("IPCITY_LANDING_SETTLE_S", "0")
+# The alert tests' webhook and robot receivers listen on 127.0.0.1: the loopback network is named as a deployment
+# with an on-premise gateway names its own (pipelines/settings.py, alert_private_networks); tests of the default
+# (no private network) unset it.
+os.environ.setdefault("IPCITY_ALERT_PRIVATE_NETWORKS", "127.0.0.0/8,::1/128")
 
 
 def pytest_configure(config):

@@ -332,11 +332,13 @@ _APPRISE = threading.Lock()
 
 
 @contextmanager
-def _responses(plugin, deadline: float):
+def _responses(plugin, deadline: float, pins: dict[str, str]):
     """The HTTP responses apprise's plugin receives while the block runs (its module's `requests.post` / `.request`), each
     request bounded by ``deadline`` seconds in all: requests' timeouts bound each read, and a receiver that sends
     its answer a byte at a time would hold the call (and the run's alert step) for ever. Past the deadline the call
-    is abandoned (its thread, a daemon, ends when the receiver does) and the plugin sees requests' Timeout."""
+    is abandoned (its thread, a daemon, ends when the receiver does) and the plugin sees requests' Timeout. Each
+    request connects to the address ``pins`` holds for its host (checked by destination_address, which checks and
+    pins a host not in it), follows no redirect, and a refused destination is in the list as DestinationRefused."""
     module = sys.modules[type(plugin).__module__]
     real = module.requests
     seen: list = []
@@ -356,11 +358,26 @@ def _responses(plugin, deadline: float):
         @staticmethod
         def _bounded(method, url, **kwargs):
             out: dict = {}
+            host = urlsplit(url).hostname or ""
+            try:
+                if _bare_host(host) not in pins:
+                    pins[_bare_host(host)] = destination_address(host)
+            except DestinationRefused as e:
+                seen.append(e)  # _apprise_send answers with its text: no connection was made
+                raise real.exceptions.ConnectionError(str(e)) from None
+            except (OSError, UnicodeError) as e:
+                # behind the deployment's proxy (HTTPS_PROXY) the proxy resolves names this machine may not: the
+                # request goes to the proxy, unpinned; otherwise a name that does not resolve is a retry
+                if not real.utils.get_environ_proxies(url).get(urlsplit(url).scheme):
+                    raise real.exceptions.ConnectionError(f"{host} does not resolve: {e}") from None
+            # A redirect would lead the request to a host nobody checked (a gateway answering 307 to an internal
+            # address): none is followed, and the 3xx is the answer in the ledger.
+            kwargs["allow_redirects"] = False
             # The request runs in a session of its own whose connections are known here: past the deadline their
             # sockets are shut, so the abandoned request ends at once (its thread too) instead of living on for as
             # long as the receiver keeps dripping — one more thread and socket per retry, for ever, in the long-lived
             # process of the delivery sensor. (requests.post does the same in a session it makes and closes.)
-            session, connections = _tracking_session(real)
+            session, connections = _tracking_session(real, pins)
 
             def call():
                 try:
@@ -424,8 +441,9 @@ def retry_after(response: str) -> float | None:
 SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
 
 
-def _tracking_session(requests_module):
-    """A requests session whose HTTP(S) connections are appended to the returned list as they connect."""
+def _tracking_session(requests_module, pins: dict[str, str]):
+    """A requests session whose HTTP(S) connections are appended to the returned list as they connect, each to the
+    address ``pins`` holds for its host (destination_address's: the one checked), never to a fresh lookup's."""
     connections: list = []
 
     class Adapter(requests_module.adapters.HTTPAdapter):
@@ -439,6 +457,22 @@ def _tracking_session(requests_module):
                     def connect(self):
                         connections.append(self)
                         super().connect()
+
+                    def _new_conn(self):
+                        # urllib3 connects to `_dns_host` and names `host` (the same attribute) in the Host header
+                        # and TLS (SNI, the certificate's name) after the socket is made: the socket goes to the
+                        # checked address, the name is put back for the rest.
+                        if getattr(self, "proxy", None) is not None:
+                            return super()._new_conn()  # the deployment's proxy (HTTPS_PROXY); it resolves the name
+                        name = self._dns_host
+                        address = pins.get(_bare_host(name))
+                        if address is None:
+                            raise DestinationRefused(f"{PERMANENT}not sent: {name} was not checked")
+                        self._dns_host = address
+                        try:
+                            return super()._new_conn()
+                        finally:
+                            self._dns_host = name
 
                 pool.ConnectionCls = Tracked
             return pool
@@ -475,7 +509,11 @@ def _robot_refusal(responses: list) -> str | None:
     return f"robot refused: errcode {code} {str(answer.get('errmsg') or '')[:200]}"
 
 
-def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False, ch: dict | None = None) -> tuple[bool, str]:
+def _apprise_send(
+    url: str, msg: dict, tune, *, robot: bool = False, ch: dict | None = None, pins: dict[str, str] | None = None
+) -> tuple[bool, str]:
+    """Send by apprise's plugin for ``url``; ``pins``: the addresses refused_destination checked, by host, which the
+    request connects to (a host not in it, such as a robot's public API, is checked and pinned when requested)."""
     import apprise
 
     # apprise logs a token it finds malformed (WARNING) and the URL with the token or key in its query (DEBUG), and
@@ -493,12 +531,15 @@ def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False, ch: dict | 
                 plugin = apprise.Apprise.instantiate(url, suppress_exceptions=False)
                 tune(plugin)
                 deadline = float((ch or {}).get("session_timeout", SESSION_TIMEOUT))
-                with _responses(plugin, deadline) as responses:
+                with _responses(plugin, deadline, dict(pins or {})) as responses:
                     ok = plugin.send(body=msg["text"], title=msg["subject"])
         finally:
             logger.propagate = propagate
             logger.setLevel(level)
             urllib3_logger.setLevel(urllib3_level)
+    refused = next((r for r in responses if isinstance(r, DestinationRefused)), None)
+    if refused is not None:
+        return False, str(refused)
     text = " ".join(line.strip() for line in log.getvalue().splitlines() if line.strip())
     last = responses[-1] if responses and responses[-1] is not SESSION_EXPIRED else None
     if not ok and last is not None and last.status_code in (429, 503) and last.headers.get("Retry-After"):
@@ -516,7 +557,7 @@ def _apprise_send(url: str, msg: dict, tune, *, robot: bool = False, ch: dict | 
 # Where no alert is ever sent: the cloud instance-metadata services (credentials of the host) and link-local
 # addresses. The routing file is edited by operators, not only engineers; a webhook or robot endpoint pointed there
 # (by mistake or not) would hand the digest, and any secret header, to the metadata service, and its answer to the
-# ledger. Private and loopback addresses stay allowed: an on-premise gateway or relay sits on one.
+# ledger. No setting opens these.
 BLOCKED_NETWORKS = tuple(
     ipaddress.ip_network(n)
     for n in (
@@ -529,22 +570,54 @@ BLOCKED_NETWORKS = tuple(
 )
 
 
-def refused_destination(url: str) -> str | None:
-    """Why ``url`` is not sent to (its host is, or resolves to, a blocked address), or None. Every address the name
-    resolves to is checked; a name that does not resolve is left to the request (a retry, as any DNS failure)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except (socket.gaierror, UnicodeError):
-        return None
+class DestinationRefused(Exception):
+    """A webhook or robot destination alerts are never sent to; its text is the ledger's permanent refusal."""
+
+
+def _bare_host(host: str) -> str:
+    """A URL's host as urllib3 and urlsplit both name it: no IPv6 brackets, no FQDN dot, lower case."""
+    return host.strip("[]").rstrip(".").lower()
+
+
+def destination_address(host: str) -> str:
+    """The one address a webhook or robot request to ``host`` connects to. The name is resolved once, here, and
+    every address it has is checked: a cloud-metadata or link-local address never, a loopback, private or other
+    non-public address only inside a network that ``IPCITY_ALERT_PRIVATE_NETWORKS`` names (the deployment's
+    setting, so an on-premise gateway stays possible while a routing file alone cannot reach the machine's own
+    services or the intranet's). The request then connects to this address (the URL's name kept for the Host header
+    and TLS), so a name that answers a public address to the check and an internal one to the connection (DNS
+    rebinding) reaches nothing it was not checked for. Raises DestinationRefused, or socket.gaierror for a name
+    that does not resolve (a retry, as any DNS failure)."""
+    infos = socket.getaddrinfo(_bare_host(host), None, type=socket.SOCK_STREAM)
+    allowed = settings.alert_private_networks()
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
         mapped = getattr(ip, "ipv4_mapped", None) or ip
         if any(mapped in net for net in BLOCKED_NETWORKS if net.version == mapped.version):
-            return (
+            raise DestinationRefused(
                 f"{PERMANENT}not sent: {host} is {mapped}, a link-local or cloud-metadata address, where alerts are "
                 "never sent (check the channel's url or endpoint in the routing file)"
             )
+        if not mapped.is_global and not any(mapped in net for net in allowed if net.version == mapped.version):
+            raise DestinationRefused(
+                f"{PERMANENT}not sent: {host} is {mapped}, a loopback or private address, which alerts reach only "
+                f"when the deployment's {settings.ALERT_PRIVATE_NETWORKS_ENV} names its network (an on-premise "
+                "gateway's, e.g. its address/32)"
+            )
+    return infos[0][4][0]
+
+
+def refused_destination(url: str, pins: dict[str, str]) -> str | None:
+    """Why ``url`` is not sent to (destination_address refuses its host), or None, the address checked then kept in
+    ``pins`` for the request to connect to (_responses): one lookup per attempt. Asked before the plugin is built,
+    so a refused address is answered as such whatever the plugin makes of the url (apprise takes no IPv6 literal)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        pins[_bare_host(host)] = destination_address(host)
+    except DestinationRefused as e:
+        return str(e)
+    except (OSError, UnicodeError):
+        return None  # a name that does not resolve is left to the request: a retry, as any DNS failure
     return None
 
 
@@ -558,7 +631,8 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
     auth = ""
     if ch.get("username"):
         auth = quote(ch["username"], safe="") + ":" + quote(secret(ch, "password", required=False) or "", safe="") + "@"
-    if refusal := refused_destination(url.geturl()):
+    pins: dict[str, str] = {}
+    if refusal := refused_destination(url.geturl(), pins):
         return False, refusal
     timeout = float(ch.get("timeout", 10))
     # the url's own query (a gateway's token) is kept: apprise passes on parameters prefixed with "-"
@@ -578,7 +652,7 @@ def send_webhook(msg: dict, ch: dict) -> tuple[bool, str]:
 
     # A gateway in front of a robot API (or one written after them) answers HTTP 200 with {"errcode": 45009, ...}
     # when it did not pass the message on: that is no delivery either, the same reading as a robot's answer.
-    return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune, robot=True, ch=ch)
+    return _apprise_send(apprise_url, {**msg, "text": msg["body"]}, tune, robot=True, ch=ch, pins=pins)
 
 
 def _lang(msg: dict) -> str:
@@ -587,7 +661,8 @@ def _lang(msg: dict) -> str:
 
 
 def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
-    if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"])):
+    pins: dict[str, str] = {}
+    if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"], pins)):
         return False, refusal
     token = secret(ch, "access_token")
     sign = secret(ch, "secret", required=False)
@@ -615,11 +690,12 @@ def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[
     # apprise puts the subject and "\r\n" ahead of the text: the text gets what is left of the limit
     room = ROBOT_TEXT_BYTES["dingtalk"] - len(msg["subject"].encode("utf-8")) - 2 - len(mention.encode("utf-8"))
     text = mention + fit_text(msg["body"], room, link, _lang(msg))
-    return _apprise_send(url, {**msg, "text": text}, tune, robot=True, ch=ch)
+    return _apprise_send(url, {**msg, "text": text}, tune, robot=True, ch=ch, pins=pins)
 
 
 def send_wecom(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
-    if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"])):
+    pins: dict[str, str] = {}
+    if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"], pins)):
         return False, refusal
     key = secret(ch, "key")
 
@@ -629,7 +705,7 @@ def send_wecom(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[boo
 
     # the robot's text has no title: the body alone
     text = fit_text(msg["body"], ROBOT_TEXT_BYTES["wecom"], link, _lang(msg))
-    return _apprise_send(f"wecombot://{key}", {**msg, "text": text}, tune, robot=True, ch=ch)
+    return _apprise_send(f"wecombot://{key}", {**msg, "text": text}, tune, robot=True, ch=ch, pins=pins)
 
 
 SENDERS = {

@@ -712,6 +712,8 @@ def delivery_failed(store, rules: Rules, routed=None) -> list[Condition] | None:
     digest requeued), or once the routing file no longer names the recipient (``routed(route, channel, recipient)``
     false: an address removed or replaced, which no requeue will ever mend and no acknowledgement closes).
     ``store``: a connection to the alert store (alerts.messages), not the warehouse."""
+    from pipelines.alerts.answers import answer_zh
+
     if not rules.get("delivery_failed"):
         return None
     rows = store.execute(
@@ -728,7 +730,7 @@ def delivery_failed(store, rules: Rules, routed=None) -> list[Condition] | None:
             severity=rules.severity("delivery_failed"),
             subject_key=f"{r['route']}|{r['channel']}|{r['recipient']}",
             title_zh=f"预警未送达：{r['recipient']}（路由 {r['route']}，通道 {r['channel']}）拒收，"
-            f"原因：{(r['last_response'] or '')[:200]}；修正后运行 ipcity alerts deliver --retry-failed",
+            f"原因：{answer_zh((r['last_response'] or '')[:200])}；修正后运行 ipcity alerts deliver --retry-failed",
             title_en=f"alert not delivered: {r['recipient']} (route {r['route']}, channel {r['channel']}) refused it: "
             f"{(r['last_response'] or '')[:200]}; once mended run ipcity alerts deliver --retry-failed",
             detail={k: r[k] for k in ("route", "channel", "recipient", "last_response", "idempotency_key")},

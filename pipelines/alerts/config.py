@@ -281,6 +281,14 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
                 f"a login (username {ch['username']!r}) to {ch.get('host')} without TLS would send the password in "
                 "clear over the network; set `starttls: true` (port 587) or `ssl: true` (port 465)",
             )
+    if "bounce_maildir" in ch and not (ch["type"] == "smtp" and isinstance(ch["bounce_maildir"], str)):
+        raise _EntryError(
+            path,
+            entry,
+            line,
+            "`bounce_maildir` is an smtp channel's setting: the path of the sender mailbox's Maildir folder (where "
+            "the mail server delivers the bounces), as text",
+        )
     if ch["type"] == "webhook":
         _check_webhook(path, entry, line, ch)
     clear = SECRET_KEYS & set(ch)

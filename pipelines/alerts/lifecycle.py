@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode, urljoin
 
 from pipelines.alerts import channels
+from pipelines.alerts.bounces import read_bounces
 from pipelines.alerts.conditions import Condition, delivery_failed, describe_change
 from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc
@@ -297,7 +298,8 @@ def _line(a: dict, lang: str, under_city: bool = False) -> str:
             title = title[len(prefix) :]
     mark = "‼ " if a.get("severity") == "critical" else ""
     skipped = PROVINCE_SKIPPED[lang] if a.get("province_office_skipped") else ""
-    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{title}{skipped}"
+    left = a["left_scope"][lang] if a.get("left_scope") else ""
+    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{title}{skipped}{left}"
 
 
 # Beside a city alert that a per-province route would have taken but could not (the reference data give the city no
@@ -601,6 +603,60 @@ def compose(
     }
 
 
+def _left_scope(con: sqlite3.Connection, a: dict, routing: Routing, heard: list[dict]) -> list[tuple]:
+    """Recipients that heard this episode of the alert fire, got that digest, are still in the routing file, and that
+    the alert no longer reaches: a city moved to another province (the old province office heard it fire and, the
+    alert now being the new office's, would never hear its end), or a route that no longer takes its rule. Each is
+    told once, as a resolution saying why: (route, channel, recipient, the digest's province, {"zh", "en"})."""
+    if a["state"] != "firing":
+        return []  # a resolution reaches whoever heard the firing, whatever the routing says now
+    reached = {(r.name, ch, rc) for r, ch, rc in recipients_for(a, routing)}
+    routes = {r.name: r for r in routing.routes}
+    out = []
+    for h in heard:
+        key = (h["route"], h["channel"], h["recipient"])
+        route = routes.get(h["route"])
+        if (
+            key in reached
+            or route is None
+            or h["state"] != "firing"
+            or h["episode"] != a["episode"]
+            or h["message_status"] != "delivered"
+            or not still_routed(routing, *key)
+            # an entry being mended (a refused channel or item of the route): not a change of scope
+            or any(p.entry.startswith((f"route {h['route']}", f"channel {h['channel']}")) for p in routing.problems)
+        ):
+            continue
+        province = ""
+        if route.per_province:
+            payload = con.execute(
+                "SELECT payload_json FROM alerts.messages WHERE idempotency_key = ?", (h["idempotency_key"],)
+            ).fetchone()
+            items = json.loads((payload[0] if payload else None) or "{}").get("firing") or []
+            province = next((i.get("province_code") or "" for i in items if i["fingerprint"] == a["fingerprint"]), "")
+        if route.per_province and province and province != (a.get("province_code") or ""):
+            name = a.get("province_name") or a.get("province_code") or "?"
+            note = {"zh": LEFT_SCOPE["zh"]["province"].format(name), "en": LEFT_SCOPE["en"]["province"].format(name)}
+        else:
+            note = {"zh": LEFT_SCOPE["zh"]["route"], "en": LEFT_SCOPE["en"]["route"]}
+        out.append((route, h["channel"], h["recipient"], province, note))
+    return out
+
+
+# What a recipient is told when an alert it heard fire is no longer its concern (it is still firing, elsewhere)
+LEFT_SCOPE = {
+    "zh": {
+        "province": "（仍在预警，但该市现属{}，今后由该省局接收，本收件人不再跟踪）",
+        "route": "（仍在预警，但路由已不再把此类预警发给本收件人，不再跟踪）",
+    },
+    "en": {
+        "province": " (still firing, but the city now belongs to {}, whose office is told from now on; no longer "
+        "followed here)",
+        "route": " (still firing, but the routing no longer sends this kind of alert here; no longer followed here)",
+    },
+}
+
+
 def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str | None, at: datetime) -> list[dict]:
     """Turn pending transitions into digests in the outbox (same transaction): returns the new messages.
 
@@ -621,6 +677,9 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
                                                              WHERE state = 'firing')"""
         ).fetchall()
     }
+    heard_by_alert: dict[str, list[dict]] = defaultdict(list)
+    for h in heard.values():
+        heard_by_alert[h["fingerprint"]].append(h)
     # Every firing alert (a recipient may not have heard it yet) and every resolved one someone heard fire.
     rows = [
         dict(r)
@@ -663,6 +722,12 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
                 # deliver_due); refused for good ("failed"): the recipient never had it, so no resolution follows.
                 continue
             due.append((route, channel, recipient))
+        left = _left_scope(con, a, routing, heard_by_alert.get(a["fingerprint"], ()))
+        for route, channel, recipient, province, note in left:
+            # told once that the alert is no longer its concern (a resolution for this recipient, saying why)
+            groups[(route.name, channel, recipient, route.detail, route.lang, province)].append(
+                ({**a, "left_scope": note}, "resolved")
+            )
         if not due:
             continue  # a recipient of it whose route is refused now keeps what it heard, and is served when mended
         if a.get("audience") == "city" and province_office_skipped(a, routing):
@@ -1053,6 +1118,9 @@ def record_and_dispatch(
 ) -> dict:
     at = now_utc()
     started = time.monotonic()  # the run's delivery budget (routing.run_budget_seconds) covers both dispatches
+    if routing.readable:
+        # digests a mail server bounced after the relay took them: parked now, so delivery_failed below names them
+        read_bounces(routing, path=path)
     with connect(path) as con:
         counts = apply_conditions(
             con,
@@ -1087,3 +1155,13 @@ def record_and_dispatch(
             out = {"messages": out["messages"] + more["messages"], "deliveries": out["deliveries"] + more["deliveries"]}
             counts = {k: counts.get(k, 0) + told.get(k, 0) for k in set(counts) | set(told)}
     return {"transitions": counts, **out}
+
+
+def take_bounces(routing: Routing, rules: Rules, *, path=None) -> list[dict]:
+    """Read the bounces (pipelines.alerts.bounces) and, when a digest was parked, tell the engineers at once (the
+    delivery_failed alert of record_and_dispatch) rather than at the next run: the delivery sensor's tick and
+    `ipcity alerts deliver` call it. Returns the digests parked."""
+    parked = read_bounces(routing, path=path) if routing.readable else []
+    if parked:
+        record_and_dispatch([], evaluated=set(), rules=rules, routing=routing, run_id=None, path=path, events=True)
+    return parked

@@ -71,24 +71,37 @@ def reap_dead_runs(instance: dg.DagsterInstance, *, alert: bool = True) -> list[
         since = record.start_time if record else None
         if _process_alive(pid, since):
             continue
-        message = (
-            f"run process {pid} is gone (killed or crashed) while the run was {run.status.value}; "
-            f"marked failed at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC so the queue can move on"
-        )
+        texts = dead_run_texts(pid, run.status.value, datetime.now(UTC))
         instance.add_run_tags(run.run_id, {DEAD_TAG: str(pid)})
-        instance.report_run_failed(run, message=message)
+        instance.report_run_failed(run, message=texts["en"])
         reaped.append(run.run_id)
         if alert:
-            notify_dead_run(instance, instance.get_run_by_id(run.run_id), message)
+            notify_dead_run(instance, instance.get_run_by_id(run.run_id), texts)
     return reaped
 
 
-def notify_dead_run(instance, run, message: str) -> dict:
+def dead_run_texts(pid: int, status: str, at: datetime) -> dict[str, str]:
+    """Why a dead run was marked failed, in each language, the time in Beijing time and saying so: the engineers'
+    notice said "marked failed at 06:20:00 UTC" in its Chinese text as in its English, to readers who take an
+    unmarked or foreign time for Beijing's (every other time a person reads is CST, pipelines.china_time)."""
+    from pipelines.china_time import china_time_text
+
+    return {
+        "zh": f"运行进程 {pid} 已消失（被终止或崩溃），当时运行状态为 {status}；已于 {china_time_text(at, 'zh')}"
+        "标记为失败，以便队列继续",
+        "en": f"run process {pid} is gone (killed or crashed) while the run was {status}; marked failed at "
+        f"{china_time_text(at, 'en')} so the queue can move on",
+    }
+
+
+def notify_dead_run(instance, run, texts: dict[str, str]) -> dict:
+    """The engineers' notice of a dead run (``texts``: dead_run_texts), with any blocking check it failed first."""
     from pipelines.alerts import failed_blocking_checks, notify_events, run_failure_events
     from pipelines.alerts.conditions import Condition
     from pipelines.alerts.config import load_rules
 
     rules = load_rules()
+    message = texts["en"]
     events = [
         Condition(
             rule_id="dead_run",
@@ -96,7 +109,7 @@ def notify_dead_run(instance, run, message: str) -> dict:
             kind="event",
             severity=rules.severity("dead_run"),
             subject_key=f"run:{run.run_id}",
-            title_zh=f"运行进程已消失，已标记为失败：{run.job_name} ({run.run_id[:8]}) — {message}",
+            title_zh=f"运行进程已消失，已标记为失败：{run.job_name} ({run.run_id[:8]}) — {texts['zh']}",
             title_en=f"dead run marked failed: {run.job_name} ({run.run_id[:8]}) — {message}",
             detail={"run_id": run.run_id, "job": run.job_name, "message": message},
         )

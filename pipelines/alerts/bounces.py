@@ -1,0 +1,140 @@
+"""Bounces: a digest a relay accepted (250) and a mail server further on refused, as the sender is told by a
+delivery status notification (DSN, RFC 3464: multipart/report; report-type=delivery-status) — hours later, in the
+sender's mailbox. The ledger said "delivered" for ever and nobody read that mailbox: an office whose address had
+gone heard nothing while the operator saw a green row.
+
+An smtp channel names the sender mailbox's Maildir folder in `bounce_maildir` (where the office's mail server
+delivers the sender's mail; read with the standard library's `mailbox`). Each new message there that is a DSN with
+`Action: failed` for a digest of ours (matched by the returned headers' Message-ID / X-Idempotency-Key, or the
+DSN's Original-Envelope-Id) parks that digest: status failed, a ledger row "permanent refusal: bounced: <recipient>
+<status> <diagnostic>". The delivery_failed alert then tells the engineers (as for a relay's own 5xx), and the
+recipient's next digest re-tells what it did not hear. A message read is marked seen (flag S, moved to cur/), so
+each is read once; anything else in the folder is left as it is.
+"""
+
+from __future__ import annotations
+
+import email
+import logging
+import mailbox
+import re
+from email import policy
+from email.parser import HeaderParser
+from pathlib import Path
+
+from pipelines.alerts.channels import PERMANENT
+from pipelines.alerts.config import Routing
+from pipelines.alerts.store import connect, iso, now_utc
+
+log = logging.getLogger(__name__)
+BOUNCED = "bounced: "
+_KEY = re.compile(r"<?([0-9a-f]{32})@ipcity\.monitor>?")
+
+
+def _digest_key(headers) -> str | None:
+    """The idempotency key of a digest of ours from its headers (X-Idempotency-Key, else its Message-ID)."""
+    key = (headers.get("X-Idempotency-Key") or "").strip()
+    if re.fullmatch(r"[0-9a-f]{32}", key):
+        return key
+    m = _KEY.search(str(headers.get("Message-ID") or ""))
+    return m.group(1) if m else None
+
+
+def parse_dsn(raw: bytes) -> tuple[str | None, list[dict]] | None:
+    """(digest key, failed recipients [{"recipient", "status", "diagnostic"}]) of a DSN; None for anything else."""
+    msg = email.message_from_bytes(raw, policy=policy.compat32)
+    if msg.get_content_type() != "multipart/report" or (msg.get_param("report-type") or "").lower() != (
+        "delivery-status"
+    ):
+        return None
+    key, failed = None, []
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            blocks = part.get_payload()
+            for block in blocks if isinstance(blocks, list) else []:
+                envid = (block.get("Original-Envelope-Id") or "").strip()
+                if envid and not key:
+                    key = _digest_key({"X-Idempotency-Key": envid})
+                if (block.get("Action") or "").strip().lower() == "failed":
+                    recipient = (block.get("Final-Recipient") or block.get("Original-Recipient") or "").strip()
+                    failed.append(
+                        {
+                            "recipient": recipient.split(";", 1)[-1].strip(),
+                            "status": (block.get("Status") or "").strip(),
+                            "diagnostic": re.sub(r"\s+", " ", block.get("Diagnostic-Code") or "").strip(),
+                        }
+                    )
+        elif kind in ("text/rfc822-headers", "message/rfc822") and not key:
+            if kind == "message/rfc822":
+                inner = part.get_payload()
+                headers = inner[0] if isinstance(inner, list) and inner else None
+            else:
+                headers = HeaderParser().parsestr(part.get_payload(decode=True).decode("utf-8", "replace"))
+            key = _digest_key(headers) if headers is not None else None
+    return key, failed
+
+
+def read_bounces(routing: Routing, *, path=None) -> list[dict]:
+    """Read each smtp channel's `bounce_maildir`; park the digests a DSN says failed. Returns what was parked:
+    one row each, as deliver_due's results are (route, channel, recipient, status failed, attempts, response)."""
+    parked = []
+    for name, ch in routing.channels.items():
+        folder = ch.get("bounce_maildir") if ch.get("type") == "smtp" else None
+        if not folder:
+            continue
+        if not (Path(folder) / "new").is_dir():
+            log.warning(
+                "channel %s: bounce_maildir %s is not a Maildir folder (no new/): bounces not read", name, folder
+            )
+            continue
+        box = mailbox.Maildir(folder, factory=None, create=False)
+        for msg_id in list(box.iterkeys()):
+            try:
+                message = box[msg_id]
+            except (KeyError, OSError):
+                continue  # taken away meanwhile
+            if "S" in message.get_flags():
+                continue
+            found = parse_dsn(message.as_bytes())
+            if found is not None and found[0] and found[1]:
+                parked += _park(path, found[0], found[1])
+            if found is not None:
+                message.set_subdir("cur")
+                message.add_flag("S")
+                box[msg_id] = message
+    return parked
+
+
+def _park(path, key: str, failed: list[dict]) -> list[dict]:
+    out = []
+    with connect(path) as con:
+        row = con.execute(
+            "SELECT attempts, status, recipient, route, channel FROM alerts.messages WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+        if row is None or row[1] != "delivered":
+            return out  # not ours, or parked already
+        first = failed[0]
+        response = f"{PERMANENT}{BOUNCED}{first['recipient'] or row[2]} {first['status']} {first['diagnostic']}"
+        response = response.strip()[:500]
+        con.execute(
+            "INSERT INTO alerts.deliveries VALUES (?, ?, ?, 'failed', ?, NULL)",
+            (key, row[0] + 1, iso(now_utc()), response),
+        )
+        con.execute(
+            "UPDATE alerts.messages SET status = 'failed', next_retry_at = NULL, last_response = ? "
+            "WHERE idempotency_key = ?",
+            (response, key),
+        )
+        out.append(
+            {
+                "idempotency_key": key,
+                "route": row[3],
+                "channel": row[4],
+                "recipient": row[2],
+                "status": "failed",
+                "attempts": row[0] + 1,
+                "response": response,
+            }
+        )
+    return out
