@@ -264,7 +264,7 @@ def test_the_quality_page_lists_dbt_failures_and_their_history(failed_run, page,
     assert "unit_name" in err["check_label"] and "status" in err["check_label"]
     assert "unit_name: not_null 1" in err["expectation_text"] and "status: accepted_values" in err["expectation_text"]
     assert rows[WARN_CHECK]["failing_rows"] == 1
-    assert any(c["field"] == "failing_rows" for c in grid["columnDefs"])
+    assert err["observed_text"] == "2" and rows[WARN_CHECK]["observed_text"] == "1"  # dbt's observation: its rows
 
     layout = json.dumps(_post(page, page_body("/quality", f"?lang={lang}")), ensure_ascii=False)
     assert '"dq-history-grid"' in layout
@@ -314,3 +314,55 @@ def test_a_test_named_with_markup_is_shown_as_text(tmp_path, monkeypatch):
     assert rows[0]["check_name"] == evil and evil in rows[0]["check_label"]
     for col in quality.check_columns("en"):
         assert "cellRenderer" not in col and "markdown" not in json.dumps(col).lower()
+
+
+def test_each_dbt_status_is_recorded_as_blocking_or_not_and_a_skipped_test_is_not():
+    """pass keeps its configured severity; fail and error (the query broke) block; warn never does; a skipped
+    test did not run. A source test is the raw table's, a model test the model's, by its schema."""
+    from pipelines.quality.dbt_results import dbt_test_rows
+
+    def node(name, parent, severity="ERROR", kind="unique", **extra):
+        return {
+            "name": name,
+            "attached_node": parent,
+            "depends_on": {"nodes": [parent]},
+            "test_metadata": {"name": kind, "kwargs": {"column_name": "unit_code"}},
+            "config": {"severity": severity},
+            **extra,
+        }
+
+    manifest = {
+        "nodes": {
+            "test.p.a": node("a", "model.p.int_units", "warn"),
+            "test.p.b": node("b", "model.p.int_units"),
+            "test.p.c": node("c", "model.p.int_units", "warn"),
+            "test.p.d": node("d", "model.p.int_units"),
+            "test.p.e": node("e", "model.p.int_units"),
+            "test.p.f": node("f", None) | {"depends_on": {"nodes": ["source.p.raw.cities"]}},
+            "model.p.int_units": {"schema": "intermediate", "name": "int_units"},
+        },
+        "sources": {"source.p.raw.cities": {"source_name": "raw", "name": "cities", "schema": "raw"}},
+    }
+    statuses = {"a": ("pass", 0), "b": ("fail", 5), "c": ("warn", 2), "d": ("error", None), "e": ("skipped", None)}
+    statuses["f"] = ("pass", 0)
+    results = {
+        "metadata": {"generated_at": "2026-12-05T18:00:00Z"},
+        "results": [
+            {"unique_id": f"test.p.{k}", "status": s, "failures": n, "compiled_code": "select 1"}
+            for k, (s, n) in statuses.items()
+        ]
+        + [{"unique_id": "model.p.int_units", "status": "success"}],
+    }
+    rows = {r[2]: r for r in dbt_test_rows("r", results, manifest, Path("/t"))}
+    assert set(rows) == {"a", "b", "c", "d", "f"}  # the skipped test and the model are not checks
+    got = {k: (r[5], r[6], r[13]) for k, r in rows.items()}  # severity, passed, failing rows
+    assert got == {
+        "a": ("warn", True, 0),
+        "b": ("error", False, 5),
+        "c": ("warn", False, 2),
+        "d": ("error", False, None),
+        "f": ("error", True, 0),
+    }
+    assert rows["b"][3] == "intermediate.int_units" and rows["f"][3] == "raw.cities"
+    assert rows["b"][11] == "unit_code" and rows["b"][12] == "unique"
+    assert "compiled_code" in json.loads(rows["d"][9]) and "compiled_code" not in json.loads(rows["a"][9])

@@ -236,12 +236,34 @@ def _with_engine(checks: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _dbt_observed(r: dict) -> str:
+    """A failed dbt test's failing rows ("2"), or its status when the test itself broke (no count)."""
+    if r.get("failing_rows") is not None:
+        return f"{r['failing_rows']:,}"
+    try:
+        return str(json.loads(r.get("observed_value") or "{}").get("status") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _defined_in(expectation) -> str:
+    try:
+        return str(
+            (json.loads(expectation) if isinstance(expectation, str) else expectation or {}).get("defined_in") or ""
+        )
+    except (ValueError, AttributeError):
+        return ""
+
+
 def _row_texts(r: dict, lang: str) -> dict:
     """The columns a check's row shows that depend on its engine."""
     if r["engine"] == "dbt":
         return {
             "check_label": dbt_check_label(r.get("rule"), r.get("column_names"), r.get("expectation"), lang),
-            "expectation_text": dbt_rules_text(r.get("failing_sample"), r.get("rule"), lang),
+            # a failed test: its failing rules and rows; a passing one: where it is declared (the yml to read)
+            "expectation_text": dbt_rules_text(r.get("failing_sample"), None, lang)
+            or _defined_in(r.get("expectation"))
+            or (r.get("rule") or ""),
         }
     return {
         "check_label": check_label(r["check_name"], r["asset"], r.get("expectation"), lang),
@@ -284,7 +306,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
             "checks": 1,
             "check_name": r["check_name"],
             "failing_rows": r.get("failing_rows"),
-            "observed_text": "" if r["engine"] == "dbt" else _observed(r.get("observed_value")),
+            "observed_text": _dbt_observed(r) if r["engine"] == "dbt" else _observed(r.get("observed_value")),
             **_row_texts(r, lang),
         }
         for r in failed.iter_rows(named=True)
@@ -309,7 +331,7 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
                 "checks": r["n"],
                 "check_name": r["check_name"],
                 "failing_rows": None,
-                "observed_text": "" if r["engine"] == "dbt" else observed_over_partitions(r["observed"]),
+                "observed_text": "0" if r["engine"] == "dbt" else observed_over_partitions(r["observed"]),
                 **_row_texts(r, lang),
             }
         )
@@ -325,9 +347,16 @@ def check_columns(lang: str) -> list[dict]:
             "cellClassRules": {"ipc-status-bad": "!data.passed", "ipc-status-good": "data.passed"},
         },
         {"field": "severity_label", "headerName": t("severity", lang), "maxWidth": 90},
-        {"field": "engine_label", "headerName": t("check_engine", lang), "minWidth": 120, "tooltipField": "engine"},
+        # the engine narrow (its label wraps): the grid must still fit a 1366×768 laptop's 1,267 px
+        {
+            "field": "engine_label",
+            "headerName": t("check_engine", lang),
+            "minWidth": 90,
+            "maxWidth": 110,
+            "tooltipField": "engine",
+        },
         # the name reads; the asset's id stays on hover for whoever looks it up in the warehouse
-        {"field": "asset_label", "headerName": t("asset", lang), "minWidth": 170, "tooltipField": "asset"},
+        {"field": "asset_label", "headerName": t("asset", lang), "minWidth": 150, "tooltipField": "asset"},
         {"field": "partition", "headerName": t("partition", lang), "maxWidth": 120},
         {
             "field": "checks",
@@ -339,16 +368,11 @@ def check_columns(lang: str) -> list[dict]:
         # the check in words; its technical name on hover for the data engineers. Its own column made the grid
         # 1,490–1,570 px wide, off the right edge of a 1366×768 laptop's 1,267 px: the id is what the tooltip
         # shows, and the expectation's text names the column it checks.
-        {"field": "check_label", "headerName": t("check", lang), "minWidth": 220, "tooltipField": "check_name"},
-        {
-            "field": "failing_rows",
-            "headerName": t("failing_rows", lang),
-            "type": "numericColumn",
-            "maxWidth": 120,
-            **INTEGER,
-        },
+        {"field": "check_label", "headerName": t("check", lang), "minWidth": 190, "tooltipField": "check_name"},
+        # a dbt test's failing rows are what it observed (GX's: unexpected / total), so one column says both
         {"field": "observed_text", "headerName": t("observed", lang), "minWidth": 130},
-        {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 240},
+        # the engine's column took 100 px of the 1,267: the names and rules below wrap onto a second line instead
+        {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 170},
     ]
 
 
