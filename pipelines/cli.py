@@ -709,7 +709,7 @@ def quality(show_all: bool, history: bool) -> None:
         )
     console.print(t)
     if trend is not None and trend.height:
-        h = Table(
+        t = Table(
             "trend / 趋势",
             "engine / 引擎",
             "asset / 资产",
@@ -719,11 +719,11 @@ def quality(show_all: bool, history: bool) -> None:
             f"last {HISTORY_RUNS} runs, oldest first / 最近 {HISTORY_RUNS} 次运行（由早到晚）",
             title="check history · 检查历史" + ("" if show_all else " (failing or changed · 仅失败或有变化)"),
         )
-        _fold(h, "asset / 资产", "check / 检查")
+        _fold(t, "asset / 资产", "check / 检查")
         for r in trend.iter_rows(named=True):
             if not show_all and r["trend"] == "check_passing":
                 continue
-            h.add_row(
+            t.add_row(
                 escape(_both(label_text, r["trend"])),
                 escape(_both(label_text, r["engine"])),
                 escape(r["asset"]),
@@ -732,7 +732,7 @@ def quality(show_all: bool, history: bool) -> None:
                 "" if r["failing_since"] is None else escape(china_time_text(r["failing_since"])),
                 escape(r["runs_oldest_first"]),
             )
-        console.print(h)
+        console.print(t)
     n_err = failed.filter(failed["severity"] == "error").height
     _say(
         f"共 {escape(report.height)} 项检查：{escape(report.height - failed.height)} 项通过，{escape(n_err)} 项阻断性失败，"
