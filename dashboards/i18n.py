@@ -342,6 +342,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "expectation": ("校验规则", "Expectation"),
     "partition": ("分区", "Partition"),
     "dq_checks_run": ("校验项次", "Checks run"),
+    "check_engine": ("检查引擎", "Engine"),
+    "failing_rows": ("未通过行数", "Failing rows"),
+    "dq_history": ("检查历史：同一检查在最近各次运行中的结果", "Check history: the same check across the latest runs"),
+    "dq_history_none": ("最近各次运行中没有未通过的检查。", "No check failed in the latest runs."),
+    "trend": ("趋势", "Trend"),
+    "failing_since": ("未通过起始", "Failing since"),
+    "runs_oldest_first": ("最近各次运行（由早到晚）", "Latest runs, oldest first"),
     "dq_failed_error": ("未通过（错误级）", "Failed (error)"),
     "dq_failed_warn": ("未通过（警告级）", "Failed (warning)"),
     "dq_rows_loaded": ("入库行数", "Rows loaded"),
@@ -369,6 +376,9 @@ TEXT: dict[str, tuple[str, str]] = {
     # the data layer a check ran on (the asset's schema)
     "layer_raw": ("原始数据", "raw data"),
     "layer_marts": ("分析数据集", "mart"),
+    # the other dbt layers a dbt data test may check (quality page)
+    "layer_intermediate": ("中间模型", "intermediate model"),
+    "layer_staging": ("规范化模型", "staging model"),
     # comparison page: an empty strengths / weaknesses list, in words (a bare dash read as missing data)
     "sw_none": ("无", "None"),
     # downloads
@@ -487,6 +497,10 @@ CHECK_SUBJECTS = {
 }
 # Alert rules by rule id (the alerts page and the profile's alert history). marts.fct_alerts.alert_type is the
 # rule id, except target_behind which the mirror calls behind_target (the profile's original name for it).
+# quality.check_results: which engine checked (gx, dbt), a dbt test's kind (its rule), a check's trend across runs
+CHECK_ENGINES = label_set("check_engine")
+DBT_TESTS = label_set("dbt_test")
+CHECK_TRENDS = label_set("check_trend")
 ALERT_RULES = label_set("alert_rule")  # the labels seed, as the alert messages name them
 ALERT_TYPES = {"behind_target": ALERT_RULES["target_behind"], **ALERT_RULES}
 ALERT_STATES = {"firing": ("预警中", "Firing"), "resolved": ("已解除", "Resolved")}

@@ -638,15 +638,34 @@ def latest_run_id(snap) -> str | None:
     return None
 
 
+def _check_results(snap) -> str:
+    """The published check results with every column the page reads (a snapshot from before dbt's results were
+    recorded: all GX's, without the engine and failing-row columns)."""
+    from pipelines.quality.results import CHECK_RESULTS_COLUMNS_SQL, check_results_select
+
+    return check_results_select(set(snap.query(CHECK_RESULTS_COLUMNS_SQL)["column_name"].to_list()))
+
+
 def quality_checks(snap, run_id: str | None = None) -> pl.DataFrame | None:
+    """A run's checks, Great Expectations' and dbt's alike (engine), failures first."""
     if not snap.has(CHECKS):
         return None
     run_id = run_id or latest_run_id(snap)
     return snap.query(
-        f"select check_name, asset, partition, severity, passed, observed_value, expectation, "
-        f"checked_at from {CHECKS} where run_id = ? order by passed, severity, check_name",
+        f"select check_name, asset, partition, severity, passed, observed_value, expectation, checked_at, engine, "
+        f"column_names, rule, failing_rows, failing_sample from ({_check_results(snap)}) as results where run_id = ? "
+        "order by passed, severity, engine, check_name",
         (run_id,),
     )
+
+
+def quality_history(snap) -> pl.DataFrame | None:
+    """Each check across the last runs (pipelines/quality/results.HISTORY_SQL, as `ipcity quality --history`)."""
+    from pipelines.quality.results import HISTORY_RUNS, HISTORY_SQL
+
+    if not snap.has(CHECKS):
+        return None
+    return snap.query(HISTORY_SQL.format(results=_check_results(snap)), (HISTORY_RUNS,))
 
 
 def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:

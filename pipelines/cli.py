@@ -654,10 +654,19 @@ def status() -> None:
     is_flag=True,
     help="同时显示已通过的检查。 Show passed checks too, not only failures and warnings.",
 )
-def quality(show_all: bool) -> None:
-    """最近一次数据质量报告：检查结果、未通过的行、按原因统计的隔离行。
-    The latest data-quality report: Great Expectations results and quarantined rows by reason."""
+@click.option(
+    "--history",
+    is_flag=True,
+    help="同一检查在最近各次运行中的结果（是否本次新出现的失败）。 The same check across the last runs (did it start "
+    "failing in the latest run?).",
+)
+def quality(show_all: bool, history: bool) -> None:
+    """最近一次数据质量报告：Great Expectations 与 dbt 的检查结果、未通过的行、按原因统计的隔离行。
+    The latest data-quality report: Great Expectations and dbt check results, failing rows, quarantined rows by
+    reason."""
+    from pipelines.labels import label_text
     from pipelines.quality import current_rejections, latest_report
+    from pipelines.quality.results import HISTORY_RUNS, check_history
 
     wh = settings.warehouse_path()
     if not wh.exists():
@@ -665,6 +674,7 @@ def quality(show_all: bool) -> None:
         sys.exit(1)
     with _open_read_only(wh, "ipcity quality") as con:
         report = latest_report(con)
+        trend = check_history(con) if history else None
         # what the raw layer holds now, not the last run's summary: a corrected re-sent file clears its rows
         rej = current_rejections(con) if _has_table(con, "raw", "rejected_rows") else None
         _print_quarantine_by_file(con)
@@ -677,7 +687,7 @@ def quality(show_all: bool) -> None:
     t = Table(
         "asset / 资产",
         "partition / 分区",
-        "check / 检查",
+        "check (engine) / 检查（引擎）",
         "severity / 级别",
         "passed / 通过",
         "observed / 观测值",
@@ -685,17 +695,44 @@ def quality(show_all: bool) -> None:
         title="latest check results · 最近一次检查结果"
         + ("" if show_all else " (failures and warnings · 仅失败与警告)"),
     )
+    _fold(t, "asset / 资产", "check (engine) / 检查（引擎）")
     for r in (report if show_all else failed).iter_rows(named=True):
         t.add_row(
             escape(r["asset"]),
             escape(str(r["partition"] or "")),
-            escape(r["check_name"]),
+            # which engine judged it (Great Expectations or a dbt data test), by its label in the seed
+            f"{escape(r['check_name'])}\n[dim]{escape(_both(label_text, r['engine']))}[/dim]",
             escape(r["severity"]),
             "[green]yes[/green]" if r["passed"] else "[red]no[/red]",
             escape(_observed(r["observed_value"])),
             "" if r["passed"] else escape(_sample(r["failing_sample"])),
         )
     console.print(t)
+    if trend is not None and trend.height:
+        t = Table(
+            "trend / 趋势",
+            "engine / 引擎",
+            "asset / 资产",
+            "check / 检查",
+            "failing rows / 未通过行数",
+            "failing since / 失败起始 (CST 北京时间)",
+            f"last {HISTORY_RUNS} runs, oldest first / 最近 {HISTORY_RUNS} 次运行（由早到晚）",
+            title="check history · 检查历史" + ("" if show_all else " (failing or changed · 仅失败或有变化)"),
+        )
+        _fold(t, "asset / 资产", "check / 检查")
+        for r in trend.iter_rows(named=True):
+            if not show_all and r["trend"] == "check_passing":
+                continue
+            t.add_row(
+                escape(_both(label_text, r["trend"])),
+                escape(_both(label_text, r["engine"])),
+                escape(r["asset"]),
+                escape(r["check_name"]),
+                "" if r["passed"] else escape(f"{r['failing_rows']:,}"),
+                "" if r["failing_since"] is None else escape(china_time_text(r["failing_since"])),
+                escape(r["runs_oldest_first"]),
+            )
+        console.print(t)
     n_err = failed.filter(failed["severity"] == "error").height
     _say(
         f"共 {escape(report.height)} 项检查：{escape(report.height - failed.height)} 项通过，{escape(n_err)} 项阻断性失败，"
@@ -720,6 +757,19 @@ def quality(show_all: bool) -> None:
         console.print(t)
 
 
+def _fold(table: Table, *headers: str) -> None:
+    """Names an operator looks up (an asset, a check) wrap whole instead of ending in "…" in a narrow table."""
+    for column in table.columns:
+        if column.header in headers:
+            column.overflow = "fold"
+
+
+def _both(label_text, code) -> str:
+    """A code's label from the labels seed in both languages ("dbt 数据测试 / dbt data test")."""
+    zh, en = label_text(code, "zh"), label_text(code, "en")
+    return zh if zh == en else f"{zh} / {en}"
+
+
 def _sample(value, limit: int = 160) -> str:
     """A failed check's failing rows as the operator can find them in the file: the first few, their values."""
     import json
@@ -732,6 +782,11 @@ def _sample(value, limit: int = 160) -> str:
         return ""
     if isinstance(rows, dict):
         rows = [rows]
+    if all(isinstance(r, dict) and {"rule", "failing_rows"} <= r.keys() for r in rows):
+        # a dbt column_rules test: each failing column and rule with its rows
+        return "; ".join(f"{r.get('column_name') or '—'}: {r['rule']} ({r['failing_rows']:,} rows)" for r in rows)[
+            : limit * 2
+        ]
     text = "; ".join(
         ", ".join(f"{k}={v}" for k, v in r.items()) if isinstance(r, dict) else str(r) for r in list(rows)[:3]
     )
@@ -833,6 +888,8 @@ def _observed(value) -> str:
         return str(value)[:60]
     if isinstance(v, dict) and "unexpected_count" in v:
         return f"{v['unexpected_count']} of {v.get('element_count', '?')} rows unexpected"
+    if isinstance(v, dict) and "status" in v:  # a dbt test: its status and failing rows
+        return f"{v['status']}, {v.get('failures') or 0} rows failing" if v["status"] != "pass" else "pass"
     return json.dumps(v, ensure_ascii=False, default=str)[:60]
 
 

@@ -26,7 +26,8 @@ from pipelines.private_files import private_dir, private_duckdb, tighten_file
 PUBLISHED_RAW_TABLES = ("ingested_files", "rejected_rows")
 # releases: the immutable evaluation releases (pipelines/evaluation/releases.py), shown as released
 PUBLISHED_SCHEMAS = ("marts", "quality", "releases")
-SNAPSHOT_SCHEMA_VERSION = 1
+# 2: quality.check_results holds dbt's data tests beside GX's (engine, column_names, rule, failing_rows)
+SNAPSHOT_SCHEMA_VERSION = 2
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:

@@ -163,7 +163,7 @@ def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None)
     years to rebuild, pipelines/incremental.py)."""
     import dagster as dg
 
-    from pipelines.assets.dbt import IpcityDbtCli
+    from pipelines.assets.dbt import IpcityDbtCli, record_test_results
     from pipelines.lake import export_raw
 
     wh = Path(warehouse.file)
@@ -188,12 +188,15 @@ def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None)
     # Models that are ephemeral on DuckDB (the manifest the assets come from) are tables on Spark
     # (ephemeral_except_on_spark): they are not assets, so their results are not outputs of this step.
     outputs = set(context.selected_output_names)
-    for event in on_spark.cli(
-        ["build", *settings.DBT_PRODUCTION_EXCLUDE, *(extra_args or [])], context=context
-    ).stream():
-        if isinstance(event, dg.Output) and event.output_name not in outputs:
-            continue
-        yield event
+    invocation = on_spark.cli(["build", *settings.DBT_PRODUCTION_EXCLUDE, *(extra_args or [])], context=context)
+    try:
+        for event in invocation.stream():
+            if isinstance(event, dg.Output) and event.output_name not in outputs:
+                continue
+            yield event
+    finally:
+        # the tests' results in the quality store, as on DuckDB; their failing rows stay in Spark (its SQL)
+        record_test_results(invocation, warehouse, context.run.run_id, context.log, samples=False)
     with warehouse.connect() as con:
         attached = attach_spark_marts(con, spark_dir)
     context.log.info(f"{len(attached)} Spark tables readable from DuckDB as views over {spark_dir / 'warehouse'}")

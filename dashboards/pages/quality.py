@@ -28,8 +28,11 @@ from ..components import (
 )
 from ..formatting import range_text, shown_time
 from ..i18n import (
+    CHECK_ENGINES,
     CHECK_KINDS,
     CHECK_SUBJECTS,
+    CHECK_TRENDS,
+    DBT_TESTS,
     EXPECTATION_TYPES,
     MART_NAMES,
     SEVERITY,
@@ -177,6 +180,35 @@ def check_label(check_name: str | None, asset: str | None, expectation, lang: st
     return f"{subject}：{kind_text}"
 
 
+def dbt_check_label(rule: str | None, columns: str | None, expectation, lang: str) -> str:
+    """A dbt data test in the reader's words: its kind from the labels seed and the columns it reads (a failed
+    column_rules test: the failing columns) — "列规则（status, unit_name）" / "Column rules (status, unit_name)"."""
+    try:
+        kind = (json.loads(expectation) if isinstance(expectation, str) else expectation or {}).get("test")
+    except (ValueError, AttributeError):
+        kind = None
+    text = label(DBT_TESTS, kind or rule, lang)
+    text = text[:1].upper() + text[1:] if lang == "en" else text
+    if not columns:
+        return text
+    return f"{text} ({columns})" if lang == "en" else f"{text}（{columns}）"
+
+
+def dbt_rules_text(sample, rule: str | None, lang: str) -> str:
+    """What a dbt test judges: a failed column_rules test's failing rules each with its rows ("status:
+    accepted_values 2; unit_name: not_null 1"), else the test's rule as recorded."""
+    try:
+        rows = json.loads(sample) if isinstance(sample, str) else sample
+    except ValueError:
+        rows = None
+    if isinstance(rows, list) and rows and all(isinstance(r, dict) and "rule" in r for r in rows):
+        unit = " rows" if lang == "en" else " 行"
+        return "; ".join(
+            f"{r.get('column_name') or '—'}: {r['rule']} {r.get('failing_rows') or 0:,}{unit}" for r in rows
+        )
+    return rule or ""
+
+
 def asset_label(asset: str | None, lang: str) -> str:
     """A checked asset by name and layer: raw.<source> by the source's contract title, marts.<model> by the
     mart's name ("知识产权培训（原始数据）" / "Training events (raw data)"); an unknown one as it is."""
@@ -184,25 +216,79 @@ def asset_label(asset: str | None, lang: str) -> str:
         return ""
     layer, _, name = asset.partition(".")
     names = {"raw": SOURCE_NAMES, "marts": MART_NAMES}.get(layer)
-    if names is None or name not in names:
+    known = bool(names) and name in names
+    # an unknown source stays as it is (a new source is visible, if not yet named); a dbt model without a name in
+    # words (a dbt test's intermediate model, an evaluation mart) is its name, in its layer
+    if not name or f"layer_{layer}" not in TEXT or (layer == "raw" and not known):
         return asset
-    text, where = label(names, name, lang), t(f"layer_{layer}", lang)
+    text = label(names, name, lang) if known else name
+    where = t(f"layer_{layer}", lang)
     return f"{text}（{where}）" if lang != "en" else f"{text} ({where})"
+
+
+def _with_engine(checks: pl.DataFrame) -> pl.DataFrame:
+    """A frame from an older reader (or test) without dbt's columns reads as GX's."""
+    defaults = {"engine": "gx", "column_names": None, "rule": None, "failing_rows": None, "failing_sample": None}
+    return checks.with_columns(
+        pl.lit(v, dtype=pl.Int64 if c == "failing_rows" else pl.String).alias(c)
+        for c, v in defaults.items()
+        if c not in checks.columns
+    )
+
+
+def _dbt_observed(r: dict) -> str:
+    """A failed dbt test's failing rows ("2"), or its status when the test itself broke (no count)."""
+    if r.get("failing_rows") is not None:
+        return f"{r['failing_rows']:,}"
+    try:
+        return str(json.loads(r.get("observed_value") or "{}").get("status") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _defined_in(expectation) -> str:
+    try:
+        return str(
+            (json.loads(expectation) if isinstance(expectation, str) else expectation or {}).get("defined_in") or ""
+        )
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _row_texts(r: dict, lang: str) -> dict:
+    """The columns a check's row shows that depend on its engine."""
+    if r["engine"] == "dbt":
+        return {
+            "check_label": dbt_check_label(r.get("rule"), r.get("column_names"), r.get("expectation"), lang),
+            # a failed test: its failing rules and rows; a passing one: where it is declared (the yml to read)
+            "expectation_text": dbt_rules_text(r.get("failing_sample"), None, lang)
+            or _defined_in(r.get("expectation"))
+            or (r.get("rule") or ""),
+        }
+    return {
+        "check_label": check_label(r["check_name"], r["asset"], r.get("expectation"), lang),
+        "expectation_text": _expectation(r.get("expectation"), lang),
+    }
 
 
 def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
     """Grid rows, trimmed on the server: every FAILED check in full (what an engineer acts on), and the passed
-    checks collapsed to one row per asset, check and severity with the partitions they passed in ("2016–2025,
-    10 partitions"). A run has thousands of checks; sending each passed one made the page's payload ~0.8 MB."""
+    checks collapsed to one row per engine, asset, check and severity with the partitions they passed in ("2016–2025,
+    10 partitions"). A run has thousands of checks; sending each passed one made the page's payload ~0.8 MB.
+    Great Expectations' expectations and dbt's data tests share the grid, each row saying its engine."""
+    checks = _with_engine(checks)
     failed = checks.filter(~pl.col("passed"))
     passed = (
         checks.filter(pl.col("passed"))
-        .group_by("asset", "check_name", "severity", maintain_order=True)
+        .group_by("engine", "asset", "check_name", "severity", maintain_order=True)
         .agg(
             pl.len().alias("n"),
             pl.col("partition").cast(pl.String).min().alias("first"),
             pl.col("partition").cast(pl.String).max().alias("last"),
             pl.col("expectation").first(),
+            pl.col("rule").first(),
+            pl.col("column_names").first(),
+            pl.col("failing_sample").first(),
             pl.col("observed_value").alias("observed"),
         )
     )
@@ -212,14 +298,16 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
             "passed": False,
             "passed_label": "✘ " + t("failed", lang),
             "severity_label": label(SEVERITY, r.get("severity"), lang),
+            "engine": r["engine"],
+            "engine_label": label(CHECK_ENGINES, r["engine"], lang),
             "asset": r["asset"],
             "asset_label": asset_label(r["asset"], lang),
             "partition": None if r["partition"] is None else str(r["partition"]),
             "checks": 1,
             "check_name": r["check_name"],
-            "check_label": check_label(r["check_name"], r["asset"], r.get("expectation"), lang),
-            "observed_text": _observed(r.get("observed_value")),
-            "expectation_text": _expectation(r.get("expectation"), lang),
+            "failing_rows": r.get("failing_rows"),
+            "observed_text": _dbt_observed(r) if r["engine"] == "dbt" else _observed(r.get("observed_value")),
+            **_row_texts(r, lang),
         }
         for r in failed.iter_rows(named=True)
     ]
@@ -235,14 +323,16 @@ def check_rows(checks: pl.DataFrame, lang: str) -> list[dict]:
                 "passed": True,
                 "passed_label": passed_text,
                 "severity_label": label(SEVERITY, r.get("severity"), lang),
+                "engine": r["engine"],
+                "engine_label": label(CHECK_ENGINES, r["engine"], lang),
                 "asset": r["asset"],
                 "asset_label": asset_label(r["asset"], lang),
                 "partition": part,
                 "checks": r["n"],
                 "check_name": r["check_name"],
-                "check_label": check_label(r["check_name"], r["asset"], r.get("expectation"), lang),
-                "observed_text": observed_over_partitions(r["observed"]),
-                "expectation_text": _expectation(r.get("expectation"), lang),
+                "failing_rows": None,
+                "observed_text": "0" if r["engine"] == "dbt" else observed_over_partitions(r["observed"]),
+                **_row_texts(r, lang),
             }
         )
     return rows
@@ -257,8 +347,16 @@ def check_columns(lang: str) -> list[dict]:
             "cellClassRules": {"ipc-status-bad": "!data.passed", "ipc-status-good": "data.passed"},
         },
         {"field": "severity_label", "headerName": t("severity", lang), "maxWidth": 90},
+        # the engine narrow (its label wraps): the grid must still fit a 1366×768 laptop's 1,267 px
+        {
+            "field": "engine_label",
+            "headerName": t("check_engine", lang),
+            "minWidth": 90,
+            "maxWidth": 110,
+            "tooltipField": "engine",
+        },
         # the name reads; the asset's id stays on hover for whoever looks it up in the warehouse
-        {"field": "asset_label", "headerName": t("asset", lang), "minWidth": 170, "tooltipField": "asset"},
+        {"field": "asset_label", "headerName": t("asset", lang), "minWidth": 150, "tooltipField": "asset"},
         {"field": "partition", "headerName": t("partition", lang), "maxWidth": 120},
         {
             "field": "checks",
@@ -270,9 +368,11 @@ def check_columns(lang: str) -> list[dict]:
         # the check in words; its technical name on hover for the data engineers. Its own column made the grid
         # 1,490–1,570 px wide, off the right edge of a 1366×768 laptop's 1,267 px: the id is what the tooltip
         # shows, and the expectation's text names the column it checks.
-        {"field": "check_label", "headerName": t("check", lang), "minWidth": 220, "tooltipField": "check_name"},
+        {"field": "check_label", "headerName": t("check", lang), "minWidth": 190, "tooltipField": "check_name"},
+        # a dbt test's failing rows are what it observed (GX's: unexpected / total), so one column says both
         {"field": "observed_text", "headerName": t("observed", lang), "minWidth": 130},
-        {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 240},
+        # the engine's column took 100 px of the 1,267: the names and rules below wrap onto a second line instead
+        {"field": "expectation_text", "headerName": t("expectation", lang), "minWidth": 170},
     ]
 
 
@@ -405,6 +505,60 @@ def noted_view(noted: pl.DataFrame | None, lang: str):
     )
 
 
+def history_rows(history: pl.DataFrame, lang: str) -> list[dict]:
+    """The checks that fail in the latest runs or changed in the latest one, newly failing first: trend, engine,
+    where, how many rows, since when, and one mark per run (oldest first)."""
+    rows = []
+    for r in history.iter_rows(named=True):
+        if r["trend"] == "check_passing":
+            continue
+        dbt = r["engine"] == "dbt"
+        rows.append(
+            {
+                "trend": r["trend"],
+                "trend_label": label(CHECK_TRENDS, r["trend"], lang),
+                "failing": not r["passed"],
+                "severity_label": label(SEVERITY, r.get("failed_severity"), lang),
+                "engine_label": label(CHECK_ENGINES, r["engine"], lang),
+                "asset": r["asset"],
+                "asset_label": asset_label(r["asset"], lang),
+                "check_name": r["check_name"],
+                "check_label": r["check_name"] if dbt else check_label(r["check_name"], r["asset"], None, lang),
+                "failing_rows": None if r["passed"] else r["failing_rows"],
+                "failing_since": shown_time(r["failing_since"], lang) if r["failing_since"] is not None else "",
+                "runs": r["runs_oldest_first"],
+            }
+        )
+    return rows
+
+
+def history_columns(lang: str) -> list[dict]:
+    return [
+        {
+            "field": "trend_label",
+            "headerName": t("trend", lang),
+            "minWidth": 130,
+            "cellClassRules": {"ipc-status-bad": "data.failing", "ipc-status-good": "!data.failing"},
+        },
+        {"field": "severity_label", "headerName": t("severity", lang), "maxWidth": 90},
+        {"field": "engine_label", "headerName": t("check_engine", lang), "minWidth": 120},
+        {"field": "asset_label", "headerName": t("asset", lang), "minWidth": 170, "tooltipField": "asset"},
+        {"field": "check_label", "headerName": t("check", lang), "minWidth": 200, "tooltipField": "check_name"},
+        {"field": "failing_rows", "headerName": t("failing_rows", lang), "type": "numericColumn", **INTEGER},
+        {"field": "failing_since", "headerName": t("failing_since", lang), "minWidth": 140},
+        {"field": "runs", "headerName": t("runs_oldest_first", lang), "minWidth": 150},
+    ]
+
+
+def history_view(history: pl.DataFrame | None, lang: str):
+    if history is None:
+        return unavailable(lang)
+    rows = history_rows(history, lang)
+    if not rows:
+        return html.P(t("dq_history_none", lang), className="ipc-muted", id="dq-no-history")
+    return grid("dq-history-grid", lang, history_columns(lang), rows, height=None, pagination=False)
+
+
 def run_label(run_id: str, started, lang: str) -> str:
     """A run in the selector: its start in Beijing time, marked, and its id's first characters (pure)."""
     return f"{shown_time(started, lang)} · {run_id[:8]}" if started else run_id
@@ -460,6 +614,7 @@ def layout(lang: str, run=None, **_):
             className="ipc-row ipc-two",
         ),
         section(t("dq_checks", lang), html.Div(id="dq-checks")),
+        section(t("dq_history", lang), history_view(queries.quality_history(snap), lang)),
         section(t("dq_runs", lang), runs_view),
         section(
             t("dq_sources", lang),

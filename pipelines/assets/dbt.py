@@ -4,6 +4,7 @@ The evaluation models read the Monte Carlo rank intervals that a Python asset wr
 steps, so the project is split into two @dbt_assets by path.
 """
 
+import contextlib
 import functools
 import importlib.metadata
 import os
@@ -150,6 +151,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
         context.log.info(f"dbt build plan: {plan.describe()}")
         os.environ.update(plan.dbt_env())
     args = ["build", *(plan.dbt_args() if plan else [])]
+    passed_step = None
     try:
         if engine == "spark":  # `ipcity run --engine spark` (pipelines/spark_engine.py)
             from pipelines.spark_engine import build_on_spark
@@ -157,10 +159,16 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
             yield from build_on_spark(context, dbt, warehouse, extra_args=args[1:])
         else:
             invocation = dbt.cli([*args, *settings.DBT_PRODUCTION_EXCLUDE], context=context)
+            found: dict[str, list[dict]] = {}
             try:
-                yield from with_failing_rules_named(invocation.stream(), invocation, warehouse, context.log)
+                yield from with_failing_rules_named(invocation.stream(), invocation, warehouse, context.log, found)
+            except Exception:  # dbt failed (not an interrupted run: that must not wait for dbt to exit)
+                # a failed step's tests go to the quality store too, beside GX's (what failed, where, how many rows)
+                record_test_results(invocation, warehouse, context.run.run_id, context.log, found)
+                raise
             finally:
                 keep_partial_parse(invocation.target_path)
+            passed_step = invocation
     finally:
         prune_step_folders(
             _shared_target(),
@@ -168,10 +176,14 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
             keep=settings.DBT_STEP_FOLDERS_KEPT,
             min_age_s=settings.DBT_STEP_FOLDER_MIN_AGE_S,
         )
-    # Reached only when dbt succeeded (a failed invocation raises): the fingerprints it read become the record.
-    if plan is not None:
+    # Reached only when dbt succeeded (a failed invocation raises): the step's test results, and the fingerprints
+    # it read become the record, through one connection (opening the warehouse is most of what recording costs).
+    if plan is not None or passed_step is not None:
         with warehouse.get_connection(step="dbt") as con:
-            incremental.record_build(con, engine, plan, context.run.run_id)
+            if passed_step is not None:
+                record_test_results(passed_step, warehouse, context.run.run_id, context.log, con=con)
+            if plan is not None:
+                incremental.record_build(con, engine, plan, context.run.run_id)
 
 
 # The merged column tests (dbt_project/tests/generic/column_rules.sql): one dbt node per model and severity judges
@@ -204,7 +216,7 @@ def describe_failing_rules(rows: list[tuple[str | None, str, int]]) -> str:
     return "未通过的规则：" + "；".join(zh) + " / failing rules: " + "; ".join(en)
 
 
-def with_failing_rules_named(events, invocation, warehouse: Warehouse, log):
+def with_failing_rules_named(events, invocation, warehouse: Warehouse, log, found: dict | None = None):
     """dagster-dbt's events, with each failed column_rules check naming its failing columns, rules and row counts.
 
     dbt reports only the test's failure count, so a failed column_rules check is held back until dbt has exited
@@ -225,7 +237,7 @@ def with_failing_rules_named(events, invocation, warehouse: Warehouse, log):
     except Exception as exc:  # dbt failed (a blocking test among others): report the held checks first
         error = exc
     if held:
-        yield from _named(held, invocation, warehouse, log)
+        yield from _named(held, invocation, warehouse, log, found)
     if error is not None:
         raise error
 
@@ -235,7 +247,7 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _named(held, invocation, warehouse: Warehouse, log):
+def _named(held, invocation, warehouse: Warehouse, log, found: dict | None = None):
     import json
 
     try:
@@ -248,6 +260,8 @@ def _named(held, invocation, warehouse: Warehouse, log):
                 uid = ev.metadata["unique_id"].value
                 rows = failing_rules(con, compiled[uid])
                 described.append((ev, rows))
+                if found is not None:  # the quality store records them too (record_test_results)
+                    found[uid] = [{"column_name": c, "rule": r, "failing_rows": n} for c, r, n in rows]
     except Exception as exc:  # the check still fails as dbt judged it; only the naming of its rules is missing
         log.warning(f"could not read the failing rules of {[ev.check_name for ev in held]}: {exc!r}")
         yield from held
@@ -268,6 +282,45 @@ def _named(held, invocation, warehouse: Warehouse, log):
             },
             description=describe_failing_rules(rows),
         )
+
+
+def record_test_results(
+    invocation, warehouse: Warehouse, run_id: str, log, found: dict | None = None, *, samples: bool = True, con=None
+) -> int:
+    """Record every data test this dbt step ran (run_results.json, with the manifest dagster-dbt holds) in
+    quality.check_results, engine "dbt": what `ipcity quality` and the quality page show beside GX's results.
+
+    A passing test costs no query. A failed one keeps its failing rows: a column_rules test's failing columns and
+    rules (``found``, read by ``with_failing_rules_named``), any other test's first rows from its compiled query
+    (``samples``: the DuckDB warehouse; a Spark build's queries are Spark's). Recording never fails the step:
+    the checks are reported to Dagster either way, and a step that already failed keeps its own error. ``con``: a
+    warehouse connection the step has open anyway."""
+    from pipelines.quality.dbt_results import dbt_test_rows, failing_rows_sample
+    from pipelines.quality.results import record_dbt_results
+
+    found = dict(found or {})
+    try:
+        invocation.process.wait()  # dbt has exited: run_results.json is whole and the warehouse is free
+        run_results = invocation.get_artifact("run_results.json")
+        failed = [
+            r
+            for r in run_results.get("results", [])
+            if r.get("status") in ("fail", "warn")
+            and r.get("unique_id", "").startswith("test.")
+            and r["unique_id"] not in found
+            and r.get("compiled_code")
+        ]
+        with contextlib.nullcontext(con) if con is not None else warehouse.get_connection(step="dbt") as c:
+            for r in failed if samples else []:
+                try:
+                    found[r["unique_id"]] = failing_rows_sample(c, r["compiled_code"])
+                except Exception as exc:  # the result is still recorded, without its rows
+                    log.warning(f"could not read the failing rows of {r['unique_id']}: {exc!r}")
+            rows = dbt_test_rows(run_id, run_results, invocation.manifest, invocation.target_path, found)
+            return record_dbt_results(c, rows)
+    except Exception as exc:
+        log.warning(f"dbt test results not recorded in quality.check_results: {exc!r}")
+        return 0
 
 
 ensure_manifest()
