@@ -200,13 +200,13 @@ def year_dropdown(component_id: str, years: list[int], value: int | None, lang: 
     )
 
 
-def card(title: str, value: str, element_id: str | None = None) -> html.Div:
+def card(title: str, value: str, element_id: str | None = None, note: str | None = None) -> html.Div:
+    """A headline figure; ``note``: whose figure it is and of which year ("全国 · 2025年"), under the title."""
     kwargs = {"id": element_id} if element_id else {}
-    return html.Div(
-        [html.Div(value, className="ipc-card-value"), html.Div(title, className="ipc-card-title")],
-        className="ipc-card",
-        **kwargs,
-    )
+    children = [html.Div(value, className="ipc-card-value"), html.Div(title, className="ipc-card-title")]
+    if note:
+        children.append(html.Div(note, className="ipc-card-note"))
+    return html.Div(children, className="ipc-card", **kwargs)
 
 
 def section(title: str, *children, className: str = "") -> html.Section:
