@@ -223,3 +223,52 @@ def test_no_chart_text_is_cut_at_the_charts_edge_at_1366(browser, dash_server, a
     finally:
         browser.set_window_size(1600, 1100)
     assert not found, found
+
+
+# The focused element's ring as a keyboard user sees it: its outline (style, width, colour) and, of the ring's
+# colour against the background behind the element, the contrast ratio (WCAG's relative luminance).
+FOCUS_JS = r"""
+function rgb(c) {  // "rgb(11, 60, 93)", "rgba(…)" or "color(srgb 0.98 0.98 0.98 / 0.5)" (0–1 channels)
+  const m = (c.match(/[\d.]+/g) || []).map(Number); if (m.length < 3) return null;
+  return c.startsWith('color(') ? [m[0] * 255, m[1] * 255, m[2] * 255, m.length > 3 ? m[3] : 1] : m; }
+function lum(m) { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(m[0]) + 0.7152 * f(m[1]) + 0.0722 * f(m[2]); }
+function bg(el) { for (el = el.parentElement; el; el = el.parentElement) {
+  const c = getComputedStyle(el).backgroundColor; const m = rgb(c);
+  if (m && (m.length < 4 || m[3] > 0.5)) return m; } return [255, 255, 255]; }
+const e = document.activeElement;
+if (!e || e === document.body) return null;
+const s = getComputedStyle(e); const o = rgb(s.outlineColor) || [0, 0, 0]; const b = bg(e);
+const l1 = lum(o), l2 = lum(b);
+return {tag: e.tagName, cls: String(e.className).slice(0, 60), text: (e.innerText || e.value || '').slice(0, 30),
+        colours: [s.outlineColor, String(b)],
+        style: s.outlineStyle, width: parseFloat(s.outlineWidth),
+        contrast: (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05)};
+"""
+
+
+@pytest.mark.parametrize("path", ["/", "/rankings"])
+def test_keyboard_focus_is_visible_on_every_control(browser, dash_server, path):
+    """Tabbing through the header, the controls and a grid: each focused element shows a ring at least 2 px wide
+    whose colour stands out from what is behind it by 3:1 (WCAG 1.4.11); AG Grid's light-blue shadow was 1.7:1."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    browser.set_window_size(1366, 768)
+    try:
+        browser.get(f"{dash_server.url}{path}?lang=en")
+        assert wait_for(lambda: page_ready(browser, PAGES[path]))
+        seen, weak = 0, []
+        for _ in range(40):
+            ActionChains(browser).send_keys(Keys.TAB).perform()
+            f = browser.execute_script(FOCUS_JS)
+            if f is None or "dash-debug-menu" in f["cls"]:  # Dash's dev tools: the test server runs in debug mode
+                continue
+            seen += 1
+            if f["style"] == "none" or f["width"] < 2 or f["contrast"] < 3:
+                weak.append(f)
+        assert seen >= 20 and not weak, [
+            (w["cls"][:30], w["colours"], w["width"], round(w["contrast"], 1)) for w in weak[:6]
+        ]
+    finally:
+        browser.set_window_size(1600, 1100)
