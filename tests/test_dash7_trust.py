@@ -257,3 +257,33 @@ def test_target_summary_says_as_of_which_data_year(lang):
     assert t("tg_as_of", lang).format(years="2025") in summary_text(one, lang)
     mixed = pl.DataFrame({"bucket": ["achieved", "lagging"], "current_year": [2024, 2025]})
     assert t("tg_as_of", lang).format(years="2024–2025") in summary_text(mixed, lang)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_compare_table_says_not_applicable_for_an_unranked_citys_rank(lang):
+    """gd_en_compare_1366: Shaoguan (not in the programme) read rank "–" and rank change "–" above group "n/a" and
+    stage "n/a": the dash looked like missing data. A rank or change that does not apply now says so."""
+    import polars as pl
+
+    from dashboards.pages.compare import side_by_side_table
+
+    cols = {"composite_index": [106.6, 89.9], "composite": [57.9, 48.8], "rank": [23, None], "rank_change": [-3, None]}
+    from dashboards.i18n import PILLAR_COLUMNS
+
+    cols |= {c: [50.0, 40.0] for c in PILLAR_COLUMNS.values()}
+    df = pl.DataFrame(
+        {
+            "unit_code": ["440100", "440200"],
+            "unit_name": ["广州市", "韶关市"],
+            "unit_name_en": ["Guangzhou", "Shaoguan"],
+            **cols,
+            "performance_group": ["strong", None],
+            "stage": ["normal", None],
+        }
+    )
+    _, rows = side_by_side_table(df, lang)
+    by = {r["measure"]: r for r in rows}
+    na = t("na_short", lang)
+    for m in ("rank", "rank_change", "group", "stage"):
+        assert by[t(m, lang)]["440200"] == na, (m, by[t(m, lang)])
+    assert by[t("rank", lang)]["440100"] == "23"
