@@ -7,6 +7,7 @@ from dash import Input, Output, State, dcc, html
 
 from .. import access, figures, queries
 from ..components import (
+    BLANK_FIGURE,
     INTEGER,
     ONE_DECIMAL,
     card,
@@ -164,6 +165,7 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
                 html.Div(
                     dcc.Graph(
                         id="ov-map",
+                        figure=BLANK_FIGURE,
                         className="ipc-graph",
                         # plotly's geo base map from the app (empty), never from cdn.plot.ly
                         config={"displaylogo": False, "topojsonURL": TOPOJSON_ROUTE},
