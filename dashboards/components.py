@@ -207,13 +207,13 @@ def year_dropdown(component_id: str, years: list[int], value: int | None, lang: 
     )
 
 
-def card(title: str, value: str, element_id: str | None = None) -> html.Div:
+def card(title: str, value: str, element_id: str | None = None, note: str | None = None) -> html.Div:
+    """A headline figure; ``note``: whose figure it is and of which year ("全国 · 2025年"), under the title."""
     kwargs = {"id": element_id} if element_id else {}
-    return html.Div(
-        [html.Div(value, className="ipc-card-value"), html.Div(title, className="ipc-card-title")],
-        className="ipc-card",
-        **kwargs,
-    )
+    children = [html.Div(value, className="ipc-card-value"), html.Div(title, className="ipc-card-title")]
+    if note:
+        children.append(html.Div(note, className="ipc-card-note"))
+    return html.Div(children, className="ipc-card", **kwargs)
 
 
 def section(title: str, *children, className: str = "") -> html.Section:
@@ -222,10 +222,17 @@ def section(title: str, *children, className: str = "") -> html.Section:
     )
 
 
+# What a chart shows until its callback answers: nothing. Without a figure dcc.Graph drew empty axes from −1 to 6,
+# which before the data arrived (a slow server, 1920 px) read as a broken chart.
+BLANK_FIGURE = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+
+
 def graph(component_id: str, height: int | None = None) -> dcc.Graph:
     # Passing style=None would send null to the client, which dcc.Graph cannot render.
     extra = {"style": {"height": f"{height}px"}} if height else {}
-    return dcc.Graph(id=component_id, config={"displaylogo": False}, className="ipc-graph", **extra)
+    return dcc.Graph(
+        id=component_id, figure=BLANK_FIGURE, config={"displaylogo": False}, className="ipc-graph", **extra
+    )
 
 
 # Header widths (px): a CJK character, a Latin character (bold, 15 px type) and what a header cell adds around its
@@ -380,7 +387,9 @@ def grid(
     return dag.AgGrid(
         id=component_id,
         columnDefs=grid_columns(column_defs, row_data),
-        rowData=row_data or [],
+        # no rows given: AG Grid's loading overlay (加载中… / Loading…) until the callback fills it; an empty list
+        # showed "无数据 / No rows" before the data arrived, as if there were none
+        rowData=row_data,
         defaultColDef={**DEFAULT_COLUMN, "minWidth": GRID_MIN_WIDTH},
         dashGridOptions=options,
         columnSize="responsiveSizeToFit",

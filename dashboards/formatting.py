@@ -123,6 +123,20 @@ def unit_label(unit: str | None, lang: str | None) -> str:
     return UNIT_EN.get(unit, unit) if norm_lang(lang) == "en" else unit
 
 
+# A ratio's formula gives a fraction (0.673): its unit is a ratio, never the % its shown value carries.
+RATIO_UNIT_EN = "ratio"
+
+
+def formula_unit(unit: str | None, lang: str | None) -> str:
+    """The unit of a formula's own result in ``lang`` (pure): a ratio's formula computes a fraction, so 比率 /
+    'ratio'; any other unit as beside a shown value. The catalog's Chinese unit leaked into the English UI."""
+    if not unit:
+        return ""
+    if is_ratio(unit):
+        return RATIO_UNIT_EN if norm_lang(lang) == "en" else unit
+    return unit_label(unit, lang)
+
+
 def display_scale(unit: str | None) -> float:
     return 100.0 if is_ratio(unit) else 1.0
 

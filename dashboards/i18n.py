@@ -58,8 +58,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "tg_targets": ("目标数", "Targets"),
     "tg_share_axis": ("目标占比（%）", "Share of targets (%)"),
     # every status of the chart below, so the counts add up to the total ({parts}: "已实现 238 项，…")
-    "tg_summary": ("共 {total} 项目标：{parts}。", "{total} targets: {parts}."),
+    "tg_summary": ("共 {total} 项目标{as_of}：{parts}。", "{total} targets{as_of}: {parts}."),
     "tg_summary_part": ("{label} {n} 项", "{label}: {n}"),
+    "tg_as_of": ("（数据截至 {years} 年）", " (data as of {years})"),
     "target_invalid_short": ("无效目标", "Invalid target"),
     "year": ("年份", "Year"),
     "province": ("省份", "Province"),
@@ -155,6 +156,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov_on_watch_own": ("本省关注及整改城市", "On watch / in rectification, own province"),
     "ov_exit_own": ("本省退出候选城市", "Exit-candidate units, own province"),
     "ov_improved": ("排名上升城市", "Units that moved up"),
+    # under each card: whose figure it is and of which year (a provincial office took the national count for its own)
+    "card_scope_national": ("全国 · {year}年", "Nationwide · {year}"),
+    "card_scope_province": ("{province} · {year}年", "{province} · {year}"),
+    "card_scope_own": ("本省 · {year}年", "Own province · {year}"),
+    # a chart's title says its year: the year picker above is not in a chart copied into a report
+    "title_year": ("{title} · {year}年", "{title} · {year}"),
     "ov_map_title": (
         "城市分布（按绩效分组着色，点击城市查看画像）",
         "Cities by performance group (click a city for its profile)",
@@ -164,6 +171,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "Composite index by city (click a city for its profile)",
     ),
     "ov_map_mode": ("地图着色", "Map colour"),
+    # under the index map's colour bar: whether a colour means the same index in every year
+    "map_scale_all_years": ("各年度统一色标 {range}", "same scale every year, {range}"),
+    "map_scale_this_year": ("仅本年度色标", "this year's scale only"),
     "ov_provinces": ("各省汇总", "Province summary"),
     "ov_prog_units": ("示范城市数", "Programme units"),
     "ov_dist_title": ("综合指数分布（示范城市均值=100）", "Composite index distribution (programme average = 100)"),

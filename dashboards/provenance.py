@@ -13,7 +13,7 @@ import re
 import polars as pl
 from dash import html
 
-from .formatting import digits_for, fmt_value, shown_time, true_minus
+from .formatting import digits_for, fmt_value, formula_unit, shown_time, true_minus
 from .i18n import t
 
 IND = "marts.fct_city_indicator_year"
@@ -36,7 +36,8 @@ def sources_of(source_table: str | None) -> list[str]:
 def formula_text(indicator: dict, lang: str = "zh") -> str:
     """The one rendering of an indicator's formula: ``CODE 名称 = formula (unit)`` from its catalog row."""
     name = indicator.get("name_en" if lang == "en" else "name_zh") or ""
-    unit = f" ({indicator['unit']})" if indicator.get("unit") else ""
+    # the unit in the reader's language (the catalog's is Chinese: "(比率)" stood in the English panel)
+    unit = f" ({formula_unit(indicator['unit'], lang)})" if indicator.get("unit") else ""
     return f"{indicator['indicator_code']} {name} = {indicator['formula']}{unit}"
 
 

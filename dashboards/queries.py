@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import polars as pl
@@ -216,6 +217,21 @@ def overview_headlines(snap, year: int, provinces=None) -> dict:
         "exit_candidates": counts.get("exit_candidate", 0) if has_eval else None,
         "moved_up": int((prog["rank_change"].fill_null(0) > 0).sum()),
     }
+
+
+def index_colour_range(snap) -> tuple[float, float] | None:
+    """The index map's colour range: the programme cities' composite index over every year of the snapshot,
+    widened to whole tens. One range for all years, so a colour means the same index in 2019 and in 2025 (per
+    year, a city of the same index changed colour from one year to the next). None with no ranked city."""
+
+    def compute():
+        row = snap.query(f"select min(composite_index) as lo, max(composite_index) as hi from {SCORES} where is_ranked")
+        lo, hi = row["lo"][0], row["hi"][0]
+        if lo is None or hi is None:
+            return None
+        return float(math.floor(lo / 10) * 10), float(max(math.ceil(hi / 10) * 10, math.floor(lo / 10) * 10 + 10))
+
+    return snap.cached(("index_colour_range",), compute)
 
 
 def map_points(snap, year: int) -> pl.DataFrame:

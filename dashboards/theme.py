@@ -67,6 +67,11 @@ TITLE_SIZE = 20
 TITLE_MARGIN_PX = MODEBAR_PX + TITLE_SIZE + 22
 
 
+# A value axis (an indicator, the composite index) starts at zero: fitted to its data, a case-closure rate from 82 %
+# to 87 % filled its panel like a doubling, and nothing said the axis began at 80. Ranks and categories excepted.
+VALUE_AXIS = {"rangemode": "tozero"}
+
+
 def title_layout(title: str) -> dict:
     """The title of every figure: left, in the top margin, under the mode bar's band (pure)."""
     return {

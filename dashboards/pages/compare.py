@@ -84,6 +84,10 @@ def warm(snap) -> None:
 def _measure_text(col: str, v, shared: bool | None = False, lang: str = "zh") -> str:
     """A cell of the comparison as text, so that a column reads alike: scores with one decimal (71.0 beside 76.5,
     not 71), ranks as whole places, rank changes signed as on the overview (+8 = moved up)."""
+    if v is None and col in ("rank", "rank_change"):
+        # a city outside the programme is not ranked, a first ranking has no change: not applicable, as its group
+        # and stage below say; a dash read as data missing beside "n/a" in the same column
+        return t("na_short", lang)
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if col == "composite_index":  # beside the group row below: never across a band bound

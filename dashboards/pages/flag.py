@@ -21,7 +21,7 @@ from ..components import guarded, href, page_title, section, snapshot
 from ..evaluation_text import RULE_ORDER, rule_description, rules_text
 from ..formatting import range_text, true_minus
 from ..i18n import GROUPS, STAGES, label, name_col, norm_lang, t
-from ..theme import OKABE_ITO, base_layout, empty_figure
+from ..theme import OKABE_ITO, VALUE_AXIS, base_layout, empty_figure
 from .watchlist import robust_label
 
 PATH = "/flag"
@@ -228,7 +228,7 @@ def history_figure(history: pl.DataFrame, lang: str) -> go.Figure:
     )
     fig.update_layout(
         xaxis={"domain": [0, 0.46], "dtick": 1, "title": {"text": t("year", lang)}},
-        yaxis={"title": {"text": t("composite_index_axis", lang)}},
+        yaxis={"title": {"text": t("composite_index_axis", lang)}, **VALUE_AXIS},
         xaxis2={"domain": [0.56, 1], "dtick": 1, "anchor": "y2", "title": {"text": t("year", lang)}},
         yaxis2={
             "anchor": "x2",

@@ -7,6 +7,7 @@ from dash import Input, Output, State, dcc, html
 
 from .. import access, figures, queries
 from ..components import (
+    BLANK_FIGURE,
     INTEGER,
     ONE_DECIMAL,
     card,
@@ -32,9 +33,14 @@ PATH = "/"
 NAV_KEY = "nav_overview"
 
 
-def headline_cards(h: dict, lang: str, own_province: bool = False) -> list:
-    """The overview's cards; ``own_province``: the flagged cities are counted in the account's provinces, and the
-    cards say so (the others count every programme city)."""
+def headline_cards(
+    h: dict, lang: str, own_province: bool = False, province: str | None = None, show_flagged: bool = True
+) -> list:
+    """The overview's cards; ``own_province``: the flagged cities are counted in the account's provinces (named
+    ``province``), and the cards say so (the others count every programme city). Every card says whose figure it
+    is and of which year: a provincial office read "65 示范/试点城市数" beside "0 本省退出候选城市" and took the 65
+    for its own province. ``show_flagged`` false (an account without a province of its own: viewer, evaluator):
+    no flagged-city count, the stages are not published to it, and its "0 本省退出候选城市" read as "none flagged"."""
 
     def fmt(v, digits=0):
         return "–" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
@@ -42,14 +48,43 @@ def headline_cards(h: dict, lang: str, own_province: bool = False) -> list:
     if h.get("first_year"):
         h = {**h, "moved_up": t("na_short", lang)}  # no previous ranking: not applicable, not zero
 
-    return [
-        card(t("ov_programme_units", lang), fmt(h["programme_units"]), "ov-card-units"),
-        card(t("ov_median_index", lang), fmt(h["median_index"], 1), "ov-card-index"),
-        card(t("ov_leaders", lang), fmt(h["leaders"]), "ov-card-leaders"),
-        card(t("ov_improved", lang), fmt(h["moved_up"]), "ov-card-up"),
-        card(t("ov_on_watch_own" if own_province else "ov_on_watch", lang), fmt(h["on_watch"]), "ov-card-watch"),
-        card(t("ov_exit_own" if own_province else "ov_exit", lang), fmt(h["exit_candidates"]), "ov-card-exit"),
+    national = t("card_scope_national", lang).format(year=h["year"])
+    own = (
+        t("card_scope_province", lang).format(province=province, year=h["year"])
+        if province
+        else t("card_scope_own", lang).format(year=h["year"])
+    )
+    cards = [
+        card(t("ov_programme_units", lang), fmt(h["programme_units"]), "ov-card-units", national),
+        card(t("ov_median_index", lang), fmt(h["median_index"], 1), "ov-card-index", national),
+        card(t("ov_leaders", lang), fmt(h["leaders"]), "ov-card-leaders", national),
+        card(t("ov_improved", lang), fmt(h["moved_up"]), "ov-card-up", national),
     ]
+    if not show_flagged:
+        return cards
+    return cards + [
+        card(
+            t("ov_on_watch_own" if own_province else "ov_on_watch", lang),
+            fmt(h["on_watch"]),
+            "ov-card-watch",
+            own if own_province else national,
+        ),
+        card(
+            t("ov_exit_own" if own_province else "ov_exit", lang),
+            fmt(h["exit_candidates"]),
+            "ov-card-exit",
+            own if own_province else national,
+        ),
+    ]
+
+
+def scope_name(snap, scope, lang: str) -> str | None:
+    """The name of the provinces in ``scope`` (an account's province scope) in ``lang``; None for no province."""
+    if not scope:
+        return None
+    provs = queries.provinces(snap).filter(pl.col("province_code").is_in(list(scope)))
+    names = provs[province_col(lang)].to_list()
+    return ("、" if lang != "en" else ", ").join(names) or None
 
 
 MAP_MODES = ("group", "index")
@@ -130,6 +165,7 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
                 html.Div(
                     dcc.Graph(
                         id="ov-map",
+                        figure=BLANK_FIGURE,
                         className="ipc-graph",
                         # plotly's geo base map from the app (empty), never from cdn.plot.ly
                         config={"displaylogo": False, "topojsonURL": TOPOJSON_ROUTE},
@@ -170,16 +206,26 @@ def render(year: int, lang: str, mode: str = "group", scope=()):
         "first_year": first_year,
     }
     return (
-        headline_cards(headlines, lang, own_province=scope is not None),
+        headline_cards(
+            headlines,
+            lang,
+            own_province=scope is not None,
+            province=scope_name(snap, scope, lang),
+            show_flagged=scope is None or bool(scope),
+        ),
         # other provinces' cities outside the programme are not published: left off the map, as off the rankings
         figures.city_map(
             access.published_units(None if scope is None else frozenset(scope), queries.map_points(snap, year)),
             lang,
             mode if mode in MAP_MODES else "group",
+            index_range=queries.index_colour_range(snap),
+            year=year,
         ),
         province_summary(queries.rankings(snap, year), lang),
-        figures.composite_histogram(queries.composite_distribution(snap, year), lang),
-        figures.movers_bar(scoped_movers(scope, queries.biggest_movers(snap, year)), lang, first_year=first_year),
+        figures.composite_histogram(queries.composite_distribution(snap, year), lang, year),
+        figures.movers_bar(
+            scoped_movers(scope, queries.biggest_movers(snap, year)), lang, first_year=first_year, year=year
+        ),
     )
 
 

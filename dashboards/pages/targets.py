@@ -29,7 +29,7 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..formatting import fmt_value, progress_cells, progress_column, progress_footnote, target_digits
+from ..formatting import fmt_value, progress_cells, progress_column, progress_footnote, range_text, target_digits
 from ..i18n import PLANS, TARGET_STATUS, label, name_col, norm_lang, province_col, t
 from ..security import markdown_text, plot_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
@@ -66,7 +66,13 @@ def summary_text(df: pl.DataFrame, lang: str) -> str:
         t("tg_summary_part", lang).format(label=bucket_label(b, lang), n=int((df["bucket"] == b).sum()))
         for b in BUCKET_ORDER
     )
-    return t("tg_summary", lang).format(total=df.height, parts=parts)
+    # as of which data year: the page said "latest data year" and never which (a city's latest may be earlier)
+    years = df["current_year"].drop_nulls() if "current_year" in df.columns else None
+    as_of = ""
+    if years is not None and years.len():
+        lo, hi = int(years.min()), int(years.max())
+        as_of = t("tg_as_of", lang).format(years=str(hi) if lo == hi else range_text(lo, hi))
+    return t("tg_summary", lang).format(total=df.height, as_of=as_of, parts=parts)
 
 
 def bucket_label(bucket: str, lang: str) -> str:
