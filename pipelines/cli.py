@@ -687,7 +687,7 @@ def quality(show_all: bool, history: bool) -> None:
     t = Table(
         "asset / 资产",
         "partition / 分区",
-        "check (engine) / 检查（引擎）",
+        "check / 检查",
         "severity / 级别",
         "passed / 通过",
         "observed / 观测值",
@@ -695,13 +695,15 @@ def quality(show_all: bool, history: bool) -> None:
         title="latest check results · 最近一次检查结果"
         + ("" if show_all else " (failures and warnings · 仅失败与警告)"),
     )
-    _fold(t, "asset / 资产", "check (engine) / 检查（引擎）")
+    _fold(t, "asset / 资产", "check / 检查")
     for r in (report if show_all else failed).iter_rows(named=True):
         t.add_row(
             escape(r["asset"]),
             escape(str(r["partition"] or "")),
-            # which engine judged it (Great Expectations or a dbt data test), by its label in the seed
-            f"{escape(r['check_name'])}\n[dim]{escape(_both(label_text, r['engine']))}[/dim]",
+            # a dbt data test says so (its label in the seed); a GX expectation's cell stays as it was, so the
+            # columns beside it (the failing rows' sample above all) keep their width
+            escape(r["check_name"])
+            + ("" if r["engine"] == "gx" else f"\n[dim]{escape(_both(label_text, r['engine']))}[/dim]"),
             escape(r["severity"]),
             "[green]yes[/green]" if r["passed"] else "[red]no[/red]",
             escape(_observed(r["observed_value"])),

@@ -189,14 +189,17 @@ def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None)
     # (ephemeral_except_on_spark): they are not assets, so their results are not outputs of this step.
     outputs = set(context.selected_output_names)
     invocation = on_spark.cli(["build", *settings.DBT_PRODUCTION_EXCLUDE, *(extra_args or [])], context=context)
+    # the tests' results in the quality store, as on DuckDB, passed or failed (not on an interrupted run, which must
+    # not wait for dbt to exit); their failing rows stay in Spark (its SQL)
     try:
         for event in invocation.stream():
             if isinstance(event, dg.Output) and event.output_name not in outputs:
                 continue
             yield event
-    finally:
-        # the tests' results in the quality store, as on DuckDB; their failing rows stay in Spark (its SQL)
+    except Exception:
         record_test_results(invocation, warehouse, context.run.run_id, context.log, samples=False)
+        raise
+    record_test_results(invocation, warehouse, context.run.run_id, context.log, samples=False)
     with warehouse.connect() as con:
         attached = attach_spark_marts(con, spark_dir)
     context.log.info(f"{len(attached)} Spark tables readable from DuckDB as views over {spark_dir / 'warehouse'}")

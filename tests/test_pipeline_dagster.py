@@ -210,6 +210,16 @@ def test_the_runs_dbt_builds_run_every_data_test_and_no_unit_test(sample_run):
     assert sum(".column_rules_" in t for t in data_tests) > 30
     assert not {i for i in ran if i.startswith("unit_test.")}
     assert data_tests <= ran, sorted(data_tests - ran)[:10]
+    # ... and every one is in the quality store beside GX's checks, once, under this run (both dbt steps)
+    con = duckdb.connect(str(sample_run[0] / "warehouse.duckdb"), read_only=True)
+    try:
+        recorded = con.execute(
+            "SELECT check_name, count(*) FROM quality.check_results WHERE engine = 'dbt' AND run_id = ? GROUP BY 1",
+            [run_id],
+        ).fetchall()
+    finally:
+        con.close()
+    assert dict(recorded) == {manifest["nodes"][t]["name"]: 1 for t in data_tests}
 
 
 @pytest.mark.slow
