@@ -33,6 +33,8 @@ NOTE_FILES = [
 ]
 # functions whose returned text is a note (the month note is the second of _month_from_sheet_name's pair)
 NOTE_FUNCTIONS = {"numbered_rows_note", "hidden_note", "city_and_parts_elsewhere"}
+# functions returning (frame, note): the note is the pair's second (the month or the city a sheet's name gives)
+PAIR_FUNCTIONS = {"_month_from_sheet_name", "_city_from_sheet_name"}
 
 
 def note_templates() -> set[str]:
@@ -62,7 +64,7 @@ def note_templates() -> set[str]:
                 elif isinstance(n, ast.Return) and n.value is not None:
                     if fn.name in NOTE_FUNCTIONS:
                         exprs.append(n.value)
-                    elif fn.name == "_month_from_sheet_name" and isinstance(n.value, ast.Tuple):
+                    elif fn.name in PAIR_FUNCTIONS and isinstance(n.value, ast.Tuple):
                         exprs.append(n.value.elts[1])
             for e in exprs:
                 if isinstance(e, ast.IfExp):
