@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.china_time import utc_now
+
 # How many failing rows of a failed test are kept as its sample (as GX keeps samples.max_failing_rows).
 SAMPLE_ROWS = 10
 # dbt statuses of a test that ran: pass, fail (error severity), warn (warn severity or warn_if), error (the
@@ -109,7 +111,7 @@ def dbt_test_rows(
     import json
 
     samples = samples or {}
-    generated = _utc((run_results.get("metadata") or {}).get("generated_at")) or now or datetime.now()
+    generated = _utc((run_results.get("metadata") or {}).get("generated_at")) or now or utc_now()
     nodes, unit_tests = manifest.get("nodes", {}), manifest.get("unit_tests", {})
     rows = []
     for r in run_results.get("results", []):
