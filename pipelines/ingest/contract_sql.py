@@ -23,6 +23,9 @@ quotes in the header, a workbook, per-cent columns) is read by the Polars path a
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import os
 import re
 import shutil
 import tempfile
@@ -68,6 +71,49 @@ SCAN_SUFFIXES = (*CSV_SUFFIXES, ".parquet")
 # Files at least this big are scanned by DuckDB; smaller ones (and workbooks) are read by the Polars reader and
 # the same SQL runs over the frame (reading a small file is cheap; the reader's messages name every oddity).
 SCAN_MIN_BYTES = 1 << 20
+# A text file is scanned in byte ranges cut at record boundaries, one per DuckDB thread, each at least this big:
+# the row number of a CSV record comes from a fixed-order window (Layout.row_sql), which keeps the scan, the rules
+# and the insert above it on one thread; one window per range, each offset by the line its range starts at, keeps
+# the numbers exact and lets the ranges run on every core. Smaller pieces are not worth their copy.
+SPLIT_MIN_BYTES = 32 << 20
+TEXT_CHUNK = 1 << 22  # the hash pass reads (and counts) a file in chunks of this size
+
+
+@dataclass(frozen=True)
+class TextCounts:
+    """What the hash pass counts in a text file while it reads it anyway: line breaks and quote characters, in
+    all and before each chunk, so a cut point and the line it starts can be found by reading a few MB there."""
+
+    lines: int
+    quotes: int
+    marks: tuple[tuple[int, int, int], ...]  # (byte offset, line breaks before it, quotes before it) per chunk
+
+
+class TextCounter:
+    """Counts line breaks and quotes of a text file chunk by chunk (TextCounts)."""
+
+    def __init__(self) -> None:
+        self.offset = self.lines = self.quotes = 0
+        self.marks: list[tuple[int, int, int]] = []
+
+    def add(self, chunk: bytes | memoryview) -> None:
+        self.marks.append((self.offset, self.lines, self.quotes))
+        self.offset += len(chunk)
+        self.lines += chunk.count(b"\n")
+        if b'"' in chunk:  # memchr finds none in a chunk without quotes 7x faster than count() counts them
+            self.quotes += chunk.count(b'"')
+
+    def counts(self) -> TextCounts:
+        return TextCounts(self.lines, self.quotes, tuple(self.marks))
+
+
+def count_text(data: bytes) -> TextCounts:
+    counter = TextCounter()
+    for i in range(0, len(data), TEXT_CHUNK):
+        counter.add(data[i : i + TEXT_CHUNK])
+    return counter.counts()
+
+
 CODE_COLUMNS = ("city_code", "region_code", "province_code", "parent_code")
 # What Polars' strip_chars() strips at both ends besides the ASCII whitespace DuckDB's trim is given: a cell
 # starting or ending with one of these is left to the Polars path.
@@ -80,6 +126,9 @@ class NotScannable(Exception):
 
 # How each file of this process was read: "scan" or "polars: <why>" (for the benchmark and the tests).
 READ_LOG: list[tuple[str, str]] = []
+# The byte ranges a scanned text file was read in: (file, ranges), or (file, 0) when DuckDB refused a range and
+# the file was scanned whole (for the benchmark and the tests).
+PIECES_LOG: list[tuple[str, int]] = []
 
 
 def lit(s: str) -> str:
@@ -113,6 +162,8 @@ class Layout:
     encoding: str = "utf-8"
     flags: list[str] = field(default_factory=list)  # reader flags of a frame (__ragged, __truncated): refused rows
     sheets: list[dict] = field(default_factory=list)
+    # the scan reads the file in byte ranges, each numbering its records from its first line (__prn; csv_cuts)
+    pieces: int = 1
 
     @property
     def row_sql(self) -> str:
@@ -120,23 +171,26 @@ class Layout:
         order, afterwards): a frame carries it; a Parquet row is its ``file_row_number`` (0-based); a CSV record
         is numbered by ``row_number() OVER ()`` right above the scan — DuckDB runs that streaming window in file
         order (a fixed-order operator), whatever the threads and insertion-order settings. It keeps the pipeline
-        above it on one thread (≈ 75-80 % of a national year's statement CPU on one core). ``read_csv(...) WITH
-        ORDINALITY`` is no way out: DuckDB 2.0 binds it to this same window, and like it numbers the records DuckDB
+        above it on one thread, so a big file is read in byte ranges cut at record boundaries (csv_cuts), each
+        numbered by its own window from the line it starts at (``__prn``), the ranges on every core.
+        ``read_csv(...) WITH ORDINALITY`` is no way out: DuckDB 2.0 binds it to this same window, and like it numbers the records DuckDB
         returns, skipping blank lines (tests/test_ingest_scan_row_numbers.py); the line count sends such files to
         the Polars reader."""
         if self.kind == "frame":
             return ROW_NUMBER
         if self.kind == "parquet":
             return f"(CAST(file_row_number AS BIGINT) + {self.first_row})"
+        if self.pieces > 1:
+            return "__prn"  # numbered in each range's own window (_stage), offset by the line the range starts at
         return f"(CAST(row_number() OVER () AS BIGINT) + {self.first_row - 1})"
 
 
 # ------------------------------------------------------------------------------------------------ layout
 
 
-def transcode(path: Path, tmp_dir: Path) -> tuple[Path, str, int]:
+def transcode(path: Path, tmp_dir: Path) -> tuple[Path, str, TextCounts]:
     """A text file in another encoding (GBK, UTF-16, a byte-order mark) as a UTF-8 copy the scan reads:
-    (path, encoding, line breaks). The decoding (and its refusals) is the Polars reader's own."""
+    (path, encoding, its line breaks and quotes). The decoding (and its refusals) is the Polars reader's own."""
     from pipelines.ingest.readers import _decode
 
     try:
@@ -146,7 +200,70 @@ def transcode(path: Path, tmp_dir: Path) -> tuple[Path, str, int]:
     data = text.encode("utf-8")
     out = tmp_dir / (path.stem + ".utf8.csv")
     out.write_bytes(data)
-    return out, encoding, data.count(b"\n")
+    return out, encoding, count_text(data)
+
+
+def csv_cuts(path: Path, counts: TextCounts, skip: int, pieces: int) -> list[tuple[int, int]]:
+    """Where a UTF-8 text file can be cut into about ``pieces`` byte ranges of whole records: [(byte offset, line
+    breaks before it)], the first range starting at 0. A cut is the start of a line below the header lines that no
+    quoted cell spans: an even number of quote characters before it (a quoted cell opens and closes with one, an
+    escaped quote is two), and the same line break (LF or CRLF) at the end of the line before it and of the line
+    it starts as at the end of the file's first line (DuckDB takes the line break from the lines it reads first).
+    A quote outside quoting (ab"c, which DuckDB reads as text) can fool the parity; a range that then ends inside a
+    quoted cell is refused by DuckDB (unterminated quote) and the file is scanned whole (_stage). A file whose
+    records are not one a line (blank lines, line breaks in cells) is found by its record count (_run_stage)."""
+    size = path.stat().st_size
+    offsets = [m[0] for m in counts.marks]
+    cuts = [(0, 0)]
+    with open(path, "rb") as f:
+        first = f.read(65536)
+        eol = first.find(b"\n")
+        if eol < 0:
+            return cuts
+        crlf = first[eol - 1 : eol] == b"\r"
+        for i in range(1, pieces):
+            target = max(size * i // pieces, cuts[-1][0] + 1)
+            off, lines, quotes = counts.marks[bisect.bisect_right(offsets, target) - 1]
+            f.seek(off)
+            buf = f.read(target - off + TEXT_CHUNK)  # the cut is looked for within a chunk after the target
+            quotes += buf.count(b'"', 0, target - off)
+            pos = target - off
+            while (nl := buf.find(b"\n", pos)) >= 0:
+                quotes += buf.count(b'"', pos, nl)
+                pos = nl + 1
+                after = buf.find(b"\n", pos)
+                if (
+                    quotes % 2 == 0
+                    and (buf[nl - 1 : nl] == b"\r") == crlf
+                    and after >= 0
+                    and (buf[after - 1 : after] == b"\r") == crlf
+                ):
+                    line = lines + buf.count(b"\n", 0, pos)
+                    if line > skip and off + pos < size:
+                        cuts.append((off + pos, line))
+                    break
+    return cuts
+
+
+def _copy_range(src: Path, dst: Path, start: int, length: int) -> None:
+    """Bytes [start, start + length) of src as the file dst (in the kernel where it can: copy_file_range)."""
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        try:
+            while length:
+                n = os.copy_file_range(fi.fileno(), fo.fileno(), length, start)
+                if n == 0:
+                    raise OSError("copy_file_range copied nothing")
+                start, length = start + n, length - n
+        except OSError:  # a file system or kernel without it: the same bytes through user space
+            fo.seek(0)
+            fo.truncate()
+            fi.seek(start)
+            while length:
+                chunk = fi.read(min(length, TEXT_CHUNK))
+                if not chunk:
+                    raise
+                fo.write(chunk)
+                length -= len(chunk)
 
 
 def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str = "utf-8", name: str = "") -> Layout:
@@ -641,20 +758,20 @@ def stage(
     today: date,
     valid_codes: frozenset[str] | None,
     population: pl.DataFrame | None,
-    lines: int | None,
+    counts: TextCounts | None,
     target: Target,
 ) -> Staged:
     """Scan the file once, loading its good rows into ``target`` (transaction left open). Raises NotScannable
     (nothing loaded, no transaction open) for files the Polars path reads."""
     cleanup: list[Path] = []
     try:
-        return _stage(con, source, path, partition, today, valid_codes, population, lines, target, cleanup)
+        return _stage(con, source, path, partition, today, valid_codes, population, counts, target, cleanup)
     finally:
         for d in cleanup:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _stage(con, source, path, partition, today, valid_codes, population, lines, target, cleanup) -> Staged:
+def _stage(con, source, path, partition, today, valid_codes, population, counts, target, cleanup) -> Staged:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         layout = parquet_layout(con, path, source)
@@ -667,17 +784,65 @@ def _stage(con, source, path, partition, today, valid_codes, population, lines, 
         if first.startswith(_BOMS) or b"\x00" in first or _head_text(first) is None:
             tmp = Path(tempfile.mkdtemp(prefix="ipcity_scan_"))
             cleanup.append(tmp)
-            scan_path, encoding, lines = transcode(path, tmp)
+            scan_path, encoding, counts = transcode(path, tmp)
+        lines = None if counts is None else counts.lines
         layout = csv_layout(scan_path, source, lines=lines, encoding=encoding, name=path.name)
-        path = scan_path
         spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(layout.headers))) + "}"
-        scan_from = (
-            f"read_csv({lit(str(path))}, header = false, skip = {layout.skip}, columns = {spec}, "
-            f"delim = {lit(layout.delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
-            "auto_detect = false, null_padding = false, ignore_errors = false)"
-        )
+
+        def read_csv(file: Path, skip: int) -> str:
+            return (
+                f"read_csv({lit(str(file))}, header = false, skip = {skip}, columns = {spec}, "
+                f"delim = {lit(layout.delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
+                "auto_detect = false, null_padding = false, ignore_errors = false)"
+            )
+
+        scan_from = read_csv(scan_path, layout.skip)
         # One record per line below the header, or the file has blank lines or line breaks in cells.
         expected = None if lines is None else lines - layout.skip
+        threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        size = scan_path.stat().st_size
+        cuts = (
+            csv_cuts(scan_path, counts, layout.skip, min(threads, size // SPLIT_MIN_BYTES))
+            if counts is not None and threads > 1 and size >= 2 * SPLIT_MIN_BYTES
+            else []
+        )
+        if len(cuts) > 1:
+            # Each range numbers its records in its own window, from the line it starts at: a record's number is
+            # its line's, exact when every line below the header is one record — what the record count checks
+            # (a range can only hold fewer records than lines, so equal totals mean equal in every range).
+            tmp = Path(tempfile.mkdtemp(prefix="ipcity_pieces_"))
+            cleanup.append(tmp)
+            ends = [c[0] for c in cuts[1:]] + [size]
+            parts = []
+            for j, ((start, line), end) in enumerate(zip(cuts, ends, strict=True)):
+                piece = tmp / f"piece{j}.csv"
+                _copy_range(scan_path, piece, start, end - start)
+                skip = layout.skip if j == 0 else 0
+                offset = layout.first_row - 1 + (line + skip - layout.skip)
+                parts.append(
+                    f"SELECT *, CAST(row_number() OVER () AS BIGINT) + {offset} AS __prn FROM {read_csv(piece, skip)}"
+                )
+            pieces = dataclasses.replace(layout, pieces=len(parts))
+            try:
+                PIECES_LOG.append((target.file_name, len(parts)))
+                return _run_stage(
+                    con,
+                    source,
+                    pieces,
+                    f"({' UNION ALL '.join(parts)})",
+                    expected,
+                    partition,
+                    today,
+                    valid_codes,
+                    population,
+                    target,
+                )
+            except NotScannable as e:
+                if not isinstance(e.__cause__, duckdb.Error):
+                    raise
+                # DuckDB refused a range (a cell with a line break cut in two, the quote parity fooled by a stray
+                # quote): the file is scanned whole, as it was before the ranges, for the file's own verdict
+                PIECES_LOG.append((target.file_name, 0))
     else:
         raise NotScannable("workbook")
     return _run_stage(con, source, layout, scan_from, expected, partition, today, valid_codes, population, target)

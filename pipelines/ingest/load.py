@@ -151,24 +151,24 @@ def _file_key(path: Path) -> tuple[str, int, int]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _hash_and_lines(key: tuple[str, int, int]) -> tuple[str, int]:
+def _hash_and_lines(key: tuple[str, int, int]) -> tuple[str, contract_sql.TextCounts | None]:
     path = Path(key[0])
     h = hashlib.sha256()
-    text = path.suffix.lower() in contract_sql.CSV_SUFFIXES
-    lines = 0
+    counter = contract_sql.TextCounter() if path.suffix.lower() in contract_sql.CSV_SUFFIXES else None
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
+        for chunk in iter(lambda: f.read(contract_sql.TEXT_CHUNK), b""):
             h.update(chunk)
-            if text:
-                lines += chunk.count(b"\n")
-    return h.hexdigest(), lines
+            if counter is not None:
+                counter.add(chunk)
+    return h.hexdigest(), None if counter is None else counter.counts()
 
 
 def file_hash(path: Path) -> str:
     return _hash_and_lines(_file_key(path))[0]
 
 
-def line_count(path: Path) -> int:
+def text_counts(path: Path) -> contract_sql.TextCounts | None:
+    """Line breaks and quotes of a text file (None for other files), counted in the hash pass."""
     return _hash_and_lines(_file_key(path))[1]
 
 
@@ -509,7 +509,7 @@ def ingest_file(
                 today=today,
                 valid_codes=codes,
                 population=_population(con, source),
-                lines=line_count(path) if path.suffix.lower() in contract_sql.CSV_SUFFIXES else None,
+                counts=text_counts(path),
                 target=target,
             )
         except contract_sql.NotScannable as e:
