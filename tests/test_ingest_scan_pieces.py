@@ -73,16 +73,16 @@ def _python_numbers(path: Path, encoding: str) -> dict[str, int]:
         return {r[0]: n for n, r in enumerate(csv.reader(f), start=1) if r and n > 1}
 
 
-def _ingest(tmp: Path, grants: Path, threads: int) -> tuple[duckdb.DuckDBPyConnection, str | None]:
-    """The warehouse after loading the file, and the file's refusal if it was refused."""
+def _ingest(tmp: Path, grants: Path, threads: int) -> tuple[duckdb.DuckDBPyConnection, str | None, load.IngestResult]:
+    """The warehouse after loading the file, and the file's refusal if it was refused, else how it was loaded."""
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
     load.ingest_file(con, SOURCES["cities"], write_cities_csv(tmp / "ref" / "cities.csv"), today=TODAY)
     try:
-        load.ingest_file(con, SOURCES["patent_grants"], grants, partition=2021, today=TODAY)
+        result = load.ingest_file(con, SOURCES["patent_grants"], grants, partition=2021, today=TODAY)
     except IngestError as e:
-        return con, str(e)
-    return con, None
+        return con, str(e), None
+    return con, None, result
 
 
 def _tables(con) -> dict[str, list]:
@@ -98,7 +98,6 @@ def _tables(con) -> dict[str, list]:
 def small_ranges(monkeypatch):
     monkeypatch.setattr(contract_sql, "SPLIT_MIN_BYTES", 1 << 20)
     contract_sql.READ_LOG.clear()
-    contract_sql.PIECES_LOG.clear()
 
 
 @pytest.mark.parametrize(
@@ -116,10 +115,10 @@ def test_rows_at_the_cuts_keep_their_numbers_and_the_tables_match_one_thread(tmp
     grants = _write(tmp_path / "in" / "grants_2021.csv", text, bom=bom, encoding=encoding)
     assert grants.stat().st_size > contract_sql.SCAN_MIN_BYTES
 
-    con, refusal = _ingest(tmp_path / "ranges", grants, PIECES)
+    con, refusal, result = _ingest(tmp_path / "ranges", grants, PIECES)
     assert refusal is None
     assert dict(contract_sql.READ_LOG)[grants.name] == "scan"
-    assert dict(contract_sql.PIECES_LOG)[grants.name] == PIECES
+    assert (result.scan_ranges, result.scan_ranges_refused) == (PIECES, False)
     expected = _python_numbers(grants, "utf-8-sig" if encoding == "utf-8" else encoding)
     loaded = dict(con.execute("SELECT publication_number, _row_number FROM raw.patent_grants").fetchall())
     refused = dict(
@@ -133,9 +132,8 @@ def test_rows_at_the_cuts_keep_their_numbers_and_the_tables_match_one_thread(tmp
     wrong = {k: (v, expected[k]) for k, v in {**loaded, **refused}.items() if expected[k] != v}
     assert not wrong, f"{len(wrong)} rows at a wrong number, e.g. {list(wrong.items())[:3]}"
 
-    contract_sql.PIECES_LOG.clear()
-    whole, _ = _ingest(tmp_path / "whole", grants, 1)
-    assert not contract_sql.PIECES_LOG  # one thread: one range, the file scanned as before
+    whole, _, one = _ingest(tmp_path / "whole", grants, 1)
+    assert (one.scan_ranges, one.scan_ranges_refused) == (1, False)  # one thread: the file scanned as before
     assert _tables(con) == _tables(whole)
 
 
@@ -153,19 +151,17 @@ def test_a_line_break_in_a_cell_or_a_stray_quote_near_a_cut_changes_nothing(tmp_
     layout = {k: (at if k == "newline_in_cell_at" else v) for k, v in layout.items()}
     grants = _write(tmp_path / "in" / "grants_2021.csv", _text(bad={3, at + 1}, **layout))
 
-    con, refusal = _ingest(tmp_path / "ranges", grants, PIECES)
-    ranges = dict(contract_sql.PIECES_LOG)
-    contract_sql.PIECES_LOG.clear()
-    whole, whole_refusal = _ingest(tmp_path / "whole", grants, 1)
+    con, refusal, result = _ingest(tmp_path / "ranges", grants, PIECES)
+    whole, whole_refusal, _ = _ingest(tmp_path / "whole", grants, 1)
     assert refusal == whole_refusal
     assert _tables(con) == _tables(whole)
     how = dict(contract_sql.READ_LOG)[grants.name]
     if len(layout) == 2:
-        assert ranges[grants.name] == 0  # the range DuckDB refused: the file scanned whole
         assert refusal and "quoted" in refusal
         return
     assert refusal is None
     assert (how == "scan") == ("newline_in_cell_at" not in layout), how  # a line break in a cell: the reader
+    assert (result.scan_ranges, result.scan_ranges_refused) == (1, False)  # and the file's result says: read whole
     expected = _python_numbers(grants, "utf-8")
     rows = con.execute(
         "SELECT publication_number, _row_number FROM raw.patent_grants UNION ALL "

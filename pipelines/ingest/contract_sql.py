@@ -126,9 +126,6 @@ class NotScannable(Exception):
 
 # How each file of this process was read: "scan" or "polars: <why>" (for the benchmark and the tests).
 READ_LOG: list[tuple[str, str]] = []
-# The byte ranges a scanned text file was read in: (file, ranges), or (file, 0) when DuckDB refused a range and
-# the file was scanned whole (for the benchmark and the tests).
-PIECES_LOG: list[tuple[str, int]] = []
 
 
 def lit(s: str) -> str:
@@ -747,6 +744,9 @@ class Staged:
     suspect: RawFrame | None  # the rows the SQL did not pass, as the Polars reader would have read them
     encoding: str
     target: Target
+    # DuckDB refused one of the file's byte ranges, so the file was scanned whole (layout.pieces says how many
+    # ranges a file that was cut was read in)
+    ranges_refused: bool = False
 
 
 def stage(
@@ -824,7 +824,6 @@ def _stage(con, source, path, partition, today, valid_codes, population, counts,
                 )
             pieces = dataclasses.replace(layout, pieces=len(parts))
             try:
-                PIECES_LOG.append((target.file_name, len(parts)))
                 return _run_stage(
                     con,
                     source,
@@ -842,7 +841,10 @@ def _stage(con, source, path, partition, today, valid_codes, population, counts,
                     raise
                 # DuckDB refused a range (a cell with a line break cut in two, the quote parity fooled by a stray
                 # quote): the file is scanned whole, as it was before the ranges, for the file's own verdict
-                PIECES_LOG.append((target.file_name, 0))
+                whole = _run_stage(
+                    con, source, layout, scan_from, expected, partition, today, valid_codes, population, target
+                )
+                return dataclasses.replace(whole, ranges_refused=True)
     else:
         raise NotScannable("workbook")
     return _run_stage(con, source, layout, scan_from, expected, partition, today, valid_codes, population, target)

@@ -85,6 +85,10 @@ class IngestResult:
     notes: list[str] = field(default_factory=list)
     sheets: list[dict] = field(default_factory=list)  # workbooks: every sheet, read or skipped, rows per sheet
     corrections: list[dict] = field(default_factory=list)  # rows of earlier files this file corrected
+    # a big text file's scan: the byte ranges it was read in together (1: read whole), and whether DuckDB refused a
+    # range so the file was scanned whole after all (for the data engineer and the benchmark)
+    scan_ranges: int = 1
+    scan_ranges_refused: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -628,6 +632,7 @@ def _ingest_staged(
         population = _population(con, source)
         n_good = staged.rows_loaded
         result.rows_read = staged.rows_read
+        result.scan_ranges, result.scan_ranges_refused = staged.layout.pieces, staged.ranges_refused
         rejected = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, "raw_values": pl.Utf8, "reason": pl.Utf8})
         if staged.suspect is not None:
             suspect = staged.suspect
