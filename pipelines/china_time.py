@@ -24,6 +24,15 @@ def utc_stamp() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def utc_from_iso(text: str | None) -> datetime | None:
+    """ISO text of an instant ("…Z", "…+08:00", or zoneless meaning UTC, as the stores write it) as the stores'
+    zoneless UTC datetime; None for none. The one reading of such text: an offset is converted, never dropped."""
+    if not text:
+        return None
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
 def china_time_both(value: datetime | str | None) -> str:
     """``china_time_text`` marked for both readers of a bilingual file ("2026-12-05 14:20 北京时间 / CST")."""
     text = china_time_text(value)
@@ -41,7 +50,7 @@ def china_time_text(value: datetime | str | None, lang: str | None = None) -> st
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = utc_from_iso(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     text = value.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")

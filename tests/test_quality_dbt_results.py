@@ -366,3 +366,18 @@ def test_each_dbt_status_is_recorded_as_blocking_or_not_and_a_skipped_test_is_no
     assert rows["b"][3] == "intermediate.int_units" and rows["f"][3] == "raw.cities"
     assert rows["b"][11] == "unit_code" and rows["b"][12] == "unique"
     assert "compiled_code" in json.loads(rows["d"][9]) and "compiled_code" not in json.loads(rows["a"][9])
+
+
+def test_iso_times_are_read_once_and_offsets_converted_not_dropped():
+    """dbt writes "…Z"; a time written with an offset (+08:00) is the same instant and must land as the same UTC,
+    which dropping the zone (the store's reading before) did not do. One reading serves every caller."""
+    from datetime import datetime
+
+    from pipelines.china_time import china_time_text, utc_from_iso
+
+    utc = datetime(2026, 12, 5, 6, 20)
+    assert utc_from_iso("2026-12-05T06:20:00Z") == utc
+    assert utc_from_iso("2026-12-05T14:20:00+08:00") == utc
+    assert utc_from_iso("2026-12-05T06:20:00") == utc  # zoneless text means UTC in the stores
+    assert utc_from_iso("") is None and utc_from_iso(None) is None
+    assert china_time_text("2026-12-05T14:20:00+08:00") == china_time_text(utc) == "2026-12-05 14:20"

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.china_time import utc_now
+from pipelines.china_time import utc_from_iso, utc_now
 
 # How many failing rows of a failed test are kept as its sample (as GX keeps samples.max_failing_rows).
 SAMPLE_ROWS = 10
@@ -22,16 +22,9 @@ SAMPLE_ROWS = 10
 RAN = ("pass", "fail", "warn", "error")
 
 
-def _utc(text: str | None) -> datetime | None:
-    """dbt's ISO time (UTC, "Z") as the store's zoneless UTC TIMESTAMP (pipelines/china_time.utc_now)."""
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
-
-
 def _finished(result: dict, fallback: datetime) -> datetime:
     for timing in reversed(result.get("timing") or []):
-        at = _utc(timing.get("completed_at"))
+        at = utc_from_iso(timing.get("completed_at"))
         if at is not None:
             return at
     return fallback
@@ -111,7 +104,7 @@ def dbt_test_rows(
     import json
 
     samples = samples or {}
-    generated = _utc((run_results.get("metadata") or {}).get("generated_at")) or now or utc_now()
+    generated = utc_from_iso((run_results.get("metadata") or {}).get("generated_at")) or now or utc_now()
     nodes, unit_tests = manifest.get("nodes", {}), manifest.get("unit_tests", {})
     rows = []
     for r in run_results.get("results", []):
