@@ -368,3 +368,36 @@ def test_a_digest_is_dated_in_beijing_time_and_says_how_to_stop_receiving_and_th
     assert "https://monitor.example.cn/profile?unit=410100&lang=zh" in zh
     html = henan.get_body(preferencelist=("html",)).get_content()
     assert "修改预警路由文件" in html and "signing in" in html
+
+
+def test_a_relay_down_for_the_whole_run_loses_nothing_and_the_ledger_says_why_in_chinese(site):
+    """The relay is down for the whole run: every digest waits for a retry (nothing lost, nothing parked), the
+    ledger's answer ("ConnectionRefusedError: [Errno 111] Connection refused") was shown to a Chinese reader in
+    English alone; it now reads 连接被拒绝 beside the record. When the relay is back, the delivery sensor's tick sends
+    each digest once."""
+    from alert_receivers import free_port
+    from click.testing import CliRunner
+    from test_alerts_round5 import _make_due
+
+    from pipelines.cli import main
+
+    port = free_port()
+    write_routing(site["routing"], port)  # nobody listens
+    for code in ("410100", "410700", "320500"):  # a correction: several cities at once
+        set_status(site["warehouse"], code, "limited_progress")
+    out = run_alerts(site["warehouse"], "run-1")
+    assert {m["status"] for m in out["messages"]} == {"retry"} and len(out["messages"]) == 3  # a digest each
+    ledger = CliRunner().invoke(main, ["alerts", "list", "--deliveries"], env={"COLUMNS": "250"})
+    assert "连接被拒绝" in ledger.output and "ConnectionRefusedError" in ledger.output, ledger.output
+
+    relay = SmtpSink(port).start()
+    try:
+        for recipient in (OFFICE, NATIONAL, "ipo-320000@test.local"):
+            _make_due(recipient)
+        _tick()
+        _tick()
+        assert sorted(m["X-Envelope-To"] for m in relay.messages) == sorted([OFFICE, NATIONAL, "ipo-320000@test.local"])
+        (national,) = relay.to(NATIONAL)
+        assert "新预警 3 条" in str(national["Subject"])  # the storm is one digest, not one mail per city
+    finally:
+        relay.stop()

@@ -98,6 +98,19 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"--retry-failed once mended\) \((?P<rest>.*)\)",
         "{why}；不再重试（修正后以 ipcity alerts deliver --retry-failed 重新排队）（{rest}）",
     ),
+    # a receiver that cannot be reached at all (the relay down for the whole run): the operating system's words,
+    # named in Chinese, the original kept in brackets; each is retried (the status says until when)
+    (
+        r"ConnectionRefusedError: \[Errno \d+\] (?P<msg>.*)",
+        "连接被拒绝：该地址端口无服务监听（中继服务器或接收方未运行？）（{msg}）",
+    ),
+    (r"(?:TimeoutError|timeout): (?P<msg>.*)", "连接超时（{msg}）"),
+    (r"SMTPServerDisconnected: (?P<msg>.*)", "中继服务器断开了连接（{msg}）"),
+    (
+        r"(?:ConnectionResetError|BrokenPipeError): \[Errno \d+\] (?P<msg>.*)",
+        "连接被对方中断（{msg}）",
+    ),
+    (r"gaierror: \[Errno -?\d+\] (?P<msg>.*)", "主机名无法解析（{msg}）"),
     # a relay's own answer after a head ("recipient refused: a@x 550 5.1.1 ...", "message refused: 552 ..."): data,
     # shown as the relay wrote it
     (r"(?P<reply>(?:\S+ )?[245]\d\d\b.*)", "{reply}"),
