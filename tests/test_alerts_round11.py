@@ -346,8 +346,9 @@ def test_deliver_due_alone_sends_what_an_ended_silence_held(site, relay):
 def test_a_digest_is_dated_in_beijing_time_and_says_how_to_stop_receiving_and_that_links_ask_a_sign_in(site, relay):
     """Read in an inbox: the Date header was UTC written as "-0000" (RFC 5322: zone unknown), so a client showing it
     as written (or a reader of the headers) saw 18:56 for 02:56 in Beijing; and nothing said how to stop receiving
-    the digests, nor that the linked pages ask for a sign-in. Now the Date is +0800, and the closing lines say both
-    (in both languages, plain text and HTML)."""
+    the digests, nor that the linked pages ask for a sign-in, and every subject read "新预警 1 条、解除 0 条" alike. Now
+    the Date is +0800, the subject names the city, and the closing lines say both (in both languages, plain text and
+    HTML)."""
     from email.utils import parsedate_to_datetime
 
     cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
@@ -361,6 +362,10 @@ def test_a_digest_is_dated_in_beijing_time_and_says_how_to_stop_receiving_and_th
         hours=8
     )
     zh, en = zh_part(henan), en_part(henan)
+    # the subject names the city (an inbox of digests read alike), the province office's own only
+    assert str(henan["Subject"]).endswith(
+        "新预警 1 条、解除 0 条：郑州市 · IP strong-city monitor: 1 firing, 0 resolved: Zhengzhou (410100)"
+    )
     assert "苏州市" not in zh and "Suzhou" not in en  # a province office hears its own cities only
     assert "不再接收或更改收件地址：请联系监测平台运维人员修改预警路由文件" in zh
     assert "To stop receiving these messages or change the address" in en
@@ -398,6 +403,8 @@ def test_a_relay_down_for_the_whole_run_loses_nothing_and_the_ledger_says_why_in
         _tick()
         assert sorted(m["X-Envelope-To"] for m in relay.messages) == sorted([OFFICE, NATIONAL, "ipo-320000@test.local"])
         (national,) = relay.to(NATIONAL)
-        assert "新预警 3 条" in str(national["Subject"])  # the storm is one digest, not one mail per city
+        subject = str(national["Subject"])  # the storm is one digest, not one mail per city, and names them
+        assert "新预警 3 条、解除 0 条：新乡市、苏州市等 3 个地区" in subject
+        assert "3 firing, 0 resolved: Suzhou (320500), Xinxiang (410700) and 1 more" in subject
     finally:
         relay.stop()

@@ -463,8 +463,8 @@ def test_each_route_reads_its_own_language(site):
         run_alerts(site["warehouse"], "run-1")
         by = {m["X-Envelope-To"]: m for m in sink.messages}
         zh, en, both = by["ipo-410000@test.local"], by["national@test.local"], by["archive@test.local"]
-        assert str(zh["Subject"]) == "【知识产权强市监测】新预警 1 条、解除 0 条"
-        assert str(en["Subject"]) == "IP strong-city monitor: 1 firing, 0 resolved"
+        assert str(zh["Subject"]) == "【知识产权强市监测】新预警 1 条、解除 0 条：郑州市"
+        assert str(en["Subject"]) == "IP strong-city monitor: 1 firing, 0 resolved: Zhengzhou (410100)"
         assert "新预警 1 条" in str(both["Subject"]) and "1 firing" in str(both["Subject"])
         zh_text, en_text, both_text = (SmtpSink.text(m).replace("\r\n", "\n") for m in (zh, en, both))
         assert "郑州市" in zh_text and "Firing" not in zh_text and "Acknowledge" not in zh_text

@@ -504,6 +504,26 @@ def _html_digest(subject: str, sections: list[tuple[str, list[tuple]]], frame: d
     return "\n".join(out)
 
 
+SUBJECT_AREAS = 2  # cities a subject names before "等 N 个地区" / "and N more"
+
+
+def _subject_areas(alerts: list[dict], lang: str) -> str:
+    """The cities a digest concerns, for its subject: the first two by severity and name, then how many more; "" for
+    a digest of the data engineers (no city)."""
+    cities: dict[str, int] = {}
+    for a in alerts:
+        if a.get("unit_code"):
+            name = _city_label(a, lang)
+            cities[name] = min(cities.get(name, 9), SEVERITY_ORDER.get(a["severity"], 3))
+    if not cities:
+        return ""
+    names = sorted(cities, key=lambda c: (cities[c], c))
+    shown, more = names[:SUBJECT_AREAS], len(names) - SUBJECT_AREAS
+    if lang == "zh":
+        return "：" + "、".join(shown) + (f"等 {len(names)} 个地区" if more > 0 else "")
+    return ": " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def _repeat_fields(a: dict) -> dict | None:
     """What a webhook's structured digest says of a repeat: the times in UTC, as the store keeps them."""
     r = repeat_of(a)
@@ -542,6 +562,9 @@ def compose(
         counted = [(code, directions.count(code)) for code in sorted(set(directions))]
         subject_zh += "（其中" + "、".join(f"{label_text(code)} {n} 条" for code, n in counted) + "）"
         subject_en += " (" + ", ".join(f"{n} {label_text(code, 'en')}" for code, n in counted) + ")"
+    # which cities, in the subject: an office's inbox showed "新预警 1 条、解除 0 条" on every digest alike
+    subject_zh += _subject_areas([a for a, _ in items], "zh")
+    subject_en += _subject_areas([a for a, _ in items], "en")
     subject = {"zh": subject_zh, "en": subject_en}.get(lang, f"{subject_zh} · {subject_en}")
 
     def blocks(lang: str) -> list[tuple]:
