@@ -26,7 +26,7 @@ class SmtpSink:
     `drop_after_accept=True` closes the connection right after it has accepted a message (250 to DATA), as a
     relay that restarts or times the session out does: the message is delivered, the session is gone.
     `refuse={address: "550 5.1.1 ..."}` answers RCPT TO for those recipients as given (a 5xx for good, a 4xx
-    for now)."""
+    for now). `dsn=True` advertises DSN and takes its parameters (recorded in each envelope's dsn_mail/dsn_rcpt)."""
 
     def __init__(
         self,
@@ -37,10 +37,12 @@ class SmtpSink:
         refuse: dict[str, str] | None = None,
         data_size_limit: int | None = None,
         delay: float = 0,
+        dsn: bool = False,
     ):
         import asyncio
 
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import SMTP
 
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[dict] = []
@@ -50,6 +52,12 @@ class SmtpSink:
         refusals = dict(refuse or {})  # recipient -> the server's answer to RCPT TO ("550 5.1.1 ...", "450 ...")
 
         class Handler:
+            async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+                session.host_name = hostname
+                if dsn:  # advertised before the closing "250 HELP" line
+                    responses.insert(len(responses) - 1, "250-DSN")
+                return responses
+
             async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
                 if address in refusals:
                     return refusals[address]
@@ -67,6 +75,9 @@ class SmtpSink:
                         "from": envelope.mail_from,
                         "to": list(envelope.rcpt_tos),
                         "options": envelope.mail_options,
+                        # the DSN parameters MAIL FROM (ENVID, RET) and each RCPT TO (NOTIFY, ORCPT) carried
+                        "dsn_mail": dict(server.dsn_mail),
+                        "dsn_rcpt": list(server.dsn_rcpt),
                         "raw": envelope.original_content,  # the bytes on the wire, as a mail client receives them
                     }
                 )
@@ -77,7 +88,42 @@ class SmtpSink:
 
         # `data_size_limit`: the relay's message size limit (advertised as SIZE, a bigger message refused with 552)
         limits = {"data_size_limit": data_size_limit} if data_size_limit else {}
-        self.controller = Controller(
+
+        class DsnSMTP(SMTP):
+            """aiosmtpd's server with the DSN extension's parameters (RFC 3461), which aiosmtpd itself refuses (555):
+            taken off MAIL FROM and RCPT TO, recorded, and the rest handled as aiosmtpd does. Without `dsn` they
+            are passed on, and refused, as by a relay that does not advertise DSN."""
+
+            dsn_mail: dict = {}
+            dsn_rcpt: list = []
+
+            @staticmethod
+            def _take(arg: str, names: tuple[str, ...]) -> tuple[str, dict]:
+                kept, taken = [], {}
+                for word in arg.split(" "):
+                    name, _, value = word.partition("=")
+                    if dsn and name.upper() in names:
+                        taken[name.upper()] = value
+                    else:
+                        kept.append(word)
+                return " ".join(kept), taken
+
+            async def smtp_MAIL(self, arg):  # noqa: N802 - aiosmtpd's command hook
+                arg, self.dsn_mail = self._take(arg or "", ("ENVID", "RET"))
+                self.dsn_rcpt = []
+                await super().smtp_MAIL(arg)
+
+            async def smtp_RCPT(self, arg):  # noqa: N802
+                arg, taken = self._take(arg or "", ("NOTIFY", "ORCPT"))
+                if taken:
+                    self.dsn_rcpt.append(taken)
+                await super().smtp_RCPT(arg)
+
+        class DsnController(Controller):
+            def factory(self):
+                return DsnSMTP(self.handler, **self.SMTP_kwargs)
+
+        self.controller = DsnController(
             Handler(), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8, **limits
         )
 

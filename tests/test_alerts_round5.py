@@ -9,42 +9,13 @@ from __future__ import annotations
 import pytest
 import yaml
 from alert_receivers import SmtpSink
-from test_alerts import run_alerts, set_status, write_target_marts
+from alerts_fixtures import bare_site, write_routing  # noqa: F401 - the `site` fixture; write_routing re-exported
+from test_alerts import run_alerts, set_status
 from test_alerts_per_recipient import city_mail
 
 from pipelines.alerts.config import load_routing
 from pipelines.alerts.lifecycle import deliver_due
 from pipelines.alerts.store import connect
-
-
-def write_routing(path, port: int, *, backoff=(600,), immediate: int = 1, **mail) -> None:
-    cfg = {
-        "version": "test",
-        "channels": {
-            "mail": {"type": "smtp", "host": "127.0.0.1", "port": port, "sender": "m@test.local", "timeout": 5, **mail}
-        },
-        "routes": [
-            {
-                "name": "province_office",
-                "audience": "city",
-                "per": "province",
-                "recipients": {"mail": ["ipo-{province_code}@test.local"]},
-            },
-            {"name": "national_office", "audience": "city", "recipients": {"mail": ["national@test.local"]}},
-        ],
-        "delivery": {"immediate_attempts": immediate, "backoff_seconds": list(backoff), "max_attempts": 50},
-    }
-    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    routing = tmp_path / "routing.yaml"
-    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
-    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
-    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
-    return {"warehouse": wh, "routing": routing, "tmp": tmp_path}
 
 
 def _make_due(recipient: str) -> None:
@@ -492,8 +463,8 @@ def test_each_route_reads_its_own_language(site):
         run_alerts(site["warehouse"], "run-1")
         by = {m["X-Envelope-To"]: m for m in sink.messages}
         zh, en, both = by["ipo-410000@test.local"], by["national@test.local"], by["archive@test.local"]
-        assert str(zh["Subject"]) == "【知识产权强市监测】新预警 1 条、解除 0 条"
-        assert str(en["Subject"]) == "IP strong-city monitor: 1 firing, 0 resolved"
+        assert str(zh["Subject"]) == "【知识产权强市监测】新预警 1 条、解除 0 条：郑州市"
+        assert str(en["Subject"]) == "IP strong-city monitor: 1 firing, 0 resolved: Zhengzhou (410100)"
         assert "新预警 1 条" in str(both["Subject"]) and "1 firing" in str(both["Subject"])
         zh_text, en_text, both_text = (SmtpSink.text(m).replace("\r\n", "\n") for m in (zh, en, both))
         assert "郑州市" in zh_text and "Firing" not in zh_text and "Acknowledge" not in zh_text

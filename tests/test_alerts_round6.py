@@ -9,32 +9,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 from alert_receivers import SmtpSink
-from test_alerts import run_alerts, write_target_marts
-from test_alerts_round5 import write_routing
+from alerts_fixtures import en_part, mail_site, write_routing, zh_part  # noqa: F401 - the `site` fixture
+from test_alerts import run_alerts
 
 from pipelines.evaluation.rules import acceptance_bands_text
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    routing = tmp_path / "routing.yaml"
-    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
-    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
-    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
-    sink = SmtpSink().start()
-    write_routing(routing, sink.port)
-    yield {"warehouse": wh, "routing": routing, "tmp": tmp_path, "sink": sink}
-    sink.stop()
-
-
-def _zh(msg) -> str:
-    return SmtpSink.text(msg).split("\nTo ")[0]
-
-
-def _en(msg) -> str:
-    return SmtpSink.text(msg).split("\nTo ", 1)[1]
-
 
 # ------------------------------------------------------------------------------------------ acceptance band
 ACCEPTANCE = [
@@ -79,21 +57,21 @@ def test_an_acceptance_band_that_falls_behind_reaches_its_province_and_the_natio
     run_alerts(wh, "run-1")
     henan, jiangsu = sink.to("ipo-410000@test.local"), sink.to("ipo-320000@test.local")
     assert len(henan) == 1 and len(jiangsu) == 1 and len(sink.to("national@test.local")) == 1
-    zh, en = _zh(henan[0]), _en(henan[0])
+    zh, en = zh_part(henan[0]), en_part(henan[0])
     # the score as the dashboard's profile shows it: 64.999 reads 64.99 (cut), beside its band and the seed's bands
     assert "郑州市" in zh and "2023-2025 周期验收评分 64.99，可开展新一轮试点" in zh
     assert acceptance_bands_text("zh", 2025) in zh and acceptance_bands_text("en", 2025) in en
     assert "acceptance score 64.99 for the cycle 2023-2025, new pilot round" in en
     assert "新乡市" not in zh and "常熟市" not in zh  # a good band raises nothing; another province's unit neither
-    js = _zh(jiangsu[0])
+    js = zh_part(jiangsu[0])
     # 59.996 is below 60: it must never read "60.00" beside "title removed"
     assert "常熟市" in js and "验收评分 59.99，撤销称号" in js and "60.00" not in js
     assert "‼" in js  # title removed is critical
     assert "第三方评估待定（仅按指标评分）" in js and "周期尚未结束，评分为暂定" in js
-    assert "cycle not complete: provisional score" in _en(jiangsu[0])
+    assert "cycle not complete: provisional score" in en_part(jiangsu[0])
     # Suzhou's newer cycle awaits the evaluator: its last verdict (2020-2022) stands, it is not "resolved"
     assert "苏州市" in js and "2020-2022 周期验收评分 58.00，撤销称号" in js
-    national = _zh(sink.to("national@test.local")[0])
+    national = zh_part(sink.to("national@test.local")[0])
     assert "郑州市" in national and "常熟市" in national and "苏州市" in national and "新乡市" not in national
 
     n = len(sink.messages)
@@ -323,7 +301,7 @@ def _digests(sink, start: int) -> list[tuple[str, str, str]]:
     out = []
     for m in sink.messages[start:]:
         counts = re.search(r"新预警 (\d+) 条、解除 (\d+) 条", m["Subject"]).group(0)
-        out.append((m["X-Envelope-To"], counts, _zh(m)))
+        out.append((m["X-Envelope-To"], counts, zh_part(m)))
     return sorted(out)
 
 
@@ -526,7 +504,7 @@ def test_each_city_in_a_digest_links_to_its_own_page_in_the_reader_s_language(si
     sink = site["sink"]
     base = "https://ipcity.example.cn/monitor/profile?unit="
     henan = sink.to("ipo-410000@test.local")[0]
-    zh, en = _zh(henan), _en(henan)
+    zh, en = zh_part(henan), en_part(henan)
     assert f"\n 郑州市  {base}410100&lang=zh\n" in zh
     assert f"\n Zhengzhou (410100)  {base}410100&lang=en\n" in en
     assert set(re.findall(r"unit=(\d+)", SmtpSink.text(henan))) == {"410100"}  # its own city only

@@ -11,31 +11,10 @@ import duckdb
 import pytest
 import yaml
 from alert_receivers import SmtpSink
-from test_alerts import run_alerts, write_target_marts
-from test_alerts_round5 import write_routing
+from alerts_fixtures import en_part, mail_site, write_routing, zh_part  # noqa: F401 - the `site` fixture
+from test_alerts import run_alerts
 
 from pipelines.alerts.store import connect
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    routing = tmp_path / "routing.yaml"
-    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
-    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
-    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
-    sink = SmtpSink().start()
-    write_routing(routing, sink.port)
-    yield {"warehouse": wh, "routing": routing, "tmp": tmp_path, "sink": sink}
-    sink.stop()
-
-
-def _zh(msg) -> str:
-    return SmtpSink.text(msg).split("\nTo ")[0]
-
-
-def _en(msg) -> str:
-    return SmtpSink.text(msg).split("\nTo ", 1)[1]
 
 
 def set_stages(wh, year: int, stages: dict[str, tuple[str, bool | None]]) -> None:
@@ -77,11 +56,11 @@ def test_a_stage_change_is_one_notice_from_to_that_says_worse_or_better(site):
         text = SmtpSink.text(m)
         assert "已解除" not in text and "Resolved" not in text and "解除 0 条" in m["Subject"]
     henan = sink.to("ipo-410000@test.local")[-1]
-    assert "【较上次通知加重：关注 → 整改】" in _zh(henan)
-    assert "[worse than last notified: Watch → Rectification]" in _en(henan)
+    assert "【较上次通知加重：关注 → 整改】" in zh_part(henan)
+    assert "[worse than last notified: Watch → Rectification]" in en_part(henan)
     assert "较上次通知加重 1 条" in henan["Subject"] and "1 worse than last notified" in henan["Subject"]
     jiangsu = sink.to("ipo-320000@test.local")[-1]
-    assert "【较上次通知减轻：整改 → 关注】" in _zh(jiangsu) and "较上次通知减轻 1 条" in jiangsu["Subject"]
+    assert "【较上次通知减轻：整改 → 关注】" in zh_part(jiangsu) and "较上次通知减轻 1 条" in jiangsu["Subject"]
     national = SmtpSink.text(sink.to("national@test.local")[-1])
     assert "加重：关注 → 整改" in national and "减轻：整改 → 关注" in national
     n = len(sink.messages)
@@ -91,7 +70,7 @@ def test_a_stage_change_is_one_notice_from_to_that_says_worse_or_better(site):
     set_stages(wh, 2024, {"410100": ("rectification", False), "320500": ("watch", True)})
     run_alerts(wh, "run-5")
     henan = sink.to("ipo-410000@test.local")[-1]
-    assert "较上次通知减轻：整改 → 整改（人工复核）" in _zh(henan)
+    assert "较上次通知减轻：整改 → 整改（人工复核）" in zh_part(henan)
     n = len(sink.messages)
     # Suzhou leaves the flagged stages: a resolution, the good news it is
     set_stages(wh, 2024, {"410100": ("rectification", False), "320500": ("normal", True)})
@@ -155,7 +134,7 @@ def test_an_older_store_upgrades_without_sending_every_stage_again(site):
     run_alerts(wh, "run-3")
     got = sink.messages[n:]
     assert sorted(m["X-Envelope-To"] for m in got) == ["ipo-410000@test.local", "national@test.local"]
-    henan = _zh(got[0])
+    henan = zh_part(got[0])
     assert "加重：关注 → 整改" in henan and "苏州市" not in henan and "新乡市" not in henan  # Xinxiang: silenced
     with connect() as con:  # one stage alert per city
         assert tuple(
@@ -187,13 +166,13 @@ def test_a_stage_alert_names_the_deadline_the_rules_seed_defines_in_beijing_time
         )
     run_alerts(wh, "run-1")
     henan = sink.to("ipo-410000@test.local")[0]
-    zh, en = _zh(henan), _en(henan)
+    zh, en = zh_part(henan), en_part(henan)
     assert "2025 年度数据须于 2026-06-30（北京时间，含当日）前报送，逾期视为退出" in zh
     assert "整改无固定期限，下一周期仍未改善的列为退出候选（规则 X1）" in zh
     assert "the reports of 2025 must be received by 2026-06-30 inclusive, China Standard Time" in en
     assert "2024 年度数据未在 2025-06-30（北京时间，含当日）前报送，视为退出" in zh
     assert "the reports of 2024 were not received by 2025-06-30 inclusive" in en
-    js = _zh(sink.to("ipo-320000@test.local")[0])
+    js = zh_part(sink.to("ipo-320000@test.local")[0])
     assert "2026-06-30（北京时间，含当日）" in js and "X1" not in js  # watch: the report deadline only
     # once every report of 2025 is in, no deadline is left to name (the title no longer asks for them)
     with duckdb.connect(str(wh)) as con:
@@ -261,17 +240,20 @@ def test_a_robot_s_cut_off_note_points_each_recipient_to_what_its_role_opens(sit
 
 
 # ------------------------------------------------------------------------------------------------ HTML mail
-# The plain text of the digest below as the code before the HTML part wrote it, byte for byte.
+# The plain text of the digest below as the code before the HTML part wrote it, byte for byte (with the line on how
+# to stop receiving, added in round 11).
 PLAIN_BEFORE_HTML = (
     "收件人 ipo-410000@test.local（province_office）：\n新预警 2 条，涉及 2 个地区：目标滞后 2\n"
     " <script>alert(1)</script>&开封市\n  [c5667dd8] 2025 年目标“质押融资额”进展有限（2024 年现值 50，目标值 100）\n"
     " 郑州市\n  [ec6921e9] 2025 年目标“质押融资额”倒退（2024 年现值 90，目标值 100）\n\n"
-    "如需确认或静默某条预警，请将其编号告知国家知识产权局监测平台运维人员（“预警”页面仅限国家局账号）。\n\n"
+    "如需确认或静默某条预警，请将其编号告知国家知识产权局监测平台运维人员（“预警”页面仅限国家局账号）。"
+    "不再接收或更改收件地址：请联系监测平台运维人员修改预警路由文件。\n\n"
     "To ipo-410000@test.local (province_office):\nFiring: 2 alert(s) in 2 area(s): Behind target 2\n"
     " Kaifeng <b>&amp; (410200)\n  [c5667dd8] 2025 target Pledge financing is limited progress (50 in 2024, target 100)\n"
     " Zhengzhou (410100)\n  [ec6921e9] 2025 target Pledge financing is deteriorating (90 in 2024, target 100)\n\n"
     "To acknowledge or silence an alert, send its id to the monitoring platform's operators at CNIPA (the Alerts page "
-    "is for national accounts).\n\n消息编号 / idempotency key: 6613bf1af20d407bea135b5ce4155d7e   run: run-1\n"
+    "is for national accounts). To stop receiving these messages or change the address, ask the monitoring "
+    "platform's operators to change the alert routing file.\n\n消息编号 / idempotency key: 6613bf1af20d407bea135b5ce4155d7e   run: run-1\n"
 )
 
 

@@ -11,24 +11,12 @@ import duckdb
 import pytest
 import yaml
 from alert_receivers import HttpSink, SmtpSink
-from test_alerts import run_alerts, set_status, write_target_marts
+from alerts_fixtures import mail_site  # noqa: F401 - the `site` fixture
+from test_alerts import run_alerts, set_status
 from test_alerts_round5 import ROBOT_KEY, add_cities, robot_content, robot_routing, wecom_gateway, write_routing
 from test_alerts_round7 import _with_engineers
 
 from pipelines.alerts.store import connect
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    routing = tmp_path / "routing.yaml"
-    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
-    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
-    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
-    sink = SmtpSink().start()
-    write_routing(routing, sink.port)
-    yield {"warehouse": wh, "routing": routing, "tmp": tmp_path, "sink": sink}
-    sink.stop()
 
 
 def _province_template(routing, template: str) -> None:

@@ -11,7 +11,8 @@ import time
 import pytest
 import yaml
 from alert_receivers import SmtpSink
-from test_alerts import run_alerts, set_status, write_target_marts
+from alerts_fixtures import bare_site  # noqa: F401 - the `site` fixture
+from test_alerts import run_alerts, set_status
 from test_alerts_per_recipient import city_mail
 from test_alerts_round5 import _make_due, write_routing
 
@@ -21,16 +22,6 @@ from pipelines.alerts.store import connect
 
 NATIONAL = "national@test.local"
 BUSY = {NATIONAL: "450 4.2.1 mailbox busy, try later"}
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    routing = tmp_path / "routing.yaml"
-    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
-    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
-    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
-    return {"warehouse": wh, "routing": routing, "tmp": tmp_path}
 
 
 def _statuses(recipient: str) -> list[str]:

@@ -92,6 +92,25 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "已由摘要 {key} 取代：未发送，其预警的最新状态见该摘要",
     ),
     (r"written (?P<path>.+)", "已写入 {path}"),
+    # an HTTP receiver's 4xx (channels.http_refusal): the reason by its status, then how it is requeued
+    (
+        r"(?P<why>[^;]*\(HTTP (?P<code>\d{3})[^)]*\)[^;]*); not retried \(requeue with ipcity alerts deliver "
+        r"--retry-failed once mended\) \((?P<rest>.*)\)",
+        "{why}；不再重试（修正后以 ipcity alerts deliver --retry-failed 重新排队）（{rest}）",
+    ),
+    # a receiver that cannot be reached at all (the relay down for the whole run): the operating system's words,
+    # named in Chinese, the original kept in brackets; each is retried (the status says until when)
+    (
+        r"ConnectionRefusedError: \[Errno \d+\] (?P<msg>.*)",
+        "连接被拒绝：该地址端口无服务监听（中继服务器或接收方未运行？）（{msg}）",
+    ),
+    (r"(?:TimeoutError|timeout): (?P<msg>.*)", "连接超时（{msg}）"),
+    (r"SMTPServerDisconnected: (?P<msg>.*)", "中继服务器断开了连接（{msg}）"),
+    (
+        r"(?:ConnectionResetError|BrokenPipeError): \[Errno \d+\] (?P<msg>.*)",
+        "连接被对方中断（{msg}）",
+    ),
+    (r"gaierror: \[Errno -?\d+\] (?P<msg>.*)", "主机名无法解析（{msg}）"),
     # a relay's own answer after a head ("recipient refused: a@x 550 5.1.1 ...", "message refused: 552 ..."): data,
     # shown as the relay wrote it
     (r"(?P<reply>(?:\S+ )?[245]\d\d\b.*)", "{reply}"),
@@ -120,6 +139,22 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{env}：{entry} 不是网段（请写 CIDR 网段，如 10.20.0.0/16 或 192.168.8.5/32，以逗号分隔）：{err}",
     ),
 )
+# The reasons of channels.http_refusal in Chinese, by HTTP status (one the table lacks is named by its number)
+_HTTP_ZH = {
+    "400": "接收方无法读取该请求（HTTP 400）",
+    "409": "接收方认为该请求存在冲突（HTTP 409）",
+    "411": "接收方要求请求给出长度（HTTP 411）",
+    "413": "摘要超过接收方可接收的大小（HTTP 413）",
+    "414": "请求地址超过接收方可接收的长度（HTTP 414）",
+    "415": "接收方不接收 JSON（HTTP 415）",
+    "422": "接收方拒收该摘要的内容（HTTP 422）",
+    "431": "请求头超过接收方可接收的大小（HTTP 431）",
+    "401": "接收方拒绝该通道的凭据（HTTP 401）：请在路由文件中修正",
+    "403": "接收方禁止该请求（HTTP 403）：请检查该通道的凭据与地址",
+    "404": "接收方无此地址（HTTP 404）：请检查该通道的 url",
+    "405": "该地址不接收 POST（HTTP 405）：请检查该通道的 url",
+    "410": "该地址已不存在（HTTP 410）：请检查该通道的 url",
+}
 _CUT_ZH = ("; cut to the relay's SIZE limit of ", "；已按中继服务器的 SIZE 上限截短为 ", " bytes", " 字节")
 
 
@@ -141,6 +176,8 @@ def _sentence_zh(text: str) -> str | None:
         m = pattern.fullmatch(text)
         if m:
             groups = {k: (v or "") for k, v in m.groupdict().items()}
+            if groups.get("code") and "why" in groups:
+                groups["why"] = _HTTP_ZH.get(groups["code"], f"接收方答复 HTTP {groups['code']}")
             if groups.get("cut"):
                 n = re.search(r"\d+", groups["cut"]).group(0)
                 groups["cut"] = f"{_CUT_ZH[1]}{n}{_CUT_ZH[3]}"

@@ -40,22 +40,36 @@ def _digest_key(headers) -> str | None:
     return m.group(1) if m else None
 
 
+# The ENVID a digest's mail was sent with (channels.dsn_options): the ledger's delivery id "<key>.<attempt>", or an
+# earlier sender's bare key
+_ENVID = re.compile(r"([0-9a-f]{32})(?:\.(\d+))?")
+
+
+def envelope_key(envid: str) -> str | None:
+    """The digest's key from a DSN's Original-Envelope-Id (xtext-decoded), or None when it is not ours."""
+    text = re.sub(r"\+([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), envid.strip())
+    m = _ENVID.fullmatch(text.split(";", 1)[-1].strip())
+    return m.group(1) if m else None
+
+
 def parse_dsn(raw: bytes) -> tuple[str | None, list[dict]] | None:
-    """(digest key, failed recipients [{"recipient", "status", "diagnostic"}]) of a DSN; None for anything else."""
+    """(digest key, failed recipients [{"recipient", "status", "diagnostic"}]) of a DSN; None for anything else.
+    The key is the DSN's Original-Envelope-Id first (the ENVID the digest was sent with: it survives a server that
+    rewrote or dropped the returned headers), else the returned headers' X-Idempotency-Key / Message-ID."""
     msg = email.message_from_bytes(raw, policy=policy.compat32)
     if msg.get_content_type() != "multipart/report" or (msg.get_param("report-type") or "").lower() != (
         "delivery-status"
     ):
         return None
-    key, failed = None, []
+    key, envelope, failed = None, None, []
     for part in msg.walk():
         kind = part.get_content_type()
         if kind == "message/delivery-status":
             blocks = part.get_payload()
             for block in blocks if isinstance(blocks, list) else []:
                 envid = (block.get("Original-Envelope-Id") or "").strip()
-                if envid and not key:
-                    key = _digest_key({"X-Idempotency-Key": envid})
+                if envid and not envelope:
+                    envelope = envelope_key(envid)
                 if (block.get("Action") or "").strip().lower() == "failed":
                     recipient = (block.get("Final-Recipient") or block.get("Original-Recipient") or "").strip()
                     failed.append(
@@ -72,7 +86,7 @@ def parse_dsn(raw: bytes) -> tuple[str | None, list[dict]] | None:
             else:
                 headers = HeaderParser().parsestr(part.get_payload(decode=True).decode("utf-8", "replace"))
             key = _digest_key(headers) if headers is not None else None
-    return key, failed
+    return envelope or key, failed
 
 
 def read_bounces(routing: Routing, *, path=None) -> list[dict]:

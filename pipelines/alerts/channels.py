@@ -25,7 +25,7 @@ import threading
 from contextlib import contextmanager
 from email.header import Header
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -52,7 +52,13 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
         m["Subject"] = subject
     else:
         m.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
-    m["Date"] = formatdate(localtime=False)
+    # In Beijing time (+0800), as everything else a recipient reads: "-0000" (UTC, "zone unknown" in RFC 5322) showed
+    # a reader of the headers (or a client that shows them as written) 18:56 for 02:56 the next morning in Beijing.
+    from datetime import datetime
+
+    from pipelines.china_time import CHINA_STANDARD_TIME
+
+    m["Date"] = format_datetime(datetime.now(CHINA_STANDARD_TIME))
     m["Message-ID"] = f"<{msg['idempotency_key']}@ipcity.monitor>"
     m["X-Idempotency-Key"] = msg["idempotency_key"]
     m["X-Ipcity-Route"] = msg["route"]
@@ -140,7 +146,7 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
         )
     msg = {**msg, "recipient": _ascii_domain(msg["recipient"])}
     mail = email_message(msg, sender)
-    progress: dict = {"fit": lambda limit: fit_mail(msg, sender, limit, link)}
+    progress: dict = {"fit": lambda limit: fit_mail(msg, sender, limit, link), "envid": msg.get("delivery_id")}
     # The envelope carries the bare mailboxes: an office's name ("国家知识产权局 <x@cnipa.gov.cn>") belongs in
     # the (encoded) headers, and left in the envelope it would demand SMTPUTF8, which many relays lack.
     envelope_from, envelope_to = parseaddr(sender)[1] or sender, parseaddr(msg["recipient"])[1] or msg["recipient"]
@@ -244,8 +250,15 @@ def _smtp_session(
         if limit and len(mail.as_bytes()) > limit:
             mail = progress["fit"](limit)
             cut = f"; cut to the relay's SIZE limit of {limit} bytes"
+        mail_options, rcpt_options = dsn_options(smtp, progress.get("envid"))
         try:
-            refused = smtp.send_message(mail, from_addr=envelope_from, to_addrs=[envelope_to])
+            refused = smtp.send_message(
+                mail,
+                from_addr=envelope_from,
+                to_addrs=[envelope_to],
+                mail_options=mail_options,
+                rcpt_options=rcpt_options,
+            )
         except smtplib.SMTPSenderRefused as e:
             if e.smtp_code != 552:
                 raise  # a sender address the relay refuses: mended by an operator, retried
@@ -279,6 +292,19 @@ def _smtp_session(
             smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
+
+
+def dsn_options(smtp, envid: str | None) -> tuple[list[str], list[str]]:
+    """MAIL FROM and RCPT TO parameters asking for delivery status notifications (RFC 3461) when the relay
+    advertises DSN: a report when a server further on refuses the digest or holds it back (NOTIFY=FAILURE,DELAY,
+    never on success), with the headers only (RET=HDRS: not the digest again), and ENVID = the ledger's delivery id,
+    which the report carries back as Original-Envelope-Id (bounces.parse_dsn matches it first, whatever a server
+    did to the returned headers). A relay without DSN is asked nothing (it would refuse the parameters: 555)."""
+    if not envid or not smtp.has_extn("dsn"):
+        return [], []
+    # xtext (RFC 3461 4): "+", "=" and what is not printable ASCII as "+XX"; a delivery id is hex and "." anyway
+    xtext = "".join(c if 33 <= ord(c) <= 126 and c not in "+=" else f"+{ord(c):02X}" for c in envid)
+    return [f"ENVID={xtext}", "RET=HDRS"], ["NOTIFY=FAILURE,DELAY"]
 
 
 def _text(reply) -> str:
@@ -440,6 +466,42 @@ def retry_after(response: str) -> float | None:
 
 SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
 
+# An HTTP receiver's 4xx is its answer about this request: sent again unchanged, it gets the same answer (RFC 9110
+# 15.5), as an SMTP 5xx does. Such a digest is parked at once with why (the delivery_failed alert names it), not
+# retried for days. What is transient is retried: 408 (request timeout), 425 (too early), 429 (rate limited, after
+# its Retry-After), every 5xx, a timeout or a refused connection. A refusal of this message (its size or content)
+# leaves the channel up for the other digests due; one of the endpoint (gone, wrong address, credentials) does not.
+HTTP_TRANSIENT_4XX = frozenset({408, 425, 429})
+HTTP_MESSAGE_REFUSALS = {
+    400: "the receiver cannot read the request (HTTP 400 Bad Request)",
+    409: "the receiver refuses the request as in conflict (HTTP 409 Conflict)",
+    411: "the receiver wants a length it was given (HTTP 411 Length Required)",
+    413: "the digest is larger than the receiver takes (HTTP 413 Content Too Large)",
+    414: "the request address is longer than the receiver takes (HTTP 414 URI Too Long)",
+    415: "the receiver does not take JSON (HTTP 415 Unsupported Media Type)",
+    422: "the receiver refuses the digest's content (HTTP 422 Unprocessable Content)",
+    431: "the request's headers are larger than the receiver takes (HTTP 431)",
+}
+HTTP_ENDPOINT_REFUSALS = {
+    401: "the receiver refuses the channel's credentials (HTTP 401 Unauthorized): mend them in the routing file",
+    403: "the receiver forbids this request (HTTP 403 Forbidden): check the channel's credentials and address",
+    404: "no such address at the receiver (HTTP 404 Not Found): check the channel's url",
+    405: "the address does not take POST (HTTP 405 Method Not Allowed): check the channel's url",
+    410: "the address is gone (HTTP 410 Gone): check the channel's url",
+}
+
+
+def http_refusal(status: int) -> str | None:
+    """The ledger's answer for an HTTP status that refuses the digest for good (a 4xx a retry cannot pass), or None
+    for success and what is retried. Ends with how it is requeued once mended."""
+    if not 400 <= status < 500 or status in HTTP_TRANSIENT_4XX:
+        return None
+    if status in HTTP_MESSAGE_REFUSALS:
+        why = f"message refused: {HTTP_MESSAGE_REFUSALS[status]}"
+    else:
+        why = f"endpoint refused: {HTTP_ENDPOINT_REFUSALS.get(status, f'the receiver refuses the request (HTTP {status})')}"
+    return f"{PERMANENT}{why}; not retried (requeue with ipcity alerts deliver --retry-failed once mended)"
+
 
 def _tracking_session(requests_module, pins: dict[str, str]):
     """A requests session whose HTTP(S) connections are appended to the returned list as they connect, each to the
@@ -548,6 +610,8 @@ def _apprise_send(
             return False, f"{RATE_LIMITED}{wait:g} s (HTTP {last.status_code}; {text[-200:]})"
     if responses and responses[-1] is SESSION_EXPIRED:
         return False, f"session_timeout: no complete answer within {deadline:g} s ({text[-200:]})"
+    if not ok and last is not None and (refused_for_good := http_refusal(last.status_code)):
+        return False, f"{refused_for_good} ({text[-200:]})"
     refusal = _robot_refusal(responses) if ok and robot else None
     if refusal:
         return False, refusal

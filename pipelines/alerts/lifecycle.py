@@ -106,9 +106,12 @@ def apply_conditions(
         elif row["state"] == "resolved" or changed:
             # an acknowledgement was of the earlier state: the new one asks for attention again. A change keeps what
             # it changed from, so the notice reads "from → to" (worse or better); a return after a resolution is new.
+            # A return after a resolution counts as a repeat and keeps when it last cleared (SQLite reads every
+            # right-hand side from the row as it was): recipients read "again, since when, how many times".
+            repeat = "" if changed else "refires = refires + 1, last_resolved_at = resolved_at, "
             con.execute(
                 f"""UPDATE alerts.alerts SET state = 'firing', episode = episode + 1, last_fired_at = ?,
-                    resolved_at = NULL, suppressed = 0, acked_at = NULL, acked_by = NULL, ack_comment = NULL,
+                    {repeat}resolved_at = NULL, suppressed = 0, acked_at = NULL, acked_by = NULL, ack_comment = NULL,
                     changed_from = ?, {common} WHERE fingerprint = ?""",
                 (t, row["change_key"] if changed else None, *values, fp),
             )
@@ -281,6 +284,36 @@ def change_of(a: dict) -> dict | None:
     }
 
 
+def repeat_of(a: dict) -> dict | None:
+    """A firing alert that fired again after it had cleared (not a change told as "from → to"): how many times it
+    has fired, since when and when it last cleared, in Beijing time; None for a first firing. Recipients treat a
+    repeat otherwise than a new alert (a city that keeps slipping back), so the notice says so."""
+    if a.get("state", "firing") != "firing" or a.get("changed_from") or not a.get("refires"):
+        return None
+    from pipelines.china_time import china_time_text
+
+    return {
+        "times": int(a["refires"]) + 1,
+        "first_fired_at": a.get("first_fired_at"),
+        "last_resolved_at": a.get("last_resolved_at"),
+        "first_zh": china_time_text(a.get("first_fired_at"), "zh"),
+        "first_en": china_time_text(a.get("first_fired_at"), "en"),
+        "cleared_zh": china_time_text(a.get("last_resolved_at"), "zh"),
+        "cleared_en": china_time_text(a.get("last_resolved_at"), "en"),
+    }
+
+
+def _repeat_mark(a: dict, lang: str) -> str:
+    r = repeat_of(a)
+    if r is None:
+        return ""
+    if lang == "zh":
+        cleared = f"；上次解除于 {r['cleared_zh']}" if r["cleared_zh"] else ""
+        return f"【{label_text('alert_refired')}：自 {r['first_zh']} 首次预警以来第 {r['times']} 次{cleared}】"
+    cleared = f"; last cleared {r['cleared_en']}" if r["cleared_en"] else ""
+    return f"[{label_text('alert_refired', 'en')}: {r['times']} times since first fired {r['first_en']}{cleared}] "
+
+
 def _change_mark(a: dict, lang: str) -> str:
     ch = change_of(a)
     if ch is None:
@@ -299,7 +332,8 @@ def _line(a: dict, lang: str, under_city: bool = False) -> str:
     mark = "‼ " if a.get("severity") == "critical" else ""
     skipped = PROVINCE_SKIPPED[lang] if a.get("province_office_skipped") else ""
     left = a["left_scope"][lang] if a.get("left_scope") else ""
-    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{title}{skipped}{left}"
+    again = _repeat_mark(a, lang)
+    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{again}{title}{skipped}{left}"
 
 
 # Beside a city alert that a per-province route would have taken but could not (the reference data give the city no
@@ -333,13 +367,18 @@ def _counts_line(alerts: list[dict], lang: str) -> str:
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
+def _named_in_summary(a: dict) -> bool:
+    """Whether a summary digest names the alert rather than count it: a stage, a critical one, a change, a repeat."""
+    return a["rule_id"] == "stage" or a["severity"] == "critical" or bool(change_of(a) or repeat_of(a))
+
+
 def _city_summary(alerts: list[dict], lang: str) -> str:
     """One line for a city in a summary digest: its alerts by rule, the severe ones named."""
     parts = []
     for a in sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"])):
-        if a["rule_id"] == "stage" or a["severity"] == "critical" or change_of(a):
+        if _named_in_summary(a):
             parts.append(_line(a, lang, under_city=True).split("] ", 1)[1])
-    rest = [a for a in alerts if not (a["rule_id"] == "stage" or a["severity"] == "critical" or change_of(a))]
+    rest = [a for a in alerts if not _named_in_summary(a)]
     if rest:
         parts.append(_counts_line(rest, lang))
     return ("；" if lang == "zh" else "; ").join(parts)
@@ -359,6 +398,23 @@ ACK_HINT = {
         "Alerts page is for national accounts).",
     },
 }
+# How a recipient stops receiving these digests (or moves them to another address), and that the links ask for a
+# sign-in: the routing file decides who hears what, and only the operators edit it; there is no self-service list.
+STOP_HINT = {
+    "zh": "不再接收或更改收件地址：请联系监测平台运维人员修改预警路由文件。",
+    "en": "To stop receiving these messages or change the address, ask the monitoring platform's operators to change "
+    "the alert routing file.",
+}
+LINK_HINT = {
+    "zh": "链接须登录监测平台后打开（省级账号仅能查看本省城市）。",
+    "en": "The links open after signing in to the dashboard (a provincial account sees its own province's cities).",
+}
+
+
+def _hint(lang: str, per_province: bool, linked: bool) -> str:
+    """The digest's closing lines in ``lang``: acknowledge or silence, stop receiving, and (with links) sign in."""
+    sep = "" if lang == "zh" else " "
+    return sep.join([ACK_HINT[lang][per_province], STOP_HINT[lang], *([LINK_HINT[lang]] if linked else [])])
 
 
 def city_link(dashboard_url: str, unit_code: str | None, lang: str) -> str:
@@ -448,6 +504,32 @@ def _html_digest(subject: str, sections: list[tuple[str, list[tuple]]], frame: d
     return "\n".join(out)
 
 
+SUBJECT_AREAS = 2  # cities a subject names before "等 N 个地区" / "and N more"
+
+
+def _subject_areas(alerts: list[dict], lang: str) -> str:
+    """The cities a digest concerns, for its subject: the first two by severity and name, then how many more; "" for
+    a digest of the data engineers (no city)."""
+    cities: dict[str, int] = {}
+    for a in alerts:
+        if a.get("unit_code"):
+            name = _city_label(a, lang)
+            cities[name] = min(cities.get(name, 9), SEVERITY_ORDER.get(a["severity"], 3))
+    if not cities:
+        return ""
+    names = sorted(cities, key=lambda c: (cities[c], c))
+    shown, more = names[:SUBJECT_AREAS], len(names) - SUBJECT_AREAS
+    if lang == "zh":
+        return "：" + "、".join(shown) + (f"等 {len(names)} 个地区" if more > 0 else "")
+    return ": " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _repeat_fields(a: dict) -> dict | None:
+    """What a webhook's structured digest says of a repeat: the times in UTC, as the store keeps them."""
+    r = repeat_of(a)
+    return {k: r[k] for k in ("times", "first_fired_at", "last_resolved_at")} if r else None
+
+
 def compose(
     route: str,
     channel: str,
@@ -475,11 +557,14 @@ def compose(
     subject_en = f"IP strong-city monitor: {len(firing)} firing, {len(resolved)} resolved"
     # of the firing ones, how many are changes and which way: "新预警 1 条" alone read the same for a city that got
     # better as for one that got worse
-    directions = [c["code"] for c in map(change_of, firing) if c]
+    directions = [c["code"] for c in map(change_of, firing) if c] + ["alert_refired" for a in firing if repeat_of(a)]
     if directions:
         counted = [(code, directions.count(code)) for code in sorted(set(directions))]
         subject_zh += "（其中" + "、".join(f"{label_text(code)} {n} 条" for code, n in counted) + "）"
         subject_en += " (" + ", ".join(f"{n} {label_text(code, 'en')}" for code, n in counted) + ")"
+    # which cities, in the subject: an office's inbox showed "新预警 1 条、解除 0 条" on every digest alike
+    subject_zh += _subject_areas([a for a, _ in items], "zh")
+    subject_en += _subject_areas([a for a, _ in items], "en")
     subject = {"zh": subject_zh, "en": subject_en}.get(lang, f"{subject_zh} · {subject_en}")
 
     def blocks(lang: str) -> list[tuple]:
@@ -530,18 +615,19 @@ def compose(
                 lines.append(f" {city}{'：' if lang == 'zh' else ': '}{summary}" + (f"  {link}" if link else ""))
         return lines
 
+    linked = bool(dashboard_url) and any(a.get("unit_code") for a in firing)  # the city headings carry links
     zh = [
         f"收件人 {recipient}（{route}）：",
         *section("zh"),
         "",
-        ACK_HINT["zh"][per_province],
+        _hint("zh", per_province, linked),
         "",
     ]
     en = [
         f"To {recipient} ({route}):",
         *section("en"),
         "",
-        ACK_HINT["en"][per_province],
+        _hint("en", per_province, linked),
         "",
     ]
     key_line = {"zh": "消息编号", "en": "idempotency key"}.get(lang, "消息编号 / idempotency key")
@@ -556,8 +642,8 @@ def compose(
         subject,
         [(section_lang, blocks(section_lang)) for section_lang in ("zh", "en") if lang in (section_lang, "both")],
         {
-            "zh": (f"收件人 {recipient}（{route}）：", ACK_HINT["zh"][per_province]),
-            "en": (f"To {recipient} ({route}):", ACK_HINT["en"][per_province]),
+            "zh": (f"收件人 {recipient}（{route}）：", _hint("zh", per_province, linked)),
+            "en": (f"To {recipient} ({route}):", _hint("en", per_province, linked)),
         },
         f"{key_line}: {key}" + (f"   run: {run_id}" if run_id else ""),
     )
@@ -578,6 +664,7 @@ def compose(
             "title_en": a["title_en"],
             "detail": json.loads(a.get("detail_json") or "{}"),
             "change": change_of(a) if tr == "firing" else None,
+            "repeat": _repeat_fields(a) if tr == "firing" else None,
         }
 
     payload = {
@@ -695,14 +782,18 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     for a in rows:
         transition = a["state"]
         if active_silence(con, a, at):
+            # Held back (marked, so the delivery sensor's next tick after the silence ends plans it: see
+            # release_ended_silences): whoever heard it fire is told again (as Alertmanager re-notifies).
+            con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (a["fingerprint"],))
             if transition == "firing":
-                # Held back: whoever heard it fire is told again once the silence ends (as Alertmanager re-notifies).
-                con.execute("UPDATE alerts.alerts SET suppressed = 1 WHERE fingerprint = ?", (a["fingerprint"],))
                 con.execute(
                     "UPDATE alerts.heard SET resend = 1 WHERE fingerprint = ? AND state = 'firing' AND episode = ?",
                     (a["fingerprint"], a["episode"]),
                 )
             continue  # a resolution waits for the silence's end as well
+        if a.get("suppressed"):
+            # its silence is over: whatever is planned below, nothing holds it now (no re-planning tick after tick)
+            con.execute("UPDATE alerts.alerts SET suppressed = 0 WHERE fingerprint = ?", (a["fingerprint"],))
         due = []
         for route, channel, recipient in recipients_for(a, routing):
             h = heard.get((a["fingerprint"], route.name, channel, recipient))
@@ -874,6 +965,20 @@ def _received_firing(con, a: dict, route: str, channel: str, recipient: str, epi
 
 
 # --------------------------------------------------------------------------------------------- delivery
+def release_ended_silences(routing: Routing, *, path=None, run_id: str | None = None) -> list[dict]:
+    """Plan what a silence held back once it has ended: the firing alert re-told, the resolution that waited. Called
+    at the start of every delivery pass (the delivery sensor's minute tick, `ipcity alerts deliver`), so a recipient
+    hears it within the minute, not at the next run or the hourly freshness sensor. Returns the digests planned."""
+    if not routing.readable:
+        return []
+    at = now_utc()
+    with connect(path) as con:
+        held = [dict(r) for r in con.execute("SELECT * FROM alerts.alerts WHERE suppressed = 1").fetchall()]
+        if not any(active_silence(con, a, at) is None for a in held):
+            return []  # nothing held, or every silence still holds: no write on a quiet tick
+        return plan_notifications(con, routing, run_id=run_id, at=at)
+
+
 def _claim(path, key: str, at: datetime) -> dict | None:
     with connect(path) as con:
         cur = con.execute(
@@ -923,6 +1028,8 @@ def deliver_due(
     started = time.monotonic()
     if not routing.readable:
         return []  # no channel is known: every message waits, untried, for a routing file that reads
+    if keys is None and follow_up:
+        release_ended_silences(routing, path=path, run_id=run_id)
     now = now_utc()
     with connect(path) as con:
         due = [
@@ -984,7 +1091,14 @@ def deliver_due(
                 # retry like any other) rather than hold a sensor tick past Dagster's timeout
                 bounded = ch if not (cut_at_budget and budget) else _within(ch, budget - (time.monotonic() - started))
                 ok, response = channels.send(
-                    {**msg, "payload": json.loads(msg["payload_json"] or "{}")}, bounded, link=where
+                    {
+                        **msg,
+                        "payload": json.loads(msg["payload_json"] or "{}"),
+                        # the ledger row this attempt writes (alerts.deliveries: key, attempt): a mail's DSN ENVID
+                        "delivery_id": delivery_id(key, attempt),
+                    },
+                    bounded,
+                    link=where,
                 )
             t = now_utc()
             # a receiver that said how long to leave it alone (HTTP 429 Retry-After) is not asked sooner
@@ -1045,6 +1159,11 @@ def deliver_due(
                 cut_at_budget=cut_at_budget,
             )
     return results
+
+
+def delivery_id(key: str, attempt: int) -> str:
+    """One attempt's id in the delivery ledger, "<idempotency key>.<attempt>" (bounces.parse_dsn reads it back)."""
+    return f"{key}.{attempt}"
 
 
 def _within(ch: dict, left: float) -> dict:

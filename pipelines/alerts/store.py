@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS alerts.alerts (
   acked_at TEXT, acked_by TEXT, ack_comment TEXT,
   last_run_id TEXT,
   change_key TEXT,                   -- what the condition says within its subject (Condition.change_key)
-  changed_from TEXT                  -- the change_key the episode changed from (NULL: it fired afresh)
+  changed_from TEXT,                 -- the change_key the episode changed from (NULL: it fired afresh)
+  refires INTEGER NOT NULL DEFAULT 0,-- times it fired again after it had cleared (a repeat, told as one)
+  last_resolved_at TEXT              -- when it last cleared before it fired again (NULL: never cleared)
 );
 CREATE TABLE IF NOT EXISTS alerts.silences (
   silence_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -70,7 +72,13 @@ CREATE TABLE IF NOT EXISTS alerts.dispatches (
 
 # Columns added after a table was first created: added in place to an older store (SQLite ALTER TABLE).
 ADDED_COLUMNS = {
-    "alerts": {"notifications": "INTEGER NOT NULL DEFAULT 0", "change_key": "TEXT", "changed_from": "TEXT"},
+    "alerts": {
+        "notifications": "INTEGER NOT NULL DEFAULT 0",
+        "change_key": "TEXT",
+        "changed_from": "TEXT",
+        "refires": "INTEGER NOT NULL DEFAULT 0",
+        "last_resolved_at": "TEXT",
+    },
     "messages": {"html": "TEXT"},
 }
 
