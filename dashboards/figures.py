@@ -372,8 +372,18 @@ def trend_lines(
 
 
 def strength_heatmap(
-    matrix: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, unit_codes: list[str], lang: str
+    matrix: pl.DataFrame,
+    units: pl.DataFrame,
+    catalog: pl.DataFrame,
+    unit_codes: list[str],
+    lang: str,
+    extent: float | None = None,
+    year: int | None = None,
 ) -> go.Figure:
+    """Each chosen unit's score minus the programme average, per indicator. ``extent``: the colour range (±),
+    the year's over every unit (queries.score_difference_extent), so a colour means one difference whichever cities
+    are picked; the colour bar says the range and whose it is. Without it the range is the chosen cities' own, and
+    the colour bar says that instead."""
     if not matrix.height:
         return empty_figure(t("not_available", lang))
     name = name_col(lang)
@@ -383,9 +393,13 @@ def strength_heatmap(
     unit_names = dict(zip(units["unit_code"].to_list(), units[name].to_list()))
     lookup = {(r[0], r[1]): r[2] for r in matrix.iter_rows()}
     z = [[lookup.get((u, c)) for c in codes] for u in unit_codes]
-    # A symmetric scale that covers the data (rounded up to 10): the colour of ±73 must not be that of ±40.
-    extent = max([abs(v) for row in z for v in row if v is not None] or [10])
-    extent = 10 * math.ceil(extent / 10)
+    # A symmetric scale (rounded up to 10): the colour of ±73 must not be that of ±40.
+    if extent:
+        scale_note = t("heat_scale_year", lang).format(year=year, extent=f"{extent:.0f}")
+    else:
+        extent = max([abs(v) for row in z for v in row if v is not None] or [10])
+        extent = 10 * math.ceil(extent / 10)
+        scale_note = t("heat_scale_chosen", lang).format(extent=f"{extent:.0f}")
     missing = t("no_data_short", lang)
     text = [["" if v is not None else missing for v in row] for row in z]
     heatmap = {
@@ -404,7 +418,15 @@ def strength_heatmap(
         "ygap": 1,
         # the bar's title names what the colours measure and in what unit (it read "Difference from average", no
         # unit), in lines about as wide as the bar and its ticks: on the bar's side it ran past the figure's top
-        "colorbar": {"title": {"text": "<br>".join(wrap_title(t("diff_vs_avg", lang), COLOUR_BAR_TITLE_PX))}},
+        # under it, the range and whose it is (it changed with the cities picked and said nothing)
+        "colorbar": {
+            "title": {
+                "text": "<br>".join(wrap_title(t("diff_vs_avg", lang), COLOUR_BAR_TITLE_PX))
+                + "<br><sub>"
+                + "<br>".join(wrap_title(scale_note, COLOUR_BAR_TITLE_PX * 1.3))
+                + "</sub>"
+            }
+        },
         # the city by its name (the rows are keyed by code: %{y} showed "510700"), the difference with its unit
         "customdata": [[plot_text(unit_names.get(u, u))] * len(codes) for u in unit_codes],
         "hovertemplate": "%{customdata}<br>%{x}<br>%{z:+.1f} " + t("points_short", lang) + "<extra></extra>",
