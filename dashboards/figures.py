@@ -451,6 +451,39 @@ def strength_heatmap(
     )
 
 
+# The data note a chart carries in its own image (a PNG saved from the mode bar's camera has neither the page's
+# banner nor its footer): faint, across the plot's middle, where no title, legend or axis label is placed.
+DATA_NOTE_NAME = "ipcity-data-note"
+
+
+def stamp_data_note(fig, note: str | None):
+    """``fig`` (a Plotly figure or its dict) with ``note`` drawn in the figure itself, so every image of it says what
+    its data are (pure: the figure given, maybe a memoised one, is not changed). A figure without data (a message
+    such as "choose two cities") and a falsy ``note`` (real data) are returned as they are."""
+    if not note or fig is None or not hasattr(fig, "to_plotly_json") and not isinstance(fig, dict):
+        return fig
+    spec = fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else fig
+    if not spec.get("data"):
+        return fig
+    layout = dict(spec.get("layout") or {})
+    others = [a for a in layout.get("annotations") or [] if dict(a).get("name") != DATA_NOTE_NAME]
+    layout["annotations"] = [
+        *others,
+        {
+            "name": DATA_NOTE_NAME,
+            "text": plot_text(note),
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.5,
+            "y": 0.5,
+            "showarrow": False,
+            "font": {"size": 26, "color": "rgba(31, 41, 51, 0.22)"},
+            "textangle": -15,
+        },
+    ]
+    return {**spec, "layout": layout}
+
+
 def shared_year_range(*frames: pl.DataFrame | None) -> list[float] | None:
     """The x range every panel of a set of small charts shares (pure): the first to the last year of any value or
     target (baseline and target year) in ``frames``, half a year of margin either side; None for no years."""
