@@ -159,7 +159,7 @@ TEXT: dict[str, tuple[str, str]] = {
     # under each card: whose figure it is and of which year (a provincial office took the national count for its own)
     "card_scope_national": ("全国 · {year}年", "Nationwide · {year}"),
     "card_scope_province": ("{province} · {year}年", "{province} · {year}"),
-    "card_scope_own": ("本省 · {year}年", "Own province · {year}"),
+    "card_scope_own": ("{year}年", "{year}"),  # beside a title that says 本省 / own province
     # a chart's title says its year: the year picker above is not in a chart copied into a report
     "title_year": ("{title} · {year}年", "{title} · {year}"),
     "ov_map_title": (

@@ -1,0 +1,188 @@
+"""Round 8 of "a dashboard officials trust": a chart saved as PNG from its mode bar (the camera) says its data are
+synthetic, as every other export does; the compare heatmap's colours keep one meaning whichever cities are picked,
+and its colour bar says the range; a provincial office's cards say whose figure they hold once, not "本省…" above
+"广东省 · 2025年".
+
+Pure functions over small frames, and the real app over the session's sample snapshot for the callbacks
+(tests/e2e/test_dash8_browser.py shows the same to a person and saves the PNG a person would)."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+
+from dashboards import figures
+from dashboards.i18n import t
+from dashboards.pages.overview import headline_cards
+from dashboards.theme import empty_figure
+from pipelines.data_nature import DataNature
+
+NOTE = DataNature().row_value()  # the documented sample: "合成示例 / Synthetic sample"
+
+
+def _notes(fig) -> list[str]:
+    layout = fig["layout"] if isinstance(fig, dict) else fig.to_plotly_json()["layout"]
+    return [a.get("text") for a in layout.get("annotations") or [] if a.get("name") == figures.DATA_NOTE_NAME]
+
+
+# -- 1. the chart's own image carries the data note ---------------------------------------------------------------
+
+
+def test_a_stamped_figure_carries_the_note_and_the_original_is_untouched():
+    fig = go.Figure(go.Bar(x=[1, 2], y=[3, 4]))
+    fig.add_annotation(text="keep me", x=0, y=0)
+    out = figures.stamp_data_note(fig, NOTE)
+    assert _notes(out) == [NOTE]
+    assert "keep me" in [a.get("text") for a in out["layout"]["annotations"]]
+    assert _notes(fig) == []  # a memoised figure is read, never changed
+    assert _notes(figures.stamp_data_note(out, NOTE)) == [NOTE]  # once, however often it passes
+
+
+def test_nothing_to_stamp_on_real_data_or_a_message():
+    fig = go.Figure(go.Bar(x=[1], y=[1]))
+    assert figures.stamp_data_note(fig, None) is fig  # real data: the image is not called synthetic
+    blank = empty_figure("请至少选择两个城市")
+    assert figures.stamp_data_note(blank, NOTE) is blank  # a message has no data to label
+
+
+def test_the_note_is_escaped_text():
+    out = figures.stamp_data_note(go.Figure(go.Bar(x=[1], y=[1])), "<a href='x'>合成</a>")
+    assert _notes(out) == ["&lt;a href='x'&gt;合成&lt;/a&gt;"]
+
+
+@pytest.fixture(scope="module")
+def national(sample_snapshot, tmp_path_factory):
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+
+    d = tmp_path_factory.mktemp("dash8_access")
+    app = create_app(
+        sample_snapshot.snapshot, user_store=d / "users.sqlite", secret_key_file=d / "secret_key", debug=False
+    )
+    return signed_in_client(app, d / "users.sqlite", "national_test")
+
+
+def _year_and_units(snapshot) -> tuple[int, list[str]]:
+    import duckdb
+
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        year = con.execute("select max(year) from marts.fct_city_score_year where is_ranked").fetchall()[0][0]
+        codes = [
+            r[0]
+            for r in con.execute(
+                "select unit_code from marts.fct_city_score_year where year = ? and is_ranked order by rank, unit_code",
+                [year],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    return year, codes
+
+
+def _post(client, outputs, inputs, state):
+    from dashboard_http import callback_body
+
+    r = client.post("/_dash-update-component", json=callback_body(outputs, inputs, state))
+    assert r.status_code == 200, r.get_data(as_text=True)[:500]
+    return json.loads(r.get_data(as_text=True))["response"]
+
+
+def _compare(client, year, units, lang="zh") -> dict:
+    from dashboards.payloads import COMPARE_OUTPUTS
+
+    return _post(
+        client,
+        COMPARE_OUTPUTS,
+        [("cmp-year", "value", year), ("cmp-units", "value", units)],
+        [("cmp-lang", "data", lang)],
+    )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_chart_a_callback_draws_carries_the_data_note(national, sample_snapshot, lang):
+    """The compare page's radar and heatmap (one callback, several outputs) and its trend (one output): each
+    figure the browser receives has the note, so the PNG the camera saves has it."""
+    year, codes = _year_and_units(sample_snapshot.snapshot)
+    got = _compare(national, year, codes[:3], lang)
+    assert _notes(got["cmp-radar"]["figure"]) == [NOTE]
+    assert _notes(got["cmp-heatmap"]["figure"]) == [NOTE]
+    trend = _post(
+        national,
+        [("cmp-trend", "figure")],
+        [("cmp-units", "value", codes[:3]), ("cmp-indicator", "value", "QLT01")],
+        [("cmp-lang", "data", lang)],
+    )
+    assert _notes(trend["cmp-trend"]["figure"]) == [NOTE]
+
+
+# -- 2. the heatmap's colour range: the year's, said on the chart ------------------------------------------------
+
+
+def test_the_heatmaps_range_is_the_years_whichever_cities_are_picked(national, sample_snapshot):
+    """Fitted to the cities picked, one pair's range was twice the next's: one colour meant two differences."""
+    year, codes = _year_and_units(sample_snapshot.snapshot)
+    ranges, bars = set(), set()
+    for pick in (codes[:2], codes[-2:], [codes[0], codes[len(codes) // 2]]):
+        heat = _compare(national, year, pick)["cmp-heatmap"]["figure"]["data"][0]
+        ranges.add((heat["zmin"], heat["zmax"]))
+        bars.add(heat["colorbar"]["title"]["text"])
+    assert len(ranges) == 1 and len(bars) == 1, (ranges, bars)
+    (zmin, zmax) = ranges.pop()
+    assert zmin == -zmax and zmax % 10 == 0
+    assert f"±{zmax:.0f}" in bars.pop()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_heatmaps_colour_bar_says_its_range_and_whose(lang):
+    matrix = pl.DataFrame({"unit_code": ["1", "2"], "indicator_code": ["A", "A"], "diff": [5.0, -3.0]})
+    units = pl.DataFrame({"unit_code": ["1", "2"], "unit_name": ["甲市", "乙市"], "unit_name_en": ["A", "B"]})
+    catalog = pl.DataFrame({"indicator_code": ["A"], "name_zh": ["指标"], "name_en": ["Ind"]})
+    fixed = figures.strength_heatmap(matrix, units, catalog, ["1", "2"], lang, extent=70.0, year=2025).data[0]
+    assert (fixed.zmin, fixed.zmax) == (-70, 70)
+    bar = fixed.colorbar.title.text.replace("<br>", " ")
+    assert "±70" in bar and "2025" in bar
+    own = figures.strength_heatmap(matrix, units, catalog, ["1", "2"], lang).data[0]
+    assert (own.zmin, own.zmax) == (-10, 10)  # without the year's range: the choice's own, and it says so
+    assert t("heat_scale_chosen", lang).format(extent="10") in own.colorbar.title.text.replace("<br>", " ")
+
+
+# -- 3. a provincial office's cards: whose figure, once -----------------------------------------------------------
+
+HEADLINES = {
+    "year": 2025,
+    "programme_units": 65,
+    "ranked_units": 300,
+    "median_index": 99.8,
+    "leaders": 5,
+    "on_watch": 2,
+    "exit_candidates": 0,
+    "moved_up": 41,
+    "first_year": False,
+}
+SCOPE_WORDS = {"zh": ("本省", "全国", "广东省"), "en": ("own province", "Nationwide", "Guangdong")}
+
+
+def _card_texts(cards):
+    return {c.id: (c.children[1].children, c.children[2].children) for c in cards}
+
+
+@pytest.mark.parametrize("province", ["广东省", None])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_each_card_says_whose_figure_it_is_once(lang, province):
+    """gd_1366_zh_overview: "本省退出候选城市" over "广东省 · 2025年" said the province twice on each flagged card."""
+    name = None if province is None else ("广东省" if lang == "zh" else "Guangdong")
+    cards = _card_texts(headline_cards(HEADLINES, lang, own_province=True, province=name))
+    for cid, (title, note) in cards.items():
+        said = sum(f"{title} | {note}".lower().count(w.lower()) for w in SCOPE_WORDS[lang])
+        assert said == 1, (cid, title, note)
+        assert "2025" in note
+    watch_title, watch_note = cards["ov-card-watch"]
+    if name:
+        assert name in watch_note and watch_title == t("ov_on_watch", lang)
+    else:
+        assert watch_title == t("ov_on_watch_own", lang)
