@@ -186,3 +186,23 @@ def test_each_card_says_whose_figure_it_is_once(lang, province):
         assert name in watch_note and watch_title == t("ov_on_watch", lang)
     else:
         assert watch_title == t("ov_on_watch_own", lang)
+
+
+# -- review: axis ticks in full numbers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_axis_of_large_counts_reads_in_full_numbers(lang):
+    """nat_zh_1366_quality: the rows-loaded axis read "200k 400k 600k 800k" beside "入库行数 900,779": an English
+    abbreviation a Chinese reader takes for a unit. Every chart's axes (the app's template) show 200,000."""
+    from dashboards.pages.quality import sources_figure
+
+    fig = sources_figure(
+        pl.DataFrame({"source": ["cases", "grants"], "rows_loaded": [900_779, 737_507], "rows_rejected": [0, 0]}),
+        lang,
+    )
+    for axis in ("xaxis", "yaxis"):
+        own = fig.layout[axis]
+        template = fig.layout.template.layout[axis]
+        assert (own.exponentformat or template.exponentformat) == "none", axis
+        assert own.separatethousands if own.separatethousands is not None else template.separatethousands, axis
