@@ -371,6 +371,9 @@ def trend_lines(
     )
 
 
+HEAT_SCALE_NAME = "ipcity-heat-scale"  # the heatmap's note of its colour range (an annotation)
+
+
 def strength_heatmap(
     matrix: pl.DataFrame,
     units: pl.DataFrame,
@@ -418,15 +421,7 @@ def strength_heatmap(
         "ygap": 1,
         # the bar's title names what the colours measure and in what unit (it read "Difference from average", no
         # unit), in lines about as wide as the bar and its ticks: on the bar's side it ran past the figure's top
-        # under it, the range and whose it is (it changed with the cities picked and said nothing)
-        "colorbar": {
-            "title": {
-                "text": "<br>".join(wrap_title(t("diff_vs_avg", lang), COLOUR_BAR_TITLE_PX))
-                + "<br><sub>"
-                + "<br>".join(wrap_title(scale_note, COLOUR_BAR_TITLE_PX * 1.3))
-                + "</sub>"
-            }
-        },
+        "colorbar": {"title": {"text": "<br>".join(wrap_title(t("diff_vs_avg", lang), COLOUR_BAR_TITLE_PX))}},
         # the city by its name (the rows are keyed by code: %{y} showed "510700"), the difference with its unit
         "customdata": [[plot_text(unit_names.get(u, u))] * len(codes) for u in unit_codes],
         "hovertemplate": "%{customdata}<br>%{x}<br>%{z:+.1f} " + t("points_short", lang) + "<extra></extra>",
@@ -438,6 +433,24 @@ def strength_heatmap(
         t("cmp_sw", lang),
         420 + 50 * len(unit_codes),
         plot_bgcolor="#9ca3af",
+        # the range and whose it is (it changed with the cities picked and said nothing), under the colour bar: in
+        # the bar's title it took the bar's length, and three rows of English squeezed the bar to a sliver
+        annotations=[
+            {
+                "name": HEAT_SCALE_NAME,
+                "text": "<br>".join(plot_text(line) for line in wrap_title(scale_note, COLOUR_BAR_TITLE_PX)),
+                "xref": "paper",
+                "yref": "paper",
+                "x": 1.02,
+                "y": 0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "yshift": -6,
+                "align": "left",
+                "showarrow": False,
+                "font": {"size": 11},
+            }
+        ],
         xaxis={"tickangle": -40, "automargin": True, "showgrid": False},
         yaxis={
             "showgrid": False,

@@ -128,13 +128,21 @@ def test_the_heatmaps_range_is_the_years_whichever_cities_are_picked(national, s
     year, codes = _year_and_units(sample_snapshot.snapshot)
     ranges, bars = set(), set()
     for pick in (codes[:2], codes[-2:], [codes[0], codes[len(codes) // 2]]):
-        heat = _compare(national, year, pick)["cmp-heatmap"]["figure"]["data"][0]
+        fig = _compare(national, year, pick)["cmp-heatmap"]["figure"]
+        heat = fig["data"][0]
         ranges.add((heat["zmin"], heat["zmax"]))
-        bars.add(heat["colorbar"]["title"]["text"])
+        bars.add(_scale_note(fig["layout"]))
     assert len(ranges) == 1 and len(bars) == 1, (ranges, bars)
     (zmin, zmax) = ranges.pop()
     assert zmin == -zmax and zmax % 10 == 0
     assert f"±{zmax:.0f}" in bars.pop()
+
+
+def _scale_note(layout) -> str:
+    layout = layout if isinstance(layout, dict) else layout.to_plotly_json()
+    notes = [a["text"] for a in layout.get("annotations") or [] if a.get("name") == figures.HEAT_SCALE_NAME]
+    assert len(notes) == 1, layout.get("annotations")
+    return notes[0].replace("<br>", " ")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -142,13 +150,13 @@ def test_the_heatmaps_colour_bar_says_its_range_and_whose(lang):
     matrix = pl.DataFrame({"unit_code": ["1", "2"], "indicator_code": ["A", "A"], "diff": [5.0, -3.0]})
     units = pl.DataFrame({"unit_code": ["1", "2"], "unit_name": ["甲市", "乙市"], "unit_name_en": ["A", "B"]})
     catalog = pl.DataFrame({"indicator_code": ["A"], "name_zh": ["指标"], "name_en": ["Ind"]})
-    fixed = figures.strength_heatmap(matrix, units, catalog, ["1", "2"], lang, extent=70.0, year=2025).data[0]
-    assert (fixed.zmin, fixed.zmax) == (-70, 70)
-    bar = fixed.colorbar.title.text.replace("<br>", " ")
-    assert "±70" in bar and "2025" in bar
-    own = figures.strength_heatmap(matrix, units, catalog, ["1", "2"], lang).data[0]
-    assert (own.zmin, own.zmax) == (-10, 10)  # without the year's range: the choice's own, and it says so
-    assert t("heat_scale_chosen", lang).format(extent="10") in own.colorbar.title.text.replace("<br>", " ")
+    fig = figures.strength_heatmap(matrix, units, catalog, ["1", "2"], lang, extent=70.0, year=2025)
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (-70, 70)
+    note = _scale_note(fig.layout)
+    assert "±70" in note and "2025" in note
+    own = figures.strength_heatmap(matrix, units, catalog, ["1", "2"], lang)
+    assert (own.data[0].zmin, own.data[0].zmax) == (-10, 10)  # without the year's range: the choice's own, said
+    assert _scale_note(own.layout) == t("heat_scale_chosen", lang).format(extent="10")
 
 
 # -- 3. a provincial office's cards: whose figure, once -----------------------------------------------------------
@@ -206,3 +214,45 @@ def test_an_axis_of_large_counts_reads_in_full_numbers(lang):
         template = fig.layout.template.layout[axis]
         assert (own.exponentformat or template.exponentformat) == "none", axis
         assert own.separatethousands if own.separatethousands is not None else template.separatethousands, axis
+
+
+# -- review: the provinces chart's title names the colours drawn, and the dotted line ------------------------------
+
+
+def _province_rollup(**over) -> pl.DataFrame:
+    row = {
+        "province_code": "440000",
+        "province_name": "广东省",
+        "n_cities": 6,
+        "mean_index": 111.04,
+        "sd_index": 23.7,
+        "min_index": 80.0,
+        "max_index": 153.7,
+        "mean_acceptance_score": None,
+        "share_key_targets_met": 0.6667,
+        "n_flagged": 1,
+        "flagged_units": "惠州市",
+        **{f"n_{s}": 0 for s in ("normal", "exemplary", "watch", "review", "rectification", "exit_candidate")},
+        **{f"n_{s}": 0 for s in ("not_reported", "withdrawn")},
+    }
+    row.update(over)
+    return pl.DataFrame([row])
+
+
+# what a reader calls the theme's colours (Okabe-Ito vermillion reads orange on screen and in print)
+COLOUR_WORDS = {"#D55E00": {"zh": "橙", "en": "orange"}, "#0072B2": {"zh": "蓝", "en": "blue"}}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_provinces_chart_names_the_colour_it_draws_and_its_dotted_line(lang):
+    """nat_en_1366_provinces: "hatched red: with flagged cities" above orange hatched bars; the dotted line at 100
+    was named nowhere."""
+    from dashboards.pages.provinces import chart
+
+    fig = chart(_province_rollup(), lang)
+    flagged = fig.data[0].marker.color[0]
+    title = fig.layout.title.text
+    assert COLOUR_WORDS[flagged][lang] in title.lower(), (flagged, title)
+    assert ("红色" if lang == "zh" else "red") not in title
+    lines = [a.text for a in fig.layout.annotations]
+    assert any("100" in (x or "") for x in lines), lines
