@@ -211,6 +211,8 @@ TEXT: dict[str, tuple[str, str]] = {
     # the colour bar's title says its unit: the cells are 0–100 scores minus the programme average, in points
     "diff_vs_avg": ("与示范城市平均得分之差（分）", "Score minus programme average (points)"),
     "points_short": ("分", "pts"),
+    # an evaluation stage the account may not see (another province's, access.published_rankings)
+    "stage_withheld": ("未公开", "not published"),
     # the compare heatmap's colour bar: its range (±, points) and whose it is
     "heat_scale_year": ("{year}年全部城市统一色标 ±{extent}", "one scale for all cities of {year}, ±{extent}"),
     "heat_scale_chosen": ("仅所选城市色标 ±{extent}", "scale of the chosen cities only, ±{extent}"),

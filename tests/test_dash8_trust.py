@@ -256,3 +256,32 @@ def test_the_provinces_chart_names_the_colour_it_draws_and_its_dotted_line(lang)
     assert ("红色" if lang == "zh" else "red") not in title
     lines = [a.text for a in fig.layout.annotations]
     assert any("100" in (x or "") for x in lines), lines
+
+
+# -- review: a stage withheld from the account says so -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_withheld_stage_is_not_shown_as_a_missing_one(lang):
+    """gd_zh_1366_rankings: every other province's city read "评价阶段 –", the dash a city with no stage has; a
+    provincial office took the cities for not evaluated. A stage withheld from the account says 未公开 / not
+    published; the own province's cities keep theirs, a city without a stage keeps its dash."""
+    from test_verdicts_contestable2 import _ranking_frame
+
+    from dashboards import access
+    from dashboards.pages.rankings import ranking_rows
+
+    df = _ranking_frame().with_columns(
+        province_code=pl.Series(["320000", "320000", "440000", "440000"]),
+        stage=pl.Series(["normal", None, "watch", "normal"]),
+    )
+    gd = access.Principal("gd", "province", "440000")
+    rows = {
+        r["unit_code"]: r["stage_label"]
+        for r in ranking_rows(access.published_rankings(gd, df), lang, gd.province_scope())
+    }
+    withheld = t("stage_withheld", lang)
+    assert rows["320100"] == withheld and rows["320200"] == withheld
+    assert rows["320300"] != withheld and rows["320400"] != withheld
+    national = {r["unit_code"]: r["stage_label"] for r in ranking_rows(df, lang)}
+    assert national["320200"] is None  # no stage, nothing withheld: the grid's dash
