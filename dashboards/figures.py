@@ -372,6 +372,18 @@ def trend_lines(
 
 
 HEAT_SCALE_NAME = "ipcity-heat-scale"  # the heatmap's note of its colour range (an annotation)
+HEATMAP_TICK_ANGLE = 40  # the indicator names below the cells, rotated
+HEATMAP_CELLS_PX = 220  # the least height of the cells: the colour bar beside them is as long, less its title
+
+
+def heatmap_height(labels: list[str], rows: int) -> int:
+    """The heatmap's height in px (pure): the title's band, the rotated indicator names below the cells (their
+    estimated width at the axis's 15 px type), and the cells, at least HEATMAP_CELLS_PX or 50 px a row. A fixed
+    420 + 50 a row left the English names (twice the Chinese) ~100 px of cells: the colour bar, as long as the cells
+    less its three-line title, was a 21 px sliver with its ticks overprinted (en, 1366 px, two cities)."""
+    longest = max((_label_px(x, 15) for x in labels), default=0)
+    below = longest * math.sin(math.radians(HEATMAP_TICK_ANGLE)) + 30
+    return int(TITLE_MARGIN_PX + below + max(HEATMAP_CELLS_PX, 50 * rows) + 20)
 
 
 def strength_heatmap(
@@ -427,11 +439,10 @@ def strength_heatmap(
         "hovertemplate": "%{customdata}<br>%{x}<br>%{z:+.1f} " + t("points_short", lang) + "<extra></extra>",
     }
     # Missing cells are not drawn: the grey background shows through, unlike white "= average".
-    # The rotated indicator names take ~250 px below the cells; the cells need room of their own.
     return figure(
         [heatmap],
         t("cmp_sw", lang),
-        420 + 50 * len(unit_codes),
+        heatmap_height(heatmap["x"], len(unit_codes)),
         plot_bgcolor="#9ca3af",
         # the range and whose it is (it changed with the cities picked and said nothing), under the colour bar: in
         # the bar's title it took the bar's length, and three rows of English squeezed the bar to a sliver
@@ -451,7 +462,7 @@ def strength_heatmap(
                 "font": {"size": 11},
             }
         ],
-        xaxis={"tickangle": -40, "automargin": True, "showgrid": False},
+        xaxis={"tickangle": -HEATMAP_TICK_ANGLE, "automargin": True, "showgrid": False},
         yaxis={
             "showgrid": False,
             "automargin": True,
