@@ -123,3 +123,41 @@ def test_a_provincial_card_names_the_province_once(province_browser, dash_server
         province_browser.save_screenshot(str(artifacts / f"dash8_province_{lang}_overview.png"))
     finally:
         province_browser.set_window_size(1600, 1100)
+
+
+# each chart's title against its own drawing: the part past the SVG's right edge is cut
+TITLES_JS = """
+return Array.from(document.querySelectorAll('.ipc-graph .js-plotly-plot')).map(gd => {
+  const svg = gd.querySelector('.main-svg'), title = gd.querySelector('.gtitle');
+  if (!svg || !title || !title.textContent) return null;
+  return {id: gd.parentElement.id, title: title.textContent,
+          over: title.getBoundingClientRect().right - svg.getBoundingClientRect().right};
+}).filter(x => x);
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("path", ["/", "/compare"])
+def test_a_phone_shows_each_charts_whole_title(browser, dash_server, e2e_snapshot, artifacts, path, lang):
+    """nat_zh_390_overview: on a 390 px phone the map's title read "城市分布（按绩效分组着色，点击城", its year cut,
+    and 退出登录 / Sign out lay past the screen's right edge (the page scrolled sideways to 471 px)."""
+    year, _ = _year_and_units(e2e_snapshot)
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(f"{dash_server.url}{path}?lang={lang}&year={year}")
+        assert wait_for(lambda: page_ready(browser, PAGES[path]))
+        titles = wait_for(
+            lambda: (x := browser.execute_script(TITLES_JS)) and len(x) >= len(PAGES[path]["graphs"]) and x
+        )
+        assert titles, "no chart titles"
+        cut = [x for x in titles if x["over"] > 1]
+        browser.save_screenshot(str(artifacts / f"dash8_phone_{lang}_{path.strip('/') or 'overview'}.png"))
+        assert not cut, cut
+        # the chart scrolls sideways, the page does not; the sign-out button is on the screen (it was at 471 px)
+        page = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth,"
+            " document.getElementById('ipc-logout').getBoundingClientRect().right]"
+        )
+        assert page[0] <= page[1] and page[2] <= page[1], page
+    finally:
+        browser.set_window_size(1600, 1100)
