@@ -285,3 +285,20 @@ def test_a_withheld_stage_is_not_shown_as_a_missing_one(lang):
     assert rows["320300"] != withheld and rows["320400"] != withheld
     national = {r["unit_code"]: r["stage_label"] for r in ranking_rows(df, lang)}
     assert national["320200"] is None  # no stage, nothing withheld: the grid's dash
+
+
+# -- review: the watchlist's cards say whose count and which year ---------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_watchlists_cards_say_whose_count_and_which_year(lang):
+    """nat_zh_1366_watchlist: "2 整改", "2 退出候选" with no scope or year, where the overview's cards (round 7) say
+    全国 · 2025年; a provincial office's watchlist counts its own cities, and said so nowhere."""
+    from dashboards.pages.watchlist import watch_cards
+
+    counts = {"watch": 0, "review": 5, "rectification": 2, "exit_candidate": 2}
+    national = _card_texts(watch_cards(counts, 2025, lang))
+    assert {note for _, note in national.values()} == {t("card_scope_national", lang).format(year=2025)}
+    name = "广东省" if lang == "zh" else "Guangdong"
+    own = _card_texts(watch_cards(counts, 2025, lang, national=False, province=name))
+    assert {note for _, note in own.values()} == {t("card_scope_province", lang).format(province=name, year=2025)}
