@@ -161,3 +161,29 @@ def test_a_phone_shows_each_charts_whole_title(browser, dash_server, e2e_snapsho
         assert page[0] <= page[1] and page[2] <= page[1], page
     finally:
         browser.set_window_size(1600, 1100)
+
+
+TICKS_JS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+if (!gd) return null;
+const t = Array.from(gd.querySelectorAll('.' + arguments[1] + 'tick text')).map(e => e.textContent);
+return t.length ? t : null;
+"""
+
+
+def test_axes_read_full_numbers_and_plain_years(browser, dash_server, e2e_snapshot):
+    """nat_zh_1366_quality: the rows-loaded axis read "200k 400k"; forcing separators for it made the profile's
+    year axis read "2,016 2,017". Counts read 200,000 and years 2016."""
+    code = sql(e2e_snapshot, "select unit_code from marts.fct_city_score_year where is_ranked order by rank limit 1")
+    browser.set_window_size(1366, 768)
+    try:
+        browser.get(f"{dash_server.url}/quality?lang=zh")
+        assert wait_for(lambda: page_ready(browser, PAGES["/quality"]))
+        counts = wait_for(lambda: browser.execute_script(TICKS_JS, "dq-rej-fig", "x"))
+        assert counts and not any(x[-1:] in "kMGB" and x != "0" for x in counts), counts
+        browser.get(f"{dash_server.url}/profile?lang=zh&unit={code[0][0]}")
+        assert wait_for(lambda: page_ready(browser, PAGES["/profile"]))
+        years = wait_for(lambda: browser.execute_script(TICKS_JS, "pf-stage-fig", "x"))
+        assert years and all(y.isdigit() and len(y) == 4 for y in years), years
+    finally:
+        browser.set_window_size(1600, 1100)
