@@ -287,7 +287,11 @@ RADAR_LABEL_SIZE = 13
 RADAR_MIN_SIDE_PX = 40
 
 
-def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None = None) -> go.Figure:
+def pillar_radar(
+    pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None = None, year: int | None = None
+) -> go.Figure:
+    """The chosen units' pillar scores and the programme average; ``year`` in the title (its PNG, saved from the
+    mode bar, said no year: the page's year dropdown is not in the image)."""
     theta = [label(PILLAR_NAMES, p, lang) for p in PILLAR_COLUMNS]
     cols = list(PILLAR_COLUMNS.values())
     name = name_col(lang)
@@ -306,7 +310,7 @@ def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None 
             }
         traces.append(trace)
     # the scale is said in the title (a radial-axis title would sit on top of the polygons)
-    title = f"{t('cmp_radar', lang)} · {t('score_0_100', lang)}"
+    title = year_title(f"{t('cmp_radar', lang)} · {t('score_0_100', lang)}", year, lang)
     # The first pillar at the top, the others clockwise; the radius ticks (0–100) on the bisector between the
     # first two pillars. Drawn along the first pillar's spoke (Plotly's default) they overlapped its name,
     # "管理能力 / Management", and the polygons' vertices on that spoke.
@@ -441,7 +445,7 @@ def strength_heatmap(
     # Missing cells are not drawn: the grey background shows through, unlike white "= average".
     return figure(
         [heatmap],
-        t("cmp_sw", lang),
+        year_title(t("cmp_sw", lang), year, lang),  # the year in the image too, as on the radar
         heatmap_height(heatmap["x"], len(unit_codes)),
         plot_bgcolor="#9ca3af",
         # the range and whose it is (it changed with the cities picked and said nothing), under the colour bar: in

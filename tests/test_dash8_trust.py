@@ -111,6 +111,9 @@ def test_every_chart_a_callback_draws_carries_the_data_note(national, sample_sna
     got = _compare(national, year, codes[:3], lang)
     assert _notes(got["cmp-radar"]["figure"]) == [NOTE]
     assert _notes(got["cmp-heatmap"]["figure"]) == [NOTE]
+    # and the year: the PNG has no page around it with the year dropdown
+    for graph in ("cmp-radar", "cmp-heatmap"):
+        assert str(year) in got[graph]["figure"]["layout"]["title"]["text"], graph
     trend = _post(
         national,
         [("cmp-trend", "figure")],

@@ -235,7 +235,7 @@ def register_callbacks(app) -> None:
         try:
             snap = snapshot()
             year = int(year)
-            radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang, chosen)
+            radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang, chosen, year=year)
             cols, rows = side_by_side_table(queries.side_by_side(snap, year, chosen), lang)
             units = queries.units(snap)
             heat = figures.strength_heatmap(
