@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -19,6 +20,7 @@ from . import (  # noqa: F401 (access_text: UI strings)
     access,
     access_text,
     components,
+    figures,
     geo,
     payloads,
     queries,
@@ -433,6 +435,7 @@ def create_app(
         except SnapshotUnavailable:
             return t("no_snapshot", lang)
 
+    label_figure_callbacks(app)
     for page in PAGES:
         page.register_callbacks(app)
     _register_routes(app.server)
@@ -441,6 +444,58 @@ def create_app(
     web.install(app, store, secret_key_file, debug=debug, pages={p.PATH: p for p in PAGES})
     payloads.install(app)  # after the sign-in gate: its role check runs before any stored response is served
     return app
+
+
+def _chart_note() -> str | None:
+    """What a chart's own image says its data are: the per-row label every file a user takes away carries
+    ("合成示例 / Synthetic sample", pipelines.data_nature), when the published snapshot holds synthetic data; None for
+    real data or no snapshot."""
+    sources = _synthetic_sources()
+    nature = data_nature.DataNature(sources) if sources is not None else None
+    return nature.row_value() if nature is not None and nature.is_synthetic else None
+
+
+def _figure_positions(args, kwargs) -> tuple[int, list[int]]:
+    """How many outputs a callback declares, and which of them are a graph's ``figure``."""
+    outputs = []
+    for a in (*args, *(kwargs.get(k) for k in ("output", "outputs") if k in kwargs)):
+        for o in a if isinstance(a, (list, tuple)) else [a]:
+            if isinstance(o, Output):
+                outputs.append(o)
+    return len(outputs), [i for i, o in enumerate(outputs) if o.component_property == "figure"]
+
+
+def label_figure_callbacks(app: dash.Dash) -> None:
+    """Every callback the pages register that draws a chart returns its figures with the data note in them
+    (figures.stamp_data_note): a PNG saved from a chart's mode bar (the camera) had no synthetic-data label while
+    every other export has one. One place, so a chart added later is labelled too."""
+    register = app.callback
+
+    def callback(*args, **kwargs):
+        n_outputs, positions = _figure_positions(args, kwargs)
+        decorate = register(*args, **kwargs)
+        if not positions:
+            return decorate
+
+        def wrap(func):
+            @functools.wraps(func)
+            def labelled(*a, **kw):
+                out = func(*a, **kw)
+                note = _chart_note()
+                if not note:
+                    return out
+                if n_outputs == 1 and not isinstance(out, (list, tuple)):
+                    return figures.stamp_data_note(out, note)
+                out = list(out)
+                for i in positions:
+                    out[i] = figures.stamp_data_note(out[i], note)
+                return out
+
+            return decorate(labelled)
+
+        return wrap
+
+    app.callback = callback
 
 
 def _bad(status: int, reason: str) -> flask.Response:

@@ -287,7 +287,11 @@ RADAR_LABEL_SIZE = 13
 RADAR_MIN_SIDE_PX = 40
 
 
-def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None = None) -> go.Figure:
+def pillar_radar(
+    pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None = None, year: int | None = None
+) -> go.Figure:
+    """The chosen units' pillar scores and the programme average; ``year`` in the title (its PNG, saved from the
+    mode bar, said no year: the page's year dropdown is not in the image)."""
     theta = [label(PILLAR_NAMES, p, lang) for p in PILLAR_COLUMNS]
     cols = list(PILLAR_COLUMNS.values())
     name = name_col(lang)
@@ -306,7 +310,7 @@ def pillar_radar(pillars: pl.DataFrame, lang: str, unit_codes: list[str] | None 
             }
         traces.append(trace)
     # the scale is said in the title (a radial-axis title would sit on top of the polygons)
-    title = f"{t('cmp_radar', lang)} · {t('score_0_100', lang)}"
+    title = year_title(f"{t('cmp_radar', lang)} · {t('score_0_100', lang)}", year, lang)
     # The first pillar at the top, the others clockwise; the radius ticks (0–100) on the bisector between the
     # first two pillars. Drawn along the first pillar's spoke (Plotly's default) they overlapped its name,
     # "管理能力 / Management", and the polygons' vertices on that spoke.
@@ -371,9 +375,34 @@ def trend_lines(
     )
 
 
+HEAT_SCALE_NAME = "ipcity-heat-scale"  # the heatmap's note of its colour range (an annotation)
+HEATMAP_TICK_ANGLE = 40  # the indicator names below the cells, rotated
+HEATMAP_CELLS_PX = 220  # the least height of the cells: the colour bar beside them is as long, less its title
+
+
+def heatmap_height(labels: list[str], rows: int) -> int:
+    """The heatmap's height in px (pure): the title's band, the rotated indicator names below the cells (their
+    estimated width at the axis's 15 px type), and the cells, at least HEATMAP_CELLS_PX or 50 px a row. A fixed
+    420 + 50 a row left the English names (twice the Chinese) ~100 px of cells: the colour bar, as long as the cells
+    less its three-line title, was a 21 px sliver with its ticks overprinted (en, 1366 px, two cities)."""
+    longest = max((_label_px(x, 15) for x in labels), default=0)
+    below = longest * math.sin(math.radians(HEATMAP_TICK_ANGLE)) + 30
+    return int(TITLE_MARGIN_PX + below + max(HEATMAP_CELLS_PX, 50 * rows) + 20)
+
+
 def strength_heatmap(
-    matrix: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, unit_codes: list[str], lang: str
+    matrix: pl.DataFrame,
+    units: pl.DataFrame,
+    catalog: pl.DataFrame,
+    unit_codes: list[str],
+    lang: str,
+    extent: float | None = None,
+    year: int | None = None,
 ) -> go.Figure:
+    """Each chosen unit's score minus the programme average, per indicator. ``extent``: the colour range (±),
+    the year's over every unit (queries.score_difference_extent), so a colour means one difference whichever cities
+    are picked; the colour bar says the range and whose it is. Without it the range is the chosen cities' own, and
+    the colour bar says that instead."""
     if not matrix.height:
         return empty_figure(t("not_available", lang))
     name = name_col(lang)
@@ -383,9 +412,13 @@ def strength_heatmap(
     unit_names = dict(zip(units["unit_code"].to_list(), units[name].to_list()))
     lookup = {(r[0], r[1]): r[2] for r in matrix.iter_rows()}
     z = [[lookup.get((u, c)) for c in codes] for u in unit_codes]
-    # A symmetric scale that covers the data (rounded up to 10): the colour of ±73 must not be that of ±40.
-    extent = max([abs(v) for row in z for v in row if v is not None] or [10])
-    extent = 10 * math.ceil(extent / 10)
+    # A symmetric scale (rounded up to 10): the colour of ±73 must not be that of ±40.
+    if extent:
+        scale_note = t("heat_scale_year", lang).format(year=year, extent=f"{extent:.0f}")
+    else:
+        extent = max([abs(v) for row in z for v in row if v is not None] or [10])
+        extent = 10 * math.ceil(extent / 10)
+        scale_note = t("heat_scale_chosen", lang).format(extent=f"{extent:.0f}")
     missing = t("no_data_short", lang)
     text = [["" if v is not None else missing for v in row] for row in z]
     heatmap = {
@@ -410,13 +443,30 @@ def strength_heatmap(
         "hovertemplate": "%{customdata}<br>%{x}<br>%{z:+.1f} " + t("points_short", lang) + "<extra></extra>",
     }
     # Missing cells are not drawn: the grey background shows through, unlike white "= average".
-    # The rotated indicator names take ~250 px below the cells; the cells need room of their own.
     return figure(
         [heatmap],
-        t("cmp_sw", lang),
-        420 + 50 * len(unit_codes),
+        year_title(t("cmp_sw", lang), year, lang),  # the year in the image too, as on the radar
+        heatmap_height(heatmap["x"], len(unit_codes)),
         plot_bgcolor="#9ca3af",
-        xaxis={"tickangle": -40, "automargin": True, "showgrid": False},
+        # the range and whose it is (it changed with the cities picked and said nothing), under the colour bar: in
+        # the bar's title it took the bar's length, and three rows of English squeezed the bar to a sliver
+        annotations=[
+            {
+                "name": HEAT_SCALE_NAME,
+                "text": "<br>".join(plot_text(line) for line in wrap_title(scale_note, COLOUR_BAR_TITLE_PX)),
+                "xref": "paper",
+                "yref": "paper",
+                "x": 1.02,
+                "y": 0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "yshift": -6,
+                "align": "left",
+                "showarrow": False,
+                "font": {"size": 11},
+            }
+        ],
+        xaxis={"tickangle": -HEATMAP_TICK_ANGLE, "automargin": True, "showgrid": False},
         yaxis={
             "showgrid": False,
             "automargin": True,
@@ -427,6 +477,39 @@ def strength_heatmap(
             "ticktext": [plot_text(unit_names.get(u, u)) for u in unit_codes],
         },
     )
+
+
+# The data note a chart carries in its own image (a PNG saved from the mode bar's camera has neither the page's
+# banner nor its footer): faint, across the plot's middle, where no title, legend or axis label is placed.
+DATA_NOTE_NAME = "ipcity-data-note"
+
+
+def stamp_data_note(fig, note: str | None):
+    """``fig`` (a Plotly figure or its dict) with ``note`` drawn in the figure itself, so every image of it says what
+    its data are (pure: the figure given, maybe a memoised one, is not changed). A figure without data (a message
+    such as "choose two cities") and a falsy ``note`` (real data) are returned as they are."""
+    if not note or fig is None or not hasattr(fig, "to_plotly_json") and not isinstance(fig, dict):
+        return fig
+    spec = fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else fig
+    if not spec.get("data"):
+        return fig
+    layout = dict(spec.get("layout") or {})
+    others = [a for a in layout.get("annotations") or [] if dict(a).get("name") != DATA_NOTE_NAME]
+    layout["annotations"] = [
+        *others,
+        {
+            "name": DATA_NOTE_NAME,
+            "text": plot_text(note),
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.5,
+            "y": 0.5,
+            "showarrow": False,
+            "font": {"size": 26, "color": "rgba(31, 41, 51, 0.22)"},
+            "textangle": -15,
+        },
+    ]
+    return {**spec, "layout": layout}
 
 
 def shared_year_range(*frames: pl.DataFrame | None) -> list[float] | None:

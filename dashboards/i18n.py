@@ -159,7 +159,7 @@ TEXT: dict[str, tuple[str, str]] = {
     # under each card: whose figure it is and of which year (a provincial office took the national count for its own)
     "card_scope_national": ("全国 · {year}年", "Nationwide · {year}"),
     "card_scope_province": ("{province} · {year}年", "{province} · {year}"),
-    "card_scope_own": ("本省 · {year}年", "Own province · {year}"),
+    "card_scope_own": ("{year}年", "{year}"),  # beside a title that says 本省 / own province
     # a chart's title says its year: the year picker above is not in a chart copied into a report
     "title_year": ("{title} · {year}年", "{title} · {year}"),
     "ov_map_title": (
@@ -211,6 +211,11 @@ TEXT: dict[str, tuple[str, str]] = {
     # the colour bar's title says its unit: the cells are 0–100 scores minus the programme average, in points
     "diff_vs_avg": ("与示范城市平均得分之差（分）", "Score minus programme average (points)"),
     "points_short": ("分", "pts"),
+    # an evaluation stage the account may not see (another province's, access.published_rankings)
+    "stage_withheld": ("未公开", "not published"),
+    # the compare heatmap's colour bar: its range (±, points) and whose it is
+    "heat_scale_year": ("{year}年全部城市统一色标 ±{extent}", "one scale for all cities of {year}, ±{extent}"),
+    "heat_scale_chosen": ("仅所选城市色标 ±{extent}", "scale of the chosen cities only, ±{extent}"),
     # profile
     "pf_pick": ("选择城市", "Choose a city"),
     "pf_indicators": ("各项指标趋势与目标", "Indicators: trend and target"),

@@ -126,11 +126,15 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "flagged_units": ("预警城市", "Flagged cities"),
     "stages_mix": ("阶段分布", "Stages"),
     "pv_empty": ("该期间无评价结果。", "No evaluation results for this period."),
-    # the bar colour is explained in the title: the chart has one trace, so no legend says it
+    # the bar colour is explained in the title: the chart has one trace, so no legend says it. The colour by the
+    # name a reader gives what is drawn (Okabe-Ito vermillion reads orange: "红色" / "red" matched no bar), and the
+    # flagged cities by the grid's word for them (预警城市)
     "pv_chart_title": (
-        "各省平均综合指数（误差线为标准差；红色斜纹：有被标记城市）",
-        "Mean composite index per province (error bars: SD; hatched red: with flagged cities)",
+        "各省平均综合指数（误差线为标准差；橙色斜纹：有预警城市）",
+        "Mean composite index per province (error bars: SD; orange hatching: with flagged cities)",
     ),
+    # the dotted line across the bars (it was not named anywhere)
+    "pv_chart_average": ("示范城市均值 = 100", "programme average = 100"),
     # simulator
     "sim_title": (
         "调整权重、阈值和规则参数，查看排名、阶段、周期结论和验收档次的变化（不发布为评价结论）",

@@ -459,6 +459,21 @@ def score_matrix(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     return every_unit.filter(pl.col("unit_code").is_in(unit_codes))
 
 
+def score_difference_extent(snap, year: int) -> float | None:
+    """The compare heatmap's colour range for ``year``: the largest distance from the programme average of any
+    unit's score on any indicator, rounded up to ten (one symmetric scale, ±extent). The same for every choice of
+    cities, as the map's is for every year: fitted to the cities picked, one pair's range was twice the next's and
+    one colour meant two differences. None when the year has no scores."""
+
+    def compute():
+        diffs = _score_differences(snap, year)["diff"].drop_nulls().drop_nans()
+        if not diffs.len():
+            return None
+        return float(max(10, 10 * math.ceil(float(diffs.abs().max()) / 10)))
+
+    return snap.cached(("score_difference_extent", year), compute)
+
+
 def side_by_side(snap, year: int, unit_codes: list[str]) -> pl.DataFrame:
     """One row per unit with composite, pillars, rank, group and stage, in the order the units were picked."""
     order = {c: i for i, c in enumerate(unit_codes)}

@@ -41,6 +41,10 @@ DIVERGING = "PuOr"  # readable for the common colour-vision deficiencies, unlike
 FONT_FAMILY = "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
 
 
+# Plotly separates thousands from five digits on by itself; forced on for four digits too, a year axis read
+# "2,016 2,017" (the profile's stage history)
+FULL_NUMBERS = {"exponentformat": "none"}
+
 # The app's own Plotly template, the default for every figure. Plotly's default template ("plotly") is ~7 KB of
 # JSON copied into every figure and validated each time (~15 ms of a figure's ~20 ms build); this one holds only
 # what the charts use, so a figure is ~1 KB lighter per chart and ~4× faster to build (issue 15's load goal).
@@ -53,8 +57,10 @@ pio.templates[TEMPLATE_NAME] = go.layout.Template(
         "colorway": SERIES,
         "legend": {"font": {"size": 14}},
         "hoverlabel": {"font": {"family": FONT_FAMILY, "size": 14}},
-        "xaxis": {"gridcolor": "#e5e7eb", "zerolinecolor": "#9ca3af", "automargin": True},
-        "yaxis": {"gridcolor": "#e5e7eb", "zerolinecolor": "#9ca3af", "automargin": True},
+        # whole numbers (200,000) on every axis: Plotly's default ticks read "200k", "1.5M" (an
+        # English abbreviation a Chinese reader takes for a unit; 万 and 亿 are what they count in)
+        "xaxis": {"gridcolor": "#e5e7eb", "zerolinecolor": "#9ca3af", "automargin": True, **FULL_NUMBERS},
+        "yaxis": {"gridcolor": "#e5e7eb", "zerolinecolor": "#9ca3af", "automargin": True, **FULL_NUMBERS},
     }
 )
 pio.templates.default = TEMPLATE_NAME

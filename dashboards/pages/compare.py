@@ -75,6 +75,7 @@ def warm(snap) -> None:
         queries.pillar_scores(snap, year, [])
         queries.side_by_side(snap, year, [])
         queries.score_matrix(snap, year, [])
+        queries.score_difference_extent(snap, year)
         queries.strengths_weaknesses(snap, year, [])
         queries.indicator_catalog(snap, year)
     for code in queries.indicator_catalog(snap)["indicator_code"].to_list():
@@ -234,11 +235,17 @@ def register_callbacks(app) -> None:
         try:
             snap = snapshot()
             year = int(year)
-            radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang, chosen)
+            radar = figures.pillar_radar(queries.pillar_scores(snap, year, chosen), lang, chosen, year=year)
             cols, rows = side_by_side_table(queries.side_by_side(snap, year, chosen), lang)
             units = queries.units(snap)
             heat = figures.strength_heatmap(
-                queries.score_matrix(snap, year, chosen), units, queries.indicator_catalog(snap, year), chosen, lang
+                queries.score_matrix(snap, year, chosen),
+                units,
+                queries.indicator_catalog(snap, year),
+                chosen,
+                lang,
+                extent=queries.score_difference_extent(snap, year),
+                year=year,
             )
             names = dict(zip(units["unit_code"].to_list(), units[name_col(lang)].to_list()))
             sw = strengths_list(queries.strengths_weaknesses(snap, year, chosen), names, chosen, lang)

@@ -49,11 +49,15 @@ def headline_cards(
         h = {**h, "moved_up": t("na_short", lang)}  # no previous ranking: not applicable, not zero
 
     national = t("card_scope_national", lang).format(year=h["year"])
+    # Whose count a flagged card holds is said once: in the note when the province has a name ("关注及整改城市",
+    # "广东省 · 2025年"), else in the title ("本省关注及整改城市", "2025年"). Both at once read "本省关注及整改城市 /
+    # 广东省 · 2025年" (own province, then the province) on every provincial card.
     own = (
         t("card_scope_province", lang).format(province=province, year=h["year"])
         if province
         else t("card_scope_own", lang).format(year=h["year"])
     )
+    own_title = own_province and not province
     cards = [
         card(t("ov_programme_units", lang), fmt(h["programme_units"]), "ov-card-units", national),
         card(t("ov_median_index", lang), fmt(h["median_index"], 1), "ov-card-index", national),
@@ -64,13 +68,13 @@ def headline_cards(
         return cards
     return cards + [
         card(
-            t("ov_on_watch_own" if own_province else "ov_on_watch", lang),
+            t("ov_on_watch_own" if own_title else "ov_on_watch", lang),
             fmt(h["on_watch"]),
             "ov-card-watch",
             own if own_province else national,
         ),
         card(
-            t("ov_exit_own" if own_province else "ov_exit", lang),
+            t("ov_exit_own" if own_title else "ov_exit", lang),
             fmt(h["exit_candidates"]),
             "ov-card-exit",
             own if own_province else national,

@@ -203,7 +203,14 @@ def chart(df: pl.DataFrame, lang: str) -> go.Figure:
             },
         )
     )
-    fig.add_hline(y=100, line_dash="dot", line_color="#888")
+    fig.add_hline(
+        y=100,
+        line_dash="dot",
+        line_color="#888",
+        annotation_text=t("pv_chart_average", lang),
+        annotation_position="top right",
+        annotation_font={"size": 12, "color": "#4b5563"},
+    )
     base_layout(fig, t("pv_chart_title", lang), height=380)
     # the axis says what its figures are (it had no title: an official saw bare 0–150 beside the dotted 100)
     fig.update_yaxes(title=t("mean_index", lang))

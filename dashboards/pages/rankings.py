@@ -46,16 +46,24 @@ def filter_rankings(
     return df
 
 
-def ranking_rows(df: pl.DataFrame, lang: str) -> list[dict]:
-    """Grid rows with translated labels and the rank interval as text (sortable on the numeric columns)."""
+def ranking_rows(df: pl.DataFrame, lang: str, scope: frozenset[str] | None = None) -> list[dict]:
+    """Grid rows with translated labels and the rank interval as text (sortable on the numeric columns).
+    ``scope``: the provinces whose evaluation the account sees (None: every one); another province's stage is
+    withheld (access.published_rankings) and says so: its "–" read as "not evaluated" beside the own cities'
+    stages, the same dash a city without a stage has."""
+    withheld = (
+        pl.lit(False) if scope is None else ~pl.col("province_code").is_in(list(scope)) & pl.col("stage").is_null()
+    )
     out = df.with_columns(
         name=pl.col(name_col(lang)),
         # Cities outside the ranking get their band on the same index scale (grey on the map).
         group_label=pl.coalesce("performance_group", "performance_group_all").replace_strict(
             {k: label(GROUPS, k, lang) for k in GROUPS}, default=None
         ),
-        stage_label=pl.col("stage").replace_strict(
-            {k: label(STAGES, k, lang) for k in STAGES}, default=pl.col("stage")
+        stage_label=pl.when(withheld)
+        .then(pl.lit(t("stage_withheld", lang)))
+        .otherwise(
+            pl.col("stage").replace_strict({k: label(STAGES, k, lang) for k in STAGES}, default=pl.col("stage"))
         ),
         rank_interval=pl.when(pl.col("p05_rank").is_not_null())
         .then(pl.format("{}" + RANGE_DASH + "{}", pl.col("p05_rank"), pl.col("p95_rank")))
@@ -308,6 +316,7 @@ def register_callbacks(app) -> None:
         except SnapshotUnavailable:
             return [], 0
         # Other provinces' rows as published (no internal evaluation detail) unless national / own province.
-        df = access.published_rankings(access.current_principal(), df)
+        principal = access.current_principal()
+        df = access.published_rankings(principal, df)
         df = filter_rankings(df, province, group, stage)
-        return ranking_rows(df, lang), df.height
+        return ranking_rows(df, lang, principal.province_scope() if principal else None), df.height

@@ -27,6 +27,7 @@ from ..evaluation_text import rules_text
 from ..formatting import range_text
 from ..i18n import STAGES, label, name_col, province_col, t
 from ..security import markdown_text
+from .overview import scope_name
 
 PATH = "/watchlist"
 NAV_KEY = "nav_watchlist"
@@ -200,6 +201,22 @@ def layout(lang: str, year=None, **_):
     ]
 
 
+def watch_cards(
+    counts: dict[str, int], year: int, lang: str, national: bool = True, province: str | None = None
+) -> list:
+    """The watchlist's count per stage, each saying whose count it is and of which year (pure), as the overview's
+    cards do: "2 整改" read alike for the nation and for a province's own cities, and the year was only in the
+    dropdown above. ``national``: every province's cities; else ``province`` names the account's (no note
+    without a name)."""
+    if national:
+        note = t("card_scope_national", lang).format(year=year)
+    elif province:
+        note = t("card_scope_province", lang).format(province=province, year=year)
+    else:
+        note = None
+    return [card(label(STAGES, s, lang), str(counts.get(s, 0)), f"wl-card-{s}", note) for s in queries.WATCH_STAGES]
+
+
 def register_callbacks(app) -> None:
     url_sync(app, "wl", [("wl-year", "value")])
 
@@ -216,7 +233,8 @@ def register_callbacks(app) -> None:
         if df is None:
             return [], unavailable(lang)
         counts = {s: int((df["stage"] == s).sum()) for s in queries.WATCH_STAGES}
-        cards = [card(label(STAGES, s, lang), str(counts[s]), f"wl-card-{s}") for s in queries.WATCH_STAGES]
+        scope = principal.province_scope() if principal else frozenset()
+        cards = watch_cards(counts, int(year), lang, national=scope is None, province=scope_name(snap, scope, lang))
         if not df.height:
             return cards, html.P(empty_text(principal, lang), className="ipc-muted")
         # Sized to its rows: a watchlist is a few dozen cities at most and should read like a list, not a box.

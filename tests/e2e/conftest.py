@@ -177,6 +177,17 @@ def browser(dash_server):
 
 
 @pytest.fixture(scope="session")
+def province_browser(dash_server):
+    """Headless Chromium signed in as the provincial test account (广东, 44): one for every file that looks at a
+    page as a provincial office does (the dash6/dash7/dash8 rounds each started their own)."""
+    driver, profile = make_driver()
+    browser_login(driver, dash_server.url, "gd_test")
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def national_http(dash_server):
     """A requests session signed in as the national test account (downloads, dossiers)."""
     from dashboard_http import login_session

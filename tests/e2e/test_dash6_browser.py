@@ -5,8 +5,6 @@ preview shows each value's unit as the value is shown. Screenshots of each page 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from dashboards.formatting import unit_label
@@ -14,7 +12,6 @@ from dashboards.i18n import t
 from dashboards.indicator_download import EXTRACT_HEADERS as H
 from pipelines.labels import index_text, rank_text
 
-from .conftest import browser_login, make_driver
 from .test_dashboard_browser import PAGES, grid_data, page_ready, sql, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,15 +25,6 @@ for (const tr of gd.data) {
 }
 return null;
 """
-
-
-@pytest.fixture(scope="module")
-def gd_browser(dash_server):
-    driver, profile = make_driver()
-    browser_login(driver, dash_server.url, "gd_test")
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def _city(snapshot, province: str | None):
@@ -57,8 +45,10 @@ def _city(snapshot, province: str | None):
 
 @pytest.mark.parametrize("account", ["national", "province"])
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_index_and_rank_agree_across_pages(browser, gd_browser, dash_server, e2e_snapshot, artifacts, account, lang):
-    driver = browser if account == "national" else gd_browser
+def test_index_and_rank_agree_across_pages(
+    browser, province_browser, dash_server, e2e_snapshot, artifacts, account, lang
+):
+    driver = browser if account == "national" else province_browser
     year, (code, index, rank, n_ranked, shared), other = _city(
         e2e_snapshot, None if account == "national" else "440000"
     )

@@ -7,14 +7,12 @@ panel. Screenshots go to tests/artifacts (dash7_*)."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pytest
 
 from dashboards.i18n import t
 
-from .conftest import browser_login, make_driver
 from .test_dashboard_browser import PAGES, page_ready, sql, wait_for
 from .test_provenance_browser import wait_for as wait_for_element  # tolerates an element being re-rendered
 
@@ -65,15 +63,6 @@ return null;
 """
 
 
-@pytest.fixture(scope="module")
-def gd_browser(dash_server):
-    driver, profile = make_driver()
-    browser_login(driver, dash_server.url, "gd_test")
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
 def _year(snapshot) -> int:
     return sql(snapshot, "select max(year) from marts.fct_city_score_year where is_ranked")[0][0]
 
@@ -81,11 +70,11 @@ def _year(snapshot) -> int:
 @pytest.mark.parametrize("account", ["national", "province"])
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_overview_card_says_whose_figure_it_is(
-    browser, gd_browser, dash_server, e2e_snapshot, artifacts, account, lang
+    browser, province_browser, dash_server, e2e_snapshot, artifacts, account, lang
 ):
     """gd_1366_zh_overview: beside "0 本省退出候选城市" a provincial office read "65 示范/试点城市数" and took it for
     its own province. Every card now carries 全国 / Nationwide or the province's name, and the year."""
-    driver = browser if account == "national" else gd_browser
+    driver = browser if account == "national" else province_browser
     year = _year(e2e_snapshot)
     driver.set_window_size(1366, 768)
     try:
