@@ -808,6 +808,11 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
                 c if c in have else f"cast(null as varchar) as {c}"
                 for c in ("level_detail", "level_indicators_imputed")
             ),
+            # a title removed: the end of the re-application ban and a joining inside it; null on an older snapshot
+            *(
+                c if c in have else f"cast(null as {t}) as {c}"
+                for c, t in (("reapply_ban_until", "date"), ("rejoined_on", "date"), ("rejoined_within_ban", "boolean"))
+            ),
         ]
     )
     return snap.query(

@@ -138,6 +138,11 @@ HEADERS: dict[str, str] = {
     "third_party_evaluator": "第三方评估机构",
     "third_party_report_version": "第三方评估报告版本",
     "targets_unambitious": "缺乏雄心目标数",
+    # a title removed at acceptance: the re-application ban (ACC.reapply_ban_years) and a joining inside it
+    "title_removed_on": "撤销称号日期",
+    "reapply_ban_until": "不得再申报截止日期",
+    "rejoined_on": "再次入选日期",
+    "rejoined_within_ban": "不得再申报期间再次入选",
     "unambitious_weight": "缺乏雄心目标权重",
     "cycle_verdict_status": "周期结论状态",
     # columns the marts gained after the list above was written: a provincial official read them in English

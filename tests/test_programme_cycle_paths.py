@@ -35,6 +35,7 @@ PATH_UNIT_TESTS = {
     "fct_reporting_status::reports_are_owed_only_in_the_years_a_membership_covers",
     "fct_evaluation_cycle::cycle_verdict_follows_the_last_year_and_not_reported_counts_as_exit",
     "int_programme_unit_years::programme_unit_years_follow_joining_dates_and_the_governing_calendar",
+    "fct_acceptance_score::a_title_removed_at_acceptance_bars_re_joining_for_the_ban_years",
 }
 
 

@@ -6,7 +6,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from pipelines.evaluation.releases import cycle_revision_text
-from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
+from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
 from pipelines.labels import index_text, label_text, rank_text
 
 from .. import access, ambition_view, figures, provenance, queries, security
@@ -372,6 +372,9 @@ def _band_cell(r: dict, lang: str) -> str:
         # a level figure carried forward from the year before (not reported): the band stands on it, said beside it
         if r.get("level_indicators_imputed"):
             band = f"{band} · {label_text('level_value_imputed', norm_lang(lang))} ({r['level_indicators_imputed']})"
+        # a title removed: until when the unit may not apply again, and a joining inside that ban
+        for note in reapply_ban_notes(r, norm_lang(lang)):
+            band = f"{band} · {note}"
         return band
     return label(ACCEPTANCE_STATUS, status, lang) if status else "–"
 

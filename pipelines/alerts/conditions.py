@@ -544,16 +544,28 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
     bands resolves it; the current cycle still without a band (third-party evaluation pending) leaves the previous
     cycle's verdict standing, as it stands on the profile, rather than "resolving" it (an older one is history). A cycle still open (is_complete false) is marked provisional; an indicator-only
     score (third-party evaluation pending) says so; no band (third-party pending, no data) raises nothing."""
-    from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
+    from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
 
     rule = rules.get("acceptance_band")
     if not rule or not has_table(con, "marts", "fct_acceptance_score"):
         return None
     bands = list(rule.get("bands") or ["title_removed", "new_pilot_round"])
+    # a title removed says until when the unit may not apply again, and a joining inside that ban (a mart built
+    # before the columns existed has neither: nothing said)
+    ban = ("reapply_ban_until", "rejoined_on", "rejoined_within_ban")
+    has_ban = all(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'fct_acceptance_score' and column_name = ?",
+            [c],
+        ).fetchone()[0]
+        for c in ban
+    )
+    ban_columns = ", ".join(f"a.{c}" if has_ban else f"null as {c}" for c in ban)
     rows = _rows(
         con,
         f"""select c.*, a.cycle, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
-                   a.acceptance_band
+                   a.acceptance_band, {ban_columns}
             from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as recency
                   from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as age
                         from marts.fct_acceptance_score) as s
@@ -570,6 +582,7 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
         notes = {
             lang: [label_text("indicator_only", lang)] * (r["acceptance_status"] == "indicator_only")
             + [label_text("acceptance_provisional", lang)] * (not r["is_complete"])
+            + reapply_ban_notes(r, lang)
             for lang in ("zh", "en")
         }
         year = r["judged_year"]
@@ -583,7 +596,9 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
                 # a new pilot round → title removed, or a new cycle's verdict: one change, not a "resolved" verdict
                 # a key, not a text: the cycle in the spelling stores kept before the marts wrote the range dash,
                 # so the new spelling does not tell every city's band again as a change
-                change_key=f"{r['cycle'].replace(RANGE_DASH, '-')}:{band}",
+                # a joining inside the re-application ban, found later, is news the office must act on: told again
+                change_key=f"{r['cycle'].replace(RANGE_DASH, '-')}:{band}"
+                + (":rejoined_within_ban" if r["rejoined_within_ban"] else ""),
                 year=year,
                 title_zh=f"{r['unit_name']}：{r['cycle']} 周期验收评分 {score}，{label_text(band)}"
                 f"（{acceptance_bands_text('zh', year)}" + "".join(f"；{n}" for n in notes["zh"]) + "）",
@@ -594,6 +609,8 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
                 detail={
                     k: r[k] for k in ("cycle", "judged_year", "is_complete", "acceptance_status", "acceptance_score")
                 }
+                | {k: None if r[k] is None else str(r[k]) for k in ("reapply_ban_until", "rejoined_on")}
+                | {"rejoined_within_ban": bool(r["rejoined_within_ban"])}
                 | {"status": band},
             )
         )

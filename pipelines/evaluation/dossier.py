@@ -29,7 +29,7 @@ from pipelines.evaluation.releases import (
     released_acceptance_differs,
     released_differs,
 )
-from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text
+from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
 from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text, rank_text
 from pipelines.private_files import private_dir, write_private_text
 
@@ -404,6 +404,9 @@ def _acceptance_lines(a: dict, bands_text=acceptance_bands_text) -> list[str]:
     else:
         head = f"- 验收评分 / Acceptance score ({a['cycle']}): **{zh} / {en}**"
     lines = [head]
+    # a title removed: until when the unit may not apply again, and a joining inside that ban (the same words as
+    # the profile and the alert, pipelines.evaluation.rules.reapply_ban_notes)
+    lines += [f"- {z} / {e}" for z, e in zip(reapply_ban_notes(a, "zh"), reapply_ban_notes(a, "en"), strict=True)]
     if "indicator_score" in a:
         w = a.get("third_party_weight")
         lines.append(

@@ -91,3 +91,20 @@ def acceptance_bands_text(lang: str = "zh", year: int | None = None) -> str:
     removed, new_round, cultivation = (zh if lang == "zh" else en for zh, en in label_set("acceptance_band").values())
     sep = "，" if lang == "zh" else ", "
     return sep.join([f"< {low:g} {removed}", f"{low:g}–{high:g} {new_round}", f"≥ {high:g} {cultivation}"])
+
+
+def reapply_ban_notes(row: dict, lang: str = "zh") -> list[str]:
+    """What a title removed at acceptance means next (management measures: 撤销称号, 两年内不得再申报): the day the
+    re-application ban ends and, when the roster has the unit join again before it, that joining, flagged
+    (fct_acceptance_score.reapply_ban_until / rejoined_on / rejoined_within_ban, the ban read from the rules seed's
+    ACC.reapply_ban_years). One wording, from the labels seed, for the profile, the dossier and the alert; empty for
+    any other band (or a row of a mart published before the columns existed)."""
+    from pipelines.labels import label_text
+
+    until = row.get("reapply_ban_until")
+    if until is None:
+        return []
+    notes = [f"{label_text('reapply_ban_until', lang)} {until}"]
+    if row.get("rejoined_within_ban"):
+        notes.append(f"{label_text('rejoined_within_ban', lang)} ({row.get('rejoined_on')})")
+    return notes

@@ -51,8 +51,16 @@ cycles as (
 -- measure beside the third-party evaluation every city gets) but no band -- 17 demonstration-city cycles of the
 -- sample read "title removed", a verdict no rule gives them, and alerted on it.
 governing_programme as (
-  select unit_code, year, acceptance_scored
+  select unit_code, year, acceptance_scored, programme_code, cohort
   from {{ ref('int_programme_unit_years') }}
+),
+
+-- The roster as published (a mart: the policy simulator rebuilds this model on a snapshot, which has no
+-- intermediates): the governing membership's period end dates a title removed at acceptance, and a later joining
+-- of the same unit is checked against the re-application ban.
+memberships as (
+  select unit_code, programme_code, cohort, joined_on, period_end
+  from {{ ref('fct_programme_membership') }}
 ),
 
 last_years as (
@@ -156,6 +164,9 @@ scored as (
     p.acc_target_weight, p.acc_level_weight, p.acc_remove_below, p.acc_cultivation_from, p.rules_version,
     p.amb_unambitious_weight, p.tp_third_party_weight, p.tp_pending_blocks_verdict,
     coalesce(g.acceptance_scored, true) as acceptance_scored,
+    g.programme_code as governing_programme_code,
+    g.cohort as governing_cohort,
+    p.acc_reapply_ban_years,
     (coalesce(p.acc_target_weight * t.target_points, 0) + coalesce(p.acc_level_weight * v.level_points, 0))
       / nullif(case when t.target_points is not null then p.acc_target_weight else 0 end
                + case when v.level_points is not null then p.acc_level_weight else 0 end, 0)
@@ -196,6 +207,59 @@ final_score as (
       when 'indicator_only' then c.indicator_score
     end", 9) }} as acceptance_score
   from combined as c
+),
+
+banded as (
+  select
+    f.*,
+    case
+      when f.acceptance_score is null then null
+      when not f.acceptance_scored then null
+      when f.acceptance_score < f.acc_remove_below then 'title_removed'
+      when f.acceptance_score < f.acc_cultivation_from then 'new_pilot_round'
+      else 'demonstration_cultivation'
+    end as acceptance_band
+  from final_score as f
+),
+
+-- Title removed at acceptance (management measures: 撤销称号, 两年内不得再申报; ACC.reapply_ban_years of the rules
+-- the band was judged by, the same row as ACC.remove_below). The title ends with the construction period the
+-- acceptance closes: the governing membership's period end (2022 batch: 30 June 2025, after the acceptance of the
+-- first half of 2025), else the last day of the cycle. The ban counts from then, as a withdrawal's does
+-- (int_programme_memberships.reapply_ban_until), and a joining of the same unit after the cycle's last year and
+-- before the ban ends is flagged (rejoined_within_ban), never silently accepted: the roster's ban flag knew only
+-- withdrawals, so a city removed at acceptance re-joined the next round unflagged.
+removal as (
+  select
+    f.unit_code, f.cycle_start,
+    coalesce(m.period_end, cast(concat_ws('', cast(f.cycle_end as string), '-12-31') as date)) as title_removed_on
+  from banded as f
+  left join memberships as m
+    on m.unit_code = f.unit_code and m.programme_code = f.governing_programme_code
+    and m.cohort = f.governing_cohort
+  where f.acceptance_band = 'title_removed'
+),
+
+rejoined as (
+  select r.unit_code, r.cycle_start, min(m.joined_on) as rejoined_on
+  from removal as r
+  inner join banded as f on f.unit_code = r.unit_code and f.cycle_start = r.cycle_start
+  inner join memberships as m
+    on m.unit_code = r.unit_code
+    and m.joined_on > cast(concat_ws('', cast(f.cycle_end as string), '-12-31') as date)
+    and not (m.programme_code = f.governing_programme_code and m.cohort = f.governing_cohort)
+  group by r.unit_code, r.cycle_start
+),
+
+with_ban as (
+  select
+    f.*,
+    r.title_removed_on,
+    cast({{ dbt.dateadd('year', 'f.acc_reapply_ban_years', 'r.title_removed_on') }} as date) as reapply_ban_until,
+    j.rejoined_on
+  from banded as f
+  left join removal as r on r.unit_code = f.unit_code and r.cycle_start = f.cycle_start
+  left join rejoined as j on j.unit_code = f.unit_code and j.cycle_start = f.cycle_start
 )
 
 select
@@ -216,13 +280,7 @@ select
   s.third_party_report_version,
   s.acceptance_score,
   s.acceptance_scored,
-  case
-    when s.acceptance_score is null then null
-    when not s.acceptance_scored then null
-    when s.acceptance_score < s.acc_remove_below then 'title_removed'
-    when s.acceptance_score < s.acc_cultivation_from then 'new_pilot_round'
-    else 'demonstration_cultivation'
-  end as acceptance_band,
+  s.acceptance_band,
   s.target_points,
   s.targets_evaluable,
   s.targets_unambitious,
@@ -243,5 +301,11 @@ select
   s.acc_level_weight as level_weight,
   s.verdict as cycle_verdict,
   s.verdict_status as cycle_verdict_status,
-  s.rules_version
-from final_score as s
+  s.rules_version,
+  -- the day the title removed at acceptance ends (null for any other band), the end of the re-application ban and
+  -- the unit's first joining after the cycle; rejoined_within_ban: that joining falls inside the ban
+  s.title_removed_on,
+  s.reapply_ban_until,
+  s.rejoined_on,
+  coalesce(s.rejoined_on < s.reapply_ban_until, false) as rejoined_within_ban
+from with_ban as s
