@@ -444,7 +444,7 @@ def create_app(
 
 
 def _bad(status: int, reason: str) -> flask.Response:
-    return flask.Response(reason + "\n", status=status, mimetype="text/plain")
+    return web.refusal(status, reason)  # in the reader's language, the technical reason after it
 
 
 def _register_routes(server: flask.Flask) -> None:
