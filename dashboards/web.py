@@ -125,7 +125,7 @@ LOGIN_TEXT = {
         "bad_request": "请求中的参数或内容无法识别，未作处理。",
         "sign_in_title": "请先登录",
         "sign_in": "请先登录，再打开此页面或数据。",
-        "not_found_title": "找不到页面",
+        "not_found_title": t("page_not_found", "zh"),  # the Dash router's own 404 page says the same
         "not_found": "没有这个页面或文件。请检查网址，或从导航栏进入。",
         "method_title": "不支持的请求方式",
         "method": "此网址不接受这种请求方式（例如对只能打开的页面提交了表单）。",
@@ -164,7 +164,7 @@ LOGIN_TEXT = {
         "bad_request": "A parameter or the content of the request was not understood; nothing was done.",
         "sign_in_title": "Sign in first",
         "sign_in": "Please sign in before opening this page or data.",
-        "not_found_title": "Not found",
+        "not_found_title": t("page_not_found", "en"),
         "not_found": "There is no such page or file. Check the address, or start from the navigation bar.",
         "method_title": "Method not allowed",
         "method": "This address does not accept this kind of request (a form sent to a page that is only opened, "

@@ -116,7 +116,7 @@ def test_an_unknown_page_is_a_404_but_the_pages_open(web):
     for path in ("/", "/rankings", "/rankings/", "/profile", "/flag", "/downloads"):
         assert gd.get(path, headers=HTML).status_code == 200, path
     r = gd.get("/rankingz", headers=HTML)
-    assert r.status_code == 404 and "找不到页面" in r.get_data(as_text=True)
+    assert r.status_code == 404 and "页面不存在（404）" in r.get_data(as_text=True)
     assert 'id="_dash-config"' not in r.get_data(as_text=True)
 
 
