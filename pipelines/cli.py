@@ -1124,13 +1124,13 @@ def users_list() -> None:
     store = _store()
     accounts = store.list()
     for u in accounts:
-        province = escape(u.province_code or "")
-        if without_province(u):
-            province = f"[red]{province} ⚠ 无此省份 · no such province[/red]"
         t.add_row(
             escape(u.username),
             escape(u.role),
-            province,
+            # a code that is no province is marked where the operator reads it (and named with the fix below)
+            f"[red]{escape(u.province_code or '')} ⚠ 无此省份 · no such province[/red]"
+            if without_province(u)
+            else escape(u.province_code or ""),
             f"{YES_NO_ZH[0]} yes" if u.active else f"{YES_NO_ZH[1]} no",
             escape(u.created_at),
             escape(u.updated_at),
