@@ -348,7 +348,9 @@ def _check_declared(principal: Principal, body: dict, declared: dict | None) -> 
     """Dash passes a body's inputs and states to the callback by POSITION, whatever ids they carry; the checks
     below read the ids. So the ids must be the callback's own, or a foreign unit labelled as a published filter
     (or a closed page's path labelled as anything but the router's location) would reach the callback unchecked."""
-    if declared is None:
+    if declared is None or "callback" not in declared:
+        # (a clientside callback is in the map too, with no server function: posting its output made Dash raise a
+        # KeyError, a 500 and a traceback in the log for every forged request)
         deny(principal, "callback", str(body.get("output"))[:200], "no such callback")
     if not _same_outputs(declared, body.get("outputs")):
         deny(principal, "callback", str(body.get("output"))[:200], "outputs do not match the callback")

@@ -499,7 +499,7 @@ def label_figure_callbacks(app: dash.Dash) -> None:
 
 
 def _bad(status: int, reason: str) -> flask.Response:
-    return flask.Response(reason + "\n", status=status, mimetype="text/plain")
+    return web.refusal(status, reason)  # in the reader's language, the technical reason after it
 
 
 def _register_routes(server: flask.Flask) -> None:

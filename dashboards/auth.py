@@ -101,6 +101,12 @@ create table if not exists audit_log (
     remote_addr text,
     detail text
 );
+create table if not exists password_history (
+    username text not null,
+    password_hash text not null,
+    set_at text not null
+);
+create index if not exists password_history_by_user on password_history (username, set_at);
 create table if not exists ended_sessions (
     session_id text primary key,
     ends_at text not null
@@ -149,7 +155,9 @@ class WeakPassword(UserError):
     """A password the policy refuses; ``reason`` is a key of password_policy.REASONS (the web page's words)."""
 
     def __init__(self, reason: str):
-        super().__init__("password: " + password_policy.REASONS[reason][1])
+        # both languages: the command line shows this as it is (the web page picks its reader's)
+        zh, en = password_policy.reason_text(reason, "zh"), password_policy.reason_text(reason, "en")
+        super().__init__(f"密码：{zh}\npassword: {en}")
         self.reason = reason
 
 
@@ -157,6 +165,25 @@ def check_password_strength(password: str, username: str = "") -> None:
     reason = password_policy.refusal(password, username)
     if reason is not None:
         raise WeakPassword(reason)
+
+
+@functools.cache
+def province_codes() -> frozenset[str]:
+    """The 31 provinces' six-digit codes (the reference file), the only codes a provincial account may have."""
+    from pipelines.reference import provinces
+
+    return frozenset(provinces()["province_code"].to_list())
+
+
+def is_province(code: str | None) -> bool:
+    return code in province_codes()
+
+
+def without_province(user: User) -> bool:
+    """A provincial account whose code is no province: made before `users add` checked the code (or written into
+    the store by hand). It may see nothing — the web refuses its sign-in and any session it has, since its scope
+    would be a province of no cities — and `ipcity users list` names it for the operator to correct."""
+    return user.role == "province" and not is_province(user.province_code)
 
 
 def _province(role: str, province: str | None) -> str | None:
@@ -174,9 +201,7 @@ def _province(role: str, province: str | None) -> str | None:
         raise UserError("the province role needs --province (e.g. 44 or 440000)")
     # A well-formed code that is no province ('99', a typo's '45' is one) made an account that signed in and saw
     # nothing of its own, with nobody told why: the codes are the reference file's 31 provinces.
-    from pipelines.reference import provinces
-
-    if code not in set(provinces()["province_code"].to_list()):
+    if not is_province(code):
         raise UserError(
             f"省份代码 {code} 不存在（见 data/reference/modood_provinces.csv）· no province has code {code}"
         )
@@ -216,6 +241,20 @@ def _user(r: sqlite3.Row | None) -> User | None:
         r["auth_stamp"],
         r["created_at"],
         r["updated_at"],
+    )
+
+
+def _remember_password(con: sqlite3.Connection, username: str, hashed: str, at: str) -> None:
+    """Keep ``hashed`` (an argon2 hash, never the text) as the account's latest password, and only as many of its
+    latest as the history depth asks (older hashes are deleted, overwritten on disk: secure_delete)."""
+    con.execute("pragma secure_delete = on")
+    con.execute(
+        "insert into password_history (username, password_hash, set_at) values (?, ?, ?)", (username, hashed, at)
+    )
+    con.execute(
+        "delete from password_history where username = ? and rowid not in (select rowid from password_history "
+        "where username = ? order by set_at desc, rowid desc limit ?)",
+        (username, username, password_policy.history_depth()),
     )
 
 
@@ -338,6 +377,7 @@ class UserStore:
                     "auth_stamp, created_at, updated_at) values (?, ?, ?, ?, ?, 1, ?, ?, ?)",
                     (username, key, hashed, role, code, secrets.token_hex(8), now, now),
                 )
+                _remember_password(con, username, hashed, now)
             except BaseException:
                 con.execute("rollback")
                 raise
@@ -427,9 +467,42 @@ class UserStore:
         with self._connect() as con:
             return self._exact(con, username)
 
+    def _refuse_recent(self, username: str, password: str) -> None:
+        """WeakPassword("reused") when ``password`` is one of the account's last ``history_depth()`` passwords:
+        its current hash and the hashes kept in password_history (argon2 only; the text is never kept)."""
+        depth = password_policy.history_depth()
+        with self._connect() as con:
+            name = self._exact(con, username)
+            current = con.execute("select password_hash from users where username = ?", (name,)).fetchone()
+            # the current password, then the previous ones (a store from before the history has the current only)
+            hashes = [current[0]] + [
+                r[0]
+                for r in con.execute(
+                    "select password_hash from password_history where username = ? order by set_at desc, rowid desc "
+                    "limit ?",
+                    (name, depth),
+                )
+            ]
+        for hashed in list(dict.fromkeys(hashes))[:depth]:  # the history's newest is the current: once
+            try:
+                if _hasher.verify(hashed, password):
+                    raise WeakPassword("reused")
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                continue
+
+    def _set_password(self, username: str, password: str) -> User:
+        """The new password's hash on the account (new stamp: its sessions end) and in its history, which keeps
+        the latest ``history_depth()`` hashes."""
+        hashed, now = _hasher.hash(password), _iso(_now())
+        user = self._update(username, "password_hash = ?", (hashed,))
+        with self._connect() as con:
+            _remember_password(con, user.username, hashed, now)
+        return user
+
     def reset_password(self, username: str, password: str) -> User:
         check_password_strength(password, username)
-        user = self._update(username, "password_hash = ?", (_hasher.hash(password),))
+        self._refuse_recent(username, password)
+        user = self._set_password(username, password)
         with self._connect() as con:
             con.execute("delete from login_failures where username = ?", (self.name_fingerprint(username),))
         self._audit_change("user_reset_password", user.username)
@@ -445,7 +518,8 @@ class UserStore:
         check_password_strength(new, username)
         if hmac.compare_digest(new.encode(), current.encode()):
             raise WeakPassword("same")
-        return self._update(username, "password_hash = ?", (_hasher.hash(new),))
+        self._refuse_recent(username, new)
+        return self._set_password(username, new)
 
     def set_role(self, username: str, role: str, province: str | None = None) -> User:
         if role not in ROLES:
@@ -523,8 +597,12 @@ class UserStore:
                     (key, remote_addr, _iso(_now())),
                 )
             if _hasher.check_needs_rehash(r["password_hash"]):
+                rehashed = _hasher.hash(password)
+                con.execute("update users set password_hash = ? where username = ?", (rehashed, r["username"]))
+                # the same password: its history entry follows, or it would count twice against the depth
                 con.execute(
-                    "update users set password_hash = ? where username = ?", (_hasher.hash(password), r["username"])
+                    "update password_history set password_hash = ? where username = ? and password_hash = ?",
+                    (rehashed, r["username"], r["password_hash"]),
                 )
         return self.get(r["username"])
 

@@ -7,6 +7,7 @@ small, stated check NIST SP 800-63B asks for (a list of common passwords and rep
 from __future__ import annotations
 
 import functools
+import os
 import re
 
 from pipelines import settings
@@ -18,8 +19,30 @@ MIN_DISTINCT = 5
 # whose characters break the walk at most this often is a pattern (qwertyuiop1, 1qaz2wsx3edc, abcdefghij12).
 MAX_WALK_BREAKS = 2
 PASSWORD_LISTS = settings.PROJECT_ROOT / "data" / "passwords"
+# A new password may not be one of the account's last HISTORY passwords (the current one included): a change made
+# because a password leaked must not go back to it, nor cycle through two. IPCITY_PASSWORD_HISTORY sets another
+# depth (1 refuses only the current password; at most MAX_HISTORY, each a ~0.1 s argon2 check per change).
+HISTORY_ENV = "IPCITY_PASSWORD_HISTORY"
+DEFAULT_HISTORY = 5
+MAX_HISTORY = 24
 
-# why a password was refused: (简体中文, English), shown on the web page; the command line prints the English
+
+def history_depth() -> int:
+    """How many of the account's latest passwords a new one may not repeat (ValueError naming the variable)."""
+    raw = os.environ.get(HISTORY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_HISTORY
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY:
+        raise ValueError(
+            f"{HISTORY_ENV} 须为 1 到 {MAX_HISTORY} 的整数（新密码不得与最近几个密码相同），而不是 {raw[:40]!r} · "
+            f"{HISTORY_ENV} must be a whole number 1..{MAX_HISTORY} (how many recent passwords a new one may not "
+            f"repeat), not {raw[:40]!r}"
+        )
+    return int(raw)
+
+
+# why a password was refused: (简体中文, English), shown on the web page in its language and by the command line in
+# both (reason_text: "{n}" is the history depth)
 REASONS = {
     "short": (f"密码至少需要 {MIN_PASSWORD} 个字符。", f"at least {MIN_PASSWORD} characters"),
     "long": (f"密码不能超过 {MAX_PASSWORD} 个字符。", f"at most {MAX_PASSWORD} characters"),
@@ -29,6 +52,10 @@ REASONS = {
         f"too repetitive (at least {MIN_DISTINCT} different characters)",
     ),
     "same": ("新密码不能与当前密码相同。", "must differ from the current password"),
+    "reused": (
+        "新密码不能与此账户最近使用过的 {n} 个密码（含当前密码）中的任何一个相同。",
+        "must not be any of the account's last {n} passwords (the current one included)",
+    ),
     "common": (
         "这是常见密码（或常见密码加数字、符号），容易被猜中。",
         "a common password (or one with digits or symbols added); easily guessed",
@@ -145,3 +172,9 @@ def refusal(password: str, username: str = "") -> str | None:
     if is_pattern(password):
         return "pattern"
     return None
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """A refusal's words in ``lang`` ("zh" or "en"), with the history depth filled in."""
+    text = REASONS[reason][0 if lang == "zh" else 1]
+    return text.format(n=history_depth()) if "{n}" in text else text

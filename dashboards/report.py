@@ -408,6 +408,7 @@ def register_route(server) -> None:
     from . import security
     from .components import SNAPSHOT_KEY
     from .snapshot import SnapshotUnavailable
+    from .web import refusal
 
     @server.route(REPORT_ROUTE)
     def report_route():
@@ -432,16 +433,17 @@ def register_route(server) -> None:
                 raise security.NotFound(f"year {year}: no data for this year")
             data = report_pdf(snap, year, city, norm_lang(args.get("lang")))
         # said in words, as the other download routes say them (a bare status page told the caller nothing)
+        # (in the reader's language first, the technical reason after it: web.refusal)
         except security.BadParameter as e:
-            return flask.Response(f"{e}\n", status=400, mimetype="text/plain")
+            return refusal(400, str(e))
         except security.NotFound as e:
-            return flask.Response(f"{e}\n", status=404, mimetype="text/plain")
+            return refusal(404, str(e))
         except KeyError:  # a well-formed code of no city in the snapshot (only the national office gets this far)
-            return flask.Response("city: not in the published snapshot\n", status=404, mimetype="text/plain")
+            return refusal(404, "city: not in the published snapshot")
         except ValueError:
-            return flask.Response("report: parameters not understood\n", status=400, mimetype="text/plain")
+            return refusal(400, "report: parameters not understood")
         except SnapshotUnavailable:
-            return flask.Response("no published snapshot yet\n", status=503, mimetype="text/plain")
+            return refusal(503, "no published snapshot yet")
         name = f"ipcity_report_{year}" + (f"_{city}" if city else "") + ".pdf"
         return flask.Response(
             data,

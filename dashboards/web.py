@@ -5,6 +5,7 @@ error responses that never show a server path."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import html
 import json
@@ -20,11 +21,15 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_talisman import Talisman
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from pipelines import settings
 
 from . import access, busy, security
-from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, secret_key
+from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, secret_key, without_province
 from .i18n import norm_lang, t
-from .password_policy import MAX_PASSWORD, MIN_PASSWORD, REASONS
+from .password_policy import MAX_PASSWORD, MIN_PASSWORD, reason_text
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +112,7 @@ LOGIN_TEXT = {
         "submit": "登录",
         "failed": "用户名或密码错误，或账户已停用。",
         "limited": "尝试次数过多，请稍后再试。",
+        "no_province": "此省级账户的省份代码不是任何省份，账户无法使用。请联系国家知识产权局管理员更正。",
         "other": "English",
         "forbidden_title": "无权访问",
         "forbidden": "您的账户无权查看此页面或数据（省级账户只能查看本省城市的详细数据）。如需访问，请联系国家知识产权局管理员。",
@@ -115,6 +121,23 @@ LOGIN_TEXT = {
         "home": "返回年度总览",
         "csrf_title": "表单已失效",
         "csrf": "表单已过期或无效（缺少安全令牌或令牌不符）。请返回，刷新页面后重试。",
+        "bad_request_title": "请求有误",
+        "bad_request": "请求中的参数或内容无法识别，未作处理。",
+        "sign_in_title": "请先登录",
+        "sign_in": "请先登录，再打开此页面或数据。",
+        "not_found_title": t("page_not_found", "zh"),  # the Dash router's own 404 page says the same
+        "not_found": "没有这个页面或文件。请检查网址，或从导航栏进入。",
+        "method_title": "不支持的请求方式",
+        "method": "此网址不接受这种请求方式（例如对只能打开的页面提交了表单）。",
+        "too_large_title": "请求过大",
+        "too_large": "请求的内容过大，未作处理。",
+        "too_long_title": "网址过长",
+        "too_long": "网址过长，未作处理。",
+        "limited_title": "请求过于频繁",
+        "unavailable_title": "暂不可用",
+        "unavailable": "数据暂不可用（尚未发布快照，或正在更新）。请稍后再试。",
+        "cross_origin_title": "已拒绝跨站请求",
+        "cross_origin": "此请求来自其他网站，已拒绝。请在本平台的页面上操作。",
     },
     "en": {
         "title": "Sign in · IP Strong-City Monitor",
@@ -124,6 +147,8 @@ LOGIN_TEXT = {
         "submit": "Sign in",
         "failed": "Wrong user name or password, or the account is disabled.",
         "limited": "Too many attempts; please wait and try again.",
+        "no_province": "This provincial account's province code is no province, so the account cannot be used. Ask "
+        "the national office's administrator to correct it.",
         "other": "中文",
         "forbidden_title": "No access",
         "forbidden": "Your account may not open this page or data (provincial accounts see their own province's "
@@ -135,6 +160,25 @@ LOGIN_TEXT = {
         "csrf_title": "Form expired",
         "csrf": "The form has expired or is not valid (its security token is missing or wrong). Go back, reload the "
         "page and try again.",
+        "bad_request_title": "Bad request",
+        "bad_request": "A parameter or the content of the request was not understood; nothing was done.",
+        "sign_in_title": "Sign in first",
+        "sign_in": "Please sign in before opening this page or data.",
+        "not_found_title": t("page_not_found", "en"),
+        "not_found": "There is no such page or file. Check the address, or start from the navigation bar.",
+        "method_title": "Method not allowed",
+        "method": "This address does not accept this kind of request (a form sent to a page that is only opened, "
+        "for example).",
+        "too_large_title": "Request too large",
+        "too_large": "The request's content is too large; nothing was done.",
+        "too_long_title": "Address too long",
+        "too_long": "The address is too long; nothing was done.",
+        "limited_title": "Too many requests",
+        "unavailable_title": "Not available",
+        "unavailable": "The data is not available yet (no snapshot published, or one being updated). Please try "
+        "again shortly.",
+        "cross_origin_title": "Cross-site request refused",
+        "cross_origin": "This request came from another site and was refused. Use the platform's own pages.",
     },
 }
 
@@ -220,18 +264,21 @@ def _login_page(lang: str, next_url: str, error: str | None = None, status: int 
     return flask.Response(body, status=status, mimetype="text/html")
 
 
-def error_page(lang: str, status: int, kind: str, header: str = "") -> flask.Response:
+def error_page(lang: str, status: int, kind: str, header: str = "", detail: str = "") -> flask.Response:
     """A refusal or failure a person reads (a page opened in the browser): what happened, in their language, and
-    a way back; never a bare status line or a traceback. ``kind`` is "forbidden" or "error". ``header`` is the
-    app's header as HTML (app.header_html), so the page is not a dead end."""
+    a way back; never a bare status line or a traceback. ``kind`` is a key of LOGIN_TEXT with its "_title"
+    ("forbidden", "error", "not_found"... see STATUS_KIND). ``header`` is the app's header as HTML
+    (app.header_html), so the page is not a dead end; ``detail`` the technical reason (a parameter's name), shown
+    escaped under the sentence."""
     tx = LOGIN_TEXT[norm_lang(lang)]
     e = html.escape
+    more = f'<p class="ipc-muted" id="error-detail">{e(detail)}</p>' if detail else ""
     body = f"""<!DOCTYPE html>
 <html lang="{"zh-CN" if norm_lang(lang) == "zh" else "en"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(tx[kind + "_title"])}</title>
 <link rel="stylesheet" href="/assets/style.css"></head>
 <body class="ipc-login-body">{header}<main class="ipc-login" id="error-page">
-<h1>{e(tx[kind + "_title"])}</h1><p role="alert">{e(tx[kind])}</p>
+<h1>{e(tx[kind + "_title"])}</h1><p role="alert">{e(tx[kind])}</p>{more}
 <p><a href="/?{e(_qs({"lang": norm_lang(lang)}))}">{e(tx["home"])}</a></p>
 </main></body></html>"""
     return flask.Response(body, status=status, mimetype="text/html")
@@ -295,6 +342,40 @@ def _plain(status: int, reason: str):
     return flask.Response(reason + "\n", status=status, mimetype="text/plain")
 
 
+# The words of each status a person can be answered with (LOGIN_TEXT's keys). Werkzeug's own pages (405, 404, 400,
+# 503 from abort) were English-only HTML, and the plain answers ("sign in first", "request too large") English-only
+# lines: every answer now goes through ``refusal``.
+STATUS_KIND = {
+    400: "bad_request",
+    401: "sign_in",
+    403: "forbidden",
+    404: "not_found",
+    405: "method",
+    413: "too_large",
+    414: "too_long",
+    429: "limited",
+    500: "error",
+    503: "unavailable",
+}
+
+
+def refusal(status: int, detail: str = "", kind: str | None = None) -> flask.Response:
+    """A refusal or failure in the reader's language (``?lang=``; 简体中文 unless English is chosen): the page
+    with the app's header for a page opened in a browser, else a plain text, the chosen language first and the
+    other after it (a script's log, a download manager), with ``detail`` (the technical reason: which parameter,
+    which year) on its own line. Never a traceback, never a server path or a library's version."""
+    kind = kind or STATUS_KIND.get(status) or ("error" if status >= 500 else "bad_request")
+    lang = norm_lang(flask.request.args.get("lang") if flask.has_request_context() else None)
+    # any method: a browser's form post (a 405, a 413) is read by a person too
+    if flask.has_request_context() and "text/html" in (flask.request.headers.get("Accept") or ""):
+        principal = access.current_principal()
+        build = flask.current_app.config.get("IPCITY_PAGE_HEADER")
+        header = build(principal) if build and principal.authenticated else ""
+        return error_page(lang, status, kind, header, detail)
+    first, second = LOGIN_TEXT[lang][kind], LOGIN_TEXT["en" if lang == "zh" else "zh"][kind]
+    return _plain(status, f"{first} / {second}" + (f"\n{detail}" if detail else ""))
+
+
 def _wants_html() -> bool:
     return flask.request.method in PAGE_METHODS and "text/html" in (flask.request.headers.get("Accept") or "")
 
@@ -317,8 +398,19 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     )
     server.session_interface = TlsAwareSessionInterface()
 
+    # The client's address is the one the deployment's own proxies saw (settings.trusted_proxies: that many
+    # X-Forwarded-For entries from the right; none by default), for the limits, the audit log and the session.
+    # Applied here, not only in the WSGI entry point, so every way of serving the app believes the same proxies.
+    hops = settings.trusted_proxies()
+    if hops:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     login_manager = LoginManager()
     login_manager.session_protection = "strong"
+    # Flask-Login's "strong" protection ties the session to a hash of the client's address and browser, but reads
+    # the address from X-Forwarded-For as the client sent it: a copied cookie replayed from elsewhere with the
+    # victim's address in that header passed. The address is the request's (after ProxyFix, above) instead.
+    login_manager._session_identifier_generator = session_identifier
     login_manager.init_app(server)
 
     @login_manager.user_loader
@@ -333,6 +425,21 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             return None
         user = store.session_user(username, session_id)
         if user is None or not user.active or not hmac.compare_digest(user.auth_stamp, stamp):
+            return None
+        if without_province(user):
+            return None  # a province of no cities: nothing to see (its sign-in is refused too)
+        # The session is bound to the address and browser it signed in from (session_identifier). Flask-Login's
+        # "strong" protection does not hold it: for a permanent session (every one here) it only marks the
+        # session not fresh and goes on, so a copied cookie worked from anywhere. Checked here instead.
+        bound = flask.session.get("_id")
+        if not isinstance(bound, str) or not hmac.compare_digest(bound, session_identifier()):
+            access.audit(
+                access.Principal(user.username, user.role, user.province_code),
+                "session",
+                flask.request.path[:200],
+                "denied",
+                "session used from another address or browser",
+            )
             return None
         return WebUser(user)
 
@@ -380,6 +487,16 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             # an account's name, or the fingerprint of what was typed (maybe a password: UserStore.audit_name)
             access.audit(access.Principal(store.audit_name(username), None), "login", "/login", "failed")
             return _login_page(lang, next_url, LOGIN_TEXT[lang]["failed"], 401)
+        if without_province(user):
+            # the password was right, so say why: the operator must correct the province (`ipcity users list`)
+            access.audit(
+                access.Principal(user.username, user.role),
+                "login",
+                "/login",
+                "denied",
+                f"province {user.province_code} is no province",
+            )
+            return _login_page(lang, next_url, LOGIN_TEXT[lang]["no_province"], 403)
         flask.session.clear()
         flask.session.permanent = True
         flask.session["login_at"] = time.time()
@@ -431,7 +548,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             user = store.change_password(principal.username, current, new, remote_addr=get_remote_address())
         except WeakPassword as e:
             access.audit(principal, "password_change", PASSWORD_PATH, "refused", f"policy: {e.reason}")
-            message = REASONS[e.reason][0 if lang == "zh" else 1]
+            message = reason_text(e.reason, lang)
             return _password_page(lang, principal.username, message, 400)
         except UserError:
             flask.g.wrong_password = True
@@ -462,7 +579,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             # not in the audit log: the attempts that reached the limit are there (each a failed sign-in), and a
             # row per refused request would let anyone fill the disk at the rate they can send them
             return _login_page(lang, "/", LOGIN_TEXT[lang]["limited"], 429)
-        return _plain(429, "too many requests")
+        return refusal(429)
 
     @server.errorhandler(access.AccessDenied)
     def forbidden(_e):
@@ -470,35 +587,33 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             build = flask.current_app.config.get("IPCITY_PAGE_HEADER")
             header = build(access.current_principal()) if build else ""
             return error_page(flask.request.args.get("lang"), 403, "forbidden", header)
-        return _plain(403, "无权访问 / forbidden")
+        return refusal(403)
 
     @server.errorhandler(security.BadParameter)
     def bad_parameter(e):  # a malformed value in a callback's inputs (a forged request): said, not a 500
-        return _plain(400, str(e))
+        return refusal(400, str(e))
 
     @server.errorhandler(security.NotFound)
     def not_found(e):
-        return _plain(404, str(e))
+        return refusal(404, str(e))
 
     @server.errorhandler(DependencyException)
     def no_such_bundle(_e):
         # Dash's static bundles are open to anyone (no data); a name it does not serve is its exception, which
         # was a 500 and a traceback in the log for every guessed name from an anonymous caller
-        return _plain(404, "no such file")
+        return refusal(404)
 
-    @server.errorhandler(413)
-    def too_large(_e):
-        return _plain(413, "request too large")
-
-    @server.errorhandler(414)
-    def too_long(_e):
-        return _plain(414, "request URL too long")
-
-    @server.errorhandler(500)
-    def server_error(_e):
-        if _wants_html():
-            return error_page(flask.request.args.get("lang"), 500, "error")
-        return _plain(500, "internal error")
+    @server.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        # Every status Werkzeug or a view's abort() answers with (405 for a POST to a page, 413, 414, 400 for a
+        # malformed form, 503...): its page was English-only HTML naming Werkzeug's wording. A 500 from an
+        # unhandled exception comes here too (Flask wraps it in InternalServerError): never the traceback.
+        if e.code is None or e.code < 400:
+            return e
+        resp = refusal(e.code)
+        if e.code == 405 and isinstance(e, MethodNotAllowed) and e.valid_methods:
+            resp.headers["Allow"] = ", ".join(sorted(e.valid_methods))  # RFC 9110 §15.5.6: a 405 says what is
+        return resp
 
     @server.after_request
     def audit_files(resp):
@@ -526,7 +641,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         path = req.path
         if path == "/_reload-hash" and not debug:
             # Dash's hot-reload poll: a developer tool, answered (files, packages) only by `ipcity serve --debug`
-            return _plain(404, "no such page")
+            return refusal(404)
         if req.method not in SAFE_METHODS and req.headers.get("Sec-Fetch-Site") in CROSS_ORIGIN_FETCH:
             # Cross-site request forgery: the browser says another origin made this request (a form or script on
             # another site, or on a sibling host of the same site, to which the SameSite=Lax cookie still goes).
@@ -535,7 +650,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             principal = access.current_principal()
             if principal.authenticated:
                 access.audit(principal, "post", path[:200], "denied", "cross-origin request")
-            return _plain(403, "cross-origin request refused / 拒绝跨站请求")
+            return refusal(403, kind="cross_origin")
         # public: the paths above, and what the static routes themselves serve. The prefix alone is not enough:
         # '/assets//x' matches no static route and reached Dash's catch-all, the app's page shell, unsigned.
         rule = req.url_rule.rule if req.url_rule is not None else ""
@@ -547,11 +662,16 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             if _wants_html() and not path.startswith("/_dash"):
                 target = req.full_path if req.query_string else path
                 return flask.redirect("/login?" + _qs({"next": security.safe_local_path(target)}))
-            return _plain(401, "sign in first")
+            return refusal(401)
         principal = access.current_principal()
-        if path.startswith(FILE_PREFIXES) and req.endpoint not in FILE_ENDPOINTS:
+        wrong_method = isinstance(req.routing_exception, MethodNotAllowed)  # a served file's URL, another method
+        if path.startswith(FILE_PREFIXES) and req.endpoint not in FILE_ENDPOINTS and not wrong_method:
             # e.g. '/dossiers//etc/passwd' falls through to Dash's catch-all: refuse instead of serving the shell.
             access.deny(principal, "file", path[:200], "not a served file path")
+        if req.method in PAGE_METHODS and rule.endswith("<path:path>") and not _is_page(path):
+            # Dash's catch-all answered every other path with the app's shell and a 200 (its router then drew
+            # "not found" in the page): a link checker, a proxy or a script read a missing page as there
+            return refusal(404)
         page = access.page_of_pathname(path, pages) if req.method in PAGE_METHODS else None
         if page is not None:
             access.authorize(principal, "page", page=page, target=path)
@@ -569,6 +689,22 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             # then the values' shapes: a forged list, number or giant string is a 400, never a callback's 500
             security.check_callback_values(body, server.config.get("IPCITY_CALLBACK_VALUES"))
         return None
+
+
+def session_identifier() -> str:
+    """What a "strong" Flask-Login session is bound to: the client's address as the trusted proxies report it
+    (``request.remote_addr``, never a header the client wrote) and its User-Agent, hashed."""
+    req = flask.request
+    agent = req.headers.get("User-Agent", "")
+    return hashlib.sha512(f"{req.remote_addr}|{agent}".encode("utf-8", "replace")).hexdigest()
+
+
+def _is_page(path: str) -> bool:
+    """Whether Dash's router opens a page of the app at ``path`` (its own "not found" page is none)."""
+    import dash
+
+    paths = [p["path"] for p in dash.page_registry.values() if p["path"] != "/404"]
+    return access.page_of_pathname(path, paths) is not None
 
 
 def _not_signed_in(response: flask.Response) -> bool:

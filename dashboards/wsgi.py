@@ -1,8 +1,10 @@
 """The WSGI entry point for production serving: ``gunicorn dashboards.wsgi:application`` (``ipcity serve``).
 
 Paths come from the environment like every other component (``IPCITY_WAREHOUSE``: the published snapshot,
-dossiers, extracts, the users store and the session key all sit beside it). ``IPCITY_TRUST_PROXY=1`` trusts one
-reverse proxy's X-Forwarded-For/-Proto, so rate limits see the real client and cookies are Secure behind TLS.
+dossiers, extracts, the users store and the session key all sit beside it). ``IPCITY_TRUSTED_PROXIES=N`` (default 0)
+trusts the last N entries of X-Forwarded-For/-Proto/-Host, those the deployment's own proxies wrote (the app applies
+it: dashboards.web.install), so rate limits, the audit log and the session see the real client and cookies are Secure
+behind TLS.
 
 The heavy callbacks' responses are stored per snapshot version in a folder shared by the workers
 (``IPCITY_PAYLOAD_STORE``, default ``<data>/payload_store``) and precomputed at start by one worker
@@ -21,7 +23,3 @@ os.environ.setdefault(payloads.STORE_ENV, str(settings.data_dir() / "payload_sto
 app = create_app(debug=False)
 application = app.server
 payloads.start_precompute(app)
-if os.environ.get("IPCITY_TRUST_PROXY") == "1":
-    from werkzeug.middleware.proxy_fix import ProxyFix
-
-    application.wsgi_app = ProxyFix(application.wsgi_app, x_for=1, x_proto=1, x_host=1)

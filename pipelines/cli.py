@@ -913,7 +913,14 @@ def _has_table(con, schema: str, table: str) -> bool:
 )
 @click.option("--background", is_flag=True, help="Start detached; the PID is written to data/dashboard.pid.")
 @click.option("--stop", is_flag=True, help="Stop a background dashboard started with --background.")
-@click.option("--trust-proxy", is_flag=True, help="Behind one reverse proxy: trust its X-Forwarded-For/-Proto.")
+@click.option("--trust-proxy", is_flag=True, help="Behind one reverse proxy: the same as --trusted-proxies 1.")
+@click.option(
+    "--trusted-proxies",
+    type=click.IntRange(0, settings.MAX_TRUSTED_PROXIES),
+    default=None,
+    help="How many reverse proxies of this deployment append to X-Forwarded-For before gunicorn (default 0, or "
+    "IPCITY_TRUSTED_PROXIES): only their entries are believed, never what a client writes there.",
+)
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False), default=None, help="Serve TLS directly.")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), default=None)
 def serve(
@@ -925,6 +932,7 @@ def serve(
     background: bool,
     stop: bool,
     trust_proxy: bool,
+    trusted_proxies: int | None,
     certfile: str | None,
     keyfile: str | None,
 ) -> None:
@@ -998,8 +1006,8 @@ def serve(
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
     }
-    if trust_proxy:
-        env["IPCITY_TRUST_PROXY"] = "1"
+    if trusted_proxies is not None or trust_proxy:
+        env[settings.TRUSTED_PROXIES_ENV] = str(trusted_proxies if trusted_proxies is not None else 1)
     log = open(settings.data_dir() / "dashboard.log", "ab") if background else None
     proc = subprocess.Popen(
         cmd,
@@ -1111,17 +1119,33 @@ def users_list() -> None:
         "updated / 更新",
         title="dashboard accounts · 看板账号",
     )
+    from dashboards.auth import without_province
+
     store = _store()
-    for u in store.list():
+    accounts = store.list()
+    for u in accounts:
         t.add_row(
             escape(u.username),
             escape(u.role),
-            escape(u.province_code or ""),
+            # a code that is no province is marked where the operator reads it (and named with the fix below)
+            f"[red]{escape(u.province_code or '')} ⚠ 无此省份 · no such province[/red]"
+            if without_province(u)
+            else escape(u.province_code or ""),
             f"{YES_NO_ZH[0]} yes" if u.active else f"{YES_NO_ZH[1]} no",
             escape(u.created_at),
             escape(u.updated_at),
         )
     console.print(t)
+    for u in filter(without_province, accounts):
+        # made before `users add` checked the province (or written into the store by hand): the web refuses it
+        _say(
+            f"[yellow]账号 {escape(u.username)} 的省份代码 {escape(u.province_code or '')} 不是任何省份[/yellow]，"
+            f"该账号无法登录、什么也看不到——请更正（`ipcity users set-role {escape(u.username)} province "
+            "--province 44`）或停用（`ipcity users disable`）",
+            f"[yellow]account {escape(u.username)} has province code {escape(u.province_code or '')}, which is no "
+            "province[/yellow]: it cannot sign in and sees nothing — correct it (`ipcity users set-role "
+            f"{escape(u.username)} province --province 44`) or disable it (`ipcity users disable`)",
+        )
     for names in store.same_name_accounts().values():
         # made before user names were keyed by case and width: each signs in by its exact name only
         _say(

@@ -73,6 +73,28 @@ def landing_settle_seconds() -> float:
         raise ValueError(f"IPCITY_LANDING_SETTLE_S must be a number of seconds, not {raw!r}") from None
 
 
+# How many reverse proxies stand between the dashboard's clients and gunicorn, each appending the address it saw to
+# X-Forwarded-For: that many entries, counted from the right, are the proxies' word; everything left of them is
+# what the client wrote and is never believed. 0 (the default: gunicorn faces the clients) believes none of it.
+TRUSTED_PROXIES_ENV = "IPCITY_TRUSTED_PROXIES"
+MAX_TRUSTED_PROXIES = 5
+
+
+def trusted_proxies() -> int:
+    """The deployment's trusted proxy count (``IPCITY_TRUSTED_PROXIES``; ``IPCITY_TRUST_PROXY=1``, the older
+    switch, means one). ValueError naming the variable for anything but a whole number 0..MAX_TRUSTED_PROXIES."""
+    raw = os.environ.get(TRUSTED_PROXIES_ENV, "").strip()
+    if not raw:
+        return 1 if os.environ.get("IPCITY_TRUST_PROXY", "").strip() == "1" else 0
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_TRUSTED_PROXIES:
+        raise ValueError(
+            f"{TRUSTED_PROXIES_ENV} 须为 0 到 {MAX_TRUSTED_PROXIES} 的整数（客户端与看板之间的反向代理层数），"
+            f"而不是 {raw[:40]!r} · {TRUSTED_PROXIES_ENV} must be a whole number 0..{MAX_TRUSTED_PROXIES} (the "
+            f"reverse proxies between the clients and the dashboard), not {raw[:40]!r}"
+        )
+    return int(raw)
+
+
 def warehouse_path() -> Path:
     return Path(os.environ.get("IPCITY_WAREHOUSE", DEFAULT_WAREHOUSE)).resolve()
 

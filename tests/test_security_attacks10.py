@@ -160,27 +160,13 @@ def test_a_hostile_city_or_host_is_shown_as_text_in_the_error(tmp_path, monkeypa
 
 
 # ---- the running dashboard (a small hand-made snapshot; province accounts of Guangdong) ---------------------------------
-SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    from dashboard_fixtures import build_snapshot
-    from dashboard_http import signed_in_client
+    from security_fixtures import attack_web
 
-    from dashboards.app import create_app
-
-    base = tmp_path_factory.mktemp("attacks10")
-    snap = build_snapshot(base / "published" / "a.snapshot.duckdb", last_year=2024)
-    store = base / "access" / "users.sqlite"
-    app = create_app(
-        snap,
-        user_store=store,
-        secret_key_file=base / "access" / "secret_key",
-        dossier_dir=base / "dossiers",
-        extracts_dir=base / "extracts",
-    )
-    return {"app": app, "store": store, "gd": signed_in_client(app, store, "gd10", "province", "44")}
+    return attack_web(tmp_path_factory, "attacks10", "gd10")
 
 
 def test_the_sign_in_form_logs_a_typed_password_only_as_its_fingerprint(web, caplog):

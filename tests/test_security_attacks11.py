@@ -8,32 +8,19 @@ import re
 from pathlib import Path
 
 import pytest
+from security_fixtures import SAME_ORIGIN
 
 from dashboards import auth
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Vq7#lantern-Orbit"
-SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    from dashboard_fixtures import build_snapshot
-    from dashboard_http import signed_in_client
+    from security_fixtures import attack_web
 
-    from dashboards.app import create_app
-
-    base = tmp_path_factory.mktemp("attacks11")
-    snap = build_snapshot(base / "published" / "a.snapshot.duckdb", last_year=2024)
-    store = base / "access" / "users.sqlite"
-    app = create_app(
-        snap,
-        user_store=store,
-        secret_key_file=base / "access" / "secret_key",
-        dossier_dir=base / "dossiers",
-        extracts_dir=base / "extracts",
-    )
-    return {"app": app, "store": store, "gd": signed_in_client(app, store, "gd11", "province", "44")}
+    return attack_web(tmp_path_factory, "attacks11", "gd11")
 
 
 def _shared_cache_may_store(response) -> bool:
