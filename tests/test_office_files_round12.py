@@ -1,0 +1,187 @@
+"""Office files as they are really sent (round 12): a former unit's name typed from an old template (襄樊 for 襄阳,
+思茅, 莱芜, 巢湖) and a row under a code replaced since (莱芜市 371200). Each was refused as "unknown city name" /
+"unknown region code", or as a district's name that did not say the unit had changed. Now a renamed unit's old name
+is read as its code (the same unit), a merged unit's before the merge as its old code (staging maps it,
+unit_code_changes) and refused after it, an abolished unit's refused naming the approval; the reference records are
+the seeds unit_name_changes / unit_code_changes (State Council approvals via yescallop/areacodes). Both ingest
+paths (the Polars reader and the DuckDB scan of a big file)."""
+
+from __future__ import annotations
+
+import pytest
+from test_ingest_loaders import PLEDGE, TODAY, _write
+from test_ingest_loaders import scan_filler as _filler
+
+from pipelines.ingest.load import ingest_file
+from pipelines.ingest.reason_labels import reason_text
+
+NAMES = "地区,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+CODES = "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+
+
+def _ingest(con, path, partition=2025):
+    r = ingest_file(con, PLEDGE, path, partition=partition, today=TODAY)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected
+    return r
+
+
+def _loaded(con, file_name: str) -> list[tuple]:
+    return con.execute(
+        "SELECT city_code, strftime(month, '%Y-%m') FROM raw.pledge_loans WHERE _source_file = ? "
+        "AND city_code NOT IN ('110100', '120100') ORDER BY _row_number",
+        [file_name],
+    ).fetchall()
+
+
+def _reasons(con, file_name: str) -> dict[int, str]:
+    rows = con.execute(
+        "SELECT row_number, reason FROM raw.rejected_rows WHERE file_name = ? AND reason NOT LIKE 'duplicate%'",
+        [file_name],
+    ).fetchall()
+    return dict(rows)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+@pytest.mark.parametrize(
+    "old,code",
+    [("襄樊", "420600"), ("襄樊市", "420600"), ("思茅市", "530800"), ("湖北省襄樊市", None)],
+)
+def test_a_renamed_unit_s_old_name_is_read_as_its_code(warehouse, tmp_path, big, old, code):
+    # Before: 襄樊 was "unknown city name", 思茅市 "a county-level area": a good row refused.
+    lines = [NAMES, f"{old},2025-03,2,20,1,0,1,0", "深圳,2025-03,1,10,1,0,1,0", *_filler(big)]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    r = _ingest(warehouse, path)
+    if code is None:  # the province-prefixed spelling is not derived for former names: refused, not guessed
+        assert _loaded(warehouse, path.name) == [("440300", "2025-03")]
+        return
+    assert _loaded(warehouse, path.name) == [(code, "2025-03"), ("440300", "2025-03")]
+    note = next(n for n in r.notes if "renamed" in n)
+    assert "国函〔20" in note and reason_text(note, "pledge_loans", "zh") != note
+
+
+def test_a_bare_old_name_a_district_bears_today_is_refused_naming_both(warehouse, tmp_path):
+    # 思茅 is 普洱市's old name and 普洱市思茅区 today: a district's figures read as the city's would be wrong silently
+    path = _write(tmp_path / "a.csv", "\n".join([NAMES, "思茅,2025-03,2,20,1,0,1,0"]) + "\n")
+    _ingest(warehouse, path)
+    reason = _reasons(warehouse, path.name)[2]
+    assert reason.startswith("former name in city_code: '思茅' was the name of 530800 思茅市 until 2007-01-21")
+    assert "530802" in reason and "普洱市" in reason
+    assert "思茅" in reason_text(reason, "pledge_loans", "zh") and "旧名称" in reason_text(reason, "pledge_loans", "zh")
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_merged_unit_is_its_old_code_before_the_merge_and_refused_after(warehouse, tmp_path, big):
+    # 莱芜市 was merged into 济南市 on 2018-12-26 (国函〔2018〕163号): before, "a county-level area (370116)"
+    filler = [r.replace("2025-", "2018-") for r in _filler(big)]
+    lines = [NAMES, "莱芜市,2018-03,2,20,1,0,1,0", "莱芜,2018-11,2,20,1,0,1,0", "莱芜,2018-12,2,20,1,0,1,0"]
+    path = _write(tmp_path / "质押_2018.csv", "\n".join([*lines, "济南,2018-03,2,20,1,0,1,0", *filler]) + "\n")
+    _ingest(warehouse, path, partition=2018)
+    assert _loaded(warehouse, path.name) == [("371200", "2018-03"), ("371200", "2018-11"), ("370100", "2018-03")]
+    unclear = _reasons(warehouse, path.name)[4]
+    assert "does not tell whether before or after it (write the code meant: 371200 before, 370100 after)" in unclear
+    lines = [NAMES, "莱芜市,2025-03,2,20,1,0,1,0", "莱芜,2025-04,2,20,1,0,1,0", "济南,2025-03,2,20,1,0,1,0"]
+    path = _write(tmp_path / "质押_2025.csv", "\n".join([*lines, *_filler(big)]) + "\n")
+    _ingest(warehouse, path)
+    assert _loaded(warehouse, path.name) == [("370100", "2025-03")]
+    reasons = _reasons(warehouse, path.name)
+    for row, value in ((2, "莱芜市"), (3, "莱芜")):
+        assert reasons[row].startswith(f"former unit in city_code: '{value}' (371200 莱芜市) was merged into 370100")
+        assert "国函〔2018〕163号" in reasons[row] and "济南市's row" in reasons[row]
+        assert "已撤并" in reason_text(reasons[row], "pledge_loans", "zh")
+
+
+@pytest.mark.parametrize("name", ["巢湖", "巢湖市"])
+def test_an_abolished_unit_is_refused_naming_the_approval(warehouse, tmp_path, name):
+    # Before: "a county-level area (340181)": today's county-level 巢湖市 under 合肥 is not the abolished prefecture
+    path = _write(tmp_path / "a.csv", "\n".join([NAMES, f"{name},2025-03,2,20,1,0,1,0"]) + "\n")
+    _ingest(warehouse, path)
+    reason = _reasons(warehouse, path.name)[2]
+    assert reason.startswith(f"abolished unit in city_code: '{name}' (341400 巢湖市) was abolished on 2011-07-14")
+    assert "国函〔2011〕84号" in reason and "已撤销" in reason_text(reason, "pledge_loans", "zh")
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_row_under_a_code_replaced_since_loads_for_staging_to_map(warehouse, tmp_path, big):
+    # Before: "unknown region code in city_code: '371200'": the staging mapping (unit_code_changes) never saw it
+    filler = [r.replace("2025-", "2018-") for r in _filler(big)]
+    lines = [CODES, "371200,2018-03,2,20,1,0,1,0", "522200,2011-03,2,20,1,0,1,0"]
+    path = _write(tmp_path / "a.csv", "\n".join([*lines, *filler]) + "\n")
+    _ingest(warehouse, path, partition=None)
+    assert _loaded(warehouse, path.name) == [("371200", "2018-03"), ("522200", "2011-03")]
+
+
+def test_the_former_names_come_from_the_seeds_with_their_approvals():
+    from pipelines import reference
+
+    former = {r[0]: r for r in reference.former_units()}
+    assert {"思茅市", "襄樊市", "巢湖市", "莱芜市"} <= set(former)
+    for _name, _old, _new, _new_name, kind, approved, document in former.values():
+        assert kind in ("renamed", "abolished", "merged") and document.startswith("国函") and len(approved) == 10
+
+
+# ------------------------------------------------------------------ a city written as a block's caption
+
+NO_CITY = "月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # a caption above each repeated header: before, each read as a second table's title (its rows refused) and
+        # the file refused whole as missing city_code
+        [NO_CITY, "深圳市,,,,,,", NO_CITY, "2025-03,2,20,1,0,1,0", "广州市,,,,,,", NO_CITY, "2025-03,3,30,1,0,1,0"],
+        # the first block's caption above the file's header
+        ["深圳市,,,,,,", NO_CITY, "2025-03,2,20,1,0,1,0", "广州市,,,,,,", NO_CITY, "2025-03,3,30,1,0,1,0"],
+        # captions between the blocks, the header once
+        [NO_CITY, "深圳市,,,,,,", "2025-03,2,20,1,0,1,0", "广州市,,,,,,", "2025-03,3,30,1,0,1,0"],
+    ],
+    ids=["above-repeated-header", "first-in-title", "header-once"],
+)
+def test_a_city_caption_over_each_block_is_the_block_s_city(warehouse, tmp_path, lines):
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    r = _ingest(warehouse, path)
+    assert _loaded(warehouse, path.name) == [("440300", "2025-03"), ("440100", "2025-03")]
+    assert not [v for v in _reasons(warehouse, path.name).values() if "header row repeated" not in v]
+    note = next(n for n in r.notes if n.startswith("no city column: read"))
+    assert reason_text(note, "pledge_loans", "zh").startswith("没有城市列")
+
+
+def test_rows_before_any_caption_and_a_caption_that_is_no_unit_are_refused_not_guessed(warehouse, tmp_path):
+    lines = [
+        NO_CITY,
+        "2025-05,2,20,1,0,1,0",
+        "东莞市,,,,,,",
+        "2025-05,3,30,1,0,1,0",
+        "某某市,,,,,,",
+        "2025-05,3,30,1,0,1,0",
+    ]
+    path = _write(tmp_path / "a.csv", "\n".join(lines) + "\n")
+    _ingest(warehouse, path)
+    assert _loaded(warehouse, path.name) == [("441900", "2025-05")]
+    reasons = _reasons(warehouse, path.name)
+    assert reasons[2] == "missing value in city_code" and reasons[6].startswith(
+        "unknown city name in city_code: '某某市'"
+    )
+
+
+def test_a_workbook_s_city_captions_are_read_the_same(warehouse, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in (["深圳市"], NO_CITY.split(","), ["2025-03", 2, 20, 1, 0, 1, 0], ["广州市"], NO_CITY.split(",")):
+        ws.append(row)
+    ws.append(["2025-03", 3, 30, 1, 0, 1, 0])
+    ws.merge_cells("A4:G4")  # a caption merged across the table, as offices centre it
+    wb.save(tmp_path / "质押_2025年3月.xlsx")
+    _ingest(warehouse, tmp_path / "质押_2025年3月.xlsx")
+    assert _loaded(warehouse, "质押_2025年3月.xlsx") == [("440300", "2025-03"), ("440100", "2025-03")]
+
+
+def test_a_second_table_s_title_that_is_no_city_still_refuses_its_rows(warehouse, tmp_path):
+    # the round-8 rule stands where the table has a city column: 表2 上年同期's rows are not this file's records
+    lines = [NAMES, "深圳,2025-06,2,20,1,0,1,0", "表2 上年同期,,,,,,,", NAMES, "深圳,2024-06,2,20,1,0,1,0"]
+    path = _write(tmp_path / "a.csv", "\n".join(lines) + "\n")
+    _ingest(warehouse, path)
+    assert _loaded(warehouse, path.name) == [("440300", "2025-06")]
+    assert _reasons(warehouse, path.name)[5].startswith("read under the second table titled '表2 上年同期'")
