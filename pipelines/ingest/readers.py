@@ -1540,6 +1540,9 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         if numbered:
             notes.append(numbered_rows_note(numbered, name if len(wb.worksheets) > 1 else None))
         df = flag_repeated_headers(df, source, units[name], grid[:h])
+        df, caption_note = city_captions(df, source, grid[:h])
+        if caption_note:
+            notes.append(caption_note + (f" (sheet {name})" if len(wb.worksheets) > 1 else ""))
         df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
         if month_note:
             notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
@@ -1810,22 +1813,78 @@ def _month_from_sheet_name(
 _UNIT_SHEET = re.compile(r"^[\u4e00-\u9fff]{1,15}(?:市|州|盟|地区)$")
 
 
-def _city_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str | None) -> tuple[pl.DataFrame, str | None]:
-    """A workbook of one sheet per city (sheets 深圳市, 广州市) whose tables have no city column: each sheet's rows are
-    the unit its name names, read as a 城市 column of that name (validate reads it through the administrative
-    divisions; a name that is no unit refuses its rows naming it). Before, the file was refused whole as missing
-    city_code, which did not say the sheets named the cities."""
+def _city_column_missing(df: pl.DataFrame, source: Source):
+    """The contract column a 城市 name column fills, when the table has neither it nor a district column; else None."""
     col = next((c for c in source.columns if c.name_headers), None)
-    name = unicodedata.normalize("NFKC", sheet or "").strip()
-    if col is None or not _UNIT_SHEET.fullmatch(name):
-        return df, None
+    if col is None:
+        return None
     names = {normalise_header(h) for h in col.name_headers}
     for c in df.columns:
         if c.startswith("__"):
             continue
         base = normalise_header(c.split("__dup")[0])
         if _safe_match(c, source) == col.name or base in names or re.fullmatch(DISTRICT_HEADER_PATTERN, base):
-            return df, None
+            return None
+    return col
+
+
+def city_captions(df: pl.DataFrame, source: Source, title_rows: list | None = None) -> tuple[pl.DataFrame, str | None]:
+    """A table without a city column in blocks, each under a caption row naming its city (深圳市 alone on a row,
+    the figures blank, often above the header repeated): each block's rows are the captioned unit, read as a 城市
+    column of that name (validate reads it through the administrative divisions; a caption that is no unit refuses
+    its rows naming it). A caption among the title rows above the header is the first block's. Before, the caption
+    above a repeated header was read as a second table's title and its rows refused, and the file was refused whole
+    as missing city_code. The caption rows are no records: they are dropped, noted, like the title rows."""
+    col = _city_column_missing(df, source)
+    cols = [c for c in df.columns if not c.startswith("__")]
+    if col is None or df.height == 0 or not cols:
+        return df, None
+
+    def caption(row: tuple) -> str | None:
+        text = _title_line(row, cols, df.columns)
+        name = unicodedata.normalize("NFKC", text or "").strip()
+        return name if _UNIT_SHEET.fullmatch(name) else None
+
+    first = None
+    for r in title_rows or []:
+        texts = {_cell_text(c).strip() for c in r} - {""}
+        if len(texts) == 1 and _UNIT_SHEET.fullmatch(name := unicodedata.normalize("NFKC", texts.pop()).strip()):
+            first = name  # the last such title row above the header
+    at = {i: name for i, row in enumerate(df.iter_rows()) if (name := caption(row)) is not None}
+    if not at:
+        return df, None
+    city, cities, keep = first, [], []
+    repeated = df["__repeated_header"].to_list() if "__repeated_header" in df.columns else [None] * df.height
+    for i in range(df.height):
+        if i in at:
+            city = at[i]
+            keep.append(False)
+            cities.append(None)
+            continue
+        keep.append(True)
+        cities.append(city)
+        # the rows under the caption were judged a second table's: they are the captioned unit's block
+        if repeated[i] and city and repeated[i].startswith(f"read under the second table titled '{city[:40]}'"):
+            repeated[i] = None
+    df = df.with_columns(pl.Series(col.name_headers[0], cities, dtype=pl.Utf8))
+    if "__repeated_header" in df.columns:
+        df = df.with_columns(pl.Series("__repeated_header", repeated, dtype=pl.Utf8))
+    df = df.filter(pl.Series(keep))
+    return df, (
+        f"no city column: read {len(at)} caption row(s) naming a city ({', '.join(sorted(set(at.values()))[:5])}) "
+        "as the city of the rows below each"
+    )
+
+
+def _city_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str | None) -> tuple[pl.DataFrame, str | None]:
+    """A workbook of one sheet per city (sheets 深圳市, 广州市) whose tables have no city column: each sheet's rows are
+    the unit its name names, read as a 城市 column of that name (validate reads it through the administrative
+    divisions; a name that is no unit refuses its rows naming it). Before, the file was refused whole as missing
+    city_code, which did not say the sheets named the cities."""
+    name = unicodedata.normalize("NFKC", sheet or "").strip()
+    col = _city_column_missing(df, source) if _UNIT_SHEET.fullmatch(name) else None
+    if col is None:
+        return df, None
     return df.with_columns(pl.lit(name).alias(col.name_headers[0])), (
         f"no city column: every row of sheet '{name}' is the unit the sheet's name names"
     )
@@ -2116,6 +2175,9 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     if numbered:
         notes.append(numbered_rows_note(numbered))
     df = flag_repeated_headers(df, source, unit, rows[:h])
+    df, caption_note = city_captions(df, source, rows[:h])
+    if caption_note:
+        notes.append(caption_note)
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")
