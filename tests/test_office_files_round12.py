@@ -185,3 +185,61 @@ def test_a_second_table_s_title_that_is_no_city_still_refuses_its_rows(warehouse
     _ingest(warehouse, path)
     assert _loaded(warehouse, path.name) == [("440300", "2025-06")]
     assert _reasons(warehouse, path.name)[5].startswith("read under the second table titled '表2 上年同期'")
+
+
+# ------------------------------------------------------------------ a workbook as WPS 表格 writes it
+
+
+def _wps_workbook(path):
+    """An .xlsx the way WPS 表格 saves one: docProps/app.xml naming WPS, the 1904 date system flag, dates as numbers
+    with a date format, formulas with their cached values, a merged title, and strings inline (no
+    sharedStrings part). xlsxwriter writes the rest; the parts only WPS does are edited in the saved XML."""
+    import datetime as dt
+    import io
+    import re
+    import zipfile
+
+    import xlsxwriter
+
+    raw = io.BytesIO()
+    wb = xlsxwriter.Workbook(raw, {"date_1904": True, "in_memory": True})
+    ws, month = wb.add_worksheet("Sheet1"), wb.add_format({"num_format": "yyyy-mm"})
+    ws.merge_range(0, 0, 0, 7, "2025年质押融资统计表")
+    ws.write_row(1, 0, CODES.split(","))
+    for r, (code, m, n, amount) in enumerate([("440300", 3, 2, 20.5), ("440100", 4, 3, 30)], start=2):
+        ws.write_string(r, 0, code)
+        ws.write_datetime(r, 1, dt.datetime(2025, m, 1), month)
+        ws.write_row(r, 2, [n, amount])
+        ws.write_formula(r, 4, f"=C{r + 1}*2", None, n * 2)  # the cached value WPS stores
+        ws.write_row(r, 5, [0, 1, 0])
+    wb.close()
+    src = zipfile.ZipFile(io.BytesIO(raw.getvalue()))
+    strings = re.findall(rb"<t[^>]*>(.*?)</t>", src.read("xl/sharedStrings.xml"))
+
+    def inline(m):
+        return b'<c r="%s"%s t="inlineStr"><is><t>%s</t></is></c>' % (m[1], m[2] or b"", strings[int(m[3])])
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/sharedStrings.xml":
+                continue
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'<c r="([A-Z]+\d+)"( s="\d+")? t="s"><v>(\d+)</v></c>', inline, data)
+            if item.filename in ("[Content_Types].xml", "xl/_rels/workbook.xml.rels"):
+                data = re.sub(rb"<(?:Override|Relationship)[^>]*sharedStrings[^>]*/>", b"", data)
+            if item.filename == "docProps/app.xml":
+                data = re.sub(rb"<Application>.*?</Application>", "<Application>WPS 表格</Application>".encode(), data)
+            z.writestr(item.filename, data)
+    return path
+
+
+def test_a_workbook_saved_by_wps_loads_its_dates_formulas_and_inline_strings(warehouse, tmp_path):
+    # Probed, not a fault found: a 1904-based date read in the 1900 system would be four years off, silently.
+    path = _wps_workbook(tmp_path / "质押_2025.xlsx")
+    _ingest(warehouse, path)
+    rows = warehouse.execute(
+        "SELECT city_code, strftime(month, '%Y-%m'), registrations, amount_10k_yuan, patents_pledged "
+        "FROM raw.pledge_loans ORDER BY _row_number"
+    ).fetchall()
+    assert rows == [("440300", "2025-03", 2, 20.5, 4), ("440100", "2025-04", 3, 30.0, 6)]
