@@ -243,3 +243,43 @@ def test_a_workbook_saved_by_wps_loads_its_dates_formulas_and_inline_strings(war
         "FROM raw.pledge_loans ORDER BY _row_number"
     ).fetchall()
     assert rows == [("440300", "2025-03", 2, 20.5, 4), ("440100", "2025-04", 3, 30.0, 6)]
+
+
+# ------------------------------------------------------------------ a bracketed count unit in a title without 单位
+
+STATS = "地区代码,地区,年份,发明专利授权量,实用新型专利授权量,外观设计专利授权量,专利授权总量"
+
+
+def _stats_filler(big: bool) -> list[str]:
+    return [f"{c},x,{y},5,5,5,15" for c in ("110100", "120100") for y in range(2010, 2024)] * (1300 if big else 0)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+@pytest.mark.parametrize(
+    "title,header",
+    [
+        ("2023年各市专利授权统计（万件）", STATS),  # the bracket closes the table's title: the table's unit
+        ("2023年专利授权情况表(万件)", STATS),
+        ("2023年各市专利授权量（万件）", STATS),  # after what the columns hold (…专利授权量)
+        ("2023年各市专利授权量（万件）", STATS.replace("发明专利授权量", "发明专利授权量(件)")),  # conflicts: refused
+    ],
+)
+def test_a_title_s_bracketed_count_in_wan_is_the_table_s_unit_and_refused(warehouse, tmp_path, big, title, header):
+    # Before: the bracket was read as no unit: 4 万件 loaded as 4 件 (10,000 times too small), silently.
+    from pipelines.ingest import load
+    from pipelines.sources import SOURCES
+
+    lines = [title + ",,,,,,", header, "440300,深圳,2023,4,10,5,19", *_stats_filler(big)]
+    path = _write(tmp_path / "专利统计_2023.csv", "\n".join(lines) + "\n")
+    with pytest.raises(load.IngestError, match=r"gives counts in 万件 .*loaded as whole numbers"):
+        ingest_file(warehouse, SOURCES["patent_stats"], path, today=TODAY)
+    assert not warehouse.execute("SELECT count(*) FROM raw.patent_stats WHERE region_code = '440300'").fetchone()[0]
+
+
+@pytest.mark.parametrize("title", ["2023年各市专利授权统计（件）", "2023年培训人次（万人次）"])
+def test_a_bracket_stating_plain_counts_or_another_measure_changes_nothing(warehouse, tmp_path, title):
+    from pipelines.sources import SOURCES
+
+    path = _write(tmp_path / "专利统计_2023.csv", "\n".join([title + ",,,,,,", STATS, "440300,深圳,2023,4,10,5,19"]))
+    r = ingest_file(warehouse, SOURCES["patent_stats"], path, today=TODAY)
+    assert (r.rows_loaded, r.rows_rejected) == (1, 0)

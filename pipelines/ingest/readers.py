@@ -653,6 +653,27 @@ def _period_of(label: str) -> str | None:
     return None
 
 
+def _states_counts(before: str, header: list | None) -> bool:
+    """Whether a title's bracketed count in 万 states this table's counts: the bracket closes the table's title
+    (2023年专利授权统计（万件）, …统计表（万笔）) or follows the name of one of the table's own columns (参训人次（万人次）
+    over a 参训人次 column). Read as no unit (round 11), its 4 万件 loaded as 4 件, silently."""
+    from pipelines.sources import TABLE_TITLE_END
+
+    before = re.sub(r"\s+", "", before)
+    if re.search(TABLE_TITLE_END, before):
+        return True
+    names = {re.sub(r"\(.*?\)|\s+", "", unicodedata.normalize("NFKC", _cell_text(c))) for c in header or []}
+
+    def shared_tail(n: str) -> int:
+        k = 0
+        while k < min(len(n), len(before)) and n[-1 - k] == before[-1 - k]:
+            k += 1
+        return k
+
+    # …专利授权量（万件） over 发明专利授权量 | 专利授权总量: the words before the bracket end as a column's name does
+    return any(len(n) >= 2 and (before.endswith(n) or shared_tail(n) >= 3) for n in names)
+
+
 def unit_line(rows: list[list], header: list | None = None) -> str | None:
     """The unit stated by a "单位：元" line (or cell) above the table, or by a title's bracketed unit (…统计表（亿元）)."""
     for row in rows:
@@ -672,9 +693,13 @@ def unit_line(rows: list[list], header: list | None = None) -> str | None:
                         w for w in words if w in UNIT_SCALES or w in SHORT_UNITS or re.fullmatch(SCALED_COUNT_UNIT, w)
                     )
                 )
-                if not said and all(re.fullmatch(SCALED_COUNT_UNIT, w) for w in scales):
-                    # a title's bracket naming only a count in 万 (培训人次（万人次）) says what one figure it names is
-                    # in, not the table's unit: only with 单位 (单位：万件) or beside a money unit ((万笔、亿元)) it is
+                if (
+                    not said
+                    and all(re.fullmatch(SCALED_COUNT_UNIT, w) for w in scales)
+                    and not _states_counts(text[: m.start()], header)
+                ):
+                    # a title's bracket naming only a count in 万 after a measure's name the table does not have
+                    # (培训人次（万人次） over a pledge table) says what that one figure is in, not the table's unit
                     continue
                 if scales:
                     return "、".join(scales)
