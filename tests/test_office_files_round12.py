@@ -283,3 +283,99 @@ def test_a_bracket_stating_plain_counts_or_another_measure_changes_nothing(wareh
     path = _write(tmp_path / "专利统计_2023.csv", "\n".join([title + ",,,,,,", STATS, "440300,深圳,2023,4,10,5,19"]))
     r = ingest_file(warehouse, SOURCES["patent_stats"], path, today=TODAY)
     assert (r.rows_loaded, r.rows_rejected) == (1, 0)
+
+
+# ------------------------------------------------------------------ new shapes probed (guards: no fault found)
+
+
+def _status(con, file_name: str) -> tuple[int, int, str]:
+    return con.execute(
+        "SELECT rows_loaded, rows_rejected, message FROM raw.ingested_files WHERE file_name = ?", [file_name]
+    ).fetchone()
+
+
+def test_a_gb18030_csv_with_a_character_outside_gbk_keeps_it(warehouse, tmp_path):
+    from pipelines.sources import SOURCES
+
+    # 𠮷 (U+20BB7) has a GB18030 four-byte code and none in GBK: read as GBK it would be replaced or refused
+    header = "案件编号,城市代码,案件类型,立案日期,结案日期,处理结果"
+    text = f"{header}\n粤知执𠮷2025-1,440300,trademark,2025-03-02,,\n粤知执2025-2,440100,trademark,2025-03-03,,\n"
+    path = _write(tmp_path / "执法_2025.csv", text, encoding="gb18030")
+    r = ingest_file(warehouse, SOURCES["enforcement_cases"], path, partition=2025, today=TODAY)
+    ids = warehouse.execute("SELECT case_id FROM raw.enforcement_cases ORDER BY filed_date").fetchall()
+    assert ids == [("粤知执𠮷2025-1",), ("粤知执2025-2",)]
+    # before: the ledger said "gbk", an encoding the file's first row is not in
+    assert "decoded from gb18030" in r.notes
+
+    def encoding(name: str) -> str:
+        return warehouse.execute("SELECT encoding FROM raw.ingested_files WHERE file_name = ?", [name]).fetchone()[0]
+
+    assert encoding(path.name) == "gb18030"
+    plain = _write(tmp_path / "执法_2025b.csv", text.replace("𠮷", "").replace("2025-", "2024-"), encoding="gbk")
+    ingest_file(warehouse, SOURCES["enforcement_cases"], plain, partition=None, today=TODAY)
+    assert encoding(plain.name) == "gbk"
+
+
+def test_excel_unicode_text_utf16_tab_separated_loads(warehouse, tmp_path):
+    text = CODES.replace(",", "\t") + "\n440300\t2025-03\t2\t20\t1\t0\t1\t0\n440100\t2025-03\t3\t30\t1\t0\t1\t0\n"
+    path = _write(tmp_path / "质押_2025年3月.txt.csv", text, encoding="utf-16")  # BOM + UTF-16 LE, as Excel saves
+    _ingest(warehouse, path)
+    assert _loaded(warehouse, path.name) == [("440300", "2025-03"), ("440100", "2025-03")]
+
+
+@pytest.mark.parametrize(
+    "cell,reason",
+    [
+        ("12.5%", "not a number in amount_10k_yuan: '12.5%'"),  # a share where money belongs: never 12.5 万元
+        ('"(1,234)"', "negative amount in parentheses in amount_10k_yuan: '(1,234)'"),  # accounting style
+    ],
+)
+def test_a_money_cell_as_a_percentage_or_in_parentheses_is_refused_by_its_row(warehouse, tmp_path, cell, reason):
+    lines = [CODES, f"440300,2025-03,2,{cell},1,0,1,0", "440100,2025-03,3,30,1,0,1,0"]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    _ingest(warehouse, path)
+    assert _loaded(warehouse, path.name) == [("440100", "2025-03")]
+    assert _reasons(warehouse, path.name)[2].startswith(reason)
+
+
+def test_a_total_row_in_the_middle_is_set_aside_and_the_rows_after_it_load(warehouse, tmp_path):
+    lines = [NAMES, "深圳,2025-03,2,20,1,0,1,0", "合计,2025-03,5,50,2,0,2,0", "广州,2025-03,3,30,1,0,1,0"]
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n")
+    _ingest(warehouse, path)
+    assert _loaded(warehouse, path.name) == [("440300", "2025-03"), ("440100", "2025-03")]
+    assert _reasons(warehouse, path.name)[3].startswith("total row ('合计')")
+
+
+def test_formulas_without_saved_values_are_refused_by_name_not_read_as_blank(warehouse, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()  # openpyxl saves a formula without its value, as report exports do
+    ws = wb.active
+    ws.append(CODES.split(","))
+    ws.append(["440300", "2025-03", 2, 20, 1, 0, 1, 0])
+    ws.append(["440100", "2025-03", "=C2*2", "=D2+5", 1, 0, 1, 0])
+    wb.save(tmp_path / "质押_2025年3月.xlsx")
+    _ingest(warehouse, tmp_path / "质押_2025年3月.xlsx")
+    assert _loaded(warehouse, "质押_2025年3月.xlsx") == [("440300", "2025-03")]
+    assert "'=C2*2'" in _reasons(warehouse, "质押_2025年3月.xlsx")[3]
+    assert "formula cell(s) without a saved value: C3, D3" in _status(warehouse, "质押_2025年3月.xlsx")[2]
+
+
+def test_a_hidden_sheet_holding_an_old_version_of_a_record_loads_neither(warehouse, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    old = wb.active
+    old.title = "3月(旧)"
+    old.append(CODES.split(","))
+    old.append(["440300", "2025-03", 4, 40, 1, 0, 1, 0])
+    old.sheet_state = "hidden"
+    new = wb.create_sheet("3月")
+    new.append(CODES.split(","))
+    new.append(["440300", "2025-03", 5, 50, 1, 0, 1, 0])
+    new.append(["440100", "2025-03", 6, 60, 1, 0, 1, 0])
+    wb.save(tmp_path / "质押_2025年3月.xlsx")
+    _ingest(warehouse, tmp_path / "质押_2025年3月.xlsx")
+    assert _loaded(warehouse, "质押_2025年3月.xlsx") == [("440100", "2025-03")]
+    loaded, rejected, message = _status(warehouse, "质押_2025年3月.xlsx")
+    assert (loaded, rejected) == (1, 2) and "sheet '3月(旧)' is hidden in the workbook" in message

@@ -1979,6 +1979,9 @@ def _dedupe(header: list[str]) -> list[str]:
 # -- CSV / TSV -------------------------------------------------------------------------------------------
 
 
+_GB18030_FOUR_BYTES = re.compile(rb"[\x81-\xfe][\x30-\x39][\x81-\xfe][\x30-\x39]")
+
+
 def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
     if raw.startswith(b"\xef\xbb\xbf"):
         try:
@@ -2022,8 +2025,11 @@ def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
             "save the whole file in one encoding",
         )
     try:
-        # GB18030 is a superset of GBK and GB2312; Windows Excel in China saves CSV as GBK.
-        return raw.decode("gb18030"), "gbk"
+        # GB18030 is a superset of GBK and GB2312; Windows Excel in China saves CSV as GBK. A four-byte sequence (a
+        # byte >= 0x81, a digit, a byte >= 0x81, a digit: no GBK text has one, a GBK trail byte is >= 0x40) holds a
+        # character outside GBK (𠮷, 䶮): the file is GB18030 and the ledger says so; it said "gbk" for every one.
+        text = raw.decode("gb18030")
+        return text, "gb18030" if _GB18030_FOUR_BYTES.search(raw) else "gbk"
     except UnicodeDecodeError as e:
         raise IngestError(file_name, f"not valid UTF-8 or GBK text (byte {e.start}): cannot decode") from e
 
