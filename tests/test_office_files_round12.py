@@ -1,15 +1,23 @@
-"""Office files as they are really sent (round 12): a former unit's name typed from an old template (襄樊 for 襄阳,
-思茅, 莱芜, 巢湖) and a row under a code replaced since (莱芜市 371200). Each was refused as "unknown city name" /
-"unknown region code", or as a district's name that did not say the unit had changed. Now a renamed unit's old name
-is read as its code (the same unit), a merged unit's before the merge as its old code (staging maps it,
-unit_code_changes) and refused after it, an abolished unit's refused naming the approval; the reference records are
-the seeds unit_name_changes / unit_code_changes (State Council approvals via yescallop/areacodes). Both ingest
-paths (the Polars reader and the DuckDB scan of a big file)."""
+"""Office files as they are really sent (round 12). (1) A former unit's name typed from an old template (襄樊 for 襄阳,
+思茅, 莱芜, 巢湖) and a row under a code replaced since (莱芜市 371200): refused as "unknown city name" / "unknown
+region code" or as a district's name that did not say the unit had changed. Now a renamed unit's old name is its
+code, a merged unit's is its old code before the merge (staging maps it) and refused after it, an abolished unit's
+is refused naming the approval (seeds unit_name_changes / unit_code_changes: State Council approvals via
+yescallop/areacodes). (2) A city written as a block's caption in a table without a city column: read as a second
+table's title and the file refused. (3) A title's bracketed count in 万 without 单位 (（万件）): loaded 10,000 times too
+small. (4) A workbook as WPS 表格 saves it (probed: loads right). (5) A GB18030 file recorded as gbk; guards for
+UTF-16 text, percentages and parentheses in money cells, a mid-table 合计, formulas without saved values and a
+hidden sheet of old data. Both ingest paths where a CSV can carry the case (the Polars reader, the DuckDB scan)."""
 
 from __future__ import annotations
 
 import pytest
-from test_ingest_loaders import PLEDGE, TODAY, _write
+from office_fixtures import ingest_counted as _ingest
+from office_fixtures import loaded_of as _loaded
+from office_fixtures import reasons_of as _reasons
+from office_fixtures import status_of as _status
+from office_fixtures import wps_workbook as _wps_workbook
+from test_ingest_loaders import TODAY, _write
 from test_ingest_loaders import scan_filler as _filler
 
 from pipelines.ingest.load import ingest_file
@@ -17,28 +25,6 @@ from pipelines.ingest.reason_labels import reason_text
 
 NAMES = "地区,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
 CODES = "城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
-
-
-def _ingest(con, path, partition=2025):
-    r = ingest_file(con, PLEDGE, path, partition=partition, today=TODAY)
-    assert r.rows_read == r.rows_loaded + r.rows_rejected
-    return r
-
-
-def _loaded(con, file_name: str) -> list[tuple]:
-    return con.execute(
-        "SELECT city_code, strftime(month, '%Y-%m') FROM raw.pledge_loans WHERE _source_file = ? "
-        "AND city_code NOT IN ('110100', '120100') ORDER BY _row_number",
-        [file_name],
-    ).fetchall()
-
-
-def _reasons(con, file_name: str) -> dict[int, str]:
-    rows = con.execute(
-        "SELECT row_number, reason FROM raw.rejected_rows WHERE file_name = ? AND reason NOT LIKE 'duplicate%'",
-        [file_name],
-    ).fetchall()
-    return dict(rows)
 
 
 @pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
@@ -190,50 +176,6 @@ def test_a_second_table_s_title_that_is_no_city_still_refuses_its_rows(warehouse
 # ------------------------------------------------------------------ a workbook as WPS 表格 writes it
 
 
-def _wps_workbook(path):
-    """An .xlsx the way WPS 表格 saves one: docProps/app.xml naming WPS, the 1904 date system flag, dates as numbers
-    with a date format, formulas with their cached values, a merged title, and strings inline (no
-    sharedStrings part). xlsxwriter writes the rest; the parts only WPS does are edited in the saved XML."""
-    import datetime as dt
-    import io
-    import re
-    import zipfile
-
-    import xlsxwriter
-
-    raw = io.BytesIO()
-    wb = xlsxwriter.Workbook(raw, {"date_1904": True, "in_memory": True})
-    ws, month = wb.add_worksheet("Sheet1"), wb.add_format({"num_format": "yyyy-mm"})
-    ws.merge_range(0, 0, 0, 7, "2025年质押融资统计表")
-    ws.write_row(1, 0, CODES.split(","))
-    for r, (code, m, n, amount) in enumerate([("440300", 3, 2, 20.5), ("440100", 4, 3, 30)], start=2):
-        ws.write_string(r, 0, code)
-        ws.write_datetime(r, 1, dt.datetime(2025, m, 1), month)
-        ws.write_row(r, 2, [n, amount])
-        ws.write_formula(r, 4, f"=C{r + 1}*2", None, n * 2)  # the cached value WPS stores
-        ws.write_row(r, 5, [0, 1, 0])
-    wb.close()
-    src = zipfile.ZipFile(io.BytesIO(raw.getvalue()))
-    strings = re.findall(rb"<t[^>]*>(.*?)</t>", src.read("xl/sharedStrings.xml"))
-
-    def inline(m):
-        return b'<c r="%s"%s t="inlineStr"><is><t>%s</t></is></c>' % (m[1], m[2] or b"", strings[int(m[3])])
-
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename == "xl/sharedStrings.xml":
-                continue
-            if item.filename.startswith("xl/worksheets/"):
-                data = re.sub(rb'<c r="([A-Z]+\d+)"( s="\d+")? t="s"><v>(\d+)</v></c>', inline, data)
-            if item.filename in ("[Content_Types].xml", "xl/_rels/workbook.xml.rels"):
-                data = re.sub(rb"<(?:Override|Relationship)[^>]*sharedStrings[^>]*/>", b"", data)
-            if item.filename == "docProps/app.xml":
-                data = re.sub(rb"<Application>.*?</Application>", "<Application>WPS 表格</Application>".encode(), data)
-            z.writestr(item.filename, data)
-    return path
-
-
 def test_a_workbook_saved_by_wps_loads_its_dates_formulas_and_inline_strings(warehouse, tmp_path):
     # Probed, not a fault found: a 1904-based date read in the 1900 system would be four years off, silently.
     path = _wps_workbook(tmp_path / "质押_2025.xlsx")
@@ -286,12 +228,6 @@ def test_a_bracket_stating_plain_counts_or_another_measure_changes_nothing(wareh
 
 
 # ------------------------------------------------------------------ new shapes probed (guards: no fault found)
-
-
-def _status(con, file_name: str) -> tuple[int, int, str]:
-    return con.execute(
-        "SELECT rows_loaded, rows_rejected, message FROM raw.ingested_files WHERE file_name = ?", [file_name]
-    ).fetchone()
 
 
 def test_a_gb18030_csv_with_a_character_outside_gbk_keeps_it(warehouse, tmp_path):
