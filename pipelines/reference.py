@@ -224,3 +224,44 @@ def strong_city_batches(reference_dir: Path | None = None) -> pl.DataFrame:
     return _read(STRONG_CITY_BATCH_FILE, reference_dir).with_columns(
         pl.col("demo_cities_count").cast(pl.Int64), pl.col("pilot_cities_count").cast(pl.Int64)
     )
+
+
+@lru_cache(maxsize=1)
+def former_units() -> tuple[tuple[str, str, str, str, str, str, str], ...]:
+    """The prefecture-level units that changed since the programme's data begin, by their old name: renamed under
+    the same code and abolished (seed unit_name_changes), and merged into another (unit_code_changes' 'merged'
+    rows: 莱芜市 into 济南市). The recoded 地区 are not here: their old names read as the new unit in any period
+    (validate.unit_names_of derives 海东地区 etc.). Read from the dbt seeds, the one place these are written down."""
+    import csv
+
+    from pipelines.labels import SEEDS_DIR
+
+    out = []
+    for seed, kinds in (("unit_name_changes.csv", ("renamed", "abolished")), ("unit_code_changes.csv", ("merged",))):
+        with open(SEEDS_DIR / seed, encoding="utf-8", newline="") as f:
+            for r in csv.DictReader(f):
+                if r["change_kind"] in kinds:
+                    out.append(
+                        (
+                            r["old_name"],
+                            r["old_code"],
+                            r["new_code"],
+                            r["new_name"],
+                            r["change_kind"],
+                            r["approved_on"],
+                            r["document"],
+                        )
+                    )
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def replaced_codes() -> frozenset[str]:
+    """The old codes of unit_code_changes (371200 莱芜市, 522200 铜仁地区, ...): staging reads a row sent under one as
+    the unit of its new code (macro current_region_code), so the loader takes them as known codes."""
+    import csv
+
+    from pipelines.labels import SEEDS_DIR
+
+    with open(SEEDS_DIR / "unit_code_changes.csv", encoding="utf-8", newline="") as f:
+        return frozenset(r["old_code"] for r in csv.DictReader(f) if r["old_code"])

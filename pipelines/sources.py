@@ -577,6 +577,10 @@ UNIT_LINE_PATTERN = r"(?:金额)?单位\s*[:：]\s*(" + _UNIT_LINE_LIST + ")"
 # （万元、笔）): the same statement. Unread, 亿元 figures under a bare 质押金额 loaded as 万元 whenever the plausibility
 # rules let them pass. Matched after NFKC (brackets, colons and commas half-width); 元/笔 (a ratio) is no unit line.
 TITLE_UNIT_PATTERN = r"\(\s*(?:金额)?(?:单位)?\s*:?\s*(" + _UNIT_LIST + r")\s*(?:[)、,;]|$)"
+# The words a table's title ends with (…统计表, …统计, …情况, …汇总): a bracket right after them states the table's
+# unit, a count in 万 too (2023年专利授权统计（万件）), as national statistical tables write it; a bracket after a
+# measure's name (培训人次（万人次）) is that measure's unit only.
+TABLE_TITLE_END = r"(?:表|统计|情况|汇总|一览|明细)\s*$"
 
 # A note below the table stating the unit (注：本表金额单位为亿元): the table's unit, as a line above it would be.
 # (Any words before the 单位 whose unit is read: 注：本表笔数单位为万笔，金额单位为亿元 states 亿元 after a first 单位.)

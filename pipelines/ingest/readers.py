@@ -653,6 +653,27 @@ def _period_of(label: str) -> str | None:
     return None
 
 
+def _states_counts(before: str, header: list | None) -> bool:
+    """Whether a title's bracketed count in 万 states this table's counts: the bracket closes the table's title
+    (2023年专利授权统计（万件）, …统计表（万笔）) or follows the name of one of the table's own columns (参训人次（万人次）
+    over a 参训人次 column). Read as no unit (round 11), its 4 万件 loaded as 4 件, silently."""
+    from pipelines.sources import TABLE_TITLE_END
+
+    before = re.sub(r"\s+", "", before)
+    if re.search(TABLE_TITLE_END, before):
+        return True
+    names = {re.sub(r"\(.*?\)|\s+", "", unicodedata.normalize("NFKC", _cell_text(c))) for c in header or []}
+
+    def shared_tail(n: str) -> int:
+        k = 0
+        while k < min(len(n), len(before)) and n[-1 - k] == before[-1 - k]:
+            k += 1
+        return k
+
+    # …专利授权量（万件） over 发明专利授权量 | 专利授权总量: the words before the bracket end as a column's name does
+    return any(len(n) >= 2 and (before.endswith(n) or shared_tail(n) >= 3) for n in names)
+
+
 def unit_line(rows: list[list], header: list | None = None) -> str | None:
     """The unit stated by a "单位：元" line (or cell) above the table, or by a title's bracketed unit (…统计表（亿元）)."""
     for row in rows:
@@ -672,9 +693,13 @@ def unit_line(rows: list[list], header: list | None = None) -> str | None:
                         w for w in words if w in UNIT_SCALES or w in SHORT_UNITS or re.fullmatch(SCALED_COUNT_UNIT, w)
                     )
                 )
-                if not said and all(re.fullmatch(SCALED_COUNT_UNIT, w) for w in scales):
-                    # a title's bracket naming only a count in 万 (培训人次（万人次）) says what one figure it names is
-                    # in, not the table's unit: only with 单位 (单位：万件) or beside a money unit ((万笔、亿元)) it is
+                if (
+                    not said
+                    and all(re.fullmatch(SCALED_COUNT_UNIT, w) for w in scales)
+                    and not _states_counts(text[: m.start()], header)
+                ):
+                    # a title's bracket naming only a count in 万 after a measure's name the table does not have
+                    # (培训人次（万人次） over a pledge table) says what that one figure is in, not the table's unit
                     continue
                 if scales:
                     return "、".join(scales)
@@ -1540,6 +1565,9 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         if numbered:
             notes.append(numbered_rows_note(numbered, name if len(wb.worksheets) > 1 else None))
         df = flag_repeated_headers(df, source, units[name], grid[:h])
+        df, caption_note = city_captions(df, source, grid[:h])
+        if caption_note:
+            notes.append(caption_note + (f" (sheet {name})" if len(wb.worksheets) > 1 else ""))
         df, month_note = _month_from_sheet_name(df, source, name, grid[:h], path)
         if month_note:
             notes.append(month_note if len(wb.worksheets) > 1 else month_note.replace(f" (sheet {name})", ""))
@@ -1810,22 +1838,78 @@ def _month_from_sheet_name(
 _UNIT_SHEET = re.compile(r"^[\u4e00-\u9fff]{1,15}(?:市|州|盟|地区)$")
 
 
-def _city_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str | None) -> tuple[pl.DataFrame, str | None]:
-    """A workbook of one sheet per city (sheets 深圳市, 广州市) whose tables have no city column: each sheet's rows are
-    the unit its name names, read as a 城市 column of that name (validate reads it through the administrative
-    divisions; a name that is no unit refuses its rows naming it). Before, the file was refused whole as missing
-    city_code, which did not say the sheets named the cities."""
+def _city_column_missing(df: pl.DataFrame, source: Source):
+    """The contract column a 城市 name column fills, when the table has neither it nor a district column; else None."""
     col = next((c for c in source.columns if c.name_headers), None)
-    name = unicodedata.normalize("NFKC", sheet or "").strip()
-    if col is None or not _UNIT_SHEET.fullmatch(name):
-        return df, None
+    if col is None:
+        return None
     names = {normalise_header(h) for h in col.name_headers}
     for c in df.columns:
         if c.startswith("__"):
             continue
         base = normalise_header(c.split("__dup")[0])
         if _safe_match(c, source) == col.name or base in names or re.fullmatch(DISTRICT_HEADER_PATTERN, base):
-            return df, None
+            return None
+    return col
+
+
+def city_captions(df: pl.DataFrame, source: Source, title_rows: list | None = None) -> tuple[pl.DataFrame, str | None]:
+    """A table without a city column in blocks, each under a caption row naming its city (深圳市 alone on a row,
+    the figures blank, often above the header repeated): each block's rows are the captioned unit, read as a 城市
+    column of that name (validate reads it through the administrative divisions; a caption that is no unit refuses
+    its rows naming it). A caption among the title rows above the header is the first block's. Before, the caption
+    above a repeated header was read as a second table's title and its rows refused, and the file was refused whole
+    as missing city_code. The caption rows are no records: they are dropped, noted, like the title rows."""
+    col = _city_column_missing(df, source)
+    cols = [c for c in df.columns if not c.startswith("__")]
+    if col is None or df.height == 0 or not cols:
+        return df, None
+
+    def caption(row: tuple) -> str | None:
+        text = _title_line(row, cols, df.columns)
+        name = unicodedata.normalize("NFKC", text or "").strip()
+        return name if _UNIT_SHEET.fullmatch(name) else None
+
+    first = None
+    for r in title_rows or []:
+        texts = {_cell_text(c).strip() for c in r} - {""}
+        if len(texts) == 1 and _UNIT_SHEET.fullmatch(name := unicodedata.normalize("NFKC", texts.pop()).strip()):
+            first = name  # the last such title row above the header
+    at = {i: name for i, row in enumerate(df.iter_rows()) if (name := caption(row)) is not None}
+    if not at:
+        return df, None
+    city, cities, keep = first, [], []
+    repeated = df["__repeated_header"].to_list() if "__repeated_header" in df.columns else [None] * df.height
+    for i in range(df.height):
+        if i in at:
+            city = at[i]
+            keep.append(False)
+            cities.append(None)
+            continue
+        keep.append(True)
+        cities.append(city)
+        # the rows under the caption were judged a second table's: they are the captioned unit's block
+        if repeated[i] and city and repeated[i].startswith(f"read under the second table titled '{city[:40]}'"):
+            repeated[i] = None
+    df = df.with_columns(pl.Series(col.name_headers[0], cities, dtype=pl.Utf8))
+    if "__repeated_header" in df.columns:
+        df = df.with_columns(pl.Series("__repeated_header", repeated, dtype=pl.Utf8))
+    df = df.filter(pl.Series(keep))
+    return df, (
+        f"no city column: read {len(at)} caption row(s) naming a city ({', '.join(sorted(set(at.values()))[:5])}) "
+        "as the city of the rows below each"
+    )
+
+
+def _city_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str | None) -> tuple[pl.DataFrame, str | None]:
+    """A workbook of one sheet per city (sheets 深圳市, 广州市) whose tables have no city column: each sheet's rows are
+    the unit its name names, read as a 城市 column of that name (validate reads it through the administrative
+    divisions; a name that is no unit refuses its rows naming it). Before, the file was refused whole as missing
+    city_code, which did not say the sheets named the cities."""
+    name = unicodedata.normalize("NFKC", sheet or "").strip()
+    col = _city_column_missing(df, source) if _UNIT_SHEET.fullmatch(name) else None
+    if col is None:
+        return df, None
     return df.with_columns(pl.lit(name).alias(col.name_headers[0])), (
         f"no city column: every row of sheet '{name}' is the unit the sheet's name names"
     )
@@ -1895,6 +1979,9 @@ def _dedupe(header: list[str]) -> list[str]:
 # -- CSV / TSV -------------------------------------------------------------------------------------------
 
 
+_GB18030_FOUR_BYTES = re.compile(rb"[\x81-\xfe][\x30-\x39][\x81-\xfe][\x30-\x39]")
+
+
 def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
     if raw.startswith(b"\xef\xbb\xbf"):
         try:
@@ -1938,8 +2025,11 @@ def _decode(raw: bytes, file_name: str) -> tuple[str, str]:
             "save the whole file in one encoding",
         )
     try:
-        # GB18030 is a superset of GBK and GB2312; Windows Excel in China saves CSV as GBK.
-        return raw.decode("gb18030"), "gbk"
+        # GB18030 is a superset of GBK and GB2312; Windows Excel in China saves CSV as GBK. A four-byte sequence (a
+        # byte >= 0x81, a digit, a byte >= 0x81, a digit: no GBK text has one, a GBK trail byte is >= 0x40) holds a
+        # character outside GBK (𠮷, 䶮): the file is GB18030 and the ledger says so; it said "gbk" for every one.
+        text = raw.decode("gb18030")
+        return text, "gb18030" if _GB18030_FOUR_BYTES.search(raw) else "gbk"
     except UnicodeDecodeError as e:
         raise IngestError(file_name, f"not valid UTF-8 or GBK text (byte {e.start}): cannot decode") from e
 
@@ -2116,6 +2206,9 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     if numbered:
         notes.append(numbered_rows_note(numbered))
     df = flag_repeated_headers(df, source, unit, rows[:h])
+    df, caption_note = city_captions(df, source, rows[:h])
+    if caption_note:
+        notes.append(caption_note)
     # A file cut off mid-row (interrupted copy or download) leaves a short last line: flag that row.
     if truncated_last:
         tail = text[-65536:] if text is not None else source_bytes[-65536:].decode("utf-8", errors="ignore")

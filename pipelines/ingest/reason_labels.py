@@ -422,6 +422,34 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{col}只覆盖月内部分日期：'{value}' 不是整月（请报送该月整月的数字）",
     ),
     (
+        r"former name in " + _COL + r": '(?P<value>.*)' was the name of (?P<code>\d{6}) (?P<old>\S+) until "
+        r"(?P<on>[\d-]+) \((?P<doc>.*)\), now (?P<new>\S+), and its district (?P<codes>[\d, ]+) bears it today: a "
+        r"district's figures are no unit's \(write (?P<new2>\S+) or the code\)",
+        "{col}中是旧名称：'{value}' 是 {code} {old} 在 {on} 之前的名称（{doc}），现为{new}，如今其辖区 {codes} 使用这一名称："
+        "区县的数字不是单位的记录（请写“{new2}”或代码）",
+    ),
+    (
+        r"former unit in " + _COL + r": '(?P<value>.*)' \((?P<code>\d{6}) (?P<old>\S+)\) was merged into "
+        r"(?P<into>\d{6}) (?P<new>\S+) on (?P<on>[\d-]+) \((?P<doc>.*)\) and the row's period '(?P<period>.*)' is "
+        r"after it: it is no unit then \(report its figures on (?P<new2>\S+)'s row\)",
+        "{col}中是已撤并的单位：'{value}'（{code} {old}）已于 {on} 并入 {into} {new}（{doc}），该行期间“{period}”在此之后："
+        "当时已不是单位（请将其数字并入“{new2}”的行报送）",
+    ),
+    (
+        r"former unit in " + _COL + r": '(?P<value>.*)' \((?P<code>\d{6}) (?P<old>\S+)\) was merged into "
+        r"(?P<into>\d{6}) (?P<new>\S+) on (?P<on>[\d-]+) \((?P<doc>.*)\) and the row's period '(?P<period>.*)' does "
+        r"not tell whether before or after it \(write the code meant: (?P<c1>\d{6}) before, (?P<c2>\d{6}) after\)",
+        "{col}中是已撤并的单位：'{value}'（{code} {old}）已于 {on} 并入 {into} {new}（{doc}），该行期间“{period}”"
+        "无法判断在此之前还是之后（请填写所指的代码：之前为 {c1}，之后为 {c2}）",
+    ),
+    (
+        r"abolished unit in " + _COL + r": '(?P<value>.*)' \((?P<code>\d{6}) (?P<old>\S+)\) was abolished on "
+        r"(?P<on>[\d-]+) \((?P<doc>.*)\) and its area divided among other cities: no unit continues it \(report "
+        r"each part on its city's row\)",
+        "{col}中是已撤销的单位：'{value}'（{code} {old}）已于 {on} 撤销（{doc}），辖区分别划入其他城市：没有单位承继它"
+        "（请将各部分的数字分别并入所在城市的行报送）",
+    ),
+    (
         r"unknown city name in "
         + _COL
         + r": '(?P<value>.*)' \(no unit of the administrative divisions has this name\)",
@@ -632,12 +660,27 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均位于该单位所在省，且该省没有其他同名单位",
     ),
     (
+        r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): (?P<old>\S+) was renamed (?P<new>\S+) "
+        r"on (?P<on>[\d-]+) \((?P<doc>.*)\)",
+        "{col}中的旧名称 '{value}' 按单位 {code} 读取：{old}已于 {on} 更名为{new}（{doc}）",
+    ),
+    (
+        r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): (?P<old>\S+) existed until "
+        r"(?P<on>[\d-]+) \((?P<doc>.*)\)",
+        "{col}中的 '{value}' 按单位 {code} 读取：{old}在 {on} 之前仍是单位（{doc}）",
+    ),
+    (
         r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the county-level area of this name",
         "{col}中的 '{value}' 按单位 {code} 读取：即该名称所指的县级区划",
     ),
     (
         _COL + r" derived from (?P<cols>\w+(?:, \w+)*) \(the file has no (?P<header>\S+) column\)",
         "文件没有“{header}”列：{col}由 {cols} 生成",
+    ),
+    (
+        r"no city column: read (?P<n>\d+) caption row\(s\) naming a city \((?P<names>.*)\) as the city of the rows "
+        r"below each" + _ONSHEET,
+        "没有城市列：{n} 行标注城市的分块标题（{names}）按其下各行所属的城市读取{onsheet}",
     ),
     (
         r"no city column: every row of sheet '(?P<sheet>.*)' is the unit the sheet's name names",

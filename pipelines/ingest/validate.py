@@ -1137,6 +1137,93 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
     return work, notes
 
 
+def _row_period(source: Source, work: pl.DataFrame, partition: int | None) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(year, month or null, the text they come from) of each row's period, as written: the source's period
+    column (月份, 年份) or, without one, the file's partition year."""
+    col = source.partition_date if source.partition_date else "year"
+    if _TXT + col not in work.columns:
+        return pl.lit(partition, dtype=pl.Int32), pl.lit(None, dtype=pl.Int32), pl.lit(str(partition or ""))
+    txt = _txt(col)
+    year = txt.str.extract(r"((?:19|20)\d{2})", 1).cast(pl.Int32, strict=False)
+    month = txt.str.extract(r"(?:19|20)\d{2}\s*(?:年|[-/.])\s*(\d{1,2})", 1).cast(pl.Int32, strict=False)
+    return pl.coalesce(year, pl.lit(partition, dtype=pl.Int32)), month, txt.fill_null(str(partition or ""))
+
+
+def _former_names(
+    work: pl.DataFrame,
+    name: str,
+    lookup: dict,
+    source: Source,
+    partition: int | None,
+    valid_codes: frozenset[str] | None,
+) -> tuple[pl.DataFrame, list[str]]:
+    """A former unit's name no unit bears today (襄樊, 思茅市, 莱芜市, 巢湖; UnitNames.former) read by what became of
+    it at the row's period: a renamed unit (same code) is its code in any period, unless a district of it bears
+    the bare name now (思茅 is 普洱市思茅区 since 2007: refused, naming both); a merged unit (莱芜市 into 济南市,
+    2018-12-26) is its own old code before the merge (staging maps it, unit_code_changes) and refused after it,
+    when the name is a district of the successor whose figures are no unit's; an abolished unit (巢湖市 2011,
+    split among three cities) has no successor and is refused. Before, every one was "unknown city name" or a
+    district's reason that did not say the unit had changed. ``__former:<name>`` holds [kind, fields...] for the
+    reason; ``__area:`` is cleared on those rows so one reason is given."""
+    former = getattr(lookup, "former", {})
+    col = "__former:" + name
+    empty = pl.lit(None, dtype=pl.List(pl.Utf8)).alias(col)
+    if not former:
+        return work.with_columns(empty), []
+    hit = pl.col("__code").is_null() & pl.col("__key").is_in(pl.Series(list(former), dtype=pl.Utf8).implode())
+    if not work.select(hit.any()).item():
+        return work.with_columns(empty), []
+    year, month, period = _row_period(source, work, partition)
+    areas = getattr(lookup, "areas", {})
+    by_stem = getattr(lookup, "area_by_stem", {})
+    codes: dict[int, str] = {}
+    reasons: dict[int, list[str]] = {}
+    read: set[tuple[str, str, str]] = set()
+    rows = work.filter(hit).select(ROW_NUMBER, "__key", year.alias("y"), month.alias("m"), period.alias("p"))
+    for row, key, y, m, p in rows.rows():
+        old_name, old_code, new_code, new_name, kind, approved, doc = former[key]
+        when = (int(approved[:4]), int(approved[5:7]))
+        fields = [old_code, old_name, new_code, new_name, approved, doc, str(p)]
+        if kind == "renamed":
+            # the bare name of a district inside the renamed unit today (思茅区 in 普洱市): a district's figures
+            # read as the whole unit's would be wrong silently
+            inside = [c for c in areas.get(key, []) + by_stem.get(key, []) if c[:4] == new_code[:4]]
+            if key != name_key(old_name) and inside:
+                reasons[row] = ["renamed", *fields, ", ".join(sorted(set(inside)))]
+            else:
+                codes[row] = new_code
+                read.add((key, new_code, f"{old_name} was renamed {new_name} on {approved} ({doc})"))
+        elif kind == "merged":
+            before = y is not None and ((y, m) < when if m is not None else y < when[0])
+            after = y is not None and ((y, m) > when if m is not None else y > when[0])
+            if before and (valid_codes is None or old_code in valid_codes):
+                codes[row] = old_code
+                read.add((key, old_code, f"{old_name} existed until {approved} ({doc})"))
+            elif after or before:
+                reasons[row] = ["merged", *fields]
+            else:
+                reasons[row] = ["merged_unclear", *fields]
+        else:
+            reasons[row] = ["abolished", *fields]
+    notes = [f"read '{k}' in {name} as the unit {c}: {why}" for k, c, why in sorted(read)]
+    rn = pl.col(ROW_NUMBER)
+    work = work.with_columns(
+        pl.coalesce(
+            pl.col("__code"),
+            rn.replace_strict(codes, default=None, return_dtype=pl.Utf8) if codes else pl.lit(None, pl.Utf8),
+        ).alias("__code"),
+        (
+            rn.replace_strict(reasons, default=None, return_dtype=pl.List(pl.Utf8))
+            if reasons
+            else pl.lit(None, pl.List(pl.Utf8))
+        ).alias(col),
+    )
+    done = pl.col("__code").is_not_null() | pl.col(col).is_not_null()
+    return work.with_columns(
+        pl.when(done).then(None).otherwise(pl.col("__area:" + name)).alias("__area:" + name)
+    ), notes
+
+
 def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> tuple[pl.DataFrame, list[str]]:
     """Rows of a file with a district column beside the unit's (城市 北京 | 区县 海淀): a row naming a district holds
     that district's figures. Read with the district column ignored, 海淀's figures loaded as Beijing's record,
@@ -1325,6 +1412,8 @@ def validate(
         )
         work, name_notes = _names_in_context(work, name, lookup)
         notes += name_notes
+        work, former_notes = _former_names(work, name, lookup, source, partition, valid_codes)
+        notes += former_notes
         work = work.with_columns(pl.col("__code").alias(_TXT + name)).drop("__code", "__key")
 
     work, district_notes = _district_rows(work, source, unit_names)
@@ -1593,12 +1682,87 @@ def validate(
                 ),
             )
         )
+        fmr = pl.col("__former:" + c)
+        kind, f = fmr.list.get(0, null_on_oob=True), [fmr.list.get(i, null_on_oob=True) for i in range(1, 9)]
+        checks.append(
+            (
+                named & (kind == "renamed").fill_null(False),
+                pl.format(
+                    "former name in {}: '{}' was the name of {} {} until {} ({}), now {}, and its district {} bears it "
+                    "today: a district's figures are no unit's (write {} or the code)",
+                    pl.lit(c),
+                    pl.col("__name:" + c),
+                    f[0],
+                    f[1],
+                    f[4],
+                    f[5],
+                    f[3],
+                    f[7],
+                    f[3],
+                ),
+            )
+        )
+        checks.append(
+            (
+                named & (kind == "merged").fill_null(False),
+                pl.format(
+                    "former unit in {}: '{}' ({} {}) was merged into {} {} on {} ({}) and the row's period '{}' is "
+                    "after it: it is no unit then (report its figures on {}'s row)",
+                    pl.lit(c),
+                    pl.col("__name:" + c),
+                    f[0],
+                    f[1],
+                    f[2],
+                    f[3],
+                    f[4],
+                    f[5],
+                    f[6],
+                    f[3],
+                ),
+            )
+        )
+        checks.append(
+            (
+                named & (kind == "merged_unclear").fill_null(False),
+                pl.format(
+                    "former unit in {}: '{}' ({} {}) was merged into {} {} on {} ({}) and the row's period '{}' does "
+                    "not tell whether before or after it (write the code meant: {} before, {} after)",
+                    pl.lit(c),
+                    pl.col("__name:" + c),
+                    f[0],
+                    f[1],
+                    f[2],
+                    f[3],
+                    f[4],
+                    f[5],
+                    f[6],
+                    f[0],
+                    f[2],
+                ),
+            )
+        )
+        checks.append(
+            (
+                named & (kind == "abolished").fill_null(False),
+                pl.format(
+                    "abolished unit in {}: '{}' ({} {}) was abolished on {} ({}) and its area divided among other "
+                    "cities: no unit continues it (report each part on its city's row)",
+                    pl.lit(c),
+                    pl.col("__name:" + c),
+                    f[0],
+                    f[1],
+                    f[4],
+                    f[5],
+                ),
+            )
+        )
         checks.append(
             (
                 named
                 & ~pl.col("__several:" + c)
                 & pl.col("__both:" + c).is_null()
                 & pl.col("__elsewhere:" + c).is_null()
+                & pl.col("__former:" + c).is_null()
                 & pl.col("__area:" + c).is_null(),
                 pl.format(
                     "unknown city name in {}: '{}' (no unit of the administrative divisions has this name)",
@@ -2241,6 +2405,8 @@ class UnitNames(dict):
         self.area_by_stem: dict[str, list[str]] = {}
         # a name several units bear -> their codes (朝阳: 211300 in Liaoning, 110105 in Beijing when a programme unit)
         self.bearers: dict[str, list[str]] = {}
+        # a former unit's name (襄樊市, 襄樊, 莱芜市, 巢湖) -> its record (reference.former_units), where no unit bears it
+        self.former: dict[str, tuple[str, ...]] = {}
 
 
 # A county-level area's name without its kind (南山区 -> 南山, 浦东新区 -> 浦东, 昌平县 -> 昌平): how a district table
@@ -2248,7 +2414,9 @@ class UnitNames(dict):
 _AREA_KIND = r"(?:新区|自治县|自治旗|区|县|旗|市)$"
 
 
-def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None) -> UnitNames:
+def unit_names_of(
+    rows: list[tuple], areas: list[tuple[str, str]] | None = None, former: tuple[tuple[str, ...], ...] = ()
+) -> UnitNames:
     """(code, full name, short name[, province name]) of the administrative divisions -> name -> code, for
     `validate`: the full name (深圳市), the short one (深圳) and the full one without its 市; a name several units bear
     maps to None. Besides these, the spellings offices write for a unit (each kept only where no unit bears it as
@@ -2320,4 +2488,13 @@ def unit_names_of(rows: list[tuple], areas: list[tuple[str, str]] | None = None)
             out.area_by_stem.setdefault(stem, []).append(code)
     out.area_stems = {p: frozenset(v) for p, v in out.area_stems.items()}
     out.bearers = {k: sorted(set(v)) for k, v in out.bearers.items() if out.get(k, "") is None}
+    # Former units' names (``former``: reference.former_units), full and without 市: offices type them from old
+    # templates (襄樊 for 襄阳). Read alone they were "unknown city name" or, where a district bears the name now
+    # (思茅区, 莱芜区, county-level 巢湖市), a district's reason that does not say the unit changed. A name a unit
+    # bears today is that unit's.
+    for record in former:
+        full = name_key(record[0])
+        for k in {full, full[:-1] if full.endswith("市") and len(full) > 2 else full}:
+            if k not in out:
+                out.former.setdefault(k, tuple(record))
     return out
