@@ -262,8 +262,12 @@ class Snapshot:
         finally:
             os.unlink(private)
         version = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-        meta = dict(con.execute(f"select key, value from {QUALITY_CATALOG}.meta.snapshot_info").fetchall())
-        main = dict(con.execute("select key, value from meta.snapshot_info").fetchall())
+        try:
+            meta = dict(con.execute(f"select key, value from {QUALITY_CATALOG}.meta.snapshot_info").fetchall())
+            main = dict(con.execute("select key, value from meta.snapshot_info").fetchall())
+        except duckdb.Error as exc:  # a file without its publication record is not shown
+            log.warning("quality snapshot %s not read: %s", self.quality_path, exc)
+            meta, main = {}, {}
         if (
             meta.get("kind") == QUALITY_SNAPSHOT_KIND
             and meta.get("schema_version") == str(SNAPSHOT_SCHEMA_VERSION)

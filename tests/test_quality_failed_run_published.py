@@ -205,3 +205,27 @@ def test_the_failed_check_and_its_alert_say_which_file_which_rows_and_what_next(
     (alert,) = [e for e in events if e.rule_id == "blocking_check_failed" and "targets" in e.title_en]
     assert "补充目标.csv" in alert.title_en and "ipcity run" in alert.title_en
     assert "补充目标.csv" in alert.title_zh and "下一步" in alert.title_zh
+
+
+def test_a_quality_file_without_its_publication_record_is_not_shown(tmp_path):
+    """A stray or half-copied file at the quality snapshot's path (no meta.snapshot_info) leaves the page on the
+    snapshot's own results instead of failing every page."""
+    from dashboards.snapshot import Snapshot
+    from pipelines.snapshot_writer import SNAPSHOT_SCHEMA_VERSION, quality_snapshot_path
+
+    snap_path = tmp_path / "warehouse.snapshot.duckdb"
+    with duckdb.connect(str(snap_path)) as con:
+        con.execute("create schema meta")
+        con.execute("create table meta.snapshot_info (key varchar, value varchar)")
+        con.execute(
+            "insert into meta.snapshot_info values ('schema_version', ?), ('published_at', '2026-12-05T00:00:00+00:00')",
+            [str(SNAPSHOT_SCHEMA_VERSION)],
+        )
+    with duckdb.connect(str(quality_snapshot_path(snap_path))) as con:
+        con.execute("create schema quality")
+    snap = Snapshot(snap_path)
+    try:
+        assert snap.quality_release() is None
+        assert snap.query("select value from meta.snapshot_info where key = 'published_at'").height == 1
+    finally:
+        snap.close()
