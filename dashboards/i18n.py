@@ -360,6 +360,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "check_engine": ("检查引擎", "Engine"),
     "failing_rows": ("未通过行数", "Failing rows"),
     "dq_history": ("检查历史：同一检查在最近各次运行中的结果", "Check history: the same check across the latest runs"),
+    "dq_failed_run_shown": (
+        "最近一次运行（{run}，检查结果发布于 {at}）未通过阻断性检查或构建失败，数据未发布：本页显示该次运行的检查结果，"
+        "其他页面的数据仍为上一次成功发布的版本（运行 {release}）。",
+        "The latest run ({run}, its checks published {at}) failed a blocking check or its build, so its data "
+        "was not published: this page shows that run's check results, while the figures on the other pages are "
+        "still the last successful release (run {release}).",
+    ),
+    "dq_technical_name": ("技术名称", "Technical name"),
     "dq_history_none": ("最近各次运行中没有未通过的检查。", "No check failed in the latest runs."),
     "trend": ("趋势", "Trend"),
     "failing_since": ("未通过起始", "Failing since"),

@@ -12,6 +12,7 @@ from pipelines.evaluation.releases import LATEST_FIRST, released_differs
 from pipelines.labels import FLAGGED_STAGES
 
 from .i18n import PILLAR_COLUMNS, PROVINCE_EN
+from .snapshot import QUALITY_PREFIX
 
 SCORES = "marts.fct_city_score_year"
 DIM = "marts.dim_city"
@@ -24,6 +25,9 @@ TARGETS = "marts.fct_target_status"
 ALERTS = "marts.fct_alerts"
 CATALOG_VERSIONS = "marts.catalog_versions"
 CHECKS = "quality.check_results"
+# The runs' quality tables (CHECKS, REJECTIONS, FILES as the quality page reads them) are named after this prefix:
+# a failed run's quality snapshot when one is newer than the snapshot (dashboards/snapshot.Snapshot.query)
+Q = QUALITY_PREFIX
 REJECTIONS = "quality.rejections_summary"
 FILES = "raw.ingested_files"
 ACCEPTANCE = "marts.fct_acceptance_score"
@@ -655,15 +659,16 @@ def quality_runs(snap) -> pl.DataFrame | None:
         return None
     return snap.query(
         f"select run_id, min(ingested_at) as started, count(*) as files, sum(rows_read) as rows_read, "
-        f"sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected from {FILES} "
-        "group by run_id order by started desc nulls last limit 10"
+        f"sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected from {Q}{FILES} "
+        "group by run_id order by started desc nulls last limit 10",
+        quality=True,
     )
 
 
 def latest_run_id(snap) -> str | None:
     for table, col in ((CHECKS, "checked_at"), (FILES, "ingested_at")):
         if snap.has(table):
-            df = snap.query(f"select run_id from {table} order by {col} desc nulls last limit 1")
+            df = snap.query(f"select run_id from {Q}{table} order by {col} desc nulls last limit 1", quality=True)
             if df.height:
                 return df["run_id"][0]
     return None
@@ -674,7 +679,8 @@ def _check_results(snap) -> str:
     recorded: all GX's, without the engine and failing-row columns)."""
     from pipelines.quality.results import CHECK_RESULTS_COLUMNS_SQL, check_results_select
 
-    return check_results_select(set(snap.query(CHECK_RESULTS_COLUMNS_SQL)["column_name"].to_list()))
+    have = set(snap.query(CHECK_RESULTS_COLUMNS_SQL)["column_name"].to_list())
+    return check_results_select(have, table=f"{Q}{CHECKS}")
 
 
 def quality_checks(snap, run_id: str | None = None) -> pl.DataFrame | None:
@@ -687,6 +693,7 @@ def quality_checks(snap, run_id: str | None = None) -> pl.DataFrame | None:
         f"column_names, rule, failing_rows, failing_sample from ({_check_results(snap)}) as results where run_id = ? "
         "order by passed, severity, engine, check_name",
         (run_id,),
+        quality=True,
     )
 
 
@@ -696,7 +703,7 @@ def quality_history(snap) -> pl.DataFrame | None:
 
     if not snap.has(CHECKS):
         return None
-    return snap.query(HISTORY_SQL.format(results=_check_results(snap)), (HISTORY_RUNS,))
+    return snap.query(HISTORY_SQL.format(results=_check_results(snap)), (HISTORY_RUNS,), quality=True)
 
 
 def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:
@@ -704,9 +711,10 @@ def quality_rejections(snap, run_id: str | None = None) -> pl.DataFrame | None:
         return None
     run_id = run_id or latest_run_id(snap)
     return snap.query(
-        f"select source, reason_code, reason, sum(rows) as rows from {REJECTIONS} where run_id = ? "
+        f"select source, reason_code, reason, sum(rows) as rows from {Q}{REJECTIONS} where run_id = ? "
         "group by source, reason_code, reason order by rows desc nulls last",
         (run_id,),
+        quality=True,
     )
 
 
@@ -717,8 +725,9 @@ def refused_files(snap) -> pl.DataFrame | None:
         return None
     return snap.query(
         "select source, file_name, message, ingested_at from (select *, row_number() over (partition by source, "
-        f"file_name order by ingested_at desc nulls last) as recency from {FILES}) "
-        "where recency = 1 and status = 'failed' order by source, file_name"
+        f"file_name order by ingested_at desc nulls last) as recency from {Q}{FILES}) "
+        "where recency = 1 and status = 'failed' order by source, file_name",
+        quality=True,
     )
 
 
@@ -729,9 +738,10 @@ def noted_files(snap, run_id: str | None = None) -> pl.DataFrame | None:
         return None
     run_id = run_id or latest_run_id(snap)
     return snap.query(
-        f"select source, file_name, message from {FILES} where run_id = ? and status = 'loaded' "
+        f"select source, file_name, message from {Q}{FILES} where run_id = ? and status = 'loaded' "
         "and coalesce(message, '') <> '' order by source, file_name",
         (run_id,),
+        quality=True,
     )
 
 
@@ -742,9 +752,10 @@ def quality_sources(snap, run_id: str | None = None) -> pl.DataFrame | None:
     run_id = run_id or latest_run_id(snap)
     return snap.query(
         f"select source, count(*) as files, sum(rows_read) as rows_read, sum(rows_loaded) as "
-        f"rows_loaded, sum(rows_rejected) as rows_rejected from {FILES} where run_id = ? "
+        f"rows_loaded, sum(rows_rejected) as rows_rejected from {Q}{FILES} where run_id = ? "
         "group by source order by source",
         (run_id,),
+        quality=True,
     )
 
 

@@ -22,11 +22,18 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.snapshot_writer import SNAPSHOT_SCHEMA_VERSION
+from pipelines.snapshot_writer import QUALITY_SNAPSHOT_KIND, SNAPSHOT_SCHEMA_VERSION, quality_snapshot_path
 
 log = logging.getLogger(__name__)
 
-Version = tuple[int, int, int, int]
+# (device, inode, mtime, size) of the snapshot, then the same of the quality snapshot beside it (zeros: none)
+Version = tuple[int, ...]
+_NO_FILE = (0, 0, 0, 0)
+# The quality snapshot of a failed run (pipelines/snapshot_writer.publish_quality_snapshot), attached under this
+# name while it is newer than the snapshot; a query marked ``quality=True`` reads its quality tables from it.
+QUALITY_CATALOG = "qsnap"
+# In such a query, where the quality tables' catalog goes ("qsnap." or nothing).
+QUALITY_PREFIX = "__quality__."
 
 
 class SnapshotUnavailable(RuntimeError):
@@ -57,9 +64,21 @@ def snapshot_schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
 _OPEN_COUNTER = [0]
 
 
+def _published_at(meta: dict[str, str]):
+    """A snapshot's publication time (aware, UTC); the earliest time when it says none."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromisoformat(meta["published_at"])
+    except (KeyError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
+
+
 class Snapshot:
     def __init__(self, path: Path | str, cache_size: int = 512, output_cache_size: int = 256):
         self.path = Path(path)
+        self.quality_path = quality_snapshot_path(self.path)
+        self._quality: dict[str, str] | None = None  # the attached quality snapshot's meta, when one is attached
         self._cond = threading.Condition()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._version: Version | None = None
@@ -72,12 +91,19 @@ class Snapshot:
         self._sizes = {id(self._cache): cache_size, id(self._outputs): output_cache_size}
 
     # -- version handling -------------------------------------------------------------------------------------
-    def _stat(self) -> Version | None:
+    @staticmethod
+    def _file_stat(path: Path) -> tuple[int, int, int, int] | None:
         try:
-            st = os.stat(self.path)
+            st = os.stat(path)
         except FileNotFoundError:
             return None
         return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _stat(self) -> Version | None:
+        """The snapshot's version and its quality snapshot's: a failed run publishing its checks is a new version
+        (every cache and stored payload keyed by it follows), though the snapshot's file did not change."""
+        main = self._file_stat(self.path)
+        return None if main is None else main + (self._file_stat(self.quality_path) or _NO_FILE)
 
     def version(self) -> Version:
         """Version of the file currently on disk (opening it if it changed)."""
@@ -121,12 +147,18 @@ class Snapshot:
         log.info("opened snapshot %s version %s", self.path, on_disk)
 
     def _acquire(self) -> tuple[Version, duckdb.DuckDBPyConnection]:
+        version, cursor, _ = self._acquire_with_quality()
+        return version, cursor
+
+    def _acquire_with_quality(self) -> tuple[Version, duckdb.DuckDBPyConnection, bool]:
+        """A cursor on the open version, and whether that version has a quality snapshot attached (read under the
+        same lock, so a query never names a catalog the connection it runs on lacks)."""
         with self._cond:
             self._refresh_locked()
             assert self._con is not None and self._version is not None
             self._readers += 1
             try:
-                return self._version, self._con.cursor()
+                return self._version, self._con.cursor(), self._quality is not None
             except BaseException:
                 self._readers -= 1
                 self._cond.notify_all()
@@ -159,18 +191,30 @@ class Snapshot:
                     cache.popitem(last=False)
         return value
 
-    def query(self, sql: str, params: tuple | list = ()) -> pl.DataFrame:
-        """Run ``sql`` against the snapshot; results are cached per snapshot version."""
+    def query(self, sql: str, params: tuple | list = (), quality: bool = False) -> pl.DataFrame:
+        """Run ``sql`` against the snapshot; results are cached per snapshot version.
+
+        ``quality``: the query reads the runs' quality tables (check results, quarantine, ledger) written as
+        ``QUALITY_PREFIX`` + ``schema.table``: from a failed run's quality snapshot while one newer than the
+        snapshot is published, else from the snapshot."""
         params = tuple(params)
 
         def run() -> pl.DataFrame:
-            _, cur = self._acquire()
+            _, cur, attached = self._acquire_with_quality()
+            text = sql.replace(QUALITY_PREFIX, f"{QUALITY_CATALOG}." if attached and quality else "")
             try:
-                return cur.sql(sql, params=list(params) or None).pl()
+                return cur.sql(text, params=list(params) or None).pl()
             finally:
                 self._release(cur)
 
-        return self.cached(("sql", sql, params), run)
+        return self.cached(("sql", sql, params, quality), run)
+
+    def quality_release(self) -> dict[str, str] | None:
+        """The meta (run_id, published_at) of the failed run whose quality results the quality page shows, while
+        they are newer than the snapshot; None when the snapshot's own are the latest."""
+        with self._cond:
+            self._refresh_locked()
+            return None if self._quality is None else dict(self._quality)
 
     def tables(self) -> frozenset[str]:
         """``schema.table`` names present in the snapshot."""
@@ -185,6 +229,7 @@ class Snapshot:
         """Open the file now at ``path`` under a private hard-linked name (see the module doc), then drop the name:
         DuckDB keeps the file open, and the name was never shared with any other connection."""
         self._opened = None
+        self._quality = None
         _OPEN_COUNTER[0] += 1
         private = self.path.with_name(f".{self.path.name}.reader-{os.getpid()}-{_OPEN_COUNTER[0]}")
         try:
@@ -193,10 +238,45 @@ class Snapshot:
             return duckdb.connect(str(self.path), read_only=True)
         try:
             st = os.stat(private)  # the version of what we actually opened, even if a swap just happened
-            self._opened = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-            return duckdb.connect(str(private), read_only=True)
+            con = duckdb.connect(str(private), read_only=True)
         finally:
             os.unlink(private)
+        quality_version = self._attach_quality(con)
+        self._opened = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size) + quality_version
+        return con
+
+    def _attach_quality(self, con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
+        """Attach the quality snapshot beside the snapshot when it is a failed run's published after the snapshot;
+        the version of the quality file seen (attached or not), so a later change to it is noticed."""
+        private = self.quality_path.with_name(f".{self.quality_path.name}.reader-{os.getpid()}-{_OPEN_COUNTER[0]}")
+        try:
+            os.link(self.quality_path, private)
+        except OSError:  # none published (or a folder without hard links: the snapshot's own results are shown)
+            return self._file_stat(self.quality_path) or _NO_FILE
+        try:
+            st = os.stat(private)
+            con.execute(f"ATTACH '{str(private).replace(chr(39), chr(39) * 2)}' AS {QUALITY_CATALOG} (READ_ONLY)")
+        except duckdb.Error as exc:
+            log.warning("quality snapshot %s not read: %s", self.quality_path, exc)
+            return self._file_stat(self.quality_path) or _NO_FILE
+        finally:
+            os.unlink(private)
+        version = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+        try:
+            meta = dict(con.execute(f"select key, value from {QUALITY_CATALOG}.meta.snapshot_info").fetchall())
+            main = dict(con.execute("select key, value from meta.snapshot_info").fetchall())
+        except duckdb.Error as exc:  # a file without its publication record is not shown
+            log.warning("quality snapshot %s not read: %s", self.quality_path, exc)
+            meta, main = {}, {}
+        if (
+            meta.get("kind") == QUALITY_SNAPSHOT_KIND
+            and meta.get("schema_version") == str(SNAPSHOT_SCHEMA_VERSION)
+            and _published_at(meta) > _published_at(main)
+        ):
+            self._quality = meta
+        else:  # the snapshot is newer (a successful run after it): its own quality tables are the latest
+            con.execute(f"DETACH {QUALITY_CATALOG}")
+        return version
 
     def close(self) -> None:
         with self._cond:
@@ -206,5 +286,6 @@ class Snapshot:
                 self._con.close()
             self._con = None
             self._version = None
+            self._quality = None
             self._cache.clear()
             self._outputs.clear()

@@ -9,6 +9,7 @@ import duckdb
 
 from pipelines import settings
 from pipelines.china_time import CHINA_STANDARD_TIME
+from pipelines.counts import count_en
 from pipelines.ingest.load import file_hash, landing_files, landing_is_absent, partition_of, still_arriving
 from pipelines.partitions import YEARLY
 from pipelines.resources import Warehouse
@@ -174,7 +175,13 @@ def alert_run_failure_sensor(context: dg.RunFailureSensorContext):
         return dg.SkipReason(f"run {run.run_id} was reaped as dead; the reaper alerted already")
     message = (context.failure_event.message or "run failed") if context.failure_event else "run failed"
     out = notify_run_failure(context.instance, run, message)
-    context.log.info(f"run {run.run_id} failed: {len(out['messages'])} digest(s) sent")
+    context.log.info(f"run {run.run_id} failed: {count_en(len(out['messages']), 'digest')} sent")
+    # the run's checks on the dashboard's quality page now; its data stays unpublished (snapshot_writer)
+    from pipelines.snapshot_writer import publish_failed_run_quality
+
+    problem = publish_failed_run_quality(run.run_id)
+    if problem:
+        context.log.warning(problem)
 
 
 @dg.sensor(
@@ -225,7 +232,7 @@ def landing_freshness_sensor(context: dg.SensorEvaluationContext):
         out = evaluate_freshness()
     except duckdb.IOException:
         return dg.SkipReason("warehouse busy")
-    return dg.SkipReason(f"freshness: {out['transitions']}; {len(out['messages'])} digest(s)")
+    return dg.SkipReason(f"freshness: {out['transitions']}; {count_en(len(out['messages']), 'digest')}")
 
 
 def _pledge_freshness_check(context, warehouse) -> dg.AssetCheckResult:

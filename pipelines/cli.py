@@ -17,6 +17,7 @@ from rich.table import Table
 
 from pipelines import settings
 from pipelines.china_time import china_time_text
+from pipelines.counts import count_en, count_zh
 
 # Wide enough for the report tables when output goes to a file or CI log.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -702,8 +703,8 @@ def quality(show_all: bool, history: bool) -> None:
             escape(str(r["partition"] or "")),
             # a dbt data test says so (its label in the seed); a GX expectation's cell stays as it was, so the
             # columns beside it (the failing rows' sample above all) keep their width
-            escape(r["check_name"])
-            + ("" if r["engine"] == "gx" else f"\n[dim]{escape(_both(label_text, r['engine']))}[/dim]"),
+            # the check in words (中文 / English), its technical name below, then a dbt test's engine label
+            _check_words(r) + ("" if r["engine"] == "gx" else f"\n[dim]{escape(_both(label_text, r['engine']))}[/dim]"),
             escape(r["severity"]),
             "[green]yes[/green]" if r["passed"] else "[red]no[/red]",
             escape(_observed(r["observed_value"])),
@@ -718,7 +719,7 @@ def quality(show_all: bool, history: bool) -> None:
             "check / 检查",
             "failing rows / 未通过行数",
             "failing since / 失败起始 (CST 北京时间)",
-            f"last {HISTORY_RUNS} runs, oldest first / 最近 {HISTORY_RUNS} 次运行（由早到晚）",
+            f"last {count_en(HISTORY_RUNS, 'run')}, oldest first / 最近{count_zh(HISTORY_RUNS, '次')}运行（由早到晚）",
             title="check history · 检查历史" + ("" if show_all else " (failing or changed · 仅失败或有变化)"),
         )
         _fold(t, "asset / 资产", "check / 检查")
@@ -729,7 +730,7 @@ def quality(show_all: bool, history: bool) -> None:
                 escape(_both(label_text, r["trend"])),
                 escape(_both(label_text, r["engine"])),
                 escape(r["asset"]),
-                escape(r["check_name"]),
+                _check_words(r),
                 "" if r["passed"] else escape(f"{r['failing_rows']:,}"),
                 "" if r["failing_since"] is None else escape(china_time_text(r["failing_since"])),
                 escape(r["runs_oldest_first"]),
@@ -737,10 +738,10 @@ def quality(show_all: bool, history: bool) -> None:
         console.print(t)
     n_err = failed.filter(failed["severity"] == "error").height
     _say(
-        f"共 {escape(report.height)} 项检查：{escape(report.height - failed.height)} 项通过，{escape(n_err)} 项阻断性失败，"
-        f"{escape(failed.height - n_err)} 项警告",
-        f"{escape(report.height)} checks: {escape(report.height - failed.height)} passed, "
-        f"{escape(n_err)} blocking failures, {escape(failed.height - n_err)} warnings",
+        f"共{count_zh(report.height, '项')}检查：{count_zh(report.height - failed.height, '项')}通过，"
+        f"{count_zh(n_err, '项')}阻断性失败，{count_zh(failed.height - n_err, '项')}警告",
+        f"{count_en(report.height, 'check')}: {report.height - failed.height:,} passed, "
+        f"{count_en(n_err, 'blocking failure')}, {count_en(failed.height - n_err, 'warning')}",
     )
     if n_err:
         _say(
@@ -755,7 +756,7 @@ def quality(show_all: bool, history: bool) -> None:
             "source / 数据源", "reason / 原因", "rows / 行数", title="quarantined rows by reason · 按原因统计的隔离行"
         )
         for r in rej.iter_rows(named=True):
-            t.add_row(escape(r["source"]), escape(r["reason_code"]), f"{r['rows']:,}")
+            t.add_row(escape(r["source"]), escape(_reason_code_both(r, 120)), f"{r['rows']:,}")
         console.print(t)
 
 
@@ -772,6 +773,23 @@ def _both(label_text, code) -> str:
     return zh if zh == en else f"{zh} / {en}"
 
 
+def _check_words(r: dict) -> str:
+    """A check as the quality page says it, in 简体中文 and English (a dbt test: what it checks, on which table and
+    column), with its technical name below, dimmed: `not_null_dim_city_unit_name` alone told an official nothing.
+    Escaped: the names come from suite files and ymls."""
+    from dashboards.check_text import check_label, dbt_check_description
+
+    if r["engine"] == "dbt":
+        zh, en = (
+            dbt_check_description(r["asset"], r.get("rule"), r.get("column_names"), r.get("expectation"), lang)
+            for lang in ("zh", "en")
+        )
+    else:
+        zh, en = (check_label(r["check_name"], r["asset"], r.get("expectation"), lang) for lang in ("zh", "en"))
+    words = zh if zh == en else f"{zh} / {en}"
+    return f"{escape(words)}\n[dim]{escape(r['check_name'])}[/dim]"
+
+
 def _sample(value, limit: int = 160) -> str:
     """A failed check's failing rows as the operator can find them in the file: the first few, their values."""
     import json
@@ -786,9 +804,9 @@ def _sample(value, limit: int = 160) -> str:
         rows = [rows]
     if all(isinstance(r, dict) and {"rule", "failing_rows"} <= r.keys() for r in rows):
         # a dbt column_rules test: each failing column and rule with its rows
-        return "; ".join(f"{r.get('column_name') or '—'}: {r['rule']} ({r['failing_rows']:,} rows)" for r in rows)[
-            : limit * 2
-        ]
+        return "; ".join(
+            f"{r.get('column_name') or '—'}: {r['rule']} ({count_en(r['failing_rows'], 'row')})" for r in rows
+        )[: limit * 2]
     text = "; ".join(
         ", ".join(f"{k}={v}" for k, v in r.items()) if isinstance(r, dict) else str(r) for r in list(rows)[:3]
     )
@@ -865,13 +883,15 @@ def _print_quarantine_by_file(con) -> None:
         "reasons / 原因",
         title="quarantined rows · 隔离的行",
     )
+    _fold(t, "reasons / 原因")  # the Chinese line wraps whole instead of ending in "…"
     for source, name, n, first, reasons in rows:
         t.add_row(
             escape(source),
             escape(name),
             f"{n:,}",
             (escape(first or "")) + (" …" if n > 10 else ""),
-            escape((reasons or "")[:300]),
+            # in 简体中文 and English: the ledger keeps the loader's English reasons
+            escape(_reasons_both(reasons or "", source, 300)),
         )
     console.print(t)
     _say(
@@ -879,6 +899,22 @@ def _print_quarantine_by_file(con) -> None:
         "These rows were not loaded (raw.rejected_rows keeps their raw values and reasons). Correct them and re-send "
         "the file under the same name: the new version replaces the old.",
     )
+
+
+def _reasons_both(reasons: str, source: str | None, limit: int) -> str:
+    """The loader's reasons (English, "; "-joined) in 简体中文, then as recorded."""
+    from pipelines.ingest.reason_labels import reason_text
+
+    zh = reason_text(reasons, source, "zh")
+    return reasons[:limit] if zh == reasons else f"{zh[:limit]}\n{reasons[:limit]}"
+
+
+def _reason_code_both(r: dict, limit: int) -> str:
+    """A quarantine reason code in 简体中文 (from its recorded example, up to the value) and as recorded."""
+    from pipelines.ingest.reason_labels import reason_text
+
+    zh = reason_text(r.get("reason") or r["reason_code"], r["source"], "zh").split("：")[0]
+    return r["reason_code"][:limit] if zh == r["reason_code"] else f"{zh[:limit]} / {r['reason_code'][:limit]}"
 
 
 def _observed(value) -> str:
@@ -889,9 +925,12 @@ def _observed(value) -> str:
     except ValueError:
         return str(value)[:60]
     if isinstance(v, dict) and "unexpected_count" in v:
-        return f"{v['unexpected_count']} of {v.get('element_count', '?')} rows unexpected"
+        total = v.get("element_count")
+        # "1 of 1 row", "3 of 10 rows": the noun agrees with the total it counts in
+        rows = count_en(total, "row") if isinstance(total, int) else "? rows"  # a result without its total
+        return f"{v['unexpected_count']:,} of {rows} unexpected"
     if isinstance(v, dict) and "status" in v:  # a dbt test: its status and failing rows
-        return f"{v['status']}, {v.get('failures') or 0} rows failing" if v["status"] != "pass" else "pass"
+        return f"{v['status']}, {count_en(v.get('failures') or 0, 'row')} failing" if v["status"] != "pass" else "pass"
     return json.dumps(v, ensure_ascii=False, default=str)[:60]
 
 
@@ -1303,7 +1342,7 @@ def extract(province: str, year: int, fmt: str, out: Path | None) -> None:
     console.print(
         f"{escape(entry['province_name'])} {year} v{escape(entry['version'])} · release {escape(entry['release_id'])}"
         + (
-            f" · {escape(entry['changes'])} changed row(s) since v{escape(entry['previous_version'])}"
+            f" · {escape(count_en(entry['changes'], 'changed row'))} since v{escape(entry['previous_version'])}"
             if entry["previous_version"]
             else ""
         )
@@ -1823,7 +1862,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
         carried = f"{r[5]} firing 新预警, {r[6]} resolved 解除" + (
             f": {'、'.join(units[:5])}{'…' if len(units) > 5 else ''}" if r[11] else ""
         )
-        status_cell = f"{_delivery_status(r[7], r[8])}\n{r[8]} attempt(s) 次"
+        status_cell = f"{_delivery_status(r[7], r[8])}\n{count_en(r[8], 'attempt')} · 尝试{count_zh(r[8], '次')}"
         if r[7] == "pending" and r[9]:
             status_cell += f"\nnext 下次 {china_time_text(r[9])}"
         t.add_row(

@@ -454,6 +454,12 @@ def _run_pipeline(*, rebuild: bool, progress: ProgressFn | None, instance: dg.Da
                 )
             except Exception as e:  # noqa: BLE001 - the run's own failure is what the user must see
                 summary.runs[-1]["error"] = f"{summary.runs[-1]['error']} | alerting the data engineers failed: {e}"
+            # its checks on the dashboard's quality page now (its data stays unpublished; snapshot_writer)
+            from pipelines.snapshot_writer import publish_failed_run_quality
+
+            problem = publish_failed_run_quality(res.run_id, wh)
+            if problem:
+                summary.runs[-1]["error"] = f"{summary.runs[-1]['error']} | {problem}"
     run_ids = [r["run_id"] for r in summary.runs if r["run_id"]]
     with duckdb.connect(str(wh), read_only=True) as con:
         summary.ledger = ledger_for_runs(con, run_ids)

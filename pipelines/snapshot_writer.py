@@ -98,4 +98,119 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
         raise
     con.close()
     os.replace(tighten_file(tmp), snapshot)
+    # this release's quality tables are the newest now: a failed run's quality snapshot before it is history
+    quality_snapshot_path(snapshot).unlink(missing_ok=True)
     return info
+
+
+def quality_snapshot_path(snapshot: Path) -> Path:
+    """Where a failed run's quality results are published beside the snapshot (``publish_quality_snapshot``)."""
+    # "<snapshot>.quality.duckdb": not "quality.<...>", whose DuckDB catalog name would be the schema's, "quality"
+    return snapshot.with_name(f"{snapshot.name.removesuffix('.duckdb')}.quality.duckdb")
+
+
+# What the dashboard's data-quality page reads: the check results, the quarantine and the ledger of the runs.
+QUALITY_SNAPSHOT_KIND = "quality"
+
+
+def publish_quality_snapshot(warehouse: Path, run_id: str, snapshot: Path | None = None) -> dict:
+    """Publish the quality results of a run that did not publish (a failed blocking check, a dbt error) into a
+    small file of their own beside the snapshot, swapped in atomically like it.
+
+    A failed run must not publish its data: the snapshot (every figure the dashboard shows) stays the last good
+    release. But its check results, quarantine and ledger are what the data engineers need to see on the
+    quality page now, not after the next successful run. So only ``quality.*`` and the ledger and quarantine
+    tables are copied here; the dashboard reads them from this file while it is newer than the snapshot
+    (dashboards/snapshot.py), and the next successful publish removes it. The warehouse is opened read-only
+    (the caller, the run-failure sensor or `ipcity run`, takes no writer lock), so a run writing it elsewhere
+    makes this raise duckdb.IOException, which the caller reports and goes on."""
+    snapshot = snapshot or settings.snapshot_path(warehouse)
+    target = quality_snapshot_path(snapshot)
+    private_dir(target.parent)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.ConnectionException:
+        # this process holds the warehouse open for writing already (`ipcity run` after its in-process run):
+        # DuckDB hands out that same database, no second lock is taken
+        con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(f"ATTACH '{str(tmp).replace(chr(39), chr(39) * 2)}' AS snap (READ_WRITE)")
+        published = {"quality": _tables(con, "quality")}
+        published["raw"] = [t for t in PUBLISHED_RAW_TABLES if t in _tables(con, "raw")]
+        for schema, tables in published.items():
+            con.execute(f"CREATE SCHEMA snap.{schema}")
+            for t in tables:
+                con.execute(f'CREATE TABLE snap.{schema}."{t}" AS SELECT * FROM {schema}."{t}"')
+        # the rejections summary is written by a step behind the raw checks: a run they stopped has none yet,
+        # so it is counted here from the quarantine the run left, as that step counts it
+        if "rejected_rows" in published["raw"]:
+            from pipelines.quality.results import REASONS_SQL, REJECTIONS_SUMMARY_DDL
+
+            con.execute(REJECTIONS_SUMMARY_DDL.replace("quality.", "snap.quality.", 1))
+            con.execute(
+                "INSERT INTO snap.quality.rejections_summary SELECT ?, * FROM (" + REASONS_SQL + ") AS reasons "
+                "WHERE NOT EXISTS (SELECT 1 FROM snap.quality.rejections_summary WHERE run_id = ?)",
+                [run_id, run_id],
+            )
+        for schema in published:
+            for t in _tables_in(con, "snap", schema):
+                counts[f"{schema}.{t}"] = con.execute(f'SELECT count(*) FROM snap.{schema}."{t}"').fetchall()[0][0]
+        info = {
+            "published_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "run_id": run_id,
+            "kind": QUALITY_SNAPSHOT_KIND,
+            "schema_version": SNAPSHOT_SCHEMA_VERSION,
+            "tables": counts,
+        }
+        con.execute("CREATE SCHEMA snap.meta")
+        con.execute("CREATE TABLE snap.meta.snapshot_info (key VARCHAR, value VARCHAR)")
+        con.execute(
+            "INSERT INTO snap.meta.snapshot_info VALUES (?, ?), (?, ?), (?, ?), (?, ?), (?, ?)",
+            [
+                "schema_version",
+                str(SNAPSHOT_SCHEMA_VERSION),
+                "published_at",
+                info["published_at"],
+                "run_id",
+                run_id,
+                "kind",
+                QUALITY_SNAPSHOT_KIND,
+                "tables",
+                json.dumps(counts),
+            ],
+        )
+        con.execute("DETACH snap")
+    except Exception:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.replace(tighten_file(tmp), target)
+    return info
+
+
+def _tables_in(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = ? "
+        "ORDER BY table_name",
+        [catalog, schema],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def publish_failed_run_quality(run_id: str, warehouse: Path | None = None) -> str | None:
+    """After a run that failed (`ipcity run`, the Dagster UI's run-failure sensor): its quality results published
+    alone (``publish_quality_snapshot``), so the dashboard's quality page shows them now. Returns why not, when
+    they could not be (no warehouse, another run writing it), for the caller's log: a failed run stays failed for
+    its own reason, and the next publication (failed or not) brings the page up to date."""
+    wh = Path(warehouse) if warehouse else settings.warehouse_path()
+    if not wh.exists():
+        return f"no warehouse at {wh}"
+    try:
+        publish_quality_snapshot(wh, run_id)
+    except (duckdb.Error, OSError) as exc:
+        return f"quality results of run {run_id} not published: {exc}"
+    return None

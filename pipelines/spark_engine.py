@@ -190,18 +190,27 @@ def build_on_spark(context, dbt, warehouse, extra_args: list[str] | None = None)
     outputs = set(context.selected_output_names)
     invocation = on_spark.cli(["build", *settings.DBT_PRODUCTION_EXCLUDE, *(extra_args or [])], context=context)
     # the tests' results in the quality store, as on DuckDB, passed or failed (not on an interrupted run, which must
-    # not wait for dbt to exit); their failing rows stay in Spark (its SQL)
+    # not wait for dbt to exit), with a failed test's failing rows: its compiled query (the project's SQL is
+    # portable) runs on DuckDB over the views of what Spark built, through the same sample query as on DuckDB
+    # (quality.dbt_results.failing_rows_sample). Before, a Spark run recorded its failures without any row.
     try:
         for event in invocation.stream():
             if isinstance(event, dg.Output) and event.output_name not in outputs:
                 continue
             yield event
     except Exception:
-        record_test_results(invocation, warehouse, context.run.run_id, context.log, samples=False)
+        try:
+            invocation.process.wait()  # dbt has exited: Spark's tables are written whole
+            with warehouse.connect() as con:
+                attach_spark_marts(con, spark_dir)
+        except Exception as exc:  # noqa: BLE001 - the step fails for dbt's reason; only the rows are missing
+            context.log.warning(f"Spark's tables not readable for the failing rows: {exc!r}")
+        record_test_results(invocation, warehouse, context.run.run_id, context.log)
         raise
-    record_test_results(invocation, warehouse, context.run.run_id, context.log, samples=False)
+    invocation.process.wait()
     with warehouse.connect() as con:
         attached = attach_spark_marts(con, spark_dir)
+    record_test_results(invocation, warehouse, context.run.run_id, context.log)
     context.log.info(f"{len(attached)} Spark tables readable from DuckDB as views over {spark_dir / 'warehouse'}")
 
 

@@ -68,9 +68,9 @@ def test_a_broken_value_fails_its_models_check_naming_column_rule_and_rows_and_b
     data = error.asset_check_evaluation_data
     assert not data.passed and data.severity == dg.AssetCheckSeverity.ERROR
     text = data.description
-    assert "列 unit_name：不为空（not_null）未通过 1 行" in text, text
-    assert "column unit_name: not null (not_null) fails on 1 rows" in text, text
-    assert "列 status：取值在允许范围内（accepted_values）未通过 2 行" in text, text
+    assert "列 unit_name：不为空（not_null）未通过1行" in text, text
+    assert "column unit_name: not null (not_null) fails on 1 row" in text, text
+    assert "列 status：取值在允许范围内（accepted_values）未通过2行" in text, text
     assert "column status: values among the allowed ones (accepted_values) fails on 2 rows" in text, text
     assert "exit_reason" not in text and "unit_code" not in text  # only the failing rules
     assert data.metadata["dagster_dbt/failed_row_count"].value == 3  # rows, as the single tests counted
@@ -80,7 +80,7 @@ def test_a_broken_value_fails_its_models_check_naming_column_rule_and_rows_and_b
     warn = ev[f"column_rules_{MART}_warn"].asset_check_evaluation_data
     assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN
     assert "expression_holds: not reapplied_within_ban" in warn.description
-    assert "fails on 1 rows" in warn.description
+    assert "fails on 1 row" in warn.description
 
 
 def test_a_warn_rule_alone_warns_and_does_not_block(tmp_path, monkeypatch):
@@ -94,4 +94,4 @@ def test_a_warn_rule_alone_warns_and_does_not_block(tmp_path, monkeypatch):
     assert ev[f"column_rules_{MART}"].asset_check_evaluation_data.passed
     warn = ev[f"column_rules_{MART}_warn"].asset_check_evaluation_data
     assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN
-    assert "row: condition holds (expression_holds: not reapplied_within_ban) fails on 1 rows" in warn.description
+    assert "row: condition holds (expression_holds: not reapplied_within_ban) fails on 1 row" in warn.description

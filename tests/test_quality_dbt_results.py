@@ -177,9 +177,9 @@ def test_ipcity_quality_shows_dbt_failures_beside_gx_and_their_history(failed_ru
     text = out.output
     assert label_text("dbt", "zh") in text and label_text("dbt", "en") in text
     assert ERROR_CHECK in text and WARN_CHECK in text
-    assert "1 blocking failures, 1 warnings" in text
-    assert "unit_name: not_null (1 rows)" in text and "fail, 2 rows failing" in text
-    assert "1 项阻断性失败" in text
+    assert "1 blocking failure, 1 warning" in text  # in agreement: not "1 blocking failures, 1 warnings"
+    assert "unit_name: not_null (1 row)" in text and "fail, 2 rows failing" in text
+    assert "1项阻断性失败" in text and "1项警告" in text  # the number against its measure word
     # the history: both newly failing in this run
     assert label_text("check_new_failure", "zh") in text and label_text("check_new_failure", "en") in text
 

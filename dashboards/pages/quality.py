@@ -8,9 +8,11 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.ingest.reason_labels import column_label, reason_text, refusal_text
+from pipelines.counts import count_en, count_zh
+from pipelines.ingest.reason_labels import reason_text, refusal_text
 
 from .. import queries
+from ..check_text import asset_label, check_label, dbt_check_description, dbt_check_label
 from ..components import (
     INTEGER,
     card,
@@ -29,12 +31,8 @@ from ..components import (
 from ..formatting import range_text, shown_time
 from ..i18n import (
     CHECK_ENGINES,
-    CHECK_KINDS,
-    CHECK_SUBJECTS,
     CHECK_TRENDS,
-    DBT_TESTS,
     EXPECTATION_TYPES,
-    MART_NAMES,
     SEVERITY,
     SOURCE_NAMES,
     TEXT,
@@ -137,63 +135,6 @@ def _expectation(value, lang: str) -> str:
     return str(v or "")
 
 
-def _expectation_type(value) -> str | None:
-    try:
-        v = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        return None
-    return v.get("type") if isinstance(v, dict) else None
-
-
-def check_label(check_name: str | None, asset: str | None, expectation, lang: str) -> str:
-    """A check in the reader's words: "<column's header>：<kind>" for a check named "<column>__<kind>" —
-    amount_10k_yuan__not_null on raw.pledge_loans reads "质押金额(万元)：不为空" / "Amount 10k yuan: not null".
-    The header is the contract's Chinese one (pipelines/sources.py aliases, the source's own first); English has
-    none, so the column's name is spelled out in words. A kind without a label is said by the check's expectation
-    type, and failing that shown as it is (a new check is still visible, if not yet translated)."""
-    if not check_name:
-        return ""
-    lang = norm_lang(lang)
-    column, sep, kind = check_name.rpartition("__")
-    if not sep:
-        column, kind = "", check_name
-    if kind in CHECK_KINDS:
-        kind_text = label(CHECK_KINDS, kind, lang)
-    elif _expectation_type(expectation) in EXPECTATION_TYPES:
-        kind_text = label(EXPECTATION_TYPES, _expectation_type(expectation), lang)
-    else:
-        kind_text = kind
-    if not column:
-        return kind_text[:1].upper() + kind_text[1:] if lang == "en" else kind_text
-    layer, _, name = (asset or "").partition(".")
-    header = column_label(column, name if layer == "raw" else None)
-    if column in CHECK_SUBJECTS:
-        subject = label(CHECK_SUBJECTS, column, lang)
-    elif lang == "zh" and header != column:
-        subject = header
-    elif column in TEXT:  # a mart's column the pages already name (composite_index: 综合指数 / Composite index)
-        subject = t(column, lang)
-    else:
-        subject = header if lang == "zh" else column.replace("_", " ")
-    if lang == "en":
-        return f"{subject[:1].upper()}{subject[1:]}: {kind_text}"
-    return f"{subject}：{kind_text}"
-
-
-def dbt_check_label(rule: str | None, columns: str | None, expectation, lang: str) -> str:
-    """A dbt data test in the reader's words: its kind from the labels seed and the columns it reads (a failed
-    column_rules test: the failing columns) — "列规则（status, unit_name）" / "Column rules (status, unit_name)"."""
-    try:
-        kind = (json.loads(expectation) if isinstance(expectation, str) else expectation or {}).get("test")
-    except (ValueError, AttributeError):
-        kind = None
-    text = label(DBT_TESTS, kind or rule, lang)
-    text = text[:1].upper() + text[1:] if lang == "en" else text
-    if not columns:
-        return text
-    return f"{text} ({columns})" if lang == "en" else f"{text}（{columns}）"
-
-
 def dbt_rules_text(sample, rule: str | None, lang: str) -> str:
     """What a dbt test judges: a failed column_rules test's failing rules each with its rows ("status:
     accepted_values 2; unit_name: not_null 1"), else the test's rule as recorded."""
@@ -202,28 +143,14 @@ def dbt_rules_text(sample, rule: str | None, lang: str) -> str:
     except ValueError:
         rows = None
     if isinstance(rows, list) and rows and all(isinstance(r, dict) and "rule" in r for r in rows):
-        unit = " rows" if lang == "en" else " 行"
+
+        def rows_text(n: int) -> str:
+            return count_en(n, "row") if lang == "en" else count_zh(n, "行")
+
         return "; ".join(
-            f"{r.get('column_name') or '—'}: {r['rule']} {r.get('failing_rows') or 0:,}{unit}" for r in rows
+            f"{r.get('column_name') or '—'}: {r['rule']} {rows_text(r.get('failing_rows') or 0)}" for r in rows
         )
     return rule or ""
-
-
-def asset_label(asset: str | None, lang: str) -> str:
-    """A checked asset by name and layer: raw.<source> by the source's contract title, marts.<model> by the
-    mart's name ("知识产权培训（原始数据）" / "Training events (raw data)"); an unknown one as it is."""
-    if not asset:
-        return ""
-    layer, _, name = asset.partition(".")
-    names = {"raw": SOURCE_NAMES, "marts": MART_NAMES}.get(layer)
-    known = bool(names) and name in names
-    # an unknown source stays as it is (a new source is visible, if not yet named); a dbt model without a name in
-    # words (a dbt test's intermediate model, an evaluation mart) is its name, in its layer
-    if not name or f"layer_{layer}" not in TEXT or (layer == "raw" and not known):
-        return asset
-    text = label(names, name, lang) if known else name
-    where = t(f"layer_{layer}", lang)
-    return f"{text}（{where}）" if lang != "en" else f"{text} ({where})"
 
 
 def _with_engine(checks: pl.DataFrame) -> pl.DataFrame:
@@ -523,7 +450,12 @@ def history_rows(history: pl.DataFrame, lang: str) -> list[dict]:
                 "asset": r["asset"],
                 "asset_label": asset_label(r["asset"], lang),
                 "check_name": r["check_name"],
-                "check_label": r["check_name"] if dbt else check_label(r["check_name"], r["asset"], None, lang),
+                # a dbt test in words (what, on which column); its technical name is the cell's tooltip
+                "check_label": dbt_check_description(
+                    r["asset"], r.get("rule"), r.get("column_names"), r.get("expectation"), lang, with_table=False
+                )
+                if dbt
+                else check_label(r["check_name"], r["asset"], r.get("expectation"), lang),
                 "failing_rows": None if r["passed"] else r["failing_rows"],
                 "failing_since": shown_time(r["failing_since"], lang) if r["failing_since"] is not None else "",
                 "runs": r["runs_oldest_first"],
@@ -544,6 +476,7 @@ def history_columns(lang: str) -> list[dict]:
         {"field": "engine_label", "headerName": t("check_engine", lang), "minWidth": 120},
         {"field": "asset_label", "headerName": t("asset", lang), "minWidth": 170, "tooltipField": "asset"},
         {"field": "check_label", "headerName": t("check", lang), "minWidth": 200, "tooltipField": "check_name"},
+        {"field": "check_name", "headerName": t("dq_technical_name", lang), "minWidth": 160},
         {"field": "failing_rows", "headerName": t("failing_rows", lang), "type": "numericColumn", **INTEGER},
         {"field": "failing_since", "headerName": t("failing_since", lang), "minWidth": 140},
         {"field": "runs", "headerName": t("runs_oldest_first", lang), "minWidth": 150},
@@ -562,6 +495,21 @@ def history_view(history: pl.DataFrame | None, lang: str):
 def run_label(run_id: str, started, lang: str) -> str:
     """A run in the selector: its start in Beijing time, marked, and its id's first characters (pure)."""
     return f"{shown_time(started, lang)} · {run_id[:8]}" if started else run_id
+
+
+def failed_run_notice(snap, lang: str):
+    """Says, when it is so, that the checks shown are a failed run's (published alone, its data not) and that the
+    other pages' figures are still the last good release's; nothing otherwise."""
+    failed = snap.quality_release()
+    if failed is None:
+        return None
+    release = snap.query("select value from meta.snapshot_info where key = 'run_id'")
+    text = t("dq_failed_run_shown", lang).format(
+        run=failed.get("run_id", "")[:8],
+        at=shown_time(failed.get("published_at"), lang),
+        release=(release["value"][0] or "")[:8] if release.height else "—",
+    )
+    return html.P(text, className="ipc-warn", id="dq-failed-run", role="status")
 
 
 @guarded
@@ -594,6 +542,7 @@ def layout(lang: str, run=None, **_):
     return [
         dcc.Store(id="dq-lang", data=lang),
         page_title(NAV_KEY, lang),
+        failed_run_notice(snap, lang),
         html.Div(
             [
                 control(

@@ -87,12 +87,23 @@ def run_failure_events(run_id: str, job: str, message: str, failed_checks: list[
                 kind="event",
                 severity=rules.severity("blocking_check_failed"),
                 subject_key=f"check:{run_id}:{c['asset']}:{c['check']}",
-                title_zh=f"阻断性检查未通过：{c['asset']} · {c['check']}（运行 {run_id[:8]}）",
-                title_en=f"blocking check failed: {c['asset']} · {c['check']} (run {run_id[:8]})",
+                # with the check's own account when it gives one (which rows, which file, what next: assets/checks.py)
+                title_zh=f"阻断性检查未通过：{c['asset']} · {c['check']}（运行 {run_id[:8]}）"
+                + (f" — {_said(c.get('description'), 'zh')}" if c.get("description") else ""),
+                title_en=f"blocking check failed: {c['asset']} · {c['check']} (run {run_id[:8]})"
+                + (f" — {_said(c.get('description'), 'en')}" if c.get("description") else ""),
                 detail={"run_id": run_id, **c},
             )
         )
     return events
+
+
+def _said(description: str, lang: str, limit: int = 700) -> str:
+    """A check's description in one language: the GX checks write 中文 on the first line and English on the second
+    (pipelines/assets/checks.failure_guide); a one-line description (a dbt check's, bilingual already) as it is."""
+    lines = [line for line in description.splitlines() if line.strip()]
+    text = lines[0] if lang == "zh" or len(lines) < 2 else lines[1]
+    return text[:limit]
 
 
 def failed_blocking_checks(instance, run_id: str) -> list[dict]:

@@ -55,6 +55,8 @@ def _results(context, spec_key: dg.AssetKey, suite_results: list) -> list[dg.Ass
             check_name="gx_errors",
             passed=not errors,
             severity=dg.AssetCheckSeverity.ERROR,
+            # what the engineer woken by the alert reads first (the Dagster UI's check, the alert's title)
+            description=failure_guide(errors, run_years(context)),
             metadata={
                 "expectations_evaluated": checked,
                 "rows_validated": rows,
@@ -70,6 +72,61 @@ def _results(context, spec_key: dg.AssetKey, suite_results: list) -> list[dg.Ass
             metadata={"failed": len(warnings), "warnings": _describe(warnings)},
         ),
     ]
+
+
+def failure_guide(errors: list, years: list[int]) -> str | None:
+    """A blocking check's failures for the one who must act on them, in 简体中文 and English: which expectations
+    failed and on how many rows, in which landing files and row numbers (the raw suites' samples carry them), and
+    what to do next. Before, the failed check carried only metadata: its alert said "blocking check failed:
+    raw/targets · gx_errors" and nothing of which file, which rows, or what next."""
+    if not errors:
+        return None
+    from pipelines.counts import count_en, count_zh
+
+    files: dict[str, list] = {}
+    for _, f in errors:
+        for row in f.failing_sample if isinstance(f.failing_sample, list) else []:
+            if isinstance(row, dict) and row.get("_source_file"):
+                files.setdefault(str(row["_source_file"]), []).append(row.get("_row_number"))
+    shown = errors[:5]
+    checks_zh = "；".join(
+        f"{f.check_name}{f'（{p}年）' if p is not None else ''}"
+        + (f"未通过{count_zh(f.unexpected_count, '行')}" if f.unexpected_count else "")
+        for p, f in shown
+    )
+    checks_en = "; ".join(
+        f"{f.check_name}{f' ({p})' if p is not None else ''}"
+        + (f" fails on {count_en(f.unexpected_count, 'row')}" if f.unexpected_count else "")
+        for p, f in shown
+    )
+    more = len(errors) - len(shown)
+    if more:
+        checks_zh += f"；另有{count_zh(more, '项')}"
+        checks_en += f"; {count_en(more, 'more check')}"
+
+    def rows_of(numbers: list) -> str:
+        known = sorted({n for n in numbers if isinstance(n, int)})
+        return ", ".join(map(str, known[:10])) + (" …" if len(known) > 10 else "")
+
+    where_zh = "；".join(f"{name} 第{rows_of(n)}行" if rows_of(n) else name for name, n in files.items())
+    where_en = "; ".join(f"{name} row {rows_of(n)}" if rows_of(n) else name for name, n in files.items())
+    span = f"{min(years)}–{max(years)}" if len(years) > 1 else (str(years[0]) if years else "")
+    zh = (
+        f"阻断性检查未通过：{checks_zh}。"
+        + (f"所在文件与行号：{where_zh}。" if files else "")
+        + "下一步：在源文件中修正这些行，以同名放回着陆区（新版本替换旧版本），再运行 `ipcity run`"
+        + (f"（或在 Dagster 界面重新运行分区 {span}）" if span else "")
+        + "；失败的行见 `ipcity quality`。"
+    )
+    en = (
+        f"blocking check failed: {checks_en}."
+        + (f" In: {where_en}." if files else "")
+        + " Next: mend these rows in the source file, put it back in the landing folder under the same name (the new "
+        "version replaces the old), then `ipcity run`"
+        + (f" (or re-run partition {span} from the Dagster UI)" if span else "")
+        + "; the failing rows are in `ipcity quality`."
+    )
+    return f"{zh}\n{en}"
 
 
 def _specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:

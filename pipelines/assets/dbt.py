@@ -206,13 +206,14 @@ def describe_failing_rules(rows: list[tuple[str | None, str, int]]) -> str:
     """Each failing column and rule with its failing-row count, in 简体中文 and English, the rule said as the
     quality page says GX's check kinds, then as the yml writes it."""
     from dashboards.i18n import CHECK_KINDS
+    from pipelines.counts import count_en, count_zh
 
     zh, en = [], []
     for column, rule, n in rows:
         kind = rule.split(":")[0].split(" [")[0]
         name_zh, name_en = CHECK_KINDS.get(RULE_KINDS.get(kind, kind), (kind, kind))
-        zh.append(f"{'列 ' + column if column else '整行'}：{name_zh}（{rule}）未通过 {n:,} 行")
-        en.append(f"{'column ' + column if column else 'row'}: {name_en} ({rule}) fails on {n:,} rows")
+        zh.append(f"{'列 ' + column if column else '整行'}：{name_zh}（{rule}）未通过{count_zh(n, '行')}")
+        en.append(f"{'column ' + column if column else 'row'}: {name_en} ({rule}) fails on {count_en(n, 'row')}")
     return "未通过的规则：" + "；".join(zh) + " / failing rules: " + "; ".join(en)
 
 
@@ -292,7 +293,8 @@ def record_test_results(
 
     A passing test costs no query. A failed one keeps its failing rows: a column_rules test's failing columns and
     rules (``found``, read by ``with_failing_rules_named``), any other test's first rows from its compiled query
-    (``samples``: the DuckDB warehouse; a Spark build's queries are Spark's). Recording never fails the step:
+    (``samples``; on Spark the warehouse reads Spark's tables through views, spark_engine.build_on_spark, so the
+    same portable sample query serves both engines: dbt_results.sample_sql). Recording never fails the step:
     the checks are reported to Dagster either way, and a step that already failed keeps its own error. ``con``: a
     warehouse connection the step has open anyway."""
     from pipelines.quality.dbt_results import dbt_test_rows, failing_rows_sample

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.counts import count_en
 from pipelines.resources import Alerting, Warehouse
 from pipelines.snapshot_writer import publish_snapshot
 
@@ -49,7 +50,8 @@ def build_publish_assets(
             for m in out["messages"]
         }
         context.log.info(
-            f"alerts: {out['transitions']}; {len(out['messages'])} digest(s) to {len(per_recipient)} recipient(s); "
+            f"alerts: {out['transitions']}; {count_en(len(out['messages']), 'digest')} to "
+            f"{count_en(len(per_recipient), 'recipient')}; "
             f"{total} in history"
         )
         # A bad routing entry is left out, never fails the step (the snapshot below still publishes): it is named
@@ -121,7 +123,9 @@ def build_extract_assets(publish_assets: list[dg.AssetsDefinition]) -> list[dg.A
 
         new = write_all(snapshot_path(Path(warehouse.file)), extracts_dir(Path(warehouse.file)))
         changed = sum(1 for e in new if e["previous_version"] is not None)
-        context.log.info(f"{len(new)} new extract version(s), {changed} with changes since a previous version")
+        context.log.info(
+            f"{count_en(len(new), 'new extract version')}, {changed:,} with changes since a previous version"
+        )
         return dg.MaterializeResult(metadata={"new_versions": len(new), "revised": changed})
 
     return [provincial_extracts]

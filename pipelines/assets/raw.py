@@ -13,6 +13,7 @@ from datetime import date
 import dagster as dg
 
 from pipelines import settings
+from pipelines.counts import count_en, count_zh
 from pipelines.ingest.load import (
     WITHDRAWN_MESSAGE,
     arriving_files,
@@ -85,8 +86,8 @@ def _loaded(source: Source, r) -> str:
     name = f"{source.name}/{r.file_name}"
     zh_notes = reason_text(r.message, source.name, "zh") if r.message else ""
     return bilingual(
-        f"{name}：读取 {r.rows_read} 行，入库 {r.rows_loaded} 行，隔离 {r.rows_rejected} 行"
-        + (f"（{zh_notes}）" if zh_notes else ""),
+        f"{name}：读取{count_zh(r.rows_read, '行')}，入库{count_zh(r.rows_loaded, '行')}，"
+        f"隔离{count_zh(r.rows_rejected, '行')}" + (f"（{zh_notes}）" if zh_notes else ""),
         f"{name}: read {r.rows_read}, loaded {r.rows_loaded}, quarantined {r.rows_rejected}"
         + (f" ({r.message})" if r.message else ""),
     )
@@ -104,10 +105,10 @@ def _withdraw_removed(context, con, source: Source, years: list[int | None]) -> 
         w = withdraw_file(con, source, name, part, context.run.run_id)
         context.log.warning(
             bilingual(
-                f"{source.name}/{name}：已从着陆区移除，其数据已从仓库撤回（{w.rows_withdrawn} 行，"
-                f"隔离行 {w.rows_unquarantined} 行）",
-                f"{source.name}/{name}: {WITHDRAWN_MESSAGE} ({w.rows_withdrawn} rows, {w.rows_unquarantined} "
-                "quarantined rows)",
+                f"{source.name}/{name}：已从着陆区移除，其数据已从仓库撤回（{count_zh(w.rows_withdrawn, '行')}，"
+                f"隔离行{count_zh(w.rows_unquarantined, '行')}）",
+                f"{source.name}/{name}: {WITHDRAWN_MESSAGE} ({count_en(w.rows_withdrawn, 'row')}, "
+                f"{count_en(w.rows_unquarantined, 'quarantined row')})",
             )
         )
         if w.reload:

@@ -156,8 +156,28 @@ def dbt_test_rows(
     return rows
 
 
+def sample_sql(compiled_sql: str, limit: int = SAMPLE_ROWS) -> str:
+    """The query for a failed test's first failing rows, in SQL that DuckDB and Spark SQL both read: the test's
+    compiled query as a derived table with ``limit`` (no DuckDB-only syntax). dbt may end the compiled query with a
+    ``;`` or a ``--`` comment (a singular test's file, a macro's trailing note): the query stands on lines of its
+    own and its closing ``;`` is dropped, so neither swallows nor breaks the wrapping."""
+    body = compiled_sql.strip()
+    while body.endswith(";"):
+        body = body[:-1].rstrip()
+    return f"select * from (\n{body}\n) as failing limit {int(limit)}"
+
+
 def failing_rows_sample(con, compiled_sql: str, limit: int = SAMPLE_ROWS) -> list[dict]:
-    """The first rows a failed test's compiled query returns (its failing rows), JSON-ready."""
-    rel = con.sql(f"select * from ({compiled_sql}) as failing limit {int(limit)}")
-    names = rel.columns
-    return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+    """The first rows a failed test's compiled query returns (its failing rows), JSON-ready.
+
+    ``con``: any DB-API connection or cursor (``execute``, ``description``, ``fetchmany``): the DuckDB warehouse,
+    which on the Spark engine reads Spark's tables through views (spark_engine.attach_spark_marts), or a Spark SQL
+    cursor: one code path for both engines."""
+    cur = con.cursor() if hasattr(con, "cursor") else con
+    try:
+        cur.execute(sample_sql(compiled_sql, limit))
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchmany(int(limit))]
+    finally:
+        if cur is not con:
+            cur.close()

@@ -245,17 +245,18 @@ CHECK_RESULTS_COLUMNS_SQL = (
 )
 
 
-def check_results_select(have: set[str]) -> str:
+def check_results_select(have: set[str], table: str = "quality.check_results") -> str:
     """quality.check_results with every column this code reads, given the columns it ``have`` (the names
     CHECK_RESULTS_COLUMNS_SQL returns): a store or published snapshot written before dbt's results were recorded
-    has no engine, column_names, rule or failing_rows, and its rows are all GX's."""
+    has no engine, column_names, rule or failing_rows, and its rows are all GX's. ``table``: where they are read
+    (the dashboard names a failed run's quality snapshot, dashboards/queries.py)."""
     defaults = {"engine": "'gx'", "column_names": "NULL", "rule": "NULL", "failing_rows": "NULL"}
     extra = ", ".join(
         c if c in have else f"CAST({d} AS {'BIGINT' if c == 'failing_rows' else 'VARCHAR'}) AS {c}"
         for c, d in defaults.items()
     )
     base = ", ".join(c for c in CHECK_RESULTS_COLUMNS if c.strip('"') not in defaults)
-    return f"SELECT {base}, {extra} FROM quality.check_results"
+    return f"SELECT {base}, {extra} FROM {table}"
 
 
 def _select(con: duckdb.DuckDBPyConnection) -> str:
@@ -299,7 +300,10 @@ WITH per_run AS (
          max(checked_at) AS checked_at,
          bool_and(passed) AS passed,
          max(CASE WHEN passed THEN 0 ELSE 1 END * CASE severity WHEN 'error' THEN 2 ELSE 1 END) AS failed_level,
-         sum(CASE WHEN passed THEN 0 ELSE coalesce(failing_rows, 0) END) AS failing_rows
+         sum(CASE WHEN passed THEN 0 ELSE coalesce(failing_rows, 0) END) AS failing_rows,
+         -- what the check reads and judges, to say it in words (one value per check and run but for a failed
+         -- column_rules test's failing columns, of which any run's own are right)
+         max(column_names) AS column_names, max(rule) AS rule, max(expectation) AS expectation
   FROM ({results}) AS results
   GROUP BY engine, asset, check_name, run_id
 ),
@@ -327,6 +331,7 @@ latest AS (
                   WHERE o.engine = ordered.engine AND o.asset = ordered.asset AND o.check_name = ordered.check_name)
 )
 SELECT l.engine, l.asset, l.check_name, l.run_id, l.run_at, l.run_no, l.passed, l.failing_rows,
+       l.column_names, l.rule, l.expectation,
        CASE WHEN l.failed_level = 2 THEN 'error' WHEN l.failed_level = 1 THEN 'warn' END AS failed_severity,
        CASE
          WHEN NOT l.passed AND (l.passed_before IS NULL OR l.passed_before OR l.run_no_before > l.run_no + 1)
