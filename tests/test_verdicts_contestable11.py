@@ -193,3 +193,27 @@ def test_the_extract_names_the_rules_that_judged_the_released_cycle_verdict():
     assert "2024.1" in text and "2022:2021.1" in text
     assert out.row(1, named=True)["released_cycle_judged_by"] is None  # no released verdict of this city
     assert "released_cycle_judged_by" in X.HEADERS
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_programmes_grid_marks_the_score_of_a_report_sent_twice(lang):
+    from dashboards.pages.programmes import third_party_rows
+    from pipelines.labels import label_text
+
+    df = pl.DataFrame(
+        {
+            "unit_code": ["520600", "110000"],
+            "unit_name": ["铜仁市", "北京市"],
+            "cycle": ["2022-2024", "2022-2024"],
+            "status": ["received", "received"],
+            "evaluator": ["e", "e"],
+            "report_version": [1, 1],
+            "third_party_score": [75.0, 80.0],
+            "findings": [None, None],
+            "report_conflict": [True, False],
+        }
+    )
+    rows = third_party_rows(df, lang)
+    mark = label_text("third_party_report_conflict", lang)
+    assert mark in rows[0]["third_party_score_text"] and rows[0]["third_party_score_text"].startswith("75")
+    assert mark not in rows[1]["third_party_score_text"]
