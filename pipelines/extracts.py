@@ -113,6 +113,7 @@ HEADERS: dict[str, str] = {
     "released_acceptance_band": "发布时验收结论",
     "released_cycle_verdict": "发布时周期结论",
     "cycle_verdict_revision": "周期结论发布后变更",
+    "released_cycle_judged_by": "发布时周期结论评定依据",
     "plan_id": "建设方案",
     "baseline_year": "基期年份",
     "baseline_value": "基期值",
@@ -544,16 +545,18 @@ def with_released_acceptance(con, acceptance: pl.DataFrame, year: int, release: 
 def _with_released_cycle(con, acceptance: pl.DataFrame, release: dict) -> pl.DataFrame:
     """The cycle verdict as released beside the current one, and -- when data corrected since moved it -- old → new
     in both languages (releases.cycle_revision_text, as the dossier shows it), not a bare "differs"."""
+    from dashboards.evaluation_text import cycle_judged_by_text
     from pipelines.evaluation.releases import cycle_revision_text
 
     if not _has(con, "releases", "evaluation_cycle") or "cycle_verdict" not in acceptance.columns:
         return acceptance
+    # every column the release kept: the rules versions and groups that judged the verdict are among them (a
+    # release written before they existed has none, and reads "–")
     released = con.sql(
-        "select unit_code, cycle_start, verdict, verdict_status from releases.evaluation_cycle where release_id = ?",
-        params=[release["release_id"]],
+        "select * from releases.evaluation_cycle where release_id = ?", params=[release["release_id"]]
     ).pl()
     by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
-    verdicts, texts = [], []
+    verdicts, texts, judged_by = [], [], []
     for r in acceptance.iter_rows(named=True):
         rel = by_unit.get(r["unit_code"])
         mine = rel is not None and rel["cycle_start"] == r["cycle_first_year"]
@@ -562,9 +565,14 @@ def _with_released_cycle(con, acceptance: pl.DataFrame, release: dict) -> pl.Dat
         verdicts.append(rel["verdict"] if mine else None)
         zh, en = (cycle_revision_text(rel, now, lang) if mine else None for lang in ("zh", "en"))
         texts.append(f"{zh} / {en}" if zh else None)
+        # which rules version and group judged the released verdict, worded as the dossier and the profile word it
+        # under 评定依据 / Judged by (one definition): a verdict without its rules cannot be checked against them
+        jzh, jen = (cycle_judged_by_text(rel, lang) if mine else None for lang in ("zh", "en"))
+        judged_by.append((jzh if jzh == jen else f"{jzh} / {jen}") if mine else None)
     return acceptance.with_columns(
         pl.Series("released_cycle_verdict", verdicts, dtype=pl.String),
         pl.Series("cycle_verdict_revision", texts, dtype=pl.String),
+        pl.Series("released_cycle_judged_by", judged_by, dtype=pl.String),
     )
 
 

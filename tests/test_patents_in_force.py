@@ -147,6 +147,7 @@ REQUIRED_UNIT_TESTS = {
     "fct_city_score_year::ranks_and_groups_are_decided_on_the_published_index",
     "fct_city_score_year::index_change_is_the_change_of_the_published_figures",
     "int_units::unit_english_names_for_groupings_and_shared_romanisations",
+    "stg_raw__third_party_evaluations::a_report_held_twice_in_one_load_with_different_scores_is_named_as_a_conflict",
 }
 
 

@@ -11,6 +11,7 @@ from dash import Input, Output, State, dcc, html
 
 from pipelines.data_nature import nature_of, with_provenance_column
 from pipelines.evaluation.rules import acceptance_score_text
+from pipelines.labels import label_text
 
 from .. import access, queries
 from .. import programme_queries as pq
@@ -248,7 +249,10 @@ def third_party_rows(df: pl.DataFrame, lang: str, unit_name_en: dict[str, str] |
             "report_version": r["report_version"],
             "third_party_score": score,  # the value, for sorting (unrounded: 59.96 sorts under 60)
             # from the unrounded score (records() rounds floats for display: 59.96 was 60.0 before the text)
-            "third_party_score_text": acceptance_score_text(score),
+            # a report loaded twice with different scores (fct_third_party_evaluation.report_conflict) is marked
+            # beside the score it produced, as the dossier marks it (labels seed third_party_report_conflict)
+            "third_party_score_text": acceptance_score_text(score)
+            + (f" ⚠ {label_text('third_party_report_conflict', norm_lang(lang))}" if r.get("report_conflict") else ""),
             "findings": r["findings"],
         }
         for r, score in zip(records(df), df["third_party_score"].to_list())

@@ -41,3 +41,16 @@
         {%- endfor %}
     end
 {%- endmacro %}
+
+{#- A published figure (an index, a change of published indices, a threshold) as text at GEN.index_decimals
+    decimals, half up in exact decimals as published_index rounds it: the evidence texts show the very figure a
+    rule compared, never a second rounding of it ("+0.04" or "+0.0" beside a change the rule judged as 0.1). -#}
+{% macro published_text(expr) -%}
+    {%- set d = "(select max(cast(r.value as integer)) from " ~ ref('evaluation_rules')
+        ~ " as r where r.rule_code = 'GEN' and r.param = 'index_decimals')" -%}
+    case {{ d }}
+        {%- for k in range(0, 5) %}
+        when {{ k }} then cast(cast(round(cast({{ expr }} as decimal(38, 9)), {{ k }}) as decimal(38, {{ k }})) as string)
+        {%- endfor %}
+    end
+{%- endmacro %}

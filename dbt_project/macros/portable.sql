@@ -112,14 +112,6 @@
       * (floor({{ y }}) + case when {{ y }} - floor({{ y }}) >= 0.5 then 1 else 0 end) / {{ scale }}.0)
 {%- endmacro %}
 
-{#- A gain as the rules' stated reasons show it, beside a rule that needs it to exceed ``floor`` strictly (EX1:
-    more than EX1.improve_min_points): one decimal, unless one decimal would round the gain down onto the floor
-    (+6.04 over 6 read "+6.0", a gain the rule would not count); then its own decimals (at 9, float noise off). -#}
-{% macro gain_text(expr, floor) -%}
-    cast(case when {{ round_half_away(expr, 1) }} > {{ floor }} then {{ round_half_away(expr, 1) }}
-              else {{ round_half_away(expr, 9) }} end as string)
-{%- endmacro %}
-
 {#- The materialisation of an intermediate model that DuckDB inlines as a CTE (ephemeral). Spark inlines a CTE at
     every reference and optimises the whole tree at once: a chain of ephemeral models read several times
     became one plan that took Spark's optimiser minutes for the evaluation marts. On Spark they are tables,

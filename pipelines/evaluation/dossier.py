@@ -743,7 +743,9 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                         r["cycle"],
                         f"{label_text(r['verdict'])} {r['verdict']}" + _verdict_status_text(r.get("verdict_status")),
                         r["evidence"] or "–",
-                        r["index_change"],
+                        # the change of the published indices, at their precision: the figure the rules judged
+                        # and the evidence states (fct_evaluation_cycle.index_change)
+                        index_text(r["index_change"]),
                         {True: "是", False: "否", None: "–"}[r["is_robust"]],
                         _cycle_state_text(r),
                         _cycle_judged_by_text(r),
@@ -817,8 +819,9 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                 same = cycles.filter(pl.col("cycle_start") == rc.get("cycle_start"))
                 now = same.row(0, named=True) if same.height else None
             line = (
-                f"- 发布时周期结论 / Cycle verdict as released ({rc.get('cycle')}; 规则版本 rules "
-                f"{rc.get('rules_versions') or '–'}; 数据版本 data {rel['data_version']}, {rel['release_id']}): "
+                # 评定依据 / Judged by worded as the cycle table, the profile and the extracts word it (one definition)
+                f"- 发布时周期结论 / Cycle verdict as released ({rc.get('cycle')}; 评定依据 / Judged by: "
+                f"{_cycle_judged_by_text(rc)}; 数据版本 data {rel['data_version']}, {rel['release_id']}): "
                 f"{label_text(rc.get('verdict'), 'zh')} / {label_text(rc.get('verdict'), 'en')}"
             )
             # old → new as the extracts and the profile show it (releases.cycle_revision_text)

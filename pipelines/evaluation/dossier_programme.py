@@ -13,6 +13,7 @@ import polars as pl
 
 from pipelines.evaluation.dossier_rows import MartRows
 from pipelines.evaluation.rules import acceptance_score_text
+from pipelines.labels import label_text
 
 AMBITION_ZH = {
     "unambitious": "缺乏雄心",
@@ -75,6 +76,19 @@ def programme_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, ro
 def _table(headers: list[str], rows: list[list]) -> str:
     head = "| " + " | ".join(headers) + " |\n|" + "---|" * len(headers)
     return head + "\n" + "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in rows)
+
+
+def _conflict_mark(r: dict) -> str:
+    """Beside a third-party score: the report was loaded more than once with different scores
+    (fct_third_party_evaluation.report_conflict). The score stands -- the rules picked it -- but a city reading
+    its acceptance must see that another figure was sent and which rows sent it (labels seed, both languages)."""
+    if not r.get("report_conflict"):
+        return ""
+    return (
+        f" ⚠ {_text(label_text('third_party_report_conflict', 'zh'))}"
+        f" / {_text(label_text('third_party_report_conflict', 'en'))}"
+        f" ({_text(r.get('report_conflict_detail'))})"
+    )
 
 
 def programme_markdown(d: dict) -> list[str]:
@@ -167,7 +181,7 @@ def programme_markdown(d: dict) -> list[str]:
                         _text(r["report_version"]),
                         # as the profile and the acceptance table show it (cut at two decimals): 59.96 rounded to
                         # "60.0" here read above the 60 threshold beside the "59.96" of the same score there
-                        acceptance_score_text(r["third_party_score"]),
+                        acceptance_score_text(r["third_party_score"]) + _conflict_mark(r),
                         # the version whose TP weights scored the report: the cycle's last evaluated year's
                         _text(r.get("rules_version")),
                         _text(r["findings"]),

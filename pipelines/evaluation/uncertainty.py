@@ -224,13 +224,15 @@ def _rank_desc(values: np.ndarray, ranked: np.ndarray) -> np.ndarray:
 
 
 def _change_since_baseline(index: np.ndarray, baseline_index: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """index[..., y, u] - baseline_index[..., base[y, u], u] over the last two axes (year, unit); nan where the
-    unit-year has no baseline (base -1)."""
+    """published(index[..., y, u]) - published(baseline_index[..., base[y, u], u]) over the last two axes (year,
+    unit); nan where the unit-year has no baseline (base -1)."""
     has = base >= 0
     rows = np.where(has, base, 0)
     cols = np.broadcast_to(np.arange(base.shape[1])[None, :], base.shape)
     picked = baseline_index[..., rows, cols]
-    return np.where(has, index - picked, np.nan)
+    # the change of the PUBLISHED figures, as int_evaluation_signals_year judges X1, EX1 and R2 on it; taken at
+    # the published precision once more so that 75.1 - 80.1 is -5.0, not -4.99999999999999 in doubles
+    return np.where(has, published_index(published_index(index) - published_index(picked)), np.nan)
 
 
 def r2_thresholds(
@@ -257,7 +259,8 @@ def r2_thresholds(
         if change.size:
             noise = 1.4826 * float(np.median(np.abs(change - np.median(change))))
             out[yi] = max(floor, z * noise)
-    return out
+    # at the published precision, as the dbt model and the evidence text show it
+    return published_index(out)
 
 
 def run_uncertainty(

@@ -88,14 +88,19 @@ joined as (
   select
     c.*,
     b.composite_index as baseline_index,
-    -- changes rounded at 9 decimals, as the acceptance score is: X1 (not improved: <= its minimum), EX1 (> its
-    -- minimum) and R2 compare them with thresholds, and an index unchanged in decimal arithmetic differs by
-    -- ~1e-13 in doubles (sums added in another order in another year or engine): a city must not escape exit
-    -- candidacy, nor become exemplary, on float noise; any real difference (0.001 points) still counts
-    {{ round_half_away('c.composite_index - b.composite_index', 9) }} as index_change_cycle,
+    -- The change a city reads is the change of the PUBLISHED figures (macro published_index, GEN.index_decimals,
+    -- exact decimals), and X1 (not improved: <= its minimum), EX1 (> its minimum) and R2 judge that figure, as the
+    -- ranks and the performance groups judge the published index: a city reading 80.1 in its baseline year and
+    -- 80.1 at the cycle's end has not improved (the unrounded +0.04 made it "improved" while its evidence read
+    -- "+0.0"), and the figure in the evidence, the cycle table and the extracts is the one the rule compared. The
+    -- difference of two exact decimals is exact (no float noise to take off); the unrounded change is
+    -- fct_index_change_attribution's.
+    cast({{ published_index('c.composite_index') }} - {{ published_index('b.composite_index') }} as double)
+      as index_change_cycle,
     -- the same change with the baseline year re-weighted by this year's catalog: a fall that only the
     -- weight switch produced (e.g. 2021.1 -> 2024.1 inside 2020-2022) is not a regression of the city
-    {{ round_half_away('c.composite_index - bc.composite_index', 9) }} as index_change_same_catalog,
+    cast({{ published_index('c.composite_index') }} - {{ published_index('bc.composite_index') }} as double)
+      as index_change_same_catalog,
     coalesce(tc.targets_evaluable, 0) as targets_evaluable,
     coalesce(tc.targets_lagging, 0) as targets_lagging,
     case when tc.targets_evaluable > 0 then cast(tc.targets_lagging as double) / tc.targets_evaluable end
@@ -138,8 +143,11 @@ calibrated as (
   select
     j.*,
     n.index_change_noise_sd,
-    case when n.index_change_noise_sd * p.r2_noise_z > p.r2_regress_points
-         then n.index_change_noise_sd * p.r2_noise_z else p.r2_regress_points end as r2_threshold_points
+    -- the threshold as the evidence shows it (published precision): a fall is judged against the figure a city
+    -- reads beside it, never against hidden decimals (-5.0 beside "threshold -5.0" fires)
+    cast({{ published_index("case when n.index_change_noise_sd * p.r2_noise_z > p.r2_regress_points
+         then n.index_change_noise_sd * p.r2_noise_z else p.r2_regress_points end") }} as double)
+      as r2_threshold_points
   from joined as j
   inner join params as p on p.evaluation_year = j.year
   left join noise as n on n.year = j.year

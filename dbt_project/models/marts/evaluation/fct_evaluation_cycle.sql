@@ -195,12 +195,12 @@ select
   concat_ws('; ',
     case when v.verdict = 'withdrawn' then concat_ws('', 'withdrawn in ', cast(v.withdrawn_year as string)) end,
     case when v.verdict = 'exit_candidate' then concat_ws('', 'X1 previous cycle in rectification, index change ',
-      cast({{ round_half_away('v.index_change', 1) }} as string)) end,
+      {{ published_text('v.index_change') }}) end,
     case when v.r1_years > 0 then concat_ws('', 'R1 in ', cast(v.r1_first as string),
       case when v.r1_last > v.r1_first
           then concat_ws('', '{{ dash }}', cast(v.r1_last as string)) else '' end) end,
     case when v.r2_fired then concat_ws('', 'R2 index change over cycle ',
-      cast({{ round_half_away('v.index_change', 1) }} as string)) end,
+      {{ published_text('v.index_change') }}) end,
     case when v.not_reported_years > 0 then concat_ws('', 'not reported within the grace period in ',
       cast(v.not_reported_years as string), ' year(s) (counts as exit)') end,
     case when v.review_years > 0 then concat_ws('', 'review: sanction evidence not robust in ',
@@ -214,7 +214,7 @@ select
       case when v.w2_last > v.w2_first then concat_ws('', '{{ dash }}', cast(v.w2_last as string))
       else '' end) end,
     case when v.verdict = 'exemplary' then concat_ws('', 'EX1 ', v.end_group, ' in ', cast(v.last_year as string),
-      ', index change +', {{ gain_text('v.index_change', 'v.ex1_improve_min_points') }}) end,
+      ', index change +', {{ published_text('v.index_change') }}) end,
     case when v.third_party_status = 'received' then concat_ws('', 'third-party score ',
       cast({{ round_half_away('v.third_party_score', 1) }} as string), ' (report version ',
       cast(v.third_party_report_version as string), ')') end,

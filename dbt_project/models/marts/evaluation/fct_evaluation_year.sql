@@ -105,12 +105,12 @@ select
       'not ranked: no composite (a pillar without enough indicator weight)' end,
     case when s.x1 then concat_ws('', 'X1 exit candidate (previous cycle in rectification; index change since ',
       cast(s.cycle_baseline_year as string), ' ',
-      cast({{ round_half_away('s.index_change_cycle', 1) }} as string), ')') end,
+      {{ published_text('s.index_change_cycle') }}, ')') end,
     case when s.r1 then concat_ws('', 'R1 rectification (', cast(s.watch_run_years as string),
       ' consecutive watch years)') end,
     case when s.r2 then concat_ws('', 'R2 rectification (index change over cycle ',
-      cast({{ round_half_away('s.index_change_cycle', 1) }} as string), ', threshold -',
-      cast({{ round_half_away('s.r2_threshold_points', 1) }} as string), ')') end,
+      {{ published_text('s.index_change_cycle') }}, ', threshold -',
+      {{ published_text('s.r2_threshold_points') }}, ')') end,
     -- a shared rank says so (labels seed: 并列 / tied), as every reader of the rank does
     case when s.w1 then concat_ws('', 'W1 watch (group ', s.performance_group, ', rank ',
       cast(s.rank as string), '/', cast(s.n_ranked as string),
@@ -119,10 +119,10 @@ select
       ')') end,
     case when s.w2 then concat_ws('', 'W2 watch (', cast(s.targets_lagging as string), ' of ',
       cast(s.targets_evaluable as string), ' targets lagging)') end,
-    -- EX1 needs a gain strictly above EX1.improve_min_points: gain_text never states one the rule would not count
+    -- EX1 needs a gain strictly above EX1.improve_min_points, judged on the published change it shows
     case when s.ex1 then concat_ws('', 'EX1 exemplary (group ', s.performance_group, ', index change since ',
       cast(s.cycle_baseline_year as string), ' +',
-      {{ gain_text('s.index_change_cycle', 'p.ex1_improve_min_points') }}, ')') end
+      {{ published_text('s.index_change_cycle') }}, ')') end
   ) as rules_fired,
   s.x1 as fired_x1,
   s.r1 as fired_r1,

@@ -98,7 +98,9 @@ cycles as (
         u.document_review_findings,
         u.source_file,
         u.file_hash,
-        u.ingested_at
+        u.ingested_at,
+        u.report_conflict_rows,
+        u.report_conflict_detail
     from calendar_cycles as c
     full outer join current_upload as u
         on u.unit_code = c.unit_code
@@ -153,7 +155,11 @@ select
     s.source_file,
     s.file_hash,
     s.ingested_at,
-    r.rules_version
+    r.rules_version,
+    -- the current report was loaded more than once with different scores (stg_raw__third_party_evaluations):
+    -- the score shown is the one the rules picked, never silently; the rows, files and scores are named
+    coalesce(s.report_conflict_rows, 0) > 0 as report_conflict,
+    s.report_conflict_detail
 from scored as s
 left join rules as r on r.evaluation_year = coalesce(s.last_evaluated_year, s.cycle_last_year)
 left join {{ ref('dim_city') }} as d on d.unit_code = s.unit_code
