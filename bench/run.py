@@ -39,7 +39,8 @@ PY = sys.executable
 
 
 def run_proc(cmd: list[str], *, env: dict | None = None, log: Path | None = None, timeout: float | None = None) -> dict:
-    """Run a command to completion; wall seconds and the peak RSS of that process (os.wait4 rusage)."""
+    """Run a command to completion; wall seconds, the peak RSS of that process and its CPU seconds (os.wait4
+    rusage: user and sys of the process and of every child it waited for, dbt among them)."""
     log = log or (BENCH / "work" / "last_command.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
@@ -52,7 +53,14 @@ def run_proc(cmd: list[str], *, env: dict | None = None, log: Path | None = None
     text = log.read_text(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{text[-3000:]}")
-    return {"wall_s": wall, "maxrss_mb": usage.ru_maxrss / 1024, "output": text}
+    return {
+        "wall_s": wall,
+        "maxrss_mb": usage.ru_maxrss / 1024,
+        "user_s": usage.ru_utime,
+        "sys_s": usage.ru_stime,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "output": text,
+    }
 
 
 def last_json(text: str) -> dict:
@@ -148,6 +156,7 @@ def pipeline_run(landing: Path, run_dir: Path) -> dict:
     data = json.loads(out.read_text())
     data["process_wall_s"] = res["wall_s"]
     data["process_maxrss_mb"] = res["maxrss_mb"]
+    data["process_user_s"], data["process_sys_s"], data["process_cpu_s"] = res["user_s"], res["sys_s"], res["cpu_s"]
     return data
 
 

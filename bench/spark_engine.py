@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline_run import tree_rss_mb  # noqa: E402
+from bench.sampler import tree_rss_mb  # noqa: E402
 from pipelines.settings import DBT_PROJECT_DIR  # noqa: E402
 
 WORK = ROOT / "bench" / "work" / "spark_engine"

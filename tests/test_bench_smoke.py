@@ -56,3 +56,17 @@ def test_row_sample_benchmark_runs_on_a_small_warehouse(tmp_path):
 
     r = main([_small_warehouse(tmp_path), "--repeats", "1"])
     assert {s.name for s in YEARLY_SOURCES} <= set(r) and r["now_total_s"] > 0 and r["ratio"] > 0
+
+
+@pytest.mark.slow
+def test_national_run_ratio_benchmark_runs_at_small_scale(tmp_path):
+    """bench/national_run_ratio.py end to end on a tiny generated year: the bare counts, the warm parse, the full
+    run, the ratios with CPU beside wall, and CPU per stage from the sampler."""
+    from bench.national_run_ratio import main
+
+    r = main(["--scale", "0.002", "--repeats", "1", "--work", str(tmp_path)])
+    assert r["run"]["success"], r
+    assert len(r["bare_duckdb"]["wall_s"]) == 2 and r["ratio_wall"] > 1 and r["ratio_cpu"] > 1
+    assert r["run"]["process_cpu_s"] >= r["run"]["dagster_run_cpu_s"] > 0
+    assert r["run"]["stages_cpu_s"]["ingest"] > 0 and r["run"]["stages_cpu_s"]["dbt indicator"] > 0
+    assert r["run"]["sampler_cpu_s"] < r["run"]["process_cpu_s"]
