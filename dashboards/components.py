@@ -400,7 +400,7 @@ def grid(
 
 def records(df: pl.DataFrame, float_digits: int = 1, lang: str | None = None) -> list[dict]:
     """Grid rows: floats rounded for display, dates as strings (JSON-safe). A time (a store's TIMESTAMP, UTC) is
-    shown in Beijing time, marked 北京时间 / CST in ``lang`` when given: the quality page's runs showed the store's
+    shown in Beijing time, marked 北京时间 / UTC+8 in ``lang`` when given: the quality page's runs showed the store's
     UTC as if it were the reader's time."""
     from pipelines.china_time import china_time_text
 

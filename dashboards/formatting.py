@@ -89,7 +89,7 @@ def beijing_time(value) -> str:
 
 def shown_time(value, lang: str | None) -> str:
     """Any stored time as a reader reads it (pure): in Beijing time and marked so ("2026-12-05 14:20 北京时间" /
-    "… CST"), through ``pipelines.china_time``. A datetime without a zone is a store's TIMESTAMP, which holds UTC
+    "… UTC+8"), through ``pipelines.china_time``. A datetime without a zone is a store's TIMESTAMP, which holds UTC
     (``china_time.utc_now``); ISO text without a zone is an older file's time on the writing machine's clock,
     shown as written and unmarked, since its zone is unknown; "" for none. The quality page's run selector,
     refusal times, provenance, saved scenarios and the file list showed times unmarked, some in UTC."""

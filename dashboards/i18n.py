@@ -135,7 +135,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "ft_year": ("数据截至 {year} 年度", "Data up to evaluation year {year}"),
     "ft_published": ("发布于 {at}（运行 {run}）", "published {at} (run {run})"),
     # a publication time that carries its zone, shown in Beijing time (formatting.beijing_time)
-    "ft_published_tz": ("发布于 北京时间 {at}（运行 {run}）", "published {at} CST (run {run})"),
+    "ft_published_tz": (
+        f"发布于 {ZONE_NAME['zh']} {{at}}（运行 {{run}}）",
+        f"published {{at}} {ZONE_NAME['en']} (run {{run}})",
+    ),
     # the zone's name as every surface writes it (pipelines.china_time: one definition for the CLI, mails and pages)
     "tz_beijing": (ZONE_NAME["zh"], ZONE_NAME["en"]),
     "ft_versions": ("指标体系 {catalog} · 评价规则 {rules}", "indicator catalog {catalog} · rules {rules}"),
@@ -319,7 +322,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "evidence": ("依据", "Evidence"),
     "alert_type": ("预警类型", "Alert type"),
     "message": ("说明", "Message"),
-    "created_at": ("时间（北京时间）", "Created (CST)"),
+    "created_at": (f"时间（{ZONE_NAME['zh']}）", f"Created ({ZONE_NAME['en']})"),
     # watchlist
     "wl_title": ("关注、整改与退出候选城市", "Cities on watch, in rectification and exit candidates"),
     "wl_links": ("原因与档案", "Why and dossier"),

@@ -1,15 +1,17 @@
 """China Standard Time (UTC+8, no daylight saving since 1991): the clock the programme's offices read and the
 management measures count days in. The stores keep UTC (ISO text ending in Z); what a person reads is shown here,
-in CST and saying so, whatever zone the machine runs in (a server on UTC showed 06:20 for 14:20 Beijing time, and a
-reader in China takes an unmarked time for Beijing time)."""
+in Beijing time and saying so, whatever zone the machine runs in (a server on UTC showed 06:20 for 14:20 Beijing time,
+and a reader in China takes an unmarked time for Beijing time). English says "UTC+8", never "CST": an English reader
+takes "CST" for US Central Standard Time (UTC-6), fourteen hours off."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
-# What a time in CST is marked with, for each reader
-ZONE_NAME = {"zh": "北京时间", "en": "CST"}
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "UTC+8")
+# What a time in Beijing time is marked with, for each reader: the one definition every surface writes (pages,
+# exports, mails, webhooks, CLI); "UTC+8" in English, as "CST" also names US Central Standard Time
+ZONE_NAME = {"zh": "北京时间", "en": "UTC+8"}
 
 
 def utc_now() -> datetime:
@@ -34,7 +36,7 @@ def utc_from_iso(text: str | None) -> datetime | None:
 
 
 def china_time_both(value: datetime | str | None) -> str:
-    """``china_time_text`` marked for both readers of a bilingual file ("2026-12-05 14:20 北京时间 / CST")."""
+    """``china_time_text`` marked for both readers of a bilingual file ("2026-12-05 14:20 北京时间 / UTC+8")."""
     text = china_time_text(value)
     return f"{text} {ZONE_NAME['zh']} / {ZONE_NAME['en']}" if text else ""
 
@@ -46,7 +48,7 @@ def china_today(at: datetime | None = None) -> date:
 
 def china_time_text(value: datetime | str | None, lang: str | None = None) -> str:
     """A UTC instant (a datetime, naive meaning UTC, or the stores' ISO text) as "YYYY-MM-DD HH:MM" in China
-    Standard Time, followed by the zone's name in ``lang`` ("北京时间" / "CST") when one is given; "" for none."""
+    Standard Time, followed by the zone's name in ``lang`` ("北京时间" / "UTC+8") when one is given; "" for none."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):

@@ -16,8 +16,12 @@ from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from pipelines import settings
-from pipelines.china_time import china_time_text
+from pipelines.china_time import ZONE_NAME, china_time_text
 from pipelines.counts import count_en, count_zh
+
+# The zone in a time column's header, both readers' names (pipelines.china_time): the cells hold Beijing time
+# unmarked, so the header says so once, in the words every other surface uses
+_ZONE = f"({ZONE_NAME['en']} {ZONE_NAME['zh']})"
 
 # Wide enough for the report tables when output goes to a file or CI log.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -466,7 +470,7 @@ def _withdrawn_table(rows: list[tuple], title: str) -> None:
         "file / 文件",
         "year / 年度",
         "rows withdrawn / 撤回行",
-        *(["when / 时间 (CST 北京时间)"] if when else []),
+        *([f"when / 时间 {_ZONE}"] if when else []),
         title=title,
     )
     for source, name, part, n, *at in rows:
@@ -622,7 +626,7 @@ def status() -> None:
             "in table / 表中现有",
             "quarantined / 隔离行",
             "failed files / 失败文件",
-            "last ingest / 最近入库 (CST 北京时间)",
+            f"last ingest / 最近入库 {_ZONE}",
             title="ingestion ledger · 入库台账",
         )
         for s, f, loaded, q, fl, last in led:
@@ -718,7 +722,7 @@ def quality(show_all: bool, history: bool) -> None:
             "asset / 资产",
             "check / 检查",
             "failing rows / 未通过行数",
-            "failing since / 失败起始 (CST 北京时间)",
+            f"failing since / 失败起始 {_ZONE}",
             f"last {count_en(HISTORY_RUNS, 'run')}, oldest first / 最近{count_zh(HISTORY_RUNS, '次')}运行（由早到晚）",
             title="check history · 检查历史" + ("" if show_all else " (failing or changed · 仅失败或有变化)"),
         )
@@ -825,7 +829,7 @@ def _print_refused_files(con) -> None:
         "source / 数据源",
         "file / 文件",
         "reason / 原因",
-        "when / 时间 (CST 北京时间)",
+        f"when / 时间 {_ZONE}",
         title="refused files · 拒收的文件",
     )
     for source, name, message, at in rows:
@@ -1652,9 +1656,9 @@ def alerts_list(state: str, city: str | None, deliveries: bool, delivery_status:
         "city / 城市",
         "subject / 对象",
         "state / 状态",
-        "since / 开始 (北京时间 CST)",
+        f"since / 开始 {_ZONE}",
         "ack / 确认",
-        "silenced until / 静默至 (北京时间 CST)",
+        f"silenced until / 静默至 {_ZONE}",
         "title / 标题",
         title=f"alerts · 预警 ({state})",
     )
@@ -1850,7 +1854,7 @@ def _print_ledger(path, status: str | None, city: str | None) -> None:
     # folded, never cut short with "…": an address or a relay's answer is read whole
     for name in (
         "key / 编号",
-        "created / 生成 (北京时间 CST)",
+        f"created / 生成 {_ZONE}",
         "to / 收件人",
         "carried / 内容",
         "status / 状态",

@@ -162,8 +162,8 @@ def test_the_json_body_still_reaches_an_allowed_gateway_whole(receiver, monkeypa
 # ------------------------------------------------------------------------------------ times in notice texts
 def test_a_dead_run_notice_gives_its_time_in_beijing_time(tmp_path, monkeypatch):
     """The engineers' dead-run notice said "marked failed at 2026-12-05 06:20:00 UTC" in its Chinese text as in its
-    English: a reader in China takes a time for Beijing's, eight hours off. The time is in CST now, marked so, and
-    the Chinese text is Chinese."""
+    English: a reader in China takes a time for Beijing's, eight hours off. The time is in Beijing time now, marked
+    so (UTC+8 in English: "CST" is also US Central Standard Time), and the Chinese text is Chinese."""
     from datetime import UTC, datetime
 
     import dagster as dg
@@ -173,7 +173,7 @@ def test_a_dead_run_notice_gives_its_time_in_beijing_time(tmp_path, monkeypatch)
 
     texts = dead_run_texts(4242, "STARTED", datetime(2026, 12, 5, 6, 20, tzinfo=UTC))
     assert "2026-12-05 14:20 北京时间" in texts["zh"] and "UTC" not in texts["zh"]
-    assert "2026-12-05 14:20 CST" in texts["en"] and "UTC" not in texts["en"]
+    assert "2026-12-05 14:20 UTC+8" in texts["en"] and "06:20" not in texts["en"] and "CST" not in texts["en"]
     assert not re.search(r"\b(run process|killed|queue)\b", texts["zh"])
 
     monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
@@ -192,7 +192,8 @@ def test_a_dead_run_notice_gives_its_time_in_beijing_time(tmp_path, monkeypatch)
         notify_dead_run(instance, run, texts)
     with connect() as con:
         zh, en = con.execute("SELECT title_zh, title_en FROM alerts.alerts WHERE rule_id = 'dead_run'").fetchone()
-    assert "14:20 北京时间" in zh and "14:20 CST" in en and "UTC" not in zh + en
+    assert "14:20 北京时间" in zh and "14:20 UTC+8" in en and "06:20" not in zh + en and "CST" not in en
+    assert "UTC" not in zh
 
 
 def test_behind_the_deployments_proxy_a_name_this_machine_cannot_resolve_still_goes_out(receiver, monkeypatch):

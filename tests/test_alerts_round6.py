@@ -130,7 +130,7 @@ def test_a_route_test_reads_in_the_route_s_language(site):
 @pytest.fixture
 def machine_day_not_china_s():
     """The process runs in a time zone whose calendar day differs from China's right now (one of UTC-12 and UTC+14
-    always does: they are 20 and 6 hours from CST), as a server kept on another zone is for hours every day."""
+    always does: they are 20 and 6 hours from UTC+8), as a server kept on another zone is for hours every day."""
     import os
     import time
     from datetime import UTC, datetime
@@ -197,7 +197,7 @@ def test_times_an_office_reads_are_beijing_time_and_say_so(site):
     (row,) = page.alert_rows(df, "zh")
     # the zone is in the cell (dash5: in the headers it made the grid scroll sideways at 1366 px)
     assert row["since"] == cst.strftime("%Y-%m-%d %H:%M") + " 北京时间"
-    assert page.alert_rows(df, "en")[0]["since"] == cst.strftime("%Y-%m-%d %H:%M") + " CST"
+    assert page.alert_rows(df, "en")[0]["since"] == cst.strftime("%Y-%m-%d %H:%M") + " UTC+8"
 
     before = datetime.now(UTC).replace(second=0, microsecond=0)
     feedback = page.act(page.SILENCE_ID, [fp], "national_test", "7d", "zh")
@@ -215,7 +215,7 @@ def test_times_an_office_reads_are_beijing_time_and_say_so(site):
     assert f"{utc:%H:%M}" not in listed.output
     silenced = CliRunner().invoke(main, ["alerts", "silence", fp[:8], "--for", "2d"])
     assert silenced.exit_code == 0, silenced.output
-    assert "CST" in silenced.output and "北京时间" in silenced.output
+    assert "UTC+8" in silenced.output and "北京时间" in silenced.output and "CST" not in silenced.output
     ledger = CliRunner().invoke(main, ["alerts", "list", "--deliveries"], env={"COLUMNS": "250"})
     assert "(UTC)" not in ledger.output and "北京时间" in ledger.output
 
@@ -245,7 +245,9 @@ def test_the_profile_s_alert_history_is_in_beijing_time():
     catalog = pl.DataFrame({"indicator_code": ["PRO01"], "name_zh": ["x"], "name_en": ["x"]})
     (row,) = profile.alert_rows(alerts, catalog, "zh")
     assert row["created_at"] == "2026-12-05 01:03"
-    assert "北京时间" in t("created_at", "zh") and "CST" in t("created_at", "en")
+    assert (
+        "北京时间" in t("created_at", "zh") and "UTC+8" in t("created_at", "en") and "CST" not in t("created_at", "en")
+    )
 
 
 # ---------------------------------------------------------------------------------------- abandoned requests

@@ -173,7 +173,7 @@ def test_the_quality_run_selector_shows_beijing_time_and_says_so(lang):
     from dashboards.pages.quality import run_label
 
     text = run_label("3f2a9c1d-aaaa", datetime(2026, 12, 5, 6, 20), lang)  # the store's UTC
-    assert text == f"2026-12-05 14:20 {'北京时间' if lang == 'zh' else 'CST'} · 3f2a9c1d"
+    assert text == f"2026-12-05 14:20 {'北京时间' if lang == 'zh' else 'UTC+8'} · 3f2a9c1d"
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -183,7 +183,7 @@ def test_every_shown_store_time_is_beijing_time_and_marked(lang):
     from dashboards.formatting import shown_time
     from dashboards.pages.quality import refused_rows
 
-    zone = "北京时间" if lang == "zh" else "CST"
+    zone = "北京时间" if lang == "zh" else "UTC+8"
     assert shown_time("2026-12-05T06:20:00+00:00", lang) == f"2026-12-05 14:20 {zone}"  # a scenario, an extract
     assert shown_time(datetime(2026, 12, 5, 6, 20), lang) == f"2026-12-05 14:20 {zone}"  # a store's TIMESTAMP
     assert shown_time("2026-12-04T19:54:25", lang) == "2026-12-04 19:54"  # an older file's unknown clock: as written
@@ -196,7 +196,7 @@ def test_every_shown_store_time_is_beijing_time_and_marked(lang):
 def test_the_extracts_cover_shows_its_times_in_beijing_time_for_both_readers():
     from pipelines.china_time import china_time_both
 
-    assert china_time_both("2026-12-05T06:20:00+00:00") == "2026-12-05 14:20 北京时间 / CST"
+    assert china_time_both("2026-12-05T06:20:00+00:00") == "2026-12-05 14:20 北京时间 / UTC+8"
     assert china_time_both(None) == ""
 
 
@@ -338,7 +338,7 @@ def test_grid_rows_show_store_times_in_beijing_time(lang):
     from dashboards.components import records
 
     (row,) = records(pl.DataFrame({"started": [datetime(2026, 12, 5, 6, 20)]}), lang=lang)
-    assert row["started"] == f"2026-12-05 14:20 {'北京时间' if lang == 'zh' else 'CST'}"
+    assert row["started"] == f"2026-12-05 14:20 {'北京时间' if lang == 'zh' else 'UTC+8'}"
 
 
 def test_the_third_party_grid_writes_its_cycles_with_the_range_dash(sample_snapshot):

@@ -25,7 +25,7 @@ def test_a_sighting_is_dated_in_china_standard_time_and_never_moves(tmp_path):
     a, b = tmp_path / "a_2023.csv", tmp_path / "b_2023.csv"
     a.write_text("city_code,month\n110100,2023-12\n", encoding="utf-8")
     b.write_text("city_code,month\n120100,2023-12\n", encoding="utf-8")
-    # 2024-06-30 23:30 CST is 15:30 UTC: the grace period's last day; 2024-07-01 00:30 CST (16:30 UTC) is after it
+    # 2024-06-30 23:30 UTC+8 is 15:30 UTC: the grace period's last day; 2024-07-01 00:30 UTC+8 (16:30 UTC) is after it
     assert record_sightings(con, PLEDGE, [a], now=datetime(2024, 6, 30, 15, 30, tzinfo=UTC)) == 1
     assert record_sightings(con, PLEDGE, [a, b], now=datetime(2024, 6, 30, 16, 30, tzinfo=UTC)) == 1
     got = _receipts(con)

@@ -259,7 +259,7 @@ def test_the_dossier_keeps_the_released_acceptance_band_and_says_the_current_one
 
 @pytest.fixture(scope="module")
 def late_by_the_clock(tmp_path_factory):
-    """110100 sends nothing for 2023 until a file first seen 2024-07-01 00:30 CST (2024-06-30 16:30 UTC): a day
+    """110100 sends nothing for 2023 until a file first seen 2024-07-01 00:30 UTC+8 (2024-06-30 16:30 UTC): a day
     after the grace period (30 June). The ingest loads it a minute later on a machine whose clock is UTC, so the
     ledger's load time reads 2024-06-30 16:31 -- a calendar day inside the grace period."""
     work = tmp_path_factory.mktemp("late_by_the_clock")
@@ -516,7 +516,7 @@ def test_the_dossier_says_which_indicators_the_score_stands_without():
 
 
 def test_every_reader_names_the_same_latest_release():
-    """The restatement R2024-02 was released on a machine whose clock had moved from CST to UTC, so its
+    """The restatement R2024-02 was released on a machine whose clock had moved from UTC+8 to UTC, so its
     released_at reads earlier than R2024-01's: the extracts (latest by released_at) named the superseded
     R2024-01 while the dashboard and the dossier (latest by id) named R2024-02."""
     from pipelines.evaluation.releases import ensure_release_schema, latest_release

@@ -203,7 +203,7 @@ def test_a_score_at_a_band_bound_reads_in_its_band(offset):
 
 def test_the_reporting_alert_names_the_day_not_reporting_counts_as_exit():
     """A not_reported (or still missing) report's alert named its due date (31 March) only, while the exit is
-    judged on the grace period's last day (30 June, CST): a city reading the alert could not tell when it lost
+    judged on the grace period's last day (30 June, UTC+8): a city reading the alert could not tell when it lost
     the title."""
     from test_verdicts_contestable2 import _alert_warehouse
 

@@ -48,7 +48,7 @@ TEXT = {
     "al_kind": ("类型", "Kind"),
     "al_severity": ("级别", "Severity"),
     "al_alert": ("预警内容", "Alert"),
-    # the zone is in each time's cell (北京时间 / CST, as every grid's times): in the headers, "（北京时间）" was a
+    # the zone is in each time's cell (北京时间 / UTC+8, as every grid's times): in the headers, "（北京时间）" was a
     # piece no header could wrap, 132 px three times over in a grid that scrolled sideways at 1366×768
     "al_since": ("预警开始", "Since"),
     "al_resolved_at": ("解除时间", "Resolved at"),

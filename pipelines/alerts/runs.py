@@ -83,7 +83,8 @@ def reap_dead_runs(instance: dg.DagsterInstance, *, alert: bool = True) -> list[
 def dead_run_texts(pid: int, status: str, at: datetime) -> dict[str, str]:
     """Why a dead run was marked failed, in each language, the time in Beijing time and saying so: the engineers'
     notice said "marked failed at 06:20:00 UTC" in its Chinese text as in its English, to readers who take an
-    unmarked or foreign time for Beijing's (every other time a person reads is CST, pipelines.china_time)."""
+    unmarked or foreign time for Beijing's (every other time a person reads is Beijing time, marked so:
+    pipelines.china_time)."""
     from pipelines.china_time import china_time_text
 
     return {

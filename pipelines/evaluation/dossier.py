@@ -18,6 +18,7 @@ import markdown as md_lib
 import markdown.extensions
 import polars as pl
 
+from pipelines.china_time import ZONE_NAME
 from pipelines.data_nature import DataNature, nature_of
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
@@ -856,7 +857,8 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                     "状态 / Status",
                     "应报日期 / Due",
                     "宽限期至 / Grace end",
-                    "收到日期 / Received (CST)",
+                    # the day in Beijing time (first_seen_on), marked for both readers as every other time
+                    f"收到日期（{ZONE_NAME['zh']}）/ Received ({ZONE_NAME['en']})",
                     "依据 / Evidence",
                     "文件 / File",
                 ],

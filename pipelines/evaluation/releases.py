@@ -336,7 +336,7 @@ def ensure_release_schema(con: duckdb.DuckDBPyConnection) -> None:
 # The order that puts a year's latest release first, for every reader (the dashboard, its report, the dossier,
 # the extracts, the next release): the highest sequence number of its id R<year>-<n> (written 01, 02, ...; the
 # length first, so -100 follows -99). Never released_at: older releases carry the releasing machine's naive local clock, which
-# runs backwards when the machine moves from CST to UTC, and an extract then named a superseded release.
+# runs backwards when the machine moves from UTC+8 to UTC, and an extract then named a superseded release.
 LATEST_FIRST = "length(release_id) desc, release_id desc"
 
 

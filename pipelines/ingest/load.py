@@ -56,7 +56,7 @@ SQL_SCAN = os.environ.get("IPCITY_INGEST_SCAN", "sql") != "polars"
 # once per (source, file_hash) and never moved: a re-load, a partition reset, a release's pruning of the ledger or a
 # same-named correction re-sent later leave it alone (the ledger's ingested_at is the time of the latest load).
 # first_seen_utc is UTC; first_seen_on is its calendar day in China Standard Time (UTC+8, no daylight saving since
-# 1991), the day the management measures count in (a file seen 2024-06-30 23:30 CST is on time at 15:30 UTC).
+# 1991), the day the management measures count in (a file seen 2024-06-30 23:30 UTC+8 is on time at 15:30 UTC).
 RECEIPTS_DDL = """
 CREATE TABLE IF NOT EXISTS raw.file_receipts (
   source VARCHAR, file_name VARCHAR, file_hash VARCHAR, first_seen_utc TIMESTAMP, first_seen_on DATE,

@@ -71,7 +71,7 @@ ledger_start as (
 -- loads, so a later load is never evidence. Its day is the Beijing day of its UTC time (macro china_date), the day
 -- the six months are counted in: a load at 23:30 UTC on 30 June is 1 July in Beijing. Compared by the hour, with
 -- 14 hours of margin (the widest offset of a machine clock from UTC, for ledgers written before the loads' times
--- were UTC): a file seen 2024-07-01 00:30 CST and loaded a minute later on a UTC clock (2024-06-30 16:31) was
+-- were UTC): a file seen 2024-07-01 00:30 UTC+8 and loaded a minute later on a UTC clock (2024-06-30 16:31) was
 -- received after the grace period, not on 30 June.
 first_sightings as (
   select source, file_name, min(first_seen_utc) as first_seen_utc
