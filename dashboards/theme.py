@@ -5,6 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from pipelines.labels import label_set
+
 # Okabe & Ito (2008) palette.
 OKABE_ITO = {
     "orange": "#E69F00",
@@ -16,7 +18,9 @@ OKABE_ITO = {
     "reddish_purple": "#CC79A7",
     "black": "#000000",
 }
-GROUP_ORDER = ["leader", "strong", "moderate", "emerging"]
+# The performance groups (the development stages 领先 … 起步) in the labels seed's sort_order, the one order every
+# legend, colour key and option list runs in: a copy written here could drift from the seed
+GROUP_ORDER = list(label_set("performance_group"))
 # Four groups told apart by hue AND lightness under the common colour-vision deficiencies (orange next to
 # vermillion was not): dark blue, bluish green, orange, reddish purple.
 GROUP_COLORS = {
@@ -55,7 +59,10 @@ pio.templates[TEMPLATE_NAME] = go.layout.Template(
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
         "colorway": SERIES,
-        "legend": {"font": {"size": 14}},
+        # Every legend lists its series in the order they were added (GROUP_ORDER for the groups): Plotly lists a
+        # stacked bar chart's legend reversed by default, so the distribution's ran 起步 → 领先 beside the map's
+        # 领先 → 起步 on one page
+        "legend": {"font": {"size": 14}, "traceorder": "normal"},
         "hoverlabel": {"font": {"family": FONT_FAMILY, "size": 14}},
         # whole numbers (200,000) on every axis: Plotly's default ticks read "200k", "1.5M" (an
         # English abbreviation a Chinese reader takes for a unit; 万 and 亿 are what they count in)

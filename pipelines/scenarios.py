@@ -35,13 +35,14 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.data_nature import DataNature, with_provenance_column
+from pipelines.labels import label_set
 
 PILLARS = ("MGT", "PRO", "UTL", "QLT", "ENV")
 DISCLAIMER_ZH = "模拟情景,不是正式评价结论,不得作为评价结果发布"
 DISCLAIMER_EN = "Simulation scenario - not an evaluation verdict; never to be published as one"
 # Rule parameters a scenario may change: every numeric parameter of the rules seed, and the two group names.
 GROUP_PARAMS = {"W1.bottom_group", "EX1.leader_group"}
-GROUPS = ("leader", "strong", "moderate", "emerging")
+GROUPS = tuple(label_set("performance_group"))  # the labels seed's order, as the simulator lists them
 _SHARE_PARAMS = ("robust_share", "lagging_share", "_share", "_weight", "ratio")
 CHANGE_KINDS = ("rank", "stage", "verdict", "acceptance_band")
 EVALUATION_SELECT = "path:models/intermediate/evaluation path:models/marts/evaluation"
