@@ -149,7 +149,8 @@ def test_no_count_is_pasted_before_a_fixed_plural_or_a_spaced_measure_word(name)
     found = [
         f"{name}:{i}: {line.strip()}"
         for i, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1)
-        if not line.lstrip().startswith("#") and any(p.search(line) for p in (PASTED_EN, PASTED_ZH, HEDGED, COUNT_HEDGED))
+        if not line.lstrip().startswith("#")
+        and any(p.search(line) for p in (PASTED_EN, PASTED_ZH, HEDGED, COUNT_HEDGED))
     ]
     assert not found, "say counts with pipelines.counts.count_en / count_zh:\n" + "\n".join(found)
 
