@@ -78,7 +78,7 @@ DROPDOWN_LABELS = {
     "zh": {
         "select_all": "全选",
         "deselect_all": "取消全选",
-        "selected_count": "已选 {num_selected} 项",
+        "selected_count": "已选{num_selected}项",
         "search": "搜索",
         "clear_search": "清除搜索",
         "clear_selection": "清除选择",

@@ -57,9 +57,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "tg_lagging": ("滞后（进展有限或恶化）", "Lagging (limited progress or deteriorating)"),
     "tg_targets": ("目标数", "Targets"),
     "tg_share_axis": ("目标占比（%）", "Share of targets (%)"),
-    # every status of the chart below, so the counts add up to the total ({parts}: "已实现 238 项，…")
-    "tg_summary": ("共 {total} 项目标{as_of}：{parts}。", "{total} targets{as_of}: {parts}."),
-    "tg_summary_part": ("{label} {n} 项", "{label}: {n}"),
+    # every status of the chart below, so the counts add up to the total ({parts}: "已实现238项，…")
+    "tg_summary": ("共{total}项目标{as_of}：{parts}。", "{targets}{as_of}: {parts}."),
+    "tg_summary_part": ("{label}{n}项", "{label}: {n}"),
     "tg_as_of": ("（数据截至 {years} 年）", " (data as of {years})"),
     "target_invalid_short": ("无效目标", "Invalid target"),
     "year": ("年份", "Year"),
@@ -109,7 +109,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "needed to reach the target on time.",
     ),
     "target_invalid": ("目标无效（目标值为0或缺失）", "Invalid target (zero or missing)"),
-    "rows_shown": ("显示 {shown} / 共 {total} 行", "Showing {shown} of {total} rows"),
+    "rows_shown": ("显示{shown}/共{total}行", "Showing {shown} of {total_rows}"),
     "units_shown": ("城市数：{shown} / {total}", "Units: {shown} of {total}"),
     "page_not_found": ("页面不存在（404）", "Page not found (404)"),
     "back_home": ("返回年度总览", "Back to the overview"),
@@ -414,7 +414,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "dl_button": ("下载", "Download"),
     # the download's address, to copy into a browser or a script (it was "↓ URL" in both languages)
     "dl_link": ("↓ 下载链接", "↓ Download link"),
-    "dl_rows": ("共 {n} 行", "{n} rows"),
+    "dl_rows": ("共{n}行", "{rows}"),
     "dl_note": (
         "CSV为带BOM的UTF-8编码，可直接用Excel打开；表头为中文。",
         "CSV is UTF-8 with BOM so Excel opens it directly; headers are in Chinese.",

@@ -44,16 +44,16 @@ def history_depth() -> int:
 # why a password was refused: (简体中文, English), shown on the web page in its language and by the command line in
 # both (reason_text: "{n}" is the history depth)
 REASONS = {
-    "short": (f"密码至少需要 {MIN_PASSWORD} 个字符。", f"at least {MIN_PASSWORD} characters"),
-    "long": (f"密码不能超过 {MAX_PASSWORD} 个字符。", f"at most {MAX_PASSWORD} characters"),
+    "short": (f"密码至少需要{MIN_PASSWORD}个字符。", f"at least {MIN_PASSWORD} characters"),
+    "long": (f"密码不能超过{MAX_PASSWORD}个字符。", f"at most {MAX_PASSWORD} characters"),
     "username": ("密码不能包含用户名。", "must not contain the user name"),
     "repetitive": (
-        f"密码过于重复（至少需要 {MIN_DISTINCT} 个不同字符）。",
+        f"密码过于重复（至少需要{MIN_DISTINCT}个不同字符）。",
         f"too repetitive (at least {MIN_DISTINCT} different characters)",
     ),
     "same": ("新密码不能与当前密码相同。", "must differ from the current password"),
     "reused": (
-        "新密码不能与此账户最近使用过的 {n} 个密码（含当前密码）中的任何一个相同。",
+        "新密码不能与此账户最近使用过的{n}个密码（含当前密码）中的任何一个相同。",
         "must not be any of the account's last {n} passwords (the current one included)",
     ),
     "common": (

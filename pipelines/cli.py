@@ -1695,7 +1695,7 @@ def alerts_ack(alert_id: str, by: str, comment: str) -> None:
     if not n:
         console.print(f"[red]no alert {escape(alert_id)}[/red]")
         sys.exit(1)
-    console.print(f"acknowledged {n} alert(s) as {escape(by)}")
+    console.print(f"acknowledged {count_en(n, 'alert')} as {escape(by)}")
 
 
 @alerts.command("silence")
@@ -1785,7 +1785,7 @@ def alerts_deliver(retry_failed: bool) -> None:
         with connect() as con:
             con.execute("UPDATE alerts.messages SET status = 'pending', next_retry_at = NULL WHERE status = 'failed'")
     out = deliver_due(routing)
-    console.print(f"{len(out)} due message(s): {sum(d['status'] == 'delivered' for d in out)} delivered")
+    console.print(f"{count_en(len(out), 'due message')}: {sum(d['status'] == 'delivered' for d in out)} delivered")
     if out:  # what happened to each, with the receiver's answer: "0 delivered" alone does not say what to mend
         _print_deliveries(out)
 

@@ -127,7 +127,7 @@ def test_acknowledge_and_silence_from_the_page_write_the_alert_store(client, sto
         headers={"X-Remote-User": "henan-office"},
     )
     assert r.status_code == 200, r.data[:1000]
-    assert "已确认 1 条预警" in json.dumps(r.get_json(), ensure_ascii=False)
+    assert "已确认1条预警" in json.dumps(r.get_json(), ensure_ascii=False)
     with connect(read_only=True) as con:
         row = con.execute("select acked_by from alerts.alerts where fingerprint = ?", (fp,)).fetchone()
     assert row[0] == "national_test"  # the signed-in user; a client-sent X-Remote-User is ignored
@@ -138,7 +138,7 @@ def test_acknowledge_and_silence_from_the_page_write_the_alert_store(client, sto
         {"id": page.SILENCE_ID, "property": "n_clicks", "value": 1},
     ]
     out = post(client, body, {"X-Remote-User": "henan-office"})
-    assert "已静默 1 条预警" in json.dumps(out, ensure_ascii=False)
+    assert "已静默1条预警" in json.dumps(out, ensure_ascii=False)
     with connect(read_only=True) as con:
         alert = dict(con.execute("select * from alerts.alerts where fingerprint = ?", (fp,)).fetchone())
         s = active_silence(con, alert, now_utc())

@@ -56,7 +56,7 @@ def mail(sink: SmtpSink, start: int = 0) -> list[dict]:
     resolved (from the digest's own text: what the reader sees)."""
     out = []
     for m in sink.messages[start:]:
-        n_firing, n_resolved = map(int, re.search(r"新预警 (\d+) 条、解除 (\d+) 条", m["Subject"]).groups())
+        n_firing, n_resolved = map(int, re.search(r"新预警(\d+)条、解除(\d+)条", m["Subject"]).groups())
         text = SmtpSink.text(m).split("\nTo ")[0]  # the Chinese section
         firing_part, _, resolved_part = text.partition("已解除：")
         out.append(

@@ -85,7 +85,7 @@ def test_an_acceptance_band_that_falls_behind_reaches_its_province_and_the_natio
     run_alerts(wh, "run-3")
     new = sink.messages[n:]
     assert sorted(m["X-Envelope-To"] for m in new) == ["ipo-410000@test.local", "national@test.local"]
-    assert all("新预警 0 条、解除 1 条" in m["Subject"] for m in new)
+    assert all("新预警0条、解除1条" in m["Subject"] for m in new)
     assert run_alerts(wh, "run-4")["messages"] == []
 
 
@@ -302,7 +302,7 @@ def _digests(sink, start: int) -> list[tuple[str, str, str]]:
 
     out = []
     for m in sink.messages[start:]:
-        counts = re.search(r"新预警 (\d+) 条、解除 (\d+) 条", m["Subject"]).group(0)
+        counts = re.search(r"新预警(\d+)条、解除(\d+)条", m["Subject"]).group(0)
         out.append((m["X-Envelope-To"], counts, zh_part(m)))
     return sorted(out)
 
@@ -338,8 +338,8 @@ def test_a_city_that_falls_further_behind_is_told_once_without_a_resolution_in_b
     out = run_alerts(wh, "run-4")
     got = _digests(sink, n)
     assert [(to, counts) for to, counts, _ in got] == [
-        ("ipo-410000@test.local", "新预警 1 条、解除 0 条"),
-        ("national@test.local", "新预警 1 条、解除 0 条"),
+        ("ipo-410000@test.local", "新预警1条、解除0条"),
+        ("national@test.local", "新预警1条、解除0条"),
     ]
     assert out["transitions"].get("changed") == 1 and out["transitions"]["resolved"] == 0
     assert all("郑州市" in zh and "倒退" in zh and "已解除" not in zh for _, _, zh in got)
@@ -352,8 +352,8 @@ def test_a_city_that_falls_further_behind_is_told_once_without_a_resolution_in_b
     run_alerts(wh, "run-6")
     got = _digests(sink, n)
     assert [(to, counts) for to, counts, _ in got] == [
-        ("ipo-410000@test.local", "新预警 1 条、解除 0 条"),
-        ("national@test.local", "新预警 1 条、解除 0 条"),
+        ("ipo-410000@test.local", "新预警1条、解除0条"),
+        ("national@test.local", "新预警1条、解除0条"),
     ]
     assert all("新乡市" in zh and "2025 年排名下降 12 位（现第 52 名，并列）" in zh for _, _, zh in got)
     n = len(sink.messages)
@@ -367,8 +367,8 @@ def test_a_city_that_falls_further_behind_is_told_once_without_a_resolution_in_b
     run_alerts(wh, "run-7")
     got = _digests(sink, n)
     assert [(to, counts) for to, counts, _ in got] == [
-        ("ipo-320000@test.local", "新预警 1 条、解除 0 条"),
-        ("national@test.local", "新预警 1 条、解除 0 条"),
+        ("ipo-320000@test.local", "新预警1条、解除0条"),
+        ("national@test.local", "新预警1条、解除0条"),
     ]
     assert all("常熟市" in zh and "验收评分 62.50，可开展新一轮试点" in zh for _, _, zh in got)
     assert run_alerts(wh, "run-8")["messages"] == []

@@ -54,13 +54,13 @@ def test_a_stage_change_is_one_notice_from_to_that_says_worse_or_better(site):
     ]
     for m in new:
         text = SmtpSink.text(m)
-        assert "已解除" not in text and "Resolved" not in text and "解除 0 条" in m["Subject"]
+        assert "已解除" not in text and "Resolved" not in text and "解除0条" in m["Subject"]
     henan = sink.to("ipo-410000@test.local")[-1]
     assert "【较上次通知加重：关注 → 整改】" in zh_part(henan)
     assert "[worse than last notified: Watch → Rectification]" in en_part(henan)
-    assert "较上次通知加重 1 条" in henan["Subject"] and "1 worse than last notified" in henan["Subject"]
+    assert "较上次通知加重1条" in henan["Subject"] and "1 worse than last notified" in henan["Subject"]
     jiangsu = sink.to("ipo-320000@test.local")[-1]
-    assert "【较上次通知减轻：整改 → 关注】" in zh_part(jiangsu) and "较上次通知减轻 1 条" in jiangsu["Subject"]
+    assert "【较上次通知减轻：整改 → 关注】" in zh_part(jiangsu) and "较上次通知减轻1条" in jiangsu["Subject"]
     national = SmtpSink.text(sink.to("national@test.local")[-1])
     assert "加重：关注 → 整改" in national and "减轻：整改 → 关注" in national
     n = len(sink.messages)
@@ -78,7 +78,7 @@ def test_a_stage_change_is_one_notice_from_to_that_says_worse_or_better(site):
     assert out["transitions"]["resolved"] == 1
     got = sink.messages[n:]
     assert sorted(m["X-Envelope-To"] for m in got) == ["ipo-320000@test.local", "national@test.local"]
-    assert all("新预警 0 条、解除 1 条" in m["Subject"] for m in got)
+    assert all("新预警0条、解除1条" in m["Subject"] for m in got)
     # and a return is a new alert, not a change from a stage it left long ago
     n = len(sink.messages)
     set_stages(wh, 2024, {"410100": ("rectification", False), "320500": ("exit_candidate", True)})
@@ -243,12 +243,12 @@ def test_a_robot_s_cut_off_note_points_each_recipient_to_what_its_role_opens(sit
 # The plain text of the digest below as the code before the HTML part wrote it, byte for byte (with the line on how
 # to stop receiving, added in round 11).
 PLAIN_BEFORE_HTML = (
-    "收件人 ipo-410000@test.local（province_office）：\n新预警 2 条，涉及 2 个地区：目标滞后 2\n"
+    "收件人 ipo-410000@test.local（province_office）：\n新预警2条，涉及2个地区：目标滞后 2\n"
     " <script>alert(1)</script>&开封市\n  [c5667dd8] 2025 年目标“质押融资额”进展有限（2024 年现值 50，目标值 100）\n"
     " 郑州市\n  [ec6921e9] 2025 年目标“质押融资额”倒退（2024 年现值 90，目标值 100）\n\n"
     "如需确认或静默某条预警，请将其编号告知国家知识产权局监测平台运维人员（“预警”页面仅限国家局账号）。"
     "不再接收或更改收件地址：请联系监测平台运维人员修改预警路由文件。\n\n"
-    "To ipo-410000@test.local (province_office):\nFiring: 2 alert(s) in 2 area(s): Behind target 2\n"
+    "To ipo-410000@test.local (province_office):\nFiring: 2 alerts in 2 areas: Behind target 2\n"
     " Kaifeng <b>&amp; (410200)\n  [c5667dd8] 2025 target Pledge financing is limited progress (50 in 2024, target 100)\n"
     " Zhengzhou (410100)\n  [ec6921e9] 2025 target Pledge financing is deteriorating (90 in 2024, target 100)\n\n"
     "To acknowledge or silence an alert, send its id to the monitoring platform's operators at CNIPA (the Alerts page "
@@ -364,7 +364,7 @@ def test_a_recipient_the_relay_refuses_for_good_is_named_to_the_engineers_and_th
         assert len(sink.to("ipo-410000@test.local")) == 1
         run_alerts(site["warehouse"], "run-3")
         (resolution,) = sink.to("de@test.local")
-        assert "解除 1 条" in resolution["Subject"] and "ipo-410000@test.local" in SmtpSink.text(resolution)
+        assert "解除1条" in resolution["Subject"] and "ipo-410000@test.local" in SmtpSink.text(resolution)
     finally:
         sink.stop()
 
@@ -425,7 +425,7 @@ def test_a_city_alert_no_route_reaches_is_named_to_the_engineers(site):
     run_alerts(wh, "run-1")
     assert sorted(m["X-Envelope-To"] for m in sink.messages) == ["de@test.local", "ipo-410000@test.local"]
     de = SmtpSink.text(sink.to("de@test.local")[0])
-    assert "预警无人接收：1 条“目标滞后”预警在路由文件中没有任何收件人（济源市）" in de and "419001" in de
+    assert "预警无人接收：1条“目标滞后”预警在路由文件中没有任何收件人（济源市）" in de and "419001" in de
     assert "郑州市" not in de  # Zhengzhou reached its office
     n = len(sink.messages)
     assert run_alerts(wh, "run-2")["messages"] == [] and len(sink.messages) == n
@@ -437,4 +437,4 @@ def test_a_city_alert_no_route_reaches_is_named_to_the_engineers(site):
     run_alerts(wh, "run-3")
     new = {m["X-Envelope-To"]: m for m in sink.messages[n:]}
     assert "济源市" in SmtpSink.text(new["ipo-410000@test.local"])
-    assert "解除 1 条" in new["de@test.local"]["Subject"]
+    assert "解除1条" in new["de@test.local"]["Subject"]

@@ -121,7 +121,7 @@ def test_refused_landing_file_reaches_the_data_engineers_and_resolves_when_fixed
         out = evaluate_and_notify(con, run_id="run-fixed")
     assert out["transitions"]["resolved"] == 1
     assert wait_for(lambda: len(smtp.messages) == 2)
-    assert "解除 1 条" in smtp.messages[1]["Subject"]
+    assert "解除1条" in smtp.messages[1]["Subject"]
 
 
 def _dingtalk_sign(secret: str, timestamp: str) -> str:

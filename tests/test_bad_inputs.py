@@ -212,7 +212,7 @@ CASES = [
             5: "negative value in registrations: -5 (min 0)",
             7: "total row ('合计'): a sum of other rows, not a record",
         },
-        notes=("skipped 2 title row(s) above the header",),
+        notes=("skipped 2 title rows above the header",),
     ),
     Case(
         "patent-stats-xlsx-float-codes",
@@ -431,7 +431,7 @@ CASES = [
             2: {"case_id": "C002", "filed_date": date(2025, 5, 2)},
             3: {"case_id": "C003", "case_type": "trade_fair", "resolution": "withdrawn"},
         },
-        notes=("corrected 1 row(s) loaded earlier from first_batch.csv: C002 (filed_date 2025-03-02 → 2025-05-02)",),
+        notes=("corrected 1 row loaded earlier from first_batch.csv: C002 (filed_date 2025-03-02 → 2025-05-02)",),
     ),
     # ---------------------------------------------------------------- injection and long text
     Case(

@@ -276,7 +276,7 @@ def test_target_summary_counts_every_status_and_adds_up(lang):
     counts = {"achieved": 3, "on_track": 1, "acceleration_needed": 2, "lagging": 4, "insufficient_data": 1}
     df = pl.DataFrame({"bucket": [b for b, n in counts.items() for _ in range(n)]})
     text = summary_text(df, lang)
-    assert text.startswith("共 11 项" if lang == "zh" else "11 targets")
+    assert text.startswith("共11项" if lang == "zh" else "11 targets")
     for b in BUCKET_ORDER:
         assert t("tg_summary_part", lang).format(label=bucket_label(b, lang), n=counts.get(b, 0)) in text
 

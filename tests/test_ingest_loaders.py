@@ -874,7 +874,7 @@ def test_a_hidden_sheet_with_a_table_is_loaded_and_the_ledger_says_it_was_hidden
     wb.save(path)
     r = ingest_file(warehouse, SOURCES["pledge_loans"], path, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
-    assert "sheet '2月' is hidden in the workbook: its 1 row(s) were read as well" in r.message
+    assert "sheet '2月' is hidden in the workbook: its 1 row was read as well" in r.message
 
 
 @pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])

@@ -110,7 +110,7 @@ CASES = [
         loaded={4: _SZ},
         notes=(
             "converted amount_10k_yuan from 元 (单位：元 above the table) (x0.0001)",
-            "skipped 2 title row(s) above the header",
+            "skipped 2 title rows above the header",
         ),
     ),
     Case(
@@ -207,7 +207,7 @@ CASES = [
         "month-from-sheet-names",
         "pledge_loans/month_from_sheet_names.xlsx",
         loaded={k * 1_000_000 + 2: {"month": date(2025, k + 1, 1), "amount_10k_yuan": 15600.5} for k in range(3)},
-        notes=("read 3 sheet(s): 2025年1月 (1 rows), 2025年2月 (1 rows), 2025年3月 (1 rows)",),
+        notes=("read 3 sheets: 2025年1月 (1 row), 2025年2月 (1 row), 2025年3月 (1 row)",),
     ),
     Case(
         "month-sheets-year-in-title",
@@ -227,7 +227,7 @@ CASES = [
         "pledge_loans/hidden_and_empty_sheets.xlsx",
         loaded={2: _SZ},
         notes=(
-            "read 1 sheet(s): 数据 (1 rows)",
+            "read 1 sheet: 数据 (1 row)",
             "skipped sheet(s): Sheet2 (empty), 下拉选项 (hidden sheet without a header)",
         ),
     ),
@@ -242,7 +242,7 @@ CASES = [
         "instruction-sheet-first",
         "enforcement_cases/instructions_first.xlsx",
         loaded={2: {"case_id": "深知执〔2025〕1号", "closed_date": date(2025, 4, 2), "resolution": "mediation"}},
-        notes=("read 1 sheet(s): 案件 (1 rows)", "skipped sheet(s): 填写说明 (instructions)"),
+        notes=("read 1 sheet: 案件 (1 row)", "skipped sheet(s): 填写说明 (instructions)"),
     ),
     # ------------------------------------------------------------------------- tables as offices draw them
     Case("header-line-breaks-fullwidth-space", "pledge_loans/header_line_breaks_fullwidth_space.xlsx", loaded={2: _SZ}),
@@ -250,7 +250,7 @@ CASES = [
         "two-row-merged-header",
         "pledge_loans/two_row_merged_header.xlsx",
         loaded={4: _SZ, 5: _SU},
-        notes=("skipped 1 title row(s) above the header",),
+        notes=("skipped 1 title row above the header",),
     ),
     Case(
         "total-rows",
@@ -388,7 +388,7 @@ CASES = [
         loaded={3: {"city_code": "320500", "registrations": 9, "amount_10k_yuan": 10800.0}},
         rejected={2: "duplicate record: key already loaded from file 2025年3月_质押融资.csv"},
         notes=(
-            "corrected 1 row(s) loaded earlier from 2025年3月_质押融资.csv: 320500/2025-03-01 (registrations 8 → 9, "
+            "corrected 1 row loaded earlier from 2025年3月_质押融资.csv: 320500/2025-03-01 (registrations 8 → 9, "
             "amount_10k_yuan 9800.0 → 10800.0, patents_pledged 16 → 18, enterprises_served 7 → 8)",
         ),
         check=_correction_recorded,
@@ -410,7 +410,7 @@ CASES = [
         "pledge_loans/months_without_year_title.xlsx",
         loaded={3: {"month": date(2025, 1, 1)}, 4: {"month": date(2025, 2, 1)}},
         notes=(
-            "skipped 1 title row(s) above the header",
+            "skipped 1 title row above the header",
             "month cells without a year read in 2025 (stated by the file)",
         ),
     ),

@@ -156,7 +156,7 @@ def test_a_workbook_s_two_tables_side_by_side_are_refused_so_too(warehouse, tmp_
 
 WITH_DISTRICT = "城市,区县,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
 FILLED = (
-    "filled city_code of {} row(s) from the row above: a city cell merged over its districts, left blank below its "
+    "filled city_code of {} from the row above: a city cell merged over its districts, left blank below its "
     "first row (each row's district is in that city)"
 )
 
@@ -182,11 +182,11 @@ def test_a_city_merged_over_its_districts_and_saved_as_csv_takes_the_city_above(
     ]
     r = _ingest(warehouse, _write(tmp_path / "质押_2025年3月.csv", "\n".join(lines) + "\n"), how, monkeypatch)
     assert _loaded(warehouse) == [("110108", "2025-03", 3), ("110105", "2025-03", 2)]
-    assert FILLED.format(1) in r.notes
+    assert FILLED.format("1 row") in r.notes
     reasons = dict(_reasons(warehouse))
     n = len(filler)
     assert reasons[n + 4] == "missing value in city_code" and n + 5 in reasons
-    assert reason_text(FILLED.format(1), "pledge_loans", "zh") != FILLED.format(1)
+    assert reason_text(FILLED.format("1 row"), "pledge_loans", "zh") != FILLED.format("1 row")
 
 
 def test_a_workbook_s_city_merged_over_its_districts_is_read_into_each_row(warehouse, tmp_path, monkeypatch):

@@ -227,7 +227,7 @@ def test_a_dash_or_wu_in_an_optional_figure_is_no_figure_not_a_refused_row(wareh
     )
     r = ingest_file(warehouse, STATS, path, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
-    assert "read 1 cell(s) written as no figure (—, -, /, 无) in grants_invention as empty" in r.notes
+    assert "read 1 cell written as no figure (—, -, /, 无) in grants_invention as empty" in r.notes
     assert warehouse.execute(
         "SELECT region_code, grants_invention, grants_total FROM raw.patent_stats ORDER BY _row_number"
     ).fetchall() == [("440300", None, 200), ("440100", 50, 160)]
@@ -624,7 +624,7 @@ def test_the_empty_numbered_rows_of_a_template_are_layout_not_records(warehouse,
     filler = ["0,北京," + line for line in _filler(big)]
     path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + filler) + "\n")
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
-    assert "skipped 5 empty row(s) holding only a row number (序号)" in r.notes
+    assert "skipped 5 empty rows holding only a row number (序号)" in r.notes
     assert r.rows_read == r.rows_loaded + r.rows_rejected == 3 + len(filler)
     assert _accounting(warehouse, path.name) == (r.rows_read, r.rows_loaded, r.rows_rejected)
     assert sorted(k for k in _rejected(warehouse) if k < 10) == [9]
@@ -637,7 +637,7 @@ def test_the_empty_numbered_rows_of_a_workbook_template_are_layout(warehouse, tm
     path = _workbook(tmp_path / "质押_2025.xlsx", rows)
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
-    assert "skipped 49 empty row(s) holding only a row number (序号)" in r.notes
+    assert "skipped 49 empty rows holding only a row number (序号)" in r.notes
 
 
 # ------------------------------------------------------------------ units written in the cells
@@ -659,7 +659,7 @@ def test_a_figure_written_with_its_unit_in_the_cell_is_read_in_that_unit(warehou
     path = _write(tmp_path / "pledge_2025.csv", "\n".join(lines + _filler(big)) + "\n")
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert r.rows_read == r.rows_loaded + r.rows_rejected
-    assert "read 3 cell(s) of amount_10k_yuan written with their unit (100万元, 1.2亿) in that unit" in r.notes
+    assert "read 3 cells of amount_10k_yuan written with their unit (100万元, 1.2亿) in that unit" in r.notes
     assert warehouse.execute(
         "SELECT city_code, registrations, amount_10k_yuan, enterprises_served FROM raw.pledge_loans "
         "WHERE _row_number < 7 ORDER BY _row_number"

@@ -74,7 +74,7 @@ def test_a_qizhong_breakdown_that_does_not_add_up_is_not_added_to_the_city_row(w
     assert r.rows_read == r.rows_loaded + r.rows_rejected
     assert {k: v for k, v in _rejected(warehouse).items() if k < 6} == {3: BREAKDOWN_REFUSED, 4: BREAKDOWN_REFUSED}
     assert _by_prefecture(warehouse, 6) == [("320200", date(2025, 3, 1), 50.0), ("320500", date(2025, 3, 1), 300.0)]
-    assert any(n.startswith("refused 2 breakdown row(s) (其中, of which)") for n in r.notes)
+    assert any(n.startswith("refused 2 breakdown rows (其中, of which)") for n in r.notes)
     assert not unknown_reasons(BREAKDOWN_REFUSED)
     assert reason_text(BREAKDOWN_REFUSED, "pledge_loans", "zh") == (
         "“其中”分项行（其中:昆山市）：属于第 2 行（320500 2025-03-01）所填数字的一部分，不是一条独立记录"

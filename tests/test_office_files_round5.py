@@ -81,15 +81,15 @@ def note_templates() -> set[str]:
 
 # Every note, by its template, with examples in the code's exact words.
 EXAMPLES: dict[str, list[str]] = {
-    "skipped {} title row(s) above the header": ["skipped 2 title row(s) above the header"],
-    "skipped {} title row(s) above the header{}": ["skipped 1 title row(s) above the header (sheet 3月)"],
+    "skipped {} above the header": ["skipped 2 title rows above the header"],
+    "skipped {} above the header{}": ["skipped 1 title row above the header (sheet 3月)"],
     "joined a two-row header": ["joined a two-row header"],
     "tab-separated": ["tab-separated"],
     "semicolon-separated": ["semicolon-separated"],
     "bar-separated": ["bar-separated"],
     "decoded from {}": ["decoded from gb18030"],
-    "corrected {} row(s) loaded earlier from {}: {}": [
-        "corrected 1 row(s) loaded earlier from 质押_1月.csv: 440300|2025-01-01 (amount_10k_yuan)"
+    "corrected {} loaded earlier from {}: {}": [
+        "corrected 1 row loaded earlier from 质押_1月.csv: 440300|2025-01-01 (amount_10k_yuan)"
     ],
     "truncated last row ({} of {} fields)": ["truncated last row (3 of 8 fields)"],
     "lines ended by CR alone (old Mac line ends): read as line breaks": [
@@ -104,19 +104,19 @@ EXAMPLES: dict[str, list[str]] = {
     "column {}: number format shows the stored value x{}; read as shown": [
         "column D: number format shows the stored value x10000; read as shown"
     ],
-    "filled {} merged cell range(s) down their rows{}": [
-        "filled 2 merged cell range(s) down their rows",
-        "filled 2 merged cell range(s) down their rows (sheet 汇总)",
+    "filled {} down their rows{}": [
+        "filled 2 merged cell ranges down their rows",
+        "filled 2 merged cell ranges down their rows (sheet 汇总)",
     ],
     "formula cell(s) without a saved value: {} - refused; open and save the workbook in Excel (or paste values) "
     "so the results are stored": [
         "formula cell(s) without a saved value: D5, D6 (sheet 1月) - refused; open and save the workbook in Excel "
         "(or paste values) so the results are stored"
     ],
-    "read {} sheet(s): {}": ["read 2 sheet(s): 1月 (3 rows), 2月 (4 rows)"],
+    "read {}: {}": ["read 2 sheets: 1月 (3 rows), 2月 (4 rows)"],
     "skipped sheet(s): {}": ["skipped sheet(s): 说明 (instructions), Sheet3 (empty)"],
-    "sheet '{}' is hidden in the workbook: its {} row(s) were read as well": [
-        "sheet '1月' is hidden in the workbook: its 12 row(s) were read as well"
+    "sheet '{}' is hidden in the workbook: its {} {} read as well": [
+        "sheet '1月' is hidden in the workbook: its 12 rows were read as well"
     ],
     "{} hidden in the workbook: read as well (whoever opens the file does not see them; check they are no scratch or "
     "old rows)": [
@@ -125,9 +125,9 @@ EXAMPLES: dict[str, list[str]] = {
         "row(s) 4 and column(s) C ('备注') hidden in the workbook: read as well (whoever opens the file does not see "
         "them; check they are no scratch or old rows) (sheet 汇总)",
     ],
-    "skipped {} empty row(s) holding only a row number (序号){}": [
-        "skipped 3 empty row(s) holding only a row number (序号)",
-        "skipped 3 empty row(s) holding only a row number (序号) (sheet 2月)",
+    "skipped {} holding only a row number (序号){}": [
+        "skipped 3 empty rows holding only a row number (序号)",
+        "skipped 3 empty rows holding only a row number (序号) (sheet 2月)",
     ],
     "no city column: every row of sheet '{}' is the unit the sheet's name names": [
         "no city column: every row of sheet '深圳市' is the unit the sheet's name names"
@@ -148,14 +148,14 @@ EXAMPLES: dict[str, list[str]] = {
     "month cells without a year read in {} (stated by the file)": [
         "month cells without a year read in 2025 (stated by the file)"
     ],
-    "read {} cell(s) of {} written with their unit (100万元, 1.2亿) in that unit": [
-        "read 2 cell(s) of amount_10k_yuan written with their unit (100万元, 1.2亿) in that unit"
+    "read {} of {} written with their unit (100万元, 1.2亿) in that unit": [
+        "read 2 cells of amount_10k_yuan written with their unit (100万元, 1.2亿) in that unit"
     ],
-    "read {} cell(s) of {} with a footnote marker (12.5*, 12.5①) as the number before it": [
-        "read 2 cell(s) of amount_10k_yuan with a footnote marker (12.5*, 12.5①) as the number before it"
+    "read {} of {} with a footnote marker (12.5*, 12.5①) as the number before it": [
+        "read 2 cells of amount_10k_yuan with a footnote marker (12.5*, 12.5①) as the number before it"
     ],
-    "read {} cell(s) of {} written in 万 or 千 (1.2万 = 12000) as the count": [
-        "read 1 cell(s) of registrations written in 万 or 千 (1.2万 = 12000) as the count"
+    "read {} of {} written in 万 or 千 (1.2万 = 12000) as the count": [
+        "read 1 cell of registrations written in 万 or 千 (1.2万 = 12000) as the count"
     ],
     "read '{}' in {} as the province {}: the file's other rows are units in it": [
         "read '海南' in city_code as the province 460000: the file's other rows are units in it"
@@ -170,9 +170,9 @@ EXAMPLES: dict[str, list[str]] = {
     "read '{}' in {} as the unit {}: the county-level area of this name": [
         "read '鼓楼' in city_code as the unit 320106: the county-level area of this name"
     ],
-    "filled {} of {} row(s) from the row above: a city cell merged over its districts, left blank below its first "
+    "filled {} of {} from the row above: a city cell merged over its districts, left blank below its first "
     "row (each row's district is in that city)": [
-        "filled city_code of 2 row(s) from the row above: a city cell merged over its districts, left blank below its "
+        "filled city_code of 2 rows from the row above: a city cell merged over its districts, left blank below its "
         "first row (each row's district is in that city)"
     ],
     "'{}' read as the rows' districts (each row a district's figures, not its city's)": [
@@ -187,12 +187,12 @@ EXAMPLES: dict[str, list[str]] = {
     "{} derived from {} (the file has no {} column)": [
         "event_id derived from city_code, event_date, audience, title (the file has no 活动编号 column)"
     ],
-    "read {} cell(s) written as no figure (—, -, /, 无) in {} as empty": [
-        "read 4 cell(s) written as no figure (—, -, /, 无) in first_time_borrowers as empty"
+    "read {} written as no figure (—, -, /, 无) in {} as empty": [
+        "read 4 cells written as no figure (—, -, /, 无) in first_time_borrowers as empty"
     ],
-    "refused {} breakdown row(s) (其中, of which) as parts of the row above them: the stated rows are loaded, their "
+    "refused {} (其中, of which) as parts of the row above them: the stated rows are loaded, their "
     "parts are not added to them": [
-        "refused 2 breakdown row(s) (其中, of which) as parts of the row above them: the stated rows are loaded, "
+        "refused 2 breakdown rows (其中, of which) as parts of the row above them: the stated rows are loaded, "
         "their parts are not added to them"
     ],
     "city and county-level rows in two files: {} (this file and {}): the marts add a county-level unit's rows into "
@@ -260,13 +260,13 @@ def test_ipcity_status_shows_a_loaded_file_s_notes_in_chinese_and_english(noted_
         (message,) = con.execute(
             "SELECT message FROM raw.ingested_files WHERE status = 'loaded' AND source = 'pledge_loans'"
         ).fetchone()
-    assert "skipped 2 title row(s) above the header" in message and "ignored extra column(s): 备注" in message
+    assert "skipped 2 title rows above the header" in message and "ignored extra column(s): 备注" in message
     monkeypatch.setattr(cli, "console", Console(width=2000, force_terminal=False))
     env = {"IPCITY_WAREHOUSE": str(noted_warehouse), "IPCITY_LANDING": str(tmp_path / "landing")}
     out = CliRunner().invoke(cli.main, ["status"], env=env)
     assert out.exit_code == 0, out.output
     assert "已入库文件的说明" in out.output and "广东_质押_2025年3月.csv" in out.output
-    assert "跳过表头上方的 2 行标题" in out.output and "未使用的多余列：备注" in out.output
+    assert "跳过表头上方的2行标题" in out.output and "未使用的多余列：备注" in out.output
     assert message in out.output  # the English below, as the ledger keeps it
 
 
@@ -399,7 +399,7 @@ def test_districts_indented_under_their_city_are_its_breakdown(warehouse, tmp_pa
     )
     assert rejected == {3: INDENT_REFUSED, 4: INDENT_REFUSED}  # the block named by its first row, as 其中 blocks are
     assert _by_prefecture(warehouse) == [("320200", 50), ("320500", 300)]
-    assert any(n.startswith("refused 2 breakdown row(s)") for n in r.notes)
+    assert any(n.startswith("refused 2 breakdown rows") for n in r.notes)
     assert reason_text(INDENT_REFUSED, "pledge_loans", "zh").startswith("“其中”分项行（缩进的昆山市）")
 
 

@@ -75,7 +75,7 @@ def test_a_footnote_marker_after_a_figure_is_not_a_digit_of_it(warehouse, tmp_pa
             ("440600", 12.5),
         ]
     ]
-    assert "read 6 cell(s) of amount_10k_yuan with a footnote marker (12.5*, 12.5①) as the number before it" in r.notes
+    assert "read 6 cells of amount_10k_yuan with a footnote marker (12.5*, 12.5①) as the number before it" in r.notes
 
 
 @pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])

@@ -317,7 +317,7 @@ def test_the_run_log_tells_the_operator_about_each_file_in_both_languages(tmp_pa
     assert res.success
     logs = [e.user_message for e in instance.all_logs(res.run_id) if e.user_message]
     (loaded,) = [m for m in logs if "cases_2024.csv" in m and "loaded 1" in m]
-    assert "入库 1 行" in loaded and "隔离 1 行" in loaded, loaded
+    assert "入库1行" in loaded and "隔离1行" in loaded, loaded
     (refused,) = [m for m in logs if "cases_2024_空.csv" in m and "refused" in m]
     assert "拒收" in refused and "file has a header but no data rows" in refused, refused
     # a withdrawal too
@@ -327,7 +327,7 @@ def test_the_run_log_tells_the_operator_about_each_file_in_both_languages(tmp_pa
     )
     logs = [e.user_message for e in instance.all_logs(res.run_id) if e.user_message]
     (withdrawn,) = [m for m in logs if "cases_2024.csv" in m and "withdrawn" in m]
-    assert "撤回" in withdrawn and "1 rows" in withdrawn, withdrawn
+    assert "撤回" in withdrawn and "1 row," in withdrawn, withdrawn
 
 
 # ------------------------------------------------------------------ help texts

@@ -149,6 +149,120 @@ def test_no_count_is_pasted_before_a_fixed_plural_or_a_spaced_measure_word(name)
     found = [
         f"{name}:{i}: {line.strip()}"
         for i, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1)
-        if not line.lstrip().startswith("#") and any(p.search(line) for p in (PASTED_EN, PASTED_ZH, HEDGED))
+        if not line.lstrip().startswith("#")
+        and any(p.search(line) for p in (PASTED_EN, PASTED_ZH, HEDGED, COUNT_HEDGED))
+    ]
+    assert not found, "say counts with pipelines.counts.count_en / count_zh:\n" + "\n".join(found)
+
+
+# ------------------------------------------------------------------ the loader's notes, the alert digests, the dashboard
+
+
+def test_a_loaded_file_s_one_title_row_reads_as_one_in_both_languages(tmp_path):
+    """The ledger said "skipped 1 title row(s) above the header" / "跳过表头上方的 1 行标题" of a file with one title
+    line above its header (the note `ipcity status` and the data-quality page show)."""
+    from pipelines.ingest.readers import read_file
+    from pipelines.ingest.reason_labels import reason_text
+    from pipelines.sources import SOURCES
+
+    path = tmp_path / "质押_2025年3月.csv"
+    path.write_text(
+        "2025年3月 专利质押融资统计表\n城市代码,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数\n"
+        "440300,2025-03,12,3500.5,30,4,10,3\n",
+        encoding="utf-8",
+    )
+    notes = read_file(path, SOURCES["pledge_loans"]).notes
+    assert "skipped 1 title row above the header" in notes, notes
+    zh = reason_text("; ".join(notes), "pledge_loans", "zh")
+    assert "跳过表头上方的1行标题" in zh, zh
+    assert not BAD_ZH.search(zh) and not HEDGED.search("; ".join(notes))
+
+
+@pytest.mark.parametrize(
+    ("note", "zh"),
+    [
+        ("skipped 2 title rows above the header (sheet 3月)", "跳过表头上方的2行标题（工作表“3月”）"),
+        (
+            "read 1 cell of registrations written in 万 or 千 (1.2万 = 12000) as the count",
+            "登记笔数中有1个单元格以万或千书写",
+        ),
+        ("read 2 sheets: 1月 (1 row), 2月 (1,200 rows)", "读取了2个工作表：1月（1行）, 2月（1,200行）"),
+        (
+            "sheet '2月' is hidden in the workbook: its 1 row was read as well",
+            "工作表“2月”在工作簿中处于隐藏状态：其1行同样已读取",
+        ),
+        (
+            "read 1,500 cells written as no figure (—, -, /, 无) in first_time_borrowers as empty",
+            "中有1,500个单元格写作无数据",
+        ),
+        # a ledger row written before: its "(s)" still reads in Chinese, the number against its measure word
+        ("skipped 1 title row(s) above the header", "跳过表头上方的1行标题"),
+        (
+            "corrected 1 row(s) loaded earlier from a.csv: 440300|2025-01-01 (registrations)",
+            "更正了此前由 a.csv 载入的1行",
+        ),
+    ],
+)
+def test_loader_notes_read_in_chinese_with_the_number_against_its_measure_word(note, zh):
+    from pipelines.ingest.reason_labels import reason_text, unknown_reasons
+
+    assert unknown_reasons(note) == [], note
+    text = reason_text(note, "pledge_loans", "zh")
+    assert zh in text and not BAD_ZH.search(text), text
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"), [("en", "… 1 more line not shown; full list: "), ("zh", "……另有1行未列出，完整清单见 ")]
+)
+def test_a_cut_digest_says_one_line_left_out_as_one(lang, expected):
+    from pipelines.alerts.channels import fit_text
+
+    body = "\n".join(["郑州市：目标进展有限" * 3, "新乡市：目标进展有限" * 3, "消息编号 / idempotency key: k"])
+    out = fit_text(body, len(body.encode("utf-8")) - 10, "https://ipcity.example.cn/alerts", lang)
+    assert expected in out, out
+
+
+def test_the_alerts_page_says_one_acknowledged_alert_as_one():
+    from dashboards.pages.alerts import TEXT, tx
+
+    assert tx("al_acked", "en", n="1", alerts="1 alert") == "Acknowledged 1 alert."
+    assert tx("al_acked", "zh", n="1", alerts="1 alert") == "已确认1条预警。"
+    assert all("(s)" not in en and not PASTED_ZH.search(zh) for zh, en in TEXT.values())
+
+
+# Where else people read counts: the loader's notes and refusals (pipelines/ingest), the alert digests and their
+# titles (pipelines/alerts), the dashboard's texts (dashboards). Lines a test elsewhere keeps literal are named below.
+WIDER = sorted(
+    {
+        p.relative_to(ROOT).as_posix()
+        for d in ("pipelines/ingest", "pipelines/alerts", "dashboards")
+        for p in (ROOT / d).rglob("*.py")
+    }
+    - set(SCANNED)
+)
+# a count before a hedged noun ("{n} alert(s)", "{h} title row(s)"), a count (not a constant such as
+# {HEADER_SCAN_ROWS}, always several) before a fixed English plural, a count spaced from its measure word (an
+# ordinal "第 {row} 行", "第 {r1}–{r2} 行" is a position, not a count: left as the row reasons write it)
+COUNT_HEDGED = re.compile(r"\{[^{}]+\} (?:[a-z]+ )*[a-z]+\(s\)")
+COUNT_PLURAL = re.compile(r"\{(?![A-Z_]+\})[^{}]+\} (rows|alerts|cells|sheets|messages|lines|areas|targets|times)\b")
+SPACED_ZH = re.compile(r"(?<!第 )(?<!–)\{[^{}]+\} [行项次个条份处]")
+KEPT = {
+    # a row reason reason_labels parses as written; the file's other rows summed are several
+    ("pipelines/ingest/validate.py", "{same.height} rows, not a record"),
+    # said only when the count is not one (none, or several: the prefix is ambiguous)
+    ("pipelines/alerts/store.py", "{len(fps)} alerts match"),
+    # "the row of {city}": a unit's row, no count
+    ("pipelines/ingest/reason_labels.py", "并报送不含其数字的 {city} 行"),
+}
+
+
+@pytest.mark.parametrize("name", WIDER)
+def test_no_count_is_hedged_or_spaced_in_the_loader_the_alerts_or_the_dashboard(name):
+    found = [
+        f"{name}:{i}: {line.strip()}"
+        for i, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1)
+        if not line.lstrip().startswith("#")
+        and any(p.search(line) for p in (COUNT_HEDGED, COUNT_PLURAL, SPACED_ZH))
+        and not any(name == f and kept in line for f, kept in KEPT)
     ]
     assert not found, "say counts with pipelines.counts.count_en / count_zh:\n" + "\n".join(found)

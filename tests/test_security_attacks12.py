@@ -272,7 +272,7 @@ def test_the_change_password_page_refuses_a_recent_password_in_both_languages(we
     new = "copper lantern orchard 9"
     data = {"csrf": token, "current": TEST_PASSWORD, "new": new, "confirm": new}
     assert client.post(web_module.PASSWORD_PATH, data=data, headers=SAME_ORIGIN).status_code == 302
-    for lang, words in (("zh", "最近使用过的 5 个密码"), ("en", "last 5 passwords")):
+    for lang, words in (("zh", "最近使用过的5个密码"), ("en", "last 5 passwords")):
         token = form_token(client, web_module.PASSWORD_PATH)
         data = {"csrf": token, "current": new, "new": TEST_PASSWORD, "confirm": TEST_PASSWORD}
         r = client.post(f"{web_module.PASSWORD_PATH}?lang={lang}", data=data, headers=SAME_ORIGIN)

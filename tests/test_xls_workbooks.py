@@ -197,8 +197,8 @@ def test_an_office_workbook_saved_as_xls_loads_as_the_same_workbook_saved_as_xls
     assert reasons[9].startswith("total row ('合计')")
     assert reasons[10] == "note below the table, not a record: '注：数据来源于各市知识产权局报送，2025年1-2月。'"
     assert g_result.notes == [
-        "filled 1 merged cell range(s) down their rows",
-        "skipped 2 title row(s) above the header",
+        "filled 1 merged cell range down their rows",
+        "skipped 2 title rows above the header",
     ]
     assert json.loads(g_ledger[6]) == [{"sheet": "质押融资", "status": "read", "rows": 7}]
 
@@ -234,7 +234,7 @@ def test_a_hidden_month_sheet_of_an_xls_is_read_and_named(warehouse, tmp_path):
     path = save_as_xls(wb, tmp_path / "质押融资_2025.xls")
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
-    assert "sheet '2月' is hidden in the workbook: its 1 row(s) were read as well" in r.notes
+    assert "sheet '2月' is hidden in the workbook: its 1 row was read as well" in r.notes
     assert warehouse.execute("SELECT month FROM raw.pledge_loans ORDER BY month").fetchall() == [
         (date(2025, 2, 1),),
         (date(2025, 3, 1),),

@@ -14,6 +14,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from pipelines.china_time import china_time_text
+from pipelines.counts import count_en
 from pipelines.labels import label_text
 
 from .. import access, queries
@@ -64,8 +65,8 @@ TEXT = {
         "No alert store yet (the pipeline has not evaluated the alert rules).",
     ),
     "al_select_first": ("请先在表格中勾选预警。", "Select alerts in the table first."),
-    "al_acked": ("已确认 {n} 条预警。", "Acknowledged {n} alert(s)."),
-    "al_silenced_n": ("已静默 {n} 条预警，至 {until}。", "Silenced {n} alert(s) until {until}."),
+    "al_acked": ("已确认{n}条预警。", "Acknowledged {alerts}."),
+    "al_silenced_n": ("已静默{n}条预警，至 {until}。", "Silenced {alerts} until {until}."),
     "al_card_firing": ("预警中", "Firing"),
     "al_card_acked": ("预警中且已确认", "Firing, acknowledged"),
     "al_card_silenced": ("静默中", "Silenced"),
@@ -251,7 +252,7 @@ def act(action: str, fingerprints: list[str], user: str | None, period: str, lan
     fingerprints = [fp for fp in fingerprints if isinstance(fp, str)]
     if action == ACK_ID:
         n = sum(acknowledge(fp, who, "dashboard", path=path, exact=True) for fp in fingerprints)
-        return tx("al_acked", lang, n=n)
+        return tx("al_acked", lang, n=f"{n:,}", alerts=count_en(n, "alert"))
     delta = PERIOD_DELTA.get(period)
     if delta is None:
         raise ValueError(f"unknown silence period {period!r}")
@@ -265,7 +266,7 @@ def act(action: str, fingerprints: list[str], user: str | None, period: str, lan
     from pipelines.alerts.store import now_utc
 
     until = china_time_text(now_utc() + delta, norm_lang(lang))
-    return tx("al_silenced_n", lang, n=n, until=until)
+    return tx("al_silenced_n", lang, n=f"{n:,}", alerts=count_en(n, "alert"), until=until)
 
 
 def cards(counts: dict, lang: str) -> list:

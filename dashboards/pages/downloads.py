@@ -7,6 +7,7 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from pipelines import extracts
+from pipelines.counts import count_en
 
 from .. import access, queries, security
 from ..components import (
@@ -282,7 +283,9 @@ def register_callbacks(app) -> None:
         snap = snapshot()
         year, fmt = parse_request(snap, year, fmt)
         df = indicator_extract(snap, year, scope)
-        shown = t("rows_shown", lang).format(shown=min(PREVIEW_ROWS, df.height), total=df.height)
+        shown = t("rows_shown", lang).format(
+            shown=f"{min(PREVIEW_ROWS, df.height):,}", total=f"{df.height:,}", total_rows=count_en(df.height, "row")
+        )
         rows = preview_rows(df.head(PREVIEW_ROWS), lang)
         return (
             grid_columns(preview_columns(df.columns), rows),
@@ -308,4 +311,6 @@ def register_callbacks(app) -> None:
         principal = access.current_principal()
         f = prepare_download(snap, principal, year, None if province == ALL else province, fmt)
         access.audit(principal, "download", f.filename, "ok", f"{access.granted()}; rows={f.rows}")
-        return dcc.send_bytes(f.content, f.filename), t("dl_rows", lang).format(n=f.rows)
+        return dcc.send_bytes(f.content, f.filename), t("dl_rows", lang).format(
+            n=f"{f.rows:,}", rows=count_en(f.rows, "row")
+        )

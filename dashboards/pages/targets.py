@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
+from pipelines.counts import count_en
+
 from .. import queries
 from ..components import (
     INTEGER,
@@ -72,7 +74,9 @@ def summary_text(df: pl.DataFrame, lang: str) -> str:
     if years is not None and years.len():
         lo, hi = int(years.min()), int(years.max())
         as_of = t("tg_as_of", lang).format(years=str(hi) if lo == hi else range_text(lo, hi))
-    return t("tg_summary", lang).format(total=df.height, as_of=as_of, parts=parts)
+    return t("tg_summary", lang).format(
+        total=f"{df.height:,}", targets=count_en(df.height, "target"), as_of=as_of, parts=parts
+    )
 
 
 def bucket_label(bucket: str, lang: str) -> str:

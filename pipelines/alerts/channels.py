@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from pipelines import settings
 from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
+from pipelines.counts import count_en, count_zh
 
 SENDER_DEFAULT = "ipcity-monitor@localhost"
 SESSION_TIMEOUT = 60  # seconds for a whole SMTP session or HTTP request, whatever each read's `timeout`
@@ -333,8 +334,8 @@ def fit_text(body: str, limit: int, link: str | dict | None = None, lang: str = 
         where_en = link or "the dashboard's Alerts page"
 
     def note(n: int) -> str:
-        zh = f"……另有 {n} 行未列出，完整清单见 {where}"
-        en = f"… {n} more line(s) not shown; full list: {where_en}"
+        zh = f"……另有{count_zh(n, '行')}未列出，完整清单见 {where}"
+        en = f"… {count_en(n, 'more line')} not shown; full list: {where_en}"
         return {"zh": zh, "en": en}.get(lang, f"{zh} · {en}")
 
     size = lambda text: len(text.encode("utf-8")) + 1  # noqa: E731 - with its line break

@@ -33,6 +33,7 @@ from pipelines.alerts.bounces import read_bounces
 from pipelines.alerts.conditions import Condition, delivery_failed, describe_change
 from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc
+from pipelines.counts import count_en, count_zh
 from pipelines.data_nature import nature_now
 from pipelines.labels import label_set, label_text
 
@@ -233,9 +234,10 @@ def alert_unrouted(con: sqlite3.Connection, routing: Routing, rules: Rules) -> l
                 audience="engineering",
                 severity=rules.severity("alert_unrouted"),
                 subject_key=rule,
-                title_zh=f"预警无人接收：{len(alerts)} 条“{rule_zh}”预警在路由文件中没有任何收件人（{names}），"
+                title_zh=f"预警无人接收：{count_zh(len(alerts), '条')}“{rule_zh}”预警在路由文件中没有任何收件人（{names}），"
                 "请为其设置路由（如国家局路由，或补全城市所属省份）",
-                title_en=f"alerts reach nobody: {len(alerts)} {rule_en} alert(s) have no recipient in the routing file "
+                title_en=f"alerts reach nobody: {count_en(len(alerts), f'{rule_en} alert')} "
+                f"{'has' if len(alerts) == 1 else 'have'} no recipient in the routing file "
                 f"({codes}); give them a route (a national route, or the city's province in the reference data)",
                 detail={"rule": rule, "n_alerts": len(alerts), "units": [a.get("unit_code") for a in alerts]},
             )
@@ -309,9 +311,11 @@ def _repeat_mark(a: dict, lang: str) -> str:
         return ""
     if lang == "zh":
         cleared = f"；上次解除于 {r['cleared_zh']}" if r["cleared_zh"] else ""
-        return f"【{label_text('alert_refired')}：自 {r['first_zh']} 首次预警以来第 {r['times']} 次{cleared}】"
+        return (
+            f"【{label_text('alert_refired')}：自 {r['first_zh']} 首次预警以来第{count_zh(r['times'], '次')}{cleared}】"
+        )
     cleared = f"; last cleared {r['cleared_en']}" if r["cleared_en"] else ""
-    return f"[{label_text('alert_refired', 'en')}: {r['times']} times since first fired {r['first_en']}{cleared}] "
+    return f"[{label_text('alert_refired', 'en')}: {count_en(r['times'], 'time')} since first fired {r['first_en']}{cleared}] "
 
 
 def _change_mark(a: dict, lang: str) -> str:
@@ -520,7 +524,7 @@ def _subject_areas(alerts: list[dict], lang: str) -> str:
     names = sorted(cities, key=lambda c: (cities[c], c))
     shown, more = names[:SUBJECT_AREAS], len(names) - SUBJECT_AREAS
     if lang == "zh":
-        return "：" + "、".join(shown) + (f"等 {len(names)} 个地区" if more > 0 else "")
+        return "：" + "、".join(shown) + (f"等{count_zh(len(names), '个地区')}" if more > 0 else "")
     return ": " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
@@ -553,14 +557,14 @@ def compose(
         + ([f"lang:{lang}"] if lang != "both" else [])
     )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
-    subject_zh = f"{SUBJECT_PREFIX}新预警 {len(firing)} 条、解除 {len(resolved)} 条"
+    subject_zh = f"{SUBJECT_PREFIX}新预警{count_zh(len(firing), '条')}、解除{count_zh(len(resolved), '条')}"
     subject_en = f"IP strong-city monitor: {len(firing)} firing, {len(resolved)} resolved"
     # of the firing ones, how many are changes and which way: "新预警 1 条" alone read the same for a city that got
     # better as for one that got worse
     directions = [c["code"] for c in map(change_of, firing) if c] + ["alert_refired" for a in firing if repeat_of(a)]
     if directions:
         counted = [(code, directions.count(code)) for code in sorted(set(directions))]
-        subject_zh += "（其中" + "、".join(f"{label_text(code)} {n} 条" for code, n in counted) + "）"
+        subject_zh += "（其中" + "、".join(f"{label_text(code)}{count_zh(n, '条')}" for code, n in counted) + "）"
         subject_en += " (" + ", ".join(f"{n} {label_text(code, 'en')}" for code, n in counted) + ")"
     # which cities, in the subject: an office's inbox showed "新预警 1 条、解除 0 条" on every digest alike
     subject_zh += _subject_areas([a for a, _ in items], "zh")
@@ -579,9 +583,9 @@ def compose(
                 (
                     "head",
                     (
-                        f"新预警 {len(firing)} 条，涉及 {n_cities} 个地区："
+                        f"新预警{count_zh(len(firing), '条')}，涉及{count_zh(n_cities, '个地区')}："
                         if lang == "zh"
-                        else f"Firing: {len(firing)} alert(s) in {n_cities} area(s): "
+                        else f"Firing: {count_en(len(firing), 'alert')} in {count_en(n_cities, 'area')}: "
                     )
                     + _counts_line(firing, lang),
                 )

@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.counts import count_en
 from pipelines.ingest.readers import (
     _BOMS,
     ROW_FLAGS,
@@ -296,7 +297,7 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
     header = [str(c).lstrip("\ufeff") if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
     header = (header + [f"__blank{i}" for i in range(len(header), width)])[:width]
     headers = _dedupe(header)
-    notes = [f"skipped {h} title row(s) above the header"] if h else []
+    notes = [f"skipped {count_en(h, 'title row')} above the header"] if h else []
     if n_header == 2:
         notes.append("joined a two-row header")
     if delimiter != ",":

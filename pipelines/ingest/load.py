@@ -21,6 +21,7 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.china_time import CHINA_STANDARD_TIME, utc_now
+from pipelines.counts import count_en
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
 from pipelines.ingest.validate import parts_and_totals, repeated_key_reasons, same_value, unit_names_of, validate
@@ -598,7 +599,7 @@ def ingest_file(
     if corrections:
         files = sorted({c["old_file"] for c in corrections})
         result.notes.append(
-            f"corrected {len(corrections)} row(s) loaded earlier from {', '.join(files)}: "
+            f"corrected {count_en(len(corrections), 'row')} loaded earlier from {', '.join(files)}: "
             + ", ".join(f"{c['key']} ({c['changed']})" for c in corrections[:20])
             + (" ..." if len(corrections) > 20 else "")
         )
@@ -716,7 +717,7 @@ def _ingest_staged(
         if corrections:
             files = sorted({c["old_file"] for c in corrections})
             result.notes.append(
-                f"corrected {len(corrections)} row(s) loaded earlier from {', '.join(files)}: "
+                f"corrected {count_en(len(corrections), 'row')} loaded earlier from {', '.join(files)}: "
                 + ", ".join(f"{c['key']} ({c['changed']})" for c in corrections[:20])
                 + (" ..." if len(corrections) > 20 else "")
             )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.counts import count_en
 from pipelines.sources import (
     COUNT_UNITS,
     DISTRICT_HEADER_PATTERN,
@@ -1515,7 +1516,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                         grid[r][col - 1], factors[r][col - 1] = grid[r1 - 1][col - 1], factors[r1 - 1][col - 1]
         if filled_down:
             notes.append(
-                f"filled {filled_down} merged cell range(s) down their rows"
+                f"filled {count_en(filled_down, 'merged cell range')} down their rows"
                 + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
             )
         header = [str(c) if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
@@ -1577,13 +1578,17 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         if getattr(ws, "sheet_state", "visible") != "visible":
             # A hidden sheet with a table is read like the others (offices hide finished months), but the ledger
             # says so: whoever opens the workbook does not see those rows and may not know they were sent.
-            notes.append(f"sheet '{name}' is hidden in the workbook: its {df.height} row(s) were read as well")
+            notes.append(
+                f"sheet '{name}' is hidden in the workbook: its {count_en(df.height, 'row')} "
+                f"{'was' if df.height == 1 else 'were'} read as well"
+            )
         sheets.append({"sheet": name, "status": "read", "rows": df.height})
         frames.append(df)
         ordinal += 1
         if h:
             notes.append(
-                f"skipped {h} title row(s) above the header" + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+                f"skipped {count_en(h, 'title row')} above the header"
+                + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
             )
     if unmappable:
         raise IngestError(
@@ -1615,7 +1620,10 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         raise IngestError(path.name, "file has a header but no data rows")
     read = [s for s in sheets if s["status"] == "read"]
     if len(wb.worksheets) > 1:
-        notes.append(f"read {len(read)} sheet(s): " + ", ".join(f"{s['sheet']} ({s['rows']} rows)" for s in read))
+        notes.append(
+            f"read {count_en(len(read), 'sheet')}: "
+            + ", ".join(f"{s['sheet']} ({count_en(s['rows'], 'row')})" for s in read)
+        )
         skipped = [s for s in sheets if s["status"] != "read"]
         if skipped:
             notes.append("skipped sheet(s): " + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped))
@@ -1896,7 +1904,7 @@ def city_captions(df: pl.DataFrame, source: Source, title_rows: list | None = No
         df = df.with_columns(pl.Series("__repeated_header", repeated, dtype=pl.Utf8))
     df = df.filter(pl.Series(keep))
     return df, (
-        f"no city column: read {len(at)} caption row(s) naming a city ({', '.join(sorted(set(at.values()))[:5])}) "
+        f"no city column: read {count_en(len(at), 'caption row')} naming a city ({', '.join(sorted(set(at.values()))[:5])}) "
         "as the city of the rows below each"
     )
 
@@ -2132,7 +2140,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     """Parse UTF-8 bytes. ``text`` is the decoded file, or None on the fast path (decoded only if needed)."""
     head_lines = head.splitlines()[: HEADER_SCAN_ROWS + 1]
     delimiter, rows, h, n_header, header = _sniff(head_lines, source, path.name)
-    notes = [f"skipped {h} title row(s) above the header"] if h else []
+    notes = [f"skipped {count_en(h, 'title row')} above the header"] if h else []
     if n_header == 2:
         notes.append("joined a two-row header")
     if delimiter != ",":
@@ -2477,7 +2485,9 @@ def drop_numbered_blank_rows(df: pl.DataFrame, source: Source) -> tuple[pl.DataF
 
 
 def numbered_rows_note(n: int, sheet: str | None = None) -> str:
-    return f"skipped {n} empty row(s) holding only a row number (序号)" + (f" (sheet {sheet})" if sheet else "")
+    return f"skipped {count_en(n, 'empty row')} holding only a row number (序号)" + (
+        f" (sheet {sheet})" if sheet else ""
+    )
 
 
 def _polars_csv(data, skip: int, *, ragged: bool, separator: str = ",") -> pl.DataFrame:

@@ -36,6 +36,9 @@ def _ratio_labels() -> dict[str, str]:
 # pattern comes before a broader one sharing its start ("unknown region code in" before "unknown {column}").
 _COL = r"(?P<col>\w+)"
 _COL2 = r"(?P<col2>\w+)"
+# a note's count, said by pipelines.counts ("1,000 cells"), and its plural: "" or "s" (older ledger rows: "(s)")
+_N = r"(?P<n>\d[\d,]*)"
+_S = r"(?:s|\(s\))?"
 _ONSHEET = r"(?P<onsheet> \(sheet .*\))?"  # a note's " (sheet 1月)" in a workbook of several sheets
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # a whole file refused (readers/validate/load IngestError, the launcher's and the raw asset's ledger reasons):
@@ -86,12 +89,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"unreadable Parquet file \((?P<error>.*)\)", "无法读取的 Parquet 文件（{error}）"),
     (
         r"no header row found in the first (?P<n>\d+) rows: expected columns such as (?P<cols>\w+(?:, \w+)*)",
-        "前 {n} 行中找不到表头行：应有{cols}等列",
+        "前{n}行中找不到表头行：应有{cols}等列",
     ),
     (
         r"sheet\(s\) (?P<sheets>.*) cannot be mapped: no header row in the first (?P<n>\d+) rows \(expected columns "
         r"such as (?P<cols>\w+(?:, \w+)*)\); remove them or move them to their own file",
-        "工作表 {sheets} 无法对应：前 {n} 行中找不到表头行（应有{cols}等列）；请删除这些工作表，或将其另存为单独的文件",
+        "工作表 {sheets} 无法对应：前{n}行中找不到表头行（应有{cols}等列）；请删除这些工作表，或将其另存为单独的文件",
     ),
     (
         r"months as columns \(row (?P<row>\d+): (?P<labels>.*)\): the table needs one row per city and month, the month "
@@ -260,12 +263,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"subtotal row without a name: (?P<cols>[\w, ]+) blank and its figures the sums of the (?P<n>\d+) rows above "
         r"it, not a record",
-        "小计行（未填名称）：{cols}为空，且各项数字等于其上方 {n} 行之和，不是一条记录",
+        "小计行（未填名称）：{cols}为空，且各项数字等于其上方{n}行之和，不是一条记录",
     ),
     (
         r"total row without a name: (?P<cols>[\w, ]+) blank and its figures the sums of the file's other (?P<n>\d+) "
         r"rows, not a record",
-        "合计行（未填名称）：{cols}为空，且各项数字等于本文件其他 {n} 行之和，不是一条记录",
+        "合计行（未填名称）：{cols}为空，且各项数字等于本文件其他{n}行之和，不是一条记录",
     ),
     (
         r"total row \('(?P<label>.*)'\): a sum of other rows, not a record",
@@ -278,7 +281,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"total row: (?P<code>\d{6}) is the sum of the rows of units inside it \((?P<codes>[\d, ]+) and (?P<more>\d+) "
         r"more\) for the same " + _COL + r" (?P<value>\S+) in this file, not a record of its own",
-        "合计行：{code} 等于本文件中同一{col}（{value}）其下属单位（{codes} 及另外 {more} 个）各行之和，不是一条独立记录",
+        "合计行：{code} 等于本文件中同一{col}（{value}）其下属单位（{codes} 及另外{more}个）各行之和，不是一条独立记录",
     ),
     (
         r"total row: (?P<code>\d{6}) is the sum of the rows of units inside it \((?P<codes>[\d, ]+)\) for the same "
@@ -325,11 +328,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         r"too many fields: row has (?P<n>\d+) fields, header has (?P<m>\d+) \(unquoted comma\?\)",
-        "字段过多：该行有 {n} 个字段，表头只有 {m} 个（是否有未加引号的逗号？）",
+        "字段过多：该行有{n}个字段，表头只有{m}个（是否有未加引号的逗号？）",
     ),
     (
         r"truncated row: file ends after (?P<n>\d+) of (?P<m>\d+) fields",
-        "截断行：文件在第 {n} 个字段后结束（应有 {m} 个字段）",
+        "截断行：文件在第{n}个字段后结束（应有{m}个字段）",
     ),
     (
         r"conflicting records: (?P<key>.*?) differs from (?P<rows>row \d.*?) in (?P<cols>\w+(?:, \w+)*) \(no row of "
@@ -359,7 +362,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"not a yes/no value in " + _COL + r": '(?P<value>.*)'", "{col}不是“是/否”值：'{value}'"),
     (
         r"text too long in " + _COL + r": (?P<n>\d+) characters \(max (?P<max>\d+)\)",
-        "{col}文本过长：{n} 个字符（上限 {max}）",
+        "{col}文本过长：{n}个字符（上限 {max}）",
     ),
     (
         r"number in scientific notation in " + _COL + r": '(?P<value>.*)' \(Excel dropped its digits: format the "
@@ -519,7 +522,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"implausible jump in " + _COL + r": (?P<value>\S+) is (?P<ratio>\S+)x this unit's median of its previous "
         r"(?P<n>\d+) months \((?P<median>\S+)\)",
-        "{col}异常跳变：{value} 是该单位前 {n} 个月中位数（{median}）的 {ratio} 倍",
+        "{col}异常跳变：{value} 是该单位前{n}个月中位数（{median}）的 {ratio} 倍",
     ),
     (
         r"implausible " + _COL + r": (?P<ratio>\S+) (?P<ratio_label>.+) \(plausible (?P<bounds>.+)\)",
@@ -539,15 +542,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     # the ledger's notes on a loaded file (readers/validate/load/contract_sql ``notes``, "; "-joined as its message):
     # how it was read, what was set aside or converted. "{onsheet}": the sheet a note names in a workbook of several
-    (r"skipped (?P<n>\d+) title row\(s\) above the header" + _ONSHEET, "跳过表头上方的 {n} 行标题{onsheet}"),
+    (r"skipped " + _N + r" title row" + _S + r" above the header" + _ONSHEET, "跳过表头上方的{n}行标题{onsheet}"),
     (r"joined a two-row header", "两行表头已合并为一行"),
     (r"tab-separated", "以制表符分隔"),
     (r"semicolon-separated", "以分号分隔"),
     (r"bar-separated", "以竖线（|）分隔"),
     (r"decoded from (?P<encoding>\S+)", "按 {encoding} 编码解码"),
     (
-        r"corrected (?P<n>\d+) row\(s\) loaded earlier from (?P<files>.*?): (?P<keys>.*)",
-        "更正了此前由 {files} 载入的 {n} 行：{keys}",
+        r"corrected " + _N + r" row" + _S + r" loaded earlier from (?P<files>.*?): (?P<keys>.*)",
+        "更正了此前由 {files} 载入的{n}行：{keys}",
     ),
     (
         r"the file is (?P<filekind>an Excel workbook|a Parquet file|an Excel 97-2003 workbook|a web page \(HTML table\)|"
@@ -566,12 +569,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "工作簿中隐藏的{hidden}{onsheet}：同样已读取（打开文件的人看不到这些内容；请确认不是草稿行或旧数据行）",
     ),
     (
-        r"filled (?P<n>\d+) merged cell range\(s\) down their rows" + _ONSHEET,
-        "{n} 处合并单元格已向下填充到各行{onsheet}",
+        r"filled " + _N + r" merged cell range" + _S + r" down their rows" + _ONSHEET,
+        "{n}处合并单元格已向下填充到各行{onsheet}",
     ),
     (
-        r"skipped (?P<n>\d+) empty row\(s\) holding only a row number \(序号\)" + _ONSHEET,
-        "跳过 {n} 行只有序号的空行{onsheet}",
+        r"skipped " + _N + r" empty row" + _S + r" holding only a row number \(序号\)" + _ONSHEET,
+        "跳过{n}行只有序号的空行{onsheet}",
     ),
     (
         r"no month column: every row is (?P<month>\S+), the month (?P<src>the title above the table|the file name) "
@@ -579,10 +582,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "没有月份列：各行均按{src}所示月份 {month} 读取{onsheet}",
     ),
     (
-        r"sheet '(?P<sheet>.*)' is hidden in the workbook: its (?P<n>\d+) row\(s\) were read as well",
-        "工作表“{sheet}”在工作簿中处于隐藏状态：其 {n} 行同样已读取",
+        r"sheet '(?P<sheet>.*)' is hidden in the workbook: its " + _N + r" row" + _S + r" (?:was|were) read as well",
+        "工作表“{sheet}”在工作簿中处于隐藏状态：其{n}行同样已读取",
     ),
-    (r"read (?P<n>\d+) sheet\(s\): (?P<sheetrows>.*)", "读取了 {n} 个工作表：{sheetrows}"),
+    (r"read " + _N + r" sheet" + _S + r": (?P<sheetrows>.*)", "读取了{n}个工作表：{sheetrows}"),
     (r"skipped sheet\(s\): (?P<skipped>.*)", "跳过的工作表：{skipped}"),
     (
         r"column (?P<header>.*): number format shows the stored value x(?P<factor>\S+); read as shown",
@@ -592,7 +595,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"lines ended by CR alone \(old Mac line ends\): read as line breaks",
         "行尾只有 CR（旧式 Mac 换行符）：已按换行读取",
     ),
-    (r"truncated last row \((?P<n>\d+) of (?P<m>\d+) fields\)", "最后一行不完整（{m} 个字段中只有 {n} 个）"),
+    (r"truncated last row \(" + _N + r" of (?P<m>\d+) fields\)", "最后一行不完整（{m}个字段中只有{n}个）"),
     (
         r"converted " + _COL + r" from (?P<unit>\S+) \(单位：(?P=unit) (?P<place>in a note below the table|above the "
         r"table)\) \(x(?P<factor>\S+)\)",
@@ -609,9 +612,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "已将“{header}”列读作各行所属区县（每行为该区县的数字，而非所在城市的数字）",
     ),
     (
-        r"filled " + _COL + r" of (?P<n>\d+) row\(s\) from the row above: a city cell merged over its districts, left "
+        r"filled "
+        + _COL
+        + r" of "
+        + _N
+        + r" row"
+        + _S
+        + r" from the row above: a city cell merged over its districts, left "
         r"blank below its first row \(each row's district is in that city\)",
-        "已按上一行补全 {n} 行的{col}：城市单元格在其各区县行上合并，导出后首行以下为空（各行的区县均属该城市）",
+        "已按上一行补全{n}行的{col}：城市单元格在其各区县行上合并，导出后首行以下为空（各行的区县均属该城市）",
     ),
     (
         r"read the row of (?P<city>\d{6}) and district '(?P<value>.*)' as the unit (?P<code>\d{6}) \(the district\)",
@@ -633,17 +642,17 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "月份中的两位年份（'{yy}年'）按 {year} 年读取（文件中注明的年份）",
     ),
     (
-        r"read (?P<n>\d+) cell\(s\) of " + _COL + r" written with their unit \(100万元, 1\.2亿\) in that unit",
-        "{col}中有 {n} 个单元格带单位书写（100万元、1.2亿），已按所写单位读取",
+        r"read " + _N + r" cell" + _S + r" of " + _COL + r" written with their unit \(100万元, 1\.2亿\) in that unit",
+        "{col}中有{n}个单元格带单位书写（100万元、1.2亿），已按所写单位读取",
     ),
     (
-        r"read (?P<n>\d+) cell\(s\) of " + _COL + r" with a footnote marker \(12\.5\*, 12\.5①\) as the number "
+        r"read " + _N + r" cell" + _S + r" of " + _COL + r" with a footnote marker \(12\.5\*, 12\.5①\) as the number "
         r"before it",
-        "{col}中有 {n} 个单元格带脚注标记（12.5*、12.5①），按标记前的数字读取",
+        "{col}中有{n}个单元格带脚注标记（12.5*、12.5①），按标记前的数字读取",
     ),
     (
-        r"read (?P<n>\d+) cell\(s\) of " + _COL + r" written in 万 or 千 \(1\.2万 = 12000\) as the count",
-        "{col}中有 {n} 个单元格以万或千书写（1.2万 = 12000），按其数量读取",
+        r"read " + _N + r" cell" + _S + r" of " + _COL + r" written in 万 or 千 \(1\.2万 = 12000\) as the count",
+        "{col}中有{n}个单元格以万或千书写（1.2万 = 12000），按其数量读取",
     ),
     (
         r"read '(?P<value>.*)' in " + _COL + r" as the province (?P<code>\d{6}): the file's other rows are units in it",
@@ -678,22 +687,30 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "文件没有“{header}”列：{col}由 {cols} 生成",
     ),
     (
-        r"no city column: read (?P<n>\d+) caption row\(s\) naming a city \((?P<names>.*)\) as the city of the rows "
+        r"no city column: read "
+        + _N
+        + r" caption row"
+        + _S
+        + r" naming a city \((?P<names>.*)\) as the city of the rows "
         r"below each" + _ONSHEET,
-        "没有城市列：{n} 行标注城市的分块标题（{names}）按其下各行所属的城市读取{onsheet}",
+        "没有城市列：{n}行标注城市的分块标题（{names}）按其下各行所属的城市读取{onsheet}",
     ),
     (
         r"no city column: every row of sheet '(?P<sheet>.*)' is the unit the sheet's name names",
         "没有城市列：工作表“{sheet}”的各行均按表名所指的单位读取",
     ),
     (
-        r"read (?P<n>\d+) cell\(s\) written as no figure \(—, -, /, 无\) in " + _COL + r" as empty",
-        "{col}中有 {n} 个单元格写作无数据（—、-、/、无），按空值读取",
+        r"read " + _N + r" cell" + _S + r" written as no figure \(—, -, /, 无\) in " + _COL + r" as empty",
+        "{col}中有{n}个单元格写作无数据（—、-、/、无），按空值读取",
     ),
     (
-        r"refused (?P<n>\d+) breakdown row\(s\) \(其中, of which\) as parts of the row above them: the stated rows are "
+        r"refused "
+        + _N
+        + r" breakdown row"
+        + _S
+        + r" \(其中, of which\) as parts of the row above them: the stated rows are "
         r"loaded, their parts are not added to them",
-        "{n} 行分项（其中）作为其上一行的组成部分未入库：所报的总数行已载入，其分项不再重复相加",
+        "{n}行分项（其中）作为其上一行的组成部分未入库：所报的总数行已载入，其分项不再重复相加",
     ),
 )
 _COMPILED = tuple((re.compile(pattern), template) for pattern, template in _PATTERNS)
@@ -734,7 +751,7 @@ def _rows_zh(text: str) -> str:
             return text
         names.append(f"工作表“{m['sheet']}”第 {m['row']} 行" if m["sheet"] is not None else f"第 {m['row']} 行")
         more, pos = m["more"], m.end()
-    return "、".join(names) + (f"及另外 {more} 行" if more else "")
+    return "、".join(names) + (f"及另外{more}行" if more else "")
 
 
 # validate.map_headers' list of missing columns: "city_code (or 城市代码 / 地市代码); month (or 月份 / 统计月份)"
@@ -783,7 +800,7 @@ def _hidden_zh(text: str) -> str:
                 "第 "
                 + "、".join(m["rows"].split(", "))
                 + " 行"
-                + (f"及另外 {m['more']} 行" if m["more"] else "")
+                + (f"及另外{m['more']}行" if m["more"] else "")
                 + ("（隐藏或被筛选掉）" if m["filtered"] else "")
             )
         else:
@@ -833,7 +850,7 @@ def _one_reason(reason: str, source: str | None) -> str | None:
         if "label" in groups and "stated" in groups and groups["label"].startswith("indented "):
             groups["label"] = "缩进的" + groups["label"][len("indented ") :]
         if "sheetrows" in groups:
-            groups["sheetrows"] = re.sub(r" \((\d+) rows\)(?=, |$)", r"（\1 行）", groups["sheetrows"])
+            groups["sheetrows"] = re.sub(r" \((\d[\d,]*) rows?\)(?=, |$)", r"（\1行）", groups["sheetrows"])
         if "skipped" in groups:
             groups["skipped"] = re.sub(
                 r" \((instructions|no cells|empty|hidden sheet without a header)\)(?=, |$)",

@@ -15,6 +15,7 @@ from datetime import date
 import polars as pl
 from openpyxl.utils import get_column_letter
 
+from pipelines.counts import count_en
 from pipelines.ingest.readers import (
     INVISIBLE_CHARS,
     ROW_FLAGS,
@@ -1242,7 +1243,7 @@ def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> t
     work, filled = _fill_merged_city(work, col, text, areas, by_stem, lookup)
     if filled:
         notes.append(
-            f"filled {col} of {filled} row(s) from the row above: a city cell merged over its districts, left blank "
+            f"filled {col} of {count_en(filled, 'row')} from the row above: a city cell merged over its districts, left blank "
             "below its first row (each row's district is in that city)"
         )
     named = work.filter(text.is_not_null() & _txt(col).is_not_null())
@@ -1380,7 +1381,9 @@ def validate(
         marked = _txt(c.name).str.contains(FOOTNOTE_MARKER_PATTERN).fill_null(False)
         n = work.select(marked.sum()).item()
         if n:
-            notes.append(f"read {n} cell(s) of {c.name} with a footnote marker (12.5*, 12.5①) as the number before it")
+            notes.append(
+                f"read {count_en(n, 'cell')} of {c.name} with a footnote marker (12.5*, 12.5①) as the number before it"
+            )
             work = work.with_columns(
                 pl.when(marked)
                 .then(_txt(c.name).str.replace(FOOTNOTE_MARKER_PATTERN, "${1}"))
@@ -1496,7 +1499,7 @@ def validate(
             times = pl.when(scale.is_not_null() & number.is_not_null()).then((number * scale).round(6).cast(pl.Utf8))
             n = work.select(times.is_not_null().sum()).item()
             if n:
-                notes.append(f"read {n} cell(s) of {c.name} written in 万 or 千 (1.2万 = 12000) as the count")
+                notes.append(f"read {count_en(n, 'cell')} of {c.name} written in 万 or 千 (1.2万 = 12000) as the count")
                 work = work.with_columns(pl.coalesce(times, t).alias(_TXT + c.name))
             continue
         family = next(f for f in UNIT_FAMILIES.values() if c.unit in f)
@@ -1511,7 +1514,9 @@ def validate(
         converted = pl.when(ratio.is_not_null() & number.is_not_null()).then((number * ratio).round(9).cast(pl.Utf8))
         n = work.select(converted.is_not_null().sum()).item()
         if n:
-            notes.append(f"read {n} cell(s) of {c.name} written with their unit (100万元, 1.2亿) in that unit")
+            notes.append(
+                f"read {count_en(n, 'cell')} of {c.name} written with their unit (100万元, 1.2亿) in that unit"
+            )
             work = work.with_columns(pl.coalesce(converted, t).alias(_TXT + c.name))
 
     # A dash, a slash or 无 in a number cell is how offices write "no figure" (统计表: —, -, /, 无, 暂无). It is no
@@ -1526,7 +1531,7 @@ def validate(
         is_none = _txt(name).str.contains(NO_VALUE_TEXT).fill_null(False)
         if not source.column(name).required:
             n = work.select(is_none.sum()).item()
-            notes.append(f"read {n} cell(s) written as no figure (—, -, /, 无) in {name} as empty")
+            notes.append(f"read {count_en(n, 'cell')} written as no figure (—, -, /, 无) in {name} as empty")
         work = work.with_columns(
             pl.when(is_none).then(_txt(name)).alias("__none:" + name),
             pl.when(is_none).then(None).otherwise(_txt(name)).alias(_TXT + name),
@@ -1833,7 +1838,7 @@ def validate(
         parts = pl.Series(breakdown_rows(work, source, own_units), dtype=pl.Utf8)
         if parts.is_not_null().any():
             notes.append(
-                f"refused {parts.is_not_null().sum()} breakdown row(s) (其中, of which) as parts of the row above "
+                f"refused {count_en(parts.is_not_null().sum(), 'breakdown row')} (其中, of which) as parts of the row above "
                 "them: the stated rows are loaded, their parts are not added to them"
             )
         work = work.with_columns(pl.coalesce(pl.col("__whole"), parts).alias("__whole"))

@@ -32,7 +32,7 @@ def test_alerts_page_lists_firing_alerts_and_acknowledges(browser, dash_server, 
     # tick the first row's checkbox and acknowledge it
     browser.find_element("css selector", "#al-grid .ag-center-cols-container .ag-row .ag-checkbox-input").click()
     browser.find_element("id", "al-ack").click()
-    done = "已确认 1 条预警" if lang == "zh" else "Acknowledged 1 alert"
+    done = "已确认1条预警" if lang == "zh" else "Acknowledged 1 alert"
     assert wait_for(lambda: done in browser.find_element("id", "al-feedback").text)
     with sqlite3.connect(store) as con:
         acked = con.execute("select count(*) from alerts where acked_at is not null").fetchone()[0]
