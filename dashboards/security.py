@@ -379,6 +379,44 @@ def plot_text(value) -> str:
     return html.escape("" if value is None else str(value), quote=False)
 
 
+# ---- query parameters -------------------------------------------------------------------------------------------
+# Each route the app defines that reads its query declares the names it reads (``query_params`` on its view); the
+# request gate refuses any other name and any name given twice (``check_query``), for every such route in one place.
+# A repeated name was read as its first value by one route and its last by another (``?province=64&province=44``):
+# which of two values a check saw and which the view used must never differ, so neither is guessed.
+QUERY_PARAMS_ATTR = "ipcity_query_params"
+
+
+def query_params(*names: str):
+    """Decorator: the query parameters the view reads (none: ``query_params()``, any query is refused)."""
+
+    def declare(view):
+        setattr(view, QUERY_PARAMS_ATTR, frozenset(names))
+        return view
+
+    return declare
+
+
+def declared_query_params(view) -> frozenset | None:
+    """The names ``view`` declared, or None for a route that declared none (Dash's own routes, static files).
+    functools.wraps (flask-limiter, dashboards.busy) copies the attribute; ``__wrapped__`` is followed as well."""
+    while view is not None:
+        found = getattr(view, QUERY_PARAMS_ATTR, None)
+        if found is not None:
+            return found
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def check_query(args, allowed: frozenset) -> None:
+    """BadParameter unless every name of ``args`` (a Werkzeug MultiDict) is in ``allowed`` and given once."""
+    for name in args:  # each name once, in the order first given
+        if name not in allowed:
+            raise BadParameter(f"{name[:50]!r}: not a parameter of this address")
+        if len(args.getlist(name)) > 1:
+            raise BadParameter(f"{name[:50]!r}: given more than once")
+
+
 # ---- redirects --------------------------------------------------------------------------------------------------
 def safe_local_path(target: str | None, default: str = "/") -> str:
     """A same-site path ('/x?y') or ``default``: no scheme, no host, no '//' or '/\\' (protocol-relative) prefix."""
