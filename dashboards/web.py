@@ -732,6 +732,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         page = access.page_of_pathname(path, pages) if req.method in PAGE_METHODS else None
         if page is not None:
             access.authorize(principal, "page", page=page, target=path)
+        if req.method in PAGE_METHODS and (rule == "/" or rule.endswith("<path:path>")):
+            # A page (Dash's routes): its layout takes any name (**_), but none twice. The pages' own links write
+            # each once (assets/url_state.js); Dash's router read the last of two, the page checks every one.
+            security.check_query(req.args, None)
         if req.query_string and not path.startswith("/_dash") and _wants_html():
             # a page (the navigation's, or one reached from them such as /flag) opened on another province's city
             access.check_page_query(

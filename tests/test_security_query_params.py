@@ -152,3 +152,25 @@ def test_an_unreadable_callback_body_is_still_refused_plainly(web):
         headers={**SAME_ORIGIN, "Content-Type": "application/json"},
     )
     assert r.status_code in (400, 403) and _first_is_english(r)  # nothing read from the body: the URL's language
+
+
+# ---- 3. a page opened with a parameter given twice ---------------------------------------------------------------------
+# The pages take any name (their layouts read what they know), but their links write each name once
+# (assets/url_state.js): Dash's router read the last of two values while the page's checks read every one.
+@pytest.mark.parametrize(
+    "url", ["/rankings?year=2024&year=2023", "/?lang=en&lang=zh", "/profile?unit=440300&unit=440100&lang=en"]
+)
+def test_a_page_opened_with_a_parameter_twice_is_refused(web, url):
+    _assert_bilingual_400(web["gd"].get(url), "en" if "lang=en" in url else "zh")
+    assert web["gd"].get(url, headers=HTML).status_code == 400
+
+
+def test_the_router_callback_refuses_a_page_query_with_a_parameter_twice(web):
+    r = web["gd"].post(
+        "/_dash-update-component", json=page_body("/rankings", "?lang=en&year=2024&year=2023"), headers=SAME_ORIGIN
+    )
+    assert r.status_code == 400 and _first_is_english(r), r.get_data(as_text=True)
+    ok = web["gd"].post(
+        "/_dash-update-component", json=page_body("/rankings", "?lang=en&year=2024"), headers=SAME_ORIGIN
+    )
+    assert ok.status_code == 200
