@@ -174,3 +174,9 @@ def test_the_router_callback_refuses_a_page_query_with_a_parameter_twice(web):
         "/_dash-update-component", json=page_body("/rankings", "?lang=en&year=2024"), headers=SAME_ORIGIN
     )
     assert ok.status_code == 200
+
+
+def test_a_hostile_parameter_name_is_shown_as_text(web):
+    page = web["gd"].get("/report.pdf?year=2024&%3Cimg%20src%3Dx%3E=1", headers=HTML)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 400 and "<img src=x>" not in body and "&lt;img src=x&gt;" in body
