@@ -504,6 +504,7 @@ def _bad(status: int, reason: str) -> flask.Response:
 
 def _register_routes(server: flask.Flask) -> None:
     @server.route("/dossiers/<path:filename>")
+    @security.query_params("lang")  # a file: only the refusal's language (a query is kept in the audit log)
     def dossier(filename: str):
         principal = access.current_principal()
         parsed = access.parse_dossier_name(filename)
@@ -527,6 +528,7 @@ def _register_routes(server: flask.Flask) -> None:
     dossier.talisman_view_options = {"content_security_policy": security.DOSSIER_CSP}
 
     @server.route("/download/extract")
+    @security.query_params("year", "province", "fmt", "lang")  # any other, or one twice: refused by the gate
     def download_extract():
         args = flask.request.args
         snap = server.config[SNAPSHOT_KEY]
@@ -555,6 +557,7 @@ def _register_routes(server: flask.Flask) -> None:
         )
 
     @server.route("/extracts/<path:relpath>")
+    @security.query_params("lang")  # likewise
     def extract_file(relpath: str):
         principal = access.current_principal()
         folder = Path(server.config[EXTRACTS_KEY])

@@ -411,6 +411,7 @@ def register_route(server) -> None:
     from .web import refusal
 
     @server.route(REPORT_ROUTE)
+    @security.query_params("year", "city", "lang")  # any other, or one twice: refused by the gate
     def report_route():
         args = flask.request.args
         snap = server.config[SNAPSHOT_KEY]

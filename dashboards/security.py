@@ -7,7 +7,7 @@ Each helper is pure and small so the attack tests can pin it down; the routes in
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import polars as pl
 
@@ -132,6 +132,18 @@ def text_value(v) -> bool:
     return v is None or _short_text(v)
 
 
+def search_value(v) -> bool:
+    """The page URL's query (dcc.Location's search): no longer than the gate allows, each name once (the pages'
+    links write each once, assets/url_state.js; a page opened with one twice is refused by the gate, see
+    ``check_query``)."""
+    if v is None:
+        return True
+    if not isinstance(v, str) or len(v) > MAX_QUERY_STRING + 1:
+        return False
+    names = [name for name, _ in parse_qsl(v.lstrip("?"), keep_blank_values=True)]
+    return len(names) == len(set(names))
+
+
 def path_value(v) -> bool:
     """The page's URL path (dcc.Location's pathname): Dash's router fails on anything not starting with '/'."""
     return v is None or (isinstance(v, str) and v.startswith("/") and len(v) <= MAX_PATH)
@@ -205,7 +217,7 @@ def pattern_id_value(v) -> bool:
 # signed-in account.
 CALLBACK_VALUES = {
     "_pages_location.pathname": path_value,
-    "_pages_location.search": lambda v: v is None or (isinstance(v, str) and len(v) <= MAX_QUERY_STRING + 1),
+    "_pages_location.search": search_value,
     "_pages_store.data": record_value,
     # overview
     "ov-year.value": year_value,
@@ -377,6 +389,45 @@ def plot_text(value) -> str:
     import html
 
     return html.escape("" if value is None else str(value), quote=False)
+
+
+# ---- query parameters -------------------------------------------------------------------------------------------
+# Each route the app defines that reads its query declares the names it reads (``query_params`` on its view); the
+# request gate refuses any other name and any name given twice (``check_query``), for every such route in one place.
+# A repeated name was read as its first value by one route and its last by another (``?province=64&province=44``):
+# which of two values a check saw and which the view used must never differ, so neither is guessed.
+QUERY_PARAMS_ATTR = "ipcity_query_params"
+
+
+def query_params(*names: str):
+    """Decorator: the query parameters the view reads (none: ``query_params()``, any query is refused)."""
+
+    def declare(view):
+        setattr(view, QUERY_PARAMS_ATTR, frozenset(names))
+        return view
+
+    return declare
+
+
+def declared_query_params(view) -> frozenset | None:
+    """The names ``view`` declared, or None for a route that declared none (Dash's own routes, static files).
+    functools.wraps (flask-limiter, dashboards.busy) copies the attribute; ``__wrapped__`` is followed as well."""
+    while view is not None:
+        found = getattr(view, QUERY_PARAMS_ATTR, None)
+        if found is not None:
+            return found
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def check_query(args, allowed: frozenset | None) -> None:
+    """BadParameter unless every name of ``args`` (a Werkzeug MultiDict) is in ``allowed`` (any name: None) and
+    given once."""
+    for name in args:  # each name once, in the order first given
+        if allowed is not None and name not in allowed:
+            raise BadParameter(f"{name[:50]!r}: not a parameter of this address")
+        if len(args.getlist(name)) > 1:
+            raise BadParameter(f"{name[:50]!r}: given more than once")
 
 
 # ---- redirects --------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pipelines import settings
 
 from . import access, busy, security
 from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, secret_key, without_province
-from .i18n import norm_lang, t
+from .i18n import LANGS, norm_lang, t
 from .password_policy import MAX_PASSWORD, MIN_PASSWORD, reason_text
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ def refusal(status: int, detail: str = "", kind: str | None = None) -> flask.Res
     other after it (a script's log, a download manager), with ``detail`` (the technical reason: which parameter,
     which year) on its own line. Never a traceback, never a server path or a library's version."""
     kind = kind or STATUS_KIND.get(status) or ("error" if status >= 500 else "bad_request")
-    lang = norm_lang(flask.request.args.get("lang") if flask.has_request_context() else None)
+    lang = _refusal_lang() if flask.has_request_context() else norm_lang(None)
     # any method: a browser's form post (a 405, a 413) is read by a person too
     if flask.has_request_context() and "text/html" in (flask.request.headers.get("Accept") or ""):
         principal = access.current_principal()
@@ -374,6 +374,53 @@ def refusal(status: int, detail: str = "", kind: str | None = None) -> flask.Res
         return error_page(lang, status, kind, header, detail)
     first, second = LOGIN_TEXT[lang][kind], LOGIN_TEXT["en" if lang == "zh" else "zh"][kind]
     return _plain(status, f"{first} / {second}" + (f"\n{detail}" if detail else ""))
+
+
+def _refusal_lang() -> str:
+    """The language a refusal is said in: for a callback (``/_dash-update-component``), the page's own, as the
+    callbacks read it (its language store, else the page URL's ``lang`` the router callback carries), since Dash
+    never puts ``?lang=`` on the callback URL and an English page's refusals came in Chinese first; otherwise, and
+    when the body says nothing usable, ``?lang=``; 简体中文 by default."""
+    req = flask.request
+    if req.path == "/_dash-update-component" and req.method == "POST":
+        found = _callback_page_lang(req)
+        if found is not None:
+            return found
+    return norm_lang(req.args.get("lang"))
+
+
+def _callback_page_lang(req) -> str | None:
+    """The page language a callback body carries, or None. Never raises: the body may be what was refused (too
+    large, too deep, not JSON), so it is read only when small enough and measured before it is parsed."""
+    from urllib.parse import parse_qs
+
+    if req.content_length is None or req.content_length > security.MAX_CONTENT_LENGTH:
+        return None
+    try:
+        raw = req.get_data(cache=True)
+        if security.json_depth(raw) > security.MAX_JSON_DEPTH:
+            return None
+        body = json.loads(raw or b"null")
+    except Exception:  # noqa: BLE001 - an unreadable body: the URL's language, as for any other request
+        return None
+    if not isinstance(body, dict):
+        return None
+    shapes = flask.current_app.config.get("IPCITY_CALLBACK_VALUES") or security.CALLBACK_VALUES
+    from_search = None
+    for kind in ("state", "inputs"):
+        items = body.get(kind)
+        for item in items if isinstance(items, list) else []:
+            for it in item if isinstance(item, list) else [item]:
+                if not isinstance(it, dict):
+                    continue
+                key, value = security.callback_value_key(it), it.get("value")
+                # a page's language store: the values declared with the language shape (security.CALLBACK_VALUES)
+                if shapes.get(key) is security.lang_value and value in LANGS:
+                    return value
+                if key == "_pages_location.search" and isinstance(value, str) and from_search is None:
+                    langs = parse_qs(value.lstrip("?")).get("lang") or []
+                    from_search = langs[0] if len(langs) == 1 and langs[0] in LANGS else None
+    return from_search
 
 
 def _wants_html() -> bool:
@@ -473,6 +520,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     # NAT address sign in dozens of times a morning, and counting their successes locked the whole office out.
     # Guessing still counts in full, here and per account (UserStore.locked).
     @limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_not_signed_in)
+    @security.query_params("lang", "next")
     def login():
         lang = norm_lang(flask.request.args.get("lang"))
         next_url = security.safe_local_path(flask.request.values.get("next"))
@@ -508,6 +556,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         return flask.redirect(next_url)
 
     @server.route("/logout", methods=["GET", "POST"])
+    @security.query_params("lang")
     def logout():
         # Signing out changes state, so only a POST does it: the session cookie is SameSite=Lax, which a browser
         # sends with another site's link (a GET) but not with another site's form, so no page elsewhere can sign
@@ -532,6 +581,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     # wrong current passwords count like failed sign-ins: toward the address's limit here, and toward the account's
     # lockout in the store (UserStore.change_password goes through authenticate); the rest do not
     @limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=lambda _r: bool(flask.g.get("wrong_password")))
+    @security.query_params("lang", "changed")
     def change_password():
         # signed in: the gate sends anyone else to the sign-in page first
         lang = norm_lang(flask.request.args.get("lang"))
@@ -654,7 +704,12 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         # public: the paths above, and what the static routes themselves serve. The prefix alone is not enough:
         # '/assets//x' matches no static route and reached Dash's catch-all, the app's page shell, unsigned.
         rule = req.url_rule.rule if req.url_rule is not None else ""
+        # the query parameters each of the app's routes declared (security.query_params): any other name, or a
+        # name given twice, is a 400 here, for every such route (a view read the first of two values, silently)
+        declared = security.declared_query_params(server.view_functions.get(req.endpoint)) if req.endpoint else None
         if open_without_sign_in(path, rule):
+            if declared is not None:
+                security.check_query(req.args, declared)
             return None
         if path.startswith(STATIC_PREFIXES) and rule.startswith(STATIC_PREFIXES) and current_user.is_authenticated:
             return None  # a bundle for a signed-in page: no page, query or callback checks apply
@@ -663,6 +718,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
                 target = req.full_path if req.query_string else path
                 return flask.redirect("/login?" + _qs({"next": security.safe_local_path(target)}))
             return refusal(401)
+        if declared is not None:  # signed in first: an anonymous caller learns nothing of a route's parameters
+            security.check_query(req.args, declared)
         principal = access.current_principal()
         wrong_method = isinstance(req.routing_exception, MethodNotAllowed)  # a served file's URL, another method
         if path.startswith(FILE_PREFIXES) and req.endpoint not in FILE_ENDPOINTS and not wrong_method:
@@ -675,6 +732,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         page = access.page_of_pathname(path, pages) if req.method in PAGE_METHODS else None
         if page is not None:
             access.authorize(principal, "page", page=page, target=path)
+        if req.method in PAGE_METHODS and (rule == "/" or rule.endswith("<path:path>")):
+            # A page (Dash's routes): its layout takes any name (**_), but none twice. The pages' own links write
+            # each once (assets/url_state.js); Dash's router read the last of two, the page checks every one.
+            security.check_query(req.args, None)
         if req.query_string and not path.startswith("/_dash") and _wants_html():
             # a page (the navigation's, or one reached from them such as /flag) opened on another province's city
             access.check_page_query(
