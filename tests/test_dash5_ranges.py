@@ -16,6 +16,7 @@ HYPHENATED_YEARS = re.compile(r"(?<![\d-])(?:19|20)\d\d-(?:19|20)\d\d(?![\d-])")
 # the roster's source as the office's file quoted it, and ranges of rows of a file (rows 1974-2010 are not years).
 NOT_OUR_TEXT = {
     "marts.unit_code_changes.source",
+    "marts.unit_name_changes.source",  # a provenance file name in the source repository (diff/2006-2007.diff)
     "marts.fct_programme_membership.source_note",
     "marts.fct_unit_year_source_rows.row_ranges",
 }
