@@ -325,9 +325,11 @@ def test_empty_states_counts_legends_grid_strings_and_report_in_each_language(
     # downloads: the preview says it shows 200 of N rows
     browser.get(f"{dash_server.url}/downloads?lang={lang}")
     assert wait_for(lambda: page_ready(browser, PAGES["/downloads"]))
-    pattern = r"显示 (\d+) / 共 (\d+) 行" if zh else r"Showing (\d+) of (\d+) rows"
+    # counts written against their unit in Chinese ("显示200/共1,234行"), with thousands separators in both
+    pattern = r"显示([\d,]+)/共([\d,]+)行" if zh else r"Showing ([\d,]+) of ([\d,]+) rows?"
     assert wait_for(lambda: re.search(pattern, browser.find_element("id", "dl-count").text))
-    shown, total = map(int, re.search(pattern, browser.find_element("id", "dl-count").text).groups())
+    found = re.search(pattern, browser.find_element("id", "dl-count").text).groups()
+    shown, total = (int(x.replace(",", "")) for x in found)
     assert shown == min(200, total) and total > 200
     # a unit outside the programme: its stage history is 'not applicable', not 'table not built'
     outside = _outside_programme(e2e_snapshot)
