@@ -64,8 +64,10 @@ def publish_snapshot(warehouse: Path, snapshot: Path | None = None, run_id: str 
                 con.execute(f"CREATE TABLE snap.raw.{t} AS SELECT * FROM raw.{t}")
                 counts[f"raw.{t}"] = con.execute(f"SELECT count(*) FROM snap.raw.{t}").fetchall()[0][0]
         info = {
-            # with its zone (UTC): the dashboard's footer shows it in Beijing time and says so
-            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            # with its zone (UTC): the dashboard's footer shows it in Beijing time and says so. To the microsecond, as
+            # the failed run's quality file is: the dashboard shows that file only while it is newer than this
+            # snapshot, and a snapshot written within the same second would otherwise read as older than it
+            "published_at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "run_id": run_id,
             "warehouse": str(warehouse),
             "tables": counts,

@@ -229,3 +229,41 @@ def test_a_quality_file_without_its_publication_record_is_not_shown(tmp_path):
         assert snap.query("select value from meta.snapshot_info where key = 'published_at'").height == 1
     finally:
         snap.close()
+
+
+class _Clock:
+    """``datetime`` for the snapshot writer whose ``now`` returns the given instants in turn."""
+
+    def __init__(self, *instants):
+        self._instants = list(instants)
+
+    def now(self, tz=None):
+        return self._instants.pop(0)
+
+
+def test_a_release_published_within_the_same_second_as_the_failed_run_still_replaces_its_checks(failed, tmp_path):
+    """A failed run's quality file written at 12:00:00.5 and a good publication at 12:00:00.9: the good one is the
+    newer. Before, the snapshot's time was kept to the second (12:00:00) and the quality page went on showing the
+    failed run's checks over the newer release (seen once in CI when the two publications fell in one second)."""
+    from datetime import UTC, datetime
+
+    import pipelines.snapshot_writer as writer
+    from dashboards.snapshot import Snapshot
+
+    snap_path = tmp_path / "published" / "warehouse.snapshot.duckdb"
+    base = datetime(2026, 12, 5, 4, 0, 0, tzinfo=UTC)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(writer, "datetime", _Clock(base.replace(microsecond=500_000), base.replace(microsecond=900_000)))
+    try:
+        writer.publish_quality_snapshot(failed["base"] / "warehouse.duckdb", failed["bad_run"], snapshot=snap_path)
+        quality = writer.quality_snapshot_path(snap_path)
+        kept = quality.read_bytes()
+        writer.publish_snapshot(failed["base"] / "warehouse.duckdb", snap_path, run_id="same-second-good-run")
+    finally:
+        mp.undo()
+    quality.write_bytes(kept)  # even when the failed run's file is still there (restored, or a slow remover)
+    snap = Snapshot(snap_path)
+    try:
+        assert snap.quality_release() is None
+    finally:
+        snap.close()
