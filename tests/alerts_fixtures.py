@@ -8,6 +8,8 @@ tests, which take ``site`` as before.
 
 from __future__ import annotations
 
+import mailbox
+
 import pytest
 import yaml
 from alert_receivers import SmtpSink
@@ -56,6 +58,37 @@ def mail_site(tmp_path, monkeypatch):
     sink = SmtpSink().start()
     write_routing(out["routing"], sink.port)
     yield {**out, "sink": sink}
+    sink.stop()
+
+
+def with_engineers(routing, **national) -> None:
+    """Add the data engineers' mail route (de@test.local); ``national``: fields to change on the national route."""
+    cfg = yaml.safe_load(routing.read_text(encoding="utf-8"))
+    cfg["routes"].append(
+        {"name": "data_engineers", "audience": "engineering", "recipients": {"mail": ["de@test.local"]}}
+    )
+    cfg["routes"][1].update(national)
+    routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
+def with_bounce_maildir(routing, folder) -> mailbox.Maildir:
+    """Point the mail channel at a real Maildir (the sender's mailbox, where a DSN comes back) and return it."""
+    box = mailbox.Maildir(folder, create=True)
+    cfg = yaml.safe_load(routing.read_text(encoding="utf-8"))
+    cfg["channels"]["mail"]["bounce_maildir"] = str(folder)
+    routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return box
+
+
+@pytest.fixture(name="site")
+def bounce_site(tmp_path, monkeypatch):
+    """The mail site with the engineers' route and a bounce Maildir (``site["box"]``)."""
+    out = _site(tmp_path, monkeypatch)
+    sink = SmtpSink().start()
+    write_routing(out["routing"], sink.port)
+    with_engineers(out["routing"])
+    box = with_bounce_maildir(out["routing"], tmp_path / "Maildir")
+    yield {**out, "sink": sink, "box": box}
     sink.stop()
 
 

@@ -9,15 +9,12 @@ Postfix writes one (aiosmtpd accepts and never bounces).
 
 from __future__ import annotations
 
-import mailbox
-
 import dagster as dg
 import pytest
 import yaml
 from alert_receivers import SmtpSink
-from test_alerts import run_alerts, set_status, write_target_marts
-from test_alerts_round5 import write_routing
-from test_alerts_round7 import _with_engineers
+from alerts_fixtures import bounce_site  # noqa: F401 - the `site` fixture
+from test_alerts import run_alerts, set_status
 
 from pipelines.alerts.store import connect
 
@@ -44,24 +41,6 @@ def postfix_dsn(original, recipient: str, *, action: str = "failed") -> bytes:
         "    rejected: User unknown in local recipient table\n\n"
         f"--B0UND\nContent-Type: text/rfc822-headers\n\n{headers}\n\n--B0UND--\n"
     ).encode()
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    routing = tmp_path / "routing.yaml"
-    monkeypatch.setenv("IPCITY_ALERT_ROUTING", str(routing))
-    monkeypatch.setenv("IPCITY_ALERT_STORE", str(tmp_path / "alerts.sqlite"))
-    monkeypatch.setenv("IPCITY_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    wh = write_target_marts(tmp_path / "warehouse.duckdb", status="on_track")
-    sink = SmtpSink().start()
-    write_routing(routing, sink.port)
-    _with_engineers(routing)
-    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
-    cfg = yaml.safe_load(routing.read_text(encoding="utf-8"))
-    cfg["channels"]["mail"]["bounce_maildir"] = str(tmp_path / "Maildir")
-    routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    yield {"warehouse": wh, "routing": routing, "sink": sink, "box": box}
-    sink.stop()
 
 
 def _message(recipient: str):

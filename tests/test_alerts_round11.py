@@ -19,7 +19,13 @@ import dagster as dg
 import pytest
 import yaml
 from alert_receivers import HttpSink, SmtpSink
-from alerts_fixtures import bare_site, en_part, write_routing, zh_part  # noqa: F401 - the `site` fixture
+from alerts_fixtures import (  # noqa: F401 - the `site` fixture
+    bare_site,
+    en_part,
+    with_bounce_maildir,
+    write_routing,
+    zh_part,
+)
 from test_alerts import run_alerts, set_status
 
 from pipelines.alerts.answers import answer_zh, known
@@ -262,11 +268,7 @@ def _dsn(envid: str | None, recipient: str, returned_headers: str) -> bytes:
 
 
 def _with_bounces(site) -> mailbox.Maildir:
-    box = mailbox.Maildir(site["tmp"] / "Maildir", create=True)
-    cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
-    cfg["channels"]["mail"]["bounce_maildir"] = str(site["tmp"] / "Maildir")
-    site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    return box
+    return with_bounce_maildir(site["routing"], site["tmp"] / "Maildir")
 
 
 def test_mail_asks_a_dsn_relay_for_failure_and_delay_reports_and_a_dsn_is_matched_by_its_envid(site):

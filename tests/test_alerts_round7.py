@@ -11,7 +11,13 @@ import duckdb
 import pytest
 import yaml
 from alert_receivers import SmtpSink
-from alerts_fixtures import en_part, mail_site, write_routing, zh_part  # noqa: F401 - the `site` fixture
+from alerts_fixtures import (  # noqa: F401 - the `site` fixture
+    en_part,
+    mail_site,
+    with_engineers,
+    write_routing,
+    zh_part,
+)
 from test_alerts import run_alerts
 
 from pipelines.alerts.store import connect
@@ -291,13 +297,7 @@ def test_mail_carries_an_html_table_beside_the_unchanged_plain_text_and_escapes_
 
 
 # ------------------------------------------------------------------------------------ recipients in part
-def _with_engineers(routing, **national) -> None:
-    cfg = yaml.safe_load(routing.read_text(encoding="utf-8"))
-    cfg["routes"].append(
-        {"name": "data_engineers", "audience": "engineering", "recipients": {"mail": ["de@test.local"]}}
-    )
-    cfg["routes"][1].update(national)
-    routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+_with_engineers = with_engineers  # the shared fixture's; earlier imports of this name keep working
 
 
 def test_a_bad_address_among_good_ones_leaves_out_that_address_alone_and_is_reported(site):
