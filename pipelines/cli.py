@@ -1790,13 +1790,75 @@ def alerts_deliver(retry_failed: bool) -> None:
         _print_deliveries(out)
 
 
-def _delivery_status(status: str, attempts: int = 0) -> str:
+@alerts.command("status")
+def alerts_status() -> None:
+    """各投递通道的状态。
+    Each delivery channel's state: answering, or refusing its credentials (HTTP 401/403) since when, with the
+    receiver's answer, how many digests wait for it and when it is tried next."""
+    from pipelines.alerts.answers import answer_both
+    from pipelines.alerts.config import AlertConfigError, load_routing
+    from pipelines.alerts.lifecycle import channel_refusals
+    from pipelines.alerts.store import connect
+    from pipelines.china_time import china_time_text
+    from pipelines.labels import label_set
+
+    try:
+        routing = load_routing()
+    except AlertConfigError as e:
+        raise click.ClickException(term_text(e)) from e
+    states = label_set("channel_state")
+    with connect() as con:
+        refusing = channel_refusals(con)
+        waiting = dict(
+            con.execute("SELECT channel, count(*) FROM alerts.messages WHERE status = 'pending' GROUP BY channel")
+        )
+    t = Table("channel / 通道", "state / 状态", "since / 自", "waiting / 等待", "next try / 下次尝试", "answer / 回应")
+    for name in sorted(set(routing.channels) | set(refusing)):
+        r = refusing.get(name)
+        zh, en = states["channel_refusing" if r else "channel_answering"]
+        t.add_row(
+            escape(name),
+            f"{zh} / {en}",
+            china_time_text(r["since"], "zh") if r else "",
+            str(waiting.get(name, 0)),
+            china_time_text(r["next_try_at"], "zh") if r else "",
+            escape(answer_both((r["response"] or "")[:300])) if r else "",
+        )
+    console.print(t)
+    if refusing:  # a non-zero exit for a monitor's check: a channel nobody hears from
+        sys.exit(1)
+
+
+@alerts.command("retry")
+@click.option("--channel", required=True, help="A channel refusing its credentials, tried now (its token mended).")
+def alerts_retry(channel: str) -> None:
+    """立即重试拒收中的通道。
+    Try a refusing channel now: its oldest waiting digest first, the rest in order once it passes."""
+    from pipelines.alerts.config import AlertConfigError, load_routing
+    from pipelines.alerts.lifecycle import retry_channel
+
+    try:
+        routing = load_routing()
+    except AlertConfigError as e:
+        raise click.ClickException(term_text(e)) from e
+    if channel not in routing.channels:
+        raise click.ClickException(f"路由文件中没有通道 {channel} · no channel {channel} in {routing.path}")
+    out = retry_channel(routing, channel)
+    console.print(f"{count_en(len(out), 'due message')}: {sum(d['status'] == 'delivered' for d in out)} delivered")
+    if out:
+        _print_deliveries(out)
+
+
+def _delivery_status(status: str, attempts: int = 0, response: str | None = None) -> str:
     """A digest's delivery status in both languages (the labels seed's delivery_status list); a pending digest
-    that was tried already is waiting for its retry."""
+    that was tried already is waiting for its retry, or for its channel when the receiver refused its credentials."""
+    from pipelines.alerts.channels import refuses_channel
     from pipelines.labels import label_set
 
     labels = label_set("delivery_status")
     code = "retry" if status in ("pending", "retry") and attempts else status
+    if code == "retry" and refuses_channel(response):
+        code = "waiting_channel"
     zh, en = labels.get(code, (code, code))
     return f"{zh} / {en}"
 
@@ -1813,7 +1875,7 @@ def _print_deliveries(rows: list[dict], title: str | None = None) -> None:
             escape(r["route"]),
             escape(r["channel"]),
             escape(r["recipient"]),
-            escape(_delivery_status(r["status"], r.get("attempts") or 0)),
+            escape(_delivery_status(r["status"], r.get("attempts") or 0, r.get("response"))),
             escape(answer_both((r.get("response") or "")[:300])),  # the record is English; Chinese first
         )
     console.print(t)

@@ -93,6 +93,15 @@ def label_text(code: str | None, lang: str = "zh", path: Path = LABELS_FILE) -> 
     return lab.text(lang) if lab else str(code)
 
 
+def next_step(rule_id: str, lang: str = "zh", path: Path = LABELS_FILE) -> str:
+    """What the reader does about an alert of this rule (the seed's alert_next_step list, next_step_<rule>), for the
+    digests and the dashboard's Alerts page alike: a digest said acknowledge or silence, never what to do. "" for a
+    rule the seed does not word."""
+    code = f"next_step_{rule_id}"
+    text = label_text(code, lang, path)
+    return "" if text == code else text
+
+
 # A boolean in a Chinese-headed file (the provincial extracts, the indicator download): 是 / 否, not TRUE / FALSE.
 YES_NO_ZH = ("是", "否")
 

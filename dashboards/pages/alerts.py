@@ -15,7 +15,7 @@ from dash import Input, Output, State, dcc, html
 
 from pipelines.china_time import china_time_text
 from pipelines.counts import count_en
-from pipelines.labels import label_text
+from pipelines.labels import label_text, next_step
 
 from .. import access, queries
 from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
@@ -164,6 +164,12 @@ def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = No
     out = []
     for r in df.iter_rows(named=True):
         city = r.get("unit_name")
+        # what to do about a firing alert of this rule (the labels seed's words, as the digests say it): in the
+        # alert's own cell, which wraps, rather than a twelfth column the 1366 px grid has no room for
+        step = next_step(r["rule_id"], "en" if en else "zh") if r["state"] == "firing" else ""
+        title = r["title_en"] if en else r["title_zh"]
+        if step:
+            title = f"{title} · Next step: {step}" if en else f"{title}｜下一步：{step}"
         if en and r.get("unit_code"):
             city = (names_en or {}).get(r["unit_code"]) or city
         out.append(
@@ -175,7 +181,8 @@ def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = No
                 "severity": lbl(SEVERITIES, r["severity"], lang),
                 "city": city or tx("al_engineering", lang),
                 "unit_code": r.get("unit_code") or "",
-                "title": r["title_en"] if norm_lang(lang) == "en" else r["title_zh"],
+                "title": title,
+                "next_step": step,
                 "state": lbl(STATES, r["state"], lang),
                 # the store's UTC shown in Beijing time, marked so in the cell: an unmarked UTC time read as
                 # Beijing time is eight hours off

@@ -92,6 +92,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "已由摘要 {key} 取代：未发送，其预警的最新状态见该摘要",
     ),
     (r"written (?P<path>.+)", "已写入 {path}"),
+    # an HTTP receiver's 401/403 (channels.http_refusal): the channel waits, its digests in order
+    (
+        r"(?P<why>[^;]*\(HTTP (?P<code>\d{3})[^)]*\)[^;]*); the channel's digests wait in order \(tried again on a "
+        r"slow schedule, or at once with ipcity alerts retry --channel\) \((?P<rest>.*)\)",
+        "{why}；该通道的摘要按序等待（按较长间隔重试，或以 ipcity alerts retry --channel 立即重试）（{rest}）",
+    ),
     # an HTTP receiver's 4xx (channels.http_refusal): the reason by its status, then how it is requeued
     (
         r"(?P<why>[^;]*\(HTTP (?P<code>\d{3})[^)]*\)[^;]*); not retried \(requeue with ipcity alerts deliver "

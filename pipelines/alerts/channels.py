@@ -492,11 +492,29 @@ HTTP_ENDPOINT_REFUSALS = {
 }
 
 
+# 401/403 answer the channel's credentials (a token expired or rotated), not this digest: parking each digest left
+# every one on the channel parked until someone ran --retry-failed, and nobody was told the channel was broken. The
+# channel is marked refusing instead (lifecycle.deliver_due), its digests wait in order and go once it answers.
+HTTP_CREDENTIAL_REFUSALS = frozenset({401, 403})
+CHANNEL_REFUSING = "channel refusing: "
+
+
+def refuses_channel(response: str | None) -> bool:
+    """Whether an answer refuses the channel's credentials (the channel waits, its digests are not parked)."""
+    return (response or "").startswith(CHANNEL_REFUSING)
+
+
 def http_refusal(status: int) -> str | None:
     """The ledger's answer for an HTTP status that refuses the digest for good (a 4xx a retry cannot pass), or None
-    for success and what is retried. Ends with how it is requeued once mended."""
+    for success and what is retried. Ends with how it is requeued once mended. A credentials refusal (401/403) is
+    the channel's: its answer says the digests wait."""
     if not 400 <= status < 500 or status in HTTP_TRANSIENT_4XX:
         return None
+    if status in HTTP_CREDENTIAL_REFUSALS:
+        return (
+            f"{CHANNEL_REFUSING}{HTTP_ENDPOINT_REFUSALS[status]}; the channel's digests wait in order (tried again "
+            "on a slow schedule, or at once with ipcity alerts retry --channel)"
+        )
     if status in HTTP_MESSAGE_REFUSALS:
         why = f"message refused: {HTTP_MESSAGE_REFUSALS[status]}"
     else:

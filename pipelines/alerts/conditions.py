@@ -730,6 +730,7 @@ def delivery_failed(store, rules: Rules, routed=None) -> list[Condition] | None:
     false: an address removed or replaced, which no requeue will ever mend and no acknowledgement closes).
     ``store``: a connection to the alert store (alerts.messages), not the warehouse."""
     from pipelines.alerts.answers import answer_zh
+    from pipelines.china_time import china_time_text
 
     if not rules.get("delivery_failed"):
         return None
@@ -740,7 +741,25 @@ def delivery_failed(store, rules: Rules, routed=None) -> list[Condition] | None:
              FROM alerts.messages WHERE coalesce(run_id, '') <> 'test')
            WHERE n = 1 AND status = 'failed' ORDER BY route, channel, recipient"""
     ).fetchall()
-    return [
+    # A channel whose credentials are refused (HTTP 401/403) is one alert for the channel, not one per digest: its
+    # digests wait (none is parked), and what to mend is the channel's token. Resolved once the channel answers.
+    channels = [
+        Condition(
+            rule_id="delivery_failed",
+            audience="engineering",
+            severity=rules.severity("delivery_failed"),
+            subject_key=f"channel|{r['channel']}",
+            title_zh=f"预警通道拒收：通道 {r['channel']} 的凭据被接收方拒绝（自 {china_time_text(r['since'], 'zh')} 起），"
+            f"原因：{answer_zh((r['response'] or '')[:200])}；其摘要按序等待，修正凭据后运行 "
+            f"ipcity alerts retry --channel {r['channel']}",
+            title_en=f"alert channel refusing: the receiver refuses the credentials of channel {r['channel']} (since "
+            f"{china_time_text(r['since'], 'en')}): {(r['response'] or '')[:200]}; its digests wait in order, once the "
+            f"credentials are mended run ipcity alerts retry --channel {r['channel']}",
+            detail={"channel": r["channel"], "since": r["since"], "last_response": r["response"]},
+        )
+        for r in store.execute("SELECT channel, since, response FROM alerts.channel_refusals ORDER BY channel")
+    ]
+    return channels + [
         Condition(
             rule_id="delivery_failed",
             audience="engineering",

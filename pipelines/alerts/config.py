@@ -93,6 +93,9 @@ class Routing:
     # Dagster ends a sensor tick at 60 s (its gRPC timeout) and counts it failed; a slow relay now leaves the
     # digests not yet tried due for the next tick, and an attempt under way is cut at the budget.
     sensor_budget_seconds: float = 40
+    # Seconds between tries of a channel whose receiver refused its credentials (`delivery.refusal_retry_seconds`):
+    # slow, since only an operator mending the token helps; `ipcity alerts retry --channel` tries at once.
+    refusal_retry_seconds: float = 3600
     path: Path = field(default=DEFAULT_ROUTING)
     # What `load_routing(strict=False)` refused. A refused channel's waiting messages are held, not failed; a file
     # that could not be read at all (``readable`` false) sends nothing and leaves every alert pending.
@@ -197,7 +200,10 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
             "max_attempts": int(d.get("max_attempts", 30)),
             "run_budget_seconds": float(d.get("run_budget_seconds", 120)),
             "sensor_budget_seconds": float(d.get("sensor_budget_seconds", Routing.sensor_budget_seconds)),
+            "refusal_retry_seconds": float(d.get("refusal_retry_seconds", Routing.refusal_retry_seconds)),
         }
+        if parsed["refusal_retry_seconds"] <= 0:
+            raise ValueError("refusal_retry_seconds must be more than 0")
         if parsed["run_budget_seconds"] <= 0:
             raise ValueError("run_budget_seconds must be more than 0")
         if not 0 < parsed["sensor_budget_seconds"] <= SENSOR_BUDGET_MAX:

@@ -32,10 +32,10 @@ from pipelines.alerts import channels
 from pipelines.alerts.bounces import read_bounces
 from pipelines.alerts.conditions import Condition, delivery_failed, describe_change
 from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
-from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc
+from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc, parse
 from pipelines.counts import count_en, count_zh
 from pipelines.data_nature import nature_now
-from pipelines.labels import label_set, label_text
+from pipelines.labels import label_set, label_text, next_step
 
 LEASE_SECONDS = 120
 SUBJECT_PREFIX = "【知识产权强市监测】"
@@ -457,6 +457,13 @@ def full_list_where(dashboard_url: str, per_province: bool) -> dict[str, str]:
 HTML_HEADS = {"zh": ("地区", "编号", "预警"), "en": ("Area", "ID", "Alert")}
 
 
+def _next_steps(alerts: list[dict], lang: str) -> list[tuple]:
+    """One "step" part per rule among the firing alerts, in the order the digest names them."""
+    rules = list(dict.fromkeys(a["rule_id"] for a in alerts))
+    steps = [(r, next_step(r, lang)) for r in rules]
+    return [("step", label_text(r, lang), text) for r, text in steps if text]
+
+
 def _html_digest(subject: str, sections: list[tuple[str, list[tuple]]], frame: dict, key_line: str) -> str:
     """The digest as the HTML alternative of its mail: the same parts as the plain text, each section's alerts in a
     table (what an office's mail client shows as one), every value from the data escaped (a city, a title or a
@@ -488,6 +495,9 @@ def _html_digest(subject: str, sections: list[tuple[str, list[tuple]]], frame: d
                 table_open = True
             elif part[0] == "city":
                 continue  # each of its rows names it (with its link)
+            elif part[0] == "step":
+                _, rule, text = part
+                out.append(f"<tr><td {cell}>{escape(rule)}</td><td {cell}></td><td {cell}>{escape(text)}</td></tr>")
             elif part[0] == "summary":
                 _, city, summary, url = part
                 out.append(
@@ -602,6 +612,9 @@ def compose(
                     by_city[city], key=lambda a: (SEVERITY_ORDER.get(a["severity"], 3), a["rule_id"], a["subject_key"])
                 )
                 out.extend(("item", city, _line(a, lang, under_city=True)) for a in items)
+        if firing:  # what to do per kind of alert, not only acknowledge or silence
+            out.append(("head", "下一步：" if lang == "zh" else "Next steps:"))
+            out.extend(_next_steps(firing, lang))
         if resolved:
             out.append(("head", ("已解除：" if lang == "zh" else "Resolved: ") + _counts_line(resolved, lang)))
             out.extend(("item", _city_label(a, lang), _line(a, lang)) for a in resolved)
@@ -612,6 +625,8 @@ def compose(
         for part in blocks(lang):
             if part[0] in ("head", "item"):
                 lines.append(part[-1])
+            elif part[0] == "step":
+                lines.append(f"  · {part[1]}{'：' if lang == 'zh' else ': '}{part[2]}")
             elif part[0] == "city":
                 lines.append(f" {part[1]}" + (f"  {part[2]}" if part[2] else ""))
             else:
@@ -669,6 +684,9 @@ def compose(
             "detail": json.loads(a.get("detail_json") or "{}"),
             "change": change_of(a) if tr == "firing" else None,
             "repeat": _repeat_fields(a) if tr == "firing" else None,
+            "next_step": {"zh": next_step(a["rule_id"], "zh"), "en": next_step(a["rule_id"], "en")}
+            if tr == "firing"
+            else None,
         }
 
     payload = {
@@ -1037,20 +1055,27 @@ def deliver_due(
     now = now_utc()
     with connect(path) as con:
         due = [
-            r[0]
+            (r[0], r[1], r[2])
             for r in con.execute(
-                """SELECT idempotency_key, channel FROM alerts.messages WHERE status = 'pending'
+                """SELECT idempotency_key, channel, run_id FROM alerts.messages WHERE status = 'pending'
                    AND (next_retry_at IS NULL OR next_retry_at <= ?) ORDER BY created_at, idempotency_key""",
                 (iso(now),),
             ).fetchall()
             # a message for a channel the routing file refused waits for it to be mended (no attempt spent)
             if (keys is None or r[0] in keys) and r[1] not in routing.refused_channels
         ]
+        refusing = channel_refusals(con)
+    # A channel whose credentials were refused (401/403) waits as a whole until its next try: none of its digests is
+    # tried (or parked) meanwhile; when the time comes the oldest goes first, and the rest follow only if it passes.
+    # A route test (run_id 'test') is tried anyway: it is how an operator checks a mended token.
+    waiting = {c for c, r in refusing.items() if r["next_try_at"] and parse(r["next_try_at"]) > now}
     results = []
     down: set[str] = set()  # channels that failed every attempt in this call
-    for key in due:
+    for key, channel, run in due:
         if budget is not None and time.monotonic() - started >= budget:
             break  # the rest stays pending and due: the delivery sensor takes it from here
+        if channel in waiting and run != "test":
+            continue
         msg = _claim(path, key, now_utc())
         if msg is None:
             continue  # another dispatcher holds it
@@ -1109,6 +1134,14 @@ def deliver_due(
             wait = max(routing.backoff(attempt), channels.retry_after(response or "") or 0)
             if ok:
                 status, next_retry = "delivered", None
+            elif channels.refuses_channel(response):
+                # the channel's credentials, not this digest: the channel is marked (named to the engineers by
+                # delivery_failed, in `ipcity alerts status`) and this digest waits at the head of its queue,
+                # never parked however many slow tries it takes; a route test's message is answered at once
+                waiting.add(msg["channel"])
+                retry_at = t + timedelta(seconds=routing.refusal_retry_seconds)
+                _mark_refusing(path, msg["channel"], response, t, retry_at)
+                status, next_retry = ("failed", None) if msg["run_id"] == "test" else ("retry", retry_at)
             elif attempt >= routing.max_attempts or response.startswith(channels.PERMANENT):
                 status, next_retry = "failed", None
             else:
@@ -1117,6 +1150,7 @@ def deliver_due(
             # another one (the delivery sensor, `ipcity alerts deliver`) would claim it and send it as well.
             again = (
                 status == "retry"
+                and msg["channel"] not in waiting  # a refusing channel is tried on its slow schedule, not now
                 and i + 1 < routing.immediate_attempts
                 and wait <= 10
                 and (budget is None or time.monotonic() - started + wait < budget)
@@ -1140,10 +1174,19 @@ def deliver_due(
                     ),
                 )
             msg["attempts"] = attempt
+            if ok and msg["channel"] in refusing:
+                # the channel answers again (the token mended): its waiting digests follow in order, in this call
+                _clear_refusing(path, msg["channel"])
+                refusing.pop(msg["channel"], None)
+                waiting.discard(msg["channel"])
             if not again:
                 break  # delivered, failed, or a longer outage: the next dispatch (run, sensor tick, `alerts deliver`)
             sleep(wait)
-        if status != "delivered" and not channels.refused_by_receiver(response):
+        if (
+            status != "delivered"
+            and not channels.refused_by_receiver(response)
+            and not channels.refuses_channel(response)
+        ):
             down.add(msg["channel"])
         results.append(_outcome(msg, status, attempt, response))
     delivered = [r["idempotency_key"] for r in results if r["status"] == "delivered"]
@@ -1163,6 +1206,38 @@ def deliver_due(
                 cut_at_budget=cut_at_budget,
             )
     return results
+
+
+def channel_refusals(con: sqlite3.Connection) -> dict[str, dict]:
+    """The channels whose receiver refuses their credentials, by name: since, the answer, the next try, tries."""
+    return {r["channel"]: dict(r) for r in con.execute("SELECT * FROM alerts.channel_refusals ORDER BY channel")}
+
+
+def _mark_refusing(path, channel: str, response: str, at: datetime, retry_at: datetime) -> None:
+    with connect(path) as con:
+        con.execute(
+            """INSERT INTO alerts.channel_refusals (channel, since, response, next_try_at, tries) VALUES (?, ?, ?, ?, 1)
+               ON CONFLICT (channel) DO UPDATE SET response = excluded.response, next_try_at = excluded.next_try_at,
+               tries = tries + 1""",
+            (channel, iso(at), response, iso(retry_at)),
+        )
+
+
+def _clear_refusing(path, channel: str) -> None:
+    with connect(path) as con:
+        con.execute("DELETE FROM alerts.channel_refusals WHERE channel = ?", (channel,))
+
+
+def retry_channel(routing: Routing, channel: str, *, path=None) -> list[dict]:
+    """`ipcity alerts retry --channel`: a refusing channel's oldest waiting digest is tried now (its token mended),
+    and the rest follow in order if it passes. Returns deliver_due's results."""
+    now = iso(now_utc())
+    with connect(path) as con:
+        con.execute("UPDATE alerts.channel_refusals SET next_try_at = ? WHERE channel = ?", (now, channel))
+        con.execute(
+            "UPDATE alerts.messages SET next_retry_at = ? WHERE channel = ? AND status = 'pending'", (now, channel)
+        )
+    return deliver_due(routing, path=path)
 
 
 def delivery_id(key: str, attempt: int) -> str:

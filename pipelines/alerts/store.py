@@ -63,6 +63,12 @@ CREATE TABLE IF NOT EXISTS alerts.deliveries (
   response TEXT, next_retry_at TEXT,
   PRIMARY KEY (idempotency_key, attempt)
 );
+-- A channel whose receiver refused its credentials (HTTP 401/403: a token expired or rotated): every digest on it
+-- would get the same answer, so the channel, not each digest, is marked; its digests wait in order and the oldest
+-- is tried again at next_try_at (a slow schedule, or at once with `ipcity alerts retry --channel`).
+CREATE TABLE IF NOT EXISTS alerts.channel_refusals (
+  channel TEXT PRIMARY KEY, since TEXT NOT NULL, response TEXT, next_try_at TEXT, tries INTEGER NOT NULL DEFAULT 1
+);
 CREATE TABLE IF NOT EXISTS alerts.dispatches (
   run_id TEXT, dispatched_at TEXT, route TEXT, channel TEXT, recipient TEXT, messages INTEGER,
   n_firing INTEGER, n_resolved INTEGER
