@@ -21,6 +21,7 @@ from alerts_fixtures import (  # noqa: F401 - the `site` fixture
 from test_alerts import run_alerts
 
 from pipelines.alerts.store import connect
+from pipelines.labels import next_step
 
 
 def set_stages(wh, year: int, stages: dict[str, tuple[str, bool | None]]) -> None:
@@ -251,12 +252,15 @@ def test_a_robot_s_cut_off_note_points_each_recipient_to_what_its_role_opens(sit
 PLAIN_BEFORE_HTML = (
     "收件人 ipo-410000@test.local（province_office）：\n新预警2条，涉及2个地区：目标滞后 2\n"
     " <script>alert(1)</script>&开封市\n  [c5667dd8] 2025 年目标“质押融资额”进展有限（2024 年现值 50，目标值 100）\n"
-    " 郑州市\n  [ec6921e9] 2025 年目标“质押融资额”倒退（2024 年现值 90，目标值 100）\n\n"
+    " 郑州市\n  [ec6921e9] 2025 年目标“质押融资额”倒退（2024 年现值 90，目标值 100）\n"
+    # round 12: the next step per kind of alert (the labels seed's alert_next_step), after the alerts
+    f"下一步：\n  · 目标滞后：{next_step('target_behind', 'zh')}\n\n"
     "如需确认或静默某条预警，请将其编号告知国家知识产权局监测平台运维人员（“预警”页面仅限国家局账号）。"
     "不再接收或更改收件地址：请联系监测平台运维人员修改预警路由文件。\n\n"
     "To ipo-410000@test.local (province_office):\nFiring: 2 alerts in 2 areas: Behind target 2\n"
     " Kaifeng <b>&amp; (410200)\n  [c5667dd8] 2025 target Pledge financing is limited progress (50 in 2024, target 100)\n"
-    " Zhengzhou (410100)\n  [ec6921e9] 2025 target Pledge financing is deteriorating (90 in 2024, target 100)\n\n"
+    " Zhengzhou (410100)\n  [ec6921e9] 2025 target Pledge financing is deteriorating (90 in 2024, target 100)\n"
+    f"Next steps:\n  · Behind target: {next_step('target_behind', 'en')}\n\n"
     "To acknowledge or silence an alert, send its id to the monitoring platform's operators at CNIPA (the Alerts page "
     "is for national accounts). To stop receiving these messages or change the address, ask the monitoring "
     "platform's operators to change the alert routing file.\n\n消息编号 / idempotency key: 6613bf1af20d407bea135b5ce4155d7e   run: run-1\n"
@@ -288,7 +292,8 @@ def test_mail_carries_an_html_table_beside_the_unchanged_plain_text_and_escapes_
     assert [p.get_content_type() for p in henan.iter_parts()] == ["text/plain", "text/html"]
     assert SmtpSink.text(henan) == PLAIN_BEFORE_HTML
     page = henan.get_body(preferencelist=("html",)).get_content()
-    assert page.count("<table") == 2 and page.count("<tr>") == 6  # per language: a head and a row per alert
+    # per language: a head and a row per alert, then the next steps' head and a row per rule (round 12)
+    assert page.count("<table") == 4 and page.count("<tr>") == 10
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;&amp;开封市" in page
     assert "Kaifeng &lt;b&gt;&amp;amp; (410200)" in page and "<b>&amp;" not in page
     assert "ec6921e9" in page and "倒退" in page and "deteriorating" in page
