@@ -11,7 +11,6 @@ from dash import Input, Output, State, dcc, html
 
 from pipelines.data_nature import nature_of, with_provenance_column
 from pipelines.evaluation.rules import acceptance_score_text
-from pipelines.labels import label_text
 
 from .. import access, queries
 from .. import programme_queries as pq
@@ -28,6 +27,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
+from ..evaluation_text import report_conflict_mark
 from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, language_part, range_dashes, range_text
 from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
@@ -252,7 +252,7 @@ def third_party_rows(df: pl.DataFrame, lang: str, unit_name_en: dict[str, str] |
             # a report loaded twice with different scores (fct_third_party_evaluation.report_conflict) is marked
             # beside the score it produced, as the dossier marks it (labels seed third_party_report_conflict)
             "third_party_score_text": acceptance_score_text(score)
-            + (f" ⚠ {label_text('third_party_report_conflict', norm_lang(lang))}" if r.get("report_conflict") else ""),
+            + report_conflict_mark(r.get("report_conflict"), lang),
             "findings": r["findings"],
         }
         for r, score in zip(records(df), df["third_party_score"].to_list())
