@@ -229,3 +229,26 @@ def test_the_profile_page_marks_the_conflicted_cycle_only(conflicted, lang):
 
     assert mark in cells[range_dashes(cycle)], cells
     assert all(mark not in text for c, text in cells.items() if c != range_dashes(cycle)), cells
+
+
+# -- the review: the flag page's subtitle writes its year as every title does ----------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_flag_pages_subtitle_writes_the_year_as_titles_do(national, sample_snapshot, lang):
+    """zh_1366_flag: "泰州市 · 2025" under 为何被标记, where every chart and card writes "2025年"."""
+    from dashboard_http import page_body
+
+    from dashboards.i18n import name_col
+
+    con = duckdb.connect(str(sample_snapshot.snapshot), read_only=True)
+    try:
+        unit, year, name = con.execute(
+            f"select e.unit_code, e.year, d.{name_col(lang)} from marts.fct_evaluation_year as e "
+            "join marts.dim_city as d using (unit_code) where e.stage in ('watch', 'rectification', 'exit_candidate') "
+            "order by e.year desc, e.unit_code limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    page = json.dumps(_post(national, page_body("/flag", f"?lang={lang}&unit={unit}&year={year}")), ensure_ascii=False)
+    assert t("title_year", lang).format(title=name, year=year) in page
