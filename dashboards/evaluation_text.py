@@ -18,6 +18,13 @@ from .i18n import GROUPS, VERDICT_STATUS, label, norm_lang, t
 RULE_ORDER = ("x1", "r1", "r2", "w1", "w2", "ex1")
 
 
+def report_conflict_mark(conflict, lang: str | None) -> str:
+    """Beside a third-party score whose report was loaded twice with different scores
+    (fct_third_party_evaluation.report_conflict): " ⚠ " and the labels seed's third_party_report_conflict; "" for
+    none. One mark for every page that shows the score (programmes grid, city profile), as the dossier marks it."""
+    return f" ⚠ {label_text('third_party_report_conflict', norm_lang(lang))}" if conflict else ""
+
+
 def rule_description(row: dict, lang: str | None) -> str:
     """A rules-seed parameter as an official reads it: the seed's plain ``official_zh`` / ``official_en`` (one
     definition, read by every page), the engineers' ``description_*`` only for a snapshot published before the

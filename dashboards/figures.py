@@ -210,7 +210,10 @@ def composite_histogram(dist: pl.DataFrame, lang: str, year: int | None = None) 
     if not dist.height:
         return empty_figure(t("no_data", lang))
     fig = go.Figure()
-    for group in GROUP_ORDER:
+    # Plotly stacks the first trace at the bottom: added 起步 first, 领先 is the top of each bar, and the legend,
+    # listed reversed, reads top-down as the stack does, in the seed's order (领先 first). Listed as added, the
+    # legend put 领先 first beside bars with 领先 at the bottom.
+    for group in reversed(GROUP_ORDER):
         g = dist.filter(pl.col("performance_group") == group)
         if g.height:
             fig.add_trace(
@@ -223,7 +226,7 @@ def composite_histogram(dist: pl.DataFrame, lang: str, year: int | None = None) 
                     xbins={"size": 5},
                 )
             )
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", legend={"traceorder": "reversed"})
     fig.add_vline(x=100, line_dash="dash", line_color=OKABE_ITO["black"])
     fig.update_xaxes(title=t("composite_index_axis", lang))
     fig.update_yaxes(title=t("units_count_axis", lang))
@@ -445,7 +448,9 @@ def strength_heatmap(
     # Missing cells are not drawn: the grey background shows through, unlike white "= average".
     return figure(
         [heatmap],
-        year_title(t("cmp_sw", lang), year, lang),  # the year in the image too, as on the radar
+        # its own title, the year in the image too (as on the radar): it was the heading of the strengths list on
+        # the same page ("相对示范城市平均水平的优势与短板"), read twice in a row as one section
+        year_title(t("cmp_heat_title", lang), year, lang),
         heatmap_height(heatmap["x"], len(unit_codes)),
         plot_bgcolor="#9ca3af",
         # the range and whose it is (it changed with the cities picked and said nothing), under the colour bar: in
@@ -480,8 +485,18 @@ def strength_heatmap(
 
 
 # The data note a chart carries in its own image (a PNG saved from the mode bar's camera has neither the page's
-# banner nor its footer): faint, across the plot's middle, where no title, legend or axis label is placed.
+# banner nor its footer): in the plot's middle, where no title, legend or axis label is placed. Dark text on its own
+# light box, so it reads over any fill: drawn faint (22 % grey) and bare, it vanished over the map's grey provinces.
+# The box is not opaque, so the data under it still show through; the text's contrast against the box laid over the
+# darkest fill (black) is ≥ 7 : 1 (WCAG AAA), and the box is part of the figure, so the PNG has it too.
 DATA_NOTE_NAME = "ipcity-data-note"
+DATA_NOTE_STYLE = {
+    "font": {"size": 18, "color": "#1f2933"},
+    "bgcolor": "rgba(255, 255, 255, 0.8)",
+    "bordercolor": "rgba(31, 41, 51, 0.5)",
+    "borderwidth": 1,
+    "borderpad": 4,
+}
 
 
 def stamp_data_note(fig, note: str | None):
@@ -505,8 +520,7 @@ def stamp_data_note(fig, note: str | None):
             "x": 0.5,
             "y": 0.5,
             "showarrow": False,
-            "font": {"size": 26, "color": "rgba(31, 41, 51, 0.22)"},
-            "textangle": -15,
+            **DATA_NOTE_STYLE,
         },
     ]
     return {**spec, "layout": layout}

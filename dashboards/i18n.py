@@ -212,6 +212,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "weaknesses": ("短板", "Weaknesses"),
     "programme_avg": ("示范城市平均", "Programme average"),
     # the colour bar's title says its unit: the cells are 0–100 scores minus the programme average, in points
+    "cmp_heat_title": ("各项指标：得分与平均之差", "By indicator: score minus the average"),
     "diff_vs_avg": ("与示范城市平均得分之差（分）", "Score minus programme average (points)"),
     "points_short": ("分", "pts"),
     # an evaluation stage the account may not see (another province's, access.published_rankings)

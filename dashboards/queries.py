@@ -12,6 +12,7 @@ from pipelines.evaluation.releases import LATEST_FIRST, released_differs
 from pipelines.labels import FLAGGED_STAGES
 
 from .i18n import PILLAR_COLUMNS, PROVINCE_EN
+from .programme_queries import THIRD_PARTY
 from .snapshot import QUALITY_PREFIX
 
 SCORES = "marts.fct_city_score_year"
@@ -785,12 +786,7 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
     indicator-based score, the third-party score (evaluator, version) and the status (combined or pending)."""
     if not snap.has(ACCEPTANCE):
         return None
-    have = set(
-        snap.query(
-            "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
-            (ACCEPTANCE,),
-        )["column_name"].to_list()
-    )
+    have = _columns(snap, ACCEPTANCE)
     cols = ", ".join(
         [
             "cycle",
@@ -826,9 +822,29 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
             ),
         ]
     )
+    # the third-party report behind the cycle's score loaded twice with different scores (one row per unit and
+    # cycle in fct_third_party_evaluation): the profile marks it as the programmes page and the dossier do; null on
+    # a snapshot published before the mart had the column
+    conflict = "cast(null as boolean)"
+    if snap.has(THIRD_PARTY) and "report_conflict" in _columns(snap, THIRD_PARTY):
+        conflict = (
+            f"(select tp.report_conflict from {THIRD_PARTY} as tp "
+            "where tp.unit_code = a.unit_code and tp.cycle = a.cycle)"
+        )
     return snap.query(
-        f"select {cols} from {ACCEPTANCE} where unit_code = ? order by cycle_first_year",
+        f"select {cols}, {conflict} as report_conflict from {ACCEPTANCE} as a where a.unit_code = ? "
+        "order by a.cycle_first_year",
         (unit_code,),
+    )
+
+
+def _columns(snap, table: str) -> set[str]:
+    """The columns a published table has (an older snapshot may lack a newer column)."""
+    return set(
+        snap.query(
+            "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
+            (table,),
+        )["column_name"].to_list()
     )
 
 

@@ -696,3 +696,21 @@ def test_snapshot_override() -> Path | None:
 
 
 test_snapshot_override.__test__ = False  # not a test despite the name
+
+
+def year_and_units(snapshot: Path) -> tuple[int, list[str]]:
+    """A published snapshot's latest ranked year and its ranked units, best first (the compare page's picks in the
+    dash8/dash9 tests, in-process and in the browser; each round had its own copy)."""
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        year = con.execute("select max(year) from marts.fct_city_score_year where is_ranked").fetchall()[0][0]
+        codes = [
+            r[0]
+            for r in con.execute(
+                "select unit_code from marts.fct_city_score_year where year = ? and is_ranked order by rank, unit_code",
+                [year],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    return year, codes

@@ -13,6 +13,7 @@ import json
 import plotly.graph_objects as go
 import polars as pl
 import pytest
+from dashboard_fixtures import year_and_units
 
 from dashboards import figures
 from dashboards.i18n import t
@@ -66,24 +67,6 @@ def national(sample_snapshot, tmp_path_factory):
     return signed_in_client(app, d / "users.sqlite", "national_test")
 
 
-def _year_and_units(snapshot) -> tuple[int, list[str]]:
-    import duckdb
-
-    con = duckdb.connect(str(snapshot), read_only=True)
-    try:
-        year = con.execute("select max(year) from marts.fct_city_score_year where is_ranked").fetchall()[0][0]
-        codes = [
-            r[0]
-            for r in con.execute(
-                "select unit_code from marts.fct_city_score_year where year = ? and is_ranked order by rank, unit_code",
-                [year],
-            ).fetchall()
-        ]
-    finally:
-        con.close()
-    return year, codes
-
-
 def _post(client, outputs, inputs, state):
     from dashboard_http import callback_body
 
@@ -107,7 +90,7 @@ def _compare(client, year, units, lang="zh") -> dict:
 def test_every_chart_a_callback_draws_carries_the_data_note(national, sample_snapshot, lang):
     """The compare page's radar and heatmap (one callback, several outputs) and its trend (one output): each
     figure the browser receives has the note, so the PNG the camera saves has it."""
-    year, codes = _year_and_units(sample_snapshot.snapshot)
+    year, codes = year_and_units(sample_snapshot.snapshot)
     got = _compare(national, year, codes[:3], lang)
     assert _notes(got["cmp-radar"]["figure"]) == [NOTE]
     assert _notes(got["cmp-heatmap"]["figure"]) == [NOTE]
@@ -128,7 +111,7 @@ def test_every_chart_a_callback_draws_carries_the_data_note(national, sample_sna
 
 def test_the_heatmaps_range_is_the_years_whichever_cities_are_picked(national, sample_snapshot):
     """Fitted to the cities picked, one pair's range was twice the next's: one colour meant two differences."""
-    year, codes = _year_and_units(sample_snapshot.snapshot)
+    year, codes = year_and_units(sample_snapshot.snapshot)
     ranges, bars = set(), set()
     for pick in (codes[:2], codes[-2:], [codes[0], codes[len(codes) // 2]]):
         fig = _compare(national, year, pick)["cmp-heatmap"]["figure"]

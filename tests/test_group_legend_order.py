@@ -94,8 +94,43 @@ def test_the_group_orders_the_code_lists_are_the_seed_s():
     assert set(GROUP_COLORS) == set(seed_order())
 
 
+def stack_order(fig: go.Figure) -> list[str]:
+    """A stacked bar chart's series as the eye reads the stack: top to bottom for upright bars (Plotly stacks the
+    first trace at the bottom), left to right for lying ones."""
+    names = [tr.name for tr in fig.data if tr.name]
+    lying = all(getattr(tr, "orientation", None) == "h" for tr in fig.data)
+    return names if lying else names[::-1]
+
+
+def _stacked_charts(lang: str) -> dict[str, go.Figure]:
+    from dashboards import figures
+    from dashboards.pages.targets import BUCKET_ORDER, plan_figure
+
+    pts = _points()
+    dist = pts.select("unit_code", "unit_name", "unit_name_en", "composite_index", performance_group="group")
+    plans = pl.DataFrame(
+        {"plan_id": ["p1", "p2"], "targets": [4, 2]}
+        | {f"pct_{b}": [25.0, 50.0] for b in BUCKET_ORDER}
+        | {f"n_{b}": [1, 1] for b in BUCKET_ORDER}
+    )
+    return {"histogram": figures.composite_histogram(dist, lang, 2025), "targets_by_plan": plan_figure(plans, lang)}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_stacked_chart_s_legend_runs_as_its_stack(lang):
+    """zh_1366_overview: the distribution's legend listed 领先 first while 领先 was the bottom of every bar. The top
+    (left) of each stacked chart's legend is the top (left) of its stack; the groups' stack is the seed's order."""
+    from dashboards.i18n import GROUPS, label
+
+    for name, fig in _stacked_charts(lang).items():
+        assert shown_legend(fig) == stack_order(fig), name
+    hist = _stacked_charts(lang)["histogram"]
+    assert stack_order(hist) == [label(GROUPS, g, lang) for g in seed_order()]
+
+
 def test_a_stacked_chart_s_legend_is_not_reversed_by_default():
-    """Any stacked bar chart of the app (the template's default): its legend lists the series as they were added."""
+    """The template's default: a legend lists the series as they were added (a chart whose stack reads the other way
+    says so itself, as the distribution does: test_a_stacked_chart_s_legend_runs_as_its_stack)."""
     from dashboards.theme import base_layout
 
     fig = go.Figure([go.Bar(x=[1], y=[1], name=n) for n in ("a", "b", "c")])

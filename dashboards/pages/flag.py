@@ -314,7 +314,8 @@ def layout(lang: str, unit=None, year=None, **_):
     year = flagged_year(snap, unit, year)
     row = evaluation_row(snap, unit, year) if year else None
     name = info[name_col(lang)]
-    head = page_title(NAV_KEY, lang, f"{name} · {year or '–'}")
+    # the year as every title writes it ("2025年" in Chinese; a bare "2025" beside the city read as a code)
+    head = page_title(NAV_KEY, lang, t("title_year", lang).format(title=name, year=year) if year else f"{name} · –")
     links = html.P(
         [
             dcc.Link(t("profile_link", lang), href=href("/profile", lang, unit=unit)),

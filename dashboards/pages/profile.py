@@ -28,7 +28,13 @@ from ..components import (
     url_stores,
     url_sync,
 )
-from ..evaluation_text import cycle_judged_by_text, cycle_state_text, evidence_text, rules_text
+from ..evaluation_text import (
+    cycle_judged_by_text,
+    cycle_state_text,
+    evidence_text,
+    report_conflict_mark,
+    rules_text,
+)
 from ..formatting import (
     digits_for,
     fmt_value,
@@ -350,6 +356,9 @@ def _third_party_cell(r: dict, lang: str) -> str:
     text = acceptance_score_text(r.get("third_party_score"))
     if weight is not None:
         text += f" (×{weight:g})"
+    # the report behind the score was loaded twice with different scores: marked here as on the programmes page
+    # and in the dossier (the profile's cell showed the score as if it were the only one sent)
+    text += report_conflict_mark(r.get("report_conflict"), lang)
     return (
         f"{text} · {t('third_party_by', lang)} {language_part(r.get('third_party_evaluator'), lang) or '–'}, "
         f"{t('report_version_short', lang)} {r.get('third_party_report_version') or '–'}"

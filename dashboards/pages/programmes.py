@@ -11,7 +11,6 @@ from dash import Input, Output, State, dcc, html
 
 from pipelines.data_nature import nature_of, with_provenance_column
 from pipelines.evaluation.rules import acceptance_score_text
-from pipelines.labels import label_text
 
 from .. import access, queries
 from .. import programme_queries as pq
@@ -28,6 +27,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
+from ..evaluation_text import report_conflict_mark
 from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, language_part, range_dashes, range_text
 from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
@@ -209,6 +209,10 @@ def membership_rows(
     return out
 
 
+# A date column's least width: "2024-01-01" (~76 px at the grid's type) and the cell's padding, on one line
+DATE_PX = 115
+
+
 def membership_columns(lang: str) -> list[dict]:
     # Ten columns in the 1,250 px of a 1366×768 laptop (eleven needed 1,460–1,540 px and scrolled sideways): the
     # unit's GB/T 2260 code is the city's tooltip, not a column of its own; dates and years, which nobody filters
@@ -219,7 +223,7 @@ def membership_columns(lang: str) -> list[dict]:
             "field": "city_link",
             "headerName": t("city", lang),
             "cellRenderer": "markdown",
-            "minWidth": 100,
+            "minWidth": 130,  # "Shijiazhuang" whole (at 100 px it broke inside the name)
             "tooltipField": "unit_code",
             "wrapText": True,
             "autoHeight": True,
@@ -227,9 +231,10 @@ def membership_columns(lang: str) -> list[dict]:
         {"field": "province", "headerName": t("province", lang), "maxWidth": 110},
         {"field": "programme", "headerName": t("programme", lang), "minWidth": 150},
         {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 100},
-        {"field": "joined_on", "headerName": t("joined_on", lang), "maxWidth": 120, **no_filter},
+        # a date whole on one line: sized to fit at 1366 px, the English grid read "2024-01-" over "01"
+        {"field": "joined_on", "headerName": t("joined_on", lang), "minWidth": DATE_PX, "maxWidth": 120, **no_filter},
         {"field": "exit_reason", "headerName": t("exit_reason", lang), "maxWidth": 140},
-        {"field": "left_on", "headerName": t("left_on", lang), "maxWidth": 120, **no_filter},
+        {"field": "left_on", "headerName": t("left_on", lang), "minWidth": DATE_PX, "maxWidth": 120, **no_filter},
         {"field": "first_evaluated_year", "headerName": t("first_evaluated_year", lang), "maxWidth": 100, **no_filter},
         {"field": "last_evaluated_year", "headerName": t("last_evaluated_year", lang), "maxWidth": 100, **no_filter},
         {"field": "source", "headerName": t("pg_source", lang), "minWidth": 170, "tooltipField": "source"},
@@ -252,7 +257,7 @@ def third_party_rows(df: pl.DataFrame, lang: str, unit_name_en: dict[str, str] |
             # a report loaded twice with different scores (fct_third_party_evaluation.report_conflict) is marked
             # beside the score it produced, as the dossier marks it (labels seed third_party_report_conflict)
             "third_party_score_text": acceptance_score_text(score)
-            + (f" ⚠ {label_text('third_party_report_conflict', norm_lang(lang))}" if r.get("report_conflict") else ""),
+            + report_conflict_mark(r.get("report_conflict"), lang),
             "findings": r["findings"],
         }
         for r, score in zip(records(df), df["third_party_score"].to_list())
@@ -337,6 +342,9 @@ def ambition_columns(lang: str) -> list[dict]:
             "field": "ambition_class",
             **rates,
             "headerName": t("ambition_class", lang),
+            # "Unambitious" whole (sized to fit at 1366 px it read "Unambitiou" over "s"); the Chinese classes are
+            # four characters, and the grid's least widths must still add up to a 1366 px window's
+            "minWidth": 120 if norm_lang(lang) == "en" else None,
             "maxWidth": 130,
             "cellClassRules": {
                 "ipc-status-bad": "data.class_code == 'unambitious' || data.class_code == 'unrealistic'",

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dashboard_fixtures import year_and_units
 
 from dashboards.figures import DATA_NOTE_NAME, HEAT_SCALE_NAME
 from dashboards.i18n import t
@@ -49,23 +50,10 @@ return [gd.data[0].zmin, gd.data[0].zmax, note ? note.text.replace(/<br>/g, ' ')
 """
 
 
-def _year_and_units(snapshot) -> tuple[int, list[str]]:
-    year = sql(snapshot, "select max(year) from marts.fct_city_score_year where is_ranked")[0][0]
-    codes = [
-        r[0]
-        for r in sql(
-            snapshot,
-            "select unit_code from marts.fct_city_score_year where year = ? and is_ranked order by rank, unit_code",
-            (year,),
-        )
-    ]
-    return year, codes
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_png_a_chart_saves_says_synthetic(browser, dash_server, e2e_snapshot, artifacts, lang):
     """nat_zh_1366_compare: the camera's PNG of the radar had no word of synthetic data; every other export has."""
-    year, codes = _year_and_units(e2e_snapshot)
+    year, codes = year_and_units(e2e_snapshot)
     downloads = Path(tempfile.mkdtemp(prefix="ipcity-png-"))
     browser.set_window_size(1366, 768)
     try:
@@ -88,7 +76,7 @@ def test_the_png_a_chart_saves_says_synthetic(browser, dash_server, e2e_snapshot
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_heatmap_keeps_one_scale_and_says_it(browser, dash_server, e2e_snapshot, artifacts, lang):
-    year, codes = _year_and_units(e2e_snapshot)
+    year, codes = year_and_units(e2e_snapshot)
     seen = set()
     browser.set_window_size(1366, 768)
     try:
@@ -111,7 +99,7 @@ def test_the_heatmap_keeps_one_scale_and_says_it(browser, dash_server, e2e_snaps
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_provincial_card_names_the_province_once(province_browser, dash_server, e2e_snapshot, artifacts, lang):
-    year, _ = _year_and_units(e2e_snapshot)
+    year, _ = year_and_units(e2e_snapshot)
     province_browser.set_window_size(1366, 768)
     try:
         province_browser.get(f"{dash_server.url}/?lang={lang}&year={year}")
@@ -141,7 +129,7 @@ return Array.from(document.querySelectorAll('.ipc-graph .js-plotly-plot')).map(g
 def test_a_phone_shows_each_charts_whole_title(browser, dash_server, e2e_snapshot, artifacts, path, lang):
     """nat_zh_390_overview: on a 390 px phone the map's title read "城市分布（按绩效分组着色，点击城", its year cut,
     and 退出登录 / Sign out lay past the screen's right edge (the page scrolled sideways to 471 px)."""
-    year, _ = _year_and_units(e2e_snapshot)
+    year, _ = year_and_units(e2e_snapshot)
     browser.set_window_size(390, 844)
     try:
         browser.get(f"{dash_server.url}{path}?lang={lang}&year={year}")
