@@ -12,6 +12,7 @@ import time
 
 import polars as pl
 import pytest
+from security_fixtures import SAME_ORIGIN, hold_every_slot
 
 from dashboards import figures
 
@@ -165,7 +166,6 @@ def test_a_store_left_readable_by_an_earlier_version_is_tightened_when_next_open
 # one account's script could start them all in the same second, each a PDF build (WeasyPrint, about a second), a
 # workbook build or a computed callback, and keep every thread of the 2-core server busy for every other account.
 # Now each account runs a few at once, has a few more waiting, and is refused (429, in both languages) beyond that.
-SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 @pytest.fixture(scope="module")
@@ -193,15 +193,6 @@ def world(tmp_path_factory, sample_snapshot):
     }
 
 
-def _hold_every_slot(slots, account: str, kind: str) -> list:
-    """What a script's parallel requests hold while they run: every running slot and every waiting place."""
-    spec = slots.kinds[kind]
-    held = [slots._take_one(slots._files(account, kind, "run", spec.slots)) for _ in range(spec.slots)]
-    held += [slots._take_one(slots._files(account, kind, "wait", spec.queue)) for _ in range(spec.queue)]
-    assert all(held)
-    return held
-
-
 def test_an_account_cannot_run_heavy_work_in_parallel_without_bound(world):
     from dashboard_http import rankings_body
 
@@ -218,7 +209,7 @@ def test_an_account_cannot_run_heavy_work_in_parallel_without_bound(world):
         client_name, account = who[kind]
         client = world[client_name]
         assert send(client).status_code == 200, kind  # nothing else running: answered
-        held = _hold_every_slot(slots, account, kind)
+        held = hold_every_slot(slots, account, kind)
         try:
             t0 = time.monotonic()
             r = send(client)
