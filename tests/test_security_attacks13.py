@@ -9,8 +9,9 @@ dashboard over HTTP (the shared app of tests/security_fixtures.py). Each test fa
    layout declares (security.layout_query_params) and any other is a 400 in both languages, on the page and in the
    router callback, as on every other route; the links the app itself builds (language switch, navigation, profile
    and flag links, the query each page writes with url_state.js) carry only those names.
-3. ``/healthz``, ``/favicon.ico`` and the map outlines (``/geo/…``) ignored any query: decided as in 2, they read none,
-   so any query is refused (a probe's ``?x=1`` is an error said plainly, never silently the same answer)."""
+3. ``/healthz``, ``/favicon.ico`` and the map outlines (``/geo/…``) ignored any query: decided as in 2, they read
+   only ``lang`` (their refusals' language, as every route), so any other name is refused (a probe's ``?x=1`` is an
+   error said plainly, never silently the same answer)."""
 
 from __future__ import annotations
 
@@ -187,12 +188,12 @@ def test_the_apps_own_links_still_open(web):
 
 # ---- 3. the routes that read no query refuse one -----------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "url", ["/healthz?x=1", "/favicon.ico?v=2", "/geo/provinces.json?v=2", "/geo/topojson/china.json?lang=en"]
+    "url", ["/healthz?x=1", "/favicon.ico?v=2", "/geo/provinces.json?v=2", "/geo/topojson/china.json?lang=en&v=2"]
 )
 def test_a_route_that_reads_no_query_refuses_one(web, url):
     r = web["gd"].get(url)
     _assert_bilingual(r, 400, "en" if "lang=en" in url else "zh")
-    bare = web["gd"].get(url.partition("?")[0])
+    bare = web["gd"].get(url.partition("?")[0] + "?lang=en")  # the refusals' language: read on every route
     assert bare.status_code in (200, 301, 503), (url, bare.status_code)
 
 
