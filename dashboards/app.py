@@ -573,13 +573,18 @@ def _register_routes(server: flask.Flask) -> None:
         resp.headers["Content-Disposition"] = security.content_disposition(Path(relpath).name)
         return resp
 
+    # /favicon.ico and /healthz read no query but ``lang`` (the language their refusals are said in, as on every
+    # route): any other name is refused (400, both languages) as on every other route, so a probe or a script
+    # learns one rule ("a name the address does not read is an error"), never a silent ignore.
     @server.route("/favicon.ico")
+    @security.query_params("lang")
     def favicon():
         # Browsers ask for /favicon.ico by themselves, before anyone signs in; Dash serves its icon at
         # /_favicon.ico and would answer this path with its catch-all (the app's page shell) to anyone
         return flask.redirect("/_favicon.ico", code=301)
 
     @server.route("/healthz")
+    @security.query_params("lang")
     def healthz():
         # Whether a snapshot is being served and which version, never where it lives on the server.
         snap = server.config[SNAPSHOT_KEY]

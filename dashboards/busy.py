@@ -4,7 +4,8 @@ The request limits (``web.BUILT_FILE_LIMITS``, flask-limiter) count requests per
 account's script could start thirty PDF reports, workbook builds or uncached callbacks in the same second and keep
 every thread of a 2-core server (2 workers x 4 threads) busy for everyone else. So each account may run at most
 ``slots`` pieces of one kind of heavy work at once, and have as many more waiting (up to ``wait`` seconds) for a
-slot; anything beyond that is refused at once with 429, in both languages. A browser sends at most six requests
+slot; anything beyond that is refused at once with 429, in both languages (``web.refusal``: the page's language
+first). A browser sends at most six requests
 to a host at a time over HTTP/1.1 (gunicorn's), across all its tabs, so a person's pages wait a moment at worst
 and are never refused.
 
@@ -26,7 +27,6 @@ from pathlib import Path
 from pipelines.private_files import open_private, private_dir
 
 CONFIG_KEY = "IPCITY_BUSY"
-REFUSAL = "同时进行的请求过多，请稍后再试 / too many requests at once for this account, try again shortly"
 POLL_SECONDS = 0.05
 
 
@@ -101,10 +101,11 @@ class Slots:
             slot.close()
 
 
-def install(server, folder: Path) -> Slots:
+def install(server, folder: Path, refuse) -> Slots:
     """Wrap the heavy endpoints' views (after every before_request hook: the gate's checks and the payload store's
-    stored answers come first) so each runs in one of its account's slots."""
-    import flask
+    stored answers come first) so each runs in one of its account's slots. ``refuse()`` is the 429 answer: the
+    app's own refusal (``web.refusal``), so it follows the page's language like every other one (a fixed
+    "Chinese / English" line came Chinese first on an English page, and as plain text to a browser)."""
     from flask_login import current_user
 
     slots = Slots(folder)
@@ -121,7 +122,7 @@ def install(server, folder: Path) -> Slots:
                 with server.config[CONFIG_KEY].hold(current_user.username, kind):
                     return view(*args, **kwargs)
             except Busy:
-                resp = flask.Response(REFUSAL + "\n", status=429, mimetype="text/plain")
+                resp = refuse()
                 resp.headers["Retry-After"] = "5"
                 return resp
 

@@ -218,15 +218,22 @@ def register_route(server) -> None:
 
     import flask
 
+    from .security import query_params
+
     threading.Thread(target=warm, name="geo-warm", daemon=True).start()
 
+    # The figures fetch the outlines by path alone (figures.py); a query read nothing and, on a browser-cached
+    # answer, made one more cached copy per invented name: refused (400) as on every route (security.query_params).
+    # ``lang`` alone is read: the language of a refusal (an unknown layer's 404), as on every route.
     @server.route(f"{TOPOJSON_ROUTE}<name>.json")
+    @query_params("lang")
     def geo_topojson(name: str):
         response = flask.Response(EMPTY_TOPOJSON, mimetype="application/json")
         response.headers["Cache-Control"] = "private, max-age=86400"  # behind sign-in: no shared cache
         return response
 
     @server.route(f"{GEO_ROUTE}<name>.json")
+    @query_params("lang")
     def geo_layer(name: str):
         if name not in LAYERS:
             flask.abort(404)

@@ -6,6 +6,7 @@ Each helper is pure and small so the attack tests can pin it down; the routes in
 
 from __future__ import annotations
 
+import inspect
 import re
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -428,6 +429,23 @@ def check_query(args, allowed: frozenset | None) -> None:
             raise BadParameter(f"{name[:50]!r}: not a parameter of this address")
         if len(args.getlist(name)) > 1:
             raise BadParameter(f"{name[:50]!r}: given more than once")
+
+
+def layout_query_params(layout) -> frozenset:
+    """The query names a Dash page reads: its layout's named parameters (``lang`` and the page's own, e.g. ``year``,
+    ``unit``). Dash's router hands a page every name of its URL; the layouts took the rest as ``**_``, so
+    ``/rankings?provinc=64`` (a typo) or any invented name opened the page as if it were not there. The signature
+    is followed through ``components.guarded`` (functools.wraps), so the names are declared once, where they are
+    read."""
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(n for n, p in inspect.signature(layout).parameters.items() if p.kind in named)
+
+
+def search_args(search: str):
+    """A URL's query (``?a=1&b=2``, as dcc.Location reports it) as the MultiDict ``check_query`` reads."""
+    from werkzeug.datastructures import MultiDict
+
+    return MultiDict(parse_qsl((search or "").lstrip("?"), keep_blank_values=True))
 
 
 # ---- redirects --------------------------------------------------------------------------------------------------

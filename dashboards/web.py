@@ -134,6 +134,8 @@ LOGIN_TEXT = {
         "too_long_title": "网址过长",
         "too_long": "网址过长，未作处理。",
         "limited_title": "请求过于频繁",
+        "busy_title": "同时进行的请求过多",
+        "busy": "此账户同时进行的请求过多（报告、数据文件或图表计算），请稍后再试。",
         "unavailable_title": "暂不可用",
         "unavailable": "数据暂不可用（尚未发布快照，或正在更新）。请稍后再试。",
         "cross_origin_title": "已拒绝跨站请求",
@@ -174,6 +176,9 @@ LOGIN_TEXT = {
         "too_long_title": "Address too long",
         "too_long": "The address is too long; nothing was done.",
         "limited_title": "Too many requests",
+        "busy_title": "Too many requests at once",
+        "busy": "This account has too many requests running at once (reports, data files or chart updates); please "
+        "try again shortly.",
         "unavailable_title": "Not available",
         "unavailable": "The data is not available yet (no snapshot published, or one being updated). Please try "
         "again shortly.",
@@ -513,7 +518,8 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         server.view_functions[endpoint] = limiter.limit(limit, key_func=account_key)(view)
     # ... and how many at once: the limits above count per minute, so one script could start them all in the same
     # second (dashboards.busy: a few per account running, a few waiting, the rest refused)
-    busy.install(server, store.path.parent / "busy")
+    # its refusal is said as every other (``refusal``: the page's language first, a page for a browser)
+    busy.install(server, store.path.parent / "busy", lambda: refusal(429, kind="busy"))
 
     @server.route("/login", methods=["GET", "POST"])
     # Only attempts that did not sign in count toward the address's limit: a provincial office's staff behind one
@@ -733,9 +739,10 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         if page is not None:
             access.authorize(principal, "page", page=page, target=path)
         if req.method in PAGE_METHODS and (rule == "/" or rule.endswith("<path:path>")):
-            # A page (Dash's routes): its layout takes any name (**_), but none twice. The pages' own links write
-            # each once (assets/url_state.js); Dash's router read the last of two, the page checks every one.
-            security.check_query(req.args, None)
+            # A page (Dash's routes): the names its layout reads (security.layout_query_params), each once. The
+            # pages' own links write each once (assets/url_state.js); Dash's router read the last of two, the page
+            # checks every one; a name the page does not read (a typo, an invented one) was silently ignored.
+            security.check_query(req.args, page_query_params(path))
         if req.query_string and not path.startswith("/_dash") and _wants_html():
             # a page (the navigation's, or one reached from them such as /flag) opened on another province's city
             access.check_page_query(
@@ -749,7 +756,34 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             access.check_callback(principal, body, server.config["IPCITY_SNAPSHOT"], pages, app.callback_map)
             # then the values' shapes: a forged list, number or giant string is a 400, never a callback's 500
             security.check_callback_values(body, server.config.get("IPCITY_CALLBACK_VALUES"))
+            # the router callback draws a page for the URL it is sent: held to the page's names, as the page is
+            check_router_query(body)
         return None
+
+
+def page_query_params(path: str) -> frozenset | None:
+    """The query names the page at ``path`` reads (its layout's parameters), or None when no page is there (the
+    gate answers those with 404 first). Read from Dash's page registry, so the flag page (outside the navigation)
+    is covered as every other."""
+    import dash
+
+    for page in dash.page_registry.values():
+        if page["path"] != "/404" and access.page_of_pathname(path, [page["path"]]) is not None:
+            return security.layout_query_params(page["layout"])
+    return None
+
+
+def check_router_query(body) -> None:
+    """BadParameter when the pages router's callback carries a URL query the page would refuse when opened: a
+    forged ``_pages_location.search`` drew the page with any name (the layouts took the rest as ``**_``)."""
+    items = body.get("inputs") if isinstance(body, dict) else None
+    found = {}
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            found[security.callback_value_key(item)] = item.get("value")
+    path, search = found.get("_pages_location.pathname"), found.get("_pages_location.search")
+    if isinstance(path, str) and isinstance(search, str) and search.lstrip("?"):
+        security.check_query(security.search_args(search), page_query_params(path))
 
 
 def session_identifier() -> str:

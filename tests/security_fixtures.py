@@ -27,3 +27,13 @@ def attack_web(tmp_path_factory, name: str, province_user: str, last_year: int =
     )
     gd = signed_in_client(app, store, province_user, "province", "44")
     return {"app": app, "store": store, "base": base, "snapshot": snap, "gd": gd}
+
+
+def hold_every_slot(slots, account: str, kind: str) -> list:
+    """What a script's parallel requests hold while they run (dashboards.busy): every running slot and every
+    waiting place of ``account``'s ``kind`` of heavy work. Close the returned files to let them go."""
+    spec = slots.kinds[kind]
+    held = [slots._take_one(slots._files(account, kind, "run", spec.slots)) for _ in range(spec.slots)]
+    held += [slots._take_one(slots._files(account, kind, "wait", spec.queue)) for _ in range(spec.queue)]
+    assert all(held)
+    return held

@@ -11,13 +11,12 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from dashboard_http import TEST_PASSWORD, callback_body, page_body, rankings_body, signed_in_client
+from security_fixtures import SAME_ORIGIN
 
 from dashboards import auth, payloads
 from dashboards.app import create_app
 from pipelines import extracts as X
 from pipelines.cli import main
-
-SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 def _post(client, body):

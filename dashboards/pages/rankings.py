@@ -191,7 +191,7 @@ def parse_filter_model(raw: str | None, lang: str) -> dict | None:
 
 
 @guarded
-def layout(lang: str, year=None, province=None, group=None, stage=None, programme=None, **params):
+def layout(lang: str, year=None, province=None, group=None, stage=None, programme=None, filter=None, **_):  # noqa: A002 - the URL parameter is called filter
     snap = snapshot()
     year = queries.resolve_year(snap, year)
     provinces = queries.provinces(snap)
@@ -199,7 +199,7 @@ def layout(lang: str, year=None, province=None, group=None, stage=None, programm
     group = group if group in GROUPS else None
     stage = stage if stage in STAGES else None
     programme_value = [] if programme == "all" else ["programme"]
-    filter_model = parse_filter_model(params.get("filter"), lang)
+    filter_model = parse_filter_model(filter, lang)
     prov_opts = [{"label": r[province_col(lang)], "value": r["province_code"]} for r in provinces.iter_rows(named=True)]
     group_opts = [{"label": label(GROUPS, g, lang), "value": g} for g in GROUP_ORDER]
     stage_opts = [{"label": label(STAGES, s, lang), "value": s} for s in STAGES]
