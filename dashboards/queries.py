@@ -820,6 +820,15 @@ def profile_acceptance(snap, unit_code: str) -> pl.DataFrame | None:
                 c if c in have else f"cast(null as {t}) as {c}"
                 for c, t in (("reapply_ban_until", "date"), ("rejoined_on", "date"), ("rejoined_within_ban", "boolean"))
             ),
+            # the pilot round judged (第N轮试点) and the office's rule on a second new-pilot-round score
+            *(
+                c if c in have else f"cast(null as {t}) as {c}"
+                for c, t in (
+                    ("pilot_round", "integer"),
+                    ("max_pilot_rounds", "integer"),
+                    ("pilot_rounds_exhausted", "boolean"),
+                )
+            ),
         ]
     )
     # the third-party report behind the cycle's score loaded twice with different scores (one row per unit and

@@ -144,6 +144,11 @@ HEADERS: dict[str, str] = {
     "reapply_ban_until": "不得再申报截止日期",
     "rejoined_on": "再次入选日期",
     "rejoined_within_ban": "不得再申报期间再次入选",
+    "reapply_ban_years": "不得再申报年限",
+    # the pilot round judged (第N轮试点) and the office's rule on a second new-pilot-round score (ACC.max_pilot_rounds)
+    "pilot_round": "所评试点轮次",
+    "max_pilot_rounds": "最多试点轮数",
+    "pilot_rounds_exhausted": "试点轮次已满撤销称号",
     "unambitious_weight": "缺乏雄心目标权重",
     "cycle_verdict_status": "周期结论状态",
     # columns the marts gained after the list above was written: a provincial official read them in English

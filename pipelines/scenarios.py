@@ -195,6 +195,9 @@ def _dbt(select: str, db: Path, work: Path) -> None:
         "--exclude",
         "fct_reporting_status",
         "fct_national_benchmark",
+        # the roster as published: no scenario parameter changes who joined when (its intermediate is written from
+        # it below, for the acceptance score)
+        "fct_programme_membership",
         "--project-dir",
         str(settings.DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -292,6 +295,13 @@ def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Pat
             con.execute(
                 "create or replace table intermediate.int_programme_unit_years as "
                 "select unit_code, year, true as is_evaluated from marts.fct_city_score_year where is_evaluated"
+            )
+        if _has(con, "marts", "fct_programme_membership"):
+            # the acceptance score reads the roster from the intermediate layer (the mart is built after it, to read
+            # its ban flag); the published mart holds the same rows
+            con.execute(
+                "create or replace table intermediate.int_programme_memberships as "
+                "select *, programme_name_zh as programme from marts.fct_programme_membership"
             )
     finally:
         con.close()

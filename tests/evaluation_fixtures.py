@@ -631,7 +631,6 @@ UPSTREAM = (
     "fct_target_status",
     "fct_target_ambition",
     "fct_third_party_evaluation",
-    "fct_programme_membership",
     "stg_raw__patent_stats",
     "stg_raw__population",
 )
@@ -722,6 +721,14 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
         DBT_PROJECT_DIR / "models" / "intermediate" / "evaluation", proj / "models" / "evaluation_intermediate"
     )
     shutil.copytree(DBT_PROJECT_DIR / "models" / "marts" / "evaluation", proj / "models" / "evaluation")
+    # the roster mart is built in the evaluation step (after the acceptance score, whose ban flag it reads) but the
+    # harness gives the roster as a fixture table: its intermediate (what the evaluation models read) is a view of
+    # that table, and the mart's own model is not built here (its dbt unit test runs in the main project)
+    for f in ("fct_programme_membership.sql", "fct_programme_membership.yml"):
+        (proj / "models" / "evaluation" / f).unlink()
+    (proj / "models" / "upstream" / "int_programme_memberships.sql").write_text(
+        "select *, programme_name_zh as programme from marts.fct_programme_membership", encoding="utf-8"
+    )
     for name in UPSTREAM:
         (proj / "models" / "upstream" / f"{name}.sql").write_text(f"select * from marts.{name}", encoding="utf-8")
     # the evaluation calendar the models read (ref int_programme_unit_years), from its mart twin -- as the policy

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
+# the roster mart, built in the evaluation step since it reads the acceptance score's ban flag
 MART = "fct_programme_membership"
 COLUMNS = """unit_code string, unit_name string, province_code string, programme_code string, cohort string,
 joined_on date, status string, exit_reason string, first_evaluated_year integer, cycle_anchor_year integer,
@@ -24,20 +25,22 @@ def _warehouse(path, *rows: str) -> None:
         con.execute("create schema marts")
         con.execute(f"create table marts.{MART} ({COLUMNS})")
         con.execute(f"insert into marts.{MART} values {', '.join(rows)}")
+        # the exit whose re-application ban a joining breaches (a rule of its own; none here)
+        con.execute(f"alter table marts.{MART} add column ban_exit_reason string")
     finally:
         con.close()
 
 
 def _check_run(tmp_path, monkeypatch):
-    from pipelines.assets.dbt import dbt_indicator_models, dbt_resource
+    from pipelines.assets.dbt import dbt_evaluation_models, dbt_resource
     from pipelines.resources import Warehouse
 
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
-    checks = [k for k in dbt_indicator_models.check_keys if k.name.startswith(f"column_rules_{MART}")]
+    checks = [k for k in dbt_evaluation_models.check_keys if k.name.startswith(f"column_rules_{MART}")]
     assert {k.name for k in checks} == {f"column_rules_{MART}", f"column_rules_{MART}_warn"}
     instance = dg.DagsterInstance.ephemeral()
     res = dg.materialize(
-        [dbt_indicator_models],
+        [dbt_evaluation_models],
         selection=dg.AssetSelection.checks(*checks),
         resources={"dbt": dbt_resource(), "warehouse": Warehouse(database=str(tmp_path / "warehouse.duckdb"))},
         instance=instance,

@@ -38,15 +38,17 @@ def removed(sample_snapshot, tmp_path_factory) -> Path:
     copy = work / "warehouse.duckdb"
     shutil.copy(warehouse, copy)
     with duckdb.connect(str(copy)) as con:
-        # the evaluator's report for the cycle (every part 30: the combined score stays below ACC.remove_below)
+        # the evaluator's corrected report for the cycle (every part 30: the combined score stays below
+        # ACC.remove_below); version 2, as the sample now carries the synthetic acceptance report (version 1) of
+        # every 2022-batch unit, 柳州 included
         con.execute(
             """insert into raw.third_party_evaluations by name
                select ? as city_code, '柳州市' as unit_name, 2022 as cycle_first_year, 2024 as cycle_last_year,
-                      '评估机构甲' as evaluator, 1 as report_version, date '2025-04-20' as evaluated_on,
+                      '评估机构甲' as evaluator, 2 as report_version, date '2025-05-20' as evaluated_on,
                       30.0 as score_mgt, 30.0 as score_pro, 30.0 as score_utl, 30.0 as score_qlt, 30.0 as score_env,
                       30.0 as site_visit_score, date '2025-04-01' as site_visit_date, 30.0 as document_review_score,
                       '未达要求' as findings, '' as site_visit_findings, '' as document_review_findings,
-                      'third_party_2022_2024.xlsx' as _source_file, 'crafted' as _file_hash, 2 as _row_number,
+                      'third_party_2022_2024_v2.xlsx' as _source_file, 'crafted' as _file_hash, 2 as _row_number,
                       timestamp '2025-04-21 02:00:00' as _ingested_at""",
             [UNIT],
         )

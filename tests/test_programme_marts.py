@@ -253,10 +253,11 @@ def test_cycles_without_an_upload_are_third_party_evaluation_pending(snap):
         "select distinct unit_code, cycle_start, cycle_end from marts.fct_programme_unit_year where cycle_start is not null",
     )
     assert tp.height == cycles.height > 0
-    # the sample's synthetic evaluator reported on the 2017-2019 cycle only (through the platform's template)
+    # the sample's synthetic evaluator reported on the 2017-2019 cycle and on the 2022 strong-city batch's accepted
+    # 2022-2024 cycle (through the platform's template); every other cycle waits
     received = tp.filter(pl.col("status") == "received")
     pending = tp.filter(pl.col("status") == "pending")
-    assert set(received["cycle"]) == {"2017–2019"} and received.height > 0
+    assert set(received["cycle"]) == {"2017–2019", "2022–2024"} and received.height > 0
     assert pending.height > 0 and "2017–2019" not in set(pending["cycle"])
     # the labels seed's third_party_status list names the status
     assert set(pending["status_label_zh"]) == {label_text("third_party_pending", "zh")}
@@ -311,7 +312,7 @@ def test_acceptance_combines_the_uploaded_third_party_score_and_waits_for_pendin
     )
     joined = acc.join(tp, on=["unit_code", "cycle_first_year", "cycle_last_year"], how="left")
     combined = joined.filter(pl.col("acceptance_status") == "combined")
-    assert combined.height > 0 and set(combined["cycle"]) == {"2017–2019"}
+    assert combined.height > 0 and set(combined["cycle"]) == {"2017–2019", "2022–2024"}
     for r in combined.iter_rows(named=True):
         rules = _rules_of_year(snap, r["judged_year"])
         w = rules["TP.third_party_weight"]

@@ -562,6 +562,18 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
         for c in ban
     )
     ban_columns = ", ".join(f"a.{c}" if has_ban else f"null as {c}" for c in ban)
+    # the pilot round judged and the office's rule on a second new-pilot-round score (a mart built before the
+    # columns existed has none: nothing said)
+    rounds = ("pilot_round", "max_pilot_rounds", "pilot_rounds_exhausted")
+    has_rounds = all(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'fct_acceptance_score' and column_name = ?",
+            [c],
+        ).fetchone()[0]
+        for c in rounds
+    )
+    ban_columns += ", " + ", ".join(f"a.{c}" if has_rounds else f"null as {c}" for c in rounds)
     rows = _rows(
         con,
         f"""select c.*, a.cycle, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,

@@ -93,6 +93,22 @@ def acceptance_bands_text(lang: str = "zh", year: int | None = None) -> str:
     return sep.join([f"< {low:g} {removed}", f"{low:g}–{high:g} {new_round}", f"≥ {high:g} {cultivation}"])
 
 
+def pilot_round_notes(row: dict, lang: str = "zh") -> list[str]:
+    """The pilot round judged (fct_acceptance_score.pilot_round: 第N轮试点) and, when the title was removed because a
+    pilot scored in the new-pilot-round band in its last allowed round, the office's rule that decided it
+    (ACC.max_pilot_rounds, the management measures being silent on a second score in that band). Labels seed wording; empty for
+    a row without a pilot round (another programme, or a mart published before the columns existed)."""
+    from pipelines.labels import label_text
+
+    n = row.get("pilot_round")
+    if n is None:
+        return []
+    notes = [f"{label_text('pilot_round', lang)} {int(n)}"]
+    if row.get("pilot_rounds_exhausted"):
+        notes.append(f"{label_text('pilot_rounds_exhausted', lang)} {row.get('max_pilot_rounds')}")
+    return notes
+
+
 def reapply_ban_notes(row: dict, lang: str = "zh") -> list[str]:
     """What a title removed at acceptance means next (management measures: 撤销称号, 两年内不得再申报): the day the
     re-application ban ends and, when the roster has the unit join again before it, that joining, flagged
@@ -101,10 +117,11 @@ def reapply_ban_notes(row: dict, lang: str = "zh") -> list[str]:
     any other band (or a row of a mart published before the columns existed)."""
     from pipelines.labels import label_text
 
+    notes = pilot_round_notes(row, lang)
     until = row.get("reapply_ban_until")
     if until is None:
-        return []
-    notes = [f"{label_text('reapply_ban_until', lang)} {until}"]
+        return notes
+    notes.append(f"{label_text('reapply_ban_until', lang)} {until}")
     if row.get("rejoined_within_ban"):
         notes.append(f"{label_text('rejoined_within_ban', lang)} ({row.get('rejoined_on')})")
     return notes

@@ -27,7 +27,7 @@ from pipelines.generate.grants import GrantModel, in_force_summary
 from pipelines.generate.plan_targets import build_targets, unit_values
 from pipelines.generate.profiles import BASE_YEAR, YEAR0, build_profiles
 from pipelines.generate.resubmission import write_resubmission
-from pipelines.generate.third_party_sample import write_third_party_sample
+from pipelines.generate.third_party_sample import write_acceptance_sample, write_third_party_sample
 from pipelines.generate.units import build_population, population_landing
 
 __all__ = ["build_models", "generate"]
@@ -237,6 +237,10 @@ def generate(
     third_party = write_third_party_sample(landing_dir, profiles, seed, last_year)
     if third_party is not None:
         record("third_party_evaluations", *third_party)
+    # SYNTHETIC acceptance reports of the strong-city batches accepted within the sample, so the two-command start
+    # shows the management measures' bands (title removed, new pilot round, demonstration cultivation)
+    for accepted in write_acceptance_sample(landing_dir, profiles, seed, last_year):
+        record("third_party_evaluations", *accepted)
     if resubmission:
         record("pledge_loans", *write_resubmission(landing_dir, last_year))
 

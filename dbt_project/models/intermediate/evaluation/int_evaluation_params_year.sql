@@ -44,6 +44,7 @@
   'gen_cycle_anchor_year': ('GEN', 'cycle_anchor_year', 'integer'),
   'gen_cycle_length': ('GEN', 'cycle_length', 'integer'),
   'acc_reapply_ban_years': ('ACC', 'reapply_ban_years', 'integer'),
+  'acc_max_pilot_rounds': ('ACC', 'max_pilot_rounds', 'integer'),
 } %}
 with pivoted as (
   select

@@ -55,12 +55,14 @@ governing_programme as (
   from {{ ref('int_programme_unit_years') }}
 ),
 
--- The roster as published (a mart: the policy simulator rebuilds this model on a snapshot, which has no
--- intermediates): the governing membership's period end dates a title removed at acceptance, and a later joining
--- of the same unit is checked against the re-application ban.
+-- The roster (int_programme_memberships; the policy simulator, which rebuilds this model on a snapshot without
+-- intermediates, writes it from the published fct_programme_membership): the governing membership's period end
+-- dates a title removed at acceptance, and a later joining of the same unit is checked against the re-application
+-- ban. Not the mart: fct_programme_membership reads this model's ban flag (one definition of re-joined within the
+-- ban after a removal at acceptance), so it is built after it.
 memberships as (
   select unit_code, programme_code, cohort, joined_on, period_end
-  from {{ ref('fct_programme_membership') }}
+  from {{ ref('int_programme_memberships') }}
 ),
 
 last_years as (
@@ -167,6 +169,7 @@ scored as (
     g.programme_code as governing_programme_code,
     g.cohort as governing_cohort,
     p.acc_reapply_ban_years,
+    p.acc_max_pilot_rounds,
     (coalesce(p.acc_target_weight * t.target_points, 0) + coalesce(p.acc_level_weight * v.level_points, 0))
       / nullif(case when t.target_points is not null then p.acc_target_weight else 0 end
                + case when v.level_points is not null then p.acc_level_weight else 0 end, 0)
@@ -209,17 +212,62 @@ final_score as (
   from combined as c
 ),
 
+-- Pilot rounds (第N轮试点): a strong-city pilot scoring in the new-pilot-round band gets a new pilot round, and the
+-- measures do not say what a second such score means -- before, it read "new pilot round" again, round after
+-- round. The round judged is numbered from the roster (the unit's pilot memberships joined up to the governing one: the office records each
+-- new round as a new pilot membership) and from the acceptance history (one more than the unit's earlier pilot
+-- cycles scored in the new-pilot-round band, for a round the roster has not recorded as a new row); the larger
+-- wins. The office's rule ACC.max_pilot_rounds (rules seed, a parameter): in round N >= it, a score in the
+-- new-pilot-round band removes the title (pilot_rounds_exhausted), with the re-application ban that follows.
+roster_round as (
+  select f.unit_code, f.cycle_start, count(m2.unit_code) as roster_round
+  from final_score as f
+  inner join memberships as m
+    on m.unit_code = f.unit_code and m.programme_code = f.governing_programme_code and m.cohort = f.governing_cohort
+  inner join memberships as m2
+    on m2.unit_code = f.unit_code and m2.programme_code = m.programme_code and m2.joined_on <= m.joined_on
+  where f.governing_programme_code = 'strong_city_pilot'
+  group by f.unit_code, f.cycle_start
+),
+
+history_round as (
+  select f.unit_code, f.cycle_start, 1 + count(e.unit_code) as history_round
+  from final_score as f
+  left join final_score as e
+    on e.unit_code = f.unit_code and e.cycle_end < f.cycle_start
+    and e.governing_programme_code = 'strong_city_pilot' and e.acceptance_scored
+    and e.acceptance_score >= e.acc_remove_below and e.acceptance_score < e.acc_cultivation_from
+  where f.governing_programme_code = 'strong_city_pilot'
+  group by f.unit_code, f.cycle_start
+),
+
+with_round as (
+  select
+    f.*,
+    case when h.unit_code is not null
+      then greatest(coalesce(r.roster_round, 1), h.history_round) end as pilot_round
+  from final_score as f
+  left join roster_round as r on r.unit_code = f.unit_code and r.cycle_start = f.cycle_start
+  left join history_round as h on h.unit_code = f.unit_code and h.cycle_start = f.cycle_start
+),
+
 banded as (
   select
     f.*,
+    coalesce(
+      f.acceptance_scored and f.acceptance_score >= f.acc_remove_below
+      and f.acceptance_score < f.acc_cultivation_from and f.pilot_round >= f.acc_max_pilot_rounds, false
+    ) as pilot_rounds_exhausted,
     case
       when f.acceptance_score is null then null
       when not f.acceptance_scored then null
       when f.acceptance_score < f.acc_remove_below then 'title_removed'
+      when f.acceptance_score < f.acc_cultivation_from and f.pilot_round >= f.acc_max_pilot_rounds
+        then 'title_removed'
       when f.acceptance_score < f.acc_cultivation_from then 'new_pilot_round'
       else 'demonstration_cultivation'
     end as acceptance_band
-  from final_score as f
+  from with_round as f
 ),
 
 -- Title removed at acceptance (management measures: 撤销称号, 两年内不得再申报; ACC.reapply_ban_years of the rules
@@ -307,5 +355,12 @@ select
   s.title_removed_on,
   s.reapply_ban_until,
   s.rejoined_on,
-  coalesce(s.rejoined_on < s.reapply_ban_until, false) as rejoined_within_ban
+  coalesce(s.rejoined_on < s.reapply_ban_until, false) as rejoined_within_ban,
+  -- the pilot round judged (第N轮试点; null when the governing programme is not the strong-city pilot), the office's
+  -- ACC.max_pilot_rounds and whether the title was removed under it (a score in the new-pilot-round band)
+  s.pilot_round,
+  s.acc_max_pilot_rounds as max_pilot_rounds,
+  s.pilot_rounds_exhausted,
+  -- ACC.reapply_ban_years of the rules the band was judged by (null for any other band)
+  case when s.title_removed_on is not null then s.acc_reapply_ban_years end as reapply_ban_years
 from with_ban as s

@@ -115,9 +115,10 @@ programme as (
 -- first cohort on. A strong-city unit whose 2022-2024 period ended owes no 2025 report, a unit whose title was
 -- removed owes none for the years before it re-joined: a missing report there is no exit.
 memberships as (
-  -- the published mart (the policy simulator rebuilds this model on a snapshot, which has no intermediates)
+  -- the roster's intermediate: the mart fct_programme_membership is built after the acceptance score, downstream
+  -- of this model (the policy simulator does not rebuild this model)
   select unit_code, first_evaluated_year, last_evaluated_year
-  from {{ ref('fct_programme_membership') }}
+  from {{ ref('int_programme_memberships') }}
 ),
 
 first_year as (
