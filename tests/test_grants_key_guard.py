@@ -56,3 +56,30 @@ def test_a_key_sent_again_in_another_years_file_never_makes_a_second_row(warehou
     again = _file(tmp_path / "g" / "patent_grants_2022.csv", [_row("CN4B", "2022-01-03"), _row("CN4B", "2022-01-04")])
     ingest_file(warehouse, GRANTS, again, partition=2022, today=today)
     assert _duplicate_keys(warehouse) == []
+
+
+def test_a_second_row_written_behind_the_loaders_back_blocks_the_grants_check(warehouse, tmp_path):
+    """The run-time half of the guarantee: int_patents__grant_cohorts and int_patents__unit_year_source_rows read
+    the rebuilt years' rows without a latest-per-key window (docs/incremental.md, "one row per key"), so a
+    second row of a key within a partition -- written by anything but the loader -- must stop the run before
+    dbt counts it twice. The grants asset's blocking check (the contract's partition profile) sees it."""
+    from pipelines.assets.checks import _yearly_checks
+    from pipelines.quality import valid_region_codes
+
+    today = date(2026, 1, 15)
+    first = _file(tmp_path / "g" / "patent_grants_2020.csv", [_row("CN1B", "2020-01-07"), _row("CN2B", "2020-01-08")])
+    ingest_file(warehouse, GRANTS, first, partition=2020, today=today)
+    codes = valid_region_codes(warehouse)
+    clean = _yearly_checks(warehouse, "run-clean", GRANTS, [2020], codes)
+    assert all(r.passed_blocking for _, r in clean), [f.check_name for _, r in clean for f in r.failures()]
+
+    warehouse.execute(
+        "INSERT INTO raw.patent_grants SELECT * REPLACE (_row_number + 100 AS _row_number) FROM raw.patent_grants "
+        "WHERE publication_number = 'CN2B'"
+    )
+    assert _duplicate_keys(warehouse) == [("CN2B", 2)]
+    checked = _yearly_checks(warehouse, "run-dup", GRANTS, [2020], codes)
+    blocking = [f for _, r in checked for f in r.failures() if f.severity == "error"]
+    profile = [f for f in blocking if f.check_name == "profile__blocking_measures_within_bounds"]
+    assert profile, [f.check_name for f in blocking]
+    assert {(row["year"], row["check"]) for row in profile[0].failing_sample} == {(2020, "duplicate_keys")}
