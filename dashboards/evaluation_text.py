@@ -101,6 +101,15 @@ _EVIDENCE_ZH = [
     (re.compile(rf"^W1 bottom group in (\d+) year\(s\) {_SPAN}$"), "W1 关注：{0}年处于末位组（{1}）"),
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
     (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
+    # the exit for late reporting and the manual review: a Chinese reader read these two clauses in English
+    (
+        re.compile(r"^not reported within the grace period in (\d+) year\(s\) \(counts as exit\)$"),
+        "{0}年未在宽限期内报送（视同退出）",
+    ),
+    (
+        re.compile(r"^review: sanction evidence not robust in (\d+) year\(s\)$"),
+        label_text("review", "zh") + "：{0}年处分证据不稳健",
+    ),
     (re.compile(rf"^third-party score {_NUM} \(report version (\d+)\)$"), "第三方评估得分 {0}（第{1}版）"),
     (
         re.compile(r"^cycle still running: evidence to (\d{4}), verdict in (\d{4})$"),

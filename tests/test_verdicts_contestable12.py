@@ -13,6 +13,10 @@
    now shows Beijing time, marked; the profile, which showed no release time at all, shows the same.
 4. The dossier's cycle evidence was the mart's English clauses only, in a bilingual document whose profile words
    them in Chinese: both languages now, by the profile's function (evaluation_text.evidence_text).
+5. Two clauses of that evidence had no Chinese wording -- the exit for late reporting ("not reported within the
+   grace period in N year(s) (counts as exit)") and the manual review -- so a Chinese reader read them in English
+   on the profile (8 review cycles of the sample). Every branch of the model's evidence now has one, checked
+   branch by branch against the model (a new branch without a wording fails the count).
 
 Labels and thresholds are read from the seeds, never copied here.
 """
@@ -206,3 +210,53 @@ def test_the_dossier_words_the_cycle_evidence_in_both_languages_as_the_profile_d
         assert worded in row, (lang, row)
         (profile,) = cycle_rows(pl.DataFrame([ACROSS | {"evidence": evidence}]), lang)
         assert worded in profile["evidence"]
+
+
+# --- 5. every clause of a cycle's evidence reads in Chinese -----------------------------------------------------------
+
+# one clause per branch of fct_evaluation_cycle.evidence, in the model's order (numbers as the model writes them)
+EVIDENCE_CLAUSES = [
+    "withdrawn in 2021",
+    "X1 previous cycle in rectification, index change -1.2",
+    "R1 in 2020{dash}2021",
+    "R2 index change over cycle -9.6",
+    "not reported within the grace period in 2 year(s) (counts as exit)",
+    "review: sanction evidence not robust in 1 year(s)",
+    "W1 bottom group in 2 year(s) 2020{dash}2021",
+    "W2 targets lagging in 1 year(s) 2023",
+    "EX1 leader in 2025, index change +3.1",
+    "third-party score 67.7 (report version 1)",
+    "cycle still running: evidence to 2024, verdict in 2026",
+    "third-party evaluation pending",
+    "third-party evaluation pending: indicator-only verdict (TP.pending_blocks_verdict = 0)",
+]
+
+
+def test_every_evidence_branch_of_the_cycle_mart_has_a_clause_here():
+    """A branch added to the model without a clause here (and its Chinese wording) fails this count."""
+    import re
+
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    sql = (DBT_PROJECT_DIR / "models/marts/evaluation/fct_evaluation_cycle.sql").read_text(encoding="utf-8")
+    block = sql[sql.index("concat_ws('; ',") : sql.index(") as evidence")]
+    assert len(re.findall(r"^    case when ", block, flags=re.MULTILINE)) == len(EVIDENCE_CLAUSES)
+
+
+@pytest.mark.parametrize("clause", EVIDENCE_CLAUSES)
+def test_every_evidence_clause_reads_in_chinese(clause):
+    """The profile and the dossier word a cycle's evidence in Chinese clause by clause; the exit for late reporting
+    and the manual review were left in English (a Chinese reader read "not reported ... (counts as exit)")."""
+    import re
+
+    from dashboards.evaluation_text import evidence_text
+    from pipelines.labels import RANGE_DASH
+
+    text = evidence_text(clause.format(dash=RANGE_DASH), "zh")
+    # rule codes and the rules seed's parameter stay as they are named in the rules seed
+    words = re.sub(r"\b(?:EX1|X1|R1|R2|W1|W2|TP\.pending_blocks_verdict)\b", "", text)
+    assert not re.search(r"[A-Za-z]{2,}", words), text
+    # and every figure of the English clause is in it, so the two languages cannot disagree on a number
+    codes = r"\b(?:EX1|X1|R1|R2|W1|W2)\b"
+    figures = re.findall(r"\d+(?:\.\d+)?", re.sub(codes, "", clause.format(dash=RANGE_DASH)))
+    assert all(f in re.sub(codes, "", text) for f in figures), (figures, text)
