@@ -97,6 +97,11 @@ _EVIDENCE_ZH = [
         "X1 退出候选：上一周期处于整改，综合指数变化 {0}",
     ),
     (re.compile(rf"^R1 in {_SPAN}$"), "R1 整改：{0}年连续处于关注"),
+    (
+        re.compile(rf"^R2 index change over cycle {_NUM}, threshold {_NUM}$"),
+        "R2 整改：本周期综合指数变化 {0}，阈值 {1}",
+    ),
+    # a snapshot published before the cycle's evidence named the threshold
     (re.compile(rf"^R2 index change over cycle {_NUM}$"), "R2 整改：本周期综合指数变化 {0}"),
     (re.compile(rf"^W1 bottom group in (\d+) year\(s\) {_SPAN}$"), "W1 关注：{0}年处于末位组（{1}）"),
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),

@@ -219,7 +219,7 @@ EVIDENCE_CLAUSES = [
     "withdrawn in 2021",
     "X1 previous cycle in rectification, index change -1.2",
     "R1 in 2020{dash}2021",
-    "R2 index change over cycle -9.6",
+    "R2 index change over cycle -9.6, threshold -6.8",
     "not reported within the grace period in 2 year(s) (counts as exit)",
     "review: sanction evidence not robust in 1 year(s)",
     "W1 bottom group in 2 year(s) 2020{dash}2021",
