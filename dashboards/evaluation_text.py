@@ -104,10 +104,24 @@ _EVIDENCE_ZH = [
         "X1 退出候选：上一周期处于整改，综合指数变化 {0}",
     ),
     (re.compile(rf"^R1 in {_SPAN}$"), "R1 整改：{0}年连续处于关注"),
+    (
+        re.compile(rf"^R2 index change over cycle {_NUM}, threshold {_NUM}$"),
+        "R2 整改：本周期综合指数变化 {0}，阈值 {1}",
+    ),
+    # a snapshot published before the cycle's evidence named the threshold
     (re.compile(rf"^R2 index change over cycle {_NUM}$"), "R2 整改：本周期综合指数变化 {0}"),
     (re.compile(rf"^W1 bottom group in (\d+) year\(s\) {_SPAN}$"), "W1 关注：{0}年处于末位组（{1}）"),
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
     (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
+    # the exit for late reporting and the manual review: a Chinese reader read these two clauses in English
+    (
+        re.compile(r"^not reported within the grace period in (\d+) year\(s\) \(counts as exit\)$"),
+        "{0}年未在宽限期内报送（视同退出）",
+    ),
+    (
+        re.compile(r"^review: sanction evidence not robust in (\d+) year\(s\)$"),
+        label_text("review", "zh") + "：{0}年处分证据不稳健",
+    ),
     (re.compile(rf"^third-party score {_NUM} \(report version (\d+)\)$"), "第三方评估得分 {0}（第{1}版）"),
     (
         re.compile(r"^cycle still running: evidence to (\d{4}), verdict in (\d{4})$"),

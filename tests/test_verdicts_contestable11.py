@@ -90,7 +90,10 @@ def test_a_fall_read_as_the_threshold_is_judged_on_the_figure_read(evaluated):
     # the evidence shows the very figures compared: the change and the threshold at the published precision
     assert f"index change over cycle -{REGRESS_POINTS}.0, threshold -{REGRESS_POINTS}.0" in y["rules_fired"]
     c = _row(cycles, "130300", cycle_start=2020)
-    assert f"R2 index change over cycle -{REGRESS_POINTS}.0" in c["evidence"], c["evidence"]
+    # and the cycle evidence names the threshold beside the fall (round 12)
+    assert f"R2 index change over cycle -{REGRESS_POINTS}.0, threshold -{REGRESS_POINTS}.0" in c["evidence"], c[
+        "evidence"
+    ]
     assert c["index_change"] == -REGRESS_POINTS
 
 

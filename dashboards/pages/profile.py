@@ -43,6 +43,7 @@ from ..formatting import (
     progress_column,
     progress_footnote,
     range_dashes,
+    shown_time,
     target_digits,
     unit_label,
 )
@@ -435,7 +436,9 @@ def acceptance_view(
     else:
         rr = release.get("released") or {}
         text = (
+            # the release's time in Beijing time, marked, as the dossier and the extracts' cover date it
             f"{t('release_id', lang)} {release['release_id']} ({release['evaluation_year']}; "
+            f"{shown_time(release.get('released_at'), lang) or '–'}; "
             f"data {release['data_version']}, catalog {release['catalog_version']}, rules {release['rules_version']}, "
             f"code {release['code_version']}) · {t('as_released', lang)}: "
             f"{label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}, {index_text(rr.get('composite_index'))}"

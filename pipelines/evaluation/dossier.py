@@ -18,7 +18,7 @@ import markdown as md_lib
 import markdown.extensions
 import polars as pl
 
-from pipelines.china_time import ZONE_NAME
+from pipelines.china_time import ZONE_NAME, china_time_both
 from pipelines.data_nature import DataNature, nature_of
 from pipelines.evaluation.dossier_programme import programme_data, programme_markdown
 from pipelines.evaluation.dossier_rows import MartRows
@@ -50,6 +50,13 @@ def _rules_en(e: dict) -> str:
     from dashboards.evaluation_text import rules_text
 
     return rules_text(e, "en")
+
+
+def evidence_text(evidence: str, lang: str) -> str:
+    """A cycle verdict's evidence in ``lang``, as the dashboard's profile words it (one function per text)."""
+    from dashboards.evaluation_text import evidence_text as worded
+
+    return worded(evidence, lang)
 
 
 def resolve_unit(con: duckdb.DuckDBPyConnection, text: str) -> str:
@@ -743,7 +750,13 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                     [
                         r["cycle"],
                         f"{label_text(r['verdict'])} {r['verdict']}" + _verdict_status_text(r.get("verdict_status")),
-                        r["evidence"] or "–",
+                        # the evidence in both languages, worded by the one function the profile words it with
+                        # (the dossier showed the mart's English clauses only, the profile Chinese ones)
+                        (
+                            f"{evidence_text(r['evidence'], 'zh')} / {evidence_text(r['evidence'], 'en')}"
+                            if r["evidence"]
+                            else "–"
+                        ),
                         # the change of the published indices, at their precision: the figure the rules judged
                         # and the evidence states (fct_evaluation_cycle.index_change)
                         index_text(r["index_change"]),
@@ -772,7 +785,9 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
     rel, rr = d.get("release"), d.get("released")
     if rel:
         lines += [
-            f"- 发布编号 / Release: **{rel['release_id']}** ({rel['released_at']}), 数据版本 data version "
+            # released_at is stored in UTC: shown in Beijing time and marked, as the extracts' cover shows it (a
+            # raw UTC time read as Beijing time dated a release published after 16:00 UTC on the day before)
+            f"- 发布编号 / Release: **{rel['release_id']}** ({china_time_both(rel['released_at'])}), 数据版本 data version "
             f"{rel['data_version']}, 代码版本 code {rel['code_version']}, 窗口 window "
             f"{rel['window_first_year']}–{rel['window_last_year']}"
             + (f", 更正 supersedes {rel['supersedes_release_id']}" if rel["supersedes_release_id"] else ""),

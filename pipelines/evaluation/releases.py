@@ -37,7 +37,8 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.china_time import utc_now
-from pipelines.evaluation.rules import rules_version_of
+from pipelines.evaluation.rules import acceptance_score_text, rules_version_of
+from pipelines.labels import index_text
 from pipelines.private_files import private_duckdb
 
 SCHEMA = "releases"
@@ -110,6 +111,10 @@ DIFF_FIELDS = {
     "evaluation_cycle": ["verdict", "verdict_status", "index_change"],
     "acceptance_score": ["acceptance_score", "acceptance_band"],
 }
+# Figures a diff compares and writes as a city reads them (the index and its change at GEN.index_decimals, the
+# acceptance score cut at two decimals): a city whose shown figures did not move is not named as changed, and
+# the old and new values are the ones its published verdicts show, never 9 significant figures no reader sees.
+DIFF_SHOWN = {"composite_index": index_text, "index_change": index_text, "acceptance_score": acceptance_score_text}
 
 
 def _add_new_columns(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
@@ -358,26 +363,32 @@ RELEASED_RANKS_SQL = f"""select release_id, unit_code, rank,
   from {SCHEMA}.city_score_year where rank is not null"""
 
 
-def _moved(a, b, tol: float) -> bool:
-    return (a is None) != (b is None) or (a is not None and abs(a - b) > tol)
+def _shown_moved(a, b, shown) -> bool:
+    """True when ``a`` and ``b`` read differently as ``shown`` words them. "Differs from the release" is a verdict a
+    city reads beside two figures: judged on the unrounded values (a tolerance of 1e-9), a city reading index 80.0 as
+    released and 80.0 now was told its figures differ, and the extracts -- comparing the published figures -- said
+    they did not. The figures shown are the ones compared, as ranks and groups are decided on them."""
+    return shown(a) != shown(b)
 
 
-def released_differs(released: dict | None, current: dict | None, tol: float = 1e-9) -> bool:
+def released_differs(released: dict | None, current: dict | None) -> bool:
     """True when the current stage, index or rank of a unit-year is not what was released (the dashboard's
-    profile, the dossier and the provincial extracts mark such unit-years). The rank counts when both rows have
+    profile, the dossier and the provincial extracts mark such unit-years). The index is compared as published
+    (labels.index_text: GEN.index_decimals, the figure each of them shows). The rank counts when both rows have
     one: the as-released rank is shown beside the current one, and a city moved down by its peers' revised data
     (its own stage and index unchanged) must be told its current figures differ."""
     if released is None or current is None:
         return released is not current
     rank_moved = "rank" in released and "rank" in current and released["rank"] != current["rank"]
-    moved = _moved(released.get("composite_index"), current.get("composite_index"), tol)
+    moved = _shown_moved(released.get("composite_index"), current.get("composite_index"), index_text)
     return released.get("stage") != current.get("stage") or moved or rank_moved
 
 
-def released_acceptance_differs(released: dict | None, current: dict | None, tol: float = 1e-9) -> bool:
+def released_acceptance_differs(released: dict | None, current: dict | None) -> bool:
     """True when the current acceptance score, band or status of the released cycle is not what was released
     (a revised file of the cycle can move a city across a band: the release keeps the as-released band, and the
-    dossier and the extracts say the current figures differ). Rows of different cycles are not compared."""
+    dossier and the extracts say the current figures differ). The score is compared as shown
+    (rules.acceptance_score_text). Rows of different cycles are not compared."""
     if released is None or current is None:
         return released is not current
     if released.get("cycle_first_year") != current.get("cycle_first_year"):
@@ -385,7 +396,7 @@ def released_acceptance_differs(released: dict | None, current: dict | None, tol
     return (
         released.get("acceptance_band") != current.get("acceptance_band")
         or released.get("acceptance_status") != current.get("acceptance_status")
-        or _moved(released.get("acceptance_score"), current.get("acceptance_score"), tol)
+        or _shown_moved(released.get("acceptance_score"), current.get("acceptance_score"), acceptance_score_text)
     )
 
 
@@ -471,8 +482,9 @@ def restatement_diff(
             unit = r["unit_code"]
             for f in cols[1:]:
                 a, b = r[f], r[f + "_new"]
-                same = a == b or (isinstance(a, float) and isinstance(b, float) and abs(a - b) <= 1e-9 * (1 + abs(a)))
-                if same:
+                if f in DIFF_SHOWN:
+                    a, b = (None if v is None else DIFF_SHOWN[f](v) for v in (a, b))
+                if a == b:
                     continue
                 if unit in revised_units:
                     reason = f"own data revised ({', '.join(sorted(revised_units[unit]))}); files: {files}"

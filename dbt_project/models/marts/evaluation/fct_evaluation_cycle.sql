@@ -74,6 +74,9 @@ per_cycle as (
     max(case when y.year = b.last_year then y.baseline_index end) as baseline_index,
     max(case when y.year = b.last_year then y.composite_index end) as end_index,
     max(case when y.year = b.last_year then y.index_change_cycle end) as index_change,
+    -- the calibrated R2 threshold of the year R2 fired (only a cycle's end year can): the evidence names it, as the
+    -- year's rules_fired does, so a city can check its fall against the figure that judged it
+    max(case when y.fired_r2 then y.r2_threshold_points end) as r2_threshold_points,
     max(case when y.year = b.last_year then y.rank end) as end_rank,
     -- 并列: the end rank is shared with another ranked unit that year (fct_city_score_year.rank_is_shared)
     max(case when y.year = b.last_year then cast(y.rank_is_shared as integer) end) = 1 as end_rank_is_shared,
@@ -200,7 +203,7 @@ select
       case when v.r1_last > v.r1_first
           then concat_ws('', '{{ dash }}', cast(v.r1_last as string)) else '' end) end,
     case when v.r2_fired then concat_ws('', 'R2 index change over cycle ',
-      {{ published_text('v.index_change') }}) end,
+      {{ published_text('v.index_change') }}, ', threshold -', {{ published_text('v.r2_threshold_points') }}) end,
     case when v.not_reported_years > 0 then concat_ws('', 'not reported within the grace period in ',
       cast(v.not_reported_years as string), ' year(s) (counts as exit)') end,
     case when v.review_years > 0 then concat_ws('', 'review: sanction evidence not robust in ',
