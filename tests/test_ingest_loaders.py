@@ -341,7 +341,7 @@ def test_missing_column_fails_the_file_by_name_and_loads_nothing(warehouse, tmp_
     path = _write(tmp_path / "pledge_2025.csv", "city_code,month,registrations\n440300,2025-01,3\n")
     with pytest.raises(IngestError) as e:
         ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
-    assert str(e.value).startswith("pledge_2025.csv: missing required column: amount_10k_yuan")
+    assert str(e.value).startswith("pledge_2025.csv: missing required columns: amount_10k_yuan")
     assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall()[0][0] == 0
     assert (
         warehouse.execute(
