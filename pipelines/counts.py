@@ -26,6 +26,13 @@ def count_en(n: int | float, one: str, other: str | None = None) -> str:
     return f"{n:,} {noun}"
 
 
+def noun_en(n: int | float, one: str, other: str | None = None) -> str:
+    """The noun a list of ``n`` items is named by, in agreement and without the number: noun_en(1, "column") is
+    "column", noun_en(3, "column") "columns" ("ignored extra columns: 备注, 说明"; never "column(s)", which reads as
+    a program's hedge where the list itself shows how many there are)."""
+    return count_en(n, one, other).split(" ", 1)[1]
+
+
 def count_zh(n: int | float, unit: str) -> str:
     """``n`` against its measure word, no space: count_zh(2, "行") is "2行", count_zh(12_000, "项") "12,000项"."""
     return f"{n:,}{unit}"

@@ -82,7 +82,7 @@ CASES = [
     Case(
         "missing-required-column",
         "pledge_loans/missing_amount_column.csv",
-        error="missing required column(s): amount_10k_yuan (or 质押金额(万元) / 融资金额(万元))",
+        error="missing required column: amount_10k_yuan (or 质押金额(万元) / 融资金额(万元))",
     ),
     Case(
         "duplicate-header-via-alias",
@@ -199,7 +199,7 @@ CASES = [
         "extra-column",
         "pledge_loans/extra_column.csv",
         loaded={2: {"city_code": "440300", "registrations": 3, "amount_10k_yuan": 100.0}},
-        notes=("ignored extra column(s): 备注",),
+        notes=("ignored extra column: 备注",),
     ),
     Case(
         "xlsx-title-rows-numeric-codes",

@@ -105,26 +105,26 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["15", "城市代码", "月份", "登记笔数"],
         )
     ],
-    "header(s) {} under {}: a year-to-date (cumulative) total, not the month's own figure (send each month's own "
+    "{} {} under {}: a year-to-date (cumulative) total, not the month's own figure (send each month's own "
     "figures, or put them beside the total under a group titled 本月)": [
         (
-            "header(s) '登记笔数' under '本年累计': a year-to-date (cumulative) total, not the month's own figure (send "
+            "header '登记笔数' under '本年累计': a year-to-date (cumulative) total, not the month's own figure (send "
             "each month's own figures, or put them beside the total under a group titled 本月)",
             ["'登记笔数'", "'本年累计'", "本月"],
         )
     ],
-    "header(s) {}: a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or "
+    "{} {}: a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or "
     "put them beside the total under a header such as 本月登记笔数)": [
         (
-            "header(s) '本年累计登记笔数', '累计质押金额(万元)': a year-to-date (cumulative) total, not the month's own "
+            "headers '本年累计登记笔数', '累计质押金额(万元)': a year-to-date (cumulative) total, not the month's own "
             "figure (send each month's own figures, or put them beside the total under a header such as 本月登记笔数)",
             ["'本年累计登记笔数', '累计质押金额(万元)'", "本月登记笔数"],
         )
     ],
-    "header(s) {} under {}: the figures of an earlier period (a comparison), not the month's own (send the month's own "
+    "{} {} under {}: the figures of an earlier period (a comparison), not the month's own (send the month's own "
     "figures, or put them beside under a group titled 本月)": [
         (
-            "header(s) '登记笔数', '质押金额(万元)' under '上年同期': the figures of an earlier period (a comparison), not "
+            "headers '登记笔数', '质押金额(万元)' under '上年同期': the figures of an earlier period (a comparison), not "
             "the month's own (send the month's own figures, or put them beside under a group titled 本月)",
             ["'登记笔数', '质押金额(万元)'", "'上年同期'", "本月"],
         )
@@ -194,10 +194,10 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["质押金额(万元)", "2月", "质押金额(亿元)"],
         )
     ],
-    "sheet(s) {} cannot be mapped: no header row in the first {} rows (expected columns such as {}); remove them or "
+    "{} {} cannot be mapped: no header row in the first {} rows (expected columns such as {}); remove them or "
     "move them to their own file": [
         (
-            "sheet(s) '说明2', '备注' cannot be mapped: no header row in the first 15 rows (expected columns such as "
+            "sheets '说明2', '备注' cannot be mapped: no header row in the first 15 rows (expected columns such as "
             "city_code, month); remove them or move them to their own file",
             ["'说明2', '备注'", "15", "城市代码"],
         )
@@ -289,12 +289,13 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["万笔", "单位：万笔、亿元", "'登记笔数', '质押专利数'", "12500"],
         )
     ],
-    "missing required column(s): {}": [
+    "missing required {}: {}": [
         (
-            "missing required column(s): month (or 月份 / 统计月份); amount_10k_yuan (or 质押金额(万元) / 金额)",
+            "missing required columns: month (or 月份 / 统计月份); amount_10k_yuan (or 质押金额(万元) / 金额)",
             ["月份", "统计月份", "质押金额(万元)", "金额"],
         ),
-        ("missing required column(s): month", ["月份"]),
+        ("missing required column: month", ["月份"]),
+        ("missing required column(s): month", ["月份"]),  # a ledger row written before: still read
     ],
     "administrative divisions (raw.cities) are not loaded yet; load cities first": [
         ("administrative divisions (raw.cities) are not loaded yet; load cities first", ["raw.cities"])

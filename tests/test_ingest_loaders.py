@@ -341,7 +341,7 @@ def test_missing_column_fails_the_file_by_name_and_loads_nothing(warehouse, tmp_
     path = _write(tmp_path / "pledge_2025.csv", "city_code,month,registrations\n440300,2025-01,3\n")
     with pytest.raises(IngestError) as e:
         ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
-    assert str(e.value).startswith("pledge_2025.csv: missing required column(s): amount_10k_yuan")
+    assert str(e.value).startswith("pledge_2025.csv: missing required columns: amount_10k_yuan")
     assert warehouse.execute("SELECT count(*) FROM raw.pledge_loans").fetchall()[0][0] == 0
     assert (
         warehouse.execute(
@@ -354,7 +354,7 @@ def test_missing_column_fails_the_file_by_name_and_loads_nothing(warehouse, tmp_
 def test_extra_column_is_ignored_and_said(warehouse, tmp_path):
     path = _write(tmp_path / "pledge_2025.csv", "\n".join([HEADER_EN + ",备注", GOOD_ROWS[0] + ",试点"]) + "\n")
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
-    assert r.rows_loaded == 1 and "ignored extra column(s): 备注" in r.message
+    assert r.rows_loaded == 1 and "ignored extra column: 备注" in r.message
 
 
 def test_unreadable_files_fail_with_the_reason(warehouse, tmp_path):
@@ -629,11 +629,14 @@ def test_workbook_formulas_without_a_saved_value_are_refused_not_nulled(warehous
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 1, 3)
     reasons = dict(warehouse.execute("SELECT row_number, reason FROM raw.rejected_rows ORDER BY 1").fetchall())
     assert reasons == {
-        2: "not a number in gdp_100m_yuan: '=C2*2'",
-        3: "not a number in population_10k: '=1800+82.7'",
+        # a formula never calculated, named as one (round 13; it was "not a number")
+        2: "a formula never calculated in gdp_100m_yuan: '=C2*2' has no saved result (open and save the file in "
+        "Excel or WPS so the result is stored, or paste values)",
+        3: "a formula never calculated in population_10k: '=1800+82.7' has no saved result (open and save the file "
+        "in Excel or WPS so the result is stored, or paste values)",
         4: "formula-like text in source (possible spreadsheet injection): '=HYPERLINK(\"http://example.com\")'",
     }
-    assert "formula cell(s) without a saved value: D2, C3, E4" in r.message
+    assert "formula cells without a saved value: D2, C3, E4" in r.message
     assert warehouse.execute("SELECT region_code, gdp_100m_yuan FROM raw.population").fetchall() == [
         ("330100", 21860.0)
     ]

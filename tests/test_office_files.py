@@ -218,7 +218,7 @@ CASES = [
         "unmappable-sheet-refuses-file",
         "pledge_loans/unmappable_summary_sheet.xlsx",
         year=None,  # an unreadable file has no year: loading it names the real reason
-        error="sheet(s) '分析' cannot be mapped: no header row in the first 15 rows (expected columns such as "
+        error="sheet '分析' cannot be mapped: no header row in the first 15 rows (expected columns such as "
         "city_code, month, registrations, amount_10k_yuan, patents_pledged); remove them or move them to their "
         "own file",
     ),
@@ -228,7 +228,7 @@ CASES = [
         loaded={2: _SZ},
         notes=(
             "read 1 sheet: 数据 (1 row)",
-            "skipped sheet(s): Sheet2 (empty), 下拉选项 (hidden sheet without a header)",
+            "skipped sheets: Sheet2 (empty), 下拉选项 (hidden sheet without a header)",
         ),
     ),
     Case(
@@ -242,7 +242,7 @@ CASES = [
         "instruction-sheet-first",
         "enforcement_cases/instructions_first.xlsx",
         loaded={2: {"case_id": "深知执〔2025〕1号", "closed_date": date(2025, 4, 2), "resolution": "mediation"}},
-        notes=("read 1 sheet: 案件 (1 row)", "skipped sheet(s): 填写说明 (instructions)"),
+        notes=("read 1 sheet: 案件 (1 row)", "skipped sheet: 填写说明 (instructions)"),
     ),
     # ------------------------------------------------------------------------- tables as offices draw them
     Case("header-line-breaks-fullwidth-space", "pledge_loans/header_line_breaks_fullwidth_space.xlsx", loaded={2: _SZ}),
@@ -262,7 +262,7 @@ CASES = [
             6: "total row: national code 000000 in city_code where a city is expected",
             7: "total row ('总计'): a sum of other rows, not a record",
         },
-        notes=("ignored extra column(s): 地区",),
+        notes=("ignored extra column: 地区",),
     ),
     Case(
         "excel-error-cells",

@@ -262,7 +262,8 @@ def test_excel_unicode_text_utf16_tab_separated_loads(warehouse, tmp_path):
 @pytest.mark.parametrize(
     "cell,reason",
     [
-        ("12.5%", "not a number in amount_10k_yuan: '12.5%'"),  # a share where money belongs: never 12.5 万元
+        # a share where money belongs: never 12.5 万元 (its own reason since round 13; it was "not a number")
+        ("12.5%", "a percentage in amount_10k_yuan: '12.5%' where an amount or count is expected"),
         ('"(1,234)"', "negative amount in parentheses in amount_10k_yuan: '(1,234)'"),  # accounting style
     ],
 )
@@ -294,7 +295,7 @@ def test_formulas_without_saved_values_are_refused_by_name_not_read_as_blank(war
     _ingest(warehouse, tmp_path / "质押_2025年3月.xlsx")
     assert _loaded(warehouse, "质押_2025年3月.xlsx") == [("440300", "2025-03")]
     assert "'=C2*2'" in _reasons(warehouse, "质押_2025年3月.xlsx")[3]
-    assert "formula cell(s) without a saved value: C3, D3" in _status(warehouse, "质押_2025年3月.xlsx")[2]
+    assert "formula cells without a saved value: C3, D3" in _status(warehouse, "质押_2025年3月.xlsx")[2]
 
 
 def test_a_hidden_sheet_holding_an_old_version_of_a_record_loads_neither(warehouse, tmp_path):

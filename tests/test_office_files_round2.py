@@ -156,7 +156,7 @@ def test_values_under_a_year_to_date_group_title_are_refused_not_loaded_as_the_m
     with pytest.raises(IngestError) as e:
         ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert e.value.reason == (
-        "header(s) '登记笔数', '质押金额(万元)', '质押专利数', '质押商标数', '服务企业数', '首贷企业数' under '本年累计': "
+        "headers '登记笔数', '质押金额(万元)', '质押专利数', '质押商标数', '服务企业数', '首贷企业数' under '本年累计': "
         "a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, or put them "
         "beside the total under a group titled 本月)"
     )

@@ -154,7 +154,7 @@ def test_the_month_s_columns_beside_the_year_to_date_columns_load_the_month(ware
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert _read_how(path.name, logged) == (["scan"] if big else ["frame"])
     assert r.rows_read == r.rows_loaded + r.rows_rejected == 1 + len(filler)
-    assert "ignored extra column(s): 本年累计登记笔数, 累计质押金额(万元)" in r.notes
+    assert "ignored extra columns: 本年累计登记笔数, 累计质押金额(万元)" in r.notes
     assert warehouse.execute(
         "SELECT registrations, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 2"
     ).fetchall() == [(12, 100.0)]
@@ -207,7 +207,7 @@ def test_a_merged_header_over_this_month_and_year_to_date_reads_this_month(wareh
     )
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
-    assert "ignored extra column(s): 本年累计登记笔数, 本年累计质押金额(万元)" in r.notes
+    assert "ignored extra columns: 本年累计登记笔数, 本年累计质押金额(万元)" in r.notes
     assert warehouse.execute("SELECT registrations, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [(12, 100.0)]
 
 
@@ -301,7 +301,7 @@ def test_rows_and_columns_hidden_in_a_workbook_are_read_and_named(warehouse, tmp
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
     how = " (hidden or filtered out)" if kind == "filtered" else ""
     assert (
-        f"row(s) 3{how} and column(s) I ('备注') hidden in the workbook: read as well (whoever opens the file does "
+        f"row 3{how} and column I ('备注') hidden in the workbook: read as well (whoever opens the file does "
         "not see them; check they are no scratch or old rows)"
     ) in r.notes
 
@@ -316,7 +316,7 @@ def test_a_hidden_old_version_of_a_shown_row_is_refused_with_it_not_loaded(wareh
     )
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 0, 2)
-    assert any(n.startswith("row(s) 2 hidden in the workbook") for n in r.notes)
+    assert any(n.startswith("row 2 hidden in the workbook") for n in r.notes)
     assert all(v.startswith("conflicting records") for v in _rejected(warehouse).values())
 
 
@@ -380,7 +380,7 @@ def test_an_excel_2003_xml_spreadsheet_named_xls_is_read_as_a_workbook(warehouse
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 1, 1)
     assert "the file is an Excel 2003 XML spreadsheet (named .xls): read as one" in r.notes
-    assert any(n.startswith("row(s) 4 hidden in the workbook") for n in r.notes)
+    assert any(n.startswith("row 4 hidden in the workbook") for n in r.notes)
     assert warehouse.execute("SELECT city_code, month, amount_10k_yuan FROM raw.pledge_loans").fetchall() == [
         ("440300", date(2025, 3, 1), 100.5)
     ]
@@ -417,7 +417,7 @@ def test_the_same_month_last_year_beside_this_month_is_left_and_this_month_read(
     path = _write(tmp_path / "质押_2025.csv", "\n".join(lines) + "\n")
     r = ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
     assert r.rows_read == r.rows_loaded + r.rows_rejected == 1 + len(filler)
-    assert "ignored extra column(s): 上年同期·登记笔数, 上年同期·质押金额(万元), 同比增长(%)" in r.notes
+    assert "ignored extra columns: 上年同期·登记笔数, 上年同期·质押金额(万元), 同比增长(%)" in r.notes
     assert warehouse.execute(
         "SELECT registrations, amount_10k_yuan FROM raw.pledge_loans WHERE _row_number = 3"
     ).fetchall() == [(12, 100.0)]
@@ -472,7 +472,7 @@ def test_a_column_headed_qizhong_is_the_column_it_names(warehouse, tmp_path, big
     r = ingest_file(warehouse, SOURCES["patent_stats"], path, today=TODAY)
     assert _read_how(path.name, logged) == (["scan"] if big else ["frame"])
     assert r.rows_read == r.rows_loaded + r.rows_rejected
-    assert not any(n.startswith("ignored extra column(s)") for n in r.notes)
+    assert not any(n.startswith("ignored extra column") for n in r.notes)
     assert warehouse.execute(
         "SELECT grants_invention, grants_total FROM raw.patent_stats WHERE _row_number = 2"
     ).fetchall() == [(50, 200)]

@@ -108,21 +108,21 @@ EXAMPLES: dict[str, list[str]] = {
         "filled 2 merged cell ranges down their rows",
         "filled 2 merged cell ranges down their rows (sheet 汇总)",
     ],
-    "formula cell(s) without a saved value: {} - refused; open and save the workbook in Excel (or paste values) "
+    "formula {} without a saved value: {} - refused; open and save the workbook in Excel (or paste values) "
     "so the results are stored": [
-        "formula cell(s) without a saved value: D5, D6 (sheet 1月) - refused; open and save the workbook in Excel "
+        "formula cells without a saved value: D5, D6 (sheet 1月) - refused; open and save the workbook in Excel "
         "(or paste values) so the results are stored"
     ],
     "read {}: {}": ["read 2 sheets: 1月 (3 rows), 2月 (4 rows)"],
-    "skipped sheet(s): {}": ["skipped sheet(s): 说明 (instructions), Sheet3 (empty)"],
+    "skipped {}: {}": ["skipped sheets: 说明 (instructions), Sheet3 (empty)", "skipped sheet: 说明 (instructions)"],
     "sheet '{}' is hidden in the workbook: its {} {} read as well": [
         "sheet '1月' is hidden in the workbook: its 12 rows were read as well"
     ],
     "{} hidden in the workbook: read as well (whoever opens the file does not see them; check they are no scratch or "
     "old rows)": [
-        "row(s) 4, 7 and 2 more (hidden or filtered out) hidden in the workbook: read as well (whoever opens the "
+        "rows 4, 7 and 2 more (hidden or filtered out) hidden in the workbook: read as well (whoever opens the "
         "file does not see them; check they are no scratch or old rows)",
-        "row(s) 4 and column(s) C ('备注') hidden in the workbook: read as well (whoever opens the file does not see "
+        "row 4 and column C ('备注') hidden in the workbook: read as well (whoever opens the file does not see "
         "them; check they are no scratch or old rows) (sheet 汇总)",
     ],
     "skipped {} holding only a row number (序号){}": [
@@ -144,7 +144,7 @@ EXAMPLES: dict[str, list[str]] = {
     "{} read from the unit names in '{}' (no code column)": [
         "city_code read from the unit names in '城市' (no code column)"
     ],
-    "ignored extra column(s): {}": ["ignored extra column(s): 备注, 本年累计登记笔数"],
+    "ignored extra {}: {}": ["ignored extra columns: 备注, 本年累计登记笔数", "ignored extra column: 备注"],
     "month cells without a year read in {} (stated by the file)": [
         "month cells without a year read in 2025 (stated by the file)"
     ],
@@ -228,7 +228,7 @@ def test_every_note_reads_in_chinese(template, note):
 
 
 def test_a_file_s_several_notes_read_in_chinese_each():
-    message = "; ".join(EXAMPLES["decoded from {}"] + EXAMPLES["ignored extra column(s): {}"] + ["tab-separated"])
+    message = "; ".join(EXAMPLES["decoded from {}"] + EXAMPLES["ignored extra {}: {}"][:1] + ["tab-separated"])
     assert (
         reason_text(message, "pledge_loans", "zh")
         == "按 gb18030 编码解码；未使用的多余列：备注, 本年累计登记笔数；以制表符分隔"
@@ -260,7 +260,7 @@ def test_ipcity_status_shows_a_loaded_file_s_notes_in_chinese_and_english(noted_
         (message,) = con.execute(
             "SELECT message FROM raw.ingested_files WHERE status = 'loaded' AND source = 'pledge_loans'"
         ).fetchone()
-    assert "skipped 2 title rows above the header" in message and "ignored extra column(s): 备注" in message
+    assert "skipped 2 title rows above the header" in message and "ignored extra column: 备注" in message
     monkeypatch.setattr(cli, "console", Console(width=2000, force_terminal=False))
     env = {"IPCITY_WAREHOUSE": str(noted_warehouse), "IPCITY_LANDING": str(tmp_path / "landing")}
     out = CliRunner().invoke(cli.main, ["status"], env=env)

@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines import reference
 from pipelines.counts import count_en
 from pipelines.ingest.readers import (
     _BOMS,
@@ -574,7 +575,10 @@ def _column(c: Column, x: str, vname: str, factor: float | None, valid_codes) ->
         if c.allowed:
             present(_in(x, c.allowed))  # Chinese synonyms are mapped by the Polars rules
         elif c.region_code and valid_codes is not None:
-            codes = sorted(k for k in valid_codes if re.fullmatch(r"[0-9]{6}", k))
+            # a merged unit's old code (371200 莱芜市, and the county codes under it) is judged by the Polars rules,
+            # which read it by the row's period (validate._merged_codes): refused after the merge
+            merged = {r[1][:4] for r in reference.former_units() if r[4] == "merged"}
+            codes = sorted(k for k in valid_codes if re.fullmatch(r"[0-9]{6}", k) and k[:4] not in merged)
             prefectures = sorted({k[:4] for k in codes if k.endswith("00")})
             # the code, or a county-level code of a known prefecture (validate._known_codes), as one pattern
             pattern = f"{_regex_alternatives(codes)}|{_regex_alternatives(prefectures)}[0-9]{{2}}"

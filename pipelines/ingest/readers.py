@@ -19,12 +19,13 @@ import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.counts import count_en
+from pipelines.counts import count_en, noun_en
 from pipelines.sources import (
     COUNT_UNITS,
     DISTRICT_HEADER_PATTERN,
@@ -540,7 +541,7 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
         # 本年累计质押金额 without 本月质押金额 beside it: a year to date, refused as a cumulative group is
         raise AmbiguousHeader(
             file_name,
-            "header(s) "
+            f"{noun_en(len(alone), 'header')} "
             + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
             + ": a year-to-date (cumulative) total, not the month's own figure (send each month's own figures, "
             "or put them beside the total under a header such as 本月登记笔数)",
@@ -579,7 +580,7 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
         groups = sorted({filled[j] for j in alone})
         raise AmbiguousHeader(
             file_name,
-            "header(s) "
+            f"{noun_en(len(alone), 'header')} "
             + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
             + " under "
             + ", ".join(f"'{g}'" for g in groups)
@@ -591,7 +592,7 @@ def _leave_cumulative_columns(group_row: list | None, header: list, source: Sour
         groups = sorted({filled[j] for j in alone})
         raise AmbiguousHeader(
             file_name,
-            "header(s) "
+            f"{noun_en(len(alone), 'header')} "
             + ", ".join(f"'{_cell_text(header[j]).strip()}'" for j in alone)
             + " under "
             + ", ".join(f"'{g}'" for g in groups)
@@ -1091,6 +1092,12 @@ def display_factor(fmt: str | None) -> float:
 
 
 @lru_cache(maxsize=512)
+def percent_format(fmt: str | None) -> bool:
+    """Whether a number format shows its number as a percentage (0.0%, 0%;[Red]-0%), "%" in quotes aside."""
+    return bool(fmt) and "%" in _LITERAL.sub("", fmt.split(";")[0])
+
+
+@lru_cache(maxsize=512)
 def _format_unit(fmt: str | None) -> str:
     """The unit a number format writes after the number (0.00"亿元", #,##0"笔"), or "". The cell shows 1.50亿元: read
     without it, 1.5 under a bare 质押金额 loaded as 1.5 万元, silently. Kept on the text, the rules read the cell in
@@ -1141,6 +1148,11 @@ def _xlsx_text(cell) -> tuple[str | None, float]:
         return v.isoformat(), 1.0
     if isinstance(v, (int, float)):
         fmt = getattr(cell, "number_format", None)
+        if percent_format(fmt):
+            # 0.125 under 0.0% shows 12.5%: the text as shown, so a share column reads the share (validate._shares
+            # divides by 100) and an amount or count column refuses a percentage by name. Read as stored it was
+            # 0.125 万元 (or 0 registrations), a share loaded as an amount or refused for an unrelated reason.
+            return format(Decimal(repr(float(v))).scaleb(2).normalize(), "f") + "%", 1.0
         f = display_factor(fmt)
         if f != 1.0:
             v = v * f
@@ -1483,7 +1495,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             shown = [f"{get_column_letter(c)}{r}" for r, c in sorted(formulas) if r > h + n_header][:20]
             if shown:
                 notes.append(
-                    "formula cell(s) without a saved value: "
+                    f"formula {noun_en(len(shown), 'cell')} without a saved value: "
                     + ", ".join(shown)
                     + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
                     + " - refused; open and save the workbook in Excel (or paste values) so the results are stored"
@@ -1582,7 +1594,9 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                 f"sheet '{name}' is hidden in the workbook: its {count_en(df.height, 'row')} "
                 f"{'was' if df.height == 1 else 'were'} read as well"
             )
-        sheets.append({"sheet": name, "status": "read", "rows": df.height})
+        # a hidden sheet is marked: a reason naming one of its rows says so (an old version kept out of sight)
+        hidden = getattr(ws, "sheet_state", "visible") != "visible"
+        sheets.append({"sheet": name, "status": "read", "rows": df.height, **({"hidden": True} if hidden else {})})
         frames.append(df)
         ordinal += 1
         if h:
@@ -1593,7 +1607,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
     if unmappable:
         raise IngestError(
             path.name,
-            "sheet(s) "
+            f"{noun_en(len(unmappable), 'sheet')} "
             + ", ".join(f"'{s}'" for s in unmappable)
             + f" cannot be mapped: no header row in the first {HEADER_SCAN_ROWS} rows (expected columns such as "
             + ", ".join(c.name for c in source.columns[:5])
@@ -1626,7 +1640,10 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         )
         skipped = [s for s in sheets if s["status"] != "read"]
         if skipped:
-            notes.append("skipped sheet(s): " + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped))
+            notes.append(
+                f"skipped {noun_en(len(skipped), 'sheet')}: "
+                + ", ".join(f"{s['sheet']} ({s['status'][9:]})" for s in skipped)
+            )
     for hd, f in scaled.items():
         notes.append(f"column {hd}: number format shows the stored value x{f:g}; read as shown")
     return RawFrame(
@@ -1667,10 +1684,10 @@ def hidden_note(hidden: Hidden, grid: list[list], first_body: int, header: list)
     parts = []
     if rows:
         shown = ", ".join(str(r) for r in rows[:20]) + (f" and {len(rows) - 20} more" if len(rows) > 20 else "")
-        parts.append(f"row(s) {shown}" + (" (hidden or filtered out)" if hidden.filtered else ""))
+        parts.append(f"{noun_en(len(rows), 'row')} {shown}" + (" (hidden or filtered out)" if hidden.filtered else ""))
     if cols:
         parts.append(
-            "column(s) "
+            f"{noun_en(len(cols), 'column')} "
             + ", ".join(f"{get_column_letter(c)} ('{_cell_text(header[c - 1]).strip()}')" for c in cols[:20])
         )
     if not parts:

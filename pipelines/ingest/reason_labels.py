@@ -39,6 +39,8 @@ _COL2 = r"(?P<col2>\w+)"
 # a note's count, said by pipelines.counts ("1,000 cells"), and its plural: "" or "s" (older ledger rows: "(s)")
 _N = r"(?P<n>\d[\d,]*)"
 _S = r"(?:s|\(s\))?"
+# a list's noun without a count, said by pipelines.counts.noun_en ("column" / "columns"; older ledger rows "column(s)")
+_LS = _S
 _ONSHEET = r"(?P<onsheet> \(sheet .*\))?"  # a note's " (sheet 1月)" in a workbook of several sheets
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # a whole file refused (readers/validate/load IngestError, the launcher's and the raw asset's ledger reasons):
@@ -92,7 +94,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "前{n}行中找不到表头行：应有{cols}等列",
     ),
     (
-        r"sheet\(s\) (?P<sheets>.*) cannot be mapped: no header row in the first (?P<n>\d+) rows \(expected columns "
+        r"sheet"
+        + _LS
+        + r" (?P<sheets>.*) cannot be mapped: no header row in the first (?P<n>\d+) rows \(expected columns "
         r"such as (?P<cols>\w+(?:, \w+)*)\); remove them or move them to their own file",
         "工作表 {sheets} 无法对应：前{n}行中找不到表头行（应有{cols}等列）；请删除这些工作表，或将其另存为单独的文件",
     ),
@@ -136,19 +140,25 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "工作表“{sheet}”没有月份列，也无法判断年份（请将工作表命名为 2025年1月 这样的形式）",
     ),
     (
-        r"header\(s\) (?P<headers>.*) under (?P<groups>.*): a year-to-date \(cumulative\) total, not the month's own "
+        r"header"
+        + _LS
+        + r" (?P<headers>.*) under (?P<groups>.*): a year-to-date \(cumulative\) total, not the month's own "
         r"figure \(send each month's own figures, or put them beside the total under a group titled 本月\)",
         "表头 {headers} 位于 {groups} 之下：这是年初至今的累计数，不是当月数（请报送各月当月数，"
         "或将当月数放在累计数旁、标题为“本月”的分组下）",
     ),
     (
-        r"header\(s\) (?P<headers>.*): a year-to-date \(cumulative\) total, not the month's own figure \(send each "
+        r"header"
+        + _LS
+        + r" (?P<headers>.*): a year-to-date \(cumulative\) total, not the month's own figure \(send each "
         r"month's own figures, or put them beside the total under a header such as 本月登记笔数\)",
         "表头 {headers}：这是年初至今的累计数，不是当月数（请报送各月当月数，或将当月数放在累计数旁，"
         "表头写作“本月登记笔数”等）",
     ),
     (
-        r"header\(s\) (?P<headers>.*) under (?P<groups>.*): the figures of an earlier period \(a comparison\), not the "
+        r"header"
+        + _LS
+        + r" (?P<headers>.*) under (?P<groups>.*): the figures of an earlier period \(a comparison\), not the "
         r"month's own \(send the month's own figures, or put them beside under a group titled 本月\)",
         "表头 {headers} 位于 {groups} 之下：这是以往期间的数字（用于对比），不是当月数（请报送当月数，"
         "或将其放在标题为“本月”的分组旁）",
@@ -228,7 +238,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "表格注明的单位以{unit}计数（单位：{line}）：计数列（{headers}）按整数入库，不能以“万”为单位（请填报计数本身，"
         "如 12500 而非 1.25）",
     ),
-    (r"missing required column\(s\): (?P<missing>.*)", "缺少必填列：{missing}"),
+    (r"missing required column" + _LS + r": (?P<missing>.*)", "缺少必填列：{missing}"),
     (
         r"administrative divisions \(raw\.cities\) are not loaded yet; load cities first",
         "行政区划（raw.cities）尚未入库；请先载入行政区划",
@@ -341,6 +351,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"duplicate record: key already loaded from file (?P<file>.*)", "重复记录：该键已从文件 {file} 载入"),
     (
+        r"duplicate record: (?P<key>.*) same as row (?P<row>\d+) of hidden sheet '(?P<sheet>.*)'",
+        "重复记录：{key} 与隐藏工作表“{sheet}”第 {row} 行相同",
+    ),
+    (
         r"duplicate record: (?P<key>.*) same as row (?P<row>\d+) of sheet '(?P<sheet>.*)'",
         "重复记录：{key} 与工作表“{sheet}”第 {row} 行相同",
     ),
@@ -348,6 +362,16 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # a cell
     (r"missing value in " + _COL, "{col}缺少值"),
     (r"not a number in " + _COL + r": '(?P<value>.*)'", "{col}不是数字：'{value}'"),
+    (
+        r"a percentage in " + _COL + r": '(?P<value>.*)' where an amount or count is expected \(write the figure "
+        r"itself, not a share\)",
+        "{col}填的是百分比：'{value}'，此处应为金额或数量（请填写数值本身，而非比例）",
+    ),
+    (
+        r"a formula never calculated in " + _COL + r": '(?P<value>.*)' has no saved result \(open and save the file "
+        r"in Excel or WPS so the result is stored, or paste values\)",
+        "{col}中的公式从未计算：'{value}' 没有保存结果（请在 Excel 或 WPS 中打开并保存文件以保存计算结果，或粘贴为数值）",
+    ),
     (
         r"no figure in " + _COL + r": '(?P<value>.*)' stands for none \(write the figure, or 0 if there was none\)",
         "{col}没有数值：'{value}' 表示无数据（请填写数值；确实为零请填 0）",
@@ -558,13 +582,14 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "该文件实为{filekind}（扩展名为 {suffix}）：已按其实际格式读取",
     ),
     (
-        r"formula cell\(s\) without a saved value: (?P<cells>.*?)" + _ONSHEET + r" - refused; open and save the "
+        r"formula cell" + _LS + r" without a saved value: (?P<cells>.*?)" + _ONSHEET + r" - refused; open and save the "
         r"workbook in Excel \(or paste values\) so the results are stored",
         "公式单元格没有保存计算结果：{cells}{onsheet}——相应的行已拒收；请在 Excel 中打开并保存工作簿（或粘贴为数值），"
         "使计算结果得以保存",
     ),
     (
-        r"(?P<hidden>(?:row\(s\) .*?|column\(s\) .*?)(?: and column\(s\) .*?)?) hidden in the workbook: read as well "
+        r"(?P<hidden>(?:row" + _LS + r" .*?|column" + _LS + r" .*?)(?: and column" + _LS + r" .*?)?) hidden in the "
+        r"workbook: read as well "
         r"\(whoever opens the file does not see them; check they are no scratch or old rows\)" + _ONSHEET,
         "工作簿中隐藏的{hidden}{onsheet}：同样已读取（打开文件的人看不到这些内容；请确认不是草稿行或旧数据行）",
     ),
@@ -586,7 +611,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "工作表“{sheet}”在工作簿中处于隐藏状态：其{n}行同样已读取",
     ),
     (r"read " + _N + r" sheet" + _S + r": (?P<sheetrows>.*)", "读取了{n}个工作表：{sheetrows}"),
-    (r"skipped sheet\(s\): (?P<skipped>.*)", "跳过的工作表：{skipped}"),
+    (r"skipped sheet" + _LS + r": (?P<skipped>.*)", "跳过的工作表：{skipped}"),
     (
         r"column (?P<header>.*): number format shows the stored value x(?P<factor>\S+); read as shown",
         "列 {header}：数字格式显示的是存储值的 {factor} 倍；按显示值读取",
@@ -606,7 +631,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         _COL + r" read from the unit names in '(?P<header>.*)' \(no code column\)",
         "{col}由“{header}”列中的单位名称读出（没有代码列）",
     ),
-    (r"ignored extra column\(s\): (?P<list>.*)", "未使用的多余列：{list}"),
+    (r"ignored extra column" + _LS + r": (?P<list>.*)", "未使用的多余列：{list}"),
     (
         r"'(?P<header>.*)' read as the rows' districts \(each row a district's figures, not its city's\)",
         "已将“{header}”列读作各行所属区县（每行为该区县的数字，而非所在城市的数字）",
@@ -737,7 +762,7 @@ def column_label(column: str, source: str | None = None) -> str:
 # One row a conflict reason names ("row 7", "row 3 of sheet '汇总'"), then ", " before the next or the count of
 # rows left unnamed at the end (validate.repeated_key_reasons).
 _NAMED_ROW = re.compile(
-    r"row (?P<row>\d+)(?: of sheet '(?P<sheet>.*?)')?(?:, (?=row \d)| and (?P<more>\d+) more rows$|$)"
+    r"row (?P<row>\d+)(?: of (?P<hidden>hidden )?sheet '(?P<sheet>.*?)')?(?:, (?=row \d)| and (?P<more>\d+) more rows$|$)"
 )
 
 
@@ -749,7 +774,8 @@ def _rows_zh(text: str) -> str:
         m = _NAMED_ROW.match(text, pos)
         if m is None:
             return text
-        names.append(f"工作表“{m['sheet']}”第 {m['row']} 行" if m["sheet"] is not None else f"第 {m['row']} 行")
+        kind = "隐藏工作表" if m["hidden"] else "工作表"
+        names.append(f"{kind}“{m['sheet']}”第 {m['row']} 行" if m["sheet"] is not None else f"第 {m['row']} 行")
         more, pos = m["more"], m.end()
     return "、".join(names) + (f"及另外{more}行" if more else "")
 
@@ -782,7 +808,7 @@ _KINDS_ZH = {
     "a text table": "文本表格",
 }
 _HIDDEN_ROWS = re.compile(
-    r"row\(s\) (?P<rows>[\d, ]+?)(?: and (?P<more>\d+) more)?(?P<filtered> \(hidden or filtered out\))?$"
+    r"rows?(?:\(s\))? (?P<rows>[\d, ]+?)(?: and (?P<more>\d+) more)?(?P<filtered> \(hidden or filtered out\))?$"
 )
 _HIDDEN_COL = re.compile(r"(?P<letter>[A-Z]+) \('(?P<header>.*?)'\)(?:, |$)")
 
@@ -790,9 +816,9 @@ _HIDDEN_COL = re.compile(r"(?P<letter>[A-Z]+) \('(?P<header>.*?)'\)(?:, |$)")
 def _hidden_zh(text: str) -> str:
     """readers.hidden_note's rows and columns in Chinese (第 2、5 行及另外 3 行（隐藏或被筛选掉）和 C 列（“备注”））."""
     out = []
-    for part in text.split(" and column(s) ") if " and column(s) " in text else [text]:
-        part = part if part.startswith(("row(s) ", "column(s) ")) else "column(s) " + part
-        if part.startswith("row(s) "):
+    # "rows 2, 5 and columns C ('备注')" (noun_en's nouns; older ledger rows "row(s)" / "column(s)")
+    for part in re.split(r" and (?=columns? |column\(s\) )", text):
+        if part.startswith(("row ", "rows ", "row(s) ")):
             m = _HIDDEN_ROWS.match(part)
             if m is None:
                 return text
@@ -804,7 +830,8 @@ def _hidden_zh(text: str) -> str:
                 + ("（隐藏或被筛选掉）" if m["filtered"] else "")
             )
         else:
-            cols = [f"{c['letter']} 列（“{c['header']}”）" for c in _HIDDEN_COL.finditer(part[len("column(s) ") :])]
+            listed = re.sub(r"^columns?(?:\(s\))? ", "", part)
+            cols = [f"{c['letter']} 列（“{c['header']}”）" for c in _HIDDEN_COL.finditer(listed)]
             out.append("、".join(cols) if cols else part)
     return "和".join(out)
 

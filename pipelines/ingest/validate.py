@@ -15,7 +15,7 @@ from datetime import date
 import polars as pl
 from openpyxl.utils import get_column_letter
 
-from pipelines.counts import count_en
+from pipelines.counts import count_en, noun_en
 from pipelines.ingest.readers import (
     INVISIBLE_CHARS,
     ROW_FLAGS,
@@ -297,9 +297,9 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     district = [col for col in extra if is_district_header(col)] if district_unit_column(source) else []
     if len(district) == 1:
         extra = [col for col in extra if col != district[0]]
-        notes = [n for n in notes if not n.startswith("ignored extra column(s): ")]
+        notes = [n for n in notes if not n.startswith("ignored extra column")]
         if extra:
-            notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
+            notes.insert(0, f"ignored extra {noun_en(len(extra), 'column')}: " + ", ".join(extra))
         notes.append(f"'{district[0]}' read as the rows' districts (each row a district's figures, not its city's)")
     else:
         district = []
@@ -412,9 +412,9 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
     missing = [c for c in source.columns if c.required and c.name not in present | derived]
     if missing:
         expected = "; ".join(f"{c.name} (or {' / '.join(c.aliases[:2])})" if c.aliases else c.name for c in missing)
-        raise IngestError(file_name, f"missing required column(s): {expected}")
+        raise IngestError(file_name, f"missing required {noun_en(len(missing), 'column')}: {expected}")
     if extra:
-        notes.insert(0, "ignored extra column(s): " + ", ".join(extra))
+        notes.insert(0, f"ignored extra {noun_en(len(extra), 'column')}: " + ", ".join(extra))
     return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
 
 
@@ -746,22 +746,46 @@ SEVERAL_MONTHS = (
 
 def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr) -> list[Check]:
     if c.dtype in ("int", "float"):
-        checks = [
-            (
-                txt.is_not_null() & value.is_null(),
-                pl.format("not a number in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
-            )
-        ]
+        # Two unread cells an office fixes differently, each with its own reason rather than "not a number": a
+        # per cent where an amount or count belongs (12.5% is a share: no 万元 figure can be read from it), and a
+        # formula never calculated (a workbook written by a program keeps =C2*2 without its result; in a CSV the
+        # formula's text). Share columns never get here with a % (`_shares` reads them).
+        percent = txt.str.contains(r"^[^=]*\d\s*%$")
+        formula = txt.str.starts_with("=")
+        unread = txt.is_not_null() & value.is_null()
         if c.dtype == "int":
             # the unrounded number, as the reason shows it
             num = _number(txt)
             if factor:
                 num = num * factor
+            unread = txt.is_not_null() & num.is_null()
+        checks = [
+            (
+                unread & ~percent & ~formula,
+                pl.format("not a number in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
+            ),
+            (
+                unread & percent,
+                pl.format(
+                    "a percentage in {}: '{}' where an amount or count is expected (write the figure itself, not a "
+                    "share)",
+                    pl.lit(c.name),
+                    txt.str.slice(0, 40),
+                ),
+            ),
+            (
+                unread & formula,
+                pl.format(
+                    "a formula never calculated in {}: '{}' has no saved result (open and save the file in Excel or "
+                    "WPS so the result is stored, or paste values)",
+                    pl.lit(c.name),
+                    txt.str.slice(0, 40),
+                ),
+            ),
+        ]
+        if c.dtype == "int":
             frac = num.is_not_null() & ((num - num.round(0)).abs() > 1e-9)
-            checks = [
-                (txt.is_not_null() & num.is_null(), checks[0][1]),
-                (frac, pl.format("not a whole number in {}: {}", pl.lit(c.name), num)),
-            ]
+            checks.append((frac, pl.format("not a whole number in {}: {}", pl.lit(c.name), num)))
         return checks
     if c.dtype == "date":
         unread = txt.is_not_null() & value.is_null()
@@ -1225,11 +1249,94 @@ def _former_names(
     ), notes
 
 
+def _merged_codes(work: pl.DataFrame, source: Source, partition: int | None) -> pl.DataFrame:
+    """A row under a merged unit's old code (371200 莱芜市, or a county code under it) read by the row's period, as
+    its old name is (`_former_names`, the seed unit_code_changes decides both): before the merge it is the unit's
+    own row (staging maps it); after the merge, or in a period that does not tell, it is refused naming the
+    approval. Before, the code loaded for the successor while the name was refused: a 2025 row under 371200 is
+    莱芜区's figures, 济南's part, not 济南's record (and beside 济南's own row, counted twice).
+    ``__merged:<column>`` holds [kind, fields...] for the reason, as ``__former:`` does for a name."""
+    from pipelines import reference
+
+    merged = {r[1][:4]: r for r in reference.former_units() if r[4] == "merged"}
+    cols = [c.name for c in source.columns if c.region_code and _TXT + c.name in work.columns]
+    if not merged or not cols or _TXT + (source.partition_date or "year") not in work.columns:
+        # a record without a period (the programme roster, an evaluation's cycle): staging maps the code
+        return work
+    year, month, period = _row_period(source, work, partition)
+    for c in cols:
+        prefix = _txt(c).str.slice(0, 4)
+        hit = _txt(c).str.contains(r"^\d{6}$").fill_null(False) & prefix.is_in(list(merged))
+        reasons: dict[int, list[str]] = {}
+        if work.select(hit.any()).item():
+            rows = work.filter(hit).select(
+                ROW_NUMBER, prefix.alias("k"), year.alias("y"), month.alias("m"), period.alias("p")
+            )
+            for row, k, y, m, p in rows.rows():
+                old_name, old_code, new_code, new_name, _, approved, doc = merged[k]
+                when = (int(approved[:4]), int(approved[5:7]))
+                before = y is not None and ((y, m) < when if m is not None else y < when[0])
+                if not before:
+                    after = y is not None and ((y, m) > when if m is not None else y > when[0])
+                    kind = "merged" if after else "merged_unclear"
+                    reasons[row] = [kind, old_code, old_name, new_code, new_name, approved, doc, str(p)]
+        work = work.with_columns(
+            (
+                pl.col(ROW_NUMBER).replace_strict(reasons, default=None, return_dtype=pl.List(pl.Utf8))
+                if reasons
+                else pl.lit(None, pl.List(pl.Utf8))
+            ).alias("__merged:" + c)
+        )
+    return work
+
+
+def _merged_reasons(c: str, kind: pl.Expr, value: pl.Expr, f: list[pl.Expr]) -> list[Check]:
+    """The reasons of a merged unit's row after its merge, or in a period that does not tell, whether the row
+    names it (莱芜市) or gives its old code (371200): one text for both, naming the approval."""
+    return [
+        (
+            (kind == "merged").fill_null(False),
+            pl.format(
+                "former unit in {}: '{}' ({} {}) was merged into {} {} on {} ({}) and the row's period '{}' is "
+                "after it: it is no unit then (report its figures on {}'s row)",
+                pl.lit(c),
+                value,
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5],
+                f[6],
+                f[3],
+            ),
+        ),
+        (
+            (kind == "merged_unclear").fill_null(False),
+            pl.format(
+                "former unit in {}: '{}' ({} {}) was merged into {} {} on {} ({}) and the row's period '{}' does "
+                "not tell whether before or after it (write the code meant: {} before, {} after)",
+                pl.lit(c),
+                value,
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5],
+                f[6],
+                f[0],
+                f[2],
+            ),
+        ),
+    ]
+
+
 def _district_rows(work: pl.DataFrame, source: Source, lookup: dict | None) -> tuple[pl.DataFrame, list[str]]:
     """Rows of a file with a district column beside the unit's (城市 北京 | 区县 海淀): a row naming a district holds
     that district's figures. Read with the district column ignored, 海淀's figures loaded as Beijing's record,
     silently. A district that is a programme unit (its code among the units) loads as that unit (noted); any
-    other district row is refused as a part of its city's figures, naming the district's code(s) in that city
+    other district row is refused as a part of its city's figures, naming the district's codes in that city
     (the county list, data/reference/modood_areas.csv; a name without its kind, 海淀, is read as 海淀区). A row
     whose district cell is empty is the city's own."""
     col = district_unit_column(source)
@@ -1613,6 +1720,12 @@ def validate(
         )
 
     checks: list[Check] = list(sum_checks)
+    work = _merged_codes(work, source, partition)
+    for c in source.columns:
+        if "__merged:" + c.name in work.columns:
+            m = pl.col("__merged:" + c.name)
+            mf = [m.list.get(i, null_on_oob=True) for i in range(1, 9)]
+            checks += _merged_reasons(c.name, m.list.get(0, null_on_oob=True), _txt(c.name), mf)
     for c in source.columns:
         checks += _parse_checks(c, factors.get(c.name), pl.col(c.name), _txt(c.name))
         known = _known_codes(work[c.name], codes) if c.region_code and codes is not None else codes
@@ -1707,45 +1820,7 @@ def validate(
                 ),
             )
         )
-        checks.append(
-            (
-                named & (kind == "merged").fill_null(False),
-                pl.format(
-                    "former unit in {}: '{}' ({} {}) was merged into {} {} on {} ({}) and the row's period '{}' is "
-                    "after it: it is no unit then (report its figures on {}'s row)",
-                    pl.lit(c),
-                    pl.col("__name:" + c),
-                    f[0],
-                    f[1],
-                    f[2],
-                    f[3],
-                    f[4],
-                    f[5],
-                    f[6],
-                    f[3],
-                ),
-            )
-        )
-        checks.append(
-            (
-                named & (kind == "merged_unclear").fill_null(False),
-                pl.format(
-                    "former unit in {}: '{}' ({} {}) was merged into {} {} on {} ({}) and the row's period '{}' does "
-                    "not tell whether before or after it (write the code meant: {} before, {} after)",
-                    pl.lit(c),
-                    pl.col("__name:" + c),
-                    f[0],
-                    f[1],
-                    f[2],
-                    f[3],
-                    f[4],
-                    f[5],
-                    f[6],
-                    f[0],
-                    f[2],
-                ),
-            )
-        )
+        checks += [(named & k, r) for k, r in _merged_reasons(c, kind, pl.col("__name:" + c), f)]
         checks.append(
             (
                 named & (kind == "abolished").fill_null(False),
@@ -2181,11 +2256,15 @@ def other_row_label(sheets: list[dict] | None, other: str = "__first") -> pl.Exp
     row = (pl.col(other) % SHEET_ROW_BLOCK).cast(pl.Utf8)
     if len(read) == 1:
         return row
+    # "of hidden sheet": a row on a sheet nobody opening the workbook sees (an old version of the records, as a
+    # rule) is named as such, else the conflict it makes reads as two visible rows disagreeing
+    kinds = ["hidden sheet" if s.get("hidden") else "sheet" for s in sheets or [] if s.get("status") == "read"]
     sheet = ordinal.replace_strict(list(range(len(read))), pl.Series(read, dtype=pl.Utf8), default=None)
+    kind = ordinal.replace_strict(list(range(len(read))), pl.Series(kinds, dtype=pl.Utf8), default="sheet")
     return (
         pl.when(ordinal == pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK)
         .then(row)
-        .otherwise(pl.format("{} of sheet '{}'", row, sheet))
+        .otherwise(pl.format("{} of {} '{}'", row, kind, sheet))
     )
 
 
