@@ -311,4 +311,4 @@ def test_a_case_s_district_column_leaves_the_case_its_city_s(warehouse, tmp_path
     path = _write(tmp_path / "cases_2025.csv", "\n".join(lines) + "\n")
     r = _ingest(warehouse, path, SOURCES["enforcement_cases"])
     assert warehouse.execute("SELECT case_id, city_code FROM raw.enforcement_cases").fetchall() == [("A1", "110100")]
-    assert "ignored extra column(s): 区县" in r.notes
+    assert "ignored extra column: 区县" in r.notes
