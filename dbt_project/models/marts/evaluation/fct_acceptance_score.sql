@@ -213,12 +213,12 @@ final_score as (
 ),
 
 -- Pilot rounds (第N轮试点): a strong-city pilot scoring in the new-pilot-round band gets a new pilot round, and the
--- measures do not say what a second such score means -- before, it read "new pilot round" again, round after
--- round. The round judged is numbered from the roster (the unit's pilot memberships joined up to the governing one:
--- the office records each new round as a new pilot membership) and from the acceptance history (one more than the unit's earlier pilot
--- cycles scored in the new-pilot-round band, for a round the roster has not recorded as a new row); the larger
--- wins. The office's rule ACC.max_pilot_rounds (rules seed, a parameter): in round N >= it, a score in the
--- new-pilot-round band removes the title (pilot_rounds_exhausted), with the re-application ban that follows.
+-- measures do not say what a second such score means -- before, it read "new pilot round" again, round after round.
+-- The round judged is numbered from the roster (the unit's pilot memberships joined up to the governing one: the
+-- office records each new round as a new pilot membership) and from the acceptance history (one more than the unit's
+-- earlier pilot cycles scored in the new-pilot-round band, for a round the roster has not recorded as a new row);
+-- the larger wins. The office's rule ACC.max_pilot_rounds (rules seed, a parameter): in round N >= it, a score in
+-- the new-pilot-round band removes the title (pilot_rounds_exhausted), with the re-application ban that follows.
 roster_round as (
   select f.unit_code, f.cycle_start, count(m2.unit_code) as roster_round
   from final_score as f
