@@ -45,7 +45,13 @@ def test_a_page_whose_account_is_disabled_goes_to_the_sign_in_form(small_server)
         assert wait_for(lambda: page_ready(driver, {"graphs": [], "grids": []}))  # its callbacks answered
         UserStore(access_dir / "users.sqlite").disable("gd_end")  # the operator, mid-session
         # the next callback (the pages router's, for the link) is refused
-        driver.execute_script("document.getElementById('nav-watchlist').click()")
+        # the bar is drawn by a callback that may still be re-drawing on a loaded machine: click once it is there
+        # (CI once found no such element yet and the click raised)
+        assert wait_for(
+            lambda: driver.execute_script(
+                "const a = document.getElementById('nav-watchlist'); if (!a) return false; a.click(); return true;"
+            )
+        )
         assert wait_for(lambda: "/login" in driver.current_url, timeout=20), driver.current_url
         assert "next=%2Fwatchlist" in driver.current_url and "lang=en" in driver.current_url, driver.current_url
         assert driver.find_elements("id", "login-form")
