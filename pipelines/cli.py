@@ -1819,9 +1819,9 @@ def alerts_status() -> None:
         t.add_row(
             escape(name),
             f"{zh} / {en}",
-            china_time_text(r["since"], "zh") if r else "",
-            str(waiting.get(name, 0)),
-            china_time_text(r["next_try_at"], "zh") if r else "",
+            escape(china_time_text(r["since"], "zh")) if r else "",
+            escape(str(waiting.get(name, 0))),
+            escape(china_time_text(r["next_try_at"], "zh")) if r else "",
             escape(answer_both((r["response"] or "")[:300])) if r else "",
         )
     console.print(t)
@@ -1842,7 +1842,7 @@ def alerts_retry(channel: str) -> None:
     except AlertConfigError as e:
         raise click.ClickException(term_text(e)) from e
     if channel not in routing.channels:
-        raise click.ClickException(f"路由文件中没有通道 {channel} · no channel {channel} in {routing.path}")
+        raise click.ClickException(term_text(f"路由文件中没有通道 {channel} · no channel {channel} in {routing.path}"))
     out = retry_channel(routing, channel)
     console.print(f"{count_en(len(out), 'due message')}: {sum(d['status'] == 'delivered' for d in out)} delivered")
     if out:

@@ -47,7 +47,7 @@ def _hook_messages() -> list[tuple]:
             tuple(r)
             for r in con.execute(
                 "SELECT idempotency_key, status, attempts FROM alerts.messages WHERE channel = 'hook' "
-                "ORDER BY created_at, idempotency_key"
+                "ORDER BY created_at, rowid"  # the store keeps whole seconds: two digests of one second in the order written
             ).fetchall()
         ]
 

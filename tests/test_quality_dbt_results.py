@@ -80,7 +80,7 @@ def test_recording_a_step_again_replaces_its_rows(failed_run, tmp_path):
     from pipelines.quality.dbt_results import dbt_test_rows
     from pipelines.quality.results import record_dbt_results
 
-    [step] = (failed_run["dir"] / "target").glob("dbt_indicator_models-*")
+    [step] = (failed_run["dir"] / "target").glob("dbt_evaluation_models-*")
     run_results = json.loads((step / "run_results.json").read_text())
     manifest = json.loads((step / "manifest.json").read_text())
     wh = tmp_path / "copy.duckdb"
@@ -190,7 +190,7 @@ def test_history_says_when_a_check_started_failing(failed_run, tmp_path):
     from pipelines.quality.dbt_results import dbt_test_rows
     from pipelines.quality.results import check_history, record_dbt_results
 
-    [step] = (failed_run["dir"] / "target").glob("dbt_indicator_models-*")
+    [step] = (failed_run["dir"] / "target").glob("dbt_evaluation_models-*")
     failing = json.loads((step / "run_results.json").read_text())
     manifest = json.loads((step / "manifest.json").read_text())
     passing = json.loads(json.dumps(failing))

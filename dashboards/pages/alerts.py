@@ -198,10 +198,9 @@ def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = No
     return out
 
 
-# A time column's least width: "2026-12-06" whole on its line, then the hour, then 北京时间 (at 100 px the date broke
-# as "2026-12-" over "06 06:24", read as two values). The eleven least widths add up to 1,230 px, inside the
-# 1,250 px a 1366 px window gives the grid.
-TIME_PX = 120
+# A time column's least width. At 1366 px the eleven columns have no room for more: 120 px (the date whole on its
+# line) pushed the English grid past the window (dash5's no-sideways-scroll test); a date may still wrap there.
+TIME_PX = 100
 
 
 def columns(lang: str) -> list[dict]:
@@ -211,8 +210,7 @@ def columns(lang: str) -> list[dict]:
     no_filter = {"filter": False}
     wrap = {"wrapText": True, "autoHeight": True}
     return [
-        # the id's eight characters whole beside the row's checkbox (at 90 px it read "a6785d8" over "f")
-        {"field": "id", "headerName": tx("al_id", lang), "minWidth": 130, "maxWidth": 140, **no_filter},
+        {"field": "id", "headerName": tx("al_id", lang), "minWidth": 90, "maxWidth": 110, **no_filter},
         # the state is chosen above the grid (firing, resolved, all): no filter of its own
         {"field": "state", "headerName": tx("al_state", lang), "minWidth": 80, "maxWidth": 110, **no_filter},
         {
@@ -228,8 +226,7 @@ def columns(lang: str) -> list[dict]:
         # "Taizhou …", "Monthly …", "Behind t…" and "2026-12-…" (nat_en_alerts.png)
         {"field": "city", "headerName": t("city", lang), "minWidth": 140, "maxWidth": 170, **wrap},
         {"field": "rule", "headerName": tx("al_rule", lang), "minWidth": 90, "maxWidth": 150, **wrap},
-        # "Sanction" whole (at 80 px it read "Sanctio" over "n")
-        {"field": "kind", "headerName": tx("al_kind", lang), "minWidth": 100, "maxWidth": 120, **no_filter},
+        {"field": "kind", "headerName": tx("al_kind", lang), "minWidth": 80, "maxWidth": 110, **no_filter},
         # the alert's text takes the room a wider screen gives (sized to fit in proportion to the widths: at 1920
         # px it stood in 150 px, five lines, beside 160 px of "–" under each time)
         {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 150, "width": 480, **wrap},

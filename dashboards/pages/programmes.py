@@ -209,10 +209,6 @@ def membership_rows(
     return out
 
 
-# A date column's least width: "2024-01-01" (~76 px at the grid's type) and the cell's padding, on one line
-DATE_PX = 115
-
-
 def membership_columns(lang: str) -> list[dict]:
     # Ten columns in the 1,250 px of a 1366×768 laptop (eleven needed 1,460–1,540 px and scrolled sideways): the
     # unit's GB/T 2260 code is the city's tooltip, not a column of its own; dates and years, which nobody filters
@@ -223,7 +219,7 @@ def membership_columns(lang: str) -> list[dict]:
             "field": "city_link",
             "headerName": t("city", lang),
             "cellRenderer": "markdown",
-            "minWidth": 130,  # "Shijiazhuang" whole (at 100 px it broke inside the name)
+            "minWidth": 100,
             "tooltipField": "unit_code",
             "wrapText": True,
             "autoHeight": True,
@@ -231,10 +227,9 @@ def membership_columns(lang: str) -> list[dict]:
         {"field": "province", "headerName": t("province", lang), "maxWidth": 110},
         {"field": "programme", "headerName": t("programme", lang), "minWidth": 150},
         {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 100},
-        # a date whole on one line: sized to fit at 1366 px, the English grid read "2024-01-" over "01"
-        {"field": "joined_on", "headerName": t("joined_on", lang), "minWidth": DATE_PX, "maxWidth": 120, **no_filter},
+        {"field": "joined_on", "headerName": t("joined_on", lang), "maxWidth": 120, **no_filter},
         {"field": "exit_reason", "headerName": t("exit_reason", lang), "maxWidth": 140},
-        {"field": "left_on", "headerName": t("left_on", lang), "minWidth": DATE_PX, "maxWidth": 120, **no_filter},
+        {"field": "left_on", "headerName": t("left_on", lang), "maxWidth": 120, **no_filter},
         {"field": "first_evaluated_year", "headerName": t("first_evaluated_year", lang), "maxWidth": 100, **no_filter},
         {"field": "last_evaluated_year", "headerName": t("last_evaluated_year", lang), "maxWidth": 100, **no_filter},
         {"field": "source", "headerName": t("pg_source", lang), "minWidth": 170, "tooltipField": "source"},
