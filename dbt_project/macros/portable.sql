@@ -169,3 +169,9 @@
 {% macro release_latest_first(col) -%}
     length({{ col }}) desc nulls last, {{ col }} desc nulls last
 {%- endmacro %}
+
+{#- A figure as text at ``digits`` decimals, rounded half up in exact decimals: a double such as 76.85 (held as
+    76.8499…) reads 76.9 on every engine (rounding the double gave 76.8 on DuckDB, 76.9 on Spark). -#}
+{% macro decimal_text(expr, digits) -%}
+    cast(cast(round(cast({{ expr }} as decimal(38, 9)), {{ digits }}) as decimal(38, {{ digits }})) as string)
+{%- endmacro %}

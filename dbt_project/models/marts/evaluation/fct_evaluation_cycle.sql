@@ -220,7 +220,7 @@ select
       ', index change +', {{ published_text('v.index_change') }}) end,
     case when v.third_party_status = 'received' then concat_ws('', 'third-party score ',
       -- in exact decimals: the score is a double; 76.85 held as 76.8499… rounded to 76.8 on DuckDB, 76.9 on Spark
-      cast(cast(round(cast(v.third_party_score as decimal(38, 9)), 1) as decimal(38, 1)) as string),
+      {{ decimal_text('v.third_party_score', 1) }},
       ' (report version ', cast(v.third_party_report_version as string), ')') end,
     case when v.verdict_status = 'cycle_running' then concat_ws('', 'cycle still running: evidence to ',
       cast(v.last_year as string), ', verdict in ', cast(v.cycle_end as string)) end,
