@@ -1797,34 +1797,29 @@ def alerts_status() -> None:
     receiver's answer, how many digests wait for it and when it is tried next."""
     from pipelines.alerts.answers import answer_both
     from pipelines.alerts.config import AlertConfigError, load_routing
-    from pipelines.alerts.lifecycle import channel_refusals
+    from pipelines.alerts.lifecycle import channel_states
     from pipelines.alerts.store import connect
     from pipelines.china_time import china_time_text
-    from pipelines.labels import label_set
 
     try:
         routing = load_routing()
     except AlertConfigError as e:
         raise click.ClickException(term_text(e)) from e
-    states = label_set("channel_state")
     with connect() as con:
-        refusing = channel_refusals(con)
-        waiting = dict(
-            con.execute("SELECT channel, count(*) FROM alerts.messages WHERE status = 'pending' GROUP BY channel")
-        )
+        states = channel_states(con, routing.channels)
     t = Table("channel / 通道", "state / 状态", "since / 自", "waiting / 等待", "next try / 下次尝试", "answer / 回应")
-    for name in sorted(set(routing.channels) | set(refusing)):
-        r = refusing.get(name)
-        zh, en = states["channel_refusing" if r else "channel_answering"]
+    for s in states:
+        refusing = s["state"] == "channel_refusing"
         t.add_row(
-            escape(name),
-            f"{zh} / {en}",
-            escape(china_time_text(r["since"], "zh")) if r else "",
-            escape(str(waiting.get(name, 0))),
-            escape(china_time_text(r["next_try_at"], "zh")) if r else "",
-            escape(answer_both((r["response"] or "")[:300])) if r else "",
+            escape(s["channel"]),
+            f"{s['state_zh']} / {s['state_en']}",
+            escape(china_time_text(s["since"], "zh")) if refusing else "",
+            escape(str(s["waiting"])),
+            escape(china_time_text(s["next_try_at"], "zh")) if refusing else "",
+            escape(answer_both(s["response"][:300])) if refusing else "",
         )
     console.print(t)
+    refusing = [s for s in states if s["state"] == "channel_refusing"]
     if refusing:  # a non-zero exit for a monitor's check: a channel nobody hears from
         sys.exit(1)
 

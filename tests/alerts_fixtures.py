@@ -15,6 +15,25 @@ import yaml
 from alert_receivers import SmtpSink
 from test_alerts import write_target_marts
 
+ENGINEERS = "de@test.local"
+
+
+def hook_and_mail(path, hook_port: int, mail_port: int) -> None:
+    """A webhook channel (hook) for the national office and a mail channel (mail) for the data engineers."""
+    cfg = {
+        "version": "test",
+        "channels": {
+            "hook": {"type": "webhook", "url": f"http://127.0.0.1:{hook_port}/alerts", "timeout": 3},
+            "mail": {"type": "smtp", "host": "127.0.0.1", "port": mail_port, "sender": "m@test.local", "timeout": 5},
+        },
+        "routes": [
+            {"name": "national_office", "audience": "city", "recipients": {"hook": ["national-ops"]}},
+            {"name": "data_engineers", "audience": "engineering", "recipients": {"mail": [ENGINEERS]}},
+        ],
+        "delivery": {"immediate_attempts": 2, "backoff_seconds": [0.2], "max_attempts": 50},
+    }
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
 
 def write_routing(path, port: int, *, backoff=(600,), immediate: int = 1, **mail) -> None:
     cfg = {

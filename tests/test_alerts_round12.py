@@ -14,31 +14,13 @@ from datetime import timedelta
 
 import yaml
 from alert_receivers import HttpSink, SmtpSink
-from alerts_fixtures import bare_site  # noqa: F401 - the `site` fixture
+from alerts_fixtures import ENGINEERS, bare_site, hook_and_mail  # noqa: F401 - the `site` fixture
 from click.testing import CliRunner
 from test_alerts import run_alerts, set_status
 
 from pipelines.alerts.config import load_routing
 from pipelines.alerts.lifecycle import deliver_due
 from pipelines.alerts.store import connect, iso, now_utc
-
-ENGINEERS = "de@test.local"
-
-
-def _hook_and_mail(path, hook_port: int, mail_port: int) -> None:
-    cfg = {
-        "version": "test",
-        "channels": {
-            "hook": {"type": "webhook", "url": f"http://127.0.0.1:{hook_port}/alerts", "timeout": 3},
-            "mail": {"type": "smtp", "host": "127.0.0.1", "port": mail_port, "sender": "m@test.local", "timeout": 5},
-        },
-        "routes": [
-            {"name": "national_office", "audience": "city", "recipients": {"hook": ["national-ops"]}},
-            {"name": "data_engineers", "audience": "engineering", "recipients": {"mail": [ENGINEERS]}},
-        ],
-        "delivery": {"immediate_attempts": 2, "backoff_seconds": [0.2], "max_attempts": 50},
-    }
-    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
 
 
 def _hook_messages() -> list[tuple]:
@@ -61,7 +43,7 @@ def test_a_401_marks_the_channel_refusing_its_digests_wait_and_go_in_order_once_
 
     hook, relay = HttpSink(status=401).start(), SmtpSink().start()
     try:
-        _hook_and_mail(site["routing"], hook.port, relay.port)
+        hook_and_mail(site["routing"], hook.port, relay.port)
         wh = site["warehouse"]
         set_status(wh, "410100", "limited_progress")
         run_alerts(wh, "run-1")
@@ -117,7 +99,7 @@ def test_a_refusing_channel_is_tried_again_on_its_slow_schedule_not_before(site)
     that has passed the oldest digest is tried, and a 403 again keeps the channel (and its digests) waiting."""
     hook, relay = HttpSink(status=403).start(), SmtpSink().start()
     try:
-        _hook_and_mail(site["routing"], hook.port, relay.port)
+        hook_and_mail(site["routing"], hook.port, relay.port)
         set_status(site["warehouse"], "410100", "limited_progress")
         run_alerts(site["warehouse"], "run-1")
         assert len(hook.requests) == 1
@@ -155,7 +137,7 @@ def test_every_digest_says_the_next_step_for_each_kind_of_alert_in_both_language
 
     hook, relay = HttpSink(status=200).start(), SmtpSink().start()
     try:
-        _hook_and_mail(site["routing"], hook.port, relay.port)
+        hook_and_mail(site["routing"], hook.port, relay.port)
         cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
         cfg["routes"].append({"name": "province_office", "audience": "city", "recipients": {"mail": ["po@test.local"]}})
         site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")

@@ -72,6 +72,12 @@ TEXT = {
     "al_card_silenced": ("静默中", "Silenced"),
     "al_card_pending": ("待投递消息", "Messages awaiting delivery"),
     "al_engineering": ("数据工程", "Data engineering"),
+    "al_channels": ("投递通道", "Delivery channels"),
+    "al_channel": ("通道", "Channel"),
+    "al_channel_since": ("拒收起始", "Refusing since"),
+    "al_channel_waiting": ("等待中的摘要", "Digests waiting"),
+    "al_channel_next": ("下次尝试", "Next try"),
+    "al_channel_answer": ("接收方回应", "Receiver's answer"),
 }
 RULES = ALERT_RULES  # one list of rule names (i18n): the profile's alert history labels them too
 KINDS = {
@@ -288,6 +294,58 @@ def act(action: str, fingerprints: list[str], user: str | None, period: str, lan
     return tx("al_silenced_n", lang, n=f"{n:,}", alerts=count_en(n, "alert"), until=until)
 
 
+def channel_rows(lang: str, path=None) -> list[dict] | None:
+    """Each delivery channel's state as grid rows (pipelines.alerts.lifecycle.channel_states, the one reading the
+    CLI's `ipcity alerts status` prints too); None when there is no alert store yet. The routing file's channels are
+    listed when it reads; a refusing channel or one with digests waiting is listed from the store either way."""
+    from pipelines.alerts.answers import answer_zh
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import channel_states
+    from pipelines.alerts.store import connect
+
+    lang = norm_lang(lang)
+    routing = load_routing(strict=False)
+    try:
+        with connect(path or store_file(), read_only=True) as con:
+            states = channel_states(con, routing.channels if routing.readable else ())
+    except FileNotFoundError:
+        return None
+    return [
+        {
+            "channel": s["channel"],
+            "state": s["state_en"] if lang == "en" else s["state_zh"],
+            "is_refusing": s["state"] == "channel_refusing",
+            "since": china_time_text(s["since"], lang),
+            "waiting": s["waiting"],
+            "next_try": china_time_text(s["next_try_at"], lang),
+            "answer": (s["response"] if lang == "en" else answer_zh(s["response"]))[:300],
+        }
+        for s in states
+    ]
+
+
+def channel_view(component_id: str, lang: str, path=None):
+    """The delivery channels' state (answering / refusing), for the Alerts page and the quality page alike: a
+    refusing channel is what a data engineer mends, and the quality page is where the engineers look."""
+    rows = channel_rows(lang, path)
+    if rows is None:
+        return html.P(tx("al_no_store", lang), className="ipc-muted")
+    cols = [
+        {"field": "channel", "headerName": tx("al_channel", lang), "minWidth": 100},
+        {
+            "field": "state",
+            "headerName": tx("al_state", lang),
+            "minWidth": 120,
+            "cellClassRules": {"ipc-critical": "data.is_refusing"},
+        },
+        {"field": "since", "headerName": tx("al_channel_since", lang), "minWidth": TIME_PX},
+        {"field": "waiting", "headerName": tx("al_channel_waiting", lang), "type": "numericColumn", "minWidth": 90},
+        {"field": "next_try", "headerName": tx("al_channel_next", lang), "minWidth": TIME_PX},
+        {"field": "answer", "headerName": tx("al_channel_answer", lang), "minWidth": 200},
+    ]
+    return grid(component_id, lang, cols, rows, height=None, pagination=False)
+
+
 def cards(counts: dict, lang: str) -> list:
     return [
         card(tx(f"al_card_{k}", lang), str(counts.get(k, 0)), f"al-card-{k}")
@@ -369,6 +427,7 @@ def layout(lang: str, state=None, city=None, **_):
         html.Div(id=FEEDBACK_ID, className="ipc-muted", role="status"),
         html.Div(id=CARDS_ID, className="ipc-cards"),
         section(tx("al_title", lang), html.Div(id=BODY_ID)),
+        section(tx("al_channels", lang), channel_view("al-channels", lang)),
     ]
 
 

@@ -42,6 +42,7 @@ from ..i18n import (
 )
 from ..security import plot_text
 from ..theme import OKABE_ITO, base_layout, empty_figure
+from . import alerts as alert_page
 
 PATH = "/quality"
 NAV_KEY = "nav_quality"
@@ -565,6 +566,9 @@ def layout(lang: str, run=None, **_):
         section(t("dq_checks", lang), html.Div(id="dq-checks")),
         section(t("dq_history", lang), history_view(queries.quality_history(snap), lang)),
         section(t("dq_runs", lang), runs_view),
+        # the alert delivery channels: a channel refusing its credentials is the data engineers' to mend (the same
+        # reading as the Alerts page and `ipcity alerts status`)
+        section(alert_page.tx("al_channels", lang), alert_page.channel_view("dq-channels", lang)),
         section(
             t("dq_sources", lang),
             grid(

@@ -1213,6 +1213,37 @@ def channel_refusals(con: sqlite3.Connection) -> dict[str, dict]:
     return {r["channel"]: dict(r) for r in con.execute("SELECT * FROM alerts.channel_refusals ORDER BY channel")}
 
 
+def channel_states(con: sqlite3.Connection, channels=()) -> list[dict]:
+    """Each delivery channel's state, the one reading of it for `ipcity alerts status`, the dashboard's Alerts page
+    and its quality page (the data engineers' view): answering or refusing (with since, the receiver's answer and the
+    next try), and how many digests wait for it. ``channels``: the routing file's (a channel that refuses, or has
+    digests waiting, is listed even when the routing file no longer names it)."""
+    from pipelines.labels import label_set
+
+    states = label_set("channel_state")
+    refusing = channel_refusals(con)
+    waiting = dict(
+        con.execute("SELECT channel, count(*) FROM alerts.messages WHERE status = 'pending' GROUP BY channel")
+    )
+    out = []
+    for name in sorted(set(channels) | set(refusing) | set(waiting)):
+        r = refusing.get(name)
+        code = "channel_refusing" if r else "channel_answering"
+        out.append(
+            {
+                "channel": name,
+                "state": code,
+                "state_zh": states[code][0],
+                "state_en": states[code][1],
+                "since": r["since"] if r else None,
+                "next_try_at": r["next_try_at"] if r else None,
+                "response": (r["response"] or "") if r else "",
+                "waiting": int(waiting.get(name, 0)),
+            }
+        )
+    return out
+
+
 def _mark_refusing(path, channel: str, response: str, at: datetime, retry_at: datetime) -> None:
     with connect(path) as con:
         con.execute(
