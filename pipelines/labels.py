@@ -93,11 +93,19 @@ def label_text(code: str | None, lang: str = "zh", path: Path = LABELS_FILE) -> 
     return lab.text(lang) if lab else str(code)
 
 
-def next_step(rule_id: str, lang: str = "zh", path: Path = LABELS_FILE) -> str:
-    """What the reader does about an alert of this rule (the seed's alert_next_step list, next_step_<rule>), for the
-    digests and the dashboard's Alerts page alike: a digest said acknowledge or silence, never what to do. "" for a
-    rule the seed does not word."""
-    code = f"next_step_{rule_id}"
+# Who reads an alert's next step: the national office
+# decides, the provincial office acts with its cities, the data engineers mend the pipeline. One step worded for all
+# three told the national office what the provincial office should do ("省局：请联系该市…").
+RECIPIENT_ROLES = ("national", "province", "engineer")
+
+
+def next_step(rule_id: str, lang: str, role: str, path: Path = LABELS_FILE) -> str:
+    """What a reader in ``role`` (RECIPIENT_ROLES) does about an alert of this rule: the seed's alert_next_step list,
+    next_step_<role>_<rule>, for the digests (the route's role) and the dashboard (the user's role) alike. "" for a
+    rule the seed does not word for that role (an engineering rule has no step for an office)."""
+    if role not in RECIPIENT_ROLES:
+        raise ValueError(f"unknown recipient role {role!r}; one of {', '.join(RECIPIENT_ROLES)}")
+    code = f"next_step_{role}_{rule_id}"
     text = label_text(code, lang, path)
     return "" if text == code else text
 

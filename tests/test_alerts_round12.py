@@ -129,21 +129,38 @@ def test_every_digest_says_the_next_step_for_each_kind_of_alert_in_both_language
     import polars as pl
 
     from dashboards.pages.alerts import alert_rows, load_alerts
+    from pipelines.alerts.config import ROLES_OF_AUDIENCE, load_rules
     from pipelines.labels import label_set, next_step
 
-    # every alert rule of the seed has its next step, in both languages
-    rules = label_set("alert_rule")
-    assert all(next_step(r, "zh") and next_step(r, "en") for r in rules), [r for r in rules if not next_step(r)]
+    # every alert rule has its next step for each role its audience reaches, in both languages (round 13: worded
+    # per recipient role, national office / provincial office / data engineer)
+    rules = load_rules()
+    assert set(rules.rules) <= set(label_set("alert_rule"))
+    missing = [
+        (r, role)
+        for r in rules.rules
+        for role in ROLES_OF_AUDIENCE[rules.audience(r)]
+        if not (next_step(r, "zh", role) and next_step(r, "en", role))
+    ]
+    assert not missing, missing
 
     hook, relay = HttpSink(status=200).start(), SmtpSink().start()
     try:
         hook_and_mail(site["routing"], hook.port, relay.port)
         cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
-        cfg["routes"].append({"name": "province_office", "audience": "city", "recipients": {"mail": ["po@test.local"]}})
+        cfg["routes"].append(
+            {
+                "name": "province_office",
+                "audience": "city",
+                "role": "province",
+                "recipients": {"mail": ["po@test.local"]},
+            }
+        )
         site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
         set_status(site["warehouse"], "410100", "limited_progress")
         run_alerts(site["warehouse"], "run-1")
-        zh_step, en_step = next_step("target_behind", "zh"), next_step("target_behind", "en")
+        # round 13: the provincial office's mail carries its step, the national office's webhook the national one
+        zh_step, en_step = next_step("target_behind", "zh", "province"), next_step("target_behind", "en", "province")
         (mail,) = relay.to("po@test.local")
         zh, en = SmtpSink.text(mail).split("\nTo ", 1)
         assert "下一步：" in zh and zh_step in zh, zh
@@ -152,12 +169,13 @@ def test_every_digest_says_the_next_step_for_each_kind_of_alert_in_both_language
         assert zh_step in html and en_step.replace("'", "&#x27;") in html
         (sent,) = hook.requests
         (alert,) = sent["json"].get("firing") or sent["json"]["payload"]["firing"]
+        zh_step, en_step = next_step("target_behind", "zh", "national"), next_step("target_behind", "en", "national")
         assert alert["next_step"] == {"zh": zh_step, "en": en_step}, alert
     finally:
         hook.stop()
         relay.stop()
 
-    df, _ = load_alerts("firing")
+    df, _ = load_alerts("firing")  # the national office's page: its own step
     for lang, step in (("zh", zh_step), ("en", en_step)):
         (row,) = alert_rows(df, lang)
         assert step in row["title"] and row["next_step"] == step, row

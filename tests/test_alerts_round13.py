@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 
+import yaml
 from alert_receivers import HttpSink, SmtpSink
 from alerts_fixtures import bare_site, hook_and_mail  # noqa: F401 - the `site` fixture
 from click.testing import CliRunner
 from dashboard_fixtures import build_snapshot
-from dashboard_http import page_body, signed_in_client
+from dashboard_http import callback_body, page_body, signed_in_client
 from test_alerts import run_alerts, set_status
 
 
@@ -79,3 +80,119 @@ def _grid_rows(text: str) -> list[dict]:
 
     walk(json.loads(text))
     return found
+
+
+def _three_roles(path, mail_port: int, hook_port: int, **delivery) -> None:
+    """The provincial offices (per province, mail), the national office (mail and a webhook) and the data engineers
+    (mail), with a bad route the alert step leaves out (an engineering alert: alert_routing_refused)."""
+    cfg = {
+        "version": "test",
+        "channels": {
+            "mail": {"type": "smtp", "host": "127.0.0.1", "port": mail_port, "sender": "m@test.local", "timeout": 5},
+            "hook": {"type": "webhook", "url": f"http://127.0.0.1:{hook_port}/alerts", "timeout": 3},
+        },
+        "routes": [
+            {
+                "name": "province_office",
+                "audience": "city",
+                "per": "province",
+                "recipients": {"mail": ["ipo-{province_code}@test.local"]},
+            },
+            {
+                "name": "national_office",
+                "audience": "city",
+                "recipients": {"mail": ["national@test.local"], "hook": ["national-ops"]},
+            },
+            {"name": "data_engineers", "audience": "engineering", "recipients": {"mail": ["de@test.local"]}},
+            {"name": "broken", "audience": "nobody", "recipients": {"mail": ["x@test.local"]}},
+        ],
+        "delivery": {"immediate_attempts": 1, "backoff_seconds": [600], "max_attempts": 50, **delivery},
+    }
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
+def test_each_recipient_reads_the_next_step_for_its_role_in_mail_webhook_and_dashboard(site):
+    """The next step was one per rule, worded for the provincial office ("省局：请联系该市…"), and the national office's
+    digest, webhook and dashboard said the same. Now the labels seed words it per recipient role (national office,
+    provincial office, data engineer), and each recipient reads its own role's step and not another's."""
+    from dashboards.pages.alerts import alert_rows, load_alerts
+    from pipelines.alerts.config import load_routing
+    from pipelines.labels import next_step
+
+    relay, hook = SmtpSink().start(), HttpSink().start()
+    try:
+        _three_roles(site["routing"], relay.port, hook.port)
+        assert [r.role for r in load_routing(strict=False).routes] == ["province", "national", "engineer"]
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        step = {
+            (role, lang): next_step("target_behind", lang, role)
+            for role in ("national", "province")
+            for lang in ("zh", "en")
+        }
+        assert step[("national", "zh")] != step[("province", "zh")]
+        for address, own, other in (
+            ("ipo-410000@test.local", "province", "national"),
+            ("national@test.local", "national", "province"),
+        ):
+            (mail,) = relay.to(address)
+            text = SmtpSink.text(mail)
+            html = next(p for p in mail.walk() if p.get_content_type() == "text/html").get_content()
+            for lang in ("zh", "en"):
+                assert step[(own, lang)] in text, (address, text)
+                assert step[(other, lang)] not in text and step[(other, "zh")] not in html, (address, text)
+            assert step[(own, "zh")] in html
+        (sent,) = hook.requests
+        (alert,) = sent["json"]["firing"]
+        assert alert["next_step"] == {"zh": step[("national", "zh")], "en": step[("national", "en")]}
+        (de,) = relay.to("de@test.local")
+        assert next_step("alert_routing_refused", "zh", "engineer") in SmtpSink.text(de)
+    finally:
+        relay.stop()
+        hook.stop()
+
+    df, _ = load_alerts("firing")
+    city = df.filter(df["rule_id"] == "target_behind")
+    engineering = df.filter(df["rule_id"] == "alert_routing_refused")
+    for role in ("national", "province"):
+        (row,) = alert_rows(city, "zh", role=role)
+        assert row["next_step"] == step[(role, "zh")], row
+    (row,) = alert_rows(engineering, "en", role="national")  # an engineering alert: the engineers' step on any page
+    assert row["next_step"] == next_step("alert_routing_refused", "en", "engineer")
+
+    client = _client(site["tmp"])  # the page itself, signed in as the national office: its own step
+    body = callback_body(
+        [("al-cards", "children"), ("al-body", "children")],
+        [("al-state", "value", "firing"), ("al-city", "value", "410100"), ("al-refresh", "data", 0)],
+        [("al-lang", "data", "zh")],
+    )
+    r = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
+    assert r.status_code == 200, r.data[:1000]
+    (row,) = _grid_rows(json.dumps(r.get_json()["response"], ensure_ascii=False))
+    assert row["next_step"] == step[("national", "zh")], row
+
+
+def test_a_route_role_that_does_not_fit_its_audience_is_refused_naming_the_route():
+    """`role` in the routing file is checked against the route's audience: a city route for the data engineers (or
+    a misspelt role) is refused with the file, route and reason, not silently read as the national office."""
+    import tempfile
+    from pathlib import Path
+
+    import pytest
+
+    from pipelines.alerts.config import AlertConfigError, load_routing
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "routing.yaml"
+        for role in ("engineer", "provincial"):
+            cfg = {
+                "version": "t",
+                "channels": {"out": {"type": "file", "dir": d}},
+                "routes": [{"name": "offices", "audience": "city", "role": role, "recipients": {"out": ["a@b.cn"]}}],
+            }
+            path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+            with pytest.raises(
+                AlertConfigError, match=f"route offices.*role must be one of national, province.*{role}"
+            ):
+                load_routing(path)
+            assert not load_routing(path, strict=False).routes

@@ -253,14 +253,15 @@ PLAIN_BEFORE_HTML = (
     "收件人 ipo-410000@test.local（province_office）：\n新预警2条，涉及2个地区：目标滞后 2\n"
     " <script>alert(1)</script>&开封市\n  [c5667dd8] 2025 年目标“质押融资额”进展有限（2024 年现值 50，目标值 100）\n"
     " 郑州市\n  [ec6921e9] 2025 年目标“质押融资额”倒退（2024 年现值 90，目标值 100）\n"
-    # round 12: the next step per kind of alert (the labels seed's alert_next_step), after the alerts
-    f"下一步：\n  · 目标滞后：{next_step('target_behind', 'zh')}\n\n"
+    # round 12: the next step per kind of alert (the labels seed's alert_next_step), after the alerts; round 13: the
+    # provincial office's step (a per-province route)
+    f"下一步：\n  · 目标滞后：{next_step('target_behind', 'zh', 'province')}\n\n"
     "如需确认或静默某条预警，请将其编号告知国家知识产权局监测平台运维人员（“预警”页面仅限国家局账号）。"
     "不再接收或更改收件地址：请联系监测平台运维人员修改预警路由文件。\n\n"
     "To ipo-410000@test.local (province_office):\nFiring: 2 alerts in 2 areas: Behind target 2\n"
     " Kaifeng <b>&amp; (410200)\n  [c5667dd8] 2025 target Pledge financing is limited progress (50 in 2024, target 100)\n"
     " Zhengzhou (410100)\n  [ec6921e9] 2025 target Pledge financing is deteriorating (90 in 2024, target 100)\n"
-    f"Next steps:\n  · Behind target: {next_step('target_behind', 'en')}\n\n"
+    f"Next steps:\n  · Behind target: {next_step('target_behind', 'en', 'province')}\n\n"
     "To acknowledge or silence an alert, send its id to the monitoring platform's operators at CNIPA (the Alerts page "
     "is for national accounts). To stop receiving these messages or change the address, ask the monitoring "
     "platform's operators to change the alert routing file.\n\n消息编号 / idempotency key: 6613bf1af20d407bea135b5ce4155d7e   run: run-1\n"

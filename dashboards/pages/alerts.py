@@ -161,9 +161,22 @@ def load_alerts(state: str = "firing", unit_code: str | None = None, path=None) 
     return (pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()), counts
 
 
-def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = None) -> list[dict]:
+def user_role(principal=None) -> str:
+    """The signed-in user's recipient role (labels.RECIPIENT_ROLES) for the next steps the page shows: a provincial
+    account reads the provincial office's step, every other account the national office's (engineering alerts carry
+    the data engineers' step whoever reads them, lifecycle.step_role)."""
+    principal = principal or access.current_principal()
+    return "province" if principal.role == "province" else "national"
+
+
+def alert_rows(
+    df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = None, role: str = "national"
+) -> list[dict]:
     """Grid rows: labels in the user's language; values from data are passed as text (the grid escapes them).
-    The store keeps the Chinese city name; in English the city's English name by its code (``names_en``)."""
+    The store keeps the Chinese city name; in English the city's English name by its code (``names_en``).
+    ``role``: the reader's (user_role), whose next step each firing alert shows."""
+    from pipelines.alerts.lifecycle import step_role
+
     if not df.height:
         return []
     en = norm_lang(lang) == "en"
@@ -172,7 +185,7 @@ def alert_rows(df: pl.DataFrame, lang: str, names_en: dict[str, str] | None = No
         city = r.get("unit_name")
         # what to do about a firing alert of this rule (the labels seed's words, as the digests say it): in the
         # alert's own cell, which wraps, rather than a twelfth column the 1366 px grid has no room for
-        step = next_step(r["rule_id"], "en" if en else "zh") if r["state"] == "firing" else ""
+        step = next_step(r["rule_id"], "en" if en else "zh", step_role(r, role)) if r["state"] == "firing" else ""
         title = r["title_en"] if en else r["title_zh"]
         if step:
             title = f"{title} · Next step: {step}" if en else f"{title}｜下一步：{step}"
@@ -372,7 +385,7 @@ def body(state: str, city: str | None, lang: str):
         GRID_ID,
         lang,
         columns(lang),
-        alert_rows(df, lang, english_names() if norm_lang(lang) == "en" else None),
+        alert_rows(df, lang, english_names() if norm_lang(lang) == "en" else None, user_role()),
         height=560,
         # AG Grid 32.2+ selection API: a checkbox column, select-all in the header, no select-on-click
         rowSelection={"mode": "multiRow", "checkboxes": True, "headerCheckbox": True, "enableClickSelection": False},

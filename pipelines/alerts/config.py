@@ -62,6 +62,9 @@ class Route:
     rules: tuple[str, ...] = ()  # empty = every rule of the audience
     detail: str = "full"  # full: every alert listed; summary: one line per city (national overview)
     lang: str = "both"  # the recipients' language: zh, en, or both (a Chinese section, then an English one)
+    # who the recipients are (labels.RECIPIENT_ROLES), for the next step a digest words for them: `role` in the file,
+    # else engineer for an engineering route, province for a `per: province` route, national otherwise
+    role: str = "national"
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,12 @@ def _route(
         raise _EntryError(path, entry, line, "detail must be full or summary")
     if r.get("lang", "both") not in LANGUAGES:
         raise _EntryError(path, entry, line, f"lang must be one of {', '.join(LANGUAGES)}, got {r.get('lang')!r}")
+    role = r.get("role") or _default_role(r)
+    allowed = ROLES_OF_AUDIENCE[r["audience"]]
+    if role not in allowed:
+        raise _EntryError(
+            path, entry, line, f"role must be one of {', '.join(allowed)} for audience {r['audience']}, got {role!r}"
+        )
     given = r.get("recipients") or {}
     if not isinstance(given, dict):
         raise _EntryError(path, entry, line, f"recipients must map a channel to a list of recipients, got {given!r}")
@@ -388,9 +397,22 @@ def _route(
             rules=tuple(r.get("rules") or ()),
             detail=r.get("detail", "full"),
             lang=r.get("lang", "both"),
+            role=role,
         ),
         dropped,
     )
+
+
+# The recipient roles (labels.RECIPIENT_ROLES) a route of each audience may name: city alerts go to the offices,
+# engineering alerts to the data engineers.
+ROLES_OF_AUDIENCE = {"city": ("national", "province"), "engineering": ("engineer",)}
+
+
+def _default_role(r: dict) -> str:
+    """A route's role when the file names none: what its audience and `per` say of its recipients."""
+    if r.get("audience") == "engineering":
+        return "engineer"
+    return "province" if r.get("per") == "province" else "national"
 
 
 def _recipients(

@@ -457,10 +457,19 @@ def full_list_where(dashboard_url: str, per_province: bool) -> dict[str, str]:
 HTML_HEADS = {"zh": ("地区", "编号", "预警"), "en": ("Area", "ID", "Alert")}
 
 
-def _next_steps(alerts: list[dict], lang: str) -> list[tuple]:
-    """One "step" part per rule among the firing alerts, in the order the digest names them."""
-    rules = list(dict.fromkeys(a["rule_id"] for a in alerts))
-    steps = [(r, next_step(r, lang)) for r in rules]
+def step_role(a: dict, role: str) -> str:
+    """The role whose next step an alert carries for a reader in ``role``: an engineering alert's step is the data
+    engineers' whoever reads it (the national dashboard shows them too); a city alert's is the office's own."""
+    if a.get("audience") == "engineering":
+        return "engineer"
+    return role if role != "engineer" else "national"
+
+
+def _next_steps(alerts: list[dict], lang: str, role: str) -> list[tuple]:
+    """One "step" part per rule among the firing alerts, in the order the digest names them, worded for the
+    recipient's ``role`` (a provincial office's step was sent to the national office too)."""
+    rules = list(dict.fromkeys((a["rule_id"], step_role(a, role)) for a in alerts))
+    steps = [(r, next_step(r, lang, who)) for r, who in rules]
     return [("step", label_text(r, lang), text) for r, text in steps if text]
 
 
@@ -554,8 +563,9 @@ def compose(
     lang: str = "both",
     dashboard_url: str = "",
     per_province: bool = False,
+    role: str = "national",
 ) -> dict:
-    """One digest. ``lang``: the route's language — zh or en alone, or both (the Chinese section first).
+    """One digest, its next steps worded for the route's ``role`` (labels.RECIPIENT_ROLES). ``lang``: the route's language — zh or en alone, or both (the Chinese section first).
     ``dashboard_url`` (the routing file's, the dashboard's Alerts page): each city's heading carries the address of
     its profile page in the section's language, a page a provincial office can open for its own cities (the Alerts
     page is the national office's)."""
@@ -614,7 +624,7 @@ def compose(
                 out.extend(("item", city, _line(a, lang, under_city=True)) for a in items)
         if firing:  # what to do per kind of alert, not only acknowledge or silence
             out.append(("head", "下一步：" if lang == "zh" else "Next steps:"))
-            out.extend(_next_steps(firing, lang))
+            out.extend(_next_steps(firing, lang, role))
         if resolved:
             out.append(("head", ("已解除：" if lang == "zh" else "Resolved: ") + _counts_line(resolved, lang)))
             out.extend(("item", _city_label(a, lang), _line(a, lang)) for a in resolved)
@@ -684,7 +694,10 @@ def compose(
             "detail": json.loads(a.get("detail_json") or "{}"),
             "change": change_of(a) if tr == "firing" else None,
             "repeat": _repeat_fields(a) if tr == "firing" else None,
-            "next_step": {"zh": next_step(a["rule_id"], "zh"), "en": next_step(a["rule_id"], "en")}
+            "next_step": {
+                "zh": next_step(a["rule_id"], "zh", step_role(a, role)),
+                "en": next_step(a["rule_id"], "en", step_role(a, role)),
+            }
             if tr == "firing"
             else None,
         }
@@ -859,7 +872,10 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     synthetic = list(nature_now().synthetic) if groups else []
     for (route, channel, recipient, detail, lang, _province), items in sorted(groups.items()):
         superseded = _supersede_waiting(con, route, channel, recipient, _province, items, at)
-        m = compose(route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url, bool(_province))
+        role = next((r.role for r in routing.routes if r.name == route), "national")
+        m = compose(
+            route, channel, recipient, items, run_id, detail, lang, routing.dashboard_url, bool(_province), role=role
+        )
         m["payload"]["synthetic_sources"] = synthetic
         if superseded:
             con.execute(
