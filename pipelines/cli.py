@@ -1792,13 +1792,14 @@ def alerts_deliver(retry_failed: bool) -> None:
 
 @alerts.command("status")
 def alerts_status() -> None:
-    """各投递通道的状态。
+    """各投递通道的状态及静默时段内等待的摘要。
     Each delivery channel's state: answering, or refusing its credentials (HTTP 401/403) since when, with the
-    receiver's answer, how many digests wait for it and when it is tried next."""
+    receiver's answer, how many digests wait for it and when it is tried next; and, with delivery quiet hours set,
+    the digests they hold and until when."""
     from pipelines.alerts.answers import answer_both
     from pipelines.alerts.config import AlertConfigError, load_routing
-    from pipelines.alerts.lifecycle import channel_states
-    from pipelines.alerts.store import connect
+    from pipelines.alerts.lifecycle import channel_states, quiet_waits
+    from pipelines.alerts.store import connect, now_utc
     from pipelines.china_time import china_time_text
 
     try:
@@ -1819,6 +1820,25 @@ def alerts_status() -> None:
             escape(answer_both(s["response"][:300])) if refusing else "",
         )
     console.print(t)
+    if routing.quiet_hours:
+        start, end = (f"{b:%H:%M}" for b in routing.quiet_hours)
+        with connect() as con:
+            held = quiet_waits(con, now_utc())
+        console.print(
+            f"静默时段（北京时间）{start}–{end}：非紧急摘要等待至时段结束，等待中{count_zh(len(held), '条')} · quiet hours "
+            f"{start}–{end} Beijing time: digests without an urgent alert wait for their end, {count_en(len(held), 'digest')} waiting"
+        )
+        if held:
+            q = Table("route / 路由", "channel / 通道", "recipient / 收件人", "subject / 主题", "waits until / 等待至")
+            for m in held:
+                q.add_row(
+                    escape(m["route"]),
+                    escape(m["channel"]),
+                    escape(m["recipient"]),
+                    escape(m["subject"] or ""),
+                    escape(china_time_text(m["quiet_until"], "zh")),
+                )
+            console.print(q)
     refusing = [s for s in states if s["state"] == "channel_refusing"]
     if refusing:  # a non-zero exit for a monitor's check: a channel nobody hears from
         sys.exit(1)

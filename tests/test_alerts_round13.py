@@ -196,3 +196,123 @@ def test_a_route_role_that_does_not_fit_its_audience_is_refused_naming_the_route
             ):
                 load_routing(path)
             assert not load_routing(path, strict=False).routes
+
+
+# ------------------------------------------------------------------------------------------------ quiet hours
+def test_quiet_hours_are_read_in_beijing_time_across_midnight_and_a_bad_bound_is_refused(tmp_path):
+    """03:00 Beijing time (19:00 UTC the day before) is inside 22:00–07:00 and waits until 07:00 Beijing (23:00 UTC);
+    08:00 is not; an unquoted 22:00 (YAML 1.1 reads it as 1320) is still 22:00; a bare 22 is refused naming the file,
+    the delivery entry and the reason."""
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from pipelines.alerts.config import AlertConfigError, load_routing
+
+    path = tmp_path / "routing.yaml"
+    base = 'version: t\nchannels: {out: {type: file, dir: ""}}\nroutes: []\ndelivery:\n  quiet_hours: '
+    path.write_text(base + "{start: 22:00, end: '07:00'}\n", encoding="utf-8")
+    routing = load_routing(path)
+    assert [f"{b:%H:%M}" for b in routing.quiet_hours] == ["22:00", "07:00"]
+    assert routing.quiet_until(datetime(2026, 12, 5, 19, 0, tzinfo=UTC)) == datetime(2026, 12, 5, 23, 0, tzinfo=UTC)
+    assert routing.quiet_until(datetime(2026, 12, 5, 14, 30, tzinfo=UTC)) == datetime(2026, 12, 5, 23, 0, tzinfo=UTC)
+    assert routing.quiet_until(datetime(2026, 12, 6, 0, 0, tzinfo=UTC)) is None  # 08:00 Beijing
+    assert routing.quiet_until(datetime(2026, 12, 5, 13, 59, tzinfo=UTC)) is None  # 21:59 Beijing
+    assert load_routing(path.with_name("none.yaml"), strict=False).quiet_hours is None  # off by default
+
+    path.write_text(base + "{start: 22, end: '07:00'}\n", encoding="utf-8")
+    with pytest.raises(AlertConfigError, match=r"routing.yaml.*delivery.*quiet_hours start must be a Beijing time"):
+        load_routing(path)
+    assert load_routing(path, strict=False).quiet_hours is None  # the run goes on without, the problem named
+
+
+def _quiet_now(routing_path, **window) -> tuple[str, str]:
+    """Quiet hours around the present moment (Beijing time, two hours either side), or as given, in the routing
+    file; returns them as written."""
+    from datetime import datetime, timedelta
+
+    from pipelines.china_time import CHINA_STANDARD_TIME
+
+    now = datetime.now(CHINA_STANDARD_TIME)
+    start = window.get("start") or f"{now - timedelta(hours=2):%H:%M}"
+    end = window.get("end") or f"{now + timedelta(hours=2):%H:%M}"
+    cfg = yaml.safe_load(routing_path.read_text(encoding="utf-8"))
+    cfg["delivery"]["quiet_hours"] = {"start": start, "end": end}
+    routing_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return start, end
+
+
+def test_inside_quiet_hours_a_failed_run_goes_at_once_the_rest_waits_for_their_end_named_in_status(site):
+    """An office got a night's digest at 03:00. With quiet hours set (Beijing time), a digest carrying only a city
+    falling behind waits, untried, until the window ends — `ipcity alerts status` lists it with that time — while a
+    failed run's alert (urgent in the rules file) reaches the data engineers at once. Once the window is over the
+    waiting digests go on the next delivery."""
+    from pipelines.alerts import notify_events, run_failure_events
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+    from pipelines.alerts.store import connect, now_utc
+    from pipelines.china_time import china_time_text
+    from pipelines.cli import main
+
+    relay, hook = SmtpSink().start(), HttpSink().start()
+    try:
+        _three_roles(site["routing"], relay.port, hook.port)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"].pop()  # no broken route this time: the engineers hear of the failed run alone
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        _quiet_now(site["routing"])
+        routing = load_routing()
+        until = routing.quiet_until(now_utc())
+        assert until is not None
+
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        notify_events(run_failure_events("r" * 32, "ipcity_job", "boom", [], {}), run_id="r" * 32)
+        assert [m["X-Envelope-To"] for m in relay.messages] == ["de@test.local"]  # the urgent one, at once
+        assert not hook.requests
+        with connect() as con:
+            held = con.execute(
+                "SELECT recipient, attempts, quiet_until FROM alerts.messages WHERE status = 'pending' ORDER BY recipient"
+            ).fetchall()
+        assert [(r[0], r[1]) for r in held] == [
+            ("ipo-410000@test.local", 0),
+            ("national-ops", 0),
+            ("national@test.local", 0),
+        ]
+        assert {r[2] for r in held} == {until.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+        out = CliRunner().invoke(main, ["alerts", "status"], env={"COLUMNS": "250"})
+        assert out.exit_code == 0, out.output
+        assert "静默时段" in out.output and "quiet hours" in out.output and "3 digests waiting" in out.output
+        assert "national@test.local" in out.output and china_time_text(until, "zh") in out.output, out.output
+
+        deliver_due(load_routing())  # the delivery sensor's next minute, still inside: nothing more
+        assert len(relay.messages) == 1 and not hook.requests
+
+        # the window over: one that is not now (at 03:00 Beijing time exactly, one that is, and nothing to check)
+        _quiet_now(site["routing"], start="03:00", end="03:01")
+        if load_routing().quiet_until(now_utc()) is None:
+            deliver_due(load_routing())
+            assert sorted(m["X-Envelope-To"] for m in relay.messages[1:]) == [
+                "ipo-410000@test.local",
+                "national@test.local",
+            ]
+            assert len(hook.requests) == 1
+            quiet = CliRunner().invoke(main, ["alerts", "status"], env={"COLUMNS": "250"})
+            assert "0 digests waiting" in quiet.output
+    finally:
+        relay.stop()
+        hook.stop()
+
+
+def test_a_title_removed_is_urgent_and_a_new_pilot_round_is_not():
+    """The rules file says which alerts are urgent, by rule or by status: a title removed (acceptance_band's band),
+    a failed or dead run; a band of a new pilot round, a city behind target, are not."""
+    from pipelines.alerts.config import load_rules
+    from pipelines.alerts.lifecycle import is_urgent
+
+    rules = load_rules()
+    band = lambda status: {"rule_id": "acceptance_band", "detail_json": json.dumps({"status": status})}  # noqa: E731
+    assert is_urgent(band("title_removed"), rules) and not is_urgent(band("new_pilot_round"), rules)
+    assert is_urgent({"rule_id": "run_failed"}, rules) and is_urgent({"rule_id": "dead_run"}, rules)
+    assert not is_urgent({"rule_id": "target_behind", "detail_json": "{}"}, rules)

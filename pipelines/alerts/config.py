@@ -6,11 +6,14 @@ import os
 import re
 import string
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
+
+from pipelines.china_time import CHINA_STANDARD_TIME
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -51,6 +54,12 @@ class Rules:
 
     def audience(self, rule_id: str) -> str:
         return (self.rules.get(rule_id) or {}).get("audience", "city")
+
+    def urgent(self, rule_id: str, status: str | None = None) -> bool:
+        """Whether an alert of this rule goes out inside the delivery quiet hours (`urgent` in the rules file: true,
+        or the statuses that are, as a band of acceptance_band: [title_removed])."""
+        u = (self.rules.get(rule_id) or {}).get("urgent", False)
+        return status in u if isinstance(u, list) else bool(u)
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,10 @@ class Routing:
     # Seconds between tries of a channel whose receiver refused its credentials (`delivery.refusal_retry_seconds`):
     # slow, since only an operator mending the token helps; `ipcity alerts retry --channel` tries at once.
     refusal_retry_seconds: float = 3600
+    # Delivery quiet hours in Beijing time (`delivery.quiet_hours: {start: "22:00", end: "07:00"}`; none by default):
+    # an office does not want a digest at 03:00 that could as well wait for the morning. Inside them a digest without
+    # an urgent alert (rules file `urgent`: a failed run, a title removed) waits for the window's end.
+    quiet_hours: tuple[time, time] | None = None
     path: Path = field(default=DEFAULT_ROUTING)
     # What `load_routing(strict=False)` refused. A refused channel's waiting messages are held, not failed; a file
     # that could not be read at all (``readable`` false) sends nothing and leaves every alert pending.
@@ -112,6 +125,23 @@ class Routing:
         """Seconds to wait after attempt number `attempt` (1-based) failed."""
         seq = self.backoff_seconds or (60,)
         return float(seq[min(attempt, len(seq)) - 1])
+
+    def quiet_until(self, at: datetime) -> datetime | None:
+        """The end of the quiet hours (a UTC instant) when ``at`` falls inside them, else None. The window is read in
+        Beijing time (the offices' clock, whatever the server's) and may run past midnight (22:00 to 07:00)."""
+        if not self.quiet_hours:
+            return None
+        start, end = self.quiet_hours
+        local = at.astimezone(CHINA_STANDARD_TIME)
+        now = local.time().replace(tzinfo=None)
+        day = local.date()
+        if start < end:
+            inside, end_day = start <= now < end, day
+        else:  # past midnight: inside from start to 24:00 (ends tomorrow) and from 00:00 to end (ends today)
+            inside, end_day = (now >= start or now < end), (day + timedelta(days=1) if now >= start else day)
+        if not inside:
+            return None
+        return datetime.combine(end_day, end, tzinfo=CHINA_STANDARD_TIME).astimezone(UTC)
 
 
 def _read_yaml(path: Path) -> dict:
@@ -205,6 +235,7 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
             "sensor_budget_seconds": float(d.get("sensor_budget_seconds", Routing.sensor_budget_seconds)),
             "refusal_retry_seconds": float(d.get("refusal_retry_seconds", Routing.refusal_retry_seconds)),
         }
+        parsed["quiet_hours"] = _quiet_hours(d.get("quiet_hours"))
         if parsed["refusal_retry_seconds"] <= 0:
             raise ValueError("refusal_retry_seconds must be more than 0")
         if parsed["run_budget_seconds"] <= 0:
@@ -240,6 +271,32 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
         refused_channels=refused_channels,
         **delivery,
     )
+
+
+def _clock(name: str, value) -> time:
+    """A quiet-hours bound: "HH:MM" (Beijing time). PyYAML reads an unquoted 22:00 as the number 1320 (YAML 1.1's
+    base 60), so such a number is read back as hours and minutes; a bare small number (22, meaning an hour?) is
+    refused rather than read as 00:22."""
+    if isinstance(value, int) and not isinstance(value, bool) and 60 <= value < 24 * 60:
+        return time(value // 60, value % 60)
+    if isinstance(value, str) and re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+        hours, minutes = value.strip().split(":")
+        return time(int(hours), int(minutes))
+    raise ValueError(f'quiet_hours {name} must be a Beijing time "HH:MM" in quotes (e.g. "22:00"), got {value!r}')
+
+
+def _quiet_hours(value) -> tuple[time, time] | None:
+    """`delivery.quiet_hours`: {start, end} in Beijing time, or nothing (no quiet hours, the default)."""
+    if value in (None, False, {}):
+        return None
+    if not isinstance(value, dict) or set(value) - {"start", "end"} or not {"start", "end"} <= set(value):
+        raise ValueError(
+            f'quiet_hours must be a mapping {{start: "HH:MM", end: "HH:MM"}} (Beijing time), got {value!r}'
+        )
+    start, end = _clock("start", value["start"]), _clock("end", value["end"])
+    if start == end:
+        raise ValueError(f"quiet_hours start and end must differ, both {start:%H:%M}")
+    return start, end
 
 
 class _EntryError(AlertConfigError):

@@ -870,6 +870,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     messages = []
     # what the figures are drawn from, fixed when the digest is written (a retry days later says the same)
     synthetic = list(nature_now().synthetic) if groups else []
+    urgency = _urgency_rules() if groups else None
     for (route, channel, recipient, detail, lang, _province), items in sorted(groups.items()):
         superseded = _supersede_waiting(con, route, channel, recipient, _province, items, at)
         role = next((r.role for r in routing.routes if r.name == route), "national")
@@ -885,8 +886,8 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
             )
         cur = con.execute(
             """INSERT OR IGNORE INTO alerts.messages (idempotency_key, run_id, route, channel, recipient, subject,
-               body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at, html)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)""",
+               body, payload_json, n_firing, n_resolved, status, attempts, next_retry_at, created_at, html, urgent)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)""",
             (
                 m["idempotency_key"],
                 run_id,
@@ -901,6 +902,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
                 t,
                 t,
                 m["html"],
+                int(any(is_urgent(a, urgency) for a, tr in items if tr == "firing")),
             ),
         )
         # what this recipient has now heard, pointing at the digest that carries it
@@ -932,6 +934,26 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
 # data or the webhook's request was sent, before the receiver's answer): such a digest is only ever sent again under
 # its own idempotency key, which the receiver can drop as a repeat, never replaced by one it cannot recognise.
 UNCONFIRMED_MARKS = ("SMTPServerDisconnected", "session_timeout", "Timeout", "RemoteDisconnected", "ConnectionReset")
+
+
+def _urgency_rules() -> Rules | None:
+    """The rules file, for which alerts are urgent (sent inside the quiet hours); None when it cannot be read, and
+    then every digest counts as urgent: a failed run's alert held till morning by an unreadable file is worse than
+    a night's digest sent at once."""
+    from pipelines.alerts.config import AlertConfigError, load_rules
+
+    try:
+        return load_rules()
+    except AlertConfigError:
+        return None
+
+
+def is_urgent(a: dict, rules: Rules | None) -> bool:
+    """An alert that goes out inside the delivery quiet hours (rules file `urgent`, by rule or by its status: a
+    failed run, a title removed)."""
+    if rules is None:
+        return True
+    return rules.urgent(a["rule_id"], json.loads(a.get("detail_json") or "{}").get("status"))
 
 
 def _supersede_waiting(
@@ -1071,10 +1093,11 @@ def deliver_due(
     now = now_utc()
     with connect(path) as con:
         due = [
-            (r[0], r[1], r[2])
+            (r[0], r[1], r[2], r[3], r[4])
             for r in con.execute(
-                """SELECT idempotency_key, channel, run_id FROM alerts.messages WHERE status = 'pending'
-                   AND (next_retry_at IS NULL OR next_retry_at <= ?) ORDER BY created_at, idempotency_key""",
+                """SELECT idempotency_key, channel, run_id, urgent, quiet_until FROM alerts.messages
+                   WHERE status = 'pending' AND (next_retry_at IS NULL OR next_retry_at <= ?)
+                   ORDER BY created_at, idempotency_key""",
                 (iso(now),),
             ).fetchall()
             # a message for a channel the routing file refused waits for it to be mended (no attempt spent)
@@ -1085,11 +1108,24 @@ def deliver_due(
     # tried (or parked) meanwhile; when the time comes the oldest goes first, and the rest follow only if it passes.
     # A route test (run_id 'test') is tried anyway: it is how an operator checks a mended token.
     waiting = {c for c, r in refusing.items() if r["next_try_at"] and parse(r["next_try_at"]) > now}
+    # Inside the delivery quiet hours (Beijing time) a digest without an urgent alert waits for their end, untried
+    # (no attempt spent), its wait written for `ipcity alerts status`; an urgent one and a route test go at once.
+    quiet_end = routing.quiet_until(now)
+    held = [(key, until) for key, _c, run, urgent, until in due if quiet_end and not urgent and run != "test"]
+    if any(until != iso(quiet_end) for _, until in held):  # written once per window, not on every sensor tick
+        with connect(path) as con:
+            con.executemany(
+                "UPDATE alerts.messages SET quiet_until = ? WHERE idempotency_key = ?",
+                [(iso(quiet_end), key) for key, _ in held],
+            )
+    held_keys = {key for key, _ in held}
     results = []
     down: set[str] = set()  # channels that failed every attempt in this call
-    for key, channel, run in due:
+    for key, channel, run, _urgent, _until in due:
         if budget is not None and time.monotonic() - started >= budget:
             break  # the rest stays pending and due: the delivery sensor takes it from here
+        if key in held_keys:
+            continue
         if channel in waiting and run != "test":
             continue
         msg = _claim(path, key, now_utc())
@@ -1258,6 +1294,19 @@ def channel_states(con: sqlite3.Connection, channels=()) -> list[dict]:
             }
         )
     return out
+
+
+def quiet_waits(con: sqlite3.Connection, at: datetime) -> list[dict]:
+    """The digests the delivery quiet hours hold at ``at``: to whom, over which route and channel, and until when
+    (UTC), the soonest first (`ipcity alerts status`)."""
+    return [
+        dict(r)
+        for r in con.execute(
+            """SELECT route, channel, recipient, subject, quiet_until FROM alerts.messages
+               WHERE status = 'pending' AND quiet_until > ? ORDER BY quiet_until, created_at, idempotency_key""",
+            (iso(at),),
+        )
+    ]
 
 
 def _mark_refusing(path, channel: str, response: str, at: datetime, retry_at: datetime) -> None:

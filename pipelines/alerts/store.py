@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS alerts.messages (
   status TEXT NOT NULL,              -- pending | delivered | failed | superseded (replaced before it was sent)
   attempts INTEGER NOT NULL DEFAULT 0, next_retry_at TEXT, delivered_at TEXT, last_response TEXT,
   created_at TEXT NOT NULL,
-  html TEXT                          -- the mail's HTML alternative of body (NULL: plain text only)
+  html TEXT,                         -- the mail's HTML alternative of body (NULL: plain text only)
+  urgent INTEGER NOT NULL DEFAULT 0, -- carries an urgent firing alert (rules file `urgent`): sent in quiet hours too
+  quiet_until TEXT                   -- held by the delivery quiet hours until then (UTC; NULL: never held)
 );
 CREATE TABLE IF NOT EXISTS alerts.message_items (
   idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL, transition TEXT NOT NULL, episode INTEGER,
@@ -85,7 +87,7 @@ ADDED_COLUMNS = {
         "refires": "INTEGER NOT NULL DEFAULT 0",
         "last_resolved_at": "TEXT",
     },
-    "messages": {"html": "TEXT"},
+    "messages": {"html": "TEXT", "urgent": "INTEGER NOT NULL DEFAULT 0", "quiet_until": "TEXT"},
 }
 
 
