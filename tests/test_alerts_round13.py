@@ -316,3 +316,220 @@ def test_a_title_removed_is_urgent_and_a_new_pilot_round_is_not():
     assert is_urgent(band("title_removed"), rules) and not is_urgent(band("new_pilot_round"), rules)
     assert is_urgent({"rule_id": "run_failed"}, rules) and is_urgent({"rule_id": "dead_run"}, rules)
     assert not is_urgent({"rule_id": "target_behind", "detail_json": "{}"}, rules)
+
+
+# ------------------------------------------------------------------------------------------------ SMTP as it answers
+def test_a_4xx_is_retried_with_backoff_and_a_5xx_parks_that_recipient_alone(site):
+    """One relay, three recipients: 450 (mailbox busy) for one, 550 (no such mailbox) for another. The busy one waits
+    for its backoff (pending, one attempt, a retry time), the unknown one is parked at once with the relay's answer,
+    and the third gets its digest in the same call."""
+    from datetime import timedelta
+
+    from pipelines.alerts.store import connect, now_utc, parse
+
+    relay = SmtpSink(
+        refuse={"ipo-410000@test.local": "450 4.2.1 mailbox busy", "national@test.local": "550 5.1.1 no such mailbox"}
+    ).start()
+    try:
+        from alerts_fixtures import write_routing
+
+        write_routing(site["routing"], relay.port, backoff=(600,), immediate=1)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"].append({"name": "second", "audience": "city", "recipients": {"mail": ["second@test.local"]}})
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert [m["X-Envelope-To"] for m in relay.messages] == ["second@test.local"]
+        with connect() as con:
+            rows = {
+                r["recipient"]: dict(r)
+                for r in con.execute(
+                    "SELECT recipient, status, attempts, next_retry_at, last_response FROM alerts.messages"
+                )
+            }
+        busy, gone = rows["ipo-410000@test.local"], rows["national@test.local"]
+        assert (busy["status"], busy["attempts"]) == ("pending", 1) and "450" in busy["last_response"]
+        assert parse(busy["next_retry_at"]) >= now_utc() + timedelta(seconds=500)  # the backoff, not the next minute
+        assert gone["status"] == "failed" and "550 5.1.1" in gone["last_response"]
+        assert rows["second@test.local"]["status"] == "delivered"
+    finally:
+        relay.stop()
+
+
+def _tls_relay(tmp, **kw):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    from alert_receivers import free_port
+    from test_alerts import _self_signed
+
+    cert, key = _self_signed(tmp)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    got: list = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            got.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=auth_data.login == b"ipcity" and auth_data.password == b"pa55-w0rd-x")
+
+    port = free_port()
+    ctl = Controller(
+        Handler(),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=ctx,
+        require_starttls=True,
+        authenticator=authenticator,
+        **kw,
+    )
+    ctl.start()
+    return ctl, port, cert, got
+
+
+def test_a_relay_that_requires_starttls_or_a_login_the_channel_lacks_names_the_channel_and_what_to_set(
+    site, monkeypatch
+):
+    """A relay that takes mail only after STARTTLS (530 "Must issue a STARTTLS command first") or only after a login
+    (530 "Authentication required"), and a channel without `starttls` / `username`: every digest was retried under
+    smtplib's words until parked. Now the channel is marked refusing (its digests wait, untried, in order) with the
+    channel's name and the setting to add, in both languages; set it, retry the channel, and they go."""
+    from alerts_fixtures import write_routing
+
+    from pipelines.alerts.answers import answer_zh
+    from pipelines.alerts.store import connect
+    from pipelines.cli import main
+
+    ctl, port, cert, got = _tls_relay(site["tmp"], auth_required=True)
+    try:
+        write_routing(site["routing"], port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        with connect() as con:
+            (refusal,) = con.execute("SELECT channel, response FROM alerts.channel_refusals").fetchall()
+            states = {r[0] for r in con.execute("SELECT status FROM alerts.messages")}
+        assert refusal["channel"] == "mail" and states == {"pending"} and not got
+        said = refusal["response"]
+        assert "requires STARTTLS" in said and "`starttls: true` on channel mail" in said, said
+        assert "请在路由文件中为通道 mail 设置 `starttls: true`" in answer_zh(said)
+        out = CliRunner().invoke(main, ["alerts", "status"], env={"COLUMNS": "250"})
+        assert out.exit_code == 1 and "starttls: true" in out.output
+
+        # STARTTLS set, no login yet: the relay's next refusal names the login to add
+        write_routing(site["routing"], port, starttls=True, cafile=str(cert))
+        CliRunner().invoke(main, ["alerts", "retry", "--channel", "mail"], env={"COLUMNS": "250"})
+        with connect() as con:
+            (said,) = con.execute("SELECT response FROM alerts.channel_refusals").fetchone()
+        assert "requires a login" in said and "`username` and `password_env`" in said and "channel mail" in said, said
+        assert not got
+
+        # a login without STARTTLS: smtplib's "AUTH not supported" (the relay offers AUTH only after STARTTLS)
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", "pa55-w0rd-x")
+        write_routing(site["routing"], port, username="ipcity", password_env="TEST_SMTP_PASSWORD")
+        CliRunner().invoke(main, ["alerts", "retry", "--channel", "mail"], env={"COLUMNS": "250"})
+        with connect() as con:
+            (said,) = con.execute("SELECT response FROM alerts.channel_refusals").fetchone()
+        assert "requires STARTTLS" in said, said
+
+        write_routing(
+            site["routing"], port, starttls=True, cafile=str(cert), username="ipcity", password_env="TEST_SMTP_PASSWORD"
+        )
+        out = CliRunner().invoke(main, ["alerts", "retry", "--channel", "mail"], env={"COLUMNS": "250"})
+        assert out.exit_code == 0, out.output
+        assert sorted(r[0] for r in got) == ["ipo-410000@test.local", "national@test.local"]
+        with connect() as con:
+            assert con.execute("SELECT count(*) FROM alerts.channel_refusals").fetchone()[0] == 0
+    finally:
+        ctl.stop()
+
+
+def test_a_city_name_or_route_name_with_a_line_break_never_becomes_a_header(site):
+    """A city's name comes from data and a route's name from the routing file: "郑州市\\r\\nBcc: …" in either reached
+    the subject, the body, the HTML part and the X-Ipcity-Route header. Each arrives as one header line (or is
+    refused by name), no Bcc or other header appears, and the envelope names only the routed recipients."""
+    from email import message_from_bytes, policy
+
+    import duckdb
+    from alerts_fixtures import write_routing
+
+    relay, hook = SmtpSink().start(), HttpSink().start()
+    try:
+        write_routing(site["routing"], relay.port)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"][1]["name"] = "national\r\nBcc: route@evil.test"
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        with duckdb.connect(str(site["warehouse"])) as con:
+            con.execute(
+                "update marts.dim_city set unit_name = '郑州市' || chr(13) || chr(10) || 'Bcc: city@evil.test', "
+                "unit_name_en = 'Zhengzhou' || chr(13) || chr(10) || 'X-Evil: 1' where unit_code = '410100'"
+            )
+        from pipelines.alerts.channels import email_message
+        from pipelines.alerts.config import load_routing
+
+        # the routing file's route is refused by name (its other routes are used), not failed digest by digest
+        (problem,) = load_routing(strict=False).problems
+        assert "route's name must be one line" in str(problem) and "routing.yaml, line" in str(problem), problem
+        # and a digest that carries such a name (a store written before) still makes one header line of it
+        made = email_message(
+            {
+                "idempotency_key": "k",
+                "recipient": "a@test.local",
+                "subject": "s",
+                "body": "b",
+                "route": "national\r\nBcc: route@evil.test",
+                "provenance": "x\ny",
+            },
+            "m@test.local",
+        )
+        assert made["Bcc"] is None and made["X-Ipcity-Route"] == "national Bcc: route@evil.test"
+
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert relay.envelopes, "nothing delivered"
+        for env in relay.envelopes:
+            assert not any("evil" in to for to in env["to"]), env["to"]
+            mail = message_from_bytes(env["raw"], policy=policy.default)
+            assert mail["Bcc"] is None and mail["X-Evil"] is None, env["raw"][:600]
+            head = env["raw"].split(b"\r\n\r\n", 1)[0]
+            assert not any(line.lower().startswith((b"bcc:", b"x-evil:")) for line in head.split(b"\r\n")), head
+            assert "\n" not in str(mail["Subject"]) and "\n" not in str(mail["X-Ipcity-Route"] or "")
+    finally:
+        relay.stop()
+        hook.stop()
+
+
+def test_the_same_alert_from_two_runs_within_a_minute_is_delivered_once(site):
+    """Two runs (a scheduled one and one started by hand) evaluate the same warehouse within the same minute, at the
+    same moment: each recipient gets the alert once, not once per run."""
+    import threading
+
+    from alerts_fixtures import write_routing
+
+    relay = SmtpSink().start()
+    try:
+        write_routing(site["routing"], relay.port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        barrier = threading.Barrier(2)
+        errors: list = []
+
+        def run(run_id):
+            try:
+                barrier.wait(10)
+                run_alerts(site["warehouse"], run_id)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(f"run-{i}",)) for i in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        run_alerts(site["warehouse"], "run-3")  # and a third right after
+        assert not errors, errors
+        assert sorted(m["X-Envelope-To"] for m in relay.messages) == ["ipo-410000@test.local", "national@test.local"]
+    finally:
+        relay.stop()

@@ -92,6 +92,19 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "已由摘要 {key} 取代：未发送，其预警的最新状态见该摘要",
     ),
     (r"written (?P<path>.+)", "已写入 {path}"),
+    # a relay that takes mail only over STARTTLS or after a login the channel does not make (channels._login_hint)
+    (
+        r"(?P<where>\S+) requires STARTTLS before it takes mail \((?P<said>.*?)\): set `starttls: true` on channel "
+        r"(?P<ch>\S+) in the routing file \(and `cafile` for the relay's CA\)(?P<rest>.*)",
+        "{where} 须先以 STARTTLS 加密才接收邮件（{said}）：请在路由文件中为通道 {ch} 设置 `starttls: true`"
+        "（并以 `cafile` 指定中继服务器的 CA）{rest}",
+    ),
+    (
+        r"(?P<where>\S+) requires a login before it takes mail \((?P<said>.*?)\): set `username` and `password_env` "
+        r"\(or `password_file`\) on channel (?P<ch>\S+) in the routing file(?P<rest>.*)",
+        "{where} 须先登录才接收邮件（{said}）：请在路由文件中为通道 {ch} 设置 `username` 与 `password_env`"
+        "（或 `password_file`）{rest}",
+    ),
     # an HTTP receiver's 401/403 (channels.http_refusal): the channel waits, its digests in order
     (
         r"(?P<why>[^;]*\(HTTP (?P<code>\d{3})[^)]*\)[^;]*); the channel's digests wait in order \(tried again on a "

@@ -48,7 +48,7 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
     # drops the space between an ASCII word and the Chinese one that starts the next encoded word ("新预警 12 条"
     # reached the reader as "新预警 12条"); the compat32 Header keeps each space inside the encoded text, and set_raw
     # writes its lines as they are. Line breaks never reach the header (ours or not, a subject is one line).
-    subject = re.sub(r"[\r\n]+", " ", msg["subject"])
+    subject = _one_line(msg["subject"])
     if subject.isascii():
         m["Subject"] = subject
     else:
@@ -62,9 +62,11 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
     m["Date"] = format_datetime(datetime.now(CHINA_STANDARD_TIME))
     m["Message-ID"] = f"<{msg['idempotency_key']}@ipcity.monitor>"
     m["X-Idempotency-Key"] = msg["idempotency_key"]
-    m["X-Ipcity-Route"] = msg["route"]
+    # every header value one line: a route's name from an older routing file or a provenance note from data with a
+    # line break in it made the email package refuse the digest on every attempt (and held the channel back)
+    m["X-Ipcity-Route"] = _one_line(msg["route"])
     if msg.get("provenance"):
-        m["X-Ipcity-Data-Provenance"] = msg["provenance"]
+        m["X-Ipcity-Data-Provenance"] = _one_line(msg["provenance"])
     # 7-bit on the wire: a relay may take 8-bit data only after advertising 8BITMIME and being asked with
     # BODY=8BITMIME, which smtplib does not ask. The standard library would send a text of short lines as raw 8-bit
     # UTF-8; base64 (declared charset utf-8) is what every mail client reads, whatever the relay.
@@ -74,6 +76,11 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
         # mail client prefers when it shows HTML; base64 for the same 7-bit reason
         m.add_alternative(msg["html"], subtype="html", cte=None if msg["html"].isascii() else "base64")
     return m
+
+
+def _one_line(text: str) -> str:
+    """A header value as one line: each run of line breaks and other control characters becomes one space."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", str(text))
 
 
 def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
@@ -175,7 +182,9 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
                 False,
                 f"session_timeout: {host}:{port} did not finish within {session_timeout:g} s ({type(e).__name__})",
             )
-        hint = _tls_hint(e, ch, host, port, greeted=progress.get("greeted", False))
+        hint = _tls_hint(e, ch, host, port, greeted=progress.get("greeted", False)) or _login_hint(
+            e, ch, host, port, msg.get("channel") or "?", offers_starttls=progress.get("starttls", False)
+        )
         if hint:
             return False, f"{hint} ({type(e).__name__}: {e})"
         raise
@@ -226,6 +235,32 @@ def _tls_hint(e: Exception, ch: dict, host: str, port: int, *, greeted: bool) ->
     return None
 
 
+def _login_hint(e: Exception, ch: dict, host: str, port: int, channel: str, *, offers_starttls: bool) -> str | None:
+    """A relay that takes mail only over STARTTLS or only after a login, and a channel that does neither: every digest
+    on the channel gets the same 530, so the channel is marked refusing (its digests wait in order, the engineers are
+    told) with what to set on which channel, not retried digest by digest under smtplib's words
+    ("SMTPSenderRefused: (530, b'Must issue a STARTTLS command first', …)")."""
+    where = f"{host}:{port}"
+    code = getattr(e, "smtp_code", None)
+    said = _text(getattr(e, "smtp_error", b"")) if code else str(e)
+    tls = ch.get("starttls") or ch.get("ssl")
+    needs_tls = (code == 530 and "TLS" in said.upper()) or (
+        # smtplib's own refusal to log in: the relay offers AUTH only after STARTTLS, which the channel does not ask
+        isinstance(e, smtplib.SMTPNotSupportedError) and "AUTH" in said.upper() and offers_starttls
+    )
+    if needs_tls and not tls:
+        return (
+            f"{CHANNEL_REFUSING}{where} requires STARTTLS before it takes mail ({code or 'AUTH'} {said}): set "
+            f"`starttls: true` on channel {channel} in the routing file (and `cafile` for the relay's CA)"
+        )
+    if code == 530 and not ch.get("username"):
+        return (
+            f"{CHANNEL_REFUSING}{where} requires a login before it takes mail ({code} {said}): set `username` and "
+            f"`password_env` (or `password_file`) on channel {channel} in the routing file"
+        )
+    return None
+
+
 def _smtp_session(
     smtp, ch: dict, ctx, mail, envelope_from: str, envelope_to: str, host: str, port: int, progress: dict
 ):
@@ -239,6 +274,7 @@ def _smtp_session(
     progress["greeted"] = True
     try:
         smtp.ehlo()
+        progress["starttls"] = smtp.has_extn("starttls")  # what a refusal to log in is read against (_login_hint)
         if ch.get("starttls"):
             smtp.starttls(context=ctx)
             smtp.ehlo()

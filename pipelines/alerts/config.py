@@ -213,13 +213,14 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
     for i, r in enumerate(raw_routes):
         line = lines.get(("routes", i))
         name = (r.get("name") if isinstance(r, dict) else None) or f"route{i + 1}"
+        shown = name if _one_line(str(name)) else repr(name)  # the problem's entry names it on one line (refused)
         try:
             route, dropped = _route(path, name, r, channels, refused_channels, line, strict=strict)
         except _EntryError as e:
-            refuse(f"route {name}", line, e)
+            refuse(f"route {shown}", line, e)
             continue
         for ch, e in dropped:
-            refuse(f"route {name}, channel {ch}", line, e)
+            refuse(f"route {shown}, channel {ch}", line, e)
         routes.append(route)
 
     d = data.get("delivery") or {}
@@ -355,6 +356,14 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
             "`bounce_maildir` is an smtp channel's setting: the path of the sender mailbox's Maildir folder (where "
             "the mail server delivers the bounces), as text",
         )
+    for key in ("sender", "username", "host"):
+        if ch["type"] == "smtp" and key in ch and not _one_line(ch[key]):
+            raise _EntryError(
+                path,
+                entry,
+                line,
+                f"`{key}` must be one line of text (it goes into the mail's headers), got {ch[key]!r}",
+            )
     if ch["type"] == "webhook":
         _check_webhook(path, entry, line, ch)
     clear = SECRET_KEYS & set(ch)
@@ -408,9 +417,13 @@ def _route(
 ) -> tuple[Route, list[tuple[str, _EntryError]]]:
     """One route, and the channels of it left out (each with its error: the route's other channels are used). Raises _EntryError for a route that
     cannot be used at all: not a mapping, a bad audience or detail, no usable recipients."""
-    entry = f"route {name}"
+    entry = f"route {name}" if _one_line(str(name)) else f"route {name!r}"
     if not isinstance(r, dict):
         raise _EntryError(path, entry, line, f"expected a mapping with audience and recipients, got {r!r}")
+    if not _one_line(str(name)):
+        # the route's name is a header of each digest (X-Ipcity-Route) and a field of its payload: a line break in it
+        # failed every digest of the route on the channel, and held the channel's other digests back with it
+        raise _EntryError(path, entry, line, f"the route's name must be one line of printable text, got {name!r}")
     if r.get("audience") not in AUDIENCES:
         raise _EntryError(path, entry, line, f"audience must be one of {sorted(AUDIENCES)}")
     if r.get("detail", "full") not in ("full", "summary"):
@@ -463,6 +476,11 @@ def _route(
 # The recipient roles (labels.RECIPIENT_ROLES) a route of each audience may name: city alerts go to the offices,
 # engineering alerts to the data engineers.
 ROLES_OF_AUDIENCE = {"city": ("national", "province"), "engineering": ("engineer",)}
+
+
+def _one_line(value) -> bool:
+    """Text a header can carry as written: printable, no line break or other control character."""
+    return isinstance(value, str) and value.isprintable()
 
 
 def _default_role(r: dict) -> str:
