@@ -533,3 +533,36 @@ def test_the_same_alert_from_two_runs_within_a_minute_is_delivered_once(site):
         assert sorted(m["X-Envelope-To"] for m in relay.messages) == ["ipo-410000@test.local", "national@test.local"]
     finally:
         relay.stop()
+
+
+def test_a_recipient_removed_while_its_digest_waits_for_the_quiet_hours_end_is_not_sent_it(site):
+    """The national office's address is taken out of the routing file while its digest waits for the quiet hours to
+    end: when they end, the province office's digest goes, and the national one is not sent to the removed address
+    (parked, saying why) — nor lost silently."""
+    from alerts_fixtures import write_routing
+
+    from pipelines.alerts.config import load_routing
+    from pipelines.alerts.lifecycle import deliver_due
+    from pipelines.alerts.store import connect
+
+    relay = SmtpSink().start()
+    try:
+        write_routing(site["routing"], relay.port)
+        _quiet_now(site["routing"])
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert not relay.messages
+
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"] = [r for r in cfg["routes"] if r["name"] != "national_office"]
+        cfg["delivery"].pop("quiet_hours")  # the window over
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        deliver_due(load_routing())
+        assert [m["X-Envelope-To"] for m in relay.messages] == ["ipo-410000@test.local"]
+        with connect() as con:
+            status, said = con.execute(
+                "SELECT status, last_response FROM alerts.messages WHERE recipient = 'national@test.local'"
+            ).fetchone()
+        assert status == "failed" and "no longer in the routing file" in said, said
+    finally:
+        relay.stop()

@@ -565,7 +565,8 @@ def compose(
     per_province: bool = False,
     role: str = "national",
 ) -> dict:
-    """One digest, its next steps worded for the route's ``role`` (labels.RECIPIENT_ROLES). ``lang``: the route's language — zh or en alone, or both (the Chinese section first).
+    """One digest, its next steps worded for the route's ``role`` (labels.RECIPIENT_ROLES). ``lang``: the route's
+    language — zh or en alone, or both (the Chinese section first).
     ``dashboard_url`` (the routing file's, the dashboard's Alerts page): each city's heading carries the address of
     its profile page in the section's language, a page a provincial office can open for its own cities (the Alerts
     page is the national office's)."""
