@@ -9,7 +9,8 @@ apart in every typed column. (3) A quarter's report without a month column (2025
 name) was refused as "missing required column: month", sending the office to add a column it cannot fill; it is
 refused as a period of several months. (4) Guards for habits probed and found handled: a two-row header with
 merged cells (金额（万元） over 本月 | 累计), a chart sheet, a CSV's trailing totals line, 1,234.5万 in a 万元 column,
-negatives in brackets or with a full-width minus, columns in another order than the template's."""
+negatives in brackets or with a full-width minus, columns in another order than the template's; and 减123 (a
+decrease), which read "not a number", is now the figure -123 (refused as negative where a column cannot be)."""
 
 from __future__ import annotations
 
@@ -244,15 +245,16 @@ def test_csv_habits_load_right_or_are_refused_by_name(warehouse, tmp_path, big):
         '440300,2025-03,2,"1,234.5万",1,0,1,0',  # 万 in a 万元 column: the figure in 万元
         "440100,2025-03,3,(123),1,0,1,0",  # accounting-style negative: no amount is negative
         "440400,2025-03,3,－123,1,0,1,0",  # full-width minus
+        "440500,2025-03,3,减123,1,0,1,0",  # 减: a decrease (before: "not a number", which did not say so)
         '合计,,5,"1,357.5",3,0,3,0',  # the trailing totals line
     ]
-    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join([*lines[:4], *_filler(big), lines[4]]) + "\n")
+    path = _write(tmp_path / "质押_2025年3月.csv", "\n".join([*lines[:5], *_filler(big), lines[5]]) + "\n")
     _ingest(warehouse, path)
     assert _amounts(warehouse, path.name) == [("440300", 2, 1234.5)]
     reasons = _reasons(warehouse, path.name)
     assert reasons[3].startswith("negative amount in parentheses in amount_10k_yuan: '(123)'")
-    assert reasons[4] == "negative value in amount_10k_yuan: -123.0 (min 0)"
-    assert max(reasons) == 5 + len(_filler(big)) and "total row" in reasons[max(reasons)]
+    assert reasons[4] == reasons[5] == "negative value in amount_10k_yuan: -123.0 (min 0)"
+    assert max(reasons) == 6 + len(_filler(big)) and "total row" in reasons[max(reasons)]
 
 
 def test_columns_in_another_order_than_the_template_s_load_by_their_headers(warehouse, tmp_path):

@@ -998,6 +998,9 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
         # amount is refused as negative rather than as no number; ¥ before an amount (￥ is ¥ after NFKC) names the
         # currency its header's unit already gives; 2024年 in a year column is the year.
         out = out.str.replace_all("\u2212", "-")
+        # 减123 (a decrease, as a statement's 增减 writes it) is the figure -123: read as one, a column that cannot be
+        # negative refuses it as negative, where "not a number" did not say what the office wrote.
+        out = out.str.replace(r"^\s*减\s*(\d)", "-${1}")
         if c.unit in UNIT_FAMILIES["money"]:
             out = out.str.replace(r"^([+-]?\(?)\s*¥\s*", "${1}")
         if c.name == "year" or c.name.endswith("_year"):
