@@ -10,7 +10,8 @@ name) was refused as "missing required column: month", sending the office to add
 refused as a period of several months. (4) Guards for habits probed and found handled: a two-row header with
 merged cells (金额（万元） over 本月 | 累计), a chart sheet, a CSV's trailing totals line, 1,234.5万 in a 万元 column,
 negatives in brackets or with a full-width minus, columns in another order than the template's; and 减123 (a
-decrease), which read "not a number", is now the figure -123 (refused as negative where a column cannot be)."""
+decrease), which read "not a number", is now the figure -123 (refused as negative where a column cannot be), and a
+running total headed 年累计 or 当年累计 (read "missing required column") is refused as a running total."""
 
 from __future__ import annotations
 
@@ -268,3 +269,20 @@ def test_columns_in_another_order_than_the_template_s_load_by_their_headers(ware
         [path.name],
     ).fetchall()
     assert row == [("440300", 2, 20.5, 1, 0, 1, 0)]
+
+
+@pytest.mark.parametrize("words", ["年累计", "当年累计"])
+@pytest.mark.parametrize("big", [False, True], ids=["reader", "scan"])
+def test_a_running_total_s_header_written_year_cumulative_is_refused_as_one(warehouse, tmp_path, words, big):
+    # Before: "missing required column: amount_10k_yuan": the column was there, as a running total that each
+    # month's file would have double counted had it been read as the month's
+    header = CODES.replace("质押金额(万元)", f"{words}质押金额(万元)")
+    path = _write(
+        tmp_path / "质押_2025年3月.csv", "\n".join([header, "440300,2025-03,2,20,1,0,1,0", *_filler(big)]) + "\n"
+    )
+    with pytest.raises(IngestError) as e:
+        ingest_file(warehouse, PLEDGE, path, partition=2025, today=TODAY)
+    assert e.value.reason.startswith(
+        f"header '{words}质押金额(万元)': a year-to-date (cumulative) total, not the month's own figure"
+    )
+    assert "累计" in refusal_text(e.value.reason, "zh")
