@@ -153,6 +153,19 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["2025年1-3月", "文件名"],
         ),
     ],
+    "no month column, and the {} states several months ('{}'): the figures are the period's total, not one month's "
+    "(send each month's own figures: a 月份 column, or one file per month)": [
+        (
+            "no month column, and the file name states several months ('2025年第一季度'): the figures are the period's "
+            "total, not one month's (send each month's own figures: a 月份 column, or one file per month)",
+            ["2025年第一季度", "文件名", "月份"],
+        ),
+        (
+            "no month column, and the title above the table states several months ('2025年上半年'): the figures are "
+            "the period's total, not one month's (send each month's own figures: a 月份 column, or one file per month)",
+            ["2025年上半年", "表格上方的标题"],
+        ),
+    ],
     "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
     "(文件 → 另存为 → Excel 工作簿), or export CSV": [
         (

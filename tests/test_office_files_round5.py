@@ -160,6 +160,12 @@ EXAMPLES: dict[str, list[str]] = {
     "read '{}' in {} as the province {}: the file's other rows are units in it": [
         "read '海南' in city_code as the province 460000: the file's other rows are units in it"
     ],
+    "read '{}' in {} as the unit {}: its sheet '{}' names the province": [
+        "read '吉林' in city_code as the unit 220200: its sheet '吉林省' names the province"
+    ],
+    "read '{}' in {} as the province {}: its sheet '{}' names the province": [
+        "read '海南' in city_code as the province 460000: its sheet '海南省' names the province"
+    ],
     "read '{}' in {} as the unit {}: the file's other rows are units of its province": [
         "read '吉林' in city_code as the unit 220200: the file's other rows are units of its province"
     ],

@@ -868,6 +868,15 @@ def stage_frame(
     target: Target,
 ) -> Staged:
     """The same stage, over a file read by the Polars reader (workbooks, small text files)."""
+    if valid_codes is not None and raw.sheets and any(c.region_code for c in source.columns):
+        from pipelines.ingest.load import unit_names
+        from pipelines.ingest.validate import sheet_provinces
+
+        if sheet_provinces(raw.sheets, unit_names(con)):
+            # the SQL rules know no sheet: a row of another province on sheet 吉林省 would load (validate refuses it)
+            raise NotScannable(
+                "a sheet named for a province (its rows' units are checked against it by the Polars path)"
+            )
     layout = frame_layout(raw, source, file_name)
     con.register("__ingest_frame", raw.df.to_arrow())
     try:

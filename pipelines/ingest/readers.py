@@ -224,10 +224,11 @@ def match_header(h, source: Source) -> HeaderMatch | None:
 
 # Words in front of a header (or in brackets after it) saying which period its figures cover: the month's own
 # (本月登记笔数, 登记笔数(当月)) or a running total since the start of the year (本年累计质押金额, 累计登记笔数,
-# 1-3月累计笔数, 年初至今). Headers are normalised (NFKC, no spaces, round brackets) before these are asked.
+# 1-3月累计笔数, 年初至今; 年累计, 当年累计: before, "missing required column", which did not say the column was there
+# as a running total). Headers are normalised (NFKC, no spaces, round brackets) before these are asked.
 _THIS_PERIOD_WORDS = r"(?:本月|当月|本期|当期)(?:数|值|发生(?:额|数)?)?"
 _CUMULATIVE_WORDS = (
-    r"(?:本年|全年|年度|年初至今|自年初)?(?:累计|累积)(?:数|值|发生(?:额|数)?)?|\d{1,2}-\d{1,2}月(?:累计)?|本年|年初至今"
+    r"(?:本年|全年|年度|当年|年|年初至今|自年初)?(?:累计|累积)(?:数|值|发生(?:额|数)?)?|\d{1,2}-\d{1,2}月(?:累计)?|本年|年初至今"
     r"|截[至止](?:本月|当月|本期|目前)?(?:累计)?"
 )
 

@@ -238,6 +238,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "表格注明的单位以{unit}计数（单位：{line}）：计数列（{headers}）按整数入库，不能以“万”为单位（请填报计数本身，"
         "如 12500 而非 1.25）",
     ),
+    (
+        r"no month column, and the (?P<origin>title above the table|file name) states several months \('(?P<words>.*)'\): "
+        r"the figures are the period's total, not one month's \(send each month's own figures: a 月份 column, or one "
+        r"file per month\)",
+        "没有月份列，而{origin}注明的是多个月的期间（'{words}'）：这些数字是该期间的合计，不是某一个月的数字"
+        "（请报送每个月各自的数字：加一列“月份”，或每月一个文件）",
+    ),
     (r"missing required column" + _LS + r": (?P<missing>.*)", "缺少必填列：{missing}"),
     (
         r"administrative divisions \(raw\.cities\) are not loaded yet; load cities first",
@@ -404,6 +411,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"a province's total is no city's record\)",
         "{col}中的名称既是省份又是单位：'{value}' 可指省份 {province} 或单位 {unit}，文件中其他行无法判明"
         "（单位请写全称或代码；省级合计不是城市的记录）",
+    ),
+    (
+        r"unit in " + _COL + r" contradicts its sheet: '(?P<value>.*)' is (?P<code>\d{6}) of province "
+        r"(?P<province>\d{6}), while sheet '(?P<sheet>.*)' is named for province (?P<sheet_province>\d{6}) \(move the "
+        r"row to its province's sheet, or correct the unit\)",
+        "{col}与所在工作表矛盾：'{value}' 是省份 {province} 的 {code}，而工作表“{sheet}”以省份 {sheet_province} 命名"
+        "（请把该行移到其所在省的工作表，或更正单位）",
     ),
     (
         r"city name in " + _COL + r" names a unit of another province: '(?P<value>.*)' is (?P<code>\d{6}), while the "
@@ -684,6 +698,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{col}中的 '{value}' 按省份 {code} 读取：文件其他行均为该省的单位",
     ),
     (
+        r"read '(?P<value>.*)' in " + _COL + r" as the (?P<unitkind>unit|province) (?P<code>\d{6}): its "
+        r"sheet '(?P<sheet>.*)' names the province",
+        "{col}中的 '{value}' 按{unitkind} {code} 读取：所在工作表“{sheet}”已注明省份",
+    ),
+    (
         r"read '(?P<value>.*)' in " + _COL + r" as the unit (?P<code>\d{6}): the file's other rows are units of its "
         r"province",
         "{col}中的 '{value}' 按单位 {code} 读取：文件其他行均为其所在省的单位",
@@ -888,6 +907,8 @@ def _one_reason(reason: str, source: str | None) -> str | None:
             groups["more"] = f"及另外 {groups['more']} 对" if groups["more"] else ""
         if "place" in groups:
             groups["place"] = "表格下方的备注中" if groups["place"].startswith("in a note") else "表格上方"
+        if "unitkind" in groups:
+            groups["unitkind"] = "单位" if groups["unitkind"] == "unit" else "省份"
         if "src" in groups:
             groups["src"] = "表格上方标题" if groups["src"].startswith("the title") else "文件名"
         if "filekind" in groups:

@@ -8,6 +8,7 @@ are loaded. Nothing is dropped silently: rows in = rows loaded + rows quarantine
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -275,8 +276,6 @@ def district_unit_column(source: Source) -> str | None:
 
 def is_district_header(header: str) -> bool:
     """Whether a file header names a column of districts (sources.DISTRICT_HEADER_PATTERN: 区县, 县(市、区))."""
-    import unicodedata
-
     return re.match(DISTRICT_HEADER_PATTERN, re.sub(r"\s", "", unicodedata.normalize("NFKC", header))) is not None
 
 
@@ -410,6 +409,15 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
             f"{source.column(name).aliases[0]} column)"
         )
     missing = [c for c in source.columns if c.required and c.name not in present | derived]
+    if [c.name for c in missing] == [source.partition_date] == ["month"] and raw.title_span is not None:
+        # A quarter's report (2025年第一季度, 1-3月, 上半年 in its title or file name) has no month column because its
+        # figures are no one month's: "missing required column" sent the office to add a column it cannot fill.
+        where, words = raw.title_span[3], raw.title_span[4]
+        raise IngestError(
+            file_name,
+            f"no month column, and the {where} states several months ('{words}'): the figures are the period's "
+            "total, not one month's (send each month's own figures: a 月份 column, or one file per month)",
+        )
     if missing:
         expected = "; ".join(f"{c.name} (or {' / '.join(c.aliases[:2])})" if c.aliases else c.name for c in missing)
         raise IngestError(file_name, f"missing required {noun_en(len(missing), 'column')}: {expected}")
@@ -744,90 +752,73 @@ SEVERAL_MONTHS = (
 )
 
 
+# A formula a workbook kept without its result (a program wrote =C2*2 and nothing calculated it; in a CSV the
+# formula's text): in any typed column (an amount, a month, a yes/no) the office's fix is the same, to save the
+# result, so every typed column tells it apart from a value typed wrong.
+_NEVER_CALCULATED = (
+    "a formula never calculated in {}: '{}' has no saved result (open and save the file in Excel or WPS so the result "
+    "is stored, or paste values)"
+)
+
+
+def _unread_checks(
+    c: Column, unread: pl.Expr, txt: pl.Expr, generic: str, kinds: list[tuple[pl.Expr, str]]
+) -> list[Check]:
+    """The reasons of a cell that could not be read as its column's type: each kind's own (a formula never
+    calculated, a per cent, a quarter), and the ``generic`` one ("not a number") only where no kind holds, so a
+    row never gets both. One definition for every typed column (before, numbers and months each had a copy, and a
+    month cell's formula read "not a date"). Templates take the column and the cell."""
+    cell = txt.str.slice(0, 40)
+    kinds = [(txt.str.starts_with("="), _NEVER_CALCULATED), *kinds]
+    other = ~pl.any_horizontal([cond.fill_null(False) for cond, _ in kinds])
+    return [(unread & other, pl.format(generic, pl.lit(c.name), cell))] + [
+        (unread & cond, pl.format(text, pl.lit(c.name), cell)) for cond, text in kinds
+    ]
+
+
 def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr) -> list[Check]:
+    unread = txt.is_not_null() & value.is_null()
     if c.dtype in ("int", "float"):
-        # Two unread cells an office fixes differently, each with its own reason rather than "not a number": a
-        # per cent where an amount or count belongs (12.5% is a share: no 万元 figure can be read from it), and a
-        # formula never calculated (a workbook written by a program keeps =C2*2 without its result; in a CSV the
-        # formula's text). Share columns never get here with a % (`_shares` reads them).
-        percent = txt.str.contains(r"^[^=]*\d\s*%$")
-        formula = txt.str.starts_with("=")
-        unread = txt.is_not_null() & value.is_null()
+        # A per cent where an amount or count belongs has its own reason rather than "not a number": 12.5% is a
+        # share, no 万元 figure can be read from it. Share columns never get here with a % (`_shares` reads them).
         if c.dtype == "int":
             # the unrounded number, as the reason shows it
             num = _number(txt)
             if factor:
                 num = num * factor
             unread = txt.is_not_null() & num.is_null()
-        checks = [
-            (
-                unread & ~percent & ~formula,
-                pl.format("not a number in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
-            ),
-            (
-                unread & percent,
-                pl.format(
-                    "a percentage in {}: '{}' where an amount or count is expected (write the figure itself, not a "
-                    "share)",
-                    pl.lit(c.name),
-                    txt.str.slice(0, 40),
-                ),
-            ),
-            (
-                unread & formula,
-                pl.format(
-                    "a formula never calculated in {}: '{}' has no saved result (open and save the file in Excel or "
-                    "WPS so the result is stored, or paste values)",
-                    pl.lit(c.name),
-                    txt.str.slice(0, 40),
-                ),
-            ),
-        ]
+        percent = (
+            txt.str.contains(r"^[^=]*\d\s*%$"),
+            "a percentage in {}: '{}' where an amount or count is expected (write the figure itself, not a share)",
+        )
+        checks = _unread_checks(c, unread, txt, "not a number in {}: '{}'", [percent])
         if c.dtype == "int":
             frac = num.is_not_null() & ((num - num.round(0)).abs() > 1e-9)
             checks.append((frac, pl.format("not a whole number in {}: {}", pl.lit(c.name), num)))
         return checks
     if c.dtype == "date":
-        unread = txt.is_not_null() & value.is_null()
+        kinds: list[tuple[pl.Expr, str]] = []
         if c.name == "month":
             # 2025年1-3月, 2025年第一季度, 上半年, 1-3月累计: a period of several months, not a month
             start, end = _date_range(txt.str.normalize("NFKC").str.strip_chars())
             ranged = start.is_not_null() & end.is_not_null()
             several = txt.str.contains(SEVERAL_MONTHS) | (ranged & (start.dt.month_start() != end.dt.month_start()))
-            part = ranged & ~several
-            return [
+            kinds = [
                 (
-                    unread & ~several & ~part,
-                    pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
+                    ranged & ~several,
+                    "part of a month in {}: '{}' covers some of the month's days, not the whole month (send the "
+                    "month's own figures)",
                 ),
                 (
-                    unread & part,
-                    pl.format(
-                        "part of a month in {}: '{}' covers some of the month's days, not the whole month (send the "
-                        "month's own figures)",
-                        pl.lit(c.name),
-                        txt.str.slice(0, 40),
-                    ),
-                ),
-                (
-                    unread & several,
-                    pl.format(
-                        "several months in {}: '{}' is a quarter, half year or year to date, not one month (send each "
-                        "month's own figures)",
-                        pl.lit(c.name),
-                        txt.str.slice(0, 40),
-                    ),
+                    several,
+                    "several months in {}: '{}' is a quarter, half year or year to date, not one month (send each "
+                    "month's own figures)",
                 ),
             ]
-        return [(unread, pl.format("not a date in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)))]
+        return _unread_checks(c, unread, txt, "not a date in {}: '{}'", kinds)
     if c.dtype == "bool":
         # the value is null exactly when the lower-cased text is neither a yes nor a no spelling
-        return [
-            (
-                txt.is_not_null() & value.is_null(),
-                pl.format("not a yes/no value in {}: '{}'", pl.lit(c.name), txt.str.slice(0, 40)),
-            )
-        ]
+        return _unread_checks(c, unread, txt, "not a yes/no value in {}: '{}'", [])
     return []
 
 
@@ -1007,6 +998,9 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
         # amount is refused as negative rather than as no number; ¥ before an amount (￥ is ¥ after NFKC) names the
         # currency its header's unit already gives; 2024年 in a year column is the year.
         out = out.str.replace_all("\u2212", "-")
+        # 减123 (a decrease, as a statement's 增减 writes it) is the figure -123: read as one, a column that cannot be
+        # negative refuses it as negative, where "not a number" did not say what the office wrote.
+        out = out.str.replace(r"^\s*减\s*(\d)", "-${1}")
         if c.unit in UNIT_FAMILIES["money"]:
             out = out.str.replace(r"^([+-]?\(?)\s*¥\s*", "${1}")
         if c.name == "year" or c.name.endswith("_year"):
@@ -1016,13 +1010,34 @@ def _normalise_text(c: Column, txt: pl.Expr, series: pl.Series) -> pl.Expr:
     return out.str.strip_chars().replace("", None)
 
 
-def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.DataFrame, list[str]]:
+def sheet_provinces(sheets: list[dict] | None, lookup: dict) -> dict[int, tuple[str, str]]:
+    """The read sheets named for a province (吉林省, 广西壮族自治区, 广西), by their place among the read ones
+    (ROW_NUMBER // SHEET_ROW_BLOCK): {ordinal: (the province's two digits, the sheet's name)}. A province's office
+    sends its cities one sheet per province as readily as one file: such a sheet says which province its rows lie
+    in, as a file's other rows do. A name that is no province's alone (吉林: the province or 吉林市) tells nothing."""
+    read = [str(s["sheet"]) for s in sheets or [] if s.get("status") == "read"]
+    ambiguous = getattr(lookup, "province_or_unit", {})
+    out: dict[int, tuple[str, str]] = {}
+    for i, sheet in enumerate(read):
+        key = re.sub(r"\s+", "", unicodedata.normalize("NFKC", sheet))
+        code = lookup.get(key) if key not in ambiguous else None
+        if code and code.endswith("0000") and code != "100000":
+            out[i] = (code[:2], sheet)
+    return out
+
+
+def _names_in_context(
+    work: pl.DataFrame, name: str, lookup: dict, sheet_homes: dict[int, tuple[str, str]] | None = None
+) -> tuple[pl.DataFrame, list[str]]:
     """What the file's other rows tell of a name that alone names a province or a unit (吉林: 吉林省 or 吉林市; 海南:
     海南省 or 海南州), or a unit elsewhere and a district of the file's province (中山 in a table of Dalian's
     districts is 中山区, not 中山市 in Guangdong). Read alone, such names loaded as the unit, silently: a province's
     total as a city's record, a district's figures as another province's city. The file's province is the one
     every other named row lies in; a name it does not decide is refused (``__both:`` / ``__elsewhere:``), never
-    guessed. A district's own name that is no unit is kept for its reason (``__area:``)."""
+    guessed. A district's own name that is no unit is kept for its reason (``__area:``). ``sheet_homes``
+    (`sheet_provinces`): a sheet named for a province is its rows' province, whatever the workbook's other sheets
+    hold (吉林 on sheet 吉林省 among 长春 and 四平 is 吉林市; before, a workbook of 吉林省 and 辽宁省 sheets had no one
+    province and 吉林 was refused)."""
     both_of = getattr(lookup, "province_or_unit", {})
     stems = getattr(lookup, "area_stems", {})
     areas = getattr(lookup, "areas", {})
@@ -1051,12 +1066,30 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
         if len(outside) <= inside and all(k in stems.get(p, ()) for k in outside):
             homes.append(p)
     home = homes[0] if len(homes) == 1 else None
-    # A name several units bear (朝阳: 朝阳市 in Liaoning, the programme unit 朝阳区 in Beijing) is the one in the file's
+    # Each row's province: its sheet's when the sheet is named for one, else the file's.
+    sheet_homes = sheet_homes or {}
+    ordinal = pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK
+    work = work.with_columns(
+        ordinal.replace_strict(
+            list(sheet_homes), [p for p, _ in sheet_homes.values()], default=pl.lit(home, dtype=pl.Utf8)
+        ).alias("__home")
+        if sheet_homes
+        else pl.lit(home, dtype=pl.Utf8).alias("__home")
+    )
+    sheet_of = {p: sheet for p, sheet in sheet_homes.values()}
+    present = [p for p in work.get_column("__home").drop_nulls().unique().sort().to_list()]
+    # A name several units bear (朝阳: 朝阳市 in Liaoning, the programme unit 朝阳区 in Beijing) is the one in the row's
     # province, when exactly one lies there; else it stays refused as naming several.
     bearers = getattr(lookup, "bearers", {})
-    chosen = {k: inside[0] for k, v in bearers.items() if home and len(inside := [c for c in v if c[:2] == home]) == 1}
-    if chosen:
-        several = pl.col("__code").is_null() & pl.col("__key").is_in(pl.Series(list(chosen), dtype=pl.Utf8).implode())
+    for p in present:
+        chosen = {k: inside[0] for k, v in bearers.items() if len(inside := [c for c in v if c[:2] == p]) == 1}
+        if not chosen:
+            continue
+        several = (
+            pl.col("__code").is_null()
+            & (pl.col("__home") == p).fill_null(False)
+            & pl.col("__key").is_in(pl.Series(list(chosen), dtype=pl.Utf8).implode())
+        )
         picked = work.filter(several).select("__key").unique().to_series().to_list()
         work = work.with_columns(
             pl.when(several)
@@ -1066,10 +1099,15 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
             (pl.col("__several:" + name) & ~several).alias("__several:" + name),
         )
         for k in sorted(picked):
-            notes.append(
-                f"read '{k}' in {name} as the unit {chosen[k]}: the file's other rows lie in its province, where no "
-                "other unit bears this name"
-            )
+            if p in sheet_of:
+                notes.append(
+                    f"read '{k}' in {name} as the unit {chosen[k]}: its sheet '{sheet_of[p]}' names the province"
+                )
+            else:
+                notes.append(
+                    f"read '{k}' in {name} as the unit {chosen[k]}: the file's other rows lie in its province, where "
+                    "no other unit bears this name"
+                )
     province_of = {k: p for k, (p, _) in both_of.items()}
     unit_of = {k: u for k, (_, u) in both_of.items()}
     as_unit = pl.col("__key").replace_strict(unit_of, default=None, return_dtype=pl.Utf8)
@@ -1077,9 +1115,9 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
     resolved = (
         pl.when(~conflicted)
         .then(pl.col("__code"))
-        .when(pl.lit(home is not None) & (as_unit.str.slice(0, 2) == pl.lit(home)))
+        .when(as_unit.str.slice(0, 2) == pl.col("__home"))
         .then(as_unit)
-        .when(pl.lit(home is not None) & (as_province.str.slice(0, 2) == pl.lit(home)))
+        .when(as_province.str.slice(0, 2) == pl.col("__home"))
         .then(as_province)
     )
     work = work.with_columns(
@@ -1092,22 +1130,29 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
     if work.select(conflicted.any()).item():
         read = work.filter(conflicted & pl.col("__code").is_not_null()).select("__key", "__code").unique().rows()
         for k, code in sorted(read):
-            if code.endswith("0000"):
+            sheet = sheet_of.get(code[:2])
+            if code.endswith("0000") and sheet:
+                notes.append(f"read '{k}' in {name} as the province {code}: its sheet '{sheet}' names the province")
+            elif code.endswith("0000"):
                 notes.append(f"read '{k}' in {name} as the province {code}: the file's other rows are units in it")
+            elif sheet:
+                notes.append(f"read '{k}' in {name} as the unit {code}: its sheet '{sheet}' names the province")
             else:
                 notes.append(
                     f"read '{k}' in {name} as the unit {code}: the file's other rows are units of its province"
                 )
-    # A unit outside the file's province, named by what is a district's name inside it: the district was meant.
-    home_stems = stems.get(home, frozenset()) if home else frozenset()
-    elsewhere = (
-        pl.col("__code").is_not_null()
-        & ~pl.col("__code").str.starts_with(home or "--")
-        & pl.col("__key").is_in(pl.Series(sorted(home_stems), dtype=pl.Utf8).implode())
-    )
+    # A unit outside the row's province, named by what is a district's name inside it: the district was meant.
+    elsewhere = pl.lit(False)
+    for p in present:
+        elsewhere = elsewhere | (
+            (pl.col("__home") == p).fill_null(False)
+            & pl.col("__code").is_not_null()
+            & ~pl.col("__code").str.starts_with(p)
+            & pl.col("__key").is_in(pl.Series(sorted(stems.get(p, ())), dtype=pl.Utf8).implode())
+        )
     work = work.with_columns(
         pl.when(elsewhere)
-        .then(pl.format("{} (province {}0000)", pl.col("__code"), pl.lit(home)))
+        .then(pl.format("{} (province {}0000)", pl.col("__code"), pl.col("__home")))
         .alias("__elsewhere:" + name),
         pl.when(elsewhere).then(None).otherwise(pl.col("__code")).alias("__code"),
     )
@@ -1160,6 +1205,40 @@ def _names_in_context(work: pl.DataFrame, name: str, lookup: dict) -> tuple[pl.D
         .alias("__area:" + name)
     )
     return work, notes
+
+
+def _sheet_province_checks(source: Source, sheet_homes: dict[int, tuple[str, str]], by_name: set[str]) -> list[Check]:
+    """A row whose unit lies outside the province its sheet is named for (沈阳 on sheet 吉林省, by name or code):
+    which is wrong, the sheet or the row, is the office's call, so the row is refused naming both. Before, it loaded
+    silently, counted for a province whose sheet never held it."""
+    if not sheet_homes:
+        return []
+    ordinal = pl.col(ROW_NUMBER) // SHEET_ROW_BLOCK
+    keys = list(sheet_homes)
+    home = ordinal.replace_strict(keys, [p for p, _ in sheet_homes.values()], default=None, return_dtype=pl.Utf8)
+    sheet = ordinal.replace_strict(keys, [s for _, s in sheet_homes.values()], default=None, return_dtype=pl.Utf8)
+    out: list[Check] = []
+    for c in source.columns:
+        if not c.region_code:
+            continue
+        code = pl.col(c.name)
+        written = pl.coalesce(pl.col("__name:" + c.name), _txt(c.name)) if c.name in by_name else _txt(c.name)
+        out.append(
+            (
+                home.is_not_null() & code.is_not_null() & (code.str.slice(0, 2) != home),
+                pl.format(
+                    "unit in {} contradicts its sheet: '{}' is {} of province {}0000, while sheet '{}' is named for "
+                    "province {}0000 (move the row to its province's sheet, or correct the unit)",
+                    pl.lit(c.name),
+                    written,
+                    code,
+                    code.str.slice(0, 2),
+                    sheet,
+                    home,
+                ),
+            )
+        )
+    return out
 
 
 def _row_period(source: Source, work: pl.DataFrame, partition: int | None) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
@@ -1503,6 +1582,7 @@ def validate(
 
     # A column of names given for the codes (地市: 深圳市): each name as the code it names; one no unit bears, or
     # several do, is kept for its row's reason.
+    sheet_homes = sheet_provinces(raw.sheets, unit_names or {})
     for name in sorted(mapped.by_name):
         lookup = unit_names or {}
         key = (
@@ -1520,7 +1600,7 @@ def validate(
             _txt(name).alias("__name:" + name),
             key.is_in(several.implode()).alias("__several:" + name),
         )
-        work, name_notes = _names_in_context(work, name, lookup)
+        work, name_notes = _names_in_context(work, name, lookup, sheet_homes)
         notes += name_notes
         work, former_notes = _former_names(work, name, lookup, source, partition, valid_codes)
         notes += former_notes
@@ -1719,7 +1799,7 @@ def validate(
             )
         )
 
-    checks: list[Check] = list(sum_checks)
+    checks: list[Check] = list(sum_checks) + _sheet_province_checks(source, sheet_homes, set(mapped.by_name))
     work = _merged_codes(work, source, partition)
     for c in source.columns:
         if "__merged:" + c.name in work.columns:
