@@ -75,6 +75,39 @@ FILE_ENDPOINTS = frozenset({"dossier", "download_extract", "extract_file"})
 AUDITED_FILE_ENDPOINTS = FILE_ENDPOINTS | {"report_route"}
 
 
+# The query names Dash's own routes are sent with by Dash itself (dash 4.4; tests/test_security_attacks14.py reads
+# the app's pages to keep this true): the renderer asks for the layout, the dependencies and each callback with
+# none; a bundle's URL carries its version in the file name (``….v4_4_1m1796450960.js``, the async chunks too), an
+# asset Dash links its modification time (``?m=``), its icon Dash's version (``?v=``). ``lang`` on each, as on
+# every route (the language of a refusal). Any other name, or a name twice, is refused (400, both languages) as on
+# the app's own routes: a forged or mistyped query to these routes was silently served as if it were not there.
+DASH_ROUTE_QUERY = {
+    "_dash-layout": frozenset({"lang"}),
+    "_dash-dependencies": frozenset({"lang"}),
+    "_dash-update-component": frozenset({"lang"}),
+    "_reload-hash": frozenset({"lang"}),
+    "_favicon.ico": frozenset({"lang", "v"}),
+    "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": frozenset({"lang"}),
+}
+# Flask's and Dash's static routes (by endpoint): the assets carry Dash's ``?m=``
+STATIC_ROUTE_QUERY = {"_dash_assets.static": frozenset({"lang", "m"}), "static": frozenset({"lang"})}
+
+
+def route_query_params(server: flask.Flask, endpoint: str | None, routes_prefix: str = "/") -> frozenset | None:
+    """The query names the route ``endpoint`` reads: the app's own (security.query_params), Dash's (above, its
+    endpoints named by their path under the routes prefix), or None for the pages (their layouts decide)."""
+    if not endpoint:
+        return None
+    declared = security.declared_query_params(server.view_functions.get(endpoint))
+    if declared is not None:
+        return declared
+    if endpoint in STATIC_ROUTE_QUERY:
+        return STATIC_ROUTE_QUERY[endpoint]
+    if endpoint.startswith(routes_prefix):
+        return DASH_ROUTE_QUERY.get(endpoint[len(routes_prefix) :])
+    return None
+
+
 def open_without_sign_in(path: str, rule: str) -> bool:
     """Whether the gate serves ``path`` (matched by the route ``rule``) to anyone: the public paths, and what the
     public static routes themselves serve. The prefix alone is not enough: '/assets//x' matches no static route and
@@ -690,6 +723,12 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     @server.before_request
     def gate():
         req = flask.request
+        if (
+            req.method in PAGE_METHODS
+            and req.path in PUBLIC_PATHS
+            and security.query_ignored(server.view_functions.get(req.endpoint))
+        ):
+            return None  # /healthz: its status to any query, however long, never read (app.healthz says why)
         if len(req.query_string) > security.MAX_QUERY_STRING or len(req.path) > security.MAX_PATH:
             flask.abort(414)
         if req.content_length is not None and req.content_length > security.MAX_CONTENT_LENGTH:
@@ -712,13 +751,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         rule = req.url_rule.rule if req.url_rule is not None else ""
         # the query parameters each of the app's routes declared (security.query_params): any other name, or a
         # name given twice, is a 400 here, for every such route (a view read the first of two values, silently)
-        declared = security.declared_query_params(server.view_functions.get(req.endpoint)) if req.endpoint else None
+        declared = route_query_params(server, req.endpoint, app.config.routes_pathname_prefix)
         if open_without_sign_in(path, rule):
             if declared is not None:
                 security.check_query(req.args, declared)
             return None
         if path.startswith(STATIC_PREFIXES) and rule.startswith(STATIC_PREFIXES) and current_user.is_authenticated:
-            return None  # a bundle for a signed-in page: no page, query or callback checks apply
+            if declared is not None:  # the names Dash links a bundle with (DASH_ROUTE_QUERY), each once
+                security.check_query(req.args, declared)
+            return None  # a bundle for a signed-in page: no page or callback checks apply
         if not current_user.is_authenticated:
             if _wants_html() and not path.startswith("/_dash"):
                 target = req.full_path if req.query_string else path
