@@ -21,13 +21,14 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_talisman import Talisman
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestedRangeNotSatisfiable
+from werkzeug.http import parse_range_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipelines import settings
 
 from . import access, busy, security
-from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, secret_key, without_province
+from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, address_key, secret_key, without_province
 from .i18n import LANGS, norm_lang, t
 from .password_policy import MAX_PASSWORD, MIN_PASSWORD, reason_text
 
@@ -106,6 +107,17 @@ def route_query_params(server: flask.Flask, endpoint: str | None, routes_prefix:
     if endpoint.startswith(routes_prefix):
         return DASH_ROUTE_QUERY.get(endpoint[len(routes_prefix) :])
     return None
+
+
+def limit_address() -> str:
+    """The client's address as the per-address limits count it: an IPv6 address by its /64 (auth.address_key)."""
+    return address_key(get_remote_address()) or ""
+
+
+def one_byte_range(header: str) -> bool:
+    """Whether a Range header asks for one byte range, the one kind the file routes serve (206)."""
+    parsed = parse_range_header(header)
+    return parsed is not None and parsed.units == "bytes" and len(parsed.ranges) == 1
 
 
 def open_without_sign_in(path: str, rule: str) -> bool:
@@ -533,7 +545,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         _hide_versions(app)
     # counted in the accounts store, not in this worker's memory: each of gunicorn's workers would count apart
     limiter = Limiter(
-        get_remote_address,
+        limit_address,
         app=server,
         storage_uri=SharedLimitStorage.STORAGE_SCHEME[0] + "://",
         storage_options={"store": store},
@@ -544,7 +556,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     def account_key() -> str:
         # per account, whichever address it comes from (a province's NAT shares one address); per address before
         # sign-in (the gate refuses those requests anyway)
-        return "account:" + current_user.username if current_user.is_authenticated else get_remote_address()
+        return "account:" + current_user.username if current_user.is_authenticated else limit_address()
 
     for endpoint, limit in BUILT_FILE_LIMITS.items():  # routes registered by create_app before this: views wrapped
         view = server.view_functions[endpoint]
@@ -699,6 +711,12 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         # unhandled exception comes here too (Flask wraps it in InternalServerError): never the traceback.
         if e.code is None or e.code < 400:
             return e
+        if isinstance(e, RequestedRangeNotSatisfiable) and e.length:
+            # RFC 9110 §15.5.17: a 416 says the file's length (``Content-Range: bytes */N``), so a download manager
+            # resuming past the end learns where the file ends; the refusal dropped Werkzeug's header
+            resp = refusal(416, f"Range: the file has {e.length} bytes")
+            resp.headers["Content-Range"] = f"bytes */{e.length}"
+            return resp
         resp = refusal(e.code)
         if e.code == 405 and isinstance(e, MethodNotAllowed) and e.valid_methods:
             resp.headers["Allow"] = ", ".join(sorted(e.valid_methods))  # RFC 9110 §15.5.6: a 405 says what is
@@ -729,6 +747,11 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             and security.query_ignored(server.view_functions.get(req.endpoint))
         ):
             return None  # /healthz: its status to any query, however long, never read (app.healthz says why)
+        if "HTTP_RANGE" in req.environ and not one_byte_range(req.environ["HTTP_RANGE"]):
+            # RFC 9110 §14.2: a Range the server does not serve (another unit, several ranges, a malformed one) is
+            # ignored and the whole file sent. Werkzeug answered each with 416, so a download manager asking for two
+            # parts of an extract, or a proxy's odd header, got no file at all (and no length to try again with).
+            del req.environ["HTTP_RANGE"]
         if len(req.query_string) > security.MAX_QUERY_STRING or len(req.path) > security.MAX_PATH:
             flask.abort(414)
         if req.content_length is not None and req.content_length > security.MAX_CONTENT_LENGTH:

@@ -8,6 +8,16 @@ dashboard over HTTP (the shared app of tests/security_fixtures.py). Each test fa
    ``?v=``), and the rest is a 400 in both languages; what the pages themselves link still loads.
 2. ``/healthz`` refused a load balancer probe's own query (400, round 13): the probe, whose query the deployment
    does not choose, read a healthy dashboard as down. Now it answers its status to any query, and never echoes it.
+3. The shared app's hand-made snapshot lacked columns publish writes (a 500 on the report PDF, the rankings
+   callback, the compare and profile pages): built to the published shape now; every route is walked as every role.
+4. A Range the file routes do not serve (two ranges, another unit, malformed) was a 416 with no file; it is ignored
+   (RFC 9110 §14.2) and the whole file sent; a range past the end says the file's length (Content-Range: bytes */N).
+5. The sign-in limits and lockouts counted each IPv6 address apart: one host's /64 made each guess from a fresh
+   address, and an official's rotating privacy address was never "known". An IPv6 address counts by its /64 now.
+
+Tried and found holding (guards above or in earlier rounds): a province's forged callback carrying another
+province's code in each input and state of every callback (refused, or the published ranking only); sign-in
+``next=`` to another site (every form tried lands on a local path); a province listing or taking another's extract.
 """
 
 from __future__ import annotations
@@ -203,3 +213,129 @@ def test_no_route_answers_500_to_any_role(web):
                 if r.status_code >= 500:
                     failed.append((who, "router", url, r.status_code))
     assert not failed, failed
+
+
+# ---- 4. a download's Range is served as the RFC says -------------------------------------------------------------------
+# Werkzeug answered every Range it does not serve (two ranges, another unit, a malformed header) with 416: a download
+# manager asking for two parts of an extract, or a proxy's odd header, got no file at all. RFC 9110 §14.2: such a
+# Range is ignored and the whole file sent. And the one 416 left (a range past the end) lost Werkzeug's
+# "Content-Range: bytes */N" to the bilingual refusal, so a resumed download could not learn where the file ends.
+@pytest.fixture(scope="module")
+def extract_urls(web):
+    from pipelines import extracts
+
+    extracts.write_all(web["snapshot"], web["base"] / "extracts", provinces=["440000", "320000"], years=[2024])
+    own = extracts.list_versions(web["base"] / "extracts", ["440000"])
+    other = extracts.list_versions(web["base"] / "extracts", ["320000"])
+    csv = [f["path"] for f in own[0]["files"] if f["format"] == "csv"][0]
+    return {"own": "/extracts/" + csv, "other": "/extracts/" + other[0]["files"][0]["path"]}
+
+
+@pytest.mark.parametrize("value", ["bytes=0-0,5-9", "bytes=0-9, 20-29", "items=0-9", "bytes=abc", "bytes=9-2"])
+def test_a_range_the_routes_do_not_serve_is_ignored(web, extract_urls, value):
+    whole = web["gd"].get(extract_urls["own"])
+    assert whole.status_code == 200
+    r = web["gd"].get(extract_urls["own"], headers={"Range": value})
+    assert r.status_code == 200 and r.data == whole.data, (value, r.status_code)
+
+
+def test_a_range_past_the_end_says_the_length(web, extract_urls):
+    size = len(web["gd"].get(extract_urls["own"]).data)
+    r = web["gd"].get(extract_urls["own"], headers={"Range": f"bytes={size + 10}-"})
+    assert_bilingual(r, 416, "zh")
+    assert r.headers["Content-Range"] == f"bytes */{size}"
+
+
+def test_a_part_of_a_file_and_if_range(web, extract_urls):
+    """guard: one range is a 206; If-Range with another file version's tag is the whole file; another province's
+    file is refused whatever Range or If-Range asks."""
+    gd, url = web["gd"], extract_urls["own"]
+    whole = gd.get(url)
+    part = gd.get(url, headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.data == whole.data[:10]
+    assert gd.get(url, headers={"Range": "bytes=0-9", "If-Range": whole.headers["ETag"]}).status_code == 206
+    stale = gd.get(url, headers={"Range": "bytes=0-9", "If-Range": '"another-version"'})
+    assert stale.status_code == 200 and stale.data == whole.data
+    for headers in ({"Range": "bytes=0-9"}, {"Range": "bytes=0-0,1-1"}, {"Range": "bytes=0-9", "If-Range": "x"}):
+        assert gd.get(extract_urls["other"], headers=headers).status_code == 403
+
+
+def test_a_province_lists_only_its_own_extracts(web, extract_urls):
+    """guard: the downloads page of Guangdong's office links Guangdong's files, never Jiangsu's."""
+    from dashboard_http import page_body
+
+    r = web["gd"].post("/_dash-update-component", json=page_body("/downloads"), headers=SAME_ORIGIN)
+    text = r.get_data(as_text=True).replace("\\u002f", "/")
+    assert r.status_code == 200 and "/extracts/44/2024/" in text
+    assert "/extracts/32/" not in text
+
+
+# ---- 5. the sign-in limits count an IPv6 host, not each of its addresses -----------------------------------------------
+# Counted per address, a host holding a /64 (every IPv6 customer's smallest assignment) sent each guess from a fresh
+# address: the per-address sign-in limit (10 a minute) and the per-account-and-address lockout (10 failures) never
+# held. And an official's own IPv6 address changes within its /64 by itself (privacy addresses), so the address they
+# signed in from was not "known" the next day: with guesses from elsewhere over the account's bound, they were locked
+# out. Now an IPv6 address counts by its /64 (auth.address_key); IPv4 as before.
+def _store(tmp_path):
+    from dashboards import auth
+
+    store = auth.UserStore(tmp_path / "users.sqlite")
+    store.add("chief14", "plum orchard lantern 7", "national")
+    return store
+
+
+def test_guesses_from_one_ipv6_host_lock_the_account_there(tmp_path):
+    from dashboards import auth
+
+    store = _store(tmp_path)
+    for n in range(auth.MAX_FAILURES):
+        assert store.authenticate("chief14", "wrong guess", f"2001:db8:7:1::{n + 1:x}") is None
+    assert store.locked("chief14", "2001:db8:7:1:ffff::9")  # another address of the same /64
+    assert not store.locked("chief14", "2001:db8:7:2::1")  # another network
+    assert not store.locked("chief14", "203.0.113.7")
+
+
+def test_an_official_whose_ipv6_address_changed_is_still_known(tmp_path, monkeypatch):
+    from dashboards import auth
+
+    monkeypatch.setattr(auth, "MAX_ACCOUNT_FAILURES", 15)  # the bound's size is not the subject (argon2 is slow)
+    store = _store(tmp_path)
+    assert store.authenticate("chief14", "plum orchard lantern 7", "2001:db8:44::1a2b") is not None
+    for n in range(auth.MAX_ACCOUNT_FAILURES):  # a stranger's guesses from many networks
+        store.authenticate("chief14", "wrong guess", f"198.51.{n // 250}.{n % 250 + 1}")
+    assert store.locked("chief14", "203.0.113.99")  # the account is locked for a new address...
+    # ...but not for the official, whose privacy address rotated within the office's /64
+    assert store.authenticate("chief14", "plum orchard lantern 7", "2001:db8:44::9f31:7") is not None
+
+
+def test_the_sign_in_form_limit_counts_an_ipv6_host(web):
+    client = web["app"].server.test_client()
+    statuses = []
+    for n in range(12):
+        client.environ_base["REMOTE_ADDR"] = f"2001:db8:99:5::{n + 1:x}"
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        r = client.post("/login", data={"username": f"nobody{n}", "password": "wrong guess 1", "csrf": token})
+        statuses.append(r.status_code)
+    assert 429 in statuses, statuses
+    client.environ_base["REMOTE_ADDR"] = "2001:db8:99:6::1"  # another network: its own allowance
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert client.post("/login", data={"username": "x1", "password": "wrong", "csrf": token}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("given", "counted"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("not an address", "not an address"),
+        (None, None),
+    ],
+)
+def test_the_address_a_limit_counts(given, counted):
+    from dashboards import auth
+
+    assert auth.address_key(given) == counted
