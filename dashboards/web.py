@@ -140,12 +140,25 @@ class WebUser(UserMixin):
 
 
 class TlsAwareSessionInterface(SecureCookieSessionInterface):
-    """Session cookie marked Secure whenever the request came over TLS (directly or via a trusted proxy)."""
+    """Session cookie marked Secure whenever the request came over TLS (directly or via a trusted proxy), and then
+    named with the ``__Host-`` prefix."""
 
     def get_cookie_secure(self, app) -> bool:
         if flask.has_request_context() and flask.request.is_secure:
             return True
         return bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+    def get_cookie_name(self, app) -> str:
+        # Over TLS the cookie is "__Host-ipcity_session": a browser keeps a cookie of that name only when this host
+        # set it, Secure, for the whole path and without a Domain (RFC 6265bis §4.1.3.2). A sibling host of the
+        # same site (another office's server under the same parent domain) could set "ipcity_session" for the
+        # parent domain, which the browser sent here too: a session of its own choosing (signed in as the
+        # attacker's account, so what the official then entered or saved went to that account). Plain HTTP (a
+        # developer's machine) keeps the bare name: a browser refuses a __Host- cookie that is not Secure.
+        name = super().get_cookie_name(app)
+        if flask.has_request_context() and flask.request.is_secure:
+            return "__Host-" + name
+        return name
 
 
 LOGIN_TEXT = {

@@ -14,6 +14,8 @@ dashboard over HTTP (the shared app of tests/security_fixtures.py). Each test fa
    (RFC 9110 §14.2) and the whole file sent; a range past the end says the file's length (Content-Range: bytes */N).
 5. The sign-in limits and lockouts counted each IPv6 address apart: one host's /64 made each guess from a fresh
    address, and an official's rotating privacy address was never "known". An IPv6 address counts by its /64 now.
+6. Over TLS the session cookie was named as over HTTP, so a sibling host of the site could set it for the parent
+   domain (the attacker's own session); it is ``__Host-ipcity_session`` there now, which only this host can set.
 
 Tried and found holding (guards above or in earlier rounds): a province's forged callback carrying another
 province's code in each input and state of every callback (refused, or the published ranking only); sign-in
@@ -339,3 +341,57 @@ def test_the_address_a_limit_counts(given, counted):
     from dashboards import auth
 
     assert auth.address_key(given) == counted
+
+
+# ---- 6. over TLS the session cookie is the host's own ------------------------------------------------------------------
+# The cookie was "ipcity_session" over TLS too: a sibling host of the same site (another server under the same parent
+# domain) can set a cookie of that name for the parent domain, which the browser then sends here, and the app read
+# it: an official's browser given the attacker's signed-in session worked in the attacker's account unawares (what
+# they saved, the scenarios and silences, went there). Over TLS the cookie is "__Host-ipcity_session" now, which a
+# browser keeps only from this host itself (Secure, Path=/, no Domain); the bare name is not read there.
+HTTPS = "https://ipcity.example.gov.cn"
+
+
+def _sign_in_over_tls(client, username: str):
+    from dashboard_http import TEST_PASSWORD
+
+    page = client.get("/login", base_url=HTTPS).get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"username": username, "password": TEST_PASSWORD, "csrf": token}, base_url=HTTPS)
+
+
+def test_over_tls_the_session_cookie_is_the_hosts_own(web):
+    from dashboard_http import add_account
+
+    add_account(web["store"], "tls14", "province", "44")
+    client = web["app"].server.test_client()
+    r = _sign_in_over_tls(client, "tls14")
+    assert r.status_code == 302
+    cookie = next(c for c in r.headers.getlist("Set-Cookie") if "session=" in c)
+    assert cookie.startswith("__Host-ipcity_session=")
+    flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"secure", "httponly", "path", "samesite"} <= flags and "domain" not in flags
+    assert "SameSite=Lax" in cookie and "Path=/;" in cookie + ";"
+    assert client.get("/rankings", base_url=HTTPS, headers={"Accept": "text/html"}).status_code == 200
+
+
+def test_a_cookie_a_sibling_host_set_is_not_read_over_tls(web):
+    from dashboard_http import add_account
+
+    add_account(web["store"], "attacker14", "province", "44")
+    attacker = web["app"].server.test_client()
+    _sign_in_over_tls(attacker, "attacker14")
+    host = "ipcity.example.gov.cn"
+    value = (
+        attacker.get_cookie("__Host-ipcity_session", domain=host) or attacker.get_cookie("ipcity_session", domain=host)
+    ).value
+    victim = web["app"].server.test_client()
+    # what the sibling host set for the parent domain, sent by the browser with every request here
+    victim.set_cookie("ipcity_session", value, domain="ipcity.example.gov.cn")
+    r = victim.get("/rankings", base_url=HTTPS, headers={"Accept": "text/html"})
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login"), r.status_code
+    # over plain HTTP (a developer's machine) the bare name is the session cookie still
+    plain = web["app"].server.test_client()
+    from dashboard_http import login
+
+    assert login(plain, "attacker14").status_code == 302 and plain.get_cookie("ipcity_session") is not None
