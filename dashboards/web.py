@@ -77,15 +77,17 @@ AUDITED_FILE_ENDPOINTS = FILE_ENDPOINTS | {"report_route"}
 
 
 # The query names Dash's own routes are sent with by Dash itself (dash 4.4; tests/test_security_attacks14.py reads
-# the app's pages to keep this true): the renderer asks for the layout, the dependencies and each callback with
-# none; a bundle's URL carries its version in the file name (``….v4_4_1m1796450960.js``, the async chunks too), an
-# asset Dash links its modification time (``?m=``), its icon Dash's version (``?v=``). ``lang`` on each, as on
-# every route (the language of a refusal). Any other name, or a name twice, is refused (400, both languages) as on
-# the app's own routes: a forged or mistyped query to these routes was silently served as if it were not there.
+# the app's pages and posts a callback as the renderer does, to keep this true): the renderer asks for the layout and
+# the dependencies with none, and each callback with ``endId`` (the page's signed id, from its config) and, for a
+# background callback, ``cacheKey`` and ``job``; a bundle's URL carries its version in the file name
+# (``….v4_4_1m1796450960.js``, the async chunks too), an asset Dash links its modification time (``?m=``), its icon
+# Dash's version (``?v=``). ``lang`` on each, as on every route (the language of a refusal). Any other name, or a
+# name twice, is refused (400, both languages) as on the app's own routes: a forged or mistyped query to these
+# routes was silently served as if it were not there.
 DASH_ROUTE_QUERY = {
     "_dash-layout": frozenset({"lang"}),
     "_dash-dependencies": frozenset({"lang"}),
-    "_dash-update-component": frozenset({"lang"}),
+    "_dash-update-component": frozenset({"lang", "endId", "cacheKey", "job"}),
     "_reload-hash": frozenset({"lang"}),
     "_favicon.ico": frozenset({"lang", "v"}),
     "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": frozenset({"lang"}),

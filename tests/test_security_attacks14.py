@@ -4,8 +4,8 @@ dashboard over HTTP (the shared app of tests/security_fixtures.py). Each test fa
 1. Dash's own routes took any query: ``/_dash-layout?x=1``, ``/_dash-dependencies?x=1``, a callback POSTed to
    ``/_dash-update-component?x=1``, a bundle with ``?m=1`` or ``?v=1`` and the icon with any name were served as if
    the query were not there, where every other route refuses a name it does not read. Now each of Dash's routes
-   reads what Dash itself sends it (web.DASH_ROUTE_QUERY: nothing but ``lang``; an asset its ``?m=``, the icon its
-   ``?v=``), and the rest is a 400 in both languages; what the pages themselves link still loads.
+   reads what Dash itself sends it (web.DASH_ROUTE_QUERY: ``lang``; a callback the renderer's ``endId``, an asset
+   its ``?m=``, the icon its ``?v=``), and the rest is a 400 in both languages; what the pages link still loads.
 2. ``/healthz`` refused a load balancer probe's own query (400, round 13): the probe, whose query the deployment
    does not choose, read a healthy dashboard as down. Now it answers its status to any query, and never echoes it.
 3. The shared app's hand-made snapshot lacked columns publish writes (a 500 on the report PDF, the rankings
@@ -25,7 +25,7 @@ province's code in each input and state of every callback (refused, or the publi
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from dashboard_http import rankings_body
@@ -79,6 +79,21 @@ def test_what_the_pages_link_loads_with_its_query(web):
 def test_a_name_dash_does_not_send_is_refused_on_its_routes(web, url):
     url = url.replace("BUNDLE", _bundle(web))
     assert_bilingual(web["gd"].get(url), 400, "en" if "lang=en" in url else "zh")
+
+
+def test_a_callback_posted_as_the_renderer_posts_it_is_answered(web):
+    """Dash 4's renderer posts every callback to ``/_dash-update-component?endId=<the page config's end_id>``: the
+    first version of this fix refused it and every page stayed blank in the browser (tests/e2e caught it)."""
+    import json
+
+    html = web["gd"].get("/", headers=HTML).get_data(as_text=True)
+    config = json.loads(re.search(r'id="_dash-config" type="application/json">([^<]+)<', html).group(1))
+    assert config.get("end_id")
+    url = "/_dash-update-component?" + urlencode({"endId": config["end_id"]})
+    r = web["gd"].post(url, json=rankings_body(2024), headers=SAME_ORIGIN)
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    twice = url + "&" + urlencode({"endId": config["end_id"]})
+    assert_bilingual(web["gd"].post(twice, json=rankings_body(2024), headers=SAME_ORIGIN), 400, "zh")
 
 
 def test_a_callback_with_a_query_is_refused(web):
