@@ -573,7 +573,7 @@ def _register_routes(server: flask.Flask) -> None:
         resp.headers["Content-Disposition"] = security.content_disposition(Path(relpath).name)
         return resp
 
-    # /favicon.ico and /healthz read no query but ``lang`` (the language their refusals are said in, as on every
+    # /favicon.ico reads no query but ``lang`` (the language their refusals are said in, as on every
     # route): any other name is refused (400, both languages) as on every other route, so a probe or a script
     # learns one rule ("a name the address does not read is an error"), never a silent ignore.
     @server.route("/favicon.ico")
@@ -583,8 +583,11 @@ def _register_routes(server: flask.Flask) -> None:
         # /_favicon.ico and would answer this path with its catch-all (the app's page shell) to anyone
         return flask.redirect("/_favicon.ico", code=301)
 
+    # /healthz answers its status to any query, and never reads or echoes it: a load balancer's or an orchestrator's
+    # probe adds names of its own (``?probe=lb-3``, ``?ts=…``) that the deployment does not choose, and a refusal
+    # (400) took a healthy dashboard out of the pool. It answers JSON only, so there is no refusal language either.
     @server.route("/healthz")
-    @security.query_params("lang")
+    @security.ignores_query
     def healthz():
         # Whether a snapshot is being served and which version, never where it lives on the server.
         snap = server.config[SNAPSHOT_KEY]

@@ -14,6 +14,7 @@ import functools
 import getpass
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 import secrets
@@ -53,6 +54,26 @@ LOCK_WINDOW = dt.timedelta(minutes=15)
 # holds. Otherwise anyone knowing the national office's user name kept it locked out for good, 100 wrong guesses
 # from rented addresses every 15 minutes, while the office's own sign-ins were refused with the guesses'.
 KNOWN_ADDRESS_DAYS = 30
+
+
+def address_key(remote_addr: str | None) -> str | None:
+    """The address a sign-in limit counts (the lockouts here, the per-address limits of dashboards.web): an IPv4
+    address as it is, an IPv6 address by its /64 network. One host holds a whole /64 (every ISP's and cloud's
+    smallest IPv6 assignment) and picks any address in it per request, so counted per address each guess came from
+    a fresh one and the per-address limits and lockouts never held; and an official's own address changes within
+    its /64 by itself (privacy addresses, RFC 8981), so the addresses they signed in from were not "known" a day
+    later. An IPv4 address written as IPv6 (::ffff:a.b.c.d) counts as the IPv4 address."""
+    if not remote_addr:
+        return remote_addr
+    try:
+        ip = ipaddress.ip_address(remote_addr.strip().split("%", 1)[0])  # no zone index (fe80::1%eth0)
+    except ValueError:
+        return remote_addr  # not an address (a test client's, a unix socket's): counted as given
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def username_key(name: str) -> str:
@@ -541,6 +562,7 @@ class UserStore:
         MAX_ACCOUNT_FAILURES from anywhere, within LOCK_WINDOW). Counted by the name's key: ADMIN, Admin and
         ａｄｍｉｎ are guesses at the same account, not each a fresh allowance."""
         since, counted, username = _iso(_now() - LOCK_WINDOW), self.name_fingerprint(username), username_key(username)
+        remote_addr = address_key(remote_addr)
         with self._connect() as con:
             # the failures by the name's fingerprint (what was typed may be a password: see audit_name)
             from_here, everywhere = con.execute(
@@ -563,6 +585,7 @@ class UserStore:
         key = username_key(username)
         if not USERNAME.fullmatch(key) or not password or len(password) > 1024:
             return None
+        remote_addr = address_key(remote_addr)  # an IPv6 address's /64: what one host holds
         if self.locked(key, remote_addr):
             return None
         with self._connect() as con:

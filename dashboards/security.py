@@ -410,6 +410,26 @@ def query_params(*names: str):
     return declare
 
 
+QUERY_IGNORED_ATTR = "_ipcity_query_ignored"
+
+
+def query_ignored(view) -> bool:
+    """Whether ``view`` answers the same to any query and never reads it (``ignores_query``)."""
+    while view is not None:
+        if getattr(view, QUERY_IGNORED_ATTR, False):
+            return True
+        view = getattr(view, "__wrapped__", None)
+    return False
+
+
+def ignores_query(view):
+    """Decorator: the view reads no query and answers the same to any (a load balancer's health probe adds its own
+    names, ``?probe=lb-3``, which the deployment does not choose). Used for ``/healthz`` alone."""
+    setattr(view, QUERY_IGNORED_ATTR, True)
+    setattr(view, QUERY_PARAMS_ATTR, frozenset())
+    return view
+
+
 def declared_query_params(view) -> frozenset | None:
     """The names ``view`` declared, or None for a route that declared none (Dash's own routes, static files).
     functools.wraps (flask-limiter, dashboards.busy) copies the attribute; ``__wrapped__`` is followed as well."""

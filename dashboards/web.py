@@ -21,13 +21,14 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_talisman import Talisman
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestedRangeNotSatisfiable
+from werkzeug.http import parse_range_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipelines import settings
 
 from . import access, busy, security
-from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, secret_key, without_province
+from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, address_key, secret_key, without_province
 from .i18n import LANGS, norm_lang, t
 from .password_policy import MAX_PASSWORD, MIN_PASSWORD, reason_text
 
@@ -75,6 +76,52 @@ FILE_ENDPOINTS = frozenset({"dossier", "download_extract", "extract_file"})
 AUDITED_FILE_ENDPOINTS = FILE_ENDPOINTS | {"report_route"}
 
 
+# The query names Dash's own routes are sent with by Dash itself (dash 4.4; tests/test_security_attacks14.py reads
+# the app's pages and posts a callback as the renderer does, to keep this true): the renderer asks for the layout and
+# the dependencies with none, and each callback with ``endId`` (the page's signed id, from its config) and, for a
+# background callback, ``cacheKey`` and ``job``; a bundle's URL carries its version in the file name
+# (``….v4_4_1m1796450960.js``, the async chunks too), an asset Dash links its modification time (``?m=``), its icon
+# Dash's version (``?v=``). ``lang`` on each, as on every route (the language of a refusal). Any other name, or a
+# name twice, is refused (400, both languages) as on the app's own routes: a forged or mistyped query to these
+# routes was silently served as if it were not there.
+DASH_ROUTE_QUERY = {
+    "_dash-layout": frozenset({"lang"}),
+    "_dash-dependencies": frozenset({"lang"}),
+    "_dash-update-component": frozenset({"lang", "endId", "cacheKey", "job"}),
+    "_reload-hash": frozenset({"lang"}),
+    "_favicon.ico": frozenset({"lang", "v"}),
+    "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": frozenset({"lang"}),
+}
+# Flask's and Dash's static routes (by endpoint): the assets carry Dash's ``?m=``
+STATIC_ROUTE_QUERY = {"_dash_assets.static": frozenset({"lang", "m"}), "static": frozenset({"lang"})}
+
+
+def route_query_params(server: flask.Flask, endpoint: str | None, routes_prefix: str = "/") -> frozenset | None:
+    """The query names the route ``endpoint`` reads: the app's own (security.query_params), Dash's (above, its
+    endpoints named by their path under the routes prefix), or None for the pages (their layouts decide)."""
+    if not endpoint:
+        return None
+    declared = security.declared_query_params(server.view_functions.get(endpoint))
+    if declared is not None:
+        return declared
+    if endpoint in STATIC_ROUTE_QUERY:
+        return STATIC_ROUTE_QUERY[endpoint]
+    if endpoint.startswith(routes_prefix):
+        return DASH_ROUTE_QUERY.get(endpoint[len(routes_prefix) :])
+    return None
+
+
+def limit_address() -> str:
+    """The client's address as the per-address limits count it: an IPv6 address by its /64 (auth.address_key)."""
+    return address_key(get_remote_address()) or ""
+
+
+def one_byte_range(header: str) -> bool:
+    """Whether a Range header asks for one byte range, the one kind the file routes serve (206)."""
+    parsed = parse_range_header(header)
+    return parsed is not None and parsed.units == "bytes" and len(parsed.ranges) == 1
+
+
 def open_without_sign_in(path: str, rule: str) -> bool:
     """Whether the gate serves ``path`` (matched by the route ``rule``) to anyone: the public paths, and what the
     public static routes themselves serve. The prefix alone is not enough: '/assets//x' matches no static route and
@@ -95,12 +142,25 @@ class WebUser(UserMixin):
 
 
 class TlsAwareSessionInterface(SecureCookieSessionInterface):
-    """Session cookie marked Secure whenever the request came over TLS (directly or via a trusted proxy)."""
+    """Session cookie marked Secure whenever the request came over TLS (directly or via a trusted proxy), and then
+    named with the ``__Host-`` prefix."""
 
     def get_cookie_secure(self, app) -> bool:
         if flask.has_request_context() and flask.request.is_secure:
             return True
         return bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+    def get_cookie_name(self, app) -> str:
+        # Over TLS the cookie is "__Host-ipcity_session": a browser keeps a cookie of that name only when this host
+        # set it, Secure, for the whole path and without a Domain (RFC 6265bis §4.1.3.2). A sibling host of the
+        # same site (another office's server under the same parent domain) could set "ipcity_session" for the
+        # parent domain, which the browser sent here too: a session of its own choosing (signed in as the
+        # attacker's account, so what the official then entered or saved went to that account). Plain HTTP (a
+        # developer's machine) keeps the bare name: a browser refuses a __Host- cookie that is not Secure.
+        name = super().get_cookie_name(app)
+        if flask.has_request_context() and flask.request.is_secure:
+            return "__Host-" + name
+        return name
 
 
 LOGIN_TEXT = {
@@ -500,7 +560,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         _hide_versions(app)
     # counted in the accounts store, not in this worker's memory: each of gunicorn's workers would count apart
     limiter = Limiter(
-        get_remote_address,
+        limit_address,
         app=server,
         storage_uri=SharedLimitStorage.STORAGE_SCHEME[0] + "://",
         storage_options={"store": store},
@@ -511,7 +571,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     def account_key() -> str:
         # per account, whichever address it comes from (a province's NAT shares one address); per address before
         # sign-in (the gate refuses those requests anyway)
-        return "account:" + current_user.username if current_user.is_authenticated else get_remote_address()
+        return "account:" + current_user.username if current_user.is_authenticated else limit_address()
 
     for endpoint, limit in BUILT_FILE_LIMITS.items():  # routes registered by create_app before this: views wrapped
         view = server.view_functions[endpoint]
@@ -666,6 +726,12 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         # unhandled exception comes here too (Flask wraps it in InternalServerError): never the traceback.
         if e.code is None or e.code < 400:
             return e
+        if isinstance(e, RequestedRangeNotSatisfiable) and e.length:
+            # RFC 9110 §15.5.17: a 416 says the file's length (``Content-Range: bytes */N``), so a download manager
+            # resuming past the end learns where the file ends; the refusal dropped Werkzeug's header
+            resp = refusal(416, f"Range: the file has {e.length} bytes")
+            resp.headers["Content-Range"] = f"bytes */{e.length}"
+            return resp
         resp = refusal(e.code)
         if e.code == 405 and isinstance(e, MethodNotAllowed) and e.valid_methods:
             resp.headers["Allow"] = ", ".join(sorted(e.valid_methods))  # RFC 9110 §15.5.6: a 405 says what is
@@ -690,6 +756,17 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     @server.before_request
     def gate():
         req = flask.request
+        if (
+            req.method in PAGE_METHODS
+            and req.path in PUBLIC_PATHS
+            and security.query_ignored(server.view_functions.get(req.endpoint))
+        ):
+            return None  # /healthz: its status to any query, however long, never read (app.healthz says why)
+        if "HTTP_RANGE" in req.environ and not one_byte_range(req.environ["HTTP_RANGE"]):
+            # RFC 9110 §14.2: a Range the server does not serve (another unit, several ranges, a malformed one) is
+            # ignored and the whole file sent. Werkzeug answered each with 416, so a download manager asking for two
+            # parts of an extract, or a proxy's odd header, got no file at all (and no length to try again with).
+            del req.environ["HTTP_RANGE"]
         if len(req.query_string) > security.MAX_QUERY_STRING or len(req.path) > security.MAX_PATH:
             flask.abort(414)
         if req.content_length is not None and req.content_length > security.MAX_CONTENT_LENGTH:
@@ -712,13 +789,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
         rule = req.url_rule.rule if req.url_rule is not None else ""
         # the query parameters each of the app's routes declared (security.query_params): any other name, or a
         # name given twice, is a 400 here, for every such route (a view read the first of two values, silently)
-        declared = security.declared_query_params(server.view_functions.get(req.endpoint)) if req.endpoint else None
+        declared = route_query_params(server, req.endpoint, app.config.routes_pathname_prefix)
         if open_without_sign_in(path, rule):
             if declared is not None:
                 security.check_query(req.args, declared)
             return None
         if path.startswith(STATIC_PREFIXES) and rule.startswith(STATIC_PREFIXES) and current_user.is_authenticated:
-            return None  # a bundle for a signed-in page: no page, query or callback checks apply
+            if declared is not None:  # the names Dash links a bundle with (DASH_ROUTE_QUERY), each once
+                security.check_query(req.args, declared)
+            return None  # a bundle for a signed-in page: no page or callback checks apply
         if not current_user.is_authenticated:
             if _wants_html() and not path.startswith("/_dash"):
                 target = req.full_path if req.query_string else path

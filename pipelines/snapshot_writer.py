@@ -216,3 +216,47 @@ def publish_failed_run_quality(run_id: str, warehouse: Path | None = None) -> st
     except (duckdb.Error, OSError) as exc:
         return f"quality results of run {run_id} not published: {exc}"
     return None
+
+
+# ---- the published shape, written down once ---------------------------------------------------------------------------
+# Every table and column (with its DuckDB type) a successful publish writes, read from a real publish of the sample
+# run. The tests' hand-made snapshots are built to it (tests/dashboard_fixtures.py), so a fixture cannot drift from
+# what publish writes (it lacked columns the report PDF and the comparison page read: a 500 there that no real
+# snapshot has); tests/test_snapshot_schema.py holds a real publish to it, and a change to the published shape
+# fails there until this file is rewritten (``write_schema_file``) and SNAPSHOT_SCHEMA_VERSION considered.
+SCHEMA_FILE = Path(__file__).with_name("snapshot_schema.json")
+
+
+def snapshot_schema(snapshot: Path) -> dict[str, list[list[str]]]:
+    """``{"schema.table": [[column, type], ...]}`` of a snapshot file's published tables, columns in order (the
+    contract header ``meta`` is the writer's own and not listed)."""
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema <> 'meta' "
+            "ORDER BY table_schema, table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    found: dict[str, list[list[str]]] = {}
+    for schema, table, column, kind in rows:
+        found.setdefault(f"{schema}.{table}", []).append([column, kind])
+    return found
+
+
+def published_schema() -> dict[str, list[list[str]]]:
+    """What a successful publish writes (``SCHEMA_FILE``), in ``snapshot_schema``'s form."""
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def write_schema_file(snapshot: Path) -> Path:
+    """Rewrite ``SCHEMA_FILE`` from a real publish (after a change to what is published)."""
+    # one line per column: a change to the published shape reads as a one-line diff
+    tables = sorted(snapshot_schema(snapshot).items())
+    body = ",\n".join(
+        f" {json.dumps(name)}: [\n" + ",\n".join(f"  {json.dumps(col)}" for col in cols) + "\n ]"
+        for name, cols in tables
+    )
+    SCHEMA_FILE.write_text("{\n" + body + "\n}\n", encoding="utf-8")
+    return SCHEMA_FILE

@@ -2,7 +2,8 @@
 
 ``build_sample_run`` is the real thing: generate the sample landing files and run the whole pipeline
 (ingest → quality → dbt → evaluation → publish) into a temp folder; the browser tests, the HTTP tests and the
-benchmark use it. ``build_snapshot`` hand-makes a snapshot in the marts' shape for the unit tests that need
+benchmark use it. ``build_snapshot`` hand-makes a snapshot in the published shape (every table and column a real
+publish writes: ``snapshot_writer.published_schema``) for the unit tests that need
 edge cases the pipeline never publishes (tables missing, two publishes with known different rankings).
 Units and coordinates are real (reference data); its scores, statuses and quality records are invented.
 
@@ -24,9 +25,10 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.labels import group_names, performance_group
-from pipelines.snapshot_writer import SNAPSHOT_SCHEMA_VERSION
+from pipelines.snapshot_writer import SCHEMA_FILE, SNAPSHOT_SCHEMA_VERSION, published_schema
 
 SHARED_REFERENCE = Path("/work/shared/reference")
+SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 
 INDICATORS = [
     # code, pillar, name_zh, name_en, unit, direction
@@ -567,17 +569,21 @@ def build_snapshot(
             created_at=pl.lit(datetime(2026, 3, 3, 8, 0)),
         )
 
+    # the tables a flag leaves out (a snapshot from before they were published, a run that published no quality)
+    left_out = set()
+    if not include_quality:
+        left_out |= {"quality.check_results", "quality.rejections_summary", "raw.ingested_files", "raw.rejected_rows"}
+    if not include_evaluation:
+        left_out |= {"marts.fct_evaluation_year", "marts.fct_evaluation_cycle", "marts.fct_rank_uncertainty"}
+    if not (include_alerts and include_evaluation):
+        left_out.add("marts.fct_alerts")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
     con = duckdb.connect(str(path))
     try:
-        for (schema, name), frame in tables.items():
-            con.execute(f"create schema if not exists {schema}")
-            con.register("frame_view", frame.to_arrow())
-            con.execute(f"create table {schema}.{name} as select * from frame_view")
-            con.unregister("frame_view")
+        write_published_tables(con, {f"{schema}.{name}": frame for (schema, name), frame in tables.items()}, left_out)
         # the same contract header the pipeline's publish writes
         con.execute("create schema meta")
         con.execute("create table meta.snapshot_info (key varchar, value varchar)")
@@ -586,6 +592,37 @@ def build_snapshot(
     finally:
         con.close()
     return path
+
+
+def write_published_tables(con, frames: dict[str, pl.DataFrame], left_out: set[str] = frozenset()) -> None:
+    """Every table a real publish writes, with its columns and types (snapshot_writer.published_schema, read from a
+    real publish), filled from ``frames`` by column name; a column the frame lacks is null, a table without a frame
+    is its dbt seed's rows (the labels, the calendars, the catalogs) or empty. The hand-made snapshot lacked tables
+    and columns the report PDF and the comparison page read (a 500 no real snapshot has). A frame of a table or
+    column publish does not write is refused: the fixture cannot drift from what publish writes."""
+    contract = published_schema()
+    for name, frame in frames.items():
+        if name not in contract:
+            raise ValueError(f"{name}: not a table publish writes ({SCHEMA_FILE.name})")
+        extra = sorted(set(frame.columns) - {column for column, _ in contract[name]})
+        if extra:
+            raise ValueError(f"{name}: {', '.join(extra)} not a column publish writes ({SCHEMA_FILE.name})")
+    for name, columns in contract.items():
+        if name in left_out:
+            continue
+        schema, table = name.split(".")
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f'create table {schema}."{table}" (' + ", ".join(f'"{c}" {t}' for c, t in columns) + ")")
+        if name in frames:
+            con.register("frame_view", frames[name].to_arrow())
+            con.execute(f'insert into {schema}."{table}" by name select * from frame_view')
+            con.unregister("frame_view")
+        elif schema == "marts" and (SEEDS / f"{table}.csv").exists():
+            seed = str(SEEDS / f"{table}.csv")
+            con.execute(
+                f'insert into {schema}."{table}" by name select * from read_csv(?, header = true, all_varchar = true)',
+                [seed],
+            )
 
 
 def publish_snapshot(target: Path, **kwargs) -> Path:

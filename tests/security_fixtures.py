@@ -4,6 +4,9 @@ signed in. One builder, so each round's module fixture is one line and every rou
 
 from __future__ import annotations
 
+import re
+
+CJK = re.compile(r"[\u3400-\u9fff]")
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
@@ -37,3 +40,19 @@ def hold_every_slot(slots, account: str, kind: str) -> list:
     held += [slots._take_one(slots._files(account, kind, "wait", spec.queue)) for _ in range(spec.queue)]
     assert all(held)
     return held
+
+
+def first_line_lang(r) -> str:
+    """The language a refusal says first (``web.refusal``: the page's language, then the other after " / ")."""
+    first = r.get_data(as_text=True).partition(" / ")[0]
+    return "zh" if CJK.search(first) else "en"
+
+
+def assert_bilingual(r, status: int, lang: str) -> None:
+    """``r`` is a refusal with ``status``, said in both languages, ``lang`` first, without a traceback."""
+    text = r.get_data(as_text=True)
+    assert r.status_code == status, (r.status_code, text[:300])
+    _first, _, rest = text.partition(" / ")
+    assert rest and CJK.search(text) and re.search(r"[A-Za-z]{4}", text), text  # both languages
+    assert first_line_lang(r) == lang, text
+    assert "Traceback" not in text

@@ -187,9 +187,12 @@ def test_behind_a_trusted_proxy_the_audit_and_the_limits_see_the_address_the_pro
     assert auth.UserStore(store).locked("gd12p", "203.0.113.7") is False
     with sqlite3.connect(store) as con:
         assert con.execute("select remote_addr from login_failures").fetchall() == [("203.0.113.7",)]
-    # https at the proxy: the session cookie is Secure
-    data["password"] = TEST_PASSWORD
-    r = client.post("/login", data=data, headers={**forwarded, "X-Forwarded-Proto": "https"})
+    # https at the proxy: the session cookie is Secure (and, since round 14, "__Host-ipcity_session", a cookie apart
+    # from the plain-HTTP one: the sign-in form is opened over https too, as a browser behind that proxy does)
+    tls = {**forwarded, "X-Forwarded-Proto": "https"}
+    page = client.get("/login", headers=tls).get_data(as_text=True)
+    data["csrf"], data["password"] = re.search(r'name="csrf" value="([^"]+)"', page).group(1), TEST_PASSWORD
+    r = client.post("/login", data=data, headers=tls)
     assert r.status_code == 302 and "Secure" in r.headers["Set-Cookie"], r.headers.get("Set-Cookie")
 
 
