@@ -62,6 +62,19 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "third_party_score": ("第三方评估得分", "Third-party score"),
     "tp_pending_count": THIRD_PARTY_STATUS["pending"],
     "tp_received_count": THIRD_PARTY_STATUS["received"],
+    # what a third-party card counts and over which cycles: "189 第三方评估待定" read as 189 cities, this year
+    "tp_card_scope": (
+        "城市·评估周期数（每城市每个评估周期一条），{cycles}各周期合计，涉及{cities}个城市",
+        "city-cycles (one per city and evaluation cycle), all cycles {cycles}, {cities} cities",
+    ),
+    "tp_cycles_span": ("{first}至{last}", "{first} to {last}"),
+    # the acceptance bands the scores below are read against (rules seed ACC.remove_below, ACC.cultivation_from)
+    "pg_acceptance_bands": ("验收评分档（评价规则{version}）：", "Acceptance score bands (rules {version}): "),
+    "pg_ban_flag_count": (
+        "在不得再申报期间再次入选的成员资格：{n}条",
+        "Memberships joined while barred from applying: {n}",
+    ),
+    "pg_ban_until": ("不得再申报至{until}", "barred until {until}"),
     "promoted": ("晋级为示范城市", "promoted to demonstration"),
     "pg_withdrawn": ("撤销", "withdrawn"),
     "open_ended": ("长期", "open-ended"),

@@ -1,0 +1,215 @@
+"""Round 10 of "a dashboard officials trust": the map's synthetic-data note lies in a corner where no province is
+(in the middle its veil lightened the cities beneath it); the programmes page's third-party cards say what they
+count (city-cycles) and over which cycles; the page shows the acceptance bands (rules seed) and the roster's
+re-join-within-ban flag, labelled; the flag page opened without a city (or with an unknown code) says what to do
+and links there; the alerts grid's columns are sized from the values they show (components.fit_values).
+
+Pure functions over small frames; the real app over a real DuckDB snapshot (the session's sample run) for the
+pages. tests/e2e/test_dash10_browser.py shows the same to a person."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+
+from dashboards import figures
+from dashboards.i18n import t
+from pipelines.data_nature import DataNature
+from pipelines.evaluation.rules import acceptance_bands_text
+from pipelines.labels import label_text
+
+NOTE = DataNature().row_value()
+
+
+@pytest.fixture(scope="module")
+def national(sample_snapshot, tmp_path_factory):
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+
+    d = tmp_path_factory.mktemp("dash10_access")
+    app = create_app(
+        sample_snapshot.snapshot, user_store=d / "users.sqlite", secret_key_file=d / "secret_key", debug=False
+    )
+    return signed_in_client(app, d / "users.sqlite", "national_test")
+
+
+def _page(client, path: str, query: str) -> str:
+    from dashboard_http import page_body
+
+    r = client.post("/_dash-update-component", json=page_body(path, query))
+    assert r.status_code == 200, r.get_data(as_text=True)[:500]
+    return json.dumps(json.loads(r.get_data(as_text=True))["response"], ensure_ascii=False)
+
+
+# -- 2. the map's note lies where no province is ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trace", [go.Choropleth(locations=["110000"], z=[1]), go.Scattergeo(lon=[116], lat=[40])])
+def test_a_maps_note_sits_in_a_corner_not_over_the_middle(trace):
+    """map_zh_1366: the note's veil over the map's middle (Gansu, Qinghai, Sichuan) lightened the cities' colours.
+    On a map it sits in the plot's bottom-left corner (the Indian Ocean on the 73–136°E, 3–54°N map), inside the
+    plot so the PNG keeps it; a chart of axes keeps its note where it was."""
+    note = next(a for a in figures.stamp_data_note(go.Figure(trace), NOTE)["layout"]["annotations"] if a["name"])
+    assert (note["x"], note["y"], note["xanchor"], note["yanchor"]) == (0, 0, "left", "bottom"), note
+    assert note["xref"] == note["yref"] == "paper"
+    bar = next(a for a in figures.stamp_data_note(go.Figure(go.Bar(x=[1], y=[1])), NOTE)["layout"]["annotations"])
+    assert (bar["x"], bar["y"]) == (0.5, 0.5)
+
+
+def test_the_map_the_overview_draws_gets_the_corner():
+    from dashboards.figures import city_map
+
+    points = pl.DataFrame(
+        {
+            "unit_code": ["110100"],
+            "unit_name": ["北京市"],
+            "unit_name_en": ["Beijing"],
+            "group": [None],
+            "composite_index": [None],
+            "rank": [None],
+            "rank_is_shared": [None],
+        },
+        schema_overrides={
+            "group": pl.String,
+            "composite_index": pl.Float64,
+            "rank": pl.Int64,
+            "rank_is_shared": pl.Boolean,
+        },
+    )
+    fig = figures.stamp_data_note(city_map(points, "zh"), NOTE)
+    note = next(a for a in fig["layout"]["annotations"] if a.get("name") == figures.DATA_NOTE_NAME)
+    assert (note["x"], note["y"]) == (0, 0)
+
+
+# -- 3. the third-party cards say what they count, and over which cycles -------------------------------------------
+
+
+def _tp(sample_snapshot) -> pl.DataFrame:
+    con = duckdb.connect(str(sample_snapshot.snapshot), read_only=True)
+    try:
+        return con.sql("select * from marts.fct_third_party_evaluation").pl()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_third_party_cards_say_what_is_counted_and_for_which_cycles(national, sample_snapshot, lang):
+    """zh_programmes: "189 第三方评估待定 / 64 已提交": 189 of what (cities? this year?). A row of the mart is one city
+    in one evaluation cycle: the card says city-cycles, the cycles' span and how many cities."""
+    tp = _tp(sample_snapshot)
+    pending = tp.filter(pl.col("status") == "pending")
+    cycles = sorted(c for c in tp.filter(pl.col("status").is_in(["pending", "received"]))["cycle"].unique().to_list())
+    page = _page(national, "/programmes", f"?lang={lang}")
+    note = t("tp_card_scope", lang).format(
+        cycles=t("tp_cycles_span", lang).format(first=cycles[0], last=cycles[-1]),
+        cities=f"{pending['unit_code'].n_unique():,}",
+    )
+    assert note in page, note
+    assert f"{pending.height:,}" in page
+    assert ("城市·评估周期" if lang == "zh" else "city-cycles") in note
+
+
+# -- 5. the acceptance bands and the re-join-within-ban flag ------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_programmes_page_shows_the_acceptance_bands_from_the_rules_seed(national, sample_snapshot, lang):
+    """The page listed third-party scores with no word of the bands: < 60 title removed, 60–70 a new pilot round,
+    ≥ 70 demonstration cultivation (rules seed ACC.remove_below / ACC.cultivation_from, labels seed names)."""
+    year = max(_tp(sample_snapshot)["cycle_last_year"].drop_nulls().to_list())
+    page = _page(national, "/programmes", f"?lang={lang}")
+    assert acceptance_bands_text(lang, year) in page
+    for code in ("title_removed", "new_pilot_round", "demonstration_cultivation"):
+        assert label_text(code, lang) in page
+    assert "pg-acceptance-bands" in page and "pg-ban-flag-count" in page
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_roster_flags_a_joining_inside_the_ban(sample_snapshot, lang):
+    """fct_programme_membership.reapplied_within_ban was in the mart and nowhere on the page: a city joining while
+    barred from applying read as any other joining. Its event cell now says so, with the ban's end, and the cell
+    is marked; the count above the roster says how many."""
+    from dashboards.pages.programmes import ban_flag_note, membership_columns, membership_rows
+
+    con = duckdb.connect(str(sample_snapshot.snapshot), read_only=True)
+    try:
+        members = con.sql("select * from marts.fct_programme_membership order by unit_code limit 3").pl()
+    finally:
+        con.close()
+    members = members.with_columns(
+        reapplied_within_ban=pl.Series([True, False, False]),
+        reapply_ban_until=pl.Series([dt.date(2028, 6, 30), None, None], dtype=pl.Date),
+    )
+    rows = membership_rows(members, lang)
+    assert label_text("rejoined_within_ban", lang) in rows[0]["exit_reason"]
+    assert "2028-06-30" in rows[0]["exit_reason"]
+    assert rows[0]["rejoined_within_ban"] is True
+    assert not any(label_text("rejoined_within_ban", lang) in (r["exit_reason"] or "") for r in rows[1:])
+    col = next(c for c in membership_columns(lang) if c["field"] == "exit_reason")
+    assert "rejoined_within_ban" in json.dumps(col.get("cellClassRules"))
+    note = ban_flag_note(members, lang)
+    assert note.children == t("pg_ban_flag_count", lang).format(n="1")
+
+
+# -- 4. the flag page without a city says what to do ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "&unit=999999"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_flag_page_without_a_city_says_what_to_do_and_links_there(national, lang, query):
+    """/flag opened bare (a bookmark, the address typed) showed one grey sentence and no way on: now what happened,
+    what to do, and links to the watchlist (where a city is chosen) and the overview."""
+    from dashboards.pages import flag
+
+    page = _page(national, "/flag", f"?lang={lang}{query}")
+    assert flag.EMPTY_ID in page
+    assert f'"href": "/watchlist?lang={lang}"' in page and f'"href": "/?lang={lang}"' in page
+    assert t("fl_open_watchlist", lang) in page and t("fl_open_overview", lang) in page
+    said = t("fl_unknown_city", lang).format(code="999999") if query else t("fl_no_city", lang)
+    assert said in page
+
+
+# -- 1. the alerts grid's widths come from its values -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_alert_columns_are_as_wide_as_their_widest_id_date_and_word(lang):
+    """nat_zh_1366_alerts: "a6785d8" / "f" and "2026-12-" / "05" at 1366 px, under fixed 90–100 px least widths."""
+    from dashboards.components import DENSE_CELL_PADDING_PX, value_min_width
+    from dashboards.pages.alerts import alert_rows, columns
+
+    row = {
+        "fingerprint": "a6785d8f0123456789",
+        "rule_id": "stage",
+        "kind": "condition",
+        "severity": "critical",
+        "unit_name": "泰州市",
+        "unit_code": "321200",
+        "title_en": "t",
+        "title_zh": "t",
+        "state": "resolved",
+        "last_fired_at": "2026-12-05T01:19:00Z",
+        "resolved_at": "2026-12-05T20:00:00Z",
+        "silenced_until": None,
+        "acked_at": "2026-12-05T02:00:00Z",
+        "acked_by": "national_office_reviewer",
+    }
+    rows = alert_rows(pl.DataFrame([row]), lang)
+    cols = {c["field"]: c for c in columns(lang, rows)}
+    pad = 2 * DENSE_CELL_PADDING_PX
+    assert cols["id"]["minWidth"] >= 9 * 8 + pad
+    for f in ("since", "resolved_at"):
+        assert cols[f]["minWidth"] >= 9 * 10 + pad, cols[f]
+    assert cols["acked_by"]["minWidth"] >= 9 * len("national_office_reviewer") + pad
+    assert cols["acked_by"]["maxWidth"] >= cols["acked_by"]["minWidth"]
+    # Chinese breaks between characters, a Latin word or a date never
+    assert value_min_width(["泰州市（江苏）"], padding_px=0) == 16
+    assert value_min_width(["2026-12-05 06:24 北京时间"], padding_px=0) == 90
+    assert value_min_width(["2026-12-05 06:24 北京时间"], keep_words=True, padding_px=0) == 90
+    assert value_min_width([None, ""], padding_px=0) == 0
