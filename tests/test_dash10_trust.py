@@ -213,3 +213,40 @@ def test_the_alert_columns_are_as_wide_as_their_widest_id_date_and_word(lang):
     assert value_min_width(["2026-12-05 06:24 北京时间"], padding_px=0) == 90
     assert value_min_width(["2026-12-05 06:24 北京时间"], keep_words=True, padding_px=0) == 90
     assert value_min_width([None, ""], padding_px=0) == 0
+
+
+# -- 6. the simulator's results in the reader's words -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_simulators_changes_name_acceptance_bands_in_words(lang):
+    """sim_zh_1366: an acceptance-band change read "new_pilot_round → title_removed", the codes, in both languages;
+    stages and verdicts were already in words."""
+    from dashboards.pages.simulator import change_rows
+
+    changes = [
+        {
+            "kind": "acceptance_band",
+            "unit_code": "321200",
+            "unit_name": "泰州市",
+            "period": "2022–2024",
+            "base_value": "new_pilot_round",
+            "scenario_value": "title_removed",
+            "robustness": "robust",
+        },
+        {
+            "kind": "verdict",
+            "unit_code": "321200",
+            "unit_name": "泰州市",
+            "period": "2022–2024",
+            "base_value": "exemplary",
+            "scenario_value": "normal",
+            "robustness": "robust",
+        },
+    ]
+    band, verdict = change_rows(changes, lang)
+    assert (band["base_label"], band["scenario_label"]) == (
+        label_text("new_pilot_round", lang),
+        label_text("title_removed", lang),
+    )
+    assert verdict["base_label"] == label_text("exemplary", lang)

@@ -128,11 +128,12 @@ def change_rows(changes: list[dict], lang: str) -> list[dict]:
         def val(v, kind=r["kind"]):
             if v is None:
                 return "–"
-            if kind in ("stage", "verdict"):
-                from ..i18n import STAGES
+            # every coded value in the reader's words (labels seed): an acceptance band read "title_removed" and
+            # "new_pilot_round" in both languages, codes no official knows
+            from ..i18n import ACCEPTANCE_BANDS, STAGES
 
-                return label(STAGES, v, lang) if v in STAGES else v
-            return v
+            words = {"stage": STAGES, "verdict": STAGES, "acceptance_band": ACCEPTANCE_BANDS}.get(kind)
+            return label(words, v, lang) if words and v in words else v
 
         out.append(
             {
