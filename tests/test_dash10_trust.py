@@ -250,3 +250,61 @@ def test_the_simulators_changes_name_acceptance_bands_in_words(lang):
         label_text("title_removed", lang),
     )
     assert verdict["base_label"] == label_text("exemplary", lang)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_simulators_cards_say_what_they_count(lang):
+    """sim_review_zh_1366: "40 年度阶段变化 / 18 周期结论变化": 40 of what? Ranks and stages change per city and year,
+    verdicts and bands per city and cycle, all against the published results: each card says which."""
+    from dashboards.pages.simulator import summary_cards
+
+    changes = [{"kind": "stage"}] * 40 + [{"kind": "verdict"}] * 18
+    cards = {c.id: c for c in summary_cards(changes, lang)}
+    notes = {k: c.children[-1].children for k, c in cards.items()}
+    assert notes["sim-card-rank"] == notes["sim-card-stage"] == t("sim_scope_years", lang)
+    assert notes["sim-card-verdict"] == notes["sim-card-band"] == t("sim_scope_cycles", lang)
+    assert ("城市·年度" if lang == "zh" else "city-years") in notes["sim-card-stage"]
+    assert cards["sim-card-stage"].children[0].children == "40"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_simulators_results_say_what_the_scenario_changed(sample_snapshot, lang):
+    """sim_review_en_1366: the change list stood with no word of which parameters made it (the form above it, 40
+    inputs long, is the only place the changed one could be found). The results now say each changed parameter
+    in words, published → scenario."""
+    from dashboards.evaluation_text import rule_description
+    from dashboards.pages.simulator import PILLAR_NAMES, scenario_changes_text
+    from pipelines import scenarios as sc
+
+    rules = sc.base_rules(sample_snapshot.snapshot)
+    weights = sc.base_pillar_weights(sample_snapshot.snapshot)
+    key = "EX1.improve_min_points"
+    row = next(r for r in rules.sort("rules_version").iter_rows(named=True) if f"{r['rule_code']}.{r['param']}" == key)
+    pillar = sorted(weights)[0]
+    params = sc.Scenario(rules={key: "60"}, pillar_weights={**weights, pillar: weights[pillar] + 0.1}).to_json()
+    text = scenario_changes_text(params, rules, weights, lang)
+    assert rule_description(row, lang) in text and f"{float(row['value']):g} → 60" in text
+    assert PILLAR_NAMES[pillar][0 if lang == "zh" else 1] in text
+    assert f"{weights[pillar]:g} → {weights[pillar] + 0.1:g}" in text
+    # a weight the scenario leaves as published is not listed as a change
+    other = sorted(weights)[1]
+    assert PILLAR_NAMES[other][0 if lang == "zh" else 1] not in text
+
+
+def test_the_simulators_english_change_list_names_cities_in_english():
+    """sim_review_en_1366: the English change list read 温州市, 芜湖市, 东莞市 (the store keeps Chinese names)."""
+    from dashboards.pages.simulator import change_rows
+
+    change = {
+        "kind": "verdict",
+        "unit_code": "330300",
+        "unit_name": "温州市",
+        "period": "2017–2019",
+        "base_value": "exemplary",
+        "scenario_value": "normal",
+        "robustness": "unknown",
+    }
+    (en,) = change_rows([change], "en", {"330300": "Wenzhou"})
+    (zh,) = change_rows([change], "zh", {"330300": "Wenzhou"})
+    assert (en["unit_name"], zh["unit_name"]) == ("Wenzhou", "温州市")
+    assert en["kind_label"] == "Cycle verdict"

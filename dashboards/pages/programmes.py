@@ -321,7 +321,7 @@ def third_party_cards(tp: pl.DataFrame, lang: str) -> list:
 def acceptance_bands_note(tp: pl.DataFrame | None, lang: str) -> html.P:
     """The acceptance bands the third-party and acceptance scores are read against, from the rules in force in the
     latest cycle's last year (rules seed ACC.remove_below / ACC.cultivation_from; labels seed band names): the page
-    showed scores with no word of where 60 and 70 fall."""
+    showed scores with no word of where the removal and cultivation lines fall."""
     years = [] if tp is None or not tp.height else [y for y in tp["cycle_last_year"].to_list() if y is not None]
     year = max(years) if years else None
     try:
