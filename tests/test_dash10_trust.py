@@ -308,3 +308,22 @@ def test_the_simulators_english_change_list_names_cities_in_english():
     (zh,) = change_rows([change], "zh", {"330300": "Wenzhou"})
     assert (en["unit_name"], zh["unit_name"]) == ("Wenzhou", "温州市")
     assert en["kind_label"] == "Cycle verdict"
+
+
+def test_a_parameter_left_as_published_is_no_change_of_the_scenario(sample_snapshot):
+    """sim_review_en_1366: "Target ambition …: 0.1 → 0.1" among the scenario's changes. The form sends 0.1 for the
+    seed's "0.10"; compared as text it was a change, listed and run. Compared as numbers it is none."""
+    from dashboards.pages.simulator import scenario_changes_text
+    from pipelines import scenarios as sc
+
+    rules = sc.base_rules(sample_snapshot.snapshot)
+    latest = {
+        f"{r}.{p}": v for r, p, v in rules.sort("rules_version").select("rule_code", "param", "value").iter_rows()
+    }
+    padded = [k for k, v in latest.items() if "." in v and v.endswith("0") and k not in sc.GROUP_PARAMS]
+    assert padded, "no seed value written with a trailing zero to check against"
+    form = {k: f"{float(latest[k]):g}" for k in padded}  # what the number inputs send
+    assert sc.validate_scenario(sc.Scenario(rules=form), rules).rules == {}
+    # a scenario stored with such a no-op before the fix lists nothing for it
+    text = scenario_changes_text(sc.Scenario(rules=form).to_json(), rules, {}, "en")
+    assert text == ""

@@ -199,11 +199,12 @@ def membership_rows(
         # showed such a joining as any other
         barred = bool(r.get("reapplied_within_ban"))
         if barred:
+            zh = norm_lang(lang) == "zh"
             flag = label_text("rejoined_within_ban", lang)
             if r.get("reapply_ban_until"):
                 until = t("pg_ban_until", lang).format(until=r["reapply_ban_until"])
-                flag = f"{flag}（{until}）" if norm_lang(lang) == "zh" else f"{flag} ({until})"
-            event = f"{event}；{flag}" if event and norm_lang(lang) == "zh" else f"{event}; {flag}" if event else flag
+                flag = f"{flag}（{until}）" if zh else f"{flag} ({until})"
+            event = SOURCE_SEPARATOR["zh" if zh else "en"].join(filter(None, [event, flag]))
         out.append(
             {
                 "unit_code": r["unit_code"],

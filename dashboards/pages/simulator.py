@@ -211,6 +211,8 @@ def scenario_changes_text(params: str | None, rules: pl.DataFrame | None, weight
         r = known.get(key)
         name = (rule_description(r, lang) if r else "") or key
         base = _param_value(key, r["value"], lang) if r else "–"
+        if base == _param_value(key, value, lang):  # a scenario saved before 0.1 and "0.10" were one value
+            continue
         parts.append(f"{name}{'：' if zh else ': '}{base} → {_param_value(key, value, lang)}")
     for code, w in sorted(scenario.pillar_weights.items()):
         base = weights.get(code)

@@ -2,7 +2,8 @@
 every id, date and time whole on its line at 1366 px too, without scrolling sideways (round 9 checked 1920 px only:
 at 1366 px "2026-12-" / "05" still broke, and wider fixed columns scrolled the English grid sideways); the map's
 synthetic-data note lies over no province (its veil in the map's middle lightened the cities beneath it) and is
-still in the PNG the camera saves. Screenshots go to tests/artifacts (dash10_*)."""
+still in the PNG the camera saves; the simulator's results (never reviewed before) say what their cards count and
+what the scenario changed, with English city names in English. Screenshots go to tests/artifacts (dash10_*)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dashboards.figures import DATA_NOTE_NAME
 from .test_dash8_browser import CAMERA_JS
 from .test_dash9_browser import BROKEN_WORDS_JS, NOTE_BOX_JS, _light_share
 from .test_dashboard_browser import wait_for
+from .test_simulator_browser import sim_server  # noqa: F401  (the simulator's server, with its own scenario store)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -129,3 +131,77 @@ def test_the_corner_note_is_in_the_saved_png(browser, dash_server, artifacts, la
     finally:
         shutil.rmtree(downloads, ignore_errors=True)
         browser.set_window_size(1600, 1100)
+
+
+# -- the simulator's results, as an official reads them ------------------------------------------------------------
+
+SIM_SIZES = [(1366, 768), (1920, 1080), (390, 844)]
+# Chinese characters in the change list's city cells (the English list read 温州市, 芜湖市, …)
+CITY_CELLS_JS = """
+return Array.from(document.querySelectorAll('#sim-changes-grid .ag-cell[col-id="unit_name"]')).map(c => c.innerText);
+"""
+
+
+def _sim_shots(browser, artifacts, lang) -> dict:
+    """Screenshots of the results at each size; the cards' and the changed-parameters' texts at 1366 px."""
+    seen = {}
+    for w, h in SIM_SIZES:
+        browser.set_window_size(w, h)
+        time.sleep(1.5)
+        browser.execute_script("document.getElementById('sim-cards').scrollIntoView()")
+        time.sleep(0.5)
+        browser.save_screenshot(str(artifacts / f"dash10_sim_{lang}_{w}.png"))
+        if w == 1366:
+            seen = {
+                "cards": browser.find_element("id", "sim-cards").text,
+                "changed": browser.find_element("id", "sim-changed-params").text,
+                "cities": browser.execute_script(CITY_CELLS_JS),
+                "broken": browser.execute_script(BROKEN_WORDS_JS),
+            }
+    browser.set_window_size(1600, 1100)
+    return seen
+
+
+def test_the_simulators_results_say_what_they_count_and_what_changed(browser, sim_server, artifacts):  # noqa: F811
+    """sim_review (round 10, never reviewed before): the cards said "40 年度阶段变化" with no unit; the change list
+    stood with no word of which parameter made it; in English the cities were 温州市, 芜湖市; a band change read its
+    codes. Run one scenario in Chinese, reopen it saved in English; each at 1366, 1920 and 390 px."""
+    from dashboards.i18n import t
+
+    from .test_dashboard_browser import GRID_ROWS_JS
+    from .test_simulator_browser import RAISED, THRESHOLD, rule_input
+
+    browser.get(sim_server.url + "/simulator?lang=zh")
+    assert wait_for(lambda: browser.find_elements("css selector", f"input[id*='\"{THRESHOLD}\"']"), timeout=60)
+    box = rule_input(browser, THRESHOLD)
+    base = box.get_attribute("value")
+    box.clear()
+    box.send_keys(str(RAISED))
+    box.send_keys("\t")
+    browser.find_element("id", "sim-name").send_keys("dash10 review")
+    browser.find_element("id", "sim-run").click()
+    assert wait_for(lambda: browser.execute_script(GRID_ROWS_JS, "sim-changes-grid") > 0, timeout=900, interval=2)
+    time.sleep(1.5)
+    zh = _sim_shots(browser, artifacts, "zh")
+    browser.find_element("id", "sim-save").click()
+    assert wait_for(lambda: "已保存" in browser.find_element("id", "sim-status").text, timeout=60)
+
+    browser.get(sim_server.url + "/simulator?lang=en")
+    assert wait_for(lambda: browser.find_elements("id", "sim-saved"), timeout=60)
+    browser.find_element("css selector", "#sim-saved").click()
+    option = wait_for(
+        lambda: [o for o in browser.find_elements("css selector", "[role='option']") if "dash10 review" in o.text],
+        timeout=20,
+    )
+    assert option, "the saved scenario is not in the list"
+    option[0].click()
+    browser.find_element("id", "sim-open").click()
+    assert wait_for(lambda: browser.execute_script(GRID_ROWS_JS, "sim-changes-grid") > 0, timeout=60)
+    time.sleep(1.5)
+    en = _sim_shots(browser, artifacts, "en")
+
+    for lang, seen in (("zh", zh), ("en", en)):
+        assert t("sim_scope_years", lang) in seen["cards"] and t("sim_scope_cycles", lang) in seen["cards"], seen
+        assert f"{float(base):g} → {RAISED}" in seen["changed"], seen["changed"]
+        assert not seen["broken"], seen["broken"][:8]
+    assert en["cities"] and not [c for c in en["cities"] if any("\u4e00" <= ch <= "\u9fff" for ch in c)], en["cities"]
