@@ -231,6 +231,14 @@ def english_names() -> dict[str, str]:
     return names()
 
 
+def published_params(snap) -> tuple[pl.DataFrame | None, dict[str, float]]:
+    """The published rules and pillar weights a scenario's changes are said against; none where the snapshot lacks
+    them (a saved scenario still opens over a snapshot without its rules table: its changes then read "–" as base)."""
+    rules = sc.base_rules(snap.path) if snap.has("marts.evaluation_rules") else None
+    weights = sc.base_pillar_weights(snap.path) if snap.has("marts.pillars") else {}
+    return rules, weights
+
+
 def render_changes(result: dict | None, lang: str, rules: pl.DataFrame | None = None, weights=None):
     if not result:
         return [], html.P(t("sim_run_first", lang), className="ipc-muted")
@@ -461,7 +469,7 @@ def register_callbacks(app) -> None:
                         "base_snapshot": snap.path.name,
                     }
                 )
-                cards, body = render_changes(result, lang, sc.base_rules(snap.path), sc.base_pillar_weights(snap.path))
+                cards, body = render_changes(result, lang, *published_params(snap))
                 return (
                     f"{t('sim_changes', lang)}: {changes.height}",
                     result,
@@ -534,7 +542,7 @@ def register_callbacks(app) -> None:
                         "base_snapshot": info["base_snapshot"] or "",
                     }
                 )
-                cards, body = render_changes(result, lang, sc.base_rules(snap.path), sc.base_pillar_weights(snap.path))
+                cards, body = render_changes(result, lang, *published_params(snap))
                 rule_vals = [
                     (scenario.rules[rid["key"]] if rid["key"] in sc.GROUP_PARAMS else float(scenario.rules[rid["key"]]))
                     if rid["key"] in scenario.rules
