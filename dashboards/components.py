@@ -338,6 +338,56 @@ def align_numbers(column_defs: list[dict], row_data: list[dict] | None) -> list[
     return out
 
 
+# A cell's text in the grid's 15 px type: what a Latin character or digit takes at most (estimate on the generous
+# side, as the headers'), and the padding either side of a dense grid's cells (style.css .ipc-grid-dense sets the
+# same 8 px: the theme's 16 px either side took 380 px of the alerts grid's 1,250 at 1366 px).
+_CELL_LATIN_PX = 9
+DENSE_CELL_PADDING_PX = 8
+# Where a cell's text may break: at a space. A date, a time, an id or a Latin word is one piece ("2026-12-05" broke
+# after its hyphens); a run of Chinese breaks between characters unless the column keeps words (KEEP_WORDS_CLASS).
+_CJK_RUN = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+")
+
+
+def _pieces(text: str, keep_words: bool) -> list[str]:
+    out = []
+    for word in str(text).split():
+        if keep_words:
+            out.append(word)
+            continue
+        # each Chinese character may start a line: a Latin piece between them is what stays whole
+        out += [p for p in _CJK_RUN.split(word) if p] + [ch for run in _CJK_RUN.findall(word) for ch in run]
+    return out
+
+
+def _cell_text_px(text: str) -> int:
+    return sum(_CJK_PX if unicodedata.east_asian_width(ch) in ("W", "F") else _CELL_LATIN_PX for ch in text)
+
+
+def value_min_width(values, keep_words: bool = False, padding_px: int = DENSE_CELL_PADDING_PX) -> int:
+    """The narrowest column whose cells break only where their text may (at a space, between Chinese characters
+    unless ``keep_words``): the widest such piece of ``values`` plus the cell's padding either side (pure)."""
+    widest = max((_cell_text_px(p) for v in values if v not in (None, "") for p in _pieces(v, keep_words)), default=0)
+    return widest + 2 * padding_px
+
+
+def fit_values(column_defs: list[dict], row_data: list[dict] | None, fields: set[str] | frozenset[str]) -> list[dict]:
+    """Column definitions with the columns named in ``fields`` at least as wide as their values' widest unbreakable
+    piece (``value_min_width``) and never narrower than their header's floor, sized from the rows the grid shows
+    (pure). A column's maxWidth, where narrower, gives way: a fixed width that was right for one set of alerts cut
+    another set's ids and dates ("a6785d8" / "f", "2026-12-" / "05" at 1366 px)."""
+    out = []
+    for col in column_defs:
+        col = dict(col)
+        if col.get("field") in fields and row_data:
+            keep = KEEP_WORDS_CLASS in str(col.get("cellClass") or "")
+            need = value_min_width([r.get(col["field"]) for r in row_data], keep)
+            col["minWidth"] = max(col.get("minWidth") or 0, need)
+            if col.get("maxWidth") is not None and col["maxWidth"] < col["minWidth"]:
+                col["maxWidth"] = col["minWidth"]
+        out.append(col)
+    return out
+
+
 def grid_columns(column_defs: list[dict] | None, row_data: list[dict] | None) -> list[dict]:
     """A grid's column definitions as every grid gets them (pure): each column as wide as its header needs and
     every column of figures right-aligned. ``grid`` applies it; a callback that sets a grid's ``columnDefs`` returns
@@ -370,9 +420,11 @@ def grid(
     row_data: list[dict] | None = None,
     height: int | None = 520,
     pagination: bool = True,
+    dense: bool = False,
     **grid_options,
 ) -> dag.AgGrid:
-    """An AG Grid with the app's defaults; ``height=None`` sizes it to its rows (small tables)."""
+    """An AG Grid with the app's defaults; ``height=None`` sizes it to its rows (small tables). ``dense``: cells
+    padded DENSE_CELL_PADDING_PX either side (a grid of many short values, such as the alerts')."""
     options = {
         "pagination": pagination,
         "paginationPageSize": 50,
@@ -394,7 +446,7 @@ def grid(
         dashGridOptions=options,
         columnSize="responsiveSizeToFit",
         style={"height": f"{height}px"} if height else {"width": "100%"},
-        className="ipc-grid",
+        className="ipc-grid ipc-grid-dense" if dense else "ipc-grid",
     )
 
 

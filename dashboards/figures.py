@@ -485,7 +485,8 @@ def strength_heatmap(
 
 
 # The data note a chart carries in its own image (a PNG saved from the mode bar's camera has neither the page's
-# banner nor its footer): in the plot's middle, where no title, legend or axis label is placed. Dark text on its own
+# banner nor its footer): in the plot's middle, where no title, legend or axis label is placed; on a map, in the
+# plot's bottom-left corner (DATA_NOTE_MAP_PLACE), where no province lies. Dark text on its own
 # light box, so it reads over any fill: drawn faint (22 % grey) and bare, it vanished over the map's grey provinces.
 # The box is not opaque, so the data under it still show through; the text's contrast against the box laid over the
 # darkest fill (black) is ≥ 7 : 1 (WCAG AAA), and the box is part of the figure, so the PNG has it too.
@@ -497,6 +498,19 @@ DATA_NOTE_STYLE = {
     "borderwidth": 1,
     "borderpad": 4,
 }
+
+
+# A map's note: the bottom-left corner of the plot, inside it (so the PNG has it). The map spans 73–136°E, 3–54°N
+# (city_map); its bottom-left is the Indian Ocean, no province, at any width (a narrow map is letterboxed, its
+# corner then further from land). In the middle the veil lay over Gansu, Qinghai and Sichuan and lightened their
+# cities' colours, so the map's own colours misled where the note was.
+DATA_NOTE_MAP_PLACE = {"x": 0, "y": 0, "xanchor": "left", "yanchor": "bottom"}
+DATA_NOTE_MIDDLE = {"x": 0.5, "y": 0.5}
+_MAP_TRACES = {"choropleth", "scattergeo", "choroplethmapbox", "choroplethmap", "scattermapbox", "scattermap"}
+
+
+def _is_map(spec: dict) -> bool:
+    return any(dict(tr).get("type") in _MAP_TRACES for tr in spec.get("data") or [])
 
 
 def stamp_data_note(fig, note: str | None):
@@ -517,8 +531,7 @@ def stamp_data_note(fig, note: str | None):
             "text": plot_text(note),
             "xref": "paper",
             "yref": "paper",
-            "x": 0.5,
-            "y": 0.5,
+            **(DATA_NOTE_MAP_PLACE if _is_map(spec) else DATA_NOTE_MIDDLE),
             "showarrow": False,
             **DATA_NOTE_STYLE,
         },

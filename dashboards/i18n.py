@@ -38,6 +38,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "请从整改/退出风险名单或城市画像页面进入，查看某城市被标记的原因。",
         "Open this page from the watchlist or a city profile to see why a city is flagged.",
     ),
+    # the flag page opened without a city (or with a code no city has): what to do, with the ways there
+    "fl_no_city": ("未选择城市。", "No city chosen."),
+    "fl_unknown_city": (
+        "链接中的行政区划代码“{code}”不存在。",
+        "The link's unit code “{code}” does not exist.",
+    ),
+    "fl_open_watchlist": ("打开整改/退出风险名单，点选城市", "Open the watchlist and choose a city"),
+    "fl_open_overview": ("返回总览", "Back to the overview"),
     "fl_link": ("为何被标记", "Why flagged"),
     "fl_general_rules": ("通用规则", "General rules"),
     "pf_unknown_unit": (

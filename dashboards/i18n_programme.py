@@ -62,6 +62,19 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "third_party_score": ("第三方评估得分", "Third-party score"),
     "tp_pending_count": THIRD_PARTY_STATUS["pending"],
     "tp_received_count": THIRD_PARTY_STATUS["received"],
+    # what a third-party card counts and over which cycles: "189 第三方评估待定" read as 189 cities, this year
+    "tp_card_scope": (
+        "城市·评估周期数（每城市每个评估周期一条），{cycles}各周期合计，涉及{cities}个城市",
+        "city-cycles (one per city and evaluation cycle), all cycles {cycles}, {cities} cities",
+    ),
+    "tp_cycles_span": ("{first}至{last}", "{first} to {last}"),
+    # the acceptance bands the scores below are read against (rules seed ACC.remove_below, ACC.cultivation_from)
+    "pg_acceptance_bands": ("验收评分档（评价规则{version}）：", "Acceptance score bands (rules {version}): "),
+    "pg_ban_flag_count": (
+        "在不得再申报期间再次入选的成员资格：{n}条",
+        "Memberships joined while barred from applying: {n}",
+    ),
+    "pg_ban_until": ("不得再申报至{until}", "barred until {until}"),
     "promoted": ("晋级为示范城市", "promoted to demonstration"),
     "pg_withdrawn": ("撤销", "withdrawn"),
     "open_ended": ("长期", "open-ended"),
@@ -189,10 +202,23 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "sim_param": ("所属规则：{rule}", "Rule: {rule}"),
     "sim_on": ("启用", "On"),
     "sim_off": ("停用", "Off"),
-    "kind_rank": ("排名", "rank"),
-    "kind_stage": ("年度阶段", "stage"),
-    "kind_verdict": ("周期结论", "cycle verdict"),
-    "kind_acceptance_band": ("验收档次", "acceptance band"),
+    # capitalised in English as the values beside them ("Exemplary", "Normal"): "cycle verdict" read as a fragment
+    "kind_rank": ("排名", "Rank"),
+    "kind_stage": ("年度阶段", "Stage"),
+    "kind_verdict": ("周期结论", "Cycle verdict"),
+    "kind_acceptance_band": ("验收档次", "Acceptance band"),
+    # what a results card counts (sim_review_zh_1366: "40 年度阶段变化" — 40 cities? this year?), and what the
+    # scenario changed: the results stood under the form with no word of which parameters made them
+    "sim_scope_years": (
+        "城市·年度数（每城市每年度一条，各年度合计），与现行发布结果相比",
+        "city-years (one per city and year, all years), against the published results",
+    ),
+    "sim_scope_cycles": (
+        "城市·评估周期数（每城市每个评估周期一条，各周期合计），与现行发布结果相比",
+        "city-cycles (one per city and evaluation cycle, all cycles), against the published results",
+    ),
+    "sim_changed_params": ("本情景改动的参数（现行 → 情景）：", "What this scenario changes (published → scenario): "),
+    "sim_pillar_weight": ("一级指标权重：{pillar}", "Pillar weight: {pillar}"),
     "rob_robust": ("稳健", "robust"),
     "rob_not_robust": ("不稳健", "not robust"),
     "rob_unknown": ("未评估", "not assessed"),

@@ -128,6 +128,13 @@ def base_pillar_weights(db: Path) -> dict[str, float]:
 CALENDAR_PARAMS = frozenset({"GEN.cycle_anchor_year", "GEN.cycle_length"})
 
 
+def _number(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def validate_scenario(scenario: Scenario, rules: pl.DataFrame) -> Scenario:
     """The scenario with only known parameters, numbers parsed and ranges checked; ScenarioError otherwise."""
     # the latest rules version's value is the base a changed value is compared with (sorted: the latest wins)
@@ -163,7 +170,12 @@ def validate_scenario(scenario: Scenario, rules: pl.DataFrame) -> Scenario:
             ):
                 raise ScenarioError(f"{key}: a whole number of at least 1")
             text = str(int(number)) if number == int(number) and "." not in text else repr(number)
-        if text != str(known[key]):
+        # a number is compared as a number: the form sends 0.1 for the seed's "0.10", and the text comparison kept
+        # it as a change the scenario then listed ("0.1 → 0.1") and ran with
+        if key in GROUP_PARAMS or _number(known[key]) is None:
+            if text != str(known[key]):
+                clean_rules[key] = text
+        elif float(text) != _number(known[key]):
             clean_rules[key] = text
     weights: dict[str, float] = {}
     for code, w in scenario.pillar_weights.items():

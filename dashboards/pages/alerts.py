@@ -18,7 +18,7 @@ from pipelines.counts import count_en
 from pipelines.labels import label_text, next_step
 
 from .. import access, queries
-from ..components import card, control, current_user, grid, guarded, page_title, section, snapshot
+from ..components import card, control, current_user, fit_values, grid, guarded, page_title, section, snapshot
 from ..i18n import ALERT_RULES, ALERT_STATES, norm_lang, t
 from ..snapshot import SnapshotUnavailable
 
@@ -217,64 +217,64 @@ def alert_rows(
     return out
 
 
-# A time column's least width. At 1366 px the eleven columns have no room for more: 120 px (the date whole on its
-# line) pushed the English grid past the window (dash5's no-sideways-scroll test); a date may still wrap there.
-TIME_PX = 100
+# The columns sized from the alerts shown (components.fit_values): each id, date, time, kind, state and Latin word
+# whole on its line. Fixed least widths could not be right for every set of alerts: 100 px time columns broke
+# "2026-12-" / "05" at 1366 px, and 120 px ones pushed the English grid past the window (dash5's no-sideways-scroll
+# test). The alert's own text, which wraps anywhere between words, absorbs what is left.
+FITTED = frozenset(
+    {"id", "state", "severity", "city", "rule", "kind", "since", "resolved_at", "acked_by", "silenced_until"}
+)
 
 
-def columns(lang: str) -> list[dict]:
-    # Eleven columns in the 1,250 px a 1366×768 laptop gives the grid (they needed 1,560–1,650 px and scrolled
-    # sideways, the times and the acknowledger off the right edge): texts wrap in narrower columns, and the
-    # id, times and acknowledger, which nobody filters by, leave out the filter button's room.
+def columns(lang: str, rows: list[dict] | None = None) -> list[dict]:
+    # Eleven columns in the 1,250 px a 1366×768 laptop gives the grid, in a dense grid (8 px either side of a cell):
+    # texts wrap between words, and the id, times and acknowledger, which nobody filters by, leave out the filter
+    # button's room. The least widths below are floors; ``rows`` raise them to what their values need.
     no_filter = {"filter": False}
     wrap = {"wrapText": True, "autoHeight": True}
-    return [
-        {"field": "id", "headerName": tx("al_id", lang), "minWidth": 90, "maxWidth": 110, **no_filter},
-        # the state is chosen above the grid (firing, resolved, all): no filter of its own
-        {"field": "state", "headerName": tx("al_state", lang), "minWidth": 80, "maxWidth": 110, **no_filter},
-        {
-            "field": "severity",
-            "headerName": tx("al_severity", lang),
-            "minWidth": 90,
-            "maxWidth": 110,
-            "cellClassRules": {"ipc-critical": "data.is_critical"},
-            **no_filter,
-        },
-        # city and rule wrap (the city's column keeps "engineering" whole: at 100 px it read "engineerin/g"), times
-        # wrap between their date and hour; the alert's text gives up 30 px of its minimum for the city's: the English grid read
-        # "Taizhou …", "Monthly …", "Behind t…" and "2026-12-…" (nat_en_alerts.png)
-        {"field": "city", "headerName": t("city", lang), "minWidth": 140, "maxWidth": 170, **wrap},
-        {"field": "rule", "headerName": tx("al_rule", lang), "minWidth": 90, "maxWidth": 150, **wrap},
-        {"field": "kind", "headerName": tx("al_kind", lang), "minWidth": 80, "maxWidth": 110, **no_filter},
-        # the alert's text takes the room a wider screen gives (sized to fit in proportion to the widths: at 1920
-        # px it stood in 150 px, five lines, beside 160 px of "–" under each time)
-        {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 150, "width": 480, **wrap},
-        {
-            "field": "since",
-            "headerName": tx("al_since", lang),
-            "minWidth": TIME_PX,
-            "maxWidth": 170,
-            **no_filter,
-            **wrap,
-        },
-        {
-            "field": "resolved_at",
-            "headerName": tx("al_resolved_at", lang),
-            "minWidth": TIME_PX,
-            "maxWidth": 170,
-            **no_filter,
-            **wrap,
-        },
-        {"field": "acked_by", "headerName": tx("al_ack", lang), "minWidth": 90, "maxWidth": 150, **no_filter, **wrap},
-        {
-            "field": "silenced_until",
-            "headerName": tx("al_silenced", lang),
-            "minWidth": TIME_PX,
-            "maxWidth": 170,
-            **no_filter,
-            **wrap,
-        },
-    ]
+    return fit_values(
+        [
+            {"field": "id", "headerName": tx("al_id", lang), "minWidth": 60, "maxWidth": 110, **no_filter},
+            # the state is chosen above the grid (firing, resolved, all): no filter of its own
+            {"field": "state", "headerName": tx("al_state", lang), "minWidth": 60, "maxWidth": 110, **no_filter},
+            {
+                "field": "severity",
+                "headerName": tx("al_severity", lang),
+                "minWidth": 60,
+                "maxWidth": 110,
+                "cellClassRules": {"ipc-critical": "data.is_critical"},
+                **no_filter,
+            },
+            {"field": "city", "headerName": t("city", lang), "minWidth": 80, "maxWidth": 170, **wrap},
+            {"field": "rule", "headerName": tx("al_rule", lang), "minWidth": 80, "maxWidth": 150, **wrap},
+            {"field": "kind", "headerName": tx("al_kind", lang), "minWidth": 60, "maxWidth": 110, **no_filter},
+            # the alert's text takes the room a wider screen gives (sized to fit in proportion to the widths: at
+            # 1920 px it stood in 150 px, five lines, beside 160 px of "–" under each time)
+            {"field": "title", "headerName": tx("al_alert", lang), "minWidth": 120, "width": 480, **wrap},
+            *(
+                {"field": f, "headerName": tx(key, lang), "minWidth": 60, "maxWidth": 170, **no_filter, **wrap}
+                for f, key in (("since", "al_since"), ("resolved_at", "al_resolved_at"))
+            ),
+            {
+                "field": "acked_by",
+                "headerName": tx("al_ack", lang),
+                "minWidth": 60,
+                "maxWidth": 150,
+                **no_filter,
+                **wrap,
+            },
+            {
+                "field": "silenced_until",
+                "headerName": tx("al_silenced", lang),
+                "minWidth": 60,
+                "maxWidth": 170,
+                **no_filter,
+                **wrap,
+            },
+        ],
+        rows,
+        FITTED,
+    )
 
 
 def act(action: str, fingerprints: list[str], user: str | None, period: str, lang: str, path=None) -> str:
@@ -381,12 +381,14 @@ def body(state: str, city: str | None, lang: str):
         return [], html.P(tx("al_no_store", lang), className="ipc-muted")
     if not df.height:
         return cards(counts, lang), html.P(tx("al_none", lang), className="ipc-muted")
+    rows = alert_rows(df, lang, english_names() if norm_lang(lang) == "en" else None, user_role())
     return cards(counts, lang), grid(
         GRID_ID,
         lang,
-        columns(lang),
-        alert_rows(df, lang, english_names() if norm_lang(lang) == "en" else None, user_role()),
+        columns(lang, rows),
+        rows,
         height=560,
+        dense=True,
         # AG Grid 32.2+ selection API: a checkbox column, select-all in the header, no select-on-click
         rowSelection={"mode": "multiRow", "checkboxes": True, "headerCheckbox": True, "enableClickSelection": False},
         getRowId="params.data.fingerprint",

@@ -26,6 +26,11 @@ from .watchlist import robust_label
 
 PATH = "/flag"
 NAV_KEY = "nav_flag"
+
+# component ids
+EMPTY_ID = "fl-empty"
+EMPTY_WATCHLIST_LINK = "fl-empty-watchlist"
+EMPTY_OVERVIEW_LINK = "fl-empty-overview"
 FLAG_STAGES = ("watch", "rectification", "exit_candidate", "exemplary")
 EVALUATION_DAY = (3, 1)  # the annual evaluation runs on 1 March for the previous year (automation schedule)
 
@@ -305,12 +310,33 @@ def flag_href(unit: str, year: int | None, lang: str) -> str:
     return href(PATH, lang, unit=unit, year=year)
 
 
+def empty_state(lang: str, unit=None) -> html.Div:
+    """The page opened without a city, or with a code no city has: what happened, what to do, and the links to do
+    it (a bare sentence left the official on a page with no way on but the browser's back button)."""
+    what = t("fl_unknown_city", lang).format(code=str(unit)[:12]) if unit else t("fl_no_city", lang)
+    return html.Div(
+        [
+            html.P(what),
+            html.P(t("fl_pick_from_watchlist", lang), className="ipc-muted"),
+            html.P(
+                [
+                    dcc.Link(t("fl_open_watchlist", lang), href=href("/watchlist", lang), id=EMPTY_WATCHLIST_LINK),
+                    " · ",
+                    dcc.Link(t("fl_open_overview", lang), href=href("/", lang), id=EMPTY_OVERVIEW_LINK),
+                ]
+            ),
+        ],
+        id=EMPTY_ID,
+        className="ipc-unavailable",
+    )
+
+
 @guarded
 def layout(lang: str, unit=None, year=None, **_):
     snap = snapshot()
     info = queries.unit_info(snap, unit) if unit else None
     if info is None:
-        return [page_title(NAV_KEY, lang), html.P(t("fl_pick_from_watchlist", lang), className="ipc-muted")]
+        return [page_title(NAV_KEY, lang), empty_state(lang, unit)]
     year = flagged_year(snap, unit, year)
     row = evaluation_row(snap, unit, year) if year else None
     name = info[name_col(lang)]

@@ -10,7 +10,8 @@ import polars as pl
 from dash import Input, Output, State, dcc, html
 
 from pipelines.data_nature import nature_of, with_provenance_column
-from pipelines.evaluation.rules import acceptance_score_text
+from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, load_rules
+from pipelines.labels import label_text
 
 from .. import access, queries
 from .. import programme_queries as pq
@@ -47,6 +48,10 @@ AMBITION_GRID = "pg-ambition"
 AMBITION_CSV = "pg-ambition-csv"
 AMBITION_XLSX = "pg-ambition-xlsx"
 AMBITION_DOWNLOAD = "pg-ambition-download"
+ACCEPTANCE_BANDS = "pg-acceptance-bands"
+BAN_FLAG_COUNT = "pg-ban-flag-count"
+TP_PENDING_CARD = "pg-card-tp-pending"
+TP_RECEIVED_CARD = "pg-card-tp-received"
 
 
 def partial_notes(cohorts: pl.DataFrame, lang: str) -> list[html.P]:
@@ -189,6 +194,17 @@ def membership_rows(
             province = PROVINCE_EN.get((r["province_code"] or "")[:2], province)
             programme = (programme_en or {}).get(r["programme_code"]) or programme
         event = {"promoted": t("promoted", lang), "withdrawn": t("pg_withdrawn", lang)}.get(r["exit_reason"] or "", "")
+        # a joining inside the re-application ban (fct_programme_membership.reapplied_within_ban: 两年内不得再申报,
+        # rules seed ACC.reapply_ban_years) is said in the row's event cell, in the labels seed's words; the roster
+        # showed such a joining as any other
+        barred = bool(r.get("reapplied_within_ban"))
+        if barred:
+            zh = norm_lang(lang) == "zh"
+            flag = label_text("rejoined_within_ban", lang)
+            if r.get("reapply_ban_until"):
+                until = t("pg_ban_until", lang).format(until=r["reapply_ban_until"])
+                flag = f"{flag}（{until}）" if zh else f"{flag} ({until})"
+            event = SOURCE_SEPARATOR["zh" if zh else "en"].join(filter(None, [event, flag]))
         out.append(
             {
                 "unit_code": r["unit_code"],
@@ -200,6 +216,7 @@ def membership_rows(
                 "joined_on": r["joined_on"],
                 "left_on": r["left_on"],
                 "exit_reason": event,
+                "rejoined_within_ban": barred,
                 "first_evaluated_year": r["first_evaluated_year"],
                 "last_evaluated_year": r["last_evaluated_year"],
                 # source notes are text from the roster; the grid renders them as plain text (no markdown)
@@ -228,7 +245,12 @@ def membership_columns(lang: str) -> list[dict]:
         {"field": "programme", "headerName": t("programme", lang), "minWidth": 150},
         {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 100},
         {"field": "joined_on", "headerName": t("joined_on", lang), "maxWidth": 120, **no_filter},
-        {"field": "exit_reason", "headerName": t("exit_reason", lang), "maxWidth": 140},
+        {
+            "field": "exit_reason",
+            "headerName": t("exit_reason", lang),
+            "maxWidth": 140,
+            "cellClassRules": {"ipc-status-bad": "data.rejoined_within_ban === true"},
+        },
         {"field": "left_on", "headerName": t("left_on", lang), "maxWidth": 120, **no_filter},
         {"field": "first_evaluated_year", "headerName": t("first_evaluated_year", lang), "maxWidth": 100, **no_filter},
         {"field": "last_evaluated_year", "headerName": t("last_evaluated_year", lang), "maxWidth": 100, **no_filter},
@@ -274,6 +296,59 @@ def third_party_columns(lang: str) -> list[dict]:
         {"field": "third_party_score", "headerName": t("third_party_score", lang), "maxWidth": 130, **SCORE_TEXT},
         {"field": "findings", "headerName": t("tp_findings", lang), "minWidth": 260, "tooltipField": "findings"},
     ]
+
+
+def third_party_cards(tp: pl.DataFrame, lang: str) -> list:
+    """The third-party cards with what they count and over which cycles: a row of the mart is one city in one
+    evaluation cycle, every cycle on the calendar, so "189 第三方评估待定" alone read as 189 cities, this year."""
+    rows = tp.filter(pl.col("status").is_in(["received", "pending"])) if tp.height else tp
+    cycles = sorted({c for c in rows["cycle"].to_list() if c}, key=lambda c: (len(c), c)) if rows.height else []
+    span = (
+        t("tp_cycles_span", lang).format(first=range_dashes(cycles[0]), last=range_dashes(cycles[-1]))
+        if len(cycles) > 1
+        else range_dashes(cycles[0])
+        if cycles
+        else "–"
+    )
+    out = []
+    for status, element_id in (("pending", TP_PENDING_CARD), ("received", TP_RECEIVED_CARD)):
+        part = rows.filter(pl.col("status") == status) if rows.height else rows
+        cities = part["unit_code"].n_unique() if part.height else 0
+        note = t("tp_card_scope", lang).format(cycles=span, cities=f"{cities:,}")
+        out.append(card(t(f"tp_{status}_count", lang), f"{part.height:,}", element_id, note=note))
+    return out
+
+
+def acceptance_bands_note(tp: pl.DataFrame | None, lang: str) -> html.P:
+    """The acceptance bands the third-party and acceptance scores are read against, from the rules in force in the
+    latest cycle's last year (rules seed ACC.remove_below / ACC.cultivation_from; labels seed band names): the page
+    showed scores with no word of where the removal and cultivation lines fall."""
+    years = [] if tp is None or not tp.height else [y for y in tp["cycle_last_year"].to_list() if y is not None]
+    year = max(years) if years else None
+    try:
+        version = load_rules(year=year)["rules_version"]
+    except ValueError:  # a year outside rules_versions.csv: the latest rules, as acceptance_bands_text reads them
+        version = load_rules()["rules_version"]
+    return html.P(
+        [
+            html.Strong(t("pg_acceptance_bands", lang).format(version=version)),
+            acceptance_bands_text(norm_lang(lang), year),
+        ],
+        id=ACCEPTANCE_BANDS,
+        className="ipc-note",
+    )
+
+
+def ban_flag_note(members: pl.DataFrame | None, lang: str) -> html.P:
+    """How many roster rows joined inside the re-application ban, said above the roster (0 too: the check ran)."""
+    n = 0
+    if members is not None and members.height and "reapplied_within_ban" in members.columns:
+        n = int(members["reapplied_within_ban"].fill_null(False).sum())
+    return html.P(
+        t("pg_ban_flag_count", lang).format(n=f"{n:,}"),
+        id=BAN_FLAG_COUNT,
+        className="ipc-note ipc-status-bad" if n else "ipc-note",
+    )
 
 
 def pct(value) -> str:
@@ -368,9 +443,6 @@ def layout(lang: str, **_):
     members = pq.memberships(snap)
     tp = pq.third_party(snap)
     amb = pq.ambition(snap)
-    counts = {}
-    if tp is not None:
-        counts = {s: int((tp["status"] == s).sum()) for s in ("received", "pending")}
     unit_en, programme_en = english_names(snap, progs)
     body = [
         dcc.Store(id=LANG_STORE, data=lang),
@@ -389,6 +461,7 @@ def layout(lang: str, **_):
         ),
         section(
             t("pg_memberships", lang),
+            ban_flag_note(members, lang),
             grid(
                 MEMBERSHIP_GRID,
                 lang,
@@ -402,13 +475,8 @@ def layout(lang: str, **_):
         body.append(
             section(
                 t("pg_third_party", lang),
-                html.Div(
-                    [
-                        card(t("tp_pending_count", lang), str(counts.get("pending", 0)), "pg-card-tp-pending"),
-                        card(t("tp_received_count", lang), str(counts.get("received", 0)), "pg-card-tp-received"),
-                    ],
-                    className="ipc-cards",
-                ),
+                html.Div(third_party_cards(tp, lang), className="ipc-cards"),
+                acceptance_bands_note(tp, lang),
                 grid(
                     THIRD_PARTY_GRID, lang, third_party_columns(lang), third_party_rows(tp, lang, unit_en), height=360
                 ),

@@ -45,6 +45,7 @@ STATUS = "sim-status"
 CARDS = "sim-cards"
 CHANGES = "sim-changes"
 CHANGES_GRID = "sim-changes-grid"
+CHANGED_PARAMS = "sim-changed-params"
 WEIGHT = "sim-weight"  # pattern id {"type": WEIGHT, "key": pillar}
 RULE = "sim-rule"  # pattern id {"type": RULE, "key": "R2.regress_points"}
 
@@ -121,22 +122,30 @@ def genuine(result) -> bool:
     return hmac.compare_digest(result["seal"], _seal(result))
 
 
-def change_rows(changes: list[dict], lang: str) -> list[dict]:
+def change_rows(changes: list[dict], lang: str, names_en: dict[str, str] | None = None) -> list[dict]:
+    """The change list in the reader's words; in English each city by its English name (``names_en``, unit code →
+    name: the store keeps the Chinese one, and the English page listed 温州市, 芜湖市, …)."""
     out = []
+    en = norm_lang(lang) == "en"
     for r in changes:
 
         def val(v, kind=r["kind"]):
             if v is None:
                 return "–"
-            if kind in ("stage", "verdict"):
-                from ..i18n import STAGES
+            # every coded value in the reader's words (labels seed): an acceptance band read "title_removed" and
+            # "new_pilot_round" in both languages, codes no official knows
+            from ..i18n import ACCEPTANCE_BANDS, STAGES
 
-                return label(STAGES, v, lang) if v in STAGES else v
-            return v
+            words = {"stage": STAGES, "verdict": STAGES, "acceptance_band": ACCEPTANCE_BANDS}.get(kind)
+            return label(words, v, lang) if words and v in words else v
 
+        city = r.get("unit_name")
+        if en and r.get("unit_code"):
+            city = (names_en or {}).get(r["unit_code"]) or city
         out.append(
             {
                 **r,
+                "unit_name": city,
                 "kind_label": t(f"kind_{r['kind']}", lang),
                 "base_label": val(r["base_value"]),
                 "scenario_label": val(r["scenario_value"]),
@@ -166,28 +175,89 @@ def change_columns(lang: str) -> list[dict]:
 
 
 def summary_cards(changes: list[dict], lang: str) -> list:
+    """One card per kind of change, each saying what it counts: ranks and stages are judged per city and year,
+    verdicts and acceptance bands per city and evaluation cycle (sc.compare_outcomes' periods)."""
     n = {k: sum(1 for r in changes if r["kind"] == k) for k in sc.CHANGE_KINDS}
+    years, cycles = t("sim_scope_years", lang), t("sim_scope_cycles", lang)
     return [
-        card(t("sim_n_rank", lang), str(n["rank"]), "sim-card-rank"),
-        card(t("sim_n_stage", lang), str(n["stage"]), "sim-card-stage"),
-        card(t("sim_n_verdict", lang), str(n["verdict"]), "sim-card-verdict"),
-        card(t("sim_n_band", lang), str(n["acceptance_band"]), "sim-card-band"),
+        card(t("sim_n_rank", lang), f"{n['rank']:,}", "sim-card-rank", note=years),
+        card(t("sim_n_stage", lang), f"{n['stage']:,}", "sim-card-stage", note=years),
+        card(t("sim_n_verdict", lang), f"{n['verdict']:,}", "sim-card-verdict", note=cycles),
+        card(t("sim_n_band", lang), f"{n['acceptance_band']:,}", "sim-card-band", note=cycles),
     ]
 
 
-def render_changes(result: dict | None, lang: str):
+def _param_value(key: str, value, lang: str) -> str:
+    """A parameter's value as the form shows it: a group by its name, a number without a trailing ".0"."""
+    if key in sc.GROUP_PARAMS:
+        return label(GROUPS, str(value), lang)
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def scenario_changes_text(params: str | None, rules: pl.DataFrame | None, weights: dict[str, float], lang: str) -> str:
+    """What a scenario changes against the published parameters, in words ("…门槛：20 → 60"): each rule parameter by
+    its plain description (rules seed official_*), each pillar weight by the pillar's name (pure)."""
+    scenario = sc.Scenario.from_json(params or "{}")
+    known = {}
+    if rules is not None and rules.height:
+        for r in rules.sort("rules_version").iter_rows(named=True):  # the latest version wins, as the form's values
+            known[f"{r['rule_code']}.{r['param']}"] = r
+    zh = norm_lang(lang) == "zh"
+    parts = []
+    for key, value in sorted(scenario.rules.items()):
+        r = known.get(key)
+        name = (rule_description(r, lang) if r else "") or key
+        base = _param_value(key, r["value"], lang) if r else "–"
+        if base == _param_value(key, value, lang):  # a scenario saved before 0.1 and "0.10" were one value
+            continue
+        parts.append(f"{name}{'：' if zh else ': '}{base} → {_param_value(key, value, lang)}")
+    for code, w in sorted(scenario.pillar_weights.items()):
+        base = weights.get(code)
+        if base is not None and abs(base - w) <= 1e-9:
+            continue
+        pillar = PILLAR_NAMES.get(code, (code, code))[0 if zh else 1]
+        name = t("sim_pillar_weight", lang).format(pillar=pillar)
+        parts.append(f"{name}{'：' if zh else ': '}{'–' if base is None else f'{base:g}'} → {w:g}")
+    return ("；" if zh else "; ").join(parts)
+
+
+def english_names() -> dict[str, str]:
+    """Unit code → English name from the published snapshot (the alerts page's reading, one definition)."""
+    from .alerts import english_names as names
+
+    return names()
+
+
+def published_params(snap) -> tuple[pl.DataFrame | None, dict[str, float]]:
+    """The published rules and pillar weights a scenario's changes are said against; none where the snapshot lacks
+    them (a saved scenario still opens over a snapshot without its rules table: its changes then read "–" as base)."""
+    rules = sc.base_rules(snap.path) if snap.has("marts.evaluation_rules") else None
+    weights = sc.base_pillar_weights(snap.path) if snap.has("marts.pillars") else {}
+    return rules, weights
+
+
+def render_changes(result: dict | None, lang: str, rules: pl.DataFrame | None = None, weights=None):
     if not result:
         return [], html.P(t("sim_run_first", lang), className="ipc-muted")
     changes = result.get("changes", [])
     # Verdict and stage changes first: they are what the office acts on; ranks follow.
     order = {"verdict": 0, "acceptance_band": 1, "stage": 2, "rank": 3}
     changes = sorted(changes, key=lambda r: (order.get(r["kind"], 9), str(r["period"]), r["unit_code"] or ""))
+    what = scenario_changes_text(result.get("params"), rules, weights or {}, lang)
+    changed = html.P([html.Strong(t("sim_changed_params", lang)), what or "–"], id=CHANGED_PARAMS, className="ipc-note")
     if not changes:
-        return summary_cards([], lang), html.P(t("sim_no_changes", lang), className="ipc-muted", id="sim-no-changes")
+        return summary_cards([], lang), html.Div(
+            [changed, html.P(t("sim_no_changes", lang), className="ipc-muted", id="sim-no-changes")]
+        )
+    names_en = english_names() if norm_lang(lang) == "en" else None
     return summary_cards(changes, lang), html.Div(
         [
             html.P(t("sim_disclaimer", lang), className="ipc-note ipc-sim-disclaimer"),
-            grid(CHANGES_GRID, lang, change_columns(lang), change_rows(changes, lang), height=460),
+            changed,
+            grid(CHANGES_GRID, lang, change_columns(lang), change_rows(changes, lang, names_en), height=460),
         ]
     )
 
@@ -399,7 +469,7 @@ def register_callbacks(app) -> None:
                         "base_snapshot": snap.path.name,
                     }
                 )
-                cards, body = render_changes(result, lang)
+                cards, body = render_changes(result, lang, *published_params(snap))
                 return (
                     f"{t('sim_changes', lang)}: {changes.height}",
                     result,
@@ -472,7 +542,7 @@ def register_callbacks(app) -> None:
                         "base_snapshot": info["base_snapshot"] or "",
                     }
                 )
-                cards, body = render_changes(result, lang)
+                cards, body = render_changes(result, lang, *published_params(snap))
                 rule_vals = [
                     (scenario.rules[rid["key"]] if rid["key"] in sc.GROUP_PARAMS else float(scenario.rules[rid["key"]]))
                     if rid["key"] in scenario.rules
