@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipelines.china_time import ZONE_NAME
-from pipelines.labels import label_set, load_labels
+from pipelines.labels import label_set, label_text, load_labels
 from pipelines.sources import SOURCES as _SOURCES
 
 LANGS = ("zh", "en")
@@ -270,7 +270,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "release_id": ("发布编号", "Release"),
     "as_released": ("发布时结论", "As released"),
     "not_released": ("尚未发布（当前数据）", "Not released yet (current data)"),
-    "differs_from_release": ("当前数据与发布版本不同", "Current data differ from the release"),
+    # the labels seed's wording (current_data_differ), the one the alert, the dossier and the profile's line use
+    "differs_from_release": (label_text("current_data_differ", "zh"), label_text("current_data_differ", "en")),
     "level_detail": ("对标明细（本市 / 全国 = 得分）", "Level indicators (city / national = points)"),
     "attribution": ("指数变动归因", "Index change attribution"),
     # the attribution splits the change of the unrounded indices exactly; the change a city reads elsewhere is the

@@ -391,6 +391,57 @@ def _stage_deadline_text(kind: str, st: str, r: dict, known: dict, lang: str) ->
     return f"（{text[1:]}）"
 
 
+def _release_notes(con, year: int) -> dict[str, dict]:
+    """unit -> the official verdict of ``year`` as released and, where the current marts differ, old → new
+    (releases.release_verdict_text, the profile's and the dossier's wording) in both languages, with the release's
+    id. After a release and then a restatement or a corrected file, the stage alert spoke of the current marts only:
+    the city read a stage no published document held and could not tell which verdict was official. {} when the
+    year has no release (a warehouse without the releases schema)."""
+    from pipelines.evaluation.releases import (
+        LATEST_FIRST,
+        RELEASED_RANKS_SQL,
+        release_verdict_text,
+    )
+
+    if not (has_table(con, "releases", "releases") and has_table(con, "releases", "evaluation_year")):
+        return {}
+    release = _rows(
+        con, f"select * from releases.releases where evaluation_year = ? order by {LATEST_FIRST} limit 1", [year]
+    )
+    if not release:
+        return {}
+    release = release[0]
+    # the released rank with its tie in the release (a release written before rank_is_shared holds it null)
+    shared = (
+        f"left join ({RELEASED_RANKS_SQL}) k on k.release_id = r.release_id and k.unit_code = r.unit_code"
+        if has_table(con, "releases", "city_score_year")
+        else "left join (select null as unit_code, cast(null as boolean) as rank_is_shared) k on false"
+    )
+    released = _rows(
+        con,
+        f"""select r.unit_code, r.stage, r.composite_index, r.rank, r.n_ranked, k.rank_is_shared
+            from releases.evaluation_year r {shared} where r.release_id = ?""",
+        [release["release_id"]],
+    )
+    current = {
+        r["unit_code"]: r
+        for r in _rows(
+            con,
+            # the figures of the score mart, the ones the release's city_score_year holds
+            f"""select e.unit_code, e.stage, s.composite_index, s.rank, s.n_ranked, {_rank_shared(con)}
+                from marts.fct_evaluation_year e
+                left join marts.fct_city_score_year s on s.unit_code = e.unit_code and s.year = e.year
+                where e.year = ?""",
+            [year],
+        )
+    }
+    return {
+        r["unit_code"]: {"release_id": release["release_id"]}
+        | {lang: release_verdict_text(release, r, current.get(r["unit_code"]), lang) for lang in ("zh", "en")}
+        for r in released
+    }
+
+
 def stage(con, rules: Rules) -> list[Condition] | None:
     """One alert per city for its evaluation stage (subject "stage"): a city whose stage changes (watch →
     rectification, or back) is one alert that changes (Condition.change_key), told once as "from → to", never the
@@ -411,6 +462,7 @@ def stage(con, rules: Rules) -> list[Condition] | None:
         [year],
     )
     known = _stage_deadlines(con)
+    notes = _release_notes(con, year) if year is not None else {}
     out = []
     for r in rows:
         st = r["stage"]
@@ -437,6 +489,11 @@ def stage(con, rules: Rules) -> list[Condition] | None:
             else f"{_who_en(r)}: “{label_text(st, 'en')}” in {r['year']} on non-robust evidence, needs review"
         )
         deadline = {lang: _stage_deadline_text(kind, st, r, known, lang) for lang in ("zh", "en")}
+        # the year released: which release is the official verdict and, where current data differ, old → new
+        note = notes.get(r["unit_code"]) or {}
+        released = {
+            lang: (f"（{note[lang]}）" if lang == "zh" else f" ({note[lang]})") if note else "" for lang in deadline
+        }
         out.append(
             _city(
                 "stage",
@@ -447,9 +504,10 @@ def stage(con, rules: Rules) -> list[Condition] | None:
                 subject_key="stage",
                 change_key=f"{kind}:{st}",
                 year=r["year"],
-                title_zh=title_zh + deadline["zh"],
-                title_en=title_en + deadline["en"],
-                detail={"year": r["year"], "stage": st, "is_robust": r["is_robust"], "rules_fired": r["rules_fired"]},
+                title_zh=title_zh + deadline["zh"] + released["zh"],
+                title_en=title_en + deadline["en"] + released["en"],
+                detail={"year": r["year"], "stage": st, "is_robust": r["is_robust"], "rules_fired": r["rules_fired"]}
+                | {"release_id": note.get("release_id")},
             )
         )
     return out

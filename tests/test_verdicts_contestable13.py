@@ -1,0 +1,164 @@
+"""Verdicts a city cannot contest, round 13.
+
+1. Alerts never named a release: after a release and then a restatement or a corrected file, the stage alert spoke of
+   the current marts only, so a city read a stage no published document held and could not tell which verdict was
+   official. An alert about a city whose year was released now names the release that is the official verdict (id,
+   Beijing time, marked) and, where the current figures differ as shown, old → new -- worded by the one function the
+   profile and the dossier use (releases.release_verdict_text; labels seed official_verdict_release,
+   current_data_differ), in both languages.
+
+Labels and thresholds are read from the seeds, never copied here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from pipelines.china_time import ZONE_NAME
+from pipelines.labels import index_text, label_text
+
+# released at 20:00 UTC: 04:00 the next day in Beijing, the day every surface must name
+RELEASED_AT = datetime(2025, 7, 15, 20, 0)
+BEIJING = "2025-07-16 04:00"
+RELEASE = {
+    "release_id": "R2025-02",
+    "evaluation_year": 2025,
+    "released_at": RELEASED_AT,
+    "data_version": "3f-abc",
+    "catalog_version": "2024.1",
+    "rules_version": "2024.1",
+    "code_version": "abc",
+    "window_first_year": 2016,
+    "window_last_year": 2025,
+    "supersedes_release_id": "R2025-01",
+}
+# 410100: released in watch at 60.0 (rank 39/40), a corrected file since moved it to rectification at 58.2 (40/40);
+# 410300: released as it reads now
+RELEASED = {
+    "410100": {"stage": "watch", "composite_index": 60.0, "rank": 39, "n_ranked": 40},
+    "410300": {"stage": "exit_candidate", "composite_index": 55.0, "rank": 38, "n_ranked": 40},
+}
+CURRENT = {
+    "410100": {"stage": "rectification", "composite_index": 58.2, "rank": 40, "n_ranked": 40},
+    "410300": {"stage": "exit_candidate", "composite_index": 55.0, "rank": 38, "n_ranked": 40},
+}
+
+
+def _warehouse(with_release: bool = True) -> duckdb.DuckDBPyConnection:
+    """The marts an alert reads (real DuckDB) and, after a release, the releases schema the release step writes."""
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        """create table marts.dim_city as select * from (values
+             ('410100', '郑州市', 'Zhengzhou', '410000', '河南省', true, 'active'),
+             ('410300', '洛阳市', 'Luoyang', '410000', '河南省', true, 'active'))
+           t(unit_code, unit_name, unit_name_en, province_code, province_name, is_programme, programme_status)"""
+    )
+    rows = [(u, 2025, c["rank"], c["n_ranked"], False, c["composite_index"], c["stage"]) for u, c in CURRENT.items()]
+    con.execute(
+        "create table marts.fct_city_score_year (unit_code string, year integer, rank integer, n_ranked integer, "
+        "rank_is_shared boolean, composite_index double)"
+    )
+    con.executemany("insert into marts.fct_city_score_year values (?, ?, ?, ?, ?, ?)", [r[:6] for r in rows])
+    con.execute(
+        "create table marts.fct_evaluation_year (unit_code string, year integer, stage string, is_robust boolean, "
+        "rules_fired string, composite_index double, rank integer, n_ranked integer)"
+    )
+    con.executemany(
+        "insert into marts.fct_evaluation_year values (?, ?, ?, true, 'R1', ?, ?, ?)",
+        [(u, 2025, c["stage"], c["composite_index"], c["rank"], c["n_ranked"]) for u, c in CURRENT.items()],
+    )
+    if with_release:
+        con.execute("create schema releases")
+        con.execute(
+            "create table releases.releases as select ? as release_id, 2025 as evaluation_year, "
+            "cast(? as timestamp) as released_at",
+            [RELEASE["release_id"], RELEASED_AT],
+        )
+        # the superseded release of the year says otherwise: the latest one is the official verdict
+        con.execute("insert into releases.releases values ('R2025-01', 2025, timestamp '2025-06-30 02:00:00')")
+        con.execute(
+            "create table releases.evaluation_year (release_id string, unit_code string, stage string, "
+            "composite_index double, rank integer, n_ranked integer)"
+        )
+        con.executemany(
+            "insert into releases.evaluation_year values (?, ?, ?, ?, ?, ?)",
+            [
+                (RELEASE["release_id"], u, r["stage"], r["composite_index"], r["rank"], r["n_ranked"])
+                for u, r in RELEASED.items()
+            ]
+            + [("R2025-01", u, "normal", 99.0, 1, 40) for u in RELEASED],
+        )
+        con.execute(
+            "create table releases.city_score_year as select release_id, unit_code, composite_index, rank "
+            "from releases.evaluation_year"
+        )
+    return con
+
+
+def _stage_alerts(con) -> dict:
+    from pipelines.alerts.conditions import stage
+    from pipelines.alerts.config import load_rules
+
+    return {c.unit_code: c for c in stage(con, load_rules())}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_stage_alert_names_the_release_that_is_the_official_verdict_and_what_moved_since(lang):
+    alerts = _stage_alerts(_warehouse())
+    moved, same = (getattr(alerts[u], f"title_{lang}") for u in ("410100", "410300"))
+    for title in (moved, same):
+        assert "R2025-02" in title and "R2025-01" not in title, title
+        assert f"{BEIJING} {ZONE_NAME[lang]}" in title, title
+        assert label_text("official_verdict_release", lang) in title, title
+    # the corrected file moved 410100: old → new as shown, stage, index and rank
+    assert label_text("current_data_differ", lang) in moved, moved
+    assert f"{label_text('watch', lang)} → {label_text('rectification', lang)}" in moved, moved
+    assert f"{index_text(60.0)} → {index_text(58.2)}" in moved and "39/40 → 40/40" in moved, moved
+    assert label_text("current_data_differ", lang) not in same, same
+    assert alerts["410100"].detail["release_id"] == "R2025-02"
+
+
+def test_a_year_not_released_names_no_release():
+    alerts = _stage_alerts(_warehouse(with_release=False))
+    for c in alerts.values():
+        assert label_text("official_verdict_release", "zh") not in c.title_zh
+        assert label_text("official_verdict_release", "en") not in c.title_en
+        assert c.detail["release_id"] is None
+
+
+def test_the_alert_the_profile_and_the_dossier_word_the_release_alike():
+    """One function words the official verdict (releases.release_verdict_text): the alert's clause is the profile's
+    line and the dossier's, in each language."""
+    from test_verdicts_contestable import _dossier_input
+
+    from dashboards.pages.profile import acceptance_view
+    from pipelines.evaluation.dossier import _render
+    from pipelines.evaluation.releases import release_verdict_text, released_differs
+    from pipelines.labels import performance_group
+
+    alerts = _stage_alerts(_warehouse())
+    released, current = RELEASED["410100"], CURRENT["410100"]
+    d = _dossier_input(current["composite_index"], performance_group(current["composite_index"]))
+    d["score"] |= {k: current[k] for k in ("composite_index", "rank", "n_ranked")} | {"rank_is_shared": False}
+    d["evaluation"] = {**current, "is_robust": True, "cycle": "2025–2027", "rules_version": "2024.1"}
+    d["evaluation"] |= {"rules_fired": None}
+    d["release"], d["released"] = RELEASE, released
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    dossier_line = next(x for x in markdown_text.splitlines() if x.startswith("- 发布时结论"))
+    status = RELEASE | {
+        "released": released,
+        "current": current,
+        "differs": released_differs(released, current),
+        "released_cycle": None,
+        "current_cycle": None,
+    }
+    for lang in ("zh", "en"):
+        text = release_verdict_text(RELEASE, released, current, lang)
+        assert label_text("current_data_differ", lang) in text
+        assert text in getattr(alerts["410100"], f"title_{lang}")
+        assert text in str(acceptance_view(None, status, None, lang))
+        assert text in dossier_line, (text, dossier_line)
