@@ -162,3 +162,64 @@ def test_the_alert_the_profile_and_the_dossier_word_the_release_alike():
         assert text in getattr(alerts["410100"], f"title_{lang}")
         assert text in str(acceptance_view(None, status, None, lang))
         assert text in dossier_line, (text, dossier_line)
+
+
+# --- 2. every clause of a cycle's evidence names its threshold -------------------------------------------------------
+# (the model's clauses: dbt unit test every_clause_of_the_cycle_evidence_names_its_figures_threshold_years_and_rules,
+# run by tests/test_patents_in_force.py; their Chinese wording: round 12's clause list, updated)
+
+# the thresholds the evidence names and the precision it writes them at (fct_evaluation_cycle: published_text for
+# the index points, decimal_text(…, 2) for shares)
+SHOWN_AT = {
+    ("X1", "improve_min_points"): None,
+    ("EX1", "improve_min_points"): None,
+    ("W2", "lagging_share"): 2,
+    ("GEN", "robust_share"): 2,
+}
+
+
+def test_every_threshold_the_evidence_names_reads_exactly_at_the_precision_shown():
+    """A clause names the threshold that judged the figure beside it: a seed value the shown precision would round
+    (an improve_min_points of 0.25 read "0.3" beside a gain of 0.3 that fired) would name another threshold than the
+    one applied. Every rules version of the seed is checked, so a seed change that breaks this fails here."""
+    import csv
+    from decimal import Decimal
+
+    from pipelines.labels import index_decimals
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    with open(DBT_PROJECT_DIR / "seeds/evaluation_rules.csv", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if (r["rule_code"], r["param"]) in SHOWN_AT]
+    assert {(r["rule_code"], r["param"]) for r in rows} == set(SHOWN_AT)
+    for r in rows:
+        digits = SHOWN_AT[(r["rule_code"], r["param"])]
+        digits = index_decimals() if digits is None else digits
+        value = Decimal(r["value"])
+        assert value == value.quantize(Decimal(1).scaleb(-digits)), (r["rules_version"], r["rule_code"], r["param"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_profile_and_the_dossier_show_the_thresholds_of_the_evidence(lang):
+    """The clauses reach the reader with their thresholds and years in both languages (one wording function)."""
+    import polars as pl
+    from test_verdicts_contestable import _dossier_input
+    from test_verdicts_contestable10 import ACROSS
+
+    from dashboards.evaluation_text import evidence_text
+    from dashboards.pages.profile import cycle_rows
+    from pipelines.evaluation.dossier import _render
+    from pipelines.labels import RANGE_DASH, performance_group
+
+    evidence = (
+        f"X1 previous cycle in rectification, index change 2019{RANGE_DASH}2022 -1.2, not above 0.5 (rules 2024.1); "
+        f"W2 targets lagging in 1 year(s) 2021 (2021 3/4 = 0.75 > 0.50)"
+    )
+    worded = evidence_text(evidence, lang)
+    for figure in ("1.2", "0.5", "2024.1", "3/4", "0.75", "0.50", f"2019{RANGE_DASH}2022"):
+        assert figure in worded, (figure, worded)
+    (profile,) = cycle_rows(pl.DataFrame([ACROSS | {"evidence": evidence}]), lang)
+    assert worded in profile["evidence"]
+    d = _dossier_input(65.0, performance_group(65.0))
+    d["cycles"] = pl.DataFrame([ACROSS | {"evidence": evidence}])
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    assert worded in markdown_text
