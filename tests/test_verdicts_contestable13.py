@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.china_time import ZONE_NAME
@@ -201,7 +202,6 @@ def test_every_threshold_the_evidence_names_reads_exactly_at_the_precision_shown
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_profile_and_the_dossier_show_the_thresholds_of_the_evidence(lang):
     """The clauses reach the reader with their thresholds and years in both languages (one wording function)."""
-    import polars as pl
     from test_verdicts_contestable import _dossier_input
     from test_verdicts_contestable10 import ACROSS
 
@@ -223,3 +223,83 @@ def test_the_profile_and_the_dossier_show_the_thresholds_of_the_evidence(lang):
     d["cycles"] = pl.DataFrame([ACROSS | {"evidence": evidence}])
     markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
     assert worded in markdown_text
+
+
+# --- 4. robustness is never a bare null ------------------------------------------------------------------------------
+# 510400 (攀枝花) on the sample: released 2025 as review, is_robust false; a corrected pledge file moved its stage to
+# normal and is_robust to null, which every surface showed as "–" or an empty cell -- a verdict's robustness with no
+# reason. The marts now say why (robustness: robustness_not_applicable for a year that raised no flag,
+# robustness_not_assessed for a flag without uncertainty runs), and every surface words it with one function.
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """The evaluation models run by the real dbt on the rule cases (one unit per rule)."""
+    import evaluation_fixtures as F
+
+    work = tmp_path_factory.mktemp("robustness")
+    wh = work / "wh.duckdb"
+    with duckdb.connect(str(wh)) as con:
+        F.rule_cases(con)
+    F.run_evaluation_dbt(wh, work, F.rules_with({}))
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return (
+            con.sql("select * from marts.fct_evaluation_year").pl(),
+            con.sql("select * from marts.fct_evaluation_cycle").pl(),
+        )
+
+
+def test_the_marts_say_why_a_finding_is_robust_or_not_and_the_readers_read_it_alike(evaluated):
+    from pipelines.labels import label_set, robustness_code
+
+    codes = set(label_set("robustness"))
+    for df, key in zip(evaluated, ("stage", "verdict"), strict=True):
+        assert df["robustness"].null_count() == 0
+        assert set(df["robustness"].unique()) <= codes
+        for row in df.iter_rows(named=True):
+            # the readers' reading of a row published before the column is the mart's own
+            older = {k: v for k, v in row.items() if k != "robustness"}
+            assert robustness_code(older, key) == row["robustness"], row
+            if row["is_robust"] is None:
+                assert row["robustness"] in ("robustness_not_applicable", "robustness_not_assessed"), row
+    years, cycles = evaluated
+    normal = years.filter(pl.col("stage") == "normal")
+    assert normal.height and set(normal["robustness"]) == {"robustness_not_applicable"}
+    # not reporting is a fact of the ledger: robust in the cycle as in its years, uncertainty runs or not
+    assert set(cycles.filter(pl.col("verdict") == "not_reported")["robustness"]) <= {"robust"}
+
+
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [
+        ({"stage": "normal", "is_robust": None}, "robustness_not_applicable"),
+        ({"stage": "watch", "is_robust": None}, "robustness_not_assessed"),
+        ({"stage": "review", "is_robust": False}, "not_robust"),
+    ],
+)
+def test_every_surface_says_why_a_finding_has_no_robustness(row, code):
+    """The profile's stage grid, the watchlist, the flag page's mark, the dossier and the extract: the reason in
+    words, in each language, where they showed "–", an empty cell or nothing."""
+    from test_verdicts_contestable import _dossier_input
+
+    from dashboards.pages.profile import stage_rows
+    from dashboards.pages.watchlist import robust_label
+    from pipelines.evaluation.dossier import _render
+    from pipelines.extracts import HEADERS, _in_words
+    from pipelines.labels import performance_group
+
+    full = {"unit_code": "510400", "year": 2025, "share_bottom": 0.0, "rules_fired": None, **row}
+    for lang in ("zh", "en"):
+        words = label_text(code, lang)
+        assert words in robust_label(full, lang)
+        (grid,) = stage_rows(pl.DataFrame([full]), lang)
+        assert words in grid["robust_label"]
+    d = _dossier_input(80.0, performance_group(80.0))
+    d["evaluation"] = {**full, "cycle": "2023–2025", "rules_version": "2024.1"}
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    line = next(x for x in markdown_text.splitlines() if x.startswith("- 稳健性"))
+    assert label_text(code, "zh") in line and label_text(code, "en") in line, line
+    # the extract's column in words, beside is_robust
+    assert "robustness" in HEADERS
+    cells = _in_words(pl.DataFrame([{"robustness": code}]))
+    assert cells["robustness"].to_list() == [label_text(code, "zh")]

@@ -147,8 +147,8 @@ def stage_rows(stages: pl.DataFrame, lang: str) -> list[dict]:
             {
                 **r,
                 "stage_label": label(STAGES, r["stage"], lang),
-                # normal years carry no flag, so there is nothing to be robust about
-                "robust_label": "" if r["stage"] == "normal" else robust_label(r.get("is_robust"), lang),
+                # a normal year carries no flag: said so (robustness_not_applicable), not left blank
+                "robust_label": robust_label(r, lang),
                 "share_bottom_pct": None if share is None else round(100 * share),
                 "rules_text": rules_text(r, lang),
             }

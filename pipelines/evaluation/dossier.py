@@ -31,7 +31,16 @@ from pipelines.evaluation.releases import (
     released_acceptance_differs,
 )
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
-from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text, rank_text
+from pipelines.labels import (
+    FLAGGED_STAGES,
+    band_floor,
+    group_names,
+    index_text,
+    label_set,
+    label_text,
+    rank_text,
+    robustness_text,
+)
 from pipelines.private_files import private_dir, write_private_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
@@ -560,7 +569,8 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
 
     lines = ["## 评估结论 / Evaluation stage", ""]
     if e:
-        robust = {True: "稳健 robust", False: "不稳健 not robust", None: "–"}[e["is_robust"]]
+        # the reason beside a null (labels seed, set robustness), as every page says it (labels.robustness_text)
+        robust = robustness_text(e, "both")
         lines += [
             f"- 阶段 / Stage: **{label_text(e['stage'])} {e['stage']}**",
             # the Chinese from the row's facts (the dashboard's function), the mart's English sentence after it
@@ -760,7 +770,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                         # the change of the published indices, at their precision: the figure the rules judged
                         # and the evidence states (fct_evaluation_cycle.index_change)
                         index_text(r["index_change"]),
-                        {True: "是", False: "否", None: "–"}[r["is_robust"]],
+                        robustness_text(r, "both", "verdict"),
                         _cycle_state_text(r),
                         _cycle_judged_by_text(r),
                     ]

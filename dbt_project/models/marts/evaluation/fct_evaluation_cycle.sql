@@ -8,6 +8,23 @@ case when y.fired_w2 then concat_ws('', cast(y.year as string), ' ', cast(y.targ
   cast(y.targets_evaluable as string), ' = ', {{ decimal_text('y.targets_lagging_share', 2) }}, ' > ',
   {{ decimal_text('yp.w2_lagging_share', 2) }}) end
 {%- endset %}
+{#- whether the verdict's flagging condition held in GEN.robust_share of the uncertainty runs (null: robustness) -#}
+{#- not reporting is a fact of the ledger and review is the absence of robust evidence, with or without uncertainty
+    runs, as fct_evaluation_year says them (a cycle counted as exit read "not assessed" beside years read robust) -#}
+{%- set is_robust -%}
+  case v.verdict
+    when 'review' then false
+    when 'not_reported' then true
+    else case when v.has_uncertainty then
+      case v.verdict
+        when 'exit_candidate' then v.x1_robust_at_end
+        when 'rectification' then v.rect_robust_any
+        when 'watch' then v.watch_robust_any
+        when 'exemplary' then v.ex1_robust_at_end
+      end
+    end
+  end
+{%- endset %}
 -- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
 -- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
@@ -283,16 +300,14 @@ select
   v.not_reported_years,
   v.verdict in ('exit_candidate', 'not_reported') as counts_as_exit,
   v.prev_rect_or_worse,
-  case when v.has_uncertainty then
-    case v.verdict
-      when 'exit_candidate' then v.x1_robust_at_end
-      when 'rectification' then v.rect_robust_any
-      when 'watch' then v.watch_robust_any
-      when 'exemplary' then v.ex1_robust_at_end
-      when 'review' then false
-      when 'not_reported' then true
-    end
-  end as is_robust,
+  {{ is_robust }} as is_robust,
+  -- why is_robust is what it is, never a bare null (labels seed, set robustness), as fct_evaluation_year says it
+  case
+    when {{ is_robust }} then 'robust'
+    when not {{ is_robust }} then 'not_robust'
+    when v.verdict in ('normal', 'withdrawn') then 'robustness_not_applicable'
+    else 'robustness_not_assessed'
+  end as robustness,
   v.withdrawn_year,
   v.third_party_status,
   v.third_party_score,
