@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from pipelines.labels import label_text, rank_text
+from pipelines.labels import index_text, label_text, rank_text
 
 from .formatting import RANGE_DASH, fmt_number, range_dashes, true_minus
 from .i18n import GROUPS, VERDICT_STATUS, label, norm_lang, t
@@ -243,4 +243,20 @@ def cycle_judged_by_text(r: dict, lang: str | None) -> str:
     if len({v for _, v in group_years}) > 1:
         years = ", ".join(f"{y}:{'–' if v == '-' else label(GROUPS, v, lang)}" for y, v in group_years)
         text += t("judged_by_years_groups", lang).format(years=years)
-    return text
+    return text + catalog_comparison_text(r, lang)
+
+
+def catalog_comparison_text(r: dict, lang: str | None) -> str:
+    """Which catalogs a cycle's index change compares (fct_evaluation_cycle.baseline_catalog_version,
+    end_catalog_version): like-for-like, or across a catalog change with the like-for-like change beside it
+    (index_change_same_catalog, at the published precision). X1 and EX1 judge the published change: a change across
+    catalogs mixes the city's doing with the weight switch, and the cycle table said nothing of it. "" where the
+    baseline year's catalog is unknown (or a row published before the columns)."""
+    old, new = r.get("baseline_catalog_version"), r.get("end_catalog_version")
+    if not old or not new:
+        return ""
+    if old == new:
+        return t("judged_by_catalog_same", lang).format(version=new)
+    same = _num(r.get("index_change_same_catalog"))
+    shown = "–" if same is None else true_minus(("+" if same > 0 else "") + index_text(same))
+    return t("judged_by_catalog_across", lang).format(old=old, new=new, same=shown)

@@ -314,6 +314,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "judged_by_group": ("，末年组别 {group}", ", group of the last year {group}"),
     "judged_by_years_rules": ("；各年阶段按当年规则 {years}", "; each year's stage by that year's rules {years}"),
     "judged_by_years_groups": ("；各年阶段按当年组别 {years}", "; each year's stage in that year's group {years}"),
+    # which catalogs the cycle's index change compares (evaluation_text.cycle_judged_by_text): the published change
+    # is judged, and across a catalog change it is said, with the like-for-like change beside it
+    "judged_by_catalog_same": (
+        "；指数变化同口径（目录 {version}）",
+        "; index change like-for-like (catalogue {version})",
+    ),
+    "judged_by_catalog_across": (
+        "；指数变化跨目录 {old} → {new}，非同口径（基年按 {new} 权重重算的变化 {same}）",
+        "; index change across catalogues {old} → {new}, not like-for-like (change with the baseline re-weighted "
+        "by {new}: {same})",
+    ),
     "plan": ("规划", "Plan"),
     "baseline": ("基期值", "Baseline"),
     "current": ("当前值", "Current"),

@@ -303,3 +303,45 @@ def test_every_surface_says_why_a_finding_has_no_robustness(row, code):
     assert "robustness" in HEADERS
     cells = _in_words(pl.DataFrame([{"robustness": code}]))
     assert cells["robustness"].to_list() == [label_text(code, "zh")]
+
+
+# --- 3. a cycle's index change across a catalog change says so ------------------------------------------------------
+# X1 and EX1 judge the change of the PUBLISHED indices of the baseline year and the last year (round 11); when the
+# two were scored under different catalogs (2021.1 -> 2024.1 inside 2020-2022) the change mixes what the city did
+# with the weight switch, and only R2 re-weighted. The office defends the published figures -- each the figure the
+# city read and was ranked on; re-scoring a published baseline would move a figure already published -- so the
+# comparison stays, and the cycle says what it compares: the catalogs of both ends, whether the change is
+# like-for-like and, when not, the like-for-like change beside it (dbt unit test
+# a_cycle_across_a_rules_change_and_a_group_change_names_what_judged_it). On the sample: 82 cycles of 2020-2022
+# and 2022-2024 compare 2021.1 with 2024.1, 10 of them exemplary or exit candidates (410700's 2020-2022 exit
+# candidacy: -2.4 published, +0.1 like-for-like).
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_cycle_table_says_which_catalogs_its_change_compares(lang):
+    from test_verdicts_contestable import _dossier_input
+    from test_verdicts_contestable10 import ACROSS
+
+    from dashboards.evaluation_text import cycle_judged_by_text
+    from dashboards.pages.profile import cycle_rows
+    from pipelines.evaluation.dossier import _render
+    from pipelines.labels import performance_group
+
+    across = ACROSS | {
+        "baseline_catalog_version": "2021.1",
+        "end_catalog_version": "2024.1",
+        "index_change_like_for_like": False,
+        "index_change_same_catalog": 1.2,
+    }
+    text = cycle_judged_by_text(across, lang)
+    assert "2021.1 → 2024.1" in text and "+1.2" in text, text
+    same = across | {"baseline_catalog_version": "2024.1", "index_change_like_for_like": True}
+    assert "2021.1 → 2024.1" not in cycle_judged_by_text(same, lang)
+    assert cycle_judged_by_text(same, lang) != cycle_judged_by_text(ACROSS, lang)  # like-for-like is said too
+    # the profile's cycle table and the dossier's, by the one function
+    (profile,) = cycle_rows(pl.DataFrame([across]), lang)
+    assert text in profile["judged_by"]
+    d = _dossier_input(65.0, performance_group(65.0))
+    d["cycles"] = pl.DataFrame([across])
+    markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
+    assert text in markdown_text

@@ -59,6 +59,18 @@ chain as (
   select * from {{ ref('int_evaluation_cycle_chain') }}
 ),
 
+-- The catalog each year was scored under (a year's catalog is every unit's): the cycle's change compares the
+-- published index of its baseline year with its last year's, and when the two were scored under different
+-- catalogs (weights changed mid-cycle) the change is not like-for-like. The published figures stay the ones
+-- compared -- each is the figure the city read and was ranked on, and re-scoring a published baseline would
+-- move a figure no one can contest -- but the cycle says so, with the like-for-like change beside it (the
+-- baseline re-weighted by the last year's catalog, which R2 already requires before it sanctions a fall).
+catalog_of_year as (
+  select year, max(catalog_version) as catalog_version
+  from {{ ref('fct_evaluation_year') }}
+  group by year
+),
+
 -- the calendar's cycles and whether another cycle took part of one (macro programme_unit_cycles, the definition
 -- of int_programme_unit_cycles, read here from the calendar the evaluation step and the simulator both have)
 calendar_cycles as (
@@ -98,6 +110,8 @@ per_cycle as (
     max(case when y.year = b.last_year then y.baseline_index end) as baseline_index,
     max(case when y.year = b.last_year then y.composite_index end) as end_index,
     max(case when y.year = b.last_year then y.index_change_cycle end) as index_change,
+    max(case when y.year = b.last_year then y.catalog_version end) as end_catalog_version,
+    max(case when y.year = b.last_year then y.index_change_same_catalog end) as index_change_same_catalog,
     -- the calibrated R2 threshold of the year R2 fired (only a cycle's end year can): the evidence names it, as the
     -- year's rules_fired does, so a city can check its fall against the figure that judged it
     max(case when y.fired_r2 then y.r2_threshold_points end) as r2_threshold_points,
@@ -316,7 +330,12 @@ select
   v.third_party_report_version,
   v.verdict_status,
   v.catalog_versions,
+  bc.catalog_version as baseline_catalog_version,
+  v.end_catalog_version,
+  bc.catalog_version = v.end_catalog_version as index_change_like_for_like,
+  v.index_change_same_catalog,
   v.rules_versions,
   v.verdict_rules_version,
   v.performance_groups
 from with_third_party as v
+left join catalog_of_year as bc on bc.year = v.cycle_baseline_year
