@@ -61,9 +61,19 @@ def _warehouse(with_release: bool = True) -> duckdb.DuckDBPyConnection:
     rows = [(u, 2025, c["rank"], c["n_ranked"], False, c["composite_index"], c["stage"]) for u, c in CURRENT.items()]
     con.execute(
         "create table marts.fct_city_score_year (unit_code string, year integer, rank integer, n_ranked integer, "
-        "rank_is_shared boolean, composite_index double)"
+        "rank_is_shared boolean, composite_index double, performance_group string, rank_change integer)"
     )
-    con.executemany("insert into marts.fct_city_score_year values (?, ?, ?, ?, ?, ?)", [r[:6] for r in rows])
+    # both in the bottom group, 410100 down 20 ranks: the group and rank alerts are about the released year too
+    from pipelines.evaluation.rules import load_rules
+
+    bottom = load_rules()["W1.bottom_group"]
+    con.execute(
+        "create table marts.evaluation_rules as select 'W1' as rule_code, 'bottom_group' as param, ? as value", [bottom]
+    )
+    con.executemany(
+        "insert into marts.fct_city_score_year values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*r[:6], bottom, -20 if r[0] == "410100" else 0) for r in rows],
+    )
     con.execute(
         "create table marts.fct_evaluation_year (unit_code string, year integer, stage string, is_robust boolean, "
         "rules_fired string, composite_index double, rank integer, n_ranked integer)"
@@ -121,6 +131,18 @@ def test_a_stage_alert_names_the_release_that_is_the_official_verdict_and_what_m
     assert f"{index_text(60.0)} → {index_text(58.2)}" in moved and "39/40 → 40/40" in moved, moved
     assert label_text("current_data_differ", lang) not in same, same
     assert alerts["410100"].detail["release_id"] == "R2025-02"
+
+
+@pytest.mark.parametrize("condition", ["bottom_group", "rank_drop"])
+def test_the_group_and_rank_alerts_of_a_released_year_name_the_release_too(condition):
+    from pipelines.alerts import conditions
+    from pipelines.alerts.config import load_rules
+    from pipelines.evaluation.releases import release_verdict_text
+
+    (alert,) = [c for c in getattr(conditions, condition)(_warehouse(), load_rules()) if c.unit_code == "410100"]
+    for lang in ("zh", "en"):
+        text = release_verdict_text(RELEASE, RELEASED["410100"], CURRENT["410100"], lang)
+        assert text in getattr(alert, f"title_{lang}")
 
 
 def test_a_year_not_released_names_no_release():

@@ -247,6 +247,8 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
             where s.year = ? and s.performance_group = ? order by c.unit_code""",
         [year, group],
     )
+    # the year released: the official verdict and, where current data differ, old → new (as the stage alert says)
+    notes = _release_notes(con, year) if year is not None else {}
     return [
         _city(
             "bottom_group",
@@ -254,8 +256,10 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key=f"group:{group}",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名{_tied(r, 'zh')}）",
-            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']}{_tied(r, 'en')})",
+            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名{_tied(r, 'zh')}）"
+            + _released_suffix(notes, r["unit_code"], "zh"),
+            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']}{_tied(r, 'en')})"
+            + _released_suffix(notes, r["unit_code"], "en"),
             detail={k: r[k] for k in ("year", "rank", "n_ranked", "performance_group", "composite_index")},
         )
         for r in rows
@@ -275,6 +279,7 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             where s.year = ? and s.rank_change < ? order by c.unit_code""",
         [year, -k],
     )
+    notes = _release_notes(con, year) if year is not None else {}
     return [
         _city(
             "rank_drop",
@@ -283,8 +288,10 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             subject_key="rank",
             change_key=str(r["year"]),  # a drop in another year is another drop, told (one alert while it lasts)
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）",
-            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})",
+            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）"
+            + _released_suffix(notes, r["unit_code"], "zh"),
+            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})"
+            + _released_suffix(notes, r["unit_code"], "en"),
             detail={k2: r[k2] for k2 in ("year", "rank", "n_ranked", "rank_change")} | {"max_rank_loss": k},
         )
         for r in rows
@@ -391,6 +398,14 @@ def _stage_deadline_text(kind: str, st: str, r: dict, known: dict, lang: str) ->
     return f"（{text[1:]}）"
 
 
+def _released_suffix(notes: dict, unit_code: str, lang: str) -> str:
+    """An alert title's clause naming the official verdict of its year (``_release_notes``), "" when not released."""
+    note = notes.get(unit_code)
+    if not note:
+        return ""
+    return f"（{note[lang]}）" if lang == "zh" else f" ({note[lang]})"
+
+
 def _release_notes(con, year: int) -> dict[str, dict]:
     """unit -> the official verdict of ``year`` as released and, where the current marts differ, old → new
     (releases.release_verdict_text, the profile's and the dossier's wording) in both languages, with the release's
@@ -491,9 +506,7 @@ def stage(con, rules: Rules) -> list[Condition] | None:
         deadline = {lang: _stage_deadline_text(kind, st, r, known, lang) for lang in ("zh", "en")}
         # the year released: which release is the official verdict and, where current data differ, old → new
         note = notes.get(r["unit_code"]) or {}
-        released = {
-            lang: (f"（{note[lang]}）" if lang == "zh" else f" ({note[lang]})") if note else "" for lang in deadline
-        }
+        released = {lang: _released_suffix(notes, r["unit_code"], lang) for lang in deadline}
         out.append(
             _city(
                 "stage",
