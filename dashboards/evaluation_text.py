@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from pipelines.labels import label_text, rank_text
+from pipelines.labels import index_text, label_text, rank_text
 
 from .formatting import RANGE_DASH, fmt_number, range_dashes, true_minus
 from .i18n import GROUPS, VERDICT_STATUS, label, norm_lang, t
@@ -97,7 +97,49 @@ def rules_text(row: dict, lang: str | None) -> str:
 _NUM = r"([-+]?\d+(?:\.\d+)?)"
 # a span of years: the mart writes it with the range dash; a snapshot published before that, with a hyphen
 _SPAN = rf"(\d{{4}}(?:[-{RANGE_DASH}]\d{{4}})?)"
+_RULES = r"([0-9A-Za-z._-]+)"
+
+
+def _w2_years_zh(detail: str) -> str:
+    """W2's per-year figures ("2020 3/4 = 0.75 > 0.50, 2021 …") with the year marked, in Chinese punctuation."""
+    return "，".join(re.sub(r"^(\d{4}) ", r"\1年 ", part) for part in detail.split(", "))
+
+
+# Each clause names its figures, its threshold, its year(s) and the rules version (fct_evaluation_cycle, round 13);
+# the shorter forms after them are those of snapshots published before, still read.
 _EVIDENCE_ZH = [
+    (
+        re.compile(rf"^EX1 leader in (\d{{4}}), index change {_SPAN} {_NUM}, above {_NUM} \(rules {_RULES}\)$"),
+        "EX1 示范：{0}年处于领先组，{1}年综合指数变化 {2}，超过阈值 {3}（规则 {4}）",
+    ),
+    (
+        re.compile(
+            rf"^X1 previous cycle in rectification, index change {_SPAN} {_NUM}, not above {_NUM} \(rules {_RULES}\)$"
+        ),
+        "X1 退出候选：上一周期处于整改，{0}年综合指数变化 {1}，未超过阈值 {2}（规则 {3}）",
+    ),
+    (
+        re.compile(rf"^R1 in {_SPAN} \((\d+) consecutive watch years, rules {_RULES}\)$"),
+        "R1 整改：{0}年连续处于关注（连续关注{1}年即整改，规则 {2}）",
+    ),
+    (
+        re.compile(rf"^R2 index change over cycle {_NUM}, threshold {_NUM} \({_SPAN}, rules {_RULES}\)$"),
+        "R2 整改：{2}年综合指数变化 {0}，阈值 {1}（规则 {3}）",
+    ),
+    (
+        re.compile(
+            rf"^not reported within the grace period of (\d+) months in (\d+) year\(s\) {_SPAN} \(counts as exit\)$"
+        ),
+        "{1}年（{2}）未在{0}个月宽限期内报送（视同退出）",
+    ),
+    (
+        re.compile(rf"^review: sanction evidence not robust in (\d+) year\(s\) {_SPAN} \(robust share below {_NUM}\)$"),
+        label_text("review", "zh") + "：{0}年（{1}）处分证据不稳健（稳健比例低于 {2}）",
+    ),
+    (
+        re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN} \((.+)\)$"),
+        lambda n, span, detail: f"W2 关注：{n}年关键目标多数滞后（{span}）：{_w2_years_zh(detail)}",
+    ),
     (re.compile(rf"^EX1 leader in (\d{{4}}), index change {_NUM}$"), "EX1 示范：{0}年处于领先组，综合指数变化 {1}"),
     (
         re.compile(rf"^X1 previous cycle in rectification, index change {_NUM}$"),
@@ -145,7 +187,7 @@ def evidence_text(evidence: str | None, lang: str | None) -> str:
         for pattern, template in _EVIDENCE_ZH:
             m = pattern.match(clause.strip())
             if m:
-                out.append(template.format(*m.groups()))
+                out.append(template(*m.groups()) if callable(template) else template.format(*m.groups()))
                 break
         else:
             out.append(clause)
@@ -201,4 +243,20 @@ def cycle_judged_by_text(r: dict, lang: str | None) -> str:
     if len({v for _, v in group_years}) > 1:
         years = ", ".join(f"{y}:{'–' if v == '-' else label(GROUPS, v, lang)}" for y, v in group_years)
         text += t("judged_by_years_groups", lang).format(years=years)
-    return text
+    return text + catalog_comparison_text(r, lang)
+
+
+def catalog_comparison_text(r: dict, lang: str | None) -> str:
+    """Which catalogs a cycle's index change compares (fct_evaluation_cycle.baseline_catalog_version,
+    end_catalog_version): like-for-like, or across a catalog change with the like-for-like change beside it
+    (index_change_same_catalog, at the published precision). X1 and EX1 judge the published change: a change across
+    catalogs mixes the city's doing with the weight switch, and the cycle table said nothing of it. "" where the
+    baseline year's catalog is unknown (or a row published before the columns)."""
+    old, new = r.get("baseline_catalog_version"), r.get("end_catalog_version")
+    if not old or not new:
+        return ""
+    if old == new:
+        return t("judged_by_catalog_same", lang).format(version=new)
+    same = _num(r.get("index_change_same_catalog"))
+    shown = "–" if same is None else true_minus(("+" if same > 0 else "") + index_text(same))
+    return t("judged_by_catalog_across", lang).format(old=old, new=new, same=shown)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipelines.china_time import ZONE_NAME
-from pipelines.labels import label_set, load_labels
+from pipelines.labels import label_set, label_text, load_labels
 from pipelines.sources import SOURCES as _SOURCES
 
 LANGS = ("zh", "en")
@@ -278,7 +278,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "release_id": ("发布编号", "Release"),
     "as_released": ("发布时结论", "As released"),
     "not_released": ("尚未发布（当前数据）", "Not released yet (current data)"),
-    "differs_from_release": ("当前数据与发布版本不同", "Current data differ from the release"),
+    # the labels seed's wording (current_data_differ), the one the alert, the dossier and the profile's line use
+    "differs_from_release": (label_text("current_data_differ", "zh"), label_text("current_data_differ", "en")),
     "level_detail": ("对标明细（本市 / 全国 = 得分）", "Level indicators (city / national = points)"),
     "attribution": ("指数变动归因", "Index change attribution"),
     # the attribution splits the change of the unrounded indices exactly; the change a city reads elsewhere is the
@@ -321,6 +322,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "judged_by_group": ("，末年组别 {group}", ", group of the last year {group}"),
     "judged_by_years_rules": ("；各年阶段按当年规则 {years}", "; each year's stage by that year's rules {years}"),
     "judged_by_years_groups": ("；各年阶段按当年组别 {years}", "; each year's stage in that year's group {years}"),
+    # which catalogs the cycle's index change compares (evaluation_text.cycle_judged_by_text): the published change
+    # is judged, and across a catalog change it is said, with the like-for-like change beside it
+    "judged_by_catalog_same": (
+        "；指数变化同口径（目录 {version}）",
+        "; index change like-for-like (catalogue {version})",
+    ),
+    "judged_by_catalog_across": (
+        "；指数变化跨目录 {old} → {new}，非同口径（基年按 {new} 权重重算的变化 {same}）",
+        "; index change across catalogues {old} → {new}, not like-for-like (change with the baseline re-weighted "
+        "by {new}: {same})",
+    ),
     "plan": ("规划", "Plan"),
     "baseline": ("基期值", "Baseline"),
     "current": ("当前值", "Current"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.evaluation.releases import LATEST_FIRST, released_differs
+from pipelines.evaluation.releases import LATEST_FIRST, RELEASED_RANKS_SQL, released_differs
 from pipelines.labels import FLAGGED_STAGES
 
 from .i18n import PILLAR_COLUMNS, PROVINCE_EN
@@ -894,10 +894,23 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
         (out["release_id"], unit_code),
     )
     released = row.row(0, named=True) if row.height else None
+    if released is not None and snap.has("releases.city_score_year"):
+        # the released rank's tie from the release's own ranks (releases.RELEASED_RANKS_SQL), as the dossier reads it
+        tie = snap.query(
+            f"select rank_is_shared from ({RELEASED_RANKS_SQL}) where release_id = ? and unit_code = ? and rank = ?",
+            (out["release_id"], unit_code, released["rank"]),
+        )
+        released["rank_is_shared"] = bool(tie["rank_is_shared"][0]) if tie.height else None
     current = None
     if snap.has(EVAL):
+        # with n_ranked and the tie: the profile words old → new as the alert and the dossier do
+        # (releases.release_verdict_text); a snapshot built before rank_is_shared reads no tie
+        tie = (
+            "rank_is_shared" if "rank_is_shared" in _columns(snap, EVAL) else "cast(null as boolean) as rank_is_shared"
+        )
         cur = snap.query(
-            f"select stage, composite_index, rank from {EVAL} where unit_code = ? and year = ?", (unit_code, int(year))
+            f"select stage, composite_index, rank, n_ranked, {tie} from {EVAL} where unit_code = ? and year = ?",
+            (unit_code, int(year)),
         )
         current = cur.row(0, named=True) if cur.height else None
     differs = released_differs(released, current)

@@ -17,7 +17,7 @@ import polars as pl
 
 from pipelines.data_nature import nature_of
 from pipelines.evaluation.releases import LATEST_FIRST
-from pipelines.labels import index_text, rank_text
+from pipelines.labels import index_text, rank_text, robustness_text
 from pipelines.private_files import write_private_bytes
 
 from . import queries
@@ -279,9 +279,7 @@ def national_html(snap: Snapshot, year: int, lang: str = "zh") -> str:
                 [
                     label(STAGES, r["stage"], lang),
                     r[name],
-                    "–"
-                    if r.get("is_robust") is None
-                    else (t("robust", lang) if r["is_robust"] else t("not_robust", lang)),
+                    robustness_text(r, lang),
                     rules_text(r, lang),
                 ]
                 for r in flagged.iter_rows(named=True)

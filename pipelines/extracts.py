@@ -99,6 +99,8 @@ HEADERS: dict[str, str] = {
     "rules_fired": "触发规则（英文）",
     "rules_fired_zh": "触发规则",
     "is_robust": "结论是否稳健",
+    # why a verdict is robust or not, never a bare empty cell (labels seed, set robustness)
+    "robustness": "稳健性说明",
     "median_rank": "排名中位数",
     "p05_rank": "排名5%分位",
     "p95_rank": "排名95%分位",
@@ -205,6 +207,7 @@ VALUE_LABEL_SETS = {
     "performance_group_all": "performance_group",
     "group_third": "group_third",
     "stage": "stage",
+    "robustness": "robustness",
     "released_stage": "stage",
     "cycle_verdict": "verdict",
     "released_cycle_verdict": "verdict",
@@ -216,7 +219,16 @@ VALUE_LABEL_SETS = {
     "cycle_verdict_status": "verdict_status",
     "third_party_status": "third_party_status",
 }
-EVALUATION_COLUMNS = ("stage", "rules_fired", "is_robust", "median_rank", "p05_rank", "p95_rank", "rules_version")
+EVALUATION_COLUMNS = (
+    "stage",
+    "rules_fired",
+    "is_robust",
+    "robustness",
+    "median_rank",
+    "p05_rank",
+    "p95_rank",
+    "rules_version",
+)
 # Relative tolerance for "changed": a rebuild of the same inputs may differ in the last bits of a float sum.
 REL_TOL = 1e-9
 

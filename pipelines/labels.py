@@ -93,6 +93,38 @@ def label_text(code: str | None, lang: str = "zh", path: Path = LABELS_FILE) -> 
     return lab.text(lang) if lab else str(code)
 
 
+# A finding's robustness in words, never a bare null (fct_evaluation_year / fct_evaluation_cycle.robustness)
+ROBUSTNESS_NOT_APPLICABLE_TO = ("normal", "withdrawn")
+
+
+def robustness_code(row: dict, verdict_key: str = "stage") -> str:
+    """Why a unit-year's stage (or, ``verdict_key="verdict"``, a cycle's verdict) is robust or not: the mart's
+    ``robustness`` code where the row has it, else the same reading of ``is_robust`` for rows published before
+    the column -- robust, not_robust, robustness_not_applicable (no flag raised: a normal year, a withdrawn cycle),
+    robustness_not_assessed (a flag without uncertainty runs). A null ``is_robust`` read as "–" hid which: 510400
+    went from "not robust" to "–" when a corrected file moved its stage from review to normal."""
+    code = row.get("robustness")
+    if code:
+        return code
+    robust = row.get("is_robust")
+    if robust is True:
+        return "robust"
+    if robust is False:
+        return "not_robust"
+    if row.get(verdict_key) in ROBUSTNESS_NOT_APPLICABLE_TO:
+        return "robustness_not_applicable"
+    return "robustness_not_assessed"
+
+
+def robustness_text(row: dict, lang: str = "zh", verdict_key: str = "stage") -> str:
+    """``robustness_code`` in words (labels seed, set robustness): every page, the dossier and the report say it
+    with this one function; "both" for the bilingual dossier."""
+    code = robustness_code(row, verdict_key)
+    if lang == "both":
+        return f"{label_text(code, 'zh')} / {label_text(code, 'en')}"
+    return label_text(code, lang)
+
+
 # Who reads an alert's next step: the national office
 # decides, the provincial office acts with its cities, the data engineers mend the pipeline. One step worded for all
 # three told the national office what the provincial office should do ("省局：请联系该市…").

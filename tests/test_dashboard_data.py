@@ -377,7 +377,14 @@ def test_watchlist_is_the_flagged_units_with_the_lagging_sample_cities(snap, sna
     assert lagging and lagging <= set(wl["unit_code"])
 
     rows = {r["unit_code"]: r for r in watchlist.watch_rows(wl, "zh")}
-    marks = {True: "✔ 稳健", False: "⚠ 不稳健", None: "– 未评估"}
+    # the labels seed's words (round 13: labels.robustness_text, never a bare null), a flag without runs "not assessed"
+    from pipelines.labels import label_text
+
+    marks = {
+        True: "✔ " + label_text("robust"),
+        False: "⚠ " + label_text("not_robust"),
+        None: "– " + label_text("robustness_not_assessed"),
+    }
     assert all(rows[c]["robust_label"] == marks[robust] for c, (_, robust) in flagged.items())
     linked = [c for c, r in rows.items() if "/dossiers/" in r["dossier_link"]]
     assert linked and all(f"{c}_{last_year}.html" in sample_snapshot.dossiers for c in linked)

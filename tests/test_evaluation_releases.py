@@ -186,6 +186,7 @@ def test_dashboard_shows_the_release_and_where_current_data_differ(released, tmp
     from dashboards import queries
     from dashboards.pages.profile import acceptance_view
     from dashboards.snapshot import Snapshot
+    from pipelines.labels import label_text
     from pipelines.snapshot_writer import publish_snapshot
 
     snap_path = tmp_path / "x.snapshot.duckdb"
@@ -200,7 +201,8 @@ def test_dashboard_shows_the_release_and_where_current_data_differ(released, tmp
     view = str(
         acceptance_view(queries.profile_acceptance(snap, unit), status, queries.profile_attribution(snap, unit), "en")
     )
-    assert f"R{Y}-02" in view and "Current data differ from the release" in view
+    # the labels seed's words, as the alert and the dossier say it (round 13: releases.release_verdict_text)
+    assert f"R{Y}-02" in view and label_text("current_data_differ", "en") in view
     assert queries.national_benchmark(snap, "QLT01").height > 0
 
 

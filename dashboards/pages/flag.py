@@ -356,12 +356,11 @@ def layout(lang: str, unit=None, year=None, **_):
     rule_values = {(r["rule_code"], r["param"]): r["value"] for r in rules.iter_rows(named=True)}
     stage = row.get("stage") or "normal"
     judged = cycle_judged_year(snap, unit, row)
-    robust = row.get("is_robust")
     share = row.get("share_bottom")
     p05, p95 = row.get("p05_rank"), row.get("p95_rank")
     robust_share = rule_values.get(("GEN", "robust_share"))
     robust_text = [
-        html.P(robust_label(robust, lang) if stage != "normal" else "–", className="ipc-robust-mark"),
+        html.P(robust_label({**row, "stage": stage}, lang), className="ipc-robust-mark"),
         html.Ul(
             [
                 html.Li(f"{t('share_bottom', lang)}: {'–' if share is None else f'{100 * share:.0f}%'}"),

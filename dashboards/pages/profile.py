@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.evaluation.releases import cycle_revision_text
+from pipelines.evaluation.releases import cycle_revision_text, release_verdict_text
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
 from pipelines.labels import index_text, label_text, rank_text
 
@@ -147,8 +147,8 @@ def stage_rows(stages: pl.DataFrame, lang: str) -> list[dict]:
             {
                 **r,
                 "stage_label": label(STAGES, r["stage"], lang),
-                # normal years carry no flag, so there is nothing to be robust about
-                "robust_label": "" if r["stage"] == "normal" else robust_label(r.get("is_robust"), lang),
+                # a normal year carries no flag: said so (robustness_not_applicable), not left blank
+                "robust_label": robust_label(r, lang),
                 "share_bottom_pct": None if share is None else round(100 * share),
                 "rules_text": rules_text(r, lang),
             }
@@ -440,12 +440,16 @@ def acceptance_view(
             f"{t('release_id', lang)} {release['release_id']} ({release['evaluation_year']}; "
             f"{shown_time(release.get('released_at'), lang) or '–'}; "
             f"data {release['data_version']}, catalog {release['catalog_version']}, rules {release['rules_version']}, "
-            f"code {release['code_version']}) · {t('as_released', lang)}: "
-            f"{label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}, {index_text(rr.get('composite_index'))}"
+            f"code {release['code_version']})"
         )
         parts.append(html.P(text, id="pf-release"))
-        if release.get("differs"):
-            parts.append(html.P(t("differs_from_release", lang), className="ipc-warn"))
+        # the official verdict as released and, where current data differ, old → new as shown: worded by the one
+        # function the stage alert and the dossier use (releases.release_verdict_text)
+        verdict = release_verdict_text(release, rr, release.get("current"), lang) or (
+            f"{t('as_released', lang)}: {label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}, "
+            f"{index_text(rr.get('composite_index'))}"
+        )
+        parts.append(html.P(verdict, id="pf-release-verdict", className="ipc-warn" if release.get("differs") else None))
         revised = cycle_revision_text(release.get("released_cycle"), release.get("current_cycle"), lang)
         if revised:
             parts.append(html.P(revised, id="pf-cycle-revised", className="ipc-warn"))

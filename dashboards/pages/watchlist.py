@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.labels import index_text, rank_text
+from pipelines.labels import index_text, rank_text, robustness_code, robustness_text
 
 from .. import access, queries
 from ..components import (
@@ -34,11 +34,12 @@ NAV_KEY = "nav_watchlist"
 DOSSIER_ROUTE = "/dossiers/"
 
 
-def robust_label(value: bool | None, lang: str) -> str:
-    """Three states: a flag can be robust, not robust, or not assessed (no uncertainty run for the unit)."""
-    if value is None:
-        return "– " + t("not_assessed", lang)
-    return ("✔ " + t("robust", lang)) if value else ("⚠ " + t("not_robust", lang))
+def robust_label(row: dict, lang: str) -> str:
+    """A finding's robustness with its mark: robust, not robust, or -- never a bare "–" -- why there is none (no
+    flag raised, or no uncertainty runs): labels.robustness_text, the words every surface uses."""
+    code = robustness_code(row)
+    mark = {"robust": "✔ ", "not_robust": "⚠ "}.get(code, "– ")
+    return mark + robustness_text(row, lang)
 
 
 def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dict]:
@@ -61,7 +62,7 @@ def watch_rows(df: pl.DataFrame, lang: str, year: int | None = None) -> list[dic
                 # the name is data: escaped so it can never become a link or a tag in the markdown cell
                 "city_link": f"[{markdown_text(r[name_col(lang)])}]({profile})",
                 "stage_label": label(STAGES, r["stage"], lang),
-                "robust_label": robust_label(r["is_robust"], lang),
+                "robust_label": robust_label(r, lang),
                 "share_bottom_pct": None if share is None else round(100 * share),
                 "targets_label": (
                     f"{r['targets_lagging']}/{r['targets_evaluable']}" if r.get("targets_evaluable") else "–"

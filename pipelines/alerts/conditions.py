@@ -247,6 +247,8 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
             where s.year = ? and s.performance_group = ? order by c.unit_code""",
         [year, group],
     )
+    # the year released: the official verdict and, where current data differ, old → new (as the stage alert says)
+    notes = _release_notes(con, year) if year is not None else {}
     return [
         _city(
             "bottom_group",
@@ -254,8 +256,10 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key=f"group:{group}",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名{_tied(r, 'zh')}）",
-            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']}{_tied(r, 'en')})",
+            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名{_tied(r, 'zh')}）"
+            + _released_suffix(notes, r["unit_code"], "zh"),
+            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']}{_tied(r, 'en')})"
+            + _released_suffix(notes, r["unit_code"], "en"),
             detail={k: r[k] for k in ("year", "rank", "n_ranked", "performance_group", "composite_index")},
         )
         for r in rows
@@ -275,6 +279,7 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             where s.year = ? and s.rank_change < ? order by c.unit_code""",
         [year, -k],
     )
+    notes = _release_notes(con, year) if year is not None else {}
     return [
         _city(
             "rank_drop",
@@ -283,8 +288,10 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             subject_key="rank",
             change_key=str(r["year"]),  # a drop in another year is another drop, told (one alert while it lasts)
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）",
-            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})",
+            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）"
+            + _released_suffix(notes, r["unit_code"], "zh"),
+            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})"
+            + _released_suffix(notes, r["unit_code"], "en"),
             detail={k2: r[k2] for k2 in ("year", "rank", "n_ranked", "rank_change")} | {"max_rank_loss": k},
         )
         for r in rows
@@ -391,6 +398,65 @@ def _stage_deadline_text(kind: str, st: str, r: dict, known: dict, lang: str) ->
     return f"（{text[1:]}）"
 
 
+def _released_suffix(notes: dict, unit_code: str, lang: str) -> str:
+    """An alert title's clause naming the official verdict of its year (``_release_notes``), "" when not released."""
+    note = notes.get(unit_code)
+    if not note:
+        return ""
+    return f"（{note[lang]}）" if lang == "zh" else f" ({note[lang]})"
+
+
+def _release_notes(con, year: int) -> dict[str, dict]:
+    """unit -> the official verdict of ``year`` as released and, where the current marts differ, old → new
+    (releases.release_verdict_text, the profile's and the dossier's wording) in both languages, with the release's
+    id. After a release and then a restatement or a corrected file, the stage alert spoke of the current marts only:
+    the city read a stage no published document held and could not tell which verdict was official. {} when the
+    year has no release (a warehouse without the releases schema)."""
+    from pipelines.evaluation.releases import (
+        LATEST_FIRST,
+        RELEASED_RANKS_SQL,
+        release_verdict_text,
+    )
+
+    if not (has_table(con, "releases", "releases") and has_table(con, "releases", "evaluation_year")):
+        return {}
+    release = _rows(
+        con, f"select * from releases.releases where evaluation_year = ? order by {LATEST_FIRST} limit 1", [year]
+    )
+    if not release:
+        return {}
+    release = release[0]
+    # the released rank with its tie in the release (a release written before rank_is_shared holds it null)
+    shared = (
+        f"left join ({RELEASED_RANKS_SQL}) k on k.release_id = r.release_id and k.unit_code = r.unit_code"
+        if has_table(con, "releases", "city_score_year")
+        else "left join (select null as unit_code, cast(null as boolean) as rank_is_shared) k on false"
+    )
+    released = _rows(
+        con,
+        f"""select r.unit_code, r.stage, r.composite_index, r.rank, r.n_ranked, k.rank_is_shared
+            from releases.evaluation_year r {shared} where r.release_id = ?""",
+        [release["release_id"]],
+    )
+    current = {
+        r["unit_code"]: r
+        for r in _rows(
+            con,
+            # the figures of the score mart, the ones the release's city_score_year holds
+            f"""select e.unit_code, e.stage, s.composite_index, s.rank, s.n_ranked, {_rank_shared(con)}
+                from marts.fct_evaluation_year e
+                left join marts.fct_city_score_year s on s.unit_code = e.unit_code and s.year = e.year
+                where e.year = ?""",
+            [year],
+        )
+    }
+    return {
+        r["unit_code"]: {"release_id": release["release_id"]}
+        | {lang: release_verdict_text(release, r, current.get(r["unit_code"]), lang) for lang in ("zh", "en")}
+        for r in released
+    }
+
+
 def stage(con, rules: Rules) -> list[Condition] | None:
     """One alert per city for its evaluation stage (subject "stage"): a city whose stage changes (watch →
     rectification, or back) is one alert that changes (Condition.change_key), told once as "from → to", never the
@@ -411,6 +477,7 @@ def stage(con, rules: Rules) -> list[Condition] | None:
         [year],
     )
     known = _stage_deadlines(con)
+    notes = _release_notes(con, year) if year is not None else {}
     out = []
     for r in rows:
         st = r["stage"]
@@ -437,6 +504,9 @@ def stage(con, rules: Rules) -> list[Condition] | None:
             else f"{_who_en(r)}: “{label_text(st, 'en')}” in {r['year']} on non-robust evidence, needs review"
         )
         deadline = {lang: _stage_deadline_text(kind, st, r, known, lang) for lang in ("zh", "en")}
+        # the year released: which release is the official verdict and, where current data differ, old → new
+        note = notes.get(r["unit_code"]) or {}
+        released = {lang: _released_suffix(notes, r["unit_code"], lang) for lang in deadline}
         out.append(
             _city(
                 "stage",
@@ -447,9 +517,10 @@ def stage(con, rules: Rules) -> list[Condition] | None:
                 subject_key="stage",
                 change_key=f"{kind}:{st}",
                 year=r["year"],
-                title_zh=title_zh + deadline["zh"],
-                title_en=title_en + deadline["en"],
-                detail={"year": r["year"], "stage": st, "is_robust": r["is_robust"], "rules_fired": r["rules_fired"]},
+                title_zh=title_zh + deadline["zh"] + released["zh"],
+                title_en=title_en + deadline["en"] + released["en"],
+                detail={"year": r["year"], "stage": st, "is_robust": r["is_robust"], "rules_fired": r["rules_fired"]}
+                | {"release_id": note.get("release_id")},
             )
         )
     return out

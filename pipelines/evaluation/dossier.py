@@ -27,11 +27,20 @@ from pipelines.evaluation.releases import (
     RELEASED_RANKS_SQL,
     cycle_of_year,
     cycle_revision_text,
+    release_verdict_text,
     released_acceptance_differs,
-    released_differs,
 )
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
-from pipelines.labels import FLAGGED_STAGES, band_floor, group_names, index_text, label_set, label_text, rank_text
+from pipelines.labels import (
+    FLAGGED_STAGES,
+    band_floor,
+    group_names,
+    index_text,
+    label_set,
+    label_text,
+    rank_text,
+    robustness_text,
+)
 from pipelines.private_files import private_dir, write_private_text
 
 # Stage labels come from the labels seed (dbt_project/seeds/labels.csv) through the one loader.
@@ -560,7 +569,8 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
 
     lines = ["## 评估结论 / Evaluation stage", ""]
     if e:
-        robust = {True: "稳健 robust", False: "不稳健 not robust", None: "–"}[e["is_robust"]]
+        # the reason beside a null (labels seed, set robustness), as every page says it (labels.robustness_text)
+        robust = robustness_text(e, "both")
         lines += [
             f"- 阶段 / Stage: **{label_text(e['stage'])} {e['stage']}**",
             # the Chinese from the row's facts (the dashboard's function), the mart's English sentence after it
@@ -760,7 +770,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                         # the change of the published indices, at their precision: the figure the rules judged
                         # and the evidence states (fct_evaluation_cycle.index_change)
                         index_text(r["index_change"]),
-                        {True: "是", False: "否", None: "–"}[r["is_robust"]],
+                        robustness_text(r, "both", "verdict"),
                         _cycle_state_text(r),
                         _cycle_judged_by_text(r),
                     ]
@@ -793,21 +803,16 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             + (f", 更正 supersedes {rel['supersedes_release_id']}" if rel["supersedes_release_id"] else ""),
         ]
         if rr:
-            # one definition of "differs" (releases.released_differs), as the profile and the extracts use
-            differs = e is not None and released_differs(rr, e)
+            # the official verdict as released and, where current data differ, old → new as shown: worded by the
+            # one function the stage alert and the profile use (releases.release_verdict_text), in both languages
+            now = None
+            if e is not None:
+                now = {"stage": e.get("stage")} | {
+                    k: (s or e).get(k) for k in ("composite_index", "rank", "n_ranked", "rank_is_shared")
+                }
             lines.append(
-                f"- 发布时结论 / As released: {label_text(rr['stage'])} {rr['stage']}, "
-                f"指数 index {index_text(rr['composite_index'])}, "
-                f"排名 rank {rank_text(rr['rank'], rr['n_ranked'], rr.get('rank_is_shared'), 'both')}"
-                + ("；**当前数据与发布版本不同 / current data differ from the release**" if differs else "")
-                # the current figures beside the published ones: old and new, so the change can be checked
-                + (
-                    f" → 当前 now: {label_text(e['stage'])} {e['stage']}, 指数 index "
-                    f"{index_text(s['composite_index'] if s else None)}, 排名 rank "
-                    f"{rank_text(s['rank'], s['n_ranked'], s.get('rank_is_shared'), 'both') if s else '–'}"
-                    if differs
-                    else ""
-                )
+                "- 发布时结论 / As released: "
+                + " / ".join(release_verdict_text(rel, rr, now, lang) for lang in ("zh", "en"))
             )
         ra = d.get("released_acceptance")
         if ra:
@@ -820,7 +825,7 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
                     else f"{label_text(ra.get('acceptance_status'), 'zh')} / {label_text(ra.get('acceptance_status'), 'en')}"
                 )
                 + (
-                    "；**当前数据与发布版本不同 / current data differ from the release**"
+                    f"；**{label_text('current_data_differ', 'zh')} / {label_text('current_data_differ', 'en')}**"
                     if released_acceptance_differs(ra, d.get("acceptance"))
                     else ""
                 )

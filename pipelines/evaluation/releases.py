@@ -430,6 +430,48 @@ def cycle_revision_text(released: dict | None, current: dict | None, lang: str) 
     return f"{label_text('revised_after_publication', lang)}: {old} → {new}"
 
 
+def release_verdict_text(release: dict | None, released: dict | None, current: dict | None, lang: str) -> str:
+    """The official verdict of a released unit-year as every surface words it (the stage alert, the dashboard
+    profile, the dossier): which release it is -- its id and time in Beijing time, marked -- with the stage, index and
+    rank as released and, where the current figures differ (released_differs: as shown), what moved, old → new as
+    shown. After a release and a restatement or a corrected file, the alert spoke of the current marts only: a city
+    read a stage no published document held and could not tell which one was official. "" when the year was not
+    released or the unit is not in the release."""
+    from pipelines.china_time import china_time_text
+    from pipelines.labels import label_text, rank_text
+
+    if not release or not released:
+        return ""
+    zh = lang == "zh"
+    sep, colon = ("，", "：") if zh else (", ", ": ")
+    when = china_time_text(release.get("released_at"), lang)
+
+    def stage(r):
+        return label_text(r.get("stage"), lang) if r.get("stage") else "–"
+
+    def rank(r):
+        return rank_text(r.get("rank"), r.get("n_ranked"), r.get("rank_is_shared"), lang)
+
+    index_word, rank_word = ("指数 ", "排名 ") if zh else ("index ", "rank ")
+    text = (
+        f"{label_text('official_verdict_release', lang)}{colon}{release['release_id']}"
+        + (f"（{when}）" if zh else f" ({when})") * bool(when)
+        + f"{colon}{stage(released)}{sep}{index_word}{index_text(released.get('composite_index'))}"
+        + f"{sep}{rank_word}{rank(released)}"
+    )
+    if current is None or not released_differs(released, current):
+        return text
+    moved = []
+    if stage(released) != stage(current):
+        moved.append(f"{stage(released)} → {stage(current)}")
+    old, new = index_text(released.get("composite_index")), index_text(current.get("composite_index"))
+    if old != new:
+        moved.append(f"{index_word}{old} → {new}")
+    if rank(released) != rank(current):
+        moved.append(f"{rank_word}{rank(released)} → {rank(current)}")
+    return text + ("；" if zh else "; ") + label_text("current_data_differ", lang) + colon + sep.join(moved)
+
+
 def released_rows(con: duckdb.DuckDBPyConnection, table: str, release_id: str) -> pl.DataFrame:
     keys = RELEASED[table][2]
     return (

@@ -1,6 +1,30 @@
 {{ config(materialized='table') }}
 {#- spans of years in the evidence ("W1 ... 2022–2024") with the range dash every text uses (dbt_project.yml) -#}
 {%- set dash = var('range_dash') %}
+{#- W2's evidence per year it fired: the lagging key targets of the evaluable ones, their share and the year's
+    threshold (W2.lagging_share of the rules in force that year), so the clause names figures and threshold -#}
+{%- set w2_item -%}
+case when y.fired_w2 then concat_ws('', cast(y.year as string), ' ', cast(y.targets_lagging as string), '/',
+  cast(y.targets_evaluable as string), ' = ', {{ decimal_text('y.targets_lagging_share', 2) }}, ' > ',
+  {{ decimal_text('yp.w2_lagging_share', 2) }}) end
+{%- endset %}
+{#- whether the verdict's flagging condition held in GEN.robust_share of the uncertainty runs (null: robustness) -#}
+{#- not reporting is a fact of the ledger and review is the absence of robust evidence, with or without uncertainty
+    runs, as fct_evaluation_year says them (a cycle counted as exit read "not assessed" beside years read robust) -#}
+{%- set is_robust -%}
+  case v.verdict
+    when 'review' then false
+    when 'not_reported' then true
+    else case when v.has_uncertainty then
+      case v.verdict
+        when 'exit_candidate' then v.x1_robust_at_end
+        when 'rectification' then v.rect_robust_any
+        when 'watch' then v.watch_robust_any
+        when 'exemplary' then v.ex1_robust_at_end
+      end
+    end
+  end
+{%- endset %}
 -- Verdict per programme unit and three-year cycle, from its evaluated years. Verdict precedence:
 -- withdrawn > exit_candidate > rectification > review > watch > exemplary > normal. A city that withdrew during the
 -- cycle keeps the evidence of the years it was evaluated, under the verdict "withdrawn".
@@ -33,6 +57,18 @@ years as (
 
 chain as (
   select * from {{ ref('int_evaluation_cycle_chain') }}
+),
+
+-- The catalog each year was scored under (a year's catalog is every unit's): the cycle's change compares the
+-- published index of its baseline year with its last year's, and when the two were scored under different
+-- catalogs (weights changed mid-cycle) the change is not like-for-like. The published figures stay the ones
+-- compared -- each is the figure the city read and was ranked on, and re-scoring a published baseline would
+-- move a figure no one can contest -- but the cycle says so, with the like-for-like change beside it (the
+-- baseline re-weighted by the last year's catalog, which R2 already requires before it sanctions a fall).
+catalog_of_year as (
+  select year, max(catalog_version) as catalog_version
+  from {{ ref('fct_evaluation_year') }}
+  group by year
 ),
 
 -- the calendar's cycles and whether another cycle took part of one (macro programme_unit_cycles, the definition
@@ -74,6 +110,8 @@ per_cycle as (
     max(case when y.year = b.last_year then y.baseline_index end) as baseline_index,
     max(case when y.year = b.last_year then y.composite_index end) as end_index,
     max(case when y.year = b.last_year then y.index_change_cycle end) as index_change,
+    max(case when y.year = b.last_year then y.catalog_version end) as end_catalog_version,
+    max(case when y.year = b.last_year then y.index_change_same_catalog end) as index_change_same_catalog,
     -- the calibrated R2 threshold of the year R2 fired (only a cycle's end year can): the evidence names it, as the
     -- year's rules_fired does, so a city can check its fall against the figure that judged it
     max(case when y.fired_r2 then y.r2_threshold_points end) as r2_threshold_points,
@@ -97,7 +135,17 @@ per_cycle as (
     sum(case when y.fired_w1 then 1 else 0 end) as w1_years,
     min(case when y.fired_w1 then y.year end) as w1_first, max(case when y.fired_w1 then y.year end) as w1_last,
     sum(case when y.fired_w2 then 1 else 0 end) as w2_years,
+    {{ dbt.listagg(w2_item, "', '", "order by y.year") }} as w2_detail,
     min(case when y.fired_w2 then y.year end) as w2_first, max(case when y.fired_w2 then y.year end) as w2_last,
+    -- the thresholds each clause of the evidence names, from the rules in force in the years the rule fired
+    max(case when y.fired_r1 then yp.r1_watch_years end) as r1_watch_years,
+    max(case when y.fired_r1 then y.rules_version end) as r1_rules_version,
+    min(case when y.stage = 'review' then y.year end) as review_first,
+    max(case when y.stage = 'review' then y.year end) as review_last,
+    max(case when y.stage = 'review' then yp.robust_share end) as review_robust_share,
+    min(case when y.stage = 'not_reported' then y.year end) as not_reported_first,
+    max(case when y.stage = 'not_reported' then y.year end) as not_reported_last,
+    max(case when y.stage = 'not_reported' then yp.grace_months end) as grace_months,
     sum(case when y.fired_r1 then 1 else 0 end) as r1_years,
     min(case when y.fired_r1 then y.year end) as r1_first, max(case when y.fired_r1 then y.year end) as r1_last,
     max(case when y.fired_r2 then 1 else 0 end) = 1 as r2_fired,
@@ -116,6 +164,7 @@ per_cycle as (
       as performance_groups
   from years as y
   inner join bounds as b on b.unit_code = y.unit_code and b.cycle_start = y.cycle_start
+  left join params as yp on yp.evaluation_year = y.year
   group by y.unit_code, y.cycle_start
 ),
 
@@ -168,6 +217,7 @@ with_third_party as (
     tp.report_version as third_party_report_version,
     p.tp_third_party_weight as third_party_weight,
     p.ex1_improve_min_points,
+    p.x1_improve_min_points,
     -- the rules version the cycle verdict itself is judged by (X1/EX1 at the end, the third-party weight and
     -- whether a missing report holds the verdict): the one in force in the cycle's last evaluated year
     p.rules_version as verdict_rules_version,
@@ -197,17 +247,31 @@ select
   lag(v.verdict) over (partition by v.unit_code order by v.cycle_start nulls last) as previous_verdict,
   concat_ws('; ',
     case when v.verdict = 'withdrawn' then concat_ws('', 'withdrawn in ', cast(v.withdrawn_year as string)) end,
+    -- every clause names its figures, its threshold and its year(s) at the published precision, and the rules
+    -- version the threshold is read from (X1/EX1/R2: the cycle's last evaluated year, as the verdict is judged)
     case when v.verdict = 'exit_candidate' then concat_ws('', 'X1 previous cycle in rectification, index change ',
-      {{ published_text('v.index_change') }}) end,
+      cast(v.cycle_baseline_year as string), '{{ dash }}', cast(v.last_year as string), ' ',
+      {{ published_text('v.index_change') }}, ', not above ',
+      {{ published_text('v.x1_improve_min_points') }}, ' (rules ', v.verdict_rules_version, ')') end,
     case when v.r1_years > 0 then concat_ws('', 'R1 in ', cast(v.r1_first as string),
-      case when v.r1_last > v.r1_first
-          then concat_ws('', '{{ dash }}', cast(v.r1_last as string)) else '' end) end,
+      case when v.r1_last > v.r1_first then concat_ws('', '{{ dash }}', cast(v.r1_last as string))
+      else '' end, ' (',
+      cast(v.r1_watch_years as string), ' consecutive watch years, rules ', v.r1_rules_version, ')') end,
     case when v.r2_fired then concat_ws('', 'R2 index change over cycle ',
-      {{ published_text('v.index_change') }}, ', threshold -', {{ published_text('v.r2_threshold_points') }}) end,
-    case when v.not_reported_years > 0 then concat_ws('', 'not reported within the grace period in ',
-      cast(v.not_reported_years as string), ' year(s) (counts as exit)') end,
+      {{ published_text('v.index_change') }}, ', threshold -', {{ published_text('v.r2_threshold_points') }},
+      ' (', cast(v.cycle_baseline_year as string), '{{ dash }}', cast(v.last_year as string), ', rules ',
+      v.verdict_rules_version, ')') end,
+    case when v.not_reported_years > 0 then concat_ws('', 'not reported within the grace period of ',
+      cast(v.grace_months as string), ' months in ', cast(v.not_reported_years as string), ' year(s) ',
+      cast(v.not_reported_first as string),
+      case when v.not_reported_last > v.not_reported_first
+        then concat_ws('', '{{ dash }}', cast(v.not_reported_last as string)) else '' end,
+      ' (counts as exit)') end,
     case when v.review_years > 0 then concat_ws('', 'review: sanction evidence not robust in ',
-      cast(v.review_years as string), ' year(s)') end,
+      cast(v.review_years as string), ' year(s) ', cast(v.review_first as string),
+      case when v.review_last > v.review_first then concat_ws('', '{{ dash }}', cast(v.review_last as string))
+      else '' end,
+      ' (robust share below ', {{ decimal_text('v.review_robust_share', 2) }}, ')') end,
     case when v.w1_years > 0 then concat_ws('', 'W1 bottom group in ', cast(v.w1_years as string), ' year(s) ',
       cast(v.w1_first as string),
       case when v.w1_last > v.w1_first then concat_ws('', '{{ dash }}', cast(v.w1_last as string))
@@ -215,9 +279,11 @@ select
     case when v.w2_years > 0 then concat_ws('', 'W2 targets lagging in ', cast(v.w2_years as string), ' year(s) ',
       cast(v.w2_first as string),
       case when v.w2_last > v.w2_first then concat_ws('', '{{ dash }}', cast(v.w2_last as string))
-      else '' end) end,
+      else '' end, ' (', v.w2_detail, ')') end,
     case when v.verdict = 'exemplary' then concat_ws('', 'EX1 ', v.end_group, ' in ', cast(v.last_year as string),
-      ', index change +', {{ published_text('v.index_change') }}) end,
+      ', index change ', cast(v.cycle_baseline_year as string), '{{ dash }}', cast(v.last_year as string), ' +',
+      {{ published_text('v.index_change') }}, ', above ',
+      {{ published_text('v.ex1_improve_min_points') }}, ' (rules ', v.verdict_rules_version, ')') end,
     case when v.third_party_status = 'received' then concat_ws('', 'third-party score ',
       -- in exact decimals: the score is a double; 76.85 held as 76.8499… rounded to 76.8 on DuckDB, 76.9 on Spark
       {{ decimal_text('v.third_party_score', 1) }},
@@ -248,16 +314,14 @@ select
   v.not_reported_years,
   v.verdict in ('exit_candidate', 'not_reported') as counts_as_exit,
   v.prev_rect_or_worse,
-  case when v.has_uncertainty then
-    case v.verdict
-      when 'exit_candidate' then v.x1_robust_at_end
-      when 'rectification' then v.rect_robust_any
-      when 'watch' then v.watch_robust_any
-      when 'exemplary' then v.ex1_robust_at_end
-      when 'review' then false
-      when 'not_reported' then true
-    end
-  end as is_robust,
+  {{ is_robust }} as is_robust,
+  -- why is_robust is what it is, never a bare null (labels seed, set robustness), as fct_evaluation_year says it
+  case
+    when {{ is_robust }} then 'robust'
+    when not {{ is_robust }} then 'not_robust'
+    when v.verdict in ('normal', 'withdrawn') then 'robustness_not_applicable'
+    else 'robustness_not_assessed'
+  end as robustness,
   v.withdrawn_year,
   v.third_party_status,
   v.third_party_score,
@@ -266,7 +330,12 @@ select
   v.third_party_report_version,
   v.verdict_status,
   v.catalog_versions,
+  bc.catalog_version as baseline_catalog_version,
+  v.end_catalog_version,
+  bc.catalog_version = v.end_catalog_version as index_change_like_for_like,
+  v.index_change_same_catalog,
   v.rules_versions,
   v.verdict_rules_version,
   v.performance_groups
 from with_third_party as v
+left join catalog_of_year as bc on bc.year = v.cycle_baseline_year

@@ -1,4 +1,15 @@
 {{ config(materialized='table') }}
+{#- whether the stage's flagging condition held in GEN.robust_share of the uncertainty runs (null: see robustness) -#}
+{%- set is_robust -%}
+  case s.stage
+    when 'exit_candidate' then s.exit_robust
+    when 'rectification' then s.rectification_robust
+    when 'watch' then s.watch_robust
+    when 'exemplary' then s.exemplary_robust
+    when 'review' then false
+    when 'not_reported' then true
+  end
+{%- endset %}
 -- Evaluation stage of every programme unit in every evaluated year, with the rules that fired and the values
 -- that made them fire. Stage precedence: not_reported > exit_candidate > rectification > review > watch >
 -- exemplary > normal;
@@ -158,14 +169,16 @@ select
   s.exit_robust,
   s.watch_robust,
   s.exemplary_robust,
-  case s.stage
-    when 'exit_candidate' then s.exit_robust
-    when 'rectification' then s.rectification_robust
-    when 'watch' then s.watch_robust
-    when 'exemplary' then s.exemplary_robust
-    when 'review' then false
-    when 'not_reported' then true
-  end as is_robust,
+  {{ is_robust }} as is_robust,
+  -- why is_robust is what it is, never a bare null (labels seed, set robustness): a normal year raised no flag to
+  -- be robust about (robustness_not_applicable), a flag without uncertainty runs was not assessed -- 510400 went
+  -- from "not robust" to null when a corrected file moved its stage from review to normal, and no reader said why
+  case
+    when {{ is_robust }} then 'robust'
+    when not {{ is_robust }} then 'not_robust'
+    when s.stage = 'normal' then 'robustness_not_applicable'
+    else 'robustness_not_assessed'
+  end as robustness,
   s.not_reported_sources,
   s.stage in ('exit_candidate', 'not_reported') as counts_as_exit,
   s.withdrawn_year,
