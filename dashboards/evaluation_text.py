@@ -155,6 +155,14 @@ _EVIDENCE_ZH = [
     (re.compile(rf"^W1 bottom group in (\d+) year\(s\) {_SPAN}$"), "W1 关注：{0}年处于末位组（{1}）"),
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
     (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
+    # a unit that joined inside the cycle (fct_evaluation_cycle: the office's rule GEN.joined_entry_baseline)
+    (
+        re.compile(
+            r"^joined in (\d{4}), inside the cycle: index change since (\d{4}) \(GEN\.joined_entry_baseline\), "
+            r"third-party evaluation due at the end of (\d{4})$"
+        ),
+        "{0}年周期中途入选：综合指数变化自{1}年起计（GEN.joined_entry_baseline），第三方评估于{2}年末进行",
+    ),
     # the exit for late reporting and the manual review: a Chinese reader read these two clauses in English
     (
         re.compile(r"^not reported within the grace period in (\d+) year\(s\) \(counts as exit\)$"),

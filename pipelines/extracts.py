@@ -105,6 +105,9 @@ HEADERS: dict[str, str] = {
     "p05_rank": "排名5%分位",
     "p95_rank": "排名95%分位",
     "rules_version": "规则版本",
+    "not_reported_sources": "宽限期内未报送的数据",
+    "counts_as_exit": "视为退出",
+    "report_grace_end_date": "本年度数据报送截止日（北京时间，含当日）",
     # issue 10: a released year's scores sheet shows the as-released verdict beside the current figures
     "released_stage": "发布时评价阶段",
     "released_composite_index": "发布时综合指数",
@@ -228,6 +231,10 @@ EVALUATION_COLUMNS = (
     "p05_rank",
     "p95_rank",
     "rules_version",
+    # not reporting within the grace period counts as exit (stage not_reported): the sources and the verdict, as the
+    # dashboard and the alert say them
+    "not_reported_sources",
+    "counts_as_exit",
 )
 # Relative tolerance for "changed": a rebuild of the same inputs may differ in the last bits of a float sum.
 REL_TOL = 1e-9
@@ -404,11 +411,20 @@ def year_extract_tables(
         have = set(_columns(con, "marts", "fct_evaluation_year"))
         eval_cols = [c for c in EVALUATION_COLUMNS if c in have and c not in score_cols]
         join_eval = "left join marts.fct_evaluation_year e on e.unit_code = s.unit_code and e.year = s.year"
+    # the last day the year's reports count (Beijing time, the whole day), the deadline the dashboard's flag page and
+    # the alerts name (rules.REPORT_DEADLINES_SQL, one definition): the extract gave the exit verdict and no date
+    deadline_col, join_deadline = "", ""
+    if _has(con, "marts", "fct_reporting_status"):
+        from pipelines.evaluation.rules import REPORT_DEADLINES_SQL
+
+        deadline_col = ", rd.report_grace_end_date"
+        join_deadline = f"left join ({REPORT_DEADLINES_SQL}) rd on rd.unit_code = s.unit_code and rd.year = s.year"
     out["scores"] = con.sql(
         f"""select s.year, d.province_code, d.province_name, s.unit_code, d.unit_name, d.level, d.is_programme
                    {"".join(", " + shown.get(c, "s." + c) for c in score_cols)}{"".join(", e." + c for c in eval_cols)}
+                   {deadline_col}
             from marts.fct_city_score_year s
-            join marts.dim_city d on d.unit_code = s.unit_code {join_eval}
+            join marts.dim_city d on d.unit_code = s.unit_code {join_eval} {join_deadline}
             where {where} and s.year = ?
             order by s.rank nulls last, s.unit_code""",
         params=[*p, year],

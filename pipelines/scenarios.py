@@ -311,10 +311,26 @@ def _prepare(scratch: Path, scenario: Scenario, scenario_id: str, rules_csv: Pat
         if _has(con, "marts", "fct_programme_membership"):
             # the acceptance score reads the roster from the intermediate layer (the mart is built after it, to read
             # its ban flag); the published mart holds the same rows
-            con.execute(
-                "create or replace table intermediate.int_programme_memberships as "
-                "select *, programme_name_zh as programme from marts.fct_programme_membership"
-            )
+            if _has_column(con, "marts", "fct_programme_membership", "numbers_pilot_rounds"):
+                con.execute(
+                    "create or replace table intermediate.int_programme_memberships as "
+                    "select *, programme_name_zh as programme from marts.fct_programme_membership"
+                )
+            else:
+                # a snapshot published before the roster carried it: which programmes number pilot rounds is the
+                # calendar seed's (programme_calendar.numbers_pilot_rounds), the one definition the models read
+                calendar = pl.read_csv(
+                    settings.DBT_PROJECT_DIR / "seeds" / "programme_calendar.csv", infer_schema=False
+                ).select("programme_code", "cohort", pl.col("numbers_pilot_rounds").str.to_lowercase() == "true")
+                con.register("programme_calendar_seed", calendar)
+                con.execute(
+                    "create or replace table intermediate.int_programme_memberships as "
+                    "select m.*, m.programme_name_zh as programme, "
+                    "coalesce(c.numbers_pilot_rounds, false) as numbers_pilot_rounds "
+                    "from marts.fct_programme_membership m left join programme_calendar_seed c "
+                    "on c.programme_code = m.programme_code and c.cohort = m.cohort"
+                )
+                con.unregister("programme_calendar_seed")
     finally:
         con.close()
 

@@ -57,7 +57,7 @@ DDL = {
     # the memberships (models/marts/programme/fct_programme_membership): the years each unit owes its reports
     "fct_programme_membership": """unit_code VARCHAR, programme_code VARCHAR, cohort VARCHAR,
         first_evaluated_year INTEGER, last_evaluated_year INTEGER, programme_name_zh VARCHAR, joined_on DATE,
-        left_on DATE, exit_reason VARCHAR, period_end DATE""",
+        left_on DATE, exit_reason VARCHAR, period_end DATE, numbers_pilot_rounds BOOLEAN""",
     # the statistics path of the national unit 000000 (staging models of the main project)
     "stg_raw__patent_stats": """region_code VARCHAR, region_name VARCHAR, year INTEGER, grants_invention BIGINT,
         grants_utility_model BIGINT, grants_design BIGINT, grants_total BIGINT, in_force_invention BIGINT,
@@ -677,8 +677,8 @@ def ensure_fixture_tables(warehouse: Path) -> None:
                           '国家知识产权示范城市', make_date(d.programme_cohort_year, 1, 1),
                           case when d.withdrawn_year is not null then make_date(d.withdrawn_year, 1, 1) end,
                           case when d.withdrawn_year is not null then 'withdrawn' end,
-                          -- an open-ended demonstration-city title: no period end
-                          cast(null as date)
+                          -- an open-ended demonstration-city title: no period end, no pilot rounds
+                          cast(null as date), false
                    from marts.dim_city d
                    where d.is_programme
                      and not exists (select 1 from marts.fct_programme_membership m where m.unit_code = d.unit_code)"""

@@ -58,8 +58,10 @@ def report_deadline(snap, unit: str, data_year: int) -> str:
     the published result" (1 September), a date no mart judges on, while the status turns not_reported after
     30 June."""
     if snap is not None and snap.has("marts.fct_reporting_status"):
+        from pipelines.evaluation.rules import REPORT_DEADLINES_SQL
+
         got = snap.query(
-            "select min(grace_end_date) as d from marts.fct_reporting_status where unit_code = ? and year = ?",
+            f"select report_grace_end_date as d from ({REPORT_DEADLINES_SQL}) where unit_code = ? and year = ?",
             (unit, int(data_year)),
         )
         if got.height and got["d"][0] is not None:

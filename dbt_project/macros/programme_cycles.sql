@@ -46,3 +46,14 @@ left join (
     and t.cycle_start = c.cycle_start
     and t.cycle_end = c.cycle_end
 {%- endmacro %}
+
+{#- Re-joined within the re-application ban of a title removed at acceptance (management measures: 撤销称号,
+    两年内不得再申报): a joining of the unit after the last day of the cycle the acceptance judged and before the
+    ban ends (fct_acceptance_score.reapply_ban_until). EVERY such joining is inside the ban, not only the first
+    after the removal: fct_acceptance_score names the first (rejoined_on), the roster (fct_programme_membership)
+    flags each of its rows with this same test -- before, a second joining inside the same ban read "not within
+    the ban" on the roster. -#}
+{% macro joined_within_removal_ban(joined_on, cycle_last_year, reapply_ban_until) -%}
+    ({{ joined_on }} > cast(concat_ws('', cast({{ cycle_last_year }} as string), '-12-31') as date)
+     and {{ joined_on }} < {{ reapply_ban_until }})
+{%- endmacro %}

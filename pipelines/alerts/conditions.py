@@ -351,10 +351,14 @@ def _stage_deadlines(con) -> dict[tuple[str, int], str | None]:
         con, "marts", "fct_reporting_status"
     ):
         return {}
+    from pipelines.evaluation.rules import REPORT_DEADLINES_SQL
+
+    # the deadline of the one query the dashboard and the extract read (REPORT_DEADLINES_SQL)
     rows = con.execute(
-        "select unit_code, year, cast(min(grace_end_date) as varchar), "
-        "min(case when status in ('received', 'late') then 1 else 0 end) from marts.fct_reporting_status "
-        "where grace_end_date is not null group by unit_code, year"
+        f"select d.unit_code, d.year, cast(d.report_grace_end_date as varchar), a.all_in from ({REPORT_DEADLINES_SQL}) d "
+        "join (select unit_code, year, min(case when status in ('received', 'late') then 1 else 0 end) as all_in "
+        "from marts.fct_reporting_status where grace_end_date is not null group by unit_code, year) a "
+        "on a.unit_code = d.unit_code and a.year = d.year"
     ).fetchall()
     return {(u, int(y)): (None if all_in else d) for u, y, d, all_in in rows}
 

@@ -47,6 +47,15 @@ def load_rules(
     return out
 
 
+# The last day a unit's reports of a year count (China Standard Time, the whole day), per unit and data year: the
+# earliest grace end of its sources (marts.fct_reporting_status.grace_end_date). One query for the dashboard's flag
+# page, the alerts and the provincial extract, so the three name the same date beside the same exit verdict.
+REPORT_DEADLINES_SQL = (
+    "select unit_code, year, min(grace_end_date) as report_grace_end_date "
+    "from marts.fct_reporting_status where grace_end_date is not null group by unit_code, year"
+)
+
+
 def report_grace_end(data_year: int):
     """The last day (China Standard Time, the whole day counting) the reports of ``data_year`` may arrive before they
     count as not reported, i.e. as exit (the management measures' six months): the year end + RPT.grace_months of the

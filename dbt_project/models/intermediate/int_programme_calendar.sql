@@ -28,6 +28,7 @@ select
     coalesce(c.cycle_anchor_year, d.cycle_anchor_year) as cycle_anchor_year,
     coalesce(c.cycle_length, d.cycle_length) as cycle_length,
     c.acceptance_scored,
+    c.numbers_pilot_rounds,
     c.units_announced,
     c.notice,
     c.calendar_note_en,

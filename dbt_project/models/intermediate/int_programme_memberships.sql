@@ -45,6 +45,7 @@ dated as (
         c.cycle_anchor_year,
         c.cycle_length,
         c.acceptance_scored,
+        c.numbers_pilot_rounds,
         r.source_note
     from roster as r
     left join calendar as c
@@ -71,14 +72,17 @@ bounded as (
     from dated as d
 ),
 
--- the latest withdrawal of the same unit on or before the joining date, with the ban of the rules in force in
--- the year of that withdrawal
-previous_exit as (
+-- every withdrawal of the same unit (another membership) on or before the joining date, with the ban of the rules
+-- in force in the year of that withdrawal
+exits as (
     select
         b.unit_code,
         b.programme_code,
         b.cohort,
-        max(e.left_on) as previous_withdrawal_on
+        b.joined_on,
+        e.left_on as withdrawal_on,
+        p.acc_reapply_ban_years as reapply_ban_years,
+        cast({{ dbt.dateadd('year', 'p.acc_reapply_ban_years', 'e.left_on') }} as date) as reapply_ban_until
     from bounded as b
     inner join bounded as e
         on e.unit_code = b.unit_code
@@ -86,22 +90,39 @@ previous_exit as (
         and e.left_on is not null
         and e.left_on <= b.joined_on
         and not (e.programme_code = b.programme_code and e.cohort = b.cohort)
-    group by b.unit_code, b.programme_code, b.cohort
+    left join {{ ref('int_evaluation_params_year') }} as p
+        on p.evaluation_year = {{ year_of('e.left_on') }}
+),
+
+-- The exit whose ban the joining is judged against: the latest withdrawal whose ban covers the joining date when
+-- one does, else the latest withdrawal (its ban over). Any withdrawal's ban counts, not only the latest's: with a
+-- longer ban in an earlier rules version, an earlier withdrawal can still bar a joining the latest one does not.
+previous_exit as (
+    select unit_code, programme_code, cohort, withdrawal_on, reapply_ban_years, reapply_ban_until
+    from (
+        select
+            x.*,
+            row_number() over (
+                partition by x.unit_code, x.programme_code, x.cohort
+                order by
+                    case when x.joined_on < x.reapply_ban_until then 0 else 1 end asc,
+                    x.withdrawal_on desc nulls last,
+                    x.reapply_ban_until desc nulls last
+            ) as exit_rank
+        from exits as x
+    ) as ranked
+    where exit_rank = 1
 ),
 
 with_ban as (
     select
         b.*,
-        x.previous_withdrawal_on,
-        p.acc_reapply_ban_years as reapply_ban_years,
-        case when x.previous_withdrawal_on is not null and p.acc_reapply_ban_years is not null then
-            {{ dbt.dateadd('year', 'p.acc_reapply_ban_years', 'x.previous_withdrawal_on') }}
-        end as reapply_ban_until
+        x.withdrawal_on as previous_withdrawal_on,
+        x.reapply_ban_years,
+        x.reapply_ban_until
     from bounded as b
     left join previous_exit as x
         on x.unit_code = b.unit_code and x.programme_code = b.programme_code and x.cohort = b.cohort
-    left join {{ ref('int_evaluation_params_year') }} as p
-        on p.evaluation_year = {{ year_of('x.previous_withdrawal_on') }}
 )
 
 select
@@ -122,6 +143,8 @@ select
     cycle_anchor_year,
     cycle_length,
     acceptance_scored,
+    -- the programme numbers pilot rounds (seed programme_calendar; false for a roster programme missing there)
+    coalesce(numbers_pilot_rounds, false) as numbers_pilot_rounds,
     previous_withdrawal_on,
     reapply_ban_years,
     cast(reapply_ban_until as date) as reapply_ban_until,

@@ -43,6 +43,7 @@
   'tp_document_review_share': ('TP', 'document_review_share', 'double'),
   'gen_cycle_anchor_year': ('GEN', 'cycle_anchor_year', 'integer'),
   'gen_cycle_length': ('GEN', 'cycle_length', 'integer'),
+  'gen_joined_entry_baseline': ('GEN', 'joined_entry_baseline', 'integer'),
   'acc_reapply_ban_years': ('ACC', 'reapply_ban_years', 'integer'),
   'acc_max_pilot_rounds': ('ACC', 'max_pilot_rounds', 'integer'),
 } %}

@@ -55,14 +55,19 @@ governing_programme as (
   from {{ ref('int_programme_unit_years') }}
 ),
 
--- The roster (int_programme_memberships; the policy simulator, which rebuilds this model on a snapshot without
--- intermediates, writes it from the published fct_programme_membership): the governing membership's period end
--- dates a title removed at acceptance, and a later joining of the same unit is checked against the re-application
--- ban. Not the mart: fct_programme_membership reads this model's ban flag (one definition of re-joined within the
--- ban after a removal at acceptance), so it is built after it.
+-- The roster (int_programme_memberships; the policy simulator writes it from the published mart): the governing
+-- membership's period end dates a title removed at acceptance; a later joining is checked against the ban. Not the
+-- mart, which reads this model's removals (macro joined_within_removal_ban) and so is built after it.
 memberships as (
-  select unit_code, programme_code, cohort, joined_on, period_end
+  select unit_code, programme_code, cohort, joined_on, period_end, numbers_pilot_rounds
   from {{ ref('int_programme_memberships') }}
+),
+
+-- programmes with numbered pilot rounds: data (seed programme_calendar.numbers_pilot_rounds), not a code in SQL
+pilot_programmes as (
+  select distinct programme_code
+  from memberships
+  where numbers_pilot_rounds
 ),
 
 last_years as (
@@ -226,7 +231,7 @@ roster_round as (
     on m.unit_code = f.unit_code and m.programme_code = f.governing_programme_code and m.cohort = f.governing_cohort
   inner join memberships as m2
     on m2.unit_code = f.unit_code and m2.programme_code = m.programme_code and m2.joined_on <= m.joined_on
-  where f.governing_programme_code = 'strong_city_pilot'
+  where m.numbers_pilot_rounds
   group by f.unit_code, f.cycle_start
 ),
 
@@ -235,9 +240,9 @@ history_round as (
   from final_score as f
   left join final_score as e
     on e.unit_code = f.unit_code and e.cycle_end < f.cycle_start
-    and e.governing_programme_code = 'strong_city_pilot' and e.acceptance_scored
+    and e.governing_programme_code = f.governing_programme_code and e.acceptance_scored
     and e.acceptance_score >= e.acc_remove_below and e.acceptance_score < e.acc_cultivation_from
-  where f.governing_programme_code = 'strong_city_pilot'
+  where f.governing_programme_code in (select p.programme_code from pilot_programmes as p)
   group by f.unit_code, f.cycle_start
 ),
 
@@ -274,9 +279,8 @@ banded as (
 -- the band was judged by, the same row as ACC.remove_below). The title ends with the construction period the
 -- acceptance closes: the governing membership's period end (2022 batch: 30 June 2025, after the acceptance of the
 -- first half of 2025), else the last day of the cycle. The ban counts from then, as a withdrawal's does
--- (int_programme_memberships.reapply_ban_until), and a joining of the same unit after the cycle's last year and
--- before the ban ends is flagged (rejoined_within_ban), never silently accepted: the roster's ban flag knew only
--- withdrawals, so a city removed at acceptance re-joined the next round unflagged.
+-- (int_programme_memberships.reapply_ban_until); the first joining after the cycle is named (rejoined_on) and
+-- flagged inside the ban (macro joined_within_removal_ban; the roster flags every such joining).
 removal as (
   select
     f.unit_code, f.cycle_start,
@@ -350,13 +354,14 @@ select
   s.verdict as cycle_verdict,
   s.verdict_status as cycle_verdict_status,
   s.rules_version,
-  -- the day the title removed at acceptance ends (null for any other band), the end of the re-application ban and
-  -- the unit's first joining after the cycle; rejoined_within_ban: that joining falls inside the ban
+  -- the day the title removed at acceptance ends (null for any other band), the ban's end and the first joining
+  -- after the cycle; rejoined_within_ban: that joining falls inside the ban
   s.title_removed_on,
   s.reapply_ban_until,
   s.rejoined_on,
-  coalesce(s.rejoined_on < s.reapply_ban_until, false) as rejoined_within_ban,
-  -- the pilot round judged (第N轮试点; null when the governing programme is not the strong-city pilot), the office's
+  coalesce({{ joined_within_removal_ban('s.rejoined_on', 's.cycle_end', 's.reapply_ban_until') }}, false)
+    as rejoined_within_ban,
+  -- the pilot round judged (第N轮试点; null when the governing programme numbers no pilot rounds), the office's
   -- ACC.max_pilot_rounds and whether the title was removed under it (a score in the new-pilot-round band)
   s.pilot_round,
   s.acc_max_pilot_rounds as max_pilot_rounds,

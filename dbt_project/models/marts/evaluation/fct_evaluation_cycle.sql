@@ -243,9 +243,19 @@ select
   v.cycle_start,
   v.cycle_end,
   v.cycle_baseline_year as baseline_year,
+  -- joined inside the cycle: its comparison starts after the cycle's baseline year (int_programme_unit_years, the
+  -- one definition; read from the baseline so the simulator's and the harness's calendars need no new column)
+  case when v.cycle_baseline_year >= v.cycle_start then v.cycle_baseline_year + 1 end as joined_in_year,
   v.verdict,
   lag(v.verdict) over (partition by v.unit_code order by v.cycle_start nulls last) as previous_verdict,
   concat_ws('; ',
+    -- a unit that joined inside the cycle: said first, with the baseline its changes are read from and the
+    -- third-party evaluation every unit of the cycle is due at its end (before: nothing said, and the cycle's
+    -- baseline year, before it joined, judged it)
+    case when v.cycle_baseline_year >= v.cycle_start then concat_ws('',
+      'joined in ', cast(v.cycle_baseline_year + 1 as string), ', inside the cycle: index change since ',
+      cast(v.cycle_baseline_year as string), ' (GEN.joined_entry_baseline), third-party evaluation due at the end of ',
+      cast(v.cycle_end as string)) end,
     case when v.verdict = 'withdrawn' then concat_ws('', 'withdrawn in ', cast(v.withdrawn_year as string)) end,
     -- every clause names its figures, its threshold and its year(s) at the published precision, and the rules
     -- version the threshold is read from (X1/EX1/R2: the cycle's last evaluated year, as the verdict is judged)

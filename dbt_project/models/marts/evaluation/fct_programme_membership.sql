@@ -9,16 +9,30 @@
 -- knew withdrawals only, so a city removed at acceptance that joined the next round read "within the ban: no" on
 -- the roster while its acceptance row said yes.
 with removal as (
-    -- the joining the acceptance judged: the unit's first joining of another membership after the removed cycle
-    select
-        a.unit_code,
-        a.rejoined_on,
-        max(a.title_removed_on) as title_removed_on,
-        max(a.reapply_ban_until) as reapply_ban_until,
-        max(a.reapply_ban_years) as reapply_ban_years
-    from {{ ref('fct_acceptance_score') }} as a
-    where a.rejoined_within_ban
-    group by a.unit_code, a.rejoined_on
+    -- EVERY joining of the unit inside the ban of a title removed at acceptance (macro joined_within_removal_ban,
+    -- the same test as the acceptance row's rejoined_within_ban): before, only the first joining after the removal
+    -- (the acceptance row's rejoined_on) was flagged, so a second joining inside the same ban read "no". Where the
+    -- bans of two removals cover a joining, the latest removal names it.
+    select unit_code, programme_code, cohort, title_removed_on, reapply_ban_until, reapply_ban_years
+    from (
+        select
+            m.unit_code,
+            m.programme_code,
+            m.cohort,
+            a.title_removed_on,
+            a.reapply_ban_until,
+            a.reapply_ban_years,
+            row_number() over (
+                partition by m.unit_code, m.programme_code, m.cohort
+                order by a.title_removed_on desc nulls last, a.reapply_ban_until desc nulls last
+            ) as removal_rank
+        from {{ ref('int_programme_memberships') }} as m
+        inner join {{ ref('fct_acceptance_score') }} as a
+            on a.unit_code = m.unit_code
+            and a.title_removed_on is not null
+            and {{ joined_within_removal_ban('m.joined_on', 'a.cycle_last_year', 'a.reapply_ban_until') }}
+    ) as ranked
+    where removal_rank = 1
 )
 
 select
@@ -42,6 +56,7 @@ select
     m.cycle_anchor_year,
     m.cycle_length,
     m.acceptance_scored,
+    m.numbers_pilot_rounds,
     m.previous_withdrawal_on,
     -- the exit whose ban this joining breaches: a withdrawal's when it does, else a title removed at acceptance
     case when m.reapplied_within_ban then m.previous_withdrawal_on end as ban_withdrawal_on,
@@ -58,4 +73,4 @@ select
     m.source_note
 from {{ ref('int_programme_memberships') }} as m
 left join {{ ref('int_units') }} as u on u.unit_code = m.unit_code
-left join removal as r on r.unit_code = m.unit_code and r.rejoined_on = m.joined_on
+left join removal as r on r.unit_code = m.unit_code and r.programme_code = m.programme_code and r.cohort = m.cohort

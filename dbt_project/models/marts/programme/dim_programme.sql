@@ -24,6 +24,7 @@ select
     c.cycle_anchor_year,
     c.cycle_length,
     c.acceptance_scored,
+    c.numbers_pilot_rounds,
     c.units_announced,
     cast(coalesce(m.units_named, 0) as integer) as units_named,
     case

@@ -14,6 +14,7 @@ select
     y.cycle_start,
     y.cycle_end,
     y.cycle_baseline_year,
+    y.joined_cycle_in_year,
     case when y.cycle_start is not null
         then {{ year_range('y.cycle_start', 'y.cycle_end') }}
     end as cycle,
