@@ -343,6 +343,7 @@ def channel_view(component_id: str, lang: str, path=None):
     rows = channel_rows(lang, path)
     if rows is None:
         return html.P(tx("al_no_store", lang), className="ipc-muted")
+    # the channel's name and times sized from their values like the alerts grid's (components.fit_values)
     cols = [
         {"field": "channel", "headerName": tx("al_channel", lang), "minWidth": 100},
         {
@@ -351,11 +352,12 @@ def channel_view(component_id: str, lang: str, path=None):
             "minWidth": 120,
             "cellClassRules": {"ipc-critical": "data.is_refusing"},
         },
-        {"field": "since", "headerName": tx("al_channel_since", lang), "minWidth": TIME_PX},
+        {"field": "since", "headerName": tx("al_channel_since", lang), "minWidth": 60},
         {"field": "waiting", "headerName": tx("al_channel_waiting", lang), "type": "numericColumn", "minWidth": 90},
-        {"field": "next_try", "headerName": tx("al_channel_next", lang), "minWidth": TIME_PX},
+        {"field": "next_try", "headerName": tx("al_channel_next", lang), "minWidth": 60},
         {"field": "answer", "headerName": tx("al_channel_answer", lang), "minWidth": 200},
     ]
+    cols = fit_values(cols, rows, frozenset({"channel", "since", "next_try"}))
     return grid(component_id, lang, cols, rows, height=None, pagination=False)
 
 
