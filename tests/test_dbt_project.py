@@ -232,3 +232,20 @@ def test_old_dbt_step_folders_are_pruned(tmp_path):
     # a folder younger than the minimum age stays even beyond the newest `keep` (a run still going)
     assert prune_step_folders(tmp_path, "dbt_indicator_models", keep=1, min_age_s=3600, now=now) == [mine[2]]
     assert mine[0].exists() and mine[1].exists()
+
+
+def test_every_sql_file_is_within_the_linters_size_limit():
+    """sqlfluff skips a file over its ``large_file_skip_byte_limit`` with a warning and still reports success, so a
+    model that grew past 20,000 bytes (fct_evaluation_cycle, with its evidence clauses in two languages) went
+    unlinted while CI read "All Finished!". The limit is set in ``.sqlfluff``; every SQL file of the project must fit."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(PROJECT_ROOT / ".sqlfluff", encoding="utf-8")
+    limit = int(config["sqlfluff"]["large_file_skip_byte_limit"])
+    too_big = {
+        str(p.relative_to(PROJECT_ROOT)): p.stat().st_size
+        for p in DBT_PROJECT_DIR.rglob("*.sql")
+        if "target" not in p.parts and "dbt_packages" not in p.parts and p.stat().st_size > limit
+    }
+    assert not too_big, f"sqlfluff would skip these (limit {limit} bytes in .sqlfluff): {too_big}"

@@ -105,7 +105,7 @@ previous_exit as (
             row_number() over (
                 partition by x.unit_code, x.programme_code, x.cohort
                 order by
-                    case when x.joined_on < x.reapply_ban_until then 0 else 1 end asc,
+                    case when x.joined_on < x.reapply_ban_until then 0 else 1 end asc nulls last,
                     x.withdrawal_on desc nulls last,
                     x.reapply_ban_until desc nulls last
             ) as exit_rank
