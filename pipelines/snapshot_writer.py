@@ -27,7 +27,9 @@ PUBLISHED_RAW_TABLES = ("ingested_files", "rejected_rows")
 # releases: the immutable evaluation releases (pipelines/evaluation/releases.py), shown as released
 PUBLISHED_SCHEMAS = ("marts", "quality", "releases")
 # 2: quality.check_results holds dbt's data tests beside GX's (engine, column_names, rule, failing_rows)
-SNAPSHOT_SCHEMA_VERSION = 2
+# 3: robustness (evaluation year and cycle), the cycle's catalogue versions and joining year, the calendar's
+#    numbers_pilot_rounds: pages and extracts read them, so a version-2 snapshot is re-published, not half-read
+SNAPSHOT_SCHEMA_VERSION = 3
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
