@@ -1813,7 +1813,7 @@ def alerts_status() -> None:
         refusing = s["state"] == "channel_refusing"
         t.add_row(
             escape(s["channel"]),
-            f"{s['state_zh']} / {s['state_en']}",
+            escape(f"{s['state_zh']} / {s['state_en']}"),
             escape(china_time_text(s["since"], "zh")) if refusing else "",
             escape(str(s["waiting"])),
             escape(china_time_text(s["next_try_at"], "zh")) if refusing else "",
@@ -1821,24 +1821,24 @@ def alerts_status() -> None:
         )
     console.print(t)
     if routing.quiet_hours:
-        start, end = (f"{b:%H:%M}" for b in routing.quiet_hours)
+        start, end = routing.quiet_hours  # times of day, printed with their format (never data text)
         with connect() as con:
             held = quiet_waits(con, now_utc())
         console.print(
-            f"静默时段（北京时间）{start}–{end}：非紧急摘要等待至时段结束，等待中{count_zh(len(held), '条')} · quiet hours "
-            f"{start}–{end} Beijing time: digests without an urgent alert wait for their end, {count_en(len(held), 'digest')} waiting"
+            f"静默时段（北京时间）{start:%H:%M}–{end:%H:%M}：非紧急摘要等待至时段结束，等待中{count_zh(len(held), '条')} · quiet hours "
+            f"{start:%H:%M}–{end:%H:%M} Beijing time: digests without an urgent alert wait for their end, {count_en(len(held), 'digest')} waiting"
         )
         if held:
-            q = Table("route / 路由", "channel / 通道", "recipient / 收件人", "subject / 主题", "waits until / 等待至")
+            t = Table("route / 路由", "channel / 通道", "recipient / 收件人", "subject / 主题", "waits until / 等待至")
             for m in held:
-                q.add_row(
+                t.add_row(
                     escape(m["route"]),
                     escape(m["channel"]),
                     escape(m["recipient"]),
                     escape(m["subject"] or ""),
                     escape(china_time_text(m["quiet_until"], "zh")),
                 )
-            console.print(q)
+            console.print(t)
     refusing = [s for s in states if s["state"] == "channel_refusing"]
     if refusing:  # a non-zero exit for a monitor's check: a channel nobody hears from
         sys.exit(1)

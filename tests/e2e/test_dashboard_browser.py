@@ -245,7 +245,14 @@ def test_watchlist_matches_the_evaluation_mart(browser, dash_server, e2e_snapsho
         )
     )
     assert set(shown) == set(expected)
-    marks = {True: "✔ 稳健", False: "⚠ 不稳健", None: "– 未评估"}
+    from pipelines.labels import label_text
+
+    # the labels seed's words (verdicts round 13: labels.robustness_text, never a bare null)
+    marks = {
+        True: "✔ " + label_text("robust"),
+        False: "⚠ " + label_text("not_robust"),
+        None: "– " + label_text("robustness_not_assessed"),
+    }
     for code, (stage, robust) in expected.items():
         assert shown[code]["stage"] == stage
         assert shown[code]["robust_label"] == marks[robust], code
