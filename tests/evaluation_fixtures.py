@@ -695,10 +695,17 @@ def ensure_fixture_tables(warehouse: Path) -> None:
             con.execute(f"create table if not exists raw.{name} ({cols})")
 
 
-def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = None) -> None:
+def run_evaluation_dbt(
+    warehouse: Path, work_dir: Path, rules_csv: str | None = None, *, data_tests: bool = False
+) -> None:
     """Build the evaluation models on ``warehouse`` whose marts schema already holds the upstream marts.
 
-    Upstream refs become views (schema fixture_views) over the fixture tables, so only our SQL runs."""
+    Upstream refs become views (schema fixture_views) over the fixture tables, so only our SQL runs.
+    ``data_tests``: also run the models' dbt data tests on these cases. They are half of a build's time, so one
+    build per kind of case runs them (the rule cases' default build in tests/test_evaluation_rules.py, the
+    dossier's, the uncertainty cases'); the variants that only move a threshold or a fixture row skip them. The
+    models' dbt unit tests never run here: every one of them runs on the main project in
+    tests/test_patents_in_force.py."""
     proj = work_dir / "eval_dbt"
     if proj.exists():
         shutil.rmtree(proj)
@@ -764,8 +771,17 @@ def run_evaluation_dbt(warehouse: Path, work_dir: Path, rules_csv: str | None = 
     ensure_fixture_tables(warehouse)
     # a separate process, so no DuckDB handle of dbt's stays open in the test process
     dbt = Path(sys.executable).parent / "dbt"
+    skipped = ["unit_test"] if data_tests else ["test", "unit_test"]
     res = subprocess.run(
-        [str(dbt), "build", "--project-dir", str(proj), "--profiles-dir", str(proj)],
+        [
+            str(dbt),
+            "build",
+            *(arg for kind in skipped for arg in ("--exclude-resource-type", kind)),
+            "--project-dir",
+            str(proj),
+            "--profiles-dir",
+            str(proj),
+        ],
         capture_output=True,
         text=True,
         cwd=proj,

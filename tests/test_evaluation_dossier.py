@@ -21,7 +21,7 @@ def warehouse(tmp_path_factory):
     with duckdb.connect(str(wh)) as con:
         truth = F.synthetic_programme(con)
         U.write_rank_uncertainty(con, U.run_uncertainty(con, n_runs=300, seed=9))
-    F.run_evaluation_dbt(wh, work)
+    F.run_evaluation_dbt(wh, work, data_tests=True)  # the synthetic programme's cases under the data tests
     return wh, truth
 
 

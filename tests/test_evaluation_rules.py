@@ -15,6 +15,7 @@ def _build(
     rules_csv: str | None = None,
     uncertainty: dict | None = None,
     reporting: dict | None = None,
+    data_tests: bool = False,
 ) -> dict[str, pl.DataFrame]:
     work = tmp_path_factory.mktemp(name)
     wh = work / "wh.duckdb"
@@ -24,7 +25,7 @@ def _build(
             F.rule_uncertainty(con, uncertainty)
         if reporting is not None:
             F.reporting(con, **reporting)
-    F.run_evaluation_dbt(wh, work, rules_csv)
+    F.run_evaluation_dbt(wh, work, rules_csv, data_tests=data_tests)
     with duckdb.connect(str(wh), read_only=True) as con:
         return {
             t: con.sql(f"select * from marts.{t}").pl()
@@ -41,7 +42,8 @@ def _build(
 
 @pytest.fixture(scope="module")
 def default(tmp_path_factory):
-    return _build(tmp_path_factory, "default")
+    # the models' dbt data tests run on the rule cases once, here (the variants below move one threshold each)
+    return _build(tmp_path_factory, "default", data_tests=True)
 
 
 def stage(marts, unit: str, year: int) -> str | None:
