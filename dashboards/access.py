@@ -40,6 +40,9 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/watchlist": CITY_ROLES,
     "/quality": NATIONAL,
     "/downloads": CITY_ROLES,
+    # why a city is flagged: reached from the watchlist and the profile (not the navigation bar), for the same roles;
+    # the gate checked only the navigation's pages, so a viewer or evaluator account opened it (round 15)
+    "/flag": CITY_ROLES,
 }
 # Component-id prefix -> page, so a callback is checked against the page that owns its outputs.
 ID_PREFIX_PAGE: dict[str, str] = {

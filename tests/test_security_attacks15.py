@@ -1,0 +1,72 @@
+"""Attacks of the fifteenth review (branch h_access15: "provinces with their own access"), against the running
+dashboard over HTTP (the shared app of tests/security_fixtures.py). Each test failed before its fix.
+
+1. The "why flagged" page (/flag), reached from the watchlist and the profile rather than the navigation bar, was
+   left out of the pages the request gate checks roles for: a viewer's or the evaluation agency's account opened
+   it (200, as a page and through the pages router) where every other page outside its role is a 403. The gate now
+   checks every page the router opens, and /flag is open to the roles whose watchlist and profile link to it.
+
+Tried and found holding (no change): a province's forged callback carrying another province's code in every input
+and state of every callback it may call, as a string, a number, a float, a list, a nested dict, full-width and
+Arabic-Indic digits, with spaces, zero-width characters, a leading plus or zero, comma lists and 3,000 characters
+(refused, the published ranking only, or the code only echoed as "no such city"); the report PDF and dossier routes
+with another province's, a province's, the national and look-alike-digit codes; OPTIONS, HEAD, TRACE and PUT; a
+foreign Host header (the sign-in redirect stays relative); argon2 timing of a known and an unknown name.
+"""
+
+from __future__ import annotations
+
+import dash
+import pytest
+from dashboard_http import page_body, signed_in_client
+from security_fixtures import SAME_ORIGIN, attack_web
+
+from dashboards import access
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    w = attack_web(tmp_path_factory, "attacks15", "gd15")
+    app, store = w["app"], w["store"]
+    w["viewer"] = signed_in_client(app, store, "viewer15", "viewer")
+    w["evaluator"] = signed_in_client(app, store, "evaluator15", "evaluator")
+    w["national"] = signed_in_client(app, store, "national15", "national")
+    return w
+
+
+# ---- 1. every page the router opens is held to its roles -----------------------------------------------------------
+@pytest.mark.parametrize("who", ["viewer", "evaluator"])
+@pytest.mark.parametrize("query", ["", "?year=2024", "?lang=en"])
+def test_the_flag_page_is_refused_to_a_role_it_is_not_open_to(web, who, query):
+    client = web[who]
+    assert client.get("/flag" + query, headers=HTML).status_code == 403
+    r = client.post("/_dash-update-component", json=page_body("/flag", query), headers=SAME_ORIGIN)
+    assert r.status_code == 403, r.get_data(as_text=True)[:300]
+
+
+def test_the_flag_page_still_opens_for_the_national_office_and_a_provinces_own_city(web):
+    for client in (web["national"], web["gd"]):
+        assert client.get("/flag?unit=440300&year=2024", headers=HTML).status_code == 200
+        r = client.post("/_dash-update-component", json=page_body("/flag", "?unit=440300"), headers=SAME_ORIGIN)
+        assert r.status_code == 200
+    # another province's city stays refused to Guangdong's office
+    assert web["gd"].get("/flag?unit=320100&year=2024", headers=HTML).status_code == 403
+
+
+def test_every_page_the_router_opens_is_held_to_its_roles(web):
+    """The kind, not the example: a page registered outside the navigation bar must not escape the gate (a page
+    without declared roles is the national office's alone, access.page_roles)."""
+    roles = web["app"].server.config["IPCITY_PAGE_ROLES"]
+    for page in dash.page_registry.values():
+        if page["path"] == "/404":
+            continue
+        wanted = roles.get(page["path"], access.NATIONAL)
+        for who, role in (("viewer", "viewer"), ("evaluator", "evaluator"), ("gd", "province")):
+            status = web[who].get(page["path"], headers=HTML).status_code
+            assert status == (200 if role in wanted else 403), (page["path"], who, status)
+            body = page_body(page["path"], "")
+            status = web[who].post("/_dash-update-component", json=body, headers=SAME_ORIGIN).status_code
+            assert status == (200 if role in wanted else 403), ("router", page["path"], who, status)
+    assert access.PAGE_ROLES["/flag"] == access.CITY_ROLES
