@@ -5,6 +5,11 @@ dashboard over HTTP (the shared app of tests/security_fixtures.py). Each test fa
    left out of the pages the request gate checks roles for: a viewer's or the evaluation agency's account opened
    it (200, as a page and through the pages router) where every other page outside its role is a 403. The gate now
    checks every page the router opens, and /flag is open to the roles whose watchlist and profile link to it.
+2. A callback body in UTF-16 or UTF-32 (which the JSON decoder reads as well as UTF-8) hid its nesting from the
+   gate's depth measure, which read the bytes as UTF-8: an escaped quote has a zero byte between its backslash and
+   its quote, so the rest of the body read as a string. 5,000 levels measured 4, reached the decoder and were a 500
+   with a traceback in the log (round 11's fix for deep bodies, undone by the encoding). The depth is now measured
+   on the text the decoder reads.
 
 Tried and found holding (no change): a province's forged callback carrying another province's code in every input
 and state of every callback it may call, as a string, a number, a float, a list, a nested dict, full-width and
@@ -16,12 +21,14 @@ foreign Host header (the sign-in redirect stays relative); argon2 timing of a kn
 
 from __future__ import annotations
 
+import json
+
 import dash
 import pytest
-from dashboard_http import page_body, signed_in_client
+from dashboard_http import page_body, rankings_body, signed_in_client
 from security_fixtures import SAME_ORIGIN, attack_web
 
-from dashboards import access
+from dashboards import access, security
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -70,3 +77,31 @@ def test_every_page_the_router_opens_is_held_to_its_roles(web):
             status = web[who].post("/_dash-update-component", json=body, headers=SAME_ORIGIN).status_code
             assert status == (200 if role in wanted else 403), ("router", page["path"], who, status)
     assert access.PAGE_ROLES["/flag"] == access.CITY_ROLES
+
+
+# ---- 2. a body's nesting is measured in the encoding the decoder reads it in ------------------------------------------
+def _deep_body(depth: int) -> str:
+    """The rankings callback's body with a ``depth``-deep list after a string holding an escaped quote."""
+    text = json.dumps(rankings_body(2024))
+    deep = "[" * depth + "]" * depth
+    return text.replace('"changedPropIds"', f'"x": "\\"", "y": {deep}, "z": "\\"", "changedPropIds"', 1)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+def test_the_depth_of_a_json_body_is_measured_in_any_encoding_the_decoder_reads(encoding):
+    text = _deep_body(50)
+    assert json.loads(text.encode(encoding))  # the decoder reads it
+    assert security.json_depth(text.encode(encoding)) == security.json_depth(text.encode("utf-8")) == 51
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_deep_callback_body_in_utf16_or_utf32_is_a_400_not_a_server_error(web, encoding):
+    headers = {**SAME_ORIGIN, "Content-Type": "application/json"}
+    for depth in (40, 5000):
+        r = web["gd"].post("/_dash-update-component", data=_deep_body(depth).encode(encoding), headers=headers)
+        text = r.get_data(as_text=True)
+        assert r.status_code == 400 and "nested too deeply" in text, (depth, r.status_code, text[:200])
+        assert "Traceback" not in text
+    # the same body, not deep, is still answered
+    r = web["gd"].post("/_dash-update-component", data=_deep_body(2).encode(encoding), headers=headers)
+    assert r.status_code == 200, r.get_data(as_text=True)[:200]
