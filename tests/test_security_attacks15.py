@@ -10,6 +10,13 @@ dashboard over HTTP (the shared app of tests/security_fixtures.py). Each test fa
    its quote, so the rest of the body read as a string. 5,000 levels measured 4, reached the decoder and were a 500
    with a traceback in the log (round 11's fix for deep bodies, undone by the encoding). The depth is now measured
    on the text the decoder reads.
+3. With no snapshot to read (none published yet, one of another schema version), a provincial office's every
+   callback naming a city (the router drawing /profile?unit=…, the profile's, the comparison's) was a 500 and a
+   traceback in the log: the gate's scope check read the snapshot and nothing caught its refusal; the national
+   office got the pages' "no snapshot yet" notice. The downloads preview was a 500 for every account. Now the
+   gate lets such a callback answer with the notice (every data path checks the scope again, and the flag page's
+   layout, the one layout that draws a city's data, now checks it itself), and whatever still needs a snapshot it
+   cannot read is a 503 said in both languages (as the file routes say it), never a 500.
 
 Tried and found holding (no change): a province's forged callback carrying another province's code in every input
 and state of every callback it may call, as a string, a number, a float, a list, a nested dict, full-width and
@@ -25,8 +32,8 @@ import json
 
 import dash
 import pytest
-from dashboard_http import page_body, rankings_body, signed_in_client
-from security_fixtures import SAME_ORIGIN, attack_web
+from dashboard_http import callback_body, page_body, rankings_body, signed_in_client
+from security_fixtures import SAME_ORIGIN, assert_bilingual, attack_web
 
 from dashboards import access, security
 
@@ -105,3 +112,71 @@ def test_a_deep_callback_body_in_utf16_or_utf32_is_a_400_not_a_server_error(web,
     # the same body, not deep, is still answered
     r = web["gd"].post("/_dash-update-component", data=_deep_body(2).encode(encoding), headers=headers)
     assert r.status_code == 200, r.get_data(as_text=True)[:200]
+
+
+# ---- 3. no snapshot to read: the pages' notice or a 503, never a 500 -------------------------------------------------
+@pytest.fixture(scope="module")
+def unpublished(tmp_path_factory):
+    """The app before the first publish: its snapshot path holds nothing."""
+    from dashboards.app import create_app
+
+    base = tmp_path_factory.mktemp("attacks15_unpublished")
+    store = base / "access" / "users.sqlite"
+    app = create_app(
+        base / "published" / "none.snapshot.duckdb",
+        user_store=store,
+        secret_key_file=base / "access" / "secret_key",
+        dossier_dir=base / "dossiers",
+        extracts_dir=base / "extracts",
+    )
+    return {
+        "province": signed_in_client(app, store, "gd15u", "province", "44"),
+        "national": signed_in_client(app, store, "nat15u", "national"),
+    }
+
+
+NOTICE = "尚未发布数据快照"
+PROFILE_ROUTER = page_body("/profile", "?unit=440300")
+ACCEPTANCE = callback_body(
+    [("pf-acceptance", "children")], [("pf-unit", "value", "440300")], [("pf-lang", "data", "zh")]
+)
+TREND = callback_body(
+    [("cmp-trend", "figure")],
+    [("cmp-units", "value", ["440300", "440100"]), ("cmp-indicator", "value", "QLT01")],
+    [("cmp-lang", "data", "zh")],
+)
+PREVIEW = callback_body(
+    [("dl-preview", "columnDefs"), ("dl-preview", "rowData"), ("dl-count", "children"), ("dl-link", "href")],
+    [("dl-year", "value", 2024), ("dl-province", "value", "440000"), ("dl-format", "value", "csv")],
+    [("dl-lang", "data", "en")],
+)
+
+
+@pytest.mark.parametrize("who", ["province", "national"])
+def test_a_callback_naming_a_city_before_the_first_publish_gets_the_notice(unpublished, who):
+    for body in (PROFILE_ROUTER, ACCEPTANCE):
+        r = unpublished[who].post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
+        assert r.status_code == 200 and NOTICE in r.get_data(as_text=True), (who, r.status_code)
+
+
+@pytest.mark.parametrize("who", ["province", "national"])
+def test_what_still_needs_a_snapshot_is_a_503_in_both_languages_never_a_500(unpublished, who):
+    for body, lang in ((TREND, "zh"), (PREVIEW, "en")):
+        r = unpublished[who].post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
+        if r.status_code == 200:  # the national office's comparison says so itself
+            assert who == "national" and NOTICE in r.get_data(as_text=True)
+            continue
+        assert_bilingual(r, 503, lang)
+        assert "none.snapshot.duckdb" not in r.get_data(as_text=True)  # no server path
+
+
+def test_the_flag_layout_checks_the_city_itself(web):
+    """The gate lets a callback pass while no snapshot can be read to check it with; the flag page's layout, which
+    draws a city's data, refuses another province's city on its own."""
+    from dashboards.pages import flag
+
+    with web["gd"] as client:
+        assert client.get("/rankings", headers=HTML).status_code == 200  # a signed-in request to stand in
+        with pytest.raises(access.AccessDenied):
+            flag.layout(lang="zh", unit="320100", year="2024")
+        assert flag.layout(lang="zh", unit="440300", year="2024")  # its own city still draws
