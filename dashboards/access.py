@@ -40,6 +40,9 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/watchlist": CITY_ROLES,
     "/quality": NATIONAL,
     "/downloads": CITY_ROLES,
+    # why a city is flagged: reached from the watchlist and the profile (not the navigation bar), for the same roles;
+    # the gate checked only the navigation's pages, so a viewer or evaluator account opened it (round 15)
+    "/flag": CITY_ROLES,
 }
 # Component-id prefix -> page, so a callback is checked against the page that owns its outputs.
 ID_PREFIX_PAGE: dict[str, str] = {
@@ -417,8 +420,17 @@ def check_callback(principal: Principal, body: dict, snap, pages: dict[str, str]
         values += [(key, c) for c in _codes_in(value)]
     if principal.province_scope() is None:
         return
+    from .snapshot import SnapshotUnavailable
+
     for key, code in values:
-        if not in_scope(principal, snap, code):
+        try:
+            allowed = in_scope(principal, snap, code)
+        except SnapshotUnavailable:
+            # no snapshot (none published yet, or one of another schema version), no data: the callback answers
+            # with the pages' own notice, as the national office's does, and every data path checks again (the
+            # check's own query raised here: a 500 and a traceback for every provincial callback naming a city)
+            return
+        if not allowed:
             deny(principal, "callback", f"{key}={code}", "code outside the account's scope")
 
 

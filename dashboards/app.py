@@ -441,7 +441,8 @@ def create_app(
     _register_routes(app.server)
     geo.register_route(app.server)
     report.register_route(app.server)
-    web.install(app, store, secret_key_file, debug=debug, pages={p.PATH: p for p in PAGES})
+    # every page the router opens, the flag page outside the navigation bar too: the gate checks each one's roles
+    web.install(app, store, secret_key_file, debug=debug, pages={p.PATH: p for p in [*PAGES, flag]})
     payloads.install(app)  # after the sign-in gate: its role check runs before any stored response is served
     return app
 

@@ -31,6 +31,7 @@ from . import access, busy, security
 from .auth import SharedLimitStorage, UserError, UserStore, WeakPassword, address_key, secret_key, without_province
 from .i18n import LANGS, norm_lang, t
 from .password_policy import MAX_PASSWORD, MIN_PASSWORD, reason_text
+from .snapshot import SnapshotUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -712,6 +713,15 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     @server.errorhandler(security.NotFound)
     def not_found(e):
         return refusal(404, str(e))
+
+    @server.errorhandler(SnapshotUnavailable)
+    def no_snapshot(e):
+        # No snapshot to read (none published yet, one of another schema version, a file being replaced): a
+        # permission check or a callback that needed it was a 500 and a traceback in the log (a provincial office's
+        # every callback naming a city, the downloads preview for everyone). Said as the file routes say it: 503.
+        # The message names no server path (the exception's text is the snapshot's path).
+        log.warning("no snapshot to answer %s: %s", flask.request.path[:200], type(e).__name__)
+        return refusal(503)
 
     @server.errorhandler(DependencyException)
     def no_such_bundle(_e):

@@ -16,7 +16,7 @@ from dash import dcc, html
 from pipelines.evaluation.rules import acceptance_bands_text
 from pipelines.labels import index_text, published_index, rank_text
 
-from .. import queries
+from .. import access, queries
 from ..components import guarded, href, page_title, section, snapshot
 from ..evaluation_text import RULE_ORDER, rule_description, rules_text
 from ..formatting import range_text, true_minus
@@ -339,6 +339,9 @@ def layout(lang: str, unit=None, year=None, **_):
     info = queries.unit_info(snap, unit) if unit else None
     if info is None:
         return [page_title(NAV_KEY, lang), empty_state(lang, unit)]
+    # the one layout that draws a city's data: it checks the city itself, as the callbacks of the other pages do
+    # (the request gate checks it first, but lets a request pass while no snapshot can be read to check it with)
+    access.authorize(access.current_principal(), "page", page=PATH, unit=unit, snap=snap, target=f"{PATH}?unit={unit}")
     year = flagged_year(snap, unit, year)
     row = evaluation_row(snap, unit, year) if year else None
     name = info[name_col(lang)]
