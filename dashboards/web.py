@@ -924,6 +924,15 @@ def _hide_versions(app) -> None:
 
 
 def _install_headers(app, server: flask.Flask, debug: bool) -> None:
+    @server.after_request
+    def _hsts_on_tls_only(resp):
+        # Talisman decides "HTTPS" by the request or by a raw X-Forwarded-Proto header, which any client can send;
+        # whether a proxy's word counts is the deployment's (ProxyFix with IPCITY_TRUSTED_PROXIES). Registered
+        # before Talisman, so it runs after Talisman's own header hook (Flask runs them last-registered first).
+        if not flask.request.is_secure:
+            resp.headers.pop("Strict-Transport-Security", None)
+        return resp
+
     talisman = Talisman(
         server,
         force_https=False,  # TLS ends at the office's proxy or gunicorn; cookies follow the request (see above)

@@ -1041,6 +1041,11 @@ def serve(
         "8190",
         "--access-logfile",
         "-",
+        # Which proxies may say the request came over TLS is the app's decision (ProxyFix with --trusted-proxies,
+        # dashboards/web.py). gunicorn by default believes X-Forwarded-Proto/-Ssl from 127.0.0.1: behind a local
+        # proxy that passes the client's headers on, a client could mark its own plain-HTTP request as TLS.
+        "--forwarded-allow-ips",
+        "",
     ]
     if certfile:
         cmd += ["--certfile", certfile, "--keyfile", keyfile or certfile]

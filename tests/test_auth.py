@@ -191,6 +191,16 @@ def test_serve_runs_gunicorn_and_stops_by_pid(tmp_path):
         health = requests.get(url + "/healthz", timeout=5)
         assert health.status_code == 200 and str(base) not in health.text
         assert "gunicorn" in (health.headers.get("Server") or "").lower()
+        # A client's own X-Forwarded-Proto/-Ssl from 127.0.0.1 (a local proxy passing headers on) does not make a
+        # plain-HTTP request TLS: no HSTS, no __Host- cookie (the proxy count, 0 here, decides; gunicorn's default
+        # trusted 127.0.0.1)
+        spoofed = requests.get(
+            url + "/login",
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-Protocol": "ssl"},
+            timeout=10,
+        )
+        assert spoofed.status_code == 200 and "Strict-Transport-Security" not in spoofed.headers
+        assert "__Host-" not in spoofed.headers.get("Set-Cookie", "")
         s = login_session(url, "chief")
         page = s.get(url + "/rankings", timeout=30)
         assert page.status_code == 200 and '"ui": false' in page.text.replace('"ui":false', '"ui": false')
