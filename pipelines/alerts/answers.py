@@ -55,7 +55,21 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"retry after (?P<s>[\d.]+) s \(HTTP (?P<code>\d+); (?P<rest>.*)\)",
         "{s} 秒后再试（HTTP {code}；{rest}）",
     ),
+    (
+        r"retry after (?P<s>[\d.]+) s \(robot errcode (?P<errcode>\S+) ?(?P<msg>.*)\)",
+        "{s} 秒后再试（群机器人错误码 {errcode} {msg}）",
+    ),
     (r"errcode (?P<code>\S+) ?(?P<msg>.*)", "错误码 {code} {msg}"),
+    # a robot's errcode refusing the channel's key, token or security settings (channels._robot_refusal)
+    (
+        r"the robot refuses channel (?P<ch>\S+)'s key, token or security settings \(errcode (?P<errcode>\S+) ?"
+        r"(?P<msg>.*?)\): mend the key or token \(and the secret, keywords or IP allow-list the robot asks for\) in "
+        r"the routing file; the channel's digests wait in order \(tried again on a slow schedule, or at once with "
+        r"ipcity alerts retry --channel\)",
+        "群机器人拒绝通道 {ch} 的密钥、令牌或安全设置（错误码 {errcode} {msg}）：请在路由文件中修正密钥或令牌"
+        "（以及机器人要求的加签密钥、关键词或 IP 白名单）；该通道的摘要按序等待（按较长间隔重试，或以 ipcity alerts "
+        "retry --channel 立即重试）",
+    ),
     (
         r"the certificate of (?P<where>\S+) is not trusted \((?P<why>.*?)\): name the relay's CA in `cafile`, and give "
         r"as `host` the name its certificate carries(?P<rest>.*)",

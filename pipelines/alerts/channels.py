@@ -612,8 +612,21 @@ def _shut(connections: list) -> None:
                 pass
 
 
-def _robot_refusal(responses: list) -> str | None:
-    """The robot's refusal in its JSON answer ({"errcode": 93000, "errmsg": ...}), or None."""
+# A robot's errcodes (under HTTP 200) that answer the channel, not the digest: the key or token is wrong or revoked,
+# the robot was removed or stopped, or its security settings refuse every message alike (加签 signature, keywords, IP
+# allow-list). As for an HTTP 401/403, the channel is marked refusing: its digests wait in order and the data
+# engineers are told once, instead of each digest being retried thirty times over a day and parked. (WeCom: 93000
+# invalid webhook url; DingTalk: 300001 / 400101 no such token, 310000 sign, keywords or IP, 400102 robot stopped.)
+ROBOT_CREDENTIAL_ERRCODES = frozenset({93000, 300001, 310000, 400101, 400102})
+# A robot's rate limit (WeCom 45009: 20 messages a minute; DingTalk 130101 "send too fast", 410100 throttled): the
+# limit counts a minute, so the next attempt waits that long, not the backoff's two seconds (which met the same limit).
+ROBOT_RATE_ERRCODES = frozenset({45009, 130101, 410100})
+ROBOT_RATE_WAIT = 60
+
+
+def _robot_refusal(responses: list, channel: str = "?") -> str | None:
+    """The robot's refusal in its JSON answer ({"errcode": 93000, "errmsg": ...}), or None: a credentials refusal
+    refuses the channel (``channel``: its name, for what to mend), a rate limit waits a minute, the rest is retried."""
     if not responses or responses[-1] is SESSION_EXPIRED:
         return None
     try:
@@ -623,7 +636,21 @@ def _robot_refusal(responses: list) -> str | None:
     code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
     if code in (0, "0", None):
         return None
-    return f"robot refused: errcode {code} {str(answer.get('errmsg') or '')[:200]}"
+    said = f"errcode {code} {str(answer.get('errmsg') or '')[:200]}".rstrip()
+    try:
+        number = int(code)
+    except (TypeError, ValueError):
+        number = None
+    if number in ROBOT_CREDENTIAL_ERRCODES:
+        return (
+            f"{CHANNEL_REFUSING}the robot refuses channel {channel}'s key, token or security settings ({said}): mend "
+            "the key or token (and the secret, keywords or IP allow-list the robot asks for) in the routing file; "
+            "the channel's digests wait in order (tried again on a slow schedule, or at once with ipcity alerts "
+            "retry --channel)"
+        )
+    if number in ROBOT_RATE_ERRCODES:
+        return f"{RATE_LIMITED}{ROBOT_RATE_WAIT} s (robot {said})"
+    return f"robot refused: {said}"
 
 
 def _apprise_send(
@@ -667,7 +694,7 @@ def _apprise_send(
         return False, f"session_timeout: no complete answer within {deadline:g} s ({text[-200:]})"
     if not ok and last is not None and (refused_for_good := http_refusal(last.status_code)):
         return False, f"{refused_for_good} ({text[-200:]})"
-    refusal = _robot_refusal(responses) if ok and robot else None
+    refusal = _robot_refusal(responses, msg.get("channel") or "?") if ok and robot else None
     if refusal:
         return False, refusal
     return bool(ok), (text or ("sent" if ok else "failed"))[-500:]

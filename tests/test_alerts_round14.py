@@ -1,0 +1,123 @@
+"""Alerts that reach people, round 14: a group robot's errcode read for what it says (a revoked key or a security
+setting refuses the CHANNEL, as an HTTP 401 does; a rate limit waits its minute), mail as a client and an auto-replier
+read it, and text from the data that cannot forge a line of a digest.
+
+Real receivers only: aiosmtpd and an HTTP receiver on 127.0.0.1, a real DuckDB warehouse and SQLite store.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from alert_receivers import HttpSink, SmtpSink
+from alerts_fixtures import ENGINEERS, bare_site  # noqa: F401 - the `site` fixture
+from test_alerts import run_alerts, set_status
+from test_alerts_round5 import ROBOT_KEY, robot_routing
+
+from pipelines.alerts.answers import answer_zh
+from pipelines.alerts.config import load_routing
+from pipelines.alerts.lifecycle import retry_channel
+from pipelines.alerts.store import connect, parse
+
+
+def _robot_with_engineers(routing, hook_port: int, mail_port: int, kind: str) -> None:
+    """The national office on a group robot (``kind``) at the HTTP receiver, the data engineers by mail."""
+    robot_routing(routing, hook_port, kind=kind)
+    cfg = yaml.safe_load(routing.read_text(encoding="utf-8"))
+    cfg["channels"]["mail"] = {"type": "smtp", "host": "127.0.0.1", "port": mail_port, "sender": "m@test.local"}
+    cfg["routes"].append({"name": "data_engineers", "audience": "engineering", "recipients": {"mail": [ENGINEERS]}})
+    routing.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
+def _robot_messages() -> list[tuple]:
+    with connect() as con:
+        return [
+            tuple(r)
+            for r in con.execute(
+                "SELECT status, attempts, next_retry_at, last_response FROM alerts.messages WHERE channel = 'robot' "
+                "ORDER BY created_at, rowid"
+            ).fetchall()
+        ]
+
+
+# ------------------------------------------------------------------------ a robot's errcode under HTTP 200
+@pytest.mark.parametrize(
+    "kind, code, said",
+    [
+        ("wecom", 93000, "invalid webhook url"),  # the key revoked, the robot removed from the group
+        ("dingtalk", 310000, "keywords not in content"),  # the robot's security setting refuses every message alike
+        ("dingtalk", 300001, "token is not exist"),
+    ],
+)
+def test_a_robot_refusing_its_key_or_security_settings_refuses_the_channel_not_each_digest(
+    site, monkeypatch, kind, code, said
+):
+    """A revoked robot key (or a DingTalk robot whose keyword, signature or IP setting refuses us) answers every
+    digest alike, under HTTP 200. Each digest was retried on its own, up to thirty times over a day, then parked, and
+    the channel itself was named to nobody. Now it is handled as an HTTP 401 is: the channel is marked refusing with
+    the robot's answer and what to mend, the data engineers are told once, a later digest waits untried, and once
+    mended `ipcity alerts retry --channel` delivers the waiting digest."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    answer = {"errcode": code, "errmsg": said}
+    hook, relay = HttpSink(reply=lambda request: answer).start(), SmtpSink().start()
+    try:
+        _robot_with_engineers(site["routing"], hook.port, relay.port, kind)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert len(hook.requests) == 1
+        with connect() as con:
+            (row,) = con.execute("SELECT channel, response FROM alerts.channel_refusals").fetchall()
+        assert row["channel"] == "robot" and str(code) in row["response"] and said in row["response"]
+        assert "channel robot" in row["response"] and ROBOT_KEY not in row["response"]
+        (de,) = relay.to(ENGINEERS)  # the engineers hear of the channel, once
+        assert "robot" in SmtpSink.text(de) and str(code) in SmtpSink.text(de)
+
+        set_status(site["warehouse"], "410700", "limited_progress")
+        run_alerts(site["warehouse"], "run-2")
+        assert len(hook.requests) == 1  # the later digest waits, untried
+        assert [(s, n) for s, n, *_ in _robot_messages()] == [("superseded", 1), ("pending", 0)]
+        assert len(relay.to(ENGINEERS)) == 1
+
+        status = CliRunner().invoke(main, ["alerts", "status"], env={"COLUMNS": "250"})
+        assert status.exit_code == 1 and "robot" in status.output
+        assert (
+            answer_zh(row["response"]).count("群机器人拒绝通道 robot 的密钥、令牌或安全设置") == 1
+        )  # shown in Chinese
+
+        answer.update(errcode=0, errmsg="ok")  # the key mended
+        assert [d["status"] for d in retry_channel(load_routing(), "robot")] == ["delivered"]
+        assert [s for s, *_ in _robot_messages()] == ["superseded", "delivered"]
+        with connect() as con:
+            assert con.execute("SELECT count(*) FROM alerts.channel_refusals").fetchone()[0] == 0
+    finally:
+        hook.stop()
+        relay.stop()
+
+
+@pytest.mark.parametrize("kind, code", [("wecom", 45009), ("dingtalk", 130101)])
+def test_a_robot_rate_limit_waits_its_minute_and_holds_back_the_channel(site, monkeypatch, kind, code):
+    """WeCom takes 20 messages a minute per robot (45009), DingTalk as many (130101 "send too fast"): the next attempt
+    came after the backoff's 2 s, met the same limit and spent an attempt. It now waits the minute, and the channel's
+    other digests due in the same pass are not sent into the limit either."""
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    hook = HttpSink(reply=lambda request: {"errcode": code, "errmsg": "send too fast"}).start()
+    try:
+        robot_routing(site["routing"], hook.port, kind=kind)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"][0]["recipients"]["robot"] = ["group-a", "group-b"]
+        cfg["delivery"].update(immediate_attempts=3, backoff_seconds=[2])
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert len(hook.requests) == 1, out["deliveries"]  # one attempt; group-b's digest not sent into the limit
+        (first,) = [m for m in _robot_messages() if m[1]]
+        assert first[0] == "pending" and first[1] == 1 and f"errcode {code}" in first[3]
+        with connect() as con:
+            (tried_at,) = con.execute("SELECT attempted_at FROM alerts.deliveries").fetchone()
+        assert (parse(first[2]) - parse(tried_at)).total_seconds() >= 60
+    finally:
+        hook.stop()
