@@ -121,3 +121,67 @@ def test_a_robot_rate_limit_waits_its_minute_and_holds_back_the_channel(site, mo
         assert (parse(first[2]) - parse(tried_at)).total_seconds() >= 60
     finally:
         hook.stop()
+
+
+# ------------------------------------------------------------------------------------------ mail as it arrives
+def test_mail_is_marked_automatic_and_answers_reach_the_operators_not_the_sending_mailbox(site):
+    """A digest carried no mark of a machine's message: every office's out-of-office responder answered it, into
+    the sending mailbox (the bounce_maildir the delivery sensor reads), and a recipient's reply went to that same
+    mailbox nobody reads. Now each mail (digest, route test, outbox file) says Auto-Submitted: auto-generated (RFC
+    3834; Exchange's X-Auto-Response-Suppress too), and a channel's `reply_to` is the Reply-To, with the client's
+    unsubscribe (List-Unsubscribe) writing to the same operators, naming the route and address."""
+    import email
+    from email import policy
+    from email.utils import parseaddr
+    from urllib.parse import parse_qs, urlsplit
+
+    from pipelines.alerts import send_test
+    from pipelines.alerts.channels import email_message, send_file
+
+    sink = SmtpSink().start()
+    try:
+        from alerts_fixtures import write_routing
+
+        write_routing(site["routing"], sink.port, reply_to="监测平台运维 <ops@test.local>")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert [r["status"] for r in send_test(route="national_office")] == ["delivered"]
+        assert len(sink.envelopes) == 3
+        for env in sink.envelopes:
+            mail = email.message_from_bytes(env["raw"], policy=policy.default)
+            assert mail["Auto-Submitted"] == "auto-generated" and mail["X-Auto-Response-Suppress"] == "All"
+            assert parseaddr(str(mail["Reply-To"])) == ("监测平台运维", "ops@test.local")
+            unsubscribe = urlsplit(str(mail["List-Unsubscribe"]).strip("<>"))
+            assert (unsubscribe.scheme, unsubscribe.path) == ("mailto", "ops@test.local")
+            (ask,) = parse_qs(unsubscribe.query)["subject"]
+            assert ask == f"unsubscribe {mail['X-Ipcity-Route']} {env['to'][0]}"
+    finally:
+        sink.stop()
+    # without reply_to: marked automatic all the same, and no Reply-To pointing anywhere
+    plain = email_message(
+        {"recipient": "a@test.local", "subject": "s", "idempotency_key": "k", "route": "r", "body": "b"}, "m@x.cn"
+    )
+    assert plain["Auto-Submitted"] == "auto-generated" and plain["Reply-To"] is None
+    # the outbox file a relay or a person takes away carries the same headers
+    digest = {"recipient": "a@test.local", "subject": "s", "idempotency_key": "k2", "route": "r", "body": "b"}
+    send_file(digest, {"dir": str(site["tmp"] / "outbox"), "reply_to": "ops@test.local"})
+    written = email.message_from_bytes((site["tmp"] / "outbox" / "k2.eml").read_bytes(), policy=policy.default)
+    assert written["Auto-Submitted"] == "auto-generated" and written["Reply-To"] == "ops@test.local"
+
+
+@pytest.mark.parametrize(
+    "reply_to", ["a@test.local, b@test.local", "ops@test.local\nBcc: x@evil.example", "operators", ["ops@test.local"]]
+)
+def test_a_reply_to_that_is_not_one_mailbox_on_one_line_is_refused_naming_the_channel(tmp_path, reply_to):
+    from pipelines.alerts.config import AlertConfigError
+
+    path = tmp_path / "routing.yaml"
+    cfg = {
+        "version": "t",
+        "channels": {"mail": {"type": "smtp", "host": "127.0.0.1", "port": 25, "reply_to": reply_to}},
+        "routes": [{"name": "national_office", "audience": "city", "recipients": {"mail": ["a@b.cn"]}}],
+    }
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(AlertConfigError, match="channel mail.*reply_to"):
+        load_routing(path)
+    assert "mail" in load_routing(path, strict=False).refused_channels

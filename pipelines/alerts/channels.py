@@ -27,7 +27,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from pipelines import settings
 from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
@@ -40,10 +40,25 @@ SESSION_TIMEOUT = 60  # seconds for a whole SMTP session or HTTP request, whatev
 ROBOT_TEXT_BYTES = {"dingtalk": 20000, "wecom": 2048}
 
 
-def email_message(msg: dict, sender: str) -> EmailMessage:
+def email_message(msg: dict, sender: str, reply_to: str | None = None) -> EmailMessage:
+    """The digest as a mail; ``reply_to``: the channel's `reply_to` (whom a recipient's answer reaches)."""
     m = EmailMessage()
     m["From"] = sender
     m["To"] = msg["recipient"]
+    # A machine's message (RFC 3834): an office's out-of-office responder (and Exchange's, which reads its own header)
+    # does not answer it. Without them every digest to thirty offices on leave brought thirty auto-replies back into
+    # the sender's mailbox — the bounce_maildir the delivery sensor reads — and a responder that answers each reply
+    # could loop with another robot.
+    m["Auto-Submitted"] = "auto-generated"
+    m["X-Auto-Response-Suppress"] = "All"
+    if reply_to:
+        # A recipient's answer ("our report was sent on the 3rd") reached the sending mailbox, which nobody reads: the
+        # channel's reply_to names the operators' mailbox. The mail client's "unsubscribe" (RFC 2369) writes to the
+        # same people, naming the route and address to take out of the routing file (the digest's closing line says
+        # the same in words): there is no self-service list to leave.
+        m["Reply-To"] = reply_to
+        ask = urlencode({"subject": f"unsubscribe {_one_line(msg['route'])} {parseaddr(msg['recipient'])[1]}"})
+        m["List-Unsubscribe"] = f"<mailto:{parseaddr(reply_to)[1]}?{ask.replace('+', '%20')}>"
     # A long Chinese subject is folded into RFC 2047 encoded words. The email package's own folding (policy.default)
     # drops the space between an ASCII word and the Chinese one that starts the next encoded word ("新预警 12 条"
     # reached the reader as "新预警 12条"); the compat32 Header keeps each space inside the encoded text, and set_raw
@@ -92,7 +107,7 @@ def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
     if target.exists():
         return True, f"already in outbox: {target.name}"
     tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(bytes(email_message(_with_provenance(msg), ch.get("sender", SENDER_DEFAULT))))
+    tmp.write_bytes(bytes(email_message(_with_provenance(msg), ch.get("sender", SENDER_DEFAULT), ch.get("reply_to"))))
     os.replace(tmp, target)
     return True, f"written {target}"
 
@@ -132,13 +147,16 @@ def refused_by_receiver(response: str) -> bool:
     return response.removeprefix(PERMANENT).startswith(_REFUSALS)
 
 
-def fit_mail(msg: dict, sender: str, limit: int, link: str | dict | None = None) -> EmailMessage:
+def fit_mail(
+    msg: dict, sender: str, limit: int, link: str | dict | None = None, reply_to: str | None = None
+) -> EmailMessage:
     """The digest's mail cut to a relay's message size limit (its SIZE, in bytes on the wire): plain text alone (the
     HTML table is the bulk of a long digest) cut at a whole line with the note saying how much is left out and where
     the whole list is, as a robot's is. The body is base64 on the wire (4 bytes for 3, and a line break each 76)."""
-    head = len(email_message({**msg, "body": "", "html": None}, sender).as_bytes())
+    head = len(email_message({**msg, "body": "", "html": None}, sender, reply_to).as_bytes())
     room = max(1024, int((limit - head - 1024) * 3 / 4 * 76 / 78))
-    return email_message({**msg, "body": fit_text(msg["body"], room, link, _lang(msg)), "html": None}, sender)
+    cut = {**msg, "body": fit_text(msg["body"], room, link, _lang(msg)), "html": None}
+    return email_message(cut, sender, reply_to)
 
 
 def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
@@ -153,8 +171,12 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
             f"{PERMANENT}recipient refused: {msg['recipient']!r} contains a line break (check the routing file)",
         )
     msg = {**msg, "recipient": _ascii_domain(msg["recipient"])}
-    mail = email_message(msg, sender)
-    progress: dict = {"fit": lambda limit: fit_mail(msg, sender, limit, link), "envid": msg.get("delivery_id")}
+    reply_to = ch.get("reply_to")
+    mail = email_message(msg, sender, reply_to)
+    progress: dict = {
+        "fit": lambda limit: fit_mail(msg, sender, limit, link, reply_to),
+        "envid": msg.get("delivery_id"),
+    }
     # The envelope carries the bare mailboxes: an office's name ("国家知识产权局 <x@cnipa.gov.cn>") belongs in
     # the (encoded) headers, and left in the envelope it would demand SMTPUTF8, which many relays lack.
     envelope_from, envelope_to = parseaddr(sender)[1] or sender, parseaddr(msg["recipient"])[1] or msg["recipient"]

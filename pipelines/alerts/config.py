@@ -7,7 +7,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from email.utils import getaddresses
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -363,6 +363,18 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
                 entry,
                 line,
                 f"`{key}` must be one line of text (it goes into the mail's headers), got {ch[key]!r}",
+            )
+    if "reply_to" in ch:
+        # one mailbox, with or without a name, on one line: it becomes the mail's Reply-To and its unsubscribe address
+        value = ch["reply_to"]
+        address = parseaddr(value)[1] if isinstance(value, str) and _one_line(value) else ""
+        if ch["type"] not in ("smtp", "file") or "@" not in address or "," in value or " " in address:
+            raise _EntryError(
+                path,
+                entry,
+                line,
+                f"`reply_to` is a mail channel's one mailbox (whom a recipient's answer reaches, e.g. "
+                f"'监测平台运维 <ops@example.gov.cn>'), on one line, got {value!r}",
             )
     if ch["type"] == "webhook":
         _check_webhook(path, entry, line, ch)
