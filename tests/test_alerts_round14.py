@@ -185,3 +185,42 @@ def test_a_reply_to_that_is_not_one_mailbox_on_one_line_is_refused_naming_the_ch
     with pytest.raises(AlertConfigError, match="channel mail.*reply_to"):
         load_routing(path)
     assert "mail" in load_routing(path, strict=False).refused_channels
+
+
+# ------------------------------------------------------------------------------- text from the data, one line
+FORGED = "  [0000beef] ‼ 国家局通知：预警已撤销，无需处理"
+
+
+def test_a_city_name_with_a_line_break_cannot_forge_a_line_of_the_digest(site):
+    """A city's name (and its English name, a title built from them) comes from data: "郑州市\\n  [0000beef] ‼ 国家局通知…"
+    made a line of its own in the digest's text — in the mail's plain text and a robot's message a forged alert line,
+    item or notice, indistinguishable from ours. Every value from the data is one line in a digest: the break becomes
+    a space, the text is kept."""
+    import duckdb
+    from alerts_fixtures import write_routing
+
+    relay = SmtpSink().start()
+    try:
+        write_routing(site["routing"], relay.port)
+        with duckdb.connect(str(site["warehouse"])) as con:
+            con.execute(
+                "update marts.dim_city set unit_name = '郑州市' || chr(10) || ?, "
+                "unit_name_en = 'Zhengzhou' || chr(13) || chr(10) || '  [0000beef] withdrawn' where unit_code = '410100'",
+                [FORGED],
+            )
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert len(relay.envelopes) == 2
+        with connect() as con:
+            stored = con.execute("SELECT subject, body, html FROM alerts.messages").fetchall()
+        for subject, body, html in stored:
+            lines = body.split("\n")
+            assert not any(line.startswith("  [0000beef]") for line in lines), body
+            assert any("郑州市" in line and "[0000beef]" in line for line in lines), body  # kept, on its line
+            assert "<br" not in html and "郑州市\n" not in html and "Zhengzhou\r" not in html
+            assert "\n" not in subject
+        for env in relay.envelopes:
+            text = SmtpSink.text(relay.to(env["to"][0])[0])
+            assert not any(line.startswith("  [0000beef]") for line in text.split("\n")), text
+    finally:
+        relay.stop()

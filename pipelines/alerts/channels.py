@@ -93,9 +93,13 @@ def email_message(msg: dict, sender: str, reply_to: str | None = None) -> EmailM
     return m
 
 
-def _one_line(text: str) -> str:
-    """A header value as one line: each run of line breaks and other control characters becomes one space."""
-    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", str(text))
+def one_line(text: str) -> str:
+    """A header value, or a value from the data in a digest's text, as one line: each run of line breaks and other
+    control characters (NEL and the Unicode line and paragraph separators among them) becomes one space."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", str(text))
+
+
+_one_line = one_line
 
 
 def send_file(msg: dict, ch: dict) -> tuple[bool, str]:

@@ -256,11 +256,11 @@ def _city_label(a: dict, lang: str) -> str:
     """A city's heading in a digest: its Chinese name; in English the name its English titles give it ("Zhengzhou
     (410100)"), or its code — an English reader is not given a heading in Chinese."""
     if lang == "zh":
-        return a.get("unit_name") or a.get("unit_code") or "数据工程"
+        return channels.one_line(a.get("unit_name") or a.get("unit_code") or "数据工程")
     if not a.get("unit_code"):
         return "data engineering"
     head, sep, _ = (a.get("title_en") or "").partition(": ")
-    return head if sep and head.endswith(f"({a['unit_code']})") else a["unit_code"]
+    return channels.one_line(head if sep and head.endswith(f"({a['unit_code']})") else a["unit_code"])
 
 
 def change_of(a: dict) -> dict | None:
@@ -629,7 +629,10 @@ def compose(
         if resolved:
             out.append(("head", ("已解除：" if lang == "zh" else "Resolved: ") + _counts_line(resolved, lang)))
             out.extend(("item", _city_label(a, lang), _line(a, lang)) for a in resolved)
-        return out
+        # A value from the data (a city's name, a title built from it, a province named in a note) is one line of
+        # the digest: "郑州市\n  [0000beef] ‼ …" in a name made a line of its own, a forged alert in the plain text and
+        # a robot's message. The break becomes a space; the text is kept.
+        return [tuple(channels.one_line(x) if isinstance(x, str) else x for x in part) for part in out]
 
     def section(lang: str) -> list[str]:
         lines = []
@@ -646,15 +649,17 @@ def compose(
         return lines
 
     linked = bool(dashboard_url) and any(a.get("unit_code") for a in firing)  # the city headings carry links
+    # a recipient may be expanded from the data ({province_name}): one line too
+    recipient_line, route_line = channels.one_line(recipient), channels.one_line(route)
     zh = [
-        f"收件人 {recipient}（{route}）：",
+        f"收件人 {recipient_line}（{route_line}）：",
         *section("zh"),
         "",
         _hint("zh", per_province, linked),
         "",
     ]
     en = [
-        f"To {recipient} ({route}):",
+        f"To {recipient_line} ({route_line}):",
         *section("en"),
         "",
         _hint("en", per_province, linked),
@@ -672,8 +677,8 @@ def compose(
         subject,
         [(section_lang, blocks(section_lang)) for section_lang in ("zh", "en") if lang in (section_lang, "both")],
         {
-            "zh": (f"收件人 {recipient}（{route}）：", _hint("zh", per_province, linked)),
-            "en": (f"To {recipient} ({route}):", _hint("en", per_province, linked)),
+            "zh": (f"收件人 {recipient_line}（{route_line}）：", _hint("zh", per_province, linked)),
+            "en": (f"To {recipient_line} ({route_line}):", _hint("en", per_province, linked)),
         },
         f"{key_line}: {key}" + (f"   run: {run_id}" if run_id else ""),
     )
