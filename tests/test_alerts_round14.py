@@ -224,3 +224,33 @@ def test_a_city_name_with_a_line_break_cannot_forge_a_line_of_the_digest(site):
             assert not any(line.startswith("  [0000beef]") for line in text.split("\n")), text
     finally:
         relay.stop()
+
+
+# ------------------------------------------------------------------------------ a webhook that gets no answer
+def test_a_webhook_that_reaches_no_answer_says_why_without_its_token(monkeypatch):
+    """A webhook's endpoint whose name does not resolve (a DNS failure, a mistyped host) and one whose port refuses
+    the connection were recorded alike as apprise's "A Connection error occurred sending JSON notification": the
+    operator could not tell a DNS failure from a gateway that is down. The ledger now leads with what failed, in the
+    operating system's words (shown in Chinese too), and never with requests' text, which quotes the url's query (the
+    gateway's token)."""
+    from alert_receivers import free_port
+
+    from pipelines.alerts.answers import answer_zh
+    from pipelines.alerts.channels import send
+
+    monkeypatch.setenv("IPCITY_ALERT_PRIVATE_NETWORKS", "127.0.0.0/8")
+    token = "gw-token-TOPSECRET-4417"
+    msg = {"idempotency_key": "k", "recipient": "ops", "route": "r", "subject": "s", "body": "b", "payload": {}}
+    ch = {"type": "webhook", "url_env": "TEST_HOOK_URL", "timeout": 2}
+
+    monkeypatch.setenv("TEST_HOOK_URL", f"http://127.0.0.1:{free_port()}/send?access_token={token}")
+    ok, response = send({**msg, "channel": "hook"}, ch)
+    assert not ok and response.startswith("connection to 127.0.0.1 failed: [Errno"), response
+    assert "refused" in response.lower() and token not in response
+    assert answer_zh(response).startswith("连接 127.0.0.1 失败（")
+
+    monkeypatch.setenv("TEST_HOOK_URL", f"https://gateway.no-such-name.invalid/send?access_token={token}")
+    ok, response = send({**msg, "channel": "hook"}, ch)
+    assert not ok and response.startswith("gateway.no-such-name.invalid does not resolve: [Errno"), response
+    assert token not in response and not response.startswith("permanent refusal")  # a retry, as any DNS failure
+    assert answer_zh(response).startswith("主机名 gateway.no-such-name.invalid 无法解析（")

@@ -144,6 +144,19 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "连接被对方中断（{msg}）",
     ),
     (r"gaierror: \[Errno -?\d+\] (?P<msg>.*)", "主机名无法解析（{msg}）"),
+    # a webhook's or robot's request that reached no answer (channels.RequestFailed), apprise's words after it
+    (
+        r"(?P<host>\S+) does not resolve: \[Errno -?\d+\] (?P<msg>.*?) \((?P<rest>.*)\)",
+        "主机名 {host} 无法解析（{msg}）（{rest}）",
+    ),
+    (
+        r"connection to (?P<host>\S+) failed: \[Errno \d+\] (?P<msg>.*?) \((?P<rest>.*)\)",
+        "连接 {host} 失败（{msg}）（{rest}）",
+    ),
+    (
+        r"connection to (?P<host>\S+) failed: (?P<msg>.*?) \((?P<rest>.*)\)",
+        "连接 {host} 失败：{msg}（{rest}）",
+    ),
     # a relay's own answer after a head ("recipient refused: a@x 550 5.1.1 ...", "message refused: 552 ..."): data,
     # shown as the relay wrote it
     (r"(?P<reply>(?:\S+ )?[245]\d\d\b.*)", "{reply}"),

@@ -458,6 +458,7 @@ def _responses(plugin, deadline: float, pins: dict[str, str]):
                 # behind the deployment's proxy (HTTPS_PROXY) the proxy resolves names this machine may not: the
                 # request goes to the proxy, unpinned; otherwise a name that does not resolve is a retry
                 if not real.utils.get_environ_proxies(url).get(urlsplit(url).scheme):
+                    seen.append(RequestFailed(f"{host} does not resolve: {_os_error(e)}"))
                     raise real.exceptions.ConnectionError(f"{host} does not resolve: {e}") from None
             # A redirect would lead the request to a host nobody checked (a gateway answering 307 to an internal
             # address): none is followed, and the 3xx is the answer in the ledger.
@@ -484,6 +485,11 @@ def _responses(plugin, deadline: float, pins: dict[str, str]):
                 worker.join(5)  # the shut socket fails its read at once; a bound, should a platform differ
                 raise real.exceptions.Timeout(f"no complete answer within {deadline:g} s")
             if "error" in out:
+                # what failed, in the operating system's words (apprise records only "A Connection error occurred"
+                # for a refused connection, a reset, a TLS failure alike); never requests' text, which quotes the
+                # request's path and query (a gateway's token)
+                if isinstance(out["error"], real.exceptions.ConnectionError):
+                    seen.append(RequestFailed(f"connection to {host} failed: {_os_error(out['error'])}"))
                 raise out["error"]
             seen.append(out["response"])
             return out["response"]
@@ -528,6 +534,20 @@ def retry_after(response: str) -> float | None:
 
 
 SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
+
+
+class RequestFailed(Exception):
+    """What _responses records for a request that reached no answer (a name that does not resolve, a refused or reset
+    connection, a TLS failure): its text leads the ledger's response, before apprise's own words."""
+
+
+def _os_error(e: BaseException) -> str:
+    """The operating system's or TLS library's words for a failed connection ("[Errno 111] Connection refused",
+    "[Errno -2] Name or service not known", "[SSL: CERTIFICATE_VERIFY_FAILED] …"), or the error's type: never the
+    request's address, which may carry a token in its query."""
+    found = re.search(r"\[(?:Errno -?\d+|SSL(?:: [A-Z_]+)?)\][^'\"()]*", str(e))
+    return found.group(0).strip().rstrip(".:,") if found else type(e).__name__
+
 
 # An HTTP receiver's 4xx is its answer about this request: sent again unchanged, it gets the same answer (RFC 9110
 # 15.5), as an SMTP 5xx does. Such a digest is parked at once with why (the delivery_failed alert names it), not
@@ -711,13 +731,16 @@ def _apprise_send(
     if refused is not None:
         return False, str(refused)
     text = " ".join(line.strip() for line in log.getvalue().splitlines() if line.strip())
-    last = responses[-1] if responses and responses[-1] is not SESSION_EXPIRED else None
+    answered = responses and responses[-1] is not SESSION_EXPIRED and not isinstance(responses[-1], RequestFailed)
+    last = responses[-1] if answered else None
     if not ok and last is not None and last.status_code in (429, 503) and last.headers.get("Retry-After"):
         wait = _retry_after_seconds(last.headers["Retry-After"])
         if wait is not None:
             return False, f"{RATE_LIMITED}{wait:g} s (HTTP {last.status_code}; {text[-200:]})"
     if responses and responses[-1] is SESSION_EXPIRED:
         return False, f"session_timeout: no complete answer within {deadline:g} s ({text[-200:]})"
+    if not ok and responses and isinstance(responses[-1], RequestFailed):
+        return False, f"{responses[-1]} ({text[-200:]})"
     if not ok and last is not None and (refused_for_good := http_refusal(last.status_code)):
         return False, f"{refused_for_good} ({text[-200:]})"
     refusal = _robot_refusal(responses, msg.get("channel") or "?") if ok and robot else None
