@@ -12,7 +12,7 @@ import yaml
 from alert_receivers import HttpSink, SmtpSink
 from alerts_fixtures import ENGINEERS, bare_site  # noqa: F401 - the `site` fixture
 from test_alerts import run_alerts, set_status
-from test_alerts_round5 import ROBOT_KEY, robot_routing
+from test_alerts_round5 import ROBOT_KEY, robot_content, robot_routing
 
 from pipelines.alerts.answers import answer_zh
 from pipelines.alerts.config import load_routing
@@ -73,6 +73,8 @@ def test_a_robot_refusing_its_key_or_security_settings_refuses_the_channel_not_e
             (row,) = con.execute("SELECT channel, response FROM alerts.channel_refusals").fetchall()
         assert row["channel"] == "robot" and str(code) in row["response"] and said in row["response"]
         assert "channel robot" in row["response"] and ROBOT_KEY not in row["response"]
+        if "keywords" in said:  # the word to give the robot: what every digest's title carries
+            assert "知识产权强市监测" in row["response"] and "知识产权强市监测" in robot_content(hook.requests[0])
         (de,) = relay.to(ENGINEERS)  # the engineers hear of the channel, once
         assert "robot" in SmtpSink.text(de) and str(code) in SmtpSink.text(de)
 
@@ -84,9 +86,10 @@ def test_a_robot_refusing_its_key_or_security_settings_refuses_the_channel_not_e
 
         status = CliRunner().invoke(main, ["alerts", "status"], env={"COLUMNS": "250"})
         assert status.exit_code == 1 and "robot" in status.output
+        shown = answer_zh(row["response"])  # in Chinese, our sentence translated
         assert (
-            answer_zh(row["response"]).count("群机器人拒绝通道 robot 的密钥、令牌或安全设置") == 1
-        )  # shown in Chinese
+            "通道 robot 的群机器人只接收含其自定义关键词" if "keywords" in said else "群机器人拒绝通道 robot"
+        ) in shown
 
         answer.update(errcode=0, errmsg="ok")  # the key mended
         assert [d["status"] for d in retry_channel(load_routing(), "robot")] == ["delivered"]

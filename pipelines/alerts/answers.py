@@ -62,6 +62,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"errcode (?P<code>\S+) ?(?P<msg>.*)", "错误码 {code} {msg}"),
     # a robot's errcode refusing the channel's key, token or security settings (channels._robot_refusal)
     (
+        r"the robot of channel (?P<ch>\S+) takes only messages with one of its keywords \(errcode (?P<errcode>\S+) ?"
+        r"(?P<msg>.*?)\): give the robot the keyword 知识产权强市监测 \(a `lang: en` route's digests: IP strong-city "
+        r"monitor\), which every digest's title carries; the channel's digests wait in order \(tried again on a slow "
+        r"schedule, or at once with ipcity alerts retry --channel\)",
+        "通道 {ch} 的群机器人只接收含其自定义关键词的消息（错误码 {errcode} {msg}）：请为机器人设置关键词“知识产权强市监测”"
+        "（`lang: en` 路由的摘要为 IP strong-city monitor），每份摘要的标题均含此词；该通道的摘要按序等待（按较长间隔重试，"
+        "或以 ipcity alerts retry --channel 立即重试）",
+    ),
+    (
         r"the robot refuses channel (?P<ch>\S+)'s key, token or security settings \(errcode (?P<errcode>\S+) ?"
         r"(?P<msg>.*?)\): mend the key or token \(and the secret, keywords or IP allow-list the robot asks for\) in "
         r"the routing file; the channel's digests wait in order \(tried again on a slow schedule, or at once with "

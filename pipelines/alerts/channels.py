@@ -687,6 +687,15 @@ def _robot_refusal(responses: list, channel: str = "?") -> str | None:
         number = int(code)
     except (TypeError, ValueError):
         number = None
+    if number in ROBOT_CREDENTIAL_ERRCODES and "keyword" in said.lower():
+        # a DingTalk robot with 自定义关键词 security: every message must carry one of its words. The first line of every
+        # digest (the title a robot shows) starts with the subject's prefix, so that is the word to give the robot.
+        return (
+            f"{CHANNEL_REFUSING}the robot of channel {channel} takes only messages with one of its keywords ({said}): "
+            "give the robot the keyword 知识产权强市监测 (a `lang: en` route's digests: IP strong-city monitor), which "
+            "every digest's title carries; the channel's digests wait in order (tried again on a slow schedule, or at "
+            "once with ipcity alerts retry --channel)"
+        )
     if number in ROBOT_CREDENTIAL_ERRCODES:
         return (
             f"{CHANNEL_REFUSING}the robot refuses channel {channel}'s key, token or security settings ({said}): mend "
