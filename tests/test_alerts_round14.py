@@ -257,3 +257,47 @@ def test_a_webhook_that_reaches_no_answer_says_why_without_its_token(monkeypatch
     assert not ok and response.startswith("gateway.no-such-name.invalid does not resolve: [Errno"), response
     assert token not in response and not response.startswith("permanent refusal")  # a retry, as any DNS failure
     assert answer_zh(response).startswith("主机名 gateway.no-such-name.invalid 无法解析（")
+
+
+@pytest.mark.parametrize(
+    "answer, read_as",
+    [
+        ({"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"}, "channel"),
+        ({"code": 9499, "msg": "Bad Request"}, "retry"),
+        ({"code": 11232, "msg": "frequency limited"}, "rate"),
+        ({"errcode": 40001, "errmsg": "invalid credential"}, "channel"),
+        ({"errcode": 42001, "errmsg": "access_token expired"}, "channel"),
+        ({"code": 0, "msg": "success"}, "delivered"),
+        ({"code": 200, "message": "ok"}, "delivered"),
+        ({"code": "accepted", "message": "queued"}, "delivered"),
+        ({"StatusCode": 0, "StatusMessage": "success"}, "delivered"),
+    ],
+)
+def test_a_json_webhook_answering_200_with_an_error_code_in_its_body_is_no_delivery(monkeypatch, answer, read_as):
+    """A JSON webhook in front of a robot answers HTTP 200 whatever happened; only its body says. WeCom's and
+    DingTalk's `errcode` was read, but a Feishu robot (or a gateway) writes {"code": 19021, "msg": ...}: that was
+    recorded as delivered, for ever, while nobody got a thing. A numeric `code` beside a `msg` is now read as an
+    errcode is (an expired access_token or a signature refuses the channel, a rate limit waits its minute); a
+    success, or a code that is no number, is still a delivery."""
+    from alert_receivers import HttpSink
+
+    from pipelines.alerts.channels import CHANNEL_REFUSING, RATE_LIMITED, send
+
+    monkeypatch.setenv("IPCITY_ALERT_PRIVATE_NETWORKS", "127.0.0.0/8")
+    hook = HttpSink(reply=lambda request: answer).start()
+    try:
+        msg = {"idempotency_key": "k", "recipient": "ops", "route": "r", "subject": "s", "body": "b", "payload": {}}
+        ok, response = send(
+            {**msg, "channel": "gateway"}, {"type": "webhook", "url": f"http://127.0.0.1:{hook.port}/hook"}
+        )
+    finally:
+        hook.stop()
+    if read_as == "delivered":
+        assert ok, response
+        return
+    assert not ok and str(answer.get("code", answer.get("errcode"))) in response, response
+    assert {
+        "channel": response.startswith(CHANNEL_REFUSING),
+        "rate": response.startswith(RATE_LIMITED + "60 s"),
+        "retry": response.startswith("robot refused: "),
+    }[read_as], response

@@ -662,11 +662,39 @@ def _shut(connections: list) -> None:
 # the robot was removed or stopped, or its security settings refuse every message alike (加签 signature, keywords, IP
 # allow-list). As for an HTTP 401/403, the channel is marked refusing: its digests wait in order and the data
 # engineers are told once, instead of each digest being retried thirty times over a day and parked. (WeCom: 93000
-# invalid webhook url; DingTalk: 300001 / 400101 no such token, 310000 sign, keywords or IP, 400102 robot stopped.)
-ROBOT_CREDENTIAL_ERRCODES = frozenset({93000, 300001, 310000, 400101, 400102})
-# A robot's rate limit (WeCom 45009: 20 messages a minute; DingTalk 130101 "send too fast", 410100 throttled): the
-# limit counts a minute, so the next attempt waits that long, not the backoff's two seconds (which met the same limit).
-ROBOT_RATE_ERRCODES = frozenset({45009, 130101, 410100})
+# invalid webhook url; DingTalk: 300001 / 400101 no such token, 310000 sign, keywords or IP, 400102 robot stopped; a
+# gateway passing on the WeCom / DingTalk / WeChat API's answer: 40001 invalid credential, 40014 invalid access_token,
+# 42001 access_token expired; a Feishu robot behind a JSON webhook, which answers {"code", "msg"}: 19001 token invalid,
+# 19021 sign, 19022 IP not allowed, 19024 keywords not found.)
+ROBOT_CREDENTIAL_ERRCODES = frozenset(
+    {93000, 300001, 310000, 400101, 400102, 40001, 40014, 42001, 19001, 19021, 19022, 19024}
+)
+# A robot's rate limit (WeCom 45009: 20 messages a minute; DingTalk 130101 "send too fast", 410100 throttled; Feishu
+# 11232): the limit counts a minute, so the next attempt waits that long, not the backoff's two seconds (which met the
+# same limit).
+ROBOT_RATE_ERRCODES = frozenset({45009, 130101, 410100, 11232})
+
+
+def _answer_code(answer) -> tuple[object, str] | None:
+    """(code, message) of a JSON answer that states a refusal, or None. WeCom's and DingTalk's `errcode` / `errmsg`
+    (0: taken); else a numeric `code` with `msg` or `message` beside it, as Feishu's robot and many gateways write
+    their answer (0 or 2xx: taken). A bare `code` field, or one that is not a number ("accepted"), says too little to
+    be read as a refusal: the HTTP status has spoken."""
+    if not isinstance(answer, dict):
+        return None
+    if "errcode" in answer:
+        code = answer["errcode"]
+        return None if code in (0, "0", None) else (code, str(answer.get("errmsg") or ""))
+    if "code" in answer and ("msg" in answer or "message" in answer):
+        code = answer["code"]
+        if isinstance(code, bool) or not re.fullmatch(r"-?\d+", str(code)):
+            return None
+        if int(code) == 0 or 200 <= int(code) < 300:
+            return None
+        return code, str(answer.get("msg") or answer.get("message") or "")
+    return None
+
+
 ROBOT_RATE_WAIT = 60
 
 
@@ -679,15 +707,16 @@ def _robot_refusal(responses: list, channel: str = "?") -> str | None:
         answer = json.loads(responses[-1].content or b"{}")
     except ValueError:
         return None  # an on-premise gateway that answers something else: its HTTP status has spoken
-    code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
-    if code in (0, "0", None):
+    stated = _answer_code(answer)
+    if stated is None:
         return None
-    said = f"errcode {code} {str(answer.get('errmsg') or '')[:200]}".rstrip()
+    code, message = stated
+    said = f"errcode {code} {message[:200]}".rstrip()
     try:
         number = int(code)
     except (TypeError, ValueError):
         number = None
-    if number in ROBOT_CREDENTIAL_ERRCODES and "keyword" in said.lower():
+    if number in ROBOT_CREDENTIAL_ERRCODES and re.search(r"key ?words?", said, re.IGNORECASE):
         # a DingTalk robot with 自定义关键词 security: every message must carry one of its words. The first line of every
         # digest (the title a robot shows) starts with the subject's prefix, so that is the word to give the robot.
         return (
