@@ -301,3 +301,38 @@ def test_a_json_webhook_answering_200_with_an_error_code_in_its_body_is_no_deliv
         "rate": response.startswith(RATE_LIMITED + "60 s"),
         "retry": response.startswith("robot refused: "),
     }[read_as], response
+
+
+# --------------------------------------------------------------------------- secrets a routing mistake quoted
+SECRET = "Sup3r-S3cret!pw"
+
+
+@pytest.mark.parametrize(
+    "channel_text",
+    [
+        # a quote left open on the password's line: YAML quoted the line in its error
+        f'{{type: smtp, host: smtp.example.cn, port: 587, starttls: true, username: u, password: "{SECRET}, sender: a@b.cn}}',
+        # the password itself written where the variable's name goes
+        f'{{type: smtp, host: smtp.example.cn, port: 587, starttls: true, username: u, password_env: "{SECRET}"}}',
+        f'{{type: webhook, url: "https://gw.example.cn/a", headers_env: {{Authorization: "Bearer {SECRET}"}}}}',
+    ],
+)
+def test_a_secret_on_a_bad_routing_line_is_never_quoted_in_the_refusal(tmp_path, channel_text):
+    """A routing file is read by the run's alert step, whose refusals go to the run's log, the step's metadata, the
+    data engineers' alert mail and the alert store. PyYAML's error quoted the line it could not read (a password with
+    its quote unclosed), and a password written in `password_env` was named as "the variable" to set in every
+    attempt's answer. The refusal now says what and where (file, line, column, entry) and never repeats the value."""
+    from pipelines.alerts.config import AlertConfigError
+
+    path = tmp_path / "routing.yaml"
+    path.write_text(
+        'version: "1"\nchannels:\n'
+        f"  c: {channel_text}\n"
+        "routes:\n  - {name: n, audience: city, recipients: {c: [a@b.cn]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(AlertConfigError) as refused:
+        load_routing(path)
+    assert SECRET not in str(refused.value) and "line 3" in str(refused.value), refused.value
+    problems = " ".join(str(p) for p in load_routing(path, strict=False).problems)
+    assert problems and SECRET not in problems

@@ -144,13 +144,27 @@ class Routing:
         return datetime.combine(end_day, end, tzinfo=CHINA_STANDARD_TIME).astimezone(UTC)
 
 
+def yaml_error(e: yaml.YAMLError) -> str:
+    """What YAML found wrong and where (line and column), without the copy of the line PyYAML's own text quotes: a
+    line it cannot read may be the very one with a secret written in clear (`password: "…` with its quote unclosed),
+    and this text reaches the run's log, the step's metadata, the engineers' alert mail and the alert store."""
+    parts = []
+    for text, mark in (
+        (getattr(e, "context", None), getattr(e, "context_mark", None)),
+        (getattr(e, "problem", None), getattr(e, "problem_mark", None)),
+    ):
+        if text:
+            parts.append(f"{text} (line {mark.line + 1}, column {mark.column + 1})" if mark else str(text))
+    return ": ".join(parts) or type(e).__name__
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise AlertConfigError(f"{path}: file not found") from e
     except yaml.YAMLError as e:
-        raise AlertConfigError(f"{path}: not valid YAML: {e}") from e
+        raise AlertConfigError(f"{path}: not valid YAML: {yaml_error(e)}") from None
     if not isinstance(data, dict) or "version" not in data:
         raise AlertConfigError(f"{path}: expected a mapping with a `version`")
     return data
@@ -327,6 +341,9 @@ def _entry_lines(path: Path) -> dict:
     return out
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
     entry = f"channel {name}"
     if not isinstance(ch, dict) or ch.get("type") not in CHANNEL_TYPES:
@@ -375,6 +392,21 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
                 line,
                 f"`reply_to` is a mail channel's one mailbox (whom a recipient's answer reaches, e.g. "
                 f"'监测平台运维 <ops@example.gov.cn>'), on one line, got {value!r}",
+            )
+    named = [(k, v) for k, v in ch.items() if str(k).endswith("_env")]
+    if isinstance(ch.get("headers_env"), dict):
+        named = [(k, v) for k, v in named if k != "headers_env"]
+        named += [(f"headers_env: {h}", v) for h, v in ch["headers_env"].items()]
+    for key, value in named:
+        # the name of a variable, not the secret itself: a password written in `password_env` was quoted, as "the
+        # variable" to set, into the ledger, the CLI and the engineers' alerts (it is never repeated here)
+        if not (isinstance(value, str) and _ENV_NAME.fullmatch(value)):
+            raise _EntryError(
+                path,
+                entry,
+                line,
+                f"`{key}` names an environment variable (letters, digits and _, not starting with a digit), not the "
+                "secret itself: put the value in the deployment's environment and its name here",
             )
     if ch["type"] == "webhook":
         _check_webhook(path, entry, line, ch)
