@@ -336,3 +336,33 @@ def test_a_secret_on_a_bad_routing_line_is_never_quoted_in_the_refusal(tmp_path,
     assert SECRET not in str(refused.value) and "line 3" in str(refused.value), refused.value
     problems = " ".join(str(p) for p in load_routing(path, strict=False).problems)
     assert problems and SECRET not in problems
+
+
+# ------------------------------------------------------------------------------------------- a route test
+def test_a_route_test_tells_its_recipient_there_is_nothing_to_do_and_whom_to_ask_to_stop(site):
+    """`ipcity alerts test` sent an office "测试消息：路由 …，通道 …。" and nothing more: a digest ends with what to do
+    and how to stop receiving them, the test said neither, and an office that got one unannounced asked what it
+    meant. It now says, in each route's language, that nothing is to be done and whom to ask to stop them."""
+    from pipelines.alerts import send_test
+
+    out = site["tmp"] / "outbox"
+    site["routing"].write_text(
+        yaml.safe_dump(
+            {
+                "version": "t",
+                "channels": {"out": {"type": "file", "dir": str(out)}},
+                "routes": [
+                    {"name": "national_office", "audience": "city", "recipients": {"out": ["n@test.local"]}},
+                    {"name": "english", "audience": "city", "lang": "en", "recipients": {"out": ["e@test.local"]}},
+                ],
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    assert [r["status"] for r in send_test()] == ["delivered", "delivered"]
+    with connect() as con:
+        bodies = dict(con.execute("SELECT recipient, body FROM alerts.messages").fetchall())
+    assert "无需处理" in bodies["n@test.local"] and "nothing to do" in bodies["n@test.local"]
+    assert "运维人员" in bodies["n@test.local"] and "operators" in bodies["e@test.local"]
+    assert "无需处理" not in bodies["e@test.local"]  # an English route reads English alone
