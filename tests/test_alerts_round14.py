@@ -366,3 +366,41 @@ def test_a_route_test_tells_its_recipient_there_is_nothing_to_do_and_whom_to_ask
     assert "无需处理" in bodies["n@test.local"] and "nothing to do" in bodies["n@test.local"]
     assert "运维人员" in bodies["n@test.local"] and "operators" in bodies["e@test.local"]
     assert "无需处理" not in bodies["e@test.local"]  # an English route reads English alone
+
+
+# ------------------------------------------------------------------------------- one mailbox, one digest
+def test_one_mailbox_written_several_ways_on_a_route_gets_one_digest_and_the_rest_is_named(site):
+    """The national office's mailbox listed as "ops@x.cn", "OPS@X.CN" and "运维 <ops@x.cn>" (three operators adding
+    it over time) was three recipients: the office got every digest three times. The first entry is kept; each later
+    one is left out and named (file, route, why) as the routing file's other mistakes are."""
+    out = site["tmp"] / "outbox"
+    site["routing"].write_text(
+        yaml.safe_dump(
+            {
+                "version": "t",
+                "channels": {"out": {"type": "file", "dir": str(out)}},
+                "routes": [
+                    {
+                        "name": "national_office",
+                        "audience": "city",
+                        "recipients": {"out": ["ops@x.cn", "OPS@X.CN", "运维 <ops@x.cn>", "other@x.cn"]},
+                    },
+                    {
+                        "name": "province_office",
+                        "audience": "city",
+                        "per": "province",
+                        "recipients": {"out": ["ipo-{province_code}@x.cn", "IPO-{province_code}@X.cn"]},
+                    },
+                ],
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    problems = [str(p) for p in load_routing(strict=False).problems]
+    assert len(problems) == 3 and all("one mailbox gets one digest" in p for p in problems), problems
+    assert any("'OPS@X.CN' is the mailbox of 'ops@x.cn'" in p for p in problems)
+    set_status(site["warehouse"], "410100", "limited_progress")
+    sent = run_alerts(site["warehouse"], "run-1")["messages"]
+    city_digests = sorted(m["recipient"] for m in sent if m["route"] != "data_engineers")
+    assert city_digests == ["ipo-410000@x.cn", "ops@x.cn", "other@x.cn"], sent

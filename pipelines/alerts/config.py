@@ -555,10 +555,23 @@ def _recipients(
             "template such as ipo-{province_code}@example.cn on a `per: province` route",
         )
     good, bad = [], []
+    mailboxes: dict[str, str] = {}  # the bare address, lower case, of each mail recipient kept: the first entry
     for tpl in who:
         problem = _template_problem(tpl, per_province=per == "province")
         if not problem and channels[ch].get("type") == "smtp":
             problem = _mailbox_problem(tpl)
+        if not problem and channels[ch].get("type") in ("smtp", "file"):
+            # one mailbox written twice ("ops@x.cn", "OPS@x.cn", "运维 <ops@x.cn>") was three recipients, each sent
+            # its own copy of every digest: the later entry is left out, named (a mail's domain and, in practice,
+            # its mailbox name are read without regard to case)
+            mailbox = (parseaddr(_sample(tpl))[1] or tpl).strip().lower()
+            if mailbox in mailboxes:
+                problem = (
+                    f"recipient {tpl!r} is the mailbox of {mailboxes[mailbox]!r}, already on channel {ch} of this "
+                    "route: one mailbox gets one digest (this entry is left out)"
+                )
+            else:
+                mailboxes[mailbox] = tpl
         if problem:
             bad.append((tpl, _EntryError(path, entry, line, problem)))
         else:
@@ -568,11 +581,15 @@ def _recipients(
     return good, bad
 
 
+def _sample(tpl: str) -> str:
+    """A recipient template as one province's address reads (a checked template: its placeholders are known)."""
+    return tpl.format(province_code="410000", province_name="河南省")
+
+
 def _mailbox_problem(tpl: str) -> str | None:
     """A mail recipient must be one mailbox: "a@x.cn, b@x.cn" in one item would name both in the To header while
     only the first is sent it (the envelope takes one address), and a bare name reaches nobody."""
-    sample = tpl.format(province_code="410000", province_name="河南省")
-    found = [addr for _, addr in getaddresses([sample]) if addr]
+    found = [addr for _, addr in getaddresses([_sample(tpl)]) if addr]
     local, _, domain = found[0].rpartition("@") if len(found) == 1 else ("", "", "")
     if not local or not domain or "@" in local:
         return (
