@@ -404,3 +404,27 @@ def test_one_mailbox_written_several_ways_on_a_route_gets_one_digest_and_the_res
     sent = run_alerts(site["warehouse"], "run-1")["messages"]
     city_digests = sorted(m["recipient"] for m in sent if m["route"] != "data_engineers")
     assert city_digests == ["ipo-410000@x.cn", "ops@x.cn", "other@x.cn"], sent
+
+
+def test_a_variable_name_no_shell_writes_is_taken_when_the_environment_holds_it(tmp_path, monkeypatch):
+    """A deployment that named its password variable IPCITY-SMTP.PASSWORD (set by systemd or a container) keeps its
+    channel: only a value that is neither a variable's name nor in the environment is refused as a secret."""
+    monkeypatch.setenv("IPCITY-SMTP.PASSWORD", "x")
+    path = tmp_path / "routing.yaml"
+    cfg = {
+        "version": "t",
+        "channels": {
+            "mail": {
+                "type": "smtp",
+                "host": "smtp.example.cn",
+                "port": 587,
+                "starttls": True,
+                "username": "u",
+                "password_env": "IPCITY-SMTP.PASSWORD",
+                "sender": "a@example.cn",
+            }
+        },
+        "routes": [{"name": "n", "audience": "city", "recipients": {"mail": ["a@b.cn"]}}],
+    }
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    assert not load_routing(path).problems

@@ -399,8 +399,10 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
         named += [(f"headers_env: {h}", v) for h, v in ch["headers_env"].items()]
     for key, value in named:
         # the name of a variable, not the secret itself: a password written in `password_env` was quoted, as "the
-        # variable" to set, into the ledger, the CLI and the engineers' alerts (it is never repeated here)
-        if not (isinstance(value, str) and _ENV_NAME.fullmatch(value)):
+        # variable" to set, into the ledger, the CLI and the engineers' alerts (it is never repeated here). A name
+        # no shell writes (a hyphen, a dot) is taken when the environment holds it: a deployment that set it by
+        # systemd or a container keeps its channel.
+        if not (isinstance(value, str) and (_ENV_NAME.fullmatch(value) or value in os.environ)):
             raise _EntryError(
                 path,
                 entry,
