@@ -270,6 +270,7 @@ def test_a_webhook_that_reaches_no_answer_says_why_without_its_token(monkeypatch
         ({"code": 0, "msg": "success"}, "delivered"),
         ({"code": 200, "message": "ok"}, "delivered"),
         ({"code": "accepted", "message": "queued"}, "delivered"),
+        ({"code": 10000, "msg": "Success"}, "delivered"),
         ({"StatusCode": 0, "StatusMessage": "success"}, "delivered"),
     ],
 )

@@ -675,6 +675,9 @@ ROBOT_CREDENTIAL_ERRCODES = frozenset(
 ROBOT_RATE_ERRCODES = frozenset({45009, 130101, 410100, 11232})
 
 
+_SAID_OK = frozenset({"ok", "success", "succeeded", "successful", "sent", "accepted", "成功", "发送成功"})
+
+
 def _answer_code(answer) -> tuple[object, str] | None:
     """(code, message) of a JSON answer that states a refusal, or None. WeCom's and DingTalk's `errcode` / `errmsg`
     (0: taken); else a numeric `code` with `msg` or `message` beside it, as Feishu's robot and many gateways write
@@ -689,9 +692,12 @@ def _answer_code(answer) -> tuple[object, str] | None:
         code = answer["code"]
         if isinstance(code, bool) or not re.fullmatch(r"-?\d+", str(code)):
             return None
-        if int(code) == 0 or 200 <= int(code) < 300:
+        said = str(answer.get("msg") or answer.get("message") or "")
+        # a success however it is numbered (0, 2xx, a gateway's own "10000 Success"): read as a refusal, a message
+        # taken would be sent again at every retry
+        if int(code) == 0 or 200 <= int(code) < 300 or said.strip().lower().rstrip(".!") in _SAID_OK:
             return None
-        return code, str(answer.get("msg") or answer.get("message") or "")
+        return code, said
     return None
 
 
