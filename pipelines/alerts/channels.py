@@ -48,9 +48,10 @@ def email_message(msg: dict, sender: str, reply_to: str | None = None) -> EmailM
     # A machine's message (RFC 3834): an office's out-of-office responder (and Exchange's, which reads its own header)
     # does not answer it. Without them every digest to thirty offices on leave brought thirty auto-replies back into
     # the sender's mailbox — the bounce_maildir the delivery sensor reads — and a responder that answers each reply
-    # could loop with another robot.
+    # could loop with another robot. Exchange is asked to hold back its out-of-office and auto-replies only: "All"
+    # would suppress its non-delivery reports too (NDR, DR), the bounces that tell us a mailbox refused the digest.
     m["Auto-Submitted"] = "auto-generated"
-    m["X-Auto-Response-Suppress"] = "All"
+    m["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     if reply_to:
         # A recipient's answer ("our report was sent on the 3rd") reached the sending mailbox, which nobody reads: the
         # channel's reply_to names the operators' mailbox. The mail client's "unsubscribe" (RFC 2369) writes to the
