@@ -16,7 +16,7 @@ from test_alerts_round5 import ROBOT_KEY, robot_content, robot_routing
 
 from pipelines.alerts.answers import answer_zh
 from pipelines.alerts.config import load_routing
-from pipelines.alerts.lifecycle import retry_channel
+from pipelines.alerts.lifecycle import deliver_due, retry_channel
 from pipelines.alerts.store import connect, parse
 
 
@@ -432,3 +432,37 @@ def test_a_variable_name_no_shell_writes_is_taken_when_the_environment_holds_it(
     }
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     assert not load_routing(path).problems
+
+
+@pytest.mark.parametrize("kind", ["wecom", "dingtalk"])
+def test_an_alert_storm_to_one_robot_is_paced_under_its_minute_limit(site, monkeypatch, kind):
+    """25 digests due at once on one group robot (a storm: one per province office on a shared robot): all were sent
+    in the same second, the 21st on was refused (WeCom 45009) or got the robot throttled for ten minutes (DingTalk
+    130101). A dispatch now sends a robot at most its minute's worth (one short of 20); the rest wait, untried (no
+    attempt spent), and go with the next dispatch once the minute has passed."""
+    from datetime import timedelta
+
+    from pipelines.alerts.channels import ROBOT_PER_MINUTE
+    from pipelines.alerts.store import iso
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    hook = HttpSink().start()
+    try:
+        robot_routing(site["routing"], hook.port, kind=kind)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"][0]["recipients"]["robot"] = [f"group-{i:02d}" for i in range(25)]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        out = run_alerts(site["warehouse"], "run-1")
+        assert len(hook.requests) == ROBOT_PER_MINUTE < 20, out["deliveries"]
+        waiting = [(s, n) for s, n, *_ in _robot_messages() if s != "delivered"]
+        assert waiting == [("pending", 0)] * (25 - ROBOT_PER_MINUTE)
+        assert deliver_due(load_routing()) == [] and len(hook.requests) == ROBOT_PER_MINUTE  # the minute is full
+
+        with connect() as con:  # the minute has passed
+            old = iso(parse(con.execute("SELECT max(attempted_at) FROM alerts.deliveries").fetchone()[0]))
+            con.execute("UPDATE alerts.deliveries SET attempted_at = ?", (iso(parse(old) - timedelta(seconds=61)),))
+        assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"] * (25 - ROBOT_PER_MINUTE)
+        assert len(hook.requests) == 25 and {s for s, *_ in _robot_messages()} == {"delivered"}
+    finally:
+        hook.stop()

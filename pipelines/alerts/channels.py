@@ -703,6 +703,10 @@ def _answer_code(answer) -> tuple[object, str] | None:
 
 
 ROBOT_RATE_WAIT = 60
+# What a group robot takes in a minute (WeCom and DingTalk alike: 20; DingTalk then throttles the robot for ten
+# minutes): a dispatch paces its messages to one robot below it (lifecycle.deliver_due), one short of the limit so a
+# route test or another dispatcher's message still fits.
+ROBOT_PER_MINUTE = 19
 
 
 def _robot_refusal(responses: list, channel: str = "?") -> str | None:
