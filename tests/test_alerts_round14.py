@@ -464,5 +464,12 @@ def test_an_alert_storm_to_one_robot_is_paced_under_its_minute_limit(site, monke
             con.execute("UPDATE alerts.deliveries SET attempted_at = ?", (iso(parse(old) - timedelta(seconds=61)),))
         assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"] * (25 - ROBOT_PER_MINUTE)
         assert len(hook.requests) == 25 and {s for s, *_ in _robot_messages()} == {"delivered"}
+
+        # the clock set back an hour: attempts stamped "later" than now do not keep the robot's minute full
+        from pipelines.alerts.lifecycle import _robot_minute_full
+
+        with connect() as con:
+            con.execute("UPDATE alerts.deliveries SET attempted_at = ?", (iso(parse(old) + timedelta(hours=1)),))
+        assert not _robot_minute_full(None, load_routing(), "robot")
     finally:
         hook.stop()

@@ -1276,12 +1276,15 @@ def _robot_minute_full(path, routing: Routing, channel: str) -> bool:
     dispatch (the delivery sensor's next minute)."""
     if (routing.channels.get(channel) or {}).get("type") not in channels.ROBOT_TEXT_BYTES:
         return False
-    since = iso(now_utc() - timedelta(seconds=60))
+    now = now_utc()
     with connect(path) as con:
+        # within the minute up to now: after the clock was set back, attempts stamped "later" than now would have kept
+        # the robot's minute full until the clock caught up with them
         (n,) = con.execute(
             """SELECT count(*) FROM alerts.deliveries AS d JOIN alerts.messages AS m USING (idempotency_key)
-               WHERE m.channel = ? AND d.attempted_at >= ? AND coalesce(d.response, '') NOT LIKE 'not sent:%'""",
-            (channel, since),
+               WHERE m.channel = ? AND d.attempted_at >= ? AND d.attempted_at <= ?
+                 AND coalesce(d.response, '') NOT LIKE 'not sent:%'""",
+            (channel, iso(now - timedelta(seconds=60)), iso(now)),
         ).fetchone()
     return n >= channels.ROBOT_PER_MINUTE
 
