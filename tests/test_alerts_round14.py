@@ -157,6 +157,9 @@ def test_mail_is_marked_automatic_and_answers_reach_the_operators_not_the_sendin
             suppressed = {v.strip() for v in str(mail["X-Auto-Response-Suppress"]).split(",")}
             assert suppressed == {"OOF", "AutoReply"}
             assert parseaddr(str(mail["Reply-To"])) == ("监测平台运维", "ops@test.local")
+            # on the wire as the URI itself (a client reads no encoded words in it), one line
+            (raw_line,) = [ln for ln in env["raw"].split(b"\r\n") if ln.startswith(b"List-Unsubscribe:")]
+            assert raw_line.startswith(b"List-Unsubscribe: <mailto:ops@test.local?subject=unsubscribe%20"), raw_line
             unsubscribe = urlsplit(str(mail["List-Unsubscribe"]).strip("<>"))
             assert (unsubscribe.scheme, unsubscribe.path) == ("mailto", "ops@test.local")
             (ask,) = parse_qs(unsubscribe.query)["subject"]

@@ -12,6 +12,7 @@ robot channel points it at an on-premise gateway (or a loopback receiver in test
 
 from __future__ import annotations
 
+import email.policy
 import ipaddress
 import json
 import logging
@@ -42,7 +43,10 @@ ROBOT_TEXT_BYTES = {"dingtalk": 20000, "wecom": 2048}
 
 def email_message(msg: dict, sender: str, reply_to: str | None = None) -> EmailMessage:
     """The digest as a mail; ``reply_to``: the channel's `reply_to` (whom a recipient's answer reaches)."""
-    m = EmailMessage()
+    # headers written with set_raw (the subject's encoded words, List-Unsubscribe's URI) go out as written: the default
+    # policy refolds a long one, and a URI with no space to fold at came out as RFC 2047 encoded words, which a mail
+    # client reads as no List-Unsubscribe at all
+    m = EmailMessage(policy=email.policy.default.clone(refold_source="none"))
     m["From"] = sender
     m["To"] = msg["recipient"]
     # A machine's message (RFC 3834): an office's out-of-office responder (and Exchange's, which reads its own header)
@@ -59,7 +63,7 @@ def email_message(msg: dict, sender: str, reply_to: str | None = None) -> EmailM
         # the same in words): there is no self-service list to leave.
         m["Reply-To"] = reply_to
         ask = urlencode({"subject": f"unsubscribe {_one_line(msg['route'])} {parseaddr(msg['recipient'])[1]}"})
-        m["List-Unsubscribe"] = f"<mailto:{parseaddr(reply_to)[1]}?{ask.replace('+', '%20')}>"
+        m.set_raw("List-Unsubscribe", f"<mailto:{parseaddr(reply_to)[1]}?{ask.replace('+', '%20')}>")
     # A long Chinese subject is folded into RFC 2047 encoded words. The email package's own folding (policy.default)
     # drops the space between an ASCII word and the Chinese one that starts the next encoded word ("新预警 12 条"
     # reached the reader as "新预警 12条"); the compat32 Header keeps each space inside the encoded text, and set_raw
