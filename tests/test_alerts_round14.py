@@ -77,6 +77,11 @@ def test_a_robot_refusing_its_key_or_security_settings_refuses_the_channel_not_e
             assert "知识产权强市监测" in row["response"] and "知识产权强市监测" in robot_content(hook.requests[0])
         (de,) = relay.to(ENGINEERS)  # the engineers hear of the channel, once
         assert "robot" in SmtpSink.text(de) and str(code) in SmtpSink.text(de)
+        # its reason in Chinese in the Chinese section (translated, then cut: cut first, it stayed in English)
+        zh = SmtpSink.text(de).split("\nTo ", 1)[0]
+        assert (
+            "通道 robot 的群机器人只接收含其自定义关键词" if "keywords" in said else "群机器人拒绝通道 robot"
+        ) in zh, zh
 
         set_status(site["warehouse"], "410700", "limited_progress")
         run_alerts(site["warehouse"], "run-2")
