@@ -217,7 +217,8 @@ def dingtalk_gateway(request) -> dict:
 
 def test_a_signed_dingtalk_robot_takes_the_digest_and_a_wrong_secret_is_retried_not_delivered(site, monkeypatch):
     """A DingTalk robot with 加签: each request carries a fresh millisecond timestamp and its HMAC; a wrong secret is
-    answered 310000 under HTTP 200, which is no delivery (retried, the answer in the ledger, the secret never)."""
+    answered 310000 under HTTP 200, which is no delivery (the answer in the ledger, the secret never): every digest would
+    get the same answer, so the channel waits as for an HTTP 401 and is tried again once the secret is mended."""
     monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
     monkeypatch.setenv("TEST_DING_SECRET", DING_SECRET[:-1] + "f")  # one character wrong
     hook = HttpSink(reply=dingtalk_gateway).start()
@@ -234,12 +235,10 @@ def test_a_signed_dingtalk_robot_takes_the_digest_and_a_wrong_secret_is_retried_
         assert "310000" in response and DING_SECRET[:-1] not in response
 
         monkeypatch.setenv("TEST_DING_SECRET", DING_SECRET)
-        with connect() as con:
-            con.execute("UPDATE alerts.messages SET next_retry_at = NULL")
         from pipelines.alerts.config import load_routing
-        from pipelines.alerts.lifecycle import deliver_due
+        from pipelines.alerts.lifecycle import retry_channel
 
-        assert [d["status"] for d in deliver_due(load_routing())] == ["delivered"]
+        assert [d["status"] for d in retry_channel(load_routing(), "robot")] == ["delivered"]
         assert "timestamp=" in hook.requests[-1]["path"] and "sign=" in hook.requests[-1]["path"]
     finally:
         hook.stop()

@@ -339,12 +339,18 @@ def _test_message(route, channel: str, key: str) -> tuple[str, str, str]:
 
 
 def _test_text(route, channel: str, key: str) -> tuple[str, str]:
-    from pipelines.alerts.lifecycle import SUBJECT_PREFIX
+    from pipelines.alerts.lifecycle import STOP_HINT, SUBJECT_PREFIX
 
-    zh = (f"{SUBJECT_PREFIX}测试消息", f"测试消息：路由 {route.name}，通道 {channel}。", "消息编号")
+    # what the recipient does with it (a digest ends with its next steps): nothing, and whom to ask to stop them
+    zh = (
+        f"{SUBJECT_PREFIX}测试消息",
+        f"测试消息：路由 {route.name}，通道 {channel}。收到即说明此通道可送达，无需处理。{STOP_HINT['zh']}",
+        "消息编号",
+    )
     en = (
         "IP strong-city monitor: test message",
-        f"Test message: route {route.name}, channel {channel}.",
+        f"Test message: route {route.name}, channel {channel}. Its arrival shows the channel reaches you; nothing to "
+        f"do. {STOP_HINT['en']}",
         "idempotency key",
     )
     if route.lang in ("zh", "en"):

@@ -55,7 +55,30 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"retry after (?P<s>[\d.]+) s \(HTTP (?P<code>\d+); (?P<rest>.*)\)",
         "{s} 秒后再试（HTTP {code}；{rest}）",
     ),
+    (
+        r"retry after (?P<s>[\d.]+) s \(robot errcode (?P<errcode>\S+) ?(?P<msg>.*)\)",
+        "{s} 秒后再试（群机器人错误码 {errcode} {msg}）",
+    ),
     (r"errcode (?P<code>\S+) ?(?P<msg>.*)", "错误码 {code} {msg}"),
+    # a robot's errcode refusing the channel's key, token or security settings (channels._robot_refusal)
+    (
+        r"the robot of channel (?P<ch>\S+) takes only messages with one of its keywords \(errcode (?P<errcode>\S+) ?"
+        r"(?P<msg>.*?)\): give the robot the keyword 知识产权强市监测 \(a `lang: en` route's digests: IP strong-city "
+        r"monitor\), which every digest's title carries; the channel's digests wait in order \(tried again on a slow "
+        r"schedule, or at once with ipcity alerts retry --channel\)",
+        "通道 {ch} 的群机器人只接收含其自定义关键词的消息（错误码 {errcode} {msg}）：请为机器人设置关键词“知识产权强市监测”"
+        "（`lang: en` 路由的摘要为 IP strong-city monitor），每份摘要的标题均含此词；该通道的摘要按序等待（按较长间隔重试，"
+        "或以 ipcity alerts retry --channel 立即重试）",
+    ),
+    (
+        r"the robot refuses channel (?P<ch>\S+)'s key, token or security settings \(errcode (?P<errcode>\S+) ?"
+        r"(?P<msg>.*?)\): mend the key or token \(and the secret, keywords or IP allow-list the robot asks for\) in "
+        r"the routing file; the channel's digests wait in order \(tried again on a slow schedule, or at once with "
+        r"ipcity alerts retry --channel\)",
+        "群机器人拒绝通道 {ch} 的密钥、令牌或安全设置（错误码 {errcode} {msg}）：请在路由文件中修正密钥或令牌"
+        "（以及机器人要求的加签密钥、关键词或 IP 白名单）；该通道的摘要按序等待（按较长间隔重试，或以 ipcity alerts "
+        "retry --channel 立即重试）",
+    ),
     (
         r"the certificate of (?P<where>\S+) is not trusted \((?P<why>.*?)\): name the relay's CA in `cafile`, and give "
         r"as `host` the name its certificate carries(?P<rest>.*)",
@@ -130,6 +153,19 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "连接被对方中断（{msg}）",
     ),
     (r"gaierror: \[Errno -?\d+\] (?P<msg>.*)", "主机名无法解析（{msg}）"),
+    # a webhook's or robot's request that reached no answer (channels.RequestFailed), apprise's words after it
+    (
+        r"(?P<host>\S+) does not resolve: \[Errno -?\d+\] (?P<msg>.*?) \((?P<rest>.*)\)",
+        "主机名 {host} 无法解析（{msg}）（{rest}）",
+    ),
+    (
+        r"connection to (?P<host>\S+) failed: \[Errno \d+\] (?P<msg>.*?) \((?P<rest>.*)\)",
+        "连接 {host} 失败（{msg}）（{rest}）",
+    ),
+    (
+        r"connection to (?P<host>\S+) failed: (?P<msg>.*?) \((?P<rest>.*)\)",
+        "连接 {host} 失败：{msg}（{rest}）",
+    ),
     # a relay's own answer after a head ("recipient refused: a@x 550 5.1.1 ...", "message refused: 552 ..."): data,
     # shown as the relay wrote it
     (r"(?P<reply>(?:\S+ )?[245]\d\d\b.*)", "{reply}"),

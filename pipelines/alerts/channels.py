@@ -12,6 +12,7 @@ robot channel points it at an on-premise gateway (or a loopback receiver in test
 
 from __future__ import annotations
 
+import email.policy
 import ipaddress
 import json
 import logging
@@ -27,7 +28,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from pipelines import settings
 from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
@@ -40,10 +41,29 @@ SESSION_TIMEOUT = 60  # seconds for a whole SMTP session or HTTP request, whatev
 ROBOT_TEXT_BYTES = {"dingtalk": 20000, "wecom": 2048}
 
 
-def email_message(msg: dict, sender: str) -> EmailMessage:
-    m = EmailMessage()
+def email_message(msg: dict, sender: str, reply_to: str | None = None) -> EmailMessage:
+    """The digest as a mail; ``reply_to``: the channel's `reply_to` (whom a recipient's answer reaches)."""
+    # headers written with set_raw (the subject's encoded words, List-Unsubscribe's URI) go out as written: the default
+    # policy refolds a long one, and a URI with no space to fold at came out as RFC 2047 encoded words, which a mail
+    # client reads as no List-Unsubscribe at all
+    m = EmailMessage(policy=email.policy.default.clone(refold_source="none"))
     m["From"] = sender
     m["To"] = msg["recipient"]
+    # A machine's message (RFC 3834): an office's out-of-office responder (and Exchange's, which reads its own header)
+    # does not answer it. Without them every digest to thirty offices on leave brought thirty auto-replies back into
+    # the sender's mailbox — the bounce_maildir the delivery sensor reads — and a responder that answers each reply
+    # could loop with another robot. Exchange is asked to hold back its out-of-office and auto-replies only: "All"
+    # would suppress its non-delivery reports too (NDR, DR), the bounces that tell us a mailbox refused the digest.
+    m["Auto-Submitted"] = "auto-generated"
+    m["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+    if reply_to:
+        # A recipient's answer ("our report was sent on the 3rd") reached the sending mailbox, which nobody reads: the
+        # channel's reply_to names the operators' mailbox. The mail client's "unsubscribe" (RFC 2369) writes to the
+        # same people, naming the route and address to take out of the routing file (the digest's closing line says
+        # the same in words): there is no self-service list to leave.
+        m["Reply-To"] = reply_to
+        ask = urlencode({"subject": f"unsubscribe {_one_line(msg['route'])} {parseaddr(msg['recipient'])[1]}"})
+        m.set_raw("List-Unsubscribe", f"<mailto:{parseaddr(reply_to)[1]}?{ask.replace('+', '%20')}>")
     # A long Chinese subject is folded into RFC 2047 encoded words. The email package's own folding (policy.default)
     # drops the space between an ASCII word and the Chinese one that starts the next encoded word ("新预警 12 条"
     # reached the reader as "新预警 12条"); the compat32 Header keeps each space inside the encoded text, and set_raw
@@ -78,9 +98,13 @@ def email_message(msg: dict, sender: str) -> EmailMessage:
     return m
 
 
-def _one_line(text: str) -> str:
-    """A header value as one line: each run of line breaks and other control characters becomes one space."""
-    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", str(text))
+def one_line(text: str) -> str:
+    """A header value, or a value from the data in a digest's text, as one line: each run of line breaks and other
+    control characters (NEL and the Unicode line and paragraph separators among them) becomes one space."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", str(text))
+
+
+_one_line = one_line
 
 
 def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
@@ -92,7 +116,7 @@ def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
     if target.exists():
         return True, f"already in outbox: {target.name}"
     tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(bytes(email_message(_with_provenance(msg), ch.get("sender", SENDER_DEFAULT))))
+    tmp.write_bytes(bytes(email_message(_with_provenance(msg), ch.get("sender", SENDER_DEFAULT), ch.get("reply_to"))))
     os.replace(tmp, target)
     return True, f"written {target}"
 
@@ -132,13 +156,16 @@ def refused_by_receiver(response: str) -> bool:
     return response.removeprefix(PERMANENT).startswith(_REFUSALS)
 
 
-def fit_mail(msg: dict, sender: str, limit: int, link: str | dict | None = None) -> EmailMessage:
+def fit_mail(
+    msg: dict, sender: str, limit: int, link: str | dict | None = None, reply_to: str | None = None
+) -> EmailMessage:
     """The digest's mail cut to a relay's message size limit (its SIZE, in bytes on the wire): plain text alone (the
     HTML table is the bulk of a long digest) cut at a whole line with the note saying how much is left out and where
     the whole list is, as a robot's is. The body is base64 on the wire (4 bytes for 3, and a line break each 76)."""
-    head = len(email_message({**msg, "body": "", "html": None}, sender).as_bytes())
+    head = len(email_message({**msg, "body": "", "html": None}, sender, reply_to).as_bytes())
     room = max(1024, int((limit - head - 1024) * 3 / 4 * 76 / 78))
-    return email_message({**msg, "body": fit_text(msg["body"], room, link, _lang(msg)), "html": None}, sender)
+    cut = {**msg, "body": fit_text(msg["body"], room, link, _lang(msg)), "html": None}
+    return email_message(cut, sender, reply_to)
 
 
 def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
@@ -153,8 +180,12 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
             f"{PERMANENT}recipient refused: {msg['recipient']!r} contains a line break (check the routing file)",
         )
     msg = {**msg, "recipient": _ascii_domain(msg["recipient"])}
-    mail = email_message(msg, sender)
-    progress: dict = {"fit": lambda limit: fit_mail(msg, sender, limit, link), "envid": msg.get("delivery_id")}
+    reply_to = ch.get("reply_to")
+    mail = email_message(msg, sender, reply_to)
+    progress: dict = {
+        "fit": lambda limit: fit_mail(msg, sender, limit, link, reply_to),
+        "envid": msg.get("delivery_id"),
+    }
     # The envelope carries the bare mailboxes: an office's name ("国家知识产权局 <x@cnipa.gov.cn>") belongs in
     # the (encoded) headers, and left in the envelope it would demand SMTPUTF8, which many relays lack.
     envelope_from, envelope_to = parseaddr(sender)[1] or sender, parseaddr(msg["recipient"])[1] or msg["recipient"]
@@ -432,6 +463,7 @@ def _responses(plugin, deadline: float, pins: dict[str, str]):
                 # behind the deployment's proxy (HTTPS_PROXY) the proxy resolves names this machine may not: the
                 # request goes to the proxy, unpinned; otherwise a name that does not resolve is a retry
                 if not real.utils.get_environ_proxies(url).get(urlsplit(url).scheme):
+                    seen.append(RequestFailed(f"{host} does not resolve: {_os_error(e)}"))
                     raise real.exceptions.ConnectionError(f"{host} does not resolve: {e}") from None
             # A redirect would lead the request to a host nobody checked (a gateway answering 307 to an internal
             # address): none is followed, and the 3xx is the answer in the ledger.
@@ -458,6 +490,11 @@ def _responses(plugin, deadline: float, pins: dict[str, str]):
                 worker.join(5)  # the shut socket fails its read at once; a bound, should a platform differ
                 raise real.exceptions.Timeout(f"no complete answer within {deadline:g} s")
             if "error" in out:
+                # what failed, in the operating system's words (apprise records only "A Connection error occurred"
+                # for a refused connection, a reset, a TLS failure alike); never requests' text, which quotes the
+                # request's path and query (a gateway's token)
+                if isinstance(out["error"], real.exceptions.ConnectionError):
+                    seen.append(RequestFailed(f"connection to {host} failed: {_os_error(out['error'])}"))
                 raise out["error"]
             seen.append(out["response"])
             return out["response"]
@@ -502,6 +539,20 @@ def retry_after(response: str) -> float | None:
 
 
 SESSION_EXPIRED = object()  # what _responses records for a request abandoned at its deadline
+
+
+class RequestFailed(Exception):
+    """What _responses records for a request that reached no answer (a name that does not resolve, a refused or reset
+    connection, a TLS failure): its text leads the ledger's response, before apprise's own words."""
+
+
+def _os_error(e: BaseException) -> str:
+    """The operating system's or TLS library's words for a failed connection ("[Errno 111] Connection refused",
+    "[Errno -2] Name or service not known", "[SSL: CERTIFICATE_VERIFY_FAILED] …"), or the error's type: never the
+    request's address, which may carry a token in its query."""
+    found = re.search(r"\[(?:Errno -?\d+|SSL(?:: [A-Z_]+)?)\][^'\"()]*", str(e))
+    return found.group(0).strip().rstrip(".:,") if found else type(e).__name__
+
 
 # An HTTP receiver's 4xx is its answer about this request: sent again unchanged, it gets the same answer (RFC 9110
 # 15.5), as an SMTP 5xx does. Such a digest is parked at once with why (the delivery_failed alert names it), not
@@ -612,18 +663,93 @@ def _shut(connections: list) -> None:
                 pass
 
 
-def _robot_refusal(responses: list) -> str | None:
-    """The robot's refusal in its JSON answer ({"errcode": 93000, "errmsg": ...}), or None."""
+# A robot's errcodes (under HTTP 200) that answer the channel, not the digest: the key or token is wrong or revoked,
+# the robot was removed or stopped, or its security settings refuse every message alike (加签 signature, keywords, IP
+# allow-list). As for an HTTP 401/403, the channel is marked refusing: its digests wait in order and the data
+# engineers are told once, instead of each digest being retried thirty times over a day and parked. (WeCom: 93000
+# invalid webhook url; DingTalk: 300001 / 400101 no such token, 310000 sign, keywords or IP, 400102 robot stopped; a
+# gateway passing on the WeCom / DingTalk / WeChat API's answer: 40001 invalid credential, 40014 invalid access_token,
+# 42001 access_token expired; a Feishu robot behind a JSON webhook, which answers {"code", "msg"}: 19001 token invalid,
+# 19021 sign, 19022 IP not allowed, 19024 keywords not found.)
+ROBOT_CREDENTIAL_ERRCODES = frozenset(
+    {93000, 300001, 310000, 400101, 400102, 40001, 40014, 42001, 19001, 19021, 19022, 19024}
+)
+# A robot's rate limit (WeCom 45009: 20 messages a minute; DingTalk 130101 "send too fast", 410100 throttled; Feishu
+# 11232): the limit counts a minute, so the next attempt waits that long, not the backoff's two seconds (which met the
+# same limit).
+ROBOT_RATE_ERRCODES = frozenset({45009, 130101, 410100, 11232})
+
+
+_SAID_OK = frozenset({"ok", "success", "succeeded", "successful", "sent", "accepted", "成功", "发送成功"})
+
+
+def _answer_code(answer) -> tuple[object, str] | None:
+    """(code, message) of a JSON answer that states a refusal, or None. WeCom's and DingTalk's `errcode` / `errmsg`
+    (0: taken); else a numeric `code` with `msg` or `message` beside it, as Feishu's robot and many gateways write
+    their answer (0 or 2xx: taken). A bare `code` field, or one that is not a number ("accepted"), says too little to
+    be read as a refusal: the HTTP status has spoken."""
+    if not isinstance(answer, dict):
+        return None
+    if "errcode" in answer:
+        code = answer["errcode"]
+        return None if code in (0, "0", None) else (code, str(answer.get("errmsg") or ""))
+    if "code" in answer and ("msg" in answer or "message" in answer):
+        code = answer["code"]
+        if isinstance(code, bool) or not re.fullmatch(r"-?\d+", str(code)):
+            return None
+        said = str(answer.get("msg") or answer.get("message") or "")
+        # a success however it is numbered (0, 2xx, a gateway's own "10000 Success"): read as a refusal, a message
+        # taken would be sent again at every retry
+        if int(code) == 0 or 200 <= int(code) < 300 or said.strip().lower().rstrip(".!") in _SAID_OK:
+            return None
+        return code, said
+    return None
+
+
+ROBOT_RATE_WAIT = 60
+# What a group robot takes in a minute (WeCom and DingTalk alike: 20; DingTalk then throttles the robot for ten
+# minutes): a dispatch paces its messages to one robot below it (lifecycle.deliver_due), one short of the limit so a
+# route test or another dispatcher's message still fits.
+ROBOT_PER_MINUTE = 19
+
+
+def _robot_refusal(responses: list, channel: str = "?") -> str | None:
+    """The robot's refusal in its JSON answer ({"errcode": 93000, "errmsg": ...}), or None: a credentials refusal
+    refuses the channel (``channel``: its name, for what to mend), a rate limit waits a minute, the rest is retried."""
     if not responses or responses[-1] is SESSION_EXPIRED:
         return None
     try:
         answer = json.loads(responses[-1].content or b"{}")
     except ValueError:
         return None  # an on-premise gateway that answers something else: its HTTP status has spoken
-    code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
-    if code in (0, "0", None):
+    stated = _answer_code(answer)
+    if stated is None:
         return None
-    return f"robot refused: errcode {code} {str(answer.get('errmsg') or '')[:200]}"
+    code, message = stated
+    said = f"errcode {code} {message[:200]}".rstrip()
+    try:
+        number = int(code)
+    except (TypeError, ValueError):
+        number = None
+    if number in ROBOT_CREDENTIAL_ERRCODES and re.search(r"key ?words?", said, re.IGNORECASE):
+        # a DingTalk robot with 自定义关键词 security: every message must carry one of its words. The first line of every
+        # digest (the title a robot shows) starts with the subject's prefix, so that is the word to give the robot.
+        return (
+            f"{CHANNEL_REFUSING}the robot of channel {channel} takes only messages with one of its keywords ({said}): "
+            "give the robot the keyword 知识产权强市监测 (a `lang: en` route's digests: IP strong-city monitor), which "
+            "every digest's title carries; the channel's digests wait in order (tried again on a slow schedule, or at "
+            "once with ipcity alerts retry --channel)"
+        )
+    if number in ROBOT_CREDENTIAL_ERRCODES:
+        return (
+            f"{CHANNEL_REFUSING}the robot refuses channel {channel}'s key, token or security settings ({said}): mend "
+            "the key or token (and the secret, keywords or IP allow-list the robot asks for) in the routing file; "
+            "the channel's digests wait in order (tried again on a slow schedule, or at once with ipcity alerts "
+            "retry --channel)"
+        )
+    if number in ROBOT_RATE_ERRCODES:
+        return f"{RATE_LIMITED}{ROBOT_RATE_WAIT} s (robot {said})"
+    return f"robot refused: {said}"
 
 
 def _apprise_send(
@@ -658,16 +784,19 @@ def _apprise_send(
     if refused is not None:
         return False, str(refused)
     text = " ".join(line.strip() for line in log.getvalue().splitlines() if line.strip())
-    last = responses[-1] if responses and responses[-1] is not SESSION_EXPIRED else None
+    answered = responses and responses[-1] is not SESSION_EXPIRED and not isinstance(responses[-1], RequestFailed)
+    last = responses[-1] if answered else None
     if not ok and last is not None and last.status_code in (429, 503) and last.headers.get("Retry-After"):
         wait = _retry_after_seconds(last.headers["Retry-After"])
         if wait is not None:
             return False, f"{RATE_LIMITED}{wait:g} s (HTTP {last.status_code}; {text[-200:]})"
     if responses and responses[-1] is SESSION_EXPIRED:
         return False, f"session_timeout: no complete answer within {deadline:g} s ({text[-200:]})"
+    if not ok and responses and isinstance(responses[-1], RequestFailed):
+        return False, f"{responses[-1]} ({text[-200:]})"
     if not ok and last is not None and (refused_for_good := http_refusal(last.status_code)):
         return False, f"{refused_for_good} ({text[-200:]})"
-    refusal = _robot_refusal(responses) if ok and robot else None
+    refusal = _robot_refusal(responses, msg.get("channel") or "?") if ok and robot else None
     if refusal:
         return False, refusal
     return bool(ok), (text or ("sent" if ok else "failed"))[-500:]

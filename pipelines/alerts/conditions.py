@@ -55,6 +55,13 @@ class Condition:
         return json.dumps(self.detail, ensure_ascii=False, default=str, sort_keys=True)
 
 
+def _reason(answer: str | None, limit: int = 320) -> str:
+    """A receiver's answer as a notice quotes it: translated first, then cut (cut first, the Chinese table no longer
+    knew the sentence and the reason stayed in English, ending mid-word), at ``limit`` characters with "…"."""
+    text = answer or ""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
         con.execute(
@@ -837,10 +844,10 @@ def delivery_failed(store, rules: Rules, routed=None) -> list[Condition] | None:
             severity=rules.severity("delivery_failed"),
             subject_key=f"channel|{r['channel']}",
             title_zh=f"预警通道拒收：通道 {r['channel']} 的凭据被接收方拒绝（自 {china_time_text(r['since'], 'zh')} 起），"
-            f"原因：{answer_zh((r['response'] or '')[:200])}；其摘要按序等待，修正凭据后运行 "
+            f"原因：{_reason(answer_zh(r['response']))}；其摘要按序等待，修正凭据后运行 "
             f"ipcity alerts retry --channel {r['channel']}",
             title_en=f"alert channel refusing: the receiver refuses the credentials of channel {r['channel']} (since "
-            f"{china_time_text(r['since'], 'en')}): {(r['response'] or '')[:200]}; its digests wait in order, once the "
+            f"{china_time_text(r['since'], 'en')}): {_reason(r['response'])}; its digests wait in order, once the "
             f"credentials are mended run ipcity alerts retry --channel {r['channel']}",
             detail={"channel": r["channel"], "since": r["since"], "last_response": r["response"]},
         )
@@ -853,9 +860,9 @@ def delivery_failed(store, rules: Rules, routed=None) -> list[Condition] | None:
             severity=rules.severity("delivery_failed"),
             subject_key=f"{r['route']}|{r['channel']}|{r['recipient']}",
             title_zh=f"预警未送达：{r['recipient']}（路由 {r['route']}，通道 {r['channel']}）拒收，"
-            f"原因：{answer_zh((r['last_response'] or '')[:200])}；修正后运行 ipcity alerts deliver --retry-failed",
+            f"原因：{_reason(answer_zh(r['last_response']))}；修正后运行 ipcity alerts deliver --retry-failed",
             title_en=f"alert not delivered: {r['recipient']} (route {r['route']}, channel {r['channel']}) refused it: "
-            f"{(r['last_response'] or '')[:200]}; once mended run ipcity alerts deliver --retry-failed",
+            f"{_reason(r['last_response'])}; once mended run ipcity alerts deliver --retry-failed",
             detail={k: r[k] for k in ("route", "channel", "recipient", "last_response", "idempotency_key")},
         )
         for r in rows

@@ -7,7 +7,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from email.utils import getaddresses
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -144,13 +144,27 @@ class Routing:
         return datetime.combine(end_day, end, tzinfo=CHINA_STANDARD_TIME).astimezone(UTC)
 
 
+def yaml_error(e: yaml.YAMLError) -> str:
+    """What YAML found wrong and where (line and column), without the copy of the line PyYAML's own text quotes: a
+    line it cannot read may be the very one with a secret written in clear (`password: "…` with its quote unclosed),
+    and this text reaches the run's log, the step's metadata, the engineers' alert mail and the alert store."""
+    parts = []
+    for text, mark in (
+        (getattr(e, "context", None), getattr(e, "context_mark", None)),
+        (getattr(e, "problem", None), getattr(e, "problem_mark", None)),
+    ):
+        if text:
+            parts.append(f"{text} (line {mark.line + 1}, column {mark.column + 1})" if mark else str(text))
+    return ": ".join(parts) or type(e).__name__
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise AlertConfigError(f"{path}: file not found") from e
     except yaml.YAMLError as e:
-        raise AlertConfigError(f"{path}: not valid YAML: {e}") from e
+        raise AlertConfigError(f"{path}: not valid YAML: {yaml_error(e)}") from None
     if not isinstance(data, dict) or "version" not in data:
         raise AlertConfigError(f"{path}: expected a mapping with a `version`")
     return data
@@ -327,6 +341,9 @@ def _entry_lines(path: Path) -> dict:
     return out
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
     entry = f"channel {name}"
     if not isinstance(ch, dict) or ch.get("type") not in CHANNEL_TYPES:
@@ -363,6 +380,35 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
                 entry,
                 line,
                 f"`{key}` must be one line of text (it goes into the mail's headers), got {ch[key]!r}",
+            )
+    if "reply_to" in ch:
+        # one mailbox, with or without a name, on one line: it becomes the mail's Reply-To and its unsubscribe address
+        value = ch["reply_to"]
+        address = parseaddr(value)[1] if isinstance(value, str) and _one_line(value) else ""
+        if ch["type"] not in ("smtp", "file") or "@" not in address or "," in value or " " in address:
+            raise _EntryError(
+                path,
+                entry,
+                line,
+                f"`reply_to` is a mail channel's one mailbox (whom a recipient's answer reaches, e.g. "
+                f"'监测平台运维 <ops@example.gov.cn>'), on one line, got {value!r}",
+            )
+    named = [(k, v) for k, v in ch.items() if str(k).endswith("_env")]
+    if isinstance(ch.get("headers_env"), dict):
+        named = [(k, v) for k, v in named if k != "headers_env"]
+        named += [(f"headers_env: {h}", v) for h, v in ch["headers_env"].items()]
+    for key, value in named:
+        # the name of a variable, not the secret itself: a password written in `password_env` was quoted, as "the
+        # variable" to set, into the ledger, the CLI and the engineers' alerts (it is never repeated here). A name
+        # no shell writes (a hyphen, a dot) is taken when the environment holds it: a deployment that set it by
+        # systemd or a container keeps its channel.
+        if not (isinstance(value, str) and (_ENV_NAME.fullmatch(value) or value in os.environ)):
+            raise _EntryError(
+                path,
+                entry,
+                line,
+                f"`{key}` names an environment variable (letters, digits and _, not starting with a digit), not the "
+                "secret itself: put the value in the deployment's environment and its name here",
             )
     if ch["type"] == "webhook":
         _check_webhook(path, entry, line, ch)
@@ -511,10 +557,23 @@ def _recipients(
             "template such as ipo-{province_code}@example.cn on a `per: province` route",
         )
     good, bad = [], []
+    mailboxes: dict[str, str] = {}  # the bare address, lower case, of each mail recipient kept: the first entry
     for tpl in who:
         problem = _template_problem(tpl, per_province=per == "province")
         if not problem and channels[ch].get("type") == "smtp":
             problem = _mailbox_problem(tpl)
+        if not problem and channels[ch].get("type") in ("smtp", "file"):
+            # one mailbox written twice ("ops@x.cn", "OPS@x.cn", "运维 <ops@x.cn>") was three recipients, each sent
+            # its own copy of every digest: the later entry is left out, named (a mail's domain and, in practice,
+            # its mailbox name are read without regard to case)
+            mailbox = (parseaddr(_sample(tpl))[1] or tpl).strip().lower()
+            if mailbox in mailboxes:
+                problem = (
+                    f"recipient {tpl!r} is the mailbox of {mailboxes[mailbox]!r}, already on channel {ch} of this "
+                    "route: one mailbox gets one digest (this entry is left out)"
+                )
+            else:
+                mailboxes[mailbox] = tpl
         if problem:
             bad.append((tpl, _EntryError(path, entry, line, problem)))
         else:
@@ -524,11 +583,15 @@ def _recipients(
     return good, bad
 
 
+def _sample(tpl: str) -> str:
+    """A recipient template as one province's address reads (a checked template: its placeholders are known)."""
+    return tpl.format(province_code="410000", province_name="河南省")
+
+
 def _mailbox_problem(tpl: str) -> str | None:
     """A mail recipient must be one mailbox: "a@x.cn, b@x.cn" in one item would name both in the To header while
     only the first is sent it (the envelope takes one address), and a bare name reaches nobody."""
-    sample = tpl.format(province_code="410000", province_name="河南省")
-    found = [addr for _, addr in getaddresses([sample]) if addr]
+    found = [addr for _, addr in getaddresses([_sample(tpl)]) if addr]
     local, _, domain = found[0].rpartition("@") if len(found) == 1 else ("", "", "")
     if not local or not domain or "@" in local:
         return (

@@ -256,11 +256,11 @@ def _city_label(a: dict, lang: str) -> str:
     """A city's heading in a digest: its Chinese name; in English the name its English titles give it ("Zhengzhou
     (410100)"), or its code — an English reader is not given a heading in Chinese."""
     if lang == "zh":
-        return a.get("unit_name") or a.get("unit_code") or "数据工程"
+        return channels.one_line(a.get("unit_name") or a.get("unit_code") or "数据工程")
     if not a.get("unit_code"):
         return "data engineering"
     head, sep, _ = (a.get("title_en") or "").partition(": ")
-    return head if sep and head.endswith(f"({a['unit_code']})") else a["unit_code"]
+    return channels.one_line(head if sep and head.endswith(f"({a['unit_code']})") else a["unit_code"])
 
 
 def change_of(a: dict) -> dict | None:
@@ -629,7 +629,10 @@ def compose(
         if resolved:
             out.append(("head", ("已解除：" if lang == "zh" else "Resolved: ") + _counts_line(resolved, lang)))
             out.extend(("item", _city_label(a, lang), _line(a, lang)) for a in resolved)
-        return out
+        # A value from the data (a city's name, a title built from it, a province named in a note) is one line of
+        # the digest: "郑州市\n  [0000beef] ‼ …" in a name made a line of its own, a forged alert in the plain text and
+        # a robot's message. The break becomes a space; the text is kept.
+        return [tuple(channels.one_line(x) if isinstance(x, str) else x for x in part) for part in out]
 
     def section(lang: str) -> list[str]:
         lines = []
@@ -646,15 +649,17 @@ def compose(
         return lines
 
     linked = bool(dashboard_url) and any(a.get("unit_code") for a in firing)  # the city headings carry links
+    # a recipient may be expanded from the data ({province_name}): one line too
+    recipient_line, route_line = channels.one_line(recipient), channels.one_line(route)
     zh = [
-        f"收件人 {recipient}（{route}）：",
+        f"收件人 {recipient_line}（{route_line}）：",
         *section("zh"),
         "",
         _hint("zh", per_province, linked),
         "",
     ]
     en = [
-        f"To {recipient} ({route}):",
+        f"To {recipient_line} ({route_line}):",
         *section("en"),
         "",
         _hint("en", per_province, linked),
@@ -672,8 +677,8 @@ def compose(
         subject,
         [(section_lang, blocks(section_lang)) for section_lang in ("zh", "en") if lang in (section_lang, "both")],
         {
-            "zh": (f"收件人 {recipient}（{route}）：", _hint("zh", per_province, linked)),
-            "en": (f"To {recipient} ({route}):", _hint("en", per_province, linked)),
+            "zh": (f"收件人 {recipient_line}（{route_line}）：", _hint("zh", per_province, linked)),
+            "en": (f"To {recipient_line} ({route_line}):", _hint("en", per_province, linked)),
         },
         f"{key_line}: {key}" + (f"   run: {run_id}" if run_id else ""),
     )
@@ -1129,6 +1134,8 @@ def deliver_due(
             continue
         if channel in waiting and run != "test":
             continue
+        if run != "test" and _robot_minute_full(path, routing, channel):
+            continue  # the robot's minute is full: the digest stays due, untried, for the next dispatch
         msg = _claim(path, key, now_utc())
         if msg is None:
             continue  # another dispatcher holds it
@@ -1259,6 +1266,27 @@ def deliver_due(
                 cut_at_budget=cut_at_budget,
             )
     return results
+
+
+def _robot_minute_full(path, routing: Routing, channel: str) -> bool:
+    """Whether a group robot channel has had its minute's worth of messages (channels.ROBOT_PER_MINUTE, attempts of
+    any dispatcher in the last 60 s, from the ledger). An alert storm sent a robot one digest per province office at
+    once: past 20 a minute WeCom refuses (45009) and DingTalk throttles the robot for ten minutes (130101), so the
+    rest of the storm and the next hour's alerts came late. What is over the limit waits, untried, for the next
+    dispatch (the delivery sensor's next minute)."""
+    if (routing.channels.get(channel) or {}).get("type") not in channels.ROBOT_TEXT_BYTES:
+        return False
+    now = now_utc()
+    with connect(path) as con:
+        # within the minute up to now: after the clock was set back, attempts stamped "later" than now would have kept
+        # the robot's minute full until the clock caught up with them
+        (n,) = con.execute(
+            """SELECT count(*) FROM alerts.deliveries AS d JOIN alerts.messages AS m USING (idempotency_key)
+               WHERE m.channel = ? AND d.attempted_at >= ? AND d.attempted_at <= ?
+                 AND coalesce(d.response, '') NOT LIKE 'not sent:%'""",
+            (channel, iso(now - timedelta(seconds=60)), iso(now)),
+        ).fetchone()
+    return n >= channels.ROBOT_PER_MINUTE
 
 
 def channel_refusals(con: sqlite3.Connection) -> dict[str, dict]:
