@@ -233,6 +233,9 @@ EVIDENCE_CLAUSES = [
     # programme cycle round 4: a unit that joined inside the cycle
     "joined in 2026, inside the cycle: index change since 2025 (GEN.joined_entry_baseline), third-party evaluation "
     "due at the end of 2027",
+    # verdicts round 14: a change across a catalogue change that reads otherwise like-for-like (GEN.change_like_for_like)
+    "index change 2019{dash}2022 -2.4 across catalogues 2021.1 and 2024.1, like-for-like +0.1: X1, EX1 and R2 count a "
+    "change only where both agree (GEN.change_like_for_like)",
 ]
 # the clauses of snapshots published before round 13 (no threshold or years named): still read in Chinese
 EARLIER_CLAUSES = [
@@ -268,7 +271,8 @@ def test_every_evidence_clause_reads_in_chinese(clause):
 
     text = evidence_text(clause.format(dash=RANGE_DASH), "zh")
     # rule codes and the rules seed's parameter stay as they are named in the rules seed
-    words = re.sub(r"\b(?:EX1|X1|R1|R2|W1|W2|TP\.pending_blocks_verdict|GEN\.joined_entry_baseline)\b", "", text)
+    params = r"TP\.pending_blocks_verdict|GEN\.joined_entry_baseline|GEN\.change_like_for_like"
+    words = re.sub(rf"\b(?:EX1|X1|R1|R2|W1|W2|{params})\b", "", text)
     assert not re.search(r"[A-Za-z]{2,}", words), text
     # and every figure of the English clause is in it, so the two languages cannot disagree on a number
     codes = r"\b(?:EX1|X1|R1|R2|W1|W2)\b"
