@@ -146,3 +146,40 @@ def test_the_extract_gives_the_current_cycle_verdict_its_evidence_and_what_judge
     cols = acceptance.columns
     assert cols.index("cycle_evidence") == cols.index("cycle_verdict_status") + 1
     assert X.HEADERS["cycle_evidence"] and X.HEADERS["cycle_judged_by"]
+
+
+# --- 3. the simulator runs a rule switch only as 0 or 1 ------------------------------------------------------------------
+# Only "enabled" was held to 0 / 1. The models read the other switches with "= 1" in one place and "= 0" in another
+# (X1.require_still_flagged: fct_evaluation_year asks "= 0 or still watched", the cycle chain "= 1 and no longer
+# watched"), so a scenario with 5 ran under no coherent rule -- and a city shown such a scenario's verdict could not
+# say which rule judged it.
+
+
+def _seed_rules() -> pl.DataFrame:
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    return pl.read_csv(DBT_PROJECT_DIR / "seeds" / "evaluation_rules.csv", infer_schema=False)
+
+
+def test_every_rule_switch_of_the_seed_is_0_or_1_and_the_simulator_takes_no_other_value():
+    from pipelines import scenarios as sc
+
+    rules = _seed_rules()
+    names = (
+        "enabled",
+        "require_still_flagged",
+        "pending_blocks_verdict",
+        "joined_entry_baseline",
+        "change_like_for_like",
+    )
+    switches = rules.filter(pl.col("param").is_in(names))
+    # every switch is a parameter of the seed, the simulator knows each, and the seed holds it at 0 or 1
+    assert set(switches["param"]) == set(names) == set(getattr(sc, "SWITCH_PARAMS", names))
+    assert set(switches["value"]) <= {"0", "1"}
+    for key in {f"{r}.{p}" for r, p in switches.select("rule_code", "param").iter_rows()}:
+        with pytest.raises(sc.ScenarioError, match="0 or 1"):
+            sc.validate_scenario(sc.Scenario(rules={key: "5"}), rules)
+        with pytest.raises(sc.ScenarioError, match="0 or 1"):
+            sc.validate_scenario(sc.Scenario(rules={key: "0.5"}), rules)
+        for ok in ("0", "1"):
+            sc.validate_scenario(sc.Scenario(rules={key: ok}), rules)
