@@ -28,6 +28,11 @@ from pipelines.labels import index_text
 # 150.0, so like-for-like it fell by -2.0.
 # 110100: 95.0 flat, re-weighted 86.0 (the three re-weighted indices average 100, as the programme's do).
 LIKE_FOR_LIKE_2019 = {"130200": 64.0, "120100": 150.0, "110100": 86.0}
+# 140100, a 2022 strong-city unit (cycle 2022-2024, baseline 2021, a year it was scored but not ranked): a leader,
+# 126.0 (2021) -> 129.0 (2024), +3.0 published and exemplary. Re-weighted by 2024.1 its 2021 reads 130.0 against the
+# ranked units' mean (110100 and 120100 at 100.0), so like-for-like it fell by -1.0. Before, a unit not ranked in its
+# baseline year had no re-weighted baseline at all ("–"), and every rule fell back to the published change.
+LIKE_FOR_LIKE_2021 = {"140100": 130.0, "110100": 100.0, "120100": 100.0}
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +51,26 @@ def across_catalogues(tmp_path_factory):
             (unit, 2019, code, F.catalog_version_of(2019), score, score, False, False, False, score, "city")
             for unit, score in LIKE_FOR_LIKE_2019.items()
             for (code,) in codes
+        ] + [
+            (unit, 2021, code, F.catalog_version_of(2021), score, score, False, False, False, score, "city")
+            for unit, score in LIKE_FOR_LIKE_2021.items()
+            for (code,) in codes
         ]
         con.executemany("insert into marts.fct_city_indicator_year values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     F.run_evaluation_dbt(wh, work, F.rules_with({}))
     with duckdb.connect(str(wh), read_only=True) as con:
         years = con.sql("select * from marts.fct_evaluation_year where year = 2022").pl()
         cycles = con.sql("select * from marts.fct_evaluation_cycle where cycle_start = 2020").pl()
+        joined = {
+            "year": con.sql("select * from marts.fct_evaluation_year where unit_code = '140100' and year = 2024").pl(),
+            "cycle": con.sql("select * from marts.fct_evaluation_cycle where unit_code = '140100'").pl(),
+        }
     by_unit = {r["unit_code"]: r for r in years.iter_rows(named=True)}
-    return by_unit, {r["unit_code"]: r for r in cycles.iter_rows(named=True)}, wh
+    return by_unit, {r["unit_code"]: r for r in cycles.iter_rows(named=True)}, wh, joined
 
 
 def test_the_fixture_compares_across_the_catalogue_change(across_catalogues):
-    years, cycles, _ = across_catalogues
+    years, cycles, *_ = across_catalogues
     assert years["130200"]["index_change_cycle"] == -1.0 and years["130200"]["index_change_same_catalog"] == 1.0
     assert years["120100"]["index_change_cycle"] == 9.0 and years["120100"]["index_change_same_catalog"] == -2.0
     assert cycles["130200"]["index_change_like_for_like"] is False
@@ -66,7 +79,7 @@ def test_the_fixture_compares_across_the_catalogue_change(across_catalogues):
 def test_an_exit_candidacy_needs_the_like_for_like_change_not_to_have_risen_either(across_catalogues):
     """130200 fell by 1.0 as published, rose by 1.0 like-for-like: the fall is the weight switch's, so it has not
     "not improved" -- no exit candidate; still watched two years running, it stays in rectification (R1)."""
-    years, cycles, _ = across_catalogues
+    years, cycles, *_ = across_catalogues
     y = years["130200"]
     assert not y["fired_x1"], y["rules_fired"]
     assert y["stage"] == "rectification" and y["fired_r1"]
@@ -74,7 +87,7 @@ def test_an_exit_candidacy_needs_the_like_for_like_change_not_to_have_risen_eith
 
 
 def test_exemplary_needs_the_like_for_like_change_to_have_risen_too(across_catalogues):
-    years, cycles, _ = across_catalogues
+    years, cycles, *_ = across_catalogues
     y = years["120100"]
     assert y["performance_group"] == "leader"
     assert not y["fired_ex1"], y["rules_fired"]
@@ -82,10 +95,23 @@ def test_exemplary_needs_the_like_for_like_change_to_have_risen_too(across_catal
     assert cycles["120100"]["verdict"] == "normal", cycles["120100"]["evidence"]
 
 
+def test_a_unit_not_ranked_in_its_baseline_year_is_compared_like_for_like_too(across_catalogues):
+    """140100 joined in 2022, its cycle's first year: its baseline 2021 was scored (on the programme scale) but not
+    ranked, and int_evaluation_index_by_catalog re-weighted ranked units only -- so its like-for-like change was
+    null and EX1 judged the +3.0 the weight switch made. Re-weighted against the ranked units' mean, it fell."""
+    *_, joined = across_catalogues
+    (y,) = joined["year"].iter_rows(named=True)
+    assert y["index_change_cycle"] == 3.0 and y["index_change_same_catalog"] == -1.0, y
+    assert y["performance_group"] == "leader" and not y["fired_ex1"], y["rules_fired"]
+    (c,) = joined["cycle"].iter_rows(named=True)
+    assert c["verdict"] != "exemplary" and c["index_change_same_catalog"] == -1.0, c["evidence"]
+    assert "like-for-like -" + index_text(1.0) in c["evidence"], c["evidence"]
+
+
 def test_a_like_for_like_cycle_is_judged_as_before(across_catalogues):
     """A unit without a re-weighted baseline (no indicator rows for it) is judged on the published change alone,
     as before: 130800 and 130600 keep their verdicts, and a leader whose change holds both ways is exemplary."""
-    years, cycles, _ = across_catalogues
+    years, cycles, *_ = across_catalogues
     assert cycles["130600"]["verdict"] not in ("exit_candidate",)
     assert years["110100"]["stage"] == "normal"
 
@@ -93,7 +119,7 @@ def test_a_like_for_like_cycle_is_judged_as_before(across_catalogues):
 def test_the_evidence_names_the_like_for_like_change_and_the_rule(across_catalogues):
     """Where the two comparisons differ, the year's reasons and the cycle's evidence name the like-for-like change
     and the office rule beside the published one, at the published precision."""
-    years, cycles, _ = across_catalogues
+    years, cycles, *_ = across_catalogues
     evidence = cycles["130200"]["evidence"]
     assert "like-for-like +" + index_text(1.0) in evidence, evidence
     assert "GEN.change_like_for_like" in evidence, evidence
@@ -129,7 +155,7 @@ def test_the_extract_gives_the_current_cycle_verdict_its_evidence_and_what_judge
     from dashboards.evaluation_text import cycle_judged_by_text, evidence_text
     from pipelines import extracts as X
 
-    _, cycles, wh = across_catalogues
+    _, cycles, wh, _ = across_catalogues
     copy = tmp_path / "wh.duckdb"
     shutil.copy(wh, copy)
     with duckdb.connect(str(copy), read_only=True) as con:
