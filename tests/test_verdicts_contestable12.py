@@ -226,7 +226,8 @@ EVIDENCE_CLAUSES = [
     "W1 bottom group in 2 year(s) 2020{dash}2021",
     "W2 targets lagging in 2 year(s) 2021{dash}2023 (2021 3/4 = 0.75 > 0.50, 2023 2/3 = 0.67 > 0.50)",
     "EX1 leader in 2025, index change 2022{dash}2025 +3.1, above 0.0 (rules 2024.1)",
-    "third-party score 67.7 (report version 1)",
+    # verdicts round 14: the score as the acceptance lines show it (cut at two decimals)
+    "third-party score 67.79 (report version 1)",
     "cycle still running: evidence to 2024, verdict in 2026",
     "third-party evaluation pending",
     "third-party evaluation pending: indicator-only verdict (TP.pending_blocks_verdict = 0)",
@@ -246,6 +247,7 @@ EARLIER_CLAUSES = [
     "review: sanction evidence not robust in 1 year(s)",
     "W2 targets lagging in 1 year(s) 2023",
     "EX1 leader in 2025, index change +3.1",
+    "third-party score 67.7 (report version 1)",
 ]
 
 

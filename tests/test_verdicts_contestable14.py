@@ -33,6 +33,7 @@ LIKE_FOR_LIKE_2019 = {"130200": 64.0, "120100": 150.0, "110100": 86.0}
 # ranked units' mean (110100 and 120100 at 100.0), so like-for-like it fell by -1.0. Before, a unit not ranked in its
 # baseline year had no re-weighted baseline at all ("–"), and every rule fell back to the published change.
 LIKE_FOR_LIKE_2021 = {"140100": 130.0, "110100": 100.0, "120100": 100.0}
+THIRD_PARTY_JUST_UNDER = 59.996
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,11 @@ def across_catalogues(tmp_path_factory):
             for (code,) in codes
         ]
         con.executemany("insert into marts.fct_city_indicator_year values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        # the evaluator's score of 140100's 2022-2024 cycle just under a band line (see part 4)
+        con.execute(
+            "update marts.fct_third_party_evaluation set third_party_score = ? where unit_code = '140100'",
+            [THIRD_PARTY_JUST_UNDER],
+        )
     F.run_evaluation_dbt(wh, work, F.rules_with({}))
     with duckdb.connect(str(wh), read_only=True) as con:
         years = con.sql("select * from marts.fct_evaluation_year where year = 2022").pl()
@@ -209,3 +215,22 @@ def test_every_rule_switch_of_the_seed_is_0_or_1_and_the_simulator_takes_no_othe
             sc.validate_scenario(sc.Scenario(rules={key: "0.5"}), rules)
         for ok in ("0", "1"):
             sc.validate_scenario(sc.Scenario(rules={key: ok}), rules)
+
+
+# --- 4. the third-party score reads the same in the cycle's evidence as beside the acceptance score -------------------
+# The cycle's evidence rounded the evaluator's score to one decimal ("third-party score 60.0" for 59.996) while the
+# dossier, the profile and the programmes grid cut it to two (59.99, acceptance_score_text): one figure, two readings,
+# one of them on the other side of the removal line.
+
+
+def test_the_evidence_shows_the_third_party_score_as_the_acceptance_lines_do(across_catalogues):
+    from pipelines.evaluation.rules import acceptance_score_text
+
+    *_, joined = across_catalogues
+    (c,) = joined["cycle"].iter_rows(named=True)
+    shown = acceptance_score_text(THIRD_PARTY_JUST_UNDER)
+    assert f"third-party score {shown} (report version" in c["evidence"], c["evidence"]
+    # and in Chinese
+    from dashboards.evaluation_text import evidence_text
+
+    assert f"第三方评估得分 {shown}" in evidence_text(c["evidence"], "zh")

@@ -314,8 +314,10 @@ select
       {{ published_text('v.index_change') }}, ', above ',
       {{ published_text('v.ex1_improve_min_points') }}, ' (rules ', v.verdict_rules_version, ')') end,
     case when v.third_party_status = 'received' then concat_ws('', 'third-party score ',
-      -- in exact decimals: the score is a double; 76.85 held as 76.8499… rounded to 76.8 on DuckDB, 76.9 on Spark
-      {{ decimal_text('v.third_party_score', 1) }},
+      -- as the dossier, the profile and the programmes grid show it beside the acceptance score (macro score_text,
+      -- pipelines.evaluation.rules.acceptance_score_text: cut at two decimals, exact decimals): rounded to one
+      -- decimal here, 59.96 read 60.0 in the evidence and 59.96 in the acceptance lines
+      {{ score_text('v.third_party_score') }},
       ' (report version ', cast(v.third_party_report_version as string), ')') end,
     case when v.verdict_status = 'cycle_running' then concat_ws('', 'cycle still running: evidence to ',
       cast(v.last_year as string), ', verdict in ', cast(v.cycle_end as string)) end,
