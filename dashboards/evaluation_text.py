@@ -154,6 +154,23 @@ _EVIDENCE_ZH = [
     (re.compile(rf"^R2 index change over cycle {_NUM}$"), "R2 整改：本周期综合指数变化 {0}"),
     (re.compile(rf"^W1 bottom group in (\d+) year\(s\) {_SPAN}$"), "W1 关注：{0}年处于末位组（{1}）"),
     (re.compile(rf"^W2 targets lagging in (\d+) year\(s\) {_SPAN}$"), "W2 关注：{0}年关键目标多数滞后（{1}）"),
+    # a change across a catalogue change that reads otherwise like-for-like, and the office's rule on it
+    (
+        re.compile(
+            rf"^index change {_SPAN} {_NUM} across catalogues {_RULES} and {_RULES}, like-for-like {_NUM}: "
+            r"X1, EX1 and R2 count a change only where both agree \(GEN\.change_like_for_like\)$"
+        ),
+        "{0}年综合指数变化 {1}，跨目录 {2} 与 {3}，同口径变化 {4}：X1、EX1、R2 仅在两者一致时认定变化（GEN.change_like_for_like）",
+    ),
+    (
+        re.compile(
+            rf"^index change {_SPAN} {_NUM} across catalogues {_RULES} and {_RULES}, like-for-like {_NUM}: "
+            r"R2 counts a fall only where both agree, X1 and EX1 the published change "
+            r"\(GEN\.change_like_for_like = 0\)$"
+        ),
+        "{0}年综合指数变化 {1}，跨目录 {2} 与 {3}，同口径变化 {4}：R2 仅在两者一致时认定下降，X1、EX1 按公布数值判定"
+        "（GEN.change_like_for_like = 0）",
+    ),
     (re.compile(r"^withdrawn in (\d{4})$"), "{0}年已退出"),
     # a unit that joined inside the cycle (fct_evaluation_cycle: the office's rule GEN.joined_entry_baseline)
     (
@@ -257,8 +274,9 @@ def cycle_judged_by_text(r: dict, lang: str | None) -> str:
 def catalog_comparison_text(r: dict, lang: str | None) -> str:
     """Which catalogs a cycle's index change compares (fct_evaluation_cycle.baseline_catalog_version,
     end_catalog_version): like-for-like, or across a catalog change with the like-for-like change beside it
-    (index_change_same_catalog, at the published precision). X1 and EX1 judge the published change: a change across
-    catalogs mixes the city's doing with the weight switch, and the cycle table said nothing of it. "" where the
+    (index_change_same_catalog, at the published precision). A change across catalogs mixes the city's doing with the
+    weight switch: X1, EX1 and R2 count it only where both comparisons agree (office rule GEN.change_like_for_like,
+    said in the cycle's evidence). "" where the
     baseline year's catalog is unknown (or a row published before the columns)."""
     old, new = r.get("baseline_catalog_version"), r.get("end_catalog_version")
     if not old or not new:

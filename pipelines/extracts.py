@@ -119,6 +119,10 @@ HEADERS: dict[str, str] = {
     "released_cycle_verdict": "发布时周期结论",
     "cycle_verdict_revision": "周期结论发布后变更",
     "released_cycle_judged_by": "发布时周期结论评定依据",
+    # the current cycle verdict's evidence and what judged it (rules, group, catalogues compared), as the dossier and
+    # the profile show them: the sheet named the verdict and nothing a city could check it against
+    "cycle_evidence": "周期结论依据",
+    "cycle_judged_by": "周期结论评定依据",
     "plan_id": "建设方案",
     "baseline_year": "基期年份",
     "baseline_value": "基期值",
@@ -467,7 +471,7 @@ def year_extract_tables(
                 order by a.unit_code, a.cycle_first_year""",
             params=[*p, year],
         ).pl()
-        out["acceptance"] = with_released_acceptance(con, out["acceptance"], year, release)
+        out["acceptance"] = with_released_acceptance(con, with_cycle_evidence(con, out["acceptance"]), year, release)
     return out
 
 
@@ -541,6 +545,38 @@ def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = No
     return scores.join(
         released.rename(RELEASED_COLUMNS), on="unit_code", how="left", maintain_order="left"
     ).with_columns(pl.Series("differs_from_release", differs, dtype=pl.Boolean))
+
+
+def with_cycle_evidence(con, acceptance: pl.DataFrame) -> pl.DataFrame:
+    """The acceptance rows' current cycle verdict (cycle_verdict) with its evidence (fct_evaluation_cycle.evidence:
+    each rule's figures, thresholds, years and rules version) and what judged it (the rules version and group of the
+    verdict, each year's where they changed, and the catalogues its index change compares -- like-for-like or
+    across a catalogue change, with the like-for-like change beside it), in Chinese and English as the dossier and
+    the profile word them (dashboards.evaluation_text.evidence_text / cycle_judged_by_text, one definition each).
+    Before, the sheet named the verdict alone; a city contesting it had nothing in its extract to check it against,
+    and only a released verdict (released_cycle_judged_by) said what judged it. Unchanged without the cycle mart."""
+    from dashboards.evaluation_text import cycle_judged_by_text, evidence_text
+
+    if not _has(con, "marts", "fct_evaluation_cycle") or "cycle_verdict" not in acceptance.columns:
+        return acceptance
+    cycles = con.sql("select * from marts.fct_evaluation_cycle").pl()
+    by_cycle = {(r["unit_code"], r["cycle_start"]): r for r in cycles.iter_rows(named=True)}
+    evidence, judged_by = [], []
+    for r in acceptance.iter_rows(named=True):
+        c = by_cycle.get((r["unit_code"], r["cycle_first_year"]))
+        if c is None:
+            evidence.append(None)
+            judged_by.append(None)
+            continue
+        zh, en = (evidence_text(c.get("evidence"), lang) for lang in ("zh", "en"))
+        evidence.append((zh if zh == en else f"{zh} / {en}") if zh else None)
+        jzh, jen = (cycle_judged_by_text(c, lang) for lang in ("zh", "en"))
+        judged_by.append(jzh if jzh == jen else f"{jzh} / {jen}")
+    at = acceptance.columns.index("cycle_verdict") + 1
+    if "cycle_verdict_status" in acceptance.columns:
+        at = max(at, acceptance.columns.index("cycle_verdict_status") + 1)
+    out = acceptance.insert_column(at, pl.Series("cycle_evidence", evidence, dtype=pl.String))
+    return out.insert_column(at + 1, pl.Series("cycle_judged_by", judged_by, dtype=pl.String))
 
 
 def with_released_acceptance(con, acceptance: pl.DataFrame, year: int, release: dict | None = None) -> pl.DataFrame:

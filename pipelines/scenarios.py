@@ -126,6 +126,13 @@ def base_pillar_weights(db: Path) -> dict[str, float]:
 # Parameters of the cycle calendar: the 2012-2016 demonstration cities' calendar is anchored on them when the
 # programme marts are built; scenarios do not rebuild those marts.
 CALENDAR_PARAMS = frozenset({"GEN.cycle_anchor_year", "GEN.cycle_length"})
+# Parameters that switch a rule or an office rule on (1) or off (0). The models test them with "= 1" in one place and
+# "= 0" in another (X1.require_still_flagged: fct_evaluation_year asks "= 0 or still watched", the cycle chain
+# "= 1 and no longer watched"), so any other value ran a scenario under no coherent rule -- 5 made X1 need a watch
+# year while the chain counted a city out of every watch condition as not improved.
+SWITCH_PARAMS = frozenset(
+    {"enabled", "require_still_flagged", "pending_blocks_verdict", "joined_entry_baseline", "change_like_for_like"}
+)
 
 
 def _number(value) -> float | None:
@@ -161,7 +168,7 @@ def validate_scenario(scenario: Scenario, rules: pl.DataFrame) -> Scenario:
             if number != number or number in (float("inf"), float("-inf")):
                 raise ScenarioError(f"{key}: not a finite number")
             param = key.split(".", 1)[1]
-            if param == "enabled" and number not in (0, 1):
+            if param in SWITCH_PARAMS and number not in (0, 1):
                 raise ScenarioError(f"{key}: 0 or 1")
             if any(s in param for s in _SHARE_PARAMS) and not 0 <= number <= 1 and "ratio" not in param:
                 raise ScenarioError(f"{key}: a share between 0 and 1")

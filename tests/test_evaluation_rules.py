@@ -497,5 +497,6 @@ def test_profile_and_dossier_show_the_combined_score_or_pending(default):
     ev = cycles.filter(pl.col("cycle") == "2020–2022")["evidence"][0]
     assert "第三方评估待定" in evidence_text(ev, "zh") and "third-party evaluation pending" in evidence_text(ev, "en")
     got = cycles.filter(pl.col("cycle") == "2023–2025")["evidence"][0]
-    assert "第三方评估得分 30.0（第2版）" in evidence_text(got, "zh")
+    # the score as the acceptance lines show it (cut at two decimals: verdicts round 14)
+    assert "第三方评估得分 30.00（第2版）" in evidence_text(got, "zh")
     assert _verdict_status_text("third_party_pending") and not _verdict_status_text("final")

@@ -175,3 +175,14 @@
 {% macro decimal_text(expr, digits) -%}
     cast(cast(round(cast({{ expr }} as decimal(38, 9)), {{ digits }}) as decimal(38, {{ digits }})) as string)
 {%- endmacro %}
+
+{#- A score as text cut (not rounded) to two decimals, toward zero, in exact decimals (float noise taken off at 9
+    decimals first): the acceptance score and its parts as pipelines.evaluation.rules.acceptance_score_text shows
+    them beside the band, so a score of 59.996 reads 59.99 in the evidence as in the dossier, never 60.0. -#}
+{% macro score_text(expr) -%}
+    cast(cast(
+      case when cast({{ expr }} as decimal(38, 9)) < 0
+           then -floor(-cast({{ expr }} as decimal(38, 9)) * 100) / 100
+           else floor(cast({{ expr }} as decimal(38, 9)) * 100) / 100 end
+    as decimal(38, 2)) as string)
+{%- endmacro %}

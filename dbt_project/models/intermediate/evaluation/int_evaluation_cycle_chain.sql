@@ -4,7 +4,8 @@
 -- cycle with a rectification signal is not older than the latest cycle with an improvement, which two running
 -- maxima express without recursion. Exit candidates (X1) are cities that were R in the previous cycle and
 -- have not improved: their composite index did not rise by more than X1.improve_min_points since the cycle's
--- baseline year and (with X1.require_still_flagged = 1) a watch rule still fires.
+-- baseline year (as published nor, across a catalogue change, like-for-like: GEN.change_like_for_like) and
+-- (with X1.require_still_flagged = 1) a watch rule still fires.
 with params as (
   select * from {{ ref('int_evaluation_params_year') }}
 ),
@@ -31,6 +32,9 @@ per_cycle as (
     max(case when (s.r1 or s.r2) and coalesce(s.rectification_robust, true) then 1 else 0 end) = 1 as rect_signal,
     sum(case when s.is_watch then 1 else 0 end) as watch_years,
     max(case when s.year = l.last_year then s.index_change_cycle end) as end_index_change,
+    -- the change rose (X1's improvement: as published or, across a catalogue change under GEN.change_like_for_like,
+    -- like-for-like; int_evaluation_signals_year), judged in the cycle's last evaluated year
+    max(case when s.year = l.last_year and s.x1_change_improved then 1 else 0 end) = 1 as end_change_improved,
     -- X1 is judged in the cycle's last evaluated year (methodology §10): what counts is whether a watch rule
     -- still fires then, not whether one fired earlier in the cycle
     max(case when s.year = l.last_year and s.is_watch then 1 else 0 end) = 1 as watch_at_end
@@ -42,7 +46,7 @@ per_cycle as (
 improvement as (
   select
     c.*,
-    coalesce(c.end_index_change > p.x1_improve_min_points, false)
+    c.end_change_improved
       or (p.x1_require_still_flagged = 1 and not c.watch_at_end) as improved
   from per_cycle as c
   -- judged by the rules in force in the cycle's last evaluated year, as X1 in that year's row
@@ -75,6 +79,7 @@ select
   ch.cycle_end,
   ch.rect_signal,
   ch.end_index_change,
+  ch.end_change_improved,
   ch.watch_at_end,
   ch.improved,
   ch.rect_or_worse,

@@ -13,10 +13,20 @@ with scores as (
   where peer_group = 'city' and normalised_score is not null
 ),
 
+-- The ranked units of each year (they set the mean the index is read against), and the programme units scored in a
+-- year they were not ranked: a unit that joined in its cycle's first year (the 2022 strong-city cohort, baseline
+-- 2021) has a published baseline index on the same scale (fct_city_score_year) but had no re-weighted one, so its
+-- like-for-like change was "–" and R2, X1 and EX1 (GEN.change_like_for_like) fell back to the change the weight
+-- switch made: 2021.1 -> 2024.1 lies inside every 2022-2024 cycle of that cohort.
 ranked as (
-  select unit_code, year
-  from {{ ref('fct_city_score_year') }}
-  where rank is not null
+  select s.unit_code, s.year, s.rank is not null as is_ranked
+  from {{ ref('fct_city_score_year') }} as s
+  where s.rank is not null
+    or (s.composite is not null
+        and s.unit_code in (
+          select d.unit_code from {{ ref('dim_city') }} as d
+          where d.is_programme
+        ))
 ),
 
 catalog as (
@@ -32,7 +42,7 @@ pillar_totals as (
 
 per_pillar as (
   select
-    r.unit_code, r.year, t.catalog_version, t.pillar_code, t.pillar_weight, t.total_weight,
+    r.unit_code, r.year, r.is_ranked, t.catalog_version, t.pillar_code, t.pillar_weight, t.total_weight,
     {{ exact_sum('c.weight * s.normalised_score') }} as weighted_sum,
     coalesce({{ exact_sum('c.weight') }}, 0) as observed_weight
   from ranked as r
@@ -41,7 +51,7 @@ per_pillar as (
   left join catalog as c
     on c.catalog_version = t.catalog_version and c.pillar_code = t.pillar_code
     and c.indicator_code = s.indicator_code
-  group by r.unit_code, r.year, t.catalog_version, t.pillar_code, t.pillar_weight, t.total_weight
+  group by r.unit_code, r.year, r.is_ranked, t.catalog_version, t.pillar_code, t.pillar_weight, t.total_weight
 ),
 
 pillars as (
@@ -54,19 +64,28 @@ pillars as (
 
 composites as (
   select
-    unit_code, year, catalog_version,
+    unit_code, year, is_ranked, catalog_version,
     case when sum(case when pillar_score is null then 1 else 0 end) = 0
          then {{ exact_sum('pillar_weight * pillar_score') }} / {{ exact_sum('pillar_weight') }} end as composite
   from pillars
-  group by unit_code, year, catalog_version
+  group by unit_code, year, is_ranked, catalog_version
+),
+
+-- the mean the index is read against: the ranked units' (a unit scored outside the ranking moves no one's index)
+with_mean as (
+  select
+    c.*,
+    {{ exact_sum('case when c.is_ranked then c.composite end', over='partition by c.year, c.catalog_version') }}
+    / count(case when c.is_ranked then c.composite end) over (partition by c.year, c.catalog_version)
+      as ranked_mean_composite
+  from composites as c
 )
 
 select
   c.unit_code,
   c.year,
   c.catalog_version,
+  c.is_ranked,
   c.composite,
-  100 * c.composite
-  / ({{ exact_sum('c.composite', over='partition by c.year, c.catalog_version') }}
-     / count(c.composite) over (partition by c.year, c.catalog_version)) as composite_index
-from composites as c
+  100 * c.composite / c.ranked_mean_composite as composite_index
+from with_mean as c

@@ -44,6 +44,7 @@
   'gen_cycle_anchor_year': ('GEN', 'cycle_anchor_year', 'integer'),
   'gen_cycle_length': ('GEN', 'cycle_length', 'integer'),
   'gen_joined_entry_baseline': ('GEN', 'joined_entry_baseline', 'integer'),
+  'gen_change_like_for_like': ('GEN', 'change_like_for_like', 'integer'),
   'acc_reapply_ban_years': ('ACC', 'reapply_ban_years', 'integer'),
   'acc_max_pilot_rounds': ('ACC', 'max_pilot_rounds', 'integer'),
 } %}

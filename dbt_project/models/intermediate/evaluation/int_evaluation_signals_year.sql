@@ -164,8 +164,23 @@ flags as (
       -- (hand-built fixtures) the published change stands
       and coalesce(j.index_change_same_catalog, j.index_change_cycle) <= -j.r2_threshold_points
       and j.composite_index < p.r2_below_index as r2,
+    -- Across a catalogue change (the baseline year scored under another catalogue than this year) a finding on the
+    -- cycle's change must hold both as published and like-for-like (office rule GEN.change_like_for_like, as R2
+    -- above): a rise only the weight switch produced is not the city's doing and makes no one exemplary.
     p.ex1_enabled = 1 and j.performance_group = p.ex1_leader_group
-      and j.index_change_cycle > p.ex1_improve_min_points as ex1,
+      and j.index_change_cycle > p.ex1_improve_min_points
+      and (p.gen_change_like_for_like = 0
+           or coalesce(j.index_change_same_catalog, j.index_change_cycle) > p.ex1_improve_min_points) as ex1,
+    -- X1's "improved" (its change rose by more than X1.improve_min_points), read by fct_evaluation_year (X1 of the
+    -- year) and int_evaluation_cycle_chain (whether rectification carries on): under GEN.change_like_for_like a rise
+    -- in either comparison is an improvement, so "not improved" holds both as published and like-for-like -- on
+    -- the sample 410700 was an exit candidate for 2020-2022 on -2.4 published while like-for-like it rose (+0.1).
+    -- Null when the cycle's change is unknown (no baseline index), read as not improved, as before.
+    case when j.index_change_cycle is not null then
+      j.index_change_cycle > p.x1_improve_min_points
+      or (p.gen_change_like_for_like = 1
+          and coalesce(j.index_change_same_catalog, j.index_change_cycle) > p.x1_improve_min_points)
+    end as x1_change_improved,
     -- year - lag(year) > 1 means a year was not evaluated, which breaks a run of consecutive watch years
     coalesce(j.year - lag(j.year) over (partition by j.unit_code order by j.year nulls last), 1) > 1 as year_gap
   from calibrated as j
@@ -242,6 +257,7 @@ select
   r.robust_watch_run_years,
   p.r1_enabled = 1 and r.watch_run_years >= p.r1_watch_years as r1,
   coalesce(r.r2, false) as r2,
-  coalesce(r.ex1, false) as ex1
+  coalesce(r.ex1, false) as ex1,
+  r.x1_change_improved
 from runs as r
 inner join params as p on p.evaluation_year = r.year

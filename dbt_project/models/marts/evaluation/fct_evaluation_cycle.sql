@@ -218,6 +218,7 @@ with_third_party as (
     p.tp_third_party_weight as third_party_weight,
     p.ex1_improve_min_points,
     p.x1_improve_min_points,
+    p.gen_change_like_for_like,
     -- the rules version the cycle verdict itself is judged by (X1/EX1 at the end, the third-party weight and
     -- whether a missing report holds the verdict): the one in force in the cycle's last evaluated year
     p.rules_version as verdict_rules_version,
@@ -256,6 +257,24 @@ select
       'joined in ', cast(v.cycle_baseline_year + 1 as string), ', inside the cycle: index change since ',
       cast(v.cycle_baseline_year as string), ' (GEN.joined_entry_baseline), third-party evaluation due at the end of ',
       cast(v.cycle_end as string)) end,
+    -- a change across a catalogue change that reads otherwise like-for-like (the baseline year re-weighted by the last
+    -- year's catalogue): both figures and what the office's rule GEN.change_like_for_like made of them, so a verdict
+    -- that did not follow the published change (an exit candidacy or an exemplary rise only the weight switch
+    -- produced) says why, and one that did says the like-for-like figure it also held on
+    case when bc.catalog_version <> v.end_catalog_version and v.index_change_same_catalog is not null
+              and v.index_change is not null
+              -- both are differences of published figures (exact decimals), so equal as shown is equal here
+              and v.index_change_same_catalog <> v.index_change
+      then concat_ws('', 'index change ', cast(v.cycle_baseline_year as string), '{{ dash }}',
+        cast(v.last_year as string), ' ', case when v.index_change > 0 then '+' else '' end,
+        {{ published_text('v.index_change') }}, ' across catalogues ', bc.catalog_version, ' and ',
+        v.end_catalog_version, ', like-for-like ', case when v.index_change_same_catalog > 0 then '+' else '' end,
+        {{ published_text('v.index_change_same_catalog') }},
+        case when v.gen_change_like_for_like = 1
+          then ': X1, EX1 and R2 count a change only where both agree (GEN.change_like_for_like)'
+          else concat_ws('', ': R2 counts a fall only where both agree, X1 and EX1 the published change',
+            ' (GEN.change_like_for_like = 0)')
+        end) end,
     case when v.verdict = 'withdrawn' then concat_ws('', 'withdrawn in ', cast(v.withdrawn_year as string)) end,
     -- every clause names its figures, its threshold and its year(s) at the published precision, and the rules
     -- version the threshold is read from (X1/EX1/R2: the cycle's last evaluated year, as the verdict is judged)
@@ -295,8 +314,10 @@ select
       {{ published_text('v.index_change') }}, ', above ',
       {{ published_text('v.ex1_improve_min_points') }}, ' (rules ', v.verdict_rules_version, ')') end,
     case when v.third_party_status = 'received' then concat_ws('', 'third-party score ',
-      -- in exact decimals: the score is a double; 76.85 held as 76.8499… rounded to 76.8 on DuckDB, 76.9 on Spark
-      {{ decimal_text('v.third_party_score', 1) }},
+      -- as the dossier, the profile and the programmes grid show it beside the acceptance score (macro score_text,
+      -- pipelines.evaluation.rules.acceptance_score_text: cut at two decimals, exact decimals): rounded to one
+      -- decimal here, 59.96 read 60.0 in the evidence and 59.96 in the acceptance lines
+      {{ score_text('v.third_party_score') }},
       ' (report version ', cast(v.third_party_report_version as string), ')') end,
     case when v.verdict_status = 'cycle_running' then concat_ws('', 'cycle still running: evidence to ',
       cast(v.last_year as string), ', verdict in ', cast(v.cycle_end as string)) end,

@@ -43,7 +43,9 @@ fired as (
     coalesce(ch.prev_rect_or_worse, false) as prev_cycle_rect_or_worse,
     rp.not_reported_sources,
     p.x1_enabled = 1 and coalesce(ch.prev_rect_or_worse, false)
-      and coalesce(s.index_change_cycle <= p.x1_improve_min_points, false)
+      -- not improved: its change did not rise by more than X1.improve_min_points, as published nor (office rule
+      -- GEN.change_like_for_like, across a catalogue change) like-for-like -- int_evaluation_signals_year
+      and coalesce(not s.x1_change_improved, false)
       and (p.x1_require_still_flagged = 0 or s.is_watch) as x1
   from signals as s
   inner join params as p on p.evaluation_year = s.year

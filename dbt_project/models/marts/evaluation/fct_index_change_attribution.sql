@@ -31,6 +31,8 @@ with ind as (
 base as (
   select year, catalog_version, avg(composite) as mean_composite
   from {{ ref('int_evaluation_index_by_catalog') }}
+  -- the ranked units' mean (the index base): the model also holds programme units scored outside the ranking
+  where is_ranked
   group by year, catalog_version
 ),
 

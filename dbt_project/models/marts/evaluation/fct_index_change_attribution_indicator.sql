@@ -94,5 +94,7 @@ from by_indicator as b
 inner join (
   select year, catalog_version, avg(composite) as mean_composite
   from {{ ref('int_evaluation_index_by_catalog') }}
+  -- the ranked units' mean (the index base): the model also holds programme units scored outside the ranking
+  where is_ranked
   group by year, catalog_version
 ) as m on m.year = b.previous_year and m.catalog_version = b.catalog_version
