@@ -299,3 +299,27 @@ def test_serial_months_of_a_1900_workbook_are_unchanged(warehouse, tmp_path):
     wb.close()
     _ingest(warehouse, path)
     assert _months(warehouse, path.name) == [("440300", "2025-03", 2)]
+
+
+# --- 5. a sheet with a stray cell far to the right --------------------------------------------------------------
+
+
+def test_blank_cells_far_to_the_right_add_no_columns(warehouse, tmp_path):
+    # A space typed in column WQJ (16,000) made every row 16,000 cells wide: a 300-row sheet took over a minute
+    # (a 10,000-row one would not finish). Blank cells after a row's last filled one are no columns.
+    from pipelines.ingest.readers import read_file
+    from pipelines.sources import SOURCES
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(CODES.split(","))
+    for code in ("440300", "440100", "440200"):
+        ws.append([code, "2025-03", 2, 20, 1, 0, 1, 0])
+    ws.cell(row=2, column=16000, value=" ")
+    ws.cell(row=3, column=9, value="已核对")  # a remark beside the table stays a column of its own
+    path = tmp_path / "质押_2025年3月.xlsx"
+    wb.save(path)
+    frame = read_file(path, SOURCES["pledge_loans"])
+    assert frame.df.width < 12
+    _ingest(warehouse, path)
+    assert [c for c, _, _ in _months(warehouse, path.name)] == ["440300", "440100", "440200"]

@@ -1505,8 +1505,15 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                     (formulas.get((getattr(c, "row", 0), getattr(c, "column", 0)), t), f) if t is None else (t, f)
                     for c, (t, f) in zip(row, cells, strict=True)
                 ]
-            grid.append([t for t, _ in cells])
-            factors.append([f for _, f in cells])
+            # Blank cells after a row's last filled one are no columns: a space typed or a cell formatted far to the
+            # right (XFD) made every row 16,384 cells wide, and a sheet of 300 rows took over a minute to read.
+            end = len(cells)
+            while end and (
+                cells[end - 1][0] is None or (isinstance(cells[end - 1][0], str) and not cells[end - 1][0].strip())
+            ):
+                end -= 1
+            grid.append([t for t, _ in cells[:end]])
+            factors.append([f for _, f in cells[:end]])
         width = max((len(r) for r in grid), default=0)
         grid = [r + [None] * (width - len(r)) for r in grid]
         factors = [r + [1.0] * (width - len(r)) for r in factors]
