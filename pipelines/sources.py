@@ -619,13 +619,21 @@ TOTAL_LABEL_PATTERN = (
 # A whole area alone (全省, 全市: a provincial table's total row without 合计; read as a name it was "unknown"). Judged
 # after a province or national code in a city column, whose reason says more.
 WHOLE_AREA_PATTERN = r"^(?:全省|全市|全区|全县|全国|全州|全盟)(?:[:：()（）]|$)"
+# Words and spellings of a period of several months: a range of months (1-3月, 1月至3月, 2025.01-2025.03), a quarter
+# (第一季度, 一季度, 1季, Q1), a half year (上半年), a whole year (全年), a year to date (累计, 截至, 截止, 以来, 至今).
+# One definition read by a month cell (validate: `several months in month`), a title or file name stating its month
+# (readers.stated_month: no one month) and a sheet's name (TOTAL_SHEET_PATTERN): before, each had its own copy and they
+# disagreed (a month cell 2025年以来 read "not a date", a sheet named 截至3月 loaded as records, a title 2025年3月（1季）
+# stated March). Python's re and Polars' regex both read it (no look-around).
+SEVERAL_MONTHS_PATTERN = (
+    r"\d{1,2}\s*月?\s*[-—–~～至到]\s*\d{1,2}\s*月|\d{4}\s*[-./]\s*\d{1,2}\s*[-—–~～至到]\s*\d{4}"
+    r"|累计|季度|[一二三四1-4]\s*季|(?i:q[1-4])|半年|全年|截至|截止|以来|至今"
+)
 # A sheet beside other sheets whose name says it sums them (一季度合计, 1-3月累计, 上半年, Q1): its rows are totals of the
 # other sheets' months or units, not records. Read as records, a city missing from the month's own sheet loaded the
 # quarter's figures as that month's, silently. (汇总 is no such word: a 汇总 sheet is often the compiled table of the
 # cities, beside sheets of their districts; its rows are judged as records, as the round-2/3 tests show.)
-TOTAL_SHEET_PATTERN = (
-    r"合计|小计|总计|累计|季度|[一二三四1-4]\s*季|半年|全年|[Qq][1-4]|\d{1,2}\s*月?\s*[-—–~～至到]\s*\d{1,2}\s*月"
-)
+TOTAL_SHEET_PATTERN = r"合计|小计|总计|" + SEVERAL_MONTHS_PATTERN
 # A row of an administration's own level (省本级, 市本级, 本级, 省直, 省级): the province's (or city's) own departments'
 # figures, beside its cities' rows. No city's record and no total: read as a name it was "unknown city name".
 OWN_LEVEL_PATTERN = r"^(?:[\u4e00-\u9fff]{0,8}?[省市区县州盟])?本级(?:[:：()（）]|$)|^省(?:级|直)(?:[:：()（）]|$)"

@@ -166,6 +166,16 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["2025年上半年", "表格上方的标题"],
         ),
     ],
+    "figures rising month after month for every unit ({} of them, e.g. {} {}: {} in {}): running totals (本年累计), "
+    "not each month's own figures, though no header says 累计 (send each month's own figures; if these are, head the "
+    "columns 本月… such as 本月登记笔数)": [
+        (
+            "figures rising month after month for every unit (2 of them, e.g. 440100 registrations: 3 → 7 → 10 in "
+            "2025-01 → 2025-02 → 2025-03): running totals (本年累计), not each month's own figures, though no header "
+            "says 累计 (send each month's own figures; if these are, head the columns 本月… such as 本月登记笔数)",
+            ["440100", "3 → 7 → 10", "2025-01 → 2025-02 → 2025-03", "登记笔数", "本年累计"],
+        )
+    ],
     "a WPS spreadsheet (.et) that is not readable as an Excel workbook: open it in WPS and save it as .xlsx "
     "(文件 → 另存为 → Excel 工作簿), or export CSV": [
         (

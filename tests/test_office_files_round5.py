@@ -108,6 +108,12 @@ EXAMPLES: dict[str, list[str]] = {
         "filled 2 merged cell ranges down their rows",
         "filled 2 merged cell ranges down their rows (sheet 汇总)",
     ],
+    "read {} written as serial numbers in the workbook's 1904 date system (Excel for Mac, WPS: day 0 is 1904-01-01){}": [
+        "read 2 dates written as serial numbers in the workbook's 1904 date system (Excel for Mac, WPS: day 0 is "
+        "1904-01-01)",
+        "read 1 date written as serial numbers in the workbook's 1904 date system (Excel for Mac, WPS: day 0 is "
+        "1904-01-01) (sheet 3月)",
+    ],
     "formula {} without a saved value: {} - refused; open and save the workbook in Excel (or paste values) "
     "so the results are stored": [
         "formula cells without a saved value: D5, D6 (sheet 1月) - refused; open and save the workbook in Excel "

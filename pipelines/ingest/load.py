@@ -24,7 +24,15 @@ from pipelines.china_time import CHINA_STANDARD_TIME, utc_now
 from pipelines.counts import count_en
 from pipelines.ingest import contract_sql
 from pipelines.ingest.readers import INVISIBLE_CHARS, ROW_NUMBER, IngestError, RawFrame, read_file, sheet_and_row
-from pipelines.ingest.validate import parts_and_totals, repeated_key_reasons, same_value, unit_names_of, validate
+from pipelines.ingest.validate import (
+    map_headers,
+    parts_and_totals,
+    repeated_key_reasons,
+    running_totals,
+    same_value,
+    unit_names_of,
+    validate,
+)
 from pipelines.sources import CITIES, SENDING_WORDS, SOURCES, Source, create_table_sql, plausibility_thresholds
 
 LEDGER_DDL = """
@@ -292,7 +300,7 @@ def data_years(raw: RawFrame, source: Source, file_name: str) -> list[int]:
 
 def years_of_dates(df: pl.DataFrame, column: str, source: Source, context_year: int | None) -> list[int]:
     """Years of the partition dates in ``df[column]``, most common first (ties to the later year)."""
-    from pipelines.ingest.validate import _parse
+    from pipelines.ingest.validate import _parse, with_stated_year
 
     c = source.column(source.partition_date)
     # A year of dates is a few hundred distinct texts in 10^4-10^6 rows: each distinct text is parsed once and
@@ -301,8 +309,7 @@ def years_of_dates(df: pl.DataFrame, column: str, source: Source, context_year: 
     texts = df.group_by(pl.col(column).cast(pl.Utf8).alias("__text")).agg(pl.len().alias("__rows"))
     txt = pl.col("__text").str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.strip_chars()
     if context_year and c.name == "month":  # 12月 in a file that states its year (as validate reads it)
-        bare = txt.str.contains(r"^\d{1,2}\s*月(?:份)?$")
-        txt = pl.when(bare).then(pl.lit(f"{context_year}年") + txt).otherwise(txt)
+        txt = with_stated_year(txt, context_year)[0]
     years = (
         texts.select(_parse(c, None, txt).dt.year().alias("y"), pl.col("__rows"))
         .drop_nulls("y")
@@ -580,7 +587,9 @@ def ingest_file(
             own_units=county_units(con) if codes is not None else None,
         )
         result.rows_read, encoding = raw.df.height, raw.encoding
+        renames = map_headers(raw, source, path.name).renames if source.period_columns else {}
         del raw  # the all-text frame is not needed any more: free it before the load
+        running_totals(checked.good, source, period_headers(renames, source), path.name)
         _move_to_rejected(checked, source, parts_and_totals(checked.good, source, result.sheets))
         _check_history(con, source, checked, path.name)
         good, corrections = _drop_already_loaded(con, source, checked, path.name)
@@ -703,6 +712,7 @@ def _ingest_staged(
             from pipelines.ingest.validate import Validated
 
             rows = con.sql(f"{file_rows} ORDER BY {ROW_NUMBER}", params={"file": path.name}).pl()
+            running_totals(rows, source, period_headers(staged.layout.renames, source), path.name)
             con.execute(f"DELETE FROM {table} WHERE _source_file = ?", [path.name])
             checked = Validated(good=rows, rejected=rejected, notes=notes)
             _move_to_rejected(checked, source, parts_and_totals(rows, source, staged.layout.sheets))
@@ -788,6 +798,11 @@ def _staged_duplicates(
         )
         .sort(ROW_NUMBER)
     )
+
+
+def period_headers(renames: dict[str, str], source: Source) -> list[str]:
+    """The file's headers of the source's period columns (validate.running_totals reads whether they say 本月)."""
+    return [header for header, column in renames.items() if column in source.period_columns]
 
 
 def _check_history(con: duckdb.DuckDBPyConnection, source: Source, checked, file_name: str) -> None:

@@ -33,6 +33,7 @@ from pipelines.sources import (
     NOTE_COUNT_PATTERN,
     NOTE_UNIT_PATTERN,
     SCALED_COUNT_UNIT,
+    SEVERAL_MONTHS_PATTERN,
     SHORT_UNITS,
     TITLE_UNIT_PATTERN,
     UNIT_FAMILIES,
@@ -1333,6 +1334,7 @@ class _XlsBook:
 
         self._xlrd, self._book = xlrd, book
         self._epoch = CALENDAR_MAC_1904 if book.datemode == 1 else CALENDAR_WINDOWS_1900  # old Mac Excel: 1904
+        self.epoch = self._epoch  # as openpyxl's Workbook.epoch
         self._formats: dict[int, tuple[str, bool, bool]] = {}
         self.worksheets = [_XlsSheet(self, s) for s in book.sheets()]
 
@@ -1427,6 +1429,38 @@ def _read_xls(path: Path, source: Source) -> RawFrame:
         book.release_resources()
 
 
+# A date written as its serial day number (a date cell that lost its date format, or pasted as a number): 5 digits.
+_SERIAL_TEXT = re.compile(r"^\d{5}(?:\.\d+)?$")
+
+
+def _serials_in_1904(grid: list[list], first: int, header: list, source: Source, wb) -> int:
+    """Rewrite, in a workbook of the 1904 date system (Excel for Mac's, which WPS keeps), the serial day numbers of its
+    date columns (the rows from ``first``) as the dates they are in that system; how many. A date cell is converted
+    from the workbook's epoch by openpyxl or xlrd, but a serial without a date format reached the rules as text, and
+    they read every serial from 1899-12-30: 2025-03-01 (44255 since 1904-01-01) loaded as 2021-02-28, four years and a
+    day early, silently whenever the file's year came from its dates."""
+    from datetime import timedelta
+
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    if wb.epoch != CALENDAR_MAC_1904:
+        return 0
+    dated = [
+        j
+        for j, c in enumerate(header)
+        if (t := _safe_match(_cell_text(c), source)) and source.column(t).dtype == "date"
+    ]
+    n = 0
+    for row in grid[first:]:
+        for j in dated:
+            v = row[j] if j < len(row) else None
+            text = unicodedata.normalize("NFKC", str(v)).strip() if v is not None else ""
+            if _SERIAL_TEXT.match(text) and 20000 <= (days := float(text)) <= 80000:
+                row[j] = (CALENDAR_MAC_1904 + timedelta(days=int(days))).date().isoformat()
+                n += 1
+    return n
+
+
 def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
     """Every sheet of an openpyxl read-only workbook (or an `_XlsBook`) as one frame; ``kind`` (xlsx, xls) is the
     frame's encoding, which the ledger records."""
@@ -1471,8 +1505,15 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                     (formulas.get((getattr(c, "row", 0), getattr(c, "column", 0)), t), f) if t is None else (t, f)
                     for c, (t, f) in zip(row, cells, strict=True)
                 ]
-            grid.append([t for t, _ in cells])
-            factors.append([f for _, f in cells])
+            # Blank cells after a row's last filled one are no columns: a space typed or a cell formatted far to the
+            # right (XFD) made every row 16,384 cells wide, and a sheet of 300 rows took over a minute to read.
+            end = len(cells)
+            while end and (
+                cells[end - 1][0] is None or (isinstance(cells[end - 1][0], str) and not cells[end - 1][0].strip())
+            ):
+                end -= 1
+            grid.append([t for t, _ in cells[:end]])
+            factors.append([f for _, f in cells[:end]])
         width = max((len(r) for r in grid), default=0)
         grid = [r + [None] * (width - len(r)) for r in grid]
         factors = [r + [1.0] * (width - len(r)) for r in factors]
@@ -1531,6 +1572,11 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
             notes.append(
                 f"filled {count_en(filled_down, 'merged cell range')} down their rows"
                 + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+            )
+        if getattr(wb, "epoch", None) is not None and (n := _serials_in_1904(grid, h + n_header, header, source, wb)):
+            notes.append(
+                f"read {count_en(n, 'date')} written as serial numbers in the workbook's 1904 date system (Excel for Mac, "
+                "WPS: day 0 is 1904-01-01)" + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
             )
         header = [str(c) if c not in (None, "") else f"__blank{i}" for i, c in enumerate(header)]
         body_rows = grid[h + n_header :]
@@ -1945,7 +1991,7 @@ def _city_from_sheet_name(df: pl.DataFrame, source: Source, sheet: str | None) -
 # full-width comma or tilde plain.)
 _STATED_MONTH = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:年|[-_./])\s*(\d{1,2})(?!\d)\s*(月份?)?")
 # Words saying a title's figures span more than one month (a year to date, a quarter, a half year): no one month.
-_PERIOD_WORDS = re.compile(r"累计|季度|半年|全年|以来|截至|截止|至今")
+_PERIOD_WORDS = re.compile(SEVERAL_MONTHS_PATTERN)
 # A label saying the date after it is when the form was filled or sent, not what it holds.
 _SENT_LABEL = re.compile(r"(?:日期|时间|报送|上报|填报|填表|制表|报出|提交|印发)\s*[:：]?\s*$")
 

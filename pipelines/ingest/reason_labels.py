@@ -127,6 +127,14 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{origin}注明的是多个月（“{words}”，{first} 至 {last}），而每一行的月份都是 {month}：这些数字是该期间的合计，"
         "不是当月数（请报送各月当月数，每月一行）",
     ),
+    (
+        r"figures rising month after month for every unit \((?P<n>\d+) of them, e\.g\. (?P<unit>\S+) "
+        + _COL
+        + r": (?P<values>.*) in (?P<months>.*)\): running totals \(本年累计\), not each month's own figures, though no "
+        r"header says 累计 \(send each month's own figures; if these are, head the columns 本月… such as 本月登记笔数\)",
+        "每个单位的数字都逐月只增不减（共 {n} 个，如 {unit} 的{col}：{months} 依次为 {values}）：这是本年累计数，"
+        "不是各月当月数，尽管表头没有写“累计”（请报送各月当月数；若这些确为当月数，请在表头写明“本月”，如“本月登记笔数”）",
+    ),
     (r"workbook's first sheet is empty", "工作簿的第一个工作表为空"),
     (r"workbook has no data sheet \((?P<sheets>.*)\)", "工作簿中没有数据工作表（{sheets}）"),
     (
@@ -606,6 +614,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"workbook: read as well "
         r"\(whoever opens the file does not see them; check they are no scratch or old rows\)" + _ONSHEET,
         "工作簿中隐藏的{hidden}{onsheet}：同样已读取（打开文件的人看不到这些内容；请确认不是草稿行或旧数据行）",
+    ),
+    (
+        r"read "
+        + _N
+        + r" date"
+        + _S
+        + r" written as serial numbers in the workbook's 1904 date system \(Excel for Mac, "
+        r"WPS: day 0 is 1904-01-01\)" + _ONSHEET,
+        "{n}个以序列号书写的日期已按工作簿的 1904 日期系统读取（Mac 版 Excel、WPS：第 0 天为 1904-01-01）{onsheet}",
     ),
     (
         r"filled " + _N + r" merged cell range" + _S + r" down their rows" + _ONSHEET,

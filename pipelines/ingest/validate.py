@@ -39,6 +39,7 @@ from pipelines.sources import (
     OWN_LEVEL_CHARS,
     OWN_LEVEL_PATTERN,
     SCALED_COUNT_UNIT,
+    SEVERAL_MONTHS_PATTERN,
     SHORT_UNITS,
     TOTAL_LABEL_CHARS,
     TOTAL_LABEL_PATTERN,
@@ -597,6 +598,20 @@ def _note_row(df: pl.DataFrame, cols: list[str]) -> pl.Expr:
     )
 
 
+# A month cell without its year: 12月, 3月份, or the month's number alone (3, 03; 3.0 from a workbook's number cell) under
+# the month column, as a table of one year's months keeps it when the title says the year (2025年…统计表). Before, the
+# number alone read "not a date" though the file said which month it was; 13 or 0 stays refused (2025年13月).
+YEARLESS_MONTH = r"^(\d{1,2})\s*(?:月份?|\.0+)?$"
+
+
+def with_stated_year(txt: pl.Expr, year: int) -> tuple[pl.Expr, pl.Expr]:
+    """``txt`` with its month cells written without a year (`YEARLESS_MONTH`) as that month of ``year`` (2025年3月),
+    and whether each was one. One definition for the load (validate) and for telling the file's data year (load)."""
+    month = txt.str.normalize("NFKC").str.strip_chars().str.extract(YEARLESS_MONTH, 1)
+    bare = month.is_not_null()
+    return pl.when(bare).then(pl.lit(f"{year}年") + month + pl.lit("月")).otherwise(txt), bare
+
+
 def _clean_text(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.Utf8).str.strip_chars().replace("", None)
 
@@ -744,14 +759,6 @@ def _parse(c: Column, factor: float | None, txt: pl.Expr, *, fast: bool = False)
 Check = tuple[pl.Expr, pl.Expr]  # (row is bad, reason text); the text is only computed for bad rows
 
 
-# A month cell naming a period of several months: a range (2025年1-3月, 2025.01-2025.03, 1月至3月), a quarter
-# (第一季度, 一季度, Q1), a half year (上半年), a year to date (累计, 截至).
-SEVERAL_MONTHS = (
-    r"\d{1,2}\s*月?\s*(?:[-—–~～至到])\s*\d{1,2}\s*月|\d{4}\s*[-./]\s*\d{1,2}\s*[-—–~～至到]\s*\d{4}|季度|[一二三四]季|"
-    r"(?i:q[1-4])|半年|全年|累计|截至|截止"
-)
-
-
 # A formula a workbook kept without its result (a program wrote =C2*2 and nothing calculated it; in a CSV the
 # formula's text): in any typed column (an amount, a month, a yes/no) the office's fix is the same, to save the
 # result, so every typed column tells it apart from a value typed wrong.
@@ -802,7 +809,9 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
             # 2025年1-3月, 2025年第一季度, 上半年, 1-3月累计: a period of several months, not a month
             start, end = _date_range(txt.str.normalize("NFKC").str.strip_chars())
             ranged = start.is_not_null() & end.is_not_null()
-            several = txt.str.contains(SEVERAL_MONTHS) | (ranged & (start.dt.month_start() != end.dt.month_start()))
+            several = txt.str.contains(SEVERAL_MONTHS_PATTERN) | (
+                ranged & (start.dt.month_start() != end.dt.month_start())
+            )
             kinds = [
                 (
                     ranged & ~several,
@@ -1612,14 +1621,9 @@ def validate(
     # Month cells without a year (12月) take the year the file states (title line, file name); without one they
     # stay unreadable and are refused.
     if raw.context_year and source.partition_date == "month" and "month" in raw_cols:
-        bare = _txt("month").str.contains(r"^\d{1,2}\s*月(?:份)?$")
+        dated, bare = with_stated_year(_txt("month"), raw.context_year)
         if work.select(bare.any()).item():
-            work = work.with_columns(
-                pl.when(bare)
-                .then(pl.lit(f"{raw.context_year}年") + _txt("month"))
-                .otherwise(_txt("month"))
-                .alias(_TXT + "month")
-            )
+            work = work.with_columns(dated.alias(_TXT + "month"))
             notes.append(f"month cells without a year read in {raw.context_year} (stated by the file)")
         # A two-digit year (25年3月) is the year the file states when it ends in those digits: the title or file name
         # gives the century. Any other two-digit year, or none stated, stays refused: which century is a guess.
@@ -2551,6 +2555,71 @@ def period_total(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: s
             f"{year}-{last:02d}: the figures are the period's total, not the month's own (send each month's own "
             "figures, one row per month)",
         )
+
+
+def running_totals(good: pl.DataFrame, source: Source, headers: list[str], file_name: str) -> None:
+    """Refuse a table of several months per unit whose every figure rises month after month for every unit: a year to
+    date (本年累计) written without the word 累计 anywhere (月份 | 登记笔数 reading 2, 5, 9). Loaded, each running total
+    counted as that month's own figure, so a quarter's loans were summed three times into the year, silently: every
+    figure is plausible for a month. The evidence is the whole file's: a single unit's series proves nothing (a small
+    city's 1, 2, 3 registrations are as likely its months' own as a running total of one a month), so at least the
+    seed's `running_total_units` units rise, every unit with three or more months of a year rises without a fall in
+    every period column, and the rise is a running total's (the last month's sum at least the seed's
+    `running_total_growth` x the first's: a year to date from January triples by March; or `running_total_months`
+    months rising, half a year, over which monthly flows of lumpy loans fall at least once). A file whose headers say
+    their figures are the month's own (本月登记笔数, 当月质押金额: ``headers``, the file's headers of the period
+    columns) is believed. (A city's own file of its year to date stays unseen: one series cannot tell.)"""
+    from pipelines.ingest.readers import _THIS_PERIOD_WORDS
+
+    period = source.partition_date
+    values = [v for v in source.period_columns if v in good.columns]
+    units = [k for k in source.key if k != period]
+    if period != "month" or not values or not units or good.height < 3 or period not in good.columns:
+        return
+    if any(re.search(_THIS_PERIOD_WORDS, unicodedata.normalize("NFKC", h)) for h in headers):
+        return
+    rows = (
+        good.select(*units, period, *values)
+        .drop_nulls([*units, period])
+        .unique([*units, period], keep="first")
+        .with_columns(pl.col(period).dt.year().alias("__year"))
+        .sort([*units, "__year", period])
+    )
+    series = rows.group_by([*units, "__year"], maintain_order=True).agg(
+        pl.col(period).count().alias("__months"),
+        *[(pl.col(v).diff().drop_nulls() >= 0).all().alias("__up:" + v) for v in values],
+        *[pl.col(v).drop_nulls().first().alias("__first:" + v) for v in values],
+        *[pl.col(v).drop_nulls().last().alias("__last:" + v) for v in values],
+        *[pl.col(v).cast(pl.Utf8).str.join(" → ").alias("__seq:" + v) for v in values],
+        pl.col(period).dt.strftime("%Y-%m").str.join(" → ").alias("__seq_months"),
+    )
+    series = series.filter(pl.col("__months") >= 3)
+    if series.height == 0 or not series.select(pl.all_horizontal(pl.col("^__up:.*$")).all()).item():
+        return
+    rising = series.filter(pl.any_horizontal([pl.col("__last:" + v) > pl.col("__first:" + v) for v in values]))
+    growth, months_enough, units_enough = (
+        plausibility_thresholds()[r][0] for r in ("running_total_growth", "running_total_months", "running_total_units")
+    )
+    if rising.height < units_enough:
+        return
+    sums = rising.select(
+        *[pl.col("__first:" + v).sum() for v in values], *[pl.col("__last:" + v).sum() for v in values]
+    )
+    grown = any(
+        (first := sums["__first:" + v][0] or 0) > 0 and (sums["__last:" + v][0] or 0) >= growth * first for v in values
+    )
+    if not grown and rising["__months"].max() < months_enough:
+        return
+    top = rising.sort("__months", descending=True).row(0, named=True)
+    shown = next(v for v in values if top["__last:" + v] > top["__first:" + v])
+    unit = "/".join(str(top[u]) for u in units)
+    raise IngestError(
+        file_name,
+        f"figures rising month after month for every unit ({rising.height} of them, e.g. {unit} {shown}: "
+        f"{top['__seq:' + shown]} in {top['__seq_months']}): running totals (本年累计), not each month's own "
+        "figures, though no header says 累计 (send each month's own figures; if these are, head the columns 本月… "
+        "such as 本月登记笔数)",
+    )
 
 
 class UnitNames(dict):
