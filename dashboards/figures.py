@@ -744,8 +744,22 @@ def indicator_small_multiples(
     return fig
 
 
+# A year's mark says how robust its stage is (pipelines.labels.robustness_code), each mark in the legend in the
+# seed's words: the profile drew 2021 as a hollow dot beside filled ones and nothing on the page said why.
+STAGE_ROBUSTNESS_SYMBOLS = {
+    "robust": "circle",
+    "not_robust": "circle-open",
+    "robustness_not_assessed": "circle-x-open",
+    "robustness_not_applicable": "square",
+}
+LEGEND_MARK_COLOR = "#6b7280"  # the legend's marks in neutral grey: their colour is the stage's, read on the y axis
+
+
 def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = True) -> go.Figure:
-    """Stage per year. ``applicable`` false (not a programme unit) says so instead of 'no data'."""
+    """Stage per year, each year's mark by its robustness (STAGE_ROBUSTNESS_SYMBOLS) with a legend naming every
+    mark drawn. ``applicable`` false (not a programme unit) says so instead of 'no data'."""
+    from pipelines.labels import label_text, robustness_code
+
     from .i18n import STAGES
     from .theme import STAGE_COLORS
 
@@ -757,7 +771,11 @@ def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = Tr
         return empty_figure(t("no_data", lang))
     s = stages.sort("year")
     order = ["exemplary", "normal", "watch", "rectification", "exit_candidate", "withdrawn"]
-    fig = go.Figure(
+    rows = s.to_dicts()
+    codes = [robustness_code(r) for r in rows]
+    robust_words = [label_text(c, lang) for c in codes]
+    rules = [plot_text(r.get("rules_fired") or "") for r in rows]
+    traces = [
         go.Scatter(
             x=s["year"].to_list(),
             y=[label(STAGES, v, lang) for v in s["stage"].to_list()],
@@ -765,17 +783,43 @@ def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = Tr
             marker={
                 "size": 16,
                 "color": [STAGE_COLORS.get(v, "#888") for v in s["stage"].to_list()],
-                "symbol": ["circle" if r else "circle-open" for r in s["is_robust"].fill_null(True).to_list()],
+                "symbol": [STAGE_ROBUSTNESS_SYMBOLS.get(c, "circle") for c in codes],
                 "line": {"width": 3, "color": [STAGE_COLORS.get(v, "#888") for v in s["stage"].to_list()]},
             },
             line={"color": "#9ca3af"},
-            text=[plot_text(v) for v in s["rules_fired"].fill_null("").to_list()],
+            text=[plot_text(w) + ("<br>" + r if r else "") for w, r in zip(robust_words, rules, strict=True)],
             hovertemplate="%{x}: %{y}<br>%{text}<extra></extra>",
+            showlegend=False,
         )
-    )
+    ]
+    for code in STAGE_ROBUSTNESS_SYMBOLS:
+        if code in codes:
+            traces.append(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="markers",
+                    name=plot_text(label_text(code, lang)),
+                    marker={
+                        "size": 12,
+                        "color": LEGEND_MARK_COLOR,
+                        "symbol": STAGE_ROBUSTNESS_SYMBOLS[code],
+                        "line": {"width": 2, "color": LEGEND_MARK_COLOR},
+                    },
+                    hoverinfo="skip",
+                )
+            )
+    fig = go.Figure(traces)
     fig.update_yaxes(categoryorder="array", categoryarray=[label(STAGES, v, lang) for v in order][::-1])
     fig.update_xaxes(dtick=1, title=t("year", lang))
-    return base_layout(fig, t("pf_stages", lang), height=340)
+    base_layout(fig, t("pf_stages", lang), height=420)
+    # the marks' legend below the year axis, one mark a line: the seed's words are sentences
+    fig.update_layout(
+        showlegend=True,
+        legend={"orientation": "v", "x": 0, "xanchor": "left", "y": -0.42, "yanchor": "top", "title": {"text": ""}},
+        margin={"b": 150},
+    )
+    return fig
 
 
 # Plotly imports numpy (and its validators) lazily on the first figure. Under a threaded server that first use
