@@ -53,3 +53,81 @@ def test_the_stage_history_hover_says_the_years_robustness():
     data = figures.stage_timeline(_stages(), "en").to_plotly_json()["data"][0]
     assert label_text("not_robust", "en") in data["text"][2]
     assert data["text"][2].endswith("EX1")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_most_lagging_targets_say_the_year_of_every_value(lang):
+    """The targets page's most-lagging table read "Luoyang · Plan 2016–2020 · baseline 0.77 · target 1.75 · current
+    0.00 per 10k people" and never said of which years: the page is 2025's, this current value is 2020's. Each value
+    now carries its year, as the profile's target table says it; the query reads the years it needs."""
+    from dashboards.pages import targets
+
+    catalog = pl.DataFrame(
+        {
+            "indicator_code": ["QLT02"],
+            "name_zh": ["每万人口高价值发明专利拥有量"],
+            "name_en": ["High-value invention patents in force per 10k people"],
+            "unit": ["件/万人"],
+            "direction": ["higher"],
+        }
+    )
+    units = pl.DataFrame({"unit_code": ["410300"], "unit_name": ["洛阳市"], "unit_name_en": ["Luoyang"]})
+    lag = pl.DataFrame(
+        [
+            {
+                "unit_code": "410300",
+                "plan_id": "plan_2016_2020",
+                "indicator_code": "QLT02",
+                "baseline_year": 2016,
+                "baseline_value": 0.7746,
+                "target_year": 2020,
+                "target_value": 1.7492,
+                "current_year": 2020,
+                "current_value": 0.0,
+                "progress_index": -79.0,
+                "status": "deteriorating",
+                "bucket": "lagging",
+            }
+        ]
+    )
+    (row,) = targets.lagging_rows(lag, units, catalog, lang)
+    assert row["baseline"].endswith("(2016)"), row
+    assert row["target"].endswith("(2020)"), row
+    assert row["current"].endswith("(2020)"), row
+
+
+def test_the_programme_target_query_hands_the_page_the_years_of_its_values(tmp_path):
+    """The targets page's rows come from queries.programme_target_status on the published snapshot: it read the
+    current value's year only, so baseline and target had none to show."""
+    import duckdb
+
+    from dashboards import queries
+    from dashboards.snapshot import Snapshot
+    from pipelines.snapshot_writer import SNAPSHOT_SCHEMA_VERSION
+
+    path = tmp_path / "tiny.snapshot.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts; create schema meta")
+    con.execute("create table meta.snapshot_info (key string, value string)")
+    con.execute("insert into meta.snapshot_info values ('schema_version', ?)", [str(SNAPSHOT_SCHEMA_VERSION)])
+    con.execute("create table marts.dim_city as select '410300' as unit_code, true as is_programme")
+    con.execute(
+        "create table marts.fct_target_status as select '410300' as unit_code, 'plan_2016_2020' as plan_id, "
+        "'QLT02' as indicator_code, 2016 as baseline_year, 0.7746 as baseline_value, 2020 as target_year, "
+        "1.7492 as target_value, 2020 as current_year, 0.0 as current_value, -79.0 as progress_index, "
+        "'deteriorating' as status"
+    )
+    con.close()
+    (row,) = queries.programme_target_status(Snapshot(path)).to_dicts()
+    assert (row["baseline_year"], row["target_year"], row["current_year"]) == (2016, 2020, 2020)
+
+
+def test_a_per_cent_with_its_year_is_still_a_figure_right_aligned():
+    """ "51.7% (2020)" (a closure rate with its year, the targets page) left its whole column flush left, as text."""
+    from dashboards.components import align_numbers
+
+    rows = [{"v": "51.7% (2020)"}, {"v": "0.77 件/万人 (2016)"}, {"v": "–"}]
+    (col,) = align_numbers([{"field": "v"}], rows)
+    assert col.get("type") == "numericColumn"
+    (col,) = align_numbers([{"field": "v"}], [{"v": "2016–2020"}])
+    assert "type" not in col
