@@ -202,8 +202,19 @@ def city_map(
     base_layout(
         fig, year_title(t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), year, lang), height=640
     )
-    fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX, "b": 0})
+    fig.update_layout(
+        title={"subtitle": {"text": t("ov_map_hint", lang), "font": {"size": MAP_HINT_SIZE}}},
+        # under the map, hanging down from its bottom edge: anchored by its bottom (Plotly's choice for a low y),
+        # the legend grew upwards into the map as it wrapped into three lines on a phone, under the data note
+        legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
+        margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX + MAP_HINT_SIZE + 8, "b": 0},
+    )
     return fig
+
+
+# The map's subtitle (what a click does), under its title: the map fits a phone's screen (style.css), so title and
+# subtitle each fit ~330 px (tests/test_dash11_trust.py measures them).
+MAP_HINT_SIZE = 14
 
 
 def composite_histogram(dist: pl.DataFrame, lang: str, year: int | None = None) -> go.Figure:

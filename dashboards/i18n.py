@@ -173,14 +173,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "card_scope_own": ("{year}年", "{year}"),  # beside a title that says 本省 / own province
     # a chart's title says its year: the year picker above is not in a chart copied into a report
     "title_year": ("{title} · {year}年", "{title} · {year}"),
-    "ov_map_title": (
-        "城市分布（按绩效分组着色，点击城市查看画像）",
-        "Cities by performance group (click a city for its profile)",
-    ),
-    "ov_map_title_index": (
-        "城市综合指数地图（点击城市查看画像）",
-        "Composite index by city (click a city for its profile)",
-    ),
+    # the map's title short enough for a phone's 390 px screen (a Plotly title does not wrap: the map, fitted to
+    # the screen, cut "城市分布（按绩效分组着色，点击城市…" without its year), what a click does in its subtitle
+    "ov_map_title": ("城市绩效分组", "Performance groups"),
+    "ov_map_title_index": ("城市综合指数", "Composite index map"),
+    "ov_map_hint": ("点击城市查看画像", "Click a city for its profile"),
     "ov_map_mode": ("地图着色", "Map colour"),
     # under the index map's colour bar: whether a colour means the same index in every year
     "map_scale_all_years": ("各年度统一色标 {range}", "same scale every year, {range}"),

@@ -131,3 +131,50 @@ def test_a_per_cent_with_its_year_is_still_a_figure_right_aligned():
     assert col.get("type") == "numericColumn"
     (col,) = align_numbers([{"field": "v"}], [{"v": "2016–2020"}])
     assert "type" not in col
+
+
+def _text_px(text: str, size: float) -> float:
+    """A line's width in the charts' font, on the generous side: a Chinese character (or full-width bracket) is as
+    wide as the type is high, anything else about 0.6 of it."""
+    import unicodedata
+
+    return sum(size if unicodedata.east_asian_width(c) in "WF" else 0.6 * size for c in text)
+
+
+# A 390 px phone leaves the map about 340 px (page and section padding); its title starts 1 % in.
+PHONE_MAP_PX = 330
+
+
+@pytest.mark.parametrize("mode", ["group", "index"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_maps_title_and_hint_fit_a_phone(lang, mode):
+    """At 390 px the map was drawn 640 px wide and scrolled sideways (the east coast, where most programme cities
+    lie, off screen); fitted to the screen, its one-line title "城市分布（按绩效分组着色，点击城市查看画像） · 2025年"
+    would be cut, as Plotly does not wrap titles. The title (with its year) and the hint (what a click does, now a
+    subtitle) each fit the phone's map."""
+    from dashboards.theme import TITLE_SIZE
+
+    points = pl.DataFrame(
+        {
+            "unit_code": ["440100", "440300"],
+            "unit_name": ["广州市", "深圳市"],
+            "unit_name_en": ["Guangzhou", "Shenzhen"],
+            "province_code": ["440000"] * 2,
+            "province_name": ["广东省"] * 2,
+            "lng": [113.3, 114.1],
+            "lat": [23.1, 22.5],
+            "composite_index": [100.0, 120.0],
+            "rank": [2, 1],
+            "rank_is_shared": [False] * 2,
+            "is_ranked": [True] * 2,
+            "group": ["strong", "leader"],
+        }
+    )
+    fig = figures.city_map(points, lang, mode, year=2025)
+    title = fig.layout.title
+    assert "2025" in title.text
+    assert title.subtitle.text, "no hint under the map's title"
+    assert _text_px(title.text, TITLE_SIZE) <= PHONE_MAP_PX, title.text
+    assert _text_px(title.subtitle.text, figures.MAP_HINT_SIZE) <= PHONE_MAP_PX, title.subtitle.text
+    # the legend hangs below the map: anchored by its bottom it grew upwards over the map and its data note
+    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y <= 0
