@@ -773,3 +773,16 @@ def alert_row(**overrides) -> dict:
         "acked_at": None,
         **overrides,
     }
+
+
+def national_client(snapshot: Path, access_dir: Path):
+    """A Flask test client of the dashboard on ``snapshot``, signed in as the national test account, its users
+    store and session key in ``access_dir`` (the dash8, dash9 and dash10 trust modules each built it themselves)."""
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+
+    app = create_app(
+        snapshot, user_store=access_dir / "users.sqlite", secret_key_file=access_dir / "secret_key", debug=False
+    )
+    return signed_in_client(app, access_dir / "users.sqlite", "national_test")
