@@ -178,3 +178,102 @@ def test_the_maps_title_and_hint_fit_a_phone(lang, mode):
     assert _text_px(title.subtitle.text, figures.MAP_HINT_SIZE) <= PHONE_MAP_PX, title.subtitle.text
     # the legend hangs below the map: anchored by its bottom it grew upwards over the map and its data note
     assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y <= 0
+
+
+# -- the simulator's robustness: the labels seed's four readings, in words on the page and in the export ------------
+
+
+def _outcomes(kind: str, base: list[tuple], scen: list[tuple]) -> dict[str, pl.DataFrame]:
+    """Base and scenario outcomes of one kind, as pipelines.scenarios._outcomes reads them (plus the names)."""
+    cols = ["unit_code", "period", "value", "is_robust"]
+    schema = {"unit_code": pl.String, "period": pl.String, "value": pl.String, "is_robust": pl.Boolean}
+    frames = {}
+    for side, rows in (("base", base), ("scen", scen)):
+        df = pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], schema=schema, orient="row")
+        if kind == "rank":
+            df = df.with_columns(p05_rank=pl.lit(None, pl.Float64), p95_rank=pl.lit(None, pl.Float64))
+        names = pl.DataFrame({"unit_code": ["410300"], "unit_name": ["洛阳市"], "province_code": ["410000"]})
+        frames[side] = {kind: df, "_names": names}
+    return frames
+
+
+@pytest.mark.parametrize(
+    ("kind", "base", "scen", "expected"),
+    [
+        # a city leaving watch for normal: no flag is raised, "not applicable" as the evaluation pages say
+        ("stage", ("watch", False), ("normal", None), "robustness_not_applicable"),
+        ("stage", ("normal", None), ("watch", True), "robust"),
+        ("stage", ("normal", None), ("watch", False), "not_robust"),
+        ("verdict", ("exemplary", True), ("normal", None), "robustness_not_applicable"),
+        # acceptance bands and ranks without an interval have no uncertainty runs
+        ("acceptance_band", ("new_pilot_round", None), ("title_removed", None), "robustness_not_assessed"),
+        ("rank", ("5", None), ("9", None), "robustness_not_assessed"),
+    ],
+)
+def test_a_scenarios_change_says_its_robustness_in_the_seeds_codes(kind, base, scen, expected):
+    """The simulator's robustness column read "未评估 / not assessed" for every change to normal (where the profile
+    and the watchlist say "not applicable: no flag was raised") and its own three words beside the seed's four."""
+    from pipelines import scenarios as sc
+
+    frames = _outcomes(kind, [("410300", "2025", *base)], [("410300", "2025", *scen)])
+    (change,) = sc.compare_outcomes(frames["base"], frames["scen"]).to_dicts()
+    assert change["robustness"] == expected
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_simulators_robustness_cells_read_the_seeds_words_and_wrap(lang):
+    from dashboards.pages.simulator import change_columns, change_rows
+
+    change = {
+        "kind": "stage",
+        "unit_code": "410300",
+        "unit_name": "洛阳市",
+        "period": "2025",
+        "base_value": "watch",
+        "scenario_value": "normal",
+    }
+    new, old = change_rows(
+        [{**change, "robustness": "robustness_not_applicable"}, {**change, "robustness": "unknown"}], lang
+    )
+    assert new["robust_label"] == label_text("robustness_not_applicable", lang)
+    # a scenario stored before this round ("unknown") reads as the seed's "not assessed"
+    assert old["robust_label"] == label_text("robustness_not_assessed", lang)
+    col = next(c for c in change_columns(lang) if c["field"] == "robust_label")
+    assert col.get("wrapText") and col.get("autoHeight") and "maxWidth" not in col
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_scenario_export_says_its_changes_in_chinese_words_not_codes(fmt):
+    """The export's Chinese headers stood over codes: "stage, normal, watch, unknown" / "rank … robust"."""
+    import io
+
+    import openpyxl
+
+    from dashboards.i18n import t
+    from pipelines import scenarios as sc
+
+    changes = pl.DataFrame(
+        [
+            {"kind": "stage", "base_value": "normal", "scenario_value": "watch", "robustness": "unknown"},
+            {"kind": "rank", "base_value": "5", "scenario_value": "9", "robustness": "robust"},
+            {"kind": "acceptance_band", "base_value": "new_pilot_round", "scenario_value": "title_removed"},
+        ],
+        schema=sc._CHANGE_SCHEMA,
+    ).with_columns(unit_code=pl.lit("410300"), unit_name=pl.lit("洛阳市"), province_code=pl.lit("410000"))
+    data = sc.export_changes(changes, fmt, "s")
+    if fmt == "csv":
+        text = data.decode("utf-8-sig")
+    else:
+        ws = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+        text = "\n".join(",".join("" if v is None else str(v) for v in row) for row in ws.iter_rows(values_only=True))
+    for code in ("stage", "rank", "normal", "watch", "unknown", "robust", "new_pilot_round", "title_removed"):
+        assert f",{code}," not in f",{text.replace(chr(10), ',')},", code
+    for words in (
+        t("kind_stage", "zh"),
+        t("kind_rank", "zh"),
+        label_text("watch", "zh"),
+        label_text("title_removed", "zh"),
+        label_text("robustness_not_assessed", "zh"),
+        label_text("robust", "zh"),
+    ):
+        assert words in text, words
