@@ -277,3 +277,23 @@ def test_the_scenario_export_says_its_changes_in_chinese_words_not_codes(fmt):
         label_text("robust", "zh"),
     ):
         assert words in text, words
+
+
+def test_every_chart_the_pages_build_has_the_charts_class():
+    """style.css gives every chart (.ipc-graph) its phone rule (its laid-out width, scrolled sideways; the map fits
+    the screen). The /flag page built its dcc.Graph by hand without the class, and a phone squeezed its chart into
+    340 px: title cut, the two axes' titles over each other, the years in a heap. Every dcc.Graph in the dashboard's
+    code is built with it (components.graph does; a hand-built one must say so)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "dashboards"
+    missing = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Graph"):
+                continue
+            cls = next((k.value for k in node.keywords if k.arg == "className"), None)
+            if not (isinstance(cls, ast.Constant) and "ipc-graph" in str(cls.value).split()):
+                missing.append(f"{path.relative_to(root.parent)}:{node.lineno}")
+    assert not missing, missing
