@@ -424,7 +424,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "layer_intermediate": ("中间模型", "intermediate model"),
     "layer_staging": ("规范化模型", "staging model"),
     # comparison page: an empty strengths / weaknesses list, in words (a bare dash read as missing data)
-    "sw_none": ("无", "None"),
+    # ...saying which: a bare "None" under Strengths read as a program's empty value, not as "no indicator above"
+    "sw_none_strength": ("无：没有指标得分高于示范城市平均", "No indicator scores above the programme average"),
+    "sw_none_weakness": ("无：没有指标得分低于示范城市平均", "No indicator scores below the programme average"),
     # downloads
     "dl_title": ("指标数据下载", "Indicator extract"),
     "dl_scope": ("范围", "Scope"),

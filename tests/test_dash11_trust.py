@@ -3,6 +3,8 @@ functions that draw them (the browser half is tests/e2e/test_dash11_browser.py).
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
@@ -297,3 +299,26 @@ def test_every_chart_the_pages_build_has_the_charts_class():
             if not (isinstance(cls, ast.Constant) and "ipc-graph" in str(cls.value).split()):
                 missing.append(f"{path.relative_to(root.parent)}:{node.lineno}")
     assert not missing, missing
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_empty_strengths_list_says_what_is_not_there(lang):
+    """compare_en_1366: Anyang's "Strengths" list read "None", as a program prints an empty value; now it says that
+    no indicator scores above (or below) the programme average."""
+    from dashboards.i18n import t
+    from dashboards.pages.compare import strengths_list
+
+    sw = pl.DataFrame(
+        {
+            "unit_code": ["410500"],
+            "kind": ["weakness"],
+            "indicator_code": ["UTL01"],
+            "name_zh": ["知识产权质押融资额与GDP之比"],
+            "name_en": ["Pledge financing amount per GDP"],
+            "diff": [-67.6],
+        }
+    )
+    (card,) = strengths_list(sw, {"410500": "Anyang"}, ["410500"], lang)
+    text = json.dumps(card.to_plotly_json(), ensure_ascii=False, default=lambda o: o.to_plotly_json())
+    assert t("sw_none_strength", lang) in text
+    assert '"None"' not in text and '无"' not in text
