@@ -428,6 +428,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "sw_none_strength": ("无：没有指标得分高于示范城市平均", "No indicator scores above the programme average"),
     "sw_none_weakness": ("无：没有指标得分低于示范城市平均", "No indicator scores below the programme average"),
     # downloads
+    # the provincial extracts' changes when no extract has been revised: a bare "—" said nothing
+    "ex_no_changes": (
+        "尚无修订：各数据包均为首个版本。某一数据包再次发布时，这里列出与其上一版本相比改动的行。",
+        "No revisions yet: every extract is its first version. When one is published again, the rows changed since "
+        "its previous version are listed here.",
+    ),
     "dl_title": ("指标数据下载", "Indicator extract"),
     "dl_scope": ("范围", "Scope"),
     "dl_format": ("格式", "Format"),

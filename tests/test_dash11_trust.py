@@ -322,3 +322,13 @@ def test_an_empty_strengths_list_says_what_is_not_there(lang):
     text = json.dumps(card.to_plotly_json(), ensure_ascii=False, default=lambda o: o.to_plotly_json())
     assert t("sw_none_strength", lang) in text
     assert '"None"' not in text and '无"' not in text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_extracts_changes_say_why_they_are_empty(lang):
+    """downloads_zh_1366: under "较上一版本变更" a bare "—" when no extract had been revised."""
+    from dashboards.i18n import t
+    from dashboards.pages.downloads import changes_view
+
+    view = changes_view([], [], lang)
+    assert view.children == t("ex_no_changes", lang) and len(view.children) > 20
