@@ -332,3 +332,40 @@ def test_the_extracts_changes_say_why_they_are_empty(lang):
 
     view = changes_view([], [], lang)
     assert view.children == t("ex_no_changes", lang) and len(view.children) > 20
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_stage_history_puts_every_stage_at_its_place_on_the_axis(lang):
+    """The stage axis listed six stages by hand and left out manual review and not reported: Plotly drew a stage
+    missing from the list above 示范 (Exemplary), so a city's manual-review year looked like its best. Every stage
+    of the labels seed is on the axis, best at the top, in the seed's order below normal."""
+    from dashboards.i18n import STAGES, label
+
+    stages = pl.DataFrame(
+        {
+            "year": [2023, 2024, 2025],
+            "stage": ["exemplary", "review", "not_reported"],
+            "is_robust": [True, False, True],
+            "rules_fired": [None, None, None],
+        }
+    )
+    axis = list(figures.stage_timeline(stages, lang).layout.yaxis.categoryarray)[::-1]  # top first
+    assert axis[:2] == [label(STAGES, "exemplary", lang), label(STAGES, "normal", lang)]
+    assert set(axis) == {label(STAGES, s, lang) for s in STAGES}
+    top_down = ["watch", "review", "rectification", "exit_candidate"]
+    assert [axis.index(label(STAGES, s, lang)) for s in top_down] == sorted(
+        axis.index(label(STAGES, s, lang)) for s in top_down
+    )
+
+
+def test_the_stage_historys_data_note_lies_over_no_year():
+    """profile_420500: the data note in the chart's middle veiled the 2021 watch mark (a hollow circle under a white
+    box). The stage history declares where its note goes (above the plot's right corner); a chart that declares
+    nothing keeps the middle."""
+    note = "合成示例 / Synthetic sample"
+    stamped = figures.stamp_data_note(figures.stage_timeline(_stages(), "zh"), note)
+    (ann,) = [a for a in stamped["layout"]["annotations"] if a.get("name") == figures.DATA_NOTE_NAME]
+    assert (ann["x"], ann["y"], ann["xanchor"], ann["yanchor"]) == (1, 1, "right", "bottom")
+    plain = figures.stamp_data_note(figures.empty_figure("x").add_scatter(x=[1], y=[1]), note)
+    (ann,) = [a for a in plain["layout"]["annotations"] if a.get("name") == figures.DATA_NOTE_NAME]
+    assert (ann["x"], ann["y"]) == (0.5, 0.5)
