@@ -241,7 +241,10 @@ def composite_histogram(dist: pl.DataFrame, lang: str, year: int | None = None) 
     fig.add_vline(x=100, line_dash="dash", line_color=OKABE_ITO["black"])
     fig.update_xaxes(title=t("composite_index_axis", lang))
     fig.update_yaxes(title=t("units_count_axis", lang))
-    return base_layout(fig, year_title(t("ov_dist_title", lang), year, lang), height=400)
+    base_layout(fig, year_title(t("ov_dist_title", lang), year, lang), height=400)
+    # the note in the plot's top-left corner, over the few cities of the lowest indices: in the middle it lay over
+    # the tallest bars, round the programme average of 100
+    return fig.update_layout(meta={DATA_NOTE_PLACE_KEY: DATA_NOTE_TOP_LEFT})
 
 
 def _shared_col(frame: pl.DataFrame, col: str) -> pl.Expr:
@@ -285,9 +288,10 @@ def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False, year: 
         for n, st in zip(movers[name].to_list(), stages)
     ]
     fig.update_yaxes(automargin=True, type="category", tickmode="array", tickvals=codes, ticktext=ticktext)
-    return base_layout(
-        fig, year_title(t("ov_movers_title", lang), year, lang), height=max(360, 28 * movers.height + 100)
-    )
+    base_layout(fig, year_title(t("ov_movers_title", lang), year, lang), height=max(360, 28 * movers.height + 100))
+    # the note on the short title's line: in the middle it lay over the bars round 0, and no corner of the plot is
+    # free of bars for every year (the risers run right of 0 from the top, the fallers left of it from the bottom)
+    return fig.update_layout(meta={DATA_NOTE_PLACE_KEY: DATA_NOTE_TITLE_LINE})
 
 
 def unit_color(code: str, unit_codes: list[str]) -> str:
@@ -527,6 +531,9 @@ def _is_map(spec: dict) -> bool:
 # A chart whose middle holds data (a line through every year) declares where its note goes instead, in its layout's
 # meta (kept by Plotly, ignored in the drawing): the stage history's note in the middle veiled a year's mark.
 DATA_NOTE_PLACE_KEY = "ipcity_data_note_place"
+DATA_NOTE_TOP_LEFT = {"x": 0, "y": 1, "xanchor": "left", "yanchor": "top"}
+# above the plot's right corner, on the title's line (titles start at the left; a short one leaves the room)
+DATA_NOTE_TITLE_LINE = {"x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom"}
 
 
 def _declared_place(layout: dict) -> dict | None:
@@ -844,7 +851,7 @@ def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = Tr
         margin={"b": 150},
         # the data note above the plot's right corner, on the short title's line: in the middle it veiled a
         # year's mark, below the plot it lay over the year axis's title or the legend's sentences
-        meta={DATA_NOTE_PLACE_KEY: {"x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom"}},
+        meta={DATA_NOTE_PLACE_KEY: DATA_NOTE_TITLE_LINE},
     )
     return fig
 

@@ -369,3 +369,45 @@ def test_the_stage_historys_data_note_lies_over_no_year():
     plain = figures.stamp_data_note(figures.empty_figure("x").add_scatter(x=[1], y=[1]), note)
     (ann,) = [a for a in plain["layout"]["annotations"] if a.get("name") == figures.DATA_NOTE_NAME]
     assert (ann["x"], ann["y"]) == (0.5, 0.5)
+
+
+def test_charts_with_data_in_their_middle_put_the_data_note_where_no_data_is():
+    """overview_en_1366 and quality_en_1366: the note in the plot's middle lay over the distribution's tallest bars,
+    the movers' bars round 0 and the quality chart's "Rows quarantined 0" labels. Each declares its place: the
+    distribution the top-left corner (the few lowest indices), the movers above the plot on the title's line, the
+    quality chart on a line of its own under its title."""
+    from dashboards.pages.quality import NOTE_LINE_PX, sources_figure
+    from dashboards.theme import TITLE_MARGIN_PX
+
+    note = "合成示例 / Synthetic sample"
+
+    def place(fig):
+        (ann,) = [
+            a
+            for a in figures.stamp_data_note(fig, note)["layout"]["annotations"]
+            if a.get("name") == figures.DATA_NOTE_NAME
+        ]
+        return {k: ann[k] for k in ("x", "y", "xanchor", "yanchor")}
+
+    dist = pl.DataFrame(
+        {
+            "composite_index": [30.0, 90.0, 100.0, 110.0, 155.0],
+            "performance_group": ["emerging", "moderate", "moderate", "strong", "leader"],
+        }
+    )
+    movers = pl.DataFrame(
+        {
+            "unit_code": ["1", "2"],
+            "unit_name": ["甲", "乙"],
+            "unit_name_en": ["A", "B"],
+            "rank_change": [5, -3],
+            "rank": [1, 9],
+            "stage": [None, None],
+        }
+    )
+    sources = pl.DataFrame({"source": ["cases", "training"], "rows_loaded": [900_000, 123], "rows_rejected": [0, 0]})
+    assert place(figures.composite_histogram(dist, "en", 2025)) == figures.DATA_NOTE_TOP_LEFT
+    assert place(figures.movers_bar(movers, "en", year=2025)) == figures.DATA_NOTE_TITLE_LINE
+    fig = sources_figure(sources, "en")
+    assert place(fig) == figures.DATA_NOTE_TITLE_LINE
+    assert fig.layout.margin.t >= TITLE_MARGIN_PX + NOTE_LINE_PX  # the note's own line under the title
