@@ -284,9 +284,10 @@ def _is_number(value) -> bool:
 
 # A figure written as text by a page (pipelines.labels / formatting): an optional sign (true minus or plus), digits
 # with thousands separators and decimals, then at most a per cent sign, a unit after a space or a bracketed note
-# ("12.3 件/万人", "−3.6", "+8", "45.0%", "3（并列）", "3 (tied)"). A year range ("2016–2020"), a date, or a code
-# of digits alone ("440300", a unit's code in a file preview) is not one.
-_FIGURE_TEXT = re.compile(r"[+\u2212-]?\d[\d,]*(\.\d+)?(%|\s\S.*|\s?[（(].*[）)])?")
+# ("12.3 件/万人", "−3.6", "+8", "45.0%", "3（并列）", "3 (tied)"), a per cent with its year too ("51.7% (2020)",
+# the targets page). A year range ("2016–2020"), a date, or a code of digits alone ("440300", a unit's code in a
+# file preview) is not one.
+_FIGURE_TEXT = re.compile(r"[+\u2212-]?\d[\d,]*(\.\d+)?(%(\s?[（(].*[）)])?|\s\S.*|\s?[（(].*[）)])?")
 MISSING_TEXT = "–"
 
 

@@ -202,8 +202,19 @@ def city_map(
     base_layout(
         fig, year_title(t("ov_map_title" if mode != "index" else "ov_map_title_index", lang), year, lang), height=640
     )
-    fig.update_layout(legend={"orientation": "h", "y": -0.02}, margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX, "b": 0})
+    fig.update_layout(
+        title={"subtitle": {"text": t("ov_map_hint", lang), "font": {"size": MAP_HINT_SIZE}}},
+        # under the map, hanging down from its bottom edge: anchored by its bottom (Plotly's choice for a low y),
+        # the legend grew upwards into the map as it wrapped into three lines on a phone, under the data note
+        legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
+        margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX + MAP_HINT_SIZE + 8, "b": 0},
+    )
     return fig
+
+
+# The map's subtitle (what a click does), under its title: the map fits a phone's screen (style.css), so title and
+# subtitle each fit ~330 px (tests/test_dash11_trust.py measures them).
+MAP_HINT_SIZE = 14
 
 
 def composite_histogram(dist: pl.DataFrame, lang: str, year: int | None = None) -> go.Figure:
@@ -230,7 +241,10 @@ def composite_histogram(dist: pl.DataFrame, lang: str, year: int | None = None) 
     fig.add_vline(x=100, line_dash="dash", line_color=OKABE_ITO["black"])
     fig.update_xaxes(title=t("composite_index_axis", lang))
     fig.update_yaxes(title=t("units_count_axis", lang))
-    return base_layout(fig, year_title(t("ov_dist_title", lang), year, lang), height=400)
+    base_layout(fig, year_title(t("ov_dist_title", lang), year, lang), height=400)
+    # the note in the plot's top-left corner, over the few cities of the lowest indices: in the middle it lay over
+    # the tallest bars, round the programme average of 100
+    return fig.update_layout(meta={DATA_NOTE_PLACE_KEY: DATA_NOTE_TOP_LEFT})
 
 
 def _shared_col(frame: pl.DataFrame, col: str) -> pl.Expr:
@@ -274,9 +288,10 @@ def movers_bar(movers: pl.DataFrame, lang: str, first_year: bool = False, year: 
         for n, st in zip(movers[name].to_list(), stages)
     ]
     fig.update_yaxes(automargin=True, type="category", tickmode="array", tickvals=codes, ticktext=ticktext)
-    return base_layout(
-        fig, year_title(t("ov_movers_title", lang), year, lang), height=max(360, 28 * movers.height + 100)
-    )
+    base_layout(fig, year_title(t("ov_movers_title", lang), year, lang), height=max(360, 28 * movers.height + 100))
+    # the note on the short title's line: in the middle it lay over the bars round 0, and no corner of the plot is
+    # free of bars for every year (the risers run right of 0 from the top, the fallers left of it from the bottom)
+    return fig.update_layout(meta={DATA_NOTE_PLACE_KEY: DATA_NOTE_TITLE_LINE})
 
 
 def unit_color(code: str, unit_codes: list[str]) -> str:
@@ -513,6 +528,19 @@ def _is_map(spec: dict) -> bool:
     return any(dict(tr).get("type") in _MAP_TRACES for tr in spec.get("data") or [])
 
 
+# A chart whose middle holds data (a line through every year) declares where its note goes instead, in its layout's
+# meta (kept by Plotly, ignored in the drawing): the stage history's note in the middle veiled a year's mark.
+DATA_NOTE_PLACE_KEY = "ipcity_data_note_place"
+DATA_NOTE_TOP_LEFT = {"x": 0, "y": 1, "xanchor": "left", "yanchor": "top"}
+# above the plot's right corner, on the title's line (titles start at the left; a short one leaves the room)
+DATA_NOTE_TITLE_LINE = {"x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom"}
+
+
+def _declared_place(layout: dict) -> dict | None:
+    meta = layout.get("meta")
+    return dict(meta[DATA_NOTE_PLACE_KEY]) if isinstance(meta, dict) and meta.get(DATA_NOTE_PLACE_KEY) else None
+
+
 def stamp_data_note(fig, note: str | None):
     """``fig`` (a Plotly figure or its dict) with ``note`` drawn in the figure itself, so every image of it says what
     its data are (pure: the figure given, maybe a memoised one, is not changed). A figure without data (a message
@@ -531,7 +559,7 @@ def stamp_data_note(fig, note: str | None):
             "text": plot_text(note),
             "xref": "paper",
             "yref": "paper",
-            **(DATA_NOTE_MAP_PLACE if _is_map(spec) else DATA_NOTE_MIDDLE),
+            **(_declared_place(layout) or (DATA_NOTE_MAP_PLACE if _is_map(spec) else DATA_NOTE_MIDDLE)),
             "showarrow": False,
             **DATA_NOTE_STYLE,
         },
@@ -744,8 +772,22 @@ def indicator_small_multiples(
     return fig
 
 
+# A year's mark says how robust its stage is (pipelines.labels.robustness_code), each mark in the legend in the
+# seed's words: the profile drew 2021 as a hollow dot beside filled ones and nothing on the page said why.
+STAGE_ROBUSTNESS_SYMBOLS = {
+    "robust": "circle",
+    "not_robust": "circle-open",
+    "robustness_not_assessed": "circle-x-open",
+    "robustness_not_applicable": "square",
+}
+LEGEND_MARK_COLOR = "#6b7280"  # the legend's marks in neutral grey: their colour is the stage's, read on the y axis
+
+
 def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = True) -> go.Figure:
-    """Stage per year. ``applicable`` false (not a programme unit) says so instead of 'no data'."""
+    """Stage per year, each year's mark by its robustness (STAGE_ROBUSTNESS_SYMBOLS) with a legend naming every
+    mark drawn. ``applicable`` false (not a programme unit) says so instead of 'no data'."""
+    from pipelines.labels import label_text, robustness_code
+
     from .i18n import STAGES
     from .theme import STAGE_COLORS
 
@@ -756,8 +798,15 @@ def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = Tr
     if not stages.height:
         return empty_figure(t("no_data", lang))
     s = stages.sort("year")
-    order = ["exemplary", "normal", "watch", "rectification", "exit_candidate", "withdrawn"]
-    fig = go.Figure(
+    # best at the top: exemplary over normal, then every other stage in the labels seed's order (watch, manual
+    # review, rectification, exit candidate, not reported, withdrawn). A list written here left out review and
+    # not_reported, and Plotly put a stage missing from it above 示范, a manual-review year drawn as the best.
+    order = ["exemplary", "normal", *[s for s in STAGES if s not in ("exemplary", "normal")]]
+    rows = s.to_dicts()
+    codes = [robustness_code(r) for r in rows]
+    robust_words = [label_text(c, lang) for c in codes]
+    rules = [plot_text(r.get("rules_fired") or "") for r in rows]
+    traces = [
         go.Scatter(
             x=s["year"].to_list(),
             y=[label(STAGES, v, lang) for v in s["stage"].to_list()],
@@ -765,17 +814,46 @@ def stage_timeline(stages: pl.DataFrame | None, lang: str, applicable: bool = Tr
             marker={
                 "size": 16,
                 "color": [STAGE_COLORS.get(v, "#888") for v in s["stage"].to_list()],
-                "symbol": ["circle" if r else "circle-open" for r in s["is_robust"].fill_null(True).to_list()],
+                "symbol": [STAGE_ROBUSTNESS_SYMBOLS.get(c, "circle") for c in codes],
                 "line": {"width": 3, "color": [STAGE_COLORS.get(v, "#888") for v in s["stage"].to_list()]},
             },
             line={"color": "#9ca3af"},
-            text=[plot_text(v) for v in s["rules_fired"].fill_null("").to_list()],
+            text=[plot_text(w) + ("<br>" + r if r else "") for w, r in zip(robust_words, rules, strict=True)],
             hovertemplate="%{x}: %{y}<br>%{text}<extra></extra>",
+            showlegend=False,
         )
-    )
+    ]
+    for code in STAGE_ROBUSTNESS_SYMBOLS:
+        if code in codes:
+            traces.append(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="markers",
+                    name=plot_text(label_text(code, lang)),
+                    marker={
+                        "size": 12,
+                        "color": LEGEND_MARK_COLOR,
+                        "symbol": STAGE_ROBUSTNESS_SYMBOLS[code],
+                        "line": {"width": 2, "color": LEGEND_MARK_COLOR},
+                    },
+                    hoverinfo="skip",
+                )
+            )
+    fig = go.Figure(traces)
     fig.update_yaxes(categoryorder="array", categoryarray=[label(STAGES, v, lang) for v in order][::-1])
     fig.update_xaxes(dtick=1, title=t("year", lang))
-    return base_layout(fig, t("pf_stages", lang), height=340)
+    base_layout(fig, t("pf_stages", lang), height=420)
+    # the marks' legend below the year axis, one mark a line: the seed's words are sentences
+    fig.update_layout(
+        showlegend=True,
+        legend={"orientation": "v", "x": 0, "xanchor": "left", "y": -0.42, "yanchor": "top", "title": {"text": ""}},
+        margin={"b": 150},
+        # the data note above the plot's right corner, on the short title's line: in the middle it veiled a
+        # year's mark, below the plot it lay over the year axis's title or the legend's sentences
+        meta={DATA_NOTE_PLACE_KEY: DATA_NOTE_TITLE_LINE},
+    )
+    return fig
 
 
 # Plotly imports numpy (and its validators) lazily on the first figure. Under a threaded server that first use

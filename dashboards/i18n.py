@@ -173,14 +173,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "card_scope_own": ("{year}年", "{year}"),  # beside a title that says 本省 / own province
     # a chart's title says its year: the year picker above is not in a chart copied into a report
     "title_year": ("{title} · {year}年", "{title} · {year}"),
-    "ov_map_title": (
-        "城市分布（按绩效分组着色，点击城市查看画像）",
-        "Cities by performance group (click a city for its profile)",
-    ),
-    "ov_map_title_index": (
-        "城市综合指数地图（点击城市查看画像）",
-        "Composite index by city (click a city for its profile)",
-    ),
+    # the map's title short enough for a phone's 390 px screen (a Plotly title does not wrap: the map, fitted to
+    # the screen, cut "城市分布（按绩效分组着色，点击城市…" without its year), what a click does in its subtitle
+    "ov_map_title": ("城市绩效分组", "Performance groups"),
+    "ov_map_title_index": ("城市综合指数", "Composite index map"),
+    "ov_map_hint": ("点击城市查看画像", "Click a city for its profile"),
     "ov_map_mode": ("地图着色", "Map colour"),
     # under the index map's colour bar: whether a colour means the same index in every year
     "map_scale_all_years": ("各年度统一色标 {range}", "same scale every year, {range}"),
@@ -427,8 +424,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "layer_intermediate": ("中间模型", "intermediate model"),
     "layer_staging": ("规范化模型", "staging model"),
     # comparison page: an empty strengths / weaknesses list, in words (a bare dash read as missing data)
-    "sw_none": ("无", "None"),
+    # ...saying which: a bare "None" under Strengths read as a program's empty value, not as "no indicator above"
+    "sw_none_strength": ("无：没有指标得分高于示范城市平均", "No indicator scores above the programme average"),
+    "sw_none_weakness": ("无：没有指标得分低于示范城市平均", "No indicator scores below the programme average"),
     # downloads
+    # the provincial extracts' changes when no extract has been revised: a bare "—" said nothing
+    "ex_no_changes": (
+        "尚无修订：各数据包均为首个版本。某一数据包再次发布时，这里列出与其上一版本相比改动的行。",
+        "No revisions yet: every extract is its first version. When one is published again, the rows changed since "
+        "its previous version are listed here.",
+    ),
     "dl_title": ("指标数据下载", "Indicator extract"),
     "dl_scope": ("范围", "Scope"),
     "dl_format": ("格式", "Format"),

@@ -219,9 +219,6 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     ),
     "sim_changed_params": ("本情景改动的参数（现行 → 情景）：", "What this scenario changes (published → scenario): "),
     "sim_pillar_weight": ("一级指标权重：{pillar}", "Pillar weight: {pillar}"),
-    "rob_robust": ("稳健", "robust"),
-    "rob_not_robust": ("不稳健", "not robust"),
-    "rob_unknown": ("未评估", "not assessed"),
 }
 
 AMBITION_CLASSES: dict[str, tuple[str, str]] = {

@@ -520,7 +520,8 @@ def programme_target_status(snap) -> pl.DataFrame | None:
     return snap.cached(
         ("programme_target_status",),
         lambda: snap.query(
-            f"select t.unit_code, t.plan_id, t.indicator_code, t.baseline_value, t.target_value, t.current_year, "
+            f"select t.unit_code, t.plan_id, t.indicator_code, t.baseline_year, t.baseline_value, t.target_year, "
+            f"t.target_value, t.current_year, "
             f"t.current_value, t.progress_index, t.status from {TARGETS} t join {DIM} d on d.unit_code = t.unit_code "
             "where coalesce(d.is_programme, false) order by t.unit_code, t.plan_id, t.indicator_code"
         ),

@@ -35,7 +35,7 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.data_nature import DataNature, with_provenance_column
-from pipelines.labels import label_set
+from pipelines.labels import ROBUSTNESS_NOT_APPLICABLE_TO, label_set, label_text
 
 PILLARS = ("MGT", "PRO", "UTL", "QLT", "ENV")
 DISCLAIMER_ZH = "模拟情景,不是正式评价结论,不得作为评价结果发布"
@@ -387,9 +387,13 @@ def _outcomes(db: Path) -> dict[str, pl.DataFrame]:
 def compare_outcomes(base: dict[str, pl.DataFrame], scen: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """One row per unit, period and kind whose outcome differs between the base and the scenario.
 
-    robustness: for stages, verdicts and bands the scenario's own robustness flag (robust / not_robust /
-    unknown when the flag is not defined, e.g. a change to normal); for ranks, robust when the scenario rank lies
-    outside the published 5-95 % rank interval (the move is larger than the methodology noise)."""
+    robustness, a code of the labels seed's robustness set (pipelines.labels.robustness_code, as every other page
+    says it): for stages and verdicts the scenario's own robustness flag (robust / not_robust), a change to a
+    stage that raises no flag (normal, withdrawn) robustness_not_applicable; for ranks robust when the scenario
+    rank lies outside the published 5-95 % rank interval (the move is larger than the methodology noise); without
+    a flag or an interval (acceptance bands have no uncertainty runs) robustness_not_assessed. The page called
+    every change to normal not assessed, where the evaluation pages call it not applicable (no flag raised), and
+    the export wrote the codes "unknown" and "robust" under its Chinese header."""
     frames = []
     for kind in CHANGE_KINDS:
         if kind not in base or kind not in scen:
@@ -408,7 +412,7 @@ def compare_outcomes(base: dict[str, pl.DataFrame], scen: dict[str, pl.DataFrame
             rank = pl.col("scenario_value").cast(pl.Float64, strict=False)
             robust = (
                 pl.when(pl.col("p05").is_null() | rank.is_null())
-                .then(pl.lit("unknown"))
+                .then(pl.lit("robustness_not_assessed"))
                 .when((rank < pl.col("p05")) | (rank > pl.col("p95")))
                 .then(pl.lit("robust"))
                 .otherwise(pl.lit("not_robust"))
@@ -416,11 +420,13 @@ def compare_outcomes(base: dict[str, pl.DataFrame], scen: dict[str, pl.DataFrame
             j = j.with_columns(robustness=robust).drop("p05", "p95")
         else:
             j = j.with_columns(
-                robustness=pl.when(pl.col("scenario_robust").is_null())
-                .then(pl.lit("unknown"))
-                .when(pl.col("scenario_robust"))
+                robustness=pl.when(pl.col("scenario_robust"))
                 .then(pl.lit("robust"))
-                .otherwise(pl.lit("not_robust"))
+                .when(pl.col("scenario_robust").not_())
+                .then(pl.lit("not_robust"))
+                .when(pl.col("scenario_value").is_in(list(ROBUSTNESS_NOT_APPLICABLE_TO)))
+                .then(pl.lit("robustness_not_applicable"))
+                .otherwise(pl.lit("robustness_not_assessed"))
             )
         frames.append(
             j.select(pl.lit(kind).alias("kind"), "unit_code", "period", "base_value", "scenario_value", "robustness")
@@ -622,6 +628,39 @@ def compare_scenarios(a: str, b: str, store: Path | None = None) -> pl.DataFrame
     )
 
 
+# A change's robustness code as stored by earlier versions ("unknown" for no flag) in the labels seed's set.
+_LEGACY_ROBUSTNESS = {"unknown": "robustness_not_assessed"}
+# The kinds of change whose values are codes of the labels seed (a rank is a number).
+_WORDED_KINDS = ("stage", "verdict", "acceptance_band")
+
+
+def robustness_of_change(code: str | None) -> str:
+    """A stored change's robustness as a code of the labels seed's robustness set (pure)."""
+    return _LEGACY_ROBUSTNESS.get(code or "unknown", code or "robustness_not_assessed")
+
+
+def changes_in_words(changes: pl.DataFrame, lang: str) -> pl.DataFrame:
+    """The change list with its kinds, stage/verdict/band values and robustness in the reader's words (labels seed;
+    the kinds' names from the dashboard's texts), as the page shows them: the Chinese export read "stage, normal,
+    watch, unknown" under Chinese headers (pure)."""
+    from dashboards.i18n import t
+
+    def value(kind: str, v: str | None) -> str | None:
+        return label_text(v, lang) if v is not None and kind in _WORDED_KINDS else v
+
+    rows = [
+        {
+            **r,
+            "kind": t(f"kind_{r['kind']}", lang),
+            "base_value": value(r["kind"], r["base_value"]),
+            "scenario_value": value(r["kind"], r["scenario_value"]),
+            "robustness": label_text(robustness_of_change(r["robustness"]), lang),
+        }
+        for r in changes.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=changes.schema) if rows else changes
+
+
 def export_changes(changes: pl.DataFrame, fmt: str, name: str = "", nature: DataNature | None = None) -> bytes:
     """The change list with Chinese headers and the disclaimer in every row, as CSV (UTF-8 BOM) or XLSX. Every
     row says whether the figures are synthetic (``nature``: the snapshot's, ``data_nature.nature_of``; without it
@@ -639,7 +678,7 @@ def export_changes(changes: pl.DataFrame, fmt: str, name: str = "", nature: Data
         "robustness": "稳健性",
     }
     out = (
-        changes.select(list(_CHANGE_SCHEMA))
+        changes_in_words(changes.select(list(_CHANGE_SCHEMA)), "zh")
         .with_columns(pl.lit(name or "").alias("情景名称"), pl.lit(DISCLAIMER_ZH).alias("说明"))
         .rename(headers)
     )

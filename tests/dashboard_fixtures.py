@@ -751,3 +751,38 @@ def year_and_units(snapshot: Path) -> tuple[int, list[str]]:
     finally:
         con.close()
     return year, codes
+
+
+def alert_row(**overrides) -> dict:
+    """One row of the alerts page as ``dashboards.pages.alerts.load_alerts`` gives it: a resolved alert with its
+    firing and resolving times, for the pure tests of the page's rows and columns (dash5 and trust2 each wrote it
+    out), with ``overrides`` for what a test is about."""
+    return {
+        "fingerprint": "abcdef0123456789",
+        "rule_id": "x",
+        "kind": "x",
+        "severity": "warning",
+        "unit_name": "洛阳市",
+        "unit_code": "410300",
+        "title_en": "t",
+        "title_zh": "t",
+        "state": "resolved",
+        "last_fired_at": "2026-12-05T01:19:00Z",
+        "resolved_at": "2026-12-05T20:00:00Z",
+        "silenced_until": None,
+        "acked_at": None,
+        **overrides,
+    }
+
+
+def national_client(snapshot: Path, access_dir: Path):
+    """A Flask test client of the dashboard on ``snapshot``, signed in as the national test account, its users
+    store and session key in ``access_dir`` (the dash8, dash9 and dash10 trust modules each built it themselves)."""
+    from dashboard_http import signed_in_client
+
+    from dashboards.app import create_app
+
+    app = create_app(
+        snapshot, user_store=access_dir / "users.sqlite", secret_key_file=access_dir / "secret_key", debug=False
+    )
+    return signed_in_client(app, access_dir / "users.sqlite", "national_test")

@@ -28,15 +28,9 @@ NOTE = DataNature().row_value()
 
 @pytest.fixture(scope="module")
 def national(sample_snapshot, tmp_path_factory):
-    from dashboard_http import signed_in_client
+    from dashboard_fixtures import national_client
 
-    from dashboards.app import create_app
-
-    d = tmp_path_factory.mktemp("dash10_access")
-    app = create_app(
-        sample_snapshot.snapshot, user_store=d / "users.sqlite", secret_key_file=d / "secret_key", debug=False
-    )
-    return signed_in_client(app, d / "users.sqlite", "national_test")
+    return national_client(sample_snapshot.snapshot, tmp_path_factory.mktemp("dash10_access"))
 
 
 def _page(client, path: str, query: str) -> str:
@@ -173,6 +167,40 @@ def test_the_flag_page_without_a_city_says_what_to_do_and_links_there(national, 
     assert t("fl_open_watchlist", lang) in page and t("fl_open_overview", lang) in page
     said = t("fl_unknown_city", lang).format(code="999999") if query else t("fl_no_city", lang)
     assert said in page
+
+
+def test_the_flag_pages_chart_carries_the_data_note_and_the_phone_rule(national, sample_snapshot):
+    """Round 11 (dash11): the /flag page draws its history chart in its layout, not in a callback, so the data note
+    every chart's own image carries (app.label_figure_callbacks) was missing from it and from its camera PNG; and
+    without the charts' class the phone squeezed it into 340 px (title cut, axis titles over each other). Here, in
+    this module, because it needs the sample run's flagged city and a signed-in client."""
+    con = duckdb.connect(str(sample_snapshot.snapshot), read_only=True)
+    try:
+        (unit,) = con.execute(
+            "select unit_code from marts.fct_evaluation_year where stage <> 'normal' order by year desc, unit_code"
+        ).fetchone()
+    finally:
+        con.close()
+    page = json.loads(_page(national, "/flag", f"?lang=zh&unit={unit}"))
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props") or {}
+            if props.get("id") == "fl-history":
+                found.append(props)
+            for v in (*props.values(), *node.values()):
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(page)
+    assert found, "no history chart on the flag page"
+    props = found[0]
+    assert "ipc-graph" in (props.get("className") or "").split()
+    notes = [a for a in props["figure"]["layout"].get("annotations") or [] if a.get("name") == figures.DATA_NOTE_NAME]
+    assert notes and notes[0]["text"] == NOTE, props["figure"]["layout"].get("annotations")
 
 
 # -- 1. the alerts grid's widths come from its values -----------------------------------------------------------

@@ -73,27 +73,14 @@ def test_a_column_of_times_never_splits_the_zones_name(lang):
     from datetime import datetime
 
     import polars as pl
+    from dashboard_fixtures import alert_row
 
     from dashboards.components import KEEP_WORDS_CLASS, grid_columns
     from dashboards.pages.alerts import alert_rows, columns
     from pipelines.china_time import china_time_text
     from pipelines.settings import PROJECT_ROOT
 
-    row = {
-        "fingerprint": "abcdef0123456789",
-        "rule_id": "x",
-        "kind": "x",
-        "severity": "warning",
-        "unit_name": "洛阳市",
-        "unit_code": "410300",
-        "title_en": "t",
-        "title_zh": "t",
-        "state": "resolved",
-        "last_fired_at": "2026-12-05T01:19:00Z",
-        "resolved_at": "2026-12-05T20:00:00Z",
-        "silenced_until": None,
-        "acked_at": None,
-    }
+    row = alert_row()
     rows = alert_rows(pl.DataFrame([row]), lang)
     cols = {c["field"]: c for c in grid_columns(columns(lang), rows)}
     for f in ("since", "resolved_at"):

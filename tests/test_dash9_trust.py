@@ -31,15 +31,9 @@ NOTE = DataNature().row_value()
 
 @pytest.fixture(scope="module")
 def national(sample_snapshot, tmp_path_factory):
-    from dashboard_http import signed_in_client
+    from dashboard_fixtures import national_client
 
-    from dashboards.app import create_app
-
-    d = tmp_path_factory.mktemp("dash9_access")
-    app = create_app(
-        sample_snapshot.snapshot, user_store=d / "users.sqlite", secret_key_file=d / "secret_key", debug=False
-    )
-    return signed_in_client(app, d / "users.sqlite", "national_test")
+    return national_client(sample_snapshot.snapshot, tmp_path_factory.mktemp("dash9_access"))
 
 
 def _post(client, body) -> dict:

@@ -188,24 +188,12 @@ def test_alert_grid_shows_whole_cities_rules_and_times(lang):
     """nat_en_alerts.png: "Taizhou …", "Monthly …", "Behind t…" and "2026-12-…" (a time without its day). Round 10:
     the least widths come from the alerts shown (components.fit_values), no longer fixed ones."""
     import polars as pl
+    from dashboard_fixtures import alert_row
 
     from dashboards.pages.alerts import alert_rows, columns
 
-    row = {
-        "fingerprint": "abcdef0123456789",
-        "rule_id": "x",
-        "kind": "sanction",
-        "severity": "warning",
-        "unit_name": None,  # a data-engineering alert: the city cell reads "Data engineering"
-        "unit_code": None,
-        "title_en": "t",
-        "title_zh": "t",
-        "state": "resolved",
-        "last_fired_at": "2026-12-05T01:19:00Z",
-        "resolved_at": "2026-12-05T20:00:00Z",
-        "silenced_until": None,
-        "acked_at": None,
-    }
+    # a data-engineering alert: the city cell reads "Data engineering"
+    row = alert_row(kind="sanction", unit_name=None, unit_code=None)
     rows = alert_rows(pl.DataFrame([row]), lang)
     cols = {c["field"]: c for c in columns(lang, rows)}
     for field in ("city", "rule"):

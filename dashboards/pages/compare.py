@@ -142,7 +142,7 @@ def strengths_list(sw: pl.DataFrame, names: dict[str, str], unit_codes: list[str
 
         def items(kind, code=code):
             # an empty list says so in words: a bare dash read as "no data"
-            return listed.get((code, kind)) or [html.Li(t("sw_none", lang), className="ipc-muted")]
+            return listed.get((code, kind)) or [html.Li(t(f"sw_none_{kind}", lang), className="ipc-muted")]
 
         blocks.append(
             html.Div(

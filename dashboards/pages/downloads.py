@@ -153,10 +153,16 @@ def extracts_section(principal, lang: str):
         t("ex_title", lang),
         grid("ex-grid", lang, cols, extract_rows(entries, lang, _province_names()), height=360),
         html.H3(t("ex_changes", lang), className="ipc-section-title"),
-        grid("ex-changes", lang, change_cols, changes, height=260)
-        if changes
-        else html.P("—", className="ipc-muted", id="ex-no-changes"),
+        changes_view(change_cols, changes, lang),
     )
+
+
+def changes_view(change_cols: list[dict], changes: list[dict], lang: str):
+    """The rows changed since each revised extract's previous version, or, when none was revised, a sentence that
+    says so and what will be listed here (a bare "—" read as missing data)."""
+    if changes:
+        return grid("ex-changes", lang, change_cols, changes, height=260)
+    return html.P(t("ex_no_changes", lang), className="ipc-muted", id="ex-no-changes")
 
 
 @guarded

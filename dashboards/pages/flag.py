@@ -416,11 +416,25 @@ def layout(lang: str, unit=None, year=None, **_):
         ),
         html.Div(
             dcc.Graph(
-                id="fl-history", figure=history_figure(flag_history(snap, unit), lang), config={"displaylogo": False}
+                id="fl-history",
+                figure=labelled_history(snap, unit, lang),
+                config={"displaylogo": False},
+                # the phone rule of every chart (style.css .ipc-graph): without it the chart was squeezed into
+                # 340 px, its title cut, its two axes' titles over each other and its years in a heap
+                className="ipc-graph",
             ),
             className="ipc-row",
         ),
     ]
+
+
+def labelled_history(snap, unit: str, lang: str):
+    """The history chart with the data note every chart's own image carries (app.label_figure_callbacks stamps the
+    figures callbacks draw; this page draws its chart in its layout, so its PNG said nothing of synthetic data)."""
+    from ..app import _chart_note
+    from ..figures import stamp_data_note
+
+    return stamp_data_note(history_figure(flag_history(snap, unit), lang), _chart_note())
 
 
 def register_callbacks(app) -> None:  # static page: everything comes from the URL

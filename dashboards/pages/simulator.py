@@ -17,6 +17,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 
 from pipelines import scenarios as sc
 from pipelines.data_nature import nature_of
+from pipelines.labels import label_text
 
 from .. import access
 from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
@@ -149,7 +150,10 @@ def change_rows(changes: list[dict], lang: str, names_en: dict[str, str] | None 
                 "kind_label": t(f"kind_{r['kind']}", lang),
                 "base_label": val(r["base_value"]),
                 "scenario_label": val(r["scenario_value"]),
-                "robust_label": t(f"rob_{r['robustness']}", lang),
+                # the labels seed's words, as the evaluation pages say them ("unknown" of earlier stores read as
+                # not assessed); the flag's own code for the cell's colour
+                "robustness": sc.robustness_of_change(r.get("robustness")),
+                "robust_label": label_text(sc.robustness_of_change(r.get("robustness")), lang),
             }
         )
     return out
@@ -165,7 +169,10 @@ def change_columns(lang: str) -> list[dict]:
         {
             "field": "robust_label",
             "headerName": t("sim_robustness", lang),
-            "maxWidth": 120,
+            # the seed's words are a sentence ("不稳健：结论在不确定性模拟中不成立"): they wrap, never cut
+            "minWidth": 160,
+            "wrapText": True,
+            "autoHeight": True,
             "cellClassRules": {
                 "ipc-status-good": "data.robustness == 'robust'",
                 "ipc-status-bad": "data.robustness == 'not_robust'",

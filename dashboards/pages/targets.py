@@ -136,6 +136,11 @@ def plan_figure(by_plan: pl.DataFrame, lang: str) -> go.Figure:
     return fig
 
 
+def with_year(value: str, year) -> str:
+    """A value with the year it is of, as the profile's targets say it ("21.4 (2016)"); the value alone without one."""
+    return value if year is None or value in ("", "–") else f"{value} ({int(year)})"
+
+
 def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, lang: str, n: int = 25) -> list[dict]:
     """The ``n`` lagging targets furthest behind (lowest progress index), values in the indicator's unit."""
     ind = "name_en" if lang == "en" else "name_zh"
@@ -168,9 +173,15 @@ def lagging_rows(df: pl.DataFrame, units: pl.DataFrame, catalog: pl.DataFrame, l
                 f"({href('/profile', lang, unit=r['unit_code'])})",
                 "plan": label(PLANS, r["plan_id"], lang),
                 "indicator": f"{r['indicator_code']} {ind_names.get(r['indicator_code'], '')}",
-                "baseline": fmt_value(r["baseline_value"], unit, d, lang, with_unit=True),
-                "target": fmt_value(r["target_value"], unit, d, lang, with_unit=True),
-                "current": fmt_value(r["current_value"], unit, d, lang, with_unit=True),
+                # each value with its year: "0.00 per 10k people" under "Current" did not say of which year (a
+                # 2016–2020 plan's latest is 2020, another city's may be earlier than the page's 2025)
+                "baseline": with_year(
+                    fmt_value(r["baseline_value"], unit, d, lang, with_unit=True), r.get("baseline_year")
+                ),
+                "target": with_year(fmt_value(r["target_value"], unit, d, lang, with_unit=True), r.get("target_year")),
+                "current": with_year(
+                    fmt_value(r["current_value"], unit, d, lang, with_unit=True), r.get("current_year")
+                ),
                 **progress_cells(r["progress_index"], lang),
                 "status": label(TARGET_STATUS, r["status"], lang),
             }

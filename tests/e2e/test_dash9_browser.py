@@ -117,7 +117,9 @@ def _light_share(img: Image.Image, box: tuple[int, int, int, int]) -> tuple[floa
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_maps_data_note_reads_over_grey_in_the_page_and_the_png(browser, dash_server, artifacts, lang):
     """map_zh_1366: the note, 22 % grey without a box, vanished over the grey provinces; now on its own light box,
-    the same in the PNG the camera saves."""
+    the same in the PNG the camera saves. Round 10 moved the note to the map's corner and checked its PNG again in a
+    copy of this test (dash10's test_the_corner_note_is_in_the_saved_png, removed in round 11): this one checks the
+    note wherever it is drawn."""
     downloads = Path(tempfile.mkdtemp(prefix="ipcity-png-"))
     browser.set_window_size(1366, 768)
     try:

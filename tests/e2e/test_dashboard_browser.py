@@ -21,8 +21,8 @@ PAGES = {
     "/": {
         "graphs": ["ov-map", "ov-dist", "ov-movers"],
         "grids": [],
-        "zh": ["年度总览", "城市分布（按绩效分组着色", "示范/试点城市数", "各省汇总"],
-        "en": ["Overview", "Cities by performance group", "Programme units", "Province summary"],
+        "zh": ["年度总览", "城市绩效分组", "点击城市查看画像", "示范/试点城市数", "各省汇总"],
+        "en": ["Overview", "Performance groups", "Click a city for its profile", "Programme units", "Province summary"],
     },
     "/rankings": {
         "graphs": [],
