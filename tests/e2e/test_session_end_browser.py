@@ -8,6 +8,7 @@ nothing and the official was told nothing. Now the page goes to the sign-in form
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -29,7 +30,11 @@ def small_server(tmp_path_factory):
     server = start_server(snap, None, base / "server.log", access_dir)
     yield server, access_dir
     server.proc.terminate()
-    server.proc.wait(10)
+    try:
+        server.proc.wait(10)
+    except subprocess.TimeoutExpired:  # a loaded machine: the server's threads may not end in time (as conftest)
+        server.proc.kill()
+        server.proc.wait(10)
 
 
 def test_a_page_whose_account_is_disabled_goes_to_the_sign_in_form(small_server):
