@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.test_dashboard_browser import full_page_screenshot, wait_for
+from e2e.test_dashboard_browser import full_page_screenshot, wait_drawn, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,7 +49,11 @@ def test_no_grid_scrolls_sideways_at_1366(browser, dash_server, artifacts, lang)
             sep = "&" if "?" in path else "?"
             browser.get(f"{dash_server.url}{path}{sep}lang={lang}")
             # grids fill in after the page: wait until every grid on it has its columns laid out
-            seen = wait_for(lambda: (g := browser.execute_script(GRIDS_JS)) and all(c > 0 for _, _, c in g) and g)
+            seen = wait_drawn(
+                browser,
+                lambda: (g := browser.execute_script(GRIDS_JS)) and all(c > 0 for _, _, c in g) and g,
+                ".ag-root-wrapper",
+            )
             wait_for(
                 lambda: all(
                     s <= c + 1 for i, s, c in browser.execute_script(GRIDS_JS) or [] if i not in WIDE_BY_DESIGN

@@ -13,7 +13,7 @@ import pytest
 
 from dashboards.i18n import t
 
-from .test_dashboard_browser import PAGES, page_ready, sql, wait_for
+from .test_dashboard_browser import PAGES, page_ready, sql, wait_drawn, wait_for
 from .test_provenance_browser import wait_for as wait_for_element  # tolerates an element being re-rendered
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -204,7 +204,7 @@ def test_no_chart_text_is_cut_at_the_charts_edge_at_1366(browser, dash_server, a
     try:
         for path in CHART_PAGES:
             browser.get(f"{dash_server.url}{path}?lang={lang}")
-            wait_for(lambda: browser.execute_script(GRAPHS_DRAWN_JS))
+            wait_drawn(browser, lambda: browser.execute_script(GRAPHS_DRAWN_JS), ".js-plotly-plot")
             time.sleep(1.5)  # Plotly's automargin redraws once after the first paint
             clipped = browser.execute_script(CLIPPED_TEXT_JS)
             if clipped:

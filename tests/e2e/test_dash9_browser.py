@@ -21,7 +21,7 @@ from dashboards.i18n import t
 
 from .test_dash7_browser import CHART_PAGES, GRAPHS_DRAWN_JS
 from .test_dash8_browser import CAMERA_JS
-from .test_dashboard_browser import sql, wait_for
+from .test_dashboard_browser import sql, wait_drawn, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,7 +50,7 @@ def test_no_chart_is_titled_as_a_section_of_its_page(browser, dash_server, e2e_s
         for path in CHART_PAGES:
             query = f"?lang={lang}" + (f"&year={year}&units={codes[0]},{codes[-1]}" if path == "/compare" else "")
             browser.get(f"{dash_server.url}{path}{query}")
-            wait_for(lambda: browser.execute_script(GRAPHS_DRAWN_JS))
+            wait_drawn(browser, lambda: browser.execute_script(GRAPHS_DRAWN_JS), ".js-plotly-plot")
             time.sleep(1.5)
             got = browser.execute_script(TITLES_AND_HEADINGS_JS)
             same = {_bare(x, lang) for x in got["titles"]} & set(got["heads"])
@@ -198,7 +198,11 @@ def test_no_grid_cell_breaks_a_code_or_a_date_inside_itself(browser, dash_server
         for path in GRID_PAGES:
             query = f"?lang={lang}" + (f"&unit={unit}" if path == "/flag" else "")
             browser.get(f"{dash_server.url}{path}{query}")
-            wait_for(lambda: browser.execute_script("return document.querySelectorAll('.ag-cell').length > 0"))
+            wait_drawn(
+                browser,
+                lambda: browser.execute_script("return document.querySelectorAll('.ag-cell').length > 0"),
+                ".ag-root-wrapper",
+            )
             time.sleep(1.5)  # the grid sizes its columns once after the first rows
             broken = browser.execute_script(BROKEN_WORDS_JS)
             if broken:

@@ -99,6 +99,37 @@ def wait_for(predicate, timeout: float = 40, interval: float = 0.25):
     return last
 
 
+# The page is in (the router has put its content) and no Dash callback is pending, and nothing matches the selector.
+SETTLED_WITHOUT_JS = """
+const content = document.getElementById('_pages_content');
+return document.readyState === 'complete' && content !== null && content.children.length > 0
+  && document.querySelector('[data-dash-is-loading="true"]') === null
+  && document.querySelector(arguments[0]) === null;
+"""
+
+
+def wait_drawn(driver, drawn, absent_selector: str, timeout: float = 40, quiet: float = 2.0, interval: float = 0.25):
+    """Until ``drawn()`` holds; or, on a page that has none of what is waited for, until the page has sat settled
+    (content in, no callback pending) for ``quiet`` seconds with no element matching ``absent_selector`` (its charts'
+    or grids' containers). The page walks waited the whole timeout on each page without a chart or a grid: 80 of a
+    walk's 100 s. A container on the page that never draws still waits the timeout, as before."""
+    deadline = time.time() + timeout
+    settled_since = None
+    last = None
+    while time.time() < deadline:
+        last = drawn()
+        if last:
+            return last
+        if driver.execute_script(SETTLED_WITHOUT_JS, absent_selector):
+            settled_since = settled_since or time.time()
+            if time.time() - settled_since >= quiet:
+                return last
+        else:
+            settled_since = None
+        time.sleep(interval)
+    return last
+
+
 def title_text(driver) -> str:
     """The page title, tolerating the moment the router swaps the page (element gone or stale)."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
