@@ -239,6 +239,28 @@ def test_the_extract_finds_the_verdict_released_under_the_old_code():
     assert "released_unit_code" in HEADERS
 
 
+def test_a_restatement_compares_a_recoded_city_with_itself():
+    """Restating a year after 莱芜's code went to 济南: the diff compares the city's figures, not 371200 "removed"
+    and 370100 "added" with every figure changed."""
+    from pipelines.evaluation.releases import restatement_diff
+
+    con = duckdb.connect()
+    con.execute("create schema releases")
+    con.execute(
+        "create table releases.evaluation_year as select 'R2025-01' as release_id, ? as unit_code, "
+        "'watch' as stage, 60.0 as composite_index, 39 as rank",
+        [OLD],
+    )
+    same = pl.DataFrame({"unit_code": [NEW], "unit_name": ["济南市"], "stage": ["watch"], "composite_index": [60.0]})
+    same = same.with_columns(rank=pl.lit(39, pl.Int32))
+    assert restatement_diff(con, {"release_id": "R2025-01"}, {"evaluation_year": same}, []).height == 0
+    moved = same.with_columns(stage=pl.lit("rectification"))
+    diff = restatement_diff(con, {"release_id": "R2025-01"}, {"evaluation_year": moved}, [])
+    assert diff.select("unit_code", "field", "old_value", "new_value").rows() == [
+        (NEW, "stage", "watch", "rectification")
+    ]
+
+
 def test_a_successor_with_its_own_released_row_keeps_it():
     """莱芜 merged into 济南: when 济南 was released under its own code, that is its verdict, not 莱芜's."""
     from pipelines.evaluation.releases import recode_released, released_under

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -248,7 +249,16 @@ def _rules_rows(rules_file: Path | str | None = None) -> pl.DataFrame:
 def rules_version_hash(version: str, rules_file: Path | str | None = None) -> str | None:
     """Hash of the rules seed's rows of ``version`` (rule, parameter, value; sorted, so the order of the rows does
     not count), None when the seed has no such version."""
-    rows = _rules_rows(rules_file).filter(pl.col("rules_version") == version).sort("rule_code", "param")
+    from pipelines.evaluation.rules import RULES_FILE
+
+    path = Path(rules_file or RULES_FILE)
+    # read once per file state: every released unit's verdict text asks (an alert run, a province's extract)
+    return _rules_version_hash(version, str(path), path.stat().st_mtime_ns, path.stat().st_size)
+
+
+@lru_cache(maxsize=64)
+def _rules_version_hash(version: str, path: str, _mtime_ns: int, _size: int) -> str | None:
+    rows = _rules_rows(path).filter(pl.col("rules_version") == version).sort("rule_code", "param")
     if not rows.height:
         return None
     text = "\n".join("|".join("" if v is None else str(v) for v in r) for r in rows.iter_rows())
@@ -301,16 +311,17 @@ def rules_changed_text(release: dict | None, lang: str, rules_file: Path | str |
 # the verdict then says it was released under the old code (recoded_text).
 
 
-def _code_changes() -> list[tuple[str, str, str]]:
+@lru_cache(maxsize=1)
+def _code_changes() -> tuple[tuple[str, str, str], ...]:
     """(old code, old name, new code) of the seed unit_code_changes (the project's one code-change mapping)."""
     import csv
 
     from pipelines.labels import SEEDS_DIR
 
     with open(SEEDS_DIR / "unit_code_changes.csv", encoding="utf-8", newline="") as f:
-        return [
+        return tuple(
             (r["old_code"], r["old_name"], r["new_code"]) for r in csv.DictReader(f) if r["old_code"] and r["new_code"]
-        ]
+        )
 
 
 def former_codes(unit_code: str) -> list[tuple[str, str]]:
@@ -691,7 +702,14 @@ def restatement_diff(
 ) -> pl.DataFrame:
     """Per unit and figure that changed between the previous release and ``frames``: old, new and why."""
     rows = []
-    old_ind = released_rows(con, "indicator_year", previous["release_id"]) if "indicator_year" in frames else None
+
+    def previous_rows(table: str) -> pl.DataFrame:
+        # keyed by the current codes: a city recoded since the previous release is the same city, its figures
+        # compared, never one city "removed" and another "added" (recode_released)
+        rows = released_rows(con, table, previous["release_id"])
+        return recode_released(rows, frames[table]["unit_code"].to_list()).drop("released_unit_code")
+
+    old_ind = previous_rows("indicator_year") if "indicator_year" in frames else None
     revised_units: dict[str, list[str]] = {}
     if old_ind is not None:
         new_ind = frames["indicator_year"]
@@ -711,7 +729,7 @@ def restatement_diff(
     for table, fields in DIFF_FIELDS.items():
         if table not in frames:
             continue
-        old = released_rows(con, table, previous["release_id"])
+        old = previous_rows(table)
         new = frames[table]
         cols = ["unit_code", *[f for f in fields if f in new.columns and f in old.columns]]
         names = dict(new.select("unit_code", "unit_name").iter_rows()) if "unit_name" in new.columns else {}
