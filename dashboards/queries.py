@@ -8,7 +8,13 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.evaluation.releases import LATEST_FIRST, RELEASED_RANKS_SQL, released_differs
+from pipelines.evaluation.releases import (
+    LATEST_FIRST,
+    RELEASED_RANKS_SQL,
+    former_codes,
+    released_differs,
+    released_under,
+)
 from pipelines.labels import FLAGGED_STAGES
 
 from .i18n import PILLAR_COLUMNS, PROVINCE_EN
@@ -889,17 +895,21 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
     if not rel.height:
         return None
     out = rel.row(0, named=True)
-    row = snap.query(
-        f"select stage, composite_index, rank, n_ranked, is_robust from {RELEASED_EVAL} "
-        "where release_id = ? and unit_code = ?",
-        (out["release_id"], unit_code),
+    # the unit's code, then the codes it replaced (seed unit_code_changes): a city recoded since the release finds
+    # its released verdict under the code it was released under (releases.released_under), and the text says so
+    candidates = [unit_code, *(c for c, _ in former_codes(unit_code))]
+    rows = snap.query(
+        f"select unit_code, stage, composite_index, rank, n_ranked, is_robust from {RELEASED_EVAL} "
+        f"where release_id = ? and unit_code in ({', '.join('?' * len(candidates))})",
+        (out["release_id"], *candidates),
     )
-    released = row.row(0, named=True) if row.height else None
+    released = released_under({r["unit_code"]: r for r in rows.iter_rows(named=True)}, unit_code)
+    released_code = released.pop("unit_code") if released is not None else unit_code
     if released is not None and snap.has("releases.city_score_year"):
         # the released rank's tie from the release's own ranks (releases.RELEASED_RANKS_SQL), as the dossier reads it
         tie = snap.query(
             f"select rank_is_shared from ({RELEASED_RANKS_SQL}) where release_id = ? and unit_code = ? and rank = ?",
-            (out["release_id"], unit_code, released["rank"]),
+            (out["release_id"], released_code, released["rank"]),
         )
         released["rank_is_shared"] = bool(tie["rank_is_shared"][0]) if tie.height else None
     current = None
@@ -921,7 +931,7 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
         # move it, and the profile shows old → new (releases.cycle_revision_text) as the dossier and extracts do
         rc = snap.query(
             f"select cycle_start, verdict, verdict_status from {RELEASED_CYCLE} where release_id = ? and unit_code = ?",
-            (out["release_id"], unit_code),
+            (out["release_id"], released_code),
         )
         released_cycle = rc.row(0, named=True) if rc.height else None
         if released_cycle is not None:

@@ -114,6 +114,8 @@ HEADERS: dict[str, str] = {
     "released_rank": "发布时排名",
     "released_rank_is_shared": "发布时排名是否并列",
     "differs_from_release": "当前数据与发布不同",
+    # a city recoded since the release (unit_code_changes): the code its released verdict stands under
+    "released_unit_code": "发布时行政区划代码",
     "released_acceptance_score": "发布时验收得分",
     "released_acceptance_band": "发布时验收结论",
     "released_cycle_verdict": "发布时周期结论",
@@ -519,7 +521,7 @@ def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = No
     ):
         return scores
     # every unit's released index and rank (the sheet's own columns); the stage of the programme cities
-    from pipelines.evaluation.releases import RELEASED_RANKS_SQL
+    from pipelines.evaluation.releases import RELEASED_RANKS_SQL, recode_released
 
     # the released rank with its tie (并列) in the release (releases.RELEASED_RANKS_SQL)
     released = con.sql(
@@ -536,6 +538,9 @@ def with_release(con, scores: pl.DataFrame, year: int, release: dict | None = No
             "composite_index", published_index(released["composite_index"].to_numpy()), dtype=pl.Float64
         ).fill_nan(None)
     )
+    # a city recoded since the release (seed unit_code_changes: 莱芜 371200 → 济南 370100) finds its released verdict
+    # under the code it was released under, named in released_unit_code
+    released = recode_released(released, scores["unit_code"].to_list())
     by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
     current = scores.select(
         "unit_code",
@@ -585,7 +590,7 @@ def with_released_acceptance(con, acceptance: pl.DataFrame, year: int, release: 
     cycle is not what was released: a revised file of the cycle can move a city across a band after the release,
     and the extract must not present the new band as the published verdict. Other cycles' rows have no released
     figures. Unchanged for a year without a release."""
-    from pipelines.evaluation.releases import released_acceptance_differs
+    from pipelines.evaluation.releases import recode_released, released_acceptance_differs
 
     release = release or release_info(con, year)
     if release.get("derived") or not _has(con, "releases", "acceptance_score"):
@@ -595,6 +600,7 @@ def with_released_acceptance(con, acceptance: pl.DataFrame, year: int, release: 
            from releases.acceptance_score where release_id = ?""",
         params=[release["release_id"]],
     ).pl()
+    released = recode_released(released, acceptance["unit_code"].to_list())  # a city recoded since the release
     by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
     scores, bands, differs = [], [], []
     for r in acceptance.iter_rows(named=True):
@@ -615,7 +621,7 @@ def _with_released_cycle(con, acceptance: pl.DataFrame, release: dict) -> pl.Dat
     """The cycle verdict as released beside the current one, and -- when data corrected since moved it -- old → new
     in both languages (releases.cycle_revision_text, as the dossier shows it), not a bare "differs"."""
     from dashboards.evaluation_text import cycle_judged_by_text
-    from pipelines.evaluation.releases import cycle_revision_text
+    from pipelines.evaluation.releases import cycle_revision_text, recode_released
 
     if not _has(con, "releases", "evaluation_cycle") or "cycle_verdict" not in acceptance.columns:
         return acceptance
@@ -624,6 +630,7 @@ def _with_released_cycle(con, acceptance: pl.DataFrame, release: dict) -> pl.Dat
     released = con.sql(
         "select * from releases.evaluation_cycle where release_id = ?", params=[release["release_id"]]
     ).pl()
+    released = recode_released(released, acceptance["unit_code"].to_list())  # a city recoded since the release
     by_unit = {r["unit_code"]: r for r in released.iter_rows(named=True)}
     verdicts, texts, judged_by = [], [], []
     for r in acceptance.iter_rows(named=True):
@@ -1237,6 +1244,16 @@ def _write_table_csv(
     _write_csv_frame(with_provenance_column(frame, nature), path)
 
 
+def rules_cover_rows(release: dict) -> list[tuple[str, str]]:
+    """The cover's line saying the rules that judged the release changed inside their version label since
+    (releases.rules_changed_text, the wording of the alerts, the profile and the dossier): the rules version the
+    cover names no longer says which rules judged. [] when they did not change (or were not recorded)."""
+    from pipelines.evaluation.releases import rules_changed_text
+
+    changed = [rules_changed_text(release, lang) for lang in ("zh", "en")]
+    return [("评定所依规则 / Rules that judged the release", f"{changed[0]} / {changed[1]}")] if changed[0] else []
+
+
 def _write_workbook(
     path: Path,
     province_code: str,
@@ -1271,6 +1288,7 @@ def _write_workbook(
         (ABOUT_KEY, nature.note_both()),
         ("发布编号来源 / Release source", "派生自数据快照" if release.get("derived") else "releases.releases"),
     ]
+    cover += rules_cover_rows(release)
     scores = tables.get("scores")
     if scores is not None and "differs_from_release" in scores.columns:
         n_differ = int(scores["differs_from_release"].sum())

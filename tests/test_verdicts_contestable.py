@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from pipelines.evaluation.rules import load_rules
-from pipelines.labels import load_bands, performance_group
+from pipelines.labels import label_text, load_bands, performance_group
 
 BOUNDS = [b.lower_bound for b in load_bands() if b.lower_bound is not None]
 # just under, at and just over every band bound: 69.96 rounds to "70.0", 125.04 to "125.0"
@@ -246,7 +246,11 @@ def test_the_dossier_keeps_the_released_acceptance_band_and_says_the_current_one
     d["released_acceptance"] = released
     markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")
     line = next(x for x in markdown_text.splitlines() if x.startswith("- 发布时验收评分"))
-    assert acceptance_score_text(released["acceptance_score"]) in line and released["acceptance_band"] in line
+    # the band as released in words (releases.release_acceptance_text, the acceptance alert's wording), both languages
+    assert acceptance_score_text(released["acceptance_score"]) in line
+    assert (
+        label_text(released["acceptance_band"], "zh") in line and label_text(released["acceptance_band"], "en") in line
+    )
     assert "current data differ from the release" in line
     d["acceptance"] = released  # unchanged since the release: no mark
     markdown_text, _ = _render(d, bands_text=lambda *a, **k: "")

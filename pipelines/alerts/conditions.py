@@ -427,6 +427,7 @@ def _release_notes(con, year: int) -> dict[str, dict]:
         LATEST_FIRST,
         RELEASED_RANKS_SQL,
         release_verdict_text,
+        released_under,
     )
 
     if not (has_table(con, "releases", "releases") and has_table(con, "releases", "evaluation_year")):
@@ -443,9 +444,13 @@ def _release_notes(con, year: int) -> dict[str, dict]:
         if has_table(con, "releases", "city_score_year")
         else "left join (select null as unit_code, cast(null as boolean) as rank_is_shared) k on false"
     )
+    # whether the released flag was robust (a sanction) or awaited a review, for the stage alert of a city whose
+    # released stage is flagged while its current one is not (null: a release table without the column)
+    robust = "r.is_robust" if "is_robust" in _columns(con, "releases", "evaluation_year") else "cast(null as boolean)"
     released = _rows(
         con,
-        f"""select r.unit_code, r.stage, r.composite_index, r.rank, r.n_ranked, k.rank_is_shared
+        f"""select r.unit_code, r.stage, r.composite_index, r.rank, r.n_ranked, k.rank_is_shared,
+                   {robust} as is_robust
             from releases.evaluation_year r {shared} where r.release_id = ?""",
         [release["release_id"]],
     )
@@ -461,11 +466,55 @@ def _release_notes(con, year: int) -> dict[str, dict]:
             [year],
         )
     }
-    return {
-        r["unit_code"]: {"release_id": release["release_id"]}
-        | {lang: release_verdict_text(release, r, current.get(r["unit_code"]), lang) for lang in ("zh", "en")}
-        for r in released
-    }
+    # keyed by the current code: a city recoded since the release (seed unit_code_changes) finds its verdict under the
+    # code it was released under (releases.released_under), and the text says so
+    by_code = {r["unit_code"]: r for r in released}
+    out = {}
+    for code in sorted(set(by_code) | set(current)):
+        r = released_under(by_code, code)
+        if r is None:
+            continue
+        out[code] = {"release_id": release["release_id"], "released": r} | {
+            lang: release_verdict_text(release, r, current.get(code), lang) for lang in ("zh", "en")
+        }
+    return out
+
+
+def _released_acceptance(con) -> dict[tuple[str, int], dict]:
+    """(unit code as released, cycle first year) -> the acceptance verdict of that cycle as last released (the latest
+    release of the latest evaluation year holding the cycle) with its release: ``{"release": …, "released": …}``.
+    {} without releases."""
+    from pipelines.evaluation.releases import LATEST_FIRST
+
+    if not (has_table(con, "releases", "releases") and has_table(con, "releases", "acceptance_score")):
+        return {}
+    releases = {r["release_id"]: r for r in _rows(con, "select * from releases.releases", [])}
+    rows = _rows(
+        con,
+        f"""select * from (select a.*, r.evaluation_year as release_year from releases.acceptance_score a
+                             join releases.releases r on r.release_id = a.release_id) as released
+            order by release_year desc, {LATEST_FIRST}""",
+        [],
+    )
+    out: dict[tuple[str, int], dict] = {}
+    for r in rows:  # latest first: the first row of a (unit, cycle) is its official verdict
+        out.setdefault((r["unit_code"], r["cycle_first_year"]), {"release": releases[r["release_id"]], "released": r})
+    return out
+
+
+def _official_acceptance(released: dict, unit_code: str, cycle_first_year) -> dict | None:
+    """The released acceptance verdict of a unit's cycle (``_released_acceptance``) under its code, else under a code
+    it replaced (seed unit_code_changes), marked as released under the old code (releases.recoded_text)."""
+    from pipelines.evaluation.releases import former_codes
+
+    hit = released.get((unit_code, cycle_first_year))
+    if hit is not None:
+        return hit
+    for old, name in former_codes(unit_code):
+        hit = released.get((old, cycle_first_year))
+        if hit is not None:
+            return hit | {"released": hit["released"] | {"released_unit_code": old, "released_unit_name": name}}
+    return None
 
 
 def stage(con, rules: Rules) -> list[Condition] | None:
@@ -492,6 +541,14 @@ def stage(con, rules: Rules) -> list[Condition] | None:
     out = []
     for r in rows:
         st = r["stage"]
+        note = notes.get(r["unit_code"]) or {}
+        # A city released flagged whose current stage is not (a corrected file since, a restatement pending): the
+        # released stage is the official verdict, announced with the current figures beside it (old → new). Before,
+        # it raised no alert at all, and the official verdict was never told where it mattered most.
+        released_stage = (note.get("released") or {}).get("stage")
+        official = st not in STAGE_ZH and st != "review" and released_stage in STAGE_ZH
+        if official:
+            st, r = released_stage, {**r, "is_robust": note["released"].get("is_robust")}
         # Only robust evidence raises a sanction alert; a flag on non-robust (or unassessed) evidence, or
         # the evaluation's own `review` stage, asks for a human review (人工复核) instead.
         # (not_reported is a fact of the ledger, not a statistical judgement: never a review)
@@ -504,19 +561,25 @@ def stage(con, rules: Rules) -> list[Condition] | None:
         if shown not in stages:
             continue
         flagged = STAGE_ZH.get(st, st)
-        title_zh = (
-            f"{r['unit_name']}：{r['year']} 年评价为“{flagged}”"
-            if kind == "sanction"
-            else f"{r['unit_name']}：{r['year']} 年“{flagged}”结论证据不稳健，需人工复核"
-        )
-        title_en = (
-            f"{_who_en(r)}: stage “{label_text(st, 'en')}” in {r['year']}"
-            if kind == "sanction"
-            else f"{_who_en(r)}: “{label_text(st, 'en')}” in {r['year']} on non-robust evidence, needs review"
-        )
+        if official:
+            # the verdict as released: the release clause below names the release and what the current data say
+            title_zh = f"{r['unit_name']}：{r['year']} 年{label_text('official_verdict_release', 'zh')}为“{flagged}”"
+            title_en = (
+                f"{_who_en(r)}: {label_text('official_verdict_release', 'en')} “{label_text(st, 'en')}” in {r['year']}"
+            )
+        else:
+            title_zh = (
+                f"{r['unit_name']}：{r['year']} 年评价为“{flagged}”"
+                if kind == "sanction"
+                else f"{r['unit_name']}：{r['year']} 年“{flagged}”结论证据不稳健，需人工复核"
+            )
+            title_en = (
+                f"{_who_en(r)}: stage “{label_text(st, 'en')}” in {r['year']}"
+                if kind == "sanction"
+                else f"{_who_en(r)}: “{label_text(st, 'en')}” in {r['year']} on non-robust evidence, needs review"
+            )
         deadline = {lang: _stage_deadline_text(kind, st, r, known, lang) for lang in ("zh", "en")}
         # the year released: which release is the official verdict and, where current data differ, old → new
-        note = notes.get(r["unit_code"]) or {}
         released = {lang: _released_suffix(notes, r["unit_code"], lang) for lang in deadline}
         out.append(
             _city(
@@ -531,7 +594,7 @@ def stage(con, rules: Rules) -> list[Condition] | None:
                 title_zh=title_zh + deadline["zh"] + released["zh"],
                 title_en=title_en + deadline["en"] + released["en"],
                 detail={"year": r["year"], "stage": st, "is_robust": r["is_robust"], "rules_fired": r["rules_fired"]}
-                | {"release_id": note.get("release_id")},
+                | {"release_id": note.get("release_id"), "official_verdict": "released" if official else "current"},
             )
         )
     return out
@@ -626,6 +689,7 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
     bands resolves it; the current cycle still without a band (third-party evaluation pending) leaves the previous
     cycle's verdict standing, as it stands on the profile, rather than "resolving" it (an older one is history). A cycle still open (is_complete false) is marked provisional; an indicator-only
     score (third-party evaluation pending) says so; no band (third-party pending, no data) raises nothing."""
+    from pipelines.evaluation.releases import release_acceptance_text
     from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
 
     rule = rules.get("acceptance_band")
@@ -658,20 +722,33 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
     ban_columns += ", " + ", ".join(f"a.{c}" if has_rounds else f"null as {c}" for c in rounds)
     rows = _rows(
         con,
-        f"""select c.*, a.cycle, a.judged_year, a.is_complete, a.acceptance_status, a.acceptance_score,
-                   a.acceptance_band, {ban_columns}
+        f"""select c.*, a.cycle, a.cycle_first_year, a.judged_year, a.is_complete, a.acceptance_status,
+                   a.acceptance_score, a.acceptance_band, {ban_columns}
             from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as recency
                   from (select *, row_number() over (partition by unit_code order by cycle_first_year desc) as age
                         from marts.fct_acceptance_score) as s
                   -- the current cycle and the one before it: an older verdict, a cycle since passed, is history
                   where acceptance_band is not null and age <= 2) as a
             join ({CITIES}) c on c.unit_code = a.unit_code
-            where a.recency = 1 and list_contains(?, a.acceptance_band)
+            where a.recency = 1
             order by c.unit_code""",
-        [bands],
+        [],
     )
+    released_verdicts = _released_acceptance(con)
     out = []
     for r in rows:
+        hit = _official_acceptance(released_verdicts, r["unit_code"], r["cycle_first_year"])
+        official = {
+            lang: release_acceptance_text(hit["release"], hit["released"], r, lang) if hit else ""
+            for lang in ("zh", "en")
+        }
+        released_band = hit["released"].get("acceptance_band") if hit else None
+        if r["acceptance_band"] not in bands:
+            # the current band is not one that falls behind, but the released one is: the released band is the
+            # official verdict, announced with the current figures beside it (before: no alert at all)
+            if released_band not in bands:
+                continue
+            r = r | {k: hit["released"].get(k) for k in ("acceptance_score", "acceptance_band")}
         score, band = acceptance_score_text(r["acceptance_score"]), r["acceptance_band"]
         notes = {
             lang: [label_text("indicator_only", lang)] * (r["acceptance_status"] == "indicator_only")
@@ -694,15 +771,22 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
                 change_key=f"{r['cycle'].replace(RANGE_DASH, '-')}:{band}"
                 + (":rejoined_within_ban" if r["rejoined_within_ban"] else ""),
                 year=year,
+                # the cycle released: the official verdict (release, score and band as released and, where current
+                # data differ, old → new), worded as the dossier words it (releases.release_acceptance_text)
                 title_zh=f"{r['unit_name']}：{r['cycle']} 周期验收评分 {score}，{label_text(band)}"
-                f"（{acceptance_bands_text('zh', year)}" + "".join(f"；{n}" for n in notes["zh"]) + "）",
+                f"（{acceptance_bands_text('zh', year)}"
+                + "".join(f"；{n}" for n in notes["zh"])
+                + "）"
+                + (f"（{official['zh']}）" if official["zh"] else ""),
                 title_en=f"{_who_en(r)}: acceptance score {score} for the cycle {r['cycle']}, "
                 f"{label_text(band, 'en').lower()} ({acceptance_bands_text('en', year)}"
                 + "".join(f"; {n.lower()}" for n in notes["en"])
-                + ")",
+                + ")"
+                + (f" ({official['en']})" if official["en"] else ""),
                 detail={
                     k: r[k] for k in ("cycle", "judged_year", "is_complete", "acceptance_status", "acceptance_score")
                 }
+                | {"release_id": hit["release"]["release_id"] if hit else None}
                 | {k: None if r[k] is None else str(r[k]) for k in ("reapply_ban_until", "rejoined_on")}
                 | {"rejoined_within_ban": bool(r["rejoined_within_ban"])}
                 | {"status": band},

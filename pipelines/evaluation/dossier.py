@@ -27,8 +27,9 @@ from pipelines.evaluation.releases import (
     RELEASED_RANKS_SQL,
     cycle_of_year,
     cycle_revision_text,
+    former_codes,
+    release_acceptance_text,
     release_verdict_text,
-    released_acceptance_differs,
 )
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
 from pipelines.labels import (
@@ -327,12 +328,21 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
             (year,),
         )
         if release_row:
-            released = rows.row(
-                "released",
-                "select * from releases.evaluation_year",
-                ("release_id", "unit_code"),
-                (release_row["release_id"], unit_code),
-            )
+            # the unit's code, then the codes it replaced (seed unit_code_changes): a city recoded since the release
+            # finds its released rows under the code it was released under, and the verdict says so (recoded_text)
+            released_code = unit_code
+            for code, name in [(unit_code, None), *former_codes(unit_code)]:
+                released = rows.row(
+                    "released",
+                    "select * from releases.evaluation_year",
+                    ("release_id", "unit_code"),
+                    (release_row["release_id"], code),
+                )
+                if released:
+                    released_code = code
+                    if code != unit_code:
+                        released = {**released, "released_unit_code": code, "released_unit_name": name}
+                    break
             if released and has("releases", "city_score_year"):
                 # whether the released rank is shared, from the release's own ranks (releases.RELEASED_RANKS_SQL):
                 # a release written before rank_is_shared existed holds it null, and its tie read as no tie
@@ -340,7 +350,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
                     "released_ranks",
                     RELEASED_RANKS_SQL,
                     ("release_id", "unit_code"),
-                    (release_row["release_id"], unit_code),
+                    (release_row["release_id"], released_code),
                 )
                 if ranks is not None and ranks["rank"] == released.get("rank"):
                     released = {**released, "rank_is_shared": ranks["rank_is_shared"]}
@@ -351,7 +361,7 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
                     "released_cycle",
                     "select * from releases.evaluation_cycle",
                     ("release_id", "unit_code"),
-                    (release_row["release_id"], unit_code),
+                    (release_row["release_id"], released_code),
                 )
             if has("releases", "acceptance_score"):
                 # the acceptance verdict as released: a revised file of the cycle can move the score across a
@@ -360,8 +370,12 @@ def dossier_data(con: duckdb.DuckDBPyConnection, unit_code: str, year: int, rows
                     "released_acceptance",
                     "select * from releases.acceptance_score",
                     ("release_id", "unit_code"),
-                    (release_row["release_id"], unit_code),
+                    (release_row["release_id"], released_code),
                 )
+                if released_acceptance and released and released.get("released_unit_code"):
+                    released_acceptance = released_acceptance | {
+                        k: released[k] for k in ("released_unit_code", "released_unit_name")
+                    }
     # the unit's reporting of the year: when each source was received and on what evidence (a contested
     # not_reported verdict is argued from these rows)
     reporting = pl.DataFrame()
@@ -816,19 +830,11 @@ def _render(d: dict, to_html=safe_markdown, bands_text=acceptance_bands_text) ->
             )
         ra = d.get("released_acceptance")
         if ra:
+            # worded by the one function the acceptance-band alert uses (releases.release_acceptance_text): the
+            # release, the score and band as released and, where current data differ, old → new
             lines.append(
                 f"- 发布时验收评分 / Acceptance as released ({ra['cycle']}): "
-                + (
-                    f"{acceptance_score_text(ra['acceptance_score'])} — {label_text(ra['acceptance_band'])} "
-                    f"{ra['acceptance_band']}"
-                    if ra["acceptance_score"] is not None
-                    else f"{label_text(ra.get('acceptance_status'), 'zh')} / {label_text(ra.get('acceptance_status'), 'en')}"
-                )
-                + (
-                    f"；**{label_text('current_data_differ', 'zh')} / {label_text('current_data_differ', 'en')}**"
-                    if released_acceptance_differs(ra, d.get("acceptance"))
-                    else ""
-                )
+                + " / ".join(release_acceptance_text(rel, ra, d.get("acceptance"), lang) for lang in ("zh", "en"))
             )
         rc = d.get("released_cycle")
         if rc:

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -138,8 +139,10 @@ create table if not exists {SCHEMA}.releases (
   release_id varchar, evaluation_year integer, data_version varchar, catalog_version varchar,
   rules_version varchar, code_version varchar, mc_seed bigint, window_first_year integer,
   window_last_year integer, released_at timestamp, supersedes_release_id varchar, content_hash varchar,
-  n_units integer, restatement_reason varchar, data_files varchar
+  n_units integer, restatement_reason varchar, data_files varchar, rules_content varchar
 )"""
+# rules_content (added after the first releases: null in those, "not recorded"): what judged the release -- per rules
+# version in force in a year of its window, a hash of that version's rows of the rules seed (rules_content_of).
 DIFF_DDL = f"""
 create table if not exists {SCHEMA}.restatement_diff (
   release_id varchar, supersedes_release_id varchar, evaluation_year integer, unit_code varchar,
@@ -225,6 +228,163 @@ def catalog_version_of(year: int) -> str:
     versions = pl.read_csv(settings.DBT_PROJECT_DIR / "seeds" / "catalog_versions.csv", infer_schema=False)
     hit = versions.filter(pl.col("evaluation_year") == str(year))
     return hit["catalog_version"][0] if hit.height else "unknown"
+
+
+# -- what judged a release: the rules' content, not only their version label ---------------------------------------
+# Office rules get added to the rules seed inside an existing rules version (GEN.change_like_for_like went into 2021.1
+# and 2024.1 after releases of those years): a re-run could then move a verdict while the version label read the
+# same, and nothing in a release said which rules had judged it. A release records, per version in force in a year of
+# its window, a hash of that version's rows (rule, parameter, value: what decides; the descriptions do not), and every
+# surface naming a released verdict says when the current rules of such a version differ (rules_changed_text).
+
+
+def _rules_rows(rules_file: Path | str | None = None) -> pl.DataFrame:
+    from pipelines.evaluation.rules import RULES_FILE
+
+    return pl.read_csv(rules_file or RULES_FILE, infer_schema=False).select(
+        "rules_version", "rule_code", "param", "value"
+    )
+
+
+def rules_version_hash(version: str, rules_file: Path | str | None = None) -> str | None:
+    """Hash of the rules seed's rows of ``version`` (rule, parameter, value; sorted, so the order of the rows does
+    not count), None when the seed has no such version."""
+    from pipelines.evaluation.rules import RULES_FILE
+
+    path = Path(rules_file or RULES_FILE)
+    # read once per file state: every released unit's verdict text asks (an alert run, a province's extract)
+    return _rules_version_hash(version, str(path), path.stat().st_mtime_ns, path.stat().st_size)
+
+
+@lru_cache(maxsize=64)
+def _rules_version_hash(version: str, path: str, _mtime_ns: int, _size: int) -> str | None:
+    rows = _rules_rows(path).filter(pl.col("rules_version") == version).sort("rule_code", "param")
+    if not rows.height:
+        return None
+    text = "\n".join("|".join("" if v is None else str(v) for v in r) for r in rows.iter_rows())
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def rules_content_of(first_year: int, last_year: int, rules_file: Path | str | None = None) -> str:
+    """``version=hash`` of every rules version in force in a year of first_year..last_year, ';'-joined (what a
+    release of that window was judged by, recorded in releases.releases.rules_content)."""
+    from pipelines.evaluation.rules import RULES_VERSIONS_FILE
+
+    versions = pl.read_csv(RULES_VERSIONS_FILE, infer_schema=False).with_columns(
+        pl.col("evaluation_year").cast(pl.Int64)
+    )
+    used = sorted(
+        set(versions.filter(pl.col("evaluation_year").is_between(int(first_year), int(last_year)))["rules_version"])
+    )
+    return ";".join(f"{v}={rules_version_hash(v, rules_file)}" for v in used)
+
+
+def rules_changed_since(release: dict | None, rules_file: Path | str | None = None) -> list[str]:
+    """The rules versions whose rows in the rules seed now differ from what judged ``release`` (its rules_content),
+    sorted; [] when none does or the release recorded no rules content (released before it was recorded)."""
+    recorded = (release or {}).get("rules_content")
+    if not recorded:
+        return []
+    out = []
+    for part in str(recorded).split(";"):
+        version, _, digest = part.partition("=")
+        if version and rules_version_hash(version, rules_file) != (digest if digest != "None" else None):
+            out.append(version)
+    return sorted(out)
+
+
+def rules_changed_text(release: dict | None, lang: str, rules_file: Path | str | None = None) -> str:
+    """ "the rules of version 2024.1 changed after this release" in ``lang`` (labels seed rules_changed_since_release),
+    "" when the rules that judged the release are the current ones."""
+    from pipelines.labels import label_text
+
+    changed = rules_changed_since(release, rules_file)
+    if not changed:
+        return ""
+    return f"{label_text('rules_changed_since_release', lang)}{'：' if lang == 'zh' else ': '}{', '.join(changed)}"
+
+
+# -- a city recoded after a release ----------------------------------------------------------------------------------
+# Releases are keyed by the unit code at release time. A code replaced since (seed unit_code_changes: 莱芜 371200
+# merged into 济南 370100, the 地区 made 地级市 under new codes) left a city's released verdict unfound by every reader
+# keyed by the current code. Readers look the current code up first, then the codes it replaced (released_under), and
+# the verdict then says it was released under the old code (recoded_text).
+
+
+@lru_cache(maxsize=1)
+def _code_changes() -> tuple[tuple[str, str, str], ...]:
+    """(old code, old name, new code) of the seed unit_code_changes (the project's one code-change mapping)."""
+    import csv
+
+    from pipelines.labels import SEEDS_DIR
+
+    with open(SEEDS_DIR / "unit_code_changes.csv", encoding="utf-8", newline="") as f:
+        return tuple(
+            (r["old_code"], r["old_name"], r["new_code"]) for r in csv.DictReader(f) if r["old_code"] and r["new_code"]
+        )
+
+
+def former_codes(unit_code: str) -> list[tuple[str, str]]:
+    """(code, name) of every code ``unit_code`` replaced, directly or through a chain of changes, nearest first."""
+    changes = _code_changes()
+    out: list[tuple[str, str]] = []
+    frontier = [str(unit_code)]
+    while frontier:
+        code = frontier.pop(0)
+        for old, name, new in changes:
+            if new == code and old not in {c for c, _ in out} and old != str(unit_code):
+                out.append((old, name))
+                frontier.append(old)
+    return out
+
+
+def released_under(rows_by_code: dict, unit_code: str) -> dict | None:
+    """The released row of ``unit_code`` from ``rows_by_code`` (a release's rows keyed by the code they were released
+    under): its own, else the row of a code it replaced, marked (released_unit_code / released_unit_name)."""
+    row = rows_by_code.get(unit_code)
+    if row is not None:
+        return row
+    for old, name in former_codes(unit_code):
+        row = rows_by_code.get(old)
+        if row is not None:
+            return {**row, "released_unit_code": old, "released_unit_name": name}
+    return None
+
+
+def recode_released(released: pl.DataFrame, current_codes) -> pl.DataFrame:
+    """A release's rows (``unit_code`` as released) keyed by the current codes: a row under a code replaced since
+    takes the code of its successor among ``current_codes`` when the successor has no released row of its own (a
+    reader joining on the current code then finds it), with ``released_unit_code`` the code it was released under
+    (null for the rest)."""
+    current = {str(c) for c in current_codes}
+    have = set(released["unit_code"].to_list()) if released.height else set()
+    to_current = {}
+    for code in current - have:
+        for old, _name in former_codes(code):
+            if old in have and old not in to_current:
+                to_current[old] = code
+                break
+    return released.with_columns(
+        pl.col("unit_code").replace(to_current).alias("unit_code"),
+        pl.when(pl.col("unit_code").is_in(list(to_current)))
+        .then(pl.col("unit_code"))
+        .otherwise(None)
+        .cast(pl.String)
+        .alias("released_unit_code"),
+    )
+
+
+def recoded_text(released: dict | None, lang: str) -> str:
+    """ "released under the former code 371200 (莱芜市)" in ``lang`` (labels seed released_under_former_code), "" when
+    the verdict was released under the unit's current code."""
+    from pipelines.labels import label_text
+
+    code = (released or {}).get("released_unit_code")
+    if not code:
+        return ""
+    name = (released or {}).get("released_unit_name")
+    named = (f"（{name}）" if lang == "zh" else f" ({name})") if name else ""
+    return f"{label_text('released_under_former_code', lang)} {code}{named}"
 
 
 # -- computing the figures of year Y on the window ending at Y ------------------------------------------------------
@@ -335,6 +495,8 @@ def _content_hash(frames: dict[str, pl.DataFrame]) -> str:
 def ensure_release_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(RELEASES_DDL)
+    # a releases table written before rules_content existed gains it, null in its rows (not recorded)
+    con.execute(f"alter table {SCHEMA}.releases add column if not exists rules_content varchar")
     con.execute(DIFF_DDL)
 
 
@@ -459,6 +621,11 @@ def release_verdict_text(release: dict | None, released: dict | None, current: d
         + f"{colon}{stage(released)}{sep}{index_word}{index_text(released.get('composite_index'))}"
         + f"{sep}{rank_word}{rank(released)}"
     )
+    # what may make the released verdict read otherwise than the current one: the rules it was judged by changed
+    # inside their version label, or the city was released under a code it no longer has
+    for extra in (rules_changed_text(release, lang), recoded_text(released, lang)):
+        if extra:
+            text += ("；" if zh else "; ") + extra
     if current is None or not released_differs(released, current):
         return text
     moved = []
@@ -470,6 +637,46 @@ def release_verdict_text(release: dict | None, released: dict | None, current: d
     if rank(released) != rank(current):
         moved.append(f"{rank_word}{rank(released)} → {rank(current)}")
     return text + ("；" if zh else "; ") + label_text("current_data_differ", lang) + colon + sep.join(moved)
+
+
+def release_acceptance_text(release: dict | None, released: dict | None, current: dict | None, lang: str) -> str:
+    """The official acceptance verdict of a released cycle as every surface words it (the acceptance-band alert, the
+    dossier): the release (id, Beijing time, marked), the cycle, the score (two decimals, as shown) and band as
+    released, and -- where the current score, band or status of that cycle differ (released_acceptance_differs) --
+    old → new. The acceptance alert named the current score only: a city whose published score sat in another band
+    than a revised file now gives could not tell which one was official. "" when nothing was released."""
+    from pipelines.china_time import china_time_text
+    from pipelines.labels import label_text
+
+    if not release or not released:
+        return ""
+    zh = lang == "zh"
+    sep, colon = ("，", "：") if zh else (", ", ": ")
+    when = china_time_text(release.get("released_at"), lang)
+
+    def verdict(r: dict) -> str:
+        if r.get("acceptance_score") is None:
+            return label_text(r.get("acceptance_status"), lang) if r.get("acceptance_status") else "–"
+        band = label_text(r.get("acceptance_band"), lang) if r.get("acceptance_band") else "–"
+        return f"{acceptance_score_text(r.get('acceptance_score'))}{sep}{band}"
+
+    cycle = released.get("cycle") or "–"
+    what = f"{cycle} 周期验收评分 " if zh else f"acceptance score for the cycle {cycle}: "
+    text = (
+        f"{label_text('official_verdict_release', lang)}{colon}{release['release_id']}"
+        + (f"（{when}）" if zh else f" ({when})") * bool(when)
+        + f"{colon}{what}{verdict(released)}"
+    )
+    for extra in (rules_changed_text(release, lang), recoded_text(released, lang)):
+        if extra:
+            text += ("；" if zh else "; ") + extra
+    if current is None or not released_acceptance_differs(released, current):
+        return text
+    return (
+        text
+        + ("；" if zh else "; ")
+        + f"{label_text('current_data_differ', lang)}{colon}{verdict(released)} → {verdict(current)}"
+    )
 
 
 def released_rows(con: duckdb.DuckDBPyConnection, table: str, release_id: str) -> pl.DataFrame:
@@ -495,7 +702,14 @@ def restatement_diff(
 ) -> pl.DataFrame:
     """Per unit and figure that changed between the previous release and ``frames``: old, new and why."""
     rows = []
-    old_ind = released_rows(con, "indicator_year", previous["release_id"]) if "indicator_year" in frames else None
+
+    def previous_rows(table: str) -> pl.DataFrame:
+        # keyed by the current codes: a city recoded since the previous release is the same city, its figures
+        # compared, never one city "removed" and another "added" (recode_released)
+        rows = released_rows(con, table, previous["release_id"])
+        return recode_released(rows, frames[table]["unit_code"].to_list()).drop("released_unit_code")
+
+    old_ind = previous_rows("indicator_year") if "indicator_year" in frames else None
     revised_units: dict[str, list[str]] = {}
     if old_ind is not None:
         new_ind = frames["indicator_year"]
@@ -515,7 +729,7 @@ def restatement_diff(
     for table, fields in DIFF_FIELDS.items():
         if table not in frames:
             continue
-        old = released_rows(con, table, previous["release_id"])
+        old = previous_rows(table)
         new = frames[table]
         cols = ["unit_code", *[f for f in fields if f in new.columns and f in old.columns]]
         names = dict(new.select("unit_code", "unit_name").iter_rows()) if "unit_name" in new.columns else {}
@@ -584,10 +798,14 @@ def release(
             )
         seed_used = int(seeds[0][0]) if len(seeds) == 1 else mc_seed
         content = _content_hash(frames)
+        rules_content = rules_content_of(first, year)
         with duckdb.connect(str(private_duckdb(warehouse))) as con:
             ensure_release_schema(con)
             previous = latest_release(con, year)
-            if previous is not None and previous["content_hash"] == content:
+            # the same figures judged by other rules (a rule added inside a released version) are a new release:
+            # the record must say which rules judged what is published
+            rules_moved = previous is not None and bool(rules_changed_since(previous))
+            if previous is not None and previous["content_hash"] == content and not rules_moved:
                 return ReleaseResult(previous["release_id"], year, created=False)
             n = con.execute(f"select count(*) from {SCHEMA}.releases where evaluation_year = ?", [year]).fetchall()[0][
                 0
@@ -626,8 +844,15 @@ def release(
             if diff is not None and diff.height:
                 con.execute(f"insert into {SCHEMA}.restatement_diff by name select * from diff")
             n_units = frames["evaluation_year"].height if "evaluation_year" in frames else 0
+            columns = (
+                "release_id, evaluation_year, data_version, catalog_version, rules_version, code_version, mc_seed, "
+                "window_first_year, window_last_year, released_at, supersedes_release_id, content_hash, n_units, "
+                "restatement_reason, data_files, rules_content"
+            )
+            if rules_moved and not reason:
+                reason = f"rules changed inside version(s) {', '.join(rules_changed_since(previous))}"
             con.execute(
-                f"insert into {SCHEMA}.releases values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert into {SCHEMA}.releases ({columns}) values ({', '.join('?' * 16)})",
                 [
                     release_id,
                     year,
@@ -644,6 +869,7 @@ def release(
                     n_units,
                     reason or ("restatement: figures changed" if previous else None),
                     "\n".join(sorted(files_now)),
+                    rules_content,
                 ],
             )
             con.execute("commit")
