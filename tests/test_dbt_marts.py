@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from pipelines.labels import performance_group
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_PRODUCTION_EXCLUDE, DBT_PROJECT_DIR
 from pipelines.sources import SOURCES
 
 SEED, SCALE = 42, 0.005
@@ -26,12 +26,16 @@ PILLARS = ("MGT", "PRO", "UTL", "QLT", "ENV")
 MIN_PILLAR_COVERAGE = 0.25  # dbt_project.yml var min_pillar_coverage
 
 
-def dbt_build(warehouse: Path, work: Path) -> None:
+def dbt_build(warehouse: Path, work: Path, *, data_tests: bool = True) -> None:
+    """The project as the pipeline builds it (no dbt unit tests: every one runs in tests/test_patents_in_force.py);
+    ``data_tests=False`` for a second build of the same data with one value changed."""
     from dbt.cli.main import dbtRunner
 
     os.environ["IPCITY_WAREHOUSE"] = str(warehouse)
     args = [
         "build",
+        *DBT_PRODUCTION_EXCLUDE,
+        *([] if data_tests else ["--exclude-resource-type", "test"]),
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -422,7 +426,7 @@ def perturbed(raw_warehouse, warehouse, tmp_path_factory):
     con.close()
     old = os.environ.get("IPCITY_WAREHOUSE")
     try:
-        dbt_build(path, work)
+        dbt_build(path, work, data_tests=False)
     finally:
         if old is None:
             os.environ.pop("IPCITY_WAREHOUSE", None)

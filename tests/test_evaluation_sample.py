@@ -21,7 +21,7 @@ import pytest
 
 from pipelines.evaluation.dossier import write_dossier
 from pipelines.evaluation.uncertainty import run_uncertainty, write_rank_uncertainty
-from pipelines.settings import DBT_EVALUATION_SELECTORS, DBT_PROJECT_DIR
+from pipelines.settings import DBT_EVALUATION_SELECTORS, DBT_PRODUCTION_EXCLUDE, DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,8 @@ def _evaluate(wh: Path, work: Path) -> dict[str, bytes]:
         write_rank_uncertainty(con, run_uncertainty(con, n_runs=1000, seed=20160086))
     # the evaluation step (its intermediates, its marts and the province roll-up built on them), the selectors
     # pipelines/assets/dbt.py splits the project by
-    _dbt(["build", "--select", "evaluation_rules", *DBT_EVALUATION_SELECTORS], wh, work)
+    # as the pipeline builds (no dbt unit tests: every one runs on the main project in tests/test_patents_in_force.py)
+    _dbt(["build", "--select", "evaluation_rules", *DBT_EVALUATION_SELECTORS, *DBT_PRODUCTION_EXCLUDE], wh, work)
     out = {}
     with duckdb.connect(str(wh)) as con:
         for t, key in (
@@ -84,7 +85,7 @@ def sample(tmp_path_factory):
         for source in SOURCES.values():
             for f in landing_files(landing, source):
                 ingest_file(con, source, f)
-    _dbt(["build", "--exclude", *DBT_EVALUATION_SELECTORS], wh, work)
+    _dbt(["build", "--exclude", *DBT_EVALUATION_SELECTORS, *DBT_PRODUCTION_EXCLUDE], wh, work)
     first = _evaluate(wh, work)
     truth = json.loads((work / "sample_truth.json").read_text(encoding="utf-8"))
     with duckdb.connect(str(wh)) as con:
