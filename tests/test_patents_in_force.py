@@ -139,6 +139,13 @@ def test_qlt01_counts_the_same_patents_in_force(built):
 
 # The hand-worked dbt unit tests that pin boundaries (issue 18). Each must exist and pass.
 REQUIRED_UNIT_TESTS = {
+    # the programme-cycle paths (tests/test_programme_cycle_paths.py)
+    "int_programme_calendar::programme_calendar_reads_the_demonstration_city_cycle_from_the_rules_seed",
+    "int_programme_unit_cycles::programme_unit_cycles_cut_short_at_the_start_or_the_end_are_flagged",
+    "fct_reporting_status::reports_are_owed_only_in_the_years_a_membership_covers",
+    "fct_evaluation_cycle::cycle_verdict_follows_the_last_year_and_not_reported_counts_as_exit",
+    "int_programme_unit_years::programme_unit_years_follow_joining_dates_and_the_governing_calendar",
+    "fct_acceptance_score::a_title_removed_at_acceptance_bars_re_joining_for_the_ban_years",
     "stg_raw__patent_grants::lapse_year_of_31_december_and_1_january",
     "int_patents__unit_year::patents_in_force_exclude_those_lapsed_in_the_year",
     "fct_city_score_year::index_rank_groups_thirds_and_changes",

@@ -14,29 +14,19 @@ the real sample run and in the dbt unit tests that pin each path:
 from __future__ import annotations
 
 import csv
-import shutil
 from collections import Counter
-from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-from dbt_helpers import dbt, unit_test_results
 
 from pipelines.evaluation.rules import load_rules
 from pipelines.settings import DBT_PROJECT_DIR, REFERENCE_DIR
 
 CALENDAR_SEED = DBT_PROJECT_DIR / "seeds" / "programme_calendar.csv"
 
-# the dbt unit tests of the programme-cycle paths; each must exist and pass
-PATH_UNIT_TESTS = {
-    "int_programme_calendar::programme_calendar_reads_the_demonstration_city_cycle_from_the_rules_seed",
-    "int_programme_unit_cycles::programme_unit_cycles_cut_short_at_the_start_or_the_end_are_flagged",
-    "fct_reporting_status::reports_are_owed_only_in_the_years_a_membership_covers",
-    "fct_evaluation_cycle::cycle_verdict_follows_the_last_year_and_not_reported_counts_as_exit",
-    "int_programme_unit_years::programme_unit_years_follow_joining_dates_and_the_governing_calendar",
-    "fct_acceptance_score::a_title_removed_at_acceptance_bars_re_joining_for_the_ban_years",
-}
+# The dbt unit tests of the programme-cycle paths must exist and pass: tests/test_patents_in_force.py
+# (REQUIRED_UNIT_TESTS), which runs every dbt unit test of the project once.
 
 
 @pytest.fixture(scope="module")
@@ -162,23 +152,3 @@ def test_a_cycle_another_calendar_took_part_of_is_never_complete(snap):
             """,
         )
         assert wrong.is_empty(), (relation, wrong)
-
-
-# -- the hand-worked dbt unit tests of the paths ---------------------------------------------------------------
-
-
-def test_the_programme_cycle_unit_tests_pass(sample_snapshot, tmp_path):
-    """The dbt unit tests of the paths (removed then re-applying, promoted pilot, period ended, open-ended
-    demonstration city; cycles cut short at the start and the end; the calendar's rules-seed defaults) run on a
-    copy of the sample run's warehouse, where every model they read exists."""
-    warehouse = Path(sample_snapshot.snapshot).parent.parent / "warehouse.duckdb"
-    if not warehouse.is_file():
-        pytest.skip(f"the sample run's warehouse is not beside its snapshot: {warehouse}")
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(warehouse, copy)
-    models = sorted({name.split("::")[0] for name in PATH_UNIT_TESTS})
-    statuses = dbt(["test", "--select", *[f"test_type:unit,{m}" for m in models]], copy, tmp_path)
-    units = unit_test_results(statuses)
-    assert PATH_UNIT_TESTS <= set(units), (sorted(units), statuses["__output__"])
-    failed = {k: s for k, s in units.items() if k in PATH_UNIT_TESTS and s != "pass"}
-    assert not failed, f"{failed}\n{statuses['__output__']}"
