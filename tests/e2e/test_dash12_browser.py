@@ -88,3 +88,22 @@ def test_the_watchlist_robustness_cells_are_one_line_at_1366(browser, dash_serve
     assert all(c.strip() for c in cells), cells
     # one line of text each (a wrapped cell's value is two line-heights or more)
     assert heights and max(heights) < 1.8 * line, (heights, line, cells)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_provinces_page_says_why_the_acceptance_column_is_blank(browser, dash_server, lang):
+    """The year roll-up's mean acceptance score column is all "–": a note under the grid says why (the sample's
+    year roll-up has no acceptance score, by definition)."""
+    from dashboards.i18n import t
+
+    browser.set_window_size(1366, 768)
+    try:
+        browser.get(f"{dash_server.url}/provinces?lang={lang}")
+        note = wait_for(
+            lambda: browser.execute_script(
+                "const e = document.getElementById('pv-acceptance-note'); return e ? e.innerText : null;"
+            )
+        )
+    finally:
+        browser.set_window_size(1600, 1100)
+    assert note == t("pv_acceptance_blank_year", lang), note
