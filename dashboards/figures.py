@@ -341,7 +341,7 @@ def pillar_radar(
     # at its left edge and "Management" ran into the title. The side margins hold the longest name, the top margin
     # a line of it under the title, and the legend goes below (beside the circle it took the width the names need).
     side = max(RADAR_MIN_SIDE_PX, math.ceil(max(_label_px(n, RADAR_LABEL_SIZE) for n in theta)) + 12)
-    return figure(
+    fig = figure(
         traces,
         title,
         460,
@@ -349,6 +349,8 @@ def pillar_radar(
         margin={"l": side, "r": side, "t": TITLE_MARGIN_PX + RADAR_LABEL_SIZE + 12, "b": 30},
         legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.06, "yanchor": "top"},
     )
+    # the data note above the top pillar's name: no corner is free of the circle
+    return with_data_note_line(fig, above_px=RADAR_LABEL_SIZE + 12)
 
 
 def trend_lines(
@@ -534,6 +536,24 @@ DATA_NOTE_PLACE_KEY = "ipcity_data_note_place"
 DATA_NOTE_TOP_LEFT = {"x": 0, "y": 1, "xanchor": "left", "yanchor": "top"}
 # above the plot's right corner, on the title's line (titles start at the left; a short one leaves the room)
 DATA_NOTE_TITLE_LINE = {"x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom"}
+
+
+# A chart with no free corner (a radar's circle, bars across the width, panels in every cell) gives the note a line
+# of its own above the plot, right-aligned under the title: in the middle it lay over the compare radar's polygons,
+# the provinces' bars and the profile's small multiples (dash12).
+DATA_NOTE_LINE_PX = 36  # the note's 18 px type, its padding and border, and a gap
+
+
+def with_data_note_line(fig: go.Figure, above_px: int = 0) -> go.Figure:
+    """``fig`` one note line taller, the line at the top of the plot area, ``above_px`` above the plot's top edge
+    (over what the chart already draws there: the radar's top pillar name, the panels' titles and legend). The
+    plot keeps its height; with real data the line stays empty (the note is drawn only for synthetic data)."""
+    top = fig.layout.margin.t if fig.layout.margin.t is not None else 0
+    return fig.update_layout(
+        height=(fig.layout.height or 440) + DATA_NOTE_LINE_PX,
+        margin={"t": top + DATA_NOTE_LINE_PX},
+        meta={DATA_NOTE_PLACE_KEY: {**DATA_NOTE_TITLE_LINE, "yshift": above_px}},
+    )
 
 
 def _declared_place(layout: dict) -> dict | None:
@@ -769,7 +789,8 @@ def indicator_small_multiples(
         margin={"t": top},
         legend={"orientation": "h", "y": 1 + title_px / plot_px, "yanchor": "bottom"},
     )
-    return fig
+    # the data note above the legend: every cell holds a panel
+    return with_data_note_line(fig, above_px=top)
 
 
 # A year's mark says how robust its stage is (pipelines.labels.robustness_code), each mark in the legend in the

@@ -116,7 +116,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "way, negative = worse than the baseline. The status also compares the growth achieved with the growth "
         "needed to reach the target on time.",
     ),
-    "target_invalid": ("目标无效（目标值为0或缺失）", "Invalid target (zero or missing)"),
+    "target_invalid": (
+        "目标无效（目标值缺失、为0或等于基期值）",
+        "Invalid target (missing, zero or equal to its baseline)",
+    ),
     "rows_shown": ("显示{shown}/共{total}行", "Showing {shown} of {total_rows}"),
     "units_shown": ("城市数：{shown} / {total}", "Units: {shown} of {total}"),
     "page_not_found": ("页面不存在（404）", "Page not found (404)"),

@@ -129,6 +129,18 @@ PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
         "Acceptance scores are per evaluation cycle: always blank in the year roll-up; in the cycle roll-up, "
         "blank until a city of the province has its third-party evaluation received and a combined score.",
     ),
+    # said under the grid when the whole column is blank: the tooltip alone went unread, and a column of "–" looked
+    # like missing data (dash12)
+    "pv_acceptance_blank_year": (
+        "平均验收得分一列为空：验收得分按评价周期计算，按年度汇总时没有。请在上方选择“按评价周期”查看。",
+        "The mean acceptance score column is blank: acceptance scores are per evaluation cycle, so the year roll-up "
+        "has none. Choose the cycle roll-up above to see them.",
+    ),
+    "pv_acceptance_blank_cycle": (
+        "平均验收得分一列为空：本周期尚无城市得出合成验收得分（周期未结束，或第三方评估尚未提交）。",
+        "The mean acceptance score column is blank: no city of this cycle has a combined acceptance score yet "
+        "(the cycle has not ended, or its third-party evaluations are still to come).",
+    ),
     # the programme calendar notes name rule parameters by id (programme_calendar seed); said in words here
     "pg_rule_cycle_anchor_year": (
         "评价规则设定的首个评估周期起始年（{value}年）",

@@ -375,9 +375,18 @@ def test_target_status_matches_its_definition(warehouse):
         "limited_progress",
         "deteriorating",
         "insufficient_data",
+        "invalid_target",
     }
     assert len(set(t["status"])) >= 4
-    for r in t.filter(pl.col("status") != "insufficient_data").iter_rows(named=True):
+    # a target missing, of 0 or equal to its baseline asks for nothing: invalid, never achieved (dash12)
+    invalid = (
+        (pl.col("target_value").is_null())
+        | (pl.col("target_value") <= 0)
+        | (pl.col("target_value") == pl.col("baseline_value"))
+    )
+    flags = t.select(invalid.fill_null(False).alias("invalid"), (pl.col("status") == "invalid_target").alias("said"))
+    assert (flags["invalid"] == flags["said"]).all()
+    for r in t.filter(~pl.col("status").is_in(["insufficient_data", "invalid_target"])).iter_rows(named=True):
         if r["status"] == "achieved":
             continue
         g = r["growth_ratio"]

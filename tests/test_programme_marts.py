@@ -372,7 +372,8 @@ def test_unambitious_targets_weigh_the_rules_weight_in_the_acceptance_score(snap
             """select s.status, s.growth_ratio, a.ambition_class from marts.fct_target_status_year s
                left join marts.fct_target_ambition a
                  on a.unit_code = s.unit_code and a.plan_id = s.plan_id and a.indicator_code = s.indicator_code
-               where s.unit_code = ? and s.year = ? and s.status <> 'insufficient_data'""",
+               where s.unit_code = ? and s.year = ?
+                 and s.status not in ('insufficient_data', 'invalid_target')""",
             (r["unit_code"], r["scored_year"]),
         )
         uw = _rules_of_year(snap, r["scored_year"])["AMB.unambitious_weight"]

@@ -173,6 +173,10 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
                         className="ipc-graph",
                         # plotly's geo base map from the app (empty), never from cdn.plot.ly
                         config={"displaylogo": False, "topojsonURL": TOPOJSON_ROUTE},
+                        # as tall as its card (style.css: 640 px, on a phone the screen's width and the title's and
+                        # legend's lines): at the figure's fixed 640 px a 390 px phone drew China 390 px tall with
+                        # empty bands above and below it
+                        responsive=True,
                     ),
                     className="ipc-col ipc-map-col",
                 ),

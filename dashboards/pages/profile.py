@@ -71,8 +71,10 @@ NAV_KEY = "nav_profile"
 
 
 def target_is_invalid(baseline, target) -> bool:
-    """A target of 0 (or none, or negative) is not a target: it is invalid, never 'achieved'."""
-    return target is None or target <= 0
+    """A target missing, of 0 (or negative) or EQUAL to its baseline is not a target: it is invalid, never
+    'achieved' (a 0 -> 0 plan read "achieved" for a city that stayed at 0). The same rule as the mart's
+    'invalid_target' status (fct_target_status_year.sql is_invalid_target), which these pages also trust."""
+    return target is None or target <= 0 or (baseline is not None and target == baseline)
 
 
 def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
@@ -87,7 +89,9 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
     for r in records_:
         unit = units.get(r["indicator_code"])
         digits = digits_by[r["indicator_code"]]
-        invalid = target_is_invalid(r.get("baseline_value"), r.get("target_value"))
+        invalid = r.get("status") == "invalid_target" or target_is_invalid(
+            r.get("baseline_value"), r.get("target_value")
+        )
         progress = r.get("progress_index")
         rows.append(
             {

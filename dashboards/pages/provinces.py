@@ -23,6 +23,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
+from ..figures import with_data_note_line
 from ..formatting import RANGE_DASH, fmt_number
 from ..i18n import PROVINCE_EN, STAGES, VERDICT_STATUS, label, norm_lang, t
 from ..security import plot_text
@@ -37,6 +38,7 @@ PERIOD = "pv-period"
 CHART = "pv-chart"
 GRID = "pv-grid"
 BODY = "pv-body"
+ACCEPTANCE_NOTE = "pv-acceptance-note"
 STAGE_COLUMNS = (
     "normal",
     "exemplary",
@@ -215,7 +217,9 @@ def chart(df: pl.DataFrame, lang: str) -> go.Figure:
     # the axis says what its figures are (it had no title: an official saw bare 0–150 beside the dotted 100)
     fig.update_yaxes(title=t("mean_index", lang))
     fig.update_layout(margin={"l": 60, "r": 10, "b": 80})
-    return fig
+    # the data note on a line of its own above the bars (in the middle it lay over them; the long title leaves no
+    # room on its line)
+    return with_data_note_line(fig)
 
 
 @guarded
@@ -274,7 +278,18 @@ def render(level: str, period: str | None, lang: str, principal: access.Principa
         zip(zip(units["province_code"].to_list(), units["unit_name"].to_list()), units["unit_name_en"].to_list())
     )
     rows = rollup_rows(df, lang, names_en)
-    return chart(df, lang), grid(GRID, lang, columns(lang), rows, height=None, pagination=False)
+    table = grid(GRID, lang, columns(lang), rows, height=None, pagination=False)
+    note = acceptance_note(rows, level, lang)
+    body = [table, html.P(note, id=ACCEPTANCE_NOTE, className="ipc-muted")] if note else table
+    return chart(df, lang), body
+
+
+def acceptance_note(rows: list[dict], level: str, lang: str) -> str | None:
+    """Why the mean acceptance score column is blank, when every row of it is (pure): the page showed a column of
+    "–" with the reason only in a header tooltip. None when any province has a score."""
+    if not rows or any(r.get("mean_acceptance") is not None for r in rows):
+        return None
+    return t("pv_acceptance_blank_cycle" if level == "cycle" else "pv_acceptance_blank_year", lang)
 
 
 def register_callbacks(app) -> None:

@@ -2,7 +2,7 @@
 lagging, by plan, province and city, and the most-lagging targets.
 
 Reads ``marts.fct_target_status`` (one row per unit, plan and indicator, status as of the latest data year).
-Targets of zero (or none) are invalid and counted apart, never as achieved.
+Targets of zero (or none, or equal to their baseline) are invalid and counted apart, never as achieved.
 """
 
 from __future__ import annotations
@@ -88,7 +88,14 @@ def bucket_label(bucket: str, lang: str) -> str:
 
 
 def with_buckets(status: pl.DataFrame) -> pl.DataFrame:
-    invalid = pl.col("target_value").is_null() | (pl.col("target_value") <= 0)
+    # the mart's rule (fct_target_status_year is_invalid_target; profile.target_is_invalid): missing, zero or
+    # equal to its baseline -- a 0 -> 0 target is nothing to achieve, never "achieved"
+    invalid = (
+        (pl.col("status") == "invalid_target")
+        | pl.col("target_value").is_null()
+        | (pl.col("target_value") <= 0)
+        | (pl.col("target_value") == pl.col("baseline_value")).fill_null(False)
+    )
     return status.with_columns(
         bucket=pl.when(invalid)
         .then(pl.lit("invalid_target"))

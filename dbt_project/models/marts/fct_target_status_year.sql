@@ -9,7 +9,11 @@
 --   growth_ratio: observed / required compound annual growth rate; linear pace when a value is <= 0, where
 --     a compound rate is undefined (growth_basis says which).
 --   status thresholds: TS.on_track_ratio / TS.acceleration_ratio of the rules seed (no literals here).
---   zero or reversed gap (the baseline already met the target): 'achieved' while the target is still met,
+--   no target (target_value missing, zero or below, or EQUAL to the baseline value): 'invalid_target'. A target
+--     equal to its baseline asks for nothing (0 -> 0 read "achieved" for any city that stayed at 0) and a
+--     target of 0 is the generator's / an office's placeholder; neither is achieved, on track or lagging, and
+--     none counts as evaluable (dashboards/pages/profile.py target_is_invalid says the same in Python).
+--   reversed gap (the baseline already beyond the target): 'achieved' while the target is still met,
 --     'deteriorating' once the city has fallen short of it; growth_ratio and progress_index are null.
 -- A plan covers the years after its baseline year up to its target year, so 2020 belongs to the 2016-2020
 -- plan and the 2021-2025 plan starts being judged in 2021.
@@ -93,6 +97,7 @@ assessable as (
   select
     j.*,
     (j.current_value is not null) as has_progress,
+    (j.target_value is null or j.target_value <= 0 or j.target_value = j.baseline_value) as is_invalid_target,
     (j.current_value is not null and j.sign * (j.current_value - j.target_value) >= 0) as meets_target,
     (j.sign * (j.target_value - j.baseline_value) > 0 and j.target_year > j.baseline_year) as has_gap,
     (j.baseline_value > 0 and j.current_value > 0 and j.target_value > 0) as can_compound
@@ -148,12 +153,14 @@ select
   m.is_key_target,
   m.progress,
   case
+    when m.is_invalid_target then null
     when m.progress is not null then least(1.0, m.progress)
     when m.has_progress and m.meets_target then 1.0
   end as progress_index,
-  m.growth_ratio,
-  m.growth_basis,
+  case when not m.is_invalid_target then m.growth_ratio end as growth_ratio,
+  case when not m.is_invalid_target then m.growth_basis end as growth_basis,
   case
+    when m.is_invalid_target then 'invalid_target'
     when not m.has_progress then 'insufficient_data'
     when m.meets_target then 'achieved'
     when not m.has_gap then 'deteriorating'
@@ -164,7 +171,7 @@ select
     else 'deteriorating'
   end as status,
   case
-    when not m.has_progress then null
+    when not m.has_progress or m.is_invalid_target then null
     when m.current_year >= m.target_year then m.current_value
     when m.growth_basis = 'cagr' then
       m.current_value * power(1 + m.observed_cagr, cast(m.target_year - m.current_year as double))

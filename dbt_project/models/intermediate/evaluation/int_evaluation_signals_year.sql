@@ -59,7 +59,8 @@ target_counts as (
   select
     unit_code,
     year,
-    cast(sum(case when status <> 'insufficient_data' then 1 else 0 end) as integer) as targets_evaluable,
+    cast(sum(case when status not in ('insufficient_data', 'invalid_target') then 1 else 0 end) as integer)
+      as targets_evaluable,
     cast(sum(case when status in ('limited_progress', 'deteriorating') then 1 else 0 end) as integer)
       as targets_lagging
   from {{ ref('fct_target_status_year') }}

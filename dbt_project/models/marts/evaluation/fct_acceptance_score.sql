@@ -92,7 +92,7 @@ target_points as (
   inner join {{ ref('fct_target_status_year') }} as t on t.unit_code = l.unit_code and t.year = l.last_year
   left join {{ ref('fct_target_ambition') }} as a
     on a.unit_code = t.unit_code and a.plan_id = t.plan_id and a.indicator_code = t.indicator_code
-  where t.status <> 'insufficient_data'
+  where t.status not in ('insufficient_data', 'invalid_target')
 ),
 
 targets as (

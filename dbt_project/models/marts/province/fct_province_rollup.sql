@@ -54,7 +54,7 @@ key_targets as (
     select
         t.unit_code,
         t.year,
-        sum(case when t.status <> 'insufficient_data' then 1 else 0 end) as evaluable,
+        sum(case when t.status not in ('insufficient_data', 'invalid_target') then 1 else 0 end) as evaluable,
         sum(case when t.status in ('achieved', 'on_track') then 1 else 0 end) as met
     from {{ ref('fct_target_status_year') }} as t
     where t.is_key_target
