@@ -132,7 +132,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         + _COL
         + r": (?P<values>.*) in (?P<months>.*)\): running totals \(本年累计\), not each month's own figures, though no "
         r"header says 累计 \(send each month's own figures; if these are, head the columns 本月… such as 本月登记笔数\)",
-        "每个单位的数字都逐月只增不减（共 {n} 个，如 {unit} 的{col}：{months} 依次为 {values}）：这是本年累计数，"
+        "每个单位的数字都逐月只增不减（共{n}个，如{unit}的{col}：{months} 依次为 {values}）：这是本年累计数，"
         "不是各月当月数，尽管表头没有写“累计”（请报送各月当月数；若这些确为当月数，请在表头写明“本月”，如“本月登记笔数”）",
     ),
     (r"workbook's first sheet is empty", "工作簿的第一个工作表为空"),
