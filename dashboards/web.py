@@ -972,10 +972,3 @@ def _install_headers(app, server: flask.Flask, debug: bool) -> None:
             resp.cache_control.public = False
             resp.cache_control.private = True
         return resp
-
-
-def json_body_or_none():
-    try:
-        return json.loads(flask.request.get_data(cache=True) or b"null")
-    except ValueError:
-        return None

@@ -376,7 +376,8 @@ def test_charts_with_data_in_their_middle_put_the_data_note_where_no_data_is():
     the movers' bars round 0 and the quality chart's "Rows quarantined 0" labels. Each declares its place: the
     distribution the top-left corner (the few lowest indices), the movers above the plot on the title's line, the
     quality chart on a line of its own under its title."""
-    from dashboards.pages.quality import NOTE_LINE_PX, sources_figure
+    from dashboards.figures import DATA_NOTE_LINE_PX
+    from dashboards.pages.quality import sources_figure
     from dashboards.theme import TITLE_MARGIN_PX
 
     note = "合成示例 / Synthetic sample"
@@ -410,4 +411,4 @@ def test_charts_with_data_in_their_middle_put_the_data_note_where_no_data_is():
     assert place(figures.movers_bar(movers, "en", year=2025)) == figures.DATA_NOTE_TITLE_LINE
     fig = sources_figure(sources, "en")
     assert place(fig) == figures.DATA_NOTE_TITLE_LINE
-    assert fig.layout.margin.t >= TITLE_MARGIN_PX + NOTE_LINE_PX  # the note's own line under the title
+    assert fig.layout.margin.t >= TITLE_MARGIN_PX + DATA_NOTE_LINE_PX  # the note's own line under the title

@@ -28,7 +28,7 @@ from ..components import (
     snapshot,
     unavailable,
 )
-from ..figures import DATA_NOTE_PLACE_KEY, DATA_NOTE_TITLE_LINE
+from ..figures import DATA_NOTE_LINE_PX, DATA_NOTE_PLACE_KEY, DATA_NOTE_TITLE_LINE
 from ..formatting import range_text, shown_time
 from ..i18n import (
     CHECK_ENGINES,
@@ -83,11 +83,8 @@ def sources_figure(sources: pl.DataFrame | None, lang: str) -> go.Figure:
         # right, so no corner of the plot is free
         meta={DATA_NOTE_PLACE_KEY: DATA_NOTE_TITLE_LINE},
     )
-    base_layout(fig, t("dq_by_source", lang), height=max(300, 36 * df.height + 120) + NOTE_LINE_PX)
-    return fig.update_layout(margin={"t": TITLE_MARGIN_PX + NOTE_LINE_PX})
-
-
-NOTE_LINE_PX = 36  # the data note's line above the sources chart (its 18 px type, padding and border)
+    base_layout(fig, t("dq_by_source", lang), height=max(300, 36 * df.height + 120) + DATA_NOTE_LINE_PX)
+    return fig.update_layout(margin={"t": TITLE_MARGIN_PX + DATA_NOTE_LINE_PX})
 
 
 def _observed(value) -> str:
