@@ -304,24 +304,12 @@ def test_the_snapshot_records_its_publication_time_with_its_zone():
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_alert_times_are_beijing_time_and_the_headers_say_so(lang):
+    from dashboard_fixtures import alert_row
+
     from dashboards.i18n import t
     from dashboards.pages.alerts import alert_rows, columns
 
-    row = {
-        "fingerprint": "abcdef0123456789",
-        "rule_id": "x",
-        "kind": "x",
-        "severity": "warning",
-        "unit_name": "洛阳市",
-        "unit_code": "410300",
-        "title_en": "t",
-        "title_zh": "t",
-        "state": "resolved",
-        "last_fired_at": "2026-12-05T01:19:00Z",
-        "resolved_at": "2026-12-05T20:00:00Z",
-        "silenced_until": None,
-        "acked_at": None,
-    }
+    row = alert_row()
     (r,) = alert_rows(pl.DataFrame([row]), lang)
     # dash5: the zone is in each time's cell, as in every grid (in the headers it widened the grid past 1366 px)
     zone = t("tz_beijing", lang)
