@@ -179,6 +179,13 @@ def load_rules(path: Path | str | None = None) -> Rules:
             raise AlertConfigError(f"{path}: rule {rid} must be a mapping")
         if r.get("audience", "city") not in AUDIENCES:
             raise AlertConfigError(f"{path}: rule {rid}: audience must be one of {sorted(AUDIENCES)}")
+        urgent = r.get("urgent", False)
+        if not (isinstance(urgent, bool) or (isinstance(urgent, list) and all(isinstance(u, str) for u in urgent))):
+            # `urgent: title_removed` (no brackets) was read as true: every band of the rule went out in the night
+            raise AlertConfigError(
+                f"{path}: rule {rid}: urgent must be true, false or a list of statuses such as [title_removed], "
+                f"got {urgent!r}"
+            )
     return Rules(version=str(data["version"]), rules=rules, path=path)
 
 

@@ -1045,12 +1045,22 @@ def release_ended_silences(routing: Routing, *, path=None, run_id: str | None = 
         return plan_notifications(con, routing, run_id=run_id, at=at)
 
 
+# A pending message whose retry time has come (the parameter: now). A retry is scheduled on the wall clock: after the
+# clock was set back (an NTP step, a VM restored from a snapshot) a retry due "in ten minutes" waited that long plus
+# however far the clock went back, hours perhaps. An attempt stamped later than now shows the clock went back past it:
+# the retry it scheduled is due now (a retry early rather than hours late; its idempotency key lets a receiver drop a
+# repeat). A lease (a dispatcher sending it now) schedules no attempt of its own, so it still holds.
+DUE = """(next_retry_at IS NULL OR next_retry_at <= :now OR EXISTS (
+    SELECT 1 FROM alerts.deliveries AS d WHERE d.idempotency_key = alerts.messages.idempotency_key
+    AND d.attempted_at > :now AND d.next_retry_at = alerts.messages.next_retry_at))"""
+
+
 def _claim(path, key: str, at: datetime) -> dict | None:
     with connect(path) as con:
         cur = con.execute(
-            """UPDATE alerts.messages SET next_retry_at = ? WHERE idempotency_key = ? AND status = 'pending'
-               AND (next_retry_at IS NULL OR next_retry_at <= ?)""",
-            (iso(at + timedelta(seconds=LEASE_SECONDS)), key, iso(at)),
+            f"""UPDATE alerts.messages SET next_retry_at = :lease WHERE idempotency_key = :key AND status = 'pending'
+               AND {DUE}""",
+            {"lease": iso(at + timedelta(seconds=LEASE_SECONDS)), "key": key, "now": iso(at)},
         )
         if not cur.rowcount:
             return None
@@ -1101,10 +1111,9 @@ def deliver_due(
         due = [
             (r[0], r[1], r[2], r[3], r[4])
             for r in con.execute(
-                """SELECT idempotency_key, channel, run_id, urgent, quiet_until FROM alerts.messages
-                   WHERE status = 'pending' AND (next_retry_at IS NULL OR next_retry_at <= ?)
-                   ORDER BY created_at, idempotency_key""",
-                (iso(now),),
+                f"""SELECT idempotency_key, channel, run_id, urgent, quiet_until FROM alerts.messages
+                   WHERE status = 'pending' AND {DUE} ORDER BY created_at, idempotency_key""",
+                {"now": iso(now)},
             ).fetchall()
             # a message for a channel the routing file refused waits for it to be mended (no attempt spent)
             if (keys is None or r[0] in keys) and r[1] not in routing.refused_channels
@@ -1113,7 +1122,12 @@ def deliver_due(
     # A channel whose credentials were refused (401/403) waits as a whole until its next try: none of its digests is
     # tried (or parked) meanwhile; when the time comes the oldest goes first, and the rest follow only if it passes.
     # A route test (run_id 'test') is tried anyway: it is how an operator checks a mended token.
-    waiting = {c for c, r in refusing.items() if r["next_try_at"] and parse(r["next_try_at"]) > now}
+    # (a next try further off than the refusal schedule sets one: the clock was set back past the last try, due now)
+    waiting = {
+        c
+        for c, r in refusing.items()
+        if r["next_try_at"] and now < parse(r["next_try_at"]) <= now + timedelta(seconds=routing.refusal_retry_seconds)
+    }
     # Inside the delivery quiet hours (Beijing time) a digest without an urgent alert waits for their end, untried
     # (no attempt spent), its wait written for `ipcity alerts status`; an urgent one and a route test go at once.
     quiet_end = routing.quiet_until(now)

@@ -1,0 +1,107 @@
+"""Alerts that reach people, round 15: what a data engineer expects at night (a failed blocking check is urgent), a
+retry that a clock set back does not delay, ...
+
+Real receivers only: aiosmtpd and an HTTP receiver on 127.0.0.1, a real DuckDB warehouse and SQLite store.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import yaml
+from alert_receivers import SmtpSink
+from alerts_fixtures import bare_site  # noqa: F401 - the `site` fixture
+from test_alerts import run_alerts, set_status
+
+from pipelines.alerts.config import AlertConfigError, load_routing, load_rules
+from pipelines.alerts.store import connect, iso, now_utc, parse
+
+
+# ------------------------------------------------------------------------------------------ quiet hours, urgent set
+def test_a_failed_blocking_check_is_urgent_by_default():
+    """Inside the quiet hours a failed blocking check (the run's snapshot held back) waited until the morning, while
+    the failed run it belongs to went at once: the data engineers heard of the run's failure without its cause."""
+    from pipelines.alerts import run_failure_events
+    from pipelines.alerts.lifecycle import is_urgent
+
+    rules = load_rules()
+    check = {"asset": "marts/fct_city_score", "check": "not_null_score", "description": "3 rows null"}
+    events = run_failure_events("r" * 32, "ipcity_job", "boom", [check], {})
+    assert [e.rule_id for e in events] == ["run_failed", "blocking_check_failed"]
+    assert all(is_urgent({"rule_id": e.rule_id, "detail_json": e.detail_json()}, rules) for e in events)
+
+
+@pytest.mark.parametrize("written", ["title_removed", "yes", 1])
+def test_an_urgent_setting_that_is_neither_true_false_nor_a_list_is_refused(tmp_path, written):
+    """`urgent: title_removed` (no brackets) was read as true: every band of the rule went out inside the quiet hours."""
+    rules = yaml.safe_load(load_rules().path.read_text(encoding="utf-8"))
+    rules["rules"]["acceptance_band"]["urgent"] = written
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(AlertConfigError, match="acceptance_band: urgent must be true, false or a list"):
+        load_rules(path)
+
+
+# ------------------------------------------------------------------------------------------ a clock set back
+def _clock_back(hours: float) -> None:
+    """The store as it reads after the server's clock was set back ``hours``: every time it wrote is that much ahead."""
+    with connect() as con:
+        for table, cols in (
+            ("messages", ("created_at", "next_retry_at")),
+            ("deliveries", ("attempted_at", "next_retry_at")),
+            ("channel_refusals", ("since", "next_try_at")),
+        ):
+            for col in cols:
+                rows = con.execute(f"SELECT rowid, {col} FROM alerts.{table} WHERE {col} IS NOT NULL").fetchall()
+                con.executemany(
+                    f"UPDATE alerts.{table} SET {col} = ? WHERE rowid = ?",
+                    [(iso(parse(v) + timedelta(hours=hours)), rid) for rid, v in rows],
+                )
+
+
+def test_a_retry_is_not_delayed_by_a_clock_set_back(site):
+    """A busy mailbox (450) is retried after the backoff (here 10 minutes). With the server's clock set back two hours
+    (an NTP step, a VM restored) the retry waited two hours and ten minutes: the attempt's time and its retry time lay
+    ahead of the clock. An attempt stamped later than now shows the clock went back past it: its retry is due now."""
+    from alerts_fixtures import write_routing
+
+    from pipelines.alerts.lifecycle import deliver_due
+
+    relay = SmtpSink(refuse={"national@test.local": "450 4.2.1 mailbox busy"}).start()
+    try:
+        write_routing(site["routing"], relay.port, backoff=(600,), immediate=1)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert [m["X-Envelope-To"] for m in relay.messages] == ["ipo-410000@test.local"]
+        assert deliver_due(load_routing()) == []  # within its backoff: not yet
+        _clock_back(2)
+        (tried,) = deliver_due(load_routing())  # tried now (the mailbox still busy: its next retry after the backoff)
+        assert (tried["recipient"], tried["attempts"]) == ("national@test.local", 2)
+        with connect() as con:
+            (retry_at,) = con.execute("SELECT next_retry_at FROM alerts.messages WHERE status = 'pending'").fetchone()
+        assert parse(retry_at) <= now_utc() + timedelta(seconds=700)  # the backoff from now, not from the clock ahead
+        assert deliver_due(load_routing()) == []
+    finally:
+        relay.stop()
+
+
+def test_a_lease_still_holds_after_a_clock_set_back(site):
+    """A digest leased to a dispatcher sending it now is not claimed by another, even when the clock went back past
+    its earlier attempt: only a retry an attempt scheduled is made due by the clock, never a lease."""
+    from alerts_fixtures import write_routing
+
+    from pipelines.alerts.lifecycle import _claim
+
+    relay = SmtpSink(refuse={"national@test.local": "450 4.2.1 mailbox busy"}).start()
+    try:
+        write_routing(site["routing"], relay.port, backoff=(600,), immediate=1)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        with connect() as con:
+            (key,) = con.execute("SELECT idempotency_key FROM alerts.messages WHERE status = 'pending'").fetchone()
+        _clock_back(2)
+        assert _claim(None, key, now_utc()) is not None  # the retry is due: the first dispatcher leases it
+        assert _claim(None, key, now_utc()) is None  # the second finds it leased
+    finally:
+        relay.stop()
