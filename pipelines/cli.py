@@ -1758,11 +1758,15 @@ def alerts_unsilence(silence_id: int) -> None:
 def alerts_test(route: str | None, provinces: tuple[str, ...]) -> None:
     """向每条路由发送测试消息。 Send a test message over every configured route and channel, through the same ledger."""
     from pipelines.alerts import AlertConfigError, send_test
+    from pipelines.alerts.config import load_routing
 
     try:
+        warnings = load_routing().warnings
         out = send_test(route=route, provinces=provinces)
     except AlertConfigError as e:
         raise click.ClickException(term_text(e)) from e
+    for w in warnings:  # used as written, but likely not reaching people as meant (an smtp channel with no sender)
+        console.print(f"[yellow]路由配置提醒 · routing file warning: {escape(str(w))}[/yellow]")
     _print_deliveries(out, title="test messages · 测试消息")
     if any(r["status"] != "delivered" for r in out):
         sys.exit(1)

@@ -105,3 +105,71 @@ def test_a_lease_still_holds_after_a_clock_set_back(site):
         assert _claim(None, key, now_utc()) is None  # the second finds it leased
     finally:
         relay.stop()
+
+
+# ------------------------------------------------------------------------------------------ an smtp channel's sender
+def _mail_channel(path, host: str, port: int, **more) -> None:
+    cfg = {
+        "version": "test",
+        "channels": {"mail": {"type": "smtp", "host": host, "port": port, "timeout": 5, **more}},
+        "routes": [{"name": "national_office", "audience": "city", "recipients": {"mail": ["national@test.local"]}}],
+        "delivery": {"immediate_attempts": 1, "backoff_seconds": [600], "max_attempts": 50},
+    }
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
+def test_an_smtp_channel_to_a_relay_elsewhere_without_a_sender_is_named_when_the_file_is_read(site):
+    """A channel to the office's relay with no `sender` sent From ipcity-monitor@localhost, which such a relay refuses
+    or the offices' servers file as spam; nothing said so until digests failed. The file now reads with a warning
+    naming the channel and the setting (the channel is still used), shown by `ipcity alerts test` and in the run's
+    result; a relay on this machine, or a channel with a sender, gets none."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    _mail_channel(site["routing"], "smtp.office.invalid", 587, starttls=True)
+    routing = load_routing()
+    (warning,) = routing.warnings
+    assert warning.entry == "channel mail" and "ipcity-monitor@localhost" in warning.reason
+    assert "`sender`" in warning.reason and not routing.problems and "mail" in routing.channels
+    out = CliRunner().invoke(main, ["alerts", "test"], env={"COLUMNS": "250"})
+    shown = " ".join(out.output.split())
+    assert "routing file warning" in shown and "no `sender`" in shown, out.output
+
+    _mail_channel(site["routing"], "smtp.office.invalid", 587, starttls=True, sender="ipcity@example.gov.cn")
+    assert load_routing().warnings == ()
+    _mail_channel(site["routing"], "127.0.0.1", 25)
+    assert load_routing().warnings == ()
+    set_status(site["warehouse"], "410100", "limited_progress")
+    assert run_alerts(site["warehouse"], "run-1")["routing_warnings"] == []
+
+
+def test_a_relay_refusing_the_default_sender_refuses_the_channel_with_the_setting_to_add(site):
+    """A relay refusing MAIL FROM:<ipcity-monitor@localhost> (553) answered every digest alike; each was retried on
+    its own, thirty times, in smtplib's words. Now the channel is marked refusing (its digests wait in order, the
+    engineers are told once) with what to set, shown in Chinese in the CLI."""
+    from aiosmtpd.controller import Controller
+    from alert_receivers import free_port
+
+    from pipelines.alerts.answers import answer_zh
+
+    class RefusesLocalhost:
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+            if address.endswith("@localhost"):
+                return "553 5.7.1 Sender address rejected: not owned by user"
+            envelope.mail_from = address
+            return "250 OK"
+
+    relay = Controller(RefusesLocalhost(), hostname="127.0.0.1", port=free_port())
+    relay.start()
+    try:
+        _mail_channel(site["routing"], "127.0.0.1", relay.port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        with connect() as con:
+            (row,) = con.execute("SELECT channel, response FROM alerts.channel_refusals").fetchall()
+        assert row["channel"] == "mail" and "refused the sender ipcity-monitor@localhost" in row["response"]
+        assert "553" in row["response"] and "set `sender`" in row["response"]
+        assert "拒收发件人 ipcity-monitor@localhost" in answer_zh(row["response"]), answer_zh(row["response"])
+    finally:
+        relay.stop()

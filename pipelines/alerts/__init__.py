@@ -49,6 +49,7 @@ def evaluate_and_notify(
         out = record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=run_id, path=path)
     out["evaluated_rules"] = sorted(evaluated)
     out["routing_problems"] = [str(p) for p in routing.problems]
+    out["routing_warnings"] = [str(p) for p in routing.warnings]
     return out
 
 

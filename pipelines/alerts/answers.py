@@ -128,6 +128,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "{where} 须先登录才接收邮件（{said}）：请在路由文件中为通道 {ch} 设置 `username` 与 `password_env`"
         "（或 `password_file`）{rest}",
     ),
+    # a relay refusing the default sender of a channel that names none (channels._sender_hint)
+    (
+        r"(?P<where>\S+) refused the sender (?P<sender>\S+) \((?P<said>.*?)\): channel (?P<ch>\S+) names no `sender`; "
+        r"set `sender` to the mailbox the relay sends as in the routing file(?P<rest>.*)",
+        "{where} 拒收发件人 {sender}（{said}）：通道 {ch} 未设置 `sender`；请在路由文件中将 `sender` 设为中继服务器允许的"
+        "发件邮箱{rest}",
+    ),
     # an HTTP receiver's 401/403 (channels.http_refusal): the channel waits, its digests in order
     (
         r"(?P<why>[^;]*\(HTTP (?P<code>\d{3})[^)]*\)[^;]*); the channel's digests wait in order \(tried again on a "

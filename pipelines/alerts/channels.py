@@ -31,10 +31,9 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from pipelines import settings
-from pipelines.alerts.config import SECRET_KEYS, AlertConfigError, secret
+from pipelines.alerts.config import SECRET_KEYS, SENDER_DEFAULT, AlertConfigError, secret
 from pipelines.counts import count_en, count_zh
 
-SENDER_DEFAULT = "ipcity-monitor@localhost"
 SESSION_TIMEOUT = 60  # seconds for a whole SMTP session or HTTP request, whatever each read's `timeout`
 # What a group robot takes in one text message, in bytes of UTF-8 (the APIs count bytes, and a Chinese character is
 # three): DingTalk 20,000, WeCom 2,048 (more is refused with errcode 40058 — under an HTTP 200).
@@ -116,7 +115,7 @@ def send_file(msg: dict, ch: dict) -> tuple[bool, str]:
     if target.exists():
         return True, f"already in outbox: {target.name}"
     tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(bytes(email_message(_with_provenance(msg), ch.get("sender", SENDER_DEFAULT), ch.get("reply_to"))))
+    tmp.write_bytes(bytes(email_message(_with_provenance(msg), ch.get("sender") or SENDER_DEFAULT, ch.get("reply_to"))))
     os.replace(tmp, target)
     return True, f"written {target}"
 
@@ -171,7 +170,7 @@ def fit_mail(
 def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
     host, port = ch.get("host", "127.0.0.1"), int(ch.get("port", 25))
     timeout = float(ch.get("timeout", 20))
-    sender = ch.get("sender", SENDER_DEFAULT)
+    sender = ch.get("sender") or SENDER_DEFAULT
     if any(c in msg["recipient"] for c in "\r\n"):
         # a line break in an address (a province name or a routing entry carrying one) would be a header of its own:
         # the email package refuses it, every attempt alike, so it is refused for good, by name, at once
@@ -213,8 +212,12 @@ def send_smtp(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool
                 False,
                 f"session_timeout: {host}:{port} did not finish within {session_timeout:g} s ({type(e).__name__})",
             )
-        hint = _tls_hint(e, ch, host, port, greeted=progress.get("greeted", False)) or _login_hint(
-            e, ch, host, port, msg.get("channel") or "?", offers_starttls=progress.get("starttls", False)
+        hint = (
+            _tls_hint(e, ch, host, port, greeted=progress.get("greeted", False))
+            or _login_hint(
+                e, ch, host, port, msg.get("channel") or "?", offers_starttls=progress.get("starttls", False)
+            )
+            or _sender_hint(e, ch, host, port, msg.get("channel") or "?")
         )
         if hint:
             return False, f"{hint} ({type(e).__name__}: {e})"
@@ -290,6 +293,18 @@ def _login_hint(e: Exception, ch: dict, host: str, port: int, channel: str, *, o
             f"`password_env` (or `password_file`) on channel {channel} in the routing file"
         )
     return None
+
+
+def _sender_hint(e: Exception, ch: dict, host: str, port: int, channel: str) -> str | None:
+    """A relay refusing the default sender (the channel names no `sender`): every digest on the channel gets the same
+    answer, so the channel is marked refusing, with the setting to add, not retried digest by digest in smtplib's
+    words ("SMTPSenderRefused: (553, b'5.7.1 Sender address rejected', 'ipcity-monitor@localhost')")."""
+    if not isinstance(e, smtplib.SMTPSenderRefused) or ch.get("sender"):
+        return None
+    return (
+        f"{CHANNEL_REFUSING}{host}:{port} refused the sender {SENDER_DEFAULT} ({e.smtp_code} {_text(e.smtp_error)}): "
+        f"channel {channel} names no `sender`; set `sender` to the mailbox the relay sends as in the routing file"
+    )
 
 
 def _smtp_session(

@@ -30,6 +30,8 @@ LANGUAGES = ("zh", "en", "both")
 SECRET_KEYS = {"password", "secret", "access_token", "key", "token"}
 # Hosts a plain-text SMTP login may go to (a relay on this machine): anywhere else a login needs TLS.
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+# The From of an smtp channel that names no `sender`: a relay on this machine takes it, one elsewhere seldom does.
+SENDER_DEFAULT = "ipcity-monitor@localhost"
 # What a recipient template may name: the province of the alert, so only on a `per: province` route.
 RECIPIENT_FIELDS = {"province_code", "province_name"}
 
@@ -118,6 +120,9 @@ class Routing:
     problems: tuple[RoutingProblem, ...] = ()
     refused_channels: frozenset[str] = frozenset()
     readable: bool = True
+    # Entries used as written that will likely not reach people as meant (an smtp channel to a relay off this machine
+    # with no `sender`): named where problems are (the CLI, the run's log and metadata), never left out.
+    warnings: tuple[RoutingProblem, ...] = ()
     # Where a reader finds every alert (the dashboard's Alerts page): named when a robot's size limit cuts a digest.
     dashboard_url: str = ""
 
@@ -216,6 +221,7 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
         line = lines.get("channels")
         refuse("channels", line, _EntryError(path, "channels", line, "must be a mapping of channels"))
         raw_channels = {}
+    warnings: list[RoutingProblem] = []
     for name, ch in raw_channels.items():
         where = ("channels", str(name))
         try:
@@ -223,6 +229,20 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
             channels[name] = ch
         except _EntryError as e:
             refuse(f"channel {name}", lines.get(where), e)
+            continue
+        if ch["type"] == "smtp" and not ch.get("sender") and str(ch.get("host", "127.0.0.1")) not in LOOPBACK:
+            # the default sender, ipcity-monitor@localhost, is no mailbox: a relay off this machine refuses it (every
+            # digest alike) or the offices' servers file the mail as spam, and an answer or a bounce reaches nobody
+            warnings.append(
+                RoutingProblem(
+                    path,
+                    f"channel {name}",
+                    lines.get(where),
+                    f"no `sender`: mail to {ch.get('host')} goes From {SENDER_DEFAULT}, which a relay off this "
+                    "machine or the offices' mail servers refuse or file as spam, and no answer or bounce reaches "
+                    "anyone; set `sender: 知识产权强市监测 <ipcity@your-domain>` (the mailbox the relay sends as)",
+                )
+            )
     refused_channels = frozenset(str(n) for n in raw_channels) - set(channels)
 
     routes = []
@@ -291,6 +311,7 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
         path=path,
         problems=tuple(problems),
         refused_channels=refused_channels,
+        warnings=tuple(warnings),
         **delivery,
     )
 

@@ -58,6 +58,8 @@ def build_publish_assets(
         # here, in the run's log and metadata, and in an alert_routing_refused alert over the routes that remain.
         for problem in out["routing_problems"]:
             context.log.warning(f"alert routing entry left out: {problem}")
+        for problem in out.get("routing_warnings", ()):  # used as written, but likely not reaching people as meant
+            context.log.warning(f"alert routing entry to check: {problem}")
         return dg.MaterializeResult(
             metadata={
                 "transitions": out["transitions"],
