@@ -173,3 +173,73 @@ def test_a_relay_refusing_the_default_sender_refuses_the_channel_with_the_settin
         assert "拒收发件人 ipcity-monitor@localhost" in answer_zh(row["response"]), answer_zh(row["response"])
     finally:
         relay.stop()
+
+
+# ------------------------------------------------------------------------------------------ what a resolution says
+def test_a_resolution_says_why_it_cleared(site):
+    """A resolution read "已解除" and the title of what had fired: a reader could not tell whether the city caught
+    up or the data went away. Each resolved line now says why it cleared (the labels seed's alert_cleared_<rule>),
+    in both languages, in the text, the HTML part and the webhook's payload."""
+    from alerts_fixtures import write_routing
+
+    from pipelines.labels import label_text
+
+    relay = SmtpSink().start()
+    try:
+        write_routing(site["routing"], relay.port)
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        set_status(site["warehouse"], "410100", "on_track")
+        run_alerts(site["warehouse"], "run-2")
+        (notice, *_) = [m for m in relay.messages[2:] if m["X-Envelope-To"] == "national@test.local"]
+        text = SmtpSink.text(notice)
+        assert f"（解除原因：{label_text('alert_cleared_target_behind')}）" in text, text
+        assert f" (cleared: {label_text('alert_cleared_target_behind', 'en')})" in text, text
+        html = notice.get_body(("html",)).get_content()
+        assert label_text("alert_cleared_target_behind") in html
+    finally:
+        relay.stop()
+
+
+def test_every_rule_that_resolves_has_its_cleared_words():
+    """Every rule that can resolve (all but the one-off events) says in both languages why it cleared."""
+    from pipelines.labels import label_text
+
+    events = {"run_failed", "blocking_check_failed", "dead_run"}
+    for rule in sorted(set(load_rules().rules) - events):
+        code = f"alert_cleared_{rule}"
+        assert label_text(code) != code and label_text(code, "en") != code, rule
+
+
+def test_a_refused_file_withdrawn_is_not_read_as_corrected(tmp_path):
+    """A refused file the office removed from the landing folder (withdrawn) clears the refusal too: its resolution
+    said the same as a corrected file's. Now it says the file was withdrawn and its data not corrected; the same
+    file loaded unchanged (the loader mended) says that."""
+    import duckdb
+
+    from pipelines.alerts.conditions import landing_file_cleared
+    from pipelines.alerts.store import fingerprint
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema raw")
+        con.execute(
+            "create table raw.ingested_files (source varchar, file_name varchar, file_hash varchar, status varchar, "
+            "rows_loaded bigint, rows_rejected bigint, ingested_at timestamp)"
+        )
+        con.execute(
+            """insert into raw.ingested_files values
+               ('pledge_loans', 'gone.csv', 'h1', 'failed', 0, 0, '2026-12-01 01:00:00'),
+               ('pledge_loans', 'gone.csv', 'h1', 'withdrawn', 0, 0, '2026-12-02 01:00:00'),
+               ('pledge_loans', 'same.csv', 'h2', 'failed', 0, 0, '2026-12-01 01:00:00'),
+               ('pledge_loans', 'same.csv', 'h2', 'loaded', 12, 1, '2026-12-03 02:30:00'),
+               ('pledge_loans', 'still.csv', 'h3', 'failed', 0, 0, '2026-12-01 01:00:00')"""
+        )
+        notes = landing_file_cleared(con)
+    fp = lambda name: fingerprint("landing_file_refused", None, f"pledge_loans/{name}")  # noqa: E731
+    assert set(notes) == {fp("gone.csv"), fp("same.csv")}
+    assert "撤回" in notes[fp("gone.csv")]["zh"] and "not corrected" in notes[fp("gone.csv")]["en"]
+    same = notes[fp("same.csv")]
+    assert (
+        "内容未改" in same["zh"] and "2026-12-03 10:30 北京时间" in same["zh"] and "载入 12 行、隔离 1 行" in same["zh"]
+    )
+    assert "the same file (unchanged)" in same["en"]

@@ -45,8 +45,11 @@ def evaluate_and_notify(
         evaluated.add("alert_routing_refused")
     from pipelines.data_nature import holding
 
+    cleared = cond.landing_file_cleared(con) if "landing_file_refused" in evaluated else {}
     with holding(con):  # the digests planned now say what the warehouse this step holds loaded
-        out = record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=run_id, path=path)
+        out = record_and_dispatch(
+            found, evaluated=evaluated, rules=rules, routing=routing, run_id=run_id, path=path, cleared=cleared
+        )
     out["evaluated_rules"] = sorted(evaluated)
     out["routing_problems"] = [str(p) for p in routing.problems]
     out["routing_warnings"] = [str(p) for p in routing.warnings]
@@ -142,7 +145,13 @@ def notify_run_failure(instance, run, message: str, *, path=None) -> dict:
                 rules, routing = load_rules(), load_routing(strict=False)
                 found, evaluated = cond.evaluate(con, rules, only=(cond.landing_file_refused,))
                 more = record_and_dispatch(
-                    found, evaluated=evaluated, rules=rules, routing=routing, run_id=run.run_id, path=path
+                    found,
+                    evaluated=evaluated,
+                    rules=rules,
+                    routing=routing,
+                    run_id=run.run_id,
+                    path=path,
+                    cleared=cond.landing_file_cleared(con) if evaluated else {},
                 )
                 out["messages"] += more["messages"]
     except duckdb.IOException:

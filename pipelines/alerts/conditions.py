@@ -879,6 +879,54 @@ def landing_file_refused(con, rules: Rules) -> list[Condition] | None:
     ]
 
 
+def landing_file_cleared(con) -> dict[str, dict]:
+    """What cleared each landing file's refusal (subject ``source/file``), for the resolution its recipients read: a
+    corrected file loaded (when, rows loaded and quarantined), the same file loaded once the loader or the reference
+    data were mended, or the file withdrawn from the landing folder. "已解除" alone did not say whether the data were
+    corrected or the file only went away. Keyed by the alert's fingerprint; {"zh", "en"} each."""
+    from pipelines.alerts.store import fingerprint
+    from pipelines.china_time import china_time_text
+
+    if not has_table(con, "raw", "ingested_files"):
+        return {}
+    rows = _rows(
+        con,
+        """select source, file_name, status, rows_loaded, rows_rejected, cast(ingested_at as varchar) as ingested_at,
+                  file_hash,
+                  (select f.file_hash from raw.ingested_files f where f.source = latest.source
+                     and f.file_name = latest.file_name and f.status = 'failed'
+                     order by f.ingested_at desc nulls last limit 1) as refused_hash
+           from (select *, row_number() over (partition by source, file_name order by ingested_at desc nulls last)
+                 as recency from raw.ingested_files) as latest
+           where recency = 1 and status <> 'failed'""",
+    )
+    out = {}
+    for r in rows:
+        at_zh, at_en = china_time_text(r["ingested_at"], "zh"), china_time_text(r["ingested_at"], "en")
+        loaded, rejected = int(r["rows_loaded"] or 0), int(r["rows_rejected"] or 0)
+        if r["status"] == "loaded" and r["refused_hash"] and r["file_hash"] == r["refused_hash"]:
+            note = {
+                "zh": f"同一文件（内容未改）已于 {at_zh} 载入成功：载入规则或参考数据已更正，载入 {loaded} 行、隔离 {rejected} 行",
+                "en": f"the same file (unchanged) loaded {at_en}, the loading rules or reference data mended: "
+                f"{loaded} rows loaded, {rejected} quarantined",
+            }
+        elif r["status"] == "loaded":
+            note = {
+                "zh": f"更正后的文件已于 {at_zh} 载入，数据已更正：载入 {loaded} 行、隔离 {rejected} 行",
+                "en": f"a corrected file loaded {at_en}, the data corrected: {loaded} rows loaded, {rejected} quarantined",
+            }
+        elif r["status"] == "withdrawn":
+            note = {
+                "zh": f"该文件已于 {at_zh} 从落地目录移除并撤回：未载入其数据，并非已更正",
+                "en": f"the file was removed from the landing folder and withdrawn {at_en}: its data are not loaded, "
+                "not corrected",
+            }
+        else:
+            continue  # a state the rule's label words well enough
+        out[fingerprint("landing_file_refused", None, f"{r['source']}/{r['file_name']}")] = note
+    return out
+
+
 def alert_routing_refused(routing: Routing, rules: Rules) -> list[Condition] | None:
     """Entries of the routing file the alert step left out (config.load_routing(strict=False)): one engineering
     alert per entry, telling the data engineers over the routes that remain; resolved once the file reads clean.

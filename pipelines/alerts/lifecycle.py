@@ -50,9 +50,12 @@ def apply_conditions(
     rules_version: str,
     run_id: str | None,
     at: datetime,
+    cleared: dict[str, dict] | None = None,
 ) -> dict:
     """Record what holds now: new alerts fire, known ones stay firing, alerts of an evaluated rule whose
-    condition is gone resolve. Returns counts by transition."""
+    condition is gone resolve. ``cleared``: what cleared an alert, by fingerprint ({"zh", "en"}: a corrected file
+    loaded, or the file withdrawn), kept in its detail for the resolution its recipients read. Returns counts by
+    transition."""
     t = iso(at)
     counts = {"new": 0, "refired": 0, "changed": 0, "ongoing": 0, "resolved": 0}
     seen = set()
@@ -132,6 +135,12 @@ def apply_conditions(
                     "UPDATE alerts.alerts SET state = 'resolved', resolved_at = ?, last_run_id = ? WHERE fingerprint = ?",
                     (t, run_id, fp),
                 )
+                if (cleared or {}).get(fp):
+                    con.execute(
+                        "UPDATE alerts.alerts SET detail_json = json_set(coalesce(detail_json, '{}'), '$.cleared', "
+                        "json(?)) WHERE fingerprint = ?",
+                        (json.dumps(cleared[fp], ensure_ascii=False), fp),
+                    )
                 counts["resolved"] += 1
     return counts
 
@@ -327,6 +336,25 @@ def _change_mark(a: dict, lang: str) -> str:
     return f"[{label_text(ch['code'], 'en')}: {ch['from_en']} → {ch['to_en']}] "
 
 
+def cleared_text(a: dict, lang: str) -> str:
+    """Why a resolved alert cleared, in ``lang``: what the resolution recorded (a corrected file loaded, when, its
+    rows), else the labels seed's alert_cleared_<rule> (what the rule no longer finds); "" for none. A resolution
+    read "已解除" and the title of what had fired, and left the reader to guess whether the data were corrected."""
+    said = (json.loads(a.get("detail_json") or "{}").get("cleared") or {}).get(lang)
+    if not said:
+        code = f"alert_cleared_{a['rule_id']}"
+        said = label_text(code, lang)
+        said = "" if said == code else said
+    return said
+
+
+def _cleared_mark(a: dict, lang: str) -> str:
+    said = cleared_text(a, lang) if a.get("state") == "resolved" and not a.get("left_scope") else ""
+    if not said:
+        return ""
+    return f"（解除原因：{said}）" if lang == "zh" else f" (cleared: {said})"
+
+
 def _line(a: dict, lang: str, under_city: bool = False) -> str:
     title = a["title_zh"] if lang == "zh" else a["title_en"]
     # Under the city's heading the title's own "City：" / "Name (code): " / "code: " prefix is noise: drop it.
@@ -337,7 +365,8 @@ def _line(a: dict, lang: str, under_city: bool = False) -> str:
     skipped = PROVINCE_SKIPPED[lang] if a.get("province_office_skipped") else ""
     left = a["left_scope"][lang] if a.get("left_scope") else ""
     again = _repeat_mark(a, lang)
-    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{again}{title}{skipped}{left}"
+    cleared = _cleared_mark(a, lang)
+    return f"  [{a['fingerprint'][:8]}] {mark}{_change_mark(a, lang)}{again}{title}{skipped}{left}{cleared}"
 
 
 # Beside a city alert that a per-province route would have taken but could not (the reference data give the city no
@@ -700,6 +729,11 @@ def compose(
             "detail": json.loads(a.get("detail_json") or "{}"),
             "change": change_of(a) if tr == "firing" else None,
             "repeat": _repeat_fields(a) if tr == "firing" else None,
+            # why it cleared (a corrected file loaded, when; the rule's own words otherwise): a resolution said only
+            # that it had
+            "cleared": {"zh": cleared_text(a, "zh"), "en": cleared_text(a, "en")}
+            if tr == "resolved" and a.get("state") == "resolved" and not a.get("left_scope")
+            else None,
             "next_step": {
                 "zh": next_step(a["rule_id"], "zh", step_role(a, role)),
                 "en": next_step(a["rule_id"], "en", step_role(a, role)),
@@ -1452,6 +1486,7 @@ def record_and_dispatch(
     run_id: str | None,
     path=None,
     events: bool = False,
+    cleared: dict[str, dict] | None = None,
 ) -> dict:
     at = now_utc()
     started = time.monotonic()  # the run's delivery budget (routing.run_budget_seconds) covers both dispatches
@@ -1466,6 +1501,7 @@ def record_and_dispatch(
             rules_version=rules.version,
             run_id=run_id,
             at=at,
+            cleared=cleared,
         )
     out = dispatch(routing, run_id=run_id, path=path, at=at, budget=routing.run_budget_seconds)
     # A digest refused for good in this dispatch (or before) is an engineering alert now, in the same run: the
