@@ -124,3 +124,95 @@ def test_bounce_maildir_is_an_smtp_setting_named_when_misplaced(site):
     site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     with pytest.raises(AlertConfigError, match="channel hook.*bounce_maildir"):
         load_routing()
+
+
+# ------------------------------------------------------------------------------ round 15: bounces in plain text
+def qmail_bounce(original, recipient: str) -> bytes:
+    """A bounce as qmail writes it: plain text, no delivery-status part, the original's headers quoted after it."""
+    headers = original.as_string().split("\n\n", 1)[0]
+    return (
+        "Return-Path: <>\nFrom: MAILER-DAEMON@mx.henan.test\nTo: m@test.local\nSubject: failure notice\n\n"
+        "Hi. This is the qmail-send program at mx.henan.test.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+        f"<{recipient}>:\n550 5.1.1 mailbox unavailable: user unknown\n\n"
+        f"--- Below this line is a copy of the message.\n\n{headers}\n\n(body)\n"
+    ).encode()
+
+
+def coremail_bounce(original, subject: str, said: str) -> bytes:
+    """A bounce as a Chinese office's server (Coremail) writes one: GBK text/plain, the original attached."""
+    from email.message import Message
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    out = MIMEMultipart("mixed")
+    out["From"] = "postmaster@henan.test"
+    out["To"] = "m@test.local"
+    out["Subject"] = str(email_header(subject))
+    out.attach(MIMEText(said, "plain", "gbk"))
+    attached = Message()
+    attached.set_type("message/rfc822")
+    attached.set_payload([original])
+    out.attach(attached)
+    return out.as_bytes()
+
+
+def email_header(text: str):
+    from email.header import Header
+
+    return Header(text, "gbk").encode()
+
+
+@pytest.mark.parametrize("kind", ["qmail", "coremail"])
+def test_a_bounce_written_as_plain_text_is_parked_too(site, kind):
+    """qmail, Exchange's older servers and the Coremail servers many offices run send a bounce as plain text, not
+    as a delivery status notification (RFC 3464): it was ignored, and the ledger said "delivered" for a province
+    whose mailbox was gone. Such a bounce is now read for the digest's key in the headers it quotes and the
+    server's answer, parked as a DSN's is, and the engineers told."""
+    from pipelines.automation import alert_delivery_sensor
+
+    sink, box = site["sink"], site["box"]
+    set_status(site["warehouse"], "410100", "limited_progress")
+    run_alerts(site["warehouse"], "run-1")
+    (sent,) = sink.to(OFFICE)
+    if kind == "qmail":
+        box.add(qmail_bounce(sent, OFFICE))
+    else:
+        box.add(
+            coremail_bounce(
+                sent, "系统退信", f"很抱歉，您的邮件未能送达 {OFFICE}。\n退信原因：550 5.1.1 收件人地址不存在\n"
+            )
+        )
+    n = len(sink.messages)
+    alert_delivery_sensor(dg.build_sensor_context())
+    status, response = _message(OFFICE)
+    assert status == "failed", response
+    assert response.startswith(f"permanent refusal: bounced: {OFFICE} 5.1.1"), response
+    assert ("user unknown" if kind == "qmail" else "收件人地址不存在") in response
+    assert any(
+        f"预警未送达：{OFFICE}" in SmtpSink.text(m) for m in sink.messages[n:] if "de@test.local" in m["X-Envelope-To"]
+    )
+
+
+@pytest.mark.parametrize(
+    "subject, said",
+    [
+        (
+            "自动回复：知识产权强市监测",
+            "您好，我正在休假，12月10日返回。",
+        ),  # an out-of-office answer, from the null sender
+        ("Delivery Status Notification (Delay)", "Delivery is delayed; the server will keep trying. 4.4.7"),
+    ],
+)
+def test_an_auto_reply_or_a_delay_in_plain_text_leaves_the_digest_delivered(site, subject, said):
+    """An out-of-office answer (its subject says so) or a delay notice (the server still tries) quotes the digest
+    too: neither is a refusal, and the digest stays delivered."""
+    from pipelines.automation import alert_delivery_sensor
+
+    set_status(site["warehouse"], "410100", "limited_progress")
+    run_alerts(site["warehouse"], "run-1")
+    (sent,) = site["sink"].to(OFFICE)
+    site["box"].add(coremail_bounce(sent, subject, said))
+    alert_delivery_sensor(dg.build_sensor_context())
+    assert _message(OFFICE)[0] == "delivered"

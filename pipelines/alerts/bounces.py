@@ -15,6 +15,7 @@ each is read once; anything else in the folder is left as it is.
 from __future__ import annotations
 
 import email
+import email.header
 import logging
 import mailbox
 import re
@@ -89,6 +90,94 @@ def parse_dsn(raw: bytes) -> tuple[str | None, list[dict]] | None:
     return envelope or key, failed
 
 
+# A bounce written as plain text, not RFC 3464 (qmail's "failure notice", Exchange's "Undeliverable:", the Coremail
+# and Tencent servers many offices run: "系统退信", "退信", "邮件未能送达"): from the mail system (MAILER-DAEMON,
+# postmaster, or the null sender <>), its subject saying the mail failed, and the digest's headers quoted in it. An
+# out-of-office answer (also from <>) or an office's own reply quoting the digest is no bounce and is left alone.
+_MAIL_SYSTEM = re.compile(r"mailer-daemon|postmaster|mail delivery (?:subsystem|system)|系统退信|邮件系统", re.I)
+_FAILED_SUBJECT = re.compile(
+    r"undeliver|delivery (?:status notification|failure|failed|has failed|problem)|failure notice|returned mail|"
+    r"mail delivery failed|could not be delivered|not delivered|退信|退回|无法投递|投递失败|未能(?:送达|投递|发送)|"
+    r"发送失败|递送失败",
+    re.I,
+)
+_AUTO_REPLY = re.compile(r"auto(?:matic)?[- ]?(?:reply|response)|out of (?:the )?office|自动回复|自动答复|休假", re.I)
+_DELAYED = re.compile(
+    r"\bdelay|will (?:continue|keep) trying|still trying|not yet been delivered|延迟|延时|仍在(?:尝试|重试)|暂时无法",
+    re.I,
+)
+_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_REPLY_CODE = re.compile(r"(?<!\d)([45]\d\d)(?:[ -]|$)", re.M)
+_PERMANENT_WORDS = re.compile(
+    r"permanent (?:error|failure)|given up|永久|地址不存在|用户不存在|不存在的(?:用户|地址)", re.I
+)
+
+
+def _texts(msg) -> str:
+    """A message's text as a reader sees it: every text part decoded in its own charset (a Chinese server's GBK
+    among them), and the headers of a returned message."""
+    out = []
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind.startswith("text/"):
+            raw = part.get_payload(decode=True) or b""
+            charset = part.get_content_charset() or "utf-8"
+            for codec in (charset, "gb18030", "utf-8"):
+                try:
+                    out.append(raw.decode(codec))
+                    break
+                except (LookupError, UnicodeDecodeError):
+                    continue
+            else:
+                out.append(raw.decode("utf-8", "replace"))
+        elif kind == "message/rfc822":
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                out.append("\n".join(f"{k}: {v}" for k, v in inner[0].items()))
+    return "\n".join(out)
+
+
+def parse_plain_bounce(raw: bytes) -> tuple[str | None, list[dict]] | None:
+    """(digest key, failed [{"recipient", "status", "diagnostic"}]) of a bounce written as plain text (not RFC
+    3464), None for any other mail. A delay notice ("will keep trying", a 4.x.x alone) fails nothing: (key, [])."""
+    msg = email.message_from_bytes(raw, policy=policy.compat32)
+    subject = str(email.header.make_header(email.header.decode_header(msg.get("Subject") or "")))
+    sender = str(email.header.make_header(email.header.decode_header(msg.get("From") or "")))
+    null_sender = (msg.get("Return-Path") or "").strip() == "<>"
+    if not (_MAIL_SYSTEM.search(sender) or null_sender):
+        return None
+    if not _FAILED_SUBJECT.search(subject) or _AUTO_REPLY.search(subject):
+        return None
+    text = _texts(msg)
+    key = None
+    for found in re.finditer(r"X-Idempotency-Key:\s*([0-9a-f]{32})\b|<([0-9a-f]{32})@ipcity\.monitor>", text, re.I):
+        key = (found.group(1) or found.group(2)).lower()
+        break
+    if key is None:
+        return None
+    codes = [m for m in _ENHANCED.finditer(text) if m.group(1) in "45"]
+    replies = list(_REPLY_CODE.finditer(text))
+    permanent = [m for m in codes if m.group(1) == "5"] or [m for m in replies if m.group(1).startswith("5")]
+    if not permanent and (_DELAYED.search(subject) or _DELAYED.search(text) or codes or replies):
+        if not _PERMANENT_WORDS.search(text):
+            return key, []  # held up, not refused: nothing changes (as a DSN's `delayed`)
+    first = permanent[0] if permanent else None
+    line = ""
+    if first is not None:
+        start = text.rfind("\n", 0, first.start()) + 1
+        end = text.find("\n", first.end())
+        line = re.sub(r"\s+", " ", text[start : end if end >= 0 else len(text)]).strip()
+    else:  # no code given (a Chinese server's sentence alone): the line that says why
+        said = _PERMANENT_WORDS.search(text)
+        start = text.rfind("\n", 0, said.start()) + 1 if said else 0
+        end = text.find("\n", said.end()) if said else -1
+        line = re.sub(r"\s+", " ", text[start : end if end >= 0 else len(text)]).strip() if said else subject
+    status = (
+        ".".join(first.groups()) if first is not None and first.re is _ENHANCED else (first.group(1) if first else "")
+    )
+    return key, [{"recipient": "", "status": status, "diagnostic": line[:300]}]
+
+
 def read_bounces(routing: Routing, *, path=None) -> list[dict]:
     """Read each smtp channel's `bounce_maildir`; park the digests a DSN says failed. Returns what was parked:
     one row each, as deliver_due's results are (route, channel, recipient, status failed, attempts, response)."""
@@ -111,6 +200,8 @@ def read_bounces(routing: Routing, *, path=None) -> list[dict]:
             if "S" in message.get_flags():
                 continue
             found = parse_dsn(message.as_bytes())
+            if found is None:  # a bounce written as plain text (qmail, Exchange, Coremail's 系统退信)
+                found = parse_plain_bounce(message.as_bytes())
             if found is not None and found[0] and found[1]:
                 parked += _park(path, found[0], found[1])
             if found is not None:
