@@ -243,3 +243,59 @@ def test_a_refused_file_withdrawn_is_not_read_as_corrected(tmp_path):
         "内容未改" in same["zh"] and "2026-12-03 10:30 北京时间" in same["zh"] and "载入 12 行、隔离 1 行" in same["zh"]
     )
     assert "the same file (unchanged)" in same["en"]
+
+
+# ------------------------------------------------------------------------------------------ one send at a time
+def test_a_slow_channel_keeps_its_digest_leased_for_its_whole_session(site):
+    """A channel given a long `session_timeout` (a slow relay, 300 s) had its digest leased for 120 s only: past that
+    the delivery sensor's next tick claimed it while the first send was still under way, and the office got it twice.
+    The lease now outlasts the channel's session."""
+    import threading
+    from dataclasses import replace
+
+    import duckdb
+    from alerts_fixtures import write_routing
+
+    from pipelines.alerts import conditions as cond
+    from pipelines.alerts.lifecycle import _claim, deliver_due, record_and_dispatch
+
+    relay = SmtpSink(delay=2).start()
+    try:
+        write_routing(site["routing"], relay.port, session_timeout=300)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"] = cfg["routes"][1:]  # the national office alone: one digest
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        rules = load_rules()
+        with duckdb.connect(str(site["warehouse"])) as con:
+            found, evaluated = cond.evaluate(con, rules)
+        # planned, not sent: a run budget of next to nothing starts no delivery
+        planning = replace(load_routing(), run_budget_seconds=1e-9)
+        record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=planning, run_id="run-1")
+        with connect() as con:
+            (key,) = con.execute("SELECT idempotency_key FROM alerts.messages WHERE status = 'pending'").fetchone()
+        sending = threading.Thread(target=deliver_due, args=(load_routing(),))
+        sending.start()
+        try:
+            for _ in range(200):  # until the first dispatcher has claimed it (leased into the future) and sends
+                with connect() as con:
+                    (until,) = con.execute(
+                        "SELECT next_retry_at FROM alerts.messages WHERE idempotency_key = ?", (key,)
+                    ).fetchone()
+                if until and parse(until) > now_utc():
+                    break
+                threading.Event().wait(0.02)
+            assert _claim(None, key, now_utc() + timedelta(seconds=150)) is None  # a tick 150 s on finds it leased
+        finally:
+            sending.join()
+        assert len(relay.messages) == 1
+    finally:
+        relay.stop()
+
+
+@pytest.mark.parametrize("value", ["60s", 0, -5, True])
+def test_a_timeout_that_is_not_a_number_of_seconds_is_refused_when_the_file_is_read(site, value):
+    """`session_timeout: 60s` failed every attempt on the channel with a ValueError, thirty times per digest."""
+    _mail_channel(site["routing"], "127.0.0.1", 25, sender="m@test.local", session_timeout=value)
+    problem = load_routing(strict=False).problems[0]
+    assert problem.entry == "channel mail" and "`session_timeout` is a number of seconds" in problem.reason

@@ -393,6 +393,13 @@ def _check_channel(path: Path, name: str, ch, line: int | None) -> None:
                 f"a login (username {ch['username']!r}) to {ch.get('host')} without TLS would send the password in "
                 "clear over the network; set `starttls: true` (port 587) or `ssl: true` (port 465)",
             )
+    for key in ("timeout", "session_timeout"):
+        # a number of seconds: "60s" failed every attempt on the channel (a ValueError in the ledger, thirty times)
+        value = ch.get(key)
+        if key in ch and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600):
+            raise _EntryError(
+                path, entry, line, f"`{key}` is a number of seconds (more than 0, at most 3600), got {value!r}"
+            )
     if "bounce_maildir" in ch and not (ch["type"] == "smtp" and isinstance(ch["bounce_maildir"], str)):
         raise _EntryError(
             path,

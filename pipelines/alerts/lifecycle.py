@@ -38,6 +38,20 @@ from pipelines.data_nature import nature_now
 from pipelines.labels import label_set, label_text, next_step
 
 LEASE_SECONDS = 120
+
+
+def lease_seconds(ch: dict | None) -> float:
+    """How long a message is leased to the dispatcher sending it: at least LEASE_SECONDS, and longer than the
+    channel's whole session (`session_timeout`) may take. A channel given a session_timeout of 300 s (a slow relay)
+    had its message leased for 120 s: the delivery sensor's next tick claimed it while the first send was still under
+    way, and the office got the digest twice."""
+    try:
+        session = float((ch or {}).get("session_timeout", channels.SESSION_TIMEOUT))
+    except (TypeError, ValueError):
+        session = channels.SESSION_TIMEOUT
+    return max(float(LEASE_SECONDS), session + 60)
+
+
 SUBJECT_PREFIX = "【知识产权强市监测】"
 
 
@@ -1089,12 +1103,12 @@ DUE = """(next_retry_at IS NULL OR next_retry_at <= :now OR EXISTS (
     AND d.attempted_at > :now AND d.next_retry_at = alerts.messages.next_retry_at))"""
 
 
-def _claim(path, key: str, at: datetime) -> dict | None:
+def _claim(path, key: str, at: datetime, lease: float = LEASE_SECONDS) -> dict | None:
     with connect(path) as con:
         cur = con.execute(
             f"""UPDATE alerts.messages SET next_retry_at = :lease WHERE idempotency_key = :key AND status = 'pending'
                AND {DUE}""",
-            {"lease": iso(at + timedelta(seconds=LEASE_SECONDS)), "key": key, "now": iso(at)},
+            {"lease": iso(at + timedelta(seconds=lease)), "key": key, "now": iso(at)},
         )
         if not cur.rowcount:
             return None
@@ -1184,7 +1198,7 @@ def deliver_due(
             continue
         if run != "test" and _robot_minute_full(path, routing, channel):
             continue  # the robot's minute is full: the digest stays due, untried, for the next dispatch
-        msg = _claim(path, key, now_utc())
+        msg = _claim(path, key, now_utc(), lease_seconds(routing.channels.get(channel)))
         if msg is None:
             continue  # another dispatcher holds it
         if msg["channel"] in down and keys is None:
@@ -1263,7 +1277,7 @@ def deliver_due(
                 and wait <= 10
                 and (budget is None or time.monotonic() - started + wait < budget)
             )
-            held_until = t + timedelta(seconds=wait + LEASE_SECONDS) if again else next_retry
+            held_until = t + timedelta(seconds=wait + lease_seconds(ch)) if again else next_retry
             with connect(path) as con:
                 con.execute(
                     "INSERT INTO alerts.deliveries VALUES (?, ?, ?, ?, ?, ?)",
