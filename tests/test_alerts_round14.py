@@ -116,7 +116,8 @@ def test_a_robot_rate_limit_waits_its_minute_and_holds_back_the_channel(site, mo
     try:
         robot_routing(site["routing"], hook.port, kind=kind)
         cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
-        cfg["routes"][0]["recipients"]["robot"] = ["group-a", "group-b"]
+        # two routes on the robot (a route's members on a robot are one message since round 15)
+        cfg["routes"].append({**cfg["routes"][0], "name": "second_route"})
         cfg["delivery"].update(immediate_attempts=3, backoff_seconds=[2])
         site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
         set_status(site["warehouse"], "410100", "limited_progress")
@@ -458,7 +459,8 @@ def test_an_alert_storm_to_one_robot_is_paced_under_its_minute_limit(site, monke
     try:
         robot_routing(site["routing"], hook.port, kind=kind)
         cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
-        cfg["routes"][0]["recipients"]["robot"] = [f"group-{i:02d}" for i in range(25)]
+        # 25 routes on one robot (a route's members on a robot are one message since round 15)
+        cfg["routes"] = [{**cfg["routes"][0], "name": f"route-{i:02d}"} for i in range(25)]
         site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
         set_status(site["warehouse"], "410100", "limited_progress")
         out = run_alerts(site["warehouse"], "run-1")

@@ -299,3 +299,70 @@ def test_a_timeout_that_is_not_a_number_of_seconds_is_refused_when_the_file_is_r
     _mail_channel(site["routing"], "127.0.0.1", 25, sender="m@test.local", session_timeout=value)
     problem = load_routing(strict=False).problems[0]
     assert problem.entry == "channel mail" and "`session_timeout` is a number of seconds" in problem.reason
+
+
+# ------------------------------------------------------------------------------------------ one group, one message
+@pytest.mark.parametrize("kind", ["dingtalk", "wecom"])
+def test_a_robot_route_posts_one_message_mentioning_all_its_members(site, monkeypatch, kind):
+    """A route listing three members on a DingTalk / WeCom robot posted three copies of each digest into the one
+    group chat the robot is in. It now posts one, mentioning every mobile among them (DingTalk's atMobiles and
+    "@number" in the text) and naming the rest; a member added to or removed from the list later is the same group,
+    so the alerts still firing are not posted again, and their resolution comes once."""
+    from alert_receivers import HttpSink
+    from test_alerts_round5 import ROBOT_KEY, robot_content, robot_routing
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    hook = HttpSink().start()
+    try:
+        robot_routing(site["routing"], hook.port, kind=kind)
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"][0]["recipients"]["robot"] = ["138 0013 8000", "+86 139-0013-9000", "值班组"]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        (request,) = hook.requests
+        text = robot_content(request)
+        assert "值班组" in text
+        if kind == "dingtalk":
+            assert request["json"]["at"]["atMobiles"] == ["13800138000", "13900139000"]
+            assert text.split("\r\n")[1].startswith("@13800138000 @13900139000 ")
+
+        cfg["routes"][0]["recipients"]["robot"] = ["138 0013 8000", "值班组", "新成员"]  # one left, one joined
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410700", "limited_progress")
+        run_alerts(site["warehouse"], "run-2")
+        assert len(hook.requests) == 2  # the new alert alone, not Zhengzhou's again
+        again = robot_content(hook.requests[1])
+        assert "新乡" in again and "郑州" not in again and "新成员" in again
+
+        set_status(site["warehouse"], "410100", "on_track")
+        run_alerts(site["warehouse"], "run-3")
+        assert len(hook.requests) == 3 and "郑州" in robot_content(hook.requests[2])  # its resolution, once
+        with connect() as con:
+            assert {r[0] for r in con.execute("SELECT recipient FROM alerts.heard")} == {
+                "138 0013 8000, 值班组, 新成员"
+            }
+    finally:
+        hook.stop()
+
+
+def test_one_mailbox_on_two_routes_is_named_when_the_file_is_read(site):
+    """The national office's mailbox on its summary route and on a second route got two digests the same day, the
+    alerts both take told twice, and nothing said so. The file now reads with a warning naming the mailbox and the
+    routes (both routes are still used: another language or the full list beside a summary may be meant)."""
+    _mail_channel(site["routing"], "127.0.0.1", 25, sender="m@test.local")
+    cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+    cfg["routes"].append(
+        {"name": "acceptance", "audience": "city", "recipients": {"mail": ["国家局 <National@test.local>"]}}
+    )
+    site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    routing = load_routing()
+    (warning,) = routing.warnings
+    assert (
+        warning.entry == "route acceptance"
+        and warning.line
+        and "name: acceptance"
+        in "\n".join(site["routing"].read_text(encoding="utf-8").splitlines()[warning.line - 1 : warning.line + 4])
+    )
+    assert "mailbox national@test.local is also on route(s) national_office" in warning.reason
+    assert [r.name for r in routing.routes] == ["national_office", "acceptance"]

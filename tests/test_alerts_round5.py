@@ -769,9 +769,11 @@ def test_a_dingtalk_recipient_given_as_a_mobile_number_is_mentioned(site, monkey
         site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
         set_status(site["warehouse"], "410100", "limited_progress")
         out = run_alerts(site["warehouse"], "run-1")
-        assert sorted(m["status"] for m in out["messages"]) == ["delivered", "delivered"]
-        by_mention = {tuple(r["json"]["at"]["atMobiles"]): robot_content(r) for r in hook.requests}
-        assert sorted(by_mention) == [(), ("13800138000",)]  # a mainland member by its 11 digits
-        assert "@13800138000" in by_mention[("13800138000",)] and "@" not in by_mention[()].split("\r\n")[1][:1]
+        # round 15: one message into the group (it posted a copy per member), the mobile @-mentioned in it
+        assert [m["status"] for m in out["messages"]] == ["delivered"]
+        (request,) = hook.requests
+        assert request["json"]["at"]["atMobiles"] == ["13800138000"]  # a mainland member by its 11 digits
+        assert robot_content(request).split("\r\n")[1].startswith("@13800138000 ")
+        assert "national-group" in robot_content(request)
     finally:
         hook.stop()

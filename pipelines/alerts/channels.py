@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from pipelines import settings
-from pipelines.alerts.config import SECRET_KEYS, SENDER_DEFAULT, AlertConfigError, secret
+from pipelines.alerts.config import MENTION_SEPARATOR, SECRET_KEYS, SENDER_DEFAULT, AlertConfigError, secret
 from pipelines.counts import count_en, count_zh
 
 SESSION_TIMEOUT = 60  # seconds for a whole SMTP session or HTTP request, whatever each read's `timeout`
@@ -923,6 +923,16 @@ def _lang(msg: dict) -> str:
     return (msg.get("payload") or {}).get("lang") or "both"
 
 
+def _mobile(recipient: str) -> str:
+    """A DingTalk recipient written as a mobile number ("138 0013 8000", "+86…"), as DingTalk knows a member; "" for
+    a name."""
+    mobile = re.sub(r"[\s()-]", "", recipient)
+    mobile = mobile.lstrip("+") if re.fullmatch(r"\+?\d{6,15}", mobile) else ""
+    if re.fullmatch(r"861\d{10}", mobile):
+        mobile = mobile[2:]  # DingTalk knows a mainland member by the 11 digits, without the country code
+    return mobile
+
+
 def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[bool, str]:
     pins: dict[str, str] = {}
     if ch.get("endpoint") and (refusal := refused_destination(ch["endpoint"], pins)):
@@ -931,11 +941,10 @@ def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[
     sign = secret(ch, "secret", required=False)
     # A recipient that is a mobile number is @-mentioned (the group member is notified): in the request's atMobiles
     # (apprise's targets) and, as DingTalk shows a mention, as "@number" in the text. A name is only addressed.
-    mobile = re.sub(r"[\s()-]", "", msg["recipient"])
-    mobile = mobile.lstrip("+") if re.fullmatch(r"\+?\d{6,15}", mobile) else ""
-    if re.fullmatch(r"861\d{10}", mobile):
-        mobile = mobile[2:]  # DingTalk knows a mainland member by the 11 digits, without the country code
-    target = quote(mobile, safe="") if mobile else ""
+    # The route's members on this robot are one recipient (config.MENTION_SEPARATOR): one message, every mobile
+    # among them mentioned.
+    mobiles = list(dict.fromkeys(m for m in map(_mobile, msg["recipient"].split(MENTION_SEPARATOR)) if m))
+    target = "/".join(quote(m, safe="") for m in mobiles)
     url = f"dingtalk://{quote(sign, safe='')}@{token}/{target}" if sign else f"dingtalk://{token}/{target}"
 
     def tune(plugin):
@@ -949,7 +958,7 @@ def send_dingtalk(msg: dict, ch: dict, link: str | dict | None = None) -> tuple[
             signed = plugin.get_signature
             plugin.get_signature = lambda: (lambda ts, sig: (ts, unquote(sig)))(*signed())
 
-    mention = f"@{mobile} " if mobile else ""
+    mention = "".join(f"@{m} " for m in mobiles)
     # apprise puts the subject and "\r\n" ahead of the text: the text gets what is left of the limit
     room = ROBOT_TEXT_BYTES["dingtalk"] - len(msg["subject"].encode("utf-8")) - 2 - len(mention.encode("utf-8"))
     text = mention + fit_text(msg["body"], room, link, _lang(msg))

@@ -23,6 +23,10 @@ DEFAULT_ROUTING = HERE / "routing.yaml"
 # leaves room under it for loading the routing file and writing the ledger.
 SENSOR_BUDGET_MAX = 50.0
 CHANNEL_TYPES = {"file", "smtp", "webhook", "dingtalk", "wecom"}
+# Group robots: a channel is one robot in one group chat, so a route's recipients on it are the members it mentions
+# in one message, not several recipients each posted a copy (MENTION_SEPARATOR joins them into one recipient).
+ROBOT_TYPES = frozenset({"dingtalk", "wecom"})
+MENTION_SEPARATOR = ", "
 AUDIENCES = {"city", "engineering"}
 # A route's language (`lang`): what its recipients read. Both by default: a Chinese section, then an English one.
 LANGUAGES = ("zh", "en", "both")
@@ -264,6 +268,8 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
             refuse(f"route {shown}, channel {ch}", line, e)
         routes.append(route)
 
+    warnings += _shared_mailboxes(path, routes, channels, lines, raw_routes)
+
     d = data.get("delivery") or {}
     delivery = {}
     try:
@@ -314,6 +320,39 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
         warnings=tuple(warnings),
         **delivery,
     )
+
+
+def _shared_mailboxes(path: Path, routes: list, channels: dict, lines: dict, raw_routes) -> list[RoutingProblem]:
+    """One mailbox on two routes gets each route's digest: two mails the same day, the alerts both routes take told
+    twice. The routes may mean it (another language, the full list beside a summary), so it is a warning naming the
+    mailbox and the routes, not a refusal."""
+    index = {
+        (r.get("name") if isinstance(r, dict) else None) or f"route{i + 1}": i
+        for i, r in enumerate(raw_routes if isinstance(raw_routes, list) else [])
+    }
+    seen: dict[str, list[str]] = {}
+    for route in routes:
+        for ch, templates in route.recipients.items():
+            if channels.get(ch, {}).get("type") not in ("smtp", "file"):
+                continue
+            for tpl in templates:
+                mailbox = (parseaddr(_sample(tpl))[1] or tpl).strip().lower()
+                names = seen.setdefault(mailbox, [])
+                if route.name not in names:
+                    names.append(route.name)
+    out = []
+    for mailbox, names in seen.items():
+        if len(names) > 1:
+            out.append(
+                RoutingProblem(
+                    path,
+                    f"route {names[-1]}",
+                    lines.get(("routes", index.get(names[-1]))),
+                    f"mailbox {mailbox} is also on route(s) {', '.join(names[:-1])}: it gets each route's digest, "
+                    "the alerts both routes take twice; keep it on one route unless both digests are meant",
+                )
+            )
+    return out
 
 
 def _clock(name: str, value) -> time:
@@ -535,6 +574,10 @@ def _route(
             raise bad[0][1]
         # each its own entry: two bad addresses are two problems (and two engineering alerts), not one
         dropped += [(f"{ch}, recipient {tpl}", e) for tpl, e in bad]
+        if good and channels[ch].get("type") in ROBOT_TYPES:
+            # one robot, one group chat: each mention posted its own copy of every digest into the same group; the
+            # group now gets one message naming (DingTalk: @-mentioning) every member the route lists
+            good = [MENTION_SEPARATOR.join(dict.fromkeys(good))]
         if good:
             recipients[ch] = good
     if given and not recipients:

@@ -31,7 +31,7 @@ from urllib.parse import urlencode, urljoin
 from pipelines.alerts import channels
 from pipelines.alerts.bounces import read_bounces
 from pipelines.alerts.conditions import Condition, delivery_failed, describe_change
-from pipelines.alerts.config import Route, Routing, Rules, expand_recipient
+from pipelines.alerts.config import ROBOT_TYPES, Route, Routing, Rules, expand_recipient
 from pipelines.alerts.store import active_silence, connect, fingerprint, iso, now_utc, parse
 from pipelines.counts import count_en, count_zh
 from pipelines.data_nature import nature_now
@@ -186,24 +186,86 @@ def still_routed(routing: Routing, route: str, channel: str, recipient: str) -> 
     """Whether the routing file still sends to ``recipient`` over ``channel`` of ``route`` (for some province, on a
     per-province route). An entry the file refuses for now (a route, a channel or an item being mended) counts as
     still there: only an address the file no longer names is gone."""
-    import re
-    from string import Formatter
 
     for p in routing.problems:
         if p.entry.startswith((f"route {route}", f"channel {channel}")):
             return True
+    robot = (routing.channels.get(channel) or {}).get("type") in ROBOT_TYPES
     for r in routing.routes:
         if r.name != route:
             continue
+        if robot and channel in r.recipients:
+            return True  # one robot, one group chat: the members it mentions edited, it is the same group
         for tpl in r.recipients.get(channel, ()):
-            if not r.per_province:
-                if tpl == recipient:
-                    return True
-                continue
-            pattern = "".join(re.escape(text) + (".+" if name else "") for text, name, _, _ in Formatter().parse(tpl))
-            if re.fullmatch(pattern, recipient, flags=re.DOTALL):
+            if _names(r, tpl, recipient):
                 return True
     return False
+
+
+def _names(route: Route, tpl: str, recipient: str) -> bool:
+    """Whether a recipient template of ``route`` gives ``recipient`` (for some province, on a per-province route)."""
+    import re
+    from string import Formatter
+
+    if not route.per_province:
+        return tpl == recipient
+    pattern = "".join(re.escape(text) + (".+" if name else "") for text, name, _, _ in Formatter().parse(tpl))
+    return re.fullmatch(pattern, recipient, flags=re.DOTALL) is not None
+
+
+def _regroup_robot_heard(con: sqlite3.Connection, routing: Routing) -> None:
+    """What a group robot's members heard, as what the group heard. A route's recipients on a robot channel are one
+    recipient, the members it mentions (config.MENTION_SEPARATOR); a store written when each member was a recipient
+    of its own, or one whose route has since mentioned another member, holds what each heard under its old name.
+    Those rows become the group's (the most telling one: delivered, latest episode, latest), so the group is not
+    posted every alert still firing again because its mention list changed."""
+    for route in routing.routes:
+        for channel, templates in route.recipients.items():
+            if (routing.channels.get(channel) or {}).get("type") not in ROBOT_TYPES or len(templates) != 1:
+                continue
+            (tpl,) = templates
+            stale = con.execute(
+                """SELECT h.fingerprint, h.recipient, h.episode, h.updated_at, m.status AS message_status,
+                          a.province_code, a.province_name
+                   FROM alerts.heard AS h
+                   LEFT JOIN alerts.messages AS m ON h.idempotency_key = m.idempotency_key
+                   LEFT JOIN alerts.alerts AS a ON h.fingerprint = a.fingerprint
+                   WHERE h.route = ? AND h.channel = ?""",
+                (route.name, channel),
+            ).fetchall()
+            by_alert: dict[str, list] = defaultdict(list)
+            for h in stale:
+                if not _names(route, tpl, h["recipient"]):
+                    by_alert[h["fingerprint"]].append(h)
+            for fp, rows in by_alert.items():
+                target = (
+                    expand_recipient(tpl, rows[0]["province_code"], rows[0]["province_name"])
+                    if route.per_province
+                    else tpl
+                )
+                current = con.execute(
+                    """SELECT h.recipient, h.episode, h.updated_at, m.status AS message_status FROM alerts.heard AS h
+                       LEFT JOIN alerts.messages AS m ON h.idempotency_key = m.idempotency_key
+                       WHERE h.fingerprint = ? AND h.route = ? AND h.channel = ? AND h.recipient = ?""",
+                    (fp, route.name, channel, target),
+                ).fetchall()
+                best = max(
+                    [*rows, *current],
+                    key=lambda h: (h["message_status"] == "delivered", h["episode"], h["updated_at"] or ""),
+                )
+                for h in [*rows, *current]:
+                    if h["recipient"] != best["recipient"]:
+                        con.execute(
+                            "DELETE FROM alerts.heard WHERE fingerprint = ? AND route = ? AND channel = ? "
+                            "AND recipient = ?",
+                            (fp, route.name, channel, h["recipient"]),
+                        )
+                if best["recipient"] != target:
+                    con.execute(
+                        "UPDATE alerts.heard SET recipient = ? WHERE fingerprint = ? AND route = ? AND channel = ? "
+                        "AND recipient = ?",
+                        (target, fp, route.name, channel, best["recipient"]),
+                    )
 
 
 # What a delivery_failed alert's resolution says when it resolves because its recipient left the routing file (not
@@ -844,6 +906,7 @@ def plan_notifications(con: sqlite3.Connection, routing: Routing, *, run_id: str
     run); it stays parked until an operator requeues it (`ipcity alerts deliver --retry-failed`), and once it
     arrives the resolution follows. A resolution whose firing digest is still waiting for a retry waits for it:
     each recipient hears "firing" before "resolved"."""
+    _regroup_robot_heard(con, routing)
     heard = {
         (r["fingerprint"], r["route"], r["channel"], r["recipient"]): dict(r)
         for r in con.execute(
