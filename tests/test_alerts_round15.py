@@ -366,3 +366,32 @@ def test_one_mailbox_on_two_routes_is_named_when_the_file_is_read(site):
     )
     assert "mailbox national@test.local is also on route(s) national_office" in warning.reason
     assert [r.name for r in routing.routes] == ["national_office", "acceptance"]
+
+
+# ------------------------------------------------------------------------------------------ figures a reader can check
+def test_a_bottom_group_or_rank_drop_alert_names_its_figure_and_threshold(tmp_path):
+    """ "处于末位组（第 52/60 名）" named neither the city's composite index nor the bound of the bottom group, and
+    "排名下降 12 位（现第 52 名）" neither the rank before nor the threshold: a city contesting it could not check it.
+    Each now names the figure and what it was read against (the performance_bands seed, rules.yaml max_rank_loss)."""
+    import duckdb
+
+    from pipelines.alerts.conditions import bottom_group, rank_drop
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.dim_city as select '410700' as unit_code, '新乡市' as unit_name, "
+            "'Xinxiang' as unit_name_en, '410000' as province_code, '河南省' as province_name, "
+            "true as is_programme, 'active' as programme_status"
+        )
+        con.execute(
+            "create table marts.fct_city_score_year as select '410700' as unit_code, 2025 as year, 52 as rank, "
+            "60 as n_ranked, false as rank_is_shared, -12 as rank_change, 'emerging' as performance_group, "
+            "cast(64.95 as double) as composite_index_published"
+        )
+        (group,) = bottom_group(con, load_rules())
+        (drop,) = rank_drop(con, load_rules())
+    assert "综合指数 65.0，末位组为综合指数 < 70；第 52/60 名" in group.title_zh, group.title_zh
+    assert "composite index 65.0; the bottom group is an index < 70; rank 52/60" in group.title_en, group.title_en
+    assert "由第 40 名降至第 52 名；下降超过 10 位即预警" in drop.title_zh, drop.title_zh
+    assert "from 40 to 52; alerted above a loss of 10" in drop.title_en, drop.title_en

@@ -355,7 +355,10 @@ def test_a_city_that_falls_further_behind_is_told_once_without_a_resolution_in_b
         ("ipo-410000@test.local", "新预警1条、解除0条"),
         ("national@test.local", "新预警1条、解除0条"),
     ]
-    assert all("新乡市" in zh and "2025 年排名下降 12 位（现第 52 名，并列）" in zh for _, _, zh in got)
+    assert all(
+        "新乡市" in zh and "2025 年排名下降 12 位（由第 40 名降至第 52 名，并列；下降超过 10 位即预警）" in zh
+        for _, _, zh in got
+    )
     n = len(sink.messages)
 
     # Changshu's acceptance band: title removed → a new pilot round after the evaluator's upload, one notice

@@ -17,7 +17,7 @@ import duckdb
 from pipelines.alerts.config import Routing, Rules
 from pipelines.china_time import china_today
 from pipelines.ingest.reason_labels import refusal_text
-from pipelines.labels import FLAGGED_STAGES, RANGE_DASH, label_text
+from pipelines.labels import FLAGGED_STAGES, RANGE_DASH, index_text, label_text
 from pipelines.sources import SOURCES
 
 # Status, stage and reporting labels come from the labels seed (dbt_project/seeds/labels.csv), the one place.
@@ -242,6 +242,25 @@ def _tied(r: dict, lang: str) -> str:
     return ("，" if lang == "zh" else ", ") + label_text("rank_shared", lang)
 
 
+def _group_range(group: str, lang: str) -> str:
+    """The composite-index range of a performance group (performance_bands seed, the one definition): "< 70" for the
+    lowest band under a band starting at 70 inclusive, "≥ 70 且 < 100" / ">= 70 and < 100" for one in the middle; ""
+    when the group is not a band."""
+    from pipelines.labels import load_bands
+
+    bands = load_bands()  # highest first
+    at = next((i for i, b in enumerate(bands) if b.group_code == group), None)
+    if at is None:
+        return ""
+    own, above = bands[at], (bands[at - 1] if at else None)
+    parts = []
+    if own.lower_bound is not None:
+        parts.append(f"{'≥' if own.lower_bound_inclusive else '>'} {own.lower_bound:g}")
+    if above is not None and above.lower_bound is not None:
+        parts.append(f"{'<' if above.lower_bound_inclusive else '≤'} {above.lower_bound:g}")
+    return (" 且 " if lang == "zh" else " and ").join(parts)
+
+
 def bottom_group(con, rules: Rules) -> list[Condition] | None:
     if not rules.get("bottom_group") or not has_table(con, "marts", "fct_city_score_year"):
         return None
@@ -263,10 +282,14 @@ def bottom_group(con, rules: Rules) -> list[Condition] | None:
             rules,
             subject_key=f"group:{group}",
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（第 {r['rank']}/{r['n_ranked']} 名{_tied(r, 'zh')}）"
+            # the figure and the bound it is read against, so the reader can check it: "in the bottom group" alone
+            # named neither the index nor the band's bound
+            title_zh=f"{r['unit_name']}：{r['year']} 年处于末位组（综合指数 {index_text(r['composite_index'])}，"
+            f"末位组为综合指数 {_group_range(group, 'zh')}；第 {r['rank']}/{r['n_ranked']} 名{_tied(r, 'zh')}）"
             + _released_suffix(notes, r["unit_code"], "zh"),
-            title_en=f"{_who_en(r)}: bottom group in {r['year']} (rank {r['rank']}/{r['n_ranked']}{_tied(r, 'en')})"
-            + _released_suffix(notes, r["unit_code"], "en"),
+            title_en=f"{_who_en(r)}: bottom group in {r['year']} (composite index {index_text(r['composite_index'])}; "
+            f"the bottom group is an index {_group_range(group, 'en')}; rank {r['rank']}/{r['n_ranked']}"
+            f"{_tied(r, 'en')})" + _released_suffix(notes, r["unit_code"], "en"),
             detail={k: r[k] for k in ("year", "rank", "n_ranked", "performance_group", "composite_index")},
         )
         for r in rows
@@ -295,9 +318,12 @@ def rank_drop(con, rules: Rules) -> list[Condition] | None:
             subject_key="rank",
             change_key=str(r["year"]),  # a drop in another year is another drop, told (one alert while it lasts)
             year=r["year"],
-            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（现第 {r['rank']} 名{_tied(r, 'zh')}）"
+            # the ranks before and after and the threshold (rules.yaml max_rank_loss), so the reader can check it
+            title_zh=f"{r['unit_name']}：{r['year']} 年排名下降 {-r['rank_change']} 位（由第 {r['rank'] + r['rank_change']} 名"
+            f"降至第 {r['rank']} 名{_tied(r, 'zh')}；下降超过 {k} 位即预警）"
             + _released_suffix(notes, r["unit_code"], "zh"),
-            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (now {r['rank']}{_tied(r, 'en')})"
+            title_en=f"{_who_en(r)}: lost {-r['rank_change']} ranks in {r['year']} (from {r['rank'] + r['rank_change']} "
+            f"to {r['rank']}{_tied(r, 'en')}; alerted above a loss of {k})"
             + _released_suffix(notes, r["unit_code"], "en"),
             detail={k2: r[k2] for k2 in ("year", "rank", "n_ranked", "rank_change")} | {"max_rank_loss": k},
         )
