@@ -216,3 +216,22 @@ def test_an_auto_reply_or_a_delay_in_plain_text_leaves_the_digest_delivered(site
     site["box"].add(coremail_bounce(sent, subject, said))
     alert_delivery_sensor(dg.build_sensor_context())
     assert _message(OFFICE)[0] == "delivered"
+
+
+def test_a_mail_with_a_mangled_header_in_the_bounce_folder_is_left_alone_and_stops_nothing(site):
+    """A subject in a charset Python lacks (or GBK bytes it cannot read) raised in the bounce reader, which every run
+    calls first: the run's alert step failed on one odd mail. It is now read for what it says, or left alone."""
+    from pipelines.automation import alert_delivery_sensor
+
+    set_status(site["warehouse"], "410100", "limited_progress")
+    run_alerts(site["warehouse"], "run-1")
+    (sent,) = site["sink"].to(OFFICE)
+    headers = sent.as_string().split("\n\n", 1)[0]
+    site["box"].add(
+        f"From: MAILER-DAEMON@mx.henan.test\nSubject: =?x-unknown-cs?b?vPLM5dbQzsQ=?= =?gbk?b?/////w==?=\n\n{headers}\n".encode()
+    )
+    site["box"].add(qmail_bounce(sent, OFFICE))
+    alert_delivery_sensor(dg.build_sensor_context())
+    assert _message(OFFICE)[0] == "failed"  # the readable bounce beside it is read
+    set_status(site["warehouse"], "410700", "limited_progress")
+    run_alerts(site["warehouse"], "run-2")  # the run reads the folder again: no error

@@ -137,12 +137,30 @@ def _texts(msg) -> str:
     return "\n".join(out)
 
 
+def _header_text(value) -> str:
+    """A header as text, its encoded words decoded; one in a charset Python lacks or with bytes its charset cannot
+    read (a server's mangled GBK) is read with what can be decoded (it never stops the mailbox being read)."""
+    parts = []
+    for chunk, charset in email.header.decode_header(str(value or "")):
+        if isinstance(chunk, str):
+            parts.append(chunk)
+            continue
+        for codec in (charset or "ascii", "gb18030", "utf-8"):
+            try:
+                parts.append(chunk.decode(codec))
+                break
+            except (LookupError, UnicodeDecodeError):
+                continue
+        else:
+            parts.append(chunk.decode("utf-8", "replace"))
+    return "".join(parts)
+
+
 def parse_plain_bounce(raw: bytes) -> tuple[str | None, list[dict]] | None:
     """(digest key, failed [{"recipient", "status", "diagnostic"}]) of a bounce written as plain text (not RFC
     3464), None for any other mail. A delay notice ("will keep trying", a 4.x.x alone) fails nothing: (key, [])."""
     msg = email.message_from_bytes(raw, policy=policy.compat32)
-    subject = str(email.header.make_header(email.header.decode_header(msg.get("Subject") or "")))
-    sender = str(email.header.make_header(email.header.decode_header(msg.get("From") or "")))
+    subject, sender = _header_text(msg.get("Subject")), _header_text(msg.get("From"))
     null_sender = (msg.get("Return-Path") or "").strip() == "<>"
     if not (_MAIL_SYSTEM.search(sender) or null_sender):
         return None
@@ -199,9 +217,13 @@ def read_bounces(routing: Routing, *, path=None) -> list[dict]:
                 continue  # taken away meanwhile
             if "S" in message.get_flags():
                 continue
-            found = parse_dsn(message.as_bytes())
-            if found is None:  # a bounce written as plain text (qmail, Exchange, Coremail's 系统退信)
-                found = parse_plain_bounce(message.as_bytes())
+            try:
+                found = parse_dsn(message.as_bytes())
+                if found is None:  # a bounce written as plain text (qmail, Exchange, Coremail's 系统退信)
+                    found = parse_plain_bounce(message.as_bytes())
+            except Exception as e:  # noqa: BLE001 - one unreadable mail never stops the run's alert step
+                log.warning("channel %s: mail %s in bounce_maildir not read (%s); left as it is", name, msg_id, e)
+                continue
             if found is not None and found[0] and found[1]:
                 parked += _park(path, found[0], found[1])
             if found is not None:
