@@ -395,3 +395,43 @@ def test_a_bottom_group_or_rank_drop_alert_names_its_figure_and_threshold(tmp_pa
     assert "composite index 65.0; the bottom group is an index < 70; rank 52/60" in group.title_en, group.title_en
     assert "由第 40 名降至第 52 名；下降超过 10 位即预警" in drop.title_zh, drop.title_zh
     assert "from 40 to 52; alerted above a loss of 10" in drop.title_en, drop.title_en
+
+
+def test_a_robot_digest_waiting_under_the_old_mention_list_is_told_to_the_group_once(site, monkeypatch):
+    """The group's digest waits for a retry (the robot answered an error) when an operator edits the route's
+    members: the waiting digest, under the old list, is parked as no longer routed, and the group hears the alert
+    once, in its next digest under the new list (not never, not twice)."""
+    from alert_receivers import HttpSink
+    from test_alerts_round5 import ROBOT_KEY, robot_content, robot_routing
+
+    from pipelines.alerts.lifecycle import deliver_due
+
+    monkeypatch.setenv("TEST_ROBOT_KEY", ROBOT_KEY)
+    answer = {"errcode": 500, "errmsg": "system busy"}
+    hook = HttpSink(reply=lambda request: answer).start()
+    try:
+        robot_routing(site["routing"], hook.port, kind="dingtalk")
+        cfg = yaml.safe_load(site["routing"].read_text(encoding="utf-8"))
+        cfg["routes"][0]["recipients"]["robot"] = ["13800138000", "值班组"]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        set_status(site["warehouse"], "410100", "limited_progress")
+        run_alerts(site["warehouse"], "run-1")
+        assert len(hook.requests) == 1  # tried, refused for now: waits for its retry
+
+        cfg["routes"][0]["recipients"]["robot"] = ["13900139000", "值班组"]
+        site["routing"].write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        answer.update(errcode=0, errmsg="ok")
+        run_alerts(site["warehouse"], "run-2")
+        deliver_due(load_routing())
+        delivered = [r for r in hook.requests[1:]]
+        assert len(delivered) == 1 and "郑州" in robot_content(delivered[0]), [robot_content(r) for r in delivered]
+        assert delivered[0]["json"]["at"]["atMobiles"] == ["13900139000"]
+        with connect() as con:  # the old one's retry comes: parked, not sent
+            con.execute("UPDATE alerts.messages SET next_retry_at = ? WHERE status = 'pending'", (iso(now_utc()),))
+        deliver_due(load_routing())
+        assert len(hook.requests) == 2
+        with connect() as con:
+            statuses = dict(con.execute("SELECT recipient, status FROM alerts.messages").fetchall())
+        assert statuses == {"13800138000, 值班组": "failed", "13900139000, 值班组": "delivered"}, statuses
+    finally:
+        hook.stop()

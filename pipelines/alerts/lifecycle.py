@@ -190,12 +190,9 @@ def still_routed(routing: Routing, route: str, channel: str, recipient: str) -> 
     for p in routing.problems:
         if p.entry.startswith((f"route {route}", f"channel {channel}")):
             return True
-    robot = (routing.channels.get(channel) or {}).get("type") in ROBOT_TYPES
     for r in routing.routes:
         if r.name != route:
             continue
-        if robot and channel in r.recipients:
-            return True  # one robot, one group chat: the members it mentions edited, it is the same group
         for tpl in r.recipients.get(channel, ()):
             if _names(r, tpl, recipient):
                 return True
@@ -217,8 +214,9 @@ def _regroup_robot_heard(con: sqlite3.Connection, routing: Routing) -> None:
     """What a group robot's members heard, as what the group heard. A route's recipients on a robot channel are one
     recipient, the members it mentions (config.MENTION_SEPARATOR); a store written when each member was a recipient
     of its own, or one whose route has since mentioned another member, holds what each heard under its old name.
-    Those rows become the group's (the most telling one: delivered, latest episode, latest), so the group is not
-    posted every alert still firing again because its mention list changed."""
+    Those rows become the group's (the most telling one the group received: latest episode, latest), so the group is
+    not posted every alert still firing again because its mention list changed. What none of them received (a digest
+    still waiting under the old name, which is parked as no longer routed) is the group's to hear in its next digest."""
     for route in routing.routes:
         for channel, templates in route.recipients.items():
             if (routing.channels.get(channel) or {}).get("type") not in ROBOT_TYPES or len(templates) != 1:
@@ -249,18 +247,16 @@ def _regroup_robot_heard(con: sqlite3.Connection, routing: Routing) -> None:
                        WHERE h.fingerprint = ? AND h.route = ? AND h.channel = ? AND h.recipient = ?""",
                     (fp, route.name, channel, target),
                 ).fetchall()
-                best = max(
-                    [*rows, *current],
-                    key=lambda h: (h["message_status"] == "delivered", h["episode"], h["updated_at"] or ""),
-                )
+                received = [h for h in [*rows, *current] if h["message_status"] == "delivered"] or current
+                best = max(received, key=lambda h: (h["episode"], h["updated_at"] or "")) if received else None
                 for h in [*rows, *current]:
-                    if h["recipient"] != best["recipient"]:
+                    if best is None or h["recipient"] != best["recipient"]:
                         con.execute(
                             "DELETE FROM alerts.heard WHERE fingerprint = ? AND route = ? AND channel = ? "
                             "AND recipient = ?",
                             (fp, route.name, channel, h["recipient"]),
                         )
-                if best["recipient"] != target:
+                if best is not None and best["recipient"] != target:
                     con.execute(
                         "UPDATE alerts.heard SET recipient = ? WHERE fingerprint = ? AND route = ? AND channel = ? "
                         "AND recipient = ?",
