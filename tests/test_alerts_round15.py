@@ -435,3 +435,30 @@ def test_a_robot_digest_waiting_under_the_old_mention_list_is_told_to_the_group_
         assert statuses == {"13800138000, 值班组": "failed", "13900139000, 值班组": "delivered"}, statuses
     finally:
         hook.stop()
+
+
+def test_a_pledge_month_that_never_arrived_does_not_read_as_settled(tmp_path):
+    """The pledge-freshness alert follows the month due: when the calendar moved on, the month before "resolved", and
+    the province office read "已解除" for statistics that never came. Its resolution now says whether the month
+    arrived or is still missing while a later month is followed."""
+    from datetime import date
+
+    import duckdb
+
+    from pipelines.alerts.conditions import pledge_freshness_cleared
+    from pipelines.alerts.store import fingerprint
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts; create schema raw")
+        con.execute(
+            "create table marts.dim_city as select * from (values ('410100', '郑州市', 'Zhengzhou', '410000', "
+            "'河南省', true, 'active')) t(unit_code, unit_name, unit_name_en, province_code, province_name, "
+            "is_programme, programme_status)"
+        )
+        con.execute("create table raw.pledge_loans as select '410100' as city_code, date '2026-09-01' as month")
+        notes = pledge_freshness_cleared(con, load_rules(), today=date(2026, 12, 15))
+    came = notes[fingerprint("pledge_freshness", "410000", "pledge_loans:2026-09")]
+    missing = notes[fingerprint("pledge_freshness", "410000", "pledge_loans:2026-10")]
+    assert came["zh"] == "2026-09 数据已送达（1 行）"
+    assert missing["zh"].startswith("2026-10 数据仍未送达；应报月份已更替为 2026-11") and "still not" in missing["en"]
+    assert fingerprint("pledge_freshness", None, "pledge_loans:2026-09") in notes  # the engineers' alert too

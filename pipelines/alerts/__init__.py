@@ -46,6 +46,8 @@ def evaluate_and_notify(
     from pipelines.data_nature import holding
 
     cleared = cond.landing_file_cleared(con) if "landing_file_refused" in evaluated else {}
+    if "pledge_freshness" in evaluated:
+        cleared |= cond.pledge_freshness_cleared(con, rules, today)
     with holding(con):  # the digests planned now say what the warehouse this step holds loaded
         out = record_and_dispatch(
             found, evaluated=evaluated, rules=rules, routing=routing, run_id=run_id, path=path, cleared=cleared
@@ -251,7 +253,10 @@ def evaluate_freshness(today: date | None = None, path=None) -> dict:
     rules, routing = load_rules(), load_routing(strict=False)
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
         found, evaluated = cond.evaluate(con, rules, today, only=(cond.pledge_freshness,))
-    return record_and_dispatch(found, evaluated=evaluated, rules=rules, routing=routing, run_id=None, path=path)
+        cleared = cond.pledge_freshness_cleared(con, rules, today) if evaluated else {}
+    return record_and_dispatch(
+        found, evaluated=evaluated, rules=rules, routing=routing, run_id=None, path=path, cleared=cleared
+    )
 
 
 def send_test(route: str | None = None, path=None, provinces: tuple[str, ...] = ()) -> list[dict]:

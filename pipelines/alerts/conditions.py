@@ -821,6 +821,64 @@ def acceptance_band(con, rules: Rules) -> list[Condition] | None:
     return out
 
 
+def _due_month(rule: dict, today: date) -> date:
+    """The latest month whose pledge-loan statistics are due: the previous month after the due day, else the one
+    before."""
+    back = 1 if today.day > int(rule.get("due_day", 10)) else 2
+    m = today.year * 12 + today.month - 1 - back
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def pledge_freshness_cleared(con, rules: Rules, today: date | None = None) -> dict[str, dict]:
+    """What a pledge-freshness alert's resolution says, by fingerprint: the month's statistics arrived, or they still
+    have not and a later month is now the one due (the alert follows the month due, so the month before "resolved"
+    when the calendar moved on: "已解除" told a province office its missing month was settled)."""
+    from pipelines.alerts.store import fingerprint
+
+    rule = rules.get("pledge_freshness")
+    if not rule or not has_table(con, "raw", "pledge_loans") or not has_table(con, "marts", "dim_city"):
+        return {}
+    due = _due_month(rule, today or china_today())
+    months = [
+        date((due.year * 12 + due.month - 1 - k) // 12, (due.year * 12 + due.month - 1 - k) % 12 + 1, 1)
+        for k in range(0, 7)
+    ]
+    rows = _rows(
+        con,
+        f"""with provinces as (select distinct province_code from ({CITIES}))
+            select p.province_code, m.month, count(l.city_code) as n
+            from provinces p cross join (select unnest(?) as month) m
+            left join marts.dim_city c on c.province_code = p.province_code
+            left join raw.pledge_loans l on l.city_code = c.unit_code and cast(l.month as date) = m.month
+            group by all""",
+        [months],
+    )
+    out: dict[str, dict] = {}
+    any_arrived: dict[str, int] = {}
+    for r in rows:
+        month = r["month"].strftime("%Y-%m")
+        any_arrived[month] = any_arrived.get(month, 0) + int(r["n"])
+        out[fingerprint("pledge_freshness", r["province_code"], f"pledge_loans:{month}")] = _pledge_note(
+            month, int(r["n"]), due
+        )
+    for month, n in any_arrived.items():
+        out[fingerprint("pledge_freshness", None, f"pledge_loans:{month}")] = _pledge_note(month, n, due)
+    return out
+
+
+def _pledge_note(month: str, rows: int, due: date) -> dict:
+    if rows:
+        return {
+            "zh": f"{month} 数据已送达（{rows} 行）",
+            "en": f"the statistics for {month} have arrived ({rows} rows)",
+        }
+    return {
+        "zh": f"{month} 数据仍未送达；应报月份已更替为 {due:%Y-%m}，此后按该月跟踪",
+        "en": f"the statistics for {month} have still not arrived; {due:%Y-%m} is now the month due and is followed "
+        "instead",
+    }
+
+
 def pledge_freshness(con, rules: Rules, today: date | None = None) -> list[Condition] | None:
     """A province whose monthly pledge-loan statistics for the previous month have not arrived by the due day,
     while other provinces' have (when none have, the whole source is late: one data-engineer alert)."""
@@ -829,10 +887,7 @@ def pledge_freshness(con, rules: Rules, today: date | None = None) -> list[Condi
         return None
     # the day in China (the due day is an office's day), not the machine's: on a server on UTC the 11th began 8 hours late
     today = today or china_today()
-    # The latest month whose statistics are due: the previous month after the due day, else the one before.
-    back = 1 if today.day > int(rule.get("due_day", 10)) else 2
-    m = today.year * 12 + today.month - 1 - back
-    due_month = date(m // 12, m % 12 + 1, 1)
+    due_month = _due_month(rule, today)
     rows = _rows(
         con,
         f"""with provinces as (select distinct province_code, province_name from ({CITIES}))
