@@ -243,8 +243,8 @@ def _tied(r: dict, lang: str) -> str:
 
 
 def _group_range(group: str, lang: str) -> str:
-    """The composite-index range of a performance group (performance_bands seed, the one definition): "< 70" for the
-    lowest band under a band starting at 70 inclusive, "≥ 70 且 < 100" / ">= 70 and < 100" for one in the middle; ""
+    """The composite-index range of a performance group, from the performance_bands seed (the one definition): "< x"
+    for the lowest band (x the floor of the band above it), "≥ y 且 < x" / "≥ y and < x" for one in the middle; ""
     when the group is not a band."""
     from pipelines.labels import load_bands
 
