@@ -138,6 +138,10 @@ def test_an_smtp_channel_to_a_relay_elsewhere_without_a_sender_is_named_when_the
 
     _mail_channel(site["routing"], "smtp.office.invalid", 587, starttls=True, sender="ipcity@example.gov.cn")
     assert load_routing().warnings == ()
+    # round 15 too: a relay elsewhere without TLS is named (the digests would cross the network in clear)
+    _mail_channel(site["routing"], "smtp.office.invalid", 25, sender="ipcity@example.gov.cn")
+    (warning,) = load_routing().warnings
+    assert warning.entry == "channel mail" and "no TLS" in warning.reason and "`starttls: true`" in warning.reason
     _mail_channel(site["routing"], "127.0.0.1", 25)
     assert load_routing().warnings == ()
     set_status(site["warehouse"], "410100", "limited_progress")

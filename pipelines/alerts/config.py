@@ -234,6 +234,21 @@ def load_routing(path: Path | str | None = None, *, strict: bool = True) -> Rout
         except _EntryError as e:
             refuse(f"channel {name}", lines.get(where), e)
             continue
+        if (
+            ch["type"] == "smtp"
+            and not (ch.get("starttls") or ch.get("ssl"))
+            and str(ch.get("host", "127.0.0.1")) not in LOOPBACK
+        ):
+            # the digests (which cities fall behind, the offices' addresses) would cross the network in clear text
+            warnings.append(
+                RoutingProblem(
+                    path,
+                    f"channel {name}",
+                    lines.get(where),
+                    f"no TLS: mail to {ch.get('host')} crosses the network in clear text; set `starttls: true` (port "
+                    "587 or 25) or `ssl: true` (port 465), with `cafile` for the relay's CA",
+                )
+            )
         if ch["type"] == "smtp" and not ch.get("sender") and str(ch.get("host", "127.0.0.1")) not in LOOPBACK:
             # the default sender, ipcity-monitor@localhost, is no mailbox: a relay off this machine refuses it (every
             # digest alike) or the offices' servers file the mail as spam, and an answer or a bounce reaches nobody
