@@ -1817,6 +1817,8 @@ def alerts_status() -> None:
         raise click.ClickException(term_text(e)) from e
     with connect() as con:
         states = channel_states(con, routing.channels)
+    for w in routing.warnings:  # used as written, but likely not reaching people as meant (no sender, no TLS)
+        console.print(f"[yellow]路由配置提醒 · routing file warning: {escape(str(w))}[/yellow]")
     t = Table("channel / 通道", "state / 状态", "since / 自", "waiting / 等待", "next try / 下次尝试", "answer / 回应")
     for s in states:
         refusing = s["state"] == "channel_refusing"

@@ -135,6 +135,8 @@ def test_an_smtp_channel_to_a_relay_elsewhere_without_a_sender_is_named_when_the
     out = CliRunner().invoke(main, ["alerts", "test"], env={"COLUMNS": "250"})
     shown = " ".join(out.output.split())
     assert "routing file warning" in shown and "no `sender`" in shown, out.output
+    status = " ".join(CliRunner().invoke(main, ["alerts", "status"], env={"COLUMNS": "250"}).output.split())
+    assert "routing file warning" in status and "no `sender`" in status, status
 
     _mail_channel(site["routing"], "smtp.office.invalid", 587, starttls=True, sender="ipcity@example.gov.cn")
     assert load_routing().warnings == ()
