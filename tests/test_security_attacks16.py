@@ -1,0 +1,208 @@
+"""Attacks of the sixteenth review (branch h_access16: "provinces with their own access"), against the running
+dashboard over HTTP (the shared app of tests/security_fixtures.py; a real HTTP server over the same app where the
+transport matters). Each test failed before its fix, unless marked "guard" (an attack that already failed, kept
+failing).
+
+1. Every signed-in account was sent Dash's whole callback list (``/_dash-dependencies``): a viewer or a provincial
+   office learnt each national-only control (the alerts page's acknowledge and silence, the simulator's save and
+   export, the quality page's run picker, the targets and province pages) with the ids and properties of every
+   input and state it takes: a map of what to forge. The gate refused each of them (tried: every such callback,
+   posted with values of the right shape by each role, is a 403 — the guard below), but the list is now the
+   account's own: the callbacks whose outputs its role may have updated, by the gate's own rule
+   (access.output_refusal). The national office still gets every one; each page's own callbacks are still sent.
+2. A request body sent in chunks (``Transfer-Encoding: chunked``, no Content-Length) was read by Werkzeug only up
+   to the size limit and then cut without a word: a 3 MB callback body reached the gate cut at 1 MiB, was no JSON,
+   and was answered as a forbidden callback (403, and a "no access" row in the audit log) where the same body with
+   its length stated is a 413. A chunked body is now read to the limit and one byte more and handed on with its
+   length, so the limit holds for it as for any other (413, both languages); a chunked body within the limit is
+   answered as before.
+
+Tried and found holding (no change): a provincial account's session after its password was changed on another
+device, or after its province was moved (the next request goes to the sign-in form); a sign-in post without the
+session's form token (400); ``next=`` as ``//host``, ``/\\host``, ``%2F%2Fhost``, ``javascript:``, ``http://``,
+``///host``, a tab, an ideographic space, an encoded line break (the sign-in goes to ``/`` or stays on this site);
+X-Frame-Options, nosniff, a frame-ancestors policy and no-store on the error pages (401, 403, 404, 405, 413, 414)
+and the downloads; the assets route with ``..``, ``%2e%2e``, ``%2f``, ``%5c`` and a NUL byte; every markdown cell
+escapes its data; a chunked callback body within the limit under gunicorn.
+Decided and left: an extract's ETag carries its modification time and size (Werkzeug's, the same as its
+Last-Modified header, of a file only the province's own accounts may take; resumable downloads use it), and a
+request for several ranges gets the whole file (RFC 9110 §14.2 lets a server ignore a Range, round 14).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from dashboard_http import add_account, login_session, rankings_body, signed_in_client
+from security_fixtures import SAME_ORIGIN, attack_web
+from werkzeug.serving import make_server
+
+from dashboards import security
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    w = attack_web(tmp_path_factory, "attacks16", "gd16")
+    app, store = w["app"], w["store"]
+    w["viewer"] = signed_in_client(app, store, "viewer16", "viewer")
+    w["evaluator"] = signed_in_client(app, store, "evaluator16", "evaluator")
+    w["national"] = signed_in_client(app, store, "national16", "national")
+    return w
+
+
+# ---- 1. each account is sent the callbacks it may call, and no other ----------------------------------------------
+# the component-id prefixes of the pages open to the national office alone (alerts, quality, targets, programmes,
+# province roll-up, simulator) and of a pattern-matching id (the simulator's rule and weight inputs)
+NATIONAL_ONLY = ("al-", "dq-", "tg-", "pg-", "pv-", "sim-", "{")
+CITY_PAGES = ("pf-", "cmp-", "wl-", "dl-")
+EVERY_ROLE = ("ipc-", "_pages_", "ov-", "rk-")
+
+
+def listed(client) -> list[dict]:
+    r = client.get("/_dash-dependencies")
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    return r.get_json()
+
+
+def output_ids(key: str) -> list[str]:
+    """The component ids of a callback's ``output`` string ('a.b', '..a.b...c.d..', 'a.b@hash')."""
+    return [part.rsplit(".", 1)[0] for part in key.strip(".").split("...") if part]
+
+
+def outputs_of(entries: list[dict]) -> set[str]:
+    return {i for e in entries for i in output_ids(e["output"])}
+
+
+def test_the_national_office_is_sent_every_callback(web):
+    assert listed(web["national"]) == json.loads(json.dumps(web["app"]._callback_list))
+
+
+@pytest.mark.parametrize(
+    "who, open_prefixes",
+    [("gd", EVERY_ROLE + CITY_PAGES), ("viewer", EVERY_ROLE), ("evaluator", EVERY_ROLE)],
+)
+def test_an_account_is_sent_only_the_callbacks_of_pages_open_to_it(web, who, open_prefixes):
+    ids = outputs_of(listed(web[who]))
+    assert not [i for i in ids if i.startswith(NATIONAL_ONLY)], sorted(ids)
+    assert all(i.startswith(open_prefixes) for i in ids), sorted(ids)
+    # and every callback of the pages it opens (clientside ones too: a page's URL state), none left out
+    every = outputs_of(web["app"]._callback_list)
+    assert ids == {i for i in every if i.startswith(open_prefixes)}
+
+
+def _shaped(key: str):
+    """A value of the shape the gate expects at ``key`` (security.CALLBACK_VALUES), naming the account's own
+    province or city where a code is read."""
+    shape = security.CALLBACK_VALUES[key]
+    name = getattr(shape, "__name__", "")
+    if name.startswith("one of "):
+        return name[len("one of ") :].split(", ")[0]
+    return {
+        "year_value": 2024,
+        "clicks_value": 1,
+        "count_value": 1,
+        "text_value": None,
+        "lang_value": "zh",
+        "code_value": "440300",
+        "codes_value": ["440300", "440100"],
+        "token_value": None,
+        "record_value": {},
+        "records_value": [],
+        "path_value": "/",
+        "search_value": "",
+        "scalar_value": None,
+        "scalars_value": None,
+        "texts_value": None,
+    }[name]
+
+
+def _body(key: str, entry: dict) -> dict:
+    def items(declared):
+        out = []
+        for d in declared:
+            if d["id"].startswith("{"):  # a pattern-matching input: the list of its components (none here)
+                out.append([])
+            else:
+                out.append({"id": d["id"], "property": d["property"], "value": _shaped(f"{d['id']}.{d['property']}")})
+        return out
+
+    parts = [{"id": i, "property": p.split("@")[0]} for i, p in (o.rsplit(".", 1) for o in key.strip(".").split("..."))]
+    return {
+        "output": key,
+        "outputs": parts if key.startswith("..") else parts[0],
+        "inputs": items(entry["inputs"]),
+        "state": items(entry["state"]),
+        "changedPropIds": [f"{entry['inputs'][0]['id']}.{entry['inputs'][0]['property']}"],
+    }
+
+
+@pytest.mark.parametrize(
+    "who, closed_prefixes",
+    [("gd", NATIONAL_ONLY), ("viewer", NATIONAL_ONLY + CITY_PAGES), ("evaluator", NATIONAL_ONLY + CITY_PAGES)],
+)
+def test_guard_every_callback_of_a_page_closed_to_an_account_is_refused_to_it(web, who, closed_prefixes):
+    """Guard (held before): a callback of a page closed to the account (what it is no longer sent) cannot be called
+    by it either. Each such server callback, posted by the account with values of the right shape (its own
+    province's codes), is a 403; posted by the national office, the same body is answered."""
+    closed = {
+        k: v
+        for k, v in web["app"].callback_map.items()
+        if "callback" in v and any(i.startswith(closed_prefixes) for i in output_ids(k))
+    }
+    assert len(closed) >= 8
+    for key, entry in closed.items():
+        body = _body(key, entry)
+        r = web[who].post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
+        assert r.status_code == 403, (who, key, r.status_code, r.get_data(as_text=True)[:200])
+        if not any(isinstance(i, list) for i in body["state"]):  # (the simulator's run needs its rule inputs)
+            r = web["national"].post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
+            assert r.status_code in (200, 204), (key, r.status_code, r.get_data(as_text=True)[:200])
+
+
+# ---- 2. a chunked body is held to the size limit as a body of stated length ------------------------------------------
+@pytest.fixture(scope="module")
+def live(web):
+    """The module's app behind Werkzeug's own HTTP server (it de-chunks a request body as gunicorn does)."""
+    server = make_server("127.0.0.1", 0, web["app"].server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    add_account(web["store"], "gd16live", "province", "44")
+    yield url, login_session(url, "gd16live")
+    server.shutdown()
+    thread.join(10)
+
+
+def _chunks(data: bytes, size: int = 65536):
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+JSON_POST = {**SAME_ORIGIN, "Content-Type": "application/json"}
+
+
+def test_a_chunked_body_over_the_limit_is_too_large_not_forbidden(live):
+    url, s = live
+    big = json.dumps({**rankings_body(2024), "padding": "x" * (3 * security.MAX_CONTENT_LENGTH)}).encode()
+    r = s.post(url + "/_dash-update-component", data=_chunks(big), headers=JSON_POST, timeout=60)
+    assert r.status_code == 413, (r.status_code, r.text[:300])
+    assert "内容过大" in r.text and "too large" in r.text and "Traceback" not in r.text
+    # just over the limit too (the limit and one byte more is what is read)
+    edge = b" " * (security.MAX_CONTENT_LENGTH + 1)
+    r = s.post(url + "/_dash-update-component", data=_chunks(edge, 7000), headers=JSON_POST, timeout=60)
+    assert r.status_code == 413, (r.status_code, r.text[:300])
+
+
+def test_a_chunked_body_within_the_limit_is_answered_as_a_sized_one(live):
+    url, s = live
+    body = json.dumps(rankings_body(2024)).encode()
+    sized = s.post(url + "/_dash-update-component", data=body, headers=JSON_POST, timeout=60)
+    chunked = s.post(url + "/_dash-update-component", data=_chunks(body, 1000), headers=JSON_POST, timeout=60)
+    assert sized.status_code == chunked.status_code == 200
+    assert chunked.json() == sized.json()
+    # at the limit exactly: read whole (valid JSON padded with blanks to the limit), not refused as too large
+    padded = body + b" " * (security.MAX_CONTENT_LENGTH - len(body))
+    r = s.post(url + "/_dash-update-component", data=_chunks(padded), headers=JSON_POST, timeout=60)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
