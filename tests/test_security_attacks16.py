@@ -206,3 +206,91 @@ def test_a_chunked_body_within_the_limit_is_answered_as_a_sized_one(live):
     padded = body + b" " * (security.MAX_CONTENT_LENGTH - len(body))
     r = s.post(url + "/_dash-update-component", data=_chunks(padded), headers=JSON_POST, timeout=60)
     assert r.status_code == 200, (r.status_code, r.text[:300])
+
+
+# ---- 3. a pattern-matching id and a number input hold the shapes a page lays out --------------------------------------
+def _simulator_body(key: str, trigger: str, rules: list[tuple], weights: list[tuple], saved: str | None = None) -> dict:
+    """The simulator's one callback (run, save, open, compare; its output string ``key``) as the renderer posts it:
+    ``rules`` and ``weights`` are (id part, value) of its pattern-matching inputs; an item's ``id`` property carries
+    its own id."""
+
+    def pattern(kind, parts, prop):
+        return [
+            {
+                "id": {"type": kind, "key": k},
+                "property": prop,
+                "value": v if prop == "value" else {"type": kind, "key": k},
+            }
+            for k, v in parts
+        ]
+
+    outputs = []
+    for part in key.strip(".").split("..."):
+        cid, prop = part.rsplit(".", 1)
+        if cid.startswith("{"):
+            kind = json.loads(cid)["type"]
+            outputs.append(pattern(kind, rules if kind == "sim-rule" else weights, "value"))
+        else:
+            outputs.append({"id": cid, "property": prop})
+    clicks = ("sim-run", "sim-save", "sim-open", "sim-compare")
+    return {
+        "output": key,
+        "outputs": outputs,
+        "inputs": [{"id": c, "property": "n_clicks", "value": 1 if c == trigger else None} for c in clicks],
+        "state": [
+            {"id": "sim-name", "property": "value", "value": None},
+            {"id": "sim-saved", "property": "value", "value": saved},
+            {"id": "sim-compare-with", "property": "value", "value": None},
+            {"id": "sim-result", "property": "data", "value": None},
+            pattern("sim-rule", rules, "value"),
+            pattern("sim-rule", rules, "id"),
+            pattern("sim-weight", weights, "value"),
+            pattern("sim-weight", weights, "id"),
+            {"id": "sim-lang", "property": "data", "value": "zh"},
+        ],
+        "changedPropIds": [f"{trigger}.n_clicks"],
+    }
+
+
+@pytest.fixture(scope="module")
+def simulator(web):
+    """The national office (the simulator's one role) and the simulator callback's output string."""
+    return web["national"], next(k for k in web["app"].callback_map if "sim-status" in k)
+
+
+@pytest.mark.parametrize(
+    "rules, weights",
+    [
+        ([(["R2.regress_points"], 5)], []),  # a list as the id's part
+        ([({"a": 1}, 5)], []),  # an object
+        ([], [(["MGT"], 0.3)]),
+        ([], [("MGT", "abc")]),  # text in a number input
+        ([], [("MGT", "0.3")]),
+    ],
+)
+def test_a_forged_pattern_id_or_number_is_a_400_not_a_server_error(simulator, rules, weights):
+    client, key = simulator
+    r = client.post(
+        "/_dash-update-component", json=_simulator_body(key, "sim-run", rules, weights), headers=SAME_ORIGIN
+    )
+    text = r.get_data(as_text=True)
+    assert r.status_code == 400, (r.status_code, text[:300])
+    assert "Traceback" not in text
+
+
+def test_an_id_state_that_is_not_its_components_own_id_is_refused(simulator):
+    client, key = simulator
+    body = _simulator_body(key, "sim-open", [("R2.regress_points", 5.0)], [], saved="nothing-saved")
+    body["state"][5][0]["value"] = {"type": "sim-rule", "key": "R9.anything"}  # another id than the component's
+    r = client.post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+
+
+def test_the_simulator_still_answers_the_ids_and_numbers_its_page_lays_out(simulator):
+    rules = [("R2.regress_points", 5.0), ("X1.enabled", 1.0), ("EX1.min_group", "leader")]
+    weights = [("MGT", 0.2), ("PRO", None), ("UTL", 1)]
+    client, key = simulator
+    body = _simulator_body(key, "sim-open", rules, weights, saved="nothing-saved")
+    r = client.post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    assert "sim-status" in r.get_json()["response"]
