@@ -841,7 +841,9 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             access.check_page_query(
                 principal, page or path, req.query_string.decode("utf-8", "replace"), server.config["IPCITY_SNAPSHOT"]
             )
-        if path == "/_dash-update-component":
+        if path == "/_dash-update-component" and req.method == "POST":
+            # (the route takes POST alone: any other method is answered 405 with its Allow header by the routing,
+            # as on every route; it was checked as a callback with no body, a 403 and a "no access" audit row)
             if security.json_depth(req.get_data(cache=True)) > security.MAX_JSON_DEPTH:
                 # forged: the JSON decoder, the checks and Dash walk a body by recursion (a 500 and a traceback)
                 raise security.BadParameter("request body: nested too deeply")

@@ -40,6 +40,7 @@ from security_fixtures import SAME_ORIGIN, attack_web
 from werkzeug.serving import make_server
 
 from dashboards import security
+from dashboards.auth import UserStore
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +295,19 @@ def test_the_simulator_still_answers_the_ids_and_numbers_its_page_lays_out(simul
     r = client.post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     assert "sim-status" in r.get_json()["response"]
+
+
+# ---- 4. another method on the callback route is a 405, as on every route -----------------------------------------
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_another_method_on_the_callback_route_is_405_not_a_refused_callback(web, method):
+    store = UserStore(web["store"])
+    before = len(store.audit_rows(100_000))
+    # (no body, as a probe or a misdirected script sends; a body the gate would pass made no difference)
+    r = web["gd"].open("/_dash-update-component", method=method, headers=SAME_ORIGIN)
+    assert r.status_code == 405, (r.status_code, r.get_data(as_text=True)[:200])
+    assert "POST" in r.headers.get("Allow", "")
+    assert "不接受这种请求方式" in r.get_data(as_text=True)
+    # not written down as an account refused a callback it may not call
+    assert len(store.audit_rows(100_000)) == before
+    # the route still answers its callbacks
+    assert web["gd"].post("/_dash-update-component", json=rankings_body(2024), headers=SAME_ORIGIN).status_code == 200
