@@ -16,6 +16,12 @@ failing).
    its length stated is a 413. A chunked body is now read to the limit and one byte more and handed on with its
    length, so the limit holds for it as for any other (413, both languages); a chunked body within the limit is
    answered as before.
+3. A pattern-matching callback (the simulator's rule and pillar inputs, ``{"type": "sim-rule", "key": …}``) took
+   any id part and any ``id`` State the body carried: a list or an object as a key, or text in a pillar weight (a
+   number input), was a 500 and a traceback. Now an id holds the parts a page lays out (text, a number, a boolean),
+   an ``id`` State is the component's own id, and a number input's value is a number (400, both languages).
+4. Another method than POST on the callback route (PUT, DELETE, PATCH) was checked as a callback with no body: a 403
+   and a "no access" audit row. It is a 405 with its Allow header, as on every route.
 
 Tried and found holding (no change): a provincial account's session after its password was changed on another
 device, or after its province was moved (the next request goes to the sign-in form); a sign-in post without the
