@@ -1012,6 +1012,18 @@ def _install_headers(app, server: flask.Flask, debug: bool) -> None:
             state["ready"] = True
 
     @server.after_request
+    def _own_window(resp):
+        # Cross-origin isolation of the dashboard's windows and files, which flask-talisman does not set. COOP: a
+        # page of another site that opens the dashboard (window.open, a link with target) keeps no handle on its
+        # window: it could navigate it elsewhere while the official read it (to a look-alike sign-in form), and
+        # probe it (frames, history length) for what the official's account can see. CORP: no other site's page
+        # can load a response here as its own resource (an image, a script, a frame's part). Every response:
+        # the pages, the refusals, the downloads, the sign-in form.
+        resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        resp.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        return resp
+
+    @server.after_request
     def _no_store(resp):
         # Every response but the static bundles and the (public) map outlines may carry an account's data — the
         # callbacks, downloads, dossiers, extracts, /report.pdf, pages — so none is kept by a browser or a proxy.

@@ -22,6 +22,10 @@ failing).
    an ``id`` State is the component's own id, and a number input's value is a number (400, both languages).
 4. Another method than POST on the callback route (PUT, DELETE, PATCH) was checked as a callback with no body: a 403
    and a "no access" audit row. It is a 405 with its Allow header, as on every route.
+5. No response said Cross-Origin-Opener-Policy or Cross-Origin-Resource-Policy (flask-talisman sets neither): a page
+   of another site that opened the dashboard kept a handle on its window (to navigate it to a look-alike sign-in
+   form while the official read it, or to probe what it shows), and could load any response as its own resource.
+   Every response now says ``same-origin`` to both.
 
 Tried and found holding (no change): a provincial account's session after its password was changed on another
 device, or after its province was moved (the next request goes to the sign-in form); a sign-in post without the
@@ -317,3 +321,26 @@ def test_another_method_on_the_callback_route_is_405_not_a_refused_callback(web,
     assert len(store.audit_rows(100_000)) == before
     # the route still answers its callbacks
     assert web["gd"].post("/_dash-update-component", json=rankings_body(2024), headers=SAME_ORIGIN).status_code == 200
+
+
+# ---- 5. every response keeps other sites' windows and pages out ---------------------------------------------------
+def test_every_response_is_isolated_from_other_sites_windows_and_pages(web):
+    anon = web["app"].server.test_client()
+    html = {"Accept": "text/html"}
+    answers = {
+        "sign-in form": anon.get("/login"),
+        "signed out": anon.get("/profile", headers=html),
+        "asset": anon.get("/assets/style.css"),
+        "health": anon.get("/healthz"),
+        "page": web["gd"].get("/profile?unit=440300", headers=html),
+        "refused page": web["gd"].get("/quality", headers=html),
+        "unknown page": web["gd"].get("/nowhere", headers=html),
+        "callback": web["gd"].post("/_dash-update-component", json=rankings_body(2024), headers=SAME_ORIGIN),
+        "download": web["gd"].get("/download/extract?year=2024&province=44&fmt=csv"),
+        "refused download": web["gd"].get("/download/extract?year=2024&province=32&fmt=csv"),
+        "bundle list": web["gd"].get("/_dash-dependencies"),
+    }
+    for what, r in answers.items():
+        assert r.headers.get("Cross-Origin-Opener-Policy") == "same-origin", (what, r.status_code)
+        assert r.headers.get("Cross-Origin-Resource-Policy") == "same-origin", (what, r.status_code)
+        assert r.headers.get("X-Frame-Options") == "DENY", what
