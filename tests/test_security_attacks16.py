@@ -26,6 +26,11 @@ failing).
    of another site that opened the dashboard kept a handle on its window (to navigate it to a look-alike sign-in
    form while the official read it, or to probe what it shows), and could load any response as its own resource.
    Every response now says ``same-origin`` to both.
+6. The downloads page's callbacks took the province as it came, where the download route reads '44' or '440000':
+   '44' previewed no row (the link beside it, read by the route, gave Guangdong's file), a provincial office's own
+   '44' was refused, and any other text (the national office's) was encoded and kept as one more empty file. They
+   now read it as the route does (downloads.parse_scope): permission first, then text that is no code a 400 and
+   a code of no province a 404.
 
 Tried and found holding (no change): a provincial account's session after its password was changed on another
 device, or after its province was moved (the next request goes to the sign-in form); a sign-in post without the
@@ -41,11 +46,12 @@ request for several ranges gets the whole file (RFC 9110 §14.2 lets a server ig
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 
 import pytest
-from dashboard_http import add_account, login_session, rankings_body, signed_in_client
+from dashboard_http import add_account, callback_body, login_session, rankings_body, signed_in_client
 from security_fixtures import SAME_ORIGIN, attack_web
 from werkzeug.serving import make_server
 
@@ -344,3 +350,54 @@ def test_every_response_is_isolated_from_other_sites_windows_and_pages(web):
         assert r.headers.get("Cross-Origin-Opener-Policy") == "same-origin", (what, r.status_code)
         assert r.headers.get("Cross-Origin-Resource-Policy") == "same-origin", (what, r.status_code)
         assert r.headers.get("X-Frame-Options") == "DENY", what
+
+
+# ---- 6. the downloads page's callbacks read a province as the download route does -----------------------------------
+def _preview(province, year=2024):
+    return callback_body(
+        [("dl-preview", "columnDefs"), ("dl-preview", "rowData"), ("dl-count", "children"), ("dl-link", "href")],
+        [("dl-year", "value", year), ("dl-province", "value", province), ("dl-format", "value", "csv")],
+        [("dl-lang", "data", "en")],
+    )
+
+
+def _download(province, year=2024):
+    return callback_body(
+        [("dl-download", "data"), ("dl-status", "children")],
+        [("dl-button", "n_clicks", 1)],
+        [
+            ("dl-year", "value", year),
+            ("dl-province", "value", province),
+            ("dl-format", "value", "csv"),
+            ("dl-lang", "data", "en"),
+        ],
+    )
+
+
+@pytest.mark.parametrize("who", ["national", "gd"])
+def test_the_short_province_code_previews_and_downloads_what_the_route_gives(web, who):
+    client = web[who]
+    full = client.post("/_dash-update-component", json=_preview("440000"), headers=SAME_ORIGIN)
+    short = client.post("/_dash-update-component", json=_preview("44"), headers=SAME_ORIGIN)
+    assert full.status_code == short.status_code == 200, short.get_data(as_text=True)[:200]
+    rows = short.get_json()["response"]["dl-preview"]["rowData"]
+    assert rows and rows == full.get_json()["response"]["dl-preview"]["rowData"]
+    assert short.get_json()["response"]["dl-link"]["href"] == full.get_json()["response"]["dl-link"]["href"]
+    # the file the button gives is the one the link gives
+    taken = client.post("/_dash-update-component", json=_download("44"), headers=SAME_ORIGIN)
+    assert taken.status_code == 200, taken.get_data(as_text=True)[:200]
+    sent = taken.get_json()["response"]["dl-download"]["data"]
+    assert sent["filename"] == "ipcity_indicators_2024_440000.csv"
+    route = client.get("/download/extract?year=2024&province=44&fmt=csv")
+    assert base64.b64decode(sent["content"]) == route.get_data()
+
+
+@pytest.mark.parametrize("province, status", [("abc", 400), ("x/../44", 400), ("99", 404), ("990000", 404)])
+def test_a_province_that_is_none_is_said_so_not_an_empty_file(web, province, status):
+    for body in (_preview(province), _download(province)):
+        r = web["national"].post("/_dash-update-component", json=body, headers=SAME_ORIGIN)
+        assert r.status_code == status, (province, r.status_code, r.get_data(as_text=True)[:200])
+    # another province's, in either form, stays refused to a provincial office
+    for other in ("32", "320000"):
+        r = web["gd"].post("/_dash-update-component", json=_preview(other), headers=SAME_ORIGIN)
+        assert r.status_code == 403
