@@ -311,6 +311,43 @@ def page_of_pathname(pathname: str, pages) -> str | None:
     return next((path for path in pages if path.strip("/") == stripped), None)
 
 
+def output_ids(output_key: str) -> list[str]:
+    """The component ids of a callback's ``output`` string as Dash writes it: 'a.b', '..a.b...c.d..', a
+    pattern-matching id's JSON before its property, a duplicate output's '@hash' after it (pure)."""
+    return [part.rsplit(".", 1)[0] for part in output_key.strip(".").split("...") if part]
+
+
+def output_refusal(principal: Principal, output_id: str) -> str | None:
+    """Why a callback that updates component ``output_id`` is not for ``principal`` (None: it is). The shell's
+    components are every signed-in account's; a page's are the roles' that page is open to; a component no page
+    claims is the national office's alone (deny by default). One rule, read by the callback gate
+    (``check_callback``) and by the callback list each account is sent (``own_callbacks``)."""
+    if not principal.authenticated:
+        return "not signed in"
+    if output_id.startswith(SHELL_PREFIXES):
+        return None
+    prefixes = flask.current_app.config.get("IPCITY_ID_PREFIX_PAGE", ID_PREFIX_PAGE)
+    page = _page_of_output(output_id, prefixes)
+    if page is None:
+        return None if principal.is_national else "output not owned by a page open to this role"
+    return None if can_open_page(principal, page) else f"page {page} not open to role {principal.role}"
+
+
+def own_callbacks(principal: Principal, callback_list: list) -> list:
+    """The entries of Dash's callback list (``/_dash-dependencies``: every callback's outputs, inputs and states,
+    clientside ones too) whose outputs ``principal`` may have updated (``output_refusal``). The renderer needs no
+    other: a page closed to the account never draws the components they update. Sent whole, the list named every
+    national-only control (the alerts' acknowledge and silence, the simulator's saves, the quality page's run
+    picker) and the inputs each takes to every signed-in account: a map of what to forge next."""
+    out = []
+    for entry in callback_list:
+        key = entry.get("output") if isinstance(entry, dict) else None
+        ids = output_ids(key) if isinstance(key, str) else []
+        if ids and all(output_refusal(principal, i) is None for i in ids):
+            out.append(entry)
+    return out
+
+
 def _same_input(declared: dict, sent) -> bool:
     """Whether a body's input or state item is the one the callback declares at that position (id and property;
     a pattern-matching id matches every concrete id whose non-wildcard keys are equal)."""
@@ -378,20 +415,13 @@ def check_callback(principal: Principal, body: dict, snap, pages: dict[str, str]
     output_key = body.get("output")
     outputs = _ids(body.get("outputs"))
     if isinstance(output_key, str):
-        outputs += [part.rsplit(".", 1)[0] for part in output_key.strip(".").split("...") if part]
+        outputs += output_ids(output_key)
     if not outputs or not isinstance(output_key, str):
         deny(principal, "callback", "malformed", "no outputs")
-    prefixes = flask.current_app.config.get("IPCITY_ID_PREFIX_PAGE", ID_PREFIX_PAGE)
     for out in outputs:
-        if out.startswith(SHELL_PREFIXES):
-            continue
-        page = _page_of_output(out, prefixes)
-        if page is None:
-            # A component no page claims: the national office only (deny by default).
-            if not principal.is_national:
-                deny(principal, "callback", out, "output not owned by a page open to this role")
-            continue
-        authorize(principal, "callback", page=page, target=out)
+        reason = output_refusal(principal, out)
+        if reason is not None:
+            deny(principal, "callback", out, reason)
     _check_declared(principal, body, callbacks.get(output_key))
     values = []
     items = [

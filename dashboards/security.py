@@ -208,9 +208,21 @@ def records_value(v) -> bool:
     return v is None or (isinstance(v, list) and len(v) <= MAX_ITEMS and all(isinstance(r, dict) for r in v))
 
 
+def number_value(v) -> bool:
+    """A number input's value (dcc.Input type="number"): a finite number, or nothing typed. The browser sends a
+    number; text ("abc", which the simulator's weights took to float()) is forged."""
+    return v is None or _int(v) or (isinstance(v, float) and abs(v) <= 1e300)
+
+
+def _id_part(v) -> bool:
+    return _short_text(v) or _int(v) or isinstance(v, bool) or (isinstance(v, float) and abs(v) <= 1e300)
+
+
 def pattern_id_value(v) -> bool:
-    """The ``id`` of a pattern-matching component: its id object."""
-    return isinstance(v, dict)
+    """The ``id`` of a pattern-matching component: its id object, as Dash lays one out (named parts, each a text,
+    a number or a boolean). A list or an object in a part (``{"type": "sim-rule", "key": ["x"]}``) is no id a page
+    lays out; the simulator used the part as a dict key and answered such a forged id with a 500."""
+    return isinstance(v, dict) and bool(v) and all(isinstance(k, str) and _id_part(x) for k, x in v.items())
 
 
 # "component.property" -> the shape its value must have. Pattern-matching components by their id's "type". The
@@ -286,7 +298,7 @@ CALLBACK_VALUES = {
     "sim-result.data": record_value,
     "sim-rule.value": scalars_value,
     "sim-rule.id": pattern_id_value,
-    "sim-weight.value": scalar_value,
+    "sim-weight.value": number_value,
     "sim-weight.id": pattern_id_value,
     "sim-lang.data": lang_value,
 }
@@ -344,6 +356,13 @@ def check_callback_values(body: dict, shapes: dict | None = None) -> None:
                 shape = shapes.get(key)
                 if shape is None:
                     raise BadParameter(f"{key[:100]}: not an input of this dashboard")
+                cid = it.get("id")
+                if isinstance(cid, dict) and not pattern_id_value(cid):
+                    raise BadParameter(f"{key[:100]}: not an id this dashboard lays out")
+                if it.get("property") == "id" and it.get("value") != cid:
+                    # the renderer sends a component's own id as its ``id``: a pattern-matching callback reads these
+                    # as the parts of what it computes (the simulator's rule and pillar keys)
+                    raise BadParameter(f"{key[:100]}: not the id of the component it is sent for")
                 if not shape(it.get("value")):
                     raise BadParameter(f"{key}: not a value this control sends")
 

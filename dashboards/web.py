@@ -5,9 +5,11 @@ error responses that never show a server path."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import html
+import io
 import json
 import logging
 import secrets
@@ -517,6 +519,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     hops = settings.trusted_proxies()
     if hops:
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    server.wsgi_app = SizedBody(server.wsgi_app, security.MAX_CONTENT_LENGTH)
 
     login_manager = LoginManager()
     login_manager.session_protection = "strong"
@@ -581,6 +584,7 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
     # second (dashboards.busy: a few per account running, a few waiting, the rest refused)
     # its refusal is said as every other (``refusal``: the page's language first, a page for a browser)
     busy.install(server, store.path.parent / "busy", lambda: refusal(429, kind="busy"))
+    _send_own_callbacks(server, app.config.routes_pathname_prefix + "_dash-dependencies")
 
     @server.route("/login", methods=["GET", "POST"])
     # Only attempts that did not sign in count toward the address's limit: a provincial office's staff behind one
@@ -837,7 +841,9 @@ def install(app, store: UserStore, secret_key_file: Path | None, *, debug: bool 
             access.check_page_query(
                 principal, page or path, req.query_string.decode("utf-8", "replace"), server.config["IPCITY_SNAPSHOT"]
             )
-        if path == "/_dash-update-component":
+        if path == "/_dash-update-component" and req.method == "POST":
+            # (the route takes POST alone: any other method is answered 405 with its Allow header by the routing,
+            # as on every route; it was checked as a callback with no body, a 403 and a "no access" audit row)
             if security.json_depth(req.get_data(cache=True)) > security.MAX_JSON_DEPTH:
                 # forged: the JSON decoder, the checks and Dash walk a body by recursion (a 500 and a traceback)
                 raise security.BadParameter("request body: nested too deeply")
@@ -873,6 +879,56 @@ def check_router_query(body) -> None:
     path, search = found.get("_pages_location.pathname"), found.get("_pages_location.search")
     if isinstance(path, str) and isinstance(search, str) and search.lstrip("?"):
         security.check_query(security.search_args(search), page_query_params(path))
+
+
+def _send_own_callbacks(server: flask.Flask, endpoint: str) -> None:
+    """Dash's callback list (``/_dash-dependencies``, which the renderer reads once per page load) as each account
+    may use it: the callbacks whose outputs its role may have updated (access.own_callbacks, the callback gate's
+    own rule). Every signed-in account was sent every callback of the app with the ids and properties of its inputs
+    and states (a viewer learnt the alerts page's acknowledge and silence, the simulator's save and the quality
+    page's run picker), though the gate refuses each of them to it."""
+    view = server.view_functions[endpoint]
+
+    @functools.wraps(view)
+    def own_callbacks(*args, **kwargs):
+        resp = flask.make_response(view(*args, **kwargs))
+        if resp.status_code != 200:
+            return resp
+        listed = json.loads(resp.get_data())
+        resp.set_data(json.dumps(access.own_callbacks(access.current_principal(), listed)))
+        return resp
+
+    server.view_functions[endpoint] = own_callbacks
+
+
+class SizedBody:
+    """WSGI middleware: a request body sent in chunks (``Transfer-Encoding: chunked``, no Content-Length) is read
+    here, at most ``limit`` bytes and one more, and handed on with its length, so the size limit holds for it as for
+    a body of a stated length (the gate's 413). Werkzeug read such a body only up to the limit and stopped without a
+    word: a chunked 3 MB callback body reached the gate cut at 1 MiB, was no JSON and was refused as a forbidden
+    callback (403, a "no access" audit row) instead of too large (413); a cut body could also have parsed as
+    something else. Only where the server says it ends the stream itself (``wsgi.input_terminated``: gunicorn,
+    Werkzeug's own server): elsewhere Werkzeug reads no such body at all."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ, start_response):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            stream, parts, size = environ["wsgi.input"], [], 0
+            while size <= self.limit:  # a server's stream may return less than asked (Werkzeug's dechunker)
+                part = stream.read(self.limit + 1 - size)
+                if not part:
+                    break
+                parts.append(part)
+                size += len(part)
+            body = b"".join(parts)
+            environ["wsgi.input"] = io.BytesIO(body)
+            # a body of this length now, no longer chunked (Werkzeug reads no length beside "chunked")
+            environ["CONTENT_LENGTH"] = str(len(body))  # over the limit: the gate answers 413
+            del environ["HTTP_TRANSFER_ENCODING"]
+        return self.app(environ, start_response)
 
 
 def session_identifier() -> str:
@@ -954,6 +1010,18 @@ def _install_headers(app, server: flask.Flask, debug: bool) -> None:
         if not state["ready"]:
             talisman.content_security_policy["script-src"] = ["'self'", *app.csp_hashes()]
             state["ready"] = True
+
+    @server.after_request
+    def _own_window(resp):
+        # Cross-origin isolation of the dashboard's windows and files, which flask-talisman does not set. COOP: a
+        # page of another site that opens the dashboard (window.open, a link with target) keeps no handle on its
+        # window: it could navigate it elsewhere while the official read it (to a look-alike sign-in form), and
+        # probe it (frames, history length) for what the official's account can see. CORP: no other site's page
+        # can load a response here as its own resource (an image, a script, a frame's part). Every response:
+        # the pages, the refusals, the downloads, the sign-in form.
+        resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        resp.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        return resp
 
     @server.after_request
     def _no_store(resp):

@@ -51,6 +51,19 @@ def parse_request(snap, year, fmt) -> tuple[int, str]:
     )
 
 
+def parse_scope(snap, province) -> str | None:
+    """The callbacks' province as the /download/extract route reads its ``province``: ``ALL`` (or none chosen) is
+    every province (None); '44' or '440000' is '440000'; other text is a BadParameter (400) and a code of no
+    province a NotFound (404), each after the permission check, as on the route. The callbacks took the value as
+    it came: '44' (the route's own short form) previewed no row at all while the page's link beside it, read by
+    the route, gave Guangdong's file, and any text was encoded and kept as one more (empty) file."""
+    scope = None if province in (ALL, None) else security.normalise_province(str(province))
+    access.authorize(access.current_principal(), "download", province=scope, all_provinces=scope is None)
+    if scope is not None:
+        security.parse_province(scope, queries.provinces(snap)["province_code"].to_list())
+    return scope
+
+
 EXTRACT_ROUTE = "/extracts/"
 MAX_CHANGE_ROWS = 1000
 
@@ -284,9 +297,8 @@ def register_callbacks(app) -> None:
         State("dl-lang", "data"),
     )
     def preview(year, province, fmt, lang):
-        scope = None if province == ALL else province
-        access.authorize(access.current_principal(), "download", province=scope, all_provinces=scope is None)
         snap = snapshot()
+        scope = parse_scope(snap, province)
         year, fmt = parse_request(snap, year, fmt)
         df = indicator_extract(snap, year, scope)
         shown = t("rows_shown", lang).format(
@@ -297,7 +309,7 @@ def register_callbacks(app) -> None:
             grid_columns(preview_columns(df.columns), rows),
             rows,
             shown,
-            download_url(year, province, fmt),
+            download_url(year, scope, fmt),
         )
 
     @app.callback(
@@ -313,9 +325,10 @@ def register_callbacks(app) -> None:
     def download(n_clicks, year, province, fmt, lang):
         # A refused scope raises AccessDenied (audited), which the server answers with 403.
         snap = snapshot()
+        scope = parse_scope(snap, province)
         year, fmt = parse_request(snap, year, fmt)
         principal = access.current_principal()
-        f = prepare_download(snap, principal, year, None if province == ALL else province, fmt)
+        f = prepare_download(snap, principal, year, scope, fmt)
         access.audit(principal, "download", f.filename, "ok", f"{access.granted()}; rows={f.rows}")
         return dcc.send_bytes(f.content, f.filename), t("dl_rows", lang).format(
             n=f"{f.rows:,}", rows=count_en(f.rows, "row")
