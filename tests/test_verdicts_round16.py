@@ -8,6 +8,8 @@
    goes in under a new version label mapped to its years, and that release says the rules versions moved. (Round 15's
    test_re_releasing_the_same_figures_under_changed_rules_is_a_new_release asserted the release under the edited
    label; it is replaced by the tests below.)
+2. The released acceptance score was not on the dashboard's city profile: a city read a live score that a revised
+   file had moved across a band, never the one it was judged on. The profile now shows it as released, old → new.
 
 Labels and thresholds are read from the seeds, never copied here.
 """
@@ -19,6 +21,8 @@ import shutil
 import duckdb
 import polars as pl
 import pytest
+
+from pipelines.labels import label_text
 
 # --- 1. a released rules version is frozen -------------------------------------------------------------------------
 
@@ -171,3 +175,81 @@ def test_the_release_command_says_why_it_refuses(tmp_path, seeds, monkeypatch):
     assert out.exit_code == 1, out.output
     assert "2024.1" in out.output and "new version label" in out.output, out.output
     assert "Traceback" not in out.output
+
+
+# --- 2. the released acceptance score on the dashboard's city profile ------------------------------------------------
+# The profile showed the live acceptance table only: after a revised file moved a city from 60.00 (new pilot round, as
+# released) to 59.99 (title removed), the city read a score it was not judged on, with no word of the official one.
+# It now shows the score and band as released (releases.release_acceptance_text, the dossier's and the alert's
+# wording) and, where the current ones differ, old → new; a city recoded since finds it under its former code.
+
+
+def _profile_snapshot(path, unit_code: str, released_code: str, current_score: float, current_band: str):
+    from pipelines.evaluation.rules import load_rules
+    from pipelines.snapshot_writer import SNAPSHOT_SCHEMA_VERSION
+
+    at = float(load_rules()["ACC.remove_below"])  # exactly at the threshold: the lowest score of the middle band
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema meta; create schema marts; create schema releases")
+        con.execute("create table meta.snapshot_info (key varchar, value varchar)")
+        con.execute("insert into meta.snapshot_info values ('schema_version', ?)", [str(SNAPSHOT_SCHEMA_VERSION)])
+        con.execute(
+            "create table releases.releases as select 'R2024-01' as release_id, 2024 as evaluation_year, "
+            "timestamp '2025-03-01 02:00:00' as released_at, '3f-abc' as data_version, '2024.1' as catalog_version, "
+            "'2024.1' as rules_version, 'abc' as code_version, cast(null as varchar) as rules_content"
+        )
+        con.execute(
+            "create table releases.evaluation_year as select 'R2024-01' as release_id, ? as unit_code, "
+            "'normal' as stage, 80.0 as composite_index, 3 as rank, 40 as n_ranked, true as is_robust",
+            [released_code],
+        )
+        acceptance = (
+            "cast(? as varchar) as unit_code, '2022-2024' as cycle, 2022 as cycle_first_year, 2024 as cycle_last_year, "
+            "cast(? as double) as acceptance_score, cast(? as varchar) as acceptance_band, 'final' as acceptance_status"
+        )
+        con.execute(
+            f"create table releases.acceptance_score as select 'R2024-01' as release_id, {acceptance}",
+            [released_code, at, "new_pilot_round"],
+        )
+        con.execute(
+            f"create table marts.fct_acceptance_score as select {acceptance}", [unit_code, current_score, current_band]
+        )
+        con.execute(
+            "create table marts.fct_evaluation_year as select ? as unit_code, 2024 as year, 'normal' as stage, "
+            "80.0 as composite_index, 3 as rank, 40 as n_ranked, false as rank_is_shared",
+            [unit_code],
+        )
+    return path
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_profile_shows_the_acceptance_score_as_released_and_what_moved_since(tmp_path, lang):
+    from dashboards import queries
+    from dashboards.pages.profile import acceptance_view
+    from dashboards.snapshot import Snapshot
+    from pipelines.evaluation.rules import acceptance_score_text, load_rules
+
+    at = float(load_rules()["ACC.remove_below"])
+    below = at - 0.01
+    snap = Snapshot(_profile_snapshot(tmp_path / "s.duckdb", "410100", "410100", below, "title_removed"))
+    status = queries.release_status(snap, "410100", 2024)
+    view = str(acceptance_view(None, status, None, lang))
+    released_band, current_band = label_text("new_pilot_round", lang), label_text("title_removed", lang)
+    assert "pf-release-acceptance" in view and "R2024-01" in view, view
+    assert f"{acceptance_score_text(at)}" in view and released_band in view, view  # 60.00 as released, its band
+    assert label_text("current_data_differ", lang) in view, view
+    assert f"→ {acceptance_score_text(below)}" in view and current_band in view, view
+
+
+def test_a_city_recoded_since_finds_its_released_acceptance_score(tmp_path):
+    from dashboards import queries
+    from dashboards.pages.profile import acceptance_view
+    from dashboards.snapshot import Snapshot
+
+    snap = Snapshot(_profile_snapshot(tmp_path / "s.duckdb", "370100", "371200", 60.0, "new_pilot_round"))
+    status = queries.release_status(snap, "370100", 2024)
+    view = str(acceptance_view(None, status, None, "zh"))
+    assert "pf-release-acceptance" in view and "371200" in view, view
+    assert (
+        label_text("released_under_former_code", "zh") in view and label_text("current_data_differ", "zh") not in view
+    )

@@ -5,7 +5,12 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.evaluation.releases import cycle_revision_text, release_verdict_text
+from pipelines.evaluation.releases import (
+    cycle_revision_text,
+    release_acceptance_text,
+    release_verdict_text,
+    released_acceptance_differs,
+)
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
 from pipelines.labels import index_text, label_text, rank_text
 
@@ -342,6 +347,7 @@ def layout(lang: str, unit=None, **_):
 
 
 ACCEPTANCE_ID = "pf-acceptance"
+RELEASED_ACCEPTANCE_ID = "pf-release-acceptance"
 
 
 # The acceptance table's scores are all shown as the acceptance score is (acceptance_score_text: cut to two
@@ -457,6 +463,17 @@ def acceptance_view(
         revised = cycle_revision_text(release.get("released_cycle"), release.get("current_cycle"), lang)
         if revised:
             parts.append(html.P(revised, id="pf-cycle-revised", className="ipc-warn"))
+        # the acceptance score and band the city was judged on, as released, beside the live table above (old → new
+        # where current data differ): worded as the dossier and the acceptance-band alert word it
+        ra, ca = release.get("released_acceptance"), release.get("current_acceptance")
+        if ra:
+            parts.append(
+                html.P(
+                    release_acceptance_text(release, ra, ca, norm_lang(lang)),
+                    id=RELEASED_ACCEPTANCE_ID,
+                    className="ipc-warn" if ca is not None and released_acceptance_differs(ra, ca) else None,
+                )
+            )
     if attribution is not None and attribution.height:
         last = attribution.row(attribution.height - 1, named=True)
         items = [
