@@ -50,23 +50,40 @@ def _zh(rule: str, r: dict) -> str:
     since = f"较{base_year}年" if base_year else "较周期基年"
     group = label(GROUPS, r.get("performance_group"), "zh") or "–"
     if rule == "x1":
-        return f"X1 退出候选：上一周期处于整改，综合指数{since}变化 {_signed(r.get('index_change_cycle'))}"
+        return (
+            f"X1 退出候选：上一周期处于整改，综合指数{since}变化 {_signed(r.get('index_change_cycle'))}"
+            + _like_for_like_zh("x1", r)
+        )
     if rule == "r1":
         return f"R1 整改：连续{r.get('watch_run_years') or '–'}年处于关注"
     if rule == "r2":
         # the threshold the change was compared with, as the English sentence states it
         threshold = _num(r.get("r2_threshold_points"))
-        return f"R2 整改：本周期综合指数变化 {_signed(r.get('index_change_cycle'))}" + (
-            "" if threshold is None else f"，阈值 {fmt_number(-threshold, 1)}"
+        return (
+            f"R2 整改：本周期综合指数变化 {_signed(r.get('index_change_cycle'))}"
+            + _like_for_like_zh("r2", r)
+            + ("" if threshold is None else f"，阈值 {fmt_number(-threshold, 1)}")
         )
     if rule == "w1":
         return f"W1 关注：处于“{group}”组，排名 {rank_text(r.get('rank'), r.get('n_ranked'), r.get('rank_is_shared'))}"
     if rule == "w2":
         return f"W2 关注：{r.get('targets_lagging') or 0}/{r.get('targets_evaluable') or 0}项关键目标进展有限或倒退"
-    return f"EX1 示范：处于“{group}”组，综合指数{since}变化 {_ex1_gain(r)}"
+    return f"EX1 示范：处于“{group}”组，综合指数{since}变化 {_ex1_gain(r)}" + _like_for_like_zh("ex1", r)
 
 
-_EX1_GAIN = re.compile(r"EX1 exemplary \(.*, index change since \d{4} (\+[-\d.e]+)\)")
+_EX1_GAIN = re.compile(r"EX1 exemplary \(.*, index change since \d{4} (\+[-\d.e]+)(?:, like-for-like [-+\d.e]+)?\)")
+# The like-for-like change a rule also compared (fct_evaluation_year names it in X1's, R2's and EX1's sentence when
+# it differs from the published one, under GEN.change_like_for_like): read from the English sentence, so the two
+# languages state the same figure, and absent where the mart named none.
+_LIKE_FOR_LIKE = {
+    rule: re.compile(rf"{prefix} \([^)]*?, like-for-like ([-+]?[\d.]+)")
+    for rule, prefix in (("x1", "X1 exit candidate"), ("r2", "R2 rectification"), ("ex1", "EX1 exemplary"))
+}
+
+
+def _like_for_like_zh(rule: str, r: dict) -> str:
+    found = _LIKE_FOR_LIKE[rule].search(r.get("rules_fired") or "")
+    return f"，同口径变化 {found.group(1)}" if found else ""
 
 
 def _ex1_gain(r: dict) -> str:

@@ -253,3 +253,93 @@ def test_a_city_recoded_since_finds_its_released_acceptance_score(tmp_path):
     assert (
         label_text("released_under_former_code", "zh") in view and label_text("current_data_differ", "zh") not in view
     )
+
+
+# --- 3. a target the baseline already met is no target ------------------------------------------------------------
+# 10 -> 9 on a higher-is-better indicator read "achieved" (100 points in the acceptance score's target part) for a city
+# that only kept what it had, while 10 -> 10 was invalid: the mart (dbt unit tests
+# target_status_progress_growth_and_projection / target_equal_to_its_baseline_or_zero_is_invalid_not_achieved, run by
+# tests/test_patents_in_force.py) and the profile now call both invalid, direction-aware.
+
+
+@pytest.mark.parametrize(
+    ("baseline", "target", "direction", "invalid"),
+    [
+        (10.0, 9.0, "higher", True),
+        (10.0, 10.0, "higher", True),
+        (10.0, 11.0, "higher", False),
+        (10.0, 12.0, "lower", True),
+        (10.0, 8.0, "lower", False),
+        (10.0, 9.0, None, True),  # no direction known: higher, the catalog's default
+    ],
+)
+def test_a_target_not_beyond_its_baseline_is_invalid_in_its_direction(baseline, target, direction, invalid):
+    from dashboards.pages import profile
+
+    assert profile.target_is_invalid(baseline, target, direction) is invalid
+
+
+def test_the_profile_calls_a_target_the_baseline_already_met_invalid_even_from_an_older_snapshot():
+    from dashboards.i18n import t
+    from dashboards.pages import profile
+
+    catalog = pl.DataFrame(
+        {"indicator_code": ["QLT02"], "unit": ["件/万人"], "name_zh": ["x"], "name_en": ["x"], "direction": ["higher"]}
+    )
+    targets = pl.DataFrame(
+        {
+            "plan_id": ["p"],
+            "indicator_code": ["QLT02"],
+            "baseline_value": [10.0],
+            "target_value": [9.0],
+            "current_year": [2024],
+            "current_value": [10.0],
+            "progress_index": [1.0],
+            "status": ["achieved"],  # as a snapshot published before the mart's rule said it
+        }
+    )
+    for lang in ("zh", "en"):
+        (row,) = profile.target_rows(targets, catalog, lang)
+        assert row["status"] == "invalid_target" and row["status_label"] == t("target_invalid", lang), row
+
+
+# --- 4. the year's reasons name the like-for-like change a rule also compared -----------------------------------------
+# X1, R2 and EX1 judge a cycle's change as published and, across a catalogue change (GEN.change_like_for_like),
+# like-for-like; the year's reason named the published change only. The mart now adds ", like-for-like <x>" where the
+# two differ (tests/test_verdicts_contestable14.py runs it on a real dbt build); the Chinese reason states the same
+# figure, read from the English sentence.
+
+
+@pytest.mark.parametrize(
+    ("rule", "sentence", "row"),
+    [
+        (
+            "x1",
+            "X1 exit candidate (previous cycle in rectification; index change since 2019 -2.4, like-for-like -0.3)",
+            {"index_change_cycle": -2.4},
+        ),
+        (
+            "ex1",
+            "EX1 exemplary (group leader, index change since 2019 +3.0, like-for-like +0.2)",
+            {"index_change_cycle": 3.0, "performance_group": "leader"},
+        ),
+        (
+            "r2",
+            "R2 rectification (index change over cycle -8.0, like-for-like -12.0, threshold -5.0)",
+            {"index_change_cycle": -8.0, "r2_threshold_points": 5.0},
+        ),
+    ],
+)
+def test_each_change_rule_states_both_changes_in_both_languages(rule, sentence, row):
+    from dashboards.evaluation_text import rules_text
+
+    r = {"rules_fired": sentence, f"fired_{rule}": True, "cycle_baseline_year": 2019, **row}
+    like = sentence.split("like-for-like ")[1].split(",")[0].rstrip(")").replace("-", "−")
+    zh, en = rules_text(r, "zh"), rules_text(r, "en")
+    assert f"同口径变化 {like}" in zh and "like-for-like" not in zh, zh
+    assert f"like-for-like {like}" in en, en
+    if rule == "ex1":  # the gain read from the sentence, not from the row, as before
+        assert "+3.0" in zh, zh
+    # a sentence naming one change gets one in Chinese too
+    single = {**r, "rules_fired": sentence.split(", like-for-like")[0] + (")" if rule != "r2" else ", threshold -5.0)")}
+    assert "同口径" not in rules_text(single, "zh")

@@ -75,11 +75,16 @@ PATH = "/profile"
 NAV_KEY = "nav_profile"
 
 
-def target_is_invalid(baseline, target) -> bool:
-    """A target missing, of 0 (or negative) or EQUAL to its baseline is not a target: it is invalid, never
-    'achieved' (a 0 -> 0 plan read "achieved" for a city that stayed at 0). The same rule as the mart's
-    'invalid_target' status (fct_target_status_year.sql is_invalid_target), which these pages also trust."""
-    return target is None or target <= 0 or (baseline is not None and target == baseline)
+def target_is_invalid(baseline, target, direction: str | None = None) -> bool:
+    """A target missing, of 0 (or negative) or NOT BEYOND its baseline in the indicator's direction (``direction``
+    'lower' for lower-is-better, else higher) is not a target: it is invalid, never 'achieved' (a 0 -> 0 plan read
+    "achieved" for a city that stayed at 0, a 10 -> 9 plan for one that only kept what it had). The same rule as
+    the mart's 'invalid_target' status (fct_target_status_year.sql is_invalid_target), which these pages also
+    trust."""
+    if target is None or target <= 0:
+        return True
+    sign = -1.0 if direction == "lower" else 1.0
+    return baseline is not None and sign * (target - baseline) <= 0
 
 
 def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
@@ -88,6 +93,11 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
     ind = "name_en" if lang == "en" else "name_zh"
     units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
     names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
+    directions = (
+        dict(zip(catalog["indicator_code"].to_list(), catalog["direction"].to_list()))
+        if "direction" in catalog.columns
+        else {}
+    )
     rows = []
     records_ = targets.to_dicts()
     digits_by = target_digits(records_, units)
@@ -95,7 +105,7 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
         unit = units.get(r["indicator_code"])
         digits = digits_by[r["indicator_code"]]
         invalid = r.get("status") == "invalid_target" or target_is_invalid(
-            r.get("baseline_value"), r.get("target_value")
+            r.get("baseline_value"), r.get("target_value"), directions.get(r["indicator_code"])
         )
         progress = r.get("progress_index")
         rows.append(

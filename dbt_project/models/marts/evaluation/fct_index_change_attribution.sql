@@ -53,7 +53,7 @@ released as (
       row_number() over (
         partition by coalesce(code_change.new_code, r.unit_code), r.year
         order by {{ release_latest_first('r.release_id') }},
-          case when code_change.new_code is null then 0 else 1 end
+          case when code_change.new_code is null then 0 else 1 end nulls last
       ) as k
     from {{ rel_src }} as r
     left join {{ ref('unit_code_changes') }} as code_change on r.unit_code = code_change.old_code
