@@ -13,7 +13,7 @@ import re
 from pipelines.labels import index_text, label_text, rank_text
 
 from .formatting import RANGE_DASH, fmt_number, range_dashes, true_minus
-from .i18n import GROUPS, VERDICT_STATUS, label, norm_lang, t
+from .i18n import GROUPS, SOURCE_NAMES, VERDICT_STATUS, label, norm_lang, t
 
 RULE_ORDER = ("x1", "r1", "r2", "w1", "w2", "ex1")
 
@@ -98,15 +98,28 @@ def rules_text(row: dict, lang: str | None) -> str:
     """The rules fired in ``row`` (a fct_evaluation_year row) in the reader's language; '' when none."""
     fired = [rule for rule in RULE_ORDER if row.get(f"fired_{rule}")]
     english = row.get("rules_fired") or ""
+    codes = row.get("not_reported_sources")
     if norm_lang(lang) == "en":
+        if codes:  # the sources by name, as the quality page and the alerts name them (pipelines/sources.py titles)
+            english = english.replace(f"grace period: {codes} (", f"grace period: {source_names_text(codes, 'en')} (")
         return range_dashes(true_minus(english))
     facts = []
     # sentences without a rule code (fct_evaluation_year.rules_fired puts them first)
-    if row.get("not_reported_sources"):
-        facts.append(f"宽限期内未报送：{row['not_reported_sources']}（按退出处理）")
+    if codes:
+        facts.append(f"宽限期内未报送：{source_names_text(codes, 'zh')}（按退出处理）")
     if english.startswith("not ranked"):
         facts.append("未排名：无综合得分（某一维度指标权重不足）")
     return true_minus("；".join([*facts, *(_zh(rule, row) for rule in fired)]))
+
+
+def source_names_text(codes: str, lang: str | None) -> str:
+    """fct_evaluation_year.not_reported_sources ("enforcement_cases, pledge_loans": the sources' codes) as a reader
+    reads them, each by its name in ``lang`` (pipelines/sources.py title_zh / title_en, the names the quality page
+    and the reporting alert use): "知识产权质押融资" -- a not_reported verdict (counts as exit) named "pledge_loans" in
+    the Chinese reason. A code without a source keeps its code."""
+    i = 1 if norm_lang(lang) == "en" else 0
+    sep = ", " if i else "、"
+    return sep.join(SOURCE_NAMES[c][i] if c in SOURCE_NAMES else c for c in (p.strip() for p in codes.split(",")) if c)
 
 
 # The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its

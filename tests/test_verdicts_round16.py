@@ -343,3 +343,24 @@ def test_each_change_rule_states_both_changes_in_both_languages(rule, sentence, 
     # a sentence naming one change gets one in Chinese too
     single = {**r, "rules_fired": sentence.split(", like-for-like")[0] + (")" if rule != "r2" else ", threshold -5.0)")}
     assert "同口径" not in rules_text(single, "zh")
+
+
+# --- 5. a not-reported verdict names the sources by name ----------------------------------------------------------
+# The Chinese reason of a not_reported year (counts as exit) read "宽限期内未报送：pledge_loans（按退出处理）": the
+# source's code, which no office reads. Both languages now name the sources as the quality page and the alerts do.
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_not_reported_reason_names_the_sources_by_name(lang):
+    from dashboards.evaluation_text import rules_text
+    from pipelines.sources import SOURCES
+
+    codes = "enforcement_cases, pledge_loans"
+    row = {
+        "not_reported_sources": codes,
+        "rules_fired": f"not reported within the grace period: {codes} (counts as exit)",
+    }
+    text = rules_text(row, lang)
+    for code in ("enforcement_cases", "pledge_loans"):
+        title = SOURCES[code].title_zh if lang == "zh" else SOURCES[code].title_en
+        assert title in text and code not in text, text
