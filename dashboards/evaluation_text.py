@@ -99,17 +99,29 @@ def rules_text(row: dict, lang: str | None) -> str:
     fired = [rule for rule in RULE_ORDER if row.get(f"fired_{rule}")]
     english = row.get("rules_fired") or ""
     codes = row.get("not_reported_sources")
+    # sources no unit reported at all in the year (fct_reporting_status none_received: not an exit), named in the
+    # mart's English sentence only
+    gap = _NONE_RECEIVED.search(english)
     if norm_lang(lang) == "en":
-        if codes:  # the sources by name, as the quality page and the alerts name them (pipelines/sources.py titles)
-            english = english.replace(f"grace period: {codes} (", f"grace period: {source_names_text(codes, 'en')} (")
+        # the sources by name, as the quality page and the alerts name them (pipelines/sources.py titles)
+        for named in (codes, gap.group(1) if gap else None):
+            if named:
+                english = english.replace(
+                    f"grace period: {named} (", f"grace period: {source_names_text(named, 'en')} ("
+                )
         return range_dashes(true_minus(english))
     facts = []
     # sentences without a rule code (fct_evaluation_year.rules_fired puts them first)
     if codes:
         facts.append(f"宽限期内未报送：{source_names_text(codes, 'zh')}（按退出处理）")
+    if gap:
+        facts.append(f"宽限期内全部单位均未报送：{source_names_text(gap.group(1), 'zh')}（数据收集缺口，不视同退出）")
     if english.startswith("not ranked"):
         facts.append("未排名：无综合得分（某一维度指标权重不足）")
     return true_minus("；".join([*facts, *(_zh(rule, row) for rule in fired)]))
+
+
+_NONE_RECEIVED = re.compile(r"no unit reported within the grace period: ([^()]+?) \(a gap of the collection")
 
 
 def source_names_text(codes: str, lang: str | None) -> str:

@@ -364,3 +364,27 @@ def test_a_not_reported_reason_names_the_sources_by_name(lang):
     for code in ("enforcement_cases", "pledge_loans"):
         title = SOURCES[code].title_zh if lang == "zh" else SOURCES[code].title_en
         assert title in text and code not in text, text
+
+
+# --- 6. a source-year no unit reported is the collection's gap, not every city's exit ---------------------------------
+# The year's pledge-loan file lost (or never loaded): every programme unit read not_reported -- exit for all, on the
+# office's own gap. fct_reporting_status now says none_received (dbt unit test
+# a_source_year_no_unit_reported_is_a_gap_of_the_collection_not_an_exit), not an exit; fct_evaluation_year names it
+# in the reasons, which read in both languages with the sources' names.
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_source_no_unit_reported_is_named_as_a_gap_not_an_exit(lang):
+    from dashboards.evaluation_text import rules_text
+    from pipelines.sources import SOURCES
+
+    row = {
+        "not_reported_sources": None,
+        "rules_fired": "no unit reported within the grace period: pledge_loans (a gap of the collection, not counted "
+        "as exit)",
+    }
+    text = rules_text(row, lang)
+    title = SOURCES["pledge_loans"].title_zh if lang == "zh" else SOURCES["pledge_loans"].title_en
+    assert title in text and "pledge_loans" not in text, text
+    assert ("不视同退出" if lang == "zh" else "not counted as exit") in text, text
+    assert "按退出处理" not in text

@@ -46,11 +46,24 @@ reporting as (
   group by unit_code, year
 ),
 
+-- sources no unit reported at all for the year (fct_reporting_status none_received): not the unit's failure, not
+-- exit; named in the reasons so neither the city nor the office reads the year as complete
+none_received as (
+  select
+    unit_code,
+    year,
+    {{ dbt.listagg('source', "', '", 'order by source') }} as none_received_sources
+  from {{ ref('fct_reporting_status') }}
+  where status = 'none_received'
+  group by unit_code, year
+),
+
 fired as (
   select
     s.*,
     coalesce(ch.prev_rect_or_worse, false) as prev_cycle_rect_or_worse,
     rp.not_reported_sources,
+    nr.none_received_sources,
     p.x1_enabled = 1 and coalesce(ch.prev_rect_or_worse, false)
       -- not improved: its change did not rise by more than X1.improve_min_points, as published nor (office rule
       -- GEN.change_like_for_like, across a catalogue change) like-for-like -- int_evaluation_signals_year
@@ -60,6 +73,7 @@ fired as (
   inner join params as p on p.evaluation_year = s.year
   left join chain as ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
   left join reporting as rp on rp.unit_code = s.unit_code and rp.year = s.year
+  left join none_received as nr on nr.unit_code = s.unit_code and nr.year = s.year
 ),
 
 robust as (
@@ -123,6 +137,8 @@ select
   concat_ws('; ',
     case when s.not_reported_sources is not null then concat_ws('', 'not reported within the grace period: ',
       s.not_reported_sources, ' (counts as exit)') end,
+    case when s.none_received_sources is not null then concat_ws('', 'no unit reported within the grace period: ',
+      s.none_received_sources, ' (a gap of the collection, not counted as exit)') end,
     case when s.rank is null and s.not_reported_sources is null then
       'not ranked: no composite (a pillar without enough indicator weight)' end,
     case when s.x1 then concat_ws('', 'X1 exit candidate (previous cycle in rectification; index change since ',
