@@ -13,7 +13,7 @@ import re
 from pipelines.labels import index_text, label_text, rank_text
 
 from .formatting import RANGE_DASH, fmt_number, range_dashes, true_minus
-from .i18n import GROUPS, VERDICT_STATUS, label, norm_lang, t
+from .i18n import GROUPS, SOURCE_NAMES, VERDICT_STATUS, label, norm_lang, t
 
 RULE_ORDER = ("x1", "r1", "r2", "w1", "w2", "ex1")
 
@@ -50,23 +50,40 @@ def _zh(rule: str, r: dict) -> str:
     since = f"较{base_year}年" if base_year else "较周期基年"
     group = label(GROUPS, r.get("performance_group"), "zh") or "–"
     if rule == "x1":
-        return f"X1 退出候选：上一周期处于整改，综合指数{since}变化 {_signed(r.get('index_change_cycle'))}"
+        return (
+            f"X1 退出候选：上一周期处于整改，综合指数{since}变化 {_signed(r.get('index_change_cycle'))}"
+            + _like_for_like_zh("x1", r)
+        )
     if rule == "r1":
         return f"R1 整改：连续{r.get('watch_run_years') or '–'}年处于关注"
     if rule == "r2":
         # the threshold the change was compared with, as the English sentence states it
         threshold = _num(r.get("r2_threshold_points"))
-        return f"R2 整改：本周期综合指数变化 {_signed(r.get('index_change_cycle'))}" + (
-            "" if threshold is None else f"，阈值 {fmt_number(-threshold, 1)}"
+        return (
+            f"R2 整改：本周期综合指数变化 {_signed(r.get('index_change_cycle'))}"
+            + _like_for_like_zh("r2", r)
+            + ("" if threshold is None else f"，阈值 {fmt_number(-threshold, 1)}")
         )
     if rule == "w1":
         return f"W1 关注：处于“{group}”组，排名 {rank_text(r.get('rank'), r.get('n_ranked'), r.get('rank_is_shared'))}"
     if rule == "w2":
         return f"W2 关注：{r.get('targets_lagging') or 0}/{r.get('targets_evaluable') or 0}项关键目标进展有限或倒退"
-    return f"EX1 示范：处于“{group}”组，综合指数{since}变化 {_ex1_gain(r)}"
+    return f"EX1 示范：处于“{group}”组，综合指数{since}变化 {_ex1_gain(r)}" + _like_for_like_zh("ex1", r)
 
 
-_EX1_GAIN = re.compile(r"EX1 exemplary \(.*, index change since \d{4} (\+[-\d.e]+)\)")
+_EX1_GAIN = re.compile(r"EX1 exemplary \(.*, index change since \d{4} (\+[-\d.e]+)(?:, like-for-like [-+\d.e]+)?\)")
+# The like-for-like change a rule also compared (fct_evaluation_year names it in X1's, R2's and EX1's sentence when
+# it differs from the published one, under GEN.change_like_for_like): read from the English sentence, so the two
+# languages state the same figure, and absent where the mart named none.
+_LIKE_FOR_LIKE = {
+    rule: re.compile(rf"{prefix} \([^)]*?, like-for-like ([-+]?[\d.]+)")
+    for rule, prefix in (("x1", "X1 exit candidate"), ("r2", "R2 rectification"), ("ex1", "EX1 exemplary"))
+}
+
+
+def _like_for_like_zh(rule: str, r: dict) -> str:
+    found = _LIKE_FOR_LIKE[rule].search(r.get("rules_fired") or "")
+    return f"，同口径变化 {found.group(1)}" if found else ""
 
 
 def _ex1_gain(r: dict) -> str:
@@ -81,15 +98,40 @@ def rules_text(row: dict, lang: str | None) -> str:
     """The rules fired in ``row`` (a fct_evaluation_year row) in the reader's language; '' when none."""
     fired = [rule for rule in RULE_ORDER if row.get(f"fired_{rule}")]
     english = row.get("rules_fired") or ""
+    codes = row.get("not_reported_sources")
+    # sources no unit reported at all in the year (fct_reporting_status none_received: not an exit), named in the
+    # mart's English sentence only
+    gap = _NONE_RECEIVED.search(english)
     if norm_lang(lang) == "en":
+        # the sources by name, as the quality page and the alerts name them (pipelines/sources.py titles)
+        for named in (codes, gap.group(1) if gap else None):
+            if named:
+                english = english.replace(
+                    f"grace period: {named} (", f"grace period: {source_names_text(named, 'en')} ("
+                )
         return range_dashes(true_minus(english))
     facts = []
     # sentences without a rule code (fct_evaluation_year.rules_fired puts them first)
-    if row.get("not_reported_sources"):
-        facts.append(f"宽限期内未报送：{row['not_reported_sources']}（按退出处理）")
+    if codes:
+        facts.append(f"宽限期内未报送：{source_names_text(codes, 'zh')}（按退出处理）")
+    if gap:
+        facts.append(f"宽限期内全部单位均未报送：{source_names_text(gap.group(1), 'zh')}（数据收集缺口，不视同退出）")
     if english.startswith("not ranked"):
         facts.append("未排名：无综合得分（某一维度指标权重不足）")
     return true_minus("；".join([*facts, *(_zh(rule, row) for rule in fired)]))
+
+
+_NONE_RECEIVED = re.compile(r"no unit reported within the grace period: ([^()]+?) \(a gap of the collection")
+
+
+def source_names_text(codes: str, lang: str | None) -> str:
+    """fct_evaluation_year.not_reported_sources ("enforcement_cases, pledge_loans": the sources' codes) as a reader
+    reads them, each by its name in ``lang`` (pipelines/sources.py title_zh / title_en, the names the quality page
+    and the reporting alert use): "知识产权质押融资" -- a not_reported verdict (counts as exit) named "pledge_loans" in
+    the Chinese reason. A code without a source keeps its code."""
+    i = 1 if norm_lang(lang) == "en" else 0
+    sep = ", " if i else "、"
+    return sep.join(SOURCE_NAMES[c][i] if c in SOURCE_NAMES else c for c in (p.strip() for p in codes.split(",")) if c)
 
 
 # The cycle mart's evidence is English clauses joined by "; ". Chinese readers get each clause rebuilt from its

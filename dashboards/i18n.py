@@ -117,8 +117,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "needed to reach the target on time.",
     ),
     "target_invalid": (
-        "目标无效（目标值缺失、为0或等于基期值）",
-        "Invalid target (missing, zero or equal to its baseline)",
+        "目标无效（目标值缺失、为0或未超出基期值）",
+        "Invalid target (missing, zero or not beyond its baseline)",
     ),
     "rows_shown": ("显示{shown}/共{total}行", "Showing {shown} of {total_rows}"),
     "units_shown": ("城市数：{shown} / {total}", "Units: {shown} of {total}"),

@@ -43,6 +43,7 @@ NATIONAL = "marts.fct_national_benchmark"
 RELEASES = "releases.releases"
 RELEASED_EVAL = "releases.evaluation_year"
 RELEASED_CYCLE = "releases.evaluation_cycle"
+RELEASED_ACCEPTANCE = "releases.acceptance_score"
 
 # the watch list: the flagged stages, the same that get an evidence dossier
 WATCH_STAGES = FLAGGED_STAGES
@@ -940,6 +941,24 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
                 (unit_code, released_cycle["cycle_start"]),
             )
             cycle = cur.row(0, named=True) if cur.height else None
+    released_acceptance = current_acceptance = None
+    if snap.has(RELEASED_ACCEPTANCE) and snap.has(ACCEPTANCE):
+        # the acceptance score and band as released (the cycle of the released year) and the current ones of that
+        # cycle: the profile showed the live score only, which a revised file can move across a band after the
+        # release -- a city read a score it was not judged on (releases.release_acceptance_text words both)
+        ra = snap.query(
+            f"select * from {RELEASED_ACCEPTANCE} where release_id = ? and unit_code = ?",
+            (out["release_id"], released_code),
+        )
+        if ra.height:
+            released_acceptance = ra.row(0, named=True)
+            if released is not None and released.get("released_unit_code"):
+                released_acceptance |= {k: released[k] for k in ("released_unit_code", "released_unit_name")}
+            cur = snap.query(
+                f"select * from {ACCEPTANCE} where unit_code = ? and cycle = ?",
+                (unit_code, released_acceptance.get("cycle")),
+            )
+            current_acceptance = cur.row(0, named=True) if cur.height else None
     return {
         **out,
         "released": released,
@@ -947,6 +966,8 @@ def release_status(snap, unit_code: str, year: int) -> dict | None:
         "differs": differs,
         "released_cycle": released_cycle,
         "current_cycle": cycle,
+        "released_acceptance": released_acceptance,
+        "current_acceptance": current_acceptance,
     }
 
 

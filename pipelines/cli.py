@@ -1451,7 +1451,10 @@ def release(year: int | None, reason: str) -> None:
     from pipelines.snapshot_writer import publish_snapshot
 
     wh = settings.warehouse_path()
-    result = do_release(wh, year, reason=reason)
+    try:
+        result = do_release(wh, year, reason=reason)
+    except ValueError as e:  # a year outside the window, no uncertainty runs, a released rules version edited
+        raise click.ClickException(term_text(e)) from e
     if not result.created:
         console.print(
             f"{escape(result.release_id)}: the evaluation of {escape(result.evaluation_year)} is released with these figures"

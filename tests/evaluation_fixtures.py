@@ -763,7 +763,9 @@ def run_evaluation_dbt(
     )
     # the labels seed: the W1 reason says 并列 / tied beside a shared rank (fct_evaluation_year)
     seeds = DBT_PROJECT_DIR / "seeds"
-    for f in [*seeds.glob("evaluation_rules*"), seeds / "rules_versions.csv", *seeds.glob("labels.*")]:
+    # unit_code_changes: the change attribution reads a release's rows under the codes they replaced
+    code_changes = seeds.glob("unit_code_changes.*")
+    for f in [*seeds.glob("evaluation_rules*"), seeds / "rules_versions.csv", *seeds.glob("labels.*"), *code_changes]:
         shutil.copy(f, proj / "seeds" / f.name)
     if rules_csv is not None:
         (proj / "seeds" / "evaluation_rules.csv").write_text(rules_csv, encoding="utf-8")

@@ -334,12 +334,14 @@ def test_acceptance_combines_the_uploaded_third_party_score_and_waits_for_pendin
     pending = joined.filter(pl.col("third_party_score_right").is_null())
     assert pending.height > 0 and set(pending["third_party_status"]) == {"pending"}
     # (a cycle still running is not judged at all: cycle_running, tests/test_verdicts_contestable4.py; one that
-    # ended before its last year never reached acceptance: ended_before_acceptance, test_verdicts_contestable6.py)
+    # ended before its last year never reached acceptance: ended_before_acceptance, test_verdicts_contestable6.py;
+    # one not reported within the grace period counts as exit: not_reported_exit, round 16)
     assert set(pending["acceptance_status"]) <= {
         "third_party_pending",
         "insufficient_data",
         "cycle_running",
         "ended_before_acceptance",
+        "not_reported_exit",
     }
     assert (pending["acceptance_status"] == "cycle_running").to_list() == pending["judged_year"].is_null().to_list()
     assert pending["acceptance_score"].is_null().all() and pending["acceptance_band"].is_null().all()

@@ -77,21 +77,30 @@ def test_the_index_map_colours_two_cities_reading_the_same_figure_alike():
 # -- the latest release, in SQL as in Python ----------------------------------------------------------------------
 
 
+RECODED = ("320100", "370100", "371200")  # a fixture unit made 济南, and the code 莱芜 had when it was released
+
+
 @pytest.fixture(scope="module")
 def released_hundred_times(tmp_path_factory):
     """A small programme whose 2022 evaluation was released 100 times: R2022-99 with every index 5 points higher
-    than today, R2022-100 (the latest) with today's indices."""
+    than today, R2022-100 (the latest) with today's indices. One unit is 济南 370100, released under 莱芜's code
+    371200 (seed unit_code_changes: merged since): its released row must count for it (round 16)."""
     work = tmp_path_factory.mktemp("release_order")
     wh = work / "wh.duckdb"
     with duckdb.connect(str(wh)) as con:
         F.synthetic_programme(con, seed=5, n_units=12)
+        for (table,) in con.execute(
+            "select table_name from information_schema.columns where table_schema = 'marts' "
+            "and column_name = 'unit_code'"
+        ).fetchall():
+            con.execute(f"update marts.{table} set unit_code = '{RECODED[1]}' where unit_code = '{RECODED[0]}'")
         con.execute("create schema releases")
         con.execute(
-            """create table releases.city_score_year as
+            f"""create table releases.city_score_year as
                select 'R2022-99' as release_id, unit_code, year, composite_index + 5 as composite_index, rank
                from marts.fct_city_score_year where year = 2022
                union all
-               select 'R2022-100', unit_code, year, composite_index, rank
+               select 'R2022-100', replace(unit_code, '{RECODED[1]}', '{RECODED[2]}'), year, composite_index, rank
                from marts.fct_city_score_year where year = 2022"""
         )
     F.run_evaluation_dbt(wh, work)
@@ -113,6 +122,15 @@ def test_the_attribution_compares_with_the_latest_release_as_every_reader_does(r
     assert set(att["previous_release_id"].to_list()) == {latest}
     # nothing was revised since R2022-100
     assert att["part_revision"].abs().max() < 1e-9
+
+
+def test_a_city_recoded_since_the_release_is_compared_with_its_released_figure(released_hundred_times):
+    """Round 16: released under 莱芜's code 371200, 济南 370100 found no released figure (the attribution matched on
+    the code as released): its revision since release was empty while every other city's was there."""
+    row = released_hundred_times.filter(pl.col("unit_code") == RECODED[1]).row(0, named=True)
+    assert row["previous_release_id"] == "R2022-100" and row["released_previous_index"] is not None, row
+    assert abs(row["part_revision"]) < 1e-9  # its own released figure, not R2022-99's 5 points higher
+    assert RECODED[2] not in released_hundred_times["unit_code"].to_list()
 
 
 # -- a third-party score reads the same everywhere ------------------------------------------------------------------

@@ -26,8 +26,10 @@ from pipelines.labels import index_text
 # so like-for-like it rose by +1.0.
 # 120100: a leader, 139.0 (2019) -> 148.0 (2022): +9.0 published, exemplary; re-weighted by 2024.1 its 2019 reads
 # 150.0, so like-for-like it fell by -2.0.
-# 110100: 95.0 flat, re-weighted 86.0 (the three re-weighted indices average 100, as the programme's do).
-LIKE_FOR_LIKE_2019 = {"130200": 64.0, "120100": 150.0, "110100": 86.0}
+# 110100: 95.0 flat, re-weighted 86.0 (the re-weighted indices average 100, as the programme's do).
+# 130300 (round 16): 96.0 (2019) -> 88.0 (2022), -8.0 published, R2; re-weighted its 2019 reads 100.0, -12.0
+# like-for-like: R2 holds both ways, and its reason names both changes.
+LIKE_FOR_LIKE_2019 = {"130200": 64.0, "120100": 150.0, "110100": 86.0, "130300": 100.0}
 # 140100, a 2022 strong-city unit (cycle 2022-2024, baseline 2021, a year it was scored but not ranked): a leader,
 # 126.0 (2021) -> 129.0 (2024), +3.0 published and exemplary. Re-weighted by 2024.1 its 2021 reads 130.0 against the
 # ranked units' mean (110100 and 120100 at 100.0), so like-for-like it fell by -1.0. Before, a unit not ranked in its
@@ -136,6 +138,25 @@ def test_the_evidence_names_the_like_for_like_change_and_the_rule(across_catalog
     assert "同口径变化 +" + index_text(1.0) in zh and "like-for-like" not in zh, zh
     # a cycle whose comparison is like-for-like names no second change
     assert "like-for-like" not in (cycles["130600"]["evidence"] or "")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_years_reason_names_the_like_for_like_change_the_rule_also_compared(across_catalogues, lang):
+    """Round 16: R2 (like X1 and EX1) judged 130300's fall both as published (-8.0) and like-for-like (-12.0), but
+    the year's reason printed the published change only -- the cycle evidence named both, the year's (the profile,
+    the dossier, the extract's rules_fired) did not. Now both, in both languages; a unit whose two changes agree
+    names one."""
+    from dashboards.evaluation_text import rules_text
+
+    years, *_ = across_catalogues
+    y = years["130300"]
+    assert y["index_change_cycle"] == -8.0 and y["index_change_same_catalog"] == -12.0, y
+    assert y["fired_r2"], y["rules_fired"]
+    text = rules_text(y, lang)
+    published, like = "−" + index_text(8.0), "−" + index_text(12.0)
+    word = "同口径变化" if lang == "zh" else "like-for-like"
+    assert published in text and f"{word} {like}" in text, text
+    assert "like-for-like" not in (years["110100"]["rules_fired"] or "")
 
 
 def test_the_office_rule_is_in_the_rules_seed_in_every_version():

@@ -5,8 +5,8 @@
    read the same, and nothing in a release recorded the rules' content. A release now records, per rules version in
    force in its window, a hash of that version's rows (releases.releases.rules_content); every surface naming a
    released verdict (alert, profile, dossier, extract cover) says when the current rules of such a version differ
-   (labels seed rules_changed_since_release), and re-releasing the same figures under changed rules is a new release,
-   never a silent no-op.
+   (labels seed rules_changed_since_release). (Round 16: re-releasing under a version edited since is refused --
+   the change needs a new version label; tests/test_verdicts_round16.py.)
 2. A city recoded after a release (seed unit_code_changes: 莱芜 371200 → 济南 370100) lost its released verdict on every
    reader (releases are keyed by the code at release time). Readers now find it under the code it replaced, saying it
    was released under the old code (labels seed released_under_former_code).
@@ -113,47 +113,6 @@ def test_the_dossier_and_the_extract_cover_say_the_released_rules_changed(rules_
 
     ((key, value),) = rules_cover_rows(d["release"])
     assert all(label_text("rules_changed_since_release", lang) in value for lang in LANGS) and "2024.1" in value
-
-
-def test_re_releasing_the_same_figures_under_changed_rules_is_a_new_release(tmp_path, monkeypatch):
-    """A real release on a small warehouse: it records its rules; the same figures judged by rules changed inside the
-    version are released anew (a restatement naming the rules), never a no-op keeping the old record."""
-    from pipelines.evaluation import rules
-    from pipelines.evaluation.releases import release, rules_content_of
-
-    wh = tmp_path / "wh.duckdb"
-    with duckdb.connect(str(wh)) as con:
-        con.execute("create schema marts; create schema raw")
-        con.execute(
-            "create table raw.ingested_files as select 'patents' as source, '2025' as \"partition\", "
-            "'p2025.csv' as file_name, 'h1' as file_hash, 10 as rows_loaded, 'loaded' as status"
-        )
-        con.execute(
-            "create table marts.fct_city_score_year as select '410100' as unit_code, 2025 as year, "
-            "60.0 as composite_index, 1 as rank"
-        )
-        con.execute(
-            "create table marts.fct_evaluation_year as select '410100' as unit_code, 2025 as year, 'watch' as stage"
-        )
-        con.execute("create table marts.fct_rank_uncertainty as select 7 as seed")
-    first = release(wh, 2025)
-    with duckdb.connect(str(wh), read_only=True) as con:
-        recorded = con.execute("select rules_content from releases.releases").fetchone()[0]
-    assert recorded == rules_content_of(2025, 2025)
-    assert not release(wh, 2025).created  # same figures, same rules: a no-op
-    changed = tmp_path / "evaluation_rules.csv"
-    shutil.copy(rules.RULES_FILE, changed)
-    with open(changed, "a", encoding="utf-8") as f:
-        f.write("2024.1,GEN,an_office_rule_added_later,1,added later,后来加入,added later,后来加入\n")
-    monkeypatch.setattr(rules, "RULES_FILE", changed)
-    second = release(wh, 2025)
-    assert second.created and second.supersedes_release_id == first.release_id
-    with duckdb.connect(str(wh), read_only=True) as con:
-        reason, content = con.execute(
-            "select restatement_reason, rules_content from releases.releases where release_id = ?",
-            [second.release_id],
-        ).fetchone()
-    assert "2024.1" in reason and content == rules_content_of(2025, 2025) and content != recorded
 
 
 # --- 2. a city recoded after its release ---------------------------------------------------------------------------

@@ -5,7 +5,12 @@ from __future__ import annotations
 import polars as pl
 from dash import Input, Output, State, dcc, html
 
-from pipelines.evaluation.releases import cycle_revision_text, release_verdict_text
+from pipelines.evaluation.releases import (
+    cycle_revision_text,
+    release_acceptance_text,
+    release_verdict_text,
+    released_acceptance_differs,
+)
 from pipelines.evaluation.rules import acceptance_bands_text, acceptance_score_text, reapply_ban_notes
 from pipelines.labels import index_text, label_text, rank_text
 
@@ -70,11 +75,16 @@ PATH = "/profile"
 NAV_KEY = "nav_profile"
 
 
-def target_is_invalid(baseline, target) -> bool:
-    """A target missing, of 0 (or negative) or EQUAL to its baseline is not a target: it is invalid, never
-    'achieved' (a 0 -> 0 plan read "achieved" for a city that stayed at 0). The same rule as the mart's
-    'invalid_target' status (fct_target_status_year.sql is_invalid_target), which these pages also trust."""
-    return target is None or target <= 0 or (baseline is not None and target == baseline)
+def target_is_invalid(baseline, target, direction: str | None = None) -> bool:
+    """A target missing, of 0 (or negative) or NOT BEYOND its baseline in the indicator's direction (``direction``
+    'lower' for lower-is-better, else higher) is not a target: it is invalid, never 'achieved' (a 0 -> 0 plan read
+    "achieved" for a city that stayed at 0, a 10 -> 9 plan for one that only kept what it had). The same rule as
+    the mart's 'invalid_target' status (fct_target_status_year.sql is_invalid_target), which these pages also
+    trust."""
+    if target is None or target <= 0:
+        return True
+    sign = -1.0 if direction == "lower" else 1.0
+    return baseline is not None and sign * (target - baseline) <= 0
 
 
 def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
@@ -83,6 +93,11 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
     ind = "name_en" if lang == "en" else "name_zh"
     units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
     names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
+    directions = (
+        dict(zip(catalog["indicator_code"].to_list(), catalog["direction"].to_list()))
+        if "direction" in catalog.columns
+        else {}
+    )
     rows = []
     records_ = targets.to_dicts()
     digits_by = target_digits(records_, units)
@@ -90,7 +105,7 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
         unit = units.get(r["indicator_code"])
         digits = digits_by[r["indicator_code"]]
         invalid = r.get("status") == "invalid_target" or target_is_invalid(
-            r.get("baseline_value"), r.get("target_value")
+            r.get("baseline_value"), r.get("target_value"), directions.get(r["indicator_code"])
         )
         progress = r.get("progress_index")
         rows.append(
@@ -342,6 +357,7 @@ def layout(lang: str, unit=None, **_):
 
 
 ACCEPTANCE_ID = "pf-acceptance"
+RELEASED_ACCEPTANCE_ID = "pf-release-acceptance"
 
 
 # The acceptance table's scores are all shown as the acceptance score is (acceptance_score_text: cut to two
@@ -457,6 +473,17 @@ def acceptance_view(
         revised = cycle_revision_text(release.get("released_cycle"), release.get("current_cycle"), lang)
         if revised:
             parts.append(html.P(revised, id="pf-cycle-revised", className="ipc-warn"))
+        # the acceptance score and band the city was judged on, as released, beside the live table above (old → new
+        # where current data differ): worded as the dossier and the acceptance-band alert word it
+        ra, ca = release.get("released_acceptance"), release.get("current_acceptance")
+        if ra:
+            parts.append(
+                html.P(
+                    release_acceptance_text(release, ra, ca, norm_lang(lang)),
+                    id=RELEASED_ACCEPTANCE_ID,
+                    className="ipc-warn" if ca is not None and released_acceptance_differs(ra, ca) else None,
+                )
+            )
     if attribution is not None and attribution.height:
         last = attribution.row(attribution.height - 1, named=True)
         items = [

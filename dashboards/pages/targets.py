@@ -88,8 +88,9 @@ def bucket_label(bucket: str, lang: str) -> str:
 
 
 def with_buckets(status: pl.DataFrame) -> pl.DataFrame:
-    # the mart's rule (fct_target_status_year is_invalid_target; profile.target_is_invalid): missing, zero or
-    # equal to its baseline -- a 0 -> 0 target is nothing to achieve, never "achieved"
+    # the mart's rule (fct_target_status_year is_invalid_target; profile.target_is_invalid): missing, zero or not
+    # beyond its baseline -- a 0 -> 0 target is nothing to achieve, never "achieved"; the status column says it for a
+    # target short of its baseline (the direction is the catalog's), the terms below for a snapshot built before
     invalid = (
         (pl.col("status") == "invalid_target")
         | pl.col("target_value").is_null()

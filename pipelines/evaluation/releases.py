@@ -293,6 +293,69 @@ def rules_changed_since(release: dict | None, rules_file: Path | str | None = No
     return sorted(out)
 
 
+# A released rules version is frozen: its rows (rule, parameter, value, as the hash covers) are stored with every
+# release it judged (releases.rules, keyed by release id), and a release is refused while a rules version some
+# release recorded now reads otherwise in the seed -- a change must come under a new version label mapped to the
+# years it governs (rules_versions.csv), so the label a city reads beside its verdict always names one set of rules.
+RULES_DDL = f"""
+create table if not exists {SCHEMA}.rules (
+  release_id varchar, rules_version varchar, rule_code varchar, param varchar, value varchar
+)"""
+
+
+class RulesVersionChanged(ValueError):
+    """The rules seed reads otherwise, inside a version label, than what judged a release."""
+
+
+def frozen_rules_of(first_year: int, last_year: int, rules_file: Path | str | None = None) -> pl.DataFrame:
+    """The rules seed's rows (version, rule, parameter, value) of every rules version in force in a year of
+    first_year..last_year: what a release of that window stores as the rules that judged it."""
+    from pipelines.evaluation.rules import RULES_VERSIONS_FILE
+
+    versions = pl.read_csv(RULES_VERSIONS_FILE, infer_schema=False).with_columns(
+        pl.col("evaluation_year").cast(pl.Int64)
+    )
+    used = versions.filter(pl.col("evaluation_year").is_between(int(first_year), int(last_year)))["rules_version"]
+    return (
+        _rules_rows(rules_file)
+        .filter(pl.col("rules_version").is_in(used.unique().to_list()))
+        .sort("rules_version", "rule_code", "param")
+    )
+
+
+def changed_released_versions(con: duckdb.DuckDBPyConnection, rules_file: Path | str | None = None) -> dict:
+    """``{version: [release ids]}`` of every rules version that a release recorded (releases.rules_content) and
+    that the rules seed now reads otherwise (edited, rows added or removed, or the version gone); {} when none."""
+    if not _has_table(con, SCHEMA, "releases"):
+        return {}
+    out: dict[str, list[str]] = {}
+    recorded = con.execute(
+        f"select release_id, rules_content from {SCHEMA}.releases where rules_content is not null "
+        f"order by evaluation_year, {LATEST_FIRST}"
+    ).fetchall()
+    for release_id, content in recorded:
+        for version in rules_changed_since({"rules_content": content}, rules_file):
+            out.setdefault(version, []).append(release_id)
+    return out
+
+
+def refuse_changed_released_rules(con: duckdb.DuckDBPyConnection, rules_file: Path | str | None = None) -> None:
+    """Raise RulesVersionChanged, in both languages, when a rules version that judged a release now reads otherwise
+    in the rules seed: a city reading "rules 2024.1" beside two verdicts judged by different rules could contest
+    both. The message names the versions, the releases they judged and what to do (a new version label)."""
+    changed = changed_released_versions(con, rules_file)
+    if not changed:
+        return
+    named = "; ".join(f"{v} ({', '.join(ids)})" for v, ids in sorted(changed.items()))
+    raise RulesVersionChanged(
+        f"已发布的规则版本被修改：{named}。已发布的规则版本不得改动：请将修改后的规则以新的版本号写入 "
+        f"evaluation_rules.csv，并在 rules_versions.csv 中映射其适用年份后再发布 · "
+        f"rules version(s) changed after they judged a release: {named}. A released rules version is never "
+        f"edited: write the changed rules under a new version label in evaluation_rules.csv and map the years it "
+        f"governs in rules_versions.csv, then release"
+    )
+
+
 def rules_changed_text(release: dict | None, lang: str, rules_file: Path | str | None = None) -> str:
     """ "the rules of version 2024.1 changed after this release" in ``lang`` (labels seed rules_changed_since_release),
     "" when the rules that judged the release are the current ones."""
@@ -498,6 +561,7 @@ def ensure_release_schema(con: duckdb.DuckDBPyConnection) -> None:
     # a releases table written before rules_content existed gains it, null in its rows (not recorded)
     con.execute(f"alter table {SCHEMA}.releases add column if not exists rules_content varchar")
     con.execute(DIFF_DDL)
+    con.execute(RULES_DDL)
 
 
 # The order that puts a year's latest release first, for every reader (the dashboard, its report, the dossier,
@@ -776,6 +840,8 @@ def release(
             raise ValueError("no uncertainty runs (marts.fct_rank_uncertainty): a release needs robust verdicts")
         version = data_version(con, year)
         files_now = _ledger_files(con, year)
+        # before any rebuild: a rules version edited after it judged a release is refused, never released under
+        refuse_changed_released_rules(con)
     tmp = None
     try:
         source = warehouse
@@ -801,10 +867,12 @@ def release(
         rules_content = rules_content_of(first, year)
         with duckdb.connect(str(private_duckdb(warehouse))) as con:
             ensure_release_schema(con)
+            refuse_changed_released_rules(con)
             previous = latest_release(con, year)
-            # the same figures judged by other rules (a rule added inside a released version) are a new release:
-            # the record must say which rules judged what is published
-            rules_moved = previous is not None and bool(rules_changed_since(previous))
+            # the same figures judged by other rules (a year mapped to a new rules version) are a new release: the
+            # record must say which rules judged what is published
+            recorded = (previous or {}).get("rules_content")
+            rules_moved = bool(recorded) and recorded != rules_content
             if previous is not None and previous["content_hash"] == content and not rules_moved:
                 return ReleaseResult(previous["release_id"], year, created=False)
             n = con.execute(f"select count(*) from {SCHEMA}.releases where evaluation_year = ?", [year]).fetchall()[0][
@@ -843,6 +911,8 @@ def release(
                     con.execute(f"create table {SCHEMA}.{name} as select * from frame")
             if diff is not None and diff.height:
                 con.execute(f"insert into {SCHEMA}.restatement_diff by name select * from diff")
+            frozen = frozen_rules_of(first, year).with_columns(release_id=pl.lit(release_id))  # noqa: F841
+            con.execute(f"insert into {SCHEMA}.rules by name select * from frozen")
             n_units = frames["evaluation_year"].height if "evaluation_year" in frames else 0
             columns = (
                 "release_id, evaluation_year, data_version, catalog_version, rules_version, code_version, mc_seed, "
@@ -850,7 +920,8 @@ def release(
                 "restatement_reason, data_files, rules_content"
             )
             if rules_moved and not reason:
-                reason = f"rules changed inside version(s) {', '.join(rules_changed_since(previous))}"
+                labels = [", ".join(p.partition("=")[0] for p in c.split(";")) for c in (recorded, rules_content)]
+                reason = f"rules versions of the window changed: {labels[0]} -> {labels[1]}"
             con.execute(
                 f"insert into {SCHEMA}.releases ({columns}) values ({', '.join('?' * 16)})",
                 [

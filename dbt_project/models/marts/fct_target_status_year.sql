@@ -9,12 +9,12 @@
 --   growth_ratio: observed / required compound annual growth rate; linear pace when a value is <= 0, where
 --     a compound rate is undefined (growth_basis says which).
 --   status thresholds: TS.on_track_ratio / TS.acceleration_ratio of the rules seed (no literals here).
---   no target (target_value missing, zero or below, or EQUAL to the baseline value): 'invalid_target'. A target
---     equal to its baseline asks for nothing (0 -> 0 read "achieved" for any city that stayed at 0) and a
---     target of 0 is the generator's / an office's placeholder; neither is achieved, on track or lagging, and
+--   no target (target_value missing, zero or below, or NOT BEYOND the baseline value in the indicator's direction:
+--     equal to it, or short of it): 'invalid_target'. A target equal to its baseline asks for nothing (0 -> 0 read
+--     "achieved" for any city that stayed at 0), one the baseline already beyond asks for less than nothing (10 ->
+--     9 read "achieved", 100 acceptance points, for a city that only kept what it had, while 10 -> 10 was invalid),
+--     and a target of 0 is the generator's / an office's placeholder; none is achieved, on track or lagging, and
 --     none counts as evaluable (dashboards/pages/profile.py target_is_invalid says the same in Python).
---   reversed gap (the baseline already beyond the target): 'achieved' while the target is still met,
---     'deteriorating' once the city has fallen short of it; growth_ratio and progress_index are null.
 -- A plan covers the years after its baseline year up to its target year, so 2020 belongs to the 2016-2020
 -- plan and the 2021-2025 plan starts being judged in 2021.
 -- "Key targets" (W2) are the targets on the catalog's key indicators (is_key_indicator of the catalog version
@@ -97,7 +97,9 @@ assessable as (
   select
     j.*,
     (j.current_value is not null) as has_progress,
-    (j.target_value is null or j.target_value <= 0 or j.target_value = j.baseline_value) as is_invalid_target,
+    (
+      j.target_value is null or j.target_value <= 0 or j.sign * (j.target_value - j.baseline_value) <= 0
+    ) as is_invalid_target,
     (j.current_value is not null and j.sign * (j.current_value - j.target_value) >= 0) as meets_target,
     (j.sign * (j.target_value - j.baseline_value) > 0 and j.target_year > j.baseline_year) as has_gap,
     (j.baseline_value > 0 and j.current_value > 0 and j.target_value > 0) as can_compound

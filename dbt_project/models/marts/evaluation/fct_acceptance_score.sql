@@ -25,6 +25,8 @@
 -- A cycle still running (fct_evaluation_cycle.judged_year null: its last year has no data and no other cycle has
 -- taken over) is not judged: acceptance_status cycle_running, no judged_year, score and band null -- an evaluator's
 -- early upload must not turn the data to date into "title removed". indicator_score is the figure to date.
+-- A cycle whose verdict is not_reported (a year's report not received within RPT.grace_months: counts as exit) is
+-- not judged at acceptance either: acceptance_status not_reported_exit, score and band null.
 -- A cycle that ended before its last year (judged_year < cycle_end: cut short by a promotion onto another calendar
 -- -- 南通 320600's pilot 2022-2024 ends in 2023 -- or by a withdrawal) never reached its acceptance: status
 -- ended_before_acceptance, score and band null (the labels seed says so in both languages); the cycle verdict
@@ -192,6 +194,10 @@ combined as (
     s.*,
     case
       when s.judged_year is null then 'cycle_running'
+      -- not reporting within the grace period in a year of the cycle counts as exit (management measures; the
+      -- cycle's verdict not_reported): the cycle is not banded -- its data to date and an evaluator's report gave
+      -- "demonstration cultivation" beside the exit verdict of the same cycle
+      when s.verdict = 'not_reported' then 'not_reported_exit'
       when s.judged_year < s.cycle_end then 'ended_before_acceptance'
       when s.benchmark_year < s.cycle_start then 'benchmark_before_cycle'
       when s.indicator_score is null then 'insufficient_data'

@@ -10,6 +10,15 @@
     when 'not_reported' then true
   end
 {%- endset %}
+{#- X1, R2 and EX1 judge the cycle's change as published AND, across a catalogue change under GEN.change_like_for_like,
+    like-for-like (int_evaluation_signals_year): where the two differ the reason names both, or a city read only the
+    published figure a verdict it could not check against the one the rule also compared (the cycle evidence named
+    both, the year's reason did not) -#}
+{%- set like_for_like -%}
+  case when p.gen_change_like_for_like = 1 and s.index_change_same_catalog <> s.index_change_cycle then
+    concat_ws('', ', like-for-like ', case when s.index_change_same_catalog > 0 then '+' end,
+      {{ published_text('s.index_change_same_catalog') }}) end
+{%- endset %}
 -- Evaluation stage of every programme unit in every evaluated year, with the rules that fired and the values
 -- that made them fire. Stage precedence: not_reported > exit_candidate > rectification > review > watch >
 -- exemplary > normal;
@@ -37,11 +46,24 @@ reporting as (
   group by unit_code, year
 ),
 
+-- sources no unit reported at all for the year (fct_reporting_status none_received): not the unit's failure, not
+-- exit; named in the reasons so neither the city nor the office reads the year as complete
+none_received as (
+  select
+    unit_code,
+    year,
+    {{ dbt.listagg('source', "', '", 'order by source') }} as none_received_sources
+  from {{ ref('fct_reporting_status') }}
+  where status = 'none_received'
+  group by unit_code, year
+),
+
 fired as (
   select
     s.*,
     coalesce(ch.prev_rect_or_worse, false) as prev_cycle_rect_or_worse,
     rp.not_reported_sources,
+    nr.none_received_sources,
     p.x1_enabled = 1 and coalesce(ch.prev_rect_or_worse, false)
       -- not improved: its change did not rise by more than X1.improve_min_points, as published nor (office rule
       -- GEN.change_like_for_like, across a catalogue change) like-for-like -- int_evaluation_signals_year
@@ -51,6 +73,7 @@ fired as (
   inner join params as p on p.evaluation_year = s.year
   left join chain as ch on ch.unit_code = s.unit_code and ch.cycle_start = s.cycle_start
   left join reporting as rp on rp.unit_code = s.unit_code and rp.year = s.year
+  left join none_received as nr on nr.unit_code = s.unit_code and nr.year = s.year
 ),
 
 robust as (
@@ -114,15 +137,17 @@ select
   concat_ws('; ',
     case when s.not_reported_sources is not null then concat_ws('', 'not reported within the grace period: ',
       s.not_reported_sources, ' (counts as exit)') end,
+    case when s.none_received_sources is not null then concat_ws('', 'no unit reported within the grace period: ',
+      s.none_received_sources, ' (a gap of the collection, not counted as exit)') end,
     case when s.rank is null and s.not_reported_sources is null then
       'not ranked: no composite (a pillar without enough indicator weight)' end,
     case when s.x1 then concat_ws('', 'X1 exit candidate (previous cycle in rectification; index change since ',
       cast(s.cycle_baseline_year as string), ' ',
-      {{ published_text('s.index_change_cycle') }}, ')') end,
+      {{ published_text('s.index_change_cycle') }}, {{ like_for_like }}, ')') end,
     case when s.r1 then concat_ws('', 'R1 rectification (', cast(s.watch_run_years as string),
       ' consecutive watch years)') end,
     case when s.r2 then concat_ws('', 'R2 rectification (index change over cycle ',
-      {{ published_text('s.index_change_cycle') }}, ', threshold -',
+      {{ published_text('s.index_change_cycle') }}, {{ like_for_like }}, ', threshold -',
       {{ published_text('s.r2_threshold_points') }}, ')') end,
     -- a shared rank says so (labels seed: 并列 / tied), as every reader of the rank does
     case when s.w1 then concat_ws('', 'W1 watch (group ', s.performance_group, ', rank ',
@@ -135,7 +160,7 @@ select
     -- EX1 needs a gain strictly above EX1.improve_min_points, judged on the published change it shows
     case when s.ex1 then concat_ws('', 'EX1 exemplary (group ', s.performance_group, ', index change since ',
       cast(s.cycle_baseline_year as string), ' +',
-      {{ published_text('s.index_change_cycle') }}, ')') end
+      {{ published_text('s.index_change_cycle') }}, {{ like_for_like }}, ')') end
   ) as rules_fired,
   s.x1 as fired_x1,
   s.r1 as fired_r1,

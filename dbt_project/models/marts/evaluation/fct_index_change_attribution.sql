@@ -1,4 +1,5 @@
 {{ config(materialized='table') }}
+-- depends_on: {{ ref('unit_code_changes') }}
 -- Change attribution (issue 10): each ranked programme unit's composite-index change since the previous year
 -- split EXACTLY (the parts sum to the change; tested to 1e-9) into
 --   part_indicators  what the city's indicator scores did, both years weighted by this year's catalog and
@@ -36,12 +37,26 @@ base as (
   group by year, catalog_version
 ),
 
+-- Releases keep the code a unit had at release time: a row under a code replaced since (seed unit_code_changes:
+-- 莱芜 371200 merged into 济南 370100, a 地区 made a 地级市) counts for the unit of the new code, unless that unit has
+-- a released row of its own in the same release (pipelines.evaluation.releases.recode_released, the readers' rule):
+-- matched on the code as released, a recoded city's revision since release stayed empty.
 released as (
   {%- if rel_rel is not none %}
-  select unit_code, year, composite_index as released_index, release_id
+  select unit_code, year, released_index, release_id
   from (
-    select r.*, row_number() over (partition by r.unit_code, r.year order by {{ release_latest_first('r.release_id') }}) as k
+    select
+      coalesce(code_change.new_code, r.unit_code) as unit_code,
+      r.year,
+      r.composite_index as released_index,
+      r.release_id,
+      row_number() over (
+        partition by coalesce(code_change.new_code, r.unit_code), r.year
+        order by {{ release_latest_first('r.release_id') }},
+          case when code_change.new_code is null then 0 else 1 end nulls last
+      ) as k
     from {{ rel_src }} as r
+    left join {{ ref('unit_code_changes') }} as code_change on r.unit_code = code_change.old_code
   ) as x
   where k = 1
   {%- else %}

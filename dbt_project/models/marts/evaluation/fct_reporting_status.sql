@@ -20,6 +20,9 @@
 --                     after grace_end_date stays not_reported (the exit consequence: not reporting within the
 --                     six months counts as exit); received_after_grace_end says it arrived later. A report
 --                     received after as_of does not count (a pinned as_of judges what was received by then).
+--                     none_received: past the grace period and NO unit's report of the source and year was
+--                     received within it (the year's file lost, loaded late or never loaded): the collection's
+--                     gap, not a city's failure -- not counted as exit, named in fct_evaluation_year's reasons.
 --                     backfilled: received after a grace period that ended before the ledger began
 --                     (monitored_from: the first load or sighting it records), i.e. loaded as history; the
 --                     ledger cannot tell when the unit reported, so it is not judged (no exit on no evidence).
@@ -272,6 +275,25 @@ joined as (
   from expected as e
   left join city_received as c on c.unit_code = e.unit_code and c.source = e.source and c.year = e.year
   left join file_received as f on not e.is_city_report and f.source = e.source and f.year = e.year
+),
+
+-- Whether ANY unit's report of the source and year was received within the grace period (and by as_of). When none
+-- was -- the year's event file never arrived or came late, no unit's statistics of the year were loaded in time --
+-- the gap is the collection's, not a city's: every programme unit read not_reported, i.e. exit, on a file the
+-- office lost, loaded late or never loaded (none_received below: not counted as exit, named in the year's reasons
+-- so the office looks into it). A report of a year whose grace period ended before the ledger began (backfilled) is
+-- one received: the year was collected, only its day is unknown.
+source_year_received as (
+  select
+    j.source,
+    j.year,
+    max(case when j.received_date <= a.as_of_date
+               and (j.received_date <= j.grace_end_date or j.grace_end_date < ls.monitored_from) then 1 else 0 end)
+      as any_received
+  from joined as j
+  cross join as_of as a
+  cross join ledger_start as ls
+  group by j.source, j.year
 )
 
 select
@@ -296,6 +318,7 @@ select
     when j.received_date <= a.as_of_date and j.received_date <= j.grace_end_date then 'late'
     when j.received_date <= a.as_of_date and j.grace_end_date < ls.monitored_from then 'backfilled'
     when a.as_of_date <= j.grace_end_date then 'missing'
+    when sy.any_received = 0 then 'none_received'
     else 'not_reported'
   end as status,
   coalesce(
@@ -306,3 +329,4 @@ select
 from joined as j
 cross join as_of as a
 cross join ledger_start as ls
+inner join source_year_received as sy on sy.source = j.source and sy.year = j.year
