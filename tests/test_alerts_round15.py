@@ -468,3 +468,31 @@ def test_a_pledge_month_that_never_arrived_does_not_read_as_settled(tmp_path):
     assert came["zh"] == "2026-09 数据已送达（1 行）"
     assert missing["zh"].startswith("2026-10 数据仍未送达；应报月份已更替为 2026-11") and "still not" in missing["en"]
     assert fingerprint("pledge_freshness", None, "pledge_loans:2026-09") in notes  # the engineers' alert too
+
+
+def test_a_source_no_unit_reported_is_alerted_not_passed_over(tmp_path):
+    """fct_reporting_status says none_received when no unit's report of a source and year came within the grace
+    period (a lost or late collection file: not an exit). The source_reporting rule alerted missing, late and
+    not_reported only, so the one status that says a whole collection is missing reached nobody."""
+    import duckdb
+
+    from pipelines.alerts.conditions import source_reporting
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.dim_city as select '410700' as unit_code, '新乡市' as unit_name, "
+            "'Xinxiang' as unit_name_en, '410000' as province_code, '河南省' as province_name, "
+            "true as is_programme, 'active' as programme_status"
+        )
+        con.execute(
+            "create table marts.fct_reporting_status as select '410700' as unit_code, 'pledge_loans' as source, "
+            "2025 as year, 'none_received' as status, date '2026-03-31' as due_date, "
+            "date '2026-06-30' as grace_end_date, cast(null as date) as received_date, "
+            "false as received_after_grace_end"
+        )
+        (alert,) = source_reporting(con, load_rules())
+    assert alert.detail["status"] == "none_received"
+    assert "宽限期内全部单位均未报送" in alert.title_zh and "不视同退出" in alert.title_zh, alert.title_zh
+    assert "逾期视为退出" not in alert.title_zh  # the exit wording belongs to one unit's missing report
+    assert "received from no unit within the grace period" in alert.title_en, alert.title_en

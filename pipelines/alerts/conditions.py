@@ -26,7 +26,9 @@ TARGET_STATUS_ZH = {code: label_text(code) for code in ("limited_progress", "det
 # Every flagged stage (labels.FLAGGED_STAGES), not_reported included: not reporting within six months counts as exit,
 # the dashboard's watch list puts it first, and the stage alert said nothing of it (only a source-reporting warning).
 STAGE_ZH = {code: label_text(code) for code in FLAGGED_STAGES}
-REPORTING_ZH = {code: label_text(code) for code in ("missing", "late", "not_reported", "received_after_grace_end")}
+REPORTING_ZH = {
+    code: label_text(code) for code in ("missing", "late", "not_reported", "none_received", "received_after_grace_end")
+}
 # A source's Chinese name from its contract (the title is read by officials: "培训活动", not "training_events").
 SOURCE_ZH = {name: src.title_zh for name, src in SOURCES.items()}
 
@@ -642,7 +644,7 @@ def source_reporting(con, rules: Rules) -> list[Condition] | None:
     rule = rules.get("source_reporting")
     if not rule or not has_table(con, "marts", "fct_reporting_status"):
         return None
-    statuses = list(rule.get("statuses") or ["missing", "late", "not_reported"])
+    statuses = list(rule.get("statuses") or ["missing", "late", "not_reported", "none_received"])
     n_years = int(rule.get("latest_years", 1))
     # the last day a missing report still counts (grace_end_date, China Standard Time): not_reported, counted as
     # exit, is judged on it, not on the due date (null for marts built before the column)
