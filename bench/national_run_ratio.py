@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
             "import_cpu_s": run.get("import_cpu_s"),
             "dagster_run_cpu_s": run.get("run_cpu_s"),
             "sampler_cpu_s": run.get("sampler_cpu_s"),
+            "frozen_heap_objects": run.get("frozen_heap_objects"),
         },
         "ratio_wall": run_wall / bare_wall,
         "ratio_cpu": run_cpu / bare_cpu,

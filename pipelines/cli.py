@@ -99,9 +99,9 @@ def _collect_after_start_up() -> None:
     long-lived objects, and every full collection walks all of them again (12 walks, ≈ 2 s on the start-up's
     critical path in a default run; bench/RESULTS.md). Start-up makes little cyclic garbage."""
     if _OWNS_PROCESS:
-        import gc
+        from pipelines.heap import pause_collection
 
-        gc.disable()
+        pause_collection()
 
 
 def _freeze_heap(collect_first: bool = False) -> None:
@@ -112,12 +112,9 @@ def _freeze_heap(collect_first: bool = False) -> None:
     collected). Only in a process the command owns: a process that goes on to run other code (tests) keeps the
     usual collector."""
     if _OWNS_PROCESS:
-        import gc
+        from pipelines.heap import freeze_heap
 
-        if collect_first:
-            gc.collect()
-        gc.freeze()
-        gc.enable()
+        freeze_heap(collect_first=collect_first)
 
 
 def _years(text: str) -> tuple[int, int]:
