@@ -270,12 +270,14 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
     name = name or path.name
     with open(path, "rb") as f:
         first = f.read(65536)
-        f.seek(max(0, path.stat().st_size - 1))
-        last = f.read(1)
+        f.seek(max(0, path.stat().st_size - 64))
+        tail = f.read()
     if first.startswith(_BOMS) or b"\x00" in first or not first.strip():
         raise NotScannable("byte-order mark, UTF-16 or empty")
-    if last != b"\n":
+    if not tail.endswith(b"\n"):
         raise NotScannable("no line break at the end (a cut-off last row is read by the Polars path)")
+    if b"\x1a" in tail:
+        raise NotScannable("an end-of-file mark (Ctrl-Z) after the last line (read by the Polars path)")
     head = _head_text(first)
     if head is None:
         raise NotScannable("not UTF-8")

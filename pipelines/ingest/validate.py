@@ -608,7 +608,8 @@ def with_stated_year(txt: pl.Expr, year: int) -> tuple[pl.Expr, pl.Expr]:
     """``txt`` with its month cells written without a year (`YEARLESS_MONTH`) as that month of ``year`` (2025年3月),
     and whether each was one. One definition for the load (validate) and for telling the file's data year (load)."""
     month = txt.str.normalize("NFKC").str.strip_chars().str.extract(YEARLESS_MONTH, 1)
-    bare = month.is_not_null()
+    # only a month there is: 13 kept as written, so its refusal names the cell the office typed, not "2025年13月"
+    bare = month.cast(pl.Int32, strict=False).is_between(1, 12)
     return pl.when(bare).then(pl.lit(f"{year}年") + month + pl.lit("月")).otherwise(txt), bare
 
 
@@ -642,7 +643,55 @@ DATE_SPELLINGS = (
     "2025-03-05 00:00:00",
     "Excel serial 45721",
 )
-MONTH_SPELLINGS = ("2025-03", "2025/3", "2025.3", "2025年3月", "2025年03月", "202503", "a date in the month")
+# A month in English, as Excel shows a date under its built-in "mmm-yy" format (Mar-25) and writes it to a CSV
+# ("Save as" writes cells as shown), or typed so (Mar 2025, March-2025, Sept. 2025). Before, every such month was
+# refused "not a date" and a clerk's whole CSV failed. A two-digit year is read as Excel reads its own text back
+# (00-29: 20yy, 30-99: 19yy), so Mar-25 is 2025-03, the month Excel showed. Day-first 25-Mar (d-mmm) names a day
+# without its year and stays refused. Matched on the lower-cased text.
+_EN_MONTHS = {
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "may": 5,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
+_EN_MONTH = (
+    r"^(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?)\.?\s*[-/ ']?\s*(\d{2}|\d{4})$"
+)
+MONTH_SPELLINGS = (
+    "2025-03",
+    "2025/3",
+    "2025.3",
+    "2025年3月",
+    "2025年03月",
+    "202503",
+    "Mar-25",
+    "Mar 2025",
+    "March 2025",
+    "a date in the month",
+)
+
+
+def _english_month(t: pl.Expr) -> pl.Expr:
+    """The first day of the month ``t`` spells in English (`_EN_MONTH`), else null."""
+    low = t.str.to_lowercase()
+    month = (
+        low.str.extract(_EN_MONTH, 1)
+        .str.slice(0, 3)
+        .replace_strict({k: str(v) for k, v in _EN_MONTHS.items()}, default=None, return_dtype=pl.Utf8)
+    )
+    year = low.str.extract(_EN_MONTH, 2)
+    two = year.str.len_chars() == 2
+    century = pl.when(year.cast(pl.Int32, strict=False) < 30).then(pl.lit("20")).otherwise(pl.lit("19"))
+    return _ymd(pl.when(two).then(century + year).otherwise(year), month, pl.lit("1"))
 
 
 def _ymd(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
@@ -664,6 +713,7 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
         candidates += [
             _ymd(t.str.extract(_YM, 1), t.str.extract(_YM, 2), pl.lit("1")),
             _ymd(t.str.extract(_YM_COMPACT, 1), t.str.extract(_YM_COMPACT, 2), pl.lit("1")),
+            _english_month(t),
         ]
     serial = pl.when(t.str.contains(_SERIAL)).then(t.cast(pl.Float64, strict=False))
     candidates.append(
@@ -812,7 +862,17 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
             several = txt.str.contains(SEVERAL_MONTHS_PATTERN) | (
                 ranged & (start.dt.month_start() != end.dt.month_start())
             )
+            # 2025-13, 2025年13月, 13 under a title stating the year: a month number no month has (typed for 12, or
+            # a day) is named as such, not as an unreadable date.
+            t = txt.str.normalize("NFKC").str.strip_chars()
+            number = pl.coalesce(
+                t.str.extract(_YM, 2), t.str.extract(_YM_COMPACT, 2), t.str.extract(YEARLESS_MONTH, 1)
+            ).cast(pl.Int32, strict=False)
             kinds = [
+                (
+                    number.is_not_null() & ~number.is_between(1, 12),
+                    "not a date in {}: '{}' (no such month: months run from 1 to 12)",
+                ),
                 (
                     ranged & ~several,
                     "part of a month in {}: '{}' covers some of the month's days, not the whole month (send the "
@@ -1638,6 +1698,14 @@ def validate(
             notes.append(
                 f"two-digit years in month ('{raw.context_year % 100:02d}年') read as {raw.context_year} (stated by "
                 "the file)"
+            )
+
+    if "month" in raw_cols and source.column("month").dtype == "date":
+        english = _txt("month").str.normalize("NFKC").str.strip_chars().str.to_lowercase().str.contains(_EN_MONTH)
+        if work.select(english.any()).item():
+            notes.append(
+                "months written in English (Mar-25: Excel's mmm-yy as shown) read as the month they name, a two-digit "
+                "year as Excel reads it (00-29: 2000-2029)"
             )
 
     # A month written 2025.1 in a text file (CSV, or Parquet a program wrote) is January, or October: Excel keeps a
