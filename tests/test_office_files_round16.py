@@ -267,3 +267,76 @@ def test_a_pivot_table_on_the_data_s_sheet_is_left_out_of_its_rows(warehouse, tm
     assert r.rows_loaded == 3 and _reasons(warehouse, path.name) == {}
     assert "pivot table J1:K4 beside the table not read (a pivot table sums other rows)" in r.notes
     assert "表格旁的数据透视表 J1:K4 未读取" in notes_both(_status(warehouse, path.name)[2], "pledge_loans")
+
+
+# --- 6. a file disagreeing with itself: a code and the name beside it, a title's month and the rows' -------------
+
+NAMES_AND_CODES = "城市代码,地市,月份,登记笔数,质押金额(万元),质押专利数,质押商标数,服务企业数,首贷企业数"
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["polars", "scan"])
+def test_a_code_whose_name_beside_it_is_another_city_s_is_refused(warehouse, tmp_path, big):
+    # Before: the name column was ignored and row 3 loaded 广州's figures under 深圳's code (one column pasted a row
+    # off), silently.
+    lines = [
+        "440300,深圳市,2025-03,2,20,2,0,2,1",
+        "440300,广州市,2025-04,3,30,3,0,3,1",
+        "440305,深圳,2025-04,1,10,1,0,1,0",  # a district of the named city, by its short name: agrees
+        "440200,广东省,2025-04,3,30,3,0,3,1",  # a province's name says nothing of the row
+        "440400,珠海市知识产权局,2025-04,3,30,3,0,3,1",  # nor a reporting office's
+    ]
+    fill = [f.replace(",", ",,", 1) for f in _filler(big)]  # no name beside the filler's codes
+    path = _write(tmp_path / "质押融资.csv", "\n".join([NAMES_AND_CODES, *lines, *fill]) + "\n")
+    r = _ingest(warehouse, path)
+    assert _reasons(warehouse, path.name) == {
+        3: "code and name disagree in city_code: 440300, but the name beside it is '广州市' (440100): which unit the "
+        "row is cannot be told (correct the code or the name)"
+    }
+    assert _loaded(warehouse, path.name)[:4] == [
+        ("440300", "2025-03"),
+        ("440305", "2025-04"),
+        ("440200", "2025-04"),
+        ("440400", "2025-04"),
+    ]
+    assert r.rows_rejected >= 1
+    assert reason_text(_reasons(warehouse, path.name)[3], "pledge_loans", "zh").startswith(
+        "城市代码的代码与名称不一致：代码为 440300，旁边的名称却是“广州市”（440100）"
+    )
+
+
+def test_a_workbook_s_names_are_checked_against_its_codes_too(warehouse, tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(NAMES_AND_CODES.split(","))
+    ws.append(["440100", "深圳", "2025-03", 2, 20, 2, 0, 2, 1])
+    path = tmp_path / "质押.xlsx"
+    wb.save(path)
+    _ingest(warehouse, path)
+    assert _reasons(warehouse, path.name)[2].startswith("code and name disagree in city_code: 440100")
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["polars", "scan"])
+def test_a_title_s_month_that_no_row_has_refuses_the_file(warehouse, tmp_path, big):
+    # Before: loaded as April under a title saying March (last month's file copied, its month column left).
+    lines = ["440300,2025-04,2,20,2,0,2,1", "440100,2025-04,3,30,3,0,3,1"]
+    title = "2025年3月知识产权质押融资统计表"
+    path = _write(tmp_path / "质押融资.csv", "\n".join([title, CODES, *lines]) + "\n")
+    if big:  # a workbook: the SQL over the reader's frame
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        for line in [title, CODES, *lines]:
+            ws.append(line.split(","))
+        path = tmp_path / "质押融资.xlsx"
+        wb.save(path)
+    with pytest.raises(Exception, match="the title above the table states 2025-03 but every row's month is 2025-04"):
+        _ingest(warehouse, path)
+    assert _status(warehouse, path.name)[0] == 0
+
+
+def test_a_title_s_month_that_the_rows_have_loads(warehouse, tmp_path):
+    lines = ["440300,2025-03,2,20,2,0,2,1", "440100,2025-03,3,30,3,0,3,1"]
+    path = _write(
+        tmp_path / "质押融资.csv",
+        "\n".join(["2025年3月知识产权质押融资统计表", "填报日期：2025年4月8日", CODES, *lines]) + "\n",
+    )
+    assert _ingest(warehouse, path).rows_loaded == 2

@@ -50,6 +50,7 @@ from pipelines.ingest.readers import (
     context_year,
     flag_repeated_headers,
     note_unit,
+    title_month,
     title_span,
     unit_line,
 )
@@ -317,6 +318,8 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
     )
     if source.partition_date == "month" and title_span(rows[:h], Path(name)) is not None:
         raise NotScannable("a title stating several months")  # the reader sees all its rows' months
+    if source.partition_date == "month" and title_month(rows[:h]) is not None:
+        raise NotScannable("a title stating a month")  # the reader compares it with all its rows' months
     mapped = _map(raw, source, name)
     return Layout(
         "csv",
@@ -368,6 +371,8 @@ def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
     if raw.title_span is not None and source.partition_date == "month":
         # a table whose title states several months: the reader sees all its rows' months (validate.period_total)
         raise NotScannable("a title stating several months")
+    if raw.title_month is not None and source.partition_date == "month":
+        raise NotScannable("a title stating a month")  # the reader compares it with all its rows' months
     if summing_sheets(raw, source):
         raise NotScannable("a sheet summing the others (its rows are refused by the Polars rules)")
     flags = [c for c in raw.df.columns if c in ROW_FLAGS]
@@ -404,6 +409,8 @@ def _map(raw: RawFrame, source: Source, file_name: str):
         raise NotScannable("a key column derived from the row's values (read by the Polars path)")
     if mapped.by_name:
         raise NotScannable("unit names instead of codes (read through the administrative divisions by the Polars path)")
+    if any(c.startswith("__beside:") for c in mapped.df.columns):
+        raise NotScannable("unit names beside the codes (checked against them by the Polars path)")
     if DISTRICT in mapped.df.columns:
         raise NotScannable("a district column (read through the county list by the Polars path)")
     return mapped

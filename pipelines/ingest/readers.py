@@ -89,6 +89,8 @@ class RawFrame:
     # several months the title rows (or else the file name) state as the table's period: (year, first month, last
     # month, where, the words): 2025年1-3月, 2025年第一季度, 截至2025年3月 (see title_span)
     title_span: tuple[int | None, int, int, str, str] | None = None
+    # the one month the title rows state as the table's (2025年3月知识产权质押融资统计表): (year, month), see title_month
+    title_month: tuple[int, int] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -1745,6 +1747,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         context_year(titles, path),
         unit_note=any(units_below.values()),
         title_span=title_span(titles, path),
+        title_month=title_month(titles),
     )
 
 
@@ -2002,6 +2005,14 @@ def title_span(title_rows: list, path: Path) -> tuple[int | None, int, int, str,
         if (span := _span_in(text)) is not None:
             return (*span[:3], where, span[3])
     return None
+
+
+def title_month(title_rows: list) -> tuple[int, int] | None:
+    """The one (year, month) the title rows above a table state as its month (`stated_month`: not a date with its
+    day, a sending date or several months), else None. The file name is not asked: it often says when a file was
+    made or sent."""
+    stated = stated_month(" ".join(str(c) for r in title_rows for c in r if c is not None))
+    return stated if isinstance(stated, tuple) else None
 
 
 def _month_from_sheet_name(
@@ -2489,6 +2500,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
         context_year(rows[:h], path),
         unit_note=below,
         title_span=title_span(rows[:h], path),
+        title_month=title_month(rows[:h]),
     )
 
 

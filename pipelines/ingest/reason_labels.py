@@ -121,6 +121,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "请将年份纵向排列，不要横向排列",
     ),
     (
+        r"the title above the table states (?P<title>\d{4}-\d{2}) but every row's month is (?P<month>\d{4}-\d{2}): "
+        r"which month the figures are cannot be told \(correct the title or the month column\)",
+        "表格上方标题注明的月份是 {title}，而每一行的月份都是 {month}：无法判断这些数字属于哪个月（请更正标题或月份列）",
+    ),
+    (
         r"the (?P<origin>title above the table|file name) states several months \('(?P<words>.*)', (?P<first>\S+) to "
         r"(?P<last>\S+)\) and every row is (?P<month>\S+): the figures are the period's total, not the month's own "
         r"\(send each month's own figures, one row per month\)",
@@ -415,6 +420,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"formula-like text in " + _COL + r" \(possible spreadsheet injection\): '(?P<value>.*)'",
         "{col}含类似公式的文本（可能是电子表格注入）：'{value}'",
+    ),
+    (
+        r"code and name disagree in " + _COL + r": (?P<code>\d{6}), but the name beside it is '(?P<value>.*)' "
+        r"\((?P<other>\d{6})\): which unit the row is cannot be told \(correct the code or the name\)",
+        "{col}的代码与名称不一致：代码为 {code}，旁边的名称却是“{value}”（{other}）：无法判断该行属于哪个单位（请更正代码或名称）",
     ),
     (r"unknown region code in " + _COL + r": '(?P<value>.*)'", "{col}中的行政区划代码未知：'{value}'"),
     (

@@ -190,6 +190,8 @@ class HeaderMapping:
     notes: list[str]
     by_name: set[str] = field(default_factory=set)  # code columns read from a column of names
     derived: set[str] = field(default_factory=set)  # key columns the file leaves out, derived (Column.derived_from)
+    # code column -> the file's column of unit names beside it (城市代码 | 地市): an extra column, checked against it
+    beside: dict[str, str] = field(default_factory=dict)
 
 
 def summing_sheets(raw: RawFrame, source: Source | None = None) -> dict[int, str]:
@@ -280,6 +282,9 @@ def is_district_header(header: str) -> bool:
     return re.match(DISTRICT_HEADER_PATTERN, re.sub(r"\s", "", unicodedata.normalize("NFKC", header))) is not None
 
 
+BESIDE = "__beside:"  # column prefix of the unit names a file gives beside a code column (HeaderMapping.beside)
+
+
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     """Rename file headers to contract names; work out unit conversions (a unit alias, a unit in brackets,
     a 单位：元 line above the table); fail on missing required columns. Total and note rows are flagged here,
@@ -305,6 +310,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
         district = []
     df = (
         raw.df.with_columns(
+            *[pl.col(header).cast(pl.Utf8).alias(BESIDE + code) for code, header in h.beside.items()],
             _total_label(raw.df, label_cols),
             _total_label(raw.df, label_cols, WHOLE_AREA_PATTERN).alias("__area_total"),
             _own_level_label(raw.df, label_cols),
@@ -397,6 +403,16 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
             by_name.add(c.name)
             present.add(c.name)
             notes.append(f"{c.name} read from the unit names in '{header}' (no code column)")
+    # A column of names beside the code column (城市代码 | 地市: 440300 | 深圳市): not loaded, but each row's name is
+    # checked against its code (validate: `code and name disagree`). Rows shifted against each other (one column
+    # sorted or pasted without the other) loaded one city's figures under another's code, silently.
+    beside: dict[str, str] = {}
+    for c in source.columns:
+        if c.name_headers and c.name in present and c.name not in by_name:
+            names = {normalise_header(h) for h in c.name_headers}
+            header = next((col for col in extra if normalise_header(col.split("__dup")[0]) in names), None)
+            if header is not None:
+                beside[c.name] = header
     derived = {
         c.name
         for c in source.columns
@@ -424,7 +440,7 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         raise IngestError(file_name, f"missing required {noun_en(len(missing), 'column')}: {expected}")
     if extra:
         notes.insert(0, f"ignored extra {noun_en(len(extra), 'column')}: " + ", ".join(extra))
-    return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
+    return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived, beside)
 
 
 def _refuse_counts_in_scale(raw: RawFrame, source: Source, renames: dict[str, str], file_name: str) -> None:
@@ -1573,6 +1589,40 @@ def _fill_merged_city(
     return work.with_columns(pl.when(take).then(above).otherwise(_txt(col)).alias(_TXT + col)).drop("__above"), n
 
 
+def _name_beside_checks(work: pl.DataFrame, unit_names: dict[str, str | None] | None) -> list[Check]:
+    """A row whose unit name (the column beside its code: `HeaderMapping.beside`) names a unit of another prefecture
+    than its code: which of the two is the row's cannot be told, so it is refused naming both. Only a name that is
+    one city-level or county-level unit's is compared (an unknown name, a province's, one several units bear, a
+    reporting office's, says nothing of the row); a district of the code's own city agrees with it."""
+    checks: list[Check] = []
+    if not unit_names:
+        return checks
+    cities = {k: v for k, v in unit_names.items() if v is not None and not v.endswith("0000")}
+    for col in [c for c in work.columns if c.startswith(BESIDE)]:
+        code = col.removeprefix(BESIDE)
+        name = pl.col(col).str.strip_chars()
+        key = name.str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.replace_all(r"\s+", "")
+        named = key.replace_strict(cities, default=None, return_dtype=pl.Utf8)
+        written = _txt(code)
+        differ = (
+            written.str.contains(r"^\d{6}$") & named.is_not_null() & (named.str.slice(0, 4) != written.str.slice(0, 4))
+        ).fill_null(False)
+        checks.append(
+            (
+                differ,
+                pl.format(
+                    "code and name disagree in {}: {}, but the name beside it is '{}' ({}): which unit the row is "
+                    "cannot be told (correct the code or the name)",
+                    pl.lit(code),
+                    written,
+                    name,
+                    named,
+                ),
+            )
+        )
+    return checks
+
+
 def derived_key(source: Source, name: str) -> pl.Expr:
     """The value of a key column the file leaves out (`Column.derived_from`): 'D-' and 16 hex digits of the SHA-1
     of the row's typed values of those columns (ISO dates, codes, enumeration words, text as cleaned; a missing
@@ -1627,6 +1677,7 @@ def validate(
         "__note",
         "__breakdown",
         *([DISTRICT] if DISTRICT in df.columns else []),
+        *[c for c in df.columns if c.startswith(BESIDE)],
     )
     # A footnote marker after a figure (12.5*, 12.5①) points to a note below the table: the figure is the number
     # before it (noted). Before NFKC, which made 12.5① the number 12.51 (loaded silently) and 12.5* no number.
@@ -1823,6 +1874,7 @@ def validate(
         key = derived_key(source, name)
         work = work.with_columns(key.alias(name), key.alias(_TXT + name))
     period_total(raw, source, work, file_name)
+    title_month_differs(raw, source, work, file_name)
     ratio_checks: list[Check] = []
     if pct_cols:
         work, ratio_checks = _shares(work, source, pct_cols)
@@ -1872,6 +1924,7 @@ def validate(
         )
 
     checks: list[Check] = list(sum_checks) + _sheet_province_checks(source, sheet_homes, set(mapped.by_name))
+    checks += _name_beside_checks(work, unit_names)
     work = _merged_codes(work, source, partition)
     for c in source.columns:
         if "__merged:" + c.name in work.columns:
@@ -2623,6 +2676,25 @@ def period_total(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: s
             f"{year}-{last:02d}: the figures are the period's total, not the month's own (send each month's own "
             "figures, one row per month)",
         )
+
+
+def title_month_differs(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: str) -> None:
+    """Refuse a table whose title states one month (2025年3月知识产权质押融资统计表) while every row's month is one
+    other month (2025-04). The file disagrees with itself: last month's file copied and its title and figures
+    updated but not its month column (every cell the same, easily left) loaded March's figures as April's, silently;
+    which of the two is right cannot be told from the file. Rows of several months under a one-month title are
+    left to the other rules."""
+    if raw.title_month is None or source.partition_date != "month" or source.partition_date not in work.columns:
+        return
+    months = work.select(pl.col(source.partition_date).drop_nulls().unique()).to_series().to_list()
+    if len(months) != 1 or (months[0].year, months[0].month) == raw.title_month:
+        return
+    year, month = raw.title_month
+    raise IngestError(
+        file_name,
+        f"the title above the table states {year}-{month:02d} but every row's month is {months[0]:%Y-%m}: which month "
+        "the figures are cannot be told (correct the title or the month column)",
+    )
 
 
 def running_totals(good: pl.DataFrame, source: Source, headers: list[str], file_name: str) -> None:
