@@ -340,3 +340,23 @@ def test_a_title_s_month_that_the_rows_have_loads(warehouse, tmp_path):
         "\n".join(["2025年3月知识产权质押融资统计表", "填报日期：2025年4月8日", CODES, *lines]) + "\n",
     )
     assert _ingest(warehouse, path).rows_loaded == 2
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["polars", "scan"])
+def test_a_csv_saved_from_a_sheet_with_a_stray_cell_far_right_reads_narrow(warehouse, tmp_path, big):
+    # Excel's "Save as CSV" pads every line to the used range: before, 500 such lines took 70 s and 1.2 GB to load.
+    pad = "," * (16384 - 8)
+    lines = [CODES + pad, "440300,2025-03,2,20,2,0,2,1" + pad[:-1] + "备注：待核实"]
+    lines += [f"440100,2025-{m:02d},3,30,3,0,3,1" + pad for m in range(1, 13)]
+    lines += [f + pad for f in _filler(big)[:70]]  # over 1 MB: the size the SQL scan reads
+    lines.append("440200,2025-04,1,200,000,3,0,3,1" + pad)  # an unquoted comma: a field too many, still refused
+    # (its ninth field is the table's last filled column: 16,373 empty ones follow)
+    path = _write(tmp_path / "质押融资.csv", "\n".join(lines) + "\n")
+    raw = read_file(path, PLEDGE)
+    assert raw.df.width < 8 + EMPTY_COLUMN_RUN + 6  # (and the ragged row's field, flag, row number)
+    note = "cell far to the right of the table, after 16,373 empty columns: XFC2 ('备注：待核实') - not read as the table's"
+    assert note in raw.notes
+    r = _ingest(warehouse, path)
+    assert _loaded(warehouse, path.name)[:2] == [("440300", "2025-03"), ("440100", "2025-01")]
+    assert "too many fields: row has 112 fields, header has 111" in _reasons(warehouse, path.name)[len(lines)]
+    assert note in r.notes

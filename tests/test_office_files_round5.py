@@ -32,7 +32,7 @@ NOTE_FILES = [
     "pipelines/ingest/contract_sql.py",
 ]
 # functions whose returned text is a note (the month note is the second of _month_from_sheet_name's pair)
-NOTE_FUNCTIONS = {"numbered_rows_note", "hidden_note", "city_and_parts_elsewhere"}
+NOTE_FUNCTIONS = {"numbered_rows_note", "hidden_note", "city_and_parts_elsewhere", "_far_note"}
 # functions returning (frame, note): the note is the pair's second (the month or the city a sheet's name gives)
 PAIR_FUNCTIONS = {"_month_from_sheet_name", "_city_from_sheet_name"}
 

@@ -40,6 +40,7 @@ from pipelines import reference
 from pipelines.counts import count_en
 from pipelines.ingest.readers import (
     _BOMS,
+    EMPTY_COLUMN_RUN,
     ROW_FLAGS,
     ROW_NUMBER,
     IngestError,
@@ -287,6 +288,8 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
         delimiter, rows, h, n_header, header = _sniff(head_lines, source, name)
     except IngestError as e:
         raise NotScannable(str(e)) from e
+    if any(len(r) > EMPTY_COLUMN_RUN for r in rows):
+        raise NotScannable("a line as wide as a sheet (the reader cuts its runs of empty columns)")
     n_lines = h + n_header
     # The header lines must be plain lines: no quoted line breaks, no line separators other than \n / \r\n.
     prefix_end = -1

@@ -1548,14 +1548,7 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                 hidden.rows, frozenset(at[c - 1] + 1 for c in hidden.columns if c - 1 in at), hidden.filtered
             )
             if far:
-                notes.append(
-                    f"{noun_en(len(far), 'cell')} far to the right of the table, after "
-                    f"{count_en(far[0][2], 'empty column')}: "
-                    + ", ".join(f"{ref} ('{text[:20]}')" for ref, text, _ in far[:5])
-                    + (f" and {len(far) - 5} more" if len(far) > 5 else "")
-                    + " - not read as the table's"
-                    + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
-                )
+                notes.append(_far_note(far, name if len(wb.worksheets) > 1 else None))
         width = max((len(r) for r in grid), default=0)
         grid = [r + [None] * (width - len(r)) for r in grid]
         factors = [r + [1.0] * (width - len(r)) for r in factors]
@@ -1831,6 +1824,48 @@ def _columns_kept(grid: list[list]) -> list[int] | None:
         kept.append(j)
         last = j
     return kept if len(kept) < width else None
+
+
+def _far_note(far: list[tuple[str, str, int]], sheet: str | None = None) -> str:
+    """The ledger's words for the cells `_far_cells` found."""
+    return (
+        f"{noun_en(len(far), 'cell')} far to the right of the table, after {count_en(far[0][2], 'empty column')}: "
+        + ", ".join(f"{ref} ('{text[:20]}')" for ref, text, _ in far[:5])
+        + (f" and {len(far) - 5} more" if len(far) > 5 else "")
+        + " - not read as the table's"
+        + (f" (sheet {sheet})" if sheet is not None else "")
+    )
+
+
+def _cut_empty_column_runs(text: str, delimiter: str) -> tuple[str, str | None] | None:
+    """A delimited text with every run of more than `EMPTY_COLUMN_RUN` wholly empty columns cut to that many, and the
+    note naming the cells right of the first such run (None when none is filled); None when there is no such run.
+    Each line keeps its own number of fields less the columns cut (a line with a field too many stays one too many:
+    the reader refuses it as ragged)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    trimmed: list[list[str]] = []
+    lengths: list[int] = []
+    for row in reader:
+        lengths.append(len(row))
+        end = len(row)
+        while end and not row[end - 1].strip():
+            end -= 1
+        trimmed.append(row[:end])
+    kept = _columns_kept(trimmed)
+    if kept is None:
+        return None
+    at = set(kept)
+    width = max(len(r) for r in trimmed)
+    cut_below = [0] * (width + 1)  # columns cut before position j
+    for j in range(width):
+        cut_below[j + 1] = cut_below[j] + (j not in at)
+    far = _far_cells(trimmed, kept)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    for r, n in zip(trimmed, lengths, strict=True):
+        cells = [r[j] for j in kept if j < len(r)]
+        writer.writerow(cells + [""] * (n - cut_below[min(n, width)] - len(cells)))
+    return out.getvalue(), _far_note(far) if far else None
 
 
 def _far_cells(grid: list[list], kept: list[int]) -> list[tuple[str, str, int]]:
@@ -2329,8 +2364,9 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
     if cr_only:
         text = text.replace("\r", "\n")
     eof_mark = _EOF_MARK.search(text) is not None
-    if eof_mark:
-        text = _EOF_MARK.sub("\n", text)
+    if eof_mark:  # the last line ends where the mark begins (with a line break of its own, or one added)
+        text = _EOF_MARK.sub("", text)
+        text = text if text.endswith(("\n", "\r")) else text + "\n"
     mixed = not cr_only and "\r" in text and _LONE_CR.search(text) is not None
     if mixed:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -2397,6 +2433,17 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     """Parse UTF-8 bytes. ``text`` is the decoded file, or None on the fast path (decoded only if needed)."""
     head_lines = head.splitlines()[: HEADER_SCAN_ROWS + 1]
     delimiter, rows, h, n_header, header = _sniff(head_lines, source, path.name)
+    if any(len(r) > EMPTY_COLUMN_RUN for r in rows) and (
+        cut := _cut_empty_column_runs(text if text is not None else source_bytes.decode("utf-8"), delimiter)
+    ):
+        # Excel's "Save as CSV" writes every line as wide as the sheet's used range: one cell typed in column XFD
+        # made each line 16,384 fields (500 lines took 70 s and 1.2 GB to load). The run of empty columns before it
+        # is cut short, as a workbook's is (`_columns_kept`); the cell is named.
+        cut_text, note = cut
+        frame = _parse_csv(path, source, cut_text.encode("utf-8"), cut_text[:65536], cut_text, encoding)
+        if note:
+            frame.notes.append(note)
+        return frame
     notes = [f"skipped {count_en(h, 'title row')} above the header"] if h else []
     if n_header == 2:
         notes.append("joined a two-row header")
