@@ -153,6 +153,14 @@ EXAMPLES: dict[str, list[tuple[str, list[str]]]] = {
             ["2025年1-3月", "文件名"],
         ),
     ],
+    "the title above the table states {}-{} but every row's month is {}: which month the figures are cannot be told "
+    "(correct the title or the month column)": [
+        (
+            "the title above the table states 2025-03 but every row's month is 2025-04: which month the figures are "
+            "cannot be told (correct the title or the month column)",
+            ["2025-03", "2025-04", "标题"],
+        )
+    ],
     "no month column, and the {} states several months ('{}'): the figures are the period's total, not one month's "
     "(send each month's own figures: a 月份 column, or one file per month)": [
         (

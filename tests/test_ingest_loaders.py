@@ -412,7 +412,7 @@ def test_sample_resubmission_file_quarantines_its_five_mistakes(warehouse, tmp_p
         "unknown region code in city_code: '999999'",
         "negative value in registrations: -2 (min 0)",
         "not a number in amount_10k_yuan: '12,5O0'",
-        "not a date in month: '2025-13'",
+        "not a date in month: '2025-13' (no such month: months run from 1 to 12)",
     ]
 
 

@@ -171,7 +171,7 @@ def test_a_month_s_number_alone_is_that_month_of_the_year_the_title_states(wareh
         ("440100", "2025-04", 3),
         ("440200", "2025-12", 3),
     ]
-    assert _reasons(warehouse, path.name) == {6: "not a date in month: '2025年13月'"}
+    assert _reasons(warehouse, path.name) == {6: "not a date in month: '13' (no such month: months run from 1 to 12)"}
     assert "month cells without a year read in 2025 (stated by the file)" in r.notes
 
 

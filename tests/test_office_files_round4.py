@@ -578,7 +578,7 @@ def test_a_quarter_or_range_in_the_month_column_is_refused_as_several_months(war
             "month's own figures)"
             for n, p in enumerate(periods, start=2)
         },
-        8: "not a date in month: '2025年13月'",
+        8: "not a date in month: '2025年13月' (no such month: months run from 1 to 12)",
     }
     assert reason_text(reasons[2], "pledge_loans", "zh") == (
         "月份是多个月份：'2025年1-3月' 为季度、半年或年初至今的合计，不是单月（请报送各月当月数）"

@@ -32,7 +32,7 @@ NOTE_FILES = [
     "pipelines/ingest/contract_sql.py",
 ]
 # functions whose returned text is a note (the month note is the second of _month_from_sheet_name's pair)
-NOTE_FUNCTIONS = {"numbered_rows_note", "hidden_note", "city_and_parts_elsewhere"}
+NOTE_FUNCTIONS = {"numbered_rows_note", "hidden_note", "city_and_parts_elsewhere", "_far_note"}
 # functions returning (frame, note): the note is the pair's second (the month or the city a sheet's name gives)
 PAIR_FUNCTIONS = {"_month_from_sheet_name", "_city_from_sheet_name"}
 
@@ -213,6 +213,26 @@ EXAMPLES: dict[str, list[str]] = {
         "city and county-level rows in two files: 320500/320583 2025-03 (this file and 苏州_3月.csv): the marts add a "
         "county-level unit's rows into its city, so if the city's row includes them they count twice (send the "
         "city's row without them, or one of the two)"
+    ],
+    "months written in English (Mar-25: Excel's mmm-yy as shown) read as the month they name, a two-digit year as "
+    "Excel reads it (00-29: 2000-2029)": [
+        "months written in English (Mar-25: Excel's mmm-yy as shown) read as the month they name, a two-digit year as "
+        "Excel reads it (00-29: 2000-2029)"
+    ],
+    "lines ended by CR alone among lines ended by LF or CRLF: each read as a line break": [
+        "lines ended by CR alone among lines ended by LF or CRLF: each read as a line break"
+    ],
+    "an end-of-file mark (Ctrl-Z, 0x1A) after the last line: not a row": [
+        "an end-of-file mark (Ctrl-Z, 0x1A) after the last line: not a row"
+    ],
+    "{} far to the right of the table, after {}: {} - not read as the table's{}": [
+        "cell far to the right of the table, after 16,375 empty columns: XFD3 ('备注：待核实') - not read as the table's",
+        "cells far to the right of the table, after 220 empty columns: IA1 ('x'), IA9 ('y') - not read as the table's "
+        "(sheet 1月)",
+    ],
+    "{} {} beside the table not read (a pivot table sums other rows){}": [
+        "pivot table J1:K4 beside the table not read (a pivot table sums other rows)",
+        "pivot tables J1:K4, M1:N9 beside the table not read (a pivot table sums other rows) (sheet 汇总)",
     ],
 }
 

@@ -295,7 +295,7 @@ def test_malformed_pledge_file_is_quarantined_and_good_rows_load(sample_run):
     ]
     assert reasons[0] == "unknown region code in city_code: '999999'"
     assert reasons[1].startswith("negative value in registrations: -4")
-    assert reasons[2] == "not a date in month: '2024-13'"
+    assert reasons[2] == "not a date in month: '2024-13' (no such month: months run from 1 to 12)"
     con.close()
 
 

@@ -40,6 +40,7 @@ from pipelines import reference
 from pipelines.counts import count_en
 from pipelines.ingest.readers import (
     _BOMS,
+    EMPTY_COLUMN_RUN,
     ROW_FLAGS,
     ROW_NUMBER,
     IngestError,
@@ -50,6 +51,7 @@ from pipelines.ingest.readers import (
     context_year,
     flag_repeated_headers,
     note_unit,
+    title_month,
     title_span,
     unit_line,
 )
@@ -270,12 +272,14 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
     name = name or path.name
     with open(path, "rb") as f:
         first = f.read(65536)
-        f.seek(max(0, path.stat().st_size - 1))
-        last = f.read(1)
+        f.seek(max(0, path.stat().st_size - 64))
+        tail = f.read()
     if first.startswith(_BOMS) or b"\x00" in first or not first.strip():
         raise NotScannable("byte-order mark, UTF-16 or empty")
-    if last != b"\n":
+    if not tail.endswith(b"\n"):
         raise NotScannable("no line break at the end (a cut-off last row is read by the Polars path)")
+    if b"\x1a" in tail:
+        raise NotScannable("an end-of-file mark (Ctrl-Z) after the last line (read by the Polars path)")
     head = _head_text(first)
     if head is None:
         raise NotScannable("not UTF-8")
@@ -284,6 +288,8 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
         delimiter, rows, h, n_header, header = _sniff(head_lines, source, name)
     except IngestError as e:
         raise NotScannable(str(e)) from e
+    if any(len(r) > EMPTY_COLUMN_RUN for r in rows):
+        raise NotScannable("a line as wide as a sheet (the reader cuts its runs of empty columns)")
     n_lines = h + n_header
     # The header lines must be plain lines: no quoted line breaks, no line separators other than \n / \r\n.
     prefix_end = -1
@@ -315,6 +321,8 @@ def csv_layout(path: Path, source: Source, *, lines: int | None, encoding: str =
     )
     if source.partition_date == "month" and title_span(rows[:h], Path(name)) is not None:
         raise NotScannable("a title stating several months")  # the reader sees all its rows' months
+    if source.partition_date == "month" and title_month(rows[:h]) is not None:
+        raise NotScannable("a title stating a month")  # the reader compares it with all its rows' months
     mapped = _map(raw, source, name)
     return Layout(
         "csv",
@@ -366,6 +374,8 @@ def frame_layout(raw: RawFrame, source: Source, file_name: str) -> Layout:
     if raw.title_span is not None and source.partition_date == "month":
         # a table whose title states several months: the reader sees all its rows' months (validate.period_total)
         raise NotScannable("a title stating several months")
+    if raw.title_month is not None and source.partition_date == "month":
+        raise NotScannable("a title stating a month")  # the reader compares it with all its rows' months
     if summing_sheets(raw, source):
         raise NotScannable("a sheet summing the others (its rows are refused by the Polars rules)")
     flags = [c for c in raw.df.columns if c in ROW_FLAGS]
@@ -402,6 +412,8 @@ def _map(raw: RawFrame, source: Source, file_name: str):
         raise NotScannable("a key column derived from the row's values (read by the Polars path)")
     if mapped.by_name:
         raise NotScannable("unit names instead of codes (read through the administrative divisions by the Polars path)")
+    if any(c.startswith("__beside:") for c in mapped.df.columns):
+        raise NotScannable("unit names beside the codes (checked against them by the Polars path)")
     if DISTRICT in mapped.df.columns:
         raise NotScannable("a district column (read through the county list by the Polars path)")
     return mapped

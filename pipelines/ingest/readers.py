@@ -89,6 +89,8 @@ class RawFrame:
     # several months the title rows (or else the file name) state as the table's period: (year, first month, last
     # month, where, the words): 2025年1-3月, 2025年第一季度, 截至2025年3月 (see title_span)
     title_span: tuple[int | None, int, int, str, str] | None = None
+    # the one month the title rows state as the table's (2025年3月知识产权质押融资统计表): (year, month), see title_month
+    title_month: tuple[int, int] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -1514,6 +1516,39 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
                 end -= 1
             grid.append([t for t, _ in cells[:end]])
             factors.append([f for _, f in cells[:end]])
+        pivots = _pivot_ranges(wb, ws)
+        if pivots:
+            for r1, c1, r2, c2 in pivots:
+                for r in range(r1 - 1, min(r2, len(grid))):
+                    for c in range(c1 - 1, min(c2, len(grid[r]))):
+                        grid[r][c] = None
+            if all(_blank(v) for r in grid for v in r):
+                sheets.append({"sheet": name, "status": "skipped: pivot table", "rows": 0})
+                continue
+            from openpyxl.utils.cell import get_column_letter
+
+            notes.append(
+                f"{noun_en(len(pivots), 'pivot table')} "
+                + ", ".join(f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}" for r1, c1, r2, c2 in pivots)
+                + " beside the table not read (a pivot table sums other rows)"
+                + (f" (sheet {name})" if len(wb.worksheets) > 1 else "")
+            )
+        kept = _columns_kept(grid)
+        if kept is not None:
+            # A long run of empty columns before a stray cell (a note typed in column XFD) is cut short: padded to
+            # that cell, every row was 16,384 cells (2,000 rows took 1.2 GB and 4 s; 20,000 would exhaust memory and
+            # stop the run). Every index into the grid below (merges, hidden columns, decimal months) is moved too.
+            at = {old: new for new, old in enumerate(kept)}
+            far = _far_cells(grid, kept)
+            grid = [[r[j] for j in kept if j < len(r)] for r in grid]
+            factors = [[r[j] for j in kept if j < len(r)] for r in factors]
+            decimal_months = {(i, at[j]): v for (i, j), v in decimal_months.items() if j in at}
+            merges = [(at[c - 1] + 1, r1, r2) for c, r1, r2 in merges if c - 1 in at]
+            hidden = Hidden(
+                hidden.rows, frozenset(at[c - 1] + 1 for c in hidden.columns if c - 1 in at), hidden.filtered
+            )
+            if far:
+                notes.append(_far_note(far, name if len(wb.worksheets) > 1 else None))
         width = max((len(r) for r in grid), default=0)
         grid = [r + [None] * (width - len(r)) for r in grid]
         factors = [r + [1.0] * (width - len(r)) for r in factors]
@@ -1527,6 +1562,9 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         except IngestError:
             if getattr(ws, "sheet_state", "visible") != "visible":
                 sheets.append({"sheet": name, "status": "skipped: hidden sheet without a header", "rows": 0})
+                continue
+            if _instructions_text(grid):
+                sheets.append({"sheet": name, "status": "skipped: instructions", "rows": 0})
                 continue
             unmappable.append(name)
             continue
@@ -1702,7 +1740,147 @@ def _read_workbook(wb, path: Path, source: Source, kind: str) -> RawFrame:
         context_year(titles, path),
         unit_note=any(units_below.values()),
         title_span=title_span(titles, path),
+        title_month=title_month(titles),
     )
+
+
+def _pivot_ranges(wb, ws) -> list[tuple[int, int, int, int]]:
+    """(first row, first column, last row, last column) of each pivot table (数据透视表) an .xlsx sheet holds, its report
+    filters above it included. A pivot table sums another table's rows (求和项:质押金额 by city and month, with 总计):
+    none of its cells is a record. A clerk's pivot sheet beside the data refused the whole workbook ("cannot be
+    mapped"), and a pivot whose filter fields (城市代码 | 月份 | (全部)) read as a header had its sums judged as records.
+    openpyxl's read-only sheets do not expose pivots: the sheet's relationships and each pivot's <location> are read
+    from the archive."""
+    import posixpath
+
+    from openpyxl.utils.cell import range_boundaries
+
+    archive, path = getattr(wb, "_archive", None), getattr(ws, "_worksheet_path", None)
+    if archive is None or not path:
+        return []
+    folder, base = posixpath.split(path)
+    try:
+        rels = archive.read(posixpath.join(folder, "_rels", base + ".rels"))
+    except KeyError:
+        return []
+    out = []
+    for m in re.finditer(rb"<Relationship\b[^>]*>", rels):
+        tag = m[0]
+        target = re.search(rb'Target="([^"]+)"', tag)
+        if b"relationships/pivotTable" not in tag or target is None:
+            continue
+        part = posixpath.normpath(posixpath.join(folder, target[1].decode()))
+        try:
+            xml = archive.read(part.lstrip("/"))
+        except KeyError:
+            continue
+        loc = re.search(rb"<(?:\w+:)?location\b([^>]*)>", xml)
+        ref = re.search(rb'\sref="([A-Z]+\d+(?::[A-Z]+\d+)?)"', loc[1]) if loc else None
+        if ref is None:
+            continue
+        c1, r1, c2, r2 = range_boundaries(ref[1].decode())
+        pages = re.search(rb'\srowPageCount="(\d+)"', loc[1])
+        page_cols = re.search(rb'\scolPageCount="(\d+)"', loc[1])
+        if pages and int(pages[1]):  # report filters: a field and its value per row, a blank row, then the pivot
+            r1 = max(1, r1 - int(pages[1]) - 1)
+            c2 = max(c2, c1 + 3 * int(page_cols[1] if page_cols else 1) - 2)
+        out.append((r1, c1, r2, c2))
+    return out
+
+
+def _instructions_text(grid: list[list]) -> bool:
+    """Whether a sheet without a header holds only instructions: its first text is an instructions title (填表说明,
+    注意事项, …: `INSTRUCTION_SHEET_PATTERN`) and every row is a line of prose (one or two cells: a number and its
+    text). Such a sheet left under the default name (Sheet1) before the form was refused as "cannot be mapped",
+    failing the whole workbook; a sheet with a table under such a title is not one (its rows have many cells)."""
+    rows = [[v for v in r if not _blank(v)] for r in grid]
+    rows = [r for r in rows if r]
+    if not rows or any(len(r) > 2 for r in rows):
+        return False
+    first = re.sub(r"\s+", "", unicodedata.normalize("NFKC", _cell_text(rows[0][0])))
+    return re.match(r"^(?:附件\d*[:：]?)?" + INSTRUCTION_SHEET_PATTERN, first, re.IGNORECASE) is not None
+
+
+# Wholly empty columns in a row of them kept before a cell further right: a band of empty columns between two tables
+# side by side (validate._refuse_side_by_side names its letters) is never this long.
+EMPTY_COLUMN_RUN = 100
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _columns_kept(grid: list[list]) -> list[int] | None:
+    """The columns of a sheet's (right-trimmed) rows to keep when a run of more than `EMPTY_COLUMN_RUN` wholly empty
+    columns lies before a filled cell further right: the run's first `EMPTY_COLUMN_RUN`, every other column. None
+    when there is no such run (the usual sheet: nothing to move)."""
+    width = max((len(r) for r in grid), default=0)
+    if width <= EMPTY_COLUMN_RUN:
+        return None
+    filled = sorted({j for r in grid for j, v in enumerate(r) if not _blank(v)})
+    kept, last = [], -1
+    for j in filled:
+        kept.extend(range(last + 1, min(j, last + 1 + EMPTY_COLUMN_RUN)))
+        kept.append(j)
+        last = j
+    return kept if len(kept) < width else None
+
+
+def _far_note(far: list[tuple[str, str, int]], sheet: str | None = None) -> str:
+    """The ledger's words for the cells `_far_cells` found."""
+    return (
+        f"{noun_en(len(far), 'cell')} far to the right of the table, after {count_en(far[0][2], 'empty column')}: "
+        + ", ".join(f"{ref} ('{text[:20]}')" for ref, text, _ in far[:5])
+        + (f" and {len(far) - 5} more" if len(far) > 5 else "")
+        + " - not read as the table's"
+        + (f" (sheet {sheet})" if sheet is not None else "")
+    )
+
+
+def _cut_empty_column_runs(text: str, delimiter: str) -> tuple[str, str | None] | None:
+    """A delimited text with every run of more than `EMPTY_COLUMN_RUN` wholly empty columns cut to that many, and the
+    note naming the cells right of the first such run (None when none is filled); None when there is no such run.
+    Each line keeps its own number of fields less the columns cut (a line with a field too many stays one too many:
+    the reader refuses it as ragged)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    trimmed: list[list[str]] = []
+    lengths: list[int] = []
+    for row in reader:
+        lengths.append(len(row))
+        end = len(row)
+        while end and not row[end - 1].strip():
+            end -= 1
+        trimmed.append(row[:end])
+    kept = _columns_kept(trimmed)
+    if kept is None:
+        return None
+    at = set(kept)
+    width = max(len(r) for r in trimmed)
+    cut_below = [0] * (width + 1)  # columns cut before position j
+    for j in range(width):
+        cut_below[j + 1] = cut_below[j] + (j not in at)
+    far = _far_cells(trimmed, kept)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    for r, n in zip(trimmed, lengths, strict=True):
+        cells = [r[j] for j in kept if j < len(r)]
+        writer.writerow(cells + [""] * (n - cut_below[min(n, width)] - len(cells)))
+    return out.getvalue(), _far_note(far) if far else None
+
+
+def _far_cells(grid: list[list], kept: list[int]) -> list[tuple[str, str, int]]:
+    """(cell reference, text, empty columns before it) of the filled cells right of the first cut run of empty
+    columns (`_columns_kept`)."""
+    from openpyxl.utils.cell import get_column_letter
+
+    start = next(kept[k] for k in range(1, len(kept)) if kept[k] != kept[k - 1] + 1)
+    left = max((j for r in grid for j, v in enumerate(r[:start]) if not _blank(v)), default=-1)
+    return [
+        (f"{get_column_letter(j + 1)}{i + 1}", str(v).strip(), start - left - 1)
+        for i, r in enumerate(grid)
+        for j, v in enumerate(r)
+        if j >= start and not _blank(v)
+    ]
 
 
 def _indent(cell) -> int:
@@ -1862,6 +2040,14 @@ def title_span(title_rows: list, path: Path) -> tuple[int | None, int, int, str,
         if (span := _span_in(text)) is not None:
             return (*span[:3], where, span[3])
     return None
+
+
+def title_month(title_rows: list) -> tuple[int, int] | None:
+    """The one (year, month) the title rows above a table state as its month (`stated_month`: not a date with its
+    day, a sending date or several months), else None. The file name is not asked: it often says when a file was
+    made or sent."""
+    stated = stated_month(" ".join(str(c) for r in title_rows for c in r if c is not None))
+    return stated if isinstance(stated, tuple) else None
 
 
 def _month_from_sheet_name(
@@ -2125,12 +2311,43 @@ def _head_text(raw: bytes) -> str | None:
         return None
 
 
+# What DOS-era tools and some statistics systems' exports put after a text file's last line: an end-of-file mark
+# (Ctrl-Z, 0x1A), maybe with a line break after it. Read as a last row, it was refused as "unknown region code '\x1a'"
+# and a truncated row: a quarantined record the file never held.
+_EOF_MARK = re.compile(r"\x1a+[\r\n]*\Z")
+# A carriage return not followed by a line feed, among lines that end LF or CRLF: lines added by another program
+# (Excel for Mac's CR) to a Windows file. The parser refused the whole file ("new-line character seen in unquoted
+# field").
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def _has_lone_cr(path: Path) -> bool:
+    """Whether a file holds a carriage return not followed by a line feed (`_LONE_CR`), found without reading it into
+    memory (a search for CR, which most files answer at once)."""
+    import mmap
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        at = m.find(b"\r")
+        if at < 0:
+            return False
+        return re.compile(rb"\r(?!\n)").search(m, at) is not None
+
+
 def _read_csv(path: Path, source: Source) -> RawFrame:
     if path.stat().st_size >= FAST_UTF8_MIN_BYTES:
-        # Polars reads (memory-maps) the file itself; only its head is read here.
+        # Polars reads (memory-maps) the file itself; only its head and tail are read here.
         with open(path, "rb") as f:
             first = f.read(65536)
-        plain = not first.startswith(_BOMS) and first.strip() and b"\x00" not in first and b"\n" in first
+            f.seek(max(0, path.stat().st_size - 64))
+            last = f.read()
+        plain = (
+            not first.startswith(_BOMS)
+            and first.strip()
+            and b"\x00" not in first
+            and b"\n" in first
+            and b"\x1a" not in last
+            and not _has_lone_cr(path)
+        )
         head = _head_text(first) if plain else None  # (no \n: CR line ends, read by the decode path)
         if head is not None:
             try:
@@ -2146,10 +2363,22 @@ def _read_csv(path: Path, source: Source) -> RawFrame:
     cr_only = "\r" in text and "\n" not in text
     if cr_only:
         text = text.replace("\r", "\n")
-    source_bytes = text.encode("utf-8") if encoding != "utf-8" or cr_only else raw
+    eof_mark = _EOF_MARK.search(text) is not None
+    if eof_mark:  # the last line ends where the mark begins (with a line break of its own, or one added)
+        text = _EOF_MARK.sub("", text)
+        text = text if text.endswith(("\n", "\r")) else text + "\n"
+    mixed = not cr_only and "\r" in text and _LONE_CR.search(text) is not None
+    if mixed:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    changed = encoding != "utf-8" or cr_only or eof_mark or mixed
+    source_bytes = text.encode("utf-8") if changed else raw
     frame = _parse_csv(path, source, source_bytes, text[:65536], text, encoding)
     if cr_only:
         frame.notes.append("lines ended by CR alone (old Mac line ends): read as line breaks")
+    if mixed:
+        frame.notes.append("lines ended by CR alone among lines ended by LF or CRLF: each read as a line break")
+    if eof_mark:
+        frame.notes.append("an end-of-file mark (Ctrl-Z, 0x1A) after the last line: not a row")
     return frame
 
 
@@ -2204,6 +2433,17 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
     """Parse UTF-8 bytes. ``text`` is the decoded file, or None on the fast path (decoded only if needed)."""
     head_lines = head.splitlines()[: HEADER_SCAN_ROWS + 1]
     delimiter, rows, h, n_header, header = _sniff(head_lines, source, path.name)
+    if any(len(r) > EMPTY_COLUMN_RUN for r in rows) and (
+        cut := _cut_empty_column_runs(text if text is not None else source_bytes.decode("utf-8"), delimiter)
+    ):
+        # Excel's "Save as CSV" writes every line as wide as the sheet's used range: one cell typed in column XFD
+        # made each line 16,384 fields (500 lines took 70 s and 1.2 GB to load). The run of empty columns before it
+        # is cut short, as a workbook's is (`_columns_kept`); the cell is named.
+        cut_text, note = cut
+        frame = _parse_csv(path, source, cut_text.encode("utf-8"), cut_text[:65536], cut_text, encoding)
+        if note:
+            frame.notes.append(note)
+        return frame
     notes = [f"skipped {count_en(h, 'title row')} above the header"] if h else []
     if n_header == 2:
         notes.append("joined a two-row header")
@@ -2307,6 +2547,7 @@ def _parse_csv(path: Path, source: Source, source_bytes, head: str, text: str | 
         context_year(rows[:h], path),
         unit_note=below,
         title_span=title_span(rows[:h], path),
+        title_month=title_month(rows[:h]),
     )
 
 

@@ -121,6 +121,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "请将年份纵向排列，不要横向排列",
     ),
     (
+        r"the title above the table states (?P<title>\d{4}-\d{2}) but every row's month is (?P<month>\d{4}-\d{2}): "
+        r"which month the figures are cannot be told \(correct the title or the month column\)",
+        "表格上方标题注明的月份是 {title}，而每一行的月份都是 {month}：无法判断这些数字属于哪个月（请更正标题或月份列）",
+    ),
+    (
         r"the (?P<origin>title above the table|file name) states several months \('(?P<words>.*)', (?P<first>\S+) to "
         r"(?P<last>\S+)\) and every row is (?P<month>\S+): the figures are the period's total, not the month's own "
         r"\(send each month's own figures, one row per month\)",
@@ -397,6 +402,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"\(send each month's own figures\)",
         "{col}是多个月份：'{value}' 为季度、半年或年初至今的合计，不是单月（请报送各月当月数）",
     ),
+    (
+        r"not a date in " + _COL + r": '(?P<value>.*)' \(no such month: months run from 1 to 12\)",
+        "{col}不是日期：'{value}'（没有这个月份：月份为1至12）",
+    ),
     (r"not a date in " + _COL + r": '(?P<value>.*)'", "{col}不是日期：'{value}'"),
     (r"not a yes/no value in " + _COL + r": '(?P<value>.*)'", "{col}不是“是/否”值：'{value}'"),
     (
@@ -411,6 +420,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"formula-like text in " + _COL + r" \(possible spreadsheet injection\): '(?P<value>.*)'",
         "{col}含类似公式的文本（可能是电子表格注入）：'{value}'",
+    ),
+    (
+        r"code and name disagree in " + _COL + r": (?P<code>\d{6}), but the name beside it is '(?P<value>.*)' "
+        r"\((?P<other>\d{6})\): which unit the row is cannot be told \(correct the code or the name\)",
+        "{col}的代码与名称不一致：代码为 {code}，旁边的名称却是“{value}”（{other}）：无法判断该行属于哪个单位（请更正代码或名称）",
     ),
     (r"unknown region code in " + _COL + r": '(?P<value>.*)'", "{col}中的行政区划代码未知：'{value}'"),
     (
@@ -651,6 +665,26 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"lines ended by CR alone \(old Mac line ends\): read as line breaks",
         "行尾只有 CR（旧式 Mac 换行符）：已按换行读取",
     ),
+    (
+        r"pivot table"
+        + _LS
+        + r" (?P<ranges>.*) beside the table not read \(a pivot table sums other rows\)"
+        + _ONSHEET,
+        "表格旁的数据透视表 {ranges} 未读取（数据透视表是其他行的汇总）{onsheet}",
+    ),
+    (
+        r"cell" + _LS + r" far to the right of the table, after " + _N + r" empty columns?: (?P<cells>.*) - not read "
+        r"as the table's" + _ONSHEET,
+        "表格右侧很远处（隔了{n}个空列）的单元格：{cells}——不属于表格，未读取{onsheet}",
+    ),
+    (
+        r"lines ended by CR alone among lines ended by LF or CRLF: each read as a line break",
+        "部分行尾只有 CR，其余行尾为 LF 或 CRLF：均已按换行读取",
+    ),
+    (
+        r"an end-of-file mark \(Ctrl-Z, 0x1A\) after the last line: not a row",
+        "最后一行之后有文件结束符（Ctrl-Z，0x1A）：不是数据行",
+    ),
     (r"truncated last row \(" + _N + r" of (?P<m>\d+) fields\)", "最后一行不完整（{m}个字段中只有{n}个）"),
     (
         r"converted " + _COL + r" from (?P<unit>\S+) \(单位：(?P=unit) (?P<place>in a note below the table|above the "
@@ -696,6 +730,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"two-digit years in month \('(?P<yy>\d{2})年'\) read as (?P<year>\d{4}) \(stated by the file\)",
         "月份中的两位年份（'{yy}年'）按 {year} 年读取（文件中注明的年份）",
+    ),
+    (
+        r"months written in English \(Mar-25: Excel's mmm-yy as shown\) read as the month they name, a two-digit "
+        r"year as Excel reads it \(00-29: 2000-2029\)",
+        "英文书写的月份（Mar-25：Excel 按 mmm-yy 格式显示的样子）按其所指月份读取，两位年份按 Excel 的规则读取"
+        "（00-29 即 2000-2029 年）",
     ),
     (
         r"read " + _N + r" cell" + _S + r" of " + _COL + r" written with their unit \(100万元, 1\.2亿\) in that unit",
@@ -827,6 +867,7 @@ _SHEET_STATUS = {
     "skipped: no cells": "已跳过：没有单元格",
     "skipped: empty": "已跳过：空表",
     "skipped: hidden sheet without a header": "已跳过：无表头的隐藏工作表",
+    "skipped: pivot table": "已跳过：数据透视表",
 }
 _SHEET_STATUS_RE = re.compile(
     r"(?P<sheet>[^,]*?): (?P<status>"
@@ -916,7 +957,7 @@ def _one_reason(reason: str, source: str | None) -> str | None:
             groups["sheetrows"] = re.sub(r" \((\d[\d,]*) rows?\)(?=, |$)", r"（\1行）", groups["sheetrows"])
         if "skipped" in groups:
             groups["skipped"] = re.sub(
-                r" \((instructions|no cells|empty|hidden sheet without a header)\)(?=, |$)",
+                r" \((instructions|no cells|empty|hidden sheet without a header|pivot table)\)(?=, |$)",
                 lambda s: f"（{_SHEET_STATUS['skipped: ' + s[1]].removeprefix('已跳过：')}）",
                 groups["skipped"],
             )

@@ -190,6 +190,8 @@ class HeaderMapping:
     notes: list[str]
     by_name: set[str] = field(default_factory=set)  # code columns read from a column of names
     derived: set[str] = field(default_factory=set)  # key columns the file leaves out, derived (Column.derived_from)
+    # code column -> the file's column of unit names beside it (城市代码 | 地市): an extra column, checked against it
+    beside: dict[str, str] = field(default_factory=dict)
 
 
 def summing_sheets(raw: RawFrame, source: Source | None = None) -> dict[int, str]:
@@ -280,6 +282,9 @@ def is_district_header(header: str) -> bool:
     return re.match(DISTRICT_HEADER_PATTERN, re.sub(r"\s", "", unicodedata.normalize("NFKC", header))) is not None
 
 
+BESIDE = "__beside:"  # column prefix of the unit names a file gives beside a code column (HeaderMapping.beside)
+
+
 def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
     """Rename file headers to contract names; work out unit conversions (a unit alias, a unit in brackets,
     a 单位：元 line above the table); fail on missing required columns. Total and note rows are flagged here,
@@ -305,6 +310,7 @@ def map_columns(raw: RawFrame, source: Source, file_name: str) -> Mapped:
         district = []
     df = (
         raw.df.with_columns(
+            *[pl.col(header).cast(pl.Utf8).alias(BESIDE + code) for code, header in h.beside.items()],
             _total_label(raw.df, label_cols),
             _total_label(raw.df, label_cols, WHOLE_AREA_PATTERN).alias("__area_total"),
             _own_level_label(raw.df, label_cols),
@@ -397,6 +403,16 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
             by_name.add(c.name)
             present.add(c.name)
             notes.append(f"{c.name} read from the unit names in '{header}' (no code column)")
+    # A column of names beside the code column (城市代码 | 地市: 440300 | 深圳市): not loaded, but each row's name is
+    # checked against its code (validate: `code and name disagree`). Rows shifted against each other (one column
+    # sorted or pasted without the other) loaded one city's figures under another's code, silently.
+    beside: dict[str, str] = {}
+    for c in source.columns:
+        if c.name_headers and c.name in present and c.name not in by_name:
+            names = {normalise_header(h) for h in c.name_headers}
+            header = next((col for col in extra if normalise_header(col.split("__dup")[0]) in names), None)
+            if header is not None:
+                beside[c.name] = header
     derived = {
         c.name
         for c in source.columns
@@ -424,7 +440,7 @@ def map_headers(raw: RawFrame, source: Source, file_name: str) -> HeaderMapping:
         raise IngestError(file_name, f"missing required {noun_en(len(missing), 'column')}: {expected}")
     if extra:
         notes.insert(0, f"ignored extra {noun_en(len(extra), 'column')}: " + ", ".join(extra))
-    return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived)
+    return HeaderMapping(renames, factors, percent, extra, notes, by_name, derived, beside)
 
 
 def _refuse_counts_in_scale(raw: RawFrame, source: Source, renames: dict[str, str], file_name: str) -> None:
@@ -608,7 +624,8 @@ def with_stated_year(txt: pl.Expr, year: int) -> tuple[pl.Expr, pl.Expr]:
     """``txt`` with its month cells written without a year (`YEARLESS_MONTH`) as that month of ``year`` (2025年3月),
     and whether each was one. One definition for the load (validate) and for telling the file's data year (load)."""
     month = txt.str.normalize("NFKC").str.strip_chars().str.extract(YEARLESS_MONTH, 1)
-    bare = month.is_not_null()
+    # only a month there is: 13 kept as written, so its refusal names the cell the office typed, not "2025年13月"
+    bare = month.cast(pl.Int32, strict=False).is_between(1, 12)
     return pl.when(bare).then(pl.lit(f"{year}年") + month + pl.lit("月")).otherwise(txt), bare
 
 
@@ -642,7 +659,55 @@ DATE_SPELLINGS = (
     "2025-03-05 00:00:00",
     "Excel serial 45721",
 )
-MONTH_SPELLINGS = ("2025-03", "2025/3", "2025.3", "2025年3月", "2025年03月", "202503", "a date in the month")
+# A month in English, as Excel shows a date under its built-in "mmm-yy" format (Mar-25) and writes it to a CSV
+# ("Save as" writes cells as shown), or typed so (Mar 2025, March-2025, Sept. 2025). Before, every such month was
+# refused "not a date" and a clerk's whole CSV failed. A two-digit year is read as Excel reads its own text back
+# (00-29: 20yy, 30-99: 19yy), so Mar-25 is 2025-03, the month Excel showed. Day-first 25-Mar (d-mmm) names a day
+# without its year and stays refused. Matched on the lower-cased text.
+_EN_MONTHS = {
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "may": 5,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
+_EN_MONTH = (
+    r"^(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?)\.?\s*[-/ ']?\s*(\d{2}|\d{4})$"
+)
+MONTH_SPELLINGS = (
+    "2025-03",
+    "2025/3",
+    "2025.3",
+    "2025年3月",
+    "2025年03月",
+    "202503",
+    "Mar-25",
+    "Mar 2025",
+    "March 2025",
+    "a date in the month",
+)
+
+
+def _english_month(t: pl.Expr) -> pl.Expr:
+    """The first day of the month ``t`` spells in English (`_EN_MONTH`), else null."""
+    low = t.str.to_lowercase()
+    month = (
+        low.str.extract(_EN_MONTH, 1)
+        .str.slice(0, 3)
+        .replace_strict({k: str(v) for k, v in _EN_MONTHS.items()}, default=None, return_dtype=pl.Utf8)
+    )
+    year = low.str.extract(_EN_MONTH, 2)
+    two = year.str.len_chars() == 2
+    century = pl.when(year.cast(pl.Int32, strict=False) < 30).then(pl.lit("20")).otherwise(pl.lit("19"))
+    return _ymd(pl.when(two).then(century + year).otherwise(year), month, pl.lit("1"))
 
 
 def _ymd(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
@@ -664,6 +729,7 @@ def _parse_date(c: Column, txt: pl.Expr, *, fast: bool) -> pl.Expr:
         candidates += [
             _ymd(t.str.extract(_YM, 1), t.str.extract(_YM, 2), pl.lit("1")),
             _ymd(t.str.extract(_YM_COMPACT, 1), t.str.extract(_YM_COMPACT, 2), pl.lit("1")),
+            _english_month(t),
         ]
     serial = pl.when(t.str.contains(_SERIAL)).then(t.cast(pl.Float64, strict=False))
     candidates.append(
@@ -812,7 +878,17 @@ def _parse_checks(c: Column, factor: float | None, value: pl.Expr, txt: pl.Expr)
             several = txt.str.contains(SEVERAL_MONTHS_PATTERN) | (
                 ranged & (start.dt.month_start() != end.dt.month_start())
             )
+            # 2025-13, 2025年13月, 13 under a title stating the year: a month number no month has (typed for 12, or
+            # a day) is named as such, not as an unreadable date.
+            t = txt.str.normalize("NFKC").str.strip_chars()
+            number = pl.coalesce(
+                t.str.extract(_YM, 2), t.str.extract(_YM_COMPACT, 2), t.str.extract(YEARLESS_MONTH, 1)
+            ).cast(pl.Int32, strict=False)
             kinds = [
+                (
+                    number.is_not_null() & ~number.is_between(1, 12),
+                    "not a date in {}: '{}' (no such month: months run from 1 to 12)",
+                ),
                 (
                     ranged & ~several,
                     "part of a month in {}: '{}' covers some of the month's days, not the whole month (send the "
@@ -1513,6 +1589,40 @@ def _fill_merged_city(
     return work.with_columns(pl.when(take).then(above).otherwise(_txt(col)).alias(_TXT + col)).drop("__above"), n
 
 
+def _name_beside_checks(work: pl.DataFrame, unit_names: dict[str, str | None] | None) -> list[Check]:
+    """A row whose unit name (the column beside its code: `HeaderMapping.beside`) names a unit of another prefecture
+    than its code: which of the two is the row's cannot be told, so it is refused naming both. Only a name that is
+    one city-level or county-level unit's is compared (an unknown name, a province's, one several units bear, a
+    reporting office's, says nothing of the row); a district of the code's own city agrees with it."""
+    checks: list[Check] = []
+    if not unit_names:
+        return checks
+    cities = {k: v for k, v in unit_names.items() if v is not None and not v.endswith("0000")}
+    for col in [c for c in work.columns if c.startswith(BESIDE)]:
+        code = col.removeprefix(BESIDE)
+        name = pl.col(col).str.strip_chars()
+        key = name.str.normalize("NFKC").str.replace_all(INVISIBLE_CHARS, "").str.replace_all(r"\s+", "")
+        named = key.replace_strict(cities, default=None, return_dtype=pl.Utf8)
+        written = _txt(code)
+        differ = (
+            written.str.contains(r"^\d{6}$") & named.is_not_null() & (named.str.slice(0, 4) != written.str.slice(0, 4))
+        ).fill_null(False)
+        checks.append(
+            (
+                differ,
+                pl.format(
+                    "code and name disagree in {}: {}, but the name beside it is '{}' ({}): which unit the row is "
+                    "cannot be told (correct the code or the name)",
+                    pl.lit(code),
+                    written,
+                    name,
+                    named,
+                ),
+            )
+        )
+    return checks
+
+
 def derived_key(source: Source, name: str) -> pl.Expr:
     """The value of a key column the file leaves out (`Column.derived_from`): 'D-' and 16 hex digits of the SHA-1
     of the row's typed values of those columns (ISO dates, codes, enumeration words, text as cleaned; a missing
@@ -1567,6 +1677,7 @@ def validate(
         "__note",
         "__breakdown",
         *([DISTRICT] if DISTRICT in df.columns else []),
+        *[c for c in df.columns if c.startswith(BESIDE)],
     )
     # A footnote marker after a figure (12.5*, 12.5①) points to a note below the table: the figure is the number
     # before it (noted). Before NFKC, which made 12.5① the number 12.51 (loaded silently) and 12.5* no number.
@@ -1638,6 +1749,14 @@ def validate(
             notes.append(
                 f"two-digit years in month ('{raw.context_year % 100:02d}年') read as {raw.context_year} (stated by "
                 "the file)"
+            )
+
+    if "month" in raw_cols and source.column("month").dtype == "date":
+        english = _txt("month").str.normalize("NFKC").str.strip_chars().str.to_lowercase().str.contains(_EN_MONTH)
+        if work.select(english.any()).item():
+            notes.append(
+                "months written in English (Mar-25: Excel's mmm-yy as shown) read as the month they name, a two-digit "
+                "year as Excel reads it (00-29: 2000-2029)"
             )
 
     # A month written 2025.1 in a text file (CSV, or Parquet a program wrote) is January, or October: Excel keeps a
@@ -1755,6 +1874,7 @@ def validate(
         key = derived_key(source, name)
         work = work.with_columns(key.alias(name), key.alias(_TXT + name))
     period_total(raw, source, work, file_name)
+    title_month_differs(raw, source, work, file_name)
     ratio_checks: list[Check] = []
     if pct_cols:
         work, ratio_checks = _shares(work, source, pct_cols)
@@ -1804,6 +1924,7 @@ def validate(
         )
 
     checks: list[Check] = list(sum_checks) + _sheet_province_checks(source, sheet_homes, set(mapped.by_name))
+    checks += _name_beside_checks(work, unit_names)
     work = _merged_codes(work, source, partition)
     for c in source.columns:
         if "__merged:" + c.name in work.columns:
@@ -2555,6 +2676,25 @@ def period_total(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: s
             f"{year}-{last:02d}: the figures are the period's total, not the month's own (send each month's own "
             "figures, one row per month)",
         )
+
+
+def title_month_differs(raw: RawFrame, source: Source, work: pl.DataFrame, file_name: str) -> None:
+    """Refuse a table whose title states one month (2025年3月知识产权质押融资统计表) while every row's month is one
+    other month (2025-04). The file disagrees with itself: last month's file copied and its title and figures
+    updated but not its month column (every cell the same, easily left) loaded March's figures as April's, silently;
+    which of the two is right cannot be told from the file. Rows of several months under a one-month title are
+    left to the other rules."""
+    if raw.title_month is None or source.partition_date != "month" or source.partition_date not in work.columns:
+        return
+    months = work.select(pl.col(source.partition_date).drop_nulls().unique()).to_series().to_list()
+    if len(months) != 1 or (months[0].year, months[0].month) == raw.title_month:
+        return
+    year, month = raw.title_month
+    raise IngestError(
+        file_name,
+        f"the title above the table states {year}-{month:02d} but every row's month is {months[0]:%Y-%m}: which month "
+        "the figures are cannot be told (correct the title or the month column)",
+    )
 
 
 def running_totals(good: pl.DataFrame, source: Source, headers: list[str], file_name: str) -> None:
