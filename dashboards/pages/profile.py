@@ -70,16 +70,10 @@ PATH = "/profile"
 NAV_KEY = "nav_profile"
 
 
-def target_is_invalid(baseline, target) -> bool:
-    """A target missing, of 0 (or negative) or EQUAL to its baseline is not a target: it is invalid, never
-    'achieved' (a 0 -> 0 plan read "achieved" for a city that stayed at 0). The same rule as the mart's
-    'invalid_target' status (fct_target_status_year.sql is_invalid_target), which these pages also trust."""
-    return target is None or target <= 0 or (baseline is not None and target == baseline)
-
-
 def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
     """Rows of the target table: values formatted in the indicator's unit and precision, ratios in %,
-    the progress index as a whole number, invalid targets marked as such."""
+    the progress index as a whole number, invalid targets marked as such: by the mart's status alone
+    (fct_target_status_year.is_invalid_target, the one definition of the rule), never re-derived here."""
     ind = "name_en" if lang == "en" else "name_zh"
     units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
     names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
@@ -89,9 +83,7 @@ def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list
     for r in records_:
         unit = units.get(r["indicator_code"])
         digits = digits_by[r["indicator_code"]]
-        invalid = r.get("status") == "invalid_target" or target_is_invalid(
-            r.get("baseline_value"), r.get("target_value")
-        )
+        invalid = r.get("status") == "invalid_target"
         progress = r.get("progress_index")
         rows.append(
             {

@@ -12,7 +12,7 @@
 --   no target (target_value missing, zero or below, or EQUAL to the baseline value): 'invalid_target'. A target
 --     equal to its baseline asks for nothing (0 -> 0 read "achieved" for any city that stayed at 0) and a
 --     target of 0 is the generator's / an office's placeholder; neither is achieved, on track or lagging, and
---     none counts as evaluable (dashboards/pages/profile.py target_is_invalid says the same in Python).
+--     none counts as evaluable. The pages read this status; none re-derives it from the values.
 --   reversed gap (the baseline already beyond the target): 'achieved' while the target is still met,
 --     'deteriorating' once the city has fallen short of it; growth_ratio and progress_index are null.
 -- A plan covers the years after its baseline year up to its target year, so 2020 belongs to the 2016-2020

@@ -1,0 +1,130 @@
+"""Round 13, in headless Chromium (简体中文 and English): what only a browser shows. On a 390 px phone the overview map
+is fitted to China (white bands above and below it before), its data note above it and its legend under it; the
+targets chart's note lies over no bar and no legend entry; the roster's sources are links named by their site, whole
+in their cells. Screenshots go to tests/artifacts (dash13_*). The pure half is tests/test_dashboard_round13.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboards.figures import DATA_NOTE_NAME
+
+from .test_dashboard_browser import PAGES, page_ready, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# The map's plot area (Plotly's margins), China's drawn box, the legend and the note, relative to the figure's top.
+MAP_FIT_JS = """
+const gd = document.querySelector('#ov-map .js-plotly-plot');
+if (!gd || !gd._fullLayout || !gd.querySelector('path.choroplethlocation')) return null;
+const top = gd.getBoundingClientRect().top, s = gd._fullLayout._size;
+const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
+  return {top: r.top - top, bottom: r.bottom - top, left: r.left, right: r.right}; };
+const i = (gd._fullLayout.annotations || []).findIndex(a => a.name === arguments[0]);
+return {
+  height: gd._fullLayout.height, plot_top: s.t, plot_bottom: gd._fullLayout.height - s.b,
+  geo: box(gd.querySelector('.geo .bg')), legend: box(gd.querySelector('.legend .bg')),
+  note: i < 0 ? null : box(gd.querySelector('.annotation[data-index="' + i + '"] .bg')),
+};
+"""
+
+
+def _meets(a: dict, b: dict) -> bool:
+    return (
+        a["top"] < b["bottom"] - 1
+        and b["top"] < a["bottom"] - 1
+        and a["left"] < b["right"] - 1
+        and (b["left"] < a["right"] - 1)
+    )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_phone_map_is_fitted_to_china_with_its_note_above_and_legend_below(browser, dash_server, artifacts, lang):
+    """At 390 px the map kept its 676 px: China was drawn 303 px tall with ~45 px of white above and below it, and
+    the note in its bottom-left corner lay over the legend's second row (领先 / 较强 hidden). Now the map is as tall
+    as China at its width, the note has a line above the map and the legend sits under it."""
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(f"{dash_server.url}/?lang={lang}")
+        assert wait_for(lambda: page_ready(browser, PAGES["/"]))
+        got = wait_for(lambda: browser.execute_script(MAP_FIT_JS, DATA_NOTE_NAME))
+        got = browser.execute_script(MAP_FIT_JS, DATA_NOTE_NAME) or got  # after the resize the first draw starts
+        browser.execute_script("document.getElementById('ov-map').scrollIntoView()")
+        browser.save_screenshot(str(artifacts / f"dash13_phone_map_{lang}.png"))
+    finally:
+        browser.set_window_size(1600, 1100)
+    assert got and got["geo"] and got["legend"] and got["note"], got
+    # no white band above or below China (a few px of Plotly's rounding)
+    assert got["geo"]["top"] - got["plot_top"] <= 8, got
+    assert got["plot_bottom"] - got["geo"]["bottom"] <= 8, got
+    # the note above the map, the legend under it, neither over the other or the map
+    assert got["note"]["bottom"] <= got["geo"]["top"] + 1, got
+    assert got["legend"]["top"] >= got["geo"]["bottom"] - 1, got
+    assert got["legend"]["bottom"] <= got["height"] + 1, got
+    assert not _meets(got["note"], got["legend"]), got
+
+
+TARGET_NOTE_JS = """
+const gd = document.querySelector('#tg-plan-fig .js-plotly-plot');
+if (!gd || !gd._fullLayout || !gd.querySelector('.barlayer path')) return null;
+const i = (gd._fullLayout.annotations || []).findIndex(a => a.name === arguments[0]);
+if (i < 0) return null;
+const box = e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+return {
+  note: box(gd.querySelector('.annotation[data-index="' + i + '"] .bg')),
+  bars: [...gd.querySelectorAll('.barlayer path')].map(box).filter(b => b.right > b.left),
+  entries: [...gd.querySelectorAll('.legend .traces')].map(box),
+};
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_targets_charts_note_lies_over_no_bar_and_no_legend_entry(browser, dash_server, artifacts, lang):
+    browser.set_window_size(1366, 768)
+    try:
+        browser.get(f"{dash_server.url}/targets?lang={lang}")
+        assert wait_for(lambda: page_ready(browser, PAGES["/targets"]))
+        got = wait_for(lambda: browser.execute_script(TARGET_NOTE_JS, DATA_NOTE_NAME))
+        browser.save_screenshot(str(artifacts / f"dash13_targets_{lang}.png"))
+    finally:
+        browser.set_window_size(1600, 1100)
+    assert got and got["bars"] and got["entries"], got
+    assert not [b for b in got["bars"] if _meets(got["note"], b)], got["note"]
+    assert not [e for e in got["entries"] if _meets(got["note"], e)], got
+
+
+SOURCE_CELLS_JS = """
+const cells = [...document.querySelectorAll('#pg-memberships .ag-center-cols-container [col-id="source_link"]')];
+if (!cells.length) return null;
+return cells.map(c => {
+  const a = c.querySelector('a');
+  const value = c.querySelector('.ag-cell-value') || c;
+  return {text: c.innerText, link: a ? a.innerText : null, href: a ? a.getAttribute('href') : null,
+          cut: value.scrollWidth > value.clientWidth + 1 || value.scrollHeight > value.clientHeight + 1};
+});
+"""
+COHORT_CELLS_JS = """
+return [...document.querySelectorAll('#pg-programmes .ag-center-cols-container [col-id="cohort"]')].map(c => c.innerText);
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_rosters_sources_are_links_named_by_their_site_and_cohorts_words(browser, dash_server, artifacts, lang):
+    """The source column read "https://zscqj.beijing…", cut; the cohort column read "2015a" and "2015b"."""
+    browser.set_window_size(1366, 768)
+    try:
+        browser.get(f"{dash_server.url}/programmes?lang={lang}")
+        assert wait_for(lambda: page_ready(browser, {"graphs": [], "grids": ["pg-programmes", "pg-memberships"]}))
+        cells = wait_for(lambda: browser.execute_script(SOURCE_CELLS_JS))
+        cohorts = browser.execute_script(COHORT_CELLS_JS)
+        browser.save_screenshot(str(artifacts / f"dash13_programmes_{lang}.png"))
+    finally:
+        browser.set_window_size(1600, 1100)
+    assert cells, "no roster"
+    linked = [c for c in cells if c["href"]]
+    assert linked, cells[:3]
+    for c in linked:
+        assert c["href"].startswith(("http://", "https://")) and c["link"] in c["href"], c
+        assert not c["link"].startswith("http"), c
+    assert not [c for c in cells if c["cut"]], [c for c in cells if c["cut"]][:3]
+    assert cohorts and not {"2015a", "2015b"} & set(cohorts), cohorts
