@@ -1,6 +1,6 @@
-"""Round 12, in headless Chromium (简体中文 and English): what only a browser shows. The overview map keeps its
-China at least 500 px tall on the desktop (drawn at its card's height); at 1366 px the watchlist's robustness cells are one line (the
-sentence wrapped to five). Screenshots go to tests/artifacts (dash12_*)."""
+"""Round 12, in headless Chromium (简体中文 and English): what only a browser shows. The overview map keeps China
+at least 500 px tall on the desktop (drawn at its card's height); at 1366 px the watchlist's robustness cells are one
+line (the sentence wrapped to five). Screenshots go to tests/artifacts (dash12_*)."""
 
 from __future__ import annotations
 
