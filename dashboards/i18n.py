@@ -276,6 +276,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "Absolute score (0–100): plan targets and levels against the national benchmark; {bands}",
     ),
     "release_id": ("发布编号", "Release"),
+    # the versions a release was made of, beside its id on the profile (its Chinese read "data …, catalog …, rules …")
+    "release_versions": (
+        "数据版本 {data}，指标体系 {catalog}，评价规则 {rules}，程序版本 {code}",
+        "data {data}, catalog {catalog}, rules {rules}, code {code}",
+    ),
     "as_released": ("发布时结论", "As released"),
     "not_released": ("尚未发布（当前数据）", "Not released yet (current data)"),
     # the labels seed's wording (current_data_differ), the one the alert, the dossier and the profile's line use

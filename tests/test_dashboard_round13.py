@@ -3,6 +3,8 @@ functions that draw them (the browser half is tests/e2e/test_dash13_browser.py).
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import pytest
 
@@ -241,3 +243,59 @@ def test_the_phone_maps_height_counts_the_figures_own_top_margin():
     # the note is above the map, the legend at the figure's foot: neither on the map
     assert fig.layout.meta[figures.DATA_NOTE_PLACE_KEY]["yanchor"] == "bottom"
     assert fig.layout.legend.yref == "container" and fig.layout.legend.yanchor == "bottom"
+
+
+# -- a label and its value are joined as each language writes them -------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_label_and_its_value_are_joined_by_the_languages_colon(lang):
+    """The Chinese pages wrote "评定依据: 结论…", "排名: 12/65", "情景变化: 3" with a Latin colon inside Chinese text."""
+    from dashboards.formatting import labelled
+
+    assert labelled("评定依据", "结论", "zh") == "评定依据：结论"
+    assert labelled("Judged by", "verdict", "en") == "Judged by: verdict"
+    cycle = {
+        "unit_code": "320100",
+        "cycle": "2022-2024",
+        "verdict": "watch",
+        "verdict_status": "final",
+        "evidence": None,
+        "judged_year": 2024,
+        "end_group": "emerging",
+        "rules_versions": "2024:2024.1",
+        "verdict_rules_version": "2024.1",
+        "performance_groups": "2024:emerging",
+    }
+    (row,) = profile.cycle_rows(pl.DataFrame([cycle]), lang)
+    judged = profile.t("judged_by", lang)
+    assert (judged + "：" if lang == "zh" else judged + ": ") in row["evidence"], row["evidence"]
+    if lang == "zh":
+        assert judged + ": " not in row["evidence"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_releases_versions_are_said_in_the_pages_language(lang):
+    """The profile's release line read "发布编号 r1 (2025; …; data d1, catalog 2024.1, rules 2024.1, code c1)": four
+    English words in the Chinese page."""
+    text = profile.t("release_versions", lang).format(data="d1", catalog="2024.1", rules="2024.1", code="c1")
+    if lang == "zh":
+        assert not re.search(r"[A-Za-z]{3,}", text.replace("d1", "").replace("c1", "")), text
+        assert "指标体系" in text and "评价规则" in text
+    else:
+        assert text == "data d1, catalog 2024.1, rules 2024.1, code c1"
+    release = {
+        "release_id": "R2024-02",
+        "evaluation_year": 2024,
+        "released_at": "2025-07-15 02:00:00",
+        "data_version": "d1",
+        "catalog_version": "2024.1",
+        "rules_version": "2024.1",
+        "code_version": "c1",
+        "released": {"stage": "watch", "composite_index": 80.0},
+        "differs": False,
+    }
+    view = str(profile.acceptance_view(None, release, None, lang))
+    assert text in view, view
+    if lang == "zh":
+        assert not re.search(r"\b(data|catalog|rules|code) ", view), view

@@ -38,6 +38,7 @@ from ..evaluation_text import (
 from ..formatting import (
     digits_for,
     fmt_value,
+    labelled,
     language_part,
     progress_cells,
     progress_column,
@@ -164,7 +165,7 @@ def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
                 "state": cycle_state_text(r, lang),
                 # what judged the cycle (rules version and group) follows the evidence in its cell: a column of
                 # its own made the half-width grid scroll sideways at 1366 px
-                "evidence": " · ".join(p for p in (evidence, f"{t('judged_by', lang)}: {judged}") if p),
+                "evidence": " · ".join(p for p in (evidence, labelled(t("judged_by", lang), judged, lang)) if p),
                 "judged_by": judged,
             }
         )
@@ -422,7 +423,8 @@ def acceptance_view(
         # level_value_imputed), so the city can check the figures its level points stand on
         parts += [
             html.P(
-                f"{range_dashes(r['cycle'])} · {t('level_detail', lang)}: {r['level_detail']}", className="ipc-muted"
+                f"{range_dashes(r['cycle'])} · {labelled(t('level_detail', lang), r['level_detail'], lang)}",
+                className="ipc-muted",
             )
             for r in acceptance.iter_rows(named=True)
             if r.get("level_detail")
@@ -431,19 +433,30 @@ def acceptance_view(
         parts.append(html.P(t("not_released", lang)))
     else:
         rr = release.get("released") or {}
+        versions = t("release_versions", lang).format(
+            data=release["data_version"],
+            catalog=release["catalog_version"],
+            rules=release["rules_version"],
+            code=release["code_version"],
+        )
+        # the release's time in Beijing time, marked, as the dossier and the extracts' cover date it
+        when = shown_time(release.get("released_at"), lang) or "–"
         text = (
-            # the release's time in Beijing time, marked, as the dossier and the extracts' cover date it
-            f"{t('release_id', lang)} {release['release_id']} ({release['evaluation_year']}; "
-            f"{shown_time(release.get('released_at'), lang) or '–'}; "
-            f"data {release['data_version']}, catalog {release['catalog_version']}, rules {release['rules_version']}, "
-            f"code {release['code_version']})"
+            f"{t('release_id', lang)} {release['release_id']}（{release['evaluation_year']}年；{when}；{versions}）"
+            if norm_lang(lang) == "zh"
+            else f"{t('release_id', lang)} {release['release_id']} ({release['evaluation_year']}; {when}; {versions})"
         )
         parts.append(html.P(text, id="pf-release"))
         # the official verdict as released and, where current data differ, old → new as shown: worded by the one
         # function the stage alert and the dossier use (releases.release_verdict_text)
         verdict = release_verdict_text(release, rr, release.get("current"), lang) or (
-            f"{t('as_released', lang)}: {label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}, "
-            f"{index_text(rr.get('composite_index'))}"
+            labelled(
+                t("as_released", lang),
+                f"{label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}"
+                + ("，" if norm_lang(lang) == "zh" else ", ")
+                + index_text(rr.get("composite_index")),
+                lang,
+            )
         )
         parts.append(html.P(verdict, id="pf-release-verdict", className="ipc-warn" if release.get("differs") else None))
         revised = cycle_revision_text(release.get("released_cycle"), release.get("current_cycle"), lang)

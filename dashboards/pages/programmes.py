@@ -30,7 +30,7 @@ from ..components import (
     unavailable,
 )
 from ..evaluation_text import report_conflict_mark
-from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, language_part, range_dashes, range_text
+from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, labelled, language_part, range_dashes, range_text
 from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
 from ..i18n_programme import AMBITION_CLASSES, COHORTS, PEER_SCOPES, THIRD_PARTY_STATUS
 from ..security import markdown_text, neutralise_text
@@ -68,7 +68,10 @@ def partial_notes(cohorts: pl.DataFrame, lang: str) -> list[html.P]:
         text = t("pg_partial_roster", lang).format(announced=r["units_announced"], named=r["units_named"])
         name = r["programme_name_zh"] if norm_lang(lang) == "zh" else r["programme_name_en"]
         notes.append(
-            html.P(f"{name} {cohort_text(r['cohort'], lang)}: {text}", className="ipc-note ipc-partial-roster")
+            html.P(
+                labelled(f"{name} {cohort_text(r['cohort'], lang)}", text, lang),
+                className="ipc-note ipc-partial-roster",
+            )
         )
     return notes
 
