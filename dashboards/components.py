@@ -389,6 +389,21 @@ def fit_values(column_defs: list[dict], row_data: list[dict] | None, fields: set
     return out
 
 
+def unknown_year_notice(requested, years: list[int], shown: int | None, lang: str) -> list:
+    """A notice when the link names a year the published data do not hold (pure): the page showed the latest year
+    under it without a word, so a bookmark of 2014, or a mistyped year, read as that year's figures. The profile says
+    the same of an unknown city (profile.unknown_unit_notice)."""
+    if requested in (None, "") or shown is None:
+        return []
+    try:
+        if int(requested) in years:
+            return []
+    except (TypeError, ValueError):
+        pass
+    text = t("unknown_year", lang).format(year=str(requested)[:32], shown=shown)
+    return [html.P(text, className="ipc-unavailable", role="status")]
+
+
 def grid_columns(column_defs: list[dict] | None, row_data: list[dict] | None) -> list[dict]:
     """A grid's column definitions as every grid gets them (pure): each column as wide as its header needs and
     every column of figures right-aligned. ``grid`` applies it; a callback that sets a grid's ``columnDefs`` returns

@@ -299,3 +299,45 @@ def test_a_releases_versions_are_said_in_the_pages_language(lang):
     assert text in view, view
     if lang == "zh":
         assert not re.search(r"\b(data|catalog|rules|code) ", view), view
+
+
+# -- a link's year without data is said, not silently replaced ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_links_year_without_data_is_said_not_silently_replaced(lang):
+    """/?year=2014 (a bookmark from before the data, a mistyped year) showed 2025 without a word, as the profile did
+    with an unknown city before it said so. Each page that reads a year from its link now says the year has no data
+    and which year is shown."""
+    from dashboards.components import unknown_year_notice
+
+    years = list(range(2016, 2026))
+    (note,) = unknown_year_notice("2014", years, 2025, lang)
+    assert "2014" in note.children and "2025" in note.children
+    assert ("没有数据" in note.children) if lang == "zh" else ("no data" in note.children)
+    assert unknown_year_notice("2020", years, 2020, lang) == []
+    assert unknown_year_notice(2020, years, 2020, lang) == []
+    assert unknown_year_notice(None, years, 2025, lang) == []
+    assert unknown_year_notice("", years, 2025, lang) == []
+
+
+@pytest.fixture(scope="module")
+def national(tmp_path_factory):
+    """The dashboard on a hand-made snapshot (2016-2025), signed in as the national office."""
+    from dashboard_fixtures import build_snapshot, national_client
+
+    d = tmp_path_factory.mktemp("dash13")
+    return national_client(build_snapshot(d / "x.snapshot.duckdb"), d)
+
+
+@pytest.mark.parametrize("path", ["/", "/rankings", "/compare", "/downloads", "/watchlist"])
+def test_every_page_with_a_year_in_its_link_says_when_it_has_no_data(national, path):
+    import json
+
+    from dashboard_http import page_body
+
+    for query, said in (("?year=2014&lang=zh", True), ("?year=2020&lang=zh", False)):
+        r = national.post("/_dash-update-component", json=page_body(path, query))
+        assert r.status_code == 200, r.get_data(as_text=True)[:300]
+        body = json.dumps(json.loads(r.get_data(as_text=True))["response"], ensure_ascii=False)
+        assert ("链接中的年份“2014”没有数据" in body) == said, (path, query)

@@ -20,6 +20,7 @@ from ..components import (
     records,
     section,
     snapshot,
+    unknown_year_notice,
     url_stores,
     url_sync,
     year_dropdown,
@@ -132,7 +133,7 @@ def province_columns(lang: str) -> list[dict]:
 @guarded
 def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL parameter is called map
     snap = snapshot()
-    year = queries.resolve_year(snap, year)
+    requested, year = year, queries.resolve_year(snap, year)
     mode = map if map in MAP_MODES else "group"
     mode_opts = [{"label": t("group", lang), "value": "group"}, {"label": t("composite_index", lang), "value": "index"}]
     return [
@@ -140,6 +141,7 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
         *url_stores("ov", ["year", "map"]),
         dcc.Store(id="ov-nav"),
         page_title(NAV_KEY, lang),
+        *unknown_year_notice(requested, queries.years(snap), year, lang),
         html.Div(
             [
                 year_dropdown("ov-year", queries.years(snap), year, lang),
