@@ -429,6 +429,9 @@ DEFAULT_COLUMN = {
 }
 
 
+KEYBOARD_GRID_OPTIONS = {"tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"}}
+
+
 def grid(
     component_id: str,
     lang: str,
@@ -446,6 +449,10 @@ def grid(
         "paginationPageSize": 50,
         "animateRows": False,
         "enableCellTextSelection": True,
+        # One tab stop per grid, arrows inside it (the WAI-ARIA grid pattern): AG Grid moved Tab from cell to cell,
+        # so a keyboard user passed 168 cells of the targets page's province table to reach the next control.
+        # Returning false hands Tab back to the browser; from a header the arrow keys go down into the rows.
+        **KEYBOARD_GRID_OPTIONS,
         **grid_options,
     }
     if height is None:

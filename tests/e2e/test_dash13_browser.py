@@ -165,3 +165,39 @@ def test_a_printed_page_holds_every_row_of_its_grids(browser, dash_server, artif
     assert printed and printed["drawn"] == printed["rows"], printed
     assert printed["nav"] == "none", printed
     assert after and after["nav"] != "none", after
+
+
+FOCUS_JS = """
+const e = document.activeElement; const g = e && e.closest('.ipc-grid');
+return {grid: g ? g.id : null, cell: !!(e && e.closest('.ag-cell'))};
+"""
+
+
+def test_a_grid_is_one_tab_stop_not_one_per_cell(browser, dash_server):
+    """Tab moved from cell to cell: a keyboard user passed every cell of the targets page's province table (21 rows
+    of 8) to reach the city table. Now Tab enters a grid at its header and leaves it (the pager's controls between),
+    and the arrow keys move inside it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    browser.set_window_size(1366, 768)
+    try:
+        browser.get(f"{dash_server.url}/targets?lang=zh")
+        assert wait_for(lambda: page_ready(browser, PAGES["/targets"]))
+        # the control before the province table: the plan chart's last tool-bar button
+        browser.execute_script("const b = [...document.querySelectorAll('#tg-plan-fig .modebar-btn')].pop(); b.focus()")
+        path = []
+        for _ in range(20):
+            ActionChains(browser).send_keys(Keys.TAB).perform()
+            path.append(browser.execute_script(FOCUS_JS))
+            if path[-1]["grid"] == "tg-city":
+                break
+        # inside a grid the arrow keys still move from the header into the rows
+        browser.execute_script("document.querySelector('#tg-province .ag-header-cell').focus()")
+        ActionChains(browser).send_keys(Keys.ARROW_DOWN).perform()
+        into_rows = browser.execute_script(FOCUS_JS)
+    finally:
+        browser.set_window_size(1600, 1100)
+    assert path[-1]["grid"] == "tg-city", path
+    assert not [p for p in path if p["cell"]], path
+    assert into_rows == {"grid": "tg-province", "cell": True}, into_rows
