@@ -194,14 +194,14 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
         html.Div(id="cmp-message", className="ipc-muted"),
         html.Div(
             [
-                html.Div(graph("cmp-radar"), className="ipc-col"),
+                html.Div(graph("cmp-radar", lang=lang), className="ipc-col"),
                 html.Div(
                     [
                         control(
                             t("indicator", lang),
                             dropdown("cmp-indicator", lang, options=ind_opts, value=indicator, clearable=False),
                         ),
-                        graph("cmp-trend"),
+                        graph("cmp-trend", lang=lang),
                     ],
                     className="ipc-col",
                 ),
@@ -209,7 +209,7 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
             className="ipc-row ipc-two",
         ),
         section(t("cmp_table", lang), grid("cmp-table", lang, height=None, pagination=False)),
-        html.Div(graph("cmp-heatmap"), className="ipc-row"),
+        html.Div(graph("cmp-heatmap", lang=lang), className="ipc-row"),
         section(t("cmp_sw", lang), html.Div(id="cmp-sw", className="ipc-sw")),
     ]
 

@@ -17,7 +17,7 @@ from pipelines.evaluation.rules import acceptance_bands_text
 from pipelines.labels import index_text, published_index, rank_text
 
 from .. import access, queries
-from ..components import guarded, href, page_title, section, snapshot
+from ..components import graph_config, guarded, href, page_title, section, snapshot
 from ..evaluation_text import RULE_ORDER, rule_description, rules_text
 from ..formatting import labelled, range_text, true_minus
 from ..i18n import GROUPS, STAGES, label, name_col, norm_lang, t
@@ -424,7 +424,7 @@ def layout(lang: str, unit=None, year=None, **_):
             dcc.Graph(
                 id="fl-history",
                 figure=labelled_history(snap, unit, lang),
-                config={"displaylogo": False},
+                config=graph_config(lang),
                 # the phone rule of every chart (style.css .ipc-graph): without it the chart was squeezed into
                 # 340 px, its title cut, its two axes' titles over each other and its years in a heap
                 className="ipc-graph",

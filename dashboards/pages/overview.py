@@ -13,6 +13,7 @@ from ..components import (
     card,
     control,
     graph,
+    graph_config,
     grid,
     guarded,
     memoised,
@@ -174,7 +175,7 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
                         figure=BLANK_FIGURE,
                         className="ipc-graph",
                         # plotly's geo base map from the app (empty), never from cdn.plot.ly
-                        config={"displaylogo": False, "topojsonURL": TOPOJSON_ROUTE},
+                        config=graph_config(lang, topojsonURL=TOPOJSON_ROUTE),
                         # as tall as its card (style.css: 640 px, on a phone the screen's width and the title's and
                         # legend's lines): at the figure's fixed 640 px a 390 px phone drew China 390 px tall with
                         # empty bands above and below it
@@ -190,7 +191,10 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
             className="ipc-row ipc-two ipc-map-row",
         ),
         html.Div(
-            [html.Div(graph("ov-dist"), className="ipc-col"), html.Div(graph("ov-movers"), className="ipc-col")],
+            [
+                html.Div(graph("ov-dist", lang=lang), className="ipc-col"),
+                html.Div(graph("ov-movers", lang=lang), className="ipc-col"),
+            ],
             className="ipc-row ipc-two",
         ),
     ]

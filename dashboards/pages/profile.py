@@ -313,7 +313,7 @@ def layout(lang: str, unit=None, **_):
             className="ipc-controls",
         ),
         html.Div(id="pf-summary"),
-        section(t("pf_indicators", lang), graph("pf-indicators")),
+        section(t("pf_indicators", lang), graph("pf-indicators", lang=lang)),
         section(
             t("pf_values", lang),
             grid("pf-value-grid", lang, value_columns(lang), [], height=360),
@@ -323,7 +323,7 @@ def layout(lang: str, unit=None, **_):
         ambition_view.placeholder(lang),
         html.Div(
             [
-                html.Div(graph("pf-stage-fig"), className="ipc-col"),
+                html.Div(graph("pf-stage-fig", lang=lang), className="ipc-col"),
                 html.Div(section(t("pf_cycles", lang), html.Div(id="pf-cycles")), className="ipc-col"),
             ],
             className="ipc-row ipc-two",

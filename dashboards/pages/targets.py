@@ -233,7 +233,7 @@ def layout(lang: str, plan=None, **_):
             className="ipc-controls",
         ),
         html.Div(id="tg-summary", className="ipc-muted"),
-        html.Div(graph("tg-plan-fig"), className="ipc-row"),
+        html.Div(graph("tg-plan-fig", lang=lang), className="ipc-row"),
         # one above the other: side by side at 1366 px each had ~590 px for six columns, and the last figure
         # scrolled under the edge ("20." for 20.0) while the English headers were cut
         section(t("tg_by_province", lang), grid("tg-province", lang, height=420)),

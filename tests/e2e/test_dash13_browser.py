@@ -5,6 +5,9 @@ in their cells. Screenshots go to tests/artifacts (dash13_*). The pure half is t
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from dashboards.figures import DATA_NOTE_NAME
@@ -150,6 +153,7 @@ def test_a_printed_page_holds_every_row_of_its_grids(browser, dash_server, artif
         browser.get(f"{dash_server.url}/rankings?lang={lang}")
         assert wait_for(lambda: page_ready(browser, PAGES["/rankings"]))
         screen = wait_for(lambda: browser.execute_script(GRID_ROWS_JS, "rk-grid"))
+        time.sleep(1.5)  # the grid takes its columns and rows from callbacks after it is drawn: a person prints later
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
         printed = wait_for(
             lambda: (r := browser.execute_script(GRID_ROWS_JS, "rk-grid")) and r["drawn"] >= r["rows"] and r, timeout=10
@@ -201,3 +205,31 @@ def test_a_grid_is_one_tab_stop_not_one_per_cell(browser, dash_server):
     assert path[-1]["grid"] == "tg-city", path
     assert not [p for p in path if p["cell"]], path
     assert into_rows == {"grid": "tg-province", "cell": True}, into_rows
+
+
+MODEBAR_JS = """
+const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+if (!gd || !gd.querySelector('.modebar-btn')) return null;
+return [...gd.querySelectorAll('.modebar-btn')].map(b => b.getAttribute('data-title') || '');
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(("path", "chart"), [("/", "#ov-map"), ("/targets", "#tg-plan-fig")])
+def test_no_chart_can_be_sent_to_plotly_cloud_and_its_tools_speak_the_page_language(
+    browser, dash_server, path, chart, lang
+):
+    """Every chart's tool bar had "Share chart..." (plotly.js 3's showSendToCloud, on by default): one click opened
+    cloud.plotly.com and posted it the figure with its data. And on the Chinese pages the tools' tips read "Download
+    plot as a PNG", "Zoom", "Pan"."""
+    browser.set_window_size(1366, 768)
+    try:
+        browser.get(f"{dash_server.url}{path}?lang={lang}")
+        assert wait_for(lambda: page_ready(browser, PAGES[path]))
+        titles = wait_for(lambda: browser.execute_script(MODEBAR_JS, chart))
+    finally:
+        browser.set_window_size(1600, 1100)
+    assert titles, "no tool bar"
+    assert not [t for t in titles if "share" in t.lower() or "cloud" in t.lower()], titles
+    latin = [t for t in titles if re.search(r"[A-Za-z]{3,}", t.replace("PNG", ""))]
+    assert (not latin) if lang == "zh" else len(latin) == len(titles), titles
