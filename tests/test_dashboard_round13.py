@@ -341,3 +341,20 @@ def test_every_page_with_a_year_in_its_link_says_when_it_has_no_data(national, p
         assert r.status_code == 200, r.get_data(as_text=True)[:300]
         body = json.dumps(json.loads(r.get_data(as_text=True))["response"], ensure_ascii=False)
         assert ("链接中的年份“2014”没有数据" in body) == said, (path, query)
+
+
+# -- no chart can be sent to Plotly's cloud; its tools speak the page's language ----------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_chart_config_turns_off_sending_to_plotly_cloud(lang):
+    """plotly.js 3 draws a "Share chart..." button by default that posts the figure, data included, to
+    cloud.plotly.com (the browser half: tests/e2e/test_dash13_browser.py)."""
+    from dashboards.components import graph, graph_config
+
+    for config in (graph_config(lang), graph_config(lang, topojsonURL="/geo/topojson/"), graph("x", lang=lang).config):
+        assert config["showSendToCloud"] is False and config["plotlyServerURL"] == "", config
+        assert config.get("locale") == ("zh-CN" if lang == "zh" else None), config
+    if lang == "zh":
+        words = graph_config(lang)["locales"]["zh-CN"]["dictionary"]
+        assert words["Zoom"] == "缩放" and words["Download plot as a PNG"].startswith("下载")
