@@ -358,3 +358,20 @@ def test_every_chart_config_turns_off_sending_to_plotly_cloud(lang):
     if lang == "zh":
         words = graph_config(lang)["locales"]["zh-CN"]["dictionary"]
         assert words["Zoom"] == "缩放" and words["Download plot as a PNG"].startswith("下载")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_printed_reports_release_line_names_its_fields_in_words(monkeypatch, lang):
+    """The PDF report's release line read "数据版本: release_id R1 · data_version d1 · catalog_version 2024.1 …": the
+    store's column names, and a Latin colon in Chinese."""
+    from dashboards import report
+
+    release = {"release_id": "R1", "data_version": "d1", "catalog_version": "2024.1", "rules_version": "2024.1"}
+    monkeypatch.setattr(report, "release_info", lambda snap, year: {**release, "code_version": "c1"})
+    monkeypatch.setattr(report, "nature_block", lambda snap: "")
+    block = report.release_block(None, 2025, lang)
+    assert not re.search(r"release_id|data_version|catalog_version|rules_version|code_version", block), block
+    if lang == "zh":
+        assert "发布编号 R1" in block and "指标体系 2024.1" in block and "</b>：" in block and "</b>: " not in block
+    else:
+        assert "release R1" in block and "</b>: " in block
