@@ -60,6 +60,12 @@ AG_GRID_LOCALE_ZH = {
     "first": "首页",
     "last": "末页",
     "pageSizeSelectorLabel": "每页行数：",
+    # the pager's buttons as a screen reader names them (their aria-label read "First Page", "Page Size" in Chinese)
+    "firstPage": "首页",
+    "previousPage": "上一页",
+    "nextPage": "下一页",
+    "lastPage": "末页",
+    "ariaPageSizeSelectorLabel": "每页行数",
     "searchOoo": "搜索…",
     "selectAll": "全选",
     "columns": "列",
@@ -227,12 +233,52 @@ def section(title: str, *children, className: str = "") -> html.Section:
 BLANK_FIGURE = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 
 
-def graph(component_id: str, height: int | None = None) -> dcc.Graph:
+# Every chart's configuration. Plotly's tool bar has a "Share chart..." button (showSendToCloud, on by default in
+# plotly.js 3) that opens cloud.plotly.com and posts it the whole figure, data included: one click sent a page's
+# figures (a province's flagged cities, their indices) to a service outside the office. Off on every chart, and no
+# server to send to.
+GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "plotlyServerURL": ""}
+# The tool bar's tips in Chinese on the Chinese pages ("Download plot as a PNG", "Zoom", "Pan", "Reset axes" read in
+# English on hover): Plotly's own zh-CN words (plotly.js lib/locales/zh-cn.js), its dictionary only, so numbers and
+# dates keep the format every page and export uses. In each chart's configuration: registered from a script once
+# Plotly had loaded, the first charts were drawn before it.
+PLOTLY_ZH = {
+    "Autoscale": "自动缩放",
+    "Box Select": "矩形框选择",
+    "Double-click to zoom back out": "双击返回缩小显示",
+    "Download plot": "下载图表",
+    "Download plot as a png": "下载图表为PNG格式",
+    "Download plot as a PNG": "下载图表为PNG格式",
+    "Lasso Select": "套索选择",
+    "Pan": "平移",
+    "Reset": "重置",
+    "Reset axes": "重置轴",
+    "Reset view": "重置视图",
+    "Reset views": "重置视图",
+    "Show closest data on hover": "悬停时显示最近的数据",
+    "Snapshot succeeded": "生成快照成功",
+    "Sorry, there was a problem downloading your snapshot!": "抱歉，下载快照出现问题！",
+    "Taking snapshot - this may take a few seconds": "正在生成快照 - 可能需要几秒钟",
+    "Toggle Spike Lines": "切换显示数据点辅助线",
+    "Toggle show closest data on hover": "切换悬停时显示最近的数据点",
+    "Zoom": "缩放",
+    "Zoom in": "放大",
+    "Zoom out": "缩小",
+}
+
+
+def graph_config(lang: str | None, **extra) -> dict:
+    """A chart's configuration in the page's language (pure): GRAPH_CONFIG, and in Chinese Plotly's zh-CN words."""
+    if norm_lang(lang) != "zh":
+        return {**GRAPH_CONFIG, **extra}
+    return {**GRAPH_CONFIG, "locale": "zh-CN", "locales": {"zh-CN": {"dictionary": PLOTLY_ZH}}, **extra}
+
+
+def graph(component_id: str, height: int | None = None, lang: str | None = None) -> dcc.Graph:
     # Passing style=None would send null to the client, which dcc.Graph cannot render.
     extra = {"style": {"height": f"{height}px"}} if height else {}
-    return dcc.Graph(
-        id=component_id, figure=BLANK_FIGURE, config={"displaylogo": False}, className="ipc-graph", **extra
-    )
+    config = graph_config(lang)
+    return dcc.Graph(id=component_id, figure=BLANK_FIGURE, config=config, className="ipc-graph", **extra)
 
 
 # Header widths (px): a CJK character, a Latin character (bold, 15 px type) and what a header cell adds around its
@@ -389,6 +435,21 @@ def fit_values(column_defs: list[dict], row_data: list[dict] | None, fields: set
     return out
 
 
+def unknown_year_notice(requested, years: list[int], shown: int | None, lang: str) -> list:
+    """A notice when the link names a year the published data do not hold (pure): the page showed the latest year
+    under it without a word, so a bookmark of 2014, or a mistyped year, read as that year's figures. The profile says
+    the same of an unknown city (profile.unknown_unit_notice)."""
+    if requested in (None, "") or shown is None:
+        return []
+    try:
+        if int(requested) in years:
+            return []
+    except (TypeError, ValueError):
+        pass
+    text = t("unknown_year", lang).format(year=str(requested)[:32], shown=shown)
+    return [html.P(text, className="ipc-unavailable", role="status")]
+
+
 def grid_columns(column_defs: list[dict] | None, row_data: list[dict] | None) -> list[dict]:
     """A grid's column definitions as every grid gets them (pure): each column as wide as its header needs and
     every column of figures right-aligned. ``grid`` applies it; a callback that sets a grid's ``columnDefs`` returns
@@ -414,6 +475,9 @@ DEFAULT_COLUMN = {
 }
 
 
+KEYBOARD_GRID_OPTIONS = {"tabToNextCell": {"function": "false"}, "tabToNextHeader": {"function": "false"}}
+
+
 def grid(
     component_id: str,
     lang: str,
@@ -431,6 +495,10 @@ def grid(
         "paginationPageSize": 50,
         "animateRows": False,
         "enableCellTextSelection": True,
+        # One tab stop per grid, arrows inside it (the WAI-ARIA grid pattern): AG Grid moved Tab from cell to cell,
+        # so a keyboard user passed 168 cells of the targets page's province table to reach the next control.
+        # Returning false hands Tab back to the browser; from a header the arrow keys go down into the rows.
+        **KEYBOARD_GRID_OPTIONS,
         **grid_options,
     }
     if height is None:

@@ -204,12 +204,17 @@ def city_map(
     )
     fig.update_layout(
         title={"subtitle": {"text": t("ov_map_hint", lang), "font": {"size": MAP_HINT_SIZE}}},
-        # under the map, hanging down from its bottom edge: anchored by its bottom (Plotly's choice for a low y),
-        # the legend grew upwards into the map as it wrapped into three lines on a phone, under the data note
-        legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
+        # under the map, at the figure's foot (the bottom margin grows to hold it): anchored by its bottom to the
+        # plot (Plotly's choice for a low y) the legend grew upwards into the map as it wrapped into three lines on a
+        # phone; hung from the plot's bottom edge, a redraw at a new width (the page's scroll bar coming) left it at
+        # the old margin's place, over the map's southern provinces (390 px, zh; 600 px, en)
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
         margin={"l": 0, "r": 0, "t": TITLE_MARGIN_PX + MAP_HINT_SIZE + 8, "b": 0},
     )
-    return fig
+    # The data note on a line of its own above the map, under the subtitle: in the plot's bottom-left corner it lay
+    # over the legend's second row on a 390 px phone (领先 / 较强 hidden, zh), and fitted to China's height the
+    # corner is the southern islands' sea. Off the map, the map can be fitted to China at any width (style.css).
+    return with_data_note_line(fig)
 
 
 # The map's subtitle (what a click does), under its title: the map fits a phone's screen (style.css), so title and
@@ -517,10 +522,10 @@ DATA_NOTE_STYLE = {
 }
 
 
-# A map's note: the bottom-left corner of the plot, inside it (so the PNG has it). The map spans 73–136°E, 3–54°N
-# (city_map); its bottom-left is the Indian Ocean, no province, at any width (a narrow map is letterboxed, its
-# corner then further from land). In the middle the veil lay over Gansu, Qinghai and Sichuan and lightened their
-# cities' colours, so the map's own colours misled where the note was.
+# A map's note when the map declares no place of its own: the bottom-left corner of the plot, inside it (so the PNG
+# has it). In the middle the veil lay over Gansu, Qinghai and Sichuan and lightened their cities' colours, so the
+# map's own colours misled where the note was. The overview's map (city_map) gives it a line above the map instead:
+# fitted to China on a phone, the corner is the southern islands' sea, and it lay over the legend's second row.
 DATA_NOTE_MAP_PLACE = {"x": 0, "y": 0, "xanchor": "left", "yanchor": "bottom"}
 DATA_NOTE_MIDDLE = {"x": 0.5, "y": 0.5}
 _MAP_TRACES = {"choropleth", "scattergeo", "choroplethmapbox", "choroplethmap", "scattermapbox", "scattermap"}

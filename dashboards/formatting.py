@@ -44,6 +44,12 @@ _SIGN = re.compile(r"(?<![0-9A-Za-z.])-(?=\d)")
 _YEAR_RANGE = re.compile(r"(?<![\d-])((?:19|20)\d\d)-((?:19|20)\d\d)(?![\d-])")
 
 
+def labelled(name: str, value, lang: str | None) -> str:
+    """``name`` and its ``value`` as each language writes them (pure): "评定依据：…" with the full-width colon in Chinese,
+    "Judged by: …" in English. The pages joined them with ": " in both, a Latin colon inside Chinese text."""
+    return f"{name}：{value}" if norm_lang(lang) == "zh" else f"{name}: {value}"
+
+
 def range_text(low, high) -> str:
     """``low``–``high`` with the range dash (pure)."""
     return f"{low}{RANGE_DASH}{high}"

@@ -48,6 +48,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "fl_open_overview": ("返回总览", "Back to the overview"),
     "fl_link": ("为何被标记", "Why flagged"),
     "fl_general_rules": ("通用规则", "General rules"),
+    # a link's year the published data do not hold (components.unknown_year_notice)
+    "unknown_year": (
+        "链接中的年份“{year}”没有数据，下面显示的是最新年份（{shown}年）。",
+        "The link's year “{year}” has no data: the latest year ({shown}) is shown below.",
+    ),
     "pf_unknown_unit": (
         "链接中的行政区划代码“{code}”不存在，下面显示的是默认城市（排名第一）。",
         "The link's unit code “{code}” does not exist; the default city (ranked first) is shown below.",
@@ -276,6 +281,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "Absolute score (0–100): plan targets and levels against the national benchmark; {bands}",
     ),
     "release_id": ("发布编号", "Release"),
+    # the versions a release was made of, beside its id on the profile (its Chinese read "data …, catalog …, rules …")
+    "release_versions": (
+        "数据版本 {data}，指标体系 {catalog}，评价规则 {rules}，程序版本 {code}",
+        "data {data}, catalog {catalog}, rules {rules}, code {code}",
+    ),
     "as_released": ("发布时结论", "As released"),
     "not_released": ("尚未发布（当前数据）", "Not released yet (current data)"),
     # the labels seed's wording (current_data_differ), the one the alert, the dossier and the profile's line use

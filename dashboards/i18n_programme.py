@@ -7,6 +7,9 @@ from pipelines.labels import label_set, third_party_status_labels
 
 # fct_third_party_evaluation.status labels: the labels seed's third_party_status list
 THIRD_PARTY_STATUS: dict[str, tuple[str, str]] = third_party_status_labels()
+# the cohort codes that are no date (programme_calendar: 2015a, 2015b, the two 2015 demonstration-city notices) in
+# words; a cohort such as 2022-08 reads as it is
+COHORTS: dict[str, tuple[str, str]] = label_set("programme_cohort")
 
 PROGRAMME_TEXT: dict[str, tuple[str, str]] = {
     "nav_programmes": ("项目与批次", "Programmes"),

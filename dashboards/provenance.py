@@ -13,7 +13,7 @@ import re
 import polars as pl
 from dash import html
 
-from .formatting import digits_for, fmt_value, formula_unit, shown_time, true_minus
+from .formatting import digits_for, fmt_value, formula_unit, labelled, shown_time, true_minus
 from .i18n import t
 
 IND = "marts.fct_city_indicator_year"
@@ -112,7 +112,7 @@ def provenance_view(p: dict | None, lang: str) -> html.Div:
                 fmt_value(v["value"], ind.get("unit"), digits_for([v["value"]], ind.get("unit")), lang, with_unit=True)
                 if v["value"] is not None
                 else "–",
-                f" · {t('prov_score', lang)}: {_num(v['normalised_score'])}",
+                " · " + labelled(t("prov_score", lang), _num(v["normalised_score"]), lang),
                 (f" · {t('prov_imputed', lang).format(year=p['computed_in'])}" if v["is_imputed"] else ""),
             ]
         ),

@@ -69,6 +69,14 @@ WORDS = {
         "(no formal evaluation release recorded: figures of snapshot {snapshot}, catalog {catalog}, rules {rules})",
     ),
     "generated": ("生成时间", "Generated"),
+    # the release's fields in words (the report named them by their columns: "release_id R1 · data_version d1")
+    "release_id": ("发布编号", "release"),
+    "data_version": ("数据版本", "data"),
+    "catalog_version": ("指标体系", "catalog"),
+    "rules_version": ("评价规则", "rules"),
+    "code_version": ("程序版本", "code"),
+    "mc_seed": ("模拟随机种子", "simulation seed"),
+    "released_at": ("发布时间", "released"),
     "overview": ("一、总体情况", "1. Overview"),
     "ranking": ("二、综合排名", "2. Composite ranking"),
     "flags": ("三、关注、整改与退出候选城市", "3. Cities on watch, in rectification and exit candidates"),
@@ -194,7 +202,7 @@ def release_block(snap: Snapshot, year: int, lang: str) -> str:
             ("mc_seed", r.get("mc_seed")),
             ("released_at", shown_time(r.get("released_at"), lang) or None),
         ]
-        text = " · ".join(f"{k} {esc(v)}" for k, v in fields if v is not None)
+        text = " · ".join(f"{w(k, lang)} {esc(v)}" for k, v in fields if v is not None)
     else:
         text = esc(
             w(
@@ -205,8 +213,9 @@ def release_block(snap: Snapshot, year: int, lang: str) -> str:
                 rules=r.get("rules") or "–",
             )
         )
+    colon = "：" if norm_lang(lang) == "zh" else ": "  # as formatting.labelled joins a label and its value
     return (
-        f'<div class="meta"><b>{w("release", lang)}</b>: {text}<br>{w("generated", lang)}: {stamp}<br>'
+        f'<div class="meta"><b>{w("release", lang)}</b>{colon}{text}<br>{w("generated", lang)}{colon}{stamp}<br>'
         f"{nature_block(snap)}</div>"
     )
 

@@ -88,7 +88,8 @@ PILLARS = {
     "ENV": ("发展环境", "Development environment"),
 }
 TARGET_INDICATORS = ["QLT01", "QLT02", "UTL01", "PRO01", "ENV03", "MGT01"]
-TARGET_STATUSES = [
+# The statuses of a target with a gap to close (the fixture's targets lie 10-60 % above their baseline) ...
+GAP_TARGET_STATUSES = [
     "achieved",
     "on_track",
     "acceleration_needed",
@@ -96,6 +97,10 @@ TARGET_STATUSES = [
     "deteriorating",
     "insufficient_data",
 ]
+# ... and every status fct_target_status_year gives: a target equal to its baseline (or of 0, or none) asks for
+# nothing and is 'invalid_target' (the fixture's first programme unit's INVALID_TARGET_INDICATOR targets)
+TARGET_STATUSES = [*GAP_TARGET_STATUSES, "invalid_target"]
+INVALID_TARGET_INDICATOR = "MGT01"
 SOURCES = [
     "cities",
     "programme_cities",
@@ -396,7 +401,9 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
     last = max(years)
     unit_idx = {c: k for k, c in enumerate(codes)}
     ind_idx = {i[0]: k for k, i in enumerate(INDICATORS)}
-    for code in programme["unit_code"].unique().sort().to_list():
+    programme_codes = programme["unit_code"].unique().sort().to_list()
+    first_unit = programme_codes[0] if programme_codes else None
+    for code in programme_codes:
         for plan, b, tgt in (("plan_2016_2020", 2016, 2020), ("plan_2021_2025", 2020, 2025)):
             if b > last or b not in years:
                 continue
@@ -406,23 +413,27 @@ def build_facts(dim: pl.DataFrame, years: list[int], rng: np.random.Generator) -
                 tv = bv * float(rng.uniform(1.1, 1.6))
                 cur_year = min(tgt, last)
                 cv = float(raw[unit_idx[code], years.index(cur_year), ind_idx[ind]])
-                target_rows.append(
-                    {
-                        "unit_code": code,
-                        "plan_id": plan,
-                        "indicator_code": ind,
-                        "baseline_year": b,
-                        "baseline_value": bv,
-                        "target_year": tgt,
-                        "target_value": tv,
-                        "current_year": cur_year,
-                        "current_value": cv,
-                        "progress_index": (cv - bv) / (tv - bv) * 100,
-                        "growth_ratio": cv / bv,
-                        "status": str(rng.choice(TARGET_STATUSES)),
-                        "projected_value": cv * float(rng.uniform(0.95, 1.2)),
-                    }
-                )
+                row = {
+                    "unit_code": code,
+                    "plan_id": plan,
+                    "indicator_code": ind,
+                    "baseline_year": b,
+                    "baseline_value": bv,
+                    "target_year": tgt,
+                    "target_value": tv,
+                    "current_year": cur_year,
+                    "current_value": cv,
+                    "progress_index": (cv - bv) / (tv - bv) * 100,
+                    "growth_ratio": cv / bv,
+                    "status": str(rng.choice(GAP_TARGET_STATUSES)),
+                    "projected_value": cv * float(rng.uniform(0.95, 1.2)),
+                }
+                if code == first_unit and ind == INVALID_TARGET_INDICATOR:
+                    # as the mart writes an invalid target: no progress, growth or projection (the draws above are
+                    # kept, so every other row is as before)
+                    row |= {"target_value": bv, "progress_index": None, "growth_ratio": None}
+                    row |= {"status": "invalid_target", "projected_value": None}
+                target_rows.append(row)
     targets = pl.DataFrame(target_rows).with_columns(
         pl.col("baseline_year", "target_year", "current_year").cast(pl.Int32)
     )

@@ -41,29 +41,24 @@ def _targets(baseline: float, target: float, status: str) -> pl.DataFrame:
 @pytest.mark.parametrize(("baseline", "target"), [(0.0, 0.0), (3.0, 3.0), (2.0, 0.0)])
 def test_a_target_that_asks_for_nothing_is_invalid_not_achieved(baseline, target):
     """Luoyang's QLT02 2021-2025 target read baseline 0, target 0, "achieved": a target equal to its baseline asks
-    for nothing. The profile now calls it an invalid target (equal to its baseline), with no progress figure."""
-    assert profile.target_is_invalid(baseline, target)
+    for nothing. The mart calls it invalid_target (the dbt unit test named above) and the profile says so, with no
+    progress figure (the page reads the mart's status; tests/test_dashboard_round13.py)."""
     for lang in ("zh", "en"):
-        (row,) = profile.target_rows(_targets(baseline, target, "achieved"), CATALOG, lang)
+        (row,) = profile.target_rows(_targets(baseline, target, "invalid_target"), CATALOG, lang)
         assert row["status"] == "invalid_target"
         assert row["status_label"] != label(TARGET_STATUS, "achieved", lang)
         assert ("基期" if lang == "zh" else "baseline") in row["status_label"]
 
 
 def test_a_real_target_reached_is_still_achieved():
-    assert not profile.target_is_invalid(1.0, 2.0)
     (row,) = profile.target_rows(_targets(1.0, 2.0, "achieved"), CATALOG, "zh")
     assert row["status"] == "achieved"
 
 
-@pytest.mark.parametrize(
-    ("baseline", "target", "status"),
-    # the old page status of the 0 -> 0 target, and the mart's new status with values the page would accept
-    [(0.0, 0.0, "achieved"), (3.0, 3.0, "achieved"), (1.0, 2.0, "invalid_target")],
-)
-def test_the_targets_page_counts_what_the_mart_calls_invalid_as_invalid(baseline, target, status):
-    """The targets page's bucket follows the same rule as the mart and the profile: never "achieved"."""
-    df = targets.with_buckets(_targets(baseline, target, status))
+@pytest.mark.parametrize(("baseline", "target"), [(0.0, 0.0), (3.0, 3.0), (1.0, 2.0)])
+def test_the_targets_page_counts_what_the_mart_calls_invalid_as_invalid(baseline, target):
+    """The targets page's bucket is the mart's status, as the profile's: never "achieved"."""
+    df = targets.with_buckets(_targets(baseline, target, "invalid_target"))
     assert df["bucket"].to_list() == ["invalid_target"]
 
 

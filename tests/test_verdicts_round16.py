@@ -262,45 +262,8 @@ def test_a_city_recoded_since_finds_its_released_acceptance_score(tmp_path):
 # tests/test_patents_in_force.py) and the profile now call both invalid, direction-aware.
 
 
-@pytest.mark.parametrize(
-    ("baseline", "target", "direction", "invalid"),
-    [
-        (10.0, 9.0, "higher", True),
-        (10.0, 10.0, "higher", True),
-        (10.0, 11.0, "higher", False),
-        (10.0, 12.0, "lower", True),
-        (10.0, 8.0, "lower", False),
-        (10.0, 9.0, None, True),  # no direction known: higher, the catalog's default
-    ],
-)
-def test_a_target_not_beyond_its_baseline_is_invalid_in_its_direction(baseline, target, direction, invalid):
-    from dashboards.pages import profile
-
-    assert profile.target_is_invalid(baseline, target, direction) is invalid
-
-
-def test_the_profile_calls_a_target_the_baseline_already_met_invalid_even_from_an_older_snapshot():
-    from dashboards.i18n import t
-    from dashboards.pages import profile
-
-    catalog = pl.DataFrame(
-        {"indicator_code": ["QLT02"], "unit": ["件/万人"], "name_zh": ["x"], "name_en": ["x"], "direction": ["higher"]}
-    )
-    targets = pl.DataFrame(
-        {
-            "plan_id": ["p"],
-            "indicator_code": ["QLT02"],
-            "baseline_value": [10.0],
-            "target_value": [9.0],
-            "current_year": [2024],
-            "current_value": [10.0],
-            "progress_index": [1.0],
-            "status": ["achieved"],  # as a snapshot published before the mart's rule said it
-        }
-    )
-    for lang in ("zh", "en"):
-        (row,) = profile.target_rows(targets, catalog, lang)
-        assert row["status"] == "invalid_target" and row["status_label"] == t("target_invalid", lang), row
+# The profile holds no copy of the rule: it shows the mart's status (tests/test_dashboard_round13.py,
+# test_the_profile_shows_the_marts_target_status...), so the mart's unit tests above are the rule's tests.
 
 
 # --- 4. the year's reasons name the like-for-like change a rule also compared -----------------------------------------

@@ -23,6 +23,7 @@ from ..components import (
     section,
     snapshot,
     unit_options,
+    unknown_year_notice,
     url_stores,
     url_sync,
     year_dropdown,
@@ -161,7 +162,7 @@ def strengths_list(sw: pl.DataFrame, names: dict[str, str], unit_codes: list[str
 def layout(lang: str, year=None, units=None, indicator=None, **_):
     snap = snapshot()
     principal = access.current_principal()
-    year = queries.resolve_year(snap, year)
+    requested, year = year, queries.resolve_year(snap, year)
     all_units = access.visible_units(principal, queries.units(snap))  # a province compares its own cities
     options = unit_options(all_units, lang)
     visible = set(all_units["unit_code"].to_list())
@@ -177,6 +178,7 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
         dcc.Store(id="cmp-lang", data=lang),
         *url_stores("cmp", ["year", "units", "indicator"]),
         page_title(NAV_KEY, lang),
+        *unknown_year_notice(requested, queries.years(snap), year, lang),
         html.Div(
             [
                 year_dropdown("cmp-year", queries.years(snap), year, lang),
@@ -192,14 +194,14 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
         html.Div(id="cmp-message", className="ipc-muted"),
         html.Div(
             [
-                html.Div(graph("cmp-radar"), className="ipc-col"),
+                html.Div(graph("cmp-radar", lang=lang), className="ipc-col"),
                 html.Div(
                     [
                         control(
                             t("indicator", lang),
                             dropdown("cmp-indicator", lang, options=ind_opts, value=indicator, clearable=False),
                         ),
-                        graph("cmp-trend"),
+                        graph("cmp-trend", lang=lang),
                     ],
                     className="ipc-col",
                 ),
@@ -207,7 +209,7 @@ def layout(lang: str, year=None, units=None, indicator=None, **_):
             className="ipc-row ipc-two",
         ),
         section(t("cmp_table", lang), grid("cmp-table", lang, height=None, pagination=False)),
-        html.Div(graph("cmp-heatmap"), className="ipc-row"),
+        html.Div(graph("cmp-heatmap", lang=lang), className="ipc-row"),
         section(t("cmp_sw", lang), html.Div(id="cmp-sw", className="ipc-sw")),
     ]
 

@@ -21,6 +21,7 @@ from ..components import (
     records,
     section,
     snapshot,
+    unknown_year_notice,
     year_dropdown,
 )
 from ..formatting import digits_for, display_scale, shown_time, unit_label
@@ -182,7 +183,7 @@ def changes_view(change_cols: list[dict], changes: list[dict], lang: str):
 def layout(lang: str, year=None, **_):
     snap = snapshot()
     principal = access.current_principal()
-    year = queries.resolve_year(snap, year)
+    requested, year = year, queries.resolve_year(snap, year)
     # Only the scopes this user may download: one's own province, or (national office) every one and all cities.
     prov_opts = [{"label": t("all_cities", lang), "value": ALL}] if principal.is_national else []
     prov_opts += [
@@ -192,6 +193,7 @@ def layout(lang: str, year=None, **_):
     return [
         dcc.Store(id="dl-lang", data=lang),
         page_title(NAV_KEY, lang, t("dl_note", lang)),
+        *unknown_year_notice(requested, queries.years(snap), year, lang),
         html.Div(
             [
                 year_dropdown("dl-year", queries.years(snap), year, lang),

@@ -17,9 +17,9 @@ from pipelines.evaluation.rules import acceptance_bands_text
 from pipelines.labels import index_text, published_index, rank_text
 
 from .. import access, queries
-from ..components import guarded, href, page_title, section, snapshot
+from ..components import graph_config, guarded, href, page_title, section, snapshot
 from ..evaluation_text import RULE_ORDER, rule_description, rules_text
-from ..formatting import range_text, true_minus
+from ..formatting import labelled, range_text, true_minus
 from ..i18n import GROUPS, STAGES, label, name_col, norm_lang, t
 from ..theme import OKABE_ITO, VALUE_AXIS, base_layout, empty_figure
 from .watchlist import robust_label
@@ -368,11 +368,17 @@ def layout(lang: str, unit=None, year=None, **_):
         html.P(robust_label({**row, "stage": stage}, lang), className="ipc-robust-mark"),
         html.Ul(
             [
-                html.Li(f"{t('share_bottom', lang)}: {'–' if share is None else f'{100 * share:.0f}%'}"),
+                html.Li(labelled(t("share_bottom", lang), "–" if share is None else f"{100 * share:.0f}%", lang)),
                 html.Li(
-                    f"{t('rank', lang)}: "
-                    f"{rank_text(row.get('rank'), row.get('n_ranked'), row.get('rank_is_shared'), lang)} · "
-                    f"{t('rank_interval', lang)}: " + ("–" if p05 is None else range_text(round(p05), round(p95)))
+                    labelled(
+                        t("rank", lang),
+                        rank_text(row.get("rank"), row.get("n_ranked"), row.get("rank_is_shared"), lang),
+                        lang,
+                    )
+                    + " · "
+                    + labelled(
+                        t("rank_interval", lang), "–" if p05 is None else range_text(round(p05), round(p95)), lang
+                    )
                 ),
                 html.Li(t("fl_robust_rule", lang).format(share=param_value_text("robust_share", robust_share, lang))),
             ]
@@ -418,7 +424,7 @@ def layout(lang: str, unit=None, year=None, **_):
             dcc.Graph(
                 id="fl-history",
                 figure=labelled_history(snap, unit, lang),
-                config={"displaylogo": False},
+                config=graph_config(lang),
                 # the phone rule of every chart (style.css .ipc-graph): without it the chart was squeezed into
                 # 340 px, its title cut, its two axes' titles over each other and its years in a heap
                 className="ipc-graph",

@@ -13,6 +13,7 @@ from ..components import (
     card,
     control,
     graph,
+    graph_config,
     grid,
     guarded,
     memoised,
@@ -20,6 +21,7 @@ from ..components import (
     records,
     section,
     snapshot,
+    unknown_year_notice,
     url_stores,
     url_sync,
     year_dropdown,
@@ -132,7 +134,7 @@ def province_columns(lang: str) -> list[dict]:
 @guarded
 def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL parameter is called map
     snap = snapshot()
-    year = queries.resolve_year(snap, year)
+    requested, year = year, queries.resolve_year(snap, year)
     mode = map if map in MAP_MODES else "group"
     mode_opts = [{"label": t("group", lang), "value": "group"}, {"label": t("composite_index", lang), "value": "index"}]
     return [
@@ -140,6 +142,7 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
         *url_stores("ov", ["year", "map"]),
         dcc.Store(id="ov-nav"),
         page_title(NAV_KEY, lang),
+        *unknown_year_notice(requested, queries.years(snap), year, lang),
         html.Div(
             [
                 year_dropdown("ov-year", queries.years(snap), year, lang),
@@ -172,7 +175,7 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
                         figure=BLANK_FIGURE,
                         className="ipc-graph",
                         # plotly's geo base map from the app (empty), never from cdn.plot.ly
-                        config={"displaylogo": False, "topojsonURL": TOPOJSON_ROUTE},
+                        config=graph_config(lang, topojsonURL=TOPOJSON_ROUTE),
                         # as tall as its card (style.css: 640 px, on a phone the screen's width and the title's and
                         # legend's lines): at the figure's fixed 640 px a 390 px phone drew China 390 px tall with
                         # empty bands above and below it
@@ -188,7 +191,10 @@ def layout(lang: str, year=None, map=None, **_):  # noqa: A002 - the URL paramet
             className="ipc-row ipc-two ipc-map-row",
         ),
         html.Div(
-            [html.Div(graph("ov-dist"), className="ipc-col"), html.Div(graph("ov-movers"), className="ipc-col")],
+            [
+                html.Div(graph("ov-dist", lang=lang), className="ipc-col"),
+                html.Div(graph("ov-movers", lang=lang), className="ipc-col"),
+            ],
             className="ipc-row ipc-two",
         ),
     ]

@@ -43,6 +43,7 @@ from ..evaluation_text import (
 from ..formatting import (
     digits_for,
     fmt_value,
+    labelled,
     language_part,
     progress_cells,
     progress_column,
@@ -75,38 +76,20 @@ PATH = "/profile"
 NAV_KEY = "nav_profile"
 
 
-def target_is_invalid(baseline, target, direction: str | None = None) -> bool:
-    """A target missing, of 0 (or negative) or NOT BEYOND its baseline in the indicator's direction (``direction``
-    'lower' for lower-is-better, else higher) is not a target: it is invalid, never 'achieved' (a 0 -> 0 plan read
-    "achieved" for a city that stayed at 0, a 10 -> 9 plan for one that only kept what it had). The same rule as
-    the mart's 'invalid_target' status (fct_target_status_year.sql is_invalid_target), which these pages also
-    trust."""
-    if target is None or target <= 0:
-        return True
-    sign = -1.0 if direction == "lower" else 1.0
-    return baseline is not None and sign * (target - baseline) <= 0
-
-
 def target_rows(targets: pl.DataFrame, catalog: pl.DataFrame, lang: str) -> list[dict]:
     """Rows of the target table: values formatted in the indicator's unit and precision, ratios in %,
-    the progress index as a whole number, invalid targets marked as such."""
+    the progress index as a whole number, invalid targets marked as such: by the mart's status alone
+    (fct_target_status_year.is_invalid_target, the one definition of the rule), never re-derived here."""
     ind = "name_en" if lang == "en" else "name_zh"
     units = dict(zip(catalog["indicator_code"].to_list(), catalog["unit"].to_list()))
     names = dict(zip(catalog["indicator_code"].to_list(), catalog[ind].to_list()))
-    directions = (
-        dict(zip(catalog["indicator_code"].to_list(), catalog["direction"].to_list()))
-        if "direction" in catalog.columns
-        else {}
-    )
     rows = []
     records_ = targets.to_dicts()
     digits_by = target_digits(records_, units)
     for r in records_:
         unit = units.get(r["indicator_code"])
         digits = digits_by[r["indicator_code"]]
-        invalid = r.get("status") == "invalid_target" or target_is_invalid(
-            r.get("baseline_value"), r.get("target_value"), directions.get(r["indicator_code"])
-        )
+        invalid = r.get("status") == "invalid_target"
         progress = r.get("progress_index")
         rows.append(
             {
@@ -187,7 +170,7 @@ def cycle_rows(cycles: pl.DataFrame, lang: str) -> list[dict]:
                 "state": cycle_state_text(r, lang),
                 # what judged the cycle (rules version and group) follows the evidence in its cell: a column of
                 # its own made the half-width grid scroll sideways at 1366 px
-                "evidence": " · ".join(p for p in (evidence, f"{t('judged_by', lang)}: {judged}") if p),
+                "evidence": " · ".join(p for p in (evidence, labelled(t("judged_by", lang), judged, lang)) if p),
                 "judged_by": judged,
             }
         )
@@ -335,7 +318,7 @@ def layout(lang: str, unit=None, **_):
             className="ipc-controls",
         ),
         html.Div(id="pf-summary"),
-        section(t("pf_indicators", lang), graph("pf-indicators")),
+        section(t("pf_indicators", lang), graph("pf-indicators", lang=lang)),
         section(
             t("pf_values", lang),
             grid("pf-value-grid", lang, value_columns(lang), [], height=360),
@@ -345,7 +328,7 @@ def layout(lang: str, unit=None, **_):
         ambition_view.placeholder(lang),
         html.Div(
             [
-                html.Div(graph("pf-stage-fig"), className="ipc-col"),
+                html.Div(graph("pf-stage-fig", lang=lang), className="ipc-col"),
                 html.Div(section(t("pf_cycles", lang), html.Div(id="pf-cycles")), className="ipc-col"),
             ],
             className="ipc-row ipc-two",
@@ -446,7 +429,8 @@ def acceptance_view(
         # level_value_imputed), so the city can check the figures its level points stand on
         parts += [
             html.P(
-                f"{range_dashes(r['cycle'])} · {t('level_detail', lang)}: {r['level_detail']}", className="ipc-muted"
+                f"{range_dashes(r['cycle'])} · {labelled(t('level_detail', lang), r['level_detail'], lang)}",
+                className="ipc-muted",
             )
             for r in acceptance.iter_rows(named=True)
             if r.get("level_detail")
@@ -455,19 +439,30 @@ def acceptance_view(
         parts.append(html.P(t("not_released", lang)))
     else:
         rr = release.get("released") or {}
+        versions = t("release_versions", lang).format(
+            data=release["data_version"],
+            catalog=release["catalog_version"],
+            rules=release["rules_version"],
+            code=release["code_version"],
+        )
+        # the release's time in Beijing time, marked, as the dossier and the extracts' cover date it
+        when = shown_time(release.get("released_at"), lang) or "–"
         text = (
-            # the release's time in Beijing time, marked, as the dossier and the extracts' cover date it
-            f"{t('release_id', lang)} {release['release_id']} ({release['evaluation_year']}; "
-            f"{shown_time(release.get('released_at'), lang) or '–'}; "
-            f"data {release['data_version']}, catalog {release['catalog_version']}, rules {release['rules_version']}, "
-            f"code {release['code_version']})"
+            f"{t('release_id', lang)} {release['release_id']}（{release['evaluation_year']}年；{when}；{versions}）"
+            if norm_lang(lang) == "zh"
+            else f"{t('release_id', lang)} {release['release_id']} ({release['evaluation_year']}; {when}; {versions})"
         )
         parts.append(html.P(text, id="pf-release"))
         # the official verdict as released and, where current data differ, old → new as shown: worded by the one
         # function the stage alert and the dossier use (releases.release_verdict_text)
         verdict = release_verdict_text(release, rr, release.get("current"), lang) or (
-            f"{t('as_released', lang)}: {label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}, "
-            f"{index_text(rr.get('composite_index'))}"
+            labelled(
+                t("as_released", lang),
+                f"{label(STAGES, rr.get('stage'), lang) if rr.get('stage') else '–'}"
+                + ("，" if norm_lang(lang) == "zh" else ", ")
+                + index_text(rr.get("composite_index")),
+                lang,
+            )
         )
         parts.append(html.P(verdict, id="pf-release-verdict", className="ipc-warn" if release.get("differs") else None))
         revised = cycle_revision_text(release.get("released_cycle"), release.get("current_cycle"), lang)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote, urlsplit
 
 import polars as pl
 from dash import Input, Output, State, dcc, html
@@ -29,9 +30,9 @@ from ..components import (
     unavailable,
 )
 from ..evaluation_text import report_conflict_mark
-from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, language_part, range_dashes, range_text
+from ..formatting import digits_for, fmt_number, fmt_value, is_ratio, labelled, language_part, range_dashes, range_text
 from ..i18n import PLANS, PROVINCE_EN, label, norm_lang, t
-from ..i18n_programme import AMBITION_CLASSES, PEER_SCOPES, THIRD_PARTY_STATUS
+from ..i18n_programme import AMBITION_CLASSES, COHORTS, PEER_SCOPES, THIRD_PARTY_STATUS
 from ..security import markdown_text, neutralise_text
 from ..xlsx import xlsx_bytes
 
@@ -54,13 +55,24 @@ TP_PENDING_CARD = "pg-card-tp-pending"
 TP_RECEIVED_CARD = "pg-card-tp-received"
 
 
+def cohort_text(code: str | None, lang: str) -> str:
+    """A cohort as an official reads it: the labels seed's words for a code that is no date ("2015a" -> "2015年2月批",
+    the February 2015 notice), the code itself for one that is ("2022-08")."""
+    return label(COHORTS, code, lang)
+
+
 def partial_notes(cohorts: pl.DataFrame, lang: str) -> list[html.P]:
     """One sentence per cohort whose roster is partial (never a silent gap)."""
     notes = []
     for r in cohorts.iter_rows(named=True):
         text = t("pg_partial_roster", lang).format(announced=r["units_announced"], named=r["units_named"])
         name = r["programme_name_zh"] if norm_lang(lang) == "zh" else r["programme_name_en"]
-        notes.append(html.P(f"{name} {r['cohort']}: {text}", className="ipc-note ipc-partial-roster"))
+        notes.append(
+            html.P(
+                labelled(f"{name} {cohort_text(r['cohort'], lang)}", text, lang),
+                className="ipc-note ipc-partial-roster",
+            )
+        )
     return notes
 
 
@@ -88,7 +100,7 @@ def programme_rows(df: pl.DataFrame, lang: str) -> list[dict]:
         out.append(
             {
                 "programme": r["programme_name_zh"] if zh else r["programme_name_en"],
-                "cohort": r["cohort"],
+                "cohort": cohort_text(r["cohort"], lang),
                 "period": f"{r['period_start']} – {end}",
                 "calendar": calendar_note(r, lang),
                 "units_announced": r["units_announced"],
@@ -109,7 +121,7 @@ def count_or(missing: str) -> dict:
 def programme_columns(lang: str) -> list[dict]:
     return [
         {"field": "programme", "headerName": t("programme", lang), "minWidth": 200},
-        {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 110},
+        {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 130, "wrapText": True, "autoHeight": True},
         {"field": "period", "headerName": t("period", lang), "minWidth": 180},
         {
             "field": "units_announced",
@@ -158,11 +170,11 @@ def _batch_text(value: str, lang: str) -> str:
     return f"{head}（{joined}）" if lang == "zh" else f"{head} ({joined})"
 
 
-def source_text(note: str | None, lang: str) -> str:
-    """A roster source note as a reader reads it: the curator's "confidence: high | batch: 2024-01 (2nd)" fields in
-    the page's language ("可信度：高；批次：2024-01（第2批）"); links and quoted source text stay as published."""
+def source_parts(note: str | None, lang: str) -> list[str]:
+    """A roster source note's parts as a reader reads them: the curator's "confidence: high | batch: 2024-01 (2nd)"
+    fields in the page's language ("可信度：高", "批次：2024-01（第2批）"); links and quoted source text as published."""
     if not note:
-        return ""
+        return []
     lang = norm_lang(lang)
     out = []
     for part in note.split(" | "):
@@ -174,7 +186,40 @@ def source_text(note: str | None, lang: str) -> str:
         elif part.startswith("(no URL in index)"):
             part = t("src_no_url", lang) + part.removeprefix("(no URL in index)").lstrip()
         out.append(part)
-    return SOURCE_SEPARATOR[lang].join(out)
+    return out
+
+
+def source_text(note: str | None, lang: str) -> str:
+    """A roster source note in the page's language, as plain text (the cell's tooltip and filter)."""
+    return SOURCE_SEPARATOR[norm_lang(lang)].join(source_parts(note, lang))
+
+
+# a link's address: the characters of a URL that Markdown does not read as the link's end or as a tag
+_URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"
+
+
+def source_link(part: str) -> str | None:
+    """A source part that is a web address, as a Markdown link named by its site ("www.cnipa.gov.cn"); None for any
+    other text. Only http(s) addresses with a host; the address percent-encoded where Markdown would end it or read
+    a tag, the site's name escaped (pure)."""
+    text = part.strip()
+    if not text or any(ch.isspace() for ch in text):
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return f"[{markdown_text(parts.hostname)}]({quote(text, safe=_URL_SAFE)})"
+
+
+def source_markdown(note: str | None, lang: str) -> str:
+    """The source cell: a web address as a link named by its site, the rest escaped, all of it wrapping in the
+    cell. The address in full was cut after ~25 characters ("https://zscqj.beijing…"): no official could read or
+    follow it; the site's name reads whole and the link opens the page."""
+    sep = SOURCE_SEPARATOR[norm_lang(lang)]
+    return sep.join(source_link(p) or markdown_text(p) for p in source_parts(note, lang))
 
 
 def membership_rows(
@@ -212,15 +257,17 @@ def membership_rows(
                 "city_link": f"[{markdown_text(city)}]({href('/profile', lang, unit=r['unit_code'])})",
                 "province": province,
                 "programme": programme,
-                "cohort": r["cohort"],
+                "cohort": cohort_text(r["cohort"], lang),
                 "joined_on": r["joined_on"],
                 "left_on": r["left_on"],
                 "exit_reason": event,
                 "rejoined_within_ban": barred,
                 "first_evaluated_year": r["first_evaluated_year"],
                 "last_evaluated_year": r["last_evaluated_year"],
-                # source notes are text from the roster; the grid renders them as plain text (no markdown)
+                # source notes are text from the roster: plain in the tooltip, escaped in the Markdown cell (its web
+                # address a link named by its site)
                 "source": source_text(r["source_note"], lang),
+                "source_link": source_markdown(r["source_note"], lang),
             }
         )
     return out
@@ -243,7 +290,7 @@ def membership_columns(lang: str) -> list[dict]:
         },
         {"field": "province", "headerName": t("province", lang), "maxWidth": 110},
         {"field": "programme", "headerName": t("programme", lang), "minWidth": 150},
-        {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 100},
+        {"field": "cohort", "headerName": t("cohort", lang), "maxWidth": 100, "wrapText": True, "autoHeight": True},
         {"field": "joined_on", "headerName": t("joined_on", lang), "maxWidth": 120, **no_filter},
         {
             "field": "exit_reason",
@@ -254,7 +301,15 @@ def membership_columns(lang: str) -> list[dict]:
         {"field": "left_on", "headerName": t("left_on", lang), "maxWidth": 120, **no_filter},
         {"field": "first_evaluated_year", "headerName": t("first_evaluated_year", lang), "maxWidth": 100, **no_filter},
         {"field": "last_evaluated_year", "headerName": t("last_evaluated_year", lang), "maxWidth": 100, **no_filter},
-        {"field": "source", "headerName": t("pg_source", lang), "minWidth": 170, "tooltipField": "source"},
+        {
+            "field": "source_link",
+            "headerName": t("pg_source", lang),
+            "cellRenderer": "markdown",
+            "cellRendererParams": {"linkTarget": "_blank"},  # the roster stays open behind the source
+            "minWidth": 170,
+            "wrapText": True,
+            "autoHeight": True,
+        },
     ]
 
 

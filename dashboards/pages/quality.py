@@ -567,7 +567,7 @@ def layout(lang: str, run=None, **_):
         html.Div(id="dq-cards", className="ipc-cards"),
         html.Div(
             [
-                html.Div(graph("dq-rej-fig"), className="ipc-col"),
+                html.Div(graph("dq-rej-fig", lang=lang), className="ipc-col"),
                 html.Div(section(t("dq_rejections", lang), html.Div(id="dq-rejections")), className="ipc-col"),
             ],
             className="ipc-row ipc-two",

@@ -21,6 +21,7 @@ from ..components import (
     page_title,
     records,
     snapshot,
+    unknown_year_notice,
     url_stores,
     url_sync,
     year_dropdown,
@@ -193,7 +194,7 @@ def parse_filter_model(raw: str | None, lang: str) -> dict | None:
 @guarded
 def layout(lang: str, year=None, province=None, group=None, stage=None, programme=None, filter=None, **_):  # noqa: A002 - the URL parameter is called filter
     snap = snapshot()
-    year = queries.resolve_year(snap, year)
+    requested, year = year, queries.resolve_year(snap, year)
     provinces = queries.provinces(snap)
     province = province if province in set(provinces["province_code"].to_list()) else None
     group = group if group in GROUPS else None
@@ -212,6 +213,7 @@ def layout(lang: str, year=None, province=None, group=None, stage=None, programm
         dcc.Store(id="rk-filter-url", data=filter_text(filter_model)),
         dcc.Store(id="rk-total"),
         page_title(NAV_KEY, lang, t("rk_hint", lang)),
+        *unknown_year_notice(requested, queries.years(snap), year, lang),
         html.Div(
             [
                 year_dropdown("rk-year", queries.years(snap), year, lang),

@@ -22,7 +22,7 @@ from pipelines.labels import label_text
 from .. import access
 from ..components import card, control, current_user, grid, guarded, page_title, snapshot, unavailable
 from ..evaluation_text import rule_description
-from ..formatting import shown_time
+from ..formatting import labelled, shown_time
 from ..i18n import GROUPS, label, norm_lang, t
 from ..i18n_programme import RULE_NAMES
 
@@ -478,7 +478,7 @@ def register_callbacks(app) -> None:
                 )
                 cards, body = render_changes(result, lang, *published_params(snap))
                 return (
-                    f"{t('sim_changes', lang)}: {changes.height}",
+                    labelled(t("sim_changes", lang), changes.height, lang),
                     result,
                     cards,
                     body,
@@ -559,9 +559,8 @@ def register_callbacks(app) -> None:
                 weight_vals = [
                     scenario.pillar_weights.get(w["key"], v) for w, v in zip(weight_ids, weights, strict=True)
                 ]
-                status = (
-                    f"{info['name']} · {shown_time(info['created_at'], lang)} · "
-                    f"{t('sim_changes', lang)}: {changes.height}"
+                status = f"{info['name']} · {shown_time(info['created_at'], lang)} · " + labelled(
+                    t("sim_changes", lang), changes.height, lang
                 )
                 return (status, result, cards, body, no_update, no_update, info["name"], rule_vals, weight_vals)
             if trigger == COMPARE:
@@ -583,7 +582,7 @@ def register_callbacks(app) -> None:
                     ]
                 )
                 return (
-                    f"{t('sim_compare', lang)}: {len(rows)}",
+                    labelled(t("sim_compare", lang), len(rows), lang),
                     no_update,
                     [],
                     body,

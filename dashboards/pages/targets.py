@@ -31,10 +31,11 @@ from ..components import (
     url_stores,
     url_sync,
 )
+from ..figures import with_data_note_line
 from ..formatting import fmt_value, progress_cells, progress_column, progress_footnote, range_text, target_digits
 from ..i18n import PLANS, TARGET_STATUS, label, name_col, norm_lang, province_col, t
 from ..security import markdown_text, plot_text
-from ..theme import OKABE_ITO, base_layout, empty_figure
+from ..theme import OKABE_ITO, TITLE_MARGIN_PX, base_layout, empty_figure
 
 PATH = "/targets"
 NAV_KEY = "nav_targets"
@@ -88,20 +89,10 @@ def bucket_label(bucket: str, lang: str) -> str:
 
 
 def with_buckets(status: pl.DataFrame) -> pl.DataFrame:
-    # the mart's rule (fct_target_status_year is_invalid_target; profile.target_is_invalid): missing, zero or not
-    # beyond its baseline -- a 0 -> 0 target is nothing to achieve, never "achieved"; the status column says it for a
-    # target short of its baseline (the direction is the catalog's), the terms below for a snapshot built before
-    invalid = (
-        (pl.col("status") == "invalid_target")
-        | pl.col("target_value").is_null()
-        | (pl.col("target_value") <= 0)
-        | (pl.col("target_value") == pl.col("baseline_value")).fill_null(False)
-    )
-    return status.with_columns(
-        bucket=pl.when(invalid)
-        .then(pl.lit("invalid_target"))
-        .otherwise(pl.col("status").replace_strict(BUCKETS, default="insufficient_data"))
-    )
+    """Each target's bucket from the mart's status alone: an invalid target (missing, zero or not beyond its
+    baseline in the indicator's direction: fct_target_status_year.is_invalid_target, the one definition of the rule) is the mart's
+    'invalid_target'; the page re-derived it from the values with a copy of the rule that could drift."""
+    return status.with_columns(bucket=pl.col("status").replace_strict(BUCKETS, default="insufficient_data"))
 
 
 def shares(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
@@ -139,9 +130,16 @@ def plan_figure(by_plan: pl.DataFrame, lang: str) -> go.Figure:
     # order (stacked bars list their legend reversed by default).
     fig.update_layout(
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
-        margin={"t": 100},
+        margin={"t": TITLE_MARGIN_PX + PLAN_LEGEND_PX},
     )
-    return fig
+    # the data note on a line of its own above the legend: in the plot's middle it lay between the two plans' bars
+    # (bars across the whole width leave no free corner)
+    return with_data_note_line(fig, above_px=PLAN_LEGEND_PX)
+
+
+# the plan chart's legend line between its title and its bars (one line of 14 px type, its padding, and the 2 % of
+# the plot it is lifted by)
+PLAN_LEGEND_PX = 32
 
 
 def with_year(value: str, year) -> str:
@@ -235,7 +233,7 @@ def layout(lang: str, plan=None, **_):
             className="ipc-controls",
         ),
         html.Div(id="tg-summary", className="ipc-muted"),
-        html.Div(graph("tg-plan-fig"), className="ipc-row"),
+        html.Div(graph("tg-plan-fig", lang=lang), className="ipc-row"),
         # one above the other: side by side at 1366 px each had ~590 px for six columns, and the last figure
         # scrolled under the edge ("20." for 20.0) while the English headers were cut
         section(t("tg_by_province", lang), grid("tg-province", lang, height=420)),

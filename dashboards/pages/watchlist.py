@@ -19,6 +19,7 @@ from ..components import (
     records,
     snapshot,
     unavailable,
+    unknown_year_notice,
     url_stores,
     url_sync,
     year_dropdown,
@@ -205,11 +206,12 @@ def columns(lang: str) -> list[dict]:
 @guarded
 def layout(lang: str, year=None, **_):
     snap = snapshot()
-    year = queries.resolve_year(snap, year)
+    requested, year = year, queries.resolve_year(snap, year)
     return [
         dcc.Store(id="wl-lang", data=lang),
         *url_stores("wl", ["year"]),
         page_title(NAV_KEY, lang, t("wl_title", lang)),
+        *unknown_year_notice(requested, queries.years(snap), year, lang),
         html.Div([year_dropdown("wl-year", queries.years(snap), year, lang)], className="ipc-controls"),
         html.Div(id="wl-cards", className="ipc-cards"),
         html.Div(id="wl-body"),

@@ -19,20 +19,45 @@ groupings as (
     where label_sets like '%unit_grouping%'
 ),
 
+-- The English names that are not the Hanyu Pinyin of the Chinese one: the cities' own, official English names of
+-- the minority-language names (哈尔滨 Harbin, 呼和浩特 Hohhot, 乌鲁木齐 Urumqi, 拉萨 Lhasa ...), which the English
+-- pages wrote "Haerbin", "Huhehaote", "Wulumuqi", "Lasa". The labels seed's unit_conventional_name set, keyed by the
+-- Chinese name as the groupings are.
+conventional as (
+    select cast(name_zh as string) as name_zh, cast(name_en as string) as name_en
+    from {{ ref('labels') }}
+    where label_sets like '%unit_conventional_name%'
+),
+
+-- Syllables joined as Hanyu Pinyin writes them (GB/T 16159): an apostrophe before a syllable that starts with a, o
+-- or e ('xi an' -> Xi'an, 'tai an' -> Tai'an): run together they read as one syllable, 'Xian'.
+pinyin_marked as (
+    select
+        c.*,
+        replace(replace(replace(
+            c.pinyin,
+            ' a', {{ dbt.concat(["chr(39)", "'a'"]) }}),
+            ' o', {{ dbt.concat(["chr(39)", "'o'"]) }}),
+            ' e', {{ dbt.concat(["chr(39)", "'e'"]) }}) as pinyin_joined
+    from cities as c
+),
+
 city_names as (
     select
         c.*,
         -- pinyin 'shi jia zhuang' -> 'Shijiazhuang'
         case when c.pinyin is null or c.pinyin = '' then null
              else {{ dbt.concat([
-                 "upper(substr(replace(c.pinyin, ' ', ''), 1, 1))",
-                 "substr(replace(c.pinyin, ' ', ''), 2)",
+                 "upper(substr(replace(c.pinyin_joined, ' ', ''), 1, 1))",
+                 "substr(replace(c.pinyin_joined, ' ', ''), 2)",
              ]) }}
         end as pinyin_name,
         g.name_en as grouping_name,
+        k.name_en as conventional_name,
         coalesce(p.name_en, c.province_name) as province_name_en
-    from cities as c
+    from pinyin_marked as c
     left join groupings as g on g.name_zh = c.unit_name
+    left join conventional as k on k.name_zh = c.unit_name
     left join province_names as p on p.province_code = c.province_code
 ),
 
@@ -43,6 +68,7 @@ city_units as (
         -- readable and unique: the province is added to a grouping (four share one name) and to a romanisation
         -- two cities share (苏州/宿州 are both Suzhou)
         case
+            when conventional_name is not null then conventional_name
             when grouping_name is not null
                 then {{ dbt.concat(["grouping_name", "' ('", "province_name_en", "')'"]) }}
             when pinyin_name is null then cast(null as string)

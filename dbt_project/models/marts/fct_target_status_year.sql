@@ -14,7 +14,7 @@
 --     "achieved" for any city that stayed at 0), one the baseline already beyond asks for less than nothing (10 ->
 --     9 read "achieved", 100 acceptance points, for a city that only kept what it had, while 10 -> 10 was invalid),
 --     and a target of 0 is the generator's / an office's placeholder; none is achieved, on track or lagging, and
---     none counts as evaluable (dashboards/pages/profile.py target_is_invalid says the same in Python).
+--     none counts as evaluable. The pages read this status; none re-derives it from the values.
 -- A plan covers the years after its baseline year up to its target year, so 2020 belongs to the 2016-2020
 -- plan and the 2021-2025 plan starts being judged in 2021.
 -- "Key targets" (W2) are the targets on the catalog's key indicators (is_key_indicator of the catalog version
