@@ -124,8 +124,8 @@ def test_refused_landing_file_reaches_the_data_engineers_and_resolves_when_fixed
     assert "解除1条" in smtp.messages[1]["Subject"]
     # round 15: the resolution says the data were corrected (when, how many rows), not "已解除" alone
     text = " ".join(SmtpSink.text(smtp.messages[1]).split())
-    assert "解除原因：更正后的文件已于" in text and "数据已更正：载入 1 行、隔离 0 行" in text, text
-    assert "(cleared: a corrected file loaded" in text and "the data corrected: 1 rows loaded" in text, text
+    assert "解除原因：更正后的文件已于" in text and "数据已更正：载入1行、隔离0行" in text, text
+    assert "(cleared: a corrected file loaded" in text and "the data corrected: 1 row loaded" in text, text
 
 
 def _dingtalk_sign(secret: str, timestamp: str) -> str:

@@ -16,6 +16,7 @@ import duckdb
 
 from pipelines.alerts.config import Routing, Rules
 from pipelines.china_time import china_today
+from pipelines.counts import count_en, count_zh
 from pipelines.ingest.reason_labels import refusal_text
 from pipelines.labels import FLAGGED_STAGES, RANGE_DASH, index_text, label_text
 from pipelines.sources import SOURCES
@@ -871,8 +872,8 @@ def pledge_freshness_cleared(con, rules: Rules, today: date | None = None) -> di
 def _pledge_note(month: str, rows: int, due: date) -> dict:
     if rows:
         return {
-            "zh": f"{month} 数据已送达（{rows} 行）",
-            "en": f"the statistics for {month} have arrived ({rows} rows)",
+            "zh": f"{month} 数据已送达（{count_zh(rows, '行')}）",
+            "en": f"the statistics for {month} have arrived ({count_en(rows, 'row')})",
         }
     return {
         "zh": f"{month} 数据仍未送达；应报月份已更替为 {due:%Y-%m}，此后按该月跟踪",
@@ -989,14 +990,16 @@ def landing_file_cleared(con) -> dict[str, dict]:
         loaded, rejected = int(r["rows_loaded"] or 0), int(r["rows_rejected"] or 0)
         if r["status"] == "loaded" and r["refused_hash"] and r["file_hash"] == r["refused_hash"]:
             note = {
-                "zh": f"同一文件（内容未改）已于 {at_zh} 载入成功：载入规则或参考数据已更正，载入 {loaded} 行、隔离 {rejected} 行",
+                "zh": f"同一文件（内容未改）已于 {at_zh} 载入成功：载入规则或参考数据已更正，"
+                f"载入{count_zh(loaded, '行')}、隔离{count_zh(rejected, '行')}",
                 "en": f"the same file (unchanged) loaded {at_en}, the loading rules or reference data mended: "
-                f"{loaded} rows loaded, {rejected} quarantined",
+                f"{count_en(loaded, 'row')} loaded, {rejected:,} quarantined",
             }
         elif r["status"] == "loaded":
             note = {
-                "zh": f"更正后的文件已于 {at_zh} 载入，数据已更正：载入 {loaded} 行、隔离 {rejected} 行",
-                "en": f"a corrected file loaded {at_en}, the data corrected: {loaded} rows loaded, {rejected} quarantined",
+                "zh": f"更正后的文件已于 {at_zh} 载入，数据已更正：载入{count_zh(loaded, '行')}、隔离{count_zh(rejected, '行')}",
+                "en": f"a corrected file loaded {at_en}, the data corrected: "
+                f"{count_en(loaded, 'row')} loaded, {rejected:,} quarantined",
             }
         elif r["status"] == "withdrawn":
             note = {

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from pipelines.china_time import CHINA_STANDARD_TIME
+from pipelines.counts import noun_en
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -363,7 +364,8 @@ def _shared_mailboxes(path: Path, routes: list, channels: dict, lines: dict, raw
                     path,
                     f"route {names[-1]}",
                     lines.get(("routes", index.get(names[-1]))),
-                    f"mailbox {mailbox} is also on route(s) {', '.join(names[:-1])}: it gets each route's digest, "
+                    f"mailbox {mailbox} is also on {noun_en(len(names) - 1, 'route')} {', '.join(names[:-1])}: it gets each "
+                    "route's digest, "
                     "the alerts both routes take twice; keep it on one route unless both digests are meant",
                 )
             )
