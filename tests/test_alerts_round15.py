@@ -373,6 +373,16 @@ def test_one_mailbox_on_two_routes_is_named_when_the_file_is_read(site):
 
 
 # ------------------------------------------------------------------------------------------ figures a reader can check
+def _one_programme_city(con) -> None:
+    """marts.dim_city with one active programme city (Xinxiang, Henan): what the city rules join to."""
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.dim_city as select '410700' as unit_code, '新乡市' as unit_name, "
+        "'Xinxiang' as unit_name_en, '410000' as province_code, '河南省' as province_name, "
+        "true as is_programme, 'active' as programme_status"
+    )
+
+
 def test_a_bottom_group_or_rank_drop_alert_names_its_figure_and_threshold(tmp_path):
     """ "处于末位组（第 52/60 名）" named neither the city's composite index nor the bound of the bottom group, and
     "排名下降 12 位（现第 52 名）" neither the rank before nor the threshold: a city contesting it could not check it.
@@ -382,12 +392,7 @@ def test_a_bottom_group_or_rank_drop_alert_names_its_figure_and_threshold(tmp_pa
     from pipelines.alerts.conditions import bottom_group, rank_drop
 
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        con.execute("create schema marts")
-        con.execute(
-            "create table marts.dim_city as select '410700' as unit_code, '新乡市' as unit_name, "
-            "'Xinxiang' as unit_name_en, '410000' as province_code, '河南省' as province_name, "
-            "true as is_programme, 'active' as programme_status"
-        )
+        _one_programme_city(con)
         con.execute(
             "create table marts.fct_city_score_year as select '410700' as unit_code, 2025 as year, 52 as rank, "
             "60 as n_ranked, false as rank_is_shared, -12 as rank_change, 'emerging' as performance_group, "
@@ -477,12 +482,7 @@ def test_a_source_no_unit_reported_is_alerted_not_passed_over(tmp_path):
     from pipelines.alerts.conditions import source_reporting
 
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        con.execute("create schema marts")
-        con.execute(
-            "create table marts.dim_city as select '410700' as unit_code, '新乡市' as unit_name, "
-            "'Xinxiang' as unit_name_en, '410000' as province_code, '河南省' as province_name, "
-            "true as is_programme, 'active' as programme_status"
-        )
+        _one_programme_city(con)
         con.execute(
             "create table marts.fct_reporting_status as select '410700' as unit_code, 'pledge_loans' as source, "
             "2025 as year, 'none_received' as status, date '2026-03-31' as due_date, "
